@@ -1,0 +1,62 @@
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createRng, defineLabelSet, InvalidArgumentError, l2NormalizeRows, meanOfRowGroups, tensor, tensor2d, writeJsonAtomic, DataFormatError } from './index.js';
+
+describe('tensor helpers', () => {
+  it('rejects data that does not match dims, naming the argument', () => {
+    expect(() => tensor(new Float32Array(5), [2, 3])).toThrow(/Argument 'data' passed to 'tensor': length 5 does not match dims \[2, 3\]/);
+  });
+  it('l2-normalises rows without mutating the input and errors on zero rows', () => {
+    const x = tensor2d([[3, 4], [0, 2]]);
+    const y = l2NormalizeRows(x);
+    expect(Array.from(y.data)).toEqual([0.6, 0.8, 0, 1].map((v) => Math.fround(v)));
+    expect(Array.from(x.data)).toEqual([3, 4, 0, 2]);
+    expect(() => l2NormalizeRows(tensor2d([[0, 0]]))).toThrow(InvalidArgumentError);
+    expect(Array.from(l2NormalizeRows(tensor2d([[0, 0]]), { epsilon: 1e-12 }).data)).toEqual([0, 0]);
+  });
+  it('averages groups of rows', () => {
+    const y = meanOfRowGroups(tensor2d([[1, 2], [3, 4], [5, 6], [7, 8]]), 2);
+    expect(y.dims).toEqual([2, 2]);
+    expect(Array.from(y.data)).toEqual([2, 3, 6, 7]);
+    expect(() => meanOfRowGroups(tensor2d([[1], [2], [3]]), 2)).toThrow(/does not divide the 3 rows/);
+  });
+});
+
+describe('createRng', () => {
+  it('is deterministic per seed and differs across seeds', () => {
+    const a = createRng(1), b = createRng(1), c = createRng(2);
+    const sa = Array.from({ length: 5 }, () => a.next());
+    expect(sa).toEqual(Array.from({ length: 5 }, () => b.next()));
+    expect(sa).not.toEqual(Array.from({ length: 5 }, () => c.next()));
+    expect(sa.every((v) => v >= 0 && v < 1)).toBe(true);
+  });
+  it('produces roughly standard normals and unbiased shuffles', () => {
+    const r = createRng(7);
+    const xs = Array.from({ length: 20000 }, () => r.normal());
+    const mean = xs.reduce((s, v) => s + v, 0) / xs.length;
+    const varc = xs.reduce((s, v) => s + (v - mean) ** 2, 0) / xs.length;
+    expect(Math.abs(mean)).toBeLessThan(0.03);
+    expect(Math.abs(varc - 1)).toBeLessThan(0.05);
+    const items = [1, 2, 3, 4];
+    const s = r.shuffled(items);
+    expect(items).toEqual([1, 2, 3, 4]);
+    expect([...s].sort()).toEqual(items);
+  });
+});
+
+describe('label sets, errors and atomic writes', () => {
+  it('rejects duplicate names', () => {
+    expect(() => defineLabelSet('x', ['a', 'a'])).toThrow(/duplicate class name 'a'/);
+  });
+  it('formats data errors with file, line and field', () => {
+    expect(new DataFormatError({ file: 'a.txt', line: 3, field: 'label', message: 'bad' }).message).toBe("a.txt:3 (field 'label'): bad");
+  });
+  it('writes JSON atomically with no temp file left behind', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vlfer-core-'));
+    writeJsonAtomic(join(dir, 'sub', 'x.json'), { a: 1 });
+    expect(JSON.parse(readFileSync(join(dir, 'sub', 'x.json'), 'utf8'))).toEqual({ a: 1 });
+    expect(readdirSync(join(dir, 'sub'))).toEqual(['x.json']);
+  });
+});

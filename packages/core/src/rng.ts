@@ -1,0 +1,71 @@
+/**
+ * A small, seeded pseudo-random generator (sfc32 seeded through splitmix32).
+ * Determinism is injected: every function that needs randomness takes an `Rng`; nothing seeds at import.
+ */
+export interface Rng {
+  /** Uniform float in [0, 1). */
+  next(): number;
+  /** Uniform integer in [0, n). */
+  int(n: number): number;
+  /** Standard normal sample (Box–Muller). */
+  normal(): number;
+  /** A new array with the elements of `items` in random order (input untouched). */
+  shuffled<T>(items: readonly T[]): T[];
+}
+
+function splitmix32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x9e3779b9) | 0;
+    let t = a ^ (a >>> 16);
+    t = Math.imul(t, 0x21f0aaad);
+    t ^= t >>> 15;
+    t = Math.imul(t, 0x735a2d97);
+    return (t ^ (t >>> 15)) >>> 0;
+  };
+}
+
+/** Create a seeded generator. The same seed always gives the same stream. */
+export function createRng(seed: number): Rng {
+  if (!Number.isFinite(seed)) throw new RangeError(`createRng: seed must be a finite number, got ${seed}`);
+  const init = splitmix32(Math.floor(seed));
+  let a = init(), b = init(), c = init(), d = init();
+  const nextU32 = (): number => {
+    a >>>= 0; b >>>= 0; c >>>= 0; d >>>= 0;
+    let t = (a + b) | 0;
+    a = b ^ (b >>> 9);
+    b = (c + (c << 3)) | 0;
+    c = (c << 21) | (c >>> 11);
+    d = (d + 1) | 0;
+    t = (t + d) | 0;
+    c = (c + t) | 0;
+    return t >>> 0;
+  };
+  for (let i = 0; i < 12; i++) nextU32();
+  let spare: number | null = null;
+  const rng: Rng = {
+    next: () => nextU32() / 4294967296,
+    int: (n: number) => {
+      if (!Number.isInteger(n) || n <= 0) throw new RangeError(`Rng.int: n must be a positive integer, got ${n}`);
+      return Math.floor(rng.next() * n);
+    },
+    normal: () => {
+      if (spare !== null) { const s = spare; spare = null; return s; }
+      let u = 0;
+      while (u === 0) u = rng.next();
+      const v = rng.next();
+      const r = Math.sqrt(-2 * Math.log(u));
+      spare = r * Math.sin(2 * Math.PI * v);
+      return r * Math.cos(2 * Math.PI * v);
+    },
+    shuffled: <T>(items: readonly T[]): T[] => {
+      const out = items.slice();
+      for (let i = out.length - 1; i > 0; i--) {
+        const j = rng.int(i + 1);
+        [out[i], out[j]] = [out[j]!, out[i]!];
+      }
+      return out;
+    },
+  };
+  return rng;
+}

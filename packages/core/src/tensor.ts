@@ -1,0 +1,132 @@
+import { InvalidArgumentError } from './errors.js';
+
+/** Shapes by rank, e.g. `Tensor2D` has dims `[rows, cols]`. */
+export type ShapeMap = {
+  R1: [number];
+  R2: [number, number];
+  R3: [number, number, number];
+  R4: [number, number, number, number];
+};
+
+/**
+ * A plain, runtime-independent float32 tensor: row-major `data` plus `dims`.
+ * Conversion to and from ONNX Runtime tensors happens in `@vlfer/encoders`, never here.
+ */
+export interface Tensor<R extends keyof ShapeMap = keyof ShapeMap> {
+  readonly dtype: 'float32';
+  readonly data: Float32Array;
+  readonly dims: Readonly<ShapeMap[R]>;
+}
+export type Tensor1D = Tensor<'R1'>;
+export type Tensor2D = Tensor<'R2'>;
+export type Tensor3D = Tensor<'R3'>;
+export type Tensor4D = Tensor<'R4'>;
+
+function product(dims: readonly number[]): number {
+  return dims.reduce((a, b) => a * b, 1);
+}
+
+/**
+ * Build a tensor, checking that `data.length` equals the product of `dims`.
+ * @throws InvalidArgumentError when sizes disagree or a dim is not a non-negative integer.
+ */
+export function tensor<R extends keyof ShapeMap>(data: Float32Array, dims: ShapeMap[R], name = 'data'): Tensor<R> {
+  for (const d of dims) {
+    if (!Number.isInteger(d) || d < 0) {
+      throw new InvalidArgumentError({ functionName: 'tensor', argument: 'dims', message: `expected non-negative integers, got [${dims.join(', ')}]` });
+    }
+  }
+  if (data.length !== product(dims)) {
+    throw new InvalidArgumentError({
+      functionName: 'tensor',
+      argument: name,
+      message: `length ${data.length} does not match dims [${dims.join(', ')}] (expected ${product(dims)})`,
+    });
+  }
+  return { dtype: 'float32', data, dims };
+}
+
+/** Build a `[rows, cols]` tensor from nested arrays (rows must have equal length). */
+export function tensor2d(rows: readonly (readonly number[])[], name = 'rows'): Tensor2D {
+  const n = rows.length;
+  const d = n === 0 ? 0 : rows[0]!.length;
+  const out = new Float32Array(n * d);
+  rows.forEach((row, i) => {
+    if (row.length !== d) {
+      throw new InvalidArgumentError({ functionName: 'tensor2d', argument: name, message: `row ${i} has length ${row.length}, expected ${d}` });
+    }
+    out.set(row, i * d);
+  });
+  return { dtype: 'float32', data: out, dims: [n, d] };
+}
+
+/**
+ * Check the rank and (where given) the size of each axis of a tensor.
+ * `expected` entries that are `null` accept any size.
+ * @example assertShape(logits, [batch, null], 'logits', 'softmax')
+ */
+export function assertShape(t: { dims: readonly number[]; data: ArrayLike<number> }, expected: readonly (number | null)[], argument: string, functionName: string): void {
+  const ok = t.dims.length === expected.length && expected.every((e, i) => e === null || e === t.dims[i]);
+  if (!ok) {
+    const want = `[${expected.map((e) => (e === null ? '*' : String(e))).join(', ')}]`;
+    throw new InvalidArgumentError({ functionName, argument, message: `expected shape ${want}, got [${t.dims.join(', ')}]` });
+  }
+  if (t.data.length !== product(t.dims)) {
+    throw new InvalidArgumentError({ functionName, argument, message: `data length ${t.data.length} does not match dims [${t.dims.join(', ')}]` });
+  }
+}
+
+/** Row `i` of a `[rows, cols]` tensor as a subarray view (no copy). */
+export function row(t: Tensor2D, i: number): Float32Array {
+  const d = t.dims[1];
+  return t.data.subarray(i * d, (i + 1) * d);
+}
+
+/**
+ * L2-normalise each row of a `[rows, dim]` tensor into a new tensor.
+ * A zero row raises, unless `epsilon` > 0 is given (then the norm is clamped to `epsilon`, as torch's F.normalize).
+ * @param x [rows, dim]
+ * @returns [rows, dim]
+ */
+export function l2NormalizeRows(x: Tensor2D, options: { epsilon?: number } = {}): Tensor2D {
+  assertShape(x, [null, null], 'x', 'l2NormalizeRows');
+  const [n, d] = x.dims;
+  const eps = options.epsilon ?? 0;
+  const out = new Float32Array(n * d);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let j = 0; j < d; j++) s += x.data[i * d + j]! * x.data[i * d + j]!;
+    let norm = Math.sqrt(s);
+    if (norm <= eps) {
+      if (eps <= 0) throw new InvalidArgumentError({ functionName: 'l2NormalizeRows', argument: 'x', message: `row ${i} has zero norm (pass epsilon > 0 to clamp)` });
+      norm = eps;
+    }
+    if (!Number.isFinite(norm)) throw new InvalidArgumentError({ functionName: 'l2NormalizeRows', argument: 'x', message: `row ${i} contains a non-finite value` });
+    for (let j = 0; j < d; j++) out[i * d + j] = x.data[i * d + j]! / norm;
+  }
+  return { dtype: 'float32', data: out, dims: [n, d] };
+}
+
+/**
+ * Mean over groups of consecutive rows: `[groups * size, dim]` → `[groups, dim]`.
+ * Used for frame → clip pooling and prompt-ensemble pooling.
+ */
+export function meanOfRowGroups(x: Tensor2D, groupSize: number): Tensor2D {
+  assertShape(x, [null, null], 'x', 'meanOfRowGroups');
+  const [n, d] = x.dims;
+  if (!Number.isInteger(groupSize) || groupSize <= 0 || n % groupSize !== 0) {
+    throw new InvalidArgumentError({ functionName: 'meanOfRowGroups', argument: 'groupSize', message: `${groupSize} does not divide the ${n} rows` });
+  }
+  const g = n / groupSize;
+  const out = new Float32Array(g * d);
+  const acc = new Float64Array(d);
+  for (let k = 0; k < g; k++) {
+    acc.fill(0);
+    for (let r = 0; r < groupSize; r++) {
+      const base = (k * groupSize + r) * d;
+      for (let j = 0; j < d; j++) acc[j]! += x.data[base + j]!;
+    }
+    for (let j = 0; j < d; j++) out[k * d + j] = acc[j]! / groupSize;
+  }
+  return { dtype: 'float32', data: out, dims: [g, d] };
+}

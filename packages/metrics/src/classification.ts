@@ -1,0 +1,96 @@
+import { InvalidArgumentError } from '@vlfer/core';
+import { checkLabels, checkSameLength } from './validate.js';
+
+/**
+ * Confusion matrix, rows = true class, columns = predicted class.
+ * @param yTrue [n] integer class ids
+ * @param yPred [n] integer class ids
+ * @param numClasses number of classes C; defaults to 1 + the largest id seen
+ * @returns C×C counts
+ */
+export function confusionMatrix(yTrue: ArrayLike<number>, yPred: ArrayLike<number>, numClasses?: number): number[][] {
+  checkSameLength(yTrue, yPred, ['yTrue', 'yPred'], 'confusionMatrix');
+  checkLabels(yTrue, 'yTrue', 'confusionMatrix', numClasses);
+  checkLabels(yPred, 'yPred', 'confusionMatrix', numClasses);
+  let c = numClasses ?? 0;
+  if (numClasses === undefined) for (let i = 0; i < yTrue.length; i++) c = Math.max(c, yTrue[i]! + 1, yPred[i]! + 1);
+  const m = Array.from({ length: c }, () => new Array<number>(c).fill(0));
+  for (let i = 0; i < yTrue.length; i++) m[yTrue[i]!]![yPred[i]!]! += 1;
+  return m;
+}
+
+/**
+ * Recall of each class: correct / support. Classes with no sample in y_true get `null`
+ * (they have no recall, and are left out of UAR).
+ * @param matrix C×C confusion matrix (rows = true class)
+ */
+export function perClassRecall(matrix: readonly (readonly number[])[]): (number | null)[] {
+  return matrix.map((r, i) => {
+    if (r.length !== matrix.length) throw new InvalidArgumentError({ functionName: 'perClassRecall', argument: 'matrix', message: `row ${i} has ${r.length} columns, expected ${matrix.length}` });
+    const support = r.reduce((s, v) => s + v, 0);
+    return support === 0 ? null : r[i]! / support;
+  });
+}
+
+/**
+ * Unweighted average recall (UAR): mean per-class recall over the classes present in y_true.
+ * Equal to the Exp-CLIP/DFER-CLIP `mean(diag(row-normalised confusion matrix))`.
+ * @returns a fraction in [0, 1]
+ */
+export function unweightedAverageRecall(yTrue: ArrayLike<number>, yPred: ArrayLike<number>, numClasses?: number): number {
+  const recalls = perClassRecall(confusionMatrix(yTrue, yPred, numClasses)).filter((r): r is number => r !== null);
+  return recalls.reduce((s, v) => s + v, 0) / recalls.length;
+}
+
+/**
+ * Weighted average recall (WAR) = plain accuracy.
+ * @returns a fraction in [0, 1]
+ */
+export function weightedAverageRecall(yTrue: ArrayLike<number>, yPred: ArrayLike<number>): number {
+  checkSameLength(yTrue, yPred, ['yTrue', 'yPred'], 'weightedAverageRecall');
+  checkLabels(yTrue, 'yTrue', 'weightedAverageRecall');
+  checkLabels(yPred, 'yPred', 'weightedAverageRecall');
+  let correct = 0;
+  for (let i = 0; i < yTrue.length; i++) if (yTrue[i] === yPred[i]) correct++;
+  return correct / yTrue.length;
+}
+
+/** Index of the largest value of each row of a `[n, C]` score matrix (first index on ties, like torch/numpy argmax). */
+export function argmaxRows(scores: readonly (ArrayLike<number>)[]): number[] {
+  return scores.map((r, i) => {
+    if (r.length === 0) throw new InvalidArgumentError({ functionName: 'argmaxRows', argument: 'scores', message: `row ${i} is empty` });
+    let best = 0;
+    for (let j = 0; j < r.length; j++) {
+      if (Number.isNaN(r[j]!)) throw new InvalidArgumentError({ functionName: 'argmaxRows', argument: 'scores', message: `row ${i}, column ${j} is NaN` });
+      if (r[j]! > r[best]!) best = j;
+    }
+    return best;
+  });
+}
+
+export interface ClassificationReport {
+  /** Number of samples. */
+  n: number;
+  /** UAR as a fraction in [0, 1]. */
+  uar: number;
+  /** WAR (accuracy) as a fraction in [0, 1]. */
+  war: number;
+  /** Recall per class id (null where the class has no sample). */
+  perClassRecall: (number | null)[];
+  /** C×C counts, rows = true class. */
+  confusionMatrix: number[][];
+}
+
+/** UAR, WAR, per-class recall and the confusion matrix in one call. */
+export function classificationReport(yTrue: ArrayLike<number>, yPred: ArrayLike<number>, numClasses?: number): ClassificationReport {
+  const cm = confusionMatrix(yTrue, yPred, numClasses);
+  const recall = perClassRecall(cm);
+  const present = recall.filter((r): r is number => r !== null);
+  return {
+    n: yTrue.length,
+    uar: present.reduce((s, v) => s + v, 0) / present.length,
+    war: weightedAverageRecall(yTrue, yPred),
+    perClassRecall: recall,
+    confusionMatrix: cm,
+  };
+}

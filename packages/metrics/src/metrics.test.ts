@@ -1,0 +1,112 @@
+import { loadReferences } from '@vlfer/test-utils';
+import { describe, expect, it } from 'vitest';
+import { auroc, averageFolds, bootstrapInterval, classificationReport, confusionMatrix, maxScores, openSetReport, oscr, perClassRecall, tnrAtTpr, unweightedAverageRecall, weightedAverageRecall } from './index.js';
+
+const ref = loadReferences().metrics as {
+  y_true: number[]; y_pred: number[]; confusion_matrix: number[][]; uar: number; war: number;
+  known_logits: number[][]; known_labels: number[]; unknown_logits: number[][]; auroc: number; auroc_strict_ties_zero: number; oscr: number;
+};
+const close = (a: number, b: number, tol = 1e-9) => expect(Math.abs(a - b)).toBeLessThanOrEqual(tol);
+
+describe('references.json metrics (PyTorch/sklearn), to 1e-9', () => {
+  it('confusion matrix, UAR, WAR', () => {
+    expect(confusionMatrix(ref.y_true, ref.y_pred, 5)).toEqual(ref.confusion_matrix);
+    close(unweightedAverageRecall(ref.y_true, ref.y_pred), ref.uar);
+    close(weightedAverageRecall(ref.y_true, ref.y_pred), ref.war);
+    const rep = classificationReport(ref.y_true, ref.y_pred, 5);
+    close(rep.uar, ref.uar);
+    close(rep.war, ref.war);
+  });
+  it('AUROC (ties 0.5 and strict) and OSCR', () => {
+    const sk = maxScores(ref.known_logits);
+    const su = maxScores(ref.unknown_logits);
+    close(auroc(sk, su), ref.auroc);
+    close(auroc(sk, su, { ties: 'zero' }), ref.auroc_strict_ties_zero);
+    close(oscr(ref.known_logits, ref.known_labels, ref.unknown_logits), ref.oscr);
+  });
+  it('ARPL variants: compute_oscr and get_curve TNR@TPR95 (values from a numpy port of ARPL core/evaluation.py)', () => {
+    close(oscr(ref.known_logits, ref.known_labels, ref.unknown_logits, { variant: 'arpl' }), 0.52625);
+    close(tnrAtTpr(maxScores(ref.known_logits), maxScores(ref.unknown_logits)), 0.15);
+  });
+  it('does not mutate its inputs (the HESP known.sort() bug)', () => {
+    const sk = maxScores(ref.known_logits);
+    const su = maxScores(ref.unknown_logits);
+    const skCopy = sk.slice();
+    const suCopy = su.slice();
+    const klCopy = JSON.stringify(ref.known_logits);
+    auroc(sk, su);
+    tnrAtTpr(sk, su);
+    oscr(ref.known_logits, ref.known_labels, ref.unknown_logits, { variant: 'arpl' });
+    openSetReport(ref.known_logits, ref.known_labels, ref.unknown_logits);
+    expect(sk).toEqual(skCopy);
+    expect(su).toEqual(suCopy);
+    expect(JSON.stringify(ref.known_logits)).toBe(klCopy);
+  });
+});
+
+describe('brute-force cross-checks', () => {
+  it('AUROC equals the pairwise definition on random data with many ties', () => {
+    let seed = 3;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const k = Array.from({ length: 57 }, () => Math.round(rand() * 10));
+    const u = Array.from({ length: 41 }, () => Math.round(rand() * 8));
+    let half = 0, strict = 0;
+    for (const a of k) for (const b of u) { if (a > b) { half++; strict++; } else if (a === b) half += 0.5; }
+    close(auroc(k, u), half / (k.length * u.length), 1e-12);
+    close(auroc(k, u, { ties: 'zero' }), strict / (k.length * u.length), 1e-12);
+  });
+  it('ties: known [1,1,2] vs unknown [1,0]', () => {
+    close(auroc([1, 1, 2], [1, 0]), 5 / 6, 1e-12);
+    close(auroc([1, 1, 2], [1, 0], { ties: 'zero' }), 4 / 6, 1e-12);
+  });
+});
+
+describe('degenerate cases', () => {
+  it('one class: UAR = WAR = recall of that class', () => {
+    close(unweightedAverageRecall([0, 0, 0, 0], [0, 1, 0, 0]), 0.75);
+    close(weightedAverageRecall([0, 0, 0, 0], [0, 1, 0, 0]), 0.75);
+    expect(perClassRecall(confusionMatrix([0, 0], [0, 1], 3))).toEqual([0.5, null, null]);
+  });
+  it('empty input is an error', () => {
+    expect(() => unweightedAverageRecall([], [])).toThrow(/'yTrue'.*is empty/);
+    expect(() => auroc([], [1])).toThrow(/'knownScores'.*is empty/);
+  });
+  it('all-tie scores give AUROC 0.5 (or 0 strict) and OSCR = accuracy × 1 at the single threshold', () => {
+    close(auroc([2, 2, 2], [2, 2]), 0.5);
+    close(auroc([2, 2, 2], [2, 2], { ties: 'zero' }), 0);
+    // one threshold: the curve jumps from (0,0) to (1, acc); trapezoid area = acc / 2
+    close(oscr([[1, 0], [0, 1]], [0, 0], [[1, 0]]), 0.25);
+  });
+  it('NaN scores are errors naming the index', () => {
+    expect(() => auroc([0.1, Number.NaN], [0.2])).toThrow(/'knownScores'.*index 1 is NaN/);
+    expect(() => maxScores([[0, 1], [Number.NaN, 0]])).toThrow(/row 1, column 0 is NaN/);
+  });
+  it('labels out of range and length mismatches are errors', () => {
+    expect(() => confusionMatrix([0, 5], [0, 1], 3)).toThrow(/index 1 holds 5/);
+    expect(() => weightedAverageRecall([0, 1], [0])).toThrow(/'yPred'.*length 1/);
+  });
+});
+
+describe('aggregation', () => {
+  it('averages folds and reports the sample std', () => {
+    const r = averageFolds([{ uar: 0.5, war: 0.6 }, { uar: 0.7, war: 0.8 }]);
+    close(r.uar.mean, 0.6);
+    close(r.uar.std, Math.sqrt(0.02));
+    expect(() => averageFolds([{ uar: 1 }, { war: 1 } as unknown as { uar: number }])).toThrow(/fold 1 has keys/);
+  });
+  it('bootstrap interval is seeded, contains the estimate and narrows with n', () => {
+    const y = Array.from({ length: 400 }, (_, i) => i % 4);
+    const p = y.map((v, i) => (i % 3 === 0 ? (v + 1) % 4 : v));
+    const stat = (idx: Int32Array) => weightedAverageRecall(Array.from(idx, (i) => y[i]!), Array.from(idx, (i) => p[i]!));
+    const a = bootstrapInterval({ n: y.length, statistic: stat, seed: 1, iterations: 300 });
+    const b = bootstrapInterval({ n: y.length, statistic: stat, seed: 1, iterations: 300 });
+    expect(a).toEqual(b);
+    expect(a.lower).toBeLessThan(a.estimate);
+    expect(a.upper).toBeGreaterThan(a.estimate);
+    close(a.estimate, weightedAverageRecall(y, p));
+    // binomial std of accuracy ≈ sqrt(p(1-p)/n): 95 % width ≈ 3.92 σ
+    const sigma = Math.sqrt(a.estimate * (1 - a.estimate) / y.length);
+    expect(a.upper - a.lower).toBeGreaterThan(2.5 * sigma);
+    expect(a.upper - a.lower).toBeLessThan(5.5 * sigma);
+  });
+});

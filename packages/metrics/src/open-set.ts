@@ -1,0 +1,198 @@
+import { InvalidArgumentError } from '@vlfer/core';
+import { argmaxRows } from './classification.js';
+import { checkLabels, checkSameLength, checkScores } from './validate.js';
+
+/**
+ * Area under the ROC curve for separating known (positive) from unknown (negative) samples by a
+ * known-ness score (higher = more likely known). Equals P(score_known > score_unknown), where a tie counts
+ * 0.5 (`ties: 'half'`, the Mann–Whitney / sklearn value) or 0 (`ties: 'zero'`, what the ARPL/HESP
+ * `metric_ood` code computes, since it removes the known sample first on a tie).
+ * O((n+m) log(n+m)); inputs are not modified.
+ * @param knownScores [n] scores of known-class samples
+ * @param unknownScores [m] scores of unknown-class samples
+ * @returns a fraction in [0, 1]
+ */
+export function auroc(knownScores: ArrayLike<number>, unknownScores: ArrayLike<number>, options: { ties?: 'half' | 'zero' } = {}): number {
+  checkScores(knownScores, 'knownScores', 'auroc');
+  checkScores(unknownScores, 'unknownScores', 'auroc');
+  const ties = options.ties ?? 'half';
+  const k = Float64Array.from(knownScores as ArrayLike<number>).sort();
+  const u = Float64Array.from(unknownScores as ArrayLike<number>).sort();
+  // For each known score count unknowns strictly below (lo) and equal (hi - lo), by a merge walk.
+  let wins = 0;
+  let equal = 0;
+  let lo = 0;
+  let hi = 0;
+  for (let i = 0; i < k.length; i++) {
+    const s = k[i]!;
+    while (lo < u.length && u[lo]! < s) lo++;
+    if (hi < lo) hi = lo;
+    while (hi < u.length && u[hi]! <= s) hi++;
+    wins += lo;
+    equal += hi - lo;
+  }
+  const total = k.length * u.length;
+  return (wins + (ties === 'half' ? 0.5 * equal : 0)) / total;
+}
+
+/**
+ * True-negative rate on unknowns at the threshold where the true-positive rate on knowns is closest to
+ * `targetTpr` (default 0.95), following ARPL's `get_curve`: the threshold sweeps up through the merged,
+ * sorted scores (a tie removes the known sample first) and the first point with the smallest
+ * |TPR − target| is taken.
+ * @returns a fraction in [0, 1]
+ */
+export function tnrAtTpr(knownScores: ArrayLike<number>, unknownScores: ArrayLike<number>, options: { targetTpr?: number } = {}): number {
+  checkScores(knownScores, 'knownScores', 'tnrAtTpr');
+  checkScores(unknownScores, 'unknownScores', 'tnrAtTpr');
+  const target = options.targetTpr ?? 0.95;
+  if (!(target >= 0 && target <= 1)) throw new InvalidArgumentError({ functionName: 'tnrAtTpr', argument: 'targetTpr', message: `must be in [0, 1], got ${target}` });
+  const k = Float64Array.from(knownScores as ArrayLike<number>).sort();
+  const u = Float64Array.from(unknownScores as ArrayLike<number>).sort();
+  const nk = k.length;
+  const nu = u.length;
+  let tp = nk;
+  let fp = nu;
+  let bestGap = Math.abs(tp / nk - target);
+  let bestFp = fp;
+  let ik = 0;
+  let iu = 0;
+  while (ik < nk || iu < nu) {
+    if (ik < nk && (iu === nu || !(u[iu]! < k[ik]!))) { ik++; tp--; } else { iu++; fp--; }
+    const gap = Math.abs(tp / nk - target);
+    if (gap < bestGap) { bestGap = gap; bestFp = fp; }
+  }
+  return 1 - bestFp / nu;
+}
+
+/** Max over classes of each row: the known-ness score of a `[n, K]` logit matrix. */
+export function maxScores(logits: readonly (ArrayLike<number>)[], argument = 'logits'): number[] {
+  return logits.map((r, i) => {
+    if (r.length === 0) throw new InvalidArgumentError({ functionName: 'maxScores', argument, message: `row ${i} is empty` });
+    let m = -Infinity;
+    for (let j = 0; j < r.length; j++) {
+      const v = r[j]!;
+      if (!Number.isFinite(v)) throw new InvalidArgumentError({ functionName: 'maxScores', argument, message: `row ${i}, column ${j} is ${v}; scores must be finite` });
+      if (v > m) m = v;
+    }
+    return m;
+  });
+}
+
+export interface OscrOptions {
+  /**
+   * `'threshold'` (default): the open-set classification rate curve CCR(t) vs FPR(t) over every distinct
+   * threshold t on the max-logit score, from (0, 0), trapezoid rule. CCR(t) = fraction of known samples
+   * that are correctly classified with score ≥ t; FPR(t) = fraction of unknown samples with score ≥ t.
+   * `'arpl'`: the ARPL/HESP `compute_oscr` code verbatim, including its index quirks (CCR from position
+   * k+1, FPR from k, the n−1 point left at 0) and numpy's unstable argsort on ties. It differs slightly.
+   * @default 'threshold'
+   */
+  variant?: 'threshold' | 'arpl';
+}
+
+/**
+ * Open-set classification rate (OSCR, Dhamija et al. 2018) from known and unknown logits.
+ * @param knownLogits [nKnown, K] logits over the K known classes
+ * @param knownLabels [nKnown] class ids in [0, K)
+ * @param unknownLogits [nUnknown, K]
+ * @returns a fraction in [0, 1]
+ */
+export function oscr(knownLogits: readonly (ArrayLike<number>)[], knownLabels: ArrayLike<number>, unknownLogits: readonly (ArrayLike<number>)[], options: OscrOptions = {}): number {
+  checkSameLength(knownLogits, knownLabels, ['knownLogits', 'knownLabels'], 'oscr');
+  if (unknownLogits.length === 0) throw new InvalidArgumentError({ functionName: 'oscr', argument: 'unknownLogits', message: 'is empty; at least one unknown sample is required' });
+  const numClasses = knownLogits[0]?.length ?? 0;
+  checkLabels(knownLabels, 'knownLabels', 'oscr', numClasses);
+  const sk = maxScores(knownLogits, 'knownLogits');
+  const su = maxScores(unknownLogits, 'unknownLogits');
+  const pred = argmaxRows(knownLogits);
+  const correct = pred.map((p, i) => (p === knownLabels[i] ? 1 : 0));
+  return (options.variant ?? 'threshold') === 'arpl' ? oscrArpl(sk, su, correct) : oscrThreshold(sk, su, correct);
+}
+
+function oscrThreshold(sk: number[], su: number[], correct: number[]): number {
+  // Sweep thresholds from high to low; group equal scores so ties move CCR and FPR together.
+  type Item = { s: number; known: boolean; correct: number };
+  const items: Item[] = [...sk.map((s, i) => ({ s, known: true, correct: correct[i]! })), ...su.map((s) => ({ s, known: false, correct: 0 }))];
+  items.sort((a, b) => b.s - a.s);
+  let ccrCount = 0;
+  let fpCount = 0;
+  let prevX = 0;
+  let prevY = 0;
+  let area = 0;
+  let i = 0;
+  while (i < items.length) {
+    const s = items[i]!.s;
+    while (i < items.length && items[i]!.s === s) {
+      if (items[i]!.known) ccrCount += items[i]!.correct;
+      else fpCount++;
+      i++;
+    }
+    const x = fpCount / su.length;
+    const y = ccrCount / sk.length;
+    area += ((x - prevX) * (y + prevY)) / 2;
+    prevX = x;
+    prevY = y;
+  }
+  return area;
+}
+
+/** numpy's default argsort (introsort, not stable) cannot be reproduced exactly on ties; a stable sort is used. */
+function oscrArpl(sk: number[], su: number[], correct: number[]): number {
+  const predict = [...sk, ...su];
+  const n = predict.length;
+  const kTarget = [...correct, ...su.map(() => 0)];
+  const uTarget = [...sk.map(() => 0), ...su.map(() => 1)];
+  const idx = predict.map((_, i) => i).sort((a, b) => predict[a]! - predict[b]! || a - b);
+  const sK = idx.map((j) => kTarget[j]!);
+  const sU = idx.map((j) => uTarget[j]!);
+  // suffix sums
+  const sufK = new Array<number>(n + 1).fill(0);
+  const sufU = new Array<number>(n + 1).fill(0);
+  for (let j = n - 1; j >= 0; j--) { sufK[j] = sufK[j + 1]! + sK[j]!; sufU[j] = sufU[j + 1]! + sU[j]!; }
+  const ccr = new Array<number>(n + 2).fill(0);
+  const fpr = new Array<number>(n + 2).fill(0);
+  for (let k = 0; k < n - 1; k++) {
+    ccr[k] = sufK[k + 1]! / sk.length;
+    fpr[k] = sufU[k]! / su.length;
+  }
+  ccr[n] = 0; fpr[n] = 0; ccr[n + 1] = 1; fpr[n + 1] = 1;
+  // sorted(zip(FPR, CCR), reverse=True): lexicographic descending on (FPR, CCR)
+  const roc = fpr.map((f, j) => [f, ccr[j]!] as const).sort((a, b) => b[0] - a[0] || b[1] - a[1]);
+  let area = 0;
+  for (let j = 0; j <= n; j++) area += (roc[j]![0] - roc[j + 1]![0]) * ((roc[j]![1] + roc[j + 1]![1]) / 2);
+  return area;
+}
+
+export interface OpenSetReport {
+  /** Closed-set accuracy on known samples (argmax of the logits), fraction. */
+  closedSetAccuracy: number;
+  /** AUROC of known vs unknown by max logit, fraction. */
+  auroc: number;
+  /** OSCR, fraction. */
+  oscr: number;
+  /** TNR at 95 % TPR, fraction. */
+  tnrAtTpr95: number;
+  nKnown: number;
+  nUnknown: number;
+}
+
+/**
+ * All open-set metrics from known/unknown logits, with max logit as known-ness score.
+ * @param knownLogits [nKnown, K]; @param knownLabels [nKnown]; @param unknownLogits [nUnknown, K]
+ */
+export function openSetReport(knownLogits: readonly (ArrayLike<number>)[], knownLabels: ArrayLike<number>, unknownLogits: readonly (ArrayLike<number>)[], options: { ties?: 'half' | 'zero'; oscrVariant?: 'threshold' | 'arpl' } = {}): OpenSetReport {
+  const sk = maxScores(knownLogits, 'knownLogits');
+  const su = maxScores(unknownLogits, 'unknownLogits');
+  const pred = argmaxRows(knownLogits);
+  let correct = 0;
+  for (let i = 0; i < pred.length; i++) if (pred[i] === knownLabels[i]) correct++;
+  return {
+    closedSetAccuracy: correct / pred.length,
+    auroc: auroc(sk, su, { ties: options.ties ?? 'half' }),
+    oscr: oscr(knownLogits, knownLabels, unknownLogits, { variant: options.oscrVariant ?? 'threshold' }),
+    tnrAtTpr95: tnrAtTpr(sk, su),
+    nKnown: sk.length,
+    nUnknown: su.length,
+  };
+}

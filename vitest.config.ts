@@ -1,0 +1,33 @@
+import { readdirSync, existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { defineConfig } from 'vitest/config';
+
+// Tests run against TypeScript sources: every workspace package name resolves to its src entry points,
+// so `pnpm test` needs no build step first.
+const root = resolve(import.meta.dirname);
+const alias: { find: string | RegExp; replacement: string }[] = [];
+for (const group of ['packages', 'apps']) {
+  const dir = join(root, group);
+  if (!existsSync(dir)) continue;
+  for (const name of readdirSync(dir)) {
+    const manifest = join(dir, name, 'package.json');
+    if (!existsSync(manifest)) continue;
+    const pkg = JSON.parse(readFileSync(manifest, 'utf8')) as { name: string; exports?: Record<string, unknown> };
+    for (const [sub, target] of Object.entries(pkg.exports ?? {})) {
+      const source = (target as Record<string, string>)['@vlfer/source'];
+      if (!source) continue;
+      const spec = sub === '.' ? pkg.name : `${pkg.name}/${sub.slice(2)}`;
+      alias.push({ find: new RegExp(`^${spec.replace(/[/.]/g, '\\$&')}$`), replacement: join(dir, name, source) });
+    }
+  }
+}
+
+export default defineConfig({
+  resolve: { alias },
+  test: {
+    include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'apps/*/test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+  },
+});
