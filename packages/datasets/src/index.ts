@@ -1,0 +1,15 @@
+export type { ImageItem, VideoItem, LoadResult, DroppedCount } from './types.js';
+export type { ExpressionName, NativeLabelScheme } from './label-sets.js';
+export { EXP_CLIP_CLASS_ORDER, BASIC_7, BASIC_8, MAFW_11, NATIVE_LABELS, canonicalExpression, nativeToLabelId } from './label-sets.js';
+export type { ImageVerification } from './image-check.js';
+export { verifyImage, isImageFile, IMAGE_EXTENSIONS } from './image-check.js';
+export type { ImageFolderOptions } from './image-folder.js';
+export { loadImageFolder } from './image-folder.js';
+export type { RafDbOptions, AffectNetOptions, FerPlusOptions } from './tabular.js';
+export { loadRafDb, loadAffectNetCsv, loadFerPlusCsv } from './tabular.js';
+export type { VideoListOptions } from './video-list.js';
+export { loadVideoList, listFrames } from './video-list.js';
+export type { ShortClipPolicy } from './frame-sampling.js';
+export { segmentCentreIndices, tsnTrainIndices } from './frame-sampling.js';
+export type { OpenSetSplit, HespSplitDataset, OpenSetPartition } from './open-set-splits.js';
+export { openness, hespOpenSetSplits, generateOpenSetSplits, partitionBySplit } from './open-set-splits.js';

@@ -1,0 +1,113 @@
+import { createRng, InvalidArgumentError, type LabelSet } from '@vlfer/core';
+import { BASIC_7, MAFW_11, NATIVE_LABELS } from './label-sets.js';
+
+/** One known/unknown class split. Class ids are in the split's `labelSet` (canonical order). */
+export interface OpenSetSplit {
+  /** Position in the protocol's list of 20 (HESP runs them largest-known first: index 19 − run). */
+  index: number;
+  /** Known class ids, in the protocol's listed order. */
+  known: number[];
+  /** All other class ids, ascending. */
+  unknown: number[];
+  /** Openness 1 − sqrt(2K / (K + C)) (Scheirer et al.), K known of C classes. */
+  openness: number;
+  labelSet: LabelSet;
+}
+
+/** Openness of a split with `numKnown` of `numClasses` classes known. */
+export function openness(numKnown: number, numClasses: number): number {
+  return 1 - Math.sqrt((2 * numKnown) / (numKnown + numClasses));
+}
+
+/**
+ * HESP's published split lists (`split.py`, `splits_2024`), in HESP's own label ids.
+ * MAFW ids are HESP's MAFW order (0 Angry, 1 Disgust, 2 Fear, 3 Happy, 4 Neutral, 5 Sad, 6 Surprise, 7 Contempt,
+ * 8 Anxiety, 9 Helplessness, 10 Disappointment). HESP did not release its AFEW/DFEW label order; vlfer reads
+ * those ids in the same alphabetical order (AFEW's folder order), which is an assumption, documented as such.
+ */
+const HESP_SPLITS = {
+  mafw: [
+    [10, 5, 6], [1, 5, 3], [1, 10, 2], [6, 2, 4], [2, 8, 9],
+    [2, 5, 10, 0, 4], [0, 5, 2, 6, 8], [1, 10, 3, 7, 4], [4, 1, 6, 3, 2], [8, 0, 4, 3, 6],
+    [2, 4, 7, 10, 1, 0], [9, 10, 5, 4, 1, 2], [6, 9, 1, 10, 7, 2], [10, 4, 8, 9, 0, 5], [5, 2, 3, 8, 9, 4],
+    [4, 2, 5, 8, 1, 9, 6, 3], [2, 9, 6, 1, 0, 8, 3, 4], [5, 4, 8, 0, 10, 3, 6, 1], [0, 7, 6, 9, 2, 4, 5, 1], [2, 3, 6, 0, 7, 9, 10, 1],
+  ],
+  afew: [
+    [5, 3], [6, 3], [1, 5], [1, 2], [0, 4],
+    [3, 1, 2], [0, 4, 1], [2, 3, 5], [6, 3, 4], [4, 6, 5],
+    [6, 0, 3, 5], [2, 1, 6, 0], [5, 3, 4, 1], [0, 2, 3, 1], [3, 4, 0, 2],
+    [2, 5, 3, 6, 1], [3, 0, 4, 6, 1], [6, 0, 4, 1, 5], [5, 6, 1, 3, 4], [4, 6, 2, 1, 0],
+  ],
+  dfew: [
+    [6, 1], [5, 4], [4, 0], [3, 1], [1, 5],
+    [1, 4, 6], [0, 1, 5], [1, 3, 5], [2, 1, 5], [0, 2, 1],
+    [0, 1, 2, 5], [6, 5, 2, 1], [3, 5, 1, 4], [5, 0, 2, 3], [5, 4, 0, 2],
+    [2, 4, 0, 3, 6], [3, 5, 1, 0, 2], [0, 6, 5, 4, 3], [4, 0, 2, 5, 6], [4, 0, 1, 5, 6],
+  ],
+} as const;
+export type HespSplitDataset = keyof typeof HESP_SPLITS;
+
+function makeSplit(index: number, known: number[], labelSet: LabelSet): OpenSetSplit {
+  const c = labelSet.names.length;
+  const unknown = Array.from({ length: c }, (_, i) => i).filter((i) => !known.includes(i));
+  return { index, known, unknown, openness: openness(known.length, c), labelSet };
+}
+
+/**
+ * HESP's 20 known/unknown splits for a dataset (4 groups of 5: MAFW 3/5/6/8 known, AFEW/DFEW 2/3/4/5),
+ * with class ids converted to the canonical order of `MAFW_11` / `BASIC_7`.
+ */
+export function hespOpenSetSplits(dataset: HespSplitDataset): OpenSetSplit[] {
+  const labelSet = dataset === 'mafw' ? MAFW_11 : BASIC_7;
+  const hespNames = NATIVE_LABELS['mafw-hesp'].names;
+  return HESP_SPLITS[dataset].map((ids, index) => makeSplit(index, ids.map((id) => labelSet.names.indexOf(hespNames[id]!)), labelSet));
+}
+
+/**
+ * New splits in HESP's shape for any label set, deterministic from `seed`: for each entry of `knownCounts`,
+ * `perGroup` distinct random known-class subsets (groups in the order given).
+ * @default perGroup 5
+ */
+export function generateOpenSetSplits(options: { labelSet: LabelSet; knownCounts: number[]; perGroup?: number; seed: number }): OpenSetSplit[] {
+  const { labelSet, knownCounts, seed } = options;
+  const perGroup = options.perGroup ?? 5;
+  const c = labelSet.names.length;
+  const rng = createRng(seed);
+  const out: OpenSetSplit[] = [];
+  for (const k of knownCounts) {
+    if (!Number.isInteger(k) || k < 1 || k >= c) throw new InvalidArgumentError({ functionName: 'generateOpenSetSplits', argument: 'knownCounts', message: `${k} must be an integer in [1, ${c - 1}] for ${c} classes` });
+    const seen = new Set<string>();
+    let guard = 0;
+    while (seen.size < perGroup) {
+      if (++guard > 10_000) throw new InvalidArgumentError({ functionName: 'generateOpenSetSplits', argument: 'perGroup', message: `cannot draw ${perGroup} distinct subsets of ${k} from ${c} classes` });
+      const known = rng.shuffled(Array.from({ length: c }, (_, i) => i)).slice(0, k);
+      const key = [...known].sort((a, b) => a - b).join(',');
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push(makeSplit(out.length, known, labelSet));
+    }
+  }
+  return out;
+}
+
+export interface OpenSetPartition<T> {
+  /** Items of known classes with labels remapped to 0..K−1 in ascending class-id order (HESP's `sorted(known).index`). */
+  known: (T & { label: number; originalLabel: number })[];
+  /** Items of unknown classes (label kept as the original id). */
+  unknown: T[];
+  /** Original class id of each remapped known label. */
+  knownClassIds: number[];
+}
+
+/** Partition labelled items by a split. */
+export function partitionBySplit<T extends { label: number }>(items: readonly T[], split: OpenSetSplit): OpenSetPartition<T> {
+  const knownClassIds = [...split.known].sort((a, b) => a - b);
+  const known: (T & { label: number; originalLabel: number })[] = [];
+  const unknown: T[] = [];
+  for (const it of items) {
+    const k = knownClassIds.indexOf(it.label);
+    if (k >= 0) known.push({ ...it, label: k, originalLabel: it.label });
+    else unknown.push(it);
+  }
+  return { known, unknown, knownClassIds };
+}

@@ -1,0 +1,50 @@
+import type { LabelSet } from '@vlfer/core';
+
+/** One labelled image; `label` is an id in the loader's `labelSet`. */
+export interface ImageItem {
+  path: string;
+  label: number;
+}
+
+/** One labelled video given as a directory of frame images. */
+export interface VideoItem {
+  frameDir: string;
+  /** Frame count stated by the annotation (checked against the directory unless `checkFrames: 'none'`). */
+  numFrames: number;
+  label: number;
+  /** 1-based line in the annotation file, for error messages downstream. */
+  line: number;
+}
+
+/** Items dropped under a documented option, by reason, so that nothing disappears silently. */
+export interface DroppedCount {
+  reason: string;
+  count: number;
+}
+
+export interface LoadResult<T> {
+  items: T[];
+  labelSet: LabelSet;
+  /** Number of items per label id. */
+  counts: number[];
+  /** Non-empty only when an option allowed dropping. */
+  dropped: DroppedCount[];
+  /** Where the items came from (directory or annotation file). */
+  source: string;
+}
+
+export function countLabels(items: readonly { label: number }[], numClasses: number): number[] {
+  const c = new Array<number>(numClasses).fill(0);
+  for (const it of items) c[it.label]! += 1;
+  return c;
+}
+
+export class DropCounter {
+  private readonly map = new Map<string, number>();
+  add(reason: string): void {
+    this.map.set(reason, (this.map.get(reason) ?? 0) + 1);
+  }
+  list(): DroppedCount[] {
+    return [...this.map].map(([reason, count]) => ({ reason, count }));
+  }
+}
