@@ -6,3 +6,4 @@ export { createRng } from './rng.js';
 export type { LabelSet } from './label-set.js';
 export { defineLabelSet } from './label-set.js';
 export { writeFileAtomic, writeJsonAtomic } from './atomic-write.js';
+export type { FeatureProjection } from './projection.js';

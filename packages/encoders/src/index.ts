@@ -1,0 +1,16 @@
+export type { ModelEnvironment } from './env.js';
+export { configureModels, getModelEnvironment } from './env.js';
+export type { KnownClipModelId, ClipModelId } from './registry.js';
+export { CLIP_MODELS, listClipModels, requiredModelFiles } from './registry.js';
+export type { ClipDtype, ComputeDevice, LoadClipOptions, ClipModel } from './clip.js';
+export { loadClip, sha256File } from './clip.js';
+export type { PreprocessMode, ClipPreprocessorConfig, ImageSource } from './preprocess.js';
+export { OPENAI_CLIP_PREPROCESSOR, parsePreprocessorConfig, preprocessImages, preprocessImageInto } from './preprocess.js';
+export type { FeatureNamespace } from './feature-cache.js';
+export { FeatureCache, hashFile, hashBytes } from './feature-cache.js';
+export type { EncodeItem, EncodeImagesOptions } from './extract.js';
+export { encodeImages } from './extract.js';
+export type { DecodedVideo, ClipFrames } from './video.js';
+export { decodeVideo, frameDirClip, videoFileClip, defaultFfmpegPath } from './video.js';
+export type { ZeroShotOptions, ZeroShotClassifier } from './zero-shot.js';
+export { buildZeroShotClassifier } from './zero-shot.js';
