@@ -14,3 +14,4 @@ export type { DecodedVideo, ClipFrames } from './video.js';
 export { decodeVideo, frameDirClip, videoFileClip, defaultFfmpegPath } from './video.js';
 export type { ZeroShotOptions, ZeroShotClassifier } from './zero-shot.js';
 export { buildZeroShotClassifier } from './zero-shot.js';
+export { runtimeVersions } from './runtime-info.js';
