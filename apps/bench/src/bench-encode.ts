@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+/**
+ * @file pnpm bench:encode — image-encoder throughput on the full-size CLIP graphs of shared/fixtures/graphs
+ * (weights regenerated from the manifests), raw ORT session vs the full pipeline, written as JSON.
+ */
+import { cpus } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { writeJsonAtomic } from '@vlfer/core';
+import { benchPipeline, benchRawSession, benchEnvironment, type EncodeBenchRow } from './encode-bench.js';
+import { materializeClipGraphs } from './materialize.js';
+
+const program = new Command('bench:encode')
+  .option('--shared <dir>', 'shared assets folder', process.env.VLFER_SHARED ?? '../shared')
+  .option('--models <list>', 'graph folders under fixtures/graphs', 'vit-b32')
+  .option('--batch <n>', 'batch size', (v) => Number(v), 32)
+  .option('--reps <n>', 'timed raw-session runs', (v) => Number(v), 5)
+  .option('--images <n>', 'images through the full pipeline', (v) => Number(v), 256)
+  .addOption(new Option('--device <device>').choices(['cpu', 'webgpu']).default('cpu'))
+  .option('--models-dir <dir>', 'where materialised model directories go', '.vlfer-cache/models')
+  .option('--out <file>', 'results JSON', 'bench-results/encode.json')
+  .parse();
+const o = program.opts();
+
+const rows: EncodeBenchRow[] = [];
+for (const name of String(o.models).split(',')) {
+  const dir = materializeClipGraphs({ graphDir: join(o.shared, 'fixtures', 'graphs', name), tokenizerDir: join(o.shared, 'assets', 'clip-tokenizer'), outDir: join(o.modelsDir, name), towers: ['vision'] });
+  process.stderr.write(`${name}: model directory ${resolve(dir)}\n`);
+  const raw = await benchRawSession({ onnxPath: join(dir, 'onnx', 'vision_model.onnx'), batch: o.batch, reps: o.reps, device: o.device, label: name });
+  process.stderr.write(`${name} raw ORT session, batch ${o.batch}: ${raw.imagesPerSecond.toFixed(1)} images/s (median ${raw.medianBatchMs!.toFixed(0)} ms per batch)\n`);
+  rows.push(raw);
+  const pipe = await benchPipeline({ modelDir: dir, imageRoot: join(o.shared, 'data', 'fer2013-privatetest'), images: o.images, batch: o.batch, device: o.device, label: name });
+  process.stderr.write(`${name} full pipeline (FER2013 JPEG decode + resize + encode), batch ${o.batch}: ${pipe.imagesPerSecond.toFixed(1)} images/s over ${pipe.images} images\n`);
+  rows.push(pipe);
+}
+writeJsonAtomic(o.out, { benchmark: 'encode', cpuCores: cpus().length, environment: benchEnvironment(), rows });
+process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);

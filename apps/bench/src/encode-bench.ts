@@ -1,0 +1,63 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { loadImageFolder } from '@vlfer/datasets';
+import { encodeImages, loadClip, runtimeVersions, type ClipDtype, type ComputeDevice } from '@vlfer/encoders';
+
+export interface EncodeBenchRow {
+  model: string;
+  dtype: ClipDtype;
+  device: ComputeDevice;
+  batch: number;
+  /** 'raw-ort': one ORT session run on a ready [batch,3,224,224] tensor; 'pipeline': decode + preprocess + encode of real images. */
+  mode: 'raw-ort' | 'pipeline';
+  imagesPerSecond: number;
+  images: number;
+  seconds: number;
+  medianBatchMs?: number;
+}
+
+/** Images/s of a raw ORT session on the vision graph: warm-up, then `reps` timed runs (median). */
+export async function benchRawSession(options: { onnxPath: string; batch: number; reps: number; device?: ComputeDevice; label: string; dtype?: ClipDtype }): Promise<EncodeBenchRow> {
+  const device = options.device ?? 'cpu';
+  const s = await ort.InferenceSession.create(options.onnxPath, { executionProviders: [device], logSeverityLevel: 3 });
+  const n = options.batch;
+  const x = new ort.Tensor('float32', Float32Array.from({ length: n * 3 * 224 * 224 }, (_, i) => Math.sin(i * 0.001)), [n, 3, 224, 224]);
+  const feeds = { [s.inputNames[0]!]: x };
+  await s.run(feeds);
+  const ts: number[] = [];
+  for (let r = 0; r < options.reps; r++) {
+    const t0 = performance.now();
+    await s.run(feeds);
+    ts.push(performance.now() - t0);
+  }
+  await s.release();
+  ts.sort((a, b) => a - b);
+  const med = ts[ts.length >> 1]!;
+  const total = ts.reduce((a, b) => a + b, 0) / 1000;
+  return { model: options.label, dtype: options.dtype ?? 'fp32', device, batch: n, mode: 'raw-ort', imagesPerSecond: (n * 1000) / med, images: n * options.reps, seconds: total, medianBatchMs: med };
+}
+
+/** Images/s of the full pipeline (sharp decode + resize + normalise + ORT) over the first `images` of an image folder. */
+export async function benchPipeline(options: { modelDir: string; imageRoot: string; images: number; batch: number; dtype?: ClipDtype; device?: ComputeDevice; label: string; mode?: 'clip' | 'exp-clip' }): Promise<EncodeBenchRow> {
+  const dtype = options.dtype ?? 'fp32';
+  const device = options.device ?? 'cpu';
+  const clip = await loadClip({ model: options.modelDir, dtype, device, towers: ['vision'] });
+  const set = await loadImageFolder(options.imageRoot, { verify: 'none' });
+  const paths = set.items.map((i) => i.path);
+  const take = Array.from({ length: options.images }, (_, i) => paths[(i * 7919) % paths.length]!);
+  await encodeImages({ model: clip, items: take.slice(0, options.batch), mode: options.mode ?? 'exp-clip', batchSize: options.batch });
+  const t0 = performance.now();
+  await encodeImages({ model: clip, items: take, mode: options.mode ?? 'exp-clip', batchSize: options.batch });
+  const seconds = (performance.now() - t0) / 1000;
+  await clip.dispose();
+  return { model: options.label, dtype, device, batch: options.batch, mode: 'pipeline', imagesPerSecond: options.images / seconds, images: options.images, seconds };
+}
+
+export function benchEnvironment(): Record<string, unknown> {
+  return { ...runtimeVersions(), node: process.version, cpus: (globalThis as any).navigator?.hardwareConcurrency ?? null, date: new Date().toISOString() };
+}
+
+export function listGraphDirs(root: string): string[] {
+  return readdirSync(root).filter((d) => d.startsWith('vit-')).map((d) => join(root, d));
+}
