@@ -19,6 +19,7 @@ export const EvalConfigSchema = z.object({
   head: z.string().optional(),
   promptTypes: z.array(z.enum(PROMPT_TYPES)).min(1),
   preprocess: z.enum(['clip', 'exp-clip']).default('exp-clip'),
+  resizer: z.enum(['pil', 'sharp']).default('pil'),
   ensemble: z.enum(['logits', 'embeddings']).default('logits'),
   dtype: z.enum(['fp32', 'fp16', 'q8']).default('fp32'),
   device: z.enum(['cpu', 'webgpu']).default('cpu'),

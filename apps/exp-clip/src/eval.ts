@@ -63,7 +63,7 @@ export async function runEval(input: EvalConfigInput, hooks: { projection?: Feat
   const clip: ClipModel = await loadClip({ model: cfg.model, dtype: cfg.dtype, device: cfg.device });
   const projection = hooks.projection;
   const cache = cfg.cacheDir
-    ? new FeatureCache({ dir: cfg.cacheDir, namespace: { modelId: resolveModelKey(cfg.model), dtype: cfg.dtype, preprocess: cfg.preprocess } })
+    ? new FeatureCache({ dir: cfg.cacheDir, namespace: { modelId: resolveModelKey(cfg.model), dtype: cfg.dtype, preprocess: `${cfg.preprocess}/${cfg.resizer}` } })
     : undefined;
 
   let encodeSeconds = 0;
@@ -74,7 +74,7 @@ export async function runEval(input: EvalConfigInput, hooks: { projection?: Feat
     const bar = createProgress(cfg.progress, `encode${d.fold !== null ? ` fold ${d.fold}` : ''}`);
     const te = performance.now();
     try {
-      features.push(await encodeImages({ model: clip, items, mode: cfg.preprocess, batchSize: cfg.batchSize, ...(cache ? { cache } : {}), onProgress: (done, total) => bar.update(done, total) }));
+      features.push(await encodeImages({ model: clip, items, mode: cfg.preprocess, resizer: cfg.resizer, batchSize: cfg.batchSize, ...(cache ? { cache } : {}), onProgress: (done, total) => bar.update(done, total) }));
     } finally {
       bar.stop();
     }

@@ -50,6 +50,7 @@ program
   .option('--head <file>', 'Exp-CLIP projection head (.safetensors or released .pth); omitted = plain CLIP')
   .option('--prompts <types>', "prompt types: 1..5, 'all', or names, comma-separated", parsePromptTypes, parsePromptTypes('all'))
   .addOption(new Option('--preprocess <mode>', "'exp-clip' (224x224 bilinear, [0,1]) or 'clip' (model preprocessor)").choices(['clip', 'exp-clip']).default('exp-clip'))
+  .addOption(new Option('--resizer <resizer>', "'pil' (bit-exact Pillow resampling) or 'sharp' (libvips)").choices(['pil', 'sharp']).default('pil'))
   .addOption(new Option('--ensemble <mode>', 'average logits (Exp-CLIP) or text embeddings').choices(['logits', 'embeddings']).default('logits'))
   .addOption(new Option('--dtype <dtype>').choices(['fp32', 'fp16', 'q8']).default('fp32'))
   .addOption(new Option('--device <device>').choices(['cpu', 'webgpu']).default('cpu'))
@@ -75,7 +76,7 @@ program
     if (o.head) throw new Error('--head: loading projection heads needs @vlfer/projection-head, which is not in this build yet');
     const result = await runEval({
       dataset: o.dataset, root: o.root, annotations: o.annotations, folds: o.folds, split: o.split, model: o.model,
-      promptTypes: o.prompts, preprocess: o.preprocess, ensemble: o.ensemble, dtype: o.dtype, device: o.device,
+      promptTypes: o.prompts, preprocess: o.preprocess, resizer: o.resizer, ensemble: o.ensemble, dtype: o.dtype, device: o.device,
       batchSize: o.batchSize, frames: o.frames, shortClip: o.shortClip, labelScheme: o.labelScheme, rebase, limit: o.limit,
       cacheDir: o.cache === false ? undefined : o.cacheDir, out: o.out, progress: o.progress !== false,
     });

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type Tensor2D } from '@vlfer/core';
 import type { ClipModel } from './clip.js';
 import { hashBytes, hashFile, type FeatureCache } from './feature-cache.js';
-import { preprocessImages, type ImageSource, type PreprocessMode } from './preprocess.js';
+import { preprocessImages, type ImageSource, type PreprocessMode, type Resizer } from './preprocess.js';
 
 /** An image to encode; `key` identifies its content for the cache (default: SHA-256 of the file or buffer). */
 export type EncodeItem = ImageSource | { source: ImageSource; key: string };
@@ -10,6 +10,8 @@ export interface EncodeImagesOptions {
   model: Pick<ClipModel, 'encodePixels' | 'embeddingDim' | 'preprocessor'>;
   items: readonly EncodeItem[];
   mode: PreprocessMode;
+  /** @default 'pil' (bit-exact Pillow resampling) */
+  resizer?: Resizer;
   /** @default 32 */
   batchSize?: number;
   cache?: FeatureCache;
@@ -49,7 +51,7 @@ export async function encodeImages(options: EncodeImagesOptions): Promise<Tensor
   onProgress?.(cached, items.length, cached);
   const batches: number[][] = [];
   for (let b = 0; b < todo.length; b += batchSize) batches.push(todo.slice(b, b + batchSize));
-  const prep = (batch: number[]) => preprocessImages(batch.map((i) => sourceOf(items[i]!)), mode, model.preprocessor);
+  const prep = (batch: number[]) => preprocessImages(batch.map((i) => sourceOf(items[i]!)), mode, model.preprocessor, options.resizer ?? 'pil');
   let next = batches.length > 0 ? prep(batches[0]!) : undefined;
   let done = cached;
   for (let b = 0; b < batches.length; b++) {

@@ -1,5 +1,6 @@
 import sharp, { type Sharp } from 'sharp';
 import { DataFormatError, InvalidArgumentError, type Tensor4D } from '@vlfer/core';
+import { pilResize } from './pil-resize.js';
 
 /**
  * `'clip'`: the model's preprocessor config (CLIPImageProcessor): resize the shortest side to `size`
@@ -8,6 +9,14 @@ import { DataFormatError, InvalidArgumentError, type Tensor4D } from '@vlfer/cor
  *   rescale to [0, 1], no normalisation (torchvision `Resize((224,224))` + `ToTensor()`).
  */
 export type PreprocessMode = 'clip' | 'exp-clip';
+
+/**
+ * Who resizes: `'pil'` (default) — a bit-exact port of Pillow's resampling, so pixel values equal what the
+ * PyTorch reference pipelines (torchvision Resize on PIL images, HF CLIPImageProcessor) produce;
+ * `'sharp'` — libvips resizing (faster on large images, off by a few grey levels on average).
+ * Decoding is always sharp.
+ */
+export type Resizer = 'pil' | 'sharp';
 
 /** The parts of a Hugging Face `preprocessor_config.json` that CLIP preprocessing uses. */
 export interface ClipPreprocessorConfig {
@@ -58,32 +67,45 @@ function describe(src: ImageSource): string {
 
 /**
  * Decode, resize and normalise one image into `out` (CHW float32, length 3·crop·crop) at `offset`.
- * Decoding and resizing run in sharp (libvips); normalisation in TS.
+ * Decoding runs in sharp (libvips); resizing in the Pillow port (or sharp); normalisation in TS.
  */
-export async function preprocessImageInto(src: ImageSource, mode: PreprocessMode, config: ClipPreprocessorConfig, out: Float32Array, offset: number): Promise<void> {
+export async function preprocessImageInto(src: ImageSource, mode: PreprocessMode, config: ClipPreprocessorConfig, out: Float32Array, offset: number, resizer: Resizer = 'pil'): Promise<void> {
   const crop = config.cropSize;
-  let data: Buffer;
+  let data: Uint8Array;
   let channels: number;
   try {
     let img = toSharp(src);
     const meta = await img.metadata();
-    const w = meta.autoOrient?.width ?? meta.width;
-    const h = meta.autoOrient?.height ?? meta.height;
+    const w = meta.width;
+    const h = meta.height;
     if (!w || !h) throw new Error('image has no size');
-    if (mode === 'clip') {
-      // HF get_resize_output_image_size: shortest edge → size, longest → int(size · long / short)
-      const s = config.shortestEdge;
-      const [nw, nh] = w <= h ? [s, Math.floor((s * h) / w)] : [Math.floor((s * w) / h), s];
-      img = img.resize(nw, nh, { fit: 'fill', kernel: 'cubic' });
-      if (nw < crop || nh < crop) throw new Error(`resized to ${nw}x${nh}, smaller than the ${crop} crop`);
-      img = img.extract({ left: Math.floor((nw - crop) / 2), top: Math.floor((nh - crop) / 2), width: crop, height: crop });
+    // 1-channel (and grey+alpha) images stay grey: resizing equal channels separately gives the same values
+    const grey = meta.channels !== undefined && meta.channels <= 2 && typeof src !== 'object';
+    img = img.removeAlpha();
+    if (!grey) img = img.toColourspace('srgb');
+    // HF get_resize_output_image_size: shortest edge → size, longest → int(size · long / short)
+    const s = config.shortestEdge;
+    const [nw, nh] = mode === 'clip' ? (w <= h ? [s, Math.floor((s * h) / w)] : [Math.floor((s * w) / h), s]) : [crop, crop];
+    if (nw < crop || nh < crop) throw new Error(`resized to ${nw}x${nh}, smaller than the ${crop} crop`);
+    const left = Math.floor((nw - crop) / 2);
+    const top = Math.floor((nh - crop) / 2);
+    if (resizer === 'sharp') {
+      img = img.resize(nw, nh, { fit: 'fill', kernel: mode === 'clip' ? 'cubic' : 'linear' });
+      if (nw !== crop || nh !== crop) img = img.extract({ left, top, width: crop, height: crop });
+      const r = await img.raw().toBuffer({ resolveWithObject: true });
+      data = r.data;
+      channels = r.info.channels;
     } else {
-      img = img.resize(crop, crop, { fit: 'fill', kernel: 'linear' });
+      const r = await img.raw().toBuffer({ resolveWithObject: true });
+      channels = r.info.channels;
+      const resized = pilResize(r.data, r.info.width, r.info.height, channels, nw, nh, mode === 'clip' ? 'bicubic' : 'bilinear');
+      if (nw === crop && nh === crop) data = resized;
+      else {
+        data = new Uint8Array(crop * crop * channels);
+        for (let y = 0; y < crop; y++) data.set(resized.subarray(((y + top) * nw + left) * channels, ((y + top) * nw + left + crop) * channels), y * crop * channels);
+      }
     }
-    const r = await img.removeAlpha().raw().toBuffer({ resolveWithObject: true });
-    data = r.data;
-    channels = r.info.channels;
-    if (r.info.width !== crop || r.info.height !== crop) throw new Error(`got ${r.info.width}x${r.info.height} after resizing`);
+    if (data.length !== crop * crop * channels) throw new Error(`got ${data.length} bytes after resizing, expected ${crop}x${crop}x${channels}`);
   } catch (error) {
     if (error instanceof InvalidArgumentError) throw error;
     throw new DataFormatError({ file: describe(src), message: `cannot decode or resize image (${(error as Error).message})`, cause: error });
@@ -115,10 +137,10 @@ export async function preprocessImageInto(src: ImageSource, mode: PreprocessMode
  * Preprocess a batch of images into pixel values.
  * @returns [batch, 3, crop, crop]
  */
-export async function preprocessImages(sources: readonly ImageSource[], mode: PreprocessMode, config: ClipPreprocessorConfig = OPENAI_CLIP_PREPROCESSOR): Promise<Tensor4D> {
+export async function preprocessImages(sources: readonly ImageSource[], mode: PreprocessMode, config: ClipPreprocessorConfig = OPENAI_CLIP_PREPROCESSOR, resizer: Resizer = 'pil'): Promise<Tensor4D> {
   const c = config.cropSize;
   const per = 3 * c * c;
   const out = new Float32Array(sources.length * per);
-  await Promise.all(sources.map((s, i) => preprocessImageInto(s, mode, config, out, i * per)));
+  await Promise.all(sources.map((s, i) => preprocessImageInto(s, mode, config, out, i * per, resizer)));
   return { dtype: 'float32', data: out, dims: [sources.length, 3, c, c] };
 }
