@@ -60,3 +60,23 @@ describe('label sets, errors and atomic writes', () => {
     expect(readdirSync(join(dir, 'sub'))).toEqual(['x.json']);
   });
 });
+
+describe('safetensors', () => {
+  it('round-trips float32 tensors with metadata and reads F16', async () => {
+    const { encodeSafetensors, readSafetensors } = await import('./index.js');
+    const bytes = encodeSafetensors({ 'mlp.weight': { dims: [2, 3], data: Float32Array.of(1, -2, 3.5, 0, 1e-3, 7) } }, { encoder: 'tiny' });
+    const back = readSafetensors(bytes);
+    expect(back.metadata).toEqual({ encoder: 'tiny' });
+    expect(back.tensors['mlp.weight']!.dims).toEqual([2, 3]);
+    expect(Array.from(back.tensors['mlp.weight']!.data)).toEqual(Array.from(Float32Array.of(1, -2, 3.5, 0, 1e-3, 7)));
+    // hand-built F16 file: 1.0 = 0x3c00, -2.0 = 0xc000
+    const header = new TextEncoder().encode(JSON.stringify({ h: { dtype: 'F16', shape: [2], data_offsets: [0, 4] } }));
+    const f16 = new Uint8Array(8 + header.length + 4);
+    new DataView(f16.buffer).setBigUint64(0, BigInt(header.length), true);
+    f16.set(header, 8);
+    new DataView(f16.buffer).setUint16(8 + header.length, 0x3c00, true);
+    new DataView(f16.buffer).setUint16(8 + header.length + 2, 0xc000, true);
+    expect(Array.from(readSafetensors(f16).tensors.h!.data)).toEqual([1, -2]);
+    expect(() => readSafetensors(bytes.subarray(0, 20), 'cut.safetensors')).toThrow(/cut\.safetensors: header length/);
+  });
+});

@@ -7,3 +7,7 @@ export type { LabelSet } from './label-set.js';
 export { defineLabelSet } from './label-set.js';
 export { writeFileAtomic, writeJsonAtomic } from './atomic-write.js';
 export type { FeatureProjection } from './projection.js';
+export type { FeatureNamespace } from './vector-cache.js';
+export { FeatureCache, hashFile, hashBytes } from './vector-cache.js';
+export type { SafetensorsTensor, SafetensorsFile } from './safetensors.js';
+export { readSafetensors, encodeSafetensors, writeSafetensors } from './safetensors.js';

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Tensor2D } from '@vlfer/core';
 import type { ClipModel } from './clip.js';
-import { hashBytes, hashFile, type FeatureCache } from './feature-cache.js';
+import { hashBytes, hashFile, type FeatureCache } from '@vlfer/core';
 import { preprocessImages, type ImageSource, type PreprocessMode, type Resizer } from './preprocess.js';
 
 /** An image to encode; `key` identifies its content for the cache (default: SHA-256 of the file or buffer). */

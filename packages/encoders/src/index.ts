@@ -8,8 +8,8 @@ export type { PreprocessMode, Resizer, ClipPreprocessorConfig, ImageSource } fro
 export type { PilFilter } from './pil-resize.js';
 export { pilResize } from './pil-resize.js';
 export { OPENAI_CLIP_PREPROCESSOR, parsePreprocessorConfig, preprocessImages, preprocessImageInto } from './preprocess.js';
-export type { FeatureNamespace } from './feature-cache.js';
-export { FeatureCache, hashFile, hashBytes } from './feature-cache.js';
+export type { FeatureNamespace } from '@vlfer/core';
+export { FeatureCache, hashFile, hashBytes } from '@vlfer/core';
 export type { EncodeItem, EncodeImagesOptions } from './extract.js';
 export { encodeImages } from './extract.js';
 export type { DecodedVideo, ClipFrames } from './video.js';

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { listFrames, segmentCentreIndices, type ShortClipPolicy } from '@vlfer/datasets';
 import { DataFormatError, VlferError } from '@vlfer/core';
-import { hashBytes, hashFile } from './feature-cache.js';
+import { hashBytes, hashFile } from '@vlfer/core';
 import type { EncodeItem } from './extract.js';
 
 /** Path of the ffmpeg binary shipped in `@ffmpeg-installer/ffmpeg` (override with $VLFER_FFMPEG). */

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DataFormatError, writeFileAtomic, writeJsonAtomic } from '@vlfer/core';
+import { writeFileAtomic, writeJsonAtomic } from './atomic-write.js';
+import { DataFormatError } from './errors.js';
 
-/** What features depend on besides the input content. Two runs share cache entries only if all fields match. */
+/** What cached vectors depend on besides the input content. Two runs share entries only if all fields match. */
 export interface FeatureNamespace {
   modelId: string;
   dtype: string;
@@ -13,7 +14,7 @@ export interface FeatureNamespace {
 }
 
 /**
- * On-disk feature cache: one little-endian float32 file per item at
+ * On-disk vector cache (encoder features, teacher targets): one little-endian float32 file per item at
  * `<dir>/<namespace hash>/<key[0:2]>/<key>.f32`, written atomically (temp file + rename), so an interrupted
  * run leaves only complete entries and a rerun recomputes just what is missing.
  */

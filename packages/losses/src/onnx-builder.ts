@@ -1,0 +1,94 @@
+/**
+ * A minimal ONNX ModelProto writer (protobuf wire format by hand, no dependencies) for the small
+ * computation graphs vlfer runs on ONNX Runtime as a fast matrix engine: MatMul, elementwise ops, reductions.
+ * Field numbers follow onnx/onnx.proto3.
+ */
+
+export type ElemType = 'float32' | 'int64';
+const ELEM: Record<ElemType, number> = { float32: 1, int64: 7 };
+
+class Writer {
+  private chunks: number[] = [];
+  varint(v: number): this {
+    let n = BigInt.asUintN(64, BigInt(v));
+    do {
+      let b = Number(n & 0x7fn);
+      n >>= 7n;
+      if (n) b |= 0x80;
+      this.chunks.push(b);
+    } while (n);
+    return this;
+  }
+  key(field: number, wire: number): this {
+    return this.varint((field << 3) | wire);
+  }
+  int(field: number, v: number): this {
+    return this.key(field, 0).varint(v);
+  }
+  bytes(field: number, b: Uint8Array): this {
+    this.key(field, 2).varint(b.length);
+    for (const x of b) this.chunks.push(x);
+    return this;
+  }
+  str(field: number, s: string): this {
+    return this.bytes(field, new TextEncoder().encode(s));
+  }
+  msg(field: number, w: Writer): this {
+    return this.bytes(field, w.finish());
+  }
+  float(field: number, v: number): this {
+    this.key(field, 5);
+    const b = new Uint8Array(new Float32Array([v]).buffer);
+    for (const x of b) this.chunks.push(x);
+    return this;
+  }
+  finish(): Uint8Array {
+    return Uint8Array.from(this.chunks);
+  }
+}
+
+export type AttrValue = number | number[] | { float: number };
+export interface NodeSpec {
+  op: string;
+  inputs: string[];
+  outputs: string[];
+  attrs?: Record<string, AttrValue>;
+}
+/** A graph input or output: name, element type and dims (string = symbolic dim). */
+export interface ValueSpec {
+  name: string;
+  type: ElemType;
+  dims: (number | string)[];
+}
+
+function attribute(name: string, v: AttrValue): Writer {
+  const w = new Writer().str(1, name);
+  if (typeof v === 'number') w.int(3, v).int(20, 2); // INT
+  else if (Array.isArray(v)) { for (const x of v) w.int(8, x); w.int(20, 7); } // INTS
+  else w.float(2, v.float).int(20, 1); // FLOAT
+  return w;
+}
+
+function valueInfo(v: ValueSpec): Writer {
+  const shape = new Writer();
+  for (const d of v.dims) shape.msg(1, typeof d === 'number' ? new Writer().int(1, d) : new Writer().str(2, d));
+  const tensorType = new Writer().int(1, ELEM[v.type]).msg(2, shape);
+  return new Writer().str(1, v.name).msg(2, new Writer().msg(1, tensorType));
+}
+
+/** Serialise a graph to ONNX bytes (IR 8, default opset 17). */
+export function buildModel(options: { name: string; nodes: NodeSpec[]; inputs: ValueSpec[]; outputs: ValueSpec[]; opset?: number }): Uint8Array {
+  const g = new Writer();
+  options.nodes.forEach((n, i) => {
+    const w = new Writer();
+    for (const x of n.inputs) w.str(1, x);
+    for (const x of n.outputs) w.str(2, x);
+    w.str(3, `${n.op}_${i}`).str(4, n.op);
+    for (const [k, v] of Object.entries(n.attrs ?? {})) w.msg(5, attribute(k, v));
+    g.msg(1, w);
+  });
+  g.str(2, options.name);
+  for (const v of options.inputs) g.msg(11, valueInfo(v));
+  for (const v of options.outputs) g.msg(12, valueInfo(v));
+  return new Writer().int(1, 8).str(2, 'vlfer').msg(7, g).msg(8, new Writer().str(1, '').int(2, options.opset ?? 17)).finish();
+}
