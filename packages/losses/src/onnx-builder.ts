@@ -47,7 +47,7 @@ class Writer {
   }
 }
 
-export type AttrValue = number | number[] | { float: number };
+export type AttrValue = number | number[] | { float: number } | { tensor: { type: ElemType; values: number[]; dims: number[] } };
 export interface NodeSpec {
   op: string;
   inputs: string[];
@@ -65,8 +65,22 @@ function attribute(name: string, v: AttrValue): Writer {
   const w = new Writer().str(1, name);
   if (typeof v === 'number') w.int(3, v).int(20, 2); // INT
   else if (Array.isArray(v)) { for (const x of v) w.int(8, x); w.int(20, 7); } // INTS
-  else w.float(2, v.float).int(20, 1); // FLOAT
+  else if ('float' in v) w.float(2, v.float).int(20, 1); // FLOAT
+  else w.msg(5, tensorProto(v.tensor)).int(20, 4); // TENSOR
   return w;
+}
+
+function tensorProto(t: { type: ElemType; values: number[]; dims: number[] }): Writer {
+  const w = new Writer();
+  for (const d of t.dims) w.int(1, d);
+  w.int(2, ELEM[t.type]);
+  const raw = t.type === 'float32' ? new Uint8Array(Float32Array.from(t.values).buffer) : new Uint8Array(BigInt64Array.from(t.values.map(BigInt)).buffer);
+  return w.bytes(9, raw);
+}
+
+/** A `Constant` node producing `name`. */
+export function constant(name: string, type: ElemType, values: number[], dims: number[] = []): NodeSpec {
+  return { op: 'Constant', inputs: [], outputs: [name], attrs: { value: { tensor: { type, values, dims } } } };
 }
 
 function valueInfo(v: ValueSpec): Writer {

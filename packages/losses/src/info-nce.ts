@@ -1,0 +1,197 @@
+import * as ort from 'onnxruntime-node';
+import { InvalidArgumentError, type Tensor2D } from '@vlfer/core';
+import { buildModel, constant, type NodeSpec } from './onnx-builder.js';
+
+/**
+ * Exp-CLIP's training loss (`train.py`): with I = normalise(X·Wᵀ) (projected CLIP image features) and
+ * T̂ = normalise(T) (LLM teacher targets), logits L = s·I·T̂ᵀ (s = 100, CLIP's frozen logit scale),
+ * loss = 0.5·CE(L, arange(n)) + 0.5·CE(Lᵀ, arange(n)).
+ * Gradient w.r.t. W (analytic): G = (softmax_rows(L) + softmax_cols(L) − 2·Id) / (2n); dI = s·G·T̂;
+ * dZ = (dI − I·⟨I, dI⟩) / ‖Z‖; dW = dZᵀ·X.
+ * Zero rows: norms are clamped to `epsilon` (1e-12, as torch.nn.functional.normalize), so a zero feature or
+ * target gives a zero row and a finite loss instead of NaN.
+ */
+export interface InfoNceResult {
+  loss: number;
+  /** dLoss/dW, [outDim, inDim] like W. */
+  gradWeight: Float32Array;
+  /** In-batch image→target retrieval hits (argmax over the row of L equals the row index). */
+  correct: number;
+}
+
+export interface InfoNceInputs {
+  /** [n, inDim] frozen encoder features (not normalised). */
+  features: Tensor2D;
+  /** [outDim, inDim] projection weight W (PyTorch `nn.Linear.weight` layout). */
+  weight: Tensor2D;
+  /** [n, outDim] teacher targets (normalised inside). */
+  targets: Tensor2D;
+  /** @default 100 */
+  scale?: number;
+}
+
+export const NORM_EPSILON = 1e-12;
+
+function check(inputs: InfoNceInputs, fn: string): { n: number; d: number; e: number } {
+  const [n, d] = inputs.features.dims;
+  const [e, d2] = inputs.weight.dims;
+  if (n < 1) throw new InvalidArgumentError({ functionName: fn, argument: 'features', message: 'needs at least one row' });
+  if (d2 !== d) throw new InvalidArgumentError({ functionName: fn, argument: 'weight', message: `has shape [${e}, ${d2}] but features are ${d}-d (expected [outDim, ${d}])` });
+  if (inputs.targets.dims[0] !== n || inputs.targets.dims[1] !== e) {
+    throw new InvalidArgumentError({ functionName: fn, argument: 'targets', message: `has shape [${inputs.targets.dims.join(', ')}], expected [${n}, ${e}] (batch × head output dim)` });
+  }
+  for (const [name, t] of [['features', inputs.features], ['weight', inputs.weight], ['targets', inputs.targets]] as const) {
+    if (t.data.length !== t.dims[0] * t.dims[1]) throw new InvalidArgumentError({ functionName: fn, argument: name, message: `data length ${t.data.length} does not match dims [${t.dims.join(', ')}]` });
+  }
+  return { n, d, e };
+}
+
+/**
+ * Float64 reference implementation in plain TypeScript: for tests, finite differences and tiny problems.
+ * O(n·E·D) in JS loops — use `InfoNceGraph` for real batch sizes.
+ */
+export function symmetricInfoNceReference(inputs: InfoNceInputs): InfoNceResult {
+  const { n, d, e } = check(inputs, 'symmetricInfoNceReference');
+  const s = inputs.scale ?? 100;
+  const X = inputs.features.data, W = inputs.weight.data, T = inputs.targets.data;
+  const Z = new Float64Array(n * e);
+  for (let i = 0; i < n; i++) for (let o = 0; o < e; o++) { let acc = 0; for (let k = 0; k < d; k++) acc += X[i * d + k]! * W[o * d + k]!; Z[i * e + o] = acc; }
+  const norm = (M: ArrayLike<number>, r: number) => { let acc = 0; for (let o = 0; o < e; o++) acc += M[r * e + o]! ** 2; return Math.max(Math.sqrt(acc), NORM_EPSILON); };
+  const zn = Float64Array.from({ length: n }, (_, i) => norm(Z, i));
+  const I = Z.map((v, k) => v / zn[Math.floor(k / e)]!);
+  const Tn = Float64Array.from({ length: n * e }, (_, k) => T[k]! / norm(T, Math.floor(k / e)));
+  const L = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) { let acc = 0; for (let o = 0; o < e; o++) acc += I[i * e + o]! * Tn[j * e + o]!; L[i * n + j] = s * acc; }
+  const P = new Float64Array(n * n), Q = new Float64Array(n * n);
+  let loss = 0, correct = 0;
+  for (let i = 0; i < n; i++) {
+    let mr = -Infinity, mc = -Infinity, best = 0;
+    for (let j = 0; j < n; j++) { mr = Math.max(mr, L[i * n + j]!); mc = Math.max(mc, L[j * n + i]!); if (L[i * n + j]! > L[i * n + best]!) best = j; }
+    let sr = 0, sc = 0;
+    for (let j = 0; j < n; j++) { sr += Math.exp(L[i * n + j]! - mr); sc += Math.exp(L[j * n + i]! - mc); }
+    for (let j = 0; j < n; j++) { P[i * n + j] = Math.exp(L[i * n + j]! - mr) / sr; Q[j * n + i] = Math.exp(L[j * n + i]! - mc) / sc; }
+    loss += 0.5 * (mr + Math.log(sr) - L[i * n + i]!) + 0.5 * (mc + Math.log(sc) - L[i * n + i]!);
+    if (best === i) correct++;
+  }
+  loss /= n;
+  const grad = new Float32Array(e * d);
+  const dI = new Float64Array(e), dZ = new Float64Array(e);
+  for (let i = 0; i < n; i++) {
+    dI.fill(0);
+    for (let j = 0; j < n; j++) {
+      const g = (P[i * n + j]! + Q[i * n + j]! - (i === j ? 2 : 0)) / (2 * n);
+      if (g !== 0) for (let o = 0; o < e; o++) dI[o]! += s * g * Tn[j * e + o]!;
+    }
+    let c = 0;
+    for (let o = 0; o < e; o++) c += I[i * e + o]! * dI[o]!;
+    for (let o = 0; o < e; o++) dZ[o] = (dI[o]! - I[i * e + o]! * c) / zn[i]!;
+    for (let o = 0; o < e; o++) for (let k = 0; k < d; k++) grad[o * d + k]! += dZ[o]! * X[i * d + k]!;
+  }
+  return { loss, gradWeight: grad, correct };
+}
+
+function infoNceNodes(): NodeSpec[] {
+  return [
+    constant('eps', 'float32', [NORM_EPSILON]),
+    constant('half', 'float32', [0.5]),
+    constant('neg_half', 'float32', [-0.5]),
+    constant('axis1', 'int64', [1], [1]),
+    constant('axis0', 'int64', [0], [1]),
+    { op: 'Gemm', inputs: ['X', 'W'], outputs: ['Z'], attrs: { transB: 1 } },
+    { op: 'ReduceSumSquare', inputs: ['Z'], outputs: ['zss'], attrs: { axes: [1], keepdims: 1 } },
+    { op: 'Sqrt', inputs: ['zss'], outputs: ['zn'] },
+    { op: 'Max', inputs: ['zn', 'eps'], outputs: ['znc'] },
+    { op: 'Reciprocal', inputs: ['znc'], outputs: ['inv'] },
+    { op: 'Mul', inputs: ['Z', 'inv'], outputs: ['I'] },
+    { op: 'ReduceSumSquare', inputs: ['T'], outputs: ['tss'], attrs: { axes: [1], keepdims: 1 } },
+    { op: 'Sqrt', inputs: ['tss'], outputs: ['tn'] },
+    { op: 'Max', inputs: ['tn', 'eps'], outputs: ['tnc'] },
+    { op: 'Div', inputs: ['T', 'tnc'], outputs: ['Tn'] },
+    { op: 'Gemm', inputs: ['I', 'Tn'], outputs: ['S0'], attrs: { transB: 1 } },
+    { op: 'Mul', inputs: ['S0', 'scale'], outputs: ['L'] },
+    { op: 'EyeLike', inputs: ['L'], outputs: ['eye'] },
+    { op: 'LogSoftmax', inputs: ['L'], outputs: ['LS1'], attrs: { axis: 1 } },
+    { op: 'LogSoftmax', inputs: ['L'], outputs: ['LS0'], attrs: { axis: 0 } },
+    { op: 'Mul', inputs: ['LS1', 'eye'], outputs: ['LS1d'] },
+    { op: 'Mul', inputs: ['LS0', 'eye'], outputs: ['LS0d'] },
+    { op: 'ReduceSum', inputs: ['LS1d'], outputs: ['diag_sum1'], attrs: { keepdims: 0 } },
+    { op: 'ReduceSum', inputs: ['LS0d'], outputs: ['diag_sum0'], attrs: { keepdims: 0 } },
+    { op: 'ReduceSum', inputs: ['eye'], outputs: ['nf'], attrs: { keepdims: 0 } },
+    { op: 'Add', inputs: ['diag_sum1', 'diag_sum0'], outputs: ['diag_sum'] },
+    { op: 'Div', inputs: ['diag_sum', 'nf'], outputs: ['mean_diag'] },
+    { op: 'Mul', inputs: ['mean_diag', 'neg_half'], outputs: ['loss'] },
+    { op: 'Exp', inputs: ['LS1'], outputs: ['P'] },
+    { op: 'Exp', inputs: ['LS0'], outputs: ['Q'] },
+    { op: 'Add', inputs: ['P', 'Q'], outputs: ['PQ'] },
+    { op: 'Add', inputs: ['eye', 'eye'], outputs: ['eye2'] },
+    { op: 'Sub', inputs: ['PQ', 'eye2'], outputs: ['G0'] },
+    { op: 'Div', inputs: ['half', 'nf'], outputs: ['half_inv_n'] },
+    { op: 'Mul', inputs: ['G0', 'half_inv_n'], outputs: ['G'] },
+    { op: 'MatMul', inputs: ['G', 'Tn'], outputs: ['GT'] },
+    { op: 'Mul', inputs: ['GT', 'scale'], outputs: ['dI'] },
+    { op: 'Mul', inputs: ['I', 'dI'], outputs: ['IdI'] },
+    { op: 'ReduceSum', inputs: ['IdI', 'axis1'], outputs: ['c'], attrs: { keepdims: 1 } },
+    { op: 'Mul', inputs: ['I', 'c'], outputs: ['Ic'] },
+    { op: 'Sub', inputs: ['dI', 'Ic'], outputs: ['dIm'] },
+    { op: 'Mul', inputs: ['dIm', 'inv'], outputs: ['dZ'] },
+    { op: 'Gemm', inputs: ['dZ', 'X'], outputs: ['grad_weight'], attrs: { transA: 1 } },
+    { op: 'ArgMax', inputs: ['L'], outputs: ['am'], attrs: { axis: 1, keepdims: 0 } },
+    { op: 'ArgMax', inputs: ['eye'], outputs: ['ar'], attrs: { axis: 1, keepdims: 0 } },
+    { op: 'Equal', inputs: ['am', 'ar'], outputs: ['eq'] },
+    { op: 'Cast', inputs: ['eq'], outputs: ['eqf'], attrs: { to: 1 } },
+    { op: 'ReduceSum', inputs: ['eqf'], outputs: ['correct'], attrs: { keepdims: 0 } },
+  ];
+}
+
+/** The InfoNCE loss+gradient graph as ONNX bytes (dynamic n, inDim, outDim). */
+export function infoNceModelBytes(): Uint8Array {
+  return buildModel({
+    name: 'vlfer_symmetric_info_nce_loss_grad',
+    nodes: infoNceNodes(),
+    inputs: [
+      { name: 'X', type: 'float32', dims: ['n', 'in_dim'] },
+      { name: 'W', type: 'float32', dims: ['out_dim', 'in_dim'] },
+      { name: 'T', type: 'float32', dims: ['n', 'out_dim'] },
+      { name: 'scale', type: 'float32', dims: [] },
+    ],
+    outputs: [
+      { name: 'loss', type: 'float32', dims: [] },
+      { name: 'grad_weight', type: 'float32', dims: ['out_dim', 'in_dim'] },
+      { name: 'correct', type: 'float32', dims: [] },
+    ],
+  });
+}
+
+/**
+ * The InfoNCE loss and dLoss/dW computed by ONNX Runtime in one graph run (all four large matrix products
+ * and the softmaxes run in ORT's optimised kernels, not JS loops).
+ */
+export class InfoNceGraph {
+  private constructor(private readonly session: ort.InferenceSession) {}
+
+  /** @param options.intraOpNumThreads ORT threads (default: all cores) */
+  static async create(options: { intraOpNumThreads?: number } = {}): Promise<InfoNceGraph> {
+    const session = await ort.InferenceSession.create(infoNceModelBytes(), {
+      executionProviders: ['cpu'],
+      graphOptimizationLevel: 'all',
+      logSeverityLevel: 3,
+      ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
+    });
+    return new InfoNceGraph(session);
+  }
+
+  async run(inputs: InfoNceInputs): Promise<InfoNceResult> {
+    const { n, d, e } = check(inputs, 'InfoNceGraph.run');
+    const out = await this.session.run({
+      X: new ort.Tensor('float32', inputs.features.data, [n, d]),
+      W: new ort.Tensor('float32', inputs.weight.data, [e, d]),
+      T: new ort.Tensor('float32', inputs.targets.data, [n, e]),
+      scale: new ort.Tensor('float32', Float32Array.of(inputs.scale ?? 100), []),
+    });
+    return { loss: (out.loss!.data as Float32Array)[0]!, gradWeight: out.grad_weight!.data as Float32Array, correct: (out.correct!.data as Float32Array)[0]! };
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}

@@ -1,0 +1,119 @@
+import { InvalidArgumentError } from '@vlfer/core';
+
+/** Named parameter buffers, updated in place by `step`. */
+export type Params = Record<string, Float32Array>;
+
+export interface Optimizer {
+  /** Apply one update to every parameter from its gradient (same names, same lengths). */
+  step(grads: Readonly<Record<string, Float32Array>>): void;
+  /** Optimiser state (momentum/moment buffers, step count) for checkpoints. */
+  state(): { step: number; buffers: Record<string, Float32Array> };
+  loadState(state: { step: number; buffers: Record<string, Float32Array> }): void;
+}
+
+function checkGrads(params: Params, grads: Readonly<Record<string, Float32Array>>, fn: string): void {
+  for (const [k, p] of Object.entries(params)) {
+    const g = grads[k];
+    if (!g) throw new InvalidArgumentError({ functionName: fn, argument: 'grads', message: `missing gradient for parameter '${k}'` });
+    if (g.length !== p.length) throw new InvalidArgumentError({ functionName: fn, argument: `grads.${k}`, message: `length ${g.length}, parameter has ${p.length}` });
+  }
+}
+
+export interface SgdOptions {
+  lr: number;
+  /** @default 0 */
+  momentum?: number;
+  /** L2 penalty added to the gradient (PyTorch `weight_decay`). @default 0 */
+  weightDecay?: number;
+  /** @default 0 */
+  dampening?: number;
+  /** @default false */
+  nesterov?: boolean;
+}
+
+/**
+ * SGD exactly as `torch.optim.SGD`: d = g + wd·p; buf = d on the first step, else momentum·buf + (1 − dampening)·d;
+ * d = nesterov ? d + momentum·buf : buf; p −= lr·d.
+ */
+export function createSgd(params: Params, options: SgdOptions): Optimizer {
+  const { lr, momentum = 0, weightDecay = 0, dampening = 0, nesterov = false } = options;
+  if (!(lr > 0)) throw new InvalidArgumentError({ functionName: 'createSgd', argument: 'lr', message: `must be > 0, got ${lr}` });
+  if (nesterov && (momentum <= 0 || dampening !== 0)) throw new InvalidArgumentError({ functionName: 'createSgd', argument: 'nesterov', message: 'requires momentum > 0 and dampening 0' });
+  let buffers: Record<string, Float32Array> = {};
+  let t = 0;
+  return {
+    step(grads) {
+      checkGrads(params, grads, 'Sgd.step');
+      for (const [k, p] of Object.entries(params)) {
+        const g = grads[k]!;
+        let buf = buffers[k];
+        const first = buf === undefined;
+        if (momentum !== 0 && first) buf = buffers[k] = new Float32Array(p.length);
+        for (let i = 0; i < p.length; i++) {
+          let d = Math.fround(g[i]! + weightDecay * p[i]!);
+          if (momentum !== 0) {
+            const b = first ? d : Math.fround(momentum * buf![i]! + (1 - dampening) * d);
+            buf![i] = b;
+            d = nesterov ? Math.fround(d + momentum * b) : b;
+          }
+          p[i] = p[i]! - lr * d;
+        }
+      }
+      t++;
+    },
+    state: () => ({ step: t, buffers }),
+    loadState(s) {
+      t = s.step;
+      buffers = Object.fromEntries(Object.entries(s.buffers).map(([k, v]) => [k, Float32Array.from(v)]));
+    },
+  };
+}
+
+export interface AdamOptions {
+  /** @default 1e-3 */
+  lr?: number;
+  /** @default [0.9, 0.999] */
+  betas?: [number, number];
+  /** @default 1e-8 */
+  eps?: number;
+  /** @default 0 */
+  weightDecay?: number;
+  /** AdamW's decoupled decay (p −= lr·wd·p) instead of Adam's L2 term. @default false */
+  decoupledWeightDecay?: boolean;
+}
+
+/**
+ * Adam as `torch.optim.Adam` (or AdamW with `decoupledWeightDecay`): m = β1·m + (1−β1)·g, v = β2·v + (1−β2)·g²,
+ * p −= (lr / (1 − β1ᵗ)) · m / (√v / √(1 − β2ᵗ) + eps).
+ */
+export function createAdam(params: Params, options: AdamOptions = {}): Optimizer {
+  const { lr = 1e-3, betas = [0.9, 0.999], eps = 1e-8, weightDecay = 0, decoupledWeightDecay = false } = options;
+  const [b1, b2] = betas;
+  let buffers: Record<string, Float32Array> = {};
+  let t = 0;
+  return {
+    step(grads) {
+      checkGrads(params, grads, 'Adam.step');
+      t++;
+      const bc1 = 1 - b1 ** t;
+      const bc2 = Math.sqrt(1 - b2 ** t);
+      for (const [k, p] of Object.entries(params)) {
+        const g = grads[k]!;
+        const m = (buffers[`${k}.exp_avg`] ??= new Float32Array(p.length));
+        const v = (buffers[`${k}.exp_avg_sq`] ??= new Float32Array(p.length));
+        for (let i = 0; i < p.length; i++) {
+          if (decoupledWeightDecay && weightDecay !== 0) p[i] = p[i]! * (1 - lr * weightDecay);
+          const gi = decoupledWeightDecay ? g[i]! : g[i]! + weightDecay * p[i]!;
+          m[i] = b1 * m[i]! + (1 - b1) * gi;
+          v[i] = b2 * v[i]! + (1 - b2) * gi * gi;
+          p[i] = p[i]! - (lr / bc1) * (m[i]! / (Math.sqrt(v[i]!) / bc2 + eps));
+        }
+      }
+    },
+    state: () => ({ step: t, buffers }),
+    loadState(s) {
+      t = s.step;
+      buffers = Object.fromEntries(Object.entries(s.buffers).map(([k, v]) => [k, Float32Array.from(v)]));
+    },
+  };
+}
