@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic, type FeatureProjection, type LabelSet, type Tensor2D } from '@vlfer/core';
 import { buildZeroShotClassifier, encodeImages, FeatureCache, frameDirClip, loadClip, type ClipModel, type EncodeItem } from '@vlfer/encoders';
+import { loadProjectionHead } from '@vlfer/projection-head';
 import { argmaxRows, averageFolds, classificationReport, type MeanStd } from '@vlfer/metrics';
 import type { PromptType } from '@vlfer/llm-knowledge';
 import { parseEvalConfig, type EvalConfig, type EvalConfigInput } from './config.js';
@@ -61,7 +62,9 @@ export async function runEval(input: EvalConfigInput, hooks: { projection?: Feat
   }
   const labelSet: LabelSet = data[0]!.labelSet;
   const clip: ClipModel = await loadClip({ model: cfg.model, dtype: cfg.dtype, device: cfg.device });
-  const projection = hooks.projection;
+  // --head: the Exp-CLIP projection, checked against the encoder's embedding dim
+  const head = cfg.head ? loadProjectionHead(cfg.head, { expectInputDim: clip.embeddingDim }) : undefined;
+  const projection = hooks.projection ?? head;
   const cache = cfg.cacheDir
     ? new FeatureCache({ dir: cfg.cacheDir, namespace: { modelId: resolveModelKey(cfg.model), dtype: cfg.dtype, preprocess: `${cfg.preprocess}/${cfg.resizer}` } })
     : undefined;
@@ -103,6 +106,7 @@ export async function runEval(input: EvalConfigInput, hooks: { projection?: Feat
     results.push({ promptType, folds: foldResults, mean: averageFolds(foldResults.map((f) => ({ uar: f.uar, war: f.war }))) });
   }
   await clip.dispose();
+  await head?.dispose();
   const totalSeconds = (performance.now() - t0) / 1000;
   const result: EvalResult = {
     config: cfg,

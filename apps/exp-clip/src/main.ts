@@ -73,10 +73,9 @@ program
       if (i <= 0) throw new InvalidArgumentError(`--rebase expects <from>=<to>, got '${o.rebase}'`);
       rebase = { from: o.rebase.slice(0, i), to: o.rebase.slice(i + 1) };
     }
-    if (o.head) throw new Error('--head: loading projection heads needs @vlfer/projection-head, which is not in this build yet');
     const result = await runEval({
       dataset: o.dataset, root: o.root, annotations: o.annotations, folds: o.folds, split: o.split, model: o.model,
-      promptTypes: o.prompts, preprocess: o.preprocess, resizer: o.resizer, ensemble: o.ensemble, dtype: o.dtype, device: o.device,
+      head: o.head, promptTypes: o.prompts, preprocess: o.preprocess, resizer: o.resizer, ensemble: o.ensemble, dtype: o.dtype, device: o.device,
       batchSize: o.batchSize, frames: o.frames, shortClip: o.shortClip, labelScheme: o.labelScheme, rebase, limit: o.limit,
       cacheDir: o.cache === false ? undefined : o.cacheDir, out: o.out, progress: o.progress !== false,
     });

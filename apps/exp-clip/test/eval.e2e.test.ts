@@ -107,3 +107,18 @@ describe('exp-clip eval end to end on tiny-clip', () => {
     expect(ok.out).toMatch(/a_photo_of_a_face_with_an_expression_of_name\s+\d+\.\d\d\s+\d+\.\d\d/);
   }, 120_000);
 });
+
+describe('exp-clip eval --head', () => {
+  it('projects image and text features with a saved head, and rejects a head of the wrong dim', async () => {
+    const { createProjectionHead, saveProjectionHead } = await import('@vlfer/projection-head');
+    const { createRng } = await import('@vlfer/core');
+    const headPath = join(work, 'head.safetensors');
+    saveProjectionHead(headPath, createProjectionHead({ inputDim: 24, outputDim: 64, rng: createRng(5) }));
+    const r = await runEval({ dataset: 'image-folder', root: imageRoot, model, head: headPath, promptTypes: ['class_name'], out: join(work, 'head'), progress: false }, { log: () => {} });
+    const plain = await runEval({ dataset: 'image-folder', root: imageRoot, model, promptTypes: ['class_name'], out: join(work, 'plain'), progress: false }, { log: () => {} });
+    expect(r.predictions[0]!.byPromptType.class_name).not.toEqual(plain.predictions[0]!.byPromptType.class_name);
+    const bad = join(work, 'bad.safetensors');
+    saveProjectionHead(bad, createProjectionHead({ inputDim: 512, outputDim: 64, rng: createRng(5) }));
+    await expect(runEval({ dataset: 'image-folder', root: imageRoot, model, head: bad, promptTypes: ['class_name'], out: join(work, 'bad'), progress: false }, { log: () => {} })).rejects.toThrow(/head input dim 512 does not match the encoder's embedding dim 24/);
+  });
+});

@@ -1,6 +1,5 @@
 import * as ort from 'onnxruntime-node';
-import { InvalidArgumentError, type Tensor2D } from '@vlfer/core';
-import { buildModel, constant, type NodeSpec } from './onnx-builder.js';
+import { buildModel, constant, InvalidArgumentError, type NodeSpec, type Tensor2D } from '@vlfer/core';
 
 /**
  * Exp-CLIP's training loss (`train.py`): with I = normalise(X·Wᵀ) (projected CLIP image features) and
