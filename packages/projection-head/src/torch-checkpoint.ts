@@ -60,8 +60,7 @@ export function readTorchCheckpoint(source: string | Uint8Array, name = typeof s
     if (storage?.kind !== 'storage') fail('tensor without a storage');
     const raw = files[`${prefix}data/${storage.key}`];
     if (!raw) fail(`storage data/${storage.key} is missing`);
-    const width = STORAGE_WIDTH[storage.type];
-    if (!width) fail(`storage type ${storage.type} is not supported (float32/16, bfloat16, float64)`);
+    const width = STORAGE_WIDTH[storage.type] ?? fail(`storage type ${storage.type} is not supported (float32/16, bfloat16, float64)`);
     const count = size.reduce((a, b) => a * b, 1);
     // contiguous row-major check
     let expect = 1;
