@@ -7,6 +7,7 @@ import { configureModels } from '@vlfer/encoders';
 import { PROMPT_TYPES, promptTypeByNumber, type PromptType } from '@vlfer/llm-knowledge';
 import { DATASET_KINDS } from './config.js';
 import { formatTable, runEval } from './eval.js';
+import { runTrain } from './train.js';
 
 function positiveInt(v: string): number {
   const n = Number(v);
@@ -80,6 +81,59 @@ program
       cacheDir: o.cache === false ? undefined : o.cacheDir, out: o.out, progress: o.progress !== false,
     });
     process.stdout.write(`${formatTable(result)}\n`);
+  });
+
+function positiveNumber(v: string): number {
+  const n = Number(v);
+  if (!(n > 0)) throw new InvalidArgumentError(`expected a positive number, got '${v}'`);
+  return n;
+}
+
+program
+  .command('train')
+  .description('train the Exp-CLIP projection head on unlabelled faces against LLM-teacher targets; rerun to resume')
+  .requiredOption('--unlabelled <dir>', 'unlabelled face images (recursive; class folders ignored)')
+  .requiredOption('--model <id|dir>', 'CLIP model (Hugging Face id or local directory)')
+  .addOption(new Option('--teacher <kind>', "'import' (precomputed targets) or 'http' (OpenAI-compatible embeddings server)").choices(['import', 'http']).makeOptionMandatory())
+  .option('--targets <file>', 'import: targets file (.npy with --keys, .safetensors, .jsonl)')
+  .option('--keys <file>', 'import: image path per target row (for .npy)')
+  .option('--teacher-url <url>', 'http: server base URL, e.g. http://127.0.0.1:8000')
+  .option('--teacher-model <name>', 'http: model name')
+  .option('--instruction <id>', 'instruction id (exp-clip = the paper instruction)', 'exp-clip')
+  .option('--epochs <n>', 'epochs', positiveInt, 5)
+  .option('--batch <n>', 'batch size (last partial batch dropped)', positiveInt, 512)
+  .option('--lr <x>', 'learning rate', positiveNumber, 1e-3)
+  .addOption(new Option('--optimizer <name>').choices(['sgd', 'adam']).default('sgd'))
+  .option('--momentum <x>', 'SGD momentum', Number, 0.9)
+  .option('--weight-decay <x>', 'weight decay', Number, 1e-4)
+  .option('--seed <n>', 'seed (head init and shuffles)', Number, 1)
+  .addOption(new Option('--preprocess <mode>').choices(['clip', 'exp-clip']).default('exp-clip'))
+  .addOption(new Option('--dtype <dtype>').choices(['fp32', 'fp16', 'q8']).default('fp32'))
+  .addOption(new Option('--device <device>').choices(['cpu', 'webgpu']).default('cpu'))
+  .option('--cache-dir <dir>', 'feature and target cache', '.vlfer-cache')
+  .option('--out <dir>', 'output directory', 'runs/exp-clip-train')
+  .option('--no-progress', 'no progress output')
+  .option('--allow-remote', 'allow downloading models from the Hugging Face Hub', false)
+  .action(async (o) => {
+    configureModels({ allowRemoteModels: Boolean(o.allowRemote) });
+    const source = o.teacher === 'import' ? o.targets : o.teacherUrl;
+    if (!source) throw new InvalidArgumentError(o.teacher === 'import' ? '--targets is required with --teacher import' : '--teacher-url is required with --teacher http');
+    let stop = false;
+    process.on('SIGINT', () => {
+      if (stop) process.exit(130);
+      stop = true;
+      process.stderr.write('\nstopping after this step and writing a checkpoint (Ctrl-C again to abort without one)\n');
+    });
+    const r = await runTrain({
+      unlabelled: o.unlabelled, model: o.model, teacher: o.teacher, teacherSource: source, teacherKeys: o.keys, teacherModel: o.teacherModel, instruction: o.instruction,
+      epochs: o.epochs, batch: o.batch, lr: o.lr, optimizer: o.optimizer, momentum: o.momentum, weightDecay: o.weightDecay, seed: o.seed,
+      preprocess: o.preprocess, dtype: o.dtype, device: o.device, cacheDir: o.cacheDir, out: o.out, progress: o.progress !== false,
+    }, { shouldStop: () => stop });
+    process.stdout.write(`${r.status}: ${r.steps} steps, loss ${r.firstLoss?.toFixed(4)} → ${r.lastLoss?.toFixed(4)}; head ${r.headPath}\n`);
+    if (r.status === 'stopped') {
+      process.stdout.write('interrupted: rerun the same command to resume from the checkpoint\n');
+      process.exitCode = 130;
+    }
   });
 
 program.parseAsync(process.argv).catch((error: unknown) => {

@@ -66,3 +66,29 @@ export async function loadImageFolder(root: string, options: ImageFolderOptions 
   for (const it of items) await verifyImage(it.path, verify);
   return { items, labelSet, counts: countLabels(items, labelSet.names.length), dropped: dropped.list(), source: root };
 }
+
+/**
+ * Every image file under `root` (recursively, sorted by path), e.g. an unlabelled training set such as
+ * CAER-S train, whose class folders Exp-CLIP ignores. Non-image files are counted, not returned.
+ */
+export function listImages(root: string): { paths: string[]; skipped: number } {
+  const paths: string[] = [];
+  let skipped = 0;
+  const walk = (dir: string) => {
+    let entries: string[];
+    try {
+      entries = readdirSync(dir).sort();
+    } catch (error) {
+      throw new DataFormatError({ file: dir, message: `cannot read directory (${(error as Error).message})`, cause: error });
+    }
+    for (const e of entries) {
+      const p = join(dir, e);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (isImageFile(e)) paths.push(p);
+      else skipped++;
+    }
+  };
+  walk(root);
+  if (paths.length === 0) throw new DataFormatError({ file: root, message: 'no image files found (.jpg, .jpeg, .png, .bmp, .gif, .webp, .tif)' });
+  return { paths, skipped };
+}
