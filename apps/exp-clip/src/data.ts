@@ -1,4 +1,4 @@
-import { BASIC_7, BASIC_8, loadAffectNetCsv, loadFerPlusCsv, loadImageFolder, loadRafDb, loadVideoList, MAFW_11, type ImageItem, type LoadResult, type VideoItem } from '@vlfer/datasets';
+import { BASIC_7, loadAffectNetCsv, loadFerPlusCsv, loadImageFolder, loadRafDb, loadVideoList, MAFW_11, type ImageItem, type LoadResult, type VideoItem } from '@vlfer/datasets';
 import type { LabelSet } from '@vlfer/core';
 import { IMAGE_DATASETS, type EvalConfig } from './config.js';
 
@@ -41,4 +41,3 @@ export async function loadEvalData(cfg: EvalConfig, fold: number | null): Promis
   return { kind: 'videos', fold, labelSet, items: t.items, dropped: t.dropped, source: t.source };
 }
 
-export { BASIC_8 };

@@ -4,7 +4,7 @@ import { buildZeroShotClassifier, encodeImages, FeatureCache, frameDirClip, load
 import { loadProjectionHead } from '@vlfer/projection-head';
 import { argmaxRows, averageFolds, classificationReport, type MeanStd } from '@vlfer/metrics';
 import type { PromptType } from '@vlfer/llm-knowledge';
-import { parseEvalConfig, type EvalConfig, type EvalConfigInput } from './config.js';
+import { parseEvalConfig, VIDEO_DATASETS, type EvalConfig, type EvalConfigInput } from './config.js';
 import { loadEvalData, type EvalData } from './data.js';
 import { createProgress } from './progress.js';
 import { runEnvironment } from './run-env.js';
@@ -161,6 +161,7 @@ export function formatTable(r: EvalResult): string {
     const f = (m: MeanStd) => (folds > 1 ? `${(100 * m.mean).toFixed(2)} ± ${(100 * m.std).toFixed(2)}` : (100 * m.mean).toFixed(2));
     lines.push(`${pad(p.promptType, 46)} ${pad(f(p.mean.uar), 14)} ${pad(f(p.mean.war), 14)}`);
   }
-  lines.push(`${r.timing.itemsEncoded} ${r.predictions[0] && r.config.dataset && ['dfew', 'ferv39k', 'mafw', 'afew'].includes(r.config.dataset) ? 'frames' : 'images'} encoded in ${r.timing.encodeSeconds.toFixed(1)} s (${r.timing.itemsPerSecond.toFixed(1)}/s); results in ${r.outDir}`);
+  const unit = (VIDEO_DATASETS as readonly string[]).includes(r.config.dataset) ? 'frames' : 'images';
+  lines.push(`${r.timing.itemsEncoded} ${unit} encoded in ${r.timing.encodeSeconds.toFixed(1)} s (${r.timing.itemsPerSecond.toFixed(1)}/s); results in ${r.outDir}`);
   return lines.join('\n');
 }

@@ -16,13 +16,22 @@ export interface SafetensorsFile {
   metadata: Record<string, string>;
 }
 
-function halfToFloat(h: number): number {
+/** IEEE 754 half-precision bits → number. */
+export function float16ToNumber(h: number): number {
   const s = h & 0x8000 ? -1 : 1;
   const e = (h >> 10) & 0x1f;
   const f = h & 0x3ff;
   if (e === 0) return s * 2 ** -14 * (f / 1024);
   if (e === 31) return f ? Number.NaN : s * Number.POSITIVE_INFINITY;
   return s * 2 ** (e - 15) * (1 + f / 1024);
+}
+
+const bf16Scratch = new Uint32Array(1);
+const bf16View = new Float32Array(bf16Scratch.buffer);
+/** bfloat16 bits → number (the high half of a float32). */
+export function bfloat16ToNumber(h: number): number {
+  bf16Scratch[0] = h << 16;
+  return bf16View[0]!;
 }
 
 /** Parse safetensors bytes (or a file path). @throws DataFormatError naming the file and what is wrong */
@@ -58,8 +67,8 @@ export function readSafetensors(source: string | Uint8Array, name = typeof sourc
     for (let i = 0; i < count; i++) {
       if (dtype === 'F32') data[i] = dv.getFloat32(i * 4, true);
       else if (dtype === 'F64') data[i] = dv.getFloat64(i * 8, true);
-      else if (dtype === 'F16') data[i] = halfToFloat(dv.getUint16(i * 2, true));
-      else data[i] = new Float32Array(new Uint32Array([dv.getUint16(i * 2, true) << 16]).buffer)[0]!;
+      else if (dtype === 'F16') data[i] = float16ToNumber(dv.getUint16(i * 2, true));
+      else data[i] = bfloat16ToNumber(dv.getUint16(i * 2, true));
     }
     tensors[key] = { dims: shape, data };
   }

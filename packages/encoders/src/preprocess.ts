@@ -79,8 +79,10 @@ export async function preprocessImageInto(src: ImageSource, mode: PreprocessMode
     const w = meta.width;
     const h = meta.height;
     if (!w || !h) throw new Error('image has no size');
-    // 1-channel (and grey+alpha) images stay grey: resizing equal channels separately gives the same values
-    const grey = meta.channels !== undefined && meta.channels <= 2 && typeof src !== 'object';
+    // encoded grey (and grey+alpha) images stay 1-channel: resizing three equal channels gives the same values;
+    // raw input is always RGB
+    const isRaw = typeof src === 'object' && !(src instanceof Uint8Array);
+    const grey = !isRaw && meta.channels !== undefined && meta.channels <= 2;
     img = img.removeAlpha();
     if (!grey) img = img.toColourspace('srgb');
     // HF get_resize_output_image_size: shortest edge → size, longest → int(size · long / short)

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { basename, extname, isAbsolute, join, resolve } from 'node:path';
-import { DataFormatError, hashFile, readSafetensors } from '@vlfer/core';
+import { DataFormatError, float16ToNumber, hashFile, readSafetensors } from '@vlfer/core';
 import type { Teacher } from './teacher.js';
 
 /**
@@ -45,17 +45,8 @@ function parseNpy(file: string): { dims: number[]; data: Float32Array } {
   const off = start + headerLen;
   if (b.length < off + count * width) throw new DataFormatError({ file, message: 'file is shorter than its shape says' });
   const data = new Float32Array(count);
-  for (let i = 0; i < count; i++) data[i] = width === 4 ? b.readFloatLE(off + 4 * i) : width === 8 ? b.readDoubleLE(off + 8 * i) : halfToFloat(b.readUInt16LE(off + 2 * i));
+  for (let i = 0; i < count; i++) data[i] = width === 4 ? b.readFloatLE(off + 4 * i) : width === 8 ? b.readDoubleLE(off + 8 * i) : float16ToNumber(b.readUInt16LE(off + 2 * i));
   return { dims, data };
-}
-
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * 2 ** -14 * (f / 1024);
-  if (e === 31) return f ? Number.NaN : s * Number.POSITIVE_INFINITY;
-  return s * 2 ** (e - 15) * (1 + f / 1024);
 }
 
 function readKeys(file: string): string[] {

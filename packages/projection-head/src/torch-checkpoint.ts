@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { unzipSync } from 'fflate';
-import { DataFormatError } from '@vlfer/core';
+import { bfloat16ToNumber, DataFormatError, float16ToNumber } from '@vlfer/core';
 
 /**
  * Reader for PyTorch's zip checkpoints (`torch.save`, format since 1.6): `<name>/data.pkl` (a pickle whose
@@ -20,15 +20,6 @@ interface Global { kind: 'global'; module: string; name: string }
 interface StorageRef { kind: 'storage'; type: string; key: string; numel: number }
 type Value = unknown;
 const MARK = Symbol('mark');
-
-function f16(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * 2 ** -14 * (f / 1024);
-  if (e === 31) return f ? Number.NaN : s * Number.POSITIVE_INFINITY;
-  return s * 2 ** (e - 15) * (1 + f / 1024);
-}
 
 /** Read every tensor of a PyTorch zip checkpoint, keyed by state_dict name. */
 export function readTorchCheckpoint(source: string | Uint8Array, name = typeof source === 'string' ? source : '<checkpoint bytes>'): Record<string, TorchTensor> {
@@ -70,7 +61,7 @@ export function readTorchCheckpoint(source: string | Uint8Array, name = typeof s
     const data = new Float32Array(count);
     for (let i = 0; i < count; i++) {
       const o = (offset + i) * width;
-      data[i] = width === 4 ? sv.getFloat32(o, true) : width === 8 ? sv.getFloat64(o, true) : storage.type === 'HalfStorage' ? f16(sv.getUint16(o, true)) : new Float32Array(new Uint32Array([sv.getUint16(o, true) << 16]).buffer)[0]!;
+      data[i] = width === 4 ? sv.getFloat32(o, true) : width === 8 ? sv.getFloat64(o, true) : storage.type === 'HalfStorage' ? float16ToNumber(sv.getUint16(o, true)) : bfloat16ToNumber(sv.getUint16(o, true));
     }
     return { dims: size, data };
   };
