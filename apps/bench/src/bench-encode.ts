@@ -3,12 +3,14 @@
  * @file pnpm bench:encode — image-encoder throughput on the full-size CLIP graphs of shared/fixtures/graphs
  * (weights regenerated from the manifests), raw ORT session vs the full pipeline, written as JSON.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { writeJsonAtomic } from '@vlfer/core';
 import { benchPipeline, benchRawSession, benchEnvironment, type EncodeBenchRow } from './encode-bench.js';
 import { materializeClipGraphs } from './materialize.js';
+import { assertWebGpu } from '@vlfer/encoders';
 
 const program = new Command('bench:encode')
   .option('--shared <dir>', 'shared assets folder', process.env.VLFER_SHARED ?? '../shared')
@@ -22,16 +24,22 @@ const program = new Command('bench:encode')
   .parse();
 const o = program.opts();
 
-const rows: EncodeBenchRow[] = [];
+if (o.device === 'webgpu') await assertWebGpu('bench:encode');
+// PyTorch CUDA throughput on an H100 (batch 256), for a ratio: shared/fixtures/gpu-anchor.json
+const anchorFile = join(o.shared, 'fixtures', 'gpu-anchor.json');
+const anchors = existsSync(anchorFile) ? (JSON.parse(readFileSync(anchorFile, 'utf8')) as { device: string; results: { model: string; dtype: string; images_per_s: number }[] }) : undefined;
+const anchorFor = (model: string, dtype: string) => anchors?.results.find((a) => a.model === model && a.dtype === `torch.${dtype === 'fp16' ? 'float16' : 'float32'}`)?.images_per_s;
+const rows: (EncodeBenchRow & { ratioToTorchAnchor?: number })[] = [];
 for (const name of String(o.models).split(',')) {
   const dir = materializeClipGraphs({ graphDir: join(o.shared, 'fixtures', 'graphs', name), tokenizerDir: join(o.shared, 'assets', 'clip-tokenizer'), outDir: join(o.modelsDir, name), towers: ['vision'] });
   process.stderr.write(`${name}: model directory ${resolve(dir)}\n`);
   const raw = await benchRawSession({ onnxPath: join(dir, 'onnx', 'vision_model.onnx'), batch: o.batch, reps: o.reps, device: o.device, label: name });
-  process.stderr.write(`${name} raw ORT session, batch ${o.batch}: ${raw.imagesPerSecond.toFixed(1)} images/s (median ${raw.medianBatchMs!.toFixed(0)} ms per batch)\n`);
-  rows.push(raw);
+  const anchor = anchorFor(name, 'fp32');
+  process.stderr.write(`${name} raw ORT session, batch ${o.batch}: ${raw.imagesPerSecond.toFixed(1)} images/s (median ${raw.medianBatchMs!.toFixed(0)} ms per batch)${anchor ? `; ${(raw.imagesPerSecond / anchor).toFixed(4)} × PyTorch fp32 on ${anchors!.device} (${anchor.toFixed(0)} images/s)` : ''}\n`);
+  rows.push({ ...raw, ...(anchor ? { ratioToTorchAnchor: raw.imagesPerSecond / anchor } : {}) });
   const pipe = await benchPipeline({ modelDir: dir, imageRoot: join(o.shared, 'data', 'fer2013-privatetest'), images: o.images, batch: o.batch, device: o.device, label: name });
   process.stderr.write(`${name} full pipeline (FER2013 JPEG decode + resize + encode), batch ${o.batch}: ${pipe.imagesPerSecond.toFixed(1)} images/s over ${pipe.images} images\n`);
-  rows.push(pipe);
+  rows.push({ ...pipe, ...(anchor ? { ratioToTorchAnchor: pipe.imagesPerSecond / anchor } : {}) });
 }
-writeJsonAtomic(o.out, { benchmark: 'encode', cpuCores: cpus().length, environment: benchEnvironment(), rows });
+writeJsonAtomic(o.out, { benchmark: 'encode', cpuCores: cpus().length, environment: benchEnvironment(), anchor: anchors ? { device: anchors.device, file: anchorFile } : null, rows });
 process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);

@@ -68,6 +68,8 @@ export interface TrainLoopOptions {
   weightDecay: number;
   seed: number;
   scale?: number;
+  /** Where the loss graph runs. @default 'cpu' */
+  device?: 'cpu' | 'webgpu';
   /** Resume point and optimiser state. */
   start?: { epoch: number; step: number; optimizerState?: ReturnType<Optimizer['state']> };
   onStep?: (log: StepLog) => void;
@@ -97,7 +99,7 @@ export async function trainProjectionHead(options: TrainLoopOptions): Promise<'c
     ? createSgd(params, { lr: options.lr, momentum: options.momentum, weightDecay: options.weightDecay })
     : createAdam(params, { lr: options.lr, weightDecay: options.weightDecay });
   if (options.start?.optimizerState) opt.loadState(options.start.optimizerState);
-  const graph = await InfoNceGraph.create();
+  const graph = await InfoNceGraph.create({ device: options.device ?? 'cpu' });
   const xb = new Float32Array(batch * d);
   const tb = new Float32Array(batch * e);
   const X: Tensor2D = { dtype: 'float32', data: xb, dims: [batch, d] };
@@ -205,7 +207,7 @@ export async function runTrain(input: TrainConfigInput, hooks: { log?: (line: st
   let steps = 0;
   const stepsPerEpoch = Math.floor(paths.length / cfg.batch);
   const status = await trainProjectionHead({
-    features, targets, head, epochs: cfg.epochs, batch: cfg.batch, lr: cfg.lr, optimizer: cfg.optimizer, momentum: cfg.momentum, weightDecay: cfg.weightDecay, seed: cfg.seed, scale: cfg.scale,
+    features, targets, head, epochs: cfg.epochs, batch: cfg.batch, lr: cfg.lr, optimizer: cfg.optimizer, momentum: cfg.momentum, weightDecay: cfg.weightDecay, seed: cfg.seed, scale: cfg.scale, device: cfg.device,
     ...(start ? { start } : {}),
     onStep: (s) => {
       appendFileSync(logPath, `${JSON.stringify(s)}\n`);

@@ -6,6 +6,7 @@ import { assertShape, InvalidArgumentError, VlferError, type Tensor2D, type Tens
 import { getModelEnvironment } from './env.js';
 import { parsePreprocessorConfig, type ClipPreprocessorConfig } from './preprocess.js';
 import { requiredModelFiles, type ClipModelId } from './registry.js';
+import { assertWebGpu } from './webgpu.js';
 
 export type ClipDtype = 'fp32' | 'fp16' | 'q8';
 /** Compute backend. `'webgpu'` is ONNX Runtime's WebGPU execution provider (Dawn/Vulkan). */
@@ -75,6 +76,8 @@ export async function loadClip(options: LoadClipOptions): Promise<ClipModel> {
   const device = options.device ?? 'cpu';
   const suffix = DTYPE_SUFFIX[dtype];
   if (suffix === undefined) throw new InvalidArgumentError({ functionName: 'loadClip', argument: 'dtype', message: `expected fp32, fp16 or q8, got '${dtype}'` });
+  if (device !== 'cpu' && device !== 'webgpu') throw new InvalidArgumentError({ functionName: 'loadClip', argument: 'device', message: `expected 'cpu' or 'webgpu', got '${device}'` });
+  if (device === 'webgpu') await assertWebGpu(`loadClip(${options.model})`);
   const towers = new Set(options.towers ?? ['vision', 'text']);
   const localDir = resolveLocalDir(options.model);
   const env = getModelEnvironment();

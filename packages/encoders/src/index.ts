@@ -17,3 +17,5 @@ export { decodeVideo, frameDirClip, videoFileClip, defaultFfmpegPath } from './v
 export type { ZeroShotOptions, ZeroShotClassifier } from './zero-shot.js';
 export { buildZeroShotClassifier } from './zero-shot.js';
 export { runtimeVersions } from './runtime-info.js';
+export type { WebGpuProbe } from './webgpu.js';
+export { probeWebGpu, assertWebGpu } from './webgpu.js';

@@ -168,10 +168,14 @@ export function infoNceModelBytes(): Uint8Array {
 export class InfoNceGraph {
   private constructor(private readonly session: ort.InferenceSession) {}
 
-  /** @param options.intraOpNumThreads ORT threads (default: all cores) */
-  static async create(options: { intraOpNumThreads?: number } = {}): Promise<InfoNceGraph> {
+  /**
+   * @param options.device ORT execution provider: 'cpu' (default) or 'webgpu' (fails with ORT's adapter error when
+   *   no WebGPU adapter exists; `@vlfer/encoders`' probeWebGpu tells beforehand)
+   * @param options.intraOpNumThreads ORT threads (default: all cores)
+   */
+  static async create(options: { device?: 'cpu' | 'webgpu'; intraOpNumThreads?: number } = {}): Promise<InfoNceGraph> {
     const session = await ort.InferenceSession.create(infoNceModelBytes(), {
-      executionProviders: ['cpu'],
+      executionProviders: [options.device ?? 'cpu'],
       graphOptimizationLevel: 'all',
       logSeverityLevel: 3,
       ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),

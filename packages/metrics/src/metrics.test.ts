@@ -1,6 +1,6 @@
 import { loadReferences } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
-import { auroc, averageFolds, bootstrapInterval, classificationReport, confusionMatrix, maxScores, openSetReport, oscr, perClassRecall, tnrAtTpr, unweightedAverageRecall, weightedAverageRecall } from './index.js';
+import { auroc, averageFolds, rocCurve, bootstrapInterval, classificationReport, confusionMatrix, maxScores, openSetReport, oscr, perClassRecall, tnrAtTpr, unweightedAverageRecall, weightedAverageRecall } from './index.js';
 
 const ref = loadReferences().metrics as {
   y_true: number[]; y_pred: number[]; confusion_matrix: number[][]; uar: number; war: number;
@@ -54,6 +54,21 @@ describe('brute-force cross-checks', () => {
     for (const a of k) for (const b of u) { if (a > b) { half++; strict++; } else if (a === b) half += 0.5; }
     close(auroc(k, u), half / (k.length * u.length), 1e-12);
     close(auroc(k, u, { ties: 'zero' }), strict / (k.length * u.length), 1e-12);
+  });
+  it('rocCurve: trapezoid area equals AUROC (ties 0.5), monotone from (0,0) to (1,1)', () => {
+    const sk = maxScores(ref.known_logits);
+    const su = maxScores(ref.unknown_logits);
+    for (const [k, u] of [[sk, su], [[1, 1, 2], [1, 0]]] as const) {
+      const pts = rocCurve(k, u);
+      expect(pts[0]).toMatchObject({ fpr: 0, tpr: 0 });
+      expect(pts.at(-1)).toMatchObject({ fpr: 1, tpr: 1 });
+      let area = 0;
+      for (let i = 1; i < pts.length; i++) {
+        expect(pts[i]!.fpr).toBeGreaterThanOrEqual(pts[i - 1]!.fpr);
+        area += (pts[i]!.fpr - pts[i - 1]!.fpr) * (pts[i]!.tpr + pts[i - 1]!.tpr) / 2;
+      }
+      close(area, auroc(k, u), 1e-12);
+    }
   });
   it('ties: known [1,1,2] vs unknown [1,0]', () => {
     close(auroc([1, 1, 2], [1, 0]), 5 / 6, 1e-12);

@@ -196,3 +196,24 @@ export function openSetReport(knownLogits: readonly (ArrayLike<number>)[], known
     nUnknown: su.length,
   };
 }
+
+/**
+ * ROC curve of known (positive) vs unknown scores: one point per distinct threshold, from (0, 0) to (1, 1),
+ * thresholds descending (ties move both rates together, so the trapezoid area equals `auroc` with ties 0.5).
+ * @returns points { fpr, tpr, threshold } (threshold +Infinity for the origin)
+ */
+export function rocCurve(knownScores: ArrayLike<number>, unknownScores: ArrayLike<number>): { fpr: number; tpr: number; threshold: number }[] {
+  checkScores(knownScores, 'knownScores', 'rocCurve');
+  checkScores(unknownScores, 'unknownScores', 'rocCurve');
+  const items = [...Array.from(knownScores, (s) => ({ s, known: true })), ...Array.from(unknownScores, (s) => ({ s, known: false }))].sort((a, b) => b.s - a.s);
+  const pts = [{ fpr: 0, tpr: 0, threshold: Number.POSITIVE_INFINITY }];
+  let tp = 0;
+  let fp = 0;
+  let i = 0;
+  while (i < items.length) {
+    const s = items[i]!.s;
+    while (i < items.length && items[i]!.s === s) { if (items[i]!.known) tp++; else fp++; i++; }
+    pts.push({ fpr: fp / unknownScores.length, tpr: tp / knownScores.length, threshold: s });
+  }
+  return pts;
+}

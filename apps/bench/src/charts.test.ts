@@ -1,0 +1,21 @@
+import { loadReferences } from '@vlfer/test-utils';
+import { maxScores } from '@vlfer/metrics';
+import { describe, expect, it } from 'vitest';
+import { confusionMatrixSpec, renderSvg, rocCurvesSpec, svgToPng } from './charts.js';
+
+describe('charts', () => {
+  it('renders a confusion matrix to SVG and PNG', async () => {
+    const svg = await renderSvg(confusionMatrixSpec(['happiness', 'sadness', 'anger'], [[5, 1, 0], [2, 3, 1], [0, 0, 4]], 'test'));
+    expect(svg.startsWith('<svg')).toBe(true);
+    for (const t of ['happiness', 'sadness', 'anger', '>5<', '>4<']) expect(svg).toContain(t);
+    const png = await svgToPng(svg);
+    expect(Array.from(png.subarray(0, 4))).toEqual([0x89, 0x50, 0x4e, 0x47]);
+    expect(png.length).toBeGreaterThan(1000);
+  });
+  it('renders ROC curves from the reference open-set scores', async () => {
+    const m = loadReferences().metrics;
+    const svg = await renderSvg(rocCurvesSpec([{ name: 'reference', knownScores: maxScores(m.known_logits), unknownScores: maxScores(m.unknown_logits) }], 'ROC'));
+    expect(svg).toContain('<path');
+    expect(svg).toContain('false positive rate');
+  });
+});
