@@ -1,0 +1,197 @@
+import { assertShape, InvalidArgumentError, type Tensor2D } from '@vlfer/core';
+
+/**
+ * HESP's open-set losses (ARPL-style reciprocal points and supervised contrastive), with analytic gradients.
+ * Sizes are small (batch × known classes × 512), so they run in float64 TypeScript; the heavy products of HESP
+ * (through the CLIP towers) run in ONNX Runtime graphs.
+ */
+
+function labelsOk(labels: ArrayLike<number>, n: number, k: number, fn: string): void {
+  if (labels.length !== n) throw new InvalidArgumentError({ functionName: fn, argument: 'labels', message: `has length ${labels.length}, features have ${n} rows` });
+  for (let i = 0; i < n; i++) {
+    const y = labels[i]!;
+    if (!Number.isInteger(y) || y < 0 || y >= k) throw new InvalidArgumentError({ functionName: fn, argument: 'labels', message: `index ${i} holds ${y}; expected a class id in [0, ${k})` });
+  }
+}
+
+export interface ArplOptions {
+  /** x: [batch, D] clip features (HESP: mean of 8 frame embeddings, not normalised). */
+  features: Tensor2D;
+  /** c: [K, D] reciprocal points (HESP: CLIP embeddings of the K negative visual prompt images). */
+  centers: Tensor2D;
+  /** [batch] known-class ids in [0, K). */
+  labels: ArrayLike<number>;
+  /** R, the learnable radius (HESP init 0). */
+  radius: number;
+  /** @default 1 */
+  temperature?: number;
+  /** Weight of the margin term (HESP `weight_pl`). @default 0.1 */
+  marginWeight?: number;
+}
+
+export interface ArplResult {
+  loss: number;
+  /** logits_bk = ‖x_b − c_k‖² / D − x_b·c_k, [batch, K]. */
+  logits: Tensor2D;
+  gradFeatures: Tensor2D;
+  gradCenters: Tensor2D;
+  gradRadius: number;
+}
+
+/**
+ * HESP's MYARPLoss: logits_k = ‖x − c_k‖²/D − x·c_k; loss = CE(logits / T, y) +
+ * w · mean_b max(0, ‖x_b − c_{y_b}‖²/D − R + 1) (`MarginRankingLoss(margin=1)` with target 1).
+ */
+export function arplLoss(options: ArplOptions): ArplResult {
+  const fn = 'arplLoss';
+  const { features: X, centers: C, labels, radius } = options;
+  assertShape(X, [null, null], 'features', fn);
+  const [b, d] = X.dims;
+  assertShape(C, [null, d], 'centers', fn);
+  const k = C.dims[0];
+  labelsOk(labels, b, k, fn);
+  const T = options.temperature ?? 1;
+  const w = options.marginWeight ?? 0.1;
+  const logits = new Float32Array(b * k);
+  const L = new Float64Array(b * k);
+  for (let i = 0; i < b; i++) for (let j = 0; j < k; j++) {
+    let dist = 0, dot = 0;
+    for (let t = 0; t < d; t++) { const xi = X.data[i * d + t]!, cj = C.data[j * d + t]!; dist += (xi - cj) ** 2; dot += xi * cj; }
+    L[i * k + j] = dist / d - dot;
+    logits[i * k + j] = L[i * k + j]!;
+  }
+  const dL = new Float64Array(b * k); // dLoss/dlogits
+  let ce = 0;
+  for (let i = 0; i < b; i++) {
+    let m = -Infinity;
+    for (let j = 0; j < k; j++) m = Math.max(m, L[i * k + j]! / T);
+    let s = 0;
+    for (let j = 0; j < k; j++) s += Math.exp(L[i * k + j]! / T - m);
+    const y = labels[i]!;
+    ce += m + Math.log(s) - L[i * k + y]! / T;
+    for (let j = 0; j < k; j++) dL[i * k + j] = (Math.exp(L[i * k + j]! / T - m) / s - (j === y ? 1 : 0)) / (b * T);
+  }
+  const gX = new Float64Array(b * d);
+  const gC = new Float64Array(k * d);
+  let margin = 0;
+  let gR = 0;
+  for (let i = 0; i < b; i++) {
+    for (let j = 0; j < k; j++) {
+      const g = dL[i * k + j]!;
+      for (let t = 0; t < d; t++) {
+        const xi = X.data[i * d + t]!, cj = C.data[j * d + t]!;
+        gX[i * d + t]! += g * ((2 * (xi - cj)) / d - cj);
+        gC[j * d + t]! += g * ((-2 * (xi - cj)) / d - xi);
+      }
+    }
+    const y = labels[i]!;
+    let dist = 0;
+    for (let t = 0; t < d; t++) dist += (X.data[i * d + t]! - C.data[y * d + t]!) ** 2;
+    const h = dist / d - radius + 1;
+    if (h > 0) {
+      margin += h;
+      gR -= w / b;
+      for (let t = 0; t < d; t++) {
+        const g = ((w / b) * 2 * (X.data[i * d + t]! - C.data[y * d + t]!)) / d;
+        gX[i * d + t]! += g;
+        gC[y * d + t]! -= g;
+      }
+    }
+  }
+  return {
+    loss: ce / b + (w * margin) / b,
+    logits: { dtype: 'float32', data: logits, dims: [b, k] },
+    gradFeatures: { dtype: 'float32', data: Float32Array.from(gX), dims: [b, d] },
+    gradCenters: { dtype: 'float32', data: Float32Array.from(gC), dims: [k, d] },
+    gradRadius: gR,
+  };
+}
+
+export interface SupConOptions {
+  /** [batch, D] features (normalised inside). */
+  features: Tensor2D;
+  labels: ArrayLike<number>;
+  /** τ. @default 0.5 */
+  temperature?: number;
+  /** Multiply the loss by τ (HESP `ConLoss(scale_by_temperature=True)`). @default true */
+  scaleByTemperature?: boolean;
+}
+
+/**
+ * Supervised contrastive loss (Khosla et al.), as HESP's ConLoss: f = normalise(x), s_ij = f_i·f_j / τ;
+ * ℓ_i = −(1/|P(i)|) Σ_{p∈P(i)} [s_ip − log Σ_{a≠i} exp(s_ia)] over anchors with positives; loss = τ · mean ℓ_i.
+ * @throws InvalidArgumentError when no anchor has a positive (the reference returns NaN)
+ */
+export function supConLoss(options: SupConOptions): { loss: number; gradFeatures: Tensor2D } {
+  const fn = 'supConLoss';
+  const { features: X, labels } = options;
+  assertShape(X, [null, null], 'features', fn);
+  const [n, d] = X.dims;
+  labelsOk(labels, n, Number.MAX_SAFE_INTEGER, fn);
+  const tau = options.temperature ?? 0.5;
+  const factor = (options.scaleByTemperature ?? true) ? tau : 1;
+  const norms = new Float64Array(n);
+  const f = new Float64Array(n * d);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let t = 0; t < d; t++) s += X.data[i * d + t]! ** 2;
+    norms[i] = Math.max(Math.sqrt(s), 1e-12);
+    for (let t = 0; t < d; t++) f[i * d + t] = X.data[i * d + t]! / norms[i]!;
+  }
+  const S = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) { let s = 0; for (let t = 0; t < d; t++) s += f[i * d + t]! * f[j * d + t]!; S[i * n + j] = s / tau; }
+  const anchors: number[] = [];
+  for (let i = 0; i < n; i++) if (Array.from({ length: n }, (_, j) => j !== i && labels[j] === labels[i]).some(Boolean)) anchors.push(i);
+  if (anchors.length === 0) throw new InvalidArgumentError({ functionName: fn, argument: 'labels', message: 'no two samples share a label, so no anchor has a positive (the loss is undefined)' });
+  const G = new Float64Array(n * n); // dLoss/dS
+  let loss = 0;
+  for (const i of anchors) {
+    let m = -Infinity;
+    for (let a = 0; a < n; a++) if (a !== i) m = Math.max(m, S[i * n + a]!);
+    let z = 0;
+    for (let a = 0; a < n; a++) if (a !== i) z += Math.exp(S[i * n + a]! - m);
+    const lse = m + Math.log(z);
+    const pos = Array.from({ length: n }, (_, j) => j).filter((j) => j !== i && labels[j] === labels[i]);
+    let li = 0;
+    for (const p of pos) li -= S[i * n + p]! - lse;
+    li /= pos.length;
+    loss += li;
+    const scale = factor / anchors.length;
+    for (let a = 0; a < n; a++) if (a !== i) G[i * n + a]! += scale * (Math.exp(S[i * n + a]! - lse) - (labels[a] === labels[i] ? 1 / pos.length : 0));
+  }
+  loss = (factor * loss) / anchors.length;
+  const grad = new Float32Array(n * d);
+  const df = new Float64Array(d);
+  for (let i = 0; i < n; i++) {
+    df.fill(0);
+    for (let j = 0; j < n; j++) {
+      const g = (G[i * n + j]! + G[j * n + i]!) / tau;
+      if (g !== 0) for (let t = 0; t < d; t++) df[t]! += g * f[j * d + t]!;
+    }
+    let c = 0;
+    for (let t = 0; t < d; t++) c += f[i * d + t]! * df[t]!;
+    for (let t = 0; t < d; t++) grad[i * d + t] = (df[t]! - f[i * d + t]! * c) / norms[i]!;
+  }
+  return { loss, gradFeatures: { dtype: 'float32', data: grad, dims: [n, d] } };
+}
+
+/**
+ * Mean softmax cross-entropy and its gradient w.r.t. the logits.
+ * @param logits [n, C] @param labels [n]
+ */
+export function crossEntropy(logits: Tensor2D, labels: ArrayLike<number>): { loss: number; gradLogits: Tensor2D } {
+  assertShape(logits, [null, null], 'logits', 'crossEntropy');
+  const [n, c] = logits.dims;
+  labelsOk(labels, n, c, 'crossEntropy');
+  const g = new Float32Array(n * c);
+  let loss = 0;
+  for (let i = 0; i < n; i++) {
+    let m = -Infinity;
+    for (let j = 0; j < c; j++) m = Math.max(m, logits.data[i * c + j]!);
+    let s = 0;
+    for (let j = 0; j < c; j++) s += Math.exp(logits.data[i * c + j]! - m);
+    loss += m + Math.log(s) - logits.data[i * c + labels[i]!]!;
+    for (let j = 0; j < c; j++) g[i * c + j] = (Math.exp(logits.data[i * c + j]! - m) / s - (j === labels[i] ? 1 : 0)) / n;
+  }
+  return { loss: loss / n, gradLogits: { dtype: 'float32', data: g, dims: [n, c] } };
+}
