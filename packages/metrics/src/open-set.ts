@@ -36,13 +36,14 @@ export function auroc(knownScores: ArrayLike<number>, unknownScores: ArrayLike<n
 }
 
 /**
- * True-negative rate on unknowns at the threshold where the true-positive rate on knowns is closest to
- * `targetTpr` (default 0.95), following ARPL's `get_curve`: the threshold sweeps up through the merged,
- * sorted scores (a tie removes the known sample first) and the first point with the smallest
- * |TPR − target| is taken.
+ * True-negative rate on unknowns at a true-positive rate on knowns of `targetTpr` (default 0.95).
+ * `variant: 'standard'` (default): the best TNR over thresholds t (accept when score ≥ t) whose TPR ≥ target.
+ * `variant: 'arpl'`: ARPL's `get_curve` — sweep up through the merged sorted scores (a tie removes the known
+ * first) and take the first point with the smallest |TPR − target|; on small sets that can be the most lenient
+ * threshold (e.g. TNR 0 for perfectly separated scores), so use it only to reproduce ARPL/HESP numbers.
  * @returns a fraction in [0, 1]
  */
-export function tnrAtTpr(knownScores: ArrayLike<number>, unknownScores: ArrayLike<number>, options: { targetTpr?: number } = {}): number {
+export function tnrAtTpr(knownScores: ArrayLike<number>, unknownScores: ArrayLike<number>, options: { targetTpr?: number; variant?: 'standard' | 'arpl' } = {}): number {
   checkScores(knownScores, 'knownScores', 'tnrAtTpr');
   checkScores(unknownScores, 'unknownScores', 'tnrAtTpr');
   const target = options.targetTpr ?? 0.95;
@@ -51,6 +52,14 @@ export function tnrAtTpr(knownScores: ArrayLike<number>, unknownScores: ArrayLik
   const u = Float64Array.from(unknownScores as ArrayLike<number>).sort();
   const nk = k.length;
   const nu = u.length;
+  if ((options.variant ?? 'standard') === 'standard') {
+    // the highest threshold keeping TPR ≥ target is the ceil(target·nk)-th largest known score
+    const need = Math.max(1, Math.ceil(target * nk - 1e-12));
+    const t = k[nk - need]!;
+    let below = 0;
+    while (below < nu && u[below]! < t) below++;
+    return below / nu;
+  }
   let tp = nk;
   let fp = nu;
   let bestGap = Math.abs(tp / nk - target);
@@ -181,7 +190,7 @@ export interface OpenSetReport {
  * All open-set metrics from known/unknown logits, with max logit as known-ness score.
  * @param knownLogits [nKnown, K]; @param knownLabels [nKnown]; @param unknownLogits [nUnknown, K]
  */
-export function openSetReport(knownLogits: readonly (ArrayLike<number>)[], knownLabels: ArrayLike<number>, unknownLogits: readonly (ArrayLike<number>)[], options: { ties?: 'half' | 'zero'; oscrVariant?: 'threshold' | 'arpl' } = {}): OpenSetReport {
+export function openSetReport(knownLogits: readonly (ArrayLike<number>)[], knownLabels: ArrayLike<number>, unknownLogits: readonly (ArrayLike<number>)[], options: { ties?: 'half' | 'zero'; oscrVariant?: 'threshold' | 'arpl'; tnrVariant?: 'standard' | 'arpl' } = {}): OpenSetReport {
   const sk = maxScores(knownLogits, 'knownLogits');
   const su = maxScores(unknownLogits, 'unknownLogits');
   const pred = argmaxRows(knownLogits);
@@ -191,7 +200,7 @@ export function openSetReport(knownLogits: readonly (ArrayLike<number>)[], known
     closedSetAccuracy: correct / pred.length,
     auroc: auroc(sk, su, { ties: options.ties ?? 'half' }),
     oscr: oscr(knownLogits, knownLabels, unknownLogits, { variant: options.oscrVariant ?? 'threshold' }),
-    tnrAtTpr95: tnrAtTpr(sk, su),
+    tnrAtTpr95: tnrAtTpr(sk, su, { variant: options.tnrVariant ?? 'standard' }),
     nKnown: sk.length,
     nUnknown: su.length,
   };

@@ -1,0 +1,46 @@
+import { InvalidArgumentError, type LabelSet } from '@vlfer/core';
+
+/** HESP's class texts (the annotation's label_text column) by canonical expression name. */
+export const HESP_CLASS_TEXT: Readonly<Record<string, string>> = {
+  anger: 'Angry', disgust: 'Disgust', fear: 'Fear', happiness: 'Happy', neutral: 'Neutral', sadness: 'Sad', surprise: 'Surprise',
+  contempt: 'Contempt', anxiety: 'Anxiety', helplessness: 'Helplessness', disappointment: 'Disappointment',
+};
+
+/**
+ * Switches that reproduce defects of the released HESP code. All default to the fixed behaviour.
+ * - `alphabeticalClassNames`: the reference sorts the known class names alphabetically (`classes_names.sort()`)
+ *   while labels index `sorted(known)` numerically, so prompt j describes another class than label j in most splits
+ *   (17 of MAFW's 20). vlfer aligns prompt j with label j unless this is true.
+ * - `zeroContextGradient`: the reference calls `prompt.zero_grad()` before `optimizer.step()`, so the CoOp context
+ *   never receives the task gradient. (Consumed by the HESP training loop.)
+ */
+export interface HespReferenceBehaviour {
+  alphabeticalClassNames?: boolean;
+  zeroContextGradient?: boolean;
+}
+
+/**
+ * Class texts for the K known classes, index j = known label j (HESP remaps labels to `sorted(known).index`).
+ * @param knownClassIds class ids in `labelSet`, any order
+ */
+export function knownClassTexts(knownClassIds: readonly number[], labelSet: LabelSet, options: { referenceBehaviour?: HespReferenceBehaviour } = {}): string[] {
+  const sorted = [...knownClassIds].sort((a, b) => a - b);
+  const texts = sorted.map((id) => {
+    const name = labelSet.names[id];
+    const text = name === undefined ? undefined : HESP_CLASS_TEXT[name];
+    if (text === undefined) throw new InvalidArgumentError({ functionName: 'knownClassTexts', argument: 'knownClassIds', message: `class id ${id} has no HESP class text in ${labelSet.id}` });
+    return text;
+  });
+  return options.referenceBehaviour?.alphabeticalClassNames ? [...texts].sort() : texts;
+}
+
+/** CoOp prompt with `nCtx` placeholder tokens before the class name, class token at the end: "X X … X Angry." */
+export function coopPromptText(classText: string, nCtx = 16): string {
+  if (!Number.isInteger(nCtx) || nCtx < 1) throw new InvalidArgumentError({ functionName: 'coopPromptText', argument: 'nCtx', message: `must be a positive integer, got ${nCtx}` });
+  return `${'X '.repeat(nCtx)}${classText}.`;
+}
+
+/** HESP's hard negative text prompt for a known class. */
+export function negativePromptText(classText: string): string {
+  return `This video is not ${classText}.`;
+}
