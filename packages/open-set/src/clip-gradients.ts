@@ -1,0 +1,109 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { assertShape, DataFormatError, InvalidArgumentError, readSafetensors, type Tensor, type Tensor2D, type Tensor4D } from '@vlfer/core';
+import { textTowerVjpModel, visionTowerVjpModel, type ClipTowerArch } from './clip-vjp-graphs.js';
+
+export type Tensor3D = Tensor<'R3'>;
+
+/** Architecture of both towers from a Hugging Face CLIP `config.json`. */
+export function clipArchFromConfig(config: Record<string, any>, file = 'config.json'): { text: ClipTowerArch; vision: ClipTowerArch } {
+  const tc = config.text_config;
+  const vc = config.vision_config;
+  if (!tc || !vc) throw new DataFormatError({ file, message: 'expected text_config and vision_config (a CLIPModel config)' });
+  if ((tc.hidden_act ?? 'quick_gelu') !== 'quick_gelu' || (vc.hidden_act ?? 'quick_gelu') !== 'quick_gelu') throw new DataFormatError({ file, field: 'hidden_act', message: 'only quick_gelu CLIP towers are supported (OpenAI CLIP)' });
+  const proj = config.projection_dim ?? tc.projection_dim;
+  const arch = (c: Record<string, any>) => ({ hiddenSize: c.hidden_size, numLayers: c.num_hidden_layers, numHeads: c.num_attention_heads, intermediateSize: c.intermediate_size, projectionDim: proj, layerNormEps: c.layer_norm_eps ?? 1e-5 });
+  return { text: { ...arch(tc), maxPositions: tc.max_position_embeddings ?? 77 }, vision: { ...arch(vc), patchSize: vc.patch_size, imageSize: vc.image_size } };
+}
+
+/**
+ * CLIP towers with gradients, for prompt learning (HESP, CoOp): forward + VJP graphs on ONNX Runtime with the
+ * weights of a local Hugging Face CLIP directory (`config.json`, `model.safetensors`).
+ */
+export class ClipGradientModel {
+  private constructor(
+    readonly arch: { text: ClipTowerArch; vision: ClipTowerArch },
+    private readonly weights: Record<string, { dims: number[]; data: Float32Array }>,
+    private readonly text: ort.InferenceSession,
+    private readonly vision: ort.InferenceSession,
+  ) {}
+
+  static async load(modelDir: string, options: { device?: 'cpu' | 'webgpu' } = {}): Promise<ClipGradientModel> {
+    const cfgFile = join(modelDir, 'config.json');
+    let config: Record<string, any>;
+    try { config = JSON.parse(readFileSync(cfgFile, 'utf8')); } catch (error) { throw new DataFormatError({ file: cfgFile, message: `cannot read (${(error as Error).message})`, cause: error }); }
+    const arch = clipArchFromConfig(config, cfgFile);
+    const weights = readSafetensors(join(modelDir, 'model.safetensors')).tensors;
+    const opts: ort.InferenceSession.SessionOptions = { executionProviders: [options.device ?? 'cpu'], logSeverityLevel: 3 };
+    const [text, vision] = await Promise.all([ort.InferenceSession.create(textTowerVjpModel(arch.text), opts), ort.InferenceSession.create(visionTowerVjpModel(arch.vision), opts)]);
+    const m = new ClipGradientModel(arch, weights, text, vision);
+    for (const s of [text, vision]) for (const name of s.inputNames) if (!['inputs_embeds', 'eot_onehot', 'cotangent', 'pixel_values'].includes(name) && !weights[name]) {
+      throw new DataFormatError({ file: join(modelDir, 'model.safetensors'), field: name, message: 'weight missing (expected the Hugging Face CLIPModel key names)' });
+    }
+    return m;
+  }
+
+  private feeds(session: ort.InferenceSession, inputs: Record<string, ort.Tensor>): Record<string, ort.Tensor> {
+    const f: Record<string, ort.Tensor> = {};
+    for (const name of session.inputNames) {
+      if (inputs[name]) f[name] = inputs[name];
+      else { const w = this.weights[name]!; f[name] = new ort.Tensor('float32', w.data, w.dims); }
+    }
+    return f;
+  }
+
+  /** Token embeddings of CLIP token ids. @param ids [B, L] flat @returns [B, L, D] */
+  tokenEmbeddings(ids: readonly number[], dims: [number, number]): Tensor3D {
+    const table = this.weights['text_model.embeddings.token_embedding.weight']!;
+    const [vocab, d] = table.dims as [number, number];
+    const out = new Float32Array(dims[0] * dims[1] * d);
+    ids.forEach((id, i) => {
+      if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new InvalidArgumentError({ functionName: 'tokenEmbeddings', argument: 'ids', message: `index ${i} holds ${id}, outside the vocabulary of ${vocab}` });
+      out.set(table.data.subarray(id * d, (id + 1) * d), i * d);
+    });
+    return { dtype: 'float32', data: out, dims: [dims[0], dims[1], d] };
+  }
+
+  /**
+   * text_embeds and d⟨text_embeds, cotangent⟩ / d(inputs_embeds).
+   * @param inputsEmbeds [B, L, D] @param eotIndex [B] position of the first <|endoftext|> @param cotangent [B, E]
+   */
+  async textVjp(inputsEmbeds: Tensor3D, eotIndex: readonly number[], cotangent: Tensor2D): Promise<{ textEmbeds: Tensor2D; gradInputsEmbeds: Tensor3D }> {
+    const [b, l, d] = inputsEmbeds.dims;
+    assertShape(inputsEmbeds, [null, null, this.arch.text.hiddenSize], 'inputsEmbeds', 'textVjp');
+    assertShape(cotangent, [b, this.arch.text.projectionDim], 'cotangent', 'textVjp');
+    if (eotIndex.length !== b) throw new InvalidArgumentError({ functionName: 'textVjp', argument: 'eotIndex', message: `has ${eotIndex.length} entries for ${b} sequences` });
+    const onehot = new Float32Array(b * l);
+    eotIndex.forEach((p, i) => { if (!(p >= 0 && p < l)) throw new InvalidArgumentError({ functionName: 'textVjp', argument: 'eotIndex', message: `index ${i} is ${p}, outside [0, ${l})` }); onehot[i * l + p] = 1; });
+    const out = await this.text.run(this.feeds(this.text, {
+      inputs_embeds: new ort.Tensor('float32', inputsEmbeds.data, [b, l, d]),
+      eot_onehot: new ort.Tensor('float32', onehot, [b, l]),
+      cotangent: new ort.Tensor('float32', cotangent.data, [...cotangent.dims]),
+    }));
+    return {
+      textEmbeds: { dtype: 'float32', data: out.text_embeds!.data as Float32Array, dims: [b, this.arch.text.projectionDim] },
+      gradInputsEmbeds: { dtype: 'float32', data: out.grad_inputs_embeds!.data as Float32Array, dims: [b, l, d] },
+    };
+  }
+
+  /** image_embeds and d⟨image_embeds, cotangent⟩ / d(pixel_values). @param pixels [B, 3, S, S] @param cotangent [B, E] */
+  async visionVjp(pixels: Tensor4D, cotangent: Tensor2D): Promise<{ imageEmbeds: Tensor2D; gradPixels: Tensor4D }> {
+    const S = this.arch.vision.imageSize!;
+    assertShape(pixels, [null, 3, S, S], 'pixels', 'visionVjp');
+    const b = pixels.dims[0];
+    assertShape(cotangent, [b, this.arch.vision.projectionDim], 'cotangent', 'visionVjp');
+    const out = await this.vision.run(this.feeds(this.vision, {
+      pixel_values: new ort.Tensor('float32', pixels.data, [...pixels.dims]),
+      cotangent: new ort.Tensor('float32', cotangent.data, [...cotangent.dims]),
+    }));
+    return {
+      imageEmbeds: { dtype: 'float32', data: out.image_embeds!.data as Float32Array, dims: [b, this.arch.vision.projectionDim] },
+      gradPixels: { dtype: 'float32', data: out.grad_pixel_values!.data as Float32Array, dims: [b, 3, S, S] },
+    };
+  }
+
+  async release(): Promise<void> {
+    await Promise.all([this.text.release(), this.vision.release()]);
+  }
+}

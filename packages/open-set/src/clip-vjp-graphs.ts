@@ -1,0 +1,236 @@
+import { buildModel, constant, type AttrValue, type NodeSpec, type ValueSpec } from '@vlfer/core';
+
+/**
+ * Forward + vector-Jacobian-product (VJP) graphs of the CLIP towers (Hugging Face CLIPTextModelWithProjection /
+ * CLIPVisionModelWithProjection: pre-LN transformer, QuickGELU, causal mask for text), written as ONNX nodes in
+ * TypeScript with the backward pass derived by hand — no autograd framework, no Python. Given an output
+ * cotangent u, a graph returns the embeddings and d⟨embeds, u⟩ / d(input): the input being the token embeddings
+ * (text, for CoOp contexts) or the pixels (vision, for visual prompts). Weights are graph inputs named like the
+ * Hugging Face `model.safetensors` keys, so one graph serves every checkpoint of an architecture.
+ */
+export interface ClipTowerArch {
+  hiddenSize: number;
+  numLayers: number;
+  numHeads: number;
+  intermediateSize: number;
+  projectionDim: number;
+  layerNormEps: number;
+  /** text only: rows of the position-embedding table (77 for CLIP) */
+  maxPositions?: number;
+  /** vision only */
+  patchSize?: number;
+  imageSize?: number;
+}
+
+class Graph {
+  readonly nodes: NodeSpec[] = [];
+  readonly inputs: ValueSpec[] = [];
+  private n = 0;
+  private consts = new Map<string, string>();
+  op(op: string, inputs: string[], attrs?: Record<string, AttrValue>): string {
+    const out = `${op.toLowerCase()}_${this.n++}`;
+    this.nodes.push({ op, inputs, outputs: [out], ...(attrs ? { attrs } : {}) });
+    return out;
+  }
+  /** A named output (for graph outputs). */
+  name(value: string, as: string): string {
+    this.nodes.push({ op: 'Identity', inputs: [value], outputs: [as] });
+    return as;
+  }
+  f(v: number): string {
+    const key = `f${v}`;
+    if (!this.consts.has(key)) { const nm = `cf_${this.consts.size}`; this.nodes.push(constant(nm, 'float32', [v])); this.consts.set(key, nm); }
+    return this.consts.get(key)!;
+  }
+  ints(v: number[]): string {
+    const key = `i${v.join(',')}`;
+    if (!this.consts.has(key)) { const nm = `ci_${this.consts.size}`; this.nodes.push(constant(nm, 'int64', v, [v.length])); this.consts.set(key, nm); }
+    return this.consts.get(key)!;
+  }
+  constTensor(values: number[], dims: number[]): string {
+    const nm = `ct_${this.n++}`;
+    this.nodes.push(constant(nm, 'float32', values, dims));
+    return nm;
+  }
+  input(name: string, dims: (number | string)[], type: 'float32' | 'int64' = 'float32'): string {
+    this.inputs.push({ name, type, dims });
+    return name;
+  }
+  weight(name: string, dims: number[]): string {
+    return this.input(name, dims);
+  }
+  // helpers
+  add(a: string, b: string) { return this.op('Add', [a, b]); }
+  sub(a: string, b: string) { return this.op('Sub', [a, b]); }
+  mul(a: string, b: string) { return this.op('Mul', [a, b]); }
+  matmul(a: string, b: string) { return this.op('MatMul', [a, b]); }
+  t2(a: string) { return this.op('Transpose', [a], { perm: [1, 0] }); }
+  mean(a: string) { return this.op('ReduceMean', [a], { axes: [-1], keepdims: 1 }); }
+}
+
+/** y = x·Wᵀ + b over the last axis. */
+function linear(g: Graph, x: string, w: string, b: string | undefined) {
+  const y = g.matmul(x, g.t2(w));
+  return b ? g.add(y, b) : y;
+}
+
+interface LnSaved { xhat: string; rstd: string; gamma: string }
+function layerNorm(g: Graph, x: string, gamma: string, beta: string, eps: number): { y: string; saved: LnSaved } {
+  const mu = g.mean(x);
+  const xc = g.sub(x, mu);
+  const variance = g.mean(g.mul(xc, xc));
+  const rstd = g.op('Reciprocal', [g.op('Sqrt', [g.add(variance, g.f(eps))])]);
+  const xhat = g.mul(xc, rstd);
+  return { y: g.add(g.mul(xhat, gamma), beta), saved: { xhat, rstd, gamma } };
+}
+/** dx = rstd · (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)), dx̂ = dy·γ. */
+function layerNormBackward(g: Graph, dy: string, s: LnSaved): string {
+  const dxhat = g.mul(dy, s.gamma);
+  const t = g.sub(g.sub(dxhat, g.mean(dxhat)), g.mul(s.xhat, g.mean(g.mul(dxhat, s.xhat))));
+  return g.mul(t, s.rstd);
+}
+
+interface LayerSaved {
+  ln1: LnSaved; ln2: LnSaved; q: string; k: string; v: string; p: string; h1: string; z: string; sig: string;
+  wq: string; wk: string; wv: string; wo: string; w1: string; w2: string;
+}
+
+/** [B, L, D] → [B, H, L, hd] */
+function splitHeads(g: Graph, x: string, heads: number) {
+  return g.op('Transpose', [g.op('Reshape', [x, g.ints([0, 0, heads, -1])])], { perm: [0, 2, 1, 3] });
+}
+/** [B, H, L, hd] → [B, L, D] */
+function mergeHeads(g: Graph, x: string) {
+  return g.op('Reshape', [g.op('Transpose', [x], { perm: [0, 2, 1, 3] }), g.ints([0, 0, -1])]);
+}
+
+function encoderLayer(g: Graph, x: string, prefix: string, a: ClipTowerArch, mask: string | undefined): { out: string; saved: LayerSaved } {
+  const D = a.hiddenSize;
+  const I = a.intermediateSize;
+  const w = (n: string, dims: number[]) => g.weight(`${prefix}.${n}`, dims);
+  const ln1 = layerNorm(g, x, w('layer_norm1.weight', [D]), w('layer_norm1.bias', [D]), a.layerNormEps);
+  const wq = w('self_attn.q_proj.weight', [D, D]), wk = w('self_attn.k_proj.weight', [D, D]), wv = w('self_attn.v_proj.weight', [D, D]), wo = w('self_attn.out_proj.weight', [D, D]);
+  const scale = (D / a.numHeads) ** -0.5;
+  const q = splitHeads(g, g.mul(linear(g, ln1.y, wq, w('self_attn.q_proj.bias', [D])), g.f(scale)), a.numHeads);
+  const k = splitHeads(g, linear(g, ln1.y, wk, w('self_attn.k_proj.bias', [D])), a.numHeads);
+  const v = splitHeads(g, linear(g, ln1.y, wv, w('self_attn.v_proj.bias', [D])), a.numHeads);
+  let s = g.matmul(q, g.op('Transpose', [k], { perm: [0, 1, 3, 2] }));
+  if (mask) s = g.add(s, mask);
+  const p = g.op('Softmax', [s], { axis: -1 });
+  const o = mergeHeads(g, g.matmul(p, v));
+  const h1 = g.add(x, linear(g, o, wo, w('self_attn.out_proj.bias', [D])));
+  const ln2 = layerNorm(g, h1, w('layer_norm2.weight', [D]), w('layer_norm2.bias', [D]), a.layerNormEps);
+  const w1 = w('mlp.fc1.weight', [I, D]), w2 = w('mlp.fc2.weight', [D, I]);
+  const z = linear(g, ln2.y, w1, w('mlp.fc1.bias', [I]));
+  const sig = g.op('Sigmoid', [g.mul(z, g.f(1.702))]);
+  const out = g.add(h1, linear(g, g.mul(z, sig), w2, w('mlp.fc2.bias', [D])));
+  return { out, saved: { ln1: ln1.saved, ln2: ln2.saved, q, k, v, p, h1, z, sig, wq, wk, wv, wo, w1, w2 } };
+}
+
+function encoderLayerBackward(g: Graph, dOut: string, s: LayerSaved, a: ClipTowerArch): string {
+  // MLP: out = h1 + fc2(gelu(fc1(ln2(h1))))
+  const dAct = g.matmul(dOut, s.w2);
+  // quick_gelu'(z) = σ(1.702 z) + 1.702 z σ (1 − σ)
+  const dGelu = g.add(s.sig, g.mul(g.mul(g.mul(s.z, g.f(1.702)), s.sig), g.sub(g.f(1), s.sig)));
+  const dz = g.mul(dAct, dGelu);
+  const dLn2 = g.matmul(dz, s.w1);
+  const dH1 = g.add(dOut, layerNormBackward(g, dLn2, s.ln2));
+  // attention: h1 = x + out_proj(merge(P·V))
+  const dO = splitHeads(g, g.matmul(dH1, s.wo), a.numHeads);
+  const dP = g.matmul(dO, g.op('Transpose', [s.v], { perm: [0, 1, 3, 2] }));
+  const dV = g.matmul(g.op('Transpose', [s.p], { perm: [0, 1, 3, 2] }), dO);
+  const dS = g.mul(s.p, g.sub(dP, g.op('ReduceSum', [g.mul(dP, s.p), g.ints([-1])], { keepdims: 1 })));
+  const scale = (a.hiddenSize / a.numHeads) ** -0.5;
+  const dQ = g.mul(g.matmul(dS, s.k), g.f(scale)); // q was scaled after the projection
+  const dK = g.matmul(g.op('Transpose', [dS], { perm: [0, 1, 3, 2] }), s.q);
+  const dLn1 = g.add(g.add(g.matmul(mergeHeads(g, dQ), s.wq), g.matmul(mergeHeads(g, dK), s.wk)), g.matmul(mergeHeads(g, dV), s.wv));
+  return g.add(dH1, layerNormBackward(g, dLn1, s.ln1));
+}
+
+/**
+ * Text tower: inputs `inputs_embeds` [B, L, D] (token embeddings; CoOp writes its context rows here),
+ * `eot_onehot` [B, L] (1 at the first <|endoftext|>), `cotangent` [B, E] and the weights.
+ * Outputs `text_embeds` [B, E] and `grad_inputs_embeds` [B, L, D].
+ */
+export function textTowerVjpModel(a: ClipTowerArch): Uint8Array {
+  const g = new Graph();
+  const D = a.hiddenSize;
+  const x = g.input('inputs_embeds', ['batch', 'seq', D]);
+  const eot = g.input('eot_onehot', ['batch', 'seq']);
+  const cot = g.input('cotangent', ['batch', a.projectionDim]);
+  const pos = g.weight('text_model.embeddings.position_embedding.weight', [a.maxPositions ?? 77, D]);
+  // positions 0..L-1 and the causal mask (−1e9 above the diagonal)
+  const L = g.op('Gather', [g.op('Shape', [x]), g.ints([1])], { axis: 0 });
+  const posL = g.op('Slice', [pos, g.ints([0]), L, g.ints([0])]);
+  const ones = g.op('ConstantOfShape', [g.op('Concat', [L, L], { axis: 0 })], { value: { tensor: { type: 'float32', values: [1], dims: [1] } } });
+  const mask = g.mul(g.sub(g.f(1), g.op('Trilu', [ones], { upper: 0 })), g.f(-1e9));
+  let h = g.add(x, posL);
+  const saved: LayerSaved[] = [];
+  for (let i = 0; i < a.numLayers; i++) {
+    const l = encoderLayer(g, h, `text_model.encoder.layers.${i}`, a, mask);
+    saved.push(l.saved);
+    h = l.out;
+  }
+  const fin = layerNorm(g, h, g.weight('text_model.final_layer_norm.weight', [D]), g.weight('text_model.final_layer_norm.bias', [D]), a.layerNormEps);
+  const pooled = g.op('Squeeze', [g.matmul(g.op('Unsqueeze', [eot, g.ints([1])]), fin.y), g.ints([1])]);
+  const wp = g.weight('text_projection.weight', [a.projectionDim, D]);
+  g.name(linear(g, pooled, wp, undefined), 'text_embeds');
+  // backward
+  const dPooled = g.matmul(cot, wp);
+  let d = g.matmul(g.op('Unsqueeze', [eot, g.ints([2])]), g.op('Unsqueeze', [dPooled, g.ints([1])]));
+  d = layerNormBackward(g, d, fin.saved);
+  for (let i = a.numLayers - 1; i >= 0; i--) d = encoderLayerBackward(g, d, saved[i]!, a);
+  g.name(d, 'grad_inputs_embeds');
+  return buildModel({
+    name: 'vlfer_clip_text_vjp', nodes: g.nodes, inputs: g.inputs, opset: 17,
+    outputs: [{ name: 'text_embeds', type: 'float32', dims: ['batch', a.projectionDim] }, { name: 'grad_inputs_embeds', type: 'float32', dims: ['batch', 'seq', D] }],
+  });
+}
+
+/**
+ * Vision tower: inputs `pixel_values` [B, 3, S, S], `cotangent` [B, E] and the weights.
+ * Outputs `image_embeds` [B, E] and `grad_pixel_values` [B, 3, S, S].
+ */
+export function visionTowerVjpModel(a: ClipTowerArch): Uint8Array {
+  const g = new Graph();
+  const D = a.hiddenSize;
+  const P = a.patchSize!;
+  const S = a.imageSize!;
+  const grid = S / P;
+  const tokens = grid * grid + 1;
+  const px = g.input('pixel_values', ['batch', 3, S, S]);
+  const cot = g.input('cotangent', ['batch', a.projectionDim]);
+  const wPatch = g.weight('vision_model.embeddings.patch_embedding.weight', [D, 3, P, P]);
+  const cls = g.weight('vision_model.embeddings.class_embedding', [D]);
+  const pos = g.weight('vision_model.embeddings.position_embedding.weight', [tokens, D]);
+  const conv = g.op('Conv', [px, wPatch], { strides: [P, P], kernel_shape: [P, P] }); // [B, D, g, g]
+  const patches = g.op('Transpose', [g.op('Reshape', [conv, g.ints([0, D, -1])])], { perm: [0, 2, 1] }); // [B, g², D]
+  const B = g.op('Gather', [g.op('Shape', [px]), g.ints([0])], { axis: 0 });
+  const clsB = g.op('Expand', [g.op('Reshape', [cls, g.ints([1, 1, D])]), g.op('Concat', [B, g.ints([1, D])], { axis: 0 })]);
+  let h = g.add(g.op('Concat', [clsB, patches], { axis: 1 }), pos);
+  const pre = layerNorm(g, h, g.weight('vision_model.pre_layrnorm.weight', [D]), g.weight('vision_model.pre_layrnorm.bias', [D]), a.layerNormEps);
+  h = pre.y;
+  const saved: LayerSaved[] = [];
+  for (let i = 0; i < a.numLayers; i++) {
+    const l = encoderLayer(g, h, `vision_model.encoder.layers.${i}`, a, undefined);
+    saved.push(l.saved);
+    h = l.out;
+  }
+  const clsTok = g.op('Squeeze', [g.op('Slice', [h, g.ints([0]), g.ints([1]), g.ints([1])]), g.ints([1])]); // [B, D]
+  const post = layerNorm(g, clsTok, g.weight('vision_model.post_layernorm.weight', [D]), g.weight('vision_model.post_layernorm.bias', [D]), a.layerNormEps);
+  const wp = g.weight('visual_projection.weight', [a.projectionDim, D]);
+  g.name(linear(g, post.y, wp, undefined), 'image_embeds');
+  // backward
+  const dCls = layerNormBackward(g, g.matmul(cot, wp), post.saved); // [B, D]
+  const onehot0 = g.constTensor(Array.from({ length: tokens }, (_, i) => (i === 0 ? 1 : 0)), [1, tokens, 1]); // CLS row only
+  let d = g.mul(g.op('Unsqueeze', [dCls, g.ints([1])]), onehot0); // [B, tokens, D]
+  for (let i = a.numLayers - 1; i >= 0; i--) d = encoderLayerBackward(g, d, saved[i]!, a);
+  d = layerNormBackward(g, d, pre.saved);
+  const dPatches = g.op('Slice', [d, g.ints([1]), g.ints([tokens]), g.ints([1])]); // [B, g², D]
+  const dConv = g.op('Reshape', [g.op('Transpose', [dPatches], { perm: [0, 2, 1] }), g.ints([0, D, grid, grid])]);
+  g.name(g.op('ConvTranspose', [dConv, wPatch], { strides: [P, P], kernel_shape: [P, P] }), 'grad_pixel_values');
+  return buildModel({
+    name: 'vlfer_clip_vision_vjp', nodes: g.nodes, inputs: g.inputs, opset: 17,
+    outputs: [{ name: 'image_embeds', type: 'float32', dims: ['batch', a.projectionDim] }, { name: 'grad_pixel_values', type: 'float32', dims: ['batch', 3, S, S] }],
+  });
+}
