@@ -167,3 +167,16 @@ export async function loadClip(options: LoadClipOptions): Promise<ClipModel> {
     },
   };
 }
+
+/**
+ * Just the CLIP tokenizer of a model (Hub id or local directory): ids padded with <|endoftext|> to 77, truncated.
+ * @returns tokenize(texts) → { ids [texts · 77], dims [texts, 77] }
+ */
+export async function loadClipTokenizer(model: string): Promise<(texts: readonly string[]) => { ids: number[]; dims: [number, number] }> {
+  const localDir = resolveLocalDir(model);
+  const tokenizer = await AutoTokenizer.from_pretrained(localDir ?? model, { local_files_only: localDir !== undefined });
+  return (texts) => {
+    const enc = tokenizer([...texts], { padding: 'max_length', max_length: 77, truncation: true }) as { input_ids: HfTensor };
+    return { ids: Array.from(enc.input_ids.data as BigInt64Array, Number), dims: enc.input_ids.dims as [number, number] };
+  };
+}

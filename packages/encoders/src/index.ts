@@ -3,7 +3,7 @@ export { configureModels, getModelEnvironment } from './env.js';
 export type { KnownClipModelId, ClipModelId } from './registry.js';
 export { CLIP_MODELS, listClipModels, requiredModelFiles } from './registry.js';
 export type { ClipDtype, ComputeDevice, LoadClipOptions, ClipModel } from './clip.js';
-export { loadClip, sha256File } from './clip.js';
+export { loadClip, loadClipTokenizer, sha256File } from './clip.js';
 export type { PreprocessMode, Resizer, ClipPreprocessorConfig, ImageSource } from './preprocess.js';
 export type { PilFilter } from './pil-resize.js';
 export { pilResize } from './pil-resize.js';

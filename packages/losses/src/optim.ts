@@ -9,6 +9,8 @@ export interface Optimizer {
   /** Optimiser state (momentum/moment buffers, step count) for checkpoints. */
   state(): { step: number; buffers: Record<string, Float32Array> };
   loadState(state: { step: number; buffers: Record<string, Float32Array> }): void;
+  /** Change the learning rate (schedules), keeping the state. */
+  setLearningRate(lr: number): void;
 }
 
 function checkGrads(params: Params, grads: Readonly<Record<string, Float32Array>>, fn: string): void {
@@ -36,7 +38,8 @@ export interface SgdOptions {
  * d = nesterov ? d + momentum·buf : buf; p −= lr·d.
  */
 export function createSgd(params: Params, options: SgdOptions): Optimizer {
-  const { lr, momentum = 0, weightDecay = 0, dampening = 0, nesterov = false } = options;
+  let { lr } = options;
+  const { momentum = 0, weightDecay = 0, dampening = 0, nesterov = false } = options;
   if (!(lr > 0)) throw new InvalidArgumentError({ functionName: 'createSgd', argument: 'lr', message: `must be > 0, got ${lr}` });
   if (nesterov && (momentum <= 0 || dampening !== 0)) throw new InvalidArgumentError({ functionName: 'createSgd', argument: 'nesterov', message: 'requires momentum > 0 and dampening 0' });
   let buffers: Record<string, Float32Array> = {};
@@ -66,6 +69,10 @@ export function createSgd(params: Params, options: SgdOptions): Optimizer {
       t = s.step;
       buffers = Object.fromEntries(Object.entries(s.buffers).map(([k, v]) => [k, Float32Array.from(v)]));
     },
+    setLearningRate(next) {
+      if (!(next > 0)) throw new InvalidArgumentError({ functionName: 'setLearningRate', argument: 'lr', message: `must be > 0, got ${next}` });
+      lr = next;
+    },
   };
 }
 
@@ -87,7 +94,8 @@ export interface AdamOptions {
  * p −= (lr / (1 − β1ᵗ)) · m / (√v / √(1 − β2ᵗ) + eps).
  */
 export function createAdam(params: Params, options: AdamOptions = {}): Optimizer {
-  const { lr = 1e-3, betas = [0.9, 0.999], eps = 1e-8, weightDecay = 0, decoupledWeightDecay = false } = options;
+  let lr = options.lr ?? 1e-3;
+  const { betas = [0.9, 0.999], eps = 1e-8, weightDecay = 0, decoupledWeightDecay = false } = options;
   const [b1, b2] = betas;
   let buffers: Record<string, Float32Array> = {};
   let t = 0;
@@ -114,6 +122,10 @@ export function createAdam(params: Params, options: AdamOptions = {}): Optimizer
     loadState(s) {
       t = s.step;
       buffers = Object.fromEntries(Object.entries(s.buffers).map(([k, v]) => [k, Float32Array.from(v)]));
+    },
+    setLearningRate(next) {
+      if (!(next > 0)) throw new InvalidArgumentError({ functionName: 'setLearningRate', argument: 'lr', message: `must be > 0, got ${next}` });
+      lr = next;
     },
   };
 }

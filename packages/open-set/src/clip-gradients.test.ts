@@ -38,3 +38,14 @@ describe('CLIP VJP graphs vs PyTorch autograd (tiny-clip), 1e-4 relative', () =>
     expect(relErr(grad, c.grad_context.flat())).toBeLessThan(1e-4);
   });
 });
+
+describe('forward-only graphs', () => {
+  it('give the same embeddings as the VJP graphs', async () => {
+    const px = { dtype: 'float32' as const, data: f32('pixel_values.f32'), dims: [2, 3, 224, 224] as [number, number, number, number] };
+    const fwd = await model.visionForwardEmbeds(px, 1);
+    expect(relErr(fwd.data, ref.vision.image_embeds.flat())).toBeLessThan(1e-4);
+    const emb = model.tokenEmbeddings(ref.text.input_ids.flat(), [3, 77]);
+    const t = await model.textForwardEmbeds(emb, ref.text.input_ids.map((row: number[]) => row.indexOf(49407)));
+    expect(relErr(t.data, ref.text.text_embeds.flat())).toBeLessThan(1e-4);
+  });
+});

@@ -27,6 +27,8 @@ export class ClipGradientModel {
     private readonly weights: Record<string, { dims: number[]; data: Float32Array }>,
     private readonly text: ort.InferenceSession,
     private readonly vision: ort.InferenceSession,
+    private readonly textForward: ort.InferenceSession,
+    private readonly visionForward: ort.InferenceSession,
   ) {}
 
   static async load(modelDir: string, options: { device?: 'cpu' | 'webgpu' } = {}): Promise<ClipGradientModel> {
@@ -36,8 +38,13 @@ export class ClipGradientModel {
     const arch = clipArchFromConfig(config, cfgFile);
     const weights = readSafetensors(join(modelDir, 'model.safetensors')).tensors;
     const opts: ort.InferenceSession.SessionOptions = { executionProviders: [options.device ?? 'cpu'], logSeverityLevel: 3 };
-    const [text, vision] = await Promise.all([ort.InferenceSession.create(textTowerVjpModel(arch.text), opts), ort.InferenceSession.create(visionTowerVjpModel(arch.vision), opts)]);
-    const m = new ClipGradientModel(arch, weights, text, vision);
+    const [text, vision, textForward, visionForward] = await Promise.all([
+      ort.InferenceSession.create(textTowerVjpModel(arch.text), opts),
+      ort.InferenceSession.create(visionTowerVjpModel(arch.vision), opts),
+      ort.InferenceSession.create(textTowerVjpModel(arch.text, { withGradient: false }), opts),
+      ort.InferenceSession.create(visionTowerVjpModel(arch.vision, { withGradient: false }), opts),
+    ]);
+    const m = new ClipGradientModel(arch, weights, text, vision, textForward, visionForward);
     for (const s of [text, vision]) for (const name of s.inputNames) if (!['inputs_embeds', 'eot_onehot', 'cotangent', 'pixel_values'].includes(name) && !weights[name]) {
       throw new DataFormatError({ file: join(modelDir, 'model.safetensors'), field: name, message: 'weight missing (expected the Hugging Face CLIPModel key names)' });
     }
@@ -103,7 +110,32 @@ export class ClipGradientModel {
     };
   }
 
+  /** text_embeds only (no gradient). @param inputsEmbeds [B, L, D] @returns [B, E] */
+  async textForwardEmbeds(inputsEmbeds: Tensor3D, eotIndex: readonly number[]): Promise<Tensor2D> {
+    const [b, l, d] = inputsEmbeds.dims;
+    const onehot = new Float32Array(b * l);
+    eotIndex.forEach((p, i) => { onehot[i * l + p] = 1; });
+    const out = await this.textForward.run(this.feeds(this.textForward, { inputs_embeds: new ort.Tensor('float32', inputsEmbeds.data, [b, l, d]), eot_onehot: new ort.Tensor('float32', onehot, [b, l]) }));
+    return { dtype: 'float32', data: out.text_embeds!.data as Float32Array, dims: [b, this.arch.text.projectionDim] };
+  }
+
+  /** image_embeds only (no gradient), in chunks of `chunk` images. @param pixels [B, 3, S, S] @returns [B, E] */
+  async visionForwardEmbeds(pixels: Tensor4D, chunk = 64): Promise<Tensor2D> {
+    const S = this.arch.vision.imageSize!;
+    assertShape(pixels, [null, 3, S, S], 'pixels', 'visionForwardEmbeds');
+    const b = pixels.dims[0];
+    const e = this.arch.vision.projectionDim;
+    const per = 3 * S * S;
+    const out = new Float32Array(b * e);
+    for (let i = 0; i < b; i += chunk) {
+      const n = Math.min(chunk, b - i);
+      const r = await this.visionForward.run(this.feeds(this.visionForward, { pixel_values: new ort.Tensor('float32', pixels.data.subarray(i * per, (i + n) * per), [n, 3, S, S]) }));
+      out.set(r.image_embeds!.data as Float32Array, i * e);
+    }
+    return { dtype: 'float32', data: out, dims: [b, e] };
+  }
+
   async release(): Promise<void> {
-    await Promise.all([this.text.release(), this.vision.release()]);
+    await Promise.all([this.text.release(), this.vision.release(), this.textForward.release(), this.visionForward.release()]);
   }
 }

@@ -152,12 +152,13 @@ function encoderLayerBackward(g: Graph, dOut: string, s: LayerSaved, a: ClipTowe
  * `eot_onehot` [B, L] (1 at the first <|endoftext|>), `cotangent` [B, E] and the weights.
  * Outputs `text_embeds` [B, E] and `grad_inputs_embeds` [B, L, D].
  */
-export function textTowerVjpModel(a: ClipTowerArch): Uint8Array {
+export function textTowerVjpModel(a: ClipTowerArch, options: { withGradient?: boolean } = {}): Uint8Array {
+  const withGrad = options.withGradient ?? true;
   const g = new Graph();
   const D = a.hiddenSize;
   const x = g.input('inputs_embeds', ['batch', 'seq', D]);
   const eot = g.input('eot_onehot', ['batch', 'seq']);
-  const cot = g.input('cotangent', ['batch', a.projectionDim]);
+  const cot = withGrad ? g.input('cotangent', ['batch', a.projectionDim]) : '';
   const pos = g.weight('text_model.embeddings.position_embedding.weight', [a.maxPositions ?? 77, D]);
   // positions 0..L-1 and the causal mask (−1e9 above the diagonal)
   const L = g.op('Gather', [g.op('Shape', [x]), g.ints([1])], { axis: 0 });
@@ -175,6 +176,8 @@ export function textTowerVjpModel(a: ClipTowerArch): Uint8Array {
   const pooled = g.op('Squeeze', [g.matmul(g.op('Unsqueeze', [eot, g.ints([1])]), fin.y), g.ints([1])]);
   const wp = g.weight('text_projection.weight', [a.projectionDim, D]);
   g.name(linear(g, pooled, wp, undefined), 'text_embeds');
+  const textOut: ValueSpec = { name: 'text_embeds', type: 'float32', dims: ['batch', a.projectionDim] };
+  if (!withGrad) return buildModel({ name: 'vlfer_clip_text_forward', nodes: g.nodes, inputs: g.inputs, outputs: [textOut], opset: 17 });
   // backward
   const dPooled = g.matmul(cot, wp);
   let d = g.matmul(g.op('Unsqueeze', [eot, g.ints([2])]), g.op('Unsqueeze', [dPooled, g.ints([1])]));
@@ -183,7 +186,7 @@ export function textTowerVjpModel(a: ClipTowerArch): Uint8Array {
   g.name(d, 'grad_inputs_embeds');
   return buildModel({
     name: 'vlfer_clip_text_vjp', nodes: g.nodes, inputs: g.inputs, opset: 17,
-    outputs: [{ name: 'text_embeds', type: 'float32', dims: ['batch', a.projectionDim] }, { name: 'grad_inputs_embeds', type: 'float32', dims: ['batch', 'seq', D] }],
+    outputs: [textOut, { name: 'grad_inputs_embeds', type: 'float32', dims: ['batch', 'seq', D] }],
   });
 }
 
@@ -191,7 +194,8 @@ export function textTowerVjpModel(a: ClipTowerArch): Uint8Array {
  * Vision tower: inputs `pixel_values` [B, 3, S, S], `cotangent` [B, E] and the weights.
  * Outputs `image_embeds` [B, E] and `grad_pixel_values` [B, 3, S, S].
  */
-export function visionTowerVjpModel(a: ClipTowerArch): Uint8Array {
+export function visionTowerVjpModel(a: ClipTowerArch, options: { withGradient?: boolean } = {}): Uint8Array {
+  const withGrad = options.withGradient ?? true;
   const g = new Graph();
   const D = a.hiddenSize;
   const P = a.patchSize!;
@@ -199,7 +203,7 @@ export function visionTowerVjpModel(a: ClipTowerArch): Uint8Array {
   const grid = S / P;
   const tokens = grid * grid + 1;
   const px = g.input('pixel_values', ['batch', 3, S, S]);
-  const cot = g.input('cotangent', ['batch', a.projectionDim]);
+  const cot = withGrad ? g.input('cotangent', ['batch', a.projectionDim]) : '';
   const wPatch = g.weight('vision_model.embeddings.patch_embedding.weight', [D, 3, P, P]);
   const cls = g.weight('vision_model.embeddings.class_embedding', [D]);
   const pos = g.weight('vision_model.embeddings.position_embedding.weight', [tokens, D]);
@@ -220,6 +224,8 @@ export function visionTowerVjpModel(a: ClipTowerArch): Uint8Array {
   const post = layerNorm(g, clsTok, g.weight('vision_model.post_layernorm.weight', [D]), g.weight('vision_model.post_layernorm.bias', [D]), a.layerNormEps);
   const wp = g.weight('visual_projection.weight', [a.projectionDim, D]);
   g.name(linear(g, post.y, wp, undefined), 'image_embeds');
+  const imageOut: ValueSpec = { name: 'image_embeds', type: 'float32', dims: ['batch', a.projectionDim] };
+  if (!withGrad) return buildModel({ name: 'vlfer_clip_vision_forward', nodes: g.nodes, inputs: g.inputs, outputs: [imageOut], opset: 17 });
   // backward
   const dCls = layerNormBackward(g, g.matmul(cot, wp), post.saved); // [B, D]
   const onehot0 = g.constTensor(Array.from({ length: tokens }, (_, i) => (i === 0 ? 1 : 0)), [1, tokens, 1]); // CLS row only
@@ -231,6 +237,6 @@ export function visionTowerVjpModel(a: ClipTowerArch): Uint8Array {
   g.name(g.op('ConvTranspose', [dConv, wPatch], { strides: [P, P], kernel_shape: [P, P] }), 'grad_pixel_values');
   return buildModel({
     name: 'vlfer_clip_vision_vjp', nodes: g.nodes, inputs: g.inputs, opset: 17,
-    outputs: [{ name: 'image_embeds', type: 'float32', dims: ['batch', a.projectionDim] }, { name: 'grad_pixel_values', type: 'float32', dims: ['batch', 3, S, S] }],
+    outputs: [imageOut, { name: 'grad_pixel_values', type: 'float32', dims: ['batch', 3, S, S] }],
   });
 }

@@ -3,3 +3,9 @@ export { HESP_CLASS_TEXT, knownClassTexts, coopPromptText, negativePromptText } 
 export type { PatchLocation } from './visual-prompt.js';
 export { clampPatchCentre, applyVisualPrompt } from './visual-prompt.js';
 export { arplLogits, ensembleLogits, knownness } from './scoring.js';
+export type { ClipTowerArch } from './clip-vjp-graphs.js';
+export { textTowerVjpModel, visionTowerVjpModel } from './clip-vjp-graphs.js';
+export type { Tensor3D } from './clip-gradients.js';
+export { ClipGradientModel, clipArchFromConfig } from './clip-gradients.js';
+export type { HespOptions, HespLosses } from './hesp.js';
+export { HespModel } from './hesp.js';

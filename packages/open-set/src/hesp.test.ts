@@ -1,0 +1,38 @@
+import { sharedPath } from '@vlfer/test-utils';
+import { describe, expect, it } from 'vitest';
+import { HespModel } from './hesp.js';
+
+const S = 224;
+function frames(clips: number, T: number, seed: number) {
+  const data = new Float32Array(clips * T * 3 * S * S);
+  for (let i = 0; i < data.length; i++) data[i] = 0.5 + 0.4 * Math.sin(i * 0.0007 * (1 + (Math.floor(i / (3 * S * S * T)) % 3)) + seed);
+  return { dtype: 'float32' as const, data, dims: [clips * T, 3, S, S] as [number, number, number, number] };
+}
+
+describe('HESP training step on tiny-clip', () => {
+  it('lowers the total loss on a repeated batch and updates every learnable part', async () => {
+    const m = await HespModel.create(sharedPath('fixtures', 'tiny-clip'), { classTexts: ['Happy', 'Sad', 'Angry'], nCtx: 4, seed: 0, logitScale: 14.28, lr: 0.01 });
+    const x = frames(6, 2, 1);
+    const y = [0, 1, 2, 0, 1, 2];
+    const ctx0 = Float32Array.from(m.ctx), neg0 = Float32Array.from(m.negImages);
+    const totals: number[] = [];
+    for (let i = 0; i < 6; i++) totals.push((await m.step(x, 2, y)).total);
+    expect(totals.every(Number.isFinite)).toBe(true);
+    expect(totals.at(-1)!).toBeLessThan(totals[0]!);
+    expect(m.patch.some((v) => v !== 0)).toBe(true);
+    expect(m.ctx.some((v, i) => v !== ctx0[i])).toBe(true);
+    expect(m.negImages.some((v, i) => v !== neg0[i])).toBe(true);
+    const l = await m.logits(x, 2);
+    expect(l.ensemble.dims).toEqual([6, 3]);
+    expect(l.ensemble.data[0]).toBeCloseTo((l.clip.data[0]! + l.arpl.data[0]!) / 2, 5);
+    await m.release();
+  }, 120_000);
+  it('referenceBehaviour.zeroContextGradient leaves the context to weight decay and momentum only', async () => {
+    const a = await HespModel.create(sharedPath('fixtures', 'tiny-clip'), { classTexts: ['Happy', 'Sad'], nCtx: 2, seed: 0, referenceBehaviour: { zeroContextGradient: true } });
+    const c0 = Float32Array.from(a.ctx);
+    await a.step(frames(2, 2, 2), 2, [0, 1]);
+    // SGD with zero gradient: ctx ← ctx − lr·wd·ctx
+    for (let i = 0; i < 8; i++) expect(a.ctx[i]).toBeCloseTo(c0[i]! * (1 - 0.01 * 1e-4), 7);
+    await a.release();
+  }, 120_000);
+});
