@@ -1,0 +1,1 @@
+export { runHesp, evaluateRun, loadHespData, HespConfigSchema, type HespConfig, type HespConfigInput, type EpochRecord, type HespRunResult } from './run.js';
