@@ -24,6 +24,7 @@ program
   .option('--frames <n>', 'TSN frames per clip', int, 8)
   .option('--lr <x>', 'SGD learning rate', num, 0.01)
   .option('--seed <n>', 'seed', int, 0)
+  .option('--location <row,col>', "fixed visual-prompt centre instead of HESP's CAM rule", ints)
   .option('--val-fraction <x>', 'training clips held out for model selection', num, 0.2)
   .addOption(new Option('--select-on <set>', "'val', or 'test' (the reference's optimistic protocol)").choices(['val', 'test']).default('val'))
   .option('--reference-class-order', "reproduce the reference's alphabetical class-name order bug")
@@ -33,7 +34,7 @@ program
   .action(async (o) => {
     const r = await runHesp({
       dataset: o.dataset, trainAnnotations: o.train, testAnnotations: o.test, root: o.root, labelScheme: o.labelScheme, splitIndex: o.split, known: o.known,
-      model: o.model, epochs: o.epochs, batch: o.batch, frames: o.frames, lr: o.lr, seed: o.seed, valFraction: o.valFraction, selectOn: o.selectOn,
+      model: o.model, ...(o.location ? { location: { row: o.location[0], col: o.location[1] } } : {}), epochs: o.epochs, batch: o.batch, frames: o.frames, lr: o.lr, seed: o.seed, valFraction: o.valFraction, selectOn: o.selectOn,
       referenceBehaviour: { alphabeticalClassNames: Boolean(o.referenceClassOrder), zeroContextGradient: Boolean(o.referenceZeroContextGrad) }, device: o.device, out: o.out,
     });
     const b = r.best;

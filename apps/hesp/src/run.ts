@@ -28,7 +28,8 @@ export const HespConfigSchema = z.object({
   seed: z.number().int().default(0),
   nCtx: z.number().int().positive().default(16),
   patchSize: z.number().int().positive().default(56),
-  location: z.object({ row: z.number(), col: z.number() }).default({ row: 112, col: 112 }),
+  /** 'cam' (HESP's rule, on the first frame of the first training clip) or a fixed patch centre. */
+  location: z.union([z.literal('cam'), z.object({ row: z.number(), col: z.number() })]).default('cam'),
   logitScale: z.number().positive().default(100),
   /** Part of the training clips held out for model selection. */
   valFraction: z.number().min(0).max(0.9).default(0.2),
@@ -127,7 +128,7 @@ export async function runHesp(input: HespConfigInput, hooks: { log?: (l: string)
   const outDir = resolve(cfg.out);
   const texts = knownClassTexts(data.split.known, data.labelSet, { referenceBehaviour: cfg.referenceBehaviour });
   log(`known ${texts.join(', ')} (openness ${data.split.openness.toFixed(3)}); train ${data.train.length}, val ${data.val.length}, test ${data.testKnown.length} known + ${data.testUnknown.length} unknown`);
-  const model = await HespModel.create(cfg.model, { classTexts: texts, nCtx: cfg.nCtx, patchSize: cfg.patchSize, location: cfg.location, logitScale: cfg.logitScale, seed: cfg.seed, lr: cfg.lr, referenceBehaviour: cfg.referenceBehaviour, device: cfg.device });
+  const model = await HespModel.create(cfg.model, { classTexts: texts, nCtx: cfg.nCtx, patchSize: cfg.patchSize, ...(cfg.location !== 'cam' ? { location: cfg.location } : {}), logitScale: cfg.logitScale, seed: cfg.seed, lr: cfg.lr, referenceBehaviour: cfg.referenceBehaviour, device: cfg.device });
   const key = hashBytes(JSON.stringify({ ...cfg, epochs: undefined, out: undefined, progress: undefined, model: resolve(cfg.model) }));
   const ckpt = join(outDir, 'checkpoint.safetensors');
   const logPath = join(outDir, 'train-log.jsonl');
@@ -141,6 +142,7 @@ export async function runHesp(input: HespConfigInput, hooks: { log?: (l: string)
     const buffers = Object.fromEntries(Object.entries(c.tensors).filter(([k]) => k.startsWith('opt.')).map(([k, v]) => [k.slice(4), v.data]));
     model.loadState({ tensors: Object.fromEntries(Object.entries(c.tensors).filter(([k]) => !k.startsWith('opt.')).map(([k, v]) => [k, v.data])), optimizer: { step: Number(c.metadata.optimizer_step), buffers } });
     start = Number(c.metadata.epoch);
+    model.location = { row: Number(c.metadata.location_row), col: Number(c.metadata.location_col) };
     bestScore = Number(c.metadata.best_score);
     epochs = existsSync(epochsPath) ? readFileSync(epochsPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as EpochRecord).filter((e) => e.epoch < start) : [];
     const steps = existsSync(logPath) ? readFileSync(logPath, 'utf8').split('\n').filter((l) => l && (JSON.parse(l) as { epoch: number }).epoch < start) : [];
@@ -148,7 +150,14 @@ export async function runHesp(input: HespConfigInput, hooks: { log?: (l: string)
     log(`resuming after epoch ${start}`);
   } else {
     writeFileAtomic(logPath, '');
+    if (cfg.location === 'cam') {
+      // HESP computes it once from frames[0, 0] of the first training batch: here the first clip of epoch 0's order
+      const first = data.train[createRng(cfg.seed * 1_000_003).shuffled(data.train.map((_, i) => i))[0]!]!;
+      const f = await clipFrames([first], 1, (n) => segmentCentreIndices(n, 1));
+      await model.camLocation(f.data, cfg.seed);
+    }
   }
+  log(`visual prompt centre (row, col) = (${model.location.row}, ${model.location.col})${cfg.location === 'cam' ? ' from the CAM rule' : ''}`);
   writeFileAtomic(epochsPath, epochs.map((e) => `${JSON.stringify(e)}\n`).join(''));
   writeJsonAtomic(join(outDir, 'config.resolved.json'), { ...cfg, key, split: { index: data.split.index, known: data.split.known, unknown: data.split.unknown, openness: data.split.openness }, classTexts: texts, selection: cfg.selectOn === 'test' ? 'test set (reference behaviour: optimistic)' : `validation part of the training data (${data.val.length} clips)` });
   const T = cfg.frames;
@@ -186,15 +195,17 @@ export async function runHesp(input: HespConfigInput, hooks: { log?: (l: string)
     const st = model.state();
     const tensors: Record<string, { dims: number[]; data: Float32Array }> = {};
     for (const [k, v] of Object.entries(st.tensors)) tensors[k] = { dims: [v.length], data: v };
-    if (selected) writeSafetensors(join(outDir, 'best.safetensors'), tensors, { epoch: String(epoch + 1), selected_on: cfg.selectOn });
+    const loc = { location_row: String(model.location.row), location_col: String(model.location.col) };
+    if (selected) writeSafetensors(join(outDir, 'best.safetensors'), tensors, { epoch: String(epoch + 1), selected_on: cfg.selectOn, ...loc });
     for (const [k, v] of Object.entries(st.optimizer.buffers)) tensors[`opt.${k}`] = { dims: [v.length], data: v };
-    writeSafetensors(ckpt, tensors, { key, epoch: String(epoch + 1), best_score: String(bestScore), optimizer_step: String(st.optimizer.step) });
+    writeSafetensors(ckpt, tensors, { key, epoch: String(epoch + 1), best_score: String(bestScore), optimizer_step: String(st.optimizer.step), ...loc });
     if (cfg.progress) log(`epoch ${epoch + 1}/${cfg.epochs} loss ${rec.trainLoss.toFixed(4)} val acc ${val ? (100 * val.closedSetAccuracy).toFixed(2) : '-'} test acc ${(100 * test.closedSetAccuracy).toFixed(2)} AUROC ${(100 * test.auroc).toFixed(2)} OSCR ${(100 * test.oscr).toFixed(2)}${selected ? ' *' : ''}`);
   }
   await model.release();
   const best = epochs.filter((e) => e.selected).at(-1) ?? null;
   writeJsonAtomic(join(outDir, 'metrics.json'), {
     split: { index: data.split.index, known: data.split.known, openness: data.split.openness },
+    visualPromptCentre: model.location,
     selectedOn: cfg.selectOn === 'test' ? 'test set (reference behaviour: optimistic, not a fair protocol)' : 'validation part of the training data',
     metricsAreFractions: true,
     best,
@@ -209,8 +220,8 @@ export async function evaluateRun(runDir: string, hooks: { log?: (l: string) => 
   const cfg = HespConfigSchema.parse(JSON.parse(readFileSync(cfgPath, 'utf8')));
   const data = loadHespData(cfg);
   const texts = knownClassTexts(data.split.known, data.labelSet, { referenceBehaviour: cfg.referenceBehaviour });
-  const model = await HespModel.create(cfg.model, { classTexts: texts, nCtx: cfg.nCtx, patchSize: cfg.patchSize, location: cfg.location, logitScale: cfg.logitScale, seed: cfg.seed, referenceBehaviour: cfg.referenceBehaviour, device: cfg.device });
   const best = readSafetensors(join(runDir, 'best.safetensors'));
+  const model = await HespModel.create(cfg.model, { classTexts: texts, nCtx: cfg.nCtx, patchSize: cfg.patchSize, location: { row: Number(best.metadata.location_row), col: Number(best.metadata.location_col) }, logitScale: cfg.logitScale, seed: cfg.seed, referenceBehaviour: cfg.referenceBehaviour, device: cfg.device });
   model.loadState({ tensors: Object.fromEntries(Object.entries(best.tensors).map(([k, v]) => [k, v.data])), optimizer: { step: 0, buffers: {} } });
   const known = await evaluate(model, data.testKnown, cfg.frames, cfg.batch);
   const unknown = await evaluate(model, data.testUnknown, cfg.frames, cfg.batch);

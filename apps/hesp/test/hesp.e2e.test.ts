@@ -48,8 +48,11 @@ describe('hesp train/eval end to end on tiny-clip with synthetic frame directori
     }
     const metrics = JSON.parse(readFileSync(join(work, 'run', 'metrics.json'), 'utf8'));
     expect(metrics.selectedOn).toBe('validation part of the training data');
+    // the CAM rule chose a centre where the 56-px patch fits
+    for (const v of [metrics.visualPromptCentre.row, metrics.visualPromptCentre.col]) { expect(v).toBeGreaterThanOrEqual(28); expect(v).toBeLessThanOrEqual(195); }
     const more = await runHesp(cfg('run', 4), { log: () => {} });
     expect(more.resumedFromEpoch).toBe(3);
+    expect(JSON.parse(readFileSync(join(work, 'run', 'metrics.json'), 'utf8')).visualPromptCentre).toEqual(metrics.visualPromptCentre);
     expect(more.epochs.map((e) => e.epoch)).toEqual([0, 1, 2, 3]);
     const test = await evaluateRun(join(work, 'run'), { log: () => {} });
     expect(test.nKnown + test.nUnknown).toBe(10);

@@ -60,6 +60,28 @@ export class ClipGradientModel {
     return f;
   }
 
+  /**
+   * The patch-embedding convolution's output (CLIP `conv1`) for one image, as HESP's CAM uses it.
+   * @param pixels [3, S, S] @returns [D, g, g] with g = S / patch
+   */
+  patchEmbeddings(pixels: Float32Array): { data: Float32Array; dims: [number, number, number] } {
+    const { hiddenSize: D, patchSize: P, imageSize: S } = this.arch.vision as Required<ClipTowerArch>;
+    if (pixels.length !== 3 * S * S) throw new InvalidArgumentError({ functionName: 'patchEmbeddings', argument: 'pixels', message: `expected 3×${S}×${S} values, got ${pixels.length}` });
+    const w = this.weights['vision_model.embeddings.patch_embedding.weight']!.data;
+    const g = S / P;
+    const out = new Float32Array(D * g * g);
+    for (let d = 0; d < D; d++) for (let gy = 0; gy < g; gy++) for (let gx = 0; gx < g; gx++) {
+      let s = 0;
+      for (let c = 0; c < 3; c++) for (let ky = 0; ky < P; ky++) {
+        const wo = ((d * 3 + c) * P + ky) * P;
+        const po = (c * S + gy * P + ky) * S + gx * P;
+        for (let kx = 0; kx < P; kx++) s += w[wo + kx]! * pixels[po + kx]!;
+      }
+      out[(d * g + gy) * g + gx] = s;
+    }
+    return { data: out, dims: [D, g, g] };
+  }
+
   /** Token embeddings of CLIP token ids. @param ids [B, L] flat @returns [B, L, D] */
   tokenEmbeddings(ids: readonly number[], dims: [number, number]): Tensor3D {
     const table = this.weights['text_model.embeddings.token_embedding.weight']!;

@@ -4,6 +4,7 @@ import { arplLoss, createSgd, crossEntropy, supConLoss, type Optimizer } from '@
 import { ClipGradientModel, type Tensor3D } from './clip-gradients.js';
 import { coopPromptText, negativePromptText, type HespReferenceBehaviour } from './prompts.js';
 import { applyVisualPrompt, clampPatchCentre, type PatchLocation } from './visual-prompt.js';
+import { camPatchLocation } from './cam-location.js';
 
 const CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073];
 const CLIP_STD = [0.26862954, 0.26130258, 0.27577711];
@@ -103,7 +104,7 @@ export class HespModel {
   readonly patch: Float32Array;
   readonly negImages: Float32Array;
   readonly radius: Float32Array;
-  readonly location: PatchLocation;
+  location: PatchLocation;
   private readonly opt: Optimizer;
   private readonly S: number;
 
@@ -113,6 +114,7 @@ export class HespModel {
     private readonly promptIds: { ids: number[]; dims: [number, number]; eot: number[] },
     private readonly negText: Tensor2D,
     location: PatchLocation,
+    private readonly tokenize: (texts: readonly string[]) => { ids: number[]; dims: [number, number] },
   ) {
     this.K = o.classTexts.length;
     this.S = clip.arch.vision.imageSize!;
@@ -141,7 +143,32 @@ export class HespModel {
     const n = tokenize(o.classTexts.map(negativePromptText));
     const negText = await clip.textForwardEmbeds(clip.tokenEmbeddings(n.ids, n.dims), eotOf(n.ids, n.dims));
     const S = clip.arch.vision.imageSize!;
-    return new HespModel(clip, o, { ...p, eot: eotOf(p.ids, p.dims) }, negText, options.location ?? { row: S / 2, col: S / 2 });
+    return new HespModel(clip, o, { ...p, eot: eotOf(p.ids, p.dims) }, negText, options.location ?? { row: S / 2, col: S / 2 }, tokenize);
+  }
+
+  /**
+   * HESP's run-level patch location (`core/train.py`): zero-shot CLIP with the plain class texts on one frame
+   * (pixels in [0, 1], not normalised, as the reference feeds it) picks class c; CAM = fc0.weight[c] · conv1 features
+   * with fc0 a never-trained Linear(D, K) drawn from `seed` (PyTorch default init); then `camPatchLocation`.
+   * Sets and returns the location. @param frame [3, S, S]
+   */
+  async camLocation(frame: Float32Array, seed = 0): Promise<PatchLocation> {
+    const S = this.S;
+    const img = await this.clip.visionForwardEmbeds({ dtype: 'float32', data: frame, dims: [1, 3, S, S] });
+    const tok = this.tokenize(this.o.classTexts);
+    const eot = Array.from({ length: tok.dims[0] }, (_, r) => { const row = tok.ids.slice(r * tok.dims[1], (r + 1) * tok.dims[1]); return row.indexOf(Math.max(...row)); });
+    const txt = await this.clip.textForwardEmbeds(this.clip.tokenEmbeddings(tok.ids, tok.dims), eot);
+    const top = cosineLogits(img, txt, 1).logits.data;
+    const c = top.indexOf(Math.max(...top));
+    const F = this.clip.patchEmbeddings(frame);
+    const [D, g] = F.dims;
+    const rng = createRng(seed);
+    const bound = 1 / Math.sqrt(D);
+    const fc0 = Float32Array.from({ length: this.K * D }, () => (2 * rng.next() - 1) * bound);
+    const cam = new Float32Array(g * g);
+    for (let d = 0; d < D; d++) { const w = fc0[c * D + d]!; for (let p = 0; p < g * g; p++) cam[p]! += w * F.data[d * g * g + p]!; }
+    this.location = camPatchLocation(cam, g, { imageSize: S, patchSize: this.o.patchSize });
+    return this.location;
   }
 
   setLearningRate(lr: number): void {

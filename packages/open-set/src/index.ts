@@ -9,3 +9,4 @@ export type { Tensor3D } from './clip-gradients.js';
 export { ClipGradientModel, clipArchFromConfig } from './clip-gradients.js';
 export type { HespOptions, HespLosses } from './hesp.js';
 export { HespModel } from './hesp.js';
+export { camPatchLocation } from './cam-location.js';

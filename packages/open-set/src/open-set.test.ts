@@ -43,3 +43,21 @@ describe('ensemble scoring', () => {
     expect(knownness(e)).toEqual({ scores: [6, 2.5], predictions: [0, 1] });
   });
 });
+
+describe('CAM location rule', () => {
+  it('puts the patch at the centroid of the hottest region of the 7×7 map', async () => {
+    const { camPatchLocation } = await import('./index.js');
+    const cam = new Float32Array(49);
+    cam[2 * 7 + 5] = 1; // cell (row 2, col 5): centre pixel (80, 176)
+    cam[2 * 7 + 4] = 0.9;
+    const loc = camPatchLocation(cam, 7);
+    expect(loc.row).toBeGreaterThan(72);
+    expect(loc.row).toBeLessThan(88);
+    expect(loc.col).toBeGreaterThan(150);
+    expect(loc.col).toBeLessThan(176);
+    const corner = new Float32Array(49);
+    corner[0] = 5;
+    expect(camPatchLocation(corner, 7)).toEqual({ row: 28, col: 28 }); // clamped so the 56-px patch fits
+    expect(() => camPatchLocation(new Float32Array(10), 7)).toThrow(/not 7×7/);
+  });
+});
