@@ -10,11 +10,13 @@ import { Command, Option } from 'commander';
 import { writeJsonAtomic } from '@vlfer/core';
 import { benchPipeline, benchRawSession, benchEnvironment, type EncodeBenchRow } from './encode-bench.js';
 import { materializeClipGraphs } from './materialize.js';
+import { convertToFp16Weights } from './fp16.js';
 import { assertWebGpu } from '@vlfer/encoders';
 
 const program = new Command('bench:encode')
   .option('--shared <dir>', 'shared assets folder', process.env.VLFER_SHARED ?? '../shared')
   .option('--models <list>', 'graph folders under fixtures/graphs', 'vit-b32')
+  .option('--dtypes <list>', 'fp32 and/or fp16 (float16 weights, keep_io_types)', 'fp32,fp16')
   .option('--batch <n>', 'batch size', (v) => Number(v), 32)
   .option('--reps <n>', 'timed raw-session runs', (v) => Number(v), 5)
   .option('--images <n>', 'images through the full pipeline', (v) => Number(v), 256)
@@ -33,13 +35,17 @@ const rows: (EncodeBenchRow & { ratioToTorchAnchor?: number })[] = [];
 for (const name of String(o.models).split(',')) {
   const dir = materializeClipGraphs({ graphDir: join(o.shared, 'fixtures', 'graphs', name), tokenizerDir: join(o.shared, 'assets', 'clip-tokenizer'), outDir: join(o.modelsDir, name), towers: ['vision'] });
   process.stderr.write(`${name}: model directory ${resolve(dir)}\n`);
-  const raw = await benchRawSession({ onnxPath: join(dir, 'onnx', 'vision_model.onnx'), batch: o.batch, reps: o.reps, device: o.device, label: name });
-  const anchor = anchorFor(name, 'fp32');
-  process.stderr.write(`${name} raw ORT session, batch ${o.batch}: ${raw.imagesPerSecond.toFixed(1)} images/s (median ${raw.medianBatchMs!.toFixed(0)} ms per batch)${anchor ? `; ${(raw.imagesPerSecond / anchor).toFixed(4)} × PyTorch fp32 on ${anchors!.device} (${anchor.toFixed(0)} images/s)` : ''}\n`);
-  rows.push({ ...raw, ...(anchor ? { ratioToTorchAnchor: raw.imagesPerSecond / anchor } : {}) });
-  const pipe = await benchPipeline({ modelDir: dir, imageRoot: join(o.shared, 'data', 'fer2013-privatetest'), images: o.images, batch: o.batch, device: o.device, label: name });
-  process.stderr.write(`${name} full pipeline (FER2013 JPEG decode + resize + encode), batch ${o.batch}: ${pipe.imagesPerSecond.toFixed(1)} images/s over ${pipe.images} images\n`);
-  rows.push({ ...pipe, ...(anchor ? { ratioToTorchAnchor: pipe.imagesPerSecond / anchor } : {}) });
+  for (const dtype of String(o.dtypes).split(',') as ('fp32' | 'fp16')[]) {
+    const onnxPath = join(dir, 'onnx', dtype === 'fp16' ? 'vision_model_fp16.onnx' : 'vision_model.onnx');
+    if (dtype === 'fp16' && !existsSync(onnxPath)) process.stderr.write(`${name}: converted ${convertToFp16Weights(join(dir, 'onnx', 'vision_model.onnx'), onnxPath)} weight tensors to float16\n`);
+    const raw = await benchRawSession({ onnxPath, batch: o.batch, reps: o.reps, device: o.device, label: name, dtype });
+    const anchor = anchorFor(name, dtype);
+    process.stderr.write(`${name} ${dtype} raw ORT session, batch ${o.batch}: ${raw.imagesPerSecond.toFixed(1)} images/s (median ${raw.medianBatchMs!.toFixed(0)} ms per batch)${anchor ? `; ${(raw.imagesPerSecond / anchor).toFixed(4)} × PyTorch ${dtype} on ${anchors!.device} (${anchor.toFixed(0)} images/s)` : ''}\n`);
+    rows.push({ ...raw, ...(anchor ? { ratioToTorchAnchor: raw.imagesPerSecond / anchor } : {}) });
+    const pipe = await benchPipeline({ modelDir: dir, imageRoot: join(o.shared, 'data', 'fer2013-privatetest'), images: o.images, batch: o.batch, device: o.device, label: name, dtype });
+    process.stderr.write(`${name} ${dtype} full pipeline (FER2013 JPEG decode + resize + encode), batch ${o.batch}: ${pipe.imagesPerSecond.toFixed(1)} images/s over ${pipe.images} images\n`);
+    rows.push({ ...pipe, ...(anchor ? { ratioToTorchAnchor: pipe.imagesPerSecond / anchor } : {}) });
+  }
 }
 writeJsonAtomic(o.out, { benchmark: 'encode', cpuCores: cpus().length, environment: benchEnvironment(), anchor: anchors ? { device: anchors.device, file: anchorFile } : null, rows });
 process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
