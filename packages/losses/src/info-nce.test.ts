@@ -74,6 +74,16 @@ describe('optimisers (PyTorch semantics)', () => {
     const d2 = Math.fround(0.9 * Math.fround(0.51) + Math.fround(0.01 * before));
     expect(sgd.state().buffers.p![0]).toBeCloseTo(d2, 7);
   });
+  it('setLearningRate changes the step size and keeps the state', () => {
+    const p = Float32Array.of(1);
+    const sgd = createSgd({ p }, { lr: 0.1 });
+    sgd.step({ p: Float32Array.of(1) });
+    sgd.setLearningRate(0.01);
+    sgd.step({ p: Float32Array.of(1) });
+    expect(p[0]).toBeCloseTo(1 - 0.1 - 0.01, 6);
+    expect(sgd.state().step).toBe(2);
+    expect(() => sgd.setLearningRate(0)).toThrow(/must be > 0/);
+  });
   it('Adam: first step moves each parameter by lr·sign(g)', () => {
     const p = Float32Array.of(1, -1, 0.5);
     const adam = createAdam({ p }, { lr: 0.01 });

@@ -21,6 +21,27 @@ function checkGrads(params: Params, grads: Readonly<Record<string, Float32Array>
   }
 }
 
+/** Mutable optimiser state shared by the update rule and the state/schedule methods. */
+interface OptimizerState {
+  t: number;
+  lr: number;
+  buffers: Record<string, Float32Array>;
+}
+
+function stateMethods(st: OptimizerState): Pick<Optimizer, 'state' | 'loadState' | 'setLearningRate'> {
+  return {
+    state: () => ({ step: st.t, buffers: st.buffers }),
+    loadState(s) {
+      st.t = s.step;
+      st.buffers = Object.fromEntries(Object.entries(s.buffers).map(([k, v]) => [k, Float32Array.from(v)]));
+    },
+    setLearningRate(next) {
+      if (!(next > 0)) throw new InvalidArgumentError({ functionName: 'setLearningRate', argument: 'lr', message: `must be > 0, got ${next}` });
+      st.lr = next;
+    },
+  };
+}
+
 export interface SgdOptions {
   lr: number;
   /** @default 0 */
@@ -38,20 +59,18 @@ export interface SgdOptions {
  * d = nesterov ? d + momentum·buf : buf; p −= lr·d.
  */
 export function createSgd(params: Params, options: SgdOptions): Optimizer {
-  let { lr } = options;
-  const { momentum = 0, weightDecay = 0, dampening = 0, nesterov = false } = options;
+  const { lr, momentum = 0, weightDecay = 0, dampening = 0, nesterov = false } = options;
   if (!(lr > 0)) throw new InvalidArgumentError({ functionName: 'createSgd', argument: 'lr', message: `must be > 0, got ${lr}` });
   if (nesterov && (momentum <= 0 || dampening !== 0)) throw new InvalidArgumentError({ functionName: 'createSgd', argument: 'nesterov', message: 'requires momentum > 0 and dampening 0' });
-  let buffers: Record<string, Float32Array> = {};
-  let t = 0;
+  const st: OptimizerState = { t: 0, lr, buffers: {} };
   return {
     step(grads) {
       checkGrads(params, grads, 'Sgd.step');
       for (const [k, p] of Object.entries(params)) {
         const g = grads[k]!;
-        let buf = buffers[k];
+        let buf = st.buffers[k];
         const first = buf === undefined;
-        if (momentum !== 0 && first) buf = buffers[k] = new Float32Array(p.length);
+        if (momentum !== 0 && first) buf = st.buffers[k] = new Float32Array(p.length);
         for (let i = 0; i < p.length; i++) {
           let d = Math.fround(g[i]! + weightDecay * p[i]!);
           if (momentum !== 0) {
@@ -59,20 +78,12 @@ export function createSgd(params: Params, options: SgdOptions): Optimizer {
             buf![i] = b;
             d = nesterov ? Math.fround(d + momentum * b) : b;
           }
-          p[i] = p[i]! - lr * d;
+          p[i] = p[i]! - st.lr * d;
         }
       }
-      t++;
+      st.t++;
     },
-    state: () => ({ step: t, buffers }),
-    loadState(s) {
-      t = s.step;
-      buffers = Object.fromEntries(Object.entries(s.buffers).map(([k, v]) => [k, Float32Array.from(v)]));
-    },
-    setLearningRate(next) {
-      if (!(next > 0)) throw new InvalidArgumentError({ functionName: 'setLearningRate', argument: 'lr', message: `must be > 0, got ${next}` });
-      lr = next;
-    },
+    ...stateMethods(st),
   };
 }
 
@@ -94,21 +105,20 @@ export interface AdamOptions {
  * p −= (lr / (1 − β1ᵗ)) · m / (√v / √(1 − β2ᵗ) + eps).
  */
 export function createAdam(params: Params, options: AdamOptions = {}): Optimizer {
-  let lr = options.lr ?? 1e-3;
-  const { betas = [0.9, 0.999], eps = 1e-8, weightDecay = 0, decoupledWeightDecay = false } = options;
+  const { lr = 1e-3, betas = [0.9, 0.999], eps = 1e-8, weightDecay = 0, decoupledWeightDecay = false } = options;
   const [b1, b2] = betas;
-  let buffers: Record<string, Float32Array> = {};
-  let t = 0;
+  const st: OptimizerState = { t: 0, lr, buffers: {} };
   return {
     step(grads) {
       checkGrads(params, grads, 'Adam.step');
-      t++;
+      const t = ++st.t;
+      const lr = st.lr;
       const bc1 = 1 - b1 ** t;
       const bc2 = Math.sqrt(1 - b2 ** t);
       for (const [k, p] of Object.entries(params)) {
         const g = grads[k]!;
-        const m = (buffers[`${k}.exp_avg`] ??= new Float32Array(p.length));
-        const v = (buffers[`${k}.exp_avg_sq`] ??= new Float32Array(p.length));
+        const m = (st.buffers[`${k}.exp_avg`] ??= new Float32Array(p.length));
+        const v = (st.buffers[`${k}.exp_avg_sq`] ??= new Float32Array(p.length));
         for (let i = 0; i < p.length; i++) {
           if (decoupledWeightDecay && weightDecay !== 0) p[i] = p[i]! * (1 - lr * weightDecay);
           const gi = decoupledWeightDecay ? g[i]! : g[i]! + weightDecay * p[i]!;
@@ -118,14 +128,6 @@ export function createAdam(params: Params, options: AdamOptions = {}): Optimizer
         }
       }
     },
-    state: () => ({ step: t, buffers }),
-    loadState(s) {
-      t = s.step;
-      buffers = Object.fromEntries(Object.entries(s.buffers).map(([k, v]) => [k, Float32Array.from(v)]));
-    },
-    setLearningRate(next) {
-      if (!(next > 0)) throw new InvalidArgumentError({ functionName: 'setLearningRate', argument: 'lr', message: `must be > 0, got ${next}` });
-      lr = next;
-    },
+    ...stateMethods(st),
   };
 }
