@@ -3,7 +3,9 @@ import { PROMPT_TYPES } from '@vlfer/llm-knowledge';
 
 export const IMAGE_DATASETS = ['image-folder', 'fer2013', 'caer-s', 'raf-db', 'affectnet7', 'affectnet8', 'ferplus'] as const;
 export const VIDEO_DATASETS = ['dfew', 'ferv39k', 'mafw', 'afew'] as const;
-export const DATASET_KINDS = [...IMAGE_DATASETS, ...VIDEO_DATASETS] as const;
+/** Class folders of raw video files (`root/<class>/<video>`), decoded with ffmpeg. */
+export const VIDEO_FILE_DATASETS = ['video-folder'] as const;
+export const DATASET_KINDS = [...IMAGE_DATASETS, ...VIDEO_DATASETS, ...VIDEO_FILE_DATASETS] as const;
 export type DatasetKind = (typeof DATASET_KINDS)[number];
 
 /** Resolved configuration of `exp-clip eval`, validated with zod and written next to the results. */

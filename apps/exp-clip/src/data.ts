@@ -1,9 +1,10 @@
-import { BASIC_7, loadAffectNetCsv, loadFerPlusCsv, loadImageFolder, loadRafDb, loadVideoList, MAFW_11, type ImageItem, type LoadResult, type VideoItem } from '@vlfer/datasets';
+import { BASIC_7, loadVideoFolder, loadAffectNetCsv, loadFerPlusCsv, loadImageFolder, loadRafDb, loadVideoList, MAFW_11, type ImageItem, type LoadResult, type VideoItem } from '@vlfer/datasets';
 import type { LabelSet } from '@vlfer/core';
 import { IMAGE_DATASETS, type EvalConfig } from './config.js';
 
 export type EvalData =
   | { kind: 'images'; fold: number | null; labelSet: LabelSet; items: ImageItem[]; dropped: LoadResult<ImageItem>['dropped']; source: string }
+  | { kind: 'video-files'; fold: number | null; labelSet: LabelSet; items: ImageItem[]; dropped: LoadResult<ImageItem>['dropped']; source: string }
   | { kind: 'videos'; fold: number | null; labelSet: LabelSet; items: VideoItem[]; dropped: LoadResult<VideoItem>['dropped']; source: string };
 
 function need(value: string | undefined, flag: string, dataset: string): string {
@@ -16,6 +17,10 @@ export async function loadEvalData(cfg: EvalConfig, fold: number | null): Promis
   const annotations = cfg.annotations && fold !== null ? cfg.annotations.replaceAll('{fold}', String(fold)) : cfg.annotations;
   if (fold !== null && !cfg.annotations?.includes('{fold}')) throw new Error('--folds needs an --annotations path containing {fold}, e.g. DFEW_set_{fold}_test.txt');
   const take = <T>(r: LoadResult<T>) => ({ ...r, items: cfg.limit ? r.items.slice(0, cfg.limit) : r.items });
+  if (cfg.dataset === 'video-folder') {
+    const t = take(await loadVideoFolder(cfg.root));
+    return { kind: 'video-files', fold, labelSet: t.labelSet, items: t.items, dropped: t.dropped, source: t.source };
+  }
   if ((IMAGE_DATASETS as readonly string[]).includes(cfg.dataset)) {
     let r: LoadResult<ImageItem>;
     switch (cfg.dataset) {

@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic, type FeatureProjection, type LabelSet, type Tensor2D } from '@vlfer/core';
-import { buildZeroShotClassifier, encodeImages, FeatureCache, frameDirClip, loadClip, type ClipModel, type EncodeItem } from '@vlfer/encoders';
+import { buildZeroShotClassifier, encodeImages, FeatureCache, frameDirClip, loadClip, videoFileClip, type ClipModel, type EncodeItem } from '@vlfer/encoders';
 import { loadProjectionHead } from '@vlfer/projection-head';
 import { argmaxRows, averageFolds, classificationReport, type MeanStd } from '@vlfer/metrics';
 import type { PromptType } from '@vlfer/llm-knowledge';
@@ -73,7 +73,13 @@ export async function runEval(input: EvalConfigInput, hooks: { projection?: Feat
   let itemsEncoded = 0;
   const features: Tensor2D[] = [];
   for (const d of data) {
-    const items: EncodeItem[] = d.kind === 'images' ? d.items.map((i) => i.path) : d.items.flatMap((v) => frameDirClip(v.frameDir, { numSegments: cfg.frames, shortClip: cfg.shortClip }).items);
+    let items: EncodeItem[];
+    if (d.kind === 'images') items = d.items.map((i) => i.path);
+    else if (d.kind === 'videos') items = d.items.flatMap((v) => frameDirClip(v.frameDir, { numSegments: cfg.frames, shortClip: cfg.shortClip }).items);
+    else {
+      items = [];
+      for (const v of d.items) items.push(...(await videoFileClip(v.path, { numSegments: cfg.frames, shortClip: cfg.shortClip })).items);
+    }
     const bar = createProgress(cfg.progress, `encode${d.fold !== null ? ` fold ${d.fold}` : ''}`);
     const te = performance.now();
     try {
@@ -88,7 +94,7 @@ export async function runEval(input: EvalConfigInput, hooks: { projection?: Feat
   const results: PromptTypeResult[] = [];
   const predictions: EvalResult['predictions'] = data.map((d) => ({
     fold: d.fold,
-    ids: d.kind === 'images' ? d.items.map((i) => i.path) : d.items.map((v) => v.frameDir),
+    ids: d.kind === 'videos' ? d.items.map((v) => v.frameDir) : d.items.map((i) => i.path),
     labels: d.items.map((i) => i.label),
     byPromptType: {},
   }));
@@ -161,7 +167,7 @@ export function formatTable(r: EvalResult): string {
     const f = (m: MeanStd) => (folds > 1 ? `${(100 * m.mean).toFixed(2)} ± ${(100 * m.std).toFixed(2)}` : (100 * m.mean).toFixed(2));
     lines.push(`${pad(p.promptType, 46)} ${pad(f(p.mean.uar), 14)} ${pad(f(p.mean.war), 14)}`);
   }
-  const unit = (VIDEO_DATASETS as readonly string[]).includes(r.config.dataset) ? 'frames' : 'images';
+  const unit = (VIDEO_DATASETS as readonly string[]).includes(r.config.dataset) || r.config.dataset === 'video-folder' ? 'frames' : 'images';
   lines.push(`${r.timing.itemsEncoded} ${unit} encoded in ${r.timing.encodeSeconds.toFixed(1)} s (${r.timing.itemsPerSecond.toFixed(1)}/s); results in ${r.outDir}`);
   return lines.join('\n');
 }

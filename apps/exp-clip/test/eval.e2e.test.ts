@@ -122,3 +122,19 @@ describe('exp-clip eval --head', () => {
     await expect(runEval({ dataset: 'image-folder', root: imageRoot, model, head: bad, promptTypes: ['class_name'], out: join(work, 'bad'), progress: false }, { log: () => {} })).rejects.toThrow(/head input dim 512 does not match the encoder's embedding dim 24/);
   });
 });
+
+describe('exp-clip eval on raw video files (video-folder, ffmpeg)', () => {
+  it('decodes, samples 16 segment centres per clip and reports per-clip metrics', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { defaultFfmpegPath } = await import('@vlfer/encoders');
+    const root = join(work, 'raw-videos');
+    for (const [c, f] of ['happy', 'sad'].entries()) {
+      mkdirSync(join(root, f), { recursive: true });
+      for (let k = 0; k < 2; k++) execFileSync(defaultFfmpegPath(), ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', `testsrc=size=64x48:rate=10,hue=h=${60 * (2 * c + k)}`, '-t', '2', '-c:v', 'mjpeg', join(root, f, `clip${k}.avi`)]);
+    }
+    const r = await runEval({ dataset: 'video-folder', root, model, promptTypes: ['class_name'], out: join(work, 'raw'), progress: false }, { log: () => {} });
+    expect(r.timing.itemsEncoded).toBe(4 * 16);
+    expect(r.results[0]!.folds[0]!.n).toBe(4);
+    expect(r.predictions[0]!.ids[0]!.endsWith('clip0.avi')).toBe(true);
+  }, 120_000);
+});

@@ -1,5 +1,5 @@
 import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { extname, join } from 'node:path';
 import { DataFormatError, type LabelSet } from '@vlfer/core';
 import { verifyImage, isImageFile, type ImageVerification } from './image-check.js';
 import { BASIC_7, BASIC_8, canonicalExpression, MAFW_11 } from './label-sets.js';
@@ -25,11 +25,25 @@ export interface ImageFolderOptions {
  * Items are sorted by class id, then file name, so the order is reproducible.
  */
 export async function loadImageFolder(root: string, options: ImageFolderOptions = {}): Promise<LoadResult<ImageItem>> {
+  return loadClassFolder(root, { ...options, accept: isImageFile, kind: 'image', verify: options.verify ?? 'header' });
+}
+
+export const VIDEO_EXTENSIONS = new Set(['.mp4', '.avi', '.mov', '.mkv', '.webm', '.flv', '.mpg', '.mpeg', '.m4v', '.wmv']);
+
+/**
+ * Load a class-folder set of video files (`root/<class>/<video>`), e.g. raw AFEW or CAER clips, for decoding with
+ * ffmpeg (`@vlfer/encoders` videoFileClip). Same folder-name matching and errors as `loadImageFolder`.
+ */
+export async function loadVideoFolder(root: string, options: Omit<ImageFolderOptions, 'verify'> = {}): Promise<LoadResult<ImageItem>> {
+  return loadClassFolder(root, { ...options, accept: (f) => VIDEO_EXTENSIONS.has(extname(f).toLowerCase()), kind: 'video', verify: 'none' });
+}
+
+async function loadClassFolder(root: string, options: ImageFolderOptions & { accept: (name: string) => boolean; kind: 'image' | 'video' }): Promise<LoadResult<ImageItem>> {
   let entries: string[];
   try {
     entries = readdirSync(root).sort();
   } catch (error) {
-    throw new DataFormatError({ file: root, message: `cannot read the image folder (${(error as Error).message}); expected root/<class>/<image> directories`, cause: error });
+    throw new DataFormatError({ file: root, message: `cannot read the ${options.kind} folder (${(error as Error).message}); expected root/<class>/<${options.kind}> directories`, cause: error });
   }
   const dropped = new DropCounter();
   const extra = options.extraFiles ?? 'error';
@@ -40,7 +54,7 @@ export async function loadImageFolder(root: string, options: ImageFolderOptions 
     else if (extra === 'skip') dropped.add('non-directory entry at the root');
     else throw new DataFormatError({ file: p, message: "a file at the root of a class-folder image set; expected only class directories (pass extraFiles: 'skip' to ignore)" });
   }
-  if (classDirs.length === 0) throw new DataFormatError({ file: root, message: 'no class directories found; expected root/<class>/<image>' });
+  if (classDirs.length === 0) throw new DataFormatError({ file: root, message: `no class directories found; expected root/<class>/<${options.kind}>` });
   const labelSet = options.labelSet ?? (classDirs.length <= 7 ? BASIC_7 : classDirs.length === 8 ? BASIC_8 : MAFW_11);
   const items: ImageItem[] = [];
   const seen = new Map<number, string>();
@@ -54,16 +68,16 @@ export async function loadImageFolder(root: string, options: ImageFolderOptions 
     seen.set(label, name);
     for (const f of readdirSync(dir).sort()) {
       const p = join(dir, f);
-      if (!isImageFile(f) || !statSync(p).isFile()) {
-        if (extra === 'skip') { dropped.add('not an image file'); continue; }
-        throw new DataFormatError({ file: p, message: "not an image file (expected .jpg, .jpeg, .png, .bmp, .gif, .webp, .tif); pass extraFiles: 'skip' to ignore" });
+      if (!options.accept(f) || !statSync(p).isFile()) {
+        if (extra === 'skip') { dropped.add(`not a${options.kind === 'image' ? 'n image' : ' video'} file`); continue; }
+        const exts = options.kind === 'image' ? '.jpg, .jpeg, .png, .bmp, .gif, .webp, .tif' : [...VIDEO_EXTENSIONS].join(', ');
+        throw new DataFormatError({ file: p, message: `not a${options.kind === 'image' ? 'n image' : ' video'} file (expected ${exts}); pass extraFiles: 'skip' to ignore` });
       }
       items.push({ path: p, label });
     }
   }
   items.sort((a, b) => a.label - b.label || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const verify = options.verify ?? 'header';
-  for (const it of items) await verifyImage(it.path, verify);
+  for (const it of items) await verifyImage(it.path, options.verify ?? 'none');
   return { items, labelSet, counts: countLabels(items, labelSet.names.length), dropped: dropped.list(), source: root };
 }
 

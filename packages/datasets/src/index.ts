@@ -4,7 +4,7 @@ export { EXP_CLIP_CLASS_ORDER, BASIC_7, BASIC_8, MAFW_11, NATIVE_LABELS, canonic
 export type { ImageVerification } from './image-check.js';
 export { verifyImage, isImageFile, IMAGE_EXTENSIONS } from './image-check.js';
 export type { ImageFolderOptions } from './image-folder.js';
-export { loadImageFolder, listImages } from './image-folder.js';
+export { loadImageFolder, loadVideoFolder, listImages, VIDEO_EXTENSIONS } from './image-folder.js';
 export type { RafDbOptions, AffectNetOptions, FerPlusOptions } from './tabular.js';
 export { loadRafDb, loadAffectNetCsv, loadFerPlusCsv } from './tabular.js';
 export type { VideoListOptions } from './video-list.js';
