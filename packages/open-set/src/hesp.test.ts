@@ -36,3 +36,33 @@ describe('HESP training step on tiny-clip', () => {
     await a.release();
   }, 120_000);
 });
+
+describe('HESP gradients vs finite differences of the summed losses', () => {
+  it('ctx, patch, negative images and R', async () => {
+    const m = await HespModel.create(sharedPath('fixtures', 'tiny-clip'), { classTexts: ['Happy', 'Sad'], nCtx: 2, seed: 3, logitScale: 14.28, location: { row: 100, col: 120 } });
+    m.radius[0] = 0.5;
+    const x = frames(3, 2, 5);
+    const y = [0, 1, 0];
+    const g = await m.gradients(x, 2, y);
+    const lossAt = async () => (await m.loss(x, 2, y)).total;
+    const fd = async (t: Float32Array, i: number, h: number) => {
+      const v = t[i]!;
+      t[i] = v + h; const up = await lossAt();
+      t[i] = v - h; const down = await lossAt();
+      t[i] = v;
+      return (up - down) / (2 * h);
+    };
+    const pairs: string[] = [];
+    const check = (num: number, ana: number) => { pairs.push(`${num.toExponential(3)}/${ana.toExponential(3)}`); expect(Math.abs(num - ana)).toBeLessThan(2e-5 + 0.05 * Math.abs(ana)); };
+    for (const i of [0, 17, 40]) check(await fd(m.ctx, i, 1e-2), g.ctx[i]!);
+    const s = 56;
+    for (const [c, r, col] of [[0, 10, 20], [2, 40, 5]] as const) {
+      const i = (c * s + r) * s + col;
+      check(await fd(m.patch, i, 5e-2), 3 * g.patch[i]!); // patch gradient is averaged over the 3 clips
+    }
+    for (const i of [5000, 3 * 224 * 224 + 77777]) check(await fd(m.negImages, i, 5e-2), g.negImages[i]!);
+    check(await fd(m.radius, 0, 1e-2), g.radius);
+    console.log(`finite difference / analytic: ${pairs.join(", ")}`);
+    await m.release();
+  }, 180_000);
+});

@@ -33,6 +33,16 @@ export interface HespOptions {
   chunk?: number;
 }
 
+/** Gradients of the summed HESP losses w.r.t. each learnable tensor (same layouts as the tensors). */
+export interface HespGradients {
+  losses: HespLosses;
+  ctx: Float32Array;
+  /** HESP's `noise.grad.mean(0)`: ∂L/∂patch divided by the number of clips (each clip adds its own copy). */
+  patch: Float32Array;
+  negImages: Float32Array;
+  radius: number;
+}
+
 export interface HespLosses {
   clipKnown: number;
   supCon: number;
@@ -219,6 +229,20 @@ export class HespModel {
    * @param labels [clips] known labels in [0, K)
    */
   async step(frames: Tensor4D, framesPerClip: number, labels: readonly number[]): Promise<HespLosses> {
+    const g = await this.gradients(frames, framesPerClip, labels);
+    this.apply(g);
+    return g.losses;
+  }
+
+  /** The five losses on a batch, without gradients or updates. */
+  async loss(frames: Tensor4D, framesPerClip: number, labels: readonly number[]): Promise<HespLosses> {
+    return (await this.gradients(frames, framesPerClip, labels, { lossOnly: true })).losses;
+  }
+
+  /**
+   * Losses and the gradient of their sum w.r.t. every learnable tensor (ctx, patch, negative images, R), no update.
+   */
+  async gradients(frames: Tensor4D, framesPerClip: number, labels: readonly number[], options: { lossOnly?: boolean } = {}): Promise<HespGradients> {
     const T = framesPerClip;
     const B = frames.dims[0] / T;
     if (!Number.isInteger(B) || labels.length !== B) throw new InvalidArgumentError({ functionName: 'HespModel.step', argument: 'labels', message: `${labels.length} labels for ${frames.dims[0]} frames at ${T} per clip` });
@@ -241,6 +265,9 @@ export class HespModel {
     const uncl = cosineLogits(c, this.negText, this.o.logitScale);
     const ceU = crossEntropy(uncl.logits, Array.from({ length: this.K }, (_, i) => i));
     const unclBack = uncl.backward(ceU.gradLogits);
+    const losses = { clipKnown: ceClip.loss, supCon: sup.loss, arpl: arpl.loss, negativeClip: ceU.loss, ensemble: ens.loss };
+    const summary: HespLosses = { ...losses, total: Object.values(losses).reduce((a, b) => a + b, 0) };
+    if (options.lossOnly) return { losses: summary, ctx: new Float32Array(0), patch: new Float32Array(0), negImages: new Float32Array(0), radius: 0 };
     const dv = addInto(Float32Array.from(clipBack.da), arpl.gradFeatures.data, arplBack.dx, sup.gradFeatures.data);
     const dc = addInto(Float32Array.from(arpl.gradCenters.data), arplBack.dc, unclBack.da);
     const dt = clipBack.db;
@@ -262,22 +289,29 @@ export class HespModel {
     const gEmb = (await this.clip.textVjp(emb, this.promptIds.eot, { dtype: 'float32', data: dt, dims: [this.K, E] })).gradInputsEmbeds;
     const d = gEmb.dims[2], L = gEmb.dims[1], nc = this.o.nCtx;
     const gCtx = new Float32Array(this.ctx.length);
-    if (!this.o.referenceBehaviour.zeroContextGradient) for (let k = 0; k < this.K; k++) gCtx.set(gEmb.data.subarray((k * L + 1) * d, (k * L + 1 + nc) * d), k * nc * d);
-    // manual normalised-gradient steps (HESP: step 50, not scheduled): the patch, and the mean over the K images
-    const normStep = (target: Float32Array, g: ArrayLike<number>, repeat: number) => {
+    for (let k = 0; k < this.K; k++) gCtx.set(gEmb.data.subarray((k * L + 1) * d, (k * L + 1 + nc) * d), k * nc * d);
+    return { losses: summary, ctx: gCtx, patch: Float32Array.from(gPatch), negImages: gNeg, radius: arpl.gradRadius };
+  }
+
+  /**
+   * HESP's updates from gradients: step-50 normalised-gradient moves of the patch and (with the mean over the K
+   * images) of the negative images, then SGD over ctx, negative images and R. With
+   * `referenceBehaviour.zeroContextGradient` the context gets a zero gradient (decay and momentum only).
+   */
+  apply(g: HespGradients): void {
+    const normStep = (target: Float32Array, grad: ArrayLike<number>, repeat: number) => {
       let n2 = 0;
-      for (let i = 0; i < g.length; i++) n2 += g[i]! ** 2;
+      for (let i = 0; i < grad.length; i++) n2 += grad[i]! ** 2;
       const f = this.o.promptStep / (Math.sqrt(n2) + 1e-10);
-      for (let r = 0; r < repeat; r++) for (let i = 0; i < g.length; i++) target[r * g.length + i]! -= f * g[i]!;
+      for (let r = 0; r < repeat; r++) for (let i = 0; i < grad.length; i++) target[r * grad.length + i]! -= f * grad[i]!;
     };
-    normStep(this.patch, gPatch, 1);
-    const per = 3 * plane;
+    normStep(this.patch, g.patch, 1);
+    const per = 3 * this.S * this.S;
     const gMean = new Float64Array(per);
-    for (let k = 0; k < this.K; k++) for (let i = 0; i < per; i++) gMean[i]! += gNeg[k * per + i]! / this.K;
+    for (let k = 0; k < this.K; k++) for (let i = 0; i < per; i++) gMean[i]! += g.negImages[k * per + i]! / this.K;
     normStep(this.negImages, gMean, this.K);
-    this.opt.step({ ctx: gCtx, negImages: gNeg, radius: Float32Array.of(arpl.gradRadius) });
-    const losses = { clipKnown: ceClip.loss, supCon: sup.loss, arpl: arpl.loss, negativeClip: ceU.loss, ensemble: ens.loss };
-    return { ...losses, total: Object.values(losses).reduce((a, b) => a + b, 0) };
+    const ctxGrad = this.o.referenceBehaviour.zeroContextGradient ? new Float32Array(this.ctx.length) : g.ctx;
+    this.opt.step({ ctx: ctxGrad, negImages: g.negImages, radius: Float32Array.of(g.radius) });
   }
 
   /** Learnable state for checkpoints. */

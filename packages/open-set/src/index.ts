@@ -7,6 +7,6 @@ export type { ClipTowerArch } from './clip-vjp-graphs.js';
 export { textTowerVjpModel, visionTowerVjpModel } from './clip-vjp-graphs.js';
 export type { Tensor3D } from './clip-gradients.js';
 export { ClipGradientModel, clipArchFromConfig } from './clip-gradients.js';
-export type { HespOptions, HespLosses } from './hesp.js';
+export type { HespOptions, HespLosses, HespGradients } from './hesp.js';
 export { HespModel } from './hesp.js';
 export { camPatchLocation } from './cam-location.js';
