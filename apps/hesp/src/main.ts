@@ -27,6 +27,7 @@ program
   .option('--location <row,col>', "fixed visual-prompt centre instead of HESP's CAM rule", ints)
   .option('--val-fraction <x>', 'training clips held out for model selection', num, 0.2)
   .addOption(new Option('--select-on <set>', "'val', or 'test' (the reference's optimistic protocol)").choices(['val', 'test']).default('val'))
+  .option('--no-augment', "no training augmentation (HESP: random flip + random sized crop)")
   .option('--reference-class-order', "reproduce the reference's alphabetical class-name order bug")
   .option('--reference-zero-context-grad', "reproduce the reference's zeroed context gradient")
   .addOption(new Option('--device <device>').choices(['cpu', 'webgpu']).default('cpu'))
@@ -34,7 +35,7 @@ program
   .action(async (o) => {
     const r = await runHesp({
       dataset: o.dataset, trainAnnotations: o.train, testAnnotations: o.test, root: o.root, labelScheme: o.labelScheme, splitIndex: o.split, known: o.known,
-      model: o.model, ...(o.location ? { location: { row: o.location[0], col: o.location[1] } } : {}), epochs: o.epochs, batch: o.batch, frames: o.frames, lr: o.lr, seed: o.seed, valFraction: o.valFraction, selectOn: o.selectOn,
+      model: o.model, ...(o.location ? { location: { row: o.location[0], col: o.location[1] } } : {}), epochs: o.epochs, batch: o.batch, frames: o.frames, lr: o.lr, seed: o.seed, valFraction: o.valFraction, selectOn: o.selectOn, augment: o.augment !== false,
       referenceBehaviour: { alphabeticalClassNames: Boolean(o.referenceClassOrder), zeroContextGradient: Boolean(o.referenceZeroContextGrad) }, device: o.device, out: o.out,
     });
     const b = r.best;

@@ -5,7 +5,7 @@ import { createRng, hashBytes, readSafetensors, writeFileAtomic, writeJsonAtomic
 import { BASIC_7, MAFW_11, hespOpenSetSplits, listFrames, loadVideoList, partitionBySplit, segmentCentreIndices, tsnTrainIndices, type OpenSetSplit, type VideoItem } from '@vlfer/datasets';
 import { preprocessImages } from '@vlfer/encoders';
 import { openSetReport, weightedAverageRecall } from '@vlfer/metrics';
-import { HespModel, knownClassTexts } from '@vlfer/open-set';
+import { HespModel, knownClassTexts, loadAugmentedFrames, sampleClipAugmentation } from '@vlfer/open-set';
 
 export const HespConfigSchema = z.object({
   /** Which HESP split list and label set: mafw (11 classes) or afew/dfew (7). */
@@ -35,6 +35,8 @@ export const HespConfigSchema = z.object({
   valFraction: z.number().min(0).max(0.9).default(0.2),
   /** 'val' (default) or 'test' — the reference's selection on the test set, labelled as such in the outputs. */
   selectOn: z.enum(['val', 'test']).default('val'),
+  /** HESP's training augmentation (random flip + random sized crop, same for all frames of a clip). */
+  augment: z.boolean().default(true),
   referenceBehaviour: z.object({ alphabeticalClassNames: z.boolean().optional(), zeroContextGradient: z.boolean().optional() }).default({}),
   device: z.enum(['cpu', 'webgpu']).default('cpu'),
   out: z.string().min(1),
@@ -80,6 +82,20 @@ async function clipFrames(clips: readonly VideoItem[], T: number, indices: (n: n
   const paths = clips.flatMap((c) => { const f = listFrames(c.frameDir); return indices(f.length).map((i) => f[i]!); });
   const px = await preprocessImages(paths, 'exp-clip');
   return { dtype: 'float32', data: px.data, dims: [clips.length * T, 3, 224, 224] };
+}
+
+/** Training frames with HESP's augmentation: TSN indices, then one flip/crop draw per clip. */
+async function augmentedClipFrames(clips: readonly VideoItem[], T: number, rng: ReturnType<typeof createRng>): Promise<Tensor4D> {
+  const parts: Float32Array[] = [];
+  for (const c of clips) {
+    const f = listFrames(c.frameDir);
+    const paths = tsnTrainIndices(f.length, T, rng).map((i) => f[i]!);
+    parts.push((await loadAugmentedFrames(paths, sampleClipAugmentation(rng))).data);
+  }
+  const data = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) { data.set(p, o); o += p.length; }
+  return { dtype: 'float32', data, dims: [clips.length * T, 3, 224, 224] };
 }
 
 export interface EpochRecord {
@@ -173,7 +189,7 @@ export async function runHesp(input: HespConfigInput, hooks: { log?: (l: string)
     for (let b = 0; b < order.length; b += cfg.batch) {
       const clips = order.slice(b, b + cfg.batch).map((i) => data.train[i]!);
       const ts = performance.now();
-      const frames = await clipFrames(clips, T, (n) => tsnTrainIndices(n, T, rng));
+      const frames = cfg.augment ? await augmentedClipFrames(clips, T, rng) : await clipFrames(clips, T, (n) => tsnTrainIndices(n, T, rng));
       const losses = await model.step(frames, T, clips.map((c) => c.label));
       stepSeconds.push((performance.now() - ts) / 1000);
       lossSum += losses.total;

@@ -10,3 +10,5 @@ export { ClipGradientModel, clipArchFromConfig } from './clip-gradients.js';
 export type { HespOptions, HespLosses, HespGradients } from './hesp.js';
 export { HespModel } from './hesp.js';
 export { camPatchLocation } from './cam-location.js';
+export type { ClipAugmentation } from './augment.js';
+export { sampleClipAugmentation, loadAugmentedFrames } from './augment.js';
