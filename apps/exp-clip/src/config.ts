@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { PROMPT_TYPES } from '@vlfer/llm-knowledge';
 
@@ -47,4 +48,9 @@ export function parseEvalConfig(input: EvalConfigInput): EvalConfig {
     throw new Error(`Invalid exp-clip eval options:\n${lines.join('\n')}`);
   }
   return r.data;
+}
+
+/** Cache/checkpoint key of a model: local paths made absolute, Hub ids as given. */
+export function resolveModelKey(model: string): string {
+  return model.startsWith('.') || model.startsWith('/') ? resolve(model) : model;
 }

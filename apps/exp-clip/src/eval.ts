@@ -4,7 +4,7 @@ import { buildZeroShotClassifier, encodeImages, FeatureCache, frameDirClip, load
 import { loadProjectionHead } from '@vlfer/projection-head';
 import { argmaxRows, averageFolds, classificationReport, type MeanStd } from '@vlfer/metrics';
 import type { PromptType } from '@vlfer/llm-knowledge';
-import { parseEvalConfig, VIDEO_DATASETS, type EvalConfig, type EvalConfigInput } from './config.js';
+import { parseEvalConfig, resolveModelKey, VIDEO_DATASETS, type EvalConfig, type EvalConfigInput } from './config.js';
 import { loadEvalData, type EvalData } from './data.js';
 import { createProgress } from './progress.js';
 import { runEnvironment } from './run-env.js';
@@ -124,10 +124,6 @@ export async function runEval(input: EvalConfigInput, hooks: { projection?: Feat
   };
   writeOutputs(result);
   return result;
-}
-
-function resolveModelKey(model: string): string {
-  return model.startsWith('.') || model.startsWith('/') ? resolve(model) : model;
 }
 
 function writeOutputs(r: EvalResult): void {

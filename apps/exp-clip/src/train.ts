@@ -7,6 +7,7 @@ import { encodeImages, FeatureCache, loadClip } from '@vlfer/encoders';
 import { computeTargets, httpTeacher, importedTeacher, type Teacher } from '@vlfer/llm-knowledge';
 import { createAdam, createSgd, InfoNceGraph, type Optimizer } from '@vlfer/losses';
 import { createProjectionHead, ProjectionHead, saveProjectionHead, EXP_CLIP_HEAD_DIM } from '@vlfer/projection-head';
+import { resolveModelKey } from './config.js';
 import { createProgress } from './progress.js';
 import { runEnvironment } from './run-env.js';
 
@@ -164,7 +165,7 @@ export async function runTrain(input: TrainConfigInput, hooks: { log?: (line: st
   const cfg = parsed.data;
   const log = hooks.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const outDir = resolve(cfg.out);
-  const modelKey = cfg.model.startsWith('.') || cfg.model.startsWith('/') ? resolve(cfg.model) : cfg.model;
+  const modelKey = resolveModelKey(cfg.model);
   const key = trainingKey(cfg, modelKey);
   const { paths, skipped } = listImages(cfg.unlabelled);
   log(`${paths.length} unlabelled images under ${cfg.unlabelled}${skipped ? ` (${skipped} non-image files ignored)` : ''}`);

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { createRng, hashBytes, readSafetensors, writeFileAtomic, writeJsonAtomic, writeSafetensors, type LabelSet, type Tensor4D } from '@vlfer/core';
 import { BASIC_7, MAFW_11, hespOpenSetSplits, listFrames, loadVideoList, partitionBySplit, segmentCentreIndices, tsnTrainIndices, type OpenSetSplit, type VideoItem } from '@vlfer/datasets';
 import { preprocessImages } from '@vlfer/encoders';
-import { openSetReport, weightedAverageRecall } from '@vlfer/metrics';
+import { argmaxRows, openSetReport, weightedAverageRecall } from '@vlfer/metrics';
 import { HespModel, knownClassTexts, loadAugmentedFrames, sampleClipAugmentation } from '@vlfer/open-set';
 
 export const HespConfigSchema = z.object({
@@ -197,7 +197,7 @@ export async function runHesp(input: HespConfigInput, hooks: { log?: (l: string)
       appendFileSync(logPath, `${JSON.stringify({ epoch, step: steps - 1, lr, ...losses, seconds: stepSeconds.at(-1) })}\n`);
     }
     const val = data.val.length > 0
-      ? await evaluate(model, data.val, T, cfg.batch).then((rows) => ({ closedSetAccuracy: weightedAverageRecall(data.val.map((v) => v.label), rows.map((r) => r.indexOf(Math.max(...r)))), n: rows.length }))
+      ? await evaluate(model, data.val, T, cfg.batch).then((rows) => ({ closedSetAccuracy: weightedAverageRecall(data.val.map((v) => v.label), argmaxRows(rows)), n: rows.length }))
       : null;
     const known = await evaluate(model, data.testKnown, T, cfg.batch);
     const unknown = await evaluate(model, data.testUnknown, T, cfg.batch);

@@ -3,4 +3,4 @@ export { symmetricInfoNceReference, InfoNceGraph, infoNceModelBytes, NORM_EPSILO
 export type { Optimizer, Params, SgdOptions, AdamOptions } from './optim.js';
 export { createSgd, createAdam } from './optim.js';
 export type { ArplOptions, ArplResult, SupConOptions } from './open-set-losses.js';
-export { arplLoss, supConLoss, crossEntropy } from './open-set-losses.js';
+export { arplLoss, arplLogits, arplLogitsBackward, supConLoss, crossEntropy } from './open-set-losses.js';

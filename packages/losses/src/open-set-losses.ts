@@ -14,6 +14,56 @@ function labelsOk(labels: ArrayLike<number>, n: number, k: number, fn: string): 
   }
 }
 
+/** logits_bk = ‖x_b − c_k‖²/D − x_b·c_k in float64. */
+function logitsF64(X: Tensor2D, C: Tensor2D): Float64Array {
+  const [b, d] = X.dims;
+  const k = C.dims[0];
+  const L = new Float64Array(b * k);
+  for (let i = 0; i < b; i++) for (let j = 0; j < k; j++) {
+    let dist = 0, dot = 0;
+    for (let t = 0; t < d; t++) { const xi = X.data[i * d + t]!, cj = C.data[j * d + t]!; dist += (xi - cj) ** 2; dot += xi * cj; }
+    L[i * k + j] = dist / d - dot;
+  }
+  return L;
+}
+
+/** gX += Σ_k dL_bk · ∂logits_bk/∂x_b and gC += Σ_b dL_bk · ∂logits_bk/∂c_k (∂/∂x = 2(x − c)/D − c, ∂/∂c = −2(x − c)/D − x). */
+function accumulateLogitsBackward(X: Tensor2D, C: Tensor2D, dL: ArrayLike<number>, gX: Float64Array, gC: Float64Array): void {
+  const [b, d] = X.dims;
+  const k = C.dims[0];
+  for (let i = 0; i < b; i++) for (let j = 0; j < k; j++) {
+    const g = dL[i * k + j]!;
+    if (g === 0) continue;
+    for (let t = 0; t < d; t++) {
+      const xi = X.data[i * d + t]!, cj = C.data[j * d + t]!;
+      gX[i * d + t]! += g * ((2 * (xi - cj)) / d - cj);
+      gC[j * d + t]! += g * ((-2 * (xi - cj)) / d - xi);
+    }
+  }
+}
+
+/**
+ * ARPL logits (HESP inference): logits_bk = ‖x_b − c_k‖²/D − x_b·c_k.
+ * @param features [batch, D] @param centers [K, D] @returns [batch, K]
+ */
+export function arplLogits(features: Tensor2D, centers: Tensor2D): Tensor2D {
+  assertShape(features, [null, null], 'features', 'arplLogits');
+  assertShape(centers, [null, features.dims[1]], 'centers', 'arplLogits');
+  return { dtype: 'float32', data: Float32Array.from(logitsF64(features, centers)), dims: [features.dims[0], centers.dims[0]] };
+}
+
+/**
+ * Backward of `arplLogits`: the gradients of Σ dLogits ⊙ logits w.r.t. features and centers.
+ * @param dLogits [batch, K]
+ */
+export function arplLogitsBackward(features: Tensor2D, centers: Tensor2D, dLogits: Tensor2D): { gradFeatures: Tensor2D; gradCenters: Tensor2D } {
+  assertShape(dLogits, [features.dims[0], centers.dims[0]], 'dLogits', 'arplLogitsBackward');
+  const gX = new Float64Array(features.data.length);
+  const gC = new Float64Array(centers.data.length);
+  accumulateLogitsBackward(features, centers, dLogits.data, gX, gC);
+  return { gradFeatures: { dtype: 'float32', data: Float32Array.from(gX), dims: features.dims }, gradCenters: { dtype: 'float32', data: Float32Array.from(gC), dims: centers.dims } };
+}
+
 export interface ArplOptions {
   /** x: [batch, D] clip features (HESP: mean of 8 frame embeddings, not normalised). */
   features: Tensor2D;
@@ -52,14 +102,7 @@ export function arplLoss(options: ArplOptions): ArplResult {
   labelsOk(labels, b, k, fn);
   const T = options.temperature ?? 1;
   const w = options.marginWeight ?? 0.1;
-  const logits = new Float32Array(b * k);
-  const L = new Float64Array(b * k);
-  for (let i = 0; i < b; i++) for (let j = 0; j < k; j++) {
-    let dist = 0, dot = 0;
-    for (let t = 0; t < d; t++) { const xi = X.data[i * d + t]!, cj = C.data[j * d + t]!; dist += (xi - cj) ** 2; dot += xi * cj; }
-    L[i * k + j] = dist / d - dot;
-    logits[i * k + j] = L[i * k + j]!;
-  }
+  const L = logitsF64(X, C);
   const dL = new Float64Array(b * k); // dLoss/dlogits
   let ce = 0;
   for (let i = 0; i < b; i++) {
@@ -73,17 +116,10 @@ export function arplLoss(options: ArplOptions): ArplResult {
   }
   const gX = new Float64Array(b * d);
   const gC = new Float64Array(k * d);
+  accumulateLogitsBackward(X, C, dL, gX, gC);
   let margin = 0;
   let gR = 0;
   for (let i = 0; i < b; i++) {
-    for (let j = 0; j < k; j++) {
-      const g = dL[i * k + j]!;
-      for (let t = 0; t < d; t++) {
-        const xi = X.data[i * d + t]!, cj = C.data[j * d + t]!;
-        gX[i * d + t]! += g * ((2 * (xi - cj)) / d - cj);
-        gC[j * d + t]! += g * ((-2 * (xi - cj)) / d - xi);
-      }
-    }
     const y = labels[i]!;
     let dist = 0;
     for (let t = 0; t < d; t++) dist += (X.data[i * d + t]! - C.data[y * d + t]!) ** 2;
@@ -100,7 +136,7 @@ export function arplLoss(options: ArplOptions): ArplResult {
   }
   return {
     loss: ce / b + (w * margin) / b,
-    logits: { dtype: 'float32', data: logits, dims: [b, k] },
+    logits: { dtype: 'float32', data: Float32Array.from(L), dims: [b, k] },
     gradFeatures: { dtype: 'float32', data: Float32Array.from(gX), dims: [b, d] },
     gradCenters: { dtype: 'float32', data: Float32Array.from(gC), dims: [k, d] },
     gradRadius: gR,

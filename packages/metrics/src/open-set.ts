@@ -115,8 +115,12 @@ export function oscr(knownLogits: readonly (ArrayLike<number>)[], knownLabels: A
   const sk = maxScores(knownLogits, 'knownLogits');
   const su = maxScores(unknownLogits, 'unknownLogits');
   const pred = argmaxRows(knownLogits);
-  const correct = pred.map((p, i) => (p === knownLabels[i] ? 1 : 0));
-  return (options.variant ?? 'threshold') === 'arpl' ? oscrArpl(sk, su, correct) : oscrThreshold(sk, su, correct);
+  return oscrFromScores(sk, su, pred.map((p, i) => (p === knownLabels[i] ? 1 : 0)), options.variant);
+}
+
+/** OSCR from validated max scores and per-known-sample correctness (1/0). */
+function oscrFromScores(sk: number[], su: number[], correct: number[], variant: OscrOptions['variant']): number {
+  return (variant ?? 'threshold') === 'arpl' ? oscrArpl(sk, su, correct) : oscrThreshold(sk, su, correct);
 }
 
 function oscrThreshold(sk: number[], su: number[], correct: number[]): number {
@@ -191,15 +195,16 @@ export interface OpenSetReport {
  * @param knownLogits [nKnown, K]; @param knownLabels [nKnown]; @param unknownLogits [nUnknown, K]
  */
 export function openSetReport(knownLogits: readonly (ArrayLike<number>)[], knownLabels: ArrayLike<number>, unknownLogits: readonly (ArrayLike<number>)[], options: { ties?: 'half' | 'zero'; oscrVariant?: 'threshold' | 'arpl'; tnrVariant?: 'standard' | 'arpl' } = {}): OpenSetReport {
+  checkSameLength(knownLogits, knownLabels, ['knownLogits', 'knownLabels'], 'openSetReport');
+  checkLabels(knownLabels, 'knownLabels', 'openSetReport', knownLogits[0]?.length ?? 0);
   const sk = maxScores(knownLogits, 'knownLogits');
   const su = maxScores(unknownLogits, 'unknownLogits');
   const pred = argmaxRows(knownLogits);
-  let correct = 0;
-  for (let i = 0; i < pred.length; i++) if (pred[i] === knownLabels[i]) correct++;
+  const correct = pred.map((p, i) => (p === knownLabels[i] ? 1 : 0));
   return {
-    closedSetAccuracy: correct / pred.length,
+    closedSetAccuracy: correct.reduce((a: number, b) => a + b, 0) / pred.length,
     auroc: auroc(sk, su, { ties: options.ties ?? 'half' }),
-    oscr: oscr(knownLogits, knownLabels, unknownLogits, { variant: options.oscrVariant ?? 'threshold' }),
+    oscr: oscrFromScores(sk, su, correct, options.oscrVariant),
     tnrAtTpr95: tnrAtTpr(sk, su, { variant: options.tnrVariant ?? 'standard' }),
     nKnown: sk.length,
     nUnknown: su.length,

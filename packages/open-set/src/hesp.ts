@@ -1,6 +1,6 @@
 import { createRng, InvalidArgumentError, type Tensor2D, type Tensor4D } from '@vlfer/core';
 import { loadClipTokenizer } from '@vlfer/encoders';
-import { arplLoss, createSgd, crossEntropy, supConLoss, type Optimizer } from '@vlfer/losses';
+import { arplLogits, arplLogitsBackward, arplLoss, createSgd, crossEntropy, supConLoss, type Optimizer } from '@vlfer/losses';
 import { ClipGradientModel, type Tensor3D } from './clip-gradients.js';
 import { coopPromptText, negativePromptText, type HespReferenceBehaviour } from './prompts.js';
 import { applyVisualPrompt, clampPatchCentre, type PatchLocation } from './visual-prompt.js';
@@ -83,21 +83,12 @@ function cosineLogits(a: Tensor2D, b: Tensor2D, scale: number) {
   return { logits: { dtype: 'float32', data: logits, dims: [n, m] } as Tensor2D, backward };
 }
 
-/** d/dx and d/dc of Σ dL ⊙ (‖x − c‖²/D − x·c). */
-function arplLogitsBackward(x: Tensor2D, c: Tensor2D, dL: Tensor2D): { dx: Float32Array; dc: Float32Array } {
-  const [b, d] = x.dims;
-  const k = c.dims[0];
-  const dx = new Float32Array(b * d), dc = new Float32Array(k * d);
-  for (let i = 0; i < b; i++) for (let j = 0; j < k; j++) {
-    const g = dL.data[i * k + j]!;
-    if (g === 0) continue;
-    for (let t = 0; t < d; t++) {
-      const xi = x.data[i * d + t]!, cj = c.data[j * d + t]!;
-      dx[i * d + t]! += g * ((2 * (xi - cj)) / d - cj);
-      dc[j * d + t]! += g * ((-2 * (xi - cj)) / d - xi);
-    }
-  }
-  return { dx, dc };
+/** Position of the first <|endoftext|> (the largest id) in each row of [rows · L] CLIP token ids. */
+function eotPositions(ids: readonly number[], dims: [number, number]): number[] {
+  return Array.from({ length: dims[0] }, (_, r) => {
+    const row = ids.slice(r * dims[1], (r + 1) * dims[1]);
+    return row.indexOf(Math.max(...row));
+  });
 }
 
 const addInto = (a: Float32Array, ...bs: Float32Array[]) => { for (const b of bs) for (let i = 0; i < a.length; i++) a[i]! += b[i]!; return a; };
@@ -148,12 +139,11 @@ export class HespModel {
       lr: options.lr ?? 0.01, momentum: options.momentum ?? 0.9, weightDecay: options.weightDecay ?? 1e-4, promptStep: options.promptStep ?? 50,
       referenceBehaviour: options.referenceBehaviour ?? {}, chunk: options.chunk ?? 64,
     };
-    const eotOf = (ids: number[], dims: [number, number]) => Array.from({ length: dims[0] }, (_, r) => { const row = ids.slice(r * dims[1], (r + 1) * dims[1]); return row.indexOf(Math.max(...row)); });
     const p = tokenize(o.classTexts.map((t) => coopPromptText(t, o.nCtx)));
     const n = tokenize(o.classTexts.map(negativePromptText));
-    const negText = await clip.textForwardEmbeds(clip.tokenEmbeddings(n.ids, n.dims), eotOf(n.ids, n.dims));
+    const negText = await clip.textForwardEmbeds(clip.tokenEmbeddings(n.ids, n.dims), eotPositions(n.ids, n.dims));
     const S = clip.arch.vision.imageSize!;
-    return new HespModel(clip, o, { ...p, eot: eotOf(p.ids, p.dims) }, negText, options.location ?? { row: S / 2, col: S / 2 }, tokenize);
+    return new HespModel(clip, o, { ...p, eot: eotPositions(p.ids, p.dims) }, negText, options.location ?? { row: S / 2, col: S / 2 }, tokenize);
   }
 
   /**
@@ -166,8 +156,7 @@ export class HespModel {
     const S = this.S;
     const img = await this.clip.visionForwardEmbeds({ dtype: 'float32', data: frame, dims: [1, 3, S, S] });
     const tok = this.tokenize(this.o.classTexts);
-    const eot = Array.from({ length: tok.dims[0] }, (_, r) => { const row = tok.ids.slice(r * tok.dims[1], (r + 1) * tok.dims[1]); return row.indexOf(Math.max(...row)); });
-    const txt = await this.clip.textForwardEmbeds(this.clip.tokenEmbeddings(tok.ids, tok.dims), eot);
+    const txt = await this.clip.textForwardEmbeds(this.clip.tokenEmbeddings(tok.ids, tok.dims), eotPositions(tok.ids, tok.dims));
     const top = cosineLogits(img, txt, 1).logits.data;
     const c = top.indexOf(Math.max(...top));
     const F = this.clip.patchEmbeddings(frame);
@@ -220,7 +209,7 @@ export class HespModel {
     const t = await this.clip.textForwardEmbeds(this.promptEmbeds(), this.promptIds.eot);
     const c = await this.clip.visionForwardEmbeds(this.negImagesTensor(), this.o.chunk);
     const clip = cosineLogits(v, t, this.o.logitScale).logits;
-    const arpl = arplLoss({ features: v, centers: c, labels: new Array<number>(v.dims[0]).fill(0), radius: 0 }).logits;
+    const arpl = arplLogits(v, c);
     return { clip, arpl, ensemble: { dtype: 'float32', data: clip.data.map((x, i) => (x + arpl.data[i]!) / 2), dims: clip.dims } };
   }
 
@@ -268,8 +257,8 @@ export class HespModel {
     const losses = { clipKnown: ceClip.loss, supCon: sup.loss, arpl: arpl.loss, negativeClip: ceU.loss, ensemble: ens.loss };
     const summary: HespLosses = { ...losses, total: Object.values(losses).reduce((a, b) => a + b, 0) };
     if (options.lossOnly) return { losses: summary, ctx: new Float32Array(0), patch: new Float32Array(0), negImages: new Float32Array(0), radius: 0 };
-    const dv = addInto(Float32Array.from(clipBack.da), arpl.gradFeatures.data, arplBack.dx, sup.gradFeatures.data);
-    const dc = addInto(Float32Array.from(arpl.gradCenters.data), arplBack.dc, unclBack.da);
+    const dv = addInto(Float32Array.from(clipBack.da), arpl.gradFeatures.data, arplBack.gradFeatures.data, sup.gradFeatures.data);
+    const dc = addInto(Float32Array.from(arpl.gradCenters.data), arplBack.gradCenters.data, unclBack.da);
     const dt = clipBack.db;
     // vision VJP for the frames: each frame gets dv̄ / T; chain through normalisation; sum the patch region
     const S = this.S, s = this.o.patchSize, plane = S * S;

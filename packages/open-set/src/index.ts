@@ -2,7 +2,9 @@ export type { HespReferenceBehaviour } from './prompts.js';
 export { HESP_CLASS_TEXT, knownClassTexts, coopPromptText, negativePromptText } from './prompts.js';
 export type { PatchLocation } from './visual-prompt.js';
 export { clampPatchCentre, applyVisualPrompt } from './visual-prompt.js';
-export { arplLogits, ensembleLogits, knownness } from './scoring.js';
+export { ensembleLogits, knownness } from './scoring.js';
+/** ARPL logits ‖v − c_k‖²/D − v·c_k (from @vlfer/losses). */
+export { arplLogits } from '@vlfer/losses';
 export type { ClipTowerArch } from './clip-vjp-graphs.js';
 export { textTowerVjpModel, visionTowerVjpModel } from './clip-vjp-graphs.js';
 export type { Tensor3D } from './clip-gradients.js';

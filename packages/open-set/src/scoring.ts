@@ -1,15 +1,5 @@
 import { assertShape, type Tensor2D } from '@vlfer/core';
-import { arplLoss } from '@vlfer/losses';
 import { maxScores } from '@vlfer/metrics';
-
-/**
- * ARPL logits of HESP inference: logits_k = ‖v − c_k‖²/D − v·c_k.
- * @param features [clips, D] mean frame embeddings @param centers [K, D] negative-visual-prompt embeddings
- * @returns [clips, K]
- */
-export function arplLogits(features: Tensor2D, centers: Tensor2D): Tensor2D {
-  return arplLoss({ features, centers, labels: new Array<number>(features.dims[0]).fill(0), radius: 0 }).logits;
-}
 
 /**
  * HESP's ensemble: e = (clip_logits + arpl_logits) / 2, averaged without rescaling as the reference does.
