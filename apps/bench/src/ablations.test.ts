@@ -1,15 +1,24 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sharedPath } from '@vlfer/test-utils';
-import { describe, expect, it } from 'vitest';
-import { ABLATIONS, expandAblation, readRows, runAblation, writeSummary } from './ablations.js';
+import sharp from 'sharp';
+import { createRng, readSafetensors } from '@vlfer/core';
+import { auroc } from '@vlfer/metrics';
+import { sharedPath, writeSyntheticVideoSet } from '@vlfer/test-utils';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ABLATIONS, expandAblation, loadBenchData, readRows, runAblation, writeSummary, type AblationSpec } from './ablations.js';
+
+const csvLines = (path: string) => readFileSync(path, 'utf8').trim().split('\n');
+const HEADER = 'ablation,method,backbone,train_set,split,prompt_type,preprocess,dataset,seeds,n,uar_mean,uar_std,war_mean,war_std,closed_set_acc_mean,closed_set_acc_std,auroc_mean,auroc_std,oscr_mean,oscr_std,tnr_at_tpr95_mean,tnr_at_tpr95_std';
 
 describe('ablation registry and runner', () => {
-  it('expands the grid: 5 prompt types × 2 preprocessings', () => {
+  it('expands the grids: 5 prompt types × 2 preprocessings; 3 backbones × 5 prompt types × 3 seeds; 20 HESP splits', () => {
     const runs = expandAblation('exp-clip-zero-shot/prompt-x-preprocess', ABLATIONS['exp-clip-zero-shot/prompt-x-preprocess']);
     expect(runs.length).toBe(10);
     expect(new Set(runs.map((r) => r.id)).size).toBe(10);
+    expect(expandAblation('exp-clip-trained/backbone-x-seed', ABLATIONS['exp-clip-trained/backbone-x-seed']).length).toBe(45);
+    const hesp = expandAblation('hesp/mafw-20-splits', ABLATIONS['hesp/mafw-20-splits']);
+    expect(hesp.map((r) => r.coords.split)).toEqual(Array.from({ length: 20 }, (_, i) => i));
   });
   it('runs the zero-shot grid on tiny-clip, skips finished runs, and summarises', async () => {
     const results = mkdtempSync(join(tmpdir(), 'vlfer-abl-'));
@@ -21,12 +30,121 @@ describe('ablation registry and runner', () => {
     const rows = readRows(join(results, 'exp-clip-zero-shot__prompt-x-preprocess.jsonl'));
     expect(rows.length).toBe(10);
     expect(rows.every((r) => r.metrics.n === 40 && r.confusionMatrix.flat().reduce((a, b) => a + b, 0) === 40)).toBe(true);
-    const csv = readFileSync(writeSummary(results), 'utf8').trim().split('\n');
-    expect(csv[0]).toBe('ablation,method,backbone,prompt_type,preprocess,dataset,seeds,n,uar_mean,uar_std,war_mean,war_std');
+    const csv = csvLines(writeSummary(results));
+    expect(csv[0]).toBe(HEADER);
     expect(csv.length).toBe(11);
     const r0 = rows[0]!;
-    const line = csv.find((l) => l.includes(`,${r0.coords.promptType},${r0.coords.preprocess},`))!;
-    expect(line.split(',')[10]).toBe((100 * r0.metrics.war).toFixed(2));
+    const cells = csv.find((l) => l.includes(`,${r0.coords.promptType},${r0.coords.preprocess},`))!.split(',');
+    expect(cells[12]).toBe((100 * r0.metrics.war!).toFixed(2));
+    expect(cells[13]).toBe(''); // one seed: no std
+    expect(cells.slice(14).every((c) => c === '')).toBe(true); // no open-set metrics for a closed-set method
     expect(existsSync(join(results, 'charts'))).toBe(true);
   }, 120_000);
+  it('names the missing data config entry for methods that need user data', async () => {
+    const results = mkdtempSync(join(tmpdir(), 'vlfer-abl-'));
+    await expect(runAblation('hesp/mafw-20-splits', { shared: sharedPath(), resultsDir: results, log: () => {} })).rejects.toThrow(/videoSets\.mafw/);
+    await expect(runAblation('exp-clip-trained/backbone-x-seed', { shared: sharedPath(), resultsDir: results, log: () => {} })).rejects.toThrow(/trainSets\.unlabelled-faces/);
+  });
+});
+
+describe('bench data config', () => {
+  it('resolves relative paths against the file and names bad fields', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vlfer-data-'));
+    const file = join(dir, 'bench-data.json');
+    writeFileSync(file, JSON.stringify({ models: { 'vit-b32': './models/b32', 'vit-b16': 'openai/clip-vit-base-patch16' }, videoSets: { mafw: { train: 'lists/train.txt', test: '/abs/test.txt', root: 'frames' } }, trainSets: { u: { unlabelled: 'faces', teacher: 'import', teacherSource: 'targets.npy', teacherKeys: 'keys.txt' } } }));
+    const d = loadBenchData(file);
+    expect(d.models['vit-b32']).toBe(join(dir, 'models', 'b32'));
+    expect(d.models['vit-b16']).toBe('openai/clip-vit-base-patch16');
+    expect(d.videoSets.mafw).toEqual({ train: join(dir, 'lists', 'train.txt'), test: '/abs/test.txt', root: join(dir, 'frames') });
+    expect(d.trainSets.u).toEqual({ unlabelled: join(dir, 'faces'), teacher: 'import', teacherSource: join(dir, 'targets.npy'), teacherKeys: join(dir, 'keys.txt') });
+    writeFileSync(file, JSON.stringify({ videoSets: { mafw: { train: 'a.txt' } } }));
+    expect(() => loadBenchData(file)).toThrow(/bench-data\.json: invalid bench data config:\n {2}videoSets\.mafw\.test/);
+    writeFileSync(file, JSON.stringify({ videoSet: {} }));
+    expect(() => loadBenchData(file)).toThrow(/videoSet/);
+    expect(() => loadBenchData(join(dir, 'absent.json'))).toThrow(/absent\.json: cannot read/);
+  });
+});
+
+describe('trained methods in the registry (tiny-clip, synthetic data)', () => {
+  const work = mkdtempSync(join(tmpdir(), 'vlfer-abl-trained-'));
+  const unlabelled = join(work, 'faces');
+  const E = 32;
+  beforeAll(async () => {
+    mkdirSync(unlabelled, { recursive: true });
+    const rng = createRng(5);
+    const lines: string[] = [];
+    for (let i = 0; i < 32; i++) {
+      const px = new Uint8Array(40 * 40 * 3).map((_, k) => (i * 37 + k * (i % 7 + 1)) % 256);
+      const p = join(unlabelled, `${String(i).padStart(3, '0')}.png`);
+      writeFileSync(p, await sharp(px, { raw: { width: 40, height: 40, channels: 3 } }).png().toBuffer());
+      lines.push(JSON.stringify({ path: p, embedding: Array.from({ length: E }, () => rng.normal()) }));
+    }
+    writeFileSync(join(work, 'targets.jsonl'), `${lines.join('\n')}\n`);
+    await writeSyntheticVideoSet(join(work, 'video'), { trainClasses: [0, 1, 2, 3], testClasses: [0, 1, 2, 3], trainPerClass: 4, testPerClass: 2, trainFrames: 4, testFrames: 4 });
+  }, 120_000);
+
+  const registry: Record<string, AblationSpec> = {
+    'trained/tiny': {
+      method: 'exp-clip-trained',
+      axes: { backbone: ['tiny-clip'], trainSet: ['synthetic'], promptType: ['class_name', 'an_expression_of_name'], preprocess: ['exp-clip'], dataset: ['fer2013'] },
+      seeds: [1, 2],
+      options: { train: { epochs: 2, batch: 16, lr: 0.01, optimizer: 'adam', outputDim: E } },
+      description: 'test',
+    },
+    'hesp/tiny': {
+      method: 'hesp',
+      axes: { backbone: ['tiny-clip'], dataset: ['afew'], split: [0] },
+      seeds: [0, 1],
+      options: { hesp: { epochs: 1, batch: 4, frames: 2, nCtx: 4, logitScale: 14.28, valFraction: 0.2 } },
+      description: 'test',
+    },
+  };
+  const data = () => ({
+    models: {},
+    trainSets: { synthetic: { unlabelled, teacher: 'import' as const, teacherSource: join(work, 'targets.jsonl') } },
+    videoSets: { afew: { train: join(work, 'video', 'train.txt'), test: join(work, 'video', 'test.txt'), root: join(work, 'video') } },
+  });
+
+  it('exp-clip-trained: one head per seed shared by the prompt types, evaluated with the head, mean ± std over seeds', async () => {
+    const results = join(work, 'results');
+    const r = await runAblation('trained/tiny', { shared: sharedPath(), resultsDir: results, cacheDir: join(work, 'cache'), limit: 40, data: data(), registry, log: () => {} });
+    expect(r).toEqual({ ran: 4, skipped: 0 });
+    const rows = readRows(join(results, 'trained__tiny.jsonl'));
+    const heads = [1, 2].map((seed) => join(results, 'runs', `trained_tiny_train_tiny-clip_synthetic_exp-clip_seed=${seed}`));
+    // trained once per seed: 2 epochs × 2 steps, not doubled by the second prompt type
+    for (const h of heads) expect(csvLines(join(h, 'train-log.jsonl')).length).toBe(4);
+    const [w1, w2] = heads.map((h) => readSafetensors(join(h, 'head.safetensors')).tensors['mlp.weight']!);
+    expect(w1!.dims).toEqual([E, 24]); // tiny-clip projection_dim 24 → E
+    expect(w1!.data).not.toEqual(w2!.data);
+    for (const row of rows) {
+      const cfg = JSON.parse(readFileSync(join(row.runDir!, 'config.resolved.json'), 'utf8'));
+      expect(cfg.head).toBe(join(heads[row.seed - 1]!, 'head.safetensors'));
+      expect(row.metrics.n).toBe(40);
+    }
+    const csv = csvLines(writeSummary(results));
+    const line = csv.find((l) => l.startsWith('trained/tiny,exp-clip-trained,tiny-clip,synthetic,,class_name,'))!.split(',');
+    const uars = rows.filter((x) => x.coords.promptType === 'class_name').map((x) => 100 * x.metrics.uar!);
+    expect(line[8]).toBe('1 2');
+    expect(line[10]).toBe(((uars[0]! + uars[1]!) / 2).toFixed(2));
+    expect(line[11]).toBe((Math.abs(uars[0]! - uars[1]!) / Math.SQRT2).toFixed(2));
+  }, 300_000);
+
+  it('hesp: trains and scores each split × seed, writes ROC charts, open-set columns in the summary', async () => {
+    const results = join(work, 'results');
+    const r = await runAblation('hesp/tiny', { shared: sharedPath(), resultsDir: results, data: data(), registry, log: () => {} });
+    expect(r).toEqual({ ran: 2, skipped: 0 });
+    const rows = readRows(join(results, 'hesp__tiny.jsonl'));
+    for (const row of rows) {
+      expect(row.labelNames.length).toBe(2); // afew split 0: 2 known classes
+      expect(row.scores!.known.length).toBe(4);
+      expect(row.scores!.unknown.length).toBe(4);
+      expect(row.metrics.auroc).toBeCloseTo(auroc(row.scores!.known, row.scores!.unknown), 12);
+      expect(row.confusionMatrix.flat().reduce((a, b) => a + b, 0)).toBe(4);
+      expect(existsSync(join(results, 'charts', `${row.id.replace(/[^A-Za-z0-9._=-]+/g, '_')}.roc.svg`))).toBe(true);
+    }
+    expect(readFileSync(join(results, 'charts', 'hesp__tiny.roc.svg'), 'utf8')).toContain('<svg');
+    const line = csvLines(writeSummary(results)).find((l) => l.startsWith('hesp/tiny,hesp,tiny-clip,,0,,,afew,0 1,8,'))!.split(',');
+    expect(line.slice(10, 14)).toEqual(['', '', '', '']); // no UAR/WAR columns for the open-set method
+    expect(line[16]).toBe((50 * (rows[0]!.metrics.auroc! + rows[1]!.metrics.auroc!)).toFixed(2));
+  }, 300_000);
 });

@@ -1,66 +1,37 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '@vlfer/core';
-import { meanStd } from '@vlfer/metrics';
-import { PROMPT_TYPES, type PromptType } from '@vlfer/llm-knowledge';
-import { runEval } from '@vlfer/app-exp-clip';
-import { confusionMatrixSpec, renderSvg, svgToPng } from './charts.js';
+import { classificationReport, meanStd } from '@vlfer/metrics';
+import type { PromptType } from '@vlfer/llm-knowledge';
+import { runEval, runTrain } from '@vlfer/app-exp-clip';
+import { evaluateRun, runHesp } from '@vlfer/app-hesp';
+import { confusionMatrixSpec, renderSvg, rocCurvesSpec, svgToPng } from './charts.js';
 import { runFaceApiReference } from './face-api-reference.js';
+import { ABLATIONS, BACKBONES, DATASETS, type AblationSpec, type BackboneId, type BenchData, type DatasetId, type Method, type Preprocess } from './registry.js';
 
-/** Where a backbone's weights come from (`shared` = the shared assets folder). */
-export const BACKBONES = {
-  'tiny-clip': { model: (shared: string) => join(shared, 'fixtures', 'tiny-clip'), note: 'random-weight test CLIP (chance-level numbers)' },
-  'vit-b32': { model: () => 'Xenova/clip-vit-base-patch32', note: 'OpenAI CLIP ViT-B/32 (needs the Hub or a local copy)' },
-  'vit-b16': { model: () => 'Xenova/clip-vit-base-patch16', note: 'OpenAI CLIP ViT-B/16' },
-  'vit-l14': { model: () => 'Xenova/clip-vit-large-patch14', note: 'OpenAI CLIP ViT-L/14' },
-  'face-api-expression': { model: () => '@vladmandic/face-api face_expression_model', note: 'supervised FER CNN (tfjs wasm)' },
-} as const;
-export type BackboneId = keyof typeof BACKBONES;
+export { ABLATIONS, BACKBONES, DATASETS, BenchDataSchema, loadBenchData, type AblationId, type AblationSpec, type BackboneId, type BenchData, type DatasetId, type Method, type Preprocess } from './registry.js';
 
-export const DATASETS = {
-  fer2013: { kind: 'fer2013' as const, root: (shared: string) => join(shared, 'data', 'fer2013-privatetest') },
-} as const;
-export type DatasetId = keyof typeof DATASETS;
-
-export interface AblationSpec {
-  method: 'exp-clip-zero-shot' | 'face-api';
-  axes: { backbone: readonly BackboneId[]; dataset: readonly DatasetId[]; promptType?: readonly PromptType[]; preprocess?: readonly ('exp-clip' | 'clip')[] };
-  seeds: readonly number[];
-  description: string;
-}
-
-/**
- * The ablation registry: method × backbone × prompt type × preprocessing × dataset × seed. Each entry expands to a
- * grid of runs; finished runs (by id) are skipped. Zero-shot evaluation is deterministic, so one seed suffices there.
- */
-export const ABLATIONS = {
-  'exp-clip-zero-shot/prompt-x-preprocess': {
-    method: 'exp-clip-zero-shot',
-    axes: { backbone: ['tiny-clip'], promptType: PROMPT_TYPES, preprocess: ['exp-clip', 'clip'], dataset: ['fer2013'] },
-    seeds: [1],
-    description: 'plain-CLIP zero-shot baseline: the five Exp-CLIP prompt types × both preprocessing modes',
-  },
-  'supervised/face-api': {
-    method: 'face-api',
-    axes: { backbone: ['face-api-expression'], dataset: ['fer2013'] },
-    seeds: [1],
-    description: 'supervised reference row: face-api.js expression model (known FER2013 accuracy 0.569)',
-  },
-} as const satisfies Record<string, AblationSpec>;
-export type AblationId = keyof typeof ABLATIONS;
-
-export interface RunCoords { backbone: BackboneId; dataset: DatasetId; promptType?: PromptType; preprocess?: 'exp-clip' | 'clip' }
+export interface RunCoords { backbone: BackboneId; dataset: DatasetId; promptType?: PromptType; preprocess?: Preprocess; trainSet?: string; split?: number }
 
 export interface ResultRow {
   id: string;
   ablation: string;
-  method: AblationSpec['method'];
+  method: Method;
   coords: RunCoords;
   seed: number;
-  metrics: { uar: number; war: number; n: number };
+  /**
+   * Fractions. Closed-set methods: uar, war, n. Open-set (hesp): closedSetAccuracy, auroc, oscr, tnrAtTpr95,
+   * nKnown, nUnknown, n.
+   */
+  metrics: Record<string, number>;
   perClassRecall: Record<string, number | null>;
+  /** rows = true class, columns = predicted (open-set: the known-class test clips) */
   confusionMatrix: number[][];
   labelNames: string[];
+  /** open-set only: known-ness scores (max ensemble logit) of the known and unknown test clips, for ROC curves */
+  scores?: { known: number[]; unknown: number[] };
+  /** where the run's own outputs are (eval/train/hesp directories) */
+  runDir?: string;
   seconds: number;
   finishedAt: string;
 }
@@ -68,12 +39,13 @@ export interface ResultRow {
 export function expandAblation(id: string, spec: AblationSpec): { id: string; coords: RunCoords; seed: number }[] {
   const out: { id: string; coords: RunCoords; seed: number }[] = [];
   for (const backbone of spec.axes.backbone) for (const dataset of spec.axes.dataset)
-    for (const promptType of spec.axes.promptType ?? [undefined]) for (const preprocess of spec.axes.preprocess ?? [undefined])
-      for (const seed of spec.seeds) {
-        const coords: RunCoords = { backbone, dataset, ...(promptType ? { promptType } : {}), ...(preprocess ? { preprocess } : {}) };
-        const key = Object.entries(coords).map(([k, v]) => `${k}=${v}`).join(',');
-        out.push({ id: `${id}|${key}|seed=${seed}`, coords, seed });
-      }
+    for (const trainSet of spec.axes.trainSet ?? [undefined]) for (const split of spec.axes.split ?? [undefined])
+      for (const promptType of spec.axes.promptType ?? [undefined]) for (const preprocess of spec.axes.preprocess ?? [undefined])
+        for (const seed of spec.seeds) {
+          const coords: RunCoords = { backbone, dataset, ...(trainSet !== undefined ? { trainSet } : {}), ...(split !== undefined ? { split } : {}), ...(promptType ? { promptType } : {}), ...(preprocess ? { preprocess } : {}) };
+          const key = Object.entries(coords).map(([k, v]) => `${k}=${v}`).join(',');
+          out.push({ id: `${id}|${key}|seed=${seed}`, coords, seed });
+        }
   return out;
 }
 
@@ -82,65 +54,158 @@ const safe = (s: string) => s.replace(/[^A-Za-z0-9._=-]+/g, '_');
 
 export function readRows(path: string): ResultRow[] {
   if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as ResultRow);
+  return readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l, i) => {
+    try { return JSON.parse(l) as ResultRow; } catch (error) { throw new Error(`${path}:${i + 1}: not a JSON result row (${(error as Error).message})`, { cause: error }); }
+  });
+}
+
+export interface RunAblationOptions {
+  /** the shared assets folder (tiny-clip, FER2013) */
+  shared: string;
+  resultsDir: string;
+  /** feature/target cache shared by runs */
+  cacheDir?: string;
+  /** first n items per evaluation (smoke runs; closed-set methods only) */
+  limit?: number;
+  /** models, video lists and unlabelled sets that only the user can point at (`loadBenchData`) */
+  data?: BenchData;
+  /** a registry other than ABLATIONS (tests, private grids) */
+  registry?: Record<string, AblationSpec>;
+  log?: (l: string) => void;
+}
+
+function modelFor(backbone: BackboneId, o: RunAblationOptions): string {
+  return o.data?.models[backbone] ?? BACKBONES[backbone].model(o.shared);
+}
+
+function closedSetRow(names: readonly string[], matrix: number[][], uar: number, war: number, n: number, recall: readonly (number | null)[]): Pick<ResultRow, 'metrics' | 'perClassRecall' | 'confusionMatrix' | 'labelNames'> {
+  return { metrics: { uar, war, n }, perClassRecall: Object.fromEntries(names.map((c, i) => [c, recall[i] ?? null])), confusionMatrix: matrix, labelNames: [...names] };
+}
+
+type RunOutcome = Pick<ResultRow, 'metrics' | 'perClassRecall' | 'confusionMatrix' | 'labelNames' | 'scores' | 'runDir'>;
+
+async function exec(spec: AblationSpec, ablation: string, run: { id: string; coords: RunCoords; seed: number }, o: RunAblationOptions, log: (l: string) => void): Promise<RunOutcome> {
+  const c = run.coords;
+  const ds = DATASETS[c.dataset];
+  const runDir = join(o.resultsDir, 'runs', safe(run.id));
+  const cache = o.cacheDir ? { cacheDir: o.cacheDir } : {};
+  const limit = o.limit ? { limit: o.limit } : {};
+  if (spec.method === 'hesp') {
+    if (ds.kind !== 'video-open-set') throw new Error(`${ablation}: method hesp needs a video open-set dataset (mafw, dfew, afew), got '${c.dataset}'`);
+    const v = o.data?.videoSets[c.dataset];
+    if (!v) throw new Error(`${ablation}: no annotation lists for '${c.dataset}': give --data-config with videoSets.${c.dataset} = { train, test, root }`);
+    if (c.split === undefined) throw new Error(`${ablation}: method hesp needs the split axis`);
+    await runHesp({ labelScheme: ds.labelScheme, ...spec.options?.hesp, dataset: ds.hespDataset, trainAnnotations: v.train, testAnnotations: v.test, ...(v.root ? { root: v.root } : {}), ...(v.rebase ? { rebase: v.rebase } : {}), splitIndex: c.split, model: modelFor(c.backbone, o), seed: run.seed, out: runDir, progress: true }, { log: (l) => log(`  ${l}`) });
+    const r = await evaluateRun(runDir, { log: (l) => log(`  ${l}`) });
+    const labels = r.known.map((k) => k.label);
+    const pred = r.known.map((k) => k.predicted);
+    const rep = classificationReport(labels, pred, r.classNames.length);
+    return {
+      metrics: { ...r.test, n: r.test.nKnown + r.test.nUnknown },
+      perClassRecall: Object.fromEntries(r.classNames.map((name, i) => [name, rep.perClassRecall[i] ?? null])),
+      confusionMatrix: rep.confusionMatrix, labelNames: r.classNames,
+      scores: { known: r.known.map((k) => k.knownness), unknown: r.unknown.map((u) => u.knownness) },
+      runDir,
+    };
+  }
+  if (ds.kind !== 'image') throw new Error(`${ablation}: method ${spec.method} evaluates image datasets (fer2013), got '${c.dataset}'`);
+  const root = ds.root(o.shared);
+  if (spec.method === 'face-api') {
+    const r = await runFaceApiReference({ root, ...(o.limit ? { limitPerClass: Math.ceil(o.limit / 7) } : {}) });
+    return closedSetRow(r.labelSet.names, r.report.confusionMatrix, r.report.uar, r.report.war, r.report.n, r.report.perClassRecall);
+  }
+  let head: string | undefined;
+  if (spec.method === 'exp-clip-trained') {
+    const t = c.trainSet === undefined ? undefined : o.data?.trainSets[c.trainSet];
+    if (!t) throw new Error(`${ablation}: no unlabelled set '${c.trainSet}': give --data-config with trainSets.${c.trainSet} = { unlabelled, teacher, teacherSource }`);
+    // one head per (backbone, train set, preprocessing, seed), shared by the prompt-type runs; a finished
+    // training directory is resumed at its end, so the head is trained once
+    const trainDir = join(o.resultsDir, 'runs', safe(`${ablation}|train|${c.backbone}|${c.trainSet}|${c.preprocess ?? 'exp-clip'}|seed=${run.seed}`));
+    const tr = await runTrain({ ...spec.options?.train, ...t, model: modelFor(c.backbone, o), ...(c.preprocess ? { preprocess: c.preprocess } : {}), seed: run.seed, out: trainDir, ...cache, progress: false }, { log: (l) => log(`  ${l}`) });
+    if (tr.status !== 'completed') throw new Error(`${ablation}: training in ${trainDir} stopped before the end`);
+    head = tr.headPath;
+  }
+  if (!c.promptType) throw new Error(`${ablation}: method ${spec.method} needs the promptType axis`);
+  const r = await runEval({
+    dataset: ds.evalKind, root, model: modelFor(c.backbone, o), promptTypes: [c.promptType], preprocess: c.preprocess ?? 'exp-clip', ...(head ? { head } : {}),
+    out: runDir, progress: false, ...cache, ...limit,
+  }, { log: (l) => log(`  ${l}`) });
+  const f = r.results[0]!.folds[0]!;
+  return { ...closedSetRow(r.labelSet.names, f.confusionMatrix, r.results[0]!.mean.uar.mean, r.results[0]!.mean.war.mean, f.n, f.perClassRecall), runDir };
+}
+
+async function drawChart(spec: Parameters<typeof renderSvg>[0], base: string): Promise<void> {
+  const svg = await renderSvg(spec);
+  writeFileAtomic(`${base}.svg`, svg);
+  writeFileAtomic(`${base}.png`, await svgToPng(svg));
 }
 
 /**
- * Run every unfinished run of an ablation; each finished row is appended to `results/<ablation>.jsonl`
- * (the file is rewritten atomically) and its confusion matrix drawn as SVG and PNG.
+ * Run every unfinished run of an ablation; each finished row is appended to `results/<ablation>.jsonl` (the file
+ * is rewritten atomically) and its confusion matrix drawn as SVG and PNG; open-set runs also get a ROC curve, and
+ * `charts/<ablation>.roc.{svg,png}` overlays the ROC curves of all the ablation's open-set runs.
  */
-export async function runAblation(id: string, options: { shared: string; resultsDir: string; cacheDir?: string; limit?: number; log?: (l: string) => void }): Promise<{ ran: number; skipped: number }> {
-  const spec = (ABLATIONS as Record<string, AblationSpec>)[id];
-  if (!spec) throw new Error(`Unknown ablation '${id}'; known: ${Object.keys(ABLATIONS).join(', ')}`);
+export async function runAblation(id: string, options: RunAblationOptions): Promise<{ ran: number; skipped: number }> {
+  const registry = options.registry ?? (ABLATIONS as Record<string, AblationSpec>);
+  const spec = registry[id];
+  if (!spec) throw new Error(`Unknown ablation '${id}'; known: ${Object.keys(registry).join(', ')}`);
   const log = options.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const file = join(options.resultsDir, `${fileName(id)}.jsonl`);
+  const charts = join(options.resultsDir, 'charts');
   let rows = readRows(file);
   const done = new Set(rows.map((r) => r.id));
   let ran = 0;
   let skipped = 0;
-  for (const run of expandAblation(id, spec)) {
+  const runs = expandAblation(id, spec);
+  for (const [i, run] of runs.entries()) {
     if (done.has(run.id)) { skipped++; continue; }
-    log(`run ${run.id}`);
+    log(`[${i + 1}/${runs.length}] ${run.id}`);
     const t0 = performance.now();
-    const root = DATASETS[run.coords.dataset].root(options.shared);
-    let row: Omit<ResultRow, 'seconds' | 'finishedAt'>;
-    if (spec.method === 'face-api') {
-      const r = await runFaceApiReference({ root, ...(options.limit ? { limitPerClass: Math.ceil(options.limit / 7) } : {}) });
-      row = { id: run.id, ablation: id, method: spec.method, coords: run.coords, seed: run.seed, metrics: { uar: r.report.uar, war: r.report.war, n: r.report.n }, perClassRecall: Object.fromEntries(r.labelSet.names.map((c, i) => [c, r.report.perClassRecall[i] ?? null])), confusionMatrix: r.report.confusionMatrix, labelNames: [...r.labelSet.names] };
-    } else {
-      const r = await runEval({
-        dataset: DATASETS[run.coords.dataset].kind, root, model: BACKBONES[run.coords.backbone].model(options.shared), promptTypes: [run.coords.promptType!], preprocess: run.coords.preprocess!,
-        out: join(options.resultsDir, 'runs', safe(run.id)), progress: false, ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}), ...(options.limit ? { limit: options.limit } : {}),
-      }, { log });
-      const f = r.results[0]!.folds[0]!;
-      row = { id: run.id, ablation: id, method: spec.method, coords: run.coords, seed: run.seed, metrics: { uar: r.results[0]!.mean.uar.mean, war: r.results[0]!.mean.war.mean, n: f.n }, perClassRecall: Object.fromEntries(r.labelSet.names.map((c, i) => [c, f.perClassRecall[i] ?? null])), confusionMatrix: f.confusionMatrix, labelNames: [...r.labelSet.names] };
-    }
-    const full: ResultRow = { ...row, seconds: (performance.now() - t0) / 1000, finishedAt: new Date().toISOString() };
-    const svg = await renderSvg(confusionMatrixSpec(full.labelNames, full.confusionMatrix, `${id} ${Object.values(run.coords).join(' ')} seed ${run.seed}`));
-    const chart = join(options.resultsDir, 'charts', `${safe(run.id)}.confusion`);
-    writeFileAtomic(`${chart}.svg`, svg);
-    writeFileAtomic(`${chart}.png`, await svgToPng(svg));
-    rows = [...rows, full];
+    const outcome = await exec(spec, id, run, options, log);
+    const row: ResultRow = { id: run.id, ablation: id, method: spec.method, coords: run.coords, seed: run.seed, ...outcome, seconds: (performance.now() - t0) / 1000, finishedAt: new Date().toISOString() };
+    const title = `${id} ${Object.values(run.coords).join(' ')} seed ${run.seed}`;
+    await drawChart(confusionMatrixSpec(row.labelNames, row.confusionMatrix, title), join(charts, `${safe(run.id)}.confusion`));
+    if (row.scores) await drawChart(rocCurvesSpec([{ name: `seed ${run.seed}`, knownScores: row.scores.known, unknownScores: row.scores.unknown }], title), join(charts, `${safe(run.id)}.roc`));
+    rows = [...rows, row];
     writeFileAtomic(file, rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
-    log(`  UAR ${(100 * full.metrics.uar).toFixed(2)} WAR ${(100 * full.metrics.war).toFixed(2)} (${full.seconds.toFixed(1)} s)`);
+    const m = row.metrics;
+    log(m.auroc !== undefined
+      ? `  closed-set acc ${pct(m.closedSetAccuracy)} AUROC ${pct(m.auroc)} OSCR ${pct(m.oscr)} (${row.seconds.toFixed(1)} s)`
+      : `  UAR ${pct(m.uar)} WAR ${pct(m.war)} (${row.seconds.toFixed(1)} s)`);
     ran++;
+  }
+  const open = rows.filter((r) => r.scores);
+  if (ran > 0 && open.length > 0) {
+    await drawChart(rocCurvesSpec(open.map((r) => ({ name: `${Object.values(r.coords).join(' ')} s${r.seed}`, knownScores: r.scores!.known, unknownScores: r.scores!.unknown })), `${id}: known vs unknown`), join(charts, `${safe(fileName(id))}.roc`));
   }
   return { ran, skipped };
 }
 
-/** `results/summary.csv`: one line per ablation coordinate, mean ± sample std over seeds (percent). */
+const pct = (v: number | undefined) => (v === undefined ? '-' : (100 * v).toFixed(2));
+
+/** Summary columns: metric key → CSV column stem, in this order. */
+const SUMMARY_METRICS = [['uar', 'uar'], ['war', 'war'], ['closedSetAccuracy', 'closed_set_acc'], ['auroc', 'auroc'], ['oscr', 'oscr'], ['tnrAtTpr95', 'tnr_at_tpr95']] as const;
+
+/**
+ * `results/summary.csv`: one line per ablation coordinate, mean ± sample std over seeds (percent). Metrics a
+ * method does not have are left empty.
+ */
 export function writeSummary(resultsDir: string): string {
   const rows = existsSync(resultsDir) ? readdirSync(resultsDir).filter((f) => f.endsWith('.jsonl')).sort().flatMap((f) => readRows(join(resultsDir, f))) : [];
   const groups = new Map<string, ResultRow[]>();
   for (const r of rows) {
-    const k = JSON.stringify([r.ablation, r.method, r.coords.backbone, r.coords.promptType ?? '', r.coords.preprocess ?? '', r.coords.dataset]);
+    const c = r.coords;
+    const k = JSON.stringify([r.ablation, r.method, c.backbone, c.trainSet ?? '', c.split ?? '', c.promptType ?? '', c.preprocess ?? '', c.dataset]);
     groups.set(k, [...(groups.get(k) ?? []), r]);
   }
-  const lines = ['ablation,method,backbone,prompt_type,preprocess,dataset,seeds,n,uar_mean,uar_std,war_mean,war_std'];
+  const lines = [['ablation,method,backbone,train_set,split,prompt_type,preprocess,dataset,seeds,n', ...SUMMARY_METRICS.map(([, c]) => `${c}_mean,${c}_std`)].join(',')];
   for (const [k, rs] of groups) {
-    const uar = meanStd(rs.map((r) => 100 * r.metrics.uar));
-    const war = meanStd(rs.map((r) => 100 * r.metrics.war));
-    lines.push([...(JSON.parse(k) as string[]), rs.map((r) => r.seed).join(' '), rs[0]!.metrics.n, uar.mean.toFixed(2), uar.std.toFixed(2), war.mean.toFixed(2), war.std.toFixed(2)].join(','));
+    const cells = SUMMARY_METRICS.map(([m]) => {
+      if (rs.some((r) => r.metrics[m] === undefined)) return ',';
+      const s = meanStd(rs.map((r) => 100 * r.metrics[m]!));
+      return `${s.mean.toFixed(2)},${rs.length > 1 ? s.std.toFixed(2) : ''}`;
+    });
+    lines.push([...(JSON.parse(k) as string[]), rs.map((r) => r.seed).join(' '), rs[0]!.metrics.n, ...cells].join(','));
   }
   const path = join(resultsDir, 'summary.csv');
   writeFileAtomic(path, `${lines.join('\n')}\n`);

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { createRng, hashBytes, readSafetensors, writeFileAtomic, writeJsonAtomic, writeSafetensors, type LabelSet, type Tensor4D } from '@vlfer/core';
 import { BASIC_7, MAFW_11, hespOpenSetSplits, listFrames, loadVideoList, partitionBySplit, segmentCentreIndices, tsnTrainIndices, type OpenSetSplit, type VideoItem } from '@vlfer/datasets';
 import { preprocessImages } from '@vlfer/encoders';
-import { argmaxRows, openSetReport, weightedAverageRecall } from '@vlfer/metrics';
+import { argmaxRows, maxScores, openSetReport, weightedAverageRecall } from '@vlfer/metrics';
 import { HespModel, knownClassTexts, loadAugmentedFrames, sampleClipAugmentation } from '@vlfer/open-set';
 
 export const HespConfigSchema = z.object({
@@ -229,21 +229,52 @@ export async function runHesp(input: HespConfigInput, hooks: { log?: (l: string)
   return { outDir, epochs, best, resumedFromEpoch: start > 0 ? start : null, stepSeconds };
 }
 
-/** `hesp eval`: re-evaluate a finished run's selected state (best.safetensors) on its test split; writes eval.json. */
-export async function evaluateRun(runDir: string, hooks: { log?: (l: string) => void } = {}): Promise<EpochRecord['test']> {
+/** Per-clip scores of a run's selected state on its test split (what `hesp eval` writes to scores.csv). */
+export interface RunScores {
+  /** closed-set accuracy, AUROC, OSCR, TNR@95 (fractions) */
+  test: EpochRecord['test'];
+  /** known-class test clips: frame dir, label (index into `classNames`), predicted index, known-ness (max ensemble logit) */
+  known: { frameDir: string; label: number; predicted: number; knownness: number }[];
+  /** unknown-class test clips: frame dir, original label name, known-ness */
+  unknown: { frameDir: string; originalLabel: string; knownness: number }[];
+  /** known class names in logit order */
+  classNames: string[];
+}
+
+/**
+ * `hesp eval`: re-evaluate a finished run's selected state (best.safetensors) on its test split; writes eval.json
+ * and scores.csv (one row per test clip: set, frame_dir, label, predicted, knownness).
+ */
+export async function evaluateRun(runDir: string, hooks: { log?: (l: string) => void } = {}): Promise<RunScores> {
   const cfgPath = join(runDir, 'config.resolved.json');
   if (!existsSync(cfgPath)) throw new Error(`${cfgPath} not found: expected a directory written by 'hesp train'`);
+  const bestPath = join(runDir, 'best.safetensors');
+  if (!existsSync(bestPath)) throw new Error(`${bestPath} not found: the run has not finished an epoch yet`);
   const cfg = HespConfigSchema.parse(JSON.parse(readFileSync(cfgPath, 'utf8')));
   const data = loadHespData(cfg);
   const texts = knownClassTexts(data.split.known, data.labelSet, { referenceBehaviour: cfg.referenceBehaviour });
-  const best = readSafetensors(join(runDir, 'best.safetensors'));
+  const best = readSafetensors(bestPath);
   const model = await HespModel.create(cfg.model, { classTexts: texts, nCtx: cfg.nCtx, patchSize: cfg.patchSize, location: { row: Number(best.metadata.location_row), col: Number(best.metadata.location_col) }, logitScale: cfg.logitScale, seed: cfg.seed, referenceBehaviour: cfg.referenceBehaviour, device: cfg.device });
   model.loadState({ tensors: Object.fromEntries(Object.entries(best.tensors).map(([k, v]) => [k, v.data])), optimizer: { step: 0, buffers: {} } });
   const known = await evaluate(model, data.testKnown, cfg.frames, cfg.batch);
   const unknown = await evaluate(model, data.testUnknown, cfg.frames, cfg.batch);
   await model.release();
-  const test = openSetReport(known, data.testKnown.map((v) => v.label), unknown);
+  const labels = data.testKnown.map((v) => v.label);
+  const test = openSetReport(known, labels, unknown);
+  const predicted = argmaxRows(known);
+  const sk = maxScores(known);
+  const su = maxScores(unknown);
+  const result: RunScores = {
+    test,
+    known: data.testKnown.map((v, i) => ({ frameDir: v.frameDir, label: v.label, predicted: predicted[i]!, knownness: sk[i]! })),
+    unknown: data.testUnknown.map((v, i) => ({ frameDir: v.frameDir, originalLabel: data.labelSet.names[v.label] ?? String(v.label), knownness: su[i]! })),
+    classNames: texts,
+  };
+  const csv = (s: string) => (/[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
+  writeFileAtomic(join(runDir, 'scores.csv'), ['set,frame_dir,label,predicted,knownness',
+    ...result.known.map((r) => `known,${csv(r.frameDir)},${csv(texts[r.label]!)},${csv(texts[r.predicted]!)},${r.knownness}`),
+    ...result.unknown.map((r) => `unknown,${csv(r.frameDir)},${csv(r.originalLabel)},,${r.knownness}`)].join('\n') + '\n');
   writeJsonAtomic(join(runDir, 'eval.json'), { epoch: Number(best.metadata.epoch), selectedOn: best.metadata.selected_on, metricsAreFractions: true, test });
   (hooks.log ?? ((l: string) => process.stderr.write(`${l}\n`)))(`test: closed-set acc ${(100 * test.closedSetAccuracy).toFixed(2)}, AUROC ${(100 * test.auroc).toFixed(2)}, OSCR ${(100 * test.oscr).toFixed(2)}`);
-  return test;
+  return result;
 }

@@ -1,30 +1,16 @@
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import sharp from 'sharp';
-import { sharedPath } from '@vlfer/test-utils';
+import { sharedPath, writeSyntheticVideoSet } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { auroc } from '@vlfer/metrics';
 import { evaluateRun, runHesp, type EpochRecord } from '../src/index.js';
 
 const work = mkdtempSync(join(tmpdir(), 'vlfer-hesp-'));
 const model = sharedPath('fixtures', 'tiny-clip');
 
-async function clip(dir: string, label: number, k: number, n: number): Promise<string> {
-  mkdirSync(dir, { recursive: true });
-  for (let f = 0; f < n; f++) {
-    const px = new Uint8Array(32 * 32 * 3).map((_, i) => ((label * 60 + (i % 3) * 40 + ((i >> 5) * (label + 1)) + f * 3 + k * 7) % 256));
-    writeFileSync(join(dir, `${String(f).padStart(5, '0')}.png`), await sharp(px, { raw: { width: 32, height: 32, channels: 3 } }).png().toBuffer());
-  }
-  return `${dir.slice(work.length + 1)} ${n} ${label}`;
-}
-
 beforeAll(async () => {
-  const train: string[] = [];
-  const test: string[] = [];
-  for (const label of [0, 1, 2]) for (let k = 0; k < 5; k++) train.push(await clip(join(work, 'frames', `tr_${label}_${k}`), label, k, 6));
-  for (const label of [0, 1, 2, 3, 4]) for (let k = 0; k < 2; k++) test.push(await clip(join(work, 'frames', `te_${label}_${k}`), label, k + 10, 5));
-  writeFileSync(join(work, 'train.txt'), `${train.join('\n')}\n`);
-  writeFileSync(join(work, 'test.txt'), `${test.join('\n')}\n`);
+  await writeSyntheticVideoSet(work, { trainClasses: [0, 1, 2], testClasses: [0, 1, 2, 3, 4], trainPerClass: 5, testPerClass: 2, trainFrames: 6, testFrames: 5 });
 }, 120_000);
 
 const cfg = (out: string, epochs: number) => ({
@@ -54,9 +40,17 @@ describe('hesp train/eval end to end on tiny-clip with synthetic frame directori
     expect(more.resumedFromEpoch).toBe(3);
     expect(JSON.parse(readFileSync(join(work, 'run', 'metrics.json'), 'utf8')).visualPromptCentre).toEqual(metrics.visualPromptCentre);
     expect(more.epochs.map((e) => e.epoch)).toEqual([0, 1, 2, 3]);
-    const test = await evaluateRun(join(work, 'run'), { log: () => {} });
-    expect(test.nKnown + test.nUnknown).toBe(10);
-    expect(JSON.parse(readFileSync(join(work, 'run', 'eval.json'), 'utf8')).test.auroc).toBeCloseTo(test.auroc, 12);
+    const scored = await evaluateRun(join(work, 'run'), { log: () => {} });
+    expect(scored.test.nKnown + scored.test.nUnknown).toBe(10);
+    expect(JSON.parse(readFileSync(join(work, 'run', 'eval.json'), 'utf8')).test.auroc).toBeCloseTo(scored.test.auroc, 12);
+    // scores.csv: one row per test clip; its known-ness scores reproduce the reported AUROC and accuracy
+    const csv = readFileSync(join(work, 'run', 'scores.csv'), 'utf8').trim().split('\n');
+    expect(csv[0]).toBe('set,frame_dir,label,predicted,knownness');
+    expect(csv.length).toBe(11);
+    const col = (set: string) => csv.slice(1).map((l) => l.split(',')).filter((c) => c[0] === set);
+    expect(auroc(col('known').map((c) => Number(c[4])), col('unknown').map((c) => Number(c[4])))).toBeCloseTo(scored.test.auroc, 12);
+    expect(col('known').filter((c) => c[2] === c[3]).length / 6).toBeCloseTo(scored.test.closedSetAccuracy, 12);
+    expect(scored.classNames).toEqual(['Happy', 'Sad', 'Neutral']);
   }, 300_000);
   it('rejects unknown split options clearly', async () => {
     await expect(runHesp({ ...cfg('bad', 1), known: [0, 9] }, { log: () => {} })).rejects.toThrow(/class id 9 is outside basic-7/);

@@ -1,0 +1,117 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { z } from 'zod';
+import { PROMPT_TYPES, type PromptType } from '@vlfer/llm-knowledge';
+import type { HespConfigInput } from '@vlfer/app-hesp';
+import type { TrainConfigInput } from '@vlfer/app-exp-clip';
+
+/**
+ * Where a backbone's weights come from. `model` is a Hugging Face id or a path; the data config's `models` map
+ * overrides it (HESP needs a local directory with `model.safetensors`, as its gradient graphs take the weights).
+ */
+export const BACKBONES = {
+  'tiny-clip': { model: (shared: string) => join(shared, 'fixtures', 'tiny-clip'), note: 'random-weight test CLIP (chance-level numbers)' },
+  'vit-b32': { model: () => 'Xenova/clip-vit-base-patch32', note: 'OpenAI CLIP ViT-B/32 (needs the Hub or a local copy)' },
+  'vit-b16': { model: () => 'Xenova/clip-vit-base-patch16', note: 'OpenAI CLIP ViT-B/16' },
+  'vit-l14': { model: () => 'Xenova/clip-vit-large-patch14', note: 'OpenAI CLIP ViT-L/14' },
+  'face-api-expression': { model: () => '@vladmandic/face-api face_expression_model', note: 'supervised FER CNN (tfjs wasm)' },
+} as const;
+export type BackboneId = keyof typeof BACKBONES;
+
+/**
+ * Evaluation datasets. Image sets are read by `exp-clip eval`; video open-set sets by `hesp train` (their annotation
+ * lists and frame root come from the data config's `videoSets`, since they are not redistributable).
+ */
+export const DATASETS = {
+  fer2013: { kind: 'image' as const, evalKind: 'fer2013' as const, root: (shared: string) => join(shared, 'data', 'fer2013-privatetest') },
+  mafw: { kind: 'video-open-set' as const, hespDataset: 'mafw' as const, labelScheme: 'mafw-hesp' as const },
+  dfew: { kind: 'video-open-set' as const, hespDataset: 'dfew' as const, labelScheme: 'dfer-clip' as const },
+  afew: { kind: 'video-open-set' as const, hespDataset: 'afew' as const, labelScheme: 'dfer-clip' as const },
+} as const;
+export type DatasetId = keyof typeof DATASETS;
+
+export type Method = 'exp-clip-zero-shot' | 'exp-clip-trained' | 'hesp' | 'face-api';
+export type Preprocess = 'exp-clip' | 'clip';
+
+export interface AblationSpec {
+  method: Method;
+  axes: {
+    backbone: readonly BackboneId[];
+    dataset: readonly DatasetId[];
+    promptType?: readonly PromptType[];
+    preprocess?: readonly Preprocess[];
+    /** exp-clip-trained: names of unlabelled image sets + teacher targets (data config `trainSets`) */
+    trainSet?: readonly string[];
+    /** hesp: HESP known/unknown split indices 0..19 */
+    split?: readonly number[];
+  };
+  seeds: readonly number[];
+  /** Options passed through to the apps (everything else takes the apps' defaults, which follow the papers). */
+  options?: { train?: Partial<Omit<TrainConfigInput, 'unlabelled' | 'model' | 'out' | 'seed'>>; hesp?: Partial<Omit<HespConfigInput, 'dataset' | 'model' | 'out' | 'seed' | 'splitIndex'>> };
+  description: string;
+}
+
+/**
+ * The ablation registry: method × backbone × prompt type × preprocessing × dataset × (train set | split) × seed.
+ * Each entry expands to a grid of runs; finished runs (by id) are skipped. Zero-shot evaluation is deterministic,
+ * so one seed suffices there; trained methods take several.
+ */
+export const ABLATIONS = {
+  'exp-clip-zero-shot/prompt-x-preprocess': {
+    method: 'exp-clip-zero-shot',
+    axes: { backbone: ['tiny-clip'], promptType: PROMPT_TYPES, preprocess: ['exp-clip', 'clip'], dataset: ['fer2013'] },
+    seeds: [1],
+    description: 'plain-CLIP zero-shot baseline: the five Exp-CLIP prompt types × both preprocessing modes',
+  },
+  'supervised/face-api': {
+    method: 'face-api',
+    axes: { backbone: ['face-api-expression'], dataset: ['fer2013'] },
+    seeds: [1],
+    description: 'supervised reference row: face-api.js expression model (known FER2013 accuracy 0.569)',
+  },
+  'exp-clip-trained/backbone-x-seed': {
+    method: 'exp-clip-trained',
+    axes: { backbone: ['vit-b32', 'vit-b16', 'vit-l14'], trainSet: ['unlabelled-faces'], promptType: PROMPT_TYPES, preprocess: ['exp-clip'], dataset: ['fer2013'] },
+    seeds: [1, 2, 3],
+    description: 'Exp-CLIP head trained on unlabelled faces + teacher targets (paper recipe: SGD 1e-3, 5 epochs, batch 512); needs data config trainSets["unlabelled-faces"]',
+  },
+  'hesp/mafw-20-splits': {
+    method: 'hesp',
+    axes: { backbone: ['vit-b32'], dataset: ['mafw'], split: Array.from({ length: 20 }, (_, i) => i) },
+    seeds: [0],
+    description: "HESP on MAFW's 20 known/unknown splits (100 epochs each, selection on validation); needs data config videoSets.mafw",
+  },
+} as const satisfies Record<string, AblationSpec>;
+export type AblationId = keyof typeof ABLATIONS;
+
+const path = z.string().min(1);
+/**
+ * The bench data config (`--data-config bench-data.json`): what the registry cannot know — model directories,
+ * video annotation lists, unlabelled image sets with their teacher targets. Relative paths are taken relative to
+ * the config file.
+ */
+export const BenchDataSchema = z.object({
+  /** backbone id → local model directory or Hugging Face id */
+  models: z.record(z.string(), path).default({}),
+  /** dataset id (mafw, dfew, afew) → HESP annotation lists (`<frame_dir> <num_frames> <label>`) */
+  videoSets: z.record(z.string(), z.object({ train: path, test: path, root: path.optional(), rebase: z.object({ from: z.string(), to: z.string() }).optional() })).default({}),
+  /** train-set name → unlabelled image directory and the teacher (as `exp-clip train --teacher`) */
+  trainSets: z.record(z.string(), z.object({ unlabelled: path, teacher: z.enum(['import', 'http']), teacherSource: path, teacherKeys: path.optional(), teacherModel: z.string().optional() })).default({}),
+}).strict();
+export type BenchData = z.infer<typeof BenchDataSchema>;
+
+/** Read and validate a bench data config, naming the file and field on error; relative paths become absolute. */
+export function loadBenchData(file: string): BenchData {
+  let raw: unknown;
+  try { raw = JSON.parse(readFileSync(file, 'utf8')); } catch (error) { throw new Error(`${file}: cannot read the bench data config (${(error as Error).message})`, { cause: error }); }
+  const r = BenchDataSchema.safeParse(raw);
+  if (!r.success) throw new Error(`${file}: invalid bench data config:\n${r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n')}`);
+  const base = dirname(resolve(file));
+  const abs = (p: string) => (isAbsolute(p) ? p : join(base, p));
+  const d = r.data;
+  return {
+    models: Object.fromEntries(Object.entries(d.models).map(([k, v]) => [k, v.startsWith('.') ? abs(v) : v])),
+    videoSets: Object.fromEntries(Object.entries(d.videoSets).map(([k, v]) => [k, { ...v, train: abs(v.train), test: abs(v.test), ...(v.root ? { root: abs(v.root) } : {}) }])),
+    trainSets: Object.fromEntries(Object.entries(d.trainSets).map(([k, v]) => [k, { ...v, unlabelled: abs(v.unlabelled), teacherSource: v.teacher === 'import' ? abs(v.teacherSource) : v.teacherSource, ...(v.teacherKeys ? { teacherKeys: abs(v.teacherKeys) } : {}) }])),
+  };
+}
