@@ -8,7 +8,7 @@ import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { writeJsonAtomic } from '@vlfer/core';
-import { benchPipeline, benchRawSession, benchEnvironment, type EncodeBenchRow } from './encode-bench.js';
+import { benchPipeline, benchPreprocess, benchRawSession, benchEnvironment, type EncodeBenchRow } from './encode-bench.js';
 import { materializeClipGraphs } from './materialize.js';
 import { convertToFp16Weights } from './fp16.js';
 import { assertWebGpu } from '@vlfer/encoders';
@@ -20,6 +20,7 @@ const program = new Command('bench:encode')
   .option('--batch <n>', 'batch size', (v) => Number(v), 32)
   .option('--reps <n>', 'timed raw-session runs', (v) => Number(v), 5)
   .option('--images <n>', 'images through the full pipeline', (v) => Number(v), 256)
+  .option('--preprocess-workers <list>', 'pipeline runs with decode + resize on the main thread (0) and/or on n worker threads', '0')
   .addOption(new Option('--device <device>').choices(['cpu', 'webgpu']).default('cpu'))
   .option('--models-dir <dir>', 'where materialised model directories go', '.vlfer-cache/models')
   .option('--out <file>', 'results JSON', 'bench-results/encode.json')
@@ -32,6 +33,13 @@ const anchorFile = join(o.shared, 'fixtures', 'gpu-anchor.json');
 const anchors = existsSync(anchorFile) ? (JSON.parse(readFileSync(anchorFile, 'utf8')) as { device: string; results: { model: string; dtype: string; images_per_s: number }[] }) : undefined;
 const anchorFor = (model: string, dtype: string) => anchors?.results.find((a) => a.model === model && a.dtype === `torch.${dtype === 'fp16' ? 'float16' : 'float32'}`)?.images_per_s;
 const rows: (EncodeBenchRow & { ratioToTorchAnchor?: number })[] = [];
+const workerCounts = String(o.preprocessWorkers).split(',').map(Number);
+const fer = join(o.shared, 'data', 'fer2013-privatetest');
+for (const w of workerCounts) {
+  const p = await benchPreprocess({ imageRoot: fer, images: o.images, batch: o.batch, preprocessWorkers: w });
+  process.stderr.write(`preprocess only (FER2013 decode + resize + normalise), ${w ? `${w} worker threads` : 'main thread'}: ${p.imagesPerSecond.toFixed(1)} images/s\n`);
+  rows.push(p);
+}
 for (const name of String(o.models).split(',')) {
   const dir = materializeClipGraphs({ graphDir: join(o.shared, 'fixtures', 'graphs', name), tokenizerDir: join(o.shared, 'assets', 'clip-tokenizer'), outDir: join(o.modelsDir, name), towers: ['vision'] });
   process.stderr.write(`${name}: model directory ${resolve(dir)}\n`);
@@ -42,9 +50,11 @@ for (const name of String(o.models).split(',')) {
     const anchor = anchorFor(name, dtype);
     process.stderr.write(`${name} ${dtype} raw ORT session, batch ${o.batch}: ${raw.imagesPerSecond.toFixed(1)} images/s (median ${raw.medianBatchMs!.toFixed(0)} ms per batch)${anchor ? `; ${(raw.imagesPerSecond / anchor).toFixed(4)} × PyTorch ${dtype} on ${anchors!.device} (${anchor.toFixed(0)} images/s)` : ''}\n`);
     rows.push({ ...raw, ...(anchor ? { ratioToTorchAnchor: raw.imagesPerSecond / anchor } : {}) });
-    const pipe = await benchPipeline({ modelDir: dir, imageRoot: join(o.shared, 'data', 'fer2013-privatetest'), images: o.images, batch: o.batch, device: o.device, label: name, dtype });
-    process.stderr.write(`${name} ${dtype} full pipeline (FER2013 JPEG decode + resize + encode), batch ${o.batch}: ${pipe.imagesPerSecond.toFixed(1)} images/s over ${pipe.images} images\n`);
-    rows.push({ ...pipe, ...(anchor ? { ratioToTorchAnchor: pipe.imagesPerSecond / anchor } : {}) });
+    for (const w of workerCounts) {
+      const pipe = await benchPipeline({ modelDir: dir, imageRoot: fer, images: o.images, batch: o.batch, device: o.device, label: name, dtype, preprocessWorkers: w });
+      process.stderr.write(`${name} ${dtype} full pipeline (FER2013 decode + resize + encode), batch ${o.batch}, preprocessing on ${w ? `${w} worker threads` : 'the main thread'}: ${pipe.imagesPerSecond.toFixed(1)} images/s over ${pipe.images} images\n`);
+      rows.push({ ...pipe, ...(anchor ? { ratioToTorchAnchor: pipe.imagesPerSecond / anchor } : {}) });
+    }
   }
 }
 writeJsonAtomic(o.out, { benchmark: 'encode', cpuCores: cpus().length, environment: benchEnvironment(), anchor: anchors ? { device: anchors.device, file: anchorFile } : null, rows });

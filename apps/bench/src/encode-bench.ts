@@ -2,15 +2,20 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { loadImageFolder } from '@vlfer/datasets';
-import { encodeImages, loadClip, runtimeVersions, type ClipDtype, type ComputeDevice } from '@vlfer/encoders';
+import { createPreprocessPool, encodeImages, loadClip, preprocessImages, runtimeVersions, type ClipDtype, type ComputeDevice } from '@vlfer/encoders';
 
 export interface EncodeBenchRow {
   model: string;
   dtype: ClipDtype;
   device: ComputeDevice;
   batch: number;
-  /** 'raw-ort': one ORT session run on a ready [batch,3,224,224] tensor; 'pipeline': decode + preprocess + encode of real images. */
-  mode: 'raw-ort' | 'pipeline';
+  /**
+   * 'raw-ort': one ORT session run on a ready [batch,3,224,224] tensor; 'pipeline': decode + preprocess + encode of
+   * real images; 'preprocess': decode + preprocess alone (the CPU-side ceiling of the pipeline).
+   */
+  mode: 'raw-ort' | 'pipeline' | 'preprocess';
+  /** pipeline/preprocess: worker threads decoding and resizing (0: the main thread) */
+  preprocessWorkers?: number;
   imagesPerSecond: number;
   images: number;
   seconds: number;
@@ -39,19 +44,47 @@ export async function benchRawSession(options: { onnxPath: string; batch: number
 }
 
 /** Images/s of the full pipeline (sharp decode + resize + normalise + ORT) over the first `images` of an image folder. */
-export async function benchPipeline(options: { modelDir: string; imageRoot: string; images: number; batch: number; dtype?: ClipDtype; device?: ComputeDevice; label: string; mode?: 'clip' | 'exp-clip' }): Promise<EncodeBenchRow> {
+export async function benchPipeline(options: { modelDir: string; imageRoot: string; images: number; batch: number; dtype?: ClipDtype; device?: ComputeDevice; label: string; mode?: 'clip' | 'exp-clip'; preprocessWorkers?: number }): Promise<EncodeBenchRow> {
   const dtype = options.dtype ?? 'fp32';
   const device = options.device ?? 'cpu';
+  const workers = options.preprocessWorkers ?? 0;
   const clip = await loadClip({ model: options.modelDir, dtype, device, towers: ['vision'] });
-  const set = await loadImageFolder(options.imageRoot, { verify: 'none' });
-  const paths = set.items.map((i) => i.path);
-  const take = Array.from({ length: options.images }, (_, i) => paths[(i * 7919) % paths.length]!);
-  await encodeImages({ model: clip, items: take.slice(0, options.batch), mode: options.mode ?? 'exp-clip', batchSize: options.batch });
-  const t0 = performance.now();
-  await encodeImages({ model: clip, items: take, mode: options.mode ?? 'exp-clip', batchSize: options.batch });
-  const seconds = (performance.now() - t0) / 1000;
-  await clip.dispose();
-  return { model: options.label, dtype, device, batch: options.batch, mode: 'pipeline', imagesPerSecond: options.images / seconds, images: options.images, seconds };
+  const take = await sampleImages(options.imageRoot, options.images);
+  const pool = workers > 0 ? createPreprocessPool({ workers }) : undefined;
+  try {
+    const run = (items: string[]) => encodeImages({ model: clip, items, mode: options.mode ?? 'exp-clip', batchSize: options.batch, ...(pool ? { preprocessPool: pool } : {}) });
+    await run(take.slice(0, options.batch));
+    const t0 = performance.now();
+    await run(take);
+    const seconds = (performance.now() - t0) / 1000;
+    return { model: options.label, dtype, device, batch: options.batch, mode: 'pipeline', preprocessWorkers: workers, imagesPerSecond: options.images / seconds, images: options.images, seconds };
+  } finally {
+    await pool?.close();
+    await clip.dispose();
+  }
+}
+
+/** `images` paths spread over an image folder (deterministic). */
+async function sampleImages(root: string, images: number): Promise<string[]> {
+  const paths = (await loadImageFolder(root, { verify: 'none' })).items.map((i) => i.path);
+  return Array.from({ length: images }, (_, i) => paths[(i * 7919) % paths.length]!);
+}
+
+/** Images/s of decode + preprocess alone, on the main thread (`workers` 0) or a worker pool. */
+export async function benchPreprocess(options: { imageRoot: string; images: number; batch: number; preprocessWorkers: number; mode?: 'clip' | 'exp-clip' }): Promise<EncodeBenchRow> {
+  const take = await sampleImages(options.imageRoot, options.images);
+  const pool = options.preprocessWorkers > 0 ? createPreprocessPool({ workers: options.preprocessWorkers }) : undefined;
+  const mode = options.mode ?? 'exp-clip';
+  const prep = (items: string[]) => (pool ? pool.run(items, mode) : preprocessImages(items, mode));
+  try {
+    await prep(take.slice(0, options.batch));
+    const t0 = performance.now();
+    for (let i = 0; i < take.length; i += options.batch) await prep(take.slice(i, i + options.batch));
+    const seconds = (performance.now() - t0) / 1000;
+    return { model: '-', dtype: 'fp32', device: 'cpu', batch: options.batch, mode: 'preprocess', preprocessWorkers: options.preprocessWorkers, imagesPerSecond: options.images / seconds, images: options.images, seconds };
+  } finally {
+    await pool?.close();
+  }
 }
 
 export function benchEnvironment(): Record<string, unknown> {

@@ -27,6 +27,8 @@ export const EvalConfigSchema = z.object({
   dtype: z.enum(['fp32', 'fp16', 'q8']).default('fp32'),
   device: z.enum(['cpu', 'webgpu']).default('cpu'),
   batchSize: z.number().int().positive().default(32),
+  /** decode + resize on this many worker threads (0: on the main thread, prefetching the next batch) */
+  preprocessWorkers: z.number().int().min(0).default(0),
   frames: z.number().int().positive().default(16),
   shortClip: z.enum(['repeat-first', 'edge-pad']).default('repeat-first'),
   rebase: z.object({ from: z.string(), to: z.string() }).optional(),

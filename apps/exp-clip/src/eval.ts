@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic, type FeatureProjection, type LabelSet, type Tensor2D } from '@vlfer/core';
-import { buildZeroShotClassifier, encodeImages, FeatureCache, frameDirClip, loadClip, videoFileClip, type ClipModel, type EncodeItem } from '@vlfer/encoders';
+import { buildZeroShotClassifier, createPreprocessPool, encodeImages, FeatureCache, frameDirClip, loadClip, videoFileClip, type ClipModel, type EncodeItem } from '@vlfer/encoders';
 import { loadProjectionHead } from '@vlfer/projection-head';
 import { argmaxRows, averageFolds, classificationReport, type MeanStd } from '@vlfer/metrics';
 import type { PromptType } from '@vlfer/llm-knowledge';
@@ -72,23 +72,28 @@ export async function runEval(input: EvalConfigInput, hooks: { projection?: Feat
   let encodeSeconds = 0;
   let itemsEncoded = 0;
   const features: Tensor2D[] = [];
-  for (const d of data) {
-    let items: EncodeItem[];
-    if (d.kind === 'images') items = d.items.map((i) => i.path);
-    else if (d.kind === 'videos') items = d.items.flatMap((v) => frameDirClip(v.frameDir, { numSegments: cfg.frames, shortClip: cfg.shortClip }).items);
-    else {
-      items = [];
-      for (const v of d.items) items.push(...(await videoFileClip(v.path, { numSegments: cfg.frames, shortClip: cfg.shortClip })).items);
+  const pool = cfg.preprocessWorkers > 0 ? createPreprocessPool({ workers: cfg.preprocessWorkers }) : undefined;
+  try {
+    for (const d of data) {
+      let items: EncodeItem[];
+      if (d.kind === 'images') items = d.items.map((i) => i.path);
+      else if (d.kind === 'videos') items = d.items.flatMap((v) => frameDirClip(v.frameDir, { numSegments: cfg.frames, shortClip: cfg.shortClip }).items);
+      else {
+        items = [];
+        for (const v of d.items) items.push(...(await videoFileClip(v.path, { numSegments: cfg.frames, shortClip: cfg.shortClip })).items);
+      }
+      const bar = createProgress(cfg.progress, `encode${d.fold !== null ? ` fold ${d.fold}` : ''}`);
+      const te = performance.now();
+      try {
+        features.push(await encodeImages({ model: clip, items, mode: cfg.preprocess, resizer: cfg.resizer, batchSize: cfg.batchSize, ...(cache ? { cache } : {}), ...(pool ? { preprocessPool: pool } : {}), onProgress: (done, total) => bar.update(done, total) }));
+      } finally {
+        bar.stop();
+      }
+      encodeSeconds += (performance.now() - te) / 1000;
+      itemsEncoded += items.length;
     }
-    const bar = createProgress(cfg.progress, `encode${d.fold !== null ? ` fold ${d.fold}` : ''}`);
-    const te = performance.now();
-    try {
-      features.push(await encodeImages({ model: clip, items, mode: cfg.preprocess, resizer: cfg.resizer, batchSize: cfg.batchSize, ...(cache ? { cache } : {}), onProgress: (done, total) => bar.update(done, total) }));
-    } finally {
-      bar.stop();
-    }
-    encodeSeconds += (performance.now() - te) / 1000;
-    itemsEncoded += items.length;
+  } finally {
+    await pool?.close();
   }
 
   const results: PromptTypeResult[] = [];

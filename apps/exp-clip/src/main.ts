@@ -56,6 +56,7 @@ program
   .addOption(new Option('--dtype <dtype>').choices(['fp32', 'fp16', 'q8']).default('fp32'))
   .addOption(new Option('--device <device>').choices(['cpu', 'webgpu']).default('cpu'))
   .option('--batch-size <n>', 'images per encoder call', positiveInt, 32)
+  .option('--preprocess-workers <n>', 'decode + resize on n worker threads (0: main thread)', (v) => { const n = Number(v); if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected an integer >= 0, got '${v}'`); return n; }, 0)
   .option('--frames <n>', 'frames sampled per video clip (segment centres)', positiveInt, 16)
   .addOption(new Option('--short-clip <policy>', 'clips with <= frames images').choices(['repeat-first', 'edge-pad']).default('repeat-first'))
   .addOption(new Option('--label-scheme <scheme>', 'video list label ids').choices(['dfer-clip', 'dfew-original', 'mafw-hesp']).default('dfer-clip'))
@@ -77,7 +78,7 @@ program
     const result = await runEval({
       dataset: o.dataset, root: o.root, annotations: o.annotations, folds: o.folds, split: o.split, model: o.model,
       head: o.head, promptTypes: o.prompts, preprocess: o.preprocess, resizer: o.resizer, ensemble: o.ensemble, dtype: o.dtype, device: o.device,
-      batchSize: o.batchSize, frames: o.frames, shortClip: o.shortClip, labelScheme: o.labelScheme, rebase, limit: o.limit,
+      batchSize: o.batchSize, preprocessWorkers: o.preprocessWorkers, frames: o.frames, shortClip: o.shortClip, labelScheme: o.labelScheme, rebase, limit: o.limit,
       cacheDir: o.cache === false ? undefined : o.cacheDir, out: o.out, progress: o.progress !== false,
     });
     process.stdout.write(`${formatTable(result)}\n`);

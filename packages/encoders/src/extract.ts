@@ -2,6 +2,7 @@ import { InvalidArgumentError, type Tensor2D } from '@vlfer/core';
 import type { ClipModel } from './clip.js';
 import { hashBytes, hashFile, type FeatureCache } from '@vlfer/core';
 import { preprocessImages, type ImageSource, type PreprocessMode, type Resizer } from './preprocess.js';
+import type { PreprocessPool } from './preprocess-pool.js';
 
 /** An image to encode; `key` identifies its content for the cache (default: SHA-256 of the file or buffer). */
 export type EncodeItem = ImageSource | { source: ImageSource; key: string };
@@ -15,6 +16,8 @@ export interface EncodeImagesOptions {
   /** @default 32 */
   batchSize?: number;
   cache?: FeatureCache;
+  /** decode + resize on these worker threads instead of the calling thread (same bytes; `createPreprocessPool`) */
+  preprocessPool?: PreprocessPool;
   /** Called after each batch with (items done, total, items served from cache). */
   onProgress?: (done: number, total: number, cached: number) => void;
 }
@@ -51,7 +54,10 @@ export async function encodeImages(options: EncodeImagesOptions): Promise<Tensor
   onProgress?.(cached, items.length, cached);
   const batches: number[][] = [];
   for (let b = 0; b < todo.length; b += batchSize) batches.push(todo.slice(b, b + batchSize));
-  const prep = (batch: number[]) => preprocessImages(batch.map((i) => sourceOf(items[i]!)), mode, model.preprocessor, options.resizer ?? 'pil');
+  const prep = (batch: number[]) => {
+    const sources = batch.map((i) => sourceOf(items[i]!));
+    return options.preprocessPool ? options.preprocessPool.run(sources, mode, model.preprocessor, options.resizer ?? 'pil') : preprocessImages(sources, mode, model.preprocessor, options.resizer ?? 'pil');
+  };
   let next = batches.length > 0 ? prep(batches[0]!) : undefined;
   let done = cached;
   for (let b = 0; b < batches.length; b++) {

@@ -12,6 +12,7 @@ export type { FeatureNamespace } from '@vlfer/core';
 export { FeatureCache, hashFile, hashBytes } from '@vlfer/core';
 export type { EncodeItem, EncodeImagesOptions } from './extract.js';
 export { encodeImages } from './extract.js';
+export { createPreprocessPool, PreprocessWorkerError, type PreprocessPool } from './preprocess-pool.js';
 export type { DecodedVideo, ClipFrames } from './video.js';
 export { decodeVideo, frameDirClip, videoFileClip, defaultFfmpegPath } from './video.js';
 export type { ZeroShotOptions, ZeroShotClassifier } from './zero-shot.js';
