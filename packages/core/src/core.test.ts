@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createRng, defineLabelSet, InvalidArgumentError, l2NormalizeRows, meanOfRowGroups, tensor, tensor2d, writeJsonAtomic, DataFormatError } from './index.js';
+import { buildModel, createRng, defineLabelSet, InvalidArgumentError, l2NormalizeRows, meanOfRowGroups, tensor, tensor2d, writeJsonAtomic, DataFormatError } from './index.js';
 
 describe('tensor helpers', () => {
   it('rejects data that does not match dims, naming the argument', () => {
@@ -78,5 +78,19 @@ describe('safetensors', () => {
     new DataView(f16.buffer).setUint16(8 + header.length + 2, 0xc000, true);
     expect(Array.from(readSafetensors(f16).tensors.h!.data)).toEqual([1, -2]);
     expect(() => readSafetensors(bytes.subarray(0, 20), 'cut.safetensors')).toThrow(/cut\.safetensors: header length/);
+  });
+});
+
+describe('ONNX writer initializers', () => {
+  it('embed the raw float32 bytes once and check the element count', () => {
+    const data = Float32Array.from({ length: 600 }, (_, i) => i * 0.5 - 7);
+    const bytes = buildModel({ name: 'g', nodes: [{ op: 'MatMul', inputs: ['x', 'w'], outputs: ['y'] }], inputs: [{ name: 'x', type: 'float32', dims: [1, 600] }], outputs: [{ name: 'y', type: 'float32', dims: [1, 1] }], initializers: [{ name: 'w', dims: [600, 1], data }] });
+    const raw = Buffer.from(data.buffer);
+    const at = Buffer.from(bytes).indexOf(raw);
+    expect(at).toBeGreaterThan(0);
+    expect(Buffer.from(bytes).indexOf(raw, at + 1)).toBe(-1);
+    // the varint length before the raw data is 2400 (0xe0 0x12), preceded by field 9 / wire type 2 (0x4a)
+    expect([...bytes.subarray(at - 3, at)]).toEqual([0x4a, 0xe0, 0x12]);
+    expect(() => buildModel({ name: 'g', nodes: [], inputs: [], outputs: [], initializers: [{ name: 'w', dims: [2, 2], data: new Float32Array(3) }] })).toThrow(/initializers\.w.*3 values for dims \[2, 2\]/);
   });
 });

@@ -11,5 +11,5 @@ export type { FeatureNamespace } from './vector-cache.js';
 export { FeatureCache, hashFile, hashBytes } from './vector-cache.js';
 export type { SafetensorsTensor, SafetensorsFile } from './safetensors.js';
 export { readSafetensors, encodeSafetensors, writeSafetensors, float16ToNumber, bfloat16ToNumber } from './safetensors.js';
-export type { NodeSpec, ValueSpec, ElemType, AttrValue } from './onnx-builder.js';
+export type { NodeSpec, ValueSpec, ElemType, AttrValue, Initializer } from './onnx-builder.js';
 export { buildModel, constant } from './onnx-builder.js';

@@ -3,19 +3,30 @@
  * computation graphs vlfer runs on ONNX Runtime as a fast matrix engine: MatMul, elementwise ops, reductions.
  * Field numbers follow onnx/onnx.proto3.
  */
+import { InvalidArgumentError } from './errors.js';
 
 export type ElemType = 'float32' | 'int64';
 const ELEM: Record<ElemType, number> = { float32: 1, int64: 7 };
 
 class Writer {
-  private chunks: number[] = [];
+  // small fields go to `cur`; large byte fields (weights) are kept as views and copied once, in finish()
+  private parts: Uint8Array[] = [];
+  private cur: number[] = [];
+  length = 0;
+  private flush(): void {
+    if (this.cur.length) { this.parts.push(Uint8Array.from(this.cur)); this.cur = []; }
+  }
+  private byte(b: number): void {
+    this.cur.push(b);
+    this.length++;
+  }
   varint(v: number): this {
     let n = BigInt.asUintN(64, BigInt(v));
     do {
       let b = Number(n & 0x7fn);
       n >>= 7n;
       if (n) b |= 0x80;
-      this.chunks.push(b);
+      this.byte(b);
     } while (n);
     return this;
   }
@@ -27,23 +38,31 @@ class Writer {
   }
   bytes(field: number, b: Uint8Array): this {
     this.key(field, 2).varint(b.length);
-    for (const x of b) this.chunks.push(x);
+    if (b.length > 1024) { this.flush(); this.parts.push(b); this.length += b.length; } else for (const x of b) this.byte(x);
     return this;
   }
   str(field: number, s: string): this {
     return this.bytes(field, new TextEncoder().encode(s));
   }
   msg(field: number, w: Writer): this {
-    return this.bytes(field, w.finish());
+    this.key(field, 2).varint(w.length);
+    this.flush();
+    w.flush();
+    for (const p of w.parts) this.parts.push(p);
+    this.length += w.length;
+    return this;
   }
   float(field: number, v: number): this {
     this.key(field, 5);
-    const b = new Uint8Array(new Float32Array([v]).buffer);
-    for (const x of b) this.chunks.push(x);
+    for (const x of new Uint8Array(new Float32Array([v]).buffer)) this.byte(x);
     return this;
   }
   finish(): Uint8Array {
-    return Uint8Array.from(this.chunks);
+    this.flush();
+    const out = new Uint8Array(this.length);
+    let o = 0;
+    for (const p of this.parts) { out.set(p, o); o += p.length; }
+    return out;
   }
 }
 
@@ -90,8 +109,15 @@ function valueInfo(v: ValueSpec): Writer {
   return new Writer().str(1, v.name).msg(2, new Writer().msg(1, tensorType));
 }
 
-/** Serialise a graph to ONNX bytes (IR 8, default opset 17). */
-export function buildModel(options: { name: string; nodes: NodeSpec[]; inputs: ValueSpec[]; outputs: ValueSpec[]; opset?: number }): Uint8Array {
+/** A float32 tensor stored in the model (a frozen weight). @param data row-major, length = product of dims */
+export interface Initializer {
+  name: string;
+  dims: number[];
+  data: Float32Array;
+}
+
+/** Serialise a graph to ONNX bytes (IR 8, default opset 17); initializers are written as raw little-endian data. */
+export function buildModel(options: { name: string; nodes: NodeSpec[]; inputs: ValueSpec[]; outputs: ValueSpec[]; initializers?: Initializer[]; opset?: number }): Uint8Array {
   const g = new Writer();
   options.nodes.forEach((n, i) => {
     const w = new Writer();
@@ -102,6 +128,14 @@ export function buildModel(options: { name: string; nodes: NodeSpec[]; inputs: V
     g.msg(1, w);
   });
   g.str(2, options.name);
+  for (const t of options.initializers ?? []) {
+    const n = t.dims.reduce((a, b) => a * b, 1);
+    if (t.data.length !== n) throw new InvalidArgumentError({ functionName: 'buildModel', argument: `initializers.${t.name}`, message: `has ${t.data.length} values for dims [${t.dims.join(', ')}]` });
+    const w = new Writer();
+    for (const d of t.dims) w.int(1, d);
+    w.int(2, ELEM.float32).str(8, t.name).bytes(9, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+    g.msg(5, w);
+  }
   for (const v of options.inputs) g.msg(11, valueInfo(v));
   for (const v of options.outputs) g.msg(12, valueInfo(v));
   return new Writer().int(1, 8).str(2, 'vlfer').msg(7, g).msg(8, new Writer().str(1, '').int(2, options.opset ?? 17)).finish();

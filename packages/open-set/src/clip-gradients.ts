@@ -31,19 +31,28 @@ export class ClipGradientModel {
     private readonly visionForward: ort.InferenceSession,
   ) {}
 
-  static async load(modelDir: string, options: { device?: 'cpu' | 'webgpu' } = {}): Promise<ClipGradientModel> {
+  /**
+   * @param options.weightsIn `'inputs'`: the weights are graph inputs fed at every run (one graph per architecture,
+   *   least memory); `'graph'`: stored in the graphs as initializers, so ONNX Runtime prepacks them and a GPU EP
+   *   uploads them once instead of at every run. Default `'graph'`: on CPU a B/32 HESP step (8 clips × 8 frames) took
+   *   13.0–13.1 s against 13.8–14.9 s with `'inputs'`, for 0.9 GiB more peak memory and 3–4 s more loading
+   *   (`pnpm bench:hesp-step --clips 8 --frames 8 --steps 3 --weights-in graph|inputs`).
+   */
+  static async load(modelDir: string, options: { device?: 'cpu' | 'webgpu'; weightsIn?: 'inputs' | 'graph' } = {}): Promise<ClipGradientModel> {
     const cfgFile = join(modelDir, 'config.json');
     let config: Record<string, any>;
     try { config = JSON.parse(readFileSync(cfgFile, 'utf8')); } catch (error) { throw new DataFormatError({ file: cfgFile, message: `cannot read (${(error as Error).message})`, cause: error }); }
     const arch = clipArchFromConfig(config, cfgFile);
-    const weights = readSafetensors(join(modelDir, 'model.safetensors')).tensors;
-    const opts: ort.InferenceSession.SessionOptions = { executionProviders: [options.device ?? 'cpu'], logSeverityLevel: 3 };
-    const [text, vision, textForward, visionForward] = await Promise.all([
-      ort.InferenceSession.create(textTowerVjpModel(arch.text), opts),
-      ort.InferenceSession.create(visionTowerVjpModel(arch.vision), opts),
-      ort.InferenceSession.create(textTowerVjpModel(arch.text, { withGradient: false }), opts),
-      ort.InferenceSession.create(visionTowerVjpModel(arch.vision, { withGradient: false }), opts),
-    ]);
+    const weightsFile = join(modelDir, 'model.safetensors');
+    const weights = readSafetensors(weightsFile).tensors;
+    const device = options.device ?? 'cpu';
+    const opts: ort.InferenceSession.SessionOptions = { executionProviders: [device], logSeverityLevel: 3 };
+    const stored = (options.weightsIn ?? 'graph') === 'graph' ? { weights, weightsFile } : {};
+    // one session at a time: with stored weights each graph is a few hundred MB
+    const text = await ort.InferenceSession.create(textTowerVjpModel(arch.text, stored), opts);
+    const vision = await ort.InferenceSession.create(visionTowerVjpModel(arch.vision, stored), opts);
+    const textForward = await ort.InferenceSession.create(textTowerVjpModel(arch.text, { ...stored, withGradient: false }), opts);
+    const visionForward = await ort.InferenceSession.create(visionTowerVjpModel(arch.vision, { ...stored, withGradient: false }), opts);
     const m = new ClipGradientModel(arch, weights, text, vision, textForward, visionForward);
     for (const s of [text, vision]) for (const name of s.inputNames) if (!['inputs_embeds', 'eot_onehot', 'cotangent', 'pixel_values'].includes(name) && !weights[name]) {
       throw new DataFormatError({ file: join(modelDir, 'model.safetensors'), field: name, message: 'weight missing (expected the Hugging Face CLIPModel key names)' });

@@ -1,4 +1,4 @@
-import { buildModel, constant, type AttrValue, type NodeSpec, type ValueSpec } from '@vlfer/core';
+import { buildModel, constant, DataFormatError, type AttrValue, type Initializer, type NodeSpec, type ValueSpec } from '@vlfer/core';
 
 /**
  * Forward + vector-Jacobian-product (VJP) graphs of the CLIP towers (Hugging Face CLIPTextModelWithProjection /
@@ -22,9 +22,26 @@ export interface ClipTowerArch {
   imageSize?: number;
 }
 
+/** Frozen weights by Hugging Face key; given to a graph builder, they are stored in the graph instead of fed. */
+export type ClipWeights = Record<string, { dims: number[]; data: Float32Array }>;
+
+export interface TowerGraphOptions {
+  /** also output the vector-Jacobian product (default true) */
+  withGradient?: boolean;
+  /**
+   * Store these weights as initializers (ONNX Runtime prepacks them, a GPU EP uploads them once) instead of
+   * taking them as inputs at every run. Missing keys or wrong shapes throw, naming the key.
+   */
+  weights?: ClipWeights;
+  /** the weights' file, for error messages */
+  weightsFile?: string;
+}
+
 class Graph {
   readonly nodes: NodeSpec[] = [];
   readonly inputs: ValueSpec[] = [];
+  readonly initializers: Initializer[] = [];
+  constructor(private readonly weights?: ClipWeights, private readonly weightsFile = 'model.safetensors') {}
   private n = 0;
   private consts = new Map<string, string>();
   op(op: string, inputs: string[], attrs?: Record<string, AttrValue>): string {
@@ -57,7 +74,15 @@ class Graph {
     return name;
   }
   weight(name: string, dims: number[]): string {
-    return this.input(name, dims);
+    if (!this.weights) return this.input(name, dims);
+    const w = this.weights[name];
+    if (!w) throw new DataFormatError({ file: this.weightsFile, field: name, message: 'weight missing (expected the Hugging Face CLIPModel key names)' });
+    if (w.dims.length !== dims.length || w.dims.some((d, i) => d !== dims[i])) throw new DataFormatError({ file: this.weightsFile, field: name, message: `has shape [${w.dims.join(', ')}], the config implies [${dims.join(', ')}]` });
+    this.initializers.push({ name, dims, data: w.data });
+    return name;
+  }
+  model(name: string, outputs: ValueSpec[]): Uint8Array {
+    return buildModel({ name, nodes: this.nodes, inputs: this.inputs, outputs, initializers: this.initializers, opset: 17 });
   }
   // helpers
   add(a: string, b: string) { return this.op('Add', [a, b]); }
@@ -152,9 +177,9 @@ function encoderLayerBackward(g: Graph, dOut: string, s: LayerSaved, a: ClipTowe
  * `eot_onehot` [B, L] (1 at the first <|endoftext|>), `cotangent` [B, E] and the weights.
  * Outputs `text_embeds` [B, E] and `grad_inputs_embeds` [B, L, D].
  */
-export function textTowerVjpModel(a: ClipTowerArch, options: { withGradient?: boolean } = {}): Uint8Array {
+export function textTowerVjpModel(a: ClipTowerArch, options: TowerGraphOptions = {}): Uint8Array {
   const withGrad = options.withGradient ?? true;
-  const g = new Graph();
+  const g = new Graph(options.weights, options.weightsFile);
   const D = a.hiddenSize;
   const x = g.input('inputs_embeds', ['batch', 'seq', D]);
   const eot = g.input('eot_onehot', ['batch', 'seq']);
@@ -177,26 +202,23 @@ export function textTowerVjpModel(a: ClipTowerArch, options: { withGradient?: bo
   const wp = g.weight('text_projection.weight', [a.projectionDim, D]);
   g.name(linear(g, pooled, wp, undefined), 'text_embeds');
   const textOut: ValueSpec = { name: 'text_embeds', type: 'float32', dims: ['batch', a.projectionDim] };
-  if (!withGrad) return buildModel({ name: 'vlfer_clip_text_forward', nodes: g.nodes, inputs: g.inputs, outputs: [textOut], opset: 17 });
+  if (!withGrad) return g.model('vlfer_clip_text_forward', [textOut]);
   // backward
   const dPooled = g.matmul(cot, wp);
   let d = g.matmul(g.op('Unsqueeze', [eot, g.ints([2])]), g.op('Unsqueeze', [dPooled, g.ints([1])]));
   d = layerNormBackward(g, d, fin.saved);
   for (let i = a.numLayers - 1; i >= 0; i--) d = encoderLayerBackward(g, d, saved[i]!, a);
   g.name(d, 'grad_inputs_embeds');
-  return buildModel({
-    name: 'vlfer_clip_text_vjp', nodes: g.nodes, inputs: g.inputs, opset: 17,
-    outputs: [textOut, { name: 'grad_inputs_embeds', type: 'float32', dims: ['batch', 'seq', D] }],
-  });
+  return g.model('vlfer_clip_text_vjp', [textOut, { name: 'grad_inputs_embeds', type: 'float32', dims: ['batch', 'seq', D] }]);
 }
 
 /**
  * Vision tower: inputs `pixel_values` [B, 3, S, S], `cotangent` [B, E] and the weights.
  * Outputs `image_embeds` [B, E] and `grad_pixel_values` [B, 3, S, S].
  */
-export function visionTowerVjpModel(a: ClipTowerArch, options: { withGradient?: boolean } = {}): Uint8Array {
+export function visionTowerVjpModel(a: ClipTowerArch, options: TowerGraphOptions = {}): Uint8Array {
   const withGrad = options.withGradient ?? true;
-  const g = new Graph();
+  const g = new Graph(options.weights, options.weightsFile);
   const D = a.hiddenSize;
   const P = a.patchSize!;
   const S = a.imageSize!;
@@ -225,7 +247,7 @@ export function visionTowerVjpModel(a: ClipTowerArch, options: { withGradient?: 
   const wp = g.weight('visual_projection.weight', [a.projectionDim, D]);
   g.name(linear(g, post.y, wp, undefined), 'image_embeds');
   const imageOut: ValueSpec = { name: 'image_embeds', type: 'float32', dims: ['batch', a.projectionDim] };
-  if (!withGrad) return buildModel({ name: 'vlfer_clip_vision_forward', nodes: g.nodes, inputs: g.inputs, outputs: [imageOut], opset: 17 });
+  if (!withGrad) return g.model('vlfer_clip_vision_forward', [imageOut]);
   // backward
   const dCls = layerNormBackward(g, g.matmul(cot, wp), post.saved); // [B, D]
   const onehot0 = g.constTensor(Array.from({ length: tokens }, (_, i) => (i === 0 ? 1 : 0)), [1, tokens, 1]); // CLS row only
@@ -235,8 +257,5 @@ export function visionTowerVjpModel(a: ClipTowerArch, options: { withGradient?: 
   const dPatches = g.op('Slice', [d, g.ints([1]), g.ints([tokens]), g.ints([1])]); // [B, g², D]
   const dConv = g.op('Reshape', [g.op('Transpose', [dPatches], { perm: [0, 2, 1] }), g.ints([0, D, grid, grid])]);
   g.name(g.op('ConvTranspose', [dConv, wPatch], { strides: [P, P], kernel_shape: [P, P] }), 'grad_pixel_values');
-  return buildModel({
-    name: 'vlfer_clip_vision_vjp', nodes: g.nodes, inputs: g.inputs, opset: 17,
-    outputs: [imageOut, { name: 'grad_pixel_values', type: 'float32', dims: ['batch', 3, S, S] }],
-  });
+  return g.model('vlfer_clip_vision_vjp', [imageOut, { name: 'grad_pixel_values', type: 'float32', dims: ['batch', 3, S, S] }]);
 }

@@ -130,9 +130,9 @@ export class HespModel {
   }
 
   /** @param modelDir a local Hugging Face CLIP directory (config.json, model.safetensors, tokenizer) */
-  static async create(modelDir: string, options: HespOptions & { device?: 'cpu' | 'webgpu' }): Promise<HespModel> {
+  static async create(modelDir: string, options: HespOptions & { device?: 'cpu' | 'webgpu'; weightsIn?: 'inputs' | 'graph' }): Promise<HespModel> {
     if (options.classTexts.length < 2) throw new InvalidArgumentError({ functionName: 'HespModel.create', argument: 'classTexts', message: 'needs at least 2 known classes' });
-    const clip = await ClipGradientModel.load(modelDir, { device: options.device ?? 'cpu' });
+    const clip = await ClipGradientModel.load(modelDir, { device: options.device ?? 'cpu', ...(options.weightsIn ? { weightsIn: options.weightsIn } : {}) });
     const tokenize = await loadClipTokenizer(modelDir);
     const o = {
       classTexts: options.classTexts, nCtx: options.nCtx ?? 16, patchSize: options.patchSize ?? 56, logitScale: options.logitScale ?? 100, seed: options.seed,

@@ -5,7 +5,7 @@ export { clampPatchCentre, applyVisualPrompt } from './visual-prompt.js';
 export { ensembleLogits, knownness } from './scoring.js';
 /** ARPL logits ‖v − c_k‖²/D − v·c_k (from @vlfer/losses). */
 export { arplLogits } from '@vlfer/losses';
-export type { ClipTowerArch } from './clip-vjp-graphs.js';
+export type { ClipTowerArch, ClipWeights, TowerGraphOptions } from './clip-vjp-graphs.js';
 export { textTowerVjpModel, visionTowerVjpModel } from './clip-vjp-graphs.js';
 export type { Tensor3D } from './clip-gradients.js';
 export { ClipGradientModel, clipArchFromConfig } from './clip-gradients.js';
