@@ -17,7 +17,8 @@ const program = new Command('bench:encode')
   .option('--shared <dir>', 'shared assets folder', process.env.VLFER_SHARED ?? '../shared')
   .option('--models <list>', 'graph folders under fixtures/graphs', 'vit-b32')
   .option('--dtypes <list>', 'fp32 and/or fp16 (float16 weights, keep_io_types)', 'fp32,fp16')
-  .option('--batch <n>', 'batch size', (v) => Number(v), 32)
+  .option('--batch <n>', 'batch size (pipeline rows, and the first raw row)', (v) => Number(v), 32)
+  .option('--raw-batches <list>', 'extra batch sizes for raw-session rows (batch-size sweep), comma-separated', '')
   .option('--reps <n>', 'timed raw-session runs', (v) => Number(v), 5)
   .option('--images <n>', 'images through the full pipeline', (v) => Number(v), 256)
   .option('--preprocess-workers <list>', 'pipeline runs with decode + resize on the main thread (0) and/or on n worker threads', '0')
@@ -46,10 +47,14 @@ for (const name of String(o.models).split(',')) {
   for (const dtype of String(o.dtypes).split(',') as ('fp32' | 'fp16')[]) {
     const onnxPath = join(dir, 'onnx', dtype === 'fp16' ? 'vision_model_fp16.onnx' : 'vision_model.onnx');
     if (dtype === 'fp16' && !existsSync(onnxPath)) process.stderr.write(`${name}: converted ${convertToFp16Weights(join(dir, 'onnx', 'vision_model.onnx'), onnxPath)} weight tensors to float16\n`);
-    const raw = await benchRawSession({ onnxPath, batch: o.batch, reps: o.reps, device: o.device, label: name, dtype });
     const anchor = anchorFor(name, dtype);
-    process.stderr.write(`${name} ${dtype} raw ORT session, batch ${o.batch}: ${raw.imagesPerSecond.toFixed(1)} images/s (median ${raw.medianBatchMs!.toFixed(0)} ms per batch)${anchor ? `; ${(raw.imagesPerSecond / anchor).toFixed(4)} × PyTorch ${dtype} on ${anchors!.device} (${anchor.toFixed(0)} images/s)` : ''}\n`);
-    rows.push({ ...raw, ...(anchor ? { ratioToTorchAnchor: raw.imagesPerSecond / anchor } : {}) });
+    const rawBatches = [o.batch, ...String(o.rawBatches).split(',').filter(Boolean).map(Number).filter((b) => b !== o.batch)];
+    for (const batch of rawBatches) {
+      if (!Number.isInteger(batch) || batch < 1) throw new Error(`--raw-batches: '${batch}' is not a positive integer`);
+      const raw = await benchRawSession({ onnxPath, batch, reps: o.reps, device: o.device, label: name, dtype });
+      process.stderr.write(`${name} ${dtype} raw ORT session, batch ${batch}: ${raw.imagesPerSecond.toFixed(1)} images/s (median ${raw.medianBatchMs!.toFixed(0)} ms per batch)${anchor ? `; ${(raw.imagesPerSecond / anchor).toFixed(4)} × PyTorch ${dtype} on ${anchors!.device} (${anchor.toFixed(0)} images/s)` : ''}\n`);
+      rows.push({ ...raw, ...(anchor ? { ratioToTorchAnchor: raw.imagesPerSecond / anchor } : {}) });
+    }
     for (const w of workerCounts) {
       const pipe = await benchPipeline({ modelDir: dir, imageRoot: fer, images: o.images, batch: o.batch, device: o.device, label: name, dtype, preprocessWorkers: w });
       process.stderr.write(`${name} ${dtype} full pipeline (FER2013 decode + resize + encode), batch ${o.batch}, preprocessing on ${w ? `${w} worker threads` : 'the main thread'}: ${pipe.imagesPerSecond.toFixed(1)} images/s over ${pipe.images} images\n`);
