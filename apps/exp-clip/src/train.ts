@@ -167,6 +167,16 @@ export async function runTrain(input: TrainConfigInput, hooks: { log?: (line: st
   const outDir = resolve(cfg.out);
   const modelKey = resolveModelKey(cfg.model);
   const key = trainingKey(cfg, modelKey);
+  const ckptPath = join(outDir, 'checkpoint.safetensors');
+  const logPath = join(outDir, 'train-log.jsonl');
+  const headPath = join(outDir, 'head.safetensors');
+  // the checkpoint is checked before any encoding: other options fail at once, and a finished run returns at once
+  const ck = existsSync(ckptPath) ? readSafetensors(ckptPath) : undefined;
+  if (ck && ck.metadata.training_key !== key) throw new Error(`${ckptPath} was written by a run with different training options; use another --out or delete it`);
+  if (ck && Number(ck.metadata.epoch) >= cfg.epochs && Number(ck.metadata.step) === 0 && existsSync(headPath)) {
+    log(`${outDir}: already trained (${ck.metadata.epoch} epochs); head in ${headPath}`);
+    return { status: 'completed', outDir, headPath, steps: 0, firstLoss: null, lastLoss: null, resumedFrom: { epoch: Number(ck.metadata.epoch), step: 0 } };
+  }
   const { paths, skipped } = listImages(cfg.unlabelled);
   log(`${paths.length} unlabelled images under ${cfg.unlabelled}${skipped ? ` (${skipped} non-image files ignored)` : ''}`);
 
@@ -178,15 +188,10 @@ export async function runTrain(input: TrainConfigInput, hooks: { log?: (line: st
   const tbar = createProgress(cfg.progress, 'targets');
   const targets = await computeTargets({ teacher: resolveTeacher(cfg), images: paths, instructionId: cfg.instruction, expectDim: cfg.outputDim, ...(cfg.cacheDir ? { cacheDir: join(cfg.cacheDir, 'targets') } : {}), onProgress: (a, b) => tbar.update(a, b) }).finally(() => tbar.stop());
 
-  const ckptPath = join(outDir, 'checkpoint.safetensors');
-  const logPath = join(outDir, 'train-log.jsonl');
-  const headPath = join(outDir, 'head.safetensors');
   let head = createProjectionHead({ inputDim: clip.embeddingDim, outputDim: cfg.outputDim, rng: createRng(cfg.seed) });
   let start: TrainLoopOptions['start'];
   let resumedFrom: TrainResult['resumedFrom'] = null;
-  if (existsSync(ckptPath)) {
-    const ck = readSafetensors(ckptPath);
-    if (ck.metadata.training_key !== key) throw new Error(`${ckptPath} was written by a run with different training options; use another --out or delete it`);
+  if (ck) {
     const w = ck.tensors.weight!;
     head = new ProjectionHead({ inputDim: w.dims[1]!, outputDim: w.dims[0]!, weight: w.data });
     const buffers = Object.fromEntries(Object.entries(ck.tensors).filter(([k]) => k.startsWith('opt.')).map(([k, v]) => [k.slice(4), v.data]));

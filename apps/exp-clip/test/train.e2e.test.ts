@@ -76,6 +76,12 @@ describe('exp-clip train end to end on tiny-clip with imported targets', () => {
     expect(readLog(part).map((l) => l.globalStep)).toEqual(Array.from({ length: 9 }, (_, i) => i));
     expect(readSafetensors(join(part, 'head.safetensors')).tensors['mlp.weight']!.data).toEqual(readSafetensors(join(full, 'head.safetensors')).tensors['mlp.weight']!.data);
     await expect(runTrain({ ...base(), lr: 0.02, epochs: 3, out: part }, { log: () => {} })).rejects.toThrow(/different training options/);
+    // a finished run returns at once: no encoding, no teacher, head and log untouched
+    const lines: string[] = [];
+    const again = await runTrain({ ...base(), epochs: 3, out: part }, { log: (l) => lines.push(l) });
+    expect(again).toMatchObject({ status: 'completed', steps: 0, resumedFrom: { epoch: 3, step: 0 } });
+    expect(lines.some((l) => l.includes('unlabelled images'))).toBe(false);
+    expect(readLog(part).length).toBe(9);
   });
 
   it('rejects a batch larger than the data and a teacher/head dim mismatch', async () => {
