@@ -78,8 +78,10 @@ function modelFor(backbone: BackboneId, o: RunAblationOptions): string {
   return o.data?.models[backbone] ?? BACKBONES[backbone].model(o.shared);
 }
 
+const recallByName = (names: readonly string[], recall: readonly (number | null)[]) => Object.fromEntries(names.map((c, i) => [c, recall[i] ?? null]));
+
 function closedSetRow(names: readonly string[], matrix: number[][], uar: number, war: number, n: number, recall: readonly (number | null)[]): Pick<ResultRow, 'metrics' | 'perClassRecall' | 'confusionMatrix' | 'labelNames'> {
-  return { metrics: { uar, war, n }, perClassRecall: Object.fromEntries(names.map((c, i) => [c, recall[i] ?? null])), confusionMatrix: matrix, labelNames: [...names] };
+  return { metrics: { uar, war, n }, perClassRecall: recallByName(names, recall), confusionMatrix: matrix, labelNames: [...names] };
 }
 
 type RunOutcome = Pick<ResultRow, 'metrics' | 'perClassRecall' | 'confusionMatrix' | 'labelNames' | 'scores' | 'runDir'>;
@@ -102,7 +104,7 @@ async function exec(spec: AblationSpec, ablation: string, run: { id: string; coo
     const rep = classificationReport(labels, pred, r.classNames.length);
     return {
       metrics: { ...r.test, n: r.test.nKnown + r.test.nUnknown },
-      perClassRecall: Object.fromEntries(r.classNames.map((name, i) => [name, rep.perClassRecall[i] ?? null])),
+      perClassRecall: recallByName(r.classNames, rep.perClassRecall),
       confusionMatrix: rep.confusionMatrix, labelNames: r.classNames,
       scores: { known: r.known.map((k) => k.knownness), unknown: r.unknown.map((u) => u.knownness) },
       runDir,
@@ -118,8 +120,8 @@ async function exec(spec: AblationSpec, ablation: string, run: { id: string; coo
   if (spec.method === 'exp-clip-trained') {
     const t = c.trainSet === undefined ? undefined : o.data?.trainSets[c.trainSet];
     if (!t) throw new Error(`${ablation}: no unlabelled set '${c.trainSet}': give --data-config with trainSets.${c.trainSet} = { unlabelled, teacher, teacherSource }`);
-    // one head per (backbone, train set, preprocessing, seed), shared by the prompt-type runs; a finished
-    // training directory is resumed at its end, so the head is trained once
+    // one head per (backbone, train set, preprocessing, seed), shared by the prompt-type runs: runTrain returns at
+    // once for a finished training directory, so the head is trained (and the images encoded) once
     const trainDir = join(o.resultsDir, 'runs', safe(`${ablation}|train|${c.backbone}|${c.trainSet}|${c.preprocess ?? 'exp-clip'}|seed=${run.seed}`));
     const tr = await runTrain({ ...spec.options?.train, ...t, model: modelFor(c.backbone, o), ...(c.preprocess ? { preprocess: c.preprocess } : {}), seed: run.seed, out: trainDir, ...cache, progress: false }, { log: (l) => log(`  ${l}`) });
     if (tr.status !== 'completed') throw new Error(`${ablation}: training in ${trainDir} stopped before the end`);

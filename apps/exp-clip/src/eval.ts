@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { writeFileAtomic, writeJsonAtomic, type FeatureProjection, type LabelSet, type Tensor2D } from '@vlfer/core';
+import { csvRow, writeFileAtomic, writeJsonAtomic, type FeatureProjection, type LabelSet, type Tensor2D } from '@vlfer/core';
 import { buildZeroShotClassifier, createPreprocessPool, encodeImages, FeatureCache, frameDirClip, loadClip, videoFileClip, type ClipModel, type EncodeItem } from '@vlfer/encoders';
 import { loadProjectionHead } from '@vlfer/projection-head';
 import { argmaxRows, averageFolds, classificationReport, type MeanStd } from '@vlfer/metrics';
@@ -36,11 +36,6 @@ export interface EvalResult {
 
 function rowsOf(t: Tensor2D): Float32Array[] {
   return Array.from({ length: t.dims[0] }, (_, i) => t.data.subarray(i * t.dims[1], (i + 1) * t.dims[1]));
-}
-
-function csvCell(v: string | number | null): string {
-  const s = v === null ? '' : String(v);
-  return /[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 
 /**
@@ -151,11 +146,11 @@ function writeOutputs(r: EvalResult): void {
     timing: r.timing,
   });
   const cm = [['prompt_type', 'fold', 'true_class', ...names].join(',')];
-  for (const p of r.results) for (const f of p.folds) f.confusionMatrix.forEach((row, i) => cm.push([p.promptType, f.fold ?? '', names[i]!, ...row].map(csvCell).join(',')));
+  for (const p of r.results) for (const f of p.folds) f.confusionMatrix.forEach((row, i) => cm.push(csvRow([p.promptType, f.fold ?? '', names[i]!, ...row])));
   writeFileAtomic(join(r.outDir, 'confusion-matrix.csv'), `${cm.join('\n')}\n`);
   const types = r.results.map((p) => p.promptType);
   const pred = [['fold', 'item', 'label', ...types.map((t) => `pred_${t}`)].join(',')];
-  for (const p of r.predictions) p.ids.forEach((id, i) => pred.push([p.fold ?? '', id, p.labels[i]!, ...types.map((t) => p.byPromptType[t]![i]!)].map(csvCell).join(',')));
+  for (const p of r.predictions) p.ids.forEach((id, i) => pred.push(csvRow([p.fold ?? '', id, p.labels[i]!, ...types.map((t) => p.byPromptType[t]![i]!)])));
   writeFileAtomic(join(r.outDir, 'predictions.csv'), `${pred.join('\n')}\n`);
 }
 

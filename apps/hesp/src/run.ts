@@ -1,7 +1,7 @@
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { createRng, hashBytes, readSafetensors, writeFileAtomic, writeJsonAtomic, writeSafetensors, type LabelSet, type Tensor4D } from '@vlfer/core';
+import { createRng, csvRow, hashBytes, readSafetensors, writeFileAtomic, writeJsonAtomic, writeSafetensors, type LabelSet, type Tensor4D } from '@vlfer/core';
 import { BASIC_7, MAFW_11, hespOpenSetSplits, listFrames, loadVideoList, partitionBySplit, segmentCentreIndices, tsnTrainIndices, type OpenSetSplit, type VideoItem } from '@vlfer/datasets';
 import { preprocessImages } from '@vlfer/encoders';
 import { argmaxRows, maxScores, openSetReport, weightedAverageRecall } from '@vlfer/metrics';
@@ -270,10 +270,9 @@ export async function evaluateRun(runDir: string, hooks: { log?: (l: string) => 
     unknown: data.testUnknown.map((v, i) => ({ frameDir: v.frameDir, originalLabel: data.labelSet.names[v.label] ?? String(v.label), knownness: su[i]! })),
     classNames: texts,
   };
-  const csv = (s: string) => (/[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
   writeFileAtomic(join(runDir, 'scores.csv'), ['set,frame_dir,label,predicted,knownness',
-    ...result.known.map((r) => `known,${csv(r.frameDir)},${csv(texts[r.label]!)},${csv(texts[r.predicted]!)},${r.knownness}`),
-    ...result.unknown.map((r) => `unknown,${csv(r.frameDir)},${csv(r.originalLabel)},,${r.knownness}`)].join('\n') + '\n');
+    ...result.known.map((r) => csvRow(['known', r.frameDir, texts[r.label]!, texts[r.predicted]!, r.knownness])),
+    ...result.unknown.map((r) => csvRow(['unknown', r.frameDir, r.originalLabel, null, r.knownness]))].join('\n') + '\n');
   writeJsonAtomic(join(runDir, 'eval.json'), { epoch: Number(best.metadata.epoch), selectedOn: best.metadata.selected_on, metricsAreFractions: true, test });
   (hooks.log ?? ((l: string) => process.stderr.write(`${l}\n`)))(`test: closed-set acc ${(100 * test.closedSetAccuracy).toFixed(2)}, AUROC ${(100 * test.auroc).toFixed(2)}, OSCR ${(100 * test.oscr).toFixed(2)}`);
   return result;

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildModel, createRng, defineLabelSet, InvalidArgumentError, l2NormalizeRows, meanOfRowGroups, tensor, tensor2d, writeJsonAtomic, DataFormatError } from './index.js';
+import { buildModel, createRng, csvRow, defineLabelSet, InvalidArgumentError, l2NormalizeRows, meanOfRowGroups, tensor, tensor2d, writeJsonAtomic, DataFormatError } from './index.js';
 
 describe('tensor helpers', () => {
   it('rejects data that does not match dims, naming the argument', () => {
@@ -92,5 +92,11 @@ describe('ONNX writer initializers', () => {
     // the varint length before the raw data is 2400 (0xe0 0x12), preceded by field 9 / wire type 2 (0x4a)
     expect([...bytes.subarray(at - 3, at)]).toEqual([0x4a, 0xe0, 0x12]);
     expect(() => buildModel({ name: 'g', nodes: [], inputs: [], outputs: [], initializers: [{ name: 'w', dims: [2, 2], data: new Float32Array(3) }] })).toThrow(/initializers\.w.*3 values for dims \[2, 2\]/);
+  });
+});
+
+describe('csvRow', () => {
+  it('quotes only fields that need it and doubles quotes; null is empty', () => {
+    expect(csvRow(['a', 1.5, null, 'b,c', 'say "hi"', 'two\nlines'])).toBe('a,1.5,,"b,c","say ""hi""","two\nlines"');
   });
 });

@@ -6,6 +6,7 @@ export { createRng } from './rng.js';
 export type { LabelSet } from './label-set.js';
 export { defineLabelSet } from './label-set.js';
 export { writeFileAtomic, writeJsonAtomic } from './atomic-write.js';
+export { csvRow } from './csv.js';
 export type { FeatureProjection } from './projection.js';
 export type { FeatureNamespace } from './vector-cache.js';
 export { FeatureCache, hashFile, hashBytes } from './vector-cache.js';
