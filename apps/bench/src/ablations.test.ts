@@ -2,14 +2,15 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { createRng, readSafetensors } from '@vlfer/core';
+import { createRng } from '@vlfer/core';
+import { readSafetensors } from '@vlfer/core/node';
 import { auroc } from '@vlfer/metrics';
 import { sharedPath, writeSyntheticVideoSet } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ABLATIONS, expandAblation, loadBenchData, readRows, runAblation, writeSummary, type AblationSpec } from './ablations.js';
 
 const csvLines = (path: string) => readFileSync(path, 'utf8').trim().split('\n');
-const HEADER = 'ablation,method,backbone,train_set,split,prompt_type,preprocess,dataset,seeds,n,uar_mean,uar_std,war_mean,war_std,closed_set_acc_mean,closed_set_acc_std,auroc_mean,auroc_std,oscr_mean,oscr_std,tnr_at_tpr95_mean,tnr_at_tpr95_std';
+const HEADER = 'ablation,method,backbone,train_set,split,prompt_type,preprocess,dataset,subset,seeds,n,uar_mean,uar_std,war_mean,war_std,closed_set_acc_mean,closed_set_acc_std,auroc_arpl_mean,auroc_arpl_std,oscr_arpl_mean,oscr_arpl_std,tnr_at_tpr95_arpl_mean,tnr_at_tpr95_arpl_std,auroc_standard_mean,auroc_standard_std,oscr_standard_mean,oscr_standard_std,tnr_at_tpr95_standard_mean,tnr_at_tpr95_standard_std,git_sha,git_dirty,dataset_fingerprint';
 
 describe('ablation registry and runner', () => {
   it('expands the grids: 5 prompt types × 2 preprocessings; 3 backbones × 5 prompt types × 3 seeds; 20 HESP splits', () => {
@@ -35,9 +36,15 @@ describe('ablation registry and runner', () => {
     expect(csv.length).toBe(11);
     const r0 = rows[0]!;
     const cells = csv.find((l) => l.includes(`,${r0.coords.promptType},${r0.coords.preprocess},`))!.split(',');
-    expect(cells[12]).toBe((100 * r0.metrics.war!).toFixed(2));
-    expect(cells[13]).toBe(''); // one seed: no std
-    expect(cells.slice(14).every((c) => c === '')).toBe(true); // no open-set metrics for a closed-set method
+    expect(cells[8]).toBe('strat-n40-seed0'); // the subset is part of the coordinates and of the run id
+    expect(r0.id).toContain('subset=strat-n40-seed0');
+    expect(cells[13]).toBe((100 * r0.metrics.war!).toFixed(2));
+    expect(cells[14]).toBe(''); // one seed: no std
+    expect(cells.slice(15, 29).every((c) => c === '')).toBe(true); // no open-set metrics for a closed-set method
+    expect(cells[31]).toBe(r0.datasetFingerprint);
+    expect(r0.provenance.runtime.onnxruntimeNode).toBe('1.30.0');
+    // a full run of the same grid is not "already finished": the subset is in the run ids
+    expect(expandAblation('exp-clip-zero-shot/prompt-x-preprocess', ABLATIONS['exp-clip-zero-shot/prompt-x-preprocess'])[0]!.id).not.toBe(r0.id);
     expect(existsSync(join(results, 'charts'))).toBe(true);
   }, 120_000);
   it('names the missing data config entry for methods that need user data', async () => {
@@ -123,10 +130,11 @@ describe('trained methods in the registry (tiny-clip, synthetic data)', () => {
     }
     const csv = csvLines(writeSummary(results));
     const line = csv.find((l) => l.startsWith('trained/tiny,exp-clip-trained,tiny-clip,synthetic,,class_name,'))!.split(',');
+    expect(line[8]).toBe('strat-n40-seed0');
     const uars = rows.filter((x) => x.coords.promptType === 'class_name').map((x) => 100 * x.metrics.uar!);
-    expect(line[8]).toBe('1 2');
-    expect(line[10]).toBe(((uars[0]! + uars[1]!) / 2).toFixed(2));
-    expect(line[11]).toBe((Math.abs(uars[0]! - uars[1]!) / Math.SQRT2).toFixed(2));
+    expect(line[9]).toBe('1 2');
+    expect(line[11]).toBe(((uars[0]! + uars[1]!) / 2).toFixed(2));
+    expect(line[12]).toBe((Math.abs(uars[0]! - uars[1]!) / Math.SQRT2).toFixed(2));
   }, 300_000);
 
   it('hesp: trains and scores each split × seed, writes ROC charts, open-set columns in the summary', async () => {
@@ -138,13 +146,15 @@ describe('trained methods in the registry (tiny-clip, synthetic data)', () => {
       expect(row.labelNames.length).toBe(2); // afew split 0: 2 known classes
       expect(row.scores!.known.length).toBe(4);
       expect(row.scores!.unknown.length).toBe(4);
-      expect(row.metrics.auroc).toBeCloseTo(auroc(row.scores!.known, row.scores!.unknown), 12);
+      expect(row.metrics.auroc_standard).toBeCloseTo(auroc(row.scores!.known, row.scores!.unknown), 12);
+      expect(row.metrics.auroc_arpl).toBeCloseTo(auroc(row.scores!.known, row.scores!.unknown, { ties: 'zero' }), 12);
       expect(row.confusionMatrix.flat().reduce((a, b) => a + b, 0)).toBe(4);
       expect(existsSync(join(results, 'charts', `${row.id.replace(/[^A-Za-z0-9._=-]+/g, '_')}.roc.svg`))).toBe(true);
     }
     expect(readFileSync(join(results, 'charts', 'hesp__tiny.roc.svg'), 'utf8')).toContain('<svg');
-    const line = csvLines(writeSummary(results)).find((l) => l.startsWith('hesp/tiny,hesp,tiny-clip,,0,,,afew,0 1,8,'))!.split(',');
-    expect(line.slice(10, 14)).toEqual(['', '', '', '']); // no UAR/WAR columns for the open-set method
-    expect(line[16]).toBe((50 * (rows[0]!.metrics.auroc! + rows[1]!.metrics.auroc!)).toFixed(2));
+    const line = csvLines(writeSummary(results)).find((l) => l.startsWith('hesp/tiny,hesp,tiny-clip,,0,,,afew,,0 1,8,'))!.split(',');
+    expect(line.slice(11, 15)).toEqual(['', '', '', '']); // no UAR/WAR columns for the open-set method
+    expect(line[17]).toBe((50 * (rows[0]!.metrics.auroc_arpl! + rows[1]!.metrics.auroc_arpl!)).toFixed(2));
+    expect(line[23]).toBe((50 * (rows[0]!.metrics.auroc_standard! + rows[1]!.metrics.auroc_standard!)).toFixed(2));
   }, 300_000);
 });

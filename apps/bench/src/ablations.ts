@@ -1,17 +1,20 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '@vlfer/core';
+import { csvRow } from '@vlfer/core';
+import { readJsonLines, writeFileAtomic, provenance, type Provenance } from '@vlfer/core/node';
+import { DATASETS as DATA, subsetId } from '@vlfer/datasets';
+import { runtimeVersions } from '@vlfer/encoders/node';
+import { evaluateZeroShot, trainHead } from '@vlfer/exp-clip';
+import { evaluateHespRun, trainHesp } from '@vlfer/hesp';
 import { classificationReport, meanStd } from '@vlfer/metrics';
 import type { PromptType } from '@vlfer/llm-knowledge';
-import { runEval, runTrain } from '@vlfer/app-exp-clip';
-import { evaluateRun, runHesp } from '@vlfer/app-hesp';
 import { confusionMatrixSpec, renderSvg, rocCurvesSpec, svgToPng } from './charts.js';
 import { runFaceApiReference } from './face-api-reference.js';
 import { ABLATIONS, BACKBONES, DATASETS, type AblationSpec, type BackboneId, type BenchData, type DatasetId, type Method, type Preprocess } from './registry.js';
 
 export { ABLATIONS, BACKBONES, DATASETS, BenchDataSchema, loadBenchData, type AblationId, type AblationSpec, type BackboneId, type BenchData, type DatasetId, type Method, type Preprocess } from './registry.js';
 
-export interface RunCoords { backbone: BackboneId; dataset: DatasetId; promptType?: PromptType; preprocess?: Preprocess; trainSet?: string; split?: number }
+export interface RunCoords { backbone: BackboneId; dataset: DatasetId; promptType?: PromptType; preprocess?: Preprocess; trainSet?: string; split?: number; subset?: string }
 
 export interface ResultRow {
   id: string;
@@ -20,8 +23,9 @@ export interface ResultRow {
   coords: RunCoords;
   seed: number;
   /**
-   * Fractions. Closed-set methods: uar, war, n. Open-set (hesp): closedSetAccuracy, auroc, oscr, tnrAtTpr95,
-   * nKnown, nUnknown, n.
+   * Fractions. Closed-set methods: uar, war, n. Open-set (hesp): closed_set_accuracy and both families of open-set
+   * metrics (auroc_standard, auroc_arpl, oscr_standard, oscr_arpl, tnr_at_tpr95_standard, tnr_at_tpr95_arpl),
+   * n_known, n_unknown, n.
    */
   metrics: Record<string, number>;
   perClassRecall: Record<string, number | null>;
@@ -32,17 +36,26 @@ export interface ResultRow {
   scores?: { known: number[]; unknown: number[] };
   /** where the run's own outputs are (eval/train/hesp directories) */
   runDir?: string;
+  /** content fingerprint of the evaluated items (ids, labels, content hashes), when the method reports one */
+  datasetFingerprint?: string;
+  /** code, package and runtime versions, machine: what produced the row */
+  provenance: Provenance;
   seconds: number;
   finishedAt: string;
 }
 
-export function expandAblation(id: string, spec: AblationSpec): { id: string; coords: RunCoords; seed: number }[] {
+/**
+ * Every run of an ablation: the grid of its axes × seeds. With `limit`, every run evaluates the same stratified,
+ * seeded subset (`subsetId`), and the subset is part of the run id and coordinates, so a later full run is a
+ * different run, not "already finished".
+ */
+export function expandAblation(id: string, spec: AblationSpec, options: { limit?: number } = {}): { id: string; coords: RunCoords; seed: number }[] {
   const out: { id: string; coords: RunCoords; seed: number }[] = [];
   for (const backbone of spec.axes.backbone) for (const dataset of spec.axes.dataset)
     for (const trainSet of spec.axes.trainSet ?? [undefined]) for (const split of spec.axes.split ?? [undefined])
       for (const promptType of spec.axes.promptType ?? [undefined]) for (const preprocess of spec.axes.preprocess ?? [undefined])
         for (const seed of spec.seeds) {
-          const coords: RunCoords = { backbone, dataset, ...(trainSet !== undefined ? { trainSet } : {}), ...(split !== undefined ? { split } : {}), ...(promptType ? { promptType } : {}), ...(preprocess ? { preprocess } : {}) };
+          const coords: RunCoords = { backbone, dataset, ...(trainSet !== undefined ? { trainSet } : {}), ...(split !== undefined ? { split } : {}), ...(promptType ? { promptType } : {}), ...(preprocess ? { preprocess } : {}), ...(options.limit ? { subset: subsetId(options.limit, 0) } : {}) };
           const key = Object.entries(coords).map(([k, v]) => `${k}=${v}`).join(',');
           out.push({ id: `${id}|${key}|seed=${seed}`, coords, seed });
         }
@@ -52,11 +65,10 @@ export function expandAblation(id: string, spec: AblationSpec): { id: string; co
 const fileName = (id: string) => id.replaceAll('/', '__');
 const safe = (s: string) => s.replace(/[^A-Za-z0-9._=-]+/g, '_');
 
+/** Result rows of an ablation's JSONL file (a torn last line, from a killed run, is dropped and the file repaired). */
 export function readRows(path: string): ResultRow[] {
   if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l, i) => {
-    try { return JSON.parse(l) as ResultRow; } catch (error) { throw new Error(`${path}:${i + 1}: not a JSON result row (${(error as Error).message})`, { cause: error }); }
-  });
+  return readJsonLines<ResultRow>(path, { repairTornTail: true, what: 'ablation results' }).rows;
 }
 
 export interface RunAblationOptions {
@@ -65,7 +77,7 @@ export interface RunAblationOptions {
   resultsDir: string;
   /** feature/target cache shared by runs */
   cacheDir?: string;
-  /** first n items per evaluation (smoke runs; closed-set methods only) */
+  /** a stratified, seeded subset of n items per evaluation (smoke runs; closed-set methods only), part of the run ids */
   limit?: number;
   /** models, video lists and unlabelled sets that only the user can point at (`loadBenchData`) */
   data?: BenchData;
@@ -84,56 +96,57 @@ function closedSetRow(names: readonly string[], matrix: number[][], uar: number,
   return { metrics: { uar, war, n }, perClassRecall: recallByName(names, recall), confusionMatrix: matrix, labelNames: [...names] };
 }
 
-type RunOutcome = Pick<ResultRow, 'metrics' | 'perClassRecall' | 'confusionMatrix' | 'labelNames' | 'scores' | 'runDir'>;
+type RunOutcome = Pick<ResultRow, 'metrics' | 'perClassRecall' | 'confusionMatrix' | 'labelNames' | 'scores' | 'runDir' | 'datasetFingerprint'>;
 
 async function exec(spec: AblationSpec, ablation: string, run: { id: string; coords: RunCoords; seed: number }, o: RunAblationOptions, log: (l: string) => void): Promise<RunOutcome> {
   const c = run.coords;
   const ds = DATASETS[c.dataset];
+  const info = DATA[ds.data];
   const runDir = join(o.resultsDir, 'runs', safe(run.id));
   const cache = o.cacheDir ? { cacheDir: o.cacheDir } : {};
-  const limit = o.limit ? { limit: o.limit } : {};
+  const limit = o.limit ? { limit: o.limit, subsetSeed: 0 } : {};
+  const sub = (l: string) => log(`  ${l}`);
   if (spec.method === 'hesp') {
-    if (ds.kind !== 'video-open-set') throw new Error(`${ablation}: method hesp needs a video open-set dataset (mafw, dfew, afew), got '${c.dataset}'`);
+    if (!('hesp' in info)) throw new Error(`${ablation}: method hesp needs a video open-set dataset (mafw, dfew, afew), got '${c.dataset}'`);
     const v = o.data?.videoSets[c.dataset];
     if (!v) throw new Error(`${ablation}: no annotation lists for '${c.dataset}': give --data-config with videoSets.${c.dataset} = { train, test, root }`);
     if (c.split === undefined) throw new Error(`${ablation}: method hesp needs the split axis`);
-    await runHesp({ labelScheme: ds.labelScheme, ...spec.options?.hesp, dataset: ds.hespDataset, trainAnnotations: v.train, testAnnotations: v.test, ...(v.root ? { root: v.root } : {}), ...(v.rebase ? { rebase: v.rebase } : {}), splitIndex: c.split, model: modelFor(c.backbone, o), seed: run.seed, out: runDir, progress: true }, { log: (l) => log(`  ${l}`) });
-    const r = await evaluateRun(runDir, { log: (l) => log(`  ${l}`) });
+    await trainHesp({ ...spec.options?.hesp, dataset: info.hesp.splits, trainAnnotations: v.train, testAnnotations: v.test, ...(v.root ? { root: v.root } : {}), ...(v.rebase ? { rebase: v.rebase } : {}), splitIndex: c.split, model: modelFor(c.backbone, o), seed: run.seed, out: runDir }, { log: sub });
+    const r = await evaluateHespRun(runDir, { log: sub });
     const labels = r.known.map((k) => k.label);
     const pred = r.known.map((k) => k.predicted);
     const rep = classificationReport(labels, pred, r.classNames.length);
     return {
-      metrics: { ...r.test, n: r.test.nKnown + r.test.nUnknown },
+      metrics: { ...r.test, n: r.known.length + r.unknown.length },
       perClassRecall: recallByName(r.classNames, rep.perClassRecall),
       confusionMatrix: rep.confusionMatrix, labelNames: r.classNames,
       scores: { known: r.known.map((k) => k.knownness), unknown: r.unknown.map((u) => u.knownness) },
       runDir,
     };
   }
-  if (ds.kind !== 'image') throw new Error(`${ablation}: method ${spec.method} evaluates image datasets (fer2013), got '${c.dataset}'`);
+  if (!('root' in ds)) throw new Error(`${ablation}: method ${spec.method} evaluates the image datasets of the shared assets (fer2013), got '${c.dataset}'`);
   const root = ds.root(o.shared);
   if (spec.method === 'face-api') {
-    const r = await runFaceApiReference({ root, ...(o.limit ? { limitPerClass: Math.ceil(o.limit / 7) } : {}) });
-    return closedSetRow(r.labelSet.names, r.report.confusionMatrix, r.report.uar, r.report.war, r.report.n, r.report.perClassRecall);
+    const r = await runFaceApiReference({ root, ...(o.limit ? { limit: o.limit, subsetSeed: 0 } : {}) });
+    return { ...closedSetRow(r.labelSet.names, r.report.confusionMatrix, r.report.uar, r.report.war, r.report.n, r.report.perClassRecall), datasetFingerprint: r.datasetFingerprint };
   }
   let head: string | undefined;
   if (spec.method === 'exp-clip-trained') {
     const t = c.trainSet === undefined ? undefined : o.data?.trainSets[c.trainSet];
     if (!t) throw new Error(`${ablation}: no unlabelled set '${c.trainSet}': give --data-config with trainSets.${c.trainSet} = { unlabelled, teacher, teacherSource }`);
-    // one head per (backbone, train set, preprocessing, seed), shared by the prompt-type runs: runTrain returns at
+    // one head per (backbone, train set, preprocessing, seed), shared by the prompt-type runs: trainHead returns at
     // once for a finished training directory, so the head is trained (and the images encoded) once
     const trainDir = join(o.resultsDir, 'runs', safe(`${ablation}|train|${c.backbone}|${c.trainSet}|${c.preprocess ?? 'exp-clip'}|seed=${run.seed}`));
-    const tr = await runTrain({ ...spec.options?.train, ...t, model: modelFor(c.backbone, o), ...(c.preprocess ? { preprocess: c.preprocess } : {}), seed: run.seed, out: trainDir, ...cache, progress: false }, { log: (l) => log(`  ${l}`) });
-    if (tr.status !== 'completed') throw new Error(`${ablation}: training in ${trainDir} stopped before the end`);
+    const tr = await trainHead({ ...spec.options?.train, ...t, model: modelFor(c.backbone, o), ...(c.preprocess ? { preprocess: c.preprocess } : {}), seed: run.seed, out: trainDir, ...cache }, { log: sub });
     head = tr.headPath;
   }
   if (!c.promptType) throw new Error(`${ablation}: method ${spec.method} needs the promptType axis`);
-  const r = await runEval({
-    dataset: ds.evalKind, root, model: modelFor(c.backbone, o), promptTypes: [c.promptType], preprocess: c.preprocess ?? 'exp-clip', ...(head ? { head } : {}),
-    out: runDir, progress: false, ...cache, ...limit,
-  }, { log: (l) => log(`  ${l}`) });
+  const r = await evaluateZeroShot({
+    dataset: info === DATA.fer2013 ? 'fer2013' : ds.data, root, model: modelFor(c.backbone, o), promptTypes: [c.promptType], preprocess: c.preprocess ?? 'exp-clip', ...(head ? { head } : {}),
+    out: runDir, ...cache, ...limit,
+  }, { log: sub });
   const f = r.results[0]!.folds[0]!;
-  return { ...closedSetRow(r.labelSet.names, f.confusionMatrix, r.results[0]!.mean.uar.mean, r.results[0]!.mean.war.mean, f.n, f.perClassRecall), runDir };
+  return { ...closedSetRow(r.labelSet.names, f.confusionMatrix, r.results[0]!.mean.uar.mean, r.results[0]!.mean.war.mean, f.n, f.perClassRecall), runDir, datasetFingerprint: r.datasetFingerprint };
 }
 
 async function drawChart(spec: Parameters<typeof renderSvg>[0], base: string): Promise<void> {
@@ -158,21 +171,22 @@ export async function runAblation(id: string, options: RunAblationOptions): Prom
   const done = new Set(rows.map((r) => r.id));
   let ran = 0;
   let skipped = 0;
-  const runs = expandAblation(id, spec);
+  const runs = expandAblation(id, spec, options.limit ? { limit: options.limit } : {});
+  const prov = provenance({ runtime: runtimeVersions() });
   for (const [i, run] of runs.entries()) {
     if (done.has(run.id)) { skipped++; continue; }
     log(`[${i + 1}/${runs.length}] ${run.id}`);
     const t0 = performance.now();
     const outcome = await exec(spec, id, run, options, log);
-    const row: ResultRow = { id: run.id, ablation: id, method: spec.method, coords: run.coords, seed: run.seed, ...outcome, seconds: (performance.now() - t0) / 1000, finishedAt: new Date().toISOString() };
+    const row: ResultRow = { id: run.id, ablation: id, method: spec.method, coords: run.coords, seed: run.seed, ...outcome, provenance: prov, seconds: (performance.now() - t0) / 1000, finishedAt: new Date().toISOString() };
     const title = `${id} ${Object.values(run.coords).join(' ')} seed ${run.seed}`;
     await drawChart(confusionMatrixSpec(row.labelNames, row.confusionMatrix, title), join(charts, `${safe(run.id)}.confusion`));
     if (row.scores) await drawChart(rocCurvesSpec([{ name: `seed ${run.seed}`, knownScores: row.scores.known, unknownScores: row.scores.unknown }], title), join(charts, `${safe(run.id)}.roc`));
     rows = [...rows, row];
     writeFileAtomic(file, rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
     const m = row.metrics;
-    log(m.auroc !== undefined
-      ? `  closed-set acc ${pct(m.closedSetAccuracy)} AUROC ${pct(m.auroc)} OSCR ${pct(m.oscr)} (${row.seconds.toFixed(1)} s)`
+    log(m.auroc_arpl !== undefined
+      ? `  closed-set acc ${pct(m.closed_set_accuracy)} AUROC ${pct(m.auroc_arpl)} (ARPL) / ${pct(m.auroc_standard)} OSCR ${pct(m.oscr_arpl)} / ${pct(m.oscr_standard)} (${row.seconds.toFixed(1)} s)`
       : `  UAR ${pct(m.uar)} WAR ${pct(m.war)} (${row.seconds.toFixed(1)} s)`);
     ran++;
   }
@@ -185,8 +199,8 @@ export async function runAblation(id: string, options: RunAblationOptions): Prom
 
 const pct = (v: number | undefined) => (v === undefined ? '-' : (100 * v).toFixed(2));
 
-/** Summary columns: metric key → CSV column stem, in this order. */
-const SUMMARY_METRICS = [['uar', 'uar'], ['war', 'war'], ['closedSetAccuracy', 'closed_set_acc'], ['auroc', 'auroc'], ['oscr', 'oscr'], ['tnrAtTpr95', 'tnr_at_tpr95']] as const;
+/** Summary columns: metric key → CSV column stem, in this order (open-set metrics in both families). */
+const SUMMARY_METRICS = [['uar', 'uar'], ['war', 'war'], ['closed_set_accuracy', 'closed_set_acc'], ['auroc_arpl', 'auroc_arpl'], ['oscr_arpl', 'oscr_arpl'], ['tnr_at_tpr95_arpl', 'tnr_at_tpr95_arpl'], ['auroc_standard', 'auroc_standard'], ['oscr_standard', 'oscr_standard'], ['tnr_at_tpr95_standard', 'tnr_at_tpr95_standard']] as const;
 
 /**
  * `results/summary.csv`: one line per ablation coordinate, mean ± sample std over seeds (percent). Metrics a
@@ -197,17 +211,19 @@ export function writeSummary(resultsDir: string): string {
   const groups = new Map<string, ResultRow[]>();
   for (const r of rows) {
     const c = r.coords;
-    const k = JSON.stringify([r.ablation, r.method, c.backbone, c.trainSet ?? '', c.split ?? '', c.promptType ?? '', c.preprocess ?? '', c.dataset]);
+    const k = JSON.stringify([r.ablation, r.method, c.backbone, c.trainSet ?? '', c.split ?? '', c.promptType ?? '', c.preprocess ?? '', c.dataset, c.subset ?? '']);
     groups.set(k, [...(groups.get(k) ?? []), r]);
   }
-  const lines = [['ablation,method,backbone,train_set,split,prompt_type,preprocess,dataset,seeds,n', ...SUMMARY_METRICS.map(([, c]) => `${c}_mean,${c}_std`)].join(',')];
+  const lines = [['ablation,method,backbone,train_set,split,prompt_type,preprocess,dataset,subset,seeds,n', ...SUMMARY_METRICS.map(([, c]) => `${c}_mean,${c}_std`), 'git_sha,git_dirty,dataset_fingerprint'].join(',')];
   for (const [k, rs] of groups) {
     const cells = SUMMARY_METRICS.map(([m]) => {
       if (rs.some((r) => r.metrics[m] === undefined)) return ',';
       const s = meanStd(rs.map((r) => 100 * r.metrics[m]!));
       return `${s.mean.toFixed(2)},${rs.length > 1 ? s.std.toFixed(2) : ''}`;
     });
-    lines.push([...(JSON.parse(k) as string[]), rs.map((r) => r.seed).join(' '), rs[0]!.metrics.n, ...cells].join(','));
+    const git = rs[0]!.provenance?.git;
+    const fingerprints = [...new Set(rs.map((r) => r.datasetFingerprint ?? ''))];
+    lines.push([...(JSON.parse(k) as string[]).map((v) => csvRow([v])), rs.map((r) => r.seed).join(' '), rs[0]!.metrics.n, ...cells, git?.sha ?? '', git ? String(git.dirty) : '', fingerprints.length === 1 ? fingerprints[0] : 'differs'].join(','));
   }
   const path = join(resultsDir, 'summary.csv');
   writeFileAtomic(path, `${lines.join('\n')}\n`);

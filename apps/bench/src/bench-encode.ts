@@ -7,11 +7,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { writeJsonAtomic } from '@vlfer/core';
+import { writeJsonAtomic } from '@vlfer/core/node';
 import { benchPipeline, benchPreprocess, benchRawSession, benchEnvironment, type EncodeBenchRow } from './encode-bench.js';
 import { materializeClipGraphs } from './materialize.js';
 import { convertToFp16Weights } from './fp16.js';
-import { assertWebGpu } from '@vlfer/encoders';
+import { assertWebGpu } from '@vlfer/encoders/node';
 
 const program = new Command('bench:encode')
   .option('--shared <dir>', 'shared assets folder', process.env.VLFER_SHARED ?? '../shared')

@@ -7,8 +7,8 @@
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import { writeJsonAtomic } from '@vlfer/core';
-import { HespModel } from '@vlfer/open-set';
+import { writeJsonAtomic } from '@vlfer/core/node';
+import { HespModel } from '@vlfer/open-set/node';
 import { benchEnvironment } from './encode-bench.js';
 import { writeRandomClip } from './random-clip.js';
 

@@ -6,8 +6,9 @@
  */
 import { cpus } from 'node:os';
 import { Command } from 'commander';
-import { createRng, writeJsonAtomic } from '@vlfer/core';
-import { trainProjectionHead } from '@vlfer/app-exp-clip';
+import { createRng } from '@vlfer/core';
+import { writeJsonAtomic } from '@vlfer/core/node';
+import { trainProjectionHead } from '@vlfer/exp-clip';
 import { createProjectionHead } from '@vlfer/projection-head';
 import { benchEnvironment } from './encode-bench.js';
 
@@ -35,7 +36,7 @@ await trainProjectionHead({
   head, epochs: o.epochs, batch: o.batch, lr: 1e-3, optimizer: 'sgd', momentum: 0.9, weightDecay: 1e-4, seed: 1,
   onStep: (s) => {
     losses.push(s.loss);
-    if (s.step === 0) process.stderr.write(`epoch ${s.epoch + 1}: loss ${s.loss.toFixed(4)} at ${s.seconds.toFixed(1)} s\n`);
+    if (s.step === 0) process.stderr.write(`epoch ${s.epoch + 1}: loss ${s.loss.toFixed(4)} at ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
   },
 });
 const seconds = (performance.now() - t0) / 1000;

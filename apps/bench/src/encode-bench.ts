@@ -1,8 +1,10 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { loadImageFolder } from '@vlfer/datasets';
-import { createPreprocessPool, encodeImages, loadClip, preprocessImages, runtimeVersions, type ClipDtype, type ComputeDevice } from '@vlfer/encoders';
+import type { ComputeDevice } from '@vlfer/core';
+import { provenance } from '@vlfer/core/node';
+import { loadImageFolder } from '@vlfer/datasets/node';
+import { createPreprocessPool, encodeImages, loadClip, preprocessImages, runtimeVersions, type ClipDtype } from '@vlfer/encoders/node';
 
 export interface EncodeBenchRow {
   model: string;
@@ -87,8 +89,9 @@ export async function benchPreprocess(options: { imageRoot: string; images: numb
   }
 }
 
+/** What produced a benchmark result: code (git SHA + dirty), package and runtime versions, CPU, date. */
 export function benchEnvironment(): Record<string, unknown> {
-  return { ...runtimeVersions(), node: process.version, cpus: (globalThis as any).navigator?.hardwareConcurrency ?? null, date: new Date().toISOString() };
+  return { ...provenance({ runtime: runtimeVersions() }), date: new Date().toISOString() };
 }
 
 export function listGraphDirs(root: string): string[] {

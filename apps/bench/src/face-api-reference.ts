@@ -1,9 +1,13 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { relative } from 'node:path';
 import sharp from 'sharp';
-import { loadImageFolder, type ImageItem } from '@vlfer/datasets';
-import { classificationReport, type ClassificationReport } from '@vlfer/metrics';
 import type { LabelSet } from '@vlfer/core';
+import { hashFile } from '@vlfer/core/node';
+import { stratifiedSubset, type ImageItem } from '@vlfer/datasets';
+import { loadImageFolder } from '@vlfer/datasets/node';
+import { classificationReport, type ClassificationReport } from '@vlfer/metrics';
 
 const require = createRequire(import.meta.url);
 
@@ -19,6 +23,8 @@ export interface FaceApiReferenceResult {
   report: ClassificationReport;
   msPerImage: number;
   backend: string;
+  /** SHA-256 over the evaluated items' paths (relative to the root), labels and content hashes. */
+  datasetFingerprint: string;
 }
 
 /**
@@ -26,16 +32,17 @@ export interface FaceApiReferenceResult {
  * tfjs with the wasm backend) on a class-folder image set, each whole image given to the net (it resizes to
  * its 112-px input), scored by `@vlfer/metrics`. Known figure on FER2013 PrivateTest: accuracy 0.569.
  */
-export async function runFaceApiReference(options: { root: string; limitPerClass?: number; onProgress?: (done: number, total: number) => void }): Promise<FaceApiReferenceResult> {
+export async function runFaceApiReference(options: { root: string; limit?: number; subsetSeed?: number; onProgress?: (done: number, total: number) => void }): Promise<FaceApiReferenceResult> {
   const faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js');
   const tf = faceapi.tf;
   await tf.setBackend('wasm');
   await tf.ready();
   await faceapi.nets.faceExpressionNet.loadFromDisk(join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'model'));
   const set = await loadImageFolder(options.root);
-  const items = options.limitPerClass
-    ? set.labelSet.names.flatMap((_, c) => set.items.filter((i) => i.label === c).slice(0, options.limitPerClass))
-    : set.items;
+  // the same stratified, seeded subset `evaluateZeroShot` takes for the same limit and seed
+  const items = options.limit ? stratifiedSubset(set.items, { limit: options.limit, seed: options.subsetSeed ?? 0 }).items : set.items;
+  const fingerprint = createHash('sha256');
+  for (const it of items) fingerprint.update(`${relative(options.root, it.path)}\t${it.label}\t${hashFile(it.path)}\n`);
   const predictions: number[] = [];
   const t0 = performance.now();
   for (const [k, it] of items.entries()) {
@@ -51,5 +58,5 @@ export async function runFaceApiReference(options: { root: string; limitPerClass
     if (k % 100 === 0) options.onProgress?.(k, items.length);
   }
   const msPerImage = (performance.now() - t0) / items.length;
-  return { labelSet: set.labelSet, items, predictions, report: classificationReport(items.map((i) => i.label), predictions, set.labelSet.names.length), msPerImage, backend: tf.getBackend() };
+  return { labelSet: set.labelSet, items, predictions, report: classificationReport(items.map((i) => i.label), predictions, set.labelSet.names.length), msPerImage, backend: tf.getBackend(), datasetFingerprint: fingerprint.digest('hex') };
 }

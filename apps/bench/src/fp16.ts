@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { DataFormatError, writeFileAtomic } from '@vlfer/core';
+import { DataFormatError } from '@vlfer/core';
+import { writeFileAtomic } from '@vlfer/core/node';
 
 /**
  * Convert an ONNX model's float32 weights to float16 storage with `keep_io_types` semantics: every float

@@ -1,6 +1,7 @@
 import { copyFileSync, existsSync, mkdirSync, openSync, closeSync, readFileSync, writeSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRng, DataFormatError, writeJsonAtomic } from '@vlfer/core';
+import { createRng, DataFormatError } from '@vlfer/core';
+import { writeJsonAtomic } from '@vlfer/core/node';
 import { OPENAI_CLIP_PREPROCESSOR } from '@vlfer/encoders';
 
 interface Manifest {

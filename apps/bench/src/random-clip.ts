@@ -1,6 +1,7 @@
 import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRng, writeSafetensors } from '@vlfer/core';
+import { createRng } from '@vlfer/core';
+import { writeSafetensors } from '@vlfer/core/node';
 
 /**
  * A random-weight CLIP directory in the Hugging Face layout (config.json, model.safetensors with CLIPModel key

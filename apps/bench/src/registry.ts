@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { PROMPT_TYPES, type PromptType } from '@vlfer/llm-knowledge';
-import type { HespConfigInput } from '@vlfer/app-hesp';
-import type { TrainConfigInput } from '@vlfer/app-exp-clip';
+import type { DatasetId as DataId } from '@vlfer/datasets';
+import type { HespOptionsInput } from '@vlfer/hesp';
+import type { TrainOptionsInput } from '@vlfer/exp-clip';
 
 /**
  * Where a backbone's weights come from. `model` is a Hugging Face id or a path; the data config's `models` map
@@ -19,15 +20,16 @@ export const BACKBONES = {
 export type BackboneId = keyof typeof BACKBONES;
 
 /**
- * Evaluation datasets. Image sets are read by `exp-clip eval`; video open-set sets by `hesp train` (their annotation
- * lists and frame root come from the data config's `videoSets`, since they are not redistributable).
+ * The bench's datasets: which @vlfer/datasets entry each is (its format, label set, HESP split list) and, for sets
+ * that ship in the shared assets, where they are. Video open-set sets come from the data config's `videoSets`
+ * (they are not redistributable).
  */
 export const DATASETS = {
-  fer2013: { kind: 'image' as const, evalKind: 'fer2013' as const, root: (shared: string) => join(shared, 'data', 'fer2013-privatetest') },
-  mafw: { kind: 'video-open-set' as const, hespDataset: 'mafw' as const, labelScheme: 'mafw-hesp' as const },
-  dfew: { kind: 'video-open-set' as const, hespDataset: 'dfew' as const, labelScheme: 'dfer-clip' as const },
-  afew: { kind: 'video-open-set' as const, hespDataset: 'afew' as const, labelScheme: 'dfer-clip' as const },
-} as const;
+  fer2013: { data: 'fer2013' as DataId, root: (shared: string) => join(shared, 'data', 'fer2013-privatetest') },
+  mafw: { data: 'mafw' as DataId },
+  dfew: { data: 'dfew' as DataId },
+  afew: { data: 'afew' as DataId },
+} as const satisfies Record<string, { data: DataId; root?: (shared: string) => string }>;
 export type DatasetId = keyof typeof DATASETS;
 
 export type Method = 'exp-clip-zero-shot' | 'exp-clip-trained' | 'hesp' | 'face-api';
@@ -47,7 +49,7 @@ export interface AblationSpec {
   };
   seeds: readonly number[];
   /** Options passed through to the apps (everything else takes the apps' defaults, which follow the papers). */
-  options?: { train?: Partial<Omit<TrainConfigInput, 'unlabelled' | 'model' | 'out' | 'seed'>>; hesp?: Partial<Omit<HespConfigInput, 'dataset' | 'model' | 'out' | 'seed' | 'splitIndex'>> };
+  options?: { train?: Partial<Omit<TrainOptionsInput, 'unlabelled' | 'model' | 'out' | 'seed'>>; hesp?: Partial<Omit<HespOptionsInput, 'dataset' | 'model' | 'out' | 'seed' | 'splitIndex'>> };
   description: string;
 }
 

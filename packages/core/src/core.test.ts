@@ -2,7 +2,8 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildModel, createRng, csvRow, defineLabelSet, InvalidArgumentError, l2NormalizeRows, meanOfRowGroups, tensor, tensor2d, writeJsonAtomic, DataFormatError } from './index.js';
+import { buildModel, createRng, csvRow, decodeSafetensors, defineLabelSet, InvalidArgumentError, l2NormalizeRows, meanOfRowGroups, tensor, tensor2d, DataFormatError } from './index.js';
+import { writeJsonAtomic } from './node/index.js';
 
 describe('tensor helpers', () => {
   it('rejects data that does not match dims, naming the argument', () => {
@@ -63,7 +64,8 @@ describe('label sets, errors and atomic writes', () => {
 
 describe('safetensors', () => {
   it('round-trips float32 tensors with metadata and reads F16', async () => {
-    const { encodeSafetensors, readSafetensors } = await import('./index.js');
+    const { encodeSafetensors } = await import('./index.js');
+    const readSafetensors = decodeSafetensors;
     const bytes = encodeSafetensors({ 'mlp.weight': { dims: [2, 3], data: Float32Array.of(1, -2, 3.5, 0, 1e-3, 7) } }, { encoder: 'tiny' });
     const back = readSafetensors(bytes);
     expect(back.metadata).toEqual({ encoder: 'tiny' });
@@ -97,6 +99,6 @@ describe('ONNX writer initializers', () => {
 
 describe('csvRow', () => {
   it('quotes only fields that need it and doubles quotes; null is empty', () => {
-    expect(csvRow(['a', 1.5, null, 'b,c', 'say "hi"', 'two\nlines'])).toBe('a,1.5,,"b,c","say ""hi""","two\nlines"');
+    expect(csvRow(['a', 1.5, null, 'b,c', 'say "hi"', 'two\nlines', 'cr\rin name'])).toBe('a,1.5,,"b,c","say ""hi""","two\nlines","cr\rin name"');
   });
 });

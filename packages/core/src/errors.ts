@@ -21,7 +21,7 @@ export class InvalidArgumentError extends VlferError {
   }
 }
 
-/** A data file (annotation list, CSV, image, cache entry) is missing or malformed. */
+/** A data file (annotation list, CSV, image, cache entry, checkpoint) is missing or malformed. */
 export class DataFormatError extends VlferError {
   override name = 'DataFormatError';
   readonly file: string;
@@ -34,4 +34,40 @@ export class DataFormatError extends VlferError {
     this.line = options.line;
     this.field = options.field;
   }
+}
+
+/** Stored bytes do not match the checksum written with them (bit rot, a torn or edited file). */
+export class ChecksumError extends DataFormatError {
+  override name = 'ChecksumError';
+}
+
+/** Reading or writing a file failed at the operating-system level (ENOSPC, EROFS, EACCES …); names the file. */
+export class FileIoError extends VlferError {
+  override name = 'FileIoError';
+  readonly file: string;
+  readonly code: string | undefined;
+  constructor(options: { file: string; operation: string; cause: unknown }) {
+    const c = options.cause as { code?: string; message?: string } | undefined;
+    super(`cannot ${options.operation} ${options.file}: ${c?.message ?? String(options.cause)}`, { cause: options.cause });
+    this.file = options.file;
+    this.code = c?.code;
+  }
+}
+
+/** Work stopped because its AbortSignal fired; the state written so far is complete and resumable. */
+export class AbortedError extends VlferError {
+  override name = 'AbortError';
+  constructor(what: string, options?: { cause?: unknown }) {
+    super(`${what} was aborted`, options);
+  }
+}
+
+/** A run directory is locked by another live run. */
+export class RunLockedError extends VlferError {
+  override name = 'RunLockedError';
+}
+
+/** Throws `AbortedError` naming `what` when `signal` has fired. */
+export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw new AbortedError(what, { cause: signal.reason });
 }

@@ -1,16 +1,26 @@
-export { VlferError, InvalidArgumentError, DataFormatError } from './errors.js';
+/**
+ * @file `@vlfer/core`: the runtime-neutral base of vlfer (browser, Node, workers): the plain `Tensor` type with
+ * shape checks and the shared tensor math of both methods, errors, seeded RNG, label sets, option checks,
+ * progress events, CSV rows, the safetensors and PyTorch-checkpoint formats and a minimal ONNX writer.
+ * File I/O, run directories, caches and provenance are in `@vlfer/core/node`.
+ */
+export { VlferError, InvalidArgumentError, DataFormatError, ChecksumError, FileIoError, AbortedError, RunLockedError, throwIfAborted } from './errors.js';
 export type { ShapeMap, Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D } from './tensor.js';
 export { tensor, tensor2d, assertShape, row, l2NormalizeRows, meanOfRowGroups } from './tensor.js';
+export type { Scores, CosineLogits } from './ops.js';
+export { scoreRows, argmaxRows, maxRows, softmaxRows, meanOfColumnGroups, cosineLogits, averageTensors, COSINE_EPSILON } from './ops.js';
 export type { Rng } from './rng.js';
 export { createRng } from './rng.js';
 export type { LabelSet } from './label-set.js';
 export { defineLabelSet } from './label-set.js';
-export { writeFileAtomic, writeJsonAtomic } from './atomic-write.js';
+export type { ComputeDevice, ProgressEvent, ProgressCallback } from './options.js';
+export type { OptionIssue, SafeParser } from './options.js';
+export { COMPUTE_DEVICES, checkOneOf, checkPositiveInteger, OptionsError, parseOptions } from './options.js';
 export { csvRow } from './csv.js';
 export type { FeatureProjection } from './projection.js';
-export type { FeatureNamespace } from './vector-cache.js';
-export { FeatureCache, hashFile, hashBytes } from './vector-cache.js';
 export type { SafetensorsTensor, SafetensorsFile } from './safetensors.js';
-export { readSafetensors, encodeSafetensors, writeSafetensors, float16ToNumber, bfloat16ToNumber } from './safetensors.js';
+export { decodeSafetensors, encodeSafetensors, float16ToNumber, bfloat16ToNumber } from './safetensors.js';
+export type { TorchTensor, TorchCheckpoint } from './torch-checkpoint.js';
+export { readTorchCheckpoint } from './torch-checkpoint.js';
 export type { NodeSpec, ValueSpec, ElemType, AttrValue, Initializer } from './onnx-builder.js';
 export { buildModel, constant } from './onnx-builder.js';

@@ -1,11 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { writeFileAtomic } from './atomic-write.js';
 import { DataFormatError } from './errors.js';
 
 /**
  * The safetensors format (huggingface/safetensors): 8-byte little-endian header length N, N bytes of JSON
  * `{ name: { dtype, shape, data_offsets: [begin, end] }, __metadata__?: { string: string } }`, then the data.
- * vlfer reads F32, F16, BF16 and F64 (converted to float32) and writes F32.
+ * vlfer reads F32, F16, BF16 and F64 (converted to float32) and writes F32. Runtime-neutral (bytes in, bytes out);
+ * file reading and atomic writing are in `@vlfer/core/node`.
  */
 export interface SafetensorsTensor {
   dims: number[];
@@ -34,45 +33,64 @@ export function bfloat16ToNumber(h: number): number {
   return bf16View[0]!;
 }
 
-/** Parse safetensors bytes (or a file path). @throws DataFormatError naming the file and what is wrong */
-export function readSafetensors(source: string | Uint8Array, name = typeof source === 'string' ? source : '<safetensors bytes>'): SafetensorsFile {
-  let bytes: Uint8Array;
-  try {
-    bytes = typeof source === 'string' ? readFileSync(source) : source;
-  } catch (error) {
-    throw new DataFormatError({ file: name, message: `cannot read (${(error as Error).message})`, cause: error });
-  }
-  if (bytes.length < 8) throw new DataFormatError({ file: name, message: 'too short for a safetensors file' });
+const WIDTH: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
+/** Headers larger than this are refused (the format's own reference limit is 100 MB). */
+const MAX_HEADER = 100_000_000;
+
+/**
+ * Parse safetensors bytes. Every malformed header, offset or dtype is a DataFormatError naming `name` and the field.
+ * @param name the file name used in error messages
+ */
+export function decodeSafetensors(bytes: Uint8Array, name = '<safetensors bytes>'): SafetensorsFile {
+  const fail = (message: string, field?: string): never => { throw new DataFormatError({ file: name, ...(field ? { field } : {}), message }); };
+  if (bytes.length < 8) fail(`too short for a safetensors file (${bytes.length} bytes)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n = Number(view.getBigUint64(0, true));
-  if (8 + n > bytes.length) throw new DataFormatError({ file: name, message: `header length ${n} exceeds the file size` });
-  let header: Record<string, any>;
+  const n64 = view.getBigUint64(0, true);
+  if (n64 > BigInt(Math.min(MAX_HEADER, bytes.length - 8))) fail(`header length ${n64} exceeds the file size (${bytes.length} bytes)`);
+  const n = Number(n64);
+  let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n)));
   } catch (error) {
-    throw new DataFormatError({ file: name, message: 'header is not valid JSON', cause: error });
+    throw new DataFormatError({ file: name, message: `header is not valid JSON (${(error as Error).message})`, cause: error });
   }
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) fail('header is not a JSON object');
   const base = 8 + n;
   const tensors: Record<string, SafetensorsTensor> = {};
-  for (const [key, info] of Object.entries(header)) {
-    if (key === '__metadata__') continue;
-    const { dtype, shape, data_offsets: off } = info as { dtype: string; shape: number[]; data_offsets: [number, number] };
-    const count = shape.reduce((a, b) => a * b, 1);
-    const raw = bytes.subarray(base + off[0], base + off[1]);
-    const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-    const width = { F32: 4, F16: 2, BF16: 2, F64: 8 }[dtype];
-    if (!width) throw new DataFormatError({ file: name, field: key, message: `dtype ${dtype} is not supported (F32, F16, BF16, F64)` });
-    if (raw.length !== count * width || base + off[1] > bytes.length) throw new DataFormatError({ file: name, field: key, message: `data_offsets [${off.join(', ')}] do not hold ${count} ${dtype} values` });
-    const data = new Float32Array(count);
-    for (let i = 0; i < count; i++) {
-      if (dtype === 'F32') data[i] = dv.getFloat32(i * 4, true);
-      else if (dtype === 'F64') data[i] = dv.getFloat64(i * 8, true);
-      else if (dtype === 'F16') data[i] = float16ToNumber(dv.getUint16(i * 2, true));
-      else data[i] = bfloat16ToNumber(dv.getUint16(i * 2, true));
+  let metadata: Record<string, string> = {};
+  for (const [key, info] of Object.entries(header as Record<string, unknown>)) {
+    if (key === '__metadata__') {
+      if (info === null || typeof info !== 'object' || Array.isArray(info) || !Object.values(info).every((v) => typeof v === 'string')) fail('expected an object of strings', '__metadata__');
+      metadata = info as Record<string, string>;
+      continue;
     }
-    tensors[key] = { dims: shape, data };
+    if (info === null || typeof info !== 'object') fail('expected { dtype, shape, data_offsets }', key);
+    const { dtype, shape, data_offsets: off } = info as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    const width = typeof dtype === 'string' ? WIDTH[dtype] : undefined;
+    if (!width) fail(`dtype ${JSON.stringify(dtype)} is not supported (F32, F16, BF16, F64)`, key);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`shape ${JSON.stringify(shape)} is not a list of non-negative integers`, key);
+    if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isSafeInteger(d) && d >= 0) || off[1] < off[0]) fail(`data_offsets ${JSON.stringify(off)} is not [begin, end] with 0 ≤ begin ≤ end`, key);
+    const dims = shape as number[];
+    const [b, e] = off as [number, number];
+    const count = dims.reduce((a, c) => a * c, 1);
+    if (base + e > bytes.length) fail(`data_offsets [${b}, ${e}] run past the end of the file`, key);
+    if (e - b !== count * width!) fail(`data_offsets [${b}, ${e}] do not hold ${count} ${String(dtype)} values`, key);
+    const raw = bytes.subarray(base + b, base + e);
+    const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    const data = new Float32Array(count);
+    if (dtype === 'F32') {
+      if (raw.byteOffset % 4 === 0) data.set(new Float32Array(raw.buffer, raw.byteOffset, count));
+      else for (let i = 0; i < count; i++) data[i] = dv.getFloat32(i * 4, true);
+    } else {
+      for (let i = 0; i < count; i++) {
+        if (dtype === 'F64') data[i] = dv.getFloat64(i * 8, true);
+        else if (dtype === 'F16') data[i] = float16ToNumber(dv.getUint16(i * 2, true));
+        else data[i] = bfloat16ToNumber(dv.getUint16(i * 2, true));
+      }
+    }
+    tensors[key] = { dims, data };
   }
-  return { tensors, metadata: (header.__metadata__ as Record<string, string>) ?? {} };
+  return { tensors, metadata };
 }
 
 /** Serialise float32 tensors (sorted by name, 8-byte aligned header) with string metadata. */
@@ -89,7 +107,8 @@ export function encodeSafetensors(tensors: Record<string, SafetensorsTensor>, me
     offset += 4 * count;
   }
   let json = JSON.stringify(header);
-  while ((8 + json.length) % 8 !== 0) json += ' ';
+  const head0 = new TextEncoder().encode(json);
+  json += ' '.repeat((8 - ((8 + head0.length) % 8)) % 8);
   const head = new TextEncoder().encode(json);
   const out = new Uint8Array(8 + head.length + offset);
   new DataView(out.buffer).setBigUint64(0, BigInt(head.length), true);
@@ -101,9 +120,4 @@ export function encodeSafetensors(tensors: Record<string, SafetensorsTensor>, me
     p += d.byteLength;
   }
   return out;
-}
-
-/** Write a safetensors file atomically. */
-export function writeSafetensors(path: string, tensors: Record<string, SafetensorsTensor>, metadata: Record<string, string> = {}): void {
-  writeFileAtomic(path, encodeSafetensors(tensors, metadata));
 }

@@ -5,9 +5,9 @@ import { createRng, DataFormatError } from '@vlfer/core';
 import { sharedPath } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
 import {
-  BASIC_7, BASIC_8, MAFW_11, canonicalExpression, generateOpenSetSplits, hespOpenSetSplits, loadAffectNetCsv, loadFerPlusCsv,
-  loadImageFolder, loadRafDb, loadVideoList, nativeToLabelId, openness, partitionBySplit, segmentCentreIndices, tsnTrainIndices,
+  BASIC_7, BASIC_8, MAFW_11, canonicalExpression, generateOpenSetSplits, hespOpenSetSplits, nativeToLabelId, openness, partitionBySplit, segmentCentreIndices, tsnTrainIndices,
 } from './index.js';
+import { loadAffectNetCsv, loadFerPlusCsv, loadImageFolder, loadRafDb, loadVideoList } from './node/index.js';
 
 const PNG = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const tmp = () => mkdtempSync(join(tmpdir(), 'vlfer-ds-'));
@@ -45,7 +45,10 @@ describe('loadImageFolder', () => {
     const a = tmp();
     touchImage(join(a, 'happy', '1.png'));
     touchImage(join(a, 'bored', '1.png'));
-    await expect(loadImageFolder(a)).rejects.toThrow(/unknown class folder 'bored'/);
+    await expect(loadImageFolder(a, { labelSet: BASIC_7 })).rejects.toThrow(/class folder 'bored' is not a class of label set 'basic-7'/);
+    const inferred = await loadImageFolder(a);
+    expect(inferred.labelSet.names).toEqual(['bored', 'happy']);
+    expect(inferred.labelSetReason).toMatch(/custom set/);
     const b = tmp();
     touchImage(join(b, 'sad', '1.png'));
     writeFileSync(join(b, 'sad', 'notes.txt'), 'x');

@@ -6,7 +6,8 @@ import { InvalidArgumentError, type Rng } from '@vlfer/core';
  * numFrames ≤ numSegments, so a 16-frame clip sampled at 16 segments is frame 0 sixteen times);
  * `'edge-pad'` — 0, 1, …, numFrames−1, then the last frame repeated (current DFER-CLIP).
  */
-export type ShortClipPolicy = 'repeat-first' | 'edge-pad';
+export const SHORT_CLIP_POLICIES = ['repeat-first', 'edge-pad'] as const;
+export type ShortClipPolicy = (typeof SHORT_CLIP_POLICIES)[number];
 
 function check(numFrames: number, numSegments: number, fn: string): void {
   if (!Number.isInteger(numFrames) || numFrames <= 0) throw new InvalidArgumentError({ functionName: fn, argument: 'numFrames', message: `must be a positive integer, got ${numFrames}` });

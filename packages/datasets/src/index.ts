@@ -1,15 +1,21 @@
-export type { ImageItem, VideoItem, LoadResult, DroppedCount } from './types.js';
-export type { ExpressionName, NativeLabelScheme } from './label-sets.js';
-export { EXP_CLIP_CLASS_ORDER, BASIC_7, BASIC_8, MAFW_11, NATIVE_LABELS, canonicalExpression, nativeToLabelId } from './label-sets.js';
-export type { ImageVerification } from './image-check.js';
-export { verifyImage, isImageFile, IMAGE_EXTENSIONS } from './image-check.js';
-export type { ImageFolderOptions } from './image-folder.js';
-export { loadImageFolder, loadVideoFolder, listImages, VIDEO_EXTENSIONS } from './image-folder.js';
-export type { RafDbOptions, AffectNetOptions, FerPlusOptions } from './tabular.js';
-export { loadRafDb, loadAffectNetCsv, loadFerPlusCsv } from './tabular.js';
-export type { VideoListOptions } from './video-list.js';
-export { loadVideoList, listFrames } from './video-list.js';
+/**
+ * @file `@vlfer/datasets`: label sets (built-in sets for the common FER datasets, alias-aware class matching),
+ * parsers of annotation text (video lists, RAF-DB lists, AffectNet and FERPlus CSVs), the dataset table, frame
+ * sampling, open-set splits and stratified subsets. Runtime-neutral; the loaders that read files are in
+ * `@vlfer/datasets/node`. No model runtime.
+ */
+export type { ImageItem, VideoItem, LoadResult, DroppedCount, DuplicatePolicy } from './types.js';
+export type { ExpressionName, NativeLabelScheme, LabelSetId } from './label-sets.js';
+export { EXP_CLIP_CLASS_ORDER, BASIC_7, BASIC_8, MAFW_11, LABEL_SETS, NATIVE_LABELS, canonicalExpression, nativeToLabelId, getLabelSet, labelSetFromNames, parseLabelSetJson, matchClassName, inferLabelSet } from './label-sets.js';
+export { IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, isImageFile, isVideoFile } from './media.js';
+export type { CsvRecord } from './csv.js';
+export { parseCsvText } from './csv.js';
+export type { LabelScheme, VideoListEntry, ParseVideoListOptions, RafDbEntry, AffectNetEntry, FerPlusEntry, FerPlusUsage } from './parsers.js';
+export { LABEL_SCHEMES, FERPLUS_USAGES, parseVideoListText, parseRafDbListText, parseAffectNetCsvText, parseFerPlusCsvText } from './parsers.js';
+export type { DatasetFormat, DatasetInfo, DatasetId } from './registry.js';
+export { DATASETS, DATASET_IDS } from './registry.js';
 export type { ShortClipPolicy } from './frame-sampling.js';
-export { segmentCentreIndices, tsnTrainIndices } from './frame-sampling.js';
+export { segmentCentreIndices, tsnTrainIndices, SHORT_CLIP_POLICIES } from './frame-sampling.js';
 export type { OpenSetSplit, HespSplitDataset, OpenSetPartition } from './open-set-splits.js';
-export { openness, hespOpenSetSplits, generateOpenSetSplits, partitionBySplit } from './open-set-splits.js';
+export { openness, hespOpenSetSplits, generateOpenSetSplits, explicitOpenSetSplit, partitionBySplit } from './open-set-splits.js';
+export { stratifiedSubset, subsetId } from './subsets.js';

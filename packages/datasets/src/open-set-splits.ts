@@ -3,8 +3,8 @@ import { BASIC_7, MAFW_11, NATIVE_LABELS } from './label-sets.js';
 
 /** One known/unknown class split. Class ids are in the split's `labelSet` (canonical order). */
 export interface OpenSetSplit {
-  /** Position in the protocol's list of 20 (HESP runs them largest-known first: index 19 − run). */
-  index: number;
+  /** Position in the protocol's list of 20 (HESP runs them largest-known first: index 19 − run); null for a split given by its known classes. */
+  index: number | null;
   /** Known class ids, in the protocol's listed order. */
   known: number[];
   /** All other class ids, ascending. */
@@ -47,7 +47,7 @@ const HESP_SPLITS = {
 } as const;
 export type HespSplitDataset = keyof typeof HESP_SPLITS;
 
-function makeSplit(index: number, known: number[], labelSet: LabelSet): OpenSetSplit {
+function makeSplit(index: number | null, known: number[], labelSet: LabelSet): OpenSetSplit {
   const c = labelSet.names.length;
   const unknown = Array.from({ length: c }, (_, i) => i).filter((i) => !known.includes(i));
   return { index, known, unknown, openness: openness(known.length, c), labelSet };
@@ -88,6 +88,23 @@ export function generateOpenSetSplits(options: { labelSet: LabelSet; knownCounts
     }
   }
   return out;
+}
+
+/**
+ * A split given by its known class ids (e.g. `--known 0,3,5`). Ids must be distinct integers of `labelSet`, at
+ * least one class must stay unknown.
+ * @throws InvalidArgumentError naming the offending id
+ */
+export function explicitOpenSetSplit(known: readonly number[], labelSet: LabelSet): OpenSetSplit {
+  const c = labelSet.names.length;
+  const fail = (message: string): never => { throw new InvalidArgumentError({ functionName: 'explicitOpenSetSplit', argument: 'known', message }); };
+  if (known.length < 2) fail(`needs at least 2 known classes, got ${known.length}`);
+  known.forEach((k, i) => {
+    if (!Number.isInteger(k) || k < 0 || k >= c) fail(`class id ${k} is outside ${labelSet.id} (0..${c - 1})`);
+    if (known.indexOf(k) !== i) fail(`class id ${k} (${labelSet.names[k]}) is listed twice`);
+  });
+  if (known.length >= c) fail(`all ${c} classes of ${labelSet.id} are known; an open-set split needs at least one unknown class`);
+  return makeSplit(null, [...known], labelSet);
 }
 
 export interface OpenSetPartition<T> {

@@ -31,7 +31,12 @@ export interface LoadResult<T> {
   dropped: DroppedCount[];
   /** Where the items came from (directory or annotation file). */
   source: string;
+  /** How the label set was chosen, when it was inferred rather than given. */
+  labelSetReason?: string;
 }
+
+/** What to do with a second row for the same image or clip: an error (default) or drop it (counted). */
+export type DuplicatePolicy = 'error' | 'drop';
 
 export function countLabels(items: readonly { label: number }[], numClasses: number): number[] {
   const c = new Array<number>(numClasses).fill(0);

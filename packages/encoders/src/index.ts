@@ -1,22 +1,19 @@
-export type { ModelEnvironment } from './env.js';
-export { configureModels, getModelEnvironment } from './env.js';
+/**
+ * @file `@vlfer/encoders`: the runtime-neutral half of the CLIP encoders — preprocessing (Pillow-exact resizing,
+ * the `clip`/`exp-clip` modes, HESP's clip augmentation, CLIP normalisation), the zero-shot classifier on top of
+ * any text encoder, label scores, the CLIP model registry, CLIP architectures (Hugging Face configs, OpenAI
+ * checkpoint mapping) and the forward/VJP graph builders. Models run through `@vlfer/encoders/node`; the browser
+ * app runs the same code with transformers.js's web build.
+ */
 export type { KnownClipModelId, ClipModelId } from './registry.js';
 export { CLIP_MODELS, listClipModels, requiredModelFiles } from './registry.js';
-export type { ClipDtype, ComputeDevice, LoadClipOptions, ClipModel } from './clip.js';
-export { loadClip, loadClipTokenizer, sha256File } from './clip.js';
-export type { PreprocessMode, Resizer, ClipPreprocessorConfig, ImageSource } from './preprocess.js';
+export type { PreprocessMode, ClipPreprocessorConfig, DecodedImage, ClipAugmentation } from './preprocess.js';
+export { PREPROCESS_MODES, OPENAI_CLIP_PREPROCESSOR, parsePreprocessorConfig, preprocessRgb, resizedSize, normalizePixels, sampleClipAugmentation } from './preprocess.js';
 export type { PilFilter } from './pil-resize.js';
 export { pilResize } from './pil-resize.js';
-export { OPENAI_CLIP_PREPROCESSOR, parsePreprocessorConfig, preprocessImages, preprocessImageInto } from './preprocess.js';
-export type { FeatureNamespace } from '@vlfer/core';
-export { FeatureCache, hashFile, hashBytes } from '@vlfer/core';
-export type { EncodeItem, EncodeImagesOptions } from './extract.js';
-export { encodeImages } from './extract.js';
-export { createPreprocessPool, PreprocessWorkerError, type PreprocessPool } from './preprocess-pool.js';
-export type { DecodedVideo, ClipFrames } from './video.js';
-export { decodeVideo, frameDirClip, videoFileClip, defaultFfmpegPath } from './video.js';
-export type { ZeroShotOptions, ZeroShotClassifier } from './zero-shot.js';
-export { buildZeroShotClassifier } from './zero-shot.js';
-export { runtimeVersions } from './runtime-info.js';
-export type { WebGpuProbe } from './webgpu.js';
-export { probeWebGpu, assertWebGpu } from './webgpu.js';
+export type { ZeroShotOptions, ZeroShotClassifier, ClassPromptSpec, LabelScore } from './zero-shot.js';
+export { buildZeroShotClassifier, resolveClassPrompts, labelScores } from './zero-shot.js';
+export type { ClipArch } from './clip-arch.js';
+export { clipArchFromConfig, openaiClipToHf } from './clip-arch.js';
+export type { ClipTowerArch, ClipWeights, TowerGraphOptions } from './clip-graphs.js';
+export { textTowerVjpModel, visionTowerVjpModel } from './clip-graphs.js';

@@ -5,10 +5,11 @@ import sharp from 'sharp';
 import { sharedPath } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
 import { pilResize, type PilFilter } from './pil-resize.js';
-import { preprocessImages, OPENAI_CLIP_PREPROCESSOR } from './preprocess.js';
+import { OPENAI_CLIP_PREPROCESSOR } from './preprocess.js';
+import { preprocessImages } from './node/preprocess.js';
 
 // SHA-256 of Pillow 9.4 `Image.resize` outputs, made by the Python snippet in this package's README.
-const fixture = JSON.parse(readFileSync(join(import.meta.dirname, '__fixtures__', 'pillow-resize.json'), 'utf8')) as {
+const fixture = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'test-data', 'pillow-resize.json'), 'utf8')) as {
   resize: { width: number; height: number; channels: number; outWidth: number; outHeight: number; filter: PilFilter; sha256: string }[];
   fer2013: { file: string; expClipSha256: string; clipSha256: string }[];
 };

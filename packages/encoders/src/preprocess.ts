@@ -1,22 +1,17 @@
-import sharp, { type Sharp } from 'sharp';
-import { DataFormatError, InvalidArgumentError, type Tensor4D } from '@vlfer/core';
+import { assertShape, checkOneOf, DataFormatError, InvalidArgumentError, type Rng, type Tensor4D } from '@vlfer/core';
 import { pilResize } from './pil-resize.js';
 
 /**
- * `'clip'`: the model's preprocessor config (CLIPImageProcessor): resize the shortest side to `size`
- *   with bicubic, centre-crop `crop`, rescale to [0, 1], normalise by mean/std.
- * `'exp-clip'`: the Exp-CLIP paper code: resize to crop×crop (aspect ratio not kept) with bilinear,
- *   rescale to [0, 1], no normalisation (torchvision `Resize((224,224))` + `ToTensor()`).
+ * How an image becomes pixel values (runtime-neutral; decoding is done by the caller: sharp in Node, a canvas in
+ * the browser):
+ * - `'clip'`: the model's preprocessor config (CLIPImageProcessor): resize the shortest side to `size` with
+ *   bicubic, centre-crop `crop`, rescale to [0, 1], normalise by mean/std;
+ * - `'exp-clip'`: resize to crop×crop (aspect ratio not kept) with bilinear, rescale to [0, 1], no normalisation
+ *   — the Exp-CLIP paper code (torchvision `Resize((224,224))` + `ToTensor()`) and HESP's frames (`GroupResize`,
+ *   normalised later with `normalizePixels`, after the visual prompt is added).
  */
-export type PreprocessMode = 'clip' | 'exp-clip';
-
-/**
- * Who resizes: `'pil'` (default) — a bit-exact port of Pillow's resampling, so pixel values equal what the
- * PyTorch reference pipelines (torchvision Resize on PIL images, HF CLIPImageProcessor) produce;
- * `'sharp'` — libvips resizing (faster on large images, off by a few grey levels on average).
- * Decoding is always sharp.
- */
-export type Resizer = 'pil' | 'sharp';
+export const PREPROCESS_MODES = ['clip', 'exp-clip'] as const;
+export type PreprocessMode = (typeof PREPROCESS_MODES)[number];
 
 /** The parts of a Hugging Face `preprocessor_config.json` that CLIP preprocessing uses. */
 export interface ClipPreprocessorConfig {
@@ -26,6 +21,7 @@ export interface ClipPreprocessorConfig {
   std: [number, number, number];
 }
 
+/** OpenAI CLIP's preprocessing (224 px; 336 px for ViT-L/14@336 via `withImageSize`). */
 export const OPENAI_CLIP_PREPROCESSOR: ClipPreprocessorConfig = {
   shortestEdge: 224,
   cropSize: 224,
@@ -33,8 +29,9 @@ export const OPENAI_CLIP_PREPROCESSOR: ClipPreprocessorConfig = {
   std: [0.26862954, 0.26130258, 0.27577711],
 };
 
-/** Read the fields CLIP preprocessing needs from a parsed `preprocessor_config.json`. */
+/** Read the fields CLIP preprocessing needs from a parsed `preprocessor_config.json`, naming `file` on error. */
 export function parsePreprocessorConfig(json: Record<string, any>, file = 'preprocessor_config.json'): ClipPreprocessorConfig {
+  if (json === null || typeof json !== 'object') throw new DataFormatError({ file, message: 'expected a JSON object' });
   const size = json.size?.shortest_edge ?? (typeof json.size === 'number' ? json.size : undefined);
   const crop = json.crop_size?.height ?? (typeof json.crop_size === 'number' ? json.crop_size : size);
   const mean = json.image_mean;
@@ -44,105 +41,135 @@ export function parsePreprocessorConfig(json: Record<string, any>, file = 'prepr
   };
   check(Number.isInteger(size) && size > 0, 'size', '{ "shortest_edge": <int> }');
   check(Number.isInteger(crop) && crop > 0, 'crop_size', '{ "height": <int>, "width": <int> }');
-  check(Array.isArray(mean) && mean.length === 3, 'image_mean', 'three numbers');
-  check(Array.isArray(std) && std.length === 3, 'image_std', 'three numbers');
+  check(Array.isArray(mean) && mean.length === 3 && mean.every(Number.isFinite), 'image_mean', 'three numbers');
+  check(Array.isArray(std) && std.length === 3 && std.every((v: number) => Number.isFinite(v) && v > 0), 'image_std', 'three positive numbers');
   if (json.crop_size?.width !== undefined && json.crop_size.width !== crop) check(false, 'crop_size', 'a square crop');
   return { shortestEdge: size, cropSize: crop, mean: mean as [number, number, number], std: std as [number, number, number] };
 }
 
-/** Input to preprocessing: a file path, an encoded image buffer, or raw RGB pixels. */
-export type ImageSource = string | Uint8Array | { rgb: Uint8Array; width: number; height: number };
-
-function toSharp(src: ImageSource): Sharp {
-  if (typeof src === 'string' || src instanceof Uint8Array) return sharp(src, { failOn: 'error' });
-  if (src.rgb.length !== src.width * src.height * 3) {
-    throw new InvalidArgumentError({ functionName: 'preprocessImage', argument: 'source.rgb', message: `length ${src.rgb.length} is not width·height·3 = ${src.width * src.height * 3}` });
-  }
-  return sharp(src.rgb, { raw: { width: src.width, height: src.height, channels: 3 } });
-}
-
-function describe(src: ImageSource): string {
-  return typeof src === 'string' ? src : src instanceof Uint8Array ? '<encoded image buffer>' : `<raw ${src.width}x${src.height} RGB>`;
+/** Decoded 8-bit pixels, interleaved: 1 channel (grey) or 3 (RGB). */
+export interface DecodedImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+  channels: 1 | 3;
 }
 
 /**
- * Decode, resize and normalise one image into `out` (CHW float32, length 3·crop·crop) at `offset`.
- * Decoding runs in sharp (libvips); resizing in the Pillow port (or sharp); normalisation in TS.
+ * Crop box and flip drawn once per clip and applied to all its frames (HESP's Group* transforms), on the
+ * crop×crop image that the mode's resize produced.
  */
-export async function preprocessImageInto(src: ImageSource, mode: PreprocessMode, config: ClipPreprocessorConfig, out: Float32Array, offset: number, resizer: Resizer = 'pil'): Promise<void> {
+export interface ClipAugmentation {
+  flip: boolean;
+  crop: { x: number; y: number; w: number; h: number };
+}
+
+/**
+ * HESP's training augmentation parameters for a size×size frame (after GroupResize): GroupRandomHorizontalFlip
+ * (p 0.5), then GroupRandomSizedCrop: up to 10 tries of area U[0.08, 1]·A and aspect U[3/4, 4/3]
+ * (w = round(√(area·aspect)), h = round(√(area/aspect)), swapped with p 0.5) that fit; otherwise the whole frame.
+ */
+export function sampleClipAugmentation(rng: Rng, size = 224): ClipAugmentation {
+  const flip = rng.next() < 0.5;
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const area = size * size * (0.08 + 0.92 * rng.next());
+    const aspect = 3 / 4 + (4 / 3 - 3 / 4) * rng.next();
+    let w = Math.round(Math.sqrt(area * aspect));
+    let h = Math.round(Math.sqrt(area / aspect));
+    if (rng.next() < 0.5) [w, h] = [h, w];
+    if (w <= size && h <= size) return { flip, crop: { x: rng.int(size - w + 1), y: rng.int(size - h + 1), w, h } };
+  }
+  return { flip, crop: { x: 0, y: 0, w: size, h: size } };
+}
+
+/** Flip and crop+resize (bilinear, Pillow-exact) a size×size interleaved image. */
+function augment(img: Uint8Array, size: number, channels: number, aug: ClipAugmentation): Uint8Array {
+  let out = img;
+  if (aug.flip) {
+    const flipped = new Uint8Array(out.length);
+    for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) for (let c = 0; c < channels; c++) flipped[(y * size + x) * channels + c] = out[(y * size + size - 1 - x) * channels + c]!;
+    out = flipped;
+  }
+  const { x, y, w, h } = aug.crop;
+  if (!(Number.isInteger(x) && Number.isInteger(y) && w > 0 && h > 0 && x >= 0 && y >= 0 && x + w <= size && y + h <= size)) {
+    throw new InvalidArgumentError({ functionName: 'preprocessRgb', argument: 'augmentation.crop', message: `box ${JSON.stringify(aug.crop)} does not fit a ${size}×${size} image` });
+  }
+  if (w !== size || h !== size) {
+    const crop = new Uint8Array(w * h * channels);
+    for (let r = 0; r < h; r++) crop.set(out.subarray(((y + r) * size + x) * channels, ((y + r) * size + x + w) * channels), r * w * channels);
+    out = pilResize(crop, w, h, channels, size, size, 'bilinear');
+  }
+  return out;
+}
+
+/** Output size of the mode's resize step (HF get_resize_output_image_size for 'clip'). */
+export function resizedSize(width: number, height: number, mode: PreprocessMode, config: ClipPreprocessorConfig): [number, number] {
+  const s = config.shortestEdge;
   const crop = config.cropSize;
+  return mode === 'clip' ? (width <= height ? [s, Math.floor((s * height) / width)] : [Math.floor((s * width) / height), s]) : [crop, crop];
+}
+
+/**
+ * Resize, crop, (augment,) rescale and normalise one decoded image into `out` (CHW float32, 3·crop·crop values)
+ * at `offset`. Grey images give three equal channels. `resized` lets a caller pass pixels it already resized to
+ * `resizedSize` (libvips), skipping the Pillow-exact resize.
+ */
+export function preprocessRgb(img: DecodedImage, mode: PreprocessMode, config: ClipPreprocessorConfig, out: Float32Array, offset: number, options: { augmentation?: ClipAugmentation | null; resized?: boolean; name?: string } = {}): void {
+  checkOneOf(mode, PREPROCESS_MODES, { functionName: 'preprocessRgb', argument: 'mode' });
+  const name = options.name ?? `<${img.width}x${img.height} image>`;
+  const { width: w, height: h, channels } = img;
+  if (channels !== 1 && channels !== 3) throw new DataFormatError({ file: name, message: `unsupported channel count ${channels} (expected grey or RGB)` });
+  const crop = config.cropSize;
+  const [nw, nh] = options.resized ? [w, h] : resizedSize(w, h, mode, config);
+  if (nw < crop || nh < crop) throw new DataFormatError({ file: name, message: `resized to ${nw}x${nh}, smaller than the ${crop} crop` });
+  if (!options.resized && img.data.length !== w * h * channels) throw new DataFormatError({ file: name, message: `${img.data.length} bytes for ${w}x${h}x${channels}` });
+  const resized = options.resized ? img.data : pilResize(img.data, w, h, channels, nw, nh, mode === 'clip' ? 'bicubic' : 'bilinear');
   let data: Uint8Array;
-  let channels: number;
-  try {
-    let img = toSharp(src);
-    const meta = await img.metadata();
-    const w = meta.width;
-    const h = meta.height;
-    if (!w || !h) throw new Error('image has no size');
-    // encoded grey (and grey+alpha) images stay 1-channel: resizing three equal channels gives the same values;
-    // raw input is always RGB
-    const isRaw = typeof src === 'object' && !(src instanceof Uint8Array);
-    const grey = !isRaw && meta.channels !== undefined && meta.channels <= 2;
-    img = img.removeAlpha();
-    if (!grey) img = img.toColourspace('srgb');
-    // HF get_resize_output_image_size: shortest edge → size, longest → int(size · long / short)
-    const s = config.shortestEdge;
-    const [nw, nh] = mode === 'clip' ? (w <= h ? [s, Math.floor((s * h) / w)] : [Math.floor((s * w) / h), s]) : [crop, crop];
-    if (nw < crop || nh < crop) throw new Error(`resized to ${nw}x${nh}, smaller than the ${crop} crop`);
+  if (nw === crop && nh === crop) data = resized;
+  else {
     const left = Math.floor((nw - crop) / 2);
     const top = Math.floor((nh - crop) / 2);
-    if (resizer === 'sharp') {
-      img = img.resize(nw, nh, { fit: 'fill', kernel: mode === 'clip' ? 'cubic' : 'linear' });
-      if (nw !== crop || nh !== crop) img = img.extract({ left, top, width: crop, height: crop });
-      const r = await img.raw().toBuffer({ resolveWithObject: true });
-      data = r.data;
-      channels = r.info.channels;
-    } else {
-      const r = await img.raw().toBuffer({ resolveWithObject: true });
-      channels = r.info.channels;
-      const resized = pilResize(r.data, r.info.width, r.info.height, channels, nw, nh, mode === 'clip' ? 'bicubic' : 'bilinear');
-      if (nw === crop && nh === crop) data = resized;
-      else {
-        data = new Uint8Array(crop * crop * channels);
-        for (let y = 0; y < crop; y++) data.set(resized.subarray(((y + top) * nw + left) * channels, ((y + top) * nw + left + crop) * channels), y * crop * channels);
-      }
-    }
-    if (data.length !== crop * crop * channels) throw new Error(`got ${data.length} bytes after resizing, expected ${crop}x${crop}x${channels}`);
-  } catch (error) {
-    if (error instanceof InvalidArgumentError) throw error;
-    throw new DataFormatError({ file: describe(src), message: `cannot decode or resize image (${(error as Error).message})`, cause: error });
+    data = new Uint8Array(crop * crop * channels);
+    for (let y = 0; y < crop; y++) data.set(resized.subarray(((y + top) * nw + left) * channels, ((y + top) * nw + left + crop) * channels), y * crop * channels);
   }
+  if (options.augmentation) data = augment(data, crop, channels, options.augmentation);
   const plane = crop * crop;
   const [m0, m1, m2] = mode === 'clip' ? config.mean : [0, 0, 0];
   const [s0, s1, s2] = mode === 'clip' ? config.std : [1, 1, 1];
   const scale = 1 / 255;
-  const o = out;
   if (channels === 1) {
     for (let p = 0; p < plane; p++) {
       const v = data[p]! * scale;
-      o[offset + p] = (v - m0) / s0;
-      o[offset + plane + p] = (v - m1) / s1;
-      o[offset + 2 * plane + p] = (v - m2) / s2;
-    }
-  } else if (channels === 3) {
-    for (let p = 0; p < plane; p++) {
-      o[offset + p] = (data[3 * p]! * scale - m0) / s0;
-      o[offset + plane + p] = (data[3 * p + 1]! * scale - m1) / s1;
-      o[offset + 2 * plane + p] = (data[3 * p + 2]! * scale - m2) / s2;
+      out[offset + p] = (v - m0) / s0;
+      out[offset + plane + p] = (v - m1) / s1;
+      out[offset + 2 * plane + p] = (v - m2) / s2;
     }
   } else {
-    throw new DataFormatError({ file: describe(src), message: `unsupported channel count ${channels} (expected grey or RGB)` });
+    for (let p = 0; p < plane; p++) {
+      out[offset + p] = (data[3 * p]! * scale - m0) / s0;
+      out[offset + plane + p] = (data[3 * p + 1]! * scale - m1) / s1;
+      out[offset + 2 * plane + p] = (data[3 * p + 2]! * scale - m2) / s2;
+    }
   }
 }
 
 /**
- * Preprocess a batch of images into pixel values.
- * @returns [batch, 3, crop, crop]
+ * CLIP's normalisation `(x − mean_c) / std_c` of pixels in [0, 1] (the one normalisation of vlfer: `'clip'`
+ * preprocessing applies the same formula, HESP applies it after adding its visual prompt). Returns a new tensor.
+ * @param pixels [n, 3, H, W]
  */
-export async function preprocessImages(sources: readonly ImageSource[], mode: PreprocessMode, config: ClipPreprocessorConfig = OPENAI_CLIP_PREPROCESSOR, resizer: Resizer = 'pil'): Promise<Tensor4D> {
-  const c = config.cropSize;
-  const per = 3 * c * c;
-  const out = new Float32Array(sources.length * per);
-  await Promise.all(sources.map((s, i) => preprocessImageInto(s, mode, config, out, i * per, resizer)));
-  return { dtype: 'float32', data: out, dims: [sources.length, 3, c, c] };
+export function normalizePixels(pixels: Tensor4D, config: Pick<ClipPreprocessorConfig, 'mean' | 'std'>): Tensor4D {
+  assertShape(pixels, [null, 3, null, null], 'pixels', 'normalizePixels');
+  const [n, , h, w] = pixels.dims;
+  const plane = h * w;
+  const out = new Float32Array(pixels.data.length);
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < 3; c++) {
+      const m = config.mean[c]!;
+      const s = config.std[c]!;
+      const base = (i * 3 + c) * plane;
+      for (let p = 0; p < plane; p++) out[base + p] = (pixels.data[base + p]! - m) / s;
+    }
+  }
+  return { dtype: 'float32', data: out, dims: [n, 3, h, w] };
 }

@@ -1,12 +1,16 @@
-import { assertShape, InvalidArgumentError, l2NormalizeRows, meanOfRowGroups, type FeatureProjection, type LabelSet, type Tensor2D } from '@vlfer/core';
-import { classPrompts, type PromptType } from '@vlfer/llm-knowledge';
-import type { ClipModel } from './clip.js';
+import { assertShape, cosineLogits, InvalidArgumentError, l2NormalizeRows, meanOfColumnGroups, meanOfRowGroups, softmaxRows, type FeatureProjection, type Tensor2D } from '@vlfer/core';
+
+/** Prompts: one list per class (class order), or templates with `{}` filled with each class name. */
+export type ClassPromptSpec = readonly (readonly string[])[] | { templates: readonly string[] };
 
 export interface ZeroShotOptions {
-  model: Pick<ClipModel, 'encodeTexts' | 'embeddingDim'>;
-  labelSet: LabelSet;
-  promptType: PromptType;
-  /** Applied to image and text features before normalisation (Exp-CLIP head). @default identity (plain CLIP) */
+  /** Anything with a text tower: a `ClipModel`, or a browser wrapper around transformers.js. */
+  model: { encodeTexts(texts: readonly string[]): Promise<Tensor2D>; readonly embeddingDim: number };
+  /** Class names in label order. */
+  classNames: readonly string[];
+  /** Prompts of each class (e.g. `expClipPrompts(type, labelSet).prompts` from @vlfer/llm-knowledge), or templates. */
+  prompts: ClassPromptSpec;
+  /** Applied to image and text features before normalisation (an Exp-CLIP head). @default identity (plain CLIP) */
   projection?: FeatureProjection;
   /**
    * `'logits'` (Exp-CLIP): cosine logits against every prompt, averaged over each class's prompts.
@@ -19,16 +23,15 @@ export interface ZeroShotOptions {
 }
 
 export interface ZeroShotClassifier {
-  readonly labelSet: LabelSet;
-  readonly promptType: PromptType;
+  readonly classNames: readonly string[];
   readonly promptsPerClass: number;
   readonly ensemble: 'logits' | 'embeddings';
-  /** Normalised text features: [classes · prompts, E] for 'logits', [classes, E] for 'embeddings'. */
+  /** Projected text features (not normalised): [classes · prompts, E] for 'logits', [classes, E] for 'embeddings'. */
   readonly textFeatures: Tensor2D;
   /** @param imageFeatures [images, D] raw CLIP image_embeds @returns logits [images, classes] */
   classify(imageFeatures: Tensor2D): Promise<Tensor2D>;
   /**
-   * Video: each frame feature projected, averaged over the clip's frames, then normalised.
+   * Video (Exp-CLIP `ExpCLIP_Test`): each frame feature projected, averaged over the clip's frames, then compared.
    * @param frameFeatures [clips · framesPerClip, D], frames of a clip consecutive
    * @returns logits [clips, classes]
    */
@@ -43,71 +46,75 @@ async function project(x: Tensor2D, projection: FeatureProjection | undefined, f
   return y;
 }
 
-/** logits[i, j] = scale · Σ_k a[i, k] b[j, k]. @param a [n, E] @param b [m, E] @returns [n, m] */
-function scaledDots(a: Tensor2D, b: Tensor2D, scale: number): Tensor2D {
-  const [n, e] = a.dims;
-  const m = b.dims[0];
-  const out = new Float32Array(n * m);
-  for (let i = 0; i < n; i++) {
-    const ai = a.data.subarray(i * e, (i + 1) * e);
-    for (let j = 0; j < m; j++) {
-      const bj = b.data.subarray(j * e, (j + 1) * e);
-      let s = 0;
-      for (let k = 0; k < e; k++) s += ai[k]! * bj[k]!;
-      out[i * m + j] = scale * s;
-    }
+/** The prompt lists of each class from a spec, checked: same number of prompts for every class. */
+export function resolveClassPrompts(classNames: readonly string[], spec: ClassPromptSpec, functionName = 'resolveClassPrompts'): string[][] {
+  if (classNames.length === 0) throw new InvalidArgumentError({ functionName, argument: 'classNames', message: 'is empty' });
+  const lists = Array.isArray(spec)
+    ? (spec as readonly (readonly string[])[]).map((l) => [...l])
+    : (spec as { templates: readonly string[] }).templates.map((t) => t);
+  if (!Array.isArray(spec)) {
+    const templates = lists as unknown as string[];
+    if (templates.length === 0 || !templates.every((t) => typeof t === 'string' && t.includes('{}'))) throw new InvalidArgumentError({ functionName, argument: 'prompts.templates', message: "expected one or more templates containing '{}', e.g. 'an expression of {}.'" });
+    return classNames.map((c) => templates.map((t) => t.replaceAll('{}', c)));
   }
-  return { dtype: 'float32', data: out, dims: [n, m] };
+  const perClass = lists as string[][];
+  if (perClass.length !== classNames.length) throw new InvalidArgumentError({ functionName, argument: 'prompts', message: `has ${perClass.length} prompt lists for ${classNames.length} classes` });
+  perClass.forEach((l, i) => {
+    if (!Array.isArray(l) || l.length === 0 || !l.every((p) => typeof p === 'string' && p.length > 0)) throw new InvalidArgumentError({ functionName, argument: 'prompts', message: `class '${classNames[i]}' has no prompts` });
+    if (l.length !== perClass[0]!.length) throw new InvalidArgumentError({ functionName, argument: 'prompts', message: `class '${classNames[i]}' has ${l.length} prompts, '${classNames[0]}' has ${perClass[0]!.length}; the logit ensemble needs equal counts` });
+  });
+  return perClass;
 }
 
 /**
- * Build a zero-shot classifier from class prompts (Exp-CLIP `ExpCLIP_Test`): text features are encoded once,
- * projected, normalised; prompts are class-major so logits `view(n, C, P).mean(-1)`.
+ * Build a zero-shot classifier (Exp-CLIP `ExpCLIP_Test`, open_clip `build_zero_shot_classifier`): the prompts are
+ * encoded once and projected; logits are CLIP's `cosineLogits` (scale 100), averaged over each class's prompts
+ * (`logits.view(n, C, P).mean(-1)`) or computed against the mean prompt embedding.
  */
 export async function buildZeroShotClassifier(options: ZeroShotOptions): Promise<ZeroShotClassifier> {
-  const { model, labelSet, promptType, projection } = options;
+  const { model, projection } = options;
+  const fn = 'buildZeroShotClassifier';
   const ensemble = options.ensemble ?? 'logits';
+  if (ensemble !== 'logits' && ensemble !== 'embeddings') throw new InvalidArgumentError({ functionName: fn, argument: 'ensemble', message: `expected 'logits' or 'embeddings', got '${String(ensemble)}'` });
   const scale = options.logitScale ?? 100;
   if (projection && projection.inputDim !== model.embeddingDim) {
-    throw new InvalidArgumentError({ functionName: 'buildZeroShotClassifier', argument: 'projection', message: `input dim ${projection.inputDim} does not match the encoder's ${model.embeddingDim}` });
+    throw new InvalidArgumentError({ functionName: fn, argument: 'projection', message: `input dim ${projection.inputDim} does not match the encoder's ${model.embeddingDim}` });
   }
-  const prompts = classPrompts(promptType, labelSet);
-  const raw = await model.encodeTexts(prompts.texts);
-  let text = l2NormalizeRows(await project(raw, projection, 'buildZeroShotClassifier'));
-  if (ensemble === 'embeddings') text = l2NormalizeRows(meanOfRowGroups(text, prompts.promptsPerClass));
-  const per = prompts.promptsPerClass;
-  const toClasses = (logits: Tensor2D) => (ensemble === 'logits' && per > 1 ? meanOfRowGroupsCols(logits, per) : logits);
+  const lists = resolveClassPrompts(options.classNames, options.prompts, fn);
+  const per = lists[0]!.length;
+  let text = await project(await model.encodeTexts(lists.flat()), projection, fn);
+  if (ensemble === 'embeddings') text = meanOfRowGroups(l2NormalizeRows(text, { epsilon: 1e-12 }), per);
+  const toClasses = (logits: Tensor2D) => (ensemble === 'logits' && per > 1 ? meanOfColumnGroups(logits, per) : logits);
   return {
-    labelSet,
-    promptType,
+    classNames: [...options.classNames],
     promptsPerClass: per,
     ensemble,
     textFeatures: text,
     async classify(imageFeatures) {
       assertShape(imageFeatures, [null, model.embeddingDim], 'imageFeatures', 'ZeroShotClassifier.classify');
-      const img = l2NormalizeRows(await project(imageFeatures, projection, 'ZeroShotClassifier.classify'));
-      return toClasses(scaledDots(img, text, scale));
+      return toClasses(cosineLogits(await project(imageFeatures, projection, 'ZeroShotClassifier.classify'), text, scale).logits);
     },
     async classifyClips(frameFeatures, framesPerClip) {
       assertShape(frameFeatures, [null, model.embeddingDim], 'frameFeatures', 'ZeroShotClassifier.classifyClips');
-      const projected = await project(frameFeatures, projection, 'ZeroShotClassifier.classifyClips');
-      const clips = l2NormalizeRows(meanOfRowGroups(projected, framesPerClip));
-      return toClasses(scaledDots(clips, text, scale));
+      const pooled = meanOfRowGroups(await project(frameFeatures, projection, 'ZeroShotClassifier.classifyClips'), framesPerClip);
+      return toClasses(cosineLogits(pooled, text, scale).logits);
     },
   };
 }
 
-/** Mean over groups of `size` consecutive columns: [n, C·P] → [n, C]. */
-function meanOfRowGroupsCols(x: Tensor2D, size: number): Tensor2D {
-  const [n, cp] = x.dims;
-  const c = cp / size;
-  const out = new Float32Array(n * c);
-  for (let i = 0; i < n; i++) {
-    for (let k = 0; k < c; k++) {
-      let s = 0;
-      for (let p = 0; p < size; p++) s += x.data[i * cp + k * size + p]!;
-      out[i * c + k] = s / size;
-    }
-  }
-  return { dtype: 'float32', data: out, dims: [n, c] };
+/** One class and its probability. */
+export interface LabelScore {
+  label: string;
+  score: number;
+}
+
+/**
+ * Softmax over each row of scaled logits, as `{ label, score }` sorted by score (highest first), the shape
+ * transformers.js's zero-shot pipeline returns. @param logits [n, C] @returns n lists of C entries
+ */
+export function labelScores(logits: Tensor2D, classNames: readonly string[]): LabelScore[][] {
+  assertShape(logits, [null, classNames.length], 'logits', 'labelScores');
+  const p = softmaxRows(logits);
+  const c = classNames.length;
+  return Array.from({ length: logits.dims[0] }, (_, i) => classNames.map((label, j) => ({ label, score: p.data[i * c + j]! })).sort((a, b) => b.score - a.score));
 }

@@ -1,27 +1,35 @@
 import { defineLabelSet } from '@vlfer/core';
 import { describe, expect, it } from 'vitest';
-import { classPrompts, getInstruction, promptTypeByNumber, registerInstruction } from './index.js';
+import { EXP_CLIP_TEMPLATES, expClipPrompts, getInstruction, promptTypeByNumber, registerInstruction } from './index.js';
 
 const BASIC_7 = defineLabelSet('basic-7', ['happiness', 'sadness', 'neutral', 'anger', 'surprise', 'disgust', 'fear']);
 
 describe('Exp-CLIP prompts', () => {
-  it('builds class-major lists for the single-template types', () => {
-    const p = classPrompts(promptTypeByNumber(3), BASIC_7);
+  it('builds class lists for the single-template types', () => {
+    const p = expClipPrompts(promptTypeByNumber(3), BASIC_7);
     expect(p.promptsPerClass).toBe(1);
-    expect(p.texts[3]).toBe('a photo of a face with an expression of anger.');
-    expect(classPrompts('class_name', BASIC_7).texts[0]).toBe('happiness.');
+    expect(p.prompts[3]).toEqual(['a photo of a face with an expression of anger.']);
+    expect(expClipPrompts('class_name', BASIC_7).prompts[0]).toEqual(['happiness.']);
+    expect(p.fromTemplates).toEqual([]);
   });
   it('keeps the Sadness template-order quirk in the ensembles', () => {
-    const five = classPrompts('expression_ensemble_five', BASIC_7);
-    expect(five.texts.length).toBe(35);
-    expect(five.texts.slice(5, 7)).toEqual(['an expression of sadness.', 'a cropped photo emphasizing a face expressing sadness.']);
-    expect(five.texts[1]).toBe('a photo of a face with an expression of happiness.');
-    const ten = classPrompts('expression_ensemble_ten', BASIC_7);
-    expect(ten.texts[10 + 8]).toBe('a photo of a face with an expression of sadness.');
-    expect(ten.texts[3 * 10 + 9]).toBe("a clean photo showcasing a person's angry expression.");
+    const five = expClipPrompts('expression_ensemble_five', BASIC_7);
+    expect(five.prompts.flat().length).toBe(35);
+    expect(five.prompts[1]!.slice(0, 2)).toEqual(['an expression of sadness.', 'a cropped photo emphasizing a face expressing sadness.']);
+    expect(five.prompts[0]![1]).toBe('a photo of a face with an expression of happiness.');
+    const ten = expClipPrompts('expression_ensemble_ten', BASIC_7);
+    expect(ten.prompts[1]![8]).toBe('a photo of a face with an expression of sadness.');
+    expect(ten.prompts[3]![9]).toBe("a clean photo showcasing a person's angry expression.");
   });
-  it('errors on unknown classes and prompt numbers', () => {
-    expect(() => classPrompts('class_name', defineLabelSet('x', ['boredom']))).toThrow(/class 'boredom' has no class_name prompts/);
+  it('finds curated prompts for common spellings and fills the templates for other class names', () => {
+    const p = expClipPrompts('an_expression_of_name', ['happy', 'Sad', 'boredom']);
+    expect(p.prompts).toEqual([['an expression of happiness.'], ['an expression of sadness.'], ['an expression of boredom.']]);
+    expect(p.fromTemplates).toEqual(['boredom']);
+    expect(EXP_CLIP_TEMPLATES.expression_ensemble_five[2]).toBe('a photo radiating {} in a person.');
+    expect(expClipPrompts('expression_ensemble_ten', ['confusion']).prompts[0]![9]).toBe("a clean photo showcasing a person's confusion.");
+  });
+  it('errors on unknown prompt types and numbers', () => {
+    expect(() => expClipPrompts('nope' as never, BASIC_7)).toThrow(/unknown prompt type 'nope'/);
     expect(() => promptTypeByNumber(6)).toThrow(/expected 1\.\.5/);
   });
 });

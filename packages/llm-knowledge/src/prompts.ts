@@ -10,29 +10,48 @@ export function promptTypeByNumber(n: number): PromptType {
   return t;
 }
 
+/**
+ * Exp-CLIP's templates of each prompt type with `{}` for the class name (the happiness prompts of `models/Text.py`
+ * with the name taken out): used for classes that have no curated prompts.
+ */
+export const EXP_CLIP_TEMPLATES: Readonly<Record<PromptType, readonly string[]>> = Object.fromEntries(
+  PROMPT_TYPES.map((t) => [t, (EXP_CLIP_PROMPTS[t] as Readonly<Record<string, readonly string[]>>).happiness!.map((p) => p.replaceAll('happiness', '{}'))]),
+) as unknown as Record<PromptType, readonly string[]>;
+
+/** Spellings of the curated class names (folder names, dataset label texts) → the name the prompts use. */
+const PROMPT_ALIASES: Record<string, string> = {
+  happy: 'happiness', joy: 'happiness', sad: 'sadness', angry: 'anger', surprised: 'surprise', disgusted: 'disgust',
+  fearful: 'fear', afraid: 'fear', anxious: 'anxiety', helpless: 'helplessness', disappointed: 'disappointment',
+};
+
 export interface ClassPrompts {
   promptType: PromptType;
-  /** Prompts in class-major order: `promptsPerClass` consecutive prompts for class 0, then class 1, … */
-  texts: string[];
+  /** Class names in label order (as the label set has them). */
+  classNames: string[];
+  /** Prompts of each class, in label order; every class has `promptsPerClass` prompts. */
+  prompts: string[][];
   promptsPerClass: number;
-  numClasses: number;
+  /** Classes without curated prompts, whose prompts were made by filling `EXP_CLIP_TEMPLATES` with the name. */
+  fromTemplates: string[];
 }
 
 /**
- * The class-major prompt list of a prompt type for a label set (class names must be canonical expression names).
- * @throws InvalidArgumentError for a class with no prompts
+ * Exp-CLIP's prompts of one type for the classes of a label set: the curated prompts (verbatim, Sadness quirk
+ * included) for the 11 expression classes, found by name or common spelling (`happy` → happiness); for any other
+ * class name the type's templates filled with the name, listed in `fromTemplates` so outputs can say so.
  */
-export function classPrompts(promptType: PromptType, labelSet: LabelSet): ClassPrompts {
-  const table = EXP_CLIP_PROMPTS[promptType] as Readonly<Record<string, readonly string[]>>;
-  if (!table) throw new InvalidArgumentError({ functionName: 'classPrompts', argument: 'promptType', message: `unknown prompt type '${promptType}'; expected one of ${PROMPT_TYPES.join(', ')}` });
-  const texts: string[] = [];
-  let per = -1;
-  for (const name of labelSet.names) {
-    const p = table[name];
-    if (!p) throw new InvalidArgumentError({ functionName: 'classPrompts', argument: 'labelSet', message: `class '${name}' has no ${promptType} prompts` });
-    if (per >= 0 && p.length !== per) throw new InvalidArgumentError({ functionName: 'classPrompts', argument: 'promptType', message: `class '${name}' has ${p.length} prompts, others ${per}` });
-    per = p.length;
-    texts.push(...p);
-  }
-  return { promptType, texts, promptsPerClass: per, numClasses: labelSet.names.length };
+export function expClipPrompts(promptType: PromptType, labelSet: LabelSet | readonly string[]): ClassPrompts {
+  const table = (EXP_CLIP_PROMPTS as Readonly<Record<string, Readonly<Record<string, readonly string[]>>>>)[promptType];
+  if (!table) throw new InvalidArgumentError({ functionName: 'expClipPrompts', argument: 'promptType', message: `unknown prompt type '${promptType}'; expected one of ${PROMPT_TYPES.join(', ')}` });
+  const names = Array.isArray(labelSet) ? [...labelSet] : [...(labelSet as LabelSet).names];
+  if (names.length === 0) throw new InvalidArgumentError({ functionName: 'expClipPrompts', argument: 'labelSet', message: 'has no classes' });
+  const fromTemplates: string[] = [];
+  const prompts = names.map((name) => {
+    const key = name.trim().toLowerCase();
+    const curated = table[key] ?? table[PROMPT_ALIASES[key] ?? ''];
+    if (curated) return [...curated];
+    fromTemplates.push(name);
+    return EXP_CLIP_TEMPLATES[promptType].map((t) => t.replaceAll('{}', name.trim()));
+  });
+  return { promptType, classNames: names, prompts, promptsPerClass: prompts[0]!.length, fromTemplates };
 }

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeSafetensors } from '@vlfer/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { computeTargets, getInstruction, httpTeacher, importedTeacher, type Teacher } from './index.js';
+import { getInstruction, type Teacher } from './index.js';
+import { computeTargets, httpTeacher, importedTeacher } from './node/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vlfer-teacher-'));
 const images = ['a.jpg', 'b.jpg', 'c.png'].map((n, i) => { const p = join(dir, n); writeFileSync(p, `image-${i}`); return p; });
@@ -35,13 +36,13 @@ describe('imported targets', () => {
       }
     }
     await expect(computeTargets({ teacher: importedTeacher({ file: jsonl }), images: [join(dir, 'zzz.jpg')] })).rejects.toThrow(/t\.jsonl: no target for image '.*zzz\.jpg'/);
-    await expect(computeTargets({ teacher: importedTeacher({ file: jsonl }), images, expectDim: 4096 })).rejects.toThrow(/gives 6-d targets but the projection head outputs 4096-d/);
+    await expect(computeTargets({ teacher: importedTeacher({ file: jsonl }), images, expectDim: 4096 })).rejects.toThrow(/t\.jsonl \(field '.*a\.jpg'\): teacher target has 6 values, expected 4096/);
     writeFileSync(join(dir, 'bad.jsonl'), '{"path": "a.jpg", "embedding": "x"}\n');
     expect(() => importedTeacher({ file: join(dir, 'bad.jsonl') })).toThrow(/bad\.jsonl:1 \(field 'embedding'\)/);
   });
   it('caches targets by teacher id + instruction + image content', async () => {
     let calls = 0;
-    const teacher: Teacher = { id: 'counting', dim: 6, async embed(imgs) { calls += imgs.length; return imgs.map((_, i) => Float32Array.from(vec(i))); } };
+    const teacher: Teacher = { id: 'counting', source: 'test', dim: 6, async embed(imgs) { calls += imgs.length; return imgs.map((_, i) => Float32Array.from(vec(i))); } };
     const cacheDir = join(dir, 'cache');
     const a = await computeTargets({ teacher, images, cacheDir });
     expect(calls).toBe(3);

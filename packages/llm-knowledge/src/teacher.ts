@@ -1,78 +1,40 @@
-import { FeatureCache, hashBytes, hashFile, InvalidArgumentError, type Tensor2D } from '@vlfer/core';
-import { getInstruction } from './instructions.js';
+import { DataFormatError } from '@vlfer/core';
 
 /**
  * An LLM teacher: maps an unlabelled face image plus an instruction to a target embedding (Exp-CLIP: BLIP-2
  * FlanT5-XXL encoder output, mean-pooled, 4096-d). Targets are deterministic, so they are computed once and
- * cached (`computeTargets`), unlike the reference code that recomputes them at every step.
+ * cached (`computeTargets` in `@vlfer/llm-knowledge/node`), unlike the reference code that recomputes them.
  */
 export interface Teacher {
   /** Stable id; part of the target cache key (e.g. `import:<file sha>`, `http:<model>@<url>`). */
   readonly id: string;
+  /** Where targets come from, for error messages (a file path or a URL). */
+  readonly source: string;
   /** Embedding dimension when known before the first call. */
   readonly dim?: number;
-  /** @returns one embedding per image, in order */
-  embed(images: readonly string[], instruction: string): Promise<Float32Array[]>;
-}
-
-export interface ComputeTargetsOptions {
-  teacher: Teacher;
-  images: readonly string[];
-  /** Instruction id from the registry. @default 'exp-clip' */
-  instructionId?: string;
-  /** Target cache directory; entries are keyed by teacher id + instruction + image content hash. */
-  cacheDir?: string;
-  /** Images per teacher call. @default 64 */
-  batchSize?: number;
-  /** The head output dim the targets must have (a mismatch is an error naming both). */
-  expectDim?: number;
-  onProgress?: (done: number, total: number) => void;
+  /**
+   * @param images image paths (Node) or ids
+   * @param options.signal stops outstanding requests promptly
+   * @returns one embedding per image, in order
+   */
+  embed(images: readonly string[], instruction: string, options?: { signal?: AbortSignal }): Promise<Float32Array[]>;
 }
 
 /**
- * Teacher targets for every image, served from / written to the on-disk cache (atomic per item, so an
- * interrupted run resumes). Targets are L2-normalised, as the reference does before the loss.
- * @returns [images, E]
+ * Check one teacher target before it is used or cached: the expected dimension, every value finite, a norm
+ * that is not zero (an all-zero or NaN target would train nothing, silently, for good).
+ * @throws DataFormatError naming the item and the teacher source
  */
-export async function computeTargets(options: ComputeTargetsOptions): Promise<Tensor2D> {
-  const { teacher, images } = options;
-  const instructionId = options.instructionId ?? 'exp-clip';
-  const instruction = getInstruction(instructionId);
-  const batchSize = options.batchSize ?? 64;
-  const cache = options.cacheDir
-    ? new FeatureCache({ dir: options.cacheDir, namespace: { modelId: teacher.id, dtype: 'float32', preprocess: 'teacher-target', extra: hashBytes(instruction) } })
-    : undefined;
-  const keys = cache ? images.map((p) => hashFile(p)) : [];
-  let dim = options.expectDim ?? teacher.dim;
-  const out: (Float32Array | undefined)[] = new Array(images.length);
-  const todo: number[] = [];
-  images.forEach((_, i) => {
-    const hit = cache && dim !== undefined ? cache.get(keys[i]!, dim) : undefined;
-    if (hit) out[i] = hit; else todo.push(i);
-  });
-  let done = images.length - todo.length;
-  options.onProgress?.(done, images.length);
-  for (let b = 0; b < todo.length; b += batchSize) {
-    const idx = todo.slice(b, b + batchSize);
-    const vecs = await teacher.embed(idx.map((i) => images[i]!), instruction);
-    if (vecs.length !== idx.length) throw new Error(`Teacher ${teacher.id} returned ${vecs.length} embeddings for ${idx.length} images`);
-    vecs.forEach((v, r) => {
-      dim ??= v.length;
-      if (v.length !== dim) {
-        throw new InvalidArgumentError({ functionName: 'computeTargets', argument: 'teacher', message: `teacher ${teacher.id} gives ${v.length}-d targets but the projection head outputs ${dim}-d (image ${images[idx[r]!]})` });
-      }
-      let n = 0;
-      for (const x of v) n += x * x;
-      n = Math.max(Math.sqrt(n), 1e-12);
-      const t = Float32Array.from(v, (x) => x / n);
-      out[idx[r]!] = t;
-      cache?.set(keys[idx[r]!]!, t);
-    });
-    done += idx.length;
-    options.onProgress?.(done, images.length);
+export function validateTarget(vector: ArrayLike<number>, where: { item: string; teacher: string; dim?: number }): void {
+  const fail = (message: string): never => { throw new DataFormatError({ file: where.teacher, field: where.item, message: `teacher target ${message}` }); };
+  if (vector === null || typeof vector !== 'object' || typeof vector.length !== 'number') fail('is not an array of numbers');
+  if (vector.length === 0) fail('is empty');
+  if (where.dim !== undefined && vector.length !== where.dim) fail(`has ${vector.length} values, expected ${where.dim} (the projection head's output dimension)`);
+  let ss = 0;
+  for (let i = 0; i < vector.length; i++) {
+    const v = vector[i];
+    if (typeof v !== 'number' || !Number.isFinite(v)) fail(`holds ${String(v)} at index ${i}; every value must be a finite number`);
+    ss += v! * v!;
   }
-  if (dim === undefined) throw new InvalidArgumentError({ functionName: 'computeTargets', argument: 'images', message: 'is empty' });
-  const data = new Float32Array(images.length * dim);
-  out.forEach((v, i) => data.set(v!, i * dim!));
-  return { dtype: 'float32', data, dims: [images.length, dim] };
+  if (!(Math.sqrt(ss) > 1e-12) || !Number.isFinite(ss)) fail(`has norm ${Math.sqrt(ss)}; a zero (or overflowing) vector cannot be normalised`);
 }

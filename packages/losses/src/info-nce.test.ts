@@ -1,7 +1,9 @@
 import { tensor2d, type Tensor2D } from '@vlfer/core';
 import { loadReferences } from '@vlfer/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAdam, createSgd, InfoNceGraph, symmetricInfoNceReference } from './index.js';
+import { createAdam, createSgd } from './index.js';
+import { InfoNceGraph } from './node/index.js';
+import { symmetricInfoNceReference } from './info-nce.reference.js';
 
 const ref = loadReferences().exp_clip_head as { X: number[][]; targets: number[][]; W0: number[][]; steps: { loss: number; grad_W: number[][] }[]; W_after_2_steps: number[][] };
 const X = tensor2d(ref.X);

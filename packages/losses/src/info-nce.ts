@@ -1,4 +1,3 @@
-import * as ort from 'onnxruntime-node';
 import { buildModel, constant, InvalidArgumentError, type NodeSpec, type Tensor2D } from '@vlfer/core';
 
 /**
@@ -31,7 +30,7 @@ export interface InfoNceInputs {
 
 export const NORM_EPSILON = 1e-12;
 
-function check(inputs: InfoNceInputs, fn: string): { n: number; d: number; e: number } {
+export function checkInfoNceInputs(inputs: InfoNceInputs, fn: string): { n: number; d: number; e: number } {
   const [n, d] = inputs.features.dims;
   const [e, d2] = inputs.weight.dims;
   if (n < 1) throw new InvalidArgumentError({ functionName: fn, argument: 'features', message: 'needs at least one row' });
@@ -43,50 +42,6 @@ function check(inputs: InfoNceInputs, fn: string): { n: number; d: number; e: nu
     if (t.data.length !== t.dims[0] * t.dims[1]) throw new InvalidArgumentError({ functionName: fn, argument: name, message: `data length ${t.data.length} does not match dims [${t.dims.join(', ')}]` });
   }
   return { n, d, e };
-}
-
-/**
- * Float64 reference implementation in plain TypeScript: for tests, finite differences and tiny problems.
- * O(n·E·D) in JS loops — use `InfoNceGraph` for real batch sizes.
- */
-export function symmetricInfoNceReference(inputs: InfoNceInputs): InfoNceResult {
-  const { n, d, e } = check(inputs, 'symmetricInfoNceReference');
-  const s = inputs.scale ?? 100;
-  const X = inputs.features.data, W = inputs.weight.data, T = inputs.targets.data;
-  const Z = new Float64Array(n * e);
-  for (let i = 0; i < n; i++) for (let o = 0; o < e; o++) { let acc = 0; for (let k = 0; k < d; k++) acc += X[i * d + k]! * W[o * d + k]!; Z[i * e + o] = acc; }
-  const norm = (M: ArrayLike<number>, r: number) => { let acc = 0; for (let o = 0; o < e; o++) acc += M[r * e + o]! ** 2; return Math.max(Math.sqrt(acc), NORM_EPSILON); };
-  const zn = Float64Array.from({ length: n }, (_, i) => norm(Z, i));
-  const I = Z.map((v, k) => v / zn[Math.floor(k / e)]!);
-  const Tn = Float64Array.from({ length: n * e }, (_, k) => T[k]! / norm(T, Math.floor(k / e)));
-  const L = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) { let acc = 0; for (let o = 0; o < e; o++) acc += I[i * e + o]! * Tn[j * e + o]!; L[i * n + j] = s * acc; }
-  const P = new Float64Array(n * n), Q = new Float64Array(n * n);
-  let loss = 0, correct = 0;
-  for (let i = 0; i < n; i++) {
-    let mr = -Infinity, mc = -Infinity, best = 0;
-    for (let j = 0; j < n; j++) { mr = Math.max(mr, L[i * n + j]!); mc = Math.max(mc, L[j * n + i]!); if (L[i * n + j]! > L[i * n + best]!) best = j; }
-    let sr = 0, sc = 0;
-    for (let j = 0; j < n; j++) { sr += Math.exp(L[i * n + j]! - mr); sc += Math.exp(L[j * n + i]! - mc); }
-    for (let j = 0; j < n; j++) { P[i * n + j] = Math.exp(L[i * n + j]! - mr) / sr; Q[j * n + i] = Math.exp(L[j * n + i]! - mc) / sc; }
-    loss += 0.5 * (mr + Math.log(sr) - L[i * n + i]!) + 0.5 * (mc + Math.log(sc) - L[i * n + i]!);
-    if (best === i) correct++;
-  }
-  loss /= n;
-  const grad = new Float32Array(e * d);
-  const dI = new Float64Array(e), dZ = new Float64Array(e);
-  for (let i = 0; i < n; i++) {
-    dI.fill(0);
-    for (let j = 0; j < n; j++) {
-      const g = (P[i * n + j]! + Q[i * n + j]! - (i === j ? 2 : 0)) / (2 * n);
-      if (g !== 0) for (let o = 0; o < e; o++) dI[o]! += s * g * Tn[j * e + o]!;
-    }
-    let c = 0;
-    for (let o = 0; o < e; o++) c += I[i * e + o]! * dI[o]!;
-    for (let o = 0; o < e; o++) dZ[o] = (dI[o]! - I[i * e + o]! * c) / zn[i]!;
-    for (let o = 0; o < e; o++) for (let k = 0; k < d; k++) grad[o * d + k]! += dZ[o]! * X[i * d + k]!;
-  }
-  return { loss, gradWeight: grad, correct };
 }
 
 function infoNceNodes(): NodeSpec[] {
@@ -161,40 +116,3 @@ export function infoNceModelBytes(): Uint8Array {
   });
 }
 
-/**
- * The InfoNCE loss and dLoss/dW computed by ONNX Runtime in one graph run (all four large matrix products
- * and the softmaxes run in ORT's optimised kernels, not JS loops).
- */
-export class InfoNceGraph {
-  private constructor(private readonly session: ort.InferenceSession) {}
-
-  /**
-   * @param options.device ORT execution provider: 'cpu' (default) or 'webgpu' (fails with ORT's adapter error when
-   *   no WebGPU adapter exists; `@vlfer/encoders`' probeWebGpu tells beforehand)
-   * @param options.intraOpNumThreads ORT threads (default: all cores)
-   */
-  static async create(options: { device?: 'cpu' | 'webgpu'; intraOpNumThreads?: number } = {}): Promise<InfoNceGraph> {
-    const session = await ort.InferenceSession.create(infoNceModelBytes(), {
-      executionProviders: [options.device ?? 'cpu'],
-      graphOptimizationLevel: 'all',
-      logSeverityLevel: 3,
-      ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
-    });
-    return new InfoNceGraph(session);
-  }
-
-  async run(inputs: InfoNceInputs): Promise<InfoNceResult> {
-    const { n, d, e } = check(inputs, 'InfoNceGraph.run');
-    const out = await this.session.run({
-      X: new ort.Tensor('float32', inputs.features.data, [n, d]),
-      W: new ort.Tensor('float32', inputs.weight.data, [e, d]),
-      T: new ort.Tensor('float32', inputs.targets.data, [n, e]),
-      scale: new ort.Tensor('float32', Float32Array.of(inputs.scale ?? 100), []),
-    });
-    return { loss: (out.loss!.data as Float32Array)[0]!, gradWeight: out.grad_weight!.data as Float32Array, correct: (out.correct!.data as Float32Array)[0]! };
-  }
-
-  async release(): Promise<void> {
-    await this.session.release();
-  }
-}

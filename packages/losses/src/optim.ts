@@ -131,3 +131,34 @@ export function createAdam(params: Params, options: AdamOptions = {}): Optimizer
     ...stateMethods(st),
   };
 }
+
+export const OPTIMIZERS = ['sgd', 'adam'] as const;
+export type OptimizerName = (typeof OPTIMIZERS)[number];
+
+/** An optimiser by name with the shared options (`lr`, `momentum` for SGD, `weightDecay`). */
+export function createOptimizer(name: OptimizerName, params: Params, options: { lr: number; momentum?: number; weightDecay?: number }): Optimizer {
+  if (name === 'sgd') return createSgd(params, { lr: options.lr, momentum: options.momentum ?? 0, weightDecay: options.weightDecay ?? 0 });
+  if (name === 'adam') return createAdam(params, { lr: options.lr, weightDecay: options.weightDecay ?? 0 });
+  throw new InvalidArgumentError({ functionName: 'createOptimizer', argument: 'name', message: `expected one of ${OPTIMIZERS.join(', ')}, got '${String(name)}'` });
+}
+
+/**
+ * PyTorch `MultiStepLR` (stepped once per epoch): lr · γ^(number of milestones ≤ epoch), epochs counted from 0.
+ * HESP: milestones [30, 60, 90, 120], γ 0.1. @default gamma 0.1
+ */
+export function multiStepLr(baseLr: number, epoch: number, milestones: readonly number[], gamma = 0.1): number {
+  return baseLr * gamma ** milestones.filter((m) => epoch >= m).length;
+}
+
+/**
+ * HESP's manual prompt update (`core/train.py`): target −= step · g / (‖g‖₂ + 1e-10), not scaled by the learning
+ * rate; the same update is added to each of `repeat` consecutive copies of g's size in `target` (HESP applies the
+ * mean gradient of its K negative images to all K).
+ */
+export function normalizedGradientStep(target: Float32Array, grad: ArrayLike<number>, step: number, repeat = 1): void {
+  if (target.length !== grad.length * repeat) throw new InvalidArgumentError({ functionName: 'normalizedGradientStep', argument: 'grad', message: `${grad.length} values × ${repeat} copies do not match the target's ${target.length}` });
+  let n2 = 0;
+  for (let i = 0; i < grad.length; i++) n2 += grad[i]! ** 2;
+  const f = step / (Math.sqrt(n2) + 1e-10);
+  for (let r = 0; r < repeat; r++) for (let i = 0; i < grad.length; i++) target[r * grad.length + i]! -= f * grad[i]!;
+}

@@ -55,19 +55,6 @@ export function weightedAverageRecall(yTrue: ArrayLike<number>, yPred: ArrayLike
   return correct / yTrue.length;
 }
 
-/** Index of the largest value of each row of a `[n, C]` score matrix (first index on ties, like torch/numpy argmax). */
-export function argmaxRows(scores: readonly (ArrayLike<number>)[]): number[] {
-  return scores.map((r, i) => {
-    if (r.length === 0) throw new InvalidArgumentError({ functionName: 'argmaxRows', argument: 'scores', message: `row ${i} is empty` });
-    let best = 0;
-    for (let j = 0; j < r.length; j++) {
-      if (Number.isNaN(r[j]!)) throw new InvalidArgumentError({ functionName: 'argmaxRows', argument: 'scores', message: `row ${i}, column ${j} is NaN` });
-      if (r[j]! > r[best]!) best = j;
-    }
-    return best;
-  });
-}
-
 export interface ClassificationReport {
   /** Number of samples. */
   n: number;

@@ -1,5 +1,4 @@
-import { InvalidArgumentError } from '@vlfer/core';
-import { argmaxRows } from './classification.js';
+import { argmaxRows, InvalidArgumentError, maxRows, scoreRows, type Scores } from '@vlfer/core';
 import { checkLabels, checkSameLength, checkScores } from './validate.js';
 
 /**
@@ -74,18 +73,9 @@ export function tnrAtTpr(knownScores: ArrayLike<number>, unknownScores: ArrayLik
   return 1 - bestFp / nu;
 }
 
-/** Max over classes of each row: the known-ness score of a `[n, K]` logit matrix. */
-export function maxScores(logits: readonly (ArrayLike<number>)[], argument = 'logits'): number[] {
-  return logits.map((r, i) => {
-    if (r.length === 0) throw new InvalidArgumentError({ functionName: 'maxScores', argument, message: `row ${i} is empty` });
-    let m = -Infinity;
-    for (let j = 0; j < r.length; j++) {
-      const v = r[j]!;
-      if (!Number.isFinite(v)) throw new InvalidArgumentError({ functionName: 'maxScores', argument, message: `row ${i}, column ${j} is ${v}; scores must be finite` });
-      if (v > m) m = v;
-    }
-    return m;
-  });
+/** Max over classes of each row: the known-ness score of a `[n, K]` logit matrix (`maxRows` of @vlfer/core). */
+export function maxScores(logits: Scores, argument = 'logits'): number[] {
+  return maxRows(logits, argument);
 }
 
 export interface OscrOptions {
@@ -102,19 +92,20 @@ export interface OscrOptions {
 
 /**
  * Open-set classification rate (OSCR, Dhamija et al. 2018) from known and unknown logits.
- * @param knownLogits [nKnown, K] logits over the K known classes
+ * @param knownLogits [nKnown, K] logits over the K known classes (a Tensor2D or rows)
  * @param knownLabels [nKnown] class ids in [0, K)
  * @param unknownLogits [nUnknown, K]
  * @returns a fraction in [0, 1]
  */
-export function oscr(knownLogits: readonly (ArrayLike<number>)[], knownLabels: ArrayLike<number>, unknownLogits: readonly (ArrayLike<number>)[], options: OscrOptions = {}): number {
-  checkSameLength(knownLogits, knownLabels, ['knownLogits', 'knownLabels'], 'oscr');
-  if (unknownLogits.length === 0) throw new InvalidArgumentError({ functionName: 'oscr', argument: 'unknownLogits', message: 'is empty; at least one unknown sample is required' });
-  const numClasses = knownLogits[0]?.length ?? 0;
-  checkLabels(knownLabels, 'knownLabels', 'oscr', numClasses);
-  const sk = maxScores(knownLogits, 'knownLogits');
-  const su = maxScores(unknownLogits, 'unknownLogits');
-  const pred = argmaxRows(knownLogits);
+export function oscr(knownLogits: Scores, knownLabels: ArrayLike<number>, unknownLogits: Scores, options: OscrOptions = {}): number {
+  const known = scoreRows(knownLogits, 'knownLogits', 'oscr');
+  const unknown = scoreRows(unknownLogits, 'unknownLogits', 'oscr');
+  checkSameLength(known, knownLabels, ['knownLogits', 'knownLabels'], 'oscr');
+  if (unknown.length === 0) throw new InvalidArgumentError({ functionName: 'oscr', argument: 'unknownLogits', message: 'is empty; at least one unknown sample is required' });
+  checkLabels(knownLabels, 'knownLabels', 'oscr', known[0]?.length ?? 0);
+  const sk = maxScores(known, 'knownLogits');
+  const su = maxScores(unknown, 'unknownLogits');
+  const pred = argmaxRows(known);
   return oscrFromScores(sk, su, pred.map((p, i) => (p === knownLabels[i] ? 1 : 0)), options.variant);
 }
 
@@ -177,35 +168,66 @@ function oscrArpl(sk: number[], su: number[], correct: number[]): number {
   return area;
 }
 
+/**
+ * The open-set metrics under one family of definitions:
+ * - `standard`: AUROC with ties counted ½ (Mann–Whitney, sklearn), OSCR as the area under the CCR–FPR curve over
+ *   every threshold (Dhamija et al.), TNR at the highest threshold keeping TPR ≥ 95 %;
+ * - `arpl`: what the ARPL code (and HESP, which copies it) computes: AUROC with ties counted 0 (`metric_ood`),
+ *   `compute_oscr` with its index quirks, and `get_curve`'s TNR at the point closest to TPR 95 %.
+ * HESP's published numbers use `arpl`; on small or tied sets the two differ (OSCR by up to 0.5, TNR by up to 0.8).
+ */
+export const OPEN_SET_METRIC_FAMILIES = ['standard', 'arpl'] as const;
+export type OpenSetMetricFamily = (typeof OPEN_SET_METRIC_FAMILIES)[number];
+
+export interface OpenSetMetrics {
+  /** Known (positive) vs unknown by max logit, fraction. */
+  auroc: number;
+  /** Open-set classification rate, fraction. */
+  oscr: number;
+  /** True-negative rate at 95 % true-positive rate, fraction. */
+  tnrAtTpr95: number;
+}
+
 export interface OpenSetReport {
   /** Closed-set accuracy on known samples (argmax of the logits), fraction. */
   closedSetAccuracy: number;
-  /** AUROC of known vs unknown by max logit, fraction. */
-  auroc: number;
-  /** OSCR, fraction. */
-  oscr: number;
-  /** TNR at 95 % TPR, fraction. */
-  tnrAtTpr95: number;
+  /** Both families of definitions, computed on the same scores. */
+  standard: OpenSetMetrics;
+  arpl: OpenSetMetrics;
   nKnown: number;
   nUnknown: number;
 }
 
+/** Flat, self-describing metric names for files: `auroc_standard`, `oscr_arpl`, `tnr_at_tpr95_standard` … */
+export function flattenOpenSetReport(r: OpenSetReport): Record<string, number> {
+  const out: Record<string, number> = { closed_set_accuracy: r.closedSetAccuracy, n_known: r.nKnown, n_unknown: r.nUnknown };
+  for (const f of OPEN_SET_METRIC_FAMILIES) {
+    out[`auroc_${f}`] = r[f].auroc;
+    out[`oscr_${f}`] = r[f].oscr;
+    out[`tnr_at_tpr95_${f}`] = r[f].tnrAtTpr95;
+  }
+  return out;
+}
+
 /**
- * All open-set metrics from known/unknown logits, with max logit as known-ness score.
+ * All open-set metrics from known/unknown logits in both families of definitions (`OPEN_SET_METRIC_FAMILIES`),
+ * with max logit as the known-ness score.
  * @param knownLogits [nKnown, K]; @param knownLabels [nKnown]; @param unknownLogits [nUnknown, K]
  */
-export function openSetReport(knownLogits: readonly (ArrayLike<number>)[], knownLabels: ArrayLike<number>, unknownLogits: readonly (ArrayLike<number>)[], options: { ties?: 'half' | 'zero'; oscrVariant?: 'threshold' | 'arpl'; tnrVariant?: 'standard' | 'arpl' } = {}): OpenSetReport {
-  checkSameLength(knownLogits, knownLabels, ['knownLogits', 'knownLabels'], 'openSetReport');
-  checkLabels(knownLabels, 'knownLabels', 'openSetReport', knownLogits[0]?.length ?? 0);
-  const sk = maxScores(knownLogits, 'knownLogits');
-  const su = maxScores(unknownLogits, 'unknownLogits');
-  const pred = argmaxRows(knownLogits);
+export function openSetReport(knownLogits: Scores, knownLabels: ArrayLike<number>, unknownLogits: Scores): OpenSetReport {
+  const known = scoreRows(knownLogits, 'knownLogits', 'openSetReport');
+  const unknown = scoreRows(unknownLogits, 'unknownLogits', 'openSetReport');
+  checkSameLength(known, knownLabels, ['knownLogits', 'knownLabels'], 'openSetReport');
+  checkLabels(knownLabels, 'knownLabels', 'openSetReport', known[0]?.length ?? 0);
+  if (unknown.length === 0) throw new InvalidArgumentError({ functionName: 'openSetReport', argument: 'unknownLogits', message: 'is empty; at least one unknown sample is required' });
+  const sk = maxScores(known, 'knownLogits');
+  const su = maxScores(unknown, 'unknownLogits');
+  const pred = argmaxRows(known);
   const correct = pred.map((p, i) => (p === knownLabels[i] ? 1 : 0));
   return {
     closedSetAccuracy: correct.reduce((a: number, b) => a + b, 0) / pred.length,
-    auroc: auroc(sk, su, { ties: options.ties ?? 'half' }),
-    oscr: oscrFromScores(sk, su, correct, options.oscrVariant),
-    tnrAtTpr95: tnrAtTpr(sk, su, { variant: options.tnrVariant ?? 'standard' }),
+    standard: { auroc: auroc(sk, su, { ties: 'half' }), oscr: oscrFromScores(sk, su, correct, 'threshold'), tnrAtTpr95: tnrAtTpr(sk, su, { variant: 'standard' }) },
+    arpl: { auroc: auroc(sk, su, { ties: 'zero' }), oscr: oscrFromScores(sk, su, correct, 'arpl'), tnrAtTpr95: tnrAtTpr(sk, su, { variant: 'arpl' }) },
     nKnown: sk.length,
     nUnknown: su.length,
   };

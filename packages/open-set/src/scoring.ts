@@ -1,20 +1,14 @@
-import { assertShape, type Tensor2D } from '@vlfer/core';
-import { maxScores } from '@vlfer/metrics';
+import { argmaxRows, averageTensors, maxRows, type Tensor2D } from '@vlfer/core';
 
 /**
  * HESP's ensemble: e = (clip_logits + arpl_logits) / 2, averaged without rescaling as the reference does.
- * @returns e [clips, K]
+ * @param clipLogits [clips, K] @param arplLogits [clips, K] @returns e [clips, K]
  */
-export function ensembleLogits(clipLogits: Tensor2D, arpl: Tensor2D): Tensor2D {
-  assertShape(clipLogits, [null, null], 'clipLogits', 'ensembleLogits');
-  assertShape(arpl, [clipLogits.dims[0], clipLogits.dims[1]], 'arplLogits', 'ensembleLogits');
-  return { dtype: 'float32', data: clipLogits.data.map((v, i) => (v + arpl.data[i]!) / 2), dims: clipLogits.dims };
+export function ensembleLogits(clipLogits: Tensor2D, arplLogits: Tensor2D): Tensor2D {
+  return averageTensors(clipLogits, arplLogits, 'ensembleLogits');
 }
 
-/** Known-ness score per clip = max ensemble logit (no softmax), and the predicted known class. */
+/** Known-ness score per clip = max ensemble logit (no softmax), and the predicted known class. @param ensemble [clips, K] */
 export function knownness(ensemble: Tensor2D): { scores: number[]; predictions: number[] } {
-  const [n, k] = ensemble.dims;
-  const rows = Array.from({ length: n }, (_, i) => ensemble.data.subarray(i * k, (i + 1) * k));
-  const scores = maxScores(rows, 'ensemble');
-  return { scores, predictions: rows.map((r, i) => r.indexOf(scores[i]!)) };
+  return { scores: maxRows(ensemble, 'ensemble'), predictions: argmaxRows(ensemble) };
 }

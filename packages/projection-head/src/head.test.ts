@@ -2,9 +2,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { zipSync } from 'fflate';
-import { createRng, readSafetensors, tensor } from '@vlfer/core';
+import { createRng, readTorchCheckpoint, tensor } from '@vlfer/core';
+import { readSafetensors } from '@vlfer/core/node';
 import { describe, expect, it } from 'vitest';
-import { createProjectionHead, loadProjectionHead, ProjectionHead, readTorchCheckpoint, saveProjectionHead } from './index.js';
+import { createProjectionHead, loadProjectionHead, ProjectionHead, saveProjectionHead } from './index.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'vlfer-head-'));
 /** Byte equality of large float arrays (vitest's deep equality walks 2M elements slowly). */

@@ -1,7 +1,7 @@
 import { extname } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { buildModel, DataFormatError, InvalidArgumentError, readSafetensors, writeSafetensors, type FeatureProjection, type Rng, type Tensor2D } from '@vlfer/core';
-import { readTorchCheckpoint } from './torch-checkpoint.js';
+import { buildModel, DataFormatError, encodeSafetensors, InvalidArgumentError, type FeatureProjection, type Rng, type Tensor2D } from '@vlfer/core';
+import { ortSessionOptions, readSafetensors, readTorchCheckpointFile, writeFileAtomic } from '@vlfer/core/node';
 
 /** Exp-CLIP's head output dimension (FlanT5-XXL d_model). */
 export const EXP_CLIP_HEAD_DIM = 4096;
@@ -49,7 +49,7 @@ export class ProjectionHead implements FeatureProjection {
         inputs: [{ name: 'x', type: 'float32', dims: ['n', 'in'] }, { name: 'w', type: 'float32', dims: ['out', 'in'] }],
         outputs: [{ name: 'y', type: 'float32', dims: ['n', 'out'] }],
       }),
-      { logSeverityLevel: 3 },
+      ortSessionOptions() as ort.InferenceSession.SessionOptions,
     );
     const s = await this.session;
     const out = await s.run({ x: new ort.Tensor('float32', x.data, [x.dims[0], this.inputDim]), w: new ort.Tensor('float32', this.weight, [this.outputDim, this.inputDim]) });
@@ -76,15 +76,20 @@ export function createProjectionHead(options: { inputDim: number; outputDim?: nu
   return new ProjectionHead({ inputDim, outputDim, weight, metadata: options.metadata ?? {} });
 }
 
-/** Save as safetensors (`mlp.weight` [outputDim, inputDim], F32) with the head's metadata; atomic. */
-export function saveProjectionHead(path: string, head: ProjectionHead, metadata: Record<string, string> = {}): void {
-  writeSafetensors(path, { [WEIGHT_KEY]: { dims: [head.outputDim, head.inputDim], data: head.weight } }, {
+/** The safetensors bytes of a head (`mlp.weight` [outputDim, inputDim], F32) with the head's and the given metadata. */
+export function encodeProjectionHead(head: ProjectionHead, metadata: Record<string, string> = {}): Uint8Array {
+  return encodeSafetensors({ [WEIGHT_KEY]: { dims: [head.outputDim, head.inputDim], data: head.weight } }, {
     ...head.metadata,
     ...metadata,
     format: 'vlfer-projection-head',
     input_dim: String(head.inputDim),
     output_dim: String(head.outputDim),
   });
+}
+
+/** Save as safetensors (`encodeProjectionHead`), atomically. */
+export function saveProjectionHead(path: string, head: ProjectionHead, metadata: Record<string, string> = {}): void {
+  writeFileAtomic(path, encodeProjectionHead(head, metadata));
 }
 
 /**
@@ -101,8 +106,8 @@ export function loadProjectionHead(path: string, options: { expectInputDim?: num
     weight = f.tensors[WEIGHT_KEY];
     metadata = f.metadata;
   } else if (ext === '.pth' || ext === '.pt' || ext === '.bin') {
-    const state = readTorchCheckpoint(path);
-    weight = state[WEIGHT_KEY] ?? state[`projection_head.${WEIGHT_KEY}`];
+    const state = readTorchCheckpointFile(path).tensors;
+    weight = state[WEIGHT_KEY] ?? state[`projection_head.${WEIGHT_KEY}`] ?? state[`module.projection_head.${WEIGHT_KEY}`];
     metadata = { source: 'pytorch-checkpoint' };
   } else {
     throw new DataFormatError({ file: path, message: `unknown head format '${ext}'; expected .safetensors or .pth` });
@@ -113,5 +118,12 @@ export function loadProjectionHead(path: string, options: { expectInputDim?: num
   if (options.expectInputDim !== undefined && options.expectInputDim !== inputDim) {
     throw new DataFormatError({ file: path, field: WEIGHT_KEY, message: `head input dim ${inputDim} does not match the encoder's embedding dim ${options.expectInputDim} (e.g. an L/14 head, D = 768, on a B/32 encoder, D = 512)` });
   }
+  let ss = 0;
+  for (let i = 0; i < weight.data.length; i++) {
+    const v = weight.data[i]!;
+    if (!Number.isFinite(v)) throw new DataFormatError({ file: path, field: WEIGHT_KEY, message: `holds ${v} at index ${i} (row ${Math.floor(i / inputDim)}); a trained head has finite weights` });
+    ss += v * v;
+  }
+  if (ss === 0) throw new DataFormatError({ file: path, field: WEIGHT_KEY, message: 'is all zeros; it would project every feature to the zero vector' });
   return new ProjectionHead({ inputDim, outputDim, weight: weight.data, metadata });
 }

@@ -1,3 +1,5 @@
-export { ProjectionHead, createProjectionHead, saveProjectionHead, loadProjectionHead, EXP_CLIP_HEAD_DIM, WEIGHT_KEY } from './head.js';
-export type { TorchTensor } from './torch-checkpoint.js';
-export { readTorchCheckpoint } from './torch-checkpoint.js';
+/**
+ * @file `@vlfer/projection-head`: Exp-CLIP's bias-free linear projection head (D → 4096): PyTorch-default
+ * initialisation from an injected RNG, projection on ONNX Runtime, safetensors save/load, released `.pth` heads.
+ */
+export { ProjectionHead, createProjectionHead, saveProjectionHead, encodeProjectionHead, loadProjectionHead, EXP_CLIP_HEAD_DIM, WEIGHT_KEY } from './head.js';

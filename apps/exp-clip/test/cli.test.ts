@@ -1,0 +1,42 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { runCli, sharedPath } from '@vlfer/test-utils';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const model = sharedPath('fixtures', 'tiny-clip');
+const work = mkdtempSync(join(tmpdir(), 'vlfer-cli-'));
+const root = join(work, 'images');
+const cli = (args: string[]) => runCli('apps/exp-clip/src/main.ts', args);
+
+beforeAll(async () => {
+  for (const [c, f] of ['happy', 'sad', 'contempt'].entries()) {
+    mkdirSync(join(root, f), { recursive: true });
+    for (let i = 0; i < 2; i++) writeFileSync(join(root, f, `${i}.png`), await sharp(new Uint8Array(32 * 32 * 3).fill(40 * c + 10 * i), { raw: { width: 32, height: 32, channels: 3 } }).png().toBuffer());
+  }
+}, 60_000);
+
+describe('vlfer-exp-clip command line', () => {
+  it('rejects bad flags with the flag named, before loading anything', () => {
+    const bad = cli(['eval', '--dataset', 'image-folder', '--root', root, '--model', model, '--prompts', '7']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/prompt type 7 is not in 1\.\.5/);
+    const folds = cli(['eval', '--dataset', 'dfew', '--root', root, '--model', model, '--folds', '3-1']);
+    expect(folds.code).toBe(1);
+    expect(folds.stderr).toMatch(/'3-1' is not an ascending range of folds/);
+    const wd = cli(['train', '--unlabelled', root, '--model', model, '--teacher', 'import', '--targets', join(work, 't.jsonl'), '--weight-decay', '-1', '--out', join(work, 'wd')]);
+    expect(wd.code).toBe(1);
+    expect(wd.stderr).toMatch(/--weight-decay: .*>=0/);
+    expect(wd.stderr).not.toMatch(/weightDecay|at .*\.ts:\d+/); // flag names, no stack trace
+    const url = cli(['train', '--unlabelled', root, '--model', model, '--teacher', 'http', '--teacher-url', '127.0.0.1:8000', '--teacher-model', 'm', '--out', join(work, 'url')]);
+    expect(url.stderr).toMatch(/--teacher-url|baseUrl/);
+    expect(url.stderr).toMatch(/'127\.0\.0\.1:8000' is not an http\(s\) URL; give the scheme/);
+  }, 120_000);
+  it('evaluates a 7-class-style set with contempt as its own classes, in one command, and prints a table', () => {
+    const ok = cli(['eval', '--dataset', 'image-folder', '--root', root, '--model', model, '--prompts', '3', '--classes', 'happiness,sadness,contempt', '--out', join(work, 'run'), '--no-progress', '--no-cache']);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/a_photo_of_a_face_with_an_expression_of_name\s+\d+\.\d\d\s+\d+\.\d\d/);
+    expect(ok.stderr).toMatch(/label set classes:happiness,sadness,contempt/);
+  }, 120_000);
+});

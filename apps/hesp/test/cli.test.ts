@@ -1,0 +1,36 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli, sharedPath, writeSyntheticVideoSet } from '@vlfer/test-utils';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const work = mkdtempSync(join(tmpdir(), 'vlfer-hesp-cli-'));
+const cli = (args: string[]) => runCli('apps/hesp/src/main.ts', args);
+const base = () => ['train', '--dataset', 'afew', '--train', join(work, 'train.txt'), '--test', join(work, 'test.txt'), '--root', work, '--model', sharedPath('fixtures', 'tiny-clip'), '--epochs', '1', '--out', join(work, 'run')];
+
+beforeAll(async () => {
+  await writeSyntheticVideoSet(work, { trainClasses: [0, 1, 2], testClasses: [0, 1, 2, 3], trainPerClass: 2, testPerClass: 1, trainFrames: 4, testFrames: 4 });
+}, 60_000);
+
+describe('vlfer-hesp command line', () => {
+  it('refuses repeated known classes, --split with --known, and a location outside the frame', () => {
+    const dup = cli([...base(), '--known', '0,0,1']);
+    expect(dup.code).toBe(1);
+    expect(dup.stderr).toMatch(/class id 0 \(happiness\) is listed twice/);
+    const both = cli([...base(), '--known', '0,1', '--split', '3']);
+    expect(both.stderr).toMatch(/--known: give either splitIndex .* or known .*, not both/);
+    const far = cli([...base(), '--known', '0,1', '--location', '1000,1000']);
+    expect(far.stderr).toMatch(/\(1000, 1000\) puts the 56-pixel patch outside the 224×224 frame/);
+  }, 120_000);
+  it('names a damaged run configuration in one line', () => {
+    const dir = join(work, 'broken');
+    const r0 = cli(['eval', '--run', dir]);
+    expect(r0.stderr).toMatch(/config\.resolved\.json: not found/);
+    const { mkdirSync } = require('node:fs') as typeof import('node:fs');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'config.resolved.json'), '{"dataset": "afew", "lr": "x"}');
+    const r = cli(['eval', '--run', dir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n').length).toBeLessThanOrEqual(2);
+  }, 120_000);
+});

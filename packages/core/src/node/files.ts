@@ -1,0 +1,18 @@
+import { decodeSafetensors, encodeSafetensors, type SafetensorsFile, type SafetensorsTensor } from '../safetensors.js';
+import { readTorchCheckpoint, type TorchCheckpoint } from '../torch-checkpoint.js';
+import { readBytesFile, writeFileAtomic } from './fs.js';
+
+/** Read and parse a safetensors file. @throws FileIoError / DataFormatError naming the file */
+export function readSafetensors(path: string): SafetensorsFile {
+  return decodeSafetensors(readBytesFile(path, 'safetensors file'), path);
+}
+
+/** Write a safetensors file atomically (fsynced temp file + rename). */
+export function writeSafetensors(path: string, tensors: Record<string, SafetensorsTensor>, metadata: Record<string, string> = {}): void {
+  writeFileAtomic(path, encodeSafetensors(tensors, metadata));
+}
+
+/** Read a PyTorch checkpoint file (state dict, pickled module or TorchScript archive) without running its code. */
+export function readTorchCheckpointFile(path: string): TorchCheckpoint {
+  return readTorchCheckpoint(readBytesFile(path, 'PyTorch checkpoint'), path);
+}

@@ -1,0 +1,141 @@
+import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { FileIoError } from '../errors.js';
+
+/**
+ * File writes that never leave a half-written file and whose errors name the file.
+ *
+ * Fault injection (for tests of the run machinery, never set in normal use): `VLFER_FAILPOINTS=write:N=CODE`
+ * makes the N-th file write of the process fail with errno CODE (e.g. `write:3=ENOSPC`); `write:N+=CODE` fails
+ * that write and every later one (a full disk stays full). `setWriteFailpoint` does the same in-process.
+ */
+let writeCount = 0;
+let failpoint: { at: number; code: string; sticky: boolean } | undefined = parseFailpoint(process.env.VLFER_FAILPOINTS);
+
+function parseFailpoint(spec: string | undefined): typeof failpoint {
+  if (!spec) return undefined;
+  const m = /^write:(\d+)(\+?)=([A-Z]+)$/.exec(spec.trim());
+  if (!m) throw new Error(`VLFER_FAILPOINTS='${spec}' is not of the form write:N=CODE or write:N+=CODE`);
+  return { at: Number(m[1]), code: m[3]!, sticky: m[2] === '+' };
+}
+
+/** In-process fault injection: the `at`-th write from now fails with `code` (and every later one when sticky). */
+export function setWriteFailpoint(spec: { at: number; code: string; sticky?: boolean } | undefined): void {
+  writeCount = 0;
+  failpoint = spec ? { at: spec.at, code: spec.code, sticky: spec.sticky ?? false } : undefined;
+}
+
+function countWrite(file: string): void {
+  writeCount++;
+  if (failpoint && (writeCount === failpoint.at || (failpoint.sticky && writeCount > failpoint.at))) {
+    const e = Object.assign(new Error(`${failpoint.code}: injected failure (VLFER_FAILPOINTS), write '${file}'`), { code: failpoint.code });
+    throw e;
+  }
+}
+
+/** fsync a directory so a rename inside it is durable (a no-op where directories cannot be opened). */
+export function fsyncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // some file systems refuse fsync on directories (EINVAL/EISDIR); the rename is then as durable as it gets
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Create a directory (and its parents), naming it on failure. */
+export function ensureDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    throw new FileIoError({ file: dir, operation: 'create directory', cause: error });
+  }
+}
+
+/**
+ * Write a file so that readers never see it half-written: write `.<name>.<pid>.<rand>.tmp` in the same
+ * directory, fsync it, rename it over the target (atomic on POSIX file systems), fsync the directory.
+ * Parent directories are created. @throws FileIoError naming `path` (not the temp file) on any I/O error
+ */
+export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+  const dir = dirname(path);
+  ensureDir(dir);
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
+  let fd: number | undefined;
+  try {
+    countWrite(path);
+    fd = openSync(tmp, 'w');
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    let off = 0;
+    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, path);
+  } catch (error) {
+    if (fd !== undefined) try { closeSync(fd); } catch { /* already failing; the write error is reported */ }
+    rmSync(tmp, { force: true });
+    throw new FileIoError({ file: path, operation: 'write', cause: error });
+  }
+  fsyncDir(dir);
+}
+
+/** `writeFileAtomic` for JSON with 2-space indentation and a trailing newline. */
+export function writeJsonAtomic(path: string, value: unknown): void {
+  writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * Append one line to a log file (created if missing). Not fsynced: a crash can tear the last line, which
+ * `readJsonLines` repairs. @throws FileIoError naming `path`
+ */
+export function appendLine(path: string, line: string): void {
+  try {
+    countWrite(path);
+    appendFileSync(path, line.endsWith('\n') ? line : `${line}\n`);
+  } catch (error) {
+    throw new FileIoError({ file: path, operation: 'append to', cause: error });
+  }
+}
+
+/** Read a text file, naming it and `what` it should be on failure. */
+export function readTextFile(path: string, what = 'file'): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new FileIoError({ file: path, operation: `read the ${what}`, cause: error });
+  }
+}
+
+/** Read a file's bytes, naming it and `what` it should be on failure. */
+export function readBytesFile(path: string, what = 'file'): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new FileIoError({ file: path, operation: `read the ${what}`, cause: error });
+  }
+}
+
+/**
+ * Write a file in place and fsync it (for files inside a private staging directory, renamed into place later).
+ * @param displayName the path named in errors (the final location)
+ */
+export function writeFileDurable(path: string, data: string | Uint8Array, displayName = path): void {
+  let fd: number | undefined;
+  try {
+    countWrite(displayName);
+    ensureDir(dirname(path));
+    fd = openSync(path, 'w');
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    let off = 0;
+    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    fsyncSync(fd);
+  } catch (error) {
+    throw new FileIoError({ file: displayName, operation: 'write', cause: error });
+  } finally {
+    if (fd !== undefined) try { closeSync(fd); } catch { /* the write error, if any, is what gets reported */ }
+  }
+}

@@ -1,0 +1,69 @@
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { FileIoError } from '../errors.js';
+import { readTextFile, writeJsonAtomic } from './fs.js';
+
+/** SHA-256 (hex) of bytes or of a UTF-8 string. */
+export function hashBytes(data: Uint8Array | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** SHA-256 (hex) of a file's content, read in 4 MiB chunks. @throws FileIoError naming the file */
+export function hashFile(path: string): string {
+  const h = createHash('sha256');
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const buf = Buffer.allocUnsafe(4 << 20);
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      h.update(buf.subarray(0, n));
+    }
+  } catch (error) {
+    throw new FileIoError({ file: path, operation: 'hash', cause: error });
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  return h.digest('hex');
+}
+
+interface FingerprintIndex { [key: string]: string }
+
+/**
+ * A content fingerprint of files (model weights, tokenizer, configs): SHA-256 over each file's name and content
+ * hash. Hashing a large model takes seconds, so each file's hash is remembered in `<indexDir>/fingerprints.json`
+ * by real path + size + mtime + inode; a replaced file (new mtime or size) is hashed again. Without `indexDir`
+ * every file is hashed.
+ * @param files `{ name: path }`; the names (e.g. `onnx/vision_model.onnx`) enter the fingerprint, so the same
+ *   bytes under another role give another fingerprint
+ */
+export function fingerprintFiles(files: Readonly<Record<string, string>>, options: { indexDir?: string } = {}): string {
+  const indexPath = options.indexDir ? join(options.indexDir, 'fingerprints.json') : undefined;
+  let index: FingerprintIndex = {};
+  if (indexPath) {
+    try { index = JSON.parse(readTextFile(indexPath, 'fingerprint index')) as FingerprintIndex; } catch { index = {}; } // absent or damaged: rebuilt below
+  }
+  let changed = false;
+  const h = createHash('sha256');
+  for (const name of Object.keys(files).sort()) {
+    const path = files[name]!;
+    let key: string;
+    try {
+      const st = statSync(path);
+      key = `${realpathSync(path)}|${st.size}|${st.mtimeMs}|${st.ino}`;
+    } catch (error) {
+      throw new FileIoError({ file: path, operation: 'read', cause: error });
+    }
+    let digest = index[key];
+    if (!digest || !/^[0-9a-f]{64}$/.test(digest)) {
+      digest = hashFile(path);
+      index[key] = digest;
+      changed = true;
+    }
+    h.update(`${name}\0${digest}\n`);
+  }
+  if (indexPath && changed) writeJsonAtomic(indexPath, index);
+  return h.digest('hex');
+}

@@ -1,0 +1,19 @@
+/**
+ * @file `@vlfer/core/node`: the Node.js half of core — file I/O that never leaves half-written files, run
+ * directories (locks, output sets with manifests), checksummed checkpoints and caches, content fingerprints,
+ * provenance. The main entry `@vlfer/core` is runtime-neutral.
+ */
+export { writeFileAtomic, writeJsonAtomic, writeFileDurable, appendLine, readTextFile, readBytesFile, ensureDir, fsyncDir, setWriteFailpoint } from './fs.js';
+export { readJsonLines } from './jsonl.js';
+export { hashBytes, hashFile, fingerprintFiles } from './hash.js';
+export type { FeatureNamespace } from './vector-cache.js';
+export { FeatureCache } from './vector-cache.js';
+export type { RunLockInfo, RunManifest, OpenRunOptions } from './run-dir.js';
+export { RunDirectory, verifyRunOutputs, RUN_LOCK_FILE, MANIFEST_FILE } from './run-dir.js';
+export type { CheckpointContent, OptimizerStateLike } from './checkpoint.js';
+export { saveCheckpoint, loadCheckpoint } from './checkpoint.js';
+export type { Provenance } from './provenance.js';
+export { provenance, codeRevision } from './provenance.js';
+export { readSafetensors, writeSafetensors, readTorchCheckpointFile } from './files.js';
+export type { ThreadOptions } from './threads.js';
+export { defaultThreads, ortSessionOptions } from './threads.js';

@@ -1,0 +1,31 @@
+import { DataFormatError } from '../errors.js';
+import { readTextFile, writeFileAtomic } from './fs.js';
+
+/**
+ * Rows of a JSON-lines file (train logs, result rows, imported targets). A last line without its newline that
+ * does not parse is a line torn by a crash during an append: with `repairTornTail` it is dropped (and the file
+ * rewritten without it), otherwise it is an error naming the file and line. Any other bad line is an error.
+ * @returns the parsed rows and whether a torn tail was dropped
+ */
+export function readJsonLines<T = unknown>(path: string, options: { repairTornTail?: boolean; what?: string } = {}): { rows: T[]; repaired: boolean } {
+  const text = readTextFile(path, options.what ?? 'JSON-lines file');
+  const lines = text.split('\n');
+  const rows: T[] = [];
+  let repaired = false;
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i]!.replace(/\r$/, '');
+    if (!raw.trim()) continue;
+    try {
+      rows.push(JSON.parse(raw) as T);
+    } catch (error) {
+      const isTail = i === lines.length - 1 && !text.endsWith('\n');
+      if (isTail && options.repairTornTail) {
+        repaired = true;
+        writeFileAtomic(path, lines.slice(0, i).map((l) => `${l}\n`).join(''));
+        break;
+      }
+      throw new DataFormatError({ file: path, line: i + 1, message: `not valid JSON${isTail ? ' (the last line is incomplete: the file was cut while being written)' : ''}: ${(error as Error).message}`, cause: error });
+    }
+  }
+  return { rows, repaired };
+}

@@ -1,0 +1,92 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FileIoError } from '../errors.js';
+import { ensureDir, writeFileAtomic, writeJsonAtomic } from './fs.js';
+
+/**
+ * What cached vectors depend on besides the input content. Two runs share entries only if all fields match.
+ * `model` must identify the weights by content (e.g. `fingerprintFiles` of the model files), not by path:
+ * replacing a model file in place then gives new entries instead of stale ones.
+ */
+export interface FeatureNamespace {
+  /** Content fingerprint of the model (weights, tokenizer) or teacher. */
+  model: string;
+  dtype: string;
+  preprocess: string;
+  /** Anything else that changes the vectors (a frame-decoding recipe, an instruction). */
+  extra?: string;
+}
+
+const MAGIC = [0x56, 0x4c, 0x46, 0x43, 0x01, 0, 0, 0]; // 'VLFC', version 1
+const HEADER = 32;
+
+/**
+ * On-disk vector cache (encoder features, teacher targets): one file per item at
+ * `<dir>/<namespace hash>/<key[0:2]>/<key>.f32`, written atomically. Each entry carries a header with its
+ * dimension and a SHA-256 of its values, verified on every read: a damaged entry (flipped bits, truncation,
+ * another format) is counted in `corrupt`, reported through `onCorrupt` and treated as missing, so the caller
+ * recomputes and overwrites it instead of using it.
+ */
+export class FeatureCache {
+  readonly root: string;
+  readonly namespace: FeatureNamespace;
+  /** Entries that failed their check since construction. */
+  corrupt = 0;
+  private readonly onCorrupt: ((file: string, reason: string) => void) | undefined;
+
+  constructor(options: { dir: string; namespace: FeatureNamespace; onCorrupt?: (file: string, reason: string) => void }) {
+    const ns = options.namespace;
+    for (const k of ['model', 'dtype', 'preprocess'] as const) {
+      if (typeof ns[k] !== 'string' || !ns[k]) throw new TypeError(`FeatureCache: namespace.${k} must be a non-empty string`);
+    }
+    this.namespace = ns;
+    this.onCorrupt = options.onCorrupt;
+    const id = createHash('sha256').update(JSON.stringify([ns.model, ns.dtype, ns.preprocess, ns.extra ?? ''])).digest('hex').slice(0, 16);
+    this.root = join(options.dir, id);
+    ensureDir(this.root);
+    const meta = join(this.root, 'namespace.json');
+    if (!existsSync(meta)) writeJsonAtomic(meta, ns);
+  }
+
+  private path(key: string): string {
+    if (!/^[0-9a-f]{8,128}$/.test(key)) throw new RangeError(`FeatureCache key must be 8–128 lowercase hex digits, got '${key}'`);
+    return join(this.root, key.slice(0, 2), `${key}.f32`);
+  }
+
+  /** The cached vector, or undefined when absent or damaged. */
+  get(key: string, dim: number): Float32Array | undefined {
+    const p = this.path(key);
+    let buf: Buffer;
+    try {
+      buf = readFileSync(p);
+    } catch (error) {
+      if ((error as { code?: string }).code === 'ENOENT') return undefined;
+      throw new FileIoError({ file: p, operation: 'read the cache entry', cause: error });
+    }
+    const bad = (reason: string) => {
+      this.corrupt++;
+      this.onCorrupt?.(p, reason);
+      return undefined;
+    };
+    if (buf.length < HEADER || !MAGIC.every((b, i) => buf[i] === b)) return bad('not a vlfer cache entry (bad header)');
+    const stored = buf.readUInt32LE(8);
+    if (stored !== dim) return bad(`holds a ${stored}-d vector, expected ${dim}-d`);
+    if (buf.length !== HEADER + 4 * dim) return bad(`is ${buf.length} bytes, expected ${HEADER + 4 * dim}`);
+    const body = buf.subarray(HEADER);
+    const sum = createHash('sha256').update(body).digest().subarray(0, 16);
+    if (!sum.equals(buf.subarray(16, 32))) return bad('checksum mismatch (the values were changed on disk)');
+    return new Float32Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength));
+  }
+
+  /** Store a vector (atomic write). */
+  set(key: string, vector: Float32Array): void {
+    const body = Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength);
+    const out = Buffer.alloc(HEADER + body.length);
+    Buffer.from(MAGIC).copy(out, 0);
+    out.writeUInt32LE(vector.length, 8);
+    createHash('sha256').update(body).digest().copy(out, 16, 0, 16);
+    body.copy(out, HEADER);
+    writeFileAtomic(this.path(key), out);
+  }
+}

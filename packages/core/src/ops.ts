@@ -1,0 +1,177 @@
+import { InvalidArgumentError } from './errors.js';
+import { assertShape, type Tensor2D } from './tensor.js';
+
+/**
+ * Scores or logits of n samples over C classes: a `[n, C]` tensor or an array of n rows. Every function that
+ * takes scores accepts both (what `classify` returns and what a CSV reader produces).
+ */
+export type Scores = Tensor2D | readonly ArrayLike<number>[];
+
+function isTensor(s: Scores): s is Tensor2D {
+  return !Array.isArray(s) && typeof s === 'object' && s !== null && 'dims' in s && 'data' in s;
+}
+
+/**
+ * The rows of a score matrix as views (no copy for tensors), checked: every row has the same non-zero length.
+ * @throws InvalidArgumentError naming `argument` and `functionName` for anything that is neither form
+ */
+export function scoreRows(scores: Scores, argument: string, functionName: string): ArrayLike<number>[] {
+  if (isTensor(scores)) {
+    assertShape(scores, [null, null], argument, functionName);
+    const [n, c] = scores.dims;
+    return Array.from({ length: n }, (_, i) => scores.data.subarray(i * c, (i + 1) * c));
+  }
+  if (!Array.isArray(scores)) {
+    throw new InvalidArgumentError({ functionName, argument, message: `expected a [n, C] Tensor2D or an array of rows, got ${scores === null ? 'null' : typeof scores}` });
+  }
+  const c = scores[0]?.length;
+  scores.forEach((r, i) => {
+    if (r === null || typeof r !== 'object' || typeof (r as ArrayLike<number>).length !== 'number') throw new InvalidArgumentError({ functionName, argument, message: `row ${i} is not an array of numbers` });
+    if (r.length !== c) throw new InvalidArgumentError({ functionName, argument, message: `row ${i} has ${r.length} columns, row 0 has ${c}` });
+  });
+  return scores as ArrayLike<number>[];
+}
+
+/** Index of the largest value of each row (first index on ties, like torch/numpy argmax). @param scores [n, C] */
+export function argmaxRows(scores: Scores): number[] {
+  return scoreRows(scores, 'scores', 'argmaxRows').map((r, i) => {
+    if (r.length === 0) throw new InvalidArgumentError({ functionName: 'argmaxRows', argument: 'scores', message: `row ${i} is empty` });
+    let best = 0;
+    for (let j = 0; j < r.length; j++) {
+      if (Number.isNaN(r[j]!)) throw new InvalidArgumentError({ functionName: 'argmaxRows', argument: 'scores', message: `row ${i}, column ${j} is NaN` });
+      if (r[j]! > r[best]!) best = j;
+    }
+    return best;
+  });
+}
+
+/** Largest value of each row; non-finite values are errors. @param scores [n, C] @returns [n] */
+export function maxRows(scores: Scores, argument = 'scores'): number[] {
+  return scoreRows(scores, argument, 'maxRows').map((r, i) => {
+    if (r.length === 0) throw new InvalidArgumentError({ functionName: 'maxRows', argument, message: `row ${i} is empty` });
+    let m = -Infinity;
+    for (let j = 0; j < r.length; j++) {
+      const v = r[j]!;
+      if (!Number.isFinite(v)) throw new InvalidArgumentError({ functionName: 'maxRows', argument, message: `row ${i}, column ${j} is ${v}; scores must be finite` });
+      if (v > m) m = v;
+    }
+    return m;
+  });
+}
+
+/** Softmax of each row (max-shifted, float64 accumulation). @param x [n, C] @returns [n, C] */
+export function softmaxRows(x: Tensor2D): Tensor2D {
+  assertShape(x, [null, null], 'x', 'softmaxRows');
+  const [n, c] = x.dims;
+  const out = new Float32Array(n * c);
+  for (let i = 0; i < n; i++) {
+    let m = -Infinity;
+    for (let j = 0; j < c; j++) m = Math.max(m, x.data[i * c + j]!);
+    let s = 0;
+    for (let j = 0; j < c; j++) s += Math.exp(x.data[i * c + j]! - m);
+    for (let j = 0; j < c; j++) out[i * c + j] = Math.exp(x.data[i * c + j]! - m) / s;
+  }
+  return { dtype: 'float32', data: out, dims: [n, c] };
+}
+
+/**
+ * Mean over groups of `size` consecutive columns: `[n, C·P]` → `[n, C]`. Exp-CLIP's prompt ensemble on logits
+ * (`logits.view(n, C, P).mean(-1)`, prompts class-major).
+ */
+export function meanOfColumnGroups(x: Tensor2D, size: number): Tensor2D {
+  assertShape(x, [null, null], 'x', 'meanOfColumnGroups');
+  const [n, cp] = x.dims;
+  if (!Number.isInteger(size) || size <= 0 || cp % size !== 0) {
+    throw new InvalidArgumentError({ functionName: 'meanOfColumnGroups', argument: 'size', message: `${size} does not divide the ${cp} columns` });
+  }
+  const c = cp / size;
+  const out = new Float32Array(n * c);
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < c; k++) {
+      let s = 0;
+      for (let p = 0; p < size; p++) s += x.data[i * cp + k * size + p]!;
+      out[i * c + k] = s / size;
+    }
+  }
+  return { dtype: 'float32', data: out, dims: [n, c] };
+}
+
+/** Norm clamp of the normalisations in cosine logits, as torch.nn.functional.normalize. */
+export const COSINE_EPSILON = 1e-12;
+
+export interface CosineLogits {
+  /** [n, m] = scale · normalise(a) · normalise(b)ᵀ */
+  logits: Tensor2D;
+  /** Gradients of Σ dLogits ⊙ logits w.r.t. `a` and `b` (before normalisation). @param dLogits [n, m] */
+  backward(dLogits: Tensor2D): { gradA: Tensor2D; gradB: Tensor2D };
+}
+
+/**
+ * CLIP's logits: `scale · â · b̂ᵀ` with rows L2-normalised (norms clamped at 1e-12). Both methods use it:
+ * Exp-CLIP zero-shot (image or pooled-clip features vs prompt features, scale 100) and HESP's CLIP branch
+ * (pooled clip features vs CoOp prompt features) and negative-prompt loss. Float64 inside.
+ * @param a [n, E] @param b [m, E] @param scale CLIP's exp(logit_scale), 100 for OpenAI checkpoints
+ */
+export function cosineLogits(a: Tensor2D, b: Tensor2D, scale: number): CosineLogits {
+  assertShape(a, [null, null], 'a', 'cosineLogits');
+  const e = a.dims[1];
+  assertShape(b, [null, e], 'b', 'cosineLogits');
+  if (!Number.isFinite(scale)) throw new InvalidArgumentError({ functionName: 'cosineLogits', argument: 'scale', message: `must be finite, got ${scale}` });
+  const n = a.dims[0];
+  const m = b.dims[0];
+  const unit = (t: Tensor2D, rows: number) => {
+    const norms = new Float64Array(rows);
+    const h = new Float64Array(rows * e);
+    for (let r = 0; r < rows; r++) {
+      let s = 0;
+      for (let k = 0; k < e; k++) s += t.data[r * e + k]! ** 2;
+      norms[r] = Math.max(Math.sqrt(s), COSINE_EPSILON);
+      for (let k = 0; k < e; k++) h[r * e + k] = t.data[r * e + k]! / norms[r]!;
+    }
+    return { norms, h };
+  };
+  const A = unit(a, n);
+  const B = unit(b, m);
+  const logits = new Float32Array(n * m);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < m; j++) {
+      let s = 0;
+      for (let k = 0; k < e; k++) s += A.h[i * e + k]! * B.h[j * e + k]!;
+      logits[i * m + j] = scale * s;
+    }
+  }
+  const backward = (dLogits: Tensor2D) => {
+    assertShape(dLogits, [n, m], 'dLogits', 'cosineLogits.backward');
+    const dah = new Float64Array(n * e);
+    const dbh = new Float64Array(m * e);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < m; j++) {
+        const g = scale * dLogits.data[i * m + j]!;
+        if (g === 0) continue;
+        for (let k = 0; k < e; k++) {
+          dah[i * e + k]! += g * B.h[j * e + k]!;
+          dbh[j * e + k]! += g * A.h[i * e + k]!;
+        }
+      }
+    }
+    // through the normalisation: d(x/|x|) = (dh − h⟨h, dh⟩) / |x|
+    const back = (dh: Float64Array, u: { norms: Float64Array; h: Float64Array }, rows: number): Tensor2D => {
+      const out = new Float32Array(rows * e);
+      for (let r = 0; r < rows; r++) {
+        let c = 0;
+        for (let k = 0; k < e; k++) c += u.h[r * e + k]! * dh[r * e + k]!;
+        for (let k = 0; k < e; k++) out[r * e + k] = (dh[r * e + k]! - u.h[r * e + k]! * c) / u.norms[r]!;
+      }
+      return { dtype: 'float32', data: out, dims: [rows, e] };
+    };
+    return { gradA: back(dah, A, n), gradB: back(dbh, B, m) };
+  };
+  return { logits: { dtype: 'float32', data: logits, dims: [n, m] }, backward };
+}
+
+/** Element-wise `(a + b) / 2` of two equally shaped `[n, C]` tensors. */
+export function averageTensors(a: Tensor2D, b: Tensor2D, functionName = 'averageTensors'): Tensor2D {
+  assertShape(a, [null, null], 'a', functionName);
+  assertShape(b, [a.dims[0], a.dims[1]], 'b', functionName);
+  return { dtype: 'float32', data: a.data.map((x, i) => (x + b.data[i]!) / 2), dims: [a.dims[0], a.dims[1]] };
+}

@@ -1,0 +1,68 @@
+import { InvalidArgumentError } from './errors.js';
+
+/**
+ * Compute backends of every model-running function. `'webgpu'` is ONNX Runtime's WebGPU execution provider
+ * (Dawn on Vulkan in Node, the browser's WebGPU on the web).
+ */
+export const COMPUTE_DEVICES = ['cpu', 'webgpu'] as const;
+export type ComputeDevice = (typeof COMPUTE_DEVICES)[number];
+
+/**
+ * Check at run time that a string option is one of `allowed` (TypeScript types vanish at run time, and options
+ * arrive from CLIs, JSON configs and JavaScript callers).
+ * @throws InvalidArgumentError naming the argument, the function, the value and every allowed value
+ */
+export function checkOneOf<T extends string>(value: unknown, allowed: readonly T[], where: { functionName: string; argument: string }): T {
+  if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T;
+  throw new InvalidArgumentError({ ...where, message: `expected one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${typeof value === 'string' ? `'${value}'` : String(value)}` });
+}
+
+/** A positive integer option, or an error naming it. */
+export function checkPositiveInteger(value: unknown, where: { functionName: string; argument: string }): number {
+  if (typeof value === 'number' && Number.isInteger(value) && value > 0) return value;
+  throw new InvalidArgumentError({ ...where, message: `expected a positive integer, got ${String(value)}` });
+}
+
+/**
+ * Progress of a long job, reported through callbacks (packages never print). `phase` names the stage
+ * (`'encode'`, `'targets'`, `'train'`, `'evaluate'` …); `done` of `total` units (`unit`: images, clips, steps).
+ * `cached` counts units served from a cache instead of computed.
+ */
+export interface ProgressEvent {
+  phase: string;
+  done: number;
+  total: number;
+  unit: string;
+  cached?: number;
+  /** Free-form detail, e.g. the current loss. */
+  detail?: Record<string, number | string>;
+}
+export type ProgressCallback = (event: ProgressEvent) => void;
+
+/** One problem with one option: its path (`weightDecay`, `teacher.url`) and what is wrong. */
+export interface OptionIssue {
+  path: string;
+  message: string;
+}
+
+/** Options failed validation; `issues` names every bad option (a CLI maps the paths to its flag names). */
+export class OptionsError extends InvalidArgumentError {
+  override name = 'OptionsError';
+  readonly issues: OptionIssue[];
+  constructor(functionName: string, issues: OptionIssue[]) {
+    super({ functionName, argument: 'options', message: `invalid options:\n${issues.map((i) => `  ${i.path || '(options)'}: ${i.message}`).join('\n')}` });
+    this.issues = issues;
+  }
+}
+
+/** Anything with zod's `safeParse` (core itself does not depend on zod). */
+export interface SafeParser<T> {
+  safeParse(input: unknown): { success: true; data: T } | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } };
+}
+
+/** Validate options with a schema. @throws OptionsError listing every bad option by path */
+export function parseOptions<T>(schema: SafeParser<T>, input: unknown, functionName: string): T {
+  const r = schema.safeParse(input);
+  if (r.success) return r.data;
+  throw new OptionsError(functionName, r.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })));
+}

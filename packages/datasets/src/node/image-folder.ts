@@ -1,0 +1,110 @@
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { DataFormatError, type LabelSet } from '@vlfer/core';
+import { inferLabelSet, matchClassName } from '../label-sets.js';
+import { isImageFile, isVideoFile, VIDEO_EXTENSIONS } from '../media.js';
+import { countLabels, DropCounter, type ImageItem, type LoadResult } from '../types.js';
+import { verifyImage, type ImageVerification } from './image-check.js';
+
+export interface ImageFolderOptions {
+  /**
+   * Label set the folder names map into (alias-aware: a folder `happy` matches a class `happiness`).
+   * @default inferred from the folder names (`inferLabelSet`): the built-in set with exactly those classes, else the
+   *   smallest built-in set holding them, else the folder names as a custom set; the reason is in `labelSetReason`
+   */
+  labelSet?: LabelSet;
+  /** @default 'header' */
+  verify?: ImageVerification;
+  /**
+   * Files that are not images (README, .DS_Store, …) at the root or inside class folders:
+   * `'error'` stops, `'skip'` leaves them out and reports their count in `dropped`. @default 'error'
+   */
+  extraFiles?: 'error' | 'skip';
+}
+
+/**
+ * Load a class-folder image set (`root/<class>/<image>`), as CAER-S, FER2013 exports and face-cropped
+ * RAF-DB/AffectNet folders are laid out. Items are sorted by class id, then file name (reproducible).
+ * An unknown folder, two folders for one class, or a non-image file (unless skipped) is an error.
+ */
+export async function loadImageFolder(root: string, options: ImageFolderOptions = {}): Promise<LoadResult<ImageItem>> {
+  return loadClassFolder(root, { ...options, accept: isImageFile, kind: 'image', verify: options.verify ?? 'header' });
+}
+
+/**
+ * Load a class-folder set of video files (`root/<class>/<video>`), e.g. raw AFEW or CAER clips, for decoding with
+ * ffmpeg (`@vlfer/encoders/node` videoFileClip). Same folder-name matching and errors as `loadImageFolder`.
+ */
+export async function loadVideoFolder(root: string, options: Omit<ImageFolderOptions, 'verify'> = {}): Promise<LoadResult<ImageItem>> {
+  return loadClassFolder(root, { ...options, accept: isVideoFile, kind: 'video', verify: 'none' });
+}
+
+async function loadClassFolder(root: string, options: ImageFolderOptions & { accept: (name: string) => boolean; kind: 'image' | 'video' }): Promise<LoadResult<ImageItem>> {
+  let entries: string[];
+  try {
+    entries = readdirSync(root).sort();
+  } catch (error) {
+    throw new DataFormatError({ file: root, message: `cannot read the ${options.kind} folder (${(error as Error).message}); expected root/<class>/<${options.kind}> directories`, cause: error });
+  }
+  const dropped = new DropCounter();
+  const extra = options.extraFiles ?? 'error';
+  const classDirs: { dir: string; name: string }[] = [];
+  for (const e of entries) {
+    const p = join(root, e);
+    if (statSync(p).isDirectory()) classDirs.push({ dir: p, name: e });
+    else if (extra === 'skip') dropped.add('non-directory entry at the root');
+    else throw new DataFormatError({ file: p, message: "a file at the root of a class-folder set; expected only class directories (pass extraFiles: 'skip', CLI --extra-files skip, to ignore)" });
+  }
+  if (classDirs.length === 0) throw new DataFormatError({ file: root, message: `no class directories found; expected root/<class>/<${options.kind}>` });
+  let labelSet = options.labelSet;
+  let labelSetReason: string | undefined;
+  if (!labelSet) ({ labelSet, reason: labelSetReason } = inferLabelSet(classDirs.map((c) => c.name)));
+  const items: ImageItem[] = [];
+  const seen = new Map<number, string>();
+  for (const { dir, name } of classDirs) {
+    const label = matchClassName(labelSet, name);
+    if (label < 0) {
+      throw new DataFormatError({ file: dir, message: `class folder '${name}' is not a class of label set '${labelSet.id}' (classes: ${labelSet.names.join(', ')}; common spellings such as angry, happy, sad match too). Give the dataset's classes with --classes or --label-set.` });
+    }
+    if (seen.has(label)) throw new DataFormatError({ file: dir, message: `class '${labelSet.names[label]}' already comes from folder '${seen.get(label)}'` });
+    seen.set(label, name);
+    for (const f of readdirSync(dir).sort()) {
+      const p = join(dir, f);
+      if (!options.accept(f) || !statSync(p).isFile()) {
+        if (extra === 'skip') { dropped.add(`not a${options.kind === 'image' ? 'n image' : ' video'} file`); continue; }
+        const exts = options.kind === 'image' ? '.jpg, .jpeg, .png, .bmp, .gif, .webp, .tif' : [...VIDEO_EXTENSIONS].join(', ');
+        throw new DataFormatError({ file: p, message: `not a${options.kind === 'image' ? 'n image' : ' video'} file (expected ${exts}); pass extraFiles: 'skip' (CLI --extra-files skip) to ignore` });
+      }
+      items.push({ path: p, label });
+    }
+  }
+  items.sort((a, b) => a.label - b.label || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  for (const it of items) await verifyImage(it.path, options.verify ?? 'none');
+  return { items, labelSet, counts: countLabels(items, labelSet.names.length), dropped: dropped.list(), source: root, ...(labelSetReason ? { labelSetReason } : {}) };
+}
+
+/**
+ * Every image file under `root` (recursively, sorted by path), e.g. an unlabelled training set such as
+ * CAER-S train, whose class folders Exp-CLIP ignores. Non-image files are counted, not returned.
+ */
+export function listImages(root: string): { paths: string[]; skipped: number } {
+  const paths: string[] = [];
+  let skipped = 0;
+  const walk = (dir: string) => {
+    let entries: string[];
+    try {
+      entries = readdirSync(dir).sort();
+    } catch (error) {
+      throw new DataFormatError({ file: dir, message: `cannot read directory (${(error as Error).message})`, cause: error });
+    }
+    for (const e of entries) {
+      const p = join(dir, e);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (isImageFile(e)) paths.push(p);
+      else skipped++;
+    }
+  };
+  walk(root);
+  if (paths.length === 0) throw new DataFormatError({ file: root, message: 'no image files found (.jpg, .jpeg, .png, .bmp, .gif, .webp, .tif)' });
+  return { paths, skipped };
+}

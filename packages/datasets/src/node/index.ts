@@ -1,0 +1,12 @@
+/**
+ * @file `@vlfer/datasets/node`: dataset loaders that read files and folders (class folders, RAF-DB, AffectNet,
+ * FERPlus, video lists), image checks with sharp, frame listing. Parsing itself is in the runtime-neutral main entry.
+ */
+export type { ImageVerification } from './image-check.js';
+export { verifyImage } from './image-check.js';
+export type { ImageFolderOptions } from './image-folder.js';
+export { loadImageFolder, loadVideoFolder, listImages } from './image-folder.js';
+export type { VideoListOptions } from './video-list.js';
+export { loadVideoList, listFrames } from './video-list.js';
+export type { RafDbOptions, AffectNetOptions, FerPlusOptions } from './tabular.js';
+export { loadRafDb, loadAffectNetCsv, loadFerPlusCsv } from './tabular.js';

@@ -1,0 +1,95 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { DataFormatError, type LabelSet } from '@vlfer/core';
+import { readTextFile } from '@vlfer/core/node';
+import { BASIC_7 } from '../label-sets.js';
+import { parseAffectNetCsvText, parseFerPlusCsvText, parseRafDbListText, type FerPlusUsage } from '../parsers.js';
+import { countLabels, type DuplicatePolicy, type ImageItem, type LoadResult } from '../types.js';
+import { verifyImage, type ImageVerification } from './image-check.js';
+
+async function verifyAll(items: ImageItem[], mode: ImageVerification): Promise<void> {
+  for (const it of items) await verifyImage(it.path, mode);
+}
+
+export interface RafDbOptions {
+  /** RAF-DB `basic/` directory. */
+  root: string;
+  split: 'train' | 'test';
+  /** @default 'aligned' (Image/aligned/<name>_aligned.jpg); 'original' uses Image/original/<name>.jpg */
+  variant?: 'aligned' | 'original';
+  /** @default <root>/EmoLabel/list_patition_label.txt (the official, misspelt, name) */
+  annotations?: string;
+  /** @default <root>/Image/<variant> */
+  imageDir?: string;
+  /** @default BASIC_7 */
+  labelSet?: LabelSet;
+  /** @default 'header' */
+  verify?: ImageVerification;
+  /** @default 'error' */
+  duplicates?: DuplicatePolicy;
+}
+
+/** RAF-DB basic expressions from `list_patition_label.txt` (`parseRafDbListText`), images checked to exist. */
+export async function loadRafDb(options: RafDbOptions): Promise<LoadResult<ImageItem>> {
+  const variant = options.variant ?? 'aligned';
+  const file = options.annotations ?? join(options.root, 'EmoLabel', 'list_patition_label.txt');
+  const imageDir = options.imageDir ?? join(options.root, 'Image', variant);
+  const { entries, dropped } = parseRafDbListText(readTextFile(file, 'RAF-DB partition list'), { file, split: options.split, ...(options.labelSet ? { labelSet: options.labelSet } : {}), ...(options.duplicates ? { duplicates: options.duplicates } : {}) });
+  const labelSet = options.labelSet ?? BASIC_7;
+  const items = entries.map((e) => ({ path: join(imageDir, variant === 'aligned' ? `${e.name.replace(/\.[^.]+$/, '')}_aligned.jpg` : e.name), label: e.label }));
+  for (const it of items) if (!existsSync(it.path)) throw new DataFormatError({ file: it.path, message: `image listed in ${file} is missing` });
+  await verifyAll(items, options.verify ?? 'header');
+  return { items, labelSet, counts: countLabels(items, labelSet.names.length), dropped, source: file };
+}
+
+export interface AffectNetOptions {
+  /** `training.csv` or `validation.csv` from AffectNet's Manually_Annotated_file_lists. */
+  csv: string;
+  /** Directory that `subDirectory_filePath` is relative to (Manually_Annotated_Images). */
+  imageRoot: string;
+  /** 7 (no contempt) or 8 classes. @default 7 */
+  classes?: 7 | 8;
+  /** Label set the categories map into (alias-aware). @default BASIC_7 or BASIC_8 by `classes` */
+  labelSet?: LabelSet;
+  /** Rows whose category is not in the label set: `'error'` or `'drop'` (counted by category). @default 'error' */
+  outOfSet?: 'error' | 'drop';
+  /** @default 'none' (AffectNet is large; check with 'header' when needed) */
+  verify?: ImageVerification;
+  /** @default 'error' */
+  duplicates?: DuplicatePolicy;
+}
+
+/** AffectNet CSV (`parseAffectNetCsvText`) with image paths under `imageRoot`. */
+export async function loadAffectNetCsv(options: AffectNetOptions): Promise<LoadResult<ImageItem>> {
+  const { entries, dropped, labelSet } = parseAffectNetCsvText(readTextFile(options.csv, 'AffectNet CSV'), { file: options.csv, ...options });
+  const items = entries.map((e) => ({ path: join(options.imageRoot, e.path), label: e.label }));
+  await verifyAll(items, options.verify ?? 'none');
+  return { items, labelSet, counts: countLabels(items, labelSet.names.length), dropped, source: options.csv };
+}
+
+export interface FerPlusOptions {
+  /** `fer2013new.csv` (Usage, Image name, neutral, happiness, …, contempt, unknown, NF). */
+  csv: string;
+  /** Directory with FER2013Train/, FER2013Valid/, FER2013Test/ (the FERPlus image export). */
+  imageRoot: string;
+  /** Keep rows of this Usage only. */
+  usage?: FerPlusUsage;
+  /** @default BASIC_8 */
+  labelSet?: LabelSet;
+  /** Rows without a majority emotion or image name: `'drop'` (counted, FERPlus's own majority mode) or `'error'`. @default 'drop' */
+  noMajority?: 'drop' | 'error';
+  /** @default 'none' */
+  verify?: ImageVerification;
+  /** @default 'error' */
+  duplicates?: DuplicatePolicy;
+}
+
+const FERPLUS_DIRS: Record<FerPlusUsage, string> = { Training: 'FER2013Train', PublicTest: 'FER2013Valid', PrivateTest: 'FER2013Test' };
+
+/** FERPlus labels by majority vote (`parseFerPlusCsvText`), images under `imageRoot/FER2013{Train,Valid,Test}`. */
+export async function loadFerPlusCsv(options: FerPlusOptions): Promise<LoadResult<ImageItem>> {
+  const { entries, dropped, labelSet } = parseFerPlusCsvText(readTextFile(options.csv, 'FERPlus CSV'), { file: options.csv, ...options });
+  const items = entries.map((e) => ({ path: join(options.imageRoot, FERPLUS_DIRS[e.usage], e.imageName), label: e.label }));
+  await verifyAll(items, options.verify ?? 'none');
+  return { items, labelSet, counts: countLabels(items, labelSet.names.length), dropped, source: options.csv };
+}

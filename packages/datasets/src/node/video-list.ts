@@ -1,0 +1,57 @@
+import { readdirSync, statSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { DataFormatError } from '@vlfer/core';
+import { readTextFile } from '@vlfer/core/node';
+import { isImageFile } from '../media.js';
+import { parseVideoListText, type ParseVideoListOptions } from '../parsers.js';
+import { countLabels, type LoadResult, type VideoItem } from '../types.js';
+
+/** The frame images of a frame directory, sorted by name (Python's `sorted(glob(dir/*))` for ASCII names). */
+export function listFrames(frameDir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(frameDir);
+  } catch (error) {
+    throw new DataFormatError({ file: frameDir, message: `cannot read the frame directory (${(error as Error).message})`, cause: error });
+  }
+  return names.filter(isImageFile).sort().map((n) => join(frameDir, n));
+}
+
+export interface VideoListOptions extends Omit<ParseVideoListOptions, 'file'> {
+  /** Annotation list, one clip per line: `<frame_dir> <num_frames> <label> [label text]`. */
+  file: string;
+  /** Prefix for relative frame directories. @default the annotation file's directory */
+  root?: string;
+  /**
+   * `'count'` (default): each frame dir must exist and hold exactly `num_frames` images;
+   * `'exists'`: it must exist; `'none'`: no file-system check.
+   */
+  checkFrames?: 'count' | 'exists' | 'none';
+}
+
+/**
+ * Video annotation lists as used by DFER-CLIP, Exp-CLIP and HESP (`parseVideoListText`), with frame directories
+ * resolved and checked. Errors name the file, line and field: a missing frame dir, a frame-count mismatch, a label
+ * out of range, a label text that contradicts the id, a duplicate clip.
+ * Frame directories with spaces in their path are not supported (the format is space-separated).
+ */
+export function loadVideoList(options: VideoListOptions): LoadResult<VideoItem> {
+  const { file } = options;
+  const root = options.root ?? join(file, '..');
+  const check = options.checkFrames ?? 'count';
+  const { entries, dropped, labelSet } = parseVideoListText(readTextFile(file, 'annotation list'), options);
+  const items: VideoItem[] = entries.map((e) => {
+    const frameDir = isAbsolute(e.dir) ? e.dir : join(root, e.dir);
+    if (check !== 'none') {
+      let isDir = false;
+      try { isDir = statSync(frameDir).isDirectory(); } catch { isDir = false; }
+      if (!isDir) throw new DataFormatError({ file, line: e.line, field: 'frame_dir', message: `frame directory '${frameDir}' does not exist${options.rebase ? '' : " (use rebase to map the authors' absolute paths)"}` });
+      if (check === 'count') {
+        const n = listFrames(frameDir).length;
+        if (n !== e.numFrames) throw new DataFormatError({ file, line: e.line, field: 'num_frames', message: `says ${e.numFrames} frames but '${frameDir}' holds ${n} images` });
+      }
+    }
+    return { frameDir, numFrames: e.numFrames, label: e.label, line: e.line };
+  });
+  return { items, labelSet, counts: countLabels(items, labelSet.names.length), dropped, source: file };
+}

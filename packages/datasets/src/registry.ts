@@ -1,0 +1,44 @@
+import type { LabelSetId } from './label-sets.js';
+import type { LabelScheme } from './parsers.js';
+import type { HespSplitDataset } from './open-set-splits.js';
+
+/** How a dataset is stored on disk, i.e. which loader reads it. */
+export type DatasetFormat = 'image-folder' | 'raf-db' | 'affectnet' | 'ferplus' | 'video-list' | 'video-folder';
+
+export interface DatasetInfo {
+  format: DatasetFormat;
+  /** 'image': one image per item; 'frames': a directory of frame images per clip; 'video-file': a video file per clip. */
+  media: 'image' | 'frames' | 'video-file';
+  /** Default label set (built-in id); none = inferred from the class folders. */
+  labelSet?: LabelSetId;
+  /** AffectNet: 7 or 8 classes. */
+  classes?: 7 | 8;
+  /** Video lists: how the label column is read in the DFER-CLIP/Exp-CLIP lists. */
+  labelScheme?: LabelScheme;
+  /** HESP: the published split list of this dataset, and the label scheme of HESP's own annotation files. */
+  hesp?: { splits: HespSplitDataset; labelScheme: LabelScheme };
+  /** Needs an annotation file (list or CSV) besides the root. */
+  annotations: 'none' | 'optional' | 'required';
+  description: string;
+}
+
+/**
+ * The datasets vlfer reads, in one table used by every pipeline (Exp-CLIP evaluation, HESP, the bench).
+ * Keys are the `--dataset` values of the CLIs.
+ */
+export const DATASETS = {
+  'image-folder': { format: 'image-folder', media: 'image', annotations: 'none', description: 'class folders root/<class>/<image>; label set inferred from the folders or given' },
+  fer2013: { format: 'image-folder', media: 'image', labelSet: 'basic-7', annotations: 'none', description: 'FER2013 exported as class folders' },
+  'caer-s': { format: 'image-folder', media: 'image', labelSet: 'basic-7', annotations: 'none', description: 'CAER-S (face crops) as class folders' },
+  'raf-db': { format: 'raf-db', media: 'image', labelSet: 'basic-7', annotations: 'optional', description: 'RAF-DB basic: list_patition_label.txt + Image/aligned' },
+  affectnet7: { format: 'affectnet', media: 'image', classes: 7, labelSet: 'basic-7', annotations: 'required', description: 'AffectNet CSV, 7 classes (no contempt)' },
+  affectnet8: { format: 'affectnet', media: 'image', classes: 8, labelSet: 'basic-8', annotations: 'required', description: 'AffectNet CSV, 8 classes' },
+  ferplus: { format: 'ferplus', media: 'image', labelSet: 'basic-8', annotations: 'required', description: 'FERPlus fer2013new.csv majority vote, 8 classes' },
+  dfew: { format: 'video-list', media: 'frames', labelSet: 'basic-7', labelScheme: 'dfer-clip', hesp: { splits: 'dfew', labelScheme: 'dfer-clip' }, annotations: 'required', description: 'DFEW frame directories + DFER-CLIP lists (5 folds)' },
+  ferv39k: { format: 'video-list', media: 'frames', labelSet: 'basic-7', labelScheme: 'dfer-clip', annotations: 'required', description: 'FERV39k frame directories + list' },
+  mafw: { format: 'video-list', media: 'frames', labelSet: 'mafw-11', labelScheme: 'dfer-clip', hesp: { splits: 'mafw', labelScheme: 'mafw-hesp' }, annotations: 'required', description: 'MAFW 11-class frame directories + lists (5 folds; HESP ships its own lists)' },
+  afew: { format: 'video-list', media: 'frames', labelSet: 'basic-7', labelScheme: 'dfer-clip', hesp: { splits: 'afew', labelScheme: 'dfer-clip' }, annotations: 'required', description: 'AFEW frame directories + list' },
+  'video-folder': { format: 'video-folder', media: 'video-file', annotations: 'none', description: 'class folders of raw video files root/<class>/<video>, decoded with ffmpeg' },
+} as const satisfies Record<string, DatasetInfo>;
+export type DatasetId = keyof typeof DATASETS;
+export const DATASET_IDS = Object.keys(DATASETS) as DatasetId[];

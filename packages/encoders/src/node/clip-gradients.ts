@@ -1,0 +1,204 @@
+import * as ort from 'onnxruntime-node';
+import { assertShape, DataFormatError, InvalidArgumentError, type ComputeDevice, type Tensor, type Tensor2D, type Tensor4D } from '@vlfer/core';
+import type { ClipArch } from '../clip-arch.js';
+import { textTowerVjpModel, visionTowerVjpModel, type ClipWeights } from '../clip-graphs.js';
+import type { ClipPreprocessorConfig } from '../preprocess.js';
+import { loadClipWeights, resolveClipSource, type ClipWeightsBundle, type LoadWeightsOptions } from './clip-source.js';
+import { ortSessionOptions as sessionOptions, type ThreadOptions } from '@vlfer/core/node';
+
+export type Tensor3D = Tensor<'R3'>;
+
+export interface ClipGradientModelOptions extends LoadWeightsOptions, ThreadOptions {
+  /** @default 'cpu' */
+  device?: ComputeDevice;
+  /**
+   * `'graph'` (default): weights stored in the graphs as initializers, so ONNX Runtime prepacks them and a GPU EP
+   * uploads them once; `'inputs'`: weights fed at every run (one graph per architecture, least memory). On CPU a B/32
+   * HESP step (8 clips × 8 frames) took 13.0–13.1 s against 13.8–14.9 s with `'inputs'`, for 0.9 GiB more peak
+   * memory (`pnpm bench:hesp-step --clips 8 --frames 8 --steps 3 --weights-in graph|inputs`).
+   */
+  weightsIn?: 'inputs' | 'graph';
+  /** Build the VJP (gradient) graphs too. @default true */
+  gradients?: boolean;
+  /** Which towers to build. @default both */
+  towers?: readonly ('vision' | 'text')[];
+}
+
+/**
+ * CLIP towers on forward (and forward + VJP) graphs built in TypeScript (`clip-graphs`), with the weights of a
+ * Hugging Face directory (`config.json` + `model.safetensors`) or an OpenAI `.pt` checkpoint: the runtime behind
+ * `loadClip` for weight files, and the gradients for prompt learning (HESP, CoOp).
+ */
+export class ClipGradientModel {
+  private constructor(
+    readonly arch: ClipArch,
+    readonly preprocessor: ClipPreprocessorConfig,
+    readonly bundle: Omit<ClipWeightsBundle, 'weights'>,
+    private readonly weights: ClipWeights,
+    private readonly sessions: { text?: ort.InferenceSession; vision?: ort.InferenceSession; textForward?: ort.InferenceSession; visionForward?: ort.InferenceSession },
+  ) {}
+
+  /**
+   * @param model a Hugging Face CLIP directory (config.json, model.safetensors) or an OpenAI `.pt` checkpoint
+   * @throws DataFormatError naming the weights file and the missing or misshapen key
+   */
+  static async load(model: string, options: ClipGradientModelOptions = {}): Promise<ClipGradientModel> {
+    const source = resolveClipSource(model, { backend: 'graphs' });
+    const bundle = loadClipWeights(source, options);
+    const { arch, weights, weightsFile } = bundle;
+    const opts = sessionOptions({ device: options.device ?? 'cpu', ...options });
+    const stored = (options.weightsIn ?? 'graph') === 'graph' ? { weights, weightsFile } : {};
+    const towers = new Set(options.towers ?? ['vision', 'text']);
+    const grads = options.gradients ?? true;
+    // one session at a time: with stored weights each graph is a few hundred MB
+    const sessions: ClipGradientModel['sessions'] = {};
+    if (towers.has('text')) {
+      if (grads) sessions.text = await ort.InferenceSession.create(textTowerVjpModel(arch.text, stored), opts);
+      sessions.textForward = await ort.InferenceSession.create(textTowerVjpModel(arch.text, { ...stored, withGradient: false }), opts);
+    }
+    if (towers.has('vision')) {
+      if (grads) sessions.vision = await ort.InferenceSession.create(visionTowerVjpModel(arch.vision, stored), opts);
+      sessions.visionForward = await ort.InferenceSession.create(visionTowerVjpModel(arch.vision, { ...stored, withGradient: false }), opts);
+    }
+    const { weights: _w, ...rest } = bundle;
+    void _w;
+    const m = new ClipGradientModel(arch, bundle.preprocessor, rest, weights, sessions);
+    for (const s of Object.values(sessions)) for (const name of s!.inputNames) if (!['inputs_embeds', 'eot_onehot', 'cotangent', 'pixel_values'].includes(name) && !weights[name]) {
+      throw new DataFormatError({ file: weightsFile, field: name, message: 'weight missing (expected the Hugging Face CLIPModel key names)' });
+    }
+    return m;
+  }
+
+  private session(name: keyof ClipGradientModel['sessions'], fn: string): ort.InferenceSession {
+    const s = this.sessions[name];
+    if (!s) throw new InvalidArgumentError({ functionName: fn, argument: 'this', message: `this model was loaded without the ${name.startsWith('text') ? 'text' : 'vision'} tower${name === 'text' || name === 'vision' ? ' gradients (gradients: false)' : ''}` });
+    return s;
+  }
+
+  private feeds(session: ort.InferenceSession, inputs: Record<string, ort.Tensor>): Record<string, ort.Tensor> {
+    const f: Record<string, ort.Tensor> = {};
+    for (const name of session.inputNames) {
+      if (inputs[name]) f[name] = inputs[name];
+      else { const w = this.weights[name]!; f[name] = new ort.Tensor('float32', w.data, w.dims); }
+    }
+    return f;
+  }
+
+  /**
+   * The patch-embedding convolution's output (CLIP `conv1`) for one image, as HESP's CAM uses it.
+   * @param pixels [3, S, S] @returns [D, g, g] with g = S / patch
+   */
+  patchEmbeddings(pixels: Float32Array): { data: Float32Array; dims: [number, number, number] } {
+    const { hiddenSize: D, patchSize: P, imageSize: S } = this.arch.vision as Required<ClipArch['vision']>;
+    if (pixels.length !== 3 * S * S) throw new InvalidArgumentError({ functionName: 'patchEmbeddings', argument: 'pixels', message: `expected 3×${S}×${S} values, got ${pixels.length}` });
+    const w = this.weights['vision_model.embeddings.patch_embedding.weight']!.data;
+    const g = S / P;
+    const out = new Float32Array(D * g * g);
+    for (let d = 0; d < D; d++) for (let gy = 0; gy < g; gy++) for (let gx = 0; gx < g; gx++) {
+      let s = 0;
+      for (let c = 0; c < 3; c++) for (let ky = 0; ky < P; ky++) {
+        const wo = ((d * 3 + c) * P + ky) * P;
+        const po = (c * S + gy * P + ky) * S + gx * P;
+        for (let kx = 0; kx < P; kx++) s += w[wo + kx]! * pixels[po + kx]!;
+      }
+      out[(d * g + gy) * g + gx] = s;
+    }
+    return { data: out, dims: [D, g, g] };
+  }
+
+  /** Token embeddings of CLIP token ids. @param ids [B, L] flat @returns [B, L, D] */
+  tokenEmbeddings(ids: readonly number[], dims: [number, number]): Tensor3D {
+    const table = this.weights['text_model.embeddings.token_embedding.weight'];
+    if (!table) throw new InvalidArgumentError({ functionName: 'tokenEmbeddings', argument: 'this', message: 'no token embedding table' });
+    const [vocab, d] = table.dims as [number, number];
+    if (ids.length !== dims[0] * dims[1]) throw new InvalidArgumentError({ functionName: 'tokenEmbeddings', argument: 'ids', message: `${ids.length} ids for dims [${dims.join(', ')}]` });
+    const out = new Float32Array(dims[0] * dims[1] * d);
+    ids.forEach((id, i) => {
+      if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new InvalidArgumentError({ functionName: 'tokenEmbeddings', argument: 'ids', message: `index ${i} holds ${id}, outside the vocabulary of ${vocab}` });
+      out.set(table.data.subarray(id * d, (id + 1) * d), i * d);
+    });
+    return { dtype: 'float32', data: out, dims: [dims[0], dims[1], d] };
+  }
+
+  private onehot(eotIndex: readonly number[], b: number, l: number, fn: string): Float32Array {
+    if (eotIndex.length !== b) throw new InvalidArgumentError({ functionName: fn, argument: 'eotIndex', message: `has ${eotIndex.length} entries for ${b} sequences` });
+    const onehot = new Float32Array(b * l);
+    eotIndex.forEach((p, i) => { if (!(Number.isInteger(p) && p >= 0 && p < l)) throw new InvalidArgumentError({ functionName: fn, argument: 'eotIndex', message: `index ${i} is ${p}, outside [0, ${l})` }); onehot[i * l + p] = 1; });
+    return onehot;
+  }
+
+  /**
+   * text_embeds and d⟨text_embeds, cotangent⟩ / d(inputs_embeds).
+   * @param inputsEmbeds [B, L, D] @param eotIndex [B] position of the first <|endoftext|> @param cotangent [B, E]
+   */
+  async textVjp(inputsEmbeds: Tensor3D, eotIndex: readonly number[], cotangent: Tensor2D): Promise<{ textEmbeds: Tensor2D; gradInputsEmbeds: Tensor3D }> {
+    const s = this.session('text', 'textVjp');
+    const [b, l, d] = inputsEmbeds.dims;
+    assertShape(inputsEmbeds, [null, null, this.arch.text.hiddenSize], 'inputsEmbeds', 'textVjp');
+    assertShape(cotangent, [b, this.arch.text.projectionDim], 'cotangent', 'textVjp');
+    const out = await s.run(this.feeds(s, {
+      inputs_embeds: new ort.Tensor('float32', inputsEmbeds.data, [b, l, d]),
+      eot_onehot: new ort.Tensor('float32', this.onehot(eotIndex, b, l, 'textVjp'), [b, l]),
+      cotangent: new ort.Tensor('float32', cotangent.data, [...cotangent.dims]),
+    }));
+    return {
+      textEmbeds: { dtype: 'float32', data: out.text_embeds!.data as Float32Array, dims: [b, this.arch.text.projectionDim] },
+      gradInputsEmbeds: { dtype: 'float32', data: out.grad_inputs_embeds!.data as Float32Array, dims: [b, l, d] },
+    };
+  }
+
+  /** image_embeds and d⟨image_embeds, cotangent⟩ / d(pixel_values). @param pixels [B, 3, S, S] @param cotangent [B, E] */
+  async visionVjp(pixels: Tensor4D, cotangent: Tensor2D): Promise<{ imageEmbeds: Tensor2D; gradPixels: Tensor4D }> {
+    const s = this.session('vision', 'visionVjp');
+    const S = this.arch.vision.imageSize!;
+    assertShape(pixels, [null, 3, S, S], 'pixels', 'visionVjp');
+    const b = pixels.dims[0];
+    assertShape(cotangent, [b, this.arch.vision.projectionDim], 'cotangent', 'visionVjp');
+    const out = await s.run(this.feeds(s, {
+      pixel_values: new ort.Tensor('float32', pixels.data, [...pixels.dims]),
+      cotangent: new ort.Tensor('float32', cotangent.data, [...cotangent.dims]),
+    }));
+    return {
+      imageEmbeds: { dtype: 'float32', data: out.image_embeds!.data as Float32Array, dims: [b, this.arch.vision.projectionDim] },
+      gradPixels: { dtype: 'float32', data: out.grad_pixel_values!.data as Float32Array, dims: [b, 3, S, S] },
+    };
+  }
+
+  /** text_embeds only (no gradient). @param inputsEmbeds [B, L, D] @returns [B, E] */
+  async textForwardEmbeds(inputsEmbeds: Tensor3D, eotIndex: readonly number[]): Promise<Tensor2D> {
+    const s = this.session('textForward', 'textForwardEmbeds');
+    const [b, l, d] = inputsEmbeds.dims;
+    assertShape(inputsEmbeds, [null, null, this.arch.text.hiddenSize], 'inputsEmbeds', 'textForwardEmbeds');
+    const out = await s.run(this.feeds(s, { inputs_embeds: new ort.Tensor('float32', inputsEmbeds.data, [b, l, d]), eot_onehot: new ort.Tensor('float32', this.onehot(eotIndex, b, l, 'textForwardEmbeds'), [b, l]) }));
+    return { dtype: 'float32', data: out.text_embeds!.data as Float32Array, dims: [b, this.arch.text.projectionDim] };
+  }
+
+  /** image_embeds only (no gradient), in chunks of `chunk` images. @param pixels [B, 3, S, S] @returns [B, E] */
+  async visionForwardEmbeds(pixels: Tensor4D, chunk = 64): Promise<Tensor2D> {
+    const s = this.session('visionForward', 'visionForwardEmbeds');
+    const S = this.arch.vision.imageSize!;
+    assertShape(pixels, [null, 3, S, S], 'pixels', 'visionForwardEmbeds');
+    const b = pixels.dims[0];
+    const e = this.arch.vision.projectionDim;
+    const per = 3 * S * S;
+    const out = new Float32Array(b * e);
+    for (let i = 0; i < b; i += chunk) {
+      const n = Math.min(chunk, b - i);
+      const r = await s.run(this.feeds(s, { pixel_values: new ort.Tensor('float32', pixels.data.subarray(i * per, (i + n) * per), [n, 3, S, S]) }));
+      out.set(r.image_embeds!.data as Float32Array, i * e);
+    }
+    return { dtype: 'float32', data: out, dims: [b, e] };
+  }
+
+  async release(): Promise<void> {
+    await Promise.all(Object.values(this.sessions).map((s) => s!.release()));
+  }
+}
+
+/** Position of the first <|endoftext|> (the largest id) in each row of [rows · L] CLIP token ids. */
+export function eotPositions(ids: readonly number[], dims: [number, number]): number[] {
+  return Array.from({ length: dims[0] }, (_, r) => {
+    const row = ids.slice(r * dims[1], (r + 1) * dims[1]);
+    return row.indexOf(Math.max(...row));
+  });
+}

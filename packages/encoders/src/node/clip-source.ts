@@ -1,0 +1,117 @@
+import { existsSync, statSync } from 'node:fs';
+import { extname, isAbsolute, join, resolve } from 'node:path';
+import { DataFormatError, decodeSafetensors, VlferError } from '@vlfer/core';
+import { readBytesFile, readTextFile, readTorchCheckpointFile } from '@vlfer/core/node';
+import { clipArchFromConfig, openaiClipToHf, type ClipArch } from '../clip-arch.js';
+import type { ClipWeights } from '../clip-graphs.js';
+import { OPENAI_CLIP_PREPROCESSOR, parsePreprocessorConfig, type ClipPreprocessorConfig } from '../preprocess.js';
+import { requiredModelFiles } from '../registry.js';
+import { getModelEnvironment } from './env.js';
+
+/**
+ * Where a CLIP model comes from, as `loadClip` and `ClipGradientModel.load` see it:
+ * - `onnx-dir`: a transformers.js / Hugging Face directory with `onnx/{vision,text}_model*.onnx` (run by
+ *   transformers.js on ONNX Runtime);
+ * - `hf-weights`: a Hugging Face directory with `config.json` + `model.safetensors` (forward graphs built in
+ *   TypeScript from the weights);
+ * - `openai-checkpoint`: an OpenAI `clip` checkpoint file (`ViT-B-32.pt` TorchScript archive or a plain state-dict
+ *   `.pt`), read by the restricted unpickler and mapped to the same architecture;
+ * - `hub`: a Hugging Face Hub id, downloaded by transformers.js when remote models are allowed.
+ */
+export type ClipSource =
+  | { kind: 'onnx-dir'; dir: string }
+  | { kind: 'hf-weights'; dir: string }
+  | { kind: 'openai-checkpoint'; file: string }
+  | { kind: 'hub'; id: string };
+
+/** Which runtime runs a local directory that has both ONNX graphs and safetensors weights. */
+export type ClipBackend = 'auto' | 'onnx' | 'graphs';
+
+function localPath(model: string): string | undefined {
+  const candidates = [isAbsolute(model) || model.startsWith('.') || existsSync(model) ? resolve(model) : undefined, join(getModelEnvironment().localModelPath, model)];
+  for (const c of candidates) if (c && existsSync(c)) return c;
+  return undefined;
+}
+
+/** Classify a model argument (Hub id, directory or checkpoint file). @param suffix ONNX dtype suffix ('' for fp32) */
+export function resolveClipSource(model: string, options: { backend?: ClipBackend; suffix?: string } = {}): ClipSource {
+  if (typeof model !== 'string' || !model) throw new VlferError(`CLIP model must be a Hugging Face id, a directory or a checkpoint file, got ${JSON.stringify(model)}`);
+  const backend = options.backend ?? 'auto';
+  const p = localPath(model);
+  if (p && statSync(p).isFile()) {
+    if (['.pt', '.pth', '.bin'].includes(extname(p).toLowerCase())) return { kind: 'openai-checkpoint', file: p };
+    throw new VlferError(`${p}: a CLIP model file must be an OpenAI checkpoint (.pt); for other formats give the model directory`);
+  }
+  if (p) {
+    const hasOnnx = existsSync(join(p, 'onnx', `vision_model${options.suffix ?? ''}.onnx`)) || existsSync(join(p, 'onnx', `text_model${options.suffix ?? ''}.onnx`));
+    const hasWeights = existsSync(join(p, 'model.safetensors')) && existsSync(join(p, 'config.json'));
+    if (backend === 'graphs' || (backend === 'auto' && !hasOnnx && hasWeights)) {
+      if (!hasWeights) throw new VlferError(`${p} has no config.json + model.safetensors, which backend 'graphs' needs (the Hugging Face CLIPModel layout)`);
+      return { kind: 'hf-weights', dir: p };
+    }
+    if (backend === 'onnx' || hasOnnx) return { kind: 'onnx-dir', dir: p };
+    throw new VlferError(`Model directory ${p} holds neither ONNX graphs (${requiredModelFiles(options.suffix ?? '').join(', ')}) nor Hugging Face weights (config.json + model.safetensors); an OpenAI checkpoint is given as the .pt file itself`);
+  }
+  if (/^\.|^\/|\\/.test(model)) throw new VlferError(`CLIP model path '${model}' does not exist`);
+  return { kind: 'hub', id: model };
+}
+
+/** Frozen weights of a local CLIP source in Hugging Face key names, its architecture and preprocessing. */
+export interface ClipWeightsBundle {
+  arch: ClipArch;
+  weights: ClipWeights;
+  preprocessor: ClipPreprocessorConfig;
+  /** Files whose content defines the model (for content fingerprints), by role. */
+  files: Record<string, string>;
+  /** Where the tokenizer comes from: a directory or a Hub id. */
+  tokenizer: string;
+  /** The file the weights came from, for error messages. */
+  weightsFile: string;
+}
+
+export interface LoadWeightsOptions {
+  /** OpenAI checkpoints: a directory (or Hub id) with the CLIP tokenizer. @default 'openai/clip-vit-base-patch32' (all OpenAI CLIPs share it) */
+  tokenizer?: string;
+  /** OpenAI checkpoints: a Hugging Face `config.json` describing the architecture instead of OpenAI's inference rules. */
+  config?: string;
+  /** OpenAI checkpoints: head counts when the widths are not multiples of 64. */
+  numHeads?: { text?: number; vision?: number };
+}
+
+/** Read the weights of a `hf-weights` or `openai-checkpoint` source. */
+export function loadClipWeights(source: ClipSource, options: LoadWeightsOptions = {}): ClipWeightsBundle {
+  if (source.kind === 'hf-weights') {
+    const cfgFile = join(source.dir, 'config.json');
+    let config: Record<string, any>;
+    try { config = JSON.parse(readTextFile(cfgFile, 'CLIP config')); } catch (error) { if (error instanceof SyntaxError) throw new DataFormatError({ file: cfgFile, message: `not valid JSON (${error.message})`, cause: error }); throw error; }
+    const arch = clipArchFromConfig(config, cfgFile);
+    const weightsFile = join(source.dir, 'model.safetensors');
+    const weights = decodeSafetensors(readBytesFile(weightsFile, 'CLIP weights'), weightsFile).tensors;
+    const ppFile = join(source.dir, 'preprocessor_config.json');
+    const preprocessor = existsSync(ppFile) ? parsePreprocessorConfig(JSON.parse(readTextFile(ppFile, 'preprocessor config')), ppFile) : withImageSize(arch.vision.imageSize!);
+    const files: Record<string, string> = { 'config.json': cfgFile, 'model.safetensors': weightsFile };
+    for (const f of ['tokenizer.json', 'tokenizer_config.json', 'preprocessor_config.json']) if (existsSync(join(source.dir, f))) files[f] = join(source.dir, f);
+    return { arch, weights, preprocessor, files, tokenizer: existsSync(join(source.dir, 'tokenizer.json')) ? source.dir : (options.tokenizer ?? 'openai/clip-vit-base-patch32'), weightsFile };
+  }
+  if (source.kind === 'openai-checkpoint') {
+    const ckpt = readTorchCheckpointFile(source.file);
+    let numHeads = options.numHeads;
+    let archFromConfig: ClipArch | undefined;
+    if (options.config) {
+      archFromConfig = clipArchFromConfig(JSON.parse(readTextFile(options.config, 'CLIP config')), options.config);
+      numHeads = { text: archFromConfig.text.numHeads, vision: archFromConfig.vision.numHeads };
+    }
+    const { weights, arch } = openaiClipToHf(ckpt.tensors, { file: source.file, ...(numHeads ? { numHeads } : {}) });
+    const tokenizer = options.tokenizer ?? 'openai/clip-vit-base-patch32';
+    const files: Record<string, string> = { checkpoint: source.file };
+    if (options.config) files['config.json'] = options.config;
+    if (existsSync(join(tokenizer, 'tokenizer.json'))) files['tokenizer.json'] = join(tokenizer, 'tokenizer.json');
+    return { arch: archFromConfig ? { ...arch, text: { ...arch.text, layerNormEps: archFromConfig.text.layerNormEps }, vision: { ...arch.vision, layerNormEps: archFromConfig.vision.layerNormEps } } : arch, weights, preprocessor: withImageSize(arch.vision.imageSize!), files, tokenizer, weightsFile: source.file };
+  }
+  throw new VlferError(`loadClipWeights: a ${source.kind} source has no weights to read here (it runs on transformers.js); gradients and the TypeScript graphs need config.json + model.safetensors or an OpenAI .pt checkpoint`);
+}
+
+/** OpenAI CLIP preprocessing at another resolution (ViT-L/14@336). */
+export function withImageSize(size: number): ClipPreprocessorConfig {
+  return { ...OPENAI_CLIP_PREPROCESSOR, shortestEdge: size, cropSize: size };
+}

@@ -1,0 +1,268 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { AutoTokenizer, CLIPTextModelWithProjection, CLIPVisionModelWithProjection, Tensor as HfTensor, type PreTrainedTokenizer } from '@huggingface/transformers';
+import { assertShape, checkOneOf, COMPUTE_DEVICES, InvalidArgumentError, VlferError, type ComputeDevice, type Tensor2D, type Tensor4D } from '@vlfer/core';
+import { fingerprintFiles, hashFile } from '@vlfer/core/node';
+import { parsePreprocessorConfig, type ClipPreprocessorConfig } from '../preprocess.js';
+import { requiredModelFiles, type ClipModelId } from '../registry.js';
+import { ClipGradientModel, eotPositions } from './clip-gradients.js';
+import { resolveClipSource, type ClipBackend, type ClipSource, type LoadWeightsOptions } from './clip-source.js';
+import { getModelEnvironment } from './env.js';
+import { defaultThreads, type ThreadOptions } from '@vlfer/core/node';
+import { readTextFile } from '@vlfer/core/node';
+import { assertWebGpu } from './webgpu.js';
+
+export const CLIP_DTYPES = ['fp32', 'fp16', 'q8'] as const;
+export type ClipDtype = (typeof CLIP_DTYPES)[number];
+export type { ComputeDevice };
+
+const DTYPE_SUFFIX: Record<ClipDtype, string> = { fp32: '', fp16: '_fp16', q8: '_quantized' };
+
+export interface LoadClipOptions extends LoadWeightsOptions, ThreadOptions {
+  /**
+   * Hugging Face id (e.g. `Xenova/clip-vit-base-patch32`), a local directory (ONNX layout, or config.json +
+   * model.safetensors), or an OpenAI checkpoint file (`ViT-B-32.pt`, TorchScript or state dict).
+   */
+  model: ClipModelId;
+  /** @default 'fp32' ('graphs' runs fp32 only) */
+  dtype?: ClipDtype;
+  /** @default 'cpu' */
+  device?: ComputeDevice;
+  /** Which towers to load. @default both */
+  towers?: readonly ('vision' | 'text')[];
+  /** SHA-256 of files relative to a local model directory (or of the checkpoint file: key `checkpoint`), checked before loading. */
+  checksums?: Readonly<Record<string, string>>;
+  /**
+   * Runtime for a directory that has ONNX graphs and weights: `'onnx'` (transformers.js) or `'graphs'` (forward
+   * graphs built from the weights, the same ones HESP differentiates). @default 'auto': ONNX when present
+   */
+  backend?: ClipBackend;
+}
+
+/** A loaded CLIP: frozen image and text towers with projection (`image_embeds`, `text_embeds`). */
+export interface ClipModel {
+  readonly modelId: string;
+  readonly dtype: ClipDtype;
+  readonly device: ComputeDevice;
+  /** `'onnx'`: transformers.js on exported ONNX graphs; `'graphs'`: TypeScript-built graphs on the weights. */
+  readonly runtime: 'onnx' | 'graphs';
+  /** Projection dimension D of image_embeds/text_embeds. */
+  readonly embeddingDim: number;
+  readonly preprocessor: ClipPreprocessorConfig;
+  /** @param pixels [batch, 3, H, W] @returns image_embeds [batch, D] (not normalised) */
+  encodePixels(pixels: Tensor4D): Promise<Tensor2D>;
+  /** @returns text_embeds [texts, D] (not normalised); tokenised to 77 tokens, truncated */
+  encodeTexts(texts: readonly string[]): Promise<Tensor2D>;
+  /** CLIP token ids, padded with <|endoftext|> to 77. @returns ids [texts · 77] and dims */
+  tokenize(texts: readonly string[]): { ids: number[]; dims: [number, number] };
+  /**
+   * A content fingerprint of the model's files (weights, graphs, tokenizer, configs): cache entries are keyed on it,
+   * so a file replaced in place invalidates them. Hashes are remembered in `indexDir` by path + size + mtime.
+   */
+  contentFingerprint(indexDir?: string): string;
+  /** The underlying ONNX Runtime session of a tower (benchmarks, IO binding); 'onnx' runtime only. */
+  session(tower: 'vision' | 'text'): unknown;
+  dispose(): Promise<void>;
+}
+
+function layoutHelp(suffix: string): string {
+  return `expected a directory holding ${requiredModelFiles(suffix).join(', ')} (the transformers.js layout, e.g. a download of Xenova/clip-vit-base-patch32), a directory with config.json + model.safetensors, or an OpenAI .pt checkpoint`;
+}
+
+async function loadTokenizer(source: string, remoteHint: string): Promise<PreTrainedTokenizer> {
+  const local = existsSync(join(source, 'tokenizer.json'));
+  if (!local && !getModelEnvironment().allowRemoteModels) throw new VlferError(`The CLIP tokenizer '${source}' is not a local directory with tokenizer.json and remote models are disabled; ${remoteHint}`);
+  return AutoTokenizer.from_pretrained(source, { local_files_only: local });
+}
+
+function tokenizeWith(tokenizer: PreTrainedTokenizer, texts: readonly string[]) {
+  const enc = tokenizer([...texts], { padding: 'max_length', max_length: 77, truncation: true }) as { input_ids: HfTensor; attention_mask: HfTensor };
+  return { enc, ids: Array.from(enc.input_ids.data as BigInt64Array, Number), dims: enc.input_ids.dims as [number, number] };
+}
+
+/**
+ * Load CLIP image and text encoders — one entry point for every weight format:
+ * - an ONNX directory or Hub id runs on transformers.js (onnxruntime-node);
+ * - a Hugging Face `config.json` + `model.safetensors` directory, or an OpenAI `.pt` checkpoint (TorchScript as the
+ *   `clip` package downloads it, or a state dict), runs on forward graphs built in TypeScript from the weights —
+ *   the same weights `ClipGradientModel` (HESP) uses, so one local directory serves evaluation, head training and HESP.
+ * A Hub id is fetched only when `allowRemoteModels` is true (see `configureModels`).
+ * @throws VlferError naming the missing files and the expected layout when the model cannot be found
+ */
+export async function loadClip(options: LoadClipOptions): Promise<ClipModel> {
+  const dtype = checkOneOf(options.dtype ?? 'fp32', CLIP_DTYPES, { functionName: 'loadClip', argument: 'dtype' });
+  const device = checkOneOf(options.device ?? 'cpu', COMPUTE_DEVICES, { functionName: 'loadClip', argument: 'device' });
+  checkOneOf(options.backend ?? 'auto', ['auto', 'onnx', 'graphs'] as const, { functionName: 'loadClip', argument: 'backend' });
+  if (options.towers && (!Array.isArray(options.towers) || options.towers.length === 0 || !options.towers.every((t) => t === 'vision' || t === 'text'))) throw new InvalidArgumentError({ functionName: 'loadClip', argument: 'towers', message: `expected a non-empty list of 'vision' and/or 'text', got ${JSON.stringify(options.towers)}` });
+  if (device === 'webgpu') await assertWebGpu(`loadClip(${options.model})`);
+  const suffix = DTYPE_SUFFIX[dtype];
+  const source = resolveClipSource(options.model, { ...(options.backend ? { backend: options.backend } : {}), suffix });
+  await checkChecksums(source, options.checksums);
+  if (source.kind === 'hf-weights' || source.kind === 'openai-checkpoint') return loadGraphsClip(options, source, dtype, device);
+  return loadOnnxClip(options, source, dtype, device, suffix);
+}
+
+async function checkChecksums(source: ClipSource, checksums: LoadClipOptions['checksums']): Promise<void> {
+  for (const [file, want] of Object.entries(checksums ?? {})) {
+    const path = source.kind === 'openai-checkpoint' ? (file === 'checkpoint' ? source.file : join(source.file, '..', file)) : source.kind === 'hub' ? undefined : join(source.dir, file);
+    if (!path) throw new VlferError(`checksums need a local model; '${source.kind === 'hub' ? source.id : ''}' is a Hub id`);
+    const got = hashFile(path);
+    if (got !== want.toLowerCase()) throw new VlferError(`Checksum mismatch for ${path}: sha256 ${got}, expected ${want}`);
+  }
+}
+
+async function loadGraphsClip(options: LoadClipOptions, source: ClipSource, dtype: ClipDtype, device: ComputeDevice): Promise<ClipModel> {
+  if (dtype !== 'fp32') throw new InvalidArgumentError({ functionName: 'loadClip', argument: 'dtype', message: `the 'graphs' runtime (weights from ${source.kind === 'openai-checkpoint' ? source.file : (source as { dir: string }).dir}) computes in fp32; got '${dtype}'` });
+  const towers = options.towers ?? ['vision', 'text'];
+  const model = await ClipGradientModel.load(source.kind === 'openai-checkpoint' ? source.file : (source as { dir: string }).dir, { ...options, device, gradients: false, towers });
+  const tokenizer = towers.includes('text') ? await loadTokenizer(model.bundle.tokenizer, 'pass tokenizer: <directory with the CLIP tokenizer.json> (OpenAI checkpoints hold no tokenizer)') : undefined;
+  const tokenize = (texts: readonly string[]) => {
+    if (!tokenizer) throw new VlferError('This ClipModel was loaded without the text tower');
+    return tokenizeWith(tokenizer, texts);
+  };
+  const S = model.arch.vision.imageSize!;
+  return {
+    modelId: options.model,
+    dtype,
+    device,
+    runtime: 'graphs',
+    embeddingDim: model.arch.vision.projectionDim,
+    preprocessor: model.preprocessor,
+    async encodePixels(pixels) {
+      assertShape(pixels, [null, 3, S, S], 'pixels', 'ClipModel.encodePixels');
+      return model.visionForwardEmbeds(pixels);
+    },
+    async encodeTexts(texts) {
+      if (texts.length === 0) return { dtype: 'float32', data: new Float32Array(0), dims: [0, model.arch.text.projectionDim] };
+      const { ids, dims } = tokenize(texts);
+      return model.textForwardEmbeds(model.tokenEmbeddings(ids, dims), eotPositions(ids, dims));
+    },
+    tokenize(texts) {
+      const { ids, dims } = tokenize(texts);
+      return { ids, dims };
+    },
+    contentFingerprint(indexDir) {
+      return fingerprintFiles(model.bundle.files, indexDir ? { indexDir } : {});
+    },
+    session() {
+      throw new VlferError("session() is available for the 'onnx' runtime only");
+    },
+    dispose: () => model.release(),
+  };
+}
+
+async function loadOnnxClip(options: LoadClipOptions, source: ClipSource, dtype: ClipDtype, device: ComputeDevice, suffix: string): Promise<ClipModel> {
+  const towers = new Set(options.towers ?? ['vision', 'text']);
+  const localDir = source.kind === 'onnx-dir' ? source.dir : undefined;
+  const env = getModelEnvironment();
+  if (localDir) {
+    const missing = requiredModelFiles(suffix).filter((f) => (f.includes('vision') ? towers.has('vision') : f.includes('text_model') ? towers.has('text') : !f.startsWith('tokenizer') || towers.has('text')) && !existsSync(join(localDir, f)));
+    if (missing.length > 0) throw new VlferError(`Model directory ${localDir} lacks ${missing.join(', ')}; ${layoutHelp(suffix)}`);
+  } else if (!env.allowRemoteModels) {
+    throw new VlferError(`Model '${options.model}' is not a local directory and remote models are disabled (no directory '${join(env.localModelPath, options.model)}'). Provide ${layoutHelp(suffix)}, or call configureModels({ allowRemoteModels: true }) (CLI --allow-remote) where the Hugging Face Hub is reachable.`);
+  }
+  const src = localDir ?? options.model;
+  const hfOptions: Record<string, unknown> = {
+    dtype,
+    device,
+    local_files_only: localDir !== undefined,
+    session_options: { intraOpNumThreads: options.intraOpNumThreads ?? defaultThreads(), interOpNumThreads: 1 },
+  };
+  const wrap = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
+    try {
+      return await f();
+    } catch (error) {
+      const msg = (error as Error).message;
+      const hint = (device === 'webgpu' ? ' (device webgpu needs a WebGPU adapter: a GPU with a Vulkan driver and libvulkan.so.1)' : '')
+        + (localDir ? '' : `. If the Hugging Face Hub is unreachable, provide ${layoutHelp(suffix)} and pass its path`);
+      throw new VlferError(`Loading ${what} of '${options.model}' (${dtype}, ${device}) failed: ${msg}${hint}`, { cause: error });
+    }
+  };
+  let configJson: Record<string, any> | undefined;
+  if (localDir) {
+    const file = join(localDir, 'config.json');
+    try { configJson = JSON.parse(readTextFile(file, 'model config')) as Record<string, any>; } catch (error) { throw new VlferError(`${file}: not valid JSON (${(error as Error).message})`, { cause: error }); }
+  }
+  const tokenizer: PreTrainedTokenizer | undefined = towers.has('text') ? await wrap('the tokenizer', () => AutoTokenizer.from_pretrained(src, hfOptions)) : undefined;
+  const text = towers.has('text') ? await wrap('the text tower', () => CLIPTextModelWithProjection.from_pretrained(src, hfOptions)) : undefined;
+  const vision = towers.has('vision') ? await wrap('the vision tower', () => CLIPVisionModelWithProjection.from_pretrained(src, hfOptions)) : undefined;
+  const config = (configJson ?? (vision ?? text)!.config) as Record<string, any>;
+  const embeddingDim = Number(config.projection_dim ?? config.vision_config?.projection_dim);
+  if (!Number.isInteger(embeddingDim) || embeddingDim <= 0) throw new VlferError(`config.json of '${options.model}' has no projection_dim`);
+  let preprocessor: ClipPreprocessorConfig;
+  if (localDir) {
+    const file = join(localDir, 'preprocessor_config.json');
+    preprocessor = parsePreprocessorConfig(JSON.parse(readTextFile(file, 'preprocessor config')), file);
+  } else {
+    const { AutoProcessor } = await import('@huggingface/transformers');
+    const proc = await wrap('the preprocessor config', () => AutoProcessor.from_pretrained(src, hfOptions));
+    preprocessor = parsePreprocessorConfig((proc as any).image_processor.config);
+  }
+  const fingerprintSources = (): Record<string, string> => {
+    const dir = localDir ?? (env.cacheDir ? join(env.cacheDir, options.model) : undefined);
+    const out: Record<string, string> = {};
+    if (!dir) return out;
+    for (const f of [...requiredModelFiles(suffix), `onnx/vision_model${suffix}.onnx_data`, `onnx/text_model${suffix}.onnx_data`]) {
+      const needed = f.includes('vision') ? towers.has('vision') : f.includes('text_model') ? towers.has('text') : true;
+      if (needed && existsSync(join(dir, f))) out[f] = join(dir, f);
+    }
+    return out;
+  };
+  const tokenize = (texts: readonly string[]) => {
+    if (!tokenizer) throw new VlferError('This ClipModel was loaded without the text tower');
+    return tokenizeWith(tokenizer, texts);
+  };
+  return {
+    modelId: options.model,
+    dtype,
+    device,
+    runtime: 'onnx',
+    embeddingDim,
+    preprocessor,
+    async encodePixels(pixels) {
+      if (!vision) throw new VlferError('This ClipModel was loaded without the vision tower');
+      const size = preprocessor.cropSize;
+      assertShape(pixels, [null, 3, size, size], 'pixels', 'ClipModel.encodePixels');
+      const out = await vision({ pixel_values: new HfTensor('float32', pixels.data, [...pixels.dims]) });
+      const e = out.image_embeds as HfTensor;
+      return { dtype: 'float32', data: e.data as Float32Array, dims: [pixels.dims[0], embeddingDim] };
+    },
+    async encodeTexts(texts) {
+      if (!text) throw new VlferError('This ClipModel was loaded without the text tower');
+      if (texts.length === 0) return { dtype: 'float32', data: new Float32Array(0), dims: [0, embeddingDim] };
+      const { enc } = tokenize(texts);
+      const out = await text({ input_ids: enc.input_ids, attention_mask: enc.attention_mask });
+      const e = out.text_embeds as HfTensor;
+      return { dtype: 'float32', data: Float32Array.from(e.data as Float32Array), dims: [texts.length, embeddingDim] };
+    },
+    tokenize(texts) {
+      const { ids, dims } = tokenize(texts);
+      return { ids, dims };
+    },
+    contentFingerprint(indexDir) {
+      const files = fingerprintSources();
+      if (Object.keys(files).length === 0) return `hub:${options.model}:${dtype}`;
+      return fingerprintFiles(files, indexDir ? { indexDir } : {});
+    },
+    session(tower) {
+      const m = tower === 'vision' ? vision : text;
+      if (!m) throw new VlferError(`This ClipModel was loaded without the ${tower} tower`);
+      return (m as any).sessions.model;
+    },
+    async dispose() {
+      await Promise.all([vision?.dispose(), text?.dispose()]);
+    },
+  };
+}
+
+/**
+ * Just the CLIP tokenizer (Hub id or local directory): ids padded with <|endoftext|> to 77, truncated.
+ * @returns tokenize(texts) → { ids [texts · 77], dims [texts, 77] }
+ */
+export async function loadClipTokenizer(source: string): Promise<(texts: readonly string[]) => { ids: number[]; dims: [number, number] }> {
+  const tokenizer = await loadTokenizer(source, 'give a directory holding the CLIP tokenizer.json');
+  return (texts) => {
+    const { ids, dims } = tokenizeWith(tokenizer, texts);
+    return { ids, dims };
+  };
+}

@@ -1,0 +1,123 @@
+import { checkOneOf, InvalidArgumentError, throwIfAborted, type ProgressCallback, type Tensor2D } from '@vlfer/core';
+import { hashBytes, hashFile, type FeatureCache } from '@vlfer/core/node';
+import { PREPROCESS_MODES, type PreprocessMode } from '../preprocess.js';
+import type { ClipModel } from './clip.js';
+import type { PreprocessPool } from './preprocess-pool.js';
+import { describeSource, preprocessImages, RESIZERS, type ImageSource, type Resizer } from './preprocess.js';
+
+/**
+ * An image to encode: any `ImageSource` (a path, a dataset item `{ path, label }`, an encoded buffer, raw RGB), or
+ * `{ source, key }` with the cache key given (frames of decoded videos).
+ */
+export type EncodeItem = ImageSource | { source: ImageSource; key: string };
+
+export interface EncodeImagesOptions {
+  model: Pick<ClipModel, 'encodePixels' | 'embeddingDim' | 'preprocessor'>;
+  items: readonly EncodeItem[];
+  mode: PreprocessMode;
+  /** @default 'pil' (bit-exact Pillow resampling) */
+  resizer?: Resizer;
+  /** @default 32 */
+  batchSize?: number;
+  /**
+   * Feature cache (entries keyed by content, checksummed); damaged entries are recomputed. With a cache, batches
+   * are fixed windows of `batchSize` items and a window with any missing item is encoded whole, so every feature
+   * is computed in the same batch as in an uninterrupted run: a resumed run gives bit-identical features.
+   */
+  cache?: FeatureCache;
+  /** Content keys of the items when the caller has computed them (SHA-256 hex). */
+  keys?: readonly string[];
+  /** decode + resize on these worker threads instead of the calling thread (same bytes; `createPreprocessPool`) */
+  preprocessPool?: PreprocessPool;
+  /** Checked between batches; features computed so far stay in the cache, so a rerun resumes. */
+  signal?: AbortSignal;
+  /** Called after each batch (phase 'encode', unit 'images', `cached` = served from the cache). */
+  onProgress?: ProgressCallback;
+}
+
+export interface EncodeResult {
+  /** image_embeds [items, D], in item order */
+  features: Tensor2D;
+  /** Content key of each item (the cache key). */
+  keys: string[];
+  /** Items served from the cache. */
+  cached: number;
+  /** Items run through the encoder. */
+  encoded: number;
+}
+
+function isKeyed(item: EncodeItem): item is { source: ImageSource; key: string } {
+  return typeof item === 'object' && !(item instanceof Uint8Array) && 'source' in item && 'key' in item;
+}
+
+/** The content key of an item: SHA-256 of the file or bytes (or the given key). */
+export function contentKey(item: EncodeItem): string {
+  if (isKeyed(item)) return item.key;
+  if (typeof item === 'string') return hashFile(item);
+  if (item instanceof Uint8Array) return hashBytes(item);
+  if ('path' in item) return hashFile(item.path);
+  if ('rgb' in item) return hashBytes(item.rgb);
+  throw new InvalidArgumentError({ functionName: 'encodeImages', argument: 'items', message: `cannot key ${describeSource(item as ImageSource)}` });
+}
+
+function sourceOf(item: EncodeItem): ImageSource {
+  return isKeyed(item) ? item.source : item;
+}
+
+/**
+ * Encode images to CLIP image features, in batches, reusing and filling an optional feature cache.
+ * The next batch is decoded and resized while the current one runs in ONNX Runtime.
+ */
+export async function encodeImages(options: EncodeImagesOptions): Promise<EncodeResult> {
+  const { model, items, cache, onProgress, signal } = options;
+  const fn = 'encodeImages';
+  if (!Array.isArray(items)) throw new InvalidArgumentError({ functionName: fn, argument: 'items', message: 'expected an array of images' });
+  const mode = checkOneOf(options.mode, PREPROCESS_MODES, { functionName: fn, argument: 'mode' });
+  const resizer = checkOneOf(options.resizer ?? 'pil', RESIZERS, { functionName: fn, argument: 'resizer' });
+  const batchSize = options.batchSize ?? 32;
+  if (!Number.isInteger(batchSize) || batchSize <= 0) throw new InvalidArgumentError({ functionName: fn, argument: 'batchSize', message: `must be a positive integer, got ${batchSize}` });
+  if (options.keys && options.keys.length !== items.length) throw new InvalidArgumentError({ functionName: fn, argument: 'keys', message: `${options.keys.length} keys for ${items.length} items` });
+  const d = model.embeddingDim;
+  const out = new Float32Array(items.length * d);
+  const keys = options.keys ? [...options.keys] : items.map(contentKey);
+  const batches: number[][] = [];
+  const missing = new Set<number>();
+  let cached = 0;
+  for (let w = 0; w < items.length; w += batchSize) {
+    const window = Array.from({ length: Math.min(batchSize, items.length - w) }, (_, k) => w + k);
+    let miss = false;
+    for (const i of window) {
+      const hit = cache?.get(keys[i]!, d);
+      if (hit) { out.set(hit, i * d); cached++; } else { miss = true; missing.add(i); }
+    }
+    if (miss) batches.push(window);
+  }
+  onProgress?.({ phase: 'encode', done: cached, total: items.length, unit: 'images', cached });
+  const prep = (batch: number[]) => {
+    const sources = batch.map((i) => sourceOf(items[i]!));
+    return options.preprocessPool ? options.preprocessPool.run(sources, mode, model.preprocessor, resizer) : preprocessImages(sources, mode, model.preprocessor, resizer);
+  };
+  let next = batches.length > 0 ? prep(batches[0]!) : undefined;
+  next?.catch(() => undefined);
+  let done = cached;
+  try {
+    for (let b = 0; b < batches.length; b++) {
+      throwIfAborted(signal, 'encoding images');
+      const pixels = await next!;
+      next = b + 1 < batches.length ? prep(batches[b + 1]!) : undefined;
+      // keep a rejected prefetch from surfacing as an unhandled rejection before it is awaited
+      next?.catch(() => undefined);
+      const emb = await model.encodePixels(pixels);
+      batches[b]!.forEach((i, r) => {
+        const v = emb.data.subarray(r * d, (r + 1) * d);
+        out.set(v, i * d);
+        if (missing.has(i)) cache?.set(keys[i]!, Float32Array.from(v));
+      });
+      done += batches[b]!.filter((i) => missing.has(i)).length;
+      onProgress?.({ phase: 'encode', done, total: items.length, unit: 'images', cached });
+    }
+  } finally {
+    await next?.catch(() => undefined);
+  }
+  return { features: { dtype: 'float32', data: out, dims: [items.length, d] }, keys, cached, encoded: missing.size };
+}

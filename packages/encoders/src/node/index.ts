@@ -1,0 +1,27 @@
+/**
+ * @file `@vlfer/encoders/node`: CLIP on ONNX Runtime for Node — `loadClip` for every weight format
+ * (transformers.js ONNX directories and Hub ids, Hugging Face safetensors directories and OpenAI `.pt`
+ * checkpoints on TypeScript-built graphs), `ClipGradientModel` (forward + VJP graphs for prompt learning), image
+ * decoding with sharp, the preprocessing worker pool, `encodeImages` with the checked feature cache, the clip
+ * reader (frame directories, ffmpeg video files), one-call `classify`, the WebGPU probe.
+ */
+export type { ModelEnvironment } from './env.js';
+export { configureModels, getModelEnvironment } from './env.js';
+export type { ClipDtype, LoadClipOptions, ClipModel } from './clip.js';
+export { loadClip, loadClipTokenizer, CLIP_DTYPES } from './clip.js';
+export type { ClipSource as ClipModelSource, ClipBackend, ClipWeightsBundle, LoadWeightsOptions } from './clip-source.js';
+export { resolveClipSource, loadClipWeights, withImageSize } from './clip-source.js';
+export type { Tensor3D, ClipGradientModelOptions } from './clip-gradients.js';
+export { ClipGradientModel, eotPositions } from './clip-gradients.js';
+export type { Resizer, ImageSource } from './preprocess.js';
+export { RESIZERS, decodeImage, preprocessImages, preprocessImageInto, describeSource } from './preprocess.js';
+export type { EncodeItem, EncodeImagesOptions, EncodeResult } from './extract.js';
+export { encodeImages, contentKey } from './extract.js';
+export { createPreprocessPool, PreprocessWorkerError, type PreprocessPool } from './preprocess-pool.js';
+export type { DecodedVideo, ClipFrames, ClipSource, SampleClipOptions } from './video.js';
+export { decodeVideo, sampleClipFrames, clipPixels, defaultFfmpegPath } from './video.js';
+export type { ClassifyOptions } from './classify.js';
+export { classify, DEFAULT_FER_TEMPLATE } from './classify.js';
+export { runtimeVersions } from './runtime-info.js';
+export type { WebGpuProbe } from './webgpu.js';
+export { probeWebGpu, assertWebGpu } from './webgpu.js';

@@ -1,0 +1,109 @@
+import sharp, { type Sharp } from 'sharp';
+import { checkOneOf, DataFormatError, InvalidArgumentError, VlferError, type Tensor4D } from '@vlfer/core';
+import { OPENAI_CLIP_PREPROCESSOR, PREPROCESS_MODES, preprocessRgb, resizedSize, type ClipAugmentation, type ClipPreprocessorConfig, type DecodedImage, type PreprocessMode } from '../preprocess.js';
+
+/**
+ * Who resizes: `'pil'` (default) — a bit-exact port of Pillow's resampling, so pixel values equal what the
+ * PyTorch reference pipelines (torchvision Resize on PIL images, HF CLIPImageProcessor) produce;
+ * `'sharp'` — libvips resizing (faster on large images, off by a few grey levels on average).
+ */
+export const RESIZERS = ['pil', 'sharp'] as const;
+export type Resizer = (typeof RESIZERS)[number];
+
+/** Input to preprocessing: a file path, a dataset item `{ path }`, an encoded image buffer, or raw RGB pixels. */
+export type ImageSource = string | { path: string } | Uint8Array | { rgb: Uint8Array; width: number; height: number };
+
+/** A short name of a source for error messages. */
+export function describeSource(src: ImageSource): string {
+  if (typeof src === 'string') return src;
+  if (src instanceof Uint8Array) return '<encoded image buffer>';
+  if ('path' in src) return src.path;
+  return `<raw ${src.width}x${src.height} RGB>`;
+}
+
+function toSharp(src: ImageSource): Sharp {
+  if (typeof src === 'string') return sharp(src, { failOn: 'error' });
+  if (src instanceof Uint8Array) return sharp(src, { failOn: 'error' });
+  if ('path' in src) {
+    if (typeof src.path !== 'string') throw new InvalidArgumentError({ functionName: 'preprocessImages', argument: 'source.path', message: `expected a file path string, got ${typeof src.path}` });
+    return sharp(src.path, { failOn: 'error' });
+  }
+  if (!(src.rgb instanceof Uint8Array) || !Number.isInteger(src.width) || !Number.isInteger(src.height) || src.width <= 0 || src.height <= 0) {
+    throw new InvalidArgumentError({ functionName: 'preprocessImages', argument: 'source', message: 'expected a path, { path }, an encoded image buffer, or { rgb: Uint8Array, width, height }' });
+  }
+  if (src.rgb.length !== src.width * src.height * 3) throw new InvalidArgumentError({ functionName: 'preprocessImages', argument: 'source.rgb', message: `length ${src.rgb.length} is not width·height·3 = ${src.width * src.height * 3}` });
+  return sharp(src.rgb, { raw: { width: src.width, height: src.height, channels: 3 } });
+}
+
+/**
+ * Decode an image to 8-bit grey or RGB as Pillow's `Image.open(...).convert('RGB')` would see it (alpha dropped;
+ * grey and grey+alpha stay one channel — resizing three equal channels gives the same values).
+ * @throws DataFormatError naming the file when it cannot be decoded
+ */
+export async function decodeImage(src: ImageSource): Promise<DecodedImage> {
+  const name = describeSource(src);
+  try {
+    if (typeof src === 'object' && !(src instanceof Uint8Array) && 'rgb' in src) {
+      toSharp(src); // validates
+      return { data: src.rgb, width: src.width, height: src.height, channels: 3 };
+    }
+    let img = toSharp(src);
+    const meta = await img.metadata();
+    if (!meta.width || !meta.height) throw new Error('image has no size');
+    const grey = meta.channels !== undefined && meta.channels <= 2;
+    img = img.removeAlpha();
+    if (!grey) img = img.toColourspace('srgb');
+    const r = await img.raw().toBuffer({ resolveWithObject: true });
+    const channels = r.info.channels;
+    if (channels !== 1 && channels !== 3) throw new Error(`decoded to ${channels} channels`);
+    return { data: new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength), width: r.info.width, height: r.info.height, channels };
+  } catch (error) {
+    if (error instanceof InvalidArgumentError || error instanceof VlferError) throw error;
+    throw new DataFormatError({ file: name, message: `cannot decode image (${(error as Error).message})`, cause: error });
+  }
+}
+
+/**
+ * Decode, resize and normalise one image into `out` (CHW float32, length 3·crop·crop) at `offset`:
+ * sharp decodes; `preprocessRgb` (Pillow-exact resize, optional augmentation, normalisation) does the rest.
+ */
+export async function preprocessImageInto(src: ImageSource, mode: PreprocessMode, config: ClipPreprocessorConfig, out: Float32Array, offset: number, resizer: Resizer = 'pil', augmentation?: ClipAugmentation | null): Promise<void> {
+  checkOneOf(mode, PREPROCESS_MODES, { functionName: 'preprocessImages', argument: 'mode' });
+  checkOneOf(resizer, RESIZERS, { functionName: 'preprocessImages', argument: 'resizer' });
+  const name = describeSource(src);
+  if (resizer === 'pil') {
+    const img = await decodeImage(src);
+    preprocessRgb(img, mode, config, out, offset, { augmentation: augmentation ?? null, name });
+    return;
+  }
+  let resized: DecodedImage;
+  try {
+    const meta = await toSharp(src).metadata();
+    if (!meta.width || !meta.height) throw new Error('image has no size');
+    const [nw, nh] = resizedSize(meta.width, meta.height, mode, config);
+    const grey = typeof src === 'object' && !(src instanceof Uint8Array) && 'rgb' in src ? false : meta.channels !== undefined && meta.channels <= 2;
+    let img = toSharp(src).removeAlpha();
+    if (!grey) img = img.toColourspace('srgb');
+    const r = await img.resize(nw, nh, { fit: 'fill', kernel: mode === 'clip' ? 'cubic' : 'linear' }).raw().toBuffer({ resolveWithObject: true });
+    resized = { data: new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength), width: r.info.width, height: r.info.height, channels: r.info.channels as 1 | 3 };
+  } catch (error) {
+    if (error instanceof InvalidArgumentError) throw error;
+    throw new DataFormatError({ file: name, message: `cannot decode or resize image (${(error as Error).message})`, cause: error });
+  }
+  preprocessRgb(resized, mode, config, out, offset, { resized: true, augmentation: augmentation ?? null, name });
+}
+
+/**
+ * Preprocess a batch of images into pixel values.
+ * @param options.augmentations one augmentation per source (HESP training frames), or none
+ * @returns [batch, 3, crop, crop]
+ */
+export async function preprocessImages(sources: readonly ImageSource[], mode: PreprocessMode, config: ClipPreprocessorConfig = OPENAI_CLIP_PREPROCESSOR, resizer: Resizer = 'pil', options: { augmentations?: readonly (ClipAugmentation | null)[] } = {}): Promise<Tensor4D> {
+  if (!Array.isArray(sources)) throw new InvalidArgumentError({ functionName: 'preprocessImages', argument: 'sources', message: 'expected an array of image sources' });
+  if (options.augmentations && options.augmentations.length !== sources.length) throw new InvalidArgumentError({ functionName: 'preprocessImages', argument: 'augmentations', message: `${options.augmentations.length} augmentations for ${sources.length} images` });
+  const c = config.cropSize;
+  const per = 3 * c * c;
+  const out = new Float32Array(sources.length * per);
+  await Promise.all(sources.map((s, i) => preprocessImageInto(s, mode, config, out, i * per, resizer, options.augmentations?.[i] ?? null)));
+  return { dtype: 'float32', data: out, dims: [sources.length, 3, c, c] };
+}

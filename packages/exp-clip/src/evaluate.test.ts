@@ -1,0 +1,132 @@
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { BASIC_7 } from '@vlfer/datasets';
+import { classificationReport } from '@vlfer/metrics';
+import { sharedPath } from '@vlfer/test-utils';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { evaluateZeroShot as runEval } from './index.js';
+
+const model = sharedPath('fixtures', 'tiny-clip');
+const work = mkdtempSync(join(tmpdir(), 'vlfer-expclip-'));
+const imageRoot = join(work, 'images');
+const videoRoot = join(work, 'videos');
+const folders = ['happy', 'sad', 'neutral', 'angry', 'surprise', 'disgust', 'fear'];
+
+async function png(path: string, seed: number, w = 64, h = 48): Promise<void> {
+  const px = new Uint8Array(w * h * 3).map((_, i) => (seed * 53 + i * (seed + 3)) % 256);
+  writeFileSync(path, await sharp(px, { raw: { width: w, height: h, channels: 3 } }).png().toBuffer());
+}
+
+beforeAll(async () => {
+  for (const [c, f] of folders.entries()) {
+    mkdirSync(join(imageRoot, f), { recursive: true });
+    for (let i = 0; i < 3; i++) await png(join(imageRoot, f, `${i}.png`), c * 10 + i);
+  }
+  // two folds of frame-directory clips in DFER-CLIP list format
+  for (const fold of [1, 2]) {
+    const lines: string[] = [];
+    for (let k = 0; k < 5; k++) {
+      const dir = join(videoRoot, 'frames', `f${fold}_${k}`);
+      mkdirSync(dir, { recursive: true });
+      const n = 10 + 5 * k;
+      for (let i = 0; i < n; i++) await png(join(dir, `${String(i).padStart(5, '0')}.png`), fold * 100 + k * 10 + i, 32, 32);
+      lines.push(`frames/f${fold}_${k} ${n} ${(k + fold) % 7}`);
+    }
+    writeFileSync(join(videoRoot, `set_${fold}_test.txt`), `${lines.join('\n')}\n`);
+  }
+}, 120_000);
+
+function readCsv(path: string): string[][] {
+  return readFileSync(path, 'utf8').trim().split('\n').map((l) => l.split(','));
+}
+
+describe('exp-clip eval end to end on tiny-clip', () => {
+  it('image folder: writes metrics that equal a recomputation from predictions.csv, deterministically', async () => {
+    const out1 = join(work, 'run1');
+    const r = await runEval({ dataset: 'image-folder', root: imageRoot, model, promptTypes: ['class_name', 'expression_ensemble_five'], out: out1, cacheDir: join(work, 'cache') }, { log: () => {} });
+    expect(r.results.map((p) => p.promptType)).toEqual(['class_name', 'expression_ensemble_five']);
+    const metrics = JSON.parse(readFileSync(join(out1, 'metrics.json'), 'utf8'));
+    const rows = readCsv(join(out1, 'predictions.csv'));
+    expect(rows[0]).toEqual(['prompt_type', 'fold', 'item', 'label_id', 'label', 'predicted_id', 'predicted', 'correct', ...BASIC_7.names.map((n) => `p_${n}`)]);
+    expect(rows.length).toBe(1 + 2 * 21);
+    expect(rows[1]!.slice(2, 5)).toEqual(['happy/0.png', '0', 'happiness']);
+    for (const r of rows.slice(1)) expect(r.slice(8).reduce((a, v) => a + Number(v), 0)).toBeCloseTo(1, 5);
+    for (const type of ['class_name', 'expression_ensemble_five'] as const) {
+      const mine = rows.slice(1).filter((x) => x[0] === type);
+      // the predicted class is the most probable one
+      for (const r of mine) expect(Number(r[5])).toBe(r.slice(8).map(Number).indexOf(Math.max(...r.slice(8).map(Number))));
+      const rep = classificationReport(mine.map((x) => Number(x[3])), mine.map((x) => Number(x[5])), 7);
+      expect(metrics.promptTypes[type].uar).toBeCloseTo(rep.uar, 12);
+      expect(metrics.promptTypes[type].war).toBeCloseTo(rep.war, 12);
+      expect(metrics.promptTypes[type].folds[0].perClassRecall.happiness).toBeCloseTo(rep.perClassRecall[0]!, 12);
+    }
+    const cm = readCsv(join(out1, 'confusion-matrix.csv'));
+    expect(cm[0]).toEqual(['prompt_type', 'fold', 'true_class', ...BASIC_7.names]);
+    expect(cm.length).toBe(1 + 2 * 7);
+    expect(cm.slice(1, 8).reduce((s, row) => s + row.slice(3).reduce((a, v) => a + Number(v), 0), 0)).toBe(21);
+    // second run (features now from the cache) gives identical metrics and predictions
+    const out2 = join(work, 'run2');
+    await runEval({ dataset: 'image-folder', root: imageRoot, model, promptTypes: ['class_name', 'expression_ensemble_five'], out: out2, cacheDir: join(work, 'cache') }, { log: () => {} });
+    const m2 = JSON.parse(readFileSync(join(out2, 'metrics.json'), 'utf8'));
+    expect(m2.promptTypes).toEqual(metrics.promptTypes);
+    expect(readFileSync(join(out2, 'predictions.csv'), 'utf8')).toBe(readFileSync(join(out1, 'predictions.csv'), 'utf8'));
+    const cfg = JSON.parse(readFileSync(join(out1, 'config.resolved.json'), 'utf8'));
+    expect(cfg.preprocess).toBe('exp-clip');
+    expect(cfg.provenance.runtime.onnxruntimeNode).toBe('1.30.0');
+    expect(cfg.provenance.git === null || typeof cfg.provenance.git.dirty === 'boolean').toBe(true);
+    expect(cfg.datasetFingerprint).toMatch(/^[0-9a-f]{64}$/);
+    // the second run was served from the cache and says so
+    const run2 = JSON.parse(readFileSync(join(out2, 'run.json'), 'utf8'));
+    expect(run2.counts).toMatchObject({ images: 21, cached: 21, encoded: 0 });
+  });
+
+  it('frame-directory videos over two folds: per-fold metrics and their mean', async () => {
+    const out = join(work, 'video');
+    const r = await runEval({ dataset: 'dfew', root: videoRoot, annotations: join(videoRoot, 'set_{fold}_test.txt'), folds: [1, 2], model, promptTypes: ['an_expression_of_name'], out }, { log: () => {} });
+    const p = r.results[0]!;
+    expect(p.folds.map((f) => f.n)).toEqual([5, 5]);
+    expect(r.counts.images).toBe(2 * 5 * 16);
+    expect(p.mean.uar.mean).toBeCloseTo((p.folds[0]!.uar + p.folds[1]!.uar) / 2, 12);
+    const rows = readCsv(join(out, 'predictions.csv')).slice(1);
+    for (const fold of ['1', '2']) {
+      const mine = rows.filter((x) => x[1] === fold);
+      const rep = classificationReport(mine.map((x) => Number(x[3])), mine.map((x) => Number(x[5])), 7);
+      expect(p.folds[Number(fold) - 1]!.war).toBeCloseTo(rep.war, 12);
+    }
+    const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
+    expect(metrics.promptTypes.an_expression_of_name.folds.map((f: { fold: number }) => f.fold)).toEqual([1, 2]);
+  });
+});
+
+describe('exp-clip eval --head', () => {
+  it('projects image and text features with a saved head, and rejects a head of the wrong dim', async () => {
+    const { createProjectionHead, saveProjectionHead } = await import('@vlfer/projection-head');
+    const { createRng } = await import('@vlfer/core');
+    const headPath = join(work, 'head.safetensors');
+    saveProjectionHead(headPath, createProjectionHead({ inputDim: 24, outputDim: 64, rng: createRng(5) }));
+    const r = await runEval({ dataset: 'image-folder', root: imageRoot, model, head: headPath, promptTypes: ['class_name'], out: join(work, 'head') }, { log: () => {} });
+    const plain = await runEval({ dataset: 'image-folder', root: imageRoot, model, promptTypes: ['class_name'], out: join(work, 'plain') }, { log: () => {} });
+    expect(r.predictions[0]!.byPromptType.class_name!.probabilities.data).not.toEqual(plain.predictions[0]!.byPromptType.class_name!.probabilities.data);
+    const bad = join(work, 'bad.safetensors');
+    saveProjectionHead(bad, createProjectionHead({ inputDim: 512, outputDim: 64, rng: createRng(5) }));
+    await expect(runEval({ dataset: 'image-folder', root: imageRoot, model, head: bad, promptTypes: ['class_name'], out: join(work, 'bad') }, { log: () => {} })).rejects.toThrow(/head input dim 512 does not match the encoder's embedding dim 24/);
+  });
+});
+
+describe('exp-clip eval on raw video files (video-folder, ffmpeg)', () => {
+  it('decodes, samples 16 segment centres per clip and reports per-clip metrics', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { defaultFfmpegPath } = await import('@vlfer/encoders/node');
+    const root = join(work, 'raw-videos');
+    for (const [c, f] of ['happy', 'sad'].entries()) {
+      mkdirSync(join(root, f), { recursive: true });
+      for (let k = 0; k < 2; k++) execFileSync(defaultFfmpegPath(), ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', `testsrc=size=64x48:rate=10,hue=h=${60 * (2 * c + k)}`, '-t', '2', '-c:v', 'mjpeg', join(root, f, `clip${k}.avi`)]);
+    }
+    const r = await runEval({ dataset: 'video-folder', root, model, promptTypes: ['class_name'], out: join(work, 'raw') }, { log: () => {} });
+    expect(r.counts.images).toBe(4 * 16);
+    expect(r.results[0]!.folds[0]!.n).toBe(4);
+    expect(r.predictions[0]!.ids[0]).toBe('happy/clip0.avi');
+  }, 120_000);
+});

@@ -1,0 +1,95 @@
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { AbortedError } from '@vlfer/core';
+import { readSafetensors } from '@vlfer/core/node';
+import { encodeImages, loadClip } from '@vlfer/encoders/node';
+import { sharedPath } from '@vlfer/test-utils';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { trainHead as runTrain, type StepLog } from './index.js';
+
+const model = sharedPath('fixtures', 'tiny-clip');
+const work = mkdtempSync(join(tmpdir(), 'vlfer-train-'));
+const unlabelled = join(work, 'caer-s', 'train');
+const targetsFile = join(work, 'targets.jsonl');
+const E = 32;
+
+beforeAll(async () => {
+  const paths: string[] = [];
+  for (let i = 0; i < 48; i++) {
+    const dir = join(unlabelled, i % 2 ? 'Happy' : 'Sad');
+    mkdirSync(dir, { recursive: true });
+    const px = new Uint8Array(40 * 40 * 3).map((_, k) => (i * 37 + k * (i % 7 + 1) + ((k * i) % 13)) % 256);
+    const p = join(dir, `${String(i).padStart(3, '0')}.png`);
+    writeFileSync(p, await sharp(px, { raw: { width: 40, height: 40, channels: 3 } }).png().toBuffer());
+    paths.push(p);
+  }
+  // learnable synthetic teacher: targets = a fixed linear map of the centred CLIP features. The random tiny CLIP
+  // maps every image to nearly the same direction (pairwise cosine ≥ 0.995), so centring is what makes the
+  // targets distinct; a linear head can still fit them by projecting out the shared direction.
+  const clip = await loadClip({ model, towers: ['vision'] });
+  const f = (await encodeImages({ model: clip, items: paths, mode: 'exp-clip' })).features;
+  const d = f.dims[1];
+  const M = Float32Array.from({ length: E * d }, (_, k) => Math.sin(k * 1.3) + Math.cos(k * 0.7));
+  const mean = Array.from({ length: d }, (_, k) => paths.reduce((s, _p, i) => s + f.data[i * d + k]!, 0) / paths.length);
+  const lines = paths.map((p, i) => {
+    const t = Array.from({ length: E }, (_, o) => { let s = 0; for (let k = 0; k < d; k++) s += M[o * d + k]! * (f.data[i * d + k]! - mean[k]!); return s; });
+    return JSON.stringify({ path: p, embedding: t });
+  });
+  writeFileSync(targetsFile, `${lines.join('\n')}\n`);
+}, 120_000);
+
+const base = () => ({ unlabelled, model, teacher: 'import' as const, teacherSource: targetsFile, epochs: 30, batch: 16, lr: 0.01, optimizer: 'adam' as const, weightDecay: 0, seed: 1, outputDim: E });
+const readLog = (dir: string) => readFileSync(join(dir, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as StepLog);
+
+describe('exp-clip train end to end on tiny-clip with imported targets', () => {
+  it('loss falls; writes head, log, config; the head loads with its metadata', async () => {
+    const out = join(work, 'run');
+    const r = await runTrain({ ...base(), out, cacheDir: join(work, 'cache') }, { log: () => {} });
+    expect(r.status).toBe('completed');
+    const logs = readLog(out);
+    expect(logs.length).toBe(30 * 3);
+    const firstEpoch = logs.filter((l) => l.epoch === 0).reduce((s, l) => s + l.loss, 0) / 3;
+    const lastEpoch = logs.filter((l) => l.epoch === 29).reduce((s, l) => s + l.loss, 0) / 3;
+    expect(lastEpoch).toBeLessThan(0.5 * firstEpoch);
+    expect(lastEpoch).toBeLessThan(Math.log(16)); // better than chance for batch 16
+    const acc = (epoch: number) => logs.filter((l) => l.epoch === epoch).reduce((a, l) => a + l.accuracy, 0) / 3;
+    expect(acc(29)).toBeGreaterThan(acc(0));
+    const head = readSafetensors(join(out, 'head.safetensors'));
+    expect(head.tensors['mlp.weight']!.dims).toEqual([E, 24]);
+    expect(head.metadata.epochs_completed).toBe('30');
+    expect(JSON.parse(head.metadata.training_config!).lr).toBe(0.01);
+    expect(JSON.parse(readFileSync(join(out, 'config.resolved.json'), 'utf8')).images).toBe(48);
+    const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
+    expect(metrics.lastLoss).toBe(logs.at(-1)!.loss);
+    expect(metrics.targetsFingerprint).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('an interrupted run resumes to exactly the weights of an uninterrupted one', async () => {
+    const full = join(work, 'full');
+    await runTrain({ ...base(), epochs: 3, out: full, cacheDir: join(work, 'cache') }, { log: () => {} });
+    const part = join(work, 'part');
+    let n = 0;
+    const controller = new AbortController();
+    await expect(runTrain({ ...base(), epochs: 3, out: part, cacheDir: join(work, 'cache') }, { log: () => {}, signal: controller.signal, onStep: () => { if (++n >= 4) controller.abort(); } })).rejects.toThrow(AbortedError);
+    expect(readLog(part).length).toBe(4);
+    const resumed = await runTrain({ ...base(), epochs: 3, out: part, cacheDir: join(work, 'cache') }, { log: () => {} });
+    expect(resumed.resumedFrom).toEqual({ epoch: 1, step: 1 });
+    expect(resumed.status).toBe('completed');
+    expect(readLog(part).map((l) => l.globalStep)).toEqual(Array.from({ length: 9 }, (_, i) => i));
+    expect(readSafetensors(join(part, 'head.safetensors')).tensors['mlp.weight']!.data).toEqual(readSafetensors(join(full, 'head.safetensors')).tensors['mlp.weight']!.data);
+    await expect(runTrain({ ...base(), lr: 0.02, epochs: 3, out: part }, { log: () => {} })).rejects.toThrow(/written with other training options/);
+    // a finished run returns at once: no encoding, no teacher, head and log untouched
+    const lines: string[] = [];
+    const again = await runTrain({ ...base(), epochs: 3, out: part }, { log: (l) => lines.push(l) });
+    expect(again).toMatchObject({ status: 'completed', steps: 0, resumedFrom: { epoch: 3, step: 0 } });
+    expect(lines.some((l) => l.includes('unlabelled images'))).toBe(false);
+    expect(readLog(part).length).toBe(9);
+  });
+
+  it('rejects a batch larger than the data and a teacher/head dim mismatch', async () => {
+    await expect(runTrain({ ...base(), batch: 64, out: join(work, 'big') }, { log: () => {} })).rejects.toThrow(/Argument 'batch' passed to 'trainHead': 64 is larger than the 48 training images/);
+    await expect(runTrain({ ...base(), outputDim: 4096, out: join(work, 'dim') }, { log: () => {} })).rejects.toThrow(/teacher target has 32 values, expected 4096/);
+  });
+});

@@ -1,0 +1,33 @@
+import { createRng, InvalidArgumentError, type LabelSet } from '@vlfer/core';
+import { DATASETS, explicitOpenSetSplit, hespOpenSetSplits, partitionBySplit, type OpenSetSplit, type VideoItem } from '@vlfer/datasets';
+import { loadVideoList } from '@vlfer/datasets/node';
+import { BASIC_7, MAFW_11 } from '@vlfer/datasets';
+import type { HespOptions } from './options.js';
+
+export interface HespData {
+  labelSet: LabelSet;
+  split: OpenSetSplit;
+  train: (VideoItem & { originalLabel: number })[];
+  val: (VideoItem & { originalLabel: number })[];
+  testKnown: (VideoItem & { originalLabel: number })[];
+  testUnknown: VideoItem[];
+}
+
+/**
+ * Load both lists and apply the open-set split (HESP's list or explicit known ids, checked); a seeded share of the
+ * known training clips becomes the validation part. Errors name the list, line and field.
+ */
+export function loadHespData(options: HespOptions): HespData {
+  const labelSet = options.dataset === 'mafw' ? MAFW_11 : BASIC_7;
+  const labelScheme = options.labelScheme ?? DATASETS[options.dataset].hesp.labelScheme;
+  const list = (file: string) => loadVideoList({ file, labelScheme, labelSet, duplicates: options.duplicates, ...(options.root ? { root: options.root } : {}), ...(options.rebase ? { rebase: options.rebase } : {}) }).items;
+  const split = options.known ? explicitOpenSetSplit(options.known, labelSet) : hespOpenSetSplits(options.dataset)[options.splitIndex!]!;
+  const train = partitionBySplit(list(options.trainAnnotations), split).known;
+  const test = partitionBySplit(list(options.testAnnotations), split);
+  if (train.length === 0) throw new InvalidArgumentError({ functionName: 'loadHespData', argument: 'trainAnnotations', message: `${options.trainAnnotations} has no clips of the known classes (${split.known.map((k) => labelSet.names[k]).join(', ')})` });
+  if (test.known.length === 0 || test.unknown.length === 0) throw new InvalidArgumentError({ functionName: 'loadHespData', argument: 'testAnnotations', message: `${options.testAnnotations} needs clips of both known and unknown classes (has ${test.known.length} known, ${test.unknown.length} unknown)` });
+  const order = createRng(options.seed + 17).shuffled(train.map((_, i) => i));
+  const nVal = Math.floor(options.valFraction * train.length);
+  const valSet = new Set(order.slice(0, nVal));
+  return { labelSet, split, train: train.filter((_, i) => !valSet.has(i)), val: train.filter((_, i) => valSet.has(i)), testKnown: test.known, testUnknown: test.unknown };
+}

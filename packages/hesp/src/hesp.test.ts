@@ -1,0 +1,64 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sharedPath, writeSyntheticVideoSet } from '@vlfer/test-utils';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { auroc } from '@vlfer/metrics';
+import { evaluateHespRun as evaluateRun, trainHesp as runHesp, type EpochRecord } from './index.js';
+
+const work = mkdtempSync(join(tmpdir(), 'vlfer-hesp-'));
+const model = sharedPath('fixtures', 'tiny-clip');
+
+beforeAll(async () => {
+  await writeSyntheticVideoSet(work, { trainClasses: [0, 1, 2], testClasses: [0, 1, 2, 3, 4], trainPerClass: 5, testPerClass: 2, trainFrames: 6, testFrames: 5 });
+}, 120_000);
+
+const cfg = (out: string, epochs: number) => ({
+  dataset: 'afew' as const, trainAnnotations: join(work, 'train.txt'), testAnnotations: join(work, 'test.txt'), root: work, known: [0, 1, 2], model,
+  epochs, batch: 6, frames: 2, nCtx: 4, logitScale: 14.28, seed: 0, valFraction: 0.2, out: join(work, out),
+});
+
+describe('hesp train/eval end to end on tiny-clip with synthetic frame directories', () => {
+  it('trains, the loss falls, metrics are written each epoch, and a rerun resumes', async () => {
+    const r = await runHesp(cfg('run', 3), { log: () => {} });
+    expect(r.epochs.length).toBe(3);
+    const steps = readFileSync(join(work, 'run', 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { epoch: number; total: number });
+    expect(steps.length).toBe(3 * 2); // 12 train clips (3 held out for validation) / batch 6
+    expect(steps.at(-1)!.total).toBeLessThan(steps[0]!.total);
+    const epochs = readFileSync(join(work, 'run', 'epochs.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as EpochRecord);
+    for (const e of epochs) {
+      expect(e.test.n_known).toBe(6);
+      expect(e.test.n_unknown).toBe(4);
+      for (const k of ['closed_set_accuracy', 'auroc_standard', 'auroc_arpl', 'oscr_standard', 'oscr_arpl', 'tnr_at_tpr95_standard', 'tnr_at_tpr95_arpl']) expect(e.test[k]).toBeGreaterThanOrEqual(0);
+      expect(e.val!.n).toBe(3);
+    }
+    expect(epochs.map((e) => e.epoch)).toEqual([1, 2, 3]);
+    const metrics = JSON.parse(readFileSync(join(work, 'run', 'metrics.json'), 'utf8'));
+    expect(metrics.selection).toMatch(/closed-set accuracy on the validation part/);
+    expect(Object.keys(metrics.metricDefinitions)).toEqual(['standard', 'arpl']);
+    // the CAM rule chose a centre where the 56-px patch fits
+    for (const v of [metrics.visualPromptCentre.row, metrics.visualPromptCentre.col]) { expect(v).toBeGreaterThanOrEqual(28); expect(v).toBeLessThanOrEqual(195); }
+    const more = await runHesp(cfg('run', 4), { log: () => {} });
+    expect(more.resumedFrom).toEqual({ epoch: 3, step: 0 });
+    expect(JSON.parse(readFileSync(join(work, 'run', 'metrics.json'), 'utf8')).visualPromptCentre).toEqual(metrics.visualPromptCentre);
+    expect(more.epochs.map((e) => e.epoch)).toEqual([1, 2, 3, 4]);
+    const scored = await evaluateRun(join(work, 'run'), { log: () => {} });
+    expect(scored.test.n_known! + scored.test.n_unknown!).toBe(10);
+    expect(JSON.parse(readFileSync(join(work, 'run', 'eval.json'), 'utf8')).test.auroc_arpl).toBeCloseTo(scored.test.auroc_arpl!, 12);
+    // scores.csv: one row per test clip; its known-ness scores reproduce the reported AUROC and accuracy
+    const csv = readFileSync(join(work, 'run', 'scores.csv'), 'utf8').trim().split('\n');
+    expect(csv[0]).toBe('set,frame_dir,label,predicted,knownness');
+    expect(csv.length).toBe(11);
+    const col = (set: string) => csv.slice(1).map((l) => l.split(',')).filter((c) => c[0] === set);
+    expect(auroc(col('known').map((c) => Number(c[4])), col('unknown').map((c) => Number(c[4])))).toBeCloseTo(scored.test.auroc_standard!, 12);
+    expect(auroc(col('known').map((c) => Number(c[4])), col('unknown').map((c) => Number(c[4])), { ties: 'zero' })).toBeCloseTo(scored.test.auroc_arpl!, 12);
+    expect(col('known').filter((c) => c[2] === c[3]).length / 6).toBeCloseTo(scored.test.closed_set_accuracy!, 12);
+    expect(scored.classNames).toEqual(['Happy', 'Sad', 'Neutral']);
+  }, 300_000);
+  it('rejects unknown split options clearly', async () => {
+    await expect(runHesp({ ...cfg('bad', 1), known: [0, 9] }, { log: () => {} })).rejects.toThrow(/class id 9 is outside basic-7/);
+    await expect(runHesp({ ...cfg('bad', 1), known: [0, 0, 1] }, { log: () => {} })).rejects.toThrow(/class id 0 \(happiness\) is listed twice/);
+    await expect(runHesp({ ...cfg('bad', 1), splitIndex: 3 }, { log: () => {} })).rejects.toThrow(/known: give either splitIndex .* or known .*, not both/);
+    await expect(runHesp({ ...cfg('bad', 1), location: { row: 1000, col: 1000 } }, { log: () => {} })).rejects.toThrow(/\(1000, 1000\) puts the 56-pixel patch outside the 224×224 frame/);
+  });
+});

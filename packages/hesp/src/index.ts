@@ -1,0 +1,13 @@
+/**
+ * @file `@vlfer/hesp`: the HESP method (Liu et al., ACM MM 2024) as library functions — the CLI `apps/hesp` and
+ * the bench call exactly these: `loadHespData` (lists + open-set split + validation part), `trainHesp` (training
+ * with model selection, resumable checkpoints, both metric families) and `evaluateHespRun`.
+ */
+export type { HespOptions, HespOptionsInput } from './options.js';
+export { HespOptionsSchema } from './options.js';
+export type { HespData } from './data.js';
+export { loadHespData } from './data.js';
+export type { HespHooks, EpochRecord, StepRecord, HespRunResult } from './train.js';
+export { trainHesp, hespLogits, evaluateOpenSet } from './train.js';
+export type { RunScores } from './evaluate.js';
+export { evaluateHespRun } from './evaluate.js';

@@ -1,0 +1,131 @@
+import { basename, extname, isAbsolute, join, resolve } from 'node:path';
+import { DataFormatError, decodeSafetensors, float16ToNumber } from '@vlfer/core';
+import { hashBytes, readBytesFile, readJsonLines, readTextFile } from '@vlfer/core/node';
+import { validateTarget, type Teacher } from '../teacher.js';
+
+/**
+ * Targets computed elsewhere (e.g. by the reference BLIP-2 extraction on a GPU machine) and imported.
+ *
+ * How the reference defines a target (Exp-CLIP `models/BLIP2_T5.py`): the image, resized to 224×224 bilinear and
+ * scaled to [0,1] with no normalisation, goes through BLIP-2 `pretrain_flant5xxl` (EVA ViT-g → ln_vision →
+ * Q-Former, 32 queries → t5_proj, 4096-d); the 32 query embeddings are concatenated with the T5 token embeddings
+ * of the instruction (tokenised with `</s>`), the FlanT5-XXL encoder runs once, its final layer norm output at all
+ * 32 + L positions is mean-pooled (no mask) and L2-normalised: one 4096-d vector per image, same instruction for all.
+ *
+ * Accepted files:
+ * - `.npy`: float32/float16/float64 `[N, E]`, C order, with `keys` — a text file of N image paths, one per line;
+ * - `.safetensors`: tensor `targets` `[N, E]`, image paths in `__metadata__.paths` (JSON array) or in `keys`;
+ * - `.jsonl`: one `{"path": "...", "embedding": [...]}` per line.
+ * Relative paths are resolved against `root`. Lookup is by absolute path, then by file name when unique.
+ * Every target is validated on import (finite, non-zero, one dimension for all), naming the file and row.
+ */
+export interface ImportedTargetsOptions {
+  file: string;
+  keys?: string;
+  /** Directory relative image paths are resolved against. @default the directory of `file` */
+  root?: string;
+}
+
+/**
+ * Parse a NumPy `.npy` file holding a 2-D little-endian float array (bounds-checked: any input ends in a result
+ * or a DataFormatError naming `file`). @returns dims [N, E] and the values as float32
+ */
+export function parseNpy(bytes: Uint8Array, file: string): { dims: [number, number]; data: Float32Array } {
+  const fail = (message: string): never => { throw new DataFormatError({ file, message }); };
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (b.length < 10 || b[0] !== 0x93 || b.subarray(1, 6).toString('latin1') !== 'NUMPY') fail('not a .npy file (bad magic)');
+  const major = b[6]!;
+  if (major < 1 || major > 3) fail(`.npy format version ${major} is not supported (1, 2, 3)`);
+  if (major > 1 && b.length < 12) fail('truncated .npy header');
+  const headerLen = major === 1 ? b.readUInt16LE(8) : b.readUInt32LE(8);
+  const start = major === 1 ? 10 : 12;
+  if (start + headerLen > b.length) fail(`the .npy header (${headerLen} bytes) runs past the end of the file`);
+  const header = b.subarray(start, start + headerLen).toString(major === 3 ? 'utf8' : 'latin1');
+  const descr = /'descr':\s*'([<>|=]?)([a-z])(\d+)'/.exec(header);
+  const fortran = /'fortran_order':\s*True/.test(header);
+  const shape = /'shape':\s*\(([^)]*)\)/.exec(header);
+  if (!descr || !shape) fail(`cannot parse the .npy header ${JSON.stringify(header.trim().slice(0, 200))}`);
+  const width = Number(descr![3]);
+  if (descr![1] === '>' || descr![2] !== 'f' || ![2, 4, 8].includes(width)) fail(`dtype ${descr![0]} not supported; expected little-endian float16/32/64`);
+  if (fortran) fail('fortran_order arrays are not supported; save with np.ascontiguousarray');
+  const parts = shape![1]!.split(',').map((s) => s.trim()).filter(Boolean);
+  if (parts.length !== 2 || !parts.every((p) => /^\d{1,12}$/.test(p))) fail(`expected a 2-D [N, E] array, got shape (${shape![1]})`);
+  const dims = parts.map(Number) as [number, number];
+  const count = dims[0] * dims[1];
+  const off = start + headerLen;
+  if (!Number.isSafeInteger(count * width) || b.length < off + count * width) fail(`the file is shorter than its shape (${dims.join(' × ')}) says`);
+  const data = new Float32Array(count);
+  for (let i = 0; i < count; i++) data[i] = width === 4 ? b.readFloatLE(off + 4 * i) : width === 8 ? b.readDoubleLE(off + 8 * i) : float16ToNumber(b.readUInt16LE(off + 2 * i));
+  return { dims, data };
+}
+
+function readKeys(file: string): string[] {
+  return readTextFile(file, 'keys file').replace(/^\uFEFF/, '').split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+}
+
+/** A teacher that looks targets up in an imported file. */
+export function importedTeacher(options: ImportedTargetsOptions): Teacher {
+  const { file } = options;
+  const root = options.root ?? join(file, '..');
+  const ext = extname(file).toLowerCase();
+  const bytes = readBytesFile(file, 'targets file');
+  const byPath = new Map<string, Float32Array>();
+  let dim: number | undefined;
+  const add = (key: string, v: Float32Array, row: number) => {
+    if (typeof key !== 'string' || !key) throw new DataFormatError({ file, line: row, field: 'path', message: 'expected a non-empty image path' });
+    validateTarget(v, { item: `${key} (row ${row})`, teacher: file, ...(dim !== undefined ? { dim } : {}) });
+    dim ??= v.length;
+    const abs = isAbsolute(key) ? key : resolve(root, key);
+    if (byPath.has(abs)) throw new DataFormatError({ file, line: row, field: 'path', message: `'${key}' has a target already (listed twice)` });
+    byPath.set(abs, v);
+  };
+  if (ext === '.jsonl') {
+    const { rows } = readJsonLines<{ path?: unknown; embedding?: unknown }>(file, { what: 'targets file' });
+    rows.forEach((row, i) => {
+      if (row === null || typeof row !== 'object') throw new DataFormatError({ file, line: i + 1, message: 'expected {"path": ..., "embedding": [...]}' });
+      if (typeof row.path !== 'string') throw new DataFormatError({ file, line: i + 1, field: 'path', message: 'expected a string image path' });
+      if (!Array.isArray(row.embedding) || !row.embedding.every((x) => typeof x === 'number')) throw new DataFormatError({ file, line: i + 1, field: 'embedding', message: 'expected an array of numbers (NaN/Infinity are not JSON)' });
+      add(row.path, Float32Array.from(row.embedding as number[]), i + 1);
+    });
+  } else {
+    let dims: number[];
+    let data: Float32Array;
+    let keys: string[];
+    if (ext === '.npy') {
+      ({ dims, data } = parseNpy(bytes, file));
+      if (!options.keys) throw new DataFormatError({ file, message: 'a .npy needs `keys`: a text file with one image path per row (CLI --keys)' });
+      keys = readKeys(options.keys);
+    } else if (ext === '.safetensors') {
+      const f = decodeSafetensors(bytes, file);
+      const t = f.tensors.targets;
+      if (!t || t.dims.length !== 2) throw new DataFormatError({ file, field: 'targets', message: 'expected a 2-D tensor named targets [N, E]' });
+      dims = t.dims;
+      data = t.data;
+      if (options.keys) keys = readKeys(options.keys);
+      else if (f.metadata.paths) {
+        let parsed: unknown;
+        try { parsed = JSON.parse(f.metadata.paths); } catch { parsed = undefined; }
+        if (!Array.isArray(parsed) || !parsed.every((p) => typeof p === 'string')) throw new DataFormatError({ file, field: '__metadata__.paths', message: 'expected a JSON array of image paths' });
+        keys = parsed as string[];
+      } else throw new DataFormatError({ file, field: '__metadata__.paths', message: 'no image paths: put a JSON array in __metadata__.paths or pass `keys`' });
+    } else {
+      throw new DataFormatError({ file, message: `unsupported target file '${ext}'; expected .npy, .safetensors or .jsonl` });
+    }
+    if (keys.length !== dims[0]) throw new DataFormatError({ file: options.keys ?? file, message: `${keys.length} image paths for ${dims[0]} target rows` });
+    keys.forEach((k, i) => add(k, data.slice(i * dims[1]!, (i + 1) * dims[1]!), i + 1));
+  }
+  const byName = new Map<string, Float32Array | null>();
+  for (const [p, v] of byPath) { const n = basename(p); byName.set(n, byName.has(n) ? null : v); }
+  return {
+    id: `import:${hashBytes(bytes).slice(0, 16)}${options.keys ? `:${hashBytes(readTextFile(options.keys)).slice(0, 8)}` : ''}`,
+    source: file,
+    ...(dim !== undefined ? { dim } : {}),
+    async embed(images) {
+      return images.map((img) => {
+        const v = byPath.get(resolve(img)) ?? byName.get(basename(img));
+        if (!v) throw new DataFormatError({ file, message: `no target for image '${img}' (looked up by absolute path and by unique file name)` });
+        return v;
+      });
+    },
+  };
+}

@@ -1,0 +1,78 @@
+import { InvalidArgumentError, throwIfAborted, type ProgressCallback, type Tensor2D } from '@vlfer/core';
+import { FeatureCache, hashBytes, hashFile } from '@vlfer/core/node';
+import { getInstruction } from '../instructions.js';
+import { validateTarget, type Teacher } from '../teacher.js';
+
+export interface ComputeTargetsOptions {
+  teacher: Teacher;
+  images: readonly string[];
+  /** Instruction id from the registry. @default 'exp-clip' */
+  instructionId?: string;
+  /** Target cache directory; entries are keyed by teacher id + instruction + image content hash, and checksummed. */
+  cacheDir?: string;
+  /** SHA-256 of each image's content, when the caller has them already (saves hashing twice). */
+  imageKeys?: readonly string[];
+  /** Images per teacher call. @default 64 */
+  batchSize?: number;
+  /** The head output dim the targets must have. */
+  expectDim?: number;
+  /** Stops between teacher calls and cancels outstanding requests; targets cached so far are kept. */
+  signal?: AbortSignal;
+  onProgress?: ProgressCallback;
+  /** Notices (damaged cache entries recomputed). */
+  log?: (line: string) => void;
+}
+
+/**
+ * Teacher targets for every image, served from / written to the on-disk cache (atomic, checksummed per item, so
+ * an interrupted run resumes). Every target is validated (`validateTarget`: dimension, finite, non-zero norm)
+ * before it is cached or used, then L2-normalised as the reference does before the loss.
+ * @returns [images, E]
+ * @throws DataFormatError naming the image and the teacher source for a bad target; AbortedError on abort
+ */
+export async function computeTargets(options: ComputeTargetsOptions): Promise<Tensor2D> {
+  const { teacher, images, signal } = options;
+  const instructionId = options.instructionId ?? 'exp-clip';
+  const instruction = getInstruction(instructionId);
+  const batchSize = options.batchSize ?? 64;
+  if (!Number.isInteger(batchSize) || batchSize <= 0) throw new InvalidArgumentError({ functionName: 'computeTargets', argument: 'batchSize', message: `must be a positive integer, got ${batchSize}` });
+  if (images.length === 0) throw new InvalidArgumentError({ functionName: 'computeTargets', argument: 'images', message: 'is empty' });
+  if (options.imageKeys && options.imageKeys.length !== images.length) throw new InvalidArgumentError({ functionName: 'computeTargets', argument: 'imageKeys', message: `has ${options.imageKeys.length} keys for ${images.length} images` });
+  const cache = options.cacheDir
+    ? new FeatureCache({ dir: options.cacheDir, namespace: { model: teacher.id, dtype: 'float32', preprocess: 'teacher-target', extra: hashBytes(instruction) }, onCorrupt: (f, why) => options.log?.(`target cache entry ${f} ${why}; recomputing it`) })
+    : undefined;
+  const keys = cache ? (options.imageKeys ?? images.map((p) => hashFile(p))) : [];
+  let dim = options.expectDim ?? teacher.dim;
+  const out: (Float32Array | undefined)[] = new Array(images.length);
+  const todo: number[] = [];
+  images.forEach((_, i) => {
+    const hit = cache && dim !== undefined ? cache.get(keys[i]!, dim) : undefined;
+    if (hit) out[i] = hit; else todo.push(i);
+  });
+  const cached = images.length - todo.length;
+  let done = cached;
+  options.onProgress?.({ phase: 'targets', done, total: images.length, unit: 'images', cached });
+  for (let b = 0; b < todo.length; b += batchSize) {
+    throwIfAborted(signal, 'computing teacher targets');
+    const idx = todo.slice(b, b + batchSize);
+    const vecs = await teacher.embed(idx.map((i) => images[i]!), instruction, signal ? { signal } : {});
+    if (!Array.isArray(vecs) || vecs.length !== idx.length) throw new InvalidArgumentError({ functionName: 'computeTargets', argument: 'teacher', message: `teacher ${teacher.source} returned ${Array.isArray(vecs) ? vecs.length : 'no'} embeddings for ${idx.length} images` });
+    vecs.forEach((v, r) => {
+      const item = images[idx[r]!]!;
+      validateTarget(v, { item, teacher: teacher.source, ...(dim !== undefined ? { dim } : {}) });
+      dim ??= v.length;
+      let n = 0;
+      for (const x of v) n += x * x;
+      n = Math.sqrt(n);
+      const t = Float32Array.from(v, (x) => x / n);
+      out[idx[r]!] = t;
+      cache?.set(keys[idx[r]!]!, t);
+    });
+    done += idx.length;
+    options.onProgress?.({ phase: 'targets', done, total: images.length, unit: 'images', cached });
+  }
+  const d = dim!;
+  const data = new Float32Array(images.length * d);
+  out.forEach((v, i) => data.set(v!, i * d));
+  return { dtype: 'float32', data, dims: [images.length, d] };
+}

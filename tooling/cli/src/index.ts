@@ -1,0 +1,141 @@
+/**
+ * @file What vlfer's command-line apps share (apps never import each other): progress bars drawn from the
+ * packages' progress events, SIGINT/SIGTERM and parent death turned into an AbortSignal, errors printed by name
+ * with option paths mapped to flags, and strict option parsers for commander.
+ */
+import { SingleBar, Presets } from 'cli-progress';
+import { InvalidArgumentError as CommanderArgumentError } from 'commander';
+import { AbortedError, OptionsError, type ProgressCallback, type ProgressEvent } from '@vlfer/core';
+
+/** `weightDecay` → `--weight-decay`, or the flag `flags` names for options the CLI spells otherwise. */
+export function flagOf(path: string, flags: Readonly<Record<string, string>> = {}): string {
+  const first = path.split('.')[0] ?? path;
+  return flags[first] ?? `--${first.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+/**
+ * Progress bars on stderr, one per phase, with rate, ETA and the cached count; a no-op when disabled. Step
+ * phases show the loss of the last step.
+ */
+export function progressBars(enabled: boolean): ProgressCallback & { stop(): void } {
+  let bar: SingleBar | undefined;
+  let phase = '';
+  let t0 = 0;
+  let first = 0;
+  const stop = () => { bar?.stop(); bar = undefined; phase = ''; };
+  const report = ((e: ProgressEvent) => {
+    if (!enabled) return;
+    if (e.phase !== phase) {
+      stop();
+      phase = e.phase;
+      bar = new SingleBar({ format: `${e.phase} [{bar}] {percentage}% | {value}/{total} ${e.unit} | {rate} ${e.unit}/s | ETA {eta_formatted}{extra}`, stream: process.stderr, noTTYOutput: true, notTTYSchedule: 10_000, etaBuffer: 20 }, Presets.shades_classic);
+      bar.start(e.total, e.done, { rate: '-', extra: '' });
+      t0 = performance.now();
+      first = e.done;
+    }
+    const s = (performance.now() - t0) / 1000;
+    const extra = [e.cached ? `${e.cached} cached` : '', e.detail?.loss !== undefined ? `loss ${Number(e.detail.loss).toFixed(4)}` : ''].filter(Boolean).join(', ');
+    bar!.update(e.done, { rate: s > 0.5 ? ((e.done - first) / s).toFixed(1) : '-', extra: extra ? ` | ${extra}` : '' });
+    if (e.done >= e.total) stop();
+  }) as ProgressCallback & { stop(): void };
+  report.stop = stop;
+  return report;
+}
+
+/**
+ * An AbortSignal for a CLI run: the first SIGINT/SIGTERM aborts it (the pipeline stops at the next batch or
+ * step and leaves resumable state), a second exits at once with 130. When the parent process dies (a killed
+ * wrapper such as pnpm), the run is aborted the same way instead of going on orphaned.
+ */
+export function cliAbortSignal(name: string): AbortSignal {
+  const controller = new AbortController();
+  let count = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    count++;
+    if (count > 1) process.exit(130);
+    process.stderr.write(`\n${name}: ${sig}: stopping at the next step and saving resumable state (again to quit at once)\n`);
+    controller.abort(new Error(sig));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const parent = process.ppid;
+  const watch = setInterval(() => {
+    if (process.ppid !== parent && !controller.signal.aborted) {
+      process.stderr.write(`${name}: the parent process ${parent} is gone; stopping\n`);
+      controller.abort(new Error('parent process exited'));
+    }
+  }, 1000);
+  watch.unref();
+  return controller.signal;
+}
+
+/**
+ * Run a CLI's main function: errors are printed as `name: message` (option errors with their flags, no stack
+ * traces unless VLFER_DEBUG=1); an aborted run exits 130 and says how to resume; others exit 1.
+ */
+export function runMain(name: string, main: () => Promise<void>, flags: Readonly<Record<string, string>> = {}): void {
+  main().catch((error: unknown) => {
+    if (process.env.VLFER_DEBUG) process.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);
+    if (error instanceof AbortedError) {
+      process.stderr.write(`${name}: ${error.message}\n`);
+      process.exitCode = 130;
+      return;
+    }
+    if (error instanceof OptionsError) {
+      process.stderr.write(`${name}: invalid options:\n${error.issues.map((i) => `  ${flagOf(i.path, flags)}: ${i.message}`).join('\n')}\n`);
+    } else {
+      process.stderr.write(`${name}: ${error instanceof Error ? error.message : String(error)}\n`);
+    }
+    process.exitCode = 1;
+  });
+}
+
+/** Commander parser: an integer (optionally ≥ min). */
+export function integer(min = Number.MIN_SAFE_INTEGER): (v: string) => number {
+  return (v) => {
+    if (!/^-?\d+$/.test(v.trim())) throw new CommanderArgumentError(`expected an integer, got '${v}'`);
+    const n = Number(v);
+    if (n < min) throw new CommanderArgumentError(`expected an integer ≥ ${min}, got ${n}`);
+    return n;
+  };
+}
+
+/** Commander parser: a finite number (optionally > 0). */
+export function number(options: { positive?: boolean } = {}): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n)) throw new CommanderArgumentError(`expected a number, got '${v}'`);
+    if (options.positive && !(n > 0)) throw new CommanderArgumentError(`expected a positive number, got ${n}`);
+    return n;
+  };
+}
+
+/** Commander parser: comma-separated integers (`0,3,5`). */
+export function integerList(v: string): number[] {
+  return v.split(',').map((s) => integer(0)(s));
+}
+
+/** Commander parser: comma-separated non-empty strings. */
+export function stringList(v: string): string[] {
+  const parts = v.split(',').map((s) => s.trim());
+  if (parts.some((p) => !p)) throw new CommanderArgumentError(`expected comma-separated names, got '${v}'`);
+  return parts;
+}
+
+/** Commander parser: `1-5` (ascending) or `1,2,3`. */
+export function foldList(v: string): number[] {
+  const m = /^\s*(\d+)\s*-\s*(\d+)\s*$/.exec(v);
+  if (m) {
+    const a = Number(m[1]), b = Number(m[2]);
+    if (a < 1 || b < a) throw new CommanderArgumentError(`'${v}' is not an ascending range of folds ≥ 1, e.g. 1-5`);
+    return Array.from({ length: b - a + 1 }, (_, i) => a + i);
+  }
+  return v.split(',').map((s) => integer(1)(s));
+}
+
+/** Commander parser: `<from>=<to>`. */
+export function rebasePair(v: string): { from: string; to: string } {
+  const i = v.indexOf('=');
+  if (i <= 0) throw new CommanderArgumentError(`expected <from>=<to>, got '${v}'`);
+  return { from: v.slice(0, i), to: v.slice(i + 1) };
+}
