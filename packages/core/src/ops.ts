@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from './errors.js';
-import { assertShape, type Tensor2D } from './tensor.js';
+import { assertShape, groups, type Tensor2D } from './tensor.js';
 
 /**
  * Scores or logits of n samples over C classes: a `[n, C]` tensor or an array of n rows. Every function that
@@ -81,18 +81,14 @@ export function softmaxRows(x: Tensor2D): Tensor2D {
 export function meanOfColumnGroups(x: Tensor2D, size: number): Tensor2D {
   assertShape(x, [null, null], 'x', 'meanOfColumnGroups');
   const [n, cp] = x.dims;
-  if (!Number.isInteger(size) || size <= 0 || cp % size !== 0) {
-    throw new InvalidArgumentError({ functionName: 'meanOfColumnGroups', argument: 'size', message: `${size} does not divide the ${cp} columns` });
-  }
-  const c = cp / size;
-  const out = new Float32Array(n * c);
-  for (let i = 0; i < n; i++) {
-    for (let k = 0; k < c; k++) {
-      let s = 0;
-      for (let p = 0; p < size; p++) s += x.data[i * cp + k * size + p]!;
-      out[i * c + k] = s / size;
-    }
-  }
+  const c = groups(size, cp, 'columns', { functionName: 'meanOfColumnGroups', argument: 'size' });
+  // output cell (row r, class k) averages the `size` adjacent columns starting at r·cp + k·size
+  const out = Float32Array.from({ length: n * c }, (_, cell) => {
+    const start = Math.floor(cell / c) * cp + (cell % c) * size;
+    let s = 0;
+    for (let p = start; p < start + size; p++) s += x.data[p]!;
+    return s / size;
+  });
   return { dtype: 'float32', data: out, dims: [n, c] };
 }
 

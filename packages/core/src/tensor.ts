@@ -114,10 +114,7 @@ export function l2NormalizeRows(x: Tensor2D, options: { epsilon?: number } = {})
 export function meanOfRowGroups(x: Tensor2D, groupSize: number): Tensor2D {
   assertShape(x, [null, null], 'x', 'meanOfRowGroups');
   const [n, d] = x.dims;
-  if (!Number.isInteger(groupSize) || groupSize <= 0 || n % groupSize !== 0) {
-    throw new InvalidArgumentError({ functionName: 'meanOfRowGroups', argument: 'groupSize', message: `${groupSize} does not divide the ${n} rows` });
-  }
-  const g = n / groupSize;
+  const g = groups(groupSize, n, 'rows', { functionName: 'meanOfRowGroups', argument: 'groupSize' });
   const out = new Float32Array(g * d);
   const acc = new Float64Array(d);
   for (let k = 0; k < g; k++) {
@@ -129,4 +126,10 @@ export function meanOfRowGroups(x: Tensor2D, groupSize: number): Tensor2D {
     for (let j = 0; j < d; j++) out[k * d + j] = acc[j]! / groupSize;
   }
   return { dtype: 'float32', data: out, dims: [g, d] };
+}
+
+/** How many groups of `size` make `total` (rows or columns), or an error naming the argument. */
+export function groups(size: number, total: number, what: string, where: { functionName: string; argument: string }): number {
+  if (!Number.isInteger(size) || size <= 0 || total % size !== 0) throw new InvalidArgumentError({ ...where, message: `${size} does not divide the ${total} ${what}` });
+  return total / size;
 }

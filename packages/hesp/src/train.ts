@@ -93,8 +93,8 @@ export async function evaluateOpenSet(model: HespModel, data: HespData, T: numbe
   return { report: openSetReport(known, data.testKnown.map((v) => v.label), unknown), known, unknown };
 }
 
-/** The selection score of an epoch (higher is better). */
-function selectionScore(o: HespOptions, val: EpochRecord['val'], test: OpenSetReport, trainLoss: number): number {
+/** HESP's model-selection score of an epoch (higher is better): AUROC + OSCR on the test split in the chosen definitions (the reference), or closed-set accuracy on the validation part. */
+export function selectionScore(o: HespOptions, val: EpochRecord['val'], test: OpenSetReport, trainLoss: number): number {
   if (o.selectOn === 'test') return test[o.selectionMetrics].auroc + test[o.selectionMetrics].oscr;
   return val?.closedSetAccuracy ?? -trainLoss;
 }

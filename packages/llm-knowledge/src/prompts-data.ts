@@ -10,86 +10,6 @@ export type PromptType = (typeof PROMPT_TYPES)[number];
 const CLASSES = ["happiness", "sadness", "neutral", "anger", "surprise", "disgust", "fear", "contempt", "anxiety", "helplessness", "disappointment"] as const;
 type ClassName = (typeof CLASSES)[number];
 
-const ENSEMBLE_FIVE: Record<ClassName, readonly string[]> = {
-  happiness: [
-    "an expression of happiness.",
-    "a photo of a face with an expression of happiness.",
-    "a photo radiating happiness in a person.",
-    "a photo showing someone immersed in happiness.",
-    "a photo capturing happiness within an individual.",
-  ],
-  sadness: [
-    "an expression of sadness.",
-    "a cropped photo emphasizing a face expressing sadness.",
-    "a photo exuding sadness in a person.",
-    "a photo showing someone immersed in sadness.",
-    "a photo capturing sadness within an individual.",
-  ],
-  neutral: [
-    "an expression of neutral.",
-    "a photo of a face with an expression of neutral.",
-    "a photo radiating neutral in a person.",
-    "a photo showing someone immersed in neutral.",
-    "a photo capturing neutral within an individual.",
-  ],
-  anger: [
-    "an expression of anger.",
-    "a photo of a face with an expression of anger.",
-    "a photo radiating anger in a person.",
-    "a photo showing someone immersed in anger.",
-    "a photo capturing anger within an individual.",
-  ],
-  surprise: [
-    "an expression of surprise.",
-    "a photo of a face with an expression of surprise.",
-    "a photo radiating surprise in a person.",
-    "a photo showing someone immersed in surprise.",
-    "a photo capturing surprise within an individual.",
-  ],
-  disgust: [
-    "an expression of disgust.",
-    "a photo of a face with an expression of disgust.",
-    "a photo radiating disgust in a person.",
-    "a photo showing someone immersed in disgust.",
-    "a photo capturing disgust within an individual.",
-  ],
-  fear: [
-    "an expression of fear.",
-    "a photo of a face with an expression of fear.",
-    "a photo radiating fear in a person.",
-    "a photo showing someone immersed in fear.",
-    "a photo capturing fear within an individual.",
-  ],
-  contempt: [
-    "an expression of contempt.",
-    "a photo of a face with an expression of contempt.",
-    "a photo radiating contempt in a person.",
-    "a photo showing someone immersed in contempt.",
-    "a photo capturing contempt within an individual.",
-  ],
-  anxiety: [
-    "an expression of anxiety.",
-    "a photo of a face with an expression of anxiety.",
-    "a photo radiating anxiety in a person.",
-    "a photo showing someone immersed in anxiety.",
-    "a photo capturing anxiety within an individual.",
-  ],
-  helplessness: [
-    "an expression of helplessness.",
-    "a photo of a face with an expression of helplessness.",
-    "a photo radiating helplessness in a person.",
-    "a photo showing someone immersed in helplessness.",
-    "a photo capturing helplessness within an individual.",
-  ],
-  disappointment: [
-    "an expression of disappointment.",
-    "a photo of a face with an expression of disappointment.",
-    "a photo radiating disappointment in a person.",
-    "a photo showing someone immersed in disappointment.",
-    "a photo capturing disappointment within an individual.",
-  ],
-};
-
 const ENSEMBLE_TEN: Record<ClassName, readonly string[]> = {
   happiness: [
     "an expression of happiness.",
@@ -224,6 +144,9 @@ const ENSEMBLE_TEN: Record<ClassName, readonly string[]> = {
     "a clean photo showcasing a person's disappointed expression.",
   ],
 };
+
+/** Type 4: in the reference code every class's five prompts are the first five of its ten (checked in the tests). */
+const ENSEMBLE_FIVE = Object.fromEntries(CLASSES.map((c) => [c, ENSEMBLE_TEN[c].slice(0, 5)])) as unknown as Record<ClassName, readonly string[]>;
 
 function single(template: (name: string) => string): Record<ClassName, readonly string[]> {
   return Object.fromEntries(CLASSES.map((c) => [c, [template(c)]])) as unknown as Record<ClassName, readonly string[]>;
