@@ -13,27 +13,38 @@ import { writeFileAtomic } from '@vlfer/core/node';
 
 type Field = { field: number; wire: number; raw: Uint8Array; varint?: bigint };
 
-function readVarint(b: Uint8Array, pos: number): [bigint, number] {
+function readVarint(b: Uint8Array, pos: number, file: string): [bigint, number] {
   let v = 0n, shift = 0n;
-  for (;;) {
+  for (let i = 0; i < 10; i++) {
+    if (pos >= b.length) throw new DataFormatError({ file, message: `protobuf varint runs past the end at byte ${pos}` });
     const x = b[pos++]!;
     v |= BigInt(x & 0x7f) << shift;
     if (!(x & 0x80)) return [v, pos];
     shift += 7n;
   }
+  throw new DataFormatError({ file, message: `protobuf varint longer than 10 bytes at byte ${pos}` });
 }
 
-function decode(b: Uint8Array): Field[] {
+/**
+ * The fields of one protobuf message (wire format), bounds-checked: any input ends in a list or a
+ * DataFormatError naming `file`. @param file named in errors
+ */
+export function decodeProtobuf(b: Uint8Array, file = '<protobuf bytes>'): Field[] {
   const out: Field[] = [];
   let pos = 0;
+  const take = (from: number, n: number) => {
+    if (n < 0 || from + n > b.length) throw new DataFormatError({ file, message: `protobuf field of ${n} bytes at byte ${from} runs past the end (${b.length} bytes)` });
+    return b.subarray(from, from + n);
+  };
   while (pos < b.length) {
-    const [key, p1] = readVarint(b, pos);
+    const [key, p1] = readVarint(b, pos, file);
     const field = Number(key >> 3n), wire = Number(key & 7n);
-    if (wire === 0) { const [v, p2] = readVarint(b, p1); out.push({ field, wire, raw: b.subarray(p1, p2), varint: v }); pos = p2; }
-    else if (wire === 2) { const [len, p2] = readVarint(b, p1); const end = p2 + Number(len); out.push({ field, wire, raw: b.subarray(p2, end) }); pos = end; }
-    else if (wire === 5) { out.push({ field, wire, raw: b.subarray(p1, p1 + 4) }); pos = p1 + 4; }
-    else if (wire === 1) { out.push({ field, wire, raw: b.subarray(p1, p1 + 8) }); pos = p1 + 8; }
-    else throw new Error(`unsupported protobuf wire type ${wire}`);
+    if (field === 0) throw new DataFormatError({ file, message: `protobuf field number 0 at byte ${pos}` });
+    if (wire === 0) { const [v, p2] = readVarint(b, p1, file); out.push({ field, wire, raw: b.subarray(p1, p2), varint: v }); pos = p2; }
+    else if (wire === 2) { const [len, p2] = readVarint(b, p1, file); if (len > BigInt(b.length)) throw new DataFormatError({ file, message: `protobuf length ${len} at byte ${p1} exceeds the input` }); out.push({ field, wire, raw: take(p2, Number(len)) }); pos = p2 + Number(len); }
+    else if (wire === 5) { out.push({ field, wire, raw: take(p1, 4) }); pos = p1 + 4; }
+    else if (wire === 1) { out.push({ field, wire, raw: take(p1, 8) }); pos = p1 + 8; }
+    else throw new DataFormatError({ file, message: `unsupported protobuf wire type ${wire} at byte ${pos}` });
   }
   return out;
 }
@@ -106,13 +117,13 @@ function floatsOf(bytes: Uint8Array, count: number): Float32Array {
 function tensorFloats(t: Field[], modelDir: string, file: string): Float32Array | undefined {
   const dtype = t.find((f) => f.field === 2)?.varint;
   if (dtype !== 1n) return undefined;
-  const dims = t.filter((f) => f.field === 1).flatMap((f) => (f.wire === 0 ? [Number(f.varint)] : (() => { const v: number[] = []; let p = 0; while (p < f.raw.length) { const [x, q] = readVarint(f.raw, p); v.push(Number(x)); p = q; } return v; })()));
+  const dims = t.filter((f) => f.field === 1).flatMap((f) => (f.wire === 0 ? [Number(f.varint)] : (() => { const v: number[] = []; let p = 0; while (p < f.raw.length) { const [x, q] = readVarint(f.raw, p, "<packed dims>"); v.push(Number(x)); p = q; } return v; })()));
   const count = dims.reduce((a, b) => a * b, 1);
   const raw = t.find((f) => f.field === 9);
   if (raw) return floatsOf(raw.raw, count);
   const fd = t.find((f) => f.field === 4);
   if (fd && fd.wire === 2) return floatsOf(fd.raw, count);
-  const ext = t.filter((f) => f.field === 13).map((f) => decode(f.raw));
+  const ext = t.filter((f) => f.field === 13).map((f) => decodeProtobuf(f.raw));
   if (ext.length > 0) {
     const kv = Object.fromEntries(ext.map((e) => [str(e.find((f) => f.field === 1)!), str(e.find((f) => f.field === 2)!)]));
     const path = join(modelDir, kv.location!);
@@ -126,16 +137,16 @@ function tensorFloats(t: Field[], modelDir: string, file: string): Float32Array 
 
 /** Write `out` as the float16-weight version of the model at `path` (atomic). Returns the number of tensors converted. */
 export function convertToFp16Weights(path: string, out: string): number {
-  const model = decode(new Uint8Array(readFileSync(path)));
+  const model = decodeProtobuf(new Uint8Array(readFileSync(path)));
   const gi = model.findIndex((f) => f.field === 7);
   if (gi < 0) throw new DataFormatError({ file: path, message: 'no graph in the model' });
-  const graph = decode(model[gi]!.raw);
+  const graph = decodeProtobuf(model[gi]!.raw);
   const casts: Field[] = [];
   let converted = 0;
   const newGraph: Field[] = [];
   for (const f of graph) {
     if (f.field !== 5) { newGraph.push(f); continue; }
-    const t = decode(f.raw);
+    const t = decodeProtobuf(f.raw);
     const values = tensorFloats(t, dirname(path), path);
     if (!values || values.length < 16) { newGraph.push(f); continue; }
     const name = str(t.find((x) => x.field === 8)!);
@@ -147,10 +158,10 @@ export function convertToFp16Weights(path: string, out: string): number {
     converted++;
   }
   // graphs from older exporters also list initializers as graph inputs; the Cast now defines those names
-  const castNames = new Set(casts.map((c) => str(decode(c.raw).find((x) => x.field === 2)!)));
+  const castNames = new Set(casts.map((c) => str(decodeProtobuf(c.raw).find((x) => x.field === 2)!)));
   for (let i = newGraph.length - 1; i >= 0; i--) {
     const f = newGraph[i]!;
-    if (f.field === 11 && castNames.has(str(decode(f.raw).find((x) => x.field === 1)!))) newGraph.splice(i, 1);
+    if (f.field === 11 && castNames.has(str(decodeProtobuf(f.raw).find((x) => x.field === 1)!))) newGraph.splice(i, 1);
   }
   // Cast nodes first (they depend only on initializers), then the original nodes
   const firstNode = newGraph.findIndex((f) => f.field === 1);

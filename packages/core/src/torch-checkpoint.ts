@@ -1,6 +1,6 @@
-import { unzipSync } from 'fflate';
 import { DataFormatError } from './errors.js';
 import { bfloat16ToNumber, float16ToNumber } from './safetensors.js';
+import { readZipEntries } from './zip.js';
 
 /**
  * Reader for PyTorch checkpoints without PyTorch and without running any code from the file: a restricted
@@ -40,19 +40,16 @@ const isTensor = (v: unknown): v is TorchTensor => typeof v === 'object' && v !=
 /** Read every tensor of a PyTorch zip checkpoint. @param name the file name for error messages */
 export function readTorchCheckpoint(bytes: Uint8Array, name = '<checkpoint bytes>'): TorchCheckpoint {
   const fail = (message: string, cause?: unknown): never => { throw new DataFormatError({ file: name, message, ...(cause ? { cause } : {}) }); };
-  let files: Record<string, Uint8Array>;
-  try {
-    files = unzipSync(bytes);
-  } catch (error) {
-    return fail(`not a PyTorch zip checkpoint (${(error as Error).message}); legacy pre-1.6 pickled files are not supported, re-save with torch.save`, error);
-  }
+  const files = readZipEntries(bytes, name);
+  // only what a checkpoint of tensors needs is read: the pickle, its storages and the byte order (TorchScript's code/ is never inflated)
+  const read = (k: string): Uint8Array | undefined => files[k]?.read();
   const pklName = Object.keys(files).filter((k) => k.endsWith('/data.pkl') || k === 'data.pkl').sort((a, b) => a.length - b.length)[0];
   if (!pklName) return fail(`no data.pkl inside; entries: ${Object.keys(files).slice(0, 5).join(', ') || '(none)'}`);
   const prefix = pklName.slice(0, -'data.pkl'.length);
   const torchscript = files[`${prefix}constants.pkl`] !== undefined || Object.keys(files).some((k) => k.startsWith(`${prefix}code/`));
-  const byteorderBytes = files[`${prefix}byteorder`];
+  const byteorderBytes = read(`${prefix}byteorder`);
   if (byteorderBytes && new TextDecoder().decode(byteorderBytes).trim() !== 'little') fail('big-endian checkpoints are not supported');
-  const root = unpickle(files[pklName]!, (storage, offset, size, stride) => rebuildTensor(files, prefix, storage, offset, size, stride, fail), fail);
+  const root = unpickle(read(pklName)!, (storage, offset, size, stride) => rebuildTensor(read, prefix, storage, offset, size, stride, fail), fail);
   const tensors: Record<string, TorchTensor> = {};
   let kind: TorchCheckpoint['kind'];
   if (root instanceof Map) {
@@ -92,14 +89,14 @@ function collectModuleTensors(obj: PyObject, prefix: string, out: Record<string,
   for (const [k, v] of a) visit(k, v);
 }
 
-function rebuildTensor(files: Record<string, Uint8Array>, prefix: string, storage: unknown, offset: unknown, size: unknown, stride: unknown, fail: (m: string) => never): TorchTensor {
+function rebuildTensor(read: (entry: string) => Uint8Array | undefined, prefix: string, storage: unknown, offset: unknown, size: unknown, stride: unknown, fail: (m: string) => never): TorchTensor {
   const s = storage as StorageRef;
   if (typeof s !== 'object' || s === null || s.kind !== 'storage') fail('a tensor without a storage');
   if (!Number.isSafeInteger(offset) || (offset as number) < 0) fail(`tensor storage offset ${String(offset)} is not a non-negative integer`);
   if (!Array.isArray(size) || !size.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`tensor size ${JSON.stringify(size)} is not a list of non-negative integers`);
   if (!Array.isArray(stride) || stride.length !== (size as number[]).length || !stride.every((d) => Number.isSafeInteger(d))) fail(`tensor stride ${JSON.stringify(stride)} does not match size ${JSON.stringify(size)}`);
   const dims = size as number[];
-  const raw = files[`${prefix}data/${s.key}`];
+  const raw = read(`${prefix}data/${s.key}`);
   if (!raw) fail(`storage data/${s.key} is missing`);
   const width = STORAGE_WIDTH[s.type] ?? fail(`storage type ${s.type} is not supported (float32, float16, bfloat16, float64)`);
   let expect = 1;
@@ -158,6 +155,8 @@ function unpickle(pkl: Uint8Array, tensor: (storage: unknown, offset: unknown, s
     if (isGlobal(fn, 'torch.jit._pickle', 'build_intlist') || isGlobal(fn, 'torch.jit._pickle', 'build_tensorlist') || isGlobal(fn, 'torch.jit._pickle', 'build_doublelist') || isGlobal(fn, 'torch.jit._pickle', 'build_boollist')) return a[0];
     if (isGlobal(fn, 'copyreg', '_reconstructor') || isGlobal(fn, 'copy_reg', '_reconstructor')) return newObject(a[0]);
     if (isGlobal(fn, 'torch', 'device')) return { kind: 'device', value: a[0] };
+    // plain containers a pickled nn.Module holds (e.g. `_non_persistent_buffers_set = set()`), built as data
+    if (isGlobal(fn, 'builtins', 'set') || isGlobal(fn, '__builtin__', 'set') || isGlobal(fn, 'builtins', 'frozenset') || isGlobal(fn, '__builtin__', 'frozenset')) return Array.isArray(a[0]) ? [...(a[0] as unknown[])] : [];
     const g = fn as Global;
     return fail(`the checkpoint calls ${g?.kind === 'global' ? `${g.module}.${g.name}` : 'a non-global'}, which a checkpoint of tensors does not need; refusing to load it`);
   };

@@ -1,0 +1,49 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { zipSync } from 'fflate';
+import { describe, expect, it } from 'vitest';
+import { DataFormatError, readTorchCheckpoint } from './index.js';
+
+// Files written by PyTorch 1.13 (Debian python3-torch): torch.save of a state dict (float32 + float16), of a whole
+// nn.Module, and torch.jit.script(...).save — see packages/core/test-data/torch (values in small-module.json).
+const dir = join(import.meta.dirname, '..', 'test-data', 'torch');
+const read = (f: string) => readTorchCheckpoint(readFileSync(join(dir, f)), f);
+
+describe('readTorchCheckpoint on files PyTorch wrote', () => {
+  it('state dict with float32 and float16 tensors', () => {
+    const c = read('small-state-dict.pt');
+    expect(c.kind).toBe('state-dict');
+    expect(c.tensors['mlp.weight']!.dims).toEqual([4, 3]);
+    expect(c.tensors['mlp.weight']!.data[0]).toBeCloseTo(1.5409960746765137, 7);
+    expect(c.tensors['mlp.bias']!.data[0]).toBe(-0.8564453125); // exact float16 value
+  });
+  it('a pickled nn.Module and a TorchScript archive give the module\'s tensors by attribute path, no code run', () => {
+    const want = JSON.parse(readFileSync(join(dir, 'small-module.json'), 'utf8')) as Record<string, { dims: number[]; values: number[] }>;
+    for (const [file, kind] of [['small-module.pt', 'module'], ['small-scripted.pt', 'torchscript']] as const) {
+      const c = read(file);
+      expect(c.kind).toBe(kind);
+      expect(Object.keys(c.tensors).sort()).toEqual(Object.keys(want).sort());
+      for (const [k, v] of Object.entries(want)) {
+        expect(c.tensors[k]!.dims).toEqual(v.dims);
+        expect(Array.from(c.tensors[k]!.data)).toEqual(v.values.map(Math.fround));
+      }
+    }
+  });
+  it('ends with a named error on a pickle cut after a GLOBAL opcode (the input that looped forever)', () => {
+    const evil = zipSync({ 'archive/data.pkl': Uint8Array.from([0x80, 0x02, ...new TextEncoder().encode('cposix')]) }, { level: 0 });
+    expect(evil.length).toBeLessThan(300);
+    const t0 = performance.now();
+    expect(() => readTorchCheckpoint(evil, 'cut.pth')).toThrow(/cut\.pth: pickle truncated inside a GLOBAL name/);
+    expect(performance.now() - t0).toBeLessThan(1000);
+    // SETITEM on an empty stack, and a BINGET of a memo key never put, are named too
+    const setitem = zipSync({ 'a/data.pkl': Uint8Array.from([0x80, 0x02, 0x73, 0x2e]) }, { level: 0 });
+    expect(() => readTorchCheckpoint(setitem, 's.pth')).toThrow(DataFormatError);
+    expect(() => readTorchCheckpoint(setitem, 's.pth')).toThrow(/s\.pth: pickle stack underflow/);
+    const binget = zipSync({ 'a/data.pkl': Uint8Array.from([0x80, 0x02, 0x68, 0x07, 0x2e]) }, { level: 0 });
+    expect(() => readTorchCheckpoint(binget, 'g.pth')).toThrow(/g\.pth: BINGET of unknown memo key 7/);
+  });
+  it('refuses checkpoints that would run code, naming the callable', () => {
+    const pkl = Uint8Array.from([0x80, 0x02, ...new TextEncoder().encode('cos\nsystem\n'), 0x8c, 2, 0x6c, 0x73, 0x85, 0x52, 0x2e]);
+    expect(() => readTorchCheckpoint(zipSync({ 'x/data.pkl': pkl }, { level: 0 }), 'evil.pth')).toThrow(/evil\.pth: the checkpoint calls os\.system.*refusing to load it/);
+  });
+});
