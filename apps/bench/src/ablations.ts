@@ -79,6 +79,8 @@ export interface RunAblationOptions {
   cacheDir?: string;
   /** a stratified, seeded subset of n items per evaluation (smoke runs; closed-set methods only), part of the run ids */
   limit?: number;
+  /** stops between (and inside) runs; finished rows are kept */
+  signal?: AbortSignal;
   /** models, video lists and unlabelled sets that only the user can point at (`loadBenchData`) */
   data?: BenchData;
   /** a registry other than ABLATIONS (tests, private grids) */
@@ -106,13 +108,14 @@ async function exec(spec: AblationSpec, ablation: string, run: { id: string; coo
   const cache = o.cacheDir ? { cacheDir: o.cacheDir } : {};
   const limit = o.limit ? { limit: o.limit, subsetSeed: 0 } : {};
   const sub = (l: string) => log(`  ${l}`);
+  const hooks = { log: sub, ...(o.signal ? { signal: o.signal } : {}) };
   if (spec.method === 'hesp') {
     if (!('hesp' in info)) throw new Error(`${ablation}: method hesp needs a video open-set dataset (mafw, dfew, afew), got '${c.dataset}'`);
     const v = o.data?.videoSets[c.dataset];
     if (!v) throw new Error(`${ablation}: no annotation lists for '${c.dataset}': give --data-config with videoSets.${c.dataset} = { train, test, root }`);
     if (c.split === undefined) throw new Error(`${ablation}: method hesp needs the split axis`);
-    await trainHesp({ ...spec.options?.hesp, dataset: info.hesp.splits, trainAnnotations: v.train, testAnnotations: v.test, ...(v.root ? { root: v.root } : {}), ...(v.rebase ? { rebase: v.rebase } : {}), splitIndex: c.split, model: modelFor(c.backbone, o), seed: run.seed, out: runDir }, { log: sub });
-    const r = await evaluateHespRun(runDir, { log: sub });
+    await trainHesp({ ...spec.options?.hesp, dataset: info.hesp.splits, trainAnnotations: v.train, testAnnotations: v.test, ...(v.root ? { root: v.root } : {}), ...(v.rebase ? { rebase: v.rebase } : {}), splitIndex: c.split, model: modelFor(c.backbone, o), seed: run.seed, out: runDir }, hooks);
+    const r = await evaluateHespRun(runDir, hooks);
     const labels = r.known.map((k) => k.label);
     const pred = r.known.map((k) => k.predicted);
     const rep = classificationReport(labels, pred, r.classNames.length);
@@ -137,14 +140,14 @@ async function exec(spec: AblationSpec, ablation: string, run: { id: string; coo
     // one head per (backbone, train set, preprocessing, seed), shared by the prompt-type runs: trainHead returns at
     // once for a finished training directory, so the head is trained (and the images encoded) once
     const trainDir = join(o.resultsDir, 'runs', safe(`${ablation}|train|${c.backbone}|${c.trainSet}|${c.preprocess ?? 'exp-clip'}|seed=${run.seed}`));
-    const tr = await trainHead({ ...spec.options?.train, ...t, model: modelFor(c.backbone, o), ...(c.preprocess ? { preprocess: c.preprocess } : {}), seed: run.seed, out: trainDir, ...cache }, { log: sub });
+    const tr = await trainHead({ ...spec.options?.train, ...t, model: modelFor(c.backbone, o), ...(c.preprocess ? { preprocess: c.preprocess } : {}), seed: run.seed, out: trainDir, ...cache }, hooks);
     head = tr.headPath;
   }
   if (!c.promptType) throw new Error(`${ablation}: method ${spec.method} needs the promptType axis`);
   const r = await evaluateZeroShot({
     dataset: info === DATA.fer2013 ? 'fer2013' : ds.data, root, model: modelFor(c.backbone, o), promptTypes: [c.promptType], preprocess: c.preprocess ?? 'exp-clip', ...(head ? { head } : {}),
     out: runDir, ...cache, ...limit,
-  }, { log: sub });
+  }, hooks);
   const f = r.results[0]!.folds[0]!;
   return { ...closedSetRow(r.labelSet.names, f.confusionMatrix, r.results[0]!.mean.uar.mean, r.results[0]!.mean.war.mean, f.n, f.perClassRecall), runDir, datasetFingerprint: r.datasetFingerprint };
 }

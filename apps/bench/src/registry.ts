@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { DataFormatError } from '@vlfer/core';
 import { PROMPT_TYPES, type PromptType } from '@vlfer/llm-knowledge';
 import type { DatasetId as DataId } from '@vlfer/datasets';
 import type { HespOptionsInput } from '@vlfer/hesp';
@@ -105,9 +106,9 @@ export type BenchData = z.infer<typeof BenchDataSchema>;
 /** Read and validate a bench data config, naming the file and field on error; relative paths become absolute. */
 export function loadBenchData(file: string): BenchData {
   let raw: unknown;
-  try { raw = JSON.parse(readFileSync(file, 'utf8')); } catch (error) { throw new Error(`${file}: cannot read the bench data config (${(error as Error).message})`, { cause: error }); }
+  try { raw = JSON.parse(readFileSync(file, 'utf8')); } catch (error) { throw new DataFormatError({ file, message: `cannot read the bench data config (${(error as Error).message})`, cause: error }); }
   const r = BenchDataSchema.safeParse(raw);
-  if (!r.success) throw new Error(`${file}: invalid bench data config:\n${r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n')}`);
+  if (!r.success) throw new DataFormatError({ file, message: `invalid bench data config:\n${r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n')}` });
   const base = dirname(resolve(file));
   const abs = (p: string) => (isAbsolute(p) ? p : join(base, p));
   const d = r.data;

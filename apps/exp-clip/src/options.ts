@@ -86,6 +86,7 @@ export function trainCommand(): Command {
     .option('--momentum <x>', 'SGD momentum', number(), 0.9)
     .option('--weight-decay <x>', 'weight decay', number(), 1e-4)
     .option('--seed <n>', 'seed (head init and shuffles)', integer(), 1)
+    .option('--output-dim <n>', "head output dimension (the teacher's embedding size; Exp-CLIP: 4096)", integer(1), 4096)
     .option('--checkpoint-seconds <s>', 'seconds between mid-epoch checkpoints', number({ positive: true }), 60)
     .option('--cache-dir <dir>', 'feature and target cache', '.vlfer-cache')
     .option('--no-cache', 'do not read or write the caches')

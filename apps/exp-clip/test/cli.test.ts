@@ -2,7 +2,10 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { runCli, sharedPath } from '@vlfer/test-utils';
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { repoRoot, runCli, sharedPath } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 const model = sharedPath('fixtures', 'tiny-clip');
@@ -16,6 +19,37 @@ beforeAll(async () => {
     for (let i = 0; i < 2; i++) writeFileSync(join(root, f, `${i}.png`), await sharp(new Uint8Array(32 * 32 * 3).fill(40 * c + 10 * i), { raw: { width: 32, height: 32, channels: 3 } }).png().toBuffer());
   }
 }, 60_000);
+
+const tsx = join(dirname(createRequire(join(repoRoot, 'package.json')).resolve('tsx/package.json')), 'dist', 'loader.mjs');
+const cliArgs = (args: string[]) => ['--conditions=@vlfer/source', '--import', tsx, join(repoRoot, 'apps/exp-clip/src/main.ts'), ...args];
+const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+const waitFor = async (cond: () => boolean, ms: number) => { const t0 = Date.now(); while (!cond() && Date.now() - t0 < ms) await new Promise((r) => setTimeout(r, 50)); return cond(); };
+const longEval = (out: string) => ['eval', '--dataset', 'fer2013', '--root', sharedPath('data', 'fer2013-privatetest'), '--model', model, '--prompts', '1', '--batch-size', '8', '--no-cache', '--no-progress', '--out', out];
+
+describe('signals and a dying parent stop a run promptly (no orphan keeps writing)', () => {
+  it('Ctrl-C (SIGINT) during encoding stops at the next batch with exit 130 and says how to resume', async () => {
+    const p = spawn(process.execPath, cliArgs(longEval(join(work, 'sigint'))), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    p.stderr.on('data', (c: Buffer) => { err += c.toString(); });
+    await waitFor(() => err.includes('fer2013: '), 20_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    const t0 = Date.now();
+    p.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => p.on('close', r));
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(code).toBe(130);
+    expect(err).toMatch(/SIGINT: stopping at the next step/);
+    expect(err).toMatch(/evaluation was aborted|encoding images was aborted/);
+  }, 60_000);
+  it('when its parent (a wrapper such as pnpm) is killed, the run notices and stops', async () => {
+    const wrapper = spawn(process.execPath, ['-e', `const c = require('node:child_process').spawn(process.execPath, ${JSON.stringify(cliArgs(longEval(join(work, 'orphan'))))}, { stdio: 'ignore' }); console.log(c.pid); setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const childPid = Number(await new Promise<string>((r) => wrapper.stdout.once('data', (c: Buffer) => r(c.toString()))));
+    await new Promise((r) => setTimeout(r, 4000));
+    expect(alive(childPid)).toBe(true);
+    wrapper.kill('SIGKILL');
+    expect(await waitFor(() => !alive(childPid), 8000)).toBe(true);
+  }, 60_000);
+});
 
 describe('vlfer-exp-clip command line', () => {
   it('rejects bad flags with the flag named, before loading anything', () => {

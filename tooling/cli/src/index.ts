@@ -77,7 +77,7 @@ export function runMain(name: string, main: () => Promise<void>, flags: Readonly
   main().catch((error: unknown) => {
     if (process.env.VLFER_DEBUG) process.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);
     if (error instanceof AbortedError) {
-      process.stderr.write(`${name}: ${error.message}\n`);
+      process.stderr.write(`${name}: ${error.message}${/rerun/.test(error.message) ? '' : '; completed work is kept (caches, checkpoints): rerun the same command to resume'}\n`);
       process.exitCode = 130;
       return;
     }

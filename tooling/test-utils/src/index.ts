@@ -57,4 +57,4 @@ export async function writeSyntheticVideoSet(dir: string, o: { trainClasses: num
   writeFileSync(join(dir, 'test.txt'), `${test.join('\n')}\n`);
   return { train: join(dir, 'train.txt'), test: join(dir, 'test.txt'), clips: train.length + test.length };
 }
-export { runCli } from './cli.js';
+export { runCli, runCliKilledAfter, killChain } from './cli.js';

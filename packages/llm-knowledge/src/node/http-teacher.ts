@@ -30,8 +30,9 @@ class RetryableError extends Error {}
 
 /** The message of a network failure with its cause (Node's fetch says only "fetch failed"; the code is in `cause`). */
 function networkMessage(error: unknown): string {
-  const e = error as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (e.cause?.code || e.cause?.message) return `${e.cause.code ?? ''}${e.cause.code && e.cause.message ? ': ' : ''}${e.cause.message ?? ''}`.trim();
+  const e = error as { name?: string; message?: string; cause?: { code?: string; message?: string; errors?: { code?: string; message?: string }[] } };
+  const c = e.cause?.errors?.[0] ?? e.cause;
+  if (c?.code || c?.message) return `${c.code ?? ''}${c.code && c.message ? ': ' : ''}${c.message ?? ''}`.trim();
   return e.message ?? String(error);
 }
 

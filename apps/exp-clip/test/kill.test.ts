@@ -1,0 +1,80 @@
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { verifyRunOutputs } from '@vlfer/core/node';
+import { killChain, runCli, sharedPath } from '@vlfer/test-utils';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+// Fault injection: the commands are SIGKILLed at ≥ 10 random moments (seeded) and rerun; the finished run must
+// publish the same bytes as an uninterrupted one. Runs use relative --out/--cache-dir from their own working
+// directory, so their resolved configurations are comparable byte for byte.
+const ENTRY = 'apps/exp-clip/src/main.ts';
+const work = mkdtempSync(join(tmpdir(), 'vlfer-kill-'));
+const model = sharedPath('fixtures', 'tiny-clip');
+const fer = sharedPath('data', 'fer2013-privatetest');
+const unlabelled = join(work, 'unlabelled');
+const targets = join(work, 'targets.jsonl');
+
+beforeAll(async () => {
+  mkdirSync(unlabelled, { recursive: true });
+  const lines: string[] = [];
+  for (let i = 0; i < 64; i++) {
+    const p = join(unlabelled, `${String(i).padStart(3, '0')}.png`);
+    writeFileSync(p, await sharp(new Uint8Array(40 * 40 * 3).map((_, k) => (i * 37 + k * (i % 7 + 1)) % 256), { raw: { width: 40, height: 40, channels: 3 } }).png().toBuffer());
+    lines.push(JSON.stringify({ path: p, embedding: Array.from({ length: 64 }, (_, k) => Math.sin(i * 1.7 + k * 0.3)) }));
+  }
+  writeFileSync(targets, `${lines.join('\n')}\n`);
+}, 60_000);
+
+function drillDirs(name: string): [string, string] {
+  const a = join(work, `${name}-uninterrupted`);
+  const b = join(work, `${name}-killed`);
+  mkdirSync(a);
+  mkdirSync(b);
+  return [a, b];
+}
+
+describe('SIGKILL at random moments, then rerun: byte-identical results (fault injection)', () => {
+  it('exp-clip eval', async () => {
+    const args = ['eval', '--dataset', 'fer2013', '--root', fer, '--model', model, '--prompts', '1,4', '--limit', '500', '--batch-size', '16', '--out', 'run', '--cache-dir', 'cache', '--no-progress'];
+    const [a, b] = drillDirs('eval');
+    const full = runCli(ENTRY, args, { cwd: a });
+    expect(full.code, full.stderr).toBe(0);
+    const chain = await killChain(ENTRY, args, { kills: 10, fullMs: full.ms, seed: 11, cwd: b });
+    expect(chain.final.code, chain.final.stderr).toBe(0);
+    console.log(`eval: uninterrupted ${full.ms.toFixed(0)} ms; killed ${chain.killed} runs at ${chain.delays.join(', ')} ms`);
+    expect(chain.killed).toBe(10);
+    verifyRunOutputs(join(b, 'run'));
+    expect(readFileSync(join(b, 'run', 'manifest.json'), 'utf8')).toBe(readFileSync(join(a, 'run', 'manifest.json'), 'utf8'));
+  }, 300_000);
+
+  it('exp-clip train', async () => {
+    const args = ['train', '--unlabelled', unlabelled, '--model', model, '--teacher', 'import', '--targets', targets, '--output-dim', '64', '--epochs', '800', '--batch', '16', '--lr', '0.01', '--optimizer', 'adam', '--checkpoint-seconds', '0.2', '--out', 'run', '--cache-dir', 'cache', '--no-progress'];
+    const [a, b] = drillDirs('train');
+    const full = runCli(ENTRY, [...args], { cwd: a });
+    expect(full.code, full.stderr).toBe(0);
+    const chain = await killChain(ENTRY, args, { kills: 10, fullMs: full.ms, seed: 12, cwd: b });
+    expect(chain.final.code, chain.final.stderr).toBe(0);
+    console.log(`train: uninterrupted ${full.ms.toFixed(0)} ms; killed ${chain.killed} runs at ${chain.delays.join(', ')} ms`);
+    expect(chain.killed).toBe(10);
+    verifyRunOutputs(join(b, 'run'));
+    expect(readFileSync(join(b, 'run', 'manifest.json'), 'utf8')).toBe(readFileSync(join(a, 'run', 'manifest.json'), 'utf8'));
+  }, 300_000);
+
+  it('a full disk or read-only directory at any write leaves the previous results intact and names the file', () => {
+    const args = ['eval', '--dataset', 'fer2013', '--root', fer, '--model', model, '--prompts', '2', '--limit', '60', '--out', 'run', '--cache-dir', 'cache', '--no-progress'];
+    const dir = join(work, 'faults');
+    mkdirSync(dir);
+    expect(runCli(ENTRY, args, { cwd: dir }).code).toBe(0);
+    const manifest = readFileSync(join(dir, 'run', 'manifest.json'), 'utf8');
+    const other = ['eval', ...args.slice(1).map((a) => (a === '2' ? '3' : a))];
+    for (const [n, code] of [[1, 'ENOSPC'], [3, 'ENOSPC'], [2, 'EROFS'], [4, 'EROFS']] as const) {
+      const r = runCli(ENTRY, other, { cwd: dir, env: { VLFER_FAILPOINTS: `write:${n}+=${code}` } });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`cannot write \\S+: ${code}`));
+      verifyRunOutputs(join(dir, 'run'));
+      expect(readFileSync(join(dir, 'run', 'manifest.json'), 'utf8')).toBe(manifest);
+    }
+  }, 120_000);
+});
