@@ -24,3 +24,5 @@ export type { TorchTensor, TorchCheckpoint } from './torch-checkpoint.js';
 export { readTorchCheckpoint } from './torch-checkpoint.js';
 export type { NodeSpec, ValueSpec, ElemType, AttrValue, Initializer } from './onnx-builder.js';
 export { buildModel, constant } from './onnx-builder.js';
+export type { ProtobufField } from './protobuf.js';
+export { decodeProtobuf, readVarint } from './protobuf.js';

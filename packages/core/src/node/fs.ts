@@ -58,9 +58,12 @@ export function ensureDir(dir: string): void {
 /**
  * Write a file so that readers never see it half-written: write `.<name>.<pid>.<rand>.tmp` in the same
  * directory, fsync it, rename it over the target (atomic on POSIX file systems), fsync the directory.
- * Parent directories are created. @throws FileIoError naming `path` (not the temp file) on any I/O error
+ * Parent directories are created. With `durable: false` the fsyncs are skipped (still atomic against a crashed
+ * process; after a power loss the file may be empty, which suits checksummed caches that recompute such entries).
+ * @throws FileIoError naming `path` (not the temp file) on any I/O error
  */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+export function writeFileAtomic(path: string, data: string | Uint8Array, options: { durable?: boolean } = {}): void {
+  const durable = options.durable ?? true;
   const dir = dirname(path);
   ensureDir(dir);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
@@ -71,7 +74,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     let off = 0;
     while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-    fsyncSync(fd);
+    if (durable) fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
     renameSync(tmp, path);
@@ -80,7 +83,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     rmSync(tmp, { force: true });
     throw new FileIoError({ file: path, operation: 'write', cause: error });
   }
-  fsyncDir(dir);
+  if (durable) fsyncDir(dir);
 }
 
 /** `writeFileAtomic` for JSON with 2-space indentation and a trailing newline. */

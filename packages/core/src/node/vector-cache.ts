@@ -87,6 +87,7 @@ export class FeatureCache {
     out.writeUInt32LE(vector.length, 8);
     createHash('sha256').update(body).digest().copy(out, 16, 0, 16);
     body.copy(out, HEADER);
-    writeFileAtomic(this.path(key), out);
+    // not fsynced: an entry lost or emptied by a power cut fails its check and is recomputed
+    writeFileAtomic(this.path(key), out, { durable: false });
   }
 }

@@ -6,14 +6,13 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeSafetensors, encodeSafetensors, readTorchCheckpoint } from '@vlfer/core';
+import { decodeProtobuf, decodeSafetensors, encodeSafetensors, readTorchCheckpoint } from '@vlfer/core';
 import { loadCheckpoint, readJsonLines, saveCheckpoint } from '@vlfer/core/node';
 import { parseAffectNetCsvText, parseCsvText, parseFerPlusCsvText, parseLabelSetJson, parseRafDbListText, parseVideoListText } from '@vlfer/datasets';
 import { clipArchFromConfig, parsePreprocessorConfig } from '@vlfer/encoders';
 import { decodeImage } from '@vlfer/encoders/node';
 import { importedTeacher, parseNpy } from '@vlfer/llm-knowledge/node';
 import { repoRoot, sharedPath } from '@vlfer/test-utils';
-import { decodeProtobuf } from '../../../../apps/bench/src/fp16.js';
 
 export interface FuzzTarget {
   name: string;
