@@ -17,5 +17,7 @@ describe('charts', () => {
     const svg = await renderSvg(rocCurvesSpec([{ name: 'reference', knownScores: maxScores(m.known_logits), unknownScores: maxScores(m.unknown_logits) }], 'ROC'));
     expect(svg).toContain('<path');
     expect(svg).toContain('false positive rate');
+    // the legend names the curve's area: sklearn's roc_auc_score of these scores is 0.7225
+    expect(svg).toContain(`reference (AUC ${m.auroc.toFixed(3)})`);
   });
 });

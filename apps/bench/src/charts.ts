@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import { rocCurve } from '@vlfer/metrics';
+import { auroc, rocCurve } from '@vlfer/metrics';
 
 /** Render a Vega-Lite spec to an SVG string (headless, no canvas needed). */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
@@ -46,7 +46,11 @@ export function confusionMatrixSpec(names: readonly string[], matrix: readonly (
 
 /** ROC curves (known = positive) for one or more runs, with the chance diagonal. */
 export function rocCurvesSpec(curves: readonly { name: string; knownScores: ArrayLike<number>; unknownScores: ArrayLike<number> }[], title: string): TopLevelSpec {
-  const values = curves.flatMap((c) => rocCurve(c.knownScores, c.unknownScores).map((p, order) => ({ run: c.name, fpr: p.fpr, tpr: p.tpr, order })));
+  // each legend entry carries the curve's area, so a figure can be read without the summary table
+  const values = curves.flatMap((c) => {
+    const run = `${c.name} (AUC ${auroc(c.knownScores, c.unknownScores).toFixed(3)})`;
+    return rocCurve(c.knownScores, c.unknownScores).map((p, order) => ({ run, fpr: p.fpr, tpr: p.tpr, order }));
+  });
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title,

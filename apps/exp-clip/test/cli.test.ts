@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -72,5 +72,18 @@ describe('vlfer-exp-clip command line', () => {
     expect(ok.code).toBe(0);
     expect(ok.stdout).toMatch(/a_photo_of_a_face_with_an_expression_of_name\s+\d+\.\d\d\s+\d+\.\d\d/);
     expect(ok.stderr).toMatch(/label set classes:happiness,sadness,contempt/);
+  }, 120_000);
+  it('infers the 7-class set with contempt (CK+-style folders, no neutral) without flags: 7-way, not 8-way', async () => {
+    const ck = join(work, 'ck');
+    for (const [c, f] of ['anger', 'contempt', 'disgust', 'fear', 'happy', 'sadness', 'surprise'].entries()) {
+      mkdirSync(join(ck, f), { recursive: true });
+      writeFileSync(join(ck, f, '0.png'), await sharp(new Uint8Array(32 * 32 * 3).fill(30 * c), { raw: { width: 32, height: 32, channels: 3 } }).png().toBuffer());
+    }
+    const r = cli(['eval', '--dataset', 'image-folder', '--root', ck, '--model', model, '--prompts', '1', '--out', join(work, 'ck-run'), '--no-progress', '--no-cache']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/label set contempt-7/);
+    const metrics = JSON.parse(readFileSync(join(work, 'ck-run', 'metrics.json'), 'utf8'));
+    expect(metrics.labelSet.names).toEqual(['happiness', 'sadness', 'anger', 'surprise', 'disgust', 'fear', 'contempt']);
+    expect(readFileSync(join(work, 'ck-run', 'confusion-matrix.csv'), 'utf8').trim().split('\n').length).toBe(1 + 7);
   }, 120_000);
 });

@@ -14,7 +14,7 @@ program.addCommand(trainCommand().action(async (o) => {
   if (o.location && o.location.length !== 2) throw new Error(`--location expects <row>,<col>, got ${o.location.join(',')}`);
   const progress = progressBars(o.progress !== false);
   const r = await trainHesp({
-    dataset: o.dataset, trainAnnotations: o.train, testAnnotations: o.test, root: o.root, labelScheme: o.labelScheme, rebase: o.rebase, duplicates: o.duplicates, splitIndex: o.split, known: o.known,
+    dataset: o.dataset, trainAnnotations: o.train, testAnnotations: o.test, root: o.root, labelScheme: o.labelScheme, labelSet: o.labelSet, classes: o.classes, rebase: o.rebase, duplicates: o.duplicates, splitIndex: o.split, known: o.known,
     model: o.model, tokenizer: o.tokenizer, ...(o.location ? { location: { row: o.location[0], col: o.location[1] } } : {}), epochs: o.epochs, batch: o.batch, frames: o.frames, lr: o.lr, seed: o.seed,
     valFraction: o.valFraction, selectOn: o.selectOn, selectionMetrics: o.selectionMetrics, augment: o.augment !== false, checkpointEvery: o.checkpointEvery, device: o.device, threads: o.threads,
     referenceBehaviour: { alphabeticalClassNames: Boolean(o.referenceClassOrder), zeroContextGradient: Boolean(o.referenceZeroContextGrad) }, out: o.out,

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { COMPUTE_DEVICES } from '@vlfer/core';
 import { LABEL_SCHEMES } from '@vlfer/datasets';
 import { OPEN_SET_METRIC_FAMILIES } from '@vlfer/metrics';
-import { integer, integerList, number, rebasePair } from '@vlfer/cli-kit';
+import { integer, integerList, number, rebasePair, stringList } from '@vlfer/cli-kit';
 
 /** Flags spelled otherwise than the library option they set (for error messages). */
 export const FLAG_NAMES = { trainAnnotations: '--train', testAnnotations: '--test', splitIndex: '--split', referenceBehaviour: '--reference-*' };
@@ -16,6 +16,8 @@ export function trainCommand(): Command {
     .requiredOption('--test <list>', 'test annotation list')
     .option('--root <dir>', 'prefix for relative frame directories')
     .addOption(new Option('--label-scheme <scheme>', "label ids of the lists (default: HESP's own lists: mafw-hesp for MAFW, dfer-clip otherwise)").choices(LABEL_SCHEMES))
+    .option('--label-set <name|file.json>', "label set the lists' label ids index: a built-in id (basic-7, mafw-11, contempt-7, …) or a JSON file (default: the dataset's)")
+    .option('--classes <a,b,c>', 'class names in label-id order (an ad-hoc label set)', stringList)
     .option('--rebase <from=to>', 'rewrite the start of frame-directory paths in the lists', rebasePair)
     .addOption(new Option('--duplicates <policy>', 'a second row for the same clip').choices(['error', 'drop']).default('error'))
     .option('--split <i>', 'HESP split index 0..19', integer(0))

@@ -1,8 +1,6 @@
-import { existsSync } from 'node:fs';
 import { DataFormatError, InvalidArgumentError, type LabelSet } from '@vlfer/core';
-import { readTextFile } from '@vlfer/core/node';
-import { DATASETS, getLabelSet, labelSetFromNames, LABEL_SETS, parseLabelSetJson, stratifiedSubset, type DatasetId, type DatasetInfo, type DroppedCount, type ImageItem, type LoadResult, type VideoItem } from '@vlfer/datasets';
-import { loadAffectNetCsv, loadFerPlusCsv, loadImageFolder, loadRafDb, loadVideoFolder, loadVideoList } from '@vlfer/datasets/node';
+import { DATASETS, stratifiedSubset, type DatasetId, type DatasetInfo, type DroppedCount, type ImageItem, type LoadResult, type VideoItem } from '@vlfer/datasets';
+import { loadAffectNetCsv, loadFerPlusCsv, loadImageFolder, loadRafDb, loadVideoFolder, loadVideoList, resolveLabelSet } from '@vlfer/datasets/node';
 import type { EvalOptions } from './options.js';
 
 /** One fold (or the whole set) of an evaluation dataset, ready to encode. */
@@ -19,20 +17,6 @@ export type EvalData = {
   subset: string | null;
 } & ({ kind: 'images'; items: ImageItem[] } | { kind: 'video-files'; items: ImageItem[] } | { kind: 'frames'; items: VideoItem[] });
 
-/**
- * The label set an evaluation uses: `classes` (ad-hoc, in order) > `labelSet` (built-in id or JSON file) > the
- * dataset's default; none for class-folder sets means inferred from the folders.
- */
-export function resolveLabelSet(options: Pick<EvalOptions, 'classes' | 'labelSet'>, info: DatasetInfo): { labelSet: LabelSet | undefined; reason: string } {
-  if (options.classes) return { labelSet: labelSetFromNames(options.classes), reason: 'given with classes' };
-  if (options.labelSet) {
-    if (options.labelSet in LABEL_SETS) return { labelSet: getLabelSet(options.labelSet), reason: `built-in label set '${options.labelSet}'` };
-    if (existsSync(options.labelSet)) return { labelSet: parseLabelSetJson(readTextFile(options.labelSet, 'label set JSON'), options.labelSet), reason: `from ${options.labelSet}` };
-    throw new InvalidArgumentError({ functionName: 'resolveLabelSet', argument: 'labelSet', message: `'${options.labelSet}' is neither a built-in label set (${Object.keys(LABEL_SETS).join(', ')}) nor a JSON file` });
-  }
-  return info.labelSet ? { labelSet: getLabelSet(info.labelSet), reason: `the dataset's default '${info.labelSet}'` } : { labelSet: undefined, reason: '' };
-}
-
 /** Load one fold (or the whole set) with the @vlfer/datasets loaders, then take the stratified subset if asked. */
 export async function loadEvalData(options: EvalOptions, fold: number | null): Promise<EvalData> {
   const info: DatasetInfo = DATASETS[options.dataset as DatasetId];
@@ -42,7 +26,7 @@ export async function loadEvalData(options: EvalOptions, fold: number | null): P
     if (!annotations) throw new InvalidArgumentError({ functionName: 'loadEvalData', argument: 'annotations', message: `is required for dataset ${options.dataset} (${info.description})` });
     return annotations;
   };
-  const { labelSet, reason } = resolveLabelSet(options, info);
+  const { labelSet, reason } = resolveLabelSet(options, info.labelSet);
   const dup = { duplicates: options.duplicates };
   let loaded: LoadResult<ImageItem> | LoadResult<VideoItem>;
   let kind: EvalData['kind'];

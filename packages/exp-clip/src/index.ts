@@ -8,7 +8,7 @@
 export type { EvalOptions, EvalOptionsInput, TrainOptions, TrainOptionsInput } from './options.js';
 export { EvalOptionsSchema, TrainOptionsSchema } from './options.js';
 export type { EvalData } from './data.js';
-export { loadEvalData, resolveLabelSet } from './data.js';
+export { loadEvalData } from './data.js';
 export type { PipelineHooks, EvalResult, FoldResult, PromptTypeResult, FoldPredictions } from './evaluate.js';
 export { evaluateZeroShot, evalOutputFiles, formatEvalTable } from './evaluate.js';
 export type { StepLog, TrainLoopOptions, TrainResult } from './train.js';

@@ -1,11 +1,12 @@
 import { createRng, InvalidArgumentError, type LabelSet } from '@vlfer/core';
 import { DATASETS, explicitOpenSetSplit, hespOpenSetSplits, partitionBySplit, type OpenSetSplit, type VideoItem } from '@vlfer/datasets';
-import { loadVideoList } from '@vlfer/datasets/node';
-import { BASIC_7, MAFW_11 } from '@vlfer/datasets';
+import { loadVideoList, resolveLabelSet } from '@vlfer/datasets/node';
 import type { HespOptions } from './options.js';
 
 export interface HespData {
   labelSet: LabelSet;
+  /** Where the label set came from (given, from a file, or the dataset's default). */
+  labelSetReason: string;
   split: OpenSetSplit;
   train: (VideoItem & { originalLabel: number })[];
   val: (VideoItem & { originalLabel: number })[];
@@ -15,10 +16,18 @@ export interface HespData {
 
 /**
  * Load both lists and apply the open-set split (HESP's list or explicit known ids, checked); a seeded share of the
- * known training clips becomes the validation part. Errors name the list, line and field.
+ * known training clips becomes the validation part. The label set is the dataset's unless `labelSet`/`classes` give
+ * one; HESP's split lists index the dataset's own classes, so a split index needs a label set of that size.
+ * Errors name the list, line and field.
  */
 export function loadHespData(options: HespOptions): HespData {
-  const labelSet = options.dataset === 'mafw' ? MAFW_11 : BASIC_7;
+  const defaultId = options.dataset === 'mafw' ? 'mafw-11' : 'basic-7';
+  const resolved = resolveLabelSet(options, defaultId);
+  const labelSet = resolved.labelSet!; // defined: there is a fallback
+  const nDataset = options.dataset === 'mafw' ? 11 : 7;
+  if (options.splitIndex !== undefined && labelSet.names.length !== nDataset) {
+    throw new InvalidArgumentError({ functionName: 'loadHespData', argument: 'splitIndex', message: `HESP's ${options.dataset} splits index ${nDataset} classes but the label set has ${labelSet.names.length} (${labelSet.names.join(', ')}); give known class ids instead` });
+  }
   const labelScheme = options.labelScheme ?? DATASETS[options.dataset].hesp.labelScheme;
   const list = (file: string) => loadVideoList({ file, labelScheme, labelSet, duplicates: options.duplicates, ...(options.root ? { root: options.root } : {}), ...(options.rebase ? { rebase: options.rebase } : {}) }).items;
   const split = options.known ? explicitOpenSetSplit(options.known, labelSet) : hespOpenSetSplits(options.dataset)[options.splitIndex!]!;
@@ -29,5 +38,5 @@ export function loadHespData(options: HespOptions): HespData {
   const order = createRng(options.seed + 17).shuffled(train.map((_, i) => i));
   const nVal = Math.floor(options.valFraction * train.length);
   const valSet = new Set(order.slice(0, nVal));
-  return { labelSet, split, train: train.filter((_, i) => !valSet.has(i)), val: train.filter((_, i) => valSet.has(i)), testKnown: test.known, testUnknown: test.unknown };
+  return { labelSet, labelSetReason: resolved.reason, split, train: train.filter((_, i) => !valSet.has(i)), val: train.filter((_, i) => valSet.has(i)), testKnown: test.known, testUnknown: test.unknown };
 }

@@ -1,10 +1,11 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sharedPath, writeSyntheticVideoSet } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { auroc } from '@vlfer/metrics';
-import { evaluateHespRun as evaluateRun, trainHesp as runHesp, type EpochRecord } from './index.js';
+import { evaluateHespRun as evaluateRun, loadHespData, trainHesp as runHesp, type EpochRecord } from './index.js';
+import { HespOptionsSchema } from './options.js';
 
 const work = mkdtempSync(join(tmpdir(), 'vlfer-hesp-'));
 const model = sharedPath('fixtures', 'tiny-clip');
@@ -55,6 +56,21 @@ describe('hesp train/eval end to end on tiny-clip with synthetic frame directori
     expect(col('known').filter((c) => c[2] === c[3]).length / 6).toBeCloseTo(scored.test.closed_set_accuracy!, 12);
     expect(scored.classNames).toEqual(['Happy', 'Sad', 'Neutral']);
   }, 300_000);
+  it('takes any label set: ad-hoc classes, a built-in id or a JSON file; HESP split indices need the dataset-sized set', () => {
+    const load = (extra: object) => loadHespData(HespOptionsSchema.parse({ ...cfg('ls', 1), ...extra }));
+    const adHoc = load({ classes: ['calm', 'joy', 'gloom', 'rage', 'shock'] });
+    expect(adHoc.labelSet.names).toEqual(['calm', 'joy', 'gloom', 'rage', 'shock']);
+    expect(adHoc.labelSetReason).toBe('given with classes');
+    expect(adHoc.testUnknown.length).toBe(4); // classes 3 and 4 of the test list
+    expect(load({ labelSet: 'contempt-7' }).labelSet.names.at(-1)).toBe('contempt');
+    const file = join(work, 'five.json');
+    writeFileSync(file, JSON.stringify({ id: 'five', names: ['a', 'b', 'c', 'd', 'e'] }));
+    expect(load({ labelSet: file }).labelSetReason).toBe(`from ${file}`);
+    expect(() => load({ classes: ['a', 'b', 'c', 'd', 'e'], known: undefined, splitIndex: 0 })).toThrow(/HESP's afew splits index 7 classes but the label set has 5 \(a, b, c, d, e\); give known class ids instead/);
+    expect(() => load({ labelSet: 'no-such-set' })).toThrow(/'no-such-set' is neither a built-in label set \(.*basic-7.*\) nor a JSON file/);
+    // a list label outside the label set names the list, the line and the set
+    expect(() => load({ classes: ['a', 'b', 'c'], known: [0, 1] })).toThrow(/test\.txt:\d+ \(field 'label'\): label '3' out of range; expected an integer 0..2 \(dfer-clip scheme, label set classes:a,b,c\)/);
+  });
   it('rejects unknown split options clearly', async () => {
     await expect(runHesp({ ...cfg('bad', 1), known: [0, 9] }, { log: () => {} })).rejects.toThrow(/class id 9 is outside basic-7/);
     await expect(runHesp({ ...cfg('bad', 1), known: [0, 0, 1] }, { log: () => {} })).rejects.toThrow(/class id 0 \(happiness\) is listed twice/);

@@ -15,6 +15,13 @@ export const HespOptionsSchema = z.object({
   root: path.optional(),
   /** How the label column is read. @default the dataset's HESP lists ('mafw-hesp' for MAFW, else 'dfer-clip') */
   labelScheme: z.enum(LABEL_SCHEMES).optional(),
+  /**
+   * The label set the lists' label ids index: a built-in id (`basic-7`, `mafw-11`, …) or a JSON file.
+   * @default the dataset's (mafw-11 for MAFW, basic-7 for AFEW/DFEW)
+   */
+  labelSet: z.string().min(1).optional(),
+  /** Class names in label-id order (an ad-hoc label set); wins over `labelSet`. */
+  classes: z.array(z.string().min(1)).min(2).optional(),
   rebase: z.object({ from: z.string(), to: z.string() }).optional(),
   duplicates: z.enum(['error', 'drop']).default('error'),
   /** HESP split index 0..19 (the reference runs known = splits[19 − i]) … */

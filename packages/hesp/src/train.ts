@@ -61,10 +61,11 @@ const CheckpointMetaSchema = z.object({
 });
 
 /** The settings that change the trained state: a checkpoint resumes only when they match. */
-function runKey(o: HespOptions): string {
+/** What a checkpoint must agree with to be resumed: every option that changes the numbers, and the class names (a label set file may change under the same path). */
+function runKey(o: HespOptions, classNames: readonly string[]): string {
   const { epochs: _e, out: _o, threads: _t, checkpointEvery: _c, device: _d, ...rest } = o;
   void _e; void _o; void _t; void _c; void _d;
-  return createHash('sha256').update(JSON.stringify(rest)).digest('hex');
+  return createHash('sha256').update(JSON.stringify({ ...rest, classNames })).digest('hex');
 }
 
 /** Test-time frames of clips (segment centres), [clips·T, 3, S, S] in [0, 1]. */
@@ -118,9 +119,10 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
   let toRelease: HespModel | undefined;
   let clipToRelease: ClipGradientModel | undefined;
   try {
+    log(`label set ${data.labelSet.id} (${data.labelSetReason})`);
     const texts = knownClassTexts(data.split.known, data.labelSet, { referenceBehaviour: o.referenceBehaviour });
     log(`known ${texts.join(', ')} (openness ${data.split.openness.toFixed(3)}); train ${data.train.length}, val ${data.val.length}, test ${data.testKnown.length} known + ${data.testUnknown.length} unknown`);
-    const key = runKey(o);
+    const key = runKey(o, data.labelSet.names);
     const ckptPath = run.path('checkpoint.safetensors');
     const logPath = run.path('train-log.jsonl');
     const epochsPath = run.path('epochs.jsonl');

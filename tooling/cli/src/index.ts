@@ -13,6 +13,14 @@ export function flagOf(path: string, flags: Readonly<Record<string, string>> = {
   return flags[first] ?? `--${first.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }
 
+/** Seconds as `42s`, `3m05s` or `2h07m` (progress ETAs). */
+export function formatDuration(seconds: number): string {
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
 /**
  * Progress bars on stderr, one per phase, with rate, ETA and the cached count; a no-op when disabled. Step
  * phases show the loss of the last step.
@@ -28,14 +36,15 @@ export function progressBars(enabled: boolean): ProgressCallback & { stop(): voi
     if (e.phase !== phase) {
       stop();
       phase = e.phase;
-      bar = new SingleBar({ format: `${e.phase} [{bar}] {percentage}% | {value}/{total} ${e.unit} | {rate} ${e.unit}/s | ETA {eta_formatted}{extra}`, stream: process.stderr, noTTYOutput: true, notTTYSchedule: 10_000, etaBuffer: 20 }, Presets.shades_classic);
-      bar.start(e.total, e.done, { rate: '-', extra: '' });
+      bar = new SingleBar({ format: `${e.phase} [{bar}] {percentage}% | {value}/{total} ${e.unit} | {rate} ${e.unit}/s | ETA {remaining}{extra}`, stream: process.stderr, noTTYOutput: true, notTTYSchedule: 10_000, barsize: 30 }, Presets.shades_classic);
+      bar.start(e.total, e.done, { rate: '-', remaining: e.done >= e.total ? '0s' : '-', extra: '' });
       t0 = performance.now();
       first = e.done;
     }
     const s = (performance.now() - t0) / 1000;
     const extra = [e.cached ? `${e.cached} cached` : '', e.detail?.loss !== undefined ? `loss ${Number(e.detail.loss).toFixed(4)}` : ''].filter(Boolean).join(', ');
-    bar!.update(e.done, { rate: s > 0.5 ? ((e.done - first) / s).toFixed(1) : '-', extra: extra ? ` | ${extra}` : '' });
+    const rate = s > 0.5 && e.done > first ? (e.done - first) / s : undefined;
+    bar!.update(e.done, { rate: rate ? rate.toFixed(1) : '-', remaining: e.done >= e.total ? '0s' : rate ? formatDuration((e.total - e.done) / rate) : '-', extra: extra ? ` | ${extra}` : '' });
     if (e.done >= e.total) stop();
   }) as ProgressCallback & { stop(): void };
   report.stop = stop;

@@ -13,7 +13,7 @@ export { RunDirectory, verifyRunOutputs, RUN_LOCK_FILE, MANIFEST_FILE } from './
 export type { CheckpointContent, OptimizerStateLike } from './checkpoint.js';
 export { saveCheckpoint, loadCheckpoint } from './checkpoint.js';
 export type { Provenance } from './provenance.js';
-export { provenance, codeRevision } from './provenance.js';
+export { provenance, codeRevision, detectGpus } from './provenance.js';
 export { readSafetensors, writeSafetensors, readTorchCheckpointFile } from './files.js';
 export type { ThreadOptions } from './threads.js';
 export { defaultThreads, ortSessionOptions } from './threads.js';

@@ -17,8 +17,26 @@ export interface Provenance {
   host: string;
   cpu: { model: string; logicalCores: number; availableParallelism: number };
   memoryBytes: number;
-  /** GPU description when a GPU backend ran (e.g. the WebGPU adapter), else null. */
+  /** The machine's NVIDIA GPUs (`nvidia-smi`: name, memory, driver) or what the caller gave; null when none was found. */
   gpu: string | null;
+}
+
+let cachedGpu: string | null | undefined;
+
+/**
+ * The NVIDIA GPUs of this machine as `nvidia-smi` names them ("NVIDIA H200, 143771 MiB, driver 570.124.06"; several
+ * joined by "; "), or null when `nvidia-smi` is absent or lists none. Cached per process.
+ */
+export function detectGpus(): string | null {
+  if (cachedGpu !== undefined) return cachedGpu;
+  let out: string | null = null;
+  try {
+    out = execFileSync('nvidia-smi', ['--query-gpu=name,memory.total,driver_version', '--format=csv,noheader'], { stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 }).toString().trim();
+  } catch {
+    out = null; // no nvidia-smi (no NVIDIA driver): recorded as null
+  }
+  cachedGpu = out ? out.split('\n').map((l) => { const [name, mem, driver] = l.split(',').map((s) => s.trim()); return `${name}, ${mem}, driver ${driver}`; }).join('; ') : null;
+  return cachedGpu;
 }
 
 function git(args: string[], cwd: string): string | null {
@@ -74,6 +92,6 @@ export function provenance(options: { runtime?: Record<string, string | null>; g
     host: hostname(),
     cpu: { model: c[0]?.model.trim() ?? 'unknown', logicalCores: c.length, availableParallelism: availableParallelism() },
     memoryBytes: totalmem(),
-    gpu: options.gpu ?? null,
+    gpu: options.gpu ?? detectGpus(),
   };
 }

@@ -4,7 +4,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChecksumError, DataFormatError, FileIoError, RunLockedError } from '../index.js';
-import { FeatureCache, fingerprintFiles, loadCheckpoint, readJsonLines, RUN_LOCK_FILE, RunDirectory, saveCheckpoint, setWriteFailpoint, verifyRunOutputs, writeFileAtomic } from './index.js';
+import { FeatureCache, fingerprintFiles, loadCheckpoint, provenance, readJsonLines, RUN_LOCK_FILE, RunDirectory, saveCheckpoint, setWriteFailpoint, verifyRunOutputs, writeFileAtomic } from './index.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'vlfer-run-'));
 afterEach(() => setWriteFailpoint(undefined));
@@ -123,5 +123,20 @@ describe('checkpoints, cache entries and logs are checked on read', () => {
     utimesSync(f, new Date(), new Date(Date.now() + 5000));
     expect(fingerprintFiles({ 'onnx/vision_model.onnx': f }, { indexDir: dir })).not.toBe(a);
     expect(Object.keys(JSON.parse(readFileSync(join(dir, 'fingerprints.json'), 'utf8'))).length).toBe(2);
+  });
+});
+
+describe('provenance', () => {
+  it("records the machine's GPUs as nvidia-smi lists them (a stand-in nvidia-smi on PATH)", () => {
+    const bin = tmp();
+    writeFileSync(join(bin, 'nvidia-smi'), '#!/bin/sh\necho "NVIDIA H200, 143771 MiB, 570.124.06"\necho "NVIDIA H200, 143771 MiB, 570.124.06"\n', { mode: 0o755 });
+    const path = process.env.PATH;
+    process.env.PATH = `${bin}:${path}`;
+    try {
+      expect(provenance().gpu).toBe('NVIDIA H200, 143771 MiB, driver 570.124.06; NVIDIA H200, 143771 MiB, driver 570.124.06');
+    } finally {
+      process.env.PATH = path;
+    }
+    expect(provenance({ gpu: 'given' }).gpu).toBe('given');
   });
 });

@@ -10,3 +10,5 @@ export type { VideoListOptions } from './video-list.js';
 export { loadVideoList, listFrames } from './video-list.js';
 export type { RafDbOptions, AffectNetOptions, FerPlusOptions } from './tabular.js';
 export { loadRafDb, loadAffectNetCsv, loadFerPlusCsv } from './tabular.js';
+export type { LabelSetChoice } from './label-set-file.js';
+export { resolveLabelSet } from './label-set-file.js';

@@ -36,8 +36,26 @@ function toSharp(src: ImageSource): Sharp {
 }
 
 /**
- * Decode an image to 8-bit grey or RGB as Pillow's `Image.open(...).convert('RGB')` would see it (alpha dropped;
- * grey and grey+alpha stay one channel — resizing three equal channels gives the same values).
+ * Pillow's CMYK → RGB (`libImaging/Convert.c` cmyk2rgb, Pillow ≥ 8): r = clip(nk − c·nk/255) with nk = 255 − k and
+ * the division rounded as MULDIV255; no ICC profile is applied. @param cmyk interleaved C, M, Y, K bytes
+ */
+export function pillowCmykToRgb(cmyk: Uint8Array): Uint8Array {
+  const n = cmyk.length / 4;
+  const out = new Uint8Array(n * 3);
+  const muldiv255 = (a: number, b: number) => { const t = a * b + 128; return ((t >> 8) + t) >> 8; };
+  for (let i = 0; i < n; i++) {
+    const nk = 255 - cmyk[4 * i + 3]!;
+    for (let c = 0; c < 3; c++) out[3 * i + c] = Math.max(0, Math.min(255, nk - muldiv255(cmyk[4 * i + c]!, nk)));
+  }
+  return out;
+}
+
+/**
+ * Decode an image to 8-bit grey or RGB as Pillow 9–11's `Image.open(...).convert('RGB')` sees it, where libvips'
+ * default conversion differs: a CMYK JPEG is converted with Pillow's formula (no ICC transform); a 16-bit PNG keeps
+ * Pillow's reduction — grey without alpha (mode I) is clipped to 255, grey+alpha and RGB(A) keep the high byte.
+ * Alpha is dropped; grey stays one channel (resizing three equal channels gives the same values). Other formats and
+ * bit depths (16-bit TIFF, …) are decoded by libvips (sRGB, 8-bit), which may differ from Pillow.
  * @throws DataFormatError naming the file when it cannot be decoded
  */
 export async function decodeImage(src: ImageSource): Promise<DecodedImage> {
@@ -50,6 +68,28 @@ export async function decodeImage(src: ImageSource): Promise<DecodedImage> {
     let img = toSharp(src);
     const meta = await img.metadata();
     if (!meta.width || !meta.height) throw new Error('image has no size');
+    const { width, height } = meta;
+    if (meta.space === 'cmyk') {
+      const r = await toSharp(src).pipelineColourspace('cmyk').toColourspace('cmyk').raw().toBuffer({ resolveWithObject: true });
+      if (r.info.channels !== 4) throw new Error(`CMYK image decoded to ${r.info.channels} channels`);
+      return { data: pillowCmykToRgb(r.data), width, height, channels: 3 };
+    }
+    if (meta.format === 'png' && meta.depth === 'ushort') {
+      const grey = (meta.channels ?? 3) <= 2;
+      const r = await toSharp(src).toColourspace(grey ? 'grey16' : 'rgb16').raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
+      const v = new Uint16Array(r.data.buffer, r.data.byteOffset, r.data.byteLength / 2);
+      const ch = r.info.channels;
+      const keep = grey ? 1 : 3;
+      const out = new Uint8Array(width * height * keep);
+      for (let p = 0; p < width * height; p++) {
+        for (let c = 0; c < keep; c++) {
+          const x = v[p * ch + c]!;
+          // Pillow: 16-bit grey without alpha opens as mode I and clips; everything else reads the high byte
+          out[p * keep + c] = grey && ch === 1 ? Math.min(x, 255) : x >> 8;
+        }
+      }
+      return { data: out, width, height, channels: keep as 1 | 3 };
+    }
     const grey = meta.channels !== undefined && meta.channels <= 2;
     img = img.removeAlpha();
     if (!grey) img = img.toColourspace('srgb');

@@ -1,0 +1,28 @@
+import { existsSync } from 'node:fs';
+import { InvalidArgumentError, type LabelSet } from '@vlfer/core';
+import { readTextFile } from '@vlfer/core/node';
+import { getLabelSet, labelSetFromNames, LABEL_SETS, parseLabelSetJson } from '../label-sets.js';
+
+/** What a user may give to choose a label set: ad-hoc class names, or a built-in id / JSON file. */
+export interface LabelSetChoice {
+  /** Class names in label order (an ad-hoc label set); wins over `labelSet`. */
+  classes?: readonly string[] | undefined;
+  /** A built-in label set id (`contempt-7`, `affectnet-8-native`, …) or a JSON file (`["a", …]` or `{ id, names }`). */
+  labelSet?: string | undefined;
+}
+
+/**
+ * The label set a run uses: `classes` (ad-hoc, in order) > `labelSet` (built-in id or JSON file) > `fallback` (a
+ * built-in id, e.g. the dataset's default). Returns `undefined` when nothing is given and there is no fallback (class
+ * folder sets then infer it from the folders), with a sentence saying where the label set came from.
+ * @throws InvalidArgumentError naming `labelSet` when it is neither a built-in id nor a file; DataFormatError naming the file
+ */
+export function resolveLabelSet(choice: LabelSetChoice, fallback?: string): { labelSet: LabelSet | undefined; reason: string } {
+  if (choice.classes) return { labelSet: labelSetFromNames(choice.classes), reason: 'given with classes' };
+  if (choice.labelSet) {
+    if (choice.labelSet in LABEL_SETS) return { labelSet: getLabelSet(choice.labelSet), reason: `built-in label set '${choice.labelSet}'` };
+    if (existsSync(choice.labelSet)) return { labelSet: parseLabelSetJson(readTextFile(choice.labelSet, 'label set JSON'), choice.labelSet), reason: `from ${choice.labelSet}` };
+    throw new InvalidArgumentError({ functionName: 'resolveLabelSet', argument: 'labelSet', message: `'${choice.labelSet}' is neither a built-in label set (${Object.keys(LABEL_SETS).join(', ')}) nor a JSON file` });
+  }
+  return fallback ? { labelSet: getLabelSet(fallback), reason: `the dataset's default '${fallback}'` } : { labelSet: undefined, reason: '' };
+}
