@@ -1,3 +1,4 @@
 import { defineConfig } from 'tsup';
+import { vlferTsupConfig } from '../../tooling/build/src/tsup.js';
 
-export default defineConfig({ entry: ['src/index.ts'], format: ['esm'], dts: true, sourcemap: true, clean: true, target: 'node20' });
+export default defineConfig(vlferTsupConfig());

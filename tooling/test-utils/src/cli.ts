@@ -2,7 +2,6 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createRng } from '@vlfer/core';
 import { repoRoot } from './index.js';
 
 /** tsx's loader by absolute URL, so a CLI can run from any working directory. */
@@ -39,7 +38,9 @@ export function runCliKilledAfter(entry: string, args: string[], ms: number, opt
  * (a run that ends before its kill counts as finished, and the next one reruns a finished command).
  */
 export async function killChain(entry: string, args: string[], options: { kills: number; fullMs: number; seed: number; cwd: string; env?: Record<string, string> }): Promise<{ delays: number[]; killed: number; final: ReturnType<typeof runCli> }> {
-  const rng = createRng(options.seed);
+  // a seeded linear congruential generator: test-utils stays free of @vlfer/core (core's tests depend on test-utils)
+  let state = (options.seed >>> 0) || 1;
+  const rng = { next: () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32) };
   const delays: number[] = [];
   let killed = 0;
   let window = options.fullMs;

@@ -39,6 +39,9 @@ export function detectGpus(): string | null {
   return cachedGpu;
 }
 
+/** This file's path: `__filename` in the CommonJS build (where `import.meta` is empty), `import.meta.url` in the sources. */
+const thisFile = typeof __filename === 'string' ? __filename : fileURLToPath(import.meta.url);
+
 function git(args: string[], cwd: string): string | null {
   try {
     return execFileSync('git', args, { cwd, stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 }).toString().trim();
@@ -52,30 +55,36 @@ let cachedGit: Provenance['git'] | undefined;
 /** The git commit and dirty flag of the checkout holding this file (tracked files only; untracked are ignored). */
 export function codeRevision(): Provenance['git'] {
   if (cachedGit !== undefined) return cachedGit;
-  const here = dirname(fileURLToPath(import.meta.url));
+  const here = dirname(thisFile);
   const sha = git(['rev-parse', 'HEAD'], here);
   cachedGit = sha && /^[0-9a-f]{40}$/.test(sha) ? { sha, dirty: (git(['status', '--porcelain', '--untracked-files=no'], here) ?? '') !== '' } : null;
   return cachedGit;
 }
 
-/** Versions of the @vlfer packages in the workspace or in node_modules beside this package. */
+const VLFER_PACKAGES = ['core', 'metrics', 'datasets', 'llm-knowledge', 'losses', 'projection-head', 'encoders', 'open-set', 'exp-clip', 'hesp', 'faces'];
+
+/**
+ * Versions of the @vlfer packages beside this one: the folder that holds `core/package.json` named `@vlfer/core` is
+ * found by walking up from this file (`packages/` in the workspace, `node_modules/@vlfer/` when installed).
+ */
 function vlferPackageVersions(): Record<string, string> {
   const out: Record<string, string> = {};
-  const here = dirname(fileURLToPath(import.meta.url));
-  // packages/core/{src,dist}/node → packages/ (workspace) or node_modules/@vlfer/core/dist/node → node_modules/@vlfer
-  for (const up of [join(here, '..', '..', '..'), join(here, '..', '..', '..', '..')]) {
-    if (!existsSync(up)) continue;
-    for (const name of ['core', 'metrics', 'datasets', 'llm-knowledge', 'losses', 'projection-head', 'encoders', 'open-set', 'exp-clip', 'hesp', 'faces']) {
-      const p = join(up, name, 'package.json');
+  let dir = dirname(thisFile);
+  for (let up = 0; up < 6; up++, dir = dirname(dir)) {
+    const core = join(dir, 'core', 'package.json');
+    if (!existsSync(core)) continue;
+    let found = false;
+    for (const name of VLFER_PACKAGES) {
+      const p = join(dir, name, 'package.json');
       if (!existsSync(p)) continue;
       try {
         const pkg = JSON.parse(readFileSync(p, 'utf8')) as { name?: string; version?: string };
-        if (pkg.name?.startsWith('@vlfer/') && pkg.version) out[pkg.name] = pkg.version;
+        if (pkg.name === `@vlfer/${name}` && pkg.version) { out[pkg.name] = pkg.version; found = true; }
       } catch {
-        // unreadable manifest: leave the package out
+        // an unreadable manifest: that package is left out of the record
       }
     }
-    if (Object.keys(out).length > 0) break;
+    if (found) break;
   }
   return out;
 }

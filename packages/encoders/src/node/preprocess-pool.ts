@@ -23,13 +23,20 @@ export class PreprocessWorkerError extends VlferError {
   override name = 'PreprocessWorkerError';
 }
 
+/** This file: `__filename` in the CommonJS build (import.meta is empty there), `import.meta.url` in the sources. */
+const thisFile = typeof __filename === 'string' ? pathToFileURL(__filename).href : import.meta.url;
+
 function workerSpec(): { entry: URL | string; options: WorkerOptions } {
-  // from the built package the worker is dist/preprocess-worker.js; from the sources (tests, tsx) it is TypeScript:
-  // a bootstrap loads tsx in the worker thread, then imports it with the workspace's source condition
-  if (!import.meta.url.endsWith('.ts')) return { entry: new URL('./preprocess-worker.js', import.meta.url), options: {} };
+  // from the built package the worker is dist/node/preprocess-worker.cjs (found from the package's own manifest, since
+  // this code may sit in a shared chunk); from the sources (tests, tsx) it is TypeScript: a bootstrap loads tsx in the
+  // worker thread, then imports it with the workspace's source condition
+  if (!thisFile.endsWith('.ts')) {
+    const root = dirname(createRequire(thisFile).resolve('@vlfer/encoders/package.json'));
+    return { entry: join(root, 'dist', 'node', 'preprocess-worker.cjs'), options: {} };
+  }
   // the ESM build of tsx's register API (its package exports give require() the CJS one)
-  const tsxApi = pathToFileURL(join(dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist', 'esm', 'api', 'index.mjs')).href;
-  const body = new URL('./preprocess-worker.ts', import.meta.url).href;
+  const tsxApi = pathToFileURL(join(dirname(createRequire(thisFile).resolve('tsx/package.json')), 'dist', 'esm', 'api', 'index.mjs')).href;
+  const body = new URL('./preprocess-worker.ts', thisFile).href;
   const code = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(body)}); }).catch((e) => { process.nextTick(() => { throw e; }); });`;
   return { entry: code, options: { eval: true, execArgv: ['--conditions=@vlfer/source'] } };
 }

@@ -11,7 +11,8 @@ import { preprocessImages, type ImageSource } from './preprocess.js';
 /** Path of the ffmpeg binary shipped in `@ffmpeg-installer/ffmpeg` (override with $VLFER_FFMPEG). */
 export function defaultFfmpegPath(): string {
   if (process.env.VLFER_FFMPEG) return process.env.VLFER_FFMPEG;
-  const require = createRequire(import.meta.url);
+  // __filename in the CommonJS build (import.meta is empty there), import.meta.url in the sources
+  const require = createRequire(typeof __filename === 'string' ? __filename : import.meta.url);
   return (require('@ffmpeg-installer/ffmpeg') as { path: string }).path;
 }
 

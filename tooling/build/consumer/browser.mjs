@@ -1,0 +1,22 @@
+import { auroc, oscr, unweightedAverageRecall } from '@vlfer/metrics';
+import { tensor2d, cosineLogits } from '@vlfer/core';
+import { getLabelSet, parseVideoListText, segmentCentreIndices } from '@vlfer/datasets';
+import { expClipPrompts } from '@vlfer/llm-knowledge';
+import { arplLogits } from '@vlfer/losses';
+import { OPENAI_CLIP_PREPROCESSOR, preprocessRgb } from '@vlfer/encoders';
+import { ensembleLogits, knownness } from '@vlfer/open-set';
+const pixels = new Float32Array(3 * 224 * 224);
+preprocessRgb({ data: new Uint8Array(4 * 4 * 3).fill(51), width: 4, height: 4, channels: 3 }, 'exp-clip', OPENAI_CLIP_PREPROCESSOR, pixels, 0);
+const e = ensembleLogits(tensor2d([[3, 1], [0, 2]]), arplLogits(tensor2d([[1, 0], [0, 1]]), tensor2d([[-1, 0], [0, -1]])));
+globalThis.result = {
+  auroc: auroc([0.9, 0.8], [0.1, 0.85]),
+  oscr: oscr([[2, 1], [0, 3]], [0, 1], [[0.5, 0.4]]),
+  uar: unweightedAverageRecall([0, 1, 1], [0, 1, 0]),
+  cosine: cosineLogits(tensor2d([[1, 0]]), tensor2d([[1, 0]]), 100).logits.data[0],
+  classes: getLabelSet('affectnet-8-native').names.length,
+  clips: parseVideoListText('a 10 1\n', { file: 'list.txt', labelScheme: 'dfer-clip' }).entries.length,
+  frames: segmentCentreIndices(40, 16).length,
+  prompts: expClipPrompts('expression_ensemble_ten', ['happiness']).prompts[0].length,
+  pixel: pixels[0],
+  known: knownness(e).predictions,
+};

@@ -1,0 +1,111 @@
+/**
+ * @file Consumer smoke test of the published packages (`pnpm test:consumer`; run by `.ci/run` after `pnpm build`).
+ *
+ * As a researcher outside the monorepo would: `pnpm pack` every public package, install the tarballs into a fresh
+ * project, then
+ * 1. check each tarball: LICENSE, README and every exported file present; no tests, test data or fixtures;
+ * 2. `import` and `require` every entry in one process: same names, same objects (one instance, no dual-package hazard);
+ * 3. run a CommonJS consumer (`.cjs`) that calls into the packages;
+ * 4. type-check an ESM `.ts` consumer (module nodenext) and a CommonJS `.cts` consumer against the published declarations;
+ * 5. bundle the runtime-neutral entries (core, metrics, datasets, llm-knowledge, losses, encoders, open-set) with
+ *    esbuild for `--platform=browser` and run the bundle in a fresh `vm` context (no Node globals);
+ * 6. run publint --strict and attw (node10, node16 from CJS and ESM, bundler) on every package.
+ * The consumer files are in `tooling/build/consumer/`. Any failure exits non-zero with what failed. `--keep` leaves
+ * the temporary project for inspection.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { packAll, publicPackages, repoRoot, type PublicPackage } from './pack.js';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runInNewContext } from 'node:vm';
+
+const root = repoRoot;
+const bin = (name: string) => join(root, 'node_modules', '.bin', name);
+const keep = process.argv.includes('--keep');
+const failures: string[] = [];
+const step = (what: string) => process.stdout.write(`\n== ${what}\n`);
+const fail = (what: string) => { failures.push(what); process.stdout.write(`FAIL ${what}\n`); };
+
+const packages = publicPackages();
+const specifiers = (p: PublicPackage) => Object.keys(p.exports).filter((k) => k !== './package.json').map((k) => (k === '.' ? p.name : `${p.name}/${k.slice(2)}`));
+
+const work = mkdtempSync(join(tmpdir(), 'vlfer-consumer-'));
+const tarballs = join(work, 'tarballs');
+const project = join(work, 'project');
+// the consumer files (an ESM import/require check, a .cjs consumer, .ts/.cts consumers, a browser entry)
+cpSync(join(import.meta.dirname, '..', 'consumer'), project, { recursive: true });
+process.stdout.write(`consumer project in ${project}\n`);
+
+step('pack');
+const packed = packAll(tarballs);
+for (const f of packed.failures) fail(f);
+const tgz = packed.tarballs;
+for (const p of packages) {
+  const file = tgz[p.name];
+  if (!file) continue;
+  const files = execFileSync('tar', ['-tzf', file], { encoding: 'utf8' }).trim().split('\n').map((f) => f.replace(/^package\//, ''));
+  const needed = ['LICENSE', 'README.md', 'package.json', ...Object.values(p.exports).flatMap((v) => (typeof v === 'string' ? [] : Object.values(v as Record<string, unknown>).flatMap((c) => (typeof c === 'object' && c ? Object.values(c as Record<string, string>) : [])))).map((f) => f.replace(/^\.\//, ''))];
+  for (const f of needed) if (!files.includes(f)) fail(`${p.name}: tarball lacks ${f}`);
+  const stray = files.filter((f) => /(^|\/)(test-data|__fixtures__|fixtures)\/|\.test\.ts$|\.reference\.ts$|tsconfig\.json$|tsup\.config\.ts$/.test(f));
+  if (stray.length > 0) fail(`${p.name}: tarball ships test files: ${stray.slice(0, 5).join(', ')}`);
+  process.stdout.write(`${p.name}: ${files.length} files, ${(readFileSync(file).length / 1024).toFixed(0)} KiB\n`);
+}
+if (failures.length > 0) throw new Error(`packing failed:\n${failures.join('\n')}`);
+
+step('install the tarballs into a fresh project');
+const overrides = Object.fromEntries(Object.entries(tgz).map(([n, f]) => [n, `file:${f}`]));
+const typesNode = JSON.parse(readFileSync(join(root, 'node_modules', '@types', 'node', 'package.json'), 'utf8')).version as string;
+writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies: overrides, devDependencies: { '@types/node': typesNode }, pnpm: { overrides } }, null, 2));
+const install = spawnSync('pnpm', ['install', '--prefer-offline', '--ignore-workspace', '--config.strict-peer-dependencies=false'], { cwd: project, encoding: 'utf8', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' } });
+if (install.status !== 0) { process.stdout.write(install.stdout + install.stderr); throw new Error('pnpm install of the tarballs failed'); }
+
+step('import and require every entry: same names, same objects');
+const all = packages.flatMap(specifiers);
+const same = spawnSync(process.execPath, ['same-instance.mjs', JSON.stringify(all)], { cwd: project, encoding: 'utf8' });
+process.stdout.write(same.stdout);
+if (same.status !== 0) fail(`import/require: ${same.stderr.trim()}`);
+
+step('a CommonJS consumer');
+const cjs = spawnSync(process.execPath, ['consumer.cjs'], { cwd: project, encoding: 'utf8' });
+process.stdout.write(cjs.stdout);
+if (cjs.status !== 0) fail(`CommonJS consumer: ${cjs.stderr.trim().split('\n').slice(0, 6).join('\n')}`);
+
+step('type-check an ESM .ts and a CommonJS .cts consumer (module nodenext)');
+writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, noEmit: true, skipLibCheck: false, types: ['node'] }, files: ['consumer.ts', 'consumer.cts'] }, null, 2));
+const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: project, encoding: 'utf8' });
+if (tsc.status !== 0) fail(`type-check: ${tsc.stdout.trim().split('\n').slice(0, 12).join('\n')}`);
+else process.stdout.write('consumer.ts and consumer.cts type-check\n');
+
+step('bundle the runtime-neutral entries for the browser and run them in a fresh context');
+const bundle = spawnSync(bin('esbuild'), ['browser.mjs', '--bundle', '--platform=browser', '--format=iife', '--outfile=browser-bundle.js', '--log-level=warning'], { cwd: project, encoding: 'utf8' });
+if (bundle.status !== 0) fail(`esbuild --platform=browser: ${bundle.stderr.trim().split('\n').slice(0, 12).join('\n')}`);
+else {
+  const code = readFileSync(join(project, 'browser-bundle.js'), 'utf8');
+  const context: Record<string, unknown> = { console };
+  context.globalThis = context;
+  try {
+    runInNewContext(code, context, { filename: 'browser-bundle.js' });
+    const r = context.result as Record<string, unknown>;
+    process.stdout.write(`bundle ${(code.length / 1024).toFixed(0)} KiB ran: ${JSON.stringify(r)}\n`);
+    if (r.auroc !== 0.75 || r.classes !== 8 || r.clips !== 1 || r.frames !== 16 || r.prompts !== 10 || r.cosine !== 100 || Math.abs((r.pixel as number) - 0.2) > 1e-6) fail(`browser bundle computed ${JSON.stringify(r)}`);
+  } catch (error) {
+    fail(`browser bundle threw in a fresh context: ${(error as Error).message}`);
+  }
+}
+
+step('publint --strict and attw on every package');
+for (const p of packages) {
+  const pl = spawnSync(bin('publint'), ['--strict', tgz[p.name]!], { cwd: p.dir, encoding: 'utf8' });
+  if (pl.status !== 0 || /warning|error/i.test(pl.stdout)) fail(`publint ${p.name}:\n${pl.stdout.trim()}`);
+  const at = spawnSync(bin('attw'), [tgz[p.name]!, '--format', 'table-flipped'], { cwd: p.dir, encoding: 'utf8' });
+  if (at.status !== 0) fail(`attw ${p.name}:\n${at.stdout.trim()}`);
+  else process.stdout.write(`${p.name}: publint clean, attw green (node10, node16 CJS/ESM, bundler)\n`);
+}
+
+if (!keep) rmSync(work, { recursive: true, force: true });
+if (failures.length > 0) {
+  process.stdout.write(`\n${failures.length} consumer check(s) failed\n`);
+  process.exit(1);
+}
+process.stdout.write(`\nall consumer checks passed (${packages.length} packages)\n`);
