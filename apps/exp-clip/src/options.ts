@@ -6,7 +6,7 @@ import { PREPROCESS_MODES } from '@vlfer/encoders';
 import { CLIP_DTYPES, RESIZERS } from '@vlfer/encoders/node';
 import { PROMPT_TYPES, promptTypeByNumber, type PromptType } from '@vlfer/llm-knowledge';
 import { OPTIMIZERS } from '@vlfer/losses';
-import { foldList, integer, number, rebasePair, stringList } from '@vlfer/cli-kit';
+import { addFaceOptions, FACE_FLAG_NAMES, foldList, integer, number, rebasePair, stringList } from '@vlfer/cli-kit';
 import { InvalidArgumentError } from 'commander';
 
 /** `1..5`, `all`, names, or comma lists of these. */
@@ -25,9 +25,9 @@ export function parsePromptTypes(v: string): PromptType[] {
 }
 
 /** Flags spelled otherwise than the library option they set (for error messages). */
-export const FLAG_NAMES = { promptTypes: '--prompts', teacherSource: '--targets / --teacher-url', teacherKeys: '--keys', teacherTimeoutMs: '--teacher-timeout' };
+export const FLAG_NAMES = { promptTypes: '--prompts', teacherSource: '--targets / --teacher-url', teacherKeys: '--keys', teacherTimeoutMs: '--teacher-timeout', ...FACE_FLAG_NAMES };
 
-const common = (c: Command) => c
+const common = (c: Command) => addFaceOptions(c)
   .requiredOption('--model <id|dir|file.pt>', 'CLIP: Hugging Face id, local directory (ONNX or config.json + model.safetensors) or OpenAI .pt checkpoint')
   .option('--tokenizer <dir>', 'CLIP tokenizer directory (OpenAI .pt checkpoints hold none)')
   .addOption(new Option('--preprocess <mode>', "'exp-clip' (224x224 bilinear, [0,1]) or 'clip' (model preprocessor)").choices(PREPROCESS_MODES).default('exp-clip'))

@@ -73,6 +73,27 @@ describe('vlfer-exp-clip command line', () => {
     expect(ok.stdout).toMatch(/a_photo_of_a_face_with_an_expression_of_name\s+\d+\.\d\d\s+\d+\.\d\d/);
     expect(ok.stderr).toMatch(/label set classes:happiness,sadness,contempt/);
   }, 120_000);
+  it('evaluates a folder of raw multi-face photos through face detection and alignment in one command', async () => {
+    const demo = join(dirname(createRequire(import.meta.url).resolve('@vladmandic/face-api/package.json')), 'demo');
+    const raw = join(work, 'raw');
+    for (const [c, photos] of [['happy', [1, 2, 3]], ['sad', [4, 5, 6]]] as const) {
+      mkdirSync(join(raw, c), { recursive: true });
+      for (const i of photos) writeFileSync(join(raw, c, `sample${i}.jpg`), readFileSync(join(demo, `sample${i}.jpg`)));
+    }
+    writeFileSync(join(raw, 'sad', 'blank.png'), await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 99, g: 99, b: 99 } } }).png().toBuffer());
+    const args = ['eval', '--dataset', 'image-folder', '--root', raw, '--classes', 'happiness,sadness', '--model', model, '--prompts', '1', '--faces', 'detect:align', '--face-models', sharedPath('assets', 'face-detectors'), '--face-select', 'all', '--face-cache', join(work, 'faces'), '--no-cache', '--no-progress', '--out', join(work, 'raw-run')];
+    const r = cli(args);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/faces \(yunet-s aligned 224px, all, no face: skip\): 7 images\/clips — 1 with none, 0 with one, 6 with several; 22 crops, 1 skipped/);
+    const metrics = JSON.parse(readFileSync(join(work, 'raw-run', 'metrics.json'), 'utf8'));
+    expect(metrics.faces.counts).toMatchObject({ images: 7, zero: 1, many: 6, crops: 22 });
+    const rows = readFileSync(join(work, 'raw-run', 'predictions.csv'), 'utf8').trim().split('\n').slice(1);
+    expect(rows.length).toBe(22); // one row per face, named by its photo
+    expect(rows.some((l) => l.includes('happy/sample1.jpg#face2'))).toBe(true);
+    const flags = cli([...args.filter((a) => a !== '--faces' && a !== 'detect:align')]);
+    expect(flags.code).toBe(1);
+    expect(flags.stderr).toMatch(/--face-models, --face-select, --face-cache need --faces detect or --faces detect:align/);
+  }, 180_000);
   it('infers the 7-class set with contempt (CK+-style folders, no neutral) without flags: 7-way, not 8-way', async () => {
     const ck = join(work, 'ck');
     for (const [c, f] of ['anger', 'contempt', 'disgust', 'fear', 'happy', 'sadness', 'surprise'].entries()) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** @file vlfer-hesp: HESP open-set video FER. Parses flags, draws progress, prints; the work is @vlfer/hesp. */
 import { Command } from 'commander';
-import { cliAbortSignal, progressBars, runMain } from '@vlfer/cli-kit';
+import { cliAbortSignal, facesFromFlags, progressBars, runMain } from '@vlfer/cli-kit';
 import { evaluateHespRun, trainHesp } from '@vlfer/hesp';
 import { evalCommand, FLAG_NAMES, trainCommand } from './options.js';
 
@@ -17,7 +17,7 @@ program.addCommand(trainCommand().action(async (o) => {
     dataset: o.dataset, trainAnnotations: o.train, testAnnotations: o.test, root: o.root, labelScheme: o.labelScheme, labelSet: o.labelSet, classes: o.classes, rebase: o.rebase, duplicates: o.duplicates, splitIndex: o.split, known: o.known,
     model: o.model, tokenizer: o.tokenizer, ...(o.location ? { location: { row: o.location[0], col: o.location[1] } } : {}), epochs: o.epochs, batch: o.batch, frames: o.frames, lr: o.lr, seed: o.seed,
     valFraction: o.valFraction, selectOn: o.selectOn, selectionMetrics: o.selectionMetrics, augment: o.augment !== false, checkpointEvery: o.checkpointEvery, device: o.device, threads: o.threads,
-    referenceBehaviour: { alphabeticalClassNames: Boolean(o.referenceClassOrder), zeroContextGradient: Boolean(o.referenceZeroContextGrad) }, out: o.out,
+    referenceBehaviour: { alphabeticalClassNames: Boolean(o.referenceClassOrder), zeroContextGradient: Boolean(o.referenceZeroContextGrad) }, faces: facesFromFlags(o), out: o.out,
   }, { signal: cliAbortSignal(NAME), onProgress: progress, log: (l) => { progress.stop(); log(l); } }).finally(() => progress.stop());
   const b = r.best?.test;
   process.stdout.write(b ? `best epoch ${r.best!.epoch}: test closed-set acc ${pct(b.closed_set_accuracy)}, AUROC ${pct(b.auroc_arpl)} (ARPL) / ${pct(b.auroc_standard)} (standard), OSCR ${pct(b.oscr_arpl)} / ${pct(b.oscr_standard)} (results in ${r.outDir})\n` : `no epoch run (results in ${r.outDir})\n`);

@@ -3,13 +3,13 @@ import { Command, Option } from 'commander';
 import { COMPUTE_DEVICES } from '@vlfer/core';
 import { LABEL_SCHEMES } from '@vlfer/datasets';
 import { OPEN_SET_METRIC_FAMILIES } from '@vlfer/metrics';
-import { integer, integerList, number, rebasePair, stringList } from '@vlfer/cli-kit';
+import { addFaceOptions, FACE_FLAG_NAMES, integer, integerList, number, rebasePair, stringList } from '@vlfer/cli-kit';
 
 /** Flags spelled otherwise than the library option they set (for error messages). */
-export const FLAG_NAMES = { trainAnnotations: '--train', testAnnotations: '--test', splitIndex: '--split', referenceBehaviour: '--reference-*' };
+export const FLAG_NAMES = { trainAnnotations: '--train', testAnnotations: '--test', splitIndex: '--split', referenceBehaviour: '--reference-*', ...FACE_FLAG_NAMES };
 
 export function trainCommand(): Command {
-  return new Command('train')
+  return addFaceOptions(new Command('train'))
     .description('train HESP on one open-set split; publishes metrics.json (both metric families), epochs.jsonl, train-log.jsonl, best.safetensors; rerun the same command to resume')
     .addOption(new Option('--dataset <name>', 'split list and label set').choices(['mafw', 'afew', 'dfew']).makeOptionMandatory())
     .requiredOption('--train <list>', 'training annotation list (<frame_dir> <num_frames> <label> [text])')

@@ -8,6 +8,7 @@ import { expClipPrompts, type PromptType } from '@vlfer/llm-knowledge';
 import { averageFolds, classificationReport, type MeanStd } from '@vlfer/metrics';
 import { loadProjectionHead } from '@vlfer/projection-head';
 import { loadEvalData, type EvalData } from './data.js';
+import { cropFaces, type FacesReport } from './faces.js';
 import { EvalOptionsSchema, type EvalOptions, type EvalOptionsInput } from './options.js';
 
 /** What long pipelines accept besides their options: cancellation, progress, notices. */
@@ -54,6 +55,8 @@ export interface EvalResult {
   folds: { fold: number | null; subset: string | null; items: number; total: number; dropped: { reason: string; count: number }[] }[];
   results: PromptTypeResult[];
   predictions: FoldPredictions[];
+  /** Face detection and cropping (null without `faces`). */
+  faces: FacesReport | null;
   /** SHA-256 over every evaluated item's id, label and content hash. */
   datasetFingerprint: string;
   modelFingerprint: string;
@@ -92,6 +95,7 @@ export async function evaluateZeroShot(input: EvalOptionsInput, hooks: PipelineH
       const unit = d.kind === 'images' ? 'images' : 'clips';
       log(`${options.dataset}${f !== null ? ` fold ${f}` : ''}: ${d.items.length} ${unit}${d.subset ? ` (${d.subset} of ${d.total})` : ''} from ${d.source}; label set ${d.labelSet.id} (${d.labelSetReason})${d.dropped.length ? `; dropped: ${d.dropped.map((x) => `${x.count} ${x.reason}`).join('; ')}` : ''}`);
     }
+    const faces = options.faces ? await cropFaces(data, options, hooks, log) : null;
     const labelSet: LabelSet = data[0]!.labelSet;
     for (const d of data) if (d.labelSet.names.join('\n') !== labelSet.names.join('\n')) throw new Error(`fold ${d.fold} has label set ${d.labelSet.id}, fold ${data[0]!.fold} has ${labelSet.id}`);
     const prompts = Object.fromEntries(options.promptTypes.map((t) => [t, expClipPrompts(t, labelSet)])) as Record<PromptType, ReturnType<typeof expClipPrompts>>;
@@ -129,7 +133,7 @@ export async function evaluateZeroShot(input: EvalOptionsInput, hooks: PipelineH
         if (d.kind === 'images') {
           totalImages = d.items.length;
           const r = await encode(d.items);
-          d.items.forEach((it, i) => fingerprint.update(`${idOf(options.root, it.path)}\t${it.label}\t${r.keys[i]}\n`));
+          d.items.forEach((it, i) => fingerprint.update(`${idOf(options.root, 'source' in it && typeof it.source === 'string' ? it.source : it.path)}\t${it.label}\t${r.keys[i]}\n`));
           features.push(r.features);
         } else {
           // clips: sampled frames; video files are decoded a few clips at a time so memory stays bounded
@@ -139,7 +143,7 @@ export async function evaluateZeroShot(input: EvalOptionsInput, hooks: PipelineH
           const parts: Float32Array[] = [];
           for (let c = 0; c < d.items.length; c += chunk) {
             const clips = d.items.slice(c, c + chunk);
-            const frames = await Promise.all(clips.map((it) => sampleClipFrames('frameDir' in it ? { frameDir: it.frameDir } : { videoFile: (it as { path: string }).path }, { numSegments: per, shortClip: options.shortClip, ...(hooks.signal ? { signal: hooks.signal } : {}) })));
+            const frames: { items: EncodeItem[] }[] = await Promise.all(clips.map((it) => ('crops' in it && Array.isArray(it.crops) ? { items: it.crops as string[] } : sampleClipFrames('frameDir' in it ? { frameDir: it.frameDir } : { videoFile: (it as { path: string }).path }, { numSegments: per, shortClip: options.shortClip, ...(hooks.signal ? { signal: hooks.signal } : {}) }))));
             const r = await encode(frames.flatMap((f) => f.items));
             clips.forEach((it, i) => fingerprint.update(`${idOf(options.root, 'frameDir' in it ? it.frameDir : (it as { path: string }).path)}\t${it.label}\t${r.keys.slice(i * per, (i + 1) * per).join(',')}\n`));
             parts.push(r.features.data);
@@ -158,7 +162,7 @@ export async function evaluateZeroShot(input: EvalOptionsInput, hooks: PipelineH
     const results: PromptTypeResult[] = [];
     const predictions: FoldPredictions[] = data.map((d) => ({
       fold: d.fold,
-      ids: d.items.map((i) => idOf(options.root, 'frameDir' in i ? i.frameDir : i.path)),
+      ids: d.items.map((i) => idOf(options.root, 'frameDir' in i ? i.frameDir : 'source' in i && typeof i.source === 'string' ? i.source : i.path) + ('face' in i && options.faces?.selection === 'all' ? `#face${i.face}` : '')),
       labels: d.items.map((i) => i.label),
       byPromptType: {},
     }));
@@ -184,6 +188,7 @@ export async function evaluateZeroShot(input: EvalOptionsInput, hooks: PipelineH
       labelSetReason: data[0]!.labelSetReason,
       promptsFromTemplates: fromTemplates,
       folds: data.map((d) => ({ fold: d.fold, subset: d.subset, items: d.items.length, total: d.total, dropped: d.dropped })),
+      faces,
       results,
       predictions,
       datasetFingerprint: fingerprint.digest('hex'),
@@ -216,6 +221,7 @@ export function evalOutputFiles(r: EvalResult): Record<string, string> {
     labelSetReason: r.labelSetReason,
     promptsFromTemplates: r.promptsFromTemplates,
     folds: r.folds,
+    faces: r.faces,
     datasetFingerprint: r.datasetFingerprint,
     metricsAreFractions: true,
     promptTypes: Object.fromEntries(r.results.map((p) => [p.promptType, {

@@ -5,6 +5,7 @@ import { PREPROCESS_MODES } from '@vlfer/encoders';
 import { CLIP_DTYPES, RESIZERS } from '@vlfer/encoders/node';
 import { PROMPT_TYPES } from '@vlfer/llm-knowledge';
 import { OPTIMIZERS } from '@vlfer/losses';
+import { FacesOptionsSchema } from '@vlfer/faces';
 
 const positiveInt = z.number().int().positive();
 const path = z.string().min(1);
@@ -51,6 +52,8 @@ export const EvalOptionsSchema = z.object({
   limit: positiveInt.optional(),
   subsetSeed: z.number().int().default(0),
   cacheDir: path.optional(),
+  /** Detect faces in raw photos/frames and evaluate their crops (`@vlfer/faces`); omitted = the images as they are. */
+  faces: FacesOptionsSchema.optional(),
   /** Output directory; nothing is written when absent. */
   out: path.optional(),
 }).strict();
@@ -95,6 +98,8 @@ export const TrainOptionsSchema = z.object({
   /** Seconds between mid-epoch checkpoints (a checkpoint is also written at every epoch end and on abort). */
   checkpointSeconds: z.number().positive().default(60),
   cacheDir: path.optional(),
+  /** Detect faces in the unlabelled images and train on their crops (the teacher gets the same crops). */
+  faces: FacesOptionsSchema.optional(),
   out: path,
 }).strict();
 export type TrainOptions = z.infer<typeof TrainOptionsSchema>;

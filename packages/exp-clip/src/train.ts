@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
-import { AbortedError, createRng, DataFormatError, InvalidArgumentError, parseOptions, type ComputeDevice, type ProgressCallback, type Tensor2D } from '@vlfer/core';
+import { AbortedError, createRng, csvRow, DataFormatError, InvalidArgumentError, parseOptions, type ComputeDevice, type ProgressCallback, type Tensor2D } from '@vlfer/core';
 import { appendLine, FeatureCache, loadCheckpoint, provenance, readJsonLines, RunDirectory, saveCheckpoint, writeFileAtomic, writeJsonAtomic, type ThreadOptions } from '@vlfer/core/node';
 import { listImages } from '@vlfer/datasets/node';
 import { encodeImages, loadClip, runtimeVersions } from '@vlfer/encoders/node';
@@ -10,6 +10,7 @@ import { computeTargets, httpTeacher, importedTeacher } from '@vlfer/llm-knowled
 import { createOptimizer, type OptimizerName, type Optimizer } from '@vlfer/losses';
 import { InfoNceGraph } from '@vlfer/losses/node';
 import { createProjectionHead, encodeProjectionHead, ProjectionHead } from '@vlfer/projection-head';
+import { createFaceCropper } from '@vlfer/faces/node';
 import type { PipelineHooks } from './evaluate.js';
 import { TrainOptionsSchema, type TrainOptions, type TrainOptionsInput } from './options.js';
 
@@ -109,7 +110,9 @@ function resolveTeacher(options: TrainOptions): Teacher {
 function trainingKey(o: TrainOptions): string {
   const { instruction, batch, lr, optimizer, momentum, weightDecay, seed, scale, outputDim, preprocess, resizer, dtype, epochs: _e } = o;
   void _e;
-  return createHash('sha256').update(JSON.stringify({ instruction, batch, lr, optimizer, momentum, weightDecay, seed, scale, outputDim, preprocess, resizer, dtype })).digest('hex');
+  // face settings change the training images (the crop cache directory does not)
+  const faces = o.faces ? { ...o.faces, cacheDir: undefined } : undefined;
+  return createHash('sha256').update(JSON.stringify({ instruction, batch, lr, optimizer, momentum, weightDecay, seed, scale, outputDim, preprocess, resizer, dtype, ...(faces ? { faces } : {}) })).digest('hex');
 }
 
 const sha = (t: Tensor2D) => createHash('sha256').update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength)).update(t.dims.join(',')).digest('hex');
@@ -171,8 +174,21 @@ export async function trainHead(input: TrainOptionsInput, hooks: PipelineHooks &
       log(`${run.dir}: already trained (${ck.meta.epoch} epochs); head in ${headPath}`);
       return { status: 'completed', outDir: run.dir, headPath, steps: 0, firstLoss: null, lastLoss: null, resumedFrom: { epoch: ck.meta.epoch, step: 0 } };
     }
-    const { paths, skipped } = listImages(options.unlabelled);
-    log(`${paths.length} unlabelled images under ${options.unlabelled}${skipped ? ` (${skipped} non-image files ignored)` : ''}`);
+    const listed = listImages(options.unlabelled);
+    log(`${listed.paths.length} unlabelled images under ${options.unlabelled}${listed.skipped ? ` (${listed.skipped} non-image files ignored)` : ''}`);
+    let paths = listed.paths;
+    let faceCrops: { path: string; source: string; face: number }[] | null = null;
+    if (options.faces) {
+      // the head trains on face crops, and the teacher is given the same crops (as in the paper, where CLIP and BLIP-2 see one tensor)
+      const cropper = await createFaceCropper(options.faces, { ...(options.threads ? { threads: options.threads } : {}), log });
+      try {
+        faceCrops = await cropper.cropImages(paths.map((path) => ({ path })), { ...(signal ? { signal } : {}), ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}) });
+        log(cropper.summary());
+      } finally {
+        await cropper.dispose();
+      }
+      paths = faceCrops.map((c) => c.path);
+    }
     if (options.batch > paths.length) throw new InvalidArgumentError({ functionName: 'trainHead', argument: 'batch', message: `${options.batch} is larger than the ${paths.length} training images (the last partial batch is dropped, as in the reference)` });
     const stepsPerEpoch = Math.floor(paths.length / options.batch);
 
@@ -255,6 +271,8 @@ export async function trainHead(input: TrainOptionsInput, hooks: PipelineHooks &
       'train-log.jsonl': trainLog.map((r) => `${JSON.stringify(r)}\n`).join(''),
       'metrics.json': `${JSON.stringify({ epochs: options.epochs, stepsPerEpoch, firstLoss: trainLog[0]?.loss ?? null, lastLoss: trainLog.at(-1)?.loss ?? null, lastEpochAccuracy: mean(trainLog.filter((r) => r.epoch === options.epochs - 1).map((r) => r.accuracy)), ...fingerprints, provenance: provenance({ runtime: runtimeVersions() }) }, null, 2)}\n`,
       'config.resolved.json': `${JSON.stringify({ ...options, trainingKey: key, ...fingerprints }, null, 2)}\n`,
+      // which crop came from which image, so targets of an imported teacher can be computed for the crops
+      ...(faceCrops ? { 'face-crops.csv': ['crop,source,face', ...faceCrops.map((c) => csvRow([c.path, c.source, c.face]))].join('\n') + '\n' } : {}),
     });
     writeJsonAtomic(run.path('run.json'), { command: 'exp-clip train', stepsThisRun: steps, resumedFrom, seconds: (performance.now() - t0) / 1000, finishedAt: new Date().toISOString() });
     return { status, outDir: run.dir, headPath, steps, firstLoss, lastLoss, resumedFrom };

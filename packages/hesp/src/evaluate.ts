@@ -8,7 +8,7 @@ import { knownClassTexts } from '@vlfer/open-set';
 import { HespModel } from '@vlfer/open-set/node';
 import { loadHespData } from './data.js';
 import { HespOptionsSchema } from './options.js';
-import { evaluateOpenSet, type HespHooks } from './train.js';
+import { clipFrameReader, evaluateOpenSet, hespFaceCropper, type HespHooks } from './train.js';
 
 /** Per-clip scores of a run's selected state on its test split (what `hesp eval` writes to scores.csv). */
 export interface RunScores {
@@ -53,9 +53,10 @@ export async function evaluateHespRun(runDir: string, hooks: HespHooks = {}): Pr
   if (!meta.success) throw new DataFormatError({ file: join(runDir, 'best.safetensors'), field: meta.error.issues[0]!.path.join('.'), message: meta.error.issues[0]!.message });
   const model = await HespModel.create(o.model, { classTexts: texts, nCtx: o.nCtx, patchSize: o.patchSize, location: meta.data.location, logitScale: o.logitScale, seed: o.seed, referenceBehaviour: o.referenceBehaviour, device: o.device, ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}), ...(o.threads ? { intraOpNumThreads: o.threads } : {}) });
   let result: RunScores;
+  const cropper = o.faces ? await hespFaceCropper(o, hooks.log ?? (() => undefined)) : undefined;
   try {
     model.loadState({ tensors: Object.fromEntries(Object.entries(best.tensors).map(([k, v]) => [k, v.data])), optimizer: { step: 0, buffers: {} } });
-    const { report, known, unknown } = await evaluateOpenSet(model, data, o.frames, o.batch, hooks.signal);
+    const { report, known, unknown } = await evaluateOpenSet(model, data, o.frames, o.batch, hooks.signal, clipFrameReader(cropper));
     const predicted = argmaxRows(known);
     const sk = maxRows(known);
     const su = maxRows(unknown);
@@ -68,6 +69,7 @@ export async function evaluateHespRun(runDir: string, hooks: HespHooks = {}): Pr
     };
   } finally {
     await model.release();
+    await cropper?.dispose();
   }
   const run = RunDirectory.open(runDir, { command: 'hesp eval', ...(hooks.log ? { log: hooks.log } : {}) });
   try {

@@ -1,6 +1,8 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import sharp from 'sharp';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { sharedPath, writeSyntheticVideoSet } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { auroc } from '@vlfer/metrics';
@@ -71,6 +73,31 @@ describe('hesp train/eval end to end on tiny-clip with synthetic frame directori
     // a list label outside the label set names the list, the line and the set
     expect(() => load({ classes: ['a', 'b', 'c'], known: [0, 1] })).toThrow(/test\.txt:\d+ \(field 'label'\): label '3' out of range; expected an integer 0..2 \(dfer-clip scheme, label set classes:a,b,c\)/);
   });
+  it('trains and evaluates on face crops followed through each clip (frames cut from real photos)', async () => {
+    const demo = join(dirname(createRequire(import.meta.url).resolve('@vladmandic/face-api/package.json')), 'demo');
+    const root = join(work, 'faces-data');
+    const lines = { train: [] as string[], test: [] as string[] };
+    for (const [set, classes] of [['train', [0, 1, 2]], ['test', [0, 1, 2, 3]]] as const) {
+      for (const c of classes) {
+        for (let k = 0; k < 2; k++) {
+          const dir = join(root, `${set}_${c}_${k}`);
+          mkdirSync(dir, { recursive: true });
+          for (let t = 0; t < 3; t++) await sharp(join(demo, `sample${1 + ((c + k) % 6)}.jpg`)).extract({ left: 60 * t + 40 * k, top: 40, width: 1200, height: 900 }).resize(400, 300).png().toFile(join(dir, `${t}.png`));
+          lines[set].push(`${dir} 3 ${c + 1}`);
+        }
+      }
+    }
+    writeFileSync(join(root, 'train.txt'), `${lines.train.join('\n')}\n`);
+    writeFileSync(join(root, 'test.txt'), `${lines.test.join('\n')}\n`);
+    const logs: string[] = [];
+    const o = { ...cfg('faces-run', 1), trainAnnotations: join(root, 'train.txt'), testAnnotations: join(root, 'test.txt'), root, batch: 3, valFraction: 0, faces: { align: true, modelDir: sharedPath('assets', 'face-detectors'), cacheDir: join(work, 'faces-cache'), noFace: 'full' as const } };
+    const r = await runHesp(o, { log: (l) => logs.push(l) });
+    expect(r.epochs).toHaveLength(1);
+    expect(logs.join('\n')).toMatch(/faces \(yunet-s aligned 224px, largest, no face: full\): \d+ images\/clips — 0 with none/);
+    const scored = await evaluateRun(join(work, 'faces-run'), { log: () => {} });
+    expect(scored.test.n_known! + scored.test.n_unknown!).toBe(8);
+    await expect(runHesp({ ...o, out: join(work, 'faces-bad'), faces: { ...o.faces, noFace: 'skip' as const } }, { log: () => {} })).rejects.toThrow(/faces\.noFace.*'skip' would drop clips from the split/);
+  }, 300_000);
   it('rejects unknown split options clearly', async () => {
     await expect(runHesp({ ...cfg('bad', 1), known: [0, 9] }, { log: () => {} })).rejects.toThrow(/class id 9 is outside basic-7/);
     await expect(runHesp({ ...cfg('bad', 1), known: [0, 0, 1] }, { log: () => {} })).rejects.toThrow(/class id 0 \(happiness\) is listed twice/);

@@ -8,6 +8,7 @@ export { HespOptionsSchema } from './options.js';
 export type { HespData } from './data.js';
 export { loadHespData } from './data.js';
 export type { HespHooks, EpochRecord, StepRecord, HespRunResult } from './train.js';
-export { trainHesp, hespLogits, evaluateOpenSet, selectionScore } from './train.js';
+export type { ClipFrameReader } from './train.js';
+export { trainHesp, hespLogits, evaluateOpenSet, selectionScore, clipFrameReader } from './train.js';
 export type { RunScores } from './evaluate.js';
 export { evaluateHespRun } from './evaluate.js';

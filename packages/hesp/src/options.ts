@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { COMPUTE_DEVICES } from '@vlfer/core';
 import { LABEL_SCHEMES } from '@vlfer/datasets';
 import { OPEN_SET_METRIC_FAMILIES } from '@vlfer/metrics';
+import { FacesOptionsSchema } from '@vlfer/faces';
 
 const positiveInt = z.number().int().positive();
 const path = z.string().min(1);
@@ -51,6 +52,8 @@ export const HespOptionsSchema = z.object({
   /** HESP's training augmentation (random flip + random sized crop, same for all frames of a clip). */
   augment: z.boolean().default(true),
   referenceBehaviour: z.object({ alphabeticalClassNames: z.boolean().optional(), zeroContextGradient: z.boolean().optional() }).strict().default({}),
+  /** Detect faces in the frames and train/evaluate on the crops of the face followed through each clip (`@vlfer/faces`). */
+  faces: FacesOptionsSchema.optional(),
   /** Training steps between checkpoints (one is also written at every epoch end and on abort). */
   checkpointEvery: positiveInt.default(1),
   device: z.enum(COMPUTE_DEVICES).default('cpu'),

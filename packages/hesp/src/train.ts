@@ -5,11 +5,12 @@ import { AbortedError, createRng, DataFormatError, InvalidArgumentError, parseOp
 import { appendLine, loadCheckpoint, provenance, readJsonLines, RunDirectory, saveCheckpoint, writeFileAtomic, writeJsonAtomic } from '@vlfer/core/node';
 import type { VideoItem } from '@vlfer/datasets';
 import { sampleClipAugmentation } from '@vlfer/encoders';
-import { ClipGradientModel, clipPixels, runtimeVersions, sampleClipFrames } from '@vlfer/encoders/node';
+import { ClipGradientModel, clipPixels, runtimeVersions, sampleClipFrames, type EncodeItem, type SampleClipOptions } from '@vlfer/encoders/node';
 import { multiStepLr } from '@vlfer/losses';
 import { argmaxRows, flattenOpenSetReport, openSetReport, weightedAverageRecall, type OpenSetReport } from '@vlfer/metrics';
 import { clampPatchCentre, knownClassTexts } from '@vlfer/open-set';
 import { HespModel, type HespLosses } from '@vlfer/open-set/node';
+import { createFaceCropper, type FaceCropper } from '@vlfer/faces/node';
 import { loadHespData, type HespData } from './data.js';
 import { HespOptionsSchema, type HespOptions, type HespOptionsInput } from './options.js';
 
@@ -68,29 +69,46 @@ function runKey(o: HespOptions, classNames: readonly string[]): string {
   return createHash('sha256').update(JSON.stringify({ ...rest, classNames })).digest('hex');
 }
 
+/** Reads the sampled frames of a clip: the frame files, or with faces the followed face's crop in each. */
+export type ClipFrameReader = (clip: VideoItem, numSegments: number, sampling: SampleClipOptions['sampling']) => Promise<EncodeItem[]>;
+
+/** The frame reader of a run: plain frame files, or (with a `FaceCropper`) crops of the face followed through the sampled frames. */
+export function clipFrameReader(cropper?: FaceCropper): ClipFrameReader {
+  return async (clip, numSegments, sampling) => {
+    const frames = (await sampleClipFrames({ frameDir: clip.frameDir }, { numSegments, ...(sampling ? { sampling } : {}) })).items;
+    return cropper ? cropper.clipCrops(frames as string[], clip.frameDir) : frames;
+  };
+}
+
+/** The face cropper of a HESP run: clips keep their frames, so a clip without a face cannot be skipped. */
+export async function hespFaceCropper(o: HespOptions, log: (line: string) => void): Promise<FaceCropper> {
+  if (o.faces!.noFace === 'skip') throw new InvalidArgumentError({ functionName: 'trainHesp', argument: 'faces.noFace', message: "'skip' would drop clips from the split; use 'full' (the whole frames) or 'fail'" });
+  return createFaceCropper(o.faces!, { clips: true, ...(o.threads ? { threads: o.threads } : {}), log });
+}
+
 /** Test-time frames of clips (segment centres), [clips·T, 3, S, S] in [0, 1]. */
-async function testPixels(clips: readonly VideoItem[], T: number, model: HespModel, signal?: AbortSignal) {
-  const frames = await Promise.all(clips.map((c) => sampleClipFrames({ frameDir: c.frameDir }, { numSegments: T, ...(signal ? { signal } : {}) })));
-  return clipPixels(frames.map((f) => f.items), { config: model.clip.preprocessor });
+async function testPixels(clips: readonly VideoItem[], T: number, model: HespModel, read: ClipFrameReader) {
+  const frames = await Promise.all(clips.map((c) => read(c, T, 'centre')));
+  return clipPixels(frames, { config: model.clip.preprocessor });
 }
 
 /** Ensemble logits [clips, K] of clips, `batch` at a time. */
-export async function hespLogits(model: HespModel, items: readonly VideoItem[], T: number, batch: number, signal?: AbortSignal): Promise<Tensor2D> {
+export async function hespLogits(model: HespModel, items: readonly VideoItem[], T: number, batch: number, signal?: AbortSignal, read: ClipFrameReader = clipFrameReader()): Promise<Tensor2D> {
   const K = model.K;
   const out = new Float32Array(items.length * K);
   for (let i = 0; i < items.length; i += batch) {
     throwIfAborted(signal, 'HESP evaluation');
     const chunk = items.slice(i, i + batch);
-    const l = await model.logits(await testPixels(chunk, T, model, signal), T);
+    const l = await model.logits(await testPixels(chunk, T, model, read), T);
     out.set(l.ensemble.data, i * K);
   }
   return { dtype: 'float32', data: out, dims: [items.length, K] };
 }
 
 /** Open-set metrics of a model on the test split (both families). */
-export async function evaluateOpenSet(model: HespModel, data: HespData, T: number, batch: number, signal?: AbortSignal): Promise<{ report: OpenSetReport; known: Tensor2D; unknown: Tensor2D }> {
-  const known = await hespLogits(model, data.testKnown, T, batch, signal);
-  const unknown = await hespLogits(model, data.testUnknown, T, batch, signal);
+export async function evaluateOpenSet(model: HespModel, data: HespData, T: number, batch: number, signal?: AbortSignal, read: ClipFrameReader = clipFrameReader()): Promise<{ report: OpenSetReport; known: Tensor2D; unknown: Tensor2D }> {
+  const known = await hespLogits(model, data.testKnown, T, batch, signal, read);
+  const unknown = await hespLogits(model, data.testUnknown, T, batch, signal, read);
   return { report: openSetReport(known, data.testKnown.map((v) => v.label), unknown), known, unknown };
 }
 
@@ -118,7 +136,10 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
   const t0 = performance.now();
   let toRelease: HespModel | undefined;
   let clipToRelease: ClipGradientModel | undefined;
+  let cropper: FaceCropper | undefined;
   try {
+    cropper = o.faces ? await hespFaceCropper(o, log) : undefined;
+    const read = clipFrameReader(cropper);
     log(`label set ${data.labelSet.id} (${data.labelSetReason})`);
     const texts = knownClassTexts(data.split.known, data.labelSet, { referenceBehaviour: o.referenceBehaviour });
     log(`known ${texts.join(', ')} (openness ${data.split.openness.toFixed(3)}); train ${data.train.length}, val ${data.val.length}, test ${data.testKnown.length} known + ${data.testUnknown.length} unknown`);
@@ -167,8 +188,7 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
       if (o.location === 'cam') {
         // HESP computes it once from frames[0, 0] of the first training batch: here the first clip of epoch 0's order
         const first = data.train[createRng(o.seed * 1_000_003).shuffled(data.train.map((_, i) => i))[0]!]!;
-        const f = await sampleClipFrames({ frameDir: first.frameDir }, { numSegments: 1 });
-        await model.camLocation((await clipPixels([f.items], { config: clip.preprocessor })).data, o.seed);
+        await model.camLocation((await clipPixels([await read(first, 1, 'centre')], { config: clip.preprocessor })).data, o.seed);
       }
     }
     writeFileAtomic(epochsPath, epochs.map((e) => `${JSON.stringify(e)}\n`).join(''));
@@ -195,9 +215,10 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
         const ts = performance.now();
         const rng = createRng(o.seed * 1_000_003 + epoch * 100_003 + step + 1);
         const clips = order.slice(step * o.batch, (step + 1) * o.batch).map((i) => data.train[i]!);
-        const frames = await Promise.all(clips.map((c) => sampleClipFrames({ frameDir: c.frameDir }, { numSegments: T, sampling: { tsn: rng } })));
+        const frames = [];
+        for (const c of clips) frames.push(await read(c, T, { tsn: rng })); // in order: the TSN draws use one rng
         const augmentations = o.augment ? clips.map(() => sampleClipAugmentation(rng, S)) : undefined;
-        const pixels = await clipPixels(frames.map((f) => f.items), { config: clip.preprocessor, ...(augmentations ? { augmentations } : {}) });
+        const pixels = await clipPixels(frames, { config: clip.preprocessor, ...(augmentations ? { augmentations } : {}) });
         const losses = await model.step(pixels, T, clips.map((c) => c.label));
         lossSum += losses.total;
         stepSeconds.push((performance.now() - ts) / 1000);
@@ -207,9 +228,9 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
       }
       hooks.onProgress?.({ phase: 'evaluate', done: epoch + 1, total: o.epochs, unit: 'epochs' });
       const val = data.val.length > 0
-        ? await hespLogits(model, data.val, T, o.batch, signal).then((l) => ({ closedSetAccuracy: weightedAverageRecall(data.val.map((v) => v.label), argmaxRows(l)), n: data.val.length }))
+        ? await hespLogits(model, data.val, T, o.batch, signal, read).then((l) => ({ closedSetAccuracy: weightedAverageRecall(data.val.map((v) => v.label), argmaxRows(l)), n: data.val.length }))
         : null;
-      const { report } = await evaluateOpenSet(model, data, T, o.batch, signal);
+      const { report } = await evaluateOpenSet(model, data, T, o.batch, signal, read);
       const trainLoss = lossSum / stepsPerEpoch;
       const score = selectionScore(o, val, report, trainLoss);
       const selected = bestScore === null || score > bestScore;
@@ -251,6 +272,7 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
   } finally {
     if (toRelease) await toRelease.release();
     else await clipToRelease?.release();
+    if (cropper) { log(cropper.summary()); await cropper.dispose(); }
     run.close();
   }
 }

@@ -5,6 +5,7 @@ import { expClipPrompts } from '@vlfer/llm-knowledge';
 import { arplLogits } from '@vlfer/losses';
 import { OPENAI_CLIP_PREPROCESSOR, preprocessRgb } from '@vlfer/encoders';
 import { ensembleLogits, knownness } from '@vlfer/open-set';
+import { alignmentTemplate, nonMaxSuppression } from '@vlfer/faces';
 const pixels = new Float32Array(3 * 224 * 224);
 preprocessRgb({ data: new Uint8Array(4 * 4 * 3).fill(51), width: 4, height: 4, channels: 3 }, 'exp-clip', OPENAI_CLIP_PREPROCESSOR, pixels, 0);
 const e = ensembleLogits(tensor2d([[3, 1], [0, 2]]), arplLogits(tensor2d([[1, 0], [0, 1]]), tensor2d([[-1, 0], [0, -1]])));
@@ -19,4 +20,5 @@ globalThis.result = {
   prompts: expClipPrompts('expression_ensemble_ten', ['happiness']).prompts[0].length,
   pixel: pixels[0],
   known: knownness(e).predictions,
+  faces: nonMaxSuppression([{ box: { x: 0, y: 0, width: 10, height: 10 }, score: 0.9, landmarks: null }, { box: { x: 1, y: 1, width: 10, height: 10 }, score: 0.8, landmarks: null }], 0.3).length + alignmentTemplate(224).length,
 };

@@ -4,7 +4,7 @@
  * with option paths mapped to flags, and strict option parsers for commander.
  */
 import { SingleBar, Presets } from 'cli-progress';
-import { InvalidArgumentError as CommanderArgumentError } from 'commander';
+import { Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
 import { AbortedError, OptionsError, type ProgressCallback, type ProgressEvent } from '@vlfer/core';
 
 /** `weightDecay` → `--weight-decay`, or the flag `flags` names for options the CLI spells otherwise. */
@@ -147,4 +147,33 @@ export function rebasePair(v: string): { from: string; to: string } {
   const i = v.indexOf('=');
   if (i <= 0) throw new CommanderArgumentError(`expected <from>=<to>, got '${v}'`);
   return { from: v.slice(0, i), to: v.slice(i + 1) };
+}
+
+/**
+ * The face flags every command that reads images or frames takes (`@vlfer/faces`): `--faces detect|detect:align`
+ * turns them on; the rest tune them. `facesFromFlags` turns the parsed values into the pipelines' `faces` option.
+ */
+export function addFaceOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--faces <mode>', 'detect faces and use their crops: box crops with a margin, or five-point aligned crops').choices(['detect', 'detect:align']))
+    .option('--face-detector <id|file.onnx>', 'yunet-s (default), yunet-n, ultraface, or an .onnx file')
+    .option('--face-models <dir>', 'directory holding the detector files (default: $VLFER_FACE_MODELS)')
+    .addOption(new Option('--face-select <policy>', 'images with several faces').choices(['largest', 'central', 'all']))
+    .addOption(new Option('--when-no-face <policy>', 'images or clips without a face: skip them, use them whole, or stop').choices(['skip', 'full', 'fail']))
+    .option('--face-size <px>', 'side of the face crops', integer(16))
+    .option('--face-cache <dir>', 'detections and crops (default .vlfer-cache/faces)');
+}
+
+/** Flags of the `faces` option's fields, for error messages. */
+export const FACE_FLAG_NAMES = { 'faces.detector': '--face-detector', 'faces.modelDir': '--face-models', 'faces.selection': '--face-select', 'faces.noFace': '--when-no-face', 'faces.size': '--face-size', 'faces.cacheDir': '--face-cache', 'faces.missing': '--faces (missing frames)', faces: '--faces' };
+
+/** The `faces` option from the flags of `addFaceOptions` (undefined without `--faces`; the other flags then are an error). */
+export function facesFromFlags(o: Record<string, unknown>): Record<string, unknown> | undefined {
+  const tuned = ['faceDetector', 'faceModels', 'faceSelect', 'whenNoFace', 'faceSize', 'faceCache'].filter((k) => o[k] !== undefined);
+  if (o.faces === undefined) {
+    if (tuned.length) throw new Error(`${tuned.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} need --faces detect or --faces detect:align`);
+    return undefined;
+  }
+  const pick = (flag: string, key: string) => (o[flag] !== undefined ? { [key]: o[flag] } : {});
+  return { align: o.faces === 'detect:align', ...pick('faceDetector', 'detector'), ...pick('faceModels', 'modelDir'), ...pick('faceSelect', 'selection'), ...pick('whenNoFace', 'noFace'), ...pick('faceSize', 'size'), ...pick('faceCache', 'cacheDir') };
 }

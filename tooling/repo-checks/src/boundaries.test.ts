@@ -59,7 +59,7 @@ describe('package boundaries', () => {
 
   it('every main entry of a package with a ./node subpath is runtime-neutral (no Node built-ins, native addons or model runtimes, transitively)', () => {
     const split = all.filter((p) => p.group === 'packages' && p.manifest.exports?.['./node']);
-    expect(split.map((p) => p.name).sort()).toEqual(['@vlfer/core', '@vlfer/datasets', '@vlfer/encoders', '@vlfer/llm-knowledge', '@vlfer/losses', '@vlfer/open-set']);
+    expect(split.map((p) => p.name).sort()).toEqual(['@vlfer/core', '@vlfer/datasets', '@vlfer/encoders', '@vlfer/faces', '@vlfer/llm-knowledge', '@vlfer/losses', '@vlfer/open-set']);
     // the detector finds what it looks for: the ./node entries do import Node built-ins
     expect(reach(join(byName.get('@vlfer/core')!.dir, 'src/node/index.ts'), byName).bare.some((b) => NODE_ONLY.test(b.spec))).toBe(true);
     const neutral = [...split, byName.get('@vlfer/metrics')!];

@@ -1,0 +1,212 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { DataFormatError, InvalidArgumentError, throwIfAborted, checkOneOf, type ProgressCallback } from '@vlfer/core';
+import { ensureDir, FeatureCache, hashBytes, hashFile, writeFileAtomic } from '@vlfer/core/node';
+import { decodeImage } from '@vlfer/encoders/node';
+import { alignFace, cropFace } from '../align.js';
+import { FACE_SELECTIONS, MISSING_FACE_POLICIES, NO_FACE_POLICIES, selectFaces, trackFace, type FaceSelection, type MissingFacePolicy, type NoFacePolicy } from '../select.js';
+import type { Face, RgbImage } from '../types.js';
+import { FaceDetector } from './detector.js';
+import type { FacesOptions } from '../options.js';
+
+/** How faces become the images the encoders see. */
+export interface FaceCropSettings {
+  /** `false`: the box grown by `margin`, made square ('detect'); `true`: five-point alignment onto the ArcFace template ('detect:align'). */
+  align: boolean;
+  /** Side of the crop in pixels. @default 224 */
+  size?: number;
+  /** Box crops: margin on each side as a fraction of the box. @default 0.2 */
+  margin?: number;
+  /** Images with several faces. @default 'largest' */
+  selection?: FaceSelection;
+  /** Images with no face. @default 'skip' */
+  noFace?: NoFacePolicy;
+  /** Clip frames where the followed face is missing. @default 'carry' */
+  missing?: MissingFacePolicy;
+}
+
+/** Faces found per image: how many images had 0, 1 or more, and how many were skipped or used whole. */
+export interface FaceCounts { images: number; zero: number; one: number; many: number; skipped: number; whole: number; crops: number }
+
+const MAX_FACES_CACHED = 50;
+const PER_FACE = 15;
+
+function encodeFaces(faces: readonly Face[]): Float32Array {
+  const v = new Float32Array(1 + MAX_FACES_CACHED * PER_FACE).fill(Number.NaN);
+  const n = Math.min(faces.length, MAX_FACES_CACHED);
+  v[0] = n;
+  faces.slice(0, n).forEach((f, i) => {
+    const o = 1 + i * PER_FACE;
+    v.set([f.box.x, f.box.y, f.box.width, f.box.height, f.score], o);
+    if (f.landmarks) f.landmarks.forEach(([x, y], k) => { v[o + 5 + 2 * k] = x; v[o + 6 + 2 * k] = y; });
+  });
+  return v;
+}
+
+function decodeFaces(v: Float32Array): Face[] {
+  const out: Face[] = [];
+  for (let i = 0; i < v[0]!; i++) {
+    const o = 1 + i * PER_FACE;
+    const lm = Number.isNaN(v[o + 5]!) ? null : Array.from({ length: 5 }, (_, k) => [v[o + 5 + 2 * k]!, v[o + 6 + 2 * k]!] as [number, number]);
+    out.push({ box: { x: v[o]!, y: v[o + 1]!, width: v[o + 2]!, height: v[o + 3]! }, score: v[o + 4]!, landmarks: lm });
+  }
+  return out;
+}
+
+/**
+ * Face crops for a dataset, cached on disk so detection runs once per image: detections are kept in a checksummed
+ * `FeatureCache` keyed by the image's content and the detector (file hash, thresholds, input size); crops are PNG
+ * files named by the detection key, the crop settings and the face, written atomically. An interrupted run resumes
+ * where it stopped, and a changed image, detector or setting gets new entries. The crop files are what the encoders
+ * then read, so their feature cache keys follow the crops' content.
+ */
+export class FaceCropper {
+  readonly counts: FaceCounts = { images: 0, zero: 0, one: 0, many: 0, skipped: 0, whole: 0, crops: 0 };
+  private readonly detections: FeatureCache;
+  private readonly cropDir: string;
+  private readonly settings: Required<FaceCropSettings>;
+
+  constructor(readonly detector: FaceDetector, settings: FaceCropSettings, cacheDir: string, private readonly log: (line: string) => void = () => undefined) {
+    const fn = 'FaceCropper';
+    this.settings = { size: 224, margin: 0.2, selection: 'largest', noFace: 'skip', missing: 'carry', ...settings };
+    checkOneOf(this.settings.selection, FACE_SELECTIONS, { functionName: fn, argument: 'selection' });
+    checkOneOf(this.settings.noFace, NO_FACE_POLICIES, { functionName: fn, argument: 'noFace' });
+    checkOneOf(this.settings.missing, MISSING_FACE_POLICIES, { functionName: fn, argument: 'missing' });
+    if (!Number.isInteger(this.settings.size) || this.settings.size < 16) throw new InvalidArgumentError({ functionName: fn, argument: 'size', message: `must be an integer ≥ 16, got ${this.settings.size}` });
+    if (this.settings.align && detector.kind !== 'yunet') throw new InvalidArgumentError({ functionName: fn, argument: 'align', message: `needs landmarks; ${detector.id} finds boxes only (use 'detect', or a YuNet detector)` });
+    this.detections = new FeatureCache({ dir: join(cacheDir, 'detections'), namespace: { model: detector.fingerprint, dtype: 'float32', preprocess: 'faces', extra: detector.cacheKey }, onCorrupt: (f, why) => log(`face cache entry ${f} ${why}; detecting again`) });
+    this.cropDir = join(cacheDir, 'crops');
+    ensureDir(this.cropDir);
+  }
+
+  /** What the crop files depend on besides the image: for run keys and outputs. */
+  describe(): string {
+    const s = this.settings;
+    return `${this.detector.id} ${s.align ? 'aligned' : `box+${s.margin}`} ${s.size}px, ${s.selection}, no face: ${s.noFace}`;
+  }
+
+  /** The faces in one image file (cached), and the decoded image when it had to be read. */
+  async detectFile(path: string): Promise<{ faces: Face[]; key: string; image: RgbImage | null }> {
+    const key = hashFile(path);
+    const dim = 1 + MAX_FACES_CACHED * PER_FACE;
+    const hit = this.detections.get(key, dim);
+    if (hit) return { faces: decodeFaces(hit), key, image: null };
+    const image = await decodeImage(path);
+    const faces = await this.detector.detect(image);
+    this.detections.set(key, encodeFaces(faces));
+    return { faces: faces.slice(0, MAX_FACES_CACHED), key, image };
+  }
+
+  private async writeCrop(path: string, key: string, face: Face, index: number, image: RgbImage | null): Promise<string> {
+    const s = this.settings;
+    const name = hashBytes(JSON.stringify([key, this.detector.cacheKey, s.align, s.size, s.margin, index]));
+    const file = join(this.cropDir, name.slice(0, 2), `${name}.png`);
+    if (existsSync(file)) {
+      try {
+        await sharp(file).stats(); // a torn or damaged file fails to decode: write it again
+        return file;
+      } catch {
+        this.log(`face crop ${file} is damaged; writing it again`);
+      }
+    }
+    const img = image ?? (await decodeImage(path));
+    const crop = s.align ? alignFace(img, face.landmarks!, s.size).image : cropFace(img, face.box, { margin: s.margin, square: true, size: s.size });
+    const png = await sharp(Buffer.from(crop.data.buffer, crop.data.byteOffset, crop.data.byteLength), { raw: { width: crop.width, height: crop.height, channels: crop.channels } }).png().toBuffer();
+    ensureDir(join(this.cropDir, name.slice(0, 2)));
+    writeFileAtomic(file, png, { durable: false });
+    return file;
+  }
+
+  /**
+   * The crop files of one image under the selection: one crop ('largest', 'central'), one per face ('all'), none
+   * (no face, 'skip'), the image itself (no face, 'full'), or a `DataFormatError` naming it (no face, 'fail').
+   */
+  async imageCrops(path: string): Promise<string[]> {
+    const { faces, key, image } = await this.detectFile(path);
+    this.counts.images++;
+    if (faces.length === 0) {
+      this.counts.zero++;
+      if (this.settings.noFace === 'fail') throw new DataFormatError({ file: path, message: `no face found by ${this.detector.id} (score ≥ ${this.detector.options.scoreThreshold}); use noFace 'skip' or 'full'` });
+      if (this.settings.noFace === 'skip') { this.counts.skipped++; return []; }
+      this.counts.whole++;
+      return [path];
+    }
+    if (faces.length === 1) this.counts.one++;
+    else this.counts.many++;
+    const size = image ?? (await sharp(path).metadata());
+    const chosen = selectFaces(faces, this.settings.selection, { width: size.width!, height: size.height! });
+    const out: string[] = [];
+    for (const f of chosen) out.push(await this.writeCrop(path, key, f, faces.indexOf(f), image));
+    this.counts.crops += out.length;
+    return out;
+  }
+
+  /**
+   * The crop of the followed face in each frame of a clip (`trackFace`: the selected face of the first frame with
+   * faces, followed by IoU); frames where it is missing follow `missing` ('skip' drops the frame, so fewer crops come
+   * back). A clip with no face in any frame follows `noFace` ('full': the frames themselves).
+   */
+  async clipCrops(frames: readonly string[], name: string): Promise<string[]> {
+    const found = [];
+    for (const f of frames) found.push(await this.detectFile(f));
+    this.counts.images++;
+    const max = Math.max(...found.map((d) => d.faces.length));
+    if (max === 0) {
+      this.counts.zero++;
+      if (this.settings.noFace === 'fail') throw new DataFormatError({ file: name, message: `no face found by ${this.detector.id} in any of its ${frames.length} sampled frames` });
+      if (this.settings.noFace === 'skip') { this.counts.skipped++; return []; }
+      this.counts.whole++;
+      return [...frames];
+    }
+    if (max === 1) this.counts.one++;
+    else this.counts.many++;
+    const meta = found[0]!.image ?? (await sharp(frames[0]!).metadata());
+    const selection = this.settings.selection === 'all' ? 'largest' : this.settings.selection;
+    const track = trackFace(found.map((d) => d.faces), { width: meta.width!, height: meta.height! }, { selection, missing: this.settings.missing, name });
+    const out: string[] = [];
+    for (let t = 0; t < frames.length; t++) {
+      const face = track.faces[t];
+      if (!face) continue;
+      out.push(await this.writeCrop(frames[t]!, found[t]!.key, face, -1 - t, found[t]!.image));
+    }
+    this.counts.crops += out.length;
+    return out;
+  }
+
+  /**
+   * Crops of many images, with progress and abort between images. Items without a crop are left out; `source` names
+   * the image and `face` the crop's place among its faces (0 unless the selection is 'all').
+   */
+  async cropImages<T extends { path: string }>(items: readonly T[], hooks: { signal?: AbortSignal; onProgress?: ProgressCallback } = {}): Promise<(T & { source: string; face: number })[]> {
+    const out: (T & { source: string; face: number })[] = [];
+    for (let i = 0; i < items.length; i++) {
+      throwIfAborted(hooks.signal, 'face detection');
+      const crops = await this.imageCrops(items[i]!.path);
+      crops.forEach((crop, face) => out.push({ ...items[i]!, path: crop, source: items[i]!.path, face }));
+      hooks.onProgress?.({ phase: 'faces', done: i + 1, total: items.length, unit: 'images' });
+    }
+    return out;
+  }
+
+  /** Release the detector. */
+  async dispose(): Promise<void> {
+    await this.detector.dispose();
+  }
+
+  /** One line for logs and outputs: images with 0, 1, > 1 faces. */
+  summary(): string {
+    const c = this.counts;
+    return `faces (${this.describe()}): ${c.images} images/clips — ${c.zero} with none, ${c.one} with one, ${c.many} with several; ${c.crops} crops${c.skipped ? `, ${c.skipped} skipped` : ''}${c.whole ? `, ${c.whole} used whole` : ''}`;
+  }
+}
+
+/**
+ * The cropper a pipeline's `faces` option asks for: loads the detector (checked) and opens the crop cache.
+ * Clips may not drop frames ('skip' for missing faces), since every clip keeps its frame count.
+ */
+export async function createFaceCropper(options: FacesOptions, context: { threads?: number; log?: (line: string) => void; clips?: boolean } = {}): Promise<FaceCropper> {
+  if (context.clips && options.missing === 'skip') throw new InvalidArgumentError({ functionName: 'createFaceCropper', argument: 'faces.missing', message: "'skip' would leave clips with fewer frames; use 'carry' or 'fail'" });
+  const detector = await FaceDetector.load(options.detector, { ...(options.modelDir ? { modelDir: options.modelDir } : {}), ...(options.scoreThreshold !== undefined ? { scoreThreshold: options.scoreThreshold } : {}), ...(context.threads ? { threads: context.threads } : {}) });
+  return new FaceCropper(detector, options, options.cacheDir, context.log);
+}

@@ -1,0 +1,139 @@
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import sharp from 'sharp';
+import { sharedPath } from '@vlfer/test-utils';
+import { decodeImage } from '@vlfer/encoders/node';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { iou } from '../index.js';
+import { FaceCropper, FaceDetector } from './index.js';
+
+const require = createRequire(import.meta.url);
+const modelDir = sharedPath('assets', 'face-detectors');
+const demo = join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'demo');
+const photos = [1, 2, 3, 4, 5, 6].map((i) => join(demo, `sample${i}.jpg`));
+const work = mkdtempSync(join(tmpdir(), 'vlfer-faces-'));
+let yunet: FaceDetector;
+
+beforeAll(async () => { yunet = await FaceDetector.load('yunet-s', { modelDir }); });
+afterAll(async () => { await yunet.dispose(); });
+
+describe('detection on real photos', () => {
+  it("YuNet agrees with face-api.js's SSD-MobileNet on @vladmandic/face-api's six demo photos (IoU ≥ 0.5 for every face both find)", async () => {
+    const faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js');
+    await faceapi.tf.setBackend('wasm');
+    await faceapi.tf.ready();
+    await faceapi.nets.ssdMobilenetv1.loadFromDisk(join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'model'));
+    const lines: string[] = [];
+    let both = 0, ssdOnly = 0, yunetOnly = 0;
+    for (const p of photos) {
+      const { data, info } = await sharp(p).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      const input = faceapi.tf.tensor3d(new Uint8Array(data), [info.height, info.width, 3], 'int32');
+      const ssd = ((await faceapi.detectAllFaces(input, new faceapi.SsdMobilenetv1Options({ minConfidence: 0.5 }))) as { box: { x: number; y: number; width: number; height: number } }[]).map((d) => ({ x: d.box.x, y: d.box.y, width: d.box.width, height: d.box.height }));
+      input.dispose();
+      const ours = await yunet.detect(await decodeImage(p));
+      // greedy one-to-one matching by IoU; a pair is "found by both" when they overlap at all
+      const used = new Set<number>();
+      const ious: number[] = [];
+      for (const b of ssd) {
+        let best = -1, bestIou = 0;
+        ours.forEach((f, j) => { const o = iou(b, f.box); if (!used.has(j) && o > bestIou) { bestIou = o; best = j; } });
+        if (best >= 0) { used.add(best); ious.push(bestIou); } else ssdOnly++;
+      }
+      both += ious.length;
+      yunetOnly += ours.length - used.size;
+      for (const o of ious) expect(o).toBeGreaterThanOrEqual(0.5);
+      lines.push(`${p.split('/').pop()} (${info.width}x${info.height}): SSD ${ssd.length}, YuNet ${ours.length}, matched IoU ${ious.map((o) => o.toFixed(2)).join(' ')}`);
+    }
+    console.log(`${lines.join('\n')}\nfound by both ${both}, SSD only ${ssdOnly}, YuNet only ${yunetOnly}`);
+    expect(both).toBeGreaterThanOrEqual(20); // the six photos hold 22 faces SSD finds
+    expect(ssdOnly).toBe(0);
+  }, 120_000);
+  it('YuNet-n (fixed 320×320, letterboxed) and UltraFace find the same faces as YuNet-s on a demo photo', async () => {
+    const img = await decodeImage(photos[4]!);
+    const ref = await yunet.detect(img);
+    for (const id of ['yunet-n', 'ultraface']) {
+      const d = await FaceDetector.load(id, { modelDir });
+      const found = await d.detect(img);
+      expect(found.length, id).toBe(ref.length);
+      for (const f of found) expect(Math.max(...ref.map((r) => iou(r.box, f.box))), id).toBeGreaterThan(0.5);
+      expect(found.every((f) => (id === 'ultraface' ? f.landmarks === null : f.landmarks?.length === 5))).toBe(true);
+      await d.dispose();
+    }
+  }, 60_000);
+});
+
+describe('bad input', () => {
+  it('no face, a 1×1 image and a 20000-pixel-wide image give no faces, not errors', async () => {
+    expect(await yunet.detect({ data: new Uint8Array(640 * 480 * 3).fill(128), width: 640, height: 480, channels: 3 })).toEqual([]);
+    expect(await yunet.detect({ data: new Uint8Array(3).fill(200), width: 1, height: 1, channels: 3 })).toEqual([]);
+    expect(await yunet.detect({ data: new Uint8Array(20000 * 30), width: 20000, height: 30, channels: 1 })).toEqual([]);
+    await expect(yunet.detect({ data: new Uint8Array(0), width: 0, height: 5, channels: 1 })).rejects.toThrow(/has no pixels \(0x5\)/);
+  });
+  it('unknown models, a missing directory and a changed file are named', async () => {
+    await expect(FaceDetector.load('retinaface', { modelDir })).rejects.toThrow(/'retinaface' is neither a known detector \(yunet-s, yunet-n, ultraface\) nor an existing \.onnx file/);
+    await expect(FaceDetector.load('yunet-s', { modelDir: join(work, 'none') })).rejects.toThrow(/yunet_s_dynamic\.onnx does not exist; download yunet_s_dynamic\.onnx from .*SHA-256 daede240/);
+    const dir = join(work, 'models');
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(join(modelDir, 'yunet_n_320_320.onnx'), join(dir, 'yunet_n_320_320.onnx'));
+    const b = readFileSync(join(dir, 'yunet_n_320_320.onnx'));
+    b[b.length - 1]! ^= 1;
+    writeFileSync(join(dir, 'yunet_n_320_320.onnx'), b);
+    await expect(FaceDetector.load('yunet-n', { modelDir: dir })).rejects.toThrow(/SHA-256 [0-9a-f]{64}, expected 81dbde15.*the yunet-n file vlfer was tested with/);
+  });
+  it('images without a face follow the policy; a corrupt frame in a clip is named', async () => {
+    const blank = join(work, 'blank.png');
+    await sharp({ create: { width: 320, height: 240, channels: 3, background: { r: 90, g: 90, b: 90 } } }).png().toFile(blank);
+    const skip = new FaceCropper(yunet, { align: false }, join(work, 'cache-policy'));
+    expect(await skip.imageCrops(blank)).toEqual([]);
+    expect(skip.counts).toMatchObject({ images: 1, zero: 1, skipped: 1 });
+    expect(await new FaceCropper(yunet, { align: false, noFace: 'full' }, join(work, 'cache-policy')).imageCrops(blank)).toEqual([blank]);
+    await expect(new FaceCropper(yunet, { align: false, noFace: 'fail' }, join(work, 'cache-policy')).imageCrops(blank)).rejects.toThrow(/blank\.png.*no face found by yunet-s/);
+    const bad = join(work, 'frame_0003.jpg');
+    writeFileSync(bad, 'not a jpeg');
+    await expect(skip.clipCrops([photos[0]!, bad], 'clip-1')).rejects.toThrow(/frame_0003\.jpg/);
+    expect(() => new FaceCropper(yunet, { align: false, selection: 'biggest' as never }, work)).toThrow(/selection.*'largest', 'central', 'all'/);
+  });
+});
+
+describe('the crop cache', () => {
+  it('detects once per image: a rerun reads the cache and gives the same crop files; a damaged crop is written again', async () => {
+    const cache = join(work, 'cache');
+    const first = new FaceCropper(yunet, { align: true, selection: 'all' }, cache);
+    const items = photos.slice(0, 3).map((path, label) => ({ path, label }));
+    const crops = await first.cropImages(items);
+    expect(first.counts).toMatchObject({ images: 3, zero: 0, one: 0, many: 3 });
+    expect(crops.length).toBe(first.counts.crops);
+    expect(first.summary()).toMatch(/faces \(yunet-s aligned 224px, all, no face: skip\): 3 images\/clips — 0 with none, 0 with one, 3 with several; 9 crops/); // 3 + 3 + 3 faces
+    const meta = await sharp(crops[0]!.path).metadata();
+    expect([meta.width, meta.height]).toEqual([224, 224]);
+    expect(crops[0]!.source).toBe(photos[0]);
+    const again = new FaceCropper(yunet, { align: true, selection: 'all' }, cache);
+    const spy = vi.spyOn(yunet, 'detect');
+    writeFileSync(crops[1]!.path, 'torn');
+    const second = await again.cropImages(items);
+    expect(spy).not.toHaveBeenCalled();
+    spy.mockRestore();
+    expect(second.map((c) => c.path)).toEqual(crops.map((c) => c.path));
+    expect((await sharp(crops[1]!.path).metadata()).width).toBe(224);
+    // other crop settings are other files; the detections are shared
+    const boxes = await new FaceCropper(yunet, { align: false, size: 112 }, cache).cropImages(items);
+    expect(boxes.length).toBe(3);
+    expect(new Set([...boxes, ...crops].map((c) => c.path)).size).toBe(boxes.length + crops.length);
+    expect(readdirSync(join(cache, 'crops')).length).toBeGreaterThan(0);
+  }, 60_000);
+  it('follows one face through a clip (frames cut from a photo, shifted), one crop per frame', async () => {
+    const frames: string[] = [];
+    for (let t = 0; t < 4; t++) {
+      const f = join(work, `clip/frame_${t}.png`);
+      mkdirSync(dirname(f), { recursive: true });
+      await sharp(photos[4]!).extract({ left: 100 + 20 * t, top: 50, width: 1400, height: 1000 }).png().toFile(f);
+      frames.push(f);
+    }
+    const c = new FaceCropper(yunet, { align: false, selection: 'central' }, join(work, 'cache-clip'));
+    const crops = await c.clipCrops(frames, 'clip');
+    expect(crops).toHaveLength(4);
+    expect(c.counts).toMatchObject({ images: 1, many: 1 });
+  }, 60_000);
+});

@@ -1,0 +1,9 @@
+/**
+ * @file `@vlfer/faces/node`: the ONNX Runtime face detector (YuNet, UltraFace), image files, PNG output and the
+ * resumable crop cache that turns datasets of raw photos and videos into face crops.
+ */
+export type { FaceDetectorId, FaceDetectorOptions } from './detector.js';
+export { FACE_DETECTORS, FACE_DETECTOR_IDS, FaceDetector } from './detector.js';
+export type { FaceCropSettings, FaceCounts } from './crops.js';
+export { FaceCropper, createFaceCropper } from './crops.js';
+export { writePng } from './png.js';
