@@ -1,6 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { csvRow } from '@vlfer/core';
+import { csvRow, shardOfKey, type Shard } from '@vlfer/core';
 import { readJsonLines, writeFileAtomic, provenance, type Provenance } from '@vlfer/core/node';
 import { DATASETS as DATA, subsetId } from '@vlfer/datasets';
 import { runtimeVersions } from '@vlfer/encoders/node';
@@ -85,7 +85,17 @@ export interface RunAblationOptions {
   data?: BenchData;
   /** a registry other than ABLATIONS (tests, private grids) */
   registry?: Record<string, AblationSpec>;
+  /**
+   * Run only the runs whose id hashes to this shard (`shardOfKey`), writing their rows to
+   * `results/shards/<ablation>/<i>-of-<n>.jsonl`; `mergeAblation` then writes what one unsharded run writes.
+   */
+  shard?: Shard;
   log?: (l: string) => void;
+}
+
+/** Where the rows of one shard of an ablation go. */
+export function shardRowsFile(resultsDir: string, id: string, shard: Shard): string {
+  return join(resultsDir, 'shards', fileName(id), `${shard.index}-of-${shard.count}.jsonl`);
 }
 
 function modelFor(backbone: BackboneId, o: RunAblationOptions): string {
@@ -168,13 +178,16 @@ export async function runAblation(id: string, options: RunAblationOptions): Prom
   const spec = registry[id];
   if (!spec) throw new Error(`Unknown ablation '${id}'; known: ${Object.keys(registry).join(', ')}`);
   const log = options.log ?? ((l: string) => process.stderr.write(`${l}\n`));
-  const file = join(options.resultsDir, `${fileName(id)}.jsonl`);
+  const shard = options.shard;
+  const file = shard ? shardRowsFile(options.resultsDir, id, shard) : join(options.resultsDir, `${fileName(id)}.jsonl`);
   const charts = join(options.resultsDir, 'charts');
   let rows = readRows(file);
   const done = new Set(rows.map((r) => r.id));
   let ran = 0;
   let skipped = 0;
-  const runs = expandAblation(id, spec, options.limit ? { limit: options.limit } : {});
+  const all = expandAblation(id, spec, options.limit ? { limit: options.limit } : {});
+  const runs = shard ? all.filter((r) => shardOfKey(r.id, shard.count) === shard.index) : all;
+  if (shard) log(`${id}: shard ${shard.index}/${shard.count} has ${runs.length} of ${all.length} runs`);
   const prov = provenance({ runtime: runtimeVersions() });
   for (const [i, run] of runs.entries()) {
     if (done.has(run.id)) { skipped++; continue; }
@@ -193,11 +206,45 @@ export async function runAblation(id: string, options: RunAblationOptions): Prom
       : `  UAR ${pct(m.uar)} WAR ${pct(m.war)} (${row.seconds.toFixed(1)} s)`);
     ran++;
   }
-  const open = rows.filter((r) => r.scores);
-  if (ran > 0 && open.length > 0) {
-    await drawChart(rocCurvesSpec(open.map((r) => ({ name: `${Object.values(r.coords).join(' ')} s${r.seed}`, knownScores: r.scores!.known, unknownScores: r.scores!.unknown })), `${id}: known vs unknown`), join(charts, `${safe(fileName(id))}.roc`));
-  }
+  if (ran > 0 && !shard) await drawOverlayRoc(id, rows, charts);
   return { ran, skipped };
+}
+
+/** `charts/<ablation>.roc.{svg,png}`: the ROC curves of all the ablation's open-set runs in one figure. */
+async function drawOverlayRoc(id: string, rows: readonly ResultRow[], charts: string): Promise<void> {
+  const open = rows.filter((r) => r.scores);
+  if (open.length === 0) return;
+  await drawChart(rocCurvesSpec(open.map((r) => ({ name: `${Object.values(r.coords).join(' ')} s${r.seed}`, knownScores: r.scores!.known, unknownScores: r.scores!.unknown })), `${id}: known vs unknown`), join(charts, `${safe(fileName(id))}.roc`));
+}
+
+/**
+ * Merge the `count` shards of an ablation into what one unsharded run writes: `results/<ablation>.jsonl` with every
+ * run once, in the registry's order, and the overlay ROC chart (per-run charts were drawn by the shards). Refuses
+ * missing shard files and missing or duplicated runs, naming them.
+ */
+export async function mergeAblation(id: string, options: Pick<RunAblationOptions, 'resultsDir' | 'limit' | 'registry'> & { count: number }): Promise<{ runs: number }> {
+  const registry = options.registry ?? (ABLATIONS as Record<string, AblationSpec>);
+  const spec = registry[id];
+  if (!spec) throw new Error(`Unknown ablation '${id}'; known: ${Object.keys(registry).join(', ')}`);
+  const runs = expandAblation(id, spec, options.limit ? { limit: options.limit } : {});
+  const byId = new Map<string, ResultRow>();
+  const problems: string[] = [];
+  for (let i = 0; i < options.count; i++) {
+    const f = shardRowsFile(options.resultsDir, id, { index: i, count: options.count });
+    if (!existsSync(f)) { problems.push(`shard ${i}/${options.count} wrote nothing (${f} is missing)`); continue; }
+    for (const r of readRows(f)) {
+      if (byId.has(r.id)) problems.push(`run ${r.id} appears in more than one shard`);
+      byId.set(r.id, r);
+    }
+  }
+  const missing = runs.filter((r) => !byId.has(r.id));
+  for (const r of missing.slice(0, 10)) problems.push(`run ${r.id} (shard ${shardOfKey(r.id, options.count)}/${options.count}) has no row`);
+  if (missing.length > 10) problems.push(`… and ${missing.length - 10} more runs`);
+  if (problems.length > 0) throw new Error(`cannot merge ${id}: ${problems.join('; ')}`);
+  const rows = runs.map((r) => byId.get(r.id)!);
+  writeFileAtomic(join(options.resultsDir, `${fileName(id)}.jsonl`), rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  await drawOverlayRoc(id, rows, join(options.resultsDir, 'charts'));
+  return { runs: rows.length };
 }
 
 const pct = (v: number | undefined) => (v === undefined ? '-' : (100 * v).toFixed(2));

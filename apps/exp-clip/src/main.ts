@@ -4,6 +4,7 @@
  * `evaluateZeroShot` and `trainHead` of @vlfer/exp-clip.
  */
 import { Command, InvalidArgumentError } from 'commander';
+import { shardFromEnv } from '@vlfer/core';
 import { cliAbortSignal, facesFromFlags, progressBars, runMain } from '@vlfer/cli-kit';
 import { evaluateZeroShot, formatEvalTable, trainHead } from '@vlfer/exp-clip';
 import { configureModels } from '@vlfer/encoders/node';
@@ -15,14 +16,16 @@ const program = new Command(NAME).description('Exp-CLIP: zero-shot facial expres
 
 program.addCommand(evalCommand().action(async (o) => {
   configureModels({ allowRemoteModels: Boolean(o.allowRemote) });
+  const env = o.shard || o.merge ? null : shardFromEnv(process.env);
+  if (env) log(`shard ${env.shard.index}/${env.shard.count} (${env.source})`);
   const progress = progressBars(o.progress !== false);
   const r = await evaluateZeroShot({
     dataset: o.dataset, root: o.root, annotations: o.annotations, folds: o.folds, split: o.split, model: o.model, tokenizer: o.tokenizer, head: o.head,
     promptTypes: o.prompts, labelSet: o.labelSet, classes: o.classes, preprocess: o.preprocess, resizer: o.resizer, ensemble: o.ensemble, dtype: o.dtype, device: o.device,
     threads: o.threads, batchSize: o.batchSize, preprocessWorkers: o.preprocessWorkers, frames: o.frames, shortClip: o.shortClip, labelScheme: o.labelScheme, rebase: o.rebase,
-    duplicates: o.duplicates, extraFiles: o.extraFiles, limit: o.limit, subsetSeed: o.subsetSeed, cacheDir: o.cache === false ? undefined : o.cacheDir, faces: facesFromFlags(o), out: o.out,
+    duplicates: o.duplicates, extraFiles: o.extraFiles, limit: o.limit, subsetSeed: o.subsetSeed, cacheDir: o.cache === false ? undefined : o.cacheDir, faces: facesFromFlags(o), shard: o.shard ?? env?.shard, merge: o.merge, out: o.out,
   }, { signal: cliAbortSignal(NAME), onProgress: progress, log: (l) => { progress.stop(); log(l); } }).finally(() => progress.stop());
-  process.stdout.write(`${formatEvalTable(r)}\n`);
+  process.stdout.write(r.shard ? `shard ${r.shard.index}/${r.shard.count} encoded ${r.counts.encoded} images (${r.counts.cached} cached); merge with --merge ${r.shard.count}\n` : `${formatEvalTable(r)}\n`);
 }));
 
 program.addCommand(trainCommand().action(async (o) => {

@@ -6,6 +6,7 @@ import { PREPROCESS_MODES } from '@vlfer/encoders';
 import { CLIP_DTYPES, RESIZERS } from '@vlfer/encoders/node';
 import { PROMPT_TYPES, promptTypeByNumber, type PromptType } from '@vlfer/llm-knowledge';
 import { OPTIMIZERS } from '@vlfer/losses';
+import { parseShard } from '@vlfer/core';
 import { addFaceOptions, FACE_FLAG_NAMES, foldList, integer, number, rebasePair, stringList } from '@vlfer/cli-kit';
 import { InvalidArgumentError } from 'commander';
 
@@ -48,6 +49,8 @@ export function evalCommand(): Command {
     .addOption(new Option('--split <split>', 'RAF-DB/FERPlus split').choices(['train', 'test']).default('test'))
     .option('--head <file>', 'Exp-CLIP projection head (.safetensors or released .pth); omitted = plain CLIP')
     .option('--prompts <types>', "prompt types: 1..5, 'all', or names, comma-separated", parsePromptTypes, parsePromptTypes('all'))
+    .option('--shard <i/n>', 'encode only shard i of n into the caches (default: from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX + VLFER_SHARD_COUNT); then run once with --merge n', (v) => parseShard(v, '--shard'))
+    .option('--merge <n>', 'check that the n shards finished, then evaluate from the cache (writes what one unsharded run writes)', integer(1))
     .option('--label-set <name|file.json>', 'label set: a built-in id (basic-7, basic-8, contempt-7, ckplus-7-native, affectnet-8-native, ferplus-8-native, …) or a JSON file')
     .option('--classes <a,b,c>', 'class names in label order (an ad-hoc label set); class folders are matched by name or common spelling', stringList)
     .addOption(new Option('--ensemble <mode>', 'average logits (Exp-CLIP) or text embeddings').choices(['logits', 'embeddings']).default('logits'))

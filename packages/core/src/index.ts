@@ -26,3 +26,5 @@ export type { NodeSpec, ValueSpec, ElemType, AttrValue, Initializer } from './on
 export { buildModel, constant } from './onnx-builder.js';
 export type { ProtobufField } from './protobuf.js';
 export { decodeProtobuf, readVarint } from './protobuf.js';
+export type { Shard } from './shard.js';
+export { parseShard, shardFromEnv, shardOfKey, inShard } from './shard.js';

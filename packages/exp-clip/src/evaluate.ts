@@ -1,14 +1,17 @@
 import { createHash } from 'node:crypto';
 import { relative, resolve, isAbsolute } from 'node:path';
-import { argmaxRows, csvRow, parseOptions, softmaxRows, throwIfAborted, type FeatureProjection, type LabelSet, type ProgressCallback, type Tensor2D } from '@vlfer/core';
+import { argmaxRows, csvRow, inShard, InvalidArgumentError, parseOptions, softmaxRows, throwIfAborted, type FeatureProjection, type LabelSet, type ProgressCallback, type Shard, type Tensor2D } from '@vlfer/core';
 import { FeatureCache, provenance, RunDirectory, writeJsonAtomic, type Provenance } from '@vlfer/core/node';
 import { buildZeroShotClassifier } from '@vlfer/encoders';
 import { createPreprocessPool, encodeImages, loadClip, runtimeVersions, sampleClipFrames, type ClipModel, type EncodeItem } from '@vlfer/encoders/node';
 import { expClipPrompts, type PromptType } from '@vlfer/llm-knowledge';
+import type { ImageItem, VideoItem } from '@vlfer/datasets';
+import { createFaceCropper } from '@vlfer/faces/node';
 import { averageFolds, classificationReport, type MeanStd } from '@vlfer/metrics';
 import { loadProjectionHead } from '@vlfer/projection-head';
 import { loadEvalData, type EvalData } from './data.js';
-import { cropFaces, type FacesReport } from './faces.js';
+import type { FacesReport } from './faces.js';
+import { checkShardMarkers, writeShardMarker } from './shards.js';
 import { EvalOptionsSchema, type EvalOptions, type EvalOptionsInput } from './options.js';
 
 /** What long pipelines accept besides their options: cancellation, progress, notices. */
@@ -57,6 +60,8 @@ export interface EvalResult {
   predictions: FoldPredictions[];
   /** Face detection and cropping (null without `faces`). */
   faces: FacesReport | null;
+  /** The shard this call encoded (then `results` and `predictions` are empty), or null. */
+  shard: Shard | null;
   /** SHA-256 over every evaluated item's id, label and content hash. */
   datasetFingerprint: string;
   modelFingerprint: string;
@@ -72,6 +77,11 @@ const idOf = (root: string, p: string) => {
   return r && !r.startsWith('..') && !isAbsolute(r) ? r : p;
 };
 
+/** An image item's id in outputs: its path relative to the root; a face crop is named by its photo (and face with 'all'). */
+function itemId(options: EvalOptions, it: ImageItem & { source?: string; face?: number }): string {
+  return idOf(options.root, it.source ?? it.path) + (it.source !== undefined && options.faces?.selection === 'all' ? `#face${it.face}` : '');
+}
+
 /**
  * Exp-CLIP zero-shot evaluation (`test.py`) as a library function: load the dataset (each fold), encode every
  * image (or the sampled frames of every clip) once through the checked feature cache, classify with each prompt
@@ -84,7 +94,13 @@ export async function evaluateZeroShot(input: EvalOptionsInput, hooks: PipelineH
   const options = parseOptions(EvalOptionsSchema, input, 'evaluateZeroShot');
   const log = hooks.log ?? (() => undefined);
   const t0 = performance.now();
-  const run = options.out ? RunDirectory.open(options.out, { command: 'exp-clip eval', log }) : undefined;
+  const shard = options.shard ?? null;
+  if (options.merge) {
+    const m = checkShardMarkers(options, options.merge);
+    log(`merging ${options.merge} shards: ${m.reduce((n, x) => n + x.encoded, 0)} images were encoded by the shards`);
+  }
+  // shards share the output directory: they write only their own record, so they do not take its lock
+  const run = options.out && !shard ? RunDirectory.open(options.out, { command: 'exp-clip eval', log }) : undefined;
   try {
     const folds = options.folds ?? [null];
     const data: EvalData[] = [];
@@ -95,7 +111,6 @@ export async function evaluateZeroShot(input: EvalOptionsInput, hooks: PipelineH
       const unit = d.kind === 'images' ? 'images' : 'clips';
       log(`${options.dataset}${f !== null ? ` fold ${f}` : ''}: ${d.items.length} ${unit}${d.subset ? ` (${d.subset} of ${d.total})` : ''} from ${d.source}; label set ${d.labelSet.id} (${d.labelSetReason})${d.dropped.length ? `; dropped: ${d.dropped.map((x) => `${x.count} ${x.reason}`).join('; ')}` : ''}`);
     }
-    const faces = options.faces ? await cropFaces(data, options, hooks, log) : null;
     const labelSet: LabelSet = data[0]!.labelSet;
     for (const d of data) if (d.labelSet.names.join('\n') !== labelSet.names.join('\n')) throw new Error(`fold ${d.fold} has label set ${d.labelSet.id}, fold ${data[0]!.fold} has ${labelSet.id}`);
     const prompts = Object.fromEntries(options.promptTypes.map((t) => [t, expClipPrompts(t, labelSet)])) as Record<PromptType, ReturnType<typeof expClipPrompts>>;
@@ -117,52 +132,95 @@ export async function evaluateZeroShot(input: EvalOptionsInput, hooks: PipelineH
     let images = 0;
     const te = performance.now();
     const pool = options.preprocessWorkers > 0 ? createPreprocessPool({ workers: options.preprocessWorkers }) : undefined;
+    const cropper = options.faces ? await createFaceCropper(options.faces, { clips: data.some((d) => d.kind !== 'images'), ...(options.threads ? { threads: options.threads } : {}), log }) : undefined;
+    if (cropper && data.some((d) => d.kind === 'video-files')) throw new InvalidArgumentError({ functionName: 'evaluateZeroShot', argument: 'faces', message: 'works on images and frame directories; extract the frames of video files first (e.g. ffmpeg -i clip.mp4 frames/%05d.png)' });
+    // Work is done in units (images: `batchSize` source images; clips: a few clips), numbered across folds. A shard
+    // encodes units u ≡ index (mod count) into the shared caches; the merge (or an unsharded run) does every unit,
+    // finding the shards' features cached. Each unit is encoded as one batch window, so features are bit-identical.
+    let unit = 0;
+    let unitsDone = 0;
     try {
       for (const d of data) {
-        let totalImages = 0;
+        const per = options.frames;
+        const unitSize = d.kind === 'images' ? options.batchSize : Math.max(1, Math.floor(256 / per));
+        const totalImages = d.kind === 'images' ? d.items.length : d.items.length * per;
         const encode = async (items: EncodeItem[]) => {
           const r = await encodeImages({
             model: clip, items, mode: options.preprocess, resizer: options.resizer, batchSize: options.batchSize, ...(cache ? { cache } : {}), ...(pool ? { preprocessPool: pool } : {}), ...(hooks.signal ? { signal: hooks.signal } : {}),
-            onProgress: (e) => hooks.onProgress?.({ ...e, phase: `encode${d.fold !== null ? ` fold ${d.fold}` : ''}`, done: images + e.done, total: totalImages }),
+            onProgress: (e) => hooks.onProgress?.({ ...e, phase: `encode${d.fold !== null ? ` fold ${d.fold}` : ''}`, done: Math.min(totalImages, images + e.done), total: totalImages }),
           });
           cached += r.cached;
           encoded += r.encoded;
           images += items.length;
           return r;
         };
-        if (d.kind === 'images') {
-          totalImages = d.items.length;
-          const r = await encode(d.items);
-          d.items.forEach((it, i) => fingerprint.update(`${idOf(options.root, 'source' in it && typeof it.source === 'string' ? it.source : it.path)}\t${it.label}\t${r.keys[i]}\n`));
-          features.push(r.features);
-        } else {
-          // clips: sampled frames; video files are decoded a few clips at a time so memory stays bounded
-          const per = options.frames;
-          totalImages = d.items.length * per;
-          const chunk = Math.max(1, Math.floor(256 / per));
-          const parts: Float32Array[] = [];
-          for (let c = 0; c < d.items.length; c += chunk) {
-            const clips = d.items.slice(c, c + chunk);
-            const frames: { items: EncodeItem[] }[] = await Promise.all(clips.map((it) => ('crops' in it && Array.isArray(it.crops) ? { items: it.crops as string[] } : sampleClipFrames('frameDir' in it ? { frameDir: it.frameDir } : { videoFile: (it as { path: string }).path }, { numSegments: per, shortClip: options.shortClip, ...(hooks.signal ? { signal: hooks.signal } : {}) }))));
-            const r = await encode(frames.flatMap((f) => f.items));
+        const kept: EvalData['items'] = [];
+        const parts: Float32Array[] = [];
+        const source = d.items;
+        for (let a = 0; a < source.length; a += unitSize, unit++) {
+          if (!inShard(unit, shard)) continue;
+          throwIfAborted(hooks.signal, 'evaluation');
+          unitsDone++;
+          if (d.kind === 'images') {
+            const group = source.slice(a, a + unitSize) as ImageItem[];
+            const items = cropper ? await cropper.cropImages(group, hooks) : group;
+            if (items.length === 0) continue;
+            const r = await encode(items);
+            items.forEach((it, i) => fingerprint.update(`${itemId(options, it)}\t${it.label}\t${r.keys[i]}\n`));
+            parts.push(r.features.data);
+            (kept as ImageItem[]).push(...items);
+          } else {
+            // clips: sampled frames (the followed face's crops with faces); video files are decoded a few clips at a time
+            const group = source.slice(a, a + unitSize) as (VideoItem | ImageItem)[];
+            const clips: (VideoItem | ImageItem)[] = [];
+            const frames: EncodeItem[][] = [];
+            for (const it of group) {
+              let f = (await sampleClipFrames('frameDir' in it ? { frameDir: it.frameDir } : { videoFile: (it as { path: string }).path }, { numSegments: per, shortClip: options.shortClip, ...(hooks.signal ? { signal: hooks.signal } : {}) })).items;
+              if (cropper && 'frameDir' in it) {
+                f = await cropper.clipCrops(f as string[], it.frameDir);
+                if (f.length === 0) continue;
+              }
+              clips.push(it);
+              frames.push(f);
+            }
+            if (clips.length === 0) continue;
+            const r = await encode(frames.flat());
             clips.forEach((it, i) => fingerprint.update(`${idOf(options.root, 'frameDir' in it ? it.frameDir : (it as { path: string }).path)}\t${it.label}\t${r.keys.slice(i * per, (i + 1) * per).join(',')}\n`));
             parts.push(r.features.data);
+            (kept as (VideoItem | ImageItem)[]).push(...clips);
           }
-          const all = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-          let o = 0;
-          for (const p of parts) { all.set(p, o); o += p.length; }
-          features.push({ dtype: 'float32', data: all, dims: [totalImages, clip.embeddingDim] });
         }
+        d.items = kept;
+        const all = new Float32Array(parts.reduce((n, q) => n + q.length, 0));
+        let o = 0;
+        for (const q of parts) { all.set(q, o); o += q.length; }
+        features.push({ dtype: 'float32', data: all, dims: [all.length / clip.embeddingDim, clip.embeddingDim] });
       }
     } finally {
       await pool?.close();
+      await cropper?.dispose();
+    }
+    const faces: FacesReport | null = cropper ? { description: cropper.describe(), counts: { ...cropper.counts } } : null;
+    if (cropper) log(cropper.summary());
+    if (shard) {
+      await clip.dispose();
+      await head?.dispose();
+      const marker = writeShardMarker(options, shard, { units: unit, unitsDone, images, cached, encoded, faces });
+      log(`shard ${shard.index}/${shard.count}: ${unitsDone} of ${unit} units, ${images} images (${encoded} encoded, ${cached} cached); marker ${marker}; merge with merge: ${shard.count}`);
+      return {
+        options, labelSet: { id: labelSet.id, names: labelSet.names }, labelSetReason: data[0]!.labelSetReason, promptsFromTemplates: fromTemplates,
+        folds: data.map((d) => ({ fold: d.fold, subset: d.subset, items: d.items.length, total: d.total, dropped: d.dropped })),
+        faces, shard, results: [], predictions: [], datasetFingerprint: '', modelFingerprint,
+        counts: { images, cached, encoded, damagedCacheEntries: damaged }, timing: { encodeSeconds: (performance.now() - te) / 1000, totalSeconds: (performance.now() - t0) / 1000 },
+        provenance: provenance({ runtime: runtimeVersions() }), outDir: options.out ?? null,
+      };
     }
     const encodeSeconds = (performance.now() - te) / 1000;
 
     const results: PromptTypeResult[] = [];
     const predictions: FoldPredictions[] = data.map((d) => ({
       fold: d.fold,
-      ids: d.items.map((i) => idOf(options.root, 'frameDir' in i ? i.frameDir : 'source' in i && typeof i.source === 'string' ? i.source : i.path) + ('face' in i && options.faces?.selection === 'all' ? `#face${i.face}` : '')),
+      ids: d.items.map((i) => ('frameDir' in i ? idOf(options.root, i.frameDir) : itemId(options, i))),
       labels: d.items.map((i) => i.label),
       byPromptType: {},
     }));
@@ -189,6 +247,7 @@ export async function evaluateZeroShot(input: EvalOptionsInput, hooks: PipelineH
       promptsFromTemplates: fromTemplates,
       folds: data.map((d) => ({ fold: d.fold, subset: d.subset, items: d.items.length, total: d.total, dropped: d.dropped })),
       faces,
+      shard: null,
       results,
       predictions,
       datasetFingerprint: fingerprint.digest('hex'),

@@ -54,9 +54,18 @@ export const EvalOptionsSchema = z.object({
   cacheDir: path.optional(),
   /** Detect faces in raw photos/frames and evaluate their crops (`@vlfer/faces`); omitted = the images as they are. */
   faces: FacesOptionsSchema.optional(),
+  /**
+   * Do only shard `index` of `count` of the encoding (and face detection) into the caches and record it in
+   * `<out>/shards/`; no metrics. A later run with `merge: count` writes what one unsharded run writes.
+   */
+  shard: z.object({ index: z.number().int().min(0), count: z.number().int().positive() }).strict().refine((s) => s.index < s.count, { message: 'index must be below count' }).optional(),
+  /** Check that all `merge` shards finished with these options, then evaluate (their features come from the cache). */
+  merge: z.number().int().positive().optional(),
   /** Output directory; nothing is written when absent. */
   out: path.optional(),
-}).strict();
+}).strict()
+  .refine((o) => !(o.shard && o.merge), { message: 'give shard or merge, not both', path: ['merge'] })
+  .refine((o) => !(o.shard || o.merge) || (o.out && o.cacheDir), { message: 'sharding needs out (for the shard records) and cacheDir (where the shards leave their features)', path: ['shard'] });
 export type EvalOptions = z.infer<typeof EvalOptionsSchema>;
 export type EvalOptionsInput = z.input<typeof EvalOptionsSchema>;
 

@@ -1,0 +1,53 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createRng } from '@vlfer/core';
+import { repoRoot, runCli, sharedPath } from '@vlfer/test-utils';
+import { describe, expect, it } from 'vitest';
+
+const entry = 'apps/exp-clip/src/main.ts';
+const tsx = join(dirname(createRequire(join(repoRoot, 'package.json')).resolve('tsx/package.json')), 'dist', 'loader.mjs');
+const run = (args: string[], env: Record<string, string> = {}) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+  const p = spawn(process.execPath, ['--conditions=@vlfer/source', '--import', tsx, join(repoRoot, entry), ...args], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  p.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
+  p.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+  p.on('close', (code) => resolve({ code, stdout, stderr }));
+});
+
+describe('exp-clip eval on shards (array jobs) and their merge', () => {
+  it('n concurrent shard processes + merge publish exactly the files of one unsharded run (random n); an unfinished shard is refused', async () => {
+    const n = 2 + createRng(Date.now() % 997).int(2); // 2..3 shards over 5 units
+    const work = mkdtempSync(join(tmpdir(), 'vlfer-eval-shard-'));
+    const args = (out: string, cache: string) => ['eval', '--dataset', 'fer2013', '--root', sharedPath('data', 'fer2013-privatetest'), '--model', sharedPath('fixtures', 'tiny-clip'), '--prompts', '1,4', '--limit', '70', '--batch-size', '16', '--no-progress', '--cache-dir', cache, '--out', out];
+    const one = await run(args(join(work, 'one'), join(work, 'cache-one')));
+    expect(one.code, one.stderr).toBe(0);
+    const shardArgs = args(join(work, 'many'), join(work, 'cache-many'));
+    const shards = await Promise.all(Array.from({ length: n }, (_, i) => run(i === 0 ? shardArgs : [...shardArgs, '--shard', `${i}/${n}`], i === 0 ? { JOB_COMPLETION_INDEX: '0', VLFER_SHARD_COUNT: String(n) } : {})));
+    for (const s of shards) expect(s.code, s.stderr).toBe(0);
+    expect(shards[0]!.stderr).toMatch(new RegExp(`shard 0/${n} \\(JOB_COMPLETION_INDEX=0 of VLFER_SHARD_COUNT=${n}\\)`));
+    expect(shards.map((s) => s.stdout).join('')).toMatch(/shard \d\/\d encoded \d+ images/);
+    const total = shards.reduce((a, s) => a + Number(/encoded (\d+) images/.exec(s.stdout)![1]), 0);
+    expect(total).toBe(70); // every image encoded once, by exactly one shard
+    const marker = join(work, 'many', 'shards', `${n - 1}-of-${n}.json`);
+    const kept = readFileSync(marker);
+    rmSync(marker);
+    const refused = runCli(entry, [...shardArgs, '--merge', String(n)]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(new RegExp(`cannot merge ${n} shards in .*: shard ${n - 1}/${n} has not finished`));
+    writeFileSync(marker, kept);
+    const merged = runCli(entry, [...shardArgs, '--merge', String(n)]);
+    expect(merged.code, merged.stderr).toBe(0);
+    expect(merged.stderr).toMatch(/merging \d shards: 70 images were encoded by the shards/);
+    expect(merged.stdout).toMatch(/70 images\/frames: 0 encoded in .*, 70 from the cache/);
+    for (const f of ['metrics.json', 'predictions.csv', 'confusion-matrix.csv']) expect(readFileSync(join(work, 'many', f), 'utf8'), f).toBe(readFileSync(join(work, 'one', f), 'utf8'));
+    // a shard run with other options does not merge
+    const other = await run([...shardArgs.map((a) => (a === '70' ? '60' : a)), '--shard', `0/${n}`]);
+    expect(other.code).toBe(0);
+    const mismatch = runCli(entry, [...shardArgs, '--merge', String(n)]);
+    expect(mismatch.stderr).toMatch(new RegExp(`shard 0/${n} ran with other options`));
+  }, 300_000);
+});
