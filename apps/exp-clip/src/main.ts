@@ -32,12 +32,14 @@ program.addCommand(trainCommand().action(async (o) => {
   configureModels({ allowRemoteModels: Boolean(o.allowRemote) });
   const source = o.teacher === 'import' ? o.targets : o.teacherUrl;
   if (!source) throw new InvalidArgumentError(o.teacher === 'import' ? '--targets is required with --teacher import' : '--teacher-url is required with --teacher http');
+  const env = o.shard || o.merge ? null : shardFromEnv(process.env);
+  if (env) log(`shard ${env.shard.index}/${env.shard.count} (${env.source})`);
   const progress = progressBars(o.progress !== false);
   const r = await trainHead({
     unlabelled: o.unlabelled, model: o.model, tokenizer: o.tokenizer, teacher: o.teacher, teacherSource: source, teacherKeys: o.keys, teacherModel: o.teacherModel,
     teacherTimeoutMs: Math.round(o.teacherTimeout * 1000), teacherRetries: o.teacherRetries, teacherConcurrency: o.teacherConcurrency, instruction: o.instruction,
-    epochs: o.epochs, batch: o.batch, lr: o.lr, optimizer: o.optimizer, momentum: o.momentum, weightDecay: o.weightDecay, seed: o.seed, outputDim: o.outputDim, preprocess: o.preprocess, resizer: o.resizer,
-    dtype: o.dtype, device: o.device, threads: o.threads, checkpointSeconds: o.checkpointSeconds, cacheDir: o.cache === false ? undefined : o.cacheDir, faces: facesFromFlags(o), out: o.out,
+    epochs: o.epochs, batch: o.batch, encodeBatchSize: o.encodeBatchSize, lr: o.lr, optimizer: o.optimizer, momentum: o.momentum, weightDecay: o.weightDecay, seed: o.seed, outputDim: o.outputDim, preprocess: o.preprocess, resizer: o.resizer,
+    dtype: o.dtype, device: o.device, threads: o.threads, checkpointSeconds: o.checkpointSeconds, cacheDir: o.cache === false ? undefined : o.cacheDir, faces: facesFromFlags(o), shard: o.shard ?? env?.shard, merge: o.merge, out: o.out,
   }, { signal: cliAbortSignal(NAME), onProgress: progress, log: (l) => { progress.stop(); log(l); } }).finally(() => progress.stop());
   process.stdout.write(`${r.status}: ${r.steps} steps${r.resumedFrom ? ` (resumed at epoch ${r.resumedFrom.epoch + 1}, step ${r.resumedFrom.step + 1})` : ''}${r.firstLoss !== null ? `, loss ${r.firstLoss.toFixed(4)} → ${r.lastLoss!.toFixed(4)}` : ''}; head ${r.headPath}\n`);
 }));

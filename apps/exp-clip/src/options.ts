@@ -84,6 +84,7 @@ export function trainCommand(): Command {
     .option('--instruction <id>', 'instruction id (exp-clip = the paper instruction)', 'exp-clip')
     .option('--epochs <n>', 'epochs', integer(1), 5)
     .option('--batch <n>', 'batch size (last partial batch dropped)', integer(1), 512)
+    .option('--encode-batch-size <n>', 'images per encoder call (and per shard unit)', integer(1), 32)
     .option('--lr <x>', 'learning rate', number({ positive: true }), 1e-3)
     .addOption(new Option('--optimizer <name>').choices(OPTIMIZERS).default('sgd'))
     .option('--momentum <x>', 'SGD momentum', number(), 0.9)
@@ -91,6 +92,8 @@ export function trainCommand(): Command {
     .option('--seed <n>', 'seed (head init and shuffles)', integer(), 1)
     .option('--output-dim <n>', "head output dimension (the teacher's embedding size; Exp-CLIP: 4096)", integer(1), 4096)
     .option('--checkpoint-seconds <s>', 'seconds between mid-epoch checkpoints', number({ positive: true }), 60)
+    .option('--shard <i/n>', 'only encode and fetch targets for shard i of n into the caches (default: from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX + VLFER_SHARD_COUNT); then train once with --merge n', (v) => parseShard(v, '--shard'))
+    .option('--merge <n>', 'check that the n shards finished, then train from the caches', integer(1))
     .option('--cache-dir <dir>', 'feature and target cache', '.vlfer-cache')
     .option('--no-cache', 'do not read or write the caches')
     .option('--out <dir>', 'output directory (locked while running)', 'runs/exp-clip-train'));

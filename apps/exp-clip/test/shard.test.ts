@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import sharp from 'sharp';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -49,5 +50,28 @@ describe('exp-clip eval on shards (array jobs) and their merge', () => {
     expect(other.code).toBe(0);
     const mismatch = runCli(entry, [...shardArgs, '--merge', String(n)]);
     expect(mismatch.stderr).toMatch(new RegExp(`shard 0/${n} ran with other options`));
+  }, 300_000);
+  it('exp-clip train: shards fill the feature and target caches, training from them gives the head of one process', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'vlfer-train-shard-'));
+    const unlabelled = join(work, 'unlabelled');
+    mkdirSync(unlabelled);
+    const lines: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const p = join(unlabelled, `${String(i).padStart(3, '0')}.png`);
+      writeFileSync(p, await sharp(new Uint8Array(32 * 32 * 3).map((_, k) => (i * 31 + k * (i % 5 + 1)) % 256), { raw: { width: 32, height: 32, channels: 3 } }).png().toBuffer());
+      lines.push(JSON.stringify({ path: p, embedding: Array.from({ length: 32 }, (_, k) => Math.cos(i * 1.3 + k * 0.7)) }));
+    }
+    writeFileSync(join(work, 'targets.jsonl'), `${lines.join('\n')}\n`);
+    const args = (dir: string) => ['train', '--unlabelled', unlabelled, '--model', sharedPath('fixtures', 'tiny-clip'), '--teacher', 'import', '--targets', join(work, 'targets.jsonl'), '--output-dim', '32', '--epochs', '3', '--batch', '8', '--encode-batch-size', '8', '--no-progress', '--cache-dir', join(work, `cache-${dir}`), '--out', join(work, dir)];
+    const one = await run(args('one'));
+    expect(one.code, one.stderr).toBe(0);
+    const shards = await Promise.all([0, 1, 2].map((i) => run([...args('many'), '--shard', `${i}/3`])));
+    for (const s of shards) expect(s.code, s.stderr).toBe(0);
+    expect(shards[1]!.stderr).toMatch(/shard 1\/3: 2 of 5 units, 16 images encoded with their targets/);
+    const refused = runCli(entry, [...args('many'), '--merge', '4']);
+    expect(refused.stderr).toMatch(/cannot train from 4 shards in .*: shard 0\/4 has not finished .*; shard 3\/4 has not finished/);
+    const merged = runCli(entry, [...args('many'), '--merge', '3']);
+    expect(merged.code, merged.stderr).toBe(0);
+    expect(readFileSync(join(work, 'many', 'head.safetensors')).equals(readFileSync(join(work, 'one', 'head.safetensors')))).toBe(true);
   }, 300_000);
 });

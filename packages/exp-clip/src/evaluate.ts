@@ -200,7 +200,7 @@ export async function evaluateZeroShot(input: EvalOptionsInput, hooks: PipelineH
       await pool?.close();
       await cropper?.dispose();
     }
-    const faces: FacesReport | null = cropper ? { description: cropper.describe(), counts: { ...cropper.counts } } : null;
+    const faces: FacesReport | null = cropper ? { description: cropper.describe(), counts: { ...cropper.counts }, skipped: cropper.skippedItems.map((p) => idOf(options.root, p)) } : null;
     if (cropper) log(cropper.summary());
     if (shard) {
       await clip.dispose();

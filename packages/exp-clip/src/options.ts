@@ -8,6 +8,8 @@ import { OPTIMIZERS } from '@vlfer/losses';
 import { FacesOptionsSchema } from '@vlfer/faces';
 
 const positiveInt = z.number().int().positive();
+/** One shard of a job split into `count` (0-based `index`). */
+const ShardSchema = z.object({ index: z.number().int().min(0), count: z.number().int().positive() }).strict().refine((s) => s.index < s.count, { message: 'index must be below count' });
 const path = z.string().min(1);
 
 /** Options of `evaluateZeroShot` (the `exp-clip eval` command), validated with zod. */
@@ -58,7 +60,7 @@ export const EvalOptionsSchema = z.object({
    * Do only shard `index` of `count` of the encoding (and face detection) into the caches and record it in
    * `<out>/shards/`; no metrics. A later run with `merge: count` writes what one unsharded run writes.
    */
-  shard: z.object({ index: z.number().int().min(0), count: z.number().int().positive() }).strict().refine((s) => s.index < s.count, { message: 'index must be below count' }).optional(),
+  shard: ShardSchema.optional(),
   /** Check that all `merge` shards finished with these options, then evaluate (their features come from the cache). */
   merge: z.number().int().positive().optional(),
   /** Output directory; nothing is written when absent. */
@@ -109,7 +111,13 @@ export const TrainOptionsSchema = z.object({
   cacheDir: path.optional(),
   /** Detect faces in the unlabelled images and train on their crops (the teacher gets the same crops). */
   faces: FacesOptionsSchema.optional(),
+  /** Only fill the feature, target and face caches for shard `index` of `count`; train later with `merge: count`. */
+  shard: ShardSchema.optional(),
+  /** Check that all `merge` shards finished with these data options, then train (their work comes from the caches). */
+  merge: z.number().int().positive().optional(),
   out: path,
-}).strict();
+}).strict()
+  .refine((o) => !(o.shard && o.merge), { message: 'give shard or merge, not both', path: ['merge'] })
+  .refine((o) => !(o.shard || o.merge) || o.cacheDir, { message: 'sharding needs cacheDir (where the shards leave their features and targets)', path: ['shard'] });
 export type TrainOptions = z.infer<typeof TrainOptionsSchema>;
 export type TrainOptionsInput = z.input<typeof TrainOptionsSchema>;

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
-import { AbortedError, createRng, csvRow, DataFormatError, InvalidArgumentError, parseOptions, type ComputeDevice, type ProgressCallback, type Tensor2D } from '@vlfer/core';
-import { appendLine, FeatureCache, loadCheckpoint, provenance, readJsonLines, RunDirectory, saveCheckpoint, writeFileAtomic, writeJsonAtomic, type ThreadOptions } from '@vlfer/core/node';
+import { AbortedError, createRng, csvRow, inShard, throwIfAborted, type Shard, DataFormatError, InvalidArgumentError, parseOptions, type ComputeDevice, type ProgressCallback, type Tensor2D } from '@vlfer/core';
+import { appendLine, ensureDir, FeatureCache, readTextFile, loadCheckpoint, provenance, readJsonLines, RunDirectory, saveCheckpoint, writeFileAtomic, writeJsonAtomic, type ThreadOptions } from '@vlfer/core/node';
 import { listImages } from '@vlfer/datasets/node';
 import { encodeImages, loadClip, runtimeVersions } from '@vlfer/encoders/node';
 import type { Teacher } from '@vlfer/llm-knowledge';
@@ -106,6 +107,83 @@ function resolveTeacher(options: TrainOptions): Teacher {
   return httpTeacher({ baseUrl: options.teacherSource, model: options.teacherModel, timeoutMs: options.teacherTimeoutMs, maxRetries: options.teacherRetries, concurrency: options.teacherConcurrency });
 }
 
+/** What the shards of one training must agree on: the images, model, preprocessing, teacher and faces (not the optimiser). */
+function trainShardKey(o: TrainOptions): string {
+  const { unlabelled, model, tokenizer, teacher, teacherSource, teacherKeys, teacherModel, instruction, preprocess, resizer, dtype, encodeBatchSize, outputDim, cacheDir, faces } = o;
+  return createHash('sha256').update(JSON.stringify({ unlabelled, model, tokenizer, teacher, teacherSource, teacherKeys, teacherModel, instruction, preprocess, resizer, dtype, encodeBatchSize, outputDim, cacheDir, faces })).digest('hex');
+}
+
+/** Before training from shards: every shard finished with the same data options; the missing ones are named. */
+function checkTrainShards(o: TrainOptions, count: number): void {
+  const problems: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const p = join(o.out, 'shards', `${i}-of-${count}.json`);
+    if (!existsSync(p)) { problems.push(`shard ${i}/${count} has not finished (${p} is missing)`); continue; }
+    const m = JSON.parse(readTextFile(p, 'shard record')) as { key?: string };
+    if (m.key !== trainShardKey(o)) problems.push(`shard ${i}/${count} ran with other options (images, model, preprocessing, teacher, faces …)`);
+  }
+  if (problems.length) throw new InvalidArgumentError({ functionName: 'trainHead', argument: 'merge', message: `cannot train from ${count} shards in ${o.out}: ${problems.join('; ')}` });
+}
+
+/**
+ * The training data, in units of `encodeBatchSize` unlabelled images (face crops first, with `faces`): CLIP features
+ * through the checked cache and the teacher's targets. With a shard, only units u ≡ index (mod count) are done (the
+ * caches keep them); without, every unit, each encoded as one batch window so that shards and one process agree bit
+ * for bit.
+ */
+async function prepareTrainingData(options: TrainOptions, teacher: Teacher, ctx: { log: (l: string) => void; signal?: AbortSignal; onProgress?: ProgressCallback }, shard: Shard | null) {
+  const { log, signal } = ctx;
+  const listed = listImages(options.unlabelled);
+  log(`${listed.paths.length} unlabelled images under ${options.unlabelled}${listed.skipped ? ` (${listed.skipped} non-image files ignored)` : ''}`);
+  const clip = await loadClip({ model: options.model, dtype: options.dtype, device: options.device, towers: ['vision'], ...(options.tokenizer ? { tokenizer: options.tokenizer } : {}), ...(options.threads ? { intraOpNumThreads: options.threads } : {}) });
+  const modelFingerprint = clip.contentFingerprint(options.cacheDir);
+  const onCorrupt = (f: string, why: string) => log(`cache entry ${f} ${why}; recomputing it`);
+  const cache = options.cacheDir ? new FeatureCache({ dir: `${options.cacheDir}/features`, namespace: { model: modelFingerprint, dtype: options.dtype, preprocess: `${options.preprocess}/${options.resizer}` }, onCorrupt }) : undefined;
+  // the head trains on face crops, and the teacher is given the same crops (as in the paper, where CLIP and BLIP-2 see one tensor)
+  const cropper = options.faces ? await createFaceCropper(options.faces, { ...(options.threads ? { threads: options.threads } : {}), log }) : undefined;
+  const paths: string[] = [];
+  const keys: string[] = [];
+  const faceCrops: { path: string; source: string; face: number }[] = [];
+  const featureParts: Float32Array[] = [];
+  const targetParts: Float32Array[] = [];
+  const size = options.encodeBatchSize;
+  let units = 0;
+  let unitsDone = 0;
+  try {
+    for (let a = 0; a < listed.paths.length; a += size, units++) {
+      if (!inShard(units, shard)) continue;
+      throwIfAborted(signal, 'preparing the training data');
+      unitsDone++;
+      const group = listed.paths.slice(a, a + size);
+      let items = group;
+      if (cropper) {
+        const crops = await cropper.cropImages(group.map((path) => ({ path })), { ...(signal ? { signal } : {}) });
+        faceCrops.push(...crops);
+        items = crops.map((c) => c.path);
+      }
+      if (items.length === 0) continue;
+      const r = await encodeImages({ model: clip, items, mode: options.preprocess, resizer: options.resizer, batchSize: size, ...(cache ? { cache } : {}), ...(signal ? { signal } : {}) });
+      const t = await computeTargets({ teacher, images: items, imageKeys: r.keys, instructionId: options.instruction, expectDim: options.outputDim, ...(options.cacheDir ? { cacheDir: `${options.cacheDir}/targets` } : {}), ...(signal ? { signal } : {}), log });
+      paths.push(...items);
+      keys.push(...r.keys);
+      featureParts.push(r.features.data);
+      targetParts.push(t.data);
+      ctx.onProgress?.({ phase: 'encode + targets', done: Math.min(a + size, listed.paths.length), total: listed.paths.length, unit: 'images' });
+    }
+  } finally {
+    await clip.dispose();
+    await cropper?.dispose();
+  }
+  if (cropper) log(cropper.summary());
+  const cat = (parts: Float32Array[], dim: number): Tensor2D => {
+    const data = new Float32Array(parts.reduce((n, q) => n + q.length, 0));
+    let o = 0;
+    for (const q of parts) { data.set(q, o); o += q.length; }
+    return { dtype: 'float32', data, dims: [data.length / dim, dim] };
+  };
+  return { paths, keys, faceCrops: cropper ? faceCrops : null, features: cat(featureParts, clip.embeddingDim), targets: cat(targetParts, options.outputDim), modelFingerprint, units, unitsDone };
+}
+
 /** Fields that change the trained weights: a checkpoint resumes only when these match. */
 function trainingKey(o: TrainOptions): string {
   const { instruction, batch, lr, optimizer, momentum, weightDecay, seed, scale, outputDim, preprocess, resizer, dtype, epochs: _e } = o;
@@ -131,7 +209,8 @@ const CheckpointMetaSchema = z.object({
 type CheckpointMeta = z.infer<typeof CheckpointMetaSchema>;
 
 export interface TrainResult {
-  status: 'completed' | 'stopped';
+  /** 'shard': this call only filled the caches for its shard (`shard` option); train with `merge`. */
+  status: 'completed' | 'stopped' | 'shard';
   outDir: string;
   headPath: string;
   /** Steps run by this call. */
@@ -153,6 +232,17 @@ export async function trainHead(input: TrainOptionsInput, hooks: PipelineHooks &
   const options = parseOptions(TrainOptionsSchema, input, 'trainHead');
   const log = hooks.log ?? (() => undefined);
   const signal = hooks.signal;
+  if (options.shard) {
+    // a shard fills the shared feature, target and face caches for its units and records that it finished
+    const shard = options.shard;
+    const p = await prepareTrainingData(options, resolveTeacher(options), { log, ...(signal ? { signal } : {}), ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}) }, shard);
+    ensureDir(join(options.out, 'shards'));
+    const marker = join(options.out, 'shards', `${shard.index}-of-${shard.count}.json`);
+    writeJsonAtomic(marker, { key: trainShardKey(options), shard, units: p.units, unitsDone: p.unitsDone, images: p.paths.length, finishedAt: new Date().toISOString() });
+    log(`shard ${shard.index}/${shard.count}: ${p.unitsDone} of ${p.units} units, ${p.paths.length} images encoded with their targets; record ${marker}`);
+    return { status: 'shard', outDir: options.out, headPath: join(options.out, 'head.safetensors'), steps: 0, firstLoss: null, lastLoss: null, resumedFrom: null };
+  }
+  if (options.merge) checkTrainShards(options, options.merge);
   const run = RunDirectory.open(options.out, { command: 'exp-clip train', log });
   const t0 = performance.now();
   try {
@@ -174,36 +264,10 @@ export async function trainHead(input: TrainOptionsInput, hooks: PipelineHooks &
       log(`${run.dir}: already trained (${ck.meta.epoch} epochs); head in ${headPath}`);
       return { status: 'completed', outDir: run.dir, headPath, steps: 0, firstLoss: null, lastLoss: null, resumedFrom: { epoch: ck.meta.epoch, step: 0 } };
     }
-    const listed = listImages(options.unlabelled);
-    log(`${listed.paths.length} unlabelled images under ${options.unlabelled}${listed.skipped ? ` (${listed.skipped} non-image files ignored)` : ''}`);
-    let paths = listed.paths;
-    let faceCrops: { path: string; source: string; face: number }[] | null = null;
-    if (options.faces) {
-      // the head trains on face crops, and the teacher is given the same crops (as in the paper, where CLIP and BLIP-2 see one tensor)
-      const cropper = await createFaceCropper(options.faces, { ...(options.threads ? { threads: options.threads } : {}), log });
-      try {
-        faceCrops = await cropper.cropImages(paths.map((path) => ({ path })), { ...(signal ? { signal } : {}), ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}) });
-        log(cropper.summary());
-      } finally {
-        await cropper.dispose();
-      }
-      paths = faceCrops.map((c) => c.path);
-    }
+    const prepared = await prepareTrainingData(options, teacher, { log, ...(signal ? { signal } : {}), ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}) }, null);
+    const { paths, faceCrops, keys, features, targets, modelFingerprint } = prepared;
     if (options.batch > paths.length) throw new InvalidArgumentError({ functionName: 'trainHead', argument: 'batch', message: `${options.batch} is larger than the ${paths.length} training images (the last partial batch is dropped, as in the reference)` });
     const stepsPerEpoch = Math.floor(paths.length / options.batch);
-
-    const clip = await loadClip({ model: options.model, dtype: options.dtype, device: options.device, towers: ['vision'], ...(options.tokenizer ? { tokenizer: options.tokenizer } : {}), ...(options.threads ? { intraOpNumThreads: options.threads } : {}) });
-    const modelFingerprint = clip.contentFingerprint(options.cacheDir);
-    const onCorrupt = (f: string, why: string) => log(`cache entry ${f} ${why}; recomputing it`);
-    const cache = options.cacheDir ? new FeatureCache({ dir: `${options.cacheDir}/features`, namespace: { model: modelFingerprint, dtype: options.dtype, preprocess: `${options.preprocess}/${options.resizer}` }, onCorrupt }) : undefined;
-    let features: Tensor2D;
-    let keys: string[];
-    try {
-      ({ features, keys } = await encodeImages({ model: clip, items: paths, mode: options.preprocess, resizer: options.resizer, batchSize: options.encodeBatchSize, ...(cache ? { cache } : {}), ...(signal ? { signal } : {}), ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}) }));
-    } finally {
-      await clip.dispose();
-    }
-    const targets = await computeTargets({ teacher, images: paths, imageKeys: keys, instructionId: options.instruction, expectDim: options.outputDim, ...(options.cacheDir ? { cacheDir: `${options.cacheDir}/targets` } : {}), ...(signal ? { signal } : {}), ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}), log });
     const fingerprints = {
       images: paths.length,
       imagesFingerprint: createHash('sha256').update(keys.join('\n')).digest('hex'),
@@ -233,7 +297,8 @@ export async function trainHead(input: TrainOptionsInput, hooks: PipelineHooks &
     } else {
       writeJsonLinesAtomic(run, 'train-log.jsonl', []);
     }
-    const meta = { encoder: options.model, model_fingerprint: modelFingerprint, input_dim: String(head.inputDim), output_dim: String(head.outputDim), training_config: JSON.stringify({ ...options, out: undefined, cacheDir: undefined }) };
+    // where the run went and how its work was split (merge) do not change the head, so they are not part of its record
+    const meta = { encoder: options.model, model_fingerprint: modelFingerprint, input_dim: String(head.inputDim), output_dim: String(head.outputDim), training_config: JSON.stringify({ ...options, out: undefined, cacheDir: undefined, merge: undefined }) };
 
     let firstLoss: number | null = null;
     let lastLoss: number | null = null;

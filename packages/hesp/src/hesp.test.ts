@@ -94,9 +94,13 @@ describe('hesp train/eval end to end on tiny-clip with synthetic frame directori
     const r = await runHesp(o, { log: (l) => logs.push(l) });
     expect(r.epochs).toHaveLength(1);
     expect(logs.join('\n')).toMatch(/faces \(yunet-s aligned 224px, largest, no face: full\): \d+ images\/clips — 0 with none/);
+    const m = JSON.parse(readFileSync(join(work, 'faces-run', 'metrics.json'), 'utf8'));
+    const [, nTrain] = /train (\d+), val 0/.exec(logs.join('\n'))!;
+    // each clip is counted once although its frames are read every epoch (and once more for the CAM location)
+    expect(m.faces.counts.images).toBe(Number(nTrain) + m.best.test.n_known + m.best.test.n_unknown);
     const scored = await evaluateRun(join(work, 'faces-run'), { log: () => {} });
     expect(scored.test.n_known! + scored.test.n_unknown!).toBe(8);
-    await expect(runHesp({ ...o, out: join(work, 'faces-bad'), faces: { ...o.faces, noFace: 'skip' as const } }, { log: () => {} })).rejects.toThrow(/faces\.noFace.*'skip' would drop clips from the split/);
+    await expect(runHesp({ ...o, out: join(work, 'faces-bad'), faces: { ...o.faces, noFace: 'skip' as never } }, { log: () => {} })).rejects.toThrow(/faces\.noFace: Invalid option: expected one of "full"\|"fail"/);
   }, 300_000);
   it('rejects unknown split options clearly', async () => {
     await expect(runHesp({ ...cfg('bad', 1), known: [0, 9] }, { log: () => {} })).rejects.toThrow(/class id 9 is outside basic-7/);

@@ -53,7 +53,10 @@ export const HespOptionsSchema = z.object({
   augment: z.boolean().default(true),
   referenceBehaviour: z.object({ alphabeticalClassNames: z.boolean().optional(), zeroContextGradient: z.boolean().optional() }).strict().default({}),
   /** Detect faces in the frames and train/evaluate on the crops of the face followed through each clip (`@vlfer/faces`). */
-  faces: FacesOptionsSchema.optional(),
+  faces: FacesOptionsSchema.extend({
+    /** Clips without a face: used whole (default) or an error; they cannot be skipped (the split would change). */
+    noFace: z.enum(['full', 'fail']).default('full'),
+  }).optional(),
   /** Training steps between checkpoints (one is also written at every epoch end and on abort). */
   checkpointEvery: positiveInt.default(1),
   device: z.enum(COMPUTE_DEVICES).default('cpu'),

@@ -73,16 +73,15 @@ function runKey(o: HespOptions, classNames: readonly string[]): string {
 export type ClipFrameReader = (clip: VideoItem, numSegments: number, sampling: SampleClipOptions['sampling']) => Promise<EncodeItem[]>;
 
 /** The frame reader of a run: plain frame files, or (with a `FaceCropper`) crops of the face followed through the sampled frames. */
-export function clipFrameReader(cropper?: FaceCropper): ClipFrameReader {
+export function clipFrameReader(cropper?: FaceCropper, options: { count?: boolean } = {}): ClipFrameReader {
   return async (clip, numSegments, sampling) => {
     const frames = (await sampleClipFrames({ frameDir: clip.frameDir }, { numSegments, ...(sampling ? { sampling } : {}) })).items;
-    return cropper ? cropper.clipCrops(frames as string[], clip.frameDir) : frames;
+    return cropper ? cropper.clipCrops(frames as string[], clip.frameDir, options) : frames;
   };
 }
 
 /** The face cropper of a HESP run: clips keep their frames, so a clip without a face cannot be skipped. */
 export async function hespFaceCropper(o: HespOptions, log: (line: string) => void): Promise<FaceCropper> {
-  if (o.faces!.noFace === 'skip') throw new InvalidArgumentError({ functionName: 'trainHesp', argument: 'faces.noFace', message: "'skip' would drop clips from the split; use 'full' (the whole frames) or 'fail'" });
   return createFaceCropper(o.faces!, { clips: true, ...(o.threads ? { threads: o.threads } : {}), log });
 }
 
@@ -188,7 +187,7 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
       if (o.location === 'cam') {
         // HESP computes it once from frames[0, 0] of the first training batch: here the first clip of epoch 0's order
         const first = data.train[createRng(o.seed * 1_000_003).shuffled(data.train.map((_, i) => i))[0]!]!;
-        await model.camLocation((await clipPixels([await read(first, 1, 'centre')], { config: clip.preprocessor })).data, o.seed);
+        await model.camLocation((await clipPixels([await clipFrameReader(cropper, { count: false })(first, 1, 'centre')], { config: clip.preprocessor })).data, o.seed);
       }
     }
     writeFileAtomic(epochsPath, epochs.map((e) => `${JSON.stringify(e)}\n`).join(''));
@@ -259,6 +258,7 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
         },
         best,
         last: epochs.at(-1) ?? null,
+        faces: cropper ? { description: cropper.describe(), counts: { ...cropper.counts } } : null,
         provenance: provenance({ runtime: runtimeVersions() }),
       }, null, 2)}\n`,
       'epochs.jsonl': epochs.map((e) => `${JSON.stringify(e)}\n`).join(''),

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import sharp from 'sharp';
 import { DataFormatError, InvalidArgumentError, throwIfAborted, checkOneOf, type ProgressCallback } from '@vlfer/core';
 import { ensureDir, FeatureCache, hashBytes, hashFile, writeFileAtomic } from '@vlfer/core/node';
@@ -27,7 +27,14 @@ export interface FaceCropSettings {
 }
 
 /** Faces found per image: how many images had 0, 1 or more, and how many were skipped or used whole. */
-export interface FaceCounts { images: number; zero: number; one: number; many: number; skipped: number; whole: number; crops: number }
+export interface FaceCounts {
+  /** Images (or clips) looked at, and how many had no face, one, several. */
+  images: number; zero: number; one: number; many: number;
+  /** Left out (no face, 'skip') or used whole (no face, 'full'); crops written or reused. */
+  skipped: number; whole: number; crops: number;
+  /** Detector runs now vs detections read from the cache (per image or frame). */
+  detected: number; fromCache: number;
+}
 
 const MAX_FACES_CACHED = 50;
 const PER_FACE = 15;
@@ -62,7 +69,10 @@ function decodeFaces(v: Float32Array): Face[] {
  * then read, so their feature cache keys follow the crops' content.
  */
 export class FaceCropper {
-  readonly counts: FaceCounts = { images: 0, zero: 0, one: 0, many: 0, skipped: 0, whole: 0, crops: 0 };
+  readonly counts: FaceCounts = { images: 0, zero: 0, one: 0, many: 0, skipped: 0, whole: 0, crops: 0, detected: 0, fromCache: 0 };
+  /** Images left out for having no face (noFace 'skip'), by path. */
+  readonly skippedItems: string[] = [];
+  private readonly seen = new Set<string>();
   private readonly detections: FeatureCache;
   private readonly cropDir: string;
   private readonly settings: Required<FaceCropSettings>;
@@ -91,11 +101,14 @@ export class FaceCropper {
     const key = hashFile(path);
     const dim = 1 + MAX_FACES_CACHED * PER_FACE;
     const hit = this.detections.get(key, dim);
-    if (hit) return { faces: decodeFaces(hit), key, image: null };
+    if (hit) { this.counts.fromCache++; return { faces: decodeFaces(hit), key, image: null }; }
     const image = await decodeImage(path);
-    const faces = await this.detector.detect(image);
-    this.detections.set(key, encodeFaces(faces));
-    return { faces: faces.slice(0, MAX_FACES_CACHED), key, image };
+    const encoded = encodeFaces(await this.detector.detect(image));
+    this.detections.set(key, encoded);
+    this.counts.detected++;
+    // crops are always cut from the cached (float32) detections, so a crop does not depend on whether its
+    // detection was computed now or read back: the same image gives the same crop bytes in every run
+    return { faces: decodeFaces(encoded), key, image };
   }
 
   private async writeCrop(path: string, key: string, face: Face, index: number, image: RgbImage | null): Promise<string> {
@@ -124,43 +137,45 @@ export class FaceCropper {
    */
   async imageCrops(path: string): Promise<string[]> {
     const { faces, key, image } = await this.detectFile(path);
-    this.counts.images++;
+    const first = this.firstVisit(path);
+    if (first) this.counts.images++;
     if (faces.length === 0) {
-      this.counts.zero++;
-      if (this.settings.noFace === 'fail') throw new DataFormatError({ file: path, message: `no face found by ${this.detector.id} (score ≥ ${this.detector.options.scoreThreshold}); use noFace 'skip' or 'full'` });
-      if (this.settings.noFace === 'skip') { this.counts.skipped++; return []; }
-      this.counts.whole++;
+      if (first) this.counts.zero++;
+      if (this.settings.noFace === 'fail') throw new DataFormatError({ file: path, message: `no face found by ${this.detector.id} (score ≥ ${this.detector.options.scoreThreshold}); use noFace 'skip' or 'full' (--when-no-face)` });
+      if (this.settings.noFace === 'skip') { if (first) { this.counts.skipped++; this.skippedItems.push(path); } return []; }
+      if (first) this.counts.whole++;
       return [path];
     }
-    if (faces.length === 1) this.counts.one++;
-    else this.counts.many++;
+    if (first) this.counts[faces.length === 1 ? 'one' : 'many']++;
     const size = image ?? (await sharp(path).metadata());
     const chosen = selectFaces(faces, this.settings.selection, { width: size.width!, height: size.height! });
     const out: string[] = [];
     for (const f of chosen) out.push(await this.writeCrop(path, key, f, faces.indexOf(f), image));
-    this.counts.crops += out.length;
+    if (first) this.counts.crops += out.length;
     return out;
   }
 
   /**
    * The crop of the followed face in each frame of a clip (`trackFace`: the selected face of the first frame with
    * faces, followed by IoU); frames where it is missing follow `missing` ('skip' drops the frame, so fewer crops come
-   * back). A clip with no face in any frame follows `noFace` ('full': the frames themselves).
+   * back). A clip with no face in any frame follows `noFace` ('full': the frames themselves). Each clip is counted
+   * once per cropper; `count: false` reads without counting (a look at one frame, e.g. HESP's CAM location).
    */
-  async clipCrops(frames: readonly string[], name: string): Promise<string[]> {
+  async clipCrops(frames: readonly string[], name: string, options: { count?: boolean } = {}): Promise<string[]> {
     const found = [];
     for (const f of frames) found.push(await this.detectFile(f));
-    this.counts.images++;
+    // a clip is counted once, however often it is read (HESP samples its frames again every epoch)
+    const first = options.count !== false && this.firstVisit(`clip:${name}`);
+    if (first) this.counts.images++;
     const max = Math.max(...found.map((d) => d.faces.length));
     if (max === 0) {
-      this.counts.zero++;
-      if (this.settings.noFace === 'fail') throw new DataFormatError({ file: name, message: `no face found by ${this.detector.id} in any of its ${frames.length} sampled frames` });
-      if (this.settings.noFace === 'skip') { this.counts.skipped++; return []; }
-      this.counts.whole++;
+      if (first) this.counts.zero++;
+      if (this.settings.noFace === 'fail') throw new DataFormatError({ file: name, message: `no face found by ${this.detector.id} in the ${frames.length} frame${frames.length === 1 ? '' : 's'} read (${frames.map((f) => basename(f)).slice(0, 4).join(', ')}${frames.length > 4 ? ', …' : ''}); use noFace 'full' (--when-no-face full) to use such clips whole` });
+      if (this.settings.noFace === 'skip') { if (first) { this.counts.skipped++; this.skippedItems.push(name); } return []; }
+      if (first) this.counts.whole++;
       return [...frames];
     }
-    if (max === 1) this.counts.one++;
-    else this.counts.many++;
+    if (first) this.counts[max === 1 ? 'one' : 'many']++;
     const meta = found[0]!.image ?? (await sharp(frames[0]!).metadata());
     const selection = this.settings.selection === 'all' ? 'largest' : this.settings.selection;
     const track = trackFace(found.map((d) => d.faces), { width: meta.width!, height: meta.height! }, { selection, missing: this.settings.missing, name });
@@ -170,8 +185,14 @@ export class FaceCropper {
       if (!face) continue;
       out.push(await this.writeCrop(frames[t]!, found[t]!.key, face, -1 - t, found[t]!.image));
     }
-    this.counts.crops += out.length;
+    if (first) this.counts.crops += out.length;
     return out;
+  }
+
+  private firstVisit(id: string): boolean {
+    if (this.seen.has(id)) return false;
+    this.seen.add(id);
+    return true;
   }
 
   /**
@@ -197,7 +218,7 @@ export class FaceCropper {
   /** One line for logs and outputs: images with 0, 1, > 1 faces. */
   summary(): string {
     const c = this.counts;
-    return `faces (${this.describe()}): ${c.images} images/clips — ${c.zero} with none, ${c.one} with one, ${c.many} with several; ${c.crops} crops${c.skipped ? `, ${c.skipped} skipped` : ''}${c.whole ? `, ${c.whole} used whole` : ''}`;
+    return `faces (${this.describe()}): ${c.images} images/clips — ${c.zero} with none, ${c.one} with one, ${c.many} with several; ${c.crops} crops${c.skipped ? `, ${c.skipped} skipped` : ''}${c.whole ? `, ${c.whole} used whole` : ''} (detector run on ${c.detected} images, ${c.fromCache} from the cache)`;
   }
 }
 

@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -71,6 +71,15 @@ describe('bad input', () => {
     expect(await yunet.detect({ data: new Uint8Array(20000 * 30), width: 20000, height: 30, channels: 1 })).toEqual([]);
     await expect(yunet.detect({ data: new Uint8Array(0), width: 0, height: 5, channels: 1 })).rejects.toThrow(/has no pixels \(0x5\)/);
   });
+  it('the architecture comes from the model outputs, not the file name', async () => {
+    const dir = join(work, 'renamed');
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(join(modelDir, 'yunet_n_320_320.onnx'), join(dir, 'custom.onnx'));
+    copyFileSync(join(modelDir, 'version-RFB-320.onnx'), join(dir, 'yunet-looking-name.onnx'));
+    expect((await FaceDetector.load(join(dir, 'custom.onnx'))).kind).toBe('yunet');
+    expect((await FaceDetector.load(join(dir, 'yunet-looking-name.onnx'))).kind).toBe('ultraface');
+    await expect(FaceDetector.load(sharedPath('fixtures', 'tiny-clip', 'onnx', 'vision_model.onnx'))).rejects.toThrow(/is not a YuNet \(outputs cls_8 … kps_32\) or UltraFace \(outputs scores, boxes\) model; its outputs are/);
+  });
   it('unknown models, a missing directory and a changed file are named', async () => {
     await expect(FaceDetector.load('retinaface', { modelDir })).rejects.toThrow(/'retinaface' is neither a known detector \(yunet-s, yunet-n, ultraface\) nor an existing \.onnx file/);
     await expect(FaceDetector.load('yunet-s', { modelDir: join(work, 'none') })).rejects.toThrow(/yunet_s_dynamic\.onnx does not exist; download yunet_s_dynamic\.onnx from .*SHA-256 daede240/);
@@ -117,6 +126,11 @@ describe('the crop cache', () => {
     spy.mockRestore();
     expect(second.map((c) => c.path)).toEqual(crops.map((c) => c.path));
     expect((await sharp(crops[1]!.path).metadata()).width).toBe(224);
+    // crops cut from cached detections equal crops cut from fresh ones, byte for byte
+    const bytes = crops.map((c) => readFileSync(c.path));
+    rmSync(join(cache, 'crops'), { recursive: true });
+    const recut = await new FaceCropper(yunet, { align: true, selection: 'all' }, cache).cropImages(items);
+    expect(recut.map((c) => readFileSync(c.path).equals(bytes[recut.indexOf(c)]!))).toEqual(crops.map(() => true));
     // other crop settings are other files; the detections are shared
     const boxes = await new FaceCropper(yunet, { align: false, size: 112 }, cache).cropImages(items);
     expect(boxes.length).toBe(3);

@@ -32,10 +32,12 @@ export const FACE_DETECTORS = {
 export type FaceDetectorId = keyof typeof FACE_DETECTORS;
 export const FACE_DETECTOR_IDS = Object.keys(FACE_DETECTORS) as FaceDetectorId[];
 
+const YUNET_OUTPUTS = ['cls_8', 'obj_8', 'bbox_8', 'kps_8', 'cls_16', 'obj_16', 'bbox_16', 'kps_16', 'cls_32', 'obj_32', 'bbox_32', 'kps_32'];
+
 export interface FaceDetectorOptions {
   /** Directory holding the detector files when `model` is an id. @default `$VLFER_FACE_MODELS` */
   modelDir?: string;
-  /** For a model given as a path: its architecture. @default guessed from the file name (yunet…, …RFB…) */
+  /** The architecture, checked against the model's outputs. @default read from the outputs */
   kind?: 'yunet' | 'ultraface';
   /** SHA-256 the file must have; for known ids the tested file's hash is checked unless `checksum: false`. */
   checksum?: string | false;
@@ -81,10 +83,20 @@ export class FaceDetector {
     if (!existsSync(file)) throw new InvalidArgumentError({ functionName: fn, argument: 'model', message: known ? `${file} does not exist; download ${known.file} from ${known.source} (SHA-256 ${known.sha256})` : `'${model}' is neither a known detector (${FACE_DETECTOR_IDS.join(', ')}) nor an existing .onnx file` });
     const fingerprint = hashFile(file);
     const want = options.checksum === false ? undefined : (options.checksum ?? known?.sha256);
-    if (want && fingerprint !== want) throw new ChecksumError({ file, message: `SHA-256 ${fingerprint}, expected ${want}${known ? ` (the ${model} file vlfer was tested with)` : ''}; pass checksum: false to use it anyway` });
-    const kind = options.kind ?? known?.kind ?? (/yunet/i.test(file) ? 'yunet' : /rfb|ultra/i.test(file) ? 'ultraface' : undefined);
-    if (!kind) throw new InvalidArgumentError({ functionName: fn, argument: 'kind', message: `cannot tell the architecture of ${file}; pass kind: 'yunet' or 'ultraface'` });
+    if (want && fingerprint !== want) throw new ChecksumError({ file, message: `SHA-256 ${fingerprint}, expected ${want}${known ? ` (the ${model} file vlfer was tested with)` : ''}; pass its path instead of the id (or checksum: false) to use it anyway` });
     const session = await ort.InferenceSession.create(file, { ...ortSessionOptions({ device: options.device ?? 'cpu', ...(options.threads ? { intraOpNumThreads: options.threads } : {}) }) });
+    // the architecture is read from the model's outputs, not from its file name
+    const outputs = session.outputNames;
+    const found = YUNET_OUTPUTS.every((o) => outputs.includes(o)) ? 'yunet' : ['scores', 'boxes'].every((o) => outputs.includes(o)) ? 'ultraface' : undefined;
+    if (!found) {
+      await session.release();
+      throw new InvalidArgumentError({ functionName: fn, argument: 'model', message: `${file} is not a YuNet (outputs cls_8 … kps_32) or UltraFace (outputs scores, boxes) model; its outputs are ${outputs.join(', ')}` });
+    }
+    if (options.kind && options.kind !== found) {
+      await session.release();
+      throw new InvalidArgumentError({ functionName: fn, argument: 'kind', message: `'${options.kind}' was given but ${file} has ${found}'s outputs` });
+    }
+    const kind = found;
     const shape = session.inputMetadata[0] && 'shape' in session.inputMetadata[0] ? (session.inputMetadata[0].shape as (number | string)[]) : [];
     const fixed = typeof shape[2] === 'number' && typeof shape[3] === 'number';
     const longSide = options.longSide ?? 640;
