@@ -35,31 +35,26 @@ function drillDirs(name: string): [string, string] {
   return [a, b];
 }
 
+/** Run a command once uninterrupted and once SIGKILLed at 10 random moments and rerun: the published sets must be equal. */
+async function drill(name: string, args: string[], seed: number): Promise<void> {
+  const [a, b] = drillDirs(name);
+  const full = runCli(ENTRY, args, { cwd: a });
+  expect(full.code, full.stderr).toBe(0);
+  const chain = await killChain(ENTRY, args, { kills: 10, fullMs: full.ms, seed, cwd: b });
+  expect(chain.final.code, chain.final.stderr).toBe(0);
+  console.log(`${name}: uninterrupted ${full.ms.toFixed(0)} ms; killed ${chain.killed} runs at ${chain.delays.join(', ')} ms`);
+  expect(chain.killed).toBe(10);
+  verifyRunOutputs(join(b, 'run'));
+  expect(readFileSync(join(b, 'run', 'manifest.json'), 'utf8')).toBe(readFileSync(join(a, 'run', 'manifest.json'), 'utf8'));
+}
+
 describe('SIGKILL at random moments, then rerun: byte-identical results (fault injection)', () => {
   it('exp-clip eval', async () => {
-    const args = ['eval', '--dataset', 'fer2013', '--root', fer, '--model', model, '--prompts', '1,4', '--limit', '500', '--batch-size', '16', '--out', 'run', '--cache-dir', 'cache', '--no-progress'];
-    const [a, b] = drillDirs('eval');
-    const full = runCli(ENTRY, args, { cwd: a });
-    expect(full.code, full.stderr).toBe(0);
-    const chain = await killChain(ENTRY, args, { kills: 10, fullMs: full.ms, seed: 11, cwd: b });
-    expect(chain.final.code, chain.final.stderr).toBe(0);
-    console.log(`eval: uninterrupted ${full.ms.toFixed(0)} ms; killed ${chain.killed} runs at ${chain.delays.join(', ')} ms`);
-    expect(chain.killed).toBe(10);
-    verifyRunOutputs(join(b, 'run'));
-    expect(readFileSync(join(b, 'run', 'manifest.json'), 'utf8')).toBe(readFileSync(join(a, 'run', 'manifest.json'), 'utf8'));
+    await drill('eval', ['eval', '--dataset', 'fer2013', '--root', fer, '--model', model, '--prompts', '1,4', '--limit', '500', '--batch-size', '16', '--out', 'run', '--cache-dir', 'cache', '--no-progress'], 11);
   }, 300_000);
 
   it('exp-clip train', async () => {
-    const args = ['train', '--unlabelled', unlabelled, '--model', model, '--teacher', 'import', '--targets', targets, '--output-dim', '64', '--epochs', '800', '--batch', '16', '--lr', '0.01', '--optimizer', 'adam', '--checkpoint-seconds', '0.2', '--out', 'run', '--cache-dir', 'cache', '--no-progress'];
-    const [a, b] = drillDirs('train');
-    const full = runCli(ENTRY, [...args], { cwd: a });
-    expect(full.code, full.stderr).toBe(0);
-    const chain = await killChain(ENTRY, args, { kills: 10, fullMs: full.ms, seed: 12, cwd: b });
-    expect(chain.final.code, chain.final.stderr).toBe(0);
-    console.log(`train: uninterrupted ${full.ms.toFixed(0)} ms; killed ${chain.killed} runs at ${chain.delays.join(', ')} ms`);
-    expect(chain.killed).toBe(10);
-    verifyRunOutputs(join(b, 'run'));
-    expect(readFileSync(join(b, 'run', 'manifest.json'), 'utf8')).toBe(readFileSync(join(a, 'run', 'manifest.json'), 'utf8'));
+    await drill('train', ['train', '--unlabelled', unlabelled, '--model', model, '--teacher', 'import', '--targets', targets, '--output-dim', '64', '--epochs', '800', '--batch', '16', '--lr', '0.01', '--optimizer', 'adam', '--checkpoint-seconds', '0.2', '--out', 'run', '--cache-dir', 'cache', '--no-progress'], 12);
   }, 300_000);
 
   it('a full disk or read-only directory at any write leaves the previous results intact and names the file', () => {
