@@ -9,6 +9,7 @@ import { parseShard, shardFromEnv, type Shard } from '@vlfer/core';
 import { cliAbortSignal, integer, runMain } from '@vlfer/cli-kit';
 import { ABLATIONS, expandAblation, loadBenchData, mergeAblation, runAblation, writeSummary, type AblationSpec } from './ablations.js';
 import { writeKubernetesJob, writeSlurmJob } from './cluster.js';
+import { writeReport } from './report.js';
 
 const NAME = 'bench:ablations';
 runMain(NAME, async () => {
@@ -58,7 +59,7 @@ runMain(NAME, async () => {
       const r = await mergeAblation(id, { resultsDir: o.results, count: o.merge, ...(o.limit ? { limit: o.limit } : {}) });
       process.stderr.write(`${id}: merged ${r.runs} runs from ${o.merge} shards\n`);
     }
-    process.stdout.write(`summary: ${writeSummary(o.results)}\n`);
+    process.stdout.write(`summary: ${writeSummary(o.results)}\nreport: ${writeReport(o.results).path}\n`);
     return;
   }
   const fromEnv = o.shard ? null : shardFromEnv(process.env);
@@ -70,5 +71,5 @@ runMain(NAME, async () => {
     process.stderr.write(`${id}: ${r.ran} run, ${r.skipped} already finished\n`);
   }
   if (shard) process.stdout.write(`shard ${shard.index}/${shard.count} done; merge with --merge ${shard.count}\n`);
-  else process.stdout.write(`summary: ${writeSummary(o.results)}\n`);
+  else process.stdout.write(`summary: ${writeSummary(o.results)}\nreport: ${writeReport(o.results).path}\n`);
 });
