@@ -210,11 +210,18 @@ export async function runAblation(id: string, options: RunAblationOptions): Prom
   return { ran, skipped };
 }
 
+/** A run's name in charts: its coordinates and seed. */
+export const runLabel = (r: Pick<ResultRow, 'coords' | 'seed'>): string => `${Object.values(r.coords).join(' ')} s${r.seed}`;
+
+/** The ROC chart of an ablation's open-set runs in one figure (curves named by `runLabel`, AUC in the legend). */
+export function overlayRocSpec(id: string, rows: readonly ResultRow[], title = `${id}: known vs unknown`): ReturnType<typeof rocCurvesSpec> {
+  return rocCurvesSpec(rows.filter((r) => r.scores).map((r) => ({ name: runLabel(r), knownScores: r.scores!.known, unknownScores: r.scores!.unknown })), title);
+}
+
 /** `charts/<ablation>.roc.{svg,png}`: the ROC curves of all the ablation's open-set runs in one figure. */
 async function drawOverlayRoc(id: string, rows: readonly ResultRow[], charts: string): Promise<void> {
-  const open = rows.filter((r) => r.scores);
-  if (open.length === 0) return;
-  await drawChart(rocCurvesSpec(open.map((r) => ({ name: `${Object.values(r.coords).join(' ')} s${r.seed}`, knownScores: r.scores!.known, unknownScores: r.scores!.unknown })), `${id}: known vs unknown`), join(charts, `${safe(fileName(id))}.roc`));
+  if (!rows.some((r) => r.scores)) return;
+  await drawChart(overlayRocSpec(id, rows), join(charts, `${safe(fileName(id))}.roc`));
 }
 
 /**

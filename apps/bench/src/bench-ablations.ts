@@ -5,8 +5,8 @@
  */
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { parseShard, shardFromEnv, type Shard } from '@vlfer/core';
-import { cliAbortSignal, integer, runMain } from '@vlfer/cli-kit';
+import { parseShard } from '@vlfer/core';
+import { cliAbortSignal, integer, runMain, shardFromFlags } from '@vlfer/cli-kit';
 import { ABLATIONS, expandAblation, loadBenchData, mergeAblation, runAblation, writeSummary, type AblationSpec } from './ablations.js';
 import { writeKubernetesJob, writeSlurmJob } from './cluster.js';
 import { writeReport } from './report.js';
@@ -62,9 +62,7 @@ runMain(NAME, async () => {
     process.stdout.write(`summary: ${writeSummary(o.results)}\nreport: ${writeReport(o.results).path}\n`);
     return;
   }
-  const fromEnv = o.shard ? null : shardFromEnv(process.env);
-  const shard: Shard | undefined = o.shard ?? fromEnv?.shard;
-  if (fromEnv) process.stderr.write(`shard ${fromEnv.shard.index}/${fromEnv.shard.count} (${fromEnv.source})\n`);
+  const shard = shardFromFlags(o, (l) => process.stderr.write(`${l}\n`));
   const signal = cliAbortSignal(NAME);
   for (const id of ids) {
     const r = await runAblation(id, { shared: o.shared, resultsDir: o.results, cacheDir: o.cacheDir, signal, ...(o.limit ? { limit: o.limit } : {}), ...(data ? { data } : {}), ...(shard ? { shard } : {}) });

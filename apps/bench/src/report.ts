@@ -11,23 +11,20 @@ import type { TopLevelSpec } from 'vega-lite';
 import { writeFileAtomic } from '@vlfer/core/node';
 import { parseCsvText } from '@vlfer/datasets';
 import { meanStd } from '@vlfer/metrics';
-import { readRows, type ResultRow } from './ablations.js';
-import { confusionMatrixSpec, rocCurvesSpec } from './charts.js';
+import { overlayRocSpec, readRows, runLabel, type ResultRow } from './ablations.js';
+import { confusionMatrixSpec } from './charts.js';
 
 const require = createRequire(import.meta.url);
 /** A UMD build from node_modules, safe to put inside a <script> element. */
 const inlineScript = (pkg: string, file: string) => readFileSync(join(require.resolve(`${pkg}/package.json`), '..', file), 'utf8').replaceAll('</script', '<\\/script');
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
-const runName = (r: ResultRow) => `${Object.values(r.coords).filter((v) => v !== undefined && v !== '').join(' ')} s${r.seed}`;
 
 /** Mean ± sample std over seeds of the headline metrics of each coordinate (percent), as bars with error bars. */
 function meanStdSpec(rows: readonly ResultRow[], title: string): TopLevelSpec {
   const metrics = rows.some((r) => r.metrics.auroc_arpl !== undefined) ? ['closed_set_accuracy', 'auroc_arpl', 'oscr_arpl'] : ['uar', 'war'];
-  const groups = new Map<string, ResultRow[]>();
+  const groups = new Map<string, ResultRow[]>(); // one bar per coordinate, over its seeds
   for (const r of rows) {
-    const { seed: _s, ...c } = { ...r.coords, seed: r.seed };
-    void _s;
-    const k = Object.values(c).filter((v) => v !== undefined && v !== '').join(' ');
+    const k = Object.values(r.coords).join(' ');
     groups.set(k, [...(groups.get(k) ?? []), r]);
   }
   const values = [...groups].flatMap(([run, rs]) => metrics.map((m) => {
@@ -49,7 +46,7 @@ function meanStdSpec(rows: readonly ResultRow[], title: string): TopLevelSpec {
 
 /** Per-class recall of every run, one bar per run within each class. */
 function perClassRecallSpec(rows: readonly ResultRow[], title: string): TopLevelSpec {
-  const values = rows.flatMap((r) => Object.entries(r.perClassRecall).filter(([, v]) => v !== null).map(([cls, v]) => ({ run: runName(r), class: cls, recall: 100 * v! })));
+  const values = rows.flatMap((r) => Object.entries(r.perClassRecall).filter(([, v]) => v !== null).map(([cls, v]) => ({ run: runLabel(r), class: cls, recall: 100 * v! })));
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json', title, data: { values }, width: { step: 8 }, height: 160,
     mark: 'bar',
@@ -57,9 +54,9 @@ function perClassRecallSpec(rows: readonly ResultRow[], title: string): TopLevel
   } as TopLevelSpec;
 }
 
-/** The ROC overlay with a legend selection: clicking a run highlights its curve. */
-function interactiveRoc(rows: readonly ResultRow[], title: string): TopLevelSpec {
-  const spec = rocCurvesSpec(rows.map((r) => ({ name: runName(r), knownScores: r.scores!.known, unknownScores: r.scores!.unknown })), title) as { layer: { mark: unknown; encoding: Record<string, unknown>; params?: unknown[] }[] };
+/** The ablation's ROC overlay with a legend selection: clicking a run highlights its curve. */
+function interactiveRoc(id: string, rows: readonly ResultRow[], title: string): TopLevelSpec {
+  const spec = overlayRocSpec(id, rows, title) as { layer: { mark: unknown; encoding: Record<string, unknown>; params?: unknown[] }[] };
   const curves = spec.layer[1]!;
   curves.params = [{ name: 'pick', select: { type: 'point', fields: ['run'] }, bind: 'legend' }];
   curves.encoding.opacity = { condition: { param: 'pick', value: 1 }, value: 0.15 };
@@ -93,8 +90,8 @@ export function writeReport(resultsDir: string): { path: string; charts: number 
       table,
       chart(meanStdSpec(rows, `${id}: mean ± std over seeds`)),
       chart(perClassRecallSpec(rows, `${id}: per-class recall`)),
-      open.length ? chart(interactiveRoc(open, `${id}: known vs unknown (click a legend entry)`)) : '',
-      `<details><summary>confusion matrices (${rows.length})</summary><div class="grid">${rows.map((r) => chart(confusionMatrixSpec(r.labelNames, r.confusionMatrix, runName(r)))).join('')}</div></details>`,
+      open.length ? chart(interactiveRoc(id, rows, `${id}: known vs unknown (click a legend entry)`)) : '',
+      `<details><summary>confusion matrices (${rows.length})</summary><div class="grid">${rows.map((r) => chart(confusionMatrixSpec(r.labelNames, r.confusionMatrix, runLabel(r)))).join('')}</div></details>`,
       '</section>',
     ].join('\n'));
   }

@@ -4,8 +4,7 @@
  * `evaluateZeroShot` and `trainHead` of @vlfer/exp-clip.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { shardFromEnv } from '@vlfer/core';
-import { cliAbortSignal, facesFromFlags, progressBars, runMain } from '@vlfer/cli-kit';
+import { cliAbortSignal, facesFromFlags, progressBars, runMain, shardFromFlags } from '@vlfer/cli-kit';
 import { evaluateZeroShot, formatEvalTable, trainHead } from '@vlfer/exp-clip';
 import { configureModels } from '@vlfer/encoders/node';
 import { evalCommand, FLAG_NAMES, trainCommand } from './options.js';
@@ -16,14 +15,13 @@ const program = new Command(NAME).description('Exp-CLIP: zero-shot facial expres
 
 program.addCommand(evalCommand().action(async (o) => {
   configureModels({ allowRemoteModels: Boolean(o.allowRemote) });
-  const env = o.shard || o.merge ? null : shardFromEnv(process.env);
-  if (env) log(`shard ${env.shard.index}/${env.shard.count} (${env.source})`);
+  const shard = shardFromFlags(o, log);
   const progress = progressBars(o.progress !== false);
   const r = await evaluateZeroShot({
     dataset: o.dataset, root: o.root, annotations: o.annotations, folds: o.folds, split: o.split, model: o.model, tokenizer: o.tokenizer, head: o.head,
     promptTypes: o.prompts, labelSet: o.labelSet, classes: o.classes, preprocess: o.preprocess, resizer: o.resizer, ensemble: o.ensemble, dtype: o.dtype, device: o.device,
     threads: o.threads, batchSize: o.batchSize, preprocessWorkers: o.preprocessWorkers, frames: o.frames, shortClip: o.shortClip, labelScheme: o.labelScheme, rebase: o.rebase,
-    duplicates: o.duplicates, extraFiles: o.extraFiles, limit: o.limit, subsetSeed: o.subsetSeed, cacheDir: o.cache === false ? undefined : o.cacheDir, faces: facesFromFlags(o), shard: o.shard ?? env?.shard, merge: o.merge, out: o.out,
+    duplicates: o.duplicates, extraFiles: o.extraFiles, limit: o.limit, subsetSeed: o.subsetSeed, cacheDir: o.cache === false ? undefined : o.cacheDir, faces: facesFromFlags(o), shard, merge: o.merge, out: o.out,
   }, { signal: cliAbortSignal(NAME), onProgress: progress, log: (l) => { progress.stop(); log(l); } }).finally(() => progress.stop());
   process.stdout.write(r.shard ? `shard ${r.shard.index}/${r.shard.count} encoded ${r.counts.encoded} images (${r.counts.cached} cached); merge with --merge ${r.shard.count}\n` : `${formatEvalTable(r)}\n`);
 }));
@@ -32,14 +30,13 @@ program.addCommand(trainCommand().action(async (o) => {
   configureModels({ allowRemoteModels: Boolean(o.allowRemote) });
   const source = o.teacher === 'import' ? o.targets : o.teacherUrl;
   if (!source) throw new InvalidArgumentError(o.teacher === 'import' ? '--targets is required with --teacher import' : '--teacher-url is required with --teacher http');
-  const env = o.shard || o.merge ? null : shardFromEnv(process.env);
-  if (env) log(`shard ${env.shard.index}/${env.shard.count} (${env.source})`);
+  const shard = shardFromFlags(o, log);
   const progress = progressBars(o.progress !== false);
   const r = await trainHead({
     unlabelled: o.unlabelled, model: o.model, tokenizer: o.tokenizer, teacher: o.teacher, teacherSource: source, teacherKeys: o.keys, teacherModel: o.teacherModel,
     teacherTimeoutMs: Math.round(o.teacherTimeout * 1000), teacherRetries: o.teacherRetries, teacherConcurrency: o.teacherConcurrency, instruction: o.instruction,
     epochs: o.epochs, batch: o.batch, encodeBatchSize: o.encodeBatchSize, lr: o.lr, optimizer: o.optimizer, momentum: o.momentum, weightDecay: o.weightDecay, seed: o.seed, outputDim: o.outputDim, preprocess: o.preprocess, resizer: o.resizer,
-    dtype: o.dtype, device: o.device, threads: o.threads, checkpointSeconds: o.checkpointSeconds, cacheDir: o.cache === false ? undefined : o.cacheDir, faces: facesFromFlags(o), shard: o.shard ?? env?.shard, merge: o.merge, out: o.out,
+    dtype: o.dtype, device: o.device, threads: o.threads, checkpointSeconds: o.checkpointSeconds, cacheDir: o.cache === false ? undefined : o.cacheDir, faces: facesFromFlags(o), shard, merge: o.merge, out: o.out,
   }, { signal: cliAbortSignal(NAME), onProgress: progress, log: (l) => { progress.stop(); log(l); } }).finally(() => progress.stop());
   process.stdout.write(`${r.status}: ${r.steps} steps${r.resumedFrom ? ` (resumed at epoch ${r.resumedFrom.epoch + 1}, step ${r.resumedFrom.step + 1})` : ''}${r.firstLoss !== null ? `, loss ${r.firstLoss.toFixed(4)} → ${r.lastLoss!.toFixed(4)}` : ''}; head ${r.headPath}\n`);
 }));

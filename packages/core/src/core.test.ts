@@ -2,10 +2,16 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildModel, createRng, csvRow, decodeSafetensors, defineLabelSet, InvalidArgumentError, l2NormalizeRows, meanOfRowGroups, tensor, tensor2d, DataFormatError } from './index.js';
+import { buildModel, concatRows, createRng, csvRow, decodeSafetensors, defineLabelSet, InvalidArgumentError, l2NormalizeRows, meanOfRowGroups, tensor, tensor2d, DataFormatError } from './index.js';
 import { writeJsonAtomic } from './node/index.js';
 
 describe('tensor helpers', () => {
+  it('stacks blocks of rows and names a block of the wrong width', () => {
+    const c = concatRows([tensor2d([[1, 2]]), tensor2d([[3, 4], [5, 6]]), { dtype: 'float32', data: new Float32Array(0), dims: [0, 2] }], 2);
+    expect(c.dims).toEqual([3, 2]);
+    expect(Array.from(c.data)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(() => concatRows([tensor2d([[1, 2]]), tensor2d([[1, 2, 3]])], 2)).toThrow(/Argument 'blocks\[1\]' passed to 'concatRows': has shape \[1, 3\], expected \[rows, 2\]/);
+  });
   it('rejects data that does not match dims, naming the argument', () => {
     expect(() => tensor(new Float32Array(5), [2, 3])).toThrow(/Argument 'data' passed to 'tensor': length 5 does not match dims \[2, 3\]/);
   });

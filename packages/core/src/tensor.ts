@@ -108,6 +108,23 @@ export function l2NormalizeRows(x: Tensor2D, options: { epsilon?: number } = {})
 }
 
 /**
+ * Blocks of rows stacked in order: `[n₁, dim]`, `[n₂, dim]`, … → `[n₁ + n₂ + …, dim]` (e.g. features computed a batch
+ * at a time).
+ * @throws InvalidArgumentError when a block is not a whole number of `dim`-wide rows
+ */
+export function concatRows(blocks: readonly Tensor2D[], dim: number): Tensor2D {
+  let n = 0;
+  for (const [i, b] of blocks.entries()) {
+    if (b.dims[1] !== dim || b.data.length !== b.dims[0] * dim) throw new InvalidArgumentError({ functionName: 'concatRows', argument: `blocks[${i}]`, message: `has shape [${b.dims.join(', ')}], expected [rows, ${dim}]` });
+    n += b.dims[0];
+  }
+  const data = new Float32Array(n * dim);
+  let o = 0;
+  for (const b of blocks) { data.set(b.data, o); o += b.data.length; }
+  return { dtype: 'float32', data, dims: [n, dim] };
+}
+
+/**
  * Mean over groups of consecutive rows: `[groups * size, dim]` → `[groups, dim]`.
  * Used for frame → clip pooling and prompt-ensemble pooling.
  */

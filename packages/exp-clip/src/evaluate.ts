@@ -1,17 +1,16 @@
 import { createHash } from 'node:crypto';
 import { relative, resolve, isAbsolute } from 'node:path';
-import { argmaxRows, csvRow, inShard, InvalidArgumentError, parseOptions, softmaxRows, throwIfAborted, type FeatureProjection, type LabelSet, type ProgressCallback, type Shard, type Tensor2D } from '@vlfer/core';
+import { argmaxRows, concatRows, csvRow, inShard, InvalidArgumentError, parseOptions, softmaxRows, throwIfAborted, type FeatureProjection, type LabelSet, type ProgressCallback, type Shard, type Tensor2D } from '@vlfer/core';
 import { FeatureCache, provenance, RunDirectory, writeJsonAtomic, type Provenance } from '@vlfer/core/node';
 import { buildZeroShotClassifier } from '@vlfer/encoders';
 import { createPreprocessPool, encodeImages, loadClip, runtimeVersions, sampleClipFrames, type ClipModel, type EncodeItem } from '@vlfer/encoders/node';
 import { expClipPrompts, type PromptType } from '@vlfer/llm-knowledge';
 import type { ImageItem, VideoItem } from '@vlfer/datasets';
-import { createFaceCropper } from '@vlfer/faces/node';
+import { createFaceCropper, type FacesReport } from '@vlfer/faces/node';
 import { averageFolds, classificationReport, type MeanStd } from '@vlfer/metrics';
 import { loadProjectionHead } from '@vlfer/projection-head';
 import { loadEvalData, type EvalData } from './data.js';
-import type { FacesReport } from './faces.js';
-import { checkShardMarkers, writeShardMarker } from './shards.js';
+import { checkShardRecords, evalShardKey, writeShardRecord } from './shards.js';
 import { EvalOptionsSchema, type EvalOptions, type EvalOptionsInput } from './options.js';
 
 /** What long pipelines accept besides their options: cancellation, progress, notices. */
@@ -96,8 +95,8 @@ export async function evaluateZeroShot(input: EvalOptionsInput, hooks: PipelineH
   const t0 = performance.now();
   const shard = options.shard ?? null;
   if (options.merge) {
-    const m = checkShardMarkers(options, options.merge);
-    log(`merging ${options.merge} shards: ${m.reduce((n, x) => n + x.encoded, 0)} images were encoded by the shards`);
+    const m = checkShardRecords(options.out!, options.merge, evalShardKey(options), { functionName: 'evaluateZeroShot', verb: 'merge', differ: 'dataset, model, preprocessing, subset, faces …' });
+    log(`merging ${options.merge} shards: ${m.reduce((n, x) => n + (x.encoded as number), 0)} images were encoded by the shards`);
   }
   // shards share the output directory: they write only their own record, so they do not take its lock
   const run = options.out && !shard ? RunDirectory.open(options.out, { command: 'exp-clip eval', log }) : undefined;
@@ -155,7 +154,7 @@ export async function evaluateZeroShot(input: EvalOptionsInput, hooks: PipelineH
           return r;
         };
         const kept: EvalData['items'] = [];
-        const parts: Float32Array[] = [];
+        const parts: Tensor2D[] = [];
         const source = d.items;
         for (let a = 0; a < source.length; a += unitSize, unit++) {
           if (!inShard(unit, shard)) continue;
@@ -167,7 +166,7 @@ export async function evaluateZeroShot(input: EvalOptionsInput, hooks: PipelineH
             if (items.length === 0) continue;
             const r = await encode(items);
             items.forEach((it, i) => fingerprint.update(`${itemId(options, it)}\t${it.label}\t${r.keys[i]}\n`));
-            parts.push(r.features.data);
+            parts.push(r.features);
             (kept as ImageItem[]).push(...items);
           } else {
             // clips: sampled frames (the followed face's crops with faces); video files are decoded a few clips at a time
@@ -186,36 +185,33 @@ export async function evaluateZeroShot(input: EvalOptionsInput, hooks: PipelineH
             if (clips.length === 0) continue;
             const r = await encode(frames.flat());
             clips.forEach((it, i) => fingerprint.update(`${idOf(options.root, 'frameDir' in it ? it.frameDir : (it as { path: string }).path)}\t${it.label}\t${r.keys.slice(i * per, (i + 1) * per).join(',')}\n`));
-            parts.push(r.features.data);
+            parts.push(r.features);
             (kept as (VideoItem | ImageItem)[]).push(...clips);
           }
         }
         d.items = kept;
-        const all = new Float32Array(parts.reduce((n, q) => n + q.length, 0));
-        let o = 0;
-        for (const q of parts) { all.set(q, o); o += q.length; }
-        features.push({ dtype: 'float32', data: all, dims: [all.length / clip.embeddingDim, clip.embeddingDim] });
+        features.push(concatRows(parts, clip.embeddingDim));
       }
     } finally {
       await pool?.close();
       await cropper?.dispose();
     }
-    const faces: FacesReport | null = cropper ? { description: cropper.describe(), counts: { ...cropper.counts }, skipped: cropper.skippedItems.map((p) => idOf(options.root, p)) } : null;
+    const faces: FacesReport | null = cropper ? { ...cropper.report(), skipped: cropper.skippedItems.map((p) => idOf(options.root, p)) } : null; // skipped images named as in predictions
     if (cropper) log(cropper.summary());
+    const encodeSeconds = (performance.now() - te) / 1000;
+    // what a shard's result and the full result share
+    const common = {
+      options, labelSet: { id: labelSet.id, names: labelSet.names }, labelSetReason: data[0]!.labelSetReason, promptsFromTemplates: fromTemplates,
+      folds: data.map((d) => ({ fold: d.fold, subset: d.subset, items: d.items.length, total: d.total, dropped: d.dropped })),
+      faces, modelFingerprint, counts: { images, cached, encoded, damagedCacheEntries: damaged },
+    };
     if (shard) {
       await clip.dispose();
       await head?.dispose();
-      const marker = writeShardMarker(options, shard, { units: unit, unitsDone, images, cached, encoded, faces });
+      const marker = writeShardRecord(options.out!, shard, evalShardKey(options), { units: unit, unitsDone, images, cached, encoded, faces });
       log(`shard ${shard.index}/${shard.count}: ${unitsDone} of ${unit} units, ${images} images (${encoded} encoded, ${cached} cached); marker ${marker}; merge with merge: ${shard.count}`);
-      return {
-        options, labelSet: { id: labelSet.id, names: labelSet.names }, labelSetReason: data[0]!.labelSetReason, promptsFromTemplates: fromTemplates,
-        folds: data.map((d) => ({ fold: d.fold, subset: d.subset, items: d.items.length, total: d.total, dropped: d.dropped })),
-        faces, shard, results: [], predictions: [], datasetFingerprint: '', modelFingerprint,
-        counts: { images, cached, encoded, damagedCacheEntries: damaged }, timing: { encodeSeconds: (performance.now() - te) / 1000, totalSeconds: (performance.now() - t0) / 1000 },
-        provenance: provenance({ runtime: runtimeVersions() }), outDir: options.out ?? null,
-      };
+      return { ...common, shard, results: [], predictions: [], datasetFingerprint: '', timing: { encodeSeconds, totalSeconds: (performance.now() - t0) / 1000 }, provenance: provenance({ runtime: runtimeVersions() }), outDir: options.out ?? null };
     }
-    const encodeSeconds = (performance.now() - te) / 1000;
 
     const results: PromptTypeResult[] = [];
     const predictions: FoldPredictions[] = data.map((d) => ({
@@ -241,18 +237,11 @@ export async function evaluateZeroShot(input: EvalOptionsInput, hooks: PipelineH
     await clip.dispose();
     await head?.dispose();
     const result: EvalResult = {
-      options,
-      labelSet: { id: labelSet.id, names: labelSet.names },
-      labelSetReason: data[0]!.labelSetReason,
-      promptsFromTemplates: fromTemplates,
-      folds: data.map((d) => ({ fold: d.fold, subset: d.subset, items: d.items.length, total: d.total, dropped: d.dropped })),
-      faces,
+      ...common,
       shard: null,
       results,
       predictions,
       datasetFingerprint: fingerprint.digest('hex'),
-      modelFingerprint,
-      counts: { images, cached, encoded, damagedCacheEntries: damaged },
       timing: { encodeSeconds, totalSeconds: (performance.now() - t0) / 1000 },
       provenance: provenance({ runtime: runtimeVersions() }),
       outDir: run ? run.dir : null,

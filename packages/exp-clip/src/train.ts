@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
-import { AbortedError, createRng, csvRow, inShard, throwIfAborted, type Shard, DataFormatError, InvalidArgumentError, parseOptions, type ComputeDevice, type ProgressCallback, type Tensor2D } from '@vlfer/core';
-import { appendLine, ensureDir, FeatureCache, readTextFile, loadCheckpoint, provenance, readJsonLines, RunDirectory, saveCheckpoint, writeFileAtomic, writeJsonAtomic, type ThreadOptions } from '@vlfer/core/node';
+import { AbortedError, concatRows, createRng, csvRow, inShard, throwIfAborted, type Shard, DataFormatError, InvalidArgumentError, parseOptions, type ComputeDevice, type ProgressCallback, type Tensor2D } from '@vlfer/core';
+import { appendLine, FeatureCache, loadCheckpoint, provenance, readJsonLines, RunDirectory, saveCheckpoint, writeFileAtomic, writeJsonAtomic, type ThreadOptions } from '@vlfer/core/node';
 import { listImages } from '@vlfer/datasets/node';
 import { encodeImages, loadClip, runtimeVersions } from '@vlfer/encoders/node';
 import type { Teacher } from '@vlfer/llm-knowledge';
@@ -14,6 +14,7 @@ import { createProjectionHead, encodeProjectionHead, ProjectionHead } from '@vlf
 import { createFaceCropper } from '@vlfer/faces/node';
 import type { PipelineHooks } from './evaluate.js';
 import { TrainOptionsSchema, type TrainOptions, type TrainOptionsInput } from './options.js';
+import { checkShardRecords, trainShardKey, writeShardRecord } from './shards.js';
 
 export interface StepLog {
   epoch: number;
@@ -107,24 +108,6 @@ function resolveTeacher(options: TrainOptions): Teacher {
   return httpTeacher({ baseUrl: options.teacherSource, model: options.teacherModel, timeoutMs: options.teacherTimeoutMs, maxRetries: options.teacherRetries, concurrency: options.teacherConcurrency });
 }
 
-/** What the shards of one training must agree on: the images, model, preprocessing, teacher and faces (not the optimiser). */
-function trainShardKey(o: TrainOptions): string {
-  const { unlabelled, model, tokenizer, teacher, teacherSource, teacherKeys, teacherModel, instruction, preprocess, resizer, dtype, encodeBatchSize, outputDim, cacheDir, faces } = o;
-  return createHash('sha256').update(JSON.stringify({ unlabelled, model, tokenizer, teacher, teacherSource, teacherKeys, teacherModel, instruction, preprocess, resizer, dtype, encodeBatchSize, outputDim, cacheDir, faces })).digest('hex');
-}
-
-/** Before training from shards: every shard finished with the same data options; the missing ones are named. */
-function checkTrainShards(o: TrainOptions, count: number): void {
-  const problems: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const p = join(o.out, 'shards', `${i}-of-${count}.json`);
-    if (!existsSync(p)) { problems.push(`shard ${i}/${count} has not finished (${p} is missing)`); continue; }
-    const m = JSON.parse(readTextFile(p, 'shard record')) as { key?: string };
-    if (m.key !== trainShardKey(o)) problems.push(`shard ${i}/${count} ran with other options (images, model, preprocessing, teacher, faces …)`);
-  }
-  if (problems.length) throw new InvalidArgumentError({ functionName: 'trainHead', argument: 'merge', message: `cannot train from ${count} shards in ${o.out}: ${problems.join('; ')}` });
-}
-
 /**
  * The training data, in units of `encodeBatchSize` unlabelled images (face crops first, with `faces`): CLIP features
  * through the checked cache and the teacher's targets. With a shard, only units u ≡ index (mod count) are done (the
@@ -144,8 +127,8 @@ async function prepareTrainingData(options: TrainOptions, teacher: Teacher, ctx:
   const paths: string[] = [];
   const keys: string[] = [];
   const faceCrops: { path: string; source: string; face: number }[] = [];
-  const featureParts: Float32Array[] = [];
-  const targetParts: Float32Array[] = [];
+  const featureParts: Tensor2D[] = [];
+  const targetParts: Tensor2D[] = [];
   const size = options.encodeBatchSize;
   let units = 0;
   let unitsDone = 0;
@@ -166,8 +149,8 @@ async function prepareTrainingData(options: TrainOptions, teacher: Teacher, ctx:
       const t = await computeTargets({ teacher, images: items, imageKeys: r.keys, instructionId: options.instruction, expectDim: options.outputDim, ...(options.cacheDir ? { cacheDir: `${options.cacheDir}/targets` } : {}), ...(signal ? { signal } : {}), log });
       paths.push(...items);
       keys.push(...r.keys);
-      featureParts.push(r.features.data);
-      targetParts.push(t.data);
+      featureParts.push(r.features);
+      targetParts.push(t);
       ctx.onProgress?.({ phase: 'encode + targets', done: Math.min(a + size, listed.paths.length), total: listed.paths.length, unit: 'images' });
     }
   } finally {
@@ -175,13 +158,7 @@ async function prepareTrainingData(options: TrainOptions, teacher: Teacher, ctx:
     await cropper?.dispose();
   }
   if (cropper) log(cropper.summary());
-  const cat = (parts: Float32Array[], dim: number): Tensor2D => {
-    const data = new Float32Array(parts.reduce((n, q) => n + q.length, 0));
-    let o = 0;
-    for (const q of parts) { data.set(q, o); o += q.length; }
-    return { dtype: 'float32', data, dims: [data.length / dim, dim] };
-  };
-  return { paths, keys, faceCrops: cropper ? faceCrops : null, features: cat(featureParts, clip.embeddingDim), targets: cat(targetParts, options.outputDim), modelFingerprint, units, unitsDone };
+  return { paths, keys, faceCrops: cropper ? faceCrops : null, features: concatRows(featureParts, clip.embeddingDim), targets: concatRows(targetParts, options.outputDim), modelFingerprint, units, unitsDone };
 }
 
 /** Fields that change the trained weights: a checkpoint resumes only when these match. */
@@ -236,13 +213,11 @@ export async function trainHead(input: TrainOptionsInput, hooks: PipelineHooks &
     // a shard fills the shared feature, target and face caches for its units and records that it finished
     const shard = options.shard;
     const p = await prepareTrainingData(options, resolveTeacher(options), { log, ...(signal ? { signal } : {}), ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}) }, shard);
-    ensureDir(join(options.out, 'shards'));
-    const marker = join(options.out, 'shards', `${shard.index}-of-${shard.count}.json`);
-    writeJsonAtomic(marker, { key: trainShardKey(options), shard, units: p.units, unitsDone: p.unitsDone, images: p.paths.length, finishedAt: new Date().toISOString() });
+    const marker = writeShardRecord(options.out, shard, trainShardKey(options), { units: p.units, unitsDone: p.unitsDone, images: p.paths.length });
     log(`shard ${shard.index}/${shard.count}: ${p.unitsDone} of ${p.units} units, ${p.paths.length} images encoded with their targets; record ${marker}`);
     return { status: 'shard', outDir: options.out, headPath: join(options.out, 'head.safetensors'), steps: 0, firstLoss: null, lastLoss: null, resumedFrom: null };
   }
-  if (options.merge) checkTrainShards(options, options.merge);
+  if (options.merge) checkShardRecords(options.out, options.merge, trainShardKey(options), { functionName: 'trainHead', verb: 'train from', differ: 'images, model, preprocessing, teacher, faces …' });
   const run = RunDirectory.open(options.out, { command: 'exp-clip train', log });
   const t0 = performance.now();
   try {

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '@vlfer/core';
-import type { FaceBox, Point, RgbImage } from './types.js';
+import type { Face, FaceBox, Point, RgbImage } from './types.js';
 
 /**
  * The five-point template of 112×112 aligned faces used by ArcFace/InsightFace (right eye, left eye, nose, right and
@@ -107,4 +107,14 @@ export function cropFace(img: RgbImage, box: FaceBox, options: { margin?: number
   const x0 = cx - w / 2, y0 = cy - h / 2;
   const m: Affine = [sx, 0, -x0 * sx + (sx - 1) / 2, 0, sy, -y0 * sy + (sy - 1) / 2];
   return warpAffine(img, m, outW, outH);
+}
+
+/**
+ * The crop the pipelines encode for one face: aligned onto the ArcFace template (`align`, needs landmarks) or the box
+ * grown by `margin`, made square and resampled, both `size × size`. The one definition for Node (`FaceCropper`)
+ * and the browser app.
+ */
+export function faceCrop(img: RgbImage, face: Face, options: { align: boolean; size: number; margin: number }): RgbImage {
+  if (options.align && !face.landmarks) throw new InvalidArgumentError({ functionName: 'faceCrop', argument: 'align', message: 'needs landmarks; this face has none (UltraFace finds boxes only)' });
+  return options.align ? alignFace(img, face.landmarks!, options.size).image : cropFace(img, face.box, { margin: options.margin, square: true, size: options.size });
 }

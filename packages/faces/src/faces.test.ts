@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { alignmentTemplate, applyAffine, cropFace, decodeUltraFace, decodeYunet, drawFaces, inputGeometry, faceToImage, iou, nonMaxSuppression, selectFaces, similarityTransform, trackFace, warpAffine, type Face, type Point, type RgbImage } from './index.js';
+import { alignmentTemplate, detectorInput, FaceDetectorModel, resizeBilinear, applyAffine, cropFace, decodeUltraFace, decodeYunet, drawFaces, inputGeometry, faceToImage, iou, nonMaxSuppression, selectFaces, similarityTransform, trackFace, warpAffine, type Face, type Point, type RgbImage } from './index.js';
 
 const face = (x: number, y: number, w: number, h: number, score = 0.9): Face => ({ box: { x, y, width: w, height: h }, score, landmarks: null });
 
@@ -136,5 +136,34 @@ describe('selection, tracking, drawing', () => {
     expect(Array.from(out.data.subarray(3 * (2 * 20 + 5), 3 * (2 * 20 + 5) + 3))).toEqual([0, 255, 0]);
     expect(Array.from(out.data.subarray(3 * (7 * 20 + 7), 3 * (7 * 20 + 7) + 3))).toEqual([255, 0, 0]);
     expect(Array.from(out.data.subarray(3 * (15 * 20 + 15), 3 * (15 * 20 + 15) + 3))).toEqual([0, 0, 0]);
+  });
+});
+
+describe('detector input (the same bytes on every runtime)', () => {
+  it('resizeBilinear: half-pixel centres, clamped edges, 11-bit weights, round half up', () => {
+    const row = { data: new Uint8Array([0, 255]), width: 2, height: 1, channels: 1 as const };
+    // x = (i + 0.5)/2 − 0.5 → −0.25 (clamped to 0), 0.25, 0.75, 1.25 (clamped to 1)
+    expect([...resizeBilinear(row, 4, 1).data]).toEqual([0, 64, 191, 255]);
+    // 3 → 1 samples the centre pixel exactly
+    expect([...resizeBilinear({ data: new Uint8Array([10, 20, 30, 1, 2, 3, 7, 8, 9]), width: 3, height: 1, channels: 3 }, 1, 1).data]).toEqual([1, 2, 3]);
+    const flat = { data: new Uint8Array(5 * 7 * 3).fill(93), width: 5, height: 7, channels: 3 as const };
+    expect(resizeBilinear(flat, 11, 2).data.every((v) => v === 93)).toBe(true);
+    expect(resizeBilinear(flat, 5, 7)).toBe(flat);
+    expect(() => resizeBilinear({ ...flat, width: 6 }, 2, 2)).toThrow(/has 105 bytes, expected 6·7·3/);
+  });
+
+  it('detectorInput: YuNet BGR 0…255 zero-padded, UltraFace RGB (v − 127)/128 padded with −127/128', () => {
+    const img = { data: new Uint8Array([255, 0, 127]), width: 1, height: 1, channels: 3 as const };
+    const g = inputGeometry(1, 1, { width: 2, height: 1 });
+    expect([...detectorInput(img, g, 'yunet')]).toEqual([127, 0, 0, 0, 255, 0]);
+    expect([...detectorInput(img, g, 'ultraface')]).toEqual([1, -127 / 128, -127 / 128, -127 / 128, 0, -127 / 128].map((v) => Math.fround(v)));
+  });
+
+  it('FaceDetectorModel reads the architecture from the outputs and refuses other models', () => {
+    const runtime = (outputNames: string[]) => ({ inputNames: ['input'], outputNames, inputShape: [1, 3, 'h', 'w'], run: async () => ({}), release: async () => {} });
+    expect(new FaceDetectorModel(runtime(['scores', 'boxes']), 'u', 'f').kind).toBe('ultraface');
+    expect(() => new FaceDetectorModel(runtime(['image_embeds']), 'clip.onnx', 'f')).toThrow(/clip\.onnx is not a YuNet .* its outputs are image_embeds/);
+    expect(() => new FaceDetectorModel(runtime(['scores', 'boxes']), 'u', 'f', { kind: 'yunet' })).toThrow(/'yunet' was given but u has ultraface's outputs/);
+    expect(() => new FaceDetectorModel(runtime(['scores', 'boxes']), 'u', 'f', { longSide: 100 })).toThrow(/multiple of 32, got 100/);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * @file `@vlfer/faces` (runtime-neutral): the detectors' post-processing (YuNet and UltraFace decoding, NMS), input
+ * @file `@vlfer/faces` (runtime-neutral): the detectors on any ONNX Runtime (`FaceDetectorModel`: input resize, YuNet and UltraFace decoding, NMS), input
  * geometry, five-point alignment and box crops, face selection and tracking through a clip, and drawing. The ONNX
  * Runtime detector, image files and the crop cache are in `@vlfer/faces/node`.
  */
@@ -9,9 +9,11 @@ export { YUNET_STRIDES, decodeYunet, decodeUltraFace } from './decode.js';
 export type { InputGeometry } from './geometry.js';
 export { inputGeometry, faceToImage } from './geometry.js';
 export type { Affine } from './align.js';
-export { ARCFACE_TEMPLATE_112, alignmentTemplate, similarityTransform, applyAffine, warpAffine, alignFace, cropFace } from './align.js';
+export { ARCFACE_TEMPLATE_112, alignmentTemplate, similarityTransform, applyAffine, warpAffine, alignFace, cropFace, faceCrop } from './align.js';
 export type { FaceSelection, NoFacePolicy, MissingFacePolicy, TrackOptions, Track } from './select.js';
 export { FACE_SELECTIONS, NO_FACE_POLICIES, MISSING_FACE_POLICIES, selectFaces, trackFace } from './select.js';
 export { drawFaces } from './draw.js';
+export type { DetectorRuntime, DetectorSettings } from './detector.js';
+export { FaceDetectorModel, DETECTOR_RESIZE, detectorKind, detectorInput, resizeBilinear } from './detector.js';
 export type { FacesOptions, FacesOptionsInput } from './options.js';
 export { FacesOptionsSchema } from './options.js';

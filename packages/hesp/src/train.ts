@@ -61,7 +61,6 @@ const CheckpointMetaSchema = z.object({
   location: z.object({ row: z.number().int(), col: z.number().int() }),
 });
 
-/** The settings that change the trained state: a checkpoint resumes only when they match. */
 /** What a checkpoint must agree with to be resumed: every option that changes the numbers, and the class names (a label set file may change under the same path). */
 function runKey(o: HespOptions, classNames: readonly string[]): string {
   const { epochs: _e, out: _o, threads: _t, checkpointEvery: _c, device: _d, ...rest } = o;
@@ -80,7 +79,7 @@ export function clipFrameReader(cropper?: FaceCropper, options: { count?: boolea
   };
 }
 
-/** The face cropper of a HESP run: clips keep their frames, so a clip without a face cannot be skipped. */
+/** The face cropper of a HESP run (train and eval): clips keep their frame count (the options refuse skipping). */
 export async function hespFaceCropper(o: HespOptions, log: (line: string) => void): Promise<FaceCropper> {
   return createFaceCropper(o.faces!, { clips: true, ...(o.threads ? { threads: o.threads } : {}), log });
 }
@@ -258,7 +257,7 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
         },
         best,
         last: epochs.at(-1) ?? null,
-        faces: cropper ? { description: cropper.describe(), counts: { ...cropper.counts } } : null,
+        faces: cropper ? cropper.report() : null,
         provenance: provenance({ runtime: runtimeVersions() }),
       }, null, 2)}\n`,
       'epochs.jsonl': epochs.map((e) => `${JSON.stringify(e)}\n`).join(''),

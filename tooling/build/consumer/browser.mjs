@@ -5,11 +5,15 @@ import { expClipPrompts } from '@vlfer/llm-knowledge';
 import { arplLogits } from '@vlfer/losses';
 import { OPENAI_CLIP_PREPROCESSOR, preprocessRgb } from '@vlfer/encoders';
 import { ensembleLogits, knownness } from '@vlfer/open-set';
-import { alignmentTemplate, nonMaxSuppression } from '@vlfer/faces';
+import { alignmentTemplate, nonMaxSuppression, resizeBilinear } from '@vlfer/faces';
+import { decodeProjectionHead, encodeHeadWeights, projectionHeadModel } from '@vlfer/projection-head/format';
 const pixels = new Float32Array(3 * 224 * 224);
 preprocessRgb({ data: new Uint8Array(4 * 4 * 3).fill(51), width: 4, height: 4, channels: 3 }, 'exp-clip', OPENAI_CLIP_PREPROCESSOR, pixels, 0);
 const e = ensembleLogits(tensor2d([[3, 1], [0, 2]]), arplLogits(tensor2d([[1, 0], [0, 1]]), tensor2d([[-1, 0], [0, -1]])));
+const head = decodeProjectionHead(encodeHeadWeights({ inputDim: 2, outputDim: 3, weight: new Float32Array([1, 2, 3, 4, 5, 6]), metadata: {} }), 'head.safetensors', { expectInputDim: 2 });
 globalThis.result = {
+  head: head.outputDim * 10 + head.weight[5] + (projectionHeadModel().length > 0 ? 100 : 0),
+  resized: resizeBilinear({ data: new Uint8Array([0, 255]), width: 2, height: 1, channels: 1 }, 4, 1).data[1],
   auroc: auroc([0.9, 0.8], [0.1, 0.85]),
   oscr: oscr([[2, 1], [0, 3]], [0, 1], [[0.5, 0.4]]),
   uar: unweightedAverageRecall([0, 1, 1], [0, 1, 0]),

@@ -7,7 +7,8 @@
  * 2. `import` and `require` every entry in one process: same names, same objects (one instance, no dual-package hazard);
  * 3. run a CommonJS consumer (`.cjs`) that calls into the packages;
  * 4. type-check an ESM `.ts` consumer (module nodenext) and a CommonJS `.cts` consumer against the published declarations;
- * 5. bundle the runtime-neutral entries (core, metrics, datasets, llm-knowledge, losses, encoders, faces, open-set) with
+ * 5. bundle the runtime-neutral entries (core, metrics, datasets, llm-knowledge, losses, encoders, faces, open-set,
+ *    projection-head/format) with
  *    esbuild for `--platform=browser` and run the bundle in a fresh `vm` context (no Node globals);
  * 6. run publint --strict and attw (node10, node16 from CJS and ESM, bundler) on every package.
  * The consumer files are in `tooling/build/consumer/`. Any failure exits non-zero with what failed. `--keep` leaves
@@ -88,7 +89,7 @@ else {
     runInNewContext(code, context, { filename: 'browser-bundle.js' });
     const r = context.result as Record<string, unknown>;
     process.stdout.write(`bundle ${(code.length / 1024).toFixed(0)} KiB ran: ${JSON.stringify(r)}\n`);
-    if (r.auroc !== 0.75 || r.classes !== 8 || r.clips !== 1 || r.frames !== 16 || r.prompts !== 10 || r.cosine !== 100 || r.faces !== 6 || Math.abs((r.pixel as number) - 0.2) > 1e-6) fail(`browser bundle computed ${JSON.stringify(r)}`);
+    if (r.auroc !== 0.75 || r.classes !== 8 || r.clips !== 1 || r.frames !== 16 || r.prompts !== 10 || r.cosine !== 100 || r.faces !== 6 || r.head !== 136 || r.resized !== 64 || Math.abs((r.pixel as number) - 0.2) > 1e-6) fail(`browser bundle computed ${JSON.stringify(r)}`);
   } catch (error) {
     fail(`browser bundle threw in a fresh context: ${(error as Error).message}`);
   }

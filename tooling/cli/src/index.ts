@@ -5,7 +5,7 @@
  */
 import { SingleBar, Presets } from 'cli-progress';
 import { Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
-import { AbortedError, OptionsError, type ProgressCallback, type ProgressEvent } from '@vlfer/core';
+import { AbortedError, OptionsError, shardFromEnv, type ProgressCallback, type ProgressEvent, type Shard } from '@vlfer/core';
 
 /** `weightDecay` → `--weight-decay`, or the flag `flags` names for options the CLI spells otherwise. */
 export function flagOf(path: string, flags: Readonly<Record<string, string>> = {}): string {
@@ -176,4 +176,15 @@ export function facesFromFlags(o: Record<string, unknown>): Record<string, unkno
   }
   const pick = (flag: string, key: string) => (o[flag] !== undefined ? { [key]: o[flag] } : {});
   return { align: o.faces === 'detect:align', ...pick('faceDetector', 'detector'), ...pick('faceModels', 'modelDir'), ...pick('faceSelect', 'selection'), ...pick('whenNoFace', 'noFace'), ...pick('faceSize', 'size'), ...pick('faceCache', 'cacheDir') };
+}
+
+/**
+ * The shard a command runs: `--shard i/n`, else the scheduler's array-job variables (`shardFromEnv`), which it says
+ * it used; none with `--merge`. Every command that takes `--shard` reads it this way.
+ */
+export function shardFromFlags(o: { shard?: Shard; merge?: number }, log: (line: string) => void): Shard | undefined {
+  if (o.shard || o.merge) return o.shard;
+  const env = shardFromEnv(process.env);
+  if (env) log(`shard ${env.shard.index}/${env.shard.count} (${env.source})`);
+  return env?.shard;
 }

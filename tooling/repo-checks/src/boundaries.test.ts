@@ -69,6 +69,15 @@ describe('package boundaries', () => {
     }
   });
 
+  it('the browser entries (encoders/web, projection-head/format) import no Node built-ins or native addons; format no model runtime', () => {
+    const browserOnly = /^(node:|fs$|path$|os$|crypto$|child_process$|worker_threads$|sharp$|onnxruntime-node$|@vlfer\/[^/]+\/node$)/;
+    const web = reach(join(byName.get('@vlfer/encoders')!.dir, 'src/web/index.ts'), byName).bare;
+    expect(web.some((b) => b.spec === '@huggingface/transformers'), 'encoders/web runs on transformers.js').toBe(true);
+    expect(web.filter((b) => browserOnly.test(b.spec)).map((b) => `${b.from} imports ${b.spec}`)).toEqual([]);
+    const format = reach(join(byName.get('@vlfer/projection-head')!.dir, 'src/format.ts'), byName).bare;
+    expect(format.filter((b) => NODE_ONLY.test(b.spec) || MODEL_RUNTIMES.includes(packageOf(b.spec)!)).map((b) => `${b.from} imports ${b.spec}`)).toEqual([]);
+  });
+
   it('every imported package is declared in the importing package.json', () => {
     const problems: string[] = [];
     for (const p of all) {

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { AutoTokenizer, CLIPTextModelWithProjection, CLIPVisionModelWithProjection, Tensor as HfTensor, type PreTrainedTokenizer } from '@huggingface/transformers';
+import { AutoTokenizer, type PreTrainedTokenizer } from '@huggingface/transformers';
 import { assertShape, checkOneOf, COMPUTE_DEVICES, InvalidArgumentError, VlferError, type ComputeDevice, type Tensor2D, type Tensor4D } from '@vlfer/core';
 import { fingerprintFiles, hashFile } from '@vlfer/core/node';
 import { parsePreprocessorConfig, type ClipPreprocessorConfig } from '../preprocess.js';
@@ -11,6 +11,7 @@ import { getModelEnvironment } from './env.js';
 import { defaultThreads, type ThreadOptions } from '@vlfer/core/node';
 import { readTextFile } from '@vlfer/core/node';
 import { assertWebGpu } from './webgpu.js';
+import { loadTransformersTowers, tokenizeWith, transformersEncoders } from '../transformers-clip.js';
 
 export const CLIP_DTYPES = ['fp32', 'fp16', 'q8'] as const;
 export type ClipDtype = (typeof CLIP_DTYPES)[number];
@@ -73,11 +74,6 @@ async function loadTokenizer(source: string, remoteHint: string): Promise<PreTra
   const local = existsSync(join(source, 'tokenizer.json'));
   if (!local && !getModelEnvironment().allowRemoteModels) throw new VlferError(`The CLIP tokenizer '${source}' is not a local directory with tokenizer.json and remote models are disabled; ${remoteHint}`);
   return AutoTokenizer.from_pretrained(source, { local_files_only: local });
-}
-
-function tokenizeWith(tokenizer: PreTrainedTokenizer, texts: readonly string[]) {
-  const enc = tokenizer([...texts], { padding: 'max_length', max_length: 77, truncation: true }) as { input_ids: HfTensor; attention_mask: HfTensor };
-  return { enc, ids: Array.from(enc.input_ids.data as BigInt64Array, Number), dims: enc.input_ids.dims as [number, number] };
 }
 
 /**
@@ -152,7 +148,7 @@ async function loadGraphsClip(options: LoadClipOptions, source: ClipSource, dtyp
 }
 
 async function loadOnnxClip(options: LoadClipOptions, source: ClipSource, dtype: ClipDtype, device: ComputeDevice, suffix: string): Promise<ClipModel> {
-  const towers = new Set(options.towers ?? ['vision', 'text']);
+  const towers = new Set<'vision' | 'text'>(options.towers ?? ['vision', 'text']);
   const localDir = source.kind === 'onnx-dir' ? source.dir : undefined;
   const env = getModelEnvironment();
   if (localDir) {
@@ -183,10 +179,8 @@ async function loadOnnxClip(options: LoadClipOptions, source: ClipSource, dtype:
     const file = join(localDir, 'config.json');
     try { configJson = JSON.parse(readTextFile(file, 'model config')) as Record<string, any>; } catch (error) { throw new VlferError(`${file}: not valid JSON (${(error as Error).message})`, { cause: error }); }
   }
-  const tokenizer: PreTrainedTokenizer | undefined = towers.has('text') ? await wrap('the tokenizer', () => AutoTokenizer.from_pretrained(src, hfOptions)) : undefined;
-  const text = towers.has('text') ? await wrap('the text tower', () => CLIPTextModelWithProjection.from_pretrained(src, hfOptions)) : undefined;
-  const vision = towers.has('vision') ? await wrap('the vision tower', () => CLIPVisionModelWithProjection.from_pretrained(src, hfOptions)) : undefined;
-  const config = (configJson ?? (vision ?? text)!.config) as Record<string, any>;
+  const loaded = await loadTransformersTowers(src, hfOptions, towers, wrap);
+  const config = (configJson ?? (loaded.vision ?? loaded.text)!.config) as Record<string, any>;
   const embeddingDim = Number(config.projection_dim ?? config.vision_config?.projection_dim);
   if (!Number.isInteger(embeddingDim) || embeddingDim <= 0) throw new VlferError(`config.json of '${options.model}' has no projection_dim`);
   let preprocessor: ClipPreprocessorConfig;
@@ -208,10 +202,7 @@ async function loadOnnxClip(options: LoadClipOptions, source: ClipSource, dtype:
     }
     return out;
   };
-  const tokenize = (texts: readonly string[]) => {
-    if (!tokenizer) throw new VlferError('This ClipModel was loaded without the text tower');
-    return tokenizeWith(tokenizer, texts);
-  };
+  const { encodePixels, encodeTexts, tokenize, session, dispose } = transformersEncoders(loaded, embeddingDim, preprocessor.cropSize);
   return {
     modelId: options.model,
     dtype,
@@ -219,39 +210,16 @@ async function loadOnnxClip(options: LoadClipOptions, source: ClipSource, dtype:
     runtime: 'onnx',
     embeddingDim,
     preprocessor,
-    async encodePixels(pixels) {
-      if (!vision) throw new VlferError('This ClipModel was loaded without the vision tower');
-      const size = preprocessor.cropSize;
-      assertShape(pixels, [null, 3, size, size], 'pixels', 'ClipModel.encodePixels');
-      const out = await vision({ pixel_values: new HfTensor('float32', pixels.data, [...pixels.dims]) });
-      const e = out.image_embeds as HfTensor;
-      return { dtype: 'float32', data: e.data as Float32Array, dims: [pixels.dims[0], embeddingDim] };
-    },
-    async encodeTexts(texts) {
-      if (!text) throw new VlferError('This ClipModel was loaded without the text tower');
-      if (texts.length === 0) return { dtype: 'float32', data: new Float32Array(0), dims: [0, embeddingDim] };
-      const { enc } = tokenize(texts);
-      const out = await text({ input_ids: enc.input_ids, attention_mask: enc.attention_mask });
-      const e = out.text_embeds as HfTensor;
-      return { dtype: 'float32', data: Float32Array.from(e.data as Float32Array), dims: [texts.length, embeddingDim] };
-    },
-    tokenize(texts) {
-      const { ids, dims } = tokenize(texts);
-      return { ids, dims };
-    },
+    encodePixels,
+    encodeTexts,
+    tokenize,
     contentFingerprint(indexDir) {
       const files = fingerprintSources();
       if (Object.keys(files).length === 0) return `hub:${options.model}:${dtype}`;
       return fingerprintFiles(files, indexDir ? { indexDir } : {});
     },
-    session(tower) {
-      const m = tower === 'vision' ? vision : text;
-      if (!m) throw new VlferError(`This ClipModel was loaded without the ${tower} tower`);
-      return (m as any).sessions.model;
-    },
-    async dispose() {
-      await Promise.all([vision?.dispose(), text?.dispose()]);
-    },
+    session,
+    dispose,
   };
 }
 

@@ -4,10 +4,11 @@ import sharp from 'sharp';
 import { DataFormatError, InvalidArgumentError, throwIfAborted, checkOneOf, type ProgressCallback } from '@vlfer/core';
 import { ensureDir, FeatureCache, hashBytes, hashFile, writeFileAtomic } from '@vlfer/core/node';
 import { decodeImage } from '@vlfer/encoders/node';
-import { alignFace, cropFace } from '../align.js';
+import { faceCrop } from '../align.js';
 import { FACE_SELECTIONS, MISSING_FACE_POLICIES, NO_FACE_POLICIES, selectFaces, trackFace, type FaceSelection, type MissingFacePolicy, type NoFacePolicy } from '../select.js';
 import type { Face, RgbImage } from '../types.js';
 import { FaceDetector } from './detector.js';
+import { encodePng } from './png.js';
 import type { FacesOptions } from '../options.js';
 
 /** How faces become the images the encoders see. */
@@ -26,6 +27,9 @@ export interface FaceCropSettings {
   missing?: MissingFacePolicy;
 }
 
+/** What a cropper did: its settings in words, the counts, and the images (or clips) skipped for having no face. */
+export interface FacesReport { description: string; counts: FaceCounts; skipped: string[] }
+
 /** Faces found per image: how many images had 0, 1 or more, and how many were skipped or used whole. */
 export interface FaceCounts {
   /** Images (or clips) looked at, and how many had no face, one, several. */
@@ -34,6 +38,12 @@ export interface FaceCounts {
   skipped: number; whole: number; crops: number;
   /** Detector runs now vs detections read from the cache (per image or frame). */
   detected: number; fromCache: number;
+}
+
+/** An image decoded on first use: the image already at hand, or the file decoded once. */
+function lazyImage(path: string, image: RgbImage | null): () => Promise<RgbImage> {
+  let p: Promise<RgbImage> | undefined = image ? Promise.resolve(image) : undefined;
+  return () => (p ??= decodeImage(path));
 }
 
 const MAX_FACES_CACHED = 50;
@@ -111,7 +121,8 @@ export class FaceCropper {
     return { faces: decodeFaces(encoded), key, image };
   }
 
-  private async writeCrop(path: string, key: string, face: Face, index: number, image: RgbImage | null): Promise<string> {
+  /** The crop file of one face (written unless a readable one exists); `image` decodes the image only when needed. */
+  private async writeCrop(key: string, face: Face, index: number, image: () => Promise<RgbImage>): Promise<string> {
     const s = this.settings;
     const name = hashBytes(JSON.stringify([key, this.detector.cacheKey, s.align, s.size, s.margin, index]));
     const file = join(this.cropDir, name.slice(0, 2), `${name}.png`);
@@ -123,11 +134,10 @@ export class FaceCropper {
         this.log(`face crop ${file} is damaged; writing it again`);
       }
     }
-    const img = image ?? (await decodeImage(path));
-    const crop = s.align ? alignFace(img, face.landmarks!, s.size).image : cropFace(img, face.box, { margin: s.margin, square: true, size: s.size });
-    const png = await sharp(Buffer.from(crop.data.buffer, crop.data.byteOffset, crop.data.byteLength), { raw: { width: crop.width, height: crop.height, channels: crop.channels } }).png().toBuffer();
+    const img = await image();
+    const crop = faceCrop(img, face, s);
     ensureDir(join(this.cropDir, name.slice(0, 2)));
-    writeFileAtomic(file, png, { durable: false });
+    writeFileAtomic(file, await encodePng(crop), { durable: false });
     return file;
   }
 
@@ -149,8 +159,9 @@ export class FaceCropper {
     if (first) this.counts[faces.length === 1 ? 'one' : 'many']++;
     const size = image ?? (await sharp(path).metadata());
     const chosen = selectFaces(faces, this.settings.selection, { width: size.width!, height: size.height! });
+    const decoded = lazyImage(path, image); // decoded at most once, however many of its crops are missing
     const out: string[] = [];
-    for (const f of chosen) out.push(await this.writeCrop(path, key, f, faces.indexOf(f), image));
+    for (const f of chosen) out.push(await this.writeCrop(key, f, faces.indexOf(f), decoded));
     if (first) this.counts.crops += out.length;
     return out;
   }
@@ -183,7 +194,7 @@ export class FaceCropper {
     for (let t = 0; t < frames.length; t++) {
       const face = track.faces[t];
       if (!face) continue;
-      out.push(await this.writeCrop(frames[t]!, found[t]!.key, face, -1 - t, found[t]!.image));
+      out.push(await this.writeCrop(found[t]!.key, face, -1 - t, lazyImage(frames[t]!, found[t]!.image)));
     }
     if (first) this.counts.crops += out.length;
     return out;
@@ -213,6 +224,11 @@ export class FaceCropper {
   /** Release the detector. */
   async dispose(): Promise<void> {
     await this.detector.dispose();
+  }
+
+  /** What the cropper did, for results files: its settings in words, the counts, the images skipped for having no face. */
+  report(): FacesReport {
+    return { description: this.describe(), counts: { ...this.counts }, skipped: [...this.skippedItems] };
   }
 
   /** One line for logs and outputs: images with 0, 1, > 1 faces. */

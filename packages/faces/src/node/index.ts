@@ -4,6 +4,6 @@
  */
 export type { FaceDetectorId, FaceDetectorOptions } from './detector.js';
 export { FACE_DETECTORS, FACE_DETECTOR_IDS, FaceDetector } from './detector.js';
-export type { FaceCropSettings, FaceCounts } from './crops.js';
+export type { FaceCropSettings, FaceCounts, FacesReport } from './crops.js';
 export { FaceCropper, createFaceCropper } from './crops.js';
-export { writePng } from './png.js';
+export { encodePng, writePng } from './png.js';

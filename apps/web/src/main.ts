@@ -1,0 +1,205 @@
+import { buildZeroShotClassifier, PREPROCESS_MODES, type PreprocessMode, type ZeroShotClassifier } from '@vlfer/encoders';
+import { loadWebClip, type WebClipModel, type WebDevice } from '@vlfer/encoders/web';
+import { LABEL_SETS, getLabelSet } from '@vlfer/datasets';
+import { drawFaces, type FaceDetectorModel, type RgbImage } from '@vlfer/faces';
+import { expClipPrompts, PROMPT_TYPES, type PromptType } from '@vlfer/llm-knowledge';
+import type { FeatureProjection } from '@vlfer/core';
+import { loadWebFaceDetector, loadWebProjectionHead } from './ort.js';
+import { classifyImage, decodeBlob, type RegionResult } from './zero-shot.js';
+
+/** Detector files as `@vlfer/faces/node` names them, served under /faces/. */
+const DETECTOR_FILES: Record<string, string> = { 'yunet-s': 'yunet_s_dynamic.onnx', 'yunet-n': 'yunet_n_320_320.onnx', ultraface: 'version-RFB-320.onnx' };
+
+/** What the page exposes for tests and scripts: its state, the last result and timings (ms since navigation). */
+interface PageState {
+  state: 'loading' | 'ready' | 'running' | 'done' | 'error';
+  error?: string;
+  device?: WebDevice;
+  results?: RegionResult[];
+  image?: { width: number; height: number };
+  timings: { modelLoaded?: number; firstResult?: number; lastRun?: number };
+  runs: number;
+}
+const page: PageState = { state: 'loading', timings: {}, runs: 0 };
+(window as unknown as { vlfer: PageState }).vlfer = page;
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const params = new URLSearchParams(location.search);
+const status = $<HTMLDivElement>('status');
+const setStatus = (text: string, error = false) => { status.textContent = text; status.className = error ? 'error' : ''; };
+
+function fillSelect(id: string, values: readonly string[], chosen: string): HTMLSelectElement {
+  const el = $<HTMLSelectElement>(id);
+  if (values.length > 0 && el.options.length === 0) for (const v of values) el.add(new Option(v, v));
+  el.value = chosen;
+  return el;
+}
+const modelInput = $<HTMLInputElement>('model');
+modelInput.value = params.get('model') ?? 'tiny-clip';
+const device = fillSelect('device', [], params.get('device') ?? 'auto');
+const labelSet = fillSelect('label-set', Object.keys(LABEL_SETS), params.get('labels') ?? 'basic-7');
+const promptType = fillSelect('prompt-type', PROMPT_TYPES, params.get('prompts') ?? 'a_photo_of_a_face_with_an_expression_of_name');
+const faces = fillSelect('faces', [], params.get('faces') ?? 'detect:align');
+const detectorSelect = fillSelect('detector', [], params.get('detector') ?? 'yunet-s');
+const mode = fillSelect('mode', PREPROCESS_MODES, params.get('mode') ?? 'clip');
+
+let clip: WebClipModel | undefined;
+let head: FeatureProjection | undefined;
+let classifier: ZeroShotClassifier | undefined;
+let detector: { id: string; model: FaceDetectorModel } | undefined;
+let image: RgbImage | undefined;
+
+async function ensureModel(): Promise<WebClipModel> {
+  if (clip && clip.modelId === modelInput.value) return clip;
+  await clip?.dispose();
+  clip = undefined;
+  classifier = undefined;
+  setStatus(`loading ${modelInput.value}…`);
+  const chosen = device.value === 'auto' ? undefined : (device.value as WebDevice);
+  clip = await loadWebClip({ model: modelInput.value, modelRoot: '/models/', wasmPaths: '/ort/', allowRemoteModels: params.get('remote') === '1', ...(chosen ? { device: chosen } : {}) });
+  page.device = clip.device;
+  page.timings.modelLoaded ??= performance.now();
+  return clip;
+}
+
+async function ensureClassifier(): Promise<ZeroShotClassifier> {
+  const model = await ensureModel();
+  if (classifier) return classifier;
+  const set = getLabelSet(labelSet.value);
+  classifier = await buildZeroShotClassifier({ model, classNames: set.names, prompts: expClipPrompts(promptType.value as PromptType, set).prompts, ...(head ? { projection: head } : {}) });
+  return classifier;
+}
+
+async function ensureDetector(): Promise<FaceDetectorModel | undefined> {
+  if (faces.value === 'none') return undefined;
+  if (detector?.id === detectorSelect.value) return detector.model;
+  await detector?.model.dispose();
+  const file = DETECTOR_FILES[detectorSelect.value]!;
+  detector = { id: detectorSelect.value, model: await loadWebFaceDetector(`/faces/${file}`) };
+  return detector.model;
+}
+
+function draw(img: RgbImage, results: RegionResult[]): void {
+  const canvas = $<HTMLCanvasElement>('view');
+  const faceResults = results.filter((r) => r.face);
+  const drawn = faceResults.length > 0 ? drawFaces(img, faceResults.map((r) => r.face!)) : img;
+  canvas.width = drawn.width;
+  canvas.height = drawn.height;
+  const rgba = new Uint8ClampedArray(drawn.width * drawn.height * 4);
+  for (let p = 0, q = 0; q < rgba.length; p += drawn.channels, q += 4) {
+    rgba[q] = drawn.data[p]!; rgba[q + 1] = drawn.data[drawn.channels === 3 ? p + 1 : p]!; rgba[q + 2] = drawn.data[drawn.channels === 3 ? p + 2 : p]!; rgba[q + 3] = 255;
+  }
+  const ctx = canvas.getContext('2d')!;
+  ctx.putImageData(new ImageData(rgba, drawn.width, drawn.height), 0, 0);
+  ctx.font = `${Math.max(12, Math.round(drawn.width / 40))}px system-ui`;
+  ctx.fillStyle = '#ffd400';
+  faceResults.forEach((r, i) => ctx.fillText(`${i + 1}: ${r.scores[0]!.label}`, r.face!.box.x, Math.max(12, r.face!.box.y - 4)));
+  const out = $<HTMLDivElement>('results');
+  out.replaceChildren(...results.map((r, i) => {
+    const div = document.createElement('div');
+    div.className = 'face';
+    const title = document.createElement('h3');
+    title.textContent = r.face ? `Face ${i + 1} (score ${r.face.score.toFixed(2)})` : 'Whole image';
+    div.append(title, ...r.scores.map((s) => {
+      const row = document.createElement('div');
+      row.className = 'bar';
+      const name = document.createElement('span');
+      name.textContent = s.label;
+      const track = document.createElement('div');
+      track.className = 'track';
+      const fill = document.createElement('div');
+      fill.className = 'fill';
+      fill.style.width = `${(100 * s.score).toFixed(1)}%`;
+      track.append(fill);
+      const value = document.createElement('span');
+      value.textContent = s.score.toFixed(4);
+      row.append(name, track, value);
+      return row;
+    }));
+    return div;
+  }));
+  if (results.length === 0) out.textContent = 'No face found (try "whole image").';
+}
+
+async function run(): Promise<void> {
+  if (!image) return;
+  page.state = 'running';
+  try {
+    const t0 = performance.now();
+    const [zs, det] = await Promise.all([ensureClassifier(), ensureDetector()]);
+    const [align, size, margin] = [faces.value === 'detect:align', 224, 0.2];
+    const results = await classifyImage(image, { clip: clip!, classifier: zs, mode: mode.value as PreprocessMode, ...(det ? { detector: det, faces: { align, size, margin } } : {}) });
+    page.timings.lastRun = performance.now() - t0;
+    page.timings.firstResult ??= performance.now();
+    page.results = results;
+    page.image = { width: image.width, height: image.height };
+    page.runs++;
+    draw(image, results);
+    setStatus(`${clip!.modelId} on ${clip!.device}: ${results.length} region${results.length === 1 ? '' : 's'} in ${page.timings.lastRun.toFixed(0)} ms${head ? ' (with the Exp-CLIP head)' : ''}`);
+    page.state = 'done';
+  } catch (error) {
+    fail(error);
+  }
+}
+
+function fail(error: unknown): void {
+  page.state = 'error';
+  page.error = String((error as Error)?.message ?? error);
+  setStatus(page.error, true);
+}
+
+$<HTMLInputElement>('image').addEventListener('change', async (e) => {
+  const file = (e.target as HTMLInputElement).files?.[0];
+  if (!file) return;
+  try {
+    image = await decodeBlob(file);
+  } catch (error) {
+    fail(new Error(`${file.name}: the browser cannot decode it (${(error as Error).message})`));
+    return;
+  }
+  await run();
+});
+
+$<HTMLInputElement>('head').addEventListener('change', async (e) => {
+  const file = (e.target as HTMLInputElement).files?.[0];
+  try {
+    const model = await ensureModel();
+    head = file ? await loadWebProjectionHead(new Uint8Array(await file.arrayBuffer()), file.name, model.embeddingDim) : undefined;
+    classifier = undefined;
+    await run();
+    if (!image) { setStatus(`head ${file?.name} loaded`); page.state = 'ready'; }
+  } catch (error) {
+    head = undefined;
+    fail(error);
+  }
+});
+
+for (const el of [labelSet, promptType, mode, faces, detectorSelect]) el.addEventListener('change', () => { if (el === labelSet || el === promptType) classifier = undefined; void run(); });
+for (const el of [modelInput, device]) el.addEventListener('change', async () => { await clip?.dispose(); clip = undefined; classifier = undefined; head = undefined; await boot(); });
+
+const video = $<HTMLVideoElement>('video');
+$<HTMLButtonElement>('camera').addEventListener('click', async () => {
+  try {
+    video.srcObject = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 } });
+    await video.play();
+    $<HTMLButtonElement>('snap').disabled = false;
+    setStatus('camera on: press "Classify frame"');
+  } catch (error) {
+    fail(new Error(`camera: ${(error as Error).message}`));
+  }
+});
+$<HTMLButtonElement>('snap').addEventListener('click', async () => {
+  image = await decodeBlob(await createImageBitmap(video));
+  await run();
+});
+
+async function boot(): Promise<void> {
+  try {
+    await ensureClassifier();
+    page.state = 'ready';
+    setStatus(`${clip!.modelId} ready on ${clip!.device}: choose a photo or start the webcam`);
+  } catch (error) {
+    fail(error);
+  }
+}
+void boot();

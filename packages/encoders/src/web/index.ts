@@ -1,0 +1,118 @@
+/**
+ * @file `@vlfer/encoders/web`: CLIP in the browser on transformers.js's web build (onnxruntime-web, WebGPU or WASM)
+ * with the same towers, tokenisation and encoders as `loadClip` in Node (`transformers-clip.ts`). Preprocessing
+ * and the zero-shot classifier come from the runtime-neutral `@vlfer/encoders`.
+ */
+import { AutoProcessor, env } from '@huggingface/transformers';
+import { checkOneOf, InvalidArgumentError, VlferError, type Tensor2D, type Tensor4D } from '@vlfer/core';
+import { parsePreprocessorConfig, type ClipPreprocessorConfig } from '../preprocess.js';
+import { loadTransformersTowers, transformersEncoders } from '../transformers-clip.js';
+
+export const WEB_DEVICES = ['wasm', 'webgpu'] as const;
+export type WebDevice = (typeof WEB_DEVICES)[number];
+
+export interface LoadWebClipOptions {
+  /**
+   * A model directory served under `modelRoot` (e.g. `'tiny-clip'` for `/models/tiny-clip/config.json`), or a
+   * Hugging Face id (e.g. `Xenova/clip-vit-base-patch32`) when `allowRemoteModels` is true.
+   */
+  model: string;
+  /**
+   * Path (same origin) under which model directories are served, e.g. `'/models/'`. A full URL of the page's own
+   * origin is reduced to its path (transformers.js 4.3 looks local files up by path only).
+   * @default none: local models off
+   */
+  modelRoot?: string;
+  /** Fetch from the Hugging Face Hub what `modelRoot` lacks. @default false */
+  allowRemoteModels?: boolean;
+  /** @default 'webgpu' when the browser offers an adapter, else 'wasm' */
+  device?: WebDevice;
+  /** Where onnxruntime-web's `ort-wasm-simd-threaded.asyncify.{mjs,wasm}` are served. @default the jsDelivr CDN (transformers.js's default) */
+  wasmPaths?: string;
+  /** WASM threads (needs a cross-origin isolated page for more than 1). @default 1 */
+  threads?: number;
+  /** @default ['vision', 'text'] */
+  towers?: readonly ('vision' | 'text')[];
+  /** Download progress from transformers.js (`{ status, file, progress }`). */
+  onProgress?: (event: { status: string; file?: string; progress?: number }) => void;
+}
+
+/** CLIP loaded in the browser: the encoder interface the zero-shot classifier needs, like Node's `ClipModel`. */
+export interface WebClipModel {
+  readonly modelId: string;
+  readonly device: WebDevice;
+  /** Projection dimension D of image_embeds/text_embeds. */
+  readonly embeddingDim: number;
+  readonly preprocessor: ClipPreprocessorConfig;
+  /** @param pixels [batch, 3, crop, crop] @returns image_embeds [batch, D] (not normalised) */
+  encodePixels(pixels: Tensor4D): Promise<Tensor2D>;
+  /** @returns text_embeds [texts, D] (not normalised) */
+  encodeTexts(texts: readonly string[]): Promise<Tensor2D>;
+  /** CLIP token ids, padded with <|endoftext|> to 77. @returns ids [texts · 77] and dims */
+  tokenize(texts: readonly string[]): { ids: number[]; dims: [number, number] };
+  dispose(): Promise<void>;
+}
+
+/** Whether this browser offers a WebGPU adapter. */
+export async function hasWebGpu(): Promise<boolean> {
+  const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<unknown> } } }).navigator?.gpu;
+  if (!gpu) return false;
+  try {
+    return (await gpu.requestAdapter()) !== null;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Load CLIP's towers in the browser (transformers.js web build; fp32).
+ * @example
+ * const clip = await loadWebClip({ model: 'tiny-clip', modelRoot: '/models/', wasmPaths: '/ort/', device: 'wasm' });
+ * const zs = await buildZeroShotClassifier({ model: clip, classNames, prompts });
+ * @throws VlferError naming the part (tokenizer, tower, preprocessor config) and model that failed to load
+ */
+export async function loadWebClip(options: LoadWebClipOptions): Promise<WebClipModel> {
+  const fn = 'loadWebClip';
+  if (typeof options?.model !== 'string' || options.model.length === 0) throw new InvalidArgumentError({ functionName: fn, argument: 'model', message: 'expected a served model directory name or a Hugging Face id' });
+  const device = options.device ? checkOneOf(options.device, WEB_DEVICES, { functionName: fn, argument: 'device' }) : (await hasWebGpu()) ? 'webgpu' : 'wasm';
+  if (device === 'webgpu' && !(await hasWebGpu())) throw new InvalidArgumentError({ functionName: fn, argument: 'device', message: "'webgpu' was asked for but this browser offers no WebGPU adapter; use 'wasm'" });
+  const threads = options.threads ?? 1;
+  if (!Number.isInteger(threads) || threads < 1) throw new InvalidArgumentError({ functionName: fn, argument: 'threads', message: `must be a positive integer, got ${threads}` });
+  if (options.modelRoot !== undefined) {
+    let root = options.modelRoot;
+    if (/^https?:/.test(root)) {
+      const url = new URL(root);
+      const page = (globalThis as { location?: { origin: string } }).location;
+      if (page && url.origin !== page.origin) throw new InvalidArgumentError({ functionName: fn, argument: 'modelRoot', message: `must be on the page's origin (${page.origin}), got ${url.origin}` });
+      root = url.pathname;
+    }
+    env.allowLocalModels = true;
+    env.localModelPath = root.endsWith('/') ? root : `${root}/`;
+  } else {
+    env.allowLocalModels = false;
+  }
+  env.allowRemoteModels = options.allowRemoteModels ?? false;
+  if (!env.allowLocalModels && !env.allowRemoteModels) throw new InvalidArgumentError({ functionName: fn, argument: 'modelRoot', message: 'is needed when allowRemoteModels is false (nowhere to load the model from)' });
+  const wasm = env.backends.onnx.wasm as { wasmPaths?: string; numThreads?: number } | undefined;
+  if (wasm) {
+    if (options.wasmPaths) wasm.wasmPaths = options.wasmPaths.endsWith('/') ? options.wasmPaths : `${options.wasmPaths}/`;
+    wasm.numThreads = threads;
+  }
+  const hfOptions: Record<string, unknown> = { dtype: 'fp32', device, ...(options.onProgress ? { progress_callback: options.onProgress } : {}) };
+  const wrap = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
+    try {
+      return await f();
+    } catch (error) {
+      throw new VlferError(`Loading ${what} of '${options.model}' (${device}) failed: ${(error as Error).message}${env.allowLocalModels ? ` (looked under ${env.localModelPath}${options.model}/)` : ''}`, { cause: error });
+    }
+  };
+  const towers = new Set<'vision' | 'text'>(options.towers ?? ['vision', 'text']);
+  const loaded = await loadTransformersTowers(options.model, hfOptions, towers, wrap);
+  const config = (loaded.vision ?? loaded.text)!.config as unknown as Record<string, any>;
+  const embeddingDim = Number(config.projection_dim ?? config.vision_config?.projection_dim);
+  if (!Number.isInteger(embeddingDim) || embeddingDim <= 0) throw new VlferError(`config.json of '${options.model}' has no projection_dim`);
+  const proc = await wrap('the preprocessor config', () => AutoProcessor.from_pretrained(options.model, hfOptions));
+  const preprocessor = parsePreprocessorConfig((proc as unknown as { image_processor: { config: Record<string, any> } }).image_processor.config, `${options.model}/preprocessor_config.json`);
+  const { encodePixels, encodeTexts, tokenize, dispose } = transformersEncoders(loaded, embeddingDim, preprocessor.cropSize);
+  return { modelId: options.model, device, embeddingDim, preprocessor, encodePixels, encodeTexts, tokenize, dispose };
+}
