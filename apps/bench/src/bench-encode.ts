@@ -8,7 +8,11 @@ import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { writeJsonAtomic } from '@vlfer/core/node';
-import { benchPipeline, benchPreprocess, benchRawSession, benchEnvironment, type EncodeBenchRow } from './encode-bench.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { defaultThreads } from '@vlfer/core/node';
+import { benchPipeline, benchPreprocess, benchRawSession, benchEnvironment, sampleImages, type EncodeBenchRow } from './encode-bench.js';
+import { interleaved, median, runTorch } from './torch.js';
 import { materializeClipGraphs } from './materialize.js';
 import { convertToFp16Weights } from './fp16.js';
 import { assertWebGpu } from '@vlfer/encoders/node';
@@ -25,6 +29,9 @@ const program = new Command('bench:encode')
   .addOption(new Option('--device <device>').choices(['cpu', 'webgpu']).default('cpu'))
   .option('--models-dir <dir>', 'where materialised model directories go', '.vlfer-cache/models')
   .option('--out <file>', 'results JSON', 'bench-results/encode.json')
+  .addOption(new Option('--vs <peer>', 'compare with PyTorch (apps/bench/torch/encode.py) in alternating rounds: raw encode, preprocessing and the pipeline, fp32, main thread').choices(['torch']))
+  .option('--rounds <n>', 'rounds with --vs', (v) => Number(v), 3)
+  .option('--threads <n>', 'ONNX Runtime (and PyTorch) threads (default: VLFER_THREADS, else every CPU this process may use)', (v) => Number(v))
   .parse();
 const o = program.opts();
 
@@ -34,6 +41,38 @@ const anchorFile = join(o.shared, 'fixtures', 'gpu-anchor.json');
 const anchors = existsSync(anchorFile) ? (JSON.parse(readFileSync(anchorFile, 'utf8')) as { device: string; results: { model: string; dtype: string; images_per_s: number }[] }) : undefined;
 const anchorFor = (model: string, dtype: string) => anchors?.results.find((a) => a.model === model && a.dtype === `torch.${dtype === 'fp16' ? 'float16' : 'float32'}`)?.images_per_s;
 const rows: (EncodeBenchRow & { ratioToTorchAnchor?: number })[] = [];
+if (o.vs) {
+  // vlfer and PyTorch side by side on this machine: same model sizes, batch, images and threads; rounds alternate
+  const threads: number = o.threads ?? defaultThreads();
+  const fer = join(o.shared, 'data', 'fer2013-privatetest');
+  const list = join(mkdtempSync(join(tmpdir(), 'vlfer-bench-')), 'images.txt');
+  writeFileSync(list, `${(await sampleImages(fer, o.images)).join('\n')}\n`);
+  const comparisons = [];
+  for (const name of String(o.models).split(',')) {
+    const dir = materializeClipGraphs({ graphDir: join(o.shared, 'fixtures', 'graphs', name), tokenizerDir: join(o.shared, 'assets', 'clip-tokenizer'), outDir: join(o.modelsDir, name), towers: ['vision'] });
+    const vlfer = async () => {
+      const raw = await benchRawSession({ onnxPath: join(dir, 'onnx', 'vision_model.onnx'), batch: o.batch, reps: o.reps, device: 'cpu', label: name, threads });
+      const prep = await benchPreprocess({ imageRoot: fer, images: o.images, batch: o.batch, preprocessWorkers: 0 });
+      const pipe = await benchPipeline({ modelDir: dir, imageRoot: fer, images: o.images, batch: o.batch, device: 'cpu', label: name, dtype: 'fp32', preprocessWorkers: 0 });
+      const r = { raw: raw.imagesPerSecond, preprocess: prep.imagesPerSecond, pipeline: pipe.imagesPerSecond };
+      process.stderr.write(`vlfer ${name}: raw ${r.raw.toFixed(1)}, preprocess ${r.preprocess.toFixed(0)}, pipeline ${r.pipeline.toFixed(1)} images/s\n`);
+      return r;
+    };
+    const torch = async () => {
+      const t = runTorch('encode', { config: join(o.shared, 'fixtures', 'graphs', name, 'config.json'), batch: o.batch, reps: o.reps, list }, threads);
+      process.stderr.write(`PyTorch ${name}: raw ${t.rawImagesPerSecond.toFixed(1)}, preprocess ${t.preprocessImagesPerSecond.toFixed(0)}, pipeline ${t.pipelineImagesPerSecond.toFixed(1)} images/s\n`);
+      return { raw: t.rawImagesPerSecond as number, preprocess: t.preprocessImagesPerSecond as number, pipeline: t.pipelineImagesPerSecond as number, version: t.torch as string, blas: t.blas as string[] };
+    };
+    const r = await interleaved(o.rounds, vlfer, torch, (l) => process.stderr.write(`${name}: ${l}\n`));
+    const med = (xs: { raw: number; preprocess: number; pipeline: number }[]) => ({ raw: median(xs.map((x) => x.raw)), preprocess: median(xs.map((x) => x.preprocess)), pipeline: median(xs.map((x) => x.pipeline)) });
+    const v = med(r.a), t = med(r.b);
+    const c = { model: name, batch: o.batch, images: o.images, threads, rounds: o.rounds, vlfer: { imagesPerSecond: v, runs: r.a }, torch: { version: r.b[0]!.version, blas: r.b[0]!.blas, imagesPerSecond: t, runs: r.b.map(({ raw, preprocess, pipeline }) => ({ raw, preprocess, pipeline })) }, ratio: { raw: v.raw / t.raw, preprocess: v.preprocess / t.preprocess, pipeline: v.pipeline / t.pipeline } };
+    comparisons.push(c);
+    process.stdout.write(`${name}, batch ${o.batch}, ${threads} threads, medians of ${o.rounds} rounds (images/s): raw ${v.raw.toFixed(1)} vs PyTorch ${t.raw.toFixed(1)} (${c.ratio.raw.toFixed(2)}×); preprocessing ${v.preprocess.toFixed(0)} vs ${t.preprocess.toFixed(0)} (${c.ratio.preprocess.toFixed(2)}×); pipeline ${v.pipeline.toFixed(1)} vs ${t.pipeline.toFixed(1)} (${c.ratio.pipeline.toFixed(2)}×)\n`);
+  }
+  writeJsonAtomic(o.out, { benchmark: 'encode', vs: 'torch', cpuCores: cpus().length, environment: benchEnvironment(), comparisons });
+  process.exit(0);
+}
 const workerCounts = String(o.preprocessWorkers).split(',').map(Number);
 const fer = join(o.shared, 'data', 'fer2013-privatetest');
 for (const w of workerCounts) {

@@ -5,12 +5,13 @@
  * (ORT InfoNCE loss+gradient graph + PyTorch-semantics SGD). Writes JSON.
  */
 import { cpus } from 'node:os';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { createRng } from '@vlfer/core';
-import { writeJsonAtomic } from '@vlfer/core/node';
+import { defaultThreads, writeJsonAtomic } from '@vlfer/core/node';
 import { trainProjectionHead } from '@vlfer/exp-clip';
 import { createProjectionHead } from '@vlfer/projection-head';
 import { benchEnvironment } from './encode-bench.js';
+import { interleaved, median, runTorch } from './torch.js';
 
 const o = new Command('bench:train-head')
   .option('--pairs <n>', 'cached pairs', (v) => Number(v), 49_152)
@@ -19,6 +20,9 @@ const o = new Command('bench:train-head')
   .option('--batch <n>', 'batch size', (v) => Number(v), 512)
   .option('--epochs <n>', 'epochs', (v) => Number(v), 5)
   .option('--out <file>', 'results JSON', 'bench-results/train-head.json')
+  .option('--threads <n>', 'ONNX Runtime (and PyTorch) threads (default: VLFER_THREADS, else every CPU this process may use)', (v) => Number(v))
+  .addOption(new Option('--vs <peer>', 'also train the same head in PyTorch (apps/bench/torch/train_head.py), in alternating rounds').choices(['torch']))
+  .option('--rounds <n>', 'rounds (with --vs: vlfer and PyTorch alternate which goes first)', (v) => Number(v), 1)
   .parse()
   .opts();
 
@@ -27,20 +31,36 @@ const tGen = performance.now();
 const features = Float32Array.from({ length: o.pairs * o.dim }, () => rng.next() - 0.5);
 const targets = Float32Array.from({ length: o.pairs * o.outDim }, () => rng.next() - 0.5);
 process.stderr.write(`generated ${o.pairs} pairs in ${((performance.now() - tGen) / 1000).toFixed(1)} s\n`);
-const head = createProjectionHead({ inputDim: o.dim, outputDim: o.outDim, rng });
-const losses: number[] = [];
-const t0 = performance.now();
-await trainProjectionHead({
-  features: { dtype: 'float32', data: features, dims: [o.pairs, o.dim] },
-  targets: { dtype: 'float32', data: targets, dims: [o.pairs, o.outDim] },
-  head, epochs: o.epochs, batch: o.batch, lr: 1e-3, optimizer: 'sgd', momentum: 0.9, weightDecay: 1e-4, seed: 1,
-  onStep: (s) => {
-    losses.push(s.loss);
-    if (s.step === 0) process.stderr.write(`epoch ${s.epoch + 1}: loss ${s.loss.toFixed(4)} at ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
-  },
-});
-const seconds = (performance.now() - t0) / 1000;
+const threads: number = o.threads ?? defaultThreads();
+/** One training run from the same initial head. @returns seconds and the losses */
+async function vlferRun(): Promise<{ seconds: number; losses: number[] }> {
+  const head = createProjectionHead({ inputDim: o.dim, outputDim: o.outDim, rng: createRng(2) });
+  const losses: number[] = [];
+  const t0 = performance.now();
+  await trainProjectionHead({
+    features: { dtype: 'float32', data: features, dims: [o.pairs, o.dim] },
+    targets: { dtype: 'float32', data: targets, dims: [o.pairs, o.outDim] },
+    head, epochs: o.epochs, batch: o.batch, lr: 1e-3, optimizer: 'sgd', momentum: 0.9, weightDecay: 1e-4, seed: 1, intraOpNumThreads: threads,
+    onStep: (s) => {
+      losses.push(s.loss);
+      if (s.step === 0) process.stderr.write(`vlfer epoch ${s.epoch + 1}: loss ${s.loss.toFixed(4)} at ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+    },
+  });
+  await head.dispose();
+  return { seconds: (performance.now() - t0) / 1000, losses };
+}
+const torchRun = async () => {
+  const r = runTorch('train_head', { pairs: o.pairs, dim: o.dim, 'out-dim': o.outDim, batch: o.batch, epochs: o.epochs }, threads);
+  process.stderr.write(`PyTorch ${r.torch}: ${(r.seconds as number).toFixed(1)} s (${(r.msPerStep as number).toFixed(1)} ms/step)\n`);
+  return r;
+};
+const runs = o.vs ? await interleaved(o.rounds, vlferRun, torchRun, (l) => process.stderr.write(`${l}\n`)) : { a: await Array.from({ length: o.rounds }).reduce<Promise<{ seconds: number; losses: number[] }[]>>(async (acc) => [...(await acc), await vlferRun()], Promise.resolve([])), b: [] };
+const losses = runs.a.at(-1)!.losses;
+const seconds = median(runs.a.map((r) => r.seconds));
+
 const steps = losses.length;
-const row = { pairs: o.pairs, dim: o.dim, outDim: o.outDim, batch: o.batch, epochs: o.epochs, steps, seconds, msPerStep: (1000 * seconds) / steps, firstLoss: losses[0], lastLoss: losses.at(-1) };
-writeJsonAtomic(o.out, { benchmark: 'train-head', cpuCores: cpus().length, environment: benchEnvironment(), result: row });
-process.stdout.write(`${o.epochs} epochs, ${steps} steps of batch ${o.batch} (${o.dim}→${o.outDim}): ${seconds.toFixed(1)} s (${row.msPerStep.toFixed(1)} ms/step)\n`);
+const row = { pairs: o.pairs, dim: o.dim, outDim: o.outDim, batch: o.batch, epochs: o.epochs, threads, steps, seconds, runs: runs.a.map((r) => r.seconds), msPerStep: (1000 * seconds) / steps, firstLoss: losses[0], lastLoss: losses.at(-1) };
+const torch = o.vs ? { version: runs.b[0]!.torch, blas: runs.b[0]!.blas, threads: runs.b[0]!.threads, seconds: median(runs.b.map((r) => r.seconds as number)), runs: runs.b.map((r) => r.seconds as number), msPerStep: median(runs.b.map((r) => r.msPerStep as number)) } : undefined;
+writeJsonAtomic(o.out, { benchmark: 'train-head', cpuCores: cpus().length, environment: benchEnvironment(), result: row, ...(torch ? { torch: { ...torch, ratio: { speed: torch.seconds / seconds } } } : {}) });
+process.stdout.write(`${o.epochs} epochs, ${steps} steps of batch ${o.batch} (${o.dim}→${o.outDim}), ${threads} threads: ${seconds.toFixed(1)} s (${row.msPerStep.toFixed(1)} ms/step)${runs.a.length > 1 ? `, median of ${runs.a.map((r) => r.seconds.toFixed(1)).join(', ')}` : ''}\n`);
+if (torch) process.stdout.write(`PyTorch ${torch.version}: ${torch.seconds.toFixed(1)} s (${torch.msPerStep.toFixed(1)} ms/step), median of ${torch.runs.map((s) => s.toFixed(1)).join(', ')}; vlfer ${(torch.seconds / seconds).toFixed(2)}× the speed\n`);

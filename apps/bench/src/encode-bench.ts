@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { ComputeDevice } from '@vlfer/core';
-import { provenance } from '@vlfer/core/node';
+import { ortSessionOptions, provenance } from '@vlfer/core/node';
 import { loadImageFolder } from '@vlfer/datasets/node';
 import { createPreprocessPool, encodeImages, loadClip, preprocessImages, runtimeVersions, type ClipDtype } from '@vlfer/encoders/node';
 
@@ -25,9 +25,10 @@ export interface EncodeBenchRow {
 }
 
 /** Images/s of a raw ORT session on the vision graph: warm-up, then `reps` timed runs (median). */
-export async function benchRawSession(options: { onnxPath: string; batch: number; reps: number; device?: ComputeDevice; label: string; dtype?: ClipDtype }): Promise<EncodeBenchRow> {
+export async function benchRawSession(options: { onnxPath: string; batch: number; reps: number; device?: ComputeDevice; label: string; dtype?: ClipDtype; threads?: number }): Promise<EncodeBenchRow> {
   const device = options.device ?? 'cpu';
-  const s = await ort.InferenceSession.create(options.onnxPath, { executionProviders: [device], logSeverityLevel: 3 });
+  // the session options every vlfer session gets (threads: every CPU this process may use, or `threads`)
+  const s = await ort.InferenceSession.create(options.onnxPath, ortSessionOptions({ device, ...(options.threads ? { intraOpNumThreads: options.threads } : {}) }) as ort.InferenceSession.SessionOptions);
   const n = options.batch;
   const x = new ort.Tensor('float32', Float32Array.from({ length: n * 3 * 224 * 224 }, (_, i) => Math.sin(i * 0.001)), [n, 3, 224, 224]);
   const feeds = { [s.inputNames[0]!]: x };
@@ -67,7 +68,7 @@ export async function benchPipeline(options: { modelDir: string; imageRoot: stri
 }
 
 /** `images` paths spread over an image folder (deterministic). */
-async function sampleImages(root: string, images: number): Promise<string[]> {
+export async function sampleImages(root: string, images: number): Promise<string[]> {
   const paths = (await loadImageFolder(root, { verify: 'none' })).items.map((i) => i.path);
   return Array.from({ length: images }, (_, i) => paths[(i * 7919) % paths.length]!);
 }

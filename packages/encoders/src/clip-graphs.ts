@@ -212,20 +212,12 @@ export function textTowerVjpModel(a: ClipTowerArch, options: TowerGraphOptions =
   return g.model('vlfer_clip_text_vjp', [textOut, { name: 'grad_inputs_embeds', type: 'float32', dims: ['batch', 'seq', D] }]);
 }
 
-/**
- * Vision tower: inputs `pixel_values` [B, 3, S, S], `cotangent` [B, E] and the weights.
- * Outputs `image_embeds` [B, E] and `grad_pixel_values` [B, 3, S, S].
- */
-export function visionTowerVjpModel(a: ClipTowerArch, options: TowerGraphOptions = {}): Uint8Array {
-  const withGrad = options.withGradient ?? true;
-  const g = new Graph(options.weights, options.weightsFile);
+/** The vision forward up to `image_embeds`, keeping what the backward reads. */
+function visionForward(g: Graph, a: ClipTowerArch, px: string) {
   const D = a.hiddenSize;
   const P = a.patchSize!;
   const S = a.imageSize!;
-  const grid = S / P;
-  const tokens = grid * grid + 1;
-  const px = g.input('pixel_values', ['batch', 3, S, S]);
-  const cot = withGrad ? g.input('cotangent', ['batch', a.projectionDim]) : '';
+  const tokens = (S / P) ** 2 + 1;
   const wPatch = g.weight('vision_model.embeddings.patch_embedding.weight', [D, 3, P, P]);
   const cls = g.weight('vision_model.embeddings.class_embedding', [D]);
   const pos = g.weight('vision_model.embeddings.position_embedding.weight', [tokens, D]);
@@ -236,26 +228,109 @@ export function visionTowerVjpModel(a: ClipTowerArch, options: TowerGraphOptions
   let h = g.add(g.op('Concat', [clsB, patches], { axis: 1 }), pos);
   const pre = layerNorm(g, h, g.weight('vision_model.pre_layrnorm.weight', [D]), g.weight('vision_model.pre_layrnorm.bias', [D]), a.layerNormEps);
   h = pre.y;
-  const saved: LayerSaved[] = [];
+  const layers: LayerSaved[] = [];
   for (let i = 0; i < a.numLayers; i++) {
     const l = encoderLayer(g, h, `vision_model.encoder.layers.${i}`, a, undefined);
-    saved.push(l.saved);
+    layers.push(l.saved);
     h = l.out;
   }
   const clsTok = g.op('Squeeze', [g.op('Slice', [h, g.ints([0]), g.ints([1]), g.ints([1])]), g.ints([1])]); // [B, D]
   const post = layerNorm(g, clsTok, g.weight('vision_model.post_layernorm.weight', [D]), g.weight('vision_model.post_layernorm.bias', [D]), a.layerNormEps);
   const wp = g.weight('visual_projection.weight', [a.projectionDim, D]);
   g.name(linear(g, post.y, wp, undefined), 'image_embeds');
-  const imageOut: ValueSpec = { name: 'image_embeds', type: 'float32', dims: ['batch', a.projectionDim] };
-  if (!withGrad) return g.model('vlfer_clip_vision_forward', [imageOut]);
-  // backward
-  const dCls = layerNormBackward(g, g.matmul(cot, wp), post.saved); // [B, D]
+  return { pre, layers, post, wp, wPatch };
+}
+
+/** d⟨image_embeds, cot⟩ / d(pixel_values) from what the forward kept; output `grad_pixel_values`. */
+function visionBackward(g: Graph, a: ClipTowerArch, cot: string, f: { pre: LnSaved; layers: LayerSaved[]; post: LnSaved; wp: string; wPatch: string }): void {
+  const D = a.hiddenSize;
+  const P = a.patchSize!;
+  const grid = a.imageSize! / P;
+  const tokens = grid * grid + 1;
+  const dCls = layerNormBackward(g, g.matmul(cot, f.wp), f.post); // [B, D]
   const onehot0 = g.constTensor(Array.from({ length: tokens }, (_, i) => (i === 0 ? 1 : 0)), [1, tokens, 1]); // CLS row only
   let d = g.mul(g.op('Unsqueeze', [dCls, g.ints([1])]), onehot0); // [B, tokens, D]
-  for (let i = a.numLayers - 1; i >= 0; i--) d = encoderLayerBackward(g, d, saved[i]!, a);
-  d = layerNormBackward(g, d, pre.saved);
+  for (let i = a.numLayers - 1; i >= 0; i--) d = encoderLayerBackward(g, d, f.layers[i]!, a);
+  d = layerNormBackward(g, d, f.pre);
   const dPatches = g.op('Slice', [d, g.ints([1]), g.ints([tokens]), g.ints([1])]); // [B, g², D]
   const dConv = g.op('Reshape', [g.op('Transpose', [dPatches], { perm: [0, 2, 1] }), g.ints([0, D, grid, grid])]);
-  g.name(g.op('ConvTranspose', [dConv, wPatch], { strides: [P, P], kernel_shape: [P, P] }), 'grad_pixel_values');
+  g.name(g.op('ConvTranspose', [dConv, f.wPatch], { strides: [P, P], kernel_shape: [P, P] }), 'grad_pixel_values');
+}
+
+/**
+ * Vision tower: inputs `pixel_values` [B, 3, S, S], `cotangent` [B, E] and the weights.
+ * Outputs `image_embeds` [B, E] and `grad_pixel_values` [B, 3, S, S].
+ */
+export function visionTowerVjpModel(a: ClipTowerArch, options: TowerGraphOptions = {}): Uint8Array {
+  const withGrad = options.withGradient ?? true;
+  const g = new Graph(options.weights, options.weightsFile);
+  const S = a.imageSize!;
+  const px = g.input('pixel_values', ['batch', 3, S, S]);
+  const cot = withGrad ? g.input('cotangent', ['batch', a.projectionDim]) : '';
+  const f = visionForward(g, a, px);
+  const imageOut: ValueSpec = { name: 'image_embeds', type: 'float32', dims: ['batch', a.projectionDim] };
+  if (!withGrad) return g.model('vlfer_clip_vision_forward', [imageOut]);
+  visionBackward(g, a, cot, { pre: f.pre.saved, layers: f.layers, post: f.post.saved, wp: f.wp, wPatch: f.wPatch });
   return g.model('vlfer_clip_vision_vjp', [imageOut, { name: 'grad_pixel_values', type: 'float32', dims: ['batch', 3, S, S] }]);
+}
+
+/** What the vision backward reads, by graph value name, with its shape (`batch` symbolic). */
+function visionResiduals(a: ClipTowerArch): { name: string; dims: (number | string)[] }[] {
+  const D = a.hiddenSize, H = a.numHeads, hd = D / H, I = a.intermediateSize;
+  const T = (a.imageSize! / a.patchSize!) ** 2 + 1;
+  const out = [{ name: 'res_pre_xhat', dims: ['batch', T, D] }, { name: 'res_pre_rstd', dims: ['batch', T, 1] }];
+  for (let i = 0; i < a.numLayers; i++) {
+    out.push(
+      { name: `res_${i}_ln1_xhat`, dims: ['batch', T, D] }, { name: `res_${i}_ln1_rstd`, dims: ['batch', T, 1] },
+      { name: `res_${i}_ln2_xhat`, dims: ['batch', T, D] }, { name: `res_${i}_ln2_rstd`, dims: ['batch', T, 1] },
+      { name: `res_${i}_q`, dims: ['batch', H, T, hd] }, { name: `res_${i}_k`, dims: ['batch', H, T, hd] }, { name: `res_${i}_v`, dims: ['batch', H, T, hd] },
+      { name: `res_${i}_p`, dims: ['batch', H, T, T] }, { name: `res_${i}_z`, dims: ['batch', T, I] },
+    );
+  }
+  out.push({ name: 'res_post_xhat', dims: ['batch', D] }, { name: 'res_post_rstd', dims: ['batch', 1] });
+  return out;
+}
+
+/**
+ * The vision VJP split in two graphs, so a training step runs the tower forward once: `forward` maps
+ * `pixel_values` [B, 3, S, S] to `image_embeds` [B, E] and the residuals `res_*` the backward reads (layer-norm x̂
+ * and 1/σ, attention q, k, v and probabilities, MLP pre-activations; QuickGELU's sigmoid is recomputed);
+ * `backward` maps the residuals and `cotangent` [B, E] to `grad_pixel_values` [B, 3, S, S]. Same arithmetic as
+ * `visionTowerVjpModel`. `residuals` lists the names in order.
+ */
+export function visionTowerSplitModels(a: ClipTowerArch, options: Omit<TowerGraphOptions, 'withGradient'> = {}): { forward: Uint8Array; backward: Uint8Array; residuals: string[] } {
+  const S = a.imageSize!;
+  const D = a.hiddenSize, I = a.intermediateSize;
+  const res = visionResiduals(a);
+  const fg = new Graph(options.weights, options.weightsFile);
+  const f = visionForward(fg, a, fg.input('pixel_values', ['batch', 3, S, S]));
+  const values: string[] = [f.pre.saved.xhat, f.pre.saved.rstd];
+  for (const l of f.layers) values.push(l.ln1.xhat, l.ln1.rstd, l.ln2.xhat, l.ln2.rstd, l.q, l.k, l.v, l.p, l.z);
+  values.push(f.post.saved.xhat, f.post.saved.rstd);
+  values.forEach((v, i) => fg.name(v, res[i]!.name));
+  const forward = fg.model('vlfer_clip_vision_forward_residuals', [{ name: 'image_embeds', type: 'float32', dims: ['batch', a.projectionDim] }, ...res.map((r) => ({ name: r.name, type: 'float32' as const, dims: r.dims }))]);
+  const bg = new Graph(options.weights, options.weightsFile);
+  const cot = bg.input('cotangent', ['batch', a.projectionDim]);
+  const inp = Object.fromEntries(res.map((r) => [r.name, bg.input(r.name, r.dims)]));
+  const layers: LayerSaved[] = Array.from({ length: a.numLayers }, (_, i) => {
+    const w = (n: string, dims: number[]) => bg.weight(`vision_model.encoder.layers.${i}.${n}`, dims);
+    const z = inp[`res_${i}_z`]!;
+    return {
+      ln1: { xhat: inp[`res_${i}_ln1_xhat`]!, rstd: inp[`res_${i}_ln1_rstd`]!, gamma: w('layer_norm1.weight', [D]) },
+      ln2: { xhat: inp[`res_${i}_ln2_xhat`]!, rstd: inp[`res_${i}_ln2_rstd`]!, gamma: w('layer_norm2.weight', [D]) },
+      q: inp[`res_${i}_q`]!, k: inp[`res_${i}_k`]!, v: inp[`res_${i}_v`]!, p: inp[`res_${i}_p`]!, h1: '', z,
+      sig: bg.op('Sigmoid', [bg.mul(z, bg.f(1.702))]),
+      wq: w('self_attn.q_proj.weight', [D, D]), wk: w('self_attn.k_proj.weight', [D, D]), wv: w('self_attn.v_proj.weight', [D, D]), wo: w('self_attn.out_proj.weight', [D, D]),
+      w1: w('mlp.fc1.weight', [I, D]), w2: w('mlp.fc2.weight', [D, I]),
+    };
+  });
+  visionBackward(bg, a, cot, {
+    pre: { xhat: inp.res_pre_xhat!, rstd: inp.res_pre_rstd!, gamma: bg.weight('vision_model.pre_layrnorm.weight', [D]) },
+    layers,
+    post: { xhat: inp.res_post_xhat!, rstd: inp.res_post_rstd!, gamma: bg.weight('vision_model.post_layernorm.weight', [D]) },
+    wp: bg.weight('visual_projection.weight', [a.projectionDim, D]),
+    wPatch: bg.weight('vision_model.embeddings.patch_embedding.weight', [D, 3, a.patchSize!, a.patchSize!]),
+  });
+  const backward = bg.model('vlfer_clip_vision_backward', [{ name: 'grad_pixel_values', type: 'float32', dims: ['batch', 3, S, S] }]);
+  return { forward, backward, residuals: res.map((r) => r.name) };
 }

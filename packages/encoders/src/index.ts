@@ -16,4 +16,4 @@ export { buildZeroShotClassifier, resolveClassPrompts, labelScores } from './zer
 export type { ClipArch } from './clip-arch.js';
 export { clipArchFromConfig, openaiClipToHf } from './clip-arch.js';
 export type { ClipTowerArch, ClipWeights, TowerGraphOptions } from './clip-graphs.js';
-export { textTowerVjpModel, visionTowerVjpModel } from './clip-graphs.js';
+export { textTowerVjpModel, visionTowerSplitModels, visionTowerVjpModel } from './clip-graphs.js';

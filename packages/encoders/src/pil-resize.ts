@@ -36,8 +36,21 @@ interface Coeffs {
   ksize: number;
   /** [xmin, count] per output pixel */
   bounds: Int32Array;
-  /** fixed-point weights, ksize per output pixel */
-  kk: Float64Array;
+  /** fixed-point weights (Pillow's INT32 kk), ksize per output pixel */
+  kk: Int32Array;
+}
+
+/** Coefficients are the same for every image of a size: the last few are kept (a dataset has few sizes). */
+const COEFFS = new Map<string, Coeffs>();
+function coeffs(inSize: number, outSize: number, filter: PilFilter): Coeffs {
+  const key = `${inSize} ${outSize} ${filter}`;
+  let c = COEFFS.get(key);
+  if (!c) {
+    c = precomputeCoeffs(inSize, outSize, filter);
+    if (COEFFS.size >= 64) COEFFS.delete(COEFFS.keys().next().value!);
+    COEFFS.set(key, c);
+  }
+  return c;
 }
 
 function precomputeCoeffs(inSize: number, outSize: number, filter: PilFilter): Coeffs {
@@ -47,7 +60,7 @@ function precomputeCoeffs(inSize: number, outSize: number, filter: PilFilter): C
   const support = f.support * filterscale;
   const ksize = Math.ceil(support) * 2 + 1;
   const bounds = new Int32Array(outSize * 2);
-  const kk = new Float64Array(outSize * ksize);
+  const kk = new Int32Array(outSize * ksize);
   const pre = new Float64Array(ksize);
   for (let xx = 0; xx < outSize; xx++) {
     const center = (xx + 0.5) * scale;
@@ -74,10 +87,10 @@ function precomputeCoeffs(inSize: number, outSize: number, filter: PilFilter): C
   return { ksize, bounds, kk };
 }
 
-function clip8(v: number): number {
-  if (v <= 0) return 0;
-  if (v >= 255 * SCALE + SCALE) return 255;
-  return Math.floor(v / SCALE);
+/** Pillow's clip8: the INT32 accumulator shifted down (floor) and clamped to 0…255. */
+function clip8(ss: number): number {
+  const v = ss >> PRECISION_BITS;
+  return v < 0 ? 0 : v > 255 ? 255 : v;
 }
 
 /**
@@ -90,8 +103,8 @@ export function pilResize(src: Uint8Array, width: number, height: number, channe
   if (outWidth === width && outHeight === height) return src.slice();
   const needH = outWidth !== width;
   const needV = outHeight !== height;
-  const h = precomputeCoeffs(width, outWidth, filter);
-  const v = precomputeCoeffs(height, outHeight, filter);
+  const h = coeffs(width, outWidth, filter);
+  const v = coeffs(height, outHeight, filter);
   const yFirst = v.bounds[0]!;
   const yLast = v.bounds[2 * outHeight - 2]! + v.bounds[2 * outHeight - 1]!;
   let img = src;
@@ -108,10 +121,20 @@ export function pilResize(src: Uint8Array, width: number, height: number, channe
         const xmin = h.bounds[2 * xx]!;
         const n = h.bounds[2 * xx + 1]!;
         const k = xx * h.ksize;
-        for (let c = 0; c < channels; c++) {
-          let ss = HALF;
-          for (let x = 0; x < n; x++) ss += src[inRow + (x + xmin) * channels + c]! * h.kk[k + x]!;
-          tmp[(yy * outWidth + xx) * channels + c] = clip8(ss);
+        const o = (yy * outWidth + xx) * channels;
+        if (channels === 3) {
+          let s0 = HALF, s1 = HALF, s2 = HALF;
+          for (let x = 0, p = inRow + xmin * 3; x < n; x++, p += 3) {
+            const w = h.kk[k + x]!;
+            s0 += src[p]! * w; s1 += src[p + 1]! * w; s2 += src[p + 2]! * w;
+          }
+          tmp[o] = clip8(s0); tmp[o + 1] = clip8(s1); tmp[o + 2] = clip8(s2);
+        } else {
+          for (let c = 0; c < channels; c++) {
+            let ss = HALF;
+            for (let x = 0; x < n; x++) ss += src[inRow + (x + xmin) * channels + c]! * h.kk[k + x]!;
+            tmp[o + c] = clip8(ss);
+          }
         }
       }
     }
@@ -120,16 +143,17 @@ export function pilResize(src: Uint8Array, width: number, height: number, channe
   }
   if (!needV) return img;
   const out = new Uint8Array(outHeight * iw * channels);
+  const rowLen = iw * channels;
   for (let yy = 0; yy < outHeight; yy++) {
     const ymin = v.bounds[2 * yy]! - (needH ? rowOffset : 0);
     const n = v.bounds[2 * yy + 1]!;
     const k = yy * v.ksize;
-    for (let xx = 0; xx < iw; xx++) {
-      for (let c = 0; c < channels; c++) {
-        let ss = HALF;
-        for (let y = 0; y < n; y++) ss += img[((y + ymin) * iw + xx) * channels + c]! * v.kk[k + y]!;
-        out[(yy * iw + xx) * channels + c] = clip8(ss);
-      }
+    const o = yy * rowLen;
+    // one output row: every value of it, the kernel over the input rows (row-major, so reads stay sequential)
+    for (let i = 0; i < rowLen; i++) {
+      let ss = HALF;
+      for (let y = 0, p = ymin * rowLen + i; y < n; y++, p += rowLen) ss += img[p]! * v.kk[k + y]!;
+      out[o + i] = clip8(ss);
     }
   }
   return out;

@@ -67,3 +67,24 @@ describe('weights stored in the graphs', () => {
     expect(() => visionTowerVjpModel(arch.vision, { weights: bad })).toThrow(/visual_projection\.weight.*has shape \[48, 24\], the config implies \[24, 48\]/);
   });
 });
+
+describe('one vision forward per step: forward-with-residuals + backward = the one-graph VJP', () => {
+  it('visionForwardResiduals then visionBackward give the embeddings and gradient of visionTowerVjpModel (tiny-clip)', async () => {
+    const { visionTowerVjpModel } = await import('../clip-graphs.js');
+    const { loadClipWeights, resolveClipSource } = await import('./clip-source.js');
+    const ort = await import('onnxruntime-node');
+    const bundle = loadClipWeights(resolveClipSource(sharedPath('fixtures', 'tiny-clip'), { backend: 'graphs' }), {});
+    const session = await ort.InferenceSession.create(visionTowerVjpModel(bundle.arch.vision, { weights: bundle.weights }));
+    const pixels = { dtype: 'float32' as const, data: f32('pixel_values.f32'), dims: [2, 3, 224, 224] as [number, number, number, number] };
+    const cot = tensor2d(ref.vision.cotangent_v);
+    const one = await session.run({ pixel_values: new ort.Tensor('float32', pixels.data, [...pixels.dims]), cotangent: new ort.Tensor('float32', cot.data, [...cot.dims]) });
+    await session.release();
+    const m = models.inputs;
+    const { imageEmbeds, residuals } = await m.visionForwardResiduals(pixels);
+    expect(Object.keys(residuals.tensors).length).toBe(4 + 9 * bundle.arch.vision.numLayers); // pre, post LN and 9 per layer
+    const grad = await m.visionBackward(residuals, cot);
+    expect(relErr(imageEmbeds.data, one.image_embeds!.data as Float32Array)).toBeLessThan(1e-6);
+    expect(relErr(grad.data, one.grad_pixel_values!.data as Float32Array)).toBeLessThan(1e-5);
+    await expect(m.visionBackward(residuals, tensor2d([[1, 2]]))).rejects.toThrow(/cotangent/);
+  });
+});

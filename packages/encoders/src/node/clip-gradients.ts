@@ -1,21 +1,37 @@
 import * as ort from 'onnxruntime-node';
 import { assertShape, DataFormatError, InvalidArgumentError, type ComputeDevice, type Tensor, type Tensor2D, type Tensor4D } from '@vlfer/core';
 import type { ClipArch } from '../clip-arch.js';
-import { textTowerVjpModel, visionTowerVjpModel, type ClipWeights } from '../clip-graphs.js';
+import { textTowerVjpModel, visionTowerSplitModels, visionTowerVjpModel, type ClipWeights } from '../clip-graphs.js';
 import type { ClipPreprocessorConfig } from '../preprocess.js';
 import { loadClipWeights, resolveClipSource, type ClipWeightsBundle, type LoadWeightsOptions } from './clip-source.js';
 import { ortSessionOptions as sessionOptions, type ThreadOptions } from '@vlfer/core/node';
 
 export type Tensor3D = Tensor<'R3'>;
 
+/** Where CLIP weights go by default: fed at every run on CPU (fast to load, least memory), stored in the graphs on a GPU. */
+export function defaultWeightsIn(device: ComputeDevice): 'inputs' | 'graph' {
+  return device === 'cpu' ? 'inputs' : 'graph';
+}
+
+/**
+ * What a vision forward kept for its backward (`ClipGradientModel.visionForwardResiduals` → `visionBackward`):
+ * layer-norm, attention and MLP activations of `batch` images, held as ONNX Runtime tensors. Opaque.
+ */
+export interface VisionResiduals {
+  readonly batch: number;
+  readonly tensors: Readonly<Record<string, ort.Tensor>>;
+}
+
 export interface ClipGradientModelOptions extends LoadWeightsOptions, ThreadOptions {
   /** @default 'cpu' */
   device?: ComputeDevice;
   /**
-   * `'graph'` (default): weights stored in the graphs as initializers, so ONNX Runtime prepacks them and a GPU EP
-   * uploads them once; `'inputs'`: weights fed at every run (one graph per architecture, least memory). On CPU a B/32
-   * HESP step (8 clips × 8 frames) took 13.0–13.1 s against 13.8–14.9 s with `'inputs'`, for 0.9 GiB more peak
-   * memory (`pnpm bench:hesp-step --clips 8 --frames 8 --steps 3 --weights-in graph|inputs`).
+   * `'graph'`: weights stored in the graphs as initializers, so ONNX Runtime prepacks them and a GPU EP uploads them
+   * once; `'inputs'`: weights fed at every run (one graph per architecture, fast to load, least memory).
+   * @default `defaultWeightsIn(device)`: 'inputs' on CPU, 'graph' on a GPU. On this 2-core CPU a B/32 HESP step
+   * (8 clips × 8 frames) took 8.5 s with 'inputs' and 7.3 s with 'graph', but 'graph' took 16.7 s to load against
+   * 6.1 s, for 1.1 GiB more peak memory (`pnpm bench:hesp-step --clips 8 --frames 8 --steps 2 --vs torch --rounds 3
+   * --weights-in inputs|graph`; apps/bench/README.md).
    */
   weightsIn?: 'inputs' | 'graph';
   /** Build the VJP (gradient) graphs too. @default true */
@@ -35,7 +51,7 @@ export class ClipGradientModel {
     readonly preprocessor: ClipPreprocessorConfig,
     readonly bundle: Omit<ClipWeightsBundle, 'weights'>,
     private readonly weights: ClipWeights,
-    private readonly sessions: { text?: ort.InferenceSession; vision?: ort.InferenceSession; textForward?: ort.InferenceSession; visionForward?: ort.InferenceSession },
+    private readonly sessions: { text?: ort.InferenceSession; textForward?: ort.InferenceSession; visionForward?: ort.InferenceSession; visionResiduals?: ort.InferenceSession; visionBackward?: ort.InferenceSession },
   ) {}
 
   /**
@@ -47,7 +63,7 @@ export class ClipGradientModel {
     const bundle = loadClipWeights(source, options);
     const { arch, weights, weightsFile } = bundle;
     const opts = sessionOptions({ device: options.device ?? 'cpu', ...options });
-    const stored = (options.weightsIn ?? 'graph') === 'graph' ? { weights, weightsFile } : {};
+    const stored = (options.weightsIn ?? defaultWeightsIn(options.device ?? 'cpu')) === 'graph' ? { weights, weightsFile } : {};
     const towers = new Set(options.towers ?? ['vision', 'text']);
     const grads = options.gradients ?? true;
     // one session at a time: with stored weights each graph is a few hundred MB
@@ -57,13 +73,20 @@ export class ClipGradientModel {
       sessions.textForward = await ort.InferenceSession.create(textTowerVjpModel(arch.text, { ...stored, withGradient: false }), opts);
     }
     if (towers.has('vision')) {
-      if (grads) sessions.vision = await ort.InferenceSession.create(visionTowerVjpModel(arch.vision, stored), opts);
-      sessions.visionForward = await ort.InferenceSession.create(visionTowerVjpModel(arch.vision, { ...stored, withGradient: false }), opts);
+      // with gradients: one forward that keeps the residuals (its image_embeds alone serve plain encoding) and the
+      // backward from them, so a training step runs the tower forward once; without: the plain forward
+      if (grads) {
+        const split = visionTowerSplitModels(arch.vision, stored);
+        sessions.visionResiduals = await ort.InferenceSession.create(split.forward, opts);
+        sessions.visionBackward = await ort.InferenceSession.create(split.backward, opts);
+      } else {
+        sessions.visionForward = await ort.InferenceSession.create(visionTowerVjpModel(arch.vision, { ...stored, withGradient: false }), opts);
+      }
     }
     const { weights: _w, ...rest } = bundle;
     void _w;
     const m = new ClipGradientModel(arch, bundle.preprocessor, rest, weights, sessions);
-    for (const s of Object.values(sessions)) for (const name of s!.inputNames) if (!['inputs_embeds', 'eot_onehot', 'cotangent', 'pixel_values'].includes(name) && !weights[name]) {
+    for (const s of Object.values(sessions)) for (const name of s!.inputNames) if (!['inputs_embeds', 'eot_onehot', 'cotangent', 'pixel_values'].includes(name) && !name.startsWith('res_') && !weights[name]) {
       throw new DataFormatError({ file: weightsFile, field: name, message: 'weight missing (expected the Hugging Face CLIPModel key names)' });
     }
     return m;
@@ -71,7 +94,7 @@ export class ClipGradientModel {
 
   private session(name: keyof ClipGradientModel['sessions'], fn: string): ort.InferenceSession {
     const s = this.sessions[name];
-    if (!s) throw new InvalidArgumentError({ functionName: fn, argument: 'this', message: `this model was loaded without the ${name.startsWith('text') ? 'text' : 'vision'} tower${name === 'text' || name === 'vision' ? ' gradients (gradients: false)' : ''}` });
+    if (!s) throw new InvalidArgumentError({ functionName: fn, argument: 'this', message: `this model was loaded without the ${name.startsWith('text') ? 'text' : 'vision'} tower${name === 'text' || name === 'visionResiduals' || name === 'visionBackward' ? ' gradients (gradients: false)' : ''}` });
     return s;
   }
 
@@ -149,19 +172,33 @@ export class ClipGradientModel {
 
   /** image_embeds and d⟨image_embeds, cotangent⟩ / d(pixel_values). @param pixels [B, 3, S, S] @param cotangent [B, E] */
   async visionVjp(pixels: Tensor4D, cotangent: Tensor2D): Promise<{ imageEmbeds: Tensor2D; gradPixels: Tensor4D }> {
-    const s = this.session('vision', 'visionVjp');
+    const { imageEmbeds, residuals } = await this.visionForwardResiduals(pixels, 'visionVjp');
+    return { imageEmbeds, gradPixels: await this.visionBackward(residuals, cotangent) };
+  }
+
+  /**
+   * image_embeds and the residuals the backward needs: the first half of `visionVjp`, for callers whose cotangent
+   * depends on the embeddings (a training step's loss), so the tower forward runs once.
+   * @param pixels [B, 3, S, S] @returns image_embeds [B, E] and the residuals of these B images
+   */
+  async visionForwardResiduals(pixels: Tensor4D, fn = 'visionForwardResiduals'): Promise<{ imageEmbeds: Tensor2D; residuals: VisionResiduals }> {
+    const s = this.session('visionResiduals', fn);
     const S = this.arch.vision.imageSize!;
-    assertShape(pixels, [null, 3, S, S], 'pixels', 'visionVjp');
+    assertShape(pixels, [null, 3, S, S], 'pixels', fn);
     const b = pixels.dims[0];
-    assertShape(cotangent, [b, this.arch.vision.projectionDim], 'cotangent', 'visionVjp');
-    const out = await s.run(this.feeds(s, {
-      pixel_values: new ort.Tensor('float32', pixels.data, [...pixels.dims]),
-      cotangent: new ort.Tensor('float32', cotangent.data, [...cotangent.dims]),
-    }));
-    return {
-      imageEmbeds: { dtype: 'float32', data: out.image_embeds!.data as Float32Array, dims: [b, this.arch.vision.projectionDim] },
-      gradPixels: { dtype: 'float32', data: out.grad_pixel_values!.data as Float32Array, dims: [b, 3, S, S] },
-    };
+    const out = await s.run(this.feeds(s, { pixel_values: new ort.Tensor('float32', pixels.data, [...pixels.dims]) }));
+    const { image_embeds: e, ...tensors } = out;
+    return { imageEmbeds: { dtype: 'float32', data: e!.data as Float32Array, dims: [b, this.arch.vision.projectionDim] }, residuals: { batch: b, tensors } };
+  }
+
+  /** d⟨image_embeds, cotangent⟩ / d(pixel_values) from a forward's residuals. @param cotangent [B, E] @returns [B, 3, S, S] */
+  async visionBackward(residuals: VisionResiduals, cotangent: Tensor2D): Promise<Tensor4D> {
+    const s = this.session('visionBackward', 'visionBackward');
+    const S = this.arch.vision.imageSize!;
+    const b = residuals.batch;
+    assertShape(cotangent, [b, this.arch.vision.projectionDim], 'cotangent', 'visionBackward');
+    const out = await s.run(this.feeds(s, { ...residuals.tensors, cotangent: new ort.Tensor('float32', cotangent.data, [...cotangent.dims]) }));
+    return { dtype: 'float32', data: out.grad_pixel_values!.data as Float32Array, dims: [b, 3, S, S] };
   }
 
   /** text_embeds only (no gradient). @param inputsEmbeds [B, L, D] @returns [B, E] */
@@ -175,7 +212,7 @@ export class ClipGradientModel {
 
   /** image_embeds only (no gradient), in chunks of `chunk` images. @param pixels [B, 3, S, S] @returns [B, E] */
   async visionForwardEmbeds(pixels: Tensor4D, chunk = 64): Promise<Tensor2D> {
-    const s = this.session('visionForward', 'visionForwardEmbeds');
+    const s = this.sessions.visionForward ?? this.session('visionResiduals', 'visionForwardEmbeds');
     const S = this.arch.vision.imageSize!;
     assertShape(pixels, [null, 3, S, S], 'pixels', 'visionForwardEmbeds');
     const b = pixels.dims[0];
@@ -184,7 +221,7 @@ export class ClipGradientModel {
     const out = new Float32Array(b * e);
     for (let i = 0; i < b; i += chunk) {
       const n = Math.min(chunk, b - i);
-      const r = await s.run(this.feeds(s, { pixel_values: new ort.Tensor('float32', pixels.data.subarray(i * per, (i + n) * per), [n, 3, S, S]) }));
+      const r = await s.run(this.feeds(s, { pixel_values: new ort.Tensor('float32', pixels.data.subarray(i * per, (i + n) * per), [n, 3, S, S]) }), ['image_embeds']);
       out.set(r.image_embeds!.data as Float32Array, i * e);
     }
     return { dtype: 'float32', data: out, dims: [b, e] };

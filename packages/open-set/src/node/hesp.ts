@@ -1,7 +1,7 @@
-import { cosineLogits, createRng, InvalidArgumentError, meanOfRowGroups, type ComputeDevice, type Tensor2D, type Tensor4D } from '@vlfer/core';
+import { concatRows, cosineLogits, createRng, InvalidArgumentError, meanOfRowGroups, type ComputeDevice, type Tensor2D, type Tensor4D } from '@vlfer/core';
 import type { ThreadOptions } from '@vlfer/core/node';
 import { normalizePixels } from '@vlfer/encoders';
-import { ClipGradientModel, eotPositions, loadClipTokenizer, type ClipGradientModelOptions, type Tensor3D } from '@vlfer/encoders/node';
+import { ClipGradientModel, eotPositions, loadClipTokenizer, type ClipGradientModelOptions, type Tensor3D, type VisionResiduals } from '@vlfer/encoders/node';
 import { arplLogits, arplLogitsBackward, arplLoss, createSgd, crossEntropy, normalizedGradientStep, supConLoss, type Optimizer } from '@vlfer/losses';
 import { camPatchLocation } from '../cam-location.js';
 import { coopPromptText, negativePromptText, type HespReferenceBehaviour } from '../prompts.js';
@@ -208,10 +208,32 @@ export class HespModel {
     const B = this.checkFrames(frames, T, 'HespModel.step');
     if (labels.length !== B) throw new InvalidArgumentError({ functionName: 'HespModel.step', argument: 'labels', message: `${labels.length} labels for ${B} clips of ${T} frames` });
     const pix = this.prompted(frames);
-    const v = meanOfRowGroups(await this.clip.visionForwardEmbeds(pix, this.o.chunk), T);
+    const S = this.S, plane = S * S;
     const emb = this.promptEmbeds();
+    // the vision tower runs forward once: without gradients (loss only) plainly, with them keeping the residuals
+    // the backward reads (the cotangents depend on the losses)
+    const chunks: { start: number; n: number; residuals: VisionResiduals }[] = [];
+    let vFrames: Tensor2D;
+    let c: Tensor2D;
+    let negResiduals: VisionResiduals | undefined;
+    if (options.lossOnly) {
+      vFrames = await this.clip.visionForwardEmbeds(pix, this.o.chunk);
+      c = await this.clip.visionForwardEmbeds(this.negImagesTensor(), this.o.chunk);
+    } else {
+      const parts: Tensor2D[] = [];
+      for (let i = 0; i < B * T; i += this.o.chunk) {
+        const n = Math.min(this.o.chunk, B * T - i);
+        const r = await this.clip.visionForwardResiduals({ dtype: 'float32', data: pix.data.subarray(i * 3 * plane, (i + n) * 3 * plane), dims: [n, 3, S, S] });
+        parts.push(r.imageEmbeds);
+        chunks.push({ start: i, n, residuals: r.residuals });
+      }
+      vFrames = concatRows(parts, parts[0]!.dims[1]);
+      const neg = await this.clip.visionForwardResiduals(this.negImagesTensor());
+      c = neg.imageEmbeds;
+      negResiduals = neg.residuals;
+    }
+    const v = meanOfRowGroups(vFrames, T);
     const t = await this.clip.textForwardEmbeds(emb, this.promptIds.eot);
-    const c = await this.clip.visionForwardEmbeds(this.negImagesTensor(), this.o.chunk);
     const E = v.dims[1];
     // losses and gradients w.r.t. v̄, t, c, R
     const clipL = cosineLogits(v, t, this.o.logitScale);
@@ -232,21 +254,22 @@ export class HespModel {
     const dc = addInto(Float32Array.from(arpl.gradCenters.data), arplBack.gradCenters.data, unclBack.gradA.data);
     const dt = clipBack.gradB.data;
     // vision VJP for the frames: each frame gets dv̄ / T; chain through normalisation; sum the patch region
-    const S = this.S, s = this.o.patchSize, plane = S * S;
+    const s = this.o.patchSize;
     const std = this.clip.preprocessor.std;
     const gPatch = new Float64Array(3 * s * s);
     const top = this.location.row - s / 2, left = this.location.col - s / 2;
-    for (let i = 0; i < B * T; i += this.o.chunk) {
-      const n = Math.min(this.o.chunk, B * T - i);
+    for (const { start: i, n, residuals } of chunks) {
       const cot = new Float32Array(n * E);
       for (let r = 0; r < n; r++) for (let k = 0; k < E; k++) cot[r * E + k] = dv[Math.floor((i + r) / T) * E + k]! / T;
-      const r = await this.clip.visionVjp({ dtype: 'float32', data: pix.data.subarray(i * 3 * plane, (i + n) * 3 * plane), dims: [n, 3, S, S] }, { dtype: 'float32', data: cot, dims: [n, E] });
+      const grad = (await this.clip.visionBackward(residuals, { dtype: 'float32', data: cot, dims: [n, E] })).data;
       for (let f = 0; f < n; f++) for (let ch = 0; ch < 3; ch++) for (let y = 0; y < s; y++) for (let x = 0; x < s; x++) {
-        gPatch[(ch * s + y) * s + x]! += r.gradPixels.data[((f * 3 + ch) * S + top + y) * S + left + x]! / std[ch]! / B;
+        gPatch[(ch * s + y) * s + x]! += grad[((f * 3 + ch) * S + top + y) * S + left + x]! / std[ch]! / B;
       }
     }
+    chunks.length = 0; // the residuals are large: let them go before the text VJP
     // negative prompt images (fed to CLIP without normalisation) and CoOp contexts
-    const gNeg = (await this.clip.visionVjp(this.negImagesTensor(), { dtype: 'float32', data: dc, dims: [this.K, E] })).gradPixels.data;
+    const gNeg = (await this.clip.visionBackward(negResiduals!, { dtype: 'float32', data: dc, dims: [this.K, E] })).data;
+    negResiduals = undefined;
     const gEmb = (await this.clip.textVjp(emb, this.promptIds.eot, { dtype: 'float32', data: dt, dims: [this.K, E] })).gradInputsEmbeds;
     const d = gEmb.dims[2], L = gEmb.dims[1], nc = this.o.nCtx;
     const gCtx = new Float32Array(this.ctx.length);

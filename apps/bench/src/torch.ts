@@ -1,0 +1,53 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+
+/**
+ * The PyTorch side of `--vs torch`: the scripts in `apps/bench/torch/` run with a `python3` that has torch
+ * (`$VLFER_TORCH_PYTHON`, else `python3`, else `/usr/bin/python3`: Debian's python3-torch), the same thread count as
+ * vlfer, and the allocator/BLAS settings under which PyTorch CPU is fastest here (glibc keeps large blocks instead
+ * of unmapping them every op; OpenBLAS's AVX-512 kernels: as installed it picks slower ones).
+ */
+export const TORCH_ENV = { MALLOC_MMAP_THRESHOLD_: '33554432', MALLOC_TRIM_THRESHOLD_: '4294967296', OPENBLAS_CORETYPE: 'SkylakeX' };
+const SCRIPTS = join(import.meta.dirname, '..', 'torch');
+
+let python: string | undefined;
+/** A python3 that imports torch. @throws naming what was tried and how to install it */
+export function torchPython(): string {
+  if (python) return python;
+  const tried = [process.env.VLFER_TORCH_PYTHON, 'python3', '/usr/bin/python3'].filter((p): p is string => Boolean(p));
+  for (const p of tried) {
+    const r = spawnSync(p, ['-c', 'import torch'], { encoding: 'utf8' });
+    if (r.status === 0) return (python = p);
+  }
+  throw new Error(`--vs torch: none of ${tried.join(', ')} can import torch; install it (Debian: apt-get install python3-torch python3-torchvision libopenblas0-pthread) or set VLFER_TORCH_PYTHON`);
+}
+
+/** Run `apps/bench/torch/<script>.py` with the given flags; its last stdout line is the JSON result. */
+export function runTorch(script: string, args: Record<string, string | number | undefined>, threads: number): Record<string, any> {
+  const flags = Object.entries(args).filter(([, v]) => v !== undefined).flatMap(([k, v]) => [`--${k}`, String(v)]);
+  const r = spawnSync(torchPython(), [join(SCRIPTS, `${script}.py`), ...flags, '--threads', String(threads)], { encoding: 'utf8', env: { ...process.env, ...TORCH_ENV }, maxBuffer: 64 * 1024 * 1024 });
+  if (r.status !== 0) throw new Error(`--vs torch: ${script}.py exited with ${r.status ?? r.signal}: ${(r.stderr || r.stdout).trim().split('\n').slice(-6).join('\n')}`);
+  const line = r.stdout.trim().split('\n').at(-1) ?? '';
+  try {
+    return JSON.parse(line) as Record<string, any>;
+  } catch {
+    throw new Error(`--vs torch: ${script}.py printed no JSON result (last line: ${line.slice(0, 200)})`);
+  }
+}
+
+/** Rounds A B / B A / A B …: `a` and `b` alternate which goes first, so drift (thermal, caches) hits both. */
+export async function interleaved<A, B>(rounds: number, a: () => Promise<A>, b: () => Promise<B>, log: (line: string) => void = () => undefined): Promise<{ a: A[]; b: B[] }> {
+  const out = { a: [] as A[], b: [] as B[] };
+  for (let r = 0; r < rounds; r++) {
+    log(`round ${r + 1}/${rounds} (${r % 2 === 0 ? 'vlfer, then PyTorch' : 'PyTorch, then vlfer'})`);
+    if (r % 2 === 0) { out.a.push(await a()); out.b.push(await b()); }
+    else { out.b.push(await b()); out.a.push(await a()); }
+  }
+  return out;
+}
+
+/** Median of numbers. */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((p, q) => p - q);
+  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}

@@ -1,0 +1,47 @@
+"""PyTorch side of `pnpm bench:encode --vs torch`: CLIP vision tower (random weights, config.json) images/s on a
+ready [batch, 3, 224, 224] tensor (raw), PIL + torchvision preprocessing alone, and both together on image files.
+Preprocessing is Exp-CLIP's: PIL open, RGB, resize to 224x224 bilinear, ToTensor (vlfer's 'exp-clip' mode).
+
+    python3 encode.py --config vit-b32/config.json --batch 32 --reps 5 --threads 2 [--list paths.txt]
+"""
+import argparse
+import torch
+from PIL import Image
+from torchvision import transforms
+from clip_model import load
+from common import emit, median, now, setup
+
+a = argparse.ArgumentParser()
+a.add_argument("--config", required=True)
+a.add_argument("--batch", type=int, default=32)
+a.add_argument("--reps", type=int, default=5)
+a.add_argument("--threads", type=int, default=2)
+a.add_argument("--list", help="image files, one per line (the ones vlfer's pipeline row reads)")
+o = a.parse_args()
+setup(o.threads)
+vision, _, _ = load(o.config)
+vision.eval()
+x = torch.sin(torch.arange(o.batch * 3 * 224 * 224, dtype=torch.float32) * 0.001).view(o.batch, 3, 224, 224)
+out = {}
+with torch.inference_mode():
+    vision(x)
+    ts = []
+    for _ in range(o.reps):
+        t0 = now()
+        vision(x)
+        ts.append(now() - t0)
+    out["rawImagesPerSecond"] = o.batch / median(ts)
+    if o.list:
+        files = [l for l in open(o.list).read().split("\n") if l]
+        tf = transforms.Compose([transforms.Resize((224, 224), interpolation=transforms.InterpolationMode.BILINEAR), transforms.ToTensor()])
+        prep = lambda f: tf(Image.open(f).convert("RGB"))
+        [prep(f) for f in files[: o.batch]]
+        t0 = now()
+        [prep(f) for f in files]
+        out["preprocessImagesPerSecond"] = len(files) / (now() - t0)
+        vision(torch.stack([prep(f) for f in files[: o.batch]]))
+        t0 = now()
+        for i in range(0, len(files), o.batch):
+            vision(torch.stack([prep(f) for f in files[i : i + o.batch]]))
+        out["pipelineImagesPerSecond"] = len(files) / (now() - t0)
+emit(out)

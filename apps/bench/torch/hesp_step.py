@@ -1,0 +1,81 @@
+"""PyTorch side of `pnpm bench:hesp-step --vs torch`: one HESP training step at the same shapes — clips x frames
+images with a learnable pixel patch through the CLIP vision tower, K learnable-context prompts through the text
+tower, K learnable negative prompt images through the vision tower; cosine logits (scale 100), cross-entropy, an
+ARPL-style distance loss and supervised contrastive loss; backward to every prompt; SGD. Random weights from a
+config.json (speed does not depend on values). Load = building the model; warm-up steps are not reported.
+
+    python3 hesp_step.py --config vit-b32/config.json --clips 8 --frames 8 --classes 5 --steps 3 --warmup 1
+"""
+import argparse
+import torch
+import torch.nn.functional as F
+from clip_model import load
+from common import emit, median, now, setup
+
+a = argparse.ArgumentParser()
+a.add_argument("--config", required=True)
+a.add_argument("--clips", type=int, default=8)
+a.add_argument("--frames", type=int, default=8)
+a.add_argument("--classes", type=int, default=5)
+a.add_argument("--steps", type=int, default=3)
+a.add_argument("--warmup", type=int, default=1)
+a.add_argument("--n-ctx", type=int, default=16)
+a.add_argument("--patch", type=int, default=56)
+a.add_argument("--threads", type=int, default=2)
+o = a.parse_args()
+setup(o.threads)
+t0 = now()
+vision, text, cfg = load(o.config)
+for p in list(vision.parameters()) + list(text.parameters()):
+    p.requires_grad_(False)
+load_seconds = now() - t0
+K, B, T, E = o.classes, o.clips, o.frames, cfg["projection_dim"]
+d_text = cfg["text_config"]["hidden_size"]
+L = 77
+ctx = torch.nn.Parameter(torch.randn(K, o.n_ctx, d_text) * 0.02)
+patch = torch.nn.Parameter(torch.zeros(3, o.patch, o.patch))
+neg = torch.nn.Parameter(torch.rand(K, 3, 224, 224))
+radius = torch.nn.Parameter(torch.zeros(1))
+opt = torch.optim.SGD([ctx, neg, radius], lr=2e-3, momentum=0.9, weight_decay=5e-4)
+token_embeds = torch.randn(K, L, d_text) * 0.02
+eot = torch.full((K,), 1 + o.n_ctx + 3)
+neg_text = F.normalize(torch.randn(K, E), dim=-1)
+frames = (0.5 + 0.3 * torch.sin(torch.arange(B * T * 3 * 224 * 224, dtype=torch.float32) * 0.001)).view(B * T, 3, 224, 224)
+labels = torch.arange(B) % K
+mean = torch.tensor([0.4815, 0.4578, 0.4082]).view(1, 3, 1, 1)
+std = torch.tensor([0.2686, 0.2613, 0.2758]).view(1, 3, 1, 1)
+
+
+def step():
+    px = frames.clone()
+    r0 = (224 - o.patch) // 2
+    px[:, :, r0 : r0 + o.patch, r0 : r0 + o.patch] = px[:, :, r0 : r0 + o.patch, r0 : r0 + o.patch] + patch
+    v = vision((px - mean) / std).view(B, T, E).mean(1)
+    t = text(torch.cat([token_embeds[:, :1], ctx, token_embeds[:, 1 + o.n_ctx :]], 1), eot)
+    c = vision(neg)
+    vn, tn, cn = F.normalize(v, dim=-1), F.normalize(t, dim=-1), F.normalize(c, dim=-1)
+    logits = 100 * vn @ tn.t()
+    dist = ((v.unsqueeze(1) - c.unsqueeze(0)) ** 2).mean(-1)
+    arpl = F.cross_entropy(dist, labels) + ((v - c[labels]) ** 2).mean(-1).sub(radius).pow(2).mean()
+    ens = F.cross_entropy((logits.softmax(-1) + dist.softmax(-1)) / 2, labels)
+    sim = vn @ vn.t() / 0.5
+    pos = (labels.unsqueeze(0) == labels.unsqueeze(1)).float() - torch.eye(B)
+    supcon = -((sim.log_softmax(-1) * pos).sum(-1) / pos.sum(-1).clamp(min=1)).mean()
+    uncl = F.cross_entropy(100 * cn @ neg_text.t(), torch.arange(K))
+    loss = F.cross_entropy(logits, labels) + arpl + ens + supcon + uncl
+    opt.zero_grad(set_to_none=True)
+    patch.grad = None
+    loss.backward()
+    with torch.no_grad():
+        patch.sub_(50 * 1e-3 * patch.grad / patch.grad.norm().clamp(min=1e-12))
+    opt.step()
+    return float(loss)
+
+
+times = []
+for s in range(o.warmup + o.steps):
+    t0 = now()
+    step()
+    if s >= o.warmup:
+        times.append(now() - t0)
+emit({"loadSeconds": load_seconds, "secondsPerStep": times, "medianSeconds": median(times)})
