@@ -18,7 +18,9 @@ const TYPES: Record<string, string> = { '.json': 'application/json', '.onnx': 'a
  * - `/faces/…`: face detector files under `$VLFER_FACE_MODELS`.
  */
 function vlferAssets(): Plugin {
-  const roots = (): Record<string, string | undefined> => ({ '/ort/': ORT_DIST, '/models/': process.env.VLFER_WEB_MODELS, '/faces/': process.env.VLFER_FACE_MODELS });
+  // relative paths are read from where the command was typed (pnpm sets INIT_CWD; `pnpm --filter` runs Vite in apps/web)
+  const dir = (v: string | undefined) => (v ? resolve(process.env.INIT_CWD ?? process.cwd(), v) : undefined);
+  const roots = (): Record<string, string | undefined> => ({ '/ort/': ORT_DIST, '/models/': dir(process.env.VLFER_WEB_MODELS), '/faces/': dir(process.env.VLFER_FACE_MODELS) });
   const middleware = (req: { url?: string }, res: import('node:http').ServerResponse, next: () => void) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     for (const [prefix, root] of Object.entries(roots())) {

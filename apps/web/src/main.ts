@@ -28,38 +28,60 @@ const params = new URLSearchParams(location.search);
 const status = $<HTMLDivElement>('status');
 const setStatus = (text: string, error = false) => { status.textContent = text; status.className = error ? 'error' : ''; };
 
-function fillSelect(id: string, values: readonly string[], chosen: string): HTMLSelectElement {
+/** URL parameters that named no option, by the select they were for (cleared when the user picks one). */
+const urlProblems = new Map<HTMLSelectElement, string>();
+/** Fill a select (when empty) and choose `param`'s URL value; an unknown value is reported, naming the parameter. */
+function fillSelect(id: string, values: readonly string[], param: string, fallback: string): HTMLSelectElement {
   const el = $<HTMLSelectElement>(id);
   if (values.length > 0 && el.options.length === 0) for (const v of values) el.add(new Option(v, v));
-  el.value = chosen;
+  const wanted = params.get(param);
+  const allowed = Array.from(el.options, (o) => o.value);
+  if (wanted !== null && !allowed.includes(wanted)) urlProblems.set(el, `URL parameter ${param}='${wanted}' is not one of ${allowed.join(', ')}`);
+  el.value = wanted !== null && allowed.includes(wanted) ? wanted : fallback;
   return el;
 }
 const modelInput = $<HTMLInputElement>('model');
 modelInput.value = params.get('model') ?? 'tiny-clip';
-const device = fillSelect('device', [], params.get('device') ?? 'auto');
-const labelSet = fillSelect('label-set', Object.keys(LABEL_SETS), params.get('labels') ?? 'basic-7');
-const promptType = fillSelect('prompt-type', PROMPT_TYPES, params.get('prompts') ?? 'a_photo_of_a_face_with_an_expression_of_name');
-const faces = fillSelect('faces', [], params.get('faces') ?? 'detect:align');
-const detectorSelect = fillSelect('detector', [], params.get('detector') ?? 'yunet-s');
-const mode = fillSelect('mode', PREPROCESS_MODES, params.get('mode') ?? 'clip');
+const device = fillSelect('device', [], 'device', 'auto');
+const labelSet = fillSelect('label-set', Object.keys(LABEL_SETS), 'labels', 'basic-7');
+const promptType = fillSelect('prompt-type', PROMPT_TYPES, 'prompts', 'a_photo_of_a_face_with_an_expression_of_name');
+const faces = fillSelect('faces', [], 'faces', 'detect:align');
+const detectorSelect = fillSelect('detector', [], 'detector', 'yunet-s');
+const mode = fillSelect('mode', PREPROCESS_MODES, 'mode', 'clip');
+const imageInput = $<HTMLInputElement>('image');
+const headInput = $<HTMLInputElement>('head');
+// Enter in a field must not submit (and reload) the page
+$<HTMLFormElement>('settings').addEventListener('submit', (e) => e.preventDefault());
 
 let clip: WebClipModel | undefined;
-let head: FeatureProjection | undefined;
+/** The model being loaded: one load at a time, so a photo picked during loading waits for it. */
+let loading: { key: string; promise: Promise<WebClipModel> } | undefined;
+let head: (FeatureProjection & { name: string }) | undefined;
 let classifier: ZeroShotClassifier | undefined;
-let detector: { id: string; model: FaceDetectorModel } | undefined;
+let detector: { id: string; model: Promise<FaceDetectorModel> } | undefined;
 let image: RgbImage | undefined;
 
 async function ensureModel(): Promise<WebClipModel> {
-  if (clip && clip.modelId === modelInput.value) return clip;
-  await clip?.dispose();
+  const key = `${modelInput.value} ${device.value}`;
+  if (clip && loading?.key === key) return clip;
+  if (loading?.key === key) return loading.promise;
+  const previous = clip;
   clip = undefined;
   classifier = undefined;
-  setStatus(`loading ${modelInput.value}…`);
-  const chosen = device.value === 'auto' ? undefined : (device.value as WebDevice);
-  clip = await loadWebClip({ model: modelInput.value, modelRoot: '/models/', wasmPaths: '/ort/', allowRemoteModels: params.get('remote') === '1', ...(chosen ? { device: chosen } : {}) });
-  page.device = clip.device;
-  page.timings.modelLoaded ??= performance.now();
-  return clip;
+  const promise = (async () => {
+    await previous?.dispose();
+    setStatus(`loading ${modelInput.value}…`);
+    const chosen = device.value === 'auto' ? undefined : (device.value as WebDevice);
+    const model = await loadWebClip({ model: modelInput.value, modelRoot: '/models/', wasmPaths: '/ort/', allowRemoteModels: params.get('remote') === '1', ...(chosen ? { device: chosen } : {}) });
+    if (loading?.key !== key) { await model.dispose(); throw new Error('superseded by another model choice'); }
+    clip = model;
+    page.device = model.device;
+    page.timings.modelLoaded ??= performance.now();
+    return model;
+  })();
+  loading = { key, promise };
+  promise.catch(() => { if (loading?.promise === promise) loading = undefined; });
+  return promise;
 }
 
 async function ensureClassifier(): Promise<ZeroShotClassifier> {
@@ -73,10 +95,12 @@ async function ensureClassifier(): Promise<ZeroShotClassifier> {
 async function ensureDetector(): Promise<FaceDetectorModel | undefined> {
   if (faces.value === 'none') return undefined;
   if (detector?.id === detectorSelect.value) return detector.model;
-  await detector?.model.dispose();
+  const previous = detector;
   const file = DETECTOR_FILES[detectorSelect.value]!;
-  detector = { id: detectorSelect.value, model: await loadWebFaceDetector(`/faces/${file}`) };
-  return detector.model;
+  detector = { id: detectorSelect.value, model: (async () => { await previous?.model.then((m) => m.dispose(), () => undefined); return loadWebFaceDetector(`/faces/${file}`); })() };
+  const current = detector;
+  current.model.catch(() => { if (detector === current) detector = undefined; });
+  return current.model;
 }
 
 function draw(img: RgbImage, results: RegionResult[]): void {
@@ -122,6 +146,7 @@ function draw(img: RgbImage, results: RegionResult[]): void {
 }
 
 async function run(): Promise<void> {
+  if (urlProblems.size > 0) { fail(new Error([...urlProblems.values()].join('; '))); return; }
   if (!image) return;
   page.state = 'running';
   try {
@@ -134,8 +159,9 @@ async function run(): Promise<void> {
     page.results = results;
     page.image = { width: image.width, height: image.height };
     page.runs++;
+    delete page.error;
     draw(image, results);
-    setStatus(`${clip!.modelId} on ${clip!.device}: ${results.length} region${results.length === 1 ? '' : 's'} in ${page.timings.lastRun.toFixed(0)} ms${head ? ' (with the Exp-CLIP head)' : ''}`);
+    setStatus(`${clip!.modelId} on ${clip!.device}: ${results.length} region${results.length === 1 ? '' : 's'} in ${page.timings.lastRun.toFixed(0)} ms${head ? ` (with the Exp-CLIP head ${head.name})` : ''}`);
     page.state = 'done';
   } catch (error) {
     fail(error);
@@ -148,34 +174,57 @@ function fail(error: unknown): void {
   setStatus(page.error, true);
 }
 
-$<HTMLInputElement>('image').addEventListener('change', async (e) => {
-  const file = (e.target as HTMLInputElement).files?.[0];
+imageInput.addEventListener('change', async () => {
+  const file = imageInput.files?.[0];
+  imageInput.value = ''; // picking the same file again fires 'change' again
   if (!file) return;
   try {
     image = await decodeBlob(file);
+    $<HTMLSpanElement>('image-name').textContent = file.name;
   } catch (error) {
+    image = undefined;
+    $<HTMLSpanElement>('image-name').textContent = 'none';
+    $<HTMLDivElement>('results').replaceChildren();
+    const canvas = $<HTMLCanvasElement>('view');
+    canvas.getContext('2d')!.clearRect(0, 0, canvas.width, canvas.height);
     fail(new Error(`${file.name}: the browser cannot decode it (${(error as Error).message})`));
     return;
   }
   await run();
 });
 
-$<HTMLInputElement>('head').addEventListener('change', async (e) => {
-  const file = (e.target as HTMLInputElement).files?.[0];
+headInput.addEventListener('change', async () => {
+  const file = headInput.files?.[0];
+  headInput.value = '';
+  if (!file) return;
+  classifier = undefined;
   try {
     const model = await ensureModel();
-    head = file ? await loadWebProjectionHead(new Uint8Array(await file.arrayBuffer()), file.name, model.embeddingDim) : undefined;
-    classifier = undefined;
-    await run();
-    if (!image) { setStatus(`head ${file?.name} loaded`); page.state = 'ready'; }
+    head = { ...(await loadWebProjectionHead(new Uint8Array(await file.arrayBuffer()), file.name, model.embeddingDim)), name: file.name };
   } catch (error) {
+    // a refused head is not used, and neither is the one before it: the page says so
     head = undefined;
-    fail(error);
+    $<HTMLSpanElement>('head-name').textContent = 'none';
+    fail(new Error(`${(error as Error).message} — no head is in use now`));
+    return;
   }
+  $<HTMLSpanElement>('head-name').textContent = file.name;
+  if (image) await run();
+  else { setStatus(`head ${file.name} loaded (${head.inputDim}→${head.outputDim})`); page.state = 'ready'; }
 });
 
-for (const el of [labelSet, promptType, mode, faces, detectorSelect]) el.addEventListener('change', () => { if (el === labelSet || el === promptType) classifier = undefined; void run(); });
-for (const el of [modelInput, device]) el.addEventListener('change', async () => { await clip?.dispose(); clip = undefined; classifier = undefined; head = undefined; await boot(); });
+for (const el of [labelSet, promptType, mode, faces, detectorSelect]) el.addEventListener('change', async () => {
+  if (el === labelSet || el === promptType) classifier = undefined;
+  if (urlProblems.delete(el) && page.state === 'error') { await boot(); if (page.state === 'error') return; }
+  await run();
+});
+for (const el of [modelInput, device]) el.addEventListener('change', async () => {
+  if (el === device) urlProblems.delete(device);
+  // a head belongs to one encoder: drop it with the model, and say so
+  if (head) { head = undefined; $<HTMLSpanElement>('head-name').textContent = 'none (dropped with the model change)'; }
+  await boot();
+  if (image && page.state !== 'error') await run();
+});
 
 const video = $<HTMLVideoElement>('video');
 $<HTMLButtonElement>('camera').addEventListener('click', async () => {
@@ -190,13 +239,16 @@ $<HTMLButtonElement>('camera').addEventListener('click', async () => {
 });
 $<HTMLButtonElement>('snap').addEventListener('click', async () => {
   image = await decodeBlob(await createImageBitmap(video));
+  $<HTMLSpanElement>('image-name').textContent = `camera frame ${video.videoWidth}x${video.videoHeight}`;
   await run();
 });
 
 async function boot(): Promise<void> {
+  if (urlProblems.size > 0) { fail(new Error([...urlProblems.values()].join('; '))); return; }
   try {
     await ensureClassifier();
     page.state = 'ready';
+    delete page.error;
     setStatus(`${clip!.modelId} ready on ${clip!.device}: choose a photo or start the webcam`);
   } catch (error) {
     fail(error);

@@ -4,11 +4,13 @@ import { FaceDetectorModel, type DetectorRuntime, type DetectorSettings } from '
 import { decodeProjectionHead, projectionHeadModel } from '@vlfer/projection-head/format';
 
 // onnxruntime-web is the instance transformers.js's web build uses (same package version): its `env.wasm.wasmPaths`,
-// set by loadWebClip, applies here too.
+// set by loadWebClip, applies here too. Warnings (e.g. UltraFace's "initializer appears in graph inputs") stay quiet.
+ort.env.logLevel = 'error';
+const SESSION = { executionProviders: ['wasm'], logSeverityLevel: 3 } as const;
 
 /** An onnxruntime-web session as the detector runtime of `@vlfer/faces`. */
 async function webRuntime(model: Uint8Array): Promise<DetectorRuntime> {
-  const session = await ort.InferenceSession.create(model, { executionProviders: ['wasm'] });
+  const session = await ort.InferenceSession.create(model, SESSION);
   const meta = session.inputMetadata[0];
   return {
     inputNames: session.inputNames,
@@ -39,7 +41,7 @@ export async function loadWebFaceDetector(url: string, settings: DetectorSetting
 /** An Exp-CLIP head from safetensors bytes, projecting with the same Gemm graph as Node's `ProjectionHead`. */
 export async function loadWebProjectionHead(bytes: Uint8Array, name: string, expectInputDim: number): Promise<FeatureProjection & { metadata: Record<string, string> }> {
   const head = decodeProjectionHead(bytes, name, { expectInputDim });
-  const session = await ort.InferenceSession.create(projectionHeadModel(), { executionProviders: ['wasm'] });
+  const session = await ort.InferenceSession.create(projectionHeadModel(), SESSION);
   const w = new ort.Tensor('float32', head.weight, [head.outputDim, head.inputDim]);
   return {
     inputDim: head.inputDim,

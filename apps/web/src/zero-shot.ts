@@ -32,14 +32,83 @@ export async function classifyImage(image: RgbImage, options: { clip: WebClipMod
   return regions.map((r, i) => ({ face: r.face, scores: scores[i]! }));
 }
 
-/** Decode an image file (or camera frame) to 8-bit RGB without colour management or alpha premultiplication. */
+/**
+ * Decode an image file (or camera frame) to 8-bit RGB as Pillow's `Image.open(f).convert('RGB')` does, which is what
+ * Node's `decodeImage` gives: no EXIF rotation, no colour management, alpha dropped without premultiplying (the
+ * pixels are read back through WebGL, because a 2D canvas stores premultiplied alpha). CMYK JPEGs are converted by
+ * the browser, not with Pillow's formula, so they can differ slightly from Node.
+ */
 export async function decodeBlob(blob: Blob | ImageBitmap): Promise<RgbImage> {
-  const bitmap = blob instanceof Blob ? await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' }) : blob;
-  const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
-  const ctx = canvas.getContext('2d', { colorSpace: 'srgb', willReadFrequently: true })!;
-  ctx.drawImage(bitmap, 0, 0);
-  const rgba = ctx.getImageData(0, 0, bitmap.width, bitmap.height).data;
-  const rgb = new Uint8Array(bitmap.width * bitmap.height * 3);
+  const source = blob instanceof Blob ? new Blob([withoutExifOrientation(new Uint8Array(await blob.arrayBuffer())) as Uint8Array<ArrayBuffer>], { type: blob.type }) : undefined;
+  const bitmap = source ? await createImageBitmap(source, { colorSpaceConversion: 'none', premultiplyAlpha: 'none', imageOrientation: 'none' } as ImageBitmapOptions) : (blob as ImageBitmap);
+  const { width, height } = bitmap;
+  const rgba = readRgba(bitmap);
+  const rgb = new Uint8Array(width * height * 3);
   for (let p = 0, q = 0; p < rgba.length; p += 4, q += 3) { rgb[q] = rgba[p]!; rgb[q + 1] = rgba[p + 1]!; rgb[q + 2] = rgba[p + 2]!; }
-  return { data: rgb, width: bitmap.width, height: bitmap.height, channels: 3 };
+  return { data: rgb, width, height, channels: 3 };
+}
+
+/** The bitmap's RGBA bytes as stored (not premultiplied): WebGL readback, or a 2D canvas where WebGL is missing. */
+function readRgba(bitmap: ImageBitmap): Uint8Array {
+  const { width, height } = bitmap;
+  const gl = new OffscreenCanvas(width, height).getContext('webgl2', { premultipliedAlpha: false, antialias: false });
+  if (gl && width <= gl.getParameter(gl.MAX_TEXTURE_SIZE) && height <= gl.getParameter(gl.MAX_TEXTURE_SIZE)) {
+    const texture = gl.createTexture();
+    gl.bindTexture(gl.TEXTURE_2D, texture);
+    gl.pixelStorei(gl.UNPACK_PREMULTIPLY_ALPHA_WEBGL, false);
+    gl.pixelStorei(gl.UNPACK_COLORSPACE_CONVERSION_WEBGL, gl.NONE);
+    gl.pixelStorei(gl.UNPACK_FLIP_Y_WEBGL, false);
+    gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, width, height, 0, gl.RGBA, gl.UNSIGNED_BYTE, bitmap);
+    const fb = gl.createFramebuffer();
+    gl.bindFramebuffer(gl.FRAMEBUFFER, fb);
+    gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0, gl.TEXTURE_2D, texture, 0);
+    const out = new Uint8Array(width * height * 4);
+    gl.pixelStorei(gl.PACK_ALIGNMENT, 1);
+    gl.readPixels(0, 0, width, height, gl.RGBA, gl.UNSIGNED_BYTE, out);
+    gl.deleteFramebuffer(fb);
+    gl.deleteTexture(texture);
+    gl.getExtension('WEBGL_lose_context')?.loseContext();
+    return out;
+  }
+  const ctx = new OffscreenCanvas(width, height).getContext('2d', { colorSpace: 'srgb', willReadFrequently: true })!;
+  ctx.drawImage(bitmap, 0, 0);
+  return new Uint8Array(ctx.getImageData(0, 0, width, height).data.buffer);
+}
+
+/**
+ * A JPEG's bytes with its EXIF orientation set to 1 (upright), so the browser does not rotate it: Pillow does not
+ * either. Other files, and JPEGs without the tag, come back unchanged.
+ */
+export function withoutExifOrientation(bytes: Uint8Array): Uint8Array {
+  if (bytes[0] !== 0xff || bytes[1] !== 0xd8) return bytes;
+  let p = 2;
+  while (p + 4 <= bytes.length && bytes[p] === 0xff) {
+    const marker = bytes[p + 1]!;
+    const len = (bytes[p + 2]! << 8) | bytes[p + 3]!;
+    if (marker === 0xda || len < 2) break; // start of scan: no more metadata
+    const exif = p + 4;
+    if (marker === 0xe1 && len >= 16 && String.fromCharCode(...bytes.subarray(exif, exif + 6)) === 'Exif\0\0') {
+      const t = exif + 6;
+      const le = bytes[t] === 0x49; // 'II' little-endian, 'MM' big-endian
+      const u16 = (o: number) => (le ? bytes[o]! | (bytes[o + 1]! << 8) : (bytes[o]! << 8) | bytes[o + 1]!);
+      const u32 = (o: number) => (le ? (bytes[o]! | (bytes[o + 1]! << 8) | (bytes[o + 2]! << 16)) + bytes[o + 3]! * 2 ** 24 : bytes[o]! * 2 ** 24 + ((bytes[o + 1]! << 16) | (bytes[o + 2]! << 8) | bytes[o + 3]!));
+      const ifd = t + u32(t + 4);
+      const end = p + 2 + len;
+      if (ifd + 2 > end) return bytes;
+      const n = u16(ifd);
+      for (let i = 0; i < n; i++) {
+        const e = ifd + 2 + 12 * i;
+        if (e + 12 > end) break;
+        if (u16(e) === 0x0112) {
+          const out = bytes.slice();
+          out[e + 8] = le ? 1 : 0;
+          out[e + 9] = le ? 0 : 1;
+          return out;
+        }
+      }
+      return bytes;
+    }
+    p += 2 + len;
+  }
+  return bytes;
 }

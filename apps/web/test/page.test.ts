@@ -22,6 +22,7 @@ import { FaceDetector } from '@vlfer/faces/node';
 import { expClipPrompts } from '@vlfer/llm-knowledge';
 import { createProjectionHead, encodeProjectionHead, type ProjectionHead } from '@vlfer/projection-head';
 import { sharedPath } from '@vlfer/test-utils';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const require = createRequire(import.meta.url);
@@ -168,18 +169,71 @@ describe('zero-shot FER page (tiny-clip, WASM) equals the Node pipeline', () => 
     await page.close();
   }, 180_000);
 
+  it('decodes as Pillow does (EXIF orientation ignored, ICC profile ignored, alpha not premultiplied); UltraFace stays quiet', async () => {
+    const page = await browser.newPage();
+    const problems: string[] = [];
+    page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+    await page.goto(`${base}?model=tiny-clip&device=wasm&faces=none&labels=basic-7&prompts=${promptType}`);
+    await page.waitForFunction(() => (window as unknown as { vlfer: PageResult }).vlfer.state === 'ready', undefined, { timeout: 120_000 });
+    const dir = mkdtempSync(join(tmpdir(), 'vlfer-web-'));
+    // an 8-bit RGBA PNG with fully and partly transparent pixels whose colours are not black
+    const rgba = Uint8Array.from({ length: 64 * 48 * 4 }, (_, i) => (i % 4 === 3 ? [0, 93, 255][Math.floor(i / 4) % 3]! : (i * 29 + 7) % 256));
+    const alpha = join(dir, 'alpha.png');
+    await sharp(Buffer.from(rgba), { raw: { width: 64, height: 48, channels: 4 } }).png().toFile(alpha);
+    const decoding = join(import.meta.dirname, '..', '..', '..', 'packages', 'encoders', 'test-data', 'decoding');
+    let runs = 0;
+    for (const file of [alpha, join(decoding, 'exif6.jpg'), join(decoding, 'p3.jpg')]) {
+      await page.setInputFiles('#image', file);
+      await page.waitForFunction((k) => { const v = (window as unknown as { vlfer: PageResult }).vlfer; return v.state === 'error' || (v.state === 'done' && v.runs >= k); }, ++runs, { timeout: 60_000 });
+      const s = await page.evaluate(() => (window as unknown as { vlfer: PageResult & { image: { width: number; height: number } } }).vlfer);
+      expect(s.error, file).toBeUndefined();
+      const node = await decodeImage(file);
+      expect(s.image, `${file}: size as Pillow reads it`).toEqual({ width: node.width, height: node.height });
+      expect(maxDiff(await nodeScores(file, false), s.results!.map((r) => r.scores)), file).toBeLessThan(1e-4);
+    }
+    await page.selectOption('#faces', 'detect');
+    await page.selectOption('#detector', 'ultraface');
+    await page.setInputFiles('#image', demoPhoto);
+    await page.waitForFunction(() => { const v = (window as unknown as { vlfer: PageResult }).vlfer; return v.state === 'error' || (v.state === 'done' && (v.results?.length ?? 0) > 1); }, undefined, { timeout: 60_000 });
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 180_000);
+
+  it('errors name what was wrong: an unknown URL value, a model that is not served', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${base}?model=tiny-clip&device=wasm&labels=nope`);
+    await page.waitForFunction(() => (window as unknown as { vlfer: PageResult }).vlfer.state === 'error', undefined, { timeout: 60_000 });
+    expect(await page.locator('#status').textContent()).toMatch(/URL parameter labels='nope' is not one of basic-7, basic-8/);
+    await page.selectOption('#label-set', 'basic-8'); // choosing a valid one recovers
+    await page.waitForFunction(() => (window as unknown as { vlfer: PageResult }).vlfer.state === 'ready', undefined, { timeout: 120_000 });
+    await page.goto(`${base}?model=no-such-model&device=wasm`);
+    await page.waitForFunction(() => (window as unknown as { vlfer: PageResult }).vlfer.state === 'error', undefined, { timeout: 60_000 });
+    expect(await page.locator('#status').textContent()).toMatch(/GET \/models\/no-such-model\/config\.json answered 404 — no model directory 'no-such-model' is served under \/models\//);
+    await page.close();
+  }, 180_000);
+
   it('a bad head file is refused with a message naming it; the page keeps working', async () => {
     const page = await browser.newPage();
-    await page.goto(`${base}?model=tiny-clip&device=wasm&faces=none`);
+    await page.goto(`${base}?model=tiny-clip&device=wasm&faces=none&labels=basic-7&prompts=${promptType}`);
     await page.waitForFunction(() => (window as unknown as { vlfer: PageResult }).vlfer.state === 'ready', undefined, { timeout: 120_000 });
     const bad = join(mkdtempSync(join(tmpdir(), 'vlfer-web-')), 'wrong.safetensors');
     const head = createProjectionHead({ inputDim: 7, outputDim: 8, rng: createRng(1) });
     writeFileSync(bad, encodeProjectionHead(head));
+    // a good head first, then the bad one: the refusal must not leave the good head in use
+    const good = join(mkdtempSync(join(tmpdir(), 'vlfer-web-')), 'good.safetensors');
+    writeFileSync(good, encodeProjectionHead(createProjectionHead({ inputDim: clip.embeddingDim, outputDim: 24, rng: createRng(2) })));
+    await page.setInputFiles('#head', good);
+    await page.waitForFunction(() => (window as unknown as { vlfer: PageResult }).vlfer.state === 'ready', undefined, { timeout: 30_000 });
+    expect(await page.locator('#head-name').textContent()).toBe('good.safetensors');
     await page.setInputFiles('#head', bad);
     await page.waitForFunction(() => (window as unknown as { vlfer: PageResult }).vlfer.state === 'error', undefined, { timeout: 30_000 });
-    expect(await page.locator('#status').textContent()).toMatch(/wrong\.safetensors.*head input dim 7 does not match the encoder's embedding dim/);
+    expect(await page.locator('#status').textContent()).toMatch(/wrong\.safetensors.*head input dim 7 does not match the encoder's embedding dim.*no head is in use now/);
+    expect(await page.locator('#head-name').textContent()).toBe('none');
     await page.setInputFiles('#image', ferImage);
     await page.waitForFunction(() => (window as unknown as { vlfer: PageResult }).vlfer.state === 'done', undefined, { timeout: 60_000 });
+    const after = await page.evaluate(() => (window as unknown as { vlfer: PageResult }).vlfer);
+    expect(after.error).toBeUndefined();
+    expect(maxDiff(await nodeScores(ferImage, false), after.results!.map((r) => r.scores))).toBeLessThan(1e-4); // no head
     await page.close();
   }, 180_000);
 });

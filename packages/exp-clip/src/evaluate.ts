@@ -3,7 +3,7 @@ import { relative, resolve, isAbsolute } from 'node:path';
 import { argmaxRows, concatRows, csvRow, inShard, InvalidArgumentError, parseOptions, softmaxRows, throwIfAborted, type FeatureProjection, type LabelSet, type ProgressCallback, type Shard, type Tensor2D } from '@vlfer/core';
 import { FeatureCache, provenance, RunDirectory, writeJsonAtomic, type Provenance } from '@vlfer/core/node';
 import { buildZeroShotClassifier } from '@vlfer/encoders';
-import { createPreprocessPool, encodeImages, loadClip, runtimeVersions, sampleClipFrames, type ClipModel, type EncodeItem } from '@vlfer/encoders/node';
+import { createPreprocessPool, DECODER_VERSION, encodeImages, loadClip, runtimeVersions, sampleClipFrames, type ClipModel, type EncodeItem } from '@vlfer/encoders/node';
 import { expClipPrompts, type PromptType } from '@vlfer/llm-knowledge';
 import type { ImageItem, VideoItem } from '@vlfer/datasets';
 import { createFaceCropper, type FacesReport } from '@vlfer/faces/node';
@@ -122,7 +122,7 @@ export async function evaluateZeroShot(input: EvalOptionsInput, hooks: PipelineH
     const modelFingerprint = clip.contentFingerprint(options.cacheDir);
     let damaged = 0;
     const cache = options.cacheDir
-      ? new FeatureCache({ dir: options.cacheDir, namespace: { model: modelFingerprint, dtype: options.dtype, preprocess: `${options.preprocess}/${options.resizer}` }, onCorrupt: (file, why) => { damaged++; log(`feature cache entry ${file} ${why}; recomputing it`); } })
+      ? new FeatureCache({ dir: options.cacheDir, namespace: { model: modelFingerprint, dtype: options.dtype, preprocess: `${options.preprocess}/${options.resizer}/${DECODER_VERSION}` }, onCorrupt: (file, why) => { damaged++; log(`feature cache entry ${file} ${why}; recomputing it`); } })
       : undefined;
     const features: Tensor2D[] = [];
     const fingerprint = createHash('sha256');

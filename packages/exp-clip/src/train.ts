@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { AbortedError, concatRows, createRng, csvRow, inShard, throwIfAborted, type Shard, DataFormatError, InvalidArgumentError, parseOptions, type ComputeDevice, type ProgressCallback, type Tensor2D } from '@vlfer/core';
 import { appendLine, FeatureCache, loadCheckpoint, provenance, readJsonLines, RunDirectory, saveCheckpoint, writeFileAtomic, writeJsonAtomic, type ThreadOptions } from '@vlfer/core/node';
 import { listImages } from '@vlfer/datasets/node';
-import { encodeImages, loadClip, runtimeVersions } from '@vlfer/encoders/node';
+import { DECODER_VERSION, encodeImages, loadClip, runtimeVersions } from '@vlfer/encoders/node';
 import type { Teacher } from '@vlfer/llm-knowledge';
 import { computeTargets, httpTeacher, importedTeacher } from '@vlfer/llm-knowledge/node';
 import { createOptimizer, type OptimizerName, type Optimizer } from '@vlfer/losses';
@@ -121,7 +121,7 @@ async function prepareTrainingData(options: TrainOptions, teacher: Teacher, ctx:
   const clip = await loadClip({ model: options.model, dtype: options.dtype, device: options.device, towers: ['vision'], ...(options.tokenizer ? { tokenizer: options.tokenizer } : {}), ...(options.threads ? { intraOpNumThreads: options.threads } : {}) });
   const modelFingerprint = clip.contentFingerprint(options.cacheDir);
   const onCorrupt = (f: string, why: string) => log(`cache entry ${f} ${why}; recomputing it`);
-  const cache = options.cacheDir ? new FeatureCache({ dir: `${options.cacheDir}/features`, namespace: { model: modelFingerprint, dtype: options.dtype, preprocess: `${options.preprocess}/${options.resizer}` }, onCorrupt }) : undefined;
+  const cache = options.cacheDir ? new FeatureCache({ dir: `${options.cacheDir}/features`, namespace: { model: modelFingerprint, dtype: options.dtype, preprocess: `${options.preprocess}/${options.resizer}/${DECODER_VERSION}` }, onCorrupt }) : undefined;
   // the head trains on face crops, and the teacher is given the same crops (as in the paper, where CLIP and BLIP-2 see one tensor)
   const cropper = options.faces ? await createFaceCropper(options.faces, { ...(options.threads ? { threads: options.threads } : {}), log }) : undefined;
   const paths: string[] = [];

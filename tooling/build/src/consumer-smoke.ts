@@ -83,7 +83,8 @@ const bundle = spawnSync(bin('esbuild'), ['browser.mjs', '--bundle', '--platform
 if (bundle.status !== 0) fail(`esbuild --platform=browser: ${bundle.stderr.trim().split('\n').slice(0, 12).join('\n')}`);
 else {
   const code = readFileSync(join(project, 'browser-bundle.js'), 'utf8');
-  const context: Record<string, unknown> = { console };
+  // web-platform globals every browser has (safetensors headers are JSON in UTF-8); no Node globals
+  const context: Record<string, unknown> = { console, TextEncoder, TextDecoder };
   context.globalThis = context;
   try {
     runInNewContext(code, context, { filename: 'browser-bundle.js' });

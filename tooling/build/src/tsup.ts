@@ -62,3 +62,12 @@ export function vlferTsupConfig(extraEntries: Record<string, string> = {}): Opti
     },
   };
 }
+
+/**
+ * tsup options for a command-line app (`apps/exp-clip`, `apps/hesp`): `src/main.ts` as built JavaScript
+ * (`dist/main.js`, the app's bin), so it starts without a TypeScript loader. The published @vlfer packages stay
+ * external (their own `dist/` builds); the private `@vlfer/cli-kit` (source only) is bundled in.
+ */
+export function vlferAppTsupConfig(): Options {
+  return { entry: ['src/main.ts'], format: ['esm'], platform: 'node', target: 'node20', outDir: 'dist', clean: true, noExternal: ['@vlfer/cli-kit'], external: ['cli-progress'] };
+}

@@ -8,8 +8,8 @@ const dir = join(import.meta.dirname, '..', '..', 'test-data', 'decoding');
 const pillow = JSON.parse(readFileSync(join(dir, 'pillow-rgb.json'), 'utf8')) as Record<string, { rgb: number[]; width: number; height: number; pillowMode: string }>;
 const asRgb = (d: { data: Uint8Array; channels: number }) => (d.channels === 3 ? Array.from(d.data) : Array.from(d.data).flatMap((v) => [v, v, v]));
 
-describe('decoding matches Pillow where libvips would not', () => {
-  for (const f of ['grey16.png', 'grey16-alpha.png', 'rgb16.png', 'rgba16.png', 'cmyk.jpg']) {
+describe('decoding matches Pillow where libvips would not (16-bit, CMYK, ICC profiles ignored, no EXIF rotation)', () => {
+  for (const f of ['grey16.png', 'grey16-alpha.png', 'rgb16.png', 'rgba16.png', 'cmyk.jpg', 'p3.jpg', 'exif6.jpg']) {
     it(`${f} (Pillow mode ${pillow[f]!.pillowMode}) gives Pillow's RGB bytes exactly`, async () => {
       const d = await decodeImage(join(dir, f));
       expect([d.width, d.height]).toEqual([pillow[f]!.width, pillow[f]!.height]);

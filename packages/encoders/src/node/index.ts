@@ -14,7 +14,7 @@ export { resolveClipSource, loadClipWeights, withImageSize } from './clip-source
 export type { Tensor3D, ClipGradientModelOptions, VisionResiduals } from './clip-gradients.js';
 export { ClipGradientModel, defaultWeightsIn, eotPositions } from './clip-gradients.js';
 export type { Resizer, ImageSource } from './preprocess.js';
-export { RESIZERS, decodeImage, pillowCmykToRgb, preprocessImages, preprocessImageInto, describeSource } from './preprocess.js';
+export { DECODER_VERSION, RESIZERS, decodeImage, pillowCmykToRgb, preprocessImages, preprocessImageInto, describeSource } from './preprocess.js';
 export type { EncodeItem, EncodeImagesOptions, EncodeResult } from './extract.js';
 export { encodeImages, contentKey } from './extract.js';
 export { createPreprocessPool, PreprocessWorkerError, type PreprocessPool } from './preprocess-pool.js';

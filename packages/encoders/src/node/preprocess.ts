@@ -21,12 +21,22 @@ export function describeSource(src: ImageSource): string {
   return `<raw ${src.width}x${src.height} RGB>`;
 }
 
+/**
+ * What the decoder does, for cache keys: Pillow 9.4's `Image.open(f).convert('RGB')`, which ignores embedded ICC
+ * profiles and EXIF orientation (libvips applied ICC profiles before this version: up to 43 levels apart on a
+ * Display-P3 JPEG).
+ */
+export const DECODER_VERSION = 'pillow-9.4-rgb-no-icc';
+
+/** Decode as Pillow does: embedded ICC profiles ignored (Pillow's convert('RGB') does not apply them), no auto-rotation. */
+const DECODE = { failOn: 'error', ignoreIcc: true } as const;
+
 function toSharp(src: ImageSource): Sharp {
-  if (typeof src === 'string') return sharp(src, { failOn: 'error' });
-  if (src instanceof Uint8Array) return sharp(src, { failOn: 'error' });
+  if (typeof src === 'string') return sharp(src, DECODE);
+  if (src instanceof Uint8Array) return sharp(src, DECODE);
   if ('path' in src) {
     if (typeof src.path !== 'string') throw new InvalidArgumentError({ functionName: 'preprocessImages', argument: 'source.path', message: `expected a file path string, got ${typeof src.path}` });
-    return sharp(src.path, { failOn: 'error' });
+    return sharp(src.path, DECODE);
   }
   if (!(src.rgb instanceof Uint8Array) || !Number.isInteger(src.width) || !Number.isInteger(src.height) || src.width <= 0 || src.height <= 0) {
     throw new InvalidArgumentError({ functionName: 'preprocessImages', argument: 'source', message: 'expected a path, { path }, an encoded image buffer, or { rgb: Uint8Array, width, height }' });

@@ -106,6 +106,17 @@ export async function loadWebClip(options: LoadWebClipOptions): Promise<WebClipM
       throw new VlferError(`Loading ${what} of '${options.model}' (${device}) failed: ${(error as Error).message}${env.allowLocalModels ? ` (looked under ${env.localModelPath}${options.model}/)` : ''}`, { cause: error });
     }
   };
+  if (env.allowLocalModels && !env.allowRemoteModels) {
+    // transformers.js reports a missing local file as "reading 'tokenizer_class'": ask the server first, and say what it said
+    const url = `${env.localModelPath}${options.model}/config.json`;
+    let res: Response;
+    try {
+      res = await fetch(url);
+    } catch (error) {
+      throw new VlferError(`Loading '${options.model}' failed: GET ${url}: ${(error as Error).message}`, { cause: error });
+    }
+    if (!res.ok) throw new VlferError(`Loading '${options.model}' failed: GET ${url} answered ${res.status}${res.status === 404 ? ` — no model directory '${options.model}' is served under ${env.localModelPath}` : ''}${(await res.text()).slice(0, 300).replace(/^(?=.)/, ': ')}`);
+  }
   const towers = new Set<'vision' | 'text'>(options.towers ?? ['vision', 'text']);
   const loaded = await loadTransformersTowers(options.model, hfOptions, towers, wrap);
   const config = (loaded.vision ?? loaded.text)!.config as unknown as Record<string, any>;
