@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import sharp, { type Sharp } from 'sharp';
 import { checkOneOf, DataFormatError, InvalidArgumentError, VlferError, type Tensor4D } from '@vlfer/core';
 import { OPENAI_CLIP_PREPROCESSOR, PREPROCESS_MODES, preprocessRgb, resizedSize, type ClipAugmentation, type ClipPreprocessorConfig, type DecodedImage, type PreprocessMode } from '../preprocess.js';
@@ -75,6 +76,14 @@ export async function decodeImage(src: ImageSource): Promise<DecodedImage> {
       toSharp(src); // validates
       return { data: src.rgb, width: src.width, height: src.height, channels: 3 };
     }
+    // the common case in one libvips call: an 8-bit JPEG (not CMYK) or a PNG of at most 8 bits
+    if (typeof src === 'string' || src instanceof Uint8Array || (typeof src.path === 'string')) {
+      const bytes = src instanceof Uint8Array ? src : await readFile(typeof src === 'string' ? src : src.path);
+      if (plainEightBit(bytes)) {
+        const r = await sharp(bytes, DECODE).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+        if (r.info.channels === 1 || r.info.channels === 3) return { data: new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength), width: r.info.width, height: r.info.height, channels: r.info.channels };
+      }
+    }
     let img = toSharp(src);
     const meta = await img.metadata();
     if (!meta.width || !meta.height) throw new Error('image has no size');
@@ -111,6 +120,25 @@ export async function decodeImage(src: ImageSource): Promise<DecodedImage> {
     if (error instanceof InvalidArgumentError || error instanceof VlferError) throw error;
     throw new DataFormatError({ file: name, message: `cannot decode image (${(error as Error).message})`, cause: error });
   }
+}
+
+/**
+ * Whether a file is one `decodeImage` can decode in one libvips call: a JPEG whose frame has 1 or 3 components (not
+ * CMYK/YCCK, which needs Pillow's formula), or a PNG of at most 8 bits per sample (16-bit needs Pillow's reduction).
+ * Anything else (and anything unparsable) takes the general path, which reads the header first.
+ */
+function plainEightBit(b: Uint8Array): boolean {
+  if (b.length > 26 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) return b[24]! <= 8; // IHDR bit depth
+  if (b.length < 4 || b[0] !== 0xff || b[1] !== 0xd8) return false;
+  let p = 2;
+  while (p + 9 < b.length && b[p] === 0xff) {
+    const m = b[p + 1]!;
+    if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) return b[p + 4] === 8 && (b[p + 9] === 1 || b[p + 9] === 3); // SOFn: precision, components
+    if (m === 0xd8 || (m >= 0xd0 && m <= 0xd7) || m === 0x01) { p += 2; continue; }
+    if (m === 0xda) return false;
+    p += 2 + ((b[p + 2]! << 8) | b[p + 3]!);
+  }
+  return false;
 }
 
 /**
