@@ -40,16 +40,18 @@ if (o.device === 'webgpu') await assertWebGpu('bench:encode');
 const anchorFile = join(o.shared, 'fixtures', 'gpu-anchor.json');
 const anchors = existsSync(anchorFile) ? (JSON.parse(readFileSync(anchorFile, 'utf8')) as { device: string; results: { model: string; dtype: string; images_per_s: number }[] }) : undefined;
 const anchorFor = (model: string, dtype: string) => anchors?.results.find((a) => a.model === model && a.dtype === `torch.${dtype === 'fp16' ? 'float16' : 'float32'}`)?.images_per_s;
+/** The vision tower of a fixtures graph as a model directory (weights regenerated from its manifest, once). */
+const modelDir = (name: string) => materializeClipGraphs({ graphDir: join(o.shared, 'fixtures', 'graphs', name), tokenizerDir: join(o.shared, 'assets', 'clip-tokenizer'), outDir: join(o.modelsDir, name), towers: ['vision'] });
+const fer = join(o.shared, 'data', 'fer2013-privatetest');
 const rows: (EncodeBenchRow & { ratioToTorchAnchor?: number })[] = [];
 if (o.vs) {
   // vlfer and PyTorch side by side on this machine: same model sizes, batch, images and threads; rounds alternate
   const threads: number = o.threads ?? defaultThreads();
-  const fer = join(o.shared, 'data', 'fer2013-privatetest');
   const list = join(mkdtempSync(join(tmpdir(), 'vlfer-bench-')), 'images.txt');
   writeFileSync(list, `${(await sampleImages(fer, o.images)).join('\n')}\n`);
   const comparisons = [];
   for (const name of String(o.models).split(',')) {
-    const dir = materializeClipGraphs({ graphDir: join(o.shared, 'fixtures', 'graphs', name), tokenizerDir: join(o.shared, 'assets', 'clip-tokenizer'), outDir: join(o.modelsDir, name), towers: ['vision'] });
+    const dir = modelDir(name);
     const vlfer = async () => {
       const raw = await benchRawSession({ onnxPath: join(dir, 'onnx', 'vision_model.onnx'), batch: o.batch, reps: o.reps, device: 'cpu', label: name, threads });
       const prep = await benchPreprocess({ imageRoot: fer, images: o.images, batch: o.batch, preprocessWorkers: 0 });
@@ -74,14 +76,13 @@ if (o.vs) {
   process.exit(0);
 }
 const workerCounts = String(o.preprocessWorkers).split(',').map(Number);
-const fer = join(o.shared, 'data', 'fer2013-privatetest');
 for (const w of workerCounts) {
   const p = await benchPreprocess({ imageRoot: fer, images: o.images, batch: o.batch, preprocessWorkers: w });
   process.stderr.write(`preprocess only (FER2013 decode + resize + normalise), ${w ? `${w} worker threads` : 'main thread'}: ${p.imagesPerSecond.toFixed(1)} images/s\n`);
   rows.push(p);
 }
 for (const name of String(o.models).split(',')) {
-  const dir = materializeClipGraphs({ graphDir: join(o.shared, 'fixtures', 'graphs', name), tokenizerDir: join(o.shared, 'assets', 'clip-tokenizer'), outDir: join(o.modelsDir, name), towers: ['vision'] });
+  const dir = modelDir(name);
   process.stderr.write(`${name}: model directory ${resolve(dir)}\n`);
   for (const dtype of String(o.dtypes).split(',') as ('fp32' | 'fp16')[]) {
     const onnxPath = join(dir, 'onnx', dtype === 'fp16' ? 'vision_model_fp16.onnx' : 'vision_model.onnx');

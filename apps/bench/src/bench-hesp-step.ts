@@ -60,7 +60,7 @@ async function torchRound() {
   process.stderr.write(`PyTorch ${r.torch}: steps ${(r.secondsPerStep as number[]).map((t) => t.toFixed(1)).join(', ')} s (load ${(r.loadSeconds as number).toFixed(1)} s)\n`);
   return r;
 }
-const rounds = o.vs ? await interleaved(o.rounds, vlferRound, torchRound, (l) => process.stderr.write(`${l}\n`)) : { a: await Array.from({ length: o.rounds }).reduce<Promise<number[][]>>(async (acc) => [...(await acc), await vlferRound()], Promise.resolve([])), b: [] };
+const rounds = await interleaved(o.rounds, vlferRound, o.vs ? torchRound : undefined, (l) => process.stderr.write(`${l}\n`));
 await model.release();
 const times = rounds.a.flat();
 const result = { arch: o.arch, clips: o.clips, frames: o.frames, images: n, classes: o.classes, device: o.device, weightsIn, threads, warmupSteps: o.warmup, loadSeconds, peakRssBytes: process.resourceUsage().maxRSS * 1024, secondsPerStep: times, roundMedians: rounds.a.map(median), medianSeconds: median(times) };

@@ -54,7 +54,7 @@ const torchRun = async () => {
   process.stderr.write(`PyTorch ${r.torch}: ${(r.seconds as number).toFixed(1)} s (${(r.msPerStep as number).toFixed(1)} ms/step)\n`);
   return r;
 };
-const runs = o.vs ? await interleaved(o.rounds, vlferRun, torchRun, (l) => process.stderr.write(`${l}\n`)) : { a: await Array.from({ length: o.rounds }).reduce<Promise<{ seconds: number; losses: number[] }[]>>(async (acc) => [...(await acc), await vlferRun()], Promise.resolve([])), b: [] };
+const runs = await interleaved(o.rounds, vlferRun, o.vs ? torchRun : undefined, (l) => process.stderr.write(`${l}\n`));
 const losses = runs.a.at(-1)!.losses;
 const seconds = median(runs.a.map((r) => r.seconds));
 

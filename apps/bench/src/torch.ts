@@ -35,10 +35,14 @@ export function runTorch(script: string, args: Record<string, string | number | 
   }
 }
 
-/** Rounds A B / B A / A B …: `a` and `b` alternate which goes first, so drift (thermal, caches) hits both. */
-export async function interleaved<A, B>(rounds: number, a: () => Promise<A>, b: () => Promise<B>, log: (line: string) => void = () => undefined): Promise<{ a: A[]; b: B[] }> {
+/**
+ * Rounds A B / B A / A B …: `a` and `b` alternate which goes first, so drift (thermal, caches) hits both. Without
+ * `b` (no `--vs`), `a` alone runs `rounds` times.
+ */
+export async function interleaved<A, B>(rounds: number, a: () => Promise<A>, b: (() => Promise<B>) | undefined, log: (line: string) => void = () => undefined): Promise<{ a: A[]; b: B[] }> {
   const out = { a: [] as A[], b: [] as B[] };
   for (let r = 0; r < rounds; r++) {
+    if (!b) { out.a.push(await a()); continue; }
     log(`round ${r + 1}/${rounds} (${r % 2 === 0 ? 'vlfer, then PyTorch' : 'PyTorch, then vlfer'})`);
     if (r % 2 === 0) { out.a.push(await a()); out.b.push(await b()); }
     else { out.b.push(await b()); out.a.push(await a()); }

@@ -1,14 +1,12 @@
 import { buildZeroShotClassifier, PREPROCESS_MODES, type PreprocessMode, type ZeroShotClassifier } from '@vlfer/encoders';
 import { loadWebClip, type WebClipModel, type WebDevice } from '@vlfer/encoders/web';
 import { LABEL_SETS, getLabelSet } from '@vlfer/datasets';
-import { drawFaces, type FaceDetectorModel, type RgbImage } from '@vlfer/faces';
+import { drawFaces, FACE_DETECTORS, type FaceDetectorId, type FaceDetectorModel, type RgbImage } from '@vlfer/faces';
 import { expClipPrompts, PROMPT_TYPES, type PromptType } from '@vlfer/llm-knowledge';
 import type { FeatureProjection } from '@vlfer/core';
 import { loadWebFaceDetector, loadWebProjectionHead } from './ort.js';
 import { classifyImage, decodeBlob, type RegionResult } from './zero-shot.js';
 
-/** Detector files as `@vlfer/faces/node` names them, served under /faces/. */
-const DETECTOR_FILES: Record<string, string> = { 'yunet-s': 'yunet_s_dynamic.onnx', 'yunet-n': 'yunet_n_320_320.onnx', ultraface: 'version-RFB-320.onnx' };
 
 /** What the page exposes for tests and scripts: its state, the last result and timings (ms since navigation). */
 interface PageState {
@@ -96,7 +94,7 @@ async function ensureDetector(): Promise<FaceDetectorModel | undefined> {
   if (faces.value === 'none') return undefined;
   if (detector?.id === detectorSelect.value) return detector.model;
   const previous = detector;
-  const file = DETECTOR_FILES[detectorSelect.value]!;
+  const file = FACE_DETECTORS[detectorSelect.value as FaceDetectorId].file; // served under /faces/
   detector = { id: detectorSelect.value, model: (async () => { await previous?.model.then((m) => m.dispose(), () => undefined); return loadWebFaceDetector(`/faces/${file}`); })() };
   const current = detector;
   current.model.catch(() => { if (detector === current) detector = undefined; });

@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { build, preview, type PreviewServer } from 'vite';
 import { createRng } from '@vlfer/core';
 import { getLabelSet } from '@vlfer/datasets';
@@ -57,6 +57,16 @@ async function nodeScores(file: string, faces: boolean, projection?: ProjectionH
 
 type PageResult = { state: string; error?: string; device?: string; runs: number; results?: { face: unknown; scores: { label: string; score: number }[] }[]; timings: { modelLoaded?: number; firstResult?: number; lastRun?: number } };
 
+/** Wait until the page's state (`window.vlfer.state`) is one of `states`. */
+function untilState(page: Page, states: readonly PageResult['state'][], timeout = 120_000) {
+  return page.waitForFunction((s) => s.includes((window as unknown as { vlfer: PageResult }).vlfer.state), [...states], { timeout });
+}
+
+/** Wait until the page has finished `n` runs, or failed. */
+function untilRuns(page: Page, n: number, timeout = 120_000) {
+  return page.waitForFunction((k) => { const v = (window as unknown as { vlfer: PageResult }).vlfer; return v.state === 'error' || (v.state === 'done' && v.runs >= k); }, n, { timeout });
+}
+
 function maxDiff(a: { label: string; score: number }[][], b: { label: string; score: number }[][]): number {
   expect(b.length).toBe(a.length);
   let d = 0;
@@ -94,13 +104,13 @@ describe('zero-shot FER page (tiny-clip, WASM) equals the Node pipeline', () => 
     page.on('response', (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()} ${r.url()}`); });
     const state = () => page.evaluate(() => (window as unknown as { vlfer: PageResult }).vlfer);
     const waitRuns = async (n: number) => {
-      await page.waitForFunction((k) => { const v = (window as unknown as { vlfer: PageResult }).vlfer; return v.state === 'error' || (v.state === 'done' && v.runs >= k); }, n, { timeout: 120_000 });
+      await untilRuns(page, n);
       const s = await state();
       expect(s.error, 'the page reported an error').toBeUndefined();
       return s;
     };
     await page.goto(`${base}?model=tiny-clip&device=wasm&faces=none&labels=basic-7&prompts=${promptType}`);
-    await page.waitForFunction(() => ['ready', 'error'].includes((window as unknown as { vlfer: PageResult }).vlfer.state), undefined, { timeout: 120_000 });
+    await untilState(page, ['ready', 'error']);
     expect((await state()).error).toBeUndefined();
     expect((await state()).device).toBe('wasm');
 
@@ -156,11 +166,11 @@ describe('zero-shot FER page (tiny-clip, WASM) equals the Node pipeline', () => 
   it("the webcam path: Chromium's fake camera frame is classified whole", async () => {
     const page = await browser.newPage();
     await page.goto(`${base}?model=tiny-clip&device=wasm&faces=none`);
-    await page.waitForFunction(() => (window as unknown as { vlfer: PageResult }).vlfer.state === 'ready', undefined, { timeout: 120_000 });
+    await untilState(page, ['ready']);
     await page.click('#camera');
     await page.waitForFunction(() => !(document.getElementById('snap') as HTMLButtonElement).disabled || (window as unknown as { vlfer: PageResult }).vlfer.state === 'error', undefined, { timeout: 30_000 });
     await page.click('#snap');
-    await page.waitForFunction(() => ['done', 'error'].includes((window as unknown as { vlfer: PageResult }).vlfer.state), undefined, { timeout: 60_000 });
+    await untilState(page, ['done', 'error'], 60_000);
     const s = await page.evaluate(() => (window as unknown as { vlfer: PageResult & { image: { width: number; height: number } } }).vlfer);
     expect(s.error).toBeUndefined();
     expect(s.image).toEqual({ width: 640, height: 480 });
@@ -174,7 +184,7 @@ describe('zero-shot FER page (tiny-clip, WASM) equals the Node pipeline', () => 
     const problems: string[] = [];
     page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
     await page.goto(`${base}?model=tiny-clip&device=wasm&faces=none&labels=basic-7&prompts=${promptType}`);
-    await page.waitForFunction(() => (window as unknown as { vlfer: PageResult }).vlfer.state === 'ready', undefined, { timeout: 120_000 });
+    await untilState(page, ['ready']);
     const dir = mkdtempSync(join(tmpdir(), 'vlfer-web-'));
     // an 8-bit RGBA PNG with fully and partly transparent pixels whose colours are not black
     const rgba = Uint8Array.from({ length: 64 * 48 * 4 }, (_, i) => (i % 4 === 3 ? [0, 93, 255][Math.floor(i / 4) % 3]! : (i * 29 + 7) % 256));
@@ -184,7 +194,7 @@ describe('zero-shot FER page (tiny-clip, WASM) equals the Node pipeline', () => 
     let runs = 0;
     for (const file of [alpha, join(decoding, 'exif6.jpg'), join(decoding, 'p3.jpg')]) {
       await page.setInputFiles('#image', file);
-      await page.waitForFunction((k) => { const v = (window as unknown as { vlfer: PageResult }).vlfer; return v.state === 'error' || (v.state === 'done' && v.runs >= k); }, ++runs, { timeout: 60_000 });
+      await untilRuns(page, ++runs, 60_000);
       const s = await page.evaluate(() => (window as unknown as { vlfer: PageResult & { image: { width: number; height: number } } }).vlfer);
       expect(s.error, file).toBeUndefined();
       const node = await decodeImage(file);
@@ -202,12 +212,12 @@ describe('zero-shot FER page (tiny-clip, WASM) equals the Node pipeline', () => 
   it('errors name what was wrong: an unknown URL value, a model that is not served', async () => {
     const page = await browser.newPage();
     await page.goto(`${base}?model=tiny-clip&device=wasm&labels=nope`);
-    await page.waitForFunction(() => (window as unknown as { vlfer: PageResult }).vlfer.state === 'error', undefined, { timeout: 60_000 });
+    await untilState(page, ['error'], 60_000);
     expect(await page.locator('#status').textContent()).toMatch(/URL parameter labels='nope' is not one of basic-7, basic-8/);
     await page.selectOption('#label-set', 'basic-8'); // choosing a valid one recovers
-    await page.waitForFunction(() => (window as unknown as { vlfer: PageResult }).vlfer.state === 'ready', undefined, { timeout: 120_000 });
+    await untilState(page, ['ready']);
     await page.goto(`${base}?model=no-such-model&device=wasm`);
-    await page.waitForFunction(() => (window as unknown as { vlfer: PageResult }).vlfer.state === 'error', undefined, { timeout: 60_000 });
+    await untilState(page, ['error'], 60_000);
     expect(await page.locator('#status').textContent()).toMatch(/GET \/models\/no-such-model\/config\.json answered 404 — no model directory 'no-such-model' is served under \/models\//);
     await page.close();
   }, 180_000);
@@ -215,7 +225,7 @@ describe('zero-shot FER page (tiny-clip, WASM) equals the Node pipeline', () => 
   it('a bad head file is refused with a message naming it; the page keeps working', async () => {
     const page = await browser.newPage();
     await page.goto(`${base}?model=tiny-clip&device=wasm&faces=none&labels=basic-7&prompts=${promptType}`);
-    await page.waitForFunction(() => (window as unknown as { vlfer: PageResult }).vlfer.state === 'ready', undefined, { timeout: 120_000 });
+    await untilState(page, ['ready']);
     const bad = join(mkdtempSync(join(tmpdir(), 'vlfer-web-')), 'wrong.safetensors');
     const head = createProjectionHead({ inputDim: 7, outputDim: 8, rng: createRng(1) });
     writeFileSync(bad, encodeProjectionHead(head));
@@ -223,14 +233,14 @@ describe('zero-shot FER page (tiny-clip, WASM) equals the Node pipeline', () => 
     const good = join(mkdtempSync(join(tmpdir(), 'vlfer-web-')), 'good.safetensors');
     writeFileSync(good, encodeProjectionHead(createProjectionHead({ inputDim: clip.embeddingDim, outputDim: 24, rng: createRng(2) })));
     await page.setInputFiles('#head', good);
-    await page.waitForFunction(() => (window as unknown as { vlfer: PageResult }).vlfer.state === 'ready', undefined, { timeout: 30_000 });
+    await untilState(page, ['ready'], 30_000);
     expect(await page.locator('#head-name').textContent()).toBe('good.safetensors');
     await page.setInputFiles('#head', bad);
-    await page.waitForFunction(() => (window as unknown as { vlfer: PageResult }).vlfer.state === 'error', undefined, { timeout: 30_000 });
+    await untilState(page, ['error'], 30_000);
     expect(await page.locator('#status').textContent()).toMatch(/wrong\.safetensors.*head input dim 7 does not match the encoder's embedding dim.*no head is in use now/);
     expect(await page.locator('#head-name').textContent()).toBe('none');
     await page.setInputFiles('#image', ferImage);
-    await page.waitForFunction(() => (window as unknown as { vlfer: PageResult }).vlfer.state === 'done', undefined, { timeout: 60_000 });
+    await untilState(page, ['done'], 60_000);
     const after = await page.evaluate(() => (window as unknown as { vlfer: PageResult }).vlfer);
     expect(after.error).toBeUndefined();
     expect(maxDiff(await nodeScores(ferImage, false), after.results!.map((r) => r.scores))).toBeLessThan(1e-4); // no head

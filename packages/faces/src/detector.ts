@@ -31,6 +31,21 @@ export interface DetectorSettings {
   kind?: 'yunet' | 'ultraface';
 }
 
+/**
+ * The detectors vlfer knows: file name, where they come from, and the SHA-256 of the files tested here. Their
+ * architecture and input size are read from the model itself.
+ */
+export const FACE_DETECTORS = {
+  /** YuNet-s (libfacedetection.train, MIT licence): dynamic input, five landmarks. The default. */
+  'yunet-s': { file: 'yunet_s_dynamic.onnx', sha256: 'daede24002cc8590f457998cc5e6c9e8b82f45f6bd969506a8913cd4ed10a2d3', source: 'github.com/ShiqiYu/libfacedetection.train, onnx/' },
+  /** YuNet-n: fixed 320×320 input (letterboxed), five landmarks; fastest. */
+  'yunet-n': { file: 'yunet_n_320_320.onnx', sha256: '81dbde155e982455488235acb8ec2dec5d647edf7cf7080d33e4abb69b93a0d2', source: 'github.com/ShiqiYu/libfacedetection.train, onnx/' },
+  /** UltraFace RFB-320 (Linzaer's Ultra-Light-Fast-Generic-Face-Detector, MIT): 320×240, boxes only. */
+  ultraface: { file: 'version-RFB-320.onnx', sha256: '34cd7e60aeff28744c657de7a3dc64e872d506741de66987f3426f2b79f88017', source: 'github.com/Linzaer/Ultra-Light-Fast-Generic-Face-Detector-1MB, models/onnx/' },
+} as const;
+export type FaceDetectorId = keyof typeof FACE_DETECTORS;
+export const FACE_DETECTOR_IDS = Object.keys(FACE_DETECTORS) as FaceDetectorId[];
+
 /** YuNet's outputs: `cls_8`, `obj_8`, `bbox_8`, `kps_8`, … for each of its strides. */
 const YUNET_OUTPUTS = YUNET_STRIDES.flatMap((s) => ['cls', 'obj', 'bbox', 'kps'].map((n) => `${n}_${s}`));
 

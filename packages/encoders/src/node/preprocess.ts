@@ -76,26 +76,26 @@ export async function decodeImage(src: ImageSource): Promise<DecodedImage> {
       toSharp(src); // validates
       return { data: src.rgb, width: src.width, height: src.height, channels: 3 };
     }
+    if (typeof src === 'object' && !(src instanceof Uint8Array)) toSharp(src); // a { path } that is not a string: the argument error
+    // the file is read once; every decode below works on these bytes
+    const input = src instanceof Uint8Array ? src : await readFile(typeof src === 'string' ? src : (src as { path: string }).path);
     // the common case in one libvips call: an 8-bit JPEG (not CMYK) or a PNG of at most 8 bits
-    if (typeof src === 'string' || src instanceof Uint8Array || (typeof src.path === 'string')) {
-      const bytes = src instanceof Uint8Array ? src : await readFile(typeof src === 'string' ? src : src.path);
-      if (plainEightBit(bytes)) {
-        const r = await sharp(bytes, DECODE).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-        if (r.info.channels === 1 || r.info.channels === 3) return { data: new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength), width: r.info.width, height: r.info.height, channels: r.info.channels };
-      }
+    if (plainEightBit(input)) {
+      const r = await toSharp(input).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      if (r.info.channels === 1 || r.info.channels === 3) return { data: new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength), width: r.info.width, height: r.info.height, channels: r.info.channels };
     }
-    let img = toSharp(src);
+    let img = toSharp(input);
     const meta = await img.metadata();
     if (!meta.width || !meta.height) throw new Error('image has no size');
     const { width, height } = meta;
     if (meta.space === 'cmyk') {
-      const r = await toSharp(src).pipelineColourspace('cmyk').toColourspace('cmyk').raw().toBuffer({ resolveWithObject: true });
+      const r = await toSharp(input).pipelineColourspace('cmyk').toColourspace('cmyk').raw().toBuffer({ resolveWithObject: true });
       if (r.info.channels !== 4) throw new Error(`CMYK image decoded to ${r.info.channels} channels`);
       return { data: pillowCmykToRgb(r.data), width, height, channels: 3 };
     }
     if (meta.format === 'png' && meta.depth === 'ushort') {
       const grey = (meta.channels ?? 3) <= 2;
-      const r = await toSharp(src).toColourspace(grey ? 'grey16' : 'rgb16').raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
+      const r = await toSharp(input).toColourspace(grey ? 'grey16' : 'rgb16').raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
       const v = new Uint16Array(r.data.buffer, r.data.byteOffset, r.data.byteLength / 2);
       const ch = r.info.channels;
       const keep = grey ? 1 : 3;
