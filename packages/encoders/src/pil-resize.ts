@@ -6,7 +6,16 @@
  * pipelines feed the model.
  */
 
+import { PIL_RESAMPLE_WASM } from './pil-resample-wasm.js';
+
 export type PilFilter = 'bilinear' | 'bicubic';
+
+/**
+ * Who runs the passes: `'wasm'` (default where WebAssembly SIMD exists: pil-resample.wat, 16 bytes per
+ * instruction) or `'js'` (the reference implementation below). Both give Pillow's bytes; tests check each.
+ */
+export const PIL_RESAMPLERS = ['wasm', 'js'] as const;
+export type PilResampler = (typeof PIL_RESAMPLERS)[number];
 
 const PRECISION_BITS = 32 - 8 - 2;
 const SCALE = 2 ** PRECISION_BITS;
@@ -87,10 +96,120 @@ function precomputeCoeffs(inSize: number, outSize: number, filter: PilFilter): C
   return { ksize, bounds, kk };
 }
 
-/** Pillow's clip8: the INT32 accumulator shifted down (floor) and clamped to 0…255. */
-function clip8(ss: number): number {
-  const v = ss >> PRECISION_BITS;
-  return v < 0 ? 0 : v > 255 ? 255 : v;
+/** A window of a resize's output: the pixels [x, x + width) × [y, y + height) of the full outWidth × outHeight result. */
+export interface ResizeWindow {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/**
+ * Pillow's `Image.resize(size, filter)` over interleaved 8-bit pixels (HWC), computing only `window` of the output
+ * (a centre crop costs only the cropped pixels; every output pixel is the one Pillow computes for the full size) and
+ * handing each output row to `row`: `window.width · channels` bytes, valid until `row` returns. The one
+ * implementation behind `pilResize` and preprocessing's fused resize + crop + normalise.
+ * Horizontal pass first over the input rows the vertical pass reads, then the vertical pass one output row at a
+ * time, kernel taps outermost so the inner loops run along whole rows; values are rounded to uint8 after each pass
+ * (Pillow's clip8 of the 22-bit fixed-point sum, done by the stores into Uint8ClampedArray).
+ * @param src height·width·channels bytes
+ */
+export function pilResizeRows(src: Uint8Array, width: number, height: number, channels: number, outWidth: number, outHeight: number, filter: PilFilter, window: ResizeWindow, row: (line: Uint8Array, y: number) => void): void {
+  if (src.length !== width * height * channels) throw new RangeError(`pilResize: ${src.length} bytes is not ${width}x${height}x${channels}`);
+  const { x: wx, y: wy, width: ww, height: wh } = window;
+  if (!(Number.isInteger(wx) && Number.isInteger(wy) && ww > 0 && wh > 0 && wx >= 0 && wy >= 0 && wx + ww <= outWidth && wy + wh <= outHeight)) {
+    throw new RangeError(`pilResize: window ${JSON.stringify(window)} does not fit the ${outWidth}x${outHeight} output`);
+  }
+  const needH = outWidth !== width;
+  const needV = outHeight !== height;
+  const h = coeffs(width, outWidth, filter);
+  const v = coeffs(height, outHeight, filter);
+  // the input rows the window's output rows read (bounds are non-decreasing in the output index)
+  const yFirst = needV ? v.bounds[2 * wy]! : wy;
+  const yLast = needV ? v.bounds[2 * (wy + wh - 1)]! + v.bounds[2 * (wy + wh - 1) + 1]! : wy + wh;
+  const len = ww * channels;
+  let img: Uint8Array | Uint8ClampedArray = src;
+  let rowLen = width * channels;
+  let colOffset = wx * channels;
+  let rowBase = 0;
+  if (needH) {
+    const rows = yLast - yFirst;
+    const tmp = new Uint8ClampedArray(rows * len);
+    const { bounds, kk, ksize } = h;
+    for (let yy = 0; yy < rows; yy++) {
+      const inRow = (yy + yFirst) * width * channels;
+      let o = yy * len;
+      for (let xx = wx; xx < wx + ww; xx++) {
+        const xmin = bounds[2 * xx]!;
+        const n = bounds[2 * xx + 1]!;
+        const k = xx * ksize;
+        if (channels === 1) {
+          let s0 = HALF;
+          for (let x = 0, p = inRow + xmin; x < n; x++, p++) s0 += src[p]! * kk[k + x]!;
+          tmp[o++] = s0 >> PRECISION_BITS;
+        } else if (channels === 3) {
+          let s0 = HALF, s1 = HALF, s2 = HALF;
+          for (let x = 0, p = inRow + xmin * 3; x < n; x++, p += 3) {
+            const w = kk[k + x]!;
+            s0 += src[p]! * w; s1 += src[p + 1]! * w; s2 += src[p + 2]! * w;
+          }
+          tmp[o++] = s0 >> PRECISION_BITS; tmp[o++] = s1 >> PRECISION_BITS; tmp[o++] = s2 >> PRECISION_BITS;
+        } else {
+          for (let c = 0; c < channels; c++) {
+            let ss = HALF;
+            for (let x = 0; x < n; x++) ss += src[inRow + (x + xmin) * channels + c]! * kk[k + x]!;
+            tmp[o++] = ss >> PRECISION_BITS;
+          }
+        }
+      }
+    }
+    img = tmp;
+    rowLen = len;
+    colOffset = 0;
+    rowBase = yFirst;
+  }
+  if (!needV) {
+    const bytes = img instanceof Uint8Array ? img : new Uint8Array(img.buffer);
+    for (let r = 0; r < wh; r++) {
+      const start = (wy + r - rowBase) * rowLen + colOffset;
+      row(bytes.subarray(start, start + len), r);
+    }
+    return;
+  }
+  const acc = new Int32Array(len);
+  const line = new Uint8ClampedArray(len);
+  // handed out as plain bytes, so that copying a row out is a memcpy (a set() across element types is not)
+  const lineBytes = new Uint8Array(line.buffer);
+  const { bounds, kk, ksize } = v;
+  for (let r = 0; r < wh; r++) {
+    const yy = wy + r;
+    const ymin = bounds[2 * yy]!;
+    const n = bounds[2 * yy + 1]!;
+    const k = yy * ksize;
+    const b0 = (ymin - rowBase) * rowLen + colOffset;
+    // one, two and three taps (upscaling, small downscales) in one loop each; more taps accumulate in `acc`
+    if (n === 1) {
+      const w0 = kk[k]!;
+      for (let i = 0; i < len; i++) line[i] = (HALF + img[b0 + i]! * w0) >> PRECISION_BITS;
+    } else if (n === 2) {
+      const w0 = kk[k]!, w1 = kk[k + 1]!;
+      const b1 = b0 + rowLen;
+      for (let i = 0; i < len; i++) line[i] = (HALF + img[b0 + i]! * w0 + img[b1 + i]! * w1) >> PRECISION_BITS;
+    } else if (n === 3) {
+      const w0 = kk[k]!, w1 = kk[k + 1]!, w2 = kk[k + 2]!;
+      const b1 = b0 + rowLen, b2 = b1 + rowLen;
+      for (let i = 0; i < len; i++) line[i] = (HALF + img[b0 + i]! * w0 + img[b1 + i]! * w1 + img[b2 + i]! * w2) >> PRECISION_BITS;
+    } else {
+      acc.fill(HALF);
+      for (let t = 0; t < n; t++) {
+        const w = kk[k + t]!;
+        const base = b0 + t * rowLen;
+        for (let i = 0; i < len; i++) acc[i] = acc[i]! + img[base + i]! * w;
+      }
+      for (let i = 0; i < len; i++) line[i] = acc[i]! >> PRECISION_BITS;
+    }
+    row(lineBytes, r);
+  }
 }
 
 /**
@@ -98,63 +217,180 @@ function clip8(ss: number): number {
  * @param src height·width·channels bytes
  * @returns outHeight·outWidth·channels bytes
  */
-export function pilResize(src: Uint8Array, width: number, height: number, channels: number, outWidth: number, outHeight: number, filter: PilFilter): Uint8Array {
+export function pilResize(src: Uint8Array, width: number, height: number, channels: number, outWidth: number, outHeight: number, filter: PilFilter, resampler?: PilResampler): Uint8Array {
   if (src.length !== width * height * channels) throw new RangeError(`pilResize: ${src.length} bytes is not ${width}x${height}x${channels}`);
   if (outWidth === width && outHeight === height) return src.slice();
+  return pilResizeWindow(src, width, height, channels, outWidth, outHeight, filter, { x: 0, y: 0, width: outWidth, height: outHeight }, resampler);
+}
+
+/**
+ * Pillow's resize of `window` only (see `pilResizeRows`), as window.height · window.width · channels bytes.
+ * @param resampler default: `'wasm'` where WebAssembly SIMD is available, else `'js'`
+ */
+export function pilResizeWindow(src: Uint8Array, width: number, height: number, channels: number, outWidth: number, outHeight: number, filter: PilFilter, window: ResizeWindow, resampler?: PilResampler): Uint8Array {
+  const wasm = pickResampler(resampler);
+  const len = window.width * channels;
+  if (wasm) {
+    const r = wasmResize(wasm, src, width, height, channels, outWidth, outHeight, filter, window, 0);
+    return new Uint8Array(wasm.memory.buffer, r.dst, window.height * len).slice();
+  }
+  const out = new Uint8Array(window.height * len);
+  pilResizeRows(src, width, height, channels, outWidth, outHeight, filter, window, (line, r) => out.set(line, r * len));
+  return out;
+}
+
+/**
+ * Per-channel tables of the float value of each byte (3 × 256 values: channel c at 256·c), as CLIP's rescale and
+ * normalisation give it.
+ */
+export type ByteTables = Float32Array;
+
+/**
+ * Resize `window` (grey or RGB bytes) as Pillow does and write it as three CHW float planes of window.width ×
+ * window.height into `out` at `offset`, each byte through its channel's table (`tables`). Grey input gives three
+ * planes from the three tables. The fused path of preprocessing: in WebAssembly no resized byte image is handed
+ * back to JavaScript.
+ */
+export function pilResizeToPlanes(src: Uint8Array, width: number, height: number, channels: 1 | 3, outWidth: number, outHeight: number, filter: PilFilter, window: ResizeWindow, tables: ByteTables, out: Float32Array, offset: number, resampler?: PilResampler): void {
+  const plane = window.width * window.height;
+  if (tables.length !== 768) throw new RangeError(`pilResizeToPlanes: ${tables.length} table values, expected 3·256`);
+  if (out.length < offset + 3 * plane) throw new RangeError(`pilResizeToPlanes: ${out.length} values, too few for 3·${plane} at offset ${offset}`);
+  const wasm = pickResampler(resampler);
+  if (!wasm) {
+    const write = planeWriter(out, offset, window.width, plane, channels, tables);
+    pilResizeRows(src, width, height, channels, outWidth, outHeight, filter, window, write);
+    return;
+  }
+  // equal tables (exp-clip) and grey input: one plane computed, copied twice
+  const shared = channels === 1 && tablesEqual(tables);
+  const r = wasmResize(wasm, src, width, height, channels, outWidth, outHeight, filter, window, 768 * 4 + 3 * plane * 4);
+  const lut = align16(r.end);
+  const floats = align16(lut + 768 * 4);
+  new Float32Array(wasm.memory.buffer, lut, 768).set(tables);
+  wasm.planes(r.dst, plane, channels, lut, floats, plane * 4, channels === 1 && !shared ? 1 : 0);
+  const f = new Float32Array(wasm.memory.buffer, floats, 3 * plane);
+  if (shared) {
+    const one = f.subarray(0, plane);
+    out.set(one, offset);
+    out.set(one, offset + plane);
+    out.set(one, offset + 2 * plane);
+  } else {
+    out.set(f, offset);
+  }
+}
+
+/**
+ * A row sink writing rows of `crop` pixels (grey or RGB bytes) into three CHW planes of `out` at `offset` through
+ * the channel tables (the JavaScript path of `pilResizeToPlanes`, and preprocessing's after augmentation).
+ */
+export function planeWriter(out: Float32Array, offset: number, crop: number, plane: number, channels: 1 | 3, tables: ByteTables): (line: Uint8Array, row: number) => void {
+  const l0 = tables.subarray(0, 256);
+  const l1 = tables.subarray(256, 512);
+  const l2 = tables.subarray(512, 768);
+  return (line, r) => {
+    const o0 = offset + r * crop;
+    const o1 = o0 + plane;
+    const o2 = o1 + plane;
+    if (channels === 1) {
+      for (let i = 0; i < crop; i++) {
+        const v = line[i]!;
+        out[o0 + i] = l0[v]!; out[o1 + i] = l1[v]!; out[o2 + i] = l2[v]!;
+      }
+    } else {
+      for (let i = 0, p = 0; i < crop; i++, p += 3) {
+        out[o0 + i] = l0[line[p]!]!; out[o1 + i] = l1[line[p + 1]!]!; out[o2 + i] = l2[line[p + 2]!]!;
+      }
+    }
+  };
+}
+
+function tablesEqual(t: ByteTables): boolean {
+  for (let v = 0; v < 256; v++) if (t[v] !== t[256 + v] || t[v] !== t[512 + v]) return false;
+  return true;
+}
+
+interface ResampleWasm {
+  memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
+  hpass(src: number, width: number, ch: number, rows: number, x0: number, count: number, bounds: number, kk: number, ksize: number, dst: number): void;
+  vpass(img: number, rowLen: number, colOff: number, rowBase: number, y0: number, rows: number, bounds: number, kk: number, ksize: number, len: number, dst: number): void;
+  planes(src: number, count: number, ch: number, lut: number, dst: number, plane: number, grey3: number): void;
+}
+
+let wasmInstance: ResampleWasm | null | undefined;
+/** The WebAssembly passes, or null where WebAssembly SIMD is not available (older browsers). */
+function resampleWasm(): ResampleWasm | null {
+  if (wasmInstance === undefined) {
+    // typed here: the runtime-neutral build has neither DOM nor Node types
+    const api = (globalThis as { WebAssembly?: { validate(b: Uint8Array): boolean; Module: new (b: Uint8Array) => object; Instance: new (m: object) => { exports: unknown } } }).WebAssembly;
+    const bytes = api && typeof atob === 'function' ? Uint8Array.from(atob(PIL_RESAMPLE_WASM), (c) => c.charCodeAt(0)) : undefined;
+    wasmInstance = api && bytes && api.validate(bytes) ? (new api.Instance(new api.Module(bytes)).exports as ResampleWasm) : null;
+  }
+  return wasmInstance;
+}
+
+function pickResampler(resampler: PilResampler | undefined): ResampleWasm | null {
+  if (resampler !== undefined && resampler !== 'wasm' && resampler !== 'js') throw new RangeError(`pilResize: resampler must be one of ${PIL_RESAMPLERS.join(', ')}, got ${String(resampler)}`);
+  if (resampler === 'js') return null;
+  const wasm = resampleWasm();
+  if (!wasm && resampler === 'wasm') throw new Error('pilResize: WebAssembly SIMD is not available in this runtime; use the js resampler');
+  return wasm;
+}
+
+const align16 = (n: number) => (n + 15) & ~15;
+
+/**
+ * Lays out coefficients, source and work buffers in the module's memory (growing it when needed), runs the passes
+ * and returns where the window's bytes are (rows of window.width·channels, contiguous) and where free memory
+ * starts, `extra` bytes of which are guaranteed.
+ */
+function wasmResize(wasm: ResampleWasm, src: Uint8Array, width: number, height: number, channels: number, outWidth: number, outHeight: number, filter: PilFilter, win: ResizeWindow, extra: number): { dst: number; end: number } {
+  if (src.length !== width * height * channels) throw new RangeError(`pilResize: ${src.length} bytes is not ${width}x${height}x${channels}`);
+  const { x: wx, y: wy, width: ww, height: wh } = win;
+  if (!(Number.isInteger(wx) && Number.isInteger(wy) && ww > 0 && wh > 0 && wx >= 0 && wy >= 0 && wx + ww <= outWidth && wy + wh <= outHeight)) {
+    throw new RangeError(`pilResize: window ${JSON.stringify(win)} does not fit the ${outWidth}x${outHeight} output`);
+  }
   const needH = outWidth !== width;
   const needV = outHeight !== height;
   const h = coeffs(width, outWidth, filter);
   const v = coeffs(height, outHeight, filter);
-  const yFirst = v.bounds[0]!;
-  const yLast = v.bounds[2 * outHeight - 2]! + v.bounds[2 * outHeight - 1]!;
-  let img = src;
-  let iw = width;
-  let rowOffset = 0;
+  const yFirst = needV ? v.bounds[2 * wy]! : wy;
+  const yLast = needV ? v.bounds[2 * (wy + wh - 1)]! + v.bounds[2 * (wy + wh - 1) + 1]! : wy + wh;
+  const len = ww * channels;
+  const hb = 0;
+  const hk = align16(hb + h.bounds.byteLength);
+  const vb = align16(hk + h.kk.byteLength);
+  const vk = align16(vb + v.bounds.byteLength);
+  const so = align16(vk + v.kk.byteLength);
+  const tmp = align16(so + src.length + 16);
+  const dst = align16(tmp + (needH ? (yLast - yFirst) * len + 16 : 0));
+  const end = align16(dst + wh * len + 16);
+  const need = end + extra;
+  if (need > wasm.memory.buffer.byteLength) wasm.memory.grow(Math.ceil((need - wasm.memory.buffer.byteLength) / 65536));
+  const mem = wasm.memory.buffer;
+  new Int32Array(mem, hb, h.bounds.length).set(h.bounds);
+  new Int32Array(mem, hk, h.kk.length).set(h.kk);
+  new Int32Array(mem, vb, v.bounds.length).set(v.bounds);
+  new Int32Array(mem, vk, v.kk.length).set(v.kk);
+  new Uint8Array(mem, so, src.length).set(src);
+  let img = so;
+  let rowLen = width * channels;
+  let colOff = wx * channels;
+  let rowBase = 0;
   if (needH) {
-    // horizontal pass over the rows the vertical pass will read
-    rowOffset = yFirst;
-    const rows = yLast - yFirst;
-    const tmp = new Uint8Array(rows * outWidth * channels);
-    for (let yy = 0; yy < rows; yy++) {
-      const inRow = (yy + yFirst) * width * channels;
-      for (let xx = 0; xx < outWidth; xx++) {
-        const xmin = h.bounds[2 * xx]!;
-        const n = h.bounds[2 * xx + 1]!;
-        const k = xx * h.ksize;
-        const o = (yy * outWidth + xx) * channels;
-        if (channels === 3) {
-          let s0 = HALF, s1 = HALF, s2 = HALF;
-          for (let x = 0, p = inRow + xmin * 3; x < n; x++, p += 3) {
-            const w = h.kk[k + x]!;
-            s0 += src[p]! * w; s1 += src[p + 1]! * w; s2 += src[p + 2]! * w;
-          }
-          tmp[o] = clip8(s0); tmp[o + 1] = clip8(s1); tmp[o + 2] = clip8(s2);
-        } else {
-          for (let c = 0; c < channels; c++) {
-            let ss = HALF;
-            for (let x = 0; x < n; x++) ss += src[inRow + (x + xmin) * channels + c]! * h.kk[k + x]!;
-            tmp[o + c] = clip8(ss);
-          }
-        }
-      }
-    }
+    wasm.hpass(so + yFirst * width * channels, width, channels, yLast - yFirst, wx, ww, hb, hk, h.ksize, tmp);
     img = tmp;
-    iw = outWidth;
+    rowLen = len;
+    colOff = 0;
+    rowBase = yFirst;
   }
-  if (!needV) return img;
-  const out = new Uint8Array(outHeight * iw * channels);
-  const rowLen = iw * channels;
-  for (let yy = 0; yy < outHeight; yy++) {
-    const ymin = v.bounds[2 * yy]! - (needH ? rowOffset : 0);
-    const n = v.bounds[2 * yy + 1]!;
-    const k = yy * v.ksize;
-    const o = yy * rowLen;
-    // one output row: every value of it, the kernel over the input rows (row-major, so reads stay sequential)
-    for (let i = 0; i < rowLen; i++) {
-      let ss = HALF;
-      for (let y = 0, p = ymin * rowLen + i; y < n; y++, p += rowLen) ss += img[p]! * v.kk[k + y]!;
-      out[o + i] = clip8(ss);
+  if (needV) {
+    wasm.vpass(img, rowLen, colOff, rowBase, wy, wh, vb, vk, v.ksize, len, dst);
+  } else {
+    const bytes = new Uint8Array(mem);
+    for (let r = 0; r < wh; r++) {
+      const start = img + (wy + r - rowBase) * rowLen + colOff;
+      bytes.copyWithin(dst + r * len, start, start + len);
     }
   }
-  return out;
+  return { dst, end };
 }

@@ -1,5 +1,5 @@
 import { assertShape, checkOneOf, DataFormatError, InvalidArgumentError, type Rng, type Tensor4D } from '@vlfer/core';
-import { pilResize } from './pil-resize.js';
+import { pilResize, pilResizeToPlanes, pilResizeWindow, planeWriter, type ByteTables, type PilResampler } from './pil-resize.js';
 
 /**
  * How an image becomes pixel values (runtime-neutral; decoding is done by the caller: sharp in Node, a canvas in
@@ -112,9 +112,11 @@ export function resizedSize(width: number, height: number, mode: PreprocessMode,
 /**
  * Resize, crop, (augment,) rescale and normalise one decoded image into `out` (CHW float32, 3·crop·crop values)
  * at `offset`. Grey images give three equal channels. `resized` lets a caller pass pixels it already resized to
- * `resizedSize` (libvips), skipping the Pillow-exact resize.
+ * `resizedSize` (libvips), skipping the Pillow-exact resize. Without augmentation the resize computes only the
+ * centre crop and writes it straight into the planes (`pilResizeToPlanes`).
+ * @param options.resampler who runs Pillow's passes (default: WebAssembly SIMD where available)
  */
-export function preprocessRgb(img: DecodedImage, mode: PreprocessMode, config: ClipPreprocessorConfig, out: Float32Array, offset: number, options: { augmentation?: ClipAugmentation | null; resized?: boolean; name?: string } = {}): void {
+export function preprocessRgb(img: DecodedImage, mode: PreprocessMode, config: ClipPreprocessorConfig, out: Float32Array, offset: number, options: { augmentation?: ClipAugmentation | null; resized?: boolean; name?: string; resampler?: PilResampler } = {}): void {
   checkOneOf(mode, PREPROCESS_MODES, { functionName: 'preprocessRgb', argument: 'mode' });
   const name = options.name ?? `<${img.width}x${img.height} image>`;
   const { width: w, height: h, channels } = img;
@@ -122,35 +124,36 @@ export function preprocessRgb(img: DecodedImage, mode: PreprocessMode, config: C
   const crop = config.cropSize;
   const [nw, nh] = options.resized ? [w, h] : resizedSize(w, h, mode, config);
   if (nw < crop || nh < crop) throw new DataFormatError({ file: name, message: `resized to ${nw}x${nh}, smaller than the ${crop} crop` });
-  if (!options.resized && img.data.length !== w * h * channels) throw new DataFormatError({ file: name, message: `${img.data.length} bytes for ${w}x${h}x${channels}` });
-  const resized = options.resized ? img.data : pilResize(img.data, w, h, channels, nw, nh, mode === 'clip' ? 'bicubic' : 'bilinear');
-  let data: Uint8Array;
-  if (nw === crop && nh === crop) data = resized;
-  else {
-    const left = Math.floor((nw - crop) / 2);
-    const top = Math.floor((nh - crop) / 2);
-    data = new Uint8Array(crop * crop * channels);
-    for (let y = 0; y < crop; y++) data.set(resized.subarray(((y + top) * nw + left) * channels, ((y + top) * nw + left + crop) * channels), y * crop * channels);
+  if (img.data.length !== w * h * channels) throw new DataFormatError({ file: name, message: `${img.data.length} bytes for ${w}x${h}x${channels}` });
+  if (out.length < offset + 3 * crop * crop) throw new InvalidArgumentError({ functionName: 'preprocessRgb', argument: 'out', message: `${out.length} values, too few for 3·${crop}·${crop} at offset ${offset}` });
+  const box = { x: Math.floor((nw - crop) / 2), y: Math.floor((nh - crop) / 2), width: crop, height: crop };
+  const filter = mode === 'clip' ? 'bicubic' : 'bilinear';
+  const tables = byteTables(mode, config);
+  if (!options.augmentation) {
+    pilResizeToPlanes(img.data, w, h, channels, nw, nh, filter, box, tables, out, offset, options.resampler);
+    return;
   }
-  if (options.augmentation) data = augment(data, crop, channels, options.augmentation);
-  const plane = crop * crop;
-  const [m0, m1, m2] = mode === 'clip' ? config.mean : [0, 0, 0];
-  const [s0, s1, s2] = mode === 'clip' ? config.std : [1, 1, 1];
-  const scale = 1 / 255;
-  if (channels === 1) {
-    for (let p = 0; p < plane; p++) {
-      const v = data[p]! * scale;
-      out[offset + p] = (v - m0) / s0;
-      out[offset + plane + p] = (v - m1) / s1;
-      out[offset + 2 * plane + p] = (v - m2) / s2;
-    }
-  } else {
-    for (let p = 0; p < plane; p++) {
-      out[offset + p] = (data[3 * p]! * scale - m0) / s0;
-      out[offset + plane + p] = (data[3 * p + 1]! * scale - m1) / s1;
-      out[offset + 2 * plane + p] = (data[3 * p + 2]! * scale - m2) / s2;
-    }
+  const cropped = pilResizeWindow(img.data, w, h, channels, nw, nh, filter, box, options.resampler);
+  const data = augment(cropped, crop, channels, options.augmentation);
+  const write = planeWriter(out, offset, crop, crop * crop, channels, tables);
+  for (let r = 0; r < crop; r++) write(data.subarray(r * crop * channels, (r + 1) * crop * channels), r);
+}
+
+/** Per channel, the 256 values a byte becomes: `(v / 255 − mean_c) / std_c` ('clip') or `v / 255` ('exp-clip'). */
+const TABLES = new Map<string, ByteTables>();
+function byteTables(mode: PreprocessMode, config: ClipPreprocessorConfig): ByteTables {
+  const mean = mode === 'clip' ? config.mean : [0, 0, 0];
+  const std = mode === 'clip' ? config.std : [1, 1, 1];
+  const key = `${mean.join(' ')} ${std.join(' ')}`;
+  let tables = TABLES.get(key);
+  if (!tables) {
+    const scale = 1 / 255;
+    tables = new Float32Array(768);
+    for (let c = 0; c < 3; c++) for (let v = 0; v < 256; v++) tables[256 * c + v] = (v * scale - mean[c]!) / std[c]!;
+    if (TABLES.size >= 16) TABLES.delete(TABLES.keys().next().value!);
+    TABLES.set(key, tables);
   }
+  return tables;
 }
 
 /**

@@ -1,6 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { DataFormatError } from '@vlfer/core';
+import { decodeJpegWasm } from './jpeg.js';
+import { decodePngJs } from './png.js';
 import { decodeImage, pillowCmykToRgb } from './preprocess.js';
 
 // Pillow 9.4 (Debian python3-pil) `Image.open(f).convert('RGB')` of each file, in test-data/decoding/pillow-rgb.json.
@@ -19,5 +24,77 @@ describe('decoding matches Pillow where libvips would not (16-bit, CMYK, ICC pro
   it("16-bit grey saturates like Pillow (1000 → 255, not libvips' 1000 / 257 ≈ 4); CMYK uses Pillow's formula", () => {
     expect(Array.from(pillowCmykToRgb(Uint8Array.of(30, 225, 70, 10)))).toEqual([216, 29, 178]);
     expect(Array.from(pillowCmykToRgb(Uint8Array.of(0, 0, 0, 255)))).toEqual([0, 0, 0]);
+  });
+});
+
+describe('JPEG through libjpeg-turbo in WebAssembly gives Pillow\'s bytes', () => {
+  const variants = Object.keys(pillow).filter((f) => f.startsWith('jpeg-'));
+  it('covers every JPEG coding variant of make_codec_variants.py', () => expect(variants.length).toBe(12));
+  for (const f of variants) {
+    it(`${f}: ${f === 'jpeg-4x2.jpg' ? 'refused by TurboJPEG, decoded by libvips' : 'decoded in WebAssembly'}, equal to Pillow`, async () => {
+      const fast = await decodeJpegWasm(readFileSync(join(dir, f)));
+      if (f === 'jpeg-4x2.jpg') expect(fast).toBeUndefined();
+      else {
+        expect(fast, 'the WebAssembly decoder refused it').toBeDefined();
+        expect(fast!.data, 'a Uint8Array of this realm (checked by preprocessImages for raw sources)').toBeInstanceOf(Uint8Array);
+        expect([fast!.width, fast!.height, fast!.channels]).toEqual([pillow[f]!.width, pillow[f]!.height, pillow[f]!.pillowMode === 'L' ? 1 : 3]);
+        expect(asRgb(fast!)).toEqual(pillow[f]!.rgb);
+      }
+      const d = await decodeImage(join(dir, f));
+      expect([d.width, d.height]).toEqual([pillow[f]!.width, pillow[f]!.height]);
+      expect(asRgb(d)).toEqual(pillow[f]!.rgb);
+    });
+  }
+  it('a truncated or corrupt JPEG is an error naming the file, and the decoder keeps working after it', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'vlfer-jpeg-'));
+    const whole = readFileSync(join(dir, 'jpeg-420.jpg'));
+    const truncated = join(tmp, 'truncated.jpg');
+    writeFileSync(truncated, whole.subarray(0, Math.floor(whole.length / 2)));
+    const corrupt = join(tmp, 'corrupt.jpg');
+    writeFileSync(corrupt, Buffer.concat([whole.subarray(0, 20), Buffer.alloc(200, 0xff), whole.subarray(220)]));
+    expect(await decodeJpegWasm(readFileSync(truncated))).toBeUndefined();
+    for (const bad of [truncated, corrupt]) {
+      const error = await decodeImage(bad).then(() => undefined, (e: unknown) => e);
+      expect(error).toBeInstanceOf(DataFormatError);
+      expect(String((error as Error).message)).toContain(bad);
+    }
+    expect(asRgb((await decodeJpegWasm(whole))!)).toEqual(pillow['jpeg-420.jpg']!.rgb);
+  });
+});
+
+describe('8-bit PNG decoded in JavaScript gives Pillow\'s bytes', () => {
+  const variants = Object.keys(pillow).filter((f) => f.startsWith('png-'));
+  const viaLibvips = new Set(['png-1bit.png', 'png-palette-4bit.png']);
+  it('covers every colour type, tRNS, Adam7 and the low bit depths', () => expect(variants.length).toBe(11));
+  for (const f of variants) {
+    it(`${f} (Pillow mode ${pillow[f]!.pillowMode}): ${viaLibvips.has(f) ? 'below 8 bits, decoded by libvips' : 'decoded in JavaScript'}, equal to Pillow`, async () => {
+      const fast = decodePngJs(readFileSync(join(dir, f)));
+      if (viaLibvips.has(f)) expect(fast).toBeUndefined();
+      else {
+        expect(fast, 'the JavaScript decoder refused it').toBeDefined();
+        expect(fast!.data).toBeInstanceOf(Uint8Array);
+        expect(fast!.channels).toBe(['L', 'LA'].includes(pillow[f]!.pillowMode) ? 1 : 3);
+        expect(asRgb(fast!)).toEqual(pillow[f]!.rgb);
+      }
+      const d = await decodeImage(join(dir, f));
+      expect([d.width, d.height]).toEqual([pillow[f]!.width, pillow[f]!.height]);
+      expect(asRgb(d)).toEqual(pillow[f]!.rgb);
+    });
+  }
+  it('a PNG with a damaged chunk (CRC mismatch) or cut short is an error naming the file', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'vlfer-png-'));
+    const whole = readFileSync(join(dir, 'png-rgb.png'));
+    const idat = whole.indexOf('IDAT');
+    const damaged = Buffer.from(whole);
+    damaged[idat + 10] = damaged[idat + 10]! ^ 0x55;
+    const files = { 'crc.png': damaged, 'cut.png': whole.subarray(0, idat + 20) };
+    for (const [name, bytes] of Object.entries(files)) {
+      const file = join(tmp, name);
+      writeFileSync(file, bytes);
+      expect(decodePngJs(bytes), name).toBeUndefined();
+      const error = await decodeImage(file).then(() => undefined, (e: unknown) => e);
+      expect(error, name).toBeInstanceOf(DataFormatError);
+      expect(String((error as Error).message)).toContain(file);
+    }
   });
 });

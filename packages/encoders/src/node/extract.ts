@@ -93,9 +93,16 @@ export async function encodeImages(options: EncodeImagesOptions): Promise<Encode
     if (miss) batches.push(window);
   }
   onProgress?.({ phase: 'encode', done: cached, total: items.length, unit: 'images', cached });
+  // two pixel buffers, taken in turn: batch b + 1 is written while batch b is encoded, and no batch allocates
+  const crop = model.preprocessor.cropSize;
+  const buffers: Float32Array[] = [];
+  let turn = 0;
   const prep = (batch: number[]) => {
     const sources = batch.map((i) => sourceOf(items[i]!));
-    return options.preprocessPool ? options.preprocessPool.run(sources, mode, model.preprocessor, resizer) : preprocessImages(sources, mode, model.preprocessor, resizer);
+    if (options.preprocessPool) return options.preprocessPool.run(sources, mode, model.preprocessor, resizer);
+    const k = turn++ % 2;
+    buffers[k] ??= new Float32Array(Math.min(batchSize, items.length) * 3 * crop * crop);
+    return preprocessImages(sources, mode, model.preprocessor, resizer, { out: buffers[k] });
   };
   let next = batches.length > 0 ? prep(batches[0]!) : undefined;
   next?.catch(() => undefined);

@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { AbortedError, DataFormatError, InvalidArgumentError, VlferError, type Rng, type Tensor4D } from '@vlfer/core';
 import { hashBytes, hashFile } from '@vlfer/core/node';
 import { segmentCentreIndices, tsnTrainIndices, type ShortClipPolicy } from '@vlfer/datasets';
@@ -7,13 +6,12 @@ import { listFrames } from '@vlfer/datasets/node';
 import type { ClipAugmentation, ClipPreprocessorConfig, PreprocessMode } from '../preprocess.js';
 import type { EncodeItem } from './extract.js';
 import { preprocessImages, type ImageSource } from './preprocess.js';
+import { packageRequire } from './require.js';
 
 /** Path of the ffmpeg binary shipped in `@ffmpeg-installer/ffmpeg` (override with $VLFER_FFMPEG). */
 export function defaultFfmpegPath(): string {
   if (process.env.VLFER_FFMPEG) return process.env.VLFER_FFMPEG;
-  // __filename in the CommonJS build (import.meta is empty there), import.meta.url in the sources
-  const require = createRequire(typeof __filename === 'string' ? __filename : import.meta.url);
-  return (require('@ffmpeg-installer/ffmpeg') as { path: string }).path;
+  return (packageRequire('@ffmpeg-installer/ffmpeg') as { path: string }).path;
 }
 
 function run(cmd: string, args: string[], signal?: AbortSignal): Promise<{ stdout: Buffer; stderr: string; code: number | null }> {
