@@ -6,7 +6,7 @@ import { sharedPath } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
 import { PIL_RESAMPLE_WASM } from './pil-resample-wasm.js';
 import { PIL_RESAMPLERS, pilResize, pilResizeToPlanes, pilResizeWindow, type PilFilter } from './pil-resize.js';
-import { OPENAI_CLIP_PREPROCESSOR } from './preprocess.js';
+import { OPENAI_CLIP_PREPROCESSOR, preprocessRgb } from './preprocess.js';
 import { preprocessImages } from './node/preprocess.js';
 
 // SHA-256 of Pillow 9.4 `Image.resize` outputs, made by the Python snippet in this package's README.
@@ -101,10 +101,41 @@ describe('the WebAssembly passes equal the JavaScript ones (both Pillow-exact ab
     expect(() => pilResizeWindow(src, 4, 4, 1, 8, 8, 'bilinear', { x: 4, y: 0, width: 5, height: 2 })).toThrow(/window .* does not fit the 8x8 output/);
     expect(() => pilResize(src, 4, 5, 1, 8, 8, 'bilinear')).toThrow(/16 bytes is not 4x5x1/);
     expect(() => pilResize(src, 4, 4, 1, 8, 8, 'bilinear', 'gpu' as never)).toThrow(/resampler must be one of wasm, js/);
+    expect(() => pilResize(src, 4, 4, 1, 2.5, 8, 'bilinear')).toThrow(/sizes must be positive integers, got 4 → 2.5/);
+    expect(() => pilResize(src, 4, 4, 1, 8, 8, 'lanczos' as never)).toThrow(/filter must be one of bilinear, bicubic, got lanczos/);
   });
   it('the committed module is src/pil-resample.wat compiled (scripts/build-wasm.mjs)', async () => {
     // @ts-expect-error a plain ES module script without types
     const { compileResampleWat } = await import('../scripts/build-wasm.mjs');
     expect(await compileResampleWat()).toBe(PIL_RESAMPLE_WASM);
+  });
+});
+
+// SHA-256 of the float32 tensors of torchvision (exp-clip) and of CLIPImageProcessor's steps in NumPy (clip), made by
+// tools/fixtures/pytorch_tensors.py.
+const tensors = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'test-data', 'pytorch-tensors.json'), 'utf8')) as {
+  fer2013: { file: string; expClip: string; clip: string }[];
+  synthetic: { width: number; height: number; rgb: number[]; expClip: string; clip: string };
+};
+const floatSha = (a: Float32Array) => sha(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+
+describe('preprocessing gives the reference pipelines\' float32 tensors bit for bit', () => {
+  for (const f of tensors.fer2013) {
+    it(`FER2013 ${f.file}: exp-clip = torchvision ToTensor(Resize), clip = CLIPImageProcessor`, async () => {
+      const path = sharedPath('data', 'fer2013-privatetest', ...f.file.split('/'));
+      expect(floatSha((await preprocessImages([path], 'exp-clip')).data)).toBe(f.expClip);
+      expect(floatSha((await preprocessImages([path], 'clip')).data)).toBe(f.clip);
+    });
+  }
+  it('a 61×37 RGB image, both modes, both resamplers', () => {
+    const t = tensors.synthetic;
+    const img = { data: Uint8Array.from(t.rgb), width: t.width, height: t.height, channels: 3 as const };
+    for (const resampler of PIL_RESAMPLERS) {
+      for (const [mode, want] of [['exp-clip', t.expClip], ['clip', t.clip]] as const) {
+        const out = new Float32Array(3 * 224 * 224);
+        preprocessRgb(img, mode, OPENAI_CLIP_PREPROCESSOR, out, 0, { resampler });
+        expect(floatSha(out), `${mode} ${resampler}`).toBe(want);
+      }
+    }
   });
 });

@@ -7,6 +7,7 @@
  */
 
 import { PIL_RESAMPLE_WASM } from './pil-resample-wasm.js';
+import { wasmApi } from './wasm.js';
 
 export type PilFilter = 'bilinear' | 'bicubic';
 
@@ -64,6 +65,8 @@ function coeffs(inSize: number, outSize: number, filter: PilFilter): Coeffs {
 
 function precomputeCoeffs(inSize: number, outSize: number, filter: PilFilter): Coeffs {
   const f = FILTERS[filter];
+  if (!f) throw new RangeError(`pilResize: filter must be one of ${Object.keys(FILTERS).join(', ')}, got ${String(filter)}`);
+  if (!Number.isInteger(inSize) || !Number.isInteger(outSize) || inSize < 1 || outSize < 1) throw new RangeError(`pilResize: sizes must be positive integers, got ${inSize} → ${outSize}`);
   const scale = inSize / outSize;
   const filterscale = scale < 1 ? 1 : scale;
   const support = f.support * filterscale;
@@ -320,8 +323,7 @@ let wasmInstance: ResampleWasm | null | undefined;
 /** The WebAssembly passes, or null where WebAssembly SIMD is not available (older browsers). */
 function resampleWasm(): ResampleWasm | null {
   if (wasmInstance === undefined) {
-    // typed here: the runtime-neutral build has neither DOM nor Node types
-    const api = (globalThis as { WebAssembly?: { validate(b: Uint8Array): boolean; Module: new (b: Uint8Array) => object; Instance: new (m: object) => { exports: unknown } } }).WebAssembly;
+    const api = wasmApi();
     const bytes = api && typeof atob === 'function' ? Uint8Array.from(atob(PIL_RESAMPLE_WASM), (c) => c.charCodeAt(0)) : undefined;
     wasmInstance = api && bytes && api.validate(bytes) ? (new api.Instance(new api.Module(bytes)).exports as ResampleWasm) : null;
   }

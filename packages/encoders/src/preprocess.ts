@@ -149,7 +149,9 @@ function byteTables(mode: PreprocessMode, config: ClipPreprocessorConfig): ByteT
   if (!tables) {
     const scale = 1 / 255;
     tables = new Float32Array(768);
-    for (let c = 0; c < 3; c++) for (let v = 0; v < 256; v++) tables[256 * c + v] = (v * scale - mean[c]!) / std[c]!;
+    // v / 255 rounded to float32 (torchvision's ToTensor; HF's rescale gives the same 256 values), then CLIP's
+    // normalisation in float32 as HF's normalize and torchvision's Normalize compute it
+    for (let c = 0; c < 3; c++) for (let v = 0; v < 256; v++) tables[256 * c + v] = mode === 'clip' ? clipNormalize(Math.fround(v * scale), mean[c]!, std[c]!) : v * scale;
     if (TABLES.size >= 16) TABLES.delete(TABLES.keys().next().value!);
     TABLES.set(key, tables);
   }
@@ -157,8 +159,18 @@ function byteTables(mode: PreprocessMode, config: ClipPreprocessorConfig): ByteT
 }
 
 /**
- * CLIP's normalisation `(x − mean_c) / std_c` of pixels in [0, 1] (the one normalisation of vlfer: `'clip'`
- * preprocessing applies the same formula, HESP applies it after adding its visual prompt). Returns a new tensor.
+ * CLIP's normalisation of one value, `(x − mean) / std`, in float32 arithmetic as PyTorch and NumPy compute it on
+ * float32 tensors (the subtraction rounded to float32, then the division): bit-identical to HF CLIPImageProcessor
+ * and torchvision `Normalize`. The one normalisation formula of vlfer: `'clip'` preprocessing's tables and
+ * `normalizePixels` call it.
+ */
+export function clipNormalize(x: number, mean: number, std: number): number {
+  return Math.fround(Math.fround(x - Math.fround(mean)) / Math.fround(std));
+}
+
+/**
+ * CLIP's normalisation (`clipNormalize`) of pixels in [0, 1], per channel: HESP applies it after adding its visual
+ * prompt. Returns a new tensor.
  * @param pixels [n, 3, H, W]
  */
 export function normalizePixels(pixels: Tensor4D, config: Pick<ClipPreprocessorConfig, 'mean' | 'std'>): Tensor4D {
@@ -171,7 +183,7 @@ export function normalizePixels(pixels: Tensor4D, config: Pick<ClipPreprocessorC
       const m = config.mean[c]!;
       const s = config.std[c]!;
       const base = (i * 3 + c) * plane;
-      for (let p = 0; p < plane; p++) out[base + p] = (pixels.data[base + p]! - m) / s;
+      for (let p = 0; p < plane; p++) out[base + p] = clipNormalize(pixels.data[base + p]!, m, s);
     }
   }
   return { dtype: 'float32', data: out, dims: [n, 3, h, w] };

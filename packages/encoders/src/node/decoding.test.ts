@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { DataFormatError } from '@vlfer/core';
-import { decodeJpegWasm } from './jpeg.js';
+import { decodeJpegWasm, jpegDecoderInstances } from './jpeg.js';
 import { decodePngJs } from './png.js';
 import { decodeImage, pillowCmykToRgb } from './preprocess.js';
 
@@ -60,14 +60,30 @@ describe('JPEG through libjpeg-turbo in WebAssembly gives Pillow\'s bytes', () =
     }
     expect(asRgb((await decodeJpegWasm(whole))!)).toEqual(pillow['jpeg-420.jpg']!.rgb);
   });
+  it('a failed decode replaces the WebAssembly instance (each failure strands stack; about 4,000 made it refuse or corrupt good files)', async () => {
+    const whole = readFileSync(join(dir, 'jpeg-420.jpg'));
+    const cut = whole.subarray(0, 400);
+    await decodeJpegWasm(whole);
+    const before = jpegDecoderInstances();
+    for (let i = 0; i < 200; i++) {
+      expect(await decodeJpegWasm(cut)).toBeUndefined();
+      const good = await decodeJpegWasm(whole);
+      expect(good, `refused after ${i + 1} failures`).toBeDefined();
+      expect(asRgb(good!), `after ${i + 1} failures`).toEqual(pillow['jpeg-420.jpg']!.rgb);
+    }
+    expect(jpegDecoderInstances() - before).toBe(200);
+    // calls in flight together when one fails: the others still decode, on a live instance
+    const mixed = await Promise.all(Array.from({ length: 40 }, (_, i) => decodeJpegWasm(i % 3 === 0 ? cut : whole)));
+    mixed.forEach((r, i) => (i % 3 === 0 ? expect(r).toBeUndefined() : expect(asRgb(r!)).toEqual(pillow['jpeg-420.jpg']!.rgb)));
+  });
 });
 
 describe('8-bit PNG decoded in JavaScript gives Pillow\'s bytes', () => {
   const variants = Object.keys(pillow).filter((f) => f.startsWith('png-'));
-  const viaLibvips = new Set(['png-1bit.png', 'png-palette-4bit.png']);
-  it('covers every colour type, tRNS, Adam7 and the low bit depths', () => expect(variants.length).toBe(11));
+  const viaLibvips = new Set(['png-1bit.png', 'png-palette-4bit.png', 'png-grey16-trns.png']);
+  it('covers every colour type, tRNS, Adam7, a short palette and the low and high bit depths', () => expect(variants.length).toBe(13));
   for (const f of variants) {
-    it(`${f} (Pillow mode ${pillow[f]!.pillowMode}): ${viaLibvips.has(f) ? 'below 8 bits, decoded by libvips' : 'decoded in JavaScript'}, equal to Pillow`, async () => {
+    it(`${f} (Pillow mode ${pillow[f]!.pillowMode}): ${viaLibvips.has(f) ? 'not 8 bits, decoded by libvips' : 'decoded in JavaScript'}, equal to Pillow`, async () => {
       const fast = decodePngJs(readFileSync(join(dir, f)));
       if (viaLibvips.has(f)) expect(fast).toBeUndefined();
       else {
@@ -95,6 +111,27 @@ describe('8-bit PNG decoded in JavaScript gives Pillow\'s bytes', () => {
       const error = await decodeImage(file).then(() => undefined, (e: unknown) => e);
       expect(error, name).toBeInstanceOf(DataFormatError);
       expect(String((error as Error).message)).toContain(file);
+    }
+  });
+});
+
+describe('what Pillow refuses, and what is not a file', () => {
+  it('an image over Pillow\'s decompression-bomb limit (2 · MAX_IMAGE_PIXELS) is an error naming the file, found from the header', async () => {
+    const whole = Buffer.from(readFileSync(join(dir, 'jpeg-420.jpg')));
+    const sof = whole.indexOf(Buffer.from([0xff, 0xc0]));
+    whole.writeUInt16BE(16000, sof + 5);
+    whole.writeUInt16BE(16000, sof + 7);
+    const file = join(mkdtempSync(join(tmpdir(), 'vlfer-bomb-')), 'bomb.jpg');
+    writeFileSync(file, whole);
+    const error = await decodeImage(file).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(DataFormatError);
+    expect(String((error as Error).message)).toMatch(/bomb\.jpg.*pixel limit/);
+  });
+  it('a directory or a device is refused before reading (/dev/zero would be read forever)', async () => {
+    for (const path of [dir, ...(process.platform === 'win32' ? [] : ['/dev/zero'])]) {
+      const error = await decodeImage(path).then(() => undefined, (e: unknown) => e);
+      expect(error, path).toBeInstanceOf(DataFormatError);
+      expect(String((error as Error).message)).toContain(`${path}: cannot decode image (not a regular file)`);
     }
   });
 });

@@ -4,10 +4,11 @@ import type { DecodedImage } from '../preprocess.js';
 /**
  * Decode an 8-bit PNG in JavaScript (`fast-png`: inflate, unfilter, Adam7; chunk CRCs checked, as Pillow and
  * libpng do) into Pillow's `convert('RGB')` view: grey stays one channel, grey+alpha keeps the grey, RGBA drops
- * alpha without compositing, a palette image is looked up in its palette (tRNS ignored). PNG is lossless, so the
+ * alpha without compositing, a palette image is looked up in its palette (tRNS ignored; an index past a short palette is grey (i, i, i),
+ * Pillow's initial palette). PNG is lossless, so the
  * only choices are these conversions; tests compare every colour type with Pillow. A 48×48 PNG decodes here in a
  * small fraction of sharp's per-call cost.
- * Returns `undefined` for anything else (1, 2, 4 or 16 bits; a palette index past the palette; any decoding error):
+ * Returns `undefined` for anything else (1, 2, 4 or 16 bits; any decoding error):
  * the caller then decodes with libvips, whose error names the problem.
  */
 export function decodePngJs(bytes: Uint8Array): DecodedImage | undefined {
@@ -26,9 +27,11 @@ export function decodePngJs(bytes: Uint8Array): DecodedImage | undefined {
     if (channels !== 1) return undefined;
     const out = new Uint8Array(n * 3);
     for (let p = 0; p < n; p++) {
-      const c = palette[src[p]!];
-      if (!c) return undefined;
-      out[3 * p] = c[0]!; out[3 * p + 1] = c[1]!; out[3 * p + 2] = c[2]!;
+      const i = src[p]!;
+      const c = palette[i];
+      if (c) { out[3 * p] = c[0]!; out[3 * p + 1] = c[1]!; out[3 * p + 2] = c[2]!; }
+      // past a short PLTE, Pillow's palette keeps its initial grey ramp: (i, i, i)
+      else out[3 * p] = out[3 * p + 1] = out[3 * p + 2] = i;
     }
     return { data: out, width, height, channels: 3 };
   }

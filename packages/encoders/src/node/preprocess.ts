@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import sharp, { type Sharp } from 'sharp';
 import { checkOneOf, DataFormatError, InvalidArgumentError, VlferError, type Tensor4D } from '@vlfer/core';
 import { decodeJpegWasm } from './jpeg.js';
@@ -25,14 +25,19 @@ export function describeSource(src: ImageSource): string {
 }
 
 /**
- * What the decoder does, for cache keys: Pillow 9.4's `Image.open(f).convert('RGB')`, which ignores embedded ICC
- * profiles and EXIF orientation (libvips applied ICC profiles before this version: up to 43 levels apart on a
- * Display-P3 JPEG).
+ * What decoding and preprocessing produce, for cache keys: Pillow 9.4's `Image.open(f).convert('RGB')` (embedded
+ * ICC profiles and EXIF orientation ignored), and since v2: 16-bit grey PNGs with tRNS clipped as Pillow's mode I,
+ * indices past a short PNG palette as Pillow's grey ramp, 'clip' normalisation in float32 as CLIPImageProcessor
+ * (values up to 2.4e-7 apart from v1).
  */
-export const DECODER_VERSION = 'pillow-9.4-rgb-no-icc';
+export const DECODER_VERSION = 'pillow-9.4-rgb-no-icc-v2';
 
-/** Decode as Pillow does: embedded ICC profiles ignored (Pillow's convert('RGB') does not apply them), no auto-rotation. */
-const DECODE = { failOn: 'error', ignoreIcc: true } as const;
+/**
+ * Decode as Pillow does: embedded ICC profiles ignored (Pillow's convert('RGB') does not apply them), no
+ * auto-rotation, and images over Pillow's decompression-bomb limit (2 · `Image.MAX_IMAGE_PIXELS` = 178,956,970
+ * pixels, where Pillow raises DecompressionBombError) refused.
+ */
+const DECODE = { failOn: 'error', ignoreIcc: true, limitInputPixels: 178_956_970 } as const;
 
 function toSharp(src: ImageSource): Sharp {
   if (typeof src === 'string') return sharp(src, DECODE);
@@ -83,11 +88,20 @@ export async function decodeImage(src: ImageSource): Promise<DecodedImage> {
     // more than the decode itself (four thread-pool round trips, each waiting for this thread to be free: 48×48
     // FER2013 preprocessing ran at 2,200–3,900 img/s from paths against 4,500–5,600 from buffers); every decode
     // below works on these bytes
-    const input = src instanceof Uint8Array ? src : readFileSync(typeof src === 'string' ? src : (src as { path: string }).path);
-    // the common cases without libvips' per-call cost: an 8-bit grey or YCbCr/RGB JPEG through libjpeg-turbo in
-    // WebAssembly (Pillow's decoder), an 8-bit PNG in JavaScript; then a PNG of at most 8 bits in one libvips call
+    let input: Uint8Array;
+    if (src instanceof Uint8Array) input = src;
+    else {
+      const path = typeof src === 'string' ? src : (src as { path: string }).path;
+      // a device or FIFO would be read forever
+      if (!statSync(path).isFile()) throw new Error('not a regular file');
+      input = readFileSync(path);
+    }
+    // the common cases without libvips' per-call cost: a small 8-bit grey or YCbCr/RGB JPEG through libjpeg-turbo in
+    // WebAssembly (Pillow's decoder), a small 8-bit PNG in JavaScript; then a PNG of at most 8 bits in one libvips
+    // call. Above the size limits libvips' SIMD and threads win, and WebAssembly memory would grow for good.
     const plain = plainEightBit(input);
-    const fast = plain === 'jpeg' ? await decodeJpegWasm(input) : plain === 'png' ? decodePngJs(input) : undefined;
+    const pixels = plain ? plain.width * plain.height : 0;
+    const fast = plain?.kind === 'jpeg' && pixels <= JPEG_WASM_MAX_PIXELS ? await decodeJpegWasm(input) : plain?.kind === 'png' && pixels <= PNG_JS_MAX_PIXELS ? decodePngJs(input) : undefined;
     if (fast) return fast;
     if (plain) {
       const r = await toSharp(input).removeAlpha().raw().toBuffer({ resolveWithObject: true });
@@ -103,7 +117,9 @@ export async function decodeImage(src: ImageSource): Promise<DecodedImage> {
       return { data: pillowCmykToRgb(r.data), width, height, channels: 3 };
     }
     if (meta.format === 'png' && meta.depth === 'ushort') {
-      const grey = (meta.channels ?? 3) <= 2;
+      // the PNG colour type (IHDR): 0 grey, 4 grey+alpha, 2 RGB, 6 RGBA; libvips adds an alpha band for tRNS
+      const colourType = input[25];
+      const grey = colourType === 0 || colourType === 4;
       const r = await toSharp(input).toColourspace(grey ? 'grey16' : 'rgb16').raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
       const v = new Uint16Array(r.data.buffer, r.data.byteOffset, r.data.byteLength / 2);
       const ch = r.info.channels;
@@ -112,8 +128,9 @@ export async function decodeImage(src: ImageSource): Promise<DecodedImage> {
       for (let p = 0; p < width * height; p++) {
         for (let c = 0; c < keep; c++) {
           const x = v[p * ch + c]!;
-          // Pillow: 16-bit grey without alpha opens as mode I and clips; everything else reads the high byte
-          out[p * keep + c] = grey && ch === 1 ? Math.min(x, 255) : x >> 8;
+          // Pillow: 16-bit grey without an alpha channel (tRNS or not) opens as mode I and clips; everything else
+          // reads the high byte
+          out[p * keep + c] = colourType === 0 ? Math.min(x, 255) : x >> 8;
         }
       }
       return { data: out, width, height, channels: keep as 1 | 3 };
@@ -131,21 +148,32 @@ export async function decodeImage(src: ImageSource): Promise<DecodedImage> {
   }
 }
 
+/** Largest JPEG (width·height) decoded in WebAssembly: measured faster than libvips up to about 700², slower above. */
+const JPEG_WASM_MAX_PIXELS = 2 ** 19;
+/** Largest PNG decoded by fast-png: faster than libvips up to about 360² (inflate in JavaScript), slower above. */
+const PNG_JS_MAX_PIXELS = 2 ** 17;
+
 /**
- * Whether a file can skip the header-first path: `'jpeg'` for a JPEG whose frame has 8 bits and 1 or 3 components
- * (not CMYK/YCCK, which needs Pillow's formula), `'png'` for a PNG of at most 8 bits per sample (16-bit needs
- * Pillow's reduction). Anything else (and anything unparsable) gives `undefined` and takes the general path.
+ * Whether a file can skip the header-first path, and its size: `'jpeg'` for a JPEG whose frame has 8 bits and 1 or
+ * 3 components (not CMYK/YCCK, which needs Pillow's formula), `'png'` for a PNG of at most 8 bits per sample
+ * (16-bit needs Pillow's reduction). Anything else (and anything unparsable) gives `undefined` and takes the
+ * general path.
  */
-function plainEightBit(b: Uint8Array): 'jpeg' | 'png' | undefined {
-  if (b.length > 26 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) return b[24]! <= 8 ? 'png' : undefined; // IHDR bit depth
+function plainEightBit(b: Uint8Array): { kind: 'jpeg' | 'png'; width: number; height: number } | undefined {
+  const u16 = (p: number) => (b[p]! << 8) | b[p + 1]!;
+  if (b.length > 26 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) {
+    // IHDR: width, height (big-endian u32), bit depth
+    return b[24]! <= 8 ? { kind: 'png', width: u16(16) * 65536 + u16(18), height: u16(20) * 65536 + u16(22) } : undefined;
+  }
   if (b.length < 4 || b[0] !== 0xff || b[1] !== 0xd8) return undefined;
   let p = 2;
   while (p + 9 < b.length && b[p] === 0xff) {
     const m = b[p + 1]!;
-    if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) return b[p + 4] === 8 && (b[p + 9] === 1 || b[p + 9] === 3) ? 'jpeg' : undefined; // SOFn: precision, components
+    // SOFn: precision, height, width, components
+    if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) return b[p + 4] === 8 && (b[p + 9] === 1 || b[p + 9] === 3) ? { kind: 'jpeg', width: u16(p + 7), height: u16(p + 5) } : undefined;
     if (m === 0xd8 || (m >= 0xd0 && m <= 0xd7) || m === 0x01) { p += 2; continue; }
     if (m === 0xda) return undefined;
-    p += 2 + ((b[p + 2]! << 8) | b[p + 3]!);
+    p += 2 + u16(p + 2);
   }
   return undefined;
 }
@@ -194,7 +222,7 @@ export async function preprocessImages(sources: readonly ImageSource[], mode: Pr
   const c = config.cropSize;
   const per = 3 * c * c;
   if (options.out !== undefined && (!(options.out instanceof Float32Array) || options.out.length < sources.length * per)) {
-    throw new InvalidArgumentError({ functionName: 'preprocessImages', argument: 'out', message: `expected a Float32Array of at least ${sources.length}·3·${c}·${c} = ${sources.length * per} values, got ${options.out instanceof Float32Array ? `${options.out.length}` : typeof options.out}` });
+    throw new InvalidArgumentError({ functionName: 'preprocessImages', argument: 'out', message: `expected a Float32Array of at least ${sources.length}·3·${c}·${c} = ${sources.length * per} values, got ${options.out instanceof Float32Array ? `${options.out.length}` : options.out === null ? 'null' : (options.out as object)?.constructor?.name ?? typeof options.out}` });
   }
   const out = options.out ? options.out.subarray(0, sources.length * per) : new Float32Array(sources.length * per);
   await Promise.all(sources.map((s, i) => preprocessImageInto(s, mode, config, out, i * per, resizer, options.augmentations?.[i] ?? null)));

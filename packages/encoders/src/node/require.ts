@@ -8,7 +8,17 @@ let req: NodeJS.Require | undefined;
  * `import.meta.url` in the sources and the ESM build (also where `__filename` is not a path: a worker evaluated
  * from a string names itself '[worker eval]').
  */
-export function packageRequire(id: string): unknown {
+function packageRequireFn(): NodeJS.Require {
   req ??= createRequire(typeof __filename === 'string' && isAbsolute(__filename) ? __filename : import.meta.url);
-  return req(id);
+  return req;
+}
+
+/** `require(id)` from this package. */
+export function packageRequire(id: string): unknown {
+  return packageRequireFn()(id);
+}
+
+/** `require.resolve(id)` from this package: the path of a dependency's file. */
+export function packageResolve(id: string): string {
+  return packageRequireFn().resolve(id);
 }
