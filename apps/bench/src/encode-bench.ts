@@ -81,7 +81,7 @@ export async function benchPreprocess(options: { imageRoot: string; images: numb
   const mode = options.mode ?? 'exp-clip';
   // one output buffer reused from batch to batch, as encodeImages does
   const out = new Float32Array(options.batch * 3 * 224 * 224);
-  const prep = (items: string[]) => (pool ? pool.run(items, mode) : preprocessImages(items, mode, undefined, 'pil', { out }));
+  const prep = (items: string[]) => (pool ? pool.run(items, mode, undefined, 'pil', { out }) : preprocessImages(items, mode, undefined, 'pil', { out }));
   const pass = async () => {
     for (let i = 0; i < take.length; i += options.batch) await prep(take.slice(i, i + options.batch));
   };

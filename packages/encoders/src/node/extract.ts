@@ -99,10 +99,10 @@ export async function encodeImages(options: EncodeImagesOptions): Promise<Encode
   let turn = 0;
   const prep = (batch: number[]) => {
     const sources = batch.map((i) => sourceOf(items[i]!));
-    if (options.preprocessPool) return options.preprocessPool.run(sources, mode, model.preprocessor, resizer);
     const k = turn++ % 2;
     buffers[k] ??= new Float32Array(Math.min(batchSize, items.length) * 3 * crop * crop);
-    return preprocessImages(sources, mode, model.preprocessor, resizer, { out: buffers[k] });
+    const out = { out: buffers[k] };
+    return options.preprocessPool ? options.preprocessPool.run(sources, mode, model.preprocessor, resizer, out) : preprocessImages(sources, mode, model.preprocessor, resizer, out);
   };
   let next = batches.length > 0 ? prep(batches[0]!) : undefined;
   next?.catch(() => undefined);

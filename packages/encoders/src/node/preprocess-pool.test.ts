@@ -30,6 +30,18 @@ describe('preprocessing worker pool', () => {
     await expect(pool.run([paths[0]!, bad], 'exp-clip')).rejects.toThrow(/broken\.png: cannot decode image/);
     expect((await pool.run(paths.slice(0, 3), 'exp-clip')).dims[0]).toBe(3);
   });
+  it('writes into a caller\'s buffer and reuses its shared buffers from batch to batch without stale pixels', async () => {
+    const out = new Float32Array(22 * 3 * 224 * 224).fill(7);
+    const batches = [paths.slice(0, 8), paths.slice(8, 11), paths.slice(11, 21), paths.slice(3, 4)];
+    for (const batch of batches) {
+      const want = await preprocessImages(batch, 'clip');
+      const got = await pool.run(batch, 'clip', undefined, 'pil', { out });
+      expect(got.data.buffer).toBe(out.buffer);
+      expect(Buffer.from(got.data.buffer, 0, got.data.byteLength).equals(Buffer.from(want.data.buffer))).toBe(true);
+    }
+    expect(out[out.length - 1]).toBe(7);
+    await expect(pool.run(paths.slice(0, 2), 'clip', undefined, 'pil', { out: new Float32Array(10) })).rejects.toThrow(/out.*at least 2·3·224·224 = 301056 values, got 10 values/);
+  }, 60_000);
   it('checks its arguments and refuses work once closed', async () => {
     expect(() => createPreprocessPool({ workers: 0 })).toThrow(/workers.*positive integer, got 0/);
     const p = createPreprocessPool({ workers: 1 });

@@ -5,15 +5,18 @@ import { pathToFileURL } from 'node:url';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 import { InvalidArgumentError, VlferError, type Tensor4D } from '@vlfer/core';
 import { OPENAI_CLIP_PREPROCESSOR, type ClipPreprocessorConfig, type PreprocessMode } from '../preprocess.js';
-import type { ImageSource, Resizer } from './preprocess.js';
+import { pixelsOut, type ImageSource, type Resizer } from './preprocess.js';
 import type { PreprocessJob } from './preprocess-worker.js';
 
 /** Preprocessing on worker threads: the same bytes as `preprocessImages`, with decode + resize off the main thread. */
 export interface PreprocessPool {
   /** number of worker threads */
   readonly size: number;
-  /** @returns pixel values [batch, 3, crop, crop], identical to `preprocessImages(sources, mode, config, resizer)` */
-  run(sources: readonly ImageSource[], mode: PreprocessMode, config?: ClipPreprocessorConfig, resizer?: Resizer): Promise<Tensor4D>;
+  /**
+   * @param options.out where to write the pixels (at least batch·3·crop·crop values), as `preprocessImages` takes it
+   * @returns pixel values [batch, 3, crop, crop], identical to `preprocessImages(sources, mode, config, resizer)`
+   */
+  run(sources: readonly ImageSource[], mode: PreprocessMode, config?: ClipPreprocessorConfig, resizer?: Resizer, options?: { out?: Float32Array }): Promise<Tensor4D>;
   /** stop the workers; pending batches reject */
   close(): Promise<void>;
 }
@@ -85,22 +88,27 @@ export function createPreprocessPool(options: { workers?: number } = {}): Prepro
     w.ref();
     w.postMessage({ ...job, id });
   });
+  // shared buffers of finished batches, reused: a fresh one per batch cost more in page faults than the work
+  const free: SharedArrayBuffer[] = [];
   return {
     size,
-    async run(sources, mode, config = OPENAI_CLIP_PREPROCESSOR, resizer = 'pil') {
+    async run(sources, mode, config = OPENAI_CLIP_PREPROCESSOR, resizer = 'pil', options = {}) {
       if (closed) throw new InvalidArgumentError({ functionName: 'PreprocessPool.run', argument: 'this', message: 'the pool is closed' });
       const c = config.cropSize;
       const per = 3 * c * c;
-      const buffer = new SharedArrayBuffer(sources.length * per * 4);
+      const data = pixelsOut(options.out, sources.length, c, 'PreprocessPool.run');
+      const reuse = free.findIndex((b) => b.byteLength >= data.byteLength);
+      const buffer = reuse >= 0 ? free.splice(reuse, 1)[0]! : new SharedArrayBuffer(data.byteLength);
       const chunk = Math.ceil(sources.length / size);
       const jobs: Promise<void>[] = [];
       for (let k = 0; k * chunk < sources.length; k++) {
         jobs.push(post(workers[k]!, { sources: sources.slice(k * chunk, (k + 1) * chunk) as ImageSource[], mode, config, resizer, buffer, offset: k * chunk * per }));
       }
+      // on failure the buffer is dropped, not reused: another slice may still be writing into it
       await Promise.all(jobs);
       // ONNX Runtime refuses SharedArrayBuffer-backed tensors ("Invalid argument"): one copy into a plain buffer
-      const data = new Float32Array(sources.length * per);
-      data.set(new Float32Array(buffer));
+      data.set(new Float32Array(buffer, 0, data.length));
+      if (free.length < 4) free.push(buffer);
       return { dtype: 'float32', data, dims: [sources.length, 3, c, c] };
     },
     async close() {

@@ -221,10 +221,21 @@ export async function preprocessImages(sources: readonly ImageSource[], mode: Pr
   if (options.augmentations && options.augmentations.length !== sources.length) throw new InvalidArgumentError({ functionName: 'preprocessImages', argument: 'augmentations', message: `${options.augmentations.length} augmentations for ${sources.length} images` });
   const c = config.cropSize;
   const per = 3 * c * c;
-  if (options.out !== undefined && (!(options.out instanceof Float32Array) || options.out.length < sources.length * per)) {
-    throw new InvalidArgumentError({ functionName: 'preprocessImages', argument: 'out', message: `expected a Float32Array of at least ${sources.length}·3·${c}·${c} = ${sources.length * per} values, got ${options.out instanceof Float32Array ? `${options.out.length}` : options.out === null ? 'null' : (options.out as object)?.constructor?.name ?? typeof options.out}` });
-  }
-  const out = options.out ? options.out.subarray(0, sources.length * per) : new Float32Array(sources.length * per);
+  const out = pixelsOut(options.out, sources.length, c, 'preprocessImages');
   await Promise.all(sources.map((s, i) => preprocessImageInto(s, mode, config, out, i * per, resizer, options.augmentations?.[i] ?? null)));
   return { dtype: 'float32', data: out, dims: [sources.length, 3, c, c] };
+}
+
+/**
+ * Where a batch's pixels go: the first count·3·crop·crop values of the caller's `out` (checked), or a new array.
+ * @throws InvalidArgumentError naming `out` when it is not a Float32Array or too short
+ */
+export function pixelsOut(out: Float32Array | undefined, count: number, crop: number, functionName: string): Float32Array {
+  const n = count * 3 * crop * crop;
+  if (out === undefined) return new Float32Array(n);
+  if (!(out instanceof Float32Array) || out.length < n) {
+    const got = out instanceof Float32Array ? `${out.length} values` : out === null ? 'null' : ((out as object).constructor?.name ?? typeof out);
+    throw new InvalidArgumentError({ functionName, argument: 'out', message: `expected a Float32Array of at least ${count}·3·${crop}·${crop} = ${n} values, got ${got}` });
+  }
+  return out.subarray(0, n);
 }
