@@ -99,6 +99,26 @@ function precomputeCoeffs(inSize: number, outSize: number, filter: PilFilter): C
   return { ksize, bounds, kk };
 }
 
+/**
+ * What both implementations of a windowed resize need: the arguments checked, which passes run, the coefficients,
+ * and the input rows [yFirst, yLast) that the window's output rows read (bounds are non-decreasing in the output
+ * index).
+ */
+function resizePlan(src: Uint8Array, width: number, height: number, channels: number, outWidth: number, outHeight: number, filter: PilFilter, win: ResizeWindow) {
+  if (src.length !== width * height * channels) throw new RangeError(`pilResize: ${src.length} bytes is not ${width}x${height}x${channels}`);
+  const { x: wx, y: wy, width: ww, height: wh } = win;
+  if (!(Number.isInteger(wx) && Number.isInteger(wy) && ww > 0 && wh > 0 && wx >= 0 && wy >= 0 && wx + ww <= outWidth && wy + wh <= outHeight)) {
+    throw new RangeError(`pilResize: window ${JSON.stringify(win)} does not fit the ${outWidth}x${outHeight} output`);
+  }
+  const needH = outWidth !== width;
+  const needV = outHeight !== height;
+  const h = coeffs(width, outWidth, filter);
+  const v = coeffs(height, outHeight, filter);
+  const yFirst = needV ? v.bounds[2 * wy]! : wy;
+  const yLast = needV ? v.bounds[2 * (wy + wh - 1)]! + v.bounds[2 * (wy + wh - 1) + 1]! : wy + wh;
+  return { wx, wy, ww, wh, needH, needV, h, v, yFirst, yLast, len: ww * channels };
+}
+
 /** A window of a resize's output: the pixels [x, x + width) × [y, y + height) of the full outWidth × outHeight result. */
 export interface ResizeWindow {
   x: number;
@@ -118,19 +138,7 @@ export interface ResizeWindow {
  * @param src height·width·channels bytes
  */
 export function pilResizeRows(src: Uint8Array, width: number, height: number, channels: number, outWidth: number, outHeight: number, filter: PilFilter, window: ResizeWindow, row: (line: Uint8Array, y: number) => void): void {
-  if (src.length !== width * height * channels) throw new RangeError(`pilResize: ${src.length} bytes is not ${width}x${height}x${channels}`);
-  const { x: wx, y: wy, width: ww, height: wh } = window;
-  if (!(Number.isInteger(wx) && Number.isInteger(wy) && ww > 0 && wh > 0 && wx >= 0 && wy >= 0 && wx + ww <= outWidth && wy + wh <= outHeight)) {
-    throw new RangeError(`pilResize: window ${JSON.stringify(window)} does not fit the ${outWidth}x${outHeight} output`);
-  }
-  const needH = outWidth !== width;
-  const needV = outHeight !== height;
-  const h = coeffs(width, outWidth, filter);
-  const v = coeffs(height, outHeight, filter);
-  // the input rows the window's output rows read (bounds are non-decreasing in the output index)
-  const yFirst = needV ? v.bounds[2 * wy]! : wy;
-  const yLast = needV ? v.bounds[2 * (wy + wh - 1)]! + v.bounds[2 * (wy + wh - 1) + 1]! : wy + wh;
-  const len = ww * channels;
+  const { wx, wy, ww, wh, needH, needV, h, v, yFirst, yLast, len } = resizePlan(src, width, height, channels, outWidth, outHeight, filter, window);
   let img: Uint8Array | Uint8ClampedArray = src;
   let rowLen = width * channels;
   let colOffset = wx * channels;
@@ -346,18 +354,7 @@ const align16 = (n: number) => (n + 15) & ~15;
  * starts, `extra` bytes of which are guaranteed.
  */
 function wasmResize(wasm: ResampleWasm, src: Uint8Array, width: number, height: number, channels: number, outWidth: number, outHeight: number, filter: PilFilter, win: ResizeWindow, extra: number): { dst: number; end: number } {
-  if (src.length !== width * height * channels) throw new RangeError(`pilResize: ${src.length} bytes is not ${width}x${height}x${channels}`);
-  const { x: wx, y: wy, width: ww, height: wh } = win;
-  if (!(Number.isInteger(wx) && Number.isInteger(wy) && ww > 0 && wh > 0 && wx >= 0 && wy >= 0 && wx + ww <= outWidth && wy + wh <= outHeight)) {
-    throw new RangeError(`pilResize: window ${JSON.stringify(win)} does not fit the ${outWidth}x${outHeight} output`);
-  }
-  const needH = outWidth !== width;
-  const needV = outHeight !== height;
-  const h = coeffs(width, outWidth, filter);
-  const v = coeffs(height, outHeight, filter);
-  const yFirst = needV ? v.bounds[2 * wy]! : wy;
-  const yLast = needV ? v.bounds[2 * (wy + wh - 1)]! + v.bounds[2 * (wy + wh - 1) + 1]! : wy + wh;
-  const len = ww * channels;
+  const { wx, wy, ww, wh, needH, needV, h, v, yFirst, yLast, len } = resizePlan(src, width, height, channels, outWidth, outHeight, filter, win);
   const hb = 0;
   const hk = align16(hb + h.bounds.byteLength);
   const vb = align16(hk + h.kk.byteLength);
