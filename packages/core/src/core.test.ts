@@ -87,6 +87,21 @@ describe('safetensors', () => {
     expect(Array.from(readSafetensors(f16).tensors.h!.data)).toEqual([1, -2]);
     expect(() => readSafetensors(bytes.subarray(0, 20), 'cut.safetensors')).toThrow(/cut\.safetensors: header length/);
   });
+  it('aligned F32 tensors are views of the file bytes (no copy); unaligned ones are read value by value', async () => {
+    const { encodeSafetensors } = await import('./index.js');
+    const values = Float32Array.of(1, -2, 3.5, 0, 1e-3, 7);
+    const bytes = encodeSafetensors({ a: { dims: [6], data: values }, b: { dims: [1], data: Float32Array.of(9) } });
+    const aligned = decodeSafetensors(bytes);
+    expect(aligned.tensors.a!.data.buffer).toBe(bytes.buffer);
+    expect(Array.from(aligned.tensors.a!.data)).toEqual(Array.from(values));
+    expect(Array.from(aligned.tensors.b!.data)).toEqual([9]);
+    // the same file one byte into a larger buffer: float32 views need 4-byte alignment
+    const shifted = new Uint8Array(bytes.length + 1);
+    shifted.set(bytes, 1);
+    const unaligned = decodeSafetensors(shifted.subarray(1));
+    expect(unaligned.tensors.a!.data.buffer).not.toBe(shifted.buffer);
+    expect(Array.from(unaligned.tensors.a!.data)).toEqual(Array.from(values));
+  });
 });
 
 describe('ONNX writer initializers', () => {

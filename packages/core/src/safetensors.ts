@@ -37,8 +37,12 @@ const WIDTH: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
 /** Headers larger than this are refused (the format's own reference limit is 100 MB). */
 const MAX_HEADER = 100_000_000;
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /**
  * Parse safetensors bytes. Every malformed header, offset or dtype is a DataFormatError naming `name` and the field.
+ * Aligned F32 tensors are views of `bytes` (no copy: they share its buffer); other dtypes are converted to new
+ * float32 arrays.
  * @param name the file name used in error messages
  */
 export function decodeSafetensors(bytes: Uint8Array, name = '<safetensors bytes>'): SafetensorsFile {
@@ -77,10 +81,15 @@ export function decodeSafetensors(bytes: Uint8Array, name = '<safetensors bytes>
     if (e - b !== count * width!) fail(`data_offsets [${b}, ${e}] do not hold ${count} ${String(dtype)} values`, key);
     const raw = bytes.subarray(base + b, base + e);
     const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    if (dtype === 'F32' && raw.byteOffset % 4 === 0 && LITTLE_ENDIAN) {
+      // a view of the file's bytes, not a copy: a CLIP checkpoint is hundreds of megabytes, and copying it into
+      // fresh memory took longer than reading it
+      tensors[key] = { dims, data: new Float32Array(raw.buffer, raw.byteOffset, count) };
+      continue;
+    }
     const data = new Float32Array(count);
     if (dtype === 'F32') {
-      if (raw.byteOffset % 4 === 0) data.set(new Float32Array(raw.buffer, raw.byteOffset, count));
-      else for (let i = 0; i < count; i++) data[i] = dv.getFloat32(i * 4, true);
+      for (let i = 0; i < count; i++) data[i] = dv.getFloat32(i * 4, true);
     } else {
       for (let i = 0; i < count; i++) {
         if (dtype === 'F64') data[i] = dv.getFloat64(i * 8, true);
