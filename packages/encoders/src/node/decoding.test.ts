@@ -12,14 +12,24 @@ import { decodeImage, pillowCmykToRgb } from './preprocess.js';
 const dir = join(import.meta.dirname, '..', '..', 'test-data', 'decoding');
 const pillow = JSON.parse(readFileSync(join(dir, 'pillow-rgb.json'), 'utf8')) as Record<string, { rgb: number[]; width: number; height: number; pillowMode: string }>;
 const asRgb = (d: { data: Uint8Array; channels: number }) => (d.channels === 3 ? Array.from(d.data) : Array.from(d.data).flatMap((v) => [v, v, v]));
+/** `decodeImage(file)` gives Pillow's size and RGB bytes for the committed fixture `f`. */
+async function expectPillow(f: string): Promise<void> {
+  const d = await decodeImage(join(dir, f));
+  expect([d.width, d.height]).toEqual([pillow[f]!.width, pillow[f]!.height]);
+  expect(asRgb(d)).toEqual(pillow[f]!.rgb);
+}
+/** `decodeImage(path)` rejects with a DataFormatError whose message names the path; @returns the message */
+async function expectDecodeError(path: string): Promise<string> {
+  const error = await decodeImage(path).then(() => undefined, (e: unknown) => e);
+  expect(error, path).toBeInstanceOf(DataFormatError);
+  const message = String((error as Error).message);
+  expect(message).toContain(path);
+  return message;
+}
 
 describe('decoding matches Pillow where libvips would not (16-bit, CMYK, ICC profiles ignored, no EXIF rotation)', () => {
   for (const f of ['grey16.png', 'grey16-alpha.png', 'rgb16.png', 'rgba16.png', 'cmyk.jpg', 'p3.jpg', 'exif6.jpg']) {
-    it(`${f} (Pillow mode ${pillow[f]!.pillowMode}) gives Pillow's RGB bytes exactly`, async () => {
-      const d = await decodeImage(join(dir, f));
-      expect([d.width, d.height]).toEqual([pillow[f]!.width, pillow[f]!.height]);
-      expect(asRgb(d)).toEqual(pillow[f]!.rgb);
-    });
+    it(`${f} (Pillow mode ${pillow[f]!.pillowMode}) gives Pillow's RGB bytes exactly`, () => expectPillow(f));
   }
   it("16-bit grey saturates like Pillow (1000 → 255, not libvips' 1000 / 257 ≈ 4); CMYK uses Pillow's formula", () => {
     expect(Array.from(pillowCmykToRgb(Uint8Array.of(30, 225, 70, 10)))).toEqual([216, 29, 178]);
@@ -40,9 +50,7 @@ describe('JPEG through libjpeg-turbo in WebAssembly gives Pillow\'s bytes', () =
         expect([fast!.width, fast!.height, fast!.channels]).toEqual([pillow[f]!.width, pillow[f]!.height, pillow[f]!.pillowMode === 'L' ? 1 : 3]);
         expect(asRgb(fast!)).toEqual(pillow[f]!.rgb);
       }
-      const d = await decodeImage(join(dir, f));
-      expect([d.width, d.height]).toEqual([pillow[f]!.width, pillow[f]!.height]);
-      expect(asRgb(d)).toEqual(pillow[f]!.rgb);
+      await expectPillow(f);
     });
   }
   it('a truncated or corrupt JPEG is an error naming the file, and the decoder keeps working after it', async () => {
@@ -53,11 +61,7 @@ describe('JPEG through libjpeg-turbo in WebAssembly gives Pillow\'s bytes', () =
     const corrupt = join(tmp, 'corrupt.jpg');
     writeFileSync(corrupt, Buffer.concat([whole.subarray(0, 20), Buffer.alloc(200, 0xff), whole.subarray(220)]));
     expect(await decodeJpegWasm(readFileSync(truncated))).toBeUndefined();
-    for (const bad of [truncated, corrupt]) {
-      const error = await decodeImage(bad).then(() => undefined, (e: unknown) => e);
-      expect(error).toBeInstanceOf(DataFormatError);
-      expect(String((error as Error).message)).toContain(bad);
-    }
+    for (const bad of [truncated, corrupt]) await expectDecodeError(bad);
     expect(asRgb((await decodeJpegWasm(whole))!)).toEqual(pillow['jpeg-420.jpg']!.rgb);
   });
   it('a failed decode replaces the WebAssembly instance (each failure strands stack; about 4,000 made it refuse or corrupt good files)', async () => {
@@ -92,9 +96,7 @@ describe('8-bit PNG decoded in JavaScript gives Pillow\'s bytes', () => {
         expect(fast!.channels).toBe(['L', 'LA'].includes(pillow[f]!.pillowMode) ? 1 : 3);
         expect(asRgb(fast!)).toEqual(pillow[f]!.rgb);
       }
-      const d = await decodeImage(join(dir, f));
-      expect([d.width, d.height]).toEqual([pillow[f]!.width, pillow[f]!.height]);
-      expect(asRgb(d)).toEqual(pillow[f]!.rgb);
+      await expectPillow(f);
     });
   }
   it('a PNG with a damaged chunk (CRC mismatch) or cut short is an error naming the file', async () => {
@@ -108,9 +110,7 @@ describe('8-bit PNG decoded in JavaScript gives Pillow\'s bytes', () => {
       const file = join(tmp, name);
       writeFileSync(file, bytes);
       expect(decodePngJs(bytes), name).toBeUndefined();
-      const error = await decodeImage(file).then(() => undefined, (e: unknown) => e);
-      expect(error, name).toBeInstanceOf(DataFormatError);
-      expect(String((error as Error).message)).toContain(file);
+      await expectDecodeError(file);
     }
   });
 });
@@ -123,15 +123,11 @@ describe('what Pillow refuses, and what is not a file', () => {
     whole.writeUInt16BE(16000, sof + 7);
     const file = join(mkdtempSync(join(tmpdir(), 'vlfer-bomb-')), 'bomb.jpg');
     writeFileSync(file, whole);
-    const error = await decodeImage(file).then(() => undefined, (e: unknown) => e);
-    expect(error).toBeInstanceOf(DataFormatError);
-    expect(String((error as Error).message)).toMatch(/bomb\.jpg.*pixel limit/);
+    expect(await expectDecodeError(file)).toMatch(/bomb\.jpg.*pixel limit/);
   });
   it('a directory or a device is refused before reading (/dev/zero would be read forever)', async () => {
     for (const path of [dir, ...(process.platform === 'win32' ? [] : ['/dev/zero'])]) {
-      const error = await decodeImage(path).then(() => undefined, (e: unknown) => e);
-      expect(error, path).toBeInstanceOf(DataFormatError);
-      expect(String((error as Error).message)).toContain(`${path}: cannot decode image (not a regular file)`);
+      expect(await expectDecodeError(path)).toContain(`${path}: cannot decode image (not a regular file)`);
     }
   });
 });

@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -6,6 +5,7 @@ import { Worker, type WorkerOptions } from 'node:worker_threads';
 import { InvalidArgumentError, VlferError, type Tensor4D } from '@vlfer/core';
 import { OPENAI_CLIP_PREPROCESSOR, type ClipPreprocessorConfig, type PreprocessMode } from '../preprocess.js';
 import { pixelsOut, type ImageSource, type Resizer } from './preprocess.js';
+import { packageResolve } from './require.js';
 import type { PreprocessJob } from './preprocess-worker.js';
 
 /** Preprocessing on worker threads: the same bytes as `preprocessImages`, with decode + resize off the main thread. */
@@ -34,11 +34,11 @@ function workerSpec(): { entry: URL | string; options: WorkerOptions } {
   // this code may sit in a shared chunk); from the sources (tests, tsx) it is TypeScript: a bootstrap loads tsx in the
   // worker thread, then imports it with the workspace's source condition
   if (!thisFile.endsWith('.ts')) {
-    const root = dirname(createRequire(thisFile).resolve('@vlfer/encoders/package.json'));
+    const root = dirname(packageResolve('@vlfer/encoders/package.json'));
     return { entry: join(root, 'dist', 'node', 'preprocess-worker.cjs'), options: {} };
   }
   // the ESM build of tsx's register API (its package exports give require() the CJS one)
-  const tsxApi = pathToFileURL(join(dirname(createRequire(thisFile).resolve('tsx/package.json')), 'dist', 'esm', 'api', 'index.mjs')).href;
+  const tsxApi = pathToFileURL(join(dirname(packageResolve('tsx/package.json')), 'dist', 'esm', 'api', 'index.mjs')).href;
   const body = new URL('./preprocess-worker.ts', thisFile).href;
   const code = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(body)}); }).catch((e) => { process.nextTick(() => { throw e; }); });`;
   return { entry: code, options: { eval: true, execArgv: ['--conditions=@vlfer/source'] } };
