@@ -7,30 +7,52 @@ import { readSafetensors } from '@vlfer/core/node';
 import { auroc } from '@vlfer/metrics';
 import { sharedPath, writeSyntheticVideoSet } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ABLATIONS, expandAblation, loadBenchData, readRows, runAblation, writeSummary, type AblationSpec } from './ablations.js';
+import {
+  ABLATIONS,
+  expandAblation,
+  loadBenchData,
+  readRows,
+  runAblation,
+  writeSummary,
+  type AblationSpec,
+} from './ablations.js';
 
 const csvLines = (path: string) => readFileSync(path, 'utf8').trim().split('\n');
-const HEADER = 'ablation,method,backbone,train_set,split,prompt_type,preprocess,dataset,subset,seeds,n,uar_mean,uar_std,war_mean,war_std,closed_set_acc_mean,closed_set_acc_std,auroc_arpl_mean,auroc_arpl_std,oscr_arpl_mean,oscr_arpl_std,tnr_at_tpr95_arpl_mean,tnr_at_tpr95_arpl_std,auroc_standard_mean,auroc_standard_std,oscr_standard_mean,oscr_standard_std,tnr_at_tpr95_standard_mean,tnr_at_tpr95_standard_std,git_sha,git_dirty,dataset_fingerprint';
+const HEADER =
+  'ablation,method,backbone,train_set,split,prompt_type,preprocess,dataset,subset,seeds,n,uar_mean,uar_std,war_mean,war_std,closed_set_acc_mean,closed_set_acc_std,auroc_arpl_mean,auroc_arpl_std,oscr_arpl_mean,oscr_arpl_std,tnr_at_tpr95_arpl_mean,tnr_at_tpr95_arpl_std,auroc_standard_mean,auroc_standard_std,oscr_standard_mean,oscr_standard_std,tnr_at_tpr95_standard_mean,tnr_at_tpr95_standard_std,git_sha,git_dirty,dataset_fingerprint';
 
 describe('ablation registry and runner', () => {
   it('expands the grids: 5 prompt types × 2 preprocessings; 3 backbones × 5 prompt types × 3 seeds; 20 HESP splits', () => {
-    const runs = expandAblation('exp-clip-zero-shot/prompt-x-preprocess', ABLATIONS['exp-clip-zero-shot/prompt-x-preprocess']);
+    const runs = expandAblation(
+      'exp-clip-zero-shot/prompt-x-preprocess',
+      ABLATIONS['exp-clip-zero-shot/prompt-x-preprocess'],
+    );
     expect(runs.length).toBe(10);
     expect(new Set(runs.map((r) => r.id)).size).toBe(10);
-    expect(expandAblation('exp-clip-trained/backbone-x-seed', ABLATIONS['exp-clip-trained/backbone-x-seed']).length).toBe(45);
+    expect(
+      expandAblation('exp-clip-trained/backbone-x-seed', ABLATIONS['exp-clip-trained/backbone-x-seed']).length,
+    ).toBe(45);
     const hesp = expandAblation('hesp/mafw-20-splits', ABLATIONS['hesp/mafw-20-splits']);
     expect(hesp.map((r) => r.coords.split)).toEqual(Array.from({ length: 20 }, (_, i) => i));
   });
   it('runs the zero-shot grid on tiny-clip, skips finished runs, and summarises', async () => {
     const results = mkdtempSync(join(tmpdir(), 'vlfer-abl-'));
-    const opts = { shared: sharedPath(), resultsDir: results, cacheDir: join(results, 'cache'), limit: 40, log: () => {} };
+    const opts = {
+      shared: sharedPath(),
+      resultsDir: results,
+      cacheDir: join(results, 'cache'),
+      limit: 40,
+      log: () => {},
+    };
     const first = await runAblation('exp-clip-zero-shot/prompt-x-preprocess', opts);
     expect(first).toEqual({ ran: 10, skipped: 0 });
     const again = await runAblation('exp-clip-zero-shot/prompt-x-preprocess', opts);
     expect(again).toEqual({ ran: 0, skipped: 10 });
     const rows = readRows(join(results, 'exp-clip-zero-shot__prompt-x-preprocess.jsonl'));
     expect(rows.length).toBe(10);
-    expect(rows.every((r) => r.metrics.n === 40 && r.confusionMatrix.flat().reduce((a, b) => a + b, 0) === 40)).toBe(true);
+    expect(rows.every((r) => r.metrics.n === 40 && r.confusionMatrix.flat().reduce((a, b) => a + b, 0) === 40)).toBe(
+      true,
+    );
     const csv = csvLines(writeSummary(results));
     expect(csv[0]).toBe(HEADER);
     expect(csv.length).toBe(11);
@@ -44,13 +66,20 @@ describe('ablation registry and runner', () => {
     expect(cells[31]).toBe(r0.datasetFingerprint);
     expect(r0.provenance.runtime.onnxruntimeNode).toBe('1.30.0');
     // a full run of the same grid is not "already finished": the subset is in the run ids
-    expect(expandAblation('exp-clip-zero-shot/prompt-x-preprocess', ABLATIONS['exp-clip-zero-shot/prompt-x-preprocess'])[0]!.id).not.toBe(r0.id);
+    expect(
+      expandAblation('exp-clip-zero-shot/prompt-x-preprocess', ABLATIONS['exp-clip-zero-shot/prompt-x-preprocess'])[0]!
+        .id,
+    ).not.toBe(r0.id);
     expect(existsSync(join(results, 'charts'))).toBe(true);
   }, 120_000);
   it('names the missing data config entry for methods that need user data', async () => {
     const results = mkdtempSync(join(tmpdir(), 'vlfer-abl-'));
-    await expect(runAblation('hesp/mafw-20-splits', { shared: sharedPath(), resultsDir: results, log: () => {} })).rejects.toThrow(/videoSets\.mafw/);
-    await expect(runAblation('exp-clip-trained/backbone-x-seed', { shared: sharedPath(), resultsDir: results, log: () => {} })).rejects.toThrow(/trainSets\.unlabelled-faces/);
+    await expect(
+      runAblation('hesp/mafw-20-splits', { shared: sharedPath(), resultsDir: results, log: () => {} }),
+    ).rejects.toThrow(/videoSets\.mafw/);
+    await expect(
+      runAblation('exp-clip-trained/backbone-x-seed', { shared: sharedPath(), resultsDir: results, log: () => {} }),
+    ).rejects.toThrow(/trainSets\.unlabelled-faces/);
   });
 });
 
@@ -58,14 +87,34 @@ describe('bench data config', () => {
   it('resolves relative paths against the file and names bad fields', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vlfer-data-'));
     const file = join(dir, 'bench-data.json');
-    writeFileSync(file, JSON.stringify({ models: { 'vit-b32': './models/b32', 'vit-b16': 'openai/clip-vit-base-patch16' }, videoSets: { mafw: { train: 'lists/train.txt', test: '/abs/test.txt', root: 'frames' } }, trainSets: { u: { unlabelled: 'faces', teacher: 'import', teacherSource: 'targets.npy', teacherKeys: 'keys.txt' } } }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        models: { 'vit-b32': './models/b32', 'vit-b16': 'openai/clip-vit-base-patch16' },
+        videoSets: { mafw: { train: 'lists/train.txt', test: '/abs/test.txt', root: 'frames' } },
+        trainSets: {
+          u: { unlabelled: 'faces', teacher: 'import', teacherSource: 'targets.npy', teacherKeys: 'keys.txt' },
+        },
+      }),
+    );
     const d = loadBenchData(file);
     expect(d.models['vit-b32']).toBe(join(dir, 'models', 'b32'));
     expect(d.models['vit-b16']).toBe('openai/clip-vit-base-patch16');
-    expect(d.videoSets.mafw).toEqual({ train: join(dir, 'lists', 'train.txt'), test: '/abs/test.txt', root: join(dir, 'frames') });
-    expect(d.trainSets.u).toEqual({ unlabelled: join(dir, 'faces'), teacher: 'import', teacherSource: join(dir, 'targets.npy'), teacherKeys: join(dir, 'keys.txt') });
+    expect(d.videoSets.mafw).toEqual({
+      train: join(dir, 'lists', 'train.txt'),
+      test: '/abs/test.txt',
+      root: join(dir, 'frames'),
+    });
+    expect(d.trainSets.u).toEqual({
+      unlabelled: join(dir, 'faces'),
+      teacher: 'import',
+      teacherSource: join(dir, 'targets.npy'),
+      teacherKeys: join(dir, 'keys.txt'),
+    });
     writeFileSync(file, JSON.stringify({ videoSets: { mafw: { train: 'a.txt' } } }));
-    expect(() => loadBenchData(file)).toThrow(/bench-data\.json: invalid bench data config:\n {2}videoSets\.mafw\.test/);
+    expect(() => loadBenchData(file)).toThrow(
+      /bench-data\.json: invalid bench data config:\n {2}videoSets\.mafw\.test/,
+    );
     writeFileSync(file, JSON.stringify({ videoSet: {} }));
     expect(() => loadBenchData(file)).toThrow(/videoSet/);
     expect(() => loadBenchData(join(dir, 'absent.json'))).toThrow(/absent\.json: cannot read/);
@@ -81,19 +130,37 @@ describe('trained methods in the registry (tiny-clip, synthetic data)', () => {
     const rng = createRng(5);
     const lines: string[] = [];
     for (let i = 0; i < 32; i++) {
-      const px = new Uint8Array(40 * 40 * 3).map((_, k) => (i * 37 + k * (i % 7 + 1)) % 256);
+      const px = new Uint8Array(40 * 40 * 3).map((_, k) => (i * 37 + k * ((i % 7) + 1)) % 256);
       const p = join(unlabelled, `${String(i).padStart(3, '0')}.png`);
-      writeFileSync(p, await sharp(px, { raw: { width: 40, height: 40, channels: 3 } }).png().toBuffer());
+      writeFileSync(
+        p,
+        await sharp(px, { raw: { width: 40, height: 40, channels: 3 } })
+          .png()
+          .toBuffer(),
+      );
       lines.push(JSON.stringify({ path: p, embedding: Array.from({ length: E }, () => rng.normal()) }));
     }
     writeFileSync(join(work, 'targets.jsonl'), `${lines.join('\n')}\n`);
-    await writeSyntheticVideoSet(join(work, 'video'), { trainClasses: [0, 1, 2, 3], testClasses: [0, 1, 2, 3], trainPerClass: 4, testPerClass: 2, trainFrames: 4, testFrames: 4 });
+    await writeSyntheticVideoSet(join(work, 'video'), {
+      trainClasses: [0, 1, 2, 3],
+      testClasses: [0, 1, 2, 3],
+      trainPerClass: 4,
+      testPerClass: 2,
+      trainFrames: 4,
+      testFrames: 4,
+    });
   }, 120_000);
 
   const registry: Record<string, AblationSpec> = {
     'trained/tiny': {
       method: 'exp-clip-trained',
-      axes: { backbone: ['tiny-clip'], trainSet: ['synthetic'], promptType: ['class_name', 'an_expression_of_name'], preprocess: ['exp-clip'], dataset: ['fer2013'] },
+      axes: {
+        backbone: ['tiny-clip'],
+        trainSet: ['synthetic'],
+        promptType: ['class_name', 'an_expression_of_name'],
+        preprocess: ['exp-clip'],
+        dataset: ['fer2013'],
+      },
       seeds: [1, 2],
       options: { train: { epochs: 2, batch: 16, lr: 0.01, optimizer: 'adam', outputDim: E } },
       description: 'test',
@@ -109,15 +176,31 @@ describe('trained methods in the registry (tiny-clip, synthetic data)', () => {
   const data = () => ({
     models: {},
     trainSets: { synthetic: { unlabelled, teacher: 'import' as const, teacherSource: join(work, 'targets.jsonl') } },
-    videoSets: { afew: { train: join(work, 'video', 'train.txt'), test: join(work, 'video', 'test.txt'), root: join(work, 'video') } },
+    videoSets: {
+      afew: {
+        train: join(work, 'video', 'train.txt'),
+        test: join(work, 'video', 'test.txt'),
+        root: join(work, 'video'),
+      },
+    },
   });
 
   it('exp-clip-trained: one head per seed shared by the prompt types, evaluated with the head, mean ± std over seeds', async () => {
     const results = join(work, 'results');
-    const r = await runAblation('trained/tiny', { shared: sharedPath(), resultsDir: results, cacheDir: join(work, 'cache'), limit: 40, data: data(), registry, log: () => {} });
+    const r = await runAblation('trained/tiny', {
+      shared: sharedPath(),
+      resultsDir: results,
+      cacheDir: join(work, 'cache'),
+      limit: 40,
+      data: data(),
+      registry,
+      log: () => {},
+    });
     expect(r).toEqual({ ran: 4, skipped: 0 });
     const rows = readRows(join(results, 'trained__tiny.jsonl'));
-    const heads = [1, 2].map((seed) => join(results, 'runs', `trained_tiny_train_tiny-clip_synthetic_exp-clip_seed=${seed}`));
+    const heads = [1, 2].map((seed) =>
+      join(results, 'runs', `trained_tiny_train_tiny-clip_synthetic_exp-clip_seed=${seed}`),
+    );
     // trained once per seed: 2 epochs × 2 steps, not doubled by the second prompt type
     for (const h of heads) expect(csvLines(join(h, 'train-log.jsonl')).length).toBe(4);
     const [w1, w2] = heads.map((h) => readSafetensors(join(h, 'head.safetensors')).tensors['mlp.weight']!);
@@ -129,7 +212,9 @@ describe('trained methods in the registry (tiny-clip, synthetic data)', () => {
       expect(row.metrics.n).toBe(40);
     }
     const csv = csvLines(writeSummary(results));
-    const line = csv.find((l) => l.startsWith('trained/tiny,exp-clip-trained,tiny-clip,synthetic,,class_name,'))!.split(',');
+    const line = csv
+      .find((l) => l.startsWith('trained/tiny,exp-clip-trained,tiny-clip,synthetic,,class_name,'))!
+      .split(',');
     expect(line[8]).toBe('strat-n40-seed0');
     const uars = rows.filter((x) => x.coords.promptType === 'class_name').map((x) => 100 * x.metrics.uar!);
     expect(line[9]).toBe('1 2');
@@ -139,7 +224,13 @@ describe('trained methods in the registry (tiny-clip, synthetic data)', () => {
 
   it('hesp: trains and scores each split × seed, writes ROC charts, open-set columns in the summary', async () => {
     const results = join(work, 'results');
-    const r = await runAblation('hesp/tiny', { shared: sharedPath(), resultsDir: results, data: data(), registry, log: () => {} });
+    const r = await runAblation('hesp/tiny', {
+      shared: sharedPath(),
+      resultsDir: results,
+      data: data(),
+      registry,
+      log: () => {},
+    });
     expect(r).toEqual({ ran: 2, skipped: 0 });
     const rows = readRows(join(results, 'hesp__tiny.jsonl'));
     for (const row of rows) {
@@ -152,7 +243,9 @@ describe('trained methods in the registry (tiny-clip, synthetic data)', () => {
       expect(existsSync(join(results, 'charts', `${row.id.replace(/[^A-Za-z0-9._=-]+/g, '_')}.roc.svg`))).toBe(true);
     }
     expect(readFileSync(join(results, 'charts', 'hesp__tiny.roc.svg'), 'utf8')).toContain('<svg');
-    const line = csvLines(writeSummary(results)).find((l) => l.startsWith('hesp/tiny,hesp,tiny-clip,,0,,,afew,,0 1,8,'))!.split(',');
+    const line = csvLines(writeSummary(results))
+      .find((l) => l.startsWith('hesp/tiny,hesp,tiny-clip,,0,,,afew,,0 1,8,'))!
+      .split(',');
     expect(line.slice(11, 15)).toEqual(['', '', '', '']); // no UAR/WAR columns for the open-set method
     expect(line[17]).toBe((50 * (rows[0]!.metrics.auroc_arpl! + rows[1]!.metrics.auroc_arpl!)).toFixed(2));
     expect(line[23]).toBe((50 * (rows[0]!.metrics.auroc_standard! + rows[1]!.metrics.auroc_standard!)).toFixed(2));

@@ -10,11 +10,42 @@ import { classificationReport, meanStd } from '@vlfer/metrics';
 import type { PromptType } from '@vlfer/llm-knowledge';
 import { confusionMatrixSpec, renderSvg, rocCurvesSpec, svgToPng } from './charts.js';
 import { runFaceApiReference } from './face-api-reference.js';
-import { ABLATIONS, BACKBONES, DATASETS, type AblationSpec, type BackboneId, type BenchData, type DatasetId, type Method, type Preprocess } from './registry.js';
+import {
+  ABLATIONS,
+  BACKBONES,
+  DATASETS,
+  type AblationSpec,
+  type BackboneId,
+  type BenchData,
+  type DatasetId,
+  type Method,
+  type Preprocess,
+} from './registry.js';
 
-export { ABLATIONS, BACKBONES, DATASETS, BenchDataSchema, loadBenchData, type AblationId, type AblationSpec, type BackboneId, type BenchData, type DatasetId, type Method, type Preprocess } from './registry.js';
+export {
+  ABLATIONS,
+  BACKBONES,
+  DATASETS,
+  BenchDataSchema,
+  loadBenchData,
+  type AblationId,
+  type AblationSpec,
+  type BackboneId,
+  type BenchData,
+  type DatasetId,
+  type Method,
+  type Preprocess,
+} from './registry.js';
 
-export interface RunCoords { backbone: BackboneId; dataset: DatasetId; promptType?: PromptType; preprocess?: Preprocess; trainSet?: string; split?: number; subset?: string }
+export interface RunCoords {
+  backbone: BackboneId;
+  dataset: DatasetId;
+  promptType?: PromptType;
+  preprocess?: Preprocess;
+  trainSet?: string;
+  split?: number;
+  subset?: string;
+}
 
 export interface ResultRow {
   id: string;
@@ -49,16 +80,33 @@ export interface ResultRow {
  * seeded subset (`subsetId`), and the subset is part of the run id and coordinates, so a later full run is a
  * different run, not "already finished".
  */
-export function expandAblation(id: string, spec: AblationSpec, options: { limit?: number } = {}): { id: string; coords: RunCoords; seed: number }[] {
+export function expandAblation(
+  id: string,
+  spec: AblationSpec,
+  options: { limit?: number } = {},
+): { id: string; coords: RunCoords; seed: number }[] {
   const out: { id: string; coords: RunCoords; seed: number }[] = [];
-  for (const backbone of spec.axes.backbone) for (const dataset of spec.axes.dataset)
-    for (const trainSet of spec.axes.trainSet ?? [undefined]) for (const split of spec.axes.split ?? [undefined])
-      for (const promptType of spec.axes.promptType ?? [undefined]) for (const preprocess of spec.axes.preprocess ?? [undefined])
-        for (const seed of spec.seeds) {
-          const coords: RunCoords = { backbone, dataset, ...(trainSet !== undefined ? { trainSet } : {}), ...(split !== undefined ? { split } : {}), ...(promptType ? { promptType } : {}), ...(preprocess ? { preprocess } : {}), ...(options.limit ? { subset: subsetId(options.limit, 0) } : {}) };
-          const key = Object.entries(coords).map(([k, v]) => `${k}=${v}`).join(',');
-          out.push({ id: `${id}|${key}|seed=${seed}`, coords, seed });
-        }
+  for (const backbone of spec.axes.backbone)
+    for (const dataset of spec.axes.dataset)
+      for (const trainSet of spec.axes.trainSet ?? [undefined])
+        for (const split of spec.axes.split ?? [undefined])
+          for (const promptType of spec.axes.promptType ?? [undefined])
+            for (const preprocess of spec.axes.preprocess ?? [undefined])
+              for (const seed of spec.seeds) {
+                const coords: RunCoords = {
+                  backbone,
+                  dataset,
+                  ...(trainSet !== undefined ? { trainSet } : {}),
+                  ...(split !== undefined ? { split } : {}),
+                  ...(promptType ? { promptType } : {}),
+                  ...(preprocess ? { preprocess } : {}),
+                  ...(options.limit ? { subset: subsetId(options.limit, 0) } : {}),
+                };
+                const key = Object.entries(coords)
+                  .map(([k, v]) => `${k}=${v}`)
+                  .join(',');
+                out.push({ id: `${id}|${key}|seed=${seed}`, coords, seed });
+              }
   return out;
 }
 
@@ -102,15 +150,37 @@ function modelFor(backbone: BackboneId, o: RunAblationOptions): string {
   return o.data?.models[backbone] ?? BACKBONES[backbone].model(o.shared);
 }
 
-const recallByName = (names: readonly string[], recall: readonly (number | null)[]) => Object.fromEntries(names.map((c, i) => [c, recall[i] ?? null]));
+const recallByName = (names: readonly string[], recall: readonly (number | null)[]) =>
+  Object.fromEntries(names.map((c, i) => [c, recall[i] ?? null]));
 
-function closedSetRow(names: readonly string[], matrix: number[][], uar: number, war: number, n: number, recall: readonly (number | null)[]): Pick<ResultRow, 'metrics' | 'perClassRecall' | 'confusionMatrix' | 'labelNames'> {
-  return { metrics: { uar, war, n }, perClassRecall: recallByName(names, recall), confusionMatrix: matrix, labelNames: [...names] };
+function closedSetRow(
+  names: readonly string[],
+  matrix: number[][],
+  uar: number,
+  war: number,
+  n: number,
+  recall: readonly (number | null)[],
+): Pick<ResultRow, 'metrics' | 'perClassRecall' | 'confusionMatrix' | 'labelNames'> {
+  return {
+    metrics: { uar, war, n },
+    perClassRecall: recallByName(names, recall),
+    confusionMatrix: matrix,
+    labelNames: [...names],
+  };
 }
 
-type RunOutcome = Pick<ResultRow, 'metrics' | 'perClassRecall' | 'confusionMatrix' | 'labelNames' | 'scores' | 'runDir' | 'datasetFingerprint'>;
+type RunOutcome = Pick<
+  ResultRow,
+  'metrics' | 'perClassRecall' | 'confusionMatrix' | 'labelNames' | 'scores' | 'runDir' | 'datasetFingerprint'
+>;
 
-async function exec(spec: AblationSpec, ablation: string, run: { id: string; coords: RunCoords; seed: number }, o: RunAblationOptions, log: (l: string) => void): Promise<RunOutcome> {
+async function exec(
+  spec: AblationSpec,
+  ablation: string,
+  run: { id: string; coords: RunCoords; seed: number },
+  o: RunAblationOptions,
+  log: (l: string) => void,
+): Promise<RunOutcome> {
   const c = run.coords;
   const ds = DATASETS[c.dataset];
   const info = DATA[ds.data];
@@ -120,11 +190,29 @@ async function exec(spec: AblationSpec, ablation: string, run: { id: string; coo
   const sub = (l: string) => log(`  ${l}`);
   const hooks = { log: sub, ...(o.signal ? { signal: o.signal } : {}) };
   if (spec.method === 'hesp') {
-    if (!('hesp' in info)) throw new Error(`${ablation}: method hesp needs a video open-set dataset (mafw, dfew, afew), got '${c.dataset}'`);
+    if (!('hesp' in info))
+      throw new Error(`${ablation}: method hesp needs a video open-set dataset (mafw, dfew, afew), got '${c.dataset}'`);
     const v = o.data?.videoSets[c.dataset];
-    if (!v) throw new Error(`${ablation}: no annotation lists for '${c.dataset}': give --data-config with videoSets.${c.dataset} = { train, test, root }`);
+    if (!v)
+      throw new Error(
+        `${ablation}: no annotation lists for '${c.dataset}': give --data-config with videoSets.${c.dataset} = { train, test, root }`,
+      );
     if (c.split === undefined) throw new Error(`${ablation}: method hesp needs the split axis`);
-    await trainHesp({ ...spec.options?.hesp, dataset: info.hesp.splits, trainAnnotations: v.train, testAnnotations: v.test, ...(v.root ? { root: v.root } : {}), ...(v.rebase ? { rebase: v.rebase } : {}), splitIndex: c.split, model: modelFor(c.backbone, o), seed: run.seed, out: runDir }, hooks);
+    await trainHesp(
+      {
+        ...spec.options?.hesp,
+        dataset: info.hesp.splits,
+        trainAnnotations: v.train,
+        testAnnotations: v.test,
+        ...(v.root ? { root: v.root } : {}),
+        ...(v.rebase ? { rebase: v.rebase } : {}),
+        splitIndex: c.split,
+        model: modelFor(c.backbone, o),
+        seed: run.seed,
+        out: runDir,
+      },
+      hooks,
+    );
     const r = await evaluateHespRun(runDir, hooks);
     const labels = r.known.map((k) => k.label);
     const pred = r.known.map((k) => k.predicted);
@@ -132,34 +220,87 @@ async function exec(spec: AblationSpec, ablation: string, run: { id: string; coo
     return {
       metrics: { ...r.test, n: r.known.length + r.unknown.length },
       perClassRecall: recallByName(r.classNames, rep.perClassRecall),
-      confusionMatrix: rep.confusionMatrix, labelNames: r.classNames,
+      confusionMatrix: rep.confusionMatrix,
+      labelNames: r.classNames,
       scores: { known: r.known.map((k) => k.knownness), unknown: r.unknown.map((u) => u.knownness) },
       runDir,
     };
   }
-  if (!('root' in ds)) throw new Error(`${ablation}: method ${spec.method} evaluates the image datasets of the shared assets (fer2013), got '${c.dataset}'`);
+  if (!('root' in ds))
+    throw new Error(
+      `${ablation}: method ${spec.method} evaluates the image datasets of the shared assets (fer2013), got '${c.dataset}'`,
+    );
   const root = ds.root(o.shared);
   if (spec.method === 'face-api') {
     const r = await runFaceApiReference({ root, ...(o.limit ? { limit: o.limit, subsetSeed: 0 } : {}) });
-    return { ...closedSetRow(r.labelSet.names, r.report.confusionMatrix, r.report.uar, r.report.war, r.report.n, r.report.perClassRecall), datasetFingerprint: r.datasetFingerprint };
+    return {
+      ...closedSetRow(
+        r.labelSet.names,
+        r.report.confusionMatrix,
+        r.report.uar,
+        r.report.war,
+        r.report.n,
+        r.report.perClassRecall,
+      ),
+      datasetFingerprint: r.datasetFingerprint,
+    };
   }
   let head: string | undefined;
   if (spec.method === 'exp-clip-trained') {
     const t = c.trainSet === undefined ? undefined : o.data?.trainSets[c.trainSet];
-    if (!t) throw new Error(`${ablation}: no unlabelled set '${c.trainSet}': give --data-config with trainSets.${c.trainSet} = { unlabelled, teacher, teacherSource }`);
+    if (!t)
+      throw new Error(
+        `${ablation}: no unlabelled set '${c.trainSet}': give --data-config with trainSets.${c.trainSet} = { unlabelled, teacher, teacherSource }`,
+      );
     // one head per (backbone, train set, preprocessing, seed), shared by the prompt-type runs: trainHead returns at
     // once for a finished training directory, so the head is trained (and the images encoded) once
-    const trainDir = join(o.resultsDir, 'runs', safe(`${ablation}|train|${c.backbone}|${c.trainSet}|${c.preprocess ?? 'exp-clip'}|seed=${run.seed}`));
-    const tr = await trainHead({ ...spec.options?.train, ...t, model: modelFor(c.backbone, o), ...(c.preprocess ? { preprocess: c.preprocess } : {}), seed: run.seed, out: trainDir, ...cache }, hooks);
+    const trainDir = join(
+      o.resultsDir,
+      'runs',
+      safe(`${ablation}|train|${c.backbone}|${c.trainSet}|${c.preprocess ?? 'exp-clip'}|seed=${run.seed}`),
+    );
+    const tr = await trainHead(
+      {
+        ...spec.options?.train,
+        ...t,
+        model: modelFor(c.backbone, o),
+        ...(c.preprocess ? { preprocess: c.preprocess } : {}),
+        seed: run.seed,
+        out: trainDir,
+        ...cache,
+      },
+      hooks,
+    );
     head = tr.headPath;
   }
   if (!c.promptType) throw new Error(`${ablation}: method ${spec.method} needs the promptType axis`);
-  const r = await evaluateZeroShot({
-    dataset: info === DATA.fer2013 ? 'fer2013' : ds.data, root, model: modelFor(c.backbone, o), promptTypes: [c.promptType], preprocess: c.preprocess ?? 'exp-clip', ...(head ? { head } : {}),
-    out: runDir, ...cache, ...limit,
-  }, hooks);
+  const r = await evaluateZeroShot(
+    {
+      dataset: info === DATA.fer2013 ? 'fer2013' : ds.data,
+      root,
+      model: modelFor(c.backbone, o),
+      promptTypes: [c.promptType],
+      preprocess: c.preprocess ?? 'exp-clip',
+      ...(head ? { head } : {}),
+      out: runDir,
+      ...cache,
+      ...limit,
+    },
+    hooks,
+  );
   const f = r.results[0]!.folds[0]!;
-  return { ...closedSetRow(r.labelSet.names, f.confusionMatrix, r.results[0]!.mean.uar.mean, r.results[0]!.mean.war.mean, f.n, f.perClassRecall), runDir, datasetFingerprint: r.datasetFingerprint };
+  return {
+    ...closedSetRow(
+      r.labelSet.names,
+      f.confusionMatrix,
+      r.results[0]!.mean.uar.mean,
+      r.results[0]!.mean.war.mean,
+      f.n,
+      f.perClassRecall,
+    ),
+    runDir,
+    datasetFingerprint: r.datasetFingerprint,
+  };
 }
 
 async function drawChart(spec: Parameters<typeof renderSvg>[0], base: string): Promise<void> {
@@ -190,20 +331,45 @@ export async function runAblation(id: string, options: RunAblationOptions): Prom
   if (shard) log(`${id}: shard ${shard.index}/${shard.count} has ${runs.length} of ${all.length} runs`);
   const prov = provenance({ runtime: runtimeVersions() });
   for (const [i, run] of runs.entries()) {
-    if (done.has(run.id)) { skipped++; continue; }
+    if (done.has(run.id)) {
+      skipped++;
+      continue;
+    }
     log(`[${i + 1}/${runs.length}] ${run.id}`);
     const t0 = performance.now();
     const outcome = await exec(spec, id, run, options, log);
-    const row: ResultRow = { id: run.id, ablation: id, method: spec.method, coords: run.coords, seed: run.seed, ...outcome, provenance: prov, seconds: (performance.now() - t0) / 1000, finishedAt: new Date().toISOString() };
+    const row: ResultRow = {
+      id: run.id,
+      ablation: id,
+      method: spec.method,
+      coords: run.coords,
+      seed: run.seed,
+      ...outcome,
+      provenance: prov,
+      seconds: (performance.now() - t0) / 1000,
+      finishedAt: new Date().toISOString(),
+    };
     const title = `${id} ${Object.values(run.coords).join(' ')} seed ${run.seed}`;
-    await drawChart(confusionMatrixSpec(row.labelNames, row.confusionMatrix, title), join(charts, `${safe(run.id)}.confusion`));
-    if (row.scores) await drawChart(rocCurvesSpec([{ name: `seed ${run.seed}`, knownScores: row.scores.known, unknownScores: row.scores.unknown }], title), join(charts, `${safe(run.id)}.roc`));
+    await drawChart(
+      confusionMatrixSpec(row.labelNames, row.confusionMatrix, title),
+      join(charts, `${safe(run.id)}.confusion`),
+    );
+    if (row.scores)
+      await drawChart(
+        rocCurvesSpec(
+          [{ name: `seed ${run.seed}`, knownScores: row.scores.known, unknownScores: row.scores.unknown }],
+          title,
+        ),
+        join(charts, `${safe(run.id)}.roc`),
+      );
     rows = [...rows, row];
     writeFileAtomic(file, rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
     const m = row.metrics;
-    log(m.auroc_arpl !== undefined
-      ? `  closed-set acc ${pct(m.closed_set_accuracy)} AUROC ${pct(m.auroc_arpl)} (ARPL) / ${pct(m.auroc_standard)} OSCR ${pct(m.oscr_arpl)} / ${pct(m.oscr_standard)} (${row.seconds.toFixed(1)} s)`
-      : `  UAR ${pct(m.uar)} WAR ${pct(m.war)} (${row.seconds.toFixed(1)} s)`);
+    log(
+      m.auroc_arpl !== undefined
+        ? `  closed-set acc ${pct(m.closed_set_accuracy)} AUROC ${pct(m.auroc_arpl)} (ARPL) / ${pct(m.auroc_standard)} OSCR ${pct(m.oscr_arpl)} / ${pct(m.oscr_standard)} (${row.seconds.toFixed(1)} s)`
+        : `  UAR ${pct(m.uar)} WAR ${pct(m.war)} (${row.seconds.toFixed(1)} s)`,
+    );
     ran++;
   }
   if (ran > 0 && !shard) await drawOverlayRoc(id, rows, charts);
@@ -211,11 +377,21 @@ export async function runAblation(id: string, options: RunAblationOptions): Prom
 }
 
 /** A run's name in charts: its coordinates and seed. */
-export const runLabel = (r: Pick<ResultRow, 'coords' | 'seed'>): string => `${Object.values(r.coords).join(' ')} s${r.seed}`;
+export const runLabel = (r: Pick<ResultRow, 'coords' | 'seed'>): string =>
+  `${Object.values(r.coords).join(' ')} s${r.seed}`;
 
 /** The ROC chart of an ablation's open-set runs in one figure (curves named by `runLabel`, AUC in the legend). */
-export function overlayRocSpec(id: string, rows: readonly ResultRow[], title = `${id}: known vs unknown`): ReturnType<typeof rocCurvesSpec> {
-  return rocCurvesSpec(rows.filter((r) => r.scores).map((r) => ({ name: runLabel(r), knownScores: r.scores!.known, unknownScores: r.scores!.unknown })), title);
+export function overlayRocSpec(
+  id: string,
+  rows: readonly ResultRow[],
+  title = `${id}: known vs unknown`,
+): ReturnType<typeof rocCurvesSpec> {
+  return rocCurvesSpec(
+    rows
+      .filter((r) => r.scores)
+      .map((r) => ({ name: runLabel(r), knownScores: r.scores!.known, unknownScores: r.scores!.unknown })),
+    title,
+  );
 }
 
 /** `charts/<ablation>.roc.{svg,png}`: the ROC curves of all the ablation's open-set runs in one figure. */
@@ -229,7 +405,10 @@ async function drawOverlayRoc(id: string, rows: readonly ResultRow[], charts: st
  * run once, in the registry's order, and the overlay ROC chart (per-run charts were drawn by the shards). Refuses
  * missing shard files and missing or duplicated runs, naming them.
  */
-export async function mergeAblation(id: string, options: Pick<RunAblationOptions, 'resultsDir' | 'limit' | 'registry'> & { count: number }): Promise<{ runs: number }> {
+export async function mergeAblation(
+  id: string,
+  options: Pick<RunAblationOptions, 'resultsDir' | 'limit' | 'registry'> & { count: number },
+): Promise<{ runs: number }> {
   const registry = options.registry ?? (ABLATIONS as Record<string, AblationSpec>);
   const spec = registry[id];
   if (!spec) throw new Error(`Unknown ablation '${id}'; known: ${Object.keys(registry).join(', ')}`);
@@ -238,18 +417,25 @@ export async function mergeAblation(id: string, options: Pick<RunAblationOptions
   const problems: string[] = [];
   for (let i = 0; i < options.count; i++) {
     const f = shardRowsFile(options.resultsDir, id, { index: i, count: options.count });
-    if (!existsSync(f)) { problems.push(`shard ${i}/${options.count} wrote nothing (${f} is missing)`); continue; }
+    if (!existsSync(f)) {
+      problems.push(`shard ${i}/${options.count} wrote nothing (${f} is missing)`);
+      continue;
+    }
     for (const r of readRows(f)) {
       if (byId.has(r.id)) problems.push(`run ${r.id} appears in more than one shard`);
       byId.set(r.id, r);
     }
   }
   const missing = runs.filter((r) => !byId.has(r.id));
-  for (const r of missing.slice(0, 10)) problems.push(`run ${r.id} (shard ${shardOfKey(r.id, options.count)}/${options.count}) has no row`);
+  for (const r of missing.slice(0, 10))
+    problems.push(`run ${r.id} (shard ${shardOfKey(r.id, options.count)}/${options.count}) has no row`);
   if (missing.length > 10) problems.push(`… and ${missing.length - 10} more runs`);
   if (problems.length > 0) throw new Error(`cannot merge ${id}: ${problems.join('; ')}`);
   const rows = runs.map((r) => byId.get(r.id)!);
-  writeFileAtomic(join(options.resultsDir, `${fileName(id)}.jsonl`), rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  writeFileAtomic(
+    join(options.resultsDir, `${fileName(id)}.jsonl`),
+    rows.map((r) => `${JSON.stringify(r)}\n`).join(''),
+  );
   await drawOverlayRoc(id, rows, join(options.resultsDir, 'charts'));
   return { runs: rows.length };
 }
@@ -257,21 +443,52 @@ export async function mergeAblation(id: string, options: Pick<RunAblationOptions
 const pct = (v: number | undefined) => (v === undefined ? '-' : (100 * v).toFixed(2));
 
 /** Summary columns: metric key → CSV column stem, in this order (open-set metrics in both families). */
-const SUMMARY_METRICS = [['uar', 'uar'], ['war', 'war'], ['closed_set_accuracy', 'closed_set_acc'], ['auroc_arpl', 'auroc_arpl'], ['oscr_arpl', 'oscr_arpl'], ['tnr_at_tpr95_arpl', 'tnr_at_tpr95_arpl'], ['auroc_standard', 'auroc_standard'], ['oscr_standard', 'oscr_standard'], ['tnr_at_tpr95_standard', 'tnr_at_tpr95_standard']] as const;
+const SUMMARY_METRICS = [
+  ['uar', 'uar'],
+  ['war', 'war'],
+  ['closed_set_accuracy', 'closed_set_acc'],
+  ['auroc_arpl', 'auroc_arpl'],
+  ['oscr_arpl', 'oscr_arpl'],
+  ['tnr_at_tpr95_arpl', 'tnr_at_tpr95_arpl'],
+  ['auroc_standard', 'auroc_standard'],
+  ['oscr_standard', 'oscr_standard'],
+  ['tnr_at_tpr95_standard', 'tnr_at_tpr95_standard'],
+] as const;
 
 /**
  * `results/summary.csv`: one line per ablation coordinate, mean ± sample std over seeds (percent). Metrics a
  * method does not have are left empty.
  */
 export function writeSummary(resultsDir: string): string {
-  const rows = existsSync(resultsDir) ? readdirSync(resultsDir).filter((f) => f.endsWith('.jsonl')).sort().flatMap((f) => readRows(join(resultsDir, f))) : [];
+  const rows = existsSync(resultsDir)
+    ? readdirSync(resultsDir)
+        .filter((f) => f.endsWith('.jsonl'))
+        .sort()
+        .flatMap((f) => readRows(join(resultsDir, f)))
+    : [];
   const groups = new Map<string, ResultRow[]>();
   for (const r of rows) {
     const c = r.coords;
-    const k = JSON.stringify([r.ablation, r.method, c.backbone, c.trainSet ?? '', c.split ?? '', c.promptType ?? '', c.preprocess ?? '', c.dataset, c.subset ?? '']);
+    const k = JSON.stringify([
+      r.ablation,
+      r.method,
+      c.backbone,
+      c.trainSet ?? '',
+      c.split ?? '',
+      c.promptType ?? '',
+      c.preprocess ?? '',
+      c.dataset,
+      c.subset ?? '',
+    ]);
     groups.set(k, [...(groups.get(k) ?? []), r]);
   }
-  const lines = [['ablation,method,backbone,train_set,split,prompt_type,preprocess,dataset,subset,seeds,n', ...SUMMARY_METRICS.map(([, c]) => `${c}_mean,${c}_std`), 'git_sha,git_dirty,dataset_fingerprint'].join(',')];
+  const lines = [
+    [
+      'ablation,method,backbone,train_set,split,prompt_type,preprocess,dataset,subset,seeds,n',
+      ...SUMMARY_METRICS.map(([, c]) => `${c}_mean,${c}_std`),
+      'git_sha,git_dirty,dataset_fingerprint',
+    ].join(','),
+  ];
   for (const [k, rs] of groups) {
     const cells = SUMMARY_METRICS.map(([m]) => {
       if (rs.some((r) => r.metrics[m] === undefined)) return ',';
@@ -280,7 +497,17 @@ export function writeSummary(resultsDir: string): string {
     });
     const git = rs[0]!.provenance?.git;
     const fingerprints = [...new Set(rs.map((r) => r.datasetFingerprint ?? ''))];
-    lines.push([...(JSON.parse(k) as string[]).map((v) => csvRow([v])), rs.map((r) => r.seed).join(' '), rs[0]!.metrics.n, ...cells, git?.sha ?? '', git ? String(git.dirty) : '', fingerprints.length === 1 ? fingerprints[0] : 'differs'].join(','));
+    lines.push(
+      [
+        ...(JSON.parse(k) as string[]).map((v) => csvRow([v])),
+        rs.map((r) => r.seed).join(' '),
+        rs[0]!.metrics.n,
+        ...cells,
+        git?.sha ?? '',
+        git ? String(git.dirty) : '',
+        fingerprints.length === 1 ? fingerprints[0] : 'differs',
+      ].join(','),
+    );
   }
   const path = join(resultsDir, 'summary.csv');
   writeFileAtomic(path, `${lines.join('\n')}\n`);

@@ -7,23 +7,50 @@ import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { parseShard } from '@vlfer/core';
 import { cliAbortSignal, integer, runMain, shardFromFlags } from '@vlfer/cli-kit';
-import { ABLATIONS, expandAblation, loadBenchData, mergeAblation, runAblation, writeSummary, type AblationSpec } from './ablations.js';
+import {
+  ABLATIONS,
+  expandAblation,
+  loadBenchData,
+  mergeAblation,
+  runAblation,
+  writeSummary,
+  type AblationSpec,
+} from './ablations.js';
 import { writeKubernetesJob, writeSlurmJob } from './cluster.js';
 import { writeReport } from './report.js';
 
 const NAME = 'bench:ablations';
 runMain(NAME, async () => {
   const o = new Command(NAME)
-    .option('--only <ids>', `comma-separated ablation ids (default: those that run on the shared assets alone): ${Object.keys(ABLATIONS).join(', ')}`)
+    .option(
+      '--only <ids>',
+      `comma-separated ablation ids (default: those that run on the shared assets alone): ${Object.keys(ABLATIONS).join(', ')}`,
+    )
     .option('--shared <dir>', 'shared assets folder', process.env.VLFER_SHARED ?? '../shared')
-    .option('--data-config <file>', 'JSON: models, videoSets (HESP annotation lists), trainSets (unlabelled images + teacher); see apps/bench/README.md')
+    .option(
+      '--data-config <file>',
+      'JSON: models, videoSets (HESP annotation lists), trainSets (unlabelled images + teacher); see apps/bench/README.md',
+    )
     .option('--results <dir>', 'results directory', 'results')
     .option('--cache-dir <dir>', 'feature/target cache', '.vlfer-cache/features')
-    .option('--limit <n>', 'a class-stratified, seeded subset of n items per evaluation (smoke runs; part of the run ids)', integer(1))
+    .option(
+      '--limit <n>',
+      'a class-stratified, seeded subset of n items per evaluation (smoke runs; part of the run ids)',
+      integer(1),
+    )
     .option('--list', 'list ablations with their run counts and exit')
-    .option('--shard <i/n>', 'run only shard i of n (runs split by a stable hash of their id); default: from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX + VLFER_SHARD_COUNT', (v) => parseShard(v, '--shard'))
+    .option(
+      '--shard <i/n>',
+      'run only shard i of n (runs split by a stable hash of their id); default: from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX + VLFER_SHARD_COUNT',
+      (v) => parseShard(v, '--shard'),
+    )
     .option('--merge <n>', 'merge the n shards into the files one unsharded run writes, then the summary', integer(1))
-    .addOption(new Option('--emit <kind>', 'write cluster job files for --shards tasks instead of running').choices(['slurm', 'k8s']))
+    .addOption(
+      new Option('--emit <kind>', 'write cluster job files for --shards tasks instead of running').choices([
+        'slurm',
+        'k8s',
+      ]),
+    )
     .option('--shards <n>', 'array tasks for --emit', integer(1), 4)
     .option('--emit-dir <dir>', 'where --emit writes', 'cluster')
     .option('--cpus <n>', 'CPUs per task (--emit)', integer(1), 4)
@@ -43,20 +70,51 @@ runMain(NAME, async () => {
   }
   const data = o.dataConfig ? loadBenchData(o.dataConfig) : undefined;
   // without a data config, the default set is what the shared assets can run (no user data, no Hub)
-  const ids = o.only ? String(o.only).split(',') : Object.keys(registry).filter((id) => data || ['exp-clip-zero-shot', 'face-api'].includes(registry[id]!.method));
-  for (const id of ids) if (!registry[id]) throw new Error(`--only: unknown ablation '${id}'; known: ${Object.keys(registry).join(', ')}`);
+  const ids = o.only
+    ? String(o.only).split(',')
+    : Object.keys(registry).filter((id) => data || ['exp-clip-zero-shot', 'face-api'].includes(registry[id]!.method));
+  for (const id of ids)
+    if (!registry[id]) throw new Error(`--only: unknown ablation '${id}'; known: ${Object.keys(registry).join(', ')}`);
   if (o.emit) {
     // every task runs this same command; the shard comes from the scheduler's environment
-    const args = ['--only', ids.join(','), '--shared', resolve(o.shared), '--results', resolve(o.results), '--cache-dir', resolve(o.cacheDir), ...(o.limit ? ['--limit', String(o.limit)] : []), ...(o.dataConfig ? ['--data-config', resolve(o.dataConfig)] : [])];
+    const args = [
+      '--only',
+      ids.join(','),
+      '--shared',
+      resolve(o.shared),
+      '--results',
+      resolve(o.results),
+      '--cache-dir',
+      resolve(o.cacheDir),
+      ...(o.limit ? ['--limit', String(o.limit)] : []),
+      ...(o.dataConfig ? ['--data-config', resolve(o.dataConfig)] : []),
+    ];
     const command = `pnpm bench:ablations ${args.join(' ')}`;
-    const job = { shards: o.shards, command, mergeCommand: `${command} --merge ${o.shards}`, workdir: process.cwd(), name: 'vlfer-ablations', cpus: o.cpus, memory: o.mem, time: o.time, ...(o.partition ? { partition: o.partition } : {}), ...(o.image ? { image: o.image } : {}) };
+    const job = {
+      shards: o.shards,
+      command,
+      mergeCommand: `${command} --merge ${o.shards}`,
+      workdir: process.cwd(),
+      name: 'vlfer-ablations',
+      cpus: o.cpus,
+      memory: o.mem,
+      time: o.time,
+      ...(o.partition ? { partition: o.partition } : {}),
+      ...(o.image ? { image: o.image } : {}),
+    };
     const files = o.emit === 'slurm' ? writeSlurmJob(o.emitDir, job) : writeKubernetesJob(o.emitDir, job);
-    process.stdout.write(`${files.join('\n')}\n${o.emit === 'slurm' ? `submit with: bash ${files[2]}` : `kubectl apply -f ${files[0]}; after it completes: kubectl apply -f ${files[1]}`}\n`);
+    process.stdout.write(
+      `${files.join('\n')}\n${o.emit === 'slurm' ? `submit with: bash ${files[2]}` : `kubectl apply -f ${files[0]}; after it completes: kubectl apply -f ${files[1]}`}\n`,
+    );
     return;
   }
   if (o.merge) {
     for (const id of ids) {
-      const r = await mergeAblation(id, { resultsDir: o.results, count: o.merge, ...(o.limit ? { limit: o.limit } : {}) });
+      const r = await mergeAblation(id, {
+        resultsDir: o.results,
+        count: o.merge,
+        ...(o.limit ? { limit: o.limit } : {}),
+      });
       process.stderr.write(`${id}: merged ${r.runs} runs from ${o.merge} shards\n`);
     }
     process.stdout.write(`summary: ${writeSummary(o.results)}\nreport: ${writeReport(o.results).path}\n`);
@@ -65,7 +123,15 @@ runMain(NAME, async () => {
   const shard = shardFromFlags(o, (l) => process.stderr.write(`${l}\n`));
   const signal = cliAbortSignal(NAME);
   for (const id of ids) {
-    const r = await runAblation(id, { shared: o.shared, resultsDir: o.results, cacheDir: o.cacheDir, signal, ...(o.limit ? { limit: o.limit } : {}), ...(data ? { data } : {}), ...(shard ? { shard } : {}) });
+    const r = await runAblation(id, {
+      shared: o.shared,
+      resultsDir: o.results,
+      cacheDir: o.cacheDir,
+      signal,
+      ...(o.limit ? { limit: o.limit } : {}),
+      ...(data ? { data } : {}),
+      ...(shard ? { shard } : {}),
+    });
     process.stderr.write(`${id}: ${r.ran} run, ${r.skipped} already finished\n`);
   }
   if (shard) process.stdout.write(`shard ${shard.index}/${shard.count} done; merge with --merge ${shard.count}\n`);

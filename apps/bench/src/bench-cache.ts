@@ -11,7 +11,11 @@ import { integer, runMain } from '@vlfer/cli-kit';
 import { FeatureCache, hashBytes } from '@vlfer/core/node';
 
 runMain('bench:cache', async () => {
-  const o = new Command('bench:cache').option('--entries <n>', 'vectors', integer(1), 3589).option('--dim <n>', 'floats per vector', integer(1), 512).parse().opts();
+  const o = new Command('bench:cache')
+    .option('--entries <n>', 'vectors', integer(1), 3589)
+    .option('--dim <n>', 'floats per vector', integer(1), 512)
+    .parse()
+    .opts();
   const dir = mkdtempSync(join(tmpdir(), 'vlfer-cache-bench-'));
   try {
     const cache = new FeatureCache({ dir, namespace: { model: 'm', dtype: 'fp32', preprocess: 'p' } });
@@ -23,7 +27,9 @@ runMain('bench:cache', async () => {
     t0 = performance.now();
     for (const k of keys) if (!cache.get(k, o.dim)) throw new Error('entry missing');
     const read = (performance.now() - t0) / o.entries;
-    process.stdout.write(`${o.entries} entries of ${o.dim} floats: write ${write.toFixed(3)} ms/entry (atomic rename, not fsynced), read + SHA-256 check ${read.toFixed(3)} ms/entry\n`);
+    process.stdout.write(
+      `${o.entries} entries of ${o.dim} floats: write ${write.toFixed(3)} ms/entry (atomic rename, not fsynced), read + SHA-256 check ${read.toFixed(3)} ms/entry\n`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -11,7 +11,14 @@ import { writeJsonAtomic } from '@vlfer/core/node';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { defaultThreads } from '@vlfer/core/node';
-import { benchPipeline, benchPreprocess, benchRawSession, benchEnvironment, sampleImages, type EncodeBenchRow } from './encode-bench.js';
+import {
+  benchPipeline,
+  benchPreprocess,
+  benchRawSession,
+  benchEnvironment,
+  sampleImages,
+  type EncodeBenchRow,
+} from './encode-bench.js';
 import { interleaved, median, runTorch } from './torch.js';
 import { materializeClipGraphs } from './materialize.js';
 import { convertToFp16Weights } from './fp16.js';
@@ -25,23 +32,49 @@ const program = new Command('bench:encode')
   .option('--raw-batches <list>', 'extra batch sizes for raw-session rows (batch-size sweep), comma-separated', '')
   .option('--reps <n>', 'timed raw-session runs', (v) => Number(v), 5)
   .option('--images <n>', 'images through the full pipeline', (v) => Number(v), 256)
-  .option('--preprocess-workers <list>', 'pipeline runs with decode + resize on the main thread (0) and/or on n worker threads', '0')
+  .option(
+    '--preprocess-workers <list>',
+    'pipeline runs with decode + resize on the main thread (0) and/or on n worker threads',
+    '0',
+  )
   .addOption(new Option('--device <device>').choices(['cpu', 'webgpu']).default('cpu'))
   .option('--models-dir <dir>', 'where materialised model directories go', '.vlfer-cache/models')
   .option('--out <file>', 'results JSON', 'bench-results/encode.json')
-  .addOption(new Option('--vs <peer>', 'compare with PyTorch (apps/bench/torch/encode.py) in alternating rounds: raw encode, preprocessing and the pipeline, fp32, main thread').choices(['torch']))
+  .addOption(
+    new Option(
+      '--vs <peer>',
+      'compare with PyTorch (apps/bench/torch/encode.py) in alternating rounds: raw encode, preprocessing and the pipeline, fp32, main thread',
+    ).choices(['torch']),
+  )
   .option('--rounds <n>', 'rounds with --vs', (v) => Number(v), 3)
-  .option('--threads <n>', 'ONNX Runtime (and PyTorch) threads (default: VLFER_THREADS, else every CPU this process may use)', (v) => Number(v))
+  .option(
+    '--threads <n>',
+    'ONNX Runtime (and PyTorch) threads (default: VLFER_THREADS, else every CPU this process may use)',
+    (v) => Number(v),
+  )
   .parse();
 const o = program.opts();
 
 if (o.device === 'webgpu') await assertWebGpu('bench:encode');
 // PyTorch CUDA throughput on an H100 (batch 256), for a ratio: shared/fixtures/gpu-anchor.json
 const anchorFile = join(o.shared, 'fixtures', 'gpu-anchor.json');
-const anchors = existsSync(anchorFile) ? (JSON.parse(readFileSync(anchorFile, 'utf8')) as { device: string; results: { model: string; dtype: string; images_per_s: number }[] }) : undefined;
-const anchorFor = (model: string, dtype: string) => anchors?.results.find((a) => a.model === model && a.dtype === `torch.${dtype === 'fp16' ? 'float16' : 'float32'}`)?.images_per_s;
+const anchors = existsSync(anchorFile)
+  ? (JSON.parse(readFileSync(anchorFile, 'utf8')) as {
+      device: string;
+      results: { model: string; dtype: string; images_per_s: number }[];
+    })
+  : undefined;
+const anchorFor = (model: string, dtype: string) =>
+  anchors?.results.find((a) => a.model === model && a.dtype === `torch.${dtype === 'fp16' ? 'float16' : 'float32'}`)
+    ?.images_per_s;
 /** The vision tower of a fixtures graph as a model directory (weights regenerated from its manifest, once). */
-const modelDir = (name: string) => materializeClipGraphs({ graphDir: join(o.shared, 'fixtures', 'graphs', name), tokenizerDir: join(o.shared, 'assets', 'clip-tokenizer'), outDir: join(o.modelsDir, name), towers: ['vision'] });
+const modelDir = (name: string) =>
+  materializeClipGraphs({
+    graphDir: join(o.shared, 'fixtures', 'graphs', name),
+    tokenizerDir: join(o.shared, 'assets', 'clip-tokenizer'),
+    outDir: join(o.modelsDir, name),
+    towers: ['vision'],
+  });
 const fer = join(o.shared, 'data', 'fer2013-privatetest');
 const rows: (EncodeBenchRow & { ratioToTorchAnchor?: number })[] = [];
 if (o.vs) {
@@ -53,32 +86,91 @@ if (o.vs) {
   for (const name of String(o.models).split(',')) {
     const dir = modelDir(name);
     const vlfer = async () => {
-      const raw = await benchRawSession({ onnxPath: join(dir, 'onnx', 'vision_model.onnx'), batch: o.batch, reps: o.reps, device: 'cpu', label: name, threads });
+      const raw = await benchRawSession({
+        onnxPath: join(dir, 'onnx', 'vision_model.onnx'),
+        batch: o.batch,
+        reps: o.reps,
+        device: 'cpu',
+        label: name,
+        threads,
+      });
       const prep = await benchPreprocess({ imageRoot: fer, images: o.images, batch: o.batch, preprocessWorkers: 0 });
-      const pipe = await benchPipeline({ modelDir: dir, imageRoot: fer, images: o.images, batch: o.batch, device: 'cpu', label: name, dtype: 'fp32', preprocessWorkers: 0 });
+      const pipe = await benchPipeline({
+        modelDir: dir,
+        imageRoot: fer,
+        images: o.images,
+        batch: o.batch,
+        device: 'cpu',
+        label: name,
+        dtype: 'fp32',
+        preprocessWorkers: 0,
+      });
       const r = { raw: raw.imagesPerSecond, preprocess: prep.imagesPerSecond, pipeline: pipe.imagesPerSecond };
-      process.stderr.write(`vlfer ${name}: raw ${r.raw.toFixed(1)}, preprocess ${r.preprocess.toFixed(0)}, pipeline ${r.pipeline.toFixed(1)} images/s\n`);
+      process.stderr.write(
+        `vlfer ${name}: raw ${r.raw.toFixed(1)}, preprocess ${r.preprocess.toFixed(0)}, pipeline ${r.pipeline.toFixed(1)} images/s\n`,
+      );
       return r;
     };
     const torch = async () => {
-      const t = runTorch('encode', { config: join(o.shared, 'fixtures', 'graphs', name, 'config.json'), batch: o.batch, reps: o.reps, list }, threads);
-      process.stderr.write(`PyTorch ${name}: raw ${t.rawImagesPerSecond.toFixed(1)}, preprocess ${t.preprocessImagesPerSecond.toFixed(0)}, pipeline ${t.pipelineImagesPerSecond.toFixed(1)} images/s\n`);
-      return { raw: t.rawImagesPerSecond as number, preprocess: t.preprocessImagesPerSecond as number, pipeline: t.pipelineImagesPerSecond as number, version: t.torch as string, blas: t.blas as string[] };
+      const t = runTorch(
+        'encode',
+        { config: join(o.shared, 'fixtures', 'graphs', name, 'config.json'), batch: o.batch, reps: o.reps, list },
+        threads,
+      );
+      process.stderr.write(
+        `PyTorch ${name}: raw ${t.rawImagesPerSecond.toFixed(1)}, preprocess ${t.preprocessImagesPerSecond.toFixed(0)}, pipeline ${t.pipelineImagesPerSecond.toFixed(1)} images/s\n`,
+      );
+      return {
+        raw: t.rawImagesPerSecond as number,
+        preprocess: t.preprocessImagesPerSecond as number,
+        pipeline: t.pipelineImagesPerSecond as number,
+        version: t.torch as string,
+        blas: t.blas as string[],
+      };
     };
     const r = await interleaved(o.rounds, vlfer, torch, (l) => process.stderr.write(`${name}: ${l}\n`));
-    const med = (xs: { raw: number; preprocess: number; pipeline: number }[]) => ({ raw: median(xs.map((x) => x.raw)), preprocess: median(xs.map((x) => x.preprocess)), pipeline: median(xs.map((x) => x.pipeline)) });
-    const v = med(r.a), t = med(r.b);
-    const c = { model: name, batch: o.batch, images: o.images, threads, rounds: o.rounds, vlfer: { imagesPerSecond: v, runs: r.a }, torch: { version: r.b[0]!.version, blas: r.b[0]!.blas, imagesPerSecond: t, runs: r.b.map(({ raw, preprocess, pipeline }) => ({ raw, preprocess, pipeline })) }, ratio: { raw: v.raw / t.raw, preprocess: v.preprocess / t.preprocess, pipeline: v.pipeline / t.pipeline } };
+    const med = (xs: { raw: number; preprocess: number; pipeline: number }[]) => ({
+      raw: median(xs.map((x) => x.raw)),
+      preprocess: median(xs.map((x) => x.preprocess)),
+      pipeline: median(xs.map((x) => x.pipeline)),
+    });
+    const v = med(r.a),
+      t = med(r.b);
+    const c = {
+      model: name,
+      batch: o.batch,
+      images: o.images,
+      threads,
+      rounds: o.rounds,
+      vlfer: { imagesPerSecond: v, runs: r.a },
+      torch: {
+        version: r.b[0]!.version,
+        blas: r.b[0]!.blas,
+        imagesPerSecond: t,
+        runs: r.b.map(({ raw, preprocess, pipeline }) => ({ raw, preprocess, pipeline })),
+      },
+      ratio: { raw: v.raw / t.raw, preprocess: v.preprocess / t.preprocess, pipeline: v.pipeline / t.pipeline },
+    };
     comparisons.push(c);
-    process.stdout.write(`${name}, batch ${o.batch}, ${threads} threads, medians of ${o.rounds} rounds (images/s): raw ${v.raw.toFixed(1)} vs PyTorch ${t.raw.toFixed(1)} (${c.ratio.raw.toFixed(2)}×); preprocessing ${v.preprocess.toFixed(0)} vs ${t.preprocess.toFixed(0)} (${c.ratio.preprocess.toFixed(2)}×); pipeline ${v.pipeline.toFixed(1)} vs ${t.pipeline.toFixed(1)} (${c.ratio.pipeline.toFixed(2)}×)\n`);
+    process.stdout.write(
+      `${name}, batch ${o.batch}, ${threads} threads, medians of ${o.rounds} rounds (images/s): raw ${v.raw.toFixed(1)} vs PyTorch ${t.raw.toFixed(1)} (${c.ratio.raw.toFixed(2)}×); preprocessing ${v.preprocess.toFixed(0)} vs ${t.preprocess.toFixed(0)} (${c.ratio.preprocess.toFixed(2)}×); pipeline ${v.pipeline.toFixed(1)} vs ${t.pipeline.toFixed(1)} (${c.ratio.pipeline.toFixed(2)}×)\n`,
+    );
   }
-  writeJsonAtomic(o.out, { benchmark: 'encode', vs: 'torch', cpuCores: cpus().length, environment: benchEnvironment(), comparisons });
+  writeJsonAtomic(o.out, {
+    benchmark: 'encode',
+    vs: 'torch',
+    cpuCores: cpus().length,
+    environment: benchEnvironment(),
+    comparisons,
+  });
   process.exit(0);
 }
 const workerCounts = String(o.preprocessWorkers).split(',').map(Number);
 for (const w of workerCounts) {
   const p = await benchPreprocess({ imageRoot: fer, images: o.images, batch: o.batch, preprocessWorkers: w });
-  process.stderr.write(`preprocess only (FER2013 decode + resize + normalise), ${w ? `${w} worker threads` : 'main thread'}: ${p.imagesPerSecond.toFixed(1)} images/s\n`);
+  process.stderr.write(
+    `preprocess only (FER2013 decode + resize + normalise), ${w ? `${w} worker threads` : 'main thread'}: ${p.imagesPerSecond.toFixed(1)} images/s\n`,
+  );
   rows.push(p);
 }
 for (const name of String(o.models).split(',')) {
@@ -86,21 +178,50 @@ for (const name of String(o.models).split(',')) {
   process.stderr.write(`${name}: model directory ${resolve(dir)}\n`);
   for (const dtype of String(o.dtypes).split(',') as ('fp32' | 'fp16')[]) {
     const onnxPath = join(dir, 'onnx', dtype === 'fp16' ? 'vision_model_fp16.onnx' : 'vision_model.onnx');
-    if (dtype === 'fp16' && !existsSync(onnxPath)) process.stderr.write(`${name}: converted ${convertToFp16Weights(join(dir, 'onnx', 'vision_model.onnx'), onnxPath)} weight tensors to float16\n`);
+    if (dtype === 'fp16' && !existsSync(onnxPath))
+      process.stderr.write(
+        `${name}: converted ${convertToFp16Weights(join(dir, 'onnx', 'vision_model.onnx'), onnxPath)} weight tensors to float16\n`,
+      );
     const anchor = anchorFor(name, dtype);
-    const rawBatches = [o.batch, ...String(o.rawBatches).split(',').filter(Boolean).map(Number).filter((b) => b !== o.batch)];
+    const rawBatches = [
+      o.batch,
+      ...String(o.rawBatches)
+        .split(',')
+        .filter(Boolean)
+        .map(Number)
+        .filter((b) => b !== o.batch),
+    ];
     for (const batch of rawBatches) {
       if (!Number.isInteger(batch) || batch < 1) throw new Error(`--raw-batches: '${batch}' is not a positive integer`);
       const raw = await benchRawSession({ onnxPath, batch, reps: o.reps, device: o.device, label: name, dtype });
-      process.stderr.write(`${name} ${dtype} raw ORT session, batch ${batch}: ${raw.imagesPerSecond.toFixed(1)} images/s (median ${raw.medianBatchMs!.toFixed(0)} ms per batch)${anchor ? `; ${(raw.imagesPerSecond / anchor).toFixed(4)} × PyTorch ${dtype} on ${anchors!.device} (${anchor.toFixed(0)} images/s)` : ''}\n`);
+      process.stderr.write(
+        `${name} ${dtype} raw ORT session, batch ${batch}: ${raw.imagesPerSecond.toFixed(1)} images/s (median ${raw.medianBatchMs!.toFixed(0)} ms per batch)${anchor ? `; ${(raw.imagesPerSecond / anchor).toFixed(4)} × PyTorch ${dtype} on ${anchors!.device} (${anchor.toFixed(0)} images/s)` : ''}\n`,
+      );
       rows.push({ ...raw, ...(anchor ? { ratioToTorchAnchor: raw.imagesPerSecond / anchor } : {}) });
     }
     for (const w of workerCounts) {
-      const pipe = await benchPipeline({ modelDir: dir, imageRoot: fer, images: o.images, batch: o.batch, device: o.device, label: name, dtype, preprocessWorkers: w });
-      process.stderr.write(`${name} ${dtype} full pipeline (FER2013 decode + resize + encode), batch ${o.batch}, preprocessing on ${w ? `${w} worker threads` : 'the main thread'}: ${pipe.imagesPerSecond.toFixed(1)} images/s over ${pipe.images} images\n`);
+      const pipe = await benchPipeline({
+        modelDir: dir,
+        imageRoot: fer,
+        images: o.images,
+        batch: o.batch,
+        device: o.device,
+        label: name,
+        dtype,
+        preprocessWorkers: w,
+      });
+      process.stderr.write(
+        `${name} ${dtype} full pipeline (FER2013 decode + resize + encode), batch ${o.batch}, preprocessing on ${w ? `${w} worker threads` : 'the main thread'}: ${pipe.imagesPerSecond.toFixed(1)} images/s over ${pipe.images} images\n`,
+      );
       rows.push({ ...pipe, ...(anchor ? { ratioToTorchAnchor: pipe.imagesPerSecond / anchor } : {}) });
     }
   }
 }
-writeJsonAtomic(o.out, { benchmark: 'encode', cpuCores: cpus().length, environment: benchEnvironment(), anchor: anchors ? { device: anchors.device, file: anchorFile } : null, rows });
+writeJsonAtomic(o.out, {
+  benchmark: 'encode',
+  cpuCores: cpus().length,
+  environment: benchEnvironment(),
+  anchor: anchors ? { device: anchors.device, file: anchorFile } : null,
+  rows,
+});
 process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);

@@ -23,12 +23,22 @@ const o = new Command('bench:faces')
   .parse()
   .opts();
 
-const photo = join(dirname(createRequire(import.meta.url).resolve('@vladmandic/face-api/package.json')), 'demo', 'sample1.jpg');
+const photo = join(
+  dirname(createRequire(import.meta.url).resolve('@vladmandic/face-api/package.json')),
+  'demo',
+  'sample1.jpg',
+);
 const tmp = mkdtempSync(join(tmpdir(), 'vlfer-bench-faces-'));
 const rows = [];
 for (const id of FACE_DETECTOR_IDS) {
-  const d = await FaceDetector.load(id, { modelDir: join(o.shared, 'assets', 'face-detectors'), ...(o.threads ? { threads: o.threads } : {}) });
-  for (const [w, h] of [[640, 480], [1920, 1080]] as const) {
+  const d = await FaceDetector.load(id, {
+    modelDir: join(o.shared, 'assets', 'face-detectors'),
+    ...(o.threads ? { threads: o.threads } : {}),
+  });
+  for (const [w, h] of [
+    [640, 480],
+    [1920, 1080],
+  ] as const) {
     const file = join(tmp, `${w}x${h}.jpg`);
     writeFileSync(file, await sharp(photo).resize(w, h, { fit: 'cover' }).jpeg({ quality: 90 }).toBuffer());
     const img = await decodeImage(file);
@@ -41,8 +51,17 @@ for (const id of FACE_DETECTOR_IDS) {
     for (let i = 0; i < o.runs; i++) await d.detect(await decodeImage(file));
     const filePerSecond = o.runs / ((performance.now() - t0) / 1000);
     const g = d.geometry(w, h);
-    rows.push({ detector: id, image: `${w}x${h}`, input: `${g.inputWidth}x${g.inputHeight}`, faces, detectPerSecond, filePerSecond });
-    process.stdout.write(`${id.padEnd(10)} ${`${w}x${h}`.padEnd(10)} input ${`${g.inputWidth}x${g.inputHeight}`.padEnd(8)} ${faces} faces  detect ${detectPerSecond.toFixed(1)}/s  decode+detect ${filePerSecond.toFixed(1)}/s\n`);
+    rows.push({
+      detector: id,
+      image: `${w}x${h}`,
+      input: `${g.inputWidth}x${g.inputHeight}`,
+      faces,
+      detectPerSecond,
+      filePerSecond,
+    });
+    process.stdout.write(
+      `${id.padEnd(10)} ${`${w}x${h}`.padEnd(10)} input ${`${g.inputWidth}x${g.inputHeight}`.padEnd(8)} ${faces} faces  detect ${detectPerSecond.toFixed(1)}/s  decode+detect ${filePerSecond.toFixed(1)}/s\n`,
+    );
   }
   await d.dispose();
 }

@@ -22,26 +22,70 @@ const o = new Command('bench:hesp-step')
   .option('--frames <n>', 'frames per clip', (v) => Number(v), 8)
   .option('--classes <n>', 'known classes K', (v) => Number(v), 5)
   .option('--steps <n>', 'timed steps per round', (v) => Number(v), 2)
-  .option('--warmup <n>', 'untimed steps first in each round (the first two size ONNX Runtime\'s memory arenas)', (v) => Number(v), 2)
-  .addOption(new Option('--vs <peer>', 'also run the PyTorch counterpart (apps/bench/torch/hesp_step.py), interleaved').choices(['torch']))
+  .option(
+    '--warmup <n>',
+    "untimed steps first in each round (the first two size ONNX Runtime's memory arenas)",
+    (v) => Number(v),
+    2,
+  )
+  .addOption(
+    new Option('--vs <peer>', 'also run the PyTorch counterpart (apps/bench/torch/hesp_step.py), interleaved').choices([
+      'torch',
+    ]),
+  )
   .option('--rounds <n>', 'rounds (with --vs: vlfer and PyTorch alternate which goes first)', (v) => Number(v), 1)
   .addOption(new Option('--device <device>').choices(['cpu', 'webgpu']).default('cpu'))
-  .addOption(new Option('--weights-in <where>', 'CLIP weights as graph inputs fed every run, or stored in the graphs (default: inputs on cpu, graph on webgpu)').choices(['inputs', 'graph']))
-  .option('--threads <n>', 'ONNX Runtime (and PyTorch) threads (default: VLFER_THREADS, else every CPU this process may use)', (v) => Number(v))
+  .addOption(
+    new Option(
+      '--weights-in <where>',
+      'CLIP weights as graph inputs fed every run, or stored in the graphs (default: inputs on cpu, graph on webgpu)',
+    ).choices(['inputs', 'graph']),
+  )
+  .option(
+    '--threads <n>',
+    'ONNX Runtime (and PyTorch) threads (default: VLFER_THREADS, else every CPU this process may use)',
+    (v) => Number(v),
+  )
   .option('--models-dir <dir>', 'where the random model goes', '.vlfer-cache/models')
   .option('--out <file>', 'results JSON', 'bench-results/hesp-step.json')
   .parse()
   .opts();
 
-const dir = writeRandomClip({ configFile: join(o.shared, 'fixtures', 'graphs', o.arch, 'config.json'), tokenizerDir: join(o.shared, 'assets', 'clip-tokenizer'), outDir: join(o.modelsDir, `${o.arch}-hf-random`) });
-const texts = ['Angry', 'Disgust', 'Fear', 'Happy', 'Neutral', 'Sad', 'Surprise', 'Contempt', 'Anxiety', 'Helplessness', 'Disappointment'].slice(0, o.classes);
+const dir = writeRandomClip({
+  configFile: join(o.shared, 'fixtures', 'graphs', o.arch, 'config.json'),
+  tokenizerDir: join(o.shared, 'assets', 'clip-tokenizer'),
+  outDir: join(o.modelsDir, `${o.arch}-hf-random`),
+});
+const texts = [
+  'Angry',
+  'Disgust',
+  'Fear',
+  'Happy',
+  'Neutral',
+  'Sad',
+  'Surprise',
+  'Contempt',
+  'Anxiety',
+  'Helplessness',
+  'Disappointment',
+].slice(0, o.classes);
 const t0 = performance.now();
 const threads: number = o.threads ?? defaultThreads();
-const model = await HespModel.create(dir, { classTexts: texts, seed: 0, device: o.device, intraOpNumThreads: threads, ...(o.weightsIn ? { weightsIn: o.weightsIn } : {}) });
+const model = await HespModel.create(dir, {
+  classTexts: texts,
+  seed: 0,
+  device: o.device,
+  intraOpNumThreads: threads,
+  ...(o.weightsIn ? { weightsIn: o.weightsIn } : {}),
+});
 const loadSeconds = (performance.now() - t0) / 1000;
 const weightsIn = o.weightsIn ?? defaultWeightsIn(o.device);
 const n = o.clips * o.frames;
-const frames = { dtype: 'float32' as const, data: Float32Array.from({ length: n * 3 * 224 * 224 }, (_, i) => 0.5 + 0.3 * Math.sin(i * 0.001)), dims: [n, 3, 224, 224] as [number, number, number, number] };
+const frames = {
+  dtype: 'float32' as const,
+  data: Float32Array.from({ length: n * 3 * 224 * 224 }, (_, i) => 0.5 + 0.3 * Math.sin(i * 0.001)),
+  dims: [n, 3, 224, 224] as [number, number, number, number],
+};
 const labels = Array.from({ length: o.clips }, (_, i) => i % o.classes);
 /** One round: `warmup` untimed steps, then `steps` timed ones. @returns the timed seconds */
 async function vlferRound(): Promise<number[]> {
@@ -51,25 +95,88 @@ async function vlferRound(): Promise<number[]> {
     const l = await model.step(frames, o.frames, labels);
     const dt = (performance.now() - t0) / 1000;
     if (s >= o.warmup) times.push(dt);
-    process.stderr.write(`vlfer ${s < o.warmup ? 'warm-up' : 'step'} ${s + 1}: ${dt.toFixed(1)} s (loss ${l.total.toFixed(3)})\n`);
+    process.stderr.write(
+      `vlfer ${s < o.warmup ? 'warm-up' : 'step'} ${s + 1}: ${dt.toFixed(1)} s (loss ${l.total.toFixed(3)})\n`,
+    );
   }
   return times;
 }
 async function torchRound() {
-  const r = runTorch('hesp_step', { config: join(o.shared, 'fixtures', 'graphs', o.arch, 'config.json'), clips: o.clips, frames: o.frames, classes: o.classes, steps: o.steps, warmup: o.warmup, 'n-ctx': 16, patch: 56 }, threads);
-  process.stderr.write(`PyTorch ${r.torch}: steps ${(r.secondsPerStep as number[]).map((t) => t.toFixed(1)).join(', ')} s (load ${(r.loadSeconds as number).toFixed(1)} s)\n`);
+  const r = runTorch(
+    'hesp_step',
+    {
+      config: join(o.shared, 'fixtures', 'graphs', o.arch, 'config.json'),
+      clips: o.clips,
+      frames: o.frames,
+      classes: o.classes,
+      steps: o.steps,
+      warmup: o.warmup,
+      'n-ctx': 16,
+      patch: 56,
+    },
+    threads,
+  );
+  process.stderr.write(
+    `PyTorch ${r.torch}: steps ${(r.secondsPerStep as number[]).map((t) => t.toFixed(1)).join(', ')} s (load ${(r.loadSeconds as number).toFixed(1)} s)\n`,
+  );
   return r;
 }
-const rounds = await interleaved(o.rounds, vlferRound, o.vs ? torchRound : undefined, (l) => process.stderr.write(`${l}\n`));
+const rounds = await interleaved(o.rounds, vlferRound, o.vs ? torchRound : undefined, (l) =>
+  process.stderr.write(`${l}\n`),
+);
 await model.release();
 const times = rounds.a.flat();
-const result = { arch: o.arch, clips: o.clips, frames: o.frames, images: n, classes: o.classes, device: o.device, weightsIn, threads, warmupSteps: o.warmup, loadSeconds, peakRssBytes: process.resourceUsage().maxRSS * 1024, secondsPerStep: times, roundMedians: rounds.a.map(median), medianSeconds: median(times) };
-const torch = o.vs ? (() => {
-  const steps = rounds.b.flatMap((r) => r.secondsPerStep as number[]);
-  const t = { version: rounds.b[0]!.torch, blas: rounds.b[0]!.blas, threads: rounds.b[0]!.threads, loadSeconds: median(rounds.b.map((r) => r.loadSeconds as number)), peakRssBytes: Math.max(...rounds.b.map((r) => r.peakRssBytes as number)), secondsPerStep: steps, roundMedians: rounds.b.map((r) => median(r.secondsPerStep as number[])), medianSeconds: median(steps) };
-  return { ...t, ratio: { speed: t.medianSeconds / result.medianSeconds, load: result.loadSeconds / t.loadSeconds, peakMemory: result.peakRssBytes / t.peakRssBytes } };
-})() : undefined;
-writeJsonAtomic(o.out, { benchmark: 'hesp-step', cpuCores: cpus().length, environment: benchEnvironment(), result, ...(torch ? { torch } : {}) });
+const result = {
+  arch: o.arch,
+  clips: o.clips,
+  frames: o.frames,
+  images: n,
+  classes: o.classes,
+  device: o.device,
+  weightsIn,
+  threads,
+  warmupSteps: o.warmup,
+  loadSeconds,
+  peakRssBytes: process.resourceUsage().maxRSS * 1024,
+  secondsPerStep: times,
+  roundMedians: rounds.a.map(median),
+  medianSeconds: median(times),
+};
+const torch = o.vs
+  ? (() => {
+      const steps = rounds.b.flatMap((r) => r.secondsPerStep as number[]);
+      const t = {
+        version: rounds.b[0]!.torch,
+        blas: rounds.b[0]!.blas,
+        threads: rounds.b[0]!.threads,
+        loadSeconds: median(rounds.b.map((r) => r.loadSeconds as number)),
+        peakRssBytes: Math.max(...rounds.b.map((r) => r.peakRssBytes as number)),
+        secondsPerStep: steps,
+        roundMedians: rounds.b.map((r) => median(r.secondsPerStep as number[])),
+        medianSeconds: median(steps),
+      };
+      return {
+        ...t,
+        ratio: {
+          speed: t.medianSeconds / result.medianSeconds,
+          load: result.loadSeconds / t.loadSeconds,
+          peakMemory: result.peakRssBytes / t.peakRssBytes,
+        },
+      };
+    })()
+  : undefined;
+writeJsonAtomic(o.out, {
+  benchmark: 'hesp-step',
+  cpuCores: cpus().length,
+  environment: benchEnvironment(),
+  result,
+  ...(torch ? { torch } : {}),
+});
 const gib = (b: number) => (b / 2 ** 30).toFixed(2);
-process.stdout.write(`${o.arch}, ${o.clips} clips × ${o.frames} frames, K=${o.classes}, ${o.device}, ${threads} threads, weights as ${weightsIn}: ${result.medianSeconds.toFixed(1)} s per step (steps after ${o.warmup} warm-up: ${times.map((t) => t.toFixed(1)).join(', ')}; load ${loadSeconds.toFixed(1)} s, peak RSS ${gib(result.peakRssBytes)} GiB)\n`);
-if (torch) process.stdout.write(`PyTorch ${torch.version}, ${torch.threads} threads: ${torch.medianSeconds.toFixed(1)} s per step (steps: ${torch.secondsPerStep.map((t) => t.toFixed(1)).join(', ')}; load ${torch.loadSeconds.toFixed(1)} s, peak RSS ${gib(torch.peakRssBytes)} GiB)\nvlfer ÷ PyTorch: ${torch.ratio.speed.toFixed(2)}× the speed, ${torch.ratio.load.toFixed(2)}× the load time, ${torch.ratio.peakMemory.toFixed(2)}× the peak memory\n`);
+process.stdout.write(
+  `${o.arch}, ${o.clips} clips × ${o.frames} frames, K=${o.classes}, ${o.device}, ${threads} threads, weights as ${weightsIn}: ${result.medianSeconds.toFixed(1)} s per step (steps after ${o.warmup} warm-up: ${times.map((t) => t.toFixed(1)).join(', ')}; load ${loadSeconds.toFixed(1)} s, peak RSS ${gib(result.peakRssBytes)} GiB)\n`,
+);
+if (torch)
+  process.stdout.write(
+    `PyTorch ${torch.version}, ${torch.threads} threads: ${torch.medianSeconds.toFixed(1)} s per step (steps: ${torch.secondsPerStep.map((t) => t.toFixed(1)).join(', ')}; load ${torch.loadSeconds.toFixed(1)} s, peak RSS ${gib(torch.peakRssBytes)} GiB)\nvlfer ÷ PyTorch: ${torch.ratio.speed.toFixed(2)}× the speed, ${torch.ratio.load.toFixed(2)}× the load time, ${torch.ratio.peakMemory.toFixed(2)}× the peak memory\n`,
+  );

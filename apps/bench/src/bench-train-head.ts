@@ -20,8 +20,17 @@ const o = new Command('bench:train-head')
   .option('--batch <n>', 'batch size', (v) => Number(v), 512)
   .option('--epochs <n>', 'epochs', (v) => Number(v), 5)
   .option('--out <file>', 'results JSON', 'bench-results/train-head.json')
-  .option('--threads <n>', 'ONNX Runtime (and PyTorch) threads (default: VLFER_THREADS, else every CPU this process may use)', (v) => Number(v))
-  .addOption(new Option('--vs <peer>', 'also train the same head in PyTorch (apps/bench/torch/train_head.py), in alternating rounds').choices(['torch']))
+  .option(
+    '--threads <n>',
+    'ONNX Runtime (and PyTorch) threads (default: VLFER_THREADS, else every CPU this process may use)',
+    (v) => Number(v),
+  )
+  .addOption(
+    new Option(
+      '--vs <peer>',
+      'also train the same head in PyTorch (apps/bench/torch/train_head.py), in alternating rounds',
+    ).choices(['torch']),
+  )
   .option('--rounds <n>', 'rounds (with --vs: vlfer and PyTorch alternate which goes first)', (v) => Number(v), 1)
   .parse()
   .opts();
@@ -40,18 +49,35 @@ async function vlferRun(): Promise<{ seconds: number; losses: number[] }> {
   await trainProjectionHead({
     features: { dtype: 'float32', data: features, dims: [o.pairs, o.dim] },
     targets: { dtype: 'float32', data: targets, dims: [o.pairs, o.outDim] },
-    head, epochs: o.epochs, batch: o.batch, lr: 1e-3, optimizer: 'sgd', momentum: 0.9, weightDecay: 1e-4, seed: 1, intraOpNumThreads: threads,
+    head,
+    epochs: o.epochs,
+    batch: o.batch,
+    lr: 1e-3,
+    optimizer: 'sgd',
+    momentum: 0.9,
+    weightDecay: 1e-4,
+    seed: 1,
+    intraOpNumThreads: threads,
     onStep: (s) => {
       losses.push(s.loss);
-      if (s.step === 0) process.stderr.write(`vlfer epoch ${s.epoch + 1}: loss ${s.loss.toFixed(4)} at ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+      if (s.step === 0)
+        process.stderr.write(
+          `vlfer epoch ${s.epoch + 1}: loss ${s.loss.toFixed(4)} at ${((performance.now() - t0) / 1000).toFixed(1)} s\n`,
+        );
     },
   });
   await head.dispose();
   return { seconds: (performance.now() - t0) / 1000, losses };
 }
 const torchRun = async () => {
-  const r = runTorch('train_head', { pairs: o.pairs, dim: o.dim, 'out-dim': o.outDim, batch: o.batch, epochs: o.epochs }, threads);
-  process.stderr.write(`PyTorch ${r.torch}: ${(r.seconds as number).toFixed(1)} s (${(r.msPerStep as number).toFixed(1)} ms/step)\n`);
+  const r = runTorch(
+    'train_head',
+    { pairs: o.pairs, dim: o.dim, 'out-dim': o.outDim, batch: o.batch, epochs: o.epochs },
+    threads,
+  );
+  process.stderr.write(
+    `PyTorch ${r.torch}: ${(r.seconds as number).toFixed(1)} s (${(r.msPerStep as number).toFixed(1)} ms/step)\n`,
+  );
   return r;
 };
 const runs = await interleaved(o.rounds, vlferRun, o.vs ? torchRun : undefined, (l) => process.stderr.write(`${l}\n`));
@@ -59,8 +85,41 @@ const losses = runs.a.at(-1)!.losses;
 const seconds = median(runs.a.map((r) => r.seconds));
 
 const steps = losses.length;
-const row = { pairs: o.pairs, dim: o.dim, outDim: o.outDim, batch: o.batch, epochs: o.epochs, threads, steps, seconds, runs: runs.a.map((r) => r.seconds), msPerStep: (1000 * seconds) / steps, firstLoss: losses[0], lastLoss: losses.at(-1) };
-const torch = o.vs ? { version: runs.b[0]!.torch, blas: runs.b[0]!.blas, threads: runs.b[0]!.threads, seconds: median(runs.b.map((r) => r.seconds as number)), runs: runs.b.map((r) => r.seconds as number), msPerStep: median(runs.b.map((r) => r.msPerStep as number)) } : undefined;
-writeJsonAtomic(o.out, { benchmark: 'train-head', cpuCores: cpus().length, environment: benchEnvironment(), result: row, ...(torch ? { torch: { ...torch, ratio: { speed: torch.seconds / seconds } } } : {}) });
-process.stdout.write(`${o.epochs} epochs, ${steps} steps of batch ${o.batch} (${o.dim}→${o.outDim}), ${threads} threads: ${seconds.toFixed(1)} s (${row.msPerStep.toFixed(1)} ms/step)${runs.a.length > 1 ? `, median of ${runs.a.map((r) => r.seconds.toFixed(1)).join(', ')}` : ''}\n`);
-if (torch) process.stdout.write(`PyTorch ${torch.version}: ${torch.seconds.toFixed(1)} s (${torch.msPerStep.toFixed(1)} ms/step), median of ${torch.runs.map((s) => s.toFixed(1)).join(', ')}; vlfer ${(torch.seconds / seconds).toFixed(2)}× the speed\n`);
+const row = {
+  pairs: o.pairs,
+  dim: o.dim,
+  outDim: o.outDim,
+  batch: o.batch,
+  epochs: o.epochs,
+  threads,
+  steps,
+  seconds,
+  runs: runs.a.map((r) => r.seconds),
+  msPerStep: (1000 * seconds) / steps,
+  firstLoss: losses[0],
+  lastLoss: losses.at(-1),
+};
+const torch = o.vs
+  ? {
+      version: runs.b[0]!.torch,
+      blas: runs.b[0]!.blas,
+      threads: runs.b[0]!.threads,
+      seconds: median(runs.b.map((r) => r.seconds as number)),
+      runs: runs.b.map((r) => r.seconds as number),
+      msPerStep: median(runs.b.map((r) => r.msPerStep as number)),
+    }
+  : undefined;
+writeJsonAtomic(o.out, {
+  benchmark: 'train-head',
+  cpuCores: cpus().length,
+  environment: benchEnvironment(),
+  result: row,
+  ...(torch ? { torch: { ...torch, ratio: { speed: torch.seconds / seconds } } } : {}),
+});
+process.stdout.write(
+  `${o.epochs} epochs, ${steps} steps of batch ${o.batch} (${o.dim}→${o.outDim}), ${threads} threads: ${seconds.toFixed(1)} s (${row.msPerStep.toFixed(1)} ms/step)${runs.a.length > 1 ? `, median of ${runs.a.map((r) => r.seconds.toFixed(1)).join(', ')}` : ''}\n`,
+);
+if (torch)
+  process.stdout.write(
+    `PyTorch ${torch.version}: ${torch.seconds.toFixed(1)} s (${torch.msPerStep.toFixed(1)} ms/step), median of ${torch.runs.map((s) => s.toFixed(1)).join(', ')}; vlfer ${(torch.seconds / seconds).toFixed(2)}× the speed\n`,
+  );

@@ -20,25 +20,55 @@ const o = new Command('bench:vjp')
   .option('--arch <name>', 'graphs/<arch>/config.json', 'vit-b32')
   .option('--images <n>', 'images per VJP', (v) => Number(v), 64)
   .option('--reps <n>', 'timed VJPs per round', (v) => Number(v), 3)
-  .option('--warmup <n>', 'untimed VJPs first in each round (they size ONNX Runtime\'s memory arenas)', (v) => Number(v), 2)
-  .addOption(new Option('--vs <peer>', 'also run the PyTorch counterpart (apps/bench/torch/vjp.py), interleaved').choices(['torch']))
+  .option(
+    '--warmup <n>',
+    "untimed VJPs first in each round (they size ONNX Runtime's memory arenas)",
+    (v) => Number(v),
+    2,
+  )
+  .addOption(
+    new Option('--vs <peer>', 'also run the PyTorch counterpart (apps/bench/torch/vjp.py), interleaved').choices([
+      'torch',
+    ]),
+  )
   .option('--rounds <n>', 'rounds (with --vs: vlfer and PyTorch alternate which goes first)', (v) => Number(v), 1)
-  .addOption(new Option('--weights-in <where>', 'CLIP weights as graph inputs fed every run, or stored in the graphs (default: inputs on cpu)').choices(['inputs', 'graph']))
-  .option('--threads <n>', 'ONNX Runtime (and PyTorch) threads (default: VLFER_THREADS, else every CPU this process may use)', (v) => Number(v))
+  .addOption(
+    new Option(
+      '--weights-in <where>',
+      'CLIP weights as graph inputs fed every run, or stored in the graphs (default: inputs on cpu)',
+    ).choices(['inputs', 'graph']),
+  )
+  .option(
+    '--threads <n>',
+    'ONNX Runtime (and PyTorch) threads (default: VLFER_THREADS, else every CPU this process may use)',
+    (v) => Number(v),
+  )
   .option('--models-dir <dir>', 'where the random model goes', '.vlfer-cache/models')
   .option('--out <file>', 'results JSON', 'bench-results/vjp.json')
   .parse()
   .opts();
 
 const config = join(o.shared, 'fixtures', 'graphs', o.arch, 'config.json');
-const dir = writeRandomClip({ configFile: config, tokenizerDir: join(o.shared, 'assets', 'clip-tokenizer'), outDir: join(o.modelsDir, `${o.arch}-hf-random`) });
+const dir = writeRandomClip({
+  configFile: config,
+  tokenizerDir: join(o.shared, 'assets', 'clip-tokenizer'),
+  outDir: join(o.modelsDir, `${o.arch}-hf-random`),
+});
 const threads: number = o.threads ?? defaultThreads();
 const weightsIn = o.weightsIn ?? defaultWeightsIn('cpu');
 const model = await ClipGradientModel.load(dir, { towers: ['vision'], weightsIn, intraOpNumThreads: threads });
 const n = o.images;
 const e = model.arch.vision.projectionDim;
-const pixels = { dtype: 'float32' as const, data: Float32Array.from({ length: n * 3 * 224 * 224 }, (_, i) => Math.sin(i * 0.001)), dims: [n, 3, 224, 224] as [number, number, number, number] };
-const cotangent = { dtype: 'float32' as const, data: Float32Array.from({ length: n * e }, (_, i) => Math.cos(i * 0.01)), dims: [n, e] as [number, number] };
+const pixels = {
+  dtype: 'float32' as const,
+  data: Float32Array.from({ length: n * 3 * 224 * 224 }, (_, i) => Math.sin(i * 0.001)),
+  dims: [n, 3, 224, 224] as [number, number, number, number],
+};
+const cotangent = {
+  dtype: 'float32' as const,
+  data: Float32Array.from({ length: n * e }, (_, i) => Math.cos(i * 0.01)),
+  dims: [n, e] as [number, number],
+};
 /** One round: `warmup` untimed VJPs, then `reps` timed ones. @returns the timed seconds */
 async function vlferRound(): Promise<number[]> {
   const times: number[] = [];
@@ -56,16 +86,52 @@ async function torchRound() {
   process.stderr.write(`PyTorch ${r.torch}: ${(r.secondsPerVjp as number[]).map((t) => t.toFixed(2)).join(', ')} s\n`);
   return r;
 }
-const rounds = await interleaved(o.rounds, vlferRound, o.vs ? torchRound : undefined, (l) => process.stderr.write(`${l}\n`));
+const rounds = await interleaved(o.rounds, vlferRound, o.vs ? torchRound : undefined, (l) =>
+  process.stderr.write(`${l}\n`),
+);
 await model.release();
 const times = rounds.a.flat();
-const result = { arch: o.arch, images: n, weightsIn, threads, warmup: o.warmup, peakRssBytes: process.resourceUsage().maxRSS * 1024, secondsPerVjp: times, roundMedians: rounds.a.map(median), medianSeconds: median(times) };
-const torch = o.vs ? (() => {
-  const all = rounds.b.flatMap((r) => r.secondsPerVjp as number[]);
-  const t = { version: rounds.b[0]!.torch, blas: rounds.b[0]!.blas, threads: rounds.b[0]!.threads, peakRssBytes: Math.max(...rounds.b.map((r) => r.peakRssBytes as number)), secondsPerVjp: all, roundMedians: rounds.b.map((r) => median(r.secondsPerVjp as number[])), medianSeconds: median(all) };
-  return { ...t, ratio: { speed: t.medianSeconds / result.medianSeconds, peakMemory: result.peakRssBytes / t.peakRssBytes } };
-})() : undefined;
-writeJsonAtomic(o.out, { benchmark: 'vjp', cpuCores: cpus().length, environment: benchEnvironment(), result, ...(torch ? { torch } : {}) });
+const result = {
+  arch: o.arch,
+  images: n,
+  weightsIn,
+  threads,
+  warmup: o.warmup,
+  peakRssBytes: process.resourceUsage().maxRSS * 1024,
+  secondsPerVjp: times,
+  roundMedians: rounds.a.map(median),
+  medianSeconds: median(times),
+};
+const torch = o.vs
+  ? (() => {
+      const all = rounds.b.flatMap((r) => r.secondsPerVjp as number[]);
+      const t = {
+        version: rounds.b[0]!.torch,
+        blas: rounds.b[0]!.blas,
+        threads: rounds.b[0]!.threads,
+        peakRssBytes: Math.max(...rounds.b.map((r) => r.peakRssBytes as number)),
+        secondsPerVjp: all,
+        roundMedians: rounds.b.map((r) => median(r.secondsPerVjp as number[])),
+        medianSeconds: median(all),
+      };
+      return {
+        ...t,
+        ratio: { speed: t.medianSeconds / result.medianSeconds, peakMemory: result.peakRssBytes / t.peakRssBytes },
+      };
+    })()
+  : undefined;
+writeJsonAtomic(o.out, {
+  benchmark: 'vjp',
+  cpuCores: cpus().length,
+  environment: benchEnvironment(),
+  result,
+  ...(torch ? { torch } : {}),
+});
 const gib = (b: number) => (b / 2 ** 30).toFixed(2);
-process.stdout.write(`${o.arch} vision forward + VJP to the pixels, ${n} images, ${threads} threads, weights as ${weightsIn}: ${result.medianSeconds.toFixed(2)} s (after ${o.warmup} warm-up: ${times.map((t) => t.toFixed(2)).join(', ')}; peak RSS ${gib(result.peakRssBytes)} GiB)\n`);
-if (torch) process.stdout.write(`PyTorch ${torch.version}, ${torch.threads} threads: ${torch.medianSeconds.toFixed(2)} s (${torch.secondsPerVjp.map((t) => t.toFixed(2)).join(', ')}; peak RSS ${gib(torch.peakRssBytes)} GiB)\nvlfer ÷ PyTorch: ${torch.ratio.speed.toFixed(2)}× the speed, ${torch.ratio.peakMemory.toFixed(2)}× the peak memory\n`);
+process.stdout.write(
+  `${o.arch} vision forward + VJP to the pixels, ${n} images, ${threads} threads, weights as ${weightsIn}: ${result.medianSeconds.toFixed(2)} s (after ${o.warmup} warm-up: ${times.map((t) => t.toFixed(2)).join(', ')}; peak RSS ${gib(result.peakRssBytes)} GiB)\n`,
+);
+if (torch)
+  process.stdout.write(
+    `PyTorch ${torch.version}, ${torch.threads} threads: ${torch.medianSeconds.toFixed(2)} s (${torch.secondsPerVjp.map((t) => t.toFixed(2)).join(', ')}; peak RSS ${gib(torch.peakRssBytes)} GiB)\nvlfer ÷ PyTorch: ${torch.ratio.speed.toFixed(2)}× the speed, ${torch.ratio.peakMemory.toFixed(2)}× the peak memory\n`,
+  );

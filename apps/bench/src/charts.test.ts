@@ -5,7 +5,17 @@ import { confusionMatrixSpec, renderSvg, rocCurvesSpec, svgToPng } from './chart
 
 describe('charts', () => {
   it('renders a confusion matrix to SVG and PNG', async () => {
-    const svg = await renderSvg(confusionMatrixSpec(['happiness', 'sadness', 'anger'], [[5, 1, 0], [2, 3, 1], [0, 0, 4]], 'test'));
+    const svg = await renderSvg(
+      confusionMatrixSpec(
+        ['happiness', 'sadness', 'anger'],
+        [
+          [5, 1, 0],
+          [2, 3, 1],
+          [0, 0, 4],
+        ],
+        'test',
+      ),
+    );
     expect(svg.startsWith('<svg')).toBe(true);
     for (const t of ['happiness', 'sadness', 'anger', '>5<', '>4<']) expect(svg).toContain(t);
     const png = await svgToPng(svg);
@@ -14,7 +24,12 @@ describe('charts', () => {
   });
   it('renders ROC curves from the reference open-set scores', async () => {
     const m = loadReferences().metrics;
-    const svg = await renderSvg(rocCurvesSpec([{ name: 'reference', knownScores: maxScores(m.known_logits), unknownScores: maxScores(m.unknown_logits) }], 'ROC'));
+    const svg = await renderSvg(
+      rocCurvesSpec(
+        [{ name: 'reference', knownScores: maxScores(m.known_logits), unknownScores: maxScores(m.unknown_logits) }],
+        'ROC',
+      ),
+    );
     expect(svg).toContain('<path');
     expect(svg).toContain('false positive rate');
     // the legend names the curve's area: sklearn's roc_auc_score of these scores is 0.7225

@@ -22,7 +22,11 @@ export async function svgToPng(svg: string, density = 144): Promise<Uint8Array> 
  * A confusion-matrix heat map, rows = true class, normalised per row (recall), with counts printed.
  * @param matrix C×C counts
  */
-export function confusionMatrixSpec(names: readonly string[], matrix: readonly (readonly number[])[], title: string): TopLevelSpec {
+export function confusionMatrixSpec(
+  names: readonly string[],
+  matrix: readonly (readonly number[])[],
+  title: string,
+): TopLevelSpec {
   const values = matrix.flatMap((row, i) => {
     const support = row.reduce((a, b) => a + b, 0);
     return row.map((count, j) => ({ true: names[i], predicted: names[j], count, rate: support ? count / support : 0 }));
@@ -38,14 +42,28 @@ export function confusionMatrixSpec(names: readonly string[], matrix: readonly (
       y: { field: 'true', type: 'nominal', sort: [...names], title: 'true' },
     },
     layer: [
-      { mark: 'rect', encoding: { color: { field: 'rate', type: 'quantitative', scale: { domain: [0, 1], scheme: 'blues' }, title: 'recall' } } },
-      { mark: { type: 'text', fontSize: 10 }, encoding: { text: { field: 'count', type: 'quantitative' }, color: { condition: { test: 'datum.rate > 0.5', value: 'white' }, value: 'black' } } },
+      {
+        mark: 'rect',
+        encoding: {
+          color: { field: 'rate', type: 'quantitative', scale: { domain: [0, 1], scheme: 'blues' }, title: 'recall' },
+        },
+      },
+      {
+        mark: { type: 'text', fontSize: 10 },
+        encoding: {
+          text: { field: 'count', type: 'quantitative' },
+          color: { condition: { test: 'datum.rate > 0.5', value: 'white' }, value: 'black' },
+        },
+      },
     ],
   };
 }
 
 /** ROC curves (known = positive) for one or more runs, with the chance diagonal. */
-export function rocCurvesSpec(curves: readonly { name: string; knownScores: ArrayLike<number>; unknownScores: ArrayLike<number> }[], title: string): TopLevelSpec {
+export function rocCurvesSpec(
+  curves: readonly { name: string; knownScores: ArrayLike<number>; unknownScores: ArrayLike<number> }[],
+  title: string,
+): TopLevelSpec {
   // each legend entry carries the curve's area, so a figure can be read without the summary table
   const values = curves.flatMap((c) => {
     const run = `${c.name} (AUC ${auroc(c.knownScores, c.unknownScores).toFixed(3)})`;
@@ -57,8 +75,26 @@ export function rocCurvesSpec(curves: readonly { name: string; knownScores: Arra
     width: 300,
     height: 300,
     layer: [
-      { data: { values: [{ x: 0, y: 0 }, { x: 1, y: 1 }] }, mark: { type: 'line', strokeDash: [4, 4], color: 'gray' }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' } } },
-      { data: { values }, mark: 'line', encoding: { x: { field: 'fpr', type: 'quantitative', title: 'false positive rate (unknown accepted)' }, y: { field: 'tpr', type: 'quantitative', title: 'true positive rate (known accepted)' }, color: { field: 'run', type: 'nominal' }, order: { field: 'order', type: 'quantitative' } } },
+      {
+        data: {
+          values: [
+            { x: 0, y: 0 },
+            { x: 1, y: 1 },
+          ],
+        },
+        mark: { type: 'line', strokeDash: [4, 4], color: 'gray' },
+        encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' } },
+      },
+      {
+        data: { values },
+        mark: 'line',
+        encoding: {
+          x: { field: 'fpr', type: 'quantitative', title: 'false positive rate (unknown accepted)' },
+          y: { field: 'tpr', type: 'quantitative', title: 'true positive rate (known accepted)' },
+          color: { field: 'run', type: 'nominal' },
+          order: { field: 'order', type: 'quantitative' },
+        },
+      },
     ],
   };
 }

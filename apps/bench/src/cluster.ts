@@ -31,10 +31,38 @@ const shq = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
 export function writeSlurmJob(dir: string, job: ClusterJob): string[] {
   mkdirSync(join(dir, 'logs'), { recursive: true });
   const logs = resolve(dir, 'logs');
-  const head = (name: string, extra: string[]) => ['#!/bin/bash', `#SBATCH --job-name=${name}`, `#SBATCH --cpus-per-task=${job.cpus}`, `#SBATCH --mem=${job.memory}`, `#SBATCH --time=${job.time}`, ...(job.partition ? [`#SBATCH --partition=${job.partition}`] : []), ...extra, 'set -euo pipefail', `cd ${shq(job.workdir)}`, `export VLFER_THREADS=\${SLURM_CPUS_PER_TASK:-${job.cpus}}`];
-  const array = [...head(job.name, [`#SBATCH --array=0-${job.shards - 1}`, `#SBATCH --output=${logs}/${job.name}-%A_%a.out`]), '# the shard is read from SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT', job.command, ''].join('\n');
-  const merge = [...head(`${job.name}-merge`, [`#SBATCH --output=${logs}/${job.name}-merge-%j.out`]), job.mergeCommand, ''].join('\n');
-  const submit = ['#!/bin/bash', 'set -euo pipefail', 'here=$(cd "$(dirname "$0")" && pwd)', 'array=$(sbatch --parsable "$here/array.sbatch")', 'merge=$(sbatch --parsable --dependency=afterok:"${array%%;*}" "$here/merge.sbatch")', 'echo "array job $array, merge job $merge (runs after every array task succeeded)"', ''].join('\n');
+  const head = (name: string, extra: string[]) => [
+    '#!/bin/bash',
+    `#SBATCH --job-name=${name}`,
+    `#SBATCH --cpus-per-task=${job.cpus}`,
+    `#SBATCH --mem=${job.memory}`,
+    `#SBATCH --time=${job.time}`,
+    ...(job.partition ? [`#SBATCH --partition=${job.partition}`] : []),
+    ...extra,
+    'set -euo pipefail',
+    `cd ${shq(job.workdir)}`,
+    `export VLFER_THREADS=\${SLURM_CPUS_PER_TASK:-${job.cpus}}`,
+  ];
+  const array = [
+    ...head(job.name, [`#SBATCH --array=0-${job.shards - 1}`, `#SBATCH --output=${logs}/${job.name}-%A_%a.out`]),
+    '# the shard is read from SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT',
+    job.command,
+    '',
+  ].join('\n');
+  const merge = [
+    ...head(`${job.name}-merge`, [`#SBATCH --output=${logs}/${job.name}-merge-%j.out`]),
+    job.mergeCommand,
+    '',
+  ].join('\n');
+  const submit = [
+    '#!/bin/bash',
+    'set -euo pipefail',
+    'here=$(cd "$(dirname "$0")" && pwd)',
+    'array=$(sbatch --parsable "$here/array.sbatch")',
+    'merge=$(sbatch --parsable --dependency=afterok:"${array%%;*}" "$here/merge.sbatch")',
+    'echo "array job $array, merge job $merge (runs after every array task succeeded)"',
+    '',
+  ].join('\n');
   const files = { 'array.sbatch': array, 'merge.sbatch': merge, 'submit.sh': submit };
   for (const [f, text] of Object.entries(files)) {
     writeFileAtomic(join(dir, f), text);
@@ -73,10 +101,22 @@ export function writeKubernetesJob(dir: string, job: ClusterJob): string[] {
     '  template:',
     '    spec:',
     '      restartPolicy: Never',
-    ...container('shard', job.command, [`        - { name: VLFER_SHARD_COUNT, value: "${job.shards}" }  # with JOB_COMPLETION_INDEX, set by Kubernetes`]),
+    ...container('shard', job.command, [
+      `        - { name: VLFER_SHARD_COUNT, value: "${job.shards}" }  # with JOB_COMPLETION_INDEX, set by Kubernetes`,
+    ]),
     '',
   ].join('\n');
-  const merge = ['apiVersion: batch/v1', 'kind: Job', `metadata: { name: ${job.name}-merge }`, 'spec:', '  template:', '    spec:', '      restartPolicy: Never', ...container('merge', job.mergeCommand, ['        - { name: VLFER_MERGE, value: "1" }']), ''].join('\n');
+  const merge = [
+    'apiVersion: batch/v1',
+    'kind: Job',
+    `metadata: { name: ${job.name}-merge }`,
+    'spec:',
+    '  template:',
+    '    spec:',
+    '      restartPolicy: Never',
+    ...container('merge', job.mergeCommand, ['        - { name: VLFER_MERGE, value: "1" }']),
+    '',
+  ].join('\n');
   writeFileAtomic(join(dir, 'indexed-job.yaml'), text);
   writeFileAtomic(join(dir, 'merge-job.yaml'), merge);
   return [join(dir, 'indexed-job.yaml'), join(dir, 'merge-job.yaml')];

@@ -4,7 +4,14 @@ import * as ort from 'onnxruntime-node';
 import type { ComputeDevice } from '@vlfer/core';
 import { ortSessionOptions, provenance } from '@vlfer/core/node';
 import { loadImageFolder } from '@vlfer/datasets/node';
-import { createPreprocessPool, encodeImages, loadClip, preprocessImages, runtimeVersions, type ClipDtype } from '@vlfer/encoders/node';
+import {
+  createPreprocessPool,
+  encodeImages,
+  loadClip,
+  preprocessImages,
+  runtimeVersions,
+  type ClipDtype,
+} from '@vlfer/encoders/node';
 import { median } from './torch.js';
 
 export interface EncodeBenchRow {
@@ -26,12 +33,30 @@ export interface EncodeBenchRow {
 }
 
 /** Images/s of a raw ORT session on the vision graph: warm-up, then `reps` timed runs (median). */
-export async function benchRawSession(options: { onnxPath: string; batch: number; reps: number; device?: ComputeDevice; label: string; dtype?: ClipDtype; threads?: number }): Promise<EncodeBenchRow> {
+export async function benchRawSession(options: {
+  onnxPath: string;
+  batch: number;
+  reps: number;
+  device?: ComputeDevice;
+  label: string;
+  dtype?: ClipDtype;
+  threads?: number;
+}): Promise<EncodeBenchRow> {
   const device = options.device ?? 'cpu';
   // the session options every vlfer session gets (threads: every CPU this process may use, or `threads`)
-  const s = await ort.InferenceSession.create(options.onnxPath, ortSessionOptions({ device, ...(options.threads ? { intraOpNumThreads: options.threads } : {}) }) as ort.InferenceSession.SessionOptions);
+  const s = await ort.InferenceSession.create(
+    options.onnxPath,
+    ortSessionOptions({
+      device,
+      ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
+    }) as ort.InferenceSession.SessionOptions,
+  );
   const n = options.batch;
-  const x = new ort.Tensor('float32', Float32Array.from({ length: n * 3 * 224 * 224 }, (_, i) => Math.sin(i * 0.001)), [n, 3, 224, 224]);
+  const x = new ort.Tensor(
+    'float32',
+    Float32Array.from({ length: n * 3 * 224 * 224 }, (_, i) => Math.sin(i * 0.001)),
+    [n, 3, 224, 224],
+  );
   const feeds = { [s.inputNames[0]!]: x };
   await s.run(feeds);
   const ts: number[] = [];
@@ -44,11 +69,31 @@ export async function benchRawSession(options: { onnxPath: string; batch: number
   ts.sort((a, b) => a - b);
   const med = ts[ts.length >> 1]!;
   const total = ts.reduce((a, b) => a + b, 0) / 1000;
-  return { model: options.label, dtype: options.dtype ?? 'fp32', device, batch: n, mode: 'raw-ort', imagesPerSecond: (n * 1000) / med, images: n * options.reps, seconds: total, medianBatchMs: med };
+  return {
+    model: options.label,
+    dtype: options.dtype ?? 'fp32',
+    device,
+    batch: n,
+    mode: 'raw-ort',
+    imagesPerSecond: (n * 1000) / med,
+    images: n * options.reps,
+    seconds: total,
+    medianBatchMs: med,
+  };
 }
 
 /** Images/s of the full pipeline (sharp decode + resize + normalise + ORT) over the first `images` of an image folder. */
-export async function benchPipeline(options: { modelDir: string; imageRoot: string; images: number; batch: number; dtype?: ClipDtype; device?: ComputeDevice; label: string; mode?: 'clip' | 'exp-clip'; preprocessWorkers?: number }): Promise<EncodeBenchRow> {
+export async function benchPipeline(options: {
+  modelDir: string;
+  imageRoot: string;
+  images: number;
+  batch: number;
+  dtype?: ClipDtype;
+  device?: ComputeDevice;
+  label: string;
+  mode?: 'clip' | 'exp-clip';
+  preprocessWorkers?: number;
+}): Promise<EncodeBenchRow> {
   const dtype = options.dtype ?? 'fp32';
   const device = options.device ?? 'cpu';
   const workers = options.preprocessWorkers ?? 0;
@@ -56,12 +101,29 @@ export async function benchPipeline(options: { modelDir: string; imageRoot: stri
   const take = await sampleImages(options.imageRoot, options.images);
   const pool = workers > 0 ? createPreprocessPool({ workers }) : undefined;
   try {
-    const run = (items: string[]) => encodeImages({ model: clip, items, mode: options.mode ?? 'exp-clip', batchSize: options.batch, ...(pool ? { preprocessPool: pool } : {}) });
+    const run = (items: string[]) =>
+      encodeImages({
+        model: clip,
+        items,
+        mode: options.mode ?? 'exp-clip',
+        batchSize: options.batch,
+        ...(pool ? { preprocessPool: pool } : {}),
+      });
     await run(take.slice(0, options.batch));
     const t0 = performance.now();
     await run(take);
     const seconds = (performance.now() - t0) / 1000;
-    return { model: options.label, dtype, device, batch: options.batch, mode: 'pipeline', preprocessWorkers: workers, imagesPerSecond: options.images / seconds, images: options.images, seconds };
+    return {
+      model: options.label,
+      dtype,
+      device,
+      batch: options.batch,
+      mode: 'pipeline',
+      preprocessWorkers: workers,
+      imagesPerSecond: options.images / seconds,
+      images: options.images,
+      seconds,
+    };
   } finally {
     await pool?.close();
     await clip.dispose();
@@ -75,13 +137,20 @@ export async function sampleImages(root: string, images: number): Promise<string
 }
 
 /** Images/s of decode + preprocess alone, on the main thread (`workers` 0) or a worker pool: the median of three passes over the images after an untimed one. */
-export async function benchPreprocess(options: { imageRoot: string; images: number; batch: number; preprocessWorkers: number; mode?: 'clip' | 'exp-clip' }): Promise<EncodeBenchRow> {
+export async function benchPreprocess(options: {
+  imageRoot: string;
+  images: number;
+  batch: number;
+  preprocessWorkers: number;
+  mode?: 'clip' | 'exp-clip';
+}): Promise<EncodeBenchRow> {
   const take = await sampleImages(options.imageRoot, options.images);
   const pool = options.preprocessWorkers > 0 ? createPreprocessPool({ workers: options.preprocessWorkers }) : undefined;
   const mode = options.mode ?? 'exp-clip';
   // one output buffer reused from batch to batch, as encodeImages does
   const out = new Float32Array(options.batch * 3 * 224 * 224);
-  const prep = (items: string[]) => (pool ? pool.run(items, mode, undefined, 'pil', { out }) : preprocessImages(items, mode, undefined, 'pil', { out }));
+  const prep = (items: string[]) =>
+    pool ? pool.run(items, mode, undefined, 'pil', { out }) : preprocessImages(items, mode, undefined, 'pil', { out });
   const pass = async () => {
     for (let i = 0; i < take.length; i += options.batch) await prep(take.slice(i, i + options.batch));
   };
@@ -96,7 +165,17 @@ export async function benchPreprocess(options: { imageRoot: string; images: numb
       times.push((performance.now() - t0) / 1000);
     }
     const seconds = median(times);
-    return { model: '-', dtype: 'fp32', device: 'cpu', batch: options.batch, mode: 'preprocess', preprocessWorkers: options.preprocessWorkers, imagesPerSecond: options.images / seconds, images: options.images, seconds };
+    return {
+      model: '-',
+      dtype: 'fp32',
+      device: 'cpu',
+      batch: options.batch,
+      mode: 'preprocess',
+      preprocessWorkers: options.preprocessWorkers,
+      imagesPerSecond: options.images / seconds,
+      images: options.images,
+      seconds,
+    };
   } finally {
     await pool?.close();
   }
@@ -108,5 +187,7 @@ export function benchEnvironment(): Record<string, unknown> {
 }
 
 export function listGraphDirs(root: string): string[] {
-  return readdirSync(root).filter((d) => d.startsWith('vit-')).map((d) => join(root, d));
+  return readdirSync(root)
+    .filter((d) => d.startsWith('vit-'))
+    .map((d) => join(root, d));
 }

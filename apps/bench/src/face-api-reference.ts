@@ -13,7 +13,13 @@ const require = createRequire(import.meta.url);
 
 /** face-api.js FaceExpressionNet class → canonical expression name. */
 export const FACE_API_CLASSES: Record<string, string> = {
-  neutral: 'neutral', happy: 'happiness', sad: 'sadness', angry: 'anger', fearful: 'fear', disgusted: 'disgust', surprised: 'surprise',
+  neutral: 'neutral',
+  happy: 'happiness',
+  sad: 'sadness',
+  angry: 'anger',
+  fearful: 'fear',
+  disgusted: 'disgust',
+  surprised: 'surprise',
 };
 
 export interface FaceApiReferenceResult {
@@ -32,31 +38,57 @@ export interface FaceApiReferenceResult {
  * tfjs with the wasm backend) on a class-folder image set, each whole image given to the net (it resizes to
  * its 112-px input), scored by `@vlfer/metrics`. Known figure on FER2013 PrivateTest: accuracy 0.569.
  */
-export async function runFaceApiReference(options: { root: string; limit?: number; subsetSeed?: number; onProgress?: (done: number, total: number) => void }): Promise<FaceApiReferenceResult> {
+export async function runFaceApiReference(options: {
+  root: string;
+  limit?: number;
+  subsetSeed?: number;
+  onProgress?: (done: number, total: number) => void;
+}): Promise<FaceApiReferenceResult> {
   const faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js');
   const tf = faceapi.tf;
   await tf.setBackend('wasm');
   await tf.ready();
-  await faceapi.nets.faceExpressionNet.loadFromDisk(join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'model'));
+  await faceapi.nets.faceExpressionNet.loadFromDisk(
+    join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'model'),
+  );
   const set = await loadImageFolder(options.root);
   // the same stratified, seeded subset `evaluateZeroShot` takes for the same limit and seed
-  const items = options.limit ? stratifiedSubset(set.items, { limit: options.limit, seed: options.subsetSeed ?? 0 }).items : set.items;
+  const items = options.limit
+    ? stratifiedSubset(set.items, { limit: options.limit, seed: options.subsetSeed ?? 0 }).items
+    : set.items;
   const fingerprint = createHash('sha256');
   for (const it of items) fingerprint.update(`${relative(options.root, it.path)}\t${it.label}\t${hashFile(it.path)}\n`);
   const predictions: number[] = [];
   const t0 = performance.now();
   for (const [k, it] of items.entries()) {
-    const { data, info } = await sharp(it.path).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp(it.path)
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     const input = tf.tensor3d(new Uint8Array(data), [info.height, info.width, 3], 'int32');
     const scores = (await faceapi.nets.faceExpressionNet.predictExpressions(input)) as Record<string, number>;
     input.dispose();
     let best = '';
-    for (const [name, p] of Object.entries(scores)) if (typeof p === 'number' && (best === '' || p > scores[best]!)) best = name;
+    for (const [name, p] of Object.entries(scores))
+      if (typeof p === 'number' && (best === '' || p > scores[best]!)) best = name;
     const label = set.labelSet.names.indexOf(FACE_API_CLASSES[best]!);
     if (label < 0) throw new Error(`face-api class '${best}' is not in ${set.labelSet.id}`);
     predictions.push(label);
     if (k % 100 === 0) options.onProgress?.(k, items.length);
   }
   const msPerImage = (performance.now() - t0) / items.length;
-  return { labelSet: set.labelSet, items, predictions, report: classificationReport(items.map((i) => i.label), predictions, set.labelSet.names.length), msPerImage, backend: tf.getBackend(), datasetFingerprint: fingerprint.digest('hex') };
+  return {
+    labelSet: set.labelSet,
+    items,
+    predictions,
+    report: classificationReport(
+      items.map((i) => i.label),
+      predictions,
+      set.labelSet.names.length,
+    ),
+    msPerImage,
+    backend: tf.getBackend(),
+    datasetFingerprint: fingerprint.digest('hex'),
+  };
 }

@@ -22,11 +22,19 @@ describe('fp16 weight conversion', () => {
     expect(n).toBeGreaterThan(10);
     const s = await ort.InferenceSession.create(out, { logSeverityLevel: 3 });
     const b = readFileSync(sharedPath('fixtures', 'references', 'pixel_values.f32'));
-    const px = new ort.Tensor('float32', new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)), [2, 3, 224, 224]);
+    const px = new ort.Tensor(
+      'float32',
+      new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)),
+      [2, 3, 224, 224],
+    );
     const e = (await s.run({ pixel_values: px })).image_embeds!.data as Float32Array;
     const ref = loadReferences().vision.image_embeds.flat() as number[];
-    let m = 0, d = 0;
-    ref.forEach((v, i) => { m = Math.max(m, Math.abs(v - e[i]!)); d = Math.max(d, Math.abs(v)); });
+    let m = 0,
+      d = 0;
+    ref.forEach((v, i) => {
+      m = Math.max(m, Math.abs(v - e[i]!));
+      d = Math.max(d, Math.abs(v));
+    });
     expect(m / d).toBeLessThan(5e-3);
     expect(m).toBeGreaterThan(0); // the weights really changed precision
   });

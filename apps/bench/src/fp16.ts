@@ -14,7 +14,12 @@ import { writeFileAtomic } from '@vlfer/core/node';
 function varintBytes(v: bigint): number[] {
   const o: number[] = [];
   let n = BigInt.asUintN(64, v);
-  do { let x = Number(n & 0x7fn); n >>= 7n; if (n) x |= 0x80; o.push(x); } while (n);
+  do {
+    let x = Number(n & 0x7fn);
+    n >>= 7n;
+    if (n) x |= 0x80;
+    o.push(x);
+  } while (n);
   return o;
 }
 
@@ -26,13 +31,18 @@ function encode(fields: readonly Field[]): Uint8Array {
     const body = f.wire === 0 ? Uint8Array.from(varintBytes(f.varint!)) : f.raw;
     const len = f.wire === 2 ? varintBytes(BigInt(body.length)) : [];
     const chunk = new Uint8Array(head.length + len.length + body.length);
-    chunk.set(head, 0); chunk.set(len, head.length); chunk.set(body, head.length + len.length);
+    chunk.set(head, 0);
+    chunk.set(len, head.length);
+    chunk.set(body, head.length + len.length);
     parts.push(chunk);
     size += chunk.length;
   }
   const out = new Uint8Array(size);
   let p = 0;
-  for (const c of parts) { out.set(c, p); p += c.length; }
+  for (const c of parts) {
+    out.set(c, p);
+    p += c.length;
+  }
   return out;
 }
 
@@ -79,7 +89,22 @@ function floatsOf(bytes: Uint8Array, count: number): Float32Array {
 function tensorFloats(t: Field[], modelDir: string, file: string): Float32Array | undefined {
   const dtype = t.find((f) => f.field === 2)?.varint;
   if (dtype !== 1n) return undefined;
-  const dims = t.filter((f) => f.field === 1).flatMap((f) => (f.wire === 0 ? [Number(f.varint)] : (() => { const v: number[] = []; let p = 0; while (p < f.raw.length) { const [x, q] = readVarint(f.raw, p, "<packed dims>"); v.push(Number(x)); p = q; } return v; })()));
+  const dims = t
+    .filter((f) => f.field === 1)
+    .flatMap((f) =>
+      f.wire === 0
+        ? [Number(f.varint)]
+        : (() => {
+            const v: number[] = [];
+            let p = 0;
+            while (p < f.raw.length) {
+              const [x, q] = readVarint(f.raw, p, '<packed dims>');
+              v.push(Number(x));
+              p = q;
+            }
+            return v;
+          })(),
+    );
   const count = dims.reduce((a, b) => a * b, 1);
   const raw = t.find((f) => f.field === 9);
   if (raw) return floatsOf(raw.raw, count);
@@ -87,10 +112,20 @@ function tensorFloats(t: Field[], modelDir: string, file: string): Float32Array 
   if (fd && fd.wire === 2) return floatsOf(fd.raw, count);
   const ext = t.filter((f) => f.field === 13).map((f) => decodeProtobuf(f.raw));
   if (ext.length > 0) {
-    const kv = Object.fromEntries(ext.map((e) => [str(e.find((f) => f.field === 1)!), str(e.find((f) => f.field === 2)!)]));
+    const kv = Object.fromEntries(
+      ext.map((e) => [str(e.find((f) => f.field === 1)!), str(e.find((f) => f.field === 2)!)]),
+    );
     const path = join(modelDir, kv.location!);
     let data: Uint8Array;
-    try { data = readFileSync(path); } catch (error) { throw new DataFormatError({ file: path, message: `external data of ${file} not readable (${(error as Error).message})`, cause: error }); }
+    try {
+      data = readFileSync(path);
+    } catch (error) {
+      throw new DataFormatError({
+        file: path,
+        message: `external data of ${file} not readable (${(error as Error).message})`,
+        cause: error,
+      });
+    }
     const off = Number(kv.offset ?? 0);
     return floatsOf(data.subarray(off, off + 4 * count), count);
   }
@@ -107,16 +142,38 @@ export function convertToFp16Weights(path: string, out: string): number {
   let converted = 0;
   const newGraph: Field[] = [];
   for (const f of graph) {
-    if (f.field !== 5) { newGraph.push(f); continue; }
+    if (f.field !== 5) {
+      newGraph.push(f);
+      continue;
+    }
     const t = decodeProtobuf(f.raw);
     const values = tensorFloats(t, dirname(path), path);
-    if (!values || values.length < 16) { newGraph.push(f); continue; }
+    if (!values || values.length < 16) {
+      newGraph.push(f);
+      continue;
+    }
     const name = str(t.find((x) => x.field === 8)!);
     const half = new Uint16Array(values.length);
     for (let i = 0; i < values.length; i++) half[i] = float32ToFloat16Bits(values[i]!);
     const kept = t.filter((x) => x.field === 1);
-    newGraph.push(lenField(5, encode([...kept, intField(2, 10), strField(8, `${name}__fp16`), lenField(9, new Uint8Array(half.buffer))])));
-    casts.push(lenField(1, encode([strField(1, `${name}__fp16`), strField(2, name), strField(3, `cast_fp16_${converted}`), strField(4, 'Cast'), lenField(5, encode([strField(1, 'to'), intField(3, 1), intField(20, 2)]))])));
+    newGraph.push(
+      lenField(
+        5,
+        encode([...kept, intField(2, 10), strField(8, `${name}__fp16`), lenField(9, new Uint8Array(half.buffer))]),
+      ),
+    );
+    casts.push(
+      lenField(
+        1,
+        encode([
+          strField(1, `${name}__fp16`),
+          strField(2, name),
+          strField(3, `cast_fp16_${converted}`),
+          strField(4, 'Cast'),
+          lenField(5, encode([strField(1, 'to'), intField(3, 1), intField(20, 2)])),
+        ]),
+      ),
+    );
     converted++;
   }
   // graphs from older exporters also list initializers as graph inputs; the Cast now defines those names

@@ -8,11 +8,21 @@ describe('writeWeightsFromManifest', () => {
   it('writes N(mean, std) float32 at each offset, zeros elsewhere, deterministically', () => {
     const d = mkdtempSync(join(tmpdir(), 'vlfer-mat-'));
     const manifest = join(d, 'm.json');
-    writeFileSync(manifest, JSON.stringify({ data_file: 'x.data', data_bytes: 4 * 20010, tensors: [
-      { name: 'a', dims: [20000], mean: 0.5, std: 0.1, offset: 0, length: 80000 },
-      { name: 'ones', dims: [4], mean: 1, std: 0, offset: 80016, length: 16 },
-    ] }));
-    const read = (p: string) => { const b = readFileSync(p); return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4); };
+    writeFileSync(
+      manifest,
+      JSON.stringify({
+        data_file: 'x.data',
+        data_bytes: 4 * 20010,
+        tensors: [
+          { name: 'a', dims: [20000], mean: 0.5, std: 0.1, offset: 0, length: 80000 },
+          { name: 'ones', dims: [4], mean: 1, std: 0, offset: 80016, length: 16 },
+        ],
+      }),
+    );
+    const read = (p: string) => {
+      const b = readFileSync(p);
+      return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+    };
     const a = read(writeWeightsFromManifest(manifest, join(d, 'a.data'), 3));
     expect(a.length).toBe(20010);
     const first = Array.from(a.subarray(0, 20000));

@@ -1,4 +1,15 @@
-import { copyFileSync, existsSync, mkdirSync, openSync, closeSync, readFileSync, writeSync, renameSync, rmSync, statSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  closeSync,
+  readFileSync,
+  writeSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { createRng, DataFormatError } from '@vlfer/core';
 import { writeJsonAtomic } from '@vlfer/core/node';
@@ -17,7 +28,8 @@ interface Manifest {
  */
 export function writeWeightsFromManifest(manifestPath: string, outPath: string, seed = 0): string {
   const m = JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest;
-  if (!Number.isInteger(m.data_bytes) || !Array.isArray(m.tensors)) throw new DataFormatError({ file: manifestPath, message: 'expected data_bytes and tensors[]' });
+  if (!Number.isInteger(m.data_bytes) || !Array.isArray(m.tensors))
+    throw new DataFormatError({ file: manifestPath, message: 'expected data_bytes and tensors[]' });
   if (existsSync(outPath) && statSync(outPath).size === m.data_bytes) return outPath;
   const rng = createRng(seed);
   const tmp = `${outPath}.${process.pid}.tmp`;
@@ -25,7 +37,12 @@ export function writeWeightsFromManifest(manifestPath: string, outPath: string, 
   try {
     writeSync(fd, new Uint8Array(1), 0, 1, m.data_bytes - 1); // size the file; gaps stay zero
     for (const t of m.tensors) {
-      if (t.length % 4 !== 0 || t.offset + t.length > m.data_bytes) throw new DataFormatError({ file: manifestPath, field: t.name, message: `bad offset/length ${t.offset}/${t.length}` });
+      if (t.length % 4 !== 0 || t.offset + t.length > m.data_bytes)
+        throw new DataFormatError({
+          file: manifestPath,
+          field: t.name,
+          message: `bad offset/length ${t.offset}/${t.length}`,
+        });
       const v = new Float32Array(t.length / 4);
       if (t.std === 0) v.fill(t.mean);
       else for (let i = 0; i < v.length; i++) v[i] = t.mean + t.std * rng.normal();
@@ -43,21 +60,38 @@ export function writeWeightsFromManifest(manifestPath: string, outPath: string, 
  * Hugging Face / transformers.js layout that `loadClip` accepts: config.json, preprocessor_config.json
  * (OpenAI CLIP's), tokenizer files, onnx/{vision,text}_model.onnx with regenerated .onnx.data.
  */
-export function materializeClipGraphs(options: { graphDir: string; tokenizerDir: string; outDir: string; towers?: readonly ('vision' | 'text')[]; seed?: number }): string {
+export function materializeClipGraphs(options: {
+  graphDir: string;
+  tokenizerDir: string;
+  outDir: string;
+  towers?: readonly ('vision' | 'text')[];
+  seed?: number;
+}): string {
   const { graphDir, tokenizerDir, outDir } = options;
   const towers = options.towers ?? ['vision', 'text'];
   // shared/ files are read-only; copyFileSync keeps the mode, so replace rather than overwrite
-  const copy = (from: string, to: string) => { rmSync(to, { force: true }); copyFileSync(from, to); };
+  const copy = (from: string, to: string) => {
+    rmSync(to, { force: true });
+    copyFileSync(from, to);
+  };
   mkdirSync(join(outDir, 'onnx'), { recursive: true });
   copy(join(graphDir, 'config.json'), join(outDir, 'config.json'));
   writeJsonAtomic(join(outDir, 'preprocessor_config.json'), {
     crop_size: { height: OPENAI_CLIP_PREPROCESSOR.cropSize, width: OPENAI_CLIP_PREPROCESSOR.cropSize },
-    do_center_crop: true, do_convert_rgb: true, do_normalize: true, do_rescale: true, do_resize: true,
-    image_mean: OPENAI_CLIP_PREPROCESSOR.mean, image_std: OPENAI_CLIP_PREPROCESSOR.std,
-    image_processor_type: 'CLIPImageProcessor', resample: 3, rescale_factor: 1 / 255,
+    do_center_crop: true,
+    do_convert_rgb: true,
+    do_normalize: true,
+    do_rescale: true,
+    do_resize: true,
+    image_mean: OPENAI_CLIP_PREPROCESSOR.mean,
+    image_std: OPENAI_CLIP_PREPROCESSOR.std,
+    image_processor_type: 'CLIPImageProcessor',
+    resample: 3,
+    rescale_factor: 1 / 255,
     size: { shortest_edge: OPENAI_CLIP_PREPROCESSOR.shortestEdge },
   });
-  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.json', 'merges.txt']) copy(join(tokenizerDir, f), join(outDir, f));
+  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.json', 'merges.txt'])
+    copy(join(tokenizerDir, f), join(outDir, f));
   for (const tower of towers) {
     const name = `${tower}_model`;
     const manifest = join(graphDir, `${name}.manifest.json`);

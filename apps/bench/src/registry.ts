@@ -12,11 +12,20 @@ import type { TrainOptionsInput } from '@vlfer/exp-clip';
  * overrides it (HESP needs a local directory with `model.safetensors`, as its gradient graphs take the weights).
  */
 export const BACKBONES = {
-  'tiny-clip': { model: (shared: string) => join(shared, 'fixtures', 'tiny-clip'), note: 'random-weight test CLIP (chance-level numbers)' },
-  'vit-b32': { model: () => 'Xenova/clip-vit-base-patch32', note: 'OpenAI CLIP ViT-B/32 (needs the Hub or a local copy)' },
+  'tiny-clip': {
+    model: (shared: string) => join(shared, 'fixtures', 'tiny-clip'),
+    note: 'random-weight test CLIP (chance-level numbers)',
+  },
+  'vit-b32': {
+    model: () => 'Xenova/clip-vit-base-patch32',
+    note: 'OpenAI CLIP ViT-B/32 (needs the Hub or a local copy)',
+  },
   'vit-b16': { model: () => 'Xenova/clip-vit-base-patch16', note: 'OpenAI CLIP ViT-B/16' },
   'vit-l14': { model: () => 'Xenova/clip-vit-large-patch14', note: 'OpenAI CLIP ViT-L/14' },
-  'face-api-expression': { model: () => '@vladmandic/face-api face_expression_model', note: 'supervised FER CNN (tfjs wasm)' },
+  'face-api-expression': {
+    model: () => '@vladmandic/face-api face_expression_model',
+    note: 'supervised FER CNN (tfjs wasm)',
+  },
 } as const;
 export type BackboneId = keyof typeof BACKBONES;
 
@@ -50,7 +59,10 @@ export interface AblationSpec {
   };
   seeds: readonly number[];
   /** Options passed through to the apps (everything else takes the apps' defaults, which follow the papers). */
-  options?: { train?: Partial<Omit<TrainOptionsInput, 'unlabelled' | 'model' | 'out' | 'seed'>>; hesp?: Partial<Omit<HespOptionsInput, 'dataset' | 'model' | 'out' | 'seed' | 'splitIndex'>> };
+  options?: {
+    train?: Partial<Omit<TrainOptionsInput, 'unlabelled' | 'model' | 'out' | 'seed'>>;
+    hesp?: Partial<Omit<HespOptionsInput, 'dataset' | 'model' | 'out' | 'seed' | 'splitIndex'>>;
+  };
   description: string;
 }
 
@@ -74,15 +86,23 @@ export const ABLATIONS = {
   },
   'exp-clip-trained/backbone-x-seed': {
     method: 'exp-clip-trained',
-    axes: { backbone: ['vit-b32', 'vit-b16', 'vit-l14'], trainSet: ['unlabelled-faces'], promptType: PROMPT_TYPES, preprocess: ['exp-clip'], dataset: ['fer2013'] },
+    axes: {
+      backbone: ['vit-b32', 'vit-b16', 'vit-l14'],
+      trainSet: ['unlabelled-faces'],
+      promptType: PROMPT_TYPES,
+      preprocess: ['exp-clip'],
+      dataset: ['fer2013'],
+    },
     seeds: [1, 2, 3],
-    description: 'Exp-CLIP head trained on unlabelled faces + teacher targets (paper recipe: SGD 1e-3, 5 epochs, batch 512); needs data config trainSets["unlabelled-faces"]',
+    description:
+      'Exp-CLIP head trained on unlabelled faces + teacher targets (paper recipe: SGD 1e-3, 5 epochs, batch 512); needs data config trainSets["unlabelled-faces"]',
   },
   'hesp/mafw-20-splits': {
     method: 'hesp',
     axes: { backbone: ['vit-b32'], dataset: ['mafw'], split: Array.from({ length: 20 }, (_, i) => i) },
     seeds: [0],
-    description: "HESP on MAFW's 20 known/unknown splits (100 epochs each, selection on validation); needs data config videoSets.mafw",
+    description:
+      "HESP on MAFW's 20 known/unknown splits (100 epochs each, selection on validation); needs data config videoSets.mafw",
   },
 } as const satisfies Record<string, AblationSpec>;
 export type AblationId = keyof typeof ABLATIONS;
@@ -93,28 +113,78 @@ const path = z.string().min(1);
  * video annotation lists, unlabelled image sets with their teacher targets. Relative paths are taken relative to
  * the config file.
  */
-export const BenchDataSchema = z.object({
-  /** backbone id → local model directory or Hugging Face id */
-  models: z.record(z.string(), path).default({}),
-  /** dataset id (mafw, dfew, afew) → HESP annotation lists (`<frame_dir> <num_frames> <label>`) */
-  videoSets: z.record(z.string(), z.object({ train: path, test: path, root: path.optional(), rebase: z.object({ from: z.string(), to: z.string() }).optional() })).default({}),
-  /** train-set name → unlabelled image directory and the teacher (as `exp-clip train --teacher`) */
-  trainSets: z.record(z.string(), z.object({ unlabelled: path, teacher: z.enum(['import', 'http']), teacherSource: path, teacherKeys: path.optional(), teacherModel: z.string().optional() })).default({}),
-}).strict();
+export const BenchDataSchema = z
+  .object({
+    /** backbone id → local model directory or Hugging Face id */
+    models: z.record(z.string(), path).default({}),
+    /** dataset id (mafw, dfew, afew) → HESP annotation lists (`<frame_dir> <num_frames> <label>`) */
+    videoSets: z
+      .record(
+        z.string(),
+        z.object({
+          train: path,
+          test: path,
+          root: path.optional(),
+          rebase: z.object({ from: z.string(), to: z.string() }).optional(),
+        }),
+      )
+      .default({}),
+    /** train-set name → unlabelled image directory and the teacher (as `exp-clip train --teacher`) */
+    trainSets: z
+      .record(
+        z.string(),
+        z.object({
+          unlabelled: path,
+          teacher: z.enum(['import', 'http']),
+          teacherSource: path,
+          teacherKeys: path.optional(),
+          teacherModel: z.string().optional(),
+        }),
+      )
+      .default({}),
+  })
+  .strict();
 export type BenchData = z.infer<typeof BenchDataSchema>;
 
 /** Read and validate a bench data config, naming the file and field on error; relative paths become absolute. */
 export function loadBenchData(file: string): BenchData {
   let raw: unknown;
-  try { raw = JSON.parse(readFileSync(file, 'utf8')); } catch (error) { throw new DataFormatError({ file, message: `cannot read the bench data config (${(error as Error).message})`, cause: error }); }
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new DataFormatError({
+      file,
+      message: `cannot read the bench data config (${(error as Error).message})`,
+      cause: error,
+    });
+  }
   const r = BenchDataSchema.safeParse(raw);
-  if (!r.success) throw new DataFormatError({ file, message: `invalid bench data config:\n${r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n')}` });
+  if (!r.success)
+    throw new DataFormatError({
+      file,
+      message: `invalid bench data config:\n${r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n')}`,
+    });
   const base = dirname(resolve(file));
   const abs = (p: string) => (isAbsolute(p) ? p : join(base, p));
   const d = r.data;
   return {
     models: Object.fromEntries(Object.entries(d.models).map(([k, v]) => [k, v.startsWith('.') ? abs(v) : v])),
-    videoSets: Object.fromEntries(Object.entries(d.videoSets).map(([k, v]) => [k, { ...v, train: abs(v.train), test: abs(v.test), ...(v.root ? { root: abs(v.root) } : {}) }])),
-    trainSets: Object.fromEntries(Object.entries(d.trainSets).map(([k, v]) => [k, { ...v, unlabelled: abs(v.unlabelled), teacherSource: v.teacher === 'import' ? abs(v.teacherSource) : v.teacherSource, ...(v.teacherKeys ? { teacherKeys: abs(v.teacherKeys) } : {}) }])),
+    videoSets: Object.fromEntries(
+      Object.entries(d.videoSets).map(([k, v]) => [
+        k,
+        { ...v, train: abs(v.train), test: abs(v.test), ...(v.root ? { root: abs(v.root) } : {}) },
+      ]),
+    ),
+    trainSets: Object.fromEntries(
+      Object.entries(d.trainSets).map(([k, v]) => [
+        k,
+        {
+          ...v,
+          unlabelled: abs(v.unlabelled),
+          teacherSource: v.teacher === 'import' ? abs(v.teacherSource) : v.teacherSource,
+          ...(v.teacherKeys ? { teacherKeys: abs(v.teacherKeys) } : {}),
+        },
+      ]),
+    ),
   };
 }

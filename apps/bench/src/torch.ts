@@ -7,7 +7,11 @@ import { join } from 'node:path';
  * vlfer, and the allocator/BLAS settings under which PyTorch CPU is fastest here (glibc keeps large blocks instead
  * of unmapping them every op; OpenBLAS's AVX-512 kernels: as installed it picks slower ones).
  */
-export const TORCH_ENV = { MALLOC_MMAP_THRESHOLD_: '33554432', MALLOC_TRIM_THRESHOLD_: '4294967296', OPENBLAS_CORETYPE: 'SkylakeX' };
+export const TORCH_ENV = {
+  MALLOC_MMAP_THRESHOLD_: '33554432',
+  MALLOC_TRIM_THRESHOLD_: '4294967296',
+  OPENBLAS_CORETYPE: 'SkylakeX',
+};
 const SCRIPTS = join(import.meta.dirname, '..', 'torch');
 
 let python: string | undefined;
@@ -19,14 +23,29 @@ export function torchPython(): string {
     const r = spawnSync(p, ['-c', 'import torch'], { encoding: 'utf8' });
     if (r.status === 0) return (python = p);
   }
-  throw new Error(`--vs torch: none of ${tried.join(', ')} can import torch; install it (Debian: apt-get install python3-torch python3-torchvision libopenblas0-pthread) or set VLFER_TORCH_PYTHON`);
+  throw new Error(
+    `--vs torch: none of ${tried.join(', ')} can import torch; install it (Debian: apt-get install python3-torch python3-torchvision libopenblas0-pthread) or set VLFER_TORCH_PYTHON`,
+  );
 }
 
 /** Run `apps/bench/torch/<script>.py` with the given flags; its last stdout line is the JSON result. */
-export function runTorch(script: string, args: Record<string, string | number | undefined>, threads: number): Record<string, any> {
-  const flags = Object.entries(args).filter(([, v]) => v !== undefined).flatMap(([k, v]) => [`--${k}`, String(v)]);
-  const r = spawnSync(torchPython(), [join(SCRIPTS, `${script}.py`), ...flags, '--threads', String(threads)], { encoding: 'utf8', env: { ...process.env, ...TORCH_ENV }, maxBuffer: 64 * 1024 * 1024 });
-  if (r.status !== 0) throw new Error(`--vs torch: ${script}.py exited with ${r.status ?? r.signal}: ${(r.stderr || r.stdout).trim().split('\n').slice(-6).join('\n')}`);
+export function runTorch(
+  script: string,
+  args: Record<string, string | number | undefined>,
+  threads: number,
+): Record<string, any> {
+  const flags = Object.entries(args)
+    .filter(([, v]) => v !== undefined)
+    .flatMap(([k, v]) => [`--${k}`, String(v)]);
+  const r = spawnSync(torchPython(), [join(SCRIPTS, `${script}.py`), ...flags, '--threads', String(threads)], {
+    encoding: 'utf8',
+    env: { ...process.env, ...TORCH_ENV },
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (r.status !== 0)
+    throw new Error(
+      `--vs torch: ${script}.py exited with ${r.status ?? r.signal}: ${(r.stderr || r.stdout).trim().split('\n').slice(-6).join('\n')}`,
+    );
   const line = r.stdout.trim().split('\n').at(-1) ?? '';
   try {
     return JSON.parse(line) as Record<string, any>;
@@ -39,13 +58,26 @@ export function runTorch(script: string, args: Record<string, string | number | 
  * Rounds A B / B A / A B …: `a` and `b` alternate which goes first, so drift (thermal, caches) hits both. Without
  * `b` (no `--vs`), `a` alone runs `rounds` times.
  */
-export async function interleaved<A, B>(rounds: number, a: () => Promise<A>, b: (() => Promise<B>) | undefined, log: (line: string) => void = () => undefined): Promise<{ a: A[]; b: B[] }> {
+export async function interleaved<A, B>(
+  rounds: number,
+  a: () => Promise<A>,
+  b: (() => Promise<B>) | undefined,
+  log: (line: string) => void = () => undefined,
+): Promise<{ a: A[]; b: B[] }> {
   const out = { a: [] as A[], b: [] as B[] };
   for (let r = 0; r < rounds; r++) {
-    if (!b) { out.a.push(await a()); continue; }
+    if (!b) {
+      out.a.push(await a());
+      continue;
+    }
     log(`round ${r + 1}/${rounds} (${r % 2 === 0 ? 'vlfer, then PyTorch' : 'PyTorch, then vlfer'})`);
-    if (r % 2 === 0) { out.a.push(await a()); out.b.push(await b()); }
-    else { out.b.push(await b()); out.a.push(await a()); }
+    if (r % 2 === 0) {
+      out.a.push(await a());
+      out.b.push(await b());
+    } else {
+      out.b.push(await b());
+      out.a.push(await a());
+    }
   }
   return out;
 }

@@ -11,7 +11,9 @@ describe('bench:ablations command line', () => {
     writeFileSync(file, JSON.stringify({ videoSets: { mafw: { train: 'a.txt' } } }));
     const r = runCli('apps/bench/src/bench-ablations.ts', ['--data-config', file, '--results', join(dir, 'results')]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/bench:ablations: .*bench-data\.json: invalid bench data config:\n {2}videoSets\.mafw\.test: /);
+    expect(r.stderr).toMatch(
+      /bench:ablations: .*bench-data\.json: invalid bench data config:\n {2}videoSets\.mafw\.test: /,
+    );
     expect(r.stderr).not.toMatch(/\n\s+at .*\.ts:\d+/);
   }, 60_000);
 });

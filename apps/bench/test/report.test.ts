@@ -13,23 +13,83 @@ import { describe, expect, it } from 'vitest';
 import { writeSummary, type ResultRow } from '../src/ablations.js';
 import { writeReport } from '../src/report.js';
 
-const executablePath = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p)) ?? spawnSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).stdout.trim();
+const executablePath =
+  ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p)) ??
+  spawnSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).stdout.trim();
 
 /** Result rows as bench:ablations writes them: a closed-set grid (2 prompt types × 2 seeds) and an open-set one. */
 function syntheticResults(dir: string): void {
   const rng = createRng(5);
   const names = ['happiness', 'sadness', 'anger'];
-  const provenance = { git: { sha: '0123456789abcdef0123456789abcdef01234567', dirty: false }, packages: {}, node: 'v20', runtime: {}, os: 'linux', host: 'h', cpu: { model: 'x', logicalCores: 2, availableParallelism: 2 }, memoryBytes: 1, gpu: null };
-  const row = (ablation: string, method: ResultRow['method'], coords: Record<string, string | number>, seed: number, open: boolean): ResultRow => {
+  const provenance = {
+    git: { sha: '0123456789abcdef0123456789abcdef01234567', dirty: false },
+    packages: {},
+    node: 'v20',
+    runtime: {},
+    os: 'linux',
+    host: 'h',
+    cpu: { model: 'x', logicalCores: 2, availableParallelism: 2 },
+    memoryBytes: 1,
+    gpu: null,
+  };
+  const row = (
+    ablation: string,
+    method: ResultRow['method'],
+    coords: Record<string, string | number>,
+    seed: number,
+    open: boolean,
+  ): ResultRow => {
     const cm = names.map((_, i) => names.map((_, j) => (i === j ? 5 + rng.int(5) : rng.int(3))));
     const recall = Object.fromEntries(names.map((n, i) => [n, cm[i]![i]! / cm[i]!.reduce((a, b) => a + b, 0)]));
     const metrics: Record<string, number> = open
-      ? { closed_set_accuracy: 0.6 + 0.1 * rng.next(), auroc_arpl: 0.7 + 0.1 * rng.next(), oscr_arpl: 0.5 + 0.1 * rng.next(), auroc_standard: 0.7, oscr_standard: 0.5, tnr_at_tpr95_arpl: 0.1, tnr_at_tpr95_standard: 0.1, n: 30 }
+      ? {
+          closed_set_accuracy: 0.6 + 0.1 * rng.next(),
+          auroc_arpl: 0.7 + 0.1 * rng.next(),
+          oscr_arpl: 0.5 + 0.1 * rng.next(),
+          auroc_standard: 0.7,
+          oscr_standard: 0.5,
+          tnr_at_tpr95_arpl: 0.1,
+          tnr_at_tpr95_standard: 0.1,
+          n: 30,
+        }
       : { uar: 0.4 + 0.2 * rng.next(), war: 0.5 + 0.2 * rng.next(), n: 30 };
-    return { id: `${ablation}|${JSON.stringify(coords)}|seed=${seed}`, ablation, method, coords: coords as unknown as ResultRow['coords'], seed, metrics, perClassRecall: recall, confusionMatrix: cm, labelNames: names, ...(open ? { scores: { known: Array.from({ length: 20 }, () => 2 + rng.next()), unknown: Array.from({ length: 12 }, () => 1.5 + rng.next()) } } : {}), provenance, seconds: 1, finishedAt: '2026-12-01T00:00:00Z' };
+    return {
+      id: `${ablation}|${JSON.stringify(coords)}|seed=${seed}`,
+      ablation,
+      method,
+      coords: coords as unknown as ResultRow['coords'],
+      seed,
+      metrics,
+      perClassRecall: recall,
+      confusionMatrix: cm,
+      labelNames: names,
+      ...(open
+        ? {
+            scores: {
+              known: Array.from({ length: 20 }, () => 2 + rng.next()),
+              unknown: Array.from({ length: 12 }, () => 1.5 + rng.next()),
+            },
+          }
+        : {}),
+      provenance,
+      seconds: 1,
+      finishedAt: '2026-12-01T00:00:00Z',
+    };
   };
-  const closed = ['class_name', 'expression_ensemble_ten'].flatMap((p) => [1, 2].map((s) => row('exp-clip-zero-shot/demo', 'exp-clip-zero-shot', { backbone: 'tiny-clip', dataset: 'fer2013', promptType: p, preprocess: 'exp-clip' }, s, false)));
-  const open = [0, 1].map((split) => row('hesp/demo', 'hesp', { backbone: 'tiny-clip', dataset: 'mafw', split }, 0, true));
+  const closed = ['class_name', 'expression_ensemble_ten'].flatMap((p) =>
+    [1, 2].map((s) =>
+      row(
+        'exp-clip-zero-shot/demo',
+        'exp-clip-zero-shot',
+        { backbone: 'tiny-clip', dataset: 'fer2013', promptType: p, preprocess: 'exp-clip' },
+        s,
+        false,
+      ),
+    ),
+  );
+  const open = [0, 1].map((split) =>
+    row('hesp/demo', 'hesp', { backbone: 'tiny-clip', dataset: 'mafw', split }, 0, true),
+  );
   writeFileSync(join(dir, 'exp-clip-zero-shot__demo.jsonl'), closed.map((r) => `${JSON.stringify(r)}\n`).join(''));
   writeFileSync(join(dir, 'hesp__demo.jsonl'), open.map((r) => `${JSON.stringify(r)}\n`).join(''));
 }
@@ -46,7 +106,9 @@ describe('report.html in a headless browser', () => {
     try {
       const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
       const problems: string[] = [];
-      page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`); });
+      page.on('console', (m) => {
+        if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
+      });
       page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
       await page.goto(`file://${path}`);
       await page.waitForFunction('document.body.dataset.rendered !== undefined', undefined, { timeout: 30_000 });

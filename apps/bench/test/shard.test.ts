@@ -8,16 +8,47 @@ import { repoRoot, runCli, sharedPath } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
 
 const entry = 'apps/bench/src/bench-ablations.ts';
-const tsx = join(dirname(createRequire(join(repoRoot, 'package.json')).resolve('tsx/package.json')), 'dist', 'loader.mjs');
-const common = (results: string) => ['--only', 'exp-clip-zero-shot/prompt-x-preprocess', '--shared', sharedPath(), '--limit', '24', '--results', results, '--cache-dir', join(results, 'cache')];
+const tsx = join(
+  dirname(createRequire(join(repoRoot, 'package.json')).resolve('tsx/package.json')),
+  'dist',
+  'loader.mjs',
+);
+const common = (results: string) => [
+  '--only',
+  'exp-clip-zero-shot/prompt-x-preprocess',
+  '--shared',
+  sharedPath(),
+  '--limit',
+  '24',
+  '--results',
+  results,
+  '--cache-dir',
+  join(results, 'cache'),
+];
 /** The rows without their timing fields (seconds, finishedAt), the results directory written as <results>: what a sharded run must reproduce byte for byte. */
-const rowsWithoutTiming = (results: string, file: string) => readFileSync(join(results, file), 'utf8').trim().split('\n').map((l) => { const { seconds: _s, finishedAt: _f, ...rest } = JSON.parse(l); void _s; void _f; return JSON.stringify(rest).replaceAll(results, '<results>'); });
-const run = (args: string[], env: Record<string, string> = {}) => new Promise<{ code: number | null; stderr: string }>((resolve) => {
-  const p = spawn(process.execPath, ['--conditions=@vlfer/source', '--import', tsx, join(repoRoot, entry), ...args], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  p.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
-  p.on('close', (code) => resolve({ code, stderr }));
-});
+const rowsWithoutTiming = (results: string, file: string) =>
+  readFileSync(join(results, file), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => {
+      const { seconds: _s, finishedAt: _f, ...rest } = JSON.parse(l);
+      void _s;
+      void _f;
+      return JSON.stringify(rest).replaceAll(results, '<results>');
+    });
+const run = (args: string[], env: Record<string, string> = {}) =>
+  new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    const p = spawn(process.execPath, ['--conditions=@vlfer/source', '--import', tsx, join(repoRoot, entry), ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    p.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    p.on('close', (code) => resolve({ code, stderr }));
+  });
 
 describe('bench:ablations on shards (array jobs) and their merge', () => {
   it('n shard processes at once + merge write what one process writes (random n); a missing shard is refused', async () => {
@@ -27,9 +58,18 @@ describe('bench:ablations on shards (array jobs) and their merge', () => {
     expect((await run(common(one))).code).toBe(0);
     // the shards run concurrently, as array tasks would, sharing the results directory and the feature cache;
     // shard 0 reads its index from SLURM's variables, the others from --shard
-    const shards = await Promise.all(Array.from({ length: n }, (_, i) => run(i === 0 ? common(many) : [...common(many), '--shard', `${i}/${n}`], i === 0 ? { SLURM_ARRAY_TASK_ID: '0', SLURM_ARRAY_TASK_COUNT: String(n) } : {})));
+    const shards = await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        run(
+          i === 0 ? common(many) : [...common(many), '--shard', `${i}/${n}`],
+          i === 0 ? { SLURM_ARRAY_TASK_ID: '0', SLURM_ARRAY_TASK_COUNT: String(n) } : {},
+        ),
+      ),
+    );
     for (const s of shards) expect(s.code, s.stderr).toBe(0);
-    expect(shards[0]!.stderr).toMatch(new RegExp(`shard 0/${n} \\(SLURM_ARRAY_TASK_ID=0 of SLURM_ARRAY_TASK_COUNT=${n}\\)`));
+    expect(shards[0]!.stderr).toMatch(
+      new RegExp(`shard 0/${n} \\(SLURM_ARRAY_TASK_ID=0 of SLURM_ARRAY_TASK_COUNT=${n}\\)`),
+    );
     const file = 'exp-clip-zero-shot__prompt-x-preprocess.jsonl';
     expect(existsSync(join(many, file))).toBe(false); // shards write only their own files
     // a missing shard is named
@@ -38,7 +78,11 @@ describe('bench:ablations on shards (array jobs) and their merge', () => {
     rmSync(lost);
     const refused = runCli(entry, [...common(many), '--merge', String(n)]);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(new RegExp(`cannot merge exp-clip-zero-shot/prompt-x-preprocess: shard ${n - 1}/${n} wrote nothing .*; run .* \\(shard ${n - 1}/${n}\\) has no row`));
+    expect(refused.stderr).toMatch(
+      new RegExp(
+        `cannot merge exp-clip-zero-shot/prompt-x-preprocess: shard ${n - 1}/${n} wrote nothing .*; run .* \\(shard ${n - 1}/${n}\\) has no row`,
+      ),
+    );
     writeFileSync(lost, kept);
     const merged = runCli(entry, [...common(many), '--merge', String(n)]);
     expect(merged.code, merged.stderr).toBe(0);
@@ -47,7 +91,23 @@ describe('bench:ablations on shards (array jobs) and their merge', () => {
   }, 300_000);
   it('writes a SLURM array job with the merge as a dependent job, and a Kubernetes Indexed Job', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vlfer-emit-'));
-    const r = runCli(entry, [...common(join(dir, 'results')), '--emit', 'slurm', '--shards', '3', '--cpus', '2', '--mem', '4G', '--time', '01:00:00', '--partition', 'debug', '--emit-dir', join(dir, 'slurm')]);
+    const r = runCli(entry, [
+      ...common(join(dir, 'results')),
+      '--emit',
+      'slurm',
+      '--shards',
+      '3',
+      '--cpus',
+      '2',
+      '--mem',
+      '4G',
+      '--time',
+      '01:00:00',
+      '--partition',
+      'debug',
+      '--emit-dir',
+      join(dir, 'slurm'),
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const array = readFileSync(join(dir, 'slurm', 'array.sbatch'), 'utf8');
     expect(array).toMatch(/#SBATCH --array=0-2\n/);
@@ -55,7 +115,15 @@ describe('bench:ablations on shards (array jobs) and their merge', () => {
     expect(array).toMatch(/pnpm bench:ablations --only exp-clip-zero-shot\/prompt-x-preprocess .*--limit 24\n/);
     expect(readFileSync(join(dir, 'slurm', 'merge.sbatch'), 'utf8')).toMatch(/pnpm bench:ablations .* --merge 3\n/);
     expect(readFileSync(join(dir, 'slurm', 'submit.sh'), 'utf8')).toMatch(/sbatch --parsable --dependency=afterok:/);
-    const k = runCli(entry, [...common(join(dir, 'results')), '--emit', 'k8s', '--shards', '3', '--emit-dir', join(dir, 'k8s')]);
+    const k = runCli(entry, [
+      ...common(join(dir, 'results')),
+      '--emit',
+      'k8s',
+      '--shards',
+      '3',
+      '--emit-dir',
+      join(dir, 'k8s'),
+    ]);
     expect(k.code, k.stderr).toBe(0);
     const job = readFileSync(join(dir, 'k8s', 'indexed-job.yaml'), 'utf8');
     expect(job).toMatch(/completionMode: Indexed\n {2}completions: 3\n {2}parallelism: 3/);

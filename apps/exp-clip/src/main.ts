@@ -11,34 +11,126 @@ import { evalCommand, FLAG_NAMES, trainCommand } from './options.js';
 
 const NAME = 'vlfer-exp-clip';
 const log = (line: string) => process.stderr.write(`${line}\n`);
-const program = new Command(NAME).description('Exp-CLIP: zero-shot facial expression recognition with CLIP (+ an LLM-knowledge projection head)');
+const program = new Command(NAME).description(
+  'Exp-CLIP: zero-shot facial expression recognition with CLIP (+ an LLM-knowledge projection head)',
+);
 
-program.addCommand(evalCommand().action(async (o) => {
-  configureModels({ allowRemoteModels: Boolean(o.allowRemote) });
-  const shard = shardFromFlags(o, log);
-  const progress = progressBars(o.progress !== false);
-  const r = await evaluateZeroShot({
-    dataset: o.dataset, root: o.root, annotations: o.annotations, folds: o.folds, split: o.split, model: o.model, tokenizer: o.tokenizer, head: o.head,
-    promptTypes: o.prompts, labelSet: o.labelSet, classes: o.classes, preprocess: o.preprocess, resizer: o.resizer, ensemble: o.ensemble, dtype: o.dtype, device: o.device,
-    threads: o.threads, batchSize: o.batchSize, preprocessWorkers: o.preprocessWorkers, frames: o.frames, shortClip: o.shortClip, labelScheme: o.labelScheme, rebase: o.rebase,
-    duplicates: o.duplicates, extraFiles: o.extraFiles, limit: o.limit, subsetSeed: o.subsetSeed, cacheDir: o.cache === false ? undefined : o.cacheDir, faces: facesFromFlags(o), shard, merge: o.merge, out: o.out,
-  }, { signal: cliAbortSignal(NAME), onProgress: progress, log: (l) => { progress.stop(); log(l); } }).finally(() => progress.stop());
-  process.stdout.write(r.shard ? `shard ${r.shard.index}/${r.shard.count} encoded ${r.counts.encoded} images (${r.counts.cached} cached); merge with --merge ${r.shard.count}\n` : `${formatEvalTable(r)}\n`);
-}));
+program.addCommand(
+  evalCommand().action(async (o) => {
+    configureModels({ allowRemoteModels: Boolean(o.allowRemote) });
+    const shard = shardFromFlags(o, log);
+    const progress = progressBars(o.progress !== false);
+    const r = await evaluateZeroShot(
+      {
+        dataset: o.dataset,
+        root: o.root,
+        annotations: o.annotations,
+        folds: o.folds,
+        split: o.split,
+        model: o.model,
+        tokenizer: o.tokenizer,
+        head: o.head,
+        promptTypes: o.prompts,
+        labelSet: o.labelSet,
+        classes: o.classes,
+        preprocess: o.preprocess,
+        resizer: o.resizer,
+        ensemble: o.ensemble,
+        dtype: o.dtype,
+        device: o.device,
+        threads: o.threads,
+        batchSize: o.batchSize,
+        preprocessWorkers: o.preprocessWorkers,
+        frames: o.frames,
+        shortClip: o.shortClip,
+        labelScheme: o.labelScheme,
+        rebase: o.rebase,
+        duplicates: o.duplicates,
+        extraFiles: o.extraFiles,
+        limit: o.limit,
+        subsetSeed: o.subsetSeed,
+        cacheDir: o.cache === false ? undefined : o.cacheDir,
+        faces: facesFromFlags(o),
+        shard,
+        merge: o.merge,
+        out: o.out,
+      },
+      {
+        signal: cliAbortSignal(NAME),
+        onProgress: progress,
+        log: (l) => {
+          progress.stop();
+          log(l);
+        },
+      },
+    ).finally(() => progress.stop());
+    process.stdout.write(
+      r.shard
+        ? `shard ${r.shard.index}/${r.shard.count} encoded ${r.counts.encoded} images (${r.counts.cached} cached); merge with --merge ${r.shard.count}\n`
+        : `${formatEvalTable(r)}\n`,
+    );
+  }),
+);
 
-program.addCommand(trainCommand().action(async (o) => {
-  configureModels({ allowRemoteModels: Boolean(o.allowRemote) });
-  const source = o.teacher === 'import' ? o.targets : o.teacherUrl;
-  if (!source) throw new InvalidArgumentError(o.teacher === 'import' ? '--targets is required with --teacher import' : '--teacher-url is required with --teacher http');
-  const shard = shardFromFlags(o, log);
-  const progress = progressBars(o.progress !== false);
-  const r = await trainHead({
-    unlabelled: o.unlabelled, model: o.model, tokenizer: o.tokenizer, teacher: o.teacher, teacherSource: source, teacherKeys: o.keys, teacherModel: o.teacherModel,
-    teacherTimeoutMs: Math.round(o.teacherTimeout * 1000), teacherRetries: o.teacherRetries, teacherConcurrency: o.teacherConcurrency, instruction: o.instruction,
-    epochs: o.epochs, batch: o.batch, encodeBatchSize: o.encodeBatchSize, lr: o.lr, optimizer: o.optimizer, momentum: o.momentum, weightDecay: o.weightDecay, seed: o.seed, outputDim: o.outputDim, preprocess: o.preprocess, resizer: o.resizer,
-    dtype: o.dtype, device: o.device, threads: o.threads, checkpointSeconds: o.checkpointSeconds, cacheDir: o.cache === false ? undefined : o.cacheDir, faces: facesFromFlags(o), shard, merge: o.merge, out: o.out,
-  }, { signal: cliAbortSignal(NAME), onProgress: progress, log: (l) => { progress.stop(); log(l); } }).finally(() => progress.stop());
-  process.stdout.write(`${r.status}: ${r.steps} steps${r.resumedFrom ? ` (resumed at epoch ${r.resumedFrom.epoch + 1}, step ${r.resumedFrom.step + 1})` : ''}${r.firstLoss !== null ? `, loss ${r.firstLoss.toFixed(4)} → ${r.lastLoss!.toFixed(4)}` : ''}; head ${r.headPath}\n`);
-}));
+program.addCommand(
+  trainCommand().action(async (o) => {
+    configureModels({ allowRemoteModels: Boolean(o.allowRemote) });
+    const source = o.teacher === 'import' ? o.targets : o.teacherUrl;
+    if (!source)
+      throw new InvalidArgumentError(
+        o.teacher === 'import'
+          ? '--targets is required with --teacher import'
+          : '--teacher-url is required with --teacher http',
+      );
+    const shard = shardFromFlags(o, log);
+    const progress = progressBars(o.progress !== false);
+    const r = await trainHead(
+      {
+        unlabelled: o.unlabelled,
+        model: o.model,
+        tokenizer: o.tokenizer,
+        teacher: o.teacher,
+        teacherSource: source,
+        teacherKeys: o.keys,
+        teacherModel: o.teacherModel,
+        teacherTimeoutMs: Math.round(o.teacherTimeout * 1000),
+        teacherRetries: o.teacherRetries,
+        teacherConcurrency: o.teacherConcurrency,
+        instruction: o.instruction,
+        epochs: o.epochs,
+        batch: o.batch,
+        encodeBatchSize: o.encodeBatchSize,
+        lr: o.lr,
+        optimizer: o.optimizer,
+        momentum: o.momentum,
+        weightDecay: o.weightDecay,
+        seed: o.seed,
+        outputDim: o.outputDim,
+        preprocess: o.preprocess,
+        resizer: o.resizer,
+        dtype: o.dtype,
+        device: o.device,
+        threads: o.threads,
+        checkpointSeconds: o.checkpointSeconds,
+        cacheDir: o.cache === false ? undefined : o.cacheDir,
+        faces: facesFromFlags(o),
+        shard,
+        merge: o.merge,
+        out: o.out,
+      },
+      {
+        signal: cliAbortSignal(NAME),
+        onProgress: progress,
+        log: (l) => {
+          progress.stop();
+          log(l);
+        },
+      },
+    ).finally(() => progress.stop());
+    process.stdout.write(
+      `${r.status}: ${r.steps} steps${r.resumedFrom ? ` (resumed at epoch ${r.resumedFrom.epoch + 1}, step ${r.resumedFrom.step + 1})` : ''}${r.firstLoss !== null ? `, loss ${r.firstLoss.toFixed(4)} → ${r.lastLoss!.toFixed(4)}` : ''}; head ${r.headPath}\n`,
+    );
+  }),
+);
 
 runMain(NAME, () => program.parseAsync(process.argv).then(() => undefined), FLAG_NAMES);

@@ -26,75 +26,176 @@ export function parsePromptTypes(v: string): PromptType[] {
 }
 
 /** Flags spelled otherwise than the library option they set (for error messages). */
-export const FLAG_NAMES = { promptTypes: '--prompts', teacherSource: '--targets / --teacher-url', teacherKeys: '--keys', teacherTimeoutMs: '--teacher-timeout', ...FACE_FLAG_NAMES };
+export const FLAG_NAMES = {
+  promptTypes: '--prompts',
+  teacherSource: '--targets / --teacher-url',
+  teacherKeys: '--keys',
+  teacherTimeoutMs: '--teacher-timeout',
+  ...FACE_FLAG_NAMES,
+};
 
-const common = (c: Command) => addFaceOptions(c)
-  .requiredOption('--model <id|dir|file.pt>', 'CLIP: Hugging Face id, local directory (ONNX or config.json + model.safetensors) or OpenAI .pt checkpoint')
-  .option('--tokenizer <dir>', 'CLIP tokenizer directory (OpenAI .pt checkpoints hold none)')
-  .addOption(new Option('--preprocess <mode>', "'exp-clip' (224x224 bilinear, [0,1]) or 'clip' (model preprocessor)").choices(PREPROCESS_MODES).default('exp-clip'))
-  .addOption(new Option('--resizer <resizer>', "'pil' (bit-exact Pillow resampling) or 'sharp' (libvips)").choices(RESIZERS).default('pil'))
-  .addOption(new Option('--dtype <dtype>').choices(CLIP_DTYPES).default('fp32'))
-  .addOption(new Option('--device <device>').choices(COMPUTE_DEVICES).default('cpu'))
-  .option('--threads <n>', 'ONNX Runtime threads (default: every CPU this process may use; env VLFER_THREADS)', integer(1))
-  .option('--no-progress', 'no progress bars')
-  .option('--allow-remote', 'allow downloading models from the Hugging Face Hub', false);
+const common = (c: Command) =>
+  addFaceOptions(c)
+    .requiredOption(
+      '--model <id|dir|file.pt>',
+      'CLIP: Hugging Face id, local directory (ONNX or config.json + model.safetensors) or OpenAI .pt checkpoint',
+    )
+    .option('--tokenizer <dir>', 'CLIP tokenizer directory (OpenAI .pt checkpoints hold none)')
+    .addOption(
+      new Option('--preprocess <mode>', "'exp-clip' (224x224 bilinear, [0,1]) or 'clip' (model preprocessor)")
+        .choices(PREPROCESS_MODES)
+        .default('exp-clip'),
+    )
+    .addOption(
+      new Option('--resizer <resizer>', "'pil' (bit-exact Pillow resampling) or 'sharp' (libvips)")
+        .choices(RESIZERS)
+        .default('pil'),
+    )
+    .addOption(new Option('--dtype <dtype>').choices(CLIP_DTYPES).default('fp32'))
+    .addOption(new Option('--device <device>').choices(COMPUTE_DEVICES).default('cpu'))
+    .option(
+      '--threads <n>',
+      'ONNX Runtime threads (default: every CPU this process may use; env VLFER_THREADS)',
+      integer(1),
+    )
+    .option('--no-progress', 'no progress bars')
+    .option('--allow-remote', 'allow downloading models from the Hugging Face Hub', false);
 
 export function evalCommand(): Command {
-  return common(new Command('eval')
-    .description('zero-shot evaluation: publishes metrics.json, confusion-matrix.csv, predictions.csv, config.resolved.json (+ run.json)')
-    .addOption(new Option('--dataset <id>', 'dataset').choices(DATASET_IDS).makeOptionMandatory())
-    .requiredOption('--root <dir>', 'image root, or prefix for relative frame directories')
-    .option('--annotations <file>', 'annotation file (RAF-DB list, AffectNet/FERPlus CSV, video list); {fold} is replaced per fold')
-    .option('--folds <list>', "folds, e.g. '1-5' or '1,3' (needs {fold} in --annotations); metrics are averaged over folds", foldList)
-    .addOption(new Option('--split <split>', 'RAF-DB/FERPlus split').choices(['train', 'test']).default('test'))
-    .option('--head <file>', 'Exp-CLIP projection head (.safetensors or released .pth); omitted = plain CLIP')
-    .option('--prompts <types>', "prompt types: 1..5, 'all', or names, comma-separated", parsePromptTypes, parsePromptTypes('all'))
-    .option('--shard <i/n>', 'encode only shard i of n into the caches (default: from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX + VLFER_SHARD_COUNT); then run once with --merge n', (v) => parseShard(v, '--shard'))
-    .option('--merge <n>', 'check that the n shards finished, then evaluate from the cache (writes what one unsharded run writes)', integer(1))
-    .option('--label-set <name|file.json>', 'label set: a built-in id (basic-7, basic-8, contempt-7, ckplus-7-native, affectnet-8-native, ferplus-8-native, …) or a JSON file')
-    .option('--classes <a,b,c>', 'class names in label order (an ad-hoc label set); class folders are matched by name or common spelling', stringList)
-    .addOption(new Option('--ensemble <mode>', 'average logits (Exp-CLIP) or text embeddings').choices(['logits', 'embeddings']).default('logits'))
-    .option('--batch-size <n>', 'images per encoder call', integer(1), 32)
-    .option('--preprocess-workers <n>', 'decode + resize on n worker threads (0: main thread)', integer(0), 0)
-    .option('--frames <n>', 'frames sampled per video clip (segment centres)', integer(1), 16)
-    .addOption(new Option('--short-clip <policy>', 'clips with <= frames images').choices(SHORT_CLIP_POLICIES).default('repeat-first'))
-    .addOption(new Option('--label-scheme <scheme>', "video list label ids (default: the dataset's)").choices(LABEL_SCHEMES))
-    .option('--rebase <from=to>', 'rewrite the start of frame-directory paths in the annotation list', rebasePair)
-    .addOption(new Option('--duplicates <policy>', 'a second row for the same image or clip').choices(['error', 'drop']).default('error'))
-    .addOption(new Option('--extra-files <policy>', 'non-image files in class folders').choices(['error', 'skip']).default('error'))
-    .option('--limit <n>', 'a class-stratified, seeded subset of n items per fold (named in the outputs)', integer(1))
-    .option('--subset-seed <n>', 'seed of the --limit subset', integer(), 0)
-    .option('--cache-dir <dir>', 'feature cache directory (checked entries, reused across runs)', '.vlfer-cache/features')
-    .option('--no-cache', 'do not read or write the feature cache')
-    .option('--out <dir>', 'output directory (locked while running)', `runs/exp-clip-eval/${new Date().toISOString().replace(/[:.]/g, '-')}`));
+  return common(
+    new Command('eval')
+      .description(
+        'zero-shot evaluation: publishes metrics.json, confusion-matrix.csv, predictions.csv, config.resolved.json (+ run.json)',
+      )
+      .addOption(new Option('--dataset <id>', 'dataset').choices(DATASET_IDS).makeOptionMandatory())
+      .requiredOption('--root <dir>', 'image root, or prefix for relative frame directories')
+      .option(
+        '--annotations <file>',
+        'annotation file (RAF-DB list, AffectNet/FERPlus CSV, video list); {fold} is replaced per fold',
+      )
+      .option(
+        '--folds <list>',
+        "folds, e.g. '1-5' or '1,3' (needs {fold} in --annotations); metrics are averaged over folds",
+        foldList,
+      )
+      .addOption(new Option('--split <split>', 'RAF-DB/FERPlus split').choices(['train', 'test']).default('test'))
+      .option('--head <file>', 'Exp-CLIP projection head (.safetensors or released .pth); omitted = plain CLIP')
+      .option(
+        '--prompts <types>',
+        "prompt types: 1..5, 'all', or names, comma-separated",
+        parsePromptTypes,
+        parsePromptTypes('all'),
+      )
+      .option(
+        '--shard <i/n>',
+        'encode only shard i of n into the caches (default: from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX + VLFER_SHARD_COUNT); then run once with --merge n',
+        (v) => parseShard(v, '--shard'),
+      )
+      .option(
+        '--merge <n>',
+        'check that the n shards finished, then evaluate from the cache (writes what one unsharded run writes)',
+        integer(1),
+      )
+      .option(
+        '--label-set <name|file.json>',
+        'label set: a built-in id (basic-7, basic-8, contempt-7, ckplus-7-native, affectnet-8-native, ferplus-8-native, …) or a JSON file',
+      )
+      .option(
+        '--classes <a,b,c>',
+        'class names in label order (an ad-hoc label set); class folders are matched by name or common spelling',
+        stringList,
+      )
+      .addOption(
+        new Option('--ensemble <mode>', 'average logits (Exp-CLIP) or text embeddings')
+          .choices(['logits', 'embeddings'])
+          .default('logits'),
+      )
+      .option('--batch-size <n>', 'images per encoder call', integer(1), 32)
+      .option('--preprocess-workers <n>', 'decode + resize on n worker threads (0: main thread)', integer(0), 0)
+      .option('--frames <n>', 'frames sampled per video clip (segment centres)', integer(1), 16)
+      .addOption(
+        new Option('--short-clip <policy>', 'clips with <= frames images')
+          .choices(SHORT_CLIP_POLICIES)
+          .default('repeat-first'),
+      )
+      .addOption(
+        new Option('--label-scheme <scheme>', "video list label ids (default: the dataset's)").choices(LABEL_SCHEMES),
+      )
+      .option('--rebase <from=to>', 'rewrite the start of frame-directory paths in the annotation list', rebasePair)
+      .addOption(
+        new Option('--duplicates <policy>', 'a second row for the same image or clip')
+          .choices(['error', 'drop'])
+          .default('error'),
+      )
+      .addOption(
+        new Option('--extra-files <policy>', 'non-image files in class folders')
+          .choices(['error', 'skip'])
+          .default('error'),
+      )
+      .option('--limit <n>', 'a class-stratified, seeded subset of n items per fold (named in the outputs)', integer(1))
+      .option('--subset-seed <n>', 'seed of the --limit subset', integer(), 0)
+      .option(
+        '--cache-dir <dir>',
+        'feature cache directory (checked entries, reused across runs)',
+        '.vlfer-cache/features',
+      )
+      .option('--no-cache', 'do not read or write the feature cache')
+      .option(
+        '--out <dir>',
+        'output directory (locked while running)',
+        `runs/exp-clip-eval/${new Date().toISOString().replace(/[:.]/g, '-')}`,
+      ),
+  );
 }
 
 export function trainCommand(): Command {
-  return common(new Command('train')
-    .description('train the Exp-CLIP projection head on unlabelled faces against LLM-teacher targets; rerun the same command to resume')
-    .requiredOption('--unlabelled <dir>', 'unlabelled face images (recursive; class folders ignored)')
-    .addOption(new Option('--teacher <kind>', "'import' (precomputed targets) or 'http' (OpenAI-compatible embeddings server)").choices(['import', 'http']).makeOptionMandatory())
-    .option('--targets <file>', 'import: targets file (.npy with --keys, .safetensors, .jsonl)')
-    .option('--keys <file>', 'import: image path per target row (for .npy)')
-    .option('--teacher-url <url>', 'http: server base URL with scheme, e.g. http://127.0.0.1:8000')
-    .option('--teacher-model <name>', 'http: model name')
-    .option('--teacher-timeout <seconds>', 'http: per-request timeout', number({ positive: true }), 60)
-    .option('--teacher-retries <n>', 'http: retries after network errors, timeouts, 5xx or bad replies', integer(0), 3)
-    .option('--teacher-concurrency <n>', 'http: requests in flight', integer(1), 8)
-    .option('--instruction <id>', 'instruction id (exp-clip = the paper instruction)', 'exp-clip')
-    .option('--epochs <n>', 'epochs', integer(1), 5)
-    .option('--batch <n>', 'batch size (last partial batch dropped)', integer(1), 512)
-    .option('--encode-batch-size <n>', 'images per encoder call (and per shard unit)', integer(1), 32)
-    .option('--lr <x>', 'learning rate', number({ positive: true }), 1e-3)
-    .addOption(new Option('--optimizer <name>').choices(OPTIMIZERS).default('sgd'))
-    .option('--momentum <x>', 'SGD momentum', number(), 0.9)
-    .option('--weight-decay <x>', 'weight decay', number(), 1e-4)
-    .option('--seed <n>', 'seed (head init and shuffles)', integer(), 1)
-    .option('--output-dim <n>', "head output dimension (the teacher's embedding size; Exp-CLIP: 4096)", integer(1), 4096)
-    .option('--checkpoint-seconds <s>', 'seconds between mid-epoch checkpoints', number({ positive: true }), 60)
-    .option('--shard <i/n>', 'only encode and fetch targets for shard i of n into the caches (default: from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX + VLFER_SHARD_COUNT); then train once with --merge n', (v) => parseShard(v, '--shard'))
-    .option('--merge <n>', 'check that the n shards finished, then train from the caches', integer(1))
-    .option('--cache-dir <dir>', 'feature and target cache', '.vlfer-cache')
-    .option('--no-cache', 'do not read or write the caches')
-    .option('--out <dir>', 'output directory (locked while running)', 'runs/exp-clip-train'));
+  return common(
+    new Command('train')
+      .description(
+        'train the Exp-CLIP projection head on unlabelled faces against LLM-teacher targets; rerun the same command to resume',
+      )
+      .requiredOption('--unlabelled <dir>', 'unlabelled face images (recursive; class folders ignored)')
+      .addOption(
+        new Option('--teacher <kind>', "'import' (precomputed targets) or 'http' (OpenAI-compatible embeddings server)")
+          .choices(['import', 'http'])
+          .makeOptionMandatory(),
+      )
+      .option('--targets <file>', 'import: targets file (.npy with --keys, .safetensors, .jsonl)')
+      .option('--keys <file>', 'import: image path per target row (for .npy)')
+      .option('--teacher-url <url>', 'http: server base URL with scheme, e.g. http://127.0.0.1:8000')
+      .option('--teacher-model <name>', 'http: model name')
+      .option('--teacher-timeout <seconds>', 'http: per-request timeout', number({ positive: true }), 60)
+      .option(
+        '--teacher-retries <n>',
+        'http: retries after network errors, timeouts, 5xx or bad replies',
+        integer(0),
+        3,
+      )
+      .option('--teacher-concurrency <n>', 'http: requests in flight', integer(1), 8)
+      .option('--instruction <id>', 'instruction id (exp-clip = the paper instruction)', 'exp-clip')
+      .option('--epochs <n>', 'epochs', integer(1), 5)
+      .option('--batch <n>', 'batch size (last partial batch dropped)', integer(1), 512)
+      .option('--encode-batch-size <n>', 'images per encoder call (and per shard unit)', integer(1), 32)
+      .option('--lr <x>', 'learning rate', number({ positive: true }), 1e-3)
+      .addOption(new Option('--optimizer <name>').choices(OPTIMIZERS).default('sgd'))
+      .option('--momentum <x>', 'SGD momentum', number(), 0.9)
+      .option('--weight-decay <x>', 'weight decay', number(), 1e-4)
+      .option('--seed <n>', 'seed (head init and shuffles)', integer(), 1)
+      .option(
+        '--output-dim <n>',
+        "head output dimension (the teacher's embedding size; Exp-CLIP: 4096)",
+        integer(1),
+        4096,
+      )
+      .option('--checkpoint-seconds <s>', 'seconds between mid-epoch checkpoints', number({ positive: true }), 60)
+      .option(
+        '--shard <i/n>',
+        'only encode and fetch targets for shard i of n into the caches (default: from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX + VLFER_SHARD_COUNT); then train once with --merge n',
+        (v) => parseShard(v, '--shard'),
+      )
+      .option('--merge <n>', 'check that the n shards finished, then train from the caches', integer(1))
+      .option('--cache-dir <dir>', 'feature and target cache', '.vlfer-cache')
+      .option('--no-cache', 'do not read or write the caches')
+      .option('--out <dir>', 'output directory (locked while running)', 'runs/exp-clip-train'),
+  );
 }

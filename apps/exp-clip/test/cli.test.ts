@@ -16,21 +16,66 @@ const cli = (args: string[]) => runCli('apps/exp-clip/src/main.ts', args);
 beforeAll(async () => {
   for (const [c, f] of ['happy', 'sad', 'contempt'].entries()) {
     mkdirSync(join(root, f), { recursive: true });
-    for (let i = 0; i < 2; i++) writeFileSync(join(root, f, `${i}.png`), await sharp(new Uint8Array(32 * 32 * 3).fill(40 * c + 10 * i), { raw: { width: 32, height: 32, channels: 3 } }).png().toBuffer());
+    for (let i = 0; i < 2; i++)
+      writeFileSync(
+        join(root, f, `${i}.png`),
+        await sharp(new Uint8Array(32 * 32 * 3).fill(40 * c + 10 * i), { raw: { width: 32, height: 32, channels: 3 } })
+          .png()
+          .toBuffer(),
+      );
   }
 }, 60_000);
 
-const tsx = join(dirname(createRequire(join(repoRoot, 'package.json')).resolve('tsx/package.json')), 'dist', 'loader.mjs');
-const cliArgs = (args: string[]) => ['--conditions=@vlfer/source', '--import', tsx, join(repoRoot, 'apps/exp-clip/src/main.ts'), ...args];
-const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
-const waitFor = async (cond: () => boolean, ms: number) => { const t0 = Date.now(); while (!cond() && Date.now() - t0 < ms) await new Promise((r) => setTimeout(r, 50)); return cond(); };
-const longEval = (out: string) => ['eval', '--dataset', 'fer2013', '--root', sharedPath('data', 'fer2013-privatetest'), '--model', model, '--prompts', '1', '--batch-size', '8', '--no-cache', '--no-progress', '--out', out];
+const tsx = join(
+  dirname(createRequire(join(repoRoot, 'package.json')).resolve('tsx/package.json')),
+  'dist',
+  'loader.mjs',
+);
+const cliArgs = (args: string[]) => [
+  '--conditions=@vlfer/source',
+  '--import',
+  tsx,
+  join(repoRoot, 'apps/exp-clip/src/main.ts'),
+  ...args,
+];
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+const waitFor = async (cond: () => boolean, ms: number) => {
+  const t0 = Date.now();
+  while (!cond() && Date.now() - t0 < ms) await new Promise((r) => setTimeout(r, 50));
+  return cond();
+};
+const longEval = (out: string) => [
+  'eval',
+  '--dataset',
+  'fer2013',
+  '--root',
+  sharedPath('data', 'fer2013-privatetest'),
+  '--model',
+  model,
+  '--prompts',
+  '1',
+  '--batch-size',
+  '8',
+  '--no-cache',
+  '--no-progress',
+  '--out',
+  out,
+];
 
 describe('signals and a dying parent stop a run promptly (no orphan keeps writing)', () => {
   it('Ctrl-C (SIGINT) during encoding stops at the next batch with exit 130 and says how to resume', async () => {
     const p = spawn(process.execPath, cliArgs(longEval(join(work, 'sigint'))), { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
-    p.stderr.on('data', (c: Buffer) => { err += c.toString(); });
+    p.stderr.on('data', (c: Buffer) => {
+      err += c.toString();
+    });
     await waitFor(() => err.includes('fer2013: '), 20_000);
     await new Promise((r) => setTimeout(r, 1500));
     const t0 = Date.now();
@@ -42,8 +87,17 @@ describe('signals and a dying parent stop a run promptly (no orphan keeps writin
     expect(err).toMatch(/evaluation was aborted|encoding images was aborted/);
   }, 60_000);
   it('when its parent (a wrapper such as pnpm) is killed, the run notices and stops', async () => {
-    const wrapper = spawn(process.execPath, ['-e', `const c = require('node:child_process').spawn(process.execPath, ${JSON.stringify(cliArgs(longEval(join(work, 'orphan'))))}, { stdio: 'ignore' }); console.log(c.pid); setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'ignore'] });
-    const childPid = Number(await new Promise<string>((r) => wrapper.stdout.once('data', (c: Buffer) => r(c.toString()))));
+    const wrapper = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const c = require('node:child_process').spawn(process.execPath, ${JSON.stringify(cliArgs(longEval(join(work, 'orphan'))))}, { stdio: 'ignore' }); console.log(c.pid); setInterval(() => {}, 1000);`,
+      ],
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    const childPid = Number(
+      await new Promise<string>((r) => wrapper.stdout.once('data', (c: Buffer) => r(c.toString()))),
+    );
     await new Promise((r) => setTimeout(r, 4000));
     expect(alive(childPid)).toBe(true);
     wrapper.kill('SIGKILL');
@@ -59,16 +113,60 @@ describe('vlfer-exp-clip command line', () => {
     const folds = cli(['eval', '--dataset', 'dfew', '--root', root, '--model', model, '--folds', '3-1']);
     expect(folds.code).toBe(1);
     expect(folds.stderr).toMatch(/'3-1' is not an ascending range of folds/);
-    const wd = cli(['train', '--unlabelled', root, '--model', model, '--teacher', 'import', '--targets', join(work, 't.jsonl'), '--weight-decay', '-1', '--out', join(work, 'wd')]);
+    const wd = cli([
+      'train',
+      '--unlabelled',
+      root,
+      '--model',
+      model,
+      '--teacher',
+      'import',
+      '--targets',
+      join(work, 't.jsonl'),
+      '--weight-decay',
+      '-1',
+      '--out',
+      join(work, 'wd'),
+    ]);
     expect(wd.code).toBe(1);
     expect(wd.stderr).toMatch(/--weight-decay: .*>=0/);
     expect(wd.stderr).not.toMatch(/weightDecay|at .*\.ts:\d+/); // flag names, no stack trace
-    const url = cli(['train', '--unlabelled', root, '--model', model, '--teacher', 'http', '--teacher-url', '127.0.0.1:8000', '--teacher-model', 'm', '--out', join(work, 'url')]);
+    const url = cli([
+      'train',
+      '--unlabelled',
+      root,
+      '--model',
+      model,
+      '--teacher',
+      'http',
+      '--teacher-url',
+      '127.0.0.1:8000',
+      '--teacher-model',
+      'm',
+      '--out',
+      join(work, 'url'),
+    ]);
     expect(url.stderr).toMatch(/--teacher-url|baseUrl/);
     expect(url.stderr).toMatch(/'127\.0\.0\.1:8000' is not an http\(s\) URL; give the scheme/);
   }, 120_000);
   it('evaluates a 7-class-style set with contempt as its own classes, in one command, and prints a table', () => {
-    const ok = cli(['eval', '--dataset', 'image-folder', '--root', root, '--model', model, '--prompts', '3', '--classes', 'happiness,sadness,contempt', '--out', join(work, 'run'), '--no-progress', '--no-cache']);
+    const ok = cli([
+      'eval',
+      '--dataset',
+      'image-folder',
+      '--root',
+      root,
+      '--model',
+      model,
+      '--prompts',
+      '3',
+      '--classes',
+      'happiness,sadness,contempt',
+      '--out',
+      join(work, 'run'),
+      '--no-progress',
+      '--no-cache',
+    ]);
     expect(ok.code).toBe(0);
     expect(ok.stdout).toMatch(/a_photo_of_a_face_with_an_expression_of_name\s+\d+\.\d\d\s+\d+\.\d\d/);
     expect(ok.stderr).toMatch(/label set classes:happiness,sadness,contempt/);
@@ -76,35 +174,105 @@ describe('vlfer-exp-clip command line', () => {
   it('evaluates a folder of raw multi-face photos through face detection and alignment in one command', async () => {
     const demo = join(dirname(createRequire(import.meta.url).resolve('@vladmandic/face-api/package.json')), 'demo');
     const raw = join(work, 'raw');
-    for (const [c, photos] of [['happy', [1, 2, 3]], ['sad', [4, 5, 6]]] as const) {
+    for (const [c, photos] of [
+      ['happy', [1, 2, 3]],
+      ['sad', [4, 5, 6]],
+    ] as const) {
       mkdirSync(join(raw, c), { recursive: true });
       for (const i of photos) writeFileSync(join(raw, c, `sample${i}.jpg`), readFileSync(join(demo, `sample${i}.jpg`)));
     }
-    writeFileSync(join(raw, 'sad', 'blank.png'), await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 99, g: 99, b: 99 } } }).png().toBuffer());
-    const args = ['eval', '--dataset', 'image-folder', '--root', raw, '--classes', 'happiness,sadness', '--model', model, '--prompts', '1', '--faces', 'detect:align', '--face-models', sharedPath('assets', 'face-detectors'), '--face-select', 'all', '--face-cache', join(work, 'faces'), '--no-cache', '--no-progress', '--out', join(work, 'raw-run')];
+    writeFileSync(
+      join(raw, 'sad', 'blank.png'),
+      await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 99, g: 99, b: 99 } } })
+        .png()
+        .toBuffer(),
+    );
+    const args = [
+      'eval',
+      '--dataset',
+      'image-folder',
+      '--root',
+      raw,
+      '--classes',
+      'happiness,sadness',
+      '--model',
+      model,
+      '--prompts',
+      '1',
+      '--faces',
+      'detect:align',
+      '--face-models',
+      sharedPath('assets', 'face-detectors'),
+      '--face-select',
+      'all',
+      '--face-cache',
+      join(work, 'faces'),
+      '--no-cache',
+      '--no-progress',
+      '--out',
+      join(work, 'raw-run'),
+    ];
     const r = cli(args);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/faces \(yunet-s aligned 224px, all, no face: skip\): 7 images\/clips — 1 with none, 0 with one, 6 with several; 22 crops, 1 skipped/);
+    expect(r.stderr).toMatch(
+      /faces \(yunet-s aligned 224px, all, no face: skip\): 7 images\/clips — 1 with none, 0 with one, 6 with several; 22 crops, 1 skipped/,
+    );
     const metrics = JSON.parse(readFileSync(join(work, 'raw-run', 'metrics.json'), 'utf8'));
     expect(metrics.faces.counts).toMatchObject({ images: 7, zero: 1, many: 6, crops: 22 });
-    const rows = readFileSync(join(work, 'raw-run', 'predictions.csv'), 'utf8').trim().split('\n').slice(1);
+    const rows = readFileSync(join(work, 'raw-run', 'predictions.csv'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1);
     expect(rows.length).toBe(22); // one row per face, named by its photo
     expect(rows.some((l) => l.includes('happy/sample1.jpg#face2'))).toBe(true);
     const flags = cli([...args.filter((a) => a !== '--faces' && a !== 'detect:align')]);
     expect(flags.code).toBe(1);
-    expect(flags.stderr).toMatch(/--face-models, --face-select, --face-cache need --faces detect or --faces detect:align/);
+    expect(flags.stderr).toMatch(
+      /--face-models, --face-select, --face-cache need --faces detect or --faces detect:align/,
+    );
   }, 180_000);
   it('infers the 7-class set with contempt (CK+-style folders, no neutral) without flags: 7-way, not 8-way', async () => {
     const ck = join(work, 'ck');
     for (const [c, f] of ['anger', 'contempt', 'disgust', 'fear', 'happy', 'sadness', 'surprise'].entries()) {
       mkdirSync(join(ck, f), { recursive: true });
-      writeFileSync(join(ck, f, '0.png'), await sharp(new Uint8Array(32 * 32 * 3).fill(30 * c), { raw: { width: 32, height: 32, channels: 3 } }).png().toBuffer());
+      writeFileSync(
+        join(ck, f, '0.png'),
+        await sharp(new Uint8Array(32 * 32 * 3).fill(30 * c), { raw: { width: 32, height: 32, channels: 3 } })
+          .png()
+          .toBuffer(),
+      );
     }
-    const r = cli(['eval', '--dataset', 'image-folder', '--root', ck, '--model', model, '--prompts', '1', '--out', join(work, 'ck-run'), '--no-progress', '--no-cache']);
+    const r = cli([
+      'eval',
+      '--dataset',
+      'image-folder',
+      '--root',
+      ck,
+      '--model',
+      model,
+      '--prompts',
+      '1',
+      '--out',
+      join(work, 'ck-run'),
+      '--no-progress',
+      '--no-cache',
+    ]);
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/label set contempt-7/);
     const metrics = JSON.parse(readFileSync(join(work, 'ck-run', 'metrics.json'), 'utf8'));
-    expect(metrics.labelSet.names).toEqual(['happiness', 'sadness', 'anger', 'surprise', 'disgust', 'fear', 'contempt']);
-    expect(readFileSync(join(work, 'ck-run', 'confusion-matrix.csv'), 'utf8').trim().split('\n').length).toBe(1 + 7);
+    expect(metrics.labelSet.names).toEqual([
+      'happiness',
+      'sadness',
+      'anger',
+      'surprise',
+      'disgust',
+      'fear',
+      'contempt',
+    ]);
+    expect(
+      readFileSync(join(work, 'ck-run', 'confusion-matrix.csv'), 'utf8')
+        .trim()
+        .split('\n').length,
+    ).toBe(1 + 7);
   }, 120_000);
 });

@@ -21,8 +21,18 @@ beforeAll(async () => {
   const lines: string[] = [];
   for (let i = 0; i < 64; i++) {
     const p = join(unlabelled, `${String(i).padStart(3, '0')}.png`);
-    writeFileSync(p, await sharp(new Uint8Array(40 * 40 * 3).map((_, k) => (i * 37 + k * (i % 7 + 1)) % 256), { raw: { width: 40, height: 40, channels: 3 } }).png().toBuffer());
-    lines.push(JSON.stringify({ path: p, embedding: Array.from({ length: 64 }, (_, k) => Math.sin(i * 1.7 + k * 0.3)) }));
+    writeFileSync(
+      p,
+      await sharp(
+        new Uint8Array(40 * 40 * 3).map((_, k) => (i * 37 + k * ((i % 7) + 1)) % 256),
+        { raw: { width: 40, height: 40, channels: 3 } },
+      )
+        .png()
+        .toBuffer(),
+    );
+    lines.push(
+      JSON.stringify({ path: p, embedding: Array.from({ length: 64 }, (_, k) => Math.sin(i * 1.7 + k * 0.3)) }),
+    );
   }
   writeFileSync(targets, `${lines.join('\n')}\n`);
 }, 60_000);
@@ -42,29 +52,109 @@ async function drill(name: string, args: string[], seed: number): Promise<void> 
   expect(full.code, full.stderr).toBe(0);
   const chain = await killChain(ENTRY, args, { kills: 10, fullMs: full.ms, seed, cwd: b });
   expect(chain.final.code, chain.final.stderr).toBe(0);
-  console.log(`${name}: uninterrupted ${full.ms.toFixed(0)} ms; killed ${chain.killed} runs at ${chain.delays.join(', ')} ms`);
+  console.log(
+    `${name}: uninterrupted ${full.ms.toFixed(0)} ms; killed ${chain.killed} runs at ${chain.delays.join(', ')} ms`,
+  );
   expect(chain.killed).toBe(10);
   verifyRunOutputs(join(b, 'run'));
-  expect(readFileSync(join(b, 'run', 'manifest.json'), 'utf8')).toBe(readFileSync(join(a, 'run', 'manifest.json'), 'utf8'));
+  expect(readFileSync(join(b, 'run', 'manifest.json'), 'utf8')).toBe(
+    readFileSync(join(a, 'run', 'manifest.json'), 'utf8'),
+  );
 }
 
 describe('SIGKILL at random moments, then rerun: byte-identical results (fault injection)', () => {
   it('exp-clip eval', async () => {
-    await drill('eval', ['eval', '--dataset', 'fer2013', '--root', fer, '--model', model, '--prompts', '1,4', '--limit', '500', '--batch-size', '16', '--out', 'run', '--cache-dir', 'cache', '--no-progress'], 11);
+    await drill(
+      'eval',
+      [
+        'eval',
+        '--dataset',
+        'fer2013',
+        '--root',
+        fer,
+        '--model',
+        model,
+        '--prompts',
+        '1,4',
+        '--limit',
+        '500',
+        '--batch-size',
+        '16',
+        '--out',
+        'run',
+        '--cache-dir',
+        'cache',
+        '--no-progress',
+      ],
+      11,
+    );
   }, 300_000);
 
   it('exp-clip train', async () => {
-    await drill('train', ['train', '--unlabelled', unlabelled, '--model', model, '--teacher', 'import', '--targets', targets, '--output-dim', '64', '--epochs', '800', '--batch', '16', '--lr', '0.01', '--optimizer', 'adam', '--checkpoint-seconds', '0.2', '--out', 'run', '--cache-dir', 'cache', '--no-progress'], 12);
+    await drill(
+      'train',
+      [
+        'train',
+        '--unlabelled',
+        unlabelled,
+        '--model',
+        model,
+        '--teacher',
+        'import',
+        '--targets',
+        targets,
+        '--output-dim',
+        '64',
+        '--epochs',
+        '800',
+        '--batch',
+        '16',
+        '--lr',
+        '0.01',
+        '--optimizer',
+        'adam',
+        '--checkpoint-seconds',
+        '0.2',
+        '--out',
+        'run',
+        '--cache-dir',
+        'cache',
+        '--no-progress',
+      ],
+      12,
+    );
   }, 300_000);
 
   it('a full disk or read-only directory at any write leaves the previous results intact and names the file', () => {
-    const args = ['eval', '--dataset', 'fer2013', '--root', fer, '--model', model, '--prompts', '2', '--limit', '60', '--out', 'run', '--cache-dir', 'cache', '--no-progress'];
+    const args = [
+      'eval',
+      '--dataset',
+      'fer2013',
+      '--root',
+      fer,
+      '--model',
+      model,
+      '--prompts',
+      '2',
+      '--limit',
+      '60',
+      '--out',
+      'run',
+      '--cache-dir',
+      'cache',
+      '--no-progress',
+    ];
     const dir = join(work, 'faults');
     mkdirSync(dir);
     expect(runCli(ENTRY, args, { cwd: dir }).code).toBe(0);
     const manifest = readFileSync(join(dir, 'run', 'manifest.json'), 'utf8');
     const other = ['eval', ...args.slice(1).map((a) => (a === '2' ? '3' : a))];
-    for (const [n, code] of [[1, 'ENOSPC'], [3, 'ENOSPC'], [2, 'EROFS'], [4, 'EROFS']] as const) {
+    for (const [n, code] of [
+      [1, 'ENOSPC'],
+      [3, 'ENOSPC'],
+      [2, 'EROFS'],
+      [4, 'EROFS'],
+    ] as const) {
       const r = runCli(ENTRY, other, { cwd: dir, env: { VLFER_FAILPOINTS: `write:${n}+=${code}` } });
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(new RegExp(`cannot write \\S+: ${code}`));

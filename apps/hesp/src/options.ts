@@ -6,23 +6,52 @@ import { OPEN_SET_METRIC_FAMILIES } from '@vlfer/metrics';
 import { addFaceOptions, FACE_FLAG_NAMES, integer, integerList, number, rebasePair, stringList } from '@vlfer/cli-kit';
 
 /** Flags spelled otherwise than the library option they set (for error messages). */
-export const FLAG_NAMES = { trainAnnotations: '--train', testAnnotations: '--test', splitIndex: '--split', referenceBehaviour: '--reference-*', ...FACE_FLAG_NAMES };
+export const FLAG_NAMES = {
+  trainAnnotations: '--train',
+  testAnnotations: '--test',
+  splitIndex: '--split',
+  referenceBehaviour: '--reference-*',
+  ...FACE_FLAG_NAMES,
+};
 
 export function trainCommand(): Command {
   return addFaceOptions(new Command('train'))
-    .description('train HESP on one open-set split; publishes metrics.json (both metric families), epochs.jsonl, train-log.jsonl, best.safetensors; rerun the same command to resume')
-    .addOption(new Option('--dataset <name>', 'split list and label set').choices(['mafw', 'afew', 'dfew']).makeOptionMandatory())
+    .description(
+      'train HESP on one open-set split; publishes metrics.json (both metric families), epochs.jsonl, train-log.jsonl, best.safetensors; rerun the same command to resume',
+    )
+    .addOption(
+      new Option('--dataset <name>', 'split list and label set')
+        .choices(['mafw', 'afew', 'dfew'])
+        .makeOptionMandatory(),
+    )
     .requiredOption('--train <list>', 'training annotation list (<frame_dir> <num_frames> <label> [text])')
     .requiredOption('--test <list>', 'test annotation list')
     .option('--root <dir>', 'prefix for relative frame directories')
-    .addOption(new Option('--label-scheme <scheme>', "label ids of the lists (default: HESP's own lists: mafw-hesp for MAFW, dfer-clip otherwise)").choices(LABEL_SCHEMES))
-    .option('--label-set <name|file.json>', "label set the lists' label ids index: a built-in id (basic-7, mafw-11, contempt-7, …) or a JSON file (default: the dataset's)")
+    .addOption(
+      new Option(
+        '--label-scheme <scheme>',
+        "label ids of the lists (default: HESP's own lists: mafw-hesp for MAFW, dfer-clip otherwise)",
+      ).choices(LABEL_SCHEMES),
+    )
+    .option(
+      '--label-set <name|file.json>',
+      "label set the lists' label ids index: a built-in id (basic-7, mafw-11, contempt-7, …) or a JSON file (default: the dataset's)",
+    )
     .option('--classes <a,b,c>', 'class names in label-id order (an ad-hoc label set)', stringList)
     .option('--rebase <from=to>', 'rewrite the start of frame-directory paths in the lists', rebasePair)
-    .addOption(new Option('--duplicates <policy>', 'a second row for the same clip').choices(['error', 'drop']).default('error'))
+    .addOption(
+      new Option('--duplicates <policy>', 'a second row for the same clip').choices(['error', 'drop']).default('error'),
+    )
     .option('--split <i>', 'HESP split index 0..19', integer(0))
-    .option('--known <ids>', 'explicit known class ids (distinct, the label set order), instead of --split', integerList)
-    .requiredOption('--model <dir|file.pt>', 'local CLIP weights: Hugging Face directory (config.json, model.safetensors, tokenizer) or OpenAI .pt checkpoint')
+    .option(
+      '--known <ids>',
+      'explicit known class ids (distinct, the label set order), instead of --split',
+      integerList,
+    )
+    .requiredOption(
+      '--model <dir|file.pt>',
+      'local CLIP weights: Hugging Face directory (config.json, model.safetensors, tokenizer) or OpenAI .pt checkpoint',
+    )
     .option('--tokenizer <dir>', 'CLIP tokenizer directory (for .pt checkpoints)')
     .option('--epochs <n>', 'epochs', integer(1), 100)
     .option('--batch <n>', 'clips per batch', integer(1), 64)
@@ -31,21 +60,35 @@ export function trainCommand(): Command {
     .option('--seed <n>', 'seed', integer(), 0)
     .option('--location <row,col>', "fixed visual-prompt centre instead of HESP's CAM rule", integerList)
     .option('--val-fraction <x>', 'training clips held out for model selection', number(), 0.2)
-    .addOption(new Option('--select-on <set>', "'val', or 'test' (the reference's optimistic protocol)").choices(['val', 'test']).default('val'))
-    .addOption(new Option('--selection-metrics <family>', 'metric definitions that drive selection on the test split').choices(OPEN_SET_METRIC_FAMILIES).default('arpl'))
+    .addOption(
+      new Option('--select-on <set>', "'val', or 'test' (the reference's optimistic protocol)")
+        .choices(['val', 'test'])
+        .default('val'),
+    )
+    .addOption(
+      new Option('--selection-metrics <family>', 'metric definitions that drive selection on the test split')
+        .choices(OPEN_SET_METRIC_FAMILIES)
+        .default('arpl'),
+    )
     .option('--no-augment', 'no training augmentation (HESP: random flip + random sized crop)')
     .option('--reference-class-order', "reproduce the reference's alphabetical class-name order bug")
     .option('--reference-zero-context-grad', "reproduce the reference's zeroed context gradient")
     .option('--checkpoint-every <n>', 'training steps between checkpoints', integer(1), 1)
     .addOption(new Option('--device <device>').choices(COMPUTE_DEVICES).default('cpu'))
-    .option('--threads <n>', 'ONNX Runtime threads (default: every CPU this process may use; env VLFER_THREADS)', integer(1))
+    .option(
+      '--threads <n>',
+      'ONNX Runtime threads (default: every CPU this process may use; env VLFER_THREADS)',
+      integer(1),
+    )
     .option('--no-progress', 'no progress bars')
     .option('--out <dir>', 'output directory (locked while running)', 'runs/hesp');
 }
 
 export function evalCommand(): Command {
   return new Command('eval')
-    .description("re-evaluate a run's selected state on its test split (adds eval.json and scores.csv to the run's outputs)")
+    .description(
+      "re-evaluate a run's selected state on its test split (adds eval.json and scores.csv to the run's outputs)",
+    )
     .requiredOption('--run <dir>', "directory written by 'hesp train'")
     .option('--no-progress', 'no progress bars');
 }

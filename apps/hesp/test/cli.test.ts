@@ -6,10 +6,33 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 const work = mkdtempSync(join(tmpdir(), 'vlfer-hesp-cli-'));
 const cli = (args: string[]) => runCli('apps/hesp/src/main.ts', args);
-const base = () => ['train', '--dataset', 'afew', '--train', join(work, 'train.txt'), '--test', join(work, 'test.txt'), '--root', work, '--model', sharedPath('fixtures', 'tiny-clip'), '--epochs', '1', '--out', join(work, 'run')];
+const base = () => [
+  'train',
+  '--dataset',
+  'afew',
+  '--train',
+  join(work, 'train.txt'),
+  '--test',
+  join(work, 'test.txt'),
+  '--root',
+  work,
+  '--model',
+  sharedPath('fixtures', 'tiny-clip'),
+  '--epochs',
+  '1',
+  '--out',
+  join(work, 'run'),
+];
 
 beforeAll(async () => {
-  await writeSyntheticVideoSet(work, { trainClasses: [0, 1, 2], testClasses: [0, 1, 2, 3], trainPerClass: 2, testPerClass: 1, trainFrames: 4, testFrames: 4 });
+  await writeSyntheticVideoSet(work, {
+    trainClasses: [0, 1, 2],
+    testClasses: [0, 1, 2, 3],
+    trainPerClass: 2,
+    testPerClass: 1,
+    trainFrames: 4,
+    testFrames: 4,
+  });
 }, 60_000);
 
 describe('vlfer-hesp command line', () => {

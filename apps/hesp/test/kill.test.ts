@@ -11,13 +11,43 @@ const ENTRY = 'apps/hesp/src/main.ts';
 const work = mkdtempSync(join(tmpdir(), 'vlfer-hesp-kill-'));
 
 beforeAll(async () => {
-  await writeSyntheticVideoSet(join(work, 'data'), { trainClasses: [0, 1, 2], testClasses: [0, 1, 2, 3, 4], trainPerClass: 6, testPerClass: 2, trainFrames: 6, testFrames: 5 });
+  await writeSyntheticVideoSet(join(work, 'data'), {
+    trainClasses: [0, 1, 2],
+    testClasses: [0, 1, 2, 3, 4],
+    trainPerClass: 6,
+    testPerClass: 2,
+    trainFrames: 6,
+    testFrames: 5,
+  });
 }, 120_000);
 
 describe('SIGKILL at random moments, then rerun: byte-identical results (fault injection)', () => {
   it('hesp train', async () => {
     const data = join(work, 'data');
-    const args = ['train', '--dataset', 'afew', '--train', join(data, 'train.txt'), '--test', join(data, 'test.txt'), '--root', data, '--known', '0,1,2', '--model', sharedPath('fixtures', 'tiny-clip'), '--epochs', '3', '--batch', '4', '--frames', '2', '--out', 'run', '--no-progress'];
+    const args = [
+      'train',
+      '--dataset',
+      'afew',
+      '--train',
+      join(data, 'train.txt'),
+      '--test',
+      join(data, 'test.txt'),
+      '--root',
+      data,
+      '--known',
+      '0,1,2',
+      '--model',
+      sharedPath('fixtures', 'tiny-clip'),
+      '--epochs',
+      '3',
+      '--batch',
+      '4',
+      '--frames',
+      '2',
+      '--out',
+      'run',
+      '--no-progress',
+    ];
     const a = join(work, 'uninterrupted');
     const b = join(work, 'killed');
     mkdirSync(a);
@@ -26,9 +56,13 @@ describe('SIGKILL at random moments, then rerun: byte-identical results (fault i
     expect(full.code, full.stderr).toBe(0);
     const chain = await killChain(ENTRY, args, { kills: 10, fullMs: full.ms, seed: 13, cwd: b });
     expect(chain.final.code, chain.final.stderr).toBe(0);
-    console.log(`hesp train: uninterrupted ${full.ms.toFixed(0)} ms; killed ${chain.killed} runs at ${chain.delays.join(', ')} ms`);
+    console.log(
+      `hesp train: uninterrupted ${full.ms.toFixed(0)} ms; killed ${chain.killed} runs at ${chain.delays.join(', ')} ms`,
+    );
     expect(chain.killed).toBe(10);
     verifyRunOutputs(join(b, 'run'));
-    expect(readFileSync(join(b, 'run', 'manifest.json'), 'utf8')).toBe(readFileSync(join(a, 'run', 'manifest.json'), 'utf8'));
+    expect(readFileSync(join(b, 'run', 'manifest.json'), 'utf8')).toBe(
+      readFileSync(join(a, 'run', 'manifest.json'), 'utf8'),
+    );
   }, 600_000);
 });

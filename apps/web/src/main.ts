@@ -1,4 +1,9 @@
-import { buildZeroShotClassifier, PREPROCESS_MODES, type PreprocessMode, type ZeroShotClassifier } from '@vlfer/encoders';
+import {
+  buildZeroShotClassifier,
+  PREPROCESS_MODES,
+  type PreprocessMode,
+  type ZeroShotClassifier,
+} from '@vlfer/encoders';
 import { loadWebClip, type WebClipModel, type WebDevice } from '@vlfer/encoders/web';
 import { LABEL_SETS, getLabelSet } from '@vlfer/datasets';
 import { drawFaces, FACE_DETECTORS, type FaceDetectorId, type FaceDetectorModel, type RgbImage } from '@vlfer/faces';
@@ -6,7 +11,6 @@ import { expClipPrompts, PROMPT_TYPES, type PromptType } from '@vlfer/llm-knowle
 import type { FeatureProjection } from '@vlfer/core';
 import { loadWebFaceDetector, loadWebProjectionHead } from './ort.js';
 import { classifyImage, decodeBlob, type RegionResult } from './zero-shot.js';
-
 
 /** What the page exposes for tests and scripts: its state, the last result and timings (ms since navigation). */
 interface PageState {
@@ -24,7 +28,10 @@ const page: PageState = { state: 'loading', timings: {}, runs: 0 };
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const params = new URLSearchParams(location.search);
 const status = $<HTMLDivElement>('status');
-const setStatus = (text: string, error = false) => { status.textContent = text; status.className = error ? 'error' : ''; };
+const setStatus = (text: string, error = false) => {
+  status.textContent = text;
+  status.className = error ? 'error' : '';
+};
 
 /** URL parameters that named no option, by the select they were for (cleared when the user picks one). */
 const urlProblems = new Map<HTMLSelectElement, string>();
@@ -34,7 +41,8 @@ function fillSelect(id: string, values: readonly string[], param: string, fallba
   if (values.length > 0 && el.options.length === 0) for (const v of values) el.add(new Option(v, v));
   const wanted = params.get(param);
   const allowed = Array.from(el.options, (o) => o.value);
-  if (wanted !== null && !allowed.includes(wanted)) urlProblems.set(el, `URL parameter ${param}='${wanted}' is not one of ${allowed.join(', ')}`);
+  if (wanted !== null && !allowed.includes(wanted))
+    urlProblems.set(el, `URL parameter ${param}='${wanted}' is not one of ${allowed.join(', ')}`);
   el.value = wanted !== null && allowed.includes(wanted) ? wanted : fallback;
   return el;
 }
@@ -70,15 +78,26 @@ async function ensureModel(): Promise<WebClipModel> {
     await previous?.dispose();
     setStatus(`loading ${modelInput.value}…`);
     const chosen = device.value === 'auto' ? undefined : (device.value as WebDevice);
-    const model = await loadWebClip({ model: modelInput.value, modelRoot: '/models/', wasmPaths: '/ort/', allowRemoteModels: params.get('remote') === '1', ...(chosen ? { device: chosen } : {}) });
-    if (loading?.key !== key) { await model.dispose(); throw new Error('superseded by another model choice'); }
+    const model = await loadWebClip({
+      model: modelInput.value,
+      modelRoot: '/models/',
+      wasmPaths: '/ort/',
+      allowRemoteModels: params.get('remote') === '1',
+      ...(chosen ? { device: chosen } : {}),
+    });
+    if (loading?.key !== key) {
+      await model.dispose();
+      throw new Error('superseded by another model choice');
+    }
     clip = model;
     page.device = model.device;
     page.timings.modelLoaded ??= performance.now();
     return model;
   })();
   loading = { key, promise };
-  promise.catch(() => { if (loading?.promise === promise) loading = undefined; });
+  promise.catch(() => {
+    if (loading?.promise === promise) loading = undefined;
+  });
   return promise;
 }
 
@@ -86,7 +105,12 @@ async function ensureClassifier(): Promise<ZeroShotClassifier> {
   const model = await ensureModel();
   if (classifier) return classifier;
   const set = getLabelSet(labelSet.value);
-  classifier = await buildZeroShotClassifier({ model, classNames: set.names, prompts: expClipPrompts(promptType.value as PromptType, set).prompts, ...(head ? { projection: head } : {}) });
+  classifier = await buildZeroShotClassifier({
+    model,
+    classNames: set.names,
+    prompts: expClipPrompts(promptType.value as PromptType, set).prompts,
+    ...(head ? { projection: head } : {}),
+  });
   return classifier;
 }
 
@@ -95,63 +119,98 @@ async function ensureDetector(): Promise<FaceDetectorModel | undefined> {
   if (detector?.id === detectorSelect.value) return detector.model;
   const previous = detector;
   const file = FACE_DETECTORS[detectorSelect.value as FaceDetectorId].file; // served under /faces/
-  detector = { id: detectorSelect.value, model: (async () => { await previous?.model.then((m) => m.dispose(), () => undefined); return loadWebFaceDetector(`/faces/${file}`); })() };
+  detector = {
+    id: detectorSelect.value,
+    model: (async () => {
+      await previous?.model.then(
+        (m) => m.dispose(),
+        () => undefined,
+      );
+      return loadWebFaceDetector(`/faces/${file}`);
+    })(),
+  };
   const current = detector;
-  current.model.catch(() => { if (detector === current) detector = undefined; });
+  current.model.catch(() => {
+    if (detector === current) detector = undefined;
+  });
   return current.model;
 }
 
 function draw(img: RgbImage, results: RegionResult[]): void {
   const canvas = $<HTMLCanvasElement>('view');
   const faceResults = results.filter((r) => r.face);
-  const drawn = faceResults.length > 0 ? drawFaces(img, faceResults.map((r) => r.face!)) : img;
+  const drawn =
+    faceResults.length > 0
+      ? drawFaces(
+          img,
+          faceResults.map((r) => r.face!),
+        )
+      : img;
   canvas.width = drawn.width;
   canvas.height = drawn.height;
   const rgba = new Uint8ClampedArray(drawn.width * drawn.height * 4);
   for (let p = 0, q = 0; q < rgba.length; p += drawn.channels, q += 4) {
-    rgba[q] = drawn.data[p]!; rgba[q + 1] = drawn.data[drawn.channels === 3 ? p + 1 : p]!; rgba[q + 2] = drawn.data[drawn.channels === 3 ? p + 2 : p]!; rgba[q + 3] = 255;
+    rgba[q] = drawn.data[p]!;
+    rgba[q + 1] = drawn.data[drawn.channels === 3 ? p + 1 : p]!;
+    rgba[q + 2] = drawn.data[drawn.channels === 3 ? p + 2 : p]!;
+    rgba[q + 3] = 255;
   }
   const ctx = canvas.getContext('2d')!;
   ctx.putImageData(new ImageData(rgba, drawn.width, drawn.height), 0, 0);
   ctx.font = `${Math.max(12, Math.round(drawn.width / 40))}px system-ui`;
   ctx.fillStyle = '#ffd400';
-  faceResults.forEach((r, i) => ctx.fillText(`${i + 1}: ${r.scores[0]!.label}`, r.face!.box.x, Math.max(12, r.face!.box.y - 4)));
+  faceResults.forEach((r, i) =>
+    ctx.fillText(`${i + 1}: ${r.scores[0]!.label}`, r.face!.box.x, Math.max(12, r.face!.box.y - 4)),
+  );
   const out = $<HTMLDivElement>('results');
-  out.replaceChildren(...results.map((r, i) => {
-    const div = document.createElement('div');
-    div.className = 'face';
-    const title = document.createElement('h3');
-    title.textContent = r.face ? `Face ${i + 1} (score ${r.face.score.toFixed(2)})` : 'Whole image';
-    div.append(title, ...r.scores.map((s) => {
-      const row = document.createElement('div');
-      row.className = 'bar';
-      const name = document.createElement('span');
-      name.textContent = s.label;
-      const track = document.createElement('div');
-      track.className = 'track';
-      const fill = document.createElement('div');
-      fill.className = 'fill';
-      fill.style.width = `${(100 * s.score).toFixed(1)}%`;
-      track.append(fill);
-      const value = document.createElement('span');
-      value.textContent = s.score.toFixed(4);
-      row.append(name, track, value);
-      return row;
-    }));
-    return div;
-  }));
+  out.replaceChildren(
+    ...results.map((r, i) => {
+      const div = document.createElement('div');
+      div.className = 'face';
+      const title = document.createElement('h3');
+      title.textContent = r.face ? `Face ${i + 1} (score ${r.face.score.toFixed(2)})` : 'Whole image';
+      div.append(
+        title,
+        ...r.scores.map((s) => {
+          const row = document.createElement('div');
+          row.className = 'bar';
+          const name = document.createElement('span');
+          name.textContent = s.label;
+          const track = document.createElement('div');
+          track.className = 'track';
+          const fill = document.createElement('div');
+          fill.className = 'fill';
+          fill.style.width = `${(100 * s.score).toFixed(1)}%`;
+          track.append(fill);
+          const value = document.createElement('span');
+          value.textContent = s.score.toFixed(4);
+          row.append(name, track, value);
+          return row;
+        }),
+      );
+      return div;
+    }),
+  );
   if (results.length === 0) out.textContent = 'No face found (try "whole image").';
 }
 
 async function run(): Promise<void> {
-  if (urlProblems.size > 0) { fail(new Error([...urlProblems.values()].join('; '))); return; }
+  if (urlProblems.size > 0) {
+    fail(new Error([...urlProblems.values()].join('; ')));
+    return;
+  }
   if (!image) return;
   page.state = 'running';
   try {
     const t0 = performance.now();
     const [zs, det] = await Promise.all([ensureClassifier(), ensureDetector()]);
     const [align, size, margin] = [faces.value === 'detect:align', 224, 0.2];
-    const results = await classifyImage(image, { clip: clip!, classifier: zs, mode: mode.value as PreprocessMode, ...(det ? { detector: det, faces: { align, size, margin } } : {}) });
+    const results = await classifyImage(image, {
+      clip: clip!,
+      classifier: zs,
+      mode: mode.value as PreprocessMode,
+      ...(det ? { detector: det, faces: { align, size, margin } } : {}),
+    });
     page.timings.lastRun = performance.now() - t0;
     page.timings.firstResult ??= performance.now();
     page.results = results;
@@ -159,7 +218,9 @@ async function run(): Promise<void> {
     page.runs++;
     delete page.error;
     draw(image, results);
-    setStatus(`${clip!.modelId} on ${clip!.device}: ${results.length} region${results.length === 1 ? '' : 's'} in ${page.timings.lastRun.toFixed(0)} ms${head ? ` (with the Exp-CLIP head ${head.name})` : ''}`);
+    setStatus(
+      `${clip!.modelId} on ${clip!.device}: ${results.length} region${results.length === 1 ? '' : 's'} in ${page.timings.lastRun.toFixed(0)} ms${head ? ` (with the Exp-CLIP head ${head.name})` : ''}`,
+    );
     page.state = 'done';
   } catch (error) {
     fail(error);
@@ -198,7 +259,10 @@ headInput.addEventListener('change', async () => {
   classifier = undefined;
   try {
     const model = await ensureModel();
-    head = { ...(await loadWebProjectionHead(new Uint8Array(await file.arrayBuffer()), file.name, model.embeddingDim)), name: file.name };
+    head = {
+      ...(await loadWebProjectionHead(new Uint8Array(await file.arrayBuffer()), file.name, model.embeddingDim)),
+      name: file.name,
+    };
   } catch (error) {
     // a refused head is not used, and neither is the one before it: the page says so
     head = undefined;
@@ -208,21 +272,32 @@ headInput.addEventListener('change', async () => {
   }
   $<HTMLSpanElement>('head-name').textContent = file.name;
   if (image) await run();
-  else { setStatus(`head ${file.name} loaded (${head.inputDim}→${head.outputDim})`); page.state = 'ready'; }
+  else {
+    setStatus(`head ${file.name} loaded (${head.inputDim}→${head.outputDim})`);
+    page.state = 'ready';
+  }
 });
 
-for (const el of [labelSet, promptType, mode, faces, detectorSelect]) el.addEventListener('change', async () => {
-  if (el === labelSet || el === promptType) classifier = undefined;
-  if (urlProblems.delete(el) && page.state === 'error') { await boot(); if (page.state === 'error') return; }
-  await run();
-});
-for (const el of [modelInput, device]) el.addEventListener('change', async () => {
-  if (el === device) urlProblems.delete(device);
-  // a head belongs to one encoder: drop it with the model, and say so
-  if (head) { head = undefined; $<HTMLSpanElement>('head-name').textContent = 'none (dropped with the model change)'; }
-  await boot();
-  if (image && page.state !== 'error') await run();
-});
+for (const el of [labelSet, promptType, mode, faces, detectorSelect])
+  el.addEventListener('change', async () => {
+    if (el === labelSet || el === promptType) classifier = undefined;
+    if (urlProblems.delete(el) && page.state === 'error') {
+      await boot();
+      if (page.state === 'error') return;
+    }
+    await run();
+  });
+for (const el of [modelInput, device])
+  el.addEventListener('change', async () => {
+    if (el === device) urlProblems.delete(device);
+    // a head belongs to one encoder: drop it with the model, and say so
+    if (head) {
+      head = undefined;
+      $<HTMLSpanElement>('head-name').textContent = 'none (dropped with the model change)';
+    }
+    await boot();
+    if (image && page.state !== 'error') await run();
+  });
 
 const video = $<HTMLVideoElement>('video');
 $<HTMLButtonElement>('camera').addEventListener('click', async () => {
@@ -242,7 +317,10 @@ $<HTMLButtonElement>('snap').addEventListener('click', async () => {
 });
 
 async function boot(): Promise<void> {
-  if (urlProblems.size > 0) { fail(new Error([...urlProblems.values()].join('; '))); return; }
+  if (urlProblems.size > 0) {
+    fail(new Error([...urlProblems.values()].join('; ')));
+    return;
+  }
   try {
     await ensureClassifier();
     page.state = 'ready';

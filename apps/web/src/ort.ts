@@ -39,7 +39,11 @@ export async function loadWebFaceDetector(url: string, settings: DetectorSetting
 }
 
 /** An Exp-CLIP head from safetensors bytes, projecting with the same Gemm graph as Node's `ProjectionHead`. */
-export async function loadWebProjectionHead(bytes: Uint8Array, name: string, expectInputDim: number): Promise<FeatureProjection & { metadata: Record<string, string> }> {
+export async function loadWebProjectionHead(
+  bytes: Uint8Array,
+  name: string,
+  expectInputDim: number,
+): Promise<FeatureProjection & { metadata: Record<string, string> }> {
   const head = decodeProjectionHead(bytes, name, { expectInputDim });
   const session = await ort.InferenceSession.create(projectionHeadModel(), SESSION);
   const w = new ort.Tensor('float32', head.weight, [head.outputDim, head.inputDim]);

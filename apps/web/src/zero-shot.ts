@@ -1,5 +1,11 @@
 import { faceCrop, type Face, type FaceDetectorModel, type RgbImage } from '@vlfer/faces';
-import { labelScores, preprocessRgb, type LabelScore, type PreprocessMode, type ZeroShotClassifier } from '@vlfer/encoders';
+import {
+  labelScores,
+  preprocessRgb,
+  type LabelScore,
+  type PreprocessMode,
+  type ZeroShotClassifier,
+} from '@vlfer/encoders';
 import type { WebClipModel } from '@vlfer/encoders/web';
 
 /** One classified region: a detected face, or the whole image (`face: null`). */
@@ -19,10 +25,21 @@ export interface FacesSetting {
  * Zero-shot FER of one image as the Node pipeline computes it: faces from the detector (every face, highest score
  * first) cut by `faceCrop`, or the whole image; `preprocessRgb`; CLIP image features; the zero-shot classifier.
  */
-export async function classifyImage(image: RgbImage, options: { clip: WebClipModel; classifier: ZeroShotClassifier; mode: PreprocessMode; detector?: FaceDetectorModel; faces?: FacesSetting }): Promise<RegionResult[]> {
+export async function classifyImage(
+  image: RgbImage,
+  options: {
+    clip: WebClipModel;
+    classifier: ZeroShotClassifier;
+    mode: PreprocessMode;
+    detector?: FaceDetectorModel;
+    faces?: FacesSetting;
+  },
+): Promise<RegionResult[]> {
   const { clip, classifier, detector, faces } = options;
   const found = detector && faces ? await detector.detect(image) : null;
-  const regions = found ? found.map((face) => ({ face: face as Face | null, image: faceCrop(image, face, faces!) })) : [{ face: null, image }];
+  const regions = found
+    ? found.map((face) => ({ face: face as Face | null, image: faceCrop(image, face, faces!) }))
+    : [{ face: null, image }];
   if (regions.length === 0) return [];
   const S = clip.preprocessor.cropSize;
   const pixels = new Float32Array(regions.length * 3 * S * S);
@@ -39,12 +56,27 @@ export async function classifyImage(image: RgbImage, options: { clip: WebClipMod
  * the browser, not with Pillow's formula, so they can differ slightly from Node.
  */
 export async function decodeBlob(blob: Blob | ImageBitmap): Promise<RgbImage> {
-  const source = blob instanceof Blob ? new Blob([withoutExifOrientation(new Uint8Array(await blob.arrayBuffer())) as Uint8Array<ArrayBuffer>], { type: blob.type }) : undefined;
-  const bitmap = source ? await createImageBitmap(source, { colorSpaceConversion: 'none', premultiplyAlpha: 'none', imageOrientation: 'none' } as ImageBitmapOptions) : (blob as ImageBitmap);
+  const source =
+    blob instanceof Blob
+      ? new Blob([withoutExifOrientation(new Uint8Array(await blob.arrayBuffer())) as Uint8Array<ArrayBuffer>], {
+          type: blob.type,
+        })
+      : undefined;
+  const bitmap = source
+    ? await createImageBitmap(source, {
+        colorSpaceConversion: 'none',
+        premultiplyAlpha: 'none',
+        imageOrientation: 'none',
+      } as ImageBitmapOptions)
+    : (blob as ImageBitmap);
   const { width, height } = bitmap;
   const rgba = readRgba(bitmap);
   const rgb = new Uint8Array(width * height * 3);
-  for (let p = 0, q = 0; p < rgba.length; p += 4, q += 3) { rgb[q] = rgba[p]!; rgb[q + 1] = rgba[p + 1]!; rgb[q + 2] = rgba[p + 2]!; }
+  for (let p = 0, q = 0; p < rgba.length; p += 4, q += 3) {
+    rgb[q] = rgba[p]!;
+    rgb[q + 1] = rgba[p + 1]!;
+    rgb[q + 2] = rgba[p + 2]!;
+  }
   return { data: rgb, width, height, channels: 3 };
 }
 
@@ -91,7 +123,10 @@ export function withoutExifOrientation(bytes: Uint8Array): Uint8Array {
       const t = exif + 6;
       const le = bytes[t] === 0x49; // 'II' little-endian, 'MM' big-endian
       const u16 = (o: number) => (le ? bytes[o]! | (bytes[o + 1]! << 8) : (bytes[o]! << 8) | bytes[o + 1]!);
-      const u32 = (o: number) => (le ? (bytes[o]! | (bytes[o + 1]! << 8) | (bytes[o + 2]! << 16)) + bytes[o + 3]! * 2 ** 24 : bytes[o]! * 2 ** 24 + ((bytes[o + 1]! << 16) | (bytes[o + 2]! << 8) | bytes[o + 3]!));
+      const u32 = (o: number) =>
+        le
+          ? (bytes[o]! | (bytes[o + 1]! << 8) | (bytes[o + 2]! << 16)) + bytes[o + 3]! * 2 ** 24
+          : bytes[o]! * 2 ** 24 + ((bytes[o + 1]! << 16) | (bytes[o + 2]! << 8) | bytes[o + 3]!);
       const ifd = t + u32(t + 4);
       const end = p + 2 + len;
       if (ifd + 2 > end) return bytes;

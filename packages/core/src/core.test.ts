@@ -2,21 +2,51 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildModel, concatRows, createRng, csvRow, decodeSafetensors, defineLabelSet, InvalidArgumentError, l2NormalizeRows, meanOfRowGroups, tensor, tensor2d, DataFormatError } from './index.js';
+import {
+  buildModel,
+  concatRows,
+  createRng,
+  csvRow,
+  decodeSafetensors,
+  defineLabelSet,
+  InvalidArgumentError,
+  l2NormalizeRows,
+  meanOfRowGroups,
+  tensor,
+  tensor2d,
+  DataFormatError,
+} from './index.js';
 import { writeJsonAtomic } from './node/index.js';
 
 describe('tensor helpers', () => {
   it('stacks blocks of rows and names a block of the wrong width', () => {
-    const c = concatRows([tensor2d([[1, 2]]), tensor2d([[3, 4], [5, 6]]), { dtype: 'float32', data: new Float32Array(0), dims: [0, 2] }], 2);
+    const c = concatRows(
+      [
+        tensor2d([[1, 2]]),
+        tensor2d([
+          [3, 4],
+          [5, 6],
+        ]),
+        { dtype: 'float32', data: new Float32Array(0), dims: [0, 2] },
+      ],
+      2,
+    );
     expect(c.dims).toEqual([3, 2]);
     expect(Array.from(c.data)).toEqual([1, 2, 3, 4, 5, 6]);
-    expect(() => concatRows([tensor2d([[1, 2]]), tensor2d([[1, 2, 3]])], 2)).toThrow(/Argument 'blocks\[1\]' passed to 'concatRows': has shape \[1, 3\], expected \[rows, 2\]/);
+    expect(() => concatRows([tensor2d([[1, 2]]), tensor2d([[1, 2, 3]])], 2)).toThrow(
+      /Argument 'blocks\[1\]' passed to 'concatRows': has shape \[1, 3\], expected \[rows, 2\]/,
+    );
   });
   it('rejects data that does not match dims, naming the argument', () => {
-    expect(() => tensor(new Float32Array(5), [2, 3])).toThrow(/Argument 'data' passed to 'tensor': length 5 does not match dims \[2, 3\]/);
+    expect(() => tensor(new Float32Array(5), [2, 3])).toThrow(
+      /Argument 'data' passed to 'tensor': length 5 does not match dims \[2, 3\]/,
+    );
   });
   it('l2-normalises rows without mutating the input and errors on zero rows', () => {
-    const x = tensor2d([[3, 4], [0, 2]]);
+    const x = tensor2d([
+      [3, 4],
+      [0, 2],
+    ]);
     const y = l2NormalizeRows(x);
     expect(Array.from(y.data)).toEqual([0.6, 0.8, 0, 1].map((v) => Math.fround(v)));
     expect(Array.from(x.data)).toEqual([3, 4, 0, 2]);
@@ -24,7 +54,15 @@ describe('tensor helpers', () => {
     expect(Array.from(l2NormalizeRows(tensor2d([[0, 0]]), { epsilon: 1e-12 }).data)).toEqual([0, 0]);
   });
   it('averages groups of rows', () => {
-    const y = meanOfRowGroups(tensor2d([[1, 2], [3, 4], [5, 6], [7, 8]]), 2);
+    const y = meanOfRowGroups(
+      tensor2d([
+        [1, 2],
+        [3, 4],
+        [5, 6],
+        [7, 8],
+      ]),
+      2,
+    );
     expect(y.dims).toEqual([2, 2]);
     expect(Array.from(y.data)).toEqual([2, 3, 6, 7]);
     expect(() => meanOfRowGroups(tensor2d([[1], [2], [3]]), 2)).toThrow(/does not divide the 3 rows/);
@@ -33,7 +71,9 @@ describe('tensor helpers', () => {
 
 describe('createRng', () => {
   it('is deterministic per seed and differs across seeds', () => {
-    const a = createRng(1), b = createRng(1), c = createRng(2);
+    const a = createRng(1),
+      b = createRng(1),
+      c = createRng(2);
     const sa = Array.from({ length: 5 }, () => a.next());
     expect(sa).toEqual(Array.from({ length: 5 }, () => b.next()));
     expect(sa).not.toEqual(Array.from({ length: 5 }, () => c.next()));
@@ -58,7 +98,9 @@ describe('label sets, errors and atomic writes', () => {
     expect(() => defineLabelSet('x', ['a', 'a'])).toThrow(/duplicate class name 'a'/);
   });
   it('formats data errors with file, line and field', () => {
-    expect(new DataFormatError({ file: 'a.txt', line: 3, field: 'label', message: 'bad' }).message).toBe("a.txt:3 (field 'label'): bad");
+    expect(new DataFormatError({ file: 'a.txt', line: 3, field: 'label', message: 'bad' }).message).toBe(
+      "a.txt:3 (field 'label'): bad",
+    );
   });
   it('writes JSON atomically with no temp file left behind', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vlfer-core-'));
@@ -72,7 +114,10 @@ describe('safetensors', () => {
   it('round-trips float32 tensors with metadata and reads F16', async () => {
     const { encodeSafetensors } = await import('./index.js');
     const readSafetensors = decodeSafetensors;
-    const bytes = encodeSafetensors({ 'mlp.weight': { dims: [2, 3], data: Float32Array.of(1, -2, 3.5, 0, 1e-3, 7) } }, { encoder: 'tiny' });
+    const bytes = encodeSafetensors(
+      { 'mlp.weight': { dims: [2, 3], data: Float32Array.of(1, -2, 3.5, 0, 1e-3, 7) } },
+      { encoder: 'tiny' },
+    );
     const back = readSafetensors(bytes);
     expect(back.metadata).toEqual({ encoder: 'tiny' });
     expect(back.tensors['mlp.weight']!.dims).toEqual([2, 3]);
@@ -107,19 +152,35 @@ describe('safetensors', () => {
 describe('ONNX writer initializers', () => {
   it('embed the raw float32 bytes once and check the element count', () => {
     const data = Float32Array.from({ length: 600 }, (_, i) => i * 0.5 - 7);
-    const bytes = buildModel({ name: 'g', nodes: [{ op: 'MatMul', inputs: ['x', 'w'], outputs: ['y'] }], inputs: [{ name: 'x', type: 'float32', dims: [1, 600] }], outputs: [{ name: 'y', type: 'float32', dims: [1, 1] }], initializers: [{ name: 'w', dims: [600, 1], data }] });
+    const bytes = buildModel({
+      name: 'g',
+      nodes: [{ op: 'MatMul', inputs: ['x', 'w'], outputs: ['y'] }],
+      inputs: [{ name: 'x', type: 'float32', dims: [1, 600] }],
+      outputs: [{ name: 'y', type: 'float32', dims: [1, 1] }],
+      initializers: [{ name: 'w', dims: [600, 1], data }],
+    });
     const raw = Buffer.from(data.buffer);
     const at = Buffer.from(bytes).indexOf(raw);
     expect(at).toBeGreaterThan(0);
     expect(Buffer.from(bytes).indexOf(raw, at + 1)).toBe(-1);
     // the varint length before the raw data is 2400 (0xe0 0x12), preceded by field 9 / wire type 2 (0x4a)
     expect([...bytes.subarray(at - 3, at)]).toEqual([0x4a, 0xe0, 0x12]);
-    expect(() => buildModel({ name: 'g', nodes: [], inputs: [], outputs: [], initializers: [{ name: 'w', dims: [2, 2], data: new Float32Array(3) }] })).toThrow(/initializers\.w.*3 values for dims \[2, 2\]/);
+    expect(() =>
+      buildModel({
+        name: 'g',
+        nodes: [],
+        inputs: [],
+        outputs: [],
+        initializers: [{ name: 'w', dims: [2, 2], data: new Float32Array(3) }],
+      }),
+    ).toThrow(/initializers\.w.*3 values for dims \[2, 2\]/);
   });
 });
 
 describe('csvRow', () => {
   it('quotes only fields that need it and doubles quotes; null is empty', () => {
-    expect(csvRow(['a', 1.5, null, 'b,c', 'say "hi"', 'two\nlines', 'cr\rin name'])).toBe('a,1.5,,"b,c","say ""hi""","two\nlines","cr\rin name"');
+    expect(csvRow(['a', 1.5, null, 'b,c', 'say "hi"', 'two\nlines', 'cr\rin name'])).toBe(
+      'a,1.5,,"b,c","say ""hi""","two\nlines","cr\rin name"',
+    );
   });
 });

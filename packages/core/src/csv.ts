@@ -3,8 +3,10 @@
  * null is empty. Numbers are written with JavaScript's shortest round-trip form.
  */
 export function csvRow(values: readonly (string | number | null)[]): string {
-  return values.map((v) => {
-    const s = v === null ? '' : String(v);
-    return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-  }).join(',');
+  return values
+    .map((v) => {
+      const s = v === null ? '' : String(v);
+      return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+    })
+    .join(',');
 }

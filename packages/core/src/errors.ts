@@ -15,7 +15,9 @@ export class InvalidArgumentError extends VlferError {
   readonly argument: string;
   readonly functionName: string;
   constructor(options: { functionName: string; argument: string; message: string; cause?: unknown }) {
-    super(`Argument '${options.argument}' passed to '${options.functionName}': ${options.message}`, { cause: options.cause });
+    super(`Argument '${options.argument}' passed to '${options.functionName}': ${options.message}`, {
+      cause: options.cause,
+    });
     this.argument = options.argument;
     this.functionName = options.functionName;
   }
@@ -48,7 +50,9 @@ export class FileIoError extends VlferError {
   readonly code: string | undefined;
   constructor(options: { file: string; operation: string; cause: unknown }) {
     const c = options.cause as { code?: string; message?: string } | undefined;
-    super(`cannot ${options.operation} ${options.file}: ${c?.message ?? String(options.cause)}`, { cause: options.cause });
+    super(`cannot ${options.operation} ${options.file}: ${c?.message ?? String(options.cause)}`, {
+      cause: options.cause,
+    });
     this.file = options.file;
     this.code = c?.code;
   }

@@ -4,11 +4,29 @@
  * progress events, CSV rows, the safetensors and PyTorch-checkpoint formats and a minimal ONNX writer.
  * File I/O, run directories, caches and provenance are in `@vlfer/core/node`.
  */
-export { VlferError, InvalidArgumentError, DataFormatError, ChecksumError, FileIoError, AbortedError, RunLockedError, throwIfAborted } from './errors.js';
+export {
+  VlferError,
+  InvalidArgumentError,
+  DataFormatError,
+  ChecksumError,
+  FileIoError,
+  AbortedError,
+  RunLockedError,
+  throwIfAborted,
+} from './errors.js';
 export type { ShapeMap, Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D } from './tensor.js';
 export { tensor, tensor2d, assertShape, row, l2NormalizeRows, meanOfRowGroups, concatRows } from './tensor.js';
 export type { Scores, CosineLogits } from './ops.js';
-export { scoreRows, argmaxRows, maxRows, softmaxRows, meanOfColumnGroups, cosineLogits, averageTensors, COSINE_EPSILON } from './ops.js';
+export {
+  scoreRows,
+  argmaxRows,
+  maxRows,
+  softmaxRows,
+  meanOfColumnGroups,
+  cosineLogits,
+  averageTensors,
+  COSINE_EPSILON,
+} from './ops.js';
 export type { Rng } from './rng.js';
 export { createRng } from './rng.js';
 export type { LabelSet } from './label-set.js';

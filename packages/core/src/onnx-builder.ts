@@ -14,7 +14,10 @@ class Writer {
   private cur: number[] = [];
   length = 0;
   private flush(): void {
-    if (this.cur.length) { this.parts.push(Uint8Array.from(this.cur)); this.cur = []; }
+    if (this.cur.length) {
+      this.parts.push(Uint8Array.from(this.cur));
+      this.cur = [];
+    }
   }
   private byte(b: number): void {
     this.cur.push(b);
@@ -38,7 +41,11 @@ class Writer {
   }
   bytes(field: number, b: Uint8Array): this {
     this.key(field, 2).varint(b.length);
-    if (b.length > 1024) { this.flush(); this.parts.push(b); this.length += b.length; } else for (const x of b) this.byte(x);
+    if (b.length > 1024) {
+      this.flush();
+      this.parts.push(b);
+      this.length += b.length;
+    } else for (const x of b) this.byte(x);
     return this;
   }
   str(field: number, s: string): this {
@@ -61,12 +68,16 @@ class Writer {
     this.flush();
     const out = new Uint8Array(this.length);
     let o = 0;
-    for (const p of this.parts) { out.set(p, o); o += p.length; }
+    for (const p of this.parts) {
+      out.set(p, o);
+      o += p.length;
+    }
     return out;
   }
 }
 
-export type AttrValue = number | number[] | { float: number } | { tensor: { type: ElemType; values: number[]; dims: number[] } };
+export type AttrValue =
+  number | number[] | { float: number } | { tensor: { type: ElemType; values: number[]; dims: number[] } };
 export interface NodeSpec {
   op: string;
   inputs: string[];
@@ -82,9 +93,14 @@ export interface ValueSpec {
 
 function attribute(name: string, v: AttrValue): Writer {
   const w = new Writer().str(1, name);
-  if (typeof v === 'number') w.int(3, v).int(20, 2); // INT
-  else if (Array.isArray(v)) { for (const x of v) w.int(8, x); w.int(20, 7); } // INTS
-  else if ('float' in v) w.float(2, v.float).int(20, 1); // FLOAT
+  if (typeof v === 'number')
+    w.int(3, v).int(20, 2); // INT
+  else if (Array.isArray(v)) {
+    for (const x of v) w.int(8, x);
+    w.int(20, 7);
+  } // INTS
+  else if ('float' in v)
+    w.float(2, v.float).int(20, 1); // FLOAT
   else w.msg(5, tensorProto(v.tensor)).int(20, 4); // TENSOR
   return w;
 }
@@ -93,7 +109,10 @@ function tensorProto(t: { type: ElemType; values: number[]; dims: number[] }): W
   const w = new Writer();
   for (const d of t.dims) w.int(1, d);
   w.int(2, ELEM[t.type]);
-  const raw = t.type === 'float32' ? new Uint8Array(Float32Array.from(t.values).buffer) : new Uint8Array(BigInt64Array.from(t.values.map(BigInt)).buffer);
+  const raw =
+    t.type === 'float32'
+      ? new Uint8Array(Float32Array.from(t.values).buffer)
+      : new Uint8Array(BigInt64Array.from(t.values.map(BigInt)).buffer);
   return w.bytes(9, raw);
 }
 
@@ -117,7 +136,14 @@ export interface Initializer {
 }
 
 /** Serialise a graph to ONNX bytes (IR 8, default opset 17); initializers are written as raw little-endian data. */
-export function buildModel(options: { name: string; nodes: NodeSpec[]; inputs: ValueSpec[]; outputs: ValueSpec[]; initializers?: Initializer[]; opset?: number }): Uint8Array {
+export function buildModel(options: {
+  name: string;
+  nodes: NodeSpec[];
+  inputs: ValueSpec[];
+  outputs: ValueSpec[];
+  initializers?: Initializer[];
+  opset?: number;
+}): Uint8Array {
   const g = new Writer();
   options.nodes.forEach((n, i) => {
     const w = new Writer();
@@ -130,13 +156,25 @@ export function buildModel(options: { name: string; nodes: NodeSpec[]; inputs: V
   g.str(2, options.name);
   for (const t of options.initializers ?? []) {
     const n = t.dims.reduce((a, b) => a * b, 1);
-    if (t.data.length !== n) throw new InvalidArgumentError({ functionName: 'buildModel', argument: `initializers.${t.name}`, message: `has ${t.data.length} values for dims [${t.dims.join(', ')}]` });
+    if (t.data.length !== n)
+      throw new InvalidArgumentError({
+        functionName: 'buildModel',
+        argument: `initializers.${t.name}`,
+        message: `has ${t.data.length} values for dims [${t.dims.join(', ')}]`,
+      });
     const w = new Writer();
     for (const d of t.dims) w.int(1, d);
-    w.int(2, ELEM.float32).str(8, t.name).bytes(9, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+    w.int(2, ELEM.float32)
+      .str(8, t.name)
+      .bytes(9, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
     g.msg(5, w);
   }
   for (const v of options.inputs) g.msg(11, valueInfo(v));
   for (const v of options.outputs) g.msg(12, valueInfo(v));
-  return new Writer().int(1, 8).str(2, 'vlfer').msg(7, g).msg(8, new Writer().str(1, '').int(2, options.opset ?? 17)).finish();
+  return new Writer()
+    .int(1, 8)
+    .str(2, 'vlfer')
+    .msg(7, g)
+    .msg(8, new Writer().str(1, '').int(2, options.opset ?? 17))
+    .finish();
 }

@@ -22,12 +22,22 @@ export function scoreRows(scores: Scores, argument: string, functionName: string
     return Array.from({ length: n }, (_, i) => scores.data.subarray(i * c, (i + 1) * c));
   }
   if (!Array.isArray(scores)) {
-    throw new InvalidArgumentError({ functionName, argument, message: `expected a [n, C] Tensor2D or an array of rows, got ${scores === null ? 'null' : typeof scores}` });
+    throw new InvalidArgumentError({
+      functionName,
+      argument,
+      message: `expected a [n, C] Tensor2D or an array of rows, got ${scores === null ? 'null' : typeof scores}`,
+    });
   }
   const c = scores[0]?.length;
   scores.forEach((r, i) => {
-    if (r === null || typeof r !== 'object' || typeof (r as ArrayLike<number>).length !== 'number') throw new InvalidArgumentError({ functionName, argument, message: `row ${i} is not an array of numbers` });
-    if (r.length !== c) throw new InvalidArgumentError({ functionName, argument, message: `row ${i} has ${r.length} columns, row 0 has ${c}` });
+    if (r === null || typeof r !== 'object' || typeof (r as ArrayLike<number>).length !== 'number')
+      throw new InvalidArgumentError({ functionName, argument, message: `row ${i} is not an array of numbers` });
+    if (r.length !== c)
+      throw new InvalidArgumentError({
+        functionName,
+        argument,
+        message: `row ${i} has ${r.length} columns, row 0 has ${c}`,
+      });
   });
   return scores as ArrayLike<number>[];
 }
@@ -35,10 +45,16 @@ export function scoreRows(scores: Scores, argument: string, functionName: string
 /** Index of the largest value of each row (first index on ties, like torch/numpy argmax). @param scores [n, C] */
 export function argmaxRows(scores: Scores): number[] {
   return scoreRows(scores, 'scores', 'argmaxRows').map((r, i) => {
-    if (r.length === 0) throw new InvalidArgumentError({ functionName: 'argmaxRows', argument: 'scores', message: `row ${i} is empty` });
+    if (r.length === 0)
+      throw new InvalidArgumentError({ functionName: 'argmaxRows', argument: 'scores', message: `row ${i} is empty` });
     let best = 0;
     for (let j = 0; j < r.length; j++) {
-      if (Number.isNaN(r[j]!)) throw new InvalidArgumentError({ functionName: 'argmaxRows', argument: 'scores', message: `row ${i}, column ${j} is NaN` });
+      if (Number.isNaN(r[j]!))
+        throw new InvalidArgumentError({
+          functionName: 'argmaxRows',
+          argument: 'scores',
+          message: `row ${i}, column ${j} is NaN`,
+        });
       if (r[j]! > r[best]!) best = j;
     }
     return best;
@@ -48,11 +64,17 @@ export function argmaxRows(scores: Scores): number[] {
 /** Largest value of each row; non-finite values are errors. @param scores [n, C] @returns [n] */
 export function maxRows(scores: Scores, argument = 'scores'): number[] {
   return scoreRows(scores, argument, 'maxRows').map((r, i) => {
-    if (r.length === 0) throw new InvalidArgumentError({ functionName: 'maxRows', argument, message: `row ${i} is empty` });
+    if (r.length === 0)
+      throw new InvalidArgumentError({ functionName: 'maxRows', argument, message: `row ${i} is empty` });
     let m = -Infinity;
     for (let j = 0; j < r.length; j++) {
       const v = r[j]!;
-      if (!Number.isFinite(v)) throw new InvalidArgumentError({ functionName: 'maxRows', argument, message: `row ${i}, column ${j} is ${v}; scores must be finite` });
+      if (!Number.isFinite(v))
+        throw new InvalidArgumentError({
+          functionName: 'maxRows',
+          argument,
+          message: `row ${i}, column ${j} is ${v}; scores must be finite`,
+        });
       if (v > m) m = v;
     }
     return m;
@@ -112,7 +134,12 @@ export function cosineLogits(a: Tensor2D, b: Tensor2D, scale: number): CosineLog
   assertShape(a, [null, null], 'a', 'cosineLogits');
   const e = a.dims[1];
   assertShape(b, [null, e], 'b', 'cosineLogits');
-  if (!Number.isFinite(scale)) throw new InvalidArgumentError({ functionName: 'cosineLogits', argument: 'scale', message: `must be finite, got ${scale}` });
+  if (!Number.isFinite(scale))
+    throw new InvalidArgumentError({
+      functionName: 'cosineLogits',
+      argument: 'scale',
+      message: `must be finite, got ${scale}`,
+    });
   const n = a.dims[0];
   const m = b.dims[0];
   const unit = (t: Tensor2D, rows: number) => {

@@ -12,9 +12,16 @@ export type ComputeDevice = (typeof COMPUTE_DEVICES)[number];
  * arrive from CLIs, JSON configs and JavaScript callers).
  * @throws InvalidArgumentError naming the argument, the function, the value and every allowed value
  */
-export function checkOneOf<T extends string>(value: unknown, allowed: readonly T[], where: { functionName: string; argument: string }): T {
+export function checkOneOf<T extends string>(
+  value: unknown,
+  allowed: readonly T[],
+  where: { functionName: string; argument: string },
+): T {
   if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T;
-  throw new InvalidArgumentError({ ...where, message: `expected one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${typeof value === 'string' ? `'${value}'` : String(value)}` });
+  throw new InvalidArgumentError({
+    ...where,
+    message: `expected one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${typeof value === 'string' ? `'${value}'` : String(value)}`,
+  });
 }
 
 /** A positive integer option, or an error naming it. */
@@ -50,19 +57,30 @@ export class OptionsError extends InvalidArgumentError {
   override name = 'OptionsError';
   readonly issues: OptionIssue[];
   constructor(functionName: string, issues: OptionIssue[]) {
-    super({ functionName, argument: 'options', message: `invalid options:\n${issues.map((i) => `  ${i.path || '(options)'}: ${i.message}`).join('\n')}` });
+    super({
+      functionName,
+      argument: 'options',
+      message: `invalid options:\n${issues.map((i) => `  ${i.path || '(options)'}: ${i.message}`).join('\n')}`,
+    });
     this.issues = issues;
   }
 }
 
 /** Anything with zod's `safeParse` (core itself does not depend on zod). */
 export interface SafeParser<T> {
-  safeParse(input: unknown): { success: true; data: T } | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } };
+  safeParse(
+    input: unknown,
+  ):
+    | { success: true; data: T }
+    | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } };
 }
 
 /** Validate options with a schema. @throws OptionsError listing every bad option by path */
 export function parseOptions<T>(schema: SafeParser<T>, input: unknown, functionName: string): T {
   const r = schema.safeParse(input);
   if (r.success) return r.data;
-  throw new OptionsError(functionName, r.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })));
+  throw new OptionsError(
+    functionName,
+    r.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
+  );
 }

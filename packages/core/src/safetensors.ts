@@ -46,17 +46,24 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  * @param name the file name used in error messages
  */
 export function decodeSafetensors(bytes: Uint8Array, name = '<safetensors bytes>'): SafetensorsFile {
-  const fail = (message: string, field?: string): never => { throw new DataFormatError({ file: name, ...(field ? { field } : {}), message }); };
+  const fail = (message: string, field?: string): never => {
+    throw new DataFormatError({ file: name, ...(field ? { field } : {}), message });
+  };
   if (bytes.length < 8) fail(`too short for a safetensors file (${bytes.length} bytes)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n64 = view.getBigUint64(0, true);
-  if (n64 > BigInt(Math.min(MAX_HEADER, bytes.length - 8))) fail(`header length ${n64} exceeds the file size (${bytes.length} bytes)`);
+  if (n64 > BigInt(Math.min(MAX_HEADER, bytes.length - 8)))
+    fail(`header length ${n64} exceeds the file size (${bytes.length} bytes)`);
   const n = Number(n64);
   let header: unknown;
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n)));
   } catch (error) {
-    throw new DataFormatError({ file: name, message: `header is not valid JSON (${(error as Error).message})`, cause: error });
+    throw new DataFormatError({
+      file: name,
+      message: `header is not valid JSON (${(error as Error).message})`,
+      cause: error,
+    });
   }
   if (header === null || typeof header !== 'object' || Array.isArray(header)) fail('header is not a JSON object');
   const base = 8 + n;
@@ -64,7 +71,13 @@ export function decodeSafetensors(bytes: Uint8Array, name = '<safetensors bytes>
   let metadata: Record<string, string> = {};
   for (const [key, info] of Object.entries(header as Record<string, unknown>)) {
     if (key === '__metadata__') {
-      if (info === null || typeof info !== 'object' || Array.isArray(info) || !Object.values(info).every((v) => typeof v === 'string')) fail('expected an object of strings', '__metadata__');
+      if (
+        info === null ||
+        typeof info !== 'object' ||
+        Array.isArray(info) ||
+        !Object.values(info).every((v) => typeof v === 'string')
+      )
+        fail('expected an object of strings', '__metadata__');
       metadata = info as Record<string, string>;
       continue;
     }
@@ -72,8 +85,15 @@ export function decodeSafetensors(bytes: Uint8Array, name = '<safetensors bytes>
     const { dtype, shape, data_offsets: off } = info as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     const width = typeof dtype === 'string' ? WIDTH[dtype] : undefined;
     if (!width) fail(`dtype ${JSON.stringify(dtype)} is not supported (F32, F16, BF16, F64)`, key);
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`shape ${JSON.stringify(shape)} is not a list of non-negative integers`, key);
-    if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isSafeInteger(d) && d >= 0) || off[1] < off[0]) fail(`data_offsets ${JSON.stringify(off)} is not [begin, end] with 0 ≤ begin ≤ end`, key);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+      fail(`shape ${JSON.stringify(shape)} is not a list of non-negative integers`, key);
+    if (
+      !Array.isArray(off) ||
+      off.length !== 2 ||
+      !off.every((d) => Number.isSafeInteger(d) && d >= 0) ||
+      off[1] < off[0]
+    )
+      fail(`data_offsets ${JSON.stringify(off)} is not [begin, end] with 0 ≤ begin ≤ end`, key);
     const dims = shape as number[];
     const [b, e] = off as [number, number];
     const count = dims.reduce((a, c) => a * c, 1);
@@ -103,7 +123,10 @@ export function decodeSafetensors(bytes: Uint8Array, name = '<safetensors bytes>
 }
 
 /** Serialise float32 tensors (sorted by name, 8-byte aligned header) with string metadata. */
-export function encodeSafetensors(tensors: Record<string, SafetensorsTensor>, metadata: Record<string, string> = {}): Uint8Array {
+export function encodeSafetensors(
+  tensors: Record<string, SafetensorsTensor>,
+  metadata: Record<string, string> = {},
+): Uint8Array {
   const names = Object.keys(tensors).sort();
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
@@ -111,7 +134,8 @@ export function encodeSafetensors(tensors: Record<string, SafetensorsTensor>, me
   for (const k of names) {
     const t = tensors[k]!;
     const count = t.dims.reduce((a, b) => a * b, 1);
-    if (count !== t.data.length) throw new RangeError(`encodeSafetensors: '${k}' has ${t.data.length} values for dims [${t.dims.join(', ')}]`);
+    if (count !== t.data.length)
+      throw new RangeError(`encodeSafetensors: '${k}' has ${t.data.length} values for dims [${t.dims.join(', ')}]`);
     header[k] = { dtype: 'F32', shape: t.dims, data_offsets: [offset, offset + 4 * count] };
     offset += 4 * count;
   }

@@ -11,7 +11,12 @@ export function parseShard(text: string, argument = 'shard'): Shard {
   const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
   const index = m ? Number(m[1]) : NaN;
   const count = m ? Number(m[2]) : NaN;
-  if (!m || !(count >= 1) || !(index >= 0 && index < count)) throw new InvalidArgumentError({ functionName: 'parseShard', argument, message: `expected i/n with 0 ≤ i < n (e.g. 0/4), got '${text}'` });
+  if (!m || !(count >= 1) || !(index >= 0 && index < count))
+    throw new InvalidArgumentError({
+      functionName: 'parseShard',
+      argument,
+      message: `expected i/n with 0 ≤ i < n (e.g. 0/4), got '${text}'`,
+    });
   return { index, count };
 }
 
@@ -21,26 +26,48 @@ export function parseShard(text: string, argument = 'shard'): Shard {
  * Indexed Jobs (`JOB_COMPLETION_INDEX` of `VLFER_SHARD_COUNT`, which the emitted manifest sets to the completions).
  * @returns the shard and the variables it came from
  */
-export function shardFromEnv(env: Readonly<Record<string, string | undefined>>): { shard: Shard; source: string } | null {
+export function shardFromEnv(
+  env: Readonly<Record<string, string | undefined>>,
+): { shard: Shard; source: string } | null {
   const int = (name: string) => {
     const v = env[name];
     if (v === undefined || v === '') return undefined;
-    if (!/^\d+$/.test(v)) throw new InvalidArgumentError({ functionName: 'shardFromEnv', argument: name, message: `must be a non-negative integer, got '${v}'` });
+    if (!/^\d+$/.test(v))
+      throw new InvalidArgumentError({
+        functionName: 'shardFromEnv',
+        argument: name,
+        message: `must be a non-negative integer, got '${v}'`,
+      });
     return Number(v);
   };
   const task = int('SLURM_ARRAY_TASK_ID');
   if (task !== undefined) {
     const count = int('SLURM_ARRAY_TASK_COUNT');
     const min = int('SLURM_ARRAY_TASK_MIN') ?? 0;
-    if (count === undefined) throw new InvalidArgumentError({ functionName: 'shardFromEnv', argument: 'SLURM_ARRAY_TASK_COUNT', message: 'is not set although SLURM_ARRAY_TASK_ID is (Slurm ≥ 18.08 sets both); pass the shard explicitly' });
+    if (count === undefined)
+      throw new InvalidArgumentError({
+        functionName: 'shardFromEnv',
+        argument: 'SLURM_ARRAY_TASK_COUNT',
+        message: 'is not set although SLURM_ARRAY_TASK_ID is (Slurm ≥ 18.08 sets both); pass the shard explicitly',
+      });
     const index = task - min;
-    if (index < 0 || index >= count) throw new InvalidArgumentError({ functionName: 'shardFromEnv', argument: 'SLURM_ARRAY_TASK_ID', message: `${task} − ${min} is outside 0..${count - 1}; use a contiguous --array=0-${count - 1}` });
+    if (index < 0 || index >= count)
+      throw new InvalidArgumentError({
+        functionName: 'shardFromEnv',
+        argument: 'SLURM_ARRAY_TASK_ID',
+        message: `${task} − ${min} is outside 0..${count - 1}; use a contiguous --array=0-${count - 1}`,
+      });
     return { shard: { index, count }, source: `SLURM_ARRAY_TASK_ID=${task} of SLURM_ARRAY_TASK_COUNT=${count}` };
   }
   const k8s = int('JOB_COMPLETION_INDEX');
   if (k8s !== undefined) {
     const count = int('VLFER_SHARD_COUNT');
-    if (count === undefined || k8s >= count) throw new InvalidArgumentError({ functionName: 'shardFromEnv', argument: 'VLFER_SHARD_COUNT', message: `must be set to the Job's completions (> JOB_COMPLETION_INDEX=${k8s}) for an Indexed Job` });
+    if (count === undefined || k8s >= count)
+      throw new InvalidArgumentError({
+        functionName: 'shardFromEnv',
+        argument: 'VLFER_SHARD_COUNT',
+        message: `must be set to the Job's completions (> JOB_COMPLETION_INDEX=${k8s}) for an Indexed Job`,
+      });
     return { shard: { index: k8s, count }, source: `JOB_COMPLETION_INDEX=${k8s} of VLFER_SHARD_COUNT=${count}` };
   }
   return null;

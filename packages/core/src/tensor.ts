@@ -33,7 +33,11 @@ function product(dims: readonly number[]): number {
 export function tensor<R extends keyof ShapeMap>(data: Float32Array, dims: ShapeMap[R], name = 'data'): Tensor<R> {
   for (const d of dims) {
     if (!Number.isInteger(d) || d < 0) {
-      throw new InvalidArgumentError({ functionName: 'tensor', argument: 'dims', message: `expected non-negative integers, got [${dims.join(', ')}]` });
+      throw new InvalidArgumentError({
+        functionName: 'tensor',
+        argument: 'dims',
+        message: `expected non-negative integers, got [${dims.join(', ')}]`,
+      });
     }
   }
   if (data.length !== product(dims)) {
@@ -53,7 +57,11 @@ export function tensor2d(rows: readonly (readonly number[])[], name = 'rows'): T
   const out = new Float32Array(n * d);
   rows.forEach((row, i) => {
     if (row.length !== d) {
-      throw new InvalidArgumentError({ functionName: 'tensor2d', argument: name, message: `row ${i} has length ${row.length}, expected ${d}` });
+      throw new InvalidArgumentError({
+        functionName: 'tensor2d',
+        argument: name,
+        message: `row ${i} has length ${row.length}, expected ${d}`,
+      });
     }
     out.set(row, i * d);
   });
@@ -65,14 +73,27 @@ export function tensor2d(rows: readonly (readonly number[])[], name = 'rows'): T
  * `expected` entries that are `null` accept any size.
  * @example assertShape(logits, [batch, null], 'logits', 'softmax')
  */
-export function assertShape(t: { dims: readonly number[]; data: ArrayLike<number> }, expected: readonly (number | null)[], argument: string, functionName: string): void {
+export function assertShape(
+  t: { dims: readonly number[]; data: ArrayLike<number> },
+  expected: readonly (number | null)[],
+  argument: string,
+  functionName: string,
+): void {
   const ok = t.dims.length === expected.length && expected.every((e, i) => e === null || e === t.dims[i]);
   if (!ok) {
     const want = `[${expected.map((e) => (e === null ? '*' : String(e))).join(', ')}]`;
-    throw new InvalidArgumentError({ functionName, argument, message: `expected shape ${want}, got [${t.dims.join(', ')}]` });
+    throw new InvalidArgumentError({
+      functionName,
+      argument,
+      message: `expected shape ${want}, got [${t.dims.join(', ')}]`,
+    });
   }
   if (t.data.length !== product(t.dims)) {
-    throw new InvalidArgumentError({ functionName, argument, message: `data length ${t.data.length} does not match dims [${t.dims.join(', ')}]` });
+    throw new InvalidArgumentError({
+      functionName,
+      argument,
+      message: `data length ${t.data.length} does not match dims [${t.dims.join(', ')}]`,
+    });
   }
 }
 
@@ -98,10 +119,20 @@ export function l2NormalizeRows(x: Tensor2D, options: { epsilon?: number } = {})
     for (let j = 0; j < d; j++) s += x.data[i * d + j]! * x.data[i * d + j]!;
     let norm = Math.sqrt(s);
     if (norm <= eps) {
-      if (eps <= 0) throw new InvalidArgumentError({ functionName: 'l2NormalizeRows', argument: 'x', message: `row ${i} has zero norm (pass epsilon > 0 to clamp)` });
+      if (eps <= 0)
+        throw new InvalidArgumentError({
+          functionName: 'l2NormalizeRows',
+          argument: 'x',
+          message: `row ${i} has zero norm (pass epsilon > 0 to clamp)`,
+        });
       norm = eps;
     }
-    if (!Number.isFinite(norm)) throw new InvalidArgumentError({ functionName: 'l2NormalizeRows', argument: 'x', message: `row ${i} contains a non-finite value` });
+    if (!Number.isFinite(norm))
+      throw new InvalidArgumentError({
+        functionName: 'l2NormalizeRows',
+        argument: 'x',
+        message: `row ${i} contains a non-finite value`,
+      });
     for (let j = 0; j < d; j++) out[i * d + j] = x.data[i * d + j]! / norm;
   }
   return { dtype: 'float32', data: out, dims: [n, d] };
@@ -115,12 +146,20 @@ export function l2NormalizeRows(x: Tensor2D, options: { epsilon?: number } = {})
 export function concatRows(blocks: readonly Tensor2D[], dim: number): Tensor2D {
   let n = 0;
   for (const [i, b] of blocks.entries()) {
-    if (b.dims[1] !== dim || b.data.length !== b.dims[0] * dim) throw new InvalidArgumentError({ functionName: 'concatRows', argument: `blocks[${i}]`, message: `has shape [${b.dims.join(', ')}], expected [rows, ${dim}]` });
+    if (b.dims[1] !== dim || b.data.length !== b.dims[0] * dim)
+      throw new InvalidArgumentError({
+        functionName: 'concatRows',
+        argument: `blocks[${i}]`,
+        message: `has shape [${b.dims.join(', ')}], expected [rows, ${dim}]`,
+      });
     n += b.dims[0];
   }
   const data = new Float32Array(n * dim);
   let o = 0;
-  for (const b of blocks) { data.set(b.data, o); o += b.data.length; }
+  for (const b of blocks) {
+    data.set(b.data, o);
+    o += b.data.length;
+  }
   return { dtype: 'float32', data, dims: [n, dim] };
 }
 
@@ -146,7 +185,13 @@ export function meanOfRowGroups(x: Tensor2D, groupSize: number): Tensor2D {
 }
 
 /** How many groups of `size` make `total` (rows or columns), or an error naming the argument. */
-export function groups(size: number, total: number, what: string, where: { functionName: string; argument: string }): number {
-  if (!Number.isInteger(size) || size <= 0 || total % size !== 0) throw new InvalidArgumentError({ ...where, message: `${size} does not divide the ${total} ${what}` });
+export function groups(
+  size: number,
+  total: number,
+  what: string,
+  where: { functionName: string; argument: string },
+): number {
+  if (!Number.isInteger(size) || size <= 0 || total % size !== 0)
+    throw new InvalidArgumentError({ ...where, message: `${size} does not divide the ${total} ${what}` });
   return total / size;
 }

@@ -17,9 +17,15 @@ describe('readTorchCheckpoint on files PyTorch wrote', () => {
     expect(c.tensors['mlp.weight']!.data[0]).toBeCloseTo(1.5409960746765137, 7);
     expect(c.tensors['mlp.bias']!.data[0]).toBe(-0.8564453125); // exact float16 value
   });
-  it('a pickled nn.Module and a TorchScript archive give the module\'s tensors by attribute path, no code run', () => {
-    const want = JSON.parse(readFileSync(join(dir, 'small-module.json'), 'utf8')) as Record<string, { dims: number[]; values: number[] }>;
-    for (const [file, kind] of [['small-module.pt', 'module'], ['small-scripted.pt', 'torchscript']] as const) {
+  it("a pickled nn.Module and a TorchScript archive give the module's tensors by attribute path, no code run", () => {
+    const want = JSON.parse(readFileSync(join(dir, 'small-module.json'), 'utf8')) as Record<
+      string,
+      { dims: number[]; values: number[] }
+    >;
+    for (const [file, kind] of [
+      ['small-module.pt', 'module'],
+      ['small-scripted.pt', 'torchscript'],
+    ] as const) {
       const c = read(file);
       expect(c.kind).toBe(kind);
       expect(Object.keys(c.tensors).sort()).toEqual(Object.keys(want).sort());
@@ -30,7 +36,10 @@ describe('readTorchCheckpoint on files PyTorch wrote', () => {
     }
   });
   it('ends with a named error on a pickle cut after a GLOBAL opcode (the input that looped forever)', () => {
-    const evil = zipSync({ 'archive/data.pkl': Uint8Array.from([0x80, 0x02, ...new TextEncoder().encode('cposix')]) }, { level: 0 });
+    const evil = zipSync(
+      { 'archive/data.pkl': Uint8Array.from([0x80, 0x02, ...new TextEncoder().encode('cposix')]) },
+      { level: 0 },
+    );
     expect(evil.length).toBeLessThan(300);
     const t0 = performance.now();
     expect(() => readTorchCheckpoint(evil, 'cut.pth')).toThrow(/cut\.pth: pickle truncated inside a GLOBAL name/);
@@ -43,7 +52,20 @@ describe('readTorchCheckpoint on files PyTorch wrote', () => {
     expect(() => readTorchCheckpoint(binget, 'g.pth')).toThrow(/g\.pth: BINGET of unknown memo key 7/);
   });
   it('refuses checkpoints that would run code, naming the callable', () => {
-    const pkl = Uint8Array.from([0x80, 0x02, ...new TextEncoder().encode('cos\nsystem\n'), 0x8c, 2, 0x6c, 0x73, 0x85, 0x52, 0x2e]);
-    expect(() => readTorchCheckpoint(zipSync({ 'x/data.pkl': pkl }, { level: 0 }), 'evil.pth')).toThrow(/evil\.pth: the checkpoint calls os\.system.*refusing to load it/);
+    const pkl = Uint8Array.from([
+      0x80,
+      0x02,
+      ...new TextEncoder().encode('cos\nsystem\n'),
+      0x8c,
+      2,
+      0x6c,
+      0x73,
+      0x85,
+      0x52,
+      0x2e,
+    ]);
+    expect(() => readTorchCheckpoint(zipSync({ 'x/data.pkl': pkl }, { level: 0 }), 'evil.pth')).toThrow(
+      /evil\.pth: the checkpoint calls os\.system.*refusing to load it/,
+    );
   });
 });

@@ -31,25 +31,56 @@ export interface TorchCheckpoint {
 
 const STORAGE_WIDTH: Record<string, number> = { FloatStorage: 4, HalfStorage: 2, BFloat16Storage: 2, DoubleStorage: 8 };
 
-interface Global { kind: 'global'; module: string; name: string }
-interface StorageRef { kind: 'storage'; type: string; key: string }
-interface PyObject { kind: 'object'; cls: string; attrs: Map<string, unknown> }
-const isGlobal = (v: unknown, module: string, n: string): boolean => typeof v === 'object' && v !== null && (v as Global).kind === 'global' && (v as Global).module === module && (v as Global).name === n;
-const isTensor = (v: unknown): v is TorchTensor => typeof v === 'object' && v !== null && (v as TorchTensor).data instanceof Float32Array && Array.isArray((v as TorchTensor).dims);
+interface Global {
+  kind: 'global';
+  module: string;
+  name: string;
+}
+interface StorageRef {
+  kind: 'storage';
+  type: string;
+  key: string;
+}
+interface PyObject {
+  kind: 'object';
+  cls: string;
+  attrs: Map<string, unknown>;
+}
+const isGlobal = (v: unknown, module: string, n: string): boolean =>
+  typeof v === 'object' &&
+  v !== null &&
+  (v as Global).kind === 'global' &&
+  (v as Global).module === module &&
+  (v as Global).name === n;
+const isTensor = (v: unknown): v is TorchTensor =>
+  typeof v === 'object' &&
+  v !== null &&
+  (v as TorchTensor).data instanceof Float32Array &&
+  Array.isArray((v as TorchTensor).dims);
 
 /** Read every tensor of a PyTorch zip checkpoint. @param name the file name for error messages */
 export function readTorchCheckpoint(bytes: Uint8Array, name = '<checkpoint bytes>'): TorchCheckpoint {
-  const fail = (message: string, cause?: unknown): never => { throw new DataFormatError({ file: name, message, ...(cause ? { cause } : {}) }); };
+  const fail = (message: string, cause?: unknown): never => {
+    throw new DataFormatError({ file: name, message, ...(cause ? { cause } : {}) });
+  };
   const files = readZipEntries(bytes, name);
   // only what a checkpoint of tensors needs is read: the pickle, its storages and the byte order (TorchScript's code/ is never inflated)
   const read = (k: string): Uint8Array | undefined => files[k]?.read();
-  const pklName = Object.keys(files).filter((k) => k.endsWith('/data.pkl') || k === 'data.pkl').sort((a, b) => a.length - b.length)[0];
+  const pklName = Object.keys(files)
+    .filter((k) => k.endsWith('/data.pkl') || k === 'data.pkl')
+    .sort((a, b) => a.length - b.length)[0];
   if (!pklName) return fail(`no data.pkl inside; entries: ${Object.keys(files).slice(0, 5).join(', ') || '(none)'}`);
   const prefix = pklName.slice(0, -'data.pkl'.length);
-  const torchscript = files[`${prefix}constants.pkl`] !== undefined || Object.keys(files).some((k) => k.startsWith(`${prefix}code/`));
+  const torchscript =
+    files[`${prefix}constants.pkl`] !== undefined || Object.keys(files).some((k) => k.startsWith(`${prefix}code/`));
   const byteorderBytes = read(`${prefix}byteorder`);
-  if (byteorderBytes && new TextDecoder().decode(byteorderBytes).trim() !== 'little') fail('big-endian checkpoints are not supported');
-  const root = unpickle(read(pklName)!, (storage, offset, size, stride) => rebuildTensor(read, prefix, storage, offset, size, stride, fail), fail);
+  if (byteorderBytes && new TextDecoder().decode(byteorderBytes).trim() !== 'little')
+    fail('big-endian checkpoints are not supported');
+  const root = unpickle(
+    read(pklName)!,
+    (storage, offset, size, stride) => rebuildTensor(read, prefix, storage, offset, size, stride, fail),
+    fail,
+  );
   const tensors: Record<string, TorchTensor> = {};
   let kind: TorchCheckpoint['kind'];
   if (root instanceof Map) {
@@ -66,52 +97,90 @@ export function readTorchCheckpoint(bytes: Uint8Array, name = '<checkpoint bytes
 }
 
 /** Tensors of a module object: nn.Module `_parameters`/`_buffers`/`_modules` dicts, or TorchScript attributes. */
-function collectModuleTensors(obj: PyObject, prefix: string, out: Record<string, TorchTensor>, seen: Set<PyObject>): void {
+function collectModuleTensors(
+  obj: PyObject,
+  prefix: string,
+  out: Record<string, TorchTensor>,
+  seen: Set<PyObject>,
+): void {
   if (seen.has(obj)) return; // pickles can hold cycles through the memo
   seen.add(obj);
   const visit = (key: string, v: unknown) => {
     const path = prefix ? `${prefix}.${key}` : key;
     if (isTensor(v)) out[path] = v;
-    else if (v instanceof Map) { for (const [k, x] of v) visit(String(k), x); }
-    else if (typeof v === 'object' && v !== null && (v as PyObject).kind === 'object') collectModuleTensors(v as PyObject, path, out, seen);
+    else if (v instanceof Map) {
+      for (const [k, x] of v) visit(String(k), x);
+    } else if (typeof v === 'object' && v !== null && (v as PyObject).kind === 'object')
+      collectModuleTensors(v as PyObject, path, out, seen);
   };
   const a = obj.attrs;
   if (a.has('_parameters') || a.has('_modules')) {
     // a pickled nn.Module: parameters and buffers at this level, then the children
     for (const dictName of ['_parameters', '_buffers']) {
       const d = a.get(dictName);
-      if (d instanceof Map) for (const [k, v] of d) if (isTensor(v)) out[prefix ? `${prefix}.${String(k)}` : String(k)] = v;
+      if (d instanceof Map)
+        for (const [k, v] of d) if (isTensor(v)) out[prefix ? `${prefix}.${String(k)}` : String(k)] = v;
     }
     const mods = a.get('_modules');
-    if (mods instanceof Map) for (const [k, v] of mods) if (typeof v === 'object' && v !== null && (v as PyObject).kind === 'object') collectModuleTensors(v as PyObject, prefix ? `${prefix}.${String(k)}` : String(k), out, seen);
+    if (mods instanceof Map)
+      for (const [k, v] of mods)
+        if (typeof v === 'object' && v !== null && (v as PyObject).kind === 'object')
+          collectModuleTensors(v as PyObject, prefix ? `${prefix}.${String(k)}` : String(k), out, seen);
     return;
   }
   for (const [k, v] of a) visit(k, v);
 }
 
-function rebuildTensor(read: (entry: string) => Uint8Array | undefined, prefix: string, storage: unknown, offset: unknown, size: unknown, stride: unknown, fail: (m: string) => never): TorchTensor {
+function rebuildTensor(
+  read: (entry: string) => Uint8Array | undefined,
+  prefix: string,
+  storage: unknown,
+  offset: unknown,
+  size: unknown,
+  stride: unknown,
+  fail: (m: string) => never,
+): TorchTensor {
   const s = storage as StorageRef;
   if (typeof s !== 'object' || s === null || s.kind !== 'storage') fail('a tensor without a storage');
-  if (!Number.isSafeInteger(offset) || (offset as number) < 0) fail(`tensor storage offset ${String(offset)} is not a non-negative integer`);
-  if (!Array.isArray(size) || !size.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`tensor size ${JSON.stringify(size)} is not a list of non-negative integers`);
-  if (!Array.isArray(stride) || stride.length !== (size as number[]).length || !stride.every((d) => Number.isSafeInteger(d))) fail(`tensor stride ${JSON.stringify(stride)} does not match size ${JSON.stringify(size)}`);
+  if (!Number.isSafeInteger(offset) || (offset as number) < 0)
+    fail(`tensor storage offset ${String(offset)} is not a non-negative integer`);
+  if (!Array.isArray(size) || !size.every((d) => Number.isSafeInteger(d) && d >= 0))
+    fail(`tensor size ${JSON.stringify(size)} is not a list of non-negative integers`);
+  if (
+    !Array.isArray(stride) ||
+    stride.length !== (size as number[]).length ||
+    !stride.every((d) => Number.isSafeInteger(d))
+  )
+    fail(`tensor stride ${JSON.stringify(stride)} does not match size ${JSON.stringify(size)}`);
   const dims = size as number[];
   const raw = read(`${prefix}data/${s.key}`);
   if (!raw) fail(`storage data/${s.key} is missing`);
-  const width = STORAGE_WIDTH[s.type] ?? fail(`storage type ${s.type} is not supported (float32, float16, bfloat16, float64)`);
+  const width =
+    STORAGE_WIDTH[s.type] ?? fail(`storage type ${s.type} is not supported (float32, float16, bfloat16, float64)`);
   let expect = 1;
   for (let i = dims.length - 1; i >= 0; i--) {
-    if (dims[i]! > 1 && (stride as number[])[i] !== expect) fail(`non-contiguous tensor (size [${dims.join(', ')}], stride [${(stride as number[]).join(', ')}])`);
+    if (dims[i]! > 1 && (stride as number[])[i] !== expect)
+      fail(`non-contiguous tensor (size [${dims.join(', ')}], stride [${(stride as number[]).join(', ')}])`);
     expect *= dims[i]!;
   }
   const count = expect;
-  if (!Number.isSafeInteger(count) || ((offset as number) + count) * width > raw!.byteLength) fail(`storage data/${s.key} (${raw!.byteLength} bytes) is too short for ${count} ${s.type.replace('Storage', '')} values at offset ${String(offset)}`);
+  if (!Number.isSafeInteger(count) || ((offset as number) + count) * width > raw!.byteLength)
+    fail(
+      `storage data/${s.key} (${raw!.byteLength} bytes) is too short for ${count} ${s.type.replace('Storage', '')} values at offset ${String(offset)}`,
+    );
   const sv = new DataView(raw!.buffer, raw!.byteOffset, raw!.byteLength);
   const data = new Float32Array(count);
   const o0 = (offset as number) * width;
   for (let i = 0; i < count; i++) {
     const o = o0 + i * width;
-    data[i] = width === 4 ? sv.getFloat32(o, true) : width === 8 ? sv.getFloat64(o, true) : s.type === 'HalfStorage' ? float16ToNumber(sv.getUint16(o, true)) : bfloat16ToNumber(sv.getUint16(o, true));
+    data[i] =
+      width === 4
+        ? sv.getFloat32(o, true)
+        : width === 8
+          ? sv.getFloat64(o, true)
+          : s.type === 'HalfStorage'
+            ? float16ToNumber(sv.getUint16(o, true))
+            : bfloat16ToNumber(sv.getUint16(o, true));
   }
   return { dims, data };
 }
@@ -120,27 +189,62 @@ function rebuildTensor(read: (entry: string) => Uint8Array | undefined, prefix: 
  * The restricted unpickler. Every opcode consumes at least one byte and every read is bounds-checked, so it ends
  * on any input; memo and stack are bounded by the input size.
  */
-function unpickle(pkl: Uint8Array, tensor: (storage: unknown, offset: unknown, size: unknown, stride: unknown) => TorchTensor, fail: (m: string) => never): unknown {
+function unpickle(
+  pkl: Uint8Array,
+  tensor: (storage: unknown, offset: unknown, size: unknown, stride: unknown) => TorchTensor,
+  fail: (m: string) => never,
+): unknown {
   const dv = new DataView(pkl.buffer, pkl.byteOffset, pkl.byteLength);
   let pos = 0;
   const stack: unknown[] = [];
   const memo = new Map<number, unknown>();
   const marks: number[] = [];
-  const need = (n: number, what: string) => { if (n < 0 || pos + n > pkl.length) fail(`pickle truncated inside ${what} at byte ${pos}`); };
-  const u8 = () => { need(1, 'an opcode argument'); return pkl[pos++]!; };
+  const need = (n: number, what: string) => {
+    if (n < 0 || pos + n > pkl.length) fail(`pickle truncated inside ${what} at byte ${pos}`);
+  };
+  const u8 = () => {
+    need(1, 'an opcode argument');
+    return pkl[pos++]!;
+  };
   const line = () => {
     const s = pos;
     while (pos < pkl.length && pkl[pos] !== 0x0a) pos++;
     if (pos >= pkl.length) fail(`pickle truncated inside a GLOBAL name at byte ${s}`);
     return new TextDecoder().decode(pkl.subarray(s, pos++));
   };
-  const text = (n: number) => { need(n, 'a string'); const s = new TextDecoder().decode(pkl.subarray(pos, pos + n)); pos += n; return s; };
-  const pop = (): unknown => { if (stack.length === 0) fail(`pickle stack underflow at byte ${pos - 1}`); return stack.pop(); };
-  const top = (): unknown => { if (stack.length === 0) fail(`pickle stack underflow at byte ${pos - 1}`); return stack[stack.length - 1]; };
-  const popMark = (): unknown[] => { const m = marks.pop(); if (m === undefined || m > stack.length) fail(`pickle MARK missing at byte ${pos - 1}`); return stack.splice(m!); };
-  const asMap = (v: unknown, op: string): Map<unknown, unknown> => { if (!(v instanceof Map)) fail(`${op} on a ${v === null ? 'None' : typeof v} at byte ${pos - 1}, expected a dict`); return v as Map<unknown, unknown>; };
-  const asList = (v: unknown, op: string): unknown[] => { if (!Array.isArray(v)) fail(`${op} on a non-list at byte ${pos - 1}`); return v as unknown[]; };
-  const u32 = () => { need(4, 'a length'); const v = dv.getUint32(pos, true); pos += 4; return v; };
+  const text = (n: number) => {
+    need(n, 'a string');
+    const s = new TextDecoder().decode(pkl.subarray(pos, pos + n));
+    pos += n;
+    return s;
+  };
+  const pop = (): unknown => {
+    if (stack.length === 0) fail(`pickle stack underflow at byte ${pos - 1}`);
+    return stack.pop();
+  };
+  const top = (): unknown => {
+    if (stack.length === 0) fail(`pickle stack underflow at byte ${pos - 1}`);
+    return stack[stack.length - 1];
+  };
+  const popMark = (): unknown[] => {
+    const m = marks.pop();
+    if (m === undefined || m > stack.length) fail(`pickle MARK missing at byte ${pos - 1}`);
+    return stack.splice(m!);
+  };
+  const asMap = (v: unknown, op: string): Map<unknown, unknown> => {
+    if (!(v instanceof Map)) fail(`${op} on a ${v === null ? 'None' : typeof v} at byte ${pos - 1}, expected a dict`);
+    return v as Map<unknown, unknown>;
+  };
+  const asList = (v: unknown, op: string): unknown[] => {
+    if (!Array.isArray(v)) fail(`${op} on a non-list at byte ${pos - 1}`);
+    return v as unknown[];
+  };
+  const u32 = () => {
+    need(4, 'a length');
+    const v = dv.getUint32(pos, true);
+    pos += 4;
+    return v;
+  };
   const newObject = (cls: unknown): PyObject => {
     const g = cls as Global;
     if (typeof g !== 'object' || g === null || g.kind !== 'global') fail(`NEWOBJ of a non-class at byte ${pos - 1}`);
@@ -148,45 +252,151 @@ function unpickle(pkl: Uint8Array, tensor: (storage: unknown, offset: unknown, s
   };
   const call = (fn: unknown, args: unknown): unknown => {
     const a = Array.isArray(args) ? args : fail(`REDUCE with non-tuple arguments at byte ${pos - 1}`);
-    if (isGlobal(fn, 'collections', 'OrderedDict') || isGlobal(fn, 'builtins', 'dict') || isGlobal(fn, '__builtin__', 'dict')) return new Map();
-    if (isGlobal(fn, 'torch._utils', '_rebuild_tensor_v2') || isGlobal(fn, 'torch._utils', '_rebuild_tensor')) return tensor(a[0], a[1], a[2], a[3]);
-    if (isGlobal(fn, 'torch._utils', '_rebuild_parameter') || isGlobal(fn, 'torch._utils', '_rebuild_parameter_with_state')) return a[0];
+    if (
+      isGlobal(fn, 'collections', 'OrderedDict') ||
+      isGlobal(fn, 'builtins', 'dict') ||
+      isGlobal(fn, '__builtin__', 'dict')
+    )
+      return new Map();
+    if (isGlobal(fn, 'torch._utils', '_rebuild_tensor_v2') || isGlobal(fn, 'torch._utils', '_rebuild_tensor'))
+      return tensor(a[0], a[1], a[2], a[3]);
+    if (
+      isGlobal(fn, 'torch._utils', '_rebuild_parameter') ||
+      isGlobal(fn, 'torch._utils', '_rebuild_parameter_with_state')
+    )
+      return a[0];
     if (isGlobal(fn, 'torch.jit._pickle', 'restore_type_tag')) return a[0];
-    if (isGlobal(fn, 'torch.jit._pickle', 'build_intlist') || isGlobal(fn, 'torch.jit._pickle', 'build_tensorlist') || isGlobal(fn, 'torch.jit._pickle', 'build_doublelist') || isGlobal(fn, 'torch.jit._pickle', 'build_boollist')) return a[0];
+    if (
+      isGlobal(fn, 'torch.jit._pickle', 'build_intlist') ||
+      isGlobal(fn, 'torch.jit._pickle', 'build_tensorlist') ||
+      isGlobal(fn, 'torch.jit._pickle', 'build_doublelist') ||
+      isGlobal(fn, 'torch.jit._pickle', 'build_boollist')
+    )
+      return a[0];
     if (isGlobal(fn, 'copyreg', '_reconstructor') || isGlobal(fn, 'copy_reg', '_reconstructor')) return newObject(a[0]);
     if (isGlobal(fn, 'torch', 'device')) return { kind: 'device', value: a[0] };
     // plain containers a pickled nn.Module holds (e.g. `_non_persistent_buffers_set = set()`), built as data
-    if (isGlobal(fn, 'builtins', 'set') || isGlobal(fn, '__builtin__', 'set') || isGlobal(fn, 'builtins', 'frozenset') || isGlobal(fn, '__builtin__', 'frozenset')) return Array.isArray(a[0]) ? [...(a[0] as unknown[])] : [];
+    if (
+      isGlobal(fn, 'builtins', 'set') ||
+      isGlobal(fn, '__builtin__', 'set') ||
+      isGlobal(fn, 'builtins', 'frozenset') ||
+      isGlobal(fn, '__builtin__', 'frozenset')
+    )
+      return Array.isArray(a[0]) ? [...(a[0] as unknown[])] : [];
     const g = fn as Global;
-    return fail(`the checkpoint calls ${g?.kind === 'global' ? `${g.module}.${g.name}` : 'a non-global'}, which a checkpoint of tensors does not need; refusing to load it`);
+    return fail(
+      `the checkpoint calls ${g?.kind === 'global' ? `${g.module}.${g.name}` : 'a non-global'}, which a checkpoint of tensors does not need; refusing to load it`,
+    );
   };
   for (;;) {
     if (pos >= pkl.length) fail('pickle ended without STOP');
     const op = pkl[pos++]!;
     switch (op) {
-      case 0x80: u8(); break; // PROTO
-      case 0x95: need(8, 'FRAME'); pos += 8; break; // FRAME
-      case 0x63: { const module = line(); stack.push({ kind: 'global', module, name: line() } satisfies Global); break; } // GLOBAL
-      case 0x93: { const n = pop(); const m = pop(); if (typeof n !== 'string' || typeof m !== 'string') fail(`STACK_GLOBAL of non-strings at byte ${pos - 1}`); stack.push({ kind: 'global', module: m as string, name: n as string } satisfies Global); break; }
-      case 0x7d: stack.push(new Map()); break; // EMPTY_DICT
-      case 0x64: { const items = popMark(); const d = new Map(); for (let i = 0; i + 1 < items.length; i += 2) d.set(items[i], items[i + 1]); stack.push(d); break; } // DICT
-      case 0x5d: stack.push([]); break; // EMPTY_LIST
-      case 0x6c: stack.push(popMark()); break; // LIST
-      case 0x29: stack.push([]); break; // EMPTY_TUPLE
-      case 0x28: marks.push(stack.length); break; // MARK
-      case 0x74: stack.push(popMark()); break; // TUPLE
-      case 0x85: stack.push([pop()]); break; // TUPLE1
-      case 0x86: { const b = pop(); const a = pop(); stack.push([a, b]); break; } // TUPLE2
-      case 0x87: { const c = pop(); const b = pop(); const a = pop(); stack.push([a, b, c]); break; } // TUPLE3
-      case 0x58: stack.push(text(u32())); break; // BINUNICODE
-      case 0x8c: stack.push(text(u8())); break; // SHORT_BINUNICODE
-      case 0x8d: { need(8, 'BINUNICODE8'); const n = dv.getBigUint64(pos, true); pos += 8; if (n > BigInt(pkl.length)) fail(`string length ${n} exceeds the pickle`); stack.push(text(Number(n))); break; }
-      case 0x42: { const n = u32(); need(n, 'BINBYTES'); stack.push(pkl.slice(pos, pos + n)); pos += n; break; } // BINBYTES
-      case 0x43: { const n = u8(); need(n, 'SHORT_BINBYTES'); stack.push(pkl.slice(pos, pos + n)); pos += n; break; } // SHORT_BINBYTES
-      case 0x4a: { need(4, 'BININT'); stack.push(dv.getInt32(pos, true)); pos += 4; break; }
-      case 0x4b: stack.push(u8()); break; // BININT1
-      case 0x4d: { need(2, 'BININT2'); stack.push(dv.getUint16(pos, true)); pos += 2; break; }
-      case 0x8a: { // LONG1
+      case 0x80:
+        u8();
+        break; // PROTO
+      case 0x95:
+        need(8, 'FRAME');
+        pos += 8;
+        break; // FRAME
+      case 0x63: {
+        const module = line();
+        stack.push({ kind: 'global', module, name: line() } satisfies Global);
+        break;
+      } // GLOBAL
+      case 0x93: {
+        const n = pop();
+        const m = pop();
+        if (typeof n !== 'string' || typeof m !== 'string') fail(`STACK_GLOBAL of non-strings at byte ${pos - 1}`);
+        stack.push({ kind: 'global', module: m as string, name: n as string } satisfies Global);
+        break;
+      }
+      case 0x7d:
+        stack.push(new Map());
+        break; // EMPTY_DICT
+      case 0x64: {
+        const items = popMark();
+        const d = new Map();
+        for (let i = 0; i + 1 < items.length; i += 2) d.set(items[i], items[i + 1]);
+        stack.push(d);
+        break;
+      } // DICT
+      case 0x5d:
+        stack.push([]);
+        break; // EMPTY_LIST
+      case 0x6c:
+        stack.push(popMark());
+        break; // LIST
+      case 0x29:
+        stack.push([]);
+        break; // EMPTY_TUPLE
+      case 0x28:
+        marks.push(stack.length);
+        break; // MARK
+      case 0x74:
+        stack.push(popMark());
+        break; // TUPLE
+      case 0x85:
+        stack.push([pop()]);
+        break; // TUPLE1
+      case 0x86: {
+        const b = pop();
+        const a = pop();
+        stack.push([a, b]);
+        break;
+      } // TUPLE2
+      case 0x87: {
+        const c = pop();
+        const b = pop();
+        const a = pop();
+        stack.push([a, b, c]);
+        break;
+      } // TUPLE3
+      case 0x58:
+        stack.push(text(u32()));
+        break; // BINUNICODE
+      case 0x8c:
+        stack.push(text(u8()));
+        break; // SHORT_BINUNICODE
+      case 0x8d: {
+        need(8, 'BINUNICODE8');
+        const n = dv.getBigUint64(pos, true);
+        pos += 8;
+        if (n > BigInt(pkl.length)) fail(`string length ${n} exceeds the pickle`);
+        stack.push(text(Number(n)));
+        break;
+      }
+      case 0x42: {
+        const n = u32();
+        need(n, 'BINBYTES');
+        stack.push(pkl.slice(pos, pos + n));
+        pos += n;
+        break;
+      } // BINBYTES
+      case 0x43: {
+        const n = u8();
+        need(n, 'SHORT_BINBYTES');
+        stack.push(pkl.slice(pos, pos + n));
+        pos += n;
+        break;
+      } // SHORT_BINBYTES
+      case 0x4a: {
+        need(4, 'BININT');
+        stack.push(dv.getInt32(pos, true));
+        pos += 4;
+        break;
+      }
+      case 0x4b:
+        stack.push(u8());
+        break; // BININT1
+      case 0x4d: {
+        need(2, 'BININT2');
+        stack.push(dv.getUint16(pos, true));
+        pos += 2;
+        break;
+      }
+      case 0x8a: {
+        // LONG1
         const n = u8();
         need(n, 'LONG1');
         let v = 0n;
@@ -196,25 +406,70 @@ function unpickle(pkl: Uint8Array, tensor: (storage: unknown, offset: unknown, s
         stack.push(Number(v));
         break;
       }
-      case 0x47: { need(8, 'BINFLOAT'); stack.push(dv.getFloat64(pos, false)); pos += 8; break; }
-      case 0x88: stack.push(true); break; // NEWTRUE
-      case 0x89: stack.push(false); break; // NEWFALSE
-      case 0x4e: stack.push(null); break; // NONE
-      case 0x71: memo.set(u8(), top()); break; // BINPUT
-      case 0x72: memo.set(u32(), top()); break; // LONG_BINPUT
-      case 0x94: memo.set(memo.size, top()); break; // MEMOIZE
-      case 0x68: { const k = u8(); if (!memo.has(k)) fail(`BINGET of unknown memo key ${k}`); stack.push(memo.get(k)); break; }
-      case 0x6a: { const k = u32(); if (!memo.has(k)) fail(`LONG_BINGET of unknown memo key ${k}`); stack.push(memo.get(k)); break; }
-      case 0x51: { // BINPERSID
-        const pid = pop();
-        if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 3) fail(`unsupported persistent id at byte ${pos - 1}`);
-        const t = (pid as unknown[])[1] as Global;
-        stack.push({ kind: 'storage', type: typeof t === 'object' && t !== null && t.kind === 'global' ? t.name : String(t), key: String((pid as unknown[])[2]) } satisfies StorageRef);
+      case 0x47: {
+        need(8, 'BINFLOAT');
+        stack.push(dv.getFloat64(pos, false));
+        pos += 8;
         break;
       }
-      case 0x52: { const args = pop(); const fn = pop(); stack.push(call(fn, args)); break; } // REDUCE
-      case 0x81: { const args = pop(); const cls = pop(); void args; stack.push(newObject(cls)); break; } // NEWOBJ
-      case 0x62: { // BUILD: object state; for module objects the state is their attribute dict
+      case 0x88:
+        stack.push(true);
+        break; // NEWTRUE
+      case 0x89:
+        stack.push(false);
+        break; // NEWFALSE
+      case 0x4e:
+        stack.push(null);
+        break; // NONE
+      case 0x71:
+        memo.set(u8(), top());
+        break; // BINPUT
+      case 0x72:
+        memo.set(u32(), top());
+        break; // LONG_BINPUT
+      case 0x94:
+        memo.set(memo.size, top());
+        break; // MEMOIZE
+      case 0x68: {
+        const k = u8();
+        if (!memo.has(k)) fail(`BINGET of unknown memo key ${k}`);
+        stack.push(memo.get(k));
+        break;
+      }
+      case 0x6a: {
+        const k = u32();
+        if (!memo.has(k)) fail(`LONG_BINGET of unknown memo key ${k}`);
+        stack.push(memo.get(k));
+        break;
+      }
+      case 0x51: {
+        // BINPERSID
+        const pid = pop();
+        if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 3)
+          fail(`unsupported persistent id at byte ${pos - 1}`);
+        const t = (pid as unknown[])[1] as Global;
+        stack.push({
+          kind: 'storage',
+          type: typeof t === 'object' && t !== null && t.kind === 'global' ? t.name : String(t),
+          key: String((pid as unknown[])[2]),
+        } satisfies StorageRef);
+        break;
+      }
+      case 0x52: {
+        const args = pop();
+        const fn = pop();
+        stack.push(call(fn, args));
+        break;
+      } // REDUCE
+      case 0x81: {
+        const args = pop();
+        const cls = pop();
+        void args;
+        stack.push(newObject(cls));
+        break;
+      } // NEWOBJ
+      case 0x62: {
+        // BUILD: object state; for module objects the state is their attribute dict
         const state = pop();
         const obj = top();
         if (typeof obj === 'object' && obj !== null && (obj as PyObject).kind === 'object') {
@@ -223,11 +478,31 @@ function unpickle(pkl: Uint8Array, tensor: (storage: unknown, offset: unknown, s
         }
         break;
       }
-      case 0x73: { const v = pop(); const k = pop(); asMap(top(), 'SETITEM').set(k, v); break; }
-      case 0x75: { const items = popMark(); const d = asMap(top(), 'SETITEMS'); for (let i = 0; i + 1 < items.length; i += 2) d.set(items[i], items[i + 1]); break; }
-      case 0x61: { const v = pop(); asList(top(), 'APPEND').push(v); break; }
-      case 0x65: { const items = popMark(); const l = asList(top(), 'APPENDS'); for (const x of items) l.push(x); break; }
-      case 0x2e: return pop(); // STOP
+      case 0x73: {
+        const v = pop();
+        const k = pop();
+        asMap(top(), 'SETITEM').set(k, v);
+        break;
+      }
+      case 0x75: {
+        const items = popMark();
+        const d = asMap(top(), 'SETITEMS');
+        for (let i = 0; i + 1 < items.length; i += 2) d.set(items[i], items[i + 1]);
+        break;
+      }
+      case 0x61: {
+        const v = pop();
+        asList(top(), 'APPEND').push(v);
+        break;
+      }
+      case 0x65: {
+        const items = popMark();
+        const l = asList(top(), 'APPENDS');
+        for (const x of items) l.push(x);
+        break;
+      }
+      case 0x2e:
+        return pop(); // STOP
       default:
         return fail(`unsupported pickle opcode 0x${op.toString(16)} at byte ${pos - 1}`);
     }

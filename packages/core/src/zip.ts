@@ -15,11 +15,15 @@ export interface ZipEntry {
  * buffer of their declared size, which is checked against the deflate limit (at most 1032 × the compressed size).
  */
 export function readZipEntries(bytes: Uint8Array, name: string): Record<string, ZipEntry> {
-  const fail = (message: string): never => { throw new DataFormatError({ file: name, message }); };
+  const fail = (message: string): never => {
+    throw new DataFormatError({ file: name, message });
+  };
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = bytes.length;
-  const u16 = (o: number) => (o + 2 <= n ? dv.getUint16(o, true) : fail(`zip structure runs past the end at byte ${o}`));
-  const u32 = (o: number) => (o + 4 <= n ? dv.getUint32(o, true) : fail(`zip structure runs past the end at byte ${o}`));
+  const u16 = (o: number) =>
+    o + 2 <= n ? dv.getUint16(o, true) : fail(`zip structure runs past the end at byte ${o}`);
+  const u32 = (o: number) =>
+    o + 4 <= n ? dv.getUint32(o, true) : fail(`zip structure runs past the end at byte ${o}`);
   const u64 = (o: number) => {
     if (o + 8 > n) fail(`zip structure runs past the end at byte ${o}`);
     const v = dv.getBigUint64(o, true);
@@ -27,8 +31,15 @@ export function readZipEntries(bytes: Uint8Array, name: string): Record<string, 
   };
   // end of central directory: the last 'PK\5\6' within the final 64 KiB + 22 bytes
   let eocd = -1;
-  for (let o = n - 22; o >= Math.max(0, n - 22 - 0xffff); o--) if (bytes[o] === 0x50 && bytes[o + 1] === 0x4b && bytes[o + 2] === 5 && bytes[o + 3] === 6) { eocd = o; break; }
-  if (eocd < 0) fail('not a zip archive (no end-of-central-directory record); legacy pre-1.6 pickled files are not supported, re-save with torch.save');
+  for (let o = n - 22; o >= Math.max(0, n - 22 - 0xffff); o--)
+    if (bytes[o] === 0x50 && bytes[o + 1] === 0x4b && bytes[o + 2] === 5 && bytes[o + 3] === 6) {
+      eocd = o;
+      break;
+    }
+  if (eocd < 0)
+    fail(
+      'not a zip archive (no end-of-central-directory record); legacy pre-1.6 pickled files are not supported, re-save with torch.save',
+    );
   let entries = u16(eocd + 10);
   let cdSize = u32(eocd + 12);
   let cdOffset = u32(eocd + 16);
@@ -41,8 +52,10 @@ export function readZipEntries(bytes: Uint8Array, name: string): Record<string, 
     cdSize = u64(z64 + 40);
     cdOffset = u64(z64 + 48);
   }
-  if (cdOffset + cdSize > n) fail(`central directory (${cdSize} bytes at ${cdOffset}) runs past the end of the ${n}-byte file`);
-  if (entries * 46 > cdSize) fail(`the central directory says ${entries} entries but holds ${cdSize} bytes (at least 46 per entry)`);
+  if (cdOffset + cdSize > n)
+    fail(`central directory (${cdSize} bytes at ${cdOffset}) runs past the end of the ${n}-byte file`);
+  if (entries * 46 > cdSize)
+    fail(`the central directory says ${entries} entries but holds ${cdSize} bytes (at least 46 per entry)`);
   const out: Record<string, ZipEntry> = {};
   let p = cdOffset;
   for (let i = 0; i < entries; i++) {
@@ -54,7 +67,8 @@ export function readZipEntries(bytes: Uint8Array, name: string): Record<string, 
     const extraLen = u16(p + 30);
     const commentLen = u16(p + 32);
     let local = u32(p + 42);
-    if (p + 46 + nameLen + extraLen + commentLen > cdOffset + cdSize) fail(`central directory entry ${i} runs past the directory`);
+    if (p + 46 + nameLen + extraLen + commentLen > cdOffset + cdSize)
+      fail(`central directory entry ${i} runs past the directory`);
     const entryName = new TextDecoder().decode(bytes.subarray(p + 46, p + 46 + nameLen));
     // ZIP64 extended information (0x0001): the 64-bit values of the fields that hold 0xffffffff, in order
     for (let e = p + 46 + nameLen; e + 4 <= p + 46 + nameLen + extraLen;) {
@@ -62,28 +76,46 @@ export function readZipEntries(bytes: Uint8Array, name: string): Record<string, 
       const len = u16(e + 2);
       if (id === 1) {
         let q = e + 4;
-        if (size === 0xffffffff) { size = u64(q); q += 8; }
-        if (compSize === 0xffffffff) { compSize = u64(q); q += 8; }
-        if (local === 0xffffffff) { local = u64(q); q += 8; }
+        if (size === 0xffffffff) {
+          size = u64(q);
+          q += 8;
+        }
+        if (compSize === 0xffffffff) {
+          compSize = u64(q);
+          q += 8;
+        }
+        if (local === 0xffffffff) {
+          local = u64(q);
+          q += 8;
+        }
       }
       e += 4 + len;
     }
     if (u32(local) !== 0x04034b50) fail(`entry '${entryName}': no local header at byte ${local}`);
     const start = local + 30 + u16(local + 26) + u16(local + 28);
-    if (start + compSize > n) fail(`entry '${entryName}' (${compSize} bytes at ${start}) runs past the end of the file`);
+    if (start + compSize > n)
+      fail(`entry '${entryName}' (${compSize} bytes at ${start}) runs past the end of the file`);
     const data = bytes.subarray(start, start + compSize);
     if (method === 0) {
       if (compSize !== size) fail(`entry '${entryName}' is stored but its sizes differ (${compSize} vs ${size})`);
       out[entryName] = { size, read: () => data };
     } else if (method === 8) {
-      if (size > 1032 * compSize + 1024 || size > 0x7fffffff) fail(`entry '${entryName}' claims ${size} bytes from ${compSize} deflated bytes, beyond what deflate can produce`);
+      if (size > 1032 * compSize + 1024 || size > 0x7fffffff)
+        fail(
+          `entry '${entryName}' claims ${size} bytes from ${compSize} deflated bytes, beyond what deflate can produce`,
+        );
       out[entryName] = {
         size,
         read: () => {
           const buf = new Uint8Array(size);
           let got: Uint8Array;
-          try { got = inflateSync(data, { out: buf }); } catch (error) { return fail(`entry '${entryName}' does not inflate (${(error as Error).message})`); }
-          if (got.length !== size) fail(`entry '${entryName}' inflates to ${got.length} bytes, the directory says ${size}`);
+          try {
+            got = inflateSync(data, { out: buf });
+          } catch (error) {
+            return fail(`entry '${entryName}' does not inflate (${(error as Error).message})`);
+          }
+          if (got.length !== size)
+            fail(`entry '${entryName}' inflates to ${got.length} bytes, the directory says ${size}`);
           return got;
         },
       };

@@ -1,5 +1,11 @@
 // Run from the repository root: pnpm example packages/datasets/examples/fer2013.ts
-import { hespOpenSetSplits, MAFW_11, parseVideoListText, segmentCentreIndices, stratifiedSubset } from '@vlfer/datasets';
+import {
+  hespOpenSetSplits,
+  MAFW_11,
+  parseVideoListText,
+  segmentCentreIndices,
+  stratifiedSubset,
+} from '@vlfer/datasets';
 import { loadImageFolder } from '@vlfer/datasets/node';
 
 const set = await loadImageFolder('../shared/data/fer2013-privatetest'); // class folders; label set inferred
@@ -9,8 +15,19 @@ const sub = stratifiedSubset(set.items, { limit: 70, seed: 0 });
 console.log(`subset ${sub.id}: ${sub.items.length} images, ${new Set(sub.items.map((i) => i.label)).size} classes`);
 
 const split = hespOpenSetSplits('mafw')[19]!;
-console.log('HESP MAFW split 19 known:', split.known.map((i) => MAFW_11.names[i]), 'openness', split.openness.toFixed(3));
+console.log(
+  'HESP MAFW split 19 known:',
+  split.known.map((i) => MAFW_11.names[i]),
+  'openness',
+  split.openness.toFixed(3),
+);
 console.log('16 segment centres of a 40-frame clip:', segmentCentreIndices(40, 16).join(' '));
 try {
-  parseVideoListText('clips/001 40 3\nclips/002 forty 2\n', { file: 'train.txt', labelScheme: 'dfer-clip', labelSet: MAFW_11 });
-} catch (e) { console.log((e as Error).message); }
+  parseVideoListText('clips/001 40 3\nclips/002 forty 2\n', {
+    file: 'train.txt',
+    labelScheme: 'dfer-clip',
+    labelSet: MAFW_11,
+  });
+} catch (e) {
+  console.log((e as Error).message);
+}

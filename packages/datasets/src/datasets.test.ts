@@ -5,7 +5,17 @@ import { createRng, DataFormatError } from '@vlfer/core';
 import { sharedPath } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
 import {
-  BASIC_7, BASIC_8, MAFW_11, canonicalExpression, generateOpenSetSplits, hespOpenSetSplits, nativeToLabelId, openness, partitionBySplit, segmentCentreIndices, tsnTrainIndices,
+  BASIC_7,
+  BASIC_8,
+  MAFW_11,
+  canonicalExpression,
+  generateOpenSetSplits,
+  hespOpenSetSplits,
+  nativeToLabelId,
+  openness,
+  partitionBySplit,
+  segmentCentreIndices,
+  tsnTrainIndices,
 } from './index.js';
 import { loadAffectNetCsv, loadFerPlusCsv, loadImageFolder, loadRafDb, loadVideoList } from './node/index.js';
 
@@ -22,7 +32,15 @@ describe('label sets', () => {
     expect(BASIC_8.names[7]).toBe('contempt');
     expect(MAFW_11.names.slice(8)).toEqual(['anxiety', 'helplessness', 'disappointment']);
     // RAF-DB 1 Surprise … 7 Neutral
-    expect([1, 2, 3, 4, 5, 6, 7].map((i) => BASIC_7.names[nativeToLabelId('raf-db', i, BASIC_7)!])).toEqual(['surprise', 'fear', 'disgust', 'happiness', 'sadness', 'anger', 'neutral']);
+    expect([1, 2, 3, 4, 5, 6, 7].map((i) => BASIC_7.names[nativeToLabelId('raf-db', i, BASIC_7)!])).toEqual([
+      'surprise',
+      'fear',
+      'disgust',
+      'happiness',
+      'sadness',
+      'anger',
+      'neutral',
+    ]);
     // DFEW original labels are 1-based in canonical order
     expect(nativeToLabelId('dfew', 1, BASIC_7)).toBe(0);
     expect(nativeToLabelId('dfew', 0, BASIC_7)).toBeUndefined();
@@ -37,7 +55,15 @@ describe('loadImageFolder', () => {
   it('loads the real FER2013 PrivateTest split with the class counts of its README', async () => {
     const r = await loadImageFolder(sharedPath('data', 'fer2013-privatetest'));
     const byName = Object.fromEntries(r.labelSet.names.map((n, i) => [n, r.counts[i]]));
-    expect(byName).toEqual({ anger: 491, disgust: 55, fear: 528, happiness: 879, neutral: 626, sadness: 594, surprise: 416 });
+    expect(byName).toEqual({
+      anger: 491,
+      disgust: 55,
+      fear: 528,
+      happiness: 879,
+      neutral: 626,
+      sadness: 594,
+      surprise: 416,
+    });
     expect(r.items.length).toBe(3589);
     expect(r.dropped).toEqual([]);
   });
@@ -45,7 +71,9 @@ describe('loadImageFolder', () => {
     const a = tmp();
     touchImage(join(a, 'happy', '1.png'));
     touchImage(join(a, 'bored', '1.png'));
-    await expect(loadImageFolder(a, { labelSet: BASIC_7 })).rejects.toThrow(/class folder 'bored' is not a class of label set 'basic-7'/);
+    await expect(loadImageFolder(a, { labelSet: BASIC_7 })).rejects.toThrow(
+      /class folder 'bored' is not a class of label set 'basic-7'/,
+    );
     const inferred = await loadImageFolder(a);
     expect(inferred.labelSet.names).toEqual(['bored', 'happy']);
     expect(inferred.labelSetReason).toMatch(/custom set/);
@@ -67,40 +95,59 @@ describe('RAF-DB, AffectNet, FERPlus', () => {
   it('reads list_patition_label.txt with aligned image names', async () => {
     const root = tmp();
     mkdirSync(join(root, 'EmoLabel'));
-    writeFileSync(join(root, 'EmoLabel', 'list_patition_label.txt'), 'train_00001.jpg 5\ntest_0001.jpg 1\ntest_0002.jpg 7\n');
-    for (const n of ['train_00001', 'test_0001', 'test_0002']) touchImage(join(root, 'Image', 'aligned', `${n}_aligned.jpg`), Uint8Array.from([0xff, 0xd8, 0xff, 0xe0]));
+    writeFileSync(
+      join(root, 'EmoLabel', 'list_patition_label.txt'),
+      'train_00001.jpg 5\ntest_0001.jpg 1\ntest_0002.jpg 7\n',
+    );
+    for (const n of ['train_00001', 'test_0001', 'test_0002'])
+      touchImage(join(root, 'Image', 'aligned', `${n}_aligned.jpg`), Uint8Array.from([0xff, 0xd8, 0xff, 0xe0]));
     const r = await loadRafDb({ root, split: 'test' });
     expect(r.items.map((i) => BASIC_7.names[i.label])).toEqual(['surprise', 'neutral']);
     expect(r.items[0]!.path.endsWith(join('aligned', 'test_0001_aligned.jpg'))).toBe(true);
     writeFileSync(join(root, 'EmoLabel', 'list_patition_label.txt'), 'test_0001.jpg 9\n');
-    await expect(loadRafDb({ root, split: 'test' })).rejects.toThrow(/list_patition_label\.txt:1 \(field 'label'\): label '9' out of range/);
+    await expect(loadRafDb({ root, split: 'test' })).rejects.toThrow(
+      /list_patition_label\.txt:1 \(field 'label'\): label '9' out of range/,
+    );
   });
   it('maps AffectNet categories, dropping 8–10 only when asked, with counts', async () => {
     const d = tmp();
     const csv = join(d, 'validation.csv');
-    writeFileSync(csv, 'subDirectory_filePath,face_x,expression,valence\n1/a.jpg,0,0,0.1\n1/b.jpg,0,6,0.1\n2/c.jpg,0,9,0\n2/d.jpg,0,7,0\n');
-    await expect(loadAffectNetCsv({ csv, imageRoot: d })).rejects.toThrow(/validation\.csv:4 \(field 'expression'\): category 9 \(uncertain\)/);
+    writeFileSync(
+      csv,
+      'subDirectory_filePath,face_x,expression,valence\n1/a.jpg,0,0,0.1\n1/b.jpg,0,6,0.1\n2/c.jpg,0,9,0\n2/d.jpg,0,7,0\n',
+    );
+    await expect(loadAffectNetCsv({ csv, imageRoot: d })).rejects.toThrow(
+      /validation\.csv:4 \(field 'expression'\): category 9 \(uncertain\)/,
+    );
     const r7 = await loadAffectNetCsv({ csv, imageRoot: d, outOfSet: 'drop' });
     expect(r7.items.map((i) => BASIC_7.names[i.label])).toEqual(['neutral', 'anger']);
-    expect(r7.dropped).toEqual([{ reason: 'expression 9 (uncertain) not in basic-7', count: 1 }, { reason: 'expression 7 (contempt) not in basic-7', count: 1 }]);
+    expect(r7.dropped).toEqual([
+      { reason: 'expression 9 (uncertain) not in basic-7', count: 1 },
+      { reason: 'expression 7 (contempt) not in basic-7', count: 1 },
+    ]);
     const r8 = await loadAffectNetCsv({ csv, imageRoot: d, classes: 8, outOfSet: 'drop' });
     expect(r8.counts[7]).toBe(1);
   });
   it('FERPlus majority vote removes single votes and needs > 50 %', async () => {
     const d = tmp();
     const csv = join(d, 'fer2013new.csv');
-    writeFileSync(csv, [
-      'Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF',
-      'Training,fer0000000.png,4,0,0,1,0,0,0,0,5,0', // single vote removed: 4 vs unknown 5 -> majority unknown
-      'Training,fer0000001.png,0,0,0,0,0,0,0,0,0,10',
-      'PrivateTest,fer0000002.png,2,6,1,1,0,0,0,0,0,0', // happiness 6 of 8 after removal
-      'PrivateTest,,10,0,0,0,0,0,0,0,0,0',
-      'PrivateTest,fer0000004.png,3,0,3,0,0,0,0,0,2,2', // no majority
-    ].join('\n'));
+    writeFileSync(
+      csv,
+      [
+        'Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF',
+        'Training,fer0000000.png,4,0,0,1,0,0,0,0,5,0', // single vote removed: 4 vs unknown 5 -> majority unknown
+        'Training,fer0000001.png,0,0,0,0,0,0,0,0,0,10',
+        'PrivateTest,fer0000002.png,2,6,1,1,0,0,0,0,0,0', // happiness 6 of 8 after removal
+        'PrivateTest,,10,0,0,0,0,0,0,0,0,0',
+        'PrivateTest,fer0000004.png,3,0,3,0,0,0,0,0,2,2', // no majority
+      ].join('\n'),
+    );
     const r = await loadFerPlusCsv({ csv, imageRoot: d });
     expect(r.items).toEqual([{ path: join(d, 'FER2013Test', 'fer0000002.png'), label: 0 }]);
     expect(r.dropped.reduce((s, x) => s + x.count, 0)).toBe(4);
-    await expect(loadFerPlusCsv({ csv, imageRoot: d, noMajority: 'error' })).rejects.toThrow(/fer2013new\.csv:2: majority is 'unknown'/);
+    await expect(loadFerPlusCsv({ csv, imageRoot: d, noMajority: 'error' })).rejects.toThrow(
+      /fer2013new\.csv:2: majority is 'unknown'/,
+    );
   });
 });
 
@@ -117,7 +164,10 @@ describe('loadVideoList', () => {
     const file = join(root, 'set_1_test.txt');
     writeFileSync(file, '/data/authors/frames/00001 3 0\n/data/authors/frames/00002 2 6\n');
     const r = loadVideoList({ file, rebase: { from: '/data/authors', to: root } });
-    expect(r.items.map((i) => [i.numFrames, i.label])).toEqual([[3, 0], [2, 6]]);
+    expect(r.items.map((i) => [i.numFrames, i.label])).toEqual([
+      [3, 0],
+      [2, 6],
+    ]);
     expect(r.counts).toEqual([1, 0, 0, 0, 0, 0, 1]);
   });
   it('names file, line and field for each kind of bad input', () => {
@@ -128,11 +178,16 @@ describe('loadVideoList', () => {
       writeFileSync(file, content);
       expect(() => loadVideoList({ file, ...options })).toThrow(re);
     };
-    bad('frames/a 3 0\nframes/missing 3 0\n', /list\.txt:2 \(field 'frame_dir'\): frame directory .*missing' does not exist/);
+    bad(
+      'frames/a 3 0\nframes/missing 3 0\n',
+      /list\.txt:2 \(field 'frame_dir'\): frame directory .*missing' does not exist/,
+    );
     bad('frames/a 4 0\n', /list\.txt:1 \(field 'num_frames'\): says 4 frames but .* holds 3 images/);
     bad('frames/a 3 7\n', /list\.txt:1 \(field 'label'\): label '7' out of range; expected an integer 0\.\.6/);
     bad('frames/a 3 0\n', /label '0' out of range; expected an integer 1\.\.7/, { labelScheme: 'dfew-original' });
-    bad('frames/a 3 0 Happy\n', /'Happy' contradicts label 0 \(= anger under the mafw-hesp scheme\)/, { labelScheme: 'mafw-hesp' });
+    bad('frames/a 3 0 Happy\n', /'Happy' contradicts label 0 \(= anger under the mafw-hesp scheme\)/, {
+      labelScheme: 'mafw-hesp',
+    });
     writeFileSync(file, 'frames/a 3 3 Happy\n');
     expect(loadVideoList({ file, labelScheme: 'mafw-hesp' }).items[0]!.label).toBe(0);
   });
@@ -149,7 +204,10 @@ describe('frame sampling', () => {
   it('draws one random frame per TSN segment, reproducibly', () => {
     const a = tsnTrainIndices(83, 8, createRng(1));
     expect(a).toEqual(tsnTrainIndices(83, 8, createRng(1)));
-    a.forEach((idx, s) => { expect(idx).toBeGreaterThanOrEqual(s * 10); expect(idx).toBeLessThan(s * 10 + 10); });
+    a.forEach((idx, s) => {
+      expect(idx).toBeGreaterThanOrEqual(s * 10);
+      expect(idx).toBeLessThan(s * 10 + 10);
+    });
     expect(tsnTrainIndices(5, 8, createRng(1))).toEqual(new Array(8).fill(0));
   });
 });
@@ -158,12 +216,21 @@ describe('open-set splits', () => {
   it("reproduces HESP's MAFW lists in canonical ids with openness", () => {
     const s = hespOpenSetSplits('mafw');
     expect(s.length).toBe(20);
-    expect(s.map((x) => x.known.length)).toEqual([...new Array(5).fill(3), ...new Array(5).fill(5), ...new Array(5).fill(6), ...new Array(5).fill(8)]);
+    expect(s.map((x) => x.known.length)).toEqual([
+      ...new Array(5).fill(3),
+      ...new Array(5).fill(5),
+      ...new Array(5).fill(6),
+      ...new Array(5).fill(8),
+    ]);
     // HESP [10,5,6] = disappointment, sad, surprise
     expect(s[0]!.known.map((i) => MAFW_11.names[i])).toEqual(['disappointment', 'sadness', 'surprise']);
     expect(s[0]!.unknown.length).toBe(8);
     expect(s[0]!.openness).toBeCloseTo(0.345, 3);
-    expect(hespOpenSetSplits('afew').map((x) => x.openness.toFixed(3)).filter((v, i, a) => a.indexOf(v) === i)).toEqual(['0.333', '0.225', '0.147', '0.087']);
+    expect(
+      hespOpenSetSplits('afew')
+        .map((x) => x.openness.toFixed(3))
+        .filter((v, i, a) => a.indexOf(v) === i),
+    ).toEqual(['0.333', '0.225', '0.147', '0.087']);
   });
   it('generates seeded splits and partitions with sorted-known remapping', () => {
     const a = generateOpenSetSplits({ labelSet: BASIC_7, knownCounts: [2, 5], seed: 3 });
@@ -173,7 +240,10 @@ describe('open-set splits', () => {
     expect(() => generateOpenSetSplits({ labelSet: BASIC_7, knownCounts: [7], seed: 1 })).toThrow(/knownCounts/);
     const p = partitionBySplit([{ label: 6 }, { label: 2 }, { label: 0 }], { ...a[0]!, known: [6, 2] });
     expect(p.knownClassIds).toEqual([2, 6]);
-    expect(p.known).toEqual([{ label: 1, originalLabel: 6 }, { label: 0, originalLabel: 2 }]);
+    expect(p.known).toEqual([
+      { label: 1, originalLabel: 6 },
+      { label: 0, originalLabel: 2 },
+    ]);
     expect(p.unknown).toEqual([{ label: 0 }]);
     expect(openness(3, 11)).toBeCloseTo(0.345, 3);
   });

@@ -10,8 +10,18 @@ export const SHORT_CLIP_POLICIES = ['repeat-first', 'edge-pad'] as const;
 export type ShortClipPolicy = (typeof SHORT_CLIP_POLICIES)[number];
 
 function check(numFrames: number, numSegments: number, fn: string): void {
-  if (!Number.isInteger(numFrames) || numFrames <= 0) throw new InvalidArgumentError({ functionName: fn, argument: 'numFrames', message: `must be a positive integer, got ${numFrames}` });
-  if (!Number.isInteger(numSegments) || numSegments <= 0) throw new InvalidArgumentError({ functionName: fn, argument: 'numSegments', message: `must be a positive integer, got ${numSegments}` });
+  if (!Number.isInteger(numFrames) || numFrames <= 0)
+    throw new InvalidArgumentError({
+      functionName: fn,
+      argument: 'numFrames',
+      message: `must be a positive integer, got ${numFrames}`,
+    });
+  if (!Number.isInteger(numSegments) || numSegments <= 0)
+    throw new InvalidArgumentError({
+      functionName: fn,
+      argument: 'numSegments',
+      message: `must be a positive integer, got ${numSegments}`,
+    });
 }
 
 function shortClip(numFrames: number, numSegments: number, policy: ShortClipPolicy): number[] {
@@ -24,7 +34,11 @@ function shortClip(numFrames: number, numSegments: number, policy: ShortClipPoli
  * `index_k = floor(tick/2 + tick·k)`, when numFrames > numSegments.
  * Exp-CLIP test uses 16 segments; HESP test uses 8.
  */
-export function segmentCentreIndices(numFrames: number, numSegments = 16, options: { shortClip?: ShortClipPolicy } = {}): number[] {
+export function segmentCentreIndices(
+  numFrames: number,
+  numSegments = 16,
+  options: { shortClip?: ShortClipPolicy } = {},
+): number[] {
   check(numFrames, numSegments, 'segmentCentreIndices');
   if (numFrames <= numSegments) return shortClip(numFrames, numSegments, options.shortClip ?? 'repeat-first');
   const tick = numFrames / numSegments;
@@ -37,7 +51,12 @@ export function segmentCentreIndices(numFrames: number, numSegments = 16, option
  * `numSegments` follow the short-clip policy. (TSN's "sorted random indices" branch only fires for
  * snippet durations > 1, which FER pipelines do not use.)
  */
-export function tsnTrainIndices(numFrames: number, numSegments: number, rng: Rng, options: { shortClip?: ShortClipPolicy } = {}): number[] {
+export function tsnTrainIndices(
+  numFrames: number,
+  numSegments: number,
+  rng: Rng,
+  options: { shortClip?: ShortClipPolicy } = {},
+): number[] {
   check(numFrames, numSegments, 'tsnTrainIndices');
   const avg = Math.floor(numFrames / numSegments);
   if (avg > 0) return Array.from({ length: numSegments }, (_, s) => s * avg + rng.int(avg));

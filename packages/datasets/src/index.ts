@@ -6,16 +6,51 @@
  */
 export type { ImageItem, VideoItem, LoadResult, DroppedCount, DuplicatePolicy } from './types.js';
 export type { ExpressionName, NativeLabelScheme, LabelSetId } from './label-sets.js';
-export { EXP_CLIP_CLASS_ORDER, BASIC_7, BASIC_8, MAFW_11, LABEL_SETS, NATIVE_LABELS, canonicalExpression, nativeToLabelId, getLabelSet, labelSetFromNames, parseLabelSetJson, matchClassName, inferLabelSet } from './label-sets.js';
+export {
+  EXP_CLIP_CLASS_ORDER,
+  BASIC_7,
+  BASIC_8,
+  MAFW_11,
+  LABEL_SETS,
+  NATIVE_LABELS,
+  canonicalExpression,
+  nativeToLabelId,
+  getLabelSet,
+  labelSetFromNames,
+  parseLabelSetJson,
+  matchClassName,
+  inferLabelSet,
+} from './label-sets.js';
 export { IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, isImageFile, isVideoFile } from './media.js';
 export type { CsvRecord } from './csv.js';
 export { parseCsvText } from './csv.js';
-export type { LabelScheme, VideoListEntry, ParseVideoListOptions, RafDbEntry, AffectNetEntry, FerPlusEntry, FerPlusUsage } from './parsers.js';
-export { LABEL_SCHEMES, FERPLUS_USAGES, parseVideoListText, parseRafDbListText, parseAffectNetCsvText, parseFerPlusCsvText } from './parsers.js';
+export type {
+  LabelScheme,
+  VideoListEntry,
+  ParseVideoListOptions,
+  RafDbEntry,
+  AffectNetEntry,
+  FerPlusEntry,
+  FerPlusUsage,
+} from './parsers.js';
+export {
+  LABEL_SCHEMES,
+  FERPLUS_USAGES,
+  parseVideoListText,
+  parseRafDbListText,
+  parseAffectNetCsvText,
+  parseFerPlusCsvText,
+} from './parsers.js';
 export type { DatasetFormat, DatasetInfo, DatasetId } from './registry.js';
 export { DATASETS, DATASET_IDS } from './registry.js';
 export type { ShortClipPolicy } from './frame-sampling.js';
 export { segmentCentreIndices, tsnTrainIndices, SHORT_CLIP_POLICIES } from './frame-sampling.js';
 export type { OpenSetSplit, HespSplitDataset, OpenSetPartition } from './open-set-splits.js';
-export { openness, hespOpenSetSplits, generateOpenSetSplits, explicitOpenSetSplit, partitionBySplit } from './open-set-splits.js';
+export {
+  openness,
+  hespOpenSetSplits,
+  generateOpenSetSplits,
+  explicitOpenSetSplit,
+  partitionBySplit,
+} from './open-set-splits.js';
 export { stratifiedSubset, subsetId } from './subsets.js';

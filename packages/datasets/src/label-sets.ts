@@ -5,25 +5,52 @@ import { DataFormatError, defineLabelSet, InvalidArgumentError, type LabelSet } 
  * the first 8, MAFW all 11 (prompt lists and released heads assume it).
  */
 export const EXP_CLIP_CLASS_ORDER = [
-  'happiness', 'sadness', 'neutral', 'anger', 'surprise', 'disgust', 'fear',
+  'happiness',
+  'sadness',
+  'neutral',
+  'anger',
+  'surprise',
+  'disgust',
+  'fear',
   'contempt',
-  'anxiety', 'helplessness', 'disappointment',
+  'anxiety',
+  'helplessness',
+  'disappointment',
 ] as const;
 export type ExpressionName = (typeof EXP_CLIP_CLASS_ORDER)[number];
 
 /** Spellings seen in dataset folders, CSV headers and annotation texts → canonical name. */
 const ALIASES: Record<string, ExpressionName> = {
-  happy: 'happiness', happiness: 'happiness', joy: 'happiness', hap: 'happiness',
-  sad: 'sadness', sadness: 'sadness', sadnes: 'sadness',
-  neutral: 'neutral', neu: 'neutral',
-  angry: 'anger', anger: 'anger', ang: 'anger',
-  surprise: 'surprise', surprised: 'surprise', sur: 'surprise',
-  disgust: 'disgust', disgusted: 'disgust', dis: 'disgust',
-  fear: 'fear', fearful: 'fear', afraid: 'fear', fea: 'fear',
-  contempt: 'contempt', con: 'contempt',
-  anxiety: 'anxiety', anxious: 'anxiety',
-  helplessness: 'helplessness', helpless: 'helplessness',
-  disappointment: 'disappointment', disappointed: 'disappointment',
+  happy: 'happiness',
+  happiness: 'happiness',
+  joy: 'happiness',
+  hap: 'happiness',
+  sad: 'sadness',
+  sadness: 'sadness',
+  sadnes: 'sadness',
+  neutral: 'neutral',
+  neu: 'neutral',
+  angry: 'anger',
+  anger: 'anger',
+  ang: 'anger',
+  surprise: 'surprise',
+  surprised: 'surprise',
+  sur: 'surprise',
+  disgust: 'disgust',
+  disgusted: 'disgust',
+  dis: 'disgust',
+  fear: 'fear',
+  fearful: 'fear',
+  afraid: 'fear',
+  fea: 'fear',
+  contempt: 'contempt',
+  con: 'contempt',
+  anxiety: 'anxiety',
+  anxious: 'anxiety',
+  helplessness: 'helplessness',
+  helpless: 'helplessness',
+  disappointment: 'disappointment',
+  disappointed: 'disappointment',
 };
 
 /** Canonical expression name for a folder name, label text or class name (case-insensitive), or undefined. */
@@ -53,24 +80,71 @@ export const LABEL_SETS = {
   /** Posed 7-class sets with contempt and no neutral (CK+ peak frames), Exp-CLIP order. */
   'contempt-7': set('contempt-7', ['happiness', 'sadness', 'anger', 'surprise', 'disgust', 'fear', 'contempt']),
   /** CK+ in its own emotion-code order (1 anger, 2 contempt, 3 disgust, 4 fear, 5 happy, 6 sadness, 7 surprise). */
-  'ckplus-7-native': set('ckplus-7-native', ['anger', 'contempt', 'disgust', 'fear', 'happiness', 'sadness', 'surprise']),
+  'ckplus-7-native': set('ckplus-7-native', [
+    'anger',
+    'contempt',
+    'disgust',
+    'fear',
+    'happiness',
+    'sadness',
+    'surprise',
+  ]),
   /** RAF-DB basic, native order (1 Surprise … 7 Neutral). */
   'rafdb-7-native': set('rafdb-7-native', ['surprise', 'fear', 'disgust', 'happiness', 'sadness', 'anger', 'neutral']),
   /** FER2013 `emotion` column order (0 Angry … 6 Neutral). */
-  'fer2013-7-native': set('fer2013-7-native', ['anger', 'disgust', 'fear', 'happiness', 'sadness', 'surprise', 'neutral']),
+  'fer2013-7-native': set('fer2013-7-native', [
+    'anger',
+    'disgust',
+    'fear',
+    'happiness',
+    'sadness',
+    'surprise',
+    'neutral',
+  ]),
   /** AffectNet categories 0..6 (no contempt), native order. */
-  'affectnet-7-native': set('affectnet-7-native', ['neutral', 'happiness', 'sadness', 'surprise', 'fear', 'disgust', 'anger']),
+  'affectnet-7-native': set('affectnet-7-native', [
+    'neutral',
+    'happiness',
+    'sadness',
+    'surprise',
+    'fear',
+    'disgust',
+    'anger',
+  ]),
   /** AffectNet categories 0..7, native order. */
-  'affectnet-8-native': set('affectnet-8-native', ['neutral', 'happiness', 'sadness', 'surprise', 'fear', 'disgust', 'anger', 'contempt']),
+  'affectnet-8-native': set('affectnet-8-native', [
+    'neutral',
+    'happiness',
+    'sadness',
+    'surprise',
+    'fear',
+    'disgust',
+    'anger',
+    'contempt',
+  ]),
   /** FERPlus vote-column order of fer2013new.csv. */
-  'ferplus-8-native': set('ferplus-8-native', ['neutral', 'happiness', 'surprise', 'sadness', 'anger', 'disgust', 'fear', 'contempt']),
+  'ferplus-8-native': set('ferplus-8-native', [
+    'neutral',
+    'happiness',
+    'surprise',
+    'sadness',
+    'anger',
+    'disgust',
+    'fear',
+    'contempt',
+  ]),
 } as const satisfies Record<string, LabelSet>;
 export type LabelSetId = keyof typeof LABEL_SETS;
 
 /** A built-in label set by id. @throws InvalidArgumentError listing the ids */
 export function getLabelSet(id: string): LabelSet {
   const s = (LABEL_SETS as Record<string, LabelSet>)[id];
-  if (!s) throw new InvalidArgumentError({ functionName: 'getLabelSet', argument: 'id', message: `unknown label set '${id}'; built-in: ${Object.keys(LABEL_SETS).join(', ')}` });
+  if (!s)
+    throw new InvalidArgumentError({
+      functionName: 'getLabelSet',
+      argument: 'id',
+      message: `unknown label set '${id}'; built-in: ${Object.keys(LABEL_SETS).join(', ')}`,
+    });
   return s;
 }
 
@@ -82,9 +156,19 @@ export function labelSetFromNames(names: readonly string[], id = `classes:${name
   const cleaned = names.map((n) => n.trim());
   const seen = new Map<string, string>();
   for (const n of cleaned) {
-    if (!n) throw new InvalidArgumentError({ functionName: 'labelSetFromNames', argument: 'names', message: 'contains an empty class name' });
+    if (!n)
+      throw new InvalidArgumentError({
+        functionName: 'labelSetFromNames',
+        argument: 'names',
+        message: 'contains an empty class name',
+      });
     const key = canonicalExpression(n) ?? n.toLowerCase();
-    if (seen.has(key)) throw new InvalidArgumentError({ functionName: 'labelSetFromNames', argument: 'names', message: `'${n}' and '${seen.get(key)}' name the same class` });
+    if (seen.has(key))
+      throw new InvalidArgumentError({
+        functionName: 'labelSetFromNames',
+        argument: 'names',
+        message: `'${n}' and '${seen.get(key)}' name the same class`,
+      });
     seen.set(key, n);
   }
   return defineLabelSet(id, cleaned);
@@ -96,11 +180,21 @@ export function labelSetFromNames(names: readonly string[], id = `classes:${name
  */
 export function parseLabelSetJson(text: string, file: string): LabelSet {
   let v: unknown;
-  try { v = JSON.parse(text.replace(/^\uFEFF/, '')); } catch (error) { throw new DataFormatError({ file, message: `not JSON (${(error as Error).message}); expected ["class", …] or { "id": …, "names": [...] }`, cause: error }); }
+  try {
+    v = JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch (error) {
+    throw new DataFormatError({
+      file,
+      message: `not JSON (${(error as Error).message}); expected ["class", …] or { "id": …, "names": [...] }`,
+      cause: error,
+    });
+  }
   const names = Array.isArray(v) ? v : (v as { names?: unknown })?.names;
   const id = Array.isArray(v) ? undefined : (v as { id?: unknown })?.id;
-  if (!Array.isArray(names) || names.length === 0 || !names.every((n) => typeof n === 'string')) throw new DataFormatError({ file, field: 'names', message: 'expected a non-empty array of class-name strings' });
-  if (id !== undefined && (typeof id !== 'string' || !id)) throw new DataFormatError({ file, field: 'id', message: 'expected a non-empty string' });
+  if (!Array.isArray(names) || names.length === 0 || !names.every((n) => typeof n === 'string'))
+    throw new DataFormatError({ file, field: 'names', message: 'expected a non-empty array of class-name strings' });
+  if (id !== undefined && (typeof id !== 'string' || !id))
+    throw new DataFormatError({ file, field: 'id', message: 'expected a non-empty string' });
   try {
     return labelSetFromNames(names as string[], (id as string | undefined) ?? `file:${file}`);
   } catch (error) {
@@ -131,13 +225,24 @@ export function inferLabelSet(classNames: readonly string[]): { labelSet: LabelS
   const candidates: LabelSet[] = [BASIC_7, BASIC_8, MAFW_11, LABEL_SETS['basic-6'], LABEL_SETS['contempt-7']];
   if (canon.every((c) => c !== undefined)) {
     const wanted = new Set(canon);
-    const exact = candidates.find((s) => s.names.length === wanted.size && s.names.every((n) => wanted.has(n as ExpressionName)));
+    const exact = candidates.find(
+      (s) => s.names.length === wanted.size && s.names.every((n) => wanted.has(n as ExpressionName)),
+    );
     if (exact) return { labelSet: exact, reason: `the folders are exactly the classes of '${exact.id}'` };
-    const containing = candidates.filter((s) => [...wanted].every((c) => s.names.includes(c!))).sort((a, b) => a.names.length - b.names.length)[0];
-    if (containing) return { labelSet: containing, reason: `'${containing.id}' is the smallest built-in set holding the ${wanted.size} folder classes` };
+    const containing = candidates
+      .filter((s) => [...wanted].every((c) => s.names.includes(c!)))
+      .sort((a, b) => a.names.length - b.names.length)[0];
+    if (containing)
+      return {
+        labelSet: containing,
+        reason: `'${containing.id}' is the smallest built-in set holding the ${wanted.size} folder classes`,
+      };
   }
   const sorted = [...classNames].sort();
-  return { labelSet: labelSetFromNames(sorted, `folders:${sorted.join(',')}`), reason: 'the folder names are not all expressions of one built-in set; they form a custom set (sorted)' };
+  return {
+    labelSet: labelSetFromNames(sorted, `folders:${sorted.join(',')}`),
+    reason: 'the folder names are not all expressions of one built-in set; they form a custom set (sorted)',
+  };
 }
 
 /**
@@ -158,7 +263,22 @@ export const NATIVE_LABELS = {
   /** MAFW in the DFER-CLIP/Exp-CLIP lists (0-based) = canonical order. */
   mafw: { base: 0, names: EXP_CLIP_CLASS_ORDER },
   /** MAFW in HESP's annotation files (0-based): alphabetical basic 7, then the 4 compound classes. */
-  'mafw-hesp': { base: 0, names: ['anger', 'disgust', 'fear', 'happiness', 'neutral', 'sadness', 'surprise', 'contempt', 'anxiety', 'helplessness', 'disappointment'] },
+  'mafw-hesp': {
+    base: 0,
+    names: [
+      'anger',
+      'disgust',
+      'fear',
+      'happiness',
+      'neutral',
+      'sadness',
+      'surprise',
+      'contempt',
+      'anxiety',
+      'helplessness',
+      'disappointment',
+    ],
+  },
   /** FERV39k and AFEW in the DFER-CLIP/Exp-CLIP lists (0-based) = canonical order. */
   ferv39k: { base: 0, names: EXP_CLIP_CLASS_ORDER.slice(0, 7) },
   afew: { base: 0, names: EXP_CLIP_CLASS_ORDER.slice(0, 7) },

@@ -27,22 +27,70 @@ export function openness(numKnown: number, numClasses: number): number {
  */
 const HESP_SPLITS = {
   mafw: [
-    [10, 5, 6], [1, 5, 3], [1, 10, 2], [6, 2, 4], [2, 8, 9],
-    [2, 5, 10, 0, 4], [0, 5, 2, 6, 8], [1, 10, 3, 7, 4], [4, 1, 6, 3, 2], [8, 0, 4, 3, 6],
-    [2, 4, 7, 10, 1, 0], [9, 10, 5, 4, 1, 2], [6, 9, 1, 10, 7, 2], [10, 4, 8, 9, 0, 5], [5, 2, 3, 8, 9, 4],
-    [4, 2, 5, 8, 1, 9, 6, 3], [2, 9, 6, 1, 0, 8, 3, 4], [5, 4, 8, 0, 10, 3, 6, 1], [0, 7, 6, 9, 2, 4, 5, 1], [2, 3, 6, 0, 7, 9, 10, 1],
+    [10, 5, 6],
+    [1, 5, 3],
+    [1, 10, 2],
+    [6, 2, 4],
+    [2, 8, 9],
+    [2, 5, 10, 0, 4],
+    [0, 5, 2, 6, 8],
+    [1, 10, 3, 7, 4],
+    [4, 1, 6, 3, 2],
+    [8, 0, 4, 3, 6],
+    [2, 4, 7, 10, 1, 0],
+    [9, 10, 5, 4, 1, 2],
+    [6, 9, 1, 10, 7, 2],
+    [10, 4, 8, 9, 0, 5],
+    [5, 2, 3, 8, 9, 4],
+    [4, 2, 5, 8, 1, 9, 6, 3],
+    [2, 9, 6, 1, 0, 8, 3, 4],
+    [5, 4, 8, 0, 10, 3, 6, 1],
+    [0, 7, 6, 9, 2, 4, 5, 1],
+    [2, 3, 6, 0, 7, 9, 10, 1],
   ],
   afew: [
-    [5, 3], [6, 3], [1, 5], [1, 2], [0, 4],
-    [3, 1, 2], [0, 4, 1], [2, 3, 5], [6, 3, 4], [4, 6, 5],
-    [6, 0, 3, 5], [2, 1, 6, 0], [5, 3, 4, 1], [0, 2, 3, 1], [3, 4, 0, 2],
-    [2, 5, 3, 6, 1], [3, 0, 4, 6, 1], [6, 0, 4, 1, 5], [5, 6, 1, 3, 4], [4, 6, 2, 1, 0],
+    [5, 3],
+    [6, 3],
+    [1, 5],
+    [1, 2],
+    [0, 4],
+    [3, 1, 2],
+    [0, 4, 1],
+    [2, 3, 5],
+    [6, 3, 4],
+    [4, 6, 5],
+    [6, 0, 3, 5],
+    [2, 1, 6, 0],
+    [5, 3, 4, 1],
+    [0, 2, 3, 1],
+    [3, 4, 0, 2],
+    [2, 5, 3, 6, 1],
+    [3, 0, 4, 6, 1],
+    [6, 0, 4, 1, 5],
+    [5, 6, 1, 3, 4],
+    [4, 6, 2, 1, 0],
   ],
   dfew: [
-    [6, 1], [5, 4], [4, 0], [3, 1], [1, 5],
-    [1, 4, 6], [0, 1, 5], [1, 3, 5], [2, 1, 5], [0, 2, 1],
-    [0, 1, 2, 5], [6, 5, 2, 1], [3, 5, 1, 4], [5, 0, 2, 3], [5, 4, 0, 2],
-    [2, 4, 0, 3, 6], [3, 5, 1, 0, 2], [0, 6, 5, 4, 3], [4, 0, 2, 5, 6], [4, 0, 1, 5, 6],
+    [6, 1],
+    [5, 4],
+    [4, 0],
+    [3, 1],
+    [1, 5],
+    [1, 4, 6],
+    [0, 1, 5],
+    [1, 3, 5],
+    [2, 1, 5],
+    [0, 2, 1],
+    [0, 1, 2, 5],
+    [6, 5, 2, 1],
+    [3, 5, 1, 4],
+    [5, 0, 2, 3],
+    [5, 4, 0, 2],
+    [2, 4, 0, 3, 6],
+    [3, 5, 1, 0, 2],
+    [0, 6, 5, 4, 3],
+    [4, 0, 2, 5, 6],
+    [4, 0, 1, 5, 6],
   ],
 } as const;
 export type HespSplitDataset = keyof typeof HESP_SPLITS;
@@ -60,7 +108,13 @@ function makeSplit(index: number | null, known: number[], labelSet: LabelSet): O
 export function hespOpenSetSplits(dataset: HespSplitDataset): OpenSetSplit[] {
   const labelSet = dataset === 'mafw' ? MAFW_11 : BASIC_7;
   const hespNames = NATIVE_LABELS['mafw-hesp'].names;
-  return HESP_SPLITS[dataset].map((ids, index) => makeSplit(index, ids.map((id) => labelSet.names.indexOf(hespNames[id]!)), labelSet));
+  return HESP_SPLITS[dataset].map((ids, index) =>
+    makeSplit(
+      index,
+      ids.map((id) => labelSet.names.indexOf(hespNames[id]!)),
+      labelSet,
+    ),
+  );
 }
 
 /**
@@ -68,18 +122,33 @@ export function hespOpenSetSplits(dataset: HespSplitDataset): OpenSetSplit[] {
  * `perGroup` distinct random known-class subsets (groups in the order given).
  * @default perGroup 5
  */
-export function generateOpenSetSplits(options: { labelSet: LabelSet; knownCounts: number[]; perGroup?: number; seed: number }): OpenSetSplit[] {
+export function generateOpenSetSplits(options: {
+  labelSet: LabelSet;
+  knownCounts: number[];
+  perGroup?: number;
+  seed: number;
+}): OpenSetSplit[] {
   const { labelSet, knownCounts, seed } = options;
   const perGroup = options.perGroup ?? 5;
   const c = labelSet.names.length;
   const rng = createRng(seed);
   const out: OpenSetSplit[] = [];
   for (const k of knownCounts) {
-    if (!Number.isInteger(k) || k < 1 || k >= c) throw new InvalidArgumentError({ functionName: 'generateOpenSetSplits', argument: 'knownCounts', message: `${k} must be an integer in [1, ${c - 1}] for ${c} classes` });
+    if (!Number.isInteger(k) || k < 1 || k >= c)
+      throw new InvalidArgumentError({
+        functionName: 'generateOpenSetSplits',
+        argument: 'knownCounts',
+        message: `${k} must be an integer in [1, ${c - 1}] for ${c} classes`,
+      });
     const seen = new Set<string>();
     let guard = 0;
     while (seen.size < perGroup) {
-      if (++guard > 10_000) throw new InvalidArgumentError({ functionName: 'generateOpenSetSplits', argument: 'perGroup', message: `cannot draw ${perGroup} distinct subsets of ${k} from ${c} classes` });
+      if (++guard > 10_000)
+        throw new InvalidArgumentError({
+          functionName: 'generateOpenSetSplits',
+          argument: 'perGroup',
+          message: `cannot draw ${perGroup} distinct subsets of ${k} from ${c} classes`,
+        });
       const known = rng.shuffled(Array.from({ length: c }, (_, i) => i)).slice(0, k);
       const key = [...known].sort((a, b) => a - b).join(',');
       if (seen.has(key)) continue;
@@ -97,13 +166,16 @@ export function generateOpenSetSplits(options: { labelSet: LabelSet; knownCounts
  */
 export function explicitOpenSetSplit(known: readonly number[], labelSet: LabelSet): OpenSetSplit {
   const c = labelSet.names.length;
-  const fail = (message: string): never => { throw new InvalidArgumentError({ functionName: 'explicitOpenSetSplit', argument: 'known', message }); };
+  const fail = (message: string): never => {
+    throw new InvalidArgumentError({ functionName: 'explicitOpenSetSplit', argument: 'known', message });
+  };
   if (known.length < 2) fail(`needs at least 2 known classes, got ${known.length}`);
   known.forEach((k, i) => {
     if (!Number.isInteger(k) || k < 0 || k >= c) fail(`class id ${k} is outside ${labelSet.id} (0..${c - 1})`);
     if (known.indexOf(k) !== i) fail(`class id ${k} (${labelSet.names[k]}) is listed twice`);
   });
-  if (known.length >= c) fail(`all ${c} classes of ${labelSet.id} are known; an open-set split needs at least one unknown class`);
+  if (known.length >= c)
+    fail(`all ${c} classes of ${labelSet.id} are known; an open-set split needs at least one unknown class`);
   return makeSplit(null, [...known], labelSet);
 }
 
@@ -117,7 +189,10 @@ export interface OpenSetPartition<T> {
 }
 
 /** Partition labelled items by a split. */
-export function partitionBySplit<T extends { label: number }>(items: readonly T[], split: OpenSetSplit): OpenSetPartition<T> {
+export function partitionBySplit<T extends { label: number }>(
+  items: readonly T[],
+  split: OpenSetSplit,
+): OpenSetPartition<T> {
   const knownClassIds = [...split.known].sort((a, b) => a - b);
   const known: (T & { label: number; originalLabel: number })[] = [];
   const unknown: T[] = [];

@@ -1,31 +1,65 @@
 import { describe, expect, it } from 'vitest';
-import { BASIC_7, BASIC_8, getLabelSet, inferLabelSet, labelSetFromNames, LABEL_SETS, matchClassName, parseAffectNetCsvText, parseCsvText, parseFerPlusCsvText, parseLabelSetJson, parseRafDbListText, parseVideoListText, stratifiedSubset, subsetId } from './index.js';
+import {
+  BASIC_7,
+  BASIC_8,
+  getLabelSet,
+  inferLabelSet,
+  labelSetFromNames,
+  LABEL_SETS,
+  matchClassName,
+  parseAffectNetCsvText,
+  parseCsvText,
+  parseFerPlusCsvText,
+  parseLabelSetJson,
+  parseRafDbListText,
+  parseVideoListText,
+  stratifiedSubset,
+  subsetId,
+} from './index.js';
 
 const AFFECT_HEADER = 'subDirectory_filePath,face_x,expression,valence';
 const FERPLUS_HEADER = 'Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF';
 
 describe('strict parsing of annotation text', () => {
   it('AffectNet: an empty expression cell is an error (not label 0 = neutral); a BOM in the header is fine', () => {
-    expect(() => parseAffectNetCsvText(`${AFFECT_HEADER}\n1/a.jpg,0,,0.1\n`, { file: 'training.csv' })).toThrow(/training\.csv:2 \(field 'expression'\): "" is not an AffectNet category 0\.\.10/);
-    expect(() => parseAffectNetCsvText(`${AFFECT_HEADER}\n1/a.jpg,0,3.0,0.1\n`, { file: 'training.csv' })).toThrow(/"3\.0" is not an AffectNet category/);
+    expect(() => parseAffectNetCsvText(`${AFFECT_HEADER}\n1/a.jpg,0,,0.1\n`, { file: 'training.csv' })).toThrow(
+      /training\.csv:2 \(field 'expression'\): "" is not an AffectNet category 0\.\.10/,
+    );
+    expect(() => parseAffectNetCsvText(`${AFFECT_HEADER}\n1/a.jpg,0,3.0,0.1\n`, { file: 'training.csv' })).toThrow(
+      /"3\.0" is not an AffectNet category/,
+    );
     const r = parseAffectNetCsvText(`\uFEFF${AFFECT_HEADER}\n1/a.jpg,0,1,0.1\n`, { file: 'training.csv' });
     expect(r.entries).toEqual([{ path: '1/a.jpg', label: 0, line: 2 }]); // AffectNet 1 = happiness = id 0
   });
   it('FERPlus: a Usage value that is not Training/PublicTest/PrivateTest is an error, even when filtering', () => {
     const row = (usage: string) => `${FERPLUS_HEADER}\n${usage},fer0.png,0,10,0,0,0,0,0,0,0,0\n`;
-    expect(() => parseFerPlusCsvText(row('Privatetest'), { file: 'fer2013new.csv', usage: 'PrivateTest' })).toThrow(/fer2013new\.csv:2 \(field 'Usage'\): 'Privatetest' is not Training, PublicTest, PrivateTest/);
-    expect(parseFerPlusCsvText(`\uFEFF${row('PrivateTest').trimEnd()}\r\n`, { file: 'x.csv' }).entries[0]!.label).toBe(BASIC_8.names.indexOf('happiness'));
-    expect(() => parseFerPlusCsvText(`${FERPLUS_HEADER}\nTraining,a.png,x,10,0,0,0,0,0,0,0,0\n`, { file: 'x.csv' })).toThrow(/x\.csv:2 \(field 'neutral'\): "x" is not a vote count/);
+    expect(() => parseFerPlusCsvText(row('Privatetest'), { file: 'fer2013new.csv', usage: 'PrivateTest' })).toThrow(
+      /fer2013new\.csv:2 \(field 'Usage'\): 'Privatetest' is not Training, PublicTest, PrivateTest/,
+    );
+    expect(parseFerPlusCsvText(`\uFEFF${row('PrivateTest').trimEnd()}\r\n`, { file: 'x.csv' }).entries[0]!.label).toBe(
+      BASIC_8.names.indexOf('happiness'),
+    );
+    expect(() =>
+      parseFerPlusCsvText(`${FERPLUS_HEADER}\nTraining,a.png,x,10,0,0,0,0,0,0,0,0\n`, { file: 'x.csv' }),
+    ).toThrow(/x\.csv:2 \(field 'neutral'\): "x" is not a vote count/);
   });
   it('duplicate rows are an error, or dropped and counted when asked; a repeat with another label is always an error', () => {
     const list = 'frames/a 10 0\nframes/b 10 1\nframes/a 10 0\n';
-    expect(() => parseVideoListText(list, { file: 'list.txt' })).toThrow(/list\.txt:3: frame directory 'frames\/a' is listed twice \(first at line 1\); pass duplicates: 'drop'/);
+    expect(() => parseVideoListText(list, { file: 'list.txt' })).toThrow(
+      /list\.txt:3: frame directory 'frames\/a' is listed twice \(first at line 1\); pass duplicates: 'drop'/,
+    );
     const r = parseVideoListText(list, { file: 'list.txt', duplicates: 'drop' });
     expect(r.entries.length).toBe(2);
     expect(r.dropped).toEqual([{ reason: 'duplicate frame directory', count: 1 }]);
-    expect(() => parseVideoListText('frames/a 10 0\nframes/a 10 2\n', { file: 'list.txt', duplicates: 'drop' })).toThrow(/listed again with another label/);
-    expect(() => parseRafDbListText('train_1.jpg 5\ntrain_1.jpg 5\n', { file: 'rafdb.txt', split: 'train' })).toThrow(/rafdb\.txt:2: image 'train_1\.jpg' is listed twice/);
-    expect(() => parseAffectNetCsvText(`${AFFECT_HEADER}\n1/a.jpg,0,1,0\n1/a.jpg,0,1,0\n`, { file: 'a.csv' })).toThrow(/a\.csv:3: image '1\/a\.jpg' is listed twice/);
+    expect(() =>
+      parseVideoListText('frames/a 10 0\nframes/a 10 2\n', { file: 'list.txt', duplicates: 'drop' }),
+    ).toThrow(/listed again with another label/);
+    expect(() => parseRafDbListText('train_1.jpg 5\ntrain_1.jpg 5\n', { file: 'rafdb.txt', split: 'train' })).toThrow(
+      /rafdb\.txt:2: image 'train_1\.jpg' is listed twice/,
+    );
+    expect(() => parseAffectNetCsvText(`${AFFECT_HEADER}\n1/a.jpg,0,1,0\n1/a.jpg,0,1,0\n`, { file: 'a.csv' })).toThrow(
+      /a\.csv:3: image '1\/a\.jpg' is listed twice/,
+    );
   });
   it('CSV: quotes, CRLF, a quote left open, ragged rows and duplicate columns are handled or named', () => {
     expect(parseCsvText('a,b\r\n"x, ""y""",2\r\n', 'q.csv').records[0]!.cells).toEqual({ a: 'x, "y"', b: '2' });
@@ -37,7 +71,15 @@ describe('strict parsing of annotation text', () => {
 
 describe('label sets for any class list', () => {
   it('has built-in sets for the common datasets, including 7 classes with contempt and the native 8-class orders', () => {
-    expect(getLabelSet('contempt-7').names).toEqual(['happiness', 'sadness', 'anger', 'surprise', 'disgust', 'fear', 'contempt']);
+    expect(getLabelSet('contempt-7').names).toEqual([
+      'happiness',
+      'sadness',
+      'anger',
+      'surprise',
+      'disgust',
+      'fear',
+      'contempt',
+    ]);
     expect(LABEL_SETS['affectnet-8-native'].names[7]).toBe('contempt');
     expect(LABEL_SETS['ferplus-8-native'].names.slice(0, 3)).toEqual(['neutral', 'happiness', 'surprise']);
     expect(() => getLabelSet('nope')).toThrow(/unknown label set 'nope'; built-in: basic-7, basic-8/);
@@ -48,11 +90,18 @@ describe('label sets for any class list', () => {
     expect(matchClassName(BASIC_7, 'sad')).toBe(1);
     expect(matchClassName(custom, 'anger')).toBe(-1);
     expect(() => labelSetFromNames(['happy', 'happiness'])).toThrow(/'happiness' and 'happy' name the same class/);
-    expect(parseLabelSetJson('{"id": "ck", "names": ["anger", "contempt"]}', 'ck.json')).toEqual({ id: 'ck', names: ['anger', 'contempt'] });
-    expect(() => parseLabelSetJson('{"names": []}', 'bad.json')).toThrow(/bad\.json \(field 'names'\): expected a non-empty array/);
+    expect(parseLabelSetJson('{"id": "ck", "names": ["anger", "contempt"]}', 'ck.json')).toEqual({
+      id: 'ck',
+      names: ['anger', 'contempt'],
+    });
+    expect(() => parseLabelSetJson('{"names": []}', 'bad.json')).toThrow(
+      /bad\.json \(field 'names'\): expected a non-empty array/,
+    );
   });
   it('infers a 7-class set with contempt from its folders instead of refusing it', () => {
-    expect(inferLabelSet(['angry', 'contempt', 'disgust', 'fear', 'happy', 'sadness', 'surprise']).labelSet.id).toBe('contempt-7');
+    expect(inferLabelSet(['angry', 'contempt', 'disgust', 'fear', 'happy', 'sadness', 'surprise']).labelSet.id).toBe(
+      'contempt-7',
+    );
     expect(inferLabelSet(['happy', 'sad', 'neutral']).labelSet.id).toBe('basic-7');
     expect(inferLabelSet(['angry', 'contempt', 'happy', 'neutral']).labelSet.id).toBe('basic-8');
     expect(inferLabelSet(['bored', 'happy']).labelSet.names).toEqual(['bored', 'happy']);
@@ -61,7 +110,7 @@ describe('label sets for any class list', () => {
 
 describe('stratified, seeded subsets', () => {
   const items = Array.from({ length: 1000 }, (_, i) => ({ label: i < 600 ? 0 : i < 900 ? 1 : 2, i }));
-  it('keep each class\'s share, every class present, the input order, and are the same for the same seed', () => {
+  it("keep each class's share, every class present, the input order, and are the same for the same seed", () => {
     const s = stratifiedSubset(items, { limit: 30, seed: 1 });
     expect(s.items.length).toBe(30);
     expect([0, 1, 2].map((c) => s.items.filter((x) => x.label === c).length)).toEqual([18, 9, 3]);

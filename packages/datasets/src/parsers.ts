@@ -1,6 +1,14 @@
 import { DataFormatError, type LabelSet } from '@vlfer/core';
 import { parseCount, parseCsvText, requireColumns } from './csv.js';
-import { BASIC_7, BASIC_8, canonicalExpression, MAFW_11, matchClassName, NATIVE_LABELS, nativeToLabelId } from './label-sets.js';
+import {
+  BASIC_7,
+  BASIC_8,
+  canonicalExpression,
+  MAFW_11,
+  matchClassName,
+  NATIVE_LABELS,
+  nativeToLabelId,
+} from './label-sets.js';
 import { DropCounter, type DroppedCount, type DuplicatePolicy } from './types.js';
 
 /**
@@ -15,14 +23,34 @@ export type LabelScheme = (typeof LABEL_SCHEMES)[number];
 /** Tracks keys already seen; a repeat is an error or counted as dropped. */
 class Duplicates {
   private readonly seen = new Map<string, { line: number; label: number }>();
-  constructor(private readonly file: string, private readonly policy: DuplicatePolicy, private readonly drops: DropCounter, private readonly what: string) {}
+  constructor(
+    private readonly file: string,
+    private readonly policy: DuplicatePolicy,
+    private readonly drops: DropCounter,
+    private readonly what: string,
+  ) {}
   /** @returns true when the row is a duplicate to drop */
   check(key: string, label: number, line: number): boolean {
     const prev = this.seen.get(key);
-    if (!prev) { this.seen.set(key, { line, label }); return false; }
-    if (prev.label !== label) throw new DataFormatError({ file: this.file, line, message: `${this.what} '${key}' is listed again with another label (first at line ${prev.line})` });
-    if (this.policy === 'drop') { this.drops.add(`duplicate ${this.what}`); return true; }
-    throw new DataFormatError({ file: this.file, line, message: `${this.what} '${key}' is listed twice (first at line ${prev.line}); pass duplicates: 'drop' (CLI --duplicates drop) to keep the first and count the rest` });
+    if (!prev) {
+      this.seen.set(key, { line, label });
+      return false;
+    }
+    if (prev.label !== label)
+      throw new DataFormatError({
+        file: this.file,
+        line,
+        message: `${this.what} '${key}' is listed again with another label (first at line ${prev.line})`,
+      });
+    if (this.policy === 'drop') {
+      this.drops.add(`duplicate ${this.what}`);
+      return true;
+    }
+    throw new DataFormatError({
+      file: this.file,
+      line,
+      message: `${this.what} '${key}' is listed twice (first at line ${prev.line}); pass duplicates: 'drop' (CLI --duplicates drop) to keep the first and count the rest`,
+    });
   }
 }
 
@@ -51,76 +79,133 @@ export interface ParseVideoListOptions {
  * The label is read by `labelScheme`: 'dfer-clip' (0-based ids of `labelSet`), 'dfew-original' (DFEW's 1-based
  * ids), 'mafw-hesp' (HESP's MAFW order); a label text must agree with the id.
  */
-export function parseVideoListText(text: string, options: ParseVideoListOptions): { entries: VideoListEntry[]; dropped: DroppedCount[]; labelSet: LabelSet } {
+export function parseVideoListText(
+  text: string,
+  options: ParseVideoListOptions,
+): { entries: VideoListEntry[]; dropped: DroppedCount[]; labelSet: LabelSet } {
   const { file } = options;
   const scheme = options.labelScheme ?? 'dfer-clip';
-  if (!(LABEL_SCHEMES as readonly string[]).includes(scheme)) throw new DataFormatError({ file, message: `unknown label scheme '${scheme}'; expected ${LABEL_SCHEMES.join(', ')}` });
+  if (!(LABEL_SCHEMES as readonly string[]).includes(scheme))
+    throw new DataFormatError({
+      file,
+      message: `unknown label scheme '${scheme}'; expected ${LABEL_SCHEMES.join(', ')}`,
+    });
   const labelSet = options.labelSet ?? (scheme === 'mafw-hesp' ? MAFW_11 : BASIC_7);
   const drops = new DropCounter();
   const dups = new Duplicates(file, options.duplicates ?? 'error', drops, 'frame directory');
   const entries: VideoListEntry[] = [];
-  text.replace(/^\uFEFF/, '').split(/\r?\n/).forEach((raw, i) => {
-    const line = i + 1;
-    const t = raw.trim();
-    if (!t) return;
-    const tokens = t.split(/\s+/);
-    if (tokens.length < 3 || tokens.length > 4) throw new DataFormatError({ file, line, message: `expected '<frame_dir> <num_frames> <label> [label text]', got '${t.slice(0, 200)}'` });
-    const [dirToken, nText, labelText, labelName] = tokens as [string, string, string, string | undefined];
-    if (!/^\d{1,9}$/.test(nText) || Number(nText) <= 0) throw new DataFormatError({ file, line, field: 'num_frames', message: `'${nText}' is not a positive integer` });
-    const numFrames = Number(nText);
-    let label: number | undefined;
-    if (/^-?\d{1,9}$/.test(labelText)) {
-      const native = Number(labelText);
-      if (scheme === 'dfer-clip') label = native >= 0 && native < labelSet.names.length ? native : undefined;
-      else label = nativeToLabelId(scheme === 'dfew-original' ? 'dfew' : 'mafw-hesp', native, labelSet);
-    }
-    if (label === undefined) {
-      const range = scheme === 'dfew-original' ? `1..${NATIVE_LABELS.dfew.names.length}` : scheme === 'mafw-hesp' ? `0..${NATIVE_LABELS['mafw-hesp'].names.length - 1}` : `0..${labelSet.names.length - 1}`;
-      throw new DataFormatError({ file, line, field: 'label', message: `label '${labelText}' out of range; expected an integer ${range} (${scheme} scheme, label set ${labelSet.id})` });
-    }
-    if (labelName !== undefined) {
-      const want = labelSet.names[label]!;
-      const c = canonicalExpression(labelName);
-      if (!(c !== undefined ? c === canonicalExpression(want) : labelName.toLowerCase() === want.toLowerCase())) {
-        throw new DataFormatError({ file, line, field: 'label text', message: `'${labelName}' contradicts label ${labelText} (= ${want} under the ${scheme} scheme)` });
+  text
+    .replace(/^\uFEFF/, '')
+    .split(/\r?\n/)
+    .forEach((raw, i) => {
+      const line = i + 1;
+      const t = raw.trim();
+      if (!t) return;
+      const tokens = t.split(/\s+/);
+      if (tokens.length < 3 || tokens.length > 4)
+        throw new DataFormatError({
+          file,
+          line,
+          message: `expected '<frame_dir> <num_frames> <label> [label text]', got '${t.slice(0, 200)}'`,
+        });
+      const [dirToken, nText, labelText, labelName] = tokens as [string, string, string, string | undefined];
+      if (!/^\d{1,9}$/.test(nText) || Number(nText) <= 0)
+        throw new DataFormatError({ file, line, field: 'num_frames', message: `'${nText}' is not a positive integer` });
+      const numFrames = Number(nText);
+      let label: number | undefined;
+      if (/^-?\d{1,9}$/.test(labelText)) {
+        const native = Number(labelText);
+        if (scheme === 'dfer-clip') label = native >= 0 && native < labelSet.names.length ? native : undefined;
+        else label = nativeToLabelId(scheme === 'dfew-original' ? 'dfew' : 'mafw-hesp', native, labelSet);
       }
-    }
-    let dir = dirToken;
-    if (options.rebase && dir.startsWith(options.rebase.from)) dir = options.rebase.to + dir.slice(options.rebase.from.length);
-    if (dups.check(dir, label, line)) return;
-    entries.push({ dir, numFrames, label, line });
-  });
+      if (label === undefined) {
+        const range =
+          scheme === 'dfew-original'
+            ? `1..${NATIVE_LABELS.dfew.names.length}`
+            : scheme === 'mafw-hesp'
+              ? `0..${NATIVE_LABELS['mafw-hesp'].names.length - 1}`
+              : `0..${labelSet.names.length - 1}`;
+        throw new DataFormatError({
+          file,
+          line,
+          field: 'label',
+          message: `label '${labelText}' out of range; expected an integer ${range} (${scheme} scheme, label set ${labelSet.id})`,
+        });
+      }
+      if (labelName !== undefined) {
+        const want = labelSet.names[label]!;
+        const c = canonicalExpression(labelName);
+        if (!(c !== undefined ? c === canonicalExpression(want) : labelName.toLowerCase() === want.toLowerCase())) {
+          throw new DataFormatError({
+            file,
+            line,
+            field: 'label text',
+            message: `'${labelName}' contradicts label ${labelText} (= ${want} under the ${scheme} scheme)`,
+          });
+        }
+      }
+      let dir = dirToken;
+      if (options.rebase && dir.startsWith(options.rebase.from))
+        dir = options.rebase.to + dir.slice(options.rebase.from.length);
+      if (dups.check(dir, label, line)) return;
+      entries.push({ dir, numFrames, label, line });
+    });
   if (entries.length === 0) throw new DataFormatError({ file, message: 'the annotation list has no clips' });
   return { entries, dropped: drops.list(), labelSet };
 }
 
-export interface RafDbEntry { name: string; label: number; line: number }
+export interface RafDbEntry {
+  name: string;
+  label: number;
+  line: number;
+}
 
 /**
  * RAF-DB `list_patition_label.txt` (`train_00001.jpg 5`), native 1..7 (Surprise, Fear, Disgust, Happiness,
  * Sadness, Anger, Neutral) mapped into `labelSet` (default BASIC_7).
  */
-export function parseRafDbListText(text: string, options: { file: string; split: 'train' | 'test'; labelSet?: LabelSet; duplicates?: DuplicatePolicy }): { entries: RafDbEntry[]; dropped: DroppedCount[] } {
+export function parseRafDbListText(
+  text: string,
+  options: { file: string; split: 'train' | 'test'; labelSet?: LabelSet; duplicates?: DuplicatePolicy },
+): { entries: RafDbEntry[]; dropped: DroppedCount[] } {
   const { file } = options;
   const labelSet = options.labelSet ?? BASIC_7;
   const drops = new DropCounter();
   const dups = new Duplicates(file, options.duplicates ?? 'error', drops, 'image');
   const entries: RafDbEntry[] = [];
-  text.replace(/^\uFEFF/, '').split(/\r?\n/).forEach((raw, i) => {
-    const t = raw.trim();
-    if (!t) return;
-    const [name, labelText, ...rest] = t.split(/\s+/);
-    if (!name || labelText === undefined || rest.length > 0) throw new DataFormatError({ file, line: i + 1, message: `expected '<image name> <label 1..7>', got '${t.slice(0, 200)}'` });
-    if (!name.startsWith(`${options.split}_`)) return;
-    const label = /^\d{1,2}$/.test(labelText) ? nativeToLabelId('raf-db', Number(labelText), labelSet) : undefined;
-    if (label === undefined) throw new DataFormatError({ file, line: i + 1, field: 'label', message: `label '${labelText}' out of range; expected an integer 1..7 (RAF-DB basic) whose class is in ${labelSet.id}` });
-    if (dups.check(name, label, i + 1)) return;
-    entries.push({ name, label, line: i + 1 });
-  });
+  text
+    .replace(/^\uFEFF/, '')
+    .split(/\r?\n/)
+    .forEach((raw, i) => {
+      const t = raw.trim();
+      if (!t) return;
+      const [name, labelText, ...rest] = t.split(/\s+/);
+      if (!name || labelText === undefined || rest.length > 0)
+        throw new DataFormatError({
+          file,
+          line: i + 1,
+          message: `expected '<image name> <label 1..7>', got '${t.slice(0, 200)}'`,
+        });
+      if (!name.startsWith(`${options.split}_`)) return;
+      const label = /^\d{1,2}$/.test(labelText) ? nativeToLabelId('raf-db', Number(labelText), labelSet) : undefined;
+      if (label === undefined)
+        throw new DataFormatError({
+          file,
+          line: i + 1,
+          field: 'label',
+          message: `label '${labelText}' out of range; expected an integer 1..7 (RAF-DB basic) whose class is in ${labelSet.id}`,
+        });
+      if (dups.check(name, label, i + 1)) return;
+      entries.push({ name, label, line: i + 1 });
+    });
   return { entries, dropped: drops.list() };
 }
 
-export interface AffectNetEntry { path: string; label: number; line: number }
+export interface AffectNetEntry {
+  path: string;
+  label: number;
+  line: number;
+}
 const AFFECTNET_EXTRA = ['none', 'uncertain', 'non-face'];
 
 /**
@@ -129,7 +214,16 @@ const AFFECTNET_EXTRA = ['none', 'uncertain', 'non-face'];
  * Contempt for 7 classes) are an error unless `outOfSet: 'drop'` (counted by category).
  * @param options.labelSet default BASIC_7 (`classes` 7) or BASIC_8 (8)
  */
-export function parseAffectNetCsvText(text: string, options: { file: string; classes?: 7 | 8; labelSet?: LabelSet; outOfSet?: 'error' | 'drop'; duplicates?: DuplicatePolicy }): { entries: AffectNetEntry[]; dropped: DroppedCount[]; labelSet: LabelSet } {
+export function parseAffectNetCsvText(
+  text: string,
+  options: {
+    file: string;
+    classes?: 7 | 8;
+    labelSet?: LabelSet;
+    outOfSet?: 'error' | 'drop';
+    duplicates?: DuplicatePolicy;
+  },
+): { entries: AffectNetEntry[]; dropped: DroppedCount[]; labelSet: LabelSet } {
   const { file } = options;
   const { header, records } = parseCsvText(text, file);
   requireColumns(file, header, ['subDirectory_filePath', 'expression']);
@@ -138,15 +232,33 @@ export function parseAffectNetCsvText(text: string, options: { file: string; cla
   const dups = new Duplicates(file, options.duplicates ?? 'error', drops, 'image');
   const entries: AffectNetEntry[] = [];
   for (const r of records) {
-    const native = parseCount(r.cells.expression, { file, line: r.line, field: 'expression' }, 'an AffectNet category 0..10');
-    if (native > 10) throw new DataFormatError({ file, line: r.line, field: 'expression', message: `'${r.cells.expression}' is not an AffectNet category 0..10` });
+    const native = parseCount(
+      r.cells.expression,
+      { file, line: r.line, field: 'expression' },
+      'an AffectNet category 0..10',
+    );
+    if (native > 10)
+      throw new DataFormatError({
+        file,
+        line: r.line,
+        field: 'expression',
+        message: `'${r.cells.expression}' is not an AffectNet category 0..10`,
+      });
     const path = r.cells.subDirectory_filePath!;
     if (!path) throw new DataFormatError({ file, line: r.line, field: 'subDirectory_filePath', message: 'is empty' });
     const label = native <= 7 ? nativeToLabelId('affectnet', native, labelSet) : undefined;
     if (label === undefined) {
       const cat = native <= 7 ? NATIVE_LABELS.affectnet.names[native]! : AFFECTNET_EXTRA[native - 8]!;
-      if ((options.outOfSet ?? 'error') === 'drop') { drops.add(`expression ${native} (${cat}) not in ${labelSet.id}`); continue; }
-      throw new DataFormatError({ file, line: r.line, field: 'expression', message: `category ${native} (${cat}) is not in ${labelSet.id}; pass outOfSet: 'drop' to leave such rows out` });
+      if ((options.outOfSet ?? 'error') === 'drop') {
+        drops.add(`expression ${native} (${cat}) not in ${labelSet.id}`);
+        continue;
+      }
+      throw new DataFormatError({
+        file,
+        line: r.line,
+        field: 'expression',
+        message: `category ${native} (${cat}) is not in ${labelSet.id}; pass outOfSet: 'drop' to leave such rows out`,
+      });
     }
     if (dups.check(path, label, r.line)) continue;
     entries.push({ path, label, line: r.line });
@@ -156,9 +268,25 @@ export function parseAffectNetCsvText(text: string, options: { file: string; cla
 
 export const FERPLUS_USAGES = ['Training', 'PublicTest', 'PrivateTest'] as const;
 export type FerPlusUsage = (typeof FERPLUS_USAGES)[number];
-const FERPLUS_VOTE_COLUMNS = ['neutral', 'happiness', 'surprise', 'sadness', 'anger', 'disgust', 'fear', 'contempt', 'unknown', 'NF'];
+const FERPLUS_VOTE_COLUMNS = [
+  'neutral',
+  'happiness',
+  'surprise',
+  'sadness',
+  'anger',
+  'disgust',
+  'fear',
+  'contempt',
+  'unknown',
+  'NF',
+];
 
-export interface FerPlusEntry { usage: FerPlusUsage; imageName: string; label: number; line: number }
+export interface FerPlusEntry {
+  usage: FerPlusUsage;
+  imageName: string;
+  label: number;
+  line: number;
+}
 
 /**
  * FERPlus `fer2013new.csv` by majority vote, as Microsoft's FERPlus `majority` mode: votes of 1 are removed as
@@ -166,7 +294,16 @@ export interface FerPlusEntry { usage: FerPlusUsage; imageName: string; label: n
  * emotions. `Usage` must be exactly Training, PublicTest or PrivateTest (a typo is an error, not a silent drop);
  * votes must be integers. Rows without a majority or an image name: `noMajority` 'drop' (counted, default) or 'error'.
  */
-export function parseFerPlusCsvText(text: string, options: { file: string; usage?: FerPlusUsage; labelSet?: LabelSet; noMajority?: 'drop' | 'error'; duplicates?: DuplicatePolicy }): { entries: FerPlusEntry[]; dropped: DroppedCount[]; labelSet: LabelSet } {
+export function parseFerPlusCsvText(
+  text: string,
+  options: {
+    file: string;
+    usage?: FerPlusUsage;
+    labelSet?: LabelSet;
+    noMajority?: 'drop' | 'error';
+    duplicates?: DuplicatePolicy;
+  },
+): { entries: FerPlusEntry[]; dropped: DroppedCount[]; labelSet: LabelSet } {
   const { file } = options;
   const { header, records } = parseCsvText(text, file);
   requireColumns(file, header, ['Usage', 'Image name', ...FERPLUS_VOTE_COLUMNS]);
@@ -178,25 +315,46 @@ export function parseFerPlusCsvText(text: string, options: { file: string; usage
   for (const r of records) {
     const line = r.line;
     const usage = r.cells.Usage as FerPlusUsage;
-    if (!(FERPLUS_USAGES as readonly string[]).includes(usage)) throw new DataFormatError({ file, line, field: 'Usage', message: `'${r.cells.Usage}' is not ${FERPLUS_USAGES.join(', ')} (exact spelling)` });
+    if (!(FERPLUS_USAGES as readonly string[]).includes(usage))
+      throw new DataFormatError({
+        file,
+        line,
+        field: 'Usage',
+        message: `'${r.cells.Usage}' is not ${FERPLUS_USAGES.join(', ')} (exact spelling)`,
+      });
     const votes = FERPLUS_VOTE_COLUMNS.map((c) => {
       const v = parseCount(r.cells[c], { file, line, field: c }, 'a vote count');
       return v <= 1 ? 0 : v;
     });
     if (options.usage && usage !== options.usage) continue;
     const fail = (reason: string) => {
-      if (policy === 'drop') { drops.add(reason); return; }
+      if (policy === 'drop') {
+        drops.add(reason);
+        return;
+      }
       throw new DataFormatError({ file, line, message: `${reason}; pass noMajority: 'drop' to leave such rows out` });
     };
     const imageName = r.cells['Image name']!;
-    if (!imageName) { fail('no image name (image removed by FERPlus)'); continue; }
+    if (!imageName) {
+      fail('no image name (image removed by FERPlus)');
+      continue;
+    }
     const total = votes.reduce((s, v) => s + v, 0);
     let top = 0;
     for (let k = 1; k < votes.length; k++) if (votes[k]! > votes[top]!) top = k;
-    if (total === 0 || votes[top]! <= 0.5 * total) { fail('no majority emotion'); continue; }
-    if (top >= 8) { fail(`majority is '${FERPLUS_VOTE_COLUMNS[top]}'`); continue; }
+    if (total === 0 || votes[top]! <= 0.5 * total) {
+      fail('no majority emotion');
+      continue;
+    }
+    if (top >= 8) {
+      fail(`majority is '${FERPLUS_VOTE_COLUMNS[top]}'`);
+      continue;
+    }
     const label = matchClassName(labelSet, NATIVE_LABELS.ferplus.names[top]!);
-    if (label < 0) { fail(`majority '${NATIVE_LABELS.ferplus.names[top]}' is not in ${labelSet.id}`); continue; }
+    if (label < 0) {
+      fail(`majority '${NATIVE_LABELS.ferplus.names[top]}' is not in ${labelSet.id}`);
+      continue;
+    }
     if (dups.check(`${usage}/${imageName}`, label, line)) continue;
     entries.push({ usage, imageName, label, line });
   }

@@ -7,21 +7,42 @@ import { createRng, InvalidArgumentError } from '@vlfer/core';
  * subset, which `subsetId` names for run ids and outputs. `limit` ≥ the set size returns every item.
  * @returns the items and their indices in the input
  */
-export function stratifiedSubset<T extends { label: number }>(items: readonly T[], options: { limit: number; seed: number }): { items: T[]; indices: number[]; id: string } {
+export function stratifiedSubset<T extends { label: number }>(
+  items: readonly T[],
+  options: { limit: number; seed: number },
+): { items: T[]; indices: number[]; id: string } {
   const { limit, seed } = options;
-  if (!Number.isInteger(limit) || limit <= 0) throw new InvalidArgumentError({ functionName: 'stratifiedSubset', argument: 'limit', message: `must be a positive integer, got ${limit}` });
-  if (!Number.isInteger(seed)) throw new InvalidArgumentError({ functionName: 'stratifiedSubset', argument: 'seed', message: `must be an integer, got ${seed}` });
+  if (!Number.isInteger(limit) || limit <= 0)
+    throw new InvalidArgumentError({
+      functionName: 'stratifiedSubset',
+      argument: 'limit',
+      message: `must be a positive integer, got ${limit}`,
+    });
+  if (!Number.isInteger(seed))
+    throw new InvalidArgumentError({
+      functionName: 'stratifiedSubset',
+      argument: 'seed',
+      message: `must be an integer, got ${seed}`,
+    });
   const id = subsetId(limit, seed);
   if (limit >= items.length) return { items: [...items], indices: items.map((_, i) => i), id };
   const byClass = new Map<number, number[]>();
-  items.forEach((it, i) => { const l = byClass.get(it.label); if (l) l.push(i); else byClass.set(it.label, [i]); });
+  items.forEach((it, i) => {
+    const l = byClass.get(it.label);
+    if (l) l.push(i);
+    else byClass.set(it.label, [i]);
+  });
   const classes = [...byClass.keys()].sort((a, b) => a - b);
   // largest-remainder allocation, then every present class gets ≥ 1 while items can be moved from the largest
   const quota = classes.map((c) => (limit * byClass.get(c)!.length) / items.length);
   const alloc = quota.map(Math.floor);
   let left = limit - alloc.reduce((a, b) => a + b, 0);
   const order = classes.map((_, k) => k).sort((a, b) => quota[b]! - alloc[b]! - (quota[a]! - alloc[a]!) || a - b);
-  for (const k of order) { if (left === 0) break; alloc[k]!++; left--; }
+  for (const k of order) {
+    if (left === 0) break;
+    alloc[k]!++;
+    left--;
+  }
   for (let k = 0; k < classes.length && limit >= classes.length; k++) {
     if (alloc[k] === 0) {
       const donor = alloc.indexOf(Math.max(...alloc));

@@ -8,7 +8,10 @@ import { classify, encodeImages, loadClip } from '@vlfer/encoders/node';
 // This is the random-weight test CLIP, so the predictions mean nothing.
 const clip = await loadClip({ model: '../shared/fixtures/tiny-clip' });
 const dir = '../shared/data/fer2013-privatetest/happy';
-const files = readdirSync(dir).sort().slice(0, 3).map((f) => join(dir, f));
+const files = readdirSync(dir)
+  .sort()
+  .slice(0, 3)
+  .map((f) => join(dir, f));
 
 // One call: each image's labels with probabilities (softmax of 100 × cosine), highest first.
 const results = await classify(clip, files, { labels: ['happiness', 'sadness', 'anger'] });
@@ -16,8 +19,16 @@ console.log(files[0]!.split('/').pop(), results[0]!.map((s) => `${s.label} ${s.s
 
 // The primitives under it: features once, then any classifier (Exp-CLIP preprocessing, two templates per class).
 const { features } = await encodeImages({ model: clip, items: files, mode: 'exp-clip' }); // [3, D]
-const zs = await buildZeroShotClassifier({ model: clip, classNames: ['happiness', 'sadness', 'anger'], prompts: { templates: ['an expression of {}.', 'a photo of a face with an expression of {}.'] } });
+const zs = await buildZeroShotClassifier({
+  model: clip,
+  classNames: ['happiness', 'sadness', 'anger'],
+  prompts: { templates: ['an expression of {}.', 'a photo of a face with an expression of {}.'] },
+});
 const logits = await zs.classify(features); // [3, 3]: logits averaged over each class's prompts
 console.log('features', features.dims, 'text features', zs.textFeatures.dims, 'logits', logits.dims);
-console.log(labelScores(logits, zs.classNames).map((r) => r[0]!.label).join(' '));
+console.log(
+  labelScores(logits, zs.classNames)
+    .map((r) => r[0]!.label)
+    .join(' '),
+);
 await clip.dispose();

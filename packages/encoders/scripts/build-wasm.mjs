@@ -28,7 +28,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const source = resampleModuleSource(await compileResampleWat());
   if (process.argv.includes('--check')) {
     if (readFileSync(out, 'utf8') !== source) {
-      process.stderr.write(`${out} is not the compiled src/pil-resample.wat: run pnpm --filter @vlfer/encoders build:wasm\n`);
+      process.stderr.write(
+        `${out} is not the compiled src/pil-resample.wat: run pnpm --filter @vlfer/encoders build:wasm\n`,
+      );
       process.exit(1);
     }
   } else {

@@ -1,4 +1,12 @@
-import { buildModel, constant, DataFormatError, type AttrValue, type Initializer, type NodeSpec, type ValueSpec } from '@vlfer/core';
+import {
+  buildModel,
+  constant,
+  DataFormatError,
+  type AttrValue,
+  type Initializer,
+  type NodeSpec,
+  type ValueSpec,
+} from '@vlfer/core';
 
 /**
  * Forward + vector-Jacobian-product (VJP) graphs of the CLIP towers (Hugging Face CLIPTextModelWithProjection /
@@ -41,7 +49,10 @@ class Graph {
   readonly nodes: NodeSpec[] = [];
   readonly inputs: ValueSpec[] = [];
   readonly initializers: Initializer[] = [];
-  constructor(private readonly weights?: ClipWeights, private readonly weightsFile = 'model.safetensors') {}
+  constructor(
+    private readonly weights?: ClipWeights,
+    private readonly weightsFile = 'model.safetensors',
+  ) {}
   private n = 0;
   private consts = new Map<string, string>();
   op(op: string, inputs: string[], attrs?: Record<string, AttrValue>): string {
@@ -56,12 +67,20 @@ class Graph {
   }
   f(v: number): string {
     const key = `f${v}`;
-    if (!this.consts.has(key)) { const nm = `cf_${this.consts.size}`; this.nodes.push(constant(nm, 'float32', [v])); this.consts.set(key, nm); }
+    if (!this.consts.has(key)) {
+      const nm = `cf_${this.consts.size}`;
+      this.nodes.push(constant(nm, 'float32', [v]));
+      this.consts.set(key, nm);
+    }
     return this.consts.get(key)!;
   }
   ints(v: number[]): string {
     const key = `i${v.join(',')}`;
-    if (!this.consts.has(key)) { const nm = `ci_${this.consts.size}`; this.nodes.push(constant(nm, 'int64', v, [v.length])); this.consts.set(key, nm); }
+    if (!this.consts.has(key)) {
+      const nm = `ci_${this.consts.size}`;
+      this.nodes.push(constant(nm, 'int64', v, [v.length]));
+      this.consts.set(key, nm);
+    }
     return this.consts.get(key)!;
   }
   constTensor(values: number[], dims: number[]): string {
@@ -76,21 +95,50 @@ class Graph {
   weight(name: string, dims: number[]): string {
     if (!this.weights) return this.input(name, dims);
     const w = this.weights[name];
-    if (!w) throw new DataFormatError({ file: this.weightsFile, field: name, message: 'weight missing (expected the Hugging Face CLIPModel key names)' });
-    if (w.dims.length !== dims.length || w.dims.some((d, i) => d !== dims[i])) throw new DataFormatError({ file: this.weightsFile, field: name, message: `has shape [${w.dims.join(', ')}], the config implies [${dims.join(', ')}]` });
+    if (!w)
+      throw new DataFormatError({
+        file: this.weightsFile,
+        field: name,
+        message: 'weight missing (expected the Hugging Face CLIPModel key names)',
+      });
+    if (w.dims.length !== dims.length || w.dims.some((d, i) => d !== dims[i]))
+      throw new DataFormatError({
+        file: this.weightsFile,
+        field: name,
+        message: `has shape [${w.dims.join(', ')}], the config implies [${dims.join(', ')}]`,
+      });
     this.initializers.push({ name, dims, data: w.data });
     return name;
   }
   model(name: string, outputs: ValueSpec[]): Uint8Array {
-    return buildModel({ name, nodes: this.nodes, inputs: this.inputs, outputs, initializers: this.initializers, opset: 17 });
+    return buildModel({
+      name,
+      nodes: this.nodes,
+      inputs: this.inputs,
+      outputs,
+      initializers: this.initializers,
+      opset: 17,
+    });
   }
   // helpers
-  add(a: string, b: string) { return this.op('Add', [a, b]); }
-  sub(a: string, b: string) { return this.op('Sub', [a, b]); }
-  mul(a: string, b: string) { return this.op('Mul', [a, b]); }
-  matmul(a: string, b: string) { return this.op('MatMul', [a, b]); }
-  t2(a: string) { return this.op('Transpose', [a], { perm: [1, 0] }); }
-  mean(a: string) { return this.op('ReduceMean', [a], { axes: [-1], keepdims: 1 }); }
+  add(a: string, b: string) {
+    return this.op('Add', [a, b]);
+  }
+  sub(a: string, b: string) {
+    return this.op('Sub', [a, b]);
+  }
+  mul(a: string, b: string) {
+    return this.op('Mul', [a, b]);
+  }
+  matmul(a: string, b: string) {
+    return this.op('MatMul', [a, b]);
+  }
+  t2(a: string) {
+    return this.op('Transpose', [a], { perm: [1, 0] });
+  }
+  mean(a: string) {
+    return this.op('ReduceMean', [a], { axes: [-1], keepdims: 1 });
+  }
 }
 
 /** y = x·Wᵀ + b over the last axis. */
@@ -99,7 +147,11 @@ function linear(g: Graph, x: string, w: string, b: string | undefined) {
   return b ? g.add(y, b) : y;
 }
 
-interface LnSaved { xhat: string; rstd: string; gamma: string }
+interface LnSaved {
+  xhat: string;
+  rstd: string;
+  gamma: string;
+}
 function layerNorm(g: Graph, x: string, gamma: string, beta: string, eps: number): { y: string; saved: LnSaved } {
   const mu = g.mean(x);
   const xc = g.sub(x, mu);
@@ -116,8 +168,21 @@ function layerNormBackward(g: Graph, dy: string, s: LnSaved): string {
 }
 
 interface LayerSaved {
-  ln1: LnSaved; ln2: LnSaved; q: string; k: string; v: string; p: string; h1: string; z: string; sig: string;
-  wq: string; wk: string; wv: string; wo: string; w1: string; w2: string;
+  ln1: LnSaved;
+  ln2: LnSaved;
+  q: string;
+  k: string;
+  v: string;
+  p: string;
+  h1: string;
+  z: string;
+  sig: string;
+  wq: string;
+  wk: string;
+  wv: string;
+  wo: string;
+  w1: string;
+  w2: string;
 }
 
 /** [B, L, D] → [B, H, L, hd] */
@@ -129,12 +194,21 @@ function mergeHeads(g: Graph, x: string) {
   return g.op('Reshape', [g.op('Transpose', [x], { perm: [0, 2, 1, 3] }), g.ints([0, 0, -1])]);
 }
 
-function encoderLayer(g: Graph, x: string, prefix: string, a: ClipTowerArch, mask: string | undefined): { out: string; saved: LayerSaved } {
+function encoderLayer(
+  g: Graph,
+  x: string,
+  prefix: string,
+  a: ClipTowerArch,
+  mask: string | undefined,
+): { out: string; saved: LayerSaved } {
   const D = a.hiddenSize;
   const I = a.intermediateSize;
   const w = (n: string, dims: number[]) => g.weight(`${prefix}.${n}`, dims);
   const ln1 = layerNorm(g, x, w('layer_norm1.weight', [D]), w('layer_norm1.bias', [D]), a.layerNormEps);
-  const wq = w('self_attn.q_proj.weight', [D, D]), wk = w('self_attn.k_proj.weight', [D, D]), wv = w('self_attn.v_proj.weight', [D, D]), wo = w('self_attn.out_proj.weight', [D, D]);
+  const wq = w('self_attn.q_proj.weight', [D, D]),
+    wk = w('self_attn.k_proj.weight', [D, D]),
+    wv = w('self_attn.v_proj.weight', [D, D]),
+    wo = w('self_attn.out_proj.weight', [D, D]);
   const scale = (D / a.numHeads) ** -0.5;
   const q = splitHeads(g, g.mul(linear(g, ln1.y, wq, w('self_attn.q_proj.bias', [D])), g.f(scale)), a.numHeads);
   const k = splitHeads(g, linear(g, ln1.y, wk, w('self_attn.k_proj.bias', [D])), a.numHeads);
@@ -145,7 +219,8 @@ function encoderLayer(g: Graph, x: string, prefix: string, a: ClipTowerArch, mas
   const o = mergeHeads(g, g.matmul(p, v));
   const h1 = g.add(x, linear(g, o, wo, w('self_attn.out_proj.bias', [D])));
   const ln2 = layerNorm(g, h1, w('layer_norm2.weight', [D]), w('layer_norm2.bias', [D]), a.layerNormEps);
-  const w1 = w('mlp.fc1.weight', [I, D]), w2 = w('mlp.fc2.weight', [D, I]);
+  const w1 = w('mlp.fc1.weight', [I, D]),
+    w2 = w('mlp.fc2.weight', [D, I]);
   const z = linear(g, ln2.y, w1, w('mlp.fc1.bias', [I]));
   const sig = g.op('Sigmoid', [g.mul(z, g.f(1.702))]);
   const out = g.add(h1, linear(g, g.mul(z, sig), w2, w('mlp.fc2.bias', [D])));
@@ -168,7 +243,10 @@ function encoderLayerBackward(g: Graph, dOut: string, s: LayerSaved, a: ClipTowe
   const scale = (a.hiddenSize / a.numHeads) ** -0.5;
   const dQ = g.mul(g.matmul(dS, s.k), g.f(scale)); // q was scaled after the projection
   const dK = g.matmul(g.op('Transpose', [dS], { perm: [0, 1, 3, 2] }), s.q);
-  const dLn1 = g.add(g.add(g.matmul(mergeHeads(g, dQ), s.wq), g.matmul(mergeHeads(g, dK), s.wk)), g.matmul(mergeHeads(g, dV), s.wv));
+  const dLn1 = g.add(
+    g.add(g.matmul(mergeHeads(g, dQ), s.wq), g.matmul(mergeHeads(g, dK), s.wk)),
+    g.matmul(mergeHeads(g, dV), s.wv),
+  );
   return g.add(dH1, layerNormBackward(g, dLn1, s.ln1));
 }
 
@@ -188,7 +266,9 @@ export function textTowerVjpModel(a: ClipTowerArch, options: TowerGraphOptions =
   // positions 0..L-1 and the causal mask (−1e9 above the diagonal)
   const L = g.op('Gather', [g.op('Shape', [x]), g.ints([1])], { axis: 0 });
   const posL = g.op('Slice', [pos, g.ints([0]), L, g.ints([0])]);
-  const ones = g.op('ConstantOfShape', [g.op('Concat', [L, L], { axis: 0 })], { value: { tensor: { type: 'float32', values: [1], dims: [1] } } });
+  const ones = g.op('ConstantOfShape', [g.op('Concat', [L, L], { axis: 0 })], {
+    value: { tensor: { type: 'float32', values: [1], dims: [1] } },
+  });
   const mask = g.mul(g.sub(g.f(1), g.op('Trilu', [ones], { upper: 0 })), g.f(-1e9));
   let h = g.add(x, posL);
   const saved: LayerSaved[] = [];
@@ -197,7 +277,13 @@ export function textTowerVjpModel(a: ClipTowerArch, options: TowerGraphOptions =
     saved.push(l.saved);
     h = l.out;
   }
-  const fin = layerNorm(g, h, g.weight('text_model.final_layer_norm.weight', [D]), g.weight('text_model.final_layer_norm.bias', [D]), a.layerNormEps);
+  const fin = layerNorm(
+    g,
+    h,
+    g.weight('text_model.final_layer_norm.weight', [D]),
+    g.weight('text_model.final_layer_norm.bias', [D]),
+    a.layerNormEps,
+  );
   const pooled = g.op('Squeeze', [g.matmul(g.op('Unsqueeze', [eot, g.ints([1])]), fin.y), g.ints([1])]);
   const wp = g.weight('text_projection.weight', [a.projectionDim, D]);
   g.name(linear(g, pooled, wp, undefined), 'text_embeds');
@@ -209,7 +295,10 @@ export function textTowerVjpModel(a: ClipTowerArch, options: TowerGraphOptions =
   d = layerNormBackward(g, d, fin.saved);
   for (let i = a.numLayers - 1; i >= 0; i--) d = encoderLayerBackward(g, d, saved[i]!, a);
   g.name(d, 'grad_inputs_embeds');
-  return g.model('vlfer_clip_text_vjp', [textOut, { name: 'grad_inputs_embeds', type: 'float32', dims: ['batch', 'seq', D] }]);
+  return g.model('vlfer_clip_text_vjp', [
+    textOut,
+    { name: 'grad_inputs_embeds', type: 'float32', dims: ['batch', 'seq', D] },
+  ]);
 }
 
 /** The vision forward up to `image_embeds`, keeping what the backward reads. */
@@ -224,9 +313,18 @@ function visionForward(g: Graph, a: ClipTowerArch, px: string) {
   const conv = g.op('Conv', [px, wPatch], { strides: [P, P], kernel_shape: [P, P] }); // [B, D, g, g]
   const patches = g.op('Transpose', [g.op('Reshape', [conv, g.ints([0, D, -1])])], { perm: [0, 2, 1] }); // [B, g², D]
   const B = g.op('Gather', [g.op('Shape', [px]), g.ints([0])], { axis: 0 });
-  const clsB = g.op('Expand', [g.op('Reshape', [cls, g.ints([1, 1, D])]), g.op('Concat', [B, g.ints([1, D])], { axis: 0 })]);
+  const clsB = g.op('Expand', [
+    g.op('Reshape', [cls, g.ints([1, 1, D])]),
+    g.op('Concat', [B, g.ints([1, D])], { axis: 0 }),
+  ]);
   let h = g.add(g.op('Concat', [clsB, patches], { axis: 1 }), pos);
-  const pre = layerNorm(g, h, g.weight('vision_model.pre_layrnorm.weight', [D]), g.weight('vision_model.pre_layrnorm.bias', [D]), a.layerNormEps);
+  const pre = layerNorm(
+    g,
+    h,
+    g.weight('vision_model.pre_layrnorm.weight', [D]),
+    g.weight('vision_model.pre_layrnorm.bias', [D]),
+    a.layerNormEps,
+  );
   h = pre.y;
   const layers: LayerSaved[] = [];
   for (let i = 0; i < a.numLayers; i++) {
@@ -235,20 +333,34 @@ function visionForward(g: Graph, a: ClipTowerArch, px: string) {
     h = l.out;
   }
   const clsTok = g.op('Squeeze', [g.op('Slice', [h, g.ints([0]), g.ints([1]), g.ints([1])]), g.ints([1])]); // [B, D]
-  const post = layerNorm(g, clsTok, g.weight('vision_model.post_layernorm.weight', [D]), g.weight('vision_model.post_layernorm.bias', [D]), a.layerNormEps);
+  const post = layerNorm(
+    g,
+    clsTok,
+    g.weight('vision_model.post_layernorm.weight', [D]),
+    g.weight('vision_model.post_layernorm.bias', [D]),
+    a.layerNormEps,
+  );
   const wp = g.weight('visual_projection.weight', [a.projectionDim, D]);
   g.name(linear(g, post.y, wp, undefined), 'image_embeds');
   return { pre, layers, post, wp, wPatch };
 }
 
 /** d⟨image_embeds, cot⟩ / d(pixel_values) from what the forward kept; output `grad_pixel_values`. */
-function visionBackward(g: Graph, a: ClipTowerArch, cot: string, f: { pre: LnSaved; layers: LayerSaved[]; post: LnSaved; wp: string; wPatch: string }): void {
+function visionBackward(
+  g: Graph,
+  a: ClipTowerArch,
+  cot: string,
+  f: { pre: LnSaved; layers: LayerSaved[]; post: LnSaved; wp: string; wPatch: string },
+): void {
   const D = a.hiddenSize;
   const P = a.patchSize!;
   const grid = a.imageSize! / P;
   const tokens = grid * grid + 1;
   const dCls = layerNormBackward(g, g.matmul(cot, f.wp), f.post); // [B, D]
-  const onehot0 = g.constTensor(Array.from({ length: tokens }, (_, i) => (i === 0 ? 1 : 0)), [1, tokens, 1]); // CLS row only
+  const onehot0 = g.constTensor(
+    Array.from({ length: tokens }, (_, i) => (i === 0 ? 1 : 0)),
+    [1, tokens, 1],
+  ); // CLS row only
   let d = g.mul(g.op('Unsqueeze', [dCls, g.ints([1])]), onehot0); // [B, tokens, D]
   for (let i = a.numLayers - 1; i >= 0; i--) d = encoderLayerBackward(g, d, f.layers[i]!, a);
   d = layerNormBackward(g, d, f.pre);
@@ -271,20 +383,34 @@ export function visionTowerVjpModel(a: ClipTowerArch, options: TowerGraphOptions
   const imageOut: ValueSpec = { name: 'image_embeds', type: 'float32', dims: ['batch', a.projectionDim] };
   if (!withGrad) return g.model('vlfer_clip_vision_forward', [imageOut]);
   visionBackward(g, a, cot, { pre: f.pre.saved, layers: f.layers, post: f.post.saved, wp: f.wp, wPatch: f.wPatch });
-  return g.model('vlfer_clip_vision_vjp', [imageOut, { name: 'grad_pixel_values', type: 'float32', dims: ['batch', 3, S, S] }]);
+  return g.model('vlfer_clip_vision_vjp', [
+    imageOut,
+    { name: 'grad_pixel_values', type: 'float32', dims: ['batch', 3, S, S] },
+  ]);
 }
 
 /** What the vision backward reads, by graph value name, with its shape (`batch` symbolic). */
 function visionResiduals(a: ClipTowerArch): { name: string; dims: (number | string)[] }[] {
-  const D = a.hiddenSize, H = a.numHeads, hd = D / H, I = a.intermediateSize;
+  const D = a.hiddenSize,
+    H = a.numHeads,
+    hd = D / H,
+    I = a.intermediateSize;
   const T = (a.imageSize! / a.patchSize!) ** 2 + 1;
-  const out = [{ name: 'res_pre_xhat', dims: ['batch', T, D] }, { name: 'res_pre_rstd', dims: ['batch', T, 1] }];
+  const out = [
+    { name: 'res_pre_xhat', dims: ['batch', T, D] },
+    { name: 'res_pre_rstd', dims: ['batch', T, 1] },
+  ];
   for (let i = 0; i < a.numLayers; i++) {
     out.push(
-      { name: `res_${i}_ln1_xhat`, dims: ['batch', T, D] }, { name: `res_${i}_ln1_rstd`, dims: ['batch', T, 1] },
-      { name: `res_${i}_ln2_xhat`, dims: ['batch', T, D] }, { name: `res_${i}_ln2_rstd`, dims: ['batch', T, 1] },
-      { name: `res_${i}_q`, dims: ['batch', H, T, hd] }, { name: `res_${i}_k`, dims: ['batch', H, T, hd] }, { name: `res_${i}_v`, dims: ['batch', H, T, hd] },
-      { name: `res_${i}_p`, dims: ['batch', H, T, T] }, { name: `res_${i}_z`, dims: ['batch', T, I] },
+      { name: `res_${i}_ln1_xhat`, dims: ['batch', T, D] },
+      { name: `res_${i}_ln1_rstd`, dims: ['batch', T, 1] },
+      { name: `res_${i}_ln2_xhat`, dims: ['batch', T, D] },
+      { name: `res_${i}_ln2_rstd`, dims: ['batch', T, 1] },
+      { name: `res_${i}_q`, dims: ['batch', H, T, hd] },
+      { name: `res_${i}_k`, dims: ['batch', H, T, hd] },
+      { name: `res_${i}_v`, dims: ['batch', H, T, hd] },
+      { name: `res_${i}_p`, dims: ['batch', H, T, T] },
+      { name: `res_${i}_z`, dims: ['batch', T, I] },
     );
   }
   out.push({ name: 'res_post_xhat', dims: ['batch', D] }, { name: 'res_post_rstd', dims: ['batch', 1] });
@@ -298,9 +424,13 @@ function visionResiduals(a: ClipTowerArch): { name: string; dims: (number | stri
  * `backward` maps the residuals and `cotangent` [B, E] to `grad_pixel_values` [B, 3, S, S]. Same arithmetic as
  * `visionTowerVjpModel`. `residuals` lists the names in order.
  */
-export function visionTowerSplitModels(a: ClipTowerArch, options: Omit<TowerGraphOptions, 'withGradient'> = {}): { forward: Uint8Array; backward: Uint8Array; residuals: string[] } {
+export function visionTowerSplitModels(
+  a: ClipTowerArch,
+  options: Omit<TowerGraphOptions, 'withGradient'> = {},
+): { forward: Uint8Array; backward: Uint8Array; residuals: string[] } {
   const S = a.imageSize!;
-  const D = a.hiddenSize, I = a.intermediateSize;
+  const D = a.hiddenSize,
+    I = a.intermediateSize;
   const res = visionResiduals(a);
   const fg = new Graph(options.weights, options.weightsFile);
   const f = visionForward(fg, a, fg.input('pixel_values', ['batch', 3, S, S]));
@@ -308,7 +438,10 @@ export function visionTowerSplitModels(a: ClipTowerArch, options: Omit<TowerGrap
   for (const l of f.layers) values.push(l.ln1.xhat, l.ln1.rstd, l.ln2.xhat, l.ln2.rstd, l.q, l.k, l.v, l.p, l.z);
   values.push(f.post.saved.xhat, f.post.saved.rstd);
   values.forEach((v, i) => fg.name(v, res[i]!.name));
-  const forward = fg.model('vlfer_clip_vision_forward_residuals', [{ name: 'image_embeds', type: 'float32', dims: ['batch', a.projectionDim] }, ...res.map((r) => ({ name: r.name, type: 'float32' as const, dims: r.dims }))]);
+  const forward = fg.model('vlfer_clip_vision_forward_residuals', [
+    { name: 'image_embeds', type: 'float32', dims: ['batch', a.projectionDim] },
+    ...res.map((r) => ({ name: r.name, type: 'float32' as const, dims: r.dims })),
+  ]);
   const bg = new Graph(options.weights, options.weightsFile);
   const cot = bg.input('cotangent', ['batch', a.projectionDim]);
   const inp = Object.fromEntries(res.map((r) => [r.name, bg.input(r.name, r.dims)]));
@@ -318,19 +451,38 @@ export function visionTowerSplitModels(a: ClipTowerArch, options: Omit<TowerGrap
     return {
       ln1: { xhat: inp[`res_${i}_ln1_xhat`]!, rstd: inp[`res_${i}_ln1_rstd`]!, gamma: w('layer_norm1.weight', [D]) },
       ln2: { xhat: inp[`res_${i}_ln2_xhat`]!, rstd: inp[`res_${i}_ln2_rstd`]!, gamma: w('layer_norm2.weight', [D]) },
-      q: inp[`res_${i}_q`]!, k: inp[`res_${i}_k`]!, v: inp[`res_${i}_v`]!, p: inp[`res_${i}_p`]!, h1: '', z,
+      q: inp[`res_${i}_q`]!,
+      k: inp[`res_${i}_k`]!,
+      v: inp[`res_${i}_v`]!,
+      p: inp[`res_${i}_p`]!,
+      h1: '',
+      z,
       sig: bg.op('Sigmoid', [bg.mul(z, bg.f(1.702))]),
-      wq: w('self_attn.q_proj.weight', [D, D]), wk: w('self_attn.k_proj.weight', [D, D]), wv: w('self_attn.v_proj.weight', [D, D]), wo: w('self_attn.out_proj.weight', [D, D]),
-      w1: w('mlp.fc1.weight', [I, D]), w2: w('mlp.fc2.weight', [D, I]),
+      wq: w('self_attn.q_proj.weight', [D, D]),
+      wk: w('self_attn.k_proj.weight', [D, D]),
+      wv: w('self_attn.v_proj.weight', [D, D]),
+      wo: w('self_attn.out_proj.weight', [D, D]),
+      w1: w('mlp.fc1.weight', [I, D]),
+      w2: w('mlp.fc2.weight', [D, I]),
     };
   });
   visionBackward(bg, a, cot, {
-    pre: { xhat: inp.res_pre_xhat!, rstd: inp.res_pre_rstd!, gamma: bg.weight('vision_model.pre_layrnorm.weight', [D]) },
+    pre: {
+      xhat: inp.res_pre_xhat!,
+      rstd: inp.res_pre_rstd!,
+      gamma: bg.weight('vision_model.pre_layrnorm.weight', [D]),
+    },
     layers,
-    post: { xhat: inp.res_post_xhat!, rstd: inp.res_post_rstd!, gamma: bg.weight('vision_model.post_layernorm.weight', [D]) },
+    post: {
+      xhat: inp.res_post_xhat!,
+      rstd: inp.res_post_rstd!,
+      gamma: bg.weight('vision_model.post_layernorm.weight', [D]),
+    },
     wp: bg.weight('visual_projection.weight', [a.projectionDim, D]),
     wPatch: bg.weight('vision_model.embeddings.patch_embedding.weight', [D, 3, a.patchSize!, a.patchSize!]),
   });
-  const backward = bg.model('vlfer_clip_vision_backward', [{ name: 'grad_pixel_values', type: 'float32', dims: ['batch', 3, S, S] }]);
+  const backward = bg.model('vlfer_clip_vision_backward', [
+    { name: 'grad_pixel_values', type: 'float32', dims: ['batch', 3, S, S] },
+  ]);
   return { forward, backward, residuals: res.map((r) => r.name) };
 }

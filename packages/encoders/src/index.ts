@@ -8,7 +8,16 @@
 export type { KnownClipModelId, ClipModelId } from './registry.js';
 export { CLIP_MODELS, listClipModels, requiredModelFiles } from './registry.js';
 export type { PreprocessMode, ClipPreprocessorConfig, DecodedImage, ClipAugmentation } from './preprocess.js';
-export { PREPROCESS_MODES, OPENAI_CLIP_PREPROCESSOR, parsePreprocessorConfig, preprocessRgb, resizedSize, clipNormalize, normalizePixels, sampleClipAugmentation } from './preprocess.js';
+export {
+  PREPROCESS_MODES,
+  OPENAI_CLIP_PREPROCESSOR,
+  parsePreprocessorConfig,
+  preprocessRgb,
+  resizedSize,
+  clipNormalize,
+  normalizePixels,
+  sampleClipAugmentation,
+} from './preprocess.js';
 export type { ByteTables, PilFilter, PilResampler, ResizeWindow } from './pil-resize.js';
 export { PIL_RESAMPLERS, pilResize, pilResizeRows, pilResizeToPlanes, pilResizeWindow } from './pil-resize.js';
 export type { ZeroShotOptions, ZeroShotClassifier, ClassPromptSpec, LabelScore } from './zero-shot.js';

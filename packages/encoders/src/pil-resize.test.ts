@@ -10,15 +10,27 @@ import { OPENAI_CLIP_PREPROCESSOR, preprocessRgb } from './preprocess.js';
 import { preprocessImages } from './node/preprocess.js';
 
 // SHA-256 of Pillow 9.4 `Image.resize` outputs, made by the Python snippet in this package's README.
-const fixture = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'test-data', 'pillow-resize.json'), 'utf8')) as {
-  resize: { width: number; height: number; channels: number; outWidth: number; outHeight: number; filter: PilFilter; sha256: string }[];
+const fixture = JSON.parse(
+  readFileSync(join(import.meta.dirname, '..', 'test-data', 'pillow-resize.json'), 'utf8'),
+) as {
+  resize: {
+    width: number;
+    height: number;
+    channels: number;
+    outWidth: number;
+    outHeight: number;
+    filter: PilFilter;
+    sha256: string;
+  }[];
   fer2013: { file: string; expClipSha256: string; clipSha256: string }[];
 };
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 function generate(w: number, h: number, c: number): Uint8Array {
   const a = new Uint8Array(w * h * c);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) a[(y * w + x) * c + k] = (7 * x + 13 * y + 50 * k + ((x * y) % 31)) % 256;
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++)
+      for (let k = 0; k < c; k++) a[(y * w + x) * c + k] = (7 * x + 13 * y + 50 * k + ((x * y) % 31)) % 256;
   return a;
 }
 
@@ -26,14 +38,32 @@ describe('pilResize is bit-exact with Pillow', () => {
   for (const resampler of PIL_RESAMPLERS) {
     for (const t of fixture.resize) {
       it(`${resampler}: ${t.width}x${t.height}x${t.channels} → ${t.outWidth}x${t.outHeight} ${t.filter}`, () => {
-        expect(sha(pilResize(generate(t.width, t.height, t.channels), t.width, t.height, t.channels, t.outWidth, t.outHeight, t.filter, resampler))).toBe(t.sha256);
+        expect(
+          sha(
+            pilResize(
+              generate(t.width, t.height, t.channels),
+              t.width,
+              t.height,
+              t.channels,
+              t.outWidth,
+              t.outHeight,
+              t.filter,
+              resampler,
+            ),
+          ),
+        ).toBe(t.sha256);
       });
     }
   }
   it('real FER2013 JPEGs: sharp decode + pilResize equals PIL open + convert(RGB) + resize', async () => {
     for (const f of fixture.fer2013) {
-      const { data, info } = await sharp(sharedPath('data', 'fer2013-privatetest', ...f.file.split('/'))).raw().toBuffer({ resolveWithObject: true });
-      const rgb = info.channels === 3 ? data : Uint8Array.from({ length: info.width * info.height * 3 }, (_, i) => data[Math.floor(i / 3)]!);
+      const { data, info } = await sharp(sharedPath('data', 'fer2013-privatetest', ...f.file.split('/')))
+        .raw()
+        .toBuffer({ resolveWithObject: true });
+      const rgb =
+        info.channels === 3
+          ? data
+          : Uint8Array.from({ length: info.width * info.height * 3 }, (_, i) => data[Math.floor(i / 3)]!);
       expect(sha(pilResize(rgb, info.width, info.height, 3, 224, 224, 'bilinear'))).toBe(f.expClipSha256);
       expect(sha(pilResize(rgb, info.width, info.height, 3, 224, 224, 'bicubic'))).toBe(f.clipSha256);
     }
@@ -43,10 +73,14 @@ describe('pilResize is bit-exact with Pillow', () => {
     const path = sharedPath('data', 'fer2013-privatetest', ...f.file.split('/'));
     const pv = await preprocessImages([path], 'exp-clip', OPENAI_CLIP_PREPROCESSOR);
     const { data, info } = await sharp(path).raw().toBuffer({ resolveWithObject: true });
-    const rgb = info.channels === 3 ? data : Uint8Array.from({ length: info.width * info.height * 3 }, (_, i) => data[Math.floor(i / 3)]!);
+    const rgb =
+      info.channels === 3
+        ? data
+        : Uint8Array.from({ length: info.width * info.height * 3 }, (_, i) => data[Math.floor(i / 3)]!);
     const px = pilResize(rgb, info.width, info.height, 3, 224, 224, 'bilinear');
     const back = new Uint8Array(224 * 224 * 3);
-    for (let c = 0; c < 3; c++) for (let p = 0; p < 224 * 224; p++) back[p * 3 + c] = Math.round(pv.data[c * 224 * 224 + p]! * 255);
+    for (let c = 0; c < 3; c++)
+      for (let p = 0; p < 224 * 224; p++) back[p * 3 + c] = Math.round(pv.data[c * 224 * 224 + p]! * 255);
     expect(sha(back)).toBe(sha(px));
     expect(sha(px)).toBe(f.expClipSha256);
   });
@@ -55,7 +89,10 @@ describe('pilResize is bit-exact with Pillow', () => {
 describe('the WebAssembly passes equal the JavaScript ones (both Pillow-exact above)', () => {
   // a small deterministic generator (LCG), so a failure names a reproducible case
   let seed = 12345;
-  const rand = (n: number) => { seed = (seed * 1103515245 + 12345) >>> 0; return seed % n; };
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed % n;
+  };
   const noise = (n: number) => Uint8Array.from({ length: n }, () => rand(256));
   it('whole images: 60 random sizes, grey and RGB, up and down, both filters, widths not a multiple of 16', () => {
     for (let k = 0; k < 60; k++) {
@@ -63,7 +100,9 @@ describe('the WebAssembly passes equal the JavaScript ones (both Pillow-exact ab
       const filter: PilFilter = rand(2) ? 'bilinear' : 'bicubic';
       const src = noise(w * h * ch);
       const js = pilResize(src, w, h, ch, ow, oh, filter, 'js');
-      expect(sha(pilResize(src, w, h, ch, ow, oh, filter, 'wasm')), `${w}x${h}x${ch} → ${ow}x${oh} ${filter}`).toBe(sha(js));
+      expect(sha(pilResize(src, w, h, ch, ow, oh, filter, 'wasm')), `${w}x${h}x${ch} → ${ow}x${oh} ${filter}`).toBe(
+        sha(js),
+      );
     }
   });
   it('a window of the output is that crop of the whole output, in both', () => {
@@ -76,21 +115,37 @@ describe('the WebAssembly passes equal the JavaScript ones (both Pillow-exact ab
       win.width = 1 + rand(ow - win.x);
       win.height = 1 + rand(oh - win.y);
       const crop = new Uint8Array(win.width * win.height * ch);
-      for (let r = 0; r < win.height; r++) crop.set(whole.subarray(((win.y + r) * ow + win.x) * ch, ((win.y + r) * ow + win.x + win.width) * ch), r * win.width * ch);
-      for (const resampler of PIL_RESAMPLERS) expect(sha(pilResizeWindow(src, w, h, ch, ow, oh, filter, win, resampler)), `${resampler} ${JSON.stringify(win)}`).toBe(sha(crop));
+      for (let r = 0; r < win.height; r++)
+        crop.set(
+          whole.subarray(((win.y + r) * ow + win.x) * ch, ((win.y + r) * ow + win.x + win.width) * ch),
+          r * win.width * ch,
+        );
+      for (const resampler of PIL_RESAMPLERS)
+        expect(
+          sha(pilResizeWindow(src, w, h, ch, ow, oh, filter, win, resampler)),
+          `${resampler} ${JSON.stringify(win)}`,
+        ).toBe(sha(crop));
     }
   });
   it('pilResizeToPlanes: the same float planes, shared-plane shortcut for grey with equal tables included', () => {
     const tables = new Float32Array(768).map((_, i) => (i % 256) / 255 - 0.1 * Math.floor(i / 256));
     const equal = new Float32Array(768).map((_, i) => (i % 256) / 255);
-    for (const [w, h, ch, t] of [[48, 48, 1, equal], [48, 48, 1, tables], [61, 37, 3, tables], [300, 200, 3, equal]] as const) {
+    for (const [w, h, ch, t] of [
+      [48, 48, 1, equal],
+      [48, 48, 1, tables],
+      [61, 37, 3, tables],
+      [300, 200, 3, equal],
+    ] as const) {
       const src = noise(w * h * ch);
       const win = { x: 3, y: 5, width: 224, height: 224 };
       const a = new Float32Array(3 * 224 * 224 + 7).fill(-1);
       const b = new Float32Array(3 * 224 * 224 + 7).fill(-1);
       pilResizeToPlanes(src, w, h, ch, 230, 240, 'bicubic', win, t, a, 7, 'wasm');
       pilResizeToPlanes(src, w, h, ch, 230, 240, 'bicubic', win, t, b, 7, 'js');
-      expect(a.findIndex((v, i) => !Object.is(v, b[i])), 'first differing value').toBe(-1);
+      expect(
+        a.findIndex((v, i) => !Object.is(v, b[i])),
+        'first differing value',
+      ).toBe(-1);
       expect(a[6]).toBe(-1);
       const bytes = pilResizeWindow(src, w, h, ch, 230, 240, 'bicubic', win, 'js');
       expect(a[7 + 224 * 224 + 5]).toBe(t[256 + bytes[5 * ch + (ch === 3 ? 1 : 0)]!]);
@@ -98,11 +153,17 @@ describe('the WebAssembly passes equal the JavaScript ones (both Pillow-exact ab
   });
   it('bad arguments are refused with what was expected', () => {
     const src = new Uint8Array(4 * 4);
-    expect(() => pilResizeWindow(src, 4, 4, 1, 8, 8, 'bilinear', { x: 4, y: 0, width: 5, height: 2 })).toThrow(/window .* does not fit the 8x8 output/);
+    expect(() => pilResizeWindow(src, 4, 4, 1, 8, 8, 'bilinear', { x: 4, y: 0, width: 5, height: 2 })).toThrow(
+      /window .* does not fit the 8x8 output/,
+    );
     expect(() => pilResize(src, 4, 5, 1, 8, 8, 'bilinear')).toThrow(/16 bytes is not 4x5x1/);
-    expect(() => pilResize(src, 4, 4, 1, 8, 8, 'bilinear', 'gpu' as never)).toThrow(/resampler must be one of wasm, js/);
+    expect(() => pilResize(src, 4, 4, 1, 8, 8, 'bilinear', 'gpu' as never)).toThrow(
+      /resampler must be one of wasm, js/,
+    );
     expect(() => pilResize(src, 4, 4, 1, 2.5, 8, 'bilinear')).toThrow(/sizes must be positive integers, got 4 → 2.5/);
-    expect(() => pilResize(src, 4, 4, 1, 8, 8, 'lanczos' as never)).toThrow(/filter must be one of bilinear, bicubic, got lanczos/);
+    expect(() => pilResize(src, 4, 4, 1, 8, 8, 'lanczos' as never)).toThrow(
+      /filter must be one of bilinear, bicubic, got lanczos/,
+    );
   });
   it('the committed module is src/pil-resample.wat compiled (scripts/build-wasm.mjs)', async () => {
     // @ts-expect-error a plain ES module script without types
@@ -113,13 +174,15 @@ describe('the WebAssembly passes equal the JavaScript ones (both Pillow-exact ab
 
 // SHA-256 of the float32 tensors of torchvision (exp-clip) and of CLIPImageProcessor's steps in NumPy (clip), made by
 // tools/fixtures/pytorch_tensors.py.
-const tensors = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'test-data', 'pytorch-tensors.json'), 'utf8')) as {
+const tensors = JSON.parse(
+  readFileSync(join(import.meta.dirname, '..', 'test-data', 'pytorch-tensors.json'), 'utf8'),
+) as {
   fer2013: { file: string; expClip: string; clip: string }[];
   synthetic: { width: number; height: number; rgb: number[]; expClip: string; clip: string };
 };
 const floatSha = (a: Float32Array) => sha(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
 
-describe('preprocessing gives the reference pipelines\' float32 tensors bit for bit', () => {
+describe("preprocessing gives the reference pipelines' float32 tensors bit for bit", () => {
   for (const f of tensors.fer2013) {
     it(`FER2013 ${f.file}: exp-clip = torchvision ToTensor(Resize), clip = CLIPImageProcessor`, async () => {
       const path = sharedPath('data', 'fer2013-privatetest', ...f.file.split('/'));
@@ -131,7 +194,10 @@ describe('preprocessing gives the reference pipelines\' float32 tensors bit for 
     const t = tensors.synthetic;
     const img = { data: Uint8Array.from(t.rgb), width: t.width, height: t.height, channels: 3 as const };
     for (const resampler of PIL_RESAMPLERS) {
-      for (const [mode, want] of [['exp-clip', t.expClip], ['clip', t.clip]] as const) {
+      for (const [mode, want] of [
+        ['exp-clip', t.expClip],
+        ['clip', t.clip],
+      ] as const) {
         const out = new Float32Array(3 * 224 * 224);
         preprocessRgb(img, mode, OPENAI_CLIP_PREPROCESSOR, out, 0, { resampler });
         expect(floatSha(out), `${mode} ${resampler}`).toBe(want);

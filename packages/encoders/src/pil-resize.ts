@@ -65,8 +65,10 @@ function coeffs(inSize: number, outSize: number, filter: PilFilter): Coeffs {
 
 function precomputeCoeffs(inSize: number, outSize: number, filter: PilFilter): Coeffs {
   const f = FILTERS[filter];
-  if (!f) throw new RangeError(`pilResize: filter must be one of ${Object.keys(FILTERS).join(', ')}, got ${String(filter)}`);
-  if (!Number.isInteger(inSize) || !Number.isInteger(outSize) || inSize < 1 || outSize < 1) throw new RangeError(`pilResize: sizes must be positive integers, got ${inSize} → ${outSize}`);
+  if (!f)
+    throw new RangeError(`pilResize: filter must be one of ${Object.keys(FILTERS).join(', ')}, got ${String(filter)}`);
+  if (!Number.isInteger(inSize) || !Number.isInteger(outSize) || inSize < 1 || outSize < 1)
+    throw new RangeError(`pilResize: sizes must be positive integers, got ${inSize} → ${outSize}`);
   const scale = inSize / outSize;
   const filterscale = scale < 1 ? 1 : scale;
   const support = f.support * filterscale;
@@ -104,10 +106,29 @@ function precomputeCoeffs(inSize: number, outSize: number, filter: PilFilter): C
  * and the input rows [yFirst, yLast) that the window's output rows read (bounds are non-decreasing in the output
  * index).
  */
-function resizePlan(src: Uint8Array, width: number, height: number, channels: number, outWidth: number, outHeight: number, filter: PilFilter, win: ResizeWindow) {
-  if (src.length !== width * height * channels) throw new RangeError(`pilResize: ${src.length} bytes is not ${width}x${height}x${channels}`);
+function resizePlan(
+  src: Uint8Array,
+  width: number,
+  height: number,
+  channels: number,
+  outWidth: number,
+  outHeight: number,
+  filter: PilFilter,
+  win: ResizeWindow,
+) {
+  if (src.length !== width * height * channels)
+    throw new RangeError(`pilResize: ${src.length} bytes is not ${width}x${height}x${channels}`);
   const { x: wx, y: wy, width: ww, height: wh } = win;
-  if (!(Number.isInteger(wx) && Number.isInteger(wy) && ww > 0 && wh > 0 && wx >= 0 && wy >= 0 && wx + ww <= outWidth && wy + wh <= outHeight)) {
+  if (!(
+    Number.isInteger(wx) &&
+    Number.isInteger(wy) &&
+    ww > 0 &&
+    wh > 0 &&
+    wx >= 0 &&
+    wy >= 0 &&
+    wx + ww <= outWidth &&
+    wy + wh <= outHeight
+  )) {
     throw new RangeError(`pilResize: window ${JSON.stringify(win)} does not fit the ${outWidth}x${outHeight} output`);
   }
   const needH = outWidth !== width;
@@ -137,8 +158,27 @@ export interface ResizeWindow {
  * (Pillow's clip8 of the 22-bit fixed-point sum, done by the stores into Uint8ClampedArray).
  * @param src height·width·channels bytes
  */
-export function pilResizeRows(src: Uint8Array, width: number, height: number, channels: number, outWidth: number, outHeight: number, filter: PilFilter, window: ResizeWindow, row: (line: Uint8Array, y: number) => void): void {
-  const { wx, wy, ww, wh, needH, needV, h, v, yFirst, yLast, len } = resizePlan(src, width, height, channels, outWidth, outHeight, filter, window);
+export function pilResizeRows(
+  src: Uint8Array,
+  width: number,
+  height: number,
+  channels: number,
+  outWidth: number,
+  outHeight: number,
+  filter: PilFilter,
+  window: ResizeWindow,
+  row: (line: Uint8Array, y: number) => void,
+): void {
+  const { wx, wy, ww, wh, needH, needV, h, v, yFirst, yLast, len } = resizePlan(
+    src,
+    width,
+    height,
+    channels,
+    outWidth,
+    outHeight,
+    filter,
+    window,
+  );
   let img: Uint8Array | Uint8ClampedArray = src;
   let rowLen = width * channels;
   let colOffset = wx * channels;
@@ -159,12 +199,18 @@ export function pilResizeRows(src: Uint8Array, width: number, height: number, ch
           for (let x = 0, p = inRow + xmin; x < n; x++, p++) s0 += src[p]! * kk[k + x]!;
           tmp[o++] = s0 >> PRECISION_BITS;
         } else if (channels === 3) {
-          let s0 = HALF, s1 = HALF, s2 = HALF;
+          let s0 = HALF,
+            s1 = HALF,
+            s2 = HALF;
           for (let x = 0, p = inRow + xmin * 3; x < n; x++, p += 3) {
             const w = kk[k + x]!;
-            s0 += src[p]! * w; s1 += src[p + 1]! * w; s2 += src[p + 2]! * w;
+            s0 += src[p]! * w;
+            s1 += src[p + 1]! * w;
+            s2 += src[p + 2]! * w;
           }
-          tmp[o++] = s0 >> PRECISION_BITS; tmp[o++] = s1 >> PRECISION_BITS; tmp[o++] = s2 >> PRECISION_BITS;
+          tmp[o++] = s0 >> PRECISION_BITS;
+          tmp[o++] = s1 >> PRECISION_BITS;
+          tmp[o++] = s2 >> PRECISION_BITS;
         } else {
           for (let c = 0; c < channels; c++) {
             let ss = HALF;
@@ -203,13 +249,18 @@ export function pilResizeRows(src: Uint8Array, width: number, height: number, ch
       const w0 = kk[k]!;
       for (let i = 0; i < len; i++) line[i] = (HALF + img[b0 + i]! * w0) >> PRECISION_BITS;
     } else if (n === 2) {
-      const w0 = kk[k]!, w1 = kk[k + 1]!;
+      const w0 = kk[k]!,
+        w1 = kk[k + 1]!;
       const b1 = b0 + rowLen;
       for (let i = 0; i < len; i++) line[i] = (HALF + img[b0 + i]! * w0 + img[b1 + i]! * w1) >> PRECISION_BITS;
     } else if (n === 3) {
-      const w0 = kk[k]!, w1 = kk[k + 1]!, w2 = kk[k + 2]!;
-      const b1 = b0 + rowLen, b2 = b1 + rowLen;
-      for (let i = 0; i < len; i++) line[i] = (HALF + img[b0 + i]! * w0 + img[b1 + i]! * w1 + img[b2 + i]! * w2) >> PRECISION_BITS;
+      const w0 = kk[k]!,
+        w1 = kk[k + 1]!,
+        w2 = kk[k + 2]!;
+      const b1 = b0 + rowLen,
+        b2 = b1 + rowLen;
+      for (let i = 0; i < len; i++)
+        line[i] = (HALF + img[b0 + i]! * w0 + img[b1 + i]! * w1 + img[b2 + i]! * w2) >> PRECISION_BITS;
     } else {
       acc.fill(HALF);
       for (let t = 0; t < n; t++) {
@@ -228,17 +279,47 @@ export function pilResizeRows(src: Uint8Array, width: number, height: number, ch
  * @param src height·width·channels bytes
  * @returns outHeight·outWidth·channels bytes
  */
-export function pilResize(src: Uint8Array, width: number, height: number, channels: number, outWidth: number, outHeight: number, filter: PilFilter, resampler?: PilResampler): Uint8Array {
-  if (src.length !== width * height * channels) throw new RangeError(`pilResize: ${src.length} bytes is not ${width}x${height}x${channels}`);
+export function pilResize(
+  src: Uint8Array,
+  width: number,
+  height: number,
+  channels: number,
+  outWidth: number,
+  outHeight: number,
+  filter: PilFilter,
+  resampler?: PilResampler,
+): Uint8Array {
+  if (src.length !== width * height * channels)
+    throw new RangeError(`pilResize: ${src.length} bytes is not ${width}x${height}x${channels}`);
   if (outWidth === width && outHeight === height) return src.slice();
-  return pilResizeWindow(src, width, height, channels, outWidth, outHeight, filter, { x: 0, y: 0, width: outWidth, height: outHeight }, resampler);
+  return pilResizeWindow(
+    src,
+    width,
+    height,
+    channels,
+    outWidth,
+    outHeight,
+    filter,
+    { x: 0, y: 0, width: outWidth, height: outHeight },
+    resampler,
+  );
 }
 
 /**
  * Pillow's resize of `window` only (see `pilResizeRows`), as window.height · window.width · channels bytes.
  * @param resampler default: `'wasm'` where WebAssembly SIMD is available, else `'js'`
  */
-export function pilResizeWindow(src: Uint8Array, width: number, height: number, channels: number, outWidth: number, outHeight: number, filter: PilFilter, window: ResizeWindow, resampler?: PilResampler): Uint8Array {
+export function pilResizeWindow(
+  src: Uint8Array,
+  width: number,
+  height: number,
+  channels: number,
+  outWidth: number,
+  outHeight: number,
+  filter: PilFilter,
+  window: ResizeWindow,
+  resampler?: PilResampler,
+): Uint8Array {
   const wasm = pickResampler(resampler);
   const len = window.width * channels;
   if (wasm) {
@@ -262,10 +343,24 @@ export type ByteTables = Float32Array;
  * planes from the three tables. The fused path of preprocessing: in WebAssembly no resized byte image is handed
  * back to JavaScript.
  */
-export function pilResizeToPlanes(src: Uint8Array, width: number, height: number, channels: 1 | 3, outWidth: number, outHeight: number, filter: PilFilter, window: ResizeWindow, tables: ByteTables, out: Float32Array, offset: number, resampler?: PilResampler): void {
+export function pilResizeToPlanes(
+  src: Uint8Array,
+  width: number,
+  height: number,
+  channels: 1 | 3,
+  outWidth: number,
+  outHeight: number,
+  filter: PilFilter,
+  window: ResizeWindow,
+  tables: ByteTables,
+  out: Float32Array,
+  offset: number,
+  resampler?: PilResampler,
+): void {
   const plane = window.width * window.height;
   if (tables.length !== 768) throw new RangeError(`pilResizeToPlanes: ${tables.length} table values, expected 3·256`);
-  if (out.length < offset + 3 * plane) throw new RangeError(`pilResizeToPlanes: ${out.length} values, too few for 3·${plane} at offset ${offset}`);
+  if (out.length < offset + 3 * plane)
+    throw new RangeError(`pilResizeToPlanes: ${out.length} values, too few for 3·${plane} at offset ${offset}`);
   const wasm = pickResampler(resampler);
   if (!wasm) {
     const write = planeWriter(out, offset, window.width, plane, channels, tables);
@@ -274,7 +369,18 @@ export function pilResizeToPlanes(src: Uint8Array, width: number, height: number
   }
   // equal tables (exp-clip) and grey input: one plane computed, copied twice
   const shared = channels === 1 && tablesEqual(tables);
-  const r = wasmResize(wasm, src, width, height, channels, outWidth, outHeight, filter, window, 768 * 4 + 3 * plane * 4);
+  const r = wasmResize(
+    wasm,
+    src,
+    width,
+    height,
+    channels,
+    outWidth,
+    outHeight,
+    filter,
+    window,
+    768 * 4 + 3 * plane * 4,
+  );
   const lut = align16(r.end);
   const floats = align16(lut + 768 * 4);
   new Float32Array(wasm.memory.buffer, lut, 768).set(tables);
@@ -294,7 +400,14 @@ export function pilResizeToPlanes(src: Uint8Array, width: number, height: number
  * A row sink writing rows of `crop` pixels (grey or RGB bytes) into three CHW planes of `out` at `offset` through
  * the channel tables (the JavaScript path of `pilResizeToPlanes`, and preprocessing's after augmentation).
  */
-export function planeWriter(out: Float32Array, offset: number, crop: number, plane: number, channels: 1 | 3, tables: ByteTables): (line: Uint8Array, row: number) => void {
+export function planeWriter(
+  out: Float32Array,
+  offset: number,
+  crop: number,
+  plane: number,
+  channels: 1 | 3,
+  tables: ByteTables,
+): (line: Uint8Array, row: number) => void {
   const l0 = tables.subarray(0, 256);
   const l1 = tables.subarray(256, 512);
   const l2 = tables.subarray(512, 768);
@@ -305,11 +418,15 @@ export function planeWriter(out: Float32Array, offset: number, crop: number, pla
     if (channels === 1) {
       for (let i = 0; i < crop; i++) {
         const v = line[i]!;
-        out[o0 + i] = l0[v]!; out[o1 + i] = l1[v]!; out[o2 + i] = l2[v]!;
+        out[o0 + i] = l0[v]!;
+        out[o1 + i] = l1[v]!;
+        out[o2 + i] = l2[v]!;
       }
     } else {
       for (let i = 0, p = 0; i < crop; i++, p += 3) {
-        out[o0 + i] = l0[line[p]!]!; out[o1 + i] = l1[line[p + 1]!]!; out[o2 + i] = l2[line[p + 2]!]!;
+        out[o0 + i] = l0[line[p]!]!;
+        out[o1 + i] = l1[line[p + 1]!]!;
+        out[o2 + i] = l2[line[p + 2]!]!;
       }
     }
   };
@@ -322,8 +439,31 @@ function tablesEqual(t: ByteTables): boolean {
 
 interface ResampleWasm {
   memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
-  hpass(src: number, width: number, ch: number, rows: number, x0: number, count: number, bounds: number, kk: number, ksize: number, dst: number): void;
-  vpass(img: number, rowLen: number, colOff: number, rowBase: number, y0: number, rows: number, bounds: number, kk: number, ksize: number, len: number, dst: number): void;
+  hpass(
+    src: number,
+    width: number,
+    ch: number,
+    rows: number,
+    x0: number,
+    count: number,
+    bounds: number,
+    kk: number,
+    ksize: number,
+    dst: number,
+  ): void;
+  vpass(
+    img: number,
+    rowLen: number,
+    colOff: number,
+    rowBase: number,
+    y0: number,
+    rows: number,
+    bounds: number,
+    kk: number,
+    ksize: number,
+    len: number,
+    dst: number,
+  ): void;
   planes(src: number, count: number, ch: number, lut: number, dst: number, plane: number, grey3: number): void;
 }
 
@@ -332,17 +472,21 @@ let wasmInstance: ResampleWasm | null | undefined;
 function resampleWasm(): ResampleWasm | null {
   if (wasmInstance === undefined) {
     const api = wasmApi();
-    const bytes = api && typeof atob === 'function' ? Uint8Array.from(atob(PIL_RESAMPLE_WASM), (c) => c.charCodeAt(0)) : undefined;
-    wasmInstance = api && bytes && api.validate(bytes) ? (new api.Instance(new api.Module(bytes)).exports as ResampleWasm) : null;
+    const bytes =
+      api && typeof atob === 'function' ? Uint8Array.from(atob(PIL_RESAMPLE_WASM), (c) => c.charCodeAt(0)) : undefined;
+    wasmInstance =
+      api && bytes && api.validate(bytes) ? (new api.Instance(new api.Module(bytes)).exports as ResampleWasm) : null;
   }
   return wasmInstance;
 }
 
 function pickResampler(resampler: PilResampler | undefined): ResampleWasm | null {
-  if (resampler !== undefined && resampler !== 'wasm' && resampler !== 'js') throw new RangeError(`pilResize: resampler must be one of ${PIL_RESAMPLERS.join(', ')}, got ${String(resampler)}`);
+  if (resampler !== undefined && resampler !== 'wasm' && resampler !== 'js')
+    throw new RangeError(`pilResize: resampler must be one of ${PIL_RESAMPLERS.join(', ')}, got ${String(resampler)}`);
   if (resampler === 'js') return null;
   const wasm = resampleWasm();
-  if (!wasm && resampler === 'wasm') throw new Error('pilResize: WebAssembly SIMD is not available in this runtime; use the js resampler');
+  if (!wasm && resampler === 'wasm')
+    throw new Error('pilResize: WebAssembly SIMD is not available in this runtime; use the js resampler');
   return wasm;
 }
 
@@ -353,8 +497,28 @@ const align16 = (n: number) => (n + 15) & ~15;
  * and returns where the window's bytes are (rows of window.width·channels, contiguous) and where free memory
  * starts, `extra` bytes of which are guaranteed.
  */
-function wasmResize(wasm: ResampleWasm, src: Uint8Array, width: number, height: number, channels: number, outWidth: number, outHeight: number, filter: PilFilter, win: ResizeWindow, extra: number): { dst: number; end: number } {
-  const { wx, wy, ww, wh, needH, needV, h, v, yFirst, yLast, len } = resizePlan(src, width, height, channels, outWidth, outHeight, filter, win);
+function wasmResize(
+  wasm: ResampleWasm,
+  src: Uint8Array,
+  width: number,
+  height: number,
+  channels: number,
+  outWidth: number,
+  outHeight: number,
+  filter: PilFilter,
+  win: ResizeWindow,
+  extra: number,
+): { dst: number; end: number } {
+  const { wx, wy, ww, wh, needH, needV, h, v, yFirst, yLast, len } = resizePlan(
+    src,
+    width,
+    height,
+    channels,
+    outWidth,
+    outHeight,
+    filter,
+    win,
+  );
   const hb = 0;
   const hk = align16(hb + h.bounds.byteLength);
   const vb = align16(hk + h.kk.byteLength);

@@ -1,6 +1,12 @@
 import { createRng, tensor } from '@vlfer/core';
 import { describe, expect, it } from 'vitest';
-import { normalizePixels, OPENAI_CLIP_PREPROCESSOR, preprocessRgb, sampleClipAugmentation, type ClipAugmentation } from './index.js';
+import {
+  normalizePixels,
+  OPENAI_CLIP_PREPROCESSOR,
+  preprocessRgb,
+  sampleClipAugmentation,
+  type ClipAugmentation,
+} from './index.js';
 
 const cfg = OPENAI_CLIP_PREPROCESSOR;
 
@@ -19,7 +25,12 @@ describe('HESP training augmentation (runtime-neutral preprocessing)', () => {
   });
   it('crop and flip act on the pixels as expected, after the square resize', () => {
     // left half black, right half white
-    const img = { data: new Uint8Array(224 * 224 * 3).map((_, i) => ((Math.floor(i / 3) % 224) < 112 ? 0 : 255)), width: 224, height: 224, channels: 3 as const };
+    const img = {
+      data: new Uint8Array(224 * 224 * 3).map((_, i) => (Math.floor(i / 3) % 224 < 112 ? 0 : 255)),
+      width: 224,
+      height: 224,
+      channels: 3 as const,
+    };
     const run = (augmentation: ClipAugmentation | null) => {
       const out = new Float32Array(3 * 224 * 224);
       preprocessRgb(img, 'exp-clip', cfg, out, 0, { augmentation });
@@ -35,7 +46,9 @@ describe('HESP training augmentation (runtime-neutral preprocessing)', () => {
   });
   it('checks the mode at run time and normalises with CLIP mean/std', () => {
     const img = { data: new Uint8Array(224 * 224), width: 224, height: 224, channels: 1 as const };
-    expect(() => preprocessRgb(img, 'exp_clip' as never, cfg, new Float32Array(3 * 224 * 224), 0)).toThrow(/Argument 'mode' passed to 'preprocessRgb': expected one of 'clip', 'exp-clip', got 'exp_clip'/);
+    expect(() => preprocessRgb(img, 'exp_clip' as never, cfg, new Float32Array(3 * 224 * 224), 0)).toThrow(
+      /Argument 'mode' passed to 'preprocessRgb': expected one of 'clip', 'exp-clip', got 'exp_clip'/,
+    );
     const px = tensor<'R4'>(new Float32Array(3 * 4).fill(0.5), [1, 3, 2, 2]);
     const n = normalizePixels(px, cfg);
     expect(n.data[0]).toBeCloseTo((0.5 - cfg.mean[0]) / cfg.std[0], 6);

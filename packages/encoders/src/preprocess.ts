@@ -1,5 +1,12 @@
 import { assertShape, checkOneOf, DataFormatError, InvalidArgumentError, type Rng, type Tensor4D } from '@vlfer/core';
-import { pilResize, pilResizeToPlanes, pilResizeWindow, planeWriter, type ByteTables, type PilResampler } from './pil-resize.js';
+import {
+  pilResize,
+  pilResizeToPlanes,
+  pilResizeWindow,
+  planeWriter,
+  type ByteTables,
+  type PilResampler,
+} from './pil-resize.js';
 
 /**
  * How an image becomes pixel values (runtime-neutral; decoding is done by the caller: sharp in Node, a canvas in
@@ -30,21 +37,34 @@ export const OPENAI_CLIP_PREPROCESSOR: ClipPreprocessorConfig = {
 };
 
 /** Read the fields CLIP preprocessing needs from a parsed `preprocessor_config.json`, naming `file` on error. */
-export function parsePreprocessorConfig(json: Record<string, any>, file = 'preprocessor_config.json'): ClipPreprocessorConfig {
+export function parsePreprocessorConfig(
+  json: Record<string, any>,
+  file = 'preprocessor_config.json',
+): ClipPreprocessorConfig {
   if (json === null || typeof json !== 'object') throw new DataFormatError({ file, message: 'expected a JSON object' });
   const size = json.size?.shortest_edge ?? (typeof json.size === 'number' ? json.size : undefined);
   const crop = json.crop_size?.height ?? (typeof json.crop_size === 'number' ? json.crop_size : size);
   const mean = json.image_mean;
   const std = json.image_std;
   const check = (ok: boolean, field: string, want: string) => {
-    if (!ok) throw new DataFormatError({ file, field, message: `expected ${want}, got ${JSON.stringify(json[field])}` });
+    if (!ok)
+      throw new DataFormatError({ file, field, message: `expected ${want}, got ${JSON.stringify(json[field])}` });
   };
   check(Number.isInteger(size) && size > 0, 'size', '{ "shortest_edge": <int> }');
   check(Number.isInteger(crop) && crop > 0, 'crop_size', '{ "height": <int>, "width": <int> }');
   check(Array.isArray(mean) && mean.length === 3 && mean.every(Number.isFinite), 'image_mean', 'three numbers');
-  check(Array.isArray(std) && std.length === 3 && std.every((v: number) => Number.isFinite(v) && v > 0), 'image_std', 'three positive numbers');
+  check(
+    Array.isArray(std) && std.length === 3 && std.every((v: number) => Number.isFinite(v) && v > 0),
+    'image_std',
+    'three positive numbers',
+  );
   if (json.crop_size?.width !== undefined && json.crop_size.width !== crop) check(false, 'crop_size', 'a square crop');
-  return { shortestEdge: size, cropSize: crop, mean: mean as [number, number, number], std: std as [number, number, number] };
+  return {
+    shortestEdge: size,
+    cropSize: crop,
+    mean: mean as [number, number, number],
+    std: std as [number, number, number],
+  };
 }
 
 /** Decoded 8-bit pixels, interleaved: 1 channel (grey) or 3 (RGB). */
@@ -87,26 +107,52 @@ function augment(img: Uint8Array, size: number, channels: number, aug: ClipAugme
   let out = img;
   if (aug.flip) {
     const flipped = new Uint8Array(out.length);
-    for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) for (let c = 0; c < channels; c++) flipped[(y * size + x) * channels + c] = out[(y * size + size - 1 - x) * channels + c]!;
+    for (let y = 0; y < size; y++)
+      for (let x = 0; x < size; x++)
+        for (let c = 0; c < channels; c++)
+          flipped[(y * size + x) * channels + c] = out[(y * size + size - 1 - x) * channels + c]!;
     out = flipped;
   }
   const { x, y, w, h } = aug.crop;
-  if (!(Number.isInteger(x) && Number.isInteger(y) && w > 0 && h > 0 && x >= 0 && y >= 0 && x + w <= size && y + h <= size)) {
-    throw new InvalidArgumentError({ functionName: 'preprocessRgb', argument: 'augmentation.crop', message: `box ${JSON.stringify(aug.crop)} does not fit a ${size}×${size} image` });
+  if (!(
+    Number.isInteger(x) &&
+    Number.isInteger(y) &&
+    w > 0 &&
+    h > 0 &&
+    x >= 0 &&
+    y >= 0 &&
+    x + w <= size &&
+    y + h <= size
+  )) {
+    throw new InvalidArgumentError({
+      functionName: 'preprocessRgb',
+      argument: 'augmentation.crop',
+      message: `box ${JSON.stringify(aug.crop)} does not fit a ${size}×${size} image`,
+    });
   }
   if (w !== size || h !== size) {
     const crop = new Uint8Array(w * h * channels);
-    for (let r = 0; r < h; r++) crop.set(out.subarray(((y + r) * size + x) * channels, ((y + r) * size + x + w) * channels), r * w * channels);
+    for (let r = 0; r < h; r++)
+      crop.set(out.subarray(((y + r) * size + x) * channels, ((y + r) * size + x + w) * channels), r * w * channels);
     out = pilResize(crop, w, h, channels, size, size, 'bilinear');
   }
   return out;
 }
 
 /** Output size of the mode's resize step (HF get_resize_output_image_size for 'clip'). */
-export function resizedSize(width: number, height: number, mode: PreprocessMode, config: ClipPreprocessorConfig): [number, number] {
+export function resizedSize(
+  width: number,
+  height: number,
+  mode: PreprocessMode,
+  config: ClipPreprocessorConfig,
+): [number, number] {
   const s = config.shortestEdge;
   const crop = config.cropSize;
-  return mode === 'clip' ? (width <= height ? [s, Math.floor((s * height) / width)] : [Math.floor((s * width) / height), s]) : [crop, crop];
+  return mode === 'clip'
+    ? width <= height
+      ? [s, Math.floor((s * height) / width)]
+      : [Math.floor((s * width) / height), s]
+    : [crop, crop];
 }
 
 /**
@@ -116,16 +162,31 @@ export function resizedSize(width: number, height: number, mode: PreprocessMode,
  * centre crop and writes it straight into the planes (`pilResizeToPlanes`).
  * @param options.resampler who runs Pillow's passes (default: WebAssembly SIMD where available)
  */
-export function preprocessRgb(img: DecodedImage, mode: PreprocessMode, config: ClipPreprocessorConfig, out: Float32Array, offset: number, options: { augmentation?: ClipAugmentation | null; resized?: boolean; name?: string; resampler?: PilResampler } = {}): void {
+export function preprocessRgb(
+  img: DecodedImage,
+  mode: PreprocessMode,
+  config: ClipPreprocessorConfig,
+  out: Float32Array,
+  offset: number,
+  options: { augmentation?: ClipAugmentation | null; resized?: boolean; name?: string; resampler?: PilResampler } = {},
+): void {
   checkOneOf(mode, PREPROCESS_MODES, { functionName: 'preprocessRgb', argument: 'mode' });
   const name = options.name ?? `<${img.width}x${img.height} image>`;
   const { width: w, height: h, channels } = img;
-  if (channels !== 1 && channels !== 3) throw new DataFormatError({ file: name, message: `unsupported channel count ${channels} (expected grey or RGB)` });
+  if (channels !== 1 && channels !== 3)
+    throw new DataFormatError({ file: name, message: `unsupported channel count ${channels} (expected grey or RGB)` });
   const crop = config.cropSize;
   const [nw, nh] = options.resized ? [w, h] : resizedSize(w, h, mode, config);
-  if (nw < crop || nh < crop) throw new DataFormatError({ file: name, message: `resized to ${nw}x${nh}, smaller than the ${crop} crop` });
-  if (img.data.length !== w * h * channels) throw new DataFormatError({ file: name, message: `${img.data.length} bytes for ${w}x${h}x${channels}` });
-  if (out.length < offset + 3 * crop * crop) throw new InvalidArgumentError({ functionName: 'preprocessRgb', argument: 'out', message: `${out.length} values, too few for 3·${crop}·${crop} at offset ${offset}` });
+  if (nw < crop || nh < crop)
+    throw new DataFormatError({ file: name, message: `resized to ${nw}x${nh}, smaller than the ${crop} crop` });
+  if (img.data.length !== w * h * channels)
+    throw new DataFormatError({ file: name, message: `${img.data.length} bytes for ${w}x${h}x${channels}` });
+  if (out.length < offset + 3 * crop * crop)
+    throw new InvalidArgumentError({
+      functionName: 'preprocessRgb',
+      argument: 'out',
+      message: `${out.length} values, too few for 3·${crop}·${crop} at offset ${offset}`,
+    });
   const box = { x: Math.floor((nw - crop) / 2), y: Math.floor((nh - crop) / 2), width: crop, height: crop };
   const filter = mode === 'clip' ? 'bicubic' : 'bilinear';
   const tables = byteTables(mode, config);
@@ -151,7 +212,9 @@ function byteTables(mode: PreprocessMode, config: ClipPreprocessorConfig): ByteT
     tables = new Float32Array(768);
     // v / 255 rounded to float32 (torchvision's ToTensor; HF's rescale gives the same 256 values), then CLIP's
     // normalisation in float32 as HF's normalize and torchvision's Normalize compute it
-    for (let c = 0; c < 3; c++) for (let v = 0; v < 256; v++) tables[256 * c + v] = mode === 'clip' ? clipNormalize(Math.fround(v * scale), mean[c]!, std[c]!) : v * scale;
+    for (let c = 0; c < 3; c++)
+      for (let v = 0; v < 256; v++)
+        tables[256 * c + v] = mode === 'clip' ? clipNormalize(Math.fround(v * scale), mean[c]!, std[c]!) : v * scale;
     if (TABLES.size >= 16) TABLES.delete(TABLES.keys().next().value!);
     TABLES.set(key, tables);
   }

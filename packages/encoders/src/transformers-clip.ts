@@ -1,4 +1,11 @@
-import { AutoTokenizer, CLIPTextModelWithProjection, CLIPVisionModelWithProjection, Tensor as HfTensor, type PreTrainedModel, type PreTrainedTokenizer } from '@huggingface/transformers';
+import {
+  AutoTokenizer,
+  CLIPTextModelWithProjection,
+  CLIPVisionModelWithProjection,
+  Tensor as HfTensor,
+  type PreTrainedModel,
+  type PreTrainedTokenizer,
+} from '@huggingface/transformers';
 import { assertShape, VlferError, type Tensor2D, type Tensor4D } from '@vlfer/core';
 
 /**
@@ -12,17 +19,35 @@ export interface TransformersClipTowers {
 }
 
 /** Load the tokenizer and towers named in `towers`; `wrap` turns a failure into an error naming the part and model. */
-export async function loadTransformersTowers(source: string, hfOptions: Record<string, unknown>, towers: ReadonlySet<'vision' | 'text'>, wrap: <T>(what: string, f: () => Promise<T>) => Promise<T>): Promise<TransformersClipTowers> {
-  const tokenizer = towers.has('text') ? await wrap('the tokenizer', () => AutoTokenizer.from_pretrained(source, hfOptions)) : undefined;
-  const text = towers.has('text') ? await wrap('the text tower', () => CLIPTextModelWithProjection.from_pretrained(source, hfOptions)) : undefined;
-  const vision = towers.has('vision') ? await wrap('the vision tower', () => CLIPVisionModelWithProjection.from_pretrained(source, hfOptions)) : undefined;
+export async function loadTransformersTowers(
+  source: string,
+  hfOptions: Record<string, unknown>,
+  towers: ReadonlySet<'vision' | 'text'>,
+  wrap: <T>(what: string, f: () => Promise<T>) => Promise<T>,
+): Promise<TransformersClipTowers> {
+  const tokenizer = towers.has('text')
+    ? await wrap('the tokenizer', () => AutoTokenizer.from_pretrained(source, hfOptions))
+    : undefined;
+  const text = towers.has('text')
+    ? await wrap('the text tower', () => CLIPTextModelWithProjection.from_pretrained(source, hfOptions))
+    : undefined;
+  const vision = towers.has('vision')
+    ? await wrap('the vision tower', () => CLIPVisionModelWithProjection.from_pretrained(source, hfOptions))
+    : undefined;
   return { tokenizer, text, vision };
 }
 
 /** CLIP tokenisation: ids padded with <|endoftext|> to 77 and truncated. @returns the encoding, ids [texts · 77], dims */
 export function tokenizeWith(tokenizer: PreTrainedTokenizer, texts: readonly string[]) {
-  const enc = tokenizer([...texts], { padding: 'max_length', max_length: 77, truncation: true }) as { input_ids: HfTensor; attention_mask: HfTensor };
-  return { enc, ids: Array.from(enc.input_ids.data as BigInt64Array, Number), dims: enc.input_ids.dims as [number, number] };
+  const enc = tokenizer([...texts], { padding: 'max_length', max_length: 77, truncation: true }) as {
+    input_ids: HfTensor;
+    attention_mask: HfTensor;
+  };
+  return {
+    enc,
+    ids: Array.from(enc.input_ids.data as BigInt64Array, Number),
+    dims: enc.input_ids.dims as [number, number],
+  };
 }
 
 /** The encoders of loaded towers: what `ClipModel` and `WebClipModel` share. */

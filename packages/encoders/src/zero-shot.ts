@@ -1,4 +1,14 @@
-import { assertShape, cosineLogits, InvalidArgumentError, l2NormalizeRows, meanOfColumnGroups, meanOfRowGroups, softmaxRows, type FeatureProjection, type Tensor2D } from '@vlfer/core';
+import {
+  assertShape,
+  cosineLogits,
+  InvalidArgumentError,
+  l2NormalizeRows,
+  meanOfColumnGroups,
+  meanOfRowGroups,
+  softmaxRows,
+  type FeatureProjection,
+  type Tensor2D,
+} from '@vlfer/core';
 
 /** Prompts: one list per class (class order), or templates with `{}` filled with each class name. */
 export type ClassPromptSpec = readonly (readonly string[])[] | { templates: readonly string[] };
@@ -40,28 +50,58 @@ export interface ZeroShotClassifier {
 
 async function project(x: Tensor2D, projection: FeatureProjection | undefined, fn: string): Promise<Tensor2D> {
   if (!projection) return x;
-  if (x.dims[1] !== projection.inputDim) throw new InvalidArgumentError({ functionName: fn, argument: 'projection', message: `expects ${projection.inputDim}-d features, got ${x.dims[1]}-d` });
+  if (x.dims[1] !== projection.inputDim)
+    throw new InvalidArgumentError({
+      functionName: fn,
+      argument: 'projection',
+      message: `expects ${projection.inputDim}-d features, got ${x.dims[1]}-d`,
+    });
   const y = await projection.project(x);
   assertShape(y, [x.dims[0], projection.outputDim], 'projection output', fn);
   return y;
 }
 
 /** The prompt lists of each class from a spec, checked: same number of prompts for every class. */
-export function resolveClassPrompts(classNames: readonly string[], spec: ClassPromptSpec, functionName = 'resolveClassPrompts'): string[][] {
-  if (classNames.length === 0) throw new InvalidArgumentError({ functionName, argument: 'classNames', message: 'is empty' });
+export function resolveClassPrompts(
+  classNames: readonly string[],
+  spec: ClassPromptSpec,
+  functionName = 'resolveClassPrompts',
+): string[][] {
+  if (classNames.length === 0)
+    throw new InvalidArgumentError({ functionName, argument: 'classNames', message: 'is empty' });
   const lists = Array.isArray(spec)
     ? (spec as readonly (readonly string[])[]).map((l) => [...l])
     : (spec as { templates: readonly string[] }).templates.map((t) => t);
   if (!Array.isArray(spec)) {
     const templates = lists as unknown as string[];
-    if (templates.length === 0 || !templates.every((t) => typeof t === 'string' && t.includes('{}'))) throw new InvalidArgumentError({ functionName, argument: 'prompts.templates', message: "expected one or more templates containing '{}', e.g. 'an expression of {}.'" });
+    if (templates.length === 0 || !templates.every((t) => typeof t === 'string' && t.includes('{}')))
+      throw new InvalidArgumentError({
+        functionName,
+        argument: 'prompts.templates',
+        message: "expected one or more templates containing '{}', e.g. 'an expression of {}.'",
+      });
     return classNames.map((c) => templates.map((t) => t.replaceAll('{}', c)));
   }
   const perClass = lists as string[][];
-  if (perClass.length !== classNames.length) throw new InvalidArgumentError({ functionName, argument: 'prompts', message: `has ${perClass.length} prompt lists for ${classNames.length} classes` });
+  if (perClass.length !== classNames.length)
+    throw new InvalidArgumentError({
+      functionName,
+      argument: 'prompts',
+      message: `has ${perClass.length} prompt lists for ${classNames.length} classes`,
+    });
   perClass.forEach((l, i) => {
-    if (!Array.isArray(l) || l.length === 0 || !l.every((p) => typeof p === 'string' && p.length > 0)) throw new InvalidArgumentError({ functionName, argument: 'prompts', message: `class '${classNames[i]}' has no prompts` });
-    if (l.length !== perClass[0]!.length) throw new InvalidArgumentError({ functionName, argument: 'prompts', message: `class '${classNames[i]}' has ${l.length} prompts, '${classNames[0]}' has ${perClass[0]!.length}; the logit ensemble needs equal counts` });
+    if (!Array.isArray(l) || l.length === 0 || !l.every((p) => typeof p === 'string' && p.length > 0))
+      throw new InvalidArgumentError({
+        functionName,
+        argument: 'prompts',
+        message: `class '${classNames[i]}' has no prompts`,
+      });
+    if (l.length !== perClass[0]!.length)
+      throw new InvalidArgumentError({
+        functionName,
+        argument: 'prompts',
+        message: `class '${classNames[i]}' has ${l.length} prompts, '${classNames[0]}' has ${perClass[0]!.length}; the logit ensemble needs equal counts`,
+      });
   });
   return perClass;
 }
@@ -75,10 +115,19 @@ export async function buildZeroShotClassifier(options: ZeroShotOptions): Promise
   const { model, projection } = options;
   const fn = 'buildZeroShotClassifier';
   const ensemble = options.ensemble ?? 'logits';
-  if (ensemble !== 'logits' && ensemble !== 'embeddings') throw new InvalidArgumentError({ functionName: fn, argument: 'ensemble', message: `expected 'logits' or 'embeddings', got '${String(ensemble)}'` });
+  if (ensemble !== 'logits' && ensemble !== 'embeddings')
+    throw new InvalidArgumentError({
+      functionName: fn,
+      argument: 'ensemble',
+      message: `expected 'logits' or 'embeddings', got '${String(ensemble)}'`,
+    });
   const scale = options.logitScale ?? 100;
   if (projection && projection.inputDim !== model.embeddingDim) {
-    throw new InvalidArgumentError({ functionName: fn, argument: 'projection', message: `input dim ${projection.inputDim} does not match the encoder's ${model.embeddingDim}` });
+    throw new InvalidArgumentError({
+      functionName: fn,
+      argument: 'projection',
+      message: `input dim ${projection.inputDim} does not match the encoder's ${model.embeddingDim}`,
+    });
   }
   const lists = resolveClassPrompts(options.classNames, options.prompts, fn);
   const per = lists[0]!.length;
@@ -92,11 +141,16 @@ export async function buildZeroShotClassifier(options: ZeroShotOptions): Promise
     textFeatures: text,
     async classify(imageFeatures) {
       assertShape(imageFeatures, [null, model.embeddingDim], 'imageFeatures', 'ZeroShotClassifier.classify');
-      return toClasses(cosineLogits(await project(imageFeatures, projection, 'ZeroShotClassifier.classify'), text, scale).logits);
+      return toClasses(
+        cosineLogits(await project(imageFeatures, projection, 'ZeroShotClassifier.classify'), text, scale).logits,
+      );
     },
     async classifyClips(frameFeatures, framesPerClip) {
       assertShape(frameFeatures, [null, model.embeddingDim], 'frameFeatures', 'ZeroShotClassifier.classifyClips');
-      const pooled = meanOfRowGroups(await project(frameFeatures, projection, 'ZeroShotClassifier.classifyClips'), framesPerClip);
+      const pooled = meanOfRowGroups(
+        await project(frameFeatures, projection, 'ZeroShotClassifier.classifyClips'),
+        framesPerClip,
+      );
       return toClasses(cosineLogits(pooled, text, scale).logits);
     },
   };
@@ -116,5 +170,7 @@ export function labelScores(logits: Tensor2D, classNames: readonly string[]): La
   assertShape(logits, [null, classNames.length], 'logits', 'labelScores');
   const p = softmaxRows(logits);
   const c = classNames.length;
-  return Array.from({ length: logits.dims[0] }, (_, i) => classNames.map((label, j) => ({ label, score: p.data[i * c + j]! })).sort((a, b) => b.score - a.score));
+  return Array.from({ length: logits.dims[0] }, (_, i) =>
+    classNames.map((label, j) => ({ label, score: p.data[i * c + j]! })).sort((a, b) => b.score - a.score),
+  );
 }

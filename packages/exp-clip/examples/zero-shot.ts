@@ -10,11 +10,29 @@ const controller = new AbortController();
 process.once('SIGINT', () => controller.abort(new Error('SIGINT')));
 
 const r = await evaluateZeroShot(
-  { dataset: 'fer2013', root, model, promptTypes: ['class_name', 'expression_ensemble_ten'], limit: 70, ...(out ? { out } : {}) },
-  { signal: controller.signal, onProgress: (e) => { if (e.done === e.total) console.log(`${e.phase}: ${e.done}/${e.total} ${e.unit}`); }, log: console.log },
+  {
+    dataset: 'fer2013',
+    root,
+    model,
+    promptTypes: ['class_name', 'expression_ensemble_ten'],
+    limit: 70,
+    ...(out ? { out } : {}),
+  },
+  {
+    signal: controller.signal,
+    onProgress: (e) => {
+      if (e.done === e.total) console.log(`${e.phase}: ${e.done}/${e.total} ${e.unit}`);
+    },
+    log: console.log,
+  },
 );
-console.log(`label set ${r.labelSet.id} (${r.labelSetReason}); ${r.counts.images} images, ${r.counts.cached} from the cache`);
-for (const t of r.results) console.log(`${t.promptType}: UAR ${(100 * t.mean.uar.mean).toFixed(2)} WAR ${(100 * t.mean.war.mean).toFixed(2)}`);
+console.log(
+  `label set ${r.labelSet.id} (${r.labelSetReason}); ${r.counts.images} images, ${r.counts.cached} from the cache`,
+);
+for (const t of r.results)
+  console.log(`${t.promptType}: UAR ${(100 * t.mean.uar.mean).toFixed(2)} WAR ${(100 * t.mean.war.mean).toFixed(2)}`);
 const p = r.predictions[0]!;
 const k = p.byPromptType.class_name!;
-console.log(`first item ${p.ids[0]}: label ${r.labelSet.names[p.labels[0]!]}, predicted ${r.labelSet.names[k.predicted[0]!]}, p = [${Array.from(k.probabilities.data.subarray(0, r.labelSet.names.length), (v) => v.toFixed(3)).join(', ')}]`);
+console.log(
+  `first item ${p.ids[0]}: label ${r.labelSet.names[p.labels[0]!]}, predicted ${r.labelSet.names[k.predicted[0]!]}, p = [${Array.from(k.probabilities.data.subarray(0, r.labelSet.names.length), (v) => v.toFixed(3)).join(', ')}]`,
+);

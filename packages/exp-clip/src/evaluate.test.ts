@@ -16,7 +16,12 @@ const folders = ['happy', 'sad', 'neutral', 'angry', 'surprise', 'disgust', 'fea
 
 async function png(path: string, seed: number, w = 64, h = 48): Promise<void> {
   const px = new Uint8Array(w * h * 3).map((_, i) => (seed * 53 + i * (seed + 3)) % 256);
-  writeFileSync(path, await sharp(px, { raw: { width: w, height: h, channels: 3 } }).png().toBuffer());
+  writeFileSync(
+    path,
+    await sharp(px, { raw: { width: w, height: h, channels: 3 } })
+      .png()
+      .toBuffer(),
+  );
 }
 
 beforeAll(async () => {
@@ -31,7 +36,8 @@ beforeAll(async () => {
       const dir = join(videoRoot, 'frames', `f${fold}_${k}`);
       mkdirSync(dir, { recursive: true });
       const n = 10 + 5 * k;
-      for (let i = 0; i < n; i++) await png(join(dir, `${String(i).padStart(5, '0')}.png`), fold * 100 + k * 10 + i, 32, 32);
+      for (let i = 0; i < n; i++)
+        await png(join(dir, `${String(i).padStart(5, '0')}.png`), fold * 100 + k * 10 + i, 32, 32);
       lines.push(`frames/f${fold}_${k} ${n} ${(k + fold) % 7}`);
     }
     writeFileSync(join(videoRoot, `set_${fold}_test.txt`), `${lines.join('\n')}\n`);
@@ -39,25 +45,58 @@ beforeAll(async () => {
 }, 120_000);
 
 function readCsv(path: string): string[][] {
-  return readFileSync(path, 'utf8').trim().split('\n').map((l) => l.split(','));
+  return readFileSync(path, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => l.split(','));
 }
 
 describe('exp-clip eval end to end on tiny-clip', () => {
   it('image folder: writes metrics that equal a recomputation from predictions.csv, deterministically', async () => {
     const out1 = join(work, 'run1');
-    const r = await runEval({ dataset: 'image-folder', root: imageRoot, model, promptTypes: ['class_name', 'expression_ensemble_five'], out: out1, cacheDir: join(work, 'cache') }, { log: () => {} });
+    const r = await runEval(
+      {
+        dataset: 'image-folder',
+        root: imageRoot,
+        model,
+        promptTypes: ['class_name', 'expression_ensemble_five'],
+        out: out1,
+        cacheDir: join(work, 'cache'),
+      },
+      { log: () => {} },
+    );
     expect(r.results.map((p) => p.promptType)).toEqual(['class_name', 'expression_ensemble_five']);
     const metrics = JSON.parse(readFileSync(join(out1, 'metrics.json'), 'utf8'));
     const rows = readCsv(join(out1, 'predictions.csv'));
-    expect(rows[0]).toEqual(['prompt_type', 'fold', 'item', 'label_id', 'label', 'predicted_id', 'predicted', 'correct', ...BASIC_7.names.map((n) => `p_${n}`)]);
+    expect(rows[0]).toEqual([
+      'prompt_type',
+      'fold',
+      'item',
+      'label_id',
+      'label',
+      'predicted_id',
+      'predicted',
+      'correct',
+      ...BASIC_7.names.map((n) => `p_${n}`),
+    ]);
     expect(rows.length).toBe(1 + 2 * 21);
     expect(rows[1]!.slice(2, 5)).toEqual(['happy/0.png', '0', 'happiness']);
     for (const r of rows.slice(1)) expect(r.slice(8).reduce((a, v) => a + Number(v), 0)).toBeCloseTo(1, 5);
     for (const type of ['class_name', 'expression_ensemble_five'] as const) {
       const mine = rows.slice(1).filter((x) => x[0] === type);
       // the predicted class is the most probable one
-      for (const r of mine) expect(Number(r[5])).toBe(r.slice(8).map(Number).indexOf(Math.max(...r.slice(8).map(Number))));
-      const rep = classificationReport(mine.map((x) => Number(x[3])), mine.map((x) => Number(x[5])), 7);
+      for (const r of mine)
+        expect(Number(r[5])).toBe(
+          r
+            .slice(8)
+            .map(Number)
+            .indexOf(Math.max(...r.slice(8).map(Number))),
+        );
+      const rep = classificationReport(
+        mine.map((x) => Number(x[3])),
+        mine.map((x) => Number(x[5])),
+        7,
+      );
       expect(metrics.promptTypes[type].uar).toBeCloseTo(rep.uar, 12);
       expect(metrics.promptTypes[type].war).toBeCloseTo(rep.war, 12);
       expect(metrics.promptTypes[type].folds[0].perClassRecall.happiness).toBeCloseTo(rep.perClassRecall[0]!, 12);
@@ -68,10 +107,22 @@ describe('exp-clip eval end to end on tiny-clip', () => {
     expect(cm.slice(1, 8).reduce((s, row) => s + row.slice(3).reduce((a, v) => a + Number(v), 0), 0)).toBe(21);
     // second run (features now from the cache) gives identical metrics and predictions
     const out2 = join(work, 'run2');
-    await runEval({ dataset: 'image-folder', root: imageRoot, model, promptTypes: ['class_name', 'expression_ensemble_five'], out: out2, cacheDir: join(work, 'cache') }, { log: () => {} });
+    await runEval(
+      {
+        dataset: 'image-folder',
+        root: imageRoot,
+        model,
+        promptTypes: ['class_name', 'expression_ensemble_five'],
+        out: out2,
+        cacheDir: join(work, 'cache'),
+      },
+      { log: () => {} },
+    );
     const m2 = JSON.parse(readFileSync(join(out2, 'metrics.json'), 'utf8'));
     expect(m2.promptTypes).toEqual(metrics.promptTypes);
-    expect(readFileSync(join(out2, 'predictions.csv'), 'utf8')).toBe(readFileSync(join(out1, 'predictions.csv'), 'utf8'));
+    expect(readFileSync(join(out2, 'predictions.csv'), 'utf8')).toBe(
+      readFileSync(join(out1, 'predictions.csv'), 'utf8'),
+    );
     const cfg = JSON.parse(readFileSync(join(out1, 'config.resolved.json'), 'utf8'));
     expect(cfg.preprocess).toBe('exp-clip');
     expect(cfg.provenance.runtime.onnxruntimeNode).toBe('1.30.0');
@@ -84,7 +135,18 @@ describe('exp-clip eval end to end on tiny-clip', () => {
 
   it('frame-directory videos over two folds: per-fold metrics and their mean', async () => {
     const out = join(work, 'video');
-    const r = await runEval({ dataset: 'dfew', root: videoRoot, annotations: join(videoRoot, 'set_{fold}_test.txt'), folds: [1, 2], model, promptTypes: ['an_expression_of_name'], out }, { log: () => {} });
+    const r = await runEval(
+      {
+        dataset: 'dfew',
+        root: videoRoot,
+        annotations: join(videoRoot, 'set_{fold}_test.txt'),
+        folds: [1, 2],
+        model,
+        promptTypes: ['an_expression_of_name'],
+        out,
+      },
+      { log: () => {} },
+    );
     const p = r.results[0]!;
     expect(p.folds.map((f) => f.n)).toEqual([5, 5]);
     expect(r.counts.images).toBe(2 * 5 * 16);
@@ -92,7 +154,11 @@ describe('exp-clip eval end to end on tiny-clip', () => {
     const rows = readCsv(join(out, 'predictions.csv')).slice(1);
     for (const fold of ['1', '2']) {
       const mine = rows.filter((x) => x[1] === fold);
-      const rep = classificationReport(mine.map((x) => Number(x[3])), mine.map((x) => Number(x[5])), 7);
+      const rep = classificationReport(
+        mine.map((x) => Number(x[3])),
+        mine.map((x) => Number(x[5])),
+        7,
+      );
       expect(p.folds[Number(fold) - 1]!.war).toBeCloseTo(rep.war, 12);
     }
     const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
@@ -106,12 +172,39 @@ describe('exp-clip eval --head', () => {
     const { createRng } = await import('@vlfer/core');
     const headPath = join(work, 'head.safetensors');
     saveProjectionHead(headPath, createProjectionHead({ inputDim: 24, outputDim: 64, rng: createRng(5) }));
-    const r = await runEval({ dataset: 'image-folder', root: imageRoot, model, head: headPath, promptTypes: ['class_name'], out: join(work, 'head') }, { log: () => {} });
-    const plain = await runEval({ dataset: 'image-folder', root: imageRoot, model, promptTypes: ['class_name'], out: join(work, 'plain') }, { log: () => {} });
-    expect(r.predictions[0]!.byPromptType.class_name!.probabilities.data).not.toEqual(plain.predictions[0]!.byPromptType.class_name!.probabilities.data);
+    const r = await runEval(
+      {
+        dataset: 'image-folder',
+        root: imageRoot,
+        model,
+        head: headPath,
+        promptTypes: ['class_name'],
+        out: join(work, 'head'),
+      },
+      { log: () => {} },
+    );
+    const plain = await runEval(
+      { dataset: 'image-folder', root: imageRoot, model, promptTypes: ['class_name'], out: join(work, 'plain') },
+      { log: () => {} },
+    );
+    expect(r.predictions[0]!.byPromptType.class_name!.probabilities.data).not.toEqual(
+      plain.predictions[0]!.byPromptType.class_name!.probabilities.data,
+    );
     const bad = join(work, 'bad.safetensors');
     saveProjectionHead(bad, createProjectionHead({ inputDim: 512, outputDim: 64, rng: createRng(5) }));
-    await expect(runEval({ dataset: 'image-folder', root: imageRoot, model, head: bad, promptTypes: ['class_name'], out: join(work, 'bad') }, { log: () => {} })).rejects.toThrow(/head input dim 512 does not match the encoder's embedding dim 24/);
+    await expect(
+      runEval(
+        {
+          dataset: 'image-folder',
+          root: imageRoot,
+          model,
+          head: bad,
+          promptTypes: ['class_name'],
+          out: join(work, 'bad'),
+        },
+        { log: () => {} },
+      ),
+    ).rejects.toThrow(/head input dim 512 does not match the encoder's embedding dim 24/);
   });
 });
 
@@ -122,9 +215,26 @@ describe('exp-clip eval on raw video files (video-folder, ffmpeg)', () => {
     const root = join(work, 'raw-videos');
     for (const [c, f] of ['happy', 'sad'].entries()) {
       mkdirSync(join(root, f), { recursive: true });
-      for (let k = 0; k < 2; k++) execFileSync(defaultFfmpegPath(), ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', `testsrc=size=64x48:rate=10,hue=h=${60 * (2 * c + k)}`, '-t', '2', '-c:v', 'mjpeg', join(root, f, `clip${k}.avi`)]);
+      for (let k = 0; k < 2; k++)
+        execFileSync(defaultFfmpegPath(), [
+          '-hide_banner',
+          '-loglevel',
+          'error',
+          '-f',
+          'lavfi',
+          '-i',
+          `testsrc=size=64x48:rate=10,hue=h=${60 * (2 * c + k)}`,
+          '-t',
+          '2',
+          '-c:v',
+          'mjpeg',
+          join(root, f, `clip${k}.avi`),
+        ]);
     }
-    const r = await runEval({ dataset: 'video-folder', root, model, promptTypes: ['class_name'], out: join(work, 'raw') }, { log: () => {} });
+    const r = await runEval(
+      { dataset: 'video-folder', root, model, promptTypes: ['class_name'], out: join(work, 'raw') },
+      { log: () => {} },
+    );
     expect(r.counts.images).toBe(4 * 16);
     expect(r.results[0]!.folds[0]!.n).toBe(4);
     expect(r.predictions[0]!.ids[0]).toBe('happy/clip0.avi');

@@ -1,9 +1,32 @@
 import { createHash } from 'node:crypto';
 import { relative, resolve, isAbsolute } from 'node:path';
-import { argmaxRows, concatRows, csvRow, inShard, InvalidArgumentError, parseOptions, softmaxRows, throwIfAborted, type FeatureProjection, type LabelSet, type ProgressCallback, type Shard, type Tensor2D } from '@vlfer/core';
+import {
+  argmaxRows,
+  concatRows,
+  csvRow,
+  inShard,
+  InvalidArgumentError,
+  parseOptions,
+  softmaxRows,
+  throwIfAborted,
+  type FeatureProjection,
+  type LabelSet,
+  type ProgressCallback,
+  type Shard,
+  type Tensor2D,
+} from '@vlfer/core';
 import { FeatureCache, provenance, RunDirectory, writeJsonAtomic, type Provenance } from '@vlfer/core/node';
 import { buildZeroShotClassifier } from '@vlfer/encoders';
-import { createPreprocessPool, DECODER_VERSION, encodeImages, loadClip, runtimeVersions, sampleClipFrames, type ClipModel, type EncodeItem } from '@vlfer/encoders/node';
+import {
+  createPreprocessPool,
+  DECODER_VERSION,
+  encodeImages,
+  loadClip,
+  runtimeVersions,
+  sampleClipFrames,
+  type ClipModel,
+  type EncodeItem,
+} from '@vlfer/encoders/node';
 import { expClipPrompts, type PromptType } from '@vlfer/llm-knowledge';
 import type { ImageItem, VideoItem } from '@vlfer/datasets';
 import { createFaceCropper, type FacesReport } from '@vlfer/faces/node';
@@ -54,7 +77,13 @@ export interface EvalResult {
   /** Classes whose prompts were made from Exp-CLIP's templates (no curated prompts for their names). */
   promptsFromTemplates: string[];
   /** Per fold: stratified subset name (null = the whole set) and item counts. */
-  folds: { fold: number | null; subset: string | null; items: number; total: number; dropped: { reason: string; count: number }[] }[];
+  folds: {
+    fold: number | null;
+    subset: string | null;
+    items: number;
+    total: number;
+    dropped: { reason: string; count: number }[];
+  }[];
   results: PromptTypeResult[];
   predictions: FoldPredictions[];
   /** Face detection and cropping (null without `faces`). */
@@ -78,7 +107,10 @@ const idOf = (root: string, p: string) => {
 
 /** An image item's id in outputs: its path relative to the root; a face crop is named by its photo (and face with 'all'). */
 function itemId(options: EvalOptions, it: ImageItem & { source?: string; face?: number }): string {
-  return idOf(options.root, it.source ?? it.path) + (it.source !== undefined && options.faces?.selection === 'all' ? `#face${it.face}` : '');
+  return (
+    idOf(options.root, it.source ?? it.path) +
+    (it.source !== undefined && options.faces?.selection === 'all' ? `#face${it.face}` : '')
+  );
 }
 
 /**
@@ -89,14 +121,23 @@ function itemId(options: EvalOptions, it: ImageItem & { source?: string; face?: 
  * class probabilities) and config.resolved.json are published as one verified set; run.json holds timing.
  * Bad options, missing data and an empty set are reported before the model loads.
  */
-export async function evaluateZeroShot(input: EvalOptionsInput, hooks: PipelineHooks & { projection?: FeatureProjection } = {}): Promise<EvalResult> {
+export async function evaluateZeroShot(
+  input: EvalOptionsInput,
+  hooks: PipelineHooks & { projection?: FeatureProjection } = {},
+): Promise<EvalResult> {
   const options = parseOptions(EvalOptionsSchema, input, 'evaluateZeroShot');
   const log = hooks.log ?? (() => undefined);
   const t0 = performance.now();
   const shard = options.shard ?? null;
   if (options.merge) {
-    const m = checkShardRecords(options.out!, options.merge, evalShardKey(options), { functionName: 'evaluateZeroShot', verb: 'merge', differ: 'dataset, model, preprocessing, subset, faces …' });
-    log(`merging ${options.merge} shards: ${m.reduce((n, x) => n + (x.encoded as number), 0)} images were encoded by the shards`);
+    const m = checkShardRecords(options.out!, options.merge, evalShardKey(options), {
+      functionName: 'evaluateZeroShot',
+      verb: 'merge',
+      differ: 'dataset, model, preprocessing, subset, faces …',
+    });
+    log(
+      `merging ${options.merge} shards: ${m.reduce((n, x) => n + (x.encoded as number), 0)} images were encoded by the shards`,
+    );
   }
   // shards share the output directory: they write only their own record, so they do not take its lock
   const run = options.out && !shard ? RunDirectory.open(options.out, { command: 'exp-clip eval', log }) : undefined;
@@ -108,21 +149,48 @@ export async function evaluateZeroShot(input: EvalOptionsInput, hooks: PipelineH
       const d = await loadEvalData(options, f);
       data.push(d);
       const unit = d.kind === 'images' ? 'images' : 'clips';
-      log(`${options.dataset}${f !== null ? ` fold ${f}` : ''}: ${d.items.length} ${unit}${d.subset ? ` (${d.subset} of ${d.total})` : ''} from ${d.source}; label set ${d.labelSet.id} (${d.labelSetReason})${d.dropped.length ? `; dropped: ${d.dropped.map((x) => `${x.count} ${x.reason}`).join('; ')}` : ''}`);
+      log(
+        `${options.dataset}${f !== null ? ` fold ${f}` : ''}: ${d.items.length} ${unit}${d.subset ? ` (${d.subset} of ${d.total})` : ''} from ${d.source}; label set ${d.labelSet.id} (${d.labelSetReason})${d.dropped.length ? `; dropped: ${d.dropped.map((x) => `${x.count} ${x.reason}`).join('; ')}` : ''}`,
+      );
     }
     const labelSet: LabelSet = data[0]!.labelSet;
-    for (const d of data) if (d.labelSet.names.join('\n') !== labelSet.names.join('\n')) throw new Error(`fold ${d.fold} has label set ${d.labelSet.id}, fold ${data[0]!.fold} has ${labelSet.id}`);
-    const prompts = Object.fromEntries(options.promptTypes.map((t) => [t, expClipPrompts(t, labelSet)])) as Record<PromptType, ReturnType<typeof expClipPrompts>>;
+    for (const d of data)
+      if (d.labelSet.names.join('\n') !== labelSet.names.join('\n'))
+        throw new Error(`fold ${d.fold} has label set ${d.labelSet.id}, fold ${data[0]!.fold} has ${labelSet.id}`);
+    const prompts = Object.fromEntries(options.promptTypes.map((t) => [t, expClipPrompts(t, labelSet)])) as Record<
+      PromptType,
+      ReturnType<typeof expClipPrompts>
+    >;
     const fromTemplates = prompts[options.promptTypes[0]!]!.fromTemplates;
-    if (fromTemplates.length) log(`no curated Exp-CLIP prompts for ${fromTemplates.join(', ')}: their prompts fill Exp-CLIP's templates with the class name`);
+    if (fromTemplates.length)
+      log(
+        `no curated Exp-CLIP prompts for ${fromTemplates.join(', ')}: their prompts fill Exp-CLIP's templates with the class name`,
+      );
 
-    const clip: ClipModel = await loadClip({ model: options.model, dtype: options.dtype, device: options.device, ...(options.tokenizer ? { tokenizer: options.tokenizer } : {}), ...(options.threads ? { intraOpNumThreads: options.threads } : {}) });
+    const clip: ClipModel = await loadClip({
+      model: options.model,
+      dtype: options.dtype,
+      device: options.device,
+      ...(options.tokenizer ? { tokenizer: options.tokenizer } : {}),
+      ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
+    });
     const head = options.head ? loadProjectionHead(options.head, { expectInputDim: clip.embeddingDim }) : undefined;
     const projection = hooks.projection ?? head;
     const modelFingerprint = clip.contentFingerprint(options.cacheDir);
     let damaged = 0;
     const cache = options.cacheDir
-      ? new FeatureCache({ dir: options.cacheDir, namespace: { model: modelFingerprint, dtype: options.dtype, preprocess: `${options.preprocess}/${options.resizer}/${DECODER_VERSION}` }, onCorrupt: (file, why) => { damaged++; log(`feature cache entry ${file} ${why}; recomputing it`); } })
+      ? new FeatureCache({
+          dir: options.cacheDir,
+          namespace: {
+            model: modelFingerprint,
+            dtype: options.dtype,
+            preprocess: `${options.preprocess}/${options.resizer}/${DECODER_VERSION}`,
+          },
+          onCorrupt: (file, why) => {
+            damaged++;
+            log(`feature cache entry ${file} ${why}; recomputing it`);
+          },
+        })
       : undefined;
     const features: Tensor2D[] = [];
     const fingerprint = createHash('sha256');
@@ -130,9 +198,22 @@ export async function evaluateZeroShot(input: EvalOptionsInput, hooks: PipelineH
     let encoded = 0;
     let images = 0;
     const te = performance.now();
-    const pool = options.preprocessWorkers > 0 ? createPreprocessPool({ workers: options.preprocessWorkers }) : undefined;
-    const cropper = options.faces ? await createFaceCropper(options.faces, { clips: data.some((d) => d.kind !== 'images'), ...(options.threads ? { threads: options.threads } : {}), log }) : undefined;
-    if (cropper && data.some((d) => d.kind === 'video-files')) throw new InvalidArgumentError({ functionName: 'evaluateZeroShot', argument: 'faces', message: 'works on images and frame directories; extract the frames of video files first (e.g. ffmpeg -i clip.mp4 frames/%05d.png)' });
+    const pool =
+      options.preprocessWorkers > 0 ? createPreprocessPool({ workers: options.preprocessWorkers }) : undefined;
+    const cropper = options.faces
+      ? await createFaceCropper(options.faces, {
+          clips: data.some((d) => d.kind !== 'images'),
+          ...(options.threads ? { threads: options.threads } : {}),
+          log,
+        })
+      : undefined;
+    if (cropper && data.some((d) => d.kind === 'video-files'))
+      throw new InvalidArgumentError({
+        functionName: 'evaluateZeroShot',
+        argument: 'faces',
+        message:
+          'works on images and frame directories; extract the frames of video files first (e.g. ffmpeg -i clip.mp4 frames/%05d.png)',
+      });
     // Work is done in units (images: `batchSize` source images; clips: a few clips), numbered across folds. A shard
     // encodes units u ≡ index (mod count) into the shared caches; the merge (or an unsharded run) does every unit,
     // finding the shards' features cached. Each unit is encoded as one batch window, so features are bit-identical.
@@ -145,8 +226,21 @@ export async function evaluateZeroShot(input: EvalOptionsInput, hooks: PipelineH
         const totalImages = d.kind === 'images' ? d.items.length : d.items.length * per;
         const encode = async (items: EncodeItem[]) => {
           const r = await encodeImages({
-            model: clip, items, mode: options.preprocess, resizer: options.resizer, batchSize: options.batchSize, ...(cache ? { cache } : {}), ...(pool ? { preprocessPool: pool } : {}), ...(hooks.signal ? { signal: hooks.signal } : {}),
-            onProgress: (e) => hooks.onProgress?.({ ...e, phase: `encode${d.fold !== null ? ` fold ${d.fold}` : ''}`, done: Math.min(totalImages, images + e.done), total: totalImages }),
+            model: clip,
+            items,
+            mode: options.preprocess,
+            resizer: options.resizer,
+            batchSize: options.batchSize,
+            ...(cache ? { cache } : {}),
+            ...(pool ? { preprocessPool: pool } : {}),
+            ...(hooks.signal ? { signal: hooks.signal } : {}),
+            onProgress: (e) =>
+              hooks.onProgress?.({
+                ...e,
+                phase: `encode${d.fold !== null ? ` fold ${d.fold}` : ''}`,
+                done: Math.min(totalImages, images + e.done),
+                total: totalImages,
+              }),
           });
           cached += r.cached;
           encoded += r.encoded;
@@ -174,7 +268,12 @@ export async function evaluateZeroShot(input: EvalOptionsInput, hooks: PipelineH
             const clips: (VideoItem | ImageItem)[] = [];
             const frames: EncodeItem[][] = [];
             for (const it of group) {
-              let f = (await sampleClipFrames('frameDir' in it ? { frameDir: it.frameDir } : { videoFile: (it as { path: string }).path }, { numSegments: per, shortClip: options.shortClip, ...(hooks.signal ? { signal: hooks.signal } : {}) })).items;
+              let f = (
+                await sampleClipFrames(
+                  'frameDir' in it ? { frameDir: it.frameDir } : { videoFile: (it as { path: string }).path },
+                  { numSegments: per, shortClip: options.shortClip, ...(hooks.signal ? { signal: hooks.signal } : {}) },
+                )
+              ).items;
               if (cropper && 'frameDir' in it) {
                 f = await cropper.clipCrops(f as string[], it.frameDir);
                 if (f.length === 0) continue;
@@ -184,7 +283,11 @@ export async function evaluateZeroShot(input: EvalOptionsInput, hooks: PipelineH
             }
             if (clips.length === 0) continue;
             const r = await encode(frames.flat());
-            clips.forEach((it, i) => fingerprint.update(`${idOf(options.root, 'frameDir' in it ? it.frameDir : (it as { path: string }).path)}\t${it.label}\t${r.keys.slice(i * per, (i + 1) * per).join(',')}\n`));
+            clips.forEach((it, i) =>
+              fingerprint.update(
+                `${idOf(options.root, 'frameDir' in it ? it.frameDir : (it as { path: string }).path)}\t${it.label}\t${r.keys.slice(i * per, (i + 1) * per).join(',')}\n`,
+              ),
+            );
             parts.push(r.features);
             (kept as (VideoItem | ImageItem)[]).push(...clips);
           }
@@ -196,21 +299,52 @@ export async function evaluateZeroShot(input: EvalOptionsInput, hooks: PipelineH
       await pool?.close();
       await cropper?.dispose();
     }
-    const faces: FacesReport | null = cropper ? { ...cropper.report(), skipped: cropper.skippedItems.map((p) => idOf(options.root, p)) } : null; // skipped images named as in predictions
+    const faces: FacesReport | null = cropper
+      ? { ...cropper.report(), skipped: cropper.skippedItems.map((p) => idOf(options.root, p)) }
+      : null; // skipped images named as in predictions
     if (cropper) log(cropper.summary());
     const encodeSeconds = (performance.now() - te) / 1000;
     // what a shard's result and the full result share
     const common = {
-      options, labelSet: { id: labelSet.id, names: labelSet.names }, labelSetReason: data[0]!.labelSetReason, promptsFromTemplates: fromTemplates,
-      folds: data.map((d) => ({ fold: d.fold, subset: d.subset, items: d.items.length, total: d.total, dropped: d.dropped })),
-      faces, modelFingerprint, counts: { images, cached, encoded, damagedCacheEntries: damaged },
+      options,
+      labelSet: { id: labelSet.id, names: labelSet.names },
+      labelSetReason: data[0]!.labelSetReason,
+      promptsFromTemplates: fromTemplates,
+      folds: data.map((d) => ({
+        fold: d.fold,
+        subset: d.subset,
+        items: d.items.length,
+        total: d.total,
+        dropped: d.dropped,
+      })),
+      faces,
+      modelFingerprint,
+      counts: { images, cached, encoded, damagedCacheEntries: damaged },
     };
     if (shard) {
       await clip.dispose();
       await head?.dispose();
-      const marker = writeShardRecord(options.out!, shard, evalShardKey(options), { units: unit, unitsDone, images, cached, encoded, faces });
-      log(`shard ${shard.index}/${shard.count}: ${unitsDone} of ${unit} units, ${images} images (${encoded} encoded, ${cached} cached); marker ${marker}; merge with merge: ${shard.count}`);
-      return { ...common, shard, results: [], predictions: [], datasetFingerprint: '', timing: { encodeSeconds, totalSeconds: (performance.now() - t0) / 1000 }, provenance: provenance({ runtime: runtimeVersions() }), outDir: options.out ?? null };
+      const marker = writeShardRecord(options.out!, shard, evalShardKey(options), {
+        units: unit,
+        unitsDone,
+        images,
+        cached,
+        encoded,
+        faces,
+      });
+      log(
+        `shard ${shard.index}/${shard.count}: ${unitsDone} of ${unit} units, ${images} images (${encoded} encoded, ${cached} cached); marker ${marker}; merge with merge: ${shard.count}`,
+      );
+      return {
+        ...common,
+        shard,
+        results: [],
+        predictions: [],
+        datasetFingerprint: '',
+        timing: { encodeSeconds, totalSeconds: (performance.now() - t0) / 1000 },
+        provenance: provenance({ runtime: runtimeVersions() }),
+        outDir: options.out ?? null,
+      };
     }
 
     const results: PromptTypeResult[] = [];
@@ -222,17 +356,35 @@ export async function evaluateZeroShot(input: EvalOptionsInput, hooks: PipelineH
     }));
     for (const promptType of options.promptTypes) {
       throwIfAborted(hooks.signal, 'evaluation');
-      const zs = await buildZeroShotClassifier({ model: clip, classNames: labelSet.names, prompts: prompts[promptType]!.prompts, ensemble: options.ensemble, ...(projection ? { projection } : {}) });
+      const zs = await buildZeroShotClassifier({
+        model: clip,
+        classNames: labelSet.names,
+        prompts: prompts[promptType]!.prompts,
+        ensemble: options.ensemble,
+        ...(projection ? { projection } : {}),
+      });
       const foldResults: FoldResult[] = [];
       for (let k = 0; k < data.length; k++) {
         const d = data[k]!;
-        const logits = d.kind === 'images' ? await zs.classify(features[k]!) : await zs.classifyClips(features[k]!, options.frames);
+        const logits =
+          d.kind === 'images' ? await zs.classify(features[k]!) : await zs.classifyClips(features[k]!, options.frames);
         const predicted = argmaxRows(logits);
         predictions[k]!.byPromptType[promptType] = { predicted, probabilities: softmaxRows(logits) };
         const rep = classificationReport(predictions[k]!.labels, predicted, labelSet.names.length);
-        foldResults.push({ fold: d.fold, n: rep.n, uar: rep.uar, war: rep.war, perClassRecall: rep.perClassRecall, confusionMatrix: rep.confusionMatrix });
+        foldResults.push({
+          fold: d.fold,
+          n: rep.n,
+          uar: rep.uar,
+          war: rep.war,
+          perClassRecall: rep.perClassRecall,
+          confusionMatrix: rep.confusionMatrix,
+        });
       }
-      results.push({ promptType, folds: foldResults, mean: averageFolds(foldResults.map((f) => ({ uar: f.uar, war: f.war }))) });
+      results.push({
+        promptType,
+        folds: foldResults,
+        mean: averageFolds(foldResults.map((f) => ({ uar: f.uar, war: f.war }))),
+      });
     }
     await clip.dispose();
     await head?.dispose();
@@ -248,7 +400,12 @@ export async function evaluateZeroShot(input: EvalOptionsInput, hooks: PipelineH
     };
     if (run) {
       run.publish(evalOutputFiles(result));
-      writeJsonAtomic(run.path('run.json'), { command: 'exp-clip eval', counts: result.counts, timing: result.timing, finishedAt: new Date().toISOString() });
+      writeJsonAtomic(run.path('run.json'), {
+        command: 'exp-clip eval',
+        counts: result.counts,
+        timing: result.timing,
+        finishedAt: new Date().toISOString(),
+      });
     }
     return result;
   } finally {
@@ -272,18 +429,43 @@ export function evalOutputFiles(r: EvalResult): Record<string, string> {
     faces: r.faces,
     datasetFingerprint: r.datasetFingerprint,
     metricsAreFractions: true,
-    promptTypes: Object.fromEntries(r.results.map((p) => [p.promptType, {
-      uar: p.mean.uar.mean,
-      war: p.mean.war.mean,
-      uarStdOverFolds: p.mean.uar.std,
-      warStdOverFolds: p.mean.war.std,
-      folds: p.folds.map((f) => ({ fold: f.fold, n: f.n, uar: f.uar, war: f.war, perClassRecall: Object.fromEntries(names.map((c, i) => [c, f.perClassRecall[i] ?? null])) })),
-    }])),
+    promptTypes: Object.fromEntries(
+      r.results.map((p) => [
+        p.promptType,
+        {
+          uar: p.mean.uar.mean,
+          war: p.mean.war.mean,
+          uarStdOverFolds: p.mean.uar.std,
+          warStdOverFolds: p.mean.war.std,
+          folds: p.folds.map((f) => ({
+            fold: f.fold,
+            n: f.n,
+            uar: f.uar,
+            war: f.war,
+            perClassRecall: Object.fromEntries(names.map((c, i) => [c, f.perClassRecall[i] ?? null])),
+          })),
+        },
+      ]),
+    ),
     provenance: r.provenance,
   };
   const cm = [csvRow(['prompt_type', 'fold', 'true_class', ...names])];
-  for (const p of r.results) for (const f of p.folds) f.confusionMatrix.forEach((row, i) => cm.push(csvRow([p.promptType, f.fold ?? '', names[i]!, ...row])));
-  const pred = [csvRow(['prompt_type', 'fold', 'item', 'label_id', 'label', 'predicted_id', 'predicted', 'correct', ...names.map((n) => `p_${n}`)])];
+  for (const p of r.results)
+    for (const f of p.folds)
+      f.confusionMatrix.forEach((row, i) => cm.push(csvRow([p.promptType, f.fold ?? '', names[i]!, ...row])));
+  const pred = [
+    csvRow([
+      'prompt_type',
+      'fold',
+      'item',
+      'label_id',
+      'label',
+      'predicted_id',
+      'predicted',
+      'correct',
+      ...names.map((n) => `p_${n}`),
+    ]),
+  ];
   for (const p of r.results) {
     for (const fp of r.predictions) {
       const by = fp.byPromptType[p.promptType]!;
@@ -291,7 +473,19 @@ export function evalOutputFiles(r: EvalResult): Record<string, string> {
       fp.ids.forEach((id, i) => {
         const y = fp.labels[i]!;
         const yhat = by.predicted[i]!;
-        pred.push(csvRow([p.promptType, fp.fold ?? '', id, y, names[y]!, yhat, names[yhat]!, y === yhat ? 1 : 0, ...Array.from(by.probabilities.data.subarray(i * c, (i + 1) * c), (v) => v)]));
+        pred.push(
+          csvRow([
+            p.promptType,
+            fp.fold ?? '',
+            id,
+            y,
+            names[y]!,
+            yhat,
+            names[yhat]!,
+            y === yhat ? 1 : 0,
+            ...Array.from(by.probabilities.data.subarray(i * c, (i + 1) * c), (v) => v),
+          ]),
+        );
       });
     }
   }
@@ -309,10 +503,13 @@ export function formatEvalTable(r: EvalResult): string {
   const folds = r.results[0]?.folds.length ?? 1;
   const lines = [`${pad('prompt type', 46)} ${pad('UAR %', 14)} ${pad('WAR %', 14)}`, '-'.repeat(76)];
   for (const p of r.results) {
-    const f = (m: MeanStd) => (folds > 1 ? `${(100 * m.mean).toFixed(2)} ± ${(100 * m.std).toFixed(2)}` : (100 * m.mean).toFixed(2));
+    const f = (m: MeanStd) =>
+      folds > 1 ? `${(100 * m.mean).toFixed(2)} ± ${(100 * m.std).toFixed(2)}` : (100 * m.mean).toFixed(2);
     lines.push(`${pad(p.promptType, 46)} ${pad(f(p.mean.uar), 14)} ${pad(f(p.mean.war), 14)}`);
   }
   const c = r.counts;
-  lines.push(`${c.images} images/frames: ${c.encoded} encoded in ${r.timing.encodeSeconds.toFixed(1)} s${c.encoded ? ` (${(c.encoded / r.timing.encodeSeconds).toFixed(1)}/s)` : ''}, ${c.cached} from the cache${r.outDir ? `; results in ${r.outDir}` : ''}`);
+  lines.push(
+    `${c.images} images/frames: ${c.encoded} encoded in ${r.timing.encodeSeconds.toFixed(1)} s${c.encoded ? ` (${(c.encoded / r.timing.encodeSeconds).toFixed(1)}/s)` : ''}, ${c.cached} from the cache${r.outDir ? `; results in ${r.outDir}` : ''}`,
+  );
   return lines.join('\n');
 }

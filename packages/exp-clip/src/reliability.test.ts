@@ -17,7 +17,15 @@ const targets = join(work, 'targets.jsonl');
 afterEach(() => setWriteFailpoint(undefined));
 
 async function png(path: string, v: number): Promise<void> {
-  writeFileSync(path, await sharp(new Uint8Array(40 * 30 * 3).map((_, i) => (v * 31 + i * (v % 5 + 1)) % 256), { raw: { width: 40, height: 30, channels: 3 } }).png().toBuffer());
+  writeFileSync(
+    path,
+    await sharp(
+      new Uint8Array(40 * 30 * 3).map((_, i) => (v * 31 + i * ((v % 5) + 1)) % 256),
+      { raw: { width: 40, height: 30, channels: 3 } },
+    )
+      .png()
+      .toBuffer(),
+  );
 }
 
 beforeAll(async () => {
@@ -36,8 +44,28 @@ beforeAll(async () => {
   writeFileSync(targets, `${lines.join('\n')}\n`);
 }, 60_000);
 
-const evalOpts = (out: string, extra: Record<string, unknown> = {}) => ({ dataset: 'image-folder' as const, root, model, promptTypes: ['class_name' as const], out, cacheDir: join(work, 'cache'), ...extra });
-const trainOpts = (out: string, extra: Record<string, unknown> = {}) => ({ unlabelled, model, teacher: 'import' as const, teacherSource: targets, epochs: 2, batch: 8, outputDim: 8, lr: 0.01, out, cacheDir: join(work, 'tcache'), ...extra });
+const evalOpts = (out: string, extra: Record<string, unknown> = {}) => ({
+  dataset: 'image-folder' as const,
+  root,
+  model,
+  promptTypes: ['class_name' as const],
+  out,
+  cacheDir: join(work, 'cache'),
+  ...extra,
+});
+const trainOpts = (out: string, extra: Record<string, unknown> = {}) => ({
+  unlabelled,
+  model,
+  teacher: 'import' as const,
+  teacherSource: targets,
+  epochs: 2,
+  batch: 8,
+  outputDim: 8,
+  lr: 0.01,
+  out,
+  cacheDir: join(work, 'tcache'),
+  ...extra,
+});
 
 describe('exp-clip runs: nothing lost, nothing silently stale, every fault named', () => {
   it('a second run on the same output directory is refused while the first runs, naming it', async () => {
@@ -62,7 +90,9 @@ describe('exp-clip runs: nothing lost, nothing silently stale, every fault named
     const b = await evaluateZeroShot({ ...evalOpts(join(work, 'm3')), model: copy });
     expect(b.counts.cached).toBe(0);
     expect(b.modelFingerprint).not.toBe(a.modelFingerprint);
-    expect(b.predictions[0]!.byPromptType.class_name!.probabilities.data).not.toEqual(a.predictions[0]!.byPromptType.class_name!.probabilities.data);
+    expect(b.predictions[0]!.byPromptType.class_name!.probabilities.data).not.toEqual(
+      a.predictions[0]!.byPromptType.class_name!.probabilities.data,
+    );
   }, 60_000);
 
   it('a full disk while publishing leaves the previous complete results, and names the file', async () => {
@@ -70,7 +100,9 @@ describe('exp-clip runs: nothing lost, nothing silently stale, every fault named
     await evaluateZeroShot(evalOpts(out));
     const before = readFileSync(join(out, 'predictions.csv'), 'utf8');
     setWriteFailpoint({ at: 1, code: 'ENOSPC', sticky: true });
-    await expect(evaluateZeroShot(evalOpts(out, { promptTypes: ['an_expression_of_name'] }))).rejects.toThrow(/cannot write .*disk\/(config\.resolved\.json|confusion-matrix\.csv|metrics\.json|predictions\.csv): ENOSPC/);
+    await expect(evaluateZeroShot(evalOpts(out, { promptTypes: ['an_expression_of_name'] }))).rejects.toThrow(
+      /cannot write .*disk\/(config\.resolved\.json|confusion-matrix\.csv|metrics\.json|predictions\.csv): ENOSPC/,
+    );
     setWriteFailpoint(undefined);
     verifyRunOutputs(out);
     expect(readFileSync(join(out, 'predictions.csv'), 'utf8')).toBe(before);
@@ -80,7 +112,17 @@ describe('exp-clip runs: nothing lost, nothing silently stale, every fault named
     const out = join(work, 'abort');
     const controller = new AbortController();
     const t0 = performance.now();
-    await expect(evaluateZeroShot({ ...evalOpts(out, { cacheDir: join(work, 'abort-cache'), batchSize: 4 }) }, { signal: controller.signal, onProgress: (e) => { if (e.done >= 4) controller.abort(); } })).rejects.toThrow(AbortedError);
+    await expect(
+      evaluateZeroShot(
+        { ...evalOpts(out, { cacheDir: join(work, 'abort-cache'), batchSize: 4 }) },
+        {
+          signal: controller.signal,
+          onProgress: (e) => {
+            if (e.done >= 4) controller.abort();
+          },
+        },
+      ),
+    ).rejects.toThrow(AbortedError);
     expect(performance.now() - t0).toBeLessThan(20_000);
     const r = await evaluateZeroShot(evalOpts(out, { cacheDir: join(work, 'abort-cache'), batchSize: 4 }));
     expect(r.counts.cached).toBeGreaterThanOrEqual(4);
@@ -90,7 +132,9 @@ describe('exp-clip runs: nothing lost, nothing silently stale, every fault named
   it('an empty evaluation set is reported before any model loads; a file name with a carriage return stays one CSV row', async () => {
     const empty = join(work, 'empty');
     mkdirSync(join(empty, 'happy'), { recursive: true });
-    await expect(evaluateZeroShot({ ...evalOpts(join(work, 'e')), root: empty, model: join(work, 'no-such-model') })).rejects.toThrow(/empty: holds no items to evaluate/);
+    await expect(
+      evaluateZeroShot({ ...evalOpts(join(work, 'e')), root: empty, model: join(work, 'no-such-model') }),
+    ).rejects.toThrow(/empty: holds no items to evaluate/);
     const r = await evaluateZeroShot(evalOpts(join(work, 'cr')));
     const rows = parseCsvText(readFileSync(join(work, 'cr', 'predictions.csv'), 'utf8'), 'predictions.csv').records;
     expect(rows.length).toBe(r.counts.images);
@@ -101,13 +145,32 @@ describe('exp-clip runs: nothing lost, nothing silently stale, every fault named
     const out = join(work, 'train');
     const controller = new AbortController();
     let steps = 0;
-    await expect(trainHead(trainOpts(out), { signal: controller.signal, onStep: () => { if (++steps === 1) controller.abort(); } })).rejects.toThrow(AbortedError);
+    await expect(
+      trainHead(trainOpts(out), {
+        signal: controller.signal,
+        onStep: () => {
+          if (++steps === 1) controller.abort();
+        },
+      }),
+    ).rejects.toThrow(AbortedError);
     const ckpt = join(out, 'checkpoint.safetensors');
     const original = readFileSync(ckpt);
     // teacher targets regenerated in place
     const old = readFileSync(targets, 'utf8');
-    writeFileSync(targets, old.replaceAll('"embedding":[', '"embedding":[0.5,').replace(/\[0\.5,([^\]]*)\]/g, (_, rest: string) => `[${rest.split(',').map((v) => String(Number(v) + 0.5)).join(',')}]`));
-    await expect(trainHead(trainOpts(out))).rejects.toThrow(/was trained on other data: the teacher targets changed since/);
+    writeFileSync(
+      targets,
+      old.replaceAll('"embedding":[', '"embedding":[0.5,').replace(
+        /\[0\.5,([^\]]*)\]/g,
+        (_, rest: string) =>
+          `[${rest
+            .split(',')
+            .map((v) => String(Number(v) + 0.5))
+            .join(',')}]`,
+      ),
+    );
+    await expect(trainHead(trainOpts(out))).rejects.toThrow(
+      /was trained on other data: the teacher targets changed since/,
+    );
     writeFileSync(targets, old);
     // flipped bits
     const flipped = Buffer.from(original);
@@ -124,8 +187,22 @@ describe('exp-clip runs: nothing lost, nothing silently stale, every fault named
     writeFileSync(join(out, 'train-log.jsonl'), `${readFileSync(join(out, 'train-log.jsonl'), 'utf8')}{"epoch":0,"st`);
     const r = await trainHead(trainOpts(out));
     expect(r.resumedFrom).toEqual({ epoch: 0, step: 1 });
-    const log = readFileSync(join(out, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { globalStep: number });
+    const log = readFileSync(join(out, 'train-log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { globalStep: number });
     expect(log.map((l) => l.globalStep)).toEqual([0, 1, 2, 3]);
-    expect(readdirSync(out).sort()).toEqual(['.vlfer-run.lock', 'checkpoint.safetensors', 'config.resolved.json', 'head.safetensors', 'manifest.json', 'metrics.json', 'run.json', 'train-log.jsonl'].filter((f) => f !== '.vlfer-run.lock'));
+    expect(readdirSync(out).sort()).toEqual(
+      [
+        '.vlfer-run.lock',
+        'checkpoint.safetensors',
+        'config.resolved.json',
+        'head.safetensors',
+        'manifest.json',
+        'metrics.json',
+        'run.json',
+        'train-log.jsonl',
+      ].filter((f) => f !== '.vlfer-run.lock'),
+    );
   }, 120_000);
 });

@@ -20,9 +20,14 @@ beforeAll(async () => {
   for (let i = 0; i < 48; i++) {
     const dir = join(unlabelled, i % 2 ? 'Happy' : 'Sad');
     mkdirSync(dir, { recursive: true });
-    const px = new Uint8Array(40 * 40 * 3).map((_, k) => (i * 37 + k * (i % 7 + 1) + ((k * i) % 13)) % 256);
+    const px = new Uint8Array(40 * 40 * 3).map((_, k) => (i * 37 + k * ((i % 7) + 1) + ((k * i) % 13)) % 256);
     const p = join(dir, `${String(i).padStart(3, '0')}.png`);
-    writeFileSync(p, await sharp(px, { raw: { width: 40, height: 40, channels: 3 } }).png().toBuffer());
+    writeFileSync(
+      p,
+      await sharp(px, { raw: { width: 40, height: 40, channels: 3 } })
+        .png()
+        .toBuffer(),
+    );
     paths.push(p);
   }
   // learnable synthetic teacher: targets = a fixed linear map of the centred CLIP features. The random tiny CLIP
@@ -32,16 +37,39 @@ beforeAll(async () => {
   const f = (await encodeImages({ model: clip, items: paths, mode: 'exp-clip' })).features;
   const d = f.dims[1];
   const M = Float32Array.from({ length: E * d }, (_, k) => Math.sin(k * 1.3) + Math.cos(k * 0.7));
-  const mean = Array.from({ length: d }, (_, k) => paths.reduce((s, _p, i) => s + f.data[i * d + k]!, 0) / paths.length);
+  const mean = Array.from(
+    { length: d },
+    (_, k) => paths.reduce((s, _p, i) => s + f.data[i * d + k]!, 0) / paths.length,
+  );
   const lines = paths.map((p, i) => {
-    const t = Array.from({ length: E }, (_, o) => { let s = 0; for (let k = 0; k < d; k++) s += M[o * d + k]! * (f.data[i * d + k]! - mean[k]!); return s; });
+    const t = Array.from({ length: E }, (_, o) => {
+      let s = 0;
+      for (let k = 0; k < d; k++) s += M[o * d + k]! * (f.data[i * d + k]! - mean[k]!);
+      return s;
+    });
     return JSON.stringify({ path: p, embedding: t });
   });
   writeFileSync(targetsFile, `${lines.join('\n')}\n`);
 }, 120_000);
 
-const base = () => ({ unlabelled, model, teacher: 'import' as const, teacherSource: targetsFile, epochs: 30, batch: 16, lr: 0.01, optimizer: 'adam' as const, weightDecay: 0, seed: 1, outputDim: E });
-const readLog = (dir: string) => readFileSync(join(dir, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as StepLog);
+const base = () => ({
+  unlabelled,
+  model,
+  teacher: 'import' as const,
+  teacherSource: targetsFile,
+  epochs: 30,
+  batch: 16,
+  lr: 0.01,
+  optimizer: 'adam' as const,
+  weightDecay: 0,
+  seed: 1,
+  outputDim: E,
+});
+const readLog = (dir: string) =>
+  readFileSync(join(dir, 'train-log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as StepLog);
 
 describe('exp-clip train end to end on tiny-clip with imported targets', () => {
   it('loss falls; writes head, log, config; the head loads with its metadata', async () => {
@@ -72,14 +100,32 @@ describe('exp-clip train end to end on tiny-clip with imported targets', () => {
     const part = join(work, 'part');
     let n = 0;
     const controller = new AbortController();
-    await expect(runTrain({ ...base(), epochs: 3, out: part, cacheDir: join(work, 'cache') }, { log: () => {}, signal: controller.signal, onStep: () => { if (++n >= 4) controller.abort(); } })).rejects.toThrow(AbortedError);
+    await expect(
+      runTrain(
+        { ...base(), epochs: 3, out: part, cacheDir: join(work, 'cache') },
+        {
+          log: () => {},
+          signal: controller.signal,
+          onStep: () => {
+            if (++n >= 4) controller.abort();
+          },
+        },
+      ),
+    ).rejects.toThrow(AbortedError);
     expect(readLog(part).length).toBe(4);
-    const resumed = await runTrain({ ...base(), epochs: 3, out: part, cacheDir: join(work, 'cache') }, { log: () => {} });
+    const resumed = await runTrain(
+      { ...base(), epochs: 3, out: part, cacheDir: join(work, 'cache') },
+      { log: () => {} },
+    );
     expect(resumed.resumedFrom).toEqual({ epoch: 1, step: 1 });
     expect(resumed.status).toBe('completed');
     expect(readLog(part).map((l) => l.globalStep)).toEqual(Array.from({ length: 9 }, (_, i) => i));
-    expect(readSafetensors(join(part, 'head.safetensors')).tensors['mlp.weight']!.data).toEqual(readSafetensors(join(full, 'head.safetensors')).tensors['mlp.weight']!.data);
-    await expect(runTrain({ ...base(), lr: 0.02, epochs: 3, out: part }, { log: () => {} })).rejects.toThrow(/written with other training options/);
+    expect(readSafetensors(join(part, 'head.safetensors')).tensors['mlp.weight']!.data).toEqual(
+      readSafetensors(join(full, 'head.safetensors')).tensors['mlp.weight']!.data,
+    );
+    await expect(runTrain({ ...base(), lr: 0.02, epochs: 3, out: part }, { log: () => {} })).rejects.toThrow(
+      /written with other training options/,
+    );
     // a finished run returns at once: no encoding, no teacher, head and log untouched
     const lines: string[] = [];
     const again = await runTrain({ ...base(), epochs: 3, out: part }, { log: (l) => lines.push(l) });
@@ -89,7 +135,11 @@ describe('exp-clip train end to end on tiny-clip with imported targets', () => {
   });
 
   it('rejects a batch larger than the data and a teacher/head dim mismatch', async () => {
-    await expect(runTrain({ ...base(), batch: 64, out: join(work, 'big') }, { log: () => {} })).rejects.toThrow(/Argument 'batch' passed to 'trainHead': 64 is larger than the 48 training images/);
-    await expect(runTrain({ ...base(), outputDim: 4096, out: join(work, 'dim') }, { log: () => {} })).rejects.toThrow(/teacher target has 32 values, expected 4096/);
+    await expect(runTrain({ ...base(), batch: 64, out: join(work, 'big') }, { log: () => {} })).rejects.toThrow(
+      /Argument 'batch' passed to 'trainHead': 64 is larger than the 48 training images/,
+    );
+    await expect(runTrain({ ...base(), outputDim: 4096, out: join(work, 'dim') }, { log: () => {} })).rejects.toThrow(
+      /teacher target has 32 values, expected 4096/,
+    );
   });
 });

@@ -2,8 +2,33 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
-import { AbortedError, concatRows, createRng, csvRow, inShard, throwIfAborted, type Shard, DataFormatError, InvalidArgumentError, parseOptions, type ComputeDevice, type ProgressCallback, type Tensor2D } from '@vlfer/core';
-import { appendLine, FeatureCache, loadCheckpoint, provenance, readJsonLines, RunDirectory, saveCheckpoint, writeFileAtomic, writeJsonAtomic, type ThreadOptions } from '@vlfer/core/node';
+import {
+  AbortedError,
+  concatRows,
+  createRng,
+  csvRow,
+  inShard,
+  throwIfAborted,
+  type Shard,
+  DataFormatError,
+  InvalidArgumentError,
+  parseOptions,
+  type ComputeDevice,
+  type ProgressCallback,
+  type Tensor2D,
+} from '@vlfer/core';
+import {
+  appendLine,
+  FeatureCache,
+  loadCheckpoint,
+  provenance,
+  readJsonLines,
+  RunDirectory,
+  saveCheckpoint,
+  writeFileAtomic,
+  writeJsonAtomic,
+  type ThreadOptions,
+} from '@vlfer/core/node';
 import { listImages } from '@vlfer/datasets/node';
 import { DECODER_VERSION, encodeImages, loadClip, runtimeVersions } from '@vlfer/encoders/node';
 import type { Teacher } from '@vlfer/llm-knowledge';
@@ -65,13 +90,35 @@ export async function trainProjectionHead(options: TrainLoopOptions): Promise<'c
   const [n, d] = features.dims;
   const e = targets.dims[1];
   const fn = 'trainProjectionHead';
-  if (targets.dims[0] !== n) throw new InvalidArgumentError({ functionName: fn, argument: 'targets', message: `has ${targets.dims[0]} rows, features have ${n}` });
-  if (d !== head.inputDim || e !== head.outputDim) throw new InvalidArgumentError({ functionName: fn, argument: 'head', message: `is ${head.inputDim}→${head.outputDim} but features are ${d}-d and targets ${e}-d` });
+  if (targets.dims[0] !== n)
+    throw new InvalidArgumentError({
+      functionName: fn,
+      argument: 'targets',
+      message: `has ${targets.dims[0]} rows, features have ${n}`,
+    });
+  if (d !== head.inputDim || e !== head.outputDim)
+    throw new InvalidArgumentError({
+      functionName: fn,
+      argument: 'head',
+      message: `is ${head.inputDim}→${head.outputDim} but features are ${d}-d and targets ${e}-d`,
+    });
   const steps = Math.floor(n / batch);
-  if (steps === 0) throw new InvalidArgumentError({ functionName: fn, argument: 'batch', message: `${batch} is larger than the ${n} training images (the last partial batch is dropped, as in the reference)` });
-  const opt = createOptimizer(options.optimizer, { weight: head.weight }, { lr: options.lr, momentum: options.momentum, weightDecay: options.weightDecay });
+  if (steps === 0)
+    throw new InvalidArgumentError({
+      functionName: fn,
+      argument: 'batch',
+      message: `${batch} is larger than the ${n} training images (the last partial batch is dropped, as in the reference)`,
+    });
+  const opt = createOptimizer(
+    options.optimizer,
+    { weight: head.weight },
+    { lr: options.lr, momentum: options.momentum, weightDecay: options.weightDecay },
+  );
   if (options.start?.optimizerState) opt.loadState(options.start.optimizerState);
-  const graph = await InfoNceGraph.create({ device: options.device ?? 'cpu', ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}) });
+  const graph = await InfoNceGraph.create({
+    device: options.device ?? 'cpu',
+    ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
+  });
   const xb = new Float32Array(batch * d);
   const tb = new Float32Array(batch * e);
   const X: Tensor2D = { dtype: 'float32', data: xb, dims: [batch, d] };
@@ -86,13 +133,31 @@ export async function trainProjectionHead(options: TrainLoopOptions): Promise<'c
           xb.set(features.data.subarray(i * d, (i + 1) * d), r * d);
           tb.set(targets.data.subarray(i * e, (i + 1) * e), r * e);
         }
-        const res = await graph.run({ features: X, weight: head.weightTensor, targets: T, scale: options.scale ?? 100 });
-        if (!Number.isFinite(res.loss)) throw new InvalidArgumentError({ functionName: fn, argument: 'lr', message: `the loss became ${res.loss} at epoch ${epoch}, step ${step}; lower the learning rate` });
+        const res = await graph.run({
+          features: X,
+          weight: head.weightTensor,
+          targets: T,
+          scale: options.scale ?? 100,
+        });
+        if (!Number.isFinite(res.loss))
+          throw new InvalidArgumentError({
+            functionName: fn,
+            argument: 'lr',
+            message: `the loss became ${res.loss} at epoch ${epoch}, step ${step}; lower the learning rate`,
+          });
         opt.step({ weight: res.gradWeight });
-        options.onStep?.({ epoch, step, globalStep: epoch * steps + step, loss: res.loss, accuracy: res.correct / batch, lr: options.lr });
+        options.onStep?.({
+          epoch,
+          step,
+          globalStep: epoch * steps + step,
+          loss: res.loss,
+          accuracy: res.correct / batch,
+          lr: options.lr,
+        });
         const stop = options.signal?.aborted ?? false;
         const next = step + 1 === steps ? { epoch: epoch + 1, step: 0 } : { epoch, step: step + 1 };
-        if (next.step === 0 || stop || options.checkpointDue?.()) options.onCheckpoint?.({ ...next, optimizerState: opt.state() });
+        if (next.step === 0 || stop || options.checkpointDue?.())
+          options.onCheckpoint?.({ ...next, optimizerState: opt.state() });
         if (stop && next.epoch < epochs) return 'stopped';
       }
     }
@@ -103,9 +168,24 @@ export async function trainProjectionHead(options: TrainLoopOptions): Promise<'c
 }
 
 function resolveTeacher(options: TrainOptions): Teacher {
-  if (options.teacher === 'import') return importedTeacher({ file: options.teacherSource, ...(options.teacherKeys ? { keys: options.teacherKeys } : {}) });
-  if (!options.teacherModel) throw new InvalidArgumentError({ functionName: 'trainHead', argument: 'teacherModel', message: "is required with teacher 'http'" });
-  return httpTeacher({ baseUrl: options.teacherSource, model: options.teacherModel, timeoutMs: options.teacherTimeoutMs, maxRetries: options.teacherRetries, concurrency: options.teacherConcurrency });
+  if (options.teacher === 'import')
+    return importedTeacher({
+      file: options.teacherSource,
+      ...(options.teacherKeys ? { keys: options.teacherKeys } : {}),
+    });
+  if (!options.teacherModel)
+    throw new InvalidArgumentError({
+      functionName: 'trainHead',
+      argument: 'teacherModel',
+      message: "is required with teacher 'http'",
+    });
+  return httpTeacher({
+    baseUrl: options.teacherSource,
+    model: options.teacherModel,
+    timeoutMs: options.teacherTimeoutMs,
+    maxRetries: options.teacherRetries,
+    concurrency: options.teacherConcurrency,
+  });
 }
 
 /**
@@ -114,16 +194,42 @@ function resolveTeacher(options: TrainOptions): Teacher {
  * caches keep them); without, every unit, each encoded as one batch window so that shards and one process agree bit
  * for bit.
  */
-async function prepareTrainingData(options: TrainOptions, teacher: Teacher, ctx: { log: (l: string) => void; signal?: AbortSignal; onProgress?: ProgressCallback }, shard: Shard | null) {
+async function prepareTrainingData(
+  options: TrainOptions,
+  teacher: Teacher,
+  ctx: { log: (l: string) => void; signal?: AbortSignal; onProgress?: ProgressCallback },
+  shard: Shard | null,
+) {
   const { log, signal } = ctx;
   const listed = listImages(options.unlabelled);
-  log(`${listed.paths.length} unlabelled images under ${options.unlabelled}${listed.skipped ? ` (${listed.skipped} non-image files ignored)` : ''}`);
-  const clip = await loadClip({ model: options.model, dtype: options.dtype, device: options.device, towers: ['vision'], ...(options.tokenizer ? { tokenizer: options.tokenizer } : {}), ...(options.threads ? { intraOpNumThreads: options.threads } : {}) });
+  log(
+    `${listed.paths.length} unlabelled images under ${options.unlabelled}${listed.skipped ? ` (${listed.skipped} non-image files ignored)` : ''}`,
+  );
+  const clip = await loadClip({
+    model: options.model,
+    dtype: options.dtype,
+    device: options.device,
+    towers: ['vision'],
+    ...(options.tokenizer ? { tokenizer: options.tokenizer } : {}),
+    ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
+  });
   const modelFingerprint = clip.contentFingerprint(options.cacheDir);
   const onCorrupt = (f: string, why: string) => log(`cache entry ${f} ${why}; recomputing it`);
-  const cache = options.cacheDir ? new FeatureCache({ dir: `${options.cacheDir}/features`, namespace: { model: modelFingerprint, dtype: options.dtype, preprocess: `${options.preprocess}/${options.resizer}/${DECODER_VERSION}` }, onCorrupt }) : undefined;
+  const cache = options.cacheDir
+    ? new FeatureCache({
+        dir: `${options.cacheDir}/features`,
+        namespace: {
+          model: modelFingerprint,
+          dtype: options.dtype,
+          preprocess: `${options.preprocess}/${options.resizer}/${DECODER_VERSION}`,
+        },
+        onCorrupt,
+      })
+    : undefined;
   // the head trains on face crops, and the teacher is given the same crops (as in the paper, where CLIP and BLIP-2 see one tensor)
-  const cropper = options.faces ? await createFaceCropper(options.faces, { ...(options.threads ? { threads: options.threads } : {}), log }) : undefined;
+  const cropper = options.faces
+    ? await createFaceCropper(options.faces, { ...(options.threads ? { threads: options.threads } : {}), log })
+    : undefined;
   const paths: string[] = [];
   const keys: string[] = [];
   const faceCrops: { path: string; source: string; face: number }[] = [];
@@ -140,37 +246,107 @@ async function prepareTrainingData(options: TrainOptions, teacher: Teacher, ctx:
       const group = listed.paths.slice(a, a + size);
       let items = group;
       if (cropper) {
-        const crops = await cropper.cropImages(group.map((path) => ({ path })), { ...(signal ? { signal } : {}) });
+        const crops = await cropper.cropImages(
+          group.map((path) => ({ path })),
+          { ...(signal ? { signal } : {}) },
+        );
         faceCrops.push(...crops);
         items = crops.map((c) => c.path);
       }
       if (items.length === 0) continue;
-      const r = await encodeImages({ model: clip, items, mode: options.preprocess, resizer: options.resizer, batchSize: size, ...(cache ? { cache } : {}), ...(signal ? { signal } : {}) });
-      const t = await computeTargets({ teacher, images: items, imageKeys: r.keys, instructionId: options.instruction, expectDim: options.outputDim, ...(options.cacheDir ? { cacheDir: `${options.cacheDir}/targets` } : {}), ...(signal ? { signal } : {}), log });
+      const r = await encodeImages({
+        model: clip,
+        items,
+        mode: options.preprocess,
+        resizer: options.resizer,
+        batchSize: size,
+        ...(cache ? { cache } : {}),
+        ...(signal ? { signal } : {}),
+      });
+      const t = await computeTargets({
+        teacher,
+        images: items,
+        imageKeys: r.keys,
+        instructionId: options.instruction,
+        expectDim: options.outputDim,
+        ...(options.cacheDir ? { cacheDir: `${options.cacheDir}/targets` } : {}),
+        ...(signal ? { signal } : {}),
+        log,
+      });
       paths.push(...items);
       keys.push(...r.keys);
       featureParts.push(r.features);
       targetParts.push(t);
-      ctx.onProgress?.({ phase: 'encode + targets', done: Math.min(a + size, listed.paths.length), total: listed.paths.length, unit: 'images' });
+      ctx.onProgress?.({
+        phase: 'encode + targets',
+        done: Math.min(a + size, listed.paths.length),
+        total: listed.paths.length,
+        unit: 'images',
+      });
     }
   } finally {
     await clip.dispose();
     await cropper?.dispose();
   }
   if (cropper) log(cropper.summary());
-  return { paths, keys, faceCrops: cropper ? faceCrops : null, features: concatRows(featureParts, clip.embeddingDim), targets: concatRows(targetParts, options.outputDim), modelFingerprint, units, unitsDone };
+  return {
+    paths,
+    keys,
+    faceCrops: cropper ? faceCrops : null,
+    features: concatRows(featureParts, clip.embeddingDim),
+    targets: concatRows(targetParts, options.outputDim),
+    modelFingerprint,
+    units,
+    unitsDone,
+  };
 }
 
 /** Fields that change the trained weights: a checkpoint resumes only when these match. */
 function trainingKey(o: TrainOptions): string {
-  const { instruction, batch, lr, optimizer, momentum, weightDecay, seed, scale, outputDim, preprocess, resizer, dtype, epochs: _e } = o;
+  const {
+    instruction,
+    batch,
+    lr,
+    optimizer,
+    momentum,
+    weightDecay,
+    seed,
+    scale,
+    outputDim,
+    preprocess,
+    resizer,
+    dtype,
+    epochs: _e,
+  } = o;
   void _e;
   // face settings change the training images (the crop cache directory does not)
   const faces = o.faces ? { ...o.faces, cacheDir: undefined } : undefined;
-  return createHash('sha256').update(JSON.stringify({ instruction, batch, lr, optimizer, momentum, weightDecay, seed, scale, outputDim, preprocess, resizer, dtype, ...(faces ? { faces } : {}) })).digest('hex');
+  return createHash('sha256')
+    .update(
+      JSON.stringify({
+        instruction,
+        batch,
+        lr,
+        optimizer,
+        momentum,
+        weightDecay,
+        seed,
+        scale,
+        outputDim,
+        preprocess,
+        resizer,
+        dtype,
+        ...(faces ? { faces } : {}),
+      }),
+    )
+    .digest('hex');
 }
 
-const sha = (t: Tensor2D) => createHash('sha256').update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength)).update(t.dims.join(',')).digest('hex');
+const sha = (t: Tensor2D) =>
+  createHash('sha256')
+    .update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength))
+    .update(t.dims.join(','))
+    .digest('hex');
 
 /** What a training checkpoint's metadata must hold (checked on resume; anything else is refused by name). */
 const CheckpointMetaSchema = z.object({
@@ -205,19 +381,46 @@ export interface TrainResult {
  * every epoch, every `checkpointSeconds` and on abort, and a rerun of the same options resumes from it to the same
  * bytes. A checkpoint from other options, or for changed images, features or targets, is refused with what changed.
  */
-export async function trainHead(input: TrainOptionsInput, hooks: PipelineHooks & { onStep?: (s: StepLog) => void } = {}): Promise<TrainResult> {
+export async function trainHead(
+  input: TrainOptionsInput,
+  hooks: PipelineHooks & { onStep?: (s: StepLog) => void } = {},
+): Promise<TrainResult> {
   const options = parseOptions(TrainOptionsSchema, input, 'trainHead');
   const log = hooks.log ?? (() => undefined);
   const signal = hooks.signal;
   if (options.shard) {
     // a shard fills the shared feature, target and face caches for its units and records that it finished
     const shard = options.shard;
-    const p = await prepareTrainingData(options, resolveTeacher(options), { log, ...(signal ? { signal } : {}), ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}) }, shard);
-    const marker = writeShardRecord(options.out, shard, trainShardKey(options), { units: p.units, unitsDone: p.unitsDone, images: p.paths.length });
-    log(`shard ${shard.index}/${shard.count}: ${p.unitsDone} of ${p.units} units, ${p.paths.length} images encoded with their targets; record ${marker}`);
-    return { status: 'shard', outDir: options.out, headPath: join(options.out, 'head.safetensors'), steps: 0, firstLoss: null, lastLoss: null, resumedFrom: null };
+    const p = await prepareTrainingData(
+      options,
+      resolveTeacher(options),
+      { log, ...(signal ? { signal } : {}), ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}) },
+      shard,
+    );
+    const marker = writeShardRecord(options.out, shard, trainShardKey(options), {
+      units: p.units,
+      unitsDone: p.unitsDone,
+      images: p.paths.length,
+    });
+    log(
+      `shard ${shard.index}/${shard.count}: ${p.unitsDone} of ${p.units} units, ${p.paths.length} images encoded with their targets; record ${marker}`,
+    );
+    return {
+      status: 'shard',
+      outDir: options.out,
+      headPath: join(options.out, 'head.safetensors'),
+      steps: 0,
+      firstLoss: null,
+      lastLoss: null,
+      resumedFrom: null,
+    };
   }
-  if (options.merge) checkShardRecords(options.out, options.merge, trainShardKey(options), { functionName: 'trainHead', verb: 'train from', differ: 'images, model, preprocessing, teacher, faces …' });
+  if (options.merge)
+    checkShardRecords(options.out, options.merge, trainShardKey(options), {
+      functionName: 'trainHead',
+      verb: 'train from',
+      differ: 'images, model, preprocessing, teacher, faces …',
+    });
   const run = RunDirectory.open(options.out, { command: 'exp-clip train', log });
   const t0 = performance.now();
   try {
@@ -227,21 +430,55 @@ export async function trainHead(input: TrainOptionsInput, hooks: PipelineHooks &
     const headPath = run.path('head.safetensors');
     const teacher = resolveTeacher(options);
     // the checkpoint is checked before any encoding: other options fail at once, and a finished run returns at once
-    let ck: { meta: CheckpointMeta; tensors: Record<string, { dims: number[]; data: Float32Array }>; optimizer?: { step: number; buffers: Record<string, Float32Array> } } | undefined;
+    let ck:
+      | {
+          meta: CheckpointMeta;
+          tensors: Record<string, { dims: number[]; data: Float32Array }>;
+          optimizer?: { step: number; buffers: Record<string, Float32Array> };
+        }
+      | undefined;
     if (existsSync(ckptPath)) {
       const c = loadCheckpoint(ckptPath);
       const m = CheckpointMetaSchema.safeParse(c.meta);
-      if (!m.success) throw new DataFormatError({ file: ckptPath, field: m.error.issues[0]!.path.join('.'), message: `${m.error.issues[0]!.message}; delete the checkpoint to restart` });
+      if (!m.success)
+        throw new DataFormatError({
+          file: ckptPath,
+          field: m.error.issues[0]!.path.join('.'),
+          message: `${m.error.issues[0]!.message}; delete the checkpoint to restart`,
+        });
       ck = { meta: m.data, tensors: c.tensors, ...(c.optimizer ? { optimizer: c.optimizer } : {}) };
-      if (ck.meta.trainingKey !== key) throw new InvalidArgumentError({ functionName: 'trainHead', argument: 'options', message: `${ckptPath} was written with other training options (learning rate, batch, seed, optimiser, preprocessing …); use another output directory or delete it` });
+      if (ck.meta.trainingKey !== key)
+        throw new InvalidArgumentError({
+          functionName: 'trainHead',
+          argument: 'options',
+          message: `${ckptPath} was written with other training options (learning rate, batch, seed, optimiser, preprocessing …); use another output directory or delete it`,
+        });
     }
     if (ck && ck.meta.epoch >= options.epochs && ck.meta.step === 0 && existsSync(run.path('manifest.json'))) {
       log(`${run.dir}: already trained (${ck.meta.epoch} epochs); head in ${headPath}`);
-      return { status: 'completed', outDir: run.dir, headPath, steps: 0, firstLoss: null, lastLoss: null, resumedFrom: { epoch: ck.meta.epoch, step: 0 } };
+      return {
+        status: 'completed',
+        outDir: run.dir,
+        headPath,
+        steps: 0,
+        firstLoss: null,
+        lastLoss: null,
+        resumedFrom: { epoch: ck.meta.epoch, step: 0 },
+      };
     }
-    const prepared = await prepareTrainingData(options, teacher, { log, ...(signal ? { signal } : {}), ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}) }, null);
+    const prepared = await prepareTrainingData(
+      options,
+      teacher,
+      { log, ...(signal ? { signal } : {}), ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}) },
+      null,
+    );
     const { paths, faceCrops, keys, features, targets, modelFingerprint } = prepared;
-    if (options.batch > paths.length) throw new InvalidArgumentError({ functionName: 'trainHead', argument: 'batch', message: `${options.batch} is larger than the ${paths.length} training images (the last partial batch is dropped, as in the reference)` });
+    if (options.batch > paths.length)
+      throw new InvalidArgumentError({
+        functionName: 'trainHead',
+        argument: 'batch',
+        message: `${options.batch} is larger than the ${paths.length} training images (the last partial batch is dropped, as in the reference)`,
+      });
     const stepsPerEpoch = Math.floor(paths.length / options.batch);
     const fingerprints = {
       images: paths.length,
@@ -251,29 +488,60 @@ export async function trainHead(input: TrainOptionsInput, hooks: PipelineHooks &
       modelFingerprint,
     };
 
-    let head = createProjectionHead({ inputDim: features.dims[1], outputDim: options.outputDim, rng: createRng(options.seed) });
+    let head = createProjectionHead({
+      inputDim: features.dims[1],
+      outputDim: options.outputDim,
+      rng: createRng(options.seed),
+    });
     let start: TrainLoopOptions['start'];
     let resumedFrom: TrainResult['resumedFrom'] = null;
     if (ck) {
-      const changed = (Object.keys(fingerprints) as (keyof typeof fingerprints)[]).filter((k) => ck!.meta[k] !== fingerprints[k]);
+      const changed = (Object.keys(fingerprints) as (keyof typeof fingerprints)[]).filter(
+        (k) => ck!.meta[k] !== fingerprints[k],
+      );
       if (changed.length) {
-        const what: Record<string, string> = { images: 'the number of images', imagesFingerprint: 'the unlabelled images', featuresFingerprint: 'the CLIP features', targetsFingerprint: 'the teacher targets', modelFingerprint: 'the CLIP model files' };
-        throw new InvalidArgumentError({ functionName: 'trainHead', argument: 'options', message: `${ckptPath} was trained on other data: ${changed.map((k) => what[k]).join(', ')} changed since. Resuming would mix them; use another output directory or delete the checkpoint` });
+        const what: Record<string, string> = {
+          images: 'the number of images',
+          imagesFingerprint: 'the unlabelled images',
+          featuresFingerprint: 'the CLIP features',
+          targetsFingerprint: 'the teacher targets',
+          modelFingerprint: 'the CLIP model files',
+        };
+        throw new InvalidArgumentError({
+          functionName: 'trainHead',
+          argument: 'options',
+          message: `${ckptPath} was trained on other data: ${changed.map((k) => what[k]).join(', ')} changed since. Resuming would mix them; use another output directory or delete the checkpoint`,
+        });
       }
       const w = ck.tensors.weight;
-      if (!w || w.dims[0] !== options.outputDim || w.dims[1] !== features.dims[1]) throw new DataFormatError({ file: ckptPath, field: 'weight', message: `expected [${options.outputDim}, ${features.dims[1]}]` });
+      if (!w || w.dims[0] !== options.outputDim || w.dims[1] !== features.dims[1])
+        throw new DataFormatError({
+          file: ckptPath,
+          field: 'weight',
+          message: `expected [${options.outputDim}, ${features.dims[1]}]`,
+        });
       head = new ProjectionHead({ inputDim: w.dims[1]!, outputDim: w.dims[0]!, weight: w.data });
       start = { epoch: ck.meta.epoch, step: ck.meta.step, ...(ck.optimizer ? { optimizerState: ck.optimizer } : {}) };
       resumedFrom = { epoch: start.epoch, step: start.step };
       log(`resuming from ${ckptPath}: epoch ${start.epoch + 1}, step ${start.step + 1}`);
       const done = start.epoch * stepsPerEpoch + start.step;
-      const kept = existsSync(logPath) ? readJsonLines<StepLog>(logPath, { repairTornTail: true, what: 'training log' }).rows.filter((r) => r.globalStep < done) : [];
+      const kept = existsSync(logPath)
+        ? readJsonLines<StepLog>(logPath, { repairTornTail: true, what: 'training log' }).rows.filter(
+            (r) => r.globalStep < done,
+          )
+        : [];
       writeJsonLinesAtomic(run, 'train-log.jsonl', kept);
     } else {
       writeJsonLinesAtomic(run, 'train-log.jsonl', []);
     }
     // where the run went and how its work was split (merge) do not change the head, so they are not part of its record
-    const meta = { encoder: options.model, model_fingerprint: modelFingerprint, input_dim: String(head.inputDim), output_dim: String(head.outputDim), training_config: JSON.stringify({ ...options, out: undefined, cacheDir: undefined, merge: undefined }) };
+    const meta = {
+      encoder: options.model,
+      model_fingerprint: modelFingerprint,
+      input_dim: String(head.inputDim),
+      output_dim: String(head.outputDim),
+      training_config: JSON.stringify({ ...options, out: undefined, cacheDir: undefined, merge: undefined }),
+    };
 
     let firstLoss: number | null = null;
     let lastLoss: number | null = null;
@@ -281,7 +549,18 @@ export async function trainHead(input: TrainOptionsInput, hooks: PipelineHooks &
     let lastCheckpoint = performance.now();
     const totalSteps = options.epochs * stepsPerEpoch;
     const status = await trainProjectionHead({
-      features, targets, head, epochs: options.epochs, batch: options.batch, lr: options.lr, optimizer: options.optimizer, momentum: options.momentum, weightDecay: options.weightDecay, seed: options.seed, scale: options.scale, device: options.device,
+      features,
+      targets,
+      head,
+      epochs: options.epochs,
+      batch: options.batch,
+      lr: options.lr,
+      optimizer: options.optimizer,
+      momentum: options.momentum,
+      weightDecay: options.weightDecay,
+      seed: options.seed,
+      scale: options.scale,
+      device: options.device,
       ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
       ...(start ? { start } : {}),
       ...(signal ? { signal } : {}),
@@ -291,17 +570,29 @@ export async function trainHead(input: TrainOptionsInput, hooks: PipelineHooks &
         lastLoss = s.loss;
         steps++;
         hooks.onStep?.(s);
-        hooks.onProgress?.({ phase: 'train', done: s.globalStep + 1, total: totalSteps, unit: 'steps', detail: { epoch: s.epoch + 1, loss: s.loss, accuracy: s.accuracy } });
+        hooks.onProgress?.({
+          phase: 'train',
+          done: s.globalStep + 1,
+          total: totalSteps,
+          unit: 'steps',
+          detail: { epoch: s.epoch + 1, loss: s.loss, accuracy: s.accuracy },
+        });
       },
       checkpointDue: () => performance.now() - lastCheckpoint > options.checkpointSeconds * 1000,
       onCheckpoint: (at) => {
-        saveCheckpoint(ckptPath, { tensors: { weight: { dims: [head.outputDim, head.inputDim], data: head.weight } }, optimizer: at.optimizerState, meta: { trainingKey: key, epoch: at.epoch, step: at.step, ...fingerprints } });
+        saveCheckpoint(ckptPath, {
+          tensors: { weight: { dims: [head.outputDim, head.inputDim], data: head.weight } },
+          optimizer: at.optimizerState,
+          meta: { trainingKey: key, epoch: at.epoch, step: at.step, ...fingerprints },
+        });
         lastCheckpoint = performance.now();
       },
     });
     if (status === 'stopped') {
       await head.dispose();
-      throw new AbortedError(`training (checkpoint written at ${ckptPath}; rerun the same command to resume)`, { cause: signal?.reason });
+      throw new AbortedError(`training (checkpoint written at ${ckptPath}; rerun the same command to resume)`, {
+        cause: signal?.reason,
+      });
     }
     const headBytes = encodeProjectionHead(head, { ...meta, epochs_completed: String(options.epochs) });
     const trainLog = readJsonLines<StepLog>(logPath, { repairTornTail: true, what: 'training log' }).rows;
@@ -312,9 +603,20 @@ export async function trainHead(input: TrainOptionsInput, hooks: PipelineHooks &
       'metrics.json': `${JSON.stringify({ epochs: options.epochs, stepsPerEpoch, firstLoss: trainLog[0]?.loss ?? null, lastLoss: trainLog.at(-1)?.loss ?? null, lastEpochAccuracy: mean(trainLog.filter((r) => r.epoch === options.epochs - 1).map((r) => r.accuracy)), ...fingerprints, provenance: provenance({ runtime: runtimeVersions() }) }, null, 2)}\n`,
       'config.resolved.json': `${JSON.stringify({ ...options, trainingKey: key, ...fingerprints }, null, 2)}\n`,
       // which crop came from which image, so targets of an imported teacher can be computed for the crops
-      ...(faceCrops ? { 'face-crops.csv': ['crop,source,face', ...faceCrops.map((c) => csvRow([c.path, c.source, c.face]))].join('\n') + '\n' } : {}),
+      ...(faceCrops
+        ? {
+            'face-crops.csv':
+              ['crop,source,face', ...faceCrops.map((c) => csvRow([c.path, c.source, c.face]))].join('\n') + '\n',
+          }
+        : {}),
     });
-    writeJsonAtomic(run.path('run.json'), { command: 'exp-clip train', stepsThisRun: steps, resumedFrom, seconds: (performance.now() - t0) / 1000, finishedAt: new Date().toISOString() });
+    writeJsonAtomic(run.path('run.json'), {
+      command: 'exp-clip train',
+      stepsThisRun: steps,
+      resumedFrom,
+      seconds: (performance.now() - t0) / 1000,
+      finishedAt: new Date().toISOString(),
+    });
     return { status, outDir: run.dir, headPath, steps, firstLoss, lastLoss, resumedFrom };
   } finally {
     run.close();

@@ -15,10 +15,19 @@ export const YUNET_STRIDES = [8, 16, 32] as const;
  * @param outputs `cls_8`, `obj_8`, `bbox_8`, `kps_8`, … for one image: [cells], [cells], [cells·4], [cells·10]
  * @param input the network input size (multiples of 32)
  */
-export function decodeYunet(outputs: Readonly<Record<string, ArrayLike<number>>>, input: { width: number; height: number }, scoreThreshold: number): Face[] {
+export function decodeYunet(
+  outputs: Readonly<Record<string, ArrayLike<number>>>,
+  input: { width: number; height: number },
+  scoreThreshold: number,
+): Face[] {
   const fn = 'decodeYunet';
   const { width, height } = input;
-  if (width % 32 !== 0 || height % 32 !== 0 || width <= 0 || height <= 0) throw new InvalidArgumentError({ functionName: fn, argument: 'input', message: `must be positive multiples of 32, got ${width}x${height}` });
+  if (width % 32 !== 0 || height % 32 !== 0 || width <= 0 || height <= 0)
+    throw new InvalidArgumentError({
+      functionName: fn,
+      argument: 'input',
+      message: `must be positive multiples of 32, got ${width}x${height}`,
+    });
   const faces: Face[] = [];
   for (const s of YUNET_STRIDES) {
     const cols = width / s;
@@ -26,7 +35,12 @@ export function decodeYunet(outputs: Readonly<Record<string, ArrayLike<number>>>
     const n = cols * rows;
     const get = (name: string, per: number) => {
       const a = outputs[`${name}_${s}`];
-      if (!a || a.length !== n * per) throw new InvalidArgumentError({ functionName: fn, argument: 'outputs', message: `${name}_${s} has ${a?.length ?? 'no'} values, expected ${n * per} for a ${width}x${height} input` });
+      if (!a || a.length !== n * per)
+        throw new InvalidArgumentError({
+          functionName: fn,
+          argument: 'outputs',
+          message: `${name}_${s} has ${a?.length ?? 'no'} values, expected ${n * per} for a ${width}x${height} input`,
+        });
       return a;
     };
     const cls = get('cls', 1);
@@ -43,7 +57,8 @@ export function decodeYunet(outputs: Readonly<Record<string, ArrayLike<number>>>
         const w = Math.exp(bbox[4 * i + 2]!) * s;
         const h = Math.exp(bbox[4 * i + 3]!) * s;
         const landmarks: Point[] = [];
-        for (let k = 0; k < 5; k++) landmarks.push([(kps[10 * i + 2 * k]! + c) * s, (kps[10 * i + 2 * k + 1]! + r) * s]);
+        for (let k = 0; k < 5; k++)
+          landmarks.push([(kps[10 * i + 2 * k]! + c) * s, (kps[10 * i + 2 * k + 1]! + r) * s]);
         faces.push({ box: { x: cx - w / 2, y: cy - h / 2, width: w, height: h }, score, landmarks });
       }
     }
@@ -56,9 +71,19 @@ export function decodeYunet(outputs: Readonly<Record<string, ArrayLike<number>>>
  * post-processing): `scores` [priors, 2] are softmaxed (background, face) and `boxes` [priors, 4] are corner-form
  * (x1, y1, x2, y2) as fractions of the input. Faces with face score ≥ `scoreThreshold`, in input pixels.
  */
-export function decodeUltraFace(scores: ArrayLike<number>, boxes: ArrayLike<number>, input: { width: number; height: number }, scoreThreshold: number): Face[] {
+export function decodeUltraFace(
+  scores: ArrayLike<number>,
+  boxes: ArrayLike<number>,
+  input: { width: number; height: number },
+  scoreThreshold: number,
+): Face[] {
   const n = scores.length / 2;
-  if (!Number.isInteger(n) || boxes.length !== 4 * n) throw new InvalidArgumentError({ functionName: 'decodeUltraFace', argument: 'boxes', message: `${boxes.length} values for ${scores.length / 2} priors (expected [priors, 4] and [priors, 2])` });
+  if (!Number.isInteger(n) || boxes.length !== 4 * n)
+    throw new InvalidArgumentError({
+      functionName: 'decodeUltraFace',
+      argument: 'boxes',
+      message: `${boxes.length} values for ${scores.length / 2} priors (expected [priors, 4] and [priors, 2])`,
+    });
   const faces: Face[] = [];
   for (let i = 0; i < n; i++) {
     const score = scores[2 * i + 1]!;

@@ -37,11 +37,23 @@ export interface DetectorSettings {
  */
 export const FACE_DETECTORS = {
   /** YuNet-s (libfacedetection.train, MIT licence): dynamic input, five landmarks. The default. */
-  'yunet-s': { file: 'yunet_s_dynamic.onnx', sha256: 'daede24002cc8590f457998cc5e6c9e8b82f45f6bd969506a8913cd4ed10a2d3', source: 'github.com/ShiqiYu/libfacedetection.train, onnx/' },
+  'yunet-s': {
+    file: 'yunet_s_dynamic.onnx',
+    sha256: 'daede24002cc8590f457998cc5e6c9e8b82f45f6bd969506a8913cd4ed10a2d3',
+    source: 'github.com/ShiqiYu/libfacedetection.train, onnx/',
+  },
   /** YuNet-n: fixed 320×320 input (letterboxed), five landmarks; fastest. */
-  'yunet-n': { file: 'yunet_n_320_320.onnx', sha256: '81dbde155e982455488235acb8ec2dec5d647edf7cf7080d33e4abb69b93a0d2', source: 'github.com/ShiqiYu/libfacedetection.train, onnx/' },
+  'yunet-n': {
+    file: 'yunet_n_320_320.onnx',
+    sha256: '81dbde155e982455488235acb8ec2dec5d647edf7cf7080d33e4abb69b93a0d2',
+    source: 'github.com/ShiqiYu/libfacedetection.train, onnx/',
+  },
   /** UltraFace RFB-320 (Linzaer's Ultra-Light-Fast-Generic-Face-Detector, MIT): 320×240, boxes only. */
-  ultraface: { file: 'version-RFB-320.onnx', sha256: '34cd7e60aeff28744c657de7a3dc64e872d506741de66987f3426f2b79f88017', source: 'github.com/Linzaer/Ultra-Light-Fast-Generic-Face-Detector-1MB, models/onnx/' },
+  ultraface: {
+    file: 'version-RFB-320.onnx',
+    sha256: '34cd7e60aeff28744c657de7a3dc64e872d506741de66987f3426f2b79f88017',
+    source: 'github.com/Linzaer/Ultra-Light-Fast-Generic-Face-Detector-1MB, models/onnx/',
+  },
 } as const;
 export type FaceDetectorId = keyof typeof FACE_DETECTORS;
 export const FACE_DETECTOR_IDS = Object.keys(FACE_DETECTORS) as FaceDetectorId[];
@@ -68,32 +80,52 @@ export const DETECTOR_RESIZE = 'bilinear-halfpixel-q11';
 export function resizeBilinear(img: RgbImage, width: number, height: number): RgbImage {
   const fn = 'resizeBilinear';
   const { width: W, height: H, channels: ch, data } = img;
-  if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) throw new InvalidArgumentError({ functionName: fn, argument: 'width', message: `output size must be positive integers, got ${width}x${height}` });
-  if (data.length !== W * H * ch) throw new InvalidArgumentError({ functionName: fn, argument: 'img', message: `has ${data.length} bytes, expected ${W}·${H}·${ch}` });
+  if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0))
+    throw new InvalidArgumentError({
+      functionName: fn,
+      argument: 'width',
+      message: `output size must be positive integers, got ${width}x${height}`,
+    });
+  if (data.length !== W * H * ch)
+    throw new InvalidArgumentError({
+      functionName: fn,
+      argument: 'img',
+      message: `has ${data.length} bytes, expected ${W}·${H}·${ch}`,
+    });
   if (width === W && height === H) return img;
   const axis = (n: number, N: number) => {
-    const i0 = new Int32Array(n), i1 = new Int32Array(n), w1 = new Int32Array(n);
+    const i0 = new Int32Array(n),
+      i1 = new Int32Array(n),
+      w1 = new Int32Array(n);
     const s = N / n;
     for (let i = 0; i < n; i++) {
       let x = (i + 0.5) * s - 0.5;
       if (x < 0) x = 0;
       let x0 = Math.floor(x);
-      if (x0 >= N - 1) { x0 = N - 1; x = x0; }
+      if (x0 >= N - 1) {
+        x0 = N - 1;
+        x = x0;
+      }
       i0[i] = x0;
       i1[i] = Math.min(x0 + 1, N - 1);
       w1[i] = Math.round((x - x0) * 2048);
     }
     return { i0, i1, w1 };
   };
-  const ax = axis(width, W), ay = axis(height, H);
+  const ax = axis(width, W),
+    ay = axis(height, H);
   const out = new Uint8Array(width * height * ch);
   for (let y = 0; y < height; y++) {
-    const r0 = ay.i0[y]! * W * ch, r1 = ay.i1[y]! * W * ch;
-    const b = ay.w1[y]!, a = 2048 - b;
+    const r0 = ay.i0[y]! * W * ch,
+      r1 = ay.i1[y]! * W * ch;
+    const b = ay.w1[y]!,
+      a = 2048 - b;
     let o = y * width * ch;
     for (let x = 0; x < width; x++) {
-      const c0 = ax.i0[x]! * ch, c1 = ax.i1[x]! * ch;
-      const q = ax.w1[x]!, p = 2048 - q;
+      const c0 = ax.i0[x]! * ch,
+        c1 = ax.i1[x]! * ch;
+      const q = ax.w1[x]!,
+        p = 2048 - q;
       for (let c = 0; c < ch; c++) {
         const top = p * data[r0 + c0 + c]! + q * data[r0 + c1 + c]!;
         const bottom = p * data[r1 + c0 + c]! + q * data[r1 + c1 + c]!;
@@ -119,10 +151,19 @@ export function detectorInput(img: RgbImage, g: InputGeometry, kind: 'yunet' | '
   for (let y = 0; y < rh; y++) {
     for (let xx = 0; xx < rw; xx++) {
       const s = (y * rw + xx) * ch;
-      const r = resized[s]!, gg = resized[ch === 3 ? s + 1 : s]!, b = resized[ch === 3 ? s + 2 : s]!;
+      const r = resized[s]!,
+        gg = resized[ch === 3 ? s + 1 : s]!,
+        b = resized[ch === 3 ? s + 2 : s]!;
       const o = y * W + xx;
-      if (kind === 'yunet') { x[o] = b; x[plane + o] = gg; x[2 * plane + o] = r; }
-      else { x[o] = (r - 127) / 128; x[plane + o] = (gg - 127) / 128; x[2 * plane + o] = (b - 127) / 128; }
+      if (kind === 'yunet') {
+        x[o] = b;
+        x[plane + o] = gg;
+        x[2 * plane + o] = r;
+      } else {
+        x[o] = (r - 127) / 128;
+        x[plane + o] = (gg - 127) / 128;
+        x[2 * plane + o] = (b - 127) / 128;
+      }
     }
   }
   return x;
@@ -144,18 +185,42 @@ export class FaceDetectorModel {
    * @param fingerprint SHA-256 of the model file: part of every cache key
    * @throws InvalidArgumentError when the outputs are neither YuNet's nor UltraFace's, or contradict `settings.kind`
    */
-  constructor(protected readonly runtime: DetectorRuntime, readonly id: string, readonly fingerprint: string, settings: DetectorSettings = {}) {
+  constructor(
+    protected readonly runtime: DetectorRuntime,
+    readonly id: string,
+    readonly fingerprint: string,
+    settings: DetectorSettings = {},
+  ) {
     const fn = 'FaceDetectorModel';
     const kind = detectorKind(runtime.outputNames);
-    if (!kind) throw new InvalidArgumentError({ functionName: fn, argument: 'model', message: `${id} is not a YuNet (outputs cls_8 … kps_32) or UltraFace (outputs scores, boxes) model; its outputs are ${runtime.outputNames.join(', ')}` });
-    if (settings.kind && settings.kind !== kind) throw new InvalidArgumentError({ functionName: fn, argument: 'kind', message: `'${settings.kind}' was given but ${id} has ${kind}'s outputs` });
+    if (!kind)
+      throw new InvalidArgumentError({
+        functionName: fn,
+        argument: 'model',
+        message: `${id} is not a YuNet (outputs cls_8 … kps_32) or UltraFace (outputs scores, boxes) model; its outputs are ${runtime.outputNames.join(', ')}`,
+      });
+    if (settings.kind && settings.kind !== kind)
+      throw new InvalidArgumentError({
+        functionName: fn,
+        argument: 'kind',
+        message: `'${settings.kind}' was given but ${id} has ${kind}'s outputs`,
+      });
     const shape = runtime.inputShape;
     const fixed = typeof shape[2] === 'number' && typeof shape[3] === 'number';
     const longSide = settings.longSide ?? 640;
-    if (!fixed && (!Number.isInteger(longSide) || longSide % 32 !== 0 || longSide <= 0)) throw new InvalidArgumentError({ functionName: fn, argument: 'longSide', message: `must be a positive multiple of 32, got ${longSide}` });
+    if (!fixed && (!Number.isInteger(longSide) || longSide % 32 !== 0 || longSide <= 0))
+      throw new InvalidArgumentError({
+        functionName: fn,
+        argument: 'longSide',
+        message: `must be a positive multiple of 32, got ${longSide}`,
+      });
     this.kind = kind;
     this.target = fixed ? { width: shape[3] as number, height: shape[2] as number } : { longSide, multiple: 32 };
-    this.options = { scoreThreshold: settings.scoreThreshold ?? 0.7, nmsThreshold: settings.nmsThreshold ?? 0.3, topK: settings.topK ?? 50 };
+    this.options = {
+      scoreThreshold: settings.scoreThreshold ?? 0.7,
+      nmsThreshold: settings.nmsThreshold ?? 0.3,
+      topK: settings.topK ?? 50,
+    };
   }
 
   /** What identifies this detector's results: file hash, thresholds, input size and resampling (for cache keys). */
@@ -170,18 +235,31 @@ export class FaceDetectorModel {
 
   /** Faces in one image (grey or RGB, 8-bit), in image pixels, highest score first. */
   async detect(img: RgbImage): Promise<Face[]> {
-    if (!(img.width >= 1 && img.height >= 1)) throw new InvalidArgumentError({ functionName: 'FaceDetector.detect', argument: 'img', message: `has no pixels (${img.width}x${img.height})` });
+    if (!(img.width >= 1 && img.height >= 1))
+      throw new InvalidArgumentError({
+        functionName: 'FaceDetector.detect',
+        argument: 'img',
+        message: `has no pixels (${img.width}x${img.height})`,
+      });
     const g = this.geometry(img.width, img.height);
     const input = detectorInput(img, g, this.kind);
     let out: Record<string, Float32Array>;
     try {
       out = await this.runtime.run(input, [1, 3, g.inputHeight, g.inputWidth]);
     } catch (error) {
-      throw new VlferError(`${this.id}: ONNX Runtime failed on a ${img.width}x${img.height} image (input ${g.inputWidth}x${g.inputHeight}): ${(error as Error).message}`, { cause: error });
+      throw new VlferError(
+        `${this.id}: ONNX Runtime failed on a ${img.width}x${img.height} image (input ${g.inputWidth}x${g.inputHeight}): ${(error as Error).message}`,
+        { cause: error },
+      );
     }
     const dims = { width: g.inputWidth, height: g.inputHeight };
-    const raw = this.kind === 'yunet' ? decodeYunet(out, dims, this.options.scoreThreshold) : decodeUltraFace(out.scores!, out.boxes!, dims, this.options.scoreThreshold);
-    return nonMaxSuppression(raw, this.options.nmsThreshold, this.options.topK).map((f) => faceToImage(f, g, img)).filter((f) => f.box.width > 0 && f.box.height > 0);
+    const raw =
+      this.kind === 'yunet'
+        ? decodeYunet(out, dims, this.options.scoreThreshold)
+        : decodeUltraFace(out.scores!, out.boxes!, dims, this.options.scoreThreshold);
+    return nonMaxSuppression(raw, this.options.nmsThreshold, this.options.topK)
+      .map((f) => faceToImage(f, g, img))
+      .filter((f) => f.box.width > 0 && f.box.height > 0);
   }
 
   async dispose(): Promise<void> {

@@ -19,21 +19,49 @@ export interface InputGeometry {
  * 320×240), or in a dynamic one (`{ longSide, multiple }`: the long side scaled to `longSide`, each side padded up to
  * a multiple of `multiple`, e.g. 640 and 32 for YuNet-s).
  */
-export function inputGeometry(width: number, height: number, target: { width: number; height: number } | { longSide: number; multiple: number }): InputGeometry {
+export function inputGeometry(
+  width: number,
+  height: number,
+  target: { width: number; height: number } | { longSide: number; multiple: number },
+): InputGeometry {
   const fn = 'inputGeometry';
-  if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) throw new InvalidArgumentError({ functionName: fn, argument: 'width', message: `image size must be positive integers, got ${width}x${height}` });
+  if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0))
+    throw new InvalidArgumentError({
+      functionName: fn,
+      argument: 'width',
+      message: `image size must be positive integers, got ${width}x${height}`,
+    });
   if ('longSide' in target) {
     const { longSide, multiple } = target;
-    if (!(Number.isInteger(longSide) && longSide > 0 && Number.isInteger(multiple) && multiple > 0)) throw new InvalidArgumentError({ functionName: fn, argument: 'target', message: `longSide and multiple must be positive integers, got ${longSide}, ${multiple}` });
+    if (!(Number.isInteger(longSide) && longSide > 0 && Number.isInteger(multiple) && multiple > 0))
+      throw new InvalidArgumentError({
+        functionName: fn,
+        argument: 'target',
+        message: `longSide and multiple must be positive integers, got ${longSide}, ${multiple}`,
+      });
     const s = longSide / Math.max(width, height);
     const rw = Math.max(1, Math.round(width * s));
     const rh = Math.max(1, Math.round(height * s));
-    return { inputWidth: Math.ceil(rw / multiple) * multiple, inputHeight: Math.ceil(rh / multiple) * multiple, resizedWidth: rw, resizedHeight: rh, scaleX: rw / width, scaleY: rh / height };
+    return {
+      inputWidth: Math.ceil(rw / multiple) * multiple,
+      inputHeight: Math.ceil(rh / multiple) * multiple,
+      resizedWidth: rw,
+      resizedHeight: rh,
+      scaleX: rw / width,
+      scaleY: rh / height,
+    };
   }
   const s = Math.min(target.width / width, target.height / height);
   const rw = Math.min(target.width, Math.max(1, Math.round(width * s)));
   const rh = Math.min(target.height, Math.max(1, Math.round(height * s)));
-  return { inputWidth: target.width, inputHeight: target.height, resizedWidth: rw, resizedHeight: rh, scaleX: rw / width, scaleY: rh / height };
+  return {
+    inputWidth: target.width,
+    inputHeight: target.height,
+    resizedWidth: rw,
+    resizedHeight: rh,
+    scaleX: rw / width,
+    scaleY: rh / height,
+  };
 }
 
 /** A face found in the detector input, in the original image's pixels (boxes clipped to the image). */

@@ -9,11 +9,28 @@ export { YUNET_STRIDES, decodeYunet, decodeUltraFace } from './decode.js';
 export type { InputGeometry } from './geometry.js';
 export { inputGeometry, faceToImage } from './geometry.js';
 export type { Affine } from './align.js';
-export { ARCFACE_TEMPLATE_112, alignmentTemplate, similarityTransform, applyAffine, warpAffine, alignFace, cropFace, faceCrop } from './align.js';
+export {
+  ARCFACE_TEMPLATE_112,
+  alignmentTemplate,
+  similarityTransform,
+  applyAffine,
+  warpAffine,
+  alignFace,
+  cropFace,
+  faceCrop,
+} from './align.js';
 export type { FaceSelection, NoFacePolicy, MissingFacePolicy, TrackOptions, Track } from './select.js';
 export { FACE_SELECTIONS, NO_FACE_POLICIES, MISSING_FACE_POLICIES, selectFaces, trackFace } from './select.js';
 export { drawFaces } from './draw.js';
 export type { DetectorRuntime, DetectorSettings, FaceDetectorId } from './detector.js';
-export { FACE_DETECTORS, FACE_DETECTOR_IDS, FaceDetectorModel, DETECTOR_RESIZE, detectorKind, detectorInput, resizeBilinear } from './detector.js';
+export {
+  FACE_DETECTORS,
+  FACE_DETECTOR_IDS,
+  FaceDetectorModel,
+  DETECTOR_RESIZE,
+  detectorKind,
+  detectorInput,
+  resizeBilinear,
+} from './detector.js';
 export type { FacesOptions, FacesOptionsInput } from './options.js';
 export { FacesOptionsSchema } from './options.js';

@@ -17,7 +17,12 @@ export function iou(a: FaceBox, b: FaceBox): number {
  * with every kept face is at most `iouThreshold`; at most `topK` are kept. Ties in score keep the earlier face.
  */
 export function nonMaxSuppression(faces: readonly Face[], iouThreshold: number, topK = Infinity): Face[] {
-  if (!(iouThreshold >= 0 && iouThreshold <= 1)) throw new InvalidArgumentError({ functionName: 'nonMaxSuppression', argument: 'iouThreshold', message: `must be in [0, 1], got ${iouThreshold}` });
+  if (!(iouThreshold >= 0 && iouThreshold <= 1))
+    throw new InvalidArgumentError({
+      functionName: 'nonMaxSuppression',
+      argument: 'iouThreshold',
+      message: `must be in [0, 1], got ${iouThreshold}`,
+    });
   const order = faces.map((_, i) => i).sort((i, j) => faces[j]!.score - faces[i]!.score || i - j);
   const kept: Face[] = [];
   for (const i of order) {

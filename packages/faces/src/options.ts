@@ -5,22 +5,24 @@ import { FACE_SELECTIONS, MISSING_FACE_POLICIES, NO_FACE_POLICIES } from './sele
  * The `faces` option of the pipelines (`evaluateZeroShot`, `trainHead`, `trainHesp`): detect faces in the raw images
  * or frames and give the encoders crops instead. `--faces detect` / `--faces detect:align` on the command lines.
  */
-export const FacesOptionsSchema = z.object({
-  /** false: box crops with a margin ('detect'); true: five-point alignment onto the ArcFace template ('detect:align'). */
-  align: z.boolean().default(false),
-  /** `yunet-s` (default), `yunet-n`, `ultraface`, or a path to an .onnx file. */
-  detector: z.string().min(1).default('yunet-s'),
-  /** Directory holding the detector files. @default `$VLFER_FACE_MODELS` */
-  modelDir: z.string().min(1).optional(),
-  selection: z.enum(FACE_SELECTIONS).default('largest'),
-  noFace: z.enum(NO_FACE_POLICIES).default('skip'),
-  /** Clip frames where the followed face is missing ('skip' is not allowed for clips: every clip keeps its frame count). */
-  missing: z.enum(MISSING_FACE_POLICIES).default('carry'),
-  size: z.number().int().min(16).default(224),
-  margin: z.number().min(0).max(5).default(0.2),
-  scoreThreshold: z.number().min(0).max(1).optional(),
-  /** Detections and crop files. @default '.vlfer-cache/faces' */
-  cacheDir: z.string().min(1).default('.vlfer-cache/faces'),
-}).strict();
+export const FacesOptionsSchema = z
+  .object({
+    /** false: box crops with a margin ('detect'); true: five-point alignment onto the ArcFace template ('detect:align'). */
+    align: z.boolean().default(false),
+    /** `yunet-s` (default), `yunet-n`, `ultraface`, or a path to an .onnx file. */
+    detector: z.string().min(1).default('yunet-s'),
+    /** Directory holding the detector files. @default `$VLFER_FACE_MODELS` */
+    modelDir: z.string().min(1).optional(),
+    selection: z.enum(FACE_SELECTIONS).default('largest'),
+    noFace: z.enum(NO_FACE_POLICIES).default('skip'),
+    /** Clip frames where the followed face is missing ('skip' is not allowed for clips: every clip keeps its frame count). */
+    missing: z.enum(MISSING_FACE_POLICIES).default('carry'),
+    size: z.number().int().min(16).default(224),
+    margin: z.number().min(0).max(5).default(0.2),
+    scoreThreshold: z.number().min(0).max(1).optional(),
+    /** Detections and crop files. @default '.vlfer-cache/faces' */
+    cacheDir: z.string().min(1).default('.vlfer-cache/faces'),
+  })
+  .strict();
 export type FacesOptions = z.infer<typeof FacesOptionsSchema>;
 export type FacesOptionsInput = z.input<typeof FacesOptionsSchema>;

@@ -1,5 +1,12 @@
 import { createRng, InvalidArgumentError, type LabelSet } from '@vlfer/core';
-import { DATASETS, explicitOpenSetSplit, hespOpenSetSplits, partitionBySplit, type OpenSetSplit, type VideoItem } from '@vlfer/datasets';
+import {
+  DATASETS,
+  explicitOpenSetSplit,
+  hespOpenSetSplits,
+  partitionBySplit,
+  type OpenSetSplit,
+  type VideoItem,
+} from '@vlfer/datasets';
 import { loadVideoList, resolveLabelSet } from '@vlfer/datasets/node';
 import type { HespOptions } from './options.js';
 
@@ -26,17 +33,49 @@ export function loadHespData(options: HespOptions): HespData {
   const labelSet = resolved.labelSet!; // defined: there is a fallback
   const nDataset = options.dataset === 'mafw' ? 11 : 7;
   if (options.splitIndex !== undefined && labelSet.names.length !== nDataset) {
-    throw new InvalidArgumentError({ functionName: 'loadHespData', argument: 'splitIndex', message: `HESP's ${options.dataset} splits index ${nDataset} classes but the label set has ${labelSet.names.length} (${labelSet.names.join(', ')}); give known class ids instead` });
+    throw new InvalidArgumentError({
+      functionName: 'loadHespData',
+      argument: 'splitIndex',
+      message: `HESP's ${options.dataset} splits index ${nDataset} classes but the label set has ${labelSet.names.length} (${labelSet.names.join(', ')}); give known class ids instead`,
+    });
   }
   const labelScheme = options.labelScheme ?? DATASETS[options.dataset].hesp.labelScheme;
-  const list = (file: string) => loadVideoList({ file, labelScheme, labelSet, duplicates: options.duplicates, ...(options.root ? { root: options.root } : {}), ...(options.rebase ? { rebase: options.rebase } : {}) }).items;
-  const split = options.known ? explicitOpenSetSplit(options.known, labelSet) : hespOpenSetSplits(options.dataset)[options.splitIndex!]!;
+  const list = (file: string) =>
+    loadVideoList({
+      file,
+      labelScheme,
+      labelSet,
+      duplicates: options.duplicates,
+      ...(options.root ? { root: options.root } : {}),
+      ...(options.rebase ? { rebase: options.rebase } : {}),
+    }).items;
+  const split = options.known
+    ? explicitOpenSetSplit(options.known, labelSet)
+    : hespOpenSetSplits(options.dataset)[options.splitIndex!]!;
   const train = partitionBySplit(list(options.trainAnnotations), split).known;
   const test = partitionBySplit(list(options.testAnnotations), split);
-  if (train.length === 0) throw new InvalidArgumentError({ functionName: 'loadHespData', argument: 'trainAnnotations', message: `${options.trainAnnotations} has no clips of the known classes (${split.known.map((k) => labelSet.names[k]).join(', ')})` });
-  if (test.known.length === 0 || test.unknown.length === 0) throw new InvalidArgumentError({ functionName: 'loadHespData', argument: 'testAnnotations', message: `${options.testAnnotations} needs clips of both known and unknown classes (has ${test.known.length} known, ${test.unknown.length} unknown)` });
+  if (train.length === 0)
+    throw new InvalidArgumentError({
+      functionName: 'loadHespData',
+      argument: 'trainAnnotations',
+      message: `${options.trainAnnotations} has no clips of the known classes (${split.known.map((k) => labelSet.names[k]).join(', ')})`,
+    });
+  if (test.known.length === 0 || test.unknown.length === 0)
+    throw new InvalidArgumentError({
+      functionName: 'loadHespData',
+      argument: 'testAnnotations',
+      message: `${options.testAnnotations} needs clips of both known and unknown classes (has ${test.known.length} known, ${test.unknown.length} unknown)`,
+    });
   const order = createRng(options.seed + 17).shuffled(train.map((_, i) => i));
   const nVal = Math.floor(options.valFraction * train.length);
   const valSet = new Set(order.slice(0, nVal));
-  return { labelSet, labelSetReason: resolved.reason, split, train: train.filter((_, i) => !valSet.has(i)), val: train.filter((_, i) => valSet.has(i)), testKnown: test.known, testUnknown: test.unknown };
+  return {
+    labelSet,
+    labelSetReason: resolved.reason,
+    split,
+    train: train.filter((_, i) => !valSet.has(i)),
+    val: train.filter((_, i) => valSet.has(i)),
+    testKnown: test.known,
+    testUnknown: test.unknown,
+  };
 }

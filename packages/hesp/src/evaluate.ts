@@ -24,7 +24,12 @@ export interface RunScores {
   classNames: string[];
 }
 
-const BestMetaSchema = z.object({ epoch: z.number().int().positive(), selectedOn: z.string(), selectionMetrics: z.string(), location: z.object({ row: z.number().int(), col: z.number().int() }) });
+const BestMetaSchema = z.object({
+  epoch: z.number().int().positive(),
+  selectedOn: z.string(),
+  selectionMetrics: z.string(),
+  location: z.object({ row: z.number().int(), col: z.number().int() }),
+});
 
 /**
  * `hesp eval`: re-evaluate a finished run's selected state (best.safetensors, checksum-verified against the run's
@@ -33,38 +38,94 @@ const BestMetaSchema = z.object({ epoch: z.number().int().positive(), selectedOn
  */
 export async function evaluateHespRun(runDir: string, hooks: HespHooks = {}): Promise<RunScores> {
   const cfgPath = join(runDir, 'config.resolved.json');
-  if (!existsSync(cfgPath)) throw new DataFormatError({ file: cfgPath, message: "not found: expected a directory written by 'hesp train' (trainHesp)" });
+  if (!existsSync(cfgPath))
+    throw new DataFormatError({
+      file: cfgPath,
+      message: "not found: expected a directory written by 'hesp train' (trainHesp)",
+    });
   verifyRunOutputs(runDir, ['config.resolved.json', 'best.safetensors']);
   let raw: Record<string, unknown>;
-  try { raw = JSON.parse(readTextFile(cfgPath, 'run configuration')) as Record<string, unknown>; } catch (error) { throw new DataFormatError({ file: cfgPath, message: `not valid JSON (${(error as Error).message})`, cause: error }); }
+  try {
+    raw = JSON.parse(readTextFile(cfgPath, 'run configuration')) as Record<string, unknown>;
+  } catch (error) {
+    throw new DataFormatError({ file: cfgPath, message: `not valid JSON (${(error as Error).message})`, cause: error });
+  }
   const { key: _k, split: _s, classTexts: _c, selection: _sel, ...stored } = raw;
-  void _k; void _s; void _c; void _sel;
+  void _k;
+  void _s;
+  void _c;
+  void _sel;
   let o;
   try {
     o = parseOptions(HespOptionsSchema, stored, 'evaluateHespRun');
   } catch (error) {
     const issues = (error as { issues?: { path: string; message: string }[] }).issues ?? [];
-    throw new DataFormatError({ file: cfgPath, ...(issues[0] ? { field: issues[0].path } : {}), message: `is not a valid hesp run configuration: ${issues.slice(0, 3).map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ') || (error as Error).message}`, cause: error });
+    throw new DataFormatError({
+      file: cfgPath,
+      ...(issues[0] ? { field: issues[0].path } : {}),
+      message: `is not a valid hesp run configuration: ${
+        issues
+          .slice(0, 3)
+          .map((i) => `${i.path || '(root)'}: ${i.message}`)
+          .join('; ') || (error as Error).message
+      }`,
+      cause: error,
+    });
   }
   const data = loadHespData(o);
   const texts = knownClassTexts(data.split.known, data.labelSet, { referenceBehaviour: o.referenceBehaviour });
   const best = loadCheckpoint(join(runDir, 'best.safetensors'));
   const meta = BestMetaSchema.safeParse(best.meta);
-  if (!meta.success) throw new DataFormatError({ file: join(runDir, 'best.safetensors'), field: meta.error.issues[0]!.path.join('.'), message: meta.error.issues[0]!.message });
-  const model = await HespModel.create(o.model, { classTexts: texts, nCtx: o.nCtx, patchSize: o.patchSize, location: meta.data.location, logitScale: o.logitScale, seed: o.seed, referenceBehaviour: o.referenceBehaviour, device: o.device, ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}), ...(o.threads ? { intraOpNumThreads: o.threads } : {}) });
+  if (!meta.success)
+    throw new DataFormatError({
+      file: join(runDir, 'best.safetensors'),
+      field: meta.error.issues[0]!.path.join('.'),
+      message: meta.error.issues[0]!.message,
+    });
+  const model = await HespModel.create(o.model, {
+    classTexts: texts,
+    nCtx: o.nCtx,
+    patchSize: o.patchSize,
+    location: meta.data.location,
+    logitScale: o.logitScale,
+    seed: o.seed,
+    referenceBehaviour: o.referenceBehaviour,
+    device: o.device,
+    ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}),
+    ...(o.threads ? { intraOpNumThreads: o.threads } : {}),
+  });
   let result: RunScores;
   const cropper = o.faces ? await hespFaceCropper(o, hooks.log ?? (() => undefined)) : undefined;
   try {
-    model.loadState({ tensors: Object.fromEntries(Object.entries(best.tensors).map(([k, v]) => [k, v.data])), optimizer: { step: 0, buffers: {} } });
-    const { report, known, unknown } = await evaluateOpenSet(model, data, o.frames, o.batch, hooks.signal, clipFrameReader(cropper));
+    model.loadState({
+      tensors: Object.fromEntries(Object.entries(best.tensors).map(([k, v]) => [k, v.data])),
+      optimizer: { step: 0, buffers: {} },
+    });
+    const { report, known, unknown } = await evaluateOpenSet(
+      model,
+      data,
+      o.frames,
+      o.batch,
+      hooks.signal,
+      clipFrameReader(cropper),
+    );
     const predicted = argmaxRows(known);
     const sk = maxRows(known);
     const su = maxRows(unknown);
     result = {
       test: flattenOpenSetReport(report),
       epoch: meta.data.epoch,
-      known: data.testKnown.map((v, i) => ({ frameDir: v.frameDir, label: v.label, predicted: predicted[i]!, knownness: sk[i]! })),
-      unknown: data.testUnknown.map((v, i) => ({ frameDir: v.frameDir, originalLabel: data.labelSet.names[v.label] ?? String(v.label), knownness: su[i]! })),
+      known: data.testKnown.map((v, i) => ({
+        frameDir: v.frameDir,
+        label: v.label,
+        predicted: predicted[i]!,
+        knownness: sk[i]!,
+      })),
+      unknown: data.testUnknown.map((v, i) => ({
+        frameDir: v.frameDir,
+        originalLabel: data.labelSet.names[v.label] ?? String(v.label),
+        knownness: su[i]!,
+      })),
       classNames: texts,
     };
   } finally {
@@ -73,16 +134,26 @@ export async function evaluateHespRun(runDir: string, hooks: HespHooks = {}): Pr
   }
   const run = RunDirectory.open(runDir, { command: 'hesp eval', ...(hooks.log ? { log: hooks.log } : {}) });
   try {
-    run.publish({
-      'scores.csv': [csvRow(['set', 'frame_dir', 'label', 'predicted', 'knownness']),
-        ...result.known.map((r) => csvRow(['known', r.frameDir, texts[r.label]!, texts[r.predicted]!, r.knownness])),
-        ...result.unknown.map((r) => csvRow(['unknown', r.frameDir, r.originalLabel, null, r.knownness]))].join('\n') + '\n',
-      'eval.json': `${JSON.stringify({ epoch: result.epoch, selectedOn: meta.data.selectedOn, selectionMetrics: meta.data.selectionMetrics, metricsAreFractions: true, test: result.test }, null, 2)}\n`,
-    }, { merge: true });
+    run.publish(
+      {
+        'scores.csv':
+          [
+            csvRow(['set', 'frame_dir', 'label', 'predicted', 'knownness']),
+            ...result.known.map((r) =>
+              csvRow(['known', r.frameDir, texts[r.label]!, texts[r.predicted]!, r.knownness]),
+            ),
+            ...result.unknown.map((r) => csvRow(['unknown', r.frameDir, r.originalLabel, null, r.knownness])),
+          ].join('\n') + '\n',
+        'eval.json': `${JSON.stringify({ epoch: result.epoch, selectedOn: meta.data.selectedOn, selectionMetrics: meta.data.selectionMetrics, metricsAreFractions: true, test: result.test }, null, 2)}\n`,
+      },
+      { merge: true },
+    );
   } finally {
     run.close();
   }
   const f = (k: string) => (100 * result.test[k]!).toFixed(2);
-  hooks.log?.(`test (epoch ${result.epoch}): closed-set acc ${f('closed_set_accuracy')}, AUROC ${f('auroc_arpl')} (ARPL) / ${f('auroc_standard')} (standard), OSCR ${f('oscr_arpl')} / ${f('oscr_standard')}`);
+  hooks.log?.(
+    `test (epoch ${result.epoch}): closed-set acc ${f('closed_set_accuracy')}, AUROC ${f('auroc_arpl')} (ARPL) / ${f('auroc_standard')} (standard), OSCR ${f('oscr_arpl')} / ${f('oscr_standard')}`,
+  );
   return result;
 }

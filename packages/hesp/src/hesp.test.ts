@@ -13,26 +13,60 @@ const work = mkdtempSync(join(tmpdir(), 'vlfer-hesp-'));
 const model = sharedPath('fixtures', 'tiny-clip');
 
 beforeAll(async () => {
-  await writeSyntheticVideoSet(work, { trainClasses: [0, 1, 2], testClasses: [0, 1, 2, 3, 4], trainPerClass: 5, testPerClass: 2, trainFrames: 6, testFrames: 5 });
+  await writeSyntheticVideoSet(work, {
+    trainClasses: [0, 1, 2],
+    testClasses: [0, 1, 2, 3, 4],
+    trainPerClass: 5,
+    testPerClass: 2,
+    trainFrames: 6,
+    testFrames: 5,
+  });
 }, 120_000);
 
 const cfg = (out: string, epochs: number) => ({
-  dataset: 'afew' as const, trainAnnotations: join(work, 'train.txt'), testAnnotations: join(work, 'test.txt'), root: work, known: [0, 1, 2], model,
-  epochs, batch: 6, frames: 2, nCtx: 4, logitScale: 14.28, seed: 0, valFraction: 0.2, out: join(work, out),
+  dataset: 'afew' as const,
+  trainAnnotations: join(work, 'train.txt'),
+  testAnnotations: join(work, 'test.txt'),
+  root: work,
+  known: [0, 1, 2],
+  model,
+  epochs,
+  batch: 6,
+  frames: 2,
+  nCtx: 4,
+  logitScale: 14.28,
+  seed: 0,
+  valFraction: 0.2,
+  out: join(work, out),
 });
 
 describe('hesp train/eval end to end on tiny-clip with synthetic frame directories', () => {
   it('trains, the loss falls, metrics are written each epoch, and a rerun resumes', async () => {
     const r = await runHesp(cfg('run', 3), { log: () => {} });
     expect(r.epochs.length).toBe(3);
-    const steps = readFileSync(join(work, 'run', 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { epoch: number; total: number });
+    const steps = readFileSync(join(work, 'run', 'train-log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { epoch: number; total: number });
     expect(steps.length).toBe(3 * 2); // 12 train clips (3 held out for validation) / batch 6
     expect(steps.at(-1)!.total).toBeLessThan(steps[0]!.total);
-    const epochs = readFileSync(join(work, 'run', 'epochs.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as EpochRecord);
+    const epochs = readFileSync(join(work, 'run', 'epochs.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as EpochRecord);
     for (const e of epochs) {
       expect(e.test.n_known).toBe(6);
       expect(e.test.n_unknown).toBe(4);
-      for (const k of ['closed_set_accuracy', 'auroc_standard', 'auroc_arpl', 'oscr_standard', 'oscr_arpl', 'tnr_at_tpr95_standard', 'tnr_at_tpr95_arpl']) expect(e.test[k]).toBeGreaterThanOrEqual(0);
+      for (const k of [
+        'closed_set_accuracy',
+        'auroc_standard',
+        'auroc_arpl',
+        'oscr_standard',
+        'oscr_arpl',
+        'tnr_at_tpr95_standard',
+        'tnr_at_tpr95_arpl',
+      ])
+        expect(e.test[k]).toBeGreaterThanOrEqual(0);
       expect(e.val!.n).toBe(3);
     }
     expect(epochs.map((e) => e.epoch)).toEqual([1, 2, 3]);
@@ -40,21 +74,46 @@ describe('hesp train/eval end to end on tiny-clip with synthetic frame directori
     expect(metrics.selection).toMatch(/closed-set accuracy on the validation part/);
     expect(Object.keys(metrics.metricDefinitions)).toEqual(['standard', 'arpl']);
     // the CAM rule chose a centre where the 56-px patch fits
-    for (const v of [metrics.visualPromptCentre.row, metrics.visualPromptCentre.col]) { expect(v).toBeGreaterThanOrEqual(28); expect(v).toBeLessThanOrEqual(195); }
+    for (const v of [metrics.visualPromptCentre.row, metrics.visualPromptCentre.col]) {
+      expect(v).toBeGreaterThanOrEqual(28);
+      expect(v).toBeLessThanOrEqual(195);
+    }
     const more = await runHesp(cfg('run', 4), { log: () => {} });
     expect(more.resumedFrom).toEqual({ epoch: 3, step: 0 });
-    expect(JSON.parse(readFileSync(join(work, 'run', 'metrics.json'), 'utf8')).visualPromptCentre).toEqual(metrics.visualPromptCentre);
+    expect(JSON.parse(readFileSync(join(work, 'run', 'metrics.json'), 'utf8')).visualPromptCentre).toEqual(
+      metrics.visualPromptCentre,
+    );
     expect(more.epochs.map((e) => e.epoch)).toEqual([1, 2, 3, 4]);
     const scored = await evaluateRun(join(work, 'run'), { log: () => {} });
     expect(scored.test.n_known! + scored.test.n_unknown!).toBe(10);
-    expect(JSON.parse(readFileSync(join(work, 'run', 'eval.json'), 'utf8')).test.auroc_arpl).toBeCloseTo(scored.test.auroc_arpl!, 12);
+    expect(JSON.parse(readFileSync(join(work, 'run', 'eval.json'), 'utf8')).test.auroc_arpl).toBeCloseTo(
+      scored.test.auroc_arpl!,
+      12,
+    );
     // scores.csv: one row per test clip; its known-ness scores reproduce the reported AUROC and accuracy
-    const csv = readFileSync(join(work, 'run', 'scores.csv'), 'utf8').trim().split('\n');
+    const csv = readFileSync(join(work, 'run', 'scores.csv'), 'utf8')
+      .trim()
+      .split('\n');
     expect(csv[0]).toBe('set,frame_dir,label,predicted,knownness');
     expect(csv.length).toBe(11);
-    const col = (set: string) => csv.slice(1).map((l) => l.split(',')).filter((c) => c[0] === set);
-    expect(auroc(col('known').map((c) => Number(c[4])), col('unknown').map((c) => Number(c[4])))).toBeCloseTo(scored.test.auroc_standard!, 12);
-    expect(auroc(col('known').map((c) => Number(c[4])), col('unknown').map((c) => Number(c[4])), { ties: 'zero' })).toBeCloseTo(scored.test.auroc_arpl!, 12);
+    const col = (set: string) =>
+      csv
+        .slice(1)
+        .map((l) => l.split(','))
+        .filter((c) => c[0] === set);
+    expect(
+      auroc(
+        col('known').map((c) => Number(c[4])),
+        col('unknown').map((c) => Number(c[4])),
+      ),
+    ).toBeCloseTo(scored.test.auroc_standard!, 12);
+    expect(
+      auroc(
+        col('known').map((c) => Number(c[4])),
+        col('unknown').map((c) => Number(c[4])),
+        { ties: 'zero' },
+      ),
+    ).toBeCloseTo(scored.test.auroc_arpl!, 12);
     expect(col('known').filter((c) => c[2] === c[3]).length / 6).toBeCloseTo(scored.test.closed_set_accuracy!, 12);
     expect(scored.classNames).toEqual(['Happy', 'Sad', 'Neutral']);
   }, 300_000);
@@ -68,21 +127,35 @@ describe('hesp train/eval end to end on tiny-clip with synthetic frame directori
     const file = join(work, 'five.json');
     writeFileSync(file, JSON.stringify({ id: 'five', names: ['a', 'b', 'c', 'd', 'e'] }));
     expect(load({ labelSet: file }).labelSetReason).toBe(`from ${file}`);
-    expect(() => load({ classes: ['a', 'b', 'c', 'd', 'e'], known: undefined, splitIndex: 0 })).toThrow(/HESP's afew splits index 7 classes but the label set has 5 \(a, b, c, d, e\); give known class ids instead/);
-    expect(() => load({ labelSet: 'no-such-set' })).toThrow(/'no-such-set' is neither a built-in label set \(.*basic-7.*\) nor a JSON file/);
+    expect(() => load({ classes: ['a', 'b', 'c', 'd', 'e'], known: undefined, splitIndex: 0 })).toThrow(
+      /HESP's afew splits index 7 classes but the label set has 5 \(a, b, c, d, e\); give known class ids instead/,
+    );
+    expect(() => load({ labelSet: 'no-such-set' })).toThrow(
+      /'no-such-set' is neither a built-in label set \(.*basic-7.*\) nor a JSON file/,
+    );
     // a list label outside the label set names the list, the line and the set
-    expect(() => load({ classes: ['a', 'b', 'c'], known: [0, 1] })).toThrow(/test\.txt:\d+ \(field 'label'\): label '3' out of range; expected an integer 0..2 \(dfer-clip scheme, label set classes:a,b,c\)/);
+    expect(() => load({ classes: ['a', 'b', 'c'], known: [0, 1] })).toThrow(
+      /test\.txt:\d+ \(field 'label'\): label '3' out of range; expected an integer 0..2 \(dfer-clip scheme, label set classes:a,b,c\)/,
+    );
   });
   it('trains and evaluates on face crops followed through each clip (frames cut from real photos)', async () => {
     const demo = join(dirname(createRequire(import.meta.url).resolve('@vladmandic/face-api/package.json')), 'demo');
     const root = join(work, 'faces-data');
     const lines = { train: [] as string[], test: [] as string[] };
-    for (const [set, classes] of [['train', [0, 1, 2]], ['test', [0, 1, 2, 3]]] as const) {
+    for (const [set, classes] of [
+      ['train', [0, 1, 2]],
+      ['test', [0, 1, 2, 3]],
+    ] as const) {
       for (const c of classes) {
         for (let k = 0; k < 2; k++) {
           const dir = join(root, `${set}_${c}_${k}`);
           mkdirSync(dir, { recursive: true });
-          for (let t = 0; t < 3; t++) await sharp(join(demo, `sample${1 + ((c + k) % 6)}.jpg`)).extract({ left: 60 * t + 40 * k, top: 40, width: 1200, height: 900 }).resize(400, 300).png().toFile(join(dir, `${t}.png`));
+          for (let t = 0; t < 3; t++)
+            await sharp(join(demo, `sample${1 + ((c + k) % 6)}.jpg`))
+              .extract({ left: 60 * t + 40 * k, top: 40, width: 1200, height: 900 })
+              .resize(400, 300)
+              .png()
+              .toFile(join(dir, `${t}.png`));
           lines[set].push(`${dir} 3 ${c + 1}`);
         }
       }
@@ -90,22 +163,50 @@ describe('hesp train/eval end to end on tiny-clip with synthetic frame directori
     writeFileSync(join(root, 'train.txt'), `${lines.train.join('\n')}\n`);
     writeFileSync(join(root, 'test.txt'), `${lines.test.join('\n')}\n`);
     const logs: string[] = [];
-    const o = { ...cfg('faces-run', 1), trainAnnotations: join(root, 'train.txt'), testAnnotations: join(root, 'test.txt'), root, batch: 3, valFraction: 0, faces: { align: true, modelDir: sharedPath('assets', 'face-detectors'), cacheDir: join(work, 'faces-cache'), noFace: 'full' as const } };
+    const o = {
+      ...cfg('faces-run', 1),
+      trainAnnotations: join(root, 'train.txt'),
+      testAnnotations: join(root, 'test.txt'),
+      root,
+      batch: 3,
+      valFraction: 0,
+      faces: {
+        align: true,
+        modelDir: sharedPath('assets', 'face-detectors'),
+        cacheDir: join(work, 'faces-cache'),
+        noFace: 'full' as const,
+      },
+    };
     const r = await runHesp(o, { log: (l) => logs.push(l) });
     expect(r.epochs).toHaveLength(1);
-    expect(logs.join('\n')).toMatch(/faces \(yunet-s aligned 224px, largest, no face: full\): \d+ images\/clips — 0 with none/);
+    expect(logs.join('\n')).toMatch(
+      /faces \(yunet-s aligned 224px, largest, no face: full\): \d+ images\/clips — 0 with none/,
+    );
     const m = JSON.parse(readFileSync(join(work, 'faces-run', 'metrics.json'), 'utf8'));
     const [, nTrain] = /train (\d+), val 0/.exec(logs.join('\n'))!;
     // each clip is counted once although its frames are read every epoch (and once more for the CAM location)
     expect(m.faces.counts.images).toBe(Number(nTrain) + m.best.test.n_known + m.best.test.n_unknown);
     const scored = await evaluateRun(join(work, 'faces-run'), { log: () => {} });
     expect(scored.test.n_known! + scored.test.n_unknown!).toBe(8);
-    await expect(runHesp({ ...o, out: join(work, 'faces-bad'), faces: { ...o.faces, noFace: 'skip' as never } }, { log: () => {} })).rejects.toThrow(/faces\.noFace: Invalid option: expected one of "full"\|"fail"/);
+    await expect(
+      runHesp(
+        { ...o, out: join(work, 'faces-bad'), faces: { ...o.faces, noFace: 'skip' as never } },
+        { log: () => {} },
+      ),
+    ).rejects.toThrow(/faces\.noFace: Invalid option: expected one of "full"\|"fail"/);
   }, 300_000);
   it('rejects unknown split options clearly', async () => {
-    await expect(runHesp({ ...cfg('bad', 1), known: [0, 9] }, { log: () => {} })).rejects.toThrow(/class id 9 is outside basic-7/);
-    await expect(runHesp({ ...cfg('bad', 1), known: [0, 0, 1] }, { log: () => {} })).rejects.toThrow(/class id 0 \(happiness\) is listed twice/);
-    await expect(runHesp({ ...cfg('bad', 1), splitIndex: 3 }, { log: () => {} })).rejects.toThrow(/known: give either splitIndex .* or known .*, not both/);
-    await expect(runHesp({ ...cfg('bad', 1), location: { row: 1000, col: 1000 } }, { log: () => {} })).rejects.toThrow(/\(1000, 1000\) puts the 56-pixel patch outside the 224×224 frame/);
+    await expect(runHesp({ ...cfg('bad', 1), known: [0, 9] }, { log: () => {} })).rejects.toThrow(
+      /class id 9 is outside basic-7/,
+    );
+    await expect(runHesp({ ...cfg('bad', 1), known: [0, 0, 1] }, { log: () => {} })).rejects.toThrow(
+      /class id 0 \(happiness\) is listed twice/,
+    );
+    await expect(runHesp({ ...cfg('bad', 1), splitIndex: 3 }, { log: () => {} })).rejects.toThrow(
+      /known: give either splitIndex .* or known .*, not both/,
+    );
+    await expect(runHesp({ ...cfg('bad', 1), location: { row: 1000, col: 1000 } }, { log: () => {} })).rejects.toThrow(
+      /\(1000, 1000\) puts the 56-pixel patch outside the 224×224 frame/,
+    );
   });
 });

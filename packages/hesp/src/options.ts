@@ -8,61 +8,75 @@ const positiveInt = z.number().int().positive();
 const path = z.string().min(1);
 
 /** Options of `trainHesp` (the `hesp train` command), validated with zod. */
-export const HespOptionsSchema = z.object({
-  /** Which HESP split list and label set: mafw (11 classes) or afew/dfew (7). */
-  dataset: z.enum(['mafw', 'afew', 'dfew']),
-  trainAnnotations: path,
-  testAnnotations: path,
-  root: path.optional(),
-  /** How the label column is read. @default the dataset's HESP lists ('mafw-hesp' for MAFW, else 'dfer-clip') */
-  labelScheme: z.enum(LABEL_SCHEMES).optional(),
-  /**
-   * The label set the lists' label ids index: a built-in id (`basic-7`, `mafw-11`, …) or a JSON file.
-   * @default the dataset's (mafw-11 for MAFW, basic-7 for AFEW/DFEW)
-   */
-  labelSet: z.string().min(1).optional(),
-  /** Class names in label-id order (an ad-hoc label set); wins over `labelSet`. */
-  classes: z.array(z.string().min(1)).min(2).optional(),
-  rebase: z.object({ from: z.string(), to: z.string() }).optional(),
-  duplicates: z.enum(['error', 'drop']).default('error'),
-  /** HESP split index 0..19 (the reference runs known = splits[19 − i]) … */
-  splitIndex: z.number().int().min(0).max(19).optional(),
-  /** … or explicit known class ids (the label set's order), distinct, at least 2, at least one class unknown. */
-  known: z.array(z.number().int().min(0)).min(2).optional(),
-  /** Local CLIP weights: a Hugging Face directory (config.json + model.safetensors) or an OpenAI .pt checkpoint. */
-  model: path,
-  tokenizer: path.optional(),
-  epochs: positiveInt.default(100),
-  batch: positiveInt.default(64),
-  frames: positiveInt.default(8),
-  lr: z.number().positive().default(0.01),
-  milestones: z.array(positiveInt).default([30, 60, 90, 120]),
-  seed: z.number().int().default(0),
-  nCtx: positiveInt.default(16),
-  patchSize: positiveInt.default(56),
-  /** 'cam' (HESP's rule, on the first frame of the first training clip) or a fixed patch centre (row, col) in the frame. */
-  location: z.union([z.literal('cam'), z.object({ row: z.number().int().min(0), col: z.number().int().min(0) })]).default('cam'),
-  logitScale: z.number().positive().default(100),
-  /** Part of the training clips held out for model selection. */
-  valFraction: z.number().min(0).max(0.9).default(0.2),
-  /** 'val' (default): closed-set accuracy on the held-out training clips; 'test': AUROC + OSCR on the test split, as the reference (optimistic). */
-  selectOn: z.enum(['val', 'test']).default('val'),
-  /** Which metric definitions drive selection on the test split. @default 'arpl' (HESP's own code, so numbers compare with the paper) */
-  selectionMetrics: z.enum(OPEN_SET_METRIC_FAMILIES).default('arpl'),
-  /** HESP's training augmentation (random flip + random sized crop, same for all frames of a clip). */
-  augment: z.boolean().default(true),
-  referenceBehaviour: z.object({ alphabeticalClassNames: z.boolean().optional(), zeroContextGradient: z.boolean().optional() }).strict().default({}),
-  /** Detect faces in the frames and train/evaluate on the crops of the face followed through each clip (`@vlfer/faces`). */
-  faces: FacesOptionsSchema.extend({
-    /** Clips without a face: used whole (default) or an error; they cannot be skipped (the split would change). */
-    noFace: z.enum(['full', 'fail']).default('full'),
-  }).optional(),
-  /** Training steps between checkpoints (one is also written at every epoch end and on abort). */
-  checkpointEvery: positiveInt.default(1),
-  device: z.enum(COMPUTE_DEVICES).default('cpu'),
-  threads: positiveInt.optional(),
-  out: path,
-}).strict().refine((o) => !(o.splitIndex !== undefined && o.known !== undefined), { message: 'give either splitIndex (a HESP split) or known (explicit class ids), not both', path: ['known'] })
-  .refine((o) => o.splitIndex !== undefined || o.known !== undefined, { message: 'give splitIndex (0..19, a HESP split) or known (explicit class ids)', path: ['splitIndex'] });
+export const HespOptionsSchema = z
+  .object({
+    /** Which HESP split list and label set: mafw (11 classes) or afew/dfew (7). */
+    dataset: z.enum(['mafw', 'afew', 'dfew']),
+    trainAnnotations: path,
+    testAnnotations: path,
+    root: path.optional(),
+    /** How the label column is read. @default the dataset's HESP lists ('mafw-hesp' for MAFW, else 'dfer-clip') */
+    labelScheme: z.enum(LABEL_SCHEMES).optional(),
+    /**
+     * The label set the lists' label ids index: a built-in id (`basic-7`, `mafw-11`, …) or a JSON file.
+     * @default the dataset's (mafw-11 for MAFW, basic-7 for AFEW/DFEW)
+     */
+    labelSet: z.string().min(1).optional(),
+    /** Class names in label-id order (an ad-hoc label set); wins over `labelSet`. */
+    classes: z.array(z.string().min(1)).min(2).optional(),
+    rebase: z.object({ from: z.string(), to: z.string() }).optional(),
+    duplicates: z.enum(['error', 'drop']).default('error'),
+    /** HESP split index 0..19 (the reference runs known = splits[19 − i]) … */
+    splitIndex: z.number().int().min(0).max(19).optional(),
+    /** … or explicit known class ids (the label set's order), distinct, at least 2, at least one class unknown. */
+    known: z.array(z.number().int().min(0)).min(2).optional(),
+    /** Local CLIP weights: a Hugging Face directory (config.json + model.safetensors) or an OpenAI .pt checkpoint. */
+    model: path,
+    tokenizer: path.optional(),
+    epochs: positiveInt.default(100),
+    batch: positiveInt.default(64),
+    frames: positiveInt.default(8),
+    lr: z.number().positive().default(0.01),
+    milestones: z.array(positiveInt).default([30, 60, 90, 120]),
+    seed: z.number().int().default(0),
+    nCtx: positiveInt.default(16),
+    patchSize: positiveInt.default(56),
+    /** 'cam' (HESP's rule, on the first frame of the first training clip) or a fixed patch centre (row, col) in the frame. */
+    location: z
+      .union([z.literal('cam'), z.object({ row: z.number().int().min(0), col: z.number().int().min(0) })])
+      .default('cam'),
+    logitScale: z.number().positive().default(100),
+    /** Part of the training clips held out for model selection. */
+    valFraction: z.number().min(0).max(0.9).default(0.2),
+    /** 'val' (default): closed-set accuracy on the held-out training clips; 'test': AUROC + OSCR on the test split, as the reference (optimistic). */
+    selectOn: z.enum(['val', 'test']).default('val'),
+    /** Which metric definitions drive selection on the test split. @default 'arpl' (HESP's own code, so numbers compare with the paper) */
+    selectionMetrics: z.enum(OPEN_SET_METRIC_FAMILIES).default('arpl'),
+    /** HESP's training augmentation (random flip + random sized crop, same for all frames of a clip). */
+    augment: z.boolean().default(true),
+    referenceBehaviour: z
+      .object({ alphabeticalClassNames: z.boolean().optional(), zeroContextGradient: z.boolean().optional() })
+      .strict()
+      .default({}),
+    /** Detect faces in the frames and train/evaluate on the crops of the face followed through each clip (`@vlfer/faces`). */
+    faces: FacesOptionsSchema.extend({
+      /** Clips without a face: used whole (default) or an error; they cannot be skipped (the split would change). */
+      noFace: z.enum(['full', 'fail']).default('full'),
+    }).optional(),
+    /** Training steps between checkpoints (one is also written at every epoch end and on abort). */
+    checkpointEvery: positiveInt.default(1),
+    device: z.enum(COMPUTE_DEVICES).default('cpu'),
+    threads: positiveInt.optional(),
+    out: path,
+  })
+  .strict()
+  .refine((o) => !(o.splitIndex !== undefined && o.known !== undefined), {
+    message: 'give either splitIndex (a HESP split) or known (explicit class ids), not both',
+    path: ['known'],
+  })
+  .refine((o) => o.splitIndex !== undefined || o.known !== undefined, {
+    message: 'give splitIndex (0..19, a HESP split) or known (explicit class ids)',
+    path: ['splitIndex'],
+  });
 export type HespOptions = z.infer<typeof HespOptionsSchema>;
 export type HespOptionsInput = z.input<typeof HespOptionsSchema>;

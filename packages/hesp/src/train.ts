@@ -1,13 +1,44 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { AbortedError, createRng, DataFormatError, InvalidArgumentError, parseOptions, throwIfAborted, type ProgressCallback, type Tensor2D } from '@vlfer/core';
-import { appendLine, loadCheckpoint, provenance, readJsonLines, RunDirectory, saveCheckpoint, writeFileAtomic, writeJsonAtomic } from '@vlfer/core/node';
+import {
+  AbortedError,
+  createRng,
+  DataFormatError,
+  InvalidArgumentError,
+  parseOptions,
+  throwIfAborted,
+  type ProgressCallback,
+  type Tensor2D,
+} from '@vlfer/core';
+import {
+  appendLine,
+  loadCheckpoint,
+  provenance,
+  readJsonLines,
+  RunDirectory,
+  saveCheckpoint,
+  writeFileAtomic,
+  writeJsonAtomic,
+} from '@vlfer/core/node';
 import type { VideoItem } from '@vlfer/datasets';
 import { sampleClipAugmentation } from '@vlfer/encoders';
-import { ClipGradientModel, clipPixels, runtimeVersions, sampleClipFrames, type EncodeItem, type SampleClipOptions } from '@vlfer/encoders/node';
+import {
+  ClipGradientModel,
+  clipPixels,
+  runtimeVersions,
+  sampleClipFrames,
+  type EncodeItem,
+  type SampleClipOptions,
+} from '@vlfer/encoders/node';
 import { multiStepLr } from '@vlfer/losses';
-import { argmaxRows, flattenOpenSetReport, openSetReport, weightedAverageRecall, type OpenSetReport } from '@vlfer/metrics';
+import {
+  argmaxRows,
+  flattenOpenSetReport,
+  openSetReport,
+  weightedAverageRecall,
+  type OpenSetReport,
+} from '@vlfer/metrics';
 import { clampPatchCentre, knownClassTexts } from '@vlfer/open-set';
 import { HespModel, type HespLosses } from '@vlfer/open-set/node';
 import { createFaceCropper, type FaceCropper } from '@vlfer/faces/node';
@@ -64,17 +95,29 @@ const CheckpointMetaSchema = z.object({
 /** What a checkpoint must agree with to be resumed: every option that changes the numbers, and the class names (a label set file may change under the same path). */
 function runKey(o: HespOptions, classNames: readonly string[]): string {
   const { epochs: _e, out: _o, threads: _t, checkpointEvery: _c, device: _d, ...rest } = o;
-  void _e; void _o; void _t; void _c; void _d;
-  return createHash('sha256').update(JSON.stringify({ ...rest, classNames })).digest('hex');
+  void _e;
+  void _o;
+  void _t;
+  void _c;
+  void _d;
+  return createHash('sha256')
+    .update(JSON.stringify({ ...rest, classNames }))
+    .digest('hex');
 }
 
 /** Reads the sampled frames of a clip: the frame files, or with faces the followed face's crop in each. */
-export type ClipFrameReader = (clip: VideoItem, numSegments: number, sampling: SampleClipOptions['sampling']) => Promise<EncodeItem[]>;
+export type ClipFrameReader = (
+  clip: VideoItem,
+  numSegments: number,
+  sampling: SampleClipOptions['sampling'],
+) => Promise<EncodeItem[]>;
 
 /** The frame reader of a run: plain frame files, or (with a `FaceCropper`) crops of the face followed through the sampled frames. */
 export function clipFrameReader(cropper?: FaceCropper, options: { count?: boolean } = {}): ClipFrameReader {
   return async (clip, numSegments, sampling) => {
-    const frames = (await sampleClipFrames({ frameDir: clip.frameDir }, { numSegments, ...(sampling ? { sampling } : {}) })).items;
+    const frames = (
+      await sampleClipFrames({ frameDir: clip.frameDir }, { numSegments, ...(sampling ? { sampling } : {}) })
+    ).items;
     return cropper ? cropper.clipCrops(frames as string[], clip.frameDir, options) : frames;
   };
 }
@@ -91,7 +134,14 @@ async function testPixels(clips: readonly VideoItem[], T: number, model: HespMod
 }
 
 /** Ensemble logits [clips, K] of clips, `batch` at a time. */
-export async function hespLogits(model: HespModel, items: readonly VideoItem[], T: number, batch: number, signal?: AbortSignal, read: ClipFrameReader = clipFrameReader()): Promise<Tensor2D> {
+export async function hespLogits(
+  model: HespModel,
+  items: readonly VideoItem[],
+  T: number,
+  batch: number,
+  signal?: AbortSignal,
+  read: ClipFrameReader = clipFrameReader(),
+): Promise<Tensor2D> {
   const K = model.K;
   const out = new Float32Array(items.length * K);
   for (let i = 0; i < items.length; i += batch) {
@@ -104,14 +154,34 @@ export async function hespLogits(model: HespModel, items: readonly VideoItem[], 
 }
 
 /** Open-set metrics of a model on the test split (both families). */
-export async function evaluateOpenSet(model: HespModel, data: HespData, T: number, batch: number, signal?: AbortSignal, read: ClipFrameReader = clipFrameReader()): Promise<{ report: OpenSetReport; known: Tensor2D; unknown: Tensor2D }> {
+export async function evaluateOpenSet(
+  model: HespModel,
+  data: HespData,
+  T: number,
+  batch: number,
+  signal?: AbortSignal,
+  read: ClipFrameReader = clipFrameReader(),
+): Promise<{ report: OpenSetReport; known: Tensor2D; unknown: Tensor2D }> {
   const known = await hespLogits(model, data.testKnown, T, batch, signal, read);
   const unknown = await hespLogits(model, data.testUnknown, T, batch, signal, read);
-  return { report: openSetReport(known, data.testKnown.map((v) => v.label), unknown), known, unknown };
+  return {
+    report: openSetReport(
+      known,
+      data.testKnown.map((v) => v.label),
+      unknown,
+    ),
+    known,
+    unknown,
+  };
 }
 
 /** HESP's model-selection score of an epoch (higher is better): AUROC + OSCR on the test split in the chosen definitions (the reference), or closed-set accuracy on the validation part. */
-export function selectionScore(o: HespOptions, val: EpochRecord['val'], test: OpenSetReport, trainLoss: number): number {
+export function selectionScore(
+  o: HespOptions,
+  val: EpochRecord['val'],
+  test: OpenSetReport,
+  trainLoss: number,
+): number {
   if (o.selectOn === 'test') return test[o.selectionMetrics].auroc + test[o.selectionMetrics].oscr;
   return val?.closedSetAccuracy ?? -trainLoss;
 }
@@ -140,31 +210,77 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
     const read = clipFrameReader(cropper);
     log(`label set ${data.labelSet.id} (${data.labelSetReason})`);
     const texts = knownClassTexts(data.split.known, data.labelSet, { referenceBehaviour: o.referenceBehaviour });
-    log(`known ${texts.join(', ')} (openness ${data.split.openness.toFixed(3)}); train ${data.train.length}, val ${data.val.length}, test ${data.testKnown.length} known + ${data.testUnknown.length} unknown`);
+    log(
+      `known ${texts.join(', ')} (openness ${data.split.openness.toFixed(3)}); train ${data.train.length}, val ${data.val.length}, test ${data.testKnown.length} known + ${data.testUnknown.length} unknown`,
+    );
     const key = runKey(o, data.labelSet.names);
     const ckptPath = run.path('checkpoint.safetensors');
     const logPath = run.path('train-log.jsonl');
     const epochsPath = run.path('epochs.jsonl');
-    let ck: { meta: z.infer<typeof CheckpointMetaSchema>; tensors: Record<string, Float32Array>; optimizer: { step: number; buffers: Record<string, Float32Array> } } | undefined;
+    let ck:
+      | {
+          meta: z.infer<typeof CheckpointMetaSchema>;
+          tensors: Record<string, Float32Array>;
+          optimizer: { step: number; buffers: Record<string, Float32Array> };
+        }
+      | undefined;
     if (existsSync(ckptPath)) {
       const c = loadCheckpoint(ckptPath);
       const m = CheckpointMetaSchema.safeParse(c.meta);
-      if (!m.success) throw new DataFormatError({ file: ckptPath, field: m.error.issues[0]!.path.join('.'), message: `${m.error.issues[0]!.message}; delete the checkpoint to restart` });
-      if (m.data.key !== key) throw new InvalidArgumentError({ functionName: 'trainHesp', argument: 'options', message: `${ckptPath} belongs to a run with other options (split, learning rate, seed, data …); use another output directory or delete it` });
-      ck = { meta: m.data, tensors: Object.fromEntries(Object.entries(c.tensors).map(([k, v]) => [k, v.data])), optimizer: c.optimizer ?? { step: 0, buffers: {} } };
+      if (!m.success)
+        throw new DataFormatError({
+          file: ckptPath,
+          field: m.error.issues[0]!.path.join('.'),
+          message: `${m.error.issues[0]!.message}; delete the checkpoint to restart`,
+        });
+      if (m.data.key !== key)
+        throw new InvalidArgumentError({
+          functionName: 'trainHesp',
+          argument: 'options',
+          message: `${ckptPath} belongs to a run with other options (split, learning rate, seed, data …); use another output directory or delete it`,
+        });
+      ck = {
+        meta: m.data,
+        tensors: Object.fromEntries(Object.entries(c.tensors).map(([k, v]) => [k, v.data])),
+        optimizer: c.optimizer ?? { step: 0, buffers: {} },
+      };
       if (ck.meta.epoch >= o.epochs && existsSync(run.path('manifest.json'))) {
         const epochs = readJsonLines<EpochRecord>(epochsPath, { what: 'epoch log' }).rows;
         log(`${run.dir}: already trained (${ck.meta.epoch} epochs)`);
-        return { outDir: run.dir, epochs, best: epochs.filter((e) => e.selected).at(-1) ?? null, resumedFrom: { epoch: ck.meta.epoch, step: 0 }, stepSeconds: [] };
+        return {
+          outDir: run.dir,
+          epochs,
+          best: epochs.filter((e) => e.selected).at(-1) ?? null,
+          resumedFrom: { epoch: ck.meta.epoch, step: 0 },
+          stepSeconds: [],
+        };
       }
     }
-    const clip = clipToRelease = await ClipGradientModel.load(o.model, { device: o.device, ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}), ...(o.threads ? { intraOpNumThreads: o.threads } : {}) });
+    const clip = (clipToRelease = await ClipGradientModel.load(o.model, {
+      device: o.device,
+      ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}),
+      ...(o.threads ? { intraOpNumThreads: o.threads } : {}),
+    }));
     const S = clip.arch.vision.imageSize!;
     if (o.location !== 'cam') {
       const c = clampPatchCentre(o.location, o.patchSize, S);
-      if (c.row !== o.location.row || c.col !== o.location.col) throw new InvalidArgumentError({ functionName: 'trainHesp', argument: 'location', message: `(${o.location.row}, ${o.location.col}) puts the ${o.patchSize}-pixel patch outside the ${S}×${S} frame; rows and columns must be in [${o.patchSize / 2}, ${S - 1 - o.patchSize / 2}]` });
+      if (c.row !== o.location.row || c.col !== o.location.col)
+        throw new InvalidArgumentError({
+          functionName: 'trainHesp',
+          argument: 'location',
+          message: `(${o.location.row}, ${o.location.col}) puts the ${o.patchSize}-pixel patch outside the ${S}×${S} frame; rows and columns must be in [${o.patchSize / 2}, ${S - 1 - o.patchSize / 2}]`,
+        });
     }
-    const model = await HespModel.create(clip, { classTexts: texts, nCtx: o.nCtx, patchSize: o.patchSize, ...(o.location !== 'cam' ? { location: o.location } : {}), logitScale: o.logitScale, seed: o.seed, lr: o.lr, referenceBehaviour: o.referenceBehaviour });
+    const model = await HespModel.create(clip, {
+      classTexts: texts,
+      nCtx: o.nCtx,
+      patchSize: o.patchSize,
+      ...(o.location !== 'cam' ? { location: o.location } : {}),
+      logitScale: o.logitScale,
+      seed: o.seed,
+      lr: o.lr,
+      referenceBehaviour: o.referenceBehaviour,
+    });
     toRelease = model;
     const T = o.frames;
     let start = { epoch: 0, step: 0 };
@@ -177,8 +293,16 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
       start = { epoch: ck.meta.epoch, step: ck.meta.step };
       lossSum = ck.meta.lossSum;
       bestScore = ck.meta.bestScore;
-      epochs = (existsSync(epochsPath) ? readJsonLines<EpochRecord>(epochsPath, { repairTornTail: true, what: 'epoch log' }).rows : []).filter((e) => e.epoch <= start.epoch);
-      const steps = (existsSync(logPath) ? readJsonLines<StepRecord>(logPath, { repairTornTail: true, what: 'training log' }).rows : []).filter((r) => r.epoch - 1 < start.epoch || (r.epoch - 1 === start.epoch && r.step - 1 < start.step));
+      epochs = (
+        existsSync(epochsPath)
+          ? readJsonLines<EpochRecord>(epochsPath, { repairTornTail: true, what: 'epoch log' }).rows
+          : []
+      ).filter((e) => e.epoch <= start.epoch);
+      const steps = (
+        existsSync(logPath)
+          ? readJsonLines<StepRecord>(logPath, { repairTornTail: true, what: 'training log' }).rows
+          : []
+      ).filter((r) => r.epoch - 1 < start.epoch || (r.epoch - 1 === start.epoch && r.step - 1 < start.step));
       writeFileAtomic(logPath, steps.map((r) => `${JSON.stringify(r)}\n`).join(''));
       log(`resuming from ${ckptPath}: epoch ${start.epoch + 1}, step ${start.step + 1}`);
     } else {
@@ -186,18 +310,45 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
       if (o.location === 'cam') {
         // HESP computes it once from frames[0, 0] of the first training batch: here the first clip of epoch 0's order
         const first = data.train[createRng(o.seed * 1_000_003).shuffled(data.train.map((_, i) => i))[0]!]!;
-        await model.camLocation((await clipPixels([await clipFrameReader(cropper, { count: false })(first, 1, 'centre')], { config: clip.preprocessor })).data, o.seed);
+        await model.camLocation(
+          (
+            await clipPixels([await clipFrameReader(cropper, { count: false })(first, 1, 'centre')], {
+              config: clip.preprocessor,
+            })
+          ).data,
+          o.seed,
+        );
       }
     }
     writeFileAtomic(epochsPath, epochs.map((e) => `${JSON.stringify(e)}\n`).join(''));
-    log(`visual prompt centre (row, col) = (${model.location.row}, ${model.location.col})${o.location === 'cam' ? ' from the CAM rule' : ''}`);
-    const resolved = { ...o, key, split: { index: data.split.index, known: data.split.known, unknown: data.split.unknown, openness: data.split.openness }, classTexts: texts, selection: o.selectOn === 'test' ? `test split, AUROC + OSCR (${o.selectionMetrics} definitions; the reference's optimistic protocol)` : `closed-set accuracy on the validation part of the training data (${data.val.length} clips)` };
+    log(
+      `visual prompt centre (row, col) = (${model.location.row}, ${model.location.col})${o.location === 'cam' ? ' from the CAM rule' : ''}`,
+    );
+    const resolved = {
+      ...o,
+      key,
+      split: {
+        index: data.split.index,
+        known: data.split.known,
+        unknown: data.split.unknown,
+        openness: data.split.openness,
+      },
+      classTexts: texts,
+      selection:
+        o.selectOn === 'test'
+          ? `test split, AUROC + OSCR (${o.selectionMetrics} definitions; the reference's optimistic protocol)`
+          : `closed-set accuracy on the validation part of the training data (${data.val.length} clips)`,
+    };
     const stepsPerEpoch = Math.ceil(data.train.length / o.batch);
     const totalSteps = o.epochs * stepsPerEpoch;
     const stepSeconds: number[] = [];
     const checkpoint = (epoch: number, step: number) => {
       const st = model.state();
-      saveCheckpoint(ckptPath, { tensors: Object.fromEntries(Object.entries(st.tensors).map(([k, v]) => [k, { dims: [v.length], data: v }])), optimizer: st.optimizer, meta: { key, epoch, step, lossSum, bestScore, location: model.location } });
+      saveCheckpoint(ckptPath, {
+        tensors: Object.fromEntries(Object.entries(st.tensors).map(([k, v]) => [k, { dims: [v.length], data: v }])),
+        optimizer: st.optimizer,
+        meta: { key, epoch, step, lossSum, bestScore, location: model.location },
+      });
     };
     for (let epoch = start.epoch; epoch < o.epochs; epoch++) {
       const lr = multiStepLr(o.lr, epoch, o.milestones);
@@ -208,7 +359,10 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
       for (let step = first; step < stepsPerEpoch; step++) {
         if (signal?.aborted) {
           checkpoint(epoch, step);
-          throw new AbortedError(`HESP training (checkpoint at epoch ${epoch + 1}, step ${step + 1} in ${ckptPath}; rerun the same command to resume)`, { cause: signal.reason });
+          throw new AbortedError(
+            `HESP training (checkpoint at epoch ${epoch + 1}, step ${step + 1} in ${ckptPath}; rerun the same command to resume)`,
+            { cause: signal.reason },
+          );
         }
         const ts = performance.now();
         const rng = createRng(o.seed * 1_000_003 + epoch * 100_003 + step + 1);
@@ -216,62 +370,122 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
         const frames = [];
         for (const c of clips) frames.push(await read(c, T, { tsn: rng })); // in order: the TSN draws use one rng
         const augmentations = o.augment ? clips.map(() => sampleClipAugmentation(rng, S)) : undefined;
-        const pixels = await clipPixels(frames, { config: clip.preprocessor, ...(augmentations ? { augmentations } : {}) });
-        const losses = await model.step(pixels, T, clips.map((c) => c.label));
+        const pixels = await clipPixels(frames, {
+          config: clip.preprocessor,
+          ...(augmentations ? { augmentations } : {}),
+        });
+        const losses = await model.step(
+          pixels,
+          T,
+          clips.map((c) => c.label),
+        );
         lossSum += losses.total;
         stepSeconds.push((performance.now() - ts) / 1000);
         appendLine(logPath, JSON.stringify({ epoch: epoch + 1, step: step + 1, lr, ...losses } satisfies StepRecord));
-        hooks.onProgress?.({ phase: 'train', done: epoch * stepsPerEpoch + step + 1, total: totalSteps, unit: 'steps', detail: { epoch: epoch + 1, loss: losses.total } });
+        hooks.onProgress?.({
+          phase: 'train',
+          done: epoch * stepsPerEpoch + step + 1,
+          total: totalSteps,
+          unit: 'steps',
+          detail: { epoch: epoch + 1, loss: losses.total },
+        });
         if ((step + 1) % o.checkpointEvery === 0 && step + 1 < stepsPerEpoch) checkpoint(epoch, step + 1);
       }
       hooks.onProgress?.({ phase: 'evaluate', done: epoch + 1, total: o.epochs, unit: 'epochs' });
-      const val = data.val.length > 0
-        ? await hespLogits(model, data.val, T, o.batch, signal, read).then((l) => ({ closedSetAccuracy: weightedAverageRecall(data.val.map((v) => v.label), argmaxRows(l)), n: data.val.length }))
-        : null;
+      const val =
+        data.val.length > 0
+          ? await hespLogits(model, data.val, T, o.batch, signal, read).then((l) => ({
+              closedSetAccuracy: weightedAverageRecall(
+                data.val.map((v) => v.label),
+                argmaxRows(l),
+              ),
+              n: data.val.length,
+            }))
+          : null;
       const { report } = await evaluateOpenSet(model, data, T, o.batch, signal, read);
       const trainLoss = lossSum / stepsPerEpoch;
       const score = selectionScore(o, val, report, trainLoss);
       const selected = bestScore === null || score > bestScore;
       if (selected) bestScore = score;
-      const rec: EpochRecord = { epoch: epoch + 1, lr, trainLoss, val, test: flattenOpenSetReport(report), score, selected };
+      const rec: EpochRecord = {
+        epoch: epoch + 1,
+        lr,
+        trainLoss,
+        val,
+        test: flattenOpenSetReport(report),
+        score,
+        selected,
+      };
       epochs.push(rec);
       if (selected) {
         const st = model.state();
-        saveCheckpoint(run.path('best.safetensors'), { tensors: Object.fromEntries(Object.entries(st.tensors).map(([k, v]) => [k, { dims: [v.length], data: v }])), meta: { epoch: epoch + 1, selectedOn: o.selectOn, selectionMetrics: o.selectionMetrics, location: model.location } });
+        saveCheckpoint(run.path('best.safetensors'), {
+          tensors: Object.fromEntries(Object.entries(st.tensors).map(([k, v]) => [k, { dims: [v.length], data: v }])),
+          meta: {
+            epoch: epoch + 1,
+            selectedOn: o.selectOn,
+            selectionMetrics: o.selectionMetrics,
+            location: model.location,
+          },
+        });
       }
       appendLine(epochsPath, JSON.stringify(rec));
       checkpoint(epoch + 1, 0);
       const f = (v: number | undefined) => (v === undefined ? '-' : (100 * v).toFixed(2));
-      log(`epoch ${epoch + 1}/${o.epochs} loss ${trainLoss.toFixed(4)} val acc ${val ? f(val.closedSetAccuracy) : '-'} test acc ${f(report.closedSetAccuracy)} AUROC ${f(report.arpl.auroc)} (ARPL) / ${f(report.standard.auroc)} (standard), OSCR ${f(report.arpl.oscr)} / ${f(report.standard.oscr)}${selected ? ' *' : ''}`);
+      log(
+        `epoch ${epoch + 1}/${o.epochs} loss ${trainLoss.toFixed(4)} val acc ${val ? f(val.closedSetAccuracy) : '-'} test acc ${f(report.closedSetAccuracy)} AUROC ${f(report.arpl.auroc)} (ARPL) / ${f(report.standard.auroc)} (standard), OSCR ${f(report.arpl.oscr)} / ${f(report.standard.oscr)}${selected ? ' *' : ''}`,
+      );
     }
     const best = epochs.filter((e) => e.selected).at(-1) ?? null;
     const files: Record<string, string | Uint8Array> = {
-      'metrics.json': `${JSON.stringify({
-        split: { index: data.split.index, known: data.split.known, knownNames: data.split.known.map((k) => data.labelSet.names[k]), openness: data.split.openness },
-        visualPromptCentre: model.location,
-        selection: resolved.selection,
-        metricsAreFractions: true,
-        metricDefinitions: {
-          standard: 'AUROC with ties counted 1/2 (Mann–Whitney); OSCR = area under CCR(t) vs FPR(t) over every threshold t; TNR at the highest threshold with TPR ≥ 95 %',
-          arpl: "ARPL/HESP core/evaluation.py: AUROC with ties counted 0 (metric_ood); OSCR = compute_oscr (CCR from k+1, FPR from k); TNR = get_curve's point closest to TPR 95 %",
+      'metrics.json': `${JSON.stringify(
+        {
+          split: {
+            index: data.split.index,
+            known: data.split.known,
+            knownNames: data.split.known.map((k) => data.labelSet.names[k]),
+            openness: data.split.openness,
+          },
+          visualPromptCentre: model.location,
+          selection: resolved.selection,
+          metricsAreFractions: true,
+          metricDefinitions: {
+            standard:
+              'AUROC with ties counted 1/2 (Mann–Whitney); OSCR = area under CCR(t) vs FPR(t) over every threshold t; TNR at the highest threshold with TPR ≥ 95 %',
+            arpl: "ARPL/HESP core/evaluation.py: AUROC with ties counted 0 (metric_ood); OSCR = compute_oscr (CCR from k+1, FPR from k); TNR = get_curve's point closest to TPR 95 %",
+          },
+          best,
+          last: epochs.at(-1) ?? null,
+          faces: cropper ? cropper.report() : null,
+          provenance: provenance({ runtime: runtimeVersions() }),
         },
-        best,
-        last: epochs.at(-1) ?? null,
-        faces: cropper ? cropper.report() : null,
-        provenance: provenance({ runtime: runtimeVersions() }),
-      }, null, 2)}\n`,
+        null,
+        2,
+      )}\n`,
       'epochs.jsonl': epochs.map((e) => `${JSON.stringify(e)}\n`).join(''),
-      'train-log.jsonl': readJsonLines<StepRecord>(logPath, { repairTornTail: true, what: 'training log' }).rows.map((r) => `${JSON.stringify(r)}\n`).join(''),
+      'train-log.jsonl': readJsonLines<StepRecord>(logPath, { repairTornTail: true, what: 'training log' })
+        .rows.map((r) => `${JSON.stringify(r)}\n`)
+        .join(''),
       'config.resolved.json': `${JSON.stringify(resolved, null, 2)}\n`,
     };
-    if (existsSync(run.path('best.safetensors'))) files['best.safetensors'] = readFileSync(run.path('best.safetensors'));
+    if (existsSync(run.path('best.safetensors')))
+      files['best.safetensors'] = readFileSync(run.path('best.safetensors'));
     run.publish(files);
-    writeJsonAtomic(run.path('run.json'), { command: 'hesp train', resumedFrom: ck ? start : null, stepSeconds, seconds: (performance.now() - t0) / 1000, finishedAt: new Date().toISOString() });
+    writeJsonAtomic(run.path('run.json'), {
+      command: 'hesp train',
+      resumedFrom: ck ? start : null,
+      stepSeconds,
+      seconds: (performance.now() - t0) / 1000,
+      finishedAt: new Date().toISOString(),
+    });
     return { outDir: run.dir, epochs, best, resumedFrom: ck ? start : null, stepSeconds };
   } finally {
     if (toRelease) await toRelease.release();
     else await clipToRelease?.release();
-    if (cropper) { log(cropper.summary()); await cropper.dispose(); }
+    if (cropper) {
+      log(cropper.summary());
+      await cropper.dispose();
+    }
     run.close();
   }
 }

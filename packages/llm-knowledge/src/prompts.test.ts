@@ -1,6 +1,12 @@
 import { defineLabelSet } from '@vlfer/core';
 import { describe, expect, it } from 'vitest';
-import { EXP_CLIP_TEMPLATES, expClipPrompts, getInstruction, promptTypeByNumber, registerInstruction } from './index.js';
+import {
+  EXP_CLIP_TEMPLATES,
+  expClipPrompts,
+  getInstruction,
+  promptTypeByNumber,
+  registerInstruction,
+} from './index.js';
 
 const BASIC_7 = defineLabelSet('basic-7', ['happiness', 'sadness', 'neutral', 'anger', 'surprise', 'disgust', 'fear']);
 
@@ -15,7 +21,10 @@ describe('Exp-CLIP prompts', () => {
   it('keeps the Sadness template-order quirk in the ensembles', () => {
     const five = expClipPrompts('expression_ensemble_five', BASIC_7);
     expect(five.prompts.flat().length).toBe(35);
-    expect(five.prompts[1]!.slice(0, 2)).toEqual(['an expression of sadness.', 'a cropped photo emphasizing a face expressing sadness.']);
+    expect(five.prompts[1]!.slice(0, 2)).toEqual([
+      'an expression of sadness.',
+      'a cropped photo emphasizing a face expressing sadness.',
+    ]);
     expect(five.prompts[0]![1]).toBe('a photo of a face with an expression of happiness.');
     const ten = expClipPrompts('expression_ensemble_ten', BASIC_7);
     expect(ten.prompts[1]![8]).toBe('a photo of a face with an expression of sadness.');
@@ -23,10 +32,16 @@ describe('Exp-CLIP prompts', () => {
   });
   it('finds curated prompts for common spellings and fills the templates for other class names', () => {
     const p = expClipPrompts('an_expression_of_name', ['happy', 'Sad', 'boredom']);
-    expect(p.prompts).toEqual([['an expression of happiness.'], ['an expression of sadness.'], ['an expression of boredom.']]);
+    expect(p.prompts).toEqual([
+      ['an expression of happiness.'],
+      ['an expression of sadness.'],
+      ['an expression of boredom.'],
+    ]);
     expect(p.fromTemplates).toEqual(['boredom']);
     expect(EXP_CLIP_TEMPLATES.expression_ensemble_five[2]).toBe('a photo radiating {} in a person.');
-    expect(expClipPrompts('expression_ensemble_ten', ['confusion']).prompts[0]![9]).toBe("a clean photo showcasing a person's confusion.");
+    expect(expClipPrompts('expression_ensemble_ten', ['confusion']).prompts[0]![9]).toBe(
+      "a clean photo showcasing a person's confusion.",
+    );
   });
   it('errors on unknown prompt types and numbers', () => {
     expect(() => expClipPrompts('nope' as never, BASIC_7)).toThrow(/unknown prompt type 'nope'/);
@@ -36,7 +51,9 @@ describe('Exp-CLIP prompts', () => {
 
 describe('instructions', () => {
   it('holds the paper instruction verbatim and protects ids', () => {
-    expect(getInstruction('exp-clip')).toBe('Please play the role of a facial action describer. Objectively describe the detailed facial actions of the person in the image.');
+    expect(getInstruction('exp-clip')).toBe(
+      'Please play the role of a facial action describer. Objectively describe the detailed facial actions of the person in the image.',
+    );
     expect(() => registerInstruction('exp-clip', 'other')).toThrow(/already registered/);
     expect(() => getInstruction('nope')).toThrow(/known: exp-clip/);
   });

@@ -6,7 +6,12 @@ export { EXP_CLIP_PROMPTS, PROMPT_TYPES, type PromptType };
 /** Prompt type by its 1-based number in the Exp-CLIP code (1 = class_name … 5 = expression_ensemble_ten). */
 export function promptTypeByNumber(n: number): PromptType {
   const t = PROMPT_TYPES[n - 1];
-  if (!Number.isInteger(n) || t === undefined) throw new InvalidArgumentError({ functionName: 'promptTypeByNumber', argument: 'n', message: `expected 1..5, got ${n}` });
+  if (!Number.isInteger(n) || t === undefined)
+    throw new InvalidArgumentError({
+      functionName: 'promptTypeByNumber',
+      argument: 'n',
+      message: `expected 1..5, got ${n}`,
+    });
   return t;
 }
 
@@ -15,13 +20,27 @@ export function promptTypeByNumber(n: number): PromptType {
  * with the name taken out): used for classes that have no curated prompts.
  */
 export const EXP_CLIP_TEMPLATES: Readonly<Record<PromptType, readonly string[]>> = Object.fromEntries(
-  PROMPT_TYPES.map((t) => [t, (EXP_CLIP_PROMPTS[t] as Readonly<Record<string, readonly string[]>>).happiness!.map((p) => p.replaceAll('happiness', '{}'))]),
+  PROMPT_TYPES.map((t) => [
+    t,
+    (EXP_CLIP_PROMPTS[t] as Readonly<Record<string, readonly string[]>>).happiness!.map((p) =>
+      p.replaceAll('happiness', '{}'),
+    ),
+  ]),
 ) as unknown as Record<PromptType, readonly string[]>;
 
 /** Spellings of the curated class names (folder names, dataset label texts) → the name the prompts use. */
 const PROMPT_ALIASES: Record<string, string> = {
-  happy: 'happiness', joy: 'happiness', sad: 'sadness', angry: 'anger', surprised: 'surprise', disgusted: 'disgust',
-  fearful: 'fear', afraid: 'fear', anxious: 'anxiety', helpless: 'helplessness', disappointed: 'disappointment',
+  happy: 'happiness',
+  joy: 'happiness',
+  sad: 'sadness',
+  angry: 'anger',
+  surprised: 'surprise',
+  disgusted: 'disgust',
+  fearful: 'fear',
+  afraid: 'fear',
+  anxious: 'anxiety',
+  helpless: 'helplessness',
+  disappointed: 'disappointment',
 };
 
 export interface ClassPrompts {
@@ -42,9 +61,15 @@ export interface ClassPrompts {
  */
 export function expClipPrompts(promptType: PromptType, labelSet: LabelSet | readonly string[]): ClassPrompts {
   const table = (EXP_CLIP_PROMPTS as Readonly<Record<string, Readonly<Record<string, readonly string[]>>>>)[promptType];
-  if (!table) throw new InvalidArgumentError({ functionName: 'expClipPrompts', argument: 'promptType', message: `unknown prompt type '${promptType}'; expected one of ${PROMPT_TYPES.join(', ')}` });
+  if (!table)
+    throw new InvalidArgumentError({
+      functionName: 'expClipPrompts',
+      argument: 'promptType',
+      message: `unknown prompt type '${promptType}'; expected one of ${PROMPT_TYPES.join(', ')}`,
+    });
   const names = Array.isArray(labelSet) ? [...labelSet] : [...(labelSet as LabelSet).names];
-  if (names.length === 0) throw new InvalidArgumentError({ functionName: 'expClipPrompts', argument: 'labelSet', message: 'has no classes' });
+  if (names.length === 0)
+    throw new InvalidArgumentError({ functionName: 'expClipPrompts', argument: 'labelSet', message: 'has no classes' });
   const fromTemplates: string[] = [];
   const prompts = names.map((name) => {
     const key = name.trim().toLowerCase();

@@ -8,7 +8,11 @@ import { getInstruction } from './index.js';
 import { computeTargets, httpTeacher, importedTeacher } from './node/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vlfer-teacher-faults-'));
-const image = (name: string) => { const p = join(dir, name); writeFileSync(p, name); return p; };
+const image = (name: string) => {
+  const p = join(dir, name);
+  writeFileSync(p, name);
+  return p;
+};
 
 describe('teacher replies that are not usable targets', () => {
   let server: Server;
@@ -17,31 +21,54 @@ describe('teacher replies that are not usable targets', () => {
   beforeAll(async () => {
     server = createServer((req, res) => {
       let body = '';
-      req.on('data', (c) => { body += c; });
+      req.on('data', (c) => {
+        body += c;
+      });
       req.on('end', () => {
-        const which = Buffer.from(JSON.parse(body).messages[0].content[0].image_url.url.split(',')[1], 'base64').toString();
+        const which = Buffer.from(
+          JSON.parse(body).messages[0].content[0].image_url.url.split(',')[1],
+          'base64',
+        ).toString();
         hits.set(which, (hits.get(which) ?? 0) + 1);
-        const send = (status: number, text: string, type = 'application/json') => { res.writeHead(status, { 'content-type': type }); res.end(text); };
+        const send = (status: number, text: string, type = 'application/json') => {
+          res.writeHead(status, { 'content-type': type });
+          res.end(text);
+        };
         if (which === 'nan.jpg') return send(200, '{"data": [{"embedding": [NaN, 1]}]}');
         if (which === 'cut.jpg') return send(200, '{"data": [{"embedding": [0.1, 0.');
         if (which === 'html.jpg') return send(200, '<html><body>Gateway</body></html>', 'text/html');
         if (which === 'zero.jpg') return send(200, JSON.stringify({ data: [{ embedding: [0, 0, 0, 0] }] }));
         if (which === 'short.jpg') return send(200, JSON.stringify({ data: [{ embedding: [1, 2] }] }));
-        if (which === 'slow.jpg') return setTimeout(() => send(200, JSON.stringify({ data: [{ embedding: [1, 2, 3, 4] }] })), 5000);
+        if (which === 'slow.jpg')
+          return setTimeout(() => send(200, JSON.stringify({ data: [{ embedding: [1, 2, 3, 4] }] })), 5000);
         send(200, JSON.stringify({ data: [{ embedding: [1, 2, 3, 4] }] }));
       });
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   });
-  afterAll(async () => { server.closeAllConnections(); await new Promise((r) => server.close(r)); });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
 
   it('a reply that is not JSON (NaN literal, cut body, HTML with 200) is retried, then named with the image and the URL', async () => {
     const teacher = httpTeacher({ baseUrl: base, model: 'm', maxRetries: 2, backoffMs: 1 });
-    for (const [name, why] of [['nan.jpg', /not JSON/], ['cut.jpg', /not JSON/], ['html.jpg', /not JSON.*<html>/]] as const) {
+    for (const [name, why] of [
+      ['nan.jpg', /not JSON/],
+      ['cut.jpg', /not JSON/],
+      ['html.jpg', /not JSON.*<html>/],
+    ] as const) {
       const p = image(name);
-      const err = await teacher.embed([p], 'x').then(() => null, (e: Error) => e);
-      expect(err?.message).toMatch(new RegExp(`Teacher request for .*${name.replace('.', '\\.')} to ${base.replaceAll('/', '\\/')}\\/v1\\/embeddings failed after 3 attempts`));
+      const err = await teacher.embed([p], 'x').then(
+        () => null,
+        (e: Error) => e,
+      );
+      expect(err?.message).toMatch(
+        new RegExp(
+          `Teacher request for .*${name.replace('.', '\\.')} to ${base.replaceAll('/', '\\/')}\\/v1\\/embeddings failed after 3 attempts`,
+        ),
+      );
       expect(err?.message).toMatch(why);
       expect(hits.get(name)).toBe(3);
     }
@@ -49,8 +76,12 @@ describe('teacher replies that are not usable targets', () => {
   it('an all-zero or wrong-length target is refused before it is cached, naming the image and the teacher', async () => {
     const cacheDir = join(dir, 'cache');
     const teacher = httpTeacher({ baseUrl: base, model: 'm', maxRetries: 0 });
-    await expect(computeTargets({ teacher, images: [image('ok.jpg'), image('zero.jpg')], cacheDir, batchSize: 1 })).rejects.toThrow(/v1\/embeddings \(field '.*zero\.jpg'\): teacher target has norm 0/);
-    await expect(computeTargets({ teacher, images: [image('short.jpg')], cacheDir, expectDim: 4 })).rejects.toThrow(/short\.jpg'\): teacher target has 2 values, expected 4/);
+    await expect(
+      computeTargets({ teacher, images: [image('ok.jpg'), image('zero.jpg')], cacheDir, batchSize: 1 }),
+    ).rejects.toThrow(/v1\/embeddings \(field '.*zero\.jpg'\): teacher target has norm 0/);
+    await expect(computeTargets({ teacher, images: [image('short.jpg')], cacheDir, expectDim: 4 })).rejects.toThrow(
+      /short\.jpg'\): teacher target has 2 values, expected 4/,
+    );
     // only the good target reached the cache
     const ns = readdirSync(cacheDir).find((d) => !d.endsWith('.json'))!;
     expect(readdirSync(join(cacheDir, ns)).filter((f) => f !== 'namespace.json').length).toBe(1);
@@ -60,19 +91,43 @@ describe('teacher replies that are not usable targets', () => {
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
     const port = (closed.address() as { port: number }).port;
     await new Promise((r) => closed.close(r));
-    await expect(httpTeacher({ baseUrl: `http://127.0.0.1:${port}`, model: 'm', maxRetries: 0 }).embed([image('a.jpg')], 'x')).rejects.toThrow(/failed after 1 attempt: ECONNREFUSED/);
-    expect(() => httpTeacher({ baseUrl: '127.0.0.1:8000', model: 'm' })).toThrow(/'127\.0\.0\.1:8000' is not an http\(s\) URL; give the scheme/);
+    await expect(
+      httpTeacher({ baseUrl: `http://127.0.0.1:${port}`, model: 'm', maxRetries: 0 }).embed([image('a.jpg')], 'x'),
+    ).rejects.toThrow(/failed after 1 attempt: ECONNREFUSED/);
+    expect(() => httpTeacher({ baseUrl: '127.0.0.1:8000', model: 'm' })).toThrow(
+      /'127\.0\.0\.1:8000' is not an http\(s\) URL; give the scheme/,
+    );
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 100);
     const t0 = performance.now();
-    await expect(computeTargets({ teacher: httpTeacher({ baseUrl: base, model: 'm' }), images: [image('slow.jpg')], signal: controller.signal })).rejects.toThrow(AbortedError);
+    await expect(
+      computeTargets({
+        teacher: httpTeacher({ baseUrl: base, model: 'm' }),
+        images: [image('slow.jpg')],
+        signal: controller.signal,
+      }),
+    ).rejects.toThrow(AbortedError);
     expect(performance.now() - t0).toBeLessThan(2000);
     expect(getInstruction('exp-clip')).toMatch(/facial action describer/);
   });
   it('imported targets that are null, not numbers, or all zero are named by file and row', () => {
-    const bad = (lines: string[]) => { const p = join(dir, `t${lines.length}${Math.random()}.jsonl`); writeFileSync(p, lines.join('\n')); return p; };
-    expect(() => importedTeacher({ file: bad(['{"path": "a.jpg", "embedding": [1, null, 2]}']) })).toThrow(/:1 \(field 'embedding'\): expected an array of numbers/);
-    expect(() => importedTeacher({ file: bad(['{"path": "a.jpg", "embedding": [1, 2]}', '{"path": "b.jpg", "embedding": [0, 0]}']) })).toThrow(/\(field 'b\.jpg \(row 2\)'\): teacher target has norm 0/);
-    expect(() => importedTeacher({ file: bad(['{"path": "a.jpg", "embedding": [1, 2]}', '{"path": "b.jpg", "embedding": [1, 2, 3]}']) })).toThrow(/b\.jpg \(row 2\)'\): teacher target has 3 values, expected 2/);
+    const bad = (lines: string[]) => {
+      const p = join(dir, `t${lines.length}${Math.random()}.jsonl`);
+      writeFileSync(p, lines.join('\n'));
+      return p;
+    };
+    expect(() => importedTeacher({ file: bad(['{"path": "a.jpg", "embedding": [1, null, 2]}']) })).toThrow(
+      /:1 \(field 'embedding'\): expected an array of numbers/,
+    );
+    expect(() =>
+      importedTeacher({
+        file: bad(['{"path": "a.jpg", "embedding": [1, 2]}', '{"path": "b.jpg", "embedding": [0, 0]}']),
+      }),
+    ).toThrow(/\(field 'b\.jpg \(row 2\)'\): teacher target has norm 0/);
+    expect(() =>
+      importedTeacher({
+        file: bad(['{"path": "a.jpg", "embedding": [1, 2]}', '{"path": "b.jpg", "embedding": [1, 2, 3]}']),
+      }),
+    ).toThrow(/b\.jpg \(row 2\)'\): teacher target has 3 values, expected 2/);
   });
 });

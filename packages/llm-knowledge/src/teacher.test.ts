@@ -9,24 +9,49 @@ import { getInstruction, type Teacher } from './index.js';
 import { computeTargets, httpTeacher, importedTeacher } from './node/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vlfer-teacher-'));
-const images = ['a.jpg', 'b.jpg', 'c.png'].map((n, i) => { const p = join(dir, n); writeFileSync(p, `image-${i}`); return p; });
+const images = ['a.jpg', 'b.jpg', 'c.png'].map((n, i) => {
+  const p = join(dir, n);
+  writeFileSync(p, `image-${i}`);
+  return p;
+});
 const vec = (i: number, e = 6) => Array.from({ length: e }, (_, k) => Math.sin(i * 7 + k) + (k === i ? 2 : 0));
 const norm = (v: ArrayLike<number>) => Math.hypot(...Array.from(v));
 
 describe('imported targets', () => {
   it('reads JSONL, .npy + keys and safetensors with paths metadata, and normalises', async () => {
     const jsonl = join(dir, 't.jsonl');
-    writeFileSync(jsonl, images.map((p, i) => JSON.stringify({ path: p.split('/').pop(), embedding: vec(i) })).join('\n'));
+    writeFileSync(
+      jsonl,
+      images.map((p, i) => JSON.stringify({ path: p.split('/').pop(), embedding: vec(i) })).join('\n'),
+    );
     const npy = join(dir, 't.npy');
     const header = "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 6), }";
     const pad = 64 - ((10 + header.length + 1) % 64);
     const h = Buffer.from(`${header}${' '.repeat(pad)}\n`, 'latin1');
-    const pre = Buffer.alloc(10); pre[0] = 0x93; pre.write('NUMPY', 1, 'latin1'); pre[6] = 1; pre[7] = 0; pre.writeUInt16LE(h.length, 8);
-    writeFileSync(npy, Buffer.concat([pre, h, Buffer.from(Float32Array.from(images.flatMap((_, i) => vec(i))).buffer)]));
+    const pre = Buffer.alloc(10);
+    pre[0] = 0x93;
+    pre.write('NUMPY', 1, 'latin1');
+    pre[6] = 1;
+    pre[7] = 0;
+    pre.writeUInt16LE(h.length, 8);
+    writeFileSync(
+      npy,
+      Buffer.concat([pre, h, Buffer.from(Float32Array.from(images.flatMap((_, i) => vec(i))).buffer)]),
+    );
     writeFileSync(join(dir, 'keys.txt'), images.join('\n'));
     const st = join(dir, 't.safetensors');
-    writeFileSync(st, encodeSafetensors({ targets: { dims: [3, 6], data: Float32Array.from(images.flatMap((_, i) => vec(i))) } }, { paths: JSON.stringify(images) }));
-    for (const teacher of [importedTeacher({ file: jsonl }), importedTeacher({ file: npy, keys: join(dir, 'keys.txt') }), importedTeacher({ file: st })]) {
+    writeFileSync(
+      st,
+      encodeSafetensors(
+        { targets: { dims: [3, 6], data: Float32Array.from(images.flatMap((_, i) => vec(i))) } },
+        { paths: JSON.stringify(images) },
+      ),
+    );
+    for (const teacher of [
+      importedTeacher({ file: jsonl }),
+      importedTeacher({ file: npy, keys: join(dir, 'keys.txt') }),
+      importedTeacher({ file: st }),
+    ]) {
       expect(teacher.dim).toBe(6);
       const t = await computeTargets({ teacher, images });
       expect(t.dims).toEqual([3, 6]);
@@ -35,14 +60,26 @@ describe('imported targets', () => {
         expect(t.data[i * 6 + i]! * norm(vec(i))).toBeCloseTo(vec(i)[i]!, 4);
       }
     }
-    await expect(computeTargets({ teacher: importedTeacher({ file: jsonl }), images: [join(dir, 'zzz.jpg')] })).rejects.toThrow(/t\.jsonl: no target for image '.*zzz\.jpg'/);
-    await expect(computeTargets({ teacher: importedTeacher({ file: jsonl }), images, expectDim: 4096 })).rejects.toThrow(/t\.jsonl \(field '.*a\.jpg'\): teacher target has 6 values, expected 4096/);
+    await expect(
+      computeTargets({ teacher: importedTeacher({ file: jsonl }), images: [join(dir, 'zzz.jpg')] }),
+    ).rejects.toThrow(/t\.jsonl: no target for image '.*zzz\.jpg'/);
+    await expect(
+      computeTargets({ teacher: importedTeacher({ file: jsonl }), images, expectDim: 4096 }),
+    ).rejects.toThrow(/t\.jsonl \(field '.*a\.jpg'\): teacher target has 6 values, expected 4096/);
     writeFileSync(join(dir, 'bad.jsonl'), '{"path": "a.jpg", "embedding": "x"}\n');
     expect(() => importedTeacher({ file: join(dir, 'bad.jsonl') })).toThrow(/bad\.jsonl:1 \(field 'embedding'\)/);
   });
   it('caches targets by teacher id + instruction + image content', async () => {
     let calls = 0;
-    const teacher: Teacher = { id: 'counting', source: 'test', dim: 6, async embed(imgs) { calls += imgs.length; return imgs.map((_, i) => Float32Array.from(vec(i))); } };
+    const teacher: Teacher = {
+      id: 'counting',
+      source: 'test',
+      dim: 6,
+      async embed(imgs) {
+        calls += imgs.length;
+        return imgs.map((_, i) => Float32Array.from(vec(i)));
+      },
+    };
     const cacheDir = join(dir, 'cache');
     const a = await computeTargets({ teacher, images, cacheDir });
     expect(calls).toBe(3);
@@ -63,7 +100,9 @@ describe('HTTP teacher against a loopback server', () => {
   beforeAll(async () => {
     server = createServer((req, res) => {
       let body = '';
-      req.on('data', (c) => { body += c; });
+      req.on('data', (c) => {
+        body += c;
+      });
       req.on('end', () => {
         const j = JSON.parse(body);
         const url: string = j.messages[0].content[0].image_url.url;
@@ -74,8 +113,14 @@ describe('HTTP teacher against a loopback server', () => {
         inFlight++;
         maxInFlight = Math.max(maxInFlight, inFlight);
         const decoded = Buffer.from(url.split(',')[1]!, 'base64').toString();
-        const reply = (status: number, payload: unknown, delay = 20) => setTimeout(() => { inFlight--; res.writeHead(status, { 'content-type': 'application/json' }); res.end(JSON.stringify(payload)); }, delay);
-        if (req.url !== '/v1/embeddings' || j.model !== 'tiny-vlm' || text !== getInstruction('exp-clip')) return reply(400, { error: 'bad request' });
+        const reply = (status: number, payload: unknown, delay = 20) =>
+          setTimeout(() => {
+            inFlight--;
+            res.writeHead(status, { 'content-type': 'application/json' });
+            res.end(JSON.stringify(payload));
+          }, delay);
+        if (req.url !== '/v1/embeddings' || j.model !== 'tiny-vlm' || text !== getInstruction('exp-clip'))
+          return reply(400, { error: 'bad request' });
         if (decoded === 'image-0' && n === 1) return reply(503, { error: 'warming up' });
         if (decoded === 'image-1' && n === 1) return reply(200, { data: [{ embedding: [9] }] }, 400); // slower than the timeout
         if (decoded === 'reject') return reply(422, { error: 'unprocessable' });
@@ -87,7 +132,9 @@ describe('HTTP teacher against a loopback server', () => {
     const addr = server.address() as { port: number };
     base = `http://127.0.0.1:${addr.port}`;
   });
-  afterAll(async () => { await new Promise((r) => server.close(r)); });
+  afterAll(async () => {
+    await new Promise((r) => server.close(r));
+  });
 
   it('retries 5xx and timeouts, keeps order, and bounds concurrency', async () => {
     const teacher = httpTeacher({ baseUrl: base, model: 'tiny-vlm', concurrency: 2, timeoutMs: 200, backoffMs: 10 });
@@ -100,7 +147,14 @@ describe('HTTP teacher against a loopback server', () => {
   it('fails at once on a 4xx and after maxRetries on a dead server', async () => {
     const reject = join(dir, 'reject.jpg');
     writeFileSync(reject, 'reject');
-    await expect(httpTeacher({ baseUrl: base, model: 'tiny-vlm' }).embed([reject], getInstruction('exp-clip'))).rejects.toThrow(/HTTP 422.*unprocessable/);
-    await expect(httpTeacher({ baseUrl: 'http://127.0.0.1:9', model: 'm', maxRetries: 1, backoffMs: 5, timeoutMs: 500 }).embed([images[0]!], 'x')).rejects.toThrow(/failed after 2 attempts/);
+    await expect(
+      httpTeacher({ baseUrl: base, model: 'tiny-vlm' }).embed([reject], getInstruction('exp-clip')),
+    ).rejects.toThrow(/HTTP 422.*unprocessable/);
+    await expect(
+      httpTeacher({ baseUrl: 'http://127.0.0.1:9', model: 'm', maxRetries: 1, backoffMs: 5, timeoutMs: 500 }).embed(
+        [images[0]!],
+        'x',
+      ),
+    ).rejects.toThrow(/failed after 2 attempts/);
   });
 });

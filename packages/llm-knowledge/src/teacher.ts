@@ -25,16 +25,25 @@ export interface Teacher {
  * that is not zero (an all-zero or NaN target would train nothing, silently, for good).
  * @throws DataFormatError naming the item and the teacher source
  */
-export function validateTarget(vector: ArrayLike<number>, where: { item: string; teacher: string; dim?: number }): void {
-  const fail = (message: string): never => { throw new DataFormatError({ file: where.teacher, field: where.item, message: `teacher target ${message}` }); };
-  if (vector === null || typeof vector !== 'object' || typeof vector.length !== 'number') fail('is not an array of numbers');
+export function validateTarget(
+  vector: ArrayLike<number>,
+  where: { item: string; teacher: string; dim?: number },
+): void {
+  const fail = (message: string): never => {
+    throw new DataFormatError({ file: where.teacher, field: where.item, message: `teacher target ${message}` });
+  };
+  if (vector === null || typeof vector !== 'object' || typeof vector.length !== 'number')
+    fail('is not an array of numbers');
   if (vector.length === 0) fail('is empty');
-  if (where.dim !== undefined && vector.length !== where.dim) fail(`has ${vector.length} values, expected ${where.dim} (the projection head's output dimension)`);
+  if (where.dim !== undefined && vector.length !== where.dim)
+    fail(`has ${vector.length} values, expected ${where.dim} (the projection head's output dimension)`);
   let ss = 0;
   for (let i = 0; i < vector.length; i++) {
     const v = vector[i];
-    if (typeof v !== 'number' || !Number.isFinite(v)) fail(`holds ${String(v)} at index ${i}; every value must be a finite number`);
+    if (typeof v !== 'number' || !Number.isFinite(v))
+      fail(`holds ${String(v)} at index ${i}; every value must be a finite number`);
     ss += v! * v!;
   }
-  if (!(Math.sqrt(ss) > 1e-12) || !Number.isFinite(ss)) fail(`has norm ${Math.sqrt(ss)}; a zero (or overflowing) vector cannot be normalised`);
+  if (!(Math.sqrt(ss) > 1e-12) || !Number.isFinite(ss))
+    fail(`has norm ${Math.sqrt(ss)}; a zero (or overflowing) vector cannot be normalised`);
 }

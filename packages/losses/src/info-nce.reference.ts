@@ -7,29 +7,61 @@ import { NORM_EPSILON, checkInfoNceInputs, type InfoNceInputs, type InfoNceResul
 export function symmetricInfoNceReference(inputs: InfoNceInputs): InfoNceResult {
   const { n, d, e } = checkInfoNceInputs(inputs, 'symmetricInfoNceReference');
   const s = inputs.scale ?? 100;
-  const X = inputs.features.data, W = inputs.weight.data, T = inputs.targets.data;
+  const X = inputs.features.data,
+    W = inputs.weight.data,
+    T = inputs.targets.data;
   const Z = new Float64Array(n * e);
-  for (let i = 0; i < n; i++) for (let o = 0; o < e; o++) { let acc = 0; for (let k = 0; k < d; k++) acc += X[i * d + k]! * W[o * d + k]!; Z[i * e + o] = acc; }
-  const norm = (M: ArrayLike<number>, r: number) => { let acc = 0; for (let o = 0; o < e; o++) acc += M[r * e + o]! ** 2; return Math.max(Math.sqrt(acc), NORM_EPSILON); };
+  for (let i = 0; i < n; i++)
+    for (let o = 0; o < e; o++) {
+      let acc = 0;
+      for (let k = 0; k < d; k++) acc += X[i * d + k]! * W[o * d + k]!;
+      Z[i * e + o] = acc;
+    }
+  const norm = (M: ArrayLike<number>, r: number) => {
+    let acc = 0;
+    for (let o = 0; o < e; o++) acc += M[r * e + o]! ** 2;
+    return Math.max(Math.sqrt(acc), NORM_EPSILON);
+  };
   const zn = Float64Array.from({ length: n }, (_, i) => norm(Z, i));
   const I = Z.map((v, k) => v / zn[Math.floor(k / e)]!);
   const Tn = Float64Array.from({ length: n * e }, (_, k) => T[k]! / norm(T, Math.floor(k / e)));
   const L = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) { let acc = 0; for (let o = 0; o < e; o++) acc += I[i * e + o]! * Tn[j * e + o]!; L[i * n + j] = s * acc; }
-  const P = new Float64Array(n * n), Q = new Float64Array(n * n);
-  let loss = 0, correct = 0;
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++) {
+      let acc = 0;
+      for (let o = 0; o < e; o++) acc += I[i * e + o]! * Tn[j * e + o]!;
+      L[i * n + j] = s * acc;
+    }
+  const P = new Float64Array(n * n),
+    Q = new Float64Array(n * n);
+  let loss = 0,
+    correct = 0;
   for (let i = 0; i < n; i++) {
-    let mr = -Infinity, mc = -Infinity, best = 0;
-    for (let j = 0; j < n; j++) { mr = Math.max(mr, L[i * n + j]!); mc = Math.max(mc, L[j * n + i]!); if (L[i * n + j]! > L[i * n + best]!) best = j; }
-    let sr = 0, sc = 0;
-    for (let j = 0; j < n; j++) { sr += Math.exp(L[i * n + j]! - mr); sc += Math.exp(L[j * n + i]! - mc); }
-    for (let j = 0; j < n; j++) { P[i * n + j] = Math.exp(L[i * n + j]! - mr) / sr; Q[j * n + i] = Math.exp(L[j * n + i]! - mc) / sc; }
+    let mr = -Infinity,
+      mc = -Infinity,
+      best = 0;
+    for (let j = 0; j < n; j++) {
+      mr = Math.max(mr, L[i * n + j]!);
+      mc = Math.max(mc, L[j * n + i]!);
+      if (L[i * n + j]! > L[i * n + best]!) best = j;
+    }
+    let sr = 0,
+      sc = 0;
+    for (let j = 0; j < n; j++) {
+      sr += Math.exp(L[i * n + j]! - mr);
+      sc += Math.exp(L[j * n + i]! - mc);
+    }
+    for (let j = 0; j < n; j++) {
+      P[i * n + j] = Math.exp(L[i * n + j]! - mr) / sr;
+      Q[j * n + i] = Math.exp(L[j * n + i]! - mc) / sc;
+    }
     loss += 0.5 * (mr + Math.log(sr) - L[i * n + i]!) + 0.5 * (mc + Math.log(sc) - L[i * n + i]!);
     if (best === i) correct++;
   }
   loss /= n;
   const grad = new Float32Array(e * d);
-  const dI = new Float64Array(e), dZ = new Float64Array(e);
+  const dI = new Float64Array(e),
+    dZ = new Float64Array(e);
   for (let i = 0; i < n; i++) {
     dI.fill(0);
     for (let j = 0; j < n; j++) {
@@ -43,4 +75,3 @@ export function symmetricInfoNceReference(inputs: InfoNceInputs): InfoNceResult 
   }
   return { loss, gradWeight: grad, correct };
 }
-

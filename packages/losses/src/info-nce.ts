@@ -33,13 +33,32 @@ export const NORM_EPSILON = 1e-12;
 export function checkInfoNceInputs(inputs: InfoNceInputs, fn: string): { n: number; d: number; e: number } {
   const [n, d] = inputs.features.dims;
   const [e, d2] = inputs.weight.dims;
-  if (n < 1) throw new InvalidArgumentError({ functionName: fn, argument: 'features', message: 'needs at least one row' });
-  if (d2 !== d) throw new InvalidArgumentError({ functionName: fn, argument: 'weight', message: `has shape [${e}, ${d2}] but features are ${d}-d (expected [outDim, ${d}])` });
+  if (n < 1)
+    throw new InvalidArgumentError({ functionName: fn, argument: 'features', message: 'needs at least one row' });
+  if (d2 !== d)
+    throw new InvalidArgumentError({
+      functionName: fn,
+      argument: 'weight',
+      message: `has shape [${e}, ${d2}] but features are ${d}-d (expected [outDim, ${d}])`,
+    });
   if (inputs.targets.dims[0] !== n || inputs.targets.dims[1] !== e) {
-    throw new InvalidArgumentError({ functionName: fn, argument: 'targets', message: `has shape [${inputs.targets.dims.join(', ')}], expected [${n}, ${e}] (batch × head output dim)` });
+    throw new InvalidArgumentError({
+      functionName: fn,
+      argument: 'targets',
+      message: `has shape [${inputs.targets.dims.join(', ')}], expected [${n}, ${e}] (batch × head output dim)`,
+    });
   }
-  for (const [name, t] of [['features', inputs.features], ['weight', inputs.weight], ['targets', inputs.targets]] as const) {
-    if (t.data.length !== t.dims[0] * t.dims[1]) throw new InvalidArgumentError({ functionName: fn, argument: name, message: `data length ${t.data.length} does not match dims [${t.dims.join(', ')}]` });
+  for (const [name, t] of [
+    ['features', inputs.features],
+    ['weight', inputs.weight],
+    ['targets', inputs.targets],
+  ] as const) {
+    if (t.data.length !== t.dims[0] * t.dims[1])
+      throw new InvalidArgumentError({
+        functionName: fn,
+        argument: name,
+        message: `data length ${t.data.length} does not match dims [${t.dims.join(', ')}]`,
+      });
   }
   return { n, d, e };
 }
@@ -115,4 +134,3 @@ export function infoNceModelBytes(): Uint8Array {
     ],
   });
 }
-

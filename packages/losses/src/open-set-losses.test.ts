@@ -5,14 +5,20 @@ import { arplLoss, crossEntropy, supConLoss } from './index.js';
 
 const ref = loadReferences();
 const relErr = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let num = 0, den = 0;
-  for (let i = 0; i < a.length; i++) { num = Math.max(num, Math.abs(a[i]! - b[i]!)); den = Math.max(den, Math.abs(b[i]!)); }
+  let num = 0,
+    den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num = Math.max(num, Math.abs(a[i]! - b[i]!));
+    den = Math.max(den, Math.abs(b[i]!));
+  }
   return num / den;
 };
 /** Central finite difference of f at entry idx of t (float64 math inside f). */
 function fd(t: Tensor2D, idx: number, f: (t: Tensor2D) => number, h = 1e-3): number {
-  const p = Float32Array.from(t.data); p[idx] = p[idx]! + h;
-  const m = Float32Array.from(t.data); m[idx] = m[idx]! - h;
+  const p = Float32Array.from(t.data);
+  p[idx] = p[idx]! + h;
+  const m = Float32Array.from(t.data);
+  m[idx] = m[idx]! - h;
   return (f({ ...t, data: p }) - f({ ...t, data: m })) / (2 * h);
 }
 
@@ -27,13 +33,20 @@ describe('ARPL-style loss vs references.json (arpl), 1e-5 relative', () => {
     expect(Math.abs(r.gradRadius - a.grad_radius) / Math.abs(a.grad_radius)).toBeLessThan(1e-5);
   });
   it('agrees with finite differences on the radius (inactive margin → 0)', () => {
-    const at = (R: number) => arplLoss({ features: tensor2d(a.x), centers: tensor2d(a.centers), labels: a.labels, radius: R }).loss;
+    const at = (R: number) =>
+      arplLoss({ features: tensor2d(a.x), centers: tensor2d(a.centers), labels: a.labels, radius: R }).loss;
     expect((at(a.radius + 1e-3) - at(a.radius - 1e-3)) / 2e-3).toBeCloseTo(r.gradRadius, 4);
-    expect(arplLoss({ features: tensor2d(a.x), centers: tensor2d(a.centers), labels: a.labels, radius: 100 }).gradRadius).toBe(0);
+    expect(
+      arplLoss({ features: tensor2d(a.x), centers: tensor2d(a.centers), labels: a.labels, radius: 100 }).gradRadius,
+    ).toBe(0);
   });
   it('rejects mismatched shapes and labels', () => {
-    expect(() => arplLoss({ features: tensor2d(a.x), centers: tensor2d([[1, 2]]), labels: a.labels, radius: 0 })).toThrow(/'centers'.*expected shape \[\*, 16\]/);
-    expect(() => arplLoss({ features: tensor2d(a.x), centers: tensor2d(a.centers), labels: [0, 1, 2, 3, 0, 1, 2, 0], radius: 0 })).toThrow(/index 3 holds 3/);
+    expect(() =>
+      arplLoss({ features: tensor2d(a.x), centers: tensor2d([[1, 2]]), labels: a.labels, radius: 0 }),
+    ).toThrow(/'centers'.*expected shape \[\*, 16\]/);
+    expect(() =>
+      arplLoss({ features: tensor2d(a.x), centers: tensor2d(a.centers), labels: [0, 1, 2, 3, 0, 1, 2, 0], radius: 0 }),
+    ).toThrow(/index 3 holds 3/);
   });
 });
 
@@ -47,14 +60,29 @@ describe('supervised contrastive loss vs references.json (supcon), 1e-5 relative
   it('finite differences, and an error instead of NaN without positives', () => {
     const X = tensor2d(s.features);
     const r = supConLoss({ features: X, labels: s.labels });
-    for (const idx of [0, 37, 127]) expect(fd(X, idx, (t) => supConLoss({ features: t, labels: s.labels }).loss)).toBeCloseTo(r.gradFeatures.data[idx]!, 3);
-    expect(() => supConLoss({ features: tensor2d([[1, 0], [0, 1]]), labels: [0, 1] })).toThrow(/no anchor has a positive/);
+    for (const idx of [0, 37, 127])
+      expect(fd(X, idx, (t) => supConLoss({ features: t, labels: s.labels }).loss)).toBeCloseTo(
+        r.gradFeatures.data[idx]!,
+        3,
+      );
+    expect(() =>
+      supConLoss({
+        features: tensor2d([
+          [1, 0],
+          [0, 1],
+        ]),
+        labels: [0, 1],
+      }),
+    ).toThrow(/no anchor has a positive/);
   });
 });
 
 describe('crossEntropy', () => {
   it('matches log-softmax and finite differences', () => {
-    const L = tensor2d([[1, 2, 3], [0.5, -1, 0]]);
+    const L = tensor2d([
+      [1, 2, 3],
+      [0.5, -1, 0],
+    ]);
     const r = crossEntropy(L, [2, 0]);
     const ls = (row: number[], y: number) => Math.log(row.reduce((a, v) => a + Math.exp(v), 0)) - row[y]!;
     expect(r.loss).toBeCloseTo((ls([1, 2, 3], 2) + ls([0.5, -1, 0], 0)) / 2, 6);

@@ -7,10 +7,20 @@ import { assertShape, InvalidArgumentError, type Tensor2D } from '@vlfer/core';
  */
 
 function labelsOk(labels: ArrayLike<number>, n: number, k: number, fn: string): void {
-  if (labels.length !== n) throw new InvalidArgumentError({ functionName: fn, argument: 'labels', message: `has length ${labels.length}, features have ${n} rows` });
+  if (labels.length !== n)
+    throw new InvalidArgumentError({
+      functionName: fn,
+      argument: 'labels',
+      message: `has length ${labels.length}, features have ${n} rows`,
+    });
   for (let i = 0; i < n; i++) {
     const y = labels[i]!;
-    if (!Number.isInteger(y) || y < 0 || y >= k) throw new InvalidArgumentError({ functionName: fn, argument: 'labels', message: `index ${i} holds ${y}; expected a class id in [0, ${k})` });
+    if (!Number.isInteger(y) || y < 0 || y >= k)
+      throw new InvalidArgumentError({
+        functionName: fn,
+        argument: 'labels',
+        message: `index ${i} holds ${y}; expected a class id in [0, ${k})`,
+      });
   }
 }
 
@@ -19,27 +29,42 @@ function logitsF64(X: Tensor2D, C: Tensor2D): Float64Array {
   const [b, d] = X.dims;
   const k = C.dims[0];
   const L = new Float64Array(b * k);
-  for (let i = 0; i < b; i++) for (let j = 0; j < k; j++) {
-    let dist = 0, dot = 0;
-    for (let t = 0; t < d; t++) { const xi = X.data[i * d + t]!, cj = C.data[j * d + t]!; dist += (xi - cj) ** 2; dot += xi * cj; }
-    L[i * k + j] = dist / d - dot;
-  }
+  for (let i = 0; i < b; i++)
+    for (let j = 0; j < k; j++) {
+      let dist = 0,
+        dot = 0;
+      for (let t = 0; t < d; t++) {
+        const xi = X.data[i * d + t]!,
+          cj = C.data[j * d + t]!;
+        dist += (xi - cj) ** 2;
+        dot += xi * cj;
+      }
+      L[i * k + j] = dist / d - dot;
+    }
   return L;
 }
 
 /** gX += Σ_k dL_bk · ∂logits_bk/∂x_b and gC += Σ_b dL_bk · ∂logits_bk/∂c_k (∂/∂x = 2(x − c)/D − c, ∂/∂c = −2(x − c)/D − x). */
-function accumulateLogitsBackward(X: Tensor2D, C: Tensor2D, dL: ArrayLike<number>, gX: Float64Array, gC: Float64Array): void {
+function accumulateLogitsBackward(
+  X: Tensor2D,
+  C: Tensor2D,
+  dL: ArrayLike<number>,
+  gX: Float64Array,
+  gC: Float64Array,
+): void {
   const [b, d] = X.dims;
   const k = C.dims[0];
-  for (let i = 0; i < b; i++) for (let j = 0; j < k; j++) {
-    const g = dL[i * k + j]!;
-    if (g === 0) continue;
-    for (let t = 0; t < d; t++) {
-      const xi = X.data[i * d + t]!, cj = C.data[j * d + t]!;
-      gX[i * d + t]! += g * ((2 * (xi - cj)) / d - cj);
-      gC[j * d + t]! += g * ((-2 * (xi - cj)) / d - xi);
+  for (let i = 0; i < b; i++)
+    for (let j = 0; j < k; j++) {
+      const g = dL[i * k + j]!;
+      if (g === 0) continue;
+      for (let t = 0; t < d; t++) {
+        const xi = X.data[i * d + t]!,
+          cj = C.data[j * d + t]!;
+        gX[i * d + t]! += g * ((2 * (xi - cj)) / d - cj);
+        gC[j * d + t]! += g * ((-2 * (xi - cj)) / d - xi);
+      }
     }
-  }
 }
 
 /**
@@ -49,19 +74,30 @@ function accumulateLogitsBackward(X: Tensor2D, C: Tensor2D, dL: ArrayLike<number
 export function arplLogits(features: Tensor2D, centers: Tensor2D): Tensor2D {
   assertShape(features, [null, null], 'features', 'arplLogits');
   assertShape(centers, [null, features.dims[1]], 'centers', 'arplLogits');
-  return { dtype: 'float32', data: Float32Array.from(logitsF64(features, centers)), dims: [features.dims[0], centers.dims[0]] };
+  return {
+    dtype: 'float32',
+    data: Float32Array.from(logitsF64(features, centers)),
+    dims: [features.dims[0], centers.dims[0]],
+  };
 }
 
 /**
  * Backward of `arplLogits`: the gradients of Σ dLogits ⊙ logits w.r.t. features and centers.
  * @param dLogits [batch, K]
  */
-export function arplLogitsBackward(features: Tensor2D, centers: Tensor2D, dLogits: Tensor2D): { gradFeatures: Tensor2D; gradCenters: Tensor2D } {
+export function arplLogitsBackward(
+  features: Tensor2D,
+  centers: Tensor2D,
+  dLogits: Tensor2D,
+): { gradFeatures: Tensor2D; gradCenters: Tensor2D } {
   assertShape(dLogits, [features.dims[0], centers.dims[0]], 'dLogits', 'arplLogitsBackward');
   const gX = new Float64Array(features.data.length);
   const gC = new Float64Array(centers.data.length);
   accumulateLogitsBackward(features, centers, dLogits.data, gX, gC);
-  return { gradFeatures: { dtype: 'float32', data: Float32Array.from(gX), dims: features.dims }, gradCenters: { dtype: 'float32', data: Float32Array.from(gC), dims: centers.dims } };
+  return {
+    gradFeatures: { dtype: 'float32', data: Float32Array.from(gX), dims: features.dims },
+    gradCenters: { dtype: 'float32', data: Float32Array.from(gC), dims: centers.dims },
+  };
 }
 
 export interface ArplOptions {
@@ -175,10 +211,21 @@ export function supConLoss(options: SupConOptions): { loss: number; gradFeatures
     for (let t = 0; t < d; t++) f[i * d + t] = X.data[i * d + t]! / norms[i]!;
   }
   const S = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) { let s = 0; for (let t = 0; t < d; t++) s += f[i * d + t]! * f[j * d + t]!; S[i * n + j] = s / tau; }
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let t = 0; t < d; t++) s += f[i * d + t]! * f[j * d + t]!;
+      S[i * n + j] = s / tau;
+    }
   const anchors: number[] = [];
-  for (let i = 0; i < n; i++) if (Array.from({ length: n }, (_, j) => j !== i && labels[j] === labels[i]).some(Boolean)) anchors.push(i);
-  if (anchors.length === 0) throw new InvalidArgumentError({ functionName: fn, argument: 'labels', message: 'no two samples share a label, so no anchor has a positive (the loss is undefined)' });
+  for (let i = 0; i < n; i++)
+    if (Array.from({ length: n }, (_, j) => j !== i && labels[j] === labels[i]).some(Boolean)) anchors.push(i);
+  if (anchors.length === 0)
+    throw new InvalidArgumentError({
+      functionName: fn,
+      argument: 'labels',
+      message: 'no two samples share a label, so no anchor has a positive (the loss is undefined)',
+    });
   const G = new Float64Array(n * n); // dLoss/dS
   let loss = 0;
   for (const i of anchors) {
@@ -193,7 +240,9 @@ export function supConLoss(options: SupConOptions): { loss: number; gradFeatures
     li /= pos.length;
     loss += li;
     const scale = factor / anchors.length;
-    for (let a = 0; a < n; a++) if (a !== i) G[i * n + a]! += scale * (Math.exp(S[i * n + a]! - lse) - (labels[a] === labels[i] ? 1 / pos.length : 0));
+    for (let a = 0; a < n; a++)
+      if (a !== i)
+        G[i * n + a]! += scale * (Math.exp(S[i * n + a]! - lse) - (labels[a] === labels[i] ? 1 / pos.length : 0));
   }
   loss = (factor * loss) / anchors.length;
   const grad = new Float32Array(n * d);
@@ -227,7 +276,8 @@ export function crossEntropy(logits: Tensor2D, labels: ArrayLike<number>): { los
     let s = 0;
     for (let j = 0; j < c; j++) s += Math.exp(logits.data[i * c + j]! - m);
     loss += m + Math.log(s) - logits.data[i * c + labels[i]!]!;
-    for (let j = 0; j < c; j++) g[i * c + j] = (Math.exp(logits.data[i * c + j]! - m) / s - (j === labels[i] ? 1 : 0)) / n;
+    for (let j = 0; j < c; j++)
+      g[i * c + j] = (Math.exp(logits.data[i * c + j]! - m) / s - (j === labels[i] ? 1 : 0)) / n;
   }
   return { loss: loss / n, gradLogits: { dtype: 'float32', data: g, dims: [n, c] } };
 }

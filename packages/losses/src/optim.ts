@@ -16,8 +16,18 @@ export interface Optimizer {
 function checkGrads(params: Params, grads: Readonly<Record<string, Float32Array>>, fn: string): void {
   for (const [k, p] of Object.entries(params)) {
     const g = grads[k];
-    if (!g) throw new InvalidArgumentError({ functionName: fn, argument: 'grads', message: `missing gradient for parameter '${k}'` });
-    if (g.length !== p.length) throw new InvalidArgumentError({ functionName: fn, argument: `grads.${k}`, message: `length ${g.length}, parameter has ${p.length}` });
+    if (!g)
+      throw new InvalidArgumentError({
+        functionName: fn,
+        argument: 'grads',
+        message: `missing gradient for parameter '${k}'`,
+      });
+    if (g.length !== p.length)
+      throw new InvalidArgumentError({
+        functionName: fn,
+        argument: `grads.${k}`,
+        message: `length ${g.length}, parameter has ${p.length}`,
+      });
   }
 }
 
@@ -36,7 +46,12 @@ function stateMethods(st: OptimizerState): Pick<Optimizer, 'state' | 'loadState'
       st.buffers = Object.fromEntries(Object.entries(s.buffers).map(([k, v]) => [k, Float32Array.from(v)]));
     },
     setLearningRate(next) {
-      if (!(next > 0)) throw new InvalidArgumentError({ functionName: 'setLearningRate', argument: 'lr', message: `must be > 0, got ${next}` });
+      if (!(next > 0))
+        throw new InvalidArgumentError({
+          functionName: 'setLearningRate',
+          argument: 'lr',
+          message: `must be > 0, got ${next}`,
+        });
       st.lr = next;
     },
   };
@@ -60,8 +75,14 @@ export interface SgdOptions {
  */
 export function createSgd(params: Params, options: SgdOptions): Optimizer {
   const { lr, momentum = 0, weightDecay = 0, dampening = 0, nesterov = false } = options;
-  if (!(lr > 0)) throw new InvalidArgumentError({ functionName: 'createSgd', argument: 'lr', message: `must be > 0, got ${lr}` });
-  if (nesterov && (momentum <= 0 || dampening !== 0)) throw new InvalidArgumentError({ functionName: 'createSgd', argument: 'nesterov', message: 'requires momentum > 0 and dampening 0' });
+  if (!(lr > 0))
+    throw new InvalidArgumentError({ functionName: 'createSgd', argument: 'lr', message: `must be > 0, got ${lr}` });
+  if (nesterov && (momentum <= 0 || dampening !== 0))
+    throw new InvalidArgumentError({
+      functionName: 'createSgd',
+      argument: 'nesterov',
+      message: 'requires momentum > 0 and dampening 0',
+    });
   const st: OptimizerState = { t: 0, lr, buffers: {} };
   return {
     step(grads) {
@@ -136,10 +157,23 @@ export const OPTIMIZERS = ['sgd', 'adam'] as const;
 export type OptimizerName = (typeof OPTIMIZERS)[number];
 
 /** An optimiser by name with the shared options (`lr`, `momentum` for SGD, `weightDecay`). */
-export function createOptimizer(name: OptimizerName, params: Params, options: { lr: number; momentum?: number; weightDecay?: number }): Optimizer {
-  if (name === 'sgd') return createSgd(params, { lr: options.lr, momentum: options.momentum ?? 0, weightDecay: options.weightDecay ?? 0 });
+export function createOptimizer(
+  name: OptimizerName,
+  params: Params,
+  options: { lr: number; momentum?: number; weightDecay?: number },
+): Optimizer {
+  if (name === 'sgd')
+    return createSgd(params, {
+      lr: options.lr,
+      momentum: options.momentum ?? 0,
+      weightDecay: options.weightDecay ?? 0,
+    });
   if (name === 'adam') return createAdam(params, { lr: options.lr, weightDecay: options.weightDecay ?? 0 });
-  throw new InvalidArgumentError({ functionName: 'createOptimizer', argument: 'name', message: `expected one of ${OPTIMIZERS.join(', ')}, got '${String(name)}'` });
+  throw new InvalidArgumentError({
+    functionName: 'createOptimizer',
+    argument: 'name',
+    message: `expected one of ${OPTIMIZERS.join(', ')}, got '${String(name)}'`,
+  });
 }
 
 /**
@@ -156,7 +190,12 @@ export function multiStepLr(baseLr: number, epoch: number, milestones: readonly 
  * mean gradient of its K negative images to all K).
  */
 export function normalizedGradientStep(target: Float32Array, grad: ArrayLike<number>, step: number, repeat = 1): void {
-  if (target.length !== grad.length * repeat) throw new InvalidArgumentError({ functionName: 'normalizedGradientStep', argument: 'grad', message: `${grad.length} values × ${repeat} copies do not match the target's ${target.length}` });
+  if (target.length !== grad.length * repeat)
+    throw new InvalidArgumentError({
+      functionName: 'normalizedGradientStep',
+      argument: 'grad',
+      message: `${grad.length} values × ${repeat} copies do not match the target's ${target.length}`,
+    });
   let n2 = 0;
   for (let i = 0; i < grad.length; i++) n2 += grad[i]! ** 2;
   const f = step / (Math.sqrt(n2) + 1e-10);

@@ -9,9 +9,11 @@ export interface MeanStd {
 
 /** Mean and sample standard deviation of a list of numbers. */
 export function meanStd(values: readonly number[]): MeanStd {
-  if (values.length === 0) throw new InvalidArgumentError({ functionName: 'meanStd', argument: 'values', message: 'is empty' });
+  if (values.length === 0)
+    throw new InvalidArgumentError({ functionName: 'meanStd', argument: 'values', message: 'is empty' });
   values.forEach((v, i) => {
-    if (!Number.isFinite(v)) throw new InvalidArgumentError({ functionName: 'meanStd', argument: 'values', message: `index ${i} is ${v}` });
+    if (!Number.isFinite(v))
+      throw new InvalidArgumentError({ functionName: 'meanStd', argument: 'values', message: `index ${i} is ${v}` });
   });
   const n = values.length;
   const mean = values.reduce((s, v) => s + v, 0) / n;
@@ -25,12 +27,17 @@ export function meanStd(values: readonly number[]): MeanStd {
  * @param folds one record of metric name → value per fold
  */
 export function averageFolds<K extends string>(folds: readonly Readonly<Record<K, number>>[]): Record<K, MeanStd> {
-  if (folds.length === 0) throw new InvalidArgumentError({ functionName: 'averageFolds', argument: 'folds', message: 'is empty' });
+  if (folds.length === 0)
+    throw new InvalidArgumentError({ functionName: 'averageFolds', argument: 'folds', message: 'is empty' });
   const keys = Object.keys(folds[0]!).sort() as K[];
   folds.forEach((f, i) => {
     const ks = Object.keys(f).sort();
     if (ks.join(',') !== keys.join(',')) {
-      throw new InvalidArgumentError({ functionName: 'averageFolds', argument: 'folds', message: `fold ${i} has keys [${ks.join(', ')}], fold 0 has [${keys.join(', ')}]` });
+      throw new InvalidArgumentError({
+        functionName: 'averageFolds',
+        argument: 'folds',
+        message: `fold ${i} has keys [${ks.join(', ')}], fold 0 has [${keys.join(', ')}]`,
+      });
     }
   });
   const out = {} as Record<K, MeanStd>;
@@ -53,13 +60,34 @@ export interface BootstrapInterval {
  * replacement from a seeded RNG (same seed → same interval).
  * @param options.statistic receives the resampled indices (length n) and returns the statistic
  */
-export function bootstrapInterval(options: { n: number; statistic: (indices: Int32Array) => number; seed: number; iterations?: number; confidence?: number }): BootstrapInterval {
+export function bootstrapInterval(options: {
+  n: number;
+  statistic: (indices: Int32Array) => number;
+  seed: number;
+  iterations?: number;
+  confidence?: number;
+}): BootstrapInterval {
   const { n, statistic, seed } = options;
   const iterations = options.iterations ?? 1000;
   const confidence = options.confidence ?? 0.95;
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError({ functionName: 'bootstrapInterval', argument: 'n', message: `must be a positive integer, got ${n}` });
-  if (!Number.isInteger(iterations) || iterations < 1) throw new InvalidArgumentError({ functionName: 'bootstrapInterval', argument: 'iterations', message: `must be a positive integer, got ${iterations}` });
-  if (!(confidence > 0 && confidence < 1)) throw new InvalidArgumentError({ functionName: 'bootstrapInterval', argument: 'confidence', message: `must be in (0, 1), got ${confidence}` });
+  if (!Number.isInteger(n) || n <= 0)
+    throw new InvalidArgumentError({
+      functionName: 'bootstrapInterval',
+      argument: 'n',
+      message: `must be a positive integer, got ${n}`,
+    });
+  if (!Number.isInteger(iterations) || iterations < 1)
+    throw new InvalidArgumentError({
+      functionName: 'bootstrapInterval',
+      argument: 'iterations',
+      message: `must be a positive integer, got ${iterations}`,
+    });
+  if (!(confidence > 0 && confidence < 1))
+    throw new InvalidArgumentError({
+      functionName: 'bootstrapInterval',
+      argument: 'confidence',
+      message: `must be in (0, 1), got ${confidence}`,
+    });
   const rng = createRng(seed);
   const all = Int32Array.from({ length: n }, (_, i) => i);
   const estimate = statistic(all);

@@ -26,7 +26,12 @@ export function confusionMatrix(yTrue: ArrayLike<number>, yPred: ArrayLike<numbe
  */
 export function perClassRecall(matrix: readonly (readonly number[])[]): (number | null)[] {
   return matrix.map((r, i) => {
-    if (r.length !== matrix.length) throw new InvalidArgumentError({ functionName: 'perClassRecall', argument: 'matrix', message: `row ${i} has ${r.length} columns, expected ${matrix.length}` });
+    if (r.length !== matrix.length)
+      throw new InvalidArgumentError({
+        functionName: 'perClassRecall',
+        argument: 'matrix',
+        message: `row ${i} has ${r.length} columns, expected ${matrix.length}`,
+      });
     const support = r.reduce((s, v) => s + v, 0);
     return support === 0 ? null : r[i]! / support;
   });
@@ -37,7 +42,11 @@ export function perClassRecall(matrix: readonly (readonly number[])[]): (number 
  * Equal to the Exp-CLIP/DFER-CLIP `mean(diag(row-normalised confusion matrix))`.
  * @returns a fraction in [0, 1]
  */
-export function unweightedAverageRecall(yTrue: ArrayLike<number>, yPred: ArrayLike<number>, numClasses?: number): number {
+export function unweightedAverageRecall(
+  yTrue: ArrayLike<number>,
+  yPred: ArrayLike<number>,
+  numClasses?: number,
+): number {
   const recalls = perClassRecall(confusionMatrix(yTrue, yPred, numClasses)).filter((r): r is number => r !== null);
   return recalls.reduce((s, v) => s + v, 0) / recalls.length;
 }
@@ -69,7 +78,11 @@ export interface ClassificationReport {
 }
 
 /** UAR, WAR, per-class recall and the confusion matrix in one call. */
-export function classificationReport(yTrue: ArrayLike<number>, yPred: ArrayLike<number>, numClasses?: number): ClassificationReport {
+export function classificationReport(
+  yTrue: ArrayLike<number>,
+  yPred: ArrayLike<number>,
+  numClasses?: number,
+): ClassificationReport {
   const cm = confusionMatrix(yTrue, yPred, numClasses);
   const recall = perClassRecall(cm);
   const present = recall.filter((r): r is number => r !== null);

@@ -4,9 +4,24 @@
  * fold averages, bootstrap intervals. Score inputs accept a `[n, C]` Tensor2D or an array of rows.
  */
 export type { ClassificationReport } from './classification.js';
-export { confusionMatrix, perClassRecall, unweightedAverageRecall, weightedAverageRecall, classificationReport } from './classification.js';
+export {
+  confusionMatrix,
+  perClassRecall,
+  unweightedAverageRecall,
+  weightedAverageRecall,
+  classificationReport,
+} from './classification.js';
 export { argmaxRows, type Scores } from '@vlfer/core';
 export type { OscrOptions, OpenSetReport, OpenSetMetrics, OpenSetMetricFamily } from './open-set.js';
-export { auroc, tnrAtTpr, maxScores, oscr, openSetReport, flattenOpenSetReport, rocCurve, OPEN_SET_METRIC_FAMILIES } from './open-set.js';
+export {
+  auroc,
+  tnrAtTpr,
+  maxScores,
+  oscr,
+  openSetReport,
+  flattenOpenSetReport,
+  rocCurve,
+  OPEN_SET_METRIC_FAMILIES,
+} from './open-set.js';
 export type { MeanStd, BootstrapInterval } from './aggregate.js';
 export { meanStd, averageFolds, bootstrapInterval } from './aggregate.js';

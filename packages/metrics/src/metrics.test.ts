@@ -1,10 +1,33 @@
 import { loadReferences } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
-import { auroc, averageFolds, rocCurve, bootstrapInterval, classificationReport, confusionMatrix, maxScores, openSetReport, oscr, perClassRecall, tnrAtTpr, unweightedAverageRecall, weightedAverageRecall } from './index.js';
+import {
+  auroc,
+  averageFolds,
+  rocCurve,
+  bootstrapInterval,
+  classificationReport,
+  confusionMatrix,
+  maxScores,
+  openSetReport,
+  oscr,
+  perClassRecall,
+  tnrAtTpr,
+  unweightedAverageRecall,
+  weightedAverageRecall,
+} from './index.js';
 
 const ref = loadReferences().metrics as {
-  y_true: number[]; y_pred: number[]; confusion_matrix: number[][]; uar: number; war: number;
-  known_logits: number[][]; known_labels: number[]; unknown_logits: number[][]; auroc: number; auroc_strict_ties_zero: number; oscr: number;
+  y_true: number[];
+  y_pred: number[];
+  confusion_matrix: number[][];
+  uar: number;
+  war: number;
+  known_logits: number[][];
+  known_labels: number[];
+  unknown_logits: number[][];
+  auroc: number;
+  auroc_strict_ties_zero: number;
+  oscr: number;
 };
 const close = (a: number, b: number, tol = 1e-9) => expect(Math.abs(a - b)).toBeLessThanOrEqual(tol);
 
@@ -51,25 +74,38 @@ describe('references.json metrics (PyTorch/sklearn), to 1e-9', () => {
 describe('brute-force cross-checks', () => {
   it('AUROC equals the pairwise definition on random data with many ties', () => {
     let seed = 3;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
     const k = Array.from({ length: 57 }, () => Math.round(rand() * 10));
     const u = Array.from({ length: 41 }, () => Math.round(rand() * 8));
-    let half = 0, strict = 0;
-    for (const a of k) for (const b of u) { if (a > b) { half++; strict++; } else if (a === b) half += 0.5; }
+    let half = 0,
+      strict = 0;
+    for (const a of k)
+      for (const b of u) {
+        if (a > b) {
+          half++;
+          strict++;
+        } else if (a === b) half += 0.5;
+      }
     close(auroc(k, u), half / (k.length * u.length), 1e-12);
     close(auroc(k, u, { ties: 'zero' }), strict / (k.length * u.length), 1e-12);
   });
   it('rocCurve: trapezoid area equals AUROC (ties 0.5), monotone from (0,0) to (1,1)', () => {
     const sk = maxScores(ref.known_logits);
     const su = maxScores(ref.unknown_logits);
-    for (const [k, u] of [[sk, su], [[1, 1, 2], [1, 0]]] as const) {
+    for (const [k, u] of [
+      [sk, su],
+      [
+        [1, 1, 2],
+        [1, 0],
+      ],
+    ] as const) {
       const pts = rocCurve(k, u);
       expect(pts[0]).toMatchObject({ fpr: 0, tpr: 0 });
       expect(pts.at(-1)).toMatchObject({ fpr: 1, tpr: 1 });
       let area = 0;
       for (let i = 1; i < pts.length; i++) {
         expect(pts[i]!.fpr).toBeGreaterThanOrEqual(pts[i - 1]!.fpr);
-        area += (pts[i]!.fpr - pts[i - 1]!.fpr) * (pts[i]!.tpr + pts[i - 1]!.tpr) / 2;
+        area += ((pts[i]!.fpr - pts[i - 1]!.fpr) * (pts[i]!.tpr + pts[i - 1]!.tpr)) / 2;
       }
       close(area, auroc(k, u), 1e-12);
     }
@@ -94,11 +130,26 @@ describe('degenerate cases', () => {
     close(auroc([2, 2, 2], [2, 2]), 0.5);
     close(auroc([2, 2, 2], [2, 2], { ties: 'zero' }), 0);
     // one threshold: the curve jumps from (0,0) to (1, acc); trapezoid area = acc / 2
-    close(oscr([[1, 0], [0, 1]], [0, 0], [[1, 0]]), 0.25);
+    close(
+      oscr(
+        [
+          [1, 0],
+          [0, 1],
+        ],
+        [0, 0],
+        [[1, 0]],
+      ),
+      0.25,
+    );
   });
   it('NaN scores are errors naming the index', () => {
     expect(() => auroc([0.1, Number.NaN], [0.2])).toThrow(/'knownScores'.*index 1 is NaN/);
-    expect(() => maxScores([[0, 1], [Number.NaN, 0]])).toThrow(/row 1, column 0 is NaN/);
+    expect(() =>
+      maxScores([
+        [0, 1],
+        [Number.NaN, 0],
+      ]),
+    ).toThrow(/row 1, column 0 is NaN/);
   });
   it('labels out of range and length mismatches are errors', () => {
     expect(() => confusionMatrix([0, 5], [0, 1], 3)).toThrow(/index 1 holds 5/);
@@ -108,7 +159,10 @@ describe('degenerate cases', () => {
 
 describe('aggregation', () => {
   it('averages folds and reports the sample std', () => {
-    const r = averageFolds([{ uar: 0.5, war: 0.6 }, { uar: 0.7, war: 0.8 }]);
+    const r = averageFolds([
+      { uar: 0.5, war: 0.6 },
+      { uar: 0.7, war: 0.8 },
+    ]);
     close(r.uar.mean, 0.6);
     close(r.uar.std, Math.sqrt(0.02));
     expect(() => averageFolds([{ uar: 1 }, { war: 1 } as unknown as { uar: number }])).toThrow(/fold 1 has keys/);
@@ -116,7 +170,11 @@ describe('aggregation', () => {
   it('bootstrap interval is seeded, contains the estimate and narrows with n', () => {
     const y = Array.from({ length: 400 }, (_, i) => i % 4);
     const p = y.map((v, i) => (i % 3 === 0 ? (v + 1) % 4 : v));
-    const stat = (idx: Int32Array) => weightedAverageRecall(Array.from(idx, (i) => y[i]!), Array.from(idx, (i) => p[i]!));
+    const stat = (idx: Int32Array) =>
+      weightedAverageRecall(
+        Array.from(idx, (i) => y[i]!),
+        Array.from(idx, (i) => p[i]!),
+      );
     const a = bootstrapInterval({ n: y.length, statistic: stat, seed: 1, iterations: 300 });
     const b = bootstrapInterval({ n: y.length, statistic: stat, seed: 1, iterations: 300 });
     expect(a).toEqual(b);
@@ -124,7 +182,7 @@ describe('aggregation', () => {
     expect(a.upper).toBeGreaterThan(a.estimate);
     close(a.estimate, weightedAverageRecall(y, p));
     // binomial std of accuracy ≈ sqrt(p(1-p)/n): 95 % width ≈ 3.92 σ
-    const sigma = Math.sqrt(a.estimate * (1 - a.estimate) / y.length);
+    const sigma = Math.sqrt((a.estimate * (1 - a.estimate)) / y.length);
     expect(a.upper - a.lower).toBeGreaterThan(2.5 * sigma);
     expect(a.upper - a.lower).toBeLessThan(5.5 * sigma);
   });

@@ -11,7 +11,11 @@ import { checkLabels, checkSameLength, checkScores } from './validate.js';
  * @param unknownScores [m] scores of unknown-class samples
  * @returns a fraction in [0, 1]
  */
-export function auroc(knownScores: ArrayLike<number>, unknownScores: ArrayLike<number>, options: { ties?: 'half' | 'zero' } = {}): number {
+export function auroc(
+  knownScores: ArrayLike<number>,
+  unknownScores: ArrayLike<number>,
+  options: { ties?: 'half' | 'zero' } = {},
+): number {
   checkScores(knownScores, 'knownScores', 'auroc');
   checkScores(unknownScores, 'unknownScores', 'auroc');
   const ties = options.ties ?? 'half';
@@ -42,11 +46,20 @@ export function auroc(knownScores: ArrayLike<number>, unknownScores: ArrayLike<n
  * threshold (e.g. TNR 0 for perfectly separated scores), so use it only to reproduce ARPL/HESP numbers.
  * @returns a fraction in [0, 1]
  */
-export function tnrAtTpr(knownScores: ArrayLike<number>, unknownScores: ArrayLike<number>, options: { targetTpr?: number; variant?: 'standard' | 'arpl' } = {}): number {
+export function tnrAtTpr(
+  knownScores: ArrayLike<number>,
+  unknownScores: ArrayLike<number>,
+  options: { targetTpr?: number; variant?: 'standard' | 'arpl' } = {},
+): number {
   checkScores(knownScores, 'knownScores', 'tnrAtTpr');
   checkScores(unknownScores, 'unknownScores', 'tnrAtTpr');
   const target = options.targetTpr ?? 0.95;
-  if (!(target >= 0 && target <= 1)) throw new InvalidArgumentError({ functionName: 'tnrAtTpr', argument: 'targetTpr', message: `must be in [0, 1], got ${target}` });
+  if (!(target >= 0 && target <= 1))
+    throw new InvalidArgumentError({
+      functionName: 'tnrAtTpr',
+      argument: 'targetTpr',
+      message: `must be in [0, 1], got ${target}`,
+    });
   const k = Float64Array.from(knownScores as ArrayLike<number>).sort();
   const u = Float64Array.from(unknownScores as ArrayLike<number>).sort();
   const nk = k.length;
@@ -66,9 +79,18 @@ export function tnrAtTpr(knownScores: ArrayLike<number>, unknownScores: ArrayLik
   let ik = 0;
   let iu = 0;
   while (ik < nk || iu < nu) {
-    if (ik < nk && (iu === nu || !(u[iu]! < k[ik]!))) { ik++; tp--; } else { iu++; fp--; }
+    if (ik < nk && (iu === nu || !(u[iu]! < k[ik]!))) {
+      ik++;
+      tp--;
+    } else {
+      iu++;
+      fp--;
+    }
     const gap = Math.abs(tp / nk - target);
-    if (gap < bestGap) { bestGap = gap; bestFp = fp; }
+    if (gap < bestGap) {
+      bestGap = gap;
+      bestFp = fp;
+    }
   }
   return 1 - bestFp / nu;
 }
@@ -97,16 +119,31 @@ export interface OscrOptions {
  * @param unknownLogits [nUnknown, K]
  * @returns a fraction in [0, 1]
  */
-export function oscr(knownLogits: Scores, knownLabels: ArrayLike<number>, unknownLogits: Scores, options: OscrOptions = {}): number {
+export function oscr(
+  knownLogits: Scores,
+  knownLabels: ArrayLike<number>,
+  unknownLogits: Scores,
+  options: OscrOptions = {},
+): number {
   const known = scoreRows(knownLogits, 'knownLogits', 'oscr');
   const unknown = scoreRows(unknownLogits, 'unknownLogits', 'oscr');
   checkSameLength(known, knownLabels, ['knownLogits', 'knownLabels'], 'oscr');
-  if (unknown.length === 0) throw new InvalidArgumentError({ functionName: 'oscr', argument: 'unknownLogits', message: 'is empty; at least one unknown sample is required' });
+  if (unknown.length === 0)
+    throw new InvalidArgumentError({
+      functionName: 'oscr',
+      argument: 'unknownLogits',
+      message: 'is empty; at least one unknown sample is required',
+    });
   checkLabels(knownLabels, 'knownLabels', 'oscr', known[0]?.length ?? 0);
   const sk = maxScores(known, 'knownLogits');
   const su = maxScores(unknown, 'unknownLogits');
   const pred = argmaxRows(known);
-  return oscrFromScores(sk, su, pred.map((p, i) => (p === knownLabels[i] ? 1 : 0)), options.variant);
+  return oscrFromScores(
+    sk,
+    su,
+    pred.map((p, i) => (p === knownLabels[i] ? 1 : 0)),
+    options.variant,
+  );
 }
 
 /** OSCR from validated max scores and per-known-sample correctness (1/0). */
@@ -117,7 +154,10 @@ function oscrFromScores(sk: number[], su: number[], correct: number[], variant: 
 function oscrThreshold(sk: number[], su: number[], correct: number[]): number {
   // Sweep thresholds from high to low; group equal scores so ties move CCR and FPR together.
   type Item = { s: number; known: boolean; correct: number };
-  const items: Item[] = [...sk.map((s, i) => ({ s, known: true, correct: correct[i]! })), ...su.map((s) => ({ s, known: false, correct: 0 }))];
+  const items: Item[] = [
+    ...sk.map((s, i) => ({ s, known: true, correct: correct[i]! })),
+    ...su.map((s) => ({ s, known: false, correct: 0 })),
+  ];
   items.sort((a, b) => b.s - a.s);
   let ccrCount = 0;
   let fpCount = 0;
@@ -153,14 +193,20 @@ function oscrArpl(sk: number[], su: number[], correct: number[]): number {
   // suffix sums
   const sufK = new Array<number>(n + 1).fill(0);
   const sufU = new Array<number>(n + 1).fill(0);
-  for (let j = n - 1; j >= 0; j--) { sufK[j] = sufK[j + 1]! + sK[j]!; sufU[j] = sufU[j + 1]! + sU[j]!; }
+  for (let j = n - 1; j >= 0; j--) {
+    sufK[j] = sufK[j + 1]! + sK[j]!;
+    sufU[j] = sufU[j + 1]! + sU[j]!;
+  }
   const ccr = new Array<number>(n + 2).fill(0);
   const fpr = new Array<number>(n + 2).fill(0);
   for (let k = 0; k < n - 1; k++) {
     ccr[k] = sufK[k + 1]! / sk.length;
     fpr[k] = sufU[k]! / su.length;
   }
-  ccr[n] = 0; fpr[n] = 0; ccr[n + 1] = 1; fpr[n + 1] = 1;
+  ccr[n] = 0;
+  fpr[n] = 0;
+  ccr[n + 1] = 1;
+  fpr[n + 1] = 1;
   // sorted(zip(FPR, CCR), reverse=True): lexicographic descending on (FPR, CCR)
   const roc = fpr.map((f, j) => [f, ccr[j]!] as const).sort((a, b) => b[0] - a[0] || b[1] - a[1]);
   let area = 0;
@@ -200,7 +246,11 @@ export interface OpenSetReport {
 
 /** Flat, self-describing metric names for files: `auroc_standard`, `oscr_arpl`, `tnr_at_tpr95_standard` … */
 export function flattenOpenSetReport(r: OpenSetReport): Record<string, number> {
-  const out: Record<string, number> = { closed_set_accuracy: r.closedSetAccuracy, n_known: r.nKnown, n_unknown: r.nUnknown };
+  const out: Record<string, number> = {
+    closed_set_accuracy: r.closedSetAccuracy,
+    n_known: r.nKnown,
+    n_unknown: r.nUnknown,
+  };
   for (const f of OPEN_SET_METRIC_FAMILIES) {
     out[`auroc_${f}`] = r[f].auroc;
     out[`oscr_${f}`] = r[f].oscr;
@@ -214,20 +264,37 @@ export function flattenOpenSetReport(r: OpenSetReport): Record<string, number> {
  * with max logit as the known-ness score.
  * @param knownLogits [nKnown, K]; @param knownLabels [nKnown]; @param unknownLogits [nUnknown, K]
  */
-export function openSetReport(knownLogits: Scores, knownLabels: ArrayLike<number>, unknownLogits: Scores): OpenSetReport {
+export function openSetReport(
+  knownLogits: Scores,
+  knownLabels: ArrayLike<number>,
+  unknownLogits: Scores,
+): OpenSetReport {
   const known = scoreRows(knownLogits, 'knownLogits', 'openSetReport');
   const unknown = scoreRows(unknownLogits, 'unknownLogits', 'openSetReport');
   checkSameLength(known, knownLabels, ['knownLogits', 'knownLabels'], 'openSetReport');
   checkLabels(knownLabels, 'knownLabels', 'openSetReport', known[0]?.length ?? 0);
-  if (unknown.length === 0) throw new InvalidArgumentError({ functionName: 'openSetReport', argument: 'unknownLogits', message: 'is empty; at least one unknown sample is required' });
+  if (unknown.length === 0)
+    throw new InvalidArgumentError({
+      functionName: 'openSetReport',
+      argument: 'unknownLogits',
+      message: 'is empty; at least one unknown sample is required',
+    });
   const sk = maxScores(known, 'knownLogits');
   const su = maxScores(unknown, 'unknownLogits');
   const pred = argmaxRows(known);
   const correct = pred.map((p, i) => (p === knownLabels[i] ? 1 : 0));
   return {
     closedSetAccuracy: correct.reduce((a: number, b) => a + b, 0) / pred.length,
-    standard: { auroc: auroc(sk, su, { ties: 'half' }), oscr: oscrFromScores(sk, su, correct, 'threshold'), tnrAtTpr95: tnrAtTpr(sk, su, { variant: 'standard' }) },
-    arpl: { auroc: auroc(sk, su, { ties: 'zero' }), oscr: oscrFromScores(sk, su, correct, 'arpl'), tnrAtTpr95: tnrAtTpr(sk, su, { variant: 'arpl' }) },
+    standard: {
+      auroc: auroc(sk, su, { ties: 'half' }),
+      oscr: oscrFromScores(sk, su, correct, 'threshold'),
+      tnrAtTpr95: tnrAtTpr(sk, su, { variant: 'standard' }),
+    },
+    arpl: {
+      auroc: auroc(sk, su, { ties: 'zero' }),
+      oscr: oscrFromScores(sk, su, correct, 'arpl'),
+      tnrAtTpr95: tnrAtTpr(sk, su, { variant: 'arpl' }),
+    },
     nKnown: sk.length,
     nUnknown: su.length,
   };
@@ -238,17 +305,27 @@ export function openSetReport(knownLogits: Scores, knownLabels: ArrayLike<number
  * thresholds descending (ties move both rates together, so the trapezoid area equals `auroc` with ties 0.5).
  * @returns points { fpr, tpr, threshold } (threshold +Infinity for the origin)
  */
-export function rocCurve(knownScores: ArrayLike<number>, unknownScores: ArrayLike<number>): { fpr: number; tpr: number; threshold: number }[] {
+export function rocCurve(
+  knownScores: ArrayLike<number>,
+  unknownScores: ArrayLike<number>,
+): { fpr: number; tpr: number; threshold: number }[] {
   checkScores(knownScores, 'knownScores', 'rocCurve');
   checkScores(unknownScores, 'unknownScores', 'rocCurve');
-  const items = [...Array.from(knownScores, (s) => ({ s, known: true })), ...Array.from(unknownScores, (s) => ({ s, known: false }))].sort((a, b) => b.s - a.s);
+  const items = [
+    ...Array.from(knownScores, (s) => ({ s, known: true })),
+    ...Array.from(unknownScores, (s) => ({ s, known: false })),
+  ].sort((a, b) => b.s - a.s);
   const pts = [{ fpr: 0, tpr: 0, threshold: Number.POSITIVE_INFINITY }];
   let tp = 0;
   let fp = 0;
   let i = 0;
   while (i < items.length) {
     const s = items[i]!.s;
-    while (i < items.length && items[i]!.s === s) { if (items[i]!.known) tp++; else fp++; i++; }
+    while (i < items.length && items[i]!.s === s) {
+      if (items[i]!.known) tp++;
+      else fp++;
+      i++;
+    }
     pts.push({ fpr: fp / unknownScores.length, tpr: tp / knownScores.length, threshold: s });
   }
   return pts;

@@ -11,20 +11,40 @@ import { clampPatchCentre, type PatchLocation } from './visual-prompt.js';
  * (equal to the contour moments up to boundary pixels).
  * @param cam row-major grid×grid activation map
  */
-export function camPatchLocation(cam: Float32Array, grid: number, options: { imageSize?: number; patchSize?: number } = {}): PatchLocation {
+export function camPatchLocation(
+  cam: Float32Array,
+  grid: number,
+  options: { imageSize?: number; patchSize?: number } = {},
+): PatchLocation {
   const S = options.imageSize ?? 224;
-  if (cam.length !== grid * grid) throw new InvalidArgumentError({ functionName: 'camPatchLocation', argument: 'cam', message: `length ${cam.length} is not ${grid}×${grid}` });
-  let lo = Infinity, hi = -Infinity;
-  for (const v of cam) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+  if (cam.length !== grid * grid)
+    throw new InvalidArgumentError({
+      functionName: 'camPatchLocation',
+      argument: 'cam',
+      message: `length ${cam.length} is not ${grid}×${grid}`,
+    });
+  let lo = Infinity,
+    hi = -Infinity;
+  for (const v of cam) {
+    lo = Math.min(lo, v);
+    hi = Math.max(hi, v);
+  }
   const u8 = Uint8Array.from(cam, (v) => (hi > lo ? Math.floor((255 * (v - lo)) / (hi - lo)) : 0));
   const scale = grid / S;
-  const coord = (x: number) => { const f = (x + 0.5) * scale - 0.5; const i0 = Math.floor(f); const t = f - i0; return [Math.min(Math.max(i0, 0), grid - 1), Math.min(Math.max(i0 + 1, 0), grid - 1), t] as const; };
+  const coord = (x: number) => {
+    const f = (x + 0.5) * scale - 0.5;
+    const i0 = Math.floor(f);
+    const t = f - i0;
+    return [Math.min(Math.max(i0, 0), grid - 1), Math.min(Math.max(i0 + 1, 0), grid - 1), t] as const;
+  };
   const mask = new Uint8Array(S * S);
   for (let y = 0; y < S; y++) {
     const [y0, y1, ty] = coord(y);
     for (let x = 0; x < S; x++) {
       const [x0, x1, tx] = coord(x);
-      const v = (1 - ty) * ((1 - tx) * u8[y0 * grid + x0]! + tx * u8[y0 * grid + x1]!) + ty * ((1 - tx) * u8[y1 * grid + x0]! + tx * u8[y1 * grid + x1]!);
+      const v =
+        (1 - ty) * ((1 - tx) * u8[y0 * grid + x0]! + tx * u8[y0 * grid + x1]!) +
+        ty * ((1 - tx) * u8[y1 * grid + x0]! + tx * u8[y1 * grid + x1]!);
       if (Math.round(v) >= 202) mask[y * S + x] = 1;
     }
   }
@@ -34,19 +54,29 @@ export function camPatchLocation(cam: Float32Array, grid: number, options: { ima
   const stack: number[] = [];
   for (let start = 0; start < S * S; start++) {
     if (!mask[start] || seen[start]) continue;
-    let n = 0, sy = 0, sx = 0;
+    let n = 0,
+      sy = 0,
+      sx = 0;
     stack.push(start);
     seen[start] = 1;
     while (stack.length) {
       const p = stack.pop()!;
-      const py = Math.floor(p / S), px = p % S;
-      n++; sy += py; sx += px;
-      for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) {
-        const qy = py + dy, qx = px + dx;
-        if (qy < 0 || qx < 0 || qy >= S || qx >= S) continue;
-        const q = qy * S + qx;
-        if (mask[q] && !seen[q]) { seen[q] = 1; stack.push(q); }
-      }
+      const py = Math.floor(p / S),
+        px = p % S;
+      n++;
+      sy += py;
+      sx += px;
+      for (let dy = -1; dy <= 1; dy++)
+        for (let dx = -1; dx <= 1; dx++) {
+          const qy = py + dy,
+            qx = px + dx;
+          if (qy < 0 || qx < 0 || qy >= S || qx >= S) continue;
+          const q = qy * S + qx;
+          if (mask[q] && !seen[q]) {
+            seen[q] = 1;
+            stack.push(q);
+          }
+        }
     }
     if (n > best.n) best = { n, sy, sx };
   }

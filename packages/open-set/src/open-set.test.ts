@@ -2,16 +2,40 @@ import { defineLabelSet, tensor2d, type Tensor4D } from '@vlfer/core';
 import { loadReferences } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
 import { arplLogits } from '@vlfer/losses';
-import { applyVisualPrompt, clampPatchCentre, coopPromptText, ensembleLogits, knownClassTexts, knownness, negativePromptText } from './index.js';
+import {
+  applyVisualPrompt,
+  clampPatchCentre,
+  coopPromptText,
+  ensembleLogits,
+  knownClassTexts,
+  knownness,
+  negativePromptText,
+} from './index.js';
 
-const MAFW_11 = defineLabelSet('mafw-11', ['happiness', 'sadness', 'neutral', 'anger', 'surprise', 'disgust', 'fear', 'contempt', 'anxiety', 'helplessness', 'disappointment']);
+const MAFW_11 = defineLabelSet('mafw-11', [
+  'happiness',
+  'sadness',
+  'neutral',
+  'anger',
+  'surprise',
+  'disgust',
+  'fear',
+  'contempt',
+  'anxiety',
+  'helplessness',
+  'disappointment',
+]);
 
 describe('HESP prompts', () => {
   it('aligns class texts with labels by default; reproduces the alphabetical bug on request', () => {
     // HESP split [10,5,6] in HESP ids = disappointment, sad, surprise; in canonical ids [10, 1, 4]
     const known = [10, 1, 4];
     expect(knownClassTexts(known, MAFW_11)).toEqual(['Sad', 'Surprise', 'Disappointment']);
-    expect(knownClassTexts(known, MAFW_11, { referenceBehaviour: { alphabeticalClassNames: true } })).toEqual(['Disappointment', 'Sad', 'Surprise']);
+    expect(knownClassTexts(known, MAFW_11, { referenceBehaviour: { alphabeticalClassNames: true } })).toEqual([
+      'Disappointment',
+      'Sad',
+      'Surprise',
+    ]);
     expect(coopPromptText('Angry', 4)).toBe('X X X X Angry.');
     expect(coopPromptText('Angry').split(' ').length).toBe(17);
     expect(negativePromptText('Sad')).toBe('This video is not Sad.');
@@ -21,7 +45,11 @@ describe('HESP prompts', () => {
 describe('visual prompt', () => {
   it('adds the patch at the location in pixel space and leaves the rest', () => {
     const frames: Tensor4D = { dtype: 'float32', data: new Float32Array(2 * 3 * 8 * 8).fill(0.5), dims: [2, 3, 8, 8] };
-    const patch = { dtype: 'float32' as const, data: Float32Array.from({ length: 3 * 2 * 2 }, (_, i) => i / 10), dims: [3, 2, 2] as [number, number, number] };
+    const patch = {
+      dtype: 'float32' as const,
+      data: Float32Array.from({ length: 3 * 2 * 2 }, (_, i) => i / 10),
+      dims: [3, 2, 2] as [number, number, number],
+    };
     const out = applyVisualPrompt(frames, patch, { row: 3, col: 5 });
     // frame 1, channel 2, pixel (row 2 + 1, col 4 + 0) gets patch[2][1][0] = 10/10
     expect(out.data[((1 * 3 + 2) * 8 + 3) * 8 + 4]).toBeCloseTo(0.5 + 1.0, 6);
@@ -37,9 +65,20 @@ describe('ensemble scoring', () => {
     const a = loadReferences().arpl;
     const l = arplLogits(tensor2d(a.x), tensor2d(a.centers));
     let m = 0;
-    l.data.forEach((v, i) => { m = Math.max(m, Math.abs(v - a.logits.flat()[i]!)); });
+    l.data.forEach((v, i) => {
+      m = Math.max(m, Math.abs(v - a.logits.flat()[i]!));
+    });
     expect(m).toBeLessThan(1e-5);
-    const e = ensembleLogits(tensor2d([[10, 2], [0, 4]]), tensor2d([[2, 6], [1, 1]]));
+    const e = ensembleLogits(
+      tensor2d([
+        [10, 2],
+        [0, 4],
+      ]),
+      tensor2d([
+        [2, 6],
+        [1, 1],
+      ]),
+    );
     expect(Array.from(e.data)).toEqual([6, 4, 0.5, 2.5]);
     expect(knownness(e)).toEqual({ scores: [6, 2.5], predictions: [0, 1] });
   });

@@ -2,8 +2,17 @@ import { InvalidArgumentError, type LabelSet } from '@vlfer/core';
 
 /** HESP's class texts (the annotation's label_text column) by canonical expression name. */
 export const HESP_CLASS_TEXT: Readonly<Record<string, string>> = {
-  anger: 'Angry', disgust: 'Disgust', fear: 'Fear', happiness: 'Happy', neutral: 'Neutral', sadness: 'Sad', surprise: 'Surprise',
-  contempt: 'Contempt', anxiety: 'Anxiety', helplessness: 'Helplessness', disappointment: 'Disappointment',
+  anger: 'Angry',
+  disgust: 'Disgust',
+  fear: 'Fear',
+  happiness: 'Happy',
+  neutral: 'Neutral',
+  sadness: 'Sad',
+  surprise: 'Surprise',
+  contempt: 'Contempt',
+  anxiety: 'Anxiety',
+  helplessness: 'Helplessness',
+  disappointment: 'Disappointment',
 };
 
 /**
@@ -23,12 +32,21 @@ export interface HespReferenceBehaviour {
  * Class texts for the K known classes, index j = known label j (HESP remaps labels to `sorted(known).index`).
  * @param knownClassIds class ids in `labelSet`, any order
  */
-export function knownClassTexts(knownClassIds: readonly number[], labelSet: LabelSet, options: { referenceBehaviour?: HespReferenceBehaviour } = {}): string[] {
+export function knownClassTexts(
+  knownClassIds: readonly number[],
+  labelSet: LabelSet,
+  options: { referenceBehaviour?: HespReferenceBehaviour } = {},
+): string[] {
   const sorted = [...knownClassIds].sort((a, b) => a - b);
   const texts = sorted.map((id) => {
     const name = labelSet.names[id];
     const text = name === undefined ? undefined : HESP_CLASS_TEXT[name];
-    if (text === undefined) throw new InvalidArgumentError({ functionName: 'knownClassTexts', argument: 'knownClassIds', message: `class id ${id} has no HESP class text in ${labelSet.id}` });
+    if (text === undefined)
+      throw new InvalidArgumentError({
+        functionName: 'knownClassTexts',
+        argument: 'knownClassIds',
+        message: `class id ${id} has no HESP class text in ${labelSet.id}`,
+      });
     return text;
   });
   return options.referenceBehaviour?.alphabeticalClassNames ? [...texts].sort() : texts;
@@ -36,7 +54,12 @@ export function knownClassTexts(knownClassIds: readonly number[], labelSet: Labe
 
 /** CoOp prompt with `nCtx` placeholder tokens before the class name, class token at the end: "X X … X Angry." */
 export function coopPromptText(classText: string, nCtx = 16): string {
-  if (!Number.isInteger(nCtx) || nCtx < 1) throw new InvalidArgumentError({ functionName: 'coopPromptText', argument: 'nCtx', message: `must be a positive integer, got ${nCtx}` });
+  if (!Number.isInteger(nCtx) || nCtx < 1)
+    throw new InvalidArgumentError({
+      functionName: 'coopPromptText',
+      argument: 'nCtx',
+      message: `must be a positive integer, got ${nCtx}`,
+    });
   return `${'X '.repeat(nCtx)}${classText}.`;
 }
 

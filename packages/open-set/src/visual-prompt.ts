@@ -27,11 +27,18 @@ export function applyVisualPrompt(frames: Tensor4D, patch: Tensor<'R3'>, locatio
   const top = location.row - s / 2;
   const left = location.col - s / 2;
   if (top < 0 || left < 0 || top + s > h || left + s > w || !Number.isInteger(top) || !Number.isInteger(left)) {
-    throw new InvalidArgumentError({ functionName: 'applyVisualPrompt', argument: 'location', message: `a ${s}-pixel patch centred at (${location.row}, ${location.col}) does not fit a ${h}×${w} frame (use clampPatchCentre)` });
+    throw new InvalidArgumentError({
+      functionName: 'applyVisualPrompt',
+      argument: 'location',
+      message: `a ${s}-pixel patch centred at (${location.row}, ${location.col}) does not fit a ${h}×${w} frame (use clampPatchCentre)`,
+    });
   }
   const out = Float32Array.from(frames.data);
-  for (let f = 0; f < n; f++) for (let c = 0; c < 3; c++) for (let y = 0; y < s; y++) for (let x = 0; x < s; x++) {
-    out[((f * 3 + c) * h + top + y) * w + left + x]! += patch.data[(c * s + y) * s + x]!;
-  }
+  for (let f = 0; f < n; f++)
+    for (let c = 0; c < 3; c++)
+      for (let y = 0; y < s; y++)
+        for (let x = 0; x < s; x++) {
+          out[((f * 3 + c) * h + top + y) * w + left + x]! += patch.data[(c * s + y) * s + x]!;
+        }
   return { dtype: 'float32', data: out, dims: [n, 3, h, w] };
 }

@@ -18,20 +18,49 @@ export interface HeadWeights {
  * @param weight `mlp.weight` as read from a file (undefined when the file has none)
  * @throws DataFormatError naming `file`, the field and what was expected
  */
-export function checkHeadWeight(weight: SafetensorsTensor | undefined, file: string, metadata: Record<string, string>, options: { expectInputDim?: number } = {}): HeadWeights {
-  if (!weight) throw new DataFormatError({ file, field: WEIGHT_KEY, message: `no '${WEIGHT_KEY}' tensor (the Exp-CLIP head's state-dict key)` });
-  if (weight.dims.length !== 2) throw new DataFormatError({ file, field: WEIGHT_KEY, message: `expected a 2-D [outputDim, inputDim] weight, got [${weight.dims.join(', ')}]` });
+export function checkHeadWeight(
+  weight: SafetensorsTensor | undefined,
+  file: string,
+  metadata: Record<string, string>,
+  options: { expectInputDim?: number } = {},
+): HeadWeights {
+  if (!weight)
+    throw new DataFormatError({
+      file,
+      field: WEIGHT_KEY,
+      message: `no '${WEIGHT_KEY}' tensor (the Exp-CLIP head's state-dict key)`,
+    });
+  if (weight.dims.length !== 2)
+    throw new DataFormatError({
+      file,
+      field: WEIGHT_KEY,
+      message: `expected a 2-D [outputDim, inputDim] weight, got [${weight.dims.join(', ')}]`,
+    });
   const [outputDim, inputDim] = weight.dims as [number, number];
   if (options.expectInputDim !== undefined && options.expectInputDim !== inputDim) {
-    throw new DataFormatError({ file, field: WEIGHT_KEY, message: `head input dim ${inputDim} does not match the encoder's embedding dim ${options.expectInputDim} (e.g. an L/14 head, D = 768, on a B/32 encoder, D = 512)` });
+    throw new DataFormatError({
+      file,
+      field: WEIGHT_KEY,
+      message: `head input dim ${inputDim} does not match the encoder's embedding dim ${options.expectInputDim} (e.g. an L/14 head, D = 768, on a B/32 encoder, D = 512)`,
+    });
   }
   let ss = 0;
   for (let i = 0; i < weight.data.length; i++) {
     const v = weight.data[i]!;
-    if (!Number.isFinite(v)) throw new DataFormatError({ file, field: WEIGHT_KEY, message: `holds ${v} at index ${i} (row ${Math.floor(i / inputDim)}); a trained head has finite weights` });
+    if (!Number.isFinite(v))
+      throw new DataFormatError({
+        file,
+        field: WEIGHT_KEY,
+        message: `holds ${v} at index ${i} (row ${Math.floor(i / inputDim)}); a trained head has finite weights`,
+      });
     ss += v * v;
   }
-  if (ss === 0) throw new DataFormatError({ file, field: WEIGHT_KEY, message: 'is all zeros; it would project every feature to the zero vector' });
+  if (ss === 0)
+    throw new DataFormatError({
+      file,
+      field: WEIGHT_KEY,
+      message: 'is all zeros; it would project every feature to the zero vector',
+    });
   return { inputDim, outputDim, weight: weight.data, metadata };
 }
 
@@ -39,20 +68,27 @@ export function checkHeadWeight(weight: SafetensorsTensor | undefined, file: str
  * A head from safetensors bytes (vlfer's format, or any file with a 2-D `mlp.weight`), checked by `checkHeadWeight`.
  * Runtime-neutral: the browser app reads the file the user picks with it.
  */
-export function decodeProjectionHead(bytes: Uint8Array, name: string, options: { expectInputDim?: number } = {}): HeadWeights {
+export function decodeProjectionHead(
+  bytes: Uint8Array,
+  name: string,
+  options: { expectInputDim?: number } = {},
+): HeadWeights {
   const f = decodeSafetensors(bytes, name);
   return checkHeadWeight(f.tensors[WEIGHT_KEY], name, f.metadata, options);
 }
 
 /** The safetensors bytes of a head (`mlp.weight` [outputDim, inputDim], F32) with its metadata. */
 export function encodeHeadWeights(head: HeadWeights, metadata: Record<string, string> = {}): Uint8Array {
-  return encodeSafetensors({ [WEIGHT_KEY]: { dims: [head.outputDim, head.inputDim], data: head.weight } }, {
-    ...head.metadata,
-    ...metadata,
-    format: 'vlfer-projection-head',
-    input_dim: String(head.inputDim),
-    output_dim: String(head.outputDim),
-  });
+  return encodeSafetensors(
+    { [WEIGHT_KEY]: { dims: [head.outputDim, head.inputDim], data: head.weight } },
+    {
+      ...head.metadata,
+      ...metadata,
+      format: 'vlfer-projection-head',
+      input_dim: String(head.inputDim),
+      output_dim: String(head.outputDim),
+    },
+  );
 }
 
 /**
@@ -63,7 +99,10 @@ export function projectionHeadModel(): Uint8Array {
   return buildModel({
     name: 'vlfer_projection_head',
     nodes: [{ op: 'Gemm', inputs: ['x', 'w'], outputs: ['y'], attrs: { transB: 1 } }],
-    inputs: [{ name: 'x', type: 'float32', dims: ['n', 'in'] }, { name: 'w', type: 'float32', dims: ['out', 'in'] }],
+    inputs: [
+      { name: 'x', type: 'float32', dims: ['n', 'in'] },
+      { name: 'w', type: 'float32', dims: ['out', 'in'] },
+    ],
     outputs: [{ name: 'y', type: 'float32', dims: ['n', 'out'] }],
   });
 }

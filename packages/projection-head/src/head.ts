@@ -2,7 +2,14 @@ import { extname } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { DataFormatError, InvalidArgumentError, type FeatureProjection, type Rng, type Tensor2D } from '@vlfer/core';
 import { ortSessionOptions, readBytesFile, readTorchCheckpointFile, writeFileAtomic } from '@vlfer/core/node';
-import { checkHeadWeight, decodeProjectionHead, encodeHeadWeights, EXP_CLIP_HEAD_DIM, projectionHeadModel, WEIGHT_KEY } from './format.js';
+import {
+  checkHeadWeight,
+  decodeProjectionHead,
+  encodeHeadWeights,
+  EXP_CLIP_HEAD_DIM,
+  projectionHeadModel,
+  WEIGHT_KEY,
+} from './format.js';
 
 export { EXP_CLIP_HEAD_DIM, WEIGHT_KEY };
 
@@ -19,9 +26,19 @@ export class ProjectionHead implements FeatureProjection {
   metadata: Record<string, string>;
   private session: Promise<ort.InferenceSession> | undefined;
 
-  constructor(options: { inputDim: number; outputDim: number; weight: Float32Array; metadata?: Record<string, string> }) {
+  constructor(options: {
+    inputDim: number;
+    outputDim: number;
+    weight: Float32Array;
+    metadata?: Record<string, string>;
+  }) {
     const { inputDim, outputDim, weight } = options;
-    if (weight.length !== inputDim * outputDim) throw new InvalidArgumentError({ functionName: 'ProjectionHead', argument: 'weight', message: `length ${weight.length} is not ${outputDim}·${inputDim}` });
+    if (weight.length !== inputDim * outputDim)
+      throw new InvalidArgumentError({
+        functionName: 'ProjectionHead',
+        argument: 'weight',
+        message: `length ${weight.length} is not ${outputDim}·${inputDim}`,
+      });
     this.inputDim = inputDim;
     this.outputDim = outputDim;
     this.weight = weight;
@@ -38,11 +55,22 @@ export class ProjectionHead implements FeatureProjection {
    * @param x [rows, inputDim] @returns [rows, outputDim]
    */
   async project(x: Tensor2D): Promise<Tensor2D> {
-    if (x.dims[1] !== this.inputDim) throw new InvalidArgumentError({ functionName: 'ProjectionHead.project', argument: 'x', message: `has ${x.dims[1]}-d rows, the head expects ${this.inputDim}-d (encoder/head mismatch)` });
+    if (x.dims[1] !== this.inputDim)
+      throw new InvalidArgumentError({
+        functionName: 'ProjectionHead.project',
+        argument: 'x',
+        message: `has ${x.dims[1]}-d rows, the head expects ${this.inputDim}-d (encoder/head mismatch)`,
+      });
     if (x.dims[0] === 0) return { dtype: 'float32', data: new Float32Array(0), dims: [0, this.outputDim] };
-    this.session ??= ort.InferenceSession.create(projectionHeadModel(), ortSessionOptions() as ort.InferenceSession.SessionOptions);
+    this.session ??= ort.InferenceSession.create(
+      projectionHeadModel(),
+      ortSessionOptions() as ort.InferenceSession.SessionOptions,
+    );
     const s = await this.session;
-    const out = await s.run({ x: new ort.Tensor('float32', x.data, [x.dims[0], this.inputDim]), w: new ort.Tensor('float32', this.weight, [this.outputDim, this.inputDim]) });
+    const out = await s.run({
+      x: new ort.Tensor('float32', x.data, [x.dims[0], this.inputDim]),
+      w: new ort.Tensor('float32', this.weight, [this.outputDim, this.inputDim]),
+    });
     return { dtype: 'float32', data: out.y!.data as Float32Array, dims: [x.dims[0], this.outputDim] };
   }
 
@@ -56,10 +84,20 @@ export class ProjectionHead implements FeatureProjection {
  * A new head with PyTorch's default `nn.Linear` init (kaiming_uniform(a=√5) = U(−1/√D, 1/√D)) drawn from
  * the injected RNG. D comes from the encoder (`clip.embeddingDim`), never from a model name.
  */
-export function createProjectionHead(options: { inputDim: number; outputDim?: number; rng: Rng; metadata?: Record<string, string> }): ProjectionHead {
+export function createProjectionHead(options: {
+  inputDim: number;
+  outputDim?: number;
+  rng: Rng;
+  metadata?: Record<string, string>;
+}): ProjectionHead {
   const { inputDim, rng } = options;
   const outputDim = options.outputDim ?? EXP_CLIP_HEAD_DIM;
-  if (!Number.isInteger(inputDim) || inputDim <= 0) throw new InvalidArgumentError({ functionName: 'createProjectionHead', argument: 'inputDim', message: `must be a positive integer, got ${inputDim}` });
+  if (!Number.isInteger(inputDim) || inputDim <= 0)
+    throw new InvalidArgumentError({
+      functionName: 'createProjectionHead',
+      argument: 'inputDim',
+      message: `must be a positive integer, got ${inputDim}`,
+    });
   const bound = 1 / Math.sqrt(inputDim);
   const weight = new Float32Array(outputDim * inputDim);
   for (let i = 0; i < weight.length; i++) weight[i] = (2 * rng.next() - 1) * bound;
@@ -83,10 +121,12 @@ export function saveProjectionHead(path: string, head: ProjectionHead, metadata:
  */
 export function loadProjectionHead(path: string, options: { expectInputDim?: number } = {}): ProjectionHead {
   const ext = extname(path).toLowerCase();
-  if (ext === '.safetensors') return new ProjectionHead(decodeProjectionHead(readBytesFile(path, 'projection head'), path, options));
+  if (ext === '.safetensors')
+    return new ProjectionHead(decodeProjectionHead(readBytesFile(path, 'projection head'), path, options));
   if (ext === '.pth' || ext === '.pt' || ext === '.bin') {
     const state = readTorchCheckpointFile(path).tensors;
-    const weight = state[WEIGHT_KEY] ?? state[`projection_head.${WEIGHT_KEY}`] ?? state[`module.projection_head.${WEIGHT_KEY}`];
+    const weight =
+      state[WEIGHT_KEY] ?? state[`projection_head.${WEIGHT_KEY}`] ?? state[`module.projection_head.${WEIGHT_KEY}`];
     return new ProjectionHead(checkHeadWeight(weight, path, { source: 'pytorch-checkpoint' }, options));
   }
   throw new DataFormatError({ file: path, message: `unknown head format '${ext}'; expected .safetensors or .pth` });

@@ -8,7 +8,9 @@ for (const spec of JSON.parse(process.argv[2])) {
   const cjs = require(spec);
   const names = Object.keys(cjs).filter((k) => k !== '__esModule');
   if (names.length === 0) bad.push(`${spec}: require() gives no exports`);
-  for (const k of names) if (esm[k] !== cjs[k]) bad.push(`${spec}: ${k} ${k in esm ? 'is another object under import' : 'is missing under import'}`);
+  for (const k of names)
+    if (esm[k] !== cjs[k])
+      bad.push(`${spec}: ${k} ${k in esm ? 'is another object under import' : 'is missing under import'}`);
   console.log(spec.padEnd(28), names.length, 'exports');
 }
 if (bad.length) {

@@ -26,10 +26,16 @@ const bin = (name: string) => join(root, 'node_modules', '.bin', name);
 const keep = process.argv.includes('--keep');
 const failures: string[] = [];
 const step = (what: string) => process.stdout.write(`\n== ${what}\n`);
-const fail = (what: string) => { failures.push(what); process.stdout.write(`FAIL ${what}\n`); };
+const fail = (what: string) => {
+  failures.push(what);
+  process.stdout.write(`FAIL ${what}\n`);
+};
 
 const packages = publicPackages();
-const specifiers = (p: PublicPackage) => Object.keys(p.exports).filter((k) => k !== './package.json').map((k) => (k === '.' ? p.name : `${p.name}/${k.slice(2)}`));
+const specifiers = (p: PublicPackage) =>
+  Object.keys(p.exports)
+    .filter((k) => k !== './package.json')
+    .map((k) => (k === '.' ? p.name : `${p.name}/${k.slice(2)}`));
 
 const work = mkdtempSync(join(tmpdir(), 'vlfer-consumer-'));
 const tarballs = join(work, 'tarballs');
@@ -45,10 +51,28 @@ const tgz = packed.tarballs;
 for (const p of packages) {
   const file = tgz[p.name];
   if (!file) continue;
-  const files = execFileSync('tar', ['-tzf', file], { encoding: 'utf8' }).trim().split('\n').map((f) => f.replace(/^package\//, ''));
-  const needed = ['LICENSE', 'README.md', 'package.json', ...Object.values(p.exports).flatMap((v) => (typeof v === 'string' ? [] : Object.values(v as Record<string, unknown>).flatMap((c) => (typeof c === 'object' && c ? Object.values(c as Record<string, string>) : [])))).map((f) => f.replace(/^\.\//, ''))];
+  const files = execFileSync('tar', ['-tzf', file], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .map((f) => f.replace(/^package\//, ''));
+  const needed = [
+    'LICENSE',
+    'README.md',
+    'package.json',
+    ...Object.values(p.exports)
+      .flatMap((v) =>
+        typeof v === 'string'
+          ? []
+          : Object.values(v as Record<string, unknown>).flatMap((c) =>
+              typeof c === 'object' && c ? Object.values(c as Record<string, string>) : [],
+            ),
+      )
+      .map((f) => f.replace(/^\.\//, '')),
+  ];
   for (const f of needed) if (!files.includes(f)) fail(`${p.name}: tarball lacks ${f}`);
-  const stray = files.filter((f) => /(^|\/)(test-data|__fixtures__|fixtures)\/|\.test\.ts$|\.reference\.ts$|tsconfig\.json$|tsup\.config\.ts$/.test(f));
+  const stray = files.filter((f) =>
+    /(^|\/)(test-data|__fixtures__|fixtures)\/|\.test\.ts$|\.reference\.ts$|tsconfig\.json$|tsup\.config\.ts$/.test(f),
+  );
   if (stray.length > 0) fail(`${p.name}: tarball ships test files: ${stray.slice(0, 5).join(', ')}`);
   process.stdout.write(`${p.name}: ${files.length} files, ${(readFileSync(file).length / 1024).toFixed(0)} KiB\n`);
 }
@@ -56,14 +80,39 @@ if (failures.length > 0) throw new Error(`packing failed:\n${failures.join('\n')
 
 step('install the tarballs into a fresh project');
 const overrides = Object.fromEntries(Object.entries(tgz).map(([n, f]) => [n, `file:${f}`]));
-const typesNode = JSON.parse(readFileSync(join(root, 'node_modules', '@types', 'node', 'package.json'), 'utf8')).version as string;
-writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies: overrides, devDependencies: { '@types/node': typesNode }, pnpm: { overrides } }, null, 2));
-const install = spawnSync('pnpm', ['install', '--prefer-offline', '--ignore-workspace', '--config.strict-peer-dependencies=false'], { cwd: project, encoding: 'utf8', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' } });
-if (install.status !== 0) { process.stdout.write(install.stdout + install.stderr); throw new Error('pnpm install of the tarballs failed'); }
+const typesNode = JSON.parse(readFileSync(join(root, 'node_modules', '@types', 'node', 'package.json'), 'utf8'))
+  .version as string;
+writeFileSync(
+  join(project, 'package.json'),
+  JSON.stringify(
+    {
+      name: 'consumer',
+      private: true,
+      type: 'module',
+      dependencies: overrides,
+      devDependencies: { '@types/node': typesNode },
+      pnpm: { overrides },
+    },
+    null,
+    2,
+  ),
+);
+const install = spawnSync(
+  'pnpm',
+  ['install', '--prefer-offline', '--ignore-workspace', '--config.strict-peer-dependencies=false'],
+  { cwd: project, encoding: 'utf8', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' } },
+);
+if (install.status !== 0) {
+  process.stdout.write(install.stdout + install.stderr);
+  throw new Error('pnpm install of the tarballs failed');
+}
 
 step('import and require every entry: same names, same objects');
 const all = packages.flatMap(specifiers);
-const same = spawnSync(process.execPath, ['same-instance.mjs', JSON.stringify(all)], { cwd: project, encoding: 'utf8' });
+const same = spawnSync(process.execPath, ['same-instance.mjs', JSON.stringify(all)], {
+  cwd: project,
+  encoding: 'utf8',
+});
 process.stdout.write(same.stdout);
 if (same.status !== 0) fail(`import/require: ${same.stderr.trim()}`);
 
@@ -73,14 +122,48 @@ process.stdout.write(cjs.stdout);
 if (cjs.status !== 0) fail(`CommonJS consumer: ${cjs.stderr.trim().split('\n').slice(0, 6).join('\n')}`);
 
 step('type-check an ESM .ts and a CommonJS .cts consumer (module nodenext)');
-writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, noEmit: true, skipLibCheck: false, types: ['node'] }, files: ['consumer.ts', 'consumer.cts'] }, null, 2));
-const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: project, encoding: 'utf8' });
+writeFileSync(
+  join(project, 'tsconfig.json'),
+  JSON.stringify(
+    {
+      compilerOptions: {
+        module: 'nodenext',
+        moduleResolution: 'nodenext',
+        target: 'es2022',
+        strict: true,
+        noEmit: true,
+        skipLibCheck: false,
+        types: ['node'],
+      },
+      files: ['consumer.ts', 'consumer.cts'],
+    },
+    null,
+    2,
+  ),
+);
+const tsc = spawnSync(
+  process.execPath,
+  [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'],
+  { cwd: project, encoding: 'utf8' },
+);
 if (tsc.status !== 0) fail(`type-check: ${tsc.stdout.trim().split('\n').slice(0, 12).join('\n')}`);
 else process.stdout.write('consumer.ts and consumer.cts type-check\n');
 
 step('bundle the runtime-neutral entries for the browser and run them in a fresh context');
-const bundle = spawnSync(bin('esbuild'), ['browser.mjs', '--bundle', '--platform=browser', '--format=iife', '--outfile=browser-bundle.js', '--log-level=warning'], { cwd: project, encoding: 'utf8' });
-if (bundle.status !== 0) fail(`esbuild --platform=browser: ${bundle.stderr.trim().split('\n').slice(0, 12).join('\n')}`);
+const bundle = spawnSync(
+  bin('esbuild'),
+  [
+    'browser.mjs',
+    '--bundle',
+    '--platform=browser',
+    '--format=iife',
+    '--outfile=browser-bundle.js',
+    '--log-level=warning',
+  ],
+  { cwd: project, encoding: 'utf8' },
+);
+if (bundle.status !== 0)
+  fail(`esbuild --platform=browser: ${bundle.stderr.trim().split('\n').slice(0, 12).join('\n')}`);
 else {
   const code = readFileSync(join(project, 'browser-bundle.js'), 'utf8');
   // web-platform globals every browser has (safetensors headers are JSON in UTF-8); no Node globals
@@ -90,7 +173,19 @@ else {
     runInNewContext(code, context, { filename: 'browser-bundle.js' });
     const r = context.result as Record<string, unknown>;
     process.stdout.write(`bundle ${(code.length / 1024).toFixed(0)} KiB ran: ${JSON.stringify(r)}\n`);
-    if (r.auroc !== 0.75 || r.classes !== 8 || r.clips !== 1 || r.frames !== 16 || r.prompts !== 10 || r.cosine !== 100 || r.faces !== 6 || r.head !== 136 || r.resized !== 64 || Math.abs((r.pixel as number) - 0.2) > 1e-6) fail(`browser bundle computed ${JSON.stringify(r)}`);
+    if (
+      r.auroc !== 0.75 ||
+      r.classes !== 8 ||
+      r.clips !== 1 ||
+      r.frames !== 16 ||
+      r.prompts !== 10 ||
+      r.cosine !== 100 ||
+      r.faces !== 6 ||
+      r.head !== 136 ||
+      r.resized !== 64 ||
+      Math.abs((r.pixel as number) - 0.2) > 1e-6
+    )
+      fail(`browser bundle computed ${JSON.stringify(r)}`);
   } catch (error) {
     fail(`browser bundle threw in a fresh context: ${(error as Error).message}`);
   }

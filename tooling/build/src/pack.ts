@@ -8,12 +8,20 @@ import { join, resolve } from 'node:path';
 
 export const repoRoot = resolve(import.meta.dirname, '..', '..', '..');
 
-export interface PublicPackage { dir: string; name: string; version: string; exports: Record<string, unknown> }
+export interface PublicPackage {
+  dir: string;
+  name: string;
+  version: string;
+  exports: Record<string, unknown>;
+}
 
 /** The public (non-private) packages under packages/. */
 export function publicPackages(): PublicPackage[] {
   return readdirSync(join(repoRoot, 'packages'))
-    .map((d) => ({ dir: join(repoRoot, 'packages', d), ...JSON.parse(readFileSync(join(repoRoot, 'packages', d, 'package.json'), 'utf8')) }))
+    .map((d) => ({
+      dir: join(repoRoot, 'packages', d),
+      ...JSON.parse(readFileSync(join(repoRoot, 'packages', d, 'package.json'), 'utf8')),
+    }))
     .filter((p) => !p.private);
 }
 
@@ -34,5 +42,8 @@ if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename
   const dest = process.argv[2] ?? join(repoRoot, 'tarballs');
   const { tarballs, failures } = packAll(dest);
   for (const f of Object.values(tarballs)) process.stdout.write(`${f}\n`);
-  if (failures.length > 0) { process.stderr.write(`${failures.join('\n')}\n`); process.exit(1); }
+  if (failures.length > 0) {
+    process.stderr.write(`${failures.join('\n')}\n`);
+    process.exit(1);
+  }
 }

@@ -8,7 +8,10 @@ copyFileSync(join('..', '..', 'LICENSE'), 'LICENSE');
 const problems = [];
 for (const [key, v] of Object.entries(pkg.exports ?? {})) {
   if (key === './package.json') continue;
-  for (const [cond, ext] of [['import', '.js'], ['require', '.cjs']]) {
+  for (const [cond, ext] of [
+    ['import', '.js'],
+    ['require', '.cjs'],
+  ]) {
     const c = v?.[cond];
     if (!c || typeof c.types !== 'string' || typeof c.default !== 'string' || !c.default.endsWith(ext)) {
       problems.push(`export '${key}' needs "${cond}": { "types": …, "default": "./dist/…${ext}" }`);

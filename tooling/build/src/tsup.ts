@@ -11,7 +11,11 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Options } from 'tsup';
 
-type Conditions = { '@vlfer/source'?: string; import?: { types: string; default: string }; require?: { types: string; default: string } };
+type Conditions = {
+  '@vlfer/source'?: string;
+  import?: { types: string; default: string };
+  require?: { types: string; default: string };
+};
 
 /** The entries of a package: `{ 'node/index': 'src/node/index.ts', … }` from the `@vlfer/source` condition of each export. */
 export function entriesOf(pkg: { name: string; exports: Record<string, Conditions | string> }): Record<string, string> {
@@ -20,7 +24,8 @@ export function entriesOf(pkg: { name: string; exports: Record<string, Condition
     if (key === './package.json' || typeof value === 'string') continue;
     const src = value['@vlfer/source'];
     const cjs = value.require?.default;
-    if (!src || !cjs?.endsWith('.cjs')) throw new Error(`${pkg.name}: export '${key}' needs an '@vlfer/source' file and a 'require' → dist/….cjs target`);
+    if (!src || !cjs?.endsWith('.cjs'))
+      throw new Error(`${pkg.name}: export '${key}' needs an '@vlfer/source' file and a 'require' → dist/….cjs target`);
     out[cjs.replace(/^\.\/dist\//, '').replace(/\.cjs$/, '')] = src.replace(/^\.\//, '');
   }
   return out;
@@ -46,18 +51,25 @@ export function vlferTsupConfig(extraEntries: Record<string, string> = {}): Opti
     target: 'node20',
     async onSuccess() {
       // drop the ESM JavaScript tsup wrote (declarations stay), then write each ESM entry as a re-export of its twin
-      const walk = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? walk(join(dir, d.name)) : [join(dir, d.name)]));
+      const walk = (dir: string): string[] =>
+        readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
+          d.isDirectory() ? walk(join(dir, d.name)) : [join(dir, d.name)],
+        );
       for (const f of walk('dist')) {
         if (f.endsWith('.js') || f.endsWith('.js.map')) rmSync(f);
         else if (f.endsWith('.cjs')) {
           const code = readFileSync(f, 'utf8');
           if (code.includes('import.meta')) writeFileSync(f, code.replaceAll('import.meta.url', 'undefined'));
-          if (readFileSync(f, 'utf8').includes('import.meta')) throw new Error(`${pkg.name}: ${f} uses import.meta beyond import.meta.url; CommonJS cannot`);
+          if (readFileSync(f, 'utf8').includes('import.meta'))
+            throw new Error(`${pkg.name}: ${f} uses import.meta beyond import.meta.url; CommonJS cannot`);
         }
       }
       for (const name of Object.keys(entry)) {
         const base = name.split('/').pop()!;
-        writeFileSync(join('dist', `${name}.js`), `// ESM entry of ${pkg.name}: the code is the CommonJS build (one instance for import and require)\nexport * from './${base}.cjs';\n`);
+        writeFileSync(
+          join('dist', `${name}.js`),
+          `// ESM entry of ${pkg.name}: the code is the CommonJS build (one instance for import and require)\nexport * from './${base}.cjs';\n`,
+        );
       }
     },
   };
@@ -69,5 +81,14 @@ export function vlferTsupConfig(extraEntries: Record<string, string> = {}): Opti
  * external (their own `dist/` builds); the private `@vlfer/cli-kit` (source only) is bundled in.
  */
 export function vlferAppTsupConfig(): Options {
-  return { entry: ['src/main.ts'], format: ['esm'], platform: 'node', target: 'node20', outDir: 'dist', clean: true, noExternal: ['@vlfer/cli-kit'], external: ['cli-progress'] };
+  return {
+    entry: ['src/main.ts'],
+    format: ['esm'],
+    platform: 'node',
+    target: 'node20',
+    outDir: 'dist',
+    clean: true,
+    noExternal: ['@vlfer/cli-kit'],
+    external: ['cli-progress'],
+  };
 }

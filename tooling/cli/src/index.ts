@@ -5,7 +5,14 @@
  */
 import { SingleBar, Presets } from 'cli-progress';
 import { Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
-import { AbortedError, OptionsError, shardFromEnv, type ProgressCallback, type ProgressEvent, type Shard } from '@vlfer/core';
+import {
+  AbortedError,
+  OptionsError,
+  shardFromEnv,
+  type ProgressCallback,
+  type ProgressEvent,
+  type Shard,
+} from '@vlfer/core';
 
 /** `weightDecay` → `--weight-decay`, or the flag `flags` names for options the CLI spells otherwise. */
 export function flagOf(path: string, flags: Readonly<Record<string, string>> = {}): string {
@@ -30,21 +37,43 @@ export function progressBars(enabled: boolean): ProgressCallback & { stop(): voi
   let phase = '';
   let t0 = 0;
   let first = 0;
-  const stop = () => { bar?.stop(); bar = undefined; phase = ''; };
+  const stop = () => {
+    bar?.stop();
+    bar = undefined;
+    phase = '';
+  };
   const report = ((e: ProgressEvent) => {
     if (!enabled) return;
     if (e.phase !== phase) {
       stop();
       phase = e.phase;
-      bar = new SingleBar({ format: `${e.phase} [{bar}] {percentage}% | {value}/{total} ${e.unit} | {rate} ${e.unit}/s | ETA {remaining}{extra}`, stream: process.stderr, noTTYOutput: true, notTTYSchedule: 10_000, barsize: 30 }, Presets.shades_classic);
+      bar = new SingleBar(
+        {
+          format: `${e.phase} [{bar}] {percentage}% | {value}/{total} ${e.unit} | {rate} ${e.unit}/s | ETA {remaining}{extra}`,
+          stream: process.stderr,
+          noTTYOutput: true,
+          notTTYSchedule: 10_000,
+          barsize: 30,
+        },
+        Presets.shades_classic,
+      );
       bar.start(e.total, e.done, { rate: '-', remaining: e.done >= e.total ? '0s' : '-', extra: '' });
       t0 = performance.now();
       first = e.done;
     }
     const s = (performance.now() - t0) / 1000;
-    const extra = [e.cached ? `${e.cached} cached` : '', e.detail?.loss !== undefined ? `loss ${Number(e.detail.loss).toFixed(4)}` : ''].filter(Boolean).join(', ');
+    const extra = [
+      e.cached ? `${e.cached} cached` : '',
+      e.detail?.loss !== undefined ? `loss ${Number(e.detail.loss).toFixed(4)}` : '',
+    ]
+      .filter(Boolean)
+      .join(', ');
     const rate = s > 0.5 && e.done > first ? (e.done - first) / s : undefined;
-    bar!.update(e.done, { rate: rate ? rate.toFixed(1) : '-', remaining: e.done >= e.total ? '0s' : rate ? formatDuration((e.total - e.done) / rate) : '-', extra: extra ? ` | ${extra}` : '' });
+    bar!.update(e.done, {
+      rate: rate ? rate.toFixed(1) : '-',
+      remaining: e.done >= e.total ? '0s' : rate ? formatDuration((e.total - e.done) / rate) : '-',
+      extra: extra ? ` | ${extra}` : '',
+    });
     if (e.done >= e.total) stop();
   }) as ProgressCallback & { stop(): void };
   report.stop = stop;
@@ -62,7 +91,9 @@ export function cliAbortSignal(name: string): AbortSignal {
   const onSignal = (sig: NodeJS.Signals) => {
     count++;
     if (count > 1) process.exit(130);
-    process.stderr.write(`\n${name}: ${sig}: stopping at the next step and saving resumable state (again to quit at once)\n`);
+    process.stderr.write(
+      `\n${name}: ${sig}: stopping at the next step and saving resumable state (again to quit at once)\n`,
+    );
     controller.abort(new Error(sig));
   };
   process.on('SIGINT', onSignal);
@@ -86,12 +117,16 @@ export function runMain(name: string, main: () => Promise<void>, flags: Readonly
   main().catch((error: unknown) => {
     if (process.env.VLFER_DEBUG) process.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);
     if (error instanceof AbortedError) {
-      process.stderr.write(`${name}: ${error.message}${/rerun/.test(error.message) ? '' : '; completed work is kept (caches, checkpoints): rerun the same command to resume'}\n`);
+      process.stderr.write(
+        `${name}: ${error.message}${/rerun/.test(error.message) ? '' : '; completed work is kept (caches, checkpoints): rerun the same command to resume'}\n`,
+      );
       process.exitCode = 130;
       return;
     }
     if (error instanceof OptionsError) {
-      process.stderr.write(`${name}: invalid options:\n${error.issues.map((i) => `  ${flagOf(i.path, flags)}: ${i.message}`).join('\n')}\n`);
+      process.stderr.write(
+        `${name}: invalid options:\n${error.issues.map((i) => `  ${flagOf(i.path, flags)}: ${i.message}`).join('\n')}\n`,
+      );
     } else {
       process.stderr.write(`${name}: ${error instanceof Error ? error.message : String(error)}\n`);
     }
@@ -135,7 +170,8 @@ export function stringList(v: string): string[] {
 export function foldList(v: string): number[] {
   const m = /^\s*(\d+)\s*-\s*(\d+)\s*$/.exec(v);
   if (m) {
-    const a = Number(m[1]), b = Number(m[2]);
+    const a = Number(m[1]),
+      b = Number(m[2]);
     if (a < 1 || b < a) throw new CommanderArgumentError(`'${v}' is not an ascending range of folds ≥ 1, e.g. 1-5`);
     return Array.from({ length: b - a + 1 }, (_, i) => a + i);
   }
@@ -155,27 +191,59 @@ export function rebasePair(v: string): { from: string; to: string } {
  */
 export function addFaceOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--faces <mode>', 'detect faces and use their crops: box crops with a margin, or five-point aligned crops').choices(['detect', 'detect:align']))
+    .addOption(
+      new Option(
+        '--faces <mode>',
+        'detect faces and use their crops: box crops with a margin, or five-point aligned crops',
+      ).choices(['detect', 'detect:align']),
+    )
     .option('--face-detector <id|file.onnx>', 'yunet-s (default), yunet-n, ultraface, or an .onnx file')
     .option('--face-models <dir>', 'directory holding the detector files (default: $VLFER_FACE_MODELS)')
     .addOption(new Option('--face-select <policy>', 'images with several faces').choices(['largest', 'central', 'all']))
-    .addOption(new Option('--when-no-face <policy>', 'images or clips without a face: skip them, use them whole, or stop').choices(['skip', 'full', 'fail']))
+    .addOption(
+      new Option(
+        '--when-no-face <policy>',
+        'images or clips without a face: skip them, use them whole, or stop',
+      ).choices(['skip', 'full', 'fail']),
+    )
     .option('--face-size <px>', 'side of the face crops', integer(16))
     .option('--face-cache <dir>', 'detections and crops (default .vlfer-cache/faces)');
 }
 
 /** Flags of the `faces` option's fields, for error messages. */
-export const FACE_FLAG_NAMES = { 'faces.detector': '--face-detector', 'faces.modelDir': '--face-models', 'faces.selection': '--face-select', 'faces.noFace': '--when-no-face', 'faces.size': '--face-size', 'faces.cacheDir': '--face-cache', 'faces.missing': '--faces (missing frames)', faces: '--faces' };
+export const FACE_FLAG_NAMES = {
+  'faces.detector': '--face-detector',
+  'faces.modelDir': '--face-models',
+  'faces.selection': '--face-select',
+  'faces.noFace': '--when-no-face',
+  'faces.size': '--face-size',
+  'faces.cacheDir': '--face-cache',
+  'faces.missing': '--faces (missing frames)',
+  faces: '--faces',
+};
 
 /** The `faces` option from the flags of `addFaceOptions` (undefined without `--faces`; the other flags then are an error). */
 export function facesFromFlags(o: Record<string, unknown>): Record<string, unknown> | undefined {
-  const tuned = ['faceDetector', 'faceModels', 'faceSelect', 'whenNoFace', 'faceSize', 'faceCache'].filter((k) => o[k] !== undefined);
+  const tuned = ['faceDetector', 'faceModels', 'faceSelect', 'whenNoFace', 'faceSize', 'faceCache'].filter(
+    (k) => o[k] !== undefined,
+  );
   if (o.faces === undefined) {
-    if (tuned.length) throw new Error(`${tuned.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} need --faces detect or --faces detect:align`);
+    if (tuned.length)
+      throw new Error(
+        `${tuned.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} need --faces detect or --faces detect:align`,
+      );
     return undefined;
   }
   const pick = (flag: string, key: string) => (o[flag] !== undefined ? { [key]: o[flag] } : {});
-  return { align: o.faces === 'detect:align', ...pick('faceDetector', 'detector'), ...pick('faceModels', 'modelDir'), ...pick('faceSelect', 'selection'), ...pick('whenNoFace', 'noFace'), ...pick('faceSize', 'size'), ...pick('faceCache', 'cacheDir') };
+  return {
+    align: o.faces === 'detect:align',
+    ...pick('faceDetector', 'detector'),
+    ...pick('faceModels', 'modelDir'),
+    ...pick('faceSelect', 'selection'),
+    ...pick('whenNoFace', 'noFace'),
+    ...pick('faceSize', 'size'),
+    ...pick('faceCache', 'cacheDir'),
+  };
 }
 
 /**

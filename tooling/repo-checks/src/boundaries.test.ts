@@ -7,9 +7,18 @@ const all = workspacePackages();
 const byName = new Map(all.map((p) => [p.name, p]));
 const isApp = (name: string) => byName.get(name)?.group === 'apps';
 /** Model runtimes: what `metrics`, `datasets` and every runtime-neutral entry must never reach. */
-const MODEL_RUNTIMES = ['onnxruntime-node', 'onnxruntime-web', 'onnxruntime-common', '@huggingface/transformers', '@tensorflow/tfjs', '@tensorflow/tfjs-node', '@tensorflow/tfjs-backend-wasm'];
+const MODEL_RUNTIMES = [
+  'onnxruntime-node',
+  'onnxruntime-web',
+  'onnxruntime-common',
+  '@huggingface/transformers',
+  '@tensorflow/tfjs',
+  '@tensorflow/tfjs-node',
+  '@tensorflow/tfjs-backend-wasm',
+];
 /** What a runtime-neutral entry may not import: Node built-ins, native addons, model runtimes, `/node` subpaths. */
-const NODE_ONLY = /^(node:|fs$|path$|os$|crypto$|child_process$|worker_threads$|sharp$|@ffmpeg-installer\/|onnxruntime-node$|@huggingface\/transformers$|@vlfer\/[^/]+\/node$)/;
+const NODE_ONLY =
+  /^(node:|fs$|path$|os$|crypto$|child_process$|worker_threads$|sharp$|@ffmpeg-installer\/|onnxruntime-node$|@huggingface\/transformers$|@vlfer\/[^/]+\/node$)/;
 
 describe('package boundaries', () => {
   it('no app imports an app; packages never import apps (manifests and source)', () => {
@@ -20,7 +29,8 @@ describe('package boundaries', () => {
         for (const spec of importsOf(f)) {
           const target = packageOf(spec);
           if (target && isApp(target)) problems.push(`${relative(repoRoot, f)} imports the app ${target}`);
-          if (spec.startsWith('.') && spec.includes('apps/')) problems.push(`${relative(repoRoot, f)} reaches into apps/ by path (${spec})`);
+          if (spec.startsWith('.') && spec.includes('apps/'))
+            problems.push(`${relative(repoRoot, f)} reaches into apps/ by path (${spec})`);
         }
       }
     }
@@ -49,33 +59,62 @@ describe('package boundaries', () => {
     for (const name of ['@vlfer/metrics', '@vlfer/datasets']) {
       const p = byName.get(name)!;
       const closure = externalClosure(p.dir, p.deps);
-      expect([...closure].filter((d) => MODEL_RUNTIMES.includes(d)), `${name} dependency closure`).toEqual([]);
-      for (const entry of Object.values(p.manifest.exports as Record<string, Record<string, string>>).map((e) => e['@vlfer/source']).filter(Boolean)) {
+      expect(
+        [...closure].filter((d) => MODEL_RUNTIMES.includes(d)),
+        `${name} dependency closure`,
+      ).toEqual([]);
+      for (const entry of Object.values(p.manifest.exports as Record<string, Record<string, string>>)
+        .map((e) => e['@vlfer/source'])
+        .filter(Boolean)) {
         const { bare } = reach(join(p.dir, entry!), byName);
-        expect(bare.filter((b) => MODEL_RUNTIMES.includes(packageOf(b.spec)!)), `${name} ${entry}`).toEqual([]);
+        expect(
+          bare.filter((b) => MODEL_RUNTIMES.includes(packageOf(b.spec)!)),
+          `${name} ${entry}`,
+        ).toEqual([]);
       }
     }
   });
 
   it('every main entry of a package with a ./node subpath is runtime-neutral (no Node built-ins, native addons or model runtimes, transitively)', () => {
     const split = all.filter((p) => p.group === 'packages' && p.manifest.exports?.['./node']);
-    expect(split.map((p) => p.name).sort()).toEqual(['@vlfer/core', '@vlfer/datasets', '@vlfer/encoders', '@vlfer/faces', '@vlfer/llm-knowledge', '@vlfer/losses', '@vlfer/open-set']);
+    expect(split.map((p) => p.name).sort()).toEqual([
+      '@vlfer/core',
+      '@vlfer/datasets',
+      '@vlfer/encoders',
+      '@vlfer/faces',
+      '@vlfer/llm-knowledge',
+      '@vlfer/losses',
+      '@vlfer/open-set',
+    ]);
     // the detector finds what it looks for: the ./node entries do import Node built-ins
-    expect(reach(join(byName.get('@vlfer/core')!.dir, 'src/node/index.ts'), byName).bare.some((b) => NODE_ONLY.test(b.spec))).toBe(true);
+    expect(
+      reach(join(byName.get('@vlfer/core')!.dir, 'src/node/index.ts'), byName).bare.some((b) => NODE_ONLY.test(b.spec)),
+    ).toBe(true);
     const neutral = [...split, byName.get('@vlfer/metrics')!];
     for (const p of neutral) {
       const { bare } = reach(join(p.dir, p.manifest.exports['.']['@vlfer/source']), byName);
-      expect(bare.filter((b) => NODE_ONLY.test(b.spec)).map((b) => `${b.from} imports ${b.spec}`), `${p.name} main entry`).toEqual([]);
+      expect(
+        bare.filter((b) => NODE_ONLY.test(b.spec)).map((b) => `${b.from} imports ${b.spec}`),
+        `${p.name} main entry`,
+      ).toEqual([]);
     }
   });
 
   it('the browser entries (encoders/web, projection-head/format) import no Node built-ins or native addons; format no model runtime', () => {
-    const browserOnly = /^(node:|fs$|path$|os$|crypto$|child_process$|worker_threads$|sharp$|onnxruntime-node$|@vlfer\/[^/]+\/node$)/;
+    const browserOnly =
+      /^(node:|fs$|path$|os$|crypto$|child_process$|worker_threads$|sharp$|onnxruntime-node$|@vlfer\/[^/]+\/node$)/;
     const web = reach(join(byName.get('@vlfer/encoders')!.dir, 'src/web/index.ts'), byName).bare;
-    expect(web.some((b) => b.spec === '@huggingface/transformers'), 'encoders/web runs on transformers.js').toBe(true);
+    expect(
+      web.some((b) => b.spec === '@huggingface/transformers'),
+      'encoders/web runs on transformers.js',
+    ).toBe(true);
     expect(web.filter((b) => browserOnly.test(b.spec)).map((b) => `${b.from} imports ${b.spec}`)).toEqual([]);
     const format = reach(join(byName.get('@vlfer/projection-head')!.dir, 'src/format.ts'), byName).bare;
-    expect(format.filter((b) => NODE_ONLY.test(b.spec) || MODEL_RUNTIMES.includes(packageOf(b.spec)!)).map((b) => `${b.from} imports ${b.spec}`)).toEqual([]);
+    expect(
+      format
+        .filter((b) => NODE_ONLY.test(b.spec) || MODEL_RUNTIMES.includes(packageOf(b.spec)!))
+        .map((b) => `${b.from} imports ${b.spec}`),
+    ).toEqual([]);
   });
 
   it('every imported package is declared in the importing package.json', () => {
@@ -89,7 +128,10 @@ describe('package boundaries', () => {
           if (!target || target === 'vitest') continue;
           // published packages must declare what their shipped code imports as a runtime dependency
           const ok = isTest || p.private ? declared.has(target) : p.deps.includes(target) || target === p.name;
-          if (!ok) problems.push(`${relative(repoRoot, f)} imports ${target}, not in ${p.name}'s ${isTest || p.private ? '' : 'runtime '}dependencies`);
+          if (!ok)
+            problems.push(
+              `${relative(repoRoot, f)} imports ${target}, not in ${p.name}'s ${isTest || p.private ? '' : 'runtime '}dependencies`,
+            );
         }
       }
     }

@@ -12,13 +12,17 @@ import { entriesOf } from '@vlfer/build/tsup';
 
 type Manifest = Record<string, any>;
 const read = (p: string): Manifest => JSON.parse(readFileSync(join(repoRoot, p), 'utf8'));
-const publicPackages = readdirSync(join(repoRoot, 'packages')).map((d) => ({ dir: `packages/${d}`, pkg: read(`packages/${d}/package.json`) })).filter((p) => !p.pkg.private);
+const publicPackages = readdirSync(join(repoRoot, 'packages'))
+  .map((d) => ({ dir: `packages/${d}`, pkg: read(`packages/${d}/package.json`) }))
+  .filter((p) => !p.pkg.private);
 const rootEngines = read('package.json').engines.node as string;
 
 /** Problems of one public manifest (empty when it is right). */
 export function manifestProblems(dir: string, pkg: Manifest): string[] {
   const out: string[] = [];
-  const need = (cond: boolean, what: string) => { if (!cond) out.push(`${pkg.name}: ${what}`); };
+  const need = (cond: boolean, what: string) => {
+    if (!cond) out.push(`${pkg.name}: ${what}`);
+  };
   need(pkg.license === 'MIT', 'license must be MIT (LICENSE at the root is MIT)');
   need(pkg.engines?.node === rootEngines, `engines.node must be '${rootEngines}' like the workspace`);
   need(typeof pkg.homepage === 'string' && pkg.homepage.includes(dir), `homepage must point at ${dir}`);
@@ -27,23 +31,50 @@ export function manifestProblems(dir: string, pkg: Manifest): string[] {
   need(pkg.repository?.directory === dir, `repository.directory must be ${dir}`);
   need(pkg.sideEffects !== undefined, 'sideEffects must be stated (false, or the files that have them)');
   need(pkg.type === 'module', "type must be 'module' (the .js entries are the ESM wrappers)");
-  need(pkg.scripts?.prepack === 'node ../../tooling/build/src/prepack.mjs', 'prepack must copy the LICENSE and check the build');
+  need(
+    pkg.scripts?.prepack === 'node ../../tooling/build/src/prepack.mjs',
+    'prepack must copy the LICENSE and check the build',
+  );
   need(pkg.scripts?.build === 'tsup', "build must be 'tsup'");
-  for (const f of ['dist', 'LICENSE', 'README.md', '!src/**/*.test.ts']) need(pkg.files?.includes(f), `files must include '${f}'`);
-  need(!(pkg.files ?? []).some((f: string) => /test-data|fixtures/.test(f) && !f.startsWith('!')), 'files must not include test data');
+  for (const f of ['dist', 'LICENSE', 'README.md', '!src/**/*.test.ts'])
+    need(pkg.files?.includes(f), `files must include '${f}'`);
+  need(
+    !(pkg.files ?? []).some((f: string) => /test-data|fixtures/.test(f) && !f.startsWith('!')),
+    'files must not include test data',
+  );
   need(pkg.exports?.['./package.json'] === './package.json', "exports must include './package.json'");
   for (const [key, v] of Object.entries<any>(pkg.exports ?? {})) {
     if (key === './package.json') continue;
     const src: string | undefined = v?.['@vlfer/source'];
-    need(typeof src === 'string' && existsSync(join(repoRoot, dir, src)), `export '${key}' needs an existing '@vlfer/source' file`);
+    need(
+      typeof src === 'string' && existsSync(join(repoRoot, dir, src)),
+      `export '${key}' needs an existing '@vlfer/source' file`,
+    );
     const base = (src ?? '').replace(/^\.\/src\//, './dist/').replace(/\.ts$/, '');
-    const want = { import: { types: `${base}.d.ts`, default: `${base}.js` }, require: { types: `${base}.d.cts`, default: `${base}.cjs` } };
-    need(JSON.stringify({ import: v?.import, require: v?.require }) === JSON.stringify(want), `export '${key}' must be ${JSON.stringify(want)} (types first in each)`);
-    if (key !== '.') need(JSON.stringify(pkg.typesVersions?.['*']?.[key.slice(2)]) === JSON.stringify([want.require.types]), `typesVersions must map '${key.slice(2)}' to ${want.require.types} (TypeScript's node10 resolution has no exports)`);
-    if (key === '.') need(pkg.main === want.require.default && pkg.types === want.require.types, `main/types must be ${want.require.default} / ${want.require.types}`);
+    const want = {
+      import: { types: `${base}.d.ts`, default: `${base}.js` },
+      require: { types: `${base}.d.cts`, default: `${base}.cjs` },
+    };
+    need(
+      JSON.stringify({ import: v?.import, require: v?.require }) === JSON.stringify(want),
+      `export '${key}' must be ${JSON.stringify(want)} (types first in each)`,
+    );
+    if (key !== '.')
+      need(
+        JSON.stringify(pkg.typesVersions?.['*']?.[key.slice(2)]) === JSON.stringify([want.require.types]),
+        `typesVersions must map '${key.slice(2)}' to ${want.require.types} (TypeScript's node10 resolution has no exports)`,
+      );
+    if (key === '.')
+      need(
+        pkg.main === want.require.default && pkg.types === want.require.types,
+        `main/types must be ${want.require.default} / ${want.require.types}`,
+      );
   }
   const tsup = join(repoRoot, dir, 'tsup.config.ts');
-  need(existsSync(tsup) && readFileSync(tsup, 'utf8').includes('vlferTsupConfig('), 'tsup.config.ts must use vlferTsupConfig (the shared CommonJS + ESM-wrapper build)');
+  need(
+    existsSync(tsup) && readFileSync(tsup, 'utf8').includes('vlferTsupConfig('),
+    'tsup.config.ts must use vlferTsupConfig (the shared CommonJS + ESM-wrapper build)',
+  );
   return out;
 }
 
@@ -54,14 +85,25 @@ describe('public package manifests', () => {
   });
   it('the check fails on a manifest without require, engines or licence', () => {
     const good = publicPackages.find((p) => p.pkg.name === '@vlfer/metrics')!;
-    const bad = { ...good.pkg, license: 'ISC', engines: undefined, exports: { '.': { '@vlfer/source': './src/index.ts', import: good.pkg.exports['.'].import }, './package.json': './package.json' } };
+    const bad = {
+      ...good.pkg,
+      license: 'ISC',
+      engines: undefined,
+      exports: {
+        '.': { '@vlfer/source': './src/index.ts', import: good.pkg.exports['.'].import },
+        './package.json': './package.json',
+      },
+    };
     const problems = manifestProblems(good.dir, bad);
     expect(problems.join('\n')).toMatch(/license must be MIT/);
     expect(problems.join('\n')).toMatch(/engines.node/);
     expect(problems.join('\n')).toMatch(/export '.' must be .*"require"/);
   });
   it('the build entries come from the exports (one source of truth)', () => {
-    expect(entriesOf(read('packages/core/package.json') as Parameters<typeof entriesOf>[0])).toEqual({ index: 'src/index.ts', 'node/index': 'src/node/index.ts' });
+    expect(entriesOf(read('packages/core/package.json') as Parameters<typeof entriesOf>[0])).toEqual({
+      index: 'src/index.ts',
+      'node/index': 'src/node/index.ts',
+    });
   });
   it('private workspace packages are not versioned by changesets, and every pending changeset names public packages only', () => {
     const config = read('.changeset/config.json');

@@ -13,8 +13,17 @@ import { createRequire } from 'node:module';
 import { repoRoot } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
 
-interface Command { file: string; args: string[]; expected: string[] }
-interface Transcript { readme: string; line: number; source: string | null; commands: Command[] }
+interface Command {
+  file: string;
+  args: string[];
+  expected: string[];
+}
+interface Transcript {
+  readme: string;
+  line: number;
+  source: string | null;
+  commands: Command[];
+}
 
 /** The transcripts of one README, with the ```ts block before each (if any). */
 export function readTranscripts(readme: string, text: string): Transcript[] {
@@ -29,7 +38,10 @@ export function readTranscripts(readme: string, text: string): Transcript[] {
     while (end < lines.length && !/^```\s*$/.test(lines[end]!)) end++;
     const body = lines.slice(start, end);
     i = end;
-    if (fence[1] === 'ts') { lastTs = body.join('\n'); continue; }
+    if (fence[1] === 'ts') {
+      lastTs = body.join('\n');
+      continue;
+    }
     if (!body[0]?.startsWith('$ pnpm example ')) continue;
     const commands: Command[] = [];
     for (const l of body) {
@@ -60,12 +72,27 @@ export function sameOutput(actual: string, expected: string): boolean {
 }
 
 const tsx = join(createRequire(join(repoRoot, 'package.json')).resolve('tsx/package.json'), '..', 'dist', 'loader.mjs');
-const readmes = readdirSync(join(repoRoot, 'packages')).map((p) => join('packages', p, 'README.md')).filter((p) => existsSync(join(repoRoot, p)));
+const readmes = readdirSync(join(repoRoot, 'packages'))
+  .map((p) => join('packages', p, 'README.md'))
+  .filter((p) => existsSync(join(repoRoot, p)));
 
 describe('README transcripts', () => {
   it('parses transcripts and compares numbers to their printed precision', () => {
-    const t = readTranscripts('x.md', 'a\n```ts\nconsole.log(1)\n```\n\n```\n$ pnpm example a/b.ts 1 /tmp/x\nline 0.50\n$ pnpm example c.ts\n```\n');
-    expect(t).toEqual([{ readme: 'x.md', line: 6, source: 'console.log(1)', commands: [{ file: 'a/b.ts', args: ['1', '/tmp/x'], expected: ['line 0.50'] }, { file: 'c.ts', args: [], expected: [] }] }]);
+    const t = readTranscripts(
+      'x.md',
+      'a\n```ts\nconsole.log(1)\n```\n\n```\n$ pnpm example a/b.ts 1 /tmp/x\nline 0.50\n$ pnpm example c.ts\n```\n',
+    );
+    expect(t).toEqual([
+      {
+        readme: 'x.md',
+        line: 6,
+        source: 'console.log(1)',
+        commands: [
+          { file: 'a/b.ts', args: ['1', '/tmp/x'], expected: ['line 0.50'] },
+          { file: 'c.ts', args: [], expected: [] },
+        ],
+      },
+    ]);
     expect(sameOutput('p 0.637 x', 'p 0.638 x')).toBe(true);
     expect(sameOutput('p 0.641 x', 'p 0.638 x')).toBe(false);
     expect(sameOutput('p 0.637 y', 'p 0.637 x')).toBe(false);
@@ -75,7 +102,10 @@ describe('README transcripts', () => {
     const without = readmes.filter((r) => readTranscripts(r, readFileSync(join(repoRoot, r), 'utf8')).length === 0);
     expect(without, 'READMEs without a `$ pnpm example …` transcript').toEqual([]);
   });
-  if (!existsSync(join(repoRoot, '..', 'shared'))) throw new Error(`README examples read ../shared beside the repository (${join(repoRoot, '..', 'shared')}); it is missing`);
+  if (!existsSync(join(repoRoot, '..', 'shared')))
+    throw new Error(
+      `README examples read ../shared beside the repository (${join(repoRoot, '..', 'shared')}); it is missing`,
+    );
   for (const readme of readmes) {
     for (const t of readTranscripts(readme, readFileSync(join(repoRoot, readme), 'utf8'))) {
       it(`${readme}:${t.line} runs as shown`, () => {
@@ -83,14 +113,22 @@ describe('README transcripts', () => {
         const subst = (s: string) => s.replaceAll('/tmp/', `${tmp}/`);
         if (t.source !== null) {
           const files = t.commands.map((c) => c.file);
-          expect(files.some((f) => readFileSync(join(repoRoot, f), 'utf8').trimEnd() === t.source), `the ts block above ${readme}:${t.line} must be one of ${files.join(', ')} verbatim`).toBe(true);
+          expect(
+            files.some((f) => readFileSync(join(repoRoot, f), 'utf8').trimEnd() === t.source),
+            `the ts block above ${readme}:${t.line} must be one of ${files.join(', ')} verbatim`,
+          ).toBe(true);
         }
         for (const c of t.commands) {
-          const r = spawnSync(process.execPath, ['--conditions=@vlfer/source', '--import', tsx, c.file, ...c.args.map(subst)], { cwd: repoRoot, encoding: 'utf8', timeout: 240_000 });
+          const r = spawnSync(
+            process.execPath,
+            ['--conditions=@vlfer/source', '--import', tsx, c.file, ...c.args.map(subst)],
+            { cwd: repoRoot, encoding: 'utf8', timeout: 240_000 },
+          );
           expect(r.status, `${c.file} failed:\n${r.stderr}`).toBe(0);
           const actual = r.stdout.replaceAll(`${tmp}/`, '/tmp/').trimEnd();
           const expected = c.expected.join('\n').trimEnd();
-          if (!sameOutput(actual, expected)) expect(actual, `${readme}:${t.line}: output of ${c.file} differs`).toBe(expected);
+          if (!sameOutput(actual, expected))
+            expect(actual, `${readme}:${t.line}: output of ${c.file} differs`).toBe(expected);
         }
       }, 300_000);
     }

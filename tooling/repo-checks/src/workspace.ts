@@ -20,7 +20,15 @@ export function workspacePackages(): WorkspacePackage[] {
       const file = join(repoRoot, group, name, 'package.json');
       if (!existsSync(file)) continue;
       const m = JSON.parse(readFileSync(file, 'utf8'));
-      out.push({ name: m.name, dir: join(repoRoot, group, name), group, private: Boolean(m.private), manifest: m, deps: Object.keys({ ...m.dependencies, ...m.peerDependencies }), devDeps: Object.keys(m.devDependencies ?? {}) });
+      out.push({
+        name: m.name,
+        dir: join(repoRoot, group, name),
+        group,
+        private: Boolean(m.private),
+        manifest: m,
+        deps: Object.keys({ ...m.dependencies, ...m.peerDependencies }),
+        devDeps: Object.keys(m.devDependencies ?? {}),
+      });
     }
   }
   return out;
@@ -38,9 +46,16 @@ export function sourceFiles(dir: string): string[] {
 
 /** Module specifiers imported by a file (static, dynamic, export-from), comments excluded. */
 export function importsOf(file: string): string[] {
-  const src = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
+  const src = readFileSync(file, 'utf8')
+    .replace(/\/\*[\s\S]*?\*\//g, '')
+    .replace(/^\s*\/\/.*$/gm, '');
   const out = new Set<string>();
-  for (const re of [/\bfrom\s+['"]([^'"]+)['"]/g, /\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g, /^\s*import\s+['"]([^'"]+)['"]/gm, /\brequire\(\s*['"]([^'"]+)['"]\s*\)/g]) {
+  for (const re of [
+    /\bfrom\s+['"]([^'"]+)['"]/g,
+    /\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g,
+    /^\s*import\s+['"]([^'"]+)['"]/gm,
+    /\brequire\(\s*['"]([^'"]+)['"]\s*\)/g,
+  ]) {
     for (const m of src.matchAll(re)) out.add(m[1]!);
   }
   return [...out];
@@ -57,7 +72,10 @@ export function packageOf(spec: string): string | undefined {
  * Files reachable from an entry through relative imports and workspace-package imports (following the
  * `@vlfer/source` export of each subpath), with every bare import met on the way.
  */
-export function reach(entry: string, packages: Map<string, WorkspacePackage>): { files: string[]; bare: { spec: string; from: string }[] } {
+export function reach(
+  entry: string,
+  packages: Map<string, WorkspacePackage>,
+): { files: string[]; bare: { spec: string; from: string }[] } {
   const seen = new Set<string>();
   const bare: { spec: string; from: string }[] = [];
   const stack = [resolve(entry)];
@@ -68,7 +86,9 @@ export function reach(entry: string, packages: Map<string, WorkspacePackage>): {
     for (const spec of importsOf(f)) {
       if (spec.startsWith('.')) {
         const base = resolve(dirname(f), spec);
-        const cand = [base.replace(/\.js$/, '.ts'), `${base}.ts`, join(base, 'index.ts')].find((c) => existsSync(c) && statSync(c).isFile());
+        const cand = [base.replace(/\.js$/, '.ts'), `${base}.ts`, join(base, 'index.ts')].find(
+          (c) => existsSync(c) && statSync(c).isFile(),
+        );
         if (cand) stack.push(cand);
         continue;
       }
@@ -95,7 +115,10 @@ export function externalClosure(pkgDir: string, deps: string[]): Set<string> {
     let manifest: string | undefined;
     for (;;) {
       const cand = join(dir, 'node_modules', name, 'package.json');
-      if (existsSync(cand)) { manifest = cand; break; }
+      if (existsSync(cand)) {
+        manifest = cand;
+        break;
+      }
       const up = dirname(dir);
       if (up === dir) break;
       dir = up;
@@ -106,7 +129,8 @@ export function externalClosure(pkgDir: string, deps: string[]): Set<string> {
     if (out.has(key)) return;
     out.add(key);
     const m = JSON.parse(readFileSync(manifest, 'utf8'));
-    for (const d of Object.keys({ ...m.dependencies, ...m.optionalDependencies, ...m.peerDependencies })) visit(real, d);
+    for (const d of Object.keys({ ...m.dependencies, ...m.optionalDependencies, ...m.peerDependencies }))
+      visit(real, d);
   };
   for (const d of deps) visit(pkgDir, d);
   return new Set([...out].map((k) => k.slice(0, k.lastIndexOf('@'))));

@@ -12,7 +12,9 @@ export function sharedPath(...parts: string[]): string {
   const base = process.env.VLFER_SHARED ?? join(repoRoot, '..', 'shared');
   const p = join(base, ...parts);
   if (!existsSync(p)) {
-    throw new Error(`Test asset missing: ${p}. The tests read fixtures from the shared folder beside the repository (../shared) or from $VLFER_SHARED.`);
+    throw new Error(
+      `Test asset missing: ${p}. The tests read fixtures from the shared folder beside the repository (../shared) or from $VLFER_SHARED.`,
+    );
   }
   return p;
 }
@@ -37,22 +39,42 @@ export { repoRoot };
  * frame dirs relative to `dir`): `dir/frames/<name>/00000.png …`, `dir/train.txt`, `dir/test.txt`. Each class has
  * its own colour pattern, so a model can tell them apart. Used by the HESP tests, the bench tests and the example.
  */
-export async function writeSyntheticVideoSet(dir: string, o: { trainClasses: number[]; testClasses: number[]; trainPerClass: number; testPerClass: number; trainFrames: number; testFrames: number; size?: number }): Promise<{ train: string; test: string; clips: number }> {
+export async function writeSyntheticVideoSet(
+  dir: string,
+  o: {
+    trainClasses: number[];
+    testClasses: number[];
+    trainPerClass: number;
+    testPerClass: number;
+    trainFrames: number;
+    testFrames: number;
+    size?: number;
+  },
+): Promise<{ train: string; test: string; clips: number }> {
   const { default: sharp } = await import('sharp');
   const size = o.size ?? 32;
   const clip = async (name: string, label: number, k: number, n: number): Promise<string> => {
     const frameDir = join(dir, 'frames', name);
     mkdirSync(frameDir, { recursive: true });
     for (let f = 0; f < n; f++) {
-      const px = new Uint8Array(size * size * 3).map((_, i) => (label * 60 + (i % 3) * 40 + (i >> 5) * (label + 1) + f * 3 + k * 7) % 256);
-      writeFileSync(join(frameDir, `${String(f).padStart(5, '0')}.png`), await sharp(px, { raw: { width: size, height: size, channels: 3 } }).png().toBuffer());
+      const px = new Uint8Array(size * size * 3).map(
+        (_, i) => (label * 60 + (i % 3) * 40 + (i >> 5) * (label + 1) + f * 3 + k * 7) % 256,
+      );
+      writeFileSync(
+        join(frameDir, `${String(f).padStart(5, '0')}.png`),
+        await sharp(px, { raw: { width: size, height: size, channels: 3 } })
+          .png()
+          .toBuffer(),
+      );
     }
     return `frames/${name} ${n} ${label}`;
   };
   const train: string[] = [];
   const test: string[] = [];
-  for (const label of o.trainClasses) for (let k = 0; k < o.trainPerClass; k++) train.push(await clip(`tr_${label}_${k}`, label, k, o.trainFrames));
-  for (const label of o.testClasses) for (let k = 0; k < o.testPerClass; k++) test.push(await clip(`te_${label}_${k}`, label, k + 10, o.testFrames));
+  for (const label of o.trainClasses)
+    for (let k = 0; k < o.trainPerClass; k++) train.push(await clip(`tr_${label}_${k}`, label, k, o.trainFrames));
+  for (const label of o.testClasses)
+    for (let k = 0; k < o.testPerClass; k++) test.push(await clip(`te_${label}_${k}`, label, k + 10, o.testFrames));
   writeFileSync(join(dir, 'train.txt'), `${train.join('\n')}\n`);
   writeFileSync(join(dir, 'test.txt'), `${test.join('\n')}\n`);
   return { train: join(dir, 'train.txt'), test: join(dir, 'test.txt'), clips: train.length + test.length };

@@ -36,9 +36,16 @@ function checksum(tensors: Record<string, SafetensorsTensor>, metaJson: string):
  */
 export function saveCheckpoint(path: string, content: CheckpointContent): void {
   const tensors: Record<string, SafetensorsTensor> = { ...content.tensors };
-  for (const [k, v] of Object.entries(content.optimizer?.buffers ?? {})) tensors[`${OPT}${k}`] = { dims: [v.length], data: v };
-  const meta = JSON.stringify({ ...content.meta, ...(content.optimizer ? { optimizerStep: content.optimizer.step } : {}) });
-  writeFileAtomic(path, encodeSafetensors(tensors, { format: 'vlfer-checkpoint', version: '1', meta, sha256: checksum(tensors, meta) }));
+  for (const [k, v] of Object.entries(content.optimizer?.buffers ?? {}))
+    tensors[`${OPT}${k}`] = { dims: [v.length], data: v };
+  const meta = JSON.stringify({
+    ...content.meta,
+    ...(content.optimizer ? { optimizerStep: content.optimizer.step } : {}),
+  });
+  writeFileAtomic(
+    path,
+    encodeSafetensors(tensors, { format: 'vlfer-checkpoint', version: '1', meta, sha256: checksum(tensors, meta) }),
+  );
 }
 
 /**
@@ -49,10 +56,20 @@ export function saveCheckpoint(path: string, content: CheckpointContent): void {
 export function loadCheckpoint(path: string): CheckpointContent {
   const file = decodeSafetensors(readBytesFile(path, 'checkpoint'), path);
   const md = file.metadata;
-  if (md.format !== 'vlfer-checkpoint' || md.version !== '1') throw new DataFormatError({ file: path, field: '__metadata__.format', message: `not a vlfer checkpoint (format '${md.format ?? ''}', version '${md.version ?? ''}'); delete it or choose another output directory` });
-  if (typeof md.meta !== 'string' || typeof md.sha256 !== 'string') throw new DataFormatError({ file: path, field: '__metadata__', message: 'meta or sha256 missing' });
+  if (md.format !== 'vlfer-checkpoint' || md.version !== '1')
+    throw new DataFormatError({
+      file: path,
+      field: '__metadata__.format',
+      message: `not a vlfer checkpoint (format '${md.format ?? ''}', version '${md.version ?? ''}'); delete it or choose another output directory`,
+    });
+  if (typeof md.meta !== 'string' || typeof md.sha256 !== 'string')
+    throw new DataFormatError({ file: path, field: '__metadata__', message: 'meta or sha256 missing' });
   const got = checksum(file.tensors, md.meta);
-  if (got !== md.sha256) throw new ChecksumError({ file: path, message: `checksum mismatch (stored ${md.sha256.slice(0, 12)}…, computed ${got.slice(0, 12)}…): the file was damaged or edited; delete it to restart, or restore it` });
+  if (got !== md.sha256)
+    throw new ChecksumError({
+      file: path,
+      message: `checksum mismatch (stored ${md.sha256.slice(0, 12)}…, computed ${got.slice(0, 12)}…): the file was damaged or edited; delete it to restart, or restore it`,
+    });
   let meta: Record<string, unknown>;
   try {
     meta = JSON.parse(md.meta) as Record<string, unknown>;
@@ -68,6 +85,11 @@ export function loadCheckpoint(path: string): CheckpointContent {
   const step = meta.optimizerStep;
   const { optimizerStep: _drop, ...rest } = meta;
   void _drop;
-  if (step !== undefined && !(Number.isSafeInteger(step) && (step as number) >= 0)) throw new DataFormatError({ file: path, field: 'optimizerStep', message: `expected a non-negative integer, got ${JSON.stringify(step)}` });
+  if (step !== undefined && !(Number.isSafeInteger(step) && (step as number) >= 0))
+    throw new DataFormatError({
+      file: path,
+      field: 'optimizerStep',
+      message: `expected a non-negative integer, got ${JSON.stringify(step)}`,
+    });
   return { tensors, meta: rest, ...(step !== undefined ? { optimizer: { step: step as number, buffers } } : {}) };
 }

@@ -8,7 +8,11 @@ export function readSafetensors(path: string): SafetensorsFile {
 }
 
 /** Write a safetensors file atomically (fsynced temp file + rename). */
-export function writeSafetensors(path: string, tensors: Record<string, SafetensorsTensor>, metadata: Record<string, string> = {}): void {
+export function writeSafetensors(
+  path: string,
+  tensors: Record<string, SafetensorsTensor>,
+  metadata: Record<string, string> = {},
+): void {
   writeFileAtomic(path, encodeSafetensors(tensors, metadata));
 }
 

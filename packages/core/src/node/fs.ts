@@ -1,4 +1,14 @@
-import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { FileIoError } from '../errors.js';
 
@@ -28,7 +38,9 @@ export function setWriteFailpoint(spec: { at: number; code: string; sticky?: boo
 function countWrite(file: string): void {
   writeCount++;
   if (failpoint && (writeCount === failpoint.at || (failpoint.sticky && writeCount > failpoint.at))) {
-    const e = Object.assign(new Error(`${failpoint.code}: injected failure (VLFER_FAILPOINTS), write '${file}'`), { code: failpoint.code });
+    const e = Object.assign(new Error(`${failpoint.code}: injected failure (VLFER_FAILPOINTS), write '${file}'`), {
+      code: failpoint.code,
+    });
     throw e;
   }
 }
@@ -79,7 +91,12 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, options
     fd = undefined;
     renameSync(tmp, path);
   } catch (error) {
-    if (fd !== undefined) try { closeSync(fd); } catch { /* already failing; the write error is reported */ }
+    if (fd !== undefined)
+      try {
+        closeSync(fd);
+      } catch {
+        /* already failing; the write error is reported */
+      }
     rmSync(tmp, { force: true });
     throw new FileIoError({ file: path, operation: 'write', cause: error });
   }
@@ -139,6 +156,11 @@ export function writeFileDurable(path: string, data: string | Uint8Array, displa
   } catch (error) {
     throw new FileIoError({ file: displayName, operation: 'write', cause: error });
   } finally {
-    if (fd !== undefined) try { closeSync(fd); } catch { /* the write error, if any, is what gets reported */ }
+    if (fd !== undefined)
+      try {
+        closeSync(fd);
+      } catch {
+        /* the write error, if any, is what gets reported */
+      }
   }
 }

@@ -29,7 +29,9 @@ export function hashFile(path: string): string {
   return h.digest('hex');
 }
 
-interface FingerprintIndex { [key: string]: string }
+interface FingerprintIndex {
+  [key: string]: string;
+}
 
 /**
  * A content fingerprint of files (model weights, tokenizer, configs): SHA-256 over each file's name and content
@@ -43,7 +45,11 @@ export function fingerprintFiles(files: Readonly<Record<string, string>>, option
   const indexPath = options.indexDir ? join(options.indexDir, 'fingerprints.json') : undefined;
   let index: FingerprintIndex = {};
   if (indexPath) {
-    try { index = JSON.parse(readTextFile(indexPath, 'fingerprint index')) as FingerprintIndex; } catch { index = {}; } // absent or damaged: rebuilt below
+    try {
+      index = JSON.parse(readTextFile(indexPath, 'fingerprint index')) as FingerprintIndex;
+    } catch {
+      index = {};
+    } // absent or damaged: rebuilt below
   }
   let changed = false;
   const h = createHash('sha256');

@@ -3,7 +3,17 @@
  * directories (locks, output sets with manifests), checksummed checkpoints and caches, content fingerprints,
  * provenance. The main entry `@vlfer/core` is runtime-neutral.
  */
-export { writeFileAtomic, writeJsonAtomic, writeFileDurable, appendLine, readTextFile, readBytesFile, ensureDir, fsyncDir, setWriteFailpoint } from './fs.js';
+export {
+  writeFileAtomic,
+  writeJsonAtomic,
+  writeFileDurable,
+  appendLine,
+  readTextFile,
+  readBytesFile,
+  ensureDir,
+  fsyncDir,
+  setWriteFailpoint,
+} from './fs.js';
 export { readJsonLines } from './jsonl.js';
 export { hashBytes, hashFile, fingerprintFiles } from './hash.js';
 export type { FeatureNamespace } from './vector-cache.js';

@@ -7,7 +7,10 @@ import { readTextFile, writeFileAtomic } from './fs.js';
  * rewritten without it), otherwise it is an error naming the file and line. Any other bad line is an error.
  * @returns the parsed rows and whether a torn tail was dropped
  */
-export function readJsonLines<T = unknown>(path: string, options: { repairTornTail?: boolean; what?: string } = {}): { rows: T[]; repaired: boolean } {
+export function readJsonLines<T = unknown>(
+  path: string,
+  options: { repairTornTail?: boolean; what?: string } = {},
+): { rows: T[]; repaired: boolean } {
   const text = readTextFile(path, options.what ?? 'JSON-lines file');
   const lines = text.split('\n');
   const rows: T[] = [];
@@ -21,10 +24,21 @@ export function readJsonLines<T = unknown>(path: string, options: { repairTornTa
       const isTail = i === lines.length - 1 && !text.endsWith('\n');
       if (isTail && options.repairTornTail) {
         repaired = true;
-        writeFileAtomic(path, lines.slice(0, i).map((l) => `${l}\n`).join(''));
+        writeFileAtomic(
+          path,
+          lines
+            .slice(0, i)
+            .map((l) => `${l}\n`)
+            .join(''),
+        );
         break;
       }
-      throw new DataFormatError({ file: path, line: i + 1, message: `not valid JSON${isTail ? ' (the last line is incomplete: the file was cut while being written)' : ''}: ${(error as Error).message}`, cause: error });
+      throw new DataFormatError({
+        file: path,
+        line: i + 1,
+        message: `not valid JSON${isTail ? ' (the last line is incomplete: the file was cut while being written)' : ''}: ${(error as Error).message}`,
+        cause: error,
+      });
     }
   }
   return { rows, repaired };

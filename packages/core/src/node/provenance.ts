@@ -31,11 +31,24 @@ export function detectGpus(): string | null {
   if (cachedGpu !== undefined) return cachedGpu;
   let out: string | null = null;
   try {
-    out = execFileSync('nvidia-smi', ['--query-gpu=name,memory.total,driver_version', '--format=csv,noheader'], { stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 }).toString().trim();
+    out = execFileSync('nvidia-smi', ['--query-gpu=name,memory.total,driver_version', '--format=csv,noheader'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 10_000,
+    })
+      .toString()
+      .trim();
   } catch {
     out = null; // no nvidia-smi (no NVIDIA driver): recorded as null
   }
-  cachedGpu = out ? out.split('\n').map((l) => { const [name, mem, driver] = l.split(',').map((s) => s.trim()); return `${name}, ${mem}, driver ${driver}`; }).join('; ') : null;
+  cachedGpu = out
+    ? out
+        .split('\n')
+        .map((l) => {
+          const [name, mem, driver] = l.split(',').map((s) => s.trim());
+          return `${name}, ${mem}, driver ${driver}`;
+        })
+        .join('; ')
+    : null;
   return cachedGpu;
 }
 
@@ -44,7 +57,9 @@ const thisFile = typeof __filename === 'string' ? __filename : fileURLToPath(imp
 
 function git(args: string[], cwd: string): string | null {
   try {
-    return execFileSync('git', args, { cwd, stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 }).toString().trim();
+    return execFileSync('git', args, { cwd, stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 })
+      .toString()
+      .trim();
   } catch {
     return null; // not a git checkout, or no git: recorded as null
   }
@@ -57,11 +72,26 @@ export function codeRevision(): Provenance['git'] {
   if (cachedGit !== undefined) return cachedGit;
   const here = dirname(thisFile);
   const sha = git(['rev-parse', 'HEAD'], here);
-  cachedGit = sha && /^[0-9a-f]{40}$/.test(sha) ? { sha, dirty: (git(['status', '--porcelain', '--untracked-files=no'], here) ?? '') !== '' } : null;
+  cachedGit =
+    sha && /^[0-9a-f]{40}$/.test(sha)
+      ? { sha, dirty: (git(['status', '--porcelain', '--untracked-files=no'], here) ?? '') !== '' }
+      : null;
   return cachedGit;
 }
 
-const VLFER_PACKAGES = ['core', 'metrics', 'datasets', 'llm-knowledge', 'losses', 'projection-head', 'encoders', 'open-set', 'exp-clip', 'hesp', 'faces'];
+const VLFER_PACKAGES = [
+  'core',
+  'metrics',
+  'datasets',
+  'llm-knowledge',
+  'losses',
+  'projection-head',
+  'encoders',
+  'open-set',
+  'exp-clip',
+  'hesp',
+  'faces',
+];
 
 /**
  * Versions of the @vlfer packages beside this one: the folder that holds `core/package.json` named `@vlfer/core` is
@@ -79,7 +109,10 @@ function vlferPackageVersions(): Record<string, string> {
       if (!existsSync(p)) continue;
       try {
         const pkg = JSON.parse(readFileSync(p, 'utf8')) as { name?: string; version?: string };
-        if (pkg.name === `@vlfer/${name}` && pkg.version) { out[pkg.name] = pkg.version; found = true; }
+        if (pkg.name === `@vlfer/${name}` && pkg.version) {
+          out[pkg.name] = pkg.version;
+          found = true;
+        }
       } catch {
         // an unreadable manifest: that package is left out of the record
       }
@@ -99,7 +132,11 @@ export function provenance(options: { runtime?: Record<string, string | null>; g
     runtime: options.runtime ?? {},
     os: `${platform()} ${release()} ${arch()}`,
     host: hostname(),
-    cpu: { model: c[0]?.model.trim() ?? 'unknown', logicalCores: c.length, availableParallelism: availableParallelism() },
+    cpu: {
+      model: c[0]?.model.trim() ?? 'unknown',
+      logicalCores: c.length,
+      availableParallelism: availableParallelism(),
+    },
     memoryBytes: totalmem(),
     gpu: options.gpu ?? detectGpus(),
   };

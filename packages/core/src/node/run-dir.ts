@@ -1,5 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, isAbsolute, join, normalize, resolve } from 'node:path';
 import { ChecksumError, DataFormatError, FileIoError, RunLockedError } from '../errors.js';
@@ -78,7 +89,10 @@ export class RunDirectory {
   private released = false;
   private readonly onExit = () => this.close();
 
-  private constructor(readonly dir: string, private readonly info: RunLockInfo) {
+  private constructor(
+    readonly dir: string,
+    private readonly info: RunLockInfo,
+  ) {
     process.once('exit', this.onExit);
   }
 
@@ -87,7 +101,14 @@ export class RunDirectory {
     const abs = resolve(dir);
     ensureDir(abs);
     const lockPath = join(abs, RUN_LOCK_FILE);
-    const info: RunLockInfo = { pid: process.pid, host: hostname(), processStart: processStart(process.pid), startedAt: new Date().toISOString(), command: options.command, token: randomBytes(8).toString('hex') };
+    const info: RunLockInfo = {
+      pid: process.pid,
+      host: hostname(),
+      processStart: processStart(process.pid),
+      startedAt: new Date().toISOString(),
+      command: options.command,
+      token: randomBytes(8).toString('hex'),
+    };
     const staleAfter = options.staleAfterMs ?? 120_000;
     for (let attempt = 0; attempt < 5; attempt++) {
       let fd: number | undefined;
@@ -103,7 +124,8 @@ export class RunDirectory {
         return run;
       } catch (error) {
         if (fd !== undefined) closeSync(fd);
-        if ((error as { code?: string }).code !== 'EEXIST') throw new FileIoError({ file: lockPath, operation: 'create the lock', cause: error });
+        if ((error as { code?: string }).code !== 'EEXIST')
+          throw new FileIoError({ file: lockPath, operation: 'create the lock', cause: error });
       }
       let holder: Partial<RunLockInfo> = {};
       let age = 0;
@@ -116,16 +138,30 @@ export class RunDirectory {
         if (age < staleAfter) continue;
       }
       const sameHost = holder.host === info.host;
-      const gone = sameHost && typeof holder.pid === 'number' && (!pidAlive(holder.pid) || (holder.processStart != null && processStart(holder.pid) !== holder.processStart));
+      const gone =
+        sameHost &&
+        typeof holder.pid === 'number' &&
+        (!pidAlive(holder.pid) || (holder.processStart != null && processStart(holder.pid) !== holder.processStart));
       if (gone || (!sameHost && age > staleAfter)) {
         const aside = `${lockPath}.stale-${randomBytes(4).toString('hex')}`;
-        try { renameSync(lockPath, aside); rmSync(aside, { force: true }); } catch { /* another process took it over first; try again */ }
-        options.log?.(`${abs}: removed the stale lock of pid ${holder.pid} on ${holder.host} (${gone ? 'process gone' : `no heartbeat for ${Math.round(age / 1000)} s`})`);
+        try {
+          renameSync(lockPath, aside);
+          rmSync(aside, { force: true });
+        } catch {
+          /* another process took it over first; try again */
+        }
+        options.log?.(
+          `${abs}: removed the stale lock of pid ${holder.pid} on ${holder.host} (${gone ? 'process gone' : `no heartbeat for ${Math.round(age / 1000)} s`})`,
+        );
         continue;
       }
-      throw new RunLockedError(`${abs} is in use by another run: pid ${holder.pid} on ${holder.host}, started ${holder.startedAt} (${holder.command}). Wait for it to finish or choose another output directory. If that process is gone (e.g. its machine crashed), delete ${lockPath}.`);
+      throw new RunLockedError(
+        `${abs} is in use by another run: pid ${holder.pid} on ${holder.host}, started ${holder.startedAt} (${holder.command}). Wait for it to finish or choose another output directory. If that process is gone (e.g. its machine crashed), delete ${lockPath}.`,
+      );
     }
-    throw new RunLockedError(`${abs}: could not take the lock ${lockPath} after 5 attempts (other runs keep taking it)`);
+    throw new RunLockedError(
+      `${abs}: could not take the lock ${lockPath} after 5 attempts (other runs keep taking it)`,
+    );
   }
 
   /** Absolute path of a file in the run directory. */
@@ -170,8 +206,13 @@ export class RunDirectory {
     if (options.merge && previous) {
       // add to the published set: the previous files stay listed (checked unchanged first)
       verifyRunOutputs(this.dir);
-      for (const [name, entry] of Object.entries(previous.files)) if (!(name in manifest.files)) manifest.files[name] = entry;
-      manifest.files = Object.fromEntries(Object.keys(manifest.files).sort().map((k) => [k, manifest.files[k]!]));
+      for (const [name, entry] of Object.entries(previous.files))
+        if (!(name in manifest.files)) manifest.files[name] = entry;
+      manifest.files = Object.fromEntries(
+        Object.keys(manifest.files)
+          .sort()
+          .map((k) => [k, manifest.files[k]!]),
+      );
     }
     try {
       rmSync(manifestPath, { force: true });
@@ -180,11 +221,14 @@ export class RunDirectory {
         ensureDir(dirname(join(this.dir, name)));
         renameSync(join(staging, name), join(this.dir, name));
       }
-      for (const old of Object.keys(previous?.files ?? {})) if (!(old in manifest.files)) rmSync(join(this.dir, old), { force: true });
+      for (const old of Object.keys(previous?.files ?? {}))
+        if (!(old in manifest.files)) rmSync(join(this.dir, old), { force: true });
       fsyncDir(this.dir);
       writeJsonAtomic(manifestPath, manifest);
     } catch (error) {
-      throw error instanceof FileIoError ? error : new FileIoError({ file: this.dir, operation: 'publish the outputs in', cause: error });
+      throw error instanceof FileIoError
+        ? error
+        : new FileIoError({ file: this.dir, operation: 'publish the outputs in', cause: error });
     } finally {
       rmSync(staging, { recursive: true, force: true });
     }
@@ -209,7 +253,8 @@ export class RunDirectory {
 
 function checkName(name: string): string {
   const n = normalize(name);
-  if (!name || isAbsolute(name) || n.startsWith('..') || n.includes('\0') || n.split(/[\\/]/).some((p) => p === '..')) throw new TypeError(`output file name '${name}' must be a relative path inside the run directory`);
+  if (!name || isAbsolute(name) || n.startsWith('..') || n.includes('\0') || n.split(/[\\/]/).some((p) => p === '..'))
+    throw new TypeError(`output file name '${name}' must be a relative path inside the run directory`);
   return n;
 }
 
@@ -232,14 +277,29 @@ function readManifestIfAny(dir: string): RunManifest | undefined {
 export function verifyRunOutputs(dir: string, names?: readonly string[]): RunManifest {
   const p = join(dir, MANIFEST_FILE);
   const m = readManifestIfAny(dir);
-  if (!m) throw new DataFormatError({ file: p, message: existsSync(p) ? 'not a vlfer output manifest' : 'missing: the run has not finished writing a complete set of outputs' });
+  if (!m)
+    throw new DataFormatError({
+      file: p,
+      message: existsSync(p)
+        ? 'not a vlfer output manifest'
+        : 'missing: the run has not finished writing a complete set of outputs',
+    });
   for (const name of names ?? Object.keys(m.files)) {
     const want = m.files[name];
-    if (!want) throw new DataFormatError({ file: p, field: name, message: 'this file is not part of the published set' });
+    if (!want)
+      throw new DataFormatError({ file: p, field: name, message: 'this file is not part of the published set' });
     let bytes: Buffer;
-    try { bytes = readFileSync(join(dir, name)); } catch (error) { throw new FileIoError({ file: join(dir, name), operation: 'read', cause: error }); }
+    try {
+      bytes = readFileSync(join(dir, name));
+    } catch (error) {
+      throw new FileIoError({ file: join(dir, name), operation: 'read', cause: error });
+    }
     const got = createHash('sha256').update(bytes).digest('hex');
-    if (bytes.length !== want.bytes || got !== want.sha256) throw new ChecksumError({ file: join(dir, name), message: `differs from the manifest (sha256 ${got.slice(0, 12)}…, ${bytes.length} bytes; manifest: ${want.sha256.slice(0, 12)}…, ${want.bytes} bytes): changed after the run or from another run` });
+    if (bytes.length !== want.bytes || got !== want.sha256)
+      throw new ChecksumError({
+        file: join(dir, name),
+        message: `differs from the manifest (sha256 ${got.slice(0, 12)}…, ${bytes.length} bytes; manifest: ${want.sha256.slice(0, 12)}…, ${want.bytes} bytes): changed after the run or from another run`,
+      });
   }
   return m;
 }

@@ -4,7 +4,19 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChecksumError, DataFormatError, FileIoError, RunLockedError } from '../index.js';
-import { FeatureCache, fingerprintFiles, loadCheckpoint, provenance, readJsonLines, RUN_LOCK_FILE, RunDirectory, saveCheckpoint, setWriteFailpoint, verifyRunOutputs, writeFileAtomic } from './index.js';
+import {
+  FeatureCache,
+  fingerprintFiles,
+  loadCheckpoint,
+  provenance,
+  readJsonLines,
+  RUN_LOCK_FILE,
+  RunDirectory,
+  saveCheckpoint,
+  setWriteFailpoint,
+  verifyRunOutputs,
+  writeFileAtomic,
+} from './index.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'vlfer-run-'));
 afterEach(() => setWriteFailpoint(undefined));
@@ -14,7 +26,9 @@ describe('run directories are locked', () => {
     const dir = tmp();
     const a = RunDirectory.open(dir, { command: 'exp-clip eval' });
     expect(() => RunDirectory.open(dir, { command: 'exp-clip eval' })).toThrow(RunLockedError);
-    expect(() => RunDirectory.open(dir, { command: 'exp-clip eval' })).toThrow(new RegExp(`in use by another run: pid ${process.pid} on ${hostname()}, started .* \\(exp-clip eval\\)`));
+    expect(() => RunDirectory.open(dir, { command: 'exp-clip eval' })).toThrow(
+      new RegExp(`in use by another run: pid ${process.pid} on ${hostname()}, started .* \\(exp-clip eval\\)`),
+    );
     a.close();
     RunDirectory.open(dir, { command: 'again' }).close();
     expect(existsSync(join(dir, RUN_LOCK_FILE))).toBe(false);
@@ -23,11 +37,33 @@ describe('run directories are locked', () => {
     const dir = tmp();
     // a pid that exited: the lock a SIGKILLed run leaves behind
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
-    writeFileSync(join(dir, RUN_LOCK_FILE), JSON.stringify({ pid: Number(dead), host: hostname(), processStart: null, startedAt: 'x', command: 'killed run', token: 't' }));
+    writeFileSync(
+      join(dir, RUN_LOCK_FILE),
+      JSON.stringify({
+        pid: Number(dead),
+        host: hostname(),
+        processStart: null,
+        startedAt: 'x',
+        command: 'killed run',
+        token: 't',
+      }),
+    );
     const notes: string[] = [];
     RunDirectory.open(dir, { command: 'rerun', log: (l) => notes.push(l) }).close();
-    expect(notes.join('\n')).toMatch(new RegExp(`removed the stale lock of pid ${dead} on ${hostname()} \\(process gone\\)`));
-    writeFileSync(join(dir, RUN_LOCK_FILE), JSON.stringify({ pid: 1, host: 'node-17', processStart: null, startedAt: 'x', command: 'slurm task', token: 't' }));
+    expect(notes.join('\n')).toMatch(
+      new RegExp(`removed the stale lock of pid ${dead} on ${hostname()} \\(process gone\\)`),
+    );
+    writeFileSync(
+      join(dir, RUN_LOCK_FILE),
+      JSON.stringify({
+        pid: 1,
+        host: 'node-17',
+        processStart: null,
+        startedAt: 'x',
+        command: 'slurm task',
+        token: 't',
+      }),
+    );
     expect(() => RunDirectory.open(dir, { command: 'rerun' })).toThrow(/pid 1 on node-17/);
     const old = new Date(Date.now() - 10 * 60_000);
     utimesSync(join(dir, RUN_LOCK_FILE), old, old);
@@ -47,7 +83,9 @@ describe('outputs are published as a verified set', () => {
     expect(() => verifyRunOutputs(run.dir)).toThrow(ChecksumError);
     expect(() => verifyRunOutputs(run.dir)).toThrow(/predictions\.csv: differs from the manifest/);
     run.close();
-    expect(() => verifyRunOutputs(tmp())).toThrow(/manifest\.json: missing: the run has not finished writing a complete set/);
+    expect(() => verifyRunOutputs(tmp())).toThrow(
+      /manifest\.json: missing: the run has not finished writing a complete set/,
+    );
   });
   it('a disk that fills (or turns read-only) while staging leaves the previous complete set intact and names the file', () => {
     for (const code of ['ENOSPC', 'EROFS']) {
@@ -55,10 +93,16 @@ describe('outputs are published as a verified set', () => {
       run.publish({ 'metrics.json': 'old metrics\n', 'predictions.csv': 'old predictions\n' });
       setWriteFailpoint({ at: 2, code, sticky: true });
       let error: unknown;
-      try { run.publish({ 'metrics.json': 'new metrics\n', 'predictions.csv': 'new predictions\n' }); } catch (e) { error = e; }
+      try {
+        run.publish({ 'metrics.json': 'new metrics\n', 'predictions.csv': 'new predictions\n' });
+      } catch (e) {
+        error = e;
+      }
       setWriteFailpoint(undefined);
       expect(error).toBeInstanceOf(FileIoError);
-      expect(String(error)).toMatch(new RegExp(`cannot write ${run.dir.replaceAll('/', '\\/')}\\/predictions\\.csv: ${code}`));
+      expect(String(error)).toMatch(
+        new RegExp(`cannot write ${run.dir.replaceAll('/', '\\/')}\\/predictions\\.csv: ${code}`),
+      );
       verifyRunOutputs(run.dir);
       expect(readFileSync(run.path('metrics.json'), 'utf8')).toBe('old metrics\n');
       expect(readdirSync(run.dir).filter((f) => f.startsWith('.staging'))).toEqual([]);
@@ -76,7 +120,11 @@ describe('outputs are published as a verified set', () => {
 describe('checkpoints, cache entries and logs are checked on read', () => {
   it('a flipped bit in a checkpoint is a ChecksumError naming the file', () => {
     const p = join(tmp(), 'checkpoint.safetensors');
-    saveCheckpoint(p, { tensors: { weight: { dims: [2, 3], data: Float32Array.of(1, 2, 3, 4, 5, 6) } }, optimizer: { step: 7, buffers: { weight: new Float32Array(6) } }, meta: { epoch: 2, step: 1 } });
+    saveCheckpoint(p, {
+      tensors: { weight: { dims: [2, 3], data: Float32Array.of(1, 2, 3, 4, 5, 6) } },
+      optimizer: { step: 7, buffers: { weight: new Float32Array(6) } },
+      meta: { epoch: 2, step: 1 },
+    });
     const back = loadCheckpoint(p);
     expect(back.meta).toEqual({ epoch: 2, step: 1 });
     expect(back.optimizer!.step).toBe(7);
@@ -90,7 +138,11 @@ describe('checkpoints, cache entries and logs are checked on read', () => {
   });
   it('a cache entry whose values changed (e.g. negated) is reported and recomputed, not used', () => {
     const notes: string[] = [];
-    const cache = new FeatureCache({ dir: tmp(), namespace: { model: 'm', dtype: 'fp32', preprocess: 'p' }, onCorrupt: (f, why) => notes.push(`${f} ${why}`) });
+    const cache = new FeatureCache({
+      dir: tmp(),
+      namespace: { model: 'm', dtype: 'fp32', preprocess: 'p' },
+      onCorrupt: (f, why) => notes.push(`${f} ${why}`),
+    });
     const key = 'ab'.repeat(32);
     cache.set(key, Float32Array.of(1, -2, 3));
     expect(Array.from(cache.get(key, 3)!)).toEqual([1, -2, 3]);
@@ -129,11 +181,17 @@ describe('checkpoints, cache entries and logs are checked on read', () => {
 describe('provenance', () => {
   it("records the machine's GPUs as nvidia-smi lists them (a stand-in nvidia-smi on PATH)", () => {
     const bin = tmp();
-    writeFileSync(join(bin, 'nvidia-smi'), '#!/bin/sh\necho "NVIDIA H200, 143771 MiB, 570.124.06"\necho "NVIDIA H200, 143771 MiB, 570.124.06"\n', { mode: 0o755 });
+    writeFileSync(
+      join(bin, 'nvidia-smi'),
+      '#!/bin/sh\necho "NVIDIA H200, 143771 MiB, 570.124.06"\necho "NVIDIA H200, 143771 MiB, 570.124.06"\n',
+      { mode: 0o755 },
+    );
     const path = process.env.PATH;
     process.env.PATH = `${bin}:${path}`;
     try {
-      expect(provenance().gpu).toBe('NVIDIA H200, 143771 MiB, driver 570.124.06; NVIDIA H200, 143771 MiB, driver 570.124.06');
+      expect(provenance().gpu).toBe(
+        'NVIDIA H200, 143771 MiB, driver 570.124.06; NVIDIA H200, 143771 MiB, driver 570.124.06',
+      );
     } finally {
       process.env.PATH = path;
     }

@@ -16,7 +16,12 @@ export function defaultThreads(): number {
   const env = process.env.VLFER_THREADS;
   if (env !== undefined && env !== '') {
     const n = Number(env);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError({ functionName: 'defaultThreads', argument: 'VLFER_THREADS', message: `must be a positive integer, got '${env}'` });
+    if (!Number.isInteger(n) || n < 1)
+      throw new InvalidArgumentError({
+        functionName: 'defaultThreads',
+        argument: 'VLFER_THREADS',
+        message: `must be a positive integer, got '${env}'`,
+      });
     return n;
   }
   return availableParallelism();
@@ -26,9 +31,29 @@ export function defaultThreads(): number {
  * ONNX Runtime session options shared by every session vlfer creates (device checked at run time, threads set,
  * quiet logs, full graph optimisation). Plain data: no ONNX Runtime import here.
  */
-export function ortSessionOptions(options: ThreadOptions & { device?: ComputeDevice } = {}): { executionProviders: string[]; graphOptimizationLevel: 'all'; logSeverityLevel: 3; intraOpNumThreads: number; interOpNumThreads: number } {
-  const device = checkOneOf(options.device ?? 'cpu', COMPUTE_DEVICES, { functionName: 'ortSessionOptions', argument: 'device' });
+export function ortSessionOptions(options: ThreadOptions & { device?: ComputeDevice } = {}): {
+  executionProviders: string[];
+  graphOptimizationLevel: 'all';
+  logSeverityLevel: 3;
+  intraOpNumThreads: number;
+  interOpNumThreads: number;
+} {
+  const device = checkOneOf(options.device ?? 'cpu', COMPUTE_DEVICES, {
+    functionName: 'ortSessionOptions',
+    argument: 'device',
+  });
   const threads = options.intraOpNumThreads ?? defaultThreads();
-  if (!Number.isInteger(threads) || threads < 1) throw new InvalidArgumentError({ functionName: 'ortSessionOptions', argument: 'intraOpNumThreads', message: `must be a positive integer, got ${threads}` });
-  return { executionProviders: [device], graphOptimizationLevel: 'all', logSeverityLevel: 3, intraOpNumThreads: threads, interOpNumThreads: 1 };
+  if (!Number.isInteger(threads) || threads < 1)
+    throw new InvalidArgumentError({
+      functionName: 'ortSessionOptions',
+      argument: 'intraOpNumThreads',
+      message: `must be a positive integer, got ${threads}`,
+    });
+  return {
+    executionProviders: [device],
+    graphOptimizationLevel: 'all',
+    logSeverityLevel: 3,
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+  };
 }

@@ -35,14 +35,22 @@ export class FeatureCache {
   corrupt = 0;
   private readonly onCorrupt: ((file: string, reason: string) => void) | undefined;
 
-  constructor(options: { dir: string; namespace: FeatureNamespace; onCorrupt?: (file: string, reason: string) => void }) {
+  constructor(options: {
+    dir: string;
+    namespace: FeatureNamespace;
+    onCorrupt?: (file: string, reason: string) => void;
+  }) {
     const ns = options.namespace;
     for (const k of ['model', 'dtype', 'preprocess'] as const) {
-      if (typeof ns[k] !== 'string' || !ns[k]) throw new TypeError(`FeatureCache: namespace.${k} must be a non-empty string`);
+      if (typeof ns[k] !== 'string' || !ns[k])
+        throw new TypeError(`FeatureCache: namespace.${k} must be a non-empty string`);
     }
     this.namespace = ns;
     this.onCorrupt = options.onCorrupt;
-    const id = createHash('sha256').update(JSON.stringify([ns.model, ns.dtype, ns.preprocess, ns.extra ?? ''])).digest('hex').slice(0, 16);
+    const id = createHash('sha256')
+      .update(JSON.stringify([ns.model, ns.dtype, ns.preprocess, ns.extra ?? '']))
+      .digest('hex')
+      .slice(0, 16);
     this.root = join(options.dir, id);
     ensureDir(this.root);
     const meta = join(this.root, 'namespace.json');
@@ -50,7 +58,8 @@ export class FeatureCache {
   }
 
   private path(key: string): string {
-    if (!/^[0-9a-f]{8,128}$/.test(key)) throw new RangeError(`FeatureCache key must be 8–128 lowercase hex digits, got '${key}'`);
+    if (!/^[0-9a-f]{8,128}$/.test(key))
+      throw new RangeError(`FeatureCache key must be 8–128 lowercase hex digits, got '${key}'`);
     return join(this.root, key.slice(0, 2), `${key}.f32`);
   }
 

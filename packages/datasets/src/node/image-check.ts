@@ -16,7 +16,8 @@ function hasImageSignature(b: Uint8Array): boolean {
     at(0, 0x42, 0x4d) || // BMP
     at(0, 0x47, 0x49, 0x46, 0x38) || // GIF
     (at(0, 0x52, 0x49, 0x46, 0x46) && at(8, 0x57, 0x45, 0x42, 0x50)) || // RIFF....WEBP
-    at(0, 0x49, 0x49, 0x2a, 0x00) || at(0, 0x4d, 0x4d, 0x00, 0x2a) // TIFF
+    at(0, 0x49, 0x49, 0x2a, 0x00) ||
+    at(0, 0x4d, 0x4d, 0x00, 0x2a) // TIFF
   );
 }
 
@@ -34,17 +35,28 @@ export async function verifyImage(path: string, mode: ImageVerification): Promis
       closeSync(fd);
     }
   } catch (error) {
-    throw new DataFormatError({ file: path, message: `cannot read image file (${(error as Error).message})`, cause: error });
+    throw new DataFormatError({
+      file: path,
+      message: `cannot read image file (${(error as Error).message})`,
+      cause: error,
+    });
   }
   if (!hasImageSignature(header)) {
-    throw new DataFormatError({ file: path, message: `unreadable image: ${header.length === 0 ? 'the file is empty' : 'no JPEG/PNG/BMP/GIF/WebP/TIFF signature'}` });
+    throw new DataFormatError({
+      file: path,
+      message: `unreadable image: ${header.length === 0 ? 'the file is empty' : 'no JPEG/PNG/BMP/GIF/WebP/TIFF signature'}`,
+    });
   }
   if (mode === 'decode') {
     const sharp = (await import('sharp')).default;
     try {
       await sharp(path).raw().toBuffer();
     } catch (error) {
-      throw new DataFormatError({ file: path, message: `unreadable image: sharp could not decode it (${(error as Error).message})`, cause: error });
+      throw new DataFormatError({
+        file: path,
+        message: `unreadable image: sharp could not decode it (${(error as Error).message})`,
+        cause: error,
+      });
     }
   }
 }

@@ -35,16 +35,26 @@ export async function loadImageFolder(root: string, options: ImageFolderOptions 
  * Load a class-folder set of video files (`root/<class>/<video>`), e.g. raw AFEW or CAER clips, for decoding with
  * ffmpeg (`@vlfer/encoders/node` videoFileClip). Same folder-name matching and errors as `loadImageFolder`.
  */
-export async function loadVideoFolder(root: string, options: Omit<ImageFolderOptions, 'verify'> = {}): Promise<LoadResult<ImageItem>> {
+export async function loadVideoFolder(
+  root: string,
+  options: Omit<ImageFolderOptions, 'verify'> = {},
+): Promise<LoadResult<ImageItem>> {
   return loadClassFolder(root, { ...options, accept: isVideoFile, kind: 'video', verify: 'none' });
 }
 
-async function loadClassFolder(root: string, options: ImageFolderOptions & { accept: (name: string) => boolean; kind: 'image' | 'video' }): Promise<LoadResult<ImageItem>> {
+async function loadClassFolder(
+  root: string,
+  options: ImageFolderOptions & { accept: (name: string) => boolean; kind: 'image' | 'video' },
+): Promise<LoadResult<ImageItem>> {
   let entries: string[];
   try {
     entries = readdirSync(root).sort();
   } catch (error) {
-    throw new DataFormatError({ file: root, message: `cannot read the ${options.kind} folder (${(error as Error).message}); expected root/<class>/<${options.kind}> directories`, cause: error });
+    throw new DataFormatError({
+      file: root,
+      message: `cannot read the ${options.kind} folder (${(error as Error).message}); expected root/<class>/<${options.kind}> directories`,
+      cause: error,
+    });
   }
   const dropped = new DropCounter();
   const extra = options.extraFiles ?? 'error';
@@ -53,9 +63,18 @@ async function loadClassFolder(root: string, options: ImageFolderOptions & { acc
     const p = join(root, e);
     if (statSync(p).isDirectory()) classDirs.push({ dir: p, name: e });
     else if (extra === 'skip') dropped.add('non-directory entry at the root');
-    else throw new DataFormatError({ file: p, message: "a file at the root of a class-folder set; expected only class directories (pass extraFiles: 'skip', CLI --extra-files skip, to ignore)" });
+    else
+      throw new DataFormatError({
+        file: p,
+        message:
+          "a file at the root of a class-folder set; expected only class directories (pass extraFiles: 'skip', CLI --extra-files skip, to ignore)",
+      });
   }
-  if (classDirs.length === 0) throw new DataFormatError({ file: root, message: `no class directories found; expected root/<class>/<${options.kind}>` });
+  if (classDirs.length === 0)
+    throw new DataFormatError({
+      file: root,
+      message: `no class directories found; expected root/<class>/<${options.kind}>`,
+    });
   let labelSet = options.labelSet;
   let labelSetReason: string | undefined;
   if (!labelSet) ({ labelSet, reason: labelSetReason } = inferLabelSet(classDirs.map((c) => c.name)));
@@ -64,23 +83,44 @@ async function loadClassFolder(root: string, options: ImageFolderOptions & { acc
   for (const { dir, name } of classDirs) {
     const label = matchClassName(labelSet, name);
     if (label < 0) {
-      throw new DataFormatError({ file: dir, message: `class folder '${name}' is not a class of label set '${labelSet.id}' (classes: ${labelSet.names.join(', ')}; common spellings such as angry, happy, sad match too). Give the dataset's classes with --classes or --label-set.` });
+      throw new DataFormatError({
+        file: dir,
+        message: `class folder '${name}' is not a class of label set '${labelSet.id}' (classes: ${labelSet.names.join(', ')}; common spellings such as angry, happy, sad match too). Give the dataset's classes with --classes or --label-set.`,
+      });
     }
-    if (seen.has(label)) throw new DataFormatError({ file: dir, message: `class '${labelSet.names[label]}' already comes from folder '${seen.get(label)}'` });
+    if (seen.has(label))
+      throw new DataFormatError({
+        file: dir,
+        message: `class '${labelSet.names[label]}' already comes from folder '${seen.get(label)}'`,
+      });
     seen.set(label, name);
     for (const f of readdirSync(dir).sort()) {
       const p = join(dir, f);
       if (!options.accept(f) || !statSync(p).isFile()) {
-        if (extra === 'skip') { dropped.add(`not a${options.kind === 'image' ? 'n image' : ' video'} file`); continue; }
-        const exts = options.kind === 'image' ? '.jpg, .jpeg, .png, .bmp, .gif, .webp, .tif' : [...VIDEO_EXTENSIONS].join(', ');
-        throw new DataFormatError({ file: p, message: `not a${options.kind === 'image' ? 'n image' : ' video'} file (expected ${exts}); pass extraFiles: 'skip' (CLI --extra-files skip) to ignore` });
+        if (extra === 'skip') {
+          dropped.add(`not a${options.kind === 'image' ? 'n image' : ' video'} file`);
+          continue;
+        }
+        const exts =
+          options.kind === 'image' ? '.jpg, .jpeg, .png, .bmp, .gif, .webp, .tif' : [...VIDEO_EXTENSIONS].join(', ');
+        throw new DataFormatError({
+          file: p,
+          message: `not a${options.kind === 'image' ? 'n image' : ' video'} file (expected ${exts}); pass extraFiles: 'skip' (CLI --extra-files skip) to ignore`,
+        });
       }
       items.push({ path: p, label });
     }
   }
   items.sort((a, b) => a.label - b.label || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   for (const it of items) await verifyImage(it.path, options.verify ?? 'none');
-  return { items, labelSet, counts: countLabels(items, labelSet.names.length), dropped: dropped.list(), source: root, ...(labelSetReason ? { labelSetReason } : {}) };
+  return {
+    items,
+    labelSet,
+    counts: countLabels(items, labelSet.names.length),
+    dropped: dropped.list(),
+    source: root,
+    ...(labelSetReason ? { labelSetReason } : {}),
+  };
 }
 
 /**
@@ -95,7 +135,11 @@ export function listImages(root: string): { paths: string[]; skipped: number } {
     try {
       entries = readdirSync(dir).sort();
     } catch (error) {
-      throw new DataFormatError({ file: dir, message: `cannot read directory (${(error as Error).message})`, cause: error });
+      throw new DataFormatError({
+        file: dir,
+        message: `cannot read directory (${(error as Error).message})`,
+        cause: error,
+      });
     }
     for (const e of entries) {
       const p = join(dir, e);
@@ -105,6 +149,10 @@ export function listImages(root: string): { paths: string[]; skipped: number } {
     }
   };
   walk(root);
-  if (paths.length === 0) throw new DataFormatError({ file: root, message: 'no image files found (.jpg, .jpeg, .png, .bmp, .gif, .webp, .tif)' });
+  if (paths.length === 0)
+    throw new DataFormatError({
+      file: root,
+      message: 'no image files found (.jpg, .jpeg, .png, .bmp, .gif, .webp, .tif)',
+    });
   return { paths, skipped };
 }

@@ -17,12 +17,26 @@ export interface LabelSetChoice {
  * folder sets then infer it from the folders), with a sentence saying where the label set came from.
  * @throws InvalidArgumentError naming `labelSet` when it is neither a built-in id nor a file; DataFormatError naming the file
  */
-export function resolveLabelSet(choice: LabelSetChoice, fallback?: string): { labelSet: LabelSet | undefined; reason: string } {
+export function resolveLabelSet(
+  choice: LabelSetChoice,
+  fallback?: string,
+): { labelSet: LabelSet | undefined; reason: string } {
   if (choice.classes) return { labelSet: labelSetFromNames(choice.classes), reason: 'given with classes' };
   if (choice.labelSet) {
-    if (choice.labelSet in LABEL_SETS) return { labelSet: getLabelSet(choice.labelSet), reason: `built-in label set '${choice.labelSet}'` };
-    if (existsSync(choice.labelSet)) return { labelSet: parseLabelSetJson(readTextFile(choice.labelSet, 'label set JSON'), choice.labelSet), reason: `from ${choice.labelSet}` };
-    throw new InvalidArgumentError({ functionName: 'resolveLabelSet', argument: 'labelSet', message: `'${choice.labelSet}' is neither a built-in label set (${Object.keys(LABEL_SETS).join(', ')}) nor a JSON file` });
+    if (choice.labelSet in LABEL_SETS)
+      return { labelSet: getLabelSet(choice.labelSet), reason: `built-in label set '${choice.labelSet}'` };
+    if (existsSync(choice.labelSet))
+      return {
+        labelSet: parseLabelSetJson(readTextFile(choice.labelSet, 'label set JSON'), choice.labelSet),
+        reason: `from ${choice.labelSet}`,
+      };
+    throw new InvalidArgumentError({
+      functionName: 'resolveLabelSet',
+      argument: 'labelSet',
+      message: `'${choice.labelSet}' is neither a built-in label set (${Object.keys(LABEL_SETS).join(', ')}) nor a JSON file`,
+    });
   }
-  return fallback ? { labelSet: getLabelSet(fallback), reason: `the dataset's default '${fallback}'` } : { labelSet: undefined, reason: '' };
+  return fallback
+    ? { labelSet: getLabelSet(fallback), reason: `the dataset's default '${fallback}'` }
+    : { labelSet: undefined, reason: '' };
 }

@@ -34,10 +34,20 @@ export async function loadRafDb(options: RafDbOptions): Promise<LoadResult<Image
   const variant = options.variant ?? 'aligned';
   const file = options.annotations ?? join(options.root, 'EmoLabel', 'list_patition_label.txt');
   const imageDir = options.imageDir ?? join(options.root, 'Image', variant);
-  const { entries, dropped } = parseRafDbListText(readTextFile(file, 'RAF-DB partition list'), { file, split: options.split, ...(options.labelSet ? { labelSet: options.labelSet } : {}), ...(options.duplicates ? { duplicates: options.duplicates } : {}) });
+  const { entries, dropped } = parseRafDbListText(readTextFile(file, 'RAF-DB partition list'), {
+    file,
+    split: options.split,
+    ...(options.labelSet ? { labelSet: options.labelSet } : {}),
+    ...(options.duplicates ? { duplicates: options.duplicates } : {}),
+  });
   const labelSet = options.labelSet ?? BASIC_7;
-  const items = entries.map((e) => ({ path: join(imageDir, variant === 'aligned' ? `${e.name.replace(/\.[^.]+$/, '')}_aligned.jpg` : e.name), label: e.label }));
-  for (const it of items) if (!existsSync(it.path)) throw new DataFormatError({ file: it.path, message: `image listed in ${file} is missing` });
+  const items = entries.map((e) => ({
+    path: join(imageDir, variant === 'aligned' ? `${e.name.replace(/\.[^.]+$/, '')}_aligned.jpg` : e.name),
+    label: e.label,
+  }));
+  for (const it of items)
+    if (!existsSync(it.path))
+      throw new DataFormatError({ file: it.path, message: `image listed in ${file} is missing` });
   await verifyAll(items, options.verify ?? 'header');
   return { items, labelSet, counts: countLabels(items, labelSet.names.length), dropped, source: file };
 }
@@ -61,7 +71,10 @@ export interface AffectNetOptions {
 
 /** AffectNet CSV (`parseAffectNetCsvText`) with image paths under `imageRoot`. */
 export async function loadAffectNetCsv(options: AffectNetOptions): Promise<LoadResult<ImageItem>> {
-  const { entries, dropped, labelSet } = parseAffectNetCsvText(readTextFile(options.csv, 'AffectNet CSV'), { file: options.csv, ...options });
+  const { entries, dropped, labelSet } = parseAffectNetCsvText(readTextFile(options.csv, 'AffectNet CSV'), {
+    file: options.csv,
+    ...options,
+  });
   const items = entries.map((e) => ({ path: join(options.imageRoot, e.path), label: e.label }));
   await verifyAll(items, options.verify ?? 'none');
   return { items, labelSet, counts: countLabels(items, labelSet.names.length), dropped, source: options.csv };
@@ -84,12 +97,22 @@ export interface FerPlusOptions {
   duplicates?: DuplicatePolicy;
 }
 
-const FERPLUS_DIRS: Record<FerPlusUsage, string> = { Training: 'FER2013Train', PublicTest: 'FER2013Valid', PrivateTest: 'FER2013Test' };
+const FERPLUS_DIRS: Record<FerPlusUsage, string> = {
+  Training: 'FER2013Train',
+  PublicTest: 'FER2013Valid',
+  PrivateTest: 'FER2013Test',
+};
 
 /** FERPlus labels by majority vote (`parseFerPlusCsvText`), images under `imageRoot/FER2013{Train,Valid,Test}`. */
 export async function loadFerPlusCsv(options: FerPlusOptions): Promise<LoadResult<ImageItem>> {
-  const { entries, dropped, labelSet } = parseFerPlusCsvText(readTextFile(options.csv, 'FERPlus CSV'), { file: options.csv, ...options });
-  const items = entries.map((e) => ({ path: join(options.imageRoot, FERPLUS_DIRS[e.usage], e.imageName), label: e.label }));
+  const { entries, dropped, labelSet } = parseFerPlusCsvText(readTextFile(options.csv, 'FERPlus CSV'), {
+    file: options.csv,
+    ...options,
+  });
+  const items = entries.map((e) => ({
+    path: join(options.imageRoot, FERPLUS_DIRS[e.usage], e.imageName),
+    label: e.label,
+  }));
   await verifyAll(items, options.verify ?? 'none');
   return { items, labelSet, counts: countLabels(items, labelSet.names.length), dropped, source: options.csv };
 }

@@ -12,9 +12,16 @@ export function listFrames(frameDir: string): string[] {
   try {
     names = readdirSync(frameDir);
   } catch (error) {
-    throw new DataFormatError({ file: frameDir, message: `cannot read the frame directory (${(error as Error).message})`, cause: error });
+    throw new DataFormatError({
+      file: frameDir,
+      message: `cannot read the frame directory (${(error as Error).message})`,
+      cause: error,
+    });
   }
-  return names.filter(isImageFile).sort().map((n) => join(frameDir, n));
+  return names
+    .filter(isImageFile)
+    .sort()
+    .map((n) => join(frameDir, n));
 }
 
 export interface VideoListOptions extends Omit<ParseVideoListOptions, 'file'> {
@@ -44,11 +51,27 @@ export function loadVideoList(options: VideoListOptions): LoadResult<VideoItem> 
     const frameDir = isAbsolute(e.dir) ? e.dir : join(root, e.dir);
     if (check !== 'none') {
       let isDir = false;
-      try { isDir = statSync(frameDir).isDirectory(); } catch { isDir = false; }
-      if (!isDir) throw new DataFormatError({ file, line: e.line, field: 'frame_dir', message: `frame directory '${frameDir}' does not exist${options.rebase ? '' : " (use rebase to map the authors' absolute paths)"}` });
+      try {
+        isDir = statSync(frameDir).isDirectory();
+      } catch {
+        isDir = false;
+      }
+      if (!isDir)
+        throw new DataFormatError({
+          file,
+          line: e.line,
+          field: 'frame_dir',
+          message: `frame directory '${frameDir}' does not exist${options.rebase ? '' : " (use rebase to map the authors' absolute paths)"}`,
+        });
       if (check === 'count') {
         const n = listFrames(frameDir).length;
-        if (n !== e.numFrames) throw new DataFormatError({ file, line: e.line, field: 'num_frames', message: `says ${e.numFrames} frames but '${frameDir}' holds ${n} images` });
+        if (n !== e.numFrames)
+          throw new DataFormatError({
+            file,
+            line: e.line,
+            field: 'num_frames',
+            message: `says ${e.numFrames} frames but '${frameDir}' holds ${n} images`,
+          });
       }
     }
     return { frameDir, numFrames: e.numFrames, label: e.label, line: e.line };

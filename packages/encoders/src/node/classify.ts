@@ -36,10 +36,23 @@ export interface ClassifyOptions {
  * const [scores] = await classify(clip, ['face.jpg'], { labels: ['happiness', 'sadness', 'neutral'] });
  * // [{ label: 'happiness', score: 0.81 }, …]
  */
-export async function classify(clip: ClipModel, images: readonly ImageSource[], options: ClassifyOptions): Promise<LabelScore[][]> {
+export async function classify(
+  clip: ClipModel,
+  images: readonly ImageSource[],
+  options: ClassifyOptions,
+): Promise<LabelScore[][]> {
   const fn = 'classify';
-  if (!options || !Array.isArray(options.labels) || options.labels.length === 0 || !options.labels.every((l) => typeof l === 'string' && l.length > 0)) {
-    throw new InvalidArgumentError({ functionName: fn, argument: 'labels', message: 'expected a non-empty array of class names' });
+  if (
+    !options ||
+    !Array.isArray(options.labels) ||
+    options.labels.length === 0 ||
+    !options.labels.every((l) => typeof l === 'string' && l.length > 0)
+  ) {
+    throw new InvalidArgumentError({
+      functionName: fn,
+      argument: 'labels',
+      message: 'expected a non-empty array of class names',
+    });
   }
   const mode = checkOneOf(options.mode ?? 'clip', PREPROCESS_MODES, { functionName: fn, argument: 'mode' });
   const p = options.prompts ?? DEFAULT_FER_TEMPLATE;
@@ -50,11 +63,28 @@ export async function classify(clip: ClipModel, images: readonly ImageSource[], 
     const table = p as Readonly<Record<string, readonly string[]>>;
     prompts = options.labels.map((l) => {
       const list = table[l];
-      if (!list) throw new InvalidArgumentError({ functionName: fn, argument: 'prompts', message: `has no prompts for label '${l}'` });
+      if (!list)
+        throw new InvalidArgumentError({
+          functionName: fn,
+          argument: 'prompts',
+          message: `has no prompts for label '${l}'`,
+        });
       return list;
     });
   }
-  const zs = await buildZeroShotClassifier({ model: clip, classNames: options.labels, prompts, ...(options.projection ? { projection: options.projection } : {}), ...(options.logitScale !== undefined ? { logitScale: options.logitScale } : {}) });
-  const { features } = await encodeImages({ model: clip, items: images, mode, ...(options.batchSize ? { batchSize: options.batchSize } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+  const zs = await buildZeroShotClassifier({
+    model: clip,
+    classNames: options.labels,
+    prompts,
+    ...(options.projection ? { projection: options.projection } : {}),
+    ...(options.logitScale !== undefined ? { logitScale: options.logitScale } : {}),
+  });
+  const { features } = await encodeImages({
+    model: clip,
+    items: images,
+    mode,
+    ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
   return labelScores(await zs.classify(features), options.labels);
 }

@@ -6,50 +6,78 @@ import { ClipGradientModel } from './clip-gradients.js';
 
 const ref = loadReferences();
 const relErr = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let num = 0, den = 0;
-  for (let i = 0; i < a.length; i++) { num = Math.max(num, Math.abs(a[i]! - b[i]!)); den = Math.max(den, Math.abs(b[i]!)); }
+  let num = 0,
+    den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num = Math.max(num, Math.abs(a[i]! - b[i]!));
+    den = Math.max(den, Math.abs(b[i]!));
+  }
   return num / den;
 };
-const f32 = (file: string) => { const b = readFileSync(sharedPath('fixtures', 'references', file)); return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)); };
+const f32 = (file: string) => {
+  const b = readFileSync(sharedPath('fixtures', 'references', file));
+  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+};
 const models: Record<'inputs' | 'graph', ClipGradientModel> = {} as never;
 beforeAll(async () => {
-  for (const w of ['inputs', 'graph'] as const) models[w] = await ClipGradientModel.load(sharedPath('fixtures', 'tiny-clip'), { weightsIn: w });
+  for (const w of ['inputs', 'graph'] as const)
+    models[w] = await ClipGradientModel.load(sharedPath('fixtures', 'tiny-clip'), { weightsIn: w });
 });
-afterAll(async () => { for (const m of Object.values(models)) await m.release(); });
+afterAll(async () => {
+  for (const m of Object.values(models)) await m.release();
+});
 
-describe.each(['inputs', 'graph'] as const)('CLIP VJP graphs vs PyTorch autograd (tiny-clip, weights as %s), 1e-4 relative', (weightsIn) => {
-  const m = () => models[weightsIn];
-  it('vision: image_embeds and grad of sum(image_embeds·v) w.r.t. pixel_values', async () => {
-    const r = await m().visionVjp({ dtype: 'float32', data: f32('pixel_values.f32'), dims: [2, 3, 224, 224] }, tensor2d(ref.vision.cotangent_v));
-    expect(relErr(r.imageEmbeds.data, ref.vision.image_embeds.flat())).toBeLessThan(1e-4);
-    const e = relErr(r.gradPixels.data, f32('grad_pixel_values.f32'));
-    console.log(`[${weightsIn}] vision grad_pixel_values max rel err ${e.toExponential(2)}`);
-    expect(e).toBeLessThan(1e-4);
-  });
-  it('text (CoOp): text_embeds and grad w.r.t. context vectors at positions 1..4', async () => {
-    const c = ref.text.coop;
-    const ids: number[] = ref.text.input_ids.flat();
-    const emb = m().tokenEmbeddings(ids, [3, 77]);
-    const ctx: number[] = c.context.flat();
-    for (let b = 0; b < 3; b++) for (let p = 0; p < 4; p++) emb.data.set(ctx.slice(p * 32, (p + 1) * 32), (b * 77 + 1 + p) * 32);
-    const eot = ref.text.input_ids.map((row: number[]) => row.indexOf(49407));
-    const r = await m().textVjp(emb, eot, tensor2d(c.cotangent_u));
-    expect(relErr(r.textEmbeds.data, c.text_embeds.flat())).toBeLessThan(1e-4);
-    const grad = new Float32Array(4 * 32);
-    for (let b = 0; b < 3; b++) for (let p = 0; p < 4; p++) for (let k = 0; k < 32; k++) grad[p * 32 + k]! += r.gradInputsEmbeds.data[(b * 77 + 1 + p) * 32 + k]!;
-    console.log(`[${weightsIn}] text grad_context max rel err ${relErr(grad, c.grad_context.flat()).toExponential(2)}`);
-    expect(relErr(grad, c.grad_context.flat())).toBeLessThan(1e-4);
-  });
-});
+describe.each(['inputs', 'graph'] as const)(
+  'CLIP VJP graphs vs PyTorch autograd (tiny-clip, weights as %s), 1e-4 relative',
+  (weightsIn) => {
+    const m = () => models[weightsIn];
+    it('vision: image_embeds and grad of sum(image_embeds·v) w.r.t. pixel_values', async () => {
+      const r = await m().visionVjp(
+        { dtype: 'float32', data: f32('pixel_values.f32'), dims: [2, 3, 224, 224] },
+        tensor2d(ref.vision.cotangent_v),
+      );
+      expect(relErr(r.imageEmbeds.data, ref.vision.image_embeds.flat())).toBeLessThan(1e-4);
+      const e = relErr(r.gradPixels.data, f32('grad_pixel_values.f32'));
+      console.log(`[${weightsIn}] vision grad_pixel_values max rel err ${e.toExponential(2)}`);
+      expect(e).toBeLessThan(1e-4);
+    });
+    it('text (CoOp): text_embeds and grad w.r.t. context vectors at positions 1..4', async () => {
+      const c = ref.text.coop;
+      const ids: number[] = ref.text.input_ids.flat();
+      const emb = m().tokenEmbeddings(ids, [3, 77]);
+      const ctx: number[] = c.context.flat();
+      for (let b = 0; b < 3; b++)
+        for (let p = 0; p < 4; p++) emb.data.set(ctx.slice(p * 32, (p + 1) * 32), (b * 77 + 1 + p) * 32);
+      const eot = ref.text.input_ids.map((row: number[]) => row.indexOf(49407));
+      const r = await m().textVjp(emb, eot, tensor2d(c.cotangent_u));
+      expect(relErr(r.textEmbeds.data, c.text_embeds.flat())).toBeLessThan(1e-4);
+      const grad = new Float32Array(4 * 32);
+      for (let b = 0; b < 3; b++)
+        for (let p = 0; p < 4; p++)
+          for (let k = 0; k < 32; k++) grad[p * 32 + k]! += r.gradInputsEmbeds.data[(b * 77 + 1 + p) * 32 + k]!;
+      console.log(
+        `[${weightsIn}] text grad_context max rel err ${relErr(grad, c.grad_context.flat()).toExponential(2)}`,
+      );
+      expect(relErr(grad, c.grad_context.flat())).toBeLessThan(1e-4);
+    });
+  },
+);
 
 describe.each(['inputs', 'graph'] as const)('forward-only graphs (weights as %s)', (weightsIn) => {
   const m = () => models[weightsIn];
   it('give the same embeddings as the VJP graphs', async () => {
-    const px = { dtype: 'float32' as const, data: f32('pixel_values.f32'), dims: [2, 3, 224, 224] as [number, number, number, number] };
+    const px = {
+      dtype: 'float32' as const,
+      data: f32('pixel_values.f32'),
+      dims: [2, 3, 224, 224] as [number, number, number, number],
+    };
     const fwd = await m().visionForwardEmbeds(px, 1);
     expect(relErr(fwd.data, ref.vision.image_embeds.flat())).toBeLessThan(1e-4);
     const emb = m().tokenEmbeddings(ref.text.input_ids.flat(), [3, 77]);
-    const t = await m().textForwardEmbeds(emb, ref.text.input_ids.map((row: number[]) => row.indexOf(49407)));
+    const t = await m().textForwardEmbeds(
+      emb,
+      ref.text.input_ids.map((row: number[]) => row.indexOf(49407)),
+    );
     expect(relErr(t.data, ref.text.text_embeds.flat())).toBeLessThan(1e-4);
   });
 });
@@ -62,9 +90,13 @@ describe('weights stored in the graphs', () => {
     const arch = clipArchFromConfig(JSON.parse(readFileSync(`${dir}/config.json`, 'utf8')));
     const w = readSafetensors(`${dir}/model.safetensors`).tensors;
     const { ['visual_projection.weight']: proj, ...rest } = w;
-    expect(() => visionTowerVjpModel(arch.vision, { weights: rest, weightsFile: 'x.safetensors' })).toThrow(/x\.safetensors.*visual_projection\.weight.*weight missing/);
+    expect(() => visionTowerVjpModel(arch.vision, { weights: rest, weightsFile: 'x.safetensors' })).toThrow(
+      /x\.safetensors.*visual_projection\.weight.*weight missing/,
+    );
     const bad = { ...w, 'visual_projection.weight': { dims: [proj!.dims[1]!, proj!.dims[0]!], data: proj!.data } };
-    expect(() => visionTowerVjpModel(arch.vision, { weights: bad })).toThrow(/visual_projection\.weight.*has shape \[48, 24\], the config implies \[24, 48\]/);
+    expect(() => visionTowerVjpModel(arch.vision, { weights: bad })).toThrow(
+      /visual_projection\.weight.*has shape \[48, 24\], the config implies \[24, 48\]/,
+    );
   });
 });
 
@@ -74,10 +106,19 @@ describe('one vision forward per step: forward-with-residuals + backward = the o
     const { loadClipWeights, resolveClipSource } = await import('./clip-source.js');
     const ort = await import('onnxruntime-node');
     const bundle = loadClipWeights(resolveClipSource(sharedPath('fixtures', 'tiny-clip'), { backend: 'graphs' }), {});
-    const session = await ort.InferenceSession.create(visionTowerVjpModel(bundle.arch.vision, { weights: bundle.weights }));
-    const pixels = { dtype: 'float32' as const, data: f32('pixel_values.f32'), dims: [2, 3, 224, 224] as [number, number, number, number] };
+    const session = await ort.InferenceSession.create(
+      visionTowerVjpModel(bundle.arch.vision, { weights: bundle.weights }),
+    );
+    const pixels = {
+      dtype: 'float32' as const,
+      data: f32('pixel_values.f32'),
+      dims: [2, 3, 224, 224] as [number, number, number, number],
+    };
     const cot = tensor2d(ref.vision.cotangent_v);
-    const one = await session.run({ pixel_values: new ort.Tensor('float32', pixels.data, [...pixels.dims]), cotangent: new ort.Tensor('float32', cot.data, [...cot.dims]) });
+    const one = await session.run({
+      pixel_values: new ort.Tensor('float32', pixels.data, [...pixels.dims]),
+      cotangent: new ort.Tensor('float32', cot.data, [...cot.dims]),
+    });
     await session.release();
     const m = models.inputs;
     const { imageEmbeds, residuals } = await m.visionForwardResiduals(pixels);

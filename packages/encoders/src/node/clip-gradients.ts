@@ -1,5 +1,13 @@
 import * as ort from 'onnxruntime-node';
-import { assertShape, DataFormatError, InvalidArgumentError, type ComputeDevice, type Tensor, type Tensor2D, type Tensor4D } from '@vlfer/core';
+import {
+  assertShape,
+  DataFormatError,
+  InvalidArgumentError,
+  type ComputeDevice,
+  type Tensor,
+  type Tensor2D,
+  type Tensor4D,
+} from '@vlfer/core';
 import type { ClipArch } from '../clip-arch.js';
 import { textTowerVjpModel, visionTowerSplitModels, visionTowerVjpModel, type ClipWeights } from '../clip-graphs.js';
 import type { ClipPreprocessorConfig } from '../preprocess.js';
@@ -51,7 +59,13 @@ export class ClipGradientModel {
     readonly preprocessor: ClipPreprocessorConfig,
     readonly bundle: Omit<ClipWeightsBundle, 'weights'>,
     private readonly weights: ClipWeights,
-    private readonly sessions: { text?: ort.InferenceSession; textForward?: ort.InferenceSession; visionForward?: ort.InferenceSession; visionResiduals?: ort.InferenceSession; visionBackward?: ort.InferenceSession },
+    private readonly sessions: {
+      text?: ort.InferenceSession;
+      textForward?: ort.InferenceSession;
+      visionForward?: ort.InferenceSession;
+      visionResiduals?: ort.InferenceSession;
+      visionBackward?: ort.InferenceSession;
+    },
   ) {}
 
   /**
@@ -63,14 +77,18 @@ export class ClipGradientModel {
     const bundle = loadClipWeights(source, options);
     const { arch, weights, weightsFile } = bundle;
     const opts = sessionOptions({ device: options.device ?? 'cpu', ...options });
-    const stored = (options.weightsIn ?? defaultWeightsIn(options.device ?? 'cpu')) === 'graph' ? { weights, weightsFile } : {};
+    const stored =
+      (options.weightsIn ?? defaultWeightsIn(options.device ?? 'cpu')) === 'graph' ? { weights, weightsFile } : {};
     const towers = new Set(options.towers ?? ['vision', 'text']);
     const grads = options.gradients ?? true;
     // one session at a time: with stored weights each graph is a few hundred MB
     const sessions: ClipGradientModel['sessions'] = {};
     if (towers.has('text')) {
       if (grads) sessions.text = await ort.InferenceSession.create(textTowerVjpModel(arch.text, stored), opts);
-      sessions.textForward = await ort.InferenceSession.create(textTowerVjpModel(arch.text, { ...stored, withGradient: false }), opts);
+      sessions.textForward = await ort.InferenceSession.create(
+        textTowerVjpModel(arch.text, { ...stored, withGradient: false }),
+        opts,
+      );
     }
     if (towers.has('vision')) {
       // with gradients: one forward that keeps the residuals (its image_embeds alone serve plain encoding) and the
@@ -80,21 +98,39 @@ export class ClipGradientModel {
         sessions.visionResiduals = await ort.InferenceSession.create(split.forward, opts);
         sessions.visionBackward = await ort.InferenceSession.create(split.backward, opts);
       } else {
-        sessions.visionForward = await ort.InferenceSession.create(visionTowerVjpModel(arch.vision, { ...stored, withGradient: false }), opts);
+        sessions.visionForward = await ort.InferenceSession.create(
+          visionTowerVjpModel(arch.vision, { ...stored, withGradient: false }),
+          opts,
+        );
       }
     }
     const { weights: _w, ...rest } = bundle;
     void _w;
     const m = new ClipGradientModel(arch, bundle.preprocessor, rest, weights, sessions);
-    for (const s of Object.values(sessions)) for (const name of s!.inputNames) if (!['inputs_embeds', 'eot_onehot', 'cotangent', 'pixel_values'].includes(name) && !name.startsWith('res_') && !weights[name]) {
-      throw new DataFormatError({ file: weightsFile, field: name, message: 'weight missing (expected the Hugging Face CLIPModel key names)' });
-    }
+    for (const s of Object.values(sessions))
+      for (const name of s!.inputNames)
+        if (
+          !['inputs_embeds', 'eot_onehot', 'cotangent', 'pixel_values'].includes(name) &&
+          !name.startsWith('res_') &&
+          !weights[name]
+        ) {
+          throw new DataFormatError({
+            file: weightsFile,
+            field: name,
+            message: 'weight missing (expected the Hugging Face CLIPModel key names)',
+          });
+        }
     return m;
   }
 
   private session(name: keyof ClipGradientModel['sessions'], fn: string): ort.InferenceSession {
     const s = this.sessions[name];
-    if (!s) throw new InvalidArgumentError({ functionName: fn, argument: 'this', message: `this model was loaded without the ${name.startsWith('text') ? 'text' : 'vision'} tower${name === 'text' || name === 'visionResiduals' || name === 'visionBackward' ? ' gradients (gradients: false)' : ''}` });
+    if (!s)
+      throw new InvalidArgumentError({
+        functionName: fn,
+        argument: 'this',
+        message: `this model was loaded without the ${name.startsWith('text') ? 'text' : 'vision'} tower${name === 'text' || name === 'visionResiduals' || name === 'visionBackward' ? ' gradients (gradients: false)' : ''}`,
+      });
     return s;
   }
 
@@ -102,7 +138,10 @@ export class ClipGradientModel {
     const f: Record<string, ort.Tensor> = {};
     for (const name of session.inputNames) {
       if (inputs[name]) f[name] = inputs[name];
-      else { const w = this.weights[name]!; f[name] = new ort.Tensor('float32', w.data, w.dims); }
+      else {
+        const w = this.weights[name]!;
+        f[name] = new ort.Tensor('float32', w.data, w.dims);
+      }
     }
     return f;
   }
@@ -113,40 +152,76 @@ export class ClipGradientModel {
    */
   patchEmbeddings(pixels: Float32Array): { data: Float32Array; dims: [number, number, number] } {
     const { hiddenSize: D, patchSize: P, imageSize: S } = this.arch.vision as Required<ClipArch['vision']>;
-    if (pixels.length !== 3 * S * S) throw new InvalidArgumentError({ functionName: 'patchEmbeddings', argument: 'pixels', message: `expected 3×${S}×${S} values, got ${pixels.length}` });
+    if (pixels.length !== 3 * S * S)
+      throw new InvalidArgumentError({
+        functionName: 'patchEmbeddings',
+        argument: 'pixels',
+        message: `expected 3×${S}×${S} values, got ${pixels.length}`,
+      });
     const w = this.weights['vision_model.embeddings.patch_embedding.weight']!.data;
     const g = S / P;
     const out = new Float32Array(D * g * g);
-    for (let d = 0; d < D; d++) for (let gy = 0; gy < g; gy++) for (let gx = 0; gx < g; gx++) {
-      let s = 0;
-      for (let c = 0; c < 3; c++) for (let ky = 0; ky < P; ky++) {
-        const wo = ((d * 3 + c) * P + ky) * P;
-        const po = (c * S + gy * P + ky) * S + gx * P;
-        for (let kx = 0; kx < P; kx++) s += w[wo + kx]! * pixels[po + kx]!;
-      }
-      out[(d * g + gy) * g + gx] = s;
-    }
+    for (let d = 0; d < D; d++)
+      for (let gy = 0; gy < g; gy++)
+        for (let gx = 0; gx < g; gx++) {
+          let s = 0;
+          for (let c = 0; c < 3; c++)
+            for (let ky = 0; ky < P; ky++) {
+              const wo = ((d * 3 + c) * P + ky) * P;
+              const po = (c * S + gy * P + ky) * S + gx * P;
+              for (let kx = 0; kx < P; kx++) s += w[wo + kx]! * pixels[po + kx]!;
+            }
+          out[(d * g + gy) * g + gx] = s;
+        }
     return { data: out, dims: [D, g, g] };
   }
 
   /** Token embeddings of CLIP token ids. @param ids [B, L] flat @returns [B, L, D] */
   tokenEmbeddings(ids: readonly number[], dims: [number, number]): Tensor3D {
     const table = this.weights['text_model.embeddings.token_embedding.weight'];
-    if (!table) throw new InvalidArgumentError({ functionName: 'tokenEmbeddings', argument: 'this', message: 'no token embedding table' });
+    if (!table)
+      throw new InvalidArgumentError({
+        functionName: 'tokenEmbeddings',
+        argument: 'this',
+        message: 'no token embedding table',
+      });
     const [vocab, d] = table.dims as [number, number];
-    if (ids.length !== dims[0] * dims[1]) throw new InvalidArgumentError({ functionName: 'tokenEmbeddings', argument: 'ids', message: `${ids.length} ids for dims [${dims.join(', ')}]` });
+    if (ids.length !== dims[0] * dims[1])
+      throw new InvalidArgumentError({
+        functionName: 'tokenEmbeddings',
+        argument: 'ids',
+        message: `${ids.length} ids for dims [${dims.join(', ')}]`,
+      });
     const out = new Float32Array(dims[0] * dims[1] * d);
     ids.forEach((id, i) => {
-      if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new InvalidArgumentError({ functionName: 'tokenEmbeddings', argument: 'ids', message: `index ${i} holds ${id}, outside the vocabulary of ${vocab}` });
+      if (!Number.isInteger(id) || id < 0 || id >= vocab)
+        throw new InvalidArgumentError({
+          functionName: 'tokenEmbeddings',
+          argument: 'ids',
+          message: `index ${i} holds ${id}, outside the vocabulary of ${vocab}`,
+        });
       out.set(table.data.subarray(id * d, (id + 1) * d), i * d);
     });
     return { dtype: 'float32', data: out, dims: [dims[0], dims[1], d] };
   }
 
   private onehot(eotIndex: readonly number[], b: number, l: number, fn: string): Float32Array {
-    if (eotIndex.length !== b) throw new InvalidArgumentError({ functionName: fn, argument: 'eotIndex', message: `has ${eotIndex.length} entries for ${b} sequences` });
+    if (eotIndex.length !== b)
+      throw new InvalidArgumentError({
+        functionName: fn,
+        argument: 'eotIndex',
+        message: `has ${eotIndex.length} entries for ${b} sequences`,
+      });
     const onehot = new Float32Array(b * l);
-    eotIndex.forEach((p, i) => { if (!(Number.isInteger(p) && p >= 0 && p < l)) throw new InvalidArgumentError({ functionName: fn, argument: 'eotIndex', message: `index ${i} is ${p}, outside [0, ${l})` }); onehot[i * l + p] = 1; });
+    eotIndex.forEach((p, i) => {
+      if (!(Number.isInteger(p) && p >= 0 && p < l))
+        throw new InvalidArgumentError({
+          functionName: fn,
+          argument: 'eotIndex',
+          message: `index ${i} is ${p}, outside [0, ${l})`,
+        });
+      onehot[i * l + p] = 1;
+    });
     return onehot;
   }
 
@@ -154,18 +229,28 @@ export class ClipGradientModel {
    * text_embeds and d⟨text_embeds, cotangent⟩ / d(inputs_embeds).
    * @param inputsEmbeds [B, L, D] @param eotIndex [B] position of the first <|endoftext|> @param cotangent [B, E]
    */
-  async textVjp(inputsEmbeds: Tensor3D, eotIndex: readonly number[], cotangent: Tensor2D): Promise<{ textEmbeds: Tensor2D; gradInputsEmbeds: Tensor3D }> {
+  async textVjp(
+    inputsEmbeds: Tensor3D,
+    eotIndex: readonly number[],
+    cotangent: Tensor2D,
+  ): Promise<{ textEmbeds: Tensor2D; gradInputsEmbeds: Tensor3D }> {
     const s = this.session('text', 'textVjp');
     const [b, l, d] = inputsEmbeds.dims;
     assertShape(inputsEmbeds, [null, null, this.arch.text.hiddenSize], 'inputsEmbeds', 'textVjp');
     assertShape(cotangent, [b, this.arch.text.projectionDim], 'cotangent', 'textVjp');
-    const out = await s.run(this.feeds(s, {
-      inputs_embeds: new ort.Tensor('float32', inputsEmbeds.data, [b, l, d]),
-      eot_onehot: new ort.Tensor('float32', this.onehot(eotIndex, b, l, 'textVjp'), [b, l]),
-      cotangent: new ort.Tensor('float32', cotangent.data, [...cotangent.dims]),
-    }));
+    const out = await s.run(
+      this.feeds(s, {
+        inputs_embeds: new ort.Tensor('float32', inputsEmbeds.data, [b, l, d]),
+        eot_onehot: new ort.Tensor('float32', this.onehot(eotIndex, b, l, 'textVjp'), [b, l]),
+        cotangent: new ort.Tensor('float32', cotangent.data, [...cotangent.dims]),
+      }),
+    );
     return {
-      textEmbeds: { dtype: 'float32', data: out.text_embeds!.data as Float32Array, dims: [b, this.arch.text.projectionDim] },
+      textEmbeds: {
+        dtype: 'float32',
+        data: out.text_embeds!.data as Float32Array,
+        dims: [b, this.arch.text.projectionDim],
+      },
       gradInputsEmbeds: { dtype: 'float32', data: out.grad_inputs_embeds!.data as Float32Array, dims: [b, l, d] },
     };
   }
@@ -181,14 +266,20 @@ export class ClipGradientModel {
    * depends on the embeddings (a training step's loss), so the tower forward runs once.
    * @param pixels [B, 3, S, S] @returns image_embeds [B, E] and the residuals of these B images
    */
-  async visionForwardResiduals(pixels: Tensor4D, fn = 'visionForwardResiduals'): Promise<{ imageEmbeds: Tensor2D; residuals: VisionResiduals }> {
+  async visionForwardResiduals(
+    pixels: Tensor4D,
+    fn = 'visionForwardResiduals',
+  ): Promise<{ imageEmbeds: Tensor2D; residuals: VisionResiduals }> {
     const s = this.session('visionResiduals', fn);
     const S = this.arch.vision.imageSize!;
     assertShape(pixels, [null, 3, S, S], 'pixels', fn);
     const b = pixels.dims[0];
     const out = await s.run(this.feeds(s, { pixel_values: new ort.Tensor('float32', pixels.data, [...pixels.dims]) }));
     const { image_embeds: e, ...tensors } = out;
-    return { imageEmbeds: { dtype: 'float32', data: e!.data as Float32Array, dims: [b, this.arch.vision.projectionDim] }, residuals: { batch: b, tensors } };
+    return {
+      imageEmbeds: { dtype: 'float32', data: e!.data as Float32Array, dims: [b, this.arch.vision.projectionDim] },
+      residuals: { batch: b, tensors },
+    };
   }
 
   /** d⟨image_embeds, cotangent⟩ / d(pixel_values) from a forward's residuals. @param cotangent [B, E] @returns [B, 3, S, S] */
@@ -197,7 +288,12 @@ export class ClipGradientModel {
     const S = this.arch.vision.imageSize!;
     const b = residuals.batch;
     assertShape(cotangent, [b, this.arch.vision.projectionDim], 'cotangent', 'visionBackward');
-    const out = await s.run(this.feeds(s, { ...residuals.tensors, cotangent: new ort.Tensor('float32', cotangent.data, [...cotangent.dims]) }));
+    const out = await s.run(
+      this.feeds(s, {
+        ...residuals.tensors,
+        cotangent: new ort.Tensor('float32', cotangent.data, [...cotangent.dims]),
+      }),
+    );
     return { dtype: 'float32', data: out.grad_pixel_values!.data as Float32Array, dims: [b, 3, S, S] };
   }
 
@@ -206,7 +302,12 @@ export class ClipGradientModel {
     const s = this.session('textForward', 'textForwardEmbeds');
     const [b, l, d] = inputsEmbeds.dims;
     assertShape(inputsEmbeds, [null, null, this.arch.text.hiddenSize], 'inputsEmbeds', 'textForwardEmbeds');
-    const out = await s.run(this.feeds(s, { inputs_embeds: new ort.Tensor('float32', inputsEmbeds.data, [b, l, d]), eot_onehot: new ort.Tensor('float32', this.onehot(eotIndex, b, l, 'textForwardEmbeds'), [b, l]) }));
+    const out = await s.run(
+      this.feeds(s, {
+        inputs_embeds: new ort.Tensor('float32', inputsEmbeds.data, [b, l, d]),
+        eot_onehot: new ort.Tensor('float32', this.onehot(eotIndex, b, l, 'textForwardEmbeds'), [b, l]),
+      }),
+    );
     return { dtype: 'float32', data: out.text_embeds!.data as Float32Array, dims: [b, this.arch.text.projectionDim] };
   }
 
@@ -221,7 +322,12 @@ export class ClipGradientModel {
     const out = new Float32Array(b * e);
     for (let i = 0; i < b; i += chunk) {
       const n = Math.min(chunk, b - i);
-      const r = await s.run(this.feeds(s, { pixel_values: new ort.Tensor('float32', pixels.data.subarray(i * per, (i + n) * per), [n, 3, S, S]) }), ['image_embeds']);
+      const r = await s.run(
+        this.feeds(s, {
+          pixel_values: new ort.Tensor('float32', pixels.data.subarray(i * per, (i + n) * per), [n, 3, S, S]),
+        }),
+        ['image_embeds'],
+      );
       out.set(r.image_embeds!.data as Float32Array, i * e);
     }
     return { dtype: 'float32', data: out, dims: [b, e] };

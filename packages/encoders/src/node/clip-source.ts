@@ -28,29 +28,44 @@ export type ClipSource =
 export type ClipBackend = 'auto' | 'onnx' | 'graphs';
 
 function localPath(model: string): string | undefined {
-  const candidates = [isAbsolute(model) || model.startsWith('.') || existsSync(model) ? resolve(model) : undefined, join(getModelEnvironment().localModelPath, model)];
+  const candidates = [
+    isAbsolute(model) || model.startsWith('.') || existsSync(model) ? resolve(model) : undefined,
+    join(getModelEnvironment().localModelPath, model),
+  ];
   for (const c of candidates) if (c && existsSync(c)) return c;
   return undefined;
 }
 
 /** Classify a model argument (Hub id, directory or checkpoint file). @param suffix ONNX dtype suffix ('' for fp32) */
 export function resolveClipSource(model: string, options: { backend?: ClipBackend; suffix?: string } = {}): ClipSource {
-  if (typeof model !== 'string' || !model) throw new VlferError(`CLIP model must be a Hugging Face id, a directory or a checkpoint file, got ${JSON.stringify(model)}`);
+  if (typeof model !== 'string' || !model)
+    throw new VlferError(
+      `CLIP model must be a Hugging Face id, a directory or a checkpoint file, got ${JSON.stringify(model)}`,
+    );
   const backend = options.backend ?? 'auto';
   const p = localPath(model);
   if (p && statSync(p).isFile()) {
     if (['.pt', '.pth', '.bin'].includes(extname(p).toLowerCase())) return { kind: 'openai-checkpoint', file: p };
-    throw new VlferError(`${p}: a CLIP model file must be an OpenAI checkpoint (.pt); for other formats give the model directory`);
+    throw new VlferError(
+      `${p}: a CLIP model file must be an OpenAI checkpoint (.pt); for other formats give the model directory`,
+    );
   }
   if (p) {
-    const hasOnnx = existsSync(join(p, 'onnx', `vision_model${options.suffix ?? ''}.onnx`)) || existsSync(join(p, 'onnx', `text_model${options.suffix ?? ''}.onnx`));
+    const hasOnnx =
+      existsSync(join(p, 'onnx', `vision_model${options.suffix ?? ''}.onnx`)) ||
+      existsSync(join(p, 'onnx', `text_model${options.suffix ?? ''}.onnx`));
     const hasWeights = existsSync(join(p, 'model.safetensors')) && existsSync(join(p, 'config.json'));
     if (backend === 'graphs' || (backend === 'auto' && !hasOnnx && hasWeights)) {
-      if (!hasWeights) throw new VlferError(`${p} has no config.json + model.safetensors, which backend 'graphs' needs (the Hugging Face CLIPModel layout)`);
+      if (!hasWeights)
+        throw new VlferError(
+          `${p} has no config.json + model.safetensors, which backend 'graphs' needs (the Hugging Face CLIPModel layout)`,
+        );
       return { kind: 'hf-weights', dir: p };
     }
     if (backend === 'onnx' || hasOnnx) return { kind: 'onnx-dir', dir: p };
-    throw new VlferError(`Model directory ${p} holds neither ONNX graphs (${requiredModelFiles(options.suffix ?? '').join(', ')}) nor Hugging Face weights (config.json + model.safetensors); an OpenAI checkpoint is given as the .pt file itself`);
+    throw new VlferError(
+      `Model directory ${p} holds neither ONNX graphs (${requiredModelFiles(options.suffix ?? '').join(', ')}) nor Hugging Face weights (config.json + model.safetensors); an OpenAI checkpoint is given as the .pt file itself`,
+    );
   }
   if (/^\.|^\/|\\/.test(model)) throw new VlferError(`CLIP model path '${model}' does not exist`);
   return { kind: 'hub', id: model };
@@ -83,15 +98,33 @@ export function loadClipWeights(source: ClipSource, options: LoadWeightsOptions 
   if (source.kind === 'hf-weights') {
     const cfgFile = join(source.dir, 'config.json');
     let config: Record<string, any>;
-    try { config = JSON.parse(readTextFile(cfgFile, 'CLIP config')); } catch (error) { if (error instanceof SyntaxError) throw new DataFormatError({ file: cfgFile, message: `not valid JSON (${error.message})`, cause: error }); throw error; }
+    try {
+      config = JSON.parse(readTextFile(cfgFile, 'CLIP config'));
+    } catch (error) {
+      if (error instanceof SyntaxError)
+        throw new DataFormatError({ file: cfgFile, message: `not valid JSON (${error.message})`, cause: error });
+      throw error;
+    }
     const arch = clipArchFromConfig(config, cfgFile);
     const weightsFile = join(source.dir, 'model.safetensors');
     const weights = decodeSafetensors(readBytesFile(weightsFile, 'CLIP weights'), weightsFile).tensors;
     const ppFile = join(source.dir, 'preprocessor_config.json');
-    const preprocessor = existsSync(ppFile) ? parsePreprocessorConfig(JSON.parse(readTextFile(ppFile, 'preprocessor config')), ppFile) : withImageSize(arch.vision.imageSize!);
+    const preprocessor = existsSync(ppFile)
+      ? parsePreprocessorConfig(JSON.parse(readTextFile(ppFile, 'preprocessor config')), ppFile)
+      : withImageSize(arch.vision.imageSize!);
     const files: Record<string, string> = { 'config.json': cfgFile, 'model.safetensors': weightsFile };
-    for (const f of ['tokenizer.json', 'tokenizer_config.json', 'preprocessor_config.json']) if (existsSync(join(source.dir, f))) files[f] = join(source.dir, f);
-    return { arch, weights, preprocessor, files, tokenizer: existsSync(join(source.dir, 'tokenizer.json')) ? source.dir : (options.tokenizer ?? 'openai/clip-vit-base-patch32'), weightsFile };
+    for (const f of ['tokenizer.json', 'tokenizer_config.json', 'preprocessor_config.json'])
+      if (existsSync(join(source.dir, f))) files[f] = join(source.dir, f);
+    return {
+      arch,
+      weights,
+      preprocessor,
+      files,
+      tokenizer: existsSync(join(source.dir, 'tokenizer.json'))
+        ? source.dir
+        : (options.tokenizer ?? 'openai/clip-vit-base-patch32'),
+      weightsFile,
+    };
   }
   if (source.kind === 'openai-checkpoint') {
     const ckpt = readTorchCheckpointFile(source.file);
@@ -106,9 +139,24 @@ export function loadClipWeights(source: ClipSource, options: LoadWeightsOptions 
     const files: Record<string, string> = { checkpoint: source.file };
     if (options.config) files['config.json'] = options.config;
     if (existsSync(join(tokenizer, 'tokenizer.json'))) files['tokenizer.json'] = join(tokenizer, 'tokenizer.json');
-    return { arch: archFromConfig ? { ...arch, text: { ...arch.text, layerNormEps: archFromConfig.text.layerNormEps }, vision: { ...arch.vision, layerNormEps: archFromConfig.vision.layerNormEps } } : arch, weights, preprocessor: withImageSize(arch.vision.imageSize!), files, tokenizer, weightsFile: source.file };
+    return {
+      arch: archFromConfig
+        ? {
+            ...arch,
+            text: { ...arch.text, layerNormEps: archFromConfig.text.layerNormEps },
+            vision: { ...arch.vision, layerNormEps: archFromConfig.vision.layerNormEps },
+          }
+        : arch,
+      weights,
+      preprocessor: withImageSize(arch.vision.imageSize!),
+      files,
+      tokenizer,
+      weightsFile: source.file,
+    };
   }
-  throw new VlferError(`loadClipWeights: a ${source.kind} source has no weights to read here (it runs on transformers.js); gradients and the TypeScript graphs need config.json + model.safetensors or an OpenAI .pt checkpoint`);
+  throw new VlferError(
+    `loadClipWeights: a ${source.kind} source has no weights to read here (it runs on transformers.js); gradients and the TypeScript graphs need config.json + model.safetensors or an OpenAI .pt checkpoint`,
+  );
 }
 
 /** OpenAI CLIP preprocessing at another resolution (ViT-L/14@336). */

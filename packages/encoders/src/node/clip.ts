@@ -1,7 +1,16 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { AutoTokenizer, type PreTrainedTokenizer } from '@huggingface/transformers';
-import { assertShape, checkOneOf, COMPUTE_DEVICES, InvalidArgumentError, VlferError, type ComputeDevice, type Tensor2D, type Tensor4D } from '@vlfer/core';
+import {
+  assertShape,
+  checkOneOf,
+  COMPUTE_DEVICES,
+  InvalidArgumentError,
+  VlferError,
+  type ComputeDevice,
+  type Tensor2D,
+  type Tensor4D,
+} from '@vlfer/core';
 import { fingerprintFiles, hashFile } from '@vlfer/core/node';
 import { parsePreprocessorConfig, type ClipPreprocessorConfig } from '../preprocess.js';
 import { requiredModelFiles, type ClipModelId } from '../registry.js';
@@ -72,7 +81,10 @@ function layoutHelp(suffix: string): string {
 
 async function loadTokenizer(source: string, remoteHint: string): Promise<PreTrainedTokenizer> {
   const local = existsSync(join(source, 'tokenizer.json'));
-  if (!local && !getModelEnvironment().allowRemoteModels) throw new VlferError(`The CLIP tokenizer '${source}' is not a local directory with tokenizer.json and remote models are disabled; ${remoteHint}`);
+  if (!local && !getModelEnvironment().allowRemoteModels)
+    throw new VlferError(
+      `The CLIP tokenizer '${source}' is not a local directory with tokenizer.json and remote models are disabled; ${remoteHint}`,
+    );
   return AutoTokenizer.from_pretrained(source, { local_files_only: local });
 }
 
@@ -88,30 +100,71 @@ async function loadTokenizer(source: string, remoteHint: string): Promise<PreTra
 export async function loadClip(options: LoadClipOptions): Promise<ClipModel> {
   const dtype = checkOneOf(options.dtype ?? 'fp32', CLIP_DTYPES, { functionName: 'loadClip', argument: 'dtype' });
   const device = checkOneOf(options.device ?? 'cpu', COMPUTE_DEVICES, { functionName: 'loadClip', argument: 'device' });
-  checkOneOf(options.backend ?? 'auto', ['auto', 'onnx', 'graphs'] as const, { functionName: 'loadClip', argument: 'backend' });
-  if (options.towers && (!Array.isArray(options.towers) || options.towers.length === 0 || !options.towers.every((t) => t === 'vision' || t === 'text'))) throw new InvalidArgumentError({ functionName: 'loadClip', argument: 'towers', message: `expected a non-empty list of 'vision' and/or 'text', got ${JSON.stringify(options.towers)}` });
+  checkOneOf(options.backend ?? 'auto', ['auto', 'onnx', 'graphs'] as const, {
+    functionName: 'loadClip',
+    argument: 'backend',
+  });
+  if (
+    options.towers &&
+    (!Array.isArray(options.towers) ||
+      options.towers.length === 0 ||
+      !options.towers.every((t) => t === 'vision' || t === 'text'))
+  )
+    throw new InvalidArgumentError({
+      functionName: 'loadClip',
+      argument: 'towers',
+      message: `expected a non-empty list of 'vision' and/or 'text', got ${JSON.stringify(options.towers)}`,
+    });
   if (device === 'webgpu') await assertWebGpu(`loadClip(${options.model})`);
   const suffix = DTYPE_SUFFIX[dtype];
   const source = resolveClipSource(options.model, { ...(options.backend ? { backend: options.backend } : {}), suffix });
   await checkChecksums(source, options.checksums);
-  if (source.kind === 'hf-weights' || source.kind === 'openai-checkpoint') return loadGraphsClip(options, source, dtype, device);
+  if (source.kind === 'hf-weights' || source.kind === 'openai-checkpoint')
+    return loadGraphsClip(options, source, dtype, device);
   return loadOnnxClip(options, source, dtype, device, suffix);
 }
 
 async function checkChecksums(source: ClipSource, checksums: LoadClipOptions['checksums']): Promise<void> {
   for (const [file, want] of Object.entries(checksums ?? {})) {
-    const path = source.kind === 'openai-checkpoint' ? (file === 'checkpoint' ? source.file : join(source.file, '..', file)) : source.kind === 'hub' ? undefined : join(source.dir, file);
-    if (!path) throw new VlferError(`checksums need a local model; '${source.kind === 'hub' ? source.id : ''}' is a Hub id`);
+    const path =
+      source.kind === 'openai-checkpoint'
+        ? file === 'checkpoint'
+          ? source.file
+          : join(source.file, '..', file)
+        : source.kind === 'hub'
+          ? undefined
+          : join(source.dir, file);
+    if (!path)
+      throw new VlferError(`checksums need a local model; '${source.kind === 'hub' ? source.id : ''}' is a Hub id`);
     const got = hashFile(path);
-    if (got !== want.toLowerCase()) throw new VlferError(`Checksum mismatch for ${path}: sha256 ${got}, expected ${want}`);
+    if (got !== want.toLowerCase())
+      throw new VlferError(`Checksum mismatch for ${path}: sha256 ${got}, expected ${want}`);
   }
 }
 
-async function loadGraphsClip(options: LoadClipOptions, source: ClipSource, dtype: ClipDtype, device: ComputeDevice): Promise<ClipModel> {
-  if (dtype !== 'fp32') throw new InvalidArgumentError({ functionName: 'loadClip', argument: 'dtype', message: `the 'graphs' runtime (weights from ${source.kind === 'openai-checkpoint' ? source.file : (source as { dir: string }).dir}) computes in fp32; got '${dtype}'` });
+async function loadGraphsClip(
+  options: LoadClipOptions,
+  source: ClipSource,
+  dtype: ClipDtype,
+  device: ComputeDevice,
+): Promise<ClipModel> {
+  if (dtype !== 'fp32')
+    throw new InvalidArgumentError({
+      functionName: 'loadClip',
+      argument: 'dtype',
+      message: `the 'graphs' runtime (weights from ${source.kind === 'openai-checkpoint' ? source.file : (source as { dir: string }).dir}) computes in fp32; got '${dtype}'`,
+    });
   const towers = options.towers ?? ['vision', 'text'];
-  const model = await ClipGradientModel.load(source.kind === 'openai-checkpoint' ? source.file : (source as { dir: string }).dir, { ...options, device, gradients: false, towers });
-  const tokenizer = towers.includes('text') ? await loadTokenizer(model.bundle.tokenizer, 'pass tokenizer: <directory with the CLIP tokenizer.json> (OpenAI checkpoints hold no tokenizer)') : undefined;
+  const model = await ClipGradientModel.load(
+    source.kind === 'openai-checkpoint' ? source.file : (source as { dir: string }).dir,
+    { ...options, device, gradients: false, towers },
+  );
+  const tokenizer = towers.includes('text')
+    ? await loadTokenizer(
+        model.bundle.tokenizer,
+        'pass tokenizer: <directory with the CLIP tokenizer.json> (OpenAI checkpoints hold no tokenizer)',
+      )
+    : undefined;
   const tokenize = (texts: readonly string[]) => {
     if (!tokenizer) throw new VlferError('This ClipModel was loaded without the text tower');
     return tokenizeWith(tokenizer, texts);
@@ -129,7 +182,8 @@ async function loadGraphsClip(options: LoadClipOptions, source: ClipSource, dtyp
       return model.visionForwardEmbeds(pixels);
     },
     async encodeTexts(texts) {
-      if (texts.length === 0) return { dtype: 'float32', data: new Float32Array(0), dims: [0, model.arch.text.projectionDim] };
+      if (texts.length === 0)
+        return { dtype: 'float32', data: new Float32Array(0), dims: [0, model.arch.text.projectionDim] };
       const { ids, dims } = tokenize(texts);
       return model.textForwardEmbeds(model.tokenEmbeddings(ids, dims), eotPositions(ids, dims));
     },
@@ -147,15 +201,31 @@ async function loadGraphsClip(options: LoadClipOptions, source: ClipSource, dtyp
   };
 }
 
-async function loadOnnxClip(options: LoadClipOptions, source: ClipSource, dtype: ClipDtype, device: ComputeDevice, suffix: string): Promise<ClipModel> {
+async function loadOnnxClip(
+  options: LoadClipOptions,
+  source: ClipSource,
+  dtype: ClipDtype,
+  device: ComputeDevice,
+  suffix: string,
+): Promise<ClipModel> {
   const towers = new Set<'vision' | 'text'>(options.towers ?? ['vision', 'text']);
   const localDir = source.kind === 'onnx-dir' ? source.dir : undefined;
   const env = getModelEnvironment();
   if (localDir) {
-    const missing = requiredModelFiles(suffix).filter((f) => (f.includes('vision') ? towers.has('vision') : f.includes('text_model') ? towers.has('text') : !f.startsWith('tokenizer') || towers.has('text')) && !existsSync(join(localDir, f)));
-    if (missing.length > 0) throw new VlferError(`Model directory ${localDir} lacks ${missing.join(', ')}; ${layoutHelp(suffix)}`);
+    const missing = requiredModelFiles(suffix).filter(
+      (f) =>
+        (f.includes('vision')
+          ? towers.has('vision')
+          : f.includes('text_model')
+            ? towers.has('text')
+            : !f.startsWith('tokenizer') || towers.has('text')) && !existsSync(join(localDir, f)),
+    );
+    if (missing.length > 0)
+      throw new VlferError(`Model directory ${localDir} lacks ${missing.join(', ')}; ${layoutHelp(suffix)}`);
   } else if (!env.allowRemoteModels) {
-    throw new VlferError(`Model '${options.model}' is not a local directory and remote models are disabled (no directory '${join(env.localModelPath, options.model)}'). Provide ${layoutHelp(suffix)}, or call configureModels({ allowRemoteModels: true }) (CLI --allow-remote) where the Hugging Face Hub is reachable.`);
+    throw new VlferError(
+      `Model '${options.model}' is not a local directory and remote models are disabled (no directory '${join(env.localModelPath, options.model)}'). Provide ${layoutHelp(suffix)}, or call configureModels({ allowRemoteModels: true }) (CLI --allow-remote) where the Hugging Face Hub is reachable.`,
+    );
   }
   const src = localDir ?? options.model;
   const hfOptions: Record<string, unknown> = {
@@ -169,20 +239,30 @@ async function loadOnnxClip(options: LoadClipOptions, source: ClipSource, dtype:
       return await f();
     } catch (error) {
       const msg = (error as Error).message;
-      const hint = (device === 'webgpu' ? ' (device webgpu needs a WebGPU adapter: a GPU with a Vulkan driver and libvulkan.so.1)' : '')
-        + (localDir ? '' : `. If the Hugging Face Hub is unreachable, provide ${layoutHelp(suffix)} and pass its path`);
-      throw new VlferError(`Loading ${what} of '${options.model}' (${dtype}, ${device}) failed: ${msg}${hint}`, { cause: error });
+      const hint =
+        (device === 'webgpu'
+          ? ' (device webgpu needs a WebGPU adapter: a GPU with a Vulkan driver and libvulkan.so.1)'
+          : '') +
+        (localDir ? '' : `. If the Hugging Face Hub is unreachable, provide ${layoutHelp(suffix)} and pass its path`);
+      throw new VlferError(`Loading ${what} of '${options.model}' (${dtype}, ${device}) failed: ${msg}${hint}`, {
+        cause: error,
+      });
     }
   };
   let configJson: Record<string, any> | undefined;
   if (localDir) {
     const file = join(localDir, 'config.json');
-    try { configJson = JSON.parse(readTextFile(file, 'model config')) as Record<string, any>; } catch (error) { throw new VlferError(`${file}: not valid JSON (${(error as Error).message})`, { cause: error }); }
+    try {
+      configJson = JSON.parse(readTextFile(file, 'model config')) as Record<string, any>;
+    } catch (error) {
+      throw new VlferError(`${file}: not valid JSON (${(error as Error).message})`, { cause: error });
+    }
   }
   const loaded = await loadTransformersTowers(src, hfOptions, towers, wrap);
   const config = (configJson ?? (loaded.vision ?? loaded.text)!.config) as Record<string, any>;
   const embeddingDim = Number(config.projection_dim ?? config.vision_config?.projection_dim);
-  if (!Number.isInteger(embeddingDim) || embeddingDim <= 0) throw new VlferError(`config.json of '${options.model}' has no projection_dim`);
+  if (!Number.isInteger(embeddingDim) || embeddingDim <= 0)
+    throw new VlferError(`config.json of '${options.model}' has no projection_dim`);
   let preprocessor: ClipPreprocessorConfig;
   if (localDir) {
     const file = join(localDir, 'preprocessor_config.json');
@@ -196,13 +276,21 @@ async function loadOnnxClip(options: LoadClipOptions, source: ClipSource, dtype:
     const dir = localDir ?? (env.cacheDir ? join(env.cacheDir, options.model) : undefined);
     const out: Record<string, string> = {};
     if (!dir) return out;
-    for (const f of [...requiredModelFiles(suffix), `onnx/vision_model${suffix}.onnx_data`, `onnx/text_model${suffix}.onnx_data`]) {
+    for (const f of [
+      ...requiredModelFiles(suffix),
+      `onnx/vision_model${suffix}.onnx_data`,
+      `onnx/text_model${suffix}.onnx_data`,
+    ]) {
       const needed = f.includes('vision') ? towers.has('vision') : f.includes('text_model') ? towers.has('text') : true;
       if (needed && existsSync(join(dir, f))) out[f] = join(dir, f);
     }
     return out;
   };
-  const { encodePixels, encodeTexts, tokenize, session, dispose } = transformersEncoders(loaded, embeddingDim, preprocessor.cropSize);
+  const { encodePixels, encodeTexts, tokenize, session, dispose } = transformersEncoders(
+    loaded,
+    embeddingDim,
+    preprocessor.cropSize,
+  );
   return {
     modelId: options.model,
     dtype,
@@ -227,7 +315,9 @@ async function loadOnnxClip(options: LoadClipOptions, source: ClipSource, dtype:
  * Just the CLIP tokenizer (Hub id or local directory): ids padded with <|endoftext|> to 77, truncated.
  * @returns tokenize(texts) → { ids [texts · 77], dims [texts, 77] }
  */
-export async function loadClipTokenizer(source: string): Promise<(texts: readonly string[]) => { ids: number[]; dims: [number, number] }> {
+export async function loadClipTokenizer(
+  source: string,
+): Promise<(texts: readonly string[]) => { ids: number[]; dims: [number, number] }> {
   const tokenizer = await loadTokenizer(source, 'give a directory holding the CLIP tokenizer.json');
   return (texts) => {
     const { ids, dims } = tokenizeWith(tokenizer, texts);

@@ -10,8 +10,12 @@ import { decodeImage, pillowCmykToRgb } from './preprocess.js';
 
 // Pillow 9.4 (Debian python3-pil) `Image.open(f).convert('RGB')` of each file, in test-data/decoding/pillow-rgb.json.
 const dir = join(import.meta.dirname, '..', '..', 'test-data', 'decoding');
-const pillow = JSON.parse(readFileSync(join(dir, 'pillow-rgb.json'), 'utf8')) as Record<string, { rgb: number[]; width: number; height: number; pillowMode: string }>;
-const asRgb = (d: { data: Uint8Array; channels: number }) => (d.channels === 3 ? Array.from(d.data) : Array.from(d.data).flatMap((v) => [v, v, v]));
+const pillow = JSON.parse(readFileSync(join(dir, 'pillow-rgb.json'), 'utf8')) as Record<
+  string,
+  { rgb: number[]; width: number; height: number; pillowMode: string }
+>;
+const asRgb = (d: { data: Uint8Array; channels: number }) =>
+  d.channels === 3 ? Array.from(d.data) : Array.from(d.data).flatMap((v) => [v, v, v]);
 /** `decodeImage(file)` gives Pillow's size and RGB bytes for the committed fixture `f`. */
 async function expectPillow(f: string): Promise<void> {
   const d = await decodeImage(join(dir, f));
@@ -20,7 +24,10 @@ async function expectPillow(f: string): Promise<void> {
 }
 /** `decodeImage(path)` rejects with a DataFormatError whose message names the path; @returns the message */
 async function expectDecodeError(path: string): Promise<string> {
-  const error = await decodeImage(path).then(() => undefined, (e: unknown) => e);
+  const error = await decodeImage(path).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error, path).toBeInstanceOf(DataFormatError);
   const message = String((error as Error).message);
   expect(message).toContain(path);
@@ -37,7 +44,7 @@ describe('decoding matches Pillow where libvips would not (16-bit, CMYK, ICC pro
   });
 });
 
-describe('JPEG through libjpeg-turbo in WebAssembly gives Pillow\'s bytes', () => {
+describe("JPEG through libjpeg-turbo in WebAssembly gives Pillow's bytes", () => {
   const variants = Object.keys(pillow).filter((f) => f.startsWith('jpeg-'));
   it('covers every JPEG coding variant of make_codec_variants.py', () => expect(variants.length).toBe(12));
   for (const f of variants) {
@@ -46,8 +53,14 @@ describe('JPEG through libjpeg-turbo in WebAssembly gives Pillow\'s bytes', () =
       if (f === 'jpeg-4x2.jpg') expect(fast).toBeUndefined();
       else {
         expect(fast, 'the WebAssembly decoder refused it').toBeDefined();
-        expect(fast!.data, 'a Uint8Array of this realm (checked by preprocessImages for raw sources)').toBeInstanceOf(Uint8Array);
-        expect([fast!.width, fast!.height, fast!.channels]).toEqual([pillow[f]!.width, pillow[f]!.height, pillow[f]!.pillowMode === 'L' ? 1 : 3]);
+        expect(fast!.data, 'a Uint8Array of this realm (checked by preprocessImages for raw sources)').toBeInstanceOf(
+          Uint8Array,
+        );
+        expect([fast!.width, fast!.height, fast!.channels]).toEqual([
+          pillow[f]!.width,
+          pillow[f]!.height,
+          pillow[f]!.pillowMode === 'L' ? 1 : 3,
+        ]);
         expect(asRgb(fast!)).toEqual(pillow[f]!.rgb);
       }
       await expectPillow(f);
@@ -78,14 +91,17 @@ describe('JPEG through libjpeg-turbo in WebAssembly gives Pillow\'s bytes', () =
     expect(jpegDecoderInstances() - before).toBe(200);
     // calls in flight together when one fails: the others still decode, on a live instance
     const mixed = await Promise.all(Array.from({ length: 40 }, (_, i) => decodeJpegWasm(i % 3 === 0 ? cut : whole)));
-    mixed.forEach((r, i) => (i % 3 === 0 ? expect(r).toBeUndefined() : expect(asRgb(r!)).toEqual(pillow['jpeg-420.jpg']!.rgb)));
+    mixed.forEach((r, i) =>
+      i % 3 === 0 ? expect(r).toBeUndefined() : expect(asRgb(r!)).toEqual(pillow['jpeg-420.jpg']!.rgb),
+    );
   });
 });
 
-describe('8-bit PNG decoded in JavaScript gives Pillow\'s bytes', () => {
+describe("8-bit PNG decoded in JavaScript gives Pillow's bytes", () => {
   const variants = Object.keys(pillow).filter((f) => f.startsWith('png-'));
   const viaLibvips = new Set(['png-1bit.png', 'png-palette-4bit.png', 'png-grey16-trns.png']);
-  it('covers every colour type, tRNS, Adam7, a short palette and the low and high bit depths', () => expect(variants.length).toBe(13));
+  it('covers every colour type, tRNS, Adam7, a short palette and the low and high bit depths', () =>
+    expect(variants.length).toBe(13));
   for (const f of variants) {
     it(`${f} (Pillow mode ${pillow[f]!.pillowMode}): ${viaLibvips.has(f) ? 'not 8 bits, decoded by libvips' : 'decoded in JavaScript'}, equal to Pillow`, async () => {
       const fast = decodePngJs(readFileSync(join(dir, f)));
@@ -116,7 +132,7 @@ describe('8-bit PNG decoded in JavaScript gives Pillow\'s bytes', () => {
 });
 
 describe('what Pillow refuses, and what is not a file', () => {
-  it('an image over Pillow\'s decompression-bomb limit (2 · MAX_IMAGE_PIXELS) is an error naming the file, found from the header', async () => {
+  it("an image over Pillow's decompression-bomb limit (2 · MAX_IMAGE_PIXELS) is an error naming the file, found from the header", async () => {
     const whole = Buffer.from(readFileSync(join(dir, 'jpeg-420.jpg')));
     const sof = whole.indexOf(Buffer.from([0xff, 0xc0]));
     whole.writeUInt16BE(16000, sof + 5);

@@ -7,7 +7,16 @@ import { BASIC_7 } from '@vlfer/datasets';
 import { loadReferences, maxAbsDiff, sharedPath } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildZeroShotClassifier } from '../index.js';
-import { configureModels, decodeVideo, defaultFfmpegPath, encodeImages, loadClip, preprocessImages, sampleClipFrames, type ClipModel } from './index.js';
+import {
+  configureModels,
+  decodeVideo,
+  defaultFfmpegPath,
+  encodeImages,
+  loadClip,
+  preprocessImages,
+  sampleClipFrames,
+  type ClipModel,
+} from './index.js';
 import { tensor, type Tensor2D, type Tensor4D } from '@vlfer/core';
 import { FeatureCache } from '@vlfer/core/node';
 import { expClipPrompts } from '@vlfer/llm-knowledge';
@@ -33,31 +42,45 @@ describe('parity with PyTorch on tiny-clip', () => {
   });
   it('image_embeds from pixel_values.f32 within 1e-4', async () => {
     const buf = readFileSync(sharedPath('fixtures', 'references', 'pixel_values.f32'));
-    const pv = tensor<'R4'>(new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength)), [2, 3, 224, 224]);
+    const pv = tensor<'R4'>(
+      new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength)),
+      [2, 3, 224, 224],
+    );
     const e = await clip.encodePixels(pv);
     expect(maxAbsDiff(e.data, ref.vision.image_embeds.flat())).toBeLessThan(1e-4);
-    await expect(clip.encodePixels({ ...pv, dims: [2, 3, 112, 448] } as Tensor4D)).rejects.toThrow(/expected shape \[\*, 3, 224, 224\]/);
+    await expect(clip.encodePixels({ ...pv, dims: [2, 3, 112, 448] } as Tensor4D)).rejects.toThrow(
+      /expected shape \[\*, 3, 224, 224\]/,
+    );
   });
   it('reports a missing model directory layout clearly', async () => {
     const d = tmp();
     writeFileSync(join(d, 'config.json'), '{}');
-    await expect(loadClip({ model: d })).rejects.toThrow(/holds neither ONNX graphs \(config\.json, preprocessor_config\.json, tokenizer\.json.*onnx\/vision_model\.onnx.*nor Hugging Face weights \(config\.json \+ model\.safetensors\)/);
+    await expect(loadClip({ model: d })).rejects.toThrow(
+      /holds neither ONNX graphs \(config\.json, preprocessor_config\.json, tokenizer\.json.*onnx\/vision_model\.onnx.*nor Hugging Face weights \(config\.json \+ model\.safetensors\)/,
+    );
     const before = configureModels({}).allowRemoteModels;
     configureModels({ allowRemoteModels: false });
     try {
-      await expect(loadClip({ model: 'Xenova/clip-vit-base-patch32' })).rejects.toThrow(/not a local directory and remote models are disabled.*transformers\.js layout.*OpenAI \.pt checkpoint/);
+      await expect(loadClip({ model: 'Xenova/clip-vit-base-patch32' })).rejects.toThrow(
+        /not a local directory and remote models are disabled.*transformers\.js layout.*OpenAI \.pt checkpoint/,
+      );
     } finally {
       configureModels({ allowRemoteModels: before });
     }
-    await expect(loadClip({ model: tinyDir, towers: ['text'], checksums: { 'config.json': '00' } })).rejects.toThrow(/Checksum mismatch/);
+    await expect(loadClip({ model: tinyDir, towers: ['text'], checksums: { 'config.json': '00' } })).rejects.toThrow(
+      /Checksum mismatch/,
+    );
   });
 });
 
 describe('preprocessing', () => {
-  const w = 224, h = 224;
+  const w = 224,
+    h = 224;
   const rgb = new Uint8Array(w * h * 3).map((_, i) => (i * 37) % 256);
   it('exp-clip mode on a 224×224 image is exactly pixel/255, CHW', async () => {
-    const png = await sharp(rgb, { raw: { width: w, height: h, channels: 3 } }).png().toBuffer();
+    const png = await sharp(rgb, { raw: { width: w, height: h, channels: 3 } })
+      .png()
+      .toBuffer();
     const pv = await preprocessImages([new Uint8Array(png)], 'exp-clip', clip.preprocessor);
     expect(pv.dims).toEqual([1, 3, 224, 224]);
     const p = 5 * w + 7;
@@ -67,22 +90,33 @@ describe('preprocessing', () => {
     const pv = await preprocessImages([{ rgb, width: w, height: h }], 'clip', clip.preprocessor);
     const { mean, std } = clip.preprocessor;
     let m = 0;
-    for (let c = 0; c < 3; c++) for (let p = 0; p < w * h; p++) m = Math.max(m, Math.abs(pv.data[c * w * h + p]! - (rgb[3 * p + c]! / 255 - mean[c]!) / std[c]!));
+    for (let c = 0; c < 3; c++)
+      for (let p = 0; p < w * h; p++)
+        m = Math.max(m, Math.abs(pv.data[c * w * h + p]! - (rgb[3 * p + c]! / 255 - mean[c]!) / std[c]!));
     expect(m).toBeLessThan(1e-6);
   });
   it('clip mode resizes the shortest side then centre-crops; grey images become 3 equal channels', async () => {
-    const greyPng = await sharp(new Uint8Array(48 * 48).map((_, i) => i % 251), { raw: { width: 48, height: 48, channels: 1 } }).toColourspace('b-w').png().toBuffer();
+    const greyPng = await sharp(
+      new Uint8Array(48 * 48).map((_, i) => i % 251),
+      { raw: { width: 48, height: 48, channels: 1 } },
+    )
+      .toColourspace('b-w')
+      .png()
+      .toBuffer();
     expect((await sharp(greyPng).metadata()).channels).toBe(1);
     const pv = await preprocessImages([new Uint8Array(greyPng)], 'exp-clip', clip.preprocessor);
     const plane = 224 * 224;
     expect(maxAbsDiff(pv.data.subarray(0, plane), pv.data.subarray(plane, 2 * plane))).toBe(0);
     // a 448×224 image: the centre 224 columns survive the crop
     const wide = new Uint8Array(448 * 224 * 3);
-    for (let y = 0; y < 224; y++) for (let x = 0; x < 448; x++) wide.fill(x >= 112 && x < 336 ? 200 : 10, 3 * (y * 448 + x), 3 * (y * 448 + x) + 3);
+    for (let y = 0; y < 224; y++)
+      for (let x = 0; x < 448; x++) wide.fill(x >= 112 && x < 336 ? 200 : 10, 3 * (y * 448 + x), 3 * (y * 448 + x) + 3);
     const c = await preprocessImages([{ rgb: wide, width: 448, height: 224 }], 'clip', clip.preprocessor);
     const v = (200 / 255 - clip.preprocessor.mean[0]) / clip.preprocessor.std[0];
     expect(Math.abs(c.data[100 * 224 + 112]! - v)).toBeLessThan(1e-5);
-    await expect(preprocessImages([join(tmp(), 'missing.jpg')], 'clip')).rejects.toThrow(/missing\.jpg: cannot decode image/);
+    await expect(preprocessImages([join(tmp(), 'missing.jpg')], 'clip')).rejects.toThrow(
+      /missing\.jpg: cannot decode image/,
+    );
   });
 });
 
@@ -92,7 +126,14 @@ describe('encodeImages with a feature cache', () => {
     const files: string[] = [];
     for (let i = 0; i < 5; i++) {
       const f = join(dir, `${i}.png`);
-      writeFileSync(f, await sharp({ create: { width: 40 + i, height: 30, channels: 3, background: { r: 40 * i, g: 100, b: 200 - 30 * i } } }).png().toBuffer());
+      writeFileSync(
+        f,
+        await sharp({
+          create: { width: 40 + i, height: 30, channels: 3, background: { r: 40 * i, g: 100, b: 200 - 30 * i } },
+        })
+          .png()
+          .toBuffer(),
+      );
       files.push(f);
     }
     let encoded = 0;
@@ -108,24 +149,45 @@ describe('encodeImages with a feature cache', () => {
       },
     };
     const full = (await encodeImages({ model: counting, items: files, mode: 'clip', batchSize: 2 })).features;
-    const cache = new FeatureCache({ dir: join(dir, 'cache'), namespace: { model: 'tiny', dtype: 'fp32', preprocess: 'clip' } });
+    const cache = new FeatureCache({
+      dir: join(dir, 'cache'),
+      namespace: { model: 'tiny', dtype: 'fp32', preprocess: 'clip' },
+    });
     encoded = 0;
     failAfter = 2;
-    await expect(encodeImages({ model: counting, items: files, mode: 'clip', batchSize: 2, cache })).rejects.toThrow(/interrupted/);
+    await expect(encodeImages({ model: counting, items: files, mode: 'clip', batchSize: 2, cache })).rejects.toThrow(
+      /interrupted/,
+    );
     expect(encoded).toBe(2);
     encoded = 0;
     failAfter = Infinity;
     const progress: number[] = [];
-    const resumed = await encodeImages({ model: counting, items: files, mode: 'clip', batchSize: 2, cache, onProgress: (e) => progress.push(e.done) });
+    const resumed = await encodeImages({
+      model: counting,
+      items: files,
+      mode: 'clip',
+      batchSize: 2,
+      cache,
+      onProgress: (e) => progress.push(e.done),
+    });
     expect(encoded).toBe(3);
     expect(progress[0]).toBe(2);
     expect([resumed.cached, resumed.encoded]).toEqual([2, 3]);
     expect(maxAbsDiff(resumed.features.data, full.data)).toBe(0);
     encoded = 0;
-    const again = await encodeImages({ model: counting, items: files.map((path) => ({ path, label: 0 })), mode: 'clip', batchSize: 2, cache });
+    const again = await encodeImages({
+      model: counting,
+      items: files.map((path) => ({ path, label: 0 })),
+      mode: 'clip',
+      batchSize: 2,
+      cache,
+    });
     expect(encoded).toBe(0);
     expect([again.cached, again.encoded]).toEqual([5, 0]);
-    const other = new FeatureCache({ dir: join(dir, 'cache'), namespace: { model: 'tiny', dtype: 'fp32', preprocess: 'exp-clip' } });
+    const other = new FeatureCache({
+      dir: join(dir, 'cache'),
+      namespace: { model: 'tiny', dtype: 'fp32', preprocess: 'exp-clip' },
+    });
     expect(other.root).not.toBe(cache.root);
   });
 });
@@ -135,38 +197,76 @@ describe('zero-shot classifier', () => {
     const prompts = expClipPrompts('expression_ensemble_five', BASIC_7).prompts;
     const zs = await buildZeroShotClassifier({ model: clip, classNames: BASIC_7.names, prompts });
     expect(zs.textFeatures.dims).toEqual([35, 24]);
-    const img = tensor<'R2'>(Float32Array.from({ length: 2 * 24 }, (_, i) => Math.sin(i)), [2, 24]);
+    const img = tensor<'R2'>(
+      Float32Array.from({ length: 2 * 24 }, (_, i) => Math.sin(i)),
+      [2, 24],
+    );
     const logits = await zs.classify(img);
     expect(logits.dims).toEqual([2, 7]);
     // direct: normalise, 100·cos with every prompt, mean over the 5 prompts of class 1
     const t = await clip.encodeTexts(prompts[1]!);
-    const norm = (v: Float32Array) => { const n = Math.hypot(...v); return v.map((x) => x / n); };
+    const norm = (v: Float32Array) => {
+      const n = Math.hypot(...v);
+      return v.map((x) => x / n);
+    };
     const a = norm(img.data.slice(24, 48));
     let s = 0;
-    for (let p = 0; p < 5; p++) { const b = norm(t.data.slice(p * 24, (p + 1) * 24)); s += 100 * a.reduce((acc, x, k) => acc + x * b[k]!, 0); }
+    for (let p = 0; p < 5; p++) {
+      const b = norm(t.data.slice(p * 24, (p + 1) * 24));
+      s += 100 * a.reduce((acc, x, k) => acc + x * b[k]!, 0);
+    }
     expect(Math.abs(logits.data[7 + 1]! - s / 5)).toBeLessThan(1e-3);
-    const emb = await buildZeroShotClassifier({ model: clip, classNames: BASIC_7.names, prompts, ensemble: 'embeddings' });
+    const emb = await buildZeroShotClassifier({
+      model: clip,
+      classNames: BASIC_7.names,
+      prompts,
+      ensemble: 'embeddings',
+    });
     expect(emb.textFeatures.dims).toEqual([7, 24]);
   });
   it('applies a projection to both sides and pools video frames before normalising', async () => {
     const W = new Float32Array(24 * 8).map((_, i) => Math.cos(i * 0.7));
     const projection = {
-      inputDim: 24, outputDim: 8,
+      inputDim: 24,
+      outputDim: 8,
       project(x: Tensor2D): Tensor2D {
         const out = new Float32Array(x.dims[0] * 8);
-        for (let r = 0; r < x.dims[0]; r++) for (let o = 0; o < 8; o++) { let s = 0; for (let k = 0; k < 24; k++) s += W[o * 24 + k]! * x.data[r * 24 + k]!; out[r * 8 + o] = s; }
+        for (let r = 0; r < x.dims[0]; r++)
+          for (let o = 0; o < 8; o++) {
+            let s = 0;
+            for (let k = 0; k < 24; k++) s += W[o * 24 + k]! * x.data[r * 24 + k]!;
+            out[r * 8 + o] = s;
+          }
         return { dtype: 'float32', data: out, dims: [x.dims[0], 8] };
       },
     };
-    const zs = await buildZeroShotClassifier({ model: clip, classNames: BASIC_7.names, prompts: { templates: ['{}.'] }, projection });
+    const zs = await buildZeroShotClassifier({
+      model: clip,
+      classNames: BASIC_7.names,
+      prompts: { templates: ['{}.'] },
+      projection,
+    });
     expect(zs.textFeatures.dims).toEqual([7, 8]);
-    const frames = tensor<'R2'>(Float32Array.from({ length: 4 * 24 }, (_, i) => Math.sin(i * 0.3)), [4, 24]);
+    const frames = tensor<'R2'>(
+      Float32Array.from({ length: 4 * 24 }, (_, i) => Math.sin(i * 0.3)),
+      [4, 24],
+    );
     const byClip = await zs.classifyClips(frames, 2);
     expect(byClip.dims).toEqual([2, 7]);
     // mean of projected frames == projection of the mean frame (linear), so classify(mean frame) must agree
-    const meanFrame = tensor<'R2'>(Float32Array.from({ length: 24 }, (_, k) => (frames.data[k]! + frames.data[24 + k]!) / 2), [1, 24]);
+    const meanFrame = tensor<'R2'>(
+      Float32Array.from({ length: 24 }, (_, k) => (frames.data[k]! + frames.data[24 + k]!) / 2),
+      [1, 24],
+    );
     expect(maxAbsDiff((await zs.classify(meanFrame)).data, byClip.data.subarray(0, 7))).toBeLessThan(1e-3);
-    await expect(buildZeroShotClassifier({ model: clip, classNames: BASIC_7.names, prompts: { templates: ['{}.'] }, projection: { ...projection, inputDim: 12 } })).rejects.toThrow(/input dim 12 does not match the encoder's 24/);
+    await expect(
+      buildZeroShotClassifier({
+        model: clip,
+        classNames: BASIC_7.names,
+        prompts: { templates: ['{}.'] },
+        projection: { ...projection, inputDim: 12 },
+      }),
+    ).rejects.toThrow(/input dim 12 does not match the encoder's 24/);
   });
 });
 
@@ -181,7 +281,20 @@ describe('video frames', () => {
   });
   it('decodes a video file with the bundled ffmpeg and keys frames for the cache', async () => {
     const file = join(tmp(), 'clip.avi');
-    execFileSync(defaultFfmpegPath(), ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=10', '-t', '2', '-c:v', 'mjpeg', file]);
+    execFileSync(defaultFfmpegPath(), [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc=size=64x48:rate=10',
+      '-t',
+      '2',
+      '-c:v',
+      'mjpeg',
+      file,
+    ]);
     const v = await decodeVideo(file);
     expect([v.width, v.height, v.frames.length]).toEqual([64, 48, 20]);
     const c = await sampleClipFrames({ videoFile: file }, { numSegments: 8 });

@@ -57,7 +57,11 @@ export function contentKey(item: EncodeItem): string {
   if (item instanceof Uint8Array) return hashBytes(item);
   if ('path' in item) return hashFile(item.path);
   if ('rgb' in item) return hashBytes(item.rgb);
-  throw new InvalidArgumentError({ functionName: 'encodeImages', argument: 'items', message: `cannot key ${describeSource(item as ImageSource)}` });
+  throw new InvalidArgumentError({
+    functionName: 'encodeImages',
+    argument: 'items',
+    message: `cannot key ${describeSource(item as ImageSource)}`,
+  });
 }
 
 function sourceOf(item: EncodeItem): ImageSource {
@@ -71,12 +75,23 @@ function sourceOf(item: EncodeItem): ImageSource {
 export async function encodeImages(options: EncodeImagesOptions): Promise<EncodeResult> {
   const { model, items, cache, onProgress, signal } = options;
   const fn = 'encodeImages';
-  if (!Array.isArray(items)) throw new InvalidArgumentError({ functionName: fn, argument: 'items', message: 'expected an array of images' });
+  if (!Array.isArray(items))
+    throw new InvalidArgumentError({ functionName: fn, argument: 'items', message: 'expected an array of images' });
   const mode = checkOneOf(options.mode, PREPROCESS_MODES, { functionName: fn, argument: 'mode' });
   const resizer = checkOneOf(options.resizer ?? 'pil', RESIZERS, { functionName: fn, argument: 'resizer' });
   const batchSize = options.batchSize ?? 32;
-  if (!Number.isInteger(batchSize) || batchSize <= 0) throw new InvalidArgumentError({ functionName: fn, argument: 'batchSize', message: `must be a positive integer, got ${batchSize}` });
-  if (options.keys && options.keys.length !== items.length) throw new InvalidArgumentError({ functionName: fn, argument: 'keys', message: `${options.keys.length} keys for ${items.length} items` });
+  if (!Number.isInteger(batchSize) || batchSize <= 0)
+    throw new InvalidArgumentError({
+      functionName: fn,
+      argument: 'batchSize',
+      message: `must be a positive integer, got ${batchSize}`,
+    });
+  if (options.keys && options.keys.length !== items.length)
+    throw new InvalidArgumentError({
+      functionName: fn,
+      argument: 'keys',
+      message: `${options.keys.length} keys for ${items.length} items`,
+    });
   const d = model.embeddingDim;
   const out = new Float32Array(items.length * d);
   const keys = options.keys ? [...options.keys] : items.map(contentKey);
@@ -88,7 +103,13 @@ export async function encodeImages(options: EncodeImagesOptions): Promise<Encode
     let miss = false;
     for (const i of window) {
       const hit = cache?.get(keys[i]!, d);
-      if (hit) { out.set(hit, i * d); cached++; } else { miss = true; missing.add(i); }
+      if (hit) {
+        out.set(hit, i * d);
+        cached++;
+      } else {
+        miss = true;
+        missing.add(i);
+      }
     }
     if (miss) batches.push(window);
   }
@@ -102,7 +123,9 @@ export async function encodeImages(options: EncodeImagesOptions): Promise<Encode
     const k = turn++ % 2;
     buffers[k] ??= new Float32Array(Math.min(batchSize, items.length) * 3 * crop * crop);
     const out = { out: buffers[k] };
-    return options.preprocessPool ? options.preprocessPool.run(sources, mode, model.preprocessor, resizer, out) : preprocessImages(sources, mode, model.preprocessor, resizer, out);
+    return options.preprocessPool
+      ? options.preprocessPool.run(sources, mode, model.preprocessor, resizer, out)
+      : preprocessImages(sources, mode, model.preprocessor, resizer, out);
   };
   let next = batches.length > 0 ? prep(batches[0]!) : undefined;
   next?.catch(() => undefined);

@@ -9,12 +9,25 @@ export type { ModelEnvironment } from './env.js';
 export { configureModels, getModelEnvironment } from './env.js';
 export type { ClipDtype, LoadClipOptions, ClipModel } from './clip.js';
 export { loadClip, loadClipTokenizer, CLIP_DTYPES } from './clip.js';
-export type { ClipSource as ClipModelSource, ClipBackend, ClipWeightsBundle, LoadWeightsOptions } from './clip-source.js';
+export type {
+  ClipSource as ClipModelSource,
+  ClipBackend,
+  ClipWeightsBundle,
+  LoadWeightsOptions,
+} from './clip-source.js';
 export { resolveClipSource, loadClipWeights, withImageSize } from './clip-source.js';
 export type { Tensor3D, ClipGradientModelOptions, VisionResiduals } from './clip-gradients.js';
 export { ClipGradientModel, defaultWeightsIn, eotPositions } from './clip-gradients.js';
 export type { Resizer, ImageSource } from './preprocess.js';
-export { DECODER_VERSION, RESIZERS, decodeImage, pillowCmykToRgb, preprocessImages, preprocessImageInto, describeSource } from './preprocess.js';
+export {
+  DECODER_VERSION,
+  RESIZERS,
+  decodeImage,
+  pillowCmykToRgb,
+  preprocessImages,
+  preprocessImageInto,
+  describeSource,
+} from './preprocess.js';
 export type { EncodeItem, EncodeImagesOptions, EncodeResult } from './extract.js';
 export { encodeImages, contentKey } from './extract.js';
 export { createPreprocessPool, PreprocessWorkerError, type PreprocessPool } from './preprocess-pool.js';

@@ -17,7 +17,12 @@ interface WasmJpegDecoder {
   getFrameInfo(): { width: number; height: number; componentCount: number; bitsPerSample: number };
 }
 
-type Factory = (options: { instantiateWasm: (imports: Record<string, Record<string, unknown>>, receive: (instance: unknown, module: unknown) => unknown) => unknown }) => Promise<{ JPEGDecoder: new () => WasmJpegDecoder }>;
+type Factory = (options: {
+  instantiateWasm: (
+    imports: Record<string, Record<string, unknown>>,
+    receive: (instance: unknown, module: unknown) => unknown,
+  ) => unknown;
+}) => Promise<{ JPEGDecoder: new () => WasmJpegDecoder }>;
 
 /** The compiled module (compiled once per thread, about 20 ms); instances are cheap. */
 let compiled: { factory: Factory; module: object; api: WasmApi } | undefined;
@@ -42,10 +47,16 @@ function jpegDecoder(): Promise<WasmJpegDecoder> {
         const wasm = readFileSync(packageResolve('@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasm'));
         const api = wasmApi();
         if (!api) throw new Error('this runtime has no WebAssembly');
-        compiled = { factory: packageRequire('@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs') as Factory, module: new api.Module(wasm), api };
+        compiled = {
+          factory: packageRequire('@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs') as Factory,
+          module: new api.Module(wasm),
+          api,
+        };
       }
       const { factory, module, api } = compiled;
-      const m = await factory({ instantiateWasm: (imports, receive) => receive(new api.Instance(module, imports), module) });
+      const m = await factory({
+        instantiateWasm: (imports, receive) => receive(new api.Instance(module, imports), module),
+      });
       current = new m.JPEGDecoder();
       instances++;
       return current;

@@ -14,7 +14,10 @@ const ref = loadReferences();
 const tiny = sharedPath('fixtures', 'tiny-clip');
 const expected = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8'));
 const pixelsFile = readFileSync(sharedPath('fixtures', 'references', 'pixel_values.f32'));
-const pixels = tensor<'R4'>(new Float32Array(pixelsFile.buffer.slice(pixelsFile.byteOffset, pixelsFile.byteOffset + pixelsFile.byteLength)), [2, 3, 224, 224]);
+const pixels = tensor<'R4'>(
+  new Float32Array(pixelsFile.buffer.slice(pixelsFile.byteOffset, pixelsFile.byteOffset + pixelsFile.byteLength)),
+  [2, 3, 224, 224],
+);
 
 describe('OpenAI CLIP checkpoints (state dict and TorchScript archive) through the restricted unpickler', () => {
   it('reads the same tensors from torch.save(state_dict) and torch.jit.save', () => {
@@ -23,7 +26,8 @@ describe('OpenAI CLIP checkpoints (state dict and TorchScript archive) through t
     expect(sd.kind).toBe('state-dict');
     expect(jit.kind).toBe('torchscript');
     expect(Object.keys(jit.tensors).sort()).toEqual(Object.keys(sd.tensors).sort());
-    for (const k of ['visual.conv1.weight', 'transformer.resblocks.1.attn.in_proj_weight', 'text_projection']) expect(Buffer.from(jit.tensors[k]!.data.buffer).equals(Buffer.from(sd.tensors[k]!.data.buffer))).toBe(true);
+    for (const k of ['visual.conv1.weight', 'transformer.resblocks.1.attn.in_proj_weight', 'text_projection'])
+      expect(Buffer.from(jit.tensors[k]!.data.buffer).equals(Buffer.from(sd.tensors[k]!.data.buffer))).toBe(true);
     expect(sd.tensors['visual.proj']!.dims).toEqual([48, 24]);
   });
 
@@ -34,7 +38,9 @@ describe('OpenAI CLIP checkpoints (state dict and TorchScript archive) through t
         expect(clip.runtime).toBe('graphs');
         expect(clip.embeddingDim).toBe(24);
         expect(maxAbsDiff((await clip.encodePixels(pixels)).data, ref.vision.image_embeds.flat())).toBeLessThan(1e-4);
-        expect(maxAbsDiff((await clip.encodeTexts(ref.text.prompts)).data, ref.text.text_embeds.flat())).toBeLessThan(1e-4);
+        expect(maxAbsDiff((await clip.encodeTexts(ref.text.prompts)).data, ref.text.text_embeds.flat())).toBeLessThan(
+          1e-4,
+        );
         expect(clip.contentFingerprint()).toMatch(/^[0-9a-f]{64}$/);
       } finally {
         await clip.dispose();
@@ -47,29 +53,45 @@ describe('OpenAI CLIP checkpoints (state dict and TorchScript archive) through t
     try {
       expect(clip.runtime).toBe('graphs');
       expect(maxAbsDiff((await clip.encodePixels(pixels)).data, ref.vision.image_embeds.flat())).toBeLessThan(1e-4);
-      expect(maxAbsDiff((await clip.encodeTexts(ref.text.prompts)).data, ref.text.text_embeds.flat())).toBeLessThan(1e-4);
-      await expect(loadClip({ model: tiny, backend: 'graphs', dtype: 'fp16' })).rejects.toThrow(/'graphs' runtime .* computes in fp32/);
+      expect(maxAbsDiff((await clip.encodeTexts(ref.text.prompts)).data, ref.text.text_embeds.flat())).toBeLessThan(
+        1e-4,
+      );
+      await expect(loadClip({ model: tiny, backend: 'graphs', dtype: 'fp16' })).rejects.toThrow(
+        /'graphs' runtime .* computes in fp32/,
+      );
     } finally {
       await clip.dispose();
     }
   });
 
-  it('float16 TorchScript weights (as OpenAI releases them) give PyTorch\'s fp16-weight embeddings', async () => {
-    const clip = await loadClip({ model: join(dir, 'openai-tiny-jit-fp16.pt'), tokenizer: tiny, numHeads: expected.heads });
+  it("float16 TorchScript weights (as OpenAI releases them) give PyTorch's fp16-weight embeddings", async () => {
+    const clip = await loadClip({
+      model: join(dir, 'openai-tiny-jit-fp16.pt'),
+      tokenizer: tiny,
+      numHeads: expected.heads,
+    });
     try {
       expect(maxAbsDiff((await clip.encodePixels(pixels)).data, expected.fp16.image_embeds.flat())).toBeLessThan(1e-4);
-      expect(maxAbsDiff((await clip.encodeTexts(ref.text.prompts)).data, expected.fp16.text_embeds.flat())).toBeLessThan(1e-4);
+      expect(
+        maxAbsDiff((await clip.encodeTexts(ref.text.prompts)).data, expected.fp16.text_embeds.flat()),
+      ).toBeLessThan(1e-4);
     } finally {
       await clip.dispose();
     }
   });
 
   it('gives HESP its gradients from a .pt checkpoint (vision VJP vs PyTorch autograd)', async () => {
-    const m = await ClipGradientModel.load(join(dir, 'openai-tiny-jit.pt'), { tokenizer: tiny, numHeads: expected.heads });
+    const m = await ClipGradientModel.load(join(dir, 'openai-tiny-jit.pt'), {
+      tokenizer: tiny,
+      numHeads: expected.heads,
+    });
     try {
       const g = readFileSync(sharedPath('fixtures', 'references', 'grad_pixel_values.f32'));
       const want = new Float32Array(g.buffer.slice(g.byteOffset, g.byteOffset + g.byteLength));
-      const r = await m.visionVjp(pixels, tensor<'R2'>(Float32Array.from(ref.vision.cotangent_v.flat() as number[]), [2, 24]));
+      const r = await m.visionVjp(
+        pixels,
+        tensor<'R2'>(Float32Array.from(ref.vision.cotangent_v.flat() as number[]), [2, 24]),
+      );
       const scale = want.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
       expect(maxAbsDiff(r.gradPixels.data, want) / scale).toBeLessThan(1e-4);
     } finally {
@@ -77,16 +99,36 @@ describe('OpenAI CLIP checkpoints (state dict and TorchScript archive) through t
     }
   });
 
-  it('infers heads as width / 64 (OpenAI\'s rule) and says what to pass when that fails', () => {
+  it("infers heads as width / 64 (OpenAI's rule) and says what to pass when that fails", () => {
     const sd = readTorchCheckpointFile(join(dir, 'openai-tiny-state-dict.pt')).tensors;
-    expect(() => openaiClipToHf(sd, { file: 'tiny.pt' })).toThrow(/tiny\.pt: cannot infer the vision head count: width 48 is not a multiple of 64 \(OpenAI's rule\); pass numHeads\.vision/);
+    expect(() => openaiClipToHf(sd, { file: 'tiny.pt' })).toThrow(
+      /tiny\.pt: cannot infer the vision head count: width 48 is not a multiple of 64 \(OpenAI's rule\); pass numHeads\.vision/,
+    );
     const { arch } = openaiClipToHf(sd, { file: 'tiny.pt', numHeads: { vision: 2, text: 2 } });
-    expect(arch.vision).toMatchObject({ hiddenSize: 48, numLayers: 2, numHeads: 2, intermediateSize: 96, patchSize: 32, imageSize: 224, projectionDim: 24 });
-    expect(arch.text).toMatchObject({ hiddenSize: 32, numLayers: 2, numHeads: 2, intermediateSize: 64, maxPositions: 77 });
+    expect(arch.vision).toMatchObject({
+      hiddenSize: 48,
+      numLayers: 2,
+      numHeads: 2,
+      intermediateSize: 96,
+      patchSize: 32,
+      imageSize: 224,
+      projectionDim: 24,
+    });
+    expect(arch.text).toMatchObject({
+      hiddenSize: 32,
+      numLayers: 2,
+      numHeads: 2,
+      intermediateSize: 64,
+      maxPositions: 77,
+    });
     // a ViT-B/32-shaped block (width 768) infers 12 heads; a ResNet checkpoint is refused by name
     const w = (dims: number[]) => ({ dims, data: new Float32Array(dims.reduce((a, b) => a * b, 1)) });
     const b32 = { ...sd, 'visual.conv1.weight': w([768, 3, 32, 32]) };
-    expect(() => openaiClipToHf(b32, { file: 'b32.pt', numHeads: { text: 2 } })).toThrow(/in_proj_weight.*expected \[2304, 768\]/);
-    expect(() => openaiClipToHf({ 'visual.layer1.0.conv1.weight': w([1]) }, { file: 'rn50.pt' })).toThrow(/rn50\.pt: a ResNet CLIP .* only ViT backbones/);
+    expect(() => openaiClipToHf(b32, { file: 'b32.pt', numHeads: { text: 2 } })).toThrow(
+      /in_proj_weight.*expected \[2304, 768\]/,
+    );
+    expect(() => openaiClipToHf({ 'visual.layer1.0.conv1.weight': w([1]) }, { file: 'rn50.pt' })).toThrow(
+      /rn50\.pt: a ResNet CLIP .* only ViT backbones/,
+    );
   });
 });

@@ -22,14 +22,19 @@ export function decodePngJs(bytes: Uint8Array): DecodedImage | undefined {
   const { width, height, channels, depth, palette } = png;
   const n = width * height;
   const src = png.data;
-  if (depth !== 8 || !(src instanceof Uint8Array || src instanceof Uint8ClampedArray) || src.length !== n * channels) return undefined;
+  if (depth !== 8 || !(src instanceof Uint8Array || src instanceof Uint8ClampedArray) || src.length !== n * channels)
+    return undefined;
   if (palette) {
     if (channels !== 1) return undefined;
     const out = new Uint8Array(n * 3);
     for (let p = 0; p < n; p++) {
       const i = src[p]!;
       const c = palette[i];
-      if (c) { out[3 * p] = c[0]!; out[3 * p + 1] = c[1]!; out[3 * p + 2] = c[2]!; }
+      if (c) {
+        out[3 * p] = c[0]!;
+        out[3 * p + 1] = c[1]!;
+        out[3 * p + 2] = c[2]!;
+      }
       // past a short PLTE, Pillow's palette keeps its initial grey ramp: (i, i, i)
       else out[3 * p] = out[3 * p + 1] = out[3 * p + 2] = i;
     }

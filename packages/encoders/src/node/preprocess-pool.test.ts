@@ -9,7 +9,12 @@ import { preprocessImages } from './preprocess.js';
 import { createPreprocessPool } from './preprocess-pool.js';
 
 const fer = sharedPath('data', 'fer2013-privatetest');
-const paths = ['angry', 'happy', 'surprise'].flatMap((c) => readdirSync(join(fer, c)).sort().slice(0, 7).map((f) => join(fer, c, f)));
+const paths = ['angry', 'happy', 'surprise'].flatMap((c) =>
+  readdirSync(join(fer, c))
+    .sort()
+    .slice(0, 7)
+    .map((f) => join(fer, c, f)),
+);
 const pool = createPreprocessPool({ workers: 2 });
 afterAll(() => pool.close());
 
@@ -17,12 +22,13 @@ describe('preprocessing worker pool', () => {
   it('gives the same bytes as preprocessImages in both modes and both resizers, for files, buffers and raw RGB', async () => {
     const rgb = { rgb: Uint8Array.from({ length: 30 * 20 * 3 }, (_, i) => (i * 13) % 256), width: 30, height: 20 };
     const sources = [...paths, rgb];
-    for (const mode of ['exp-clip', 'clip'] as const) for (const resizer of ['pil', 'sharp'] as const) {
-      const a = await preprocessImages(sources, mode, undefined, resizer);
-      const b = await pool.run(sources, mode, undefined, resizer);
-      expect(b.dims).toEqual([22, 3, 224, 224]);
-      expect(Buffer.from(b.data.buffer).equals(Buffer.from(a.data.buffer))).toBe(true);
-    }
+    for (const mode of ['exp-clip', 'clip'] as const)
+      for (const resizer of ['pil', 'sharp'] as const) {
+        const a = await preprocessImages(sources, mode, undefined, resizer);
+        const b = await pool.run(sources, mode, undefined, resizer);
+        expect(b.dims).toEqual([22, 3, 224, 224]);
+        expect(Buffer.from(b.data.buffer).equals(Buffer.from(a.data.buffer))).toBe(true);
+      }
   }, 60_000);
   it('rejects with the failing file named, and keeps working afterwards', async () => {
     const bad = join(mkdtempSync(join(tmpdir(), 'vlfer-pool-')), 'broken.png');
@@ -30,7 +36,7 @@ describe('preprocessing worker pool', () => {
     await expect(pool.run([paths[0]!, bad], 'exp-clip')).rejects.toThrow(/broken\.png: cannot decode image/);
     expect((await pool.run(paths.slice(0, 3), 'exp-clip')).dims[0]).toBe(3);
   });
-  it('writes into a caller\'s buffer and reuses its shared buffers from batch to batch without stale pixels', async () => {
+  it("writes into a caller's buffer and reuses its shared buffers from batch to batch without stale pixels", async () => {
     const out = new Float32Array(22 * 3 * 224 * 224).fill(7);
     const batches = [paths.slice(0, 8), paths.slice(8, 11), paths.slice(11, 21), paths.slice(3, 4)];
     for (const batch of batches) {
@@ -40,7 +46,9 @@ describe('preprocessing worker pool', () => {
       expect(Buffer.from(got.data.buffer, 0, got.data.byteLength).equals(Buffer.from(want.data.buffer))).toBe(true);
     }
     expect(out[out.length - 1]).toBe(7);
-    await expect(pool.run(paths.slice(0, 2), 'clip', undefined, 'pil', { out: new Float32Array(10) })).rejects.toThrow(/out.*at least 2·3·224·224 = 301056 values, got 10 values/);
+    await expect(pool.run(paths.slice(0, 2), 'clip', undefined, 'pil', { out: new Float32Array(10) })).rejects.toThrow(
+      /out.*at least 2·3·224·224 = 301056 values, got 10 values/,
+    );
   }, 60_000);
   it('checks its arguments and refuses work once closed', async () => {
     expect(() => createPreprocessPool({ workers: 0 })).toThrow(/workers.*positive integer, got 0/);

@@ -16,7 +16,13 @@ export interface PreprocessPool {
    * @param options.out where to write the pixels (at least batch·3·crop·crop values), as `preprocessImages` takes it
    * @returns pixel values [batch, 3, crop, crop], identical to `preprocessImages(sources, mode, config, resizer)`
    */
-  run(sources: readonly ImageSource[], mode: PreprocessMode, config?: ClipPreprocessorConfig, resizer?: Resizer, options?: { out?: Float32Array }): Promise<Tensor4D>;
+  run(
+    sources: readonly ImageSource[],
+    mode: PreprocessMode,
+    config?: ClipPreprocessorConfig,
+    resizer?: Resizer,
+    options?: { out?: Float32Array },
+  ): Promise<Tensor4D>;
   /** stop the workers; pending batches reject */
   close(): Promise<void>;
 }
@@ -38,7 +44,9 @@ function workerSpec(): { entry: URL | string; options: WorkerOptions } {
     return { entry: join(root, 'dist', 'node', 'preprocess-worker.cjs'), options: {} };
   }
   // the ESM build of tsx's register API (its package exports give require() the CJS one)
-  const tsxApi = pathToFileURL(join(dirname(packageResolve('tsx/package.json')), 'dist', 'esm', 'api', 'index.mjs')).href;
+  const tsxApi = pathToFileURL(
+    join(dirname(packageResolve('tsx/package.json')), 'dist', 'esm', 'api', 'index.mjs'),
+  ).href;
   const body = new URL('./preprocess-worker.ts', thisFile).href;
   const code = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(body)}); }).catch((e) => { process.nextTick(() => { throw e; }); });`;
   return { entry: code, options: { eval: true, execArgv: ['--conditions=@vlfer/source'] } };
@@ -51,7 +59,12 @@ function workerSpec(): { entry: URL | string; options: WorkerOptions } {
  */
 export function createPreprocessPool(options: { workers?: number } = {}): PreprocessPool {
   const size = options.workers ?? Math.max(1, availableParallelism() - 1);
-  if (!Number.isInteger(size) || size < 1) throw new InvalidArgumentError({ functionName: 'createPreprocessPool', argument: 'workers', message: `must be a positive integer, got ${size}` });
+  if (!Number.isInteger(size) || size < 1)
+    throw new InvalidArgumentError({
+      functionName: 'createPreprocessPool',
+      argument: 'workers',
+      message: `must be a positive integer, got ${size}`,
+    });
   const spec = workerSpec();
   const pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   let nextId = 0;
@@ -75,25 +88,36 @@ export function createPreprocessPool(options: { workers?: number } = {}): Prepro
       else p?.resolve();
     });
     w.on('error', (e) => fail(new PreprocessWorkerError(`preprocess worker crashed: ${e.message}`, { cause: e })));
-    w.on('exit', (code) => { if (!closed) fail(new PreprocessWorkerError(`preprocess worker exited with code ${code}`)); });
+    w.on('exit', (code) => {
+      if (!closed) fail(new PreprocessWorkerError(`preprocess worker exited with code ${code}`));
+    });
     busy.set(w, 0);
     w.unref();
     return w;
   });
-  const post = (w: Worker, job: Omit<PreprocessJob, 'id'>) => new Promise<void>((resolve, reject) => {
-    if (failure) { reject(failure); return; }
-    const id = nextId++;
-    pending.set(id, { resolve, reject });
-    busy.set(w, busy.get(w)! + 1);
-    w.ref();
-    w.postMessage({ ...job, id });
-  });
+  const post = (w: Worker, job: Omit<PreprocessJob, 'id'>) =>
+    new Promise<void>((resolve, reject) => {
+      if (failure) {
+        reject(failure);
+        return;
+      }
+      const id = nextId++;
+      pending.set(id, { resolve, reject });
+      busy.set(w, busy.get(w)! + 1);
+      w.ref();
+      w.postMessage({ ...job, id });
+    });
   // shared buffers of finished batches, reused: a fresh one per batch cost more in page faults than the work
   const free: SharedArrayBuffer[] = [];
   return {
     size,
     async run(sources, mode, config = OPENAI_CLIP_PREPROCESSOR, resizer = 'pil', options = {}) {
-      if (closed) throw new InvalidArgumentError({ functionName: 'PreprocessPool.run', argument: 'this', message: 'the pool is closed' });
+      if (closed)
+        throw new InvalidArgumentError({
+          functionName: 'PreprocessPool.run',
+          argument: 'this',
+          message: 'the pool is closed',
+        });
       const c = config.cropSize;
       const per = 3 * c * c;
       const data = pixelsOut(options.out, sources.length, c, 'PreprocessPool.run');
@@ -102,7 +126,16 @@ export function createPreprocessPool(options: { workers?: number } = {}): Prepro
       const chunk = Math.ceil(sources.length / size);
       const jobs: Promise<void>[] = [];
       for (let k = 0; k * chunk < sources.length; k++) {
-        jobs.push(post(workers[k]!, { sources: sources.slice(k * chunk, (k + 1) * chunk) as ImageSource[], mode, config, resizer, buffer, offset: k * chunk * per }));
+        jobs.push(
+          post(workers[k]!, {
+            sources: sources.slice(k * chunk, (k + 1) * chunk) as ImageSource[],
+            mode,
+            config,
+            resizer,
+            buffer,
+            offset: k * chunk * per,
+          }),
+        );
       }
       // on failure the buffer is dropped, not reused: another slice may still be writing into it
       await Promise.all(jobs);

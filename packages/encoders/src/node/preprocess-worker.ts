@@ -6,15 +6,32 @@ import { parentPort } from 'node:worker_threads';
 import type { ClipPreprocessorConfig, PreprocessMode } from '../preprocess.js';
 import { preprocessImageInto, type ImageSource, type Resizer } from './preprocess.js';
 
-export interface PreprocessJob { id: number; sources: ImageSource[]; mode: PreprocessMode; config: ClipPreprocessorConfig; resizer: Resizer; buffer: SharedArrayBuffer; offset: number }
+export interface PreprocessJob {
+  id: number;
+  sources: ImageSource[];
+  mode: PreprocessMode;
+  config: ClipPreprocessorConfig;
+  resizer: Resizer;
+  buffer: SharedArrayBuffer;
+  offset: number;
+}
 
 if (!parentPort) throw new Error('preprocess-worker must run in a worker thread (createPreprocessPool starts it)');
 const port = parentPort;
 port.on('message', (job: PreprocessJob) => {
   const out = new Float32Array(job.buffer);
   const per = 3 * job.config.cropSize * job.config.cropSize;
-  Promise.all(job.sources.map((s, i) => preprocessImageInto(s, job.mode, job.config, out, job.offset + i * per, job.resizer))).then(
+  Promise.all(
+    job.sources.map((s, i) => preprocessImageInto(s, job.mode, job.config, out, job.offset + i * per, job.resizer)),
+  ).then(
     () => port.postMessage({ id: job.id }),
-    (error: unknown) => port.postMessage({ id: job.id, error: error instanceof Error ? { name: error.name, message: error.message } : { name: 'Error', message: String(error) } }),
+    (error: unknown) =>
+      port.postMessage({
+        id: job.id,
+        error:
+          error instanceof Error
+            ? { name: error.name, message: error.message }
+            : { name: 'Error', message: String(error) },
+      }),
   );
 });

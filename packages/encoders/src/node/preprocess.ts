@@ -3,7 +3,16 @@ import sharp, { type Sharp } from 'sharp';
 import { checkOneOf, DataFormatError, InvalidArgumentError, VlferError, type Tensor4D } from '@vlfer/core';
 import { decodeJpegWasm } from './jpeg.js';
 import { decodePngJs } from './png.js';
-import { OPENAI_CLIP_PREPROCESSOR, PREPROCESS_MODES, preprocessRgb, resizedSize, type ClipAugmentation, type ClipPreprocessorConfig, type DecodedImage, type PreprocessMode } from '../preprocess.js';
+import {
+  OPENAI_CLIP_PREPROCESSOR,
+  PREPROCESS_MODES,
+  preprocessRgb,
+  resizedSize,
+  type ClipAugmentation,
+  type ClipPreprocessorConfig,
+  type DecodedImage,
+  type PreprocessMode,
+} from '../preprocess.js';
 
 /**
  * Who resizes: `'pil'` (default) — a bit-exact port of Pillow's resampling, so pixel values equal what the
@@ -43,13 +52,33 @@ function toSharp(src: ImageSource): Sharp {
   if (typeof src === 'string') return sharp(src, DECODE);
   if (src instanceof Uint8Array) return sharp(src, DECODE);
   if ('path' in src) {
-    if (typeof src.path !== 'string') throw new InvalidArgumentError({ functionName: 'preprocessImages', argument: 'source.path', message: `expected a file path string, got ${typeof src.path}` });
+    if (typeof src.path !== 'string')
+      throw new InvalidArgumentError({
+        functionName: 'preprocessImages',
+        argument: 'source.path',
+        message: `expected a file path string, got ${typeof src.path}`,
+      });
     return sharp(src.path, DECODE);
   }
-  if (!(src.rgb instanceof Uint8Array) || !Number.isInteger(src.width) || !Number.isInteger(src.height) || src.width <= 0 || src.height <= 0) {
-    throw new InvalidArgumentError({ functionName: 'preprocessImages', argument: 'source', message: 'expected a path, { path }, an encoded image buffer, or { rgb: Uint8Array, width, height }' });
+  if (
+    !(src.rgb instanceof Uint8Array) ||
+    !Number.isInteger(src.width) ||
+    !Number.isInteger(src.height) ||
+    src.width <= 0 ||
+    src.height <= 0
+  ) {
+    throw new InvalidArgumentError({
+      functionName: 'preprocessImages',
+      argument: 'source',
+      message: 'expected a path, { path }, an encoded image buffer, or { rgb: Uint8Array, width, height }',
+    });
   }
-  if (src.rgb.length !== src.width * src.height * 3) throw new InvalidArgumentError({ functionName: 'preprocessImages', argument: 'source.rgb', message: `length ${src.rgb.length} is not width·height·3 = ${src.width * src.height * 3}` });
+  if (src.rgb.length !== src.width * src.height * 3)
+    throw new InvalidArgumentError({
+      functionName: 'preprocessImages',
+      argument: 'source.rgb',
+      message: `length ${src.rgb.length} is not width·height·3 = ${src.width * src.height * 3}`,
+    });
   return sharp(src.rgb, { raw: { width: src.width, height: src.height, channels: 3 } });
 }
 
@@ -60,7 +89,10 @@ function toSharp(src: ImageSource): Sharp {
 export function pillowCmykToRgb(cmyk: Uint8Array): Uint8Array {
   const n = cmyk.length / 4;
   const out = new Uint8Array(n * 3);
-  const muldiv255 = (a: number, b: number) => { const t = a * b + 128; return ((t >> 8) + t) >> 8; };
+  const muldiv255 = (a: number, b: number) => {
+    const t = a * b + 128;
+    return ((t >> 8) + t) >> 8;
+  };
   for (let i = 0; i < n; i++) {
     const nk = 255 - cmyk[4 * i + 3]!;
     for (let c = 0; c < 3; c++) out[3 * i + c] = Math.max(0, Math.min(255, nk - muldiv255(cmyk[4 * i + c]!, nk)));
@@ -101,18 +133,33 @@ export async function decodeImage(src: ImageSource): Promise<DecodedImage> {
     // call. Above the size limits libvips' SIMD and threads win, and WebAssembly memory would grow for good.
     const plain = plainEightBit(input);
     const pixels = plain ? plain.width * plain.height : 0;
-    const fast = plain?.kind === 'jpeg' && pixels <= JPEG_WASM_MAX_PIXELS ? await decodeJpegWasm(input) : plain?.kind === 'png' && pixels <= PNG_JS_MAX_PIXELS ? decodePngJs(input) : undefined;
+    const fast =
+      plain?.kind === 'jpeg' && pixels <= JPEG_WASM_MAX_PIXELS
+        ? await decodeJpegWasm(input)
+        : plain?.kind === 'png' && pixels <= PNG_JS_MAX_PIXELS
+          ? decodePngJs(input)
+          : undefined;
     if (fast) return fast;
     if (plain) {
       const r = await toSharp(input).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-      if (r.info.channels === 1 || r.info.channels === 3) return { data: new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength), width: r.info.width, height: r.info.height, channels: r.info.channels };
+      if (r.info.channels === 1 || r.info.channels === 3)
+        return {
+          data: new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength),
+          width: r.info.width,
+          height: r.info.height,
+          channels: r.info.channels,
+        };
     }
     let img = toSharp(input);
     const meta = await img.metadata();
     if (!meta.width || !meta.height) throw new Error('image has no size');
     const { width, height } = meta;
     if (meta.space === 'cmyk') {
-      const r = await toSharp(input).pipelineColourspace('cmyk').toColourspace('cmyk').raw().toBuffer({ resolveWithObject: true });
+      const r = await toSharp(input)
+        .pipelineColourspace('cmyk')
+        .toColourspace('cmyk')
+        .raw()
+        .toBuffer({ resolveWithObject: true });
       if (r.info.channels !== 4) throw new Error(`CMYK image decoded to ${r.info.channels} channels`);
       return { data: pillowCmykToRgb(r.data), width, height, channels: 3 };
     }
@@ -120,7 +167,10 @@ export async function decodeImage(src: ImageSource): Promise<DecodedImage> {
       // the PNG colour type (IHDR): 0 grey, 4 grey+alpha, 2 RGB, 6 RGBA; libvips adds an alpha band for tRNS
       const colourType = input[25];
       const grey = colourType === 0 || colourType === 4;
-      const r = await toSharp(input).toColourspace(grey ? 'grey16' : 'rgb16').raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
+      const r = await toSharp(input)
+        .toColourspace(grey ? 'grey16' : 'rgb16')
+        .raw({ depth: 'ushort' })
+        .toBuffer({ resolveWithObject: true });
       const v = new Uint16Array(r.data.buffer, r.data.byteOffset, r.data.byteLength / 2);
       const ch = r.info.channels;
       const keep = grey ? 1 : 3;
@@ -141,10 +191,19 @@ export async function decodeImage(src: ImageSource): Promise<DecodedImage> {
     const r = await img.raw().toBuffer({ resolveWithObject: true });
     const channels = r.info.channels;
     if (channels !== 1 && channels !== 3) throw new Error(`decoded to ${channels} channels`);
-    return { data: new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength), width: r.info.width, height: r.info.height, channels };
+    return {
+      data: new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength),
+      width: r.info.width,
+      height: r.info.height,
+      channels,
+    };
   } catch (error) {
     if (error instanceof InvalidArgumentError || error instanceof VlferError) throw error;
-    throw new DataFormatError({ file: name, message: `cannot decode image (${(error as Error).message})`, cause: error });
+    throw new DataFormatError({
+      file: name,
+      message: `cannot decode image (${(error as Error).message})`,
+      cause: error,
+    });
   }
 }
 
@@ -163,15 +222,23 @@ function plainEightBit(b: Uint8Array): { kind: 'jpeg' | 'png'; width: number; he
   const u16 = (p: number) => (b[p]! << 8) | b[p + 1]!;
   if (b.length > 26 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) {
     // IHDR: width, height (big-endian u32), bit depth
-    return b[24]! <= 8 ? { kind: 'png', width: u16(16) * 65536 + u16(18), height: u16(20) * 65536 + u16(22) } : undefined;
+    return b[24]! <= 8
+      ? { kind: 'png', width: u16(16) * 65536 + u16(18), height: u16(20) * 65536 + u16(22) }
+      : undefined;
   }
   if (b.length < 4 || b[0] !== 0xff || b[1] !== 0xd8) return undefined;
   let p = 2;
   while (p + 9 < b.length && b[p] === 0xff) {
     const m = b[p + 1]!;
     // SOFn: precision, height, width, components
-    if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) return b[p + 4] === 8 && (b[p + 9] === 1 || b[p + 9] === 3) ? { kind: 'jpeg', width: u16(p + 7), height: u16(p + 5) } : undefined;
-    if (m === 0xd8 || (m >= 0xd0 && m <= 0xd7) || m === 0x01) { p += 2; continue; }
+    if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc)
+      return b[p + 4] === 8 && (b[p + 9] === 1 || b[p + 9] === 3)
+        ? { kind: 'jpeg', width: u16(p + 7), height: u16(p + 5) }
+        : undefined;
+    if (m === 0xd8 || (m >= 0xd0 && m <= 0xd7) || m === 0x01) {
+      p += 2;
+      continue;
+    }
     if (m === 0xda) return undefined;
     p += 2 + u16(p + 2);
   }
@@ -182,7 +249,15 @@ function plainEightBit(b: Uint8Array): { kind: 'jpeg' | 'png'; width: number; he
  * Decode, resize and normalise one image into `out` (CHW float32, length 3·crop·crop) at `offset`:
  * sharp decodes; `preprocessRgb` (Pillow-exact resize, optional augmentation, normalisation) does the rest.
  */
-export async function preprocessImageInto(src: ImageSource, mode: PreprocessMode, config: ClipPreprocessorConfig, out: Float32Array, offset: number, resizer: Resizer = 'pil', augmentation?: ClipAugmentation | null): Promise<void> {
+export async function preprocessImageInto(
+  src: ImageSource,
+  mode: PreprocessMode,
+  config: ClipPreprocessorConfig,
+  out: Float32Array,
+  offset: number,
+  resizer: Resizer = 'pil',
+  augmentation?: ClipAugmentation | null,
+): Promise<void> {
   checkOneOf(mode, PREPROCESS_MODES, { functionName: 'preprocessImages', argument: 'mode' });
   checkOneOf(resizer, RESIZERS, { functionName: 'preprocessImages', argument: 'resizer' });
   const name = describeSource(src);
@@ -196,14 +271,29 @@ export async function preprocessImageInto(src: ImageSource, mode: PreprocessMode
     const meta = await toSharp(src).metadata();
     if (!meta.width || !meta.height) throw new Error('image has no size');
     const [nw, nh] = resizedSize(meta.width, meta.height, mode, config);
-    const grey = typeof src === 'object' && !(src instanceof Uint8Array) && 'rgb' in src ? false : meta.channels !== undefined && meta.channels <= 2;
+    const grey =
+      typeof src === 'object' && !(src instanceof Uint8Array) && 'rgb' in src
+        ? false
+        : meta.channels !== undefined && meta.channels <= 2;
     let img = toSharp(src).removeAlpha();
     if (!grey) img = img.toColourspace('srgb');
-    const r = await img.resize(nw, nh, { fit: 'fill', kernel: mode === 'clip' ? 'cubic' : 'linear' }).raw().toBuffer({ resolveWithObject: true });
-    resized = { data: new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength), width: r.info.width, height: r.info.height, channels: r.info.channels as 1 | 3 };
+    const r = await img
+      .resize(nw, nh, { fit: 'fill', kernel: mode === 'clip' ? 'cubic' : 'linear' })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    resized = {
+      data: new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength),
+      width: r.info.width,
+      height: r.info.height,
+      channels: r.info.channels as 1 | 3,
+    };
   } catch (error) {
     if (error instanceof InvalidArgumentError) throw error;
-    throw new DataFormatError({ file: name, message: `cannot decode or resize image (${(error as Error).message})`, cause: error });
+    throw new DataFormatError({
+      file: name,
+      message: `cannot decode or resize image (${(error as Error).message})`,
+      cause: error,
+    });
   }
   preprocessRgb(resized, mode, config, out, offset, { resized: true, augmentation: augmentation ?? null, name });
 }
@@ -216,13 +306,33 @@ export async function preprocessImageInto(src: ImageSource, mode: PreprocessMode
  *   is a view of it
  * @returns [batch, 3, crop, crop]
  */
-export async function preprocessImages(sources: readonly ImageSource[], mode: PreprocessMode, config: ClipPreprocessorConfig = OPENAI_CLIP_PREPROCESSOR, resizer: Resizer = 'pil', options: { augmentations?: readonly (ClipAugmentation | null)[]; out?: Float32Array } = {}): Promise<Tensor4D> {
-  if (!Array.isArray(sources)) throw new InvalidArgumentError({ functionName: 'preprocessImages', argument: 'sources', message: 'expected an array of image sources' });
-  if (options.augmentations && options.augmentations.length !== sources.length) throw new InvalidArgumentError({ functionName: 'preprocessImages', argument: 'augmentations', message: `${options.augmentations.length} augmentations for ${sources.length} images` });
+export async function preprocessImages(
+  sources: readonly ImageSource[],
+  mode: PreprocessMode,
+  config: ClipPreprocessorConfig = OPENAI_CLIP_PREPROCESSOR,
+  resizer: Resizer = 'pil',
+  options: { augmentations?: readonly (ClipAugmentation | null)[]; out?: Float32Array } = {},
+): Promise<Tensor4D> {
+  if (!Array.isArray(sources))
+    throw new InvalidArgumentError({
+      functionName: 'preprocessImages',
+      argument: 'sources',
+      message: 'expected an array of image sources',
+    });
+  if (options.augmentations && options.augmentations.length !== sources.length)
+    throw new InvalidArgumentError({
+      functionName: 'preprocessImages',
+      argument: 'augmentations',
+      message: `${options.augmentations.length} augmentations for ${sources.length} images`,
+    });
   const c = config.cropSize;
   const per = 3 * c * c;
   const out = pixelsOut(options.out, sources.length, c, 'preprocessImages');
-  await Promise.all(sources.map((s, i) => preprocessImageInto(s, mode, config, out, i * per, resizer, options.augmentations?.[i] ?? null)));
+  await Promise.all(
+    sources.map((s, i) =>
+      preprocessImageInto(s, mode, config, out, i * per, resizer, options.augmentations?.[i] ?? null),
+    ),
+  );
   return { dtype: 'float32', data: out, dims: [sources.length, 3, c, c] };
 }
 
@@ -230,12 +340,26 @@ export async function preprocessImages(sources: readonly ImageSource[], mode: Pr
  * Where a batch's pixels go: the first count·3·crop·crop values of the caller's `out` (checked), or a new array.
  * @throws InvalidArgumentError naming `out` when it is not a Float32Array or too short
  */
-export function pixelsOut(out: Float32Array | undefined, count: number, crop: number, functionName: string): Float32Array {
+export function pixelsOut(
+  out: Float32Array | undefined,
+  count: number,
+  crop: number,
+  functionName: string,
+): Float32Array {
   const n = count * 3 * crop * crop;
   if (out === undefined) return new Float32Array(n);
   if (!(out instanceof Float32Array) || out.length < n) {
-    const got = out instanceof Float32Array ? `${out.length} values` : out === null ? 'null' : ((out as object).constructor?.name ?? typeof out);
-    throw new InvalidArgumentError({ functionName, argument: 'out', message: `expected a Float32Array of at least ${count}·3·${crop}·${crop} = ${n} values, got ${got}` });
+    const got =
+      out instanceof Float32Array
+        ? `${out.length} values`
+        : out === null
+          ? 'null'
+          : ((out as object).constructor?.name ?? typeof out);
+    throw new InvalidArgumentError({
+      functionName,
+      argument: 'out',
+      message: `expected a Float32Array of at least ${count}·3·${crop}·${crop} = ${n} values, got ${got}`,
+    });
   }
   return out.subarray(0, n);
 }

@@ -14,14 +14,22 @@ export function defaultFfmpegPath(): string {
   return (packageRequire('@ffmpeg-installer/ffmpeg') as { path: string }).path;
 }
 
-function run(cmd: string, args: string[], signal?: AbortSignal): Promise<{ stdout: Buffer; stderr: string; code: number | null }> {
+function run(
+  cmd: string,
+  args: string[],
+  signal?: AbortSignal,
+): Promise<{ stdout: Buffer; stderr: string; code: number | null }> {
   return new Promise((resolve, reject) => {
     const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(signal ? { signal } : {}) });
     const out: Buffer[] = [];
     let err = '';
     p.stdout.on('data', (c: Buffer) => out.push(c));
-    p.stderr.on('data', (c: Buffer) => { err += c.toString(); });
-    p.on('error', (e) => reject(signal?.aborted ? new AbortedError(`ffmpeg on ${args.at(-5) ?? ''}`, { cause: e }) : e));
+    p.stderr.on('data', (c: Buffer) => {
+      err += c.toString();
+    });
+    p.on('error', (e) =>
+      reject(signal?.aborted ? new AbortedError(`ffmpeg on ${args.at(-5) ?? ''}`, { cause: e }) : e),
+    );
     p.on('close', (code) => resolve({ stdout: Buffer.concat(out), stderr: err, code }));
   });
 }
@@ -38,22 +46,35 @@ export interface DecodedVideo {
  * @param options.fps resample to this frame rate first (default: the file's own frames)
  * @param options.signal kills ffmpeg when fired
  */
-export async function decodeVideo(file: string, options: { ffmpegPath?: string; fps?: number; signal?: AbortSignal } = {}): Promise<DecodedVideo> {
+export async function decodeVideo(
+  file: string,
+  options: { ffmpegPath?: string; fps?: number; signal?: AbortSignal } = {},
+): Promise<DecodedVideo> {
   const ffmpeg = options.ffmpegPath ?? defaultFfmpegPath();
   const probe = await run(ffmpeg, ['-hide_banner', '-i', file], options.signal);
   const m = /Stream #\S+.*Video:.*?, (\d{1,5})x(\d{1,5})[\s,[]/.exec(probe.stderr);
-  if (!m) throw new DataFormatError({ file, message: `ffmpeg found no video stream (${probe.stderr.split('\n').filter(Boolean).slice(-1)[0] ?? 'no output'})` });
+  if (!m)
+    throw new DataFormatError({
+      file,
+      message: `ffmpeg found no video stream (${probe.stderr.split('\n').filter(Boolean).slice(-1)[0] ?? 'no output'})`,
+    });
   const width = Number(m[1]);
   const height = Number(m[2]);
   const args = ['-hide_banner', '-loglevel', 'error', '-i', file];
   if (options.fps) args.push('-vf', `fps=${options.fps}`);
   args.push('-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
   const r = await run(ffmpeg, args, options.signal);
-  if (r.code !== 0) throw new DataFormatError({ file, message: `ffmpeg failed with code ${r.code}: ${r.stderr.trim().slice(0, 500)}` });
+  if (r.code !== 0)
+    throw new DataFormatError({ file, message: `ffmpeg failed with code ${r.code}: ${r.stderr.trim().slice(0, 500)}` });
   const frameBytes = width * height * 3;
-  if (r.stdout.length === 0 || r.stdout.length % frameBytes !== 0) throw new DataFormatError({ file, message: `ffmpeg returned ${r.stdout.length} bytes, not a multiple of one ${width}x${height} RGB frame` });
+  if (r.stdout.length === 0 || r.stdout.length % frameBytes !== 0)
+    throw new DataFormatError({
+      file,
+      message: `ffmpeg returned ${r.stdout.length} bytes, not a multiple of one ${width}x${height} RGB frame`,
+    });
   const frames: Uint8Array[] = [];
-  for (let o = 0; o < r.stdout.length; o += frameBytes) frames.push(new Uint8Array(r.stdout.buffer, r.stdout.byteOffset + o, frameBytes));
+  for (let o = 0; o < r.stdout.length; o += frameBytes)
+    frames.push(new Uint8Array(r.stdout.buffer, r.stdout.byteOffset + o, frameBytes));
   return { width, height, frames };
 }
 
@@ -93,26 +114,42 @@ export async function sampleClipFrames(clip: ClipSource, options: SampleClipOpti
   const sample = (n: number) => {
     const s = options.sampling ?? 'centre';
     if (s === 'centre') return segmentCentreIndices(n, T, { shortClip: options.shortClip ?? 'repeat-first' });
-    if (typeof s !== 'object' || !s.tsn) throw new InvalidArgumentError({ functionName: 'sampleClipFrames', argument: 'sampling', message: "expected 'centre' or { tsn: rng }" });
+    if (typeof s !== 'object' || !s.tsn)
+      throw new InvalidArgumentError({
+        functionName: 'sampleClipFrames',
+        argument: 'sampling',
+        message: "expected 'centre' or { tsn: rng }",
+      });
     return tsnTrainIndices(n, T, s.tsn, { shortClip: options.shortClip ?? 'repeat-first' });
   };
   if ('frameDir' in clip) {
     const frames = listFrames(clip.frameDir);
-    if (frames.length === 0) throw new DataFormatError({ file: clip.frameDir, message: 'frame directory holds no images' });
+    if (frames.length === 0)
+      throw new DataFormatError({ file: clip.frameDir, message: 'frame directory holds no images' });
     const indices = sample(frames.length);
     return { items: indices.map((i) => frames[i]!), indices, numFrames: frames.length };
   }
-  if (!('videoFile' in clip) || typeof clip.videoFile !== 'string') throw new InvalidArgumentError({ functionName: 'sampleClipFrames', argument: 'clip', message: 'expected { frameDir } or { videoFile }' });
+  if (!('videoFile' in clip) || typeof clip.videoFile !== 'string')
+    throw new InvalidArgumentError({
+      functionName: 'sampleClipFrames',
+      argument: 'clip',
+      message: 'expected { frameDir } or { videoFile }',
+    });
   let video: DecodedVideo;
   try {
     video = await decodeVideo(clip.videoFile, options);
   } catch (error) {
     if (error instanceof VlferError) throw error;
-    throw new VlferError(`Decoding ${clip.videoFile} with ffmpeg failed: ${(error as Error).message}`, { cause: error });
+    throw new VlferError(`Decoding ${clip.videoFile} with ffmpeg failed: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   const fileKey = hashFile(clip.videoFile);
   const indices = sample(video.frames.length);
-  const items = indices.map((i) => ({ source: { rgb: video.frames[i]!, width: video.width, height: video.height }, key: hashBytes(`${fileKey}:${options.fps ?? 'native'}:${i}`) }));
+  const items = indices.map((i) => ({
+    source: { rgb: video.frames[i]!, width: video.width, height: video.height },
+    key: hashBytes(`${fileKey}:${options.fps ?? 'native'}:${i}`),
+  }));
   return { items, indices, numFrames: video.frames.length };
 }
 
@@ -121,13 +158,29 @@ export async function sampleClipFrames(clip: ClipSource, options: SampleClipOpti
  * bilinear resize, [0, 1], not normalised) with one augmentation (flip + random sized crop) for all frames of a clip.
  * @param clips frames of each clip (`sampleClipFrames(...).items`); `augmentations` one per clip or none
  */
-export async function clipPixels(clips: readonly (readonly EncodeItem[])[], options: { mode?: PreprocessMode; config: ClipPreprocessorConfig; augmentations?: readonly (ClipAugmentation | null)[] }): Promise<Tensor4D> {
-  if (options.augmentations && options.augmentations.length !== clips.length) throw new InvalidArgumentError({ functionName: 'clipPixels', argument: 'augmentations', message: `${options.augmentations.length} augmentations for ${clips.length} clips` });
+export async function clipPixels(
+  clips: readonly (readonly EncodeItem[])[],
+  options: {
+    mode?: PreprocessMode;
+    config: ClipPreprocessorConfig;
+    augmentations?: readonly (ClipAugmentation | null)[];
+  },
+): Promise<Tensor4D> {
+  if (options.augmentations && options.augmentations.length !== clips.length)
+    throw new InvalidArgumentError({
+      functionName: 'clipPixels',
+      argument: 'augmentations',
+      message: `${options.augmentations.length} augmentations for ${clips.length} clips`,
+    });
   const sources: ImageSource[] = [];
   const augs: (ClipAugmentation | null)[] = [];
   clips.forEach((frames, c) => {
     for (const f of frames) {
-      sources.push(typeof f === 'object' && !(f instanceof Uint8Array) && 'source' in f && 'key' in f ? f.source : (f as ImageSource));
+      sources.push(
+        typeof f === 'object' && !(f instanceof Uint8Array) && 'source' in f && 'key' in f
+          ? f.source
+          : (f as ImageSource),
+      );
       augs.push(options.augmentations?.[c] ?? null);
     }
   });

@@ -11,13 +11,19 @@ if (!probe.available) console.warn(`WebGPU tests did not run: ${probe.reason}`);
 describe('WebGPU backend', () => {
   it.runIf(!probe.available)('without an adapter, device webgpu fails with a clear reason', async () => {
     expect(probe.available).toBe(false);
-    await expect(loadClip({ model: sharedPath('fixtures', 'tiny-clip'), device: 'webgpu' })).rejects.toThrow(/device 'webgpu' was requested but no WebGPU adapter is available \(.+\)\. It needs a GPU with a Vulkan driver/);
+    await expect(loadClip({ model: sharedPath('fixtures', 'tiny-clip'), device: 'webgpu' })).rejects.toThrow(
+      /device 'webgpu' was requested but no WebGPU adapter is available \(.+\)\. It needs a GPU with a Vulkan driver/,
+    );
   });
   it.runIf(probe.available)('tiny-clip image_embeds on WebGPU match PyTorch within 1e-4', async () => {
     const ref = loadReferences();
     const buf = readFileSync(sharedPath('fixtures', 'references', 'pixel_values.f32'));
     const clip = await loadClip({ model: sharedPath('fixtures', 'tiny-clip'), device: 'webgpu' });
-    const e = await clip.encodePixels({ dtype: 'float32', data: new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength)), dims: [2, 3, 224, 224] });
+    const e = await clip.encodePixels({
+      dtype: 'float32',
+      data: new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength)),
+      dims: [2, 3, 224, 224],
+    });
     expect(maxAbsDiff(e.data, ref.vision.image_embeds.flat())).toBeLessThan(1e-4);
     const t = await clip.encodeTexts(ref.text.prompts);
     expect(maxAbsDiff(t.data, ref.text.text_embeds.flat())).toBeLessThan(1e-4);

@@ -13,14 +13,22 @@ let cached: Promise<WebGpuProbe> | undefined;
  */
 export function probeWebGpu(): Promise<WebGpuProbe> {
   cached ??= (async (): Promise<WebGpuProbe> => {
-    if (!ort.listSupportedBackends().some((b) => b.name === 'webgpu')) return { available: false, reason: 'this onnxruntime-node build has no WebGPU execution provider' };
+    if (!ort.listSupportedBackends().some((b) => b.name === 'webgpu'))
+      return { available: false, reason: 'this onnxruntime-node build has no WebGPU execution provider' };
     try {
-      const bytes = buildModel({ name: 'probe', nodes: [{ op: 'Add', inputs: ['a', 'a'], outputs: ['b'] }], inputs: [{ name: 'a', type: 'float32', dims: [2] }], outputs: [{ name: 'b', type: 'float32', dims: [2] }] });
+      const bytes = buildModel({
+        name: 'probe',
+        nodes: [{ op: 'Add', inputs: ['a', 'a'], outputs: ['b'] }],
+        inputs: [{ name: 'a', type: 'float32', dims: [2] }],
+        outputs: [{ name: 'b', type: 'float32', dims: [2] }],
+      });
       const s = await ort.InferenceSession.create(bytes, { executionProviders: ['webgpu'], logSeverityLevel: 4 });
       const out = await s.run({ a: new ort.Tensor('float32', Float32Array.of(1, 2), [2]) });
       await s.release();
       const v = out.b!.data as Float32Array;
-      return v[0] === 2 && v[1] === 4 ? { available: true } : { available: false, reason: `probe graph returned [${Array.from(v).join(', ')}]` };
+      return v[0] === 2 && v[1] === 4
+        ? { available: true }
+        : { available: false, reason: `probe graph returned [${Array.from(v).join(', ')}]` };
     } catch (error) {
       // ORT prefixes the Dawn message with a source location and the failed check
       return { available: false, reason: (error as Error).message.split('\n')[0]!.replace(/^.*? was false\.\s*/, '') };
@@ -33,6 +41,8 @@ export function probeWebGpu(): Promise<WebGpuProbe> {
 export async function assertWebGpu(what: string): Promise<void> {
   const p = await probeWebGpu();
   if (!p.available) {
-    throw new VlferError(`${what}: device 'webgpu' was requested but no WebGPU adapter is available (${p.reason}). It needs a GPU with a Vulkan driver and libvulkan.so.1 (see docs: NVIDIA also needs the glvnd libraries and VK_DRIVER_FILES); use device 'cpu' otherwise.`);
+    throw new VlferError(
+      `${what}: device 'webgpu' was requested but no WebGPU adapter is available (${p.reason}). It needs a GPU with a Vulkan driver and libvulkan.so.1 (see docs: NVIDIA also needs the glvnd libraries and VK_DRIVER_FILES); use device 'cpu' otherwise.`,
+    );
   }
 }

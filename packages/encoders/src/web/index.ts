@@ -73,17 +73,41 @@ export async function hasWebGpu(): Promise<boolean> {
  */
 export async function loadWebClip(options: LoadWebClipOptions): Promise<WebClipModel> {
   const fn = 'loadWebClip';
-  if (typeof options?.model !== 'string' || options.model.length === 0) throw new InvalidArgumentError({ functionName: fn, argument: 'model', message: 'expected a served model directory name or a Hugging Face id' });
-  const device = options.device ? checkOneOf(options.device, WEB_DEVICES, { functionName: fn, argument: 'device' }) : (await hasWebGpu()) ? 'webgpu' : 'wasm';
-  if (device === 'webgpu' && !(await hasWebGpu())) throw new InvalidArgumentError({ functionName: fn, argument: 'device', message: "'webgpu' was asked for but this browser offers no WebGPU adapter; use 'wasm'" });
+  if (typeof options?.model !== 'string' || options.model.length === 0)
+    throw new InvalidArgumentError({
+      functionName: fn,
+      argument: 'model',
+      message: 'expected a served model directory name or a Hugging Face id',
+    });
+  const device = options.device
+    ? checkOneOf(options.device, WEB_DEVICES, { functionName: fn, argument: 'device' })
+    : (await hasWebGpu())
+      ? 'webgpu'
+      : 'wasm';
+  if (device === 'webgpu' && !(await hasWebGpu()))
+    throw new InvalidArgumentError({
+      functionName: fn,
+      argument: 'device',
+      message: "'webgpu' was asked for but this browser offers no WebGPU adapter; use 'wasm'",
+    });
   const threads = options.threads ?? 1;
-  if (!Number.isInteger(threads) || threads < 1) throw new InvalidArgumentError({ functionName: fn, argument: 'threads', message: `must be a positive integer, got ${threads}` });
+  if (!Number.isInteger(threads) || threads < 1)
+    throw new InvalidArgumentError({
+      functionName: fn,
+      argument: 'threads',
+      message: `must be a positive integer, got ${threads}`,
+    });
   if (options.modelRoot !== undefined) {
     let root = options.modelRoot;
     if (/^https?:/.test(root)) {
       const url = new URL(root);
       const page = (globalThis as { location?: { origin: string } }).location;
-      if (page && url.origin !== page.origin) throw new InvalidArgumentError({ functionName: fn, argument: 'modelRoot', message: `must be on the page's origin (${page.origin}), got ${url.origin}` });
+      if (page && url.origin !== page.origin)
+        throw new InvalidArgumentError({
+          functionName: fn,
+          argument: 'modelRoot',
+          message: `must be on the page's origin (${page.origin}), got ${url.origin}`,
+        });
       root = url.pathname;
     }
     env.allowLocalModels = true;
@@ -92,18 +116,31 @@ export async function loadWebClip(options: LoadWebClipOptions): Promise<WebClipM
     env.allowLocalModels = false;
   }
   env.allowRemoteModels = options.allowRemoteModels ?? false;
-  if (!env.allowLocalModels && !env.allowRemoteModels) throw new InvalidArgumentError({ functionName: fn, argument: 'modelRoot', message: 'is needed when allowRemoteModels is false (nowhere to load the model from)' });
+  if (!env.allowLocalModels && !env.allowRemoteModels)
+    throw new InvalidArgumentError({
+      functionName: fn,
+      argument: 'modelRoot',
+      message: 'is needed when allowRemoteModels is false (nowhere to load the model from)',
+    });
   const wasm = env.backends.onnx.wasm as { wasmPaths?: string; numThreads?: number } | undefined;
   if (wasm) {
-    if (options.wasmPaths) wasm.wasmPaths = options.wasmPaths.endsWith('/') ? options.wasmPaths : `${options.wasmPaths}/`;
+    if (options.wasmPaths)
+      wasm.wasmPaths = options.wasmPaths.endsWith('/') ? options.wasmPaths : `${options.wasmPaths}/`;
     wasm.numThreads = threads;
   }
-  const hfOptions: Record<string, unknown> = { dtype: 'fp32', device, ...(options.onProgress ? { progress_callback: options.onProgress } : {}) };
+  const hfOptions: Record<string, unknown> = {
+    dtype: 'fp32',
+    device,
+    ...(options.onProgress ? { progress_callback: options.onProgress } : {}),
+  };
   const wrap = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
     try {
       return await f();
     } catch (error) {
-      throw new VlferError(`Loading ${what} of '${options.model}' (${device}) failed: ${(error as Error).message}${env.allowLocalModels ? ` (looked under ${env.localModelPath}${options.model}/)` : ''}`, { cause: error });
+      throw new VlferError(
+        `Loading ${what} of '${options.model}' (${device}) failed: ${(error as Error).message}${env.allowLocalModels ? ` (looked under ${env.localModelPath}${options.model}/)` : ''}`,
+        { cause: error },
+      );
     }
   };
   if (env.allowLocalModels && !env.allowRemoteModels) {
@@ -113,17 +150,30 @@ export async function loadWebClip(options: LoadWebClipOptions): Promise<WebClipM
     try {
       res = await fetch(url);
     } catch (error) {
-      throw new VlferError(`Loading '${options.model}' failed: GET ${url}: ${(error as Error).message}`, { cause: error });
+      throw new VlferError(`Loading '${options.model}' failed: GET ${url}: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
-    if (!res.ok) throw new VlferError(`Loading '${options.model}' failed: GET ${url} answered ${res.status}${res.status === 404 ? ` — no model directory '${options.model}' is served under ${env.localModelPath}` : ''}${(await res.text()).slice(0, 300).replace(/^(?=.)/, ': ')}`);
+    if (!res.ok)
+      throw new VlferError(
+        `Loading '${options.model}' failed: GET ${url} answered ${res.status}${res.status === 404 ? ` — no model directory '${options.model}' is served under ${env.localModelPath}` : ''}${(await res.text()).slice(0, 300).replace(/^(?=.)/, ': ')}`,
+      );
   }
   const towers = new Set<'vision' | 'text'>(options.towers ?? ['vision', 'text']);
   const loaded = await loadTransformersTowers(options.model, hfOptions, towers, wrap);
   const config = (loaded.vision ?? loaded.text)!.config as unknown as Record<string, any>;
   const embeddingDim = Number(config.projection_dim ?? config.vision_config?.projection_dim);
-  if (!Number.isInteger(embeddingDim) || embeddingDim <= 0) throw new VlferError(`config.json of '${options.model}' has no projection_dim`);
+  if (!Number.isInteger(embeddingDim) || embeddingDim <= 0)
+    throw new VlferError(`config.json of '${options.model}' has no projection_dim`);
   const proc = await wrap('the preprocessor config', () => AutoProcessor.from_pretrained(options.model, hfOptions));
-  const preprocessor = parsePreprocessorConfig((proc as unknown as { image_processor: { config: Record<string, any> } }).image_processor.config, `${options.model}/preprocessor_config.json`);
-  const { encodePixels, encodeTexts, tokenize, dispose } = transformersEncoders(loaded, embeddingDim, preprocessor.cropSize);
+  const preprocessor = parsePreprocessorConfig(
+    (proc as unknown as { image_processor: { config: Record<string, any> } }).image_processor.config,
+    `${options.model}/preprocessor_config.json`,
+  );
+  const { encodePixels, encodeTexts, tokenize, dispose } = transformersEncoders(
+    loaded,
+    embeddingDim,
+    preprocessor.cropSize,
+  );
   return { modelId: options.model, device, embeddingDim, preprocessor, encodePixels, encodeTexts, tokenize, dispose };
 }

@@ -5,7 +5,16 @@ import { DataFormatError, InvalidArgumentError, throwIfAborted, checkOneOf, type
 import { ensureDir, FeatureCache, hashBytes, hashFile, writeFileAtomic } from '@vlfer/core/node';
 import { decodeImage } from '@vlfer/encoders/node';
 import { faceCrop } from '../align.js';
-import { FACE_SELECTIONS, MISSING_FACE_POLICIES, NO_FACE_POLICIES, selectFaces, trackFace, type FaceSelection, type MissingFacePolicy, type NoFacePolicy } from '../select.js';
+import {
+  FACE_SELECTIONS,
+  MISSING_FACE_POLICIES,
+  NO_FACE_POLICIES,
+  selectFaces,
+  trackFace,
+  type FaceSelection,
+  type MissingFacePolicy,
+  type NoFacePolicy,
+} from '../select.js';
 import type { Face, RgbImage } from '../types.js';
 import { FaceDetector } from './detector.js';
 import { encodePng } from './png.js';
@@ -28,16 +37,26 @@ export interface FaceCropSettings {
 }
 
 /** What a cropper did: its settings in words, the counts, and the images (or clips) skipped for having no face. */
-export interface FacesReport { description: string; counts: FaceCounts; skipped: string[] }
+export interface FacesReport {
+  description: string;
+  counts: FaceCounts;
+  skipped: string[];
+}
 
 /** Faces found per image: how many images had 0, 1 or more, and how many were skipped or used whole. */
 export interface FaceCounts {
   /** Images (or clips) looked at, and how many had no face, one, several. */
-  images: number; zero: number; one: number; many: number;
+  images: number;
+  zero: number;
+  one: number;
+  many: number;
   /** Left out (no face, 'skip') or used whole (no face, 'full'); crops written or reused. */
-  skipped: number; whole: number; crops: number;
+  skipped: number;
+  whole: number;
+  crops: number;
   /** Detector runs now vs detections read from the cache (per image or frame). */
-  detected: number; fromCache: number;
+  detected: number;
+  fromCache: number;
 }
 
 /** An image decoded on first use: the image already at hand, or the file decoded once. */
@@ -56,7 +75,11 @@ function encodeFaces(faces: readonly Face[]): Float32Array {
   faces.slice(0, n).forEach((f, i) => {
     const o = 1 + i * PER_FACE;
     v.set([f.box.x, f.box.y, f.box.width, f.box.height, f.score], o);
-    if (f.landmarks) f.landmarks.forEach(([x, y], k) => { v[o + 5 + 2 * k] = x; v[o + 6 + 2 * k] = y; });
+    if (f.landmarks)
+      f.landmarks.forEach(([x, y], k) => {
+        v[o + 5 + 2 * k] = x;
+        v[o + 6 + 2 * k] = y;
+      });
   });
   return v;
 }
@@ -65,7 +88,9 @@ function decodeFaces(v: Float32Array): Face[] {
   const out: Face[] = [];
   for (let i = 0; i < v[0]!; i++) {
     const o = 1 + i * PER_FACE;
-    const lm = Number.isNaN(v[o + 5]!) ? null : Array.from({ length: 5 }, (_, k) => [v[o + 5 + 2 * k]!, v[o + 6 + 2 * k]!] as [number, number]);
+    const lm = Number.isNaN(v[o + 5]!)
+      ? null
+      : Array.from({ length: 5 }, (_, k) => [v[o + 5 + 2 * k]!, v[o + 6 + 2 * k]!] as [number, number]);
     out.push({ box: { x: v[o]!, y: v[o + 1]!, width: v[o + 2]!, height: v[o + 3]! }, score: v[o + 4]!, landmarks: lm });
   }
   return out;
@@ -79,7 +104,17 @@ function decodeFaces(v: Float32Array): Face[] {
  * then read, so their feature cache keys follow the crops' content.
  */
 export class FaceCropper {
-  readonly counts: FaceCounts = { images: 0, zero: 0, one: 0, many: 0, skipped: 0, whole: 0, crops: 0, detected: 0, fromCache: 0 };
+  readonly counts: FaceCounts = {
+    images: 0,
+    zero: 0,
+    one: 0,
+    many: 0,
+    skipped: 0,
+    whole: 0,
+    crops: 0,
+    detected: 0,
+    fromCache: 0,
+  };
   /** Images left out for having no face (noFace 'skip'), by path. */
   readonly skippedItems: string[] = [];
   private readonly seen = new Set<string>();
@@ -87,15 +122,34 @@ export class FaceCropper {
   private readonly cropDir: string;
   private readonly settings: Required<FaceCropSettings>;
 
-  constructor(readonly detector: FaceDetector, settings: FaceCropSettings, cacheDir: string, private readonly log: (line: string) => void = () => undefined) {
+  constructor(
+    readonly detector: FaceDetector,
+    settings: FaceCropSettings,
+    cacheDir: string,
+    private readonly log: (line: string) => void = () => undefined,
+  ) {
     const fn = 'FaceCropper';
     this.settings = { size: 224, margin: 0.2, selection: 'largest', noFace: 'skip', missing: 'carry', ...settings };
     checkOneOf(this.settings.selection, FACE_SELECTIONS, { functionName: fn, argument: 'selection' });
     checkOneOf(this.settings.noFace, NO_FACE_POLICIES, { functionName: fn, argument: 'noFace' });
     checkOneOf(this.settings.missing, MISSING_FACE_POLICIES, { functionName: fn, argument: 'missing' });
-    if (!Number.isInteger(this.settings.size) || this.settings.size < 16) throw new InvalidArgumentError({ functionName: fn, argument: 'size', message: `must be an integer ≥ 16, got ${this.settings.size}` });
-    if (this.settings.align && detector.kind !== 'yunet') throw new InvalidArgumentError({ functionName: fn, argument: 'align', message: `needs landmarks; ${detector.id} finds boxes only (use 'detect', or a YuNet detector)` });
-    this.detections = new FeatureCache({ dir: join(cacheDir, 'detections'), namespace: { model: detector.fingerprint, dtype: 'float32', preprocess: 'faces', extra: detector.cacheKey }, onCorrupt: (f, why) => log(`face cache entry ${f} ${why}; detecting again`) });
+    if (!Number.isInteger(this.settings.size) || this.settings.size < 16)
+      throw new InvalidArgumentError({
+        functionName: fn,
+        argument: 'size',
+        message: `must be an integer ≥ 16, got ${this.settings.size}`,
+      });
+    if (this.settings.align && detector.kind !== 'yunet')
+      throw new InvalidArgumentError({
+        functionName: fn,
+        argument: 'align',
+        message: `needs landmarks; ${detector.id} finds boxes only (use 'detect', or a YuNet detector)`,
+      });
+    this.detections = new FeatureCache({
+      dir: join(cacheDir, 'detections'),
+      namespace: { model: detector.fingerprint, dtype: 'float32', preprocess: 'faces', extra: detector.cacheKey },
+      onCorrupt: (f, why) => log(`face cache entry ${f} ${why}; detecting again`),
+    });
     this.cropDir = join(cacheDir, 'crops');
     ensureDir(this.cropDir);
   }
@@ -111,7 +165,10 @@ export class FaceCropper {
     const key = hashFile(path);
     const dim = 1 + MAX_FACES_CACHED * PER_FACE;
     const hit = this.detections.get(key, dim);
-    if (hit) { this.counts.fromCache++; return { faces: decodeFaces(hit), key, image: null }; }
+    if (hit) {
+      this.counts.fromCache++;
+      return { faces: decodeFaces(hit), key, image: null };
+    }
     const image = await decodeImage(path);
     const encoded = encodeFaces(await this.detector.detect(image));
     this.detections.set(key, encoded);
@@ -151,8 +208,18 @@ export class FaceCropper {
     if (first) this.counts.images++;
     if (faces.length === 0) {
       if (first) this.counts.zero++;
-      if (this.settings.noFace === 'fail') throw new DataFormatError({ file: path, message: `no face found by ${this.detector.id} (score ≥ ${this.detector.options.scoreThreshold}); use noFace 'skip' or 'full' (--when-no-face)` });
-      if (this.settings.noFace === 'skip') { if (first) { this.counts.skipped++; this.skippedItems.push(path); } return []; }
+      if (this.settings.noFace === 'fail')
+        throw new DataFormatError({
+          file: path,
+          message: `no face found by ${this.detector.id} (score ≥ ${this.detector.options.scoreThreshold}); use noFace 'skip' or 'full' (--when-no-face)`,
+        });
+      if (this.settings.noFace === 'skip') {
+        if (first) {
+          this.counts.skipped++;
+          this.skippedItems.push(path);
+        }
+        return [];
+      }
       if (first) this.counts.whole++;
       return [path];
     }
@@ -181,15 +248,34 @@ export class FaceCropper {
     const max = Math.max(...found.map((d) => d.faces.length));
     if (max === 0) {
       if (first) this.counts.zero++;
-      if (this.settings.noFace === 'fail') throw new DataFormatError({ file: name, message: `no face found by ${this.detector.id} in the ${frames.length} frame${frames.length === 1 ? '' : 's'} read (${frames.map((f) => basename(f)).slice(0, 4).join(', ')}${frames.length > 4 ? ', …' : ''}); use noFace 'full' (--when-no-face full) to use such clips whole` });
-      if (this.settings.noFace === 'skip') { if (first) { this.counts.skipped++; this.skippedItems.push(name); } return []; }
+      if (this.settings.noFace === 'fail')
+        throw new DataFormatError({
+          file: name,
+          message: `no face found by ${this.detector.id} in the ${frames.length} frame${frames.length === 1 ? '' : 's'} read (${frames
+            .map((f) => basename(f))
+            .slice(0, 4)
+            .join(
+              ', ',
+            )}${frames.length > 4 ? ', …' : ''}); use noFace 'full' (--when-no-face full) to use such clips whole`,
+        });
+      if (this.settings.noFace === 'skip') {
+        if (first) {
+          this.counts.skipped++;
+          this.skippedItems.push(name);
+        }
+        return [];
+      }
       if (first) this.counts.whole++;
       return [...frames];
     }
     if (first) this.counts[max === 1 ? 'one' : 'many']++;
     const meta = found[0]!.image ?? (await sharp(frames[0]!).metadata());
     const selection = this.settings.selection === 'all' ? 'largest' : this.settings.selection;
-    const track = trackFace(found.map((d) => d.faces), { width: meta.width!, height: meta.height! }, { selection, missing: this.settings.missing, name });
+    const track = trackFace(
+      found.map((d) => d.faces),
+      { width: meta.width!, height: meta.height! },
+      { selection, missing: this.settings.missing, name },
+    );
     const out: string[] = [];
     for (let t = 0; t < frames.length; t++) {
       const face = track.faces[t];
@@ -210,7 +296,10 @@ export class FaceCropper {
    * Crops of many images, with progress and abort between images. Items without a crop are left out; `source` names
    * the image and `face` the crop's place among its faces (0 unless the selection is 'all').
    */
-  async cropImages<T extends { path: string }>(items: readonly T[], hooks: { signal?: AbortSignal; onProgress?: ProgressCallback } = {}): Promise<(T & { source: string; face: number })[]> {
+  async cropImages<T extends { path: string }>(
+    items: readonly T[],
+    hooks: { signal?: AbortSignal; onProgress?: ProgressCallback } = {},
+  ): Promise<(T & { source: string; face: number })[]> {
     const out: (T & { source: string; face: number })[] = [];
     for (let i = 0; i < items.length; i++) {
       throwIfAborted(hooks.signal, 'face detection');
@@ -242,8 +331,20 @@ export class FaceCropper {
  * The cropper a pipeline's `faces` option asks for: loads the detector (checked) and opens the crop cache.
  * Clips may not drop frames ('skip' for missing faces), since every clip keeps its frame count.
  */
-export async function createFaceCropper(options: FacesOptions, context: { threads?: number; log?: (line: string) => void; clips?: boolean } = {}): Promise<FaceCropper> {
-  if (context.clips && options.missing === 'skip') throw new InvalidArgumentError({ functionName: 'createFaceCropper', argument: 'faces.missing', message: "'skip' would leave clips with fewer frames; use 'carry' or 'fail'" });
-  const detector = await FaceDetector.load(options.detector, { ...(options.modelDir ? { modelDir: options.modelDir } : {}), ...(options.scoreThreshold !== undefined ? { scoreThreshold: options.scoreThreshold } : {}), ...(context.threads ? { threads: context.threads } : {}) });
+export async function createFaceCropper(
+  options: FacesOptions,
+  context: { threads?: number; log?: (line: string) => void; clips?: boolean } = {},
+): Promise<FaceCropper> {
+  if (context.clips && options.missing === 'skip')
+    throw new InvalidArgumentError({
+      functionName: 'createFaceCropper',
+      argument: 'faces.missing',
+      message: "'skip' would leave clips with fewer frames; use 'carry' or 'fail'",
+    });
+  const detector = await FaceDetector.load(options.detector, {
+    ...(options.modelDir ? { modelDir: options.modelDir } : {}),
+    ...(options.scoreThreshold !== undefined ? { scoreThreshold: options.scoreThreshold } : {}),
+    ...(context.threads ? { threads: context.threads } : {}),
+  });
   return new FaceCropper(detector, options, options.cacheDir, context.log);
 }

@@ -16,35 +16,59 @@ const photos = [1, 2, 3, 4, 5, 6].map((i) => join(demo, `sample${i}.jpg`));
 const work = mkdtempSync(join(tmpdir(), 'vlfer-faces-'));
 let yunet: FaceDetector;
 
-beforeAll(async () => { yunet = await FaceDetector.load('yunet-s', { modelDir }); });
-afterAll(async () => { await yunet.dispose(); });
+beforeAll(async () => {
+  yunet = await FaceDetector.load('yunet-s', { modelDir });
+});
+afterAll(async () => {
+  await yunet.dispose();
+});
 
 describe('detection on real photos', () => {
   it("YuNet agrees with face-api.js's SSD-MobileNet on @vladmandic/face-api's six demo photos (IoU ≥ 0.5 for every face both find)", async () => {
     const faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js');
     await faceapi.tf.setBackend('wasm');
     await faceapi.tf.ready();
-    await faceapi.nets.ssdMobilenetv1.loadFromDisk(join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'model'));
+    await faceapi.nets.ssdMobilenetv1.loadFromDisk(
+      join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'model'),
+    );
     const lines: string[] = [];
-    let both = 0, ssdOnly = 0, yunetOnly = 0;
+    let both = 0,
+      ssdOnly = 0,
+      yunetOnly = 0;
     for (const p of photos) {
       const { data, info } = await sharp(p).removeAlpha().raw().toBuffer({ resolveWithObject: true });
       const input = faceapi.tf.tensor3d(new Uint8Array(data), [info.height, info.width, 3], 'int32');
-      const ssd = ((await faceapi.detectAllFaces(input, new faceapi.SsdMobilenetv1Options({ minConfidence: 0.5 }))) as { box: { x: number; y: number; width: number; height: number } }[]).map((d) => ({ x: d.box.x, y: d.box.y, width: d.box.width, height: d.box.height }));
+      const ssd = (
+        (await faceapi.detectAllFaces(input, new faceapi.SsdMobilenetv1Options({ minConfidence: 0.5 }))) as {
+          box: { x: number; y: number; width: number; height: number };
+        }[]
+      ).map((d) => ({ x: d.box.x, y: d.box.y, width: d.box.width, height: d.box.height }));
       input.dispose();
       const ours = await yunet.detect(await decodeImage(p));
       // greedy one-to-one matching by IoU; a pair is "found by both" when they overlap at all
       const used = new Set<number>();
       const ious: number[] = [];
       for (const b of ssd) {
-        let best = -1, bestIou = 0;
-        ours.forEach((f, j) => { const o = iou(b, f.box); if (!used.has(j) && o > bestIou) { bestIou = o; best = j; } });
-        if (best >= 0) { used.add(best); ious.push(bestIou); } else ssdOnly++;
+        let best = -1,
+          bestIou = 0;
+        ours.forEach((f, j) => {
+          const o = iou(b, f.box);
+          if (!used.has(j) && o > bestIou) {
+            bestIou = o;
+            best = j;
+          }
+        });
+        if (best >= 0) {
+          used.add(best);
+          ious.push(bestIou);
+        } else ssdOnly++;
       }
       both += ious.length;
       yunetOnly += ours.length - used.size;
       for (const o of ious) expect(o).toBeGreaterThanOrEqual(0.5);
-      lines.push(`${p.split('/').pop()} (${info.width}x${info.height}): SSD ${ssd.length}, YuNet ${ours.length}, matched IoU ${ious.map((o) => o.toFixed(2)).join(' ')}`);
+      lines.push(
+        `${p.split('/').pop()} (${info.width}x${info.height}): SSD ${ssd.length}, YuNet ${ours.length}, matched IoU ${ious.map((o) => o.toFixed(2)).join(' ')}`,
+      );
     }
     console.log(`${lines.join('\n')}\nfound by both ${both}, SSD only ${ssdOnly}, YuNet only ${yunetOnly}`);
     expect(both).toBeGreaterThanOrEqual(20); // the six photos hold 22 faces SSD finds
@@ -66,10 +90,14 @@ describe('detection on real photos', () => {
 
 describe('bad input', () => {
   it('no face, a 1×1 image and a 20000-pixel-wide image give no faces, not errors', async () => {
-    expect(await yunet.detect({ data: new Uint8Array(640 * 480 * 3).fill(128), width: 640, height: 480, channels: 3 })).toEqual([]);
+    expect(
+      await yunet.detect({ data: new Uint8Array(640 * 480 * 3).fill(128), width: 640, height: 480, channels: 3 }),
+    ).toEqual([]);
     expect(await yunet.detect({ data: new Uint8Array(3).fill(200), width: 1, height: 1, channels: 3 })).toEqual([]);
     expect(await yunet.detect({ data: new Uint8Array(20000 * 30), width: 20000, height: 30, channels: 1 })).toEqual([]);
-    await expect(yunet.detect({ data: new Uint8Array(0), width: 0, height: 5, channels: 1 })).rejects.toThrow(/has no pixels \(0x5\)/);
+    await expect(yunet.detect({ data: new Uint8Array(0), width: 0, height: 5, channels: 1 })).rejects.toThrow(
+      /has no pixels \(0x5\)/,
+    );
   });
   it('the architecture comes from the model outputs, not the file name', async () => {
     const dir = join(work, 'renamed');
@@ -78,31 +106,47 @@ describe('bad input', () => {
     copyFileSync(join(modelDir, 'version-RFB-320.onnx'), join(dir, 'yunet-looking-name.onnx'));
     expect((await FaceDetector.load(join(dir, 'custom.onnx'))).kind).toBe('yunet');
     expect((await FaceDetector.load(join(dir, 'yunet-looking-name.onnx'))).kind).toBe('ultraface');
-    await expect(FaceDetector.load(sharedPath('fixtures', 'tiny-clip', 'onnx', 'vision_model.onnx'))).rejects.toThrow(/is not a YuNet \(outputs cls_8 … kps_32\) or UltraFace \(outputs scores, boxes\) model; its outputs are/);
+    await expect(FaceDetector.load(sharedPath('fixtures', 'tiny-clip', 'onnx', 'vision_model.onnx'))).rejects.toThrow(
+      /is not a YuNet \(outputs cls_8 … kps_32\) or UltraFace \(outputs scores, boxes\) model; its outputs are/,
+    );
   });
   it('unknown models, a missing directory and a changed file are named', async () => {
-    await expect(FaceDetector.load('retinaface', { modelDir })).rejects.toThrow(/'retinaface' is neither a known detector \(yunet-s, yunet-n, ultraface\) nor an existing \.onnx file/);
-    await expect(FaceDetector.load('yunet-s', { modelDir: join(work, 'none') })).rejects.toThrow(/yunet_s_dynamic\.onnx does not exist; download yunet_s_dynamic\.onnx from .*SHA-256 daede240/);
+    await expect(FaceDetector.load('retinaface', { modelDir })).rejects.toThrow(
+      /'retinaface' is neither a known detector \(yunet-s, yunet-n, ultraface\) nor an existing \.onnx file/,
+    );
+    await expect(FaceDetector.load('yunet-s', { modelDir: join(work, 'none') })).rejects.toThrow(
+      /yunet_s_dynamic\.onnx does not exist; download yunet_s_dynamic\.onnx from .*SHA-256 daede240/,
+    );
     const dir = join(work, 'models');
     mkdirSync(dir, { recursive: true });
     copyFileSync(join(modelDir, 'yunet_n_320_320.onnx'), join(dir, 'yunet_n_320_320.onnx'));
     const b = readFileSync(join(dir, 'yunet_n_320_320.onnx'));
     b[b.length - 1]! ^= 1;
     writeFileSync(join(dir, 'yunet_n_320_320.onnx'), b);
-    await expect(FaceDetector.load('yunet-n', { modelDir: dir })).rejects.toThrow(/SHA-256 [0-9a-f]{64}, expected 81dbde15.*the yunet-n file vlfer was tested with/);
+    await expect(FaceDetector.load('yunet-n', { modelDir: dir })).rejects.toThrow(
+      /SHA-256 [0-9a-f]{64}, expected 81dbde15.*the yunet-n file vlfer was tested with/,
+    );
   });
   it('images without a face follow the policy; a corrupt frame in a clip is named', async () => {
     const blank = join(work, 'blank.png');
-    await sharp({ create: { width: 320, height: 240, channels: 3, background: { r: 90, g: 90, b: 90 } } }).png().toFile(blank);
+    await sharp({ create: { width: 320, height: 240, channels: 3, background: { r: 90, g: 90, b: 90 } } })
+      .png()
+      .toFile(blank);
     const skip = new FaceCropper(yunet, { align: false }, join(work, 'cache-policy'));
     expect(await skip.imageCrops(blank)).toEqual([]);
     expect(skip.counts).toMatchObject({ images: 1, zero: 1, skipped: 1 });
-    expect(await new FaceCropper(yunet, { align: false, noFace: 'full' }, join(work, 'cache-policy')).imageCrops(blank)).toEqual([blank]);
-    await expect(new FaceCropper(yunet, { align: false, noFace: 'fail' }, join(work, 'cache-policy')).imageCrops(blank)).rejects.toThrow(/blank\.png.*no face found by yunet-s/);
+    expect(
+      await new FaceCropper(yunet, { align: false, noFace: 'full' }, join(work, 'cache-policy')).imageCrops(blank),
+    ).toEqual([blank]);
+    await expect(
+      new FaceCropper(yunet, { align: false, noFace: 'fail' }, join(work, 'cache-policy')).imageCrops(blank),
+    ).rejects.toThrow(/blank\.png.*no face found by yunet-s/);
     const bad = join(work, 'frame_0003.jpg');
     writeFileSync(bad, 'not a jpeg');
     await expect(skip.clipCrops([photos[0]!, bad], 'clip-1')).rejects.toThrow(/frame_0003\.jpg/);
-    expect(() => new FaceCropper(yunet, { align: false, selection: 'biggest' as never }, work)).toThrow(/selection.*'largest', 'central', 'all'/);
+    expect(() => new FaceCropper(yunet, { align: false, selection: 'biggest' as never }, work)).toThrow(
+      /selection.*'largest', 'central', 'all'/,
+    );
   });
 });
 
@@ -114,7 +158,9 @@ describe('the crop cache', () => {
     const crops = await first.cropImages(items);
     expect(first.counts).toMatchObject({ images: 3, zero: 0, one: 0, many: 3 });
     expect(crops.length).toBe(first.counts.crops);
-    expect(first.summary()).toMatch(/faces \(yunet-s aligned 224px, all, no face: skip\): 3 images\/clips — 0 with none, 0 with one, 3 with several; 9 crops/); // 3 + 3 + 3 faces
+    expect(first.summary()).toMatch(
+      /faces \(yunet-s aligned 224px, all, no face: skip\): 3 images\/clips — 0 with none, 0 with one, 3 with several; 9 crops/,
+    ); // 3 + 3 + 3 faces
     const meta = await sharp(crops[0]!.path).metadata();
     expect([meta.width, meta.height]).toEqual([224, 224]);
     expect(crops[0]!.source).toBe(photos[0]);
@@ -142,7 +188,10 @@ describe('the crop cache', () => {
     for (let t = 0; t < 4; t++) {
       const f = join(work, `clip/frame_${t}.png`);
       mkdirSync(dirname(f), { recursive: true });
-      await sharp(photos[4]!).extract({ left: 100 + 20 * t, top: 50, width: 1400, height: 1000 }).png().toFile(f);
+      await sharp(photos[4]!)
+        .extract({ left: 100 + 20 * t, top: 50, width: 1400, height: 1000 })
+        .png()
+        .toFile(f);
       frames.push(f);
     }
     const c = new FaceCropper(yunet, { align: false, selection: 'central' }, join(work, 'cache-clip'));

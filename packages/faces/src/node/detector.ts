@@ -3,8 +3,14 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ChecksumError, InvalidArgumentError, type ComputeDevice } from '@vlfer/core';
 import { hashFile, ortSessionOptions } from '@vlfer/core/node';
-import { FACE_DETECTOR_IDS, FACE_DETECTORS, FaceDetectorModel, type DetectorRuntime, type DetectorSettings, type FaceDetectorId } from '../detector.js';
-
+import {
+  FACE_DETECTOR_IDS,
+  FACE_DETECTORS,
+  FaceDetectorModel,
+  type DetectorRuntime,
+  type DetectorSettings,
+  type FaceDetectorId,
+} from '../detector.js';
 
 export interface FaceDetectorOptions extends DetectorSettings {
   /** Directory holding the detector files when `model` is an id. @default `$VLFER_FACE_MODELS` */
@@ -43,14 +49,35 @@ export class FaceDetector extends FaceDetectorModel {
     let file = model;
     if (known) {
       const dir = options.modelDir ?? process.env.VLFER_FACE_MODELS;
-      if (!dir) throw new InvalidArgumentError({ functionName: fn, argument: 'modelDir', message: `is needed to find '${model}' (${known.file}); give modelDir or set VLFER_FACE_MODELS to a directory holding it (from ${known.source})` });
+      if (!dir)
+        throw new InvalidArgumentError({
+          functionName: fn,
+          argument: 'modelDir',
+          message: `is needed to find '${model}' (${known.file}); give modelDir or set VLFER_FACE_MODELS to a directory holding it (from ${known.source})`,
+        });
       file = join(dir, known.file);
     }
-    if (!existsSync(file)) throw new InvalidArgumentError({ functionName: fn, argument: 'model', message: known ? `${file} does not exist; download ${known.file} from ${known.source} (SHA-256 ${known.sha256})` : `'${model}' is neither a known detector (${FACE_DETECTOR_IDS.join(', ')}) nor an existing .onnx file` });
+    if (!existsSync(file))
+      throw new InvalidArgumentError({
+        functionName: fn,
+        argument: 'model',
+        message: known
+          ? `${file} does not exist; download ${known.file} from ${known.source} (SHA-256 ${known.sha256})`
+          : `'${model}' is neither a known detector (${FACE_DETECTOR_IDS.join(', ')}) nor an existing .onnx file`,
+      });
     const fingerprint = hashFile(file);
     const want = options.checksum === false ? undefined : (options.checksum ?? known?.sha256);
-    if (want && fingerprint !== want) throw new ChecksumError({ file, message: `SHA-256 ${fingerprint}, expected ${want}${known ? ` (the ${model} file vlfer was tested with)` : ''}; pass its path instead of the id (or checksum: false) to use it anyway` });
-    const session = await ort.InferenceSession.create(file, { ...ortSessionOptions({ device: options.device ?? 'cpu', ...(options.threads ? { intraOpNumThreads: options.threads } : {}) }) });
+    if (want && fingerprint !== want)
+      throw new ChecksumError({
+        file,
+        message: `SHA-256 ${fingerprint}, expected ${want}${known ? ` (the ${model} file vlfer was tested with)` : ''}; pass its path instead of the id (or checksum: false) to use it anyway`,
+      });
+    const session = await ort.InferenceSession.create(file, {
+      ...ortSessionOptions({
+        device: options.device ?? 'cpu',
+        ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
+      }),
+    });
     try {
       return new FaceDetector(nodeRuntime(session), known ? model : file, fingerprint, options);
     } catch (error) {

@@ -24,13 +24,24 @@ export interface HttpTeacherOptions {
   onRetry?: (message: string, attempt: number) => void;
 }
 
-const MIME: Record<string, string> = { '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.png': 'image/png', '.webp': 'image/webp', '.bmp': 'image/bmp', '.gif': 'image/gif' };
+const MIME: Record<string, string> = {
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.png': 'image/png',
+  '.webp': 'image/webp',
+  '.bmp': 'image/bmp',
+  '.gif': 'image/gif',
+};
 
 class RetryableError extends Error {}
 
 /** The message of a network failure with its cause (Node's fetch says only "fetch failed"; the code is in `cause`). */
 function networkMessage(error: unknown): string {
-  const e = error as { name?: string; message?: string; cause?: { code?: string; message?: string; errors?: { code?: string; message?: string }[] } };
+  const e = error as {
+    name?: string;
+    message?: string;
+    cause?: { code?: string; message?: string; errors?: { code?: string; message?: string }[] };
+  };
   const c = e.cause?.errors?.[0] ?? e.cause;
   if (c?.code || c?.message) return `${c.code ?? ''}${c.code && c.message ? ': ' : ''}${c.message ?? ''}`.trim();
   return e.message ?? String(error);
@@ -49,15 +60,38 @@ export function httpTeacher(options: HttpTeacherOptions): Teacher {
   try {
     base = new URL(options.baseUrl);
   } catch {
-    throw new InvalidArgumentError({ functionName: 'httpTeacher', argument: 'baseUrl', message: `'${options.baseUrl}' is not an http(s) URL; give the scheme, e.g. http://127.0.0.1:8000` });
+    throw new InvalidArgumentError({
+      functionName: 'httpTeacher',
+      argument: 'baseUrl',
+      message: `'${options.baseUrl}' is not an http(s) URL; give the scheme, e.g. http://127.0.0.1:8000`,
+    });
   }
-  if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new InvalidArgumentError({ functionName: 'httpTeacher', argument: 'baseUrl', message: `'${options.baseUrl}' is not an http(s) URL; give the scheme, e.g. http://127.0.0.1:8000` });
+  if (base.protocol !== 'http:' && base.protocol !== 'https:')
+    throw new InvalidArgumentError({
+      functionName: 'httpTeacher',
+      argument: 'baseUrl',
+      message: `'${options.baseUrl}' is not an http(s) URL; give the scheme, e.g. http://127.0.0.1:8000`,
+    });
   const concurrency = options.concurrency ?? 8;
   const timeoutMs = options.timeoutMs ?? 60_000;
   const maxRetries = options.maxRetries ?? 3;
   const backoffMs = options.backoffMs ?? 500;
-  for (const [k, v] of [['concurrency', concurrency], ['timeoutMs', timeoutMs]] as const) if (!(Number.isInteger(v) && v > 0)) throw new InvalidArgumentError({ functionName: 'httpTeacher', argument: k, message: `must be a positive integer, got ${v}` });
-  if (!(Number.isInteger(maxRetries) && maxRetries >= 0)) throw new InvalidArgumentError({ functionName: 'httpTeacher', argument: 'maxRetries', message: `must be an integer ≥ 0, got ${maxRetries}` });
+  for (const [k, v] of [
+    ['concurrency', concurrency],
+    ['timeoutMs', timeoutMs],
+  ] as const)
+    if (!(Number.isInteger(v) && v > 0))
+      throw new InvalidArgumentError({
+        functionName: 'httpTeacher',
+        argument: k,
+        message: `must be a positive integer, got ${v}`,
+      });
+  if (!(Number.isInteger(maxRetries) && maxRetries >= 0))
+    throw new InvalidArgumentError({
+      functionName: 'httpTeacher',
+      argument: 'maxRetries',
+      message: `must be an integer ≥ 0, got ${maxRetries}`,
+    });
   const url = `${options.baseUrl.replace(/\/+$/, '')}/v1/embeddings`;
 
   async function once(image: string, instruction: string, signal: AbortSignal | undefined): Promise<Float32Array> {
@@ -65,28 +99,56 @@ export function httpTeacher(options: HttpTeacherOptions): Teacher {
     const body = JSON.stringify({
       model,
       encoding_format: 'float',
-      messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: `data:${mime};base64,${Buffer.from(readBytesFile(image, 'image')).toString('base64')}` } }, { type: 'text', text: instruction }] }],
+      messages: [
+        {
+          role: 'user',
+          content: [
+            {
+              type: 'image_url',
+              image_url: {
+                url: `data:${mime};base64,${Buffer.from(readBytesFile(image, 'image')).toString('base64')}`,
+              },
+            },
+            { type: 'text', text: instruction },
+          ],
+        },
+      ],
     });
     const timeout = AbortSignal.timeout(timeoutMs);
     let res: Response;
     let text: string;
     try {
-      res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}) }, body, signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+      res = await fetch(url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
+        },
+        body,
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      });
       text = await res.text();
     } catch (error) {
       if (signal?.aborted) throw new AbortedError(`teacher request for ${image}`, { cause: error });
       throw new RetryableError(timeout.aborted ? `timed out after ${timeoutMs} ms` : networkMessage(error));
     }
-    if (res.status === 408 || res.status === 429 || res.status >= 500) throw new RetryableError(`HTTP ${res.status} ${text.slice(0, 200)}`);
-    if (!res.ok) throw new VlferError(`Teacher server ${url} answered HTTP ${res.status} for ${image}: ${text.slice(0, 500)}`);
+    if (res.status === 408 || res.status === 429 || res.status >= 500)
+      throw new RetryableError(`HTTP ${res.status} ${text.slice(0, 200)}`);
+    if (!res.ok)
+      throw new VlferError(`Teacher server ${url} answered HTTP ${res.status} for ${image}: ${text.slice(0, 500)}`);
     let json: { data?: { embedding?: unknown }[] };
     try {
       json = JSON.parse(text) as typeof json;
     } catch (error) {
-      throw new RetryableError(`the reply is not JSON (${(error as Error).message}; starts with ${JSON.stringify(text.slice(0, 80))})`);
+      throw new RetryableError(
+        `the reply is not JSON (${(error as Error).message}; starts with ${JSON.stringify(text.slice(0, 80))})`,
+      );
     }
     const e = json?.data?.[0]?.embedding;
-    if (!Array.isArray(e) || e.length === 0 || !e.every((x) => typeof x === 'number')) throw new RetryableError(`the reply has no numeric data[0].embedding (starts with ${JSON.stringify(text.slice(0, 80))})`);
+    if (!Array.isArray(e) || e.length === 0 || !e.every((x) => typeof x === 'number'))
+      throw new RetryableError(
+        `the reply has no numeric data[0].embedding (starts with ${JSON.stringify(text.slice(0, 80))})`,
+      );
     return Float32Array.from(e as number[]);
   }
 
@@ -96,11 +158,22 @@ export function httpTeacher(options: HttpTeacherOptions): Teacher {
         return await once(image, instruction, signal);
       } catch (error) {
         if (!(error instanceof RetryableError)) throw error;
-        if (attempt >= maxRetries) throw new VlferError(`Teacher request for ${image} to ${url} failed after ${maxRetries + 1} attempt${maxRetries ? 's' : ''}: ${error.message}`, { cause: error });
+        if (attempt >= maxRetries)
+          throw new VlferError(
+            `Teacher request for ${image} to ${url} failed after ${maxRetries + 1} attempt${maxRetries ? 's' : ''}: ${error.message}`,
+            { cause: error },
+          );
         options.onRetry?.(`${image}: ${error.message}`, attempt + 1);
         await new Promise<void>((r, reject) => {
           const t = setTimeout(r, backoffMs * 2 ** attempt);
-          signal?.addEventListener('abort', () => { clearTimeout(t); reject(new AbortedError(`teacher request for ${image}`)); }, { once: true });
+          signal?.addEventListener(
+            'abort',
+            () => {
+              clearTimeout(t);
+              reject(new AbortedError(`teacher request for ${image}`));
+            },
+            { once: true },
+          );
         });
       }
     }

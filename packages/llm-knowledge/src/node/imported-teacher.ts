@@ -31,9 +31,12 @@ export interface ImportedTargetsOptions {
  * or a DataFormatError naming `file`). @returns dims [N, E] and the values as float32
  */
 export function parseNpy(bytes: Uint8Array, file: string): { dims: [number, number]; data: Float32Array } {
-  const fail = (message: string): never => { throw new DataFormatError({ file, message }); };
+  const fail = (message: string): never => {
+    throw new DataFormatError({ file, message });
+  };
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (b.length < 10 || b[0] !== 0x93 || b.subarray(1, 6).toString('latin1') !== 'NUMPY') fail('not a .npy file (bad magic)');
+  if (b.length < 10 || b[0] !== 0x93 || b.subarray(1, 6).toString('latin1') !== 'NUMPY')
+    fail('not a .npy file (bad magic)');
   const major = b[6]!;
   if (major < 1 || major > 3) fail(`.npy format version ${major} is not supported (1, 2, 3)`);
   if (major > 1 && b.length < 12) fail('truncated .npy header');
@@ -46,21 +49,37 @@ export function parseNpy(bytes: Uint8Array, file: string): { dims: [number, numb
   const shape = /'shape':\s*\(([^)]*)\)/.exec(header);
   if (!descr || !shape) fail(`cannot parse the .npy header ${JSON.stringify(header.trim().slice(0, 200))}`);
   const width = Number(descr![3]);
-  if (descr![1] === '>' || descr![2] !== 'f' || ![2, 4, 8].includes(width)) fail(`dtype ${descr![0]} not supported; expected little-endian float16/32/64`);
+  if (descr![1] === '>' || descr![2] !== 'f' || ![2, 4, 8].includes(width))
+    fail(`dtype ${descr![0]} not supported; expected little-endian float16/32/64`);
   if (fortran) fail('fortran_order arrays are not supported; save with np.ascontiguousarray');
-  const parts = shape![1]!.split(',').map((s) => s.trim()).filter(Boolean);
-  if (parts.length !== 2 || !parts.every((p) => /^\d{1,12}$/.test(p))) fail(`expected a 2-D [N, E] array, got shape (${shape![1]})`);
+  const parts = shape![1]!
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (parts.length !== 2 || !parts.every((p) => /^\d{1,12}$/.test(p)))
+    fail(`expected a 2-D [N, E] array, got shape (${shape![1]})`);
   const dims = parts.map(Number) as [number, number];
   const count = dims[0] * dims[1];
   const off = start + headerLen;
-  if (!Number.isSafeInteger(count * width) || b.length < off + count * width) fail(`the file is shorter than its shape (${dims.join(' × ')}) says`);
+  if (!Number.isSafeInteger(count * width) || b.length < off + count * width)
+    fail(`the file is shorter than its shape (${dims.join(' × ')}) says`);
   const data = new Float32Array(count);
-  for (let i = 0; i < count; i++) data[i] = width === 4 ? b.readFloatLE(off + 4 * i) : width === 8 ? b.readDoubleLE(off + 8 * i) : float16ToNumber(b.readUInt16LE(off + 2 * i));
+  for (let i = 0; i < count; i++)
+    data[i] =
+      width === 4
+        ? b.readFloatLE(off + 4 * i)
+        : width === 8
+          ? b.readDoubleLE(off + 8 * i)
+          : float16ToNumber(b.readUInt16LE(off + 2 * i));
   return { dims, data };
 }
 
 function readKeys(file: string): string[] {
-  return readTextFile(file, 'keys file').replace(/^\uFEFF/, '').split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  return readTextFile(file, 'keys file')
+    .replace(/^\uFEFF/, '')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean);
 }
 
 /** A teacher that looks targets up in an imported file. */
@@ -72,19 +91,34 @@ export function importedTeacher(options: ImportedTargetsOptions): Teacher {
   const byPath = new Map<string, Float32Array>();
   let dim: number | undefined;
   const add = (key: string, v: Float32Array, row: number) => {
-    if (typeof key !== 'string' || !key) throw new DataFormatError({ file, line: row, field: 'path', message: 'expected a non-empty image path' });
+    if (typeof key !== 'string' || !key)
+      throw new DataFormatError({ file, line: row, field: 'path', message: 'expected a non-empty image path' });
     validateTarget(v, { item: `${key} (row ${row})`, teacher: file, ...(dim !== undefined ? { dim } : {}) });
     dim ??= v.length;
     const abs = isAbsolute(key) ? key : resolve(root, key);
-    if (byPath.has(abs)) throw new DataFormatError({ file, line: row, field: 'path', message: `'${key}' has a target already (listed twice)` });
+    if (byPath.has(abs))
+      throw new DataFormatError({
+        file,
+        line: row,
+        field: 'path',
+        message: `'${key}' has a target already (listed twice)`,
+      });
     byPath.set(abs, v);
   };
   if (ext === '.jsonl') {
     const { rows } = readJsonLines<{ path?: unknown; embedding?: unknown }>(file, { what: 'targets file' });
     rows.forEach((row, i) => {
-      if (row === null || typeof row !== 'object') throw new DataFormatError({ file, line: i + 1, message: 'expected {"path": ..., "embedding": [...]}' });
-      if (typeof row.path !== 'string') throw new DataFormatError({ file, line: i + 1, field: 'path', message: 'expected a string image path' });
-      if (!Array.isArray(row.embedding) || !row.embedding.every((x) => typeof x === 'number')) throw new DataFormatError({ file, line: i + 1, field: 'embedding', message: 'expected an array of numbers (NaN/Infinity are not JSON)' });
+      if (row === null || typeof row !== 'object')
+        throw new DataFormatError({ file, line: i + 1, message: 'expected {"path": ..., "embedding": [...]}' });
+      if (typeof row.path !== 'string')
+        throw new DataFormatError({ file, line: i + 1, field: 'path', message: 'expected a string image path' });
+      if (!Array.isArray(row.embedding) || !row.embedding.every((x) => typeof x === 'number'))
+        throw new DataFormatError({
+          file,
+          line: i + 1,
+          field: 'embedding',
+          message: 'expected an array of numbers (NaN/Infinity are not JSON)',
+        });
       add(row.path, Float32Array.from(row.embedding as number[]), i + 1);
     });
   } else {
@@ -93,29 +127,58 @@ export function importedTeacher(options: ImportedTargetsOptions): Teacher {
     let keys: string[];
     if (ext === '.npy') {
       ({ dims, data } = parseNpy(bytes, file));
-      if (!options.keys) throw new DataFormatError({ file, message: 'a .npy needs `keys`: a text file with one image path per row (CLI --keys)' });
+      if (!options.keys)
+        throw new DataFormatError({
+          file,
+          message: 'a .npy needs `keys`: a text file with one image path per row (CLI --keys)',
+        });
       keys = readKeys(options.keys);
     } else if (ext === '.safetensors') {
       const f = decodeSafetensors(bytes, file);
       const t = f.tensors.targets;
-      if (!t || t.dims.length !== 2) throw new DataFormatError({ file, field: 'targets', message: 'expected a 2-D tensor named targets [N, E]' });
+      if (!t || t.dims.length !== 2)
+        throw new DataFormatError({ file, field: 'targets', message: 'expected a 2-D tensor named targets [N, E]' });
       dims = t.dims;
       data = t.data;
       if (options.keys) keys = readKeys(options.keys);
       else if (f.metadata.paths) {
         let parsed: unknown;
-        try { parsed = JSON.parse(f.metadata.paths); } catch { parsed = undefined; }
-        if (!Array.isArray(parsed) || !parsed.every((p) => typeof p === 'string')) throw new DataFormatError({ file, field: '__metadata__.paths', message: 'expected a JSON array of image paths' });
+        try {
+          parsed = JSON.parse(f.metadata.paths);
+        } catch {
+          parsed = undefined;
+        }
+        if (!Array.isArray(parsed) || !parsed.every((p) => typeof p === 'string'))
+          throw new DataFormatError({
+            file,
+            field: '__metadata__.paths',
+            message: 'expected a JSON array of image paths',
+          });
         keys = parsed as string[];
-      } else throw new DataFormatError({ file, field: '__metadata__.paths', message: 'no image paths: put a JSON array in __metadata__.paths or pass `keys`' });
+      } else
+        throw new DataFormatError({
+          file,
+          field: '__metadata__.paths',
+          message: 'no image paths: put a JSON array in __metadata__.paths or pass `keys`',
+        });
     } else {
-      throw new DataFormatError({ file, message: `unsupported target file '${ext}'; expected .npy, .safetensors or .jsonl` });
+      throw new DataFormatError({
+        file,
+        message: `unsupported target file '${ext}'; expected .npy, .safetensors or .jsonl`,
+      });
     }
-    if (keys.length !== dims[0]) throw new DataFormatError({ file: options.keys ?? file, message: `${keys.length} image paths for ${dims[0]} target rows` });
+    if (keys.length !== dims[0])
+      throw new DataFormatError({
+        file: options.keys ?? file,
+        message: `${keys.length} image paths for ${dims[0]} target rows`,
+      });
     keys.forEach((k, i) => add(k, data.slice(i * dims[1]!, (i + 1) * dims[1]!), i + 1));
   }
   const byName = new Map<string, Float32Array | null>();
-  for (const [p, v] of byPath) { const n = basename(p); byName.set(n, byName.has(n) ? null : v); }
+  for (const [p, v] of byPath) {
+    const n = basename(p);
+    byName.set(n, byName.has(n) ? null : v);
+  }
   return {
     id: `import:${hashBytes(bytes).slice(0, 16)}${options.keys ? `:${hashBytes(readTextFile(options.keys)).slice(0, 8)}` : ''}`,
     source: file,
@@ -123,7 +186,11 @@ export function importedTeacher(options: ImportedTargetsOptions): Teacher {
     async embed(images) {
       return images.map((img) => {
         const v = byPath.get(resolve(img)) ?? byName.get(basename(img));
-        if (!v) throw new DataFormatError({ file, message: `no target for image '${img}' (looked up by absolute path and by unique file name)` });
+        if (!v)
+          throw new DataFormatError({
+            file,
+            message: `no target for image '${img}' (looked up by absolute path and by unique file name)`,
+          });
         return v;
       });
     },

@@ -35,11 +35,26 @@ export async function computeTargets(options: ComputeTargetsOptions): Promise<Te
   const instructionId = options.instructionId ?? 'exp-clip';
   const instruction = getInstruction(instructionId);
   const batchSize = options.batchSize ?? 64;
-  if (!Number.isInteger(batchSize) || batchSize <= 0) throw new InvalidArgumentError({ functionName: 'computeTargets', argument: 'batchSize', message: `must be a positive integer, got ${batchSize}` });
-  if (images.length === 0) throw new InvalidArgumentError({ functionName: 'computeTargets', argument: 'images', message: 'is empty' });
-  if (options.imageKeys && options.imageKeys.length !== images.length) throw new InvalidArgumentError({ functionName: 'computeTargets', argument: 'imageKeys', message: `has ${options.imageKeys.length} keys for ${images.length} images` });
+  if (!Number.isInteger(batchSize) || batchSize <= 0)
+    throw new InvalidArgumentError({
+      functionName: 'computeTargets',
+      argument: 'batchSize',
+      message: `must be a positive integer, got ${batchSize}`,
+    });
+  if (images.length === 0)
+    throw new InvalidArgumentError({ functionName: 'computeTargets', argument: 'images', message: 'is empty' });
+  if (options.imageKeys && options.imageKeys.length !== images.length)
+    throw new InvalidArgumentError({
+      functionName: 'computeTargets',
+      argument: 'imageKeys',
+      message: `has ${options.imageKeys.length} keys for ${images.length} images`,
+    });
   const cache = options.cacheDir
-    ? new FeatureCache({ dir: options.cacheDir, namespace: { model: teacher.id, dtype: 'float32', preprocess: 'teacher-target', extra: hashBytes(instruction) }, onCorrupt: (f, why) => options.log?.(`target cache entry ${f} ${why}; recomputing it`) })
+    ? new FeatureCache({
+        dir: options.cacheDir,
+        namespace: { model: teacher.id, dtype: 'float32', preprocess: 'teacher-target', extra: hashBytes(instruction) },
+        onCorrupt: (f, why) => options.log?.(`target cache entry ${f} ${why}; recomputing it`),
+      })
     : undefined;
   const keys = cache ? (options.imageKeys ?? images.map((p) => hashFile(p))) : [];
   let dim = options.expectDim ?? teacher.dim;
@@ -47,7 +62,8 @@ export async function computeTargets(options: ComputeTargetsOptions): Promise<Te
   const todo: number[] = [];
   images.forEach((_, i) => {
     const hit = cache && dim !== undefined ? cache.get(keys[i]!, dim) : undefined;
-    if (hit) out[i] = hit; else todo.push(i);
+    if (hit) out[i] = hit;
+    else todo.push(i);
   });
   const cached = images.length - todo.length;
   let done = cached;
@@ -55,8 +71,17 @@ export async function computeTargets(options: ComputeTargetsOptions): Promise<Te
   for (let b = 0; b < todo.length; b += batchSize) {
     throwIfAborted(signal, 'computing teacher targets');
     const idx = todo.slice(b, b + batchSize);
-    const vecs = await teacher.embed(idx.map((i) => images[i]!), instruction, signal ? { signal } : {});
-    if (!Array.isArray(vecs) || vecs.length !== idx.length) throw new InvalidArgumentError({ functionName: 'computeTargets', argument: 'teacher', message: `teacher ${teacher.source} returned ${Array.isArray(vecs) ? vecs.length : 'no'} embeddings for ${idx.length} images` });
+    const vecs = await teacher.embed(
+      idx.map((i) => images[i]!),
+      instruction,
+      signal ? { signal } : {},
+    );
+    if (!Array.isArray(vecs) || vecs.length !== idx.length)
+      throw new InvalidArgumentError({
+        functionName: 'computeTargets',
+        argument: 'teacher',
+        message: `teacher ${teacher.source} returned ${Array.isArray(vecs) ? vecs.length : 'no'} embeddings for ${idx.length} images`,
+      });
     vecs.forEach((v, r) => {
       const item = images[idx[r]!]!;
       validateTarget(v, { item, teacher: teacher.source, ...(dim !== undefined ? { dim } : {}) });

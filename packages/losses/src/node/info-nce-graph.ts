@@ -16,7 +16,10 @@ export class InfoNceGraph {
    * @param options.intraOpNumThreads ORT threads (default: every CPU the process may use)
    */
   static async create(options: { device?: ComputeDevice } & ThreadOptions = {}): Promise<InfoNceGraph> {
-    const session = await ort.InferenceSession.create(infoNceModelBytes(), ortSessionOptions(options) as ort.InferenceSession.SessionOptions);
+    const session = await ort.InferenceSession.create(
+      infoNceModelBytes(),
+      ortSessionOptions(options) as ort.InferenceSession.SessionOptions,
+    );
     return new InfoNceGraph(session);
   }
 
@@ -28,7 +31,11 @@ export class InfoNceGraph {
       T: new ort.Tensor('float32', inputs.targets.data, [n, e]),
       scale: new ort.Tensor('float32', Float32Array.of(inputs.scale ?? 100), []),
     });
-    return { loss: (out.loss!.data as Float32Array)[0]!, gradWeight: out.grad_weight!.data as Float32Array, correct: (out.correct!.data as Float32Array)[0]! };
+    return {
+      loss: (out.loss!.data as Float32Array)[0]!,
+      gradWeight: out.grad_weight!.data as Float32Array,
+      correct: (out.correct!.data as Float32Array)[0]!,
+    };
   }
 
   async release(): Promise<void> {

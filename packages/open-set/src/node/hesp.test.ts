@@ -5,16 +5,24 @@ import { HespModel } from './hesp.js';
 const S = 224;
 function frames(clips: number, T: number, seed: number) {
   const data = new Float32Array(clips * T * 3 * S * S);
-  for (let i = 0; i < data.length; i++) data[i] = 0.5 + 0.4 * Math.sin(i * 0.0007 * (1 + (Math.floor(i / (3 * S * S * T)) % 3)) + seed);
+  for (let i = 0; i < data.length; i++)
+    data[i] = 0.5 + 0.4 * Math.sin(i * 0.0007 * (1 + (Math.floor(i / (3 * S * S * T)) % 3)) + seed);
   return { dtype: 'float32' as const, data, dims: [clips * T, 3, S, S] as [number, number, number, number] };
 }
 
 describe('HESP training step on tiny-clip', () => {
   it('lowers the total loss on a repeated batch and updates every learnable part', async () => {
-    const m = await HespModel.create(sharedPath('fixtures', 'tiny-clip'), { classTexts: ['Happy', 'Sad', 'Angry'], nCtx: 4, seed: 0, logitScale: 14.28, lr: 0.01 });
+    const m = await HespModel.create(sharedPath('fixtures', 'tiny-clip'), {
+      classTexts: ['Happy', 'Sad', 'Angry'],
+      nCtx: 4,
+      seed: 0,
+      logitScale: 14.28,
+      lr: 0.01,
+    });
     const x = frames(6, 2, 1);
     const y = [0, 1, 2, 0, 1, 2];
-    const ctx0 = Float32Array.from(m.ctx), neg0 = Float32Array.from(m.negImages);
+    const ctx0 = Float32Array.from(m.ctx),
+      neg0 = Float32Array.from(m.negImages);
     const totals: number[] = [];
     for (let i = 0; i < 6; i++) totals.push((await m.step(x, 2, y)).total);
     expect(totals.every(Number.isFinite)).toBe(true);
@@ -28,7 +36,12 @@ describe('HESP training step on tiny-clip', () => {
     await m.release();
   }, 120_000);
   it('referenceBehaviour.zeroContextGradient leaves the context to weight decay and momentum only', async () => {
-    const a = await HespModel.create(sharedPath('fixtures', 'tiny-clip'), { classTexts: ['Happy', 'Sad'], nCtx: 2, seed: 0, referenceBehaviour: { zeroContextGradient: true } });
+    const a = await HespModel.create(sharedPath('fixtures', 'tiny-clip'), {
+      classTexts: ['Happy', 'Sad'],
+      nCtx: 2,
+      seed: 0,
+      referenceBehaviour: { zeroContextGradient: true },
+    });
     const c0 = Float32Array.from(a.ctx);
     await a.step(frames(2, 2, 2), 2, [0, 1]);
     // SGD with zero gradient: ctx ← ctx − lr·wd·ctx
@@ -39,7 +52,13 @@ describe('HESP training step on tiny-clip', () => {
 
 describe('HESP gradients vs finite differences of the summed losses', () => {
   it('ctx, patch, negative images and R', async () => {
-    const m = await HespModel.create(sharedPath('fixtures', 'tiny-clip'), { classTexts: ['Happy', 'Sad'], nCtx: 2, seed: 3, logitScale: 14.28, location: { row: 100, col: 120 } });
+    const m = await HespModel.create(sharedPath('fixtures', 'tiny-clip'), {
+      classTexts: ['Happy', 'Sad'],
+      nCtx: 2,
+      seed: 3,
+      logitScale: 14.28,
+      location: { row: 100, col: 120 },
+    });
     m.radius[0] = 0.5;
     const x = frames(3, 2, 5);
     const y = [0, 1, 0];
@@ -47,22 +66,30 @@ describe('HESP gradients vs finite differences of the summed losses', () => {
     const lossAt = async () => (await m.loss(x, 2, y)).total;
     const fd = async (t: Float32Array, i: number, h: number) => {
       const v = t[i]!;
-      t[i] = v + h; const up = await lossAt();
-      t[i] = v - h; const down = await lossAt();
+      t[i] = v + h;
+      const up = await lossAt();
+      t[i] = v - h;
+      const down = await lossAt();
       t[i] = v;
       return (up - down) / (2 * h);
     };
     const pairs: string[] = [];
-    const check = (num: number, ana: number) => { pairs.push(`${num.toExponential(3)}/${ana.toExponential(3)}`); expect(Math.abs(num - ana)).toBeLessThan(2e-5 + 0.05 * Math.abs(ana)); };
+    const check = (num: number, ana: number) => {
+      pairs.push(`${num.toExponential(3)}/${ana.toExponential(3)}`);
+      expect(Math.abs(num - ana)).toBeLessThan(2e-5 + 0.05 * Math.abs(ana));
+    };
     for (const i of [0, 17, 40]) check(await fd(m.ctx, i, 1e-2), g.ctx[i]!);
     const s = 56;
-    for (const [c, r, col] of [[0, 10, 20], [2, 40, 5]] as const) {
+    for (const [c, r, col] of [
+      [0, 10, 20],
+      [2, 40, 5],
+    ] as const) {
       const i = (c * s + r) * s + col;
       check(await fd(m.patch, i, 5e-2), 3 * g.patch[i]!); // patch gradient is averaged over the 3 clips
     }
     for (const i of [5000, 3 * 224 * 224 + 77777]) check(await fd(m.negImages, i, 5e-2), g.negImages[i]!);
     check(await fd(m.radius, 0, 1e-2), g.radius);
-    console.log(`finite difference / analytic: ${pairs.join(", ")}`);
+    console.log(`finite difference / analytic: ${pairs.join(', ')}`);
     await m.release();
   }, 180_000);
 });

@@ -1,8 +1,33 @@
-import { concatRows, cosineLogits, createRng, InvalidArgumentError, meanOfRowGroups, type ComputeDevice, type Tensor2D, type Tensor4D } from '@vlfer/core';
+import {
+  concatRows,
+  cosineLogits,
+  createRng,
+  InvalidArgumentError,
+  meanOfRowGroups,
+  type ComputeDevice,
+  type Tensor2D,
+  type Tensor4D,
+} from '@vlfer/core';
 import type { ThreadOptions } from '@vlfer/core/node';
 import { normalizePixels } from '@vlfer/encoders';
-import { ClipGradientModel, eotPositions, loadClipTokenizer, type ClipGradientModelOptions, type Tensor3D, type VisionResiduals } from '@vlfer/encoders/node';
-import { arplLogits, arplLogitsBackward, arplLoss, createSgd, crossEntropy, normalizedGradientStep, supConLoss, type Optimizer } from '@vlfer/losses';
+import {
+  ClipGradientModel,
+  eotPositions,
+  loadClipTokenizer,
+  type ClipGradientModelOptions,
+  type Tensor3D,
+  type VisionResiduals,
+} from '@vlfer/encoders/node';
+import {
+  arplLogits,
+  arplLogitsBackward,
+  arplLoss,
+  createSgd,
+  crossEntropy,
+  normalizedGradientStep,
+  supConLoss,
+  type Optimizer,
+} from '@vlfer/losses';
 import { camPatchLocation } from '../cam-location.js';
 import { coopPromptText, negativePromptText, type HespReferenceBehaviour } from '../prompts.js';
 import { ensembleLogits } from '../scoring.js';
@@ -57,7 +82,10 @@ export interface HespState {
   optimizer: ReturnType<Optimizer['state']>;
 }
 
-const addInto = (a: Float32Array, ...bs: ArrayLike<number>[]) => { for (const b of bs) for (let i = 0; i < a.length; i++) a[i]! += b[i]!; return a; };
+const addInto = (a: Float32Array, ...bs: ArrayLike<number>[]) => {
+  for (const b of bs) for (let i = 0; i < a.length; i++) a[i]! += b[i]!;
+  return a;
+};
 const halve = (g: Tensor2D): Tensor2D => ({ ...g, data: g.data.map((x) => x / 2) });
 
 /**
@@ -80,7 +108,9 @@ export class HespModel {
 
   private constructor(
     readonly clip: ClipGradientModel,
-    private readonly o: Required<Omit<HespOptions, 'location' | 'referenceBehaviour'>> & { referenceBehaviour: HespReferenceBehaviour },
+    private readonly o: Required<Omit<HespOptions, 'location' | 'referenceBehaviour'>> & {
+      referenceBehaviour: HespReferenceBehaviour;
+    },
     private readonly promptIds: { ids: number[]; dims: [number, number]; eot: number[] },
     private readonly negText: Tensor2D,
     location: PatchLocation,
@@ -95,30 +125,69 @@ export class HespModel {
     this.negImages = Float32Array.from({ length: this.K * 3 * this.S * this.S }, () => rng.normal());
     this.radius = new Float32Array(1);
     this.location = clampPatchCentre(location, o.patchSize, this.S);
-    this.opt = createSgd({ ctx: this.ctx, negImages: this.negImages, radius: this.radius }, { lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay });
+    this.opt = createSgd(
+      { ctx: this.ctx, negImages: this.negImages, radius: this.radius },
+      { lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay },
+    );
   }
 
   /**
    * @param model a loaded `ClipGradientModel`, or what `ClipGradientModel.load` takes: a Hugging Face CLIP directory
    *   (config.json, model.safetensors, tokenizer) or an OpenAI `.pt` checkpoint (with `tokenizer`)
    */
-  static async create(model: string | ClipGradientModel, options: HespOptions & { device?: ComputeDevice; weightsIn?: 'inputs' | 'graph' } & ThreadOptions & Pick<ClipGradientModelOptions, 'tokenizer' | 'config'>): Promise<HespModel> {
-    if (!Array.isArray(options.classTexts) || options.classTexts.length < 2) throw new InvalidArgumentError({ functionName: 'HespModel.create', argument: 'classTexts', message: 'needs at least 2 known classes' });
-    if (!Number.isInteger(options.seed)) throw new InvalidArgumentError({ functionName: 'HespModel.create', argument: 'seed', message: `must be an integer, got ${options.seed}` });
-    const clip = typeof model === 'string'
-      ? await ClipGradientModel.load(model, { device: options.device ?? 'cpu', ...(options.weightsIn ? { weightsIn: options.weightsIn } : {}), ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}), ...(options.tokenizer ? { tokenizer: options.tokenizer } : {}), ...(options.config ? { config: options.config } : {}) })
-      : model;
+  static async create(
+    model: string | ClipGradientModel,
+    options: HespOptions & { device?: ComputeDevice; weightsIn?: 'inputs' | 'graph' } & ThreadOptions &
+      Pick<ClipGradientModelOptions, 'tokenizer' | 'config'>,
+  ): Promise<HespModel> {
+    if (!Array.isArray(options.classTexts) || options.classTexts.length < 2)
+      throw new InvalidArgumentError({
+        functionName: 'HespModel.create',
+        argument: 'classTexts',
+        message: 'needs at least 2 known classes',
+      });
+    if (!Number.isInteger(options.seed))
+      throw new InvalidArgumentError({
+        functionName: 'HespModel.create',
+        argument: 'seed',
+        message: `must be an integer, got ${options.seed}`,
+      });
+    const clip =
+      typeof model === 'string'
+        ? await ClipGradientModel.load(model, {
+            device: options.device ?? 'cpu',
+            ...(options.weightsIn ? { weightsIn: options.weightsIn } : {}),
+            ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
+            ...(options.tokenizer ? { tokenizer: options.tokenizer } : {}),
+            ...(options.config ? { config: options.config } : {}),
+          })
+        : model;
     const tokenize = await loadClipTokenizer(clip.bundle.tokenizer);
     const o = {
-      classTexts: options.classTexts, nCtx: options.nCtx ?? 16, patchSize: options.patchSize ?? 56, logitScale: options.logitScale ?? 100, seed: options.seed,
-      lr: options.lr ?? 0.01, momentum: options.momentum ?? 0.9, weightDecay: options.weightDecay ?? 1e-4, promptStep: options.promptStep ?? 50,
-      referenceBehaviour: options.referenceBehaviour ?? {}, chunk: options.chunk ?? 64,
+      classTexts: options.classTexts,
+      nCtx: options.nCtx ?? 16,
+      patchSize: options.patchSize ?? 56,
+      logitScale: options.logitScale ?? 100,
+      seed: options.seed,
+      lr: options.lr ?? 0.01,
+      momentum: options.momentum ?? 0.9,
+      weightDecay: options.weightDecay ?? 1e-4,
+      promptStep: options.promptStep ?? 50,
+      referenceBehaviour: options.referenceBehaviour ?? {},
+      chunk: options.chunk ?? 64,
     };
     const p = tokenize(o.classTexts.map((t) => coopPromptText(t, o.nCtx)));
     const n = tokenize(o.classTexts.map(negativePromptText));
     const negText = await clip.textForwardEmbeds(clip.tokenEmbeddings(n.ids, n.dims), eotPositions(n.ids, n.dims));
     const S = clip.arch.vision.imageSize!;
-    return new HespModel(clip, o, { ...p, eot: eotPositions(p.ids, p.dims) }, negText, options.location ?? { row: S / 2, col: S / 2 }, tokenize);
+    return new HespModel(
+      clip,
+      o,
+      { ...p, eot: eotPositions(p.ids, p.dims) },
+      negText,
+      options.location ?? { row: S / 2, col: S / 2 },
+      tokenize,
+    );
   }
 
   /**
@@ -131,7 +200,10 @@ export class HespModel {
     const S = this.S;
     const img = await this.clip.visionForwardEmbeds({ dtype: 'float32', data: frame, dims: [1, 3, S, S] });
     const tok = this.tokenize(this.o.classTexts);
-    const txt = await this.clip.textForwardEmbeds(this.clip.tokenEmbeddings(tok.ids, tok.dims), eotPositions(tok.ids, tok.dims));
+    const txt = await this.clip.textForwardEmbeds(
+      this.clip.tokenEmbeddings(tok.ids, tok.dims),
+      eotPositions(tok.ids, tok.dims),
+    );
     const top = cosineLogits(img, txt, 1).logits.data;
     const c = top.indexOf(Math.max(...top));
     const F = this.clip.patchEmbeddings(frame);
@@ -140,7 +212,10 @@ export class HespModel {
     const bound = 1 / Math.sqrt(D);
     const fc0 = Float32Array.from({ length: this.K * D }, () => (2 * rng.next() - 1) * bound);
     const cam = new Float32Array(g * g);
-    for (let d = 0; d < D; d++) { const w = fc0[c * D + d]!; for (let p = 0; p < g * g; p++) cam[p]! += w * F.data[d * g * g + p]!; }
+    for (let d = 0; d < D; d++) {
+      const w = fc0[c * D + d]!;
+      for (let p = 0; p < g * g; p++) cam[p]! += w * F.data[d * g * g + p]!;
+    }
     this.location = camPatchLocation(cam, g, { imageSize: S, patchSize: this.o.patchSize });
     return this.location;
   }
@@ -152,7 +227,9 @@ export class HespModel {
   /** Token embeddings of the K prompts with the CoOp context written at positions 1..nCtx. [K, 77, D] */
   private promptEmbeds(): Tensor3D {
     const e = this.clip.tokenEmbeddings(this.promptIds.ids, this.promptIds.dims);
-    const d = e.dims[2], L = e.dims[1], n = this.o.nCtx;
+    const d = e.dims[2],
+      L = e.dims[1],
+      n = this.o.nCtx;
     for (let k = 0; k < this.K; k++) e.data.set(this.ctx.subarray(k * n * d, (k + 1) * n * d), (k * L + 1) * d);
     return e;
   }
@@ -160,7 +237,10 @@ export class HespModel {
   /** Frames [clips·T, 3, S, S] in [0, 1] → patch added → CLIP-normalised. */
   private prompted(frames: Tensor4D): Tensor4D {
     const s = this.o.patchSize;
-    return normalizePixels(applyVisualPrompt(frames, { dtype: 'float32', data: this.patch, dims: [3, s, s] }, this.location), this.clip.preprocessor);
+    return normalizePixels(
+      applyVisualPrompt(frames, { dtype: 'float32', data: this.patch, dims: [3, s, s] }, this.location),
+      this.clip.preprocessor,
+    );
   }
 
   private negImagesTensor(): Tensor4D {
@@ -168,14 +248,27 @@ export class HespModel {
   }
 
   private checkFrames(frames: Tensor4D, framesPerClip: number, fn: string): number {
-    if (!Number.isInteger(framesPerClip) || framesPerClip <= 0) throw new InvalidArgumentError({ functionName: fn, argument: 'framesPerClip', message: `must be a positive integer, got ${framesPerClip}` });
+    if (!Number.isInteger(framesPerClip) || framesPerClip <= 0)
+      throw new InvalidArgumentError({
+        functionName: fn,
+        argument: 'framesPerClip',
+        message: `must be a positive integer, got ${framesPerClip}`,
+      });
     const B = frames.dims[0] / framesPerClip;
-    if (!Number.isInteger(B) || B === 0) throw new InvalidArgumentError({ functionName: fn, argument: 'frames', message: `${frames.dims[0]} frames are not a whole number of ${framesPerClip}-frame clips` });
+    if (!Number.isInteger(B) || B === 0)
+      throw new InvalidArgumentError({
+        functionName: fn,
+        argument: 'frames',
+        message: `${frames.dims[0]} frames are not a whole number of ${framesPerClip}-frame clips`,
+      });
     return B;
   }
 
   /** Ensemble, CLIP and ARPL logits [clips, K] for evaluation. @param frames [clips·T, 3, S, S] in [0, 1] */
-  async logits(frames: Tensor4D, framesPerClip: number): Promise<{ clip: Tensor2D; arpl: Tensor2D; ensemble: Tensor2D }> {
+  async logits(
+    frames: Tensor4D,
+    framesPerClip: number,
+  ): Promise<{ clip: Tensor2D; arpl: Tensor2D; ensemble: Tensor2D }> {
     this.checkFrames(frames, framesPerClip, 'HespModel.logits');
     const v = meanOfRowGroups(await this.clip.visionForwardEmbeds(this.prompted(frames), this.o.chunk), framesPerClip);
     const t = await this.clip.textForwardEmbeds(this.promptEmbeds(), this.promptIds.eot);
@@ -203,12 +296,23 @@ export class HespModel {
   /**
    * Losses and the gradient of their sum w.r.t. every learnable tensor (ctx, patch, negative images, R), no update.
    */
-  async gradients(frames: Tensor4D, framesPerClip: number, labels: readonly number[], options: { lossOnly?: boolean } = {}): Promise<HespGradients> {
+  async gradients(
+    frames: Tensor4D,
+    framesPerClip: number,
+    labels: readonly number[],
+    options: { lossOnly?: boolean } = {},
+  ): Promise<HespGradients> {
     const T = framesPerClip;
     const B = this.checkFrames(frames, T, 'HespModel.step');
-    if (labels.length !== B) throw new InvalidArgumentError({ functionName: 'HespModel.step', argument: 'labels', message: `${labels.length} labels for ${B} clips of ${T} frames` });
+    if (labels.length !== B)
+      throw new InvalidArgumentError({
+        functionName: 'HespModel.step',
+        argument: 'labels',
+        message: `${labels.length} labels for ${B} clips of ${T} frames`,
+      });
     const pix = this.prompted(frames);
-    const S = this.S, plane = S * S;
+    const S = this.S,
+      plane = S * S;
     const emb = this.promptEmbeds();
     // the vision tower runs forward once: without gradients (loss only) plainly, with them keeping the residuals
     // the backward reads (the cotangents depend on the losses)
@@ -223,7 +327,11 @@ export class HespModel {
       const parts: Tensor2D[] = [];
       for (let i = 0; i < B * T; i += this.o.chunk) {
         const n = Math.min(this.o.chunk, B * T - i);
-        const r = await this.clip.visionForwardResiduals({ dtype: 'float32', data: pix.data.subarray(i * 3 * plane, (i + n) * 3 * plane), dims: [n, 3, S, S] });
+        const r = await this.clip.visionForwardResiduals({
+          dtype: 'float32',
+          data: pix.data.subarray(i * 3 * plane, (i + n) * 3 * plane),
+          dims: [n, 3, S, S],
+        });
         parts.push(r.imageEmbeds);
         chunks.push({ start: i, n, residuals: r.residuals });
       }
@@ -240,38 +348,72 @@ export class HespModel {
     const ceClip = crossEntropy(clipL.logits, labels);
     const arpl = arplLoss({ features: v, centers: c, labels, radius: this.radius[0]! });
     const ens = crossEntropy(ensembleLogits(clipL.logits, arpl.logits), labels);
-    const clipBack = clipL.backward({ ...ceClip.gradLogits, data: addInto(Float32Array.from(ceClip.gradLogits.data), halve(ens.gradLogits).data) });
+    const clipBack = clipL.backward({
+      ...ceClip.gradLogits,
+      data: addInto(Float32Array.from(ceClip.gradLogits.data), halve(ens.gradLogits).data),
+    });
     const arplBack = arplLogitsBackward(v, c, halve(ens.gradLogits));
     const hasPositive = labels.some((y, i) => labels.indexOf(y) !== i);
-    const sup = hasPositive ? supConLoss({ features: v, labels, temperature: 0.5 }) : { loss: 0, gradFeatures: { data: new Float32Array(B * E) } };
+    const sup = hasPositive
+      ? supConLoss({ features: v, labels, temperature: 0.5 })
+      : { loss: 0, gradFeatures: { data: new Float32Array(B * E) } };
     const uncl = cosineLogits(c, this.negText, this.o.logitScale);
-    const ceU = crossEntropy(uncl.logits, Array.from({ length: this.K }, (_, i) => i));
+    const ceU = crossEntropy(
+      uncl.logits,
+      Array.from({ length: this.K }, (_, i) => i),
+    );
     const unclBack = uncl.backward(ceU.gradLogits);
-    const losses = { clipKnown: ceClip.loss, supCon: sup.loss, arpl: arpl.loss, negativeClip: ceU.loss, ensemble: ens.loss };
+    const losses = {
+      clipKnown: ceClip.loss,
+      supCon: sup.loss,
+      arpl: arpl.loss,
+      negativeClip: ceU.loss,
+      ensemble: ens.loss,
+    };
     const summary: HespLosses = { ...losses, total: Object.values(losses).reduce((a, b) => a + b, 0) };
-    if (options.lossOnly) return { losses: summary, ctx: new Float32Array(0), patch: new Float32Array(0), negImages: new Float32Array(0), radius: 0 };
-    const dv = addInto(Float32Array.from(clipBack.gradA.data), arpl.gradFeatures.data, arplBack.gradFeatures.data, sup.gradFeatures.data);
+    if (options.lossOnly)
+      return {
+        losses: summary,
+        ctx: new Float32Array(0),
+        patch: new Float32Array(0),
+        negImages: new Float32Array(0),
+        radius: 0,
+      };
+    const dv = addInto(
+      Float32Array.from(clipBack.gradA.data),
+      arpl.gradFeatures.data,
+      arplBack.gradFeatures.data,
+      sup.gradFeatures.data,
+    );
     const dc = addInto(Float32Array.from(arpl.gradCenters.data), arplBack.gradCenters.data, unclBack.gradA.data);
     const dt = clipBack.gradB.data;
     // vision VJP for the frames: each frame gets dv̄ / T; chain through normalisation; sum the patch region
     const s = this.o.patchSize;
     const std = this.clip.preprocessor.std;
     const gPatch = new Float64Array(3 * s * s);
-    const top = this.location.row - s / 2, left = this.location.col - s / 2;
+    const top = this.location.row - s / 2,
+      left = this.location.col - s / 2;
     for (const { start: i, n, residuals } of chunks) {
       const cot = new Float32Array(n * E);
       for (let r = 0; r < n; r++) for (let k = 0; k < E; k++) cot[r * E + k] = dv[Math.floor((i + r) / T) * E + k]! / T;
       const grad = (await this.clip.visionBackward(residuals, { dtype: 'float32', data: cot, dims: [n, E] })).data;
-      for (let f = 0; f < n; f++) for (let ch = 0; ch < 3; ch++) for (let y = 0; y < s; y++) for (let x = 0; x < s; x++) {
-        gPatch[(ch * s + y) * s + x]! += grad[((f * 3 + ch) * S + top + y) * S + left + x]! / std[ch]! / B;
-      }
+      for (let f = 0; f < n; f++)
+        for (let ch = 0; ch < 3; ch++)
+          for (let y = 0; y < s; y++)
+            for (let x = 0; x < s; x++) {
+              gPatch[(ch * s + y) * s + x]! += grad[((f * 3 + ch) * S + top + y) * S + left + x]! / std[ch]! / B;
+            }
     }
     chunks.length = 0; // the residuals are large: let them go before the text VJP
     // negative prompt images (fed to CLIP without normalisation) and CoOp contexts
-    const gNeg = (await this.clip.visionBackward(negResiduals!, { dtype: 'float32', data: dc, dims: [this.K, E] })).data;
+    const gNeg = (await this.clip.visionBackward(negResiduals!, { dtype: 'float32', data: dc, dims: [this.K, E] }))
+      .data;
     negResiduals = undefined;
-    const gEmb = (await this.clip.textVjp(emb, this.promptIds.eot, { dtype: 'float32', data: dt, dims: [this.K, E] })).gradInputsEmbeds;
-    const d = gEmb.dims[2], L = gEmb.dims[1], nc = this.o.nCtx;
+    const gEmb = (await this.clip.textVjp(emb, this.promptIds.eot, { dtype: 'float32', data: dt, dims: [this.K, E] }))
+      .gradInputsEmbeds;
+    const d = gEmb.dims[2],
+      L = gEmb.dims[1],
+      nc = this.o.nCtx;
     const gCtx = new Float32Array(this.ctx.length);
     for (let k = 0; k < this.K; k++) gCtx.set(gEmb.data.subarray((k * L + 1) * d, (k * L + 1 + nc) * d), k * nc * d);
     return { losses: summary, ctx: gCtx, patch: Float32Array.from(gPatch), negImages: gNeg, radius: arpl.gradRadius };
@@ -294,14 +436,28 @@ export class HespModel {
 
   /** Learnable state for checkpoints. */
   state(): HespState {
-    return { tensors: { ctx: this.ctx, patch: this.patch, negImages: this.negImages, radius: this.radius }, optimizer: this.opt.state() };
+    return {
+      tensors: { ctx: this.ctx, patch: this.patch, negImages: this.negImages, radius: this.radius },
+      optimizer: this.opt.state(),
+    };
   }
 
   loadState(s: { tensors: Record<string, Float32Array>; optimizer: ReturnType<Optimizer['state']> }): void {
     for (const k of ['ctx', 'patch', 'negImages', 'radius'] as const) {
       const src = s.tensors[k];
-      if (!src || src.length !== this[k].length) throw new InvalidArgumentError({ functionName: 'HespModel.loadState', argument: k, message: `expected ${this[k].length} values, got ${src?.length}` });
-      for (let i = 0; i < src.length; i++) if (!Number.isFinite(src[i]!)) throw new InvalidArgumentError({ functionName: 'HespModel.loadState', argument: k, message: `holds ${src[i]} at index ${i}` });
+      if (!src || src.length !== this[k].length)
+        throw new InvalidArgumentError({
+          functionName: 'HespModel.loadState',
+          argument: k,
+          message: `expected ${this[k].length} values, got ${src?.length}`,
+        });
+      for (let i = 0; i < src.length; i++)
+        if (!Number.isFinite(src[i]!))
+          throw new InvalidArgumentError({
+            functionName: 'HespModel.loadState',
+            argument: k,
+            message: `holds ${src[i]} at index ${i}`,
+          });
       this[k].set(src);
     }
     this.opt.loadState(s.optimizer);

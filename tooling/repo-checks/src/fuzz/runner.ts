@@ -17,12 +17,19 @@ const PER_CALL_MS = 2000;
 function mutated(seedBytes: Uint8Array): fc.Arbitrary<Uint8Array> {
   const n = seedBytes.length;
   const truncate = fc.integer({ min: 0, max: n }).map((k) => seedBytes.slice(0, k));
-  const flips = fc.array(fc.record({ at: fc.integer({ min: 0, max: Math.max(0, n - 1) }), bit: fc.integer({ min: 0, max: 7 }) }), { minLength: 1, maxLength: 8 }).map((fs) => {
-    const b = seedBytes.slice();
-    for (const f of fs) if (b.length) b[f.at]! ^= 1 << f.bit;
-    return b;
-  });
-  const inserts = fc.tuple(fc.integer({ min: 0, max: n }), fc.uint8Array({ minLength: 1, maxLength: 16 })).map(([at, ins]) => Uint8Array.from([...seedBytes.subarray(0, at), ...ins, ...seedBytes.subarray(at)]));
+  const flips = fc
+    .array(fc.record({ at: fc.integer({ min: 0, max: Math.max(0, n - 1) }), bit: fc.integer({ min: 0, max: 7 }) }), {
+      minLength: 1,
+      maxLength: 8,
+    })
+    .map((fs) => {
+      const b = seedBytes.slice();
+      for (const f of fs) if (b.length) b[f.at]! ^= 1 << f.bit;
+      return b;
+    });
+  const inserts = fc
+    .tuple(fc.integer({ min: 0, max: n }), fc.uint8Array({ minLength: 1, maxLength: 16 }))
+    .map(([at, ins]) => Uint8Array.from([...seedBytes.subarray(0, at), ...ins, ...seedBytes.subarray(at)]));
   const bytes = fc.uint8Array({ maxLength: 512 });
   return fc.oneof(truncate, flips, flips, inserts, bytes);
 }
@@ -34,18 +41,25 @@ for (const t of FUZZ_TARGETS) {
   // plain copies: a Node Buffer's slice() is a view, and the mutations below must never write into a seed
   const seeds = t.seeds().map((s) => Uint8Array.from(s));
   try {
-    await fc.assert(fc.asyncProperty(fc.oneof(...seeds.map(mutated)), async (bytes) => {
-      const t0 = performance.now();
-      try {
-        await t.run(bytes);
-      } catch (error) {
-        if (!(error instanceof VlferError)) throw new Error(`threw ${(error as Error)?.name}: ${(error as Error)?.message} (not a VlferError naming the input)`);
-        if (!/fuzz|<|protobuf|pickle|encoded image/.test(error.message)) throw new Error(`error does not name the input: ${error.message}`);
-      }
-      const ms = performance.now() - t0;
-      slowest = Math.max(slowest, ms);
-      if (ms > PER_CALL_MS) throw new Error(`took ${ms.toFixed(0)} ms (bound ${PER_CALL_MS} ms)`);
-    }), { numRuns: runs, seed, endOnFailure: true });
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(...seeds.map(mutated)), async (bytes) => {
+        const t0 = performance.now();
+        try {
+          await t.run(bytes);
+        } catch (error) {
+          if (!(error instanceof VlferError))
+            throw new Error(
+              `threw ${(error as Error)?.name}: ${(error as Error)?.message} (not a VlferError naming the input)`,
+            );
+          if (!/fuzz|<|protobuf|pickle|encoded image/.test(error.message))
+            throw new Error(`error does not name the input: ${error.message}`);
+        }
+        const ms = performance.now() - t0;
+        slowest = Math.max(slowest, ms);
+        if (ms > PER_CALL_MS) throw new Error(`took ${ms.toFixed(0)} ms (bound ${PER_CALL_MS} ms)`);
+      }),
+      { numRuns: runs, seed, endOnFailure: true },
+    );
     // every seed itself parses or fails with a named error too
     process.stdout.write(`OK ${t.name} ${runs} ${slowest.toFixed(1)}\n`);
   } catch (error) {
