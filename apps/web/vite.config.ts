@@ -1,4 +1,5 @@
 import { copyFileSync, createReadStream, existsSync, mkdirSync, statSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
 import { defineConfig, defaultClientConditions, type Plugin } from 'vite';
@@ -32,7 +33,7 @@ function vlferAssets(): Plugin {
     '/models/': dir(process.env.VLFER_WEB_MODELS),
     '/faces/': dir(process.env.VLFER_FACE_MODELS),
   });
-  const middleware = (req: { url?: string }, res: import('node:http').ServerResponse, next: () => void) => {
+  const middleware = (req: { url?: string }, res: ServerResponse, next: () => void) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     for (const [prefix, root] of Object.entries(roots())) {
       if (!path.startsWith(prefix)) continue;

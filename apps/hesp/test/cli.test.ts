@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, sharedPath, writeSyntheticVideoSet } from '@vlfer/test-utils';
@@ -49,7 +49,6 @@ describe('vlfer-hesp command line', () => {
     const dir = join(work, 'broken');
     const r0 = cli(['eval', '--run', dir]);
     expect(r0.stderr).toMatch(/config\.resolved\.json: not found/);
-    const { mkdirSync } = require('node:fs') as typeof import('node:fs');
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'config.resolved.json'), '{"dataset": "afew", "lr": "x"}');
     const r = cli(['eval', '--run', dir]);

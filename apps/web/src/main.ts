@@ -233,7 +233,17 @@ function fail(error: unknown): void {
   setStatus(page.error, true);
 }
 
-imageInput.addEventListener('change', async () => {
+/**
+ * Event handlers are async; a rejection that escaped one would only reach the console. `on` routes it to `fail`, so
+ * the page shows it (the camera's "Classify frame" handler had no catch: a frame the browser could not decode was lost).
+ */
+function on(target: EventTarget, type: string, handler: () => Promise<void>): void {
+  target.addEventListener(type, () => {
+    handler().catch(fail);
+  });
+}
+
+on(imageInput, 'change', async () => {
   const file = imageInput.files?.[0];
   imageInput.value = ''; // picking the same file again fires 'change' again
   if (!file) return;
@@ -252,7 +262,7 @@ imageInput.addEventListener('change', async () => {
   await run();
 });
 
-headInput.addEventListener('change', async () => {
+on(headInput, 'change', async () => {
   const file = headInput.files?.[0];
   headInput.value = '';
   if (!file) return;
@@ -279,7 +289,7 @@ headInput.addEventListener('change', async () => {
 });
 
 for (const el of [labelSet, promptType, mode, faces, detectorSelect])
-  el.addEventListener('change', async () => {
+  on(el, 'change', async () => {
     if (el === labelSet || el === promptType) classifier = undefined;
     if (urlProblems.delete(el) && page.state === 'error') {
       await boot();
@@ -288,7 +298,7 @@ for (const el of [labelSet, promptType, mode, faces, detectorSelect])
     await run();
   });
 for (const el of [modelInput, device])
-  el.addEventListener('change', async () => {
+  on(el, 'change', async () => {
     if (el === device) urlProblems.delete(device);
     // a head belongs to one encoder: drop it with the model, and say so
     if (head) {
@@ -300,7 +310,7 @@ for (const el of [modelInput, device])
   });
 
 const video = $<HTMLVideoElement>('video');
-$<HTMLButtonElement>('camera').addEventListener('click', async () => {
+on($<HTMLButtonElement>('camera'), 'click', async () => {
   try {
     video.srcObject = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 } });
     await video.play();
@@ -310,7 +320,7 @@ $<HTMLButtonElement>('camera').addEventListener('click', async () => {
     fail(new Error(`camera: ${(error as Error).message}`));
   }
 });
-$<HTMLButtonElement>('snap').addEventListener('click', async () => {
+on($<HTMLButtonElement>('snap'), 'click', async () => {
   image = await decodeBlob(await createImageBitmap(video));
   $<HTMLSpanElement>('image-name').textContent = `camera frame ${video.videoWidth}x${video.videoHeight}`;
   await run();

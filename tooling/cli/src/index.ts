@@ -4,7 +4,7 @@
  * with option paths mapped to flags, and strict option parsers for commander.
  */
 import { SingleBar, Presets } from 'cli-progress';
-import { Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
 import {
   AbortedError,
   OptionsError,

@@ -149,7 +149,7 @@ export function httpTeacher(options: HttpTeacherOptions): Teacher {
       throw new RetryableError(
         `the reply has no numeric data[0].embedding (starts with ${JSON.stringify(text.slice(0, 80))})`,
       );
-    return Float32Array.from(e as number[]);
+    return Float32Array.from(e);
   }
 
   async function withRetry(image: string, instruction: string, signal: AbortSignal | undefined): Promise<Float32Array> {
@@ -199,7 +199,8 @@ export function httpTeacher(options: HttpTeacherOptions): Teacher {
         }
       };
       await Promise.all(Array.from({ length: Math.min(concurrency, images.length) }, worker));
-      if (failed !== undefined) throw failed;
+      // withRetry rejects with Errors only (TeacherError, AbortedError); anything else would be a bug there
+      if (failed !== undefined) throw failed instanceof Error ? failed : new Error(String(failed));
       return out;
     },
   };
