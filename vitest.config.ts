@@ -22,17 +22,32 @@ for (const group of ['packages', 'apps', 'tooling']) {
   }
 }
 
+/**
+ * Two tiers. `pnpm test` (the README's command, what CI runs first): unit and parity tests, a few minutes on 2 cores.
+ * `pnpm test:integration`: whole-CLI runs (error messages, SIGKILL drills, shards and merges), the real SLURM cluster,
+ * headless-Chromium pages, the face-api.js reference and the README transcripts. `.ci/run` runs both.
+ */
+const INTEGRATION = [
+  'apps/*/test/**/*.test.ts',
+  'apps/bench/src/face-api-reference.test.ts',
+  'tooling/repo-checks/src/readme-examples.test.ts',
+];
+const ALL = [
+  'packages/*/src/**/*.test.ts',
+  'apps/*/src/**/*.test.ts',
+  'apps/*/test/**/*.test.ts',
+  'tooling/*/src/**/*.test.ts',
+];
+
 export default defineConfig({
   resolve: { alias },
   test: {
-    include: [
-      'packages/*/src/**/*.test.ts',
-      'apps/*/src/**/*.test.ts',
-      'apps/*/test/**/*.test.ts',
-      'tooling/*/src/**/*.test.ts',
-    ],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    projects: [
+      { extends: true, test: { name: 'unit', include: ALL, exclude: INTEGRATION } },
+      { extends: true, test: { name: 'integration', include: INTEGRATION } },
+    ],
   },
 });
