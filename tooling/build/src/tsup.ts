@@ -6,9 +6,19 @@
  * fails; two caches). Here the code exists once, as CommonJS (`dist/*.cjs`, chunks shared between entries); each
  * ESM entry (`dist/*.js`) only re-exports its CommonJS twin (`export * from './index.cjs'`; Node finds the names with
  * cjs-module-lexer), so importers and requirers share one instance. Declarations come for both (`.d.ts`, `.d.cts`).
+ *
+ * Why declarations come from `tsc -b` and not from tsup: tsup's declaration bundler type-checks a package together with
+ * the sources of every @vlfer package below it, once per format, so a cold build checked `core` thirteen times and
+ * took 5 minutes on 2 cores. Each package's `tsconfig.build.json` is a composite project that references the packages
+ * it depends on; `tsc -b` (run after tsup's JavaScript, below) checks each package once and reads its dependencies'
+ * emitted declarations. The tree `dist/types/**` holds `.d.ts` files and `.d.cts` twins whose relative specifiers
+ * point at `.cjs`, so CommonJS consumers resolve CommonJS-typed declarations; each entry's `dist/<entry>.d.ts` and
+ * `.d.cts` re-export its tree.
  */
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join, posix, relative } from 'node:path';
 import type { Options } from 'tsup';
 
 type Conditions = {
@@ -41,7 +51,8 @@ export function vlferTsupConfig(extraEntries: Record<string, string> = {}): Opti
   return {
     entry,
     format: ['cjs', 'esm'],
-    dts: true,
+    // declarations: `writeDeclarations` after the JavaScript (see the file comment)
+    dts: false,
     sourcemap: true,
     clean: true,
     splitting: true,
@@ -71,8 +82,39 @@ export function vlferTsupConfig(extraEntries: Record<string, string> = {}): Opti
           `// ESM entry of ${pkg.name}: the code is the CommonJS build (one instance for import and require)\nexport * from './${base}.cjs';\n`,
         );
       }
+      writeDeclarations(entriesOf(pkg));
     },
   };
+}
+
+/** A relative module specifier ending in `.js` (in `from '…'`, `import('…')` and `/// <reference path>`). */
+const RELATIVE_JS = /(['"])(\.{1,2}\/[^'"]*?)\.js\1/g;
+
+/**
+ * Declarations of the package in the current directory: `tsc -b tsconfig.build.json` writes `dist/types/**\/*.d.ts`
+ * (the referenced packages are built before this one by turbo's `^build`, so tsc only checks that they are up to
+ * date), then each `.d.ts` gets a `.d.cts` twin, and each entry `dist/<entry>.d.ts` / `.d.cts` re-exports its tree.
+ */
+export function writeDeclarations(entries: Record<string, string>): void {
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  execFileSync(process.execPath, [tsc, '-b', 'tsconfig.build.json'], { stdio: 'inherit' });
+  const walk = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
+      d.isDirectory() ? walk(join(dir, d.name)) : [join(dir, d.name)],
+    );
+  for (const f of walk(join('dist', 'types'))) {
+    if (!f.endsWith('.d.ts')) continue;
+    const cts = readFileSync(f, 'utf8').replace(RELATIVE_JS, '$1$2.cjs$1');
+    writeFileSync(f.replace(/\.d\.ts$/, '.d.cts'), cts);
+  }
+  for (const [name, src] of Object.entries(entries)) {
+    const target = posix.join('types', src.replace(/^src\//, '').replace(/\.ts$/, ''));
+    let spec = relative(dirname(join('dist', name)), join('dist', target)).split('\\').join('/');
+    if (!spec.startsWith('.')) spec = `./${spec}`;
+    const note = '// the declarations of this entry are the tree under dist/types (emitted by tsc -b)';
+    writeFileSync(join('dist', `${name}.d.ts`), `${note}\nexport * from '${spec}.js';\n`);
+    writeFileSync(join('dist', `${name}.d.cts`), `${note}\nexport * from '${spec}.cjs';\n`);
+  }
 }
 
 /**

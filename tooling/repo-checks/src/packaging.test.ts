@@ -36,7 +36,17 @@ export function manifestProblems(dir: string, pkg: Manifest): string[] {
     'prepack must copy the LICENSE and check the build',
   );
   need(pkg.scripts?.build === 'tsup', "build must be 'tsup'");
-  for (const f of ['dist', 'LICENSE', 'README.md', '!src/**/*.test.ts'])
+  // declarations come from one tsc -b pass over composite projects (tooling/build/src/tsup.ts): the references must
+  // be the package's @vlfer dependencies, or tsc would check a package before what it imports
+  const build = JSON.parse(readFileSync(join(repoRoot, dir, 'tsconfig.build.json'), 'utf8'));
+  const deps = Object.keys(pkg.dependencies ?? {}).filter((d) => d.startsWith('@vlfer/'));
+  need(
+    JSON.stringify((build.references ?? []).map((r: { path: string }) => r.path).sort()) ===
+      JSON.stringify(deps.map((d) => `../${d.slice('@vlfer/'.length)}/tsconfig.build.json`).sort()),
+    `tsconfig.build.json must reference exactly the @vlfer dependencies (${deps.join(', ') || 'none'})`,
+  );
+  need(build.compilerOptions?.composite === true, 'tsconfig.build.json must be composite');
+  for (const f of ['dist', '!dist/**/*.tsbuildinfo', 'LICENSE', 'README.md', '!src/**/*.test.ts'])
     need(pkg.files?.includes(f), `files must include '${f}'`);
   need(
     !(pkg.files ?? []).some((f: string) => /test-data|fixtures/.test(f) && !f.startsWith('!')),
