@@ -109,7 +109,9 @@ export function writeDeclarations(entries: Record<string, string>): void {
   }
   for (const [name, src] of Object.entries(entries)) {
     const target = posix.join('types', src.replace(/^src\//, '').replace(/\.ts$/, ''));
-    let spec = relative(dirname(join('dist', name)), join('dist', target)).split('\\').join('/');
+    let spec = relative(dirname(join('dist', name)), join('dist', target))
+      .split('\\')
+      .join('/');
     if (!spec.startsWith('.')) spec = `./${spec}`;
     const note = '// the declarations of this entry are the tree under dist/types (emitted by tsc -b)';
     writeFileSync(join('dist', `${name}.d.ts`), `${note}\nexport * from '${spec}.js';\n`);
