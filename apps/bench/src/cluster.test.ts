@@ -113,7 +113,7 @@ describe('SLURM job files', () => {
   });
   it('writes the directives one per line, the log path in sbatch quoting, and submit.sh kills a merge whose array failed', () => {
     const root = mkdtempSync(join(tmpdir(), 'vlfer-sbatch-'));
-    const dir = join(root, 'a b"c#d\\e%f');
+    const dir = join(root, 'a b"c#d\'e%f');
     writeSlurmJob(dir, job({ partition: 'gpu,debug' }));
     const array = readFileSync(join(dir, 'array.sbatch'), 'utf8');
     const directives = array.split('\n').filter((l) => l.startsWith('#SBATCH'));
@@ -124,7 +124,7 @@ describe('SLURM job files', () => {
       '#SBATCH --time=24:00:00',
       '#SBATCH --partition=gpu,debug',
       '#SBATCH --array=0-2',
-      `#SBATCH --output="${root}/a b\\"c\\#d\\\\e%%f/logs/vlfer-ablations-%A_%a.out"`,
+      `#SBATCH --output="${root}/a b\\"c\\#d'e%%f/logs/vlfer-ablations-%A_%a.out"`,
     ]);
     // sbatch stops reading directives at the first line that is not one: all of them come first
     expect(array.split('\n').slice(1, 1 + directives.length)).toEqual(directives);
@@ -163,6 +163,9 @@ describe('SLURM job files', () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'vlfer-refuse-')), 'out\n#SBATCH --x');
     expect(() => writeSlurmJob(dir, job())).toThrow(/^--emit-dir: .* is not usable in an #SBATCH line/);
     expect(existsSync(dir)).toBe(false);
+    const slash = join(mkdtempSync(join(tmpdir(), 'vlfer-refuse-')), 'out\\x');
+    expect(() => writeSlurmJob(slash, job())).toThrow(/^--emit-dir: .* is not usable for SLURM log files/);
+    expect(existsSync(slash)).toBe(false);
   });
   it('accepts every SLURM time form and memory unit', () => {
     for (const time of ['30', '30:00', '4:00:00', '24:00:00', '1-0', '1-12', '1-12:30', '7-00:00:00'])

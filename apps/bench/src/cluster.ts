@@ -116,11 +116,15 @@ export function validateClusterJob(job: ClusterJob): void {
 /**
  * `array.sbatch`, `merge.sbatch` and `submit.sh` (submits the array, then the merge with `--dependency=afterok` and
  * `--kill-on-invalid-dep=yes`, so a failed array task cancels the merge instead of leaving it pending); job logs go
- * to `logs/`. `dir` is named `--emit-dir` in errors (a line break in it cannot be written into `#SBATCH --output`).
+ * to `logs/`. `dir` is named `--emit-dir` in errors: a line break cannot be written into `#SBATCH --output`, and
+ * SLURM drops a backslash from a log path; spaces, quotes, `#` and `%` work (tested on SLURM 22.05).
  */
 export function writeSlurmJob(dir: string, job: ClusterJob): string[] {
   validateClusterJob(job);
   const logs = resolve(dir, 'logs');
+  // slurmstepd drops every backslash of an --output path (and then expands no %A/%a): refused
+  if (logs.includes('\\'))
+    throw new ClusterOptionError('--emit-dir', dir, 'usable for SLURM log files (SLURM drops a backslash from them)');
   // sbatch expands %A, %a, %j … in --output: a `%` of the directory is written `%%`, the file name's codes stay
   const logDir = logs.replaceAll('%', '%%');
   const arrayLog = sbatchQuote(join(logDir, `${job.name}-%A_%a.out`), '--emit-dir');
