@@ -4,7 +4,7 @@
  * directory and argv; the manifests are parsed back with `yaml`. The real SLURM submission is in slurm.test.ts.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -115,34 +115,41 @@ describe('bench:ablations --emit', () => {
       expect(run.stdout.split('\0').slice(0, -1)).toEqual([repoRoot, ...argv]);
     }
     expect(existsSync(join(repoRoot, 'PWNED'))).toBe(false);
-    expect(readdirSync(dir).sort()).toEqual(['emit dir \'q\' "d" #x %j']);
-    const k = runCli(entry, [
-      ...common(results, cache),
-      '--emit',
-      'k8s',
-      '--shards',
-      '2',
-      '--mem',
-      '3G',
-      '--image',
-      'registry.example/vlfer:1',
-      '--emit-dir',
-      join(dir, 'k8s'),
-    ]);
+    expect(readdirSync(dir)).toEqual(['emit dir \'q\' "d" #x %j']);
+    // the k8s job starts in the directory the command ran in: a hostile one
+    const workdir = join(dir, 'w #x: y\n  securityContext: { privileged: true } $(id)');
+    mkdirSync(workdir);
+    const k = runCli(
+      entry,
+      [
+        ...common(results, cache),
+        '--emit',
+        'k8s',
+        '--shards',
+        '2',
+        '--mem',
+        '3G',
+        '--image',
+        'registry.example/vlfer:1',
+        '--emit-dir',
+        join(dir, 'k8s'),
+      ],
+      { cwd: workdir },
+    );
     expect(k.code, k.stderr).toBe(0);
     const [shard, merge] = ['indexed-job.yaml', 'merge-job.yaml'].map((f) => yamlOf(join(dir, 'k8s', f)));
     const container = shard.spec.template.spec.containers[0];
     expect(container).toEqual({
       name: 'shard',
       image: 'registry.example/vlfer:1',
-      workingDir: repoRoot,
+      workingDir: workdir,
       command: ['pnpm', ...want],
       env: [
         { name: 'VLFER_SHARD_COUNT', value: '2' },
         { name: 'VLFER_THREADS', value: '4' },
       ],
       resources: { requests: { cpu: '4', memory: '3Gi' }, limits: { memory: '3Gi' } },
-      volumeMounts: [{ name: 'work', mountPath: repoRoot }],
+      volumeMounts: [{ name: 'work', mountPath: workdir }],
     });
     expect(merge.spec.template.spec.containers[0].command).toEqual(['pnpm', ...want, '--merge', '2']);
   }, 120_000);

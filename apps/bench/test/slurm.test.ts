@@ -25,6 +25,7 @@ const reason = missing.length
 const entry = 'apps/bench/src/bench-ablations.ts';
 const work = mkdtempSync(join(tmpdir(), 'vlfer-slurm-test-'));
 const cluster = join(work, 'cluster');
+const busy = join(work, 'cluster-on-a-busy-port');
 /** A directory name that ran commands, split arguments or cut lines in the job files of the old string templates. */
 const hostile = (tag: string) => `${tag} $(touch ${work}/PWNED) \`touch ${work}/PWNED\` 'q' "d"\n#x: y %j`;
 const common = (results: string) => [
@@ -78,10 +79,40 @@ const emitArgs = (shards: number, emitDir: string) => [
 ];
 
 afterAll(() => {
-  if (!reason) spawnSync(join(repoRoot, 'tooling/slurm/stop-cluster.sh'), [cluster]);
+  if (reason) return;
+  for (const dir of [cluster, busy]) spawnSync(join(repoRoot, 'tooling/slurm/stop-cluster.sh'), [dir]);
 });
 
 describe.skipIf(Boolean(reason))(`a real SLURM array job${reason ? ` (skipped: ${reason})` : ''}`, () => {
+  it('start-cluster.sh on a port in use fails with the log line that says so, leaving nothing running', async () => {
+    const [ctld, slurmd] = await freePorts();
+    const holder = createServer();
+    await new Promise<void>((r) => holder.listen(slurmd, '0.0.0.0', r));
+    try {
+      const r = spawnSync(join(repoRoot, 'tooling/slurm/start-cluster.sh'), [busy, String(ctld), String(slurmd)], {
+        encoding: 'utf8',
+      });
+      expect(r.status, r.stderr).toBe(4);
+      expect(r.stderr).toMatch(
+        new RegExp(`slurmd exited while the node came up \\(SlurmctldPort=${ctld} SlurmdPort=${slurmd}\\)`),
+      );
+      expect(r.stderr).toMatch(new RegExp(`Unable to bind listen port \\(${slurmd}\\): Address already in use`));
+    } finally {
+      await new Promise((r) => holder.close(r));
+    }
+    // stop-cluster.sh ran: no process started with this cluster's files is left
+    const ours = readdirSync('/proc')
+      .filter((p) => /^\d+$/.test(p))
+      .filter((p) => {
+        try {
+          return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(busy);
+        } catch {
+          return false;
+        }
+      });
+    expect(ours).toEqual([]);
+  }, 120_000);
+
   it('the emitted sbatch array (1 and 2 tasks, hostile paths) and its dependent merge give the single-process results; a failed array cancels its merge', async () => {
     const ports = await freePorts();
     const started = spawnSync(join(repoRoot, 'tooling/slurm/start-cluster.sh'), [cluster, ...ports.map(String)], {
