@@ -16,7 +16,7 @@ import {
   writeSummary,
   type AblationSpec,
 } from './ablations.js';
-import { writeKubernetesJob, writeSlurmJob } from './cluster.js';
+import { shellQuote, writeKubernetesJob, writeSlurmJob } from './cluster.js';
 import { writeReport } from './report.js';
 
 const NAME = 'bench:ablations';
@@ -89,22 +89,24 @@ runMain(NAME, async () => {
       ...(o.limit ? ['--limit', String(o.limit)] : []),
       ...(o.dataConfig ? ['--data-config', resolve(o.dataConfig)] : []),
     ];
-    const command = `pnpm bench:ablations ${args.join(' ')}`;
+    // an argv, never a string: cluster.ts quotes each argument for the batch script and hands k8s the argv itself
+    const argv = ['pnpm', 'bench:ablations', ...args];
     const job = {
       shards: o.shards,
-      command,
-      mergeCommand: `${command} --merge ${o.shards}`,
+      argv,
+      mergeArgv: [...argv, '--merge', String(o.shards)],
       workdir: process.cwd(),
       name: 'vlfer-ablations',
       cpus: o.cpus,
       memory: o.mem,
       time: o.time,
-      ...(o.partition ? { partition: o.partition } : {}),
-      ...(o.image ? { image: o.image } : {}),
+      ...(o.partition !== undefined ? { partition: o.partition } : {}),
+      ...(o.image !== undefined ? { image: o.image } : {}),
     };
     const files = o.emit === 'slurm' ? writeSlurmJob(o.emitDir, job) : writeKubernetesJob(o.emitDir, job);
+    const [first, second, third] = files.map(shellQuote);
     process.stdout.write(
-      `${files.join('\n')}\n${o.emit === 'slurm' ? `submit with: bash ${files[2]}` : `kubectl apply -f ${files[0]}; after it completes: kubectl apply -f ${files[1]}`}\n`,
+      `${files.join('\n')}\n${o.emit === 'slurm' ? `submit with: bash ${third}` : `kubectl apply -f ${first}; after it completes: kubectl apply -f ${second}`}\n`,
     );
     return;
   }

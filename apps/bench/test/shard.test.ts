@@ -89,44 +89,4 @@ describe('bench:ablations on shards (array jobs) and their merge', () => {
     expect(rowsWithoutTiming(many, file)).toEqual(rowsWithoutTiming(one, file));
     expect(readFileSync(join(many, 'summary.csv'), 'utf8')).toBe(readFileSync(join(one, 'summary.csv'), 'utf8'));
   }, 300_000);
-  it('writes a SLURM array job with the merge as a dependent job, and a Kubernetes Indexed Job', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'vlfer-emit-'));
-    const r = runCli(entry, [
-      ...common(join(dir, 'results')),
-      '--emit',
-      'slurm',
-      '--shards',
-      '3',
-      '--cpus',
-      '2',
-      '--mem',
-      '4G',
-      '--time',
-      '01:00:00',
-      '--partition',
-      'debug',
-      '--emit-dir',
-      join(dir, 'slurm'),
-    ]);
-    expect(r.code, r.stderr).toBe(0);
-    const array = readFileSync(join(dir, 'slurm', 'array.sbatch'), 'utf8');
-    expect(array).toMatch(/#SBATCH --array=0-2\n/);
-    expect(array).toMatch(/#SBATCH --partition=debug\n/);
-    expect(array).toMatch(/pnpm bench:ablations --only exp-clip-zero-shot\/prompt-x-preprocess .*--limit 24\n/);
-    expect(readFileSync(join(dir, 'slurm', 'merge.sbatch'), 'utf8')).toMatch(/pnpm bench:ablations .* --merge 3\n/);
-    expect(readFileSync(join(dir, 'slurm', 'submit.sh'), 'utf8')).toMatch(/sbatch --parsable --dependency=afterok:/);
-    const k = runCli(entry, [
-      ...common(join(dir, 'results')),
-      '--emit',
-      'k8s',
-      '--shards',
-      '3',
-      '--emit-dir',
-      join(dir, 'k8s'),
-    ]);
-    expect(k.code, k.stderr).toBe(0);
-    const job = readFileSync(join(dir, 'k8s', 'indexed-job.yaml'), 'utf8');
-    expect(job).toMatch(/completionMode: Indexed\n {2}completions: 3\n {2}parallelism: 3/);
-    expect(job).toMatch(/VLFER_SHARD_COUNT, value: "3"/);
-  }, 120_000);
 });
