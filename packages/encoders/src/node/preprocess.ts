@@ -6,11 +6,14 @@ import { decodePngJs } from './png.js';
 import {
   OPENAI_CLIP_PREPROCESSOR,
   PREPROCESS_MODES,
+  pillowCmykToRgb,
+  preprocessPillowImage,
   preprocessRgb,
   resizedSize,
   type ClipAugmentation,
   type ClipPreprocessorConfig,
   type DecodedImage,
+  type PillowImage,
   type PreprocessMode,
 } from '../preprocess.js';
 
@@ -82,23 +85,8 @@ function toSharp(src: ImageSource): Sharp {
   return sharp(src.rgb, { raw: { width: src.width, height: src.height, channels: 3 } });
 }
 
-/**
- * Pillow's CMYK → RGB (`libImaging/Convert.c` cmyk2rgb, Pillow ≥ 8): r = clip(nk − c·nk/255) with nk = 255 − k and
- * the division rounded as MULDIV255; no ICC profile is applied. @param cmyk interleaved C, M, Y, K bytes
- */
-export function pillowCmykToRgb(cmyk: Uint8Array): Uint8Array {
-  const n = cmyk.length / 4;
-  const out = new Uint8Array(n * 3);
-  const muldiv255 = (a: number, b: number) => {
-    const t = a * b + 128;
-    return ((t >> 8) + t) >> 8;
-  };
-  for (let i = 0; i < n; i++) {
-    const nk = 255 - cmyk[4 * i + 3]!;
-    for (let c = 0; c < 3; c++) out[3 * i + c] = Math.max(0, Math.min(255, nk - muldiv255(cmyk[4 * i + c]!, nk)));
-  }
-  return out;
-}
+/** Pillow's CMYK → RGB, from the runtime-neutral half (kept here, where it was first exported). */
+export { pillowCmykToRgb };
 
 /**
  * Decode an image to 8-bit grey or RGB as Pillow 9–11's `Image.open(...).convert('RGB')` sees it, where libvips'
@@ -115,19 +103,7 @@ export async function decodeImage(src: ImageSource): Promise<DecodedImage> {
       toSharp(src); // validates
       return { data: src.rgb, width: src.width, height: src.height, channels: 3 };
     }
-    if (typeof src === 'object' && !(src instanceof Uint8Array)) toSharp(src); // a { path } that is not a string: the argument error
-    // the file is read once, synchronously: decoding a dataset image is CPU-bound, and an asynchronous read costs
-    // more than the decode itself (four thread-pool round trips, each waiting for this thread to be free: 48×48
-    // FER2013 preprocessing ran at 2,200–3,900 img/s from paths against 4,500–5,600 from buffers); every decode
-    // below works on these bytes
-    let input: Uint8Array;
-    if (src instanceof Uint8Array) input = src;
-    else {
-      const path = typeof src === 'string' ? src : (src as { path: string }).path;
-      // a device or FIFO would be read forever
-      if (!statSync(path).isFile()) throw new Error('not a regular file');
-      input = readFileSync(path);
-    }
+    const input = readInput(src);
     // the common cases without libvips' per-call cost: a small 8-bit grey or YCbCr/RGB JPEG through libjpeg-turbo in
     // WebAssembly (Pillow's decoder), a small 8-bit PNG in JavaScript; then a PNG of at most 8 bits in one libvips
     // call. Above the size limits libvips' SIMD and threads win, and WebAssembly memory would grow for good.
@@ -154,15 +130,7 @@ export async function decodeImage(src: ImageSource): Promise<DecodedImage> {
     const meta = await img.metadata();
     if (!meta.width || !meta.height) throw new Error('image has no size');
     const { width, height } = meta;
-    if (meta.space === 'cmyk') {
-      const r = await toSharp(input)
-        .pipelineColourspace('cmyk')
-        .toColourspace('cmyk')
-        .raw()
-        .toBuffer({ resolveWithObject: true });
-      if (r.info.channels !== 4) throw new Error(`CMYK image decoded to ${r.info.channels} channels`);
-      return { data: pillowCmykToRgb(r.data), width, height, channels: 3 };
-    }
+    if (meta.space === 'cmyk') return { data: pillowCmykToRgb(await decodeCmyk(input)), width, height, channels: 3 };
     if (meta.format === 'png' && meta.depth === 'ushort') {
       // the PNG colour type (IHDR): 0 grey, 4 grey+alpha, 2 RGB, 6 RGBA; libvips adds an alpha band for tRNS
       const colourType = input[25];
@@ -205,6 +173,154 @@ export async function decodeImage(src: ImageSource): Promise<DecodedImage> {
       cause: error,
     });
   }
+}
+
+/**
+ * The bytes of a source (not raw pixels), read once, synchronously: decoding a dataset image is CPU-bound, and an
+ * asynchronous read costs more than the decode itself (four thread-pool round trips, each waiting for this thread
+ * to be free: 48×48 FER2013 preprocessing ran at 2,200–3,900 img/s from paths against 4,500–5,600 from buffers);
+ * every decode works on these bytes.
+ */
+function readInput(src: ImageSource): Uint8Array {
+  if (typeof src === 'object' && !(src instanceof Uint8Array)) toSharp(src); // a { path } that is not a string: the argument error
+  if (src instanceof Uint8Array) return src;
+  const path = typeof src === 'string' ? src : (src as { path: string }).path;
+  // a device or FIFO would be read forever
+  if (!statSync(path).isFile()) throw new Error('not a regular file');
+  return readFileSync(path);
+}
+
+/** A CMYK JPEG's C, M, Y, K bytes as Pillow holds them (Adobe-inverted files un-inverted), no ICC transform. */
+async function decodeCmyk(input: Uint8Array): Promise<Uint8Array> {
+  const r = await toSharp(input)
+    .pipelineColourspace('cmyk')
+    .toColourspace('cmyk')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  if (r.info.channels !== 4) throw new Error(`CMYK image decoded to ${r.info.channels} channels`);
+  return new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength);
+}
+
+/**
+ * Decode an image in the mode Pillow 9.4's `Image.open` gives it (`PillowImage`), for OpenAI's transform, which
+ * resizes before `convert('RGB')`. PNG by its header: palette → `'P'`, 1-bit grey → `'1'`, 2/4/8-bit grey → `'L'`,
+ * 16-bit grey → `'I'` (tRNS or not), grey+alpha → `'LA'` (16-bit: the high bytes; Pillow opens it as `'RGBA'`,
+ * which resizes to the same values), RGB → `'RGB'`, RGBA → `'RGBA'` (16-bit: high bytes); JPEG: 1 component
+ * `'L'`, 3 `'RGB'`, 4 `'CMYK'`. Other formats by libvips: `'LA'`/`'RGBA'` when they have alpha, else `'L'`/`'RGB'`
+ * (a palette GIF, which Pillow opens as `'P'` and resizes by nearest neighbour, is not told apart: untested against
+ * Pillow). Raw `{ rgb }` sources are `'RGB'`. The pixels equal `decodeImage`'s after `convert('RGB')`.
+ * @throws DataFormatError naming the file when it cannot be decoded
+ */
+export async function decodePillowImage(src: ImageSource): Promise<PillowImage> {
+  const name = describeSource(src);
+  if (typeof src === 'object' && !(src instanceof Uint8Array) && 'rgb' in src) {
+    const img = await decodeImage(src);
+    return { mode: 'RGB', width: img.width, height: img.height, data: img.data };
+  }
+  let input: Uint8Array;
+  let kind: { format: 'png'; depth: number; colourType: number } | { format: 'jpeg'; components: number } | undefined;
+  try {
+    input = readInput(src);
+    kind = imageKind(input);
+  } catch (error) {
+    if (error instanceof VlferError) throw error;
+    throw new DataFormatError({
+      file: name,
+      message: `cannot decode image (${(error as Error).message})`,
+      cause: error,
+    });
+  }
+  const fromRgb = async (mode: PillowImage['mode']): Promise<PillowImage> => {
+    const img = await decodeImage(input);
+    const m = mode === 'L' || mode === 'RGB' ? (img.channels === 1 ? 'L' : 'RGB') : mode;
+    if (m === '1' && img.channels === 3) {
+      // libvips gives a 1-bit PNG as three equal bands
+      const grey = new Uint8Array(img.width * img.height);
+      for (let p = 0; p < grey.length; p++) grey[p] = img.data[3 * p]!;
+      return { mode: m, width: img.width, height: img.height, data: grey };
+    }
+    if ((m === 'P' && img.channels !== 3) || (m === '1' && img.channels !== 1))
+      throw new DataFormatError({ file: name, message: `mode ${m} decoded to ${img.channels} channels` });
+    return { mode: m, width: img.width, height: img.height, data: img.data };
+  };
+  try {
+    if (kind?.format === 'png') {
+      const { depth, colourType } = kind;
+      if (colourType === 3) return await fromRgb('P');
+      if (colourType === 0 && depth === 1) return await fromRgb('1');
+      if (colourType === 0 && depth === 16) {
+        const r = await toSharp(input)
+          .toColourspace('grey16')
+          .raw({ depth: 'ushort' })
+          .toBuffer({ resolveWithObject: true });
+        const v = new Uint16Array(r.data.buffer, r.data.byteOffset, r.data.byteLength / 2);
+        const { width, height, channels } = r.info;
+        const data = new Int32Array(width * height);
+        for (let p = 0; p < data.length; p++) data[p] = v[p * channels]!;
+        return { mode: 'I', width, height, data };
+      }
+      if (colourType === 4 || colourType === 6) return await withAlpha(input, colourType === 4, depth === 16);
+      return await fromRgb('RGB');
+    }
+    if (kind?.format === 'jpeg') {
+      if (kind.components !== 4) return await fromRgb('RGB');
+      const meta = await toSharp(input).metadata();
+      if (!meta.width || !meta.height) throw new Error('image has no size');
+      return { mode: 'CMYK', width: meta.width, height: meta.height, data: await decodeCmyk(input) };
+    }
+    const meta = await toSharp(input).metadata();
+    if (meta.hasAlpha) return await withAlpha(input, (meta.channels ?? 4) <= 2, meta.depth === 'ushort');
+    return await fromRgb('RGB');
+  } catch (error) {
+    if (error instanceof VlferError) throw error;
+    throw new DataFormatError({
+      file: name,
+      message: `cannot decode image (${(error as Error).message})`,
+      cause: error,
+    });
+  }
+}
+
+/** Grey+alpha or RGBA pixels with their alpha, 8-bit (16-bit samples: the high byte, as Pillow's `;16B` modes). */
+async function withAlpha(input: Uint8Array, grey: boolean, sixteen: boolean): Promise<PillowImage> {
+  const ch = grey ? 2 : 4;
+  const img = sixteen ? toSharp(input).toColourspace(grey ? 'grey16' : 'rgb16') : toSharp(input);
+  const r = await img.raw(sixteen ? { depth: 'ushort' } : {}).toBuffer({ resolveWithObject: true });
+  const { width, height, channels } = r.info;
+  // libvips may hand 8-bit grey+alpha out as sRGB + alpha (equal colour bands): the first band and the alpha
+  if (channels !== ch && !(grey && channels === 4))
+    throw new Error(`expected ${ch} channels with alpha, decoded ${channels}`);
+  const v = sixteen ? new Uint16Array(r.data.buffer, r.data.byteOffset, r.data.byteLength / 2) : r.data;
+  const shift = sixteen ? 8 : 0;
+  const data = new Uint8Array(width * height * ch);
+  for (let p = 0; p < width * height; p++) {
+    for (let c = 0; c < ch - 1; c++) data[p * ch + c] = v[p * channels + c]! >> shift;
+    data[p * ch + ch - 1] = v[p * channels + channels - 1]! >> shift;
+  }
+  return { mode: grey ? 'LA' : 'RGBA', width, height, data };
+}
+
+/** A PNG's bit depth and colour type (IHDR), or a JPEG's component count (first SOF), from the bytes. */
+function imageKind(
+  b: Uint8Array,
+): { format: 'png'; depth: number; colourType: number } | { format: 'jpeg'; components: number } | undefined {
+  if (b.length > 26 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47)
+    return { format: 'png', depth: b[24]!, colourType: b[25]! };
+  if (b.length < 4 || b[0] !== 0xff || b[1] !== 0xd8) return undefined;
+  const u16 = (p: number) => (b[p]! << 8) | b[p + 1]!;
+  let p = 2;
+  while (p + 9 < b.length && b[p] === 0xff) {
+    const m = b[p + 1]!;
+    if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc)
+      return { format: 'jpeg', components: b[p + 9]! };
+    if (m === 0xd8 || (m >= 0xd0 && m <= 0xd7) || m === 0x01) {
+      p += 2;
+      continue;
+    }
+    if (m === 0xda) return undefined;
+    p += 2 + u16(p + 2);
+  }
+  return undefined;
 }
 
 /** Largest JPEG (width·height) decoded in WebAssembly: measured faster than libvips up to about 700², slower above. */
@@ -261,6 +377,12 @@ export async function preprocessImageInto(
   checkOneOf(mode, PREPROCESS_MODES, { functionName: 'preprocessImages', argument: 'mode' });
   checkOneOf(resizer, RESIZERS, { functionName: 'preprocessImages', argument: 'resizer' });
   const name = describeSource(src);
+  if (resizer === 'pil' && mode === 'openai') {
+    // OpenAI's transform resizes the image in the mode Pillow opened it in, before convert('RGB')
+    const img = await decodePillowImage(src);
+    preprocessPillowImage(img, mode, config, out, offset, { augmentation: augmentation ?? null, name });
+    return;
+  }
   if (resizer === 'pil') {
     const img = await decodeImage(src);
     preprocessRgb(img, mode, config, out, offset, { augmentation: augmentation ?? null, name });
@@ -278,7 +400,7 @@ export async function preprocessImageInto(
     let img = toSharp(src).removeAlpha();
     if (!grey) img = img.toColourspace('srgb');
     const r = await img
-      .resize(nw, nh, { fit: 'fill', kernel: mode === 'clip' ? 'cubic' : 'linear' })
+      .resize(nw, nh, { fit: 'fill', kernel: mode === 'exp-clip' ? 'linear' : 'cubic' })
       .raw()
       .toBuffer({ resolveWithObject: true });
     resized = {
