@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { sharedPath } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
 import {
   cropBox,
@@ -11,6 +12,8 @@ import {
   resizedSize,
 } from '../preprocess.js';
 import { PIL_RESAMPLERS } from '../pil-resize.js';
+import { classify } from './classify.js';
+import { loadClip } from './clip.js';
 import { decodeImage, decodePillowImage, preprocessImages } from './preprocess.js';
 
 // SHA-256 of the float32 tensors of OpenAI's `clip.load(...)[1]` (torchvision 0.14 on Pillow 9.4, the image in the
@@ -59,7 +62,7 @@ describe("'openai' preprocessing equals OpenAI's clip.load transform; 'clip' sta
 
   it('the references tell the two pipelines apart on every crop-shifted image', () => {
     const shifted = refs.files.filter((f) => f.file.startsWith('openai-preprocess/'));
-    expect(shifted.length).toBe(27);
+    expect(shifted.length).toBe(30);
     for (const f of shifted) expect(f.openai, f.file).not.toBe(f.clip);
   });
 
@@ -91,8 +94,8 @@ describe("'openai' preprocessing equals OpenAI's clip.load transform; 'clip' sta
       if (floatSha(out) !== f.openai) differs[f.mode] = (differs[f.mode] ?? 0) + 1;
     }
     // grey and RGB: resizing before or after convert('RGB') is the same; every other mode differs at every size
-    expect(differs).toEqual({ LA: 3, RGBA: 3, P: 6, '1': 3, I: 3, CMYK: 3 });
-    expect(total).toEqual({ L: 3, LA: 3, RGBA: 3, P: 6, '1': 3, I: 3, CMYK: 3, RGB: 3 });
+    expect(differs).toEqual({ LA: 3, RGBA: 3, P: 9, '1': 3, I: 3, CMYK: 3 });
+    expect(total).toEqual({ L: 3, LA: 3, RGBA: 3, P: 9, '1': 3, I: 3, CMYK: 3, RGB: 3 });
   });
 
   for (const r of refs.raw) {
@@ -117,6 +120,35 @@ describe("'openai' preprocessing equals OpenAI's clip.load transform; 'clip' sta
       const b = await decodeImage(path);
       expect([a.width, a.height], f.file).toEqual([b.width, b.height]);
       expect(Buffer.from(asRgb(a)).equals(Buffer.from(asRgb(b))), f.file).toBe(true);
+    }
+  });
+});
+
+describe("'openai' is the default preprocessing of OpenAI .pt checkpoints", () => {
+  const tiny = sharedPath('fixtures', 'tiny-clip');
+  const pt = join(data, 'openai-clip', 'openai-tiny-state-dict.pt');
+  const image = join(data, 'openai-preprocess', 'rgb-41x23.jpg');
+  const labels = ['happiness', 'sadness', 'anger'];
+
+  it("a .pt checkpoint says 'openai', and classify without a mode uses it", async () => {
+    const clip = await loadClip({ model: pt, tokenizer: tiny, config: join(tiny, 'config.json') });
+    try {
+      expect(clip.preprocessMode).toBe('openai');
+      const byDefault = await classify(clip, [image], { labels });
+      expect(byDefault).toEqual(await classify(clip, [image], { labels, mode: 'openai' }));
+      // the crop differs by a pixel at this size, so 'clip' gives other scores
+      expect(byDefault).not.toEqual(await classify(clip, [image], { labels, mode: 'clip' }));
+    } finally {
+      await clip.dispose();
+    }
+  });
+
+  it("a transformers.js directory says 'clip' (CLIPImageProcessor)", async () => {
+    const clip = await loadClip({ model: tiny });
+    try {
+      expect(clip.preprocessMode).toBe('clip');
+    } finally {
+      await clip.dispose();
     }
   });
 });

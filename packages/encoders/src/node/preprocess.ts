@@ -40,7 +40,9 @@ export function describeSource(src: ImageSource): string {
  * What decoding and preprocessing produce, for cache keys: Pillow 9.4's `Image.open(f).convert('RGB')` (embedded
  * ICC profiles and EXIF orientation ignored), and since v2: 16-bit grey PNGs with tRNS clipped as Pillow's mode I,
  * indices past a short PNG palette as Pillow's grey ramp, 'clip' normalisation in float32 as CLIPImageProcessor
- * (values up to 2.4e-7 apart from v1).
+ * (values up to 2.4e-7 apart from v1). The `'openai'` mode's decoding in Pillow's modes (`decodePillowImage`) is
+ * new with that mode, whose name is part of every cache namespace that includes this version, so `'clip'` and
+ * `'exp-clip'` caches stay valid and `'openai'` features are never served from them.
  */
 export const DECODER_VERSION = 'pillow-9.4-rgb-no-icc-v2';
 
@@ -206,9 +208,9 @@ async function decodeCmyk(input: Uint8Array): Promise<Uint8Array> {
  * resizes before `convert('RGB')`. PNG by its header: palette → `'P'`, 1-bit grey → `'1'`, 2/4/8-bit grey → `'L'`,
  * 16-bit grey → `'I'` (tRNS or not), grey+alpha → `'LA'` (16-bit: the high bytes; Pillow opens it as `'RGBA'`,
  * which resizes to the same values), RGB → `'RGB'`, RGBA → `'RGBA'` (16-bit: high bytes); JPEG: 1 component
- * `'L'`, 3 `'RGB'`, 4 `'CMYK'`. Other formats by libvips: `'LA'`/`'RGBA'` when they have alpha, else `'L'`/`'RGB'`
- * (a palette GIF, which Pillow opens as `'P'` and resizes by nearest neighbour, is not told apart: untested against
- * Pillow). Raw `{ rgb }` sources are `'RGB'`. The pixels equal `decodeImage`'s after `convert('RGB')`.
+ * `'L'`, 3 `'RGB'`, 4 `'CMYK'`. GIF: `'P'` (its first frame). Other formats (WebP, TIFF, …) by libvips: `'LA'`/`'RGBA'`
+ * when they have alpha, else `'L'`/`'RGB'` (untested against Pillow). Raw `{ rgb }` sources are `'RGB'`. The pixels
+ * equal `decodeImage`'s after `convert('RGB')`.
  * @throws DataFormatError naming the file when it cannot be decoded
  */
 export async function decodePillowImage(src: ImageSource): Promise<PillowImage> {
@@ -269,6 +271,8 @@ export async function decodePillowImage(src: ImageSource): Promise<PillowImage> 
       return { mode: 'CMYK', width: meta.width, height: meta.height, data: await decodeCmyk(input) };
     }
     const meta = await toSharp(input).metadata();
+    // Pillow opens a GIF's first frame as 'P' (resized by nearest neighbour), transparency or not
+    if (meta.format === 'gif') return await fromRgb('P');
     if (meta.hasAlpha) return await withAlpha(input, (meta.channels ?? 4) <= 2, meta.depth === 'ushort');
     return await fromRgb('RGB');
   } catch (error) {
