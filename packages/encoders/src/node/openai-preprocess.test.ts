@@ -26,6 +26,7 @@ interface Ref {
 const refs = JSON.parse(readFileSync(join(data, 'openai-tensors.json'), 'utf8')) as {
   files: (Ref & { file: string; mode: string; width: number; height: number })[];
   raw: (Ref & { width: number; height: number })[];
+  resizedSizes: [number, number, number, number][];
 };
 const floatSha = (a: Float32Array) =>
   createHash('sha256')
@@ -58,6 +59,15 @@ describe("'openai' preprocessing equals OpenAI's clip.load transform; 'clip' sta
     expect(cropBox(224, 227, 224, 'clip').y).toBe(1);
     expect(cropBox(369, 224, 224, 'openai').x).toBe(72); // round(72.5) = 72, half to even: same as the floor
     expect(cropBox(226, 224, 224, 'openai').x).toBe(1);
+  });
+
+  it("resize size: torchvision 0.14's rule (OpenAI) and HF's are one formula, and resizedSize computes it", () => {
+    // the script asserted torchvision's _compute_resized_output_size = HF's get_resize_output_image_size on each
+    expect(refs.resizedSizes.length).toBe(48 * 48 + 1000);
+    for (const [w, h, nw, nh] of refs.resizedSizes) {
+      expect(resizedSize(w, h, 'openai', OPENAI_CLIP_PREPROCESSOR), `${w}x${h}`).toEqual([nw, nh]);
+      expect(resizedSize(w, h, 'clip', OPENAI_CLIP_PREPROCESSOR), `${w}x${h}`).toEqual([nw, nh]);
+    }
   });
 
   it('the references tell the two pipelines apart on every crop-shifted image', () => {
