@@ -40,11 +40,13 @@ export function describeSource(src: ImageSource): string {
  * What decoding and preprocessing produce, for cache keys: Pillow 9.4's `Image.open(f).convert('RGB')` (embedded
  * ICC profiles and EXIF orientation ignored), and since v2: 16-bit grey PNGs with tRNS clipped as Pillow's mode I,
  * indices past a short PNG palette as Pillow's grey ramp, 'clip' normalisation in float32 as CLIPImageProcessor
- * (values up to 2.4e-7 apart from v1). The `'openai'` mode's decoding in Pillow's modes (`decodePillowImage`) is
- * new with that mode, whose name is part of every cache namespace that includes this version, so `'clip'` and
- * `'exp-clip'` caches stay valid and `'openai'` features are never served from them.
+ * (values up to 2.4e-7 apart from v1); since v3: a GIF's transparent pixels get the palette colour of the
+ * transparent index, as Pillow's `convert('RGB')` gives them (libvips made them black; only GIFs with transparency
+ * change). The `'openai'` mode's decoding in Pillow's modes (`decodePillowImage`) came with that mode, whose name
+ * is part of every cache namespace that includes this version, so `'openai'` features are never served from
+ * `'clip'` or `'exp-clip'` entries.
  */
-export const DECODER_VERSION = 'pillow-9.4-rgb-no-icc-v2';
+export const DECODER_VERSION = 'pillow-9.4-rgb-no-icc-v3';
 
 /**
  * Decode as Pillow does: embedded ICC profiles ignored (Pillow's convert('RGB') does not apply them), no
@@ -127,6 +129,22 @@ export async function decodeImage(src: ImageSource): Promise<DecodedImage> {
           height: r.info.height,
           channels: r.info.channels,
         };
+    }
+    const gif = gifFirstFrame(input);
+    if (gif?.transparent) {
+      // libvips makes a GIF's transparent index transparent black; Pillow's convert('RGB') gives its palette colour
+      const r = await toSharp(input).toColourspace('srgb').ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+      if (r.info.channels !== 4) throw new Error(`GIF decoded to ${r.info.channels} channels`);
+      const n = r.info.width * r.info.height;
+      const out = new Uint8Array(n * 3);
+      const [tr, tg, tb] = gif.transparent;
+      for (let p = 0; p < n; p++) {
+        const transparent = r.data[4 * p + 3] === 0;
+        out[3 * p] = transparent ? tr : r.data[4 * p]!;
+        out[3 * p + 1] = transparent ? tg : r.data[4 * p + 1]!;
+        out[3 * p + 2] = transparent ? tb : r.data[4 * p + 2]!;
+      }
+      return { data: out, width: r.info.width, height: r.info.height, channels: 3 };
     }
     let img = toSharp(input);
     const meta = await img.metadata();
@@ -232,18 +250,18 @@ export async function decodePillowImage(src: ImageSource): Promise<PillowImage> 
       cause: error,
     });
   }
-  const fromRgb = async (mode: PillowImage['mode']): Promise<PillowImage> => {
+  // decodeImage's pixels (convert('RGB'), grey kept as one band) in the band count of `mode`: 'RGB' follows the
+  // decoder (grey stays 'L'); 'L' and '1' keep one of three equal bands; 'P' spreads grey to three
+  const fromRgb = async (mode: 'RGB' | 'L' | '1' | 'P'): Promise<PillowImage> => {
     const img = await decodeImage(input);
-    const m = mode === 'L' || mode === 'RGB' ? (img.channels === 1 ? 'L' : 'RGB') : mode;
-    if (m === '1' && img.channels === 3) {
-      // libvips gives a 1-bit PNG as three equal bands
-      const grey = new Uint8Array(img.width * img.height);
-      for (let p = 0; p < grey.length; p++) grey[p] = img.data[3 * p]!;
-      return { mode: m, width: img.width, height: img.height, data: grey };
-    }
-    if ((m === 'P' && img.channels !== 3) || (m === '1' && img.channels !== 1))
-      throw new DataFormatError({ file: name, message: `mode ${m} decoded to ${img.channels} channels` });
-    return { mode: m, width: img.width, height: img.height, data: img.data };
+    const { width, height, channels } = img;
+    const m = mode === 'RGB' && channels === 1 ? 'L' : mode;
+    const want = m === 'L' || m === '1' ? 1 : 3;
+    if (channels === want) return { mode: m, width, height, data: img.data };
+    const data = new Uint8Array(width * height * want);
+    for (let p = 0; p < width * height; p++)
+      for (let c = 0; c < want; c++) data[p * want + c] = img.data[p * channels + (channels === 1 ? 0 : c)]!;
+    return { mode: m, width, height, data };
   };
   try {
     if (kind?.format === 'png') {
@@ -271,8 +289,9 @@ export async function decodePillowImage(src: ImageSource): Promise<PillowImage> 
       return { mode: 'CMYK', width: meta.width, height: meta.height, data: await decodeCmyk(input) };
     }
     const meta = await toSharp(input).metadata();
-    // Pillow opens a GIF's first frame as 'P' (resized by nearest neighbour), transparency or not
-    if (meta.format === 'gif') return await fromRgb('P');
+    // Pillow opens a GIF's first frame as 'P' (resized by nearest neighbour), transparency or not, or as 'L' when
+    // its colour table is the grey ramp
+    if (meta.format === 'gif') return await fromRgb(gifFirstFrame(input)?.palette === false ? 'L' : 'P');
     if (meta.hasAlpha) return await withAlpha(input, (meta.channels ?? 4) <= 2, meta.depth === 'ushort');
     return await fromRgb('RGB');
   } catch (error) {
@@ -302,6 +321,47 @@ async function withAlpha(input: Uint8Array, grey: boolean, sixteen: boolean): Pr
     data[p * ch + ch - 1] = v[p * channels + channels - 1]! >> shift;
   }
   return { mode: grey ? 'LA' : 'RGBA', width, height, data };
+}
+
+/**
+ * What Pillow 9.4's GifImagePlugin makes of a GIF's first frame, from the blocks before its image data: `palette`
+ * false when the frame's colour table (local, else global) is the grey ramp (i, i, i), which Pillow drops
+ * (`_is_palette_needed`) and opens as mode `'L'`; otherwise mode `'P'`. `transparent`: the colour Pillow's
+ * `convert('RGB')` gives the transparent index of the last graphic control extension that sets one (its palette
+ * entry, or (i, i, i) without a palette). `undefined` when the bytes are not a GIF or the blocks cannot be read.
+ */
+function gifFirstFrame(b: Uint8Array): { palette: boolean; transparent?: [number, number, number] } | undefined {
+  if (b.length < 13 || b[0] !== 0x47 || b[1] !== 0x49 || b[2] !== 0x46 || b[3] !== 0x38) return undefined;
+  const table = (at: number, flags: number) => b.subarray(at, at + 3 * (2 << (flags & 7)));
+  const needed = (t: Uint8Array | undefined) => {
+    if (!t) return undefined;
+    for (let i = 0; i < t.length; i += 3) if (!(t[i] === i / 3 && t[i + 1] === i / 3 && t[i + 2] === i / 3)) return t;
+    return undefined;
+  };
+  let p = 13;
+  const global = b[10]! & 0x80 ? needed(table(p, b[10]!)) : undefined;
+  if (b[10]! & 0x80) p += 3 * (2 << (b[10]! & 7));
+  let index: number | undefined;
+  while (p < b.length) {
+    if (b[p] === 0x21) {
+      const label = b[p + 1];
+      p += 2;
+      if (label === 0xf9 && b[p]! >= 4 && b[p + 1]! & 1) index = b[p + 4]!;
+      while (p < b.length && b[p] !== 0) p += b[p]! + 1;
+      p += 1;
+    } else if (b[p] === 0x2c) {
+      if (p + 10 > b.length) return undefined;
+      const flags = b[p + 9]!;
+      const palette = (flags & 0x80 ? needed(table(p + 10, flags)) : undefined) ?? global;
+      if (index === undefined) return { palette: palette !== undefined };
+      const c: [number, number, number] =
+        palette && 3 * index + 2 < palette.length
+          ? [palette[3 * index]!, palette[3 * index + 1]!, palette[3 * index + 2]!]
+          : [index, index, index];
+      return { palette: palette !== undefined, transparent: c };
+    } else return undefined;
+  }
+  return undefined;
 }
 
 /** A PNG's bit depth and colour type (IHDR), or a JPEG's component count (first SOF), from the bytes. */
