@@ -407,6 +407,22 @@ export function preprocessPillowImage(
     preprocessRgb(pillowToRgb(img), mode, config, out, offset, { ...options, name });
     return;
   }
+  if (img.mode === 'L' || img.mode === 'RGB') {
+    // grey and RGB resize the same before or after convert('RGB'): the fused resize + crop + normalise
+    const data = img.data;
+    const channels = img.mode === 'L' ? 1 : 3;
+    if (!(data instanceof Uint8Array))
+      throw new InvalidArgumentError({
+        functionName: 'preprocessPillowImage',
+        argument: 'image.data',
+        message: `expected a Uint8Array for mode ${img.mode}, got a ${(data as object).constructor.name}`,
+      });
+    preprocessRgb({ data, width: img.width, height: img.height, channels }, mode, config, out, offset, {
+      ...options,
+      name,
+    });
+    return;
+  }
   const crop = config.cropSize;
   const [nw, nh] = resizedSize(img.width, img.height, mode, config);
   if (nw < crop || nh < crop)
