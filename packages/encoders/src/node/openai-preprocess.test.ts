@@ -108,6 +108,15 @@ describe("'openai' preprocessing equals OpenAI's clip.load transform; 'clip' sta
     expect(total).toEqual({ L: 6, LA: 3, RGBA: 6, P: 12, '1': 3, I: 3, CMYK: 3, RGB: 6 });
   });
 
+  it("with HESP's clip augmentation: a whole-frame, unflipped crop leaves OpenAI's tensor unchanged", async () => {
+    const f = refs.files.find((x) => x.file === 'openai-preprocess/grey-alpha-250x230.png')!;
+    const aug = { flip: false, crop: { x: 0, y: 0, w: 224, h: 224 } };
+    const t = await preprocessImages([join(data, ...f.file.split('/'))], 'openai', undefined, 'pil', {
+      augmentations: [aug],
+    });
+    expect(floatSha(t.data)).toBe(f.openai);
+  });
+
   for (const r of refs.raw) {
     it(`${r.width}×${r.height} RGB pixels: openai and clip, both resamplers`, async () => {
       const rgb = formulaRgb(r.width, r.height);
