@@ -42,7 +42,10 @@ const common = (c: Command) =>
     )
     .option('--tokenizer <dir>', 'CLIP tokenizer directory (OpenAI .pt checkpoints hold none)')
     .addOption(
-      new Option('--preprocess <mode>', "'exp-clip' (224x224 bilinear, [0,1]) or 'clip' (model preprocessor)")
+      new Option(
+        '--preprocess <mode>',
+        "'exp-clip' (224x224 bilinear, [0,1]), 'clip' (Hugging Face CLIPImageProcessor) or 'openai' (OpenAI clip.load's transform)",
+      )
         .choices(PREPROCESS_MODES)
         .default('exp-clip'),
     )

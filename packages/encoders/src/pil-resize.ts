@@ -64,6 +64,25 @@ function coeffs(inSize: number, outSize: number, filter: PilFilter): Coeffs {
 }
 
 function precomputeCoeffs(inSize: number, outSize: number, filter: PilFilter): Coeffs {
+  const { ksize, bounds, weights } = precomputeWeights(inSize, outSize, filter);
+  const kk = new Int32Array(weights.length);
+  for (let i = 0; i < weights.length; i++) {
+    const w = weights[i]!;
+    // normalize_coeffs_8bpc: round half away from zero into fixed point (C cast truncates toward zero)
+    kk[i] = w < 0 ? Math.trunc(-0.5 + w * SCALE) : Math.trunc(0.5 + w * SCALE);
+  }
+  return { ksize, bounds, kk };
+}
+
+/**
+ * Pillow's `precompute_coeffs` (libImaging/Resample.c): per output pixel the first input pixel, the tap count and
+ * the filter weights normalised to sum 1 (doubles, `ksize` per output pixel, zero past the taps).
+ */
+function precomputeWeights(
+  inSize: number,
+  outSize: number,
+  filter: PilFilter,
+): { ksize: number; bounds: Int32Array; weights: Float64Array } {
   const f = FILTERS[filter];
   if (!f)
     throw new RangeError(`pilResize: filter must be one of ${Object.keys(FILTERS).join(', ')}, got ${String(filter)}`);
@@ -74,7 +93,7 @@ function precomputeCoeffs(inSize: number, outSize: number, filter: PilFilter): C
   const support = f.support * filterscale;
   const ksize = Math.ceil(support) * 2 + 1;
   const bounds = new Int32Array(outSize * 2);
-  const kk = new Int32Array(outSize * ksize);
+  const weights = new Float64Array(outSize * ksize);
   const pre = new Float64Array(ksize);
   for (let xx = 0; xx < outSize; xx++) {
     const center = (xx + 0.5) * scale;
@@ -90,15 +109,11 @@ function precomputeCoeffs(inSize: number, outSize: number, filter: PilFilter): C
       pre[x] = w;
       ww += w;
     }
-    for (let x = 0; x < ksize; x++) {
-      const w = x < xmax ? (ww !== 0 ? pre[x]! / ww : pre[x]!) : 0;
-      // normalize_coeffs_8bpc: round half away from zero into fixed point (C cast truncates toward zero)
-      kk[xx * ksize + x] = w < 0 ? Math.trunc(-0.5 + w * SCALE) : Math.trunc(0.5 + w * SCALE);
-    }
+    for (let x = 0; x < xmax; x++) weights[xx * ksize + x] = ww !== 0 ? pre[x]! / ww : pre[x]!;
     bounds[2 * xx] = xmin;
     bounds[2 * xx + 1] = xmax;
   }
-  return { ksize, bounds, kk };
+  return { ksize, bounds, weights };
 }
 
 /**
@@ -556,4 +571,113 @@ function wasmResize(
     }
   }
   return { dst, end };
+}
+
+/**
+ * Pillow's `Image.resize(size, filter)` of a 32-bit integer image (mode `'I'`, e.g. a 16-bit grey PNG as Pillow
+ * opens it): libImaging/Resample.c `ImagingResampleHorizontal_32bpc` / `…Vertical_32bpc`, the sums in doubles and
+ * each pass rounded half away from zero to int32 (`ROUND_UP`), not clipped (values may leave 0…65535).
+ * Horizontal pass first, each pass only when that side changes.
+ * @param src height·width values, one channel @returns outHeight·outWidth values
+ */
+export function pilResizeInt32(
+  src: Int32Array,
+  width: number,
+  height: number,
+  outWidth: number,
+  outHeight: number,
+  filter: PilFilter,
+): Int32Array {
+  if (src.length !== width * height)
+    throw new RangeError(`pilResizeInt32: ${src.length} values is not ${width}x${height}`);
+  const round = (v: number) => (v >= 0 ? Math.trunc(v + 0.5) : Math.trunc(v - 0.5));
+  let img = src;
+  let w = width;
+  if (outWidth !== width) {
+    const { ksize, bounds, weights } = precomputeWeights(width, outWidth, filter);
+    const tmp = new Int32Array(outWidth * height);
+    for (let y = 0; y < height; y++) {
+      const row = y * width;
+      for (let xx = 0; xx < outWidth; xx++) {
+        const xmin = bounds[2 * xx]!;
+        const n = bounds[2 * xx + 1]!;
+        let ss = 0;
+        for (let x = 0; x < n; x++) ss += img[row + xmin + x]! * weights[xx * ksize + x]!;
+        tmp[y * outWidth + xx] = round(ss);
+      }
+    }
+    img = tmp;
+    w = outWidth;
+  }
+  if (outHeight !== height) {
+    const { ksize, bounds, weights } = precomputeWeights(height, outHeight, filter);
+    const tmp = new Int32Array(w * outHeight);
+    for (let yy = 0; yy < outHeight; yy++) {
+      const ymin = bounds[2 * yy]!;
+      const n = bounds[2 * yy + 1]!;
+      for (let xx = 0; xx < w; xx++) {
+        let ss = 0;
+        for (let y = 0; y < n; y++) ss += img[(ymin + y) * w + xx]! * weights[yy * ksize + y]!;
+        tmp[yy * w + xx] = round(ss);
+      }
+    }
+    img = tmp;
+  }
+  return img === src ? src.slice() : img;
+}
+
+/**
+ * Pillow's `Image.resize(size, NEAREST)` (what it does for modes `'1'` and `'P'` whatever filter is asked):
+ * libImaging/Geometry.c `ImagingScaleAffine`, the source position of output column x being `COORD(xo)` with
+ * `xo` starting at `0.5·width/outWidth` and advanced by `width/outWidth` once per column (a running sum, as Pillow
+ * computes it; rows likewise). Only `window` of the output is returned, as window.height · window.width · channels
+ * bytes; an output pixel whose source falls outside the image is 0, as Pillow fills it.
+ * @param src height·width·channels bytes (interleaved)
+ */
+export function pilNearestWindow(
+  src: Uint8Array,
+  width: number,
+  height: number,
+  channels: number,
+  outWidth: number,
+  outHeight: number,
+  window: ResizeWindow,
+): Uint8Array {
+  if (src.length !== width * height * channels)
+    throw new RangeError(`pilNearestWindow: ${src.length} bytes is not ${width}x${height}x${channels}`);
+  const { x: wx, y: wy, width: ww, height: wh } = window;
+  if (!(Number.isInteger(wx) && Number.isInteger(wy) && ww > 0 && wh > 0 && wx >= 0 && wy >= 0))
+    throw new RangeError(`pilNearestWindow: bad window ${JSON.stringify(window)}`);
+  if (wx + ww > outWidth || wy + wh > outHeight)
+    throw new RangeError(`pilNearestWindow: window ${JSON.stringify(window)} does not fit ${outWidth}x${outHeight}`);
+  const coord = (v: number) => (v < 0 ? -1 : Math.trunc(v));
+  // a[0] = (double)(box[2] − box[0]) / xsize, box in floats holding whole numbers: exact before the division
+  const table = (inSize: number, outSize: number, first: number, count: number) => {
+    const a = inSize / outSize;
+    const t = new Int32Array(count);
+    let o = a * 0.5; // a[2] = box[0] = 0
+    for (let i = 0; i < first + count; i++) {
+      if (i >= first) {
+        const c = coord(o);
+        t[i - first] = c >= 0 && c < inSize ? c : -1;
+      }
+      o += a;
+    }
+    return t;
+  };
+  const xs = table(width, outWidth, wx, ww);
+  const ys = table(height, outHeight, wy, wh);
+  const out = new Uint8Array(ww * wh * channels);
+  for (let r = 0; r < wh; r++) {
+    const yi = ys[r]!;
+    if (yi < 0) continue;
+    for (let i = 0; i < ww; i++) {
+      const xi = xs[i]!;
+      if (xi < 0) continue;
+      const s = (yi * width + xi) * channels;
+      const d = (r * ww + i) * channels;
+      for (let c = 0; c < channels; c++) out[d + c] = src[s + c]!;
+    }
+  }
+  return out;
 }

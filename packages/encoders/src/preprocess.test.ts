@@ -47,7 +47,7 @@ describe('HESP training augmentation (runtime-neutral preprocessing)', () => {
   it('checks the mode at run time and normalises with CLIP mean/std', () => {
     const img = { data: new Uint8Array(224 * 224), width: 224, height: 224, channels: 1 as const };
     expect(() => preprocessRgb(img, 'exp_clip' as never, cfg, new Float32Array(3 * 224 * 224), 0)).toThrow(
-      /Argument 'mode' passed to 'preprocessRgb': expected one of 'clip', 'exp-clip', got 'exp_clip'/,
+      /Argument 'mode' passed to 'preprocessRgb': expected one of 'clip', 'exp-clip', 'openai', got 'exp_clip'/,
     );
     const px = tensor<'R4'>(new Float32Array(3 * 4).fill(0.5), [1, 3, 2, 2]);
     const n = normalizePixels(px, cfg);

@@ -16,7 +16,10 @@ export interface ClassifyOptions {
    * (`{ happiness: [...], … }`; e.g. from `expClipPrompts` of @vlfer/llm-knowledge). @default DEFAULT_FER_TEMPLATE
    */
   prompts?: string | readonly string[] | Readonly<Record<string, readonly string[]>>;
-  /** @default 'clip' (the model's own preprocessing); 'exp-clip' for the Exp-CLIP paper pipeline */
+  /**
+   * @default the model's own preprocessing (`clip.preprocessMode`): `'openai'` (`clip.load`'s transform) for an
+   * OpenAI `.pt` checkpoint, `'clip'` (CLIPImageProcessor) otherwise; `'exp-clip'` for the Exp-CLIP paper pipeline
+   */
   mode?: PreprocessMode;
   /** An Exp-CLIP projection head applied to image and text features. */
   projection?: FeatureProjection;
@@ -54,7 +57,10 @@ export async function classify(
       message: 'expected a non-empty array of class names',
     });
   }
-  const mode = checkOneOf(options.mode ?? 'clip', PREPROCESS_MODES, { functionName: fn, argument: 'mode' });
+  const mode = checkOneOf(options.mode ?? clip.preprocessMode ?? 'clip', PREPROCESS_MODES, {
+    functionName: fn,
+    argument: 'mode',
+  });
   const p = options.prompts ?? DEFAULT_FER_TEMPLATE;
   let prompts: ClassPromptSpec;
   if (typeof p === 'string') prompts = { templates: [p] };

@@ -12,7 +12,7 @@ import {
   type Tensor4D,
 } from '@vlfer/core';
 import { fingerprintFiles, hashFile } from '@vlfer/core/node';
-import { parsePreprocessorConfig, type ClipPreprocessorConfig } from '../preprocess.js';
+import { parsePreprocessorConfig, type ClipPreprocessorConfig, type PreprocessMode } from '../preprocess.js';
 import { requiredModelFiles, type ClipModelId } from '../registry.js';
 import { ClipGradientModel, eotPositions } from './clip-gradients.js';
 import { resolveClipSource, type ClipBackend, type ClipSource, type LoadWeightsOptions } from './clip-source.js';
@@ -59,6 +59,12 @@ export interface ClipModel {
   /** Projection dimension D of image_embeds/text_embeds. */
   readonly embeddingDim: number;
   readonly preprocessor: ClipPreprocessorConfig;
+  /**
+   * The preprocessing the weights were published with, used by `classify` when no mode is given: `'openai'`
+   * (`clip.load`'s transform) for an OpenAI `.pt` checkpoint, `'clip'` (CLIPImageProcessor) for Hugging Face and
+   * transformers.js directories. Absent on models built elsewhere (then `'clip'`).
+   */
+  readonly preprocessMode?: PreprocessMode;
   /** @param pixels [batch, 3, H, W] @returns image_embeds [batch, D] (not normalised) */
   encodePixels(pixels: Tensor4D): Promise<Tensor2D>;
   /** @returns text_embeds [texts, D] (not normalised); tokenised to 77 tokens, truncated */
@@ -177,6 +183,7 @@ async function loadGraphsClip(
     runtime: 'graphs',
     embeddingDim: model.arch.vision.projectionDim,
     preprocessor: model.preprocessor,
+    preprocessMode: source.kind === 'openai-checkpoint' ? 'openai' : 'clip',
     async encodePixels(pixels) {
       assertShape(pixels, [null, 3, S, S], 'pixels', 'ClipModel.encodePixels');
       return model.visionForwardEmbeds(pixels);
@@ -298,6 +305,7 @@ async function loadOnnxClip(
     runtime: 'onnx',
     embeddingDim,
     preprocessor,
+    preprocessMode: 'clip',
     encodePixels,
     encodeTexts,
     tokenize,

@@ -23,6 +23,7 @@ export {
   DECODER_VERSION,
   RESIZERS,
   decodeImage,
+  decodePillowImage,
   pillowCmykToRgb,
   preprocessImages,
   preprocessImageInto,

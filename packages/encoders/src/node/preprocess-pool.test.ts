@@ -19,10 +19,10 @@ const pool = createPreprocessPool({ workers: 2 });
 afterAll(() => pool.close());
 
 describe('preprocessing worker pool', () => {
-  it('gives the same bytes as preprocessImages in both modes and both resizers, for files, buffers and raw RGB', async () => {
+  it('gives the same bytes as preprocessImages in every mode and both resizers, for files, buffers and raw RGB', async () => {
     const rgb = { rgb: Uint8Array.from({ length: 30 * 20 * 3 }, (_, i) => (i * 13) % 256), width: 30, height: 20 };
     const sources = [...paths, rgb];
-    for (const mode of ['exp-clip', 'clip'] as const)
+    for (const mode of ['exp-clip', 'clip', 'openai'] as const)
       for (const resizer of ['pil', 'sharp'] as const) {
         const a = await preprocessImages(sources, mode, undefined, resizer);
         const b = await pool.run(sources, mode, undefined, resizer);
