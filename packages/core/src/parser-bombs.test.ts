@@ -1,7 +1,18 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { manyTensorsCheckpoint, nestedDictPickle, noneOpcodeBomb, sharedStorageBomb } from '@vlfer/test-utils';
 import * as fflate from 'fflate';
 import { describe, expect, it, vi } from 'vitest';
-import { AbortedError, DataFormatError, readTorchCheckpoint, readTorchCheckpointAsync } from './index.js';
+import {
+  AbortedError,
+  DataFormatError,
+  encodeSafetensors,
+  readTorchCheckpoint,
+  readTorchCheckpointAsync,
+} from './index.js';
+import { loadCheckpoint } from './node/index.js';
 
 // Issue 22 item 8: storage bombs, opcode floods and deep nesting in PyTorch checkpoints. Boundedness is proven by
 // counting inflate calls and by the budget errors, never by a clock.
@@ -93,6 +104,26 @@ describe('readTorchCheckpointAsync yields to the event loop and honours its Abor
     await expect(p).rejects.toThrow(AbortedError);
     await expect(readTorchCheckpointAsync(file, 'slow.pth', { signal: ac.signal })).rejects.toThrow(
       /reading slow\.pth was aborted/,
+    );
+  });
+});
+
+describe('deeply nested JSON values are described, not stringified (JSON.stringify overflowed the stack)', () => {
+  it('a training checkpoint whose optimizerStep is 200,000 nested lists (with a valid checksum) names the field', () => {
+    const meta = `{"optimizerStep":${'['.repeat(200_000)}${']'.repeat(200_000)}}`;
+    const w = { dims: [1], data: Float32Array.of(1) };
+    // the checksum as saveCheckpoint computes it: sha256(meta \0 (name \0 dims \0 bytes)…)
+    const sha256 = createHash('sha256')
+      .update(meta)
+      .update('\0')
+      .update('w\x001\0')
+      .update(new Uint8Array(w.data.buffer))
+      .digest('hex');
+    const file = join(mkdtempSync(join(tmpdir(), 'vlfer-deep-')), 'deep.ckpt');
+    writeFileSync(file, encodeSafetensors({ w }, { format: 'vlfer-checkpoint', version: '1', meta, sha256 }));
+    expect(() => loadCheckpoint(file)).toThrow(DataFormatError);
+    expect(() => loadCheckpoint(file)).toThrow(
+      /deep\.ckpt \(field 'optimizerStep'\): expected a non-negative integer, got \[\[…\]\]$/,
     );
   });
 });
