@@ -190,7 +190,7 @@ describe('safetensors', () => {
   it('says a shape dimension is not a safe integer, and describes a deeply nested shape without overflowing', () => {
     const big = rawSafetensors(`{"w":${f32('[9007199254740992,0]', 0, 0)}}`, 0);
     expect(() => decodeSafetensors(big, 'big.safetensors')).toThrow(
-      /^big\.safetensors \(field 'w'\): shape \[9007199254740992, 0\]: 9007199254740992 is not a safe integer \(at most 2\^53 - 1/,
+      /^big\.safetensors \(field 'w'\): shape \[9007199254740992,0\]: 9007199254740992 is not a safe integer \(at most 2\^53 - 1/,
     );
     const deep = rawSafetensors(`{"w":${f32(`${'['.repeat(200_000)}${']'.repeat(200_000)}`, 0, 0)}}`, 0);
     expect(() => decodeSafetensors(deep, 'deep.safetensors')).toThrow(

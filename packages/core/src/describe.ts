@@ -3,6 +3,10 @@
  * value nested 200,000 levels deep is described in constant stack, where `JSON.stringify` overflows the stack).
  */
 export function describeValue(v: unknown): string {
+  if (isSmallPlainValue(v)) {
+    const json = JSON.stringify(v);
+    return json.length > 120 ? `${json.slice(0, 119)}…` : json;
+  }
   if (v === null) return 'null';
   if (v === undefined) return 'nothing';
   if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
@@ -24,4 +28,24 @@ export function describeValue(v: unknown): string {
       .join(', ')}${keys.length > 4 ? ', …' : ''}}`;
   }
   return typeof v;
+}
+
+/** Whether `v` is plain JSON data (arrays, plain objects, primitives) of at most 4 levels and 64 values. */
+function isSmallPlainValue(v: unknown): boolean {
+  const work: Array<[unknown, number]> = [[v, 0]];
+  let count = 0;
+  while (work.length > 0) {
+    const [x, depth] = work.pop()!;
+    if (++count > 64 || depth > 4) return false;
+    if (x === null || typeof x === 'boolean' || typeof x === 'string') continue;
+    if (typeof x === 'number') {
+      if (!Number.isFinite(x)) return false; // JSON.stringify would print null
+      continue;
+    }
+    if (Array.isArray(x)) for (const y of x.slice(0, 65)) work.push([y, depth + 1]);
+    else if (typeof x === 'object' && Object.getPrototypeOf(x) === Object.prototype)
+      for (const y of Object.values(x as object).slice(0, 65)) work.push([y, depth + 1]);
+    else return false;
+  }
+  return true;
 }

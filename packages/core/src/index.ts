@@ -35,6 +35,7 @@ export type { ComputeDevice, ProgressEvent, ProgressCallback } from './options.j
 export type { OptionIssue, SafeParser } from './options.js';
 export { COMPUTE_DEVICES, checkOneOf, checkPositiveInteger, OptionsError, parseOptions } from './options.js';
 export { csvRow } from './csv.js';
+export { describeValue } from './describe.js';
 export type { FeatureProjection } from './projection.js';
 export type { SafetensorsTensor, SafetensorsFile } from './safetensors.js';
 export { decodeSafetensors, encodeSafetensors, float16ToNumber, bfloat16ToNumber } from './safetensors.js';

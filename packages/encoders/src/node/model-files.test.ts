@@ -1,9 +1,10 @@
-import { copyFileSync, cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VlferError } from '@vlfer/core';
 import { sharedPath } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
+import { clipArchFromConfig, parsePreprocessorConfig } from '../index.js';
 import { modelFileError } from './clip.js';
 import { loadClip } from './index.js';
 
@@ -56,5 +57,24 @@ describe('loading CLIP towers names the model file and the tower expected', () =
       "permission denied on /m/onnx/vision_model.onnx: the vision tower's ONNX file exists but cannot be read by this user (check its permissions)",
     );
     expect(modelFileError('/m/x.onnx', 'text', new Error('out of memory'))).toBeUndefined();
+  });
+});
+
+describe('config files: a deeply nested value is described, not stringified', () => {
+  const deep = JSON.parse(`${'['.repeat(200_000)}${']'.repeat(200_000)}`) as unknown;
+  it('preprocessor_config.json and config.json name the field and show a short description', () => {
+    expect(() =>
+      parsePreprocessorConfig({ size: { shortest_edge: 224 }, crop_size: 224, image_mean: deep }, 'pp.json'),
+    ).toThrow(/^pp\.json \(field 'image_mean'\): expected three numbers, got \[\[…\]\]$/);
+    const cfg = JSON.parse(readFileSync(sharedPath('fixtures', 'tiny-clip', 'config.json'), 'utf8')) as Record<
+      string,
+      any
+    >;
+    cfg.text_config.hidden_size = deep;
+    expect(() => clipArchFromConfig(cfg, 'config.json')).toThrow(
+      /^config\.json \(field 'text_config\.hidden_size'\): expected a positive integer, got \[\[…\]\]$/,
+    );
+    cfg.text_config.hidden_size = 'x';
+    expect(() => clipArchFromConfig(cfg, 'config.json')).toThrow(/got "x"$/);
   });
 });
