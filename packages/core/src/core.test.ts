@@ -147,6 +147,56 @@ describe('safetensors', () => {
     expect(unaligned.tensors.a!.data.buffer).not.toBe(shifted.buffer);
     expect(Array.from(unaligned.tensors.a!.data)).toEqual(Array.from(values));
   });
+
+  /** A safetensors file with a hand-written header text and `dataBytes` zero bytes of data. */
+  const rawSafetensors = (headerText: string, dataBytes: number) => {
+    const header = new TextEncoder().encode(headerText);
+    const out = new Uint8Array(8 + header.length + dataBytes);
+    new DataView(out.buffer).setBigUint64(0, BigInt(header.length), true);
+    out.set(header, 8);
+    return out;
+  };
+  const f32 = (shape: string, begin: number, end: number) =>
+    `{"dtype":"F32","shape":${shape},"data_offsets":[${begin},${end}]}`;
+
+  it('refuses a header naming one tensor twice (JSON.parse would keep only the last), naming the key', () => {
+    const file = rawSafetensors(`{"w":${f32('[2]', 0, 8)},"w":${f32('[2]', 8, 16)}}`, 16);
+    expect(() => decodeSafetensors(file, 'dup.safetensors')).toThrow(DataFormatError);
+    expect(() => decodeSafetensors(file, 'dup.safetensors')).toThrow(
+      /^dup\.safetensors: the header names key "w" twice \(at characters 1 and \d+\); each key must be unique/,
+    );
+    // a field repeated inside one tensor's entry, and escaped spellings of one key, are caught too
+    const field = rawSafetensors(`{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"shape":[1]}}`, 8);
+    expect(() => decodeSafetensors(field, 'f.safetensors')).toThrow(/names key "w" → "shape" twice/);
+    const escaped = rawSafetensors(`{"w":${f32('[2]', 0, 8)},"\\u0077":${f32('[2]', 8, 16)}}`, 16);
+    expect(() => decodeSafetensors(escaped, 'e.safetensors')).toThrow(/names key "w" twice/);
+    // equal keys in different objects are fine
+    const ok = rawSafetensors(`{"__metadata__":{"w":"x"},"w":${f32('[2]', 0, 8)}}`, 8);
+    expect(decodeSafetensors(ok, 'ok.safetensors').metadata).toEqual({ w: 'x' });
+  });
+
+  it('refuses tensors whose data_offsets overlap, naming both', () => {
+    const file = rawSafetensors(`{"a":${f32('[2]', 0, 8)},"b":${f32('[2]', 4, 12)}}`, 12);
+    expect(() => decodeSafetensors(file, 'overlap.safetensors')).toThrow(
+      /^overlap\.safetensors \(field 'b'\): data_offsets \[4, 12\] overlap those of 'a' \[0, 8\]; each tensor must own its bytes/,
+    );
+    const same = rawSafetensors(`{"a":${f32('[2]', 0, 8)},"b":${f32('[2]', 0, 8)}}`, 8);
+    expect(() => decodeSafetensors(same, 's.safetensors')).toThrow(/overlap those of 'a'/);
+    // adjacent ranges and empty tensors are fine
+    const fine = rawSafetensors(`{"a":${f32('[2]', 0, 8)},"e":${f32('[0]', 4, 4)},"b":${f32('[1]', 8, 12)}}`, 12);
+    expect(Object.keys(decodeSafetensors(fine, 'fine.safetensors').tensors).sort()).toEqual(['a', 'b', 'e']);
+  });
+
+  it('says a shape dimension is not a safe integer, and describes a deeply nested shape without overflowing', () => {
+    const big = rawSafetensors(`{"w":${f32('[9007199254740992,0]', 0, 0)}}`, 0);
+    expect(() => decodeSafetensors(big, 'big.safetensors')).toThrow(
+      /^big\.safetensors \(field 'w'\): shape \[9007199254740992,0\]: 9007199254740992 is not a safe integer \(at most 2\^53 - 1/,
+    );
+    const deep = rawSafetensors(`{"w":${f32(`${'['.repeat(200_000)}${']'.repeat(200_000)}`, 0, 0)}}`, 0);
+    expect(() => decodeSafetensors(deep, 'deep.safetensors')).toThrow(
+      /^deep\.safetensors \(field 'w'\): shape \[\[…\]\] is not a list of non-negative integers/,
+    );
+  });
 });
 
 describe('ONNX writer initializers', () => {

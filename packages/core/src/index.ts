@@ -35,11 +35,12 @@ export type { ComputeDevice, ProgressEvent, ProgressCallback } from './options.j
 export type { OptionIssue, SafeParser } from './options.js';
 export { COMPUTE_DEVICES, checkOneOf, checkPositiveInteger, OptionsError, parseOptions } from './options.js';
 export { csvRow } from './csv.js';
+export { describeValue } from './describe.js';
 export type { FeatureProjection } from './projection.js';
 export type { SafetensorsTensor, SafetensorsFile } from './safetensors.js';
 export { decodeSafetensors, encodeSafetensors, float16ToNumber, bfloat16ToNumber } from './safetensors.js';
-export type { TorchTensor, TorchCheckpoint } from './torch-checkpoint.js';
-export { readTorchCheckpoint } from './torch-checkpoint.js';
+export type { TorchTensor, TorchCheckpoint, TorchReadOptions } from './torch-checkpoint.js';
+export { readTorchCheckpoint, readTorchCheckpointAsync } from './torch-checkpoint.js';
 export type { NodeSpec, ValueSpec, ElemType, AttrValue, Initializer } from './onnx-builder.js';
 export { buildModel, constant } from './onnx-builder.js';
 export type { ProtobufField } from './protobuf.js';

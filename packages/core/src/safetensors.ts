@@ -1,3 +1,4 @@
+import { describeValue } from './describe.js';
 import { DataFormatError } from './errors.js';
 
 /**
@@ -56,8 +57,10 @@ export function decodeSafetensors(bytes: Uint8Array, name = '<safetensors bytes>
     fail(`header length ${n64} exceeds the file size (${bytes.length} bytes)`);
   const n = Number(n64);
   let header: unknown;
+  let headerText: string;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n)));
+    headerText = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n));
+    header = JSON.parse(headerText);
   } catch (error) {
     throw new DataFormatError({
       file: name,
@@ -66,9 +69,14 @@ export function decodeSafetensors(bytes: Uint8Array, name = '<safetensors bytes>
     });
   }
   if (header === null || typeof header !== 'object' || Array.isArray(header)) fail('header is not a JSON object');
+  // JSON.parse keeps the last of two equal keys: a second tensor (or field) of the same name must not hide the first
+  const dup = duplicateJsonKey(headerText);
+  if (dup)
+    fail(`the header names ${dup.path} twice (at characters ${dup.first} and ${dup.second}); each key must be unique`);
   const base = 8 + n;
   const tensors: Record<string, SafetensorsTensor> = {};
   let metadata: Record<string, string> = {};
+  const ranges: Array<{ key: string; b: number; e: number }> = [];
   for (const [key, info] of Object.entries(header as Record<string, unknown>)) {
     if (key === '__metadata__') {
       if (
@@ -81,22 +89,32 @@ export function decodeSafetensors(bytes: Uint8Array, name = '<safetensors bytes>
       metadata = info as Record<string, string>;
       continue;
     }
-    if (info === null || typeof info !== 'object') fail('expected { dtype, shape, data_offsets }', key);
+    if (info === null || typeof info !== 'object' || Array.isArray(info))
+      fail(`expected { dtype, shape, data_offsets }, found ${describeValue(info)}`, key);
     const { dtype, shape, data_offsets: off } = info as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     const width = typeof dtype === 'string' ? WIDTH[dtype] : undefined;
-    if (!width) fail(`dtype ${JSON.stringify(dtype)} is not supported (F32, F16, BF16, F64)`, key);
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
-      fail(`shape ${JSON.stringify(shape)} is not a list of non-negative integers`, key);
+    if (!width) fail(`dtype ${describeValue(dtype)} is not supported (F32, F16, BF16, F64)`, key);
+    if (!Array.isArray(shape) || !shape.every((d) => typeof d === 'number' && Number.isInteger(d) && d >= 0))
+      fail(`shape ${describeValue(shape)} is not a list of non-negative integers`, key);
+    const unsafe = (shape as number[]).find((d) => !Number.isSafeInteger(d));
+    if (unsafe !== undefined)
+      fail(
+        `shape ${describeValue(shape)}: ${unsafe} is not a safe integer (at most 2^53 - 1 = ${Number.MAX_SAFE_INTEGER}); a dimension this large cannot be a real tensor`,
+        key,
+      );
     if (
       !Array.isArray(off) ||
       off.length !== 2 ||
       !off.every((d) => Number.isSafeInteger(d) && d >= 0) ||
       off[1] < off[0]
     )
-      fail(`data_offsets ${JSON.stringify(off)} is not [begin, end] with 0 ≤ begin ≤ end`, key);
+      fail(`data_offsets ${describeValue(off)} is not [begin, end] with 0 ≤ begin ≤ end (safe integers)`, key);
     const dims = shape as number[];
     const [b, e] = off as [number, number];
     const count = dims.reduce((a, c) => a * c, 1);
+    if (!Number.isSafeInteger(count * width!))
+      fail(`shape ${describeValue(shape)} holds ${count} values, more than any file can`, key);
+    ranges.push({ key, b, e });
     if (base + e > bytes.length) fail(`data_offsets [${b}, ${e}] run past the end of the file`, key);
     if (e - b !== count * width!) fail(`data_offsets [${b}, ${e}] do not hold ${count} ${String(dtype)} values`, key);
     const raw = bytes.subarray(base + b, base + e);
@@ -119,7 +137,61 @@ export function decodeSafetensors(bytes: Uint8Array, name = '<safetensors bytes>
     }
     tensors[key] = { dims, data };
   }
+  // every byte of the data belongs to at most one tensor: overlapping ranges would alias two tensors
+  ranges.sort((x, y) => x.b - y.b || x.e - y.e);
+  let prev: { key: string; b: number; e: number } | undefined;
+  for (const r of ranges) {
+    if (r.e === r.b) continue; // an empty tensor occupies no bytes
+    if (prev && r.b < prev.e)
+      fail(
+        `data_offsets [${r.b}, ${r.e}] overlap those of '${prev.key}' [${prev.b}, ${prev.e}]; each tensor must own its bytes`,
+        r.key,
+      );
+    prev = r;
+  }
   return { tensors, metadata };
+}
+
+/**
+ * The first key that appears twice in one object of a (valid) JSON text, with its path and character positions, or
+ * undefined. An iterative scan (no recursion: the depth of the text does not matter).
+ */
+export function duplicateJsonKey(text: string): { path: string; first: number; second: number } | undefined {
+  // per open container: whether it is an object, its keys (with positions) and its own name for the path
+  const stack: Array<{ object: boolean; keys: Map<string, number>; name: string; expectKey: boolean }> = [];
+  let pendingKey: string | undefined;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      const top = stack[stack.length - 1];
+      if (top?.object && top.expectKey) {
+        const k = JSON.parse(text.slice(i, j + 1)) as string;
+        const seen = top.keys.get(k);
+        if (seen !== undefined) {
+          const names = [...stack.slice(1).map((s) => s.name), k];
+          const shown = names.length > 6 ? [...names.slice(0, 2), '…', ...names.slice(-3)] : names;
+          const path = shown.map((p) => (p === '…' ? p : describeValue(p))).join(' → ');
+          return { path: `key ${path}`, first: seen, second: i };
+        }
+        top.keys.set(k, i);
+        top.expectKey = false;
+        pendingKey = k;
+      }
+      i = j;
+    } else if (c === '{' || c === '[') {
+      const parent = stack[stack.length - 1];
+      const name = parent?.object ? (pendingKey ?? '') : '[]';
+      stack.push({ object: c === '{', keys: new Map(), name, expectKey: c === '{' });
+    } else if (c === '}' || c === ']') {
+      stack.pop();
+    } else if (c === ',') {
+      const top = stack[stack.length - 1];
+      if (top?.object) top.expectKey = true;
+    }
+  }
+  return undefined;
 }
 
 /** Serialise float32 tensors (sorted by name, 8-byte aligned header) with string metadata. */

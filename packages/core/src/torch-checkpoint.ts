@@ -1,4 +1,5 @@
-import { DataFormatError } from './errors.js';
+import { describeValue } from './describe.js';
+import { DataFormatError, throwIfAborted } from './errors.js';
 import { bfloat16ToNumber, float16ToNumber } from './safetensors.js';
 import { readZipEntries } from './zip.js';
 
@@ -52,18 +53,103 @@ const isGlobal = (v: unknown, module: string, n: string): boolean =>
   (v as Global).kind === 'global' &&
   (v as Global).module === module &&
   (v as Global).name === n;
-const isTensor = (v: unknown): v is TorchTensor =>
-  typeof v === 'object' &&
-  v !== null &&
-  (v as TorchTensor).data instanceof Float32Array &&
-  Array.isArray((v as TorchTensor).dims);
+/** Limits of one checkpoint read; the defaults hold every checkpoint PyTorch writes with room to spare. */
+export interface TorchReadOptions {
+  /** Most bytes the archive's deflated entries may inflate to in total (default 64 MiB + 4 × the file size). */
+  inflateBudget?: number;
+  /** Most pickle opcodes executed (default 2^24 = 16,777,216; a CLIP state dict needs a few thousand). */
+  opcodeBudget?: number;
+  /** Most values the pickle stack, its marks and its memo may hold at once (default 2^22 = 4,194,304). */
+  objectBudget?: number;
+  /**
+   * Most float32 values produced in total (default 16 M + the bytes of the file and of the storages read, i.e. several
+   * times the values the file can hold): tensors sharing one storage are copied per tensor, so 300 tensors
+   * over one large storage are refused instead of taking 300 × its memory.
+   */
+  outputBudget?: number;
+  /** `readTorchCheckpointAsync` only: checked whenever the parser yields; an aborted read throws AbortedError. */
+  signal?: AbortSignal;
+}
 
-/** Read every tensor of a PyTorch zip checkpoint. @param name the file name for error messages */
-export function readTorchCheckpoint(bytes: Uint8Array, name = '<checkpoint bytes>'): TorchCheckpoint {
+const DEFAULT_OPCODES = 2 ** 24;
+const DEFAULT_OBJECTS = 2 ** 22;
+/** Opcodes (or converted values) between two yields to the event loop. */
+const SLICE = 1 << 16;
+
+/**
+ * Read every tensor of a PyTorch zip checkpoint (synchronously; `readTorchCheckpointAsync` yields to the event
+ * loop while it works). Bounded: each zip entry is inflated at most once, within a budget relative to the file; the
+ * unpickler runs iteratively within an opcode and object budget; the tensors produced stay within an output
+ * budget. Past any budget: a DataFormatError naming the file and the budget.
+ * @param name the file name for error messages
+ */
+export function readTorchCheckpoint(
+  bytes: Uint8Array,
+  name = '<checkpoint bytes>',
+  options: TorchReadOptions = {},
+): TorchCheckpoint {
+  const steps = parseCheckpoint(bytes, name, options);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * `readTorchCheckpoint` that yields to the event loop after every slice of work (65,536 opcodes, 1 M converted
+ * values or 65,536 traversed values) and checks `options.signal` there, so a CLI's signal handlers run during a long parse (a second Ctrl-C exits at once).
+ * @throws AbortedError when the signal fires; DataFormatError as `readTorchCheckpoint`
+ */
+export async function readTorchCheckpointAsync(
+  bytes: Uint8Array,
+  name = '<checkpoint bytes>',
+  options: TorchReadOptions = {},
+): Promise<TorchCheckpoint> {
+  const what = `reading ${name}`;
+  throwIfAborted(options.signal, what);
+  const steps = parseCheckpoint(bytes, name, options);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    await yieldToEventLoop();
+    throwIfAborted(options.signal, what);
+  }
+}
+
+const yieldToEventLoop = (): Promise<void> =>
+  new Promise((resolve) => {
+    const g = globalThis as { setImmediate?: (f: () => void) => unknown };
+    if (g.setImmediate) g.setImmediate(resolve);
+    else setTimeout(resolve, 0);
+  });
+
+/** A short description of a pickled value for messages: never recursive, never long. */
+const describe = (v: unknown): string => (v === null ? 'None' : describeValue(v));
+
+/** A lazily converted tensor: validated when the pickle rebuilds it, its float32 data produced only if collected. */
+class PendingTensor {
+  data: Float32Array | undefined;
+  constructor(
+    readonly dims: number[],
+    readonly raw: Uint8Array,
+    readonly type: string,
+    readonly width: number,
+    readonly offset: number,
+    readonly count: number,
+  ) {}
+}
+
+function* parseCheckpoint(
+  bytes: Uint8Array,
+  name: string,
+  options: TorchReadOptions,
+): Generator<void, TorchCheckpoint, void> {
   const fail = (message: string, cause?: unknown): never => {
     throw new DataFormatError({ file: name, message, ...(cause ? { cause } : {}) });
   };
-  const files = readZipEntries(bytes, name);
+  const files = readZipEntries(bytes, name, {
+    ...(options.inflateBudget !== undefined ? { inflateBudget: options.inflateBudget } : {}),
+  });
   // only what a checkpoint of tensors needs is read: the pickle, its storages and the byte order (TorchScript's code/ is never inflated)
   const read = (k: string): Uint8Array | undefined => files[k]?.read();
   const pklName = Object.keys(files)
@@ -76,59 +162,136 @@ export function readTorchCheckpoint(bytes: Uint8Array, name = '<checkpoint bytes
   const byteorderBytes = read(`${prefix}byteorder`);
   if (byteorderBytes && new TextDecoder().decode(byteorderBytes).trim() !== 'little')
     fail('big-endian checkpoints are not supported');
-  const root = unpickle(
+  let storageBytes = 0;
+  const seenEntries = new Set<string>();
+  const readStorage = (k: string): Uint8Array | undefined => {
+    const raw = read(k);
+    if (raw && !seenEntries.has(k)) {
+      seenEntries.add(k);
+      storageBytes += raw.byteLength;
+    }
+    return raw;
+  };
+  const root = yield* unpickle(
     read(pklName)!,
-    (storage, offset, size, stride) => rebuildTensor(read, prefix, storage, offset, size, stride, fail),
+    (storage, offset, size, stride) => {
+      return rebuildTensor(readStorage, prefix, storage, offset, size, stride, fail);
+    },
     fail,
+    {
+      opcodes: options.opcodeBudget ?? DEFAULT_OPCODES,
+      objects: options.objectBudget ?? DEFAULT_OBJECTS,
+    },
   );
-  const tensors: Record<string, TorchTensor> = {};
+  const pending: Record<string, PendingTensor> = {};
   let kind: TorchCheckpoint['kind'];
   if (root instanceof Map) {
     kind = 'state-dict';
-    for (const [k, v] of root) if (isTensor(v)) tensors[String(k)] = v;
+    for (const [k, v] of root) if (v instanceof PendingTensor) pending[keyText(k, fail)] = v;
   } else if (typeof root === 'object' && root !== null && (root as PyObject).kind === 'object') {
     kind = torchscript ? 'torchscript' : 'module';
-    collectModuleTensors(root as PyObject, '', tensors, new Set());
+    yield* collectModuleTensors(root as PyObject, pending, fail);
   } else {
-    return fail('the pickle holds neither a dict of tensors nor a module');
+    return fail(`the pickle holds ${describe(root)}, neither a dict of tensors nor a module`);
   }
-  if (Object.keys(tensors).length === 0) fail('the checkpoint holds no tensors');
+  if (Object.keys(pending).length === 0) fail('the checkpoint holds no tensors');
+  // the output budget: every collected tensor is a float32 copy of its storage slice
+  const outputBudget = options.outputBudget ?? 16 * 1024 * 1024 + bytes.length + storageBytes;
+  let produced = 0;
+  const tensors: Record<string, TorchTensor> = {};
+  for (const [key, p] of Object.entries(pending)) {
+    if (!p.data) {
+      produced += p.count;
+      if (produced > outputBudget)
+        fail(
+          `the tensors would hold ${produced}+ float32 values, past the budget of ${outputBudget} (${options.outputBudget !== undefined ? 'outputBudget' : '16 M + the bytes of the file and of its storages'}); '${key}' and others share storages many times over, which no checkpoint PyTorch writes needs`,
+        );
+      p.data = yield* convert(p);
+    }
+    tensors[key] = { dims: p.dims, data: p.data };
+  }
   return { tensors, kind };
 }
 
-/** Tensors of a module object: nn.Module `_parameters`/`_buffers`/`_modules` dicts, or TorchScript attributes. */
-function collectModuleTensors(
-  obj: PyObject,
-  prefix: string,
-  out: Record<string, TorchTensor>,
-  seen: Set<PyObject>,
-): void {
-  if (seen.has(obj)) return; // pickles can hold cycles through the memo
-  seen.add(obj);
-  const visit = (key: string, v: unknown) => {
-    const path = prefix ? `${prefix}.${key}` : key;
-    if (isTensor(v)) out[path] = v;
-    else if (v instanceof Map) {
-      for (const [k, x] of v) visit(String(k), x);
-    } else if (typeof v === 'object' && v !== null && (v as PyObject).kind === 'object')
-      collectModuleTensors(v as PyObject, path, out, seen);
-  };
-  const a = obj.attrs;
-  if (a.has('_parameters') || a.has('_modules')) {
-    // a pickled nn.Module: parameters and buffers at this level, then the children
-    for (const dictName of ['_parameters', '_buffers']) {
-      const d = a.get(dictName);
-      if (d instanceof Map)
-        for (const [k, v] of d) if (isTensor(v)) out[prefix ? `${prefix}.${String(k)}` : String(k)] = v;
-    }
-    const mods = a.get('_modules');
-    if (mods instanceof Map)
-      for (const [k, v] of mods)
-        if (typeof v === 'object' && v !== null && (v as PyObject).kind === 'object')
-          collectModuleTensors(v as PyObject, prefix ? `${prefix}.${String(k)}` : String(k), out, seen);
-    return;
+/** A dict key as text: strings and numbers; anything else is refused (a state dict is keyed by names). */
+function keyText(k: unknown, fail: (m: string) => never): string {
+  if (typeof k === 'string') return k;
+  if (typeof k === 'number' || typeof k === 'bigint' || typeof k === 'boolean') return String(k);
+  return fail(`a dict holding a tensor is keyed by ${describe(k)}, expected a string`);
+}
+
+/** The float32 values of a pending tensor, yielding between slices. */
+function* convert(p: PendingTensor): Generator<void, Float32Array, void> {
+  const sv = new DataView(p.raw.buffer, p.raw.byteOffset, p.raw.byteLength);
+  const data = new Float32Array(p.count);
+  const o0 = p.offset * p.width;
+  const { width, type } = p;
+  for (let i = 0; i < p.count; i++) {
+    const o = o0 + i * width;
+    data[i] =
+      width === 4
+        ? sv.getFloat32(o, true)
+        : width === 8
+          ? sv.getFloat64(o, true)
+          : type === 'HalfStorage'
+            ? float16ToNumber(sv.getUint16(o, true))
+            : bfloat16ToNumber(sv.getUint16(o, true));
+    if ((i & (SLICE * 16 - 1)) === SLICE * 16 - 1) yield;
   }
-  for (const [k, v] of a) visit(k, v);
+  return data;
+}
+
+/**
+ * Tensors of a module object: nn.Module `_parameters`/`_buffers`/`_modules` dicts, or TorchScript attributes.
+ * Iterative (an explicit work list, not recursion, so 200,000 nested dicts cannot overflow the call stack); every
+ * dict and object is visited once (pickles can hold cycles and shared values through the memo).
+ */
+function* collectModuleTensors(
+  root: PyObject,
+  out: Record<string, PendingTensor>,
+  fail: (m: string) => never,
+): Generator<void, void, void> {
+  const seen = new Set<unknown>();
+  const work: Array<{ v: unknown; path: string }> = [{ v: root, path: '' }];
+  const join = (prefix: string, key: unknown) => {
+    const k = keyText(key, fail);
+    return prefix ? `${prefix}.${k}` : k;
+  };
+  let steps = 0;
+  while (work.length > 0) {
+    if ((++steps & (SLICE - 1)) === 0) yield;
+    const { v, path } = work.pop()!;
+    if (v instanceof PendingTensor) {
+      out[path] = v;
+      continue;
+    }
+    if (typeof v !== 'object' || v === null || seen.has(v)) continue;
+    if (v instanceof Map) {
+      seen.add(v);
+      const items = [...v];
+      for (let i = items.length - 1; i >= 0; i--) work.push({ v: items[i]![1], path: join(path, items[i]![0]) });
+      continue;
+    }
+    if ((v as PyObject).kind !== 'object') continue;
+    seen.add(v);
+    const a = (v as PyObject).attrs;
+    const later: Array<{ v: unknown; path: string }> = [];
+    if (a.has('_parameters') || a.has('_modules')) {
+      // a pickled nn.Module: parameters and buffers at this level, then the child modules
+      for (const dictName of ['_parameters', '_buffers']) {
+        const d = a.get(dictName);
+        if (d instanceof Map) for (const [k, x] of d) if (x instanceof PendingTensor) out[join(path, k)] = x;
+      }
+      const mods = a.get('_modules');
+      if (mods instanceof Map)
+        for (const [k, x] of mods)
+          if (typeof x === 'object' && x !== null && (x as PyObject).kind === 'object')
+            later.push({ v: x, path: join(path, k) });
+    } else {
+      for (const [k, x] of a) later.push({ v: x, path: join(path, k) });
+    }
+    for (let i = later.length - 1; i >= 0; i--) work.push(later[i]!);
+  }
 }
 
 function rebuildTensor(
@@ -139,19 +302,22 @@ function rebuildTensor(
   size: unknown,
   stride: unknown,
   fail: (m: string) => never,
-): TorchTensor {
+): PendingTensor {
   const s = storage as StorageRef;
   if (typeof s !== 'object' || s === null || s.kind !== 'storage') fail('a tensor without a storage');
   if (!Number.isSafeInteger(offset) || (offset as number) < 0)
-    fail(`tensor storage offset ${String(offset)} is not a non-negative integer`);
-  if (!Array.isArray(size) || !size.every((d) => Number.isSafeInteger(d) && d >= 0))
-    fail(`tensor size ${JSON.stringify(size)} is not a list of non-negative integers`);
+    fail(`tensor storage offset ${describe(offset)} is not a non-negative safe integer`);
+  if (!Array.isArray(size) || !size.every((d) => typeof d === 'number' && Number.isInteger(d) && d >= 0))
+    fail(`tensor size ${describe(size)} is not a list of non-negative integers`);
+  const bad = (size as number[]).find((d) => !Number.isSafeInteger(d));
+  if (bad !== undefined)
+    fail(`tensor size ${describe(size)}: ${bad} is not a safe integer (at most 2^53 - 1 = ${Number.MAX_SAFE_INTEGER})`);
   if (
     !Array.isArray(stride) ||
     stride.length !== (size as number[]).length ||
     !stride.every((d) => Number.isSafeInteger(d))
   )
-    fail(`tensor stride ${JSON.stringify(stride)} does not match size ${JSON.stringify(size)}`);
+    fail(`tensor stride ${describe(stride)} does not match size ${describe(size)}`);
   const dims = size as number[];
   const raw = read(`${prefix}data/${s.key}`);
   if (!raw) fail(`storage data/${s.key} is missing`);
@@ -168,33 +334,22 @@ function rebuildTensor(
     fail(
       `storage data/${s.key} (${raw!.byteLength} bytes) is too short for ${count} ${s.type.replace('Storage', '')} values at offset ${String(offset)}`,
     );
-  const sv = new DataView(raw!.buffer, raw!.byteOffset, raw!.byteLength);
-  const data = new Float32Array(count);
-  const o0 = (offset as number) * width;
-  for (let i = 0; i < count; i++) {
-    const o = o0 + i * width;
-    data[i] =
-      width === 4
-        ? sv.getFloat32(o, true)
-        : width === 8
-          ? sv.getFloat64(o, true)
-          : s.type === 'HalfStorage'
-            ? float16ToNumber(sv.getUint16(o, true))
-            : bfloat16ToNumber(sv.getUint16(o, true));
-  }
-  return { dims, data };
+  return new PendingTensor(dims, raw!, s.type, width, offset as number, count);
 }
 
 /**
- * The restricted unpickler. Every opcode consumes at least one byte and every read is bounds-checked, so it ends
- * on any input; memo and stack are bounded by the input size.
+ * The restricted unpickler: a loop over opcodes (no recursion), yielding every few thousand of them. Every opcode
+ * consumes at least one byte and every read is bounds-checked, so it ends on any input; the opcodes executed (plus
+ * the elements copied) stay within `budget.opcodes`, and the stack, its marks and the memo within `budget.objects`.
  */
-function unpickle(
+function* unpickle(
   pkl: Uint8Array,
-  tensor: (storage: unknown, offset: unknown, size: unknown, stride: unknown) => TorchTensor,
+  tensor: (storage: unknown, offset: unknown, size: unknown, stride: unknown) => PendingTensor,
   fail: (m: string) => never,
-): unknown {
+  budget: { opcodes: number; objects: number },
+): Generator<void, unknown, void> {
   const dv = new DataView(pkl.buffer, pkl.byteOffset, pkl.byteLength);
+  const decoder = new TextDecoder();
   let pos = 0;
   const stack: unknown[] = [];
   const memo = new Map<number, unknown>();
@@ -210,11 +365,11 @@ function unpickle(
     const s = pos;
     while (pos < pkl.length && pkl[pos] !== 0x0a) pos++;
     if (pos >= pkl.length) fail(`pickle truncated inside a GLOBAL name at byte ${s}`);
-    return new TextDecoder().decode(pkl.subarray(s, pos++));
+    return decoder.decode(pkl.subarray(s, pos++));
   };
   const text = (n: number) => {
     need(n, 'a string');
-    const s = new TextDecoder().decode(pkl.subarray(pos, pos + n));
+    const s = decoder.decode(pkl.subarray(pos, pos + n));
     pos += n;
     return s;
   };
@@ -281,15 +436,35 @@ function unpickle(
       isGlobal(fn, '__builtin__', 'set') ||
       isGlobal(fn, 'builtins', 'frozenset') ||
       isGlobal(fn, '__builtin__', 'frozenset')
-    )
-      return Array.isArray(a[0]) ? [...(a[0] as unknown[])] : [];
+    ) {
+      if (!Array.isArray(a[0])) return [];
+      charge((a[0] as unknown[]).length);
+      return [...(a[0] as unknown[])];
+    }
     const g = fn as Global;
     return fail(
-      `the checkpoint calls ${g?.kind === 'global' ? `${g.module}.${g.name}` : 'a non-global'}, which a checkpoint of tensors does not need; refusing to load it`,
+      `the checkpoint calls ${typeof g === 'object' && g !== null && g.kind === 'global' ? `${g.module}.${g.name}` : describe(g)}, which a checkpoint of tensors does not need; refusing to load it`,
     );
   };
+  let work = 0;
+  const charge = (n: number) => {
+    work += n;
+    if (work > budget.opcodes)
+      fail(
+        `pickle exceeds the budget of ${budget.opcodes} opcodes (at byte ${pos - 1}); no checkpoint of tensors needs that many`,
+      );
+  };
+  let ops = 0;
   for (;;) {
     if (pos >= pkl.length) fail('pickle ended without STOP');
+    charge(1);
+    if ((++ops & (SLICE - 1)) === 0) {
+      if (stack.length + marks.length + memo.size > budget.objects)
+        fail(
+          `pickle holds more than ${budget.objects} values at once on its stack and memo (at byte ${pos}); no checkpoint of tensors needs that many`,
+        );
+      yield;
+    }
     const op = pkl[pos++]!;
     switch (op) {
       case 0x80:
@@ -446,12 +621,12 @@ function unpickle(
         // BINPERSID
         const pid = pop();
         if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 3)
-          fail(`unsupported persistent id at byte ${pos - 1}`);
+          fail(`unsupported persistent id ${describe(pid)} at byte ${pos - 1}`);
         const t = (pid as unknown[])[1] as Global;
         stack.push({
           kind: 'storage',
-          type: typeof t === 'object' && t !== null && t.kind === 'global' ? t.name : String(t),
-          key: String((pid as unknown[])[2]),
+          type: typeof t === 'object' && t !== null && t.kind === 'global' ? t.name : describe(t),
+          key: keyText((pid as unknown[])[2], fail),
         } satisfies StorageRef);
         break;
       }
@@ -474,7 +649,7 @@ function unpickle(
         const obj = top();
         if (typeof obj === 'object' && obj !== null && (obj as PyObject).kind === 'object') {
           const st = Array.isArray(state) ? state[0] : state; // (dict, slots) form
-          if (st instanceof Map) for (const [k, v] of st) (obj as PyObject).attrs.set(String(k), v);
+          if (st instanceof Map) for (const [k, v] of st) (obj as PyObject).attrs.set(keyText(k, fail), v);
         }
         break;
       }

@@ -1,10 +1,23 @@
 import { inflateSync } from 'fflate';
 import { DataFormatError } from './errors.js';
 
-/** One archive entry; its bytes are read (and inflated, for deflate entries) only when asked for. */
+/** One archive entry; its bytes are read (and inflated, for deflate entries) only when asked for, and only once. */
 export interface ZipEntry {
   size: number;
   read(): Uint8Array;
+}
+
+export interface ZipReadOptions {
+  /**
+   * The most bytes all deflated entries together may inflate to; an entry past it is a DataFormatError naming the
+   * budget, raised before anything is inflated. Default `defaultInflateBudget(bytes.length)`.
+   */
+  inflateBudget?: number;
+}
+
+/** 64 MiB plus 4 × the archive's size: PyTorch stores tensors uncompressed, so real checkpoints stay far below it. */
+export function defaultInflateBudget(archiveBytes: number): number {
+  return 64 * 1024 * 1024 + 4 * archiveBytes;
 }
 
 /**
@@ -13,8 +26,21 @@ export interface ZipEntry {
  * the input, so a hostile or damaged file ends in a DataFormatError naming `name` (never a huge loop or allocation).
  * Stored entries are views into `bytes`; deflated ones (TorchScript's code/ files) are inflated on `read()` into a
  * buffer of their declared size, which is checked against the deflate limit (at most 1032 × the compressed size).
+ * Each entry is inflated at most once (the bytes are kept), and all inflated entries together must stay within
+ * `options.inflateBudget`, so a small archive whose entries inflate to gigabytes, or one entry referenced many
+ * times, ends in a DataFormatError instead of minutes of work and gigabytes of memory.
  */
-export function readZipEntries(bytes: Uint8Array, name: string): Record<string, ZipEntry> {
+export function readZipEntries(
+  bytes: Uint8Array,
+  name: string,
+  options: ZipReadOptions = {},
+): Record<string, ZipEntry> {
+  const budget = options.inflateBudget ?? defaultInflateBudget(bytes.length);
+  const budgetText =
+    options.inflateBudget === undefined
+      ? `${budget} bytes (64 MiB + 4 × the ${bytes.length}-byte file)`
+      : `${budget} bytes (inflateBudget)`;
+  let inflated = 0;
   const fail = (message: string): never => {
     throw new DataFormatError({ file: name, message });
   };
@@ -104,9 +130,16 @@ export function readZipEntries(bytes: Uint8Array, name: string): Record<string, 
         fail(
           `entry '${entryName}' claims ${size} bytes from ${compSize} deflated bytes, beyond what deflate can produce`,
         );
+      let cached: Uint8Array | undefined;
       out[entryName] = {
         size,
         read: () => {
+          if (cached) return cached;
+          if (inflated + size > budget)
+            fail(
+              `entry '${entryName}' inflates to ${size} bytes, which would bring the archive's decompressed total to ${inflated + size} bytes, past the budget of ${budgetText}; a checkpoint PyTorch writes stores its tensors uncompressed, so this looks like a decompression bomb`,
+            );
+          inflated += size;
           const buf = new Uint8Array(size);
           let got: Uint8Array;
           try {
@@ -116,6 +149,7 @@ export function readZipEntries(bytes: Uint8Array, name: string): Record<string, 
           }
           if (got.length !== size)
             fail(`entry '${entryName}' inflates to ${got.length} bytes, the directory says ${size}`);
+          cached = got;
           return got;
         },
       };

@@ -1,4 +1,4 @@
-import { DataFormatError, type TorchTensor } from '@vlfer/core';
+import { DataFormatError, describeValue, type TorchTensor } from '@vlfer/core';
 import type { ClipTowerArch, ClipWeights } from './clip-graphs.js';
 
 /** Both towers of a CLIP model. */
@@ -22,7 +22,7 @@ export function clipArchFromConfig(config: Record<string, any>, file = 'config.j
   const proj = config.projection_dim ?? tc.projection_dim;
   const int = (v: unknown, field: string) => {
     if (!Number.isInteger(v) || (v as number) <= 0)
-      throw new DataFormatError({ file, field, message: `expected a positive integer, got ${JSON.stringify(v)}` });
+      throw new DataFormatError({ file, field, message: `expected a positive integer, got ${describeValue(v)}` });
     return v as number;
   };
   const arch = (c: Record<string, any>, t: string) => ({

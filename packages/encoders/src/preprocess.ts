@@ -1,4 +1,12 @@
-import { assertShape, checkOneOf, DataFormatError, InvalidArgumentError, type Rng, type Tensor4D } from '@vlfer/core';
+import {
+  assertShape,
+  checkOneOf,
+  DataFormatError,
+  describeValue,
+  InvalidArgumentError,
+  type Rng,
+  type Tensor4D,
+} from '@vlfer/core';
 import {
   pilNearestWindow,
   pilResize,
@@ -55,8 +63,7 @@ export function parsePreprocessorConfig(
   const mean = json.image_mean;
   const std = json.image_std;
   const check = (ok: boolean, field: string, want: string) => {
-    if (!ok)
-      throw new DataFormatError({ file, field, message: `expected ${want}, got ${JSON.stringify(json[field])}` });
+    if (!ok) throw new DataFormatError({ file, field, message: `expected ${want}, got ${describeValue(json[field])}` });
   };
   check(Number.isInteger(size) && size > 0, 'size', '{ "shortest_edge": <int> }');
   check(Number.isInteger(crop) && crop > 0, 'crop_size', '{ "height": <int>, "width": <int> }');

@@ -31,7 +31,7 @@ import { expClipPrompts, type PromptType } from '@vlfer/llm-knowledge';
 import type { ImageItem, VideoItem } from '@vlfer/datasets';
 import { createFaceCropper, type FacesReport } from '@vlfer/faces/node';
 import { averageFolds, classificationReport, type MeanStd } from '@vlfer/metrics';
-import { loadProjectionHead } from '@vlfer/projection-head';
+import { loadProjectionHeadAsync } from '@vlfer/projection-head';
 import { loadEvalData, type EvalData } from './data.js';
 import { checkShardRecords, evalShardKey, writeShardRecord } from './shards.js';
 import { EvalOptionsSchema, type EvalOptions, type EvalOptionsInput } from './options.js';
@@ -174,7 +174,13 @@ export async function evaluateZeroShot(
       ...(options.tokenizer ? { tokenizer: options.tokenizer } : {}),
       ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
     });
-    const head = options.head ? loadProjectionHead(options.head, { expectInputDim: clip.embeddingDim }) : undefined;
+    if (options.head) log(`reading the projection head ${options.head}`);
+    const head = options.head
+      ? await loadProjectionHeadAsync(options.head, {
+          expectInputDim: clip.embeddingDim,
+          ...(hooks.signal ? { signal: hooks.signal } : {}),
+        })
+      : undefined;
     const projection = hooks.projection ?? head;
     const modelFingerprint = clip.contentFingerprint(options.cacheDir);
     let damaged = 0;

@@ -1,7 +1,13 @@
 import { extname } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { DataFormatError, InvalidArgumentError, type FeatureProjection, type Rng, type Tensor2D } from '@vlfer/core';
-import { ortSessionOptions, readBytesFile, readTorchCheckpointFile, writeFileAtomic } from '@vlfer/core/node';
+import {
+  ortSessionOptions,
+  readBytesFile,
+  readTorchCheckpointFile,
+  readTorchCheckpointFileAsync,
+  writeFileAtomic,
+} from '@vlfer/core/node';
 import {
   checkHeadWeight,
   decodeProjectionHead,
@@ -124,10 +130,33 @@ export function loadProjectionHead(path: string, options: { expectInputDim?: num
   if (ext === '.safetensors')
     return new ProjectionHead(decodeProjectionHead(readBytesFile(path, 'projection head'), path, options));
   if (ext === '.pth' || ext === '.pt' || ext === '.bin') {
-    const state = readTorchCheckpointFile(path).tensors;
-    const weight =
-      state[WEIGHT_KEY] ?? state[`projection_head.${WEIGHT_KEY}`] ?? state[`module.projection_head.${WEIGHT_KEY}`];
-    return new ProjectionHead(checkHeadWeight(weight, path, { source: 'pytorch-checkpoint' }, options));
+    return headFromState(readTorchCheckpointFile(path).tensors, path, options);
   }
   throw new DataFormatError({ file: path, message: `unknown head format '${ext}'; expected .safetensors or .pth` });
+}
+
+/**
+ * `loadProjectionHead` for CLIs: a PyTorch checkpoint is parsed without blocking the event loop and the parse stops
+ * (AbortedError) when `options.signal` fires, so a second Ctrl-C during a long parse exits at once.
+ */
+export async function loadProjectionHeadAsync(
+  path: string,
+  options: { expectInputDim?: number; signal?: AbortSignal } = {},
+): Promise<ProjectionHead> {
+  const ext = extname(path).toLowerCase();
+  if (ext === '.pth' || ext === '.pt' || ext === '.bin') {
+    const state = await readTorchCheckpointFileAsync(path, options.signal ? { signal: options.signal } : {});
+    return headFromState(state.tensors, path, options);
+  }
+  return loadProjectionHead(path, options);
+}
+
+function headFromState(
+  state: Record<string, { dims: number[]; data: Float32Array }>,
+  path: string,
+  options: { expectInputDim?: number },
+): ProjectionHead {
+  const weight =
+    state[WEIGHT_KEY] ?? state[`projection_head.${WEIGHT_KEY}`] ?? state[`module.projection_head.${WEIGHT_KEY}`];
+  return new ProjectionHead(checkHeadWeight(weight, path, { source: 'pytorch-checkpoint' }, options));
 }

@@ -9,6 +9,7 @@ export {
   saveProjectionHead,
   encodeProjectionHead,
   loadProjectionHead,
+  loadProjectionHeadAsync,
   EXP_CLIP_HEAD_DIM,
   WEIGHT_KEY,
 } from './head.js';

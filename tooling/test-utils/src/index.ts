@@ -80,3 +80,4 @@ export async function writeSyntheticVideoSet(
   return { train: join(dir, 'train.txt'), test: join(dir, 'test.txt'), clips: train.length + test.length };
 }
 export { runCli, runCliKilledAfter, killChain } from './cli.js';
+export { sharedStorageBomb, noneOpcodeBomb, nestedDictPickle, manyTensorsCheckpoint } from './torch-bombs.js';

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { describeValue } from '../describe.js';
 import { ChecksumError, DataFormatError } from '../errors.js';
 import { decodeSafetensors, encodeSafetensors, type SafetensorsTensor } from '../safetensors.js';
 import { readBytesFile, writeFileAtomic } from './fs.js';
@@ -89,7 +90,7 @@ export function loadCheckpoint(path: string): CheckpointContent {
     throw new DataFormatError({
       file: path,
       field: 'optimizerStep',
-      message: `expected a non-negative integer, got ${JSON.stringify(step)}`,
+      message: `expected a non-negative integer, got ${describeValue(step)}`,
     });
   return { tensors, meta: rest, ...(step !== undefined ? { optimizer: { step: step as number, buffers } } : {}) };
 }

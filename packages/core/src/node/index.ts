@@ -24,6 +24,6 @@ export type { CheckpointContent, OptimizerStateLike } from './checkpoint.js';
 export { saveCheckpoint, loadCheckpoint } from './checkpoint.js';
 export type { Provenance } from './provenance.js';
 export { provenance, codeRevision, detectGpus } from './provenance.js';
-export { readSafetensors, writeSafetensors, readTorchCheckpointFile } from './files.js';
+export { readSafetensors, writeSafetensors, readTorchCheckpointFile, readTorchCheckpointFileAsync } from './files.js';
 export type { ThreadOptions } from './threads.js';
 export { defaultThreads, ortSessionOptions } from './threads.js';

@@ -1,4 +1,5 @@
 import { closeSync, openSync, readSync } from 'node:fs';
+import { explainFsError } from './scan-errors.js';
 import { DataFormatError } from '@vlfer/core';
 
 /**
@@ -37,7 +38,7 @@ export async function verifyImage(path: string, mode: ImageVerification): Promis
   } catch (error) {
     throw new DataFormatError({
       file: path,
-      message: `cannot read image file (${(error as Error).message})`,
+      message: `image file ${explainFsError(error)}`,
       cause: error,
     });
   }

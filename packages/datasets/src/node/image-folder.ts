@@ -1,10 +1,10 @@
-import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataFormatError, type LabelSet } from '@vlfer/core';
 import { inferLabelSet, matchClassName } from '../label-sets.js';
 import { isImageFile, isVideoFile, VIDEO_EXTENSIONS } from '../media.js';
 import { countLabels, DropCounter, type ImageItem, type LoadResult } from '../types.js';
 import { verifyImage, type ImageVerification } from './image-check.js';
+import { readDirForScan, statForScan } from './scan-errors.js';
 
 export interface ImageFolderOptions {
   /**
@@ -46,22 +46,17 @@ async function loadClassFolder(
   root: string,
   options: ImageFolderOptions & { accept: (name: string) => boolean; kind: 'image' | 'video' },
 ): Promise<LoadResult<ImageItem>> {
-  let entries: string[];
-  try {
-    entries = readdirSync(root).sort();
-  } catch (error) {
-    throw new DataFormatError({
-      file: root,
-      message: `cannot read the ${options.kind} folder (${(error as Error).message}); expected root/<class>/<${options.kind}> directories`,
-      cause: error,
-    });
-  }
+  const entries = readDirForScan(
+    root,
+    `the ${options.kind} folder`,
+    `expected root/<class>/<${options.kind}> directories`,
+  ).sort();
   const dropped = new DropCounter();
   const extra = options.extraFiles ?? 'error';
   const classDirs: { dir: string; name: string }[] = [];
   for (const e of entries) {
     const p = join(root, e);
-    if (statSync(p).isDirectory()) classDirs.push({ dir: p, name: e });
+    if (statForScan(p, 'this entry of the set root').isDirectory()) classDirs.push({ dir: p, name: e });
     else if (extra === 'skip') dropped.add('non-directory entry at the root');
     else
       throw new DataFormatError({
@@ -94,9 +89,9 @@ async function loadClassFolder(
         message: `class '${labelSet.names[label]}' already comes from folder '${seen.get(label)}'`,
       });
     seen.set(label, name);
-    for (const f of readdirSync(dir).sort()) {
+    for (const f of readDirForScan(dir, `class folder '${name}'`).sort()) {
       const p = join(dir, f);
-      if (!options.accept(f) || !statSync(p).isFile()) {
+      if (!options.accept(f) || !statForScan(p, `this entry of class folder '${name}'`).isFile()) {
         if (extra === 'skip') {
           dropped.add(`not a${options.kind === 'image' ? 'n image' : ' video'} file`);
           continue;
@@ -131,19 +126,10 @@ export function listImages(root: string): { paths: string[]; skipped: number } {
   const paths: string[] = [];
   let skipped = 0;
   const walk = (dir: string) => {
-    let entries: string[];
-    try {
-      entries = readdirSync(dir).sort();
-    } catch (error) {
-      throw new DataFormatError({
-        file: dir,
-        message: `cannot read directory (${(error as Error).message})`,
-        cause: error,
-      });
-    }
+    const entries = readDirForScan(dir, 'this directory of the image set').sort();
     for (const e of entries) {
       const p = join(dir, e);
-      if (statSync(p).isDirectory()) walk(p);
+      if (statForScan(p, 'this entry of the image set').isDirectory()) walk(p);
       else if (isImageFile(e)) paths.push(p);
       else skipped++;
     }

@@ -1,24 +1,15 @@
-import { readdirSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { DataFormatError } from '@vlfer/core';
 import { readTextFile } from '@vlfer/core/node';
 import { isImageFile } from '../media.js';
 import { parseVideoListText, type ParseVideoListOptions } from '../parsers.js';
 import { countLabels, type LoadResult, type VideoItem } from '../types.js';
+import { explainFsError, readDirForScan } from './scan-errors.js';
 
 /** The frame images of a frame directory, sorted by name (Python's `sorted(glob(dir/*))` for ASCII names). */
 export function listFrames(frameDir: string): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(frameDir);
-  } catch (error) {
-    throw new DataFormatError({
-      file: frameDir,
-      message: `cannot read the frame directory (${(error as Error).message})`,
-      cause: error,
-    });
-  }
-  return names
+  return readDirForScan(frameDir, 'the frame directory')
     .filter(isImageFile)
     .sort()
     .map((n) => join(frameDir, n));
@@ -51,17 +42,20 @@ export function loadVideoList(options: VideoListOptions): LoadResult<VideoItem> 
     const frameDir = isAbsolute(e.dir) ? e.dir : join(root, e.dir);
     if (check !== 'none') {
       let isDir = false;
+      let why = 'does not exist';
       try {
         isDir = statSync(frameDir).isDirectory();
-      } catch {
-        isDir = false;
+        if (!isDir) why = 'is not a directory';
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code !== 'ENOENT') why = explainFsError(error);
       }
       if (!isDir)
         throw new DataFormatError({
           file,
           line: e.line,
           field: 'frame_dir',
-          message: `frame directory '${frameDir}' does not exist${options.rebase ? '' : " (use rebase to map the authors' absolute paths)"}`,
+          message: `frame directory '${frameDir}' ${why}${options.rebase || why !== 'does not exist' ? '' : " (use rebase to map the authors' absolute paths)"}`,
         });
       if (check === 'count') {
         const n = listFrames(frameDir).length;

@@ -241,10 +241,17 @@ async function loadOnnxClip(
     local_files_only: localDir !== undefined,
     session_options: { intraOpNumThreads: options.intraOpNumThreads ?? defaultThreads(), interOpNumThreads: 1 },
   };
+  const towerFile = (tower: 'text' | 'vision') =>
+    localDir
+      ? join(localDir, 'onnx', `${tower}_model${suffix}.onnx`)
+      : `onnx/${tower}_model${suffix}.onnx of '${options.model}'`;
   const wrap = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
     try {
       return await f();
     } catch (error) {
+      const tower = what === 'the text tower' ? 'text' : what === 'the vision tower' ? 'vision' : undefined;
+      const named = tower ? modelFileError(towerFile(tower), tower, error) : undefined;
+      if (named) throw named;
       const msg = (error as Error).message;
       const hint =
         (device === 'webgpu'
@@ -266,6 +273,12 @@ async function loadOnnxClip(
     }
   }
   const loaded = await loadTransformersTowers(src, hfOptions, towers, wrap);
+  // a graph of the other tower (or another model) loads fine and fails only when run: check its inputs now
+  for (const tower of ['text', 'vision'] as const) {
+    const m = loaded[tower] as unknown as { sessions?: { model?: { inputNames?: readonly string[] } } } | undefined;
+    const inputs = m?.sessions?.model?.inputNames;
+    if (inputs) checkTowerInputs(towerFile(tower), tower, inputs);
+  }
   const config = (configJson ?? (loaded.vision ?? loaded.text)!.config) as Record<string, any>;
   const embeddingDim = Number(config.projection_dim ?? config.vision_config?.projection_dim);
   if (!Number.isInteger(embeddingDim) || embeddingDim <= 0)
@@ -331,4 +344,40 @@ export async function loadClipTokenizer(
     const { ids, dims } = tokenizeWith(tokenizer, texts);
     return { ids, dims };
   };
+}
+
+const TOWER_INPUTS = { text: ['input_ids'], vision: ['pixel_values'] } as const;
+
+/**
+ * The error for a tower's ONNX file that onnxruntime could not load, naming the file and the tower, or undefined
+ * when the failure is not about the file itself (then the caller's generic message applies).
+ * @param file the ONNX file of the tower
+ */
+export function modelFileError(file: string, tower: 'text' | 'vision', error: unknown): VlferError | undefined {
+  const msg = String((error as Error)?.message ?? error);
+  if (/system error number 13\b|EACCES|permission denied/i.test(msg))
+    return new VlferError(
+      `permission denied on ${file}: the ${tower} tower's ONNX file exists but cannot be read by this user (check its permissions)`,
+      { cause: error },
+    );
+  if (/ModelProto does not have a graph|Protobuf parsing failed|INVALID_PROTOBUF|No graph was found/i.test(msg))
+    return new VlferError(
+      `${file} is not a valid ONNX model (${/graph/i.test(msg) ? 'it has no graph' : 'not a protobuf ModelProto'}); expected the ${tower} tower of a CLIP export (onnx/${tower}_model.onnx as Hugging Face Optimum writes it)`,
+      { cause: error },
+    );
+  return undefined;
+}
+
+/**
+ * Refuse a tower whose graph does not take that tower's inputs (e.g. the vision graph copied over the text one),
+ * naming the file, the tower expected and the inputs found.
+ */
+export function checkTowerInputs(file: string, tower: 'text' | 'vision', inputNames: readonly string[]): void {
+  const missing = TOWER_INPUTS[tower].filter((n) => !inputNames.includes(n));
+  if (missing.length === 0) return;
+  const other = tower === 'text' ? 'vision' : 'text';
+  const looksOther = TOWER_INPUTS[other].every((n) => inputNames.includes(n));
+  throw new VlferError(
+    `${file}: expected the ${tower} tower's graph (inputs ${tower === 'text' ? 'input_ids, attention_mask' : 'pixel_values'}), but this graph takes ${inputNames.join(', ') || 'no inputs'}${looksOther ? ` — it is the ${other} tower's graph; restore onnx/${tower}_model.onnx` : ''}`,
+  );
 }

@@ -19,7 +19,7 @@ import {
 import { clipArchFromConfig, parsePreprocessorConfig } from '@vlfer/encoders';
 import { decodeImage } from '@vlfer/encoders/node';
 import { importedTeacher, parseNpy } from '@vlfer/llm-knowledge/node';
-import { repoRoot, sharedPath } from '@vlfer/test-utils';
+import { nestedDictPickle, noneOpcodeBomb, repoRoot, sharedPath, sharedStorageBomb } from '@vlfer/test-utils';
 
 export interface FuzzTarget {
   name: string;
@@ -68,8 +68,14 @@ function checkpointBytes(): Uint8Array {
 export const FUZZ_TARGETS: FuzzTarget[] = [
   {
     name: 'torch checkpoint (zip + restricted unpickler)',
-    seeds: () =>
-      ['small-state-dict.pt', 'small-scripted.pt', 'small-module.pt'].map((f) => readFileSync(join(torchDir, f))),
+    seeds: () => [
+      ...['small-state-dict.pt', 'small-scripted.pt', 'small-module.pt'].map((f) => readFileSync(join(torchDir, f))),
+      // issue 22 item 8, made small: 301 tensors over one storage inflating to 256 MiB (270 KB; the original was
+      // 1 GiB in 1 MB), a deflated pickle of 150 MiB of NONE opcodes (156 KB), 50,000 nested dicts (250 KB)
+      sharedStorageBomb({ refs: 301, mib: 256 }),
+      noneOpcodeBomb({ mib: 150 }),
+      nestedDictPickle(50_000),
+    ],
     run: (b) => readTorchCheckpoint(b, 'fuzz.pt'),
   },
   {

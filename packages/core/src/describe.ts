@@ -1,0 +1,51 @@
+/**
+ * A short description of a parsed value for error messages: at most about 120 characters, never recursive (a
+ * value nested 200,000 levels deep is described in constant stack, where `JSON.stringify` overflows the stack).
+ */
+export function describeValue(v: unknown): string {
+  if (isSmallPlainValue(v)) {
+    const json = JSON.stringify(v);
+    return json.length > 120 ? `${json.slice(0, 119)}…` : json;
+  }
+  if (v === null) return 'null';
+  if (v === undefined) return 'nothing';
+  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  if (Array.isArray(v)) {
+    const shown = v
+      .slice(0, 8)
+      .map((x) => (x === null || typeof x !== 'object' ? describeValue(x) : Array.isArray(x) ? '[…]' : '{…}'));
+    return `[${shown.join(', ')}${v.length > 8 ? `, … (${v.length} items)` : ''}]`;
+  }
+  if (v instanceof Map) return `a dict of ${v.size} items`;
+  if (typeof v === 'object') {
+    const kind = (v as { kind?: unknown }).kind;
+    if (typeof kind === 'string') return `a ${kind}`;
+    const keys = Object.keys(v);
+    return `{${keys
+      .slice(0, 4)
+      .map((k) => JSON.stringify(k.length > 30 ? `${k.slice(0, 30)}…` : k))
+      .join(', ')}${keys.length > 4 ? ', …' : ''}}`;
+  }
+  return typeof v;
+}
+
+/** Whether `v` is plain JSON data (arrays, plain objects, primitives) of at most 4 levels and 64 values. */
+function isSmallPlainValue(v: unknown): boolean {
+  const work: Array<[unknown, number]> = [[v, 0]];
+  let count = 0;
+  while (work.length > 0) {
+    const [x, depth] = work.pop()!;
+    if (++count > 64 || depth > 4) return false;
+    if (x === null || typeof x === 'boolean' || typeof x === 'string') continue;
+    if (typeof x === 'number') {
+      if (!Number.isFinite(x)) return false; // JSON.stringify would print null
+      continue;
+    }
+    if (Array.isArray(x)) for (const y of x.slice(0, 65)) work.push([y, depth + 1]);
+    else if (typeof x === 'object' && Object.getPrototypeOf(x) === Object.prototype)
+      for (const y of Object.values(x as object).slice(0, 65)) work.push([y, depth + 1]);
+    else return false;
+  }
+  return true;
+}

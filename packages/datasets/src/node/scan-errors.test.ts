@@ -1,0 +1,76 @@
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DataFormatError } from '@vlfer/core';
+import { describe, expect, it } from 'vitest';
+import { listFrames, listImages, loadImageFolder, loadVideoList } from './index.js';
+import { explainFsError } from './scan-errors.js';
+
+// Issue 22 item 11: dataset scans met raw `ELOOP`/`ENOENT`/`EACCES` errors; each now names the path and says what
+// the code means.
+const PNG = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]);
+const set = () => {
+  const root = mkdtempSync(join(tmpdir(), 'vlfer-scan-'));
+  mkdirSync(join(root, 'happy'));
+  writeFileSync(join(root, 'happy', 'a.png'), PNG);
+  return root;
+};
+const thrown = async (f: () => unknown): Promise<Error> => {
+  try {
+    await f();
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected an error');
+};
+
+describe('dataset scans name the path and say what a file-system error means', () => {
+  it('a symbolic link loop at the root of a class-folder set (ELOOP)', async () => {
+    const root = set();
+    symlinkSync('loop', join(root, 'loop'));
+    const e = await thrown(() => loadImageFolder(root));
+    expect(e).toBeInstanceOf(DataFormatError);
+    expect(e.message).toBe(
+      `${join(root, 'loop')}: this entry of the set root is a symbolic link loop (following its links never reaches a file or directory)`,
+    );
+  });
+
+  it('a dangling symbolic link inside a class folder (ENOENT)', async () => {
+    const root = set();
+    symlinkSync(join(root, 'gone.png'), join(root, 'happy', 'b.png'));
+    const e = await thrown(() => loadImageFolder(root));
+    expect(e).toBeInstanceOf(DataFormatError);
+    expect(e.message).toBe(
+      `${join(root, 'happy', 'b.png')}: this entry of class folder 'happy' does not exist (a dangling symbolic link, or removed while the set was being read)`,
+    );
+  });
+
+  it('listImages and listFrames: a loop in the tree, a missing frame directory', async () => {
+    const root = set();
+    symlinkSync('x', join(root, 'happy', 'x'));
+    expect((await thrown(() => listImages(root))).message).toMatch(
+      /happy\/x: this entry of the image set is a symbolic link loop/,
+    );
+    expect((await thrown(() => listFrames(join(root, 'nope')))).message).toBe(
+      `${join(root, 'nope')}: the frame directory does not exist (a dangling symbolic link, or removed while the set was being read)`,
+    );
+  });
+
+  it('a frame directory of a video list that is a symbolic link loop is named as one, with file, line and field', async () => {
+    const root = set();
+    symlinkSync('clip', join(root, 'clip'));
+    writeFileSync(join(root, 'list.txt'), 'clip 1 0\n');
+    expect((await thrown(() => loadVideoList({ file: join(root, 'list.txt') }))).message).toBe(
+      `${join(root, 'list.txt')}:1 (field 'frame_dir'): frame directory '${join(root, 'clip')}' is a symbolic link loop (following its links never reaches a file or directory)`,
+    );
+  });
+
+  it('EACCES and EPERM say permission denied (root cannot provoke them with chmod, so the mapping is tested)', () => {
+    const err = (code: string) => Object.assign(new Error(`${code}: x`), { code });
+    expect(explainFsError(err('EACCES'))).toBe(
+      'permission denied: this user may not read it (check its permissions and those of its directories)',
+    );
+    expect(explainFsError(err('EPERM'))).toMatch(/^permission denied/);
+    expect(explainFsError(err('EWHATEVER'))).toBe('could not be read (EWHATEVER: EWHATEVER: x)');
+  });
+});

@@ -1,0 +1,80 @@
+import { copyFileSync, cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { VlferError } from '@vlfer/core';
+import { sharedPath } from '@vlfer/test-utils';
+import { describe, expect, it } from 'vitest';
+import { clipArchFromConfig, parsePreprocessorConfig } from '../index.js';
+import { modelFileError } from './clip.js';
+import { loadClip } from './index.js';
+
+// Issue 22 item 11: a damaged or swapped tower file is named with the tower that was expected, instead of
+// onnxruntime's `ModelProto does not have a graph` or `Missing the following inputs: input_ids, attention_mask`.
+const tinyClipCopy = () => {
+  const d = mkdtempSync(join(tmpdir(), 'vlfer-clip-files-'));
+  cpSync(sharedPath('fixtures', 'tiny-clip'), d, { recursive: true });
+  return d;
+};
+
+describe('loading CLIP towers names the model file and the tower expected', () => {
+  it('a vision graph copied over the text tower is refused at load, naming the file and both towers', async () => {
+    const d = tinyClipCopy();
+    copyFileSync(join(d, 'onnx', 'vision_model.onnx'), join(d, 'onnx', 'text_model.onnx'));
+    const err = await loadClip({ model: d }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(VlferError);
+    expect((err as Error).message).toBe(
+      `${join(d, 'onnx', 'text_model.onnx')}: expected the text tower's graph (inputs input_ids, attention_mask), but this graph takes pixel_values — it is the vision tower's graph; restore onnx/text_model.onnx`,
+    );
+  });
+
+  it('a text graph copied over the vision tower is refused the same way', async () => {
+    const d = tinyClipCopy();
+    copyFileSync(join(d, 'onnx', 'text_model.onnx'), join(d, 'onnx', 'vision_model.onnx'));
+    await expect(loadClip({ model: d })).rejects.toThrow(
+      /vision_model\.onnx: expected the vision tower's graph \(inputs pixel_values\), but this graph takes input_ids, attention_mask — it is the text tower's graph/,
+    );
+  });
+
+  it('an empty or garbage tower file is named as not an ONNX model of that tower', async () => {
+    const d = tinyClipCopy();
+    writeFileSync(join(d, 'onnx', 'text_model.onnx'), '');
+    await expect(loadClip({ model: d })).rejects.toThrow(
+      `${join(d, 'onnx', 'text_model.onnx')} is not a valid ONNX model (it has no graph); expected the text tower of a CLIP export`,
+    );
+    writeFileSync(join(d, 'onnx', 'text_model.onnx'), 'not a model');
+    await expect(loadClip({ model: d })).rejects.toThrow(/text_model\.onnx is not a valid ONNX model \(not a protobuf/);
+  });
+
+  it("onnxruntime's `system error number 13` becomes `permission denied on <file>`", () => {
+    // the tests run as root here, where chmod cannot make a file unreadable; this is the message onnxruntime-node
+    // 1.30 gives a non-root user for a file without read permission (seen with `su nobody`, chmod 600)
+    const e = modelFileError(
+      '/m/onnx/vision_model.onnx',
+      'vision',
+      new Error('Load model from /m/onnx/vision_model.onnx failed:system error number 13'),
+    );
+    expect(e?.message).toBe(
+      "permission denied on /m/onnx/vision_model.onnx: the vision tower's ONNX file exists but cannot be read by this user (check its permissions)",
+    );
+    expect(modelFileError('/m/x.onnx', 'text', new Error('out of memory'))).toBeUndefined();
+  });
+});
+
+describe('config files: a deeply nested value is described, not stringified', () => {
+  const deep = JSON.parse(`${'['.repeat(200_000)}${']'.repeat(200_000)}`) as unknown;
+  it('preprocessor_config.json and config.json name the field and show a short description', () => {
+    expect(() =>
+      parsePreprocessorConfig({ size: { shortest_edge: 224 }, crop_size: 224, image_mean: deep }, 'pp.json'),
+    ).toThrow(/^pp\.json \(field 'image_mean'\): expected three numbers, got \[\[…\]\]$/);
+    const cfg = JSON.parse(readFileSync(sharedPath('fixtures', 'tiny-clip', 'config.json'), 'utf8')) as Record<
+      string,
+      any
+    >;
+    cfg.text_config.hidden_size = deep;
+    expect(() => clipArchFromConfig(cfg, 'config.json')).toThrow(
+      /^config\.json \(field 'text_config\.hidden_size'\): expected a positive integer, got \[\[…\]\]$/,
+    );
+    cfg.text_config.hidden_size = 'x';
+    expect(() => clipArchFromConfig(cfg, 'config.json')).toThrow(/got "x"$/);
+  });
+});
