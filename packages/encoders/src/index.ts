@@ -20,6 +20,8 @@ export {
 } from './preprocess.js';
 export type { ByteTables, PilFilter, PilResampler, ResizeWindow } from './pil-resize.js';
 export { PIL_RESAMPLERS, pilResize, pilResizeRows, pilResizeToPlanes, pilResizeWindow } from './pil-resize.js';
+export type { ClipTokenRows } from './clip-tokens.js';
+export { CLIP_CONTEXT_LENGTH, fitClipContext, truncationNotices } from './clip-tokens.js';
 export type { ZeroShotOptions, ZeroShotClassifier, ClassPromptSpec, LabelScore } from './zero-shot.js';
 export { buildZeroShotClassifier, resolveClassPrompts, labelScores } from './zero-shot.js';
 export type { ClipArch } from './clip-arch.js';

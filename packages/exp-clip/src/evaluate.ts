@@ -173,6 +173,7 @@ export async function evaluateZeroShot(
       device: options.device,
       ...(options.tokenizer ? { tokenizer: options.tokenizer } : {}),
       ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
+      log,
     });
     const head = options.head ? loadProjectionHead(options.head, { expectInputDim: clip.embeddingDim }) : undefined;
     const projection = hooks.projection ?? head;

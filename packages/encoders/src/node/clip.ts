@@ -47,6 +47,11 @@ export interface LoadClipOptions extends LoadWeightsOptions, ThreadOptions {
    * graphs built from the weights, the same ones HESP differentiates). @default 'auto': ONNX when present
    */
   backend?: ClipBackend;
+  /**
+   * Notices worth showing; today: each prompt longer than CLIP's 77 tokens, which is cut as
+   * `clip.tokenize(truncate=True)` does (the end token kept last). Packages never print; CLIs pass their logger.
+   */
+  log?: (line: string) => void;
 }
 
 /** A loaded CLIP: frozen image and text towers with projection (`image_embeds`, `text_embeds`). */
@@ -61,10 +66,16 @@ export interface ClipModel {
   readonly preprocessor: ClipPreprocessorConfig;
   /** @param pixels [batch, 3, H, W] @returns image_embeds [batch, D] (not normalised) */
   encodePixels(pixels: Tensor4D): Promise<Tensor2D>;
-  /** @returns text_embeds [texts, D] (not normalised); tokenised to 77 tokens, truncated */
+  /**
+   * @returns text_embeds [texts, D] (not normalised); tokenised as `clip.tokenize(truncate=True)`: a prompt longer
+   *   than 77 tokens keeps its first 76 and the end token (reported through `log`)
+   */
   encodeTexts(texts: readonly string[]): Promise<Tensor2D>;
-  /** CLIP token ids, padded with <|endoftext|> to 77. @returns ids [texts · 77] and dims */
-  tokenize(texts: readonly string[]): { ids: number[]; dims: [number, number] };
+  /**
+   * CLIP token ids as `clip.tokenize(truncate=True)`, padded with <|endoftext|> to 77.
+   * @returns ids [texts · 77], dims [texts, 77], and the indices of texts that were truncated
+   */
+  tokenize(texts: readonly string[]): { ids: number[]; dims: [number, number]; truncated: number[] };
   /**
    * A content fingerprint of the model's files (weights, graphs, tokenizer, configs): cache entries are keyed on it,
    * so a file replaced in place invalidates them. Hashes are remembered in `indexDir` by path + size + mtime.
@@ -167,7 +178,7 @@ async function loadGraphsClip(
     : undefined;
   const tokenize = (texts: readonly string[]) => {
     if (!tokenizer) throw new VlferError('This ClipModel was loaded without the text tower');
-    return tokenizeWith(tokenizer, texts);
+    return tokenizeWith(tokenizer, texts, options.log);
   };
   const S = model.arch.vision.imageSize!;
   return {
@@ -188,8 +199,8 @@ async function loadGraphsClip(
       return model.textForwardEmbeds(model.tokenEmbeddings(ids, dims), eotPositions(ids, dims));
     },
     tokenize(texts) {
-      const { ids, dims } = tokenize(texts);
-      return { ids, dims };
+      const { ids, dims, truncated } = tokenize(texts);
+      return { ids, dims, truncated };
     },
     contentFingerprint(indexDir) {
       return fingerprintFiles(model.bundle.files, indexDir ? { indexDir } : {});
@@ -290,6 +301,7 @@ async function loadOnnxClip(
     loaded,
     embeddingDim,
     preprocessor.cropSize,
+    options.log,
   );
   return {
     modelId: options.model,
@@ -312,15 +324,18 @@ async function loadOnnxClip(
 }
 
 /**
- * Just the CLIP tokenizer (Hub id or local directory): ids padded with <|endoftext|> to 77, truncated.
- * @returns tokenize(texts) → { ids [texts · 77], dims [texts, 77] }
+ * Just the CLIP tokenizer (Hub id or local directory): ids as `clip.tokenize(truncate=True)`, padded with
+ * <|endoftext|> to 77; a prompt longer than 77 tokens keeps its first 76 and the end token, and is reported
+ * through `options.log`.
+ * @returns tokenize(texts) → { ids [texts · 77], dims [texts, 77], truncated (indices of truncated texts) }
  */
 export async function loadClipTokenizer(
   source: string,
-): Promise<(texts: readonly string[]) => { ids: number[]; dims: [number, number] }> {
+  options: { log?: (line: string) => void } = {},
+): Promise<(texts: readonly string[]) => { ids: number[]; dims: [number, number]; truncated: number[] }> {
   const tokenizer = await loadTokenizer(source, 'give a directory holding the CLIP tokenizer.json');
   return (texts) => {
-    const { ids, dims } = tokenizeWith(tokenizer, texts);
-    return { ids, dims };
+    const { ids, dims, truncated } = tokenizeWith(tokenizer, texts, options.log);
+    return { ids, dims, truncated };
   };
 }
