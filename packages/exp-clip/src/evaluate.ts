@@ -70,8 +70,17 @@ export interface FoldPredictions {
   byPromptType: Partial<Record<PromptType, { predicted: number[]; probabilities: Tensor2D }>>;
 }
 
+/** The multiplier of the cosine logits behind the probabilities, and where it came from. */
+export interface LogitScaleUsed {
+  value: number;
+  /** 'model': the checkpoint's exp(logit_scale); 'default': 100, the model holds none; 'user': given as a number. */
+  source: 'model' | 'default' | 'user';
+}
+
 export interface EvalResult {
   options: EvalOptions;
+  /** The logit scale of the probabilities (predictions.csv); null for a shard (no probabilities). */
+  logitScale: LogitScaleUsed | null;
   labelSet: { id: string; names: readonly string[] };
   labelSetReason: string;
   /** Classes whose prompts were made from Exp-CLIP's templates (no curated prompts for their names). */
@@ -175,6 +184,16 @@ export async function evaluateZeroShot(
       ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
       log,
     });
+    const logitScale: LogitScaleUsed =
+      options.logitScale !== 'model'
+        ? { value: options.logitScale, source: 'user' }
+        : clip.logitScale !== null
+          ? { value: clip.logitScale, source: 'model' }
+          : { value: 100, source: 'default' };
+    if (logitScale.source === 'default')
+      log(
+        `${options.model} holds no logit_scale (ONNX graphs only): the probabilities use 100 (OpenAI CLIP's); pass logitScale to choose`,
+      );
     const head = options.head ? loadProjectionHead(options.head, { expectInputDim: clip.embeddingDim }) : undefined;
     const projection = hooks.projection ?? head;
     const modelFingerprint = clip.contentFingerprint(options.cacheDir);
@@ -339,6 +358,7 @@ export async function evaluateZeroShot(
       return {
         ...common,
         shard,
+        logitScale: null,
         results: [],
         predictions: [],
         datasetFingerprint: '',
@@ -362,6 +382,7 @@ export async function evaluateZeroShot(
         classNames: labelSet.names,
         prompts: prompts[promptType]!.prompts,
         ensemble: options.ensemble,
+        logitScale: logitScale.value,
         ...(projection ? { projection } : {}),
       });
       const foldResults: FoldResult[] = [];
@@ -392,6 +413,7 @@ export async function evaluateZeroShot(
     const result: EvalResult = {
       ...common,
       shard: null,
+      logitScale,
       results,
       predictions,
       datasetFingerprint: fingerprint.digest('hex'),
@@ -423,6 +445,7 @@ export function evalOutputFiles(r: EvalResult): Record<string, string> {
     modelFingerprint: r.modelFingerprint,
     head: r.options.head ?? null,
     preprocess: r.options.preprocess,
+    logitScale: r.logitScale,
     labelSet: r.labelSet,
     labelSetReason: r.labelSetReason,
     promptsFromTemplates: r.promptsFromTemplates,

@@ -1,10 +1,12 @@
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { AutoTokenizer, type PreTrainedTokenizer } from '@huggingface/transformers';
 import {
   assertShape,
   checkOneOf,
   COMPUTE_DEVICES,
+  DataFormatError,
+  decodeSafetensors,
   InvalidArgumentError,
   VlferError,
   type ComputeDevice,
@@ -64,6 +66,12 @@ export interface ClipModel {
   /** Projection dimension D of image_embeds/text_embeds. */
   readonly embeddingDim: number;
   readonly preprocessor: ClipPreprocessorConfig;
+  /**
+   * `exp(logit_scale)` of the checkpoint, the multiplier CLIP (and Exp-CLIP's code) puts on cosine similarities:
+   * from `logit_scale` of Hugging Face `model.safetensors` (also when it sits beside ONNX graphs) or of an OpenAI
+   * `.pt`; null when the model files hold none (ONNX graphs only, e.g. a Hub download of Xenova/clip-vit-*).
+   */
+  readonly logitScale: number | null;
   /** @param pixels [batch, 3, H, W] @returns image_embeds [batch, D] (not normalised) */
   encodePixels(pixels: Tensor4D): Promise<Tensor2D>;
   /**
@@ -188,6 +196,7 @@ async function loadGraphsClip(
     runtime: 'graphs',
     embeddingDim: model.arch.vision.projectionDim,
     preprocessor: model.preprocessor,
+    logitScale: model.bundle.logitScale ?? null,
     async encodePixels(pixels) {
       assertShape(pixels, [null, 3, S, S], 'pixels', 'ClipModel.encodePixels');
       return model.visionForwardEmbeds(pixels);
@@ -310,6 +319,7 @@ async function loadOnnxClip(
     runtime: 'onnx',
     embeddingDim,
     preprocessor,
+    logitScale: localDir ? safetensorsLogitScale(join(localDir, 'model.safetensors')) : null,
     encodePixels,
     encodeTexts,
     tokenize,
@@ -321,6 +331,69 @@ async function loadOnnxClip(
     session,
     dispose,
   };
+}
+
+/**
+ * `exp(logit_scale)` from a Hugging Face `model.safetensors`, reading only its header and that tensor (a real
+ * checkpoint is hundreds of megabytes). @returns null when the file or the tensor is absent
+ * @throws DataFormatError naming the file when the header or the tensor is malformed
+ */
+export function safetensorsLogitScale(file: string): number | null {
+  if (!existsSync(file)) return null;
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const lenBytes = Buffer.alloc(8);
+    if (readSync(fd, lenBytes, 0, 8, 0) !== 8)
+      throw new DataFormatError({ file, message: 'too short for safetensors' });
+    const n = lenBytes.readBigUInt64LE(0);
+    if (n > BigInt(Math.min(100_000_000, size - 8)))
+      throw new DataFormatError({ file, message: `header length ${n} exceeds the file size (${size} bytes)` });
+    const header = Buffer.alloc(Number(n));
+    readSync(fd, header, 0, header.length, 8);
+    let info: { dtype?: unknown; shape?: unknown; data_offsets?: [number, number] } | undefined;
+    try {
+      info = (JSON.parse(header.toString('utf8')) as Record<string, typeof info>)['logit_scale'];
+    } catch (error) {
+      throw new DataFormatError({
+        file,
+        message: `header is not valid JSON (${(error as Error).message})`,
+        cause: error,
+      });
+    }
+    if (info === undefined) return null;
+    const off = info?.data_offsets;
+    if (
+      !Array.isArray(off) ||
+      off.length !== 2 ||
+      !off.every((x) => Number.isSafeInteger(x) && x >= 0) ||
+      off[1] < off[0] ||
+      off[1] - off[0] > 64
+    )
+      throw new DataFormatError({
+        file,
+        field: 'logit_scale',
+        message: `data_offsets ${JSON.stringify(off)} do not hold one value`,
+      });
+    // one small safetensors file of just this tensor, so the format's own checks apply
+    const data = Buffer.alloc(off[1] - off[0]);
+    readSync(fd, data, 0, data.length, 8 + Number(n) + off[0]);
+    const mini = Buffer.from(
+      JSON.stringify({ logit_scale: { dtype: info!.dtype, shape: info!.shape, data_offsets: [0, data.length] } }),
+    );
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(mini.length));
+    const t = decodeSafetensors(Buffer.concat([len, mini, data]), file).tensors['logit_scale']!;
+    if (t.data.length !== 1 || !Number.isFinite(t.data[0]!))
+      throw new DataFormatError({
+        file,
+        field: 'logit_scale',
+        message: `expected one finite value, got ${t.data.length}`,
+      });
+    return Math.exp(t.data[0]!);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
