@@ -36,6 +36,7 @@ program.addCommand(
         preprocess: o.preprocess,
         resizer: o.resizer,
         ensemble: o.ensemble,
+        logitScale: o.logitScale,
         dtype: o.dtype,
         device: o.device,
         threads: o.threads,

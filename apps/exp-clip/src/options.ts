@@ -25,6 +25,15 @@ export function parsePromptTypes(v: string): PromptType[] {
   return [...new Set(out)];
 }
 
+/** `--logit-scale`: `model` or a positive number. */
+export function parseLogitScale(v: string): 'model' | number {
+  if (v === 'model') return 'model';
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n <= 0)
+    throw new InvalidArgumentError(`expected 'model' or a positive number, got '${v}'`);
+  return n;
+}
+
 /** Flags spelled otherwise than the library option they set (for error messages). */
 export const FLAG_NAMES = {
   promptTypes: '--prompts',
@@ -112,6 +121,12 @@ export function evalCommand(): Command {
         new Option('--ensemble <mode>', 'average logits (Exp-CLIP) or text embeddings')
           .choices(['logits', 'embeddings'])
           .default('logits'),
+      )
+      .option(
+        '--logit-scale <model|number>',
+        "multiplier of the cosine logits in the probabilities: 'model' = the checkpoint's exp(logit_scale) (100 when it holds none), or a number; predictions and metrics do not change",
+        parseLogitScale,
+        'model',
       )
       .option('--batch-size <n>', 'images per encoder call', integer(1), 32)
       .option('--preprocess-workers <n>', 'decode + resize on n worker threads (0: main thread)', integer(0), 0)

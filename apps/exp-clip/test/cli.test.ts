@@ -171,6 +171,43 @@ describe('vlfer-exp-clip command line', () => {
     expect(ok.stdout).toMatch(/a_photo_of_a_face_with_an_expression_of_name\s+\d+\.\d\d\s+\d+\.\d\d/);
     expect(ok.stderr).toMatch(/label set classes:happiness,sadness,contempt/);
   }, 120_000);
+  it('--logit-scale sets the scale of the probabilities (recorded in metrics.json); long prompts are named on stderr', async () => {
+    // a class whose name is 90 digits (one token each): its prompt has 102 tokens (start, 9 words, 90 digits, ".", end) and is cut to 77
+    const long = '1234567890'.repeat(9);
+    const r2 = join(work, 'long-class');
+    for (const [c, f] of ['happy', 'sad', long].entries()) {
+      mkdirSync(join(r2, f), { recursive: true });
+      writeFileSync(
+        join(r2, f, '0.png'),
+        await sharp(new Uint8Array(32 * 32 * 3).fill(60 * c), { raw: { width: 32, height: 32, channels: 3 } })
+          .png()
+          .toBuffer(),
+      );
+    }
+    const args = ['eval', '--dataset', 'image-folder', '--root', r2, '--model', model, '--prompts', '3'];
+    const ok = cli([
+      ...args,
+      '--classes',
+      `happiness,sadness,${long}`,
+      '--logit-scale',
+      '100',
+      '--out',
+      join(work, 'scale'),
+      '--no-progress',
+      '--no-cache',
+    ]);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(readFileSync(join(work, 'scale', 'metrics.json'), 'utf8')).logitScale).toEqual({
+      value: 100,
+      source: 'user',
+    });
+    expect(ok.stderr).toMatch(
+      /prompt 3 of 3 has 102 tokens, more than CLIP's 77: its end is cut \(the end token kept in slot 77, as clip\.tokenize\(truncate=True\) does\): "a photo of a face with an expression of 1234567890/,
+    );
+    const bad = cli([...args, '--logit-scale', 'big']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/--logit-scale.*expected 'model' or a positive number, got 'big'/);
+  }, 120_000);
   it('evaluates a folder of raw multi-face photos through face detection and alignment in one command', async () => {
     const demo = join(dirname(createRequire(import.meta.url).resolve('@vladmandic/face-api/package.json')), 'demo');
     const raw = join(work, 'raw');

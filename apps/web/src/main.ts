@@ -83,6 +83,8 @@ async function ensureModel(): Promise<WebClipModel> {
       modelRoot: '/models/',
       wasmPaths: '/ort/',
       allowRemoteModels: params.get('remote') === '1',
+      // prompts longer than 77 tokens are cut as clip.tokenize(truncate=True) does; say which
+      log: (line) => console.warn(line),
       ...(chosen ? { device: chosen } : {}),
     });
     if (loading?.key !== key) {

@@ -41,6 +41,8 @@ export {
   pilResizeToPlanes,
   pilResizeWindow,
 } from './pil-resize.js';
+export type { ClipTokenRows } from './clip-tokens.js';
+export { CLIP_CONTEXT_LENGTH, fitClipContext, truncationNotices } from './clip-tokens.js';
 export type { ZeroShotOptions, ZeroShotClassifier, ClassPromptSpec, LabelScore } from './zero-shot.js';
 export { buildZeroShotClassifier, resolveClassPrompts, labelScores } from './zero-shot.js';
 export type { ClipArch } from './clip-arch.js';

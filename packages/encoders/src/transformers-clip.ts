@@ -7,6 +7,7 @@ import {
   type PreTrainedTokenizer,
 } from '@huggingface/transformers';
 import { assertShape, VlferError, type Tensor2D, type Tensor4D } from '@vlfer/core';
+import { fitClipContext, truncationNotices } from './clip-tokens.js';
 
 /**
  * CLIP towers on transformers.js, shared by Node (`loadClip` of an ONNX directory or Hub id, on onnxruntime-node)
@@ -37,25 +38,65 @@ export async function loadTransformersTowers(
   return { tokenizer, text, vision };
 }
 
-/** CLIP tokenisation: ids padded with <|endoftext|> to 77 and truncated. @returns the encoding, ids [texts · 77], dims */
-export function tokenizeWith(tokenizer: PreTrainedTokenizer, texts: readonly string[]) {
-  const enc = tokenizer([...texts], { padding: 'max_length', max_length: 77, truncation: true }) as {
-    input_ids: HfTensor;
-    attention_mask: HfTensor;
-  };
+/**
+ * CLIP tokenisation as `clip.tokenize(texts, truncate=True)`: start + BPE tokens + end, a prompt longer than 77
+ * tokens cut to 77 with the end token kept last (`fitClipContext`), padded with the tokenizer's pad token (the
+ * end token for CLIP). Each truncated prompt is reported through `log`.
+ * @returns the model inputs (`input_ids`, `attention_mask` [texts, 77], int64), ids [texts · 77], dims and the
+ *   indices of truncated texts
+ * @throws VlferError when the tokenizer has no end/pad token or does not end its encodings with the end token
+ */
+export function tokenizeWith(
+  tokenizer: PreTrainedTokenizer,
+  texts: readonly string[],
+  log?: (line: string) => void,
+): {
+  enc: { input_ids: HfTensor; attention_mask: HfTensor };
+  ids: number[];
+  dims: [number, number];
+  truncated: number[];
+} {
+  const eot = tokenizer.eos_token_id;
+  const pad = tokenizer.pad_token_id ?? eot;
+  if (!Number.isInteger(eot) || !Number.isInteger(pad))
+    throw new VlferError(
+      `The tokenizer has no end-of-text token id (eos_token_id ${String(eot)}, pad_token_id ${String(pad)}); a CLIP tokenizer.json + tokenizer_config.json is expected`,
+    );
+  let rows;
+  try {
+    rows = fitClipContext(
+      texts.map((t) => tokenizer.encode(t)),
+      { eot, pad },
+    );
+  } catch (error) {
+    throw new VlferError(`The tokenizer is not a CLIP tokenizer: ${(error as Error).message}`, { cause: error });
+  }
+  for (const line of truncationNotices(texts, rows)) log?.(line);
+  const [n, C] = rows.dims;
+  const mask = new BigInt64Array(n * C);
+  rows.lengths.forEach((len, r) => mask.fill(1n, r * C, r * C + len));
   return {
-    enc,
-    ids: Array.from(enc.input_ids.data as BigInt64Array, Number),
-    dims: enc.input_ids.dims as [number, number],
+    enc: {
+      input_ids: new HfTensor('int64', BigInt64Array.from(rows.ids, BigInt), [n, C]),
+      attention_mask: new HfTensor('int64', mask, [n, C]),
+    },
+    ids: rows.ids,
+    dims: rows.dims,
+    truncated: rows.truncated,
   };
 }
 
 /** The encoders of loaded towers: what `ClipModel` and `WebClipModel` share. */
-export function transformersEncoders(towers: TransformersClipTowers, embeddingDim: number, cropSize: number) {
+export function transformersEncoders(
+  towers: TransformersClipTowers,
+  embeddingDim: number,
+  cropSize: number,
+  log?: (line: string) => void,
+) {
   const { tokenizer, text, vision } = towers;
   const tokenize = (texts: readonly string[]) => {
     if (!tokenizer) throw new VlferError('This CLIP model was loaded without the text tower');
-    return tokenizeWith(tokenizer, texts);
+    return tokenizeWith(tokenizer, texts, log);
   };
   return {
     /** @param pixels [batch, 3, crop, crop] @returns image_embeds [batch, D] (not normalised) */
@@ -75,10 +116,13 @@ export function transformersEncoders(towers: TransformersClipTowers, embeddingDi
       const e = out.text_embeds as HfTensor;
       return { dtype: 'float32', data: Float32Array.from(e.data as Float32Array), dims: [texts.length, embeddingDim] };
     },
-    /** CLIP token ids, padded with <|endoftext|> to 77. @returns ids [texts · 77] and dims */
-    tokenize(texts: readonly string[]): { ids: number[]; dims: [number, number] } {
-      const { ids, dims } = tokenize(texts);
-      return { ids, dims };
+    /**
+     * CLIP token ids as `clip.tokenize(truncate=True)`, padded with <|endoftext|> to 77.
+     * @returns ids [texts · 77], dims, and the indices of texts truncated to 77 tokens
+     */
+    tokenize(texts: readonly string[]): { ids: number[]; dims: [number, number]; truncated: number[] } {
+      const { ids, dims, truncated } = tokenize(texts);
+      return { ids, dims, truncated };
     },
     /** The onnxruntime session of a tower. */
     session(tower: 'vision' | 'text'): unknown {

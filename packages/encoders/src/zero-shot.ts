@@ -28,7 +28,10 @@ export interface ZeroShotOptions {
    * @default 'logits'
    */
   ensemble?: 'logits' | 'embeddings';
-  /** Multiplier of the cosine similarities. @default 100 (CLIP's frozen logit_scale.exp()) */
+  /**
+   * Multiplier of the cosine similarities, positive (so it changes probabilities, never their order); a loaded
+   * model's own value is `ClipModel.logitScale`. @default 100 (OpenAI CLIP's trained logit_scale.exp())
+   */
   logitScale?: number;
 }
 
@@ -122,6 +125,12 @@ export async function buildZeroShotClassifier(options: ZeroShotOptions): Promise
       message: `expected 'logits' or 'embeddings', got '${String(ensemble)}'`,
     });
   const scale = options.logitScale ?? 100;
+  if (typeof scale !== 'number' || !Number.isFinite(scale) || scale <= 0)
+    throw new InvalidArgumentError({
+      functionName: fn,
+      argument: 'logitScale',
+      message: `must be a positive finite number, got ${String(scale)}`,
+    });
   if (projection && projection.inputDim !== model.embeddingDim) {
     throw new InvalidArgumentError({
       functionName: fn,

@@ -240,3 +240,63 @@ describe('exp-clip eval on raw video files (video-folder, ffmpeg)', () => {
     expect(r.predictions[0]!.ids[0]).toBe('happy/clip0.avi');
   }, 120_000);
 });
+
+describe('logit scale of the probabilities', () => {
+  it("uses the checkpoint's exp(logit_scale) by default, records it, and changes no prediction or metric", async () => {
+    const { loadReferences } = await import('@vlfer/test-utils');
+    const { readdirSync, symlinkSync } = await import('node:fs');
+    const promptTypes: ('class_name' | 'expression_ensemble_five')[] = ['class_name', 'expression_ensemble_five'];
+    const base = { dataset: 'image-folder', root: imageRoot, promptTypes, cacheDir: join(work, 'cache-scale') };
+    const fromModel = await runEval({ ...base, model, out: join(work, 'scale-model') }, { log: () => {} });
+    const user = await runEval({ ...base, model, logitScale: 100, out: join(work, 'scale-100') }, { log: () => {} });
+    // tiny-clip's logit_scale is its initial value, ln(1/0.07): exp = 14.29, not OpenAI's 100
+    const want = loadReferences().logit_scale as number;
+    expect(fromModel.logitScale!.source).toBe('model');
+    expect(fromModel.logitScale!.value).toBeCloseTo(want, 4);
+    expect(user.logitScale).toEqual({ value: 100, source: 'user' });
+    const metrics = JSON.parse(readFileSync(join(work, 'scale-model', 'metrics.json'), 'utf8'));
+    expect(metrics.logitScale).toEqual(fromModel.logitScale);
+    expect(JSON.parse(readFileSync(join(work, 'scale-100', 'metrics.json'), 'utf8')).logitScale).toEqual({
+      value: 100,
+      source: 'user',
+    });
+    // same predictions and metrics; probabilities are the same logits at another temperature
+    expect(user.results).toEqual(fromModel.results);
+    expect(readFileSync(join(work, 'scale-100', 'confusion-matrix.csv'), 'utf8')).toBe(
+      readFileSync(join(work, 'scale-model', 'confusion-matrix.csv'), 'utf8'),
+    );
+    for (const t of base.promptTypes) {
+      const a = fromModel.predictions[0]!.byPromptType[t]!;
+      const b = user.predictions[0]!.byPromptType[t]!;
+      expect(b.predicted).toEqual(a.predicted);
+      const C = 7;
+      let maxErr = 0;
+      for (let i = 0; i < a.predicted.length; i++)
+        for (let j = 1; j < C; j++) {
+          // log p_j − log p_0 scales with the logit scale
+          const la = Math.log(a.probabilities.data[i * C + j]!) - Math.log(a.probabilities.data[i * C]!);
+          const lb = Math.log(b.probabilities.data[i * C + j]!) - Math.log(b.probabilities.data[i * C]!);
+          maxErr = Math.max(maxErr, Math.abs(lb - (la * 100) / fromModel.logitScale!.value));
+        }
+      expect(maxErr).toBeLessThan(1e-3);
+      expect(b.probabilities.data).not.toEqual(a.probabilities.data);
+    }
+    // ONNX graphs without model.safetensors: no logit_scale, so 100, and the log says so
+    const onnxOnly = join(work, 'onnx-only');
+    mkdirSync(onnxOnly);
+    for (const f of readdirSync(model)) if (f !== 'model.safetensors') symlinkSync(join(model, f), join(onnxOnly, f));
+    const lines: string[] = [];
+    const bare = await runEval(
+      { ...base, promptTypes: ['class_name'], model: onnxOnly },
+      { log: (l) => lines.push(l) },
+    );
+    expect(bare.logitScale).toEqual({ value: 100, source: 'default' });
+    expect(lines.join('\n')).toMatch(/onnx-only holds no logit_scale \(ONNX graphs only\): the probabilities use 100/);
+  }, 120_000);
+
+  it('refuses a logit scale that is not positive', async () => {
+    await expect(runEval({ dataset: 'image-folder', root: imageRoot, model, logitScale: -1 })).rejects.toThrow(
+      /logitScale/,
+    );
+  });
+});

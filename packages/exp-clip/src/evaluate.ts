@@ -70,8 +70,17 @@ export interface FoldPredictions {
   byPromptType: Partial<Record<PromptType, { predicted: number[]; probabilities: Tensor2D }>>;
 }
 
+/** The multiplier of the cosine logits behind the probabilities, and where it came from. */
+export interface LogitScaleUsed {
+  value: number;
+  /** 'model': the checkpoint's exp(logit_scale); 'default': 100, the model holds none; 'user': given as a number. */
+  source: 'model' | 'default' | 'user';
+}
+
 export interface EvalResult {
   options: EvalOptions;
+  /** The logit scale of the probabilities (predictions.csv); null for a shard (no probabilities). */
+  logitScale: LogitScaleUsed | null;
   labelSet: { id: string; names: readonly string[] };
   labelSetReason: string;
   /** Classes whose prompts were made from Exp-CLIP's templates (no curated prompts for their names). */
@@ -173,7 +182,18 @@ export async function evaluateZeroShot(
       device: options.device,
       ...(options.tokenizer ? { tokenizer: options.tokenizer } : {}),
       ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
+      log,
     });
+    const logitScale: LogitScaleUsed =
+      options.logitScale !== 'model'
+        ? { value: options.logitScale, source: 'user' }
+        : clip.logitScale !== null
+          ? { value: clip.logitScale, source: 'model' }
+          : { value: 100, source: 'default' };
+    if (logitScale.source === 'default')
+      log(
+        `${options.model} holds no logit_scale (ONNX graphs only): the probabilities use 100 (OpenAI CLIP's); pass logitScale to choose`,
+      );
     if (options.head) log(`reading the projection head ${options.head}`);
     const head = options.head
       ? await loadProjectionHeadAsync(options.head, {
@@ -344,6 +364,7 @@ export async function evaluateZeroShot(
       return {
         ...common,
         shard,
+        logitScale: null,
         results: [],
         predictions: [],
         datasetFingerprint: '',
@@ -367,6 +388,7 @@ export async function evaluateZeroShot(
         classNames: labelSet.names,
         prompts: prompts[promptType]!.prompts,
         ensemble: options.ensemble,
+        logitScale: logitScale.value,
         ...(projection ? { projection } : {}),
       });
       const foldResults: FoldResult[] = [];
@@ -397,6 +419,7 @@ export async function evaluateZeroShot(
     const result: EvalResult = {
       ...common,
       shard: null,
+      logitScale,
       results,
       predictions,
       datasetFingerprint: fingerprint.digest('hex'),
@@ -428,6 +451,7 @@ export function evalOutputFiles(r: EvalResult): Record<string, string> {
     modelFingerprint: r.modelFingerprint,
     head: r.options.head ?? null,
     preprocess: r.options.preprocess,
+    logitScale: r.logitScale,
     labelSet: r.labelSet,
     labelSetReason: r.labelSetReason,
     promptsFromTemplates: r.promptsFromTemplates,

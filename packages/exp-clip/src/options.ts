@@ -42,6 +42,12 @@ export const EvalOptionsSchema = z
     preprocess: z.enum(PREPROCESS_MODES).default('exp-clip'),
     resizer: z.enum(RESIZERS).default('pil'),
     ensemble: z.enum(['logits', 'embeddings']).default('logits'),
+    /**
+     * Multiplier of the cosine logits before the softmax of the probabilities: `'model'` = the checkpoint's
+     * `exp(logit_scale)` as Exp-CLIP's code uses (100 when the model files hold none, e.g. ONNX graphs only), or a
+     * number. Predictions and metrics do not depend on it.
+     */
+    logitScale: z.union([z.literal('model'), z.number().positive().finite()]).default('model'),
     dtype: z.enum(CLIP_DTYPES).default('fp32'),
     device: z.enum(COMPUTE_DEVICES).default('cpu'),
     threads: positiveInt.optional(),

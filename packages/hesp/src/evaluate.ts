@@ -10,6 +10,18 @@ import { loadHespData } from './data.js';
 import { HespOptionsSchema } from './options.js';
 import { clipFrameReader, evaluateOpenSet, hespFaceCropper, type HespHooks } from './train.js';
 
+/**
+ * How many known-ness scores are tied, and what that means for the ARPL OSCR (`ties` of `openSetReport`).
+ * @param test flattened metrics (`flattenOpenSetReport`)
+ */
+function tiesNote(test: Record<string, number>): string {
+  const ties = test['ties'] ?? 0;
+  const n = (test['n_known'] ?? 0) + (test['n_unknown'] ?? 0);
+  return ties === 0
+    ? `ties 0 of ${n} known-ness scores`
+    : `ties ${ties} of ${n} known-ness scores: the reference code's ARPL OSCR depends on numpy's unstable sort there (vlfer sorts stably); do not compare it across tools`;
+}
+
 /** Per-clip scores of a run's selected state on its test split (what `hesp eval` writes to scores.csv). */
 export interface RunScores {
   /** Closed-set accuracy and both families of open-set metrics (`flattenOpenSetReport` names), fractions. */
@@ -153,7 +165,7 @@ export async function evaluateHespRun(runDir: string, hooks: HespHooks = {}): Pr
   }
   const f = (k: string) => (100 * result.test[k]!).toFixed(2);
   hooks.log?.(
-    `test (epoch ${result.epoch}): closed-set acc ${f('closed_set_accuracy')}, AUROC ${f('auroc_arpl')} (ARPL) / ${f('auroc_standard')} (standard), OSCR ${f('oscr_arpl')} / ${f('oscr_standard')}`,
+    `test (epoch ${result.epoch}): closed-set acc ${f('closed_set_accuracy')}, AUROC ${f('auroc_arpl')} (ARPL) / ${f('auroc_standard')} (standard), OSCR ${f('oscr_arpl')} / ${f('oscr_standard')}; ${tiesNote(result.test)}`,
   );
   return result;
 }

@@ -84,8 +84,18 @@ describe('hesp train/eval end to end on tiny-clip with synthetic frame directori
       metrics.visualPromptCentre,
     );
     expect(more.epochs.map((e) => e.epoch)).toEqual([1, 2, 3, 4]);
-    const scored = await evaluateRun(join(work, 'run'), { log: () => {} });
+    const evalLog: string[] = [];
+    const scored = await evaluateRun(join(work, 'run'), { log: (l) => evalLog.push(l) });
     expect(scored.test.n_known! + scored.test.n_unknown!).toBe(10);
+    // tied known-ness scores are counted (the ARPL OSCR of the reference code depends on their order) and printed
+    const ties = scored.test.ties!;
+    const all = [...scored.known, ...scored.unknown].map((r) => r.knownness);
+    expect(ties).toBe(all.filter((v) => all.filter((w) => w === v).length > 1).length);
+    expect(JSON.parse(readFileSync(join(work, 'run', 'eval.json'), 'utf8')).test.ties).toBe(ties);
+    expect(evalLog.at(-1)).toMatch(new RegExp(`; ties ${ties} of 10 known-ness scores`));
+    const m2 = JSON.parse(readFileSync(join(work, 'run', 'metrics.json'), 'utf8'));
+    expect(m2.best.test.ties).toBeGreaterThanOrEqual(0);
+    expect(m2.ties).toMatch(/^test\.ties: how many test clips .* numpy's unstable argsort; vlfer sorts stably/);
     expect(JSON.parse(readFileSync(join(work, 'run', 'eval.json'), 'utf8')).test.auroc_arpl).toBeCloseTo(
       scored.test.auroc_arpl!,
       12,

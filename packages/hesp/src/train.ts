@@ -454,6 +454,7 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
               'AUROC with ties counted 1/2 (Mann–Whitney); OSCR = area under CCR(t) vs FPR(t) over every threshold t; TNR at the highest threshold with TPR ≥ 95 %',
             arpl: "ARPL/HESP core/evaluation.py: AUROC with ties counted 0 (metric_ood); OSCR = compute_oscr (CCR from k+1, FPR from k); TNR = get_curve's point closest to TPR 95 %",
           },
+          ties: "test.ties: how many test clips (known and unknown pooled) have a known-ness score (max ensemble logit) equal to another clip's. With ties, ARPL's compute_oscr depends on numpy's unstable argsort; vlfer sorts stably (numpy argsort kind='stable'), so oscr_arpl may differ from the reference code's: do not compare tie-heavy numbers across tools",
           best,
           last: epochs.at(-1) ?? null,
           faces: cropper ? cropper.report() : null,

@@ -18,6 +18,7 @@ export {
   tnrAtTpr,
   maxScores,
   oscr,
+  tiedScores,
   openSetReport,
   flattenOpenSetReport,
   rocCurve,

@@ -11,6 +11,7 @@ import {
   openSetReport,
   oscr,
   perClassRecall,
+  tiedScores,
   tnrAtTpr,
   unweightedAverageRecall,
   weightedAverageRecall,
@@ -54,6 +55,33 @@ describe('references.json metrics (PyTorch/sklearn), to 1e-9', () => {
     close(tnrAtTpr(maxScores(ref.known_logits), maxScores(ref.unknown_logits)), 0.225);
     close(tnrAtTpr([3, 4], [1, 2]), 1);
     close(tnrAtTpr([3, 4], [1, 2], { variant: 'arpl' }), 0);
+  });
+  it("ARPL OSCR with tied scores: numpy's argsort(kind='stable') value, not its default (unstable) one; ties counted", () => {
+    // 30 known + 20 unknown scores on 4 levels (numpy default_rng(7)); compute_oscr in numpy 1.24.2 gives 0.4425 with
+    // argsort() and 0.330833… with argsort(kind='stable') (the ARPL code verbatim, /usr/bin/python3 on this machine;
+    // over 200 such random sets the two differed in all 200, by up to 0.174)
+    const known = [3, 2, 2, 3, 2, 3, 3, 0, 0, 1, 1, 3, 3, 0, 1, 3, 0, 3, 0, 1, 3, 1, 1, 1, 2, 1, 3, 1, 1, 2];
+    const unknown = [2, 2, 2, 3, 3, 3, 2, 2, 1, 3, 1, 0, 3, 0, 3, 2, 0, 0, 1, 0];
+    const correct = [1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1, 1, 1, 0, 1, 1, 1, 1, 1];
+    // logits whose max is the score and whose argmax is class 0; the label says whether that is right
+    const rows = (xs: number[]) => xs.map((s) => [s, s - 1]);
+    const r = openSetReport(
+      rows(known),
+      correct.map((c) => (c ? 0 : 1)),
+      rows(unknown),
+    );
+    close(r.arpl.oscr, 0.33083333333333337);
+    expect(Math.abs(r.arpl.oscr - 0.4425)).toBeGreaterThan(0.1);
+    expect(r.ties).toBe(50);
+    expect(tiedScores([3, 2, 1], [2, 0.5])).toBe(2);
+    expect(tiedScores([0], [-0, 1, 1, 1])).toBe(5);
+    expect(tiedScores(maxScores(ref.known_logits), maxScores(ref.unknown_logits))).toBe(0);
+  });
+  it("UAR with a predicted class absent from y_true: sklearn's balanced_accuracy_score (0.5), not test.py's NaN", () => {
+    // sklearn 1.2.1: balanced_accuracy_score([0,0,1,1], [0,2,1,0]) = 0.5; Exp-CLIP's test.py (diagonal of the
+    // row-normalised confusion_matrix, labels y_true ∪ y_pred) gives nan from the 0/0 row of class 2
+    close(unweightedAverageRecall([0, 0, 1, 1], [0, 2, 1, 0]), 0.5);
+    close(unweightedAverageRecall([0, 0, 1, 1], [0, 2, 1, 0], 3), 0.5);
   });
   it('does not mutate its inputs (the HESP known.sort() bug)', () => {
     const sk = maxScores(ref.known_logits);

@@ -105,8 +105,11 @@ export interface OscrOptions {
    * `'threshold'` (default): the open-set classification rate curve CCR(t) vs FPR(t) over every distinct
    * threshold t on the max-logit score, from (0, 0), trapezoid rule. CCR(t) = fraction of known samples
    * that are correctly classified with score ≥ t; FPR(t) = fraction of unknown samples with score ≥ t.
-   * `'arpl'`: the ARPL/HESP `compute_oscr` code verbatim, including its index quirks (CCR from position
-   * k+1, FPR from k, the n−1 point left at 0) and numpy's unstable argsort on ties. It differs slightly.
+   * `'arpl'`: the ARPL/HESP `compute_oscr` code, including its index quirks (CCR from position k+1, FPR from k,
+   * the n−1 point left at 0). It differs slightly. ARPL sorts the pooled scores with numpy's default `argsort`,
+   * which is not stable: with tied scores (`tiedScores`) its value depends on the order numpy happens to leave
+   * them in. vlfer sorts stably (ties in input order: known before unknown), which equals numpy's
+   * `argsort(kind='stable')`, and equals the ARPL code exactly when no score is tied.
    * @default 'threshold'
    */
   variant?: 'threshold' | 'arpl';
@@ -181,7 +184,10 @@ function oscrThreshold(sk: number[], su: number[], correct: number[]): number {
   return area;
 }
 
-/** numpy's default argsort (introsort, not stable) cannot be reproduced exactly on ties; a stable sort is used. */
+/**
+ * ARPL's `compute_oscr`. numpy's default argsort (introsort, not stable) cannot be reproduced on ties; a stable
+ * sort is used, as numpy's `argsort(kind='stable')`.
+ */
 function oscrArpl(sk: number[], su: number[], correct: number[]): number {
   const predict = [...sk, ...su];
   const n = predict.length;
@@ -215,6 +221,25 @@ function oscrArpl(sk: number[], su: number[], correct: number[]): number {
 }
 
 /**
+ * Tied known-ness scores: how many of the nKnown + nUnknown samples, pooled as ARPL's `compute_oscr` pools them,
+ * have a score exactly equal (`===`) to that of at least one other sample (known or unknown). 0 means every score
+ * is distinct, so no metric depends on how a sort orders equal scores; otherwise the ARPL OSCR of the reference code
+ * (numpy's unstable argsort) may differ from vlfer's (stable sort), and tie-heavy numbers should not be compared
+ * across tools. @param knownScores [nKnown] @param unknownScores [nUnknown] @returns a count in [0, nKnown + nUnknown]
+ */
+export function tiedScores(knownScores: ArrayLike<number>, unknownScores: ArrayLike<number>): number {
+  const counts = new Map<number, number>();
+  for (const xs of [knownScores, unknownScores])
+    for (let i = 0; i < xs.length; i++) {
+      const v = xs[i]! === 0 ? 0 : xs[i]!; // -0 and 0 are one value
+      counts.set(v, (counts.get(v) ?? 0) + 1);
+    }
+  let n = 0;
+  for (const c of counts.values()) if (c > 1) n += c;
+  return n;
+}
+
+/**
  * The open-set metrics under one family of definitions:
  * - `standard`: AUROC with ties counted ½ (Mann–Whitney, sklearn), OSCR as the area under the CCR–FPR curve over
  *   every threshold (Dhamija et al.), TNR at the highest threshold keeping TPR ≥ 95 %;
@@ -242,6 +267,11 @@ export interface OpenSetReport {
   arpl: OpenSetMetrics;
   nKnown: number;
   nUnknown: number;
+  /**
+   * Samples whose known-ness score (max logit) equals another sample's (`tiedScores`). With ties, ARPL's OSCR as the
+   * reference code computes it depends on numpy's unstable sort; vlfer's `arpl.oscr` is its stable-sort value.
+   */
+  ties: number;
 }
 
 /** Flat, self-describing metric names for files: `auroc_standard`, `oscr_arpl`, `tnr_at_tpr95_standard` … */
@@ -250,6 +280,7 @@ export function flattenOpenSetReport(r: OpenSetReport): Record<string, number> {
     closed_set_accuracy: r.closedSetAccuracy,
     n_known: r.nKnown,
     n_unknown: r.nUnknown,
+    ties: r.ties,
   };
   for (const f of OPEN_SET_METRIC_FAMILIES) {
     out[`auroc_${f}`] = r[f].auroc;
@@ -297,6 +328,7 @@ export function openSetReport(
     },
     nKnown: sk.length,
     nUnknown: su.length,
+    ties: tiedScores(sk, su),
   };
 }
 

@@ -23,8 +23,12 @@ export interface ClassifyOptions {
   mode?: PreprocessMode;
   /** An Exp-CLIP projection head applied to image and text features. */
   projection?: FeatureProjection;
-  /** @default 100 */
-  logitScale?: number;
+  /**
+   * Multiplier of the cosine similarities before the softmax: a positive number, or `'model'` for the checkpoint's
+   * `exp(logit_scale)` (`clip.logitScale`; 100 when the model files hold none). Only the probabilities depend on
+   * it, never their order. @default 100
+   */
+  logitScale?: number | 'model';
   /** @default 32 */
   batchSize?: number;
   signal?: AbortSignal;
@@ -83,7 +87,9 @@ export async function classify(
     classNames: options.labels,
     prompts,
     ...(options.projection ? { projection: options.projection } : {}),
-    ...(options.logitScale !== undefined ? { logitScale: options.logitScale } : {}),
+    ...(options.logitScale !== undefined
+      ? { logitScale: options.logitScale === 'model' ? (clip.logitScale ?? 100) : options.logitScale }
+      : {}),
   });
   const { features } = await encodeImages({
     model: clip,

@@ -82,6 +82,8 @@ export interface ClipWeightsBundle {
   tokenizer: string;
   /** The file the weights came from, for error messages. */
   weightsFile: string;
+  /** `exp(logit_scale)` stored with the weights (HF `logit_scale`, OpenAI `logit_scale`); undefined when absent. */
+  logitScale: number | undefined;
 }
 
 export interface LoadWeightsOptions {
@@ -124,6 +126,7 @@ export function loadClipWeights(source: ClipSource, options: LoadWeightsOptions 
         ? source.dir
         : (options.tokenizer ?? 'openai/clip-vit-base-patch32'),
       weightsFile,
+      logitScale: scalarExp(weights['logit_scale']),
     };
   }
   if (source.kind === 'openai-checkpoint') {
@@ -134,7 +137,10 @@ export function loadClipWeights(source: ClipSource, options: LoadWeightsOptions 
       archFromConfig = clipArchFromConfig(JSON.parse(readTextFile(options.config, 'CLIP config')), options.config);
       numHeads = { text: archFromConfig.text.numHeads, vision: archFromConfig.vision.numHeads };
     }
-    const { weights, arch } = openaiClipToHf(ckpt.tensors, { file: source.file, ...(numHeads ? { numHeads } : {}) });
+    const { weights, arch, logitScale } = openaiClipToHf(ckpt.tensors, {
+      file: source.file,
+      ...(numHeads ? { numHeads } : {}),
+    });
     const tokenizer = options.tokenizer ?? 'openai/clip-vit-base-patch32';
     const files: Record<string, string> = { checkpoint: source.file };
     if (options.config) files['config.json'] = options.config;
@@ -152,11 +158,17 @@ export function loadClipWeights(source: ClipSource, options: LoadWeightsOptions 
       files,
       tokenizer,
       weightsFile: source.file,
+      logitScale,
     };
   }
   throw new VlferError(
     `loadClipWeights: a ${source.kind} source has no weights to read here (it runs on transformers.js); gradients and the TypeScript graphs need config.json + model.safetensors or an OpenAI .pt checkpoint`,
   );
+}
+
+/** exp of a one-value tensor (CLIP's `logit_scale` is stored as its log); undefined for none or another shape. */
+function scalarExp(t: { data: ArrayLike<number> } | undefined): number | undefined {
+  return t && t.data.length === 1 && Number.isFinite(t.data[0]!) ? Math.exp(t.data[0]!) : undefined;
 }
 
 /** OpenAI CLIP preprocessing at another resolution (ViT-L/14@336). */

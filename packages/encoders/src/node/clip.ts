@@ -1,10 +1,12 @@
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { AutoTokenizer, type PreTrainedTokenizer } from '@huggingface/transformers';
 import {
   assertShape,
   checkOneOf,
   COMPUTE_DEVICES,
+  DataFormatError,
+  decodeSafetensors,
   InvalidArgumentError,
   VlferError,
   type ComputeDevice,
@@ -47,6 +49,11 @@ export interface LoadClipOptions extends LoadWeightsOptions, ThreadOptions {
    * graphs built from the weights, the same ones HESP differentiates). @default 'auto': ONNX when present
    */
   backend?: ClipBackend;
+  /**
+   * Notices worth showing; today: each prompt longer than CLIP's 77 tokens, which is cut as
+   * `clip.tokenize(truncate=True)` does (the end token kept last). Packages never print; CLIs pass their logger.
+   */
+  log?: (line: string) => void;
 }
 
 /** A loaded CLIP: frozen image and text towers with projection (`image_embeds`, `text_embeds`). */
@@ -65,12 +72,23 @@ export interface ClipModel {
    * transformers.js directories. Absent on models built elsewhere (then `'clip'`).
    */
   readonly preprocessMode?: PreprocessMode;
+   * `exp(logit_scale)` of the checkpoint, the multiplier CLIP (and Exp-CLIP's code) puts on cosine similarities:
+   * from `logit_scale` of Hugging Face `model.safetensors` (also when it sits beside ONNX graphs) or of an OpenAI
+   * `.pt`; null when the model files hold none (ONNX graphs only, e.g. a Hub download of Xenova/clip-vit-*).
+   */
+  readonly logitScale: number | null;
   /** @param pixels [batch, 3, H, W] @returns image_embeds [batch, D] (not normalised) */
   encodePixels(pixels: Tensor4D): Promise<Tensor2D>;
-  /** @returns text_embeds [texts, D] (not normalised); tokenised to 77 tokens, truncated */
+  /**
+   * @returns text_embeds [texts, D] (not normalised); tokenised as `clip.tokenize(truncate=True)`: a prompt longer
+   *   than 77 tokens keeps its first 76 and the end token (reported through `log`)
+   */
   encodeTexts(texts: readonly string[]): Promise<Tensor2D>;
-  /** CLIP token ids, padded with <|endoftext|> to 77. @returns ids [texts · 77] and dims */
-  tokenize(texts: readonly string[]): { ids: number[]; dims: [number, number] };
+  /**
+   * CLIP token ids as `clip.tokenize(truncate=True)`, padded with <|endoftext|> to 77.
+   * @returns ids [texts · 77], dims [texts, 77], and the indices of texts that were truncated
+   */
+  tokenize(texts: readonly string[]): { ids: number[]; dims: [number, number]; truncated: number[] };
   /**
    * A content fingerprint of the model's files (weights, graphs, tokenizer, configs): cache entries are keyed on it,
    * so a file replaced in place invalidates them. Hashes are remembered in `indexDir` by path + size + mtime.
@@ -173,7 +191,7 @@ async function loadGraphsClip(
     : undefined;
   const tokenize = (texts: readonly string[]) => {
     if (!tokenizer) throw new VlferError('This ClipModel was loaded without the text tower');
-    return tokenizeWith(tokenizer, texts);
+    return tokenizeWith(tokenizer, texts, options.log);
   };
   const S = model.arch.vision.imageSize!;
   return {
@@ -184,6 +202,7 @@ async function loadGraphsClip(
     embeddingDim: model.arch.vision.projectionDim,
     preprocessor: model.preprocessor,
     preprocessMode: source.kind === 'openai-checkpoint' ? 'openai' : 'clip',
+    logitScale: model.bundle.logitScale ?? null,
     async encodePixels(pixels) {
       assertShape(pixels, [null, 3, S, S], 'pixels', 'ClipModel.encodePixels');
       return model.visionForwardEmbeds(pixels);
@@ -195,8 +214,8 @@ async function loadGraphsClip(
       return model.textForwardEmbeds(model.tokenEmbeddings(ids, dims), eotPositions(ids, dims));
     },
     tokenize(texts) {
-      const { ids, dims } = tokenize(texts);
-      return { ids, dims };
+      const { ids, dims, truncated } = tokenize(texts);
+      return { ids, dims, truncated };
     },
     contentFingerprint(indexDir) {
       return fingerprintFiles(model.bundle.files, indexDir ? { indexDir } : {});
@@ -310,6 +329,7 @@ async function loadOnnxClip(
     loaded,
     embeddingDim,
     preprocessor.cropSize,
+    options.log,
   );
   return {
     modelId: options.model,
@@ -319,6 +339,7 @@ async function loadOnnxClip(
     embeddingDim,
     preprocessor,
     preprocessMode: 'clip',
+    logitScale: localDir ? safetensorsLogitScale(join(localDir, 'model.safetensors')) : null,
     encodePixels,
     encodeTexts,
     tokenize,
@@ -333,16 +354,82 @@ async function loadOnnxClip(
 }
 
 /**
- * Just the CLIP tokenizer (Hub id or local directory): ids padded with <|endoftext|> to 77, truncated.
- * @returns tokenize(texts) → { ids [texts · 77], dims [texts, 77] }
+ * `exp(logit_scale)` from a Hugging Face `model.safetensors`, reading only its header and that tensor (a real
+ * checkpoint is hundreds of megabytes). @returns null when the file or the tensor is absent
+ * @throws DataFormatError naming the file when the header or the tensor is malformed
+ */
+export function safetensorsLogitScale(file: string): number | null {
+  if (!existsSync(file)) return null;
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const lenBytes = Buffer.alloc(8);
+    if (readSync(fd, lenBytes, 0, 8, 0) !== 8)
+      throw new DataFormatError({ file, message: 'too short for safetensors' });
+    const n = lenBytes.readBigUInt64LE(0);
+    if (n > BigInt(Math.min(100_000_000, size - 8)))
+      throw new DataFormatError({ file, message: `header length ${n} exceeds the file size (${size} bytes)` });
+    const header = Buffer.alloc(Number(n));
+    readSync(fd, header, 0, header.length, 8);
+    let info: { dtype?: unknown; shape?: unknown; data_offsets?: [number, number] } | undefined;
+    try {
+      info = (JSON.parse(header.toString('utf8')) as Record<string, typeof info>)['logit_scale'];
+    } catch (error) {
+      throw new DataFormatError({
+        file,
+        message: `header is not valid JSON (${(error as Error).message})`,
+        cause: error,
+      });
+    }
+    if (info === undefined) return null;
+    const off = info?.data_offsets;
+    if (
+      !Array.isArray(off) ||
+      off.length !== 2 ||
+      !off.every((x) => Number.isSafeInteger(x) && x >= 0) ||
+      off[1] < off[0] ||
+      off[1] - off[0] > 64
+    )
+      throw new DataFormatError({
+        file,
+        field: 'logit_scale',
+        message: `data_offsets ${JSON.stringify(off)} do not hold one value`,
+      });
+    // one small safetensors file of just this tensor, so the format's own checks apply
+    const data = Buffer.alloc(off[1] - off[0]);
+    readSync(fd, data, 0, data.length, 8 + Number(n) + off[0]);
+    const mini = Buffer.from(
+      JSON.stringify({ logit_scale: { dtype: info!.dtype, shape: info!.shape, data_offsets: [0, data.length] } }),
+    );
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(mini.length));
+    const t = decodeSafetensors(Buffer.concat([len, mini, data]), file).tensors['logit_scale']!;
+    if (t.data.length !== 1 || !Number.isFinite(t.data[0]!))
+      throw new DataFormatError({
+        file,
+        field: 'logit_scale',
+        message: `expected one finite value, got ${t.data.length}`,
+      });
+    return Math.exp(t.data[0]!);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Just the CLIP tokenizer (Hub id or local directory): ids as `clip.tokenize(truncate=True)`, padded with
+ * <|endoftext|> to 77; a prompt longer than 77 tokens keeps its first 76 and the end token, and is reported
+ * through `options.log`.
+ * @returns tokenize(texts) → { ids [texts · 77], dims [texts, 77], truncated (indices of truncated texts) }
  */
 export async function loadClipTokenizer(
   source: string,
-): Promise<(texts: readonly string[]) => { ids: number[]; dims: [number, number] }> {
+  options: { log?: (line: string) => void } = {},
+): Promise<(texts: readonly string[]) => { ids: number[]; dims: [number, number]; truncated: number[] }> {
   const tokenizer = await loadTokenizer(source, 'give a directory holding the CLIP tokenizer.json');
   return (texts) => {
-    const { ids, dims } = tokenizeWith(tokenizer, texts);
-    return { ids, dims };
+    const { ids, dims, truncated } = tokenizeWith(tokenizer, texts, options.log);
+    return { ids, dims, truncated };
   };
 }
 

@@ -8,7 +8,7 @@
 export type { ModelEnvironment } from './env.js';
 export { configureModels, getModelEnvironment } from './env.js';
 export type { ClipDtype, LoadClipOptions, ClipModel } from './clip.js';
-export { loadClip, loadClipTokenizer, CLIP_DTYPES } from './clip.js';
+export { loadClip, loadClipTokenizer, safetensorsLogitScale, CLIP_DTYPES } from './clip.js';
 export type {
   ClipSource as ClipModelSource,
   ClipBackend,

@@ -35,6 +35,8 @@ export interface LoadWebClipOptions {
   towers?: readonly ('vision' | 'text')[];
   /** Download progress from transformers.js (`{ status, file, progress }`). */
   onProgress?: (event: { status: string; file?: string; progress?: number }) => void;
+  /** Notices: each prompt longer than CLIP's 77 tokens, cut as `clip.tokenize(truncate=True)` does (end token kept). */
+  log?: (line: string) => void;
 }
 
 /** CLIP loaded in the browser: the encoder interface the zero-shot classifier needs, like Node's `ClipModel`. */
@@ -46,10 +48,10 @@ export interface WebClipModel {
   readonly preprocessor: ClipPreprocessorConfig;
   /** @param pixels [batch, 3, crop, crop] @returns image_embeds [batch, D] (not normalised) */
   encodePixels(pixels: Tensor4D): Promise<Tensor2D>;
-  /** @returns text_embeds [texts, D] (not normalised) */
+  /** @returns text_embeds [texts, D] (not normalised); long prompts cut as `clip.tokenize(truncate=True)` */
   encodeTexts(texts: readonly string[]): Promise<Tensor2D>;
-  /** CLIP token ids, padded with <|endoftext|> to 77. @returns ids [texts · 77] and dims */
-  tokenize(texts: readonly string[]): { ids: number[]; dims: [number, number] };
+  /** CLIP token ids as `clip.tokenize(truncate=True)`, padded with <|endoftext|> to 77. @returns ids [texts · 77], dims, truncated rows */
+  tokenize(texts: readonly string[]): { ids: number[]; dims: [number, number]; truncated: number[] };
   dispose(): Promise<void>;
 }
 
@@ -174,6 +176,7 @@ export async function loadWebClip(options: LoadWebClipOptions): Promise<WebClipM
     loaded,
     embeddingDim,
     preprocessor.cropSize,
+    options.log,
   );
   return { modelId: options.model, device, embeddingDim, preprocessor, encodePixels, encodeTexts, tokenize, dispose };
 }

@@ -1,0 +1,77 @@
+import { InvalidArgumentError } from '@vlfer/core';
+
+/** CLIP's text context: start token + 75 BPE tokens + end token. */
+export const CLIP_CONTEXT_LENGTH = 77;
+
+/** Token rows fitted to CLIP's context. */
+export interface ClipTokenRows {
+  /** Token ids, row-major [rows · contextLength]. */
+  ids: number[];
+  /** [rows, contextLength] */
+  dims: [number, number];
+  /** Per row: how many ids are real tokens (start … end), the rest is padding; ≤ contextLength. */
+  lengths: number[];
+  /** Per row: the number of tokens (start and end included) before truncation. */
+  tokens: number[];
+  /** Rows that were longer than the context and truncated, in row order. */
+  truncated: number[];
+}
+
+/**
+ * `clip.tokenize(texts, context_length, truncate=True)` of openai/CLIP (what Exp-CLIP calls) on rows already
+ * encoded as `start + BPE tokens + end`: a row longer than the context keeps its first `contextLength` ids and gets
+ * the end token in its last slot, so the text tower (which pools at the end token, the largest id) still pools
+ * at the end and not at the start token; shorter rows are padded with `pad`. Every tokenizer path of vlfer
+ * (transformers.js directories, safetensors, OpenAI `.pt`, the browser build) fits its ids with this function.
+ * @param encoded one id list per text, each ending with `eot`
+ * @param specials `eot`: <|endoftext|> id (49407 in CLIP's vocabulary); `pad`: the padding id
+ * @throws InvalidArgumentError when a row is empty or does not end with the end token (not a CLIP tokenisation)
+ */
+export function fitClipContext(
+  encoded: readonly (readonly number[])[],
+  specials: { eot: number; pad: number },
+  contextLength: number = CLIP_CONTEXT_LENGTH,
+): ClipTokenRows {
+  const fn = 'fitClipContext';
+  if (!Number.isInteger(contextLength) || contextLength < 2)
+    throw new InvalidArgumentError({
+      functionName: fn,
+      argument: 'contextLength',
+      message: `must be an integer ≥ 2, got ${contextLength}`,
+    });
+  const { eot, pad } = specials;
+  const ids = new Array<number>(encoded.length * contextLength).fill(pad);
+  const lengths: number[] = [];
+  const tokens: number[] = [];
+  const truncated: number[] = [];
+  encoded.forEach((row, r) => {
+    if (row.length < 2 || row[row.length - 1] !== eot)
+      throw new InvalidArgumentError({
+        functionName: fn,
+        argument: 'encoded',
+        message: `row ${r} (${row.length} ids) does not end with the end token ${eot}; expected start + BPE tokens + end`,
+      });
+    tokens.push(row.length);
+    const n = Math.min(row.length, contextLength);
+    for (let j = 0; j < n; j++) ids[r * contextLength + j] = row[j]!;
+    if (row.length > contextLength) {
+      ids[r * contextLength + contextLength - 1] = eot;
+      truncated.push(r);
+    }
+    lengths.push(n);
+  });
+  return { ids, dims: [encoded.length, contextLength], lengths, tokens, truncated };
+}
+
+/**
+ * One notice per truncated prompt, for a `log` callback: its position, its token count and its start.
+ * @returns lines (empty when nothing was truncated)
+ */
+export function truncationNotices(texts: readonly string[], rows: ClipTokenRows): string[] {
+  const C = rows.dims[1];
+  return rows.truncated.map((r) => {
+    const t = texts[r] ?? '';
+    const head = t.length > 60 ? `${t.slice(0, 60)}…` : t;
+    return `prompt ${r + 1} of ${texts.length} has ${rows.tokens[r]} tokens, more than CLIP's ${C}: its end is cut (the end token kept in slot ${C}, as clip.tokenize(truncate=True) does): ${JSON.stringify(head)}`;
+  });
+}
