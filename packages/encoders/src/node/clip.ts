@@ -72,6 +72,7 @@ export interface ClipModel {
    * transformers.js directories. Absent on models built elsewhere (then `'clip'`).
    */
   readonly preprocessMode?: PreprocessMode;
+  /**
    * `exp(logit_scale)` of the checkpoint, the multiplier CLIP (and Exp-CLIP's code) puts on cosine similarities:
    * from `logit_scale` of Hugging Face `model.safetensors` (also when it sits beside ONNX graphs) or of an OpenAI
    * `.pt`; null when the model files hold none (ONNX graphs only, e.g. a Hub download of Xenova/clip-vit-*).
