@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -175,6 +175,23 @@ describe('checkpoints, cache entries and logs are checked on read', () => {
     utimesSync(f, new Date(), new Date(Date.now() + 5000));
     expect(fingerprintFiles({ 'onnx/vision_model.onnx': f }, { indexDir: dir })).not.toBe(a);
     expect(Object.keys(JSON.parse(readFileSync(join(dir, 'fingerprints.json'), 'utf8'))).length).toBe(2);
+  });
+  it('a model overwritten in place with the same size, mtime and inode (cp -p) gets a new fingerprint', async () => {
+    const dir = tmp();
+    const f = join(dir, 'vision_model.onnx');
+    writeFileSync(f, 'weights v1');
+    const stamp = new Date('1980-01-01T00:00:00Z');
+    utimesSync(f, stamp, stamp);
+    const before = statSync(f);
+    const a = fingerprintFiles({ 'onnx/vision_model.onnx': f }, { indexDir: dir });
+    // ctime follows the kernel's coarse clock: let it move past the first write's stamp (a wait, not a deadline)
+    while (Date.now() < before.ctimeMs + 20) await new Promise((r) => setTimeout(r, 5));
+    writeFileSync(f, 'weights v2'); // same size, same inode (truncate + write in place)
+    utimesSync(f, stamp, stamp); // what cp -p does with the mtime
+    const after = statSync(f);
+    expect([after.size, after.mtimeMs, after.ino]).toEqual([before.size, before.mtimeMs, before.ino]);
+    expect(after.ctimeMs).not.toBe(before.ctimeMs);
+    expect(fingerprintFiles({ 'onnx/vision_model.onnx': f }, { indexDir: dir })).not.toBe(a);
   });
 });
 
