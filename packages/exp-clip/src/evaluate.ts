@@ -29,7 +29,7 @@ import {
 } from '@vlfer/encoders/node';
 import { expClipPrompts, type PromptType } from '@vlfer/llm-knowledge';
 import type { ImageItem, VideoItem } from '@vlfer/datasets';
-import { createFaceCropper, type FacesReport } from '@vlfer/faces/node';
+import { createFaceCropper, type FaceCacheCounts, type FacesReport } from '@vlfer/faces/node';
 import { averageFolds, classificationReport, type MeanStd } from '@vlfer/metrics';
 import { loadProjectionHead } from '@vlfer/projection-head';
 import { loadEvalData, type EvalData } from './data.js';
@@ -88,6 +88,8 @@ export interface EvalResult {
   predictions: FoldPredictions[];
   /** Face detection and cropping (null without `faces`). */
   faces: FacesReport | null;
+  /** How the face cache was used (detections computed or read back, damaged crops cut again): run.json only. */
+  facesCache: FaceCacheCounts | null;
   /** The shard this call encoded (then `results` and `predictions` are empty), or null. */
   shard: Shard | null;
   /** SHA-256 over every evaluated item's id, label and content hash. */
@@ -318,6 +320,7 @@ export async function evaluateZeroShot(
         dropped: d.dropped,
       })),
       faces,
+      facesCache: cropper ? { ...cropper.cacheCounts } : null,
       modelFingerprint,
       counts: { images, cached, encoded, damagedCacheEntries: damaged },
     };
@@ -403,6 +406,7 @@ export async function evaluateZeroShot(
       writeJsonAtomic(run.path('run.json'), {
         command: 'exp-clip eval',
         counts: result.counts,
+        ...(result.facesCache ? { faces: result.facesCache } : {}),
         timing: result.timing,
         finishedAt: new Date().toISOString(),
       });

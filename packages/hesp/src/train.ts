@@ -533,6 +533,7 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
     writeJsonAtomic(run.path('run.json'), {
       command: 'hesp train',
       resumedFrom: ck ? start : null,
+      ...(cropper ? { faces: cropper.cacheCounts } : {}),
       stepSeconds,
       seconds: (performance.now() - t0) / 1000,
       finishedAt: new Date().toISOString(),
