@@ -173,7 +173,7 @@ describe('SIGKILL at random moments, then rerun: byte-identical results (fault i
     );
   }, 300_000);
 
-  it('a full disk or read-only directory at any write leaves the previous results intact and names the file', () => {
+  it('a full disk or read-only directory at any write leaves the previous results intact and names the file; a failure while publishing leaves the old or the new set', () => {
     const args = [
       'eval',
       '--dataset',
@@ -209,5 +209,25 @@ describe('SIGKILL at random moments, then rerun: byte-identical results (fault i
       verifyRunOutputs(join(dir, 'run'));
       expect(readFileSync(join(dir, 'run', 'manifest.json'), 'utf8')).toBe(manifest);
     }
-  }, 120_000);
+    // failures while publishing (the staged manifest, renames after the commit): the old or the new set, whole
+    const ref = join(work, 'faults-other');
+    mkdirSync(ref);
+    expect(runCli(ENTRY, other, { cwd: ref }).code).toBe(0);
+    const manifests = { old: manifest, new: readFileSync(join(ref, 'run', 'manifest.json'), 'utf8') };
+    let state: 'old' | 'new' = 'old';
+    for (const [failpoint, want] of [
+      ['write:5=ENOSPC', 'either'], // the issue's case: a failure at the (staged) manifest
+      ['rename:1=EIO', 'switched'], // after the commit, a transient error: retried at once
+      ['rename:2+=EIO', 'switched'], // after the commit, a lasting error: completed by the next verify
+    ] as const) {
+      const next = state === 'old' ? 'new' : 'old';
+      const r = runCli(ENTRY, next === 'new' ? other : args, { cwd: dir, env: { VLFER_FAILPOINTS: failpoint } });
+      expect([0, 1], r.stderr).toContain(r.code);
+      verifyRunOutputs(join(dir, 'run')); // completes a committed publish (the run's lock is stale: it exited)
+      const now = readFileSync(join(dir, 'run', 'manifest.json'), 'utf8');
+      if (want === 'switched') expect(now, failpoint).toBe(manifests[next]);
+      else expect([manifests.old, manifests.new], failpoint).toContain(now);
+      state = now === manifests.new ? 'new' : 'old';
+    }
+  }, 240_000);
 });
