@@ -146,7 +146,12 @@ export class RunDirectory {
         run.heartbeat.unref();
         try {
           // a publish interrupted after its commit is completed; staging left before a commit is deleted
-          if (completePendingPublish(abs)) options.log?.(`${abs}: completed the publish of an interrupted run`);
+          const done = completePendingPublish(abs, { discardLost: true });
+          if (done === 'completed') options.log?.(`${abs}: completed the publish of an interrupted run`);
+          if (done === 'discarded')
+            options.log?.(
+              `${abs}: an interrupted publish could not be completed (its staging directory is gone); the outputs are incomplete until the run publishes again`,
+            );
           for (const entry of readdirSync(abs))
             if (entry.startsWith('.staging-')) rmSync(join(abs, entry), { recursive: true, force: true });
         } catch (error) {
@@ -222,7 +227,7 @@ export class RunDirectory {
   publish(files: Readonly<Record<string, string | Uint8Array>>, options: { merge?: boolean } = {}): RunManifest {
     const names = Object.keys(files).map(checkName).sort();
     if (names.includes(MANIFEST_FILE)) throw new TypeError(`publish: '${MANIFEST_FILE}' is written by publish itself`);
-    completePendingPublish(this.dir); // left by an earlier failed publish of this run
+    completePendingPublish(this.dir, { discardLost: true }); // left by an earlier failed publish; this one replaces it
     const stagingName = `.staging-${process.pid}-${randomBytes(4).toString('hex')}`;
     const staging = join(this.dir, stagingName);
     const manifest: RunManifest = { format: 'vlfer-run-outputs', version: 1, files: {} };
@@ -328,22 +333,33 @@ function readJournal(dir: string): PublishJournal | undefined {
 /**
  * Complete (roll forward) a committed publish in `dir`, whose lock the caller holds: move the staged files and
  * then the staged manifest into place, delete the files the new set lacks, delete the journal. Idempotent.
- * @returns whether there was a publish to complete
+ * A publish whose staging directory is gone (deleted by hand) cannot be completed: with `discardLost` its journal
+ * is deleted (the directory then fails verification until the run publishes again), else it is an error.
+ * @returns 'none' without a pending publish, 'completed', or 'discarded'
  */
-function completePendingPublish(dir: string): boolean {
+function completePendingPublish(
+  dir: string,
+  options: { discardLost?: boolean } = {},
+): 'none' | 'completed' | 'discarded' {
   const journal = readJournal(dir);
-  if (!journal) return false;
+  if (!journal) return 'none';
   const staging = join(dir, journal.staging);
   const stagedManifest = join(staging, MANIFEST_FILE);
   const journalPath = join(dir, PUBLISH_JOURNAL_FILE);
   if (!existsSync(stagedManifest)) {
     // either the manifest was already moved (only the journal is left to delete) or the staging was removed by hand
     const current = readManifestIfAny(dir);
-    if (JSON.stringify(current) !== JSON.stringify(journal.manifest))
+    if (JSON.stringify(current) !== JSON.stringify(journal.manifest)) {
+      if (options.discardLost) {
+        removePath(journalPath);
+        fsyncDir(dir);
+        return 'discarded';
+      }
       throw new DataFormatError({
         file: journalPath,
         message: `an interrupted publish cannot be completed: its staging directory ${staging} is gone. Rerun the command to publish the outputs again`,
       });
+    }
   }
   const subdirs = new Set<string>([dir]);
   for (const name of Object.keys(journal.manifest.files).sort()) {
@@ -361,7 +377,7 @@ function completePendingPublish(dir: string): boolean {
   removePath(journalPath);
   fsyncDir(dir);
   rmSync(staging, { recursive: true, force: true });
-  return true;
+  return 'completed';
 }
 
 /** Complete a publish left in `dir` by a failed or killed run, taking its lock (or using this process's). */

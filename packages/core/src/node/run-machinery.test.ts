@@ -235,6 +235,27 @@ describe('outputs are published as a verified set', () => {
     expect(verifyRunOutputs(dir).files['metrics.json']!.bytes).toBe(4);
     expect(readFileSync(join(dir, 'metrics.json'), 'utf8')).toBe('new\n');
   });
+  it('a committed publish whose staging directory was deleted is named; the next run publishes again', () => {
+    const dir = tmp();
+    const run = RunDirectory.open(dir, { command: 'test' });
+    run.publish({ 'a.txt': 'old a\n', 'b.txt': 'old b\n' });
+    setFailpoint('rename', { at: 2, code: 'EIO', sticky: true });
+    expect(() => run.publish({ 'a.txt': 'new a\n', 'b.txt': 'new b\n' })).toThrow(/cannot move .*b\.txt: EIO/);
+    setFailpoint('rename', undefined);
+    const staging = readdirSync(dir).find((f) => f.startsWith('.staging-'))!;
+    rmSync(join(dir, staging), { recursive: true });
+    expect(() => verifyRunOutputs(dir)).toThrow(
+      /\.vlfer-publish\.json: an interrupted publish cannot be completed: its staging directory \S+ is gone/,
+    );
+    run.close();
+    const notes: string[] = [];
+    const again = RunDirectory.open(dir, { command: 'rerun', log: (l) => notes.push(l) });
+    expect(notes).toEqual([expect.stringMatching(/an interrupted publish could not be completed/)]);
+    expect(() => verifyRunOutputs(dir)).toThrow(/a\.txt: differs from the manifest/); // a mix is never taken for a set
+    again.publish({ 'a.txt': 'new a\n', 'b.txt': 'new b\n' });
+    expect(Object.keys(verifyRunOutputs(dir).files)).toEqual(['a.txt', 'b.txt']);
+    again.close();
+  });
   it('atomic writes name the target file on failure and leave no temp file', () => {
     const dir = tmp();
     setWriteFailpoint({ at: 1, code: 'ENOSPC' });
