@@ -184,8 +184,12 @@ describe('hesp train/eval end to end on tiny-clip with synthetic frame directori
     );
     const m = JSON.parse(readFileSync(join(work, 'faces-run', 'metrics.json'), 'utf8'));
     const [, nTrain] = /train (\d+), val 0/.exec(logs.join('\n'))!;
+    // the published set holds the face settings only; what this process saw and the cache use go to run.json
+    expect(m.faces).toEqual({ description: 'yunet-s aligned 224px, largest, no face: full' });
+    const runInfo = JSON.parse(readFileSync(join(work, 'faces-run', 'run.json'), 'utf8'));
+    expect(runInfo.faces.cache.detected).toBeGreaterThan(0);
     // each clip is counted once although its frames are read every epoch (and once more for the CAM location)
-    expect(m.faces.counts.images).toBe(Number(nTrain) + m.best.test.n_known + m.best.test.n_unknown);
+    expect(runInfo.faces.counts.images).toBe(Number(nTrain) + m.best.test.n_known + m.best.test.n_unknown);
     const scored = await evaluateRun(join(work, 'faces-run'), { log: () => {} });
     expect(scored.test.n_known! + scored.test.n_unknown!).toBe(8);
     await expect(

@@ -513,7 +513,9 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
           },
           best,
           last: epochs.at(-1) ?? null,
-          faces: cropper ? cropper.report() : null,
+          // what the cropper saw depends on which clips and frames this process read (a resumed run reads fewer):
+          // the counts go to run.json, the published set keeps the settings
+          faces: cropper ? { description: cropper.describe() } : null,
           ...fingerprints,
           modelFingerprint,
           provenance: provenance({ runtime: runtimeVersions() }),
@@ -533,7 +535,7 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
     writeJsonAtomic(run.path('run.json'), {
       command: 'hesp train',
       resumedFrom: ck ? start : null,
-      ...(cropper ? { faces: cropper.cacheCounts } : {}),
+      ...(cropper ? { faces: { ...cropper.report(), cache: cropper.cacheCounts } } : {}),
       stepSeconds,
       seconds: (performance.now() - t0) / 1000,
       finishedAt: new Date().toISOString(),
