@@ -114,6 +114,7 @@ export class RunDirectory {
   private constructor(
     readonly dir: string,
     private readonly info: RunLockInfo,
+    private readonly log: (line: string) => void = () => undefined,
   ) {
     process.once('exit', this.onExit);
     held.set(dir, this);
@@ -141,7 +142,7 @@ export class RunDirectory {
         fsyncSync(fd);
         closeSync(fd);
         fd = undefined;
-        const run = new RunDirectory(abs, info);
+        const run = new RunDirectory(abs, info, options.log);
         run.heartbeat = setInterval(() => run.touch(), options.heartbeatMs ?? 15_000);
         run.heartbeat.unref();
         try {
@@ -276,6 +277,7 @@ export class RunDirectory {
       // journal for the next open or verify, which complete the publish.
       try {
         completePendingPublish(this.dir);
+        this.log(`${this.dir}: ${(error as Error).message}; retried, the outputs are published`);
       } catch {
         throw error instanceof FileIoError
           ? error
