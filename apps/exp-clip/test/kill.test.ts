@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import { verifyRunOutputs } from '@vlfer/core/node';
 import { killChain, runCli, sharedPath } from '@vlfer/test-utils';
@@ -45,17 +46,17 @@ function drillDirs(name: string): [string, string] {
   return [a, b];
 }
 
-/** Run a command once uninterrupted and once SIGKILLed at 10 random moments and rerun: the published sets must be equal. */
-async function drill(name: string, args: string[], seed: number): Promise<void> {
+/** Run a command once uninterrupted and once SIGKILLed at `kills` random moments and rerun: the published sets must be equal. */
+async function drill(name: string, args: string[], seed: number, kills = 10): Promise<void> {
   const [a, b] = drillDirs(name);
   const full = runCli(ENTRY, args, { cwd: a });
   expect(full.code, full.stderr).toBe(0);
-  const chain = await killChain(ENTRY, args, { kills: 10, fullMs: full.ms, seed, cwd: b });
+  const chain = await killChain(ENTRY, args, { kills, fullMs: full.ms, seed, cwd: b });
   expect(chain.final.code, chain.final.stderr).toBe(0);
   console.log(
     `${name}: uninterrupted ${full.ms.toFixed(0)} ms; killed ${chain.killed} runs at ${chain.delays.join(', ')} ms`,
   );
-  expect(chain.killed).toBe(10);
+  expect(chain.killed).toBe(kills);
   verifyRunOutputs(join(b, 'run'));
   expect(readFileSync(join(b, 'run', 'manifest.json'), 'utf8')).toBe(
     readFileSync(join(a, 'run', 'manifest.json'), 'utf8'),
@@ -88,6 +89,53 @@ describe('SIGKILL at random moments, then rerun: byte-identical results (fault i
       ],
       11,
     );
+  }, 300_000);
+
+  it('exp-clip eval --faces (face detection and crops cached; a warm-cache rerun publishes the same set)', async () => {
+    const demo = join(dirname(createRequire(import.meta.url).resolve('@vladmandic/face-api/package.json')), 'demo');
+    const raw = join(work, 'raw');
+    for (const [c, photos] of [
+      ['happy', [1]],
+      ['sad', [3]],
+    ] as const) {
+      mkdirSync(join(raw, c), { recursive: true });
+      for (const i of photos) writeFileSync(join(raw, c, `sample${i}.jpg`), readFileSync(join(demo, `sample${i}.jpg`)));
+    }
+    const args = [
+      'eval',
+      '--dataset',
+      'image-folder',
+      '--root',
+      raw,
+      '--classes',
+      'happiness,sadness',
+      '--model',
+      model,
+      '--prompts',
+      '1',
+      '--faces',
+      'detect:align',
+      '--face-models',
+      sharedPath('assets', 'face-detectors'),
+      '--face-select',
+      'all',
+      '--face-cache',
+      'faces',
+      '--cache-dir',
+      'cache',
+      '--no-progress',
+      '--out',
+      'run',
+    ];
+    await drill('faces', args, 13, 3);
+    // a warm-cache rerun of the uninterrupted run: every detection from the cache, the same published set
+    const a = join(work, 'faces-uninterrupted');
+    const manifest = readFileSync(join(a, 'run', 'manifest.json'), 'utf8');
+    const warm = runCli(ENTRY, args, { cwd: a });
+    expect(warm.code, warm.stderr).toBe(0);
+    expect(warm.stderr).toMatch(/detector run on 0 images, \d+ from the cache/);
+    expect(readFileSync(join(a, 'run', 'manifest.json'), 'utf8')).toBe(manifest);
+    expect(JSON.parse(readFileSync(join(a, 'run', 'run.json'), 'utf8')).faces).toMatchObject({ detected: 0 });
   }, 300_000);
 
   it('exp-clip train', async () => {
@@ -125,7 +173,7 @@ describe('SIGKILL at random moments, then rerun: byte-identical results (fault i
     );
   }, 300_000);
 
-  it('a full disk or read-only directory at any write leaves the previous results intact and names the file', () => {
+  it('a full disk or read-only directory at any write leaves the previous results intact and names the file; a failure while publishing leaves the old or the new set', () => {
     const args = [
       'eval',
       '--dataset',
@@ -161,5 +209,25 @@ describe('SIGKILL at random moments, then rerun: byte-identical results (fault i
       verifyRunOutputs(join(dir, 'run'));
       expect(readFileSync(join(dir, 'run', 'manifest.json'), 'utf8')).toBe(manifest);
     }
-  }, 120_000);
+    // failures while publishing (the staged manifest, renames after the commit): the old or the new set, whole
+    const ref = join(work, 'faults-other');
+    mkdirSync(ref);
+    expect(runCli(ENTRY, other, { cwd: ref }).code).toBe(0);
+    const manifests = { old: manifest, new: readFileSync(join(ref, 'run', 'manifest.json'), 'utf8') };
+    let state: 'old' | 'new' = 'old';
+    for (const [failpoint, want] of [
+      ['write:5=ENOSPC', 'either'], // the issue's case: a failure at the (staged) manifest
+      ['rename:1=EIO', 'switched'], // after the commit, a transient error: retried at once
+      ['rename:2+=EIO', 'switched'], // after the commit, a lasting error: completed by the next verify
+    ] as const) {
+      const next = state === 'old' ? 'new' : 'old';
+      const r = runCli(ENTRY, next === 'new' ? other : args, { cwd: dir, env: { VLFER_FAILPOINTS: failpoint } });
+      expect([0, 1], r.stderr).toContain(r.code);
+      verifyRunOutputs(join(dir, 'run')); // completes a committed publish (the run's lock is stale: it exited)
+      const now = readFileSync(join(dir, 'run', 'manifest.json'), 'utf8');
+      if (want === 'switched') expect(now, failpoint).toBe(manifests[next]);
+      else expect([manifests.old, manifests.new], failpoint).toContain(now);
+      state = now === manifests.new ? 'new' : 'old';
+    }
+  }, 240_000);
 });

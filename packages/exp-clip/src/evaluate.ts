@@ -29,7 +29,7 @@ import {
 } from '@vlfer/encoders/node';
 import { expClipPrompts, type PromptType } from '@vlfer/llm-knowledge';
 import type { ImageItem, VideoItem } from '@vlfer/datasets';
-import { createFaceCropper, type FacesReport } from '@vlfer/faces/node';
+import { createFaceCropper, type FaceCacheCounts, type FacesReport } from '@vlfer/faces/node';
 import { averageFolds, classificationReport, type MeanStd } from '@vlfer/metrics';
 import { loadProjectionHeadAsync } from '@vlfer/projection-head';
 import { loadEvalData, type EvalData } from './data.js';
@@ -97,6 +97,8 @@ export interface EvalResult {
   predictions: FoldPredictions[];
   /** Face detection and cropping (null without `faces`). */
   faces: FacesReport | null;
+  /** How the face cache was used (detections computed or read back, damaged crops cut again): run.json only. */
+  facesCache: FaceCacheCounts | null;
   /** The shard this call encoded (then `results` and `predictions` are empty), or null. */
   shard: Shard | null;
   /** SHA-256 over every evaluated item's id, label and content hash. */
@@ -344,6 +346,7 @@ export async function evaluateZeroShot(
         dropped: d.dropped,
       })),
       faces,
+      facesCache: cropper ? { ...cropper.cacheCounts } : null,
       modelFingerprint,
       counts: { images, cached, encoded, damagedCacheEntries: damaged },
     };
@@ -432,6 +435,7 @@ export async function evaluateZeroShot(
       writeJsonAtomic(run.path('run.json'), {
         command: 'exp-clip eval',
         counts: result.counts,
+        ...(result.facesCache ? { faces: result.facesCache } : {}),
         timing: result.timing,
         finishedAt: new Date().toISOString(),
       });

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import sharp from 'sharp';
 import { tmpdir } from 'node:os';
@@ -194,8 +194,12 @@ describe('hesp train/eval end to end on tiny-clip with synthetic frame directori
     );
     const m = JSON.parse(readFileSync(join(work, 'faces-run', 'metrics.json'), 'utf8'));
     const [, nTrain] = /train (\d+), val 0/.exec(logs.join('\n'))!;
+    // the published set holds the face settings only; what this process saw and the cache use go to run.json
+    expect(m.faces).toEqual({ description: 'yunet-s aligned 224px, largest, no face: full' });
+    const runInfo = JSON.parse(readFileSync(join(work, 'faces-run', 'run.json'), 'utf8'));
+    expect(runInfo.faces.cache.detected).toBeGreaterThan(0);
     // each clip is counted once although its frames are read every epoch (and once more for the CAM location)
-    expect(m.faces.counts.images).toBe(Number(nTrain) + m.best.test.n_known + m.best.test.n_unknown);
+    expect(runInfo.faces.counts.images).toBe(Number(nTrain) + m.best.test.n_known + m.best.test.n_unknown);
     const scored = await evaluateRun(join(work, 'faces-run'), { log: () => {} });
     expect(scored.test.n_known! + scored.test.n_unknown!).toBe(8);
     await expect(
@@ -205,6 +209,65 @@ describe('hesp train/eval end to end on tiny-clip with synthetic frame directori
       ),
     ).rejects.toThrow(/faces\.noFace: Invalid option: expected one of "full"\|"fail"/);
   }, 300_000);
+  it('refuses to resume after a list was relabelled in place, a frame replaced or the CLIP weights changed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vlfer-hesp-changed-'));
+    await writeSyntheticVideoSet(dir, {
+      trainClasses: [0, 1, 2],
+      testClasses: [0, 1, 2, 3],
+      trainPerClass: 3,
+      testPerClass: 1,
+      trainFrames: 3,
+      testFrames: 3,
+    });
+    const clip = join(dir, 'clip');
+    cpSync(model, clip, { recursive: true });
+    const o = (epochs: number) => ({
+      ...cfg('unused', epochs),
+      trainAnnotations: join(dir, 'train.txt'),
+      testAnnotations: join(dir, 'test.txt'),
+      root: dir,
+      model: clip,
+      batch: 4,
+      out: join(dir, 'run'),
+    });
+    const first = await runHesp(o(1), { log: () => {} });
+    expect(first.epochs.length).toBe(1);
+    const metrics = JSON.parse(readFileSync(join(dir, 'run', 'metrics.json'), 'utf8'));
+    /** Change a file, expect the resume to be refused naming the change, restore it. */
+    const refusedAfter = async (file: string, change: (bytes: Buffer) => Buffer, named: RegExp) => {
+      const original = readFileSync(file);
+      writeFileSync(file, change(Buffer.from(original)));
+      await expect(runHesp(o(2), { log: () => {} })).rejects.toThrow(named);
+      writeFileSync(file, original);
+    };
+    const trainList = join(dir, 'train.txt');
+    await refusedAfter(
+      trainList,
+      (b) => Buffer.from(b.toString('utf8').replace('frames/tr_0_0 3 0', 'frames/tr_0_0 3 1')), // same size, relabelled
+      /checkpoint\.safetensors was trained on other data: the training list \S*train\.txt changed since/,
+    );
+    await refusedAfter(
+      join(dir, 'frames', 'tr_1_2', '00001.png'),
+      () => readFileSync(join(dir, 'frames', 'tr_2_0', '00001.png')), // another valid frame
+      /was trained on other data: the video frames changed since/,
+    );
+    await refusedAfter(
+      join(clip, 'model.safetensors'),
+      (b) => {
+        b[b.length - 2]! ^= 0x80; // the sign of one weight (safetensors carry no checksum; the file stays valid)
+        return b;
+      },
+      /was trained on other data: the CLIP model files \(\S*clip\) changed since/,
+    );
+    // everything restored: the same command resumes
+    const resumed = await runHesp(o(2), { log: () => {} });
+    expect(resumed.resumedFrom).toEqual({ epoch: 1, step: 0 });
+    expect(metrics.modelFingerprint).toMatch(/^[0-9a-f]{64}$/);
+    expect(metrics.framesFingerprint).toMatch(/^[0-9a-f]{64}$/);
+    expect(JSON.parse(readFileSync(join(dir, 'run', 'metrics.json'), 'utf8')).modelFingerprint).toBe(
+      metrics.modelFingerprint,
+    );
+  }, 180_000);
   it('rejects unknown split options clearly', async () => {
     await expect(runHesp({ ...cfg('bad', 1), known: [0, 9] }, { log: () => {} })).rejects.toThrow(
       /class id 9 is outside basic-7/,

@@ -13,6 +13,8 @@ import {
 } from '@vlfer/core';
 import {
   appendLine,
+  fingerprintFiles,
+  hashFile,
   loadCheckpoint,
   provenance,
   readJsonLines,
@@ -22,6 +24,7 @@ import {
   writeJsonAtomic,
 } from '@vlfer/core/node';
 import type { VideoItem } from '@vlfer/datasets';
+import { listFrames } from '@vlfer/datasets/node';
 import { sampleClipAugmentation } from '@vlfer/encoders';
 import {
   ClipGradientModel,
@@ -90,7 +93,55 @@ const CheckpointMetaSchema = z.object({
   lossSum: z.number(),
   bestScore: z.number().nullable(),
   location: z.object({ row: z.number().int(), col: z.number().int() }),
+  trainListFingerprint: z.string(),
+  testListFingerprint: z.string(),
+  framesFingerprint: z.string(),
+  modelFingerprint: z.string(),
 });
+
+/** Content fingerprints of a run's data: both clip lists (bytes) and every frame of every clip the run reads. */
+interface HespDataFingerprints {
+  trainListFingerprint: string;
+  testListFingerprint: string;
+  framesFingerprint: string;
+}
+
+/**
+ * SHA-256 of the list files and of every frame (name and content) of the training, validation and test clips:
+ * a list relabelled in place or one frame replaced gives another fingerprint. Reads every frame once per run.
+ */
+function dataFingerprints(o: HespOptions, data: HespData): HespDataFingerprints {
+  const frames = createHash('sha256');
+  const dirs = [...data.train, ...data.val, ...data.testKnown, ...data.testUnknown].map((c) => c.frameDir);
+  for (const dir of [...new Set(dirs)].sort()) for (const f of listFrames(dir)) frames.update(`${f}\0${hashFile(f)}\n`);
+  return {
+    trainListFingerprint: hashFile(o.trainAnnotations),
+    testListFingerprint: hashFile(o.testAnnotations),
+    framesFingerprint: frames.digest('hex'),
+  };
+}
+
+/** Refuse a checkpoint whose recorded fingerprints differ from this run's, naming what changed. */
+function refuseChanged(
+  ckptPath: string,
+  o: HespOptions,
+  recorded: Partial<Record<string, unknown>>,
+  now: Record<string, string>,
+): void {
+  const what: Record<string, string> = {
+    trainListFingerprint: `the training list ${o.trainAnnotations}`,
+    testListFingerprint: `the test list ${o.testAnnotations}`,
+    framesFingerprint: 'the video frames',
+    modelFingerprint: `the CLIP model files (${o.model})`,
+  };
+  const changed = Object.keys(now).filter((k) => recorded[k] !== now[k]);
+  if (changed.length)
+    throw new InvalidArgumentError({
+      functionName: 'trainHesp',
+      argument: 'options',
+      message: `${ckptPath} was trained on other data: ${changed.map((k) => what[k] ?? k).join(', ')} changed since. Resuming would mix them; use another output directory or delete the checkpoint`,
+    });
+}
 
 /** What a checkpoint must agree with to be resumed: every option that changes the numbers, and the class names (a label set file may change under the same path). */
 function runKey(o: HespOptions, classNames: readonly string[]): string {
@@ -192,8 +243,10 @@ export function selectionScore(
  * (closed-set accuracy, AUROC, OSCR, TNR@95 in the standard and the ARPL/HESP definitions, known-ness = max
  * ensemble logit). Model selection on 'val' (default) or 'test' with the chosen metric family. The run directory is
  * locked; a checksummed checkpoint is written every `checkpointEvery` steps, at each epoch end and on abort, and a
- * rerun resumes from it to the same bytes. At the end metrics.json, epochs.jsonl, train-log.jsonl, best.safetensors
- * and config.resolved.json are published as one verified set (run.json: timing).
+ * rerun resumes from it to the same bytes. The checkpoint records content fingerprints of both clip lists, every
+ * frame of the run's clips and the CLIP model files; a resume with any of them changed is refused, naming what
+ * changed. At the end metrics.json (with those fingerprints), epochs.jsonl, train-log.jsonl, best.safetensors and
+ * config.resolved.json are published as one verified set (run.json: timing).
  */
 export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}): Promise<HespRunResult> {
   const o = parseOptions(HespOptionsSchema, input, 'trainHesp');
@@ -214,6 +267,7 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
       `known ${texts.join(', ')} (openness ${data.split.openness.toFixed(3)}); train ${data.train.length}, val ${data.val.length}, test ${data.testKnown.length} known + ${data.testUnknown.length} unknown`,
     );
     const key = runKey(o, data.labelSet.names);
+    const fingerprints = dataFingerprints(o, data);
     const ckptPath = run.path('checkpoint.safetensors');
     const logPath = run.path('train-log.jsonl');
     const epochsPath = run.path('epochs.jsonl');
@@ -239,6 +293,7 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
           argument: 'options',
           message: `${ckptPath} belongs to a run with other options (split, learning rate, seed, data …); use another output directory or delete it`,
         });
+      refuseChanged(ckptPath, o, m.data, { ...fingerprints });
       ck = {
         meta: m.data,
         tensors: Object.fromEntries(Object.entries(c.tensors).map(([k, v]) => [k, v.data])),
@@ -261,6 +316,8 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
       ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}),
       ...(o.threads ? { intraOpNumThreads: o.threads } : {}),
     }));
+    const modelFingerprint = fingerprintFiles(clip.bundle.files);
+    if (ck) refuseChanged(ckptPath, o, ck.meta, { modelFingerprint });
     const S = clip.arch.vision.imageSize!;
     if (o.location !== 'cam') {
       const c = clampPatchCentre(o.location, o.patchSize, S);
@@ -347,7 +404,7 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
       saveCheckpoint(ckptPath, {
         tensors: Object.fromEntries(Object.entries(st.tensors).map(([k, v]) => [k, { dims: [v.length], data: v }])),
         optimizer: st.optimizer,
-        meta: { key, epoch, step, lossSum, bestScore, location: model.location },
+        meta: { key, epoch, step, lossSum, bestScore, location: model.location, ...fingerprints, modelFingerprint },
       });
     };
     for (let epoch = start.epoch; epoch < o.epochs; epoch++) {
@@ -457,7 +514,11 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
           ties: "test.ties: how many test clips (known and unknown pooled) have a known-ness score (max ensemble logit) equal to another clip's. With ties, ARPL's compute_oscr depends on numpy's unstable argsort; vlfer sorts stably (numpy argsort kind='stable'), so oscr_arpl may differ from the reference code's: do not compare tie-heavy numbers across tools",
           best,
           last: epochs.at(-1) ?? null,
-          faces: cropper ? cropper.report() : null,
+          // what the cropper saw depends on which clips and frames this process read (a resumed run reads fewer):
+          // the counts go to run.json, the published set keeps the settings
+          faces: cropper ? { description: cropper.describe() } : null,
+          ...fingerprints,
+          modelFingerprint,
           provenance: provenance({ runtime: runtimeVersions() }),
         },
         null,
@@ -475,6 +536,7 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
     writeJsonAtomic(run.path('run.json'), {
       command: 'hesp train',
       resumedFrom: ck ? start : null,
+      ...(cropper ? { faces: { ...cropper.report(), cache: cropper.cacheCounts } } : {}),
       stepSeconds,
       seconds: (performance.now() - t0) / 1000,
       finishedAt: new Date().toISOString(),

@@ -17,31 +17,86 @@ import { FileIoError } from '../errors.js';
  *
  * Fault injection (for tests of the run machinery, never set in normal use): `VLFER_FAILPOINTS=write:N=CODE`
  * makes the N-th file write of the process fail with errno CODE (e.g. `write:3=ENOSPC`); `write:N+=CODE` fails
- * that write and every later one (a full disk stays full). `setWriteFailpoint` does the same in-process.
+ * that write and every later one (a full disk stays full). `rename:N=CODE` and `unlink:N=CODE` do the same for
+ * the renames and deletions of `renamePath`/`removePath` (used when a run's outputs are published); several
+ * failpoints are separated by commas. Each kind has its own counter. `setWriteFailpoint`/`setFailpoint` do the
+ * same in-process.
  */
-let writeCount = 0;
-let failpoint: { at: number; code: string; sticky: boolean } | undefined = parseFailpoint(process.env.VLFER_FAILPOINTS);
+export type FailpointKind = 'write' | 'rename' | 'unlink';
+interface Failpoint {
+  at: number;
+  code: string;
+  sticky: boolean;
+}
+const counts: Record<FailpointKind, number> = { write: 0, rename: 0, unlink: 0 };
+const failpoints: Partial<Record<FailpointKind, Failpoint>> = parseFailpoints(process.env.VLFER_FAILPOINTS);
 
-function parseFailpoint(spec: string | undefined): typeof failpoint {
-  if (!spec) return undefined;
-  const m = /^write:(\d+)(\+?)=([A-Z]+)$/.exec(spec.trim());
-  if (!m) throw new Error(`VLFER_FAILPOINTS='${spec}' is not of the form write:N=CODE or write:N+=CODE`);
-  return { at: Number(m[1]), code: m[3]!, sticky: m[2] === '+' };
+function parseFailpoints(spec: string | undefined): Partial<Record<FailpointKind, Failpoint>> {
+  const out: Partial<Record<FailpointKind, Failpoint>> = {};
+  if (!spec) return out;
+  for (const part of spec.split(',')) {
+    const m = /^(write|rename|unlink):(\d+)(\+?)=([A-Z]+)$/.exec(part.trim());
+    if (!m)
+      throw new Error(
+        `VLFER_FAILPOINTS='${spec}': '${part}' is not of the form KIND:N=CODE or KIND:N+=CODE (KIND: write, rename, unlink)`,
+      );
+    out[m[1] as FailpointKind] = { at: Number(m[2]), code: m[4]!, sticky: m[3] === '+' };
+  }
+  return out;
 }
 
-/** In-process fault injection: the `at`-th write from now fails with `code` (and every later one when sticky). */
+/** In-process fault injection: the `at`-th operation of `kind` from now fails with `code` (and every later one when sticky). */
+export function setFailpoint(
+  kind: FailpointKind,
+  spec: { at: number; code: string; sticky?: boolean } | undefined,
+): void {
+  counts[kind] = 0;
+  if (spec) failpoints[kind] = { at: spec.at, code: spec.code, sticky: spec.sticky ?? false };
+  else delete failpoints[kind];
+}
+
+/** In-process fault injection for file writes: `setFailpoint('write', spec)`. */
 export function setWriteFailpoint(spec: { at: number; code: string; sticky?: boolean } | undefined): void {
-  writeCount = 0;
-  failpoint = spec ? { at: spec.at, code: spec.code, sticky: spec.sticky ?? false } : undefined;
+  setFailpoint('write', spec);
+}
+
+/** How many operations of `kind` ran since the failpoint of that kind was last set (for tests that loop over them). */
+export function failpointCount(kind: FailpointKind): number {
+  return counts[kind];
+}
+
+function countOp(kind: FailpointKind, file: string): void {
+  const n = ++counts[kind];
+  const f = failpoints[kind];
+  if (f && (n === f.at || (f.sticky && n > f.at))) {
+    const e = Object.assign(new Error(`${f.code}: injected failure (VLFER_FAILPOINTS), ${kind} '${file}'`), {
+      code: f.code,
+    });
+    throw e;
+  }
 }
 
 function countWrite(file: string): void {
-  writeCount++;
-  if (failpoint && (writeCount === failpoint.at || (failpoint.sticky && writeCount > failpoint.at))) {
-    const e = Object.assign(new Error(`${failpoint.code}: injected failure (VLFER_FAILPOINTS), write '${file}'`), {
-      code: failpoint.code,
-    });
-    throw e;
+  countOp('write', file);
+}
+
+/** Rename `from` to `to` (atomic on POSIX within a file system). @throws FileIoError naming both */
+export function renamePath(from: string, to: string): void {
+  try {
+    countOp('rename', to);
+    renameSync(from, to);
+  } catch (error) {
+    throw new FileIoError({ file: to, operation: `move ${from} to`, cause: error });
+  }
+}
+
+/** Delete a file if it exists. @throws FileIoError naming it */
+export function removePath(path: string): void {
+  try {
+    countOp('unlink', path);
+    rmSync(path, { force: true });
+  } catch (error) {
+    throw new FileIoError({ file: path, operation: 'delete', cause: error });
   }
 }
 

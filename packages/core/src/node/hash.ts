@@ -36,7 +36,8 @@ interface FingerprintIndex {
 /**
  * A content fingerprint of files (model weights, tokenizer, configs): SHA-256 over each file's name and content
  * hash. Hashing a large model takes seconds, so each file's hash is remembered in `<indexDir>/fingerprints.json`
- * by real path + size + mtime + inode; a replaced file (new mtime or size) is hashed again. Without `indexDir`
+ * by real path + size + mtime + inode + ctime (nanoseconds); a file replaced or rewritten in place is hashed again,
+ * even when its size, mtime and inode were kept (`cp -p` over it: only the kernel sets ctime). Without `indexDir`
  * every file is hashed.
  * @param files `{ name: path }`; the names (e.g. `onnx/vision_model.onnx`) enter the fingerprint, so the same
  *   bytes under another role give another fingerprint
@@ -57,8 +58,9 @@ export function fingerprintFiles(files: Readonly<Record<string, string>>, option
     const path = files[name]!;
     let key: string;
     try {
-      const st = statSync(path);
-      key = `${realpathSync(path)}|${st.size}|${st.mtimeMs}|${st.ino}`;
+      const st = statSync(path, { bigint: true });
+      // ctime too: `cp -p`/`touch -r` can restore size, mtime and inode, but nothing but the kernel sets ctime
+      key = `${realpathSync(path)}|${st.size}|${st.mtimeNs}|${st.ino}|${st.ctimeNs}`;
     } catch (error) {
       throw new FileIoError({ file: path, operation: 'read', cause: error });
     }

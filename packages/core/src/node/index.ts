@@ -13,13 +13,18 @@ export {
   ensureDir,
   fsyncDir,
   setWriteFailpoint,
+  setFailpoint,
+  failpointCount,
+  renamePath,
+  removePath,
 } from './fs.js';
+export type { FailpointKind } from './fs.js';
 export { readJsonLines } from './jsonl.js';
 export { hashBytes, hashFile, fingerprintFiles } from './hash.js';
 export type { FeatureNamespace } from './vector-cache.js';
 export { FeatureCache } from './vector-cache.js';
 export type { RunLockInfo, RunManifest, OpenRunOptions } from './run-dir.js';
-export { RunDirectory, verifyRunOutputs, RUN_LOCK_FILE, MANIFEST_FILE } from './run-dir.js';
+export { RunDirectory, verifyRunOutputs, RUN_LOCK_FILE, MANIFEST_FILE, PUBLISH_JOURNAL_FILE } from './run-dir.js';
 export type { CheckpointContent, OptimizerStateLike } from './checkpoint.js';
 export { saveCheckpoint, loadCheckpoint } from './checkpoint.js';
 export type { Provenance } from './provenance.js';

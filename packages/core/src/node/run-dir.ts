@@ -4,6 +4,7 @@ import {
   existsSync,
   fsyncSync,
   openSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -14,12 +15,14 @@ import {
 import { hostname } from 'node:os';
 import { dirname, isAbsolute, join, normalize, resolve } from 'node:path';
 import { ChecksumError, DataFormatError, FileIoError, RunLockedError } from '../errors.js';
-import { ensureDir, fsyncDir, writeFileDurable, writeJsonAtomic } from './fs.js';
+import { ensureDir, fsyncDir, removePath, renamePath, writeFileDurable, writeJsonAtomic } from './fs.js';
 
 /** Name of the lock file inside a run directory. */
 export const RUN_LOCK_FILE = '.vlfer-run.lock';
 /** Name of the manifest that marks a complete, verified output set. */
 export const MANIFEST_FILE = 'manifest.json';
+/** Name of the journal of a publish that was committed but not yet completed (see `RunDirectory.publish`). */
+export const PUBLISH_JOURNAL_FILE = '.vlfer-publish.json';
 
 /** Who holds a run directory. */
 export interface RunLockInfo {
@@ -38,6 +41,21 @@ export interface RunManifest {
   version: 1;
   files: Record<string, { sha256: string; bytes: number }>;
 }
+
+/** A committed publish: the complete new set (with its manifest) waits in `staging` to be moved into place. */
+interface PublishJournal {
+  format: 'vlfer-publish';
+  version: 1;
+  /** Name of the staging directory inside the run directory. */
+  staging: string;
+  /** The new manifest (also staged as `<staging>/manifest.json`). */
+  manifest: RunManifest;
+  /** Files of the previous set that the new set lacks: deleted when the publish completes. */
+  remove: string[];
+}
+
+/** Run directories this process holds, by absolute path (so `verifyRunOutputs` can complete their publish). */
+const held = new Map<string, RunDirectory>();
 
 function processStart(pid: number): string | null {
   try {
@@ -78,11 +96,15 @@ export interface OpenRunOptions {
  * no such pid, or the pid now belongs to a process that started later) or, for a holder on another host, when
  * its heartbeat is older than `staleAfterMs`.
  *
- * Publishing: `publish` writes every file of a set into a private staging directory and fsyncs them; only
- * then does it remove the old manifest, rename the files into place, delete files of the previous set that the
- * new set lacks, and write `manifest.json` (SHA-256 and size of each file) last. A failure while staging (disk
- * full, read-only directory) leaves the previous complete set and its manifest untouched; readers check the
- * manifest with `verifyRunOutputs`, so a set without a manifest is never taken for a finished one.
+ * Publishing is two-phase. (1) `publish` writes every file of the new set and its `manifest.json` (SHA-256 and
+ * size of each file) into a private staging directory and fsyncs them, then commits by writing the journal
+ * `.vlfer-publish.json` atomically (staging directory, new manifest, files to delete). A failure before the
+ * journal exists (disk full, read-only directory) removes the staging directory: the previous complete set and
+ * its manifest are untouched. (2) After the commit, the staged files are renamed into place, files of the previous
+ * set that the new set lacks are deleted, the staged manifest is renamed over the old one, and the journal is
+ * deleted. Every step is idempotent: a failure or crash in phase 2 leaves the journal, and the publish is
+ * completed (rolled forward) by the next `RunDirectory.open` or `verifyRunOutputs` of that directory. So whoever
+ * opens or verifies the directory sees the complete old set or the complete new set, never a mix.
  */
 export class RunDirectory {
   private heartbeat: ReturnType<typeof setInterval> | undefined;
@@ -92,8 +114,10 @@ export class RunDirectory {
   private constructor(
     readonly dir: string,
     private readonly info: RunLockInfo,
+    private readonly log: (line: string) => void = () => undefined,
   ) {
     process.once('exit', this.onExit);
+    held.set(dir, this);
   }
 
   /** Create (if needed) and lock `dir`. @throws RunLockedError naming the live holder */
@@ -118,9 +142,23 @@ export class RunDirectory {
         fsyncSync(fd);
         closeSync(fd);
         fd = undefined;
-        const run = new RunDirectory(abs, info);
+        const run = new RunDirectory(abs, info, options.log);
         run.heartbeat = setInterval(() => run.touch(), options.heartbeatMs ?? 15_000);
         run.heartbeat.unref();
+        try {
+          // a publish interrupted after its commit is completed; staging left before a commit is deleted
+          const done = completePendingPublish(abs, { discardLost: true });
+          if (done === 'completed') options.log?.(`${abs}: completed the publish of an interrupted run`);
+          if (done === 'discarded')
+            options.log?.(
+              `${abs}: an interrupted publish could not be completed (its staging directory is gone); the outputs are incomplete until the run publishes again`,
+            );
+          for (const entry of readdirSync(abs))
+            if (entry.startsWith('.staging-')) rmSync(join(abs, entry), { recursive: true, force: true });
+        } catch (error) {
+          run.close();
+          throw error;
+        }
         return run;
       } catch (error) {
         if (fd !== undefined) closeSync(fd);
@@ -181,14 +219,20 @@ export class RunDirectory {
 
   /**
    * Publish a complete set of output files (names relative to the run directory, '/' for sub-folders); with
-   * `merge`, add them to the published set instead of replacing it.
-   * @throws FileIoError naming the output file when staging fails; the previous set is then intact
+   * `merge`, add them to the published set instead of replacing it. Two-phase (see the class comment): the
+   * directory holds the complete previous set until the commit and the complete new set after it.
+   * @throws FileIoError naming the output file when staging fails (the previous set is then intact), or naming
+   *   the file that could not be moved after the commit (the new set is then completed by the next `open` or
+   *   `verifyRunOutputs`)
    */
   publish(files: Readonly<Record<string, string | Uint8Array>>, options: { merge?: boolean } = {}): RunManifest {
     const names = Object.keys(files).map(checkName).sort();
     if (names.includes(MANIFEST_FILE)) throw new TypeError(`publish: '${MANIFEST_FILE}' is written by publish itself`);
-    const staging = join(this.dir, `.staging-${process.pid}-${randomBytes(4).toString('hex')}`);
+    completePendingPublish(this.dir, { discardLost: true }); // left by an earlier failed publish; this one replaces it
+    const stagingName = `.staging-${process.pid}-${randomBytes(4).toString('hex')}`;
+    const staging = join(this.dir, stagingName);
     const manifest: RunManifest = { format: 'vlfer-run-outputs', version: 1, files: {} };
+    const previous = readManifestIfAny(this.dir);
     try {
       for (const name of names) {
         const data = files[name]!;
@@ -196,41 +240,49 @@ export class RunDirectory {
         writeFileDurable(join(staging, name), bytes, join(this.dir, name));
         manifest.files[name] = { sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length };
       }
+      if (options.merge && previous) {
+        // add to the published set: the previous files stay listed (checked unchanged first)
+        verifyRunOutputs(this.dir);
+        for (const [name, entry] of Object.entries(previous.files))
+          if (!(name in manifest.files)) manifest.files[name] = entry;
+        manifest.files = Object.fromEntries(
+          Object.keys(manifest.files)
+            .sort()
+            .map((k) => [k, manifest.files[k]!]),
+        );
+      }
+      writeFileDurable(
+        join(staging, MANIFEST_FILE),
+        `${JSON.stringify(manifest, null, 2)}\n`,
+        join(this.dir, MANIFEST_FILE),
+      );
+      for (const sub of new Set(names.map((n) => dirname(join(staging, n))))) fsyncDir(sub);
       fsyncDir(staging);
+      const journal: PublishJournal = {
+        format: 'vlfer-publish',
+        version: 1,
+        staging: stagingName,
+        manifest,
+        remove: Object.keys(previous?.files ?? {}).filter((old) => !(old in manifest.files)),
+      };
+      writeJsonAtomic(join(this.dir, PUBLISH_JOURNAL_FILE), journal); // the commit point
     } catch (error) {
       rmSync(staging, { recursive: true, force: true });
       throw error;
     }
-    const manifestPath = join(this.dir, MANIFEST_FILE);
-    const previous = readManifestIfAny(this.dir);
-    if (options.merge && previous) {
-      // add to the published set: the previous files stay listed (checked unchanged first)
-      verifyRunOutputs(this.dir);
-      for (const [name, entry] of Object.entries(previous.files))
-        if (!(name in manifest.files)) manifest.files[name] = entry;
-      manifest.files = Object.fromEntries(
-        Object.keys(manifest.files)
-          .sort()
-          .map((k) => [k, manifest.files[k]!]),
-      );
-    }
     try {
-      rmSync(manifestPath, { force: true });
-      fsyncDir(this.dir);
-      for (const name of names) {
-        ensureDir(dirname(join(this.dir, name)));
-        renameSync(join(staging, name), join(this.dir, name));
-      }
-      for (const old of Object.keys(previous?.files ?? {}))
-        if (!(old in manifest.files)) rmSync(join(this.dir, old), { force: true });
-      fsyncDir(this.dir);
-      writeJsonAtomic(manifestPath, manifest);
+      completePendingPublish(this.dir);
     } catch (error) {
-      throw error instanceof FileIoError
-        ? error
-        : new FileIoError({ file: this.dir, operation: 'publish the outputs in', cause: error });
-    } finally {
-      rmSync(staging, { recursive: true, force: true });
+      // committed: the complete new set waits in staging. Try once more (a transient error), else leave the
+      // journal for the next open or verify, which complete the publish.
+      try {
+        completePendingPublish(this.dir);
+        this.log(`${this.dir}: ${(error as Error).message}; retried, the outputs are published`);
+      } catch {
+        throw error instanceof FileIoError
+          ? error
+          : new FileIoError({ file: this.dir, operation: 'publish the outputs in', cause: error });
+      }
     }
     return manifest;
   }
@@ -241,6 +293,7 @@ export class RunDirectory {
     this.released = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
     process.removeListener('exit', this.onExit);
+    if (held.get(this.dir) === this) held.delete(this.dir);
     const lockPath = join(this.dir, RUN_LOCK_FILE);
     try {
       const held = JSON.parse(readFileSync(lockPath, 'utf8')) as RunLockInfo;
@@ -258,6 +311,99 @@ function checkName(name: string): string {
   return n;
 }
 
+function readJournal(dir: string): PublishJournal | undefined {
+  const p = join(dir, PUBLISH_JOURNAL_FILE);
+  if (!existsSync(p)) return undefined;
+  let j: PublishJournal;
+  try {
+    j = JSON.parse(readFileSync(p, 'utf8')) as PublishJournal;
+  } catch (error) {
+    throw new DataFormatError({ file: p, message: `not a readable publish journal (${String(error)})` });
+  }
+  const ok =
+    j?.format === 'vlfer-publish' &&
+    typeof j.staging === 'string' &&
+    /^\.staging-[A-Za-z0-9-]+$/.test(j.staging) &&
+    j.manifest?.format === 'vlfer-run-outputs' &&
+    typeof j.manifest.files === 'object' &&
+    Array.isArray(j.remove);
+  if (!ok) throw new DataFormatError({ file: p, message: 'not a vlfer publish journal' });
+  for (const name of [...Object.keys(j.manifest.files), ...j.remove]) checkName(name);
+  return j;
+}
+
+/**
+ * Complete (roll forward) a committed publish in `dir`, whose lock the caller holds: move the staged files and
+ * then the staged manifest into place, delete the files the new set lacks, delete the journal. Idempotent.
+ * A publish whose staging directory is gone (deleted by hand) cannot be completed: with `discardLost` its journal
+ * is deleted (the directory then fails verification until the run publishes again), else it is an error.
+ * @returns 'none' without a pending publish, 'completed', or 'discarded'
+ */
+function completePendingPublish(
+  dir: string,
+  options: { discardLost?: boolean } = {},
+): 'none' | 'completed' | 'discarded' {
+  const journal = readJournal(dir);
+  if (!journal) return 'none';
+  const staging = join(dir, journal.staging);
+  const stagedManifest = join(staging, MANIFEST_FILE);
+  const journalPath = join(dir, PUBLISH_JOURNAL_FILE);
+  if (!existsSync(stagedManifest)) {
+    // either the manifest was already moved (only the journal is left to delete) or the staging was removed by hand
+    const current = readManifestIfAny(dir);
+    if (JSON.stringify(current) !== JSON.stringify(journal.manifest)) {
+      if (options.discardLost) {
+        removePath(journalPath);
+        fsyncDir(dir);
+        return 'discarded';
+      }
+      throw new DataFormatError({
+        file: journalPath,
+        message: `an interrupted publish cannot be completed: its staging directory ${staging} is gone. Rerun the command to publish the outputs again`,
+      });
+    }
+  }
+  const subdirs = new Set<string>([dir]);
+  for (const name of Object.keys(journal.manifest.files).sort()) {
+    const from = join(staging, name);
+    if (!existsSync(from)) continue; // moved already, or a file kept from the previous set (merge)
+    const to = join(dir, name);
+    ensureDir(dirname(to));
+    renamePath(from, to);
+    subdirs.add(dirname(to));
+  }
+  for (const old of journal.remove) removePath(join(dir, old));
+  for (const sub of subdirs) fsyncDir(sub);
+  if (existsSync(stagedManifest)) renamePath(stagedManifest, join(dir, MANIFEST_FILE));
+  fsyncDir(dir);
+  removePath(journalPath);
+  fsyncDir(dir);
+  rmSync(staging, { recursive: true, force: true });
+  return 'completed';
+}
+
+/** Complete a publish left in `dir` by a failed or killed run, taking its lock (or using this process's). */
+function settlePublish(dir: string): void {
+  const abs = resolve(dir);
+  if (!existsSync(join(abs, PUBLISH_JOURNAL_FILE))) return;
+  if (held.has(abs)) {
+    completePendingPublish(abs);
+    return;
+  }
+  let run: RunDirectory;
+  try {
+    run = RunDirectory.open(abs, { command: 'verifyRunOutputs (completing an interrupted publish)' });
+  } catch (error) {
+    if (error instanceof RunLockedError)
+      throw new DataFormatError({
+        file: join(abs, PUBLISH_JOURNAL_FILE),
+        message: `the outputs are being published by another run, try again when it has finished: ${error.message}`,
+      });
+    throw error;
+  }
+  run.close(); // open completed the publish
+}
+
 function readManifestIfAny(dir: string): RunManifest | undefined {
   const p = join(dir, MANIFEST_FILE);
   if (!existsSync(p)) return undefined;
@@ -271,10 +417,12 @@ function readManifestIfAny(dir: string): RunManifest | undefined {
 
 /**
  * Check a run directory's published set: the manifest exists and every listed file (or each of `names`) has
- * the recorded size and SHA-256. @returns the manifest
+ * the recorded size and SHA-256. A publish interrupted after its commit is first completed (taking the run's
+ * lock; refused with the holder named while another run holds it). @returns the manifest
  * @throws DataFormatError when there is no complete set; ChecksumError naming a file that differs
  */
 export function verifyRunOutputs(dir: string, names?: readonly string[]): RunManifest {
+  settlePublish(dir);
   const p = join(dir, MANIFEST_FILE);
   const m = readManifestIfAny(dir);
   if (!m)

@@ -1,10 +1,21 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChecksumError, DataFormatError, FileIoError, RunLockedError } from '../index.js';
+import type { FailpointKind } from './index.js';
 import {
+  failpointCount,
   FeatureCache,
   fingerprintFiles,
   loadCheckpoint,
@@ -13,13 +24,16 @@ import {
   RUN_LOCK_FILE,
   RunDirectory,
   saveCheckpoint,
+  setFailpoint,
   setWriteFailpoint,
   verifyRunOutputs,
   writeFileAtomic,
 } from './index.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'vlfer-run-'));
-afterEach(() => setWriteFailpoint(undefined));
+afterEach(() => {
+  for (const kind of ['write', 'rename', 'unlink'] as const) setFailpoint(kind, undefined);
+});
 
 describe('run directories are locked', () => {
   it('refuses a second run on a locked directory, naming the holder, and frees it on close', () => {
@@ -109,6 +123,147 @@ describe('outputs are published as a verified set', () => {
       run.close();
     }
   });
+  it('a failure at any write, rename or delete of a publish leaves the complete old or the complete new set', () => {
+    const oldSet = {
+      'metrics.json': 'old metrics\n',
+      'predictions.csv': 'old,1\n',
+      'old-only.csv': 'x\n',
+      'sub/a.txt': 'A\n',
+    };
+    const newSet = {
+      'metrics.json': 'new metrics!\n',
+      'predictions.csv': 'new,2\n',
+      'new-only.csv': 'y\n',
+      'sub/a.txt': 'B\n',
+    };
+    const listing = (dir: string): string[] =>
+      readdirSync(dir, { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile() && e.name !== RUN_LOCK_FILE)
+        .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
+        .sort();
+    /** The directory holds exactly one of the two sets, verified; returns which. */
+    const which = (dir: string): 'old' | 'new' => {
+      const m = verifyRunOutputs(dir);
+      const set = m.files['old-only.csv'] ? oldSet : newSet;
+      expect(listing(dir)).toEqual([...Object.keys(set), 'manifest.json'].sort());
+      for (const [name, text] of Object.entries(set)) expect(readFileSync(join(dir, name), 'utf8')).toBe(text);
+      return set === oldSet ? 'old' : 'new';
+    };
+    // how many operations of each kind one publish makes
+    const total: Partial<Record<FailpointKind, number>> = {};
+    {
+      const run = RunDirectory.open(tmp(), { command: 'test' });
+      run.publish(oldSet);
+      for (const kind of ['write', 'rename', 'unlink'] as const) setFailpoint(kind, { at: 1e9, code: 'EIO' });
+      run.publish(newSet);
+      for (const kind of ['write', 'rename', 'unlink'] as const) total[kind] = failpointCount(kind);
+      run.close();
+    }
+    expect(total).toEqual({ write: 6, rename: 5, unlink: 2 }); // 4 files + manifest + journal; 4 + manifest; old-only + journal
+    const outcomes: string[] = [];
+    for (const kind of ['write', 'rename', 'unlink'] as const)
+      for (let at = 1; at <= total[kind]!; at++)
+        for (const sticky of [false, true]) {
+          const dir = tmp();
+          const notices: string[] = [];
+          const run = RunDirectory.open(dir, { command: 'test', log: (l) => notices.push(l) });
+          run.publish(oldSet);
+          setFailpoint(kind, { at, code: 'EIO', sticky });
+          let error: unknown;
+          try {
+            run.publish(newSet);
+          } catch (e) {
+            error = e;
+          }
+          if (error !== undefined) expect(error).toBeInstanceOf(FileIoError);
+          if (!sticky) {
+            // verified by this process, which holds the lock: a committed publish is completed first
+            setFailpoint(kind, undefined);
+            const got = which(dir);
+            if (error === undefined) {
+              expect(got).toBe('new');
+              // a failure after the commit that a retry got past is told, not swallowed
+              if (kind !== 'write')
+                expect(notices).toEqual([
+                  expect.stringMatching(/EIO: injected failure.*; retried, the outputs are published/),
+                ]);
+            }
+            outcomes.push(`${kind}:${at} ${error ? 'failed' : 'ok'} -> ${got}`);
+            run.close();
+            continue;
+          }
+          run.close();
+          // the fault persists: a reader never takes a mix for a finished set
+          let got: string;
+          try {
+            got = which(dir);
+          } catch (e) {
+            expect(e).toBeInstanceOf(FileIoError);
+            got = 'refused';
+          }
+          setFailpoint(kind, undefined);
+          const notes: string[] = [];
+          RunDirectory.open(dir, { command: 'rerun', log: (l) => notes.push(l) }).close(); // completes a committed publish
+          const after = which(dir);
+          if (got !== 'refused') expect(after).toBe(got);
+          outcomes.push(
+            `${kind}:${at}+ ${error ? 'failed' : 'ok'} -> ${got} -> ${after}${notes.length ? ' (completed on open)' : ''}`,
+          );
+          expect(readdirSync(dir).filter((f) => f.startsWith('.'))).toEqual([]);
+        }
+    // before the commit (the journal write) the old set stays; after it the new set is completed
+    expect(outcomes).toContain('write:5 failed -> old'); // the staged manifest (the issue's write:5)
+    expect(outcomes).toContain('write:6+ failed -> old -> old'); // the journal: nothing committed
+    expect(outcomes).toContain('rename:3+ failed -> refused -> new (completed on open)');
+    expect(outcomes).toContain('rename:1 ok -> new'); // a transient failure after the commit: retried at once
+  });
+  it('a committed publish is not completed by a reader while another run holds the directory', () => {
+    const dir = tmp();
+    const run = RunDirectory.open(dir, { command: 'test' });
+    run.publish({ 'metrics.json': 'old\n' });
+    setFailpoint('rename', { at: 1, code: 'EIO', sticky: true });
+    expect(() => run.publish({ 'metrics.json': 'new\n' })).toThrow(/cannot move .*metrics\.json: EIO/);
+    setFailpoint('rename', undefined);
+    run.close();
+    writeFileSync(
+      join(dir, RUN_LOCK_FILE),
+      JSON.stringify({
+        pid: process.ppid,
+        host: hostname(),
+        processStart: null,
+        startedAt: 'x',
+        command: 'other',
+        token: 't',
+      }),
+    );
+    expect(() => verifyRunOutputs(dir)).toThrow(
+      /\.vlfer-publish\.json: the outputs are being published by another run/,
+    );
+    rmSync(join(dir, RUN_LOCK_FILE));
+    expect(verifyRunOutputs(dir).files['metrics.json']!.bytes).toBe(4);
+    expect(readFileSync(join(dir, 'metrics.json'), 'utf8')).toBe('new\n');
+  });
+  it('a committed publish whose staging directory was deleted is named; the next run publishes again', () => {
+    const dir = tmp();
+    const run = RunDirectory.open(dir, { command: 'test' });
+    run.publish({ 'a.txt': 'old a\n', 'b.txt': 'old b\n' });
+    setFailpoint('rename', { at: 2, code: 'EIO', sticky: true });
+    expect(() => run.publish({ 'a.txt': 'new a\n', 'b.txt': 'new b\n' })).toThrow(/cannot move .*b\.txt: EIO/);
+    setFailpoint('rename', undefined);
+    const staging = readdirSync(dir).find((f) => f.startsWith('.staging-'))!;
+    rmSync(join(dir, staging), { recursive: true });
+    expect(() => verifyRunOutputs(dir)).toThrow(
+      /\.vlfer-publish\.json: an interrupted publish cannot be completed: its staging directory \S+ is gone/,
+    );
+    run.close();
+    const notes: string[] = [];
+    const again = RunDirectory.open(dir, { command: 'rerun', log: (l) => notes.push(l) });
+    expect(notes).toEqual([expect.stringMatching(/an interrupted publish could not be completed/)]);
+    expect(() => verifyRunOutputs(dir)).toThrow(/a\.txt: differs from the manifest/); // a mix is never taken for a set
+    again.publish({ 'a.txt': 'new a\n', 'b.txt': 'new b\n' });
+    expect(Object.keys(verifyRunOutputs(dir).files)).toEqual(['a.txt', 'b.txt']);
+    again.close();
+  });
   it('atomic writes name the target file on failure and leave no temp file', () => {
     const dir = tmp();
     setWriteFailpoint({ at: 1, code: 'ENOSPC' });
@@ -175,6 +330,23 @@ describe('checkpoints, cache entries and logs are checked on read', () => {
     utimesSync(f, new Date(), new Date(Date.now() + 5000));
     expect(fingerprintFiles({ 'onnx/vision_model.onnx': f }, { indexDir: dir })).not.toBe(a);
     expect(Object.keys(JSON.parse(readFileSync(join(dir, 'fingerprints.json'), 'utf8'))).length).toBe(2);
+  });
+  it('a model overwritten in place with the same size, mtime and inode (cp -p) gets a new fingerprint', async () => {
+    const dir = tmp();
+    const f = join(dir, 'vision_model.onnx');
+    writeFileSync(f, 'weights v1');
+    const stamp = new Date('1980-01-01T00:00:00Z');
+    utimesSync(f, stamp, stamp);
+    const before = statSync(f);
+    const a = fingerprintFiles({ 'onnx/vision_model.onnx': f }, { indexDir: dir });
+    // ctime follows the kernel's coarse clock: let it move past the first write's stamp (a wait, not a deadline)
+    while (Date.now() < before.ctimeMs + 20) await new Promise((r) => setTimeout(r, 5));
+    writeFileSync(f, 'weights v2'); // same size, same inode (truncate + write in place)
+    utimesSync(f, stamp, stamp); // what cp -p does with the mtime
+    const after = statSync(f);
+    expect([after.size, after.mtimeMs, after.ino]).toEqual([before.size, before.mtimeMs, before.ino]);
+    expect(after.ctimeMs).not.toBe(before.ctimeMs);
+    expect(fingerprintFiles({ 'onnx/vision_model.onnx': f }, { indexDir: dir })).not.toBe(a);
   });
 });
 

@@ -92,7 +92,8 @@ export interface ClipModel {
   tokenize(texts: readonly string[]): { ids: number[]; dims: [number, number]; truncated: number[] };
   /**
    * A content fingerprint of the model's files (weights, graphs, tokenizer, configs): cache entries are keyed on it,
-   * so a file replaced in place invalidates them. Hashes are remembered in `indexDir` by path + size + mtime.
+   * so a file replaced in place invalidates them. Hashes are remembered in `indexDir` by path + size + mtime + inode +
+   * ctime.
    */
   contentFingerprint(indexDir?: string): string;
   /** The underlying ONNX Runtime session of a tower (benchmarks, IO binding); 'onnx' runtime only. */

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import sharp from 'sharp';
 import { DataFormatError, InvalidArgumentError, throwIfAborted, checkOneOf, type ProgressCallback } from '@vlfer/core';
@@ -54,9 +54,17 @@ export interface FaceCounts {
   skipped: number;
   whole: number;
   crops: number;
-  /** Detector runs now vs detections read from the cache (per image or frame). */
+}
+
+/**
+ * How this run used the cache (per image or frame): detector runs now vs detections read back, and cached crops
+ * found changed or damaged (then cut again). They depend on what earlier runs left, so they belong in `run.json`,
+ * not in a run's published results.
+ */
+export interface FaceCacheCounts {
   detected: number;
   fromCache: number;
+  damagedCrops: number;
 }
 
 /** An image decoded on first use: the image already at hand, or the file decoded once. */
@@ -112,9 +120,9 @@ export class FaceCropper {
     skipped: 0,
     whole: 0,
     crops: 0,
-    detected: 0,
-    fromCache: 0,
   };
+  /** Cache use of this cropper (for run.json): detections computed or read back, damaged crops cut again. */
+  readonly cacheCounts: FaceCacheCounts = { detected: 0, fromCache: 0, damagedCrops: 0 };
   /** Images left out for having no face (noFace 'skip'), by path. */
   readonly skippedItems: string[] = [];
   private readonly seen = new Set<string>();
@@ -166,35 +174,45 @@ export class FaceCropper {
     const dim = 1 + MAX_FACES_CACHED * PER_FACE;
     const hit = this.detections.get(key, dim);
     if (hit) {
-      this.counts.fromCache++;
+      this.cacheCounts.fromCache++;
       return { faces: decodeFaces(hit), key, image: null };
     }
     const image = await decodeImage(path);
     const encoded = encodeFaces(await this.detector.detect(image));
     this.detections.set(key, encoded);
-    this.counts.detected++;
+    this.cacheCounts.detected++;
     // crops are always cut from the cached (float32) detections, so a crop does not depend on whether its
     // detection was computed now or read back: the same image gives the same crop bytes in every run
     return { faces: decodeFaces(encoded), key, image };
   }
 
-  /** The crop file of one face (written unless a readable one exists); `image` decodes the image only when needed. */
+  /**
+   * The crop file of one face (written unless a valid one exists); `image` decodes the image only when needed.
+   * Each crop's SHA-256 is recorded beside it (`<name>.png.sha256`, written after the crop) and checked on every
+   * use: a crop replaced (another valid PNG), torn or without its record is reported and cut again.
+   */
   private async writeCrop(key: string, face: Face, index: number, image: () => Promise<RgbImage>): Promise<string> {
     const s = this.settings;
     const name = hashBytes(JSON.stringify([key, this.detector.cacheKey, s.align, s.size, s.margin, index]));
     const file = join(this.cropDir, name.slice(0, 2), `${name}.png`);
+    const record = `${file}.sha256`;
     if (existsSync(file)) {
-      try {
-        await sharp(file).stats(); // a torn or damaged file fails to decode: write it again
-        return file;
-      } catch {
-        this.log(`face crop ${file} is damaged; writing it again`);
+      let why: string;
+      if (!existsSync(record)) why = 'has no recorded SHA-256 (an interrupted write, or an older vlfer)';
+      else {
+        const want = readFileSync(record, 'utf8').trim();
+        const got = hashFile(file);
+        if (got === want) return file;
+        why = `differs from its recorded SHA-256 (${got.slice(0, 12)}…, recorded ${want.slice(0, 12)}…): changed or damaged after it was written`;
       }
+      this.cacheCounts.damagedCrops++;
+      this.log(`face crop ${file} ${why}; cutting it again`);
     }
     const img = await image();
-    const crop = faceCrop(img, face, s);
+    const png = await encodePng(faceCrop(img, face, s));
     ensureDir(join(this.cropDir, name.slice(0, 2)));
-    writeFileAtomic(file, await encodePng(crop), { durable: false });
+    writeFileAtomic(file, png, { durable: false });
+    writeFileAtomic(record, `${hashBytes(png)}\n`, { durable: false });
     return file;
   }
 
@@ -315,7 +333,10 @@ export class FaceCropper {
     await this.detector.dispose();
   }
 
-  /** What the cropper did, for results files: its settings in words, the counts, the images skipped for having no face. */
+  /**
+   * What the cropper did, for results files: its settings in words, the counts, the images skipped for having no
+   * face. Cache use is not part of it (`cacheCounts`, for run.json): a warm-cache rerun reports the same.
+   */
   report(): FacesReport {
     return { description: this.describe(), counts: { ...this.counts }, skipped: [...this.skippedItems] };
   }
@@ -323,7 +344,8 @@ export class FaceCropper {
   /** One line for logs and outputs: images with 0, 1, > 1 faces. */
   summary(): string {
     const c = this.counts;
-    return `faces (${this.describe()}): ${c.images} images/clips — ${c.zero} with none, ${c.one} with one, ${c.many} with several; ${c.crops} crops${c.skipped ? `, ${c.skipped} skipped` : ''}${c.whole ? `, ${c.whole} used whole` : ''} (detector run on ${c.detected} images, ${c.fromCache} from the cache)`;
+    const k = this.cacheCounts;
+    return `faces (${this.describe()}): ${c.images} images/clips — ${c.zero} with none, ${c.one} with one, ${c.many} with several; ${c.crops} crops${c.skipped ? `, ${c.skipped} skipped` : ''}${c.whole ? `, ${c.whole} used whole` : ''} (detector run on ${k.detected} images, ${k.fromCache} from the cache${k.damagedCrops ? `; ${k.damagedCrops} damaged crops cut again` : ''})`;
   }
 }
 

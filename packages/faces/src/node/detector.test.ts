@@ -183,6 +183,35 @@ describe('the crop cache', () => {
     expect(new Set([...boxes, ...crops].map((c) => c.path)).size).toBe(boxes.length + crops.length);
     expect(readdirSync(join(cache, 'crops')).length).toBeGreaterThan(0);
   }, 60_000);
+  it('a cached crop replaced by another valid PNG (another face, a grey square) is reported and cut again', async () => {
+    const cache = join(work, 'cache-integrity');
+    const items = photos.slice(0, 2).map((path, label) => ({ path, label }));
+    const first = new FaceCropper(yunet, { align: false, selection: 'all' }, cache);
+    const crops = await first.cropImages(items);
+    expect(crops.length).toBeGreaterThan(2);
+    expect(first.cacheCounts).toEqual({ detected: 2, fromCache: 0, damagedCrops: 0 });
+    const bytes = crops.map((c) => readFileSync(c.path));
+    // another face's crop (a valid PNG of the right size) and a grey square over two cached crops
+    writeFileSync(crops[0]!.path, bytes.at(-1)!);
+    writeFileSync(
+      crops[1]!.path,
+      await sharp({ create: { width: 224, height: 224, channels: 3, background: { r: 128, g: 128, b: 128 } } })
+        .png()
+        .toBuffer(),
+    );
+    const notes: string[] = [];
+    const again = new FaceCropper(yunet, { align: false, selection: 'all' }, cache, (l) => notes.push(l));
+    const second = await again.cropImages(items);
+    expect(second.map((c) => c.path)).toEqual(crops.map((c) => c.path));
+    expect(second.map((c, i) => readFileSync(c.path).equals(bytes[i]!))).toEqual(crops.map(() => true));
+    expect(again.cacheCounts).toEqual({ detected: 0, fromCache: 2, damagedCrops: 2 });
+    expect(notes).toHaveLength(2);
+    expect(notes[0]).toMatch(/face crop \S+\.png differs from its recorded SHA-256 .*; cutting it again/);
+    expect(again.summary()).toMatch(/from the cache; 2 damaged crops cut again\)/);
+    // the results report holds no cache counters: a warm-cache rerun reports the same as the first run
+    expect(again.report()).toEqual(first.report());
+    expect(Object.keys(again.report().counts)).not.toContain('fromCache');
+  }, 60_000);
   it('follows one face through a clip (frames cut from a photo, shifted), one crop per frame', async () => {
     const frames: string[] = [];
     for (let t = 0; t < 4; t++) {

@@ -7,6 +7,6 @@ export { FaceDetector } from './detector.js';
 // the detector table is runtime-neutral (the browser page uses it too); re-exported here where it always was
 export type { FaceDetectorId } from '../detector.js';
 export { FACE_DETECTORS, FACE_DETECTOR_IDS } from '../detector.js';
-export type { FaceCropSettings, FaceCounts, FacesReport } from './crops.js';
+export type { FaceCropSettings, FaceCounts, FaceCacheCounts, FacesReport } from './crops.js';
 export { FaceCropper, createFaceCropper } from './crops.js';
 export { encodePng, writePng } from './png.js';
