@@ -11,6 +11,7 @@ import {
   expandAblation,
   mergeAblation,
   readRows,
+  runAblation,
   shardRecordFile,
   shardRowsFile,
   writeAblationShard,
@@ -165,5 +166,22 @@ describe('bench:ablations --merge refuses foreign, edited and inconsistent shard
     results = writeShards();
     writeFileSync(shardRecordFile(results, ID, shard0), '');
     await expect(merge(results)).rejects.toThrow(/0-of-2\.json: not JSON/);
+  });
+});
+
+describe('a resumed bench:ablations shard trusts only the rows its record lists', () => {
+  const resume = (results: string, registry: Record<string, AblationSpec>) =>
+    runAblation(ID, { shared: '/nonexistent', resultsDir: results, registry, shard: shard0, log: () => {} });
+  it('skips recorded rows; refuses an edited row and a restart with another registry entry, naming them', async () => {
+    const results = writeShards();
+    const n = expandAblation(ID, SPEC).filter((r) => shardOfKey(r.id, COUNT) === 0).length;
+    expect(await resume(results, registry)).toEqual({ ran: 0, skipped: n });
+    await expect(resume(results, { [ID]: { ...SPEC, seeds: [1, 2, 3] } })).rejects.toThrow(
+      /shard 0\/2 in .* was started with other settings \(the ablation's registry entry \(axes, seeds, options\)\)/,
+    );
+    editRow(results, (r) => (r.seconds = 2));
+    await expect(resume(results, registry)).rejects.toThrow(
+      /0-of-2\.jsonl: row .* differs from what shard 0\/2 wrote \(checksum in .*0-of-2\.json\); it was edited/,
+    );
   });
 });
