@@ -1,7 +1,21 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { csvRow, shardOfKey, type Shard } from '@vlfer/core';
-import { readJsonLines, writeFileAtomic, provenance, type Provenance } from '@vlfer/core/node';
+import { z } from 'zod';
+import { csvRow, DataFormatError, InvalidArgumentError, shardOfKey, type Shard } from '@vlfer/core';
+import {
+  canonicalJson,
+  shardRecordProblems,
+  hashBytes,
+  readJsonLines,
+  readShardRecord,
+  rowChecksum,
+  shardRecordPath,
+  writeFileAtomic,
+  writeShardRecord,
+  provenance,
+  type Provenance,
+  type ShardRecord,
+} from '@vlfer/core/node';
 import { DATASETS as DATA, subsetId } from '@vlfer/datasets';
 import { runtimeVersions } from '@vlfer/encoders/node';
 import { evaluateZeroShot, trainHead } from '@vlfer/exp-clip';
@@ -69,6 +83,8 @@ export interface ResultRow {
   runDir?: string;
   /** content fingerprint of the evaluated items (ids, labels, content hashes), when the method reports one */
   datasetFingerprint?: string;
+  /** content fingerprint of the model files, when the method reports one */
+  modelFingerprint?: string;
   /** code, package and runtime versions, machine: what produced the row */
   provenance: Provenance;
   seconds: number;
@@ -113,10 +129,138 @@ export function expandAblation(
 const fileName = (id: string) => id.replaceAll('/', '__');
 const safe = (s: string) => s.replace(/[^A-Za-z0-9._=-]+/g, '_');
 
-/** Result rows of an ablation's JSONL file (a torn last line, from a killed run, is dropped and the file repaired). */
+const count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const fraction = z.number().min(0).max(1);
+/** The shape of a result row (what `readRows` accepts). */
+const ResultRowSchema = z.looseObject({
+  id: z.string().min(1),
+  ablation: z.string().min(1),
+  method: z.enum(['exp-clip-zero-shot', 'exp-clip-trained', 'hesp', 'face-api']),
+  coords: z.looseObject({
+    backbone: z.string().min(1),
+    dataset: z.string().min(1),
+    promptType: z.string().optional(),
+    preprocess: z.string().optional(),
+    trainSet: z.string().optional(),
+    split: z.number().int().optional(),
+    subset: z.string().optional(),
+  }),
+  seed: z.number().int(),
+  metrics: z.record(z.string(), z.number().refine(Number.isFinite, 'expected a finite number')),
+  perClassRecall: z.record(z.string(), fraction.nullable()),
+  confusionMatrix: z.array(z.array(count)),
+  labelNames: z.array(z.string()).min(1),
+  scores: z.object({ known: z.array(z.number()), unknown: z.array(z.number()) }).optional(),
+  runDir: z.string().optional(),
+  datasetFingerprint: z.string().optional(),
+  modelFingerprint: z.string().optional(),
+  provenance: z.looseObject({}),
+  seconds: z.number(),
+  finishedAt: z.string(),
+});
+
+const near = (a: number | undefined, b: number) => a !== undefined && Math.abs(a - b) <= 1e-9;
+
+/**
+ * What is wrong with a row's numbers, or null: every metric must follow from the row's confusion matrix (rows =
+ * true class): a square matrix over `labelNames` of non-negative integer counts; closed-set rows: the counts add up
+ * to `n`, and `uar`, `war` and the per-class recall are what `classificationReport` computes from the items the
+ * matrix describes; open-set rows: the counts add up to `n_known`, `n` = `n_known` + `n_unknown`,
+ * `closed_set_accuracy` is the matrix's trace over `n_known`, the scores are one per test clip, and every other
+ * metric is a fraction.
+ */
+export function rowMetricsProblem(row: ResultRow): string | null {
+  const k = row.labelNames.length;
+  const cm = row.confusionMatrix;
+  if (cm.length !== k || cm.some((r) => r.length !== k))
+    return `confusionMatrix is ${cm.length}×${cm[0]?.length ?? 0}, expected ${k}×${k} (one row and column per label name)`;
+  for (const [i, r] of cm.entries())
+    for (const [j, v] of r.entries())
+      if (!Number.isSafeInteger(v) || v < 0)
+        return `confusionMatrix[${i}][${j}] is ${v}, expected a non-negative integer count`;
+  const total = cm.reduce((s, r) => s + r.reduce((a, b) => a + b, 0), 0);
+  const m = row.metrics;
+  const intMetric = (name: string) =>
+    Number.isSafeInteger(m[name]) && m[name]! >= 0 ? null : `metrics.${name} is ${m[name]}, expected a count`;
+  if (row.method === 'hesp') {
+    const bad = intMetric('n_known') ?? intMetric('n_unknown') ?? intMetric('n');
+    if (bad) return bad;
+    if (total !== m.n_known)
+      return `the confusion matrix counts ${total} clips, metrics.n_known says ${m.n_known} (they must be equal)`;
+    if (m.n !== m.n_known! + m.n_unknown!)
+      return `metrics.n is ${m.n}, expected n_known + n_unknown = ${m.n_known! + m.n_unknown!}`;
+    const trace = cm.reduce((s, r, i) => s + r[i]!, 0);
+    if (!near(m.closed_set_accuracy, total > 0 ? trace / total : NaN))
+      return `metrics.closed_set_accuracy is ${m.closed_set_accuracy}, but the confusion matrix gives ${trace}/${total}`;
+    if (row.scores && (row.scores.known.length !== m.n_known || row.scores.unknown.length !== m.n_unknown))
+      return `scores hold ${row.scores.known.length} known and ${row.scores.unknown.length} unknown clips, metrics say ${m.n_known} and ${m.n_unknown}`;
+    for (const [name, v] of Object.entries(m))
+      if (!['n', 'n_known', 'n_unknown'].includes(name) && !(v >= 0 && v <= 1))
+        return `metrics.${name} is ${v}, expected a fraction in [0, 1]`;
+    return null;
+  }
+  const bad = intMetric('n');
+  if (bad) return bad;
+  if (total !== m.n) return `the confusion matrix counts ${total} items, metrics.n says ${m.n} (they must be equal)`;
+  if (total === 0) return 'the confusion matrix is empty (no item was evaluated)';
+  // the items the matrix describes, through the same function the run used
+  const yTrue: number[] = [];
+  const yPred: number[] = [];
+  cm.forEach((r, i) =>
+    r.forEach((c, j) => {
+      for (let n = 0; n < c; n++) {
+        yTrue.push(i);
+        yPred.push(j);
+      }
+    }),
+  );
+  const rep = classificationReport(yTrue, yPred, k);
+  for (const name of ['uar', 'war'] as const)
+    if (!near(m[name], rep[name]))
+      return `metrics.${name} is ${m[name]}, but the confusion matrix gives ${rep[name]} (a fraction in [0, 1])`;
+  for (const [i, c] of row.labelNames.entries()) {
+    const want = rep.perClassRecall[i] ?? null;
+    const got = row.perClassRecall[c];
+    if (want === null ? got !== null : got === null || got === undefined || !near(got, want))
+      return `perClassRecall['${c}'] is ${got}, but the confusion matrix gives ${want}`;
+  }
+  for (const [name, v] of Object.entries(m))
+    if (name !== 'n' && !(v >= 0 && v <= 1)) return `metrics.${name} is ${v}, expected a fraction in [0, 1]`;
+  return null;
+}
+
+/**
+ * Result rows of an ablation's JSONL file (a torn last line, from a killed run, is dropped and the file repaired).
+ * Every row is checked: its shape (a line that is not a result row, e.g. from another tool's file, is named with
+ * the field) and its numbers (`rowMetricsProblem`).
+ * @throws DataFormatError naming the file, line and field
+ */
 export function readRows(path: string): ResultRow[] {
   if (!existsSync(path)) return [];
-  return readJsonLines<ResultRow>(path, { repairTornTail: true, what: 'ablation results' }).rows;
+  const rows = readJsonLines<unknown>(path, { repairTornTail: true, what: 'ablation results' }).rows;
+  return rows.map((raw, i) => checkRow(raw, path, i + 1));
+}
+
+function checkRow(raw: unknown, file: string, line: number): ResultRow {
+  const r = ResultRowSchema.safeParse(raw);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    throw new DataFormatError({
+      file,
+      line,
+      ...(issue.path.length ? { field: issue.path.join('.') } : {}),
+      message: `not an ablation result row: ${issue.message} (rows are written by bench:ablations; other JSON-lines files do not belong in the results directory)`,
+    });
+  }
+  const row = r.data as unknown as ResultRow;
+  const problem = rowMetricsProblem(row);
+  if (problem)
+    throw new DataFormatError({
+      file,
+      line,
+      message: `row ${row.id.slice(0, 200)}: ${problem}; the row was edited or damaged, run it again`,
+    });
+  return row;
 }
 
 export interface RunAblationOptions {
@@ -146,6 +290,92 @@ export function shardRowsFile(resultsDir: string, id: string, shard: Shard): str
   return join(resultsDir, 'shards', fileName(id), `${shard.index}-of-${shard.count}.jsonl`);
 }
 
+/** Where the record of one shard of an ablation goes (`<i>-of-<n>.json` beside its rows). */
+export function shardRecordFile(resultsDir: string, id: string, shard: Shard): string {
+  return shardRecordPath(join(resultsDir, 'shards', fileName(id)), shard);
+}
+
+/**
+ * What every shard of an ablation must share, by name: the ablation and its registry entry, the subset size, the
+ * data config's content (when given) and the code (git commit, dirty flag, package versions).
+ */
+export function ablationShardFields(
+  id: string,
+  spec: AblationSpec,
+  o: { limit?: number; data?: BenchData; code?: Pick<Provenance, 'git' | 'packages'> },
+): Record<string, unknown> {
+  return {
+    ablation: id,
+    registryEntry: hashBytes(canonicalJson(spec)),
+    limit: o.limit ?? null,
+    ...(o.data !== undefined ? { dataConfig: hashBytes(canonicalJson(o.data)) } : {}),
+    ...(o.code ? { code: { git: o.code.git, packages: o.code.packages } } : {}),
+  };
+}
+
+/**
+ * Write a shard's rows (`<i>-of-<n>.jsonl`) and then its record (`<i>-of-<n>.json`: `fields`, the rows' content
+ * fingerprints, a checksum of each row), both atomically; `runAblation` calls it after every row.
+ * @returns the record's path
+ */
+export function writeAblationShard(
+  resultsDir: string,
+  id: string,
+  shard: Shard,
+  rows: readonly ResultRow[],
+  o: { fields: Record<string, unknown>; units: number },
+): string {
+  writeFileAtomic(shardRowsFile(resultsDir, id, shard), rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  return writeShardRecord(join(resultsDir, 'shards', fileName(id)), shard, {
+    agree: o.fields,
+    fingerprints: rowFingerprints(rows).fingerprints,
+    units: o.units,
+    unitsDone: rows.length,
+    rows: Object.fromEntries(rows.map((r) => [r.id, rowChecksum(r)])),
+  });
+}
+
+const FIELD_NAMES: Record<string, string> = {
+  ablation: 'ablation (--only)',
+  registryEntry: "the ablation's registry entry (axes, seeds, options)",
+  limit: 'limit (--limit)',
+  dataConfig: 'the content of --data-config',
+  code: 'code (git commit, uncommitted changes, package versions)',
+};
+
+/**
+ * The content fingerprints a shard's rows carry: `data` by dataset (and subset), `model` by backbone. A shard (or an
+ * unsharded run resumed later) whose rows disagree has read changed data or models between its runs.
+ */
+function rowFingerprints(rows: readonly ResultRow[]): {
+  fingerprints: Record<string, Record<string, string>>;
+  conflict: string | null;
+} {
+  const data: Record<string, string> = {};
+  const model: Record<string, string> = {};
+  for (const r of rows) {
+    const pairs: [Record<string, string>, string, string | undefined, string][] = [
+      [
+        data,
+        r.coords.subset ? `${r.coords.dataset} ${r.coords.subset}` : r.coords.dataset,
+        r.datasetFingerprint,
+        'data',
+      ],
+      [model, r.coords.backbone, r.modelFingerprint, 'model'],
+    ];
+    for (const [map, name, fp, kind] of pairs) {
+      if (fp === undefined) continue;
+      if (map[name] !== undefined && map[name] !== fp)
+        return {
+          fingerprints: { data, model },
+          conflict: `run ${r.id} read other ${kind} for '${name}' (fingerprint ${fp.slice(0, 12)}…) than earlier runs (${map[name]!.slice(0, 12)}…): the ${kind} changed between runs`,
+        };
+      map[name] = fp;
+    }
+  }
+  return { fingerprints: { data, model }, conflict: null };
+}
+
 function modelFor(backbone: BackboneId, o: RunAblationOptions): string {
   return o.data?.models[backbone] ?? BACKBONES[backbone].model(o.shared);
 }
@@ -171,7 +401,14 @@ function closedSetRow(
 
 type RunOutcome = Pick<
   ResultRow,
-  'metrics' | 'perClassRecall' | 'confusionMatrix' | 'labelNames' | 'scores' | 'runDir' | 'datasetFingerprint'
+  | 'metrics'
+  | 'perClassRecall'
+  | 'confusionMatrix'
+  | 'labelNames'
+  | 'scores'
+  | 'runDir'
+  | 'datasetFingerprint'
+  | 'modelFingerprint'
 >;
 
 async function exec(
@@ -300,6 +537,7 @@ async function exec(
     ),
     runDir,
     datasetFingerprint: r.datasetFingerprint,
+    modelFingerprint: r.modelFingerprint,
   };
 }
 
@@ -323,13 +561,48 @@ export async function runAblation(id: string, options: RunAblationOptions): Prom
   const file = shard ? shardRowsFile(options.resultsDir, id, shard) : join(options.resultsDir, `${fileName(id)}.jsonl`);
   const charts = join(options.resultsDir, 'charts');
   let rows = readRows(file);
-  const done = new Set(rows.map((r) => r.id));
-  let ran = 0;
-  let skipped = 0;
   const all = expandAblation(id, spec, options.limit ? { limit: options.limit } : {});
   const runs = shard ? all.filter((r) => shardOfKey(r.id, shard.count) === shard.index) : all;
   if (shard) log(`${id}: shard ${shard.index}/${shard.count} has ${runs.length} of ${all.length} runs`);
   const prov = provenance({ runtime: runtimeVersions() });
+  const fields = ablationShardFields(id, spec, { ...options, code: prov });
+  // a shard's record (rewritten after every row) holds the checksum of each row it wrote: a resumed shard keeps
+  // only rows it recorded, and refuses to continue from edited rows or from a start with other settings
+  const recordFile = shard ? shardRecordFile(options.resultsDir, id, shard) : '';
+  if (shard && rows.length > 0) {
+    const rec = existsSync(recordFile) ? readShardRecord(recordFile, shard) : null;
+    if (rec) {
+      const differ = Object.keys({ ...fields, ...rec.agree }).filter(
+        (f) => canonicalJson(rec.agree[f]) !== canonicalJson(fields[f]),
+      );
+      if (differ.length > 0)
+        throw new InvalidArgumentError({
+          functionName: 'runAblation',
+          argument: 'shard',
+          message: `${id}: shard ${shard.index}/${shard.count} in ${options.resultsDir} was started with other settings (${differ.map((f) => FIELD_NAMES[f] ?? f).join(', ')}); use another results directory or remove ${file} and ${recordFile}`,
+        });
+    }
+    for (const r of rows) {
+      const want = rec?.rows[r.id];
+      if (want !== undefined && want !== rowChecksum(r))
+        throw new DataFormatError({
+          file,
+          message: `row ${r.id.slice(0, 200)} differs from what shard ${shard.index}/${shard.count} wrote (checksum in ${recordFile}); it was edited: remove the line to run it again`,
+        });
+    }
+    const kept = rows.filter((r) => rec?.rows[r.id] !== undefined);
+    if (kept.length < rows.length)
+      log(
+        `${id}: ${rows.length - kept.length} row(s) in ${file} were not recorded by the shard (stopped while writing them); running them again`,
+      );
+    rows = kept;
+  }
+  const done = new Set(rows.map((r) => r.id));
+  let ran = 0;
+  let skipped = 0;
+  const saveShard = () => {
+    if (shard) writeAblationShard(options.resultsDir, id, shard, rows, { fields, units: all.length });
+  };
   for (const [i, run] of runs.entries()) {
     if (done.has(run.id)) {
       skipped++;
@@ -362,8 +635,11 @@ export async function runAblation(id: string, options: RunAblationOptions): Prom
         ),
         join(charts, `${safe(run.id)}.roc`),
       );
+    const conflict = rowFingerprints([...rows, row]).conflict;
+    if (conflict) throw new DataFormatError({ file, message: `${id}: ${conflict}; use another results directory` });
     rows = [...rows, row];
-    writeFileAtomic(file, rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    if (shard) saveShard();
+    else writeFileAtomic(file, rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
     const m = row.metrics;
     log(
       m.auroc_arpl !== undefined
@@ -373,6 +649,8 @@ export async function runAblation(id: string, options: RunAblationOptions): Prom
     ran++;
   }
   if (ran > 0 && !shard) await drawOverlayRoc(id, rows, charts);
+  // a shard records itself even when it had nothing (left) to run, so the merge sees it finished
+  if (shard && ran === 0) saveShard();
   return { ran, skipped };
 }
 
@@ -402,31 +680,67 @@ async function drawOverlayRoc(id: string, rows: readonly ResultRow[], charts: st
 
 /**
  * Merge the `count` shards of an ablation into what one unsharded run writes: `results/<ablation>.jsonl` with every
- * run once, in the registry's order, and the overlay ROC chart (per-run charts were drawn by the shards). Refuses
- * missing shard files and missing or duplicated runs, naming them.
+ * run once, in the registry's order, and the overlay ROC chart (per-run charts were drawn by the shards).
+ * Refuses, naming each problem: missing shard files or records; a shard run with another ablation, registry entry,
+ * `limit`, data config or code (the field is named); shards that read different data or models (their rows' content
+ * fingerprints differ); a row edited after its shard wrote it (its checksum in the record differs), a row the record
+ * does not list, or a recorded row that is gone; a row whose numbers do not follow from its confusion matrix
+ * (`rowMetricsProblem`); a row in the wrong shard; missing and duplicated runs.
  */
 export async function mergeAblation(
   id: string,
   options: Pick<RunAblationOptions, 'resultsDir' | 'limit' | 'registry'> & { count: number },
-): Promise<{ runs: number }> {
+): Promise<{ runs: number; records: ShardRecord[] }> {
   const registry = options.registry ?? (ABLATIONS as Record<string, AblationSpec>);
   const spec = registry[id];
   if (!spec) throw new Error(`Unknown ablation '${id}'; known: ${Object.keys(registry).join(', ')}`);
   const runs = expandAblation(id, spec, options.limit ? { limit: options.limit } : {});
   const byId = new Map<string, ResultRow>();
-  const problems: string[] = [];
+  const dir = join(options.resultsDir, 'shards', fileName(id));
+  const { records, problems } = shardRecordProblems(dir, options.count, {
+    expected: ablationShardFields(id, spec, options),
+    name: (f) => FIELD_NAMES[f] ?? f,
+  });
+  const unreadable = new Set<number>();
+  const recordOf = new Map(records.map((r) => [r.shard.index, r]));
   for (let i = 0; i < options.count; i++) {
-    const f = shardRowsFile(options.resultsDir, id, { index: i, count: options.count });
+    const shard = { index: i, count: options.count };
+    const f = shardRowsFile(options.resultsDir, id, shard);
     if (!existsSync(f)) {
       problems.push(`shard ${i}/${options.count} wrote nothing (${f} is missing)`);
       continue;
     }
-    for (const r of readRows(f)) {
+    let rows: ResultRow[];
+    try {
+      rows = readRows(f);
+    } catch (error) {
+      if (!(error instanceof DataFormatError)) throw error;
+      problems.push(error.message);
+      unreadable.add(i);
+      continue;
+    }
+    const rec = recordOf.get(i);
+    for (const r of rows) {
+      if (rec) {
+        const want = rec.rows[r.id];
+        if (want === undefined)
+          problems.push(`${f}: row ${r.id} is not in the shard's record (${shardRecordPath(dir, shard)})`);
+        else if (want !== rowChecksum(r))
+          problems.push(
+            `${f}: row ${r.id} was edited after the shard wrote it (its checksum differs from the record's)`,
+          );
+      }
+      if (shardOfKey(r.id, options.count) !== i)
+        problems.push(`${f}: row ${r.id} belongs to shard ${shardOfKey(r.id, options.count)}/${options.count}`);
       if (byId.has(r.id)) problems.push(`run ${r.id} appears in more than one shard`);
       byId.set(r.id, r);
     }
+    if (rec)
+      for (const rid of Object.keys(rec.rows))
+        if (!rows.some((r) => r.id === rid)) problems.push(`${f}: row ${rid} that the shard recorded is gone`);
   }
-  const missing = runs.filter((r) => !byId.has(r.id));
+  // the runs of a shard whose rows could not be read are not listed one by one (that shard's problem is named)
+  const missing = runs.filter((r) => !byId.has(r.id) && !unreadable.has(shardOfKey(r.id, options.count)));
   for (const r of missing.slice(0, 10))
     problems.push(`run ${r.id} (shard ${shardOfKey(r.id, options.count)}/${options.count}) has no row`);
   if (missing.length > 10) problems.push(`… and ${missing.length - 10} more runs`);
@@ -437,7 +751,7 @@ export async function mergeAblation(
     rows.map((r) => `${JSON.stringify(r)}\n`).join(''),
   );
   await drawOverlayRoc(id, rows, join(options.resultsDir, 'charts'));
-  return { runs: rows.length };
+  return { runs: rows.length, records };
 }
 
 const pct = (v: number | undefined) => (v === undefined ? '-' : (100 * v).toFixed(2));

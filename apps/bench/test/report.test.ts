@@ -41,18 +41,24 @@ function syntheticResults(dir: string): void {
   ): ResultRow => {
     const cm = names.map((_, i) => names.map((_, j) => (i === j ? 5 + rng.int(5) : rng.int(3))));
     const recall = Object.fromEntries(names.map((n, i) => [n, cm[i]![i]! / cm[i]!.reduce((a, b) => a + b, 0)]));
+    // the numbers follow from the confusion matrix, as readRows checks
+    const total = cm.flat().reduce((a, b) => a + b, 0);
+    const trace = cm.reduce((a, r, i) => a + r[i]!, 0);
+    const recalls = Object.values(recall);
     const metrics: Record<string, number> = open
       ? {
-          closed_set_accuracy: 0.6 + 0.1 * rng.next(),
+          closed_set_accuracy: trace / total,
+          n_known: total,
+          n_unknown: 12,
           auroc_arpl: 0.7 + 0.1 * rng.next(),
           oscr_arpl: 0.5 + 0.1 * rng.next(),
           auroc_standard: 0.7,
           oscr_standard: 0.5,
           tnr_at_tpr95_arpl: 0.1,
           tnr_at_tpr95_standard: 0.1,
-          n: 30,
+          n: total + 12,
         }
-      : { uar: 0.4 + 0.2 * rng.next(), war: 0.5 + 0.2 * rng.next(), n: 30 };
+      : { uar: recalls.reduce((a, b) => a + b, 0) / recalls.length, war: trace / total, n: total };
     return {
       id: `${ablation}|${JSON.stringify(coords)}|seed=${seed}`,
       ablation,
@@ -66,7 +72,7 @@ function syntheticResults(dir: string): void {
       ...(open
         ? {
             scores: {
-              known: Array.from({ length: 20 }, () => 2 + rng.next()),
+              known: Array.from({ length: total }, () => 2 + rng.next()),
               unknown: Array.from({ length: 12 }, () => 1.5 + rng.next()),
             },
           }

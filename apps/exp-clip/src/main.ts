@@ -47,6 +47,7 @@ program.addCommand(
         labelScheme: o.labelScheme,
         rebase: o.rebase,
         duplicates: o.duplicates,
+        allowOutsideRoot: o.allowOutsideRoot === true,
         extraFiles: o.extraFiles,
         limit: o.limit,
         subsetSeed: o.subsetSeed,

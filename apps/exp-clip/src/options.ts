@@ -140,6 +140,10 @@ export function evalCommand(): Command {
         new Option('--label-scheme <scheme>', "video list label ids (default: the dataset's)").choices(LABEL_SCHEMES),
       )
       .option('--rebase <from=to>', 'rewrite the start of frame-directory paths in the annotation list', rebasePair)
+      .option(
+        '--allow-outside-root',
+        'read annotation paths that leave --root (../x, absolute paths elsewhere); refused by default',
+      )
       .addOption(
         new Option('--duplicates <policy>', 'a second row for the same image or clip')
           .choices(['error', 'drop'])

@@ -28,6 +28,7 @@ program.addCommand(
         classes: o.classes,
         rebase: o.rebase,
         duplicates: o.duplicates,
+        allowOutsideRoot: o.allowOutsideRoot === true,
         splitIndex: o.split,
         known: o.known,
         model: o.model,

@@ -39,6 +39,10 @@ export function trainCommand(): Command {
     )
     .option('--classes <a,b,c>', 'class names in label-id order (an ad-hoc label set)', stringList)
     .option('--rebase <from=to>', 'rewrite the start of frame-directory paths in the lists', rebasePair)
+    .option(
+      '--allow-outside-root',
+      'read frame directories that leave --root (../x, absolute paths elsewhere); refused by default',
+    )
     .addOption(
       new Option('--duplicates <policy>', 'a second row for the same clip').choices(['error', 'drop']).default('error'),
     )

@@ -41,6 +41,8 @@ export {
   parseAffectNetCsvText,
   parseFerPlusCsvText,
 } from './parsers.js';
+export type { ListedPathOptions } from './paths.js';
+export { normalizeListedPath } from './paths.js';
 export type { DatasetFormat, DatasetInfo, DatasetId } from './registry.js';
 export { DATASETS, DATASET_IDS } from './registry.js';
 export type { ShortClipPolicy } from './frame-sampling.js';

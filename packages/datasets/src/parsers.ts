@@ -9,6 +9,7 @@ import {
   NATIVE_LABELS,
   nativeToLabelId,
 } from './label-sets.js';
+import { normalizeListedPath } from './paths.js';
 import { DropCounter, type DroppedCount, type DuplicatePolicy } from './types.js';
 
 /**
@@ -55,8 +56,13 @@ class Duplicates {
 }
 
 export interface VideoListEntry {
-  /** The frame directory as written (after `rebase`), relative or absolute. */
+  /**
+   * The frame directory, normalised (`normalizeListedPath`; after `rebase`), relative to the root or absolute. A
+   * relative path never leaves the root unless `allowOutsideRoot`.
+   */
   dir: string;
+  /** Whether `rebase` rewrote it (then it lies under `rebase.to`, which the caller chose). */
+  rebased: boolean;
   numFrames: number;
   label: number;
   line: number;
@@ -72,6 +78,8 @@ export interface ParseVideoListOptions {
   rebase?: { from: string; to: string };
   /** @default 'error' */
   duplicates?: DuplicatePolicy;
+  /** Accept frame directories that leave the root (`../x`). @default false */
+  allowOutsideRoot?: boolean;
 }
 
 /**
@@ -144,11 +152,20 @@ export function parseVideoListText(
           });
         }
       }
-      let dir = dirToken;
-      if (options.rebase && dir.startsWith(options.rebase.from))
-        dir = options.rebase.to + dir.slice(options.rebase.from.length);
+      // the rebase target is the user's; the rest of the path comes from the list and must stay under it
+      const where = { file, line, field: 'frame_dir', allowOutsideRoot: options.allowOutsideRoot ?? false };
+      const rebased = options.rebase !== undefined && dirToken.startsWith(options.rebase.from);
+      let dir: string;
+      if (rebased) {
+        const to = options.rebase!.to;
+        const rest = normalizeListedPath(dirToken.slice(options.rebase!.from.length).replace(/^\/+/, ''), {
+          ...where,
+          root: `the rebase target '${to}'`,
+        });
+        dir = to === '' ? rest : `${to.replace(/\/+$/, '')}/${rest}`;
+      } else dir = normalizeListedPath(dirToken, { ...where, root: 'the root', absolute: true });
       if (dups.check(dir, label, line)) return;
-      entries.push({ dir, numFrames, label, line });
+      entries.push({ dir, rebased, numFrames, label, line });
     });
   if (entries.length === 0) throw new DataFormatError({ file, message: 'the annotation list has no clips' });
   return { entries, dropped: drops.list(), labelSet };
@@ -166,7 +183,14 @@ export interface RafDbEntry {
  */
 export function parseRafDbListText(
   text: string,
-  options: { file: string; split: 'train' | 'test'; labelSet?: LabelSet; duplicates?: DuplicatePolicy },
+  options: {
+    file: string;
+    split: 'train' | 'test';
+    labelSet?: LabelSet;
+    duplicates?: DuplicatePolicy;
+    /** Accept image names that leave the image folder (`../x.jpg`). @default false */
+    allowOutsideRoot?: boolean;
+  },
 ): { entries: RafDbEntry[]; dropped: DroppedCount[] } {
   const { file } = options;
   const labelSet = options.labelSet ?? BASIC_7;
@@ -179,14 +203,21 @@ export function parseRafDbListText(
     .forEach((raw, i) => {
       const t = raw.trim();
       if (!t) return;
-      const [name, labelText, ...rest] = t.split(/\s+/);
-      if (!name || labelText === undefined || rest.length > 0)
+      const [written, labelText, ...rest] = t.split(/\s+/);
+      if (!written || labelText === undefined || rest.length > 0)
         throw new DataFormatError({
           file,
           line: i + 1,
           message: `expected '<image name> <label 1..7>', got '${t.slice(0, 200)}'`,
         });
-      if (!name.startsWith(`${options.split}_`)) return;
+      const name = normalizeListedPath(written, {
+        file,
+        line: i + 1,
+        field: 'image name',
+        root: 'the image folder',
+        allowOutsideRoot: options.allowOutsideRoot ?? false,
+      });
+      if (!name.slice(name.lastIndexOf('/') + 1).startsWith(`${options.split}_`)) return;
       const label = /^\d{1,2}$/.test(labelText) ? nativeToLabelId('raf-db', Number(labelText), labelSet) : undefined;
       if (label === undefined)
         throw new DataFormatError({
@@ -222,6 +253,8 @@ export function parseAffectNetCsvText(
     labelSet?: LabelSet;
     outOfSet?: 'error' | 'drop';
     duplicates?: DuplicatePolicy;
+    /** Accept paths that leave the image root (`../x.jpg`). @default false */
+    allowOutsideRoot?: boolean;
   },
 ): { entries: AffectNetEntry[]; dropped: DroppedCount[]; labelSet: LabelSet } {
   const { file } = options;
@@ -244,8 +277,16 @@ export function parseAffectNetCsvText(
         field: 'expression',
         message: `'${r.cells.expression}' is not an AffectNet category 0..10`,
       });
-    const path = r.cells.subDirectory_filePath!;
-    if (!path) throw new DataFormatError({ file, line: r.line, field: 'subDirectory_filePath', message: 'is empty' });
+    const written = r.cells.subDirectory_filePath!;
+    if (!written)
+      throw new DataFormatError({ file, line: r.line, field: 'subDirectory_filePath', message: 'is empty' });
+    const path = normalizeListedPath(written, {
+      file,
+      line: r.line,
+      field: 'subDirectory_filePath',
+      root: 'the image root',
+      allowOutsideRoot: options.allowOutsideRoot ?? false,
+    });
     const label = native <= 7 ? nativeToLabelId('affectnet', native, labelSet) : undefined;
     if (label === undefined) {
       const cat = native <= 7 ? NATIVE_LABELS.affectnet.names[native]! : AFFECTNET_EXTRA[native - 8]!;
@@ -302,6 +343,8 @@ export function parseFerPlusCsvText(
     labelSet?: LabelSet;
     noMajority?: 'drop' | 'error';
     duplicates?: DuplicatePolicy;
+    /** Accept image names that leave their image folder (`../x.png`). @default false */
+    allowOutsideRoot?: boolean;
   },
 ): { entries: FerPlusEntry[]; dropped: DroppedCount[]; labelSet: LabelSet } {
   const { file } = options;
@@ -334,11 +377,17 @@ export function parseFerPlusCsvText(
       }
       throw new DataFormatError({ file, line, message: `${reason}; pass noMajority: 'drop' to leave such rows out` });
     };
-    const imageName = r.cells['Image name']!;
-    if (!imageName) {
+    if (!r.cells['Image name']) {
       fail('no image name (image removed by FERPlus)');
       continue;
     }
+    const imageName = normalizeListedPath(r.cells['Image name'], {
+      file,
+      line,
+      field: 'Image name',
+      root: `the ${usage} image folder`,
+      allowOutsideRoot: options.allowOutsideRoot ?? false,
+    });
     const total = votes.reduce((s, v) => s + v, 0);
     let top = 0;
     for (let k = 1; k < votes.length; k++) if (votes[k]! > votes[top]!) top = k;

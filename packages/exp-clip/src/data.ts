@@ -59,7 +59,7 @@ export async function loadEvalData(options: EvalOptions, fold: number | null): P
     return annotations;
   };
   const { labelSet, reason } = resolveLabelSet(options, info.labelSet);
-  const dup = { duplicates: options.duplicates };
+  const dup = { duplicates: options.duplicates, allowOutsideRoot: options.allowOutsideRoot };
   let loaded: LoadResult<ImageItem> | LoadResult<VideoItem>;
   let kind: EvalData['kind'];
   switch (info.format) {

@@ -33,7 +33,7 @@ import { createFaceCropper, type FaceCacheCounts, type FacesReport } from '@vlfe
 import { averageFolds, classificationReport, type MeanStd } from '@vlfer/metrics';
 import { loadProjectionHeadAsync } from '@vlfer/projection-head';
 import { loadEvalData, type EvalData } from './data.js';
-import { checkShardRecords, evalShardKey, writeShardRecord } from './shards.js';
+import { checkShardRecords, evalShardFields, writeShardRecord } from './shards.js';
 import { EvalOptionsSchema, type EvalOptions, type EvalOptionsInput } from './options.js';
 
 /** What long pipelines accept besides their options: cancellation, progress, notices. */
@@ -141,13 +141,13 @@ export async function evaluateZeroShot(
   const t0 = performance.now();
   const shard = options.shard ?? null;
   if (options.merge) {
-    const m = checkShardRecords(options.out!, options.merge, evalShardKey(options), {
+    const m = checkShardRecords(options.out!, options.merge, evalShardFields(options), {
       functionName: 'evaluateZeroShot',
       verb: 'merge',
-      differ: 'dataset, model, preprocessing, subset, faces …',
     });
+    // the records were checked (shape and checksum), so the counts are the shards' own
     log(
-      `merging ${options.merge} shards: ${m.reduce((n, x) => n + (x.encoded as number), 0)} images were encoded by the shards`,
+      `merging ${options.merge} shards: ${m.reduce((n, x) => n + (x.counts.encoded ?? 0), 0)} images were encoded by the shards`,
     );
   }
   // shards share the output directory: they write only their own record, so they do not take its lock
@@ -353,13 +353,11 @@ export async function evaluateZeroShot(
     if (shard) {
       await clip.dispose();
       await head?.dispose();
-      const marker = writeShardRecord(options.out!, shard, evalShardKey(options), {
+      const marker = writeShardRecord(options.out!, shard, evalShardFields(options), {
         units: unit,
         unitsDone,
-        images,
-        cached,
-        encoded,
-        faces,
+        counts: { images, cached, encoded },
+        extra: { faces },
       });
       log(
         `shard ${shard.index}/${shard.count}: ${unitsDone} of ${unit} units, ${images} images (${encoded} encoded, ${cached} cached); marker ${marker}; merge with merge: ${shard.count}`,

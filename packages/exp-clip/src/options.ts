@@ -61,6 +61,8 @@ export const EvalOptionsSchema = z
     labelScheme: z.enum(LABEL_SCHEMES).optional(),
     /** A second row for the same image or clip: an error, or dropped and counted. */
     duplicates: z.enum(['error', 'drop']).default('error'),
+    /** Read annotation paths that leave `root` (`../x`, absolute paths elsewhere); refused by default. */
+    allowOutsideRoot: z.boolean().default(false),
     /** Non-image files in class folders: an error, or skipped and counted. */
     extraFiles: z.enum(['error', 'skip']).default('error'),
     /** Evaluate a class-stratified, seeded subset of this many items per fold (smoke runs); named in the outputs. */

@@ -39,7 +39,7 @@ import { createProjectionHead, encodeProjectionHead, ProjectionHead } from '@vlf
 import { createFaceCropper } from '@vlfer/faces/node';
 import type { PipelineHooks } from './evaluate.js';
 import { TrainOptionsSchema, type TrainOptions, type TrainOptionsInput } from './options.js';
-import { checkShardRecords, trainShardKey, writeShardRecord } from './shards.js';
+import { checkShardRecords, trainShardFields, writeShardRecord } from './shards.js';
 
 export interface StepLog {
   epoch: number;
@@ -397,10 +397,10 @@ export async function trainHead(
       { log, ...(signal ? { signal } : {}), ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}) },
       shard,
     );
-    const marker = writeShardRecord(options.out, shard, trainShardKey(options), {
+    const marker = writeShardRecord(options.out, shard, trainShardFields(options), {
       units: p.units,
       unitsDone: p.unitsDone,
-      images: p.paths.length,
+      counts: { images: p.paths.length },
     });
     log(
       `shard ${shard.index}/${shard.count}: ${p.unitsDone} of ${p.units} units, ${p.paths.length} images encoded with their targets; record ${marker}`,
@@ -416,10 +416,9 @@ export async function trainHead(
     };
   }
   if (options.merge)
-    checkShardRecords(options.out, options.merge, trainShardKey(options), {
+    checkShardRecords(options.out, options.merge, trainShardFields(options), {
       functionName: 'trainHead',
       verb: 'train from',
-      differ: 'images, model, preprocessing, teacher, faces …',
     });
   const run = RunDirectory.open(options.out, { command: 'exp-clip train', log });
   const t0 = performance.now();

@@ -46,6 +46,7 @@ export function loadHespData(options: HespOptions): HespData {
       labelScheme,
       labelSet,
       duplicates: options.duplicates,
+      allowOutsideRoot: options.allowOutsideRoot,
       ...(options.root ? { root: options.root } : {}),
       ...(options.rebase ? { rebase: options.rebase } : {}),
     }).items;

@@ -26,6 +26,8 @@ export const HespOptionsSchema = z
     classes: z.array(z.string().min(1)).min(2).optional(),
     rebase: z.object({ from: z.string(), to: z.string() }).optional(),
     duplicates: z.enum(['error', 'drop']).default('error'),
+    /** Read frame directories that leave `root` (`../x`, absolute paths elsewhere); refused by default. */
+    allowOutsideRoot: z.boolean().default(false),
     /** HESP split index 0..19 (the reference runs known = splits[19 − i]) … */
     splitIndex: z.number().int().min(0).max(19).optional(),
     /** … or explicit known class ids (the label set's order), distinct, at least 2, at least one class unknown. */

@@ -30,5 +30,16 @@ export { saveCheckpoint, loadCheckpoint } from './checkpoint.js';
 export type { Provenance } from './provenance.js';
 export { provenance, codeRevision, detectGpus } from './provenance.js';
 export { readSafetensors, writeSafetensors, readTorchCheckpointFile, readTorchCheckpointFileAsync } from './files.js';
+export type { ShardRecord, ShardRecordInput, CheckShardRecordsOptions } from './shard-record.js';
+export {
+  SHARD_RECORD_FORMAT,
+  canonicalJson,
+  rowChecksum,
+  shardRecordPath,
+  writeShardRecord,
+  readShardRecord,
+  checkShardRecords,
+  shardRecordProblems,
+} from './shard-record.js';
 export type { ThreadOptions } from './threads.js';
 export { defaultThreads, ortSessionOptions } from './threads.js';

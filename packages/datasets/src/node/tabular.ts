@@ -27,6 +27,8 @@ export interface RafDbOptions {
   verify?: ImageVerification;
   /** @default 'error' */
   duplicates?: DuplicatePolicy;
+  /** Accept image names that leave the image folder (`../x.jpg`; `normalizeListedPath`). @default false */
+  allowOutsideRoot?: boolean;
 }
 
 /** RAF-DB basic expressions from `list_patition_label.txt` (`parseRafDbListText`), images checked to exist. */
@@ -39,6 +41,7 @@ export async function loadRafDb(options: RafDbOptions): Promise<LoadResult<Image
     split: options.split,
     ...(options.labelSet ? { labelSet: options.labelSet } : {}),
     ...(options.duplicates ? { duplicates: options.duplicates } : {}),
+    ...(options.allowOutsideRoot ? { allowOutsideRoot: true } : {}),
   });
   const labelSet = options.labelSet ?? BASIC_7;
   const items = entries.map((e) => ({
@@ -67,9 +70,15 @@ export interface AffectNetOptions {
   verify?: ImageVerification;
   /** @default 'error' */
   duplicates?: DuplicatePolicy;
+  /** Accept paths that leave `imageRoot` (`../x.jpg`; `normalizeListedPath`). @default false */
+  allowOutsideRoot?: boolean;
 }
 
-/** AffectNet CSV (`parseAffectNetCsvText`) with image paths under `imageRoot`. */
+/**
+ * AffectNet CSV (`parseAffectNetCsvText`) with image paths under `imageRoot`: paths are normalised before the
+ * duplicate check (`1/./x.jpg`, `1//x.jpg` are `1/x.jpg`); one that leaves `imageRoot` is refused unless
+ * `allowOutsideRoot`.
+ */
 export async function loadAffectNetCsv(options: AffectNetOptions): Promise<LoadResult<ImageItem>> {
   const { entries, dropped, labelSet } = parseAffectNetCsvText(readTextFile(options.csv, 'AffectNet CSV'), {
     file: options.csv,
@@ -95,6 +104,8 @@ export interface FerPlusOptions {
   verify?: ImageVerification;
   /** @default 'error' */
   duplicates?: DuplicatePolicy;
+  /** Accept image names that leave their image folder (`../x.png`; `normalizeListedPath`). @default false */
+  allowOutsideRoot?: boolean;
 }
 
 const FERPLUS_DIRS: Record<FerPlusUsage, string> = {

@@ -1,9 +1,10 @@
 import { statSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { DataFormatError } from '@vlfer/core';
 import { readTextFile } from '@vlfer/core/node';
 import { isImageFile } from '../media.js';
 import { parseVideoListText, type ParseVideoListOptions } from '../parsers.js';
+import { outsideRootMessage } from '../paths.js';
 import { countLabels, type LoadResult, type VideoItem } from '../types.js';
 import { explainFsError, readDirForScan } from './scan-errors.js';
 
@@ -27,11 +28,20 @@ export interface VideoListOptions extends Omit<ParseVideoListOptions, 'file'> {
   checkFrames?: 'count' | 'exists' | 'none';
 }
 
+/** Whether `path` is `root` or lies under it (lexically: links are not resolved). */
+export function isInside(root: string, path: string): boolean {
+  const r = relative(resolve(root), resolve(path));
+  return r !== '..' && !r.startsWith(`..${sep}`) && !isAbsolute(r);
+}
+
 /**
  * Video annotation lists as used by DFER-CLIP, Exp-CLIP and HESP (`parseVideoListText`), with frame directories
  * resolved and checked. Errors name the file, line and field: a missing frame dir, a frame-count mismatch, a label
  * out of range, a label text that contradicts the id, a duplicate clip.
- * Frame directories with spaces in their path are not supported (the format is space-separated).
+ * Frame directories with spaces in their path are not supported (the format is space-separated). Paths are
+ * normalised before the duplicate check (`./frames/a/` and `frames/a/.` are one clip); a path that leaves `root`
+ * (`../x`, or an absolute path elsewhere that `rebase` did not produce) is refused unless `allowOutsideRoot`
+ * (`normalizeListedPath`; symbolic links inside the root are followed).
  */
 export function loadVideoList(options: VideoListOptions): LoadResult<VideoItem> {
   const { file } = options;
@@ -40,6 +50,9 @@ export function loadVideoList(options: VideoListOptions): LoadResult<VideoItem> 
   const { entries, dropped, labelSet } = parseVideoListText(readTextFile(file, 'annotation list'), options);
   const items: VideoItem[] = entries.map((e) => {
     const frameDir = isAbsolute(e.dir) ? e.dir : join(root, e.dir);
+    // relative paths were checked by the parser; an absolute one (not from the caller's rebase) must lie under root
+    if (isAbsolute(e.dir) && !e.rebased && !options.allowOutsideRoot && !isInside(root, frameDir))
+      throw new DataFormatError({ file, line: e.line, field: 'frame_dir', message: outsideRootMessage(e.dir, root) });
     if (check !== 'none') {
       let isDir = false;
       let why = 'does not exist';
