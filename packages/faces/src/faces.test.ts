@@ -155,6 +155,23 @@ describe('alignment and crops', () => {
   ];
   const landmarks = template.map(known);
 
+  it("alignmentTemplate is insightface's estimate_norm template: size/112 for multiples of 112, else the 128 layout", () => {
+    const f = Math.fround;
+    // float32 as insightface's arcface_dst; 224 = 2·112, 336 = 3·112, 896 = 8·112 = 7·128 (112 wins, as in insightface)
+    expect(alignmentTemplate(112)[0]).toEqual([f(38.2946), f(51.6963)]);
+    expect(alignmentTemplate(224)[4]).toEqual([f(f(70.7299) * 2), f(f(92.2041) * 2)]);
+    expect(alignmentTemplate(896)[1]).toEqual([f(f(73.5318) * 8), f(f(51.5014) * 8)]);
+    // 128, 256: scale size/128 and x + 8·scale (numpy printed [[ 92.5892 103.3926]] for the first point at 256)
+    expect(alignmentTemplate(128)[0]).toEqual([f(f(38.2946) + 8), f(51.6963)]);
+    expect(alignmentTemplate(256)[0]).toEqual([f(f(38.2946) * 2 + 16), f(f(51.6963) * 2)]);
+    expect(alignmentTemplate(256)[0]![0]).toBeCloseTo(92.5892, 4);
+    expect(alignmentTemplate(384)[2]).toEqual([f(f(f(56.0252) * 3) + 24), f(f(71.7366) * 3)]);
+    // neither (insightface asserts): vlfer scales the 112 template
+    expect(alignmentTemplate(160)[3]).toEqual([f(f(41.5493) * f(160 / 112)), f(f(92.3655) * f(160 / 112))]);
+    expect(() => alignmentTemplate(0)).toThrow(/'size'.*must be a positive integer, got 0/);
+    expect(() => alignmentTemplate(22.5)).toThrow(/got 22.5/);
+  });
+
   it('the estimated transform puts the landmarks on the template', () => {
     const m = similarityTransform(landmarks, template);
     for (let k = 0; k < 5; k++) {
@@ -270,7 +287,7 @@ describe('selection, tracking, drawing', () => {
 });
 
 describe('detector input (the same bytes on every runtime)', () => {
-  it('resizeBilinear: half-pixel centres, clamped edges, 11-bit weights, round half up', () => {
+  it("resizeBilinear: OpenCV's INTER_LINEAR for 8 bits (half-pixel centres, 11-bit weights, its two truncations)", () => {
     const row = { data: new Uint8Array([0, 255]), width: 2, height: 1, channels: 1 as const };
     // x = (i + 0.5)/2 − 0.5 → −0.25 (clamped to 0), 0.25, 0.75, 1.25 (clamped to 1)
     expect([...resizeBilinear(row, 4, 1).data]).toEqual([0, 64, 191, 255]);
@@ -282,6 +299,17 @@ describe('detector input (the same bytes on every runtime)', () => {
         1,
       ).data,
     ]).toEqual([1, 2, 3]);
+    // rows are not clamped like columns: the first and last output rows of an upscale mix a source row with itself
+    // under weights (410, 1638) or (1229, 819), and ((w0·(S >> 4)) >> 16) + ((w1·(S >> 4)) >> 16) truncates twice:
+    // the middle column, exactly 127.5 everywhere, comes out 127 except on the row that hits source row 1 exactly
+    // (what cv.resize gives; rounding (w0·S0 + w1·S1) / 2²² would give 128 throughout)
+    const stripes = { data: new Uint8Array([0, 255, 0, 255, 0, 255]), width: 2, height: 3, channels: 1 as const };
+    expect([...resizeBilinear(stripes, 3, 5).data]).toEqual([
+      0, 127, 255, 0, 127, 255, 0, 128, 255, 0, 127, 255, 0, 127, 255,
+    ]);
+    // an exact 2× downscale is OpenCV's area average, (a + b + c + d + 2) >> 2
+    const small = { data: new Uint8Array([1, 2, 3, 4, 5, 6, 7, 9]), width: 4, height: 2, channels: 1 as const };
+    expect([...resizeBilinear(small, 2, 1).data]).toEqual([4, 6]);
     const flat = { data: new Uint8Array(5 * 7 * 3).fill(93), width: 5, height: 7, channels: 3 as const };
     expect(resizeBilinear(flat, 11, 2).data.every((v) => v === 93)).toBe(true);
     expect(resizeBilinear(flat, 5, 7)).toBe(flat);

@@ -12,6 +12,7 @@ export type { Affine } from './align.js';
 export {
   ARCFACE_TEMPLATE_112,
   alignmentTemplate,
+  CROP_VERSION,
   similarityTransform,
   applyAffine,
   warpAffine,

@@ -17,6 +17,11 @@ export const FacesOptionsSchema = z
     noFace: z.enum(NO_FACE_POLICIES).default('skip'),
     /** Clip frames where the followed face is missing ('skip' is not allowed for clips: every clip keeps its frame count). */
     missing: z.enum(MISSING_FACE_POLICIES).default('carry'),
+    /**
+     * Crop side in pixels. Aligned crops follow insightface's `norm_crop`: multiples of 112 (224, 336 …) scale the
+     * 112-pixel ArcFace template, other multiples of 128 (128, 256, 384 …) use its 128-pixel layout; other sizes
+     * (which insightface refuses) scale the 112 template by size/112 (`alignmentTemplate`).
+     */
     size: z.number().int().min(16).default(224),
     margin: z.number().min(0).max(5).default(0.2),
     scoreThreshold: z.number().min(0).max(1).optional(),

@@ -4,7 +4,7 @@ import sharp from 'sharp';
 import { DataFormatError, InvalidArgumentError, throwIfAborted, checkOneOf, type ProgressCallback } from '@vlfer/core';
 import { ensureDir, FeatureCache, hashBytes, hashFile, writeFileAtomic } from '@vlfer/core/node';
 import { decodeImage } from '@vlfer/encoders/node';
-import { faceCrop } from '../align.js';
+import { CROP_VERSION, faceCrop } from '../align.js';
 import {
   FACE_SELECTIONS,
   MISSING_FACE_POLICIES,
@@ -105,6 +105,23 @@ function decodeFaces(v: Float32Array): Face[] {
 }
 
 /**
+ * The name of a crop file: the image's detection key, the detector's cache key (model, thresholds, input resize), the
+ * crop settings, the face, and `version` — `CROP_VERSION`, which changes whenever crop pixels do (the OpenCV-exact
+ * warp and insightface's 128-pixel template changed them), so crops cached by an older vlfer are not reused.
+ */
+export function cropFileKey(
+  imageKey: string,
+  detectorKey: string,
+  settings: { align: boolean; size: number; margin: number },
+  face: number,
+  version: string = CROP_VERSION,
+): string {
+  return hashBytes(
+    JSON.stringify([imageKey, detectorKey, version, settings.align, settings.size, settings.margin, face]),
+  );
+}
+
+/**
  * Face crops for a dataset, cached on disk so detection runs once per image: detections are kept in a checksummed
  * `FeatureCache` keyed by the image's content and the detector (file hash, thresholds, input size); crops are PNG
  * files named by the detection key, the crop settings and the face, written atomically. An interrupted run resumes
@@ -193,7 +210,7 @@ export class FaceCropper {
    */
   private async writeCrop(key: string, face: Face, index: number, image: () => Promise<RgbImage>): Promise<string> {
     const s = this.settings;
-    const name = hashBytes(JSON.stringify([key, this.detector.cacheKey, s.align, s.size, s.margin, index]));
+    const name = cropFileKey(key, this.detector.cacheKey, s, index);
     const file = join(this.cropDir, name.slice(0, 2), `${name}.png`);
     const record = `${file}.sha256`;
     if (existsSync(file)) {

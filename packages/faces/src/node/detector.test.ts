@@ -6,8 +6,9 @@ import sharp from 'sharp';
 import { sharedPath } from '@vlfer/test-utils';
 import { decodeImage } from '@vlfer/encoders/node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { iou } from '../index.js';
-import { FaceCropper, FaceDetector } from './index.js';
+import { hashBytes } from '@vlfer/core/node';
+import { CROP_VERSION, DETECTOR_RESIZE, iou } from '../index.js';
+import { FaceCropper, FaceDetector, cropFileKey } from './index.js';
 
 const require = createRequire(import.meta.url);
 const modelDir = sharedPath('assets', 'face-detectors');
@@ -212,6 +213,19 @@ describe('the crop cache', () => {
     expect(again.report()).toEqual(first.report());
     expect(Object.keys(again.report().counts)).not.toContain('fromCache');
   }, 60_000);
+  it('crops and detections cached by an older vlfer (other warp, template or detector-input resize) are not reused', () => {
+    const settings = { align: true, size: 256, margin: 0.2 };
+    const now = cropFileKey('image-key', yunet.cacheKey, settings, 0);
+    expect(now).toBe(cropFileKey('image-key', yunet.cacheKey, settings, 0, CROP_VERSION));
+    expect(cropFileKey('image-key', yunet.cacheKey, settings, 0, 'an older warp')).not.toBe(now);
+    // the detection cache's namespace and every crop name hold the detector's key, which names the input resize:
+    // detections made from the previous (not OpenCV-exact) resize are not read back
+    expect(JSON.parse(yunet.cacheKey).resize).toBe(DETECTOR_RESIZE);
+    expect(DETECTOR_RESIZE).toBe('opencv-inter-linear-8u');
+    // the name a crop had before (no version, resize 'bilinear-halfpixel-q11') is not the name it has now
+    const before = JSON.stringify({ ...JSON.parse(yunet.cacheKey), resize: 'bilinear-halfpixel-q11' });
+    expect(hashBytes(JSON.stringify(['image-key', before, true, 256, 0.2, 0]))).not.toBe(now);
+  });
   it('follows one face through a clip (frames cut from a photo, shifted), one crop per frame', async () => {
     const frames: string[] = [];
     for (let t = 0; t < 4; t++) {

@@ -8,5 +8,5 @@ export { FaceDetector } from './detector.js';
 export type { FaceDetectorId } from '../detector.js';
 export { FACE_DETECTORS, FACE_DETECTOR_IDS } from '../detector.js';
 export type { FaceCropSettings, FaceCounts, FaceCacheCounts, FacesReport } from './crops.js';
-export { FaceCropper, createFaceCropper } from './crops.js';
+export { FaceCropper, createFaceCropper, cropFileKey } from './crops.js';
 export { encodePng, writePng } from './png.js';
