@@ -114,8 +114,8 @@ export function writeDeclarations(entries: Record<string, string>): void {
       .join('/');
     if (!spec.startsWith('.')) spec = `./${spec}`;
     const note = '// the declarations of this entry are the tree under dist/types (emitted by tsc -b)';
-    writeFileSync(join('dist', `${name}.d.ts`), `${note}\nexport * from '${spec}.js';\n`);
-    writeFileSync(join('dist', `${name}.d.cts`), `${note}\nexport * from '${spec}.cjs';\n`);
+    writeFileSync(join('dist', `${name}.d.ts`), `${note}\nexport * from ${JSON.stringify(`${spec}.js`)};\n`);
+    writeFileSync(join('dist', `${name}.d.cts`), `${note}\nexport * from ${JSON.stringify(`${spec}.cjs`)};\n`);
   }
 }
 
