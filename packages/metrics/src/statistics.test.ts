@@ -59,6 +59,19 @@ describe('bootstrap intervals per run equal NumPy/sklearn on the same resamples'
     near(triple(ci.oscr), o.oscr);
   });
 
+  it('bootstrapInterval without indices or strata draws the same stream as before (value pinned from ee2fa26)', () => {
+    const y = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5];
+    const stat = (idx: Int32Array) => Array.from(idx, (i) => y[i]!).reduce((a, b) => a + b, 0) / idx.length;
+    expect(bootstrapInterval({ n: y.length, statistic: stat, seed: 42, iterations: 500 })).toEqual({
+      estimate: 4,
+      lower: 2.727272727272727,
+      upper: 5.2727272727272725,
+      confidence: 0.95,
+      iterations: 500,
+      seed: 42,
+    });
+  });
+
   it('seeded draws are reproducible, and stratified draws never cross strata', () => {
     const o = ref.open;
     const a = openSetIntervals(o, { seed: 5, iterations: 300 });

@@ -1,4 +1,4 @@
-import { createRng, tensor, type Tensor2D } from '@vlfer/core';
+import { createRng, tensor, tensor2d, type Tensor2D } from '@vlfer/core';
 import {
   fitLinearProbe,
   probeProbabilities,
@@ -36,7 +36,7 @@ for (const [i, r] of p.entries())
 // 4-shot selection (seeded) and Tip-Adapter with the class directions as "text" embeddings
 const shots = selectFewShot(train.labels, 4, { seed: 0 });
 console.log('4-shot indices', shots.join(' '));
-const text = tensor(Float32Array.from(centres.flat()), [3, 4]);
+const text = tensor2d(centres);
 const cache = { keys: takeRows(train.features, shots), labels: shots.map((i) => train.labels[i]!) };
 const logits = tipAdapterLogits(takeRows(val.features, [0, 1, 2]), cache, text);
 for (let i = 0; i < 3; i++)
