@@ -149,8 +149,8 @@ export function oscr(
   );
 }
 
-/** OSCR from validated max scores and per-known-sample correctness (1/0). */
-function oscrFromScores(sk: number[], su: number[], correct: number[], variant: OscrOptions['variant']): number {
+/** OSCR from validated known-ness scores and per-known-sample correctness (1/0); internal (not re-exported by the index). */
+export function oscrFromScores(sk: number[], su: number[], correct: number[], variant: OscrOptions['variant']): number {
   return (variant ?? 'threshold') === 'arpl' ? oscrArpl(sk, su, correct) : oscrThreshold(sk, su, correct);
 }
 

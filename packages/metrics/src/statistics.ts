@@ -1,0 +1,324 @@
+import { createRng, InvalidArgumentError } from '@vlfer/core';
+import {
+  bootstrapInterval,
+  meanStd,
+  resampling,
+  sortedQuantile,
+  type BootstrapInterval,
+  type MeanStd,
+  type ResampleOptions,
+} from './aggregate.js';
+import { unweightedAverageRecall, weightedAverageRecall } from './classification.js';
+import { auroc, oscrFromScores } from './open-set.js';
+import { checkLabels, checkSameLength, checkScores } from './validate.js';
+
+/**
+ * 95 % (or `confidence`) percentile bootstrap intervals of UAR and WAR over the n items of one run, from the same
+ * resamples (`bootstrapInterval`; items resampled with replacement; a class missing from a resample is left out of
+ * that resample's UAR, as `unweightedAverageRecall` does).
+ * @param yTrue [n] class ids @param yPred [n] predicted class ids
+ */
+export function classificationIntervals(
+  yTrue: ArrayLike<number>,
+  yPred: ArrayLike<number>,
+  options: ResampleOptions & { numClasses?: number },
+): { uar: BootstrapInterval; war: BootstrapInterval } {
+  checkSameLength(yTrue, yPred, ['yTrue', 'yPred'], 'classificationIntervals');
+  checkLabels(yTrue, 'yTrue', 'classificationIntervals', options.numClasses);
+  checkLabels(yPred, 'yPred', 'classificationIntervals', options.numClasses);
+  const n = yTrue.length;
+  const t = new Int32Array(n);
+  const p = new Int32Array(n);
+  const fill = (idx: Int32Array) => {
+    for (let i = 0; i < n; i++) {
+      t[i] = yTrue[idx[i]!]!;
+      p[i] = yPred[idx[i]!]!;
+    }
+  };
+  return {
+    uar: bootstrapInterval({
+      ...options,
+      n,
+      statistic: (idx) => (fill(idx), unweightedAverageRecall(t, p, options.numClasses)),
+    }),
+    war: bootstrapInterval({ ...options, n, statistic: (idx) => (fill(idx), weightedAverageRecall(t, p)) }),
+  };
+}
+
+/** Known-ness scores and closed-set predictions of one open-set run. */
+export interface OpenSetScores {
+  /** [nKnown] known-ness scores of known-class items (higher = more known: MSP, max logit, energy …). */
+  knownScores: ArrayLike<number>;
+  /** [nUnknown] known-ness scores of unknown-class items. */
+  unknownScores: ArrayLike<number>;
+  /** [nKnown] predicted known class of each known item. */
+  knownPredictions: ArrayLike<number>;
+  /** [nKnown] true class of each known item. */
+  knownLabels: ArrayLike<number>;
+}
+
+/**
+ * Bootstrap intervals of AUROC (ties ½) and OSCR (threshold definition) for any known-ness score, stratified: known
+ * and unknown items are resampled separately, so every resample keeps nKnown knowns and nUnknown unknowns. Item i of
+ * `indices`/`strata` numbering is known item i for i < nKnown, unknown item i − nKnown after.
+ */
+export function openSetIntervals(
+  scores: OpenSetScores,
+  options: Omit<ResampleOptions, 'strata'>,
+): { auroc: BootstrapInterval; oscr: BootstrapInterval } {
+  const { knownScores, unknownScores, knownPredictions, knownLabels } = scores;
+  checkScores(knownScores, 'knownScores', 'openSetIntervals');
+  checkScores(unknownScores, 'unknownScores', 'openSetIntervals');
+  checkSameLength(knownScores, knownPredictions, ['knownScores', 'knownPredictions'], 'openSetIntervals');
+  checkSameLength(knownScores, knownLabels, ['knownScores', 'knownLabels'], 'openSetIntervals');
+  checkLabels(knownPredictions, 'knownPredictions', 'openSetIntervals');
+  checkLabels(knownLabels, 'knownLabels', 'openSetIntervals');
+  const nk = knownScores.length;
+  const nu = unknownScores.length;
+  const strata = Int32Array.from({ length: nk + nu }, (_, i) => (i < nk ? 0 : 1));
+  if (options.indices) {
+    options.indices.forEach((r, b) => {
+      for (let i = 0; i < r.length; i++)
+        if (r[i]! < nk !== i < nk)
+          throw new InvalidArgumentError({
+            functionName: 'openSetIntervals',
+            argument: 'indices',
+            message: `resample ${b}, position ${i} holds ${r[i]}, which crosses the known/unknown boundary at ${nk}`,
+          });
+    });
+  }
+  const sk = new Float64Array(nk);
+  const su = new Float64Array(nu);
+  const correct = new Array<number>(nk);
+  const fill = (idx: Int32Array) => {
+    for (let i = 0; i < nk; i++) {
+      const j = idx[i]!;
+      sk[i] = knownScores[j]!;
+      correct[i] = knownPredictions[j] === knownLabels[j] ? 1 : 0;
+    }
+    for (let i = 0; i < nu; i++) su[i] = unknownScores[idx[nk + i]! - nk]!;
+  };
+  const common = { ...options, n: nk + nu, strata };
+  return {
+    auroc: bootstrapInterval({ ...common, statistic: (idx) => (fill(idx), auroc(sk, su)) }),
+    oscr: bootstrapInterval({
+      ...common,
+      statistic: (idx) => (fill(idx), oscrFromScores(Array.from(sk), Array.from(su), correct, 'threshold')),
+    }),
+  };
+}
+
+/** log Γ(x) for x > 0 (Lanczos, g = 7, 9 terms; relative error below 1e-14). */
+function logGamma(x: number): number {
+  const c = [
+    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+  ];
+  if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
+  const y = x - 1;
+  let a = c[0]!;
+  const t = y + 7.5;
+  for (let i = 1; i < 9; i++) a += c[i]! / (y + i);
+  return 0.5 * Math.log(2 * Math.PI) + (y + 0.5) * Math.log(t) - t + Math.log(a);
+}
+
+/** Regularised incomplete beta I_x(a, b) by its continued fraction (modified Lentz). */
+function incompleteBeta(x: number, a: number, b: number): number {
+  if (x <= 0) return 0;
+  if (x >= 1) return 1;
+  if (x > (a + 1) / (a + b + 2)) return 1 - incompleteBeta(1 - x, b, a);
+  const front = Math.exp(Math.log(x) * a + Math.log(1 - x) * b - logGamma(a) - logGamma(b) + logGamma(a + b)) / a;
+  const tiny = 1e-300;
+  let f = 1;
+  let c = 1;
+  let d = 0;
+  for (let i = 0; i <= 400; i++) {
+    const m = Math.floor(i / 2);
+    let num: number;
+    if (i === 0) num = 1;
+    else if (i % 2 === 0) num = (m * (b - m) * x) / ((a + 2 * m - 1) * (a + 2 * m));
+    else num = -((a + m) * (a + b + m) * x) / ((a + 2 * m) * (a + 2 * m + 1));
+    d = 1 + num * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    d = 1 / d;
+    c = 1 + num / c;
+    if (Math.abs(c) < tiny) c = tiny;
+    const cd = c * d;
+    f *= cd;
+    if (Math.abs(1 - cd) < 1e-15) break;
+  }
+  return front * (f - 1);
+}
+
+/** CDF of Student's t distribution with `df` degrees of freedom. */
+export function studentTCdf(t: number, df: number): number {
+  const tail = 0.5 * incompleteBeta(df / (df + t * t), df / 2, 0.5);
+  return t > 0 ? 1 - tail : tail;
+}
+
+/**
+ * Quantile (inverse CDF) of Student's t distribution, by bisection on `studentTCdf` to machine precision.
+ * @param p probability in (0, 1) @param df degrees of freedom > 0
+ */
+export function studentTQuantile(p: number, df: number): number {
+  if (!(p > 0 && p < 1))
+    throw new InvalidArgumentError({
+      functionName: 'studentTQuantile',
+      argument: 'p',
+      message: `must be in (0, 1), got ${p}`,
+    });
+  if (!(df > 0 && Number.isFinite(df)))
+    throw new InvalidArgumentError({
+      functionName: 'studentTQuantile',
+      argument: 'df',
+      message: `must be > 0, got ${df}`,
+    });
+  if (p === 0.5) return 0;
+  if (p < 0.5) return -studentTQuantile(1 - p, df);
+  let lo = 0;
+  let hi = 1;
+  while (studentTCdf(hi, df) < p) hi *= 2;
+  for (let i = 0; i < 200 && hi - lo > 1e-15 * hi; i++) {
+    const mid = (lo + hi) / 2;
+    if (studentTCdf(mid, df) < p) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+export interface SeedSummary extends MeanStd {
+  /** Lower bound of the t-interval of the mean; null with a single value (no spread to estimate). */
+  lower: number | null;
+  upper: number | null;
+  confidence: number;
+}
+
+/**
+ * Summary of one metric across seeds (or folds): mean, sample std (n − 1) and the Student t confidence interval of
+ * the mean, mean ± t_{n−1, (1+confidence)/2} · std / √n (assumes the per-seed values are i.i.d. and roughly normal;
+ * with 3–5 seeds the interval is wide, as it should be). As `scipy.stats.t.interval(confidence, n − 1, mean, sem)`.
+ * @param values [n] the metric of each seed
+ */
+export function seedSummary(values: readonly number[], options: { confidence?: number } = {}): SeedSummary {
+  const confidence = options.confidence ?? 0.95;
+  if (!(confidence > 0 && confidence < 1))
+    throw new InvalidArgumentError({
+      functionName: 'seedSummary',
+      argument: 'confidence',
+      message: `must be in (0, 1), got ${confidence}`,
+    });
+  const ms = meanStd(values);
+  if (ms.n < 2) return { ...ms, lower: null, upper: null, confidence };
+  const half = (studentTQuantile((1 + confidence) / 2, ms.n - 1) * ms.std) / Math.sqrt(ms.n);
+  return { ...ms, lower: ms.mean - half, upper: ms.mean + half, confidence };
+}
+
+export interface PairedTest {
+  /** Statistic of method A and of method B on all items. */
+  estimateA: number;
+  estimateB: number;
+  /** estimateA − estimateB. */
+  difference: number;
+  /** Percentile bootstrap interval of the difference (paired: both methods see the same resampled items). */
+  lower: number;
+  upper: number;
+  /** Two-sided p-value of H0: no difference (see `pairedBootstrapTest`). */
+  pValue: number;
+  confidence: number;
+  iterations: number;
+  seed: number;
+}
+
+/**
+ * Paired bootstrap test of the difference of a metric between two methods scored on the SAME n items: each resample
+ * draws items with replacement and evaluates both methods on it, δ*_b = A(idx_b) − B(idx_b). Returns the
+ * difference δ̂ on all items, its percentile interval, and the two-sided p-value of the null-centred bootstrap
+ * (Efron & Tibshirani 1993, §16.4; Koehn 2004 for paired MT evaluation): p = (1 + #{b : |δ*_b − δ̂| ≥ |δ̂|}) / (B + 1).
+ * `indices` replays explicit resamples (exact parity with a NumPy computation given the same indices).
+ * @param options.statisticA metric of method A on resampled item indices (length n)
+ */
+export function pairedBootstrapTest(
+  options: ResampleOptions & {
+    n: number;
+    statisticA: (indices: Int32Array) => number;
+    statisticB: (indices: Int32Array) => number;
+  },
+): PairedTest {
+  const { n, statisticA, statisticB, seed } = options;
+  const r = resampling(n, options, 'pairedBootstrapTest');
+  const all = Int32Array.from({ length: n }, (_, i) => i);
+  const estimateA = statisticA(all);
+  const estimateB = statisticB(all);
+  const difference = estimateA - estimateB;
+  const deltas = new Float64Array(r.iterations);
+  r.forEach((idx, b) => (deltas[b] = statisticA(idx) - statisticB(idx)));
+  let extreme = 0;
+  // a relative tolerance so that floating-point noise in equal differences counts as "as extreme" (as SciPy does)
+  const tol = 1e-12 * Math.max(1, Math.abs(difference));
+  for (const d of deltas) if (Math.abs(d - difference) >= Math.abs(difference) - tol) extreme++;
+  deltas.sort();
+  const alpha = 1 - r.confidence;
+  return {
+    estimateA,
+    estimateB,
+    difference,
+    lower: sortedQuantile(deltas, alpha / 2),
+    upper: sortedQuantile(deltas, 1 - alpha / 2),
+    pValue: (1 + extreme) / (r.iterations + 1),
+    confidence: r.confidence,
+    iterations: r.iterations,
+    seed,
+  };
+}
+
+export interface PermutationTest {
+  difference: number;
+  pValue: number;
+  /** Number of sign patterns evaluated (2ⁿ when exact). */
+  permutations: number;
+  exact: boolean;
+}
+
+/**
+ * Paired permutation (approximate randomisation) test of H0 "methods A and B are exchangeable on each item": every
+ * item's two outputs are swapped with probability ½ and the metric difference recomputed. `difference(swapped)`
+ * must return metric(A′) − metric(B′), where A′ takes B's output on the items with swapped[i] = 1 and vice versa.
+ * Exact (all 2ⁿ swap patterns, p = #{|δ_π| ≥ |δ̂|} / 2ⁿ) when 2ⁿ ≤ `iterations`, else Monte Carlo with
+ * p = (1 + #{|δ_π| ≥ |δ̂|}) / (R + 1); both as `scipy.stats.permutation_test(..., permutation_type='samples')`
+ * (two-sided; the swap distribution is symmetric, so 2·min of one-sided tails equals the |δ| form).
+ */
+export function pairedPermutationTest(options: {
+  n: number;
+  difference: (swapped: Uint8Array) => number;
+  seed: number;
+  iterations?: number;
+}): PermutationTest {
+  const { n, difference, seed } = options;
+  const iterations = options.iterations ?? 9999;
+  const fail = (argument: string, message: string): never => {
+    throw new InvalidArgumentError({ functionName: 'pairedPermutationTest', argument, message });
+  };
+  if (!Number.isInteger(n) || n <= 0) fail('n', `must be a positive integer, got ${n}`);
+  if (!Number.isInteger(iterations) || iterations < 1)
+    fail('iterations', `must be a positive integer, got ${iterations}`);
+  const swapped = new Uint8Array(n);
+  const observed = difference(swapped);
+  const tol = 1e-12 * Math.max(1, Math.abs(observed));
+  const isExtreme = (d: number) => Math.abs(d) >= Math.abs(observed) - tol;
+  if (n < 31 && 2 ** n <= iterations) {
+    const total = 2 ** n;
+    let extreme = 0;
+    for (let mask = 0; mask < total; mask++) {
+      for (let i = 0; i < n; i++) swapped[i] = (mask >>> i) & 1;
+      if (isExtreme(difference(swapped))) extreme++;
+    }
+    return { difference: observed, pValue: extreme / total, permutations: total, exact: true };
+  }
+  const rng = createRng(seed);
+  let extreme = 0;
+  for (let b = 0; b < iterations; b++) {
+    for (let i = 0; i < n; i++) swapped[i] = rng.next() < 0.5 ? 1 : 0;
+    if (isExtreme(difference(swapped))) extreme++;
+  }
+  return { difference: observed, pValue: (1 + extreme) / (iterations + 1), permutations: iterations, exact: false };
+}

@@ -1,0 +1,63 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { InvalidArgumentError, tensor2d } from '@vlfer/core';
+import { auroc } from '@vlfer/metrics';
+import { maxAbsDiff } from '@vlfer/test-utils';
+import { describe, expect, it } from 'vitest';
+import { energyScore, knnScore, maxLogitScore, maxSoftmaxScore, zeroShotMspScore } from './index.js';
+
+/** NumPy re-implementations on fixed inputs: tools/fixtures/open_set_baselines.py. */
+const ref = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'test-data', 'baselines.json'), 'utf8')) as Record<
+  string,
+  number[][] & number[]
+>;
+const logits = tensor2d(ref.logits!);
+const features = tensor2d(ref.features!);
+const bank = tensor2d(ref.bank!);
+const text = tensor2d(ref.text!);
+
+describe('open-set baseline scores equal their NumPy references', () => {
+  it('MSP, MaxLogit and energy (T = 1 and 2) over logits, including a row with large logits', () => {
+    expect(maxAbsDiff(maxSoftmaxScore(logits), ref.msp!)).toBeLessThan(1e-12);
+    expect(maxAbsDiff(maxLogitScore(logits), ref.maxLogit!)).toBeLessThan(1e-12);
+    expect(maxAbsDiff(energyScore(logits), ref.energy!)).toBeLessThan(1e-12);
+    expect(maxAbsDiff(energyScore(logits, { temperature: 2 }), ref.energyT2!)).toBeLessThan(1e-12);
+  });
+
+  it('deep KNN: negative distance to the k-th nearest normalised training feature', () => {
+    expect(maxAbsDiff(knnScore(features, bank, { k: 1 }), ref.knnK1!)).toBeLessThan(1e-12);
+    expect(maxAbsDiff(knnScore(features, bank, { k: 3 }), ref.knnK3!)).toBeLessThan(1e-12);
+    // the same feature in the bank is at distance 0
+    expect(knnScore(tensor2d([ref.bank![0]!]), bank, { k: 1 })[0]).toBeCloseTo(0, 12);
+  });
+
+  it('zero-shot CLIP + MSP: softmax of 100·cos(image, text), its max and argmax', () => {
+    const z = zeroShotMspScore(features, text);
+    expect(maxAbsDiff(z.logits.data, ref.zeroShotLogits!.flat())).toBeLessThan(1e-4); // float32 logits
+    expect(maxAbsDiff(z.scores, ref.zeroShotMsp!)).toBeLessThan(1e-5);
+    expect(z.predictions).toEqual(ref.zeroShotPred);
+  });
+
+  it('higher = more known: knowns with a confident logit score above flat unknowns for every score', () => {
+    const known = tensor2d([
+      [9, 0, 0],
+      [0, 8, 1],
+    ]);
+    const unknown = tensor2d([
+      [1, 1, 1],
+      [2, 1.5, 1.8],
+    ]);
+    for (const f of [maxSoftmaxScore, maxLogitScore, energyScore]) expect(auroc(f(known), f(unknown))).toBe(1);
+  });
+
+  it('throws on shape mismatch, non-finite values, a bad k or temperature', () => {
+    expect(() => knnScore(features, tensor2d([[1, 2, 3]]), { k: 1 })).toThrow(/'bank'.*expected shape \[\*, 5\]/);
+    expect(() => knnScore(features, bank, { k: 13 })).toThrow(/must be an integer in \[1, 12\]/);
+    expect(() => knnScore(features, bank)).toThrow(InvalidArgumentError); // default k = 50 > 12 rows
+    expect(() => knnScore(tensor2d([[0, 0, 0, 0, 0]]), bank, { k: 1 })).toThrow(/row 0 has zero norm/);
+    expect(() => maxSoftmaxScore(tensor2d([[1, Number.NaN]]))).toThrow(/row 0, column 1 is NaN/);
+    expect(() => energyScore(logits, { temperature: 0 })).toThrow(/temperature/);
+    expect(() => zeroShotMspScore(features, tensor2d([[1, 2]]))).toThrow(/'textFeatures'/);
+    expect(() => maxLogitScore({ dtype: 'float32', data: new Float32Array(0), dims: [2, 0] })).toThrow(/0 columns/);
+  });
+});

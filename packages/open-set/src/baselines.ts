@@ -1,0 +1,158 @@
+import { assertShape, cosineLogits, InvalidArgumentError, type Tensor2D } from '@vlfer/core';
+
+/*
+ * Post-hoc open-set (out-of-distribution) scores over a frozen model's logits or features. Every function returns
+ * one known-ness score per sample, HIGHER = MORE LIKELY KNOWN, so the scores plug straight into `auroc(known,
+ * unknown)` and the score argument of `@vlfer/metrics`' bootstrap intervals. All arithmetic is float64; outputs are
+ * plain `number[]` of length n.
+ */
+
+function checkFinite(x: Tensor2D, argument: string, functionName: string): void {
+  assertShape(x, [null, null], argument, functionName);
+  if (x.dims[1] === 0)
+    throw new InvalidArgumentError({ functionName, argument, message: 'has 0 columns; expected at least one class' });
+  for (let i = 0; i < x.data.length; i++) {
+    if (!Number.isFinite(x.data[i]!))
+      throw new InvalidArgumentError({
+        functionName,
+        argument,
+        message: `row ${Math.floor(i / x.dims[1])}, column ${i % x.dims[1]} is ${x.data[i]}; expected finite values`,
+      });
+  }
+}
+
+/**
+ * Maximum softmax probability (MSP): max_k softmax(z)_k — Hendrycks & Gimpel, "A Baseline for Detecting
+ * Misclassified and Out-of-Distribution Examples in Neural Networks", ICLR 2017.
+ * @param logits [n, K] logits over the K known classes
+ * @returns [n] scores in (1/K, 1]; higher = more likely known
+ */
+export function maxSoftmaxScore(logits: Tensor2D): number[] {
+  checkFinite(logits, 'logits', 'maxSoftmaxScore');
+  const [n, k] = logits.dims;
+  return Array.from({ length: n }, (_, i) => {
+    let m = -Infinity;
+    for (let j = 0; j < k; j++) m = Math.max(m, logits.data[i * k + j]!);
+    let s = 0;
+    for (let j = 0; j < k; j++) s += Math.exp(logits.data[i * k + j]! - m);
+    return 1 / s; // exp(max − max) / Σ exp(z − max)
+  });
+}
+
+/**
+ * Maximum logit (MaxLogit): max_k z_k — Hendrycks, Basart, Mazeika, Zou, Kwon, Mostajabi, Steinhardt, Song,
+ * "Scaling Out-of-Distribution Detection for Real-World Settings", ICML 2022.
+ * @param logits [n, K] @returns [n] scores; higher = more likely known
+ */
+export function maxLogitScore(logits: Tensor2D): number[] {
+  checkFinite(logits, 'logits', 'maxLogitScore');
+  const [n, k] = logits.dims;
+  return Array.from({ length: n }, (_, i) => {
+    let m = -Infinity;
+    for (let j = 0; j < k; j++) m = Math.max(m, logits.data[i * k + j]!);
+    return m;
+  });
+}
+
+/**
+ * Energy score: −E(x; T) = T · logsumexp_k(z_k / T) — Liu, Wang, Owens, Li, "Energy-based Out-of-distribution
+ * Detection", NeurIPS 2020 (the paper's score is the negative free energy; T = 1 is its default and the setting
+ * of its main results). Max-shifted for stability.
+ * @param logits [n, K] @param options.temperature T > 0, default 1
+ * @returns [n] scores; higher = more likely known
+ */
+export function energyScore(logits: Tensor2D, options: { temperature?: number } = {}): number[] {
+  checkFinite(logits, 'logits', 'energyScore');
+  const t = options.temperature ?? 1;
+  if (!(Number.isFinite(t) && t > 0))
+    throw new InvalidArgumentError({
+      functionName: 'energyScore',
+      argument: 'temperature',
+      message: `must be a finite number > 0, got ${t}`,
+    });
+  const [n, k] = logits.dims;
+  return Array.from({ length: n }, (_, i) => {
+    let m = -Infinity;
+    for (let j = 0; j < k; j++) m = Math.max(m, logits.data[i * k + j]! / t);
+    let s = 0;
+    for (let j = 0; j < k; j++) s += Math.exp(logits.data[i * k + j]! / t - m);
+    return t * (m + Math.log(s));
+  });
+}
+
+function unitRows(x: Tensor2D, argument: string, functionName: string): Float64Array {
+  const [n, d] = x.dims;
+  const out = new Float64Array(n * d);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let j = 0; j < d; j++) s += x.data[i * d + j]! ** 2;
+    if (s === 0)
+      throw new InvalidArgumentError({ functionName, argument, message: `row ${i} has zero norm; cannot normalise` });
+    const norm = Math.sqrt(s);
+    for (let j = 0; j < d; j++) out[i * d + j] = x.data[i * d + j]! / norm;
+  }
+  return out;
+}
+
+/**
+ * Deep k-nearest-neighbour score: −‖ẑ − ẑ_(k)‖₂, the negative Euclidean distance from the L2-normalised test feature
+ * to its k-th nearest L2-normalised training (known-class) feature — Sun, Ming, Zhu, Li, "Out-of-Distribution
+ * Detection with Deep Nearest Neighbors", ICML 2022. The paper uses k = 50 on CIFAR-10 (the default here) and
+ * k = 1000 on full ImageNet (k = 10 with a 1 % sample of it); choose k for the size of your training bank.
+ * Exact search (O(n·m·D)), no approximate index.
+ * @param features [n, D] test features (any norm; each row is normalised)
+ * @param bank [m, D] training features of the known classes (normalised the same way), m ≥ k
+ * @param options.k the neighbour rank, an integer in [1, m]; default 50
+ * @returns [n] scores in [−2, 0]; higher = more likely known
+ */
+export function knnScore(features: Tensor2D, bank: Tensor2D, options: { k?: number } = {}): number[] {
+  checkFinite(features, 'features', 'knnScore');
+  checkFinite(bank, 'bank', 'knnScore');
+  const d = features.dims[1];
+  assertShape(bank, [null, d], 'bank', 'knnScore');
+  const k = options.k ?? 50;
+  const m = bank.dims[0];
+  if (!Number.isInteger(k) || k < 1 || k > m)
+    throw new InvalidArgumentError({
+      functionName: 'knnScore',
+      argument: 'k',
+      message: `must be an integer in [1, ${m}] (the bank has ${m} rows), got ${k}`,
+    });
+  const f = unitRows(features, 'features', 'knnScore');
+  const b = unitRows(bank, 'bank', 'knnScore');
+  const dist = new Float64Array(m);
+  return Array.from({ length: features.dims[0] }, (_, i) => {
+    for (let r = 0; r < m; r++) {
+      let s = 0;
+      for (let j = 0; j < d; j++) s += (f[i * d + j]! - b[r * d + j]!) ** 2;
+      dist[r] = Math.sqrt(s);
+    }
+    return -dist.slice().sort()[k - 1]!;
+  });
+}
+
+/**
+ * Zero-shot CLIP + MSP, the "CLIP" open-set baseline of HESP's tables (Liu et al., ACM MM 2024): the
+ * known-class logits of zero-shot CLIP, scale · cos(image feature, class text feature) (`cosineLogits` of
+ * @vlfer/core), scored by the maximum softmax probability (`maxSoftmaxScore`). The predicted class is the argmax.
+ * @param imageFeatures [n, E] image (or pooled clip) embeddings
+ * @param textFeatures [K, E] one text embedding per known class
+ * @param options.scale CLIP's exp(logit_scale), 100 for OpenAI checkpoints (default)
+ * @returns scores [n] (higher = more likely known), predictions [n] in [0, K), logits [n, K]
+ */
+export function zeroShotMspScore(
+  imageFeatures: Tensor2D,
+  textFeatures: Tensor2D,
+  options: { scale?: number } = {},
+): { scores: number[]; predictions: number[]; logits: Tensor2D } {
+  assertShape(imageFeatures, [null, null], 'imageFeatures', 'zeroShotMspScore');
+  assertShape(textFeatures, [null, imageFeatures.dims[1]], 'textFeatures', 'zeroShotMspScore');
+  const { logits } = cosineLogits(imageFeatures, textFeatures, options.scale ?? 100);
+  const k = logits.dims[1];
+  const predictions = Array.from({ length: logits.dims[0] }, (_, i) => {
+    let best = 0;
+    for (let j = 1; j < k; j++) if (logits.data[i * k + j]! > logits.data[i * k + best]!) best = j;
+    return best;
+  });
+  return { scores: maxSoftmaxScore(logits), predictions, logits };
+}

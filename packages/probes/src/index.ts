@@ -1,0 +1,19 @@
+/**
+ * @file `@vlfer/probes`: closed-set baselines on frozen (CLIP) features, runtime-neutral: the multinomial
+ * logistic-regression linear probe fitted by L-BFGS (sklearn's `LogisticRegression` objective) with the CLIP paper's
+ * validation sweep of the L2 strength, seeded few-shot selection (1/2/4/8/16 shots per class) and the training-free
+ * Tip-Adapter cache classifier.
+ */
+export type { LbfgsOptions, LbfgsResult, ObjectiveWithGradient } from './lbfgs.js';
+export { minimizeLbfgs } from './lbfgs.js';
+export type { LinearProbe, LinearProbeOptions, ProbeSweepResult } from './linear-probe.js';
+export {
+  fitLinearProbe,
+  probeLogits,
+  probeProbabilities,
+  sweepLinearProbe,
+  CLIP_PROBE_C_GRID,
+} from './linear-probe.js';
+export { selectFewShot, takeRows, FEW_SHOT_COUNTS } from './few-shot.js';
+export type { TipAdapterOptions } from './tip-adapter.js';
+export { tipAdapterLogits } from './tip-adapter.js';
