@@ -17,7 +17,7 @@ import { loadCheckpoint } from './node/index.js';
 // Issue 22 item 8: storage bombs, opcode floods and deep nesting in PyTorch checkpoints. Boundedness is proven by
 // counting inflate calls and by the budget errors, never by a clock.
 vi.mock('fflate', async (importOriginal) => {
-  const real = await importOriginal<typeof import('fflate')>();
+  const real = await importOriginal<typeof fflate>();
   return { ...real, inflateSync: vi.fn(real.inflateSync) };
 });
 const inflateCalls = () => vi.mocked(fflate.inflateSync).mock.calls.length;
