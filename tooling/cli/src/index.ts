@@ -81,6 +81,36 @@ export function progressBars(enabled: boolean): ProgressCallback & { stop(): voi
 }
 
 /**
+ * The process that launched this one (pnpm, a shell, a scheduler step), read when cli-kit is loaded — early, so a
+ * parent that dies while the models load is still noticed. pnpm's scripts `exec` node, so this is pnpm itself.
+ */
+const launchParent = process.ppid;
+
+/**
+ * Call `onGone` once when the process that launched this one has exited (a killed wrapper such as pnpm): checked
+ * every second, on a timer that does not keep the process alive.
+ */
+export function onParentExit(onGone: (parent: number) => void): void {
+  const watch = setInterval(() => {
+    if (process.ppid === launchParent) return;
+    clearInterval(watch);
+    onGone(launchParent);
+  }, 1000);
+  watch.unref();
+}
+
+/**
+ * For commands with nothing to save (benchmarks, exports): exit with 130 as soon as the launching process is gone,
+ * instead of going on orphaned. The command must give the event loop a turn now and then (await between steps).
+ */
+export function exitWithParent(name: string): void {
+  onParentExit((parent) => {
+    process.stderr.write(`${name}: the parent process ${parent} is gone; exiting\n`);
+    process.exit(130);
+  });
+}
+
+/**
  * An AbortSignal for a CLI run: the first SIGINT/SIGTERM aborts it (the pipeline stops at the next batch or
  * step and leaves resumable state), a second exits at once with 130. When the parent process dies (a killed
  * wrapper such as pnpm), the run is aborted the same way instead of going on orphaned.
@@ -98,14 +128,11 @@ export function cliAbortSignal(name: string): AbortSignal {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const parent = process.ppid;
-  const watch = setInterval(() => {
-    if (process.ppid !== parent && !controller.signal.aborted) {
-      process.stderr.write(`${name}: the parent process ${parent} is gone; stopping\n`);
-      controller.abort(new Error('parent process exited'));
-    }
-  }, 1000);
-  watch.unref();
+  onParentExit((parent) => {
+    if (controller.signal.aborted) return;
+    process.stderr.write(`${name}: the parent process ${parent} is gone; stopping\n`);
+    controller.abort(new Error('parent process exited'));
+  });
   return controller.signal;
 }
 
