@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -166,6 +166,11 @@ describe('vlfer-exp-clip command line', () => {
     expect(url.stderr).toMatch(/'127\.0\.0\.1:8000' is not an http\(s\) URL; give the scheme/);
   }, 120_000);
   it('evaluates a 7-class-style set with contempt as its own classes, in one command, and prints a table', () => {
+    // a lock file that names no run (a crash while it was written; garbage): taken over with a notice
+    mkdirSync(join(work, 'run'), { recursive: true });
+    writeFileSync(join(work, 'run', '.vlfer-run.lock'), 'garbage\n');
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(join(work, 'run', '.vlfer-run.lock'), old, old);
     const ok = cli([
       'eval',
       '--dataset',
@@ -186,6 +191,10 @@ describe('vlfer-exp-clip command line', () => {
     expect(ok.code).toBe(0);
     expect(ok.stdout).toMatch(/a_photo_of_a_face_with_an_expression_of_name\s+\d+\.\d\d\s+\d+\.\d\d/);
     expect(ok.stderr).toMatch(/label set classes:happiness,sadness,contempt/);
+    expect(ok.stderr).toMatch(
+      /took over the lock file \.vlfer-run\.lock, which names no run \(not JSON: "garbage\\n"\)/,
+    );
+    expect(ok.stderr).not.toMatch(/after 5 attempts|pid undefined/);
   }, 120_000);
   it('evaluates a folder of raw multi-face photos through face detection and alignment in one command', async () => {
     const demo = join(dirname(createRequire(import.meta.url).resolve('@vladmandic/face-api/package.json')), 'demo');
@@ -290,5 +299,130 @@ describe('vlfer-exp-clip command line', () => {
         .trim()
         .split('\n').length,
     ).toBe(1 + 7);
+  }, 120_000);
+});
+
+describe('messages name the flag, file or field, quote input safely and say what to do (issue 22, item 11)', () => {
+  it('--merge, a 1 MB CSV cell in a file whose path holds a newline, a detector file with another checksum', () => {
+    // an argument error of the pipeline is named by its flag, not as `Argument 'merge' passed to 'evaluateZeroShot'`
+    const merge = cli([
+      'eval',
+      '--dataset',
+      'image-folder',
+      '--root',
+      root,
+      '--model',
+      model,
+      '--prompts',
+      '1',
+      '--merge',
+      '2',
+      '--out',
+      join(work, 'merge'),
+      '--cache-dir',
+      join(work, 'merge-cache'),
+      '--no-progress',
+    ]);
+    expect(merge.code).toBe(1);
+    expect(merge.stderr).toMatch(/^vlfer-exp-clip: --merge: cannot merge 2 shards in .*merge/m);
+    expect(merge.stderr).not.toMatch(/Argument 'merge'|evaluateZeroShot/);
+
+    // quoted input is capped (a 1 MB cell once printed whole, twice): at most 200 characters of it; a newline in the
+    // file's path is escaped, so the message stays one line
+    const csvDir = join(work, 'csv');
+    mkdirSync(csvDir, { recursive: true });
+    writeFileSync(join(csvDir, 'a\nb.csv'), `Usage,Image name\nx"${'y'.repeat(1_000_000)},1\n`);
+    const big = cli([
+      'eval',
+      '--dataset',
+      'ferplus',
+      '--root',
+      csvDir,
+      '--annotations',
+      join(csvDir, 'a\nb.csv'),
+      '--model',
+      model,
+      '--prompts',
+      '1',
+      '--out',
+      join(work, 'csv-run'),
+    ]);
+    expect(big.code).toBe(1);
+    expect(big.stderr).toMatch(
+      /: "[^"\n]*csv\/a\\nb\.csv":2: a quote inside an unquoted field: "x\\"y+…" \(1000002 characters, the first 200 shown\)$/m,
+    );
+    expect(big.stderr.length).toBeLessThan(1000);
+    expect(big.stderr.trim().split('\n')).toHaveLength(1);
+
+    // a detector file that is not the tested one: the advice is a flag the CLI has (no library-only `checksum: false`)
+    const detectors = join(work, 'detectors');
+    mkdirSync(detectors, { recursive: true });
+    writeFileSync(join(detectors, 'yunet_s_dynamic.onnx'), 'not the tested file');
+    const sum = cli([
+      'eval',
+      '--dataset',
+      'image-folder',
+      '--root',
+      root,
+      '--classes',
+      'happiness,sadness,contempt',
+      '--model',
+      model,
+      '--prompts',
+      '1',
+      '--faces',
+      'detect',
+      '--face-models',
+      detectors,
+      '--face-cache',
+      join(work, 'detectors-cache'),
+      '--no-cache',
+      '--no-progress',
+      '--out',
+      join(work, 'detectors-run'),
+    ]);
+    expect(sum.code).toBe(1);
+    expect(sum.stderr).toMatch(/yunet_s_dynamic\.onnx: SHA-256 [0-9a-f]{64}, expected [0-9a-f]{64}/);
+    expect(sum.stderr).toMatch(
+      /name it by its path instead of the id 'yunet-s' \(command line: --face-detector .*yunet_s_dynamic\.onnx\)/,
+    );
+    expect(sum.stderr).not.toMatch(/checksum: false/);
+  }, 240_000);
+
+  it('a shard of exp-clip train says what it wrote and how to get the head (it writes none)', () => {
+    const targets = join(work, 'shard-targets.jsonl');
+    const images = ['happy', 'sad', 'contempt'].flatMap((f) => [0, 1].map((i) => join(root, f, `${i}.png`)));
+    writeFileSync(
+      targets,
+      images.map((p, i) => JSON.stringify({ path: p, embedding: [1, i, 2, -i, 0.5, 1, 3, i] })).join('\n') + '\n',
+    );
+    const r = cli([
+      'train',
+      '--unlabelled',
+      root,
+      '--model',
+      model,
+      '--teacher',
+      'import',
+      '--targets',
+      targets,
+      '--output-dim',
+      '8',
+      '--batch',
+      '2',
+      '--shard',
+      '0/2',
+      '--cache-dir',
+      join(work, 'shard-cache'),
+      '--no-progress',
+      '--out',
+      join(work, 'shard-train'),
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(
+      /^shard 0\/2: \d+ images encoded with their teacher targets \(\d+ of \d+ units\) into the caches; record .*shards.*\. No head yet: when all 2 shards have finished, run the same command with --merge 2 \(without --shard\) to train it into .*head\.safetensors$/m,
+    );
+    expect(r.stdout).not.toMatch(/0 steps/);
+    expect(existsSync(join(work, 'shard-train', 'head.safetensors'))).toBe(false);
   }, 120_000);
 });

@@ -371,6 +371,8 @@ export interface TrainResult {
   firstLoss: number | null;
   lastLoss: number | null;
   resumedFrom: { epoch: number; step: number } | null;
+  /** With status 'shard': the shard's record and what it put in the caches (a shard writes no head). */
+  shard?: { index: number; count: number; record: string; images: number; units: number; unitsDone: number };
 }
 
 /**
@@ -413,6 +415,14 @@ export async function trainHead(
       firstLoss: null,
       lastLoss: null,
       resumedFrom: null,
+      shard: {
+        index: shard.index,
+        count: shard.count,
+        record: marker,
+        images: p.paths.length,
+        units: p.units,
+        unitsDone: p.unitsDone,
+      },
     };
   }
   if (options.merge)

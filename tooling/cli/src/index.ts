@@ -7,6 +7,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import { Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
 import {
   AbortedError,
+  InvalidArgumentError,
   OptionsError,
   shardFromEnv,
   type ProgressCallback,
@@ -137,10 +138,16 @@ export function cliAbortSignal(name: string): AbortSignal {
 }
 
 /**
- * Run a CLI's main function: errors are printed as `name: message` (option errors with their flags, no stack
- * traces unless VLFER_DEBUG=1); an aborted run exits 130 and says how to resume; others exit 1.
+ * Run a CLI's main function: errors are printed as `name: message` (option errors, and argument errors of the
+ * `entryPoints`, with their flags; no stack traces unless VLFER_DEBUG=1); an aborted run exits 130 and says how to resume; others exit 1.
  */
-export function runMain(name: string, main: () => Promise<void>, flags: Readonly<Record<string, string>> = {}): void {
+export function runMain(
+  name: string,
+  main: () => Promise<void>,
+  flags: Readonly<Record<string, string>> = {},
+  /** pipeline functions the command calls with its flags: their argument errors are named by flag */
+  entryPoints: readonly string[] = [],
+): void {
   main().catch((error: unknown) => {
     if (process.env.VLFER_DEBUG) process.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);
     if (error instanceof AbortedError) {
@@ -150,7 +157,13 @@ export function runMain(name: string, main: () => Promise<void>, flags: Readonly
       process.exitCode = 130;
       return;
     }
-    if (error instanceof OptionsError) {
+    if (error instanceof InvalidArgumentError && entryPoints.includes(error.functionName)) {
+      // `Argument 'merge' passed to 'evaluateZeroShot': …` is the library's wording; the CLI user typed --merge
+      const prefix = `Argument '${error.argument}' passed to '${error.functionName}': `;
+      const detail = error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message;
+      const flag = error.argument === 'options' ? '' : `${flagOf(error.argument, flags)}: `; // 'options': all of them
+      process.stderr.write(`${name}: ${flag}${detail}\n`);
+    } else if (error instanceof OptionsError) {
       process.stderr.write(
         `${name}: invalid options:\n${error.issues.map((i) => `  ${flagOf(i.path, flags)}: ${i.message}`).join('\n')}\n`,
       );
