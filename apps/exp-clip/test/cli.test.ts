@@ -183,6 +183,8 @@ describe('vlfer-exp-clip command line', () => {
       '3',
       '--classes',
       'happiness,sadness,contempt',
+      '--limit',
+      '100',
       '--out',
       join(work, 'run'),
       '--no-progress',
@@ -195,6 +197,15 @@ describe('vlfer-exp-clip command line', () => {
       /took over the lock file \.vlfer-run\.lock, which names no run \(not JSON: "garbage\\n"\)/,
     );
     expect(ok.stderr).not.toMatch(/after 5 attempts|pid undefined/);
+    // numbers that say little are flagged, on stderr and in metrics.json (issue 22, item 10)
+    expect(ok.stderr).toMatch(
+      /^warning: image-folder: limit 100 is not smaller than the 6 items of the set: all of them are evaluated/m,
+    );
+    const warnings = JSON.parse(readFileSync(join(work, 'run', 'metrics.json'), 'utf8')).warnings as string[];
+    expect(warnings).toContain(
+      'image-folder: limit 100 is not smaller than the 6 items of the set: all of them are evaluated (no subset)',
+    );
+    for (const w of warnings) expect(ok.stderr).toContain(`warning: ${w}`);
   }, 120_000);
   it('evaluates a folder of raw multi-face photos through face detection and alignment in one command', async () => {
     const demo = join(dirname(createRequire(import.meta.url).resolve('@vladmandic/face-api/package.json')), 'demo');
