@@ -157,16 +157,17 @@ export function runMain(
       process.exitCode = 130;
       return;
     }
-    if (error instanceof InvalidArgumentError && entryPoints.includes(error.functionName)) {
+    if (error instanceof OptionsError) {
+      process.stderr.write(
+        `${name}: invalid options:\n${error.issues.map((i) => `  ${flagOf(i.path, flags)}: ${i.message}`).join('\n')}\n`,
+      );
+    } else if (error instanceof InvalidArgumentError && entryPoints.includes(error.functionName)) {
+      // (OptionsError is an InvalidArgumentError too: it goes first, with a flag per issue)
       // `Argument 'merge' passed to 'evaluateZeroShot': …` is the library's wording; the CLI user typed --merge
       const prefix = `Argument '${error.argument}' passed to '${error.functionName}': `;
       const detail = error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message;
       const flag = error.argument === 'options' ? '' : `${flagOf(error.argument, flags)}: `; // 'options': all of them
       process.stderr.write(`${name}: ${flag}${detail}\n`);
-    } else if (error instanceof OptionsError) {
-      process.stderr.write(
-        `${name}: invalid options:\n${error.issues.map((i) => `  ${flagOf(i.path, flags)}: ${i.message}`).join('\n')}\n`,
-      );
     } else {
       process.stderr.write(`${name}: ${error instanceof Error ? error.message : String(error)}\n`);
     }
