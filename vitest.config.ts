@@ -25,12 +25,14 @@ for (const group of ['packages', 'apps', 'tooling']) {
 /**
  * Two tiers. `pnpm test` (the README's command, what CI runs first): unit and parity tests, a few minutes on 2 cores.
  * `pnpm test:integration`: whole-CLI runs (error messages, SIGKILL drills, shards and merges), the real SLURM cluster,
- * headless-Chromium pages, the face-api.js reference and the README transcripts. `.ci/run` runs both.
+ * headless-Chromium pages, the face-api.js reference, the README transcripts and the killed-pnpm drill of every
+ * CLI script. `.ci/run` runs both.
  */
 const INTEGRATION = [
   'apps/*/test/**/*.test.ts',
   'apps/bench/src/face-api-reference.test.ts',
   'tooling/repo-checks/src/readme-examples.test.ts',
+  'tooling/repo-checks/src/wrapper-kill.test.ts',
 ];
 const ALL = [
   'packages/*/src/**/*.test.ts',

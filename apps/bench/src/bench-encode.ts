@@ -23,6 +23,9 @@ import { interleaved, median, runTorch } from './torch.js';
 import { materializeClipGraphs } from './materialize.js';
 import { convertToFp16Weights } from './fp16.js';
 import { assertWebGpu } from '@vlfer/encoders/node';
+import { exitWithParent } from '@vlfer/cli-kit';
+
+exitWithParent('bench:encode'); // a killed wrapper (pnpm) ends the benchmark too
 
 const program = new Command('bench:encode')
   .option('--shared <dir>', 'shared assets folder', process.env.VLFER_SHARED ?? '../shared')

@@ -14,6 +14,9 @@ import { writeJsonAtomic } from '@vlfer/core/node';
 import { decodeImage } from '@vlfer/encoders/node';
 import { FACE_DETECTOR_IDS, FaceDetector } from '@vlfer/faces/node';
 import { benchEnvironment } from './encode-bench.js';
+import { exitWithParent } from '@vlfer/cli-kit';
+
+exitWithParent('bench:faces'); // a killed wrapper (pnpm) ends the benchmark too
 
 const o = new Command('bench:faces')
   .option('--shared <dir>', 'shared assets folder', process.env.VLFER_SHARED ?? '../shared')

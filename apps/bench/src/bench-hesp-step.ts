@@ -14,6 +14,9 @@ import { HespModel } from '@vlfer/open-set/node';
 import { benchEnvironment } from './encode-bench.js';
 import { writeRandomClip } from './random-clip.js';
 import { interleaved, median, runTorch } from './torch.js';
+import { exitWithParent } from '@vlfer/cli-kit';
+
+exitWithParent('bench:hesp-step'); // a killed wrapper (pnpm) ends the benchmark too
 
 const o = new Command('bench:hesp-step')
   .option('--shared <dir>', 'shared assets folder', process.env.VLFER_SHARED ?? '../shared')

@@ -12,6 +12,9 @@ import { trainProjectionHead } from '@vlfer/exp-clip';
 import { createProjectionHead } from '@vlfer/projection-head';
 import { benchEnvironment } from './encode-bench.js';
 import { interleaved, median, runTorch } from './torch.js';
+import { exitWithParent } from '@vlfer/cli-kit';
+
+exitWithParent('bench:train-head'); // a killed wrapper (pnpm) ends the benchmark too
 
 const o = new Command('bench:train-head')
   .option('--pairs <n>', 'cached pairs', (v) => Number(v), 49_152)

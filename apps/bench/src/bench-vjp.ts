@@ -14,6 +14,9 @@ import { ClipGradientModel, defaultWeightsIn } from '@vlfer/encoders/node';
 import { benchEnvironment } from './encode-bench.js';
 import { writeRandomClip } from './random-clip.js';
 import { interleaved, median, runTorch } from './torch.js';
+import { exitWithParent } from '@vlfer/cli-kit';
+
+exitWithParent('bench:vjp'); // a killed wrapper (pnpm) ends the benchmark too
 
 const o = new Command('bench:vjp')
   .option('--shared <dir>', 'shared assets folder', process.env.VLFER_SHARED ?? '../shared')

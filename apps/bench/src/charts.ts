@@ -3,9 +3,26 @@ import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { auroc, rocCurve } from '@vlfer/metrics';
 
+/**
+ * A spec whose strings vega can compile: vega-lite writes values (a class name in a sort order, a run in a legend
+ * selection) into vega expressions, whose parser rejects a raw U+2028/U+2029 ('Unexpected token ILLEGAL', and the
+ * chart is not drawn). They are shown as the text `\u2028` / `\u2029`.
+ */
+export function chartSafe<T>(spec: T): T {
+  const walk = (v: unknown): unknown =>
+    typeof v === 'string'
+      ? v.replace(/[\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`)
+      : Array.isArray(v)
+        ? v.map(walk)
+        : v && typeof v === 'object'
+          ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]))
+          : v;
+  return walk(spec) as T;
+}
+
 /** Render a Vega-Lite spec to an SVG string (headless, no canvas needed). */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
-  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
+  const view = new vega.View(vega.parse(compile(chartSafe(spec)).spec), { renderer: 'none' });
   try {
     return await view.toSVG();
   } finally {

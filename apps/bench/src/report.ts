@@ -12,12 +12,18 @@ import { writeFileAtomic } from '@vlfer/core/node';
 import { parseCsvText } from '@vlfer/datasets';
 import { meanStd } from '@vlfer/metrics';
 import { overlayRocSpec, readRows, runLabel, type ResultRow } from './ablations.js';
-import { confusionMatrixSpec } from './charts.js';
+import { chartSafe, confusionMatrixSpec } from './charts.js';
 
 const require = createRequire(import.meta.url);
 /** A UMD build from node_modules, safe to put inside a <script> element. */
 const inlineScript = (pkg: string, file: string) =>
   readFileSync(join(require.resolve(`${pkg}/package.json`), '..', file), 'utf8').replaceAll('</script', '<\\/script');
+/**
+ * JSON for a <script> element: `<`, `>` and `&` as \\u escapes, so no data (a class name `<!--<script>`, a
+ * coordinate `</script>`) can end the element or switch the HTML parser into its escaped states; U+2028/9 too.
+ */
+export const scriptJson = (value: unknown): string =>
+  JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 
 /** Mean ± sample std over seeds of the headline metrics of each coordinate (percent), as bars with error bars. */
@@ -129,7 +135,7 @@ export function writeReport(resultsDir: string): { path: string; charts: number 
     const id = rows[0]!.ablation;
     const chart = (spec: TopLevelSpec) => {
       const cid = `chart-${charts.length}`;
-      charts.push({ id: cid, spec });
+      charts.push({ id: cid, spec: chartSafe(spec) });
       return `<div class="chart" id="${cid}"></div>`;
     };
     const table = summary
@@ -165,7 +171,7 @@ export function writeReport(resultsDir: string): { path: string; charts: number 
 <p>From ${esc(resultsDir)}; ${files.length} ablations. Numbers are percent; std is the sample std over seeds. The same tables are in summary.csv.</p>
 ${sections.join('\n') || '<p>No results yet.</p>'}
 <script>
-const charts = ${JSON.stringify(charts).replaceAll('</', '<\\/')};
+const charts = ${scriptJson(charts)};
 window.vlferRendered = Promise.all(charts.map(async ({ id, spec }) => {
   const view = new vega.View(vega.parse(vegaLite.compile(spec).spec), { renderer: 'svg', container: '#' + id, hover: true });
   await view.runAsync();

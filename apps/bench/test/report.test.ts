@@ -18,9 +18,9 @@ const executablePath =
   spawnSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).stdout.trim();
 
 /** Result rows as bench:ablations writes them: a closed-set grid (2 prompt types × 2 seeds) and an open-set one. */
-function syntheticResults(dir: string): void {
+function syntheticResults(dir: string, payload?: string): void {
   const rng = createRng(5);
-  const names = ['happiness', 'sadness', 'anger'];
+  const names = [payload ?? 'happiness', 'sadness', 'anger'];
   const provenance = {
     git: { sha: '0123456789abcdef0123456789abcdef01234567', dirty: false },
     packages: {},
@@ -87,14 +87,14 @@ function syntheticResults(dir: string): void {
       row(
         'exp-clip-zero-shot/demo',
         'exp-clip-zero-shot',
-        { backbone: 'tiny-clip', dataset: 'fer2013', promptType: p, preprocess: 'exp-clip' },
+        { backbone: 'tiny-clip', dataset: payload ?? 'fer2013', promptType: p, preprocess: 'exp-clip' },
         s,
         false,
       ),
     ),
   );
   const open = [0, 1].map((split) =>
-    row('hesp/demo', 'hesp', { backbone: 'tiny-clip', dataset: 'mafw', split }, 0, true),
+    row('hesp/demo', 'hesp', { backbone: payload ?? 'tiny-clip', dataset: 'mafw', split }, 0, true),
   );
   writeFileSync(join(dir, 'exp-clip-zero-shot__demo.jsonl'), closed.map((r) => `${JSON.stringify(r)}\n`).join(''));
   writeFileSync(join(dir, 'hesp__demo.jsonl'), open.map((r) => `${JSON.stringify(r)}\n`).join(''));
@@ -131,4 +131,59 @@ describe('report.html in a headless browser', () => {
       await browser.close();
     }
   }, 120_000);
+});
+
+describe('report.html with hostile class names and run coordinates (issue 22, item 10)', () => {
+  // each payload is a class name and a coordinate (dataset, backbone) of every run
+  const payloads = [
+    '<!--<script>',
+    '</script><script>window.pwned = 1</script>',
+    '<img src=x onerror="window.pwned = 1">',
+    '<!--',
+    'a\u2028b\u2029c',
+    `"'\\&amp;]]>`,
+  ];
+  it('for every payload: nothing executes, every chart renders, the console stays clean', async () => {
+    expect(executablePath, 'chromium is not installed (apt-get install chromium)').toBeTruthy();
+    const browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
+    try {
+      for (const payload of payloads) {
+        const dir = mkdtempSync(join(tmpdir(), 'vlfer-report-xss-'));
+        syntheticResults(dir, payload);
+        writeSummary(dir);
+        const { path, charts } = writeReport(dir);
+        expect(charts).toBe(11);
+        const page = await browser.newPage();
+        const problems: string[] = [];
+        page.on('console', (m) => {
+          if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
+        });
+        page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+        page.on('dialog', (d) => {
+          problems.push(`dialog: ${d.message()}`);
+          void d.dismiss();
+        });
+        await page.goto(`file://${path}`);
+        // events, not deadlines: after the load event the page's last script has run (or never will), and its
+        // promise settles when every chart has rendered or one failed
+        expect(
+          await page.evaluate('typeof window.vlferRendered'),
+          `${JSON.stringify(payload)}: the chart script did not run`,
+        ).toBe('object');
+        await page.evaluate('window.vlferRendered');
+        expect(await page.evaluate('window.pwned'), JSON.stringify(payload)).toBeUndefined();
+        expect(await page.evaluate('document.body.dataset.rendered'), JSON.stringify(payload)).toBe(String(charts));
+        expect(await page.locator('.chart svg').count(), JSON.stringify(payload)).toBe(charts);
+        expect(await page.locator('img').count(), JSON.stringify(payload)).toBe(0);
+        // the payload is shown as text: in the summary table and in the confusion-matrix axis labels
+        expect(
+          await page.locator('table td', { hasText: payload.slice(0, 4).replace(/[\u2028\u2029]/g, '') }).count(),
+        ).toBeGreaterThan(0);
+        expect(problems, JSON.stringify(payload)).toEqual([]);
+        await page.close();
+      }
+    } finally {
+      await browser.close();
+    }
+  }, 240_000);
 });

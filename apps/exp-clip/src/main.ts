@@ -129,10 +129,20 @@ program.addCommand(
         },
       },
     ).finally(() => progress.stop());
+    if (r.shard) {
+      // a shard only fills the caches: say what it wrote and how to get the head
+      process.stdout.write(
+        `shard ${r.shard.index}/${r.shard.count}: ${r.shard.images} images encoded with their teacher targets (${r.shard.unitsDone} of ${r.shard.units} units) into the caches; record ${r.shard.record}. No head yet: when all ${r.shard.count} shards have finished, run the same command with --merge ${r.shard.count} (without --shard) to train it into ${r.headPath}\n`,
+      );
+      return;
+    }
     process.stdout.write(
       `${r.status}: ${r.steps} steps${r.resumedFrom ? ` (resumed at epoch ${r.resumedFrom.epoch + 1}, step ${r.resumedFrom.step + 1})` : ''}${r.firstLoss !== null ? `, loss ${r.firstLoss.toFixed(4)} → ${r.lastLoss!.toFixed(4)}` : ''}; head ${r.headPath}\n`,
     );
   }),
 );
 
-runMain(NAME, () => program.parseAsync(process.argv).then(() => undefined), FLAG_NAMES);
+runMain(NAME, () => program.parseAsync(process.argv).then(() => undefined), FLAG_NAMES, [
+  'evaluateZeroShot',
+  'trainHead',
+]);

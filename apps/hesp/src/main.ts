@@ -85,4 +85,7 @@ program.addCommand(
   }),
 );
 
-runMain(NAME, () => program.parseAsync(process.argv).then(() => undefined), FLAG_NAMES);
+runMain(NAME, () => program.parseAsync(process.argv).then(() => undefined), FLAG_NAMES, [
+  'trainHesp',
+  'evaluateHespRun',
+]);

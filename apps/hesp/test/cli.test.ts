@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, sharedPath, writeSyntheticVideoSet } from '@vlfer/test-utils';
@@ -55,4 +55,12 @@ describe('vlfer-hesp command line', () => {
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split('\n').length).toBeLessThanOrEqual(2);
   }, 120_000);
+  it('reports a known class without training clips on stderr and in metrics.json (issue 22, item 10)', () => {
+    const out = join(work, 'missing-class');
+    const r = cli([...base().slice(0, -1), out, '--known', '0,1,3', '--no-progress']);
+    expect(r.code, r.stderr).toBe(0);
+    const w = `known class 3 (anger) has no training clips in ${join(work, 'train.txt')}: only its name (the text prompt) represents it`;
+    expect(r.stderr).toContain(`warning: ${w}`);
+    expect(JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')).warnings).toEqual([w]);
+  }, 180_000);
 });

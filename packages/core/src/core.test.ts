@@ -3,6 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
+  quoteInput,
+  quoteJson,
+  displayPath,
   buildModel,
   concatRows,
   createRng,
@@ -232,5 +235,22 @@ describe('csvRow', () => {
     expect(csvRow(['a', 1.5, null, 'b,c', 'say "hi"', 'two\nlines', 'cr\rin name'])).toBe(
       'a,1.5,,"b,c","say ""hi""","two\nlines","cr\rin name"',
     );
+  });
+});
+
+describe('input quoted in messages (issue 22, item 11)', () => {
+  it('is capped at 200 characters, escaped, and a path with a newline stays on one line', () => {
+    const line = 'x'.repeat(60_000_000);
+    const q = quoteInput(line);
+    expect(q.length).toBeLessThan(300);
+    expect(q).toBe(`"${'x'.repeat(200)}…" (60000000 characters, the first 200 shown)`);
+    expect(quoteInput('a\nb"c\u2028')).toBe('"a\\nb\\"c\\u2028"');
+    expect(quoteInput('plain value')).toBe("'plain value'");
+    expect(quoteJson('')).toBe('""');
+    expect(quoteInput(`${'x'.repeat(199)}😀`)).toMatch(/^"x{199}…" \(201 characters, the first 199 shown\)$/);
+    expect(displayPath('/data/a b.csv')).toBe('/data/a b.csv');
+    expect(displayPath('/data/a\nb.csv')).toBe('"/data/a\\nb.csv"');
+    const e = new DataFormatError({ file: '/data/a\nb.csv', line: 2, message: 'bad' });
+    expect(e.message).toBe('"/data/a\\nb.csv":2: bad');
   });
 });

@@ -1,3 +1,5 @@
+import { displayPath } from './quote.js';
+
 /**
  * Errors thrown by vlfer packages. Every error names what was wrong (argument, file, line, field)
  * and what was expected, so a researcher can fix the input without reading the source.
@@ -30,7 +32,7 @@ export class DataFormatError extends VlferError {
   readonly line: number | undefined;
   readonly field: string | undefined;
   constructor(options: { file: string; line?: number; field?: string; message: string; cause?: unknown }) {
-    const where = `${options.file}${options.line !== undefined ? `:${options.line}` : ''}${options.field ? ` (field '${options.field}')` : ''}`;
+    const where = `${displayPath(options.file)}${options.line !== undefined ? `:${options.line}` : ''}${options.field ? ` (field '${options.field}')` : ''}`;
     super(`${where}: ${options.message}`, { cause: options.cause });
     this.file = options.file;
     this.line = options.line;
@@ -50,7 +52,7 @@ export class FileIoError extends VlferError {
   readonly code: string | undefined;
   constructor(options: { file: string; operation: string; cause: unknown }) {
     const c = options.cause as { code?: string; message?: string } | undefined;
-    super(`cannot ${options.operation} ${options.file}: ${c?.message ?? String(options.cause)}`, {
+    super(`cannot ${options.operation} ${displayPath(options.file)}: ${c?.message ?? String(options.cause)}`, {
       cause: options.cause,
     });
     this.file = options.file;

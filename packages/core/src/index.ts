@@ -14,6 +14,7 @@ export {
   RunLockedError,
   throwIfAborted,
 } from './errors.js';
+export { quoteInput, quoteJson, displayPath, QUOTE_LIMIT } from './quote.js';
 export type { ShapeMap, Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D } from './tensor.js';
 export { tensor, tensor2d, assertShape, row, l2NormalizeRows, meanOfRowGroups, concatRows } from './tensor.js';
 export type { Scores, CosineLogits } from './ops.js';

@@ -1,4 +1,4 @@
-import { DataFormatError } from '@vlfer/core';
+import { DataFormatError, quoteInput, quoteJson } from '@vlfer/core';
 
 /** One data row of a CSV text: its 1-based line number and its cells by header name. */
 export interface CsvRecord {
@@ -46,7 +46,11 @@ export function parseCsvText(text: string, file: string): { header: string[]; re
           i++;
         }
         if (i < src.length && src[i] !== ',' && src[i] !== '\n' && src[i] !== '\r')
-          throw new DataFormatError({ file, line, message: `unexpected character '${src[i]}' after a closing quote` });
+          throw new DataFormatError({
+            file,
+            line,
+            message: `unexpected character ${quoteInput(src[i]!)} after a closing quote`,
+          });
       } else {
         const s = i;
         while (i < src.length && src[i] !== ',' && src[i] !== '\n' && src[i] !== '\r') i++;
@@ -55,7 +59,7 @@ export function parseCsvText(text: string, file: string): { header: string[]; re
           throw new DataFormatError({
             file,
             line,
-            message: `a quote inside an unquoted field: ${JSON.stringify(cell)}`,
+            message: `a quote inside an unquoted field: ${quoteJson(cell)}`,
           });
       }
       cells.push(cell);
@@ -76,7 +80,11 @@ export function parseCsvText(text: string, file: string): { header: string[]; re
   const header = rows[0]!.cells.map((h) => h.trim());
   const dup = header.find((h, k) => header.indexOf(h) !== k);
   if (dup !== undefined)
-    throw new DataFormatError({ file, line: rows[0]!.line, message: `column '${dup}' appears twice in the header` });
+    throw new DataFormatError({
+      file,
+      line: rows[0]!.line,
+      message: `column ${quoteInput(dup)} appears twice in the header`,
+    });
   const records = rows.slice(1).map((r) => {
     if (r.cells.length !== header.length)
       throw new DataFormatError({
@@ -97,7 +105,7 @@ export function requireColumns(file: string, header: readonly string[], columns:
         file,
         line: 1,
         field: c,
-        message: `missing column '${c}'; the header has: ${header.join(', ')}`,
+        message: `missing column '${c}'; the header has: ${quoteInput(header.join(', '))}`,
       });
 }
 
@@ -110,7 +118,7 @@ export function parseCount(
   if (value === undefined || !/^\d{1,15}$/.test(value))
     throw new DataFormatError({
       ...where,
-      message: `${JSON.stringify(value ?? '')} is not ${what} (a non-negative integer)`,
+      message: `${quoteJson(value ?? '')} is not ${what} (a non-negative integer)`,
     });
   return Number(value);
 }

@@ -1,4 +1,4 @@
-import { DataFormatError, type LabelSet } from '@vlfer/core';
+import { DataFormatError, quoteInput, type LabelSet } from '@vlfer/core';
 import { parseCount, parseCsvText, requireColumns } from './csv.js';
 import {
   BASIC_7,
@@ -41,7 +41,7 @@ class Duplicates {
       throw new DataFormatError({
         file: this.file,
         line,
-        message: `${this.what} '${key}' is listed again with another label (first at line ${prev.line})`,
+        message: `${this.what} ${quoteInput(key)} is listed again with another label (first at line ${prev.line})`,
       });
     if (this.policy === 'drop') {
       this.drops.add(`duplicate ${this.what}`);
@@ -50,7 +50,7 @@ class Duplicates {
     throw new DataFormatError({
       file: this.file,
       line,
-      message: `${this.what} '${key}' is listed twice (first at line ${prev.line}); pass duplicates: 'drop' (CLI --duplicates drop) to keep the first and count the rest`,
+      message: `${this.what} ${quoteInput(key)} is listed twice (first at line ${prev.line}); pass duplicates: 'drop' (CLI --duplicates drop) to keep the first and count the rest`,
     });
   }
 }
@@ -114,11 +114,16 @@ export function parseVideoListText(
         throw new DataFormatError({
           file,
           line,
-          message: `expected '<frame_dir> <num_frames> <label> [label text]', got '${t.slice(0, 200)}'`,
+          message: `expected '<frame_dir> <num_frames> <label> [label text]', got ${quoteInput(t)}`,
         });
       const [dirToken, nText, labelText, labelName] = tokens as [string, string, string, string | undefined];
       if (!/^\d{1,9}$/.test(nText) || Number(nText) <= 0)
-        throw new DataFormatError({ file, line, field: 'num_frames', message: `'${nText}' is not a positive integer` });
+        throw new DataFormatError({
+          file,
+          line,
+          field: 'num_frames',
+          message: `${quoteInput(nText)} is not a positive integer`,
+        });
       const numFrames = Number(nText);
       let label: number | undefined;
       if (/^-?\d{1,9}$/.test(labelText)) {
@@ -137,7 +142,7 @@ export function parseVideoListText(
           file,
           line,
           field: 'label',
-          message: `label '${labelText}' out of range; expected an integer ${range} (${scheme} scheme, label set ${labelSet.id})`,
+          message: `label ${quoteInput(labelText)} out of range; expected an integer ${range} (${scheme} scheme, label set ${labelSet.id})`,
         });
       }
       if (labelName !== undefined) {
@@ -148,7 +153,7 @@ export function parseVideoListText(
             file,
             line,
             field: 'label text',
-            message: `'${labelName}' contradicts label ${labelText} (= ${want} under the ${scheme} scheme)`,
+            message: `${quoteInput(labelName)} contradicts label ${labelText} (= ${want} under the ${scheme} scheme)`,
           });
         }
       }
@@ -208,7 +213,7 @@ export function parseRafDbListText(
         throw new DataFormatError({
           file,
           line: i + 1,
-          message: `expected '<image name> <label 1..7>', got '${t.slice(0, 200)}'`,
+          message: `expected '<image name> <label 1..7>', got ${quoteInput(t)}`,
         });
       const name = normalizeListedPath(written, {
         file,
@@ -224,7 +229,7 @@ export function parseRafDbListText(
           file,
           line: i + 1,
           field: 'label',
-          message: `label '${labelText}' out of range; expected an integer 1..7 (RAF-DB basic) whose class is in ${labelSet.id}`,
+          message: `label ${quoteInput(labelText)} out of range; expected an integer 1..7 (RAF-DB basic) whose class is in ${labelSet.id}`,
         });
       if (dups.check(name, label, i + 1)) return;
       entries.push({ name, label, line: i + 1 });
@@ -275,7 +280,7 @@ export function parseAffectNetCsvText(
         file,
         line: r.line,
         field: 'expression',
-        message: `'${r.cells.expression}' is not an AffectNet category 0..10`,
+        message: `${quoteInput(r.cells.expression ?? '')} is not an AffectNet category 0..10`,
       });
     const written = r.cells.subDirectory_filePath!;
     if (!written)
@@ -363,7 +368,7 @@ export function parseFerPlusCsvText(
         file,
         line,
         field: 'Usage',
-        message: `'${r.cells.Usage}' is not ${FERPLUS_USAGES.join(', ')} (exact spelling)`,
+        message: `${quoteInput(r.cells.Usage ?? '')} is not ${FERPLUS_USAGES.join(', ')} (exact spelling)`,
       });
     const votes = FERPLUS_VOTE_COLUMNS.map((c) => {
       const v = parseCount(r.cells[c], { file, line, field: c }, 'a vote count');

@@ -300,3 +300,58 @@ describe('logit scale of the probabilities', () => {
     );
   });
 });
+
+describe('numbers that say nothing are reported (issue 22, item 10)', () => {
+  it('all-zero features: uniform probabilities and one class for every item are warnings in the result and metrics.json', async () => {
+    const out = join(work, 'zero');
+    const lines: string[] = [];
+    const zero = {
+      inputDim: 24,
+      outputDim: 24,
+      project: (x: { dims: readonly number[] }) => ({
+        dtype: 'float32' as const,
+        dims: [x.dims[0]!, 24] as [number, number],
+        data: new Float32Array(x.dims[0]! * 24),
+      }),
+    };
+    const r = await runEval(
+      { dataset: 'image-folder', root: imageRoot, model, promptTypes: ['class_name'], cacheDir: undefined, out },
+      { projection: zero as never, log: (l) => lines.push(l) },
+    );
+    expect(r.results[0]!.mean.uar.mean).toBeCloseTo(1 / 7); // the old silent number
+    expect(r.warnings.join('\n')).toMatch(
+      /class_name: 21 of 21 items score every class the same \(uniform probabilities\): their image features are zero \(norm 0\) after the head/,
+    );
+    expect(r.warnings.join('\n')).toMatch(
+      /class_name: every one of the 21 items is predicted as '\w+': the classifier is degenerate/,
+    );
+    expect(lines.filter((l) => l.startsWith('warning: '))).toHaveLength(2);
+    expect(JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')).warnings).toEqual(r.warnings);
+  });
+  it('a class folder without images and a limit larger than the set are warnings; a clean run has none', async () => {
+    const root = join(work, 'with-empty');
+    for (const f of ['happy', 'sad', 'angry']) {
+      mkdirSync(join(root, f), { recursive: true });
+      for (let i = 0; i < 2; i++) await png(join(root, f, `${i}.png`), i + f.length * 7);
+    }
+    mkdirSync(join(root, 'fear'));
+    const r = await runEval({
+      dataset: 'image-folder',
+      root,
+      model,
+      promptTypes: ['class_name'],
+      classes: ['happiness', 'sadness', 'anger', 'fear'],
+      limit: 50,
+    });
+    expect(r.warnings).toContain(
+      "image-folder: no images of class 'fear': their recall is undefined, and UAR is the mean over the other 3 of 4 classes",
+    );
+    expect(r.warnings).toContain(
+      'image-folder: limit 50 is not smaller than the 6 items of the set: all of them are evaluated (no subset)',
+    );
+    const clean = await runEval({ dataset: 'image-folder', root: imageRoot, model, promptTypes: ['class_name'] });
+    // the random-weight tiny CLIP does predict one class for all 21 images: that warning is right; no others
+    expect(clean.warnings.filter((w) => !/the classifier is degenerate/.test(w))).toEqual([]);
+    expect(clean.warnings.join('\n')).not.toMatch(/no images of class|limit|uniform/);
+  });
+});

@@ -103,6 +103,11 @@ export interface EvalResult {
   shard: Shard | null;
   /** SHA-256 over every evaluated item's id, label and content hash. */
   datasetFingerprint: string;
+  /**
+   * What makes the numbers suspect, also logged as `warning: …`: classes with no items (UAR is then over the
+   * others), a `limit` not smaller than the set, image features that are all zero, one class predicted for every item.
+   */
+  warnings: string[];
   modelFingerprint: string;
   /** Images (frames for videos) served from the feature cache vs run through the encoder. */
   counts: { images: number; cached: number; encoded: number; damagedCacheEntries: number };
@@ -165,6 +170,25 @@ export async function evaluateZeroShot(
       );
     }
     const labelSet: LabelSet = data[0]!.labelSet;
+    const warnings: string[] = [];
+    const warn = (w: string) => {
+      warnings.push(w);
+      log(`warning: ${w}`);
+    };
+    for (const d of data) {
+      const where = `${options.dataset}${d.fold !== null ? ` fold ${d.fold}` : ''}`;
+      const support = new Array<number>(d.labelSet.names.length).fill(0);
+      for (const i of d.items) support[i.label] = (support[i.label] ?? 0) + 1;
+      const empty = d.labelSet.names.filter((_, c) => support[c] === 0);
+      if (empty.length && d.items.length)
+        warn(
+          `${where}: no ${d.kind === 'images' ? 'images' : 'clips'} of class${empty.length > 1 ? 'es' : ''} ${empty.map((n) => `'${n}'`).join(', ')}: their recall is undefined, and UAR is the mean over the other ${d.labelSet.names.length - empty.length} of ${d.labelSet.names.length} classes`,
+        );
+      if (options.limit !== undefined && options.limit >= d.total)
+        warn(
+          `${where}: limit ${options.limit} is not smaller than the ${d.total} items of the set: all of them are evaluated (no subset)`,
+        );
+    }
     for (const d of data)
       if (d.labelSet.names.join('\n') !== labelSet.names.join('\n'))
         throw new Error(`fold ${d.fold} has label set ${d.labelSet.id}, fold ${data[0]!.fold} has ${labelSet.id}`);
@@ -369,6 +393,7 @@ export async function evaluateZeroShot(
         results: [],
         predictions: [],
         datasetFingerprint: '',
+        warnings,
         timing: { encodeSeconds, totalSeconds: (performance.now() - t0) / 1000 },
         provenance: provenance({ runtime: runtimeVersions() }),
         outDir: options.out ?? null,
@@ -399,6 +424,20 @@ export async function evaluateZeroShot(
           d.kind === 'images' ? await zs.classify(features[k]!) : await zs.classifyClips(features[k]!, options.frames);
         const predicted = argmaxRows(logits);
         predictions[k]!.byPromptType[promptType] = { predicted, probabilities: softmaxRows(logits) };
+        const C = labelSet.names.length;
+        let flat = 0; // items that score every class the same: zero-norm features (after the head, if any)
+        for (let r = 0; r < logits.dims[0]; r++) {
+          const row = logits.data.subarray(r * C, (r + 1) * C);
+          if (row.every((v) => v === row[0]) || !row.every(Number.isFinite)) flat++;
+        }
+        if (flat)
+          warn(
+            `${promptType}${d.fold !== null ? ` fold ${d.fold}` : ''}: ${flat} of ${logits.dims[0]} items score every class the same (uniform probabilities): their image features are zero (norm 0)${projection ? ' after the head' : ''} or not finite; check the model${projection ? ', the head' : ''} and the images`,
+          );
+        if (predicted.length > 1 && C > 1 && predicted.every((c) => c === predicted[0]))
+          warn(
+            `${promptType}${d.fold !== null ? ` fold ${d.fold}` : ''}: every one of the ${predicted.length} items is predicted as '${labelSet.names[predicted[0]!]}': the classifier is degenerate (constant or zero features, or a broken model or head), so UAR and WAR say nothing`,
+          );
         const rep = classificationReport(predictions[k]!.labels, predicted, labelSet.names.length);
         foldResults.push({
           fold: d.fold,
@@ -424,6 +463,7 @@ export async function evaluateZeroShot(
       results,
       predictions,
       datasetFingerprint: fingerprint.digest('hex'),
+      warnings,
       timing: { encodeSeconds, totalSeconds: (performance.now() - t0) / 1000 },
       provenance: provenance({ runtime: runtimeVersions() }),
       outDir: run ? run.dir : null,
@@ -460,6 +500,7 @@ export function evalOutputFiles(r: EvalResult): Record<string, string> {
     folds: r.folds,
     faces: r.faces,
     datasetFingerprint: r.datasetFingerprint,
+    warnings: r.warnings,
     metricsAreFractions: true,
     promptTypes: Object.fromEntries(
       r.results.map((p) => [

@@ -7,6 +7,7 @@ import { readSafetensors } from '@vlfer/core/node';
 import { encodeImages, loadClip } from '@vlfer/encoders/node';
 import { sharedPath } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { targetSpread } from '@vlfer/llm-knowledge';
 import { trainHead as runTrain, type StepLog } from './index.js';
 
 const model = sharedPath('fixtures', 'tiny-clip');
@@ -92,6 +93,30 @@ describe('exp-clip train end to end on tiny-clip with imported targets', () => {
     const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
     expect(metrics.lastLoss).toBe(logs.at(-1)!.loss);
     expect(metrics.targetsFingerprint).toMatch(/^[0-9a-f]{64}$/);
+    expect(metrics.warnings).toEqual([]); // distinct targets: nothing to report
+  });
+
+  it('a teacher that answers every image with the same vector is reported in the log and metrics.json (issue 22, item 10)', async () => {
+    const same = join(work, 'same-targets.jsonl');
+    const rows = readFileSync(targetsFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { path: string });
+    const v = Array.from({ length: E }, (_, k) => Math.cos(k));
+    writeFileSync(same, rows.map((r) => JSON.stringify({ path: r.path, embedding: v })).join('\n') + '\n');
+    const out = join(work, 'same');
+    const lines: string[] = [];
+    await runTrain({ ...base(), teacherSource: same, epochs: 1, out }, { log: (l) => lines.push(l) });
+    const w = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')).warnings as string[];
+    expect(w).toHaveLength(1);
+    expect(w[0]).toMatch(
+      /^the teacher \(.*same-targets\.jsonl\) gave the same target for all 48 images \(largest per-dimension std of the normalised targets \d\.\d\de[-+]\d+\): training cannot tell the images apart/,
+    );
+    expect(lines).toContain(`warning: ${w[0]}`);
+    // the measure itself: 0 for one repeated direction (whatever the scale), > 0 as soon as one item differs
+    expect(targetSpread([1, 2, 2, 4, 3, 6], 3, 2)).toBeLessThan(1e-7);
+    expect(targetSpread([1, 0, 1, 0, 0, 1], 3, 2)).toBeCloseTo(Math.sqrt(2) / 3, 6);
+    expect(() => targetSpread([1, 2, 3], 2, 2)).toThrow(/3 values, expected 2·2/);
   });
 
   it('an interrupted run resumes to exactly the weights of an uninterrupted one', async () => {

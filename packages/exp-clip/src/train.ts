@@ -31,7 +31,7 @@ import {
 } from '@vlfer/core/node';
 import { listImages } from '@vlfer/datasets/node';
 import { DECODER_VERSION, encodeImages, loadClip, runtimeVersions } from '@vlfer/encoders/node';
-import type { Teacher } from '@vlfer/llm-knowledge';
+import { constantTargetsWarning, type Teacher } from '@vlfer/llm-knowledge';
 import { computeTargets, httpTeacher, importedTeacher } from '@vlfer/llm-knowledge/node';
 import { createOptimizer, type OptimizerName, type Optimizer } from '@vlfer/losses';
 import { InfoNceGraph } from '@vlfer/losses/node';
@@ -371,6 +371,8 @@ export interface TrainResult {
   firstLoss: number | null;
   lastLoss: number | null;
   resumedFrom: { epoch: number; step: number } | null;
+  /** With status 'shard': the shard's record and what it put in the caches (a shard writes no head). */
+  shard?: { index: number; count: number; record: string; images: number; units: number; unitsDone: number };
 }
 
 /**
@@ -413,6 +415,14 @@ export async function trainHead(
       firstLoss: null,
       lastLoss: null,
       resumedFrom: null,
+      shard: {
+        index: shard.index,
+        count: shard.count,
+        record: marker,
+        images: p.paths.length,
+        units: p.units,
+        unitsDone: p.unitsDone,
+      },
     };
   }
   if (options.merge)
@@ -472,6 +482,13 @@ export async function trainHead(
       null,
     );
     const { paths, faceCrops, keys, features, targets, modelFingerprint } = prepared;
+    // numbers that say nothing are reported: a teacher answering every image with one vector (issue 22)
+    const warnings: string[] = [];
+    const constant = constantTargetsWarning(targets.data, targets.dims[0], targets.dims[1], teacher.source);
+    if (constant) {
+      warnings.push(constant);
+      log(`warning: ${constant}`);
+    }
     if (options.batch > paths.length)
       throw new InvalidArgumentError({
         functionName: 'trainHead',
@@ -599,7 +616,7 @@ export async function trainHead(
     run.publish({
       'head.safetensors': headBytes,
       'train-log.jsonl': trainLog.map((r) => `${JSON.stringify(r)}\n`).join(''),
-      'metrics.json': `${JSON.stringify({ epochs: options.epochs, stepsPerEpoch, firstLoss: trainLog[0]?.loss ?? null, lastLoss: trainLog.at(-1)?.loss ?? null, lastEpochAccuracy: mean(trainLog.filter((r) => r.epoch === options.epochs - 1).map((r) => r.accuracy)), ...fingerprints, provenance: provenance({ runtime: runtimeVersions() }) }, null, 2)}\n`,
+      'metrics.json': `${JSON.stringify({ epochs: options.epochs, stepsPerEpoch, firstLoss: trainLog[0]?.loss ?? null, lastLoss: trainLog.at(-1)?.loss ?? null, lastEpochAccuracy: mean(trainLog.filter((r) => r.epoch === options.epochs - 1).map((r) => r.accuracy)), warnings, ...fingerprints, provenance: provenance({ runtime: runtimeVersions() }) }, null, 2)}\n`,
       'config.resolved.json': `${JSON.stringify({ ...options, trainingKey: key, ...fingerprints }, null, 2)}\n`,
       // which crop came from which image, so targets of an imported teacher can be computed for the crops
       ...(faceCrops

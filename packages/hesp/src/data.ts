@@ -19,6 +19,12 @@ export interface HespData {
   val: (VideoItem & { originalLabel: number })[];
   testKnown: (VideoItem & { originalLabel: number })[];
   testUnknown: VideoItem[];
+  /**
+   * Known classes without clips in a part (training or test list): HESP still learns their prompt from the name, but
+   * closed-set accuracy and the open-set numbers are then over the other known classes. Logged by `trainHesp` and
+   * `evaluateHespRun`, and in metrics.json.
+   */
+  warnings: string[];
 }
 
 /**
@@ -67,6 +73,17 @@ export function loadHespData(options: HespOptions): HespData {
       argument: 'testAnnotations',
       message: `${options.testAnnotations} needs clips of both known and unknown classes (has ${test.known.length} known, ${test.unknown.length} unknown)`,
     });
+  const warnings: string[] = [];
+  for (const [part, items, file] of [
+    ['training', train, options.trainAnnotations],
+    ['test', test.known, options.testAnnotations],
+  ] as const) {
+    const missing = split.known.filter((k) => !items.some((i) => i.originalLabel === k));
+    if (missing.length)
+      warnings.push(
+        `known class${missing.length > 1 ? 'es' : ''} ${missing.map((k) => `${k} (${labelSet.names[k]})`).join(', ')} ${missing.length > 1 ? 'have' : 'has'} no ${part} clips in ${file}: ${part === 'training' ? (missing.length > 1 ? 'only their names (the text prompts) represent them' : 'only its name (the text prompt) represents it') : 'closed-set accuracy and the open-set numbers are over the other known classes'}`,
+      );
+  }
   const order = createRng(options.seed + 17).shuffled(train.map((_, i) => i));
   const nVal = Math.floor(options.valFraction * train.length);
   const valSet = new Set(order.slice(0, nVal));
@@ -78,5 +95,6 @@ export function loadHespData(options: HespOptions): HespData {
     val: train.filter((_, i) => valSet.has(i)),
     testKnown: test.known,
     testUnknown: test.unknown,
+    warnings,
   };
 }

@@ -85,6 +85,7 @@ export async function evaluateHespRun(runDir: string, hooks: HespHooks = {}): Pr
     });
   }
   const data = loadHespData(o);
+  for (const w of data.warnings) hooks.log?.(`warning: ${w}`);
   const texts = knownClassTexts(data.split.known, data.labelSet, { referenceBehaviour: o.referenceBehaviour });
   const best = loadCheckpoint(join(runDir, 'best.safetensors'));
   const meta = BestMetaSchema.safeParse(best.meta);
@@ -156,7 +157,7 @@ export async function evaluateHespRun(runDir: string, hooks: HespHooks = {}): Pr
             ),
             ...result.unknown.map((r) => csvRow(['unknown', r.frameDir, r.originalLabel, null, r.knownness])),
           ].join('\n') + '\n',
-        'eval.json': `${JSON.stringify({ epoch: result.epoch, selectedOn: meta.data.selectedOn, selectionMetrics: meta.data.selectionMetrics, metricsAreFractions: true, test: result.test }, null, 2)}\n`,
+        'eval.json': `${JSON.stringify({ epoch: result.epoch, selectedOn: meta.data.selectedOn, selectionMetrics: meta.data.selectionMetrics, metricsAreFractions: true, warnings: data.warnings, test: result.test }, null, 2)}\n`,
       },
       { merge: true },
     );

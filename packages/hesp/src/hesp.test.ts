@@ -127,6 +127,16 @@ describe('hesp train/eval end to end on tiny-clip with synthetic frame directori
     expect(col('known').filter((c) => c[2] === c[3]).length / 6).toBeCloseTo(scored.test.closed_set_accuracy!, 12);
     expect(scored.classNames).toEqual(['Happy', 'Sad', 'Neutral']);
   }, 300_000);
+  it('a known class without training or test clips is a warning naming the class and the list (issue 22, item 10)', () => {
+    const load = (extra: object) => loadHespData(HespOptionsSchema.parse({ ...cfg('warn', 1), ...extra }));
+    expect(load({}).warnings).toEqual([]);
+    // class 3 (sadness) has test clips but no training clips; class 5 has neither
+    const d = load({ known: [0, 1, 3, 5] });
+    expect(d.warnings).toEqual([
+      `known classes 3 (${d.labelSet.names[3]}), 5 (${d.labelSet.names[5]}) have no training clips in ${join(work, 'train.txt')}: only their names (the text prompts) represent them`,
+      `known class 5 (${d.labelSet.names[5]}) has no test clips in ${join(work, 'test.txt')}: closed-set accuracy and the open-set numbers are over the other known classes`,
+    ]);
+  });
   it('takes any label set: ad-hoc classes, a built-in id or a JSON file; HESP split indices need the dataset-sized set', () => {
     const load = (extra: object) => loadHespData(HespOptionsSchema.parse({ ...cfg('ls', 1), ...extra }));
     const adHoc = load({ classes: ['calm', 'joy', 'gloom', 'rage', 'shock'] });

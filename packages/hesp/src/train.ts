@@ -262,6 +262,7 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
     cropper = o.faces ? await hespFaceCropper(o, log) : undefined;
     const read = clipFrameReader(cropper);
     log(`label set ${data.labelSet.id} (${data.labelSetReason})`);
+    for (const w of data.warnings) log(`warning: ${w}`);
     const texts = knownClassTexts(data.split.known, data.labelSet, { referenceBehaviour: o.referenceBehaviour });
     log(
       `known ${texts.join(', ')} (openness ${data.split.openness.toFixed(3)}); train ${data.train.length}, val ${data.val.length}, test ${data.testKnown.length} known + ${data.testUnknown.length} unknown`,
@@ -503,6 +504,7 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
             knownNames: data.split.known.map((k) => data.labelSet.names[k]),
             openness: data.split.openness,
           },
+          warnings: data.warnings,
           visualPromptCentre: model.location,
           selection: resolved.selection,
           metricsAreFractions: true,

@@ -7,4 +7,4 @@ export type { PromptType, ClassPrompts } from './prompts.js';
 export { EXP_CLIP_PROMPTS, EXP_CLIP_TEMPLATES, PROMPT_TYPES, promptTypeByNumber, expClipPrompts } from './prompts.js';
 export { EXP_CLIP_INSTRUCTION_ID, getInstruction, registerInstruction, listInstructions } from './instructions.js';
 export type { Teacher } from './teacher.js';
-export { validateTarget } from './teacher.js';
+export { validateTarget, targetSpread, constantTargetsWarning, CONSTANT_TARGETS_SPREAD } from './teacher.js';

@@ -47,3 +47,46 @@ export function validateTarget(
   if (!(Math.sqrt(ss) > 1e-12) || !Number.isFinite(ss))
     fail(`has norm ${Math.sqrt(ss)}; a zero (or overflowing) vector cannot be normalised`);
 }
+
+/**
+ * How much teacher targets differ between items: the largest standard deviation, over the N items, of one
+ * dimension of the L2-normalised targets (the spec normalises them). 0 when the teacher returned the same direction
+ * for every item — then the contrastive loss cannot tell the images apart and the head learns nothing.
+ * @param data row-major [N, E]
+ * @throws RangeError when `data.length` is not N·E
+ */
+export function targetSpread(data: ArrayLike<number>, n: number, e: number): number {
+  if (data.length !== n * e) throw new RangeError(`targetSpread: ${data.length} values, expected ${n}·${e}`);
+  const mean = new Float64Array(e);
+  const sq = new Float64Array(e);
+  for (let r = 0; r < n; r++) {
+    let ss = 0;
+    for (let j = 0; j < e; j++) ss += data[r * e + j]! ** 2;
+    const inv = 1 / Math.max(Math.sqrt(ss), 1e-12);
+    for (let j = 0; j < e; j++) {
+      const v = data[r * e + j]! * inv;
+      mean[j]! += v;
+      sq[j]! += v * v;
+    }
+  }
+  let spread = 0;
+  for (let j = 0; j < e; j++) spread = Math.max(spread, Math.sqrt(Math.max(0, sq[j]! / n - (mean[j]! / n) ** 2)));
+  return spread;
+}
+
+/** Below this `targetSpread`, targets count as one vector repeated (float32 rounding stays far below). */
+export const CONSTANT_TARGETS_SPREAD = 1e-5;
+
+/** The warning for targets that (nearly) do not vary between items, or undefined; names the teacher's source. */
+export function constantTargetsWarning(
+  data: ArrayLike<number>,
+  n: number,
+  e: number,
+  teacherSource: string,
+): string | undefined {
+  if (n < 2) return undefined;
+  const s = targetSpread(data, n, e);
+  return s < CONSTANT_TARGETS_SPREAD
+    ? `the teacher (${teacherSource}) gave the same target for all ${n} images (largest per-dimension std of the normalised targets ${s.toExponential(2)}): training cannot tell the images apart; check the teacher`
+    : undefined;
+}

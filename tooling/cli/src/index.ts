@@ -7,6 +7,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import { type Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
 import {
   AbortedError,
+  InvalidArgumentError,
   OptionsError,
   shardFromEnv,
   type ProgressCallback,
@@ -81,6 +82,36 @@ export function progressBars(enabled: boolean): ProgressCallback & { stop(): voi
 }
 
 /**
+ * The process that launched this one (pnpm, a shell, a scheduler step), read when cli-kit is loaded — early, so a
+ * parent that dies while the models load is still noticed. pnpm's scripts `exec` node, so this is pnpm itself.
+ */
+const launchParent = process.ppid;
+
+/**
+ * Call `onGone` once when the process that launched this one has exited (a killed wrapper such as pnpm): checked
+ * every second, on a timer that does not keep the process alive.
+ */
+export function onParentExit(onGone: (parent: number) => void): void {
+  const watch = setInterval(() => {
+    if (process.ppid === launchParent) return;
+    clearInterval(watch);
+    onGone(launchParent);
+  }, 1000);
+  watch.unref();
+}
+
+/**
+ * For commands with nothing to save (benchmarks, exports): exit with 130 as soon as the launching process is gone,
+ * instead of going on orphaned. The command must give the event loop a turn now and then (await between steps).
+ */
+export function exitWithParent(name: string): void {
+  onParentExit((parent) => {
+    process.stderr.write(`${name}: the parent process ${parent} is gone; exiting\n`);
+    process.exit(130);
+  });
+}
+
+/**
  * An AbortSignal for a CLI run: the first SIGINT/SIGTERM aborts it (the pipeline stops at the next batch or
  * step and leaves resumable state), a second exits at once with 130. When the parent process dies (a killed
  * wrapper such as pnpm), the run is aborted the same way instead of going on orphaned.
@@ -98,22 +129,25 @@ export function cliAbortSignal(name: string): AbortSignal {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const parent = process.ppid;
-  const watch = setInterval(() => {
-    if (process.ppid !== parent && !controller.signal.aborted) {
-      process.stderr.write(`${name}: the parent process ${parent} is gone; stopping\n`);
-      controller.abort(new Error('parent process exited'));
-    }
-  }, 1000);
-  watch.unref();
+  onParentExit((parent) => {
+    if (controller.signal.aborted) return;
+    process.stderr.write(`${name}: the parent process ${parent} is gone; stopping\n`);
+    controller.abort(new Error('parent process exited'));
+  });
   return controller.signal;
 }
 
 /**
- * Run a CLI's main function: errors are printed as `name: message` (option errors with their flags, no stack
- * traces unless VLFER_DEBUG=1); an aborted run exits 130 and says how to resume; others exit 1.
+ * Run a CLI's main function: errors are printed as `name: message` (option errors, and argument errors of the
+ * `entryPoints`, with their flags; no stack traces unless VLFER_DEBUG=1); an aborted run exits 130 and says how to resume; others exit 1.
  */
-export function runMain(name: string, main: () => Promise<void>, flags: Readonly<Record<string, string>> = {}): void {
+export function runMain(
+  name: string,
+  main: () => Promise<void>,
+  flags: Readonly<Record<string, string>> = {},
+  /** pipeline functions the command calls with its flags: their argument errors are named by flag */
+  entryPoints: readonly string[] = [],
+): void {
   main().catch((error: unknown) => {
     if (process.env.VLFER_DEBUG) process.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);
     if (error instanceof AbortedError) {
@@ -127,6 +161,13 @@ export function runMain(name: string, main: () => Promise<void>, flags: Readonly
       process.stderr.write(
         `${name}: invalid options:\n${error.issues.map((i) => `  ${flagOf(i.path, flags)}: ${i.message}`).join('\n')}\n`,
       );
+    } else if (error instanceof InvalidArgumentError && entryPoints.includes(error.functionName)) {
+      // (OptionsError is an InvalidArgumentError too: it goes first, with a flag per issue)
+      // `Argument 'merge' passed to 'evaluateZeroShot': …` is the library's wording; the CLI user typed --merge
+      const prefix = `Argument '${error.argument}' passed to '${error.functionName}': `;
+      const detail = error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message;
+      const flag = error.argument === 'options' ? '' : `${flagOf(error.argument, flags)}: `; // 'options': all of them
+      process.stderr.write(`${name}: ${flag}${detail}\n`);
     } else {
       process.stderr.write(`${name}: ${error instanceof Error ? error.message : String(error)}\n`);
     }

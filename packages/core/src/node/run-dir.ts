@@ -15,6 +15,7 @@ import {
 import { hostname } from 'node:os';
 import { dirname, isAbsolute, join, normalize, resolve } from 'node:path';
 import { ChecksumError, DataFormatError, FileIoError, RunLockedError } from '../errors.js';
+import { quoteInput } from '../quote.js';
 import { ensureDir, fsyncDir, removePath, renamePath, writeFileDurable, writeJsonAtomic } from './fs.js';
 
 /** Name of the lock file inside a run directory. */
@@ -76,6 +77,52 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+/** An unreadable lock younger than this may be being written by its holder this instant. */
+const UNREADABLE_LOCK_GRACE_MS = 2000;
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** Remove a lock file so that the next O_EXCL create can win (rename first: another process may be doing the same). */
+function takeOver(lockPath: string): void {
+  const aside = `${lockPath}.stale-${randomBytes(4).toString('hex')}`;
+  try {
+    renameSync(lockPath, aside);
+    rmSync(aside, { force: true });
+  } catch {
+    /* another process took it over first; try again */
+  }
+}
+
+/**
+ * The lock's holder, or why the file names none (empty, not JSON, no pid or host); undefined when it vanished.
+ * The problem quotes at most 200 characters of the file.
+ */
+function readLock(lockPath: string): { info: RunLockInfo; age: number } | { problem: string; age: number } | undefined {
+  let text: string;
+  let age: number;
+  try {
+    text = readFileSync(lockPath, 'utf8');
+    age = Date.now() - statSync(lockPath).mtimeMs;
+  } catch {
+    return undefined;
+  }
+  if (text.trim() === '') return { problem: 'the file is empty', age };
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return { problem: `not JSON: ${quoteInput(text)}`, age };
+  }
+  const o = (v ?? {}) as Partial<RunLockInfo>;
+  if (typeof v !== 'object' || v === null || !Number.isSafeInteger(o.pid) || (o.pid as number) <= 0)
+    return { problem: `no process id (field 'pid') in ${quoteInput(text)}`, age };
+  if (typeof o.host !== 'string' || o.host === '')
+    return { problem: `no host name (field 'host') in ${quoteInput(text)}`, age };
+  return { info: o as RunLockInfo, age };
+}
+
 export interface OpenRunOptions {
   /** What is running, recorded in the lock (e.g. `exp-clip eval`). */
   command: string;
@@ -134,7 +181,8 @@ export class RunDirectory {
       token: randomBytes(8).toString('hex'),
     };
     const staleAfter = options.staleAfterMs ?? 120_000;
-    for (let attempt = 0; attempt < 5; attempt++) {
+    let last: Partial<RunLockInfo> = {};
+    for (let attempt = 0, waits = 0; attempt < 5; attempt++) {
       let fd: number | undefined;
       try {
         fd = openSync(lockPath, 'wx');
@@ -165,31 +213,34 @@ export class RunDirectory {
         if ((error as { code?: string }).code !== 'EEXIST')
           throw new FileIoError({ file: lockPath, operation: 'create the lock', cause: error });
       }
-      let holder: Partial<RunLockInfo> = {};
-      let age = 0;
-      try {
-        holder = JSON.parse(readFileSync(lockPath, 'utf8')) as Partial<RunLockInfo>;
-        age = Date.now() - statSync(lockPath).mtimeMs;
-      } catch {
-        // half-written or just removed by its holder: look again
-        age = existsSync(lockPath) ? Date.now() - statSync(lockPath).mtimeMs : 0;
-        if (age < staleAfter) continue;
+      const lock = readLock(lockPath);
+      if (!lock) continue; // removed by its holder between our create and read: try again
+      if ('problem' in lock) {
+        // A holder writes its whole record right after creating the file, so an unreadable lock is either being
+        // written this instant or left by a crash mid-write (or written by hand): no run can be named as its
+        // holder. Give a writer 2 s, then take it over with a notice.
+        if (lock.age < UNREADABLE_LOCK_GRACE_MS && waits < 40) {
+          waits++;
+          attempt--;
+          sleepSync(50);
+          continue;
+        }
+        takeOver(lockPath);
+        options.log?.(
+          `${abs}: took over the lock file ${RUN_LOCK_FILE}, which names no run (${lock.problem}); it was left by a run that crashed while writing it, or written by hand`,
+        );
+        continue;
       }
+      const holder = lock.info;
+      last = holder;
       const sameHost = holder.host === info.host;
       const gone =
         sameHost &&
-        typeof holder.pid === 'number' &&
         (!pidAlive(holder.pid) || (holder.processStart != null && processStart(holder.pid) !== holder.processStart));
-      if (gone || (!sameHost && age > staleAfter)) {
-        const aside = `${lockPath}.stale-${randomBytes(4).toString('hex')}`;
-        try {
-          renameSync(lockPath, aside);
-          rmSync(aside, { force: true });
-        } catch {
-          /* another process took it over first; try again */
-        }
+      if (gone || (!sameHost && lock.age > staleAfter)) {
+        takeOver(lockPath);
         options.log?.(
-          `${abs}: removed the stale lock of pid ${holder.pid} on ${holder.host} (${gone ? 'process gone' : `no heartbeat for ${Math.round(age / 1000)} s`})`,
+          `${abs}: removed the stale lock of pid ${holder.pid} on ${holder.host} (${gone ? 'process gone' : `no heartbeat for ${Math.round(lock.age / 1000)} s`})`,
         );
         continue;
       }
@@ -198,7 +249,7 @@ export class RunDirectory {
       );
     }
     throw new RunLockedError(
-      `${abs}: could not take the lock ${lockPath} after 5 attempts (other runs keep taking it)`,
+      `${abs}: could not take the lock ${lockPath}: 5 times another run took it first and then let it go${last.pid !== undefined ? ` (last: pid ${last.pid} on ${last.host}, ${last.command})` : ''}. Several commands are starting on this output directory at once; give each its own --out.`,
     );
   }
 

@@ -86,6 +86,30 @@ describe('run directories are locked', () => {
   });
 });
 
+describe('a lock file that names no run (issue 22, item 11)', () => {
+  it('empty, garbage or without pid/host: taken over with a notice naming what was wrong (never "pid undefined")', () => {
+    const old = new Date(Date.now() - 10 * 60_000);
+    for (const [content, why] of [
+      ['', /the file is empty/],
+      ['\u0000\u0000garbage', /not JSON: "\\u0000\\u0000garbage"/],
+      ['{}', /no process id \(field 'pid'\) in '\{\}'/],
+      [JSON.stringify({ pid: 12 }), /no host name \(field 'host'\)/],
+      [`{"pid": ${'9'.repeat(5000)}`, /not JSON: "\{\\"pid\\": 9+…" \(5008 characters, the first 200 shown\)/],
+    ] as const) {
+      const dir = tmp();
+      writeFileSync(join(dir, RUN_LOCK_FILE), content);
+      utimesSync(join(dir, RUN_LOCK_FILE), old, old);
+      const notes: string[] = [];
+      RunDirectory.open(dir, { command: 'rerun', log: (l) => notes.push(l) }).close();
+      expect(notes).toHaveLength(1);
+      expect(notes[0]).toMatch(/took over the lock file \.vlfer-run\.lock, which names no run \(/);
+      expect(notes[0]).toMatch(why);
+      expect(notes[0]).not.toMatch(/undefined/);
+      expect(notes[0]!.length).toBeLessThan(600);
+    }
+  });
+});
+
 describe('outputs are published as a verified set', () => {
   it('writes a manifest last; a changed file is named; a stale file of the previous set is removed', () => {
     const run = RunDirectory.open(tmp(), { command: 'test' });

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { DataFormatError, type LabelSet } from '@vlfer/core';
+import { DataFormatError, quoteInput, type LabelSet } from '@vlfer/core';
 import { inferLabelSet, matchClassName } from '../label-sets.js';
 import { isImageFile, isVideoFile, VIDEO_EXTENSIONS } from '../media.js';
 import { countLabels, DropCounter, type ImageItem, type LoadResult } from '../types.js';
@@ -80,13 +80,13 @@ async function loadClassFolder(
     if (label < 0) {
       throw new DataFormatError({
         file: dir,
-        message: `class folder '${name}' is not a class of label set '${labelSet.id}' (classes: ${labelSet.names.join(', ')}; common spellings such as angry, happy, sad match too). Give the dataset's classes with --classes or --label-set.`,
+        message: `class folder ${quoteInput(name)} is not a class of label set '${labelSet.id}' (classes: ${labelSet.names.join(', ')}; common spellings such as angry, happy, sad match too). Give the dataset's classes with --classes or --label-set.`,
       });
     }
     if (seen.has(label))
       throw new DataFormatError({
         file: dir,
-        message: `class '${labelSet.names[label]}' already comes from folder '${seen.get(label)}'`,
+        message: `class '${labelSet.names[label]}' already comes from folder ${quoteInput(seen.get(label) ?? '')}`,
       });
     seen.set(label, name);
     for (const f of readDirForScan(dir, `class folder '${name}'`).sort()) {

@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { DataFormatError } from '@vlfer/core';
+import { DataFormatError, quoteInput } from '@vlfer/core';
 import { readTextFile } from '@vlfer/core/node';
 import { isImageFile } from '../media.js';
 import { parseVideoListText, type ParseVideoListOptions } from '../parsers.js';
@@ -68,7 +68,7 @@ export function loadVideoList(options: VideoListOptions): LoadResult<VideoItem> 
           file,
           line: e.line,
           field: 'frame_dir',
-          message: `frame directory '${frameDir}' ${why}${options.rebase || why !== 'does not exist' ? '' : " (use rebase to map the authors' absolute paths)"}`,
+          message: `frame directory ${quoteInput(frameDir)} ${why}${options.rebase || why !== 'does not exist' ? '' : " (use rebase to map the authors' absolute paths)"}`,
         });
       if (check === 'count') {
         const n = listFrames(frameDir).length;
@@ -77,7 +77,7 @@ export function loadVideoList(options: VideoListOptions): LoadResult<VideoItem> 
             file,
             line: e.line,
             field: 'num_frames',
-            message: `says ${e.numFrames} frames but '${frameDir}' holds ${n} images`,
+            message: `says ${e.numFrames} frames but ${quoteInput(frameDir)} holds ${n} images`,
           });
       }
     }

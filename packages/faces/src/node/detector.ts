@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { ChecksumError, InvalidArgumentError, type ComputeDevice } from '@vlfer/core';
+import { ChecksumError, displayPath, InvalidArgumentError, type ComputeDevice } from '@vlfer/core';
 import { hashFile, ortSessionOptions } from '@vlfer/core/node';
 import {
   FACE_DETECTOR_IDS,
@@ -70,7 +70,7 @@ export class FaceDetector extends FaceDetectorModel {
     if (want && fingerprint !== want)
       throw new ChecksumError({
         file,
-        message: `SHA-256 ${fingerprint}, expected ${want}${known ? ` (the ${model} file vlfer was tested with)` : ''}; pass its path instead of the id (or checksum: false) to use it anyway`,
+        message: `SHA-256 ${fingerprint}, expected ${want}${known ? ` (the ${model} file vlfer was tested with)` : ''}; to use this file anyway, name it by its path instead of the id '${model}' (command line: --face-detector ${displayPath(file)})`,
       });
     const session = await ort.InferenceSession.create(file, {
       ...ortSessionOptions({
