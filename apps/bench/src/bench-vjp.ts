@@ -14,6 +14,8 @@ import { ClipGradientModel, defaultWeightsIn } from '@vlfer/encoders/node';
 import { benchEnvironment } from './encode-bench.js';
 import { writeRandomClip } from './random-clip.js';
 import { interleaved, median, runTorch } from './torch.js';
+import { describePeak, forwardVjpFlops, fractionOfPeak, matmulPeakOrt, peakRecord } from './peak.js';
+import { readFileSync } from 'node:fs';
 
 const o = new Command('bench:vjp')
   .option('--shared <dir>', 'shared assets folder', process.env.VLFER_SHARED ?? '../shared')
@@ -55,6 +57,8 @@ const dir = writeRandomClip({
   outDir: join(o.modelsDir, `${o.arch}-hf-random`),
 });
 const threads: number = o.threads ?? defaultThreads();
+// the machine's fp32 matmul peak at this thread count, in this run (the peer measures its own)
+const ortPeak = await matmulPeakOrt({ threads });
 const weightsIn = o.weightsIn ?? defaultWeightsIn('cpu');
 const model = await ClipGradientModel.load(dir, { towers: ['vision'], weightsIn, intraOpNumThreads: threads });
 const n = o.images;
@@ -91,6 +95,10 @@ const rounds = await interleaved(o.rounds, vlferRound, o.vs ? torchRound : undef
 );
 await model.release();
 const times = rounds.a.flat();
+const peak = peakRecord(cpus()[0]?.model ?? 'unknown', ortPeak, rounds.b[0]);
+const cfg = JSON.parse(readFileSync(config, 'utf8'));
+// forward + VJP to the pixels: matmuls, compute-bound; its rate against the machine's peak
+const flops = forwardVjpFlops(cfg.vision_config, cfg.projection_dim, n);
 const result = {
   arch: o.arch,
   images: n,
@@ -101,6 +109,8 @@ const result = {
   secondsPerVjp: times,
   roundMedians: rounds.a.map(median),
   medianSeconds: median(times),
+  flops,
+  fractionOfPeak: fractionOfPeak(flops, median(times), peak.reference.gflops),
 };
 const torch = o.vs
   ? (() => {
@@ -108,11 +118,14 @@ const torch = o.vs
       const t = {
         version: rounds.b[0]!.torch,
         blas: rounds.b[0]!.blas,
+        environment: rounds.b[0]!.environment,
+        parallelInfo: rounds.b[0]!.parallelInfo,
         threads: rounds.b[0]!.threads,
         peakRssBytes: Math.max(...rounds.b.map((r) => r.peakRssBytes as number)),
         secondsPerVjp: all,
         roundMedians: rounds.b.map((r) => median(r.secondsPerVjp as number[])),
         medianSeconds: median(all),
+        fractionOfPeak: fractionOfPeak(flops, median(all), peak.reference.gflops),
       };
       return {
         ...t,
@@ -122,8 +135,10 @@ const torch = o.vs
   : undefined;
 writeJsonAtomic(o.out, {
   benchmark: 'vjp',
+  cpu: peak.cpu,
   cpuCores: cpus().length,
   environment: benchEnvironment(),
+  matmulPeak: peak,
   result,
   ...(torch ? { torch } : {}),
 });
@@ -135,3 +150,6 @@ if (torch)
   process.stdout.write(
     `PyTorch ${torch.version}, ${torch.threads} threads: ${torch.medianSeconds.toFixed(2)} s (${torch.secondsPerVjp.map((t) => t.toFixed(2)).join(', ')}; peak RSS ${gib(torch.peakRssBytes)} GiB)\nvlfer ÷ PyTorch: ${torch.ratio.speed.toFixed(2)}× the speed, ${torch.ratio.peakMemory.toFixed(2)}× the peak memory\n`,
   );
+process.stdout.write(
+  `${describePeak(peak)}\nmatmul rate: vlfer ${(100 * result.fractionOfPeak.fraction).toFixed(0)} %${torch ? `, PyTorch ${(100 * torch.fractionOfPeak.fraction).toFixed(0)} %` : ''} of the peak\n`,
+);
