@@ -166,6 +166,7 @@ if (o.vs) {
         blas: r.b[0]!.blas,
         environment: r.b[0]!.environment,
         parallelInfo: r.b[0]!.parallelInfo,
+        openblasThreads: r.b[0]!.result.openblasThreads,
         encoder: r.b.map((x) => x.encoder),
         encoderTrials: r.b.map((x) => x.encoderTrials),
         imagesPerSecond: t,

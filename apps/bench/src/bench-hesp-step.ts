@@ -174,6 +174,7 @@ const torch = o.vs
         blas: rounds.b[0]!.blas,
         environment: rounds.b[0]!.environment,
         parallelInfo: rounds.b[0]!.parallelInfo,
+        openblasThreads: rounds.b[0]!.openblasThreads,
         threads: rounds.b[0]!.threads,
         // the load row: load.py's memory-mapped .safetensors (the faster of the two), and the .pt beside it
         loadSeconds: median(rounds.b.map((r) => r.load.safetensorsSeconds as number)),
@@ -211,7 +212,7 @@ process.stdout.write(
 );
 if (torch)
   process.stdout.write(
-    `PyTorch ${torch.version}, ${torch.threads} threads: ${torch.medianSeconds.toFixed(1)} s per step (steps: ${torch.secondsPerStep.map((t) => t.toFixed(1)).join(', ')}; load ${torch.loadSeconds.toFixed(1)} s, peak RSS ${gib(torch.peakRssBytes)} GiB)\nvlfer ÷ PyTorch: ${torch.ratio.speed.toFixed(2)}× the speed, ${torch.ratio.load.toFixed(2)}× the load time, ${torch.ratio.peakMemory.toFixed(2)}× the peak memory\n`,
+    `PyTorch ${torch.version}, ${torch.threads} threads: ${torch.medianSeconds.toFixed(1)} s per step (steps: ${torch.secondsPerStep.map((t) => t.toFixed(1)).join(', ')}; load ${torch.loadSeconds.toFixed(3)} s memory-mapped, ${torch.loadPtSeconds.toFixed(2)} s from the .pt, peak RSS ${gib(torch.peakRssBytes)} GiB)\nvlfer ÷ PyTorch: ${torch.ratio.speed.toFixed(2)}× the speed, ${torch.ratio.load.toFixed(2)}× the load time, ${torch.ratio.peakMemory.toFixed(2)}× the peak memory\n`,
   );
 process.stdout.write(
   `${describePeak(peak)}\nmatmul rate: vlfer ${(100 * result.fractionOfPeak.fraction).toFixed(0)} %${torch ? `, PyTorch ${(100 * torch.fractionOfPeak.fraction).toFixed(0)} %` : ''} of the peak\n`,

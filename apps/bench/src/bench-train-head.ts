@@ -112,6 +112,7 @@ const torch = o.vs
       blas: runs.b[0]!.blas,
       environment: runs.b[0]!.environment,
       parallelInfo: runs.b[0]!.parallelInfo,
+      openblasThreads: runs.b[0]!.openblasThreads,
       threads: runs.b[0]!.threads,
       seconds: median(runs.b.map((r) => r.seconds as number)),
       runs: runs.b.map((r) => r.seconds as number),

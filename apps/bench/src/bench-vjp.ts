@@ -120,6 +120,7 @@ const torch = o.vs
         blas: rounds.b[0]!.blas,
         environment: rounds.b[0]!.environment,
         parallelInfo: rounds.b[0]!.parallelInfo,
+        openblasThreads: rounds.b[0]!.openblasThreads,
         threads: rounds.b[0]!.threads,
         peakRssBytes: Math.max(...rounds.b.map((r) => r.peakRssBytes as number)),
         secondsPerVjp: all,

@@ -112,3 +112,26 @@ describe('torch/load.py (the load row of bench:hesp-step --vs torch)', () => {
     ).toThrow(/--checkpoint: .*missing\.safetensors is not a file/);
   });
 });
+
+describe('torch/encode.py', () => {
+  it('times eager, jit.freeze and jit.optimize_for_inference in the warm-up and keeps the fastest, on record', () => {
+    const r = runTorch(
+      'encode',
+      { config: sharedPath('fixtures', 'tiny-clip', 'config.json'), batch: 1, reps: 1, 'trial-reps': 1 },
+      1,
+    );
+    const trials = r.encoderTrials as Record<string, { medianSeconds?: number; error?: string }>;
+    expect(Object.keys(trials).sort()).toEqual(['eager', 'jit.freeze', 'jit.optimize_for_inference']);
+    for (const t of Object.values(trials)) expect(t.medianSeconds ?? t.error).toBeDefined();
+    const timed = Object.entries(trials).filter(([, t]) => t.medianSeconds !== undefined);
+    const fastest = timed.reduce((a, b) => (b[1].medianSeconds! < a[1].medianSeconds! ? b : a))[0];
+    expect(r.encoder).toBe(fastest);
+    expect(r.rawImagesPerSecond).toBeGreaterThan(0);
+    // the GEMM peak of the peer, at its thread count
+    expect((r.matmulPeak as { engine: string; n: number; threads: number }[])[0]).toMatchObject({
+      engine: 'torch',
+      n: 2048,
+      threads: 1,
+    });
+  });
+});
