@@ -3,7 +3,7 @@
  * what it sees), and its load row reading the checkpoint file it is given. Needs Debian's python3-torch (or
  * VLFER_TORCH_PYTHON); without it these tests fail with the install hint of `torchPython`.
  */
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeSafetensors } from '@vlfer/core';
@@ -101,8 +101,10 @@ describe('torch/load.py (the load row of bench:hesp-step --vs torch)', () => {
       expect(r.visualProjectionSum).toBeCloseTo(sum, 3);
       expect(r.safetensorsSeconds).toBeGreaterThan(0);
       expect(r.ptSeconds).toBeGreaterThan(0);
-      // a second run reuses the .pt
+      // a second run reuses the .pt; a newer checkpoint replaces it
       expect(runTorch('load', args, 1).ptWritten).toBe(false);
+      utimesSync(args.checkpoint, new Date(), new Date(Date.now() + 60_000));
+      expect(runTorch('load', args, 1).ptWritten).toBe(true);
     }
   });
   it('refuses a checkpoint path that is not a file, naming it', () => {

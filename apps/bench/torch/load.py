@@ -1,7 +1,7 @@
 """PyTorch side of the "load" row of `pnpm bench:hesp-step --vs torch`: the time to get both CLIP towers holding the
 weights of the same checkpoint file vlfer loads — the .safetensors memory-mapped (clip_model.read_safetensors_mmap,
 the equivalent of safetensors.safe_open), and the same weights as a .pt state dict through torch.load. The .pt is
-written next to the checkpoint first if absent (untimed; `ptWritten` says so). Each load runs in this fresh process
+written next to the checkpoint first if absent or older than it (untimed; `ptWritten` says so). Each load runs in this fresh process
 in turn, the .pt one first, so neither finds the other's pages in this process.
 
     python3 load.py --config model/config.json --checkpoint model/model.safetensors [--pt model/model.pt]
@@ -22,7 +22,8 @@ if not os.path.isfile(o.checkpoint):
     raise SystemExit(f"--checkpoint: {o.checkpoint} is not a file")
 out = {"checkpoint": os.path.abspath(o.checkpoint), "checkpointBytes": os.path.getsize(o.checkpoint)}
 if o.pt:
-    out["ptWritten"] = not os.path.isfile(o.pt)
+    # (re)written when absent or older than the checkpoint (writeRandomClip rewrites the .safetensors every run)
+    out["ptWritten"] = not os.path.isfile(o.pt) or os.path.getmtime(o.pt) < os.path.getmtime(o.checkpoint)
     if out["ptWritten"]:
         tmp = o.pt + ".tmp"
         torch.save({k: v.clone() for k, v in read_safetensors_mmap(o.checkpoint).items()}, tmp)
