@@ -20,6 +20,7 @@ import {
   type EncodeBenchRow,
 } from './encode-bench.js';
 import { interleaved, median, runTorch } from './torch.js';
+import { describePeak, forwardFlops, fractionOfPeak, matmulPeakOrt, peakRecord, type PeakRecord } from './peak.js';
 import { materializeClipGraphs } from './materialize.js';
 import { convertToFp16Weights } from './fp16.js';
 import { assertWebGpu } from '@vlfer/encoders/node';
@@ -79,12 +80,21 @@ const modelDir = (name: string) =>
     towers: ['vision'],
   });
 const fer = join(o.shared, 'data', 'fer2013-privatetest');
-const rows: (EncodeBenchRow & { ratioToTorchAnchor?: number })[] = [];
+const cpuModel = cpus()[0]?.model ?? 'unknown';
+/** Matmul FLOPs of one image through a fixtures graph's vision tower (its config.json). */
+const visionFlopsPerImage = (name: string): number => {
+  const cfg = JSON.parse(readFileSync(join(o.shared, 'fixtures', 'graphs', name, 'config.json'), 'utf8'));
+  return forwardFlops(cfg.vision_config, cfg.projection_dim, 1);
+};
+const rows: (EncodeBenchRow & { ratioToTorchAnchor?: number; gflops?: number; fractionOfPeak?: number })[] = [];
 if (o.vs) {
   // vlfer and PyTorch side by side on this machine: same model sizes, batch, images and threads; rounds alternate
   const threads: number = o.threads ?? defaultThreads();
   const list = join(mkdtempSync(join(tmpdir(), 'vlfer-bench-')), 'images.txt');
   writeFileSync(list, `${(await sampleImages(fer, o.images)).join('\n')}\n`);
+  // the machine's fp32 matmul peak at this thread count, in this run (the peer measures its own in each round)
+  const ortPeak = await matmulPeakOrt({ threads });
+  let peak: PeakRecord | undefined;
   const comparisons = [];
   for (const name of String(o.models).split(',')) {
     const dir = modelDir(name);
@@ -129,6 +139,11 @@ if (o.vs) {
         pipeline: t.pipelineImagesPerSecond as number,
         version: t.torch as string,
         blas: t.blas as string[],
+        encoder: t.encoder as string,
+        encoderTrials: t.encoderTrials as unknown,
+        environment: t.environment as unknown,
+        parallelInfo: t.parallelInfo as string,
+        result: t,
       };
     };
     const r = await interleaved(o.rounds, vlfer, torch, (l) => process.stderr.write(`${name}: ${l}\n`));
@@ -139,6 +154,9 @@ if (o.vs) {
     });
     const v = med(r.a),
       t = med(r.b);
+    peak ??= peakRecord(cpuModel, ortPeak, r.b[0]!.result);
+    const flops = visionFlopsPerImage(name);
+    const rawFraction = (imagesPerSecond: number) => fractionOfPeak(flops, 1 / imagesPerSecond, peak!.reference.gflops);
     const c = {
       model: name,
       batch: o.batch,
@@ -149,25 +167,39 @@ if (o.vs) {
       torch: {
         version: r.b[0]!.version,
         blas: r.b[0]!.blas,
+        environment: r.b[0]!.environment,
+        parallelInfo: r.b[0]!.parallelInfo,
+        openblasThreads: r.b[0]!.result.openblasThreads,
+        encoder: r.b.map((x) => x.encoder),
+        encoderTrials: r.b.map((x) => x.encoderTrials),
         imagesPerSecond: t,
         runs: r.b.map(({ raw, preprocess, pipeline }) => ({ raw, preprocess, pipeline })),
       },
       ratio: { raw: v.raw / t.raw, preprocess: v.preprocess / t.preprocess, pipeline: v.pipeline / t.pipeline },
+      // raw encode is compute-bound: its matmul rate as a fraction of the machine's peak (preprocessing is not)
+      flopsPerImage: flops,
+      fractionOfPeak: { raw: { vlfer: rawFraction(v.raw), torch: rawFraction(t.raw) } },
     };
     comparisons.push(c);
     process.stdout.write(
-      `${name}, batch ${o.batch}, ${threads} threads, medians of ${o.rounds} rounds (images/s): raw ${v.raw.toFixed(1)} vs PyTorch ${t.raw.toFixed(1)} (${c.ratio.raw.toFixed(2)}×); preprocessing ${v.preprocess.toFixed(0)} vs ${t.preprocess.toFixed(0)} (${c.ratio.preprocess.toFixed(2)}×); pipeline ${v.pipeline.toFixed(1)} vs ${t.pipeline.toFixed(1)} (${c.ratio.pipeline.toFixed(2)}×)\n`,
+      `${name}, batch ${o.batch}, ${threads} threads, medians of ${o.rounds} rounds (images/s): raw ${v.raw.toFixed(1)} vs PyTorch ${t.raw.toFixed(1)} (${c.ratio.raw.toFixed(2)}×); preprocessing ${v.preprocess.toFixed(0)} vs ${t.preprocess.toFixed(0)} (${c.ratio.preprocess.toFixed(2)}×); pipeline ${v.pipeline.toFixed(1)} vs ${t.pipeline.toFixed(1)} (${c.ratio.pipeline.toFixed(2)}×); raw encode at ${(100 * c.fractionOfPeak.raw.vlfer.fraction).toFixed(0)} % (vlfer) and ${(100 * c.fractionOfPeak.raw.torch.fraction).toFixed(0)} % (PyTorch, ${r.b[0]!.encoder}) of the matmul peak\n`,
     );
   }
+  if (peak) process.stdout.write(`${describePeak(peak)}\n`);
   writeJsonAtomic(o.out, {
     benchmark: 'encode',
     vs: 'torch',
+    cpu: cpuModel,
     cpuCores: cpus().length,
+    matmulPeak: peak ?? peakRecord(cpuModel, ortPeak),
     environment: benchEnvironment(),
     comparisons,
   });
   process.exit(0);
 }
+const ortPeak = o.device === 'cpu' ? await matmulPeakOrt({ threads: o.threads ?? defaultThreads() }) : undefined;
+const peak = ortPeak ? peakRecord(cpuModel, ortPeak) : undefined;
+if (peak) process.stderr.write(`${describePeak(peak)}\n`);
 const workerCounts = String(o.preprocessWorkers).split(',').map(Number);
 for (const w of workerCounts) {
   const p = await benchPreprocess({ imageRoot: fer, images: o.images, batch: o.batch, preprocessWorkers: w });
@@ -196,11 +228,32 @@ for (const name of String(o.models).split(',')) {
     ];
     for (const batch of rawBatches) {
       if (!Number.isInteger(batch) || batch < 1) throw new Error(`--raw-batches: '${batch}' is not a positive integer`);
-      const raw = await benchRawSession({ onnxPath, batch, reps: o.reps, device: o.device, label: name, dtype });
+      const raw = await benchRawSession({
+        onnxPath,
+        batch,
+        reps: o.reps,
+        device: o.device,
+        label: name,
+        dtype,
+        ...(o.threads ? { threads: o.threads } : {}),
+      });
+      // fp32 raw encode on the CPU is compute-bound: its matmul rate against the fp32 peak
+      const fraction =
+        peak && dtype === 'fp32'
+          ? fractionOfPeak(visionFlopsPerImage(name) * batch, raw.medianBatchMs! / 1000, peak.reference.gflops)
+          : undefined;
       process.stderr.write(
         `${name} ${dtype} raw ORT session, batch ${batch}: ${raw.imagesPerSecond.toFixed(1)} images/s (median ${raw.medianBatchMs!.toFixed(0)} ms per batch)${anchor ? `; ${(raw.imagesPerSecond / anchor).toFixed(4)} × PyTorch ${dtype} on ${anchors!.device} (${anchor.toFixed(0)} images/s)` : ''}\n`,
       );
-      rows.push({ ...raw, ...(anchor ? { ratioToTorchAnchor: raw.imagesPerSecond / anchor } : {}) });
+      if (fraction)
+        process.stderr.write(
+          `  ${fraction.gflops.toFixed(0)} GFLOP/s = ${(100 * fraction.fraction).toFixed(0)} % of the matmul peak\n`,
+        );
+      rows.push({
+        ...raw,
+        ...(anchor ? { ratioToTorchAnchor: raw.imagesPerSecond / anchor } : {}),
+        ...(fraction ? { gflops: fraction.gflops, fractionOfPeak: fraction.fraction } : {}),
+      });
     }
     for (const w of workerCounts) {
       const pipe = await benchPipeline({
@@ -222,7 +275,9 @@ for (const name of String(o.models).split(',')) {
 }
 writeJsonAtomic(o.out, {
   benchmark: 'encode',
+  cpu: cpuModel,
   cpuCores: cpus().length,
+  matmulPeak: peak ?? null,
   environment: benchEnvironment(),
   anchor: anchors ? { device: anchors.device, file: anchorFile } : null,
   rows,

@@ -3,7 +3,9 @@
  * @file pnpm bench:hesp-step — time of HESP training steps at ViT-B/32 size (random weights; speed does not
  * depend on values): `clips` × `frames` images through the vision forward (keeping residuals) and backward graphs,
  * K prompts through the text graphs, K negative prompt images; warm-up steps are not timed. `--vs torch` runs the
- * same step in PyTorch (`apps/bench/torch/hesp_step.py`) in alternating rounds and writes both, with the ratios.
+ * same step in PyTorch (`apps/bench/torch/hesp_step.py`) in alternating rounds and writes both, with the ratios;
+ * PyTorch's load row loads the same model.safetensors (memory-mapped) and the same weights as a .pt
+ * (`apps/bench/torch/load.py`). The step is reported as a fraction of the machine's fp32 matmul peak.
  */
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +17,8 @@ import { benchEnvironment } from './encode-bench.js';
 import { writeRandomClip } from './random-clip.js';
 import { interleaved, median, runTorch } from './torch.js';
 import { exitWithParent } from '@vlfer/cli-kit';
+import { describePeak, forwardVjpFlops, fractionOfPeak, matmulPeakOrt, peakRecord } from './peak.js';
+import { readFileSync } from 'node:fs';
 
 exitWithParent('bench:hesp-step'); // a killed wrapper (pnpm) ends the benchmark too
 
@@ -72,8 +76,11 @@ const texts = [
   'Helplessness',
   'Disappointment',
 ].slice(0, o.classes);
-const t0 = performance.now();
 const threads: number = o.threads ?? defaultThreads();
+// the machine's fp32 matmul peak at this thread count, in this run (the peer measures its own)
+const ortPeak = await matmulPeakOrt({ threads });
+const checkpoint = join(dir, 'model.safetensors');
+const t0 = performance.now();
 const model = await HespModel.create(dir, {
   classTexts: texts,
   seed: 0,
@@ -109,6 +116,7 @@ async function torchRound() {
     'hesp_step',
     {
       config: join(o.shared, 'fixtures', 'graphs', o.arch, 'config.json'),
+      checkpoint,
       clips: o.clips,
       frames: o.frames,
       classes: o.classes,
@@ -118,6 +126,12 @@ async function torchRound() {
       patch: 56,
     },
     threads,
+  );
+  // the load row: the same checkpoint file, memory-mapped, and as a .pt, in a process of its own
+  const load = runTorch('load', { config: join(dir, 'config.json'), checkpoint, pt: join(dir, 'model.pt') }, threads);
+  r.load = load;
+  process.stderr.write(
+    `PyTorch load of ${checkpoint}: ${(load.safetensorsSeconds as number).toFixed(3)} s memory-mapped, ${(load.ptSeconds as number).toFixed(2)} s from the .pt\n`,
   );
   process.stderr.write(
     `PyTorch ${r.torch}: steps ${(r.secondsPerStep as number[]).map((t) => t.toFixed(1)).join(', ')} s (load ${(r.loadSeconds as number).toFixed(1)} s)\n`,
@@ -129,6 +143,13 @@ const rounds = await interleaved(o.rounds, vlferRound, o.vs ? torchRound : undef
 );
 await model.release();
 const times = rounds.a.flat();
+const peak = peakRecord(cpus()[0]?.model ?? 'unknown', ortPeak, rounds.b[0]);
+const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+// matmul FLOPs of a step: the clips' frames and the K negative images through the vision tower and back to the
+// pixels, the K prompts through the text tower and back to the context (weights frozen in both)
+const stepFlops =
+  forwardVjpFlops(cfg.vision_config, cfg.projection_dim, n + o.classes) +
+  forwardVjpFlops(cfg.text_config, cfg.projection_dim, o.classes, 77);
 const result = {
   arch: o.arch,
   clips: o.clips,
@@ -139,11 +160,14 @@ const result = {
   weightsIn,
   threads,
   warmupSteps: o.warmup,
+  checkpoint,
   loadSeconds,
   peakRssBytes: process.resourceUsage().maxRSS * 1024,
   secondsPerStep: times,
   roundMedians: rounds.a.map(median),
   medianSeconds: median(times),
+  flopsPerStep: stepFlops,
+  fractionOfPeak: fractionOfPeak(stepFlops, median(times), peak.reference.gflops),
 };
 const torch = o.vs
   ? (() => {
@@ -151,12 +175,20 @@ const torch = o.vs
       const t = {
         version: rounds.b[0]!.torch,
         blas: rounds.b[0]!.blas,
+        environment: rounds.b[0]!.environment,
+        parallelInfo: rounds.b[0]!.parallelInfo,
+        openblasThreads: rounds.b[0]!.openblasThreads,
         threads: rounds.b[0]!.threads,
-        loadSeconds: median(rounds.b.map((r) => r.loadSeconds as number)),
+        // the load row: load.py's memory-mapped .safetensors (the faster of the two), and the .pt beside it
+        loadSeconds: median(rounds.b.map((r) => r.load.safetensorsSeconds as number)),
+        loadPtSeconds: median(rounds.b.map((r) => r.load.ptSeconds as number)),
+        load: rounds.b.map((r) => r.load),
+        stepLoadSeconds: median(rounds.b.map((r) => r.loadSeconds as number)),
         peakRssBytes: Math.max(...rounds.b.map((r) => r.peakRssBytes as number)),
         secondsPerStep: steps,
         roundMedians: rounds.b.map((r) => median(r.secondsPerStep as number[])),
         medianSeconds: median(steps),
+        fractionOfPeak: fractionOfPeak(stepFlops, median(steps), peak.reference.gflops),
       };
       return {
         ...t,
@@ -170,8 +202,10 @@ const torch = o.vs
   : undefined;
 writeJsonAtomic(o.out, {
   benchmark: 'hesp-step',
+  cpu: peak.cpu,
   cpuCores: cpus().length,
   environment: benchEnvironment(),
+  matmulPeak: peak,
   result,
   ...(torch ? { torch } : {}),
 });
@@ -181,5 +215,8 @@ process.stdout.write(
 );
 if (torch)
   process.stdout.write(
-    `PyTorch ${torch.version}, ${torch.threads} threads: ${torch.medianSeconds.toFixed(1)} s per step (steps: ${torch.secondsPerStep.map((t) => t.toFixed(1)).join(', ')}; load ${torch.loadSeconds.toFixed(1)} s, peak RSS ${gib(torch.peakRssBytes)} GiB)\nvlfer ÷ PyTorch: ${torch.ratio.speed.toFixed(2)}× the speed, ${torch.ratio.load.toFixed(2)}× the load time, ${torch.ratio.peakMemory.toFixed(2)}× the peak memory\n`,
+    `PyTorch ${torch.version}, ${torch.threads} threads: ${torch.medianSeconds.toFixed(1)} s per step (steps: ${torch.secondsPerStep.map((t) => t.toFixed(1)).join(', ')}; load ${torch.loadSeconds.toFixed(3)} s memory-mapped, ${torch.loadPtSeconds.toFixed(2)} s from the .pt, peak RSS ${gib(torch.peakRssBytes)} GiB)\nvlfer ÷ PyTorch: ${torch.ratio.speed.toFixed(2)}× the speed, ${torch.ratio.load.toFixed(2)}× the load time, ${torch.ratio.peakMemory.toFixed(2)}× the peak memory\n`,
   );
+process.stdout.write(
+  `${describePeak(peak)}\nmatmul rate: vlfer ${(100 * result.fractionOfPeak.fraction).toFixed(0)} %${torch ? `, PyTorch ${(100 * torch.fractionOfPeak.fraction).toFixed(0)} %` : ''} of the peak\n`,
+);

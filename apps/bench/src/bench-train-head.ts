@@ -13,6 +13,7 @@ import { createProjectionHead } from '@vlfer/projection-head';
 import { benchEnvironment } from './encode-bench.js';
 import { interleaved, median, runTorch } from './torch.js';
 import { exitWithParent } from '@vlfer/cli-kit';
+import { describePeak, fractionOfPeak, headStepFlops, matmulPeakOrt, peakRecord } from './peak.js';
 
 exitWithParent('bench:train-head'); // a killed wrapper (pnpm) ends the benchmark too
 
@@ -44,6 +45,8 @@ const features = Float32Array.from({ length: o.pairs * o.dim }, () => rng.next()
 const targets = Float32Array.from({ length: o.pairs * o.outDim }, () => rng.next() - 0.5);
 process.stderr.write(`generated ${o.pairs} pairs in ${((performance.now() - tGen) / 1000).toFixed(1)} s\n`);
 const threads: number = o.threads ?? defaultThreads();
+// the machine's fp32 matmul peak at this thread count, in this run (the peer measures its own)
+const ortPeak = await matmulPeakOrt({ threads });
 /** One training run from the same initial head. @returns seconds and the losses */
 async function vlferRun(): Promise<{ seconds: number; losses: number[] }> {
   const head = createProjectionHead({ inputDim: o.dim, outputDim: o.outDim, rng: createRng(2) });
@@ -102,21 +105,35 @@ const row = {
   firstLoss: losses[0],
   lastLoss: losses.at(-1),
 };
+const peak = peakRecord(cpus()[0]?.model ?? 'unknown', ortPeak, runs.b[0]);
+// the head step is a few large matmuls: its rate against the machine's peak
+const stepFlops = headStepFlops(o.batch, o.dim, o.outDim);
+const vlferFraction = fractionOfPeak(stepFlops * steps, seconds, peak.reference.gflops);
 const torch = o.vs
   ? {
       version: runs.b[0]!.torch,
       blas: runs.b[0]!.blas,
+      environment: runs.b[0]!.environment,
+      parallelInfo: runs.b[0]!.parallelInfo,
+      openblasThreads: runs.b[0]!.openblasThreads,
       threads: runs.b[0]!.threads,
       seconds: median(runs.b.map((r) => r.seconds as number)),
       runs: runs.b.map((r) => r.seconds as number),
       msPerStep: median(runs.b.map((r) => r.msPerStep as number)),
+      fractionOfPeak: fractionOfPeak(
+        stepFlops * steps,
+        median(runs.b.map((r) => r.seconds as number)),
+        peak.reference.gflops,
+      ),
     }
   : undefined;
 writeJsonAtomic(o.out, {
   benchmark: 'train-head',
+  cpu: peak.cpu,
   cpuCores: cpus().length,
   environment: benchEnvironment(),
-  result: row,
+  matmulPeak: peak,
+  result: { ...row, flopsPerStep: stepFlops, fractionOfPeak: vlferFraction },
   ...(torch ? { torch: { ...torch, ratio: { speed: torch.seconds / seconds } } } : {}),
 });
 process.stdout.write(
@@ -126,3 +143,6 @@ if (torch)
   process.stdout.write(
     `PyTorch ${torch.version}: ${torch.seconds.toFixed(1)} s (${torch.msPerStep.toFixed(1)} ms/step), median of ${torch.runs.map((s) => s.toFixed(1)).join(', ')}; vlfer ${(torch.seconds / seconds).toFixed(2)}× the speed\n`,
   );
+process.stdout.write(
+  `${describePeak(peak)}\nmatmul rate: vlfer ${(100 * vlferFraction.fraction).toFixed(0)} %${torch ? `, PyTorch ${(100 * torch.fractionOfPeak.fraction).toFixed(0)} %` : ''} of the peak\n`,
+);

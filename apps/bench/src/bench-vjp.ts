@@ -15,6 +15,8 @@ import { benchEnvironment } from './encode-bench.js';
 import { writeRandomClip } from './random-clip.js';
 import { interleaved, median, runTorch } from './torch.js';
 import { exitWithParent } from '@vlfer/cli-kit';
+import { describePeak, forwardVjpFlops, fractionOfPeak, matmulPeakOrt, peakRecord } from './peak.js';
+import { readFileSync } from 'node:fs';
 
 exitWithParent('bench:vjp'); // a killed wrapper (pnpm) ends the benchmark too
 
@@ -58,6 +60,8 @@ const dir = writeRandomClip({
   outDir: join(o.modelsDir, `${o.arch}-hf-random`),
 });
 const threads: number = o.threads ?? defaultThreads();
+// the machine's fp32 matmul peak at this thread count, in this run (the peer measures its own)
+const ortPeak = await matmulPeakOrt({ threads });
 const weightsIn = o.weightsIn ?? defaultWeightsIn('cpu');
 const model = await ClipGradientModel.load(dir, { towers: ['vision'], weightsIn, intraOpNumThreads: threads });
 const n = o.images;
@@ -94,6 +98,10 @@ const rounds = await interleaved(o.rounds, vlferRound, o.vs ? torchRound : undef
 );
 await model.release();
 const times = rounds.a.flat();
+const peak = peakRecord(cpus()[0]?.model ?? 'unknown', ortPeak, rounds.b[0]);
+const cfg = JSON.parse(readFileSync(config, 'utf8'));
+// forward + VJP to the pixels: matmuls, compute-bound; its rate against the machine's peak
+const flops = forwardVjpFlops(cfg.vision_config, cfg.projection_dim, n);
 const result = {
   arch: o.arch,
   images: n,
@@ -104,6 +112,8 @@ const result = {
   secondsPerVjp: times,
   roundMedians: rounds.a.map(median),
   medianSeconds: median(times),
+  flops,
+  fractionOfPeak: fractionOfPeak(flops, median(times), peak.reference.gflops),
 };
 const torch = o.vs
   ? (() => {
@@ -111,11 +121,15 @@ const torch = o.vs
       const t = {
         version: rounds.b[0]!.torch,
         blas: rounds.b[0]!.blas,
+        environment: rounds.b[0]!.environment,
+        parallelInfo: rounds.b[0]!.parallelInfo,
+        openblasThreads: rounds.b[0]!.openblasThreads,
         threads: rounds.b[0]!.threads,
         peakRssBytes: Math.max(...rounds.b.map((r) => r.peakRssBytes as number)),
         secondsPerVjp: all,
         roundMedians: rounds.b.map((r) => median(r.secondsPerVjp as number[])),
         medianSeconds: median(all),
+        fractionOfPeak: fractionOfPeak(flops, median(all), peak.reference.gflops),
       };
       return {
         ...t,
@@ -125,8 +139,10 @@ const torch = o.vs
   : undefined;
 writeJsonAtomic(o.out, {
   benchmark: 'vjp',
+  cpu: peak.cpu,
   cpuCores: cpus().length,
   environment: benchEnvironment(),
+  matmulPeak: peak,
   result,
   ...(torch ? { torch } : {}),
 });
@@ -138,3 +154,6 @@ if (torch)
   process.stdout.write(
     `PyTorch ${torch.version}, ${torch.threads} threads: ${torch.medianSeconds.toFixed(2)} s (${torch.secondsPerVjp.map((t) => t.toFixed(2)).join(', ')}; peak RSS ${gib(torch.peakRssBytes)} GiB)\nvlfer ÷ PyTorch: ${torch.ratio.speed.toFixed(2)}× the speed, ${torch.ratio.peakMemory.toFixed(2)}× the peak memory\n`,
   );
+process.stdout.write(
+  `${describePeak(peak)}\nmatmul rate: vlfer ${(100 * result.fractionOfPeak.fraction).toFixed(0)} %${torch ? `, PyTorch ${(100 * torch.fractionOfPeak.fraction).toFixed(0)} %` : ''} of the peak\n`,
+);

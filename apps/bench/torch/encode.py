@@ -2,6 +2,10 @@
 ready [batch, 3, 224, 224] tensor (raw), PIL + torchvision preprocessing alone, and both together on image files.
 Preprocessing is Exp-CLIP's: PIL open, RGB, resize to 224x224 bilinear, ToTensor (vlfer's 'exp-clip' mode).
 
+The encoder is whichever of eager, torch.jit.freeze(trace) and torch.jit.optimize_for_inference(trace) is fastest
+here: each is timed in the warm-up (--trial-reps runs, median) and the result records every variant's time (or the
+error that ruled it out) and which one the timed rows used (`encoder`).
+
     python3 encode.py --config vit-b32/config.json --batch 32 --reps 5 --threads 2 [--list paths.txt]
 """
 import argparse
@@ -16,14 +20,45 @@ a.add_argument("--config", required=True)
 a.add_argument("--batch", type=int, default=32)
 a.add_argument("--reps", type=int, default=5)
 a.add_argument("--threads", type=int, default=2)
+a.add_argument("--trial-reps", type=int, default=2, help="timed warm-up runs per encoder variant")
 a.add_argument("--list", help="image files, one per line (the ones vlfer's pipeline row reads)")
 o = a.parse_args()
 setup(o.threads)
 vision, _, _ = load(o.config)
 vision.eval()
 x = torch.sin(torch.arange(o.batch * 3 * 224 * 224, dtype=torch.float32) * 0.001).view(o.batch, 3, 224, 224)
-out = {}
-with torch.inference_mode():
+
+
+def time_runs(f, reps):
+    f(x)  # two untimed runs: TorchScript's profiling executor optimises the graph on its second run
+    f(x)
+    ts = []
+    for _ in range(reps):
+        t0 = now()
+        f(x)
+        ts.append(now() - t0)
+    return median(ts)
+
+
+variants = {"eager": vision}
+trials = {}
+with torch.no_grad():
+    traced = torch.jit.trace(vision, x)
+    for name, make in (("jit.freeze", lambda: torch.jit.freeze(traced.eval())), ("jit.optimize_for_inference", lambda: torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval())))):
+        try:
+            variants[name] = make()
+        except Exception as e:  # recorded in the result: the variant is not used, and the reason is printed
+            trials[name] = {"error": f"{type(e).__name__}: {e}"}
+    for name, f in variants.items():
+        try:
+            trials[name] = {"medianSeconds": time_runs(f, o.trial_reps)}
+        except Exception as e:
+            trials[name] = {"error": f"{type(e).__name__}: {e}"}
+timed = {k: v["medianSeconds"] for k, v in trials.items() if "medianSeconds" in v}
+best = min(timed, key=timed.get)
+vision = variants[best]
+out = {"encoder": best, "encoderTrials": trials}
+with torch.no_grad():
     vision(x)
     ts = []
     for _ in range(o.reps):

@@ -1,19 +1,22 @@
 """PyTorch side of `pnpm bench:hesp-step --vs torch`: one HESP training step at the same shapes — clips x frames
 images with a learnable pixel patch through the CLIP vision tower, K learnable-context prompts through the text
 tower, K learnable negative prompt images through the vision tower; cosine logits (scale 100), cross-entropy, an
-ARPL-style distance loss and supervised contrastive loss; backward to every prompt; SGD. Random weights from a
-config.json (speed does not depend on values). Load = building the model; warm-up steps are not reported.
+ARPL-style distance loss and supervised contrastive loss; backward to every prompt; SGD. The weights are those of
+--checkpoint (the .safetensors file vlfer loads, memory-mapped); without it, random weights from config.json (speed
+does not depend on values). Load = getting the towers with their weights; warm-up steps are not reported. The load
+row of the bench comes from load.py (its own process, with the .pt as well).
 
-    python3 hesp_step.py --config vit-b32/config.json --clips 8 --frames 8 --classes 5 --steps 3 --warmup 1
+    python3 hesp_step.py --config vit-b32/config.json --checkpoint model.safetensors --clips 8 --frames 8 --classes 5
 """
 import argparse
 import torch
 import torch.nn.functional as F
-from clip_model import load
+from clip_model import load, load_checkpoint
 from common import emit, median, now, setup
 
 a = argparse.ArgumentParser()
 a.add_argument("--config", required=True)
+a.add_argument("--checkpoint", help="the .safetensors file vlfer loads")
 a.add_argument("--clips", type=int, default=8)
 a.add_argument("--frames", type=int, default=8)
 a.add_argument("--classes", type=int, default=5)
@@ -25,7 +28,7 @@ a.add_argument("--threads", type=int, default=2)
 o = a.parse_args()
 setup(o.threads)
 t0 = now()
-vision, text, cfg = load(o.config)
+vision, text, cfg = load_checkpoint(o.config, o.checkpoint) if o.checkpoint else load(o.config)
 for p in list(vision.parameters()) + list(text.parameters()):
     p.requires_grad_(False)
 load_seconds = now() - t0
