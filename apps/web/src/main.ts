@@ -315,7 +315,8 @@ function scoreList(r: RegionResult): HTMLOListElement {
   return list;
 }
 
-function render(): void {
+/** Show `page.gallery`; `shown` holds its images, in order. */
+function render(shown: readonly { image: RgbImage }[]): void {
   const gallery = $<HTMLElement>('gallery');
   gallery.className = page.gallery.length === 1 ? 'single' : '';
   gallery.replaceChildren(
@@ -330,7 +331,7 @@ function render(): void {
       title.className = 'visually-hidden';
       title.textContent = entry.name;
       caption.textContent = `${entry.name} · ${entry.width}×${entry.height}`;
-      figure.append(drawImage(images[n]!.image, entry.results, entry.name, page.gallery.length > 1), caption);
+      figure.append(drawImage(shown[n]!.image, entry.results, entry.name, page.gallery.length > 1), caption);
       const regions = document.createElement('div');
       regions.className = 'regions';
       if (entry.note) {
@@ -372,7 +373,9 @@ async function run(): Promise<void> {
     const [zs, det] = await Promise.all([ensureClassifier(), ensureDetector()]);
     const [align, size, margin] = [faces.value === 'detect:align', 224, 0.2];
     const gallery: GalleryEntry[] = [];
-    for (const { name, image } of images) {
+    // images chosen while this run works supersede it: their own run shows them
+    const batch = images;
+    for (const { name, image } of batch) {
       const results = await classifyImage(image, {
         clip: clip!,
         classifier: zs,
@@ -392,14 +395,15 @@ async function run(): Promise<void> {
           : {}),
       });
     }
+    if (batch !== images) return;
     page.timings.lastRun = performance.now() - t0;
     page.timings.firstResult ??= performance.now();
     page.gallery = gallery;
     page.results = gallery.at(-1)!.results;
-    page.image = { width: images.at(-1)!.image.width, height: images.at(-1)!.image.height };
+    page.image = { width: batch.at(-1)!.image.width, height: batch.at(-1)!.image.height };
     page.runs++;
     delete page.error;
-    render();
+    render(batch);
     const regions = gallery.reduce((a, g) => a + g.results.length, 0);
     const fallbacks = gallery.filter((g) => g.note).length;
     setStatus(
@@ -431,7 +435,7 @@ function clearImages(): void {
   images = [];
   page.gallery = [];
   $<HTMLSpanElement>('image-name').textContent = 'none';
-  render();
+  render([]);
 }
 
 /** Decode the files (all or none: a file that cannot be decoded is named, and nothing is shown) and classify them. */

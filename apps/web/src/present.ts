@@ -28,8 +28,8 @@ export const PROMPT_TYPE_NAMES: Readonly<Record<PromptType, string>> = {
   class_name: 'the class name ("happiness")',
   an_expression_of_name: '"an expression of happiness"',
   a_photo_of_a_face_with_an_expression_of_name: '"a photo of a face with an expression of happiness"',
-  expression_ensemble_five: 'five descriptions per class, averaged',
-  expression_ensemble_ten: 'ten descriptions per class, averaged',
+  expression_ensemble_five: 'ensemble of 5 descriptions per class',
+  expression_ensemble_ten: 'ensemble of 10 descriptions per class',
 };
 // every prompt type has a name (a new type without one fails here, at import)
 for (const t of PROMPT_TYPES) if (!PROMPT_TYPE_NAMES[t]) throw new Error(`PROMPT_TYPE_NAMES lacks '${t}'`);

@@ -429,6 +429,18 @@ describe('the page for people: layout, accessibility, notices, gallery, CSV', ()
     const always = [...controls, 'label[for=head]', '#load-progress', 'label[for=image]', '#camera', '#csv', '#status'];
     await checkLayout(page, 1280, always);
     expect(await axeViolations(page)).toEqual([]);
+    // every control is reached with Tab; the hidden file inputs show their focus on their visible label
+    const focused: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      await page.keyboard.press('Tab');
+      focused.push(await page.evaluate(() => document.activeElement?.id ?? ''));
+      if (focused.at(-1) === 'image')
+        expect(
+          await page.locator('label[for=image]').evaluate((l) => getComputedStyle(l).outlineStyle),
+          'focus ring on "Choose images…"',
+        ).toBe('solid');
+    }
+    expect(focused.slice(0, 10)).toEqual([...controls.map((c) => c.slice(1)), 'head', 'image', 'camera']);
 
     // four FER2013 crops in which YuNet-s finds no face (Node's detector picks them; most FER crops are such)
     const fer: string[] = [];
@@ -488,7 +500,7 @@ describe('the page for people: layout, accessibility, notices, gallery, CSV', ()
     expect(values.length).toBe(7 * (s.gallery[0]!.results.length + 4));
     for (const v of values) expect(v).toMatch(/^(\d{1,3}\.\d%|<0\.1%)$/);
     expect(await page.locator('#prompt-type option:checked').textContent()).toBe(
-      'five descriptions per class, averaged',
+      'ensemble of 5 descriptions per class',
     );
     // the 48×48 crops are shown 5× larger, pixelated
     const crops = await page.$$eval('.card canvas', (cs) =>
