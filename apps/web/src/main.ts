@@ -33,8 +33,11 @@ interface PageState {
   image?: { width: number; height: number };
   /** Every image shown, with its regions, in the order they were chosen (what the CSV download holds). */
   gallery: GalleryEntry[];
-  /** The model load bar: its value (0–100) and how many progress events transformers.js sent. */
-  progress: { value: number; events: number };
+  /**
+   * The model load bar: its value (0–100), how many progress events transformers.js sent, and the percent of the
+   * announced bytes loaded (undefined until a file announced its size).
+   */
+  progress: { value: number; events: number; download?: number };
   /** Notices shown above the results (WebGPU fallback, Hub ids). */
   notices: string[];
   timings: { modelLoaded?: number; firstResult?: number; lastRun?: number };
@@ -164,6 +167,7 @@ async function ensureModel(): Promise<WebClipModel> {
         if (loading?.key !== key) return;
         page.progress.events++;
         const value = files.update(event);
+        if (value !== undefined) page.progress.download = value;
         // downloads are the first 90 %; encoding the prompts is the rest
         if (value !== undefined)
           setProgress(

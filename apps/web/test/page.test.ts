@@ -555,7 +555,12 @@ describe('the page for people: layout, accessibility, notices, gallery, CSV', ()
     await page.goto(`${base}?model=tiny-clip&device=auto&faces=none`);
     await untilState(page, ['ready', 'error']);
     const s = await page.evaluate(
-      () => (window as unknown as { vlfer: PageResult & { progress: { value: number; events: number } } }).vlfer,
+      () =>
+        (
+          window as unknown as {
+            vlfer: PageResult & { progress: { value: number; events: number; download?: number } };
+          }
+        ).vlfer,
     );
     expect(s.error).toBeUndefined();
     expect(s.device).toBe('wasm');
@@ -566,6 +571,7 @@ describe('the page for people: layout, accessibility, notices, gallery, CSV', ()
       'Device "auto" fell back from WebGPU to WASM: this browser offers no WebGPU adapter (no usable GPU, or WebGPU is turned off for it). The model runs on the CPU, which is slower.',
     );
     expect(s.progress.events).toBeGreaterThan(0);
+    expect(s.progress.download, 'every announced byte of the model files was loaded').toBe(100);
     expect(s.progress.value).toBe(100);
     expect(await page.locator('#load-progress').evaluate((p) => (p as HTMLProgressElement).value)).toBe(100);
     expect(await page.locator('#load-text').textContent()).toBe('tiny-clip ready on WASM');
