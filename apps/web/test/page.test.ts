@@ -441,6 +441,7 @@ describe('the page for people: layout, accessibility, notices, gallery, CSV', ()
         ).toBe('solid');
     }
     expect(focused.slice(0, 10)).toEqual([...controls.map((c) => c.slice(1)), 'head', 'image', 'camera']);
+    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur()); // no focus ring in the screenshots
 
     // four FER2013 crops in which YuNet-s finds no face (Node's detector picks them; most FER crops are such)
     const fer: string[] = [];
