@@ -11,18 +11,46 @@ import { expClipPrompts, PROMPT_TYPES, type PromptType } from '@vlfer/llm-knowle
 import type { FeatureProjection } from '@vlfer/core';
 import { loadWebFaceDetector, loadWebProjectionHead } from './ort.js';
 import { classifyImage, decodeBlob, type RegionResult } from './zero-shot.js';
+import {
+  formatPercent,
+  imageFilesOf,
+  loadProgress,
+  PROMPT_TYPE_NAMES,
+  scoresCsv,
+  upscaleFactor,
+  webGpuFallbackNotice,
+  hubIdNotice,
+  type GalleryEntry,
+} from './present.js';
 
 /** What the page exposes for tests and scripts: its state, the last result and timings (ms since navigation). */
 interface PageState {
   state: 'loading' | 'ready' | 'running' | 'done' | 'error';
   error?: string;
   device?: WebDevice;
+  /** The regions of the last image shown (the only one, unless several were chosen). */
   results?: RegionResult[];
   image?: { width: number; height: number };
+  /** Every image shown, with its regions, in the order they were chosen (what the CSV download holds). */
+  gallery: GalleryEntry[];
+  /**
+   * The model load bar: its value (0–100), how many progress events transformers.js sent, and the percent of the
+   * announced bytes loaded (undefined until a file announced its size).
+   */
+  progress: { value: number; events: number; download?: number };
+  /** Notices shown above the results (WebGPU fallback, Hub ids). */
+  notices: string[];
   timings: { modelLoaded?: number; firstResult?: number; lastRun?: number };
   runs: number;
 }
-const page: PageState = { state: 'loading', timings: {}, runs: 0 };
+const page: PageState = {
+  state: 'loading',
+  gallery: [],
+  progress: { value: 0, events: 0 },
+  notices: [],
+  timings: {},
+  runs: 0,
+};
 (window as unknown as { vlfer: PageState }).vlfer = page;
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -33,12 +61,42 @@ const setStatus = (text: string, error = false) => {
   status.className = error ? 'error' : '';
 };
 
+/** Notices by topic; each is one paragraph in #notices until its topic is cleared. */
+const notices = new Map<string, string>();
+function setNotice(topic: string, text: string | undefined): void {
+  if (text === undefined) notices.delete(topic);
+  else notices.set(topic, text);
+  page.notices = [...notices.values()];
+  $<HTMLDivElement>('notices').replaceChildren(
+    ...page.notices.map((t) => {
+      const p = document.createElement('p');
+      p.textContent = t;
+      return p;
+    }),
+  );
+}
+
+const progressBar = $<HTMLProgressElement>('load-progress');
+const progressText = $<HTMLSpanElement>('load-text');
+function setProgress(value: number, text: string): void {
+  page.progress.value = value;
+  progressBar.value = value;
+  progressBar.setAttribute('aria-valuetext', `${Math.round(value)} %`);
+  progressText.textContent = text;
+}
+
 /** URL parameters that named no option, by the select they were for (cleared when the user picks one). */
 const urlProblems = new Map<HTMLSelectElement, string>();
 /** Fill a select (when empty) and choose `param`'s URL value; an unknown value is reported, naming the parameter. */
-function fillSelect(id: string, values: readonly string[], param: string, fallback: string): HTMLSelectElement {
+function fillSelect(
+  id: string,
+  values: readonly string[],
+  param: string,
+  fallback: string,
+  text: (v: string) => string = (v) => v,
+): HTMLSelectElement {
   const el = $<HTMLSelectElement>(id);
-  if (values.length > 0 && el.options.length === 0) for (const v of values) el.add(new Option(v, v));
+  if (values.length > 0 && el.options.length === 0) for (const v of values) el.add(new Option(text(v), v));
   const wanted = params.get(param);
   const allowed = Array.from(el.options, (o) => o.value);
   if (wanted !== null && !allowed.includes(wanted))
@@ -49,13 +107,26 @@ function fillSelect(id: string, values: readonly string[], param: string, fallba
 const modelInput = $<HTMLInputElement>('model');
 modelInput.value = params.get('model') ?? 'tiny-clip';
 const device = fillSelect('device', [], 'device', 'auto');
-const labelSet = fillSelect('label-set', Object.keys(LABEL_SETS), 'labels', 'basic-7');
-const promptType = fillSelect('prompt-type', PROMPT_TYPES, 'prompts', 'a_photo_of_a_face_with_an_expression_of_name');
+const labelSet = fillSelect(
+  'label-set',
+  Object.keys(LABEL_SETS),
+  'labels',
+  'basic-7',
+  (id) => `${id} (${getLabelSet(id).names.length} classes)`,
+);
+const promptType = fillSelect(
+  'prompt-type',
+  PROMPT_TYPES,
+  'prompts',
+  'a_photo_of_a_face_with_an_expression_of_name',
+  (t) => PROMPT_TYPE_NAMES[t as PromptType],
+);
 const faces = fillSelect('faces', [], 'faces', 'detect:align');
 const detectorSelect = fillSelect('detector', [], 'detector', 'yunet-s');
 const mode = fillSelect('mode', PREPROCESS_MODES, 'mode', 'clip');
 const imageInput = $<HTMLInputElement>('image');
 const headInput = $<HTMLInputElement>('head');
+const csvButton = $<HTMLButtonElement>('csv');
 // Enter in a field must not submit (and reload) the page
 $<HTMLFormElement>('settings').addEventListener('submit', (e) => e.preventDefault());
 
@@ -65,7 +136,8 @@ let loading: { key: string; promise: Promise<WebClipModel> } | undefined;
 let head: (FeatureProjection & { name: string }) | undefined;
 let classifier: ZeroShotClassifier | undefined;
 let detector: { id: string; model: Promise<FaceDetectorModel> } | undefined;
-let image: RgbImage | undefined;
+/** The images chosen together (one, or a gallery). */
+let images: { name: string; image: RgbImage }[] = [];
 
 async function ensureModel(): Promise<WebClipModel> {
   const key = `${modelInput.value} ${device.value}`;
@@ -74,31 +146,52 @@ async function ensureModel(): Promise<WebClipModel> {
   const previous = clip;
   clip = undefined;
   classifier = undefined;
+  const remote = params.get('remote') === '1';
+  setNotice('hub', hubIdNotice(modelInput.value, remote));
+  setNotice('webgpu', undefined);
   const promise = (async () => {
     await previous?.dispose();
     setStatus(`loading ${modelInput.value}…`);
+    const files = loadProgress();
+    page.progress = { value: 0, events: 0 };
+    setProgress(0, `loading ${modelInput.value}…`);
     const chosen = device.value === 'auto' ? undefined : (device.value as WebDevice);
     const model = await loadWebClip({
       model: modelInput.value,
       modelRoot: '/models/',
       wasmPaths: '/ort/',
-      allowRemoteModels: params.get('remote') === '1',
+      allowRemoteModels: remote,
       // prompts longer than 77 tokens are cut as clip.tokenize(truncate=True) does; say which
       log: (line) => console.warn(line),
+      onProgress: (event) => {
+        if (loading?.key !== key) return;
+        page.progress.events++;
+        const value = files.update(event);
+        if (value !== undefined) page.progress.download = value;
+        // downloads are the first 90 %; encoding the prompts is the rest
+        if (value !== undefined)
+          setProgress(
+            Math.max(page.progress.value, 0.9 * value),
+            `loading ${modelInput.value}: ${formatPercent(value / 100)} of the files${event.file ? ` (${event.file})` : ''}`,
+          );
+      },
       ...(chosen ? { device: chosen } : {}),
     });
     if (loading?.key !== key) {
       await model.dispose();
       throw new Error('superseded by another model choice');
     }
+    if (!chosen) setNotice('webgpu', await webGpuFallbackNotice(model.device));
     clip = model;
     page.device = model.device;
-    page.timings.modelLoaded ??= performance.now();
     return model;
   })();
   loading = { key, promise };
   promise.catch(() => {
-    if (loading?.promise === promise) loading = undefined;
+    if (loading?.promise === promise) {
+      loading = undefined;
+      setProgress(page.progress.value, `loading ${modelInput.value} failed`);
+    }
   });
   return promise;
 }
@@ -107,12 +200,15 @@ async function ensureClassifier(): Promise<ZeroShotClassifier> {
   const model = await ensureModel();
   if (classifier) return classifier;
   const set = getLabelSet(labelSet.value);
+  if (page.progress.value < 100) setProgress(Math.max(page.progress.value, 90), 'encoding the prompts…');
   classifier = await buildZeroShotClassifier({
     model,
     classNames: set.names,
     prompts: expClipPrompts(promptType.value as PromptType, set).prompts,
     ...(head ? { projection: head } : {}),
   });
+  page.timings.modelLoaded ??= performance.now();
+  setProgress(100, `${model.modelId} ready on ${model.device === 'wasm' ? 'WASM' : 'WebGPU'}`);
   return classifier;
 }
 
@@ -138,8 +234,11 @@ async function ensureDetector(): Promise<FaceDetectorModel | undefined> {
   return current.model;
 }
 
-function draw(img: RgbImage, results: RegionResult[]): void {
-  const canvas = $<HTMLCanvasElement>('view');
+/**
+ * One image on a canvas with its faces boxed and captioned (white on a dark plate, legible on light and dark photos).
+ * Images smaller than 240 px are enlarged by an integer factor with nearest-neighbour pixels (and drawn pixelated).
+ */
+function drawImage(img: RgbImage, results: RegionResult[], name: string, compact: boolean): HTMLCanvasElement {
   const faceResults = results.filter((r) => r.face);
   const drawn =
     faceResults.length > 0
@@ -148,8 +247,6 @@ function draw(img: RgbImage, results: RegionResult[]): void {
           faceResults.map((r) => r.face!),
         )
       : img;
-  canvas.width = drawn.width;
-  canvas.height = drawn.height;
   const rgba = new Uint8ClampedArray(drawn.width * drawn.height * 4);
   for (let p = 0, q = 0; q < rgba.length; p += drawn.channels, q += 4) {
     rgba[q] = drawn.data[p]!;
@@ -157,43 +254,114 @@ function draw(img: RgbImage, results: RegionResult[]): void {
     rgba[q + 2] = drawn.data[drawn.channels === 3 ? p + 2 : p]!;
     rgba[q + 3] = 255;
   }
+  const k = upscaleFactor(drawn.width, drawn.height);
+  const canvas = document.createElement('canvas');
+  canvas.width = drawn.width * k;
+  canvas.height = drawn.height * k;
   const ctx = canvas.getContext('2d')!;
-  ctx.putImageData(new ImageData(rgba, drawn.width, drawn.height), 0, 0);
-  ctx.font = `${Math.max(12, Math.round(drawn.width / 40))}px system-ui`;
-  ctx.fillStyle = '#ffd400';
-  faceResults.forEach((r, i) =>
-    ctx.fillText(`${i + 1}: ${r.scores[0]!.label}`, r.face!.box.x, Math.max(12, r.face!.box.y - 4)),
+  if (k === 1) ctx.putImageData(new ImageData(rgba, drawn.width, drawn.height), 0, 0);
+  else {
+    const small = new OffscreenCanvas(drawn.width, drawn.height);
+    small.getContext('2d')!.putImageData(new ImageData(rgba, drawn.width, drawn.height), 0, 0);
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(small, 0, 0, canvas.width, canvas.height);
+    canvas.classList.add('pixelated');
+  }
+  // in a gallery the image is shown small: number the faces in large type, the cards below name them
+  const size = Math.max(14, Math.round(Math.max(canvas.width, canvas.height) / (compact ? 14 : 40)));
+  ctx.font = `600 ${size}px system-ui, sans-serif`;
+  ctx.textBaseline = 'top';
+  faceResults.forEach((r, i) => {
+    const top = r.scores[0]!;
+    const text = compact ? `${i + 1}` : `${i + 1} · ${top.label} ${formatPercent(top.score)}`;
+    const w = ctx.measureText(text).width + size * 0.6;
+    const h = size * 1.35;
+    const x = Math.min(Math.max(0, r.face!.box.x * k), Math.max(0, canvas.width - w));
+    const y = r.face!.box.y * k - h >= 0 ? r.face!.box.y * k - h : Math.max(0, r.face!.box.y * k);
+    ctx.fillStyle = 'rgba(0, 0, 0, 0.72)';
+    ctx.fillRect(x, y, w, h);
+    ctx.fillStyle = '#fff';
+    ctx.fillText(text, x + size * 0.3, y + size * 0.18);
+  });
+  const top = results.length === 1 ? ` Most likely: ${results[0]!.scores[0]!.label}.` : '';
+  canvas.setAttribute('role', 'img');
+  canvas.setAttribute(
+    'aria-label',
+    `${name}, ${img.width}×${img.height}${faceResults.length > 0 ? `, ${faceResults.length} face${faceResults.length === 1 ? '' : 's'} marked` : ''}.${top}`,
   );
-  const out = $<HTMLDivElement>('results');
-  out.replaceChildren(
-    ...results.map((r, i) => {
-      const div = document.createElement('div');
-      div.className = 'face';
-      const title = document.createElement('h3');
-      title.textContent = r.face ? `Face ${i + 1} (score ${r.face.score.toFixed(2)})` : 'Whole image';
-      div.append(
-        title,
-        ...r.scores.map((s) => {
-          const row = document.createElement('div');
-          row.className = 'bar';
-          const name = document.createElement('span');
-          name.textContent = s.label;
-          const track = document.createElement('div');
-          track.className = 'track';
-          const fill = document.createElement('div');
-          fill.className = 'fill';
-          fill.style.width = `${(100 * s.score).toFixed(1)}%`;
-          track.append(fill);
-          const value = document.createElement('span');
-          value.textContent = s.score.toFixed(4);
-          row.append(name, track, value);
-          return row;
-        }),
-      );
-      return div;
+  return canvas;
+}
+
+/** One region's probabilities as labelled bars with percentages, highest first. */
+function scoreList(r: RegionResult): HTMLOListElement {
+  const list = document.createElement('ol');
+  list.className = 'scores';
+  const rows = r.scores.map((s, i) => {
+    const row = document.createElement('li');
+    if (i === 0) row.className = 'top';
+    const name = document.createElement('span');
+    name.textContent = s.label;
+    const track = document.createElement('span');
+    track.className = 'track';
+    track.setAttribute('aria-hidden', 'true');
+    const fill = document.createElement('span');
+    fill.className = 'fill';
+    fill.style.display = 'block';
+    fill.style.width = `${(100 * s.score).toFixed(1)}%`;
+    track.append(fill);
+    const value = document.createElement('span');
+    value.className = 'value';
+    value.textContent = formatPercent(s.score);
+    row.append(name, track, value);
+    return row;
+  });
+  list.append(...rows);
+  return list;
+}
+
+/** Show `page.gallery`; `shown` holds its images, in order. */
+function render(shown: readonly { image: RgbImage }[]): void {
+  const gallery = $<HTMLElement>('gallery');
+  gallery.className = page.gallery.length === 1 ? 'single' : '';
+  gallery.replaceChildren(
+    ...page.gallery.map((entry, n) => {
+      const card = document.createElement('article');
+      card.className = 'card';
+      card.setAttribute('aria-labelledby', `card-${n}`);
+      const figure = document.createElement('figure');
+      const caption = document.createElement('figcaption');
+      const title = document.createElement('h2');
+      title.id = `card-${n}`;
+      title.className = 'visually-hidden';
+      title.textContent = entry.name;
+      caption.textContent = `${entry.name} · ${entry.width}×${entry.height}`;
+      figure.append(drawImage(shown[n]!.image, entry.results, entry.name, page.gallery.length > 1), caption);
+      const regions = document.createElement('div');
+      regions.className = 'regions';
+      if (entry.note) {
+        const note = document.createElement('p');
+        note.className = 'note';
+        note.textContent = entry.note;
+        regions.append(note);
+      }
+      if (entry.results.length === 0) {
+        const none = document.createElement('p');
+        none.textContent = 'No face found.';
+        regions.append(none);
+      }
+      entry.results.forEach((r, i) => {
+        const div = document.createElement('div');
+        div.className = 'region';
+        const h = document.createElement('h3');
+        h.textContent = r.face ? `Face ${i + 1} (detector score ${r.face.score.toFixed(2)})` : 'Whole image';
+        div.append(h, scoreList(r));
+        regions.append(div);
+      });
+      card.append(title, figure, regions);
+      return card;
     }),
   );
-  if (results.length === 0) out.textContent = 'No face found (try "whole image").';
+  csvButton.disabled = page.gallery.length === 0;
 }
 
 async function run(): Promise<void> {
@@ -201,27 +369,49 @@ async function run(): Promise<void> {
     fail(new Error([...urlProblems.values()].join('; ')));
     return;
   }
-  if (!image) return;
+  if (images.length === 0) return;
   page.state = 'running';
   try {
     const t0 = performance.now();
+    setStatus(`classifying ${images.length === 1 ? images[0]!.name : `${images.length} images`}…`);
     const [zs, det] = await Promise.all([ensureClassifier(), ensureDetector()]);
     const [align, size, margin] = [faces.value === 'detect:align', 224, 0.2];
-    const results = await classifyImage(image, {
-      clip: clip!,
-      classifier: zs,
-      mode: mode.value as PreprocessMode,
-      ...(det ? { detector: det, faces: { align, size, margin } } : {}),
-    });
+    const gallery: GalleryEntry[] = [];
+    // images chosen while this run works supersede it: their own run shows them
+    const batch = images;
+    for (const { name, image } of batch) {
+      const results = await classifyImage(image, {
+        clip: clip!,
+        classifier: zs,
+        mode: mode.value as PreprocessMode,
+        ...(det ? { detector: det, faces: { align, size, margin }, noFace: 'full' as const } : {}),
+      });
+      const small = Math.max(image.width, image.height) <= 160;
+      gallery.push({
+        name,
+        width: image.width,
+        height: image.height,
+        results,
+        ...(results[0]?.noFace
+          ? {
+              note: `${detectorSelect.selectedOptions[0]!.text} found no face${small ? ` in this ${image.width}×${image.height} image, which looks like a pre-cropped face` : ''}: the whole image was classified.`,
+            }
+          : {}),
+      });
+    }
+    if (batch !== images) return;
     page.timings.lastRun = performance.now() - t0;
     page.timings.firstResult ??= performance.now();
-    page.results = results;
-    page.image = { width: image.width, height: image.height };
+    page.gallery = gallery;
+    page.results = gallery.at(-1)!.results;
+    page.image = { width: batch.at(-1)!.image.width, height: batch.at(-1)!.image.height };
     page.runs++;
     delete page.error;
-    draw(image, results);
+    render(batch);
+    const regions = gallery.reduce((a, g) => a + g.results.length, 0);
+    const fallbacks = gallery.filter((g) => g.note).length;
     setStatus(
-      `${clip!.modelId} on ${clip!.device}: ${results.length} region${results.length === 1 ? '' : 's'} in ${page.timings.lastRun.toFixed(0)} ms${head ? ` (with the Exp-CLIP head ${head.name})` : ''}`,
+      `${clip!.modelId} on ${clip!.device === 'wasm' ? 'WASM' : 'WebGPU'}: ${images.length === 1 ? '' : `${images.length} images, `}${regions} region${regions === 1 ? '' : 's'} in ${page.timings.lastRun.toFixed(0)} ms${head ? ` (with the Exp-CLIP head ${head.name})` : ''}${fallbacks > 0 ? `; no face found in ${fallbacks === 1 && images.length === 1 ? 'the image' : `${fallbacks} image${fallbacks === 1 ? '' : 's'}`}, classified whole` : ''}`,
     );
     page.state = 'done';
   } catch (error) {
@@ -239,29 +429,99 @@ function fail(error: unknown): void {
  * Event handlers are async; a rejection that escaped one would only reach the console. `on` routes it to `fail`, so
  * the page shows it (the camera's "Classify frame" handler had no catch: a frame the browser could not decode was lost).
  */
-function on(target: EventTarget, type: string, handler: () => Promise<void>): void {
-  target.addEventListener(type, () => {
-    handler().catch(fail);
+function on(target: EventTarget, type: string, handler: (event: Event) => Promise<void>): void {
+  target.addEventListener(type, (event) => {
+    handler(event).catch(fail);
   });
 }
 
+function clearImages(): void {
+  images = [];
+  page.gallery = [];
+  $<HTMLSpanElement>('image-name').textContent = 'none';
+  render([]);
+}
+
+/** Decode the files (all or none: a file that cannot be decoded is named, and nothing is shown) and classify them. */
+async function showFiles(files: readonly File[], via: string): Promise<void> {
+  if (files.length === 0) return;
+  const decoded: { name: string; image: RgbImage }[] = [];
+  for (const file of files) {
+    try {
+      decoded.push({ name: file.name || `pasted image ${decoded.length + 1}`, image: await decodeBlob(file) });
+    } catch (error) {
+      clearImages();
+      fail(new Error(`${file.name}: the browser cannot decode it (${(error as Error).message})`));
+      return;
+    }
+  }
+  images = decoded;
+  $<HTMLSpanElement>('image-name').textContent =
+    images.length === 1
+      ? `${images[0]!.name}${via}`
+      : `${images.length} images${via}: ${images.map((i) => i.name).join(', ')}`;
+  await run();
+}
+
 on(imageInput, 'change', async () => {
-  const file = imageInput.files?.[0];
-  imageInput.value = ''; // picking the same file again fires 'change' again
-  if (!file) return;
-  try {
-    image = await decodeBlob(file);
-    $<HTMLSpanElement>('image-name').textContent = file.name;
-  } catch (error) {
-    image = undefined;
-    $<HTMLSpanElement>('image-name').textContent = 'none';
-    $<HTMLDivElement>('results').replaceChildren();
-    const canvas = $<HTMLCanvasElement>('view');
-    canvas.getContext('2d')!.clearRect(0, 0, canvas.width, canvas.height);
-    fail(new Error(`${file.name}: the browser cannot decode it (${(error as Error).message})`));
+  const files = [...(imageInput.files ?? [])];
+  imageInput.value = ''; // picking the same file again fires 'change' again; the "shown:" line names what is shown
+  await showFiles(files, '');
+});
+
+// drop anywhere on the page; the drop zone lights up while something is dragged over the page
+const dropZone = $<HTMLElement>('drop');
+let dragDepth = 0;
+document.addEventListener('dragenter', (e) => {
+  e.preventDefault();
+  dragDepth++;
+  dropZone.classList.add('dragging');
+});
+document.addEventListener('dragleave', () => {
+  dragDepth = Math.max(0, dragDepth - 1);
+  if (dragDepth === 0) dropZone.classList.remove('dragging');
+});
+document.addEventListener('dragover', (e) => e.preventDefault());
+on(document, 'drop', async (event) => {
+  const e = event as DragEvent;
+  e.preventDefault();
+  dragDepth = 0;
+  dropZone.classList.remove('dragging');
+  const { images: files, refused } = imageFilesOf(e.dataTransfer);
+  if (files.length === 0) {
+    fail(new Error(`nothing to show: ${refused.length > 0 ? refused.join(', ') : 'the drop held no file'}`));
     return;
   }
-  await run();
+  await showFiles(files, ' (dropped)');
+});
+on(document, 'paste', async (event) => {
+  const e = event as ClipboardEvent;
+  // text pasted into the Model field stays text
+  if (e.target instanceof HTMLInputElement && e.target.type === 'text') return;
+  const { images: files } = imageFilesOf(e.clipboardData);
+  if (files.length === 0) return;
+  e.preventDefault();
+  await showFiles(files, ' (pasted)');
+});
+
+csvButton.addEventListener('click', () => {
+  const text = scoresCsv(page.gallery, getLabelSet(labelSet.value).names, {
+    model: clip?.modelId ?? modelInput.value,
+    device: clip?.device ?? device.value,
+    labels: labelSet.value,
+    prompts: promptType.value,
+    faces: faces.value,
+    detector: faces.value === 'none' ? '' : detectorSelect.value,
+    mode: mode.value,
+    head: head?.name ?? '',
+  });
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(new Blob([text], { type: 'text/csv;charset=utf-8' }));
+  a.download = 'vlfer-scores.csv';
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
 });
 
 on(headInput, 'change', async () => {
@@ -283,7 +543,7 @@ on(headInput, 'change', async () => {
     return;
   }
   $<HTMLSpanElement>('head-name').textContent = file.name;
-  if (image) await run();
+  if (images.length > 0) await run();
   else {
     setStatus(`head ${file.name} loaded (${head.inputDim}→${head.outputDim})`);
     page.state = 'ready';
@@ -308,7 +568,7 @@ for (const el of [modelInput, device])
       $<HTMLSpanElement>('head-name').textContent = 'none (dropped with the model change)';
     }
     await boot();
-    if (image && page.state !== 'error') await run();
+    if (images.length > 0 && page.state !== 'error') await run();
   });
 
 const video = $<HTMLVideoElement>('video');
@@ -323,8 +583,9 @@ on($<HTMLButtonElement>('camera'), 'click', async () => {
   }
 });
 on($<HTMLButtonElement>('snap'), 'click', async () => {
-  image = await decodeBlob(await createImageBitmap(video));
-  $<HTMLSpanElement>('image-name').textContent = `camera frame ${video.videoWidth}x${video.videoHeight}`;
+  const name = `camera frame ${video.videoWidth}×${video.videoHeight}`;
+  images = [{ name, image: await decodeBlob(await createImageBitmap(video)) }];
+  $<HTMLSpanElement>('image-name').textContent = name;
   await run();
 });
 
@@ -337,7 +598,9 @@ async function boot(): Promise<void> {
     await ensureClassifier();
     page.state = 'ready';
     delete page.error;
-    setStatus(`${clip!.modelId} ready on ${clip!.device}: choose a photo or start the webcam`);
+    setStatus(
+      `${clip!.modelId} ready on ${clip!.device === 'wasm' ? 'WASM' : 'WebGPU'}: choose, drop or paste images, or start the webcam`,
+    );
   } catch (error) {
     fail(error);
   }

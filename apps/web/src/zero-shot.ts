@@ -13,6 +13,8 @@ export interface RegionResult {
   face: Face | null;
   /** Every class with its probability, highest first. */
   scores: LabelScore[];
+  /** Set when faces were asked for, the detector found none, and the whole image was classified instead. */
+  noFace?: true;
 }
 
 export interface FacesSetting {
@@ -24,6 +26,9 @@ export interface FacesSetting {
 /**
  * Zero-shot FER of one image as the Node pipeline computes it: faces from the detector (every face, highest score
  * first) cut by `faceCrop`, or the whole image; `preprocessRgb`; CLIP image features; the zero-shot classifier.
+ * `noFace` is what happens when the detector finds no face (as Node's `NoFacePolicy`): `'skip'` returns no region,
+ * `'full'` classifies the whole image and marks it `noFace` (pre-cropped faces such as FER2013's 48×48 images fill
+ * the frame, and detectors trained on photos rarely find them).
  */
 export async function classifyImage(
   image: RgbImage,
@@ -33,20 +38,24 @@ export async function classifyImage(
     mode: PreprocessMode;
     detector?: FaceDetectorModel;
     faces?: FacesSetting;
+    /** @default 'skip' */
+    noFace?: 'skip' | 'full';
   },
 ): Promise<RegionResult[]> {
   const { clip, classifier, detector, faces } = options;
   const found = detector && faces ? await detector.detect(image) : null;
-  const regions = found
-    ? found.map((face) => ({ face: face as Face | null, image: faceCrop(image, face, faces!) }))
-    : [{ face: null, image }];
+  const noFace = found !== null && found.length === 0 && options.noFace === 'full';
+  const regions =
+    found && !noFace
+      ? found.map((face) => ({ face: face as Face | null, image: faceCrop(image, face, faces!) }))
+      : [{ face: null, image }];
   if (regions.length === 0) return [];
   const S = clip.preprocessor.cropSize;
   const pixels = new Float32Array(regions.length * 3 * S * S);
   regions.forEach((r, i) => preprocessRgb(r.image, options.mode, clip.preprocessor, pixels, i * 3 * S * S));
   const features = await clip.encodePixels({ dtype: 'float32', data: pixels, dims: [regions.length, 3, S, S] });
   const scores = labelScores(await classifier.classify(features), classifier.classNames);
-  return regions.map((r, i) => ({ face: r.face, scores: scores[i]! }));
+  return regions.map((r, i) => ({ face: r.face, scores: scores[i]!, ...(noFace ? { noFace: true as const } : {}) }));
 }
 
 /**

@@ -15,7 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { build, preview, type PreviewServer } from 'vite';
 import { createRng } from '@vlfer/core';
-import { getLabelSet } from '@vlfer/datasets';
+import { getLabelSet, parseCsvText } from '@vlfer/datasets';
 import { classify, decodeImage, loadClip, type ClipModel } from '@vlfer/encoders/node';
 import { faceCrop, type RgbImage } from '@vlfer/faces';
 import { FaceDetector } from '@vlfer/faces/node';
@@ -34,6 +34,7 @@ const out = join(appDir, 'test-output');
 const modelsDir = sharedPath('fixtures');
 const faceModels = sharedPath('assets', 'face-detectors');
 const ferImage = sharedPath('data', 'fer2013-privatetest', 'happy', 'PrivateTest_16894784.jpg');
+const ferDir = sharedPath('data', 'fer2013-privatetest');
 const demoPhoto = join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'demo', 'sample2.jpg');
 const labels = getLabelSet('basic-7');
 const promptType = 'expression_ensemble_five' as const;
@@ -356,6 +357,276 @@ describe('zero-shot FER page (tiny-clip, WASM) equals the Node pipeline', () => 
         after.results!.map((r) => r.scores),
       ),
     ).toBeLessThan(1e-4); // no head
+    await page.close();
+  }, 180_000);
+});
+
+/** What a person sees: layout at two widths, accessibility, notices, the load bar, a gallery and its CSV. */
+describe('the page for people: layout, accessibility, notices, gallery, CSV', () => {
+  /** No sideways scrolling; each selector matches a visible element whose box lies within the viewport's width. */
+  async function checkLayout(page: Page, width: number, selectors: readonly string[]) {
+    const layout = await page.evaluate(
+      (sels) => ({
+        scrollWidth: document.documentElement.scrollWidth,
+        innerWidth: window.innerWidth,
+        boxes: sels.map((sel) =>
+          Array.from(document.querySelectorAll(sel), (el) => {
+            const r = el.getBoundingClientRect();
+            const style = getComputedStyle(el);
+            return {
+              sel,
+              left: r.left,
+              right: r.right,
+              visible: r.width > 0 && r.height > 0 && style.visibility !== 'hidden' && style.display !== 'none',
+            };
+          }),
+        ),
+      }),
+      [...selectors],
+    );
+    expect(layout.innerWidth).toBe(width);
+    expect(layout.scrollWidth, `page is ${layout.scrollWidth} px wide in a ${width} px viewport`).toBeLessThanOrEqual(
+      width,
+    );
+    layout.boxes.forEach((els, i) => {
+      expect(els.length, `${selectors[i]} is on the page`).toBeGreaterThan(0);
+      for (const b of els) {
+        expect(b.visible, `${b.sel} is visible at ${width} px`).toBe(true);
+        expect(b.left, `${b.sel} starts inside the viewport at ${width} px`).toBeGreaterThanOrEqual(0);
+        expect(b.right, `${b.sel} ends inside the viewport at ${width} px`).toBeLessThanOrEqual(width);
+      }
+    });
+  }
+
+  /** axe-core's checks (WCAG 2 A/AA and best practices) on the page as it is now. */
+  async function axeViolations(page: Page): Promise<string[]> {
+    await page.addScriptTag({ path: require.resolve('axe-core/axe.min.js') });
+    const violations = await page.evaluate(async () => {
+      const axe = (
+        window as unknown as {
+          axe: {
+            run(): Promise<{
+              violations: { id: string; help: string; nodes: { target: unknown[] }[] }[];
+            }>;
+          };
+        }
+      ).axe;
+      return (await axe.run()).violations.map(
+        (v) => `${v.id}: ${v.help} (${v.nodes.map((n) => JSON.stringify(n.target)).join(' ')})`,
+      );
+    });
+    return violations;
+  }
+
+  it('a gallery of 5 images (a photo and four 48×48 FER crops) at 1280 and 420 px: no sideways scroll, controls visible, axe-core finds nothing; the CSV download holds the page scores', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+    });
+    // the default face setting, detect + align
+    await page.goto(`${base}?model=tiny-clip&device=wasm&labels=basic-7&prompts=${promptType}`);
+    await untilState(page, ['ready', 'error']);
+    const controls = ['#model', '#device', '#label-set', '#prompt-type', '#faces', '#detector', '#mode'];
+    const always = [...controls, 'label[for=head]', '#load-progress', 'label[for=image]', '#camera', '#csv', '#status'];
+    await checkLayout(page, 1280, always);
+    expect(await axeViolations(page)).toEqual([]);
+    // every control is reached with Tab; the hidden file inputs show their focus on their visible label
+    const focused: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      await page.keyboard.press('Tab');
+      focused.push(await page.evaluate(() => document.activeElement?.id ?? ''));
+      if (focused.at(-1) === 'image')
+        expect(
+          await page.locator('label[for=image]').evaluate((l) => getComputedStyle(l).outlineStyle),
+          'focus ring on "Choose images…"',
+        ).toBe('solid');
+    }
+    expect(focused.slice(0, 10)).toEqual([...controls.map((c) => c.slice(1)), 'head', 'image', 'camera']);
+    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur()); // no focus ring in the screenshots
+
+    // four FER2013 crops in which YuNet-s finds no face (Node's detector picks them; most FER crops are such)
+    const fer: string[] = [];
+    const yunet = await FaceDetector.load('yunet-s', { modelDir: faceModels });
+    for (const c of ['happy', 'sad', 'angry', 'surprise'])
+      for (const f of readdirSync(join(ferDir, c)).sort()) {
+        const file = join(ferDir, c, f);
+        if ((await yunet.detect(await decodeImage(file))).length > 0) continue;
+        fer.push(file);
+        break;
+      }
+    await yunet.dispose();
+    expect(fer.length).toBe(4);
+    const asFile = (path: string, name = path.split('/').at(-1)!) => ({
+      name,
+      mimeType: 'image/jpeg',
+      buffer: readFileSync(path),
+    });
+    const files = [asFile(demoPhoto), asFile(fer[0]!, 'fer, "happy".jpg'), ...fer.slice(1).map((f) => asFile(f))];
+    await page.setInputFiles('#image', files);
+    await untilRuns(page, 1);
+    type Entry = {
+      name: string;
+      width: number;
+      height: number;
+      note?: string;
+      results: NonNullable<PageResult['results']>;
+    };
+    const s = await page.evaluate(() => (window as unknown as { vlfer: PageResult & { gallery: Entry[] } }).vlfer);
+    expect(s.error).toBeUndefined();
+    expect(s.gallery.map((g) => g.name)).toEqual([
+      'sample2.jpg',
+      'fer, "happy".jpg',
+      ...fer.slice(1).map((f) => f.split('/').at(-1)),
+    ]);
+    expect(await page.locator('.card').count()).toBe(5);
+    expect(await page.locator('#image-name').textContent()).toMatch(/^5 images: sample2\.jpg, fer, "happy"\.jpg, /);
+    // the photo: YuNet's faces; the FER crops: no face found, so the whole image, with a note, equal to Node's
+    expect(s.gallery[0]!.results.length).toBeGreaterThan(1);
+    expect(s.gallery[0]!.note).toBeUndefined();
+    for (const [i, g] of s.gallery.slice(1).entries()) {
+      expect(g.results.length).toBe(1);
+      expect(g.results[0]!.face).toBeNull();
+      expect(g.note).toMatch(
+        /found no face in this 48×48 image, which looks like a pre-cropped face: the whole image was classified/,
+      );
+      expect(
+        maxDiff(
+          await nodeScores(fer[i]!, false),
+          g.results.map((r) => r.scores),
+        ),
+      ).toBeLessThan(1e-4);
+    }
+    expect(await page.locator('.card .note').count()).toBe(4);
+    // percentages, not raw probabilities; human prompt names in the select
+    const values = await page.locator('.card .scores .value').allTextContents();
+    expect(values.length).toBe(7 * (s.gallery[0]!.results.length + 4));
+    for (const v of values) expect(v).toMatch(/^(\d{1,3}\.\d%|<0\.1%)$/);
+    expect(await page.locator('#prompt-type option:checked').textContent()).toBe(
+      'ensemble of 5 descriptions per class',
+    );
+    // the 48×48 crops are shown 5× larger, pixelated
+    const crops = await page.$$eval('.card canvas', (cs) =>
+      cs.map((c) => ({
+        width: (c as HTMLCanvasElement).width,
+        shown: c.getBoundingClientRect().width,
+        rendering: getComputedStyle(c).imageRendering,
+      })),
+    );
+    for (const c of crops.slice(1)) {
+      expect(c.width).toBe(240);
+      expect(c.shown).toBeGreaterThanOrEqual(200);
+      expect(c.rendering).toBe('pixelated');
+    }
+    const withResults = [...always, '.card', '.card canvas', '.card .scores', '.card .note'];
+    await checkLayout(page, 1280, withResults);
+    expect(await axeViolations(page)).toEqual([]);
+    await page.screenshot({ path: join(out, 'page-1280.png'), fullPage: true });
+
+    await page.setViewportSize({ width: 420, height: 900 });
+    await checkLayout(page, 420, withResults);
+    expect(await axeViolations(page)).toEqual([]);
+    await page.screenshot({ path: join(out, 'page-420.png'), fullPage: true });
+
+    // the CSV download: one row per region, the page's scores at full precision
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#csv')]);
+    expect(download.suggestedFilename()).toBe('vlfer-scores.csv');
+    const csvPath = join(out, 'vlfer-scores.csv');
+    await download.saveAs(csvPath);
+    const { header, records } = parseCsvText(readFileSync(csvPath, 'utf8'), csvPath);
+    expect(header.slice(0, 4)).toEqual(['file', 'width', 'height', 'region']);
+    const expected = s.gallery.flatMap((g) => g.results.map((r) => ({ g, r })));
+    expect(records.length).toBe(expected.length);
+    records.forEach((rec, k) => {
+      const { g, r } = expected[k]!;
+      expect(rec.cells.file).toBe(g.name);
+      expect(Number(rec.cells.width)).toBe(g.width);
+      expect(rec.cells.no_face).toBe(g.note ? '1' : '0');
+      for (const sc of r.scores) expect(Number(rec.cells[`p_${sc.label}`]), `${g.name} ${sc.label}`).toBe(sc.score);
+    });
+    expect(records[0]!.cells).toMatchObject({ model: 'tiny-clip', device: 'wasm', faces: 'detect:align' });
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 300_000);
+
+  it('device=auto without a WebGPU adapter: a visible notice says WASM is used and why; the load bar reaches 100 %', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    // whatever GPU this machine has, the page sees a browser that offers no adapter
+    await page.addInitScript(() =>
+      Object.defineProperty(navigator, 'gpu', { value: { requestAdapter: () => Promise.resolve(null) } }),
+    );
+    await page.goto(`${base}?model=tiny-clip&device=auto&faces=none`);
+    await untilState(page, ['ready', 'error']);
+    const s = await page.evaluate(
+      () =>
+        (
+          window as unknown as {
+            vlfer: PageResult & { progress: { value: number; events: number; download?: number } };
+          }
+        ).vlfer,
+    );
+    expect(s.error).toBeUndefined();
+    expect(s.device).toBe('wasm');
+    const notice = page.locator('#notices p');
+    await expect.poll(() => notice.count()).toBe(1);
+    expect(await notice.isVisible()).toBe(true);
+    expect(await notice.textContent()).toBe(
+      'Device "auto" fell back from WebGPU to WASM: this browser offers no WebGPU adapter (no usable GPU, or WebGPU is turned off for it). The model runs on the CPU, which is slower.',
+    );
+    expect(s.progress.events).toBeGreaterThan(0);
+    expect(s.progress.download, 'every announced byte of the model files was loaded').toBe(100);
+    expect(s.progress.value).toBe(100);
+    expect(await page.locator('#load-progress').evaluate((p) => (p as HTMLProgressElement).value)).toBe(100);
+    expect(await page.locator('#load-text').textContent()).toBe('tiny-clip ready on WASM');
+    // device=wasm asked for: no notice
+    await page.goto(`${base}?model=tiny-clip&device=wasm&faces=none`);
+    await untilState(page, ['ready', 'error']);
+    expect(await page.locator('#notices p').count()).toBe(0);
+    // a Hugging Face id without ?remote=1: the page says that ?remote=1 exists
+    await page.goto(`${base}?model=Xenova/clip-vit-base-patch32&device=wasm`);
+    await untilState(page, ['error'], 60_000);
+    expect(await page.locator('#notices p').textContent()).toMatch(
+      /"Xenova\/clip-vit-base-patch32" looks like a Hugging Face Hub id\. .* unless its URL has \?remote=1/,
+    );
+    await page.close();
+  }, 180_000);
+
+  it('an image dropped on the page or pasted is classified; a dropped non-image is refused by name', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(`${base}?model=tiny-clip&device=wasm&labels=basic-7&prompts=${promptType}`);
+    await untilState(page, ['ready']);
+    const bytes = [...readFileSync(ferImage)];
+    const transfer = (name: string, type: string, data: number[]) =>
+      page.evaluateHandle(
+        ([n, t, d]) => {
+          const dt = new DataTransfer();
+          dt.items.add(new File([new Uint8Array(d as number[])], n as string, { type: t as string }));
+          return dt;
+        },
+        [name, type, data] as const,
+      );
+    await page.dispatchEvent('#drop', 'drop', { dataTransfer: await transfer('dropped.jpg', 'image/jpeg', bytes) });
+    const dropped = await untilRuns(page, 1).then(() =>
+      page.evaluate(() => (window as unknown as { vlfer: PageResult }).vlfer),
+    );
+    expect(dropped.error).toBeUndefined();
+    expect(await page.locator('#image-name').textContent()).toBe('dropped.jpg (dropped)');
+    expect(
+      maxDiff(
+        await nodeScores(ferImage, false),
+        dropped.results!.map((r) => r.scores),
+      ),
+    ).toBeLessThan(1e-4);
+    await page.evaluate(
+      (dt) => document.body.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true })),
+      await transfer('image.png', 'image/jpeg', bytes),
+    );
+    await untilRuns(page, 2);
+    expect(await page.locator('#image-name').textContent()).toBe('image.png (pasted)');
+    await page.dispatchEvent('#drop', 'drop', { dataTransfer: await transfer('notes.txt', 'text/plain', [104, 105]) });
+    await untilState(page, ['error']);
+    expect(await page.locator('#status').textContent()).toBe('nothing to show: notes.txt (text/plain) is not an image');
     await page.close();
   }, 180_000);
 });
