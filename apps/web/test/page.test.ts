@@ -585,7 +585,7 @@ describe('the page for people: layout, accessibility, notices, gallery, CSV', ()
     expect(await page.locator('#notices p').count()).toBe(0);
     // a Hugging Face id without ?remote=1: the page says that ?remote=1 exists
     await page.goto(`${base}?model=Xenova/clip-vit-base-patch32&device=wasm`);
-    await untilState(page, ['error'], 60_000);
+    await untilState(page, ['error']);
     expect(await page.locator('#notices p').textContent()).toMatch(
       /"Xenova\/clip-vit-base-patch32" looks like a Hugging Face Hub id\. .* unless its URL has \?remote=1/,
     );
