@@ -471,6 +471,8 @@ async function exec(
     );
   const root = evalSet ? evalSet.root : (ds as { root: (shared: string) => string }).root(o.shared);
   if (spec.method === 'face-api') {
+    if (info.format !== 'image-folder')
+      throw new Error(`${ablation}: method face-api reads class folders, '${c.dataset}' is ${info.format}`);
     const r = await runFaceApiReference({ root, ...(o.limit ? { limit: o.limit, subsetSeed: 0 } : {}) });
     return {
       ...closedSetRow(

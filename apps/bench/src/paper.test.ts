@@ -15,7 +15,11 @@ import {
 } from './paper.js';
 
 const row = (ablation: string, backbone: string, split: number | undefined, metrics: Record<string, number>) =>
-  ({ ablation, coords: { backbone, dataset: 'x', ...(split !== undefined ? { split } : {}) }, metrics }) as ResultRow;
+  ({
+    ablation,
+    coords: { backbone, dataset: 'x', ...(split !== undefined ? { split } : {}) },
+    metrics,
+  }) as unknown as ResultRow;
 
 describe('paper data configs', () => {
   it('every protocol of both tables has an entry in its shipped config naming the expected layout', () => {
@@ -80,6 +84,17 @@ describe('planPaperTable', () => {
     expect(hesp.skipped).toEqual([
       { what: 'backbone vit-b32', missing: join(root, 'models', 'clip-vit-base-patch32') },
     ]);
+  });
+});
+
+describe('planPaperTable config checks', () => {
+  it('refuses a fold-based set whose annotations path has no {fold}, naming the field', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vlfer-paper-fold-'));
+    const file = join(dir, 'c.json');
+    writeFileSync(file, JSON.stringify({ evalSets: { dfew: { root: '.', annotations: 'DFEW_set_1_test.txt' } } }));
+    expect(() => planPaperTable('exp-clip-table2', { shared: '/nonexistent', config: file })).toThrow(
+      /evalSets\.dfew\.annotations \(.*DFEW_set_1_test\.txt\) must contain \{fold\}: DFEW is evaluated per fold \(1, 2, 3, 4, 5\)/,
+    );
   });
 });
 

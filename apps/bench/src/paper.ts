@@ -222,8 +222,14 @@ export function planPaperTable(
         continue;
       }
       const folds = set.folds ?? col.folds;
+      if (folds && set.annotations && !set.annotations.includes('{fold}'))
+        throw new InvalidArgumentError({
+          functionName: 'planPaperTable',
+          argument: 'config',
+          message: `evalSets.${col.dataset}.annotations (${set.annotations}) must contain {fold}: ${col.label} is evaluated per fold (${folds.join(', ')})`,
+        });
       const annotations = set.annotations
-        ? folds && set.annotations.includes('{fold}')
+        ? folds
           ? folds.map((f) => set.annotations!.replaceAll('{fold}', String(f)))
           : [set.annotations]
         : [];
