@@ -2,12 +2,14 @@
 /**
  * @file pnpm bench:paper <table> — run a paper's table (exp-clip-table2, hesp-table) on the datasets of its data
  * config that are on disk, skip (and list) the others, and write <results>/<table>.md and .csv beside the paper's
- * numbers with the difference.
+ * numbers with the difference, and the summary.csv and HTML report of `bench:ablations` over its runs.
  */
 import { Argument, Command } from 'commander';
 import { cliAbortSignal, integer, integerList, runMain, stringList } from '@vlfer/cli-kit';
 import { BACKBONES, type BackboneId } from './registry.js';
+import { writeSummary } from './ablations.js';
 import { PAPER_TABLES, runPaperTable, type PaperTableId } from './paper.js';
+import { writeReport } from './report.js';
 
 const NAME = 'bench:paper';
 runMain(NAME, async () => {
@@ -51,6 +53,6 @@ runMain(NAME, async () => {
     ...(o.epochs ? { epochs: o.epochs } : {}),
   });
   process.stdout.write(
-    `${r.skipped.length ? `skipped (not on disk):\n${r.skipped.map((s) => `  ${s.what}: missing ${s.missing}`).join('\n')}\n` : ''}table: ${r.markdown}\ncsv: ${r.csv}\n`,
+    `${r.skipped.length ? `skipped (not on disk):\n${r.skipped.map((s) => `  ${s.what}: missing ${s.missing}`).join('\n')}\n` : ''}table: ${r.markdown}\ncsv: ${r.csv}\nsummary: ${writeSummary(o.results)}\nreport: ${writeReport(o.results).path}\n`,
   );
 });

@@ -62,6 +62,8 @@ describe('bench:paper', () => {
     ])
       expect(r.stdout).toContain(`  ${set}: missing ${missing}\n`);
     expect(r.stdout).not.toMatch(/ (AFEW|CAER-S|Exp-CLIP tiny-clip): missing/);
+    expect(r.stdout).toContain(`summary: ${join(results, 'summary.csv')}\n`);
+    expect(readFileSync(join(results, 'summary.csv'), 'utf8')).toMatch(/^paper\/exp-clip-table2\/exp-clip\/afew,/m);
     const md = readFileSync(join(results, 'exp-clip-table2.md'), 'utf8').split('\n');
     const cells = (prefix: string) =>
       md
