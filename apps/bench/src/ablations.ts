@@ -463,12 +463,16 @@ async function exec(
       runDir,
     };
   }
-  if (!('root' in ds))
+  // a test set of the data config (`evalSets`), else one of the shared assets (fer2013)
+  const evalSet = o.data?.evalSets?.[c.dataset];
+  if (!evalSet && !('root' in ds))
     throw new Error(
-      `${ablation}: method ${spec.method} evaluates the image datasets of the shared assets (fer2013), got '${c.dataset}'`,
+      `${ablation}: no test set '${c.dataset}': give --data-config with evalSets.${c.dataset} = { root, annotations } (the shared assets hold only fer2013)`,
     );
-  const root = ds.root(o.shared);
+  const root = evalSet ? evalSet.root : (ds as { root: (shared: string) => string }).root(o.shared);
   if (spec.method === 'face-api') {
+    if (info.format !== 'image-folder')
+      throw new Error(`${ablation}: method face-api reads class folders, '${c.dataset}' is ${info.format}`);
     const r = await runFaceApiReference({ root, ...(o.limit ? { limit: o.limit, subsetSeed: 0 } : {}) });
     return {
       ...closedSetRow(
@@ -511,10 +515,21 @@ async function exec(
     head = tr.headPath;
   }
   if (!c.promptType) throw new Error(`${ablation}: method ${spec.method} needs the promptType axis`);
+  if (spec.options?.head) {
+    head = o.data?.heads?.[c.backbone];
+    if (!head)
+      throw new Error(
+        `${ablation}: the Exp-CLIP rows need a projection head: give --data-config with heads.${c.backbone} = <head file>`,
+      );
+  }
   const r = await evaluateZeroShot(
     {
       dataset: info === DATA.fer2013 ? 'fer2013' : ds.data,
       root,
+      ...(evalSet?.annotations ? { annotations: evalSet.annotations } : {}),
+      ...(evalSet?.rebase ? { rebase: evalSet.rebase } : {}),
+      // one run per fold (the split axis), so every row's metrics follow from its own confusion matrix
+      ...(c.split !== undefined ? { folds: [c.split] } : {}),
       model: modelFor(c.backbone, o),
       promptTypes: [c.promptType],
       preprocess: c.preprocess ?? 'exp-clip',

@@ -36,8 +36,14 @@ export type BackboneId = keyof typeof BACKBONES;
  */
 export const DATASETS = {
   fer2013: { data: 'fer2013' as DataId, root: (shared: string) => join(shared, 'data', 'fer2013-privatetest') },
+  'raf-db': { data: 'raf-db' as DataId },
+  affectnet7: { data: 'affectnet7' as DataId },
+  affectnet8: { data: 'affectnet8' as DataId },
+  ferplus: { data: 'ferplus' as DataId },
+  'caer-s': { data: 'caer-s' as DataId },
   mafw: { data: 'mafw' as DataId },
   dfew: { data: 'dfew' as DataId },
+  ferv39k: { data: 'ferv39k' as DataId },
   afew: { data: 'afew' as DataId },
 } as const satisfies Record<string, { data: DataId; root?: (shared: string) => string }>;
 export type DatasetId = keyof typeof DATASETS;
@@ -54,12 +60,17 @@ export interface AblationSpec {
     preprocess?: readonly Preprocess[];
     /** exp-clip-trained: names of unlabelled image sets + teacher targets (data config `trainSets`) */
     trainSet?: readonly string[];
-    /** hesp: HESP known/unknown split indices 0..19 */
+    /**
+     * hesp: HESP known/unknown split indices 0..19; exp-clip-zero-shot on a fold-based set (DFEW, MAFW): the
+     * 1-based fold of the data config's `evalSets.<dataset>.annotations` (`{fold}` in the path), one run per fold
+     */
     split?: readonly number[];
   };
   seeds: readonly number[];
   /** Options passed through to the apps (everything else takes the apps' defaults, which follow the papers). */
   options?: {
+    /** exp-clip-zero-shot: evaluate through the data config's projection head `heads.<backbone>` (an Exp-CLIP row) */
+    head?: boolean;
     train?: Partial<Omit<TrainOptionsInput, 'unlabelled' | 'model' | 'out' | 'seed'>>;
     hesp?: Partial<Omit<HespOptionsInput, 'dataset' | 'model' | 'out' | 'seed' | 'splitIndex'>>;
   };
@@ -108,6 +119,8 @@ export const ABLATIONS = {
 export type AblationId = keyof typeof ABLATIONS;
 
 const path = z.string().min(1);
+/** Documentation fields of a data config entry: what the data is and where its files are expected. */
+const doc = { description: z.string().optional(), layout: z.string().optional() };
 /**
  * The bench data config (`--data-config bench-data.json`): what the registry cannot know — model directories,
  * video annotation lists, unlabelled image sets with their teacher targets. Relative paths are taken relative to
@@ -115,18 +128,48 @@ const path = z.string().min(1);
  */
 export const BenchDataSchema = z
   .object({
+    /** what the config is for (documentation only) */
+    description: z.string().optional(),
+    /**
+     * the folder relative paths are taken from (itself relative to the config file); default: the config's folder.
+     * `bench:paper --data-root` overrides it.
+     */
+    dataRoot: path.optional(),
     /** backbone id → local model directory or Hugging Face id */
     models: z.record(z.string(), path).default({}),
+    /** backbone id → Exp-CLIP projection head file (as `exp-clip eval --head` reads), for the Exp-CLIP rows */
+    heads: z.record(z.string(), path).default({}),
+    /**
+     * dataset id (raf-db, affectnet7, affectnet8, ferplus, caer-s, dfew, ferv39k, mafw, afew) → the zero-shot test
+     * set as `exp-clip eval` reads it: `root`, `annotations` (`{fold}` replaced by the fold for fold-based sets)
+     */
+    evalSets: z
+      .record(
+        z.string(),
+        z
+          .object({
+            root: path,
+            annotations: path.optional(),
+            folds: z.array(z.number().int().positive()).min(1).optional(),
+            rebase: z.object({ from: z.string(), to: z.string() }).optional(),
+            ...doc,
+          })
+          .strict(),
+      )
+      .default({}),
     /** dataset id (mafw, dfew, afew) → HESP annotation lists (`<frame_dir> <num_frames> <label>`) */
     videoSets: z
       .record(
         z.string(),
-        z.object({
-          train: path,
-          test: path,
-          root: path.optional(),
-          rebase: z.object({ from: z.string(), to: z.string() }).optional(),
-        }),
+        z
+          .object({
+            train: path,
+            test: path,
+            root: path.optional(),
+            rebase: z.object({ from: z.string(), to: z.string() }).optional(),
+            ...doc,
+          })
+          .strict(),
       )
       .default({}),
     /** train-set name → unlabelled image directory and the teacher (as `exp-clip train --teacher`) */
@@ -144,10 +187,17 @@ export const BenchDataSchema = z
       .default({}),
   })
   .strict();
-export type BenchData = z.infer<typeof BenchDataSchema>;
+type BenchDataParsed = z.infer<typeof BenchDataSchema>;
+/** A loaded data config (`heads` and `evalSets` may be left out by callers that build one in code). */
+export type BenchData = Omit<BenchDataParsed, 'heads' | 'evalSets'> &
+  Partial<Pick<BenchDataParsed, 'heads' | 'evalSets'>>;
 
-/** Read and validate a bench data config, naming the file and field on error; relative paths become absolute. */
-export function loadBenchData(file: string): BenchData {
+/**
+ * Read and validate a bench data config, naming the file and field on error; relative paths become absolute,
+ * taken from `options.dataRoot` if given, else from the config's `dataRoot` (relative to the config file), else
+ * from the config's folder.
+ */
+export function loadBenchData(file: string, options: { dataRoot?: string } = {}): BenchData {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
@@ -164,11 +214,21 @@ export function loadBenchData(file: string): BenchData {
       file,
       message: `invalid bench data config:\n${r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n')}`,
     });
-  const base = dirname(resolve(file));
-  const abs = (p: string) => (isAbsolute(p) ? p : join(base, p));
   const d = r.data;
+  const configDir = dirname(resolve(file));
+  const base = options.dataRoot ? resolve(options.dataRoot) : d.dataRoot ? resolve(configDir, d.dataRoot) : configDir;
+  const abs = (p: string) => (isAbsolute(p) ? p : join(base, p));
   return {
+    ...(d.description !== undefined ? { description: d.description } : {}),
+    dataRoot: base,
     models: Object.fromEntries(Object.entries(d.models).map(([k, v]) => [k, v.startsWith('.') ? abs(v) : v])),
+    heads: Object.fromEntries(Object.entries(d.heads).map(([k, v]) => [k, abs(v)])),
+    evalSets: Object.fromEntries(
+      Object.entries(d.evalSets).map(([k, v]) => [
+        k,
+        { ...v, root: abs(v.root), ...(v.annotations ? { annotations: abs(v.annotations) } : {}) },
+      ]),
+    ),
     videoSets: Object.fromEntries(
       Object.entries(d.videoSets).map(([k, v]) => [
         k,

@@ -21,7 +21,7 @@ export function trainCommand(): Command {
     )
     .addOption(
       new Option('--dataset <name>', 'split list and label set')
-        .choices(['mafw', 'afew', 'dfew'])
+        .choices(['mafw', 'afew', 'dfew', 'ferv39k'])
         .makeOptionMandatory(),
     )
     .requiredOption('--train <list>', 'training annotation list (<frame_dir> <num_frames> <label> [text])')

@@ -11,6 +11,9 @@ import {
   canonicalExpression,
   generateOpenSetSplits,
   hespOpenSetSplits,
+  ferv39kOpenSetSplits,
+  FERV39K_SPLIT_SEED,
+  DATASETS,
   nativeToLabelId,
   openness,
   partitionBySplit,
@@ -246,5 +249,43 @@ describe('open-set splits', () => {
     ]);
     expect(p.unknown).toEqual([{ label: 0 }]);
     expect(openness(3, 11)).toBeCloseTo(0.345, 3);
+  });
+  it('pins the FERV39k open-set splits (seeded, HESP-shaped: 4 groups of 5 with 2/3/4/5 of 7 known)', () => {
+    const s = hespOpenSetSplits('ferv39k');
+    expect(FERV39K_SPLIT_SEED).toBe(39);
+    expect(s).toEqual(ferv39kOpenSetSplits());
+    expect(s.map((x) => x.index)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    // BASIC_7 ids: 0 happiness, 1 sadness, 2 neutral, 3 anger, 4 surprise, 5 disgust, 6 fear
+    expect(s.map((x) => x.known)).toEqual([
+      [0, 1],
+      [5, 4],
+      [2, 3],
+      [3, 4],
+      [2, 5],
+      [5, 2, 6],
+      [5, 2, 4],
+      [3, 2, 4],
+      [3, 5, 1],
+      [2, 3, 6],
+      [0, 1, 5, 6],
+      [2, 0, 4, 3],
+      [2, 1, 6, 4],
+      [2, 5, 6, 1],
+      [2, 6, 5, 0],
+      [6, 1, 4, 3, 2],
+      [2, 0, 6, 4, 3],
+      [6, 5, 0, 4, 1],
+      [3, 5, 2, 1, 0],
+      [0, 6, 5, 2, 1],
+    ]);
+    expect(s[0]!.unknown).toEqual([2, 3, 4, 5, 6]);
+    expect(s[0]!.labelSet).toBe(BASIC_7);
+    expect(s.map((x) => x.openness.toFixed(3)).filter((v, i, a) => a.indexOf(v) === i)).toEqual([
+      '0.333',
+      '0.225',
+      '0.147',
+      '0.087',
+    ]);
+    expect(DATASETS.ferv39k.hesp.splits).toBe('ferv39k');
   });
 });

@@ -51,6 +51,8 @@ export type { OpenSetSplit, HespSplitDataset, OpenSetPartition } from './open-se
 export {
   openness,
   hespOpenSetSplits,
+  ferv39kOpenSetSplits,
+  FERV39K_SPLIT_SEED,
   generateOpenSetSplits,
   explicitOpenSetSplit,
   partitionBySplit,

@@ -93,7 +93,16 @@ const HESP_SPLITS = {
     [4, 0, 1, 5, 6],
   ],
 } as const;
-export type HespSplitDataset = keyof typeof HESP_SPLITS;
+
+/**
+ * The seed of vlfer's FERV39k open-set splits. HESP defines no FERV39k protocol; vlfer derives one in HESP's shape
+ * (`ferv39kOpenSetSplits`): 20 splits in 4 groups of 5 with 2 / 3 / 4 / 5 known classes (as AFEW/DFEW, also 7
+ * classes), drawn by `generateOpenSetSplits` with this seed over `BASIC_7`'s canonical ids.
+ */
+export const FERV39K_SPLIT_SEED = 39;
+
+/** Datasets with a 20-split known/unknown protocol: HESP's three published lists and vlfer's derived FERV39k one. */
+export type HespSplitDataset = keyof typeof HESP_SPLITS | 'ferv39k';
 
 function makeSplit(index: number | null, known: number[], labelSet: LabelSet): OpenSetSplit {
   const c = labelSet.names.length;
@@ -106,6 +115,7 @@ function makeSplit(index: number | null, known: number[], labelSet: LabelSet): O
  * with class ids converted to the canonical order of `MAFW_11` / `BASIC_7`.
  */
 export function hespOpenSetSplits(dataset: HespSplitDataset): OpenSetSplit[] {
+  if (dataset === 'ferv39k') return ferv39kOpenSetSplits();
   const labelSet = dataset === 'mafw' ? MAFW_11 : BASIC_7;
   const hespNames = NATIVE_LABELS['mafw-hesp'].names;
   return HESP_SPLITS[dataset].map((ids, index) =>
@@ -157,6 +167,18 @@ export function generateOpenSetSplits(options: {
     }
   }
   return out;
+}
+
+/**
+ * vlfer's FERV39k open-set protocol (HESP published none): the 20 splits HESP's AFEW/DFEW protocol has — 4 groups
+ * of 5 distinct known-class subsets with 2, 3, 4 and 5 of the 7 classes known, every other class unknown — drawn
+ * with `generateOpenSetSplits({ labelSet: BASIC_7, knownCounts: [2, 3, 4, 5], seed: FERV39K_SPLIT_SEED })`. Class
+ * ids are `BASIC_7`'s canonical order (0 happiness, 1 sadness, 2 neutral, 3 anger, 4 surprise, 5 disgust, 6 fear),
+ * which is the order of the DFER-CLIP FERV39k lists; the lists are pinned by a test, so a change of the generator
+ * shows up there.
+ */
+export function ferv39kOpenSetSplits(): OpenSetSplit[] {
+  return generateOpenSetSplits({ labelSet: BASIC_7, knownCounts: [2, 3, 4, 5], seed: FERV39K_SPLIT_SEED });
 }
 
 /**

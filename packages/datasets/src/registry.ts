@@ -91,8 +91,9 @@ export const DATASETS = {
     media: 'frames',
     labelSet: 'basic-7',
     labelScheme: 'dfer-clip',
+    hesp: { splits: 'ferv39k', labelScheme: 'dfer-clip' },
     annotations: 'required',
-    description: 'FERV39k frame directories + list',
+    description: "FERV39k frame directories + list (open-set: vlfer's seeded splits, `ferv39kOpenSetSplits`)",
   },
   mafw: {
     format: 'video-list',

@@ -158,6 +158,16 @@ describe('hesp train/eval end to end on tiny-clip with synthetic frame directori
       /test\.txt:\d+ \(field 'label'\): label '3' out of range; expected an integer 0..2 \(dfer-clip scheme, label set classes:a,b,c\)/,
     );
   });
+  it("reads FERV39k with vlfer's seeded open-set splits (ferv39kOpenSetSplits)", () => {
+    // split 0 of FERV39k knows happiness and sadness (BASIC_7 ids 0, 1); the test list has classes 0..4, 2 clips each
+    const d = loadHespData(
+      HespOptionsSchema.parse({ ...cfg('ferv39k', 1), dataset: 'ferv39k', known: undefined, splitIndex: 0 }),
+    );
+    expect(d.split.known).toEqual([0, 1]);
+    expect(d.labelSet.id).toBe('basic-7');
+    expect(d.testKnown.length).toBe(4);
+    expect(d.testUnknown.length).toBe(6);
+  });
   it('trains and evaluates on face crops followed through each clip (frames cut from real photos)', async () => {
     const demo = join(dirname(createRequire(import.meta.url).resolve('@vladmandic/face-api/package.json')), 'demo');
     const root = join(work, 'faces-data');

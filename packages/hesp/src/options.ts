@@ -10,8 +10,11 @@ const path = z.string().min(1);
 /** Options of `trainHesp` (the `hesp train` command), validated with zod. */
 export const HespOptionsSchema = z
   .object({
-    /** Which HESP split list and label set: mafw (11 classes) or afew/dfew (7). */
-    dataset: z.enum(['mafw', 'afew', 'dfew']),
+    /**
+     * Which split list and label set: mafw (11 classes) or afew/dfew (7), HESP's published lists; ferv39k (7):
+     * vlfer's seeded splits in HESP's shape (`ferv39kOpenSetSplits` of @vlfer/datasets).
+     */
+    dataset: z.enum(['mafw', 'afew', 'dfew', 'ferv39k']),
     trainAnnotations: path,
     testAnnotations: path,
     root: path.optional(),
