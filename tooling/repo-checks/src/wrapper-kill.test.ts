@@ -10,6 +10,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import {
+  copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -145,6 +146,28 @@ const cases: Case[] = [
     started: () => files(out('ablations')).length > 0,
   },
   {
+    // one HESP split of the paper table on a synthetic AFEW set (the same runner as bench:ablations)
+    script: 'bench:paper',
+    args: () => [
+      'hesp-table',
+      '--data-root',
+      out('paper-data'),
+      '--backbones',
+      'tiny-clip',
+      '--splits',
+      '0',
+      '--epochs',
+      '1000000',
+      '--shared',
+      dirname(sharedPath('fixtures')),
+      '--results',
+      out('paper'),
+      '--cache-dir',
+      out('paper-cache'),
+    ],
+    started: () => files(out('paper')).length > 0,
+  },
+  {
     script: 'bench:train-head',
     args: () => [
       '--pairs',
@@ -217,6 +240,17 @@ beforeAll(async () => {
     readFileSync(sharedPath('fixtures', 'tiny-clip', 'config.json')),
   );
   symlinkSync(sharedPath('assets', 'clip-tokenizer'), join(tinyShared(), 'assets', 'clip-tokenizer'));
+  const afew = await writeSyntheticVideoSet(out('paper-data/AFEW'), {
+    trainClasses: [0, 1, 2, 3, 4, 5, 6],
+    testClasses: [0, 1, 2, 3, 4, 5, 6],
+    trainPerClass: 1,
+    testPerClass: 1,
+    trainFrames: 3,
+    testFrames: 3,
+  });
+  mkdirSync(out('paper-data/DFER-CLIP-annotation'));
+  copyFileSync(afew.test, out('paper-data/DFER-CLIP-annotation/AFEW_validation.txt'));
+  copyFileSync(afew.train, out('paper-data/DFER-CLIP-annotation/AFEW_train.txt'));
   await writeSyntheticVideoSet(join(work, 'videos'), {
     trainClasses: [0, 1],
     testClasses: [0, 1, 2],
