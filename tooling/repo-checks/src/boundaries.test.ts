@@ -6,7 +6,7 @@ import { externalClosure, importsOf, packageOf, reach, sourceFiles, workspacePac
 const all = workspacePackages();
 const byName = new Map(all.map((p) => [p.name, p]));
 const isApp = (name: string) => byName.get(name)?.group === 'apps';
-/** Model runtimes: what `metrics`, `datasets` and every runtime-neutral entry must never reach. */
+/** Model runtimes: what `metrics`, `datasets`, `image` and every runtime-neutral entry must never reach. */
 const MODEL_RUNTIMES = [
   'onnxruntime-node',
   'onnxruntime-web',
@@ -55,8 +55,8 @@ describe('package boundaries', () => {
     expect(bench.deps.filter((d) => ws(d) && ws(d)!.group !== 'packages' && d !== '@vlfer/cli-kit')).toEqual([]);
   });
 
-  it('metrics and datasets never reach a model runtime (transitive npm dependencies and source imports)', () => {
-    for (const name of ['@vlfer/metrics', '@vlfer/datasets']) {
+  it('metrics, datasets and image never reach a model runtime (transitive npm dependencies and source imports)', () => {
+    for (const name of ['@vlfer/metrics', '@vlfer/datasets', '@vlfer/image']) {
       const p = byName.get(name)!;
       const closure = externalClosure(p.dir, p.deps);
       expect(
@@ -82,6 +82,7 @@ describe('package boundaries', () => {
       '@vlfer/datasets',
       '@vlfer/encoders',
       '@vlfer/faces',
+      '@vlfer/image',
       '@vlfer/llm-knowledge',
       '@vlfer/losses',
       '@vlfer/open-set',
