@@ -75,6 +75,13 @@ describe('package boundaries', () => {
     }
   });
 
+  it('image decoding and resizing stand alone: @vlfer/image needs only @vlfer/core, and faces reaches images through it, not through encoders', () => {
+    const vlfer = (name: string) => byName.get(name)!.deps.filter((d) => d.startsWith('@vlfer/'));
+    expect(vlfer('@vlfer/image')).toEqual(['@vlfer/core']);
+    expect(vlfer('@vlfer/faces').sort()).toEqual(['@vlfer/core', '@vlfer/image']);
+    expect(vlfer('@vlfer/encoders')).toContain('@vlfer/image');
+  });
+
   it('every main entry of a package with a ./node subpath is runtime-neutral (no Node built-ins, native addons or model runtimes, transitively)', () => {
     const split = all.filter((p) => p.group === 'packages' && p.manifest.exports?.['./node']);
     expect(split.map((p) => p.name).sort()).toEqual([
