@@ -1,4 +1,6 @@
+import * as image from '@vlfer/image';
 import { describe, expect, it } from 'vitest';
+import * as faces from './index.js';
 import {
   alignmentTemplate,
   detectorInput,
@@ -286,6 +288,11 @@ describe('selection, tracking, drawing', () => {
 });
 
 describe('detector input (the same bytes on every runtime)', () => {
+  it('resizeBilinear and warpAffine (moved to @vlfer/image) are re-exported, the same functions', () => {
+    expect(faces.resizeBilinear).toBe(image.resizeBilinear);
+    expect(faces.warpAffine).toBe(image.warpAffine);
+  });
+
   it('detectorInput: YuNet BGR 0…255 zero-padded, UltraFace RGB (v − 127)/128 padded with −127/128', () => {
     const img = { data: new Uint8Array([255, 0, 127]), width: 1, height: 1, channels: 3 as const };
     const g = inputGeometry(1, 1, { width: 2, height: 1 });
