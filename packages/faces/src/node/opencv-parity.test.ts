@@ -130,7 +130,6 @@ describe("OpenCV's FaceDetectorYN", () => {
 
 describe('OpenCV.js on random images (live)', () => {
   it('resizeBilinear and warpAffine equal cv.resize and cv.warpAffine on 60 random sizes, matrices and channel counts', async () => {
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const cv: any = require('@techstark/opencv-js');
     if (!cv.Mat) await new Promise<void>((resolve) => (cv.onRuntimeInitialized = resolve));
     let seed = 11;
