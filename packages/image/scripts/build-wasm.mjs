@@ -20,7 +20,8 @@ export async function compileResampleWat() {
 }
 
 export function resampleModuleSource(base64) {
-  return `// Generated from pil-resample.wat by scripts/build-wasm.mjs; do not edit.\n/** The WebAssembly module of pil-resample.wat, base64. */\nexport const PIL_RESAMPLE_WASM = '${base64}';\n`;
+  // laid out as Prettier (print width 120) formats it, so that formatting the repository leaves the file as written
+  return `// Generated from pil-resample.wat by scripts/build-wasm.mjs; do not edit.\n/** The WebAssembly module of pil-resample.wat, base64. */\nexport const PIL_RESAMPLE_WASM =\n  '${base64}';\n`;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
