@@ -60,8 +60,8 @@ export async function classifyImage(
 
 /**
  * Decode an image file (or camera frame) to 8-bit RGB as Pillow's `Image.open(f).convert('RGB')` does, which is what
- * Node's `decodeImage` gives: no EXIF rotation, no colour management, alpha dropped without premultiplying (the
- * pixels are read back through WebGL, because a 2D canvas stores premultiplied alpha). CMYK JPEGs are converted by
+ * `decodeImage` of `@vlfer/image/node` gives: no EXIF rotation, no colour management, alpha dropped without
+ * premultiplying (the pixels are read back through WebGL, because a 2D canvas stores premultiplied alpha). CMYK JPEGs are converted by
  * the browser, not with Pillow's formula, so they can differ slightly from Node.
  */
 export async function decodeBlob(blob: Blob | ImageBitmap): Promise<RgbImage> {

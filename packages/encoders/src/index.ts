@@ -1,27 +1,16 @@
 /**
- * @file `@vlfer/encoders`: the runtime-neutral half of the CLIP encoders — preprocessing (Pillow-exact resizing,
- * the `clip`/`exp-clip`/`openai` modes, HESP's clip augmentation, CLIP normalisation), the zero-shot classifier on top of
+ * @file `@vlfer/encoders`: the runtime-neutral half of the CLIP encoders — preprocessing (the
+ * `clip`/`exp-clip`/`openai` modes on `@vlfer/image`'s Pillow-exact resizing, re-exported here, HESP's clip augmentation, CLIP normalisation), the zero-shot classifier on top of
  * any text encoder, label scores, the CLIP model registry, CLIP architectures (Hugging Face configs, OpenAI
  * checkpoint mapping) and the forward/VJP graph builders. Models run through `@vlfer/encoders/node`; the browser
  * app runs the same code with transformers.js's web build.
  */
 export type { KnownClipModelId, ClipModelId } from './registry.js';
 export { CLIP_MODELS, listClipModels, requiredModelFiles } from './registry.js';
-export type {
-  PreprocessMode,
-  ClipPreprocessorConfig,
-  DecodedImage,
-  ClipAugmentation,
-  PillowImage,
-  PillowMode,
-} from './preprocess.js';
+export type { PreprocessMode, ClipPreprocessorConfig, ClipAugmentation } from './preprocess.js';
 export {
   PREPROCESS_MODES,
-  PILLOW_MODES,
   cropBox,
-  pillowCmykToRgb,
-  pillowResizeWindow,
-  pillowToRgb,
   preprocessPillowImage,
   OPENAI_CLIP_PREPROCESSOR,
   parsePreprocessorConfig,
@@ -31,8 +20,18 @@ export {
   normalizePixels,
   sampleClipAugmentation,
 } from './preprocess.js';
-export type { ByteTables, PilFilter, PilResampler, ResizeWindow } from './pil-resize.js';
+/** Re-exported from `@vlfer/image` (where Pillow's modes and resampling moved), so that existing imports keep working. */
+export type {
+  ByteTables,
+  DecodedImage,
+  PilFilter,
+  PilResampler,
+  PillowImage,
+  PillowMode,
+  ResizeWindow,
+} from '@vlfer/image';
 export {
+  PILLOW_MODES,
   PIL_RESAMPLERS,
   pilNearestWindow,
   pilResize,
@@ -40,7 +39,10 @@ export {
   pilResizeRows,
   pilResizeToPlanes,
   pilResizeWindow,
-} from './pil-resize.js';
+  pillowCmykToRgb,
+  pillowResizeWindow,
+  pillowToRgb,
+} from '@vlfer/image';
 export type { ClipTokenRows } from './clip-tokens.js';
 export { CLIP_CONTEXT_LENGTH, fitClipContext, truncationNotices } from './clip-tokens.js';
 export type { ZeroShotOptions, ZeroShotClassifier, ClassPromptSpec, LabelScore } from './zero-shot.js';

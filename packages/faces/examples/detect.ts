@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { alignFace, drawFaces } from '@vlfer/faces';
 import { FaceDetector, writePng } from '@vlfer/faces/node';
-import { decodeImage } from '@vlfer/encoders/node';
+import { decodeImage } from '@vlfer/image/node';
 
 const photo = join(
   dirname(createRequire(import.meta.url).resolve('@vladmandic/face-api/package.json')),

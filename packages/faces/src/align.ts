@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '@vlfer/core';
+import { warpAffine, type Affine } from '@vlfer/image';
 import type { Face, FaceBox, Point, RgbImage } from './types.js';
 
 /**
@@ -35,8 +36,8 @@ export function alignmentTemplate(size: number): Point[] {
   return ARCFACE_TEMPLATE_112.map(([x, y]) => [f(f(f(x) * ratio) + shift), f(f(y) * ratio)]);
 }
 
-/** A 2×3 affine matrix `[a, b, tx, c, d, ty]`: x' = a·x + b·y + tx, y' = c·x + d·y + ty. */
-export type Affine = [number, number, number, number, number, number];
+/** A 2×3 affine matrix `[a, b, tx, c, d, ty]` (from `@vlfer/image`, where `warpAffine` is). */
+export type { Affine };
 
 /**
  * The similarity transform (rotation, uniform scale, translation; no reflection) that maps `src` onto `dst` in the
@@ -103,106 +104,10 @@ export function applyAffine(m: Affine, [x, y]: Point): Point {
 }
 
 /**
- * Names how crops are made (`warpAffine`'s resampling, `alignmentTemplate`'s layout) in crop cache keys: change it
+ * Names how crops are made (`warpAffine`'s resampling, OpenCV's, from `@vlfer/image`; `alignmentTemplate`'s layout) in crop cache keys: change it
  * whenever crop pixels change, so crops cached by an older vlfer are not reused.
  */
 export const CROP_VERSION = 'opencv-warpaffine-q10-5-15+insightface-estimate-norm';
-
-/** `saturate_cast<int>(double)` of OpenCV: round half to even (`lrint`), clamped to int32. */
-function cvRound(v: number): number {
-  const r = Math.round(v);
-  const even = r - v === 0.5 && r % 2 !== 0 ? r - 1 : r; // Math.round rounds .5 up; lrint rounds it to even
-  return Math.max(-2147483648, Math.min(2147483647, even));
-}
-
-const AB_BITS = 10; // OpenCV imgwarp.cpp: MAX(10, INTER_BITS)
-const INTER_BITS = 5; // INTER_TAB_SIZE = 32 sub-pixel positions per axis
-const ROUND_DELTA = (1 << AB_BITS) / (1 << INTER_BITS) / 2;
-const short = (v: number) => Math.max(-32768, Math.min(32767, v));
-
-/**
- * Warp an image by `m` (image → output coordinates) into a `width × height` output, byte for byte as OpenCV's
- * `cv2.warpAffine(img, m, (width, height))` (INTER_LINEAR, BORDER_CONSTANT 0; what insightface's `norm_crop` calls):
- * the inverse map in double, source positions in fixed point (coordinates × 2¹⁰ rounded half to even per row and per
- * column, summed, then cut to 1/32 pixel), bilinear weights from OpenCV's 15-bit table ((32 − fy)(32 − fx)·32 …) and
- * `(Σ w·v + 2¹⁴) >> 15`; neighbours outside the source count as 0. Checked against OpenCV.js 4.12 on real photos.
- * @param img [height, width, channels] 8-bit @param m [2, 3] image → output
- */
-export function warpAffine(img: RgbImage, m: Affine, width: number, height: number): RgbImage {
-  if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0))
-    throw new InvalidArgumentError({
-      functionName: 'warpAffine',
-      argument: 'width',
-      message: `output size must be positive integers, got ${width}x${height}`,
-    });
-  if (m.length !== 6 || !m.every(Number.isFinite))
-    throw new InvalidArgumentError({
-      functionName: 'warpAffine',
-      argument: 'm',
-      message: `must be 6 finite numbers [a, b, tx, c, d, ty], got [${m.join(', ')}]`,
-    });
-  let det = m[0] * m[4] - m[1] * m[3];
-  if (!(Math.abs(det) > 1e-12))
-    throw new InvalidArgumentError({ functionName: 'warpAffine', argument: 'm', message: 'is singular' });
-  // OpenCV's inversion (imgwarp.cpp, warpAffine without WARP_INVERSE_MAP), operation for operation
-  det = 1 / det;
-  const i0 = m[4] * det,
-    i4 = m[0] * det,
-    i1 = m[1] * -det,
-    i3 = m[3] * -det;
-  const i2 = -i0 * m[2] - i1 * m[5];
-  const i5 = -i3 * m[2] - i4 * m[5];
-  const scale = 1 << AB_BITS;
-  const adelta = new Int32Array(width),
-    bdelta = new Int32Array(width);
-  for (let u = 0; u < width; u++) {
-    adelta[u] = cvRound(i0 * u * scale);
-    bdelta[u] = cvRound(i3 * u * scale);
-  }
-  const ch = img.channels;
-  const { data, width: W, height: H } = img;
-  if (data.length !== W * H * ch)
-    throw new InvalidArgumentError({
-      functionName: 'warpAffine',
-      argument: 'img',
-      message: `has ${data.length} bytes, expected ${W}·${H}·${ch}`,
-    });
-  const out = new Uint8Array(width * height * ch);
-  const T = 1 << INTER_BITS;
-  const rowStride = W * ch;
-  for (let v = 0; v < height; v++) {
-    const X0 = cvRound((i1 * v + i2) * scale) + ROUND_DELTA;
-    const Y0 = cvRound((i4 * v + i5) * scale) + ROUND_DELTA;
-    let o = v * width * ch;
-    for (let u = 0; u < width; u++, o += ch) {
-      const X = (X0 + adelta[u]!) >> (AB_BITS - INTER_BITS);
-      const Y = (Y0 + bdelta[u]!) >> (AB_BITS - INTER_BITS);
-      const sx = short(X >> INTER_BITS),
-        sy = short(Y >> INTER_BITS);
-      const fx = X & (T - 1),
-        fy = Y & (T - 1);
-      if (sx >= W || sx + 1 < 0 || sy >= H || sy + 1 < 0) continue; // all four neighbours outside: 0
-      // OpenCV's BilinearTab_i: (1 − fy/32)(1 − fx/32)·2¹⁵ … exact integers, summing to 2¹⁵
-      const w00 = (T - fy) * (T - fx) * 32,
-        w01 = (T - fy) * fx * 32,
-        w10 = fy * (T - fx) * 32,
-        w11 = fy * fx * 32;
-      const x1ok = sx + 1 < W,
-        x0ok = sx >= 0,
-        y0ok = sy >= 0,
-        y1ok = sy + 1 < H;
-      const p = sy * rowStride + sx * ch;
-      for (let c = 0; c < ch; c++) {
-        const v00 = x0ok && y0ok ? data[p + c]! : 0;
-        const v01 = x1ok && y0ok ? data[p + ch + c]! : 0;
-        const v10 = x0ok && y1ok ? data[p + rowStride + c]! : 0;
-        const v11 = x1ok && y1ok ? data[p + rowStride + ch + c]! : 0;
-        out[o + c] = (v00 * w00 + v01 * w01 + v10 * w10 + v11 * w11 + (1 << 14)) >> 15;
-      }
-    }
-  }
-  return { data: out, width, height, channels: ch };
-}
 
 /** The face aligned onto the ArcFace template: a `size × size` crop whose five landmarks sit on `alignmentTemplate(size)`. */
 export function alignFace(

@@ -2,6 +2,7 @@ import { InvalidArgumentError, VlferError } from '@vlfer/core';
 import { decodeUltraFace, decodeYunet, YUNET_STRIDES } from './decode.js';
 import { faceToImage, inputGeometry, type InputGeometry } from './geometry.js';
 import { nonMaxSuppression } from './nms.js';
+import { resizeBilinear } from '@vlfer/image';
 import type { Face, RgbImage } from './types.js';
 
 /**
@@ -68,116 +69,11 @@ export function detectorKind(outputNames: readonly string[]): 'yunet' | 'ultrafa
   return undefined;
 }
 
-/** Names the resampling below in cache keys: change it when the detector input's pixels change. */
+/**
+ * Names the resampling of the detector input (`resizeBilinear` of `@vlfer/image`: OpenCV's 8-bit INTER_LINEAR) in
+ * cache keys: change it when the detector input's pixels change.
+ */
 export const DETECTOR_RESIZE = 'opencv-inter-linear-8u';
-
-/** `saturate_cast<short>(float)` of OpenCV for the weights below (0 … 2048): round half to even. */
-function roundHalfEven(v: number): number {
-  const r = Math.round(v);
-  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
-/**
- * One axis of OpenCV's INTER_LINEAR resize (resize.cpp, `hal::resize`): source position (d + ½)·scale − ½ in float32,
- * weights `saturate_cast<short>((1 − f)·2048)` and `saturate_cast<short>(f·2048)`. Columns (`clampWeights`) outside
- * the image take the first/last pixel with weights (2048, 0); rows keep their weights and only the row indices are
- * clipped — so the first and last output rows of an upscale mix one source row with itself (OpenCV's way).
- */
-function linearAxis(n: number, N: number, clampWeights: boolean) {
-  const scale = 1 / (n / N); // OpenCV: scale_x = 1. / inv_scale_x, inv_scale_x = dsize.width / ssize.width
-  const i0 = new Int32Array(n),
-    i1 = new Int32Array(n),
-    w0 = new Int32Array(n),
-    w1 = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let f = Math.fround((i + 0.5) * scale - 0.5);
-    let s = Math.floor(f);
-    f = Math.fround(f - s);
-    if (clampWeights && s < 0) ((f = 0), (s = 0));
-    if (clampWeights && s >= N - 1) ((f = 0), (s = N - 1));
-    i0[i] = Math.max(0, Math.min(s, N - 1));
-    i1[i] = Math.max(0, Math.min(s + 1, N - 1));
-    w0[i] = roundHalfEven(Math.fround(1 - f) * 2048);
-    w1[i] = roundHalfEven(f * 2048);
-  }
-  return { i0, i1, w0, w1 };
-}
-
-/**
- * `cv2.resize(img, (width, height), interpolation=INTER_LINEAR)` for 8-bit images, byte for byte as OpenCV 4.x
- * computes it (what YuNet is fed before OpenCV's `FaceDetectorYN`), so every runtime (Node, browser) gets the same
- * bytes: a horizontal pass into integers with 11-bit weights (`linearAxis`), then the vertical pass
- * ((w0·(S0 >> 4)) >> 16) + ((w1·(S1 >> 4)) >> 16) + 2) >> 2 (not a rounded (w0·S0 + w1·S1) / 2²²: OpenCV truncates
- * twice); an exact 2× downscale in both axes is OpenCV's `INTER_AREA` fast path ((a + b + c + d + 2) >> 2).
- * Checked against OpenCV.js 4.12 on real photos. Channels are kept.
- * @param img [height, width, channels] 8-bit @returns a `width × height` image with `img.channels` channels
- */
-export function resizeBilinear(img: RgbImage, width: number, height: number): RgbImage {
-  const fn = 'resizeBilinear';
-  const { width: W, height: H, channels: ch, data } = img;
-  if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0))
-    throw new InvalidArgumentError({
-      functionName: fn,
-      argument: 'width',
-      message: `output size must be positive integers, got ${width}x${height}`,
-    });
-  if (data.length !== W * H * ch)
-    throw new InvalidArgumentError({
-      functionName: fn,
-      argument: 'img',
-      message: `has ${data.length} bytes, expected ${W}·${H}·${ch}`,
-    });
-  if (width === W && height === H) return img;
-  const out = new Uint8Array(width * height * ch);
-  if (W === 2 * width && H === 2 * height) {
-    // resize.cpp: "in case of scale_x && scale_y is equal to 2, INTER_AREA (fast) also is equal to INTER_LINEAR"
-    const row = W * ch;
-    let o = 0;
-    for (let y = 0; y < height; y++)
-      for (let x = 0; x < width; x++)
-        for (let c = 0; c < ch; c++) {
-          const p = 2 * y * row + 2 * x * ch + c;
-          out[o++] = (data[p]! + data[p + ch]! + data[p + row]! + data[p + row + ch]! + 2) >> 2;
-        }
-    return { data: out, width, height, channels: ch };
-  }
-  const ax = linearAxis(width, W, true),
-    ay = linearAxis(height, H, false);
-  const rw = width * ch;
-  // horizontal pass of one source row (OpenCV's HResizeLinear: S[x0]·w0 + S[x1]·w1, integers up to 255·2048)
-  const hpass = (r: number, buf: Int32Array) => {
-    const base = r * W * ch;
-    for (let x = 0; x < width; x++) {
-      const c0 = base + ax.i0[x]! * ch,
-        c1 = base + ax.i1[x]! * ch;
-      const a0 = ax.w0[x]!,
-        a1 = ax.w1[x]!;
-      for (let c = 0; c < ch; c++) buf[x * ch + c] = data[c0 + c]! * a0 + data[c1 + c]! * a1;
-    }
-  };
-  let rowA = new Int32Array(rw),
-    rowB = new Int32Array(rw);
-  let haveA = -1,
-    haveB = -1;
-  for (let y = 0; y < height; y++) {
-    const r0 = ay.i0[y]!,
-      r1 = ay.i1[y]!;
-    if (haveA !== r0) {
-      if (haveB === r0) {
-        [rowA, rowB] = [rowB, rowA];
-        [haveA, haveB] = [haveB, haveA];
-      } else (hpass(r0, rowA), (haveA = r0));
-    }
-    if (haveB !== r1) (hpass(r1, rowB), (haveB = r1));
-    const b0 = ay.w0[y]!,
-      b1 = ay.w1[y]!;
-    let o = y * rw;
-    // OpenCV's VResizeLinear for 8-bit (the scalar code is written to equal its SIMD code): each row sum shifted
-    // right by 4 and multiplied by the weight keeping the high 16 bits, then (sum + 2) >> 2
-    for (let x = 0; x < rw; x++) out[o++] = (((b0 * (rowA[x]! >> 4)) >> 16) + ((b1 * (rowB[x]! >> 4)) >> 16) + 2) >> 2;
-  }
-  return { data: out, width, height, channels: ch };
-}
 
 /**
  * The detector's input tensor for an image: resized by `resizeBilinear` into the top-left of the input (letterbox).

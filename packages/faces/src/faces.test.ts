@@ -1,9 +1,10 @@
+import * as image from '@vlfer/image';
 import { describe, expect, it } from 'vitest';
+import * as faces from './index.js';
 import {
   alignmentTemplate,
   detectorInput,
   FaceDetectorModel,
-  resizeBilinear,
   applyAffine,
   cropFace,
   decodeUltraFace,
@@ -287,33 +288,9 @@ describe('selection, tracking, drawing', () => {
 });
 
 describe('detector input (the same bytes on every runtime)', () => {
-  it("resizeBilinear: OpenCV's INTER_LINEAR for 8 bits (half-pixel centres, 11-bit weights, its two truncations)", () => {
-    const row = { data: new Uint8Array([0, 255]), width: 2, height: 1, channels: 1 as const };
-    // x = (i + 0.5)/2 − 0.5 → −0.25 (clamped to 0), 0.25, 0.75, 1.25 (clamped to 1)
-    expect([...resizeBilinear(row, 4, 1).data]).toEqual([0, 64, 191, 255]);
-    // 3 → 1 samples the centre pixel exactly
-    expect([
-      ...resizeBilinear(
-        { data: new Uint8Array([10, 20, 30, 1, 2, 3, 7, 8, 9]), width: 3, height: 1, channels: 3 },
-        1,
-        1,
-      ).data,
-    ]).toEqual([1, 2, 3]);
-    // rows are not clamped like columns: the first and last output rows of an upscale mix a source row with itself
-    // under weights (410, 1638) or (1229, 819), and ((w0·(S >> 4)) >> 16) + ((w1·(S >> 4)) >> 16) truncates twice:
-    // the middle column, exactly 127.5 everywhere, comes out 127 except on the row that hits source row 1 exactly
-    // (what cv.resize gives; rounding (w0·S0 + w1·S1) / 2²² would give 128 throughout)
-    const stripes = { data: new Uint8Array([0, 255, 0, 255, 0, 255]), width: 2, height: 3, channels: 1 as const };
-    expect([...resizeBilinear(stripes, 3, 5).data]).toEqual([
-      0, 127, 255, 0, 127, 255, 0, 128, 255, 0, 127, 255, 0, 127, 255,
-    ]);
-    // an exact 2× downscale is OpenCV's area average, (a + b + c + d + 2) >> 2
-    const small = { data: new Uint8Array([1, 2, 3, 4, 5, 6, 7, 9]), width: 4, height: 2, channels: 1 as const };
-    expect([...resizeBilinear(small, 2, 1).data]).toEqual([4, 6]);
-    const flat = { data: new Uint8Array(5 * 7 * 3).fill(93), width: 5, height: 7, channels: 3 as const };
-    expect(resizeBilinear(flat, 11, 2).data.every((v) => v === 93)).toBe(true);
-    expect(resizeBilinear(flat, 5, 7)).toBe(flat);
-    expect(() => resizeBilinear({ ...flat, width: 6 }, 2, 2)).toThrow(/has 105 bytes, expected 6·7·3/);
+  it('resizeBilinear and warpAffine (moved to @vlfer/image) are re-exported, the same functions', () => {
+    expect(faces.resizeBilinear).toBe(image.resizeBilinear);
+    expect(faces.warpAffine).toBe(image.warpAffine);
   });
 
   it('detectorInput: YuNet BGR 0…255 zero-padded, UltraFace RGB (v − 127)/128 padded with −127/128', () => {

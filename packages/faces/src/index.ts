@@ -15,7 +15,6 @@ export {
   CROP_VERSION,
   similarityTransform,
   applyAffine,
-  warpAffine,
   alignFace,
   cropFace,
   faceCrop,
@@ -31,7 +30,8 @@ export {
   DETECTOR_RESIZE,
   detectorKind,
   detectorInput,
-  resizeBilinear,
 } from './detector.js';
+/** Re-exported from `@vlfer/image` (where OpenCV's resize and warp moved), so that existing imports keep working. */
+export { resizeBilinear, warpAffine } from '@vlfer/image';
 export type { FacesOptions, FacesOptionsInput } from './options.js';
 export { FacesOptionsSchema } from './options.js';

@@ -3,6 +3,7 @@ import { tensor2d, cosineLogits } from '@vlfer/core';
 import { getLabelSet, parseVideoListText, segmentCentreIndices } from '@vlfer/datasets';
 import { expClipPrompts } from '@vlfer/llm-knowledge';
 import { arplLogits } from '@vlfer/losses';
+import { pilResize } from '@vlfer/image';
 import { OPENAI_CLIP_PREPROCESSOR, preprocessRgb } from '@vlfer/encoders';
 import { ensembleLogits, knownness } from '@vlfer/open-set';
 import { alignmentTemplate, nonMaxSuppression, resizeBilinear } from '@vlfer/faces';
@@ -38,6 +39,8 @@ const head = decodeProjectionHead(
 );
 globalThis.result = {
   head: head.outputDim * 10 + head.weight[5] + (projectionHeadModel().length > 0 ? 100 : 0),
+  // Pillow 9.4: Image.frombytes('L', (2, 1), bytes([0, 255])).resize((4, 1), BICUBIC) → [0, 53, 202, 255]
+  pil: pilResize(new Uint8Array([0, 255]), 2, 1, 1, 4, 1, 'bicubic')[1],
   resized: resizeBilinear({ data: new Uint8Array([0, 255]), width: 2, height: 1, channels: 1 }, 4, 1).data[1],
   auroc: auroc([0.9, 0.8], [0.1, 0.85]),
   oscr: oscr(

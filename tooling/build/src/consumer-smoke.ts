@@ -7,7 +7,7 @@
  * 2. `import` and `require` every entry in one process: same names, same objects (one instance, no dual-package hazard);
  * 3. run a CommonJS consumer (`.cjs`) that calls into the packages;
  * 4. type-check an ESM `.ts` consumer (module nodenext) and a CommonJS `.cts` consumer against the published declarations;
- * 5. bundle the runtime-neutral entries (core, metrics, datasets, llm-knowledge, losses, encoders, faces, open-set,
+ * 5. bundle the runtime-neutral entries (core, metrics, datasets, llm-knowledge, losses, image, encoders, faces, open-set,
  *    projection-head/format) with
  *    esbuild for `--platform=browser` and run the bundle in a fresh `vm` context (no Node globals);
  * 6. run publint --strict and attw (node10, node16 from CJS and ESM, bundler) on every package.
@@ -183,6 +183,7 @@ else {
       r.faces !== 6 ||
       r.head !== 136 ||
       r.resized !== 64 ||
+      r.pil !== 53 ||
       Math.abs((r.pixel as number) - 0.2) > 1e-6
     )
       fail(`browser bundle computed ${JSON.stringify(r)}`);

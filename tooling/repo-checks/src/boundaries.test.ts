@@ -6,7 +6,7 @@ import { externalClosure, importsOf, packageOf, reach, sourceFiles, workspacePac
 const all = workspacePackages();
 const byName = new Map(all.map((p) => [p.name, p]));
 const isApp = (name: string) => byName.get(name)?.group === 'apps';
-/** Model runtimes: what `metrics`, `datasets` and every runtime-neutral entry must never reach. */
+/** Model runtimes: what `metrics`, `datasets`, `image` and every runtime-neutral entry must never reach. */
 const MODEL_RUNTIMES = [
   'onnxruntime-node',
   'onnxruntime-web',
@@ -55,8 +55,8 @@ describe('package boundaries', () => {
     expect(bench.deps.filter((d) => ws(d) && ws(d)!.group !== 'packages' && d !== '@vlfer/cli-kit')).toEqual([]);
   });
 
-  it('metrics and datasets never reach a model runtime (transitive npm dependencies and source imports)', () => {
-    for (const name of ['@vlfer/metrics', '@vlfer/datasets']) {
+  it('metrics, datasets and image never reach a model runtime (transitive npm dependencies and source imports)', () => {
+    for (const name of ['@vlfer/metrics', '@vlfer/datasets', '@vlfer/image']) {
       const p = byName.get(name)!;
       const closure = externalClosure(p.dir, p.deps);
       expect(
@@ -75,6 +75,13 @@ describe('package boundaries', () => {
     }
   });
 
+  it('image decoding and resizing stand alone: @vlfer/image needs only @vlfer/core, and faces reaches images through it, not through encoders', () => {
+    const vlfer = (name: string) => byName.get(name)!.deps.filter((d) => d.startsWith('@vlfer/'));
+    expect(vlfer('@vlfer/image')).toEqual(['@vlfer/core']);
+    expect(vlfer('@vlfer/faces').sort()).toEqual(['@vlfer/core', '@vlfer/image']);
+    expect(vlfer('@vlfer/encoders')).toContain('@vlfer/image');
+  });
+
   it('every main entry of a package with a ./node subpath is runtime-neutral (no Node built-ins, native addons or model runtimes, transitively)', () => {
     const split = all.filter((p) => p.group === 'packages' && p.manifest.exports?.['./node']);
     expect(split.map((p) => p.name).sort()).toEqual([
@@ -82,6 +89,7 @@ describe('package boundaries', () => {
       '@vlfer/datasets',
       '@vlfer/encoders',
       '@vlfer/faces',
+      '@vlfer/image',
       '@vlfer/llm-knowledge',
       '@vlfer/losses',
       '@vlfer/open-set',

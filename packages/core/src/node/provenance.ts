@@ -86,6 +86,7 @@ const VLFER_PACKAGES = [
   'llm-knowledge',
   'losses',
   'projection-head',
+  'image',
   'encoders',
   'open-set',
   'exp-clip',

@@ -3,7 +3,7 @@ import { PREPROCESS_MODES, type PreprocessMode } from '../preprocess.js';
 import { buildZeroShotClassifier, labelScores, type ClassPromptSpec, type LabelScore } from '../zero-shot.js';
 import type { ClipModel } from './clip.js';
 import { encodeImages } from './extract.js';
-import type { ImageSource } from './preprocess.js';
+import type { ImageSource } from '@vlfer/image/node';
 
 /** The template `classify` uses when none is given. */
 export const DEFAULT_FER_TEMPLATE = 'a photo of a face with an expression of {}.';

@@ -3,7 +3,8 @@ import { hashBytes, hashFile, type FeatureCache } from '@vlfer/core/node';
 import { PREPROCESS_MODES, type PreprocessMode } from '../preprocess.js';
 import type { ClipModel } from './clip.js';
 import type { PreprocessPool } from './preprocess-pool.js';
-import { describeSource, preprocessImages, RESIZERS, type ImageSource, type Resizer } from './preprocess.js';
+import { describeSource, type ImageSource } from '@vlfer/image/node';
+import { preprocessImages, RESIZERS, type Resizer } from './preprocess.js';
 
 /**
  * An image to encode: any `ImageSource` (a path, a dataset item `{ path, label }`, an encoded buffer, raw RGB), or

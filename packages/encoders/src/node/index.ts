@@ -2,7 +2,7 @@
  * @file `@vlfer/encoders/node`: CLIP on ONNX Runtime for Node — `loadClip` for every weight format
  * (transformers.js ONNX directories and Hub ids, Hugging Face safetensors directories and OpenAI `.pt`
  * checkpoints on TypeScript-built graphs), `ClipGradientModel` (forward + VJP graphs for prompt learning), image
- * decoding with sharp, the preprocessing worker pool, `encodeImages` with the checked feature cache, the clip
+ * decoding (re-exported from `@vlfer/image/node`), the preprocessing worker pool, `encodeImages` with the checked feature cache, the clip
  * reader (frame directories, ffmpeg video files), one-call `classify`, the WebGPU probe.
  */
 export type { ModelEnvironment } from './env.js';
@@ -18,17 +18,12 @@ export type {
 export { resolveClipSource, loadClipWeights, withImageSize } from './clip-source.js';
 export type { Tensor3D, ClipGradientModelOptions, VisionResiduals } from './clip-gradients.js';
 export { ClipGradientModel, defaultWeightsIn, eotPositions } from './clip-gradients.js';
-export type { Resizer, ImageSource } from './preprocess.js';
-export {
-  DECODER_VERSION,
-  RESIZERS,
-  decodeImage,
-  decodePillowImage,
-  pillowCmykToRgb,
-  preprocessImages,
-  preprocessImageInto,
-  describeSource,
-} from './preprocess.js';
+export type { Resizer } from './preprocess.js';
+export { RESIZERS, preprocessImages, preprocessImageInto } from './preprocess.js';
+/** Re-exported from `@vlfer/image/node` and `@vlfer/image` (where decoding moved), so that existing imports keep working. */
+export type { ImageSource } from '@vlfer/image/node';
+export { DECODER_VERSION, decodeImage, decodePillowImage, describeSource } from '@vlfer/image/node';
+export { pillowCmykToRgb } from '@vlfer/image';
 export type { EncodeItem, EncodeImagesOptions, EncodeResult } from './extract.js';
 export { encodeImages, contentKey } from './extract.js';
 export { createPreprocessPool, PreprocessWorkerError, type PreprocessPool } from './preprocess-pool.js';

@@ -3,22 +3,21 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sharedPath } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
-import {
-  cropBox,
-  OPENAI_CLIP_PREPROCESSOR,
-  pillowToRgb,
-  preprocessPillowImage,
-  preprocessRgb,
-  resizedSize,
-} from '../preprocess.js';
-import { PIL_RESAMPLERS } from '../pil-resize.js';
+import { PIL_RESAMPLERS, pillowToRgb } from '@vlfer/image';
+import { decodeImage, decodePillowImage } from '@vlfer/image/node';
+import { cropBox, OPENAI_CLIP_PREPROCESSOR, preprocessPillowImage, preprocessRgb, resizedSize } from '../preprocess.js';
 import { classify } from './classify.js';
 import { loadClip } from './clip.js';
-import { decodeImage, decodePillowImage, preprocessImages } from './preprocess.js';
+import { preprocessImages } from './preprocess.js';
 
 // SHA-256 of the float32 tensors of OpenAI's `clip.load(...)[1]` (torchvision 0.14 on Pillow 9.4, the image in the
 // mode Pillow opens it in) and of CLIPImageProcessor's steps, made by tools/fixtures/openai_tensors.py.
 const data = join(import.meta.dirname, '..', '..', 'test-data');
+/** A fixture of openai-tensors.json: `decoding/…` files are @vlfer/image's decoding fixtures, the rest are here. */
+const fixture = (file: string) =>
+  file.startsWith('decoding/')
+    ? join(import.meta.dirname, '..', '..', '..', 'image', 'test-data', ...file.split('/'))
+    : join(data, ...file.split('/'));
 interface Ref {
   openai: string;
   clip: string;
@@ -78,7 +77,7 @@ describe("'openai' preprocessing equals OpenAI's clip.load transform; 'clip' sta
 
   for (const f of refs.files) {
     it(`${f.file} (Pillow mode ${f.mode}, ${f.width}×${f.height}): openai and clip tensors bit for bit`, async () => {
-      const path = join(data, ...f.file.split('/'));
+      const path = fixture(f.file);
       const img = await decodePillowImage(path);
       // Pillow opens a 16-bit grey+alpha PNG as RGBA with equal colours; vlfer keeps it as LA (same resize)
       expect(img.mode).toBe(f.mode === 'RGBA' && f.file.includes('grey16-alpha') ? 'LA' : f.mode);
@@ -97,7 +96,7 @@ describe("'openai' preprocessing equals OpenAI's clip.load transform; 'clip' sta
     const differs: Record<string, number> = {};
     const total: Record<string, number> = {};
     for (const f of refs.files.filter((x) => x.file.startsWith('openai-preprocess/'))) {
-      const img = await decodeImage(join(data, ...f.file.split('/')));
+      const img = await decodeImage(fixture(f.file));
       const out = new Float32Array(3 * 224 * 224);
       preprocessRgb(img, 'openai', OPENAI_CLIP_PREPROCESSOR, out, 0);
       total[f.mode] = (total[f.mode] ?? 0) + 1;
@@ -111,7 +110,7 @@ describe("'openai' preprocessing equals OpenAI's clip.load transform; 'clip' sta
   it("with HESP's clip augmentation: a whole-frame, unflipped crop leaves OpenAI's tensor unchanged", async () => {
     const f = refs.files.find((x) => x.file === 'openai-preprocess/grey-alpha-250x230.png')!;
     const aug = { flip: false, crop: { x: 0, y: 0, w: 224, h: 224 } };
-    const t = await preprocessImages([join(data, ...f.file.split('/'))], 'openai', undefined, 'pil', {
+    const t = await preprocessImages([fixture(f.file)], 'openai', undefined, 'pil', {
       augmentations: [aug],
     });
     expect(floatSha(t.data)).toBe(f.openai);
@@ -134,7 +133,7 @@ describe("'openai' preprocessing equals OpenAI's clip.load transform; 'clip' sta
 
   it("'clip' and 'exp-clip' decoding is unchanged: decodePillowImage converted to RGB equals decodeImage", async () => {
     for (const f of refs.files) {
-      const path = join(data, ...f.file.split('/'));
+      const path = fixture(f.file);
       const a = pillowToRgb(await decodePillowImage(path));
       const b = await decodeImage(path);
       expect([a.width, a.height], f.file).toEqual([b.width, b.height]);

@@ -4,7 +4,8 @@ import { pathToFileURL } from 'node:url';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 import { InvalidArgumentError, VlferError, type Tensor4D } from '@vlfer/core';
 import { OPENAI_CLIP_PREPROCESSOR, type ClipPreprocessorConfig, type PreprocessMode } from '../preprocess.js';
-import { pixelsOut, type ImageSource, type Resizer } from './preprocess.js';
+import type { ImageSource } from '@vlfer/image/node';
+import { pixelsOut, type Resizer } from './preprocess.js';
 import { packageResolve } from './require.js';
 import type { PreprocessJob } from './preprocess-worker.js';
 

@@ -4,7 +4,8 @@
  */
 import { parentPort } from 'node:worker_threads';
 import type { ClipPreprocessorConfig, PreprocessMode } from '../preprocess.js';
-import { preprocessImageInto, type ImageSource, type Resizer } from './preprocess.js';
+import type { ImageSource } from '@vlfer/image/node';
+import { preprocessImageInto, type Resizer } from './preprocess.js';
 
 export interface PreprocessJob {
   id: number;

@@ -5,7 +5,8 @@ import { segmentCentreIndices, tsnTrainIndices, type ShortClipPolicy } from '@vl
 import { listFrames } from '@vlfer/datasets/node';
 import type { ClipAugmentation, ClipPreprocessorConfig, PreprocessMode } from '../preprocess.js';
 import type { EncodeItem } from './extract.js';
-import { preprocessImages, type ImageSource } from './preprocess.js';
+import type { ImageSource } from '@vlfer/image/node';
+import { preprocessImages } from './preprocess.js';
 import { packageRequire } from './require.js';
 
 /** Path of the ffmpeg binary shipped in `@ffmpeg-installer/ffmpeg` (override with $VLFER_FFMPEG). */

@@ -3,7 +3,7 @@ import { basename, join } from 'node:path';
 import sharp from 'sharp';
 import { DataFormatError, InvalidArgumentError, throwIfAborted, checkOneOf, type ProgressCallback } from '@vlfer/core';
 import { ensureDir, FeatureCache, hashBytes, hashFile, writeFileAtomic } from '@vlfer/core/node';
-import { decodeImage } from '@vlfer/encoders/node';
+import { decodeImage } from '@vlfer/image/node';
 import { CROP_VERSION, faceCrop } from '../align.js';
 import {
   FACE_SELECTIONS,

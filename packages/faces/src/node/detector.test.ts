@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import { sharedPath } from '@vlfer/test-utils';
-import { decodeImage } from '@vlfer/encoders/node';
+import { decodeImage } from '@vlfer/image/node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { hashBytes } from '@vlfer/core/node';
 import { CROP_VERSION, DETECTOR_RESIZE, iou } from '../index.js';

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { sharedPath } from '@vlfer/test-utils';
-import { decodeImage } from '@vlfer/encoders/node';
+import { decodeImage } from '@vlfer/image/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alignFace, resizeBilinear, warpAffine, type Affine, type Point, type RgbImage } from '../index.js';
 import { FaceDetector } from './index.js';
@@ -35,7 +35,7 @@ const images = new Map<string, RgbImage>();
 beforeAll(async () => {
   for (const r of refs.images) {
     const img = await decodeImage(pathOf(r.name));
-    // the inputs must be the bytes the references were made from (decoding is tested in @vlfer/encoders)
+    // the inputs must be the bytes the references were made from (decoding is tested in @vlfer/image)
     expect(sha256(img.data), `${r.name} decodes to other bytes than when the references were made`).toBe(r.rgbSha256);
     images.set(r.name, img);
   }

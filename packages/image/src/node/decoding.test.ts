@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { DataFormatError } from '@vlfer/core';
 import { decodeJpegWasm, jpegDecoderInstances } from './jpeg.js';
 import { decodePngJs } from './png.js';
-import { decodeImage, pillowCmykToRgb } from './preprocess.js';
+import { pillowCmykToRgb } from '../pillow.js';
+import { decodeImage } from './decode.js';
 
 // Pillow 9.4 (Debian python3-pil) `Image.open(f).convert('RGB')` of each file, in test-data/decoding/pillow-rgb.json.
 const dir = join(import.meta.dirname, '..', '..', 'test-data', 'decoding');

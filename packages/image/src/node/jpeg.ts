@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { DecodedImage } from '../preprocess.js';
+import type { DecodedImage } from '../pillow.js';
 import { wasmApi, type WasmApi } from '../wasm.js';
 import { packageRequire, packageResolve } from './require.js';
 

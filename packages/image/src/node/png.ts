@@ -1,5 +1,5 @@
 import { decode } from 'fast-png';
-import type { DecodedImage } from '../preprocess.js';
+import type { DecodedImage } from '../pillow.js';
 
 /**
  * Decode an 8-bit PNG in JavaScript (`fast-png`: inflate, unfilter, Adam7; chunk CRCs checked, as Pillow and

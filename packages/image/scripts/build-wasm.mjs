@@ -1,6 +1,6 @@
 // Compiles src/pil-resample.wat (Pillow's resampling with WebAssembly SIMD) into src/pil-resample-wasm.ts, the
 // bytes as base64, so that the runtime needs neither a compiler nor a file next to the bundle.
-//   pnpm --filter @vlfer/encoders build:wasm        (write)
+//   pnpm --filter @vlfer/image build:wasm        (write)
 //   node scripts/build-wasm.mjs --check             (exit 1 when the committed file differs from the .wat)
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +20,8 @@ export async function compileResampleWat() {
 }
 
 export function resampleModuleSource(base64) {
-  return `// Generated from pil-resample.wat by scripts/build-wasm.mjs; do not edit.\n/** The WebAssembly module of pil-resample.wat, base64. */\nexport const PIL_RESAMPLE_WASM = '${base64}';\n`;
+  // laid out as Prettier (print width 120) formats it, so that formatting the repository leaves the file as written
+  return `// Generated from pil-resample.wat by scripts/build-wasm.mjs; do not edit.\n/** The WebAssembly module of pil-resample.wat, base64. */\nexport const PIL_RESAMPLE_WASM =\n  '${base64}';\n`;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
@@ -29,7 +30,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (process.argv.includes('--check')) {
     if (readFileSync(out, 'utf8') !== source) {
       process.stderr.write(
-        `${out} is not the compiled src/pil-resample.wat: run pnpm --filter @vlfer/encoders build:wasm\n`,
+        `${out} is not the compiled src/pil-resample.wat: run pnpm --filter @vlfer/image build:wasm\n`,
       );
       process.exit(1);
     }

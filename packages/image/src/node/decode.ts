@@ -1,0 +1,408 @@
+import { readFileSync, statSync } from 'node:fs';
+import sharp, { type Sharp } from 'sharp';
+import { DataFormatError, InvalidArgumentError, VlferError } from '@vlfer/core';
+import { pillowCmykToRgb, type DecodedImage, type PillowImage } from '../pillow.js';
+import { decodeJpegWasm } from './jpeg.js';
+import { decodePngJs } from './png.js';
+
+/** An image to decode: a file path, a dataset item `{ path }`, an encoded image buffer, or raw RGB pixels. */
+export type ImageSource = string | { path: string } | Uint8Array | { rgb: Uint8Array; width: number; height: number };
+
+/** A short name of a source for error messages. */
+export function describeSource(src: ImageSource): string {
+  if (typeof src === 'string') return src;
+  if (src instanceof Uint8Array) return '<encoded image buffer>';
+  if ('path' in src) return src.path;
+  return `<raw ${src.width}x${src.height} RGB>`;
+}
+
+/**
+ * What decoding and preprocessing produce, for cache keys: Pillow 9.4's `Image.open(f).convert('RGB')` (embedded
+ * ICC profiles and EXIF orientation ignored), and since v2: 16-bit grey PNGs with tRNS clipped as Pillow's mode I,
+ * indices past a short PNG palette as Pillow's grey ramp, 'clip' normalisation in float32 as CLIPImageProcessor
+ * (values up to 2.4e-7 apart from v1); since v3: a GIF's transparent pixels get the palette colour of the
+ * transparent index, as Pillow's `convert('RGB')` gives them (libvips made them black; only GIFs with transparency
+ * change). The `'openai'` mode's decoding in Pillow's modes (`decodePillowImage`) came with that mode, whose name
+ * is part of every cache namespace that includes this version, so `'openai'` features are never served from
+ * `'clip'` or `'exp-clip'` entries.
+ */
+export const DECODER_VERSION = 'pillow-9.4-rgb-no-icc-v3';
+
+/**
+ * Decode as Pillow does: embedded ICC profiles ignored (Pillow's convert('RGB') does not apply them), no
+ * auto-rotation, and images over Pillow's decompression-bomb limit (2 · `Image.MAX_IMAGE_PIXELS` = 178,956,970
+ * pixels, where Pillow raises DecompressionBombError) refused.
+ */
+const DECODE = { failOn: 'error', ignoreIcc: true, limitInputPixels: 178_956_970 } as const;
+
+/**
+ * A sharp pipeline over `src` that decodes as `decodeImage` does (Pillow's settings above; raw `{ rgb }` pixels
+ * checked), for callers that resize with libvips.
+ * @throws InvalidArgumentError naming `source` when `src` is not an `ImageSource`
+ */
+export function toSharp(src: ImageSource): Sharp {
+  if (typeof src === 'string') return sharp(src, DECODE);
+  if (src instanceof Uint8Array) return sharp(src, DECODE);
+  if ('path' in src) {
+    if (typeof src.path !== 'string')
+      throw new InvalidArgumentError({
+        functionName: 'preprocessImages',
+        argument: 'source.path',
+        message: `expected a file path string, got ${typeof src.path}`,
+      });
+    return sharp(src.path, DECODE);
+  }
+  if (
+    !(src.rgb instanceof Uint8Array) ||
+    !Number.isInteger(src.width) ||
+    !Number.isInteger(src.height) ||
+    src.width <= 0 ||
+    src.height <= 0
+  ) {
+    throw new InvalidArgumentError({
+      functionName: 'preprocessImages',
+      argument: 'source',
+      message: 'expected a path, { path }, an encoded image buffer, or { rgb: Uint8Array, width, height }',
+    });
+  }
+  if (src.rgb.length !== src.width * src.height * 3)
+    throw new InvalidArgumentError({
+      functionName: 'preprocessImages',
+      argument: 'source.rgb',
+      message: `length ${src.rgb.length} is not width·height·3 = ${src.width * src.height * 3}`,
+    });
+  return sharp(src.rgb, { raw: { width: src.width, height: src.height, channels: 3 } });
+}
+
+/**
+ * Decode an image to 8-bit grey or RGB as Pillow 9–11's `Image.open(...).convert('RGB')` sees it, where libvips'
+ * default conversion differs: a CMYK JPEG is converted with Pillow's formula (no ICC transform); a 16-bit PNG keeps
+ * Pillow's reduction — grey without alpha (mode I) is clipped to 255, grey+alpha and RGB(A) keep the high byte.
+ * Alpha is dropped; grey stays one channel (resizing three equal channels gives the same values). Other formats and
+ * bit depths (16-bit TIFF, …) are decoded by libvips (sRGB, 8-bit), which may differ from Pillow.
+ * @throws DataFormatError naming the file when it cannot be decoded
+ */
+export async function decodeImage(src: ImageSource): Promise<DecodedImage> {
+  const name = describeSource(src);
+  try {
+    if (typeof src === 'object' && !(src instanceof Uint8Array) && 'rgb' in src) {
+      toSharp(src); // validates
+      return { data: src.rgb, width: src.width, height: src.height, channels: 3 };
+    }
+    const input = readInput(src);
+    // the common cases without libvips' per-call cost: a small 8-bit grey or YCbCr/RGB JPEG through libjpeg-turbo in
+    // WebAssembly (Pillow's decoder), a small 8-bit PNG in JavaScript; then a PNG of at most 8 bits in one libvips
+    // call. Above the size limits libvips' SIMD and threads win, and WebAssembly memory would grow for good.
+    const plain = plainEightBit(input);
+    const pixels = plain ? plain.width * plain.height : 0;
+    const fast =
+      plain?.kind === 'jpeg' && pixels <= JPEG_WASM_MAX_PIXELS
+        ? await decodeJpegWasm(input)
+        : plain?.kind === 'png' && pixels <= PNG_JS_MAX_PIXELS
+          ? decodePngJs(input)
+          : undefined;
+    if (fast) return fast;
+    if (plain) {
+      const r = await toSharp(input).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      if (r.info.channels === 1 || r.info.channels === 3)
+        return {
+          data: new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength),
+          width: r.info.width,
+          height: r.info.height,
+          channels: r.info.channels,
+        };
+    }
+    const gif = gifFirstFrame(input);
+    if (gif?.transparent) {
+      // libvips makes a GIF's transparent index transparent black; Pillow's convert('RGB') gives its palette colour
+      const r = await toSharp(input).toColourspace('srgb').ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+      if (r.info.channels !== 4) throw new Error(`GIF decoded to ${r.info.channels} channels`);
+      const n = r.info.width * r.info.height;
+      const out = new Uint8Array(n * 3);
+      const [tr, tg, tb] = gif.transparent;
+      for (let p = 0; p < n; p++) {
+        const transparent = r.data[4 * p + 3] === 0;
+        out[3 * p] = transparent ? tr : r.data[4 * p]!;
+        out[3 * p + 1] = transparent ? tg : r.data[4 * p + 1]!;
+        out[3 * p + 2] = transparent ? tb : r.data[4 * p + 2]!;
+      }
+      return { data: out, width: r.info.width, height: r.info.height, channels: 3 };
+    }
+    let img = toSharp(input);
+    const meta = await img.metadata();
+    if (!meta.width || !meta.height) throw new Error('image has no size');
+    const { width, height } = meta;
+    if (meta.space === 'cmyk') return { data: pillowCmykToRgb(await decodeCmyk(input)), width, height, channels: 3 };
+    if (meta.format === 'png' && meta.depth === 'ushort') {
+      // the PNG colour type (IHDR): 0 grey, 4 grey+alpha, 2 RGB, 6 RGBA; libvips adds an alpha band for tRNS
+      const colourType = input[25];
+      const grey = colourType === 0 || colourType === 4;
+      const r = await toSharp(input)
+        .toColourspace(grey ? 'grey16' : 'rgb16')
+        .raw({ depth: 'ushort' })
+        .toBuffer({ resolveWithObject: true });
+      const v = new Uint16Array(r.data.buffer, r.data.byteOffset, r.data.byteLength / 2);
+      const ch = r.info.channels;
+      const keep = grey ? 1 : 3;
+      const out = new Uint8Array(width * height * keep);
+      for (let p = 0; p < width * height; p++) {
+        for (let c = 0; c < keep; c++) {
+          const x = v[p * ch + c]!;
+          // Pillow: 16-bit grey without an alpha channel (tRNS or not) opens as mode I and clips; everything else
+          // reads the high byte
+          out[p * keep + c] = colourType === 0 ? Math.min(x, 255) : x >> 8;
+        }
+      }
+      return { data: out, width, height, channels: keep as 1 | 3 };
+    }
+    const grey = meta.channels !== undefined && meta.channels <= 2;
+    img = img.removeAlpha();
+    if (!grey) img = img.toColourspace('srgb');
+    const r = await img.raw().toBuffer({ resolveWithObject: true });
+    const channels = r.info.channels;
+    if (channels !== 1 && channels !== 3) throw new Error(`decoded to ${channels} channels`);
+    return {
+      data: new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength),
+      width: r.info.width,
+      height: r.info.height,
+      channels,
+    };
+  } catch (error) {
+    if (error instanceof InvalidArgumentError || error instanceof VlferError) throw error;
+    throw new DataFormatError({
+      file: name,
+      message: `cannot decode image (${(error as Error).message})`,
+      cause: error,
+    });
+  }
+}
+
+/**
+ * The bytes of a source (not raw pixels), read once, synchronously: decoding a dataset image is CPU-bound, and an
+ * asynchronous read costs more than the decode itself (four thread-pool round trips, each waiting for this thread
+ * to be free: 48×48 FER2013 preprocessing ran at 2,200–3,900 img/s from paths against 4,500–5,600 from buffers);
+ * every decode works on these bytes.
+ */
+function readInput(src: ImageSource): Uint8Array {
+  if (typeof src === 'object' && !(src instanceof Uint8Array)) toSharp(src); // a { path } that is not a string: the argument error
+  if (src instanceof Uint8Array) return src;
+  const path = typeof src === 'string' ? src : (src as { path: string }).path;
+  // a device or FIFO would be read forever
+  if (!statSync(path).isFile()) throw new Error('not a regular file');
+  return readFileSync(path);
+}
+
+/** A CMYK JPEG's C, M, Y, K bytes as Pillow holds them (Adobe-inverted files un-inverted), no ICC transform. */
+async function decodeCmyk(input: Uint8Array): Promise<Uint8Array> {
+  const r = await toSharp(input)
+    .pipelineColourspace('cmyk')
+    .toColourspace('cmyk')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  if (r.info.channels !== 4) throw new Error(`CMYK image decoded to ${r.info.channels} channels`);
+  return new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength);
+}
+
+/**
+ * Decode an image in the mode Pillow 9.4's `Image.open` gives it (`PillowImage`), for OpenAI's transform, which
+ * resizes before `convert('RGB')`. PNG by its header: palette → `'P'`, 1-bit grey → `'1'`, 2/4/8-bit grey → `'L'`,
+ * 16-bit grey → `'I'` (tRNS or not), grey+alpha → `'LA'` (16-bit: the high bytes; Pillow opens it as `'RGBA'`,
+ * which resizes to the same values), RGB → `'RGB'`, RGBA → `'RGBA'` (16-bit: high bytes); JPEG: 1 component
+ * `'L'`, 3 `'RGB'`, 4 `'CMYK'`. GIF: `'P'` (its first frame). Other formats (WebP, TIFF, …) by libvips: `'LA'`/`'RGBA'`
+ * when they have alpha, else `'L'`/`'RGB'` (untested against Pillow). Raw `{ rgb }` sources are `'RGB'`. The pixels
+ * equal `decodeImage`'s after `convert('RGB')`.
+ * @throws DataFormatError naming the file when it cannot be decoded
+ */
+export async function decodePillowImage(src: ImageSource): Promise<PillowImage> {
+  const name = describeSource(src);
+  if (typeof src === 'object' && !(src instanceof Uint8Array) && 'rgb' in src) {
+    const img = await decodeImage(src);
+    return { mode: 'RGB', width: img.width, height: img.height, data: img.data };
+  }
+  let input: Uint8Array;
+  let kind: { format: 'png'; depth: number; colourType: number } | { format: 'jpeg'; components: number } | undefined;
+  try {
+    input = readInput(src);
+    kind = imageKind(input);
+  } catch (error) {
+    if (error instanceof VlferError) throw error;
+    throw new DataFormatError({
+      file: name,
+      message: `cannot decode image (${(error as Error).message})`,
+      cause: error,
+    });
+  }
+  // decodeImage's pixels (convert('RGB'), grey kept as one band) in the band count of `mode`: 'RGB' follows the
+  // decoder (grey stays 'L'); 'L' and '1' keep one of three equal bands; 'P' spreads grey to three
+  const fromRgb = async (mode: 'RGB' | 'L' | '1' | 'P'): Promise<PillowImage> => {
+    const img = await decodeImage(input);
+    const { width, height, channels } = img;
+    const m = mode === 'RGB' && channels === 1 ? 'L' : mode;
+    const want = m === 'L' || m === '1' ? 1 : 3;
+    if (channels === want) return { mode: m, width, height, data: img.data };
+    const data = new Uint8Array(width * height * want);
+    for (let p = 0; p < width * height; p++)
+      for (let c = 0; c < want; c++) data[p * want + c] = img.data[p * channels + (channels === 1 ? 0 : c)]!;
+    return { mode: m, width, height, data };
+  };
+  try {
+    if (kind?.format === 'png') {
+      const { depth, colourType } = kind;
+      if (colourType === 3) return await fromRgb('P');
+      if (colourType === 0 && depth === 1) return await fromRgb('1');
+      if (colourType === 0 && depth === 16) {
+        const r = await toSharp(input)
+          .toColourspace('grey16')
+          .raw({ depth: 'ushort' })
+          .toBuffer({ resolveWithObject: true });
+        const v = new Uint16Array(r.data.buffer, r.data.byteOffset, r.data.byteLength / 2);
+        const { width, height, channels } = r.info;
+        const data = new Int32Array(width * height);
+        for (let p = 0; p < data.length; p++) data[p] = v[p * channels]!;
+        return { mode: 'I', width, height, data };
+      }
+      if (colourType === 4 || colourType === 6) return await withAlpha(input, colourType === 4, depth === 16);
+      return await fromRgb('RGB');
+    }
+    if (kind?.format === 'jpeg') {
+      if (kind.components !== 4) return await fromRgb('RGB');
+      const meta = await toSharp(input).metadata();
+      if (!meta.width || !meta.height) throw new Error('image has no size');
+      return { mode: 'CMYK', width: meta.width, height: meta.height, data: await decodeCmyk(input) };
+    }
+    const meta = await toSharp(input).metadata();
+    // Pillow opens a GIF's first frame as 'P' (resized by nearest neighbour), transparency or not, or as 'L' when
+    // its colour table is the grey ramp
+    if (meta.format === 'gif') return await fromRgb(gifFirstFrame(input)?.palette === false ? 'L' : 'P');
+    if (meta.hasAlpha) return await withAlpha(input, (meta.channels ?? 4) <= 2, meta.depth === 'ushort');
+    return await fromRgb('RGB');
+  } catch (error) {
+    if (error instanceof VlferError) throw error;
+    throw new DataFormatError({
+      file: name,
+      message: `cannot decode image (${(error as Error).message})`,
+      cause: error,
+    });
+  }
+}
+
+/** Grey+alpha or RGBA pixels with their alpha, 8-bit (16-bit samples: the high byte, as Pillow's `;16B` modes). */
+async function withAlpha(input: Uint8Array, grey: boolean, sixteen: boolean): Promise<PillowImage> {
+  const ch = grey ? 2 : 4;
+  const img = sixteen ? toSharp(input).toColourspace(grey ? 'grey16' : 'rgb16') : toSharp(input);
+  const r = await img.raw(sixteen ? { depth: 'ushort' } : {}).toBuffer({ resolveWithObject: true });
+  const { width, height, channels } = r.info;
+  // libvips may hand 8-bit grey+alpha out as sRGB + alpha (equal colour bands): the first band and the alpha
+  if (channels !== ch && !(grey && channels === 4))
+    throw new Error(`expected ${ch} channels with alpha, decoded ${channels}`);
+  const v = sixteen ? new Uint16Array(r.data.buffer, r.data.byteOffset, r.data.byteLength / 2) : r.data;
+  const shift = sixteen ? 8 : 0;
+  const data = new Uint8Array(width * height * ch);
+  for (let p = 0; p < width * height; p++) {
+    for (let c = 0; c < ch - 1; c++) data[p * ch + c] = v[p * channels + c]! >> shift;
+    data[p * ch + ch - 1] = v[p * channels + channels - 1]! >> shift;
+  }
+  return { mode: grey ? 'LA' : 'RGBA', width, height, data };
+}
+
+/**
+ * What Pillow 9.4's GifImagePlugin makes of a GIF's first frame, from the blocks before its image data: `palette`
+ * false when the frame's colour table (local, else global) is the grey ramp (i, i, i), which Pillow drops
+ * (`_is_palette_needed`) and opens as mode `'L'`; otherwise mode `'P'`. `transparent`: the colour Pillow's
+ * `convert('RGB')` gives the transparent index of the last graphic control extension that sets one (its palette
+ * entry, or (i, i, i) without a palette). `undefined` when the bytes are not a GIF or the blocks cannot be read.
+ */
+function gifFirstFrame(b: Uint8Array): { palette: boolean; transparent?: [number, number, number] } | undefined {
+  if (b.length < 13 || b[0] !== 0x47 || b[1] !== 0x49 || b[2] !== 0x46 || b[3] !== 0x38) return undefined;
+  const table = (at: number, flags: number) => b.subarray(at, at + 3 * (2 << (flags & 7)));
+  const needed = (t: Uint8Array | undefined) => {
+    if (!t) return undefined;
+    for (let i = 0; i < t.length; i += 3) if (!(t[i] === i / 3 && t[i + 1] === i / 3 && t[i + 2] === i / 3)) return t;
+    return undefined;
+  };
+  let p = 13;
+  const global = b[10]! & 0x80 ? needed(table(p, b[10]!)) : undefined;
+  if (b[10]! & 0x80) p += 3 * (2 << (b[10]! & 7));
+  let index: number | undefined;
+  while (p < b.length) {
+    if (b[p] === 0x21) {
+      const label = b[p + 1];
+      p += 2;
+      if (label === 0xf9 && b[p]! >= 4 && b[p + 1]! & 1) index = b[p + 4]!;
+      while (p < b.length && b[p] !== 0) p += b[p]! + 1;
+      p += 1;
+    } else if (b[p] === 0x2c) {
+      if (p + 10 > b.length) return undefined;
+      const flags = b[p + 9]!;
+      const palette = (flags & 0x80 ? needed(table(p + 10, flags)) : undefined) ?? global;
+      if (index === undefined) return { palette: palette !== undefined };
+      const c: [number, number, number] =
+        palette && 3 * index + 2 < palette.length
+          ? [palette[3 * index]!, palette[3 * index + 1]!, palette[3 * index + 2]!]
+          : [index, index, index];
+      return { palette: palette !== undefined, transparent: c };
+    } else return undefined;
+  }
+  return undefined;
+}
+
+/** A PNG's bit depth and colour type (IHDR), or a JPEG's component count (first SOF), from the bytes. */
+function imageKind(
+  b: Uint8Array,
+): { format: 'png'; depth: number; colourType: number } | { format: 'jpeg'; components: number } | undefined {
+  if (b.length > 26 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47)
+    return { format: 'png', depth: b[24]!, colourType: b[25]! };
+  if (b.length < 4 || b[0] !== 0xff || b[1] !== 0xd8) return undefined;
+  const u16 = (p: number) => (b[p]! << 8) | b[p + 1]!;
+  let p = 2;
+  while (p + 9 < b.length && b[p] === 0xff) {
+    const m = b[p + 1]!;
+    if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc)
+      return { format: 'jpeg', components: b[p + 9]! };
+    if (m === 0xd8 || (m >= 0xd0 && m <= 0xd7) || m === 0x01) {
+      p += 2;
+      continue;
+    }
+    if (m === 0xda) return undefined;
+    p += 2 + u16(p + 2);
+  }
+  return undefined;
+}
+
+/** Largest JPEG (width·height) decoded in WebAssembly: measured faster than libvips up to about 700², slower above. */
+const JPEG_WASM_MAX_PIXELS = 2 ** 19;
+/** Largest PNG decoded by fast-png: faster than libvips up to about 360² (inflate in JavaScript), slower above. */
+const PNG_JS_MAX_PIXELS = 2 ** 17;
+
+/**
+ * Whether a file can skip the header-first path, and its size: `'jpeg'` for a JPEG whose frame has 8 bits and 1 or
+ * 3 components (not CMYK/YCCK, which needs Pillow's formula), `'png'` for a PNG of at most 8 bits per sample
+ * (16-bit needs Pillow's reduction). Anything else (and anything unparsable) gives `undefined` and takes the
+ * general path.
+ */
+function plainEightBit(b: Uint8Array): { kind: 'jpeg' | 'png'; width: number; height: number } | undefined {
+  const u16 = (p: number) => (b[p]! << 8) | b[p + 1]!;
+  if (b.length > 26 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) {
+    // IHDR: width, height (big-endian u32), bit depth
+    return b[24]! <= 8
+      ? { kind: 'png', width: u16(16) * 65536 + u16(18), height: u16(20) * 65536 + u16(22) }
+      : undefined;
+  }
+  if (b.length < 4 || b[0] !== 0xff || b[1] !== 0xd8) return undefined;
+  let p = 2;
+  while (p + 9 < b.length && b[p] === 0xff) {
+    const m = b[p + 1]!;
+    // SOFn: precision, height, width, components
+    if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc)
+      return b[p + 4] === 8 && (b[p + 9] === 1 || b[p + 9] === 3)
+        ? { kind: 'jpeg', width: u16(p + 7), height: u16(p + 5) }
+        : undefined;
+    if (m === 0xd8 || (m >= 0xd0 && m <= 0xd7) || m === 0x01) {
+      p += 2;
+      continue;
+    }
+    if (m === 0xda) return undefined;
+    p += 2 + u16(p + 2);
+  }
+  return undefined;
+}

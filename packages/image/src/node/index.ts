@@ -1,0 +1,8 @@
+/**
+ * @file `@vlfer/image/node`: image files decoded as Pillow 9.4's `Image.open(f).convert('RGB')` sees them
+ * (`decodeImage`) or in the mode Pillow opens them in (`decodePillowImage`), with libjpeg-turbo in WebAssembly for
+ * 8-bit JPEGs, fast-png for small 8-bit PNGs and sharp (libvips) for the rest; `DECODER_VERSION` names that
+ * behaviour for cache keys.
+ */
+export type { ImageSource } from './decode.js';
+export { DECODER_VERSION, decodeImage, decodePillowImage, describeSource, toSharp } from './decode.js';
