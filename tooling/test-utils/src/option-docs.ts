@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
-import ts from 'typescript';
 
 /** A zod object schema as far as the check needs it: its fields, each able to parse `undefined` (→ its default). */
 export interface ObjectSchemaLike {
@@ -16,21 +15,44 @@ export interface DocumentedField {
   defaultTag?: string;
 }
 
-/** The fields of `interface <name>` in a TypeScript file, with their JSDoc and `@default` tags. */
+/**
+ * The fields of `export interface <name>` in a Prettier-formatted TypeScript file, with their JSDoc and `@default`
+ * tags: members are the lines indented by two spaces, each after its own `/** … *\/` comment.
+ */
 export function interfaceFields(file: string, name: string): DocumentedField[] {
-  const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
-  let found: ts.InterfaceDeclaration | undefined;
-  source.forEachChild((n) => {
-    if (ts.isInterfaceDeclaration(n) && n.name.text === name) found = n;
-  });
-  if (!found) throw new Error(`${file}: no interface ${name}`);
-  return found.members.filter(ts.isPropertySignature).map((m) => {
-    const docs = ts.getJSDocCommentsAndTags(m).filter(ts.isJSDoc);
-    const doc = docs.map((d) => ts.getTextOfJSDocComment(d.comment) ?? '').join('\n');
-    const tag = docs.flatMap((d) => d.tags ?? []).find((t) => t.tagName.text === 'default');
-    const defaultTag = tag ? (ts.getTextOfJSDocComment(tag.comment) ?? '').trim() : undefined;
-    return { name: (m.name as ts.Identifier).text, doc, ...(defaultTag !== undefined ? { defaultTag } : {}) };
-  });
+  const lines = readFileSync(file, 'utf8').split('\n');
+  const start = lines.findIndex((l) => new RegExp(`^export interface ${name}\\b.*\\{$`).test(l));
+  if (start < 0) throw new Error(`${file}: no exported interface ${name}`);
+  const fields: DocumentedField[] = [];
+  let doc: string[] | undefined;
+  let comment: string[] | undefined;
+  for (let i = start + 1; i < lines.length && lines[i] !== '}'; i++) {
+    const line = lines[i]!;
+    if (comment) {
+      comment.push(
+        line
+          .trim()
+          .replace(/^\*\/?/, '')
+          .replace(/\*\/$/, ''),
+      );
+      if (line.trim().endsWith('*/')) [doc, comment] = [comment, undefined];
+      continue;
+    }
+    if (line.startsWith('  /**')) {
+      const first = line.trim().slice(3);
+      if (first.endsWith('*/')) doc = [first.slice(0, -2)];
+      else comment = [first];
+      continue;
+    }
+    const member = /^ {2}(\w+)\??:/.exec(line);
+    if (!member) continue;
+    const text = (doc ?? []).join('\n');
+    const tag = /@default\s+([\s\S]*?)\s*(?=@\w|$)/.exec(text);
+    const prose = text.replace(/@default[\s\S]*$/, '').trim();
+    fields.push({ name: member[1]!, doc: prose, ...(tag ? { defaultTag: tag[1]!.trim() } : {}) });
+    doc = undefined;
+  }
+  return fields;
 }
 
 /** A `@default` tag's value when it is a literal (`'pil'`, `32`, `[30, 60]`, `{}`), else `undefined` (prose). */
