@@ -14,7 +14,7 @@ const files = readdirSync(dir)
   .slice(0, 3)
   .map((f) => join(dir, f));
 // the seven basic classes in Exp-CLIP's order (BASIC_7 of @vlfer/datasets)
-const BASIC_7 = defineLabelSet('basic-7', ['neutral', 'happiness', 'sadness', 'surprise', 'fear', 'disgust', 'anger']);
+const BASIC_7 = defineLabelSet('basic-7', ['happiness', 'sadness', 'neutral', 'anger', 'surprise', 'disgust', 'fear']);
 
 /** The model with its text encoder counted. */
 function counting(clip: ClipModel): { model: ClipModel; texts: () => number } {
