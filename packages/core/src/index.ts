@@ -31,7 +31,7 @@ export {
 export type { Rng } from './rng.js';
 export { createRng } from './rng.js';
 export type { LabelSet } from './label-set.js';
-export { defineLabelSet } from './label-set.js';
+export { defineLabelSet, toIndices } from './label-set.js';
 export type { ComputeDevice, ProgressEvent, ProgressCallback } from './options.js';
 export type { OptionIssue, SafeParser } from './options.js';
 export { COMPUTE_DEVICES, checkOneOf, checkPositiveInteger, OptionsError, parseOptions } from './options.js';

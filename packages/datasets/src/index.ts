@@ -45,6 +45,7 @@ export type { ListedPathOptions } from './paths.js';
 export { normalizeListedPath } from './paths.js';
 export type { DatasetFormat, DatasetInfo, DatasetId } from './registry.js';
 export { DATASETS, DATASET_IDS } from './registry.js';
+export { toIndices } from '@vlfer/core';
 export type { ShortClipPolicy } from './frame-sampling.js';
 export { segmentCentreIndices, tsnTrainIndices, SHORT_CLIP_POLICIES } from './frame-sampling.js';
 export type { OpenSetSplit, HespSplitDataset, OpenSetPartition } from './open-set-splits.js';

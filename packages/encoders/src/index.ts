@@ -47,6 +47,14 @@ export type { ClipTokenRows } from './clip-tokens.js';
 export { CLIP_CONTEXT_LENGTH, fitClipContext, truncationNotices } from './clip-tokens.js';
 export type { ZeroShotOptions, ZeroShotClassifier, ClassPromptSpec, LabelScore } from './zero-shot.js';
 export { buildZeroShotClassifier, resolveClassPrompts, labelScores } from './zero-shot.js';
+export type {
+  ClassifierPrompts,
+  ClassifierTextModel,
+  ClassPrediction,
+  ImageClassifier,
+  ZeroShotClassifierOptions,
+} from './classifier.js';
+export { createImageClassifier, classifierPromptSpec, DEFAULT_FER_TEMPLATE } from './classifier.js';
 export type { ClipArch } from './clip-arch.js';
 export { clipArchFromConfig, openaiClipToHf } from './clip-arch.js';
 export type { ClipTowerArch, ClipWeights, TowerGraphOptions } from './clip-graphs.js';

@@ -86,6 +86,11 @@ export function tokenizeWith(
   };
 }
 
+/** The error message of a CLIP model used after `dispose()`. */
+export function disposedMessage(method: string): string {
+  return `ClipModel.${method}: this CLIP model was disposed (dispose() was called); load it again to use it`;
+}
+
 /** The encoders of loaded towers: what `ClipModel` and `WebClipModel` share. */
 export function transformersEncoders(
   towers: TransformersClipTowers,
@@ -94,6 +99,11 @@ export function transformersEncoders(
   log?: (line: string) => void,
 ) {
   const { tokenizer, text, vision } = towers;
+  let disposed = false;
+  // ONNX Runtime's "Session already disposed" comes after transformers.js has logged every input tensor: refuse first
+  const live = (what: string) => {
+    if (disposed) throw new VlferError(disposedMessage(what));
+  };
   const tokenize = (texts: readonly string[]) => {
     if (!tokenizer) throw new VlferError('This CLIP model was loaded without the text tower');
     return tokenizeWith(tokenizer, texts, log);
@@ -101,6 +111,7 @@ export function transformersEncoders(
   return {
     /** @param pixels [batch, 3, crop, crop] @returns image_embeds [batch, D] (not normalised) */
     async encodePixels(pixels: Tensor4D): Promise<Tensor2D> {
+      live('encodePixels');
       if (!vision) throw new VlferError('This CLIP model was loaded without the vision tower');
       assertShape(pixels, [null, 3, cropSize, cropSize], 'pixels', 'ClipModel.encodePixels');
       const out = await vision({ pixel_values: new HfTensor('float32', pixels.data, [...pixels.dims]) });
@@ -109,6 +120,7 @@ export function transformersEncoders(
     },
     /** @returns text_embeds [texts, D] (not normalised) */
     async encodeTexts(texts: readonly string[]): Promise<Tensor2D> {
+      live('encodeTexts');
       if (!text) throw new VlferError('This CLIP model was loaded without the text tower');
       if (texts.length === 0) return { dtype: 'float32', data: new Float32Array(0), dims: [0, embeddingDim] };
       const { enc } = tokenize(texts);
@@ -126,11 +138,15 @@ export function transformersEncoders(
     },
     /** The onnxruntime session of a tower. */
     session(tower: 'vision' | 'text'): unknown {
+      live('session');
       const m = tower === 'vision' ? vision : text;
       if (!m) throw new VlferError(`This CLIP model was loaded without the ${tower} tower`);
       return (m as unknown as { sessions: { model: unknown } }).sessions.model;
     },
+    /** Release both sessions; later calls of the encoders throw one `VlferError`. Calling it twice is a no-op. */
     async dispose(): Promise<void> {
+      if (disposed) return;
+      disposed = true;
       await Promise.all([vision?.dispose(), text?.dispose()]);
     },
   };

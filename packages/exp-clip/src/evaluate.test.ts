@@ -246,7 +246,12 @@ describe('logit scale of the probabilities', () => {
     const { loadReferences } = await import('@vlfer/test-utils');
     const { readdirSync, symlinkSync } = await import('node:fs');
     const promptTypes: ('class_name' | 'expression_ensemble_five')[] = ['class_name', 'expression_ensemble_five'];
-    const base = { dataset: 'image-folder', root: imageRoot, promptTypes, cacheDir: join(work, 'cache-scale') };
+    const base = {
+      dataset: 'image-folder' as const,
+      root: imageRoot,
+      promptTypes,
+      cacheDir: join(work, 'cache-scale'),
+    };
     const fromModel = await runEval({ ...base, model, out: join(work, 'scale-model') }, { log: () => {} });
     const user = await runEval({ ...base, model, logitScale: 100, out: join(work, 'scale-100') }, { log: () => {} });
     // tiny-clip's logit_scale is its initial value, ln(1/0.07): exp = 14.29, not OpenAI's 100

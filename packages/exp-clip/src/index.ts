@@ -5,7 +5,14 @@
  * - `trainHead` / `trainProjectionHead`: the projection head trained on unlabelled faces against LLM-teacher targets.
  * Every function takes typed options, an AbortSignal and progress callbacks, and never prints.
  */
-export type { EvalOptions, EvalOptionsInput, TrainOptions, TrainOptionsInput } from './options.js';
+export type {
+  EvalOptions,
+  EvalOptionsInput,
+  TrainOptions,
+  TrainOptionsInput,
+  ShardOption,
+  RebaseOption,
+} from './options.js';
 export { EvalOptionsSchema, TrainOptionsSchema } from './options.js';
 export type { EvalData } from './data.js';
 export { loadEvalData } from './data.js';

@@ -1,11 +1,18 @@
 import { z } from 'zod';
-import { COMPUTE_DEVICES } from '@vlfer/core';
-import { DATASET_IDS, LABEL_SCHEMES, SHORT_CLIP_POLICIES } from '@vlfer/datasets';
-import { PREPROCESS_MODES } from '@vlfer/encoders';
-import { CLIP_DTYPES, RESIZERS } from '@vlfer/encoders/node';
-import { PROMPT_TYPES } from '@vlfer/llm-knowledge';
-import { OPTIMIZERS } from '@vlfer/losses';
-import { FacesOptionsSchema } from '@vlfer/faces';
+import { COMPUTE_DEVICES, type ComputeDevice } from '@vlfer/core';
+import {
+  DATASET_IDS,
+  LABEL_SCHEMES,
+  SHORT_CLIP_POLICIES,
+  type DatasetId,
+  type LabelScheme,
+  type ShortClipPolicy,
+} from '@vlfer/datasets';
+import { PREPROCESS_MODES, type PreprocessMode } from '@vlfer/encoders';
+import { CLIP_DTYPES, RESIZERS, type ClipDtype, type Resizer } from '@vlfer/encoders/node';
+import { PROMPT_TYPES, type PromptType } from '@vlfer/llm-knowledge';
+import { OPTIMIZERS, type OptimizerName } from '@vlfer/losses';
+import { FacesOptionsSchema, type FacesOptionsInput } from '@vlfer/faces';
 
 const positiveInt = z.number().int().positive();
 /** One shard of a job split into `count` (0-based `index`). */
@@ -19,7 +26,7 @@ const path = z.string().min(1);
 export const EvalOptionsSchema = z
   .object({
     /** Dataset id (`DATASETS` of @vlfer/datasets): image-folder, fer2013, raf-db, affectnet7/8, ferplus, dfew, ferv39k, mafw, afew, video-folder. */
-    dataset: z.enum(DATASET_IDS as [string, ...string[]]),
+    dataset: z.enum(DATASET_IDS as [DatasetId, ...DatasetId[]]),
     /** Image root (class folders, RAF-DB basic/, AffectNet images, FERPlus images) or prefix for relative frame dirs. */
     root: path,
     /** Annotation file (RAF-DB list, AffectNet/FERPlus CSV, video list); `{fold}` is replaced per fold. */
@@ -87,8 +94,110 @@ export const EvalOptionsSchema = z
     message: 'sharding needs out (for the shard records) and cacheDir (where the shards leave their features)',
     path: ['shard'],
   });
+/** `evaluateZeroShot`'s options after validation: every default filled in. */
 export type EvalOptions = z.infer<typeof EvalOptionsSchema>;
-export type EvalOptionsInput = z.input<typeof EvalOptionsSchema>;
+
+/** One shard of a job split into `count` parts. */
+export interface ShardOption {
+  /** This shard, 0-based: `0 ≤ index < count`. */
+  index: number;
+  /** How many shards the job is split into (a positive integer). */
+  count: number;
+}
+
+/** A path prefix rewrite applied to the paths read from annotation files (lists written on another machine). */
+export interface RebaseOption {
+  /** Prefix as written in the annotation file. */
+  from: string;
+  /** Prefix to put in its place. */
+  to: string;
+}
+
+/**
+ * Options of `evaluateZeroShot` (the `exp-clip eval` command). `EvalOptionsSchema` validates them at run time and
+ * fills in the defaults given here (a test checks that every `@default` below is the schema's).
+ */
+export interface EvalOptionsInput {
+  /** Dataset id (`DATASETS` of @vlfer/datasets): its format, label set and default label scheme. */
+  dataset: DatasetId;
+  /** Image root (class folders, RAF-DB basic/, AffectNet images, FERPlus images) or prefix for relative frame dirs. */
+  root: string;
+  /** Annotation file (RAF-DB list, AffectNet/FERPlus CSV, video list); `{fold}` is replaced per fold. */
+  annotations?: string;
+  /** Folds to evaluate (1-based, for datasets with `{fold}` in `annotations`). @default every fold of the dataset */
+  folds?: number[];
+  /** Which split of the dataset is read. @default 'test' */
+  split?: 'train' | 'test';
+  /** CLIP: Hugging Face id, local directory (ONNX or safetensors) or OpenAI .pt checkpoint. */
+  model: string;
+  /** Tokenizer directory for OpenAI .pt checkpoints. @default the model directory's */
+  tokenizer?: string;
+  /** Projection head file (from `trainHead`) applied to the image features; omitted = plain CLIP. */
+  head?: string;
+  /**
+   * Exp-CLIP's prompt types to evaluate, each reported separately (at least one).
+   * @default ["class_name", "an_expression_of_name", "a_photo_of_a_face_with_an_expression_of_name", "expression_ensemble_five", "expression_ensemble_ten"]
+   */
+  promptTypes?: PromptType[];
+  /** A built-in label set id or a JSON file (`["a", "b"]` or `{ id, names }`). @default the dataset's */
+  labelSet?: string;
+  /** Class names in label order (an ad-hoc label set, at least 2); overrides `labelSet`. */
+  classes?: string[];
+  /** Image preprocessing (`PREPROCESS_MODES` of @vlfer/encoders). @default 'exp-clip' */
+  preprocess?: PreprocessMode;
+  /** Resizer of the `'clip'`/`'exp-clip'` modes: Pillow-exact (`'pil'`) or sharp (faster, not bit-exact). @default 'pil' */
+  resizer?: Resizer;
+  /** How the templates of one class are combined: mean of their logits, or of their normalised text embeddings. @default 'logits' */
+  ensemble?: 'logits' | 'embeddings';
+  /**
+   * Multiplier of the cosine logits before the softmax of the probabilities: `'model'` = the checkpoint's
+   * `exp(logit_scale)` as Exp-CLIP's code uses (100 when the model files hold none, e.g. ONNX graphs only), or a
+   * positive number. Predictions and metrics do not depend on it.
+   * @default 'model'
+   */
+  logitScale?: 'model' | number;
+  /** Weight precision of the ONNX CLIP graphs. @default 'fp32' */
+  dtype?: ClipDtype;
+  /** Compute backend. @default 'cpu' */
+  device?: ComputeDevice;
+  /** ONNX Runtime intra-op threads. @default ONNX Runtime's choice */
+  threads?: number;
+  /** Images (or frames) per encoder call. @default 32 */
+  batchSize?: number;
+  /** decode + resize on this many worker threads (0: on the calling thread, prefetching the next batch). @default 0 */
+  preprocessWorkers?: number;
+  /** Frames sampled per video clip (segment centres); a clip's feature is the mean of its frames'. @default 16 */
+  frames?: number;
+  /** Clips shorter than `frames`: repeat the first frame or pad at the edges. @default 'repeat-first' */
+  shortClip?: ShortClipPolicy;
+  /** Rewrite a path prefix in the annotation files. */
+  rebase?: RebaseOption;
+  /** How the label column of a video list is read. @default the dataset's */
+  labelScheme?: LabelScheme;
+  /** A second row for the same image or clip: an error, or dropped and counted. @default 'error' */
+  duplicates?: 'error' | 'drop';
+  /** Read annotation paths that leave `root` (`../x`, absolute paths elsewhere); refused by default. @default false */
+  allowOutsideRoot?: boolean;
+  /** Non-image files in class folders: an error, or skipped and counted. @default 'error' */
+  extraFiles?: 'error' | 'skip';
+  /** Evaluate a class-stratified, seeded subset of this many items per fold (smoke runs); named in the outputs. */
+  limit?: number;
+  /** Seed of the `limit` subset. @default 0 */
+  subsetSeed?: number;
+  /** Feature cache directory (image features keyed by file content and model); omitted = no cache. */
+  cacheDir?: string;
+  /** Detect faces in raw photos/frames and evaluate their crops (`@vlfer/faces`); omitted = the images as they are. */
+  faces?: FacesOptionsInput;
+  /**
+   * Do only shard `index` of `count` of the encoding (and face detection) into the caches and record it in
+   * `<out>/shards/`; no metrics. A later run with `merge: count` writes what one unsharded run writes.
+   */
+  shard?: ShardOption;
+  /** Check that all `merge` shards finished with these options, then evaluate (their features come from the cache). */
+  merge?: number;
+  /** Output directory; nothing is written when absent. */
+  out?: string;
+}
 
 /** Options of `trainHead` (the `exp-clip train` command). */
 export const TrainOptionsSchema = z
@@ -143,5 +252,76 @@ export const TrainOptionsSchema = z
     message: 'sharding needs cacheDir (where the shards leave their features and targets)',
     path: ['shard'],
   });
+/** `trainHead`'s options after validation: every default filled in. */
 export type TrainOptions = z.infer<typeof TrainOptionsSchema>;
-export type TrainOptionsInput = z.input<typeof TrainOptionsSchema>;
+
+/**
+ * Options of `trainHead` (the `exp-clip train` command). `TrainOptionsSchema` validates them at run time and fills
+ * in the defaults given here (a test checks that every `@default` below is the schema's).
+ */
+export interface TrainOptionsInput {
+  /** Directory of unlabelled face images (searched recursively; class folders are ignored). */
+  unlabelled: string;
+  /** CLIP: Hugging Face id, local directory (ONNX or safetensors) or OpenAI .pt checkpoint. */
+  model: string;
+  /** Tokenizer directory for OpenAI .pt checkpoints. @default the model directory's */
+  tokenizer?: string;
+  /** `import` (precomputed targets file) or `http` (OpenAI-compatible embeddings server). */
+  teacher: 'import' | 'http';
+  /** import: the targets file (.npy/.safetensors/.jsonl); http: the server base URL. */
+  teacherSource: string;
+  /** import: keys file for .npy. */
+  teacherKeys?: string;
+  /** http: the model name. */
+  teacherModel?: string;
+  /** http: per-request timeout in milliseconds. @default 60000 */
+  teacherTimeoutMs?: number;
+  /** http: retries after network errors, timeouts, 5xx or bad replies. @default 3 */
+  teacherRetries?: number;
+  /** http: requests in flight at once. @default 8 */
+  teacherConcurrency?: number;
+  /** Id of the instruction the LLM teacher is given (@vlfer/llm-knowledge's instructions; part of the target cache key). @default 'exp-clip' */
+  instruction?: string;
+  /** Training epochs. @default 5 */
+  epochs?: number;
+  /** Training batch size (images). @default 512 */
+  batch?: number;
+  /** Learning rate. @default 0.001 */
+  lr?: number;
+  /** Optimizer. @default 'sgd' */
+  optimizer?: OptimizerName;
+  /** SGD momentum, in [0, 1]. @default 0.9 */
+  momentum?: number;
+  /** Weight decay (L2). @default 0.0001 */
+  weightDecay?: number;
+  /** Seed of the head's initialisation and the batch order. @default 1 */
+  seed?: number;
+  /** Temperature multiplier of the cosine logits of the loss. @default 100 */
+  scale?: number;
+  /** Dimension of the teacher's target embeddings (the head's output); other widths are an error. @default 4096 */
+  outputDim?: number;
+  /** Image preprocessing (`PREPROCESS_MODES` of @vlfer/encoders). @default 'exp-clip' */
+  preprocess?: PreprocessMode;
+  /** Resizer of the `'clip'`/`'exp-clip'` modes. @default 'pil' */
+  resizer?: Resizer;
+  /** Weight precision of the ONNX CLIP graphs. @default 'fp32' */
+  dtype?: ClipDtype;
+  /** Compute backend. @default 'cpu' */
+  device?: ComputeDevice;
+  /** ONNX Runtime intra-op threads. @default ONNX Runtime's choice */
+  threads?: number;
+  /** Images per encoder call. @default 32 */
+  encodeBatchSize?: number;
+  /** Seconds between mid-epoch checkpoints (a checkpoint is also written at every epoch end and on abort). @default 60 */
+  checkpointSeconds?: number;
+  /** Cache directory of image features, teacher targets and face crops; omitted = no cache. */
+  cacheDir?: string;
+  /** Detect faces in the unlabelled images and train on their crops (the teacher gets the same crops). */
+  faces?: FacesOptionsInput;
+  /** Only fill the feature, target and face caches for shard `index` of `count`; train later with `merge: count`. */
+  shard?: ShardOption;
+  /** Check that all `merge` shards finished with these data options, then train (their work comes from the caches). */
+  merge?: number;
+  /** Output directory (checkpoints, the head, the training log). */
+  out: string;
+}

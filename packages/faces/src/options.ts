@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { FACE_SELECTIONS, MISSING_FACE_POLICIES, NO_FACE_POLICIES } from './select.js';
+import {
+  FACE_SELECTIONS,
+  MISSING_FACE_POLICIES,
+  NO_FACE_POLICIES,
+  type FaceSelection,
+  type MissingFacePolicy,
+  type NoFacePolicy,
+} from './select.js';
 
 /**
  * The `faces` option of the pipelines (`evaluateZeroShot`, `trainHead`, `trainHesp`): detect faces in the raw images
@@ -29,5 +36,32 @@ export const FacesOptionsSchema = z
     cacheDir: z.string().min(1).default('.vlfer-cache/faces'),
   })
   .strict();
+/** The `faces` option after validation: every default filled in. */
 export type FacesOptions = z.infer<typeof FacesOptionsSchema>;
-export type FacesOptionsInput = z.input<typeof FacesOptionsSchema>;
+
+/**
+ * The `faces` option of the pipelines (`evaluateZeroShot`, `trainHead`, `trainHesp`). `FacesOptionsSchema` validates
+ * it at run time and fills in the defaults given here (a test checks that every `@default` below is the schema's).
+ */
+export interface FacesOptionsInput {
+  /** false: box crops with a margin ('detect'); true: five-point alignment onto the ArcFace template ('detect:align'). @default false */
+  align?: boolean;
+  /** `yunet-s`, `yunet-n`, `ultraface`, or a path to an .onnx file. @default 'yunet-s' */
+  detector?: string;
+  /** Directory holding the detector files. @default `$VLFER_FACE_MODELS` */
+  modelDir?: string;
+  /** Which faces of an image are kept: the largest box, the one nearest the centre, or all. @default 'largest' */
+  selection?: FaceSelection;
+  /** Images without a face: skipped and counted, used whole, or an error. @default 'skip' */
+  noFace?: NoFacePolicy;
+  /** Clip frames where the followed face is missing ('skip' is not allowed for clips: every clip keeps its frame count). @default 'carry' */
+  missing?: MissingFacePolicy;
+  /** Side of the square crop, in pixels (at least 16). @default 224 */
+  size?: number;
+  /** Margin added around a detected box on every side, as a fraction of the box side, in [0, 5]. @default 0.2 */
+  margin?: number;
+  /** Detections scoring below this, in [0, 1], are dropped. @default the detector's own threshold */
+  scoreThreshold?: number;
+  /** Detections and crop files. @default '.vlfer-cache/faces' */
+  cacheDir?: string;
+}

@@ -3,7 +3,7 @@
  * the bench call exactly these: `loadHespData` (lists + open-set split + validation part), `trainHesp` (training
  * with model selection, resumable checkpoints, both metric families) and `evaluateHespRun`.
  */
-export type { HespOptions, HespOptionsInput } from './options.js';
+export type { HespOptions, HespOptionsInput, HespFacesOptionsInput } from './options.js';
 export { HespOptionsSchema } from './options.js';
 export type { HespData } from './data.js';
 export { loadHespData } from './data.js';

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { COMPUTE_DEVICES } from '@vlfer/core';
-import { LABEL_SCHEMES } from '@vlfer/datasets';
-import { OPEN_SET_METRIC_FAMILIES } from '@vlfer/metrics';
-import { FacesOptionsSchema } from '@vlfer/faces';
+import { COMPUTE_DEVICES, type ComputeDevice } from '@vlfer/core';
+import { LABEL_SCHEMES, type LabelScheme } from '@vlfer/datasets';
+import { OPEN_SET_METRIC_FAMILIES, type OpenSetMetricFamily } from '@vlfer/metrics';
+import { FacesOptionsSchema, type FacesOptionsInput } from '@vlfer/faces';
 
 const positiveInt = z.number().int().positive();
 const path = z.string().min(1);
@@ -83,5 +83,94 @@ export const HespOptionsSchema = z
     message: 'give splitIndex (0..19, a HESP split) or known (explicit class ids)',
     path: ['splitIndex'],
   });
+/** `trainHesp`'s options after validation: every default filled in. */
 export type HespOptions = z.infer<typeof HespOptionsSchema>;
-export type HespOptionsInput = z.input<typeof HespOptionsSchema>;
+
+/** The `faces` option of `trainHesp`: as the other pipelines', but clips without a face cannot be skipped. */
+export interface HespFacesOptionsInput extends Omit<FacesOptionsInput, 'noFace'> {
+  /** Clips without a face: used whole or an error; they cannot be skipped (the split would change). @default 'full' */
+  noFace?: 'full' | 'fail';
+}
+
+/**
+ * Options of `trainHesp` (the `hesp train` command; `evaluateHespRun` re-reads them from the run directory).
+ * `HespOptionsSchema` validates them at run time and fills in the defaults given here (a test checks that every
+ * `@default` below is the schema's). Give exactly one of `splitIndex` and `known`.
+ */
+export interface HespOptionsInput {
+  /** Which HESP split list and label set: mafw (11 classes) or afew/dfew (7). */
+  dataset: 'mafw' | 'afew' | 'dfew';
+  /** Training video list (frame directory, frame count, label per line). */
+  trainAnnotations: string;
+  /** Test video list, same format. */
+  testAnnotations: string;
+  /** Prefix for the relative frame directories of the lists. @default the lists' paths as written */
+  root?: string;
+  /** How the label column is read. @default the dataset's HESP lists ('mafw-hesp' for MAFW, else 'dfer-clip') */
+  labelScheme?: LabelScheme;
+  /**
+   * The label set the lists' label ids index: a built-in id (`basic-7`, `mafw-11`, …) or a JSON file.
+   * @default the dataset's (mafw-11 for MAFW, basic-7 for AFEW/DFEW)
+   */
+  labelSet?: string;
+  /** Class names in label-id order (an ad-hoc label set, at least 2); wins over `labelSet`. */
+  classes?: string[];
+  /** Rewrite a path prefix in the lists. */
+  rebase?: { from: string; to: string };
+  /** A second row for the same clip: an error, or dropped and counted. @default 'error' */
+  duplicates?: 'error' | 'drop';
+  /** Read frame directories that leave `root` (`../x`, absolute paths elsewhere); refused by default. @default false */
+  allowOutsideRoot?: boolean;
+  /** HESP split index 0..19 (the reference runs known = splits[19 − i]) … */
+  splitIndex?: number;
+  /** … or explicit known class ids (the label set's order), distinct, at least 2, at least one class unknown. */
+  known?: number[];
+  /** Local CLIP weights: a Hugging Face directory (config.json + model.safetensors) or an OpenAI .pt checkpoint. */
+  model: string;
+  /** Tokenizer directory for OpenAI .pt checkpoints. @default the model directory's */
+  tokenizer?: string;
+  /** Training epochs. @default 100 */
+  epochs?: number;
+  /** Training batch size (clips). @default 64 */
+  batch?: number;
+  /** Frames sampled per clip (TSN segments in training, segment centres in evaluation). @default 8 */
+  frames?: number;
+  /** Learning rate (SGD). @default 0.01 */
+  lr?: number;
+  /** Epochs at which the learning rate is divided by 10. @default [30, 60, 90, 120] */
+  milestones?: number[];
+  /** Seed of initialisation, sampling, augmentation and the validation part. @default 0 */
+  seed?: number;
+  /** Learnable context tokens of the text prompt. @default 16 */
+  nCtx?: number;
+  /** Side of the visual prompt patch, in pixels. @default 56 */
+  patchSize?: number;
+  /** 'cam' (HESP's rule, on the first frame of the first training clip) or a fixed patch centre (row, col) in pixels of the frame. @default 'cam' */
+  location?: 'cam' | { row: number; col: number };
+  /** Multiplier of the cosine logits. @default 100 */
+  logitScale?: number;
+  /** Part of the training clips held out for model selection, in [0, 0.9]. @default 0.2 */
+  valFraction?: number;
+  /** 'val': closed-set accuracy on the held-out training clips; 'test': AUROC + OSCR on the test split, as the reference (optimistic). @default 'val' */
+  selectOn?: 'val' | 'test';
+  /** Which metric definitions drive selection on the test split ('arpl' = HESP's own code, so numbers compare with the paper). @default 'arpl' */
+  selectionMetrics?: OpenSetMetricFamily;
+  /** HESP's training augmentation (random flip + random sized crop, same for all frames of a clip). @default true */
+  augment?: boolean;
+  /**
+   * Reproduce defects of the released HESP code (`HespReferenceBehaviour` of @vlfer/open-set): prompts in
+   * alphabetical class order, no task gradient into the CoOp context. Both off (the fixed behaviour) by default.
+   * @default {}
+   */
+  referenceBehaviour?: { alphabeticalClassNames?: boolean; zeroContextGradient?: boolean };
+  /** Detect faces in the frames and train/evaluate on the crops of the face followed through each clip (`@vlfer/faces`). */
+  faces?: HespFacesOptionsInput;
+  /** Training steps between checkpoints (one is also written at every epoch end and on abort). @default 1 */
+  checkpointEvery?: number;
+  /** Compute backend. @default 'cpu' */
+  device?: ComputeDevice;
+  /** ONNX Runtime intra-op threads. @default ONNX Runtime's choice */
+  threads?: number;
+  /** Run directory (checkpoints, scores, the chosen model). */
+  out: string;
+}

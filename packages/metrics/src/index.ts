@@ -12,7 +12,7 @@ export {
   weightedAverageRecall,
   classificationReport,
 } from './classification.js';
-export { argmaxRows, type Scores } from '@vlfer/core';
+export { argmaxRows, toIndices, type Scores } from '@vlfer/core';
 export type { OscrOptions, OpenSetReport, OpenSetMetrics, OpenSetMetricFamily } from './open-set.js';
 export {
   auroc,

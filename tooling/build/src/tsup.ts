@@ -42,6 +42,14 @@ export function entriesOf(pkg: { name: string; exports: Record<string, Condition
 }
 
 /**
+ * The JavaScript options every public package is built with (shared with the build test). `keepNames`: tsup turns
+ * the ESM chunks into CommonJS with sucrase, which makes each class with fields an anonymous `(_class2 = class …)`,
+ * so `new InvalidArgumentError(…).constructor.name` was `_class2` and Node printed `_class2 [InvalidArgumentError]`;
+ * esbuild's keepNames sets every class's and function's `name` explicitly, which also survives a consumer's minifier.
+ */
+export const JS_BUILD_OPTIONS = { splitting: true, target: 'node20', keepNames: true } as const satisfies Options;
+
+/**
  * tsup options for the package in the current directory.
  * @param extraEntries files built but not exported (e.g. a worker script loaded by path), `{ 'node/worker': 'src/node/worker.ts' }`
  */
@@ -55,11 +63,10 @@ export function vlferTsupConfig(extraEntries: Record<string, string> = {}): Opti
     dts: false,
     sourcemap: true,
     clean: true,
-    splitting: true,
     // no import.meta shim: tsup's runs at load in a shared chunk and fails outside a document (web workers, vm). The
     // few Node files that need their own path read `__filename` when it exists and `import.meta.url` otherwise (the
     // sources); in the CommonJS files that second branch is dead and is replaced below, as `import.meta` is ESM syntax.
-    target: 'node20',
+    ...JS_BUILD_OPTIONS,
     async onSuccess() {
       // drop the ESM JavaScript tsup wrote (declarations stay), then write each ESM entry as a re-export of its twin
       const walk = (dir: string): string[] =>

@@ -1,21 +1,93 @@
-import { checkOneOf, InvalidArgumentError, type FeatureProjection } from '@vlfer/core';
+import { checkOneOf, InvalidArgumentError, type FeatureProjection, type LabelSet } from '@vlfer/core';
+import {
+  createImageClassifier,
+  DEFAULT_FER_TEMPLATE,
+  type ClassifierPrompts,
+  type ImageClassifier,
+  type ZeroShotClassifierOptions,
+} from '../classifier.js';
 import { PREPROCESS_MODES, type PreprocessMode } from '../preprocess.js';
-import { buildZeroShotClassifier, labelScores, type ClassPromptSpec, type LabelScore } from '../zero-shot.js';
-import type { ClipModel } from './clip.js';
+import type { LabelScore } from '../zero-shot.js';
+import { loadClip, type ClipModel } from './clip.js';
 import { encodeImages } from './extract.js';
 import type { ImageSource } from '@vlfer/image/node';
 
-/** The template `classify` uses when none is given. */
-export const DEFAULT_FER_TEMPLATE = 'a photo of a face with an expression of {}.';
+export { DEFAULT_FER_TEMPLATE };
+
+/** Options of `zeroShotClassifier` in Node. */
+export interface NodeZeroShotClassifierOptions extends ZeroShotClassifierOptions {
+  /**
+   * A loaded CLIP (`loadClip`; stays the caller's to dispose), or a model id/path that the classifier loads with
+   * `loadClip({ model })` and disposes in its `dispose()`.
+   */
+  model: ClipModel | string;
+  /**
+   * Image preprocessing. @default the model's own (`clip.preprocessMode`): `'openai'` for an OpenAI `.pt`
+   * checkpoint, `'clip'` (CLIPImageProcessor) otherwise; `'exp-clip'` for the Exp-CLIP paper pipeline
+   */
+  mode?: PreprocessMode;
+  /** Images per encoder call. @default 32 */
+  batchSize?: number;
+}
+
+/**
+ * A zero-shot image classifier whose prompts are encoded once: call it with images (paths, encoded buffers,
+ * `{ rgb, width, height }`) as often as needed; `dispose()` when done. `@vlfer/encoders/web` has the same function
+ * for the browser.
+ * @example
+ * const fer = await zeroShotClassifier({ model: clip, labels: BASIC_7, prompts: expClipPrompts('expression_ensemble_ten', BASIC_7) });
+ * const [top] = (await fer(['face.jpg']))[0]!; // { label: 'happiness', index: 3, score: 0.81 }
+ * await fer.dispose();
+ */
+export async function zeroShotClassifier(
+  options: NodeZeroShotClassifierOptions,
+): Promise<ImageClassifier<ImageSource>> {
+  const fn = 'zeroShotClassifier';
+  const given = options?.model;
+  if (typeof given !== 'string' && (typeof given !== 'object' || given === null || !('encodeTexts' in given)))
+    throw new InvalidArgumentError({
+      functionName: fn,
+      argument: 'model',
+      message: 'expected a loaded ClipModel (loadClip) or a model id/path',
+    });
+  const clip = typeof given === 'string' ? await loadClip({ model: given }) : given;
+  const mode = checkOneOf(options.mode ?? clip.preprocessMode ?? 'clip', PREPROCESS_MODES, {
+    functionName: fn,
+    argument: 'mode',
+  });
+  try {
+    return await createImageClassifier<ImageSource>(
+      {
+        model: clip,
+        functionName: fn,
+        async encodeImages(images, signal) {
+          const { features } = await encodeImages({
+            model: clip,
+            items: images,
+            mode,
+            ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+            ...(signal ? { signal } : {}),
+          });
+          return features;
+        },
+        ...(typeof given === 'string' ? { release: () => clip.dispose() } : {}),
+      },
+      options,
+    );
+  } catch (error) {
+    if (typeof given === 'string') await clip.dispose();
+    throw error;
+  }
+}
 
 export interface ClassifyOptions {
-  /** Class names. */
-  labels: readonly string[];
+  /** Class names, or a `LabelSet` (e.g. `BASIC_7` of @vlfer/datasets). */
+  labels: readonly string[] | LabelSet;
   /**
-   * Templates with `{}` for the class name (one string or several, averaged), or prompts per label
-   * (`{ happiness: [...], … }`; e.g. from `expClipPrompts` of @vlfer/llm-knowledge). @default DEFAULT_FER_TEMPLATE
+   * Templates with `{}` for the class name (one string or several, averaged), prompts per label
+   * (`{ happiness: [...], … }`), or `expClipPrompts(type, labels)` of @vlfer/llm-knowledge. @default DEFAULT_FER_TEMPLATE
    */
-  prompts?: string | readonly string[] | Readonly<Record<string, readonly string[]>>;
+  prompts?: ClassifierPrompts;
   /**
    * @default the model's own preprocessing (`clip.preprocessMode`): `'openai'` (`clip.load`'s transform) for an
    * OpenAI `.pt` checkpoint, `'clip'` (CLIPImageProcessor) otherwise; `'exp-clip'` for the Exp-CLIP paper pipeline
@@ -37,7 +109,7 @@ export interface ClassifyOptions {
 /**
  * Zero-shot classification in one call, as transformers.js's pipeline returns it: for each image, every label
  * with its probability (softmax over `logitScale` × cosine similarity, averaged over the label's prompts),
- * highest first.
+ * highest first. It encodes the prompts on every call: to classify more than once, build a `zeroShotClassifier`.
  * @example
  * const clip = await loadClip({ model: 'Xenova/clip-vit-base-patch32' });
  * const [scores] = await classify(clip, ['face.jpg'], { labels: ['happiness', 'sadness', 'neutral'] });
@@ -49,54 +121,31 @@ export async function classify(
   options: ClassifyOptions,
 ): Promise<LabelScore[][]> {
   const fn = 'classify';
-  if (
-    !options ||
-    !Array.isArray(options.labels) ||
-    options.labels.length === 0 ||
-    !options.labels.every((l) => typeof l === 'string' && l.length > 0)
-  ) {
-    throw new InvalidArgumentError({
-      functionName: fn,
-      argument: 'labels',
-      message: 'expected a non-empty array of class names',
-    });
-  }
+  if (!options || typeof options !== 'object')
+    throw new InvalidArgumentError({ functionName: fn, argument: 'options', message: 'expected { labels }' });
+  const { signal, ...rest } = options;
   const mode = checkOneOf(options.mode ?? clip.preprocessMode ?? 'clip', PREPROCESS_MODES, {
     functionName: fn,
     argument: 'mode',
   });
-  const p = options.prompts ?? DEFAULT_FER_TEMPLATE;
-  let prompts: ClassPromptSpec;
-  if (typeof p === 'string') prompts = { templates: [p] };
-  else if (Array.isArray(p)) prompts = { templates: p as readonly string[] };
-  else {
-    const table = p as Readonly<Record<string, readonly string[]>>;
-    prompts = options.labels.map((l) => {
-      const list = table[l];
-      if (!list)
-        throw new InvalidArgumentError({
-          functionName: fn,
-          argument: 'prompts',
-          message: `has no prompts for label '${l}'`,
+  const fer = await createImageClassifier<ImageSource>(
+    {
+      model: clip,
+      functionName: fn,
+      async encodeImages(items, s) {
+        const { features } = await encodeImages({
+          model: clip,
+          items,
+          mode,
+          ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+          ...(s ? { signal: s } : {}),
         });
-      return list;
-    });
-  }
-  const zs = await buildZeroShotClassifier({
-    model: clip,
-    classNames: options.labels,
-    prompts,
-    ...(options.projection ? { projection: options.projection } : {}),
-    ...(options.logitScale !== undefined
-      ? { logitScale: options.logitScale === 'model' ? (clip.logitScale ?? 100) : options.logitScale }
-      : {}),
-  });
-  const { features } = await encodeImages({
-    model: clip,
-    items: images,
-    mode,
-    ...(options.batchSize ? { batchSize: options.batchSize } : {}),
-    ...(options.signal ? { signal: options.signal } : {}),
-  });
-  return labelScores(await zs.classify(features), options.labels);
+        return features;
+      },
+    },
+    rest,
+  );
+  const results = await fer(images, signal ? { signal } : {});
+  await fer.dispose();
+  return results.map((row) => row.map(({ label, score }) => ({ label, score })));
 }

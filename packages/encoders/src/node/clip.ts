@@ -22,7 +22,7 @@ import { getModelEnvironment } from './env.js';
 import { defaultThreads, type ThreadOptions } from '@vlfer/core/node';
 import { readTextFile } from '@vlfer/core/node';
 import { assertWebGpu } from './webgpu.js';
-import { loadTransformersTowers, tokenizeWith, transformersEncoders } from '../transformers-clip.js';
+import { disposedMessage, loadTransformersTowers, tokenizeWith, transformersEncoders } from '../transformers-clip.js';
 
 export const CLIP_DTYPES = ['fp32', 'fp16', 'q8'] as const;
 export type ClipDtype = (typeof CLIP_DTYPES)[number];
@@ -98,6 +98,7 @@ export interface ClipModel {
   contentFingerprint(indexDir?: string): string;
   /** The underlying ONNX Runtime session of a tower (benchmarks, IO binding); 'onnx' runtime only. */
   session(tower: 'vision' | 'text'): unknown;
+  /** Release the sessions. Encoding afterwards throws one `VlferError` saying so; a second call does nothing. */
   dispose(): Promise<void>;
 }
 
@@ -196,6 +197,10 @@ async function loadGraphsClip(
     return tokenizeWith(tokenizer, texts, options.log);
   };
   const S = model.arch.vision.imageSize!;
+  let disposed = false;
+  const live = (what: string) => {
+    if (disposed) throw new VlferError(disposedMessage(what));
+  };
   return {
     modelId: options.model,
     dtype,
@@ -206,10 +211,12 @@ async function loadGraphsClip(
     preprocessMode: source.kind === 'openai-checkpoint' ? 'openai' : 'clip',
     logitScale: model.bundle.logitScale ?? null,
     async encodePixels(pixels) {
+      live('encodePixels');
       assertShape(pixels, [null, 3, S, S], 'pixels', 'ClipModel.encodePixels');
       return model.visionForwardEmbeds(pixels);
     },
     async encodeTexts(texts) {
+      live('encodeTexts');
       if (texts.length === 0)
         return { dtype: 'float32', data: new Float32Array(0), dims: [0, model.arch.text.projectionDim] };
       const { ids, dims } = tokenize(texts);
@@ -225,7 +232,11 @@ async function loadGraphsClip(
     session() {
       throw new VlferError("session() is available for the 'onnx' runtime only");
     },
-    dispose: () => model.release(),
+    async dispose() {
+      if (disposed) return;
+      disposed = true;
+      await model.release();
+    },
   };
 }
 

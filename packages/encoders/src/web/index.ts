@@ -4,8 +4,23 @@
  * and the zero-shot classifier come from the runtime-neutral `@vlfer/encoders`.
  */
 import { AutoProcessor, env } from '@huggingface/transformers';
-import { checkOneOf, InvalidArgumentError, VlferError, type Tensor2D, type Tensor4D } from '@vlfer/core';
-import { parsePreprocessorConfig, type ClipPreprocessorConfig } from '../preprocess.js';
+import {
+  checkOneOf,
+  InvalidArgumentError,
+  throwIfAborted,
+  VlferError,
+  type Tensor2D,
+  type Tensor4D,
+} from '@vlfer/core';
+import { createImageClassifier, type ImageClassifier, type ZeroShotClassifierOptions } from '../classifier.js';
+import {
+  parsePreprocessorConfig,
+  PREPROCESS_MODES,
+  preprocessRgb,
+  type ClipPreprocessorConfig,
+  type DecodedImage,
+  type PreprocessMode,
+} from '../preprocess.js';
 import { loadTransformersTowers, transformersEncoders } from '../transformers-clip.js';
 
 export const WEB_DEVICES = ['wasm', 'webgpu'] as const;
@@ -179,4 +194,63 @@ export async function loadWebClip(options: LoadWebClipOptions): Promise<WebClipM
     options.log,
   );
   return { modelId: options.model, device, embeddingDim, preprocessor, encodePixels, encodeTexts, tokenize, dispose };
+}
+
+/** Options of `zeroShotClassifier` in the browser. */
+export interface WebZeroShotClassifierOptions extends ZeroShotClassifierOptions {
+  /** A loaded CLIP (`loadWebClip`; stays the caller's to dispose), or anything with its encoders. */
+  model: Pick<WebClipModel, 'encodePixels' | 'encodeTexts' | 'embeddingDim' | 'preprocessor'> & {
+    readonly logitScale?: number | null;
+  };
+  /** Image preprocessing (`preprocessRgb`). @default 'clip' (CLIPImageProcessor) */
+  mode?: PreprocessMode;
+  /** Images per encoder call. @default 32 */
+  batchSize?: number;
+}
+
+/**
+ * The browser twin of `zeroShotClassifier` of `@vlfer/encoders/node` (same object, same results): a zero-shot
+ * classifier whose prompts are encoded once, called with decoded images (`{ data, width, height, channels }`, 8-bit
+ * RGB or grey, as `decodeImage` gives in Node).
+ * @example
+ * const clip = await loadWebClip({ model: 'tiny-clip', modelRoot: '/models/', device: 'wasm' });
+ * const fer = await zeroShotClassifier({ model: clip, labels: BASIC_7 });
+ * const [[top]] = await fer([image]); // { label, index, score }
+ */
+export async function zeroShotClassifier(
+  options: WebZeroShotClassifierOptions,
+): Promise<ImageClassifier<DecodedImage>> {
+  const fn = 'zeroShotClassifier';
+  const clip = options?.model;
+  if (!clip || typeof clip.encodePixels !== 'function' || typeof clip.encodeTexts !== 'function')
+    throw new InvalidArgumentError({ functionName: fn, argument: 'model', message: 'expected a loaded WebClipModel' });
+  const mode = checkOneOf(options.mode ?? 'clip', PREPROCESS_MODES, { functionName: fn, argument: 'mode' });
+  const batchSize = options.batchSize ?? 32;
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new InvalidArgumentError({
+      functionName: fn,
+      argument: 'batchSize',
+      message: `must be a positive integer, got ${batchSize}`,
+    });
+  const S = clip.preprocessor.cropSize;
+  return createImageClassifier<DecodedImage>(
+    {
+      model: clip,
+      functionName: fn,
+      async encodeImages(images, signal) {
+        const D = clip.embeddingDim;
+        const out = new Float32Array(images.length * D);
+        for (let start = 0; start < images.length; start += batchSize) {
+          throwIfAborted(signal, fn);
+          const batch = images.slice(start, start + batchSize);
+          const pixels = new Float32Array(batch.length * 3 * S * S);
+          batch.forEach((img, i) => preprocessRgb(img, mode, clip.preprocessor, pixels, i * 3 * S * S));
+          const f = await clip.encodePixels({ dtype: 'float32', data: pixels, dims: [batch.length, 3, S, S] });
+          out.set(f.data, start * D);
+        }
+        return { dtype: 'float32', data: out, dims: [images.length, D] };
+      },
+    },
+    options,
+  );
 }

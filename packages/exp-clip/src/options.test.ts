@@ -1,0 +1,55 @@
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import type { z } from 'zod';
+import { optionDocProblems } from '@vlfer/test-utils/option-docs';
+import type { evaluateZeroShot } from './evaluate.js';
+import type { trainHead } from './train.js';
+import { EvalOptionsSchema, TrainOptionsSchema, type EvalOptionsInput, type TrainOptionsInput } from './options.js';
+
+// Compile-time checks, run by `pnpm typecheck` (`tsc --noEmit -p .` includes this file): the documented interfaces
+// and zod's input types agree (same keys, each assignable to the other), and wrong values do not compile.
+type SameKeys<A, B> = [keyof A] extends [keyof B] ? ([keyof B] extends [keyof A] ? true : false) : false;
+type Agree<A, B> = [A] extends [B] ? ([B] extends [A] ? SameKeys<A, B> : false) : false;
+export const evalAgrees: Agree<z.input<typeof EvalOptionsSchema>, EvalOptionsInput> = true;
+export const trainAgrees: Agree<z.input<typeof TrainOptionsSchema>, TrainOptionsInput> = true;
+export const evalFacesAgree: Agree<
+  NonNullable<z.input<typeof EvalOptionsSchema>['faces']>,
+  NonNullable<EvalOptionsInput['faces']>
+> = true;
+
+type EvalInput = Parameters<typeof evaluateZeroShot>[0];
+type TrainInput = Parameters<typeof trainHead>[0];
+export const compileErrors: EvalInput[] = [
+  // @ts-expect-error a dataset id that does not exist (the id is `fer2013`)
+  { dataset: 'fer-2013', root: 'r', model: 'm' },
+  // @ts-expect-error a misspelt option (`batchSize`)
+  { dataset: 'fer2013', root: 'r', model: 'm', batchsize: 8 },
+  // @ts-expect-error a prompt type that does not exist
+  { dataset: 'fer2013', root: 'r', model: 'm', promptTypes: ['class-name'] },
+  // @ts-expect-error a resizer that does not exist
+  { dataset: 'raf-db', root: 'r', model: 'm', resizer: 'lanczos' },
+];
+export const trainCompileErrors: TrainInput[] = [
+  // @ts-expect-error an optimizer that does not exist
+  { unlabelled: 'u', model: 'm', teacher: 'import', teacherSource: 't', out: 'o', optimizer: 'adamw' },
+  // @ts-expect-error a misspelt option (`weightDecay`)
+  { unlabelled: 'u', model: 'm', teacher: 'import', teacherSource: 't', out: 'o', weightdecay: 0 },
+];
+
+const file = fileURLToPath(new URL('./options.ts', import.meta.url));
+
+describe('option interfaces and their zod schemas', () => {
+  it('EvalOptionsInput documents every field, with the schema defaults', () => {
+    expect(optionDocProblems(file, 'EvalOptionsInput', EvalOptionsSchema)).toEqual([]);
+  });
+  it('TrainOptionsInput documents every field, with the schema defaults', () => {
+    expect(optionDocProblems(file, 'TrainOptionsInput', TrainOptionsSchema)).toEqual([]);
+  });
+  it('the schema rejects at run time what the types reject at compile time', () => {
+    expect(EvalOptionsSchema.safeParse({ dataset: 'fer-2013', root: 'r', model: 'm' }).success).toBe(false);
+    expect(EvalOptionsSchema.safeParse({ dataset: 'fer2013', root: 'r', model: 'm', batchsize: 8 }).success).toBe(
+      false,
+    );
+    expect(EvalOptionsSchema.safeParse({ dataset: 'fer2013', root: 'r', model: 'm' }).success).toBe(true);
+  });
+});

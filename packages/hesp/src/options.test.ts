@@ -1,0 +1,41 @@
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import type { z } from 'zod';
+import { optionDocProblems } from '@vlfer/test-utils/option-docs';
+import type { trainHesp } from './train.js';
+import { HespOptionsSchema, type HespFacesOptionsInput, type HespOptionsInput } from './options.js';
+
+// Compile-time checks, run by `pnpm typecheck` (`tsc --noEmit -p .` includes this file): the documented interfaces
+// and zod's input types agree (same keys, each assignable to the other), and wrong values do not compile.
+type SameKeys<A, B> = [keyof A] extends [keyof B] ? ([keyof B] extends [keyof A] ? true : false) : false;
+type Agree<A, B> = [A] extends [B] ? ([B] extends [A] ? SameKeys<A, B> : false) : false;
+export const hespAgrees: Agree<z.input<typeof HespOptionsSchema>, HespOptionsInput> = true;
+export const hespFacesAgree: Agree<
+  NonNullable<z.input<typeof HespOptionsSchema>['faces']>,
+  HespFacesOptionsInput
+> = true;
+
+type HespInput = Parameters<typeof trainHesp>[0];
+const base = { trainAnnotations: 't', testAnnotations: 'e', model: 'm', out: 'o', splitIndex: 0 } as const;
+export const compileErrors: HespInput[] = [
+  // @ts-expect-error a dataset HESP has no splits for
+  { ...base, dataset: 'fer2013' },
+  // @ts-expect-error a misspelt option (`valFraction`)
+  { ...base, dataset: 'mafw', valfraction: 0.1 },
+  // @ts-expect-error clips without a face cannot be skipped
+  { ...base, dataset: 'dfew', faces: { noFace: 'skip' } },
+];
+
+const file = fileURLToPath(new URL('./options.ts', import.meta.url));
+
+describe('option interfaces and their zod schemas', () => {
+  it('HespOptionsInput documents every field, with the schema defaults', () => {
+    expect(optionDocProblems(file, 'HespOptionsInput', HespOptionsSchema)).toEqual([]);
+  });
+  it("HespFacesOptionsInput's own field has the schema default", () => {
+    const faces = HespOptionsSchema.shape.faces.unwrap();
+    const problems = optionDocProblems(file, 'HespFacesOptionsInput', faces);
+    // the inherited fields are documented (and checked) in @vlfer/faces
+    expect(problems.filter((p) => !p.endsWith('not in HespFacesOptionsInput'))).toEqual([]);
+  });
+});
