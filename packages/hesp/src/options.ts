@@ -98,8 +98,8 @@ export interface HespFacesOptionsInput extends Omit<FacesOptionsInput, 'noFace'>
  * `@default` below is the schema's). Give exactly one of `splitIndex` and `known`.
  */
 export interface HespOptionsInput {
-  /** Which HESP split list and label set: mafw (11 classes) or afew/dfew (7). */
-  dataset: 'mafw' | 'afew' | 'dfew';
+  /** Which HESP split list and label set: mafw (11 classes) or afew/dfew (7), HESP's lists; ferv39k (7): vlfer's seeded splits in HESP's shape (`ferv39kOpenSetSplits`). */
+  dataset: 'mafw' | 'afew' | 'dfew' | 'ferv39k';
   /** Training video list (frame directory, frame count, label per line). */
   trainAnnotations: string;
   /** Test video list, same format. */

@@ -18,9 +18,9 @@ import {
   PREPROCESS_MODES,
   preprocessRgb,
   type ClipPreprocessorConfig,
-  type DecodedImage,
   type PreprocessMode,
 } from '../preprocess.js';
+import type { DecodedImage } from '@vlfer/image';
 import { loadTransformersTowers, transformersEncoders } from '../transformers-clip.js';
 
 export const WEB_DEVICES = ['wasm', 'webgpu'] as const;
