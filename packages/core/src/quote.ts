@@ -7,7 +7,7 @@
 export const QUOTE_LIMIT = 200;
 
 // C0/C1 controls, DEL, and the line and paragraph separators (which some terminals and JSON readers break on)
- 
+
 const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
 /**
