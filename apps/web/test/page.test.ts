@@ -275,7 +275,7 @@ describe('zero-shot FER page (tiny-clip, WASM) equals the Node pipeline', () => 
     await sharp(Buffer.from(rgba), { raw: { width: 64, height: 48, channels: 4 } })
       .png()
       .toFile(alpha);
-    const decoding = join(import.meta.dirname, '..', '..', '..', 'packages', 'encoders', 'test-data', 'decoding');
+    const decoding = join(import.meta.dirname, '..', '..', '..', 'packages', 'image', 'test-data', 'decoding');
     let runs = 0;
     for (const file of [alpha, join(decoding, 'exif6.jpg'), join(decoding, 'p3.jpg')]) {
       await page.setInputFiles('#image', file);
