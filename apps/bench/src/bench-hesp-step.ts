@@ -15,9 +15,16 @@ import { defaultWeightsIn } from '@vlfer/encoders/node';
 import { HespModel } from '@vlfer/open-set/node';
 import { benchEnvironment } from './encode-bench.js';
 import { writeRandomClip } from './random-clip.js';
-import { interleaved, median, runTorch } from './torch.js';
+import { interleaved, median, runTorch, torchPeerSetting } from './torch.js';
 import { exitWithParent } from '@vlfer/cli-kit';
-import { describePeak, forwardVjpFlops, fractionOfPeak, matmulPeakOrt, peakRecord } from './peak.js';
+import {
+  describeMatmulRates,
+  describePeak,
+  forwardVjpFlops,
+  fractionOfPeak,
+  matmulPeakOrt,
+  peakRecord,
+} from './peak.js';
 import { readFileSync } from 'node:fs';
 
 exitWithParent('bench:hesp-step'); // a killed wrapper (pnpm) ends the benchmark too
@@ -173,12 +180,7 @@ const torch = o.vs
   ? (() => {
       const steps = rounds.b.flatMap((r) => r.secondsPerStep as number[]);
       const t = {
-        version: rounds.b[0]!.torch,
-        blas: rounds.b[0]!.blas,
-        environment: rounds.b[0]!.environment,
-        parallelInfo: rounds.b[0]!.parallelInfo,
-        openblasThreads: rounds.b[0]!.openblasThreads,
-        threads: rounds.b[0]!.threads,
+        ...torchPeerSetting(rounds.b[0]!),
         // the load row: load.py's memory-mapped .safetensors (the faster of the two), and the .pt beside it
         loadSeconds: median(rounds.b.map((r) => r.load.safetensorsSeconds as number)),
         loadPtSeconds: median(rounds.b.map((r) => r.load.ptSeconds as number)),
@@ -217,6 +219,4 @@ if (torch)
   process.stdout.write(
     `PyTorch ${torch.version}, ${torch.threads} threads: ${torch.medianSeconds.toFixed(1)} s per step (steps: ${torch.secondsPerStep.map((t) => t.toFixed(1)).join(', ')}; load ${torch.loadSeconds.toFixed(3)} s memory-mapped, ${torch.loadPtSeconds.toFixed(2)} s from the .pt, peak RSS ${gib(torch.peakRssBytes)} GiB)\nvlfer ÷ PyTorch: ${torch.ratio.speed.toFixed(2)}× the speed, ${torch.ratio.load.toFixed(2)}× the load time, ${torch.ratio.peakMemory.toFixed(2)}× the peak memory\n`,
   );
-process.stdout.write(
-  `${describePeak(peak)}\nmatmul rate: vlfer ${(100 * result.fractionOfPeak.fraction).toFixed(0)} %${torch ? `, PyTorch ${(100 * torch.fractionOfPeak.fraction).toFixed(0)} %` : ''} of the peak\n`,
-);
+process.stdout.write(`${describePeak(peak)}\n${describeMatmulRates(result.fractionOfPeak, torch?.fractionOfPeak)}\n`);

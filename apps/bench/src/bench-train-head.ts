@@ -11,9 +11,9 @@ import { defaultThreads, writeJsonAtomic } from '@vlfer/core/node';
 import { trainProjectionHead } from '@vlfer/exp-clip';
 import { createProjectionHead } from '@vlfer/projection-head';
 import { benchEnvironment } from './encode-bench.js';
-import { interleaved, median, runTorch } from './torch.js';
+import { interleaved, median, runTorch, torchPeerSetting } from './torch.js';
 import { exitWithParent } from '@vlfer/cli-kit';
-import { describePeak, fractionOfPeak, headStepFlops, matmulPeakOrt, peakRecord } from './peak.js';
+import { describeMatmulRates, describePeak, fractionOfPeak, headStepFlops, matmulPeakOrt, peakRecord } from './peak.js';
 
 exitWithParent('bench:train-head'); // a killed wrapper (pnpm) ends the benchmark too
 
@@ -111,12 +111,7 @@ const stepFlops = headStepFlops(o.batch, o.dim, o.outDim);
 const vlferFraction = fractionOfPeak(stepFlops * steps, seconds, peak.reference.gflops);
 const torch = o.vs
   ? {
-      version: runs.b[0]!.torch,
-      blas: runs.b[0]!.blas,
-      environment: runs.b[0]!.environment,
-      parallelInfo: runs.b[0]!.parallelInfo,
-      openblasThreads: runs.b[0]!.openblasThreads,
-      threads: runs.b[0]!.threads,
+      ...torchPeerSetting(runs.b[0]!),
       seconds: median(runs.b.map((r) => r.seconds as number)),
       runs: runs.b.map((r) => r.seconds as number),
       msPerStep: median(runs.b.map((r) => r.msPerStep as number)),
@@ -143,6 +138,4 @@ if (torch)
   process.stdout.write(
     `PyTorch ${torch.version}: ${torch.seconds.toFixed(1)} s (${torch.msPerStep.toFixed(1)} ms/step), median of ${torch.runs.map((s) => s.toFixed(1)).join(', ')}; vlfer ${(torch.seconds / seconds).toFixed(2)}× the speed\n`,
   );
-process.stdout.write(
-  `${describePeak(peak)}\nmatmul rate: vlfer ${(100 * vlferFraction.fraction).toFixed(0)} %${torch ? `, PyTorch ${(100 * torch.fractionOfPeak.fraction).toFixed(0)} %` : ''} of the peak\n`,
-);
+process.stdout.write(`${describePeak(peak)}\n${describeMatmulRates(vlferFraction, torch?.fractionOfPeak)}\n`);

@@ -13,9 +13,16 @@ import { defaultThreads, writeJsonAtomic } from '@vlfer/core/node';
 import { ClipGradientModel, defaultWeightsIn } from '@vlfer/encoders/node';
 import { benchEnvironment } from './encode-bench.js';
 import { writeRandomClip } from './random-clip.js';
-import { interleaved, median, runTorch } from './torch.js';
+import { interleaved, median, runTorch, torchPeerSetting } from './torch.js';
 import { exitWithParent } from '@vlfer/cli-kit';
-import { describePeak, forwardVjpFlops, fractionOfPeak, matmulPeakOrt, peakRecord } from './peak.js';
+import {
+  describeMatmulRates,
+  describePeak,
+  forwardVjpFlops,
+  fractionOfPeak,
+  matmulPeakOrt,
+  peakRecord,
+} from './peak.js';
 import { readFileSync } from 'node:fs';
 
 exitWithParent('bench:vjp'); // a killed wrapper (pnpm) ends the benchmark too
@@ -119,12 +126,7 @@ const torch = o.vs
   ? (() => {
       const all = rounds.b.flatMap((r) => r.secondsPerVjp as number[]);
       const t = {
-        version: rounds.b[0]!.torch,
-        blas: rounds.b[0]!.blas,
-        environment: rounds.b[0]!.environment,
-        parallelInfo: rounds.b[0]!.parallelInfo,
-        openblasThreads: rounds.b[0]!.openblasThreads,
-        threads: rounds.b[0]!.threads,
+        ...torchPeerSetting(rounds.b[0]!),
         peakRssBytes: Math.max(...rounds.b.map((r) => r.peakRssBytes as number)),
         secondsPerVjp: all,
         roundMedians: rounds.b.map((r) => median(r.secondsPerVjp as number[])),
@@ -154,6 +156,4 @@ if (torch)
   process.stdout.write(
     `PyTorch ${torch.version}, ${torch.threads} threads: ${torch.medianSeconds.toFixed(2)} s (${torch.secondsPerVjp.map((t) => t.toFixed(2)).join(', ')}; peak RSS ${gib(torch.peakRssBytes)} GiB)\nvlfer ÷ PyTorch: ${torch.ratio.speed.toFixed(2)}× the speed, ${torch.ratio.peakMemory.toFixed(2)}× the peak memory\n`,
   );
-process.stdout.write(
-  `${describePeak(peak)}\nmatmul rate: vlfer ${(100 * result.fractionOfPeak.fraction).toFixed(0)} %${torch ? `, PyTorch ${(100 * torch.fractionOfPeak.fraction).toFixed(0)} %` : ''} of the peak\n`,
-);
+process.stdout.write(`${describePeak(peak)}\n${describeMatmulRates(result.fractionOfPeak, torch?.fractionOfPeak)}\n`);

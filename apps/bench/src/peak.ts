@@ -206,3 +206,9 @@ export function describePeak(p: PeakRecord): string {
   const t = torchPeaks(p.torch ? { matmulPeak: p.torch } : undefined);
   return `fp32 matmul peak (${p.ort.n}² GEMM, ${p.threads} threads, ${p.cpu}): ORT ${p.ort.gflops.toFixed(0)} GFLOP/s${t.map((x) => `, ${x.engine} ${x.gflops.toFixed(0)}`).join('')}; rows are fractions of ${p.reference.gflops.toFixed(0)} (${p.reference.engine})`;
 }
+
+/** The console line after the peak: each side's matmul rate as a percentage of the reference peak. */
+export function describeMatmulRates(vlfer: { fraction: number }, torch?: { fraction: number }): string {
+  const pct = (f: { fraction: number }) => `${(100 * f.fraction).toFixed(0)} %`;
+  return `matmul rate: vlfer ${pct(vlfer)}${torch ? `, PyTorch ${pct(torch)}` : ''} of the peak`;
+}

@@ -111,6 +111,21 @@ export async function interleaved<A, B>(
   return out;
 }
 
+/**
+ * How the PyTorch peer ran, from the record its script emits (`torch/common.py` `emit`): version, BLAS, the thread
+ * environment it saw, `parallel_info`, OpenBLAS's own thread count and torch's. Every `--vs torch` result records it.
+ */
+export function torchPeerSetting(r: Record<string, unknown>) {
+  return {
+    version: r.torch,
+    blas: r.blas,
+    environment: r.environment,
+    parallelInfo: r.parallelInfo,
+    openblasThreads: r.openblasThreads,
+    threads: r.threads,
+  };
+}
+
 /** Median of numbers. */
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((p, q) => p - q);
