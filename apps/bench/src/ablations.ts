@@ -61,6 +61,14 @@ export interface RunCoords {
   subset?: string;
 }
 
+/** Per-item outcomes of a run: parallel arrays `[n]` (see {@link ResultRow.items}). */
+export interface ItemOutcomes {
+  ids: string[];
+  labels: number[];
+  predicted: number[];
+  knownness?: number[];
+}
+
 export interface ResultRow {
   id: string;
   ablation: string;
@@ -79,6 +87,14 @@ export interface ResultRow {
   labelNames: string[];
   /** open-set only: known-ness scores (max ensemble logit) of the known and unknown test clips, for ROC curves */
   scores?: { known: number[]; unknown: number[] };
+  /**
+   * Per-item outcomes, for bootstrap confidence intervals over items and paired tests between two runs on the same
+   * items. Parallel arrays in one order (sorted by id): `ids` unique item ids (relative path or clip id, the same for
+   * the same item in every run on that dataset), `labels` the true class index into `labelNames` (-1: an open-set
+   * unknown item), `predicted` the predicted class index, `knownness` (open-set methods) the known-ness score, higher =
+   * more likely known.
+   */
+  items?: ItemOutcomes;
   /** where the run's own outputs are (eval/train/hesp directories) */
   runDir?: string;
   /** content fingerprint of the evaluated items (ids, labels, content hashes), when the method reports one */
@@ -151,6 +167,14 @@ const ResultRowSchema = z.looseObject({
   confusionMatrix: z.array(z.array(count)),
   labelNames: z.array(z.string()).min(1),
   scores: z.object({ known: z.array(z.number()), unknown: z.array(z.number()) }).optional(),
+  items: z
+    .object({
+      ids: z.array(z.string()),
+      labels: z.array(z.number().int().min(-1)),
+      predicted: z.array(z.number().int().min(0)),
+      knownness: z.array(z.number()).optional(),
+    })
+    .optional(),
   runDir: z.string().optional(),
   datasetFingerprint: z.string().optional(),
   modelFingerprint: z.string().optional(),
