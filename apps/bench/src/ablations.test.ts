@@ -11,6 +11,7 @@ import {
   ABLATIONS,
   expandAblation,
   loadBenchData,
+  methodOf,
   readRows,
   runAblation,
   writeSummary,
@@ -34,6 +35,26 @@ describe('ablation registry and runner', () => {
     ).toBe(45);
     const hesp = expandAblation('hesp/mafw-20-splits', ABLATIONS['hesp/mafw-20-splits']);
     expect(hesp.map((r) => r.coords.split)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+  });
+  it('a method axis puts several methods on the same grid, one run (and id) per method, the method in the coordinates', () => {
+    const spec: AblationSpec = {
+      method: 'hesp',
+      axes: { method: ['hesp', 'face-api'], backbone: ['vit-b32'], dataset: ['mafw'], split: [0, 1] },
+      seeds: [0],
+      description: 'test',
+    };
+    const runs = expandAblation('side-by-side', spec);
+    expect(runs.map((r) => [r.coords.method, r.coords.split])).toEqual([
+      ['hesp', 0],
+      ['hesp', 1],
+      ['face-api', 0],
+      ['face-api', 1],
+    ]);
+    expect(new Set(runs.map((r) => r.id)).size).toBe(4);
+    expect(methodOf(spec, runs[2]!.coords)).toBe('face-api');
+    expect(
+      methodOf({ ...spec, axes: { ...spec.axes, method: undefined } }, { backbone: 'vit-b32', dataset: 'mafw' }),
+    ).toBe('hesp');
   });
   it('runs the zero-shot grid on tiny-clip, skips finished runs, and summarises', async () => {
     const results = mkdtempSync(join(tmpdir(), 'vlfer-abl-'));

@@ -28,6 +28,7 @@ import {
   ABLATIONS,
   BACKBONES,
   DATASETS,
+  METHODS,
   type AblationSpec,
   type BackboneId,
   type BenchData,
@@ -37,6 +38,7 @@ import {
 } from './registry.js';
 
 export {
+  METHODS,
   ABLATIONS,
   BACKBONES,
   DATASETS,
@@ -52,6 +54,8 @@ export {
 } from './registry.js';
 
 export interface RunCoords {
+  /** only when the ablation has a `method` axis; the row's `method` field always names the method */
+  method?: Method;
   backbone: BackboneId;
   dataset: DatasetId;
   promptType?: PromptType;
@@ -118,27 +122,29 @@ export function expandAblation(
   options: { limit?: number } = {},
 ): { id: string; coords: RunCoords; seed: number }[] {
   const out: { id: string; coords: RunCoords; seed: number }[] = [];
-  for (const backbone of spec.axes.backbone)
-    for (const dataset of spec.axes.dataset)
-      for (const trainSet of spec.axes.trainSet ?? [undefined])
-        for (const split of spec.axes.split ?? [undefined])
-          for (const promptType of spec.axes.promptType ?? [undefined])
-            for (const preprocess of spec.axes.preprocess ?? [undefined])
-              for (const seed of spec.seeds) {
-                const coords: RunCoords = {
-                  backbone,
-                  dataset,
-                  ...(trainSet !== undefined ? { trainSet } : {}),
-                  ...(split !== undefined ? { split } : {}),
-                  ...(promptType ? { promptType } : {}),
-                  ...(preprocess ? { preprocess } : {}),
-                  ...(options.limit ? { subset: subsetId(options.limit, 0) } : {}),
-                };
-                const key = Object.entries(coords)
-                  .map(([k, v]) => `${k}=${v}`)
-                  .join(',');
-                out.push({ id: `${id}|${key}|seed=${seed}`, coords, seed });
-              }
+  for (const method of spec.axes.method ?? [undefined])
+    for (const backbone of spec.axes.backbone)
+      for (const dataset of spec.axes.dataset)
+        for (const trainSet of spec.axes.trainSet ?? [undefined])
+          for (const split of spec.axes.split ?? [undefined])
+            for (const promptType of spec.axes.promptType ?? [undefined])
+              for (const preprocess of spec.axes.preprocess ?? [undefined])
+                for (const seed of spec.seeds) {
+                  const coords: RunCoords = {
+                    ...(method !== undefined ? { method } : {}),
+                    backbone,
+                    dataset,
+                    ...(trainSet !== undefined ? { trainSet } : {}),
+                    ...(split !== undefined ? { split } : {}),
+                    ...(promptType ? { promptType } : {}),
+                    ...(preprocess ? { preprocess } : {}),
+                    ...(options.limit ? { subset: subsetId(options.limit, 0) } : {}),
+                  };
+                  const key = Object.entries(coords)
+                    .map(([k, v]) => `${k}=${v}`)
+                    .join(',');
+                  out.push({ id: `${id}|${key}|seed=${seed}`, coords, seed });
+                }
   return out;
 }
 
@@ -151,8 +157,9 @@ const fraction = z.number().min(0).max(1);
 const ResultRowSchema = z.looseObject({
   id: z.string().min(1),
   ablation: z.string().min(1),
-  method: z.enum(['exp-clip-zero-shot', 'exp-clip-trained', 'hesp', 'face-api']),
+  method: z.enum(METHODS),
   coords: z.looseObject({
+    method: z.enum(METHODS).optional(),
     backbone: z.string().min(1),
     dataset: z.string().min(1),
     promptType: z.string().optional(),
@@ -435,6 +442,9 @@ type RunOutcome = Pick<
   | 'modelFingerprint'
 >;
 
+/** The method of one run: its `method` coordinate where the ablation has that axis, else the ablation's. */
+export const methodOf = (spec: AblationSpec, coords: RunCoords): Method => coords.method ?? spec.method;
+
 async function exec(
   spec: AblationSpec,
   ablation: string,
@@ -443,6 +453,7 @@ async function exec(
   log: (l: string) => void,
 ): Promise<RunOutcome> {
   const c = run.coords;
+  const method = methodOf(spec, c);
   const ds = DATASETS[c.dataset];
   const info = DATA[ds.data];
   const runDir = join(o.resultsDir, 'runs', safe(run.id));
@@ -450,7 +461,7 @@ async function exec(
   const limit = o.limit ? { limit: o.limit, subsetSeed: 0 } : {};
   const sub = (l: string) => log(`  ${l}`);
   const hooks = { log: sub, ...(o.signal ? { signal: o.signal } : {}) };
-  if (spec.method === 'hesp') {
+  if (method === 'hesp') {
     if (!('hesp' in info))
       throw new Error(`${ablation}: method hesp needs a video open-set dataset (mafw, dfew, afew), got '${c.dataset}'`);
     const v = o.data?.videoSets[c.dataset];
@@ -494,7 +505,7 @@ async function exec(
       `${ablation}: no test set '${c.dataset}': give --data-config with evalSets.${c.dataset} = { root, annotations } (the shared assets hold only fer2013)`,
     );
   const root = evalSet ? evalSet.root : (ds as { root: (shared: string) => string }).root(o.shared);
-  if (spec.method === 'face-api') {
+  if (method === 'face-api') {
     if (info.format !== 'image-folder')
       throw new Error(`${ablation}: method face-api reads class folders, '${c.dataset}' is ${info.format}`);
     const r = await runFaceApiReference({ root, ...(o.limit ? { limit: o.limit, subsetSeed: 0 } : {}) });
@@ -511,7 +522,7 @@ async function exec(
     };
   }
   let head: string | undefined;
-  if (spec.method === 'exp-clip-trained') {
+  if (method === 'exp-clip-trained') {
     const t = c.trainSet === undefined ? undefined : o.data?.trainSets[c.trainSet];
     if (!t)
       throw new Error(
@@ -538,7 +549,7 @@ async function exec(
     );
     head = tr.headPath;
   }
-  if (!c.promptType) throw new Error(`${ablation}: method ${spec.method} needs the promptType axis`);
+  if (!c.promptType) throw new Error(`${ablation}: method ${method} needs the promptType axis`);
   if (spec.options?.head) {
     head = o.data?.heads?.[c.backbone];
     if (!head)
@@ -653,7 +664,7 @@ export async function runAblation(id: string, options: RunAblationOptions): Prom
     const row: ResultRow = {
       id: run.id,
       ablation: id,
-      method: spec.method,
+      method: methodOf(spec, run.coords),
       coords: run.coords,
       seed: run.seed,
       ...outcome,

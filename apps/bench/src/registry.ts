@@ -48,12 +48,20 @@ export const DATASETS = {
 } as const satisfies Record<string, { data: DataId; root?: (shared: string) => string }>;
 export type DatasetId = keyof typeof DATASETS;
 
-export type Method = 'exp-clip-zero-shot' | 'exp-clip-trained' | 'hesp' | 'face-api';
+/** Every method the runner knows (one line each; `exec` in ablations.ts dispatches on it). */
+export const METHODS = ['exp-clip-zero-shot', 'exp-clip-trained', 'hesp', 'face-api'] as const;
+export type Method = (typeof METHODS)[number];
 export type Preprocess = 'exp-clip' | 'clip';
 
 export interface AblationSpec {
+  /** the method of every run, unless the `method` axis lists several */
   method: Method;
   axes: {
+    /**
+     * several methods side by side on the same grid (e.g. HESP next to open-set baselines on the same splits): one
+     * run per method, each row carrying its own `method`, so paired tests compare them item by item
+     */
+    method?: readonly Method[];
     backbone: readonly BackboneId[];
     dataset: readonly DatasetId[];
     promptType?: readonly PromptType[];
