@@ -1,6 +1,6 @@
 /**
- * Every package README shows a runnable example and its real output. This test keeps them true: in each
- * `packages/<name>/README.md`, a fenced block whose lines start with `$ pnpm example <file> [args]` is a transcript;
+ * The root README's quick start and every package README show a runnable example and its real output. This test
+ * keeps them true: in `README.md` and each `packages/<name>/README.md`, a fenced block whose lines start with `$ pnpm example <file> [args]` is a transcript;
  * each command is run from the repository root and its stdout must equal the lines that follow it (numbers with
  * decimals may differ by 2 in the last printed digit, for other CPUs' float rounding). `/tmp/` in a command's
  * arguments is a fresh directory per transcript (printed back as `/tmp/`). A ```ts block that precedes a transcript must equal one of the example files it runs.
@@ -72,9 +72,13 @@ export function sameOutput(actual: string, expected: string): boolean {
 }
 
 const tsx = join(createRequire(join(repoRoot, 'package.json')).resolve('tsx/package.json'), '..', 'dist', 'loader.mjs');
-const readmes = readdirSync(join(repoRoot, 'packages'))
-  .map((p) => join('packages', p, 'README.md'))
-  .filter((p) => existsSync(join(repoRoot, p)));
+/** The root README (its quick start) and every package README. */
+const readmes = [
+  'README.md',
+  ...readdirSync(join(repoRoot, 'packages'))
+    .map((p) => join('packages', p, 'README.md'))
+    .filter((p) => existsSync(join(repoRoot, p))),
+];
 
 describe('README transcripts', () => {
   it('parses transcripts and compares numbers to their printed precision', () => {
@@ -98,7 +102,7 @@ describe('README transcripts', () => {
     expect(sameOutput('p 0.637 y', 'p 0.637 x')).toBe(false);
     expect(sameOutput('1/64', '2/64')).toBe(false);
   });
-  it('every package README has a transcript', () => {
+  it('the root README and every package README have a transcript', () => {
     const without = readmes.filter((r) => readTranscripts(r, readFileSync(join(repoRoot, r), 'utf8')).length === 0);
     expect(without, 'READMEs without a `$ pnpm example …` transcript').toEqual([]);
   });

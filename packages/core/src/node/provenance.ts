@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 export interface Provenance {
   /** The vlfer checkout the code ran from, or null for installed packages (then `packages` identifies it). */
   git: { sha: string; dirty: boolean } | null;
-  /** Versions of the @vlfer packages this process loaded, by name. */
+  /** Versions of the `@vlfer` packages this process loaded, by name. */
   packages: Record<string, string>;
   node: string;
   /** Versions of the model runtime and other libraries, as given by the caller (e.g. `runtimeVersions()`). */

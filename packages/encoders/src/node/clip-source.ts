@@ -36,7 +36,7 @@ function localPath(model: string): string | undefined {
   return undefined;
 }
 
-/** Classify a model argument (Hub id, directory or checkpoint file). @param suffix ONNX dtype suffix ('' for fp32) */
+/** Classify a model argument (Hub id, directory or checkpoint file). `options.suffix`: the ONNX dtype suffix ('' for fp32) */
 export function resolveClipSource(model: string, options: { backend?: ClipBackend; suffix?: string } = {}): ClipSource {
   if (typeof model !== 'string' || !model)
     throw new VlferError(
