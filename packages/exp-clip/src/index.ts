@@ -1,6 +1,6 @@
 /**
  * @file `@vlfer/exp-clip`: the Exp-CLIP method (Zhao et al., WACV 2025) as library functions — the CLI
- * `apps/exp-clip` and the bench call exactly these:
+ * `vlfer exp-clip` (apps/cli) and the bench call exactly these:
  * - `evaluateZeroShot`: zero-shot FER over image and video datasets (plain CLIP or with a projection head);
  * - `trainHead` / `trainProjectionHead`: the projection head trained on unlabelled faces against LLM-teacher targets.
  * Every function takes typed options, an AbortSignal and progress callbacks, and never prints.

@@ -1,7 +1,7 @@
 /**
  * HESP on one open-set split from the library, no CLI: 2 epochs with classes 0-2 known, then re-scoring the selected
  * state. Usage: pnpm example packages/hesp/examples/train.ts <dir with train.txt, test.txt> <CLIP model> <out>
- * (make a synthetic set with: pnpm example apps/hesp/examples/make-synthetic.ts /tmp/hesp-data)
+ * (make a synthetic set with: pnpm example apps/cli/examples/make-synthetic.ts /tmp/hesp-data)
  */
 import { join } from 'node:path';
 import { evaluateHespRun, trainHesp } from '@vlfer/hesp';

@@ -1,5 +1,5 @@
 /**
- * @file `@vlfer/hesp`: the HESP method (Liu et al., ACM MM 2024) as library functions — the CLI `apps/hesp` and
+ * @file `@vlfer/hesp`: the HESP method (Liu et al., ACM MM 2024) as library functions — the CLI `vlfer hesp` (apps/cli) and
  * the bench call exactly these: `loadHespData` (lists + open-set split + validation part), `trainHesp` (training
  * with model selection, resumable checkpoints, both metric families) and `evaluateHespRun`.
  */

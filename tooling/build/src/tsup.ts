@@ -126,8 +126,11 @@ export function writeDeclarations(entries: Record<string, string>): void {
   }
 }
 
+/** Workspace helpers a command-line app's build bundles in (private, never published): a dev dependency of the app. */
+export const APP_BUNDLED: readonly string[] = ['@vlfer/cli-kit'];
+
 /**
- * tsup options for a command-line app (`apps/exp-clip`, `apps/hesp`): `src/main.ts` as built JavaScript
+ * tsup options for a command-line app (`apps/cli`, the `vlfer` bin): `src/main.ts` as built JavaScript
  * (`dist/main.js`, the app's bin), so it starts without a TypeScript loader. The published @vlfer packages stay
  * external (their own `dist/` builds); the private `@vlfer/cli-kit` (source only) is bundled in.
  */
@@ -139,7 +142,7 @@ export function vlferAppTsupConfig(): Options {
     target: 'node20',
     outDir: 'dist',
     clean: true,
-    noExternal: ['@vlfer/cli-kit'],
+    noExternal: [...APP_BUNDLED],
     external: ['cli-progress'],
   };
 }

@@ -1,6 +1,7 @@
 import { join, relative } from 'node:path';
 import { repoRoot } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
+import { APP_BUNDLED } from '@vlfer/build/tsup';
 import { externalClosure, importsOf, packageOf, reach, sourceFiles, workspacePackages } from './workspace.js';
 
 const all = workspacePackages();
@@ -130,12 +131,15 @@ describe('package boundaries', () => {
     for (const p of all) {
       const declared = new Set([...p.deps, ...p.devDeps, p.name]);
       for (const f of sourceFiles(join(p.dir, p.group === 'apps' ? '.' : 'src'))) {
-        const isTest = /\.test\.ts$|\/test\//.test(f);
+        // what a published package ships: its src/ (tests excluded); an app's examples, tests and build config are not
+        const isTest = /\.test\.ts$|\/test\//.test(f) || !relative(p.dir, f).startsWith('src/');
         for (const spec of importsOf(f)) {
           const target = packageOf(spec);
           if (!target || target === 'vitest') continue;
-          // published packages must declare what their shipped code imports as a runtime dependency
-          const ok = isTest || p.private ? declared.has(target) : p.deps.includes(target) || target === p.name;
+          // published packages must declare what their shipped code imports as a runtime dependency, unless their
+          // build bundles it in (a command-line app's private helpers: APP_BUNDLED), then as a dev dependency
+          const bundled = p.group === 'apps' && APP_BUNDLED.includes(target) && declared.has(target);
+          const ok = isTest || p.private ? declared.has(target) : p.deps.includes(target) || target === p.name || bundled;
           if (!ok)
             problems.push(
               `${relative(repoRoot, f)} imports ${target}, not in ${p.name}'s ${isTest || p.private ? '' : 'runtime '}dependencies`,

@@ -6,7 +6,7 @@
  *
  * The scripts run from a scratch directory that holds a copy of the root package.json (the scripts exactly as they
  * are), links to the repository's apps and node_modules, and — since `pnpm test` runs before `pnpm build` —
- * `apps/{exp-clip,hesp}/dist/main.js` as one-line shims that import the app's source through tsx.
+ * `apps/cli/dist/main.js` as a one-line shim that imports the CLI's source through tsx.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import {
@@ -224,14 +224,13 @@ beforeAll(async () => {
   writeFileSync(join(scratch, 'package.json'), JSON.stringify(pkg, null, 2));
   symlinkSync(join(repoRoot, 'node_modules'), join(scratch, 'node_modules'));
   symlinkSync(join(repoRoot, 'apps', 'bench'), join(scratch, 'apps', 'bench'));
-  for (const app of ['exp-clip', 'hesp']) {
-    mkdirSync(join(scratch, 'apps', app, 'dist'), { recursive: true });
-    symlinkSync(join(repoRoot, 'apps', app, 'src'), join(scratch, 'apps', app, 'src'));
-    writeFileSync(
-      join(scratch, 'apps', app, 'dist', 'main.js'),
-      `await import(${JSON.stringify(pathToFileURL(join(repoRoot, 'apps', app, 'src', 'main.ts')).href)});\n`,
-    );
-  }
+  mkdirSync(join(scratch, 'apps', 'cli', 'dist'), { recursive: true });
+  symlinkSync(join(repoRoot, 'apps', 'cli', 'src'), join(scratch, 'apps', 'cli', 'src'));
+  symlinkSync(join(repoRoot, 'apps', 'cli', 'package.json'), join(scratch, 'apps', 'cli', 'package.json'));
+  writeFileSync(
+    join(scratch, 'apps', 'cli', 'dist', 'main.js'),
+    `await import(${JSON.stringify(pathToFileURL(join(repoRoot, 'apps', 'cli', 'src', 'main.ts')).href)});\n`,
+  );
   for (const d of ['cache-tmp', 'faces-tmp']) mkdirSync(out(d));
   mkdirSync(join(tinyShared(), 'fixtures', 'graphs', 'tiny'), { recursive: true });
   mkdirSync(join(tinyShared(), 'assets'), { recursive: true });

@@ -8,7 +8,7 @@ import { createRng } from '@vlfer/core';
 import { repoRoot, runCli, sharedPath } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
 
-const entry = 'apps/exp-clip/src/main.ts';
+const entry = 'apps/cli/test/exp-clip/entry.ts';
 const tsx = join(
   dirname(createRequire(join(repoRoot, 'package.json')).resolve('tsx/package.json')),
   'dist',

@@ -1,4 +1,4 @@
-/** @file The flags of `vlfer-exp-clip` (commander option definitions; the library validates the values again). */
+/** @file The flags of `vlfer exp-clip` (commander option definitions; the library validates the values again). */
 import { Command, Option } from 'commander';
 import { COMPUTE_DEVICES } from '@vlfer/core';
 import { DATASET_IDS, LABEL_SCHEMES, SHORT_CLIP_POLICIES } from '@vlfer/datasets';
@@ -92,11 +92,10 @@ export function evalCommand(): Command {
       )
       .addOption(new Option('--split <split>', 'RAF-DB/FERPlus split').choices(['train', 'test']).default('test'))
       .option('--head <file>', 'Exp-CLIP projection head (.safetensors or released .pth); omitted = plain CLIP')
-      .option(
-        '--prompts <types>',
-        "prompt types: 1..5, 'all', or names, comma-separated",
-        parsePromptTypes,
-        parsePromptTypes('all'),
+      .addOption(
+        new Option('--prompts <types>', "prompt types: 1..5, 'all', or names, comma-separated")
+          .argParser(parsePromptTypes)
+          .default(parsePromptTypes('all'), 'all'),
       )
       .option(
         '--shard <i/n>',
@@ -162,10 +161,11 @@ export function evalCommand(): Command {
         '.vlfer-cache/features',
       )
       .option('--no-cache', 'do not read or write the feature cache')
-      .option(
-        '--out <dir>',
-        'output directory (locked while running)',
-        `runs/exp-clip-eval/${new Date().toISOString().replace(/[:.]/g, '-')}`,
+      .addOption(
+        new Option('--out <dir>', 'output directory (locked while running)').default(
+          `runs/exp-clip-eval/${new Date().toISOString().replace(/[:.]/g, '-')}`,
+          'runs/exp-clip-eval/<start time>',
+        ),
       ),
   );
 }

@@ -11,7 +11,7 @@ const work = mkdtempSync(join(tmpdir(), 'vlfer-cli-paths-'));
 const root = join(work, 'images');
 const csv = join(work, 'validation.csv');
 const cli = (extra: string[]) =>
-  runCli('apps/exp-clip/src/main.ts', [
+  runCli('apps/cli/test/exp-clip/entry.ts', [
     'eval',
     '--dataset',
     'affectnet7',

@@ -1,5 +1,5 @@
 // Writes a small synthetic frame-directory video set (5 classes, DFER-CLIP list format) for trying `pnpm hesp`.
-// Usage: pnpm example apps/hesp/examples/make-synthetic.ts <out dir>
+// Usage: pnpm example apps/cli/examples/make-synthetic.ts <out dir>
 import { writeSyntheticVideoSet } from '@vlfer/test-utils';
 
 const out = process.argv[2] ?? 'runs/hesp-synthetic-data';

@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 // Fault injection: the commands are SIGKILLed at ≥ 10 random moments (seeded) and rerun; the finished run must
 // publish the same bytes as an uninterrupted one. Runs use relative --out/--cache-dir from their own working
 // directory, so their resolved configurations are comparable byte for byte.
-const ENTRY = 'apps/exp-clip/src/main.ts';
+const ENTRY = 'apps/cli/test/exp-clip/entry.ts';
 const work = mkdtempSync(join(tmpdir(), 'vlfer-kill-'));
 const model = sharedPath('fixtures', 'tiny-clip');
 const fer = sharedPath('data', 'fer2013-privatetest');

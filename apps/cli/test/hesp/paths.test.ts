@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 // --allow-outside-root; two spellings of one frame directory are one clip.
 const work = mkdtempSync(join(tmpdir(), 'vlfer-hesp-paths-'));
 const cli = (train: string, extra: string[] = []) =>
-  runCli('apps/hesp/src/main.ts', [
+  runCli('apps/cli/test/hesp/entry.ts', [
     'train',
     '--dataset',
     'afew',

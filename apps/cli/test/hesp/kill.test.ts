@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 // Fault injection: `hesp train` SIGKILLed at 10 random moments (seeded) and rerun must publish the same bytes as an
 // uninterrupted run (a checkpoint after every step; per-step random streams make a mid-epoch resume exact).
-const ENTRY = 'apps/hesp/src/main.ts';
+const ENTRY = 'apps/cli/test/hesp/entry.ts';
 const work = mkdtempSync(join(tmpdir(), 'vlfer-hesp-kill-'));
 
 beforeAll(async () => {

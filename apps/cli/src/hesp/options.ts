@@ -1,4 +1,4 @@
-/** @file The flags of `vlfer-hesp` (commander option definitions; the library validates the values again). */
+/** @file The flags of `vlfer hesp` (commander option definitions; the library validates the values again). */
 import { Command, Option } from 'commander';
 import { COMPUTE_DEVICES } from '@vlfer/core';
 import { LABEL_SCHEMES } from '@vlfer/datasets';

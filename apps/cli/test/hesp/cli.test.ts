@@ -5,7 +5,7 @@ import { runCli, sharedPath, writeSyntheticVideoSet } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 const work = mkdtempSync(join(tmpdir(), 'vlfer-hesp-cli-'));
-const cli = (args: string[]) => runCli('apps/hesp/src/main.ts', args);
+const cli = (args: string[]) => runCli('apps/cli/test/hesp/entry.ts', args);
 const base = () => [
   'train',
   '--dataset',
@@ -35,7 +35,7 @@ beforeAll(async () => {
   });
 }, 60_000);
 
-describe('vlfer-hesp command line', () => {
+describe('vlfer hesp command line', () => {
   it('refuses repeated known classes, --split with --known, and a location outside the frame', () => {
     const dup = cli([...base(), '--known', '0,0,1']);
     expect(dup.code).toBe(1);

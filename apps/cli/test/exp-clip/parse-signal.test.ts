@@ -44,7 +44,7 @@ describe('a CLI parsing a large checkpoint honours Ctrl-C during the parse', () 
         '--conditions=@vlfer/source',
         '--import',
         tsx,
-        join(repoRoot, 'apps/exp-clip/src/main.ts'),
+        join(repoRoot, 'apps/cli/test/exp-clip/entry.ts'),
         'eval',
         '--dataset',
         'image-folder',

@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 const model = sharedPath('fixtures', 'tiny-clip');
 const work = mkdtempSync(join(tmpdir(), 'vlfer-cli-'));
 const root = join(work, 'images');
-const cli = (args: string[]) => runCli('apps/exp-clip/src/main.ts', args);
+const cli = (args: string[]) => runCli('apps/cli/test/exp-clip/entry.ts', args);
 
 beforeAll(async () => {
   for (const [c, f] of ['happy', 'sad', 'contempt'].entries()) {
@@ -35,7 +35,7 @@ const cliArgs = (args: string[]) => [
   '--conditions=@vlfer/source',
   '--import',
   tsx,
-  join(repoRoot, 'apps/exp-clip/src/main.ts'),
+  join(repoRoot, 'apps/cli/test/exp-clip/entry.ts'),
   ...args,
 ];
 const alive = (pid: number) => {
@@ -121,7 +121,7 @@ describe('signals and a dying parent stop a run promptly (no orphan keeps writin
   }, 240_000);
 });
 
-describe('vlfer-exp-clip command line', () => {
+describe('vlfer exp-clip command line', () => {
   it('rejects bad flags with the flag named, before loading anything', () => {
     const bad = cli(['eval', '--dataset', 'image-folder', '--root', root, '--model', model, '--prompts', '7']);
     expect(bad.code).toBe(1);
@@ -372,7 +372,7 @@ describe('messages name the flag, file or field, quote input safely and say what
       '--no-progress',
     ]);
     expect(merge.code).toBe(1);
-    expect(merge.stderr).toMatch(/^vlfer-exp-clip: --merge: cannot merge 2 shards in .*merge/m);
+    expect(merge.stderr).toMatch(/^vlfer: --merge: cannot merge 2 shards in .*merge/m);
     expect(merge.stderr).not.toMatch(/Argument 'merge'|evaluateZeroShot/);
 
     // quoted input is capped (a 1 MB cell once printed whole, twice): at most 200 characters of it; a newline in the

@@ -1,0 +1,146 @@
+/**
+ * @file `vlfer exp-clip eval | train`: the Exp-CLIP commands. Parse flags, draw progress, print results; the work is
+ * `evaluateZeroShot` and `trainHead` of @vlfer/exp-clip.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { cliAbortSignal, facesFromFlags, progressBars, shardFromFlags } from '@vlfer/cli-kit';
+import { evaluateZeroShot, formatEvalTable, trainHead } from '@vlfer/exp-clip';
+import { configureModels } from '@vlfer/encoders/node';
+import { NAME } from '../name.js';
+import { evalCommand, trainCommand } from './options.js';
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+/** `exp-clip` with its subcommands `eval` and `train`. */
+export function expClipCommand(): Command {
+  const program = new Command('exp-clip').description(
+    'Exp-CLIP: zero-shot facial expression recognition with CLIP (+ an LLM-knowledge projection head)',
+  );
+  program.addCommand(
+    evalCommand().action(async (o) => {
+      configureModels({ allowRemoteModels: Boolean(o.allowRemote) });
+      const shard = shardFromFlags(o, log);
+      const progress = progressBars(o.progress !== false);
+      const r = await evaluateZeroShot(
+        {
+          dataset: o.dataset,
+          root: o.root,
+          annotations: o.annotations,
+          folds: o.folds,
+          split: o.split,
+          model: o.model,
+          tokenizer: o.tokenizer,
+          head: o.head,
+          promptTypes: o.prompts,
+          labelSet: o.labelSet,
+          classes: o.classes,
+          preprocess: o.preprocess,
+          resizer: o.resizer,
+          ensemble: o.ensemble,
+          logitScale: o.logitScale,
+          dtype: o.dtype,
+          device: o.device,
+          threads: o.threads,
+          batchSize: o.batchSize,
+          preprocessWorkers: o.preprocessWorkers,
+          frames: o.frames,
+          shortClip: o.shortClip,
+          labelScheme: o.labelScheme,
+          rebase: o.rebase,
+          duplicates: o.duplicates,
+          allowOutsideRoot: o.allowOutsideRoot === true,
+          extraFiles: o.extraFiles,
+          limit: o.limit,
+          subsetSeed: o.subsetSeed,
+          cacheDir: o.cache === false ? undefined : o.cacheDir,
+          faces: facesFromFlags(o),
+          shard,
+          merge: o.merge,
+          out: o.out,
+        },
+        {
+          signal: cliAbortSignal(NAME),
+          onProgress: progress,
+          log: (l) => {
+            progress.stop();
+            log(l);
+          },
+        },
+      ).finally(() => progress.stop());
+      process.stdout.write(
+        r.shard
+          ? `shard ${r.shard.index}/${r.shard.count} encoded ${r.counts.encoded} images (${r.counts.cached} cached); merge with --merge ${r.shard.count}\n`
+          : `${formatEvalTable(r)}\n`,
+      );
+    }),
+  );
+
+  program.addCommand(
+    trainCommand().action(async (o) => {
+      configureModels({ allowRemoteModels: Boolean(o.allowRemote) });
+      const source = o.teacher === 'import' ? o.targets : o.teacherUrl;
+      if (!source)
+        throw new InvalidArgumentError(
+          o.teacher === 'import'
+            ? '--targets is required with --teacher import'
+            : '--teacher-url is required with --teacher http',
+        );
+      const shard = shardFromFlags(o, log);
+      const progress = progressBars(o.progress !== false);
+      const r = await trainHead(
+        {
+          unlabelled: o.unlabelled,
+          model: o.model,
+          tokenizer: o.tokenizer,
+          teacher: o.teacher,
+          teacherSource: source,
+          teacherKeys: o.keys,
+          teacherModel: o.teacherModel,
+          teacherTimeoutMs: Math.round(o.teacherTimeout * 1000),
+          teacherRetries: o.teacherRetries,
+          teacherConcurrency: o.teacherConcurrency,
+          instruction: o.instruction,
+          epochs: o.epochs,
+          batch: o.batch,
+          encodeBatchSize: o.encodeBatchSize,
+          lr: o.lr,
+          optimizer: o.optimizer,
+          momentum: o.momentum,
+          weightDecay: o.weightDecay,
+          seed: o.seed,
+          outputDim: o.outputDim,
+          preprocess: o.preprocess,
+          resizer: o.resizer,
+          dtype: o.dtype,
+          device: o.device,
+          threads: o.threads,
+          checkpointSeconds: o.checkpointSeconds,
+          cacheDir: o.cache === false ? undefined : o.cacheDir,
+          faces: facesFromFlags(o),
+          shard,
+          merge: o.merge,
+          out: o.out,
+        },
+        {
+          signal: cliAbortSignal(NAME),
+          onProgress: progress,
+          log: (l) => {
+            progress.stop();
+            log(l);
+          },
+        },
+      ).finally(() => progress.stop());
+      if (r.shard) {
+        // a shard only fills the caches: say what it wrote and how to get the head
+        process.stdout.write(
+          `shard ${r.shard.index}/${r.shard.count}: ${r.shard.images} images encoded with their teacher targets (${r.shard.unitsDone} of ${r.shard.units} units) into the caches; record ${r.shard.record}. No head yet: when all ${r.shard.count} shards have finished, run the same command with --merge ${r.shard.count} (without --shard) to train it into ${r.headPath}\n`,
+        );
+        return;
+      }
+      process.stdout.write(
+        `${r.status}: ${r.steps} steps${r.resumedFrom ? ` (resumed at epoch ${r.resumedFrom.epoch + 1}, step ${r.resumedFrom.step + 1})` : ''}${r.firstLoss !== null ? `, loss ${r.firstLoss.toFixed(4)} → ${r.lastLoss!.toFixed(4)}` : ''}; head ${r.headPath}\n`,
+      );
+    }),
+  );
+  return program;
+}

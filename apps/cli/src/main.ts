@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+/**
+ * @file `vlfer`: the published command line of the toolkit — `vlfer exp-clip eval | train`, `vlfer hesp train |
+ * eval`. Each subcommand parses flags, draws progress and prints; the work is a library function of a package
+ * (`evaluateZeroShot`, `trainHead`, `trainHesp`, `evaluateHespRun`). Every message, commander's parse errors included,
+ * starts with `vlfer: `; `--version` prints the package's version.
+ */
+import { createRequire } from 'node:module';
+import { Command } from 'commander';
+import { runMain } from '@vlfer/cli-kit';
+import { expClipCommand } from './exp-clip/commands.js';
+import { FLAG_NAMES as EXP_CLIP_FLAGS } from './exp-clip/options.js';
+import { hespCommand } from './hesp/commands.js';
+import { FLAG_NAMES as HESP_FLAGS } from './hesp/options.js';
+import { NAME } from './name.js';
+
+/** The version of @vlfer/cli (its package.json: one level above both `src/` and `dist/`). */
+const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+
+/** The `vlfer` program: its subcommands, `--version`, and one message style for every command's errors. */
+export function vlferProgram(): Command {
+  const program = new Command(NAME)
+    .description('vision-language facial expression recognition: Exp-CLIP and HESP from the command line')
+    .version(version, '-V, --version', 'print the version of @vlfer/cli')
+    .addCommand(expClipCommand())
+    .addCommand(hespCommand());
+  // commander writes its own parse errors as `error: …`; subcommands added with addCommand do not inherit output
+  // settings, so every command gets the same one
+  const output = {
+    outputError: (message: string, write: (s: string) => void) => write(message.replace(/^error: /, `${NAME}: `)),
+  };
+  const configure = (c: Command): void => {
+    c.configureOutput(output);
+    c.commands.forEach(configure);
+  };
+  configure(program);
+  return program;
+}
+
+runMain(
+  NAME,
+  () =>
+    vlferProgram()
+      .parseAsync(process.argv)
+      .then(() => undefined),
+  { ...EXP_CLIP_FLAGS, ...HESP_FLAGS },
+  ['evaluateZeroShot', 'trainHead', 'trainHesp', 'evaluateHespRun'],
+);
