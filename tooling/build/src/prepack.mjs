@@ -20,6 +20,8 @@ for (const [key, v] of Object.entries(pkg.exports ?? {})) {
     for (const f of [c.types, c.default]) if (!existsSync(f)) problems.push(`${f} is missing (run pnpm build)`);
   }
 }
+for (const f of Object.values(typeof pkg.bin === 'string' ? { [pkg.name]: pkg.bin } : (pkg.bin ?? {})))
+  if (!existsSync(f)) problems.push(`bin ${f} is missing (run pnpm build)`);
 if (problems.length > 0) {
   console.error(`${pkg.name} cannot be packed:\n  ${problems.join('\n  ')}`);
   process.exit(1);

@@ -15,6 +15,11 @@ const read = (p: string): Manifest => JSON.parse(readFileSync(join(repoRoot, p),
 const publicPackages = readdirSync(join(repoRoot, 'packages'))
   .map((d) => ({ dir: `packages/${d}`, pkg: read(`packages/${d}/package.json`) }))
   .filter((p) => !p.pkg.private);
+/** Published command-line apps (`@vlfer/cli`): a bin and no library exports. */
+const publicApps = readdirSync(join(repoRoot, 'apps'))
+  .filter((d) => existsSync(join(repoRoot, 'apps', d, 'package.json')))
+  .map((d) => ({ dir: `apps/${d}`, pkg: read(`apps/${d}/package.json`) }))
+  .filter((p) => !p.pkg.private);
 const rootEngines = read('package.json').engines.node as string;
 
 /** Problems of one public manifest (empty when it is right). */
@@ -115,10 +120,27 @@ describe('public package manifests', () => {
       'node/index': 'src/node/index.ts',
     });
   });
+  it('a published app (@vlfer/cli) has its bin in dist, ships dist and its READMEs, and is built before packing', () => {
+    expect(publicApps.map((p) => p.pkg.name)).toEqual(['@vlfer/cli']);
+    for (const { dir, pkg } of publicApps) {
+      expect(pkg.license).toBe('MIT');
+      expect(pkg.engines?.node).toBe(rootEngines);
+      expect(pkg.publishConfig).toEqual({ access: 'public' });
+      expect(Object.values(pkg.bin as Record<string, string>)).toEqual(['./dist/main.js']);
+      expect(pkg.files).toContain('dist');
+      for (const f of (pkg.files as string[]).filter((f) => f.endsWith('.md') && f !== 'CHANGELOG.md'))
+        expect(existsSync(join(repoRoot, dir, f)), `${dir}/${f}`).toBe(true);
+      expect(pkg.scripts.prepack).toBe('node ../../tooling/build/src/prepack.mjs');
+      // workspace helpers are bundled in, so they must not be runtime dependencies of a published package
+      expect(Object.keys(pkg.dependencies).filter((d) => d.startsWith('@vlfer/') && !d.includes('cli-kit'))).toEqual(
+        Object.keys(pkg.dependencies).filter((d) => d.startsWith('@vlfer/')),
+      );
+    }
+  });
   it('private workspace packages are not versioned by changesets, and every pending changeset names public packages only', () => {
     const config = read('.changeset/config.json');
     expect(config.privatePackages).toEqual({ version: false, tag: false });
-    const names = new Set(publicPackages.map((p) => p.pkg.name));
+    const names = new Set([...publicPackages, ...publicApps].map((p) => p.pkg.name));
     for (const f of readdirSync(join(repoRoot, '.changeset')).filter((f) => f.endsWith('.md') && f !== 'README.md')) {
       const front = readFileSync(join(repoRoot, '.changeset', f), 'utf8').split('---')[1] ?? '';
       for (const m of front.matchAll(/'([^']+)':/g)) expect(names.has(m[1]!), `${f} names ${m[1]}`).toBe(true);
