@@ -12,3 +12,18 @@ export type { ClipFrameReader } from './train.js';
 export { trainHesp, hespLogits, evaluateOpenSet, selectionScore, clipFrameReader } from './train.js';
 export type { RunScores } from './evaluate.js';
 export { evaluateHespRun } from './evaluate.js';
+export type {
+  OpenSetBaseline,
+  OpenSetBaselineOptionsInput,
+  OpenSetBaselineOptions,
+  OpenSetBaselineResult,
+  OpenSetSplitFeatures,
+  ClipFeatureSet,
+} from './baselines.js';
+export {
+  OPEN_SET_BASELINES,
+  parseOpenSetBaselineOptions,
+  encodeOpenSetSplit,
+  scoreOpenSetBaseline,
+  runOpenSetBaselines,
+} from './baselines.js';
