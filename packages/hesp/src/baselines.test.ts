@@ -99,6 +99,7 @@ describe('open-set baselines on frozen features (synthetic)', () => {
       expect(r.test.auroc_standard, m).toBe(1);
       expect(r.test.closed_set_accuracy, m).toBe(1);
       expect(r.known.map((k) => k.frameDir)).toEqual(f.testKnown.frameDirs);
+      expect(r.unknown.every((u) => Number.isInteger(u.predicted) && u.predicted >= 0 && u.predicted < 3)).toBe(true);
       expect(r.unknown.map((u) => u.originalLabel)).toEqual([
         ...Array(4).fill('happiness'),
         ...Array(4).fill('neutral'),
@@ -167,8 +168,14 @@ describe('open-set baselines on frozen features (synthetic)', () => {
   });
 
   it('refuses options that are not the baselines’, naming them', () => {
-    const base = { dataset: 'afew', trainAnnotations: 'a', testAnnotations: 'b', known: [0, 1], model: 'm' } as const;
-    expect(() => parseOpenSetBaselineOptions({ ...base, epochs: 3 } as OpenSetBaselineOptionsInput)).toThrow(
+    const base: OpenSetBaselineOptionsInput = {
+      dataset: 'afew',
+      trainAnnotations: 'a',
+      testAnnotations: 'b',
+      known: [0, 1],
+      model: 'm',
+    };
+    expect(() => parseOpenSetBaselineOptions({ ...base, epochs: 3 } as unknown as OpenSetBaselineOptionsInput)).toThrow(
       /epochs: is not an option of the open-set baselines/,
     );
     expect(() => parseOpenSetBaselineOptions({ ...base, knnK: 0 })).toThrow(/knnK/);
@@ -200,7 +207,8 @@ describe('encodeOpenSetSplit on tiny-clip with a synthetic video set', () => {
       valFraction: 0.2,
     };
     const events: number[] = [];
-    const f = await encodeOpenSetSplit(input, { onProgress: (e) => events.push(e.done) });
+    const cache = new Map<string, Float32Array>();
+    const f = await encodeOpenSetSplit(input, { onProgress: (e) => events.push(e.done), cache });
     const data = loadHespData(parseOpenSetBaselineOptions(input).hesp);
     expect(f.train.frameDirs).toEqual(data.train.map((v) => v.frameDir));
     expect(f.val.labels).toEqual(data.val.map((v) => v.label));
@@ -208,6 +216,13 @@ describe('encodeOpenSetSplit on tiny-clip with a synthetic video set', () => {
     expect(f.train.features.dims).toEqual([data.train.length, 24]); // tiny-clip projection_dim 24
     expect(f.text.dims).toEqual([3, 24]);
     expect(events.at(-1)).toBe(9 + 6 + 2);
+    expect(cache.size).toBe(17 + 3); // every clip and class text once
+    // another split of the same clips: nothing is encoded again (the cache gains no entry; progress counts every clip)
+    const again: number[] = [];
+    const g = await encodeOpenSetSplit({ ...input, known: [0, 1] }, { onProgress: (e) => again.push(e.done), cache });
+    expect(again).toEqual([5, 6, 10, 14]); // train, val, known test, unknown test (classes 2, 3)
+    expect(cache.size).toBe(20);
+    expect(g.testKnown.features.data).toEqual(f.testKnown.features.data.subarray(0, 4 * 24));
     const r = scoreOpenSetBaseline(f, 'energy');
     expect(r.test.n_known).toBe(6);
     const controller = new AbortController();

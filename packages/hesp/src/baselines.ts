@@ -21,6 +21,7 @@ import {
   zeroShotMspScore,
 } from '@vlfer/open-set';
 import { fitLinearProbe, probeLogits, sweepLinearProbe, type LinearProbe } from '@vlfer/probes';
+import type { FaceCropper } from '@vlfer/faces/node';
 import { loadHespData } from './data.js';
 import type { RunScores } from './evaluate.js';
 import { HespOptionsSchema, type HespOptions, type HespOptionsInput } from './options.js';
@@ -146,47 +147,113 @@ export interface OpenSetSplitFeatures {
   warnings: string[];
 }
 
-/** Mean-pooled CLIP image embeddings [clips, E] of clips, `batch` clips at a time (segment-centre frames). */
+/**
+ * Features already computed, by key (`encodeOpenSetSplit` keys them by model, tokenizer, face settings, frame count and
+ * clip or text): pass one map to several calls (e.g. HESP's 20 splits of one dataset, which share their clips) and
+ * every clip is encoded once.
+ */
+export type OpenSetFeatureCache = Map<string, Float32Array>;
+
+/** The frozen CLIP of a split's encoding, loaded (with the face cropper) only when a feature is not in the cache. */
+class LazyEncoder {
+  private clip: ClipGradientModel | undefined;
+  private cropper: FaceCropper | undefined;
+  private reader: ClipFrameReader | undefined;
+  constructor(
+    private readonly o: HespOptions,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  async model(): Promise<ClipGradientModel> {
+    this.clip ??= await ClipGradientModel.load(this.o.model, {
+      device: this.o.device,
+      gradients: false,
+      ...(this.o.tokenizer ? { tokenizer: this.o.tokenizer } : {}),
+      ...(this.o.threads ? { intraOpNumThreads: this.o.threads } : {}),
+    });
+    return this.clip;
+  }
+
+  /** HESP's frame reader: the frame files, or with `faces` the crops of the face followed through the clip. */
+  async read(): Promise<ClipFrameReader> {
+    if (!this.reader) {
+      this.cropper = this.o.faces ? await hespFaceCropper(this.o, this.log) : undefined;
+      this.reader = clipFrameReader(this.cropper);
+    }
+    return this.reader;
+  }
+
+  async release(): Promise<void> {
+    await this.clip?.release();
+    await this.cropper?.dispose();
+  }
+}
+
+/**
+ * Mean-pooled CLIP image embeddings of the clips not yet in `cache` (segment-centre frames, `batch` clips at a
+ * time), stored under `key(frameDir)`. Progress counts every clip, cached ones at once.
+ */
 async function encodeClips(
-  clip: ClipGradientModel,
+  enc: LazyEncoder,
   items: readonly VideoItem[],
   o: {
     frames: number;
     batch: number;
-    read: ClipFrameReader;
+    cache: OpenSetFeatureCache;
+    key: (frameDir: string) => string;
     signal: AbortSignal | undefined;
     onBatch: (n: number) => void;
   },
-): Promise<Tensor2D> {
-  const E = clip.arch.vision.projectionDim;
-  const out = new Float32Array(items.length * E);
-  for (let i = 0; i < items.length; i += o.batch) {
+): Promise<void> {
+  const todo = items.filter((v) => !o.cache.has(o.key(v.frameDir)));
+  o.onBatch(items.length - todo.length);
+  for (let i = 0; i < todo.length; i += o.batch) {
     throwIfAborted(o.signal, 'open-set baseline encoding');
-    const chunk = items.slice(i, i + o.batch);
-    const frames = await Promise.all(chunk.map((c) => o.read(c, o.frames, 'centre')));
+    const [clip, read] = [await enc.model(), await enc.read()];
+    const chunk = todo.slice(i, i + o.batch);
+    const frames = await Promise.all(chunk.map((c) => read(c, o.frames, 'centre')));
     const pixels = normalizePixels(await clipPixels(frames, { config: clip.preprocessor }), clip.preprocessor);
-    out.set(meanOfRowGroups(await clip.visionForwardEmbeds(pixels), o.frames).data, i * E);
+    const v = meanOfRowGroups(await clip.visionForwardEmbeds(pixels), o.frames);
+    const E = v.dims[1];
+    chunk.forEach((c, r) => o.cache.set(o.key(c.frameDir), Float32Array.from(v.data.subarray(r * E, (r + 1) * E))));
     o.onBatch(chunk.length);
   }
-  return { dtype: 'float32', data: out, dims: [items.length, E] };
 }
 
-/** CLIP text embeddings [K, E] of plain texts. */
-async function textEmbeddings(clip: ClipGradientModel, texts: readonly string[]): Promise<Tensor2D> {
-  const tokenize = await loadClipTokenizer(clip.bundle.tokenizer);
-  const t = tokenize(texts);
-  return clip.textForwardEmbeds(clip.tokenEmbeddings(t.ids, t.dims), eotPositions(t.ids, t.dims));
+/** CLIP text embeddings [K, E] of plain texts (cached by text). */
+async function textEmbeddings(
+  enc: LazyEncoder,
+  texts: readonly string[],
+  cache: OpenSetFeatureCache,
+  key: (text: string) => string,
+): Promise<Tensor2D> {
+  if (!texts.every((t) => cache.has(key(t)))) {
+    const clip = await enc.model();
+    const tokenize = await loadClipTokenizer(clip.bundle.tokenizer);
+    const t = tokenize(texts);
+    const e = await clip.textForwardEmbeds(clip.tokenEmbeddings(t.ids, t.dims), eotPositions(t.ids, t.dims));
+    texts.forEach((x, i) => cache.set(key(x), Float32Array.from(e.data.subarray(i * e.dims[1], (i + 1) * e.dims[1]))));
+  }
+  return stack(texts.map((t) => cache.get(key(t))!));
+}
+
+/** Rows of equal length as a [n, E] tensor (E = `dim` when there are no rows). */
+function stack(rows: readonly Float32Array[], dim = rows[0]?.length ?? 0): Tensor2D {
+  const out = new Float32Array(rows.length * dim);
+  rows.forEach((r, i) => out.set(r, i * dim));
+  return { dtype: 'float32', data: out, dims: [rows.length, dim] };
 }
 
 /**
  * Load one of HESP's known/unknown splits with HESP's own loader (`loadHespData`: lists, split, seeded validation
  * part) and encode every clip with the frozen CLIP (no visual prompt): `frames` frames sampled at the segment
  * centres by HESP's frame reader (`clipFrameReader`, face crops with `faces`), the test-time sampling of HESP,
- * for every part (a frozen feature has no augmentation). Progress: `encode` (clips). Stops at `signal`.
+ * for every part (a frozen feature has no augmentation). Clips and texts already in `hooks.cache` are not encoded
+ * again (the model is not even loaded when everything is there). Progress: `encode` (clips). Stops at `signal`.
  */
 export async function encodeOpenSetSplit(
   input: OpenSetBaselineOptionsInput,
-  hooks: HespHooks = {},
+  hooks: HespHooks & { cache?: OpenSetFeatureCache } = {},
 ): Promise<OpenSetSplitFeatures> {
   const options = parseOpenSetBaselineOptions(input);
   const o = options.hesp;
@@ -194,32 +261,26 @@ export async function encodeOpenSetSplit(
   const data = loadHespData(o);
   for (const w of data.warnings) log(`warning: ${w}`);
   const classNames = knownClassTexts(data.split.known, data.labelSet, { referenceBehaviour: o.referenceBehaviour });
-  const clip = await ClipGradientModel.load(o.model, {
-    device: o.device,
-    gradients: false,
-    ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}),
-    ...(o.threads ? { intraOpNumThreads: o.threads } : {}),
-  });
-  const cropper = o.faces ? await hespFaceCropper(o, log) : undefined;
+  const cache = hooks.cache ?? new Map<string, Float32Array>();
+  const key = (kind: string) => (name: string) =>
+    JSON.stringify([kind, o.model, o.tokenizer ?? null, o.faces ?? null, o.frames, name]);
+  const enc = new LazyEncoder(o, log);
   try {
     const parts = [data.train, data.val, data.testKnown, data.testUnknown] as const;
     const total = parts.reduce((s, p) => s + p.length, 0);
     let done = 0;
     const onBatch = (n: number) => hooks.onProgress?.({ phase: 'encode', done: (done += n), total, unit: 'clips' });
-    const read = clipFrameReader(cropper);
-    const sets: ClipFeatureSet[] = [];
-    for (const items of parts)
-      sets.push({
-        frameDirs: items.map((v) => v.frameDir),
-        labels: items.map((v) => v.label),
-        features: await encodeClips(clip, items, {
-          frames: o.frames,
-          batch: o.batch,
-          read,
-          onBatch,
-          signal: hooks.signal,
-        }),
-      });
+    const settings = { frames: o.frames, batch: o.batch, cache, key: key('clip'), signal: hooks.signal, onBatch };
+    for (const items of parts) await encodeClips(enc, items, settings);
+    const E = cache.get(key('clip')(data.train[0]!.frameDir))!.length;
+    const sets = parts.map((items) => ({
+      frameDirs: items.map((v) => v.frameDir),
+      labels: items.map((v) => v.label),
+      features: stack(
+        items.map((v) => cache.get(key('clip')(v.frameDir))!),
+        E,
+      ),
+    }));
     const { index, known, unknown, openness } = data.split;
     return {
       options,
@@ -230,12 +291,11 @@ export async function encodeOpenSetSplit(
       val: sets[1]!,
       testKnown: sets[2]!,
       testUnknown: sets[3]!,
-      text: await textEmbeddings(clip, classNames),
+      text: await textEmbeddings(enc, classNames, cache, key('text')),
       warnings: data.warnings,
     };
   } finally {
-    await clip.release();
-    await cropper?.dispose();
+    await enc.release();
   }
 }
 
@@ -289,6 +349,8 @@ interface BaselineScores {
   knownScores: number[];
   unknownScores: number[];
   knownPredictions: number[];
+  /** the known class each unknown clip would be given (argmax), for per-item outcomes */
+  unknownPredictions: number[];
   details: Record<string, string | number>;
 }
 
@@ -299,7 +361,13 @@ function baselineScores(f: OpenSetSplitFeatures, method: OpenSetBaseline): Basel
     const k = zeroShotMspScore(f.testKnown.features, f.text, { scale });
     const u = zeroShotMspScore(f.testUnknown.features, f.text, { scale });
     const classifier = `zero-shot CLIP, ${scale} · cos(v̄, text(class name)) over the ${f.classNames.length} known classes`;
-    return { knownScores: k.scores, unknownScores: u.scores, knownPredictions: k.predictions, details: { classifier } };
+    return {
+      knownScores: k.scores,
+      unknownScores: u.scores,
+      knownPredictions: k.predictions,
+      unknownPredictions: u.predictions,
+      details: { classifier },
+    };
   }
   const { probe, selection } = knownProbe(f);
   const lk = probeLogits(probe, f.testKnown.features);
@@ -308,8 +376,8 @@ function baselineScores(f: OpenSetSplitFeatures, method: OpenSetBaseline): Basel
     classifier: `linear probe on ${f.train.labels.length} known training clips`,
     probe: selection,
   };
-  const knownPredictions = argmaxRows(lk);
-  const pair = (s: (l: Tensor2D) => number[]) => ({ knownScores: s(lk), unknownScores: s(lu), knownPredictions });
+  const predictions = { knownPredictions: argmaxRows(lk), unknownPredictions: argmaxRows(lu) };
+  const pair = (s: (l: Tensor2D) => number[]) => ({ knownScores: s(lk), unknownScores: s(lu), ...predictions });
   if (method === 'msp') return { ...pair(maxSoftmaxScore), details };
   if (method === 'max-logit') return { ...pair(maxLogitScore), details };
   if (method === 'energy') {
@@ -321,14 +389,16 @@ function baselineScores(f: OpenSetSplitFeatures, method: OpenSetBaseline): Basel
   return {
     knownScores: knnScore(f.testKnown.features, bank, { k }),
     unknownScores: knnScore(f.testUnknown.features, bank, { k }),
-    knownPredictions,
+    ...predictions,
     details: { ...details, k, bank: `${bank.dims[0]} known training clips` },
   };
 }
 
 /** One baseline's outcome on a split, in the shape of HESP's `RunScores` (without the epoch). */
-export interface OpenSetBaselineResult extends Omit<RunScores, 'epoch'> {
+export interface OpenSetBaselineResult extends Omit<RunScores, 'epoch' | 'unknown'> {
   method: OpenSetBaseline;
+  /** unknown-class test clips: frame dir, original label name, known-ness, and the known class it is given (argmax) */
+  unknown: (RunScores['unknown'][number] & { predicted: number })[];
   /** how the logits and scores were made (classifier, chosen C, k, temperature) */
   details: Record<string, string | number>;
 }
@@ -339,7 +409,12 @@ export interface OpenSetBaselineResult extends Omit<RunScores, 'epoch'> {
  */
 export function scoreOpenSetBaseline(f: OpenSetSplitFeatures, method: OpenSetBaseline): OpenSetBaselineResult {
   const s = baselineScores(f, method);
-  const report = openSetReportFromScores({ ...s, knownLabels: f.testKnown.labels });
+  const report = openSetReportFromScores({
+    knownScores: s.knownScores,
+    unknownScores: s.unknownScores,
+    knownPredictions: s.knownPredictions,
+    knownLabels: f.testKnown.labels,
+  });
   return {
     method,
     test: flattenOpenSetReport(report),
@@ -353,6 +428,7 @@ export function scoreOpenSetBaseline(f: OpenSetSplitFeatures, method: OpenSetBas
       frameDir,
       originalLabel: f.labelNames[f.testUnknown.labels[i]!] ?? String(f.testUnknown.labels[i]),
       knownness: s.unknownScores[i]!,
+      predicted: s.unknownPredictions[i]!,
     })),
     classNames: f.classNames,
     details: s.details,

@@ -19,6 +19,7 @@ export type {
   OpenSetBaselineResult,
   OpenSetSplitFeatures,
   ClipFeatureSet,
+  OpenSetFeatureCache,
 } from './baselines.js';
 export {
   OPEN_SET_BASELINES,
