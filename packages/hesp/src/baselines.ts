@@ -39,7 +39,7 @@ export const OPEN_SET_BASELINES = ['msp', 'max-logit', 'energy', 'knn', 'clip-ms
 export type OpenSetBaseline = (typeof OPEN_SET_BASELINES)[number];
 
 /** The HESP options the baselines share with `trainHesp` (same lists, split, validation part, frames, CLIP). */
-const SHARED_KEYS = [
+export const OPEN_SET_BASELINE_HESP_KEYS = [
   'dataset',
   'trainAnnotations',
   'testAnnotations',
@@ -69,7 +69,7 @@ const SHARED_KEYS = [
  * Options of the open-set baselines: HESP's data, split and CLIP options (same meaning and defaults as `trainHesp`'s,
  * so the same options give the same known/unknown split, the same validation part and the same frames), plus:
  */
-export type OpenSetBaselineOptionsInput = Pick<HespOptionsInput, (typeof SHARED_KEYS)[number]> & {
+export type OpenSetBaselineOptionsInput = Pick<HespOptionsInput, (typeof OPEN_SET_BASELINE_HESP_KEYS)[number]> & {
   /**
    * kNN: the neighbour rank k (≤ the number of training clips). @default 50 (Sun et al.'s CIFAR setting), at most the
    * smallest per-class count of known training clips
@@ -101,13 +101,13 @@ export interface OpenSetBaselineOptions extends z.infer<typeof ExtraSchema> {
 export function parseOpenSetBaselineOptions(input: OpenSetBaselineOptionsInput): OpenSetBaselineOptions {
   const fn = 'parseOpenSetBaselineOptions';
   const { knnK, energyTemperature, probeSearch, ...rest } = input as Record<string, unknown>;
-  const stray = Object.keys(rest).filter((k) => !(SHARED_KEYS as readonly string[]).includes(k));
+  const stray = Object.keys(rest).filter((k) => !(OPEN_SET_BASELINE_HESP_KEYS as readonly string[]).includes(k));
   if (stray.length > 0)
     throw new OptionsError(
       fn,
       stray.map((k) => ({
         path: k,
-        message: `is not an option of the open-set baselines (they take ${SHARED_KEYS.join(', ')}, knnK, energyTemperature, probeSearch)`,
+        message: `is not an option of the open-set baselines (they take ${OPEN_SET_BASELINE_HESP_KEYS.join(', ')}, knnK, energyTemperature, probeSearch)`,
       })),
     );
   const extra = parseOptions(

@@ -23,6 +23,7 @@ export type {
 } from './baselines.js';
 export {
   OPEN_SET_BASELINES,
+  OPEN_SET_BASELINE_HESP_KEYS,
   parseOpenSetBaselineOptions,
   encodeOpenSetSplit,
   scoreOpenSetBaseline,
