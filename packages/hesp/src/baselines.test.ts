@@ -83,6 +83,7 @@ function syntheticFeatures(extra: Partial<OpenSetBaselineOptionsInput> = {}): Op
     ),
     text,
     warnings: [],
+    probeKey: 'synthetic',
   };
 }
 
@@ -167,6 +168,17 @@ describe('open-set baselines on frozen features (synthetic)', () => {
     expect(k3.details.k).toBe(3);
   });
 
+  it('with a probe cache, the probe is fitted once per split content (probeKey) and gives the same scores', () => {
+    const probes = new Map();
+    const a = syntheticFeatures();
+    const fresh = scoreOpenSetBaseline(a, 'msp');
+    expect(scoreOpenSetBaseline(a, 'msp', { probes })).toEqual(fresh);
+    scoreOpenSetBaseline({ ...a, testUnknown: a.testKnown }, 'energy', { probes });
+    expect([...probes.keys()]).toEqual(['synthetic:binary']);
+    scoreOpenSetBaseline({ ...syntheticFeatures(), probeKey: 'another split' }, 'knn', { probes });
+    expect(probes.size).toBe(2);
+  });
+
   it('refuses options that are not the baselines’, naming them', () => {
     const base: OpenSetBaselineOptionsInput = {
       dataset: 'afew',
@@ -222,6 +234,9 @@ describe('encodeOpenSetSplit on tiny-clip with a synthetic video set', () => {
     const g = await encodeOpenSetSplit({ ...input, known: [0, 1] }, { onProgress: (e) => again.push(e.done), cache });
     expect(again).toEqual([5, 6, 10, 14]); // train, val, known test, unknown test (classes 2, 3)
     expect(cache.size).toBe(20);
+    expect(g.probeKey).not.toBe(f.probeKey);
+    expect((await encodeOpenSetSplit(input, { cache })).probeKey).toBe(f.probeKey);
+    expect((await encodeOpenSetSplit({ ...input, seed: 1 }, { cache })).probeKey).not.toBe(f.probeKey); // another validation part
     expect(g.testKnown.features.data).toEqual(f.testKnown.features.data.subarray(0, 4 * 24));
     const r = scoreOpenSetBaseline(f, 'energy');
     expect(r.test.n_known).toBe(6);

@@ -10,6 +10,7 @@ import {
 } from '@vlfer/core';
 import type { VideoItem } from '@vlfer/datasets';
 import { normalizePixels } from '@vlfer/encoders';
+import { hashBytes } from '@vlfer/core/node';
 import { ClipGradientModel, clipPixels, eotPositions, loadClipTokenizer } from '@vlfer/encoders/node';
 import { flattenOpenSetReport, openSetReportFromScores } from '@vlfer/metrics';
 import {
@@ -145,6 +146,11 @@ export interface OpenSetSplitFeatures {
   /** [K, E] CLIP text embeddings of `classNames` (plain class names, no template, as HESP's zero-shot step) */
   text: Tensor2D;
   warnings: string[];
+  /**
+   * Content key of what a probe on these features is fitted from (model, tokenizer, faces, frames and the training
+   * and validation clips with their labels): equal keys, equal probe (`OpenSetProbeCache`).
+   */
+  probeKey: string;
 }
 
 /**
@@ -293,25 +299,39 @@ export async function encodeOpenSetSplit(
       testUnknown: sets[3]!,
       text: await textEmbeddings(enc, classNames, cache, key('text')),
       warnings: data.warnings,
+      probeKey: hashBytes(
+        JSON.stringify([
+          key('probe')(''),
+          [data.train, data.val].map((part) => part.map((v) => [v.frameDir, v.label])),
+        ]),
+      ),
     };
   } finally {
     await enc.release();
   }
 }
 
-interface KnownProbe {
+/** A fitted known-class probe and how its C was chosen. */
+export interface KnownProbe {
   probe: LinearProbe;
   selection: string;
 }
-const probes = new WeakMap<OpenSetSplitFeatures, KnownProbe>();
+/**
+ * Probes already fitted, by `probeKey` and search: pass one map to the `scoreOpenSetBaseline` calls of the MSP,
+ * MaxLogit, Energy and kNN rows of a split (each on its own `encodeOpenSetSplit` result) and the probe is fitted once.
+ */
+export type OpenSetProbeCache = Map<string, KnownProbe>;
+const probesOf = new WeakMap<OpenSetSplitFeatures, OpenSetProbeCache>();
 
 /**
  * The closed-set classifier of the MSP / MaxLogit / Energy / kNN rows: a linear probe on the known training clips
  * (the part HESP trains on), its L2 strength chosen on HESP's validation part by the CLIP paper's sweep (C = 1,
  * sklearn's default, without validation clips). Fitted once per feature set.
  */
-function knownProbe(f: OpenSetSplitFeatures): KnownProbe {
-  const cached = probes.get(f);
+function knownProbe(f: OpenSetSplitFeatures, cache?: OpenSetProbeCache): KnownProbe {
+  const probes = cache ?? probesOf.get(f) ?? probesOf.set(f, new Map()).get(f)!;
+  const key = `${f.probeKey}:${f.options.probeSearch}`;
+  const cached = probes.get(key);
   if (cached) return cached;
   const numClasses = f.classNames.length;
   const train = { features: f.train.features, labels: f.train.labels };
@@ -331,7 +351,7 @@ function knownProbe(f: OpenSetSplitFeatures): KnownProbe {
       probe: fitLinearProbe(train.features, train.labels, { numClasses }),
       selection: 'C 1 (no validation clips: valFraction 0)',
     };
-  probes.set(f, fitted);
+  probes.set(key, fitted);
   return fitted;
 }
 
@@ -355,7 +375,7 @@ interface BaselineScores {
 }
 
 /** Known-ness scores of the test clips and the closed-set predictions of the known ones, for one baseline. */
-function baselineScores(f: OpenSetSplitFeatures, method: OpenSetBaseline): BaselineScores {
+function baselineScores(f: OpenSetSplitFeatures, method: OpenSetBaseline, probes?: OpenSetProbeCache): BaselineScores {
   if (method === 'clip-msp') {
     const scale = f.options.hesp.logitScale;
     const k = zeroShotMspScore(f.testKnown.features, f.text, { scale });
@@ -369,7 +389,7 @@ function baselineScores(f: OpenSetSplitFeatures, method: OpenSetBaseline): Basel
       details: { classifier },
     };
   }
-  const { probe, selection } = knownProbe(f);
+  const { probe, selection } = knownProbe(f, probes);
   const lk = probeLogits(probe, f.testKnown.features);
   const lu = probeLogits(probe, f.testUnknown.features);
   const details: Record<string, string | number> = {
@@ -407,8 +427,12 @@ export interface OpenSetBaselineResult extends Omit<RunScores, 'epoch' | 'unknow
  * Score the test clips of a split with one baseline and compute closed-set accuracy and both families of open-set
  * metrics with `openSetReportFromScores` (the functions of HESP's `openSetReport`, for this baseline's scores).
  */
-export function scoreOpenSetBaseline(f: OpenSetSplitFeatures, method: OpenSetBaseline): OpenSetBaselineResult {
-  const s = baselineScores(f, method);
+export function scoreOpenSetBaseline(
+  f: OpenSetSplitFeatures,
+  method: OpenSetBaseline,
+  options: { probes?: OpenSetProbeCache } = {},
+): OpenSetBaselineResult {
+  const s = baselineScores(f, method, options.probes);
   const report = openSetReportFromScores({
     knownScores: s.knownScores,
     unknownScores: s.unknownScores,

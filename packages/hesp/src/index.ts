@@ -20,6 +20,8 @@ export type {
   OpenSetSplitFeatures,
   ClipFeatureSet,
   OpenSetFeatureCache,
+  OpenSetProbeCache,
+  KnownProbe,
 } from './baselines.js';
 export {
   OPEN_SET_BASELINES,

@@ -8,6 +8,7 @@ import {
   type OpenSetBaseline,
   type OpenSetBaselineOptionsInput,
   type OpenSetFeatureCache,
+  type OpenSetProbeCache,
   type RunScores,
 } from '@vlfer/hesp';
 import { classificationReport } from '@vlfer/metrics';
@@ -77,6 +78,8 @@ export function openSetOutcome(
  * runs of one dataset (every method, every split) encode each clip once. About 2 KB per clip at 512 dimensions.
  */
 const FEATURES: OpenSetFeatureCache = new Map();
+/** The known-class probes fitted in this process (by split content): fitted once per split, shared by four rows. */
+const PROBES: OpenSetProbeCache = new Map();
 
 /**
  * One open-set baseline run: HESP's split `coords.split` of the data config's `videoSets.<dataset>`, with the HESP
@@ -121,7 +124,7 @@ export async function execOpenSetBaseline(
     },
     { ...hooks, cache: FEATURES },
   );
-  const r = scoreOpenSetBaseline(features, method);
+  const r = scoreOpenSetBaseline(features, method, { probes: PROBES });
   hooks.log(
     `${method}: ${Object.entries(r.details)
       .map(([k, x]) => `${k} ${x}`)
