@@ -108,6 +108,10 @@ describe('HESP vs the open-set baselines on one split (tiny-clip, synthetic vide
           row.method,
         ).toBe(true);
     }
+    // a baseline row is checked as an open-set row: its counts must add up
+    expect(rowMetricsProblem({ ...rows[1]!, metrics: { ...rows[1]!.metrics, n: 9 } })).toMatch(
+      /metrics\.n is 9, expected n_known \+ n_unknown = 8/,
+    );
     expect(hesp.items!.predicted.slice(4)).toEqual([-1, -1, -1, -1]); // HESP's evaluation reports no class for unknown clips
     // a paired test between HESP and MSP runs on the items (AUROC on resampled items, strata keep both kinds)
     const [a, b] = [hesp, rows[1]!].map((row) => (idx: Int32Array) => {
