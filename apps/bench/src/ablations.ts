@@ -24,7 +24,13 @@ import { classificationReport, meanStd } from '@vlfer/metrics';
 import type { PromptType } from '@vlfer/llm-knowledge';
 import { confusionMatrixSpec, renderSvg, rocCurvesSpec, svgToPng } from './charts.js';
 import { runFaceApiReference } from './face-api-reference.js';
-import { execOpenSetBaseline, isOpenSetBaseline, isOpenSetMethod, openSetItems } from './methods/open-set-baselines.js';
+import {
+  execOpenSetBaseline,
+  isOpenSetBaseline,
+  isOpenSetMethod,
+  openSetItems,
+  videoSetRoot,
+} from './methods/open-set-baselines.js';
 import {
   ABLATIONS,
   BACKBONES,
@@ -503,7 +509,7 @@ async function exec(
       confusionMatrix: rep.confusionMatrix,
       labelNames: r.classNames,
       scores: { known: r.known.map((k) => k.knownness), unknown: r.unknown.map((u) => u.knownness) },
-      items: openSetItems(r, v.root),
+      items: openSetItems(r, videoSetRoot(v)),
       runDir,
     };
   }

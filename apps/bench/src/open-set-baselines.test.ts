@@ -18,7 +18,7 @@ describe('open-set baselines as ablation methods', () => {
     expect(smoke.map((r) => [r.coords.method, r.coords.split])).toEqual(METHODS.map((m) => [m, 0]));
   });
 
-  it('item ids are the frame directories relative to the root, sorted; unknown clips have label -1', () => {
+  it('item ids are the frame directories relative to the root (else the path), sorted; unknown clips have label -1', () => {
     const items = openSetItems(
       {
         known: [{ frameDir: '/d/frames/b', label: 1, predicted: 0, knownness: 0.5 }],
@@ -35,7 +35,8 @@ describe('open-set baselines as ablation methods', () => {
       predicted: [1, 0, -1],
       knownness: [0.2, 0.5, 0.1],
     });
-    expect(clipItemId('frames/x', undefined)).toBe('frames/x');
+    expect(clipItemId('/elsewhere/x', '/d')).toBe('/elsewhere/x'); // outside the root: the path itself
+    expect(clipItemId('/d/lists/../frames/y', '/d/')).toBe('frames/y');
   });
 });
 

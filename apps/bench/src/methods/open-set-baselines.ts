@@ -1,4 +1,4 @@
-import { relative, sep } from 'node:path';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { DATASETS as DATA } from '@vlfer/datasets';
 import {
   encodeOpenSetSplit,
@@ -25,12 +25,16 @@ export const isOpenSetBaseline = (m: Method): m is Method & OpenSetBaseline =>
 /** Methods whose rows carry open-set metrics (n_known, n_unknown, AUROC, OSCR …) instead of UAR/WAR. */
 export const isOpenSetMethod = (m: Method): boolean => m === 'hesp' || isOpenSetBaseline(m);
 
+/** The folder a video set's item ids are relative to: its `root`, else the folder of its test list. */
+export const videoSetRoot = (v: { root?: string; test: string }): string => v.root ?? dirname(v.test);
+
 /**
- * A clip's item id: its frame directory relative to the video set's `root` (forward slashes), or the directory as
- * the list resolves it without a root: the same clip has the same id in every run on that set (HESP and baselines).
+ * A clip's item id: its frame directory relative to `root` (`videoSetRoot`) when it lies inside it, else the path
+ * itself — the same clip has the same id in every run on that set (HESP and the baselines), so their rows pair up.
  */
-export function clipItemId(frameDir: string, root: string | undefined): string {
-  return (root ? relative(root, frameDir) : frameDir).split(sep).join('/');
+export function clipItemId(frameDir: string, root: string): string {
+  const r = relative(resolve(root), resolve(frameDir));
+  return r && !r.startsWith('..') && !isAbsolute(r) ? r : frameDir;
 }
 
 /**
@@ -39,7 +43,7 @@ export function clipItemId(frameDir: string, root: string | undefined): string {
  */
 export function openSetItems(
   r: Pick<RunScores, 'known'> & { unknown: { frameDir: string; knownness: number; predicted?: number }[] },
-  root: string | undefined,
+  root: string,
 ): ItemOutcomes {
   const rows = [
     ...r.known.map((k) => ({ id: clipItemId(k.frameDir, root), label: k.label, p: k.predicted, s: k.knownness })),
@@ -56,7 +60,7 @@ export function openSetItems(
 /** The row fields of an open-set outcome (HESP's `RunScores` shape): metrics, confusion matrix, scores, items. */
 export function openSetOutcome(
   r: Omit<RunScores, 'epoch' | 'unknown'> & { unknown: { frameDir: string; knownness: number; predicted?: number }[] },
-  root: string | undefined,
+  root: string,
 ): Pick<ResultRow, 'metrics' | 'perClassRecall' | 'confusionMatrix' | 'labelNames' | 'scores' | 'items'> {
   const rep = classificationReport(
     r.known.map((k) => k.label),
@@ -130,5 +134,5 @@ export async function execOpenSetBaseline(
       .map(([k, x]) => `${k} ${x}`)
       .join('; ')}`,
   );
-  return openSetOutcome(r, v.root);
+  return openSetOutcome(r, videoSetRoot(v));
 }
