@@ -25,6 +25,13 @@ import type { PromptType } from '@vlfer/llm-knowledge';
 import { confusionMatrixSpec, renderSvg, rocCurvesSpec, svgToPng } from './charts.js';
 import { runFaceApiReference } from './face-api-reference.js';
 import {
+  execOpenSetBaseline,
+  isOpenSetBaseline,
+  isOpenSetMethod,
+  openSetItems,
+  videoSetRoot,
+} from './methods/open-set-baselines.js';
+import {
   ABLATIONS,
   BACKBONES,
   DATASETS,
@@ -95,8 +102,8 @@ export interface ResultRow {
    * Per-item outcomes, for bootstrap confidence intervals over items and paired tests between two runs on the same
    * items. Parallel arrays in one order (sorted by id): `ids` unique item ids (relative path or clip id, the same for
    * the same item in every run on that dataset), `labels` the true class index into `labelNames` (-1: an open-set
-   * unknown item), `predicted` the predicted class index, `knownness` (open-set methods) the known-ness score, higher =
-   * more likely known.
+   * unknown item), `predicted` the predicted class index (-1: an open-set unknown item whose method reports no class
+   * for it, as HESP's evaluation), `knownness` (open-set methods) the known-ness score, higher = more likely known.
    */
   items?: ItemOutcomes;
   /** where the run's own outputs are (eval/train/hesp directories) */
@@ -178,7 +185,7 @@ const ResultRowSchema = z.looseObject({
     .object({
       ids: z.array(z.string()),
       labels: z.array(z.number().int().min(-1)),
-      predicted: z.array(z.number().int().min(0)),
+      predicted: z.array(z.number().int().min(-1)),
       knownness: z.array(z.number()).optional(),
     })
     .optional(),
@@ -213,7 +220,7 @@ export function rowMetricsProblem(row: ResultRow): string | null {
   const m = row.metrics;
   const intMetric = (name: string) =>
     Number.isSafeInteger(m[name]) && m[name]! >= 0 ? null : `metrics.${name} is ${m[name]}, expected a count`;
-  if (row.method === 'hesp') {
+  if (isOpenSetMethod(row.method)) {
     const bad = intMetric('n_known') ?? intMetric('n_unknown') ?? intMetric('n');
     if (bad) return bad;
     if (total !== m.n_known)
@@ -440,6 +447,7 @@ type RunOutcome = Pick<
   | 'runDir'
   | 'datasetFingerprint'
   | 'modelFingerprint'
+  | 'items'
 >;
 
 /** The method of one run: its `method` coordinate where the ablation has that axis, else the ablation's. */
@@ -461,6 +469,12 @@ async function exec(
   const limit = o.limit ? { limit: o.limit, subsetSeed: 0 } : {};
   const sub = (l: string) => log(`  ${l}`);
   const hooks = { log: sub, ...(o.signal ? { signal: o.signal } : {}) };
+  if (isOpenSetBaseline(method))
+    return execOpenSetBaseline(
+      method,
+      { ablation, spec, ...run, model: modelFor(c.backbone, o), ...(o.data ? { data: o.data } : {}) },
+      hooks,
+    );
   if (method === 'hesp') {
     if (!('hesp' in info))
       throw new Error(`${ablation}: method hesp needs a video open-set dataset (mafw, dfew, afew), got '${c.dataset}'`);
@@ -495,6 +509,7 @@ async function exec(
       confusionMatrix: rep.confusionMatrix,
       labelNames: r.classNames,
       scores: { known: r.known.map((k) => k.knownness), unknown: r.unknown.map((u) => u.knownness) },
+      items: openSetItems(r, videoSetRoot(v)),
       runDir,
     };
   }

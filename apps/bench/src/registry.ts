@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { DataFormatError } from '@vlfer/core';
 import { PROMPT_TYPES, type PromptType } from '@vlfer/llm-knowledge';
 import type { DatasetId as DataId } from '@vlfer/datasets';
-import type { HespOptionsInput } from '@vlfer/hesp';
+import type { HespOptionsInput, OpenSetBaselineOptionsInput } from '@vlfer/hesp';
 import type { TrainOptionsInput } from '@vlfer/exp-clip';
 
 /**
@@ -49,7 +49,13 @@ export const DATASETS = {
 export type DatasetId = keyof typeof DATASETS;
 
 /** Every method the runner knows (one line each; `exec` in ablations.ts dispatches on it). */
-export const METHODS = ['exp-clip-zero-shot', 'exp-clip-trained', 'hesp', 'face-api'] as const;
+export const METHODS = [
+  'exp-clip-zero-shot',
+  'exp-clip-trained',
+  'hesp',
+  'face-api',
+  ...(['msp', 'max-logit', 'energy', 'knn', 'clip-msp'] as const), // open-set baselines (OPEN_SET_BASELINES of @vlfer/hesp)
+] as const;
 export type Method = (typeof METHODS)[number];
 export type Preprocess = 'exp-clip' | 'clip';
 
@@ -81,6 +87,8 @@ export interface AblationSpec {
     head?: boolean;
     train?: Partial<Omit<TrainOptionsInput, 'unlabelled' | 'model' | 'out' | 'seed'>>;
     hesp?: Partial<Omit<HespOptionsInput, 'dataset' | 'model' | 'out' | 'seed' | 'splitIndex'>>;
+    /** open-set baselines: kNN's k, energy temperature, probe search (their shared HESP options come from `hesp`) */
+    openSet?: Pick<OpenSetBaselineOptionsInput, 'knnK' | 'energyTemperature' | 'probeSearch'>;
   };
   description: string;
 }
@@ -122,6 +130,31 @@ export const ABLATIONS = {
     seeds: [0],
     description:
       "HESP on MAFW's 20 known/unknown splits (100 epochs each, selection on validation); needs data config videoSets.mafw",
+  },
+  'open-set/hesp-vs-baselines': {
+    method: 'hesp',
+    axes: {
+      method: ['hesp', 'msp', 'max-logit', 'energy', 'knn', 'clip-msp'],
+      backbone: ['vit-b32'],
+      dataset: ['mafw'],
+      split: Array.from({ length: 20 }, (_, i) => i),
+    },
+    seeds: [0],
+    description:
+      "HESP next to the open-set baselines on MAFW's 20 known/unknown splits, same test clips (paired): MSP, MaxLogit, Energy, kNN over a linear probe of frozen CLIP features, zero-shot CLIP + MSP; needs data config videoSets.mafw",
+  },
+  'open-set/hesp-vs-baselines-smoke': {
+    method: 'hesp',
+    axes: {
+      method: ['hesp', 'msp', 'max-logit', 'energy', 'knn', 'clip-msp'],
+      backbone: ['tiny-clip'],
+      dataset: ['afew'],
+      split: [0],
+    },
+    seeds: [0],
+    options: { hesp: { epochs: 2, batch: 4, frames: 2, nCtx: 4, logitScale: 14.28, valFraction: 0.2 } },
+    description:
+      'the same comparison on tiny-clip (chance-level numbers) and a small video set, e.g. the synthetic one of apps/hesp/examples/make-synthetic.ts as data config videoSets.afew: checks the pipeline end to end in minutes',
   },
 } as const satisfies Record<string, AblationSpec>;
 export type AblationId = keyof typeof ABLATIONS;

@@ -12,3 +12,22 @@ export type { ClipFrameReader } from './train.js';
 export { trainHesp, hespLogits, evaluateOpenSet, selectionScore, clipFrameReader } from './train.js';
 export type { RunScores } from './evaluate.js';
 export { evaluateHespRun } from './evaluate.js';
+export type {
+  OpenSetBaseline,
+  OpenSetBaselineOptionsInput,
+  OpenSetBaselineOptions,
+  OpenSetBaselineResult,
+  OpenSetSplitFeatures,
+  ClipFeatureSet,
+  OpenSetFeatureCache,
+  OpenSetProbeCache,
+  KnownProbe,
+} from './baselines.js';
+export {
+  OPEN_SET_BASELINES,
+  OPEN_SET_BASELINE_HESP_KEYS,
+  parseOpenSetBaselineOptions,
+  encodeOpenSetSplit,
+  scoreOpenSetBaseline,
+  runOpenSetBaselines,
+} from './baselines.js';

@@ -14,6 +14,7 @@ export {
 } from './classification.js';
 export { argmaxRows, toIndices, type Scores } from '@vlfer/core';
 export type { OscrOptions, OpenSetReport, OpenSetMetrics, OpenSetMetricFamily } from './open-set.js';
+export { openSetReportFromScores } from './open-set-scores.js';
 export {
   auroc,
   tnrAtTpr,

@@ -1,0 +1,140 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { auroc, pairedBootstrapTest } from '@vlfer/metrics';
+import { sharedPath, writeSyntheticVideoSet } from '@vlfer/test-utils';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ABLATIONS, expandAblation, readRows, rowMetricsProblem, runAblation, writeSummary } from './ablations.js';
+import { clipItemId, openSetItems } from './methods/open-set-baselines.js';
+
+const METHODS = ['hesp', 'msp', 'max-logit', 'energy', 'knn', 'clip-msp'];
+
+describe('open-set baselines as ablation methods', () => {
+  it('the registry puts HESP and the five baselines on the same 20 MAFW splits (and on one split in the smoke entry)', () => {
+    const runs = expandAblation('open-set/hesp-vs-baselines', ABLATIONS['open-set/hesp-vs-baselines']);
+    expect(runs.length).toBe(6 * 20);
+    expect([...new Set(runs.map((r) => r.coords.method))]).toEqual(METHODS);
+    const smoke = expandAblation('open-set/hesp-vs-baselines-smoke', ABLATIONS['open-set/hesp-vs-baselines-smoke']);
+    expect(smoke.map((r) => [r.coords.method, r.coords.split])).toEqual(METHODS.map((m) => [m, 0]));
+  });
+
+  it('item ids are the frame directories relative to the root (else the path), sorted; unknown clips have label -1', () => {
+    const items = openSetItems(
+      {
+        known: [{ frameDir: '/d/frames/b', label: 1, predicted: 0, knownness: 0.5 }],
+        unknown: [
+          { frameDir: '/d/frames/c', knownness: 0.1 },
+          { frameDir: '/d/frames/a', knownness: 0.2, predicted: 1 },
+        ],
+      },
+      '/d',
+    );
+    expect(items).toEqual({
+      ids: ['frames/a', 'frames/b', 'frames/c'],
+      labels: [-1, 1, -1],
+      predicted: [1, 0, -1],
+      knownness: [0.2, 0.5, 0.1],
+    });
+    expect(clipItemId('/elsewhere/x', '/d')).toBe('/elsewhere/x'); // outside the root: the path itself
+    expect(clipItemId('/d/lists/../frames/y', '/d/')).toBe('frames/y');
+  });
+});
+
+describe('HESP vs the open-set baselines on one split (tiny-clip, synthetic video set)', () => {
+  const work = mkdtempSync(join(tmpdir(), 'vlfer-abl-openset-'));
+  beforeAll(async () => {
+    await writeSyntheticVideoSet(join(work, 'video'), {
+      trainClasses: [0, 1, 2, 3],
+      testClasses: [0, 1, 2, 3],
+      trainPerClass: 4,
+      testPerClass: 2,
+      trainFrames: 4,
+      testFrames: 4,
+    });
+  }, 120_000);
+
+  it('runs the smoke ablation: six rows on the same test clips, items that pair up, metrics that follow from the scores', async () => {
+    const results = join(work, 'results');
+    const data = {
+      models: {},
+      trainSets: {},
+      videoSets: {
+        afew: {
+          train: join(work, 'video', 'train.txt'),
+          test: join(work, 'video', 'test.txt'),
+          root: join(work, 'video'),
+        },
+      },
+    };
+    const logs: string[] = [];
+    const r = await runAblation('open-set/hesp-vs-baselines-smoke', {
+      shared: sharedPath(),
+      resultsDir: results,
+      data,
+      log: (l) => logs.push(l),
+    });
+    expect(r).toEqual({ ran: 6, skipped: 0 });
+    const rows = readRows(join(results, 'open-set__hesp-vs-baselines-smoke.jsonl'));
+    expect(rows.map((x) => x.method)).toEqual(METHODS);
+    const hesp = rows[0]!;
+    // afew split 0: known = classes 0 and 1 (2 test clips each), unknown = classes 2 and 3 (2 each)
+    expect(hesp.items!.ids).toEqual([
+      'frames/te_0_0',
+      'frames/te_0_1',
+      'frames/te_1_0',
+      'frames/te_1_1',
+      'frames/te_2_0',
+      'frames/te_2_1',
+      'frames/te_3_0',
+      'frames/te_3_1',
+    ]);
+    for (const row of rows) {
+      expect(rowMetricsProblem(row), row.method).toBeNull();
+      expect(row.items!.ids, row.method).toEqual(hesp.items!.ids);
+      // known indices follow the sorted known class ids (class 0 → 0, class 1 → 1)
+      expect(row.items!.labels, row.method).toEqual([0, 0, 1, 1, -1, -1, -1, -1]);
+      expect(row.labelNames).toEqual(hesp.labelNames);
+      expect(row.metrics.n_known).toBe(4);
+      expect(row.metrics.n_unknown).toBe(4);
+      const known = row.items!.knownness!.filter((_, i) => row.items!.labels[i] !== -1);
+      const unknown = row.items!.knownness!.filter((_, i) => row.items!.labels[i] === -1);
+      expect(row.metrics.auroc_standard, row.method).toBeCloseTo(auroc(known, unknown), 12);
+      expect(row.metrics.auroc_arpl, row.method).toBeCloseTo(auroc(known, unknown, { ties: 'zero' }), 12);
+      expect([...row.scores!.known].sort()).toEqual([...known].sort());
+      const correct = row.items!.labels.filter((y, i) => y !== -1 && row.items!.predicted[i] === y).length;
+      expect(row.metrics.closed_set_accuracy).toBeCloseTo(correct / 4, 12);
+      if (row.method !== 'hesp')
+        expect(
+          row.items!.predicted.every((p) => p === 0 || p === 1),
+          row.method,
+        ).toBe(true);
+    }
+    // a baseline row is checked as an open-set row: its counts must add up
+    expect(rowMetricsProblem({ ...rows[1]!, metrics: { ...rows[1]!.metrics, n: 9 } })).toMatch(
+      /metrics\.n is 9, expected n_known \+ n_unknown = 8/,
+    );
+    expect(hesp.items!.predicted.slice(4)).toEqual([-1, -1, -1, -1]); // HESP's evaluation reports no class for unknown clips
+    // a paired test between HESP and MSP runs on the items (AUROC on resampled items, strata keep both kinds)
+    const [a, b] = [hesp, rows[1]!].map((row) => (idx: Int32Array) => {
+      const pick = Array.from(idx, (i) => i);
+      const s = (known: boolean) =>
+        pick.filter((i) => (row.items!.labels[i] !== -1) === known).map((i) => row.items!.knownness![i]!);
+      return auroc(s(true), s(false));
+    });
+    const strata = Int32Array.from(hesp.items!.labels, (y) => (y === -1 ? 1 : 0));
+    const test = pairedBootstrapTest({ n: 8, statisticA: a!, statisticB: b!, iterations: 200, seed: 1, strata });
+    expect(test.difference).toBeCloseTo(hesp.metrics.auroc_standard! - rows[1]!.metrics.auroc_standard!, 12);
+    // the classifier, the chosen C and k are logged; the clips are encoded once for the five baselines (the first
+    // baseline run loads CLIP, the others find every feature in the cache and do not)
+    expect(
+      logs.some((l) =>
+        /^ {2}msp: classifier linear probe on 7 known training clips; probe C \S+ chosen on 1 validation clips/.test(l),
+      ),
+    ).toBe(true);
+    expect(logs.some((l) => /^ {2}knn: .*; k 3; bank 7 known training clips$/.test(l))).toBe(true);
+    expect(logs.some((l) => /^ {2}clip-msp: classifier zero-shot CLIP, 14.28 · cos/.test(l))).toBe(true);
+    const summary = readFileSync(writeSummary(results), 'utf8');
+    for (const m of METHODS)
+      expect(summary).toMatch(new RegExp(`^open-set/hesp-vs-baselines-smoke,${m},tiny-clip,,0,,,afew,,0,8,`, 'm'));
+  }, 300_000);
+});

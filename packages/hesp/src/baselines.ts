@@ -1,0 +1,475 @@
+import { z } from 'zod';
+import {
+  argmaxRows,
+  meanOfRowGroups,
+  OptionsError,
+  parseOptions,
+  throwIfAborted,
+  type ProgressCallback,
+  type Tensor2D,
+} from '@vlfer/core';
+import type { VideoItem } from '@vlfer/datasets';
+import { normalizePixels } from '@vlfer/encoders';
+import { hashBytes } from '@vlfer/core/node';
+import { ClipGradientModel, clipPixels, eotPositions, loadClipTokenizer } from '@vlfer/encoders/node';
+import { flattenOpenSetReport, openSetReportFromScores } from '@vlfer/metrics';
+import {
+  energyScore,
+  knnScore,
+  knownClassTexts,
+  maxLogitScore,
+  maxSoftmaxScore,
+  zeroShotMspScore,
+} from '@vlfer/open-set';
+import { fitLinearProbe, probeLogits, sweepLinearProbe, type LinearProbe } from '@vlfer/probes';
+import type { FaceCropper } from '@vlfer/faces/node';
+import { loadHespData } from './data.js';
+import type { RunScores } from './evaluate.js';
+import { HespOptionsSchema, type HespOptions, type HespOptionsInput } from './options.js';
+import { clipFrameReader, hespFaceCropper, type ClipFrameReader, type HespHooks } from './train.js';
+
+/**
+ * The post-hoc open-set baselines run on HESP's splits (`@vlfer/open-set` baselines.ts has the papers):
+ * - `msp` maximum softmax probability (Hendrycks & Gimpel 2017), `max-logit` (Hendrycks et al. 2022), `energy`
+ *   (Liu et al. 2020): scores of a linear probe (`@vlfer/probes`) trained on the split's known training clips;
+ * - `knn`: negative distance to the k-th nearest normalised known training feature (Sun et al. 2022), predictions
+ *   from the same probe;
+ * - `clip-msp`: zero-shot CLIP over the known class names, scored by MSP (the "CLIP" baseline of HESP's tables).
+ */
+export const OPEN_SET_BASELINES = ['msp', 'max-logit', 'energy', 'knn', 'clip-msp'] as const;
+export type OpenSetBaseline = (typeof OPEN_SET_BASELINES)[number];
+
+/** The HESP options the baselines share with `trainHesp` (same lists, split, validation part, frames, CLIP). */
+export const OPEN_SET_BASELINE_HESP_KEYS = [
+  'dataset',
+  'trainAnnotations',
+  'testAnnotations',
+  'root',
+  'labelScheme',
+  'labelSet',
+  'classes',
+  'rebase',
+  'duplicates',
+  'allowOutsideRoot',
+  'splitIndex',
+  'known',
+  'model',
+  'tokenizer',
+  'batch',
+  'frames',
+  'seed',
+  'logitScale',
+  'valFraction',
+  'referenceBehaviour',
+  'faces',
+  'device',
+  'threads',
+] as const satisfies readonly (keyof HespOptionsInput)[];
+
+/**
+ * Options of the open-set baselines: HESP's data, split and CLIP options (same meaning and defaults as `trainHesp`'s,
+ * so the same options give the same known/unknown split, the same validation part and the same frames), plus:
+ */
+export type OpenSetBaselineOptionsInput = Pick<HespOptionsInput, (typeof OPEN_SET_BASELINE_HESP_KEYS)[number]> & {
+  /**
+   * kNN: the neighbour rank k (≤ the number of training clips). @default 50 (Sun et al.'s CIFAR setting), at most the
+   * smallest per-class count of known training clips
+   */
+  knnK?: number;
+  /** Energy: temperature T > 0. @default 1 (Liu et al.'s main setting) */
+  energyTemperature?: number;
+  /** Linear probe: the CLIP paper's parametric binary search over C (default) or the full 97-point grid. @default 'binary' */
+  probeSearch?: 'binary' | 'grid';
+};
+
+const ExtraSchema = z
+  .object({
+    knnK: z.number().int().positive().optional(),
+    energyTemperature: z.number().positive().default(1),
+    probeSearch: z.enum(['binary', 'grid']).default('binary'),
+  })
+  .strict();
+
+/** Validated baseline options: HESP's (every default filled in) and the baselines' own. */
+export interface OpenSetBaselineOptions extends z.infer<typeof ExtraSchema> {
+  hesp: HespOptions;
+}
+
+/**
+ * Validate the options with `HespOptionsSchema` itself (so a split, label set or list means what it means to
+ * `trainHesp`) and the baselines' own schema. @throws OptionsError naming each bad or foreign option
+ */
+export function parseOpenSetBaselineOptions(input: OpenSetBaselineOptionsInput): OpenSetBaselineOptions {
+  const fn = 'parseOpenSetBaselineOptions';
+  const { knnK, energyTemperature, probeSearch, ...rest } = input as Record<string, unknown>;
+  const stray = Object.keys(rest).filter((k) => !(OPEN_SET_BASELINE_HESP_KEYS as readonly string[]).includes(k));
+  if (stray.length > 0)
+    throw new OptionsError(
+      fn,
+      stray.map((k) => ({
+        path: k,
+        message: `is not an option of the open-set baselines (they take ${OPEN_SET_BASELINE_HESP_KEYS.join(', ')}, knnK, energyTemperature, probeSearch)`,
+      })),
+    );
+  const extra = parseOptions(
+    ExtraSchema,
+    Object.fromEntries(Object.entries({ knnK, energyTemperature, probeSearch }).filter(([, v]) => v !== undefined)),
+    fn,
+  );
+  // `out` is required by the HESP schema; the baselines write no run directory
+  const hesp = parseOptions(HespOptionsSchema, { ...rest, out: '(none)' }, fn);
+  return { ...extra, hesp };
+}
+
+/** Frozen CLIP video features of one part of a split. */
+export interface ClipFeatureSet {
+  /** [n] frame directories of the clips, in list order (as `loadHespData` resolves them) */
+  frameDirs: string[];
+  /** [n] known parts: the known class index (into `classNames`); the unknown test part: the label set's class id */
+  labels: number[];
+  /** [n, E] per clip, the mean over its `frames` sampled frames of the CLIP image embeddings (HESP's v̄, unpatched) */
+  features: Tensor2D;
+}
+
+/** What the baselines are computed from: one split's frozen features and the known classes' text embeddings. */
+export interface OpenSetSplitFeatures {
+  options: OpenSetBaselineOptions;
+  /** known class texts, index = known label (`knownClassTexts`, as HESP's prompts) */
+  classNames: string[];
+  /** the label set's class names (for the unknown clips' labels) */
+  labelNames: string[];
+  split: { index: number | null; known: number[]; unknown: number[]; openness: number };
+  train: ClipFeatureSet;
+  val: ClipFeatureSet;
+  testKnown: ClipFeatureSet;
+  testUnknown: ClipFeatureSet;
+  /** [K, E] CLIP text embeddings of `classNames` (plain class names, no template, as HESP's zero-shot step) */
+  text: Tensor2D;
+  warnings: string[];
+  /**
+   * Content key of what a probe on these features is fitted from (model, tokenizer, faces, frames and the training
+   * and validation clips with their labels): equal keys, equal probe (`OpenSetProbeCache`).
+   */
+  probeKey: string;
+}
+
+/**
+ * Features already computed, by key (`encodeOpenSetSplit` keys them by model, tokenizer, face settings, frame count and
+ * clip or text): pass one map to several calls (e.g. HESP's 20 splits of one dataset, which share their clips) and
+ * every clip is encoded once.
+ */
+export type OpenSetFeatureCache = Map<string, Float32Array>;
+
+/** The frozen CLIP of a split's encoding, loaded (with the face cropper) only when a feature is not in the cache. */
+class LazyEncoder {
+  private clip: ClipGradientModel | undefined;
+  private cropper: FaceCropper | undefined;
+  private reader: ClipFrameReader | undefined;
+  constructor(
+    private readonly o: HespOptions,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  async model(): Promise<ClipGradientModel> {
+    this.clip ??= await ClipGradientModel.load(this.o.model, {
+      device: this.o.device,
+      gradients: false,
+      ...(this.o.tokenizer ? { tokenizer: this.o.tokenizer } : {}),
+      ...(this.o.threads ? { intraOpNumThreads: this.o.threads } : {}),
+    });
+    return this.clip;
+  }
+
+  /** HESP's frame reader: the frame files, or with `faces` the crops of the face followed through the clip. */
+  async read(): Promise<ClipFrameReader> {
+    if (!this.reader) {
+      this.cropper = this.o.faces ? await hespFaceCropper(this.o, this.log) : undefined;
+      this.reader = clipFrameReader(this.cropper);
+    }
+    return this.reader;
+  }
+
+  async release(): Promise<void> {
+    await this.clip?.release();
+    await this.cropper?.dispose();
+  }
+}
+
+/**
+ * Mean-pooled CLIP image embeddings of the clips not yet in `cache` (segment-centre frames, `batch` clips at a
+ * time), stored under `key(frameDir)`. Progress counts every clip, cached ones at once.
+ */
+async function encodeClips(
+  enc: LazyEncoder,
+  items: readonly VideoItem[],
+  o: {
+    frames: number;
+    batch: number;
+    cache: OpenSetFeatureCache;
+    key: (frameDir: string) => string;
+    signal: AbortSignal | undefined;
+    onBatch: (n: number) => void;
+  },
+): Promise<void> {
+  const todo = items.filter((v) => !o.cache.has(o.key(v.frameDir)));
+  o.onBatch(items.length - todo.length);
+  for (let i = 0; i < todo.length; i += o.batch) {
+    throwIfAborted(o.signal, 'open-set baseline encoding');
+    const [clip, read] = [await enc.model(), await enc.read()];
+    const chunk = todo.slice(i, i + o.batch);
+    const frames = await Promise.all(chunk.map((c) => read(c, o.frames, 'centre')));
+    const pixels = normalizePixels(await clipPixels(frames, { config: clip.preprocessor }), clip.preprocessor);
+    const v = meanOfRowGroups(await clip.visionForwardEmbeds(pixels), o.frames);
+    const E = v.dims[1];
+    chunk.forEach((c, r) => o.cache.set(o.key(c.frameDir), Float32Array.from(v.data.subarray(r * E, (r + 1) * E))));
+    o.onBatch(chunk.length);
+  }
+}
+
+/** CLIP text embeddings [K, E] of plain texts (cached by text). */
+async function textEmbeddings(
+  enc: LazyEncoder,
+  texts: readonly string[],
+  cache: OpenSetFeatureCache,
+  key: (text: string) => string,
+): Promise<Tensor2D> {
+  if (!texts.every((t) => cache.has(key(t)))) {
+    const clip = await enc.model();
+    const tokenize = await loadClipTokenizer(clip.bundle.tokenizer);
+    const t = tokenize(texts);
+    const e = await clip.textForwardEmbeds(clip.tokenEmbeddings(t.ids, t.dims), eotPositions(t.ids, t.dims));
+    texts.forEach((x, i) => cache.set(key(x), Float32Array.from(e.data.subarray(i * e.dims[1], (i + 1) * e.dims[1]))));
+  }
+  return stack(texts.map((t) => cache.get(key(t))!));
+}
+
+/** Rows of equal length as a [n, E] tensor (E = `dim` when there are no rows). */
+function stack(rows: readonly Float32Array[], dim = rows[0]?.length ?? 0): Tensor2D {
+  const out = new Float32Array(rows.length * dim);
+  rows.forEach((r, i) => out.set(r, i * dim));
+  return { dtype: 'float32', data: out, dims: [rows.length, dim] };
+}
+
+/**
+ * Load one of HESP's known/unknown splits with HESP's own loader (`loadHespData`: lists, split, seeded validation
+ * part) and encode every clip with the frozen CLIP (no visual prompt): `frames` frames sampled at the segment
+ * centres by HESP's frame reader (`clipFrameReader`, face crops with `faces`), the test-time sampling of HESP,
+ * for every part (a frozen feature has no augmentation). Clips and texts already in `hooks.cache` are not encoded
+ * again (the model is not even loaded when everything is there). Progress: `encode` (clips). Stops at `signal`.
+ */
+export async function encodeOpenSetSplit(
+  input: OpenSetBaselineOptionsInput,
+  hooks: HespHooks & { cache?: OpenSetFeatureCache } = {},
+): Promise<OpenSetSplitFeatures> {
+  const options = parseOpenSetBaselineOptions(input);
+  const o = options.hesp;
+  const log = hooks.log ?? (() => undefined);
+  const data = loadHespData(o);
+  for (const w of data.warnings) log(`warning: ${w}`);
+  const classNames = knownClassTexts(data.split.known, data.labelSet, { referenceBehaviour: o.referenceBehaviour });
+  const cache = hooks.cache ?? new Map<string, Float32Array>();
+  const key = (kind: string) => (name: string) =>
+    JSON.stringify([kind, o.model, o.tokenizer ?? null, o.faces ?? null, o.frames, name]);
+  const enc = new LazyEncoder(o, log);
+  try {
+    const parts = [data.train, data.val, data.testKnown, data.testUnknown] as const;
+    const total = parts.reduce((s, p) => s + p.length, 0);
+    let done = 0;
+    const onBatch = (n: number) => hooks.onProgress?.({ phase: 'encode', done: (done += n), total, unit: 'clips' });
+    const settings = { frames: o.frames, batch: o.batch, cache, key: key('clip'), signal: hooks.signal, onBatch };
+    for (const items of parts) await encodeClips(enc, items, settings);
+    const E = cache.get(key('clip')(data.train[0]!.frameDir))!.length;
+    const sets = parts.map((items) => ({
+      frameDirs: items.map((v) => v.frameDir),
+      labels: items.map((v) => v.label),
+      features: stack(
+        items.map((v) => cache.get(key('clip')(v.frameDir))!),
+        E,
+      ),
+    }));
+    const { index, known, unknown, openness } = data.split;
+    return {
+      options,
+      classNames,
+      labelNames: [...data.labelSet.names],
+      split: { index: index ?? null, known: [...known], unknown: [...unknown], openness },
+      train: sets[0]!,
+      val: sets[1]!,
+      testKnown: sets[2]!,
+      testUnknown: sets[3]!,
+      text: await textEmbeddings(enc, classNames, cache, key('text')),
+      warnings: data.warnings,
+      probeKey: hashBytes(
+        JSON.stringify([
+          key('probe')(''),
+          [data.train, data.val].map((part) => part.map((v) => [v.frameDir, v.label])),
+        ]),
+      ),
+    };
+  } finally {
+    await enc.release();
+  }
+}
+
+/** A fitted known-class probe and how its C was chosen. */
+export interface KnownProbe {
+  probe: LinearProbe;
+  selection: string;
+}
+/**
+ * Probes already fitted, by `probeKey` and search: pass one map to the `scoreOpenSetBaseline` calls of the MSP,
+ * MaxLogit, Energy and kNN rows of a split (each on its own `encodeOpenSetSplit` result) and the probe is fitted once.
+ */
+export type OpenSetProbeCache = Map<string, KnownProbe>;
+const probesOf = new WeakMap<OpenSetSplitFeatures, OpenSetProbeCache>();
+
+/**
+ * The closed-set classifier of the MSP / MaxLogit / Energy / kNN rows: a linear probe on the known training clips
+ * (the part HESP trains on), its L2 strength chosen on HESP's validation part by the CLIP paper's sweep (C = 1,
+ * sklearn's default, without validation clips). Fitted once per feature set.
+ */
+function knownProbe(f: OpenSetSplitFeatures, cache?: OpenSetProbeCache): KnownProbe {
+  const probes = cache ?? probesOf.get(f) ?? probesOf.set(f, new Map()).get(f)!;
+  const key = `${f.probeKey}:${f.options.probeSearch}`;
+  const cached = probes.get(key);
+  if (cached) return cached;
+  const numClasses = f.classNames.length;
+  const train = { features: f.train.features, labels: f.train.labels };
+  let fitted: KnownProbe;
+  if (f.val.labels.length > 0) {
+    const s = sweepLinearProbe(
+      train,
+      { features: f.val.features, labels: f.val.labels },
+      { numClasses, search: f.options.probeSearch },
+    );
+    fitted = {
+      probe: s.probe,
+      selection: `C ${s.c.toPrecision(3)} chosen on ${f.val.labels.length} validation clips (accuracy ${s.score.toFixed(4)}; ${s.evaluated.length} fits)`,
+    };
+  } else
+    fitted = {
+      probe: fitLinearProbe(train.features, train.labels, { numClasses }),
+      selection: 'C 1 (no validation clips: valFraction 0)',
+    };
+  probes.set(key, fitted);
+  return fitted;
+}
+
+/**
+ * kNN's default k: Sun et al.'s 50, but at most the smallest number of training clips of a known class (classes
+ * without clips aside), so the k-th neighbour of a known clip can still be of its own class on small sets.
+ */
+function defaultKnnK(labels: readonly number[]): number {
+  const counts = new Map<number, number>();
+  for (const y of labels) counts.set(y, (counts.get(y) ?? 0) + 1);
+  return Math.min(50, ...counts.values());
+}
+
+interface BaselineScores {
+  knownScores: number[];
+  unknownScores: number[];
+  knownPredictions: number[];
+  /** the known class each unknown clip would be given (argmax), for per-item outcomes */
+  unknownPredictions: number[];
+  details: Record<string, string | number>;
+}
+
+/** Known-ness scores of the test clips and the closed-set predictions of the known ones, for one baseline. */
+function baselineScores(f: OpenSetSplitFeatures, method: OpenSetBaseline, probes?: OpenSetProbeCache): BaselineScores {
+  if (method === 'clip-msp') {
+    const scale = f.options.hesp.logitScale;
+    const k = zeroShotMspScore(f.testKnown.features, f.text, { scale });
+    const u = zeroShotMspScore(f.testUnknown.features, f.text, { scale });
+    const classifier = `zero-shot CLIP, ${scale} · cos(v̄, text(class name)) over the ${f.classNames.length} known classes`;
+    return {
+      knownScores: k.scores,
+      unknownScores: u.scores,
+      knownPredictions: k.predictions,
+      unknownPredictions: u.predictions,
+      details: { classifier },
+    };
+  }
+  const { probe, selection } = knownProbe(f, probes);
+  const lk = probeLogits(probe, f.testKnown.features);
+  const lu = probeLogits(probe, f.testUnknown.features);
+  const details: Record<string, string | number> = {
+    classifier: `linear probe on ${f.train.labels.length} known training clips`,
+    probe: selection,
+  };
+  const predictions = { knownPredictions: argmaxRows(lk), unknownPredictions: argmaxRows(lu) };
+  const pair = (s: (l: Tensor2D) => number[]) => ({ knownScores: s(lk), unknownScores: s(lu), ...predictions });
+  if (method === 'msp') return { ...pair(maxSoftmaxScore), details };
+  if (method === 'max-logit') return { ...pair(maxLogitScore), details };
+  if (method === 'energy') {
+    const temperature = f.options.energyTemperature;
+    return { ...pair((l) => energyScore(l, { temperature })), details: { ...details, temperature } };
+  }
+  const k = f.options.knnK ?? defaultKnnK(f.train.labels);
+  const bank = f.train.features;
+  return {
+    knownScores: knnScore(f.testKnown.features, bank, { k }),
+    unknownScores: knnScore(f.testUnknown.features, bank, { k }),
+    ...predictions,
+    details: { ...details, k, bank: `${bank.dims[0]} known training clips` },
+  };
+}
+
+/** One baseline's outcome on a split, in the shape of HESP's `RunScores` (without the epoch). */
+export interface OpenSetBaselineResult extends Omit<RunScores, 'epoch' | 'unknown'> {
+  method: OpenSetBaseline;
+  /** unknown-class test clips: frame dir, original label name, known-ness, and the known class it is given (argmax) */
+  unknown: (RunScores['unknown'][number] & { predicted: number })[];
+  /** how the logits and scores were made (classifier, chosen C, k, temperature) */
+  details: Record<string, string | number>;
+}
+
+/**
+ * Score the test clips of a split with one baseline and compute closed-set accuracy and both families of open-set
+ * metrics with `openSetReportFromScores` (the functions of HESP's `openSetReport`, for this baseline's scores).
+ */
+export function scoreOpenSetBaseline(
+  f: OpenSetSplitFeatures,
+  method: OpenSetBaseline,
+  options: { probes?: OpenSetProbeCache } = {},
+): OpenSetBaselineResult {
+  const s = baselineScores(f, method, options.probes);
+  const report = openSetReportFromScores({
+    knownScores: s.knownScores,
+    unknownScores: s.unknownScores,
+    knownPredictions: s.knownPredictions,
+    knownLabels: f.testKnown.labels,
+  });
+  return {
+    method,
+    test: flattenOpenSetReport(report),
+    known: f.testKnown.frameDirs.map((frameDir, i) => ({
+      frameDir,
+      label: f.testKnown.labels[i]!,
+      predicted: s.knownPredictions[i]!,
+      knownness: s.knownScores[i]!,
+    })),
+    unknown: f.testUnknown.frameDirs.map((frameDir, i) => ({
+      frameDir,
+      originalLabel: f.labelNames[f.testUnknown.labels[i]!] ?? String(f.testUnknown.labels[i]),
+      knownness: s.unknownScores[i]!,
+      predicted: s.unknownPredictions[i]!,
+    })),
+    classNames: f.classNames,
+    details: s.details,
+  };
+}
+
+/** Encode a split once (`encodeOpenSetSplit`) and score it with each of `methods` (default: all five). */
+export async function runOpenSetBaselines(
+  input: OpenSetBaselineOptionsInput,
+  methods: readonly OpenSetBaseline[] = OPEN_SET_BASELINES,
+  hooks: HespHooks & { onProgress?: ProgressCallback } = {},
+): Promise<OpenSetBaselineResult[]> {
+  const f = await encodeOpenSetSplit(input, hooks);
+  return methods.map((m, i) => {
+    throwIfAborted(hooks.signal, 'open-set baselines');
+    const r = scoreOpenSetBaseline(f, m);
+    hooks.onProgress?.({ phase: 'score', done: i + 1, total: methods.length, unit: 'baselines' });
+    return r;
+  });
+}

@@ -1,0 +1,42 @@
+import { auroc, oscrFromScores, tiedScores, tnrAtTpr, type OpenSetReport } from './open-set.js';
+import type { OpenSetScores } from './statistics.js';
+import { checkLabels, checkSameLength, checkScores } from './validate.js';
+
+/**
+ * All open-set metrics, in both families of definitions (`OPEN_SET_METRIC_FAMILIES`), for ANY known-ness score and
+ * closed-set prediction: what `openSetReport` computes from logits with max logit as the score and argmax as the
+ * prediction (the same `auroc`, `oscrFromScores`, `tnrAtTpr` and `tiedScores`; equal to it on those inputs), so
+ * post-hoc baselines (MSP, energy, kNN distance …) are scored exactly as HESP is.
+ * @param scores knownScores [nKnown], unknownScores [nUnknown] (higher = more likely known; both non-empty and
+ *   finite), knownPredictions and knownLabels [nKnown] class ids
+ * @throws InvalidArgumentError naming the argument (empty, non-finite, lengths differ, not a class id)
+ */
+export function openSetReportFromScores(scores: OpenSetScores): OpenSetReport {
+  const fn = 'openSetReportFromScores';
+  const { knownScores, unknownScores, knownPredictions, knownLabels } = scores;
+  checkScores(knownScores, 'knownScores', fn);
+  checkScores(unknownScores, 'unknownScores', fn);
+  checkSameLength(knownScores, knownPredictions, ['knownScores', 'knownPredictions'], fn);
+  checkSameLength(knownScores, knownLabels, ['knownScores', 'knownLabels'], fn);
+  checkLabels(knownPredictions, 'knownPredictions', fn);
+  checkLabels(knownLabels, 'knownLabels', fn);
+  const sk = Array.from(knownScores);
+  const su = Array.from(unknownScores);
+  const correct = sk.map((_, i) => (knownPredictions[i] === knownLabels[i] ? 1 : 0));
+  return {
+    closedSetAccuracy: correct.reduce((a: number, b) => a + b, 0) / sk.length,
+    standard: {
+      auroc: auroc(sk, su, { ties: 'half' }),
+      oscr: oscrFromScores(sk, su, correct, 'threshold'),
+      tnrAtTpr95: tnrAtTpr(sk, su, { variant: 'standard' }),
+    },
+    arpl: {
+      auroc: auroc(sk, su, { ties: 'zero' }),
+      oscr: oscrFromScores(sk, su, correct, 'arpl'),
+      tnrAtTpr95: tnrAtTpr(sk, su, { variant: 'arpl' }),
+    },
+    nKnown: sk.length,
+    nUnknown: su.length,
+    ties: tiedScores(sk, su),
+  };
+}
