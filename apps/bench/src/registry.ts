@@ -154,7 +154,7 @@ export const ABLATIONS = {
     seeds: [0],
     options: { hesp: { epochs: 2, batch: 4, frames: 2, nCtx: 4, logitScale: 14.28, valFraction: 0.2 } },
     description:
-      'the same comparison on tiny-clip (chance-level numbers) and a small video set, e.g. the synthetic one of apps/hesp/examples/make-synthetic.ts as data config videoSets.afew: checks the pipeline end to end in minutes',
+      'the same comparison on tiny-clip (chance-level numbers) and a small video set, e.g. the synthetic one of apps/cli/examples/make-synthetic.ts as data config videoSets.afew: checks the pipeline end to end in minutes',
   },
 } as const satisfies Record<string, AblationSpec>;
 export type AblationId = keyof typeof ABLATIONS;
