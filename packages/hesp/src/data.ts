@@ -28,12 +28,11 @@ export interface HespData {
 }
 
 /**
- * Load both lists and apply the open-set split (HESP's list or explicit known ids, checked); a seeded share of the
- * known training clips becomes the validation part. The label set is the dataset's unless `labelSet`/`classes` give
- * one; HESP's split lists index the dataset's own classes, so a split index needs a label set of that size.
- * Errors name the list, line and field.
+ * The label set of a HESP run: the given one (`labelSet`/`classes`) or the dataset's default (MAFW: mafw-11, else
+ * basic-7), with where it came from.
+ * @throws InvalidArgumentError (argument `splitIndex`) when a HESP split index meets a label set of another size
  */
-export function loadHespData(options: HespOptions): HespData {
+export function hespLabelSet(options: HespOptions): { labelSet: LabelSet; reason: string } {
   const defaultId = options.dataset === 'mafw' ? 'mafw-11' : 'basic-7';
   const resolved = resolveLabelSet(options, defaultId);
   const labelSet = resolved.labelSet!; // defined: there is a fallback
@@ -45,22 +44,71 @@ export function loadHespData(options: HespOptions): HespData {
       message: `HESP's ${options.dataset} splits index ${nDataset} classes but the label set has ${labelSet.names.length} (${labelSet.names.join(', ')}); give known class ids instead`,
     });
   }
-  const labelScheme = options.labelScheme ?? DATASETS[options.dataset].hesp.labelScheme;
-  const list = (file: string) =>
-    loadVideoList({
-      file,
-      labelScheme,
-      labelSet,
-      duplicates: options.duplicates,
-      allowOutsideRoot: options.allowOutsideRoot,
-      ...(options.root ? { root: options.root } : {}),
-      ...(options.rebase ? { rebase: options.rebase } : {}),
-    }).items;
+  return { labelSet, reason: resolved.reason };
+}
+
+/** One clip list of the run (training or test), read with the run's label scheme, root and path rules. */
+function readHespList(options: HespOptions, labelSet: LabelSet, file: string): VideoItem[] {
+  return loadVideoList({
+    file,
+    labelScheme: options.labelScheme ?? DATASETS[options.dataset].hesp.labelScheme,
+    labelSet,
+    duplicates: options.duplicates,
+    allowOutsideRoot: options.allowOutsideRoot,
+    ...(options.root ? { root: options.root } : {}),
+    ...(options.rebase ? { rebase: options.rebase } : {}),
+  }).items;
+}
+
+/**
+ * The notices for known classes without clips in the training or the test part (see `HespData.warnings`).
+ * @param train known-class training clips @param testKnown known-class test clips
+ */
+export function missingClassWarnings(
+  options: HespOptions,
+  labelSet: LabelSet,
+  split: OpenSetSplit,
+  train: readonly { originalLabel: number }[],
+  testKnown: readonly { originalLabel: number }[],
+): string[] {
+  const warnings: string[] = [];
+  for (const [part, items, file] of [
+    ['training', train, options.trainAnnotations],
+    ['test', testKnown, options.testAnnotations],
+  ] as const) {
+    const missing = split.known.filter((k) => !items.some((i) => i.originalLabel === k));
+    if (missing.length)
+      warnings.push(
+        `known class${missing.length > 1 ? 'es' : ''} ${missing.map((k) => `${k} (${labelSet.names[k]})`).join(', ')} ${missing.length > 1 ? 'have' : 'has'} no ${part} clips in ${file}: ${part === 'training' ? (missing.length > 1 ? 'only their names (the text prompts) represent them' : 'only its name (the text prompt) represents it') : 'closed-set accuracy and the open-set numbers are over the other known classes'}`,
+      );
+  }
+  return warnings;
+}
+
+/**
+ * The seeded validation part: `floor(valFraction · n)` of the known training clips, drawn with seed `seed + 17`.
+ * @returns the remaining training clips and the validation clips, each in list order
+ */
+export function splitValidation<T>(train: readonly T[], seed: number, valFraction: number): { train: T[]; val: T[] } {
+  const order = createRng(seed + 17).shuffled(train.map((_, i) => i));
+  const valSet = new Set(order.slice(0, Math.floor(valFraction * train.length)));
+  return { train: train.filter((_, i) => !valSet.has(i)), val: train.filter((_, i) => valSet.has(i)) };
+}
+
+/**
+ * Load both lists and apply the open-set split (HESP's list or explicit known ids, checked); a seeded share of the
+ * known training clips becomes the validation part. The label set is the dataset's unless `labelSet`/`classes` give
+ * one; HESP's split lists index the dataset's own classes, so a split index needs a label set of that size.
+ * Errors name the list, line and field.
+ * Stages: `hespLabelSet` → lists + `partitionBySplit` → `missingClassWarnings` → `splitValidation`.
+ */
+export function loadHespData(options: HespOptions): HespData {
+  const { labelSet, reason } = hespLabelSet(options);
   const split = options.known
     ? explicitOpenSetSplit(options.known, labelSet)
     : hespOpenSetSplits(options.dataset)[options.splitIndex!]!;
-  const train = partitionBySplit(list(options.trainAnnotations), split).known;
-  const test = partitionBySplit(list(options.testAnnotations), split);
+  const train = partitionBySplit(readHespList(options, labelSet, options.trainAnnotations), split).known;
+  const test = partitionBySplit(readHespList(options, labelSet, options.testAnnotations), split);
   if (train.length === 0)
     throw new InvalidArgumentError({
       functionName: 'loadHespData',
@@ -73,26 +121,12 @@ export function loadHespData(options: HespOptions): HespData {
       argument: 'testAnnotations',
       message: `${options.testAnnotations} needs clips of both known and unknown classes (has ${test.known.length} known, ${test.unknown.length} unknown)`,
     });
-  const warnings: string[] = [];
-  for (const [part, items, file] of [
-    ['training', train, options.trainAnnotations],
-    ['test', test.known, options.testAnnotations],
-  ] as const) {
-    const missing = split.known.filter((k) => !items.some((i) => i.originalLabel === k));
-    if (missing.length)
-      warnings.push(
-        `known class${missing.length > 1 ? 'es' : ''} ${missing.map((k) => `${k} (${labelSet.names[k]})`).join(', ')} ${missing.length > 1 ? 'have' : 'has'} no ${part} clips in ${file}: ${part === 'training' ? (missing.length > 1 ? 'only their names (the text prompts) represent them' : 'only its name (the text prompt) represents it') : 'closed-set accuracy and the open-set numbers are over the other known classes'}`,
-      );
-  }
-  const order = createRng(options.seed + 17).shuffled(train.map((_, i) => i));
-  const nVal = Math.floor(options.valFraction * train.length);
-  const valSet = new Set(order.slice(0, nVal));
+  const warnings = missingClassWarnings(options, labelSet, split, train, test.known);
   return {
     labelSet,
-    labelSetReason: resolved.reason,
+    labelSetReason: reason,
     split,
-    train: train.filter((_, i) => !valSet.has(i)),
-    val: train.filter((_, i) => valSet.has(i)),
+    ...splitValidation(train, options.seed, options.valFraction),
     testKnown: test.known,
     testUnknown: test.unknown,
     warnings,

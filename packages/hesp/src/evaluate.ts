@@ -1,13 +1,13 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { argmaxRows, csvRow, DataFormatError, maxRows, parseOptions } from '@vlfer/core';
+import { argmaxRows, csvRow, DataFormatError, maxRows, parseOptions, type Tensor2D } from '@vlfer/core';
 import { loadCheckpoint, readTextFile, RunDirectory, verifyRunOutputs } from '@vlfer/core/node';
-import { flattenOpenSetReport } from '@vlfer/metrics';
+import { flattenOpenSetReport, type OpenSetReport } from '@vlfer/metrics';
 import { knownClassTexts } from '@vlfer/open-set';
 import { HespModel } from '@vlfer/open-set/node';
-import { loadHespData } from './data.js';
-import { HespOptionsSchema } from './options.js';
+import { loadHespData, type HespData } from './data.js';
+import { HespOptionsSchema, type HespOptions } from './options.js';
 import { clipFrameReader, evaluateOpenSet, hespFaceCropper, type HespHooks } from './train.js';
 
 /**
@@ -43,12 +43,18 @@ const BestMetaSchema = z.object({
   location: z.object({ row: z.number().int(), col: z.number().int() }),
 });
 
+/** The selected state of a run (best.safetensors): the learnable tensors and where they come from. */
+export interface HespBestState {
+  tensors: Record<string, Float32Array>;
+  meta: z.infer<typeof BestMetaSchema>;
+}
+
 /**
- * `hesp eval`: re-evaluate a finished run's selected state (best.safetensors, checksum-verified against the run's
- * manifest) on its test split; adds eval.json and scores.csv (one row per test clip: set, frame_dir, label,
- * predicted, knownness) to the run's published set.
+ * Load stage of `hesp eval`: check that `runDir` is a finished `hesp train` run (config.resolved.json and
+ * best.safetensors checksum-verified against its manifest) and parse its stored options.
+ * @throws DataFormatError naming config.resolved.json (missing, not JSON, or with the invalid field)
  */
-export async function evaluateHespRun(runDir: string, hooks: HespHooks = {}): Promise<RunScores> {
+export function readHespRunConfig(runDir: string): HespOptions {
   const cfgPath = join(runDir, 'config.resolved.json');
   if (!existsSync(cfgPath))
     throw new DataFormatError({
@@ -67,9 +73,8 @@ export async function evaluateHespRun(runDir: string, hooks: HespHooks = {}): Pr
   void _s;
   void _c;
   void _sel;
-  let o;
   try {
-    o = parseOptions(HespOptionsSchema, stored, 'evaluateHespRun');
+    return parseOptions(HespOptionsSchema, stored, 'evaluateHespRun');
   } catch (error) {
     const issues = (error as { issues?: { path: string; message: string }[] }).issues ?? [];
     throw new DataFormatError({
@@ -84,22 +89,74 @@ export async function evaluateHespRun(runDir: string, hooks: HespHooks = {}): Pr
       cause: error,
     });
   }
-  const data = loadHespData(o);
-  for (const w of data.warnings) hooks.log?.(`warning: ${w}`);
-  const texts = knownClassTexts(data.split.known, data.labelSet, { referenceBehaviour: o.referenceBehaviour });
-  const best = loadCheckpoint(join(runDir, 'best.safetensors'));
+}
+
+/**
+ * Read a run's selected state (best.safetensors, checksum-checked) and its metadata.
+ * @throws DataFormatError naming the file and the invalid metadata field
+ */
+export function loadHespBest(runDir: string): HespBestState {
+  const path = join(runDir, 'best.safetensors');
+  const best = loadCheckpoint(path);
   const meta = BestMetaSchema.safeParse(best.meta);
   if (!meta.success)
     throw new DataFormatError({
-      file: join(runDir, 'best.safetensors'),
+      file: path,
       field: meta.error.issues[0]!.path.join('.'),
       message: meta.error.issues[0]!.message,
     });
+  return { tensors: Object.fromEntries(Object.entries(best.tensors).map(([k, v]) => [k, v.data])), meta: meta.data };
+}
+
+/**
+ * Per-clip scores from the test logits: predicted class (argmax) and known-ness (max ensemble logit) of each clip.
+ * @param known ensemble logits [known clips, K] in `data.testKnown` order @param unknown [unknown clips, K]
+ */
+export function hespRunScores(
+  data: HespData,
+  texts: string[],
+  epoch: number,
+  test: OpenSetReport,
+  known: Tensor2D,
+  unknown: Tensor2D,
+): RunScores {
+  const predicted = argmaxRows(known);
+  const sk = maxRows(known);
+  const su = maxRows(unknown);
+  return {
+    test: flattenOpenSetReport(test),
+    epoch,
+    known: data.testKnown.map((v, i) => ({
+      frameDir: v.frameDir,
+      label: v.label,
+      predicted: predicted[i]!,
+      knownness: sk[i]!,
+    })),
+    unknown: data.testUnknown.map((v, i) => ({
+      frameDir: v.frameDir,
+      originalLabel: data.labelSet.names[v.label] ?? String(v.label),
+      knownness: su[i]!,
+    })),
+    classNames: texts,
+  };
+}
+
+/**
+ * Score stage of `hesp eval`: rebuild the model with the run's options and the selected state, score the test split
+ * (`evaluateOpenSet`, with the run's face cropping) and release the model. @param texts the K known class texts
+ */
+export async function scoreHespRun(
+  o: HespOptions,
+  data: HespData,
+  texts: string[],
+  best: HespBestState,
+  hooks: HespHooks = {},
+): Promise<RunScores> {
   const model = await HespModel.create(o.model, {
     classTexts: texts,
     nCtx: o.nCtx,
     patchSize: o.patchSize,
-    location: meta.data.location,
+    location: best.meta.location,
     logitScale: o.logitScale,
     seed: o.seed,
     referenceBehaviour: o.referenceBehaviour,
@@ -107,63 +164,71 @@ export async function evaluateHespRun(runDir: string, hooks: HespHooks = {}): Pr
     ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}),
     ...(o.threads ? { intraOpNumThreads: o.threads } : {}),
   });
-  let result: RunScores;
   const cropper = o.faces ? await hespFaceCropper(o, hooks.log ?? (() => undefined)) : undefined;
   try {
-    model.loadState({
-      tensors: Object.fromEntries(Object.entries(best.tensors).map(([k, v]) => [k, v.data])),
-      optimizer: { step: 0, buffers: {} },
-    });
-    const { report, known, unknown } = await evaluateOpenSet(
-      model,
-      data,
-      o.frames,
-      o.batch,
-      hooks.signal,
-      clipFrameReader(cropper),
-    );
-    const predicted = argmaxRows(known);
-    const sk = maxRows(known);
-    const su = maxRows(unknown);
-    result = {
-      test: flattenOpenSetReport(report),
-      epoch: meta.data.epoch,
-      known: data.testKnown.map((v, i) => ({
-        frameDir: v.frameDir,
-        label: v.label,
-        predicted: predicted[i]!,
-        knownness: sk[i]!,
-      })),
-      unknown: data.testUnknown.map((v, i) => ({
-        frameDir: v.frameDir,
-        originalLabel: data.labelSet.names[v.label] ?? String(v.label),
-        knownness: su[i]!,
-      })),
-      classNames: texts,
-    };
+    model.loadState({ tensors: best.tensors, optimizer: { step: 0, buffers: {} } });
+    const read = clipFrameReader(cropper);
+    const { report, known, unknown } = await evaluateOpenSet(model, data, o.frames, o.batch, hooks.signal, read);
+    return hespRunScores(data, texts, best.meta.epoch, report, known, unknown);
   } finally {
     await model.release();
     await cropper?.dispose();
   }
-  const run = RunDirectory.open(runDir, { command: 'hesp eval', ...(hooks.log ? { log: hooks.log } : {}) });
+}
+
+/** scores.csv: one row per test clip (set, frame_dir, label, predicted, knownness), known clips first. */
+export function hespScoresCsv(result: RunScores): string {
+  const texts = result.classNames;
+  return (
+    [
+      csvRow(['set', 'frame_dir', 'label', 'predicted', 'knownness']),
+      ...result.known.map((r) => csvRow(['known', r.frameDir, texts[r.label]!, texts[r.predicted]!, r.knownness])),
+      ...result.unknown.map((r) => csvRow(['unknown', r.frameDir, r.originalLabel, null, r.knownness])),
+    ].join('\n') + '\n'
+  );
+}
+
+/** Publish stage of `hesp eval`: adds scores.csv and eval.json to the run's published set (merging). */
+export function publishHespEval(
+  runDir: string,
+  result: RunScores,
+  best: HespBestState['meta'],
+  warnings: string[],
+  log?: (line: string) => void,
+): void {
+  const run = RunDirectory.open(runDir, { command: 'hesp eval', ...(log ? { log } : {}) });
   try {
+    const evalJson = {
+      epoch: result.epoch,
+      selectedOn: best.selectedOn,
+      selectionMetrics: best.selectionMetrics,
+      metricsAreFractions: true,
+      warnings,
+      test: result.test,
+    };
     run.publish(
-      {
-        'scores.csv':
-          [
-            csvRow(['set', 'frame_dir', 'label', 'predicted', 'knownness']),
-            ...result.known.map((r) =>
-              csvRow(['known', r.frameDir, texts[r.label]!, texts[r.predicted]!, r.knownness]),
-            ),
-            ...result.unknown.map((r) => csvRow(['unknown', r.frameDir, r.originalLabel, null, r.knownness])),
-          ].join('\n') + '\n',
-        'eval.json': `${JSON.stringify({ epoch: result.epoch, selectedOn: meta.data.selectedOn, selectionMetrics: meta.data.selectionMetrics, metricsAreFractions: true, warnings: data.warnings, test: result.test }, null, 2)}\n`,
-      },
+      { 'scores.csv': hespScoresCsv(result), 'eval.json': `${JSON.stringify(evalJson, null, 2)}\n` },
       { merge: true },
     );
   } finally {
     run.close();
   }
+}
+
+/**
+ * `hesp eval`: re-evaluate a finished run's selected state (best.safetensors, checksum-verified against the run's
+ * manifest) on its test split; adds eval.json and scores.csv (one row per test clip: set, frame_dir, label,
+ * predicted, knownness) to the run's published set.
+ * Stages: `readHespRunConfig` → `loadHespData` → `loadHespBest` → `scoreHespRun` → `publishHespEval`.
+ */
+export async function evaluateHespRun(runDir: string, hooks: HespHooks = {}): Promise<RunScores> {
+  const o = readHespRunConfig(runDir);
+  const data = loadHespData(o);
+  for (const w of data.warnings) hooks.log?.(`warning: ${w}`);
+  const texts = knownClassTexts(data.split.known, data.labelSet, { referenceBehaviour: o.referenceBehaviour });
+  const best = loadHespBest(runDir);
+  const result = await scoreHespRun(o, data, texts, best, hooks);
+  publishHespEval(runDir, result, best.meta, data.warnings, hooks.log);
   const f = (k: string) => (100 * result.test[k]!).toFixed(2);
   hooks.log?.(
     `test (epoch ${result.epoch}): closed-set acc ${f('closed_set_accuracy')}, AUROC ${f('auroc_arpl')} (ARPL) / ${f('auroc_standard')} (standard), OSCR ${f('oscr_arpl')} / ${f('oscr_standard')}; ${tiesNote(result.test)}`,

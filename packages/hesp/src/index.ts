@@ -6,12 +6,10 @@
 export type { HespOptions, HespOptionsInput, HespFacesOptionsInput } from './options.js';
 export { HespOptionsSchema } from './options.js';
 export type { HespData } from './data.js';
-export { loadHespData } from './data.js';
+export { loadHespData, hespLabelSet, missingClassWarnings, splitValidation } from './data.js';
 export type { HespHooks, EpochRecord, StepRecord, HespRunResult } from './train.js';
 export type { ClipFrameReader } from './train.js';
 export { trainHesp, hespLogits, evaluateOpenSet, selectionScore, clipFrameReader } from './train.js';
-export type { RunScores } from './evaluate.js';
-export { evaluateHespRun } from './evaluate.js';
 export type {
   OpenSetBaseline,
   OpenSetBaselineOptionsInput,
@@ -31,3 +29,51 @@ export {
   scoreOpenSetBaseline,
   runOpenSetBaselines,
 } from './baselines.js';
+// the stages of trainHesp, in order (see its JSDoc)
+export type {
+  HespRunPlan,
+  HespRunPaths,
+  HespBuiltModel,
+  HespTrainContext,
+  HespTrainState,
+  HespBatch,
+} from './train.js';
+export {
+  planHespRun,
+  hespRunPaths,
+  finishedHespRun,
+  buildHespModel,
+  startHespTraining,
+  truncateHespLogs,
+  hespCamLocation,
+  hespEpochOrder,
+  hespStepsPerEpoch,
+  trainHespEpoch,
+  hespTrainBatch,
+  checkpointHespRun,
+  evaluateHespEpoch,
+  validateHesp,
+  selectHespEpoch,
+  hespEpochLine,
+} from './train.js';
+export type { HespCheckpoint, HespCheckpointMeta, HespDataFingerprints } from './checkpoint.js';
+export {
+  readHespCheckpoint,
+  saveHespCheckpoint,
+  saveHespBest,
+  hespRunKey,
+  hespDataFingerprints,
+  refuseChangedFingerprints,
+} from './checkpoint.js';
+export type { HespResolvedConfig, HespMetricsInput } from './publish.js';
+export { resolvedHespConfig, hespMetricsJson, publishHespRun, writeHespRunJson } from './publish.js';
+export type { RunScores, HespBestState } from './evaluate.js';
+export {
+  evaluateHespRun,
+  readHespRunConfig,
+  loadHespBest,
+  scoreHespRun,
+  hespRunScores,
+  hespScoresCsv,
+  publishHespEval,
+} from './evaluate.js';

@@ -1,35 +1,20 @@
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { z } from 'zod';
+import { existsSync } from 'node:fs';
 import {
   AbortedError,
   createRng,
-  DataFormatError,
   InvalidArgumentError,
   parseOptions,
   throwIfAborted,
   type ProgressCallback,
   type Tensor2D,
+  type Tensor4D,
 } from '@vlfer/core';
-import {
-  appendLine,
-  fingerprintFiles,
-  hashFile,
-  loadCheckpoint,
-  provenance,
-  readJsonLines,
-  RunDirectory,
-  saveCheckpoint,
-  writeFileAtomic,
-  writeJsonAtomic,
-} from '@vlfer/core/node';
+import { appendLine, fingerprintFiles, readJsonLines, RunDirectory, writeFileAtomic } from '@vlfer/core/node';
 import type { VideoItem } from '@vlfer/datasets';
-import { listFrames } from '@vlfer/datasets/node';
 import { sampleClipAugmentation } from '@vlfer/encoders';
 import {
   ClipGradientModel,
   clipPixels,
-  runtimeVersions,
   sampleClipFrames,
   type EncodeItem,
   type SampleClipOptions,
@@ -45,8 +30,19 @@ import {
 import { clampPatchCentre, knownClassTexts } from '@vlfer/open-set';
 import { HespModel, type HespLosses } from '@vlfer/open-set/node';
 import { createFaceCropper, type FaceCropper } from '@vlfer/faces/node';
+import {
+  hespDataFingerprints,
+  hespRunKey,
+  readHespCheckpoint,
+  refuseChangedFingerprints,
+  saveHespBest,
+  saveHespCheckpoint,
+  type HespCheckpoint,
+  type HespDataFingerprints,
+} from './checkpoint.js';
 import { loadHespData, type HespData } from './data.js';
 import { HespOptionsSchema, type HespOptions, type HespOptionsInput } from './options.js';
+import { publishHespRun, resolvedHespConfig, writeHespRunJson } from './publish.js';
 
 /** Cancellation, progress and notices of the HESP pipeline. */
 export interface HespHooks {
@@ -82,78 +78,6 @@ export interface HespRunResult {
   resumedFrom: { epoch: number; step: number } | null;
   /** Seconds per training step of this call (warm-up steps included; `bench:hesp-step` reports warm steps). */
   stepSeconds: number[];
-}
-
-const CheckpointMetaSchema = z.object({
-  key: z.string(),
-  /** Epochs completed (0-based index of the epoch to continue). */
-  epoch: z.number().int().min(0),
-  /** Steps completed in that epoch. */
-  step: z.number().int().min(0),
-  lossSum: z.number(),
-  bestScore: z.number().nullable(),
-  location: z.object({ row: z.number().int(), col: z.number().int() }),
-  trainListFingerprint: z.string(),
-  testListFingerprint: z.string(),
-  framesFingerprint: z.string(),
-  modelFingerprint: z.string(),
-});
-
-/** Content fingerprints of a run's data: both clip lists (bytes) and every frame of every clip the run reads. */
-interface HespDataFingerprints {
-  trainListFingerprint: string;
-  testListFingerprint: string;
-  framesFingerprint: string;
-}
-
-/**
- * SHA-256 of the list files and of every frame (name and content) of the training, validation and test clips:
- * a list relabelled in place or one frame replaced gives another fingerprint. Reads every frame once per run.
- */
-function dataFingerprints(o: HespOptions, data: HespData): HespDataFingerprints {
-  const frames = createHash('sha256');
-  const dirs = [...data.train, ...data.val, ...data.testKnown, ...data.testUnknown].map((c) => c.frameDir);
-  for (const dir of [...new Set(dirs)].sort()) for (const f of listFrames(dir)) frames.update(`${f}\0${hashFile(f)}\n`);
-  return {
-    trainListFingerprint: hashFile(o.trainAnnotations),
-    testListFingerprint: hashFile(o.testAnnotations),
-    framesFingerprint: frames.digest('hex'),
-  };
-}
-
-/** Refuse a checkpoint whose recorded fingerprints differ from this run's, naming what changed. */
-function refuseChanged(
-  ckptPath: string,
-  o: HespOptions,
-  recorded: Partial<Record<string, unknown>>,
-  now: Record<string, string>,
-): void {
-  const what: Record<string, string> = {
-    trainListFingerprint: `the training list ${o.trainAnnotations}`,
-    testListFingerprint: `the test list ${o.testAnnotations}`,
-    framesFingerprint: 'the video frames',
-    modelFingerprint: `the CLIP model files (${o.model})`,
-  };
-  const changed = Object.keys(now).filter((k) => recorded[k] !== now[k]);
-  if (changed.length)
-    throw new InvalidArgumentError({
-      functionName: 'trainHesp',
-      argument: 'options',
-      message: `${ckptPath} was trained on other data: ${changed.map((k) => what[k] ?? k).join(', ')} changed since. Resuming would mix them; use another output directory or delete the checkpoint`,
-    });
-}
-
-/** What a checkpoint must agree with to be resumed: every option that changes the numbers, and the class names (a label set file may change under the same path). */
-function runKey(o: HespOptions, classNames: readonly string[]): string {
-  const { epochs: _e, out: _o, threads: _t, checkpointEvery: _c, device: _d, ...rest } = o;
-  void _e;
-  void _o;
-  void _t;
-  void _c;
-  void _d;
-  return createHash('sha256')
-    .update(JSON.stringify({ ...rest, classNames }))
-    .digest('hex');
 }
 
 /** Reads the sampled frames of a clip: the frame files, or with faces the followed face's crop in each. */
@@ -237,98 +161,97 @@ export function selectionScore(
   return val?.closedSetAccuracy ?? -trainLoss;
 }
 
+/** Where a HESP run keeps its working files (inside the locked run directory). */
+export interface HespRunPaths {
+  checkpoint: string;
+  trainLog: string;
+  epochs: string;
+  best: string;
+}
+
+/** What the load stage gives the later stages: the class texts, the run key and the data fingerprints. */
+export interface HespRunPlan {
+  /** Texts of the K known classes, index j = known label j (`knownClassTexts`). */
+  texts: string[];
+  /** `hespRunKey`: what a checkpoint must agree with to be resumed. */
+  key: string;
+  fingerprints: HespDataFingerprints;
+}
+
 /**
- * HESP on one open-set split, as a library function (`hesp train`). Each epoch: TSN-sampled (augmented) training
- * clips through `HespModel.step`, then evaluation on the validation part (closed-set accuracy) and on the test split
- * (closed-set accuracy, AUROC, OSCR, TNR@95 in the standard and the ARPL/HESP definitions, known-ness = max
- * ensemble logit). Model selection on 'val' (default) or 'test' with the chosen metric family. The run directory is
- * locked; a checksummed checkpoint is written every `checkpointEvery` steps, at each epoch end and on abort, and a
- * rerun resumes from it to the same bytes. The checkpoint records content fingerprints of both clip lists, every
- * frame of the run's clips and the CLIP model files; a resume with any of them changed is refused, naming what
- * changed. At the end metrics.json (with those fingerprints), epochs.jsonl, train-log.jsonl, best.safetensors and
- * config.resolved.json are published as one verified set (run.json: timing).
+ * Load stage (after `loadHespData`): logs the label set, the data warnings and the split sizes, and derives the class
+ * texts, the run key and the content fingerprints of the lists and frames (reads every frame once).
  */
-export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}): Promise<HespRunResult> {
-  const o = parseOptions(HespOptionsSchema, input, 'trainHesp');
-  const log = hooks.log ?? (() => undefined);
-  const signal = hooks.signal;
-  const data = loadHespData(o);
-  const run = RunDirectory.open(o.out, { command: 'hesp train', log });
-  const t0 = performance.now();
-  let toRelease: HespModel | undefined;
-  let clipToRelease: ClipGradientModel | undefined;
-  let cropper: FaceCropper | undefined;
+export function planHespRun(o: HespOptions, data: HespData, log: (line: string) => void): HespRunPlan {
+  log(`label set ${data.labelSet.id} (${data.labelSetReason})`);
+  for (const w of data.warnings) log(`warning: ${w}`);
+  const texts = knownClassTexts(data.split.known, data.labelSet, { referenceBehaviour: o.referenceBehaviour });
+  log(
+    `known ${texts.join(', ')} (openness ${data.split.openness.toFixed(3)}); train ${data.train.length}, val ${data.val.length}, test ${data.testKnown.length} known + ${data.testUnknown.length} unknown`,
+  );
+  return { texts, key: hespRunKey(o, data.labelSet.names), fingerprints: hespDataFingerprints(o, data) };
+}
+
+/** The paths of a run's checkpoint, logs and selected state. */
+export function hespRunPaths(run: RunDirectory): HespRunPaths {
+  return {
+    checkpoint: run.path('checkpoint.safetensors'),
+    trainLog: run.path('train-log.jsonl'),
+    epochs: run.path('epochs.jsonl'),
+    best: run.path('best.safetensors'),
+  };
+}
+
+/**
+ * Resume stage, the finished case: a checkpoint past the last epoch in a published run means there is nothing to do.
+ * @returns the published epochs as the result, or `undefined` when training must (re)start or continue
+ */
+export function finishedHespRun(
+  run: RunDirectory,
+  o: HespOptions,
+  ck: HespCheckpoint | undefined,
+  log: (line: string) => void,
+): HespRunResult | undefined {
+  if (!ck || ck.meta.epoch < o.epochs || !existsSync(run.path('manifest.json'))) return undefined;
+  const epochs = readJsonLines<EpochRecord>(hespRunPaths(run).epochs, { what: 'epoch log' }).rows;
+  log(`${run.dir}: already trained (${ck.meta.epoch} epochs)`);
+  return {
+    outDir: run.dir,
+    epochs,
+    best: epochs.filter((e) => e.selected).at(-1) ?? null,
+    resumedFrom: { epoch: ck.meta.epoch, step: 0 },
+    stepSeconds: [],
+  };
+}
+
+/** The model stage's result: the HESP model (which owns the CLIP graphs) and the fingerprint of the CLIP files. */
+export interface HespBuiltModel {
+  model: HespModel;
+  modelFingerprint: string;
+}
+
+/**
+ * Model stage: load the CLIP gradient graphs, check a resumed checkpoint's model fingerprint and a fixed patch
+ * location, create the `HespModel` (CoOp contexts, visual prompt, negative images, radius). The CLIP model is
+ * released when a check fails; on success the caller releases the returned model.
+ * @param texts the K known class texts
+ * @throws InvalidArgumentError when the model files changed since the checkpoint or the patch leaves the frame
+ */
+export async function buildHespModel(
+  o: HespOptions,
+  texts: string[],
+  ck: HespCheckpoint | undefined,
+  ckptPath: string,
+): Promise<HespBuiltModel> {
+  const clip = await ClipGradientModel.load(o.model, {
+    device: o.device,
+    ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}),
+    ...(o.threads ? { intraOpNumThreads: o.threads } : {}),
+  });
   try {
-    cropper = o.faces ? await hespFaceCropper(o, log) : undefined;
-    const read = clipFrameReader(cropper);
-    log(`label set ${data.labelSet.id} (${data.labelSetReason})`);
-    for (const w of data.warnings) log(`warning: ${w}`);
-    const texts = knownClassTexts(data.split.known, data.labelSet, { referenceBehaviour: o.referenceBehaviour });
-    log(
-      `known ${texts.join(', ')} (openness ${data.split.openness.toFixed(3)}); train ${data.train.length}, val ${data.val.length}, test ${data.testKnown.length} known + ${data.testUnknown.length} unknown`,
-    );
-    const key = runKey(o, data.labelSet.names);
-    const fingerprints = dataFingerprints(o, data);
-    const ckptPath = run.path('checkpoint.safetensors');
-    const logPath = run.path('train-log.jsonl');
-    const epochsPath = run.path('epochs.jsonl');
-    let ck:
-      | {
-          meta: z.infer<typeof CheckpointMetaSchema>;
-          tensors: Record<string, Float32Array>;
-          optimizer: { step: number; buffers: Record<string, Float32Array> };
-        }
-      | undefined;
-    if (existsSync(ckptPath)) {
-      const c = loadCheckpoint(ckptPath);
-      const m = CheckpointMetaSchema.safeParse(c.meta);
-      if (!m.success)
-        throw new DataFormatError({
-          file: ckptPath,
-          field: m.error.issues[0]!.path.join('.'),
-          message: `${m.error.issues[0]!.message}; delete the checkpoint to restart`,
-        });
-      if (m.data.key !== key)
-        throw new InvalidArgumentError({
-          functionName: 'trainHesp',
-          argument: 'options',
-          message: `${ckptPath} belongs to a run with other options (split, learning rate, seed, data …); use another output directory or delete it`,
-        });
-      refuseChanged(ckptPath, o, m.data, { ...fingerprints });
-      ck = {
-        meta: m.data,
-        tensors: Object.fromEntries(Object.entries(c.tensors).map(([k, v]) => [k, v.data])),
-        optimizer: c.optimizer ?? { step: 0, buffers: {} },
-      };
-      if (ck.meta.epoch >= o.epochs && existsSync(run.path('manifest.json'))) {
-        const epochs = readJsonLines<EpochRecord>(epochsPath, { what: 'epoch log' }).rows;
-        log(`${run.dir}: already trained (${ck.meta.epoch} epochs)`);
-        return {
-          outDir: run.dir,
-          epochs,
-          best: epochs.filter((e) => e.selected).at(-1) ?? null,
-          resumedFrom: { epoch: ck.meta.epoch, step: 0 },
-          stepSeconds: [],
-        };
-      }
-    }
-    const clip = (clipToRelease = await ClipGradientModel.load(o.model, {
-      device: o.device,
-      ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}),
-      ...(o.threads ? { intraOpNumThreads: o.threads } : {}),
-    }));
     const modelFingerprint = fingerprintFiles(clip.bundle.files);
-    if (ck) refuseChanged(ckptPath, o, ck.meta, { modelFingerprint });
-    const S = clip.arch.vision.imageSize!;
-    if (o.location !== 'cam') {
-      const c = clampPatchCentre(o.location, o.patchSize, S);
-      if (c.row !== o.location.row || c.col !== o.location.col)
-        throw new InvalidArgumentError({
-          functionName: 'trainHesp',
-          argument: 'location',
-          message: `(${o.location.row}, ${o.location.col}) puts the ${o.patchSize}-pixel patch outside the ${S}×${S} frame; rows and columns must be in [${o.patchSize / 2}, ${S - 1 - o.patchSize / 2}]`,
-        });
-    }
+    if (ck) refuseChangedFingerprints(ckptPath, o, ck.meta, { modelFingerprint });
+    checkFixedLocation(o, clip.arch.vision.imageSize!);
     const model = await HespModel.create(clip, {
       classTexts: texts,
       nCtx: o.nCtx,
@@ -339,214 +262,361 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
       lr: o.lr,
       referenceBehaviour: o.referenceBehaviour,
     });
-    toRelease = model;
-    const T = o.frames;
-    let start = { epoch: 0, step: 0 };
-    let lossSum = 0;
-    let bestScore: number | null = null;
-    let epochs: EpochRecord[] = [];
-    if (ck) {
-      model.loadState({ tensors: ck.tensors, optimizer: ck.optimizer });
-      model.location = ck.meta.location;
-      start = { epoch: ck.meta.epoch, step: ck.meta.step };
-      lossSum = ck.meta.lossSum;
-      bestScore = ck.meta.bestScore;
-      epochs = (
-        existsSync(epochsPath)
-          ? readJsonLines<EpochRecord>(epochsPath, { repairTornTail: true, what: 'epoch log' }).rows
-          : []
-      ).filter((e) => e.epoch <= start.epoch);
-      const steps = (
-        existsSync(logPath)
-          ? readJsonLines<StepRecord>(logPath, { repairTornTail: true, what: 'training log' }).rows
-          : []
-      ).filter((r) => r.epoch - 1 < start.epoch || (r.epoch - 1 === start.epoch && r.step - 1 < start.step));
-      writeFileAtomic(logPath, steps.map((r) => `${JSON.stringify(r)}\n`).join(''));
-      log(`resuming from ${ckptPath}: epoch ${start.epoch + 1}, step ${start.step + 1}`);
-    } else {
-      writeFileAtomic(logPath, '');
-      if (o.location === 'cam') {
-        // HESP computes it once from frames[0, 0] of the first training batch: here the first clip of epoch 0's order
-        const first = data.train[createRng(o.seed * 1_000_003).shuffled(data.train.map((_, i) => i))[0]!]!;
-        await model.camLocation(
-          (
-            await clipPixels([await clipFrameReader(cropper, { count: false })(first, 1, 'centre')], {
-              config: clip.preprocessor,
-            })
-          ).data,
-          o.seed,
-        );
-      }
-    }
-    writeFileAtomic(epochsPath, epochs.map((e) => `${JSON.stringify(e)}\n`).join(''));
-    log(
-      `visual prompt centre (row, col) = (${model.location.row}, ${model.location.col})${o.location === 'cam' ? ' from the CAM rule' : ''}`,
-    );
-    const resolved = {
-      ...o,
-      key,
-      split: {
-        index: data.split.index,
-        known: data.split.known,
-        unknown: data.split.unknown,
-        openness: data.split.openness,
-      },
-      classTexts: texts,
-      selection:
-        o.selectOn === 'test'
-          ? `test split, AUROC + OSCR (${o.selectionMetrics} definitions; the reference's optimistic protocol)`
-          : `closed-set accuracy on the validation part of the training data (${data.val.length} clips)`,
-    };
-    const stepsPerEpoch = Math.ceil(data.train.length / o.batch);
-    const totalSteps = o.epochs * stepsPerEpoch;
-    const stepSeconds: number[] = [];
-    const checkpoint = (epoch: number, step: number) => {
-      const st = model.state();
-      saveCheckpoint(ckptPath, {
-        tensors: Object.fromEntries(Object.entries(st.tensors).map(([k, v]) => [k, { dims: [v.length], data: v }])),
-        optimizer: st.optimizer,
-        meta: { key, epoch, step, lossSum, bestScore, location: model.location, ...fingerprints, modelFingerprint },
-      });
-    };
-    for (let epoch = start.epoch; epoch < o.epochs; epoch++) {
-      const lr = multiStepLr(o.lr, epoch, o.milestones);
-      model.setLearningRate(lr);
-      const order = createRng(o.seed * 1_000_003 + epoch).shuffled(data.train.map((_, i) => i));
-      const first = epoch === start.epoch ? start.step : 0;
-      if (first === 0) lossSum = 0;
-      for (let step = first; step < stepsPerEpoch; step++) {
-        if (signal?.aborted) {
-          checkpoint(epoch, step);
-          throw new AbortedError(
-            `HESP training (checkpoint at epoch ${epoch + 1}, step ${step + 1} in ${ckptPath}; rerun the same command to resume)`,
-            { cause: signal.reason },
-          );
-        }
-        const ts = performance.now();
-        const rng = createRng(o.seed * 1_000_003 + epoch * 100_003 + step + 1);
-        const clips = order.slice(step * o.batch, (step + 1) * o.batch).map((i) => data.train[i]!);
-        const frames = [];
-        for (const c of clips) frames.push(await read(c, T, { tsn: rng })); // in order: the TSN draws use one rng
-        const augmentations = o.augment ? clips.map(() => sampleClipAugmentation(rng, S)) : undefined;
-        const pixels = await clipPixels(frames, {
-          config: clip.preprocessor,
-          ...(augmentations ? { augmentations } : {}),
-        });
-        const losses = await model.step(
-          pixels,
-          T,
-          clips.map((c) => c.label),
-        );
-        lossSum += losses.total;
-        stepSeconds.push((performance.now() - ts) / 1000);
-        appendLine(logPath, JSON.stringify({ epoch: epoch + 1, step: step + 1, lr, ...losses } satisfies StepRecord));
-        hooks.onProgress?.({
-          phase: 'train',
-          done: epoch * stepsPerEpoch + step + 1,
-          total: totalSteps,
-          unit: 'steps',
-          detail: { epoch: epoch + 1, loss: losses.total },
-        });
-        if ((step + 1) % o.checkpointEvery === 0 && step + 1 < stepsPerEpoch) checkpoint(epoch, step + 1);
-      }
-      hooks.onProgress?.({ phase: 'evaluate', done: epoch + 1, total: o.epochs, unit: 'epochs' });
-      const val =
-        data.val.length > 0
-          ? await hespLogits(model, data.val, T, o.batch, signal, read).then((l) => ({
-              closedSetAccuracy: weightedAverageRecall(
-                data.val.map((v) => v.label),
-                argmaxRows(l),
-              ),
-              n: data.val.length,
-            }))
-          : null;
-      const { report } = await evaluateOpenSet(model, data, T, o.batch, signal, read);
-      const trainLoss = lossSum / stepsPerEpoch;
-      const score = selectionScore(o, val, report, trainLoss);
-      const selected = bestScore === null || score > bestScore;
-      if (selected) bestScore = score;
-      const rec: EpochRecord = {
-        epoch: epoch + 1,
-        lr,
-        trainLoss,
-        val,
-        test: flattenOpenSetReport(report),
-        score,
-        selected,
-      };
-      epochs.push(rec);
-      if (selected) {
-        const st = model.state();
-        saveCheckpoint(run.path('best.safetensors'), {
-          tensors: Object.fromEntries(Object.entries(st.tensors).map(([k, v]) => [k, { dims: [v.length], data: v }])),
-          meta: {
-            epoch: epoch + 1,
-            selectedOn: o.selectOn,
-            selectionMetrics: o.selectionMetrics,
-            location: model.location,
-          },
-        });
-      }
-      appendLine(epochsPath, JSON.stringify(rec));
-      checkpoint(epoch + 1, 0);
-      const f = (v: number | undefined) => (v === undefined ? '-' : (100 * v).toFixed(2));
-      log(
-        `epoch ${epoch + 1}/${o.epochs} loss ${trainLoss.toFixed(4)} val acc ${val ? f(val.closedSetAccuracy) : '-'} test acc ${f(report.closedSetAccuracy)} AUROC ${f(report.arpl.auroc)} (ARPL) / ${f(report.standard.auroc)} (standard), OSCR ${f(report.arpl.oscr)} / ${f(report.standard.oscr)}${selected ? ' *' : ''}`,
+    return { model, modelFingerprint };
+  } catch (error) {
+    await clip.release();
+    throw error;
+  }
+}
+
+/** @throws InvalidArgumentError (argument `location`) when a fixed patch centre puts the patch outside the S×S frame */
+function checkFixedLocation(o: HespOptions, S: number): void {
+  if (o.location === 'cam') return;
+  const c = clampPatchCentre(o.location, o.patchSize, S);
+  if (c.row !== o.location.row || c.col !== o.location.col)
+    throw new InvalidArgumentError({
+      functionName: 'trainHesp',
+      argument: 'location',
+      message: `(${o.location.row}, ${o.location.col}) puts the ${o.patchSize}-pixel patch outside the ${S}×${S} frame; rows and columns must be in [${o.patchSize / 2}, ${S - 1 - o.patchSize / 2}]`,
+    });
+}
+
+/**
+ * The seeded order of the training clips in an epoch (0-based): a permutation of `[0, nTrain)`. Epoch 0's first clip
+ * is also the frame HESP's CAM rule looks at.
+ */
+export function hespEpochOrder(seed: number, nTrain: number, epoch: number): number[] {
+  return createRng(seed * 1_000_003 + epoch).shuffled(Array.from({ length: nTrain }, (_, i) => i));
+}
+
+/**
+ * HESP's CAM rule on a fresh run: it computes the patch centre once from frames[0, 0] of the first training batch,
+ * here the centre frame of the first clip of epoch 0's order. Sets `model.location`.
+ */
+export async function hespCamLocation(
+  o: HespOptions,
+  data: HespData,
+  model: HespModel,
+  cropper: FaceCropper | undefined,
+): Promise<void> {
+  const first = data.train[hespEpochOrder(o.seed, data.train.length, 0)[0]!]!;
+  const frame = await clipFrameReader(cropper, { count: false })(first, 1, 'centre');
+  await model.camLocation((await clipPixels([frame], { config: model.clip.preprocessor })).data, o.seed);
+}
+
+/** Everything the per-epoch stages share: options, data, the model, the frame reader, paths, key and fingerprints. */
+export interface HespTrainContext {
+  o: HespOptions;
+  data: HespData;
+  model: HespModel;
+  read: ClipFrameReader;
+  paths: HespRunPaths;
+  key: string;
+  fingerprints: HespDataFingerprints;
+  modelFingerprint: string;
+  signal: AbortSignal | undefined;
+  onProgress: ProgressCallback | undefined;
+  log: (line: string) => void;
+}
+
+/** The mutable state of a training run: where it started, the running loss, the selection and the epoch records. */
+export interface HespTrainState {
+  /** First epoch (0-based) and step of this call: { 0, 0 } on a fresh run. */
+  start: { epoch: number; step: number };
+  resumed: boolean;
+  /** Sum of the step losses of the current epoch. */
+  lossSum: number;
+  /** Best selection score so far (`null` before the first epoch). */
+  bestScore: number | null;
+  epochs: EpochRecord[];
+  stepSeconds: number[];
+}
+
+/**
+ * Resume stage, part 2: with a checkpoint, restore the model state and patch location and cut the step and epoch logs
+ * back to it; without one, start empty logs and (with `location: 'cam'`) run the CAM rule. Logs the patch centre.
+ */
+export async function startHespTraining(
+  ctx: HespTrainContext,
+  ck: HespCheckpoint | undefined,
+  cropper: FaceCropper | undefined,
+): Promise<HespTrainState> {
+  const { o, model, paths } = ctx;
+  const state: HespTrainState = {
+    start: { epoch: ck?.meta.epoch ?? 0, step: ck?.meta.step ?? 0 },
+    resumed: ck !== undefined,
+    lossSum: ck?.meta.lossSum ?? 0,
+    bestScore: ck?.meta.bestScore ?? null,
+    epochs: [],
+    stepSeconds: [],
+  };
+  if (ck) {
+    model.loadState({ tensors: ck.tensors, optimizer: ck.optimizer });
+    model.location = ck.meta.location;
+    state.epochs = truncateHespLogs(paths, state.start);
+    ctx.log(`resuming from ${paths.checkpoint}: epoch ${state.start.epoch + 1}, step ${state.start.step + 1}`);
+  } else {
+    writeFileAtomic(paths.trainLog, '');
+    if (o.location === 'cam') await hespCamLocation(o, ctx.data, model, cropper);
+  }
+  writeFileAtomic(paths.epochs, state.epochs.map((e) => `${JSON.stringify(e)}\n`).join(''));
+  ctx.log(
+    `visual prompt centre (row, col) = (${model.location.row}, ${model.location.col})${o.location === 'cam' ? ' from the CAM rule' : ''}`,
+  );
+  return state;
+}
+
+/**
+ * Cut the logs of an interrupted run back to its checkpoint: rewrites train-log.jsonl without the steps after
+ * `start` (a torn last line is repaired) and returns the epoch records up to `start.epoch`.
+ * @param start the checkpoint's position: epochs completed and steps completed in the next one
+ */
+export function truncateHespLogs(paths: HespRunPaths, start: { epoch: number; step: number }): EpochRecord[] {
+  const epochs = (
+    existsSync(paths.epochs)
+      ? readJsonLines<EpochRecord>(paths.epochs, { repairTornTail: true, what: 'epoch log' }).rows
+      : []
+  ).filter((e) => e.epoch <= start.epoch);
+  const steps = (
+    existsSync(paths.trainLog)
+      ? readJsonLines<StepRecord>(paths.trainLog, { repairTornTail: true, what: 'training log' }).rows
+      : []
+  ).filter((r) => r.epoch - 1 < start.epoch || (r.epoch - 1 === start.epoch && r.step - 1 < start.step));
+  writeFileAtomic(paths.trainLog, steps.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  return epochs;
+}
+
+/** Training steps per epoch: ⌈training clips / batch⌉ (the last batch may be smaller). */
+export function hespStepsPerEpoch(o: HespOptions, data: HespData): number {
+  return Math.ceil(data.train.length / o.batch);
+}
+
+/** Write the training checkpoint of the run at (epochs completed, steps completed in the next epoch). */
+export function checkpointHespRun(ctx: HespTrainContext, state: HespTrainState, epoch: number, step: number): void {
+  const { model, key, fingerprints, modelFingerprint } = ctx;
+  saveHespCheckpoint(ctx.paths.checkpoint, model.state(), {
+    key,
+    epoch,
+    step,
+    lossSum: state.lossSum,
+    bestScore: state.bestScore,
+    location: model.location,
+    ...fingerprints,
+    modelFingerprint,
+  });
+}
+
+/** One training batch: pixels [clips·T, 3, S, S] in [0, 1] and the clips' known labels [clips]. */
+export interface HespBatch {
+  pixels: Tensor4D;
+  labels: number[];
+}
+
+/**
+ * Frame-sampling stage of one step: the step's clips in the epoch's order, T TSN-sampled frames each (HESP's
+ * segment-random draws), and with `augment` HESP's clip-level flip/resize/crop, all from the step's own seeded
+ * stream (so a resumed step draws the same frames).
+ * @param order the epoch's clip order (`hespEpochOrder`) @param step 0-based step within the epoch
+ */
+export async function hespTrainBatch(
+  o: HespOptions,
+  data: HespData,
+  model: HespModel,
+  read: ClipFrameReader,
+  order: readonly number[],
+  epoch: number,
+  step: number,
+): Promise<HespBatch> {
+  const rng = createRng(o.seed * 1_000_003 + epoch * 100_003 + step + 1);
+  const clips = order.slice(step * o.batch, (step + 1) * o.batch).map((i) => data.train[i]!);
+  const frames = [];
+  for (const c of clips) frames.push(await read(c, o.frames, { tsn: rng })); // in order: the TSN draws use one rng
+  const S = model.clip.arch.vision.imageSize!;
+  const augmentations = o.augment ? clips.map(() => sampleClipAugmentation(rng, S)) : undefined;
+  const pixels = await clipPixels(frames, {
+    config: model.clip.preprocessor,
+    ...(augmentations ? { augmentations } : {}),
+  });
+  return { pixels, labels: clips.map((c) => c.label) };
+}
+
+/**
+ * Train stage of one epoch (0-based): sets the multi-step learning rate, then one `HespModel.step` per batch from
+ * the resume point, logging each step to train-log.jsonl, reporting `train` progress and checkpointing every
+ * `checkpointEvery` steps. Adds each step's loss to `state.lossSum` (reset at the epoch's first step).
+ * @returns the epoch's learning rate
+ * @throws AbortedError once the signal fires (after writing a checkpoint at the current step)
+ */
+export async function trainHespEpoch(ctx: HespTrainContext, state: HespTrainState, epoch: number): Promise<number> {
+  const { o, data, model } = ctx;
+  const lr = multiStepLr(o.lr, epoch, o.milestones);
+  model.setLearningRate(lr);
+  const order = hespEpochOrder(o.seed, data.train.length, epoch);
+  const first = epoch === state.start.epoch ? state.start.step : 0;
+  if (first === 0) state.lossSum = 0;
+  const stepsPerEpoch = hespStepsPerEpoch(o, data);
+  for (let step = first; step < stepsPerEpoch; step++) {
+    if (ctx.signal?.aborted) {
+      checkpointHespRun(ctx, state, epoch, step);
+      throw new AbortedError(
+        `HESP training (checkpoint at epoch ${epoch + 1}, step ${step + 1} in ${ctx.paths.checkpoint}; rerun the same command to resume)`,
+        { cause: ctx.signal.reason },
       );
     }
-    const best = epochs.filter((e) => e.selected).at(-1) ?? null;
-    const files: Record<string, string | Uint8Array> = {
-      'metrics.json': `${JSON.stringify(
-        {
-          split: {
-            index: data.split.index,
-            known: data.split.known,
-            knownNames: data.split.known.map((k) => data.labelSet.names[k]),
-            openness: data.split.openness,
-          },
-          warnings: data.warnings,
-          visualPromptCentre: model.location,
-          selection: resolved.selection,
-          metricsAreFractions: true,
-          metricDefinitions: {
-            standard:
-              'AUROC with ties counted 1/2 (Mann–Whitney); OSCR = area under CCR(t) vs FPR(t) over every threshold t; TNR at the highest threshold with TPR ≥ 95 %',
-            arpl: "ARPL/HESP core/evaluation.py: AUROC with ties counted 0 (metric_ood); OSCR = compute_oscr (CCR from k+1, FPR from k); TNR = get_curve's point closest to TPR 95 %",
-          },
-          ties: "test.ties: how many test clips (known and unknown pooled) have a known-ness score (max ensemble logit) equal to another clip's. With ties, ARPL's compute_oscr depends on numpy's unstable argsort; vlfer sorts stably (numpy argsort kind='stable'), so oscr_arpl may differ from the reference code's: do not compare tie-heavy numbers across tools",
-          best,
-          last: epochs.at(-1) ?? null,
-          // what the cropper saw depends on which clips and frames this process read (a resumed run reads fewer):
-          // the counts go to run.json, the published set keeps the settings
-          faces: cropper ? { description: cropper.describe() } : null,
-          ...fingerprints,
-          modelFingerprint,
-          provenance: provenance({ runtime: runtimeVersions() }),
-        },
-        null,
-        2,
-      )}\n`,
-      'epochs.jsonl': epochs.map((e) => `${JSON.stringify(e)}\n`).join(''),
-      'train-log.jsonl': readJsonLines<StepRecord>(logPath, { repairTornTail: true, what: 'training log' })
-        .rows.map((r) => `${JSON.stringify(r)}\n`)
-        .join(''),
-      'config.resolved.json': `${JSON.stringify(resolved, null, 2)}\n`,
-    };
-    if (existsSync(run.path('best.safetensors')))
-      files['best.safetensors'] = readFileSync(run.path('best.safetensors'));
-    run.publish(files);
-    writeJsonAtomic(run.path('run.json'), {
-      command: 'hesp train',
-      resumedFrom: ck ? start : null,
-      ...(cropper ? { faces: { ...cropper.report(), cache: cropper.cacheCounts } } : {}),
-      stepSeconds,
-      seconds: (performance.now() - t0) / 1000,
-      finishedAt: new Date().toISOString(),
+    const ts = performance.now();
+    const batch = await hespTrainBatch(o, data, model, ctx.read, order, epoch, step);
+    const losses = await model.step(batch.pixels, o.frames, batch.labels);
+    state.lossSum += losses.total;
+    state.stepSeconds.push((performance.now() - ts) / 1000);
+    appendLine(
+      ctx.paths.trainLog,
+      JSON.stringify({ epoch: epoch + 1, step: step + 1, lr, ...losses } satisfies StepRecord),
+    );
+    ctx.onProgress?.({
+      phase: 'train',
+      done: epoch * stepsPerEpoch + step + 1,
+      total: o.epochs * stepsPerEpoch,
+      unit: 'steps',
+      detail: { epoch: epoch + 1, loss: losses.total },
     });
-    return { outDir: run.dir, epochs, best, resumedFrom: ck ? start : null, stepSeconds };
+    if ((step + 1) % o.checkpointEvery === 0 && step + 1 < stepsPerEpoch)
+      checkpointHespRun(ctx, state, epoch, step + 1);
+  }
+  return lr;
+}
+
+/**
+ * Validate stage: closed-set accuracy (weighted average recall over the known classes) of the ensemble logits on the
+ * validation part. @returns `null` when the validation part is empty
+ */
+export async function validateHesp(ctx: HespTrainContext): Promise<EpochRecord['val']> {
+  const { data, o } = ctx;
+  if (data.val.length === 0) return null;
+  const logits = await hespLogits(ctx.model, data.val, o.frames, o.batch, ctx.signal, ctx.read);
+  return {
+    closedSetAccuracy: weightedAverageRecall(
+      data.val.map((v) => v.label),
+      argmaxRows(logits),
+    ),
+    n: data.val.length,
+  };
+}
+
+/**
+ * Select stage: the epoch's selection score (`selectionScore`) and whether it beats `bestScore` (the first epoch
+ * always does; ties keep the earlier epoch).
+ */
+export function selectHespEpoch(
+  o: HespOptions,
+  bestScore: number | null,
+  val: EpochRecord['val'],
+  test: OpenSetReport,
+  trainLoss: number,
+): { score: number; selected: boolean } {
+  const score = selectionScore(o, val, test, trainLoss);
+  return { score, selected: bestScore === null || score > bestScore };
+}
+
+/** The log line of a finished epoch (percentages with two decimals, `*` on a selected epoch). */
+export function hespEpochLine(o: HespOptions, rec: EpochRecord, report: OpenSetReport): string {
+  const f = (v: number | undefined) => (v === undefined ? '-' : (100 * v).toFixed(2));
+  return `epoch ${rec.epoch}/${o.epochs} loss ${rec.trainLoss.toFixed(4)} val acc ${rec.val ? f(rec.val.closedSetAccuracy) : '-'} test acc ${f(report.closedSetAccuracy)} AUROC ${f(report.arpl.auroc)} (ARPL) / ${f(report.standard.auroc)} (standard), OSCR ${f(report.arpl.oscr)} / ${f(report.standard.oscr)}${rec.selected ? ' *' : ''}`;
+}
+
+/**
+ * Validate → test → select stages of an epoch (0-based): validation accuracy, open-set metrics on the test split
+ * (`evaluateOpenSet`), selection; appends the record to epochs.jsonl and `state.epochs`, saves best.safetensors when
+ * selected, checkpoints the epoch end and logs the epoch line.
+ * @param lr the epoch's learning rate (recorded)
+ */
+export async function evaluateHespEpoch(
+  ctx: HespTrainContext,
+  state: HespTrainState,
+  epoch: number,
+  lr: number,
+): Promise<EpochRecord> {
+  const { o, model } = ctx;
+  ctx.onProgress?.({ phase: 'evaluate', done: epoch + 1, total: o.epochs, unit: 'epochs' });
+  const val = await validateHesp(ctx);
+  const { report } = await evaluateOpenSet(model, ctx.data, o.frames, o.batch, ctx.signal, ctx.read);
+  const trainLoss = state.lossSum / hespStepsPerEpoch(o, ctx.data);
+  const { score, selected } = selectHespEpoch(o, state.bestScore, val, report, trainLoss);
+  if (selected) state.bestScore = score;
+  const rec: EpochRecord = {
+    epoch: epoch + 1,
+    lr,
+    trainLoss,
+    val,
+    test: flattenOpenSetReport(report),
+    score,
+    selected,
+  };
+  state.epochs.push(rec);
+  if (selected) saveHespBest(ctx.paths.best, model.state(), o, epoch + 1, model.location);
+  appendLine(ctx.paths.epochs, JSON.stringify(rec));
+  checkpointHespRun(ctx, state, epoch + 1, 0);
+  ctx.log(hespEpochLine(o, rec, report));
+  return rec;
+}
+
+/**
+ * HESP on one open-set split, as a library function (`hesp train`). Each epoch: TSN-sampled (augmented) training
+ * clips through `HespModel.step`, then evaluation on the validation part (closed-set accuracy) and on the test split
+ * (closed-set accuracy, AUROC, OSCR, TNR@95 in the standard and the ARPL/HESP definitions, known-ness = max
+ * ensemble logit). Model selection on 'val' (default) or 'test' with the chosen metric family. The run directory is
+ * locked; a checksummed checkpoint is written every `checkpointEvery` steps, at each epoch end and on abort, and a
+ * rerun resumes from it to the same bytes. The checkpoint records content fingerprints of both clip lists, every
+ * frame of the run's clips and the CLIP model files; a resume with any of them changed is refused, naming what
+ * changed. At the end metrics.json (with those fingerprints), epochs.jsonl, train-log.jsonl, best.safetensors and
+ * config.resolved.json are published as one verified set (run.json: timing).
+ *
+ * Stages (each exported): load (`loadHespData`, `planHespRun`) → resume check (`readHespCheckpoint`,
+ * `finishedHespRun`) → model (`buildHespModel`) → start or resume (`startHespTraining`: `truncateHespLogs` or
+ * `hespCamLocation`) → per epoch train (`trainHespEpoch`: `hespTrainBatch` + `HespModel.step`) and validate / test /
+ * select (`evaluateHespEpoch`: `validateHesp`, `evaluateOpenSet`, `selectHespEpoch`) → publish (`publishHespRun`).
+ */
+export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}): Promise<HespRunResult> {
+  const o = parseOptions(HespOptionsSchema, input, 'trainHesp');
+  const log = hooks.log ?? (() => undefined);
+  const data = loadHespData(o);
+  const run = RunDirectory.open(o.out, { command: 'hesp train', log });
+  const t0 = performance.now();
+  let model: HespModel | undefined;
+  let cropper: FaceCropper | undefined;
+  try {
+    cropper = o.faces ? await hespFaceCropper(o, log) : undefined;
+    const { texts, key, fingerprints } = planHespRun(o, data, log);
+    const paths = hespRunPaths(run);
+    const ck = readHespCheckpoint(paths.checkpoint, o, key, fingerprints);
+    const finished = finishedHespRun(run, o, ck, log);
+    if (finished) return finished;
+    const built = await buildHespModel(o, texts, ck, paths.checkpoint);
+    model = built.model;
+    const ctx: HespTrainContext = {
+      o,
+      data,
+      model,
+      read: clipFrameReader(cropper),
+      paths,
+      key,
+      fingerprints,
+      modelFingerprint: built.modelFingerprint,
+      signal: hooks.signal,
+      onProgress: hooks.onProgress,
+      log,
+    };
+    const state = await startHespTraining(ctx, ck, cropper);
+    const resolved = resolvedHespConfig(o, key, data, texts);
+    for (let epoch = state.start.epoch; epoch < o.epochs; epoch++)
+      await evaluateHespEpoch(ctx, state, epoch, await trainHespEpoch(ctx, state, epoch));
+    const { epochs, stepSeconds } = state;
+    const metrics = { data, selection: resolved.selection, visualPromptCentre: model.location, epochs, cropper };
+    publishHespRun(run, paths, { ...metrics, fingerprints, modelFingerprint: built.modelFingerprint }, resolved);
+    const resumedFrom = state.resumed ? state.start : null;
+    writeHespRunJson(run, resumedFrom, cropper, stepSeconds, (performance.now() - t0) / 1000);
+    return { outDir: run.dir, epochs, best: epochs.filter((e) => e.selected).at(-1) ?? null, resumedFrom, stepSeconds };
   } finally {
-    if (toRelease) await toRelease.release();
-    else await clipToRelease?.release();
+    await model?.release();
     if (cropper) {
       log(cropper.summary());
       await cropper.dispose();

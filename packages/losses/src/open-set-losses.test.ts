@@ -2,6 +2,7 @@ import { tensor2d, type Tensor2D } from '@vlfer/core';
 import { loadReferences } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
 import { arplLoss, crossEntropy, supConLoss } from './index.js';
+import { supConAnchors } from './open-set-losses.js';
 
 const ref = loadReferences();
 const relErr = (a: ArrayLike<number>, b: ArrayLike<number>) => {
@@ -74,6 +75,11 @@ describe('supervised contrastive loss vs references.json (supcon), 1e-5 relative
         labels: [0, 1],
       }),
     ).toThrow(/no anchor has a positive/);
+  });
+  it('supConAnchors: the samples that share their label with another, in index order', () => {
+    expect(supConAnchors([0, 1, 0, 2, 2, 3])).toEqual([0, 2, 3, 4]);
+    expect(supConAnchors([0, 1, 2])).toEqual([]);
+    expect(supConAnchors([5, 5])).toEqual([0, 1]);
   });
 });
 

@@ -202,6 +202,22 @@ export function supConLoss(options: SupConOptions): { loss: number; gradFeatures
   labelsOk(labels, n, Number.MAX_SAFE_INTEGER, fn);
   const tau = options.temperature ?? 0.5;
   const factor = (options.scaleByTemperature ?? true) ? tau : 1;
+  const { f, norms } = normalizeRowsF64(X);
+  const S = scaledGram(f, n, d, tau);
+  const anchors = supConAnchors(labels);
+  if (anchors.length === 0)
+    throw new InvalidArgumentError({
+      functionName: fn,
+      argument: 'labels',
+      message: 'no two samples share a label, so no anchor has a positive (the loss is undefined)',
+    });
+  const { loss, G } = supConOnSimilarities(S, n, labels, anchors, factor);
+  return { loss, gradFeatures: { dtype: 'float32', data: supConBackward(G, f, norms, n, d, tau), dims: [n, d] } };
+}
+
+/** Rows of X [n, d] divided by their L2 norms (clamped at 1e-12), in float64: f [n·d] and the norms [n]. */
+function normalizeRowsF64(X: Tensor2D): { f: Float64Array; norms: Float64Array } {
+  const [n, d] = X.dims;
   const norms = new Float64Array(n);
   const f = new Float64Array(n * d);
   for (let i = 0; i < n; i++) {
@@ -210,6 +226,11 @@ export function supConLoss(options: SupConOptions): { loss: number; gradFeatures
     norms[i] = Math.max(Math.sqrt(s), 1e-12);
     for (let t = 0; t < d; t++) f[i * d + t] = X.data[i * d + t]! / norms[i]!;
   }
+  return { f, norms };
+}
+
+/** s_ij = f_i·f_j / τ for rows of f [n·d]: [n·n]. */
+function scaledGram(f: Float64Array, n: number, d: number, tau: number): Float64Array {
   const S = new Float64Array(n * n);
   for (let i = 0; i < n; i++)
     for (let j = 0; j < n; j++) {
@@ -217,15 +238,29 @@ export function supConLoss(options: SupConOptions): { loss: number; gradFeatures
       for (let t = 0; t < d; t++) s += f[i * d + t]! * f[j * d + t]!;
       S[i * n + j] = s / tau;
     }
+  return S;
+}
+
+/** The anchors of SupCon: samples with at least one other sample of their label, in index order. */
+export function supConAnchors(labels: ArrayLike<number>): number[] {
+  const n = labels.length;
   const anchors: number[] = [];
   for (let i = 0; i < n; i++)
     if (Array.from({ length: n }, (_, j) => j !== i && labels[j] === labels[i]).some(Boolean)) anchors.push(i);
-  if (anchors.length === 0)
-    throw new InvalidArgumentError({
-      functionName: fn,
-      argument: 'labels',
-      message: 'no two samples share a label, so no anchor has a positive (the loss is undefined)',
-    });
+  return anchors;
+}
+
+/**
+ * SupCon from the similarities S [n·n]: loss = factor · mean over anchors of ℓ_i, and G = ∂loss/∂S [n·n] (row i:
+ * softmax over a ≠ i minus the positives' share, scaled by factor / |anchors|).
+ */
+function supConOnSimilarities(
+  S: Float64Array,
+  n: number,
+  labels: ArrayLike<number>,
+  anchors: readonly number[],
+  factor: number,
+): { loss: number; G: Float64Array } {
   const G = new Float64Array(n * n); // dLoss/dS
   let loss = 0;
   for (const i of anchors) {
@@ -244,7 +279,20 @@ export function supConLoss(options: SupConOptions): { loss: number; gradFeatures
       if (a !== i)
         G[i * n + a]! += scale * (Math.exp(S[i * n + a]! - lse) - (labels[a] === labels[i] ? 1 / pos.length : 0));
   }
-  loss = (factor * loss) / anchors.length;
+  return { loss: (factor * loss) / anchors.length, G };
+}
+
+/**
+ * Chain ∂loss/∂S [n·n] through s_ij = f_i·f_j / τ and f = x / ‖x‖: the gradient w.r.t. the raw features [n·d].
+ */
+function supConBackward(
+  G: Float64Array,
+  f: Float64Array,
+  norms: Float64Array,
+  n: number,
+  d: number,
+  tau: number,
+): Float32Array {
   const grad = new Float32Array(n * d);
   const df = new Float64Array(d);
   for (let i = 0; i < n; i++) {
@@ -257,7 +305,7 @@ export function supConLoss(options: SupConOptions): { loss: number; gradFeatures
     for (let t = 0; t < d; t++) c += f[i * d + t]! * df[t]!;
     for (let t = 0; t < d; t++) grad[i * d + t] = (df[t]! - f[i * d + t]! * c) / norms[i]!;
   }
-  return { loss, gradFeatures: { dtype: 'float32', data: grad, dims: [n, d] } };
+  return grad;
 }
 
 /**

@@ -82,6 +82,26 @@ export interface HespState {
   optimizer: ReturnType<Optimizer['state']>;
 }
 
+/** The vision forward of a step: frame embeddings, reciprocal points and (with gradients) the kept residuals. */
+interface HespVisionForward {
+  /** [frames, E] */
+  vFrames: Tensor2D;
+  /** [K, E] embeddings of the negative images */
+  c: Tensor2D;
+  /** per ORT chunk of frames: first frame, frame count and residuals (empty without gradients) */
+  chunks: { start: number; n: number; residuals: VisionResiduals }[];
+  negResiduals: VisionResiduals | undefined;
+}
+
+/** The losses of a step and the cotangents of their sum w.r.t. v̄ [B·E], c [K·E], t [K·E] and R. */
+interface HespLossHeads {
+  losses: HespLosses;
+  dv: Float32Array;
+  dc: Float32Array;
+  dt: Float32Array;
+  gradRadius: number;
+}
+
 const addInto = (a: Float32Array, ...bs: ArrayLike<number>[]) => {
   for (const b of bs) for (let i = 0; i < a.length; i++) a[i]! += b[i]!;
   return a;
@@ -295,6 +315,9 @@ export class HespModel {
 
   /**
    * Losses and the gradient of their sum w.r.t. every learnable tensor (ctx, patch, negative images, R), no update.
+   * Stages: vision forward (`forwardVision`, keeping the residuals the backward reads) → text forward → the five loss
+   * heads and their cotangents w.r.t. v̄, t, c, R (`lossHeads`) → frame VJPs summed over the patch region
+   * (`patchGradient`) → negative-image VJP → text VJP cut to the context positions (`contextGradient`).
    */
   async gradients(
     frames: Tensor4D,
@@ -311,39 +334,73 @@ export class HespModel {
         message: `${labels.length} labels for ${B} clips of ${T} frames`,
       });
     const pix = this.prompted(frames);
+    const emb = this.promptEmbeds();
+    const fwd = await this.forwardVision(pix, B * T, options.lossOnly ?? false);
+    const v = meanOfRowGroups(fwd.vFrames, T);
+    const t = await this.clip.textForwardEmbeds(emb, this.promptIds.eot);
+    const heads = this.lossHeads(v, t, fwd.c, labels);
+    if (options.lossOnly)
+      return {
+        losses: heads.losses,
+        ctx: new Float32Array(0),
+        patch: new Float32Array(0),
+        negImages: new Float32Array(0),
+        radius: 0,
+      };
+    const gPatch = await this.patchGradient(fwd.chunks, heads.dv, B, T);
+    fwd.chunks.length = 0; // the residuals are large: let them go before the text VJP
+    // negative prompt images (fed to CLIP without normalisation) and CoOp contexts
+    const E = v.dims[1];
+    const gNeg = (
+      await this.clip.visionBackward(fwd.negResiduals!, { dtype: 'float32', data: heads.dc, dims: [this.K, E] })
+    ).data;
+    fwd.negResiduals = undefined;
+    const gCtx = await this.contextGradient(emb, heads.dt, E);
+    return {
+      losses: heads.losses,
+      ctx: gCtx,
+      patch: Float32Array.from(gPatch),
+      negImages: gNeg,
+      radius: heads.gradRadius,
+    };
+  }
+
+  /**
+   * The vision tower forward on the prompted frames [frames, 3, S, S] and the K negative images: frame embeddings
+   * [frames, E] and c [K, E]. Without `lossOnly` it runs in `chunk`-frame pieces keeping the residuals the VJP reads.
+   */
+  private async forwardVision(pix: Tensor4D, nFrames: number, lossOnly: boolean): Promise<HespVisionForward> {
+    if (lossOnly)
+      return {
+        vFrames: await this.clip.visionForwardEmbeds(pix, this.o.chunk),
+        c: await this.clip.visionForwardEmbeds(this.negImagesTensor(), this.o.chunk),
+        chunks: [],
+        negResiduals: undefined,
+      };
     const S = this.S,
       plane = S * S;
-    const emb = this.promptEmbeds();
-    // the vision tower runs forward once: without gradients (loss only) plainly, with them keeping the residuals
-    // the backward reads (the cotangents depend on the losses)
-    const chunks: { start: number; n: number; residuals: VisionResiduals }[] = [];
-    let vFrames: Tensor2D;
-    let c: Tensor2D;
-    let negResiduals: VisionResiduals | undefined;
-    if (options.lossOnly) {
-      vFrames = await this.clip.visionForwardEmbeds(pix, this.o.chunk);
-      c = await this.clip.visionForwardEmbeds(this.negImagesTensor(), this.o.chunk);
-    } else {
-      const parts: Tensor2D[] = [];
-      for (let i = 0; i < B * T; i += this.o.chunk) {
-        const n = Math.min(this.o.chunk, B * T - i);
-        const r = await this.clip.visionForwardResiduals({
-          dtype: 'float32',
-          data: pix.data.subarray(i * 3 * plane, (i + n) * 3 * plane),
-          dims: [n, 3, S, S],
-        });
-        parts.push(r.imageEmbeds);
-        chunks.push({ start: i, n, residuals: r.residuals });
-      }
-      vFrames = concatRows(parts, parts[0]!.dims[1]);
-      const neg = await this.clip.visionForwardResiduals(this.negImagesTensor());
-      c = neg.imageEmbeds;
-      negResiduals = neg.residuals;
+    const parts: Tensor2D[] = [];
+    const chunks: HespVisionForward['chunks'] = [];
+    for (let i = 0; i < nFrames; i += this.o.chunk) {
+      const n = Math.min(this.o.chunk, nFrames - i);
+      const r = await this.clip.visionForwardResiduals({
+        dtype: 'float32',
+        data: pix.data.subarray(i * 3 * plane, (i + n) * 3 * plane),
+        dims: [n, 3, S, S],
+      });
+      parts.push(r.imageEmbeds);
+      chunks.push({ start: i, n, residuals: r.residuals });
     }
-    const v = meanOfRowGroups(vFrames, T);
-    const t = await this.clip.textForwardEmbeds(emb, this.promptIds.eot);
-    const E = v.dims[1];
-    // losses and gradients w.r.t. v̄, t, c, R
+    const neg = await this.clip.visionForwardResiduals(this.negImagesTensor());
+    return { vFrames: concatRows(parts, parts[0]!.dims[1]), c: neg.imageEmbeds, chunks, negResiduals: neg.residuals };
+  }
+
+  /**
+   * The five HESP losses on clip features v̄ [B, E], prompt text features t [K, E] and reciprocal points c [K, E],
+   * and the cotangents of their sum: dv [B·E], dc [K·E], dt [K·E] and ∂L/∂R.
+   */
+  private lossHeads(v: Tensor2D, t: Tensor2D, c: Tensor2D, labels: readonly number[]): HespLossHeads {
+    const [B, E] = v.dims;
     const clipL = cosineLogits(v, t, this.o.logitScale);
     const ceClip = crossEntropy(clipL.logits, labels);
     const arpl = arplLoss({ features: v, centers: c, labels, radius: this.radius[0]! });
@@ -370,15 +427,6 @@ export class HespModel {
       negativeClip: ceU.loss,
       ensemble: ens.loss,
     };
-    const summary: HespLosses = { ...losses, total: Object.values(losses).reduce((a, b) => a + b, 0) };
-    if (options.lossOnly)
-      return {
-        losses: summary,
-        ctx: new Float32Array(0),
-        patch: new Float32Array(0),
-        negImages: new Float32Array(0),
-        radius: 0,
-      };
     const dv = addInto(
       Float32Array.from(clipBack.gradA.data),
       arpl.gradFeatures.data,
@@ -386,8 +434,27 @@ export class HespModel {
       sup.gradFeatures.data,
     );
     const dc = addInto(Float32Array.from(arpl.gradCenters.data), arplBack.gradCenters.data, unclBack.gradA.data);
-    const dt = clipBack.gradB.data;
-    // vision VJP for the frames: each frame gets dv̄ / T; chain through normalisation; sum the patch region
+    return {
+      losses: { ...losses, total: Object.values(losses).reduce((a, b) => a + b, 0) },
+      dv,
+      dc,
+      dt: clipBack.gradB.data,
+      gradRadius: arpl.gradRadius,
+    };
+  }
+
+  /**
+   * Vision VJP for the frames: each frame gets dv̄ / T; chain through the normalisation; sum the patch region and
+   * divide by B (HESP's `noise.grad.mean(0)`). @param dv [B·E] @returns [3·s·s] in float64
+   */
+  private async patchGradient(
+    chunks: HespVisionForward['chunks'],
+    dv: Float32Array,
+    B: number,
+    T: number,
+  ): Promise<Float64Array> {
+    const S = this.S;
+    const E = dv.length / B;
     const s = this.o.patchSize;
     const std = this.clip.preprocessor.std;
     const gPatch = new Float64Array(3 * s * s);
@@ -404,11 +471,11 @@ export class HespModel {
               gPatch[(ch * s + y) * s + x]! += grad[((f * 3 + ch) * S + top + y) * S + left + x]! / std[ch]! / B;
             }
     }
-    chunks.length = 0; // the residuals are large: let them go before the text VJP
-    // negative prompt images (fed to CLIP without normalisation) and CoOp contexts
-    const gNeg = (await this.clip.visionBackward(negResiduals!, { dtype: 'float32', data: dc, dims: [this.K, E] }))
-      .data;
-    negResiduals = undefined;
+    return gPatch;
+  }
+
+  /** Text VJP of the prompts' token embeddings, cut to the nCtx context positions of each class. @param dt [K·E] */
+  private async contextGradient(emb: Tensor3D, dt: Float32Array, E: number): Promise<Float32Array> {
     const gEmb = (await this.clip.textVjp(emb, this.promptIds.eot, { dtype: 'float32', data: dt, dims: [this.K, E] }))
       .gradInputsEmbeds;
     const d = gEmb.dims[2],
@@ -416,7 +483,7 @@ export class HespModel {
       nc = this.o.nCtx;
     const gCtx = new Float32Array(this.ctx.length);
     for (let k = 0; k < this.K; k++) gCtx.set(gEmb.data.subarray((k * L + 1) * d, (k * L + 1 + nc) * d), k * nc * d);
-    return { losses: summary, ctx: gCtx, patch: Float32Array.from(gPatch), negImages: gNeg, radius: arpl.gradRadius };
+    return gCtx;
   }
 
   /**

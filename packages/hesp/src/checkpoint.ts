@@ -1,0 +1,164 @@
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { z } from 'zod';
+import { DataFormatError, InvalidArgumentError } from '@vlfer/core';
+import { hashFile, loadCheckpoint, saveCheckpoint } from '@vlfer/core/node';
+import { listFrames } from '@vlfer/datasets/node';
+import type { PatchLocation } from '@vlfer/open-set';
+import type { HespState } from '@vlfer/open-set/node';
+import type { HespData } from './data.js';
+import type { HespOptions } from './options.js';
+
+const CheckpointMetaSchema = z.object({
+  key: z.string(),
+  /** Epochs completed (0-based index of the epoch to continue). */
+  epoch: z.number().int().min(0),
+  /** Steps completed in that epoch. */
+  step: z.number().int().min(0),
+  lossSum: z.number(),
+  bestScore: z.number().nullable(),
+  location: z.object({ row: z.number().int(), col: z.number().int() }),
+  trainListFingerprint: z.string(),
+  testListFingerprint: z.string(),
+  framesFingerprint: z.string(),
+  modelFingerprint: z.string(),
+});
+
+/** The metadata of a HESP training checkpoint (checkpoint.safetensors): where to continue and what it was trained on. */
+export type HespCheckpointMeta = z.infer<typeof CheckpointMetaSchema>;
+
+/** A validated HESP training checkpoint: its metadata, the learnable tensors and the optimiser state. */
+export interface HespCheckpoint {
+  meta: HespCheckpointMeta;
+  /** `ctx`, `patch`, `negImages`, `radius` (flat, the layouts of `HespModel`). */
+  tensors: Record<string, Float32Array>;
+  optimizer: { step: number; buffers: Record<string, Float32Array> };
+}
+
+/** Content fingerprints of a run's data: both clip lists (bytes) and every frame of every clip the run reads. */
+export interface HespDataFingerprints {
+  trainListFingerprint: string;
+  testListFingerprint: string;
+  framesFingerprint: string;
+}
+
+/**
+ * SHA-256 of the list files and of every frame (name and content) of the training, validation and test clips:
+ * a list relabelled in place or one frame replaced gives another fingerprint. Reads every frame once per run.
+ */
+export function hespDataFingerprints(o: HespOptions, data: HespData): HespDataFingerprints {
+  const frames = createHash('sha256');
+  const dirs = [...data.train, ...data.val, ...data.testKnown, ...data.testUnknown].map((c) => c.frameDir);
+  for (const dir of [...new Set(dirs)].sort()) for (const f of listFrames(dir)) frames.update(`${f}\0${hashFile(f)}\n`);
+  return {
+    trainListFingerprint: hashFile(o.trainAnnotations),
+    testListFingerprint: hashFile(o.testAnnotations),
+    framesFingerprint: frames.digest('hex'),
+  };
+}
+
+/**
+ * Refuse a checkpoint whose recorded fingerprints differ from this run's, naming what changed.
+ * @param now the fingerprints to compare (a subset of the checkpoint's: the data ones, or `modelFingerprint`)
+ * @throws InvalidArgumentError naming the changed lists, frames or model files
+ */
+export function refuseChangedFingerprints(
+  ckptPath: string,
+  o: HespOptions,
+  recorded: Partial<Record<string, unknown>>,
+  now: Record<string, string>,
+): void {
+  const what: Record<string, string> = {
+    trainListFingerprint: `the training list ${o.trainAnnotations}`,
+    testListFingerprint: `the test list ${o.testAnnotations}`,
+    framesFingerprint: 'the video frames',
+    modelFingerprint: `the CLIP model files (${o.model})`,
+  };
+  const changed = Object.keys(now).filter((k) => recorded[k] !== now[k]);
+  if (changed.length)
+    throw new InvalidArgumentError({
+      functionName: 'trainHesp',
+      argument: 'options',
+      message: `${ckptPath} was trained on other data: ${changed.map((k) => what[k] ?? k).join(', ')} changed since. Resuming would mix them; use another output directory or delete the checkpoint`,
+    });
+}
+
+/**
+ * What a checkpoint must agree with to be resumed: every option that changes the numbers, and the class names (a
+ * label set file may change under the same path). Epochs, output directory, threads, checkpoint interval and device
+ * do not enter it. @returns a SHA-256 hex digest
+ */
+export function hespRunKey(o: HespOptions, classNames: readonly string[]): string {
+  const { epochs: _e, out: _o, threads: _t, checkpointEvery: _c, device: _d, ...rest } = o;
+  void _e;
+  void _o;
+  void _t;
+  void _c;
+  void _d;
+  return createHash('sha256')
+    .update(JSON.stringify({ ...rest, classNames }))
+    .digest('hex');
+}
+
+/**
+ * Resume stage, part 1: read and check the training checkpoint at `ckptPath` (checksum, metadata schema, run key,
+ * data fingerprints; the model fingerprint is checked once the model is loaded).
+ * @returns the checkpoint, or `undefined` when there is none (a fresh run)
+ * @throws DataFormatError for a damaged checkpoint or bad metadata (naming the field); InvalidArgumentError when it
+ *   belongs to a run with other options or other data
+ */
+export function readHespCheckpoint(
+  ckptPath: string,
+  o: HespOptions,
+  key: string,
+  fingerprints: HespDataFingerprints,
+): HespCheckpoint | undefined {
+  if (!existsSync(ckptPath)) return undefined;
+  const c = loadCheckpoint(ckptPath);
+  const m = CheckpointMetaSchema.safeParse(c.meta);
+  if (!m.success)
+    throw new DataFormatError({
+      file: ckptPath,
+      field: m.error.issues[0]!.path.join('.'),
+      message: `${m.error.issues[0]!.message}; delete the checkpoint to restart`,
+    });
+  if (m.data.key !== key)
+    throw new InvalidArgumentError({
+      functionName: 'trainHesp',
+      argument: 'options',
+      message: `${ckptPath} belongs to a run with other options (split, learning rate, seed, data …); use another output directory or delete it`,
+    });
+  refuseChangedFingerprints(ckptPath, o, m.data, { ...fingerprints });
+  return {
+    meta: m.data,
+    tensors: Object.fromEntries(Object.entries(c.tensors).map(([k, v]) => [k, v.data])),
+    optimizer: c.optimizer ?? { step: 0, buffers: {} },
+  };
+}
+
+/** The learnable tensors of a `HespState` as checkpoint tensors (flat, one axis each). */
+function stateTensors(tensors: HespState['tensors']) {
+  return Object.fromEntries(Object.entries(tensors).map(([k, v]) => [k, { dims: [v.length], data: v }]));
+}
+
+/** Write the training checkpoint (tensors, optimiser state and `meta`) atomically to `ckptPath`. */
+export function saveHespCheckpoint(ckptPath: string, state: HespState, meta: HespCheckpointMeta): void {
+  saveCheckpoint(ckptPath, { tensors: stateTensors(state.tensors), optimizer: state.optimizer, meta });
+}
+
+/**
+ * Write the selected state (best.safetensors: tensors only) with what `evaluateHespRun` needs to rebuild the model.
+ * @param epoch the selected epoch, 1-based
+ */
+export function saveHespBest(
+  path: string,
+  state: HespState,
+  o: HespOptions,
+  epoch: number,
+  location: PatchLocation,
+): void {
+  saveCheckpoint(path, {
+    tensors: stateTensors(state.tensors),
+    meta: { epoch, selectedOn: o.selectOn, selectionMetrics: o.selectionMetrics, location },
+  });
+}

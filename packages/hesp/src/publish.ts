@@ -1,0 +1,123 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { provenance, readJsonLines, writeJsonAtomic, type RunDirectory } from '@vlfer/core/node';
+import { runtimeVersions } from '@vlfer/encoders/node';
+import type { FaceCropper } from '@vlfer/faces/node';
+import type { HespDataFingerprints } from './checkpoint.js';
+import type { HespData } from './data.js';
+import type { HespOptions } from './options.js';
+import type { EpochRecord, HespRunPaths, StepRecord } from './train.js';
+
+/** config.resolved.json: the parsed options plus the run key, the split, the class texts and the selection rule. */
+export type HespResolvedConfig = HespOptions & {
+  key: string;
+  split: Pick<HespData['split'], 'index' | 'known' | 'unknown' | 'openness'>;
+  classTexts: string[];
+  selection: string;
+};
+
+/** The resolved configuration of a run (what `evaluateHespRun` reads back), in config.resolved.json's key order. */
+export function resolvedHespConfig(o: HespOptions, key: string, data: HespData, texts: string[]): HespResolvedConfig {
+  return {
+    ...o,
+    key,
+    split: {
+      index: data.split.index,
+      known: data.split.known,
+      unknown: data.split.unknown,
+      openness: data.split.openness,
+    },
+    classTexts: texts,
+    selection:
+      o.selectOn === 'test'
+        ? `test split, AUROC + OSCR (${o.selectionMetrics} definitions; the reference's optimistic protocol)`
+        : `closed-set accuracy on the validation part of the training data (${data.val.length} clips)`,
+  };
+}
+
+/** What metrics.json records besides the epochs: the data, the selection rule, the patch centre, faces, fingerprints. */
+export interface HespMetricsInput {
+  data: HespData;
+  selection: string;
+  visualPromptCentre: { row: number; col: number };
+  epochs: readonly EpochRecord[];
+  cropper: FaceCropper | undefined;
+  fingerprints: HespDataFingerprints;
+  modelFingerprint: string;
+}
+
+const METRIC_DEFINITIONS = {
+  standard:
+    'AUROC with ties counted 1/2 (Mann–Whitney); OSCR = area under CCR(t) vs FPR(t) over every threshold t; TNR at the highest threshold with TPR ≥ 95 %',
+  arpl: "ARPL/HESP core/evaluation.py: AUROC with ties counted 0 (metric_ood); OSCR = compute_oscr (CCR from k+1, FPR from k); TNR = get_curve's point closest to TPR 95 %",
+};
+
+const TIES_NOTE =
+  "test.ties: how many test clips (known and unknown pooled) have a known-ness score (max ensemble logit) equal to another clip's. With ties, ARPL's compute_oscr depends on numpy's unstable argsort; vlfer sorts stably (numpy argsort kind='stable'), so oscr_arpl may differ from the reference code's: do not compare tie-heavy numbers across tools";
+
+/** metrics.json of a run (pretty JSON, trailing newline): split, warnings, selection, best and last epochs, fingerprints. */
+export function hespMetricsJson(m: HespMetricsInput): string {
+  const { data } = m;
+  const metrics = {
+    split: {
+      index: data.split.index,
+      known: data.split.known,
+      knownNames: data.split.known.map((k) => data.labelSet.names[k]),
+      openness: data.split.openness,
+    },
+    warnings: data.warnings,
+    visualPromptCentre: m.visualPromptCentre,
+    selection: m.selection,
+    metricsAreFractions: true,
+    metricDefinitions: METRIC_DEFINITIONS,
+    ties: TIES_NOTE,
+    best: m.epochs.filter((e) => e.selected).at(-1) ?? null,
+    last: m.epochs.at(-1) ?? null,
+    // what the cropper saw depends on which clips and frames this process read (a resumed run reads fewer):
+    // the counts go to run.json, the published set keeps the settings
+    faces: m.cropper ? { description: m.cropper.describe() } : null,
+    ...m.fingerprints,
+    modelFingerprint: m.modelFingerprint,
+    provenance: provenance({ runtime: runtimeVersions() }),
+  };
+  return `${JSON.stringify(metrics, null, 2)}\n`;
+}
+
+/**
+ * Publish stage: metrics.json, epochs.jsonl, train-log.jsonl (re-read, a torn tail repaired), config.resolved.json
+ * and best.safetensors (when an epoch was selected) as one verified set of the run directory.
+ */
+export function publishHespRun(
+  run: RunDirectory,
+  paths: HespRunPaths,
+  metrics: HespMetricsInput,
+  resolved: HespResolvedConfig,
+): void {
+  const files: Record<string, string | Uint8Array> = {
+    'metrics.json': hespMetricsJson(metrics),
+    'epochs.jsonl': metrics.epochs.map((e) => `${JSON.stringify(e)}\n`).join(''),
+    'train-log.jsonl': readJsonLines<StepRecord>(paths.trainLog, { repairTornTail: true, what: 'training log' })
+      .rows.map((r) => `${JSON.stringify(r)}\n`)
+      .join(''),
+    'config.resolved.json': `${JSON.stringify(resolved, null, 2)}\n`,
+  };
+  if (existsSync(paths.best)) files['best.safetensors'] = readFileSync(paths.best);
+  run.publish(files);
+}
+
+/** run.json (outside the published set): where this call resumed from, face counts and cache use, timings. */
+export function writeHespRunJson(
+  run: RunDirectory,
+  resumedFrom: { epoch: number; step: number } | null,
+  cropper: FaceCropper | undefined,
+  stepSeconds: number[],
+  seconds: number,
+): void {
+  writeJsonAtomic(run.path('run.json'), {
+    command: 'hesp train',
+    resumedFrom,
+    ...(cropper ? { faces: { ...cropper.report(), cache: cropper.cacheCounts } } : {}),
+    stepSeconds,
+    seconds,
+    finishedAt: new Date().toISOString(),
+  });
+}

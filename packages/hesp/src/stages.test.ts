@@ -1,0 +1,425 @@
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AbortedError, DataFormatError, InvalidArgumentError } from '@vlfer/core';
+import { loadCheckpoint, RunDirectory } from '@vlfer/core/node';
+import { listFrames } from '@vlfer/datasets/node';
+import type { OpenSetReport } from '@vlfer/metrics';
+import { sharedPath, writeSyntheticVideoSet } from '@vlfer/test-utils';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  buildHespModel,
+  clipFrameReader,
+  evaluateHespEpoch,
+  finishedHespRun,
+  hespEpochLine,
+  hespEpochOrder,
+  hespLabelSet,
+  hespMetricsJson,
+  hespRunKey,
+  hespRunPaths,
+  hespRunScores,
+  hespScoresCsv,
+  hespStepsPerEpoch,
+  hespTrainBatch,
+  loadHespBest,
+  loadHespData,
+  missingClassWarnings,
+  planHespRun,
+  publishHespRun,
+  readHespCheckpoint,
+  readHespRunConfig,
+  resolvedHespConfig,
+  saveHespBest,
+  saveHespCheckpoint,
+  selectHespEpoch,
+  splitValidation,
+  startHespTraining,
+  trainHesp,
+  trainHespEpoch,
+  truncateHespLogs,
+  type EpochRecord,
+  type HespCheckpointMeta,
+  type HespTrainContext,
+} from './index.js';
+import { HespOptionsSchema, type HespOptions } from './options.js';
+
+// The stages of trainHesp and evaluateHespRun, each on its own; the last test composes them by hand and checks that
+// they publish the same bytes as trainHesp.
+const work = mkdtempSync(join(tmpdir(), 'vlfer-hesp-stages-'));
+const model = sharedPath('fixtures', 'tiny-clip');
+
+beforeAll(async () => {
+  await writeSyntheticVideoSet(work, {
+    trainClasses: [0, 1, 2],
+    testClasses: [0, 1, 2, 3],
+    trainPerClass: 4,
+    testPerClass: 2,
+    trainFrames: 4,
+    testFrames: 4,
+  });
+}, 120_000);
+
+const options = (extra: object = {}): HespOptions =>
+  HespOptionsSchema.parse({
+    dataset: 'afew',
+    trainAnnotations: join(work, 'train.txt'),
+    testAnnotations: join(work, 'test.txt'),
+    root: work,
+    known: [0, 1, 2],
+    model,
+    epochs: 1,
+    batch: 4,
+    frames: 2,
+    nCtx: 2,
+    logitScale: 14.28,
+    seed: 0,
+    valFraction: 0.2,
+    out: join(work, 'out'),
+    ...extra,
+  });
+
+const report = (closed: number, auroc: number, oscr: number): OpenSetReport => ({
+  closedSetAccuracy: closed,
+  standard: { auroc: auroc - 0.01, oscr: oscr - 0.01, tnrAtTpr95: 0.5 },
+  arpl: { auroc, oscr, tnrAtTpr95: 0.25 },
+  nKnown: 4,
+  nUnknown: 2,
+  ties: 0,
+});
+
+const record = (epoch: number, selected: boolean): EpochRecord => ({
+  epoch,
+  lr: 0.01,
+  trainLoss: 1.5,
+  val: { closedSetAccuracy: 0.5, n: 2 },
+  test: { closed_set_accuracy: 0.25 },
+  score: 0.5,
+  selected,
+});
+
+describe('load stages', () => {
+  it('hespLabelSet: the dataset default, and a split index needs the dataset-sized set', () => {
+    expect(hespLabelSet(options()).labelSet.id).toBe('basic-7');
+    expect(hespLabelSet(options()).reason).toMatch(/default/);
+    expect(() => hespLabelSet(options({ classes: ['a', 'b', 'c'], known: undefined, splitIndex: 0 }))).toThrow(
+      InvalidArgumentError,
+    );
+  });
+
+  it('splitValidation: a seeded floor(fraction·n) share, the rest in list order', () => {
+    const items = Array.from({ length: 10 }, (_, i) => i);
+    const a = splitValidation(items, 3, 0.35);
+    expect(a.val.length).toBe(3);
+    expect([...a.train, ...a.val].sort((x, y) => x - y)).toEqual(items);
+    expect(a.train).toEqual([...a.train].sort((x, y) => x - y));
+    expect(splitValidation(items, 3, 0.35)).toEqual(a);
+    expect(splitValidation(items, 4, 0.35).val).not.toEqual(a.val);
+    expect(splitValidation(items, 3, 0).val).toEqual([]);
+  });
+
+  it('missingClassWarnings names the class and the list of each part without clips', () => {
+    const o = options();
+    const { labelSet } = hespLabelSet(o);
+    const split = { ...loadHespData(o).split, known: [0, 1] };
+    const w = missingClassWarnings(
+      o,
+      labelSet,
+      split,
+      [{ originalLabel: 0 }],
+      [{ originalLabel: 0 }, { originalLabel: 1 }],
+    );
+    expect(w).toEqual([
+      `known class 1 (${labelSet.names[1]}) has no training clips in ${o.trainAnnotations}: only its name (the text prompt) represents it`,
+    ]);
+  });
+
+  it('planHespRun logs the split, derives the texts and a key; a replaced frame changes the frames fingerprint', () => {
+    const o = options();
+    const data = loadHespData(o);
+    const lines: string[] = [];
+    const plan = planHespRun(o, data, (l) => lines.push(l));
+    expect(plan.texts.length).toBe(3);
+    expect(plan.key).toBe(hespRunKey(o, data.labelSet.names));
+    expect(lines[0]).toBe(`label set basic-7 (${data.labelSetReason})`);
+    expect(lines[1]).toMatch(/^known .* \(openness 0\.\d{3}\); train \d+, val \d+, test 6 known \+ 2 unknown$/);
+    const frame = listFrames(data.testUnknown[0]!.frameDir)[0]!;
+    const bytes = readFileSync(frame);
+    writeFileSync(frame, Buffer.concat([bytes, Buffer.of(0)]));
+    try {
+      const again = planHespRun(o, data, () => undefined).fingerprints;
+      expect(again.framesFingerprint).not.toBe(plan.fingerprints.framesFingerprint);
+      expect(again.trainListFingerprint).toBe(plan.fingerprints.trainListFingerprint);
+    } finally {
+      writeFileSync(frame, bytes);
+    }
+  });
+});
+
+describe('resume stages', () => {
+  it('hespRunKey ignores epochs, output, threads, checkpoint interval and device; not the lr or the class names', () => {
+    const o = options();
+    const k = hespRunKey(o, ['a', 'b']);
+    expect(hespRunKey({ ...o, epochs: 9, out: '/elsewhere', threads: 2, checkpointEvery: 3 }, ['a', 'b'])).toBe(k);
+    expect(hespRunKey({ ...o, lr: 0.02 }, ['a', 'b'])).not.toBe(k);
+    expect(hespRunKey(o, ['a', 'c'])).not.toBe(k);
+  });
+
+  it('readHespCheckpoint: none → undefined; refuses other options, other data and bad metadata, naming them', () => {
+    const o = options();
+    const path = join(mkdtempSync(join(work, 'ck-')), 'checkpoint.safetensors');
+    const fp = { trainListFingerprint: 't', testListFingerprint: 'u', framesFingerprint: 'f' };
+    expect(readHespCheckpoint(path, o, 'key', fp)).toBeUndefined();
+    const meta: HespCheckpointMeta = {
+      ...{ key: 'key', epoch: 1, step: 2, lossSum: 3.5, bestScore: null, location: { row: 100, col: 90 } },
+      ...fp,
+      modelFingerprint: 'm',
+    };
+    const state = {
+      tensors: {
+        ctx: Float32Array.of(1, 2),
+        patch: Float32Array.of(3),
+        negImages: Float32Array.of(4),
+        radius: Float32Array.of(5),
+      },
+      optimizer: { step: 7, buffers: { ctx: Float32Array.of(0.5, 0.25) } },
+    };
+    saveHespCheckpoint(path, state, meta);
+    const ck = readHespCheckpoint(path, o, 'key', fp)!;
+    expect(ck.meta).toEqual(meta);
+    expect(Array.from(ck.tensors['ctx']!)).toEqual([1, 2]);
+    expect(ck.optimizer.step).toBe(7);
+    expect(() => readHespCheckpoint(path, o, 'other', fp)).toThrow(/belongs to a run with other options/);
+    expect(() => readHespCheckpoint(path, o, 'key', { ...fp, framesFingerprint: 'g' })).toThrow(
+      /was trained on other data: the video frames changed since/,
+    );
+    saveHespCheckpoint(path, state, { ...meta, step: -1 });
+    expect(() => readHespCheckpoint(path, o, 'key', fp)).toThrow(DataFormatError);
+    expect(() => readHespCheckpoint(path, o, 'key', fp)).toThrow(/step/);
+  });
+
+  it('finishedHespRun: nothing to skip without a checkpoint or before the last epoch', () => {
+    const run = RunDirectory.open(join(work, 'finished'), { command: 'test' });
+    try {
+      const o = options({ epochs: 2 });
+      expect(finishedHespRun(run, o, undefined, () => undefined)).toBeUndefined();
+      const meta = { epoch: 1 } as HespCheckpointMeta;
+      expect(finishedHespRun(run, o, { meta, tensors: {}, optimizer: { step: 0, buffers: {} } }, () => undefined)).toBe(
+        undefined,
+      );
+    } finally {
+      run.close();
+    }
+  });
+
+  it('truncateHespLogs cuts the step log back to the checkpoint and returns the epochs up to it', () => {
+    const dir = mkdtempSync(join(work, 'logs-'));
+    const paths = { checkpoint: '', best: '', trainLog: join(dir, 't.jsonl'), epochs: join(dir, 'e.jsonl') };
+    const steps = [1, 2].flatMap((epoch) => [1, 2, 3].map((step) => ({ epoch, step, lr: 0.01, total: epoch * step })));
+    writeFileSync(paths.trainLog, steps.map((s) => JSON.stringify(s)).join('\n') + '\n{"epoch": 2, "st'); // torn tail
+    writeFileSync(paths.epochs, [record(1, true), record(2, false)].map((e) => JSON.stringify(e) + '\n').join(''));
+    const epochs = truncateHespLogs(paths, { epoch: 1, step: 2 });
+    expect(epochs.map((e) => e.epoch)).toEqual([1]);
+    const kept = readFileSync(paths.trainLog, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { epoch: number; step: number });
+    expect(kept.map((r) => [r.epoch, r.step])).toEqual([
+      [1, 1],
+      [1, 2],
+      [1, 3],
+      [2, 1],
+      [2, 2],
+    ]);
+  });
+});
+
+describe('per-epoch stages', () => {
+  it('hespEpochOrder: a seeded permutation per epoch', () => {
+    const a = hespEpochOrder(0, 9, 0);
+    expect([...a].sort((x, y) => x - y)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(hespEpochOrder(0, 9, 0)).toEqual(a);
+    expect(hespEpochOrder(0, 9, 1)).not.toEqual(a);
+    expect(hespEpochOrder(1, 9, 0)).not.toEqual(a);
+  });
+
+  it('selectHespEpoch: validation accuracy or test AUROC + OSCR; the first epoch is selected, ties keep the earlier', () => {
+    const val = { closedSetAccuracy: 0.6, n: 5 };
+    const o = options();
+    expect(selectHespEpoch(o, null, val, report(0.1, 0.7, 0.5), 2)).toEqual({ score: 0.6, selected: true });
+    expect(selectHespEpoch(o, 0.6, val, report(0.1, 0.7, 0.5), 2)).toEqual({ score: 0.6, selected: false });
+    expect(selectHespEpoch(o, 0.7, null, report(0.1, 0.7, 0.5), 2)).toEqual({ score: -2, selected: false });
+    const t = selectHespEpoch(options({ selectOn: 'test' }), 1, val, report(0.1, 0.7, 0.5), 2);
+    expect(t.score).toBeCloseTo(1.2, 12);
+    expect(t.selected).toBe(true);
+    expect(
+      selectHespEpoch(options({ selectOn: 'test', selectionMetrics: 'standard' }), null, val, report(0, 0.7, 0.5), 2)
+        .score,
+    ).toBeCloseTo(1.18, 12);
+  });
+
+  it('hespEpochLine prints percentages with two decimals and marks a selected epoch', () => {
+    const rec = { ...record(2, true), trainLoss: 1.23456 };
+    expect(hespEpochLine(options({ epochs: 3 }), rec, report(0.25, 0.5, 0.125))).toBe(
+      'epoch 2/3 loss 1.2346 val acc 50.00 test acc 25.00 AUROC 50.00 (ARPL) / 49.00 (standard), OSCR 12.50 / 11.50 *',
+    );
+    expect(hespEpochLine(options(), { ...rec, val: null, selected: false }, report(0, 0, 0))).toMatch(
+      /val acc - test acc 0\.00 .* OSCR 0\.00 \/ -1\.00$/,
+    );
+  });
+});
+
+describe('publish and evaluation stages', () => {
+  it('resolvedHespConfig and hespMetricsJson: the selection rule, the best (last selected) and the last epoch', () => {
+    const o = options();
+    const data = loadHespData(o);
+    const r = resolvedHespConfig(o, 'k', data, ['x', 'y', 'z']);
+    expect(Object.keys(r).slice(-4)).toEqual(['key', 'split', 'classTexts', 'selection']);
+    expect(r.selection).toBe(
+      `closed-set accuracy on the validation part of the training data (${data.val.length} clips)`,
+    );
+    expect(resolvedHespConfig(options({ selectOn: 'test' }), 'k', data, []).selection).toMatch(
+      /^test split, AUROC \+ OSCR \(arpl/,
+    );
+    const epochs = [record(1, true), record(2, true), record(3, false)];
+    const fingerprints = { trainListFingerprint: 'a', testListFingerprint: 'b', framesFingerprint: 'c' };
+    const m = JSON.parse(
+      hespMetricsJson({
+        data,
+        selection: r.selection,
+        visualPromptCentre: { row: 1, col: 2 },
+        epochs,
+        cropper: undefined,
+        fingerprints,
+        modelFingerprint: 'd',
+      }),
+    ) as { best: EpochRecord; last: EpochRecord; faces: unknown; modelFingerprint: string; framesFingerprint: string };
+    expect([m.best.epoch, m.last.epoch, m.faces, m.modelFingerprint, m.framesFingerprint]).toEqual([
+      2,
+      3,
+      null,
+      'd',
+      'c',
+    ]);
+  });
+
+  it('saveHespBest → loadHespBest round trip; hespRunScores and hespScoresCsv per test clip', () => {
+    const o = options();
+    const dir = mkdtempSync(join(work, 'best-'));
+    const state = {
+      tensors: {
+        ctx: Float32Array.of(1),
+        patch: Float32Array.of(2),
+        negImages: Float32Array.of(3),
+        radius: Float32Array.of(4),
+      },
+      optimizer: { step: 0, buffers: {} },
+    };
+    saveHespBest(join(dir, 'best.safetensors'), state, o, 3, { row: 50, col: 60 });
+    const best = loadHespBest(dir);
+    expect(best.meta).toEqual({
+      epoch: 3,
+      selectedOn: 'val',
+      selectionMetrics: 'arpl',
+      location: { row: 50, col: 60 },
+    });
+    expect(Array.from(best.tensors['radius']!)).toEqual([4]);
+    const data = loadHespData(o);
+    const K = 3;
+    const known = {
+      dtype: 'float32' as const,
+      data: Float32Array.from({ length: data.testKnown.length * K }, (_, i) => (i % K === 1 ? 5 : i / 100)),
+      dims: [data.testKnown.length, K] as [number, number],
+    };
+    const unknown = {
+      dtype: 'float32' as const,
+      data: Float32Array.from({ length: data.testUnknown.length * K }, (_, i) => i),
+      dims: [data.testUnknown.length, K] as [number, number],
+    };
+    const scores = hespRunScores(data, ['a', 'b', 'c'], 3, report(0.5, 0.5, 0.5), known, unknown);
+    expect(scores.known.every((k) => k.predicted === 1 && k.knownness === 5)).toBe(true);
+    expect(scores.unknown.map((u) => u.knownness)).toEqual([2, 5]);
+    const csv = hespScoresCsv(scores).split('\n');
+    expect(csv[0]).toBe('set,frame_dir,label,predicted,knownness');
+    expect(csv.length).toBe(1 + data.testKnown.length + data.testUnknown.length + 1);
+    expect(csv.at(-2)).toMatch(/^unknown,.*,,5$/);
+  });
+
+  it('readHespRunConfig names config.resolved.json when it is missing', () => {
+    const dir = mkdtempSync(join(work, 'nocfg-'));
+    expect(() => readHespRunConfig(dir)).toThrow(DataFormatError);
+    expect(() => readHespRunConfig(dir)).toThrow(/config\.resolved\.json.*not found/);
+  });
+});
+
+describe('the stages composed by hand on tiny-clip', () => {
+  it('buildHespModel refuses a fixed patch outside the frame', async () => {
+    const o = options({ location: { row: 10, col: 112 } });
+    await expect(buildHespModel(o, ['a', 'b', 'c'], undefined, 'ck')).rejects.toThrow(
+      /\(10, 112\) puts the 56-pixel patch outside the 224×224 frame/,
+    );
+  }, 120_000);
+
+  it('batch sampling, abort, train, evaluate and publish give the bytes of trainHesp', async () => {
+    const o = options({ out: join(work, 'by-hand') });
+    const reference = await trainHesp({ ...o, out: join(work, 'reference') });
+    const data = loadHespData(o);
+    const run = RunDirectory.open(o.out, { command: 'test' });
+    const { texts, key, fingerprints } = planHespRun(o, data, () => undefined);
+    const paths = hespRunPaths(run);
+    const built = await buildHespModel(o, texts, undefined, paths.checkpoint);
+    try {
+      const controller = new AbortController();
+      const ctx: HespTrainContext = {
+        o,
+        data,
+        model: built.model,
+        read: clipFrameReader(),
+        paths,
+        key,
+        fingerprints,
+        modelFingerprint: built.modelFingerprint,
+        signal: controller.signal,
+        onProgress: undefined,
+        log: () => undefined,
+      };
+      const state = await startHespTraining(ctx, undefined, undefined);
+      // the frame-sampling stage: [clips·T, 3, S, S], the order's clips, the same draws for the same step
+      const order = hespEpochOrder(o.seed, data.train.length, 0);
+      const b = await hespTrainBatch(o, data, built.model, ctx.read, order, 0, 1);
+      expect(b.pixels.dims).toEqual([Math.min(o.batch, data.train.length - o.batch) * o.frames, 3, 224, 224]);
+      expect(b.labels).toEqual(order.slice(o.batch, 2 * o.batch).map((i) => data.train[i]!.label));
+      const again = await hespTrainBatch(o, data, built.model, ctx.read, order, 0, 1);
+      expect(Buffer.from(again.pixels.data.buffer).equals(Buffer.from(b.pixels.data.buffer))).toBe(true);
+      // an aborted epoch leaves a checkpoint at the step it stopped
+      controller.abort(new Error('test'));
+      await expect(trainHespEpoch(ctx, state, 0)).rejects.toThrow(AbortedError);
+      expect(loadCheckpoint(paths.checkpoint).meta).toMatchObject({ key, epoch: 0, step: 0 });
+      ctx.signal = undefined;
+      const lr = await trainHespEpoch(ctx, state, 0);
+      const steps = readFileSync(paths.trainLog, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { total: number });
+      expect(steps.length).toBe(hespStepsPerEpoch(o, data));
+      expect(state.lossSum).toBe(steps.reduce((a, s) => a + s.total, 0));
+      const rec = await evaluateHespEpoch(ctx, state, 0, lr);
+      expect(rec.selected).toBe(true);
+      expect(existsSync(paths.best)).toBe(true);
+      const resolved = resolvedHespConfig(o, key, data, texts);
+      const metrics = {
+        data,
+        selection: resolved.selection,
+        visualPromptCentre: built.model.location,
+        epochs: state.epochs,
+        cropper: undefined,
+      };
+      publishHespRun(run, paths, { ...metrics, fingerprints, modelFingerprint: built.modelFingerprint }, resolved);
+    } finally {
+      await built.model.release();
+      run.close();
+    }
+    for (const f of ['epochs.jsonl', 'train-log.jsonl', 'best.safetensors'])
+      expect(readFileSync(join(o.out, f)).equals(readFileSync(join(reference.outDir, f))), f).toBe(true);
+  }, 300_000);
+});
