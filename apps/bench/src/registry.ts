@@ -49,7 +49,15 @@ export const DATASETS = {
 export type DatasetId = keyof typeof DATASETS;
 
 /** Every method the runner knows (one line each; `exec` in ablations.ts dispatches on it). */
-export const METHODS = ['exp-clip-zero-shot', 'exp-clip-trained', 'hesp', 'face-api'] as const;
+export const METHODS = [
+  'exp-clip-zero-shot',
+  'exp-clip-trained',
+  'hesp',
+  'face-api',
+  'linear-probe',
+  'few-shot-probe',
+  'tip-adapter',
+] as const;
 export type Method = (typeof METHODS)[number];
 export type Preprocess = 'exp-clip' | 'clip';
 
@@ -73,6 +81,11 @@ export interface AblationSpec {
      * 1-based fold of the data config's `evalSets.<dataset>.annotations` (`{fold}` in the path), one run per fold
      */
     split?: readonly number[];
+    /**
+     * few-shot-probe, tip-adapter: shots per class (e.g. 1, 2, 4, 8, 16); the other methods of the grid run once
+     * per ablation (first seed, no shots), see `shotsAndSeeds` in methods/closed-set.ts
+     */
+    shots?: readonly number[];
   };
   seeds: readonly number[];
   /** Options passed through to the apps (everything else takes the apps' defaults, which follow the papers). */
@@ -81,6 +94,11 @@ export interface AblationSpec {
     head?: boolean;
     train?: Partial<Omit<TrainOptionsInput, 'unlabelled' | 'model' | 'out' | 'seed'>>;
     hesp?: Partial<Omit<HespOptionsInput, 'dataset' | 'model' | 'out' | 'seed' | 'splitIndex'>>;
+    /**
+     * closed-set protocol (methods/closed-set.ts): every run, exp-clip-zero-shot included, evaluates the test part of
+     * the dataset's train/validation/test split, so zero-shot and probe rows pair up item by item
+     */
+    closedSet?: Record<string, never>;
   };
   description: string;
 }
@@ -122,6 +140,21 @@ export const ABLATIONS = {
     seeds: [0],
     description:
       "HESP on MAFW's 20 known/unknown splits (100 epochs each, selection on validation); needs data config videoSets.mafw",
+  },
+  'closed-set/zero-shot-vs-probes': {
+    method: 'exp-clip-zero-shot',
+    axes: {
+      method: ['exp-clip-zero-shot', 'linear-probe', 'few-shot-probe', 'tip-adapter'],
+      backbone: ['tiny-clip'],
+      dataset: ['fer2013'],
+      promptType: ['class_name'],
+      preprocess: ['exp-clip'],
+      shots: [1, 2, 4, 8, 16],
+    },
+    seeds: [1, 2, 3],
+    options: { closedSet: {} },
+    description:
+      'CLIP zero-shot vs linear probe (CLIP validation sweep of C) vs few-shot probes and Tip-Adapter (1–16 shots, 3 seeded draws) on the same test items; FER2013: a seeded 30/20/50 % split of PrivateTest, else data config labelledSets',
   },
 } as const satisfies Record<string, AblationSpec>;
 export type AblationId = keyof typeof ABLATIONS;
@@ -180,6 +213,24 @@ export const BenchDataSchema = z
           .strict(),
       )
       .default({}),
+    /**
+     * dataset id → its labelled train split for the closed-set methods (linear probe, few-shot, Tip-Adapter), read
+     * as `exp-clip eval` reads that dataset with split 'train': `root` (+ `annotations` where the dataset has one).
+     * Train/validation are an 80/20 seeded stratified split of it; the test part is the dataset's `evalSets` entry.
+     */
+    labelledSets: z
+      .record(
+        z.string(),
+        z
+          .object({
+            root: path,
+            annotations: path.optional(),
+            rebase: z.object({ from: z.string(), to: z.string() }).optional(),
+            ...doc,
+          })
+          .strict(),
+      )
+      .default({}),
     /** train-set name → unlabelled image directory and the teacher (as `exp-clip train --teacher`) */
     trainSets: z
       .record(
@@ -196,9 +247,9 @@ export const BenchDataSchema = z
   })
   .strict();
 type BenchDataParsed = z.infer<typeof BenchDataSchema>;
-/** A loaded data config (`heads` and `evalSets` may be left out by callers that build one in code). */
-export type BenchData = Omit<BenchDataParsed, 'heads' | 'evalSets'> &
-  Partial<Pick<BenchDataParsed, 'heads' | 'evalSets'>>;
+/** A loaded data config (`heads`, `evalSets` and `labelledSets` may be left out by callers that build one in code). */
+export type BenchData = Omit<BenchDataParsed, 'heads' | 'evalSets' | 'labelledSets'> &
+  Partial<Pick<BenchDataParsed, 'heads' | 'evalSets' | 'labelledSets'>>;
 
 /**
  * Read and validate a bench data config, naming the file and field on error; relative paths become absolute,
@@ -233,6 +284,12 @@ export function loadBenchData(file: string, options: { dataRoot?: string } = {})
     heads: Object.fromEntries(Object.entries(d.heads).map(([k, v]) => [k, abs(v)])),
     evalSets: Object.fromEntries(
       Object.entries(d.evalSets).map(([k, v]) => [
+        k,
+        { ...v, root: abs(v.root), ...(v.annotations ? { annotations: abs(v.annotations) } : {}) },
+      ]),
+    ),
+    labelledSets: Object.fromEntries(
+      Object.entries(d.labelledSets).map(([k, v]) => [
         k,
         { ...v, root: abs(v.root), ...(v.annotations ? { annotations: abs(v.annotations) } : {}) },
       ]),
