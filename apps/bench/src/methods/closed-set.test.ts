@@ -67,6 +67,14 @@ describe('closed-set ablation: zero-shot vs linear probe vs few-shot vs Tip-Adap
     expect(q.train.ids.length + q.validation.ids.length).toBe(Math.ceil(p.train.ids.length / 10));
     expect(q.train.ids.every((id) => id.endsWith('.copy.jpg'))).toBe(true);
     expect(q.protocol).toMatch(/train\/validation: 80\/20 % of .*train/);
+    // the shipped config: every labelled train split names its layout, paths taken from --data-root
+    const cfg = loadBenchData(join(import.meta.dirname, '..', '..', 'configs', 'closed-set-probes.json'), {
+      dataRoot: '/data/fer',
+    });
+    expect(Object.keys(cfg.labelledSets ?? {}).sort()).toEqual(['affectnet7', 'fer2013', 'ferplus', 'raf-db']);
+    expect(cfg.labelledSets!['raf-db']!.root).toBe('/data/fer/RAF-DB/basic');
+    expect(cfg.labelledSets!['raf-db']!.annotations).toBe('/data/fer/RAF-DB/basic/EmoLabel/list_patition_label.txt');
+    expect(Object.values(cfg.labelledSets!).every((v) => (v.layout ?? '').length > 20)).toBe(true);
     const overlap = { ...data, labelledSets: { fer2013: { root: ferRoot } } };
     await expect(closedSetParts('fer2013', { shared, model, data: overlap })).rejects.toThrow(
       /fer2013: the labelled train set and the test set share 3589 image\(s\)/,
