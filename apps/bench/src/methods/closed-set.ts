@@ -4,7 +4,7 @@
  * or the shared assets and turns `runClosedSetBaseline`'s predictions into a result row; fitting and scoring are
  * `@vlfer/probes`.
  */
-import { join, relative } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { stratifiedSubset, type ImageItem } from '@vlfer/datasets';
 import { DATASETS as DATA } from '@vlfer/datasets';
 import { writeJsonAtomic } from '@vlfer/core/node';
@@ -52,10 +52,16 @@ export function shotSeedGrid(spec: AblationSpec, method: Method | undefined): [n
   return spec.seeds.slice(0, 1).map((seed) => [undefined, seed]);
 }
 
-/** A loaded set as ids (paths relative to its root), paths and labels, sorted by id. */
+/** An item's id: its path relative to the root, or the path itself outside the root (as `evaluateZeroShot` names it). */
+function idOf(root: string, path: string): string {
+  const r = relative(resolve(root), resolve(path));
+  return r && !r.startsWith('..') && !isAbsolute(r) ? r : path;
+}
+
+/** A loaded set as ids, paths and labels, sorted by id. */
 function toPart(items: readonly ImageItem[], root: string): LabelledImages {
   const rows = items
-    .map((it) => ({ id: relative(root, it.path) || it.path, path: it.path, label: it.label }))
+    .map((it) => ({ id: idOf(root, it.path), path: it.path, label: it.label }))
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return { ids: rows.map((r) => r.id), paths: rows.map((r) => r.path), labels: rows.map((r) => r.label) };
 }
