@@ -67,6 +67,9 @@ describe('closed-set ablation: zero-shot vs linear probe vs few-shot vs Tip-Adap
     expect(q.train.ids.length + q.validation.ids.length).toBe(Math.ceil(p.train.ids.length / 10));
     expect(q.train.ids.every((id) => id.endsWith('.copy.jpg'))).toBe(true);
     expect(q.protocol).toMatch(/train\/validation: 80\/20 % of .*train/);
+    const badFile = join(dir, 'bad.json');
+    writeFileSync(badFile, JSON.stringify({ labelledSets: { fer2013: { annotations: 'x.csv' } } }));
+    expect(() => loadBenchData(badFile)).toThrow(/bad\.json.*\n {2}labelledSets\.fer2013\.root: /s);
     // the shipped config: every labelled train split names its layout, paths taken from --data-root
     const cfg = loadBenchData(join(import.meta.dirname, '..', '..', 'configs', 'closed-set-probes.json'), {
       dataRoot: '/data/fer',
