@@ -20,7 +20,7 @@ import {
 
 const csvLines = (path: string) => readFileSync(path, 'utf8').trim().split('\n');
 const HEADER =
-  'ablation,method,backbone,train_set,split,prompt_type,preprocess,dataset,subset,seeds,n,uar_mean,uar_std,war_mean,war_std,closed_set_acc_mean,closed_set_acc_std,auroc_arpl_mean,auroc_arpl_std,oscr_arpl_mean,oscr_arpl_std,tnr_at_tpr95_arpl_mean,tnr_at_tpr95_arpl_std,auroc_standard_mean,auroc_standard_std,oscr_standard_mean,oscr_standard_std,tnr_at_tpr95_standard_mean,tnr_at_tpr95_standard_std,git_sha,git_dirty,dataset_fingerprint';
+  'ablation,method,backbone,train_set,split,prompt_type,preprocess,dataset,subset,seeds,n,uar_mean,uar_std,war_mean,war_std,closed_set_acc_mean,closed_set_acc_std,auroc_arpl_mean,auroc_arpl_std,oscr_arpl_mean,oscr_arpl_std,tnr_at_tpr95_arpl_mean,tnr_at_tpr95_arpl_std,auroc_standard_mean,auroc_standard_std,oscr_standard_mean,oscr_standard_std,tnr_at_tpr95_standard_mean,tnr_at_tpr95_standard_std,git_sha,git_dirty,dataset_fingerprint,shots';
 
 describe('ablation registry and runner', () => {
   it('expands the grids: 5 prompt types × 2 preprocessings; 3 backbones × 5 prompt types × 3 seeds; 20 HESP splits', () => {

@@ -24,6 +24,7 @@ import { classificationReport, meanStd } from '@vlfer/metrics';
 import type { PromptType } from '@vlfer/llm-knowledge';
 import { confusionMatrixSpec, renderSvg, rocCurvesSpec, svgToPng } from './charts.js';
 import { runFaceApiReference } from './face-api-reference.js';
+import { execClosedSet, isClosedSetRun, shotSeedGrid } from './methods/closed-set.js';
 import {
   execOpenSetBaseline,
   isOpenSetBaseline,
@@ -69,6 +70,8 @@ export interface RunCoords {
   preprocess?: Preprocess;
   trainSet?: string;
   split?: number;
+  /** few-shot methods: shots per class */
+  shots?: number;
   subset?: string;
 }
 
@@ -136,13 +139,14 @@ export function expandAblation(
           for (const split of spec.axes.split ?? [undefined])
             for (const promptType of spec.axes.promptType ?? [undefined])
               for (const preprocess of spec.axes.preprocess ?? [undefined])
-                for (const seed of spec.seeds) {
+                for (const [shots, seed] of shotSeedGrid(spec, method)) {
                   const coords: RunCoords = {
                     ...(method !== undefined ? { method } : {}),
                     backbone,
                     dataset,
                     ...(trainSet !== undefined ? { trainSet } : {}),
                     ...(split !== undefined ? { split } : {}),
+                    ...(shots !== undefined ? { shots } : {}),
                     ...(promptType ? { promptType } : {}),
                     ...(preprocess ? { preprocess } : {}),
                     ...(options.limit ? { subset: subsetId(options.limit, 0) } : {}),
@@ -173,6 +177,7 @@ const ResultRowSchema = z.looseObject({
     preprocess: z.string().optional(),
     trainSet: z.string().optional(),
     split: z.number().int().optional(),
+    shots: z.number().int().positive().optional(),
     subset: z.string().optional(),
   }),
   seed: z.number().int(),
@@ -444,6 +449,7 @@ type RunOutcome = Pick<
   | 'confusionMatrix'
   | 'labelNames'
   | 'scores'
+  | 'items'
   | 'runDir'
   | 'datasetFingerprint'
   | 'modelFingerprint'
@@ -475,6 +481,8 @@ async function exec(
       { ablation, spec, ...run, model: modelFor(c.backbone, o), ...(o.data ? { data: o.data } : {}) },
       hooks,
     );
+  if (isClosedSetRun(spec, method))
+    return execClosedSet(spec, ablation, { ...run, method }, o, { model: modelFor(c.backbone, o), runDir, log: sub });
   if (method === 'hesp') {
     if (!('hesp' in info))
       throw new Error(`${ablation}: method hesp needs a video open-set dataset (mafw, dfew, afew), got '${c.dataset}'`);
@@ -858,6 +866,7 @@ export function writeSummary(resultsDir: string): string {
       c.preprocess ?? '',
       c.dataset,
       c.subset ?? '',
+      c.shots ?? '', // the last column (few-shot methods)
     ]);
     groups.set(k, [...(groups.get(k) ?? []), r]);
   }
@@ -865,7 +874,7 @@ export function writeSummary(resultsDir: string): string {
     [
       'ablation,method,backbone,train_set,split,prompt_type,preprocess,dataset,subset,seeds,n',
       ...SUMMARY_METRICS.map(([, c]) => `${c}_mean,${c}_std`),
-      'git_sha,git_dirty,dataset_fingerprint',
+      'git_sha,git_dirty,dataset_fingerprint,shots',
     ].join(','),
   ];
   for (const [k, rs] of groups) {
@@ -878,13 +887,14 @@ export function writeSummary(resultsDir: string): string {
     const fingerprints = [...new Set(rs.map((r) => r.datasetFingerprint ?? ''))];
     lines.push(
       [
-        ...(JSON.parse(k) as string[]).map((v) => csvRow([v])),
+        ...(JSON.parse(k) as string[]).slice(0, -1).map((v) => csvRow([v])),
         rs.map((r) => r.seed).join(' '),
         rs[0]!.metrics.n,
         ...cells,
         git?.sha ?? '',
         git ? String(git.dirty) : '',
         fingerprints.length === 1 ? fingerprints[0] : 'differs',
+        rs[0]!.coords.shots ?? '',
       ].join(','),
     );
   }

@@ -55,6 +55,9 @@ export const METHODS = [
   'hesp',
   'face-api',
   ...(['msp', 'max-logit', 'energy', 'knn', 'clip-msp'] as const), // open-set baselines (OPEN_SET_BASELINES of @vlfer/hesp)
+  'linear-probe',
+  'few-shot-probe',
+  'tip-adapter',
 ] as const;
 export type Method = (typeof METHODS)[number];
 export type Preprocess = 'exp-clip' | 'clip';
@@ -79,6 +82,11 @@ export interface AblationSpec {
      * 1-based fold of the data config's `evalSets.<dataset>.annotations` (`{fold}` in the path), one run per fold
      */
     split?: readonly number[];
+    /**
+     * few-shot-probe, tip-adapter: shots per class (e.g. 1, 2, 4, 8, 16); the other methods of the grid run once
+     * per ablation (first seed, no shots), see `shotsAndSeeds` in methods/closed-set.ts
+     */
+    shots?: readonly number[];
   };
   seeds: readonly number[];
   /** Options passed through to the apps (everything else takes the apps' defaults, which follow the papers). */
@@ -89,6 +97,11 @@ export interface AblationSpec {
     hesp?: Partial<Omit<HespOptionsInput, 'dataset' | 'model' | 'out' | 'seed' | 'splitIndex'>>;
     /** open-set baselines: kNN's k, energy temperature, probe search (their shared HESP options come from `hesp`) */
     openSet?: Pick<OpenSetBaselineOptionsInput, 'knnK' | 'energyTemperature' | 'probeSearch'>;
+    /**
+     * closed-set protocol (methods/closed-set.ts): every run, exp-clip-zero-shot included, evaluates the test part of
+     * the dataset's train/validation/test split, so zero-shot and probe rows pair up item by item
+     */
+    closedSet?: Record<string, never>;
   };
   description: string;
 }
@@ -156,6 +169,21 @@ export const ABLATIONS = {
     description:
       'the same comparison on tiny-clip (chance-level numbers) and a small video set, e.g. the synthetic one of apps/cli/examples/make-synthetic.ts as data config videoSets.afew: checks the pipeline end to end in minutes',
   },
+  'closed-set/zero-shot-vs-probes': {
+    method: 'exp-clip-zero-shot',
+    axes: {
+      method: ['exp-clip-zero-shot', 'linear-probe', 'few-shot-probe', 'tip-adapter'],
+      backbone: ['tiny-clip'],
+      dataset: ['fer2013'],
+      promptType: ['class_name'],
+      preprocess: ['exp-clip'],
+      shots: [1, 2, 4, 8, 16],
+    },
+    seeds: [1, 2, 3],
+    options: { closedSet: {} },
+    description:
+      'CLIP zero-shot vs linear probe (CLIP validation sweep of C) vs few-shot probes and Tip-Adapter (1–16 shots, 3 seeded draws) on the same test items; FER2013: a seeded 30/20/50 % split of PrivateTest, else data config labelledSets',
+  },
 } as const satisfies Record<string, AblationSpec>;
 export type AblationId = keyof typeof ABLATIONS;
 
@@ -213,6 +241,24 @@ export const BenchDataSchema = z
           .strict(),
       )
       .default({}),
+    /**
+     * dataset id → its labelled train split for the closed-set methods (linear probe, few-shot, Tip-Adapter), read
+     * as `exp-clip eval` reads that dataset with split 'train': `root` (+ `annotations` where the dataset has one).
+     * Train/validation are an 80/20 seeded stratified split of it; the test part is the dataset's `evalSets` entry.
+     */
+    labelledSets: z
+      .record(
+        z.string(),
+        z
+          .object({
+            root: path,
+            annotations: path.optional(),
+            rebase: z.object({ from: z.string(), to: z.string() }).optional(),
+            ...doc,
+          })
+          .strict(),
+      )
+      .default({}),
     /** train-set name → unlabelled image directory and the teacher (as `exp-clip train --teacher`) */
     trainSets: z
       .record(
@@ -229,9 +275,9 @@ export const BenchDataSchema = z
   })
   .strict();
 type BenchDataParsed = z.infer<typeof BenchDataSchema>;
-/** A loaded data config (`heads` and `evalSets` may be left out by callers that build one in code). */
-export type BenchData = Omit<BenchDataParsed, 'heads' | 'evalSets'> &
-  Partial<Pick<BenchDataParsed, 'heads' | 'evalSets'>>;
+/** A loaded data config (`heads`, `evalSets` and `labelledSets` may be left out by callers that build one in code). */
+export type BenchData = Omit<BenchDataParsed, 'heads' | 'evalSets' | 'labelledSets'> &
+  Partial<Pick<BenchDataParsed, 'heads' | 'evalSets' | 'labelledSets'>>;
 
 /**
  * Read and validate a bench data config, naming the file and field on error; relative paths become absolute,
@@ -266,6 +312,12 @@ export function loadBenchData(file: string, options: { dataRoot?: string } = {})
     heads: Object.fromEntries(Object.entries(d.heads).map(([k, v]) => [k, abs(v)])),
     evalSets: Object.fromEntries(
       Object.entries(d.evalSets).map(([k, v]) => [
+        k,
+        { ...v, root: abs(v.root), ...(v.annotations ? { annotations: abs(v.annotations) } : {}) },
+      ]),
+    ),
+    labelledSets: Object.fromEntries(
+      Object.entries(d.labelledSets).map(([k, v]) => [
         k,
         { ...v, root: abs(v.root), ...(v.annotations ? { annotations: abs(v.annotations) } : {}) },
       ]),

@@ -2,7 +2,8 @@
  * @file `@vlfer/probes`: closed-set baselines on frozen (CLIP) features, runtime-neutral: the multinomial
  * logistic-regression linear probe fitted by L-BFGS (sklearn's `LogisticRegression` objective) with the CLIP paper's
  * validation sweep of the L2 strength, seeded few-shot selection (1/2/4/8/16 shots per class) and the training-free
- * Tip-Adapter cache classifier.
+ * Tip-Adapter cache classifier, the seeded stratified train/validation/test split and `fitClosedSetMethod`, which
+ * runs any of them (or CLIP zero-shot) on given features. `@vlfer/probes/node` runs them from image paths.
  */
 export type { LbfgsOptions, LbfgsResult, ObjectiveWithGradient } from './lbfgs.js';
 export { minimizeLbfgs } from './lbfgs.js';
@@ -16,4 +17,14 @@ export {
 } from './linear-probe.js';
 export { selectFewShot, takeRows, FEW_SHOT_COUNTS } from './few-shot.js';
 export type { TipAdapterOptions } from './tip-adapter.js';
+export type { SplitFractions, StratifiedSplit } from './split.js';
+export { splitStratified, DEFAULT_SPLIT_FRACTIONS } from './split.js';
+export type {
+  ClosedSetFit,
+  ClosedSetFitOptions,
+  ClosedSetInputs,
+  ClosedSetMethod,
+  LabelledFeatures,
+} from './closed-set.js';
+export { CLOSED_SET_METHODS, fitClosedSetMethod, partsOf, usesShots } from './closed-set.js';
 export { tipAdapterLogits } from './tip-adapter.js';

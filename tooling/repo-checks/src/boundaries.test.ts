@@ -94,6 +94,7 @@ describe('package boundaries', () => {
       '@vlfer/llm-knowledge',
       '@vlfer/losses',
       '@vlfer/open-set',
+      '@vlfer/probes',
     ]);
     // the detector finds what it looks for: the ./node entries do import Node built-ins
     expect(

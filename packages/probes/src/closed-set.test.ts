@@ -1,0 +1,124 @@
+import { argmaxRows, createRng, InvalidArgumentError, tensor, tensor2d, type Tensor2D } from '@vlfer/core';
+import { describe, expect, it } from 'vitest';
+import {
+  DEFAULT_SPLIT_FRACTIONS,
+  fitClosedSetMethod,
+  partsOf,
+  probeLogits,
+  selectFewShot,
+  splitStratified,
+  sweepLinearProbe,
+  takeRows,
+  tipAdapterLogits,
+} from './index.js';
+
+/** n items per class around 3 directions in 4-D, seeded. */
+function sample(n: number, seed: number, spread = 0.4): { features: Tensor2D; labels: number[] } {
+  const rng = createRng(seed);
+  const centres = [
+    [1, 0, 0, 0.2],
+    [0, 1, 0, 0.2],
+    [0, 0, 1, 0.2],
+  ];
+  const labels = Array.from({ length: 3 * n }, (_, i) => i % 3);
+  const data = Float32Array.from(labels.flatMap((y) => centres[y]!.map((c) => c + spread * rng.normal())));
+  return { features: tensor(data, [labels.length, 4]), labels };
+}
+
+describe('splitStratified', () => {
+  const ids = Array.from({ length: 120 }, (_, i) => `c${i % 4}/img${String(i).padStart(3, '0')}.jpg`);
+  const labels = ids.map((_, i) => i % 4);
+
+  it('cuts every class into 30/20/50 % disjoint parts that cover the set, the same for the same seed', () => {
+    const s = splitStratified(ids, labels, { seed: 0 });
+    expect(DEFAULT_SPLIT_FRACTIONS).toEqual({ train: 0.3, validation: 0.2, test: 0.5 });
+    expect([...s.train, ...s.validation, ...s.test].sort((a, b) => a - b)).toEqual(ids.map((_, i) => i));
+    for (let c = 0; c < 4; c++) {
+      const count = (part: number[]) => part.filter((i) => labels[i] === c).length;
+      expect([count(s.train), count(s.validation), count(s.test)]).toEqual([9, 6, 15]);
+    }
+    expect(splitStratified(ids, labels, { seed: 0 })).toEqual(s);
+    expect(splitStratified(ids, labels, { seed: 1 }).test).not.toEqual(s.test);
+  });
+
+  it('does not depend on the order the items are listed in (ordered by id first)', () => {
+    const s = splitStratified(ids, labels, { seed: 3 });
+    const perm = createRng(9).shuffled(ids.map((_, i) => i));
+    const t = splitStratified(
+      perm.map((i) => ids[i]!),
+      perm.map((i) => labels[i]!),
+      { seed: 3 },
+    );
+    const idsOf = (part: number[], order: (i: number) => string) => part.map(order).sort();
+    expect(idsOf(t.test, (i) => ids[perm[i]!]!)).toEqual(idsOf(s.test, (i) => ids[i]!));
+    expect(idsOf(t.train, (i) => ids[perm[i]!]!)).toEqual(idsOf(s.train, (i) => ids[i]!));
+  });
+
+  it('refuses a duplicated id, a length mismatch, bad labels and fractions that do not sum to 1', () => {
+    expect(() => splitStratified(['a', 'a'], [0, 1], { seed: 0 })).toThrow(/duplicated id/);
+    expect(() => splitStratified(['a', 'b'], [0], { seed: 0 })).toThrow(/1 entries for 2 ids/);
+    expect(() => splitStratified(['a', 'b'], [0, -1], { seed: 0 })).toThrow(/holds -1/);
+    expect(() =>
+      splitStratified(['a'], [0], { seed: 0, fractions: { train: 0.5, validation: 0.5, test: 0.5 } }),
+    ).toThrow(InvalidArgumentError);
+  });
+});
+
+describe('fitClosedSetMethod', () => {
+  const train = sample(30, 1);
+  const validation = sample(15, 2);
+  const test = sample(20, 3);
+  const classWeights = tensor2d([
+    [1, 0, 0, 0.2],
+    [0, 1, 0, 0.2],
+    [0, 0, 1, 0.2],
+  ]);
+  const inputs = { numClasses: 3, test: test.features, train, validation, classWeights };
+  const accuracy = (p: number[]) => p.filter((y, i) => y === test.labels[i]).length / p.length;
+
+  it('linear probe: the CLIP sweep of C on validation, then the best probe on the test items', () => {
+    const r = fitClosedSetMethod('linear-probe', inputs);
+    const s = sweepLinearProbe(train, validation, { numClasses: 3 });
+    expect(r.sweep!.c).toBe(s.c);
+    expect(r.predicted).toEqual(argmaxRows(probeLogits(s.probe, test.features)));
+    expect(accuracy(r.predicted)).toBeGreaterThan(0.9);
+    expect(r.shotIndices).toBeUndefined();
+  });
+
+  it('few-shot probe: the probe on the seeded shots of the train part; another seed draws other shots', () => {
+    const r = fitClosedSetMethod('few-shot-probe', inputs, { shots: 2, seed: 5 });
+    const shots = selectFewShot(train.labels, 2, { seed: 5, numClasses: 3 });
+    expect(r.shotIndices).toEqual(shots);
+    const s = sweepLinearProbe(
+      { features: takeRows(train.features, shots), labels: shots.map((i) => train.labels[i]!) },
+      validation,
+      { numClasses: 3 },
+    );
+    expect(r.predicted).toEqual(argmaxRows(probeLogits(s.probe, test.features)));
+    expect(fitClosedSetMethod('few-shot-probe', inputs, { shots: 2, seed: 6 }).shotIndices).not.toEqual(shots);
+  });
+
+  it("Tip-Adapter: the cache of the seeded shots and the class weights, training-free (α, β the paper's)", () => {
+    const r = fitClosedSetMethod('tip-adapter', inputs, { shots: 4, seed: 1 });
+    const shots = selectFewShot(train.labels, 4, { seed: 1, numClasses: 3 });
+    const cache = { keys: takeRows(train.features, shots), labels: shots.map((i) => train.labels[i]!) };
+    expect(r.shotIndices).toEqual(shots);
+    expect(r.predicted).toEqual(argmaxRows(tipAdapterLogits(test.features, cache, classWeights)));
+    expect(r.sweep).toBeUndefined();
+    expect(accuracy(r.predicted)).toBeGreaterThan(0.9);
+  });
+
+  it('zero-shot: the argmax of the given logits; a missing input or shot count is named', () => {
+    const logits = tensor2d(test.labels.map((y) => [0, 1, 2].map((c) => (c === (y + 1) % 3 ? 1 : 0))));
+    expect(
+      fitClosedSetMethod('zero-shot', { numClasses: 3, test: test.features, zeroShotLogits: logits }).predicted,
+    ).toEqual(test.labels.map((y) => (y + 1) % 3));
+    expect(() => fitClosedSetMethod('linear-probe', { numClasses: 3, test: test.features, train })).toThrow(
+      /validation.*linear-probe needs it/,
+    );
+    expect(() => fitClosedSetMethod('tip-adapter', inputs)).toThrow(/shots.*tip-adapter needs it/);
+    expect(() => fitClosedSetMethod('few-shot-probe', inputs, { shots: 31 })).toThrow(/fewer than 31 shots/);
+    expect(partsOf('zero-shot')).toEqual(['test']);
+    expect(partsOf('tip-adapter')).toEqual(['train', 'test']);
+  });
+});

@@ -1,0 +1,118 @@
+import { argmaxRows, assertShape, InvalidArgumentError, type Tensor2D } from '@vlfer/core';
+import { selectFewShot, takeRows } from './few-shot.js';
+import { probeLogits, sweepLinearProbe, type LinearProbeOptions } from './linear-probe.js';
+import { tipAdapterLogits, type TipAdapterOptions } from './tip-adapter.js';
+
+/**
+ * The closed-set methods on frozen features, as the bench names them:
+ * - `zero-shot`: CLIP zero-shot, the logits of the class prompts (given, not computed here);
+ * - `linear-probe`: the CLIP paper's linear probe, fitted on the whole train part, L2 strength swept on validation;
+ * - `few-shot-probe`: the same probe fitted on `shots` seeded items per class of the train part, swept on validation;
+ * - `tip-adapter`: Tip-Adapter's training-free cache of `shots` seeded items per class (α, β fixed, no search).
+ */
+export const CLOSED_SET_METHODS = ['zero-shot', 'linear-probe', 'few-shot-probe', 'tip-adapter'] as const;
+export type ClosedSetMethod = (typeof CLOSED_SET_METHODS)[number];
+
+/** Whether a closed-set method takes a shot count (few-shot probe, Tip-Adapter). */
+export const usesShots = (method: ClosedSetMethod): boolean => method === 'few-shot-probe' || method === 'tip-adapter';
+
+/** Which parts of a train/validation/test split a method reads (the test part always). */
+export function partsOf(method: ClosedSetMethod): ('train' | 'validation' | 'test')[] {
+  if (method === 'zero-shot') return ['test'];
+  if (method === 'tip-adapter') return ['train', 'test'];
+  return ['train', 'validation', 'test'];
+}
+
+/** Features `[n, D]` with their class ids `[n]`. */
+export interface LabelledFeatures {
+  features: Tensor2D;
+  labels: readonly number[];
+}
+
+export interface ClosedSetInputs {
+  numClasses: number;
+  /** [n, D] the test features */
+  test: Tensor2D;
+  train?: LabelledFeatures;
+  validation?: LabelledFeatures;
+  /** zero-shot: [n, C] CLIP logits of the test items */
+  zeroShotLogits?: Tensor2D;
+  /** tip-adapter: [C, D] class text embeddings (one per class, e.g. the mean of its prompt embeddings) */
+  classWeights?: Tensor2D;
+}
+
+export interface ClosedSetFitOptions {
+  /** few-shot-probe, tip-adapter: items per class drawn from the train part (`selectFewShot`) */
+  shots?: number;
+  /** the seed of the shot selection */
+  seed?: number;
+  tipAdapter?: TipAdapterOptions;
+  /** options of every L-BFGS fit of the sweep (tolerances) */
+  probe?: Omit<LinearProbeOptions, 'c' | 'numClasses'>;
+}
+
+/** What a method predicted on the test features, and how it was fitted. */
+export interface ClosedSetFit {
+  /** [n] predicted class ids */
+  predicted: number[];
+  /** [n, C] the method's logits */
+  logits: Tensor2D;
+  /** probes: the chosen inverse L2 strength C, its validation accuracy and the C values tried */
+  sweep?: { c: number; score: number; evaluated: { c: number; score: number }[] };
+  /** few-shot methods: indices into the train part of the selected items */
+  shotIndices?: number[];
+}
+
+function need<T>(v: T | undefined, what: string, method: ClosedSetMethod): T {
+  if (v === undefined)
+    throw new InvalidArgumentError({
+      functionName: 'fitClosedSetMethod',
+      argument: what,
+      message: `${method} needs it`,
+    });
+  return v;
+}
+
+/**
+ * Fit one closed-set method on frozen features and predict the test items (see {@link CLOSED_SET_METHODS}). The
+ * probes use `sweepLinearProbe` (the CLIP paper's search over C, validation accuracy, ties → smaller C) and predict
+ * with the probe fitted at the best C (on the train part, or on the shots). The few-shot selection is
+ * `selectFewShot(train.labels, shots, { seed })`, so the same seed gives the same shots for the probe and the cache.
+ * @throws InvalidArgumentError naming the missing input (e.g. `validation` for a probe) or a shape mismatch
+ */
+export function fitClosedSetMethod(
+  method: ClosedSetMethod,
+  inputs: ClosedSetInputs,
+  options: ClosedSetFitOptions = {},
+): ClosedSetFit {
+  const k = inputs.numClasses;
+  assertShape(inputs.test, [null, null], 'test', 'fitClosedSetMethod');
+  const finish = (logits: Tensor2D, extra: Omit<ClosedSetFit, 'predicted' | 'logits'> = {}): ClosedSetFit => {
+    assertShape(logits, [inputs.test.dims[0], k], 'logits', 'fitClosedSetMethod');
+    return { predicted: argmaxRows(logits), logits, ...extra };
+  };
+  if (method === 'zero-shot') return finish(need(inputs.zeroShotLogits, 'zeroShotLogits', method));
+  const train = need(inputs.train, 'train', method);
+  let shotIndices: number[] | undefined;
+  let fitOn = train;
+  if (usesShots(method)) {
+    shotIndices = selectFewShot(train.labels, need(options.shots, 'shots', method), {
+      seed: options.seed ?? 0,
+      numClasses: k,
+    });
+    fitOn = { features: takeRows(train.features, shotIndices), labels: shotIndices.map((i) => train.labels[i]!) };
+  }
+  if (method === 'tip-adapter') {
+    const cache = { keys: fitOn.features, labels: fitOn.labels };
+    const logits = tipAdapterLogits(inputs.test, cache, need(inputs.classWeights, 'classWeights', method), {
+      ...options.tipAdapter,
+    });
+    return finish(logits, { shotIndices: shotIndices! });
+  }
+  const validation = need(inputs.validation, 'validation', method);
+  const s = sweepLinearProbe(fitOn, validation, { ...options.probe, numClasses: k });
+  return finish(probeLogits(s.probe, inputs.test), {
+    sweep: { c: s.c, score: s.score, evaluated: s.evaluated },
+    ...(shotIndices ? { shotIndices } : {}),
+  });
+}

@@ -1,0 +1,86 @@
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AbortedError, InvalidArgumentError } from '@vlfer/core';
+import { sharedPath } from '@vlfer/test-utils';
+import { describe, expect, it } from 'vitest';
+import { splitStratified } from '../index.js';
+import { runClosedSetBaseline, type LabelledImages } from './index.js';
+
+const model = sharedPath('fixtures', 'tiny-clip');
+const root = sharedPath('data', 'fer2013-privatetest');
+const classNames = readdirSync(root).sort();
+// 10 FER2013 images per class, split 30/20/50 % (3 train, 2 validation, 5 test per class)
+const all = classNames.flatMap((c, y) =>
+  readdirSync(join(root, c))
+    .sort()
+    .slice(0, 10)
+    .map((f) => ({ id: `${c}/${f}`, label: y })),
+);
+const split = splitStratified(
+  all.map((i) => i.id),
+  all.map((i) => i.label),
+  { seed: 0 },
+);
+const part = (idx: number[]): LabelledImages => ({
+  ids: idx.map((i) => all[i]!.id),
+  paths: idx.map((i) => join(root, all[i]!.id)),
+  labels: idx.map((i) => all[i]!.label),
+});
+const parts = { train: part(split.train), validation: part(split.validation), test: part(split.test) };
+const prompts = classNames.map((c) => [`a photo of a ${c} face.`, `a ${c} facial expression.`]);
+const base = { model, classNames, prompts, ...parts };
+
+describe('runClosedSetBaseline on tiny-clip + FER2013', () => {
+  it('runs every method on the same test items; the feature cache serves a second run without encoding', async () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), 'vlfer-probes-cache-'));
+    const phases = new Set<string>();
+    const first = await runClosedSetBaseline(
+      { ...base, method: 'linear-probe', cacheDir },
+      { onProgress: (e) => phases.add(e.phase) },
+    );
+    expect([...phases]).toEqual(['encode train', 'encode validation', 'encode test', 'fit']);
+    expect(first.counts).toEqual({ images: 70, cached: 0, encoded: 70 });
+    expect(first.fit.sweep!.evaluated.length).toBeGreaterThan(7);
+    for (const [method, shots] of [
+      ['zero-shot', undefined],
+      ['few-shot-probe', 2],
+      ['tip-adapter', 1],
+    ] as const) {
+      const r = await runClosedSetBaseline({ ...base, method, ...(shots ? { shots } : {}), seed: 1, cacheDir });
+      expect(r.ids).toEqual(parts.test.ids);
+      expect(r.labels).toEqual(parts.test.labels);
+      expect(r.predicted).toHaveLength(35);
+      expect(r.predicted.every((p) => Number.isInteger(p) && p >= 0 && p < 7)).toBe(true);
+      expect(r.counts.encoded).toBe(0);
+      expect(r.datasetFingerprint).toBe(first.datasetFingerprint);
+      expect(r.modelFingerprint).toBe(first.modelFingerprint);
+      expect(r.shots).toBe(shots ?? null);
+      if (shots) expect(r.fit.shotIndices).toHaveLength(7 * shots);
+    }
+  }, 120_000);
+
+  it('names a missing part, a label outside the classes and a missing shot count before loading the model', async () => {
+    const { validation: _, ...noValidation } = base;
+    await expect(runClosedSetBaseline({ ...noValidation, method: 'linear-probe' })).rejects.toThrow(
+      /validation.*linear-probe needs the validation part/,
+    );
+    await expect(
+      runClosedSetBaseline({
+        ...base,
+        method: 'zero-shot',
+        test: { ...parts.test, labels: parts.test.labels.map(() => 7) },
+      }),
+    ).rejects.toThrow(/item 'angry\/.*' has label 7; expected a class id in \[0, 7\)/);
+    await expect(runClosedSetBaseline({ ...base, method: 'tip-adapter' })).rejects.toThrow(InvalidArgumentError);
+    await expect(runClosedSetBaseline({ ...base, method: 'tip-adapter' })).rejects.toThrow(/shots/);
+  });
+
+  it('stops on an aborted signal', async () => {
+    const ac = new AbortController();
+    ac.abort();
+    await expect(runClosedSetBaseline({ ...base, method: 'zero-shot' }, { signal: ac.signal })).rejects.toThrow(
+      AbortedError,
+    );
+  }, 60_000);
+});

@@ -1,0 +1,249 @@
+import { createHash } from 'node:crypto';
+import {
+  InvalidArgumentError,
+  throwIfAborted,
+  type ComputeDevice,
+  type ProgressCallback,
+  type Tensor2D,
+} from '@vlfer/core';
+import { FeatureCache } from '@vlfer/core/node';
+import { buildZeroShotClassifier, type PreprocessMode } from '@vlfer/encoders';
+import {
+  DECODER_VERSION,
+  encodeImages,
+  loadClip,
+  type ClipDtype,
+  type ClipModel,
+  type Resizer,
+} from '@vlfer/encoders/node';
+import {
+  CLOSED_SET_METHODS,
+  fitClosedSetMethod,
+  partsOf,
+  usesShots,
+  type ClosedSetFit,
+  type ClosedSetInputs,
+  type ClosedSetMethod,
+} from '../closed-set.js';
+import type { TipAdapterOptions } from '../tip-adapter.js';
+
+/** One part of a labelled image set: parallel arrays `[n]` of item ids, image paths and class ids. */
+export interface LabelledImages {
+  /** ids in outputs (e.g. the path relative to the dataset root), the same for the same item in every run */
+  ids: readonly string[];
+  paths: readonly string[];
+  labels: readonly number[];
+}
+
+export interface ClosedSetRunOptions {
+  method: ClosedSetMethod;
+  /** few-shot-probe, tip-adapter: shots per class */
+  shots?: number;
+  /** seed of the shot selection; default 0 */
+  seed?: number;
+  /** the frozen CLIP (`loadClip`: Hugging Face id, local directory or OpenAI checkpoint) */
+  model: string;
+  dtype?: ClipDtype;
+  device?: ComputeDevice;
+  threads?: number;
+  /** image preprocessing, as `exp-clip eval --preprocess`; default 'exp-clip' */
+  preprocess?: PreprocessMode;
+  /** default 'pil' */
+  resizer?: Resizer;
+  /** default 32 */
+  batchSize?: number;
+  /** the feature cache `exp-clip eval --cache-dir` fills: the same entries serve both */
+  cacheDir?: string;
+  classNames: readonly string[];
+  /** zero-shot, tip-adapter: the prompts of every class (equal counts), in class order */
+  prompts?: readonly (readonly string[])[];
+  test: LabelledImages;
+  train?: LabelledImages;
+  validation?: LabelledImages;
+  tipAdapter?: TipAdapterOptions;
+}
+
+export interface ClosedSetRunHooks {
+  /** checked between batches and phases; the feature cache keeps what was encoded */
+  signal?: AbortSignal;
+  /** phases 'encode train', 'encode validation', 'encode test' (unit images), then 'fit' */
+  onProgress?: ProgressCallback;
+  log?: (line: string) => void;
+}
+
+export interface ClosedSetRunResult {
+  method: ClosedSetMethod;
+  shots: number | null;
+  seed: number;
+  /** [n] the test items, in the order given */
+  ids: string[];
+  labels: number[];
+  predicted: number[];
+  fit: Omit<ClosedSetFit, 'predicted' | 'logits'>;
+  /** SHA-256 over the test items' id, label and content hash (as `evaluateZeroShot`'s) */
+  datasetFingerprint: string;
+  modelFingerprint: string;
+  /** images read (all parts), served from the cache, run through the encoder */
+  counts: { images: number; cached: number; encoded: number };
+}
+
+const fn = 'runClosedSetBaseline';
+const bad = (argument: string, message: string) => new InvalidArgumentError({ functionName: fn, argument, message });
+
+function checkPart(p: LabelledImages, name: string, k: number): void {
+  if (p.ids.length !== p.paths.length || p.ids.length !== p.labels.length)
+    throw bad(name, `has ${p.ids.length} ids, ${p.paths.length} paths and ${p.labels.length} labels; expected equal`);
+  if (p.ids.length === 0) throw bad(name, 'holds no items');
+  p.labels.forEach((y, i) => {
+    if (!Number.isInteger(y) || y < 0 || y >= k)
+      throw bad(name, `item '${p.ids[i]}' has label ${y}; expected a class id in [0, ${k})`);
+  });
+}
+
+function checkRunOptions(o: ClosedSetRunOptions): void {
+  if (!CLOSED_SET_METHODS.includes(o.method))
+    throw bad('method', `expected one of ${CLOSED_SET_METHODS.join(', ')}, got '${String(o.method)}'`);
+  const k = o.classNames.length;
+  if (k < 2) throw bad('classNames', `needs at least 2 classes, got ${k}`);
+  for (const part of partsOf(o.method)) {
+    const p = o[part];
+    if (!p) throw bad(part, `${o.method} needs the ${part} part`);
+    checkPart(p, part, k);
+  }
+  if (usesShots(o.method) && !(Number.isInteger(o.shots) && o.shots! > 0))
+    throw bad('shots', `${o.method} needs a positive integer shot count, got ${o.shots}`);
+  if ((o.method === 'zero-shot' || o.method === 'tip-adapter') && !o.prompts)
+    throw bad('prompts', `${o.method} needs the class prompts`);
+}
+
+/** The feature cache `evaluateZeroShot` uses for this model and preprocessing (the same namespace, so shared entries). */
+function openFeatureCache(clip: ClipModel, o: ClosedSetRunOptions, log: (l: string) => void): FeatureCache | undefined {
+  if (!o.cacheDir) return undefined;
+  return new FeatureCache({
+    dir: o.cacheDir,
+    namespace: {
+      model: clip.contentFingerprint(o.cacheDir),
+      dtype: o.dtype ?? 'fp32',
+      preprocess: `${o.preprocess ?? 'exp-clip'}/${o.resizer ?? 'pil'}/${DECODER_VERSION}`,
+    },
+    onCorrupt: (file, why) => log(`feature cache entry ${file} ${why}; recomputing it`),
+  });
+}
+
+/** The text side of the methods that need it: zero-shot logits of the test features, Tip-Adapter's class weights. */
+async function textSide(
+  clip: ClipModel,
+  o: ClosedSetRunOptions,
+  test: Tensor2D,
+): Promise<Pick<ClosedSetInputs, 'zeroShotLogits' | 'classWeights'>> {
+  if (o.method !== 'zero-shot' && o.method !== 'tip-adapter') return {};
+  // the zero-shot row is `evaluateZeroShot`'s classifier (logit ensemble over the prompts); Tip-Adapter's W is the
+  // mean of each class's normalised prompt embeddings, as its code builds the zero-shot weights
+  const zs = await buildZeroShotClassifier({
+    model: clip,
+    classNames: o.classNames,
+    prompts: o.prompts!,
+    ensemble: o.method === 'zero-shot' ? 'logits' : 'embeddings',
+  });
+  return o.method === 'zero-shot' ? { zeroShotLogits: await zs.classify(test) } : { classWeights: zs.textFeatures };
+}
+
+/** Encode the parts a method reads through `encodeImages` (batches, preprocessing and cache as `exp-clip eval`). */
+async function encodeParts(
+  clip: ClipModel,
+  o: ClosedSetRunOptions,
+  cache: FeatureCache | undefined,
+  hooks: ClosedSetRunHooks,
+): Promise<{ features: Partial<Record<'train' | 'validation' | 'test', Tensor2D>>; testKeys: string[] } & Counts> {
+  const features: Partial<Record<'train' | 'validation' | 'test', Tensor2D>> = {};
+  const counts = { images: 0, cached: 0, encoded: 0 };
+  let testKeys: string[] = [];
+  for (const part of partsOf(o.method)) {
+    throwIfAborted(hooks.signal, 'closed-set baseline');
+    const p = o[part]!;
+    const r = await encodeImages({
+      model: clip,
+      items: p.paths.map((path, i) => ({ path, label: p.labels[i]! })),
+      mode: o.preprocess ?? 'exp-clip',
+      resizer: o.resizer ?? 'pil',
+      batchSize: o.batchSize ?? 32,
+      ...(cache ? { cache } : {}),
+      ...(hooks.signal ? { signal: hooks.signal } : {}),
+      onProgress: (e) => hooks.onProgress?.({ ...e, phase: `encode ${part}` }),
+    });
+    features[part] = r.features;
+    if (part === 'test') testKeys = r.keys;
+    counts.images += p.paths.length;
+    counts.cached += r.cached;
+    counts.encoded += r.encoded;
+  }
+  return { features, testKeys, ...counts };
+}
+type Counts = { images: number; cached: number; encoded: number };
+
+/**
+ * One closed-set baseline end to end on a frozen CLIP: encode the parts the method reads (train, validation, test
+ * image paths) through `encodeImages` and the feature cache `exp-clip eval` fills, build the text side where needed
+ * (zero-shot logits, Tip-Adapter's class weights), fit (`fitClosedSetMethod`: the linear probe's validation sweep
+ * of C, the seeded shot selection) and predict the test items.
+ * @throws InvalidArgumentError naming the option (a missing part, a label outside the classes, no shot count)
+ * @throws AbortError when `hooks.signal` aborts (between batches and phases; the L-BFGS sweep itself runs to its end)
+ */
+export async function runClosedSetBaseline(
+  o: ClosedSetRunOptions,
+  hooks: ClosedSetRunHooks = {},
+): Promise<ClosedSetRunResult> {
+  checkRunOptions(o);
+  const log = hooks.log ?? (() => undefined);
+  const clip = await loadClip({
+    model: o.model,
+    ...(o.dtype ? { dtype: o.dtype } : {}),
+    ...(o.device ? { device: o.device } : {}),
+    ...(o.threads ? { intraOpNumThreads: o.threads } : {}),
+    log,
+  });
+  try {
+    const cache = openFeatureCache(clip, o, log);
+    const enc = await encodeParts(clip, o, cache, hooks);
+    const text = await textSide(clip, o, enc.features.test!);
+    throwIfAborted(hooks.signal, 'closed-set baseline');
+    const labelled = (part: 'train' | 'validation') =>
+      enc.features[part] ? { features: enc.features[part], labels: o[part]!.labels } : undefined;
+    const train = labelled('train');
+    const validation = labelled('validation');
+    const inputs: ClosedSetInputs = {
+      numClasses: o.classNames.length,
+      test: enc.features.test!,
+      ...(train ? { train } : {}),
+      ...(validation ? { validation } : {}),
+      ...text,
+    };
+    hooks.onProgress?.({ phase: 'fit', done: 0, total: 1, unit: 'fits' });
+    const {
+      predicted,
+      logits: _,
+      ...fit
+    } = fitClosedSetMethod(o.method, inputs, {
+      ...(o.shots !== undefined ? { shots: o.shots } : {}),
+      seed: o.seed ?? 0,
+      ...(o.tipAdapter ? { tipAdapter: o.tipAdapter } : {}),
+    });
+    hooks.onProgress?.({ phase: 'fit', done: 1, total: 1, unit: 'fits' });
+    const fingerprint = createHash('sha256');
+    o.test.ids.forEach((id, i) => fingerprint.update(`${id}\t${o.test.labels[i]}\t${enc.testKeys[i]}\n`));
+    return {
+      method: o.method,
+      shots: usesShots(o.method) ? o.shots! : null,
+      seed: o.seed ?? 0,
+      ids: [...o.test.ids],
+      labels: [...o.test.labels],
+      predicted,
+      fit,
+      datasetFingerprint: fingerprint.digest('hex'),
+      modelFingerprint: clip.contentFingerprint(o.cacheDir),
+      counts: { images: enc.images, cached: enc.cached, encoded: enc.encoded },
+    };
+  } finally {
+    await clip.dispose();
+  }
+}

@@ -1,0 +1,86 @@
+import { createRng, InvalidArgumentError } from '@vlfer/core';
+
+/** Fractions of every class that go to each part of a {@link splitStratified} split (they sum to 1). */
+export interface SplitFractions {
+  train: number;
+  validation: number;
+  test: number;
+}
+
+/**
+ * The split vlfer uses when a dataset has only one labelled set (FER2013 PrivateTest in the shared assets): 30 %
+ * train, 20 % validation, 50 % test of every class. Half stays for the test, so the zero-shot row is still measured
+ * on many items; the train part is large enough for 16 shots of FER2013's smallest class (disgust: 55 items → 16).
+ */
+export const DEFAULT_SPLIT_FRACTIONS: Readonly<SplitFractions> = { train: 0.3, validation: 0.2, test: 0.5 };
+
+/** Indices into the input of each part of a split, ascending. */
+export interface StratifiedSplit {
+  train: number[];
+  validation: number[];
+  test: number[];
+}
+
+function checkFractions(f: SplitFractions): void {
+  const parts = [f.train, f.validation, f.test];
+  if (!parts.every((v) => Number.isFinite(v) && v >= 0) || Math.abs(parts.reduce((a, b) => a + b, 0) - 1) > 1e-9)
+    throw new InvalidArgumentError({
+      functionName: 'splitStratified',
+      argument: 'fractions',
+      message: `expected non-negative train, validation and test fractions that sum to 1, got ${JSON.stringify(f)}`,
+    });
+}
+
+/**
+ * A seeded, class-stratified train/validation/test split of one labelled set. The items are ordered by id first
+ * (so the split does not depend on the order a loader lists them in), then every class's items are shuffled with
+ * `createRng(seed)` (the classes in ascending order, one generator for all) and cut: ⌊n·test + ½⌋ to test,
+ * ⌊n·validation + ½⌋ to validation (at most what is left), the rest to train. The same ids, labels, fractions and
+ * seed always give the same split.
+ * @param ids [n] unique item ids (e.g. paths relative to the dataset root) @param labels [n] class ids (integers ≥ 0)
+ * @throws InvalidArgumentError on a length mismatch, a duplicated id, a bad label or bad fractions
+ * @returns indices into `ids` of each part, ascending
+ */
+export function splitStratified(
+  ids: readonly string[],
+  labels: ArrayLike<number>,
+  options: { seed: number; fractions?: SplitFractions },
+): StratifiedSplit {
+  const fn = 'splitStratified';
+  const f = options.fractions ?? DEFAULT_SPLIT_FRACTIONS;
+  checkFractions(f);
+  if (ids.length !== labels.length)
+    throw new InvalidArgumentError({
+      functionName: fn,
+      argument: 'labels',
+      message: `has ${labels.length} entries for ${ids.length} ids`,
+    });
+  if (new Set(ids).size !== ids.length)
+    throw new InvalidArgumentError({ functionName: fn, argument: 'ids', message: 'holds a duplicated id' });
+  const order = ids.map((_, i) => i).sort((a, b) => (ids[a]! < ids[b]! ? -1 : ids[a]! > ids[b]! ? 1 : 0));
+  const byClass = new Map<number, number[]>();
+  for (const i of order) {
+    const y = labels[i]!;
+    if (!Number.isInteger(y) || y < 0)
+      throw new InvalidArgumentError({
+        functionName: fn,
+        argument: 'labels',
+        message: `index ${i} holds ${y}; expected an integer class id ≥ 0`,
+      });
+    const list = byClass.get(y);
+    if (list) list.push(i);
+    else byClass.set(y, [i]);
+  }
+  const rng = createRng(options.seed);
+  const out: StratifiedSplit = { train: [], validation: [], test: [] };
+  for (const c of [...byClass.keys()].sort((a, b) => a - b)) {
+    const items = rng.shuffled(byClass.get(c)!);
+    const nTest = Math.floor(items.length * f.test + 0.5);
+    const nVal = Math.min(items.length - nTest, Math.floor(items.length * f.validation + 0.5));
+    out.test.push(...items.slice(0, nTest));
+    out.validation.push(...items.slice(nTest, nTest + nVal));
+    out.train.push(...items.slice(nTest + nVal));
+  }
+  for (const part of [out.train, out.validation, out.test]) part.sort((a, b) => a - b);
+  return out;
+}
