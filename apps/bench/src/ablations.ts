@@ -1,5 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { csvRow, DataFormatError, InvalidArgumentError, shardOfKey, type Shard } from '@vlfer/core';
 import {
@@ -24,6 +24,15 @@ import { classificationReport, meanStd } from '@vlfer/metrics';
 import type { PromptType } from '@vlfer/llm-knowledge';
 import { confusionMatrixSpec, renderSvg, rocCurvesSpec, svgToPng } from './charts.js';
 import { runFaceApiReference } from './face-api-reference.js';
+import { itemIdUnder, itemOutcomes, itemsProblem } from './items.js';
+import {
+  coordinateKey,
+  groupIntervals,
+  pairedComparisons,
+  runLabels,
+  STATISTICS,
+  type CiMetric,
+} from './statistics.js';
 import {
   ABLATIONS,
   BACKBONES,
@@ -209,6 +218,8 @@ export function rowMetricsProblem(row: ResultRow): string | null {
     for (const [j, v] of r.entries())
       if (!Number.isSafeInteger(v) || v < 0)
         return `confusionMatrix[${i}][${j}] is ${v}, expected a non-negative integer count`;
+  const itemProblem = itemsProblem(row);
+  if (itemProblem) return itemProblem;
   const total = cm.reduce((s, r) => s + r.reduce((a, b) => a + b, 0), 0);
   const m = row.metrics;
   const intMetric = (name: string) =>
@@ -437,6 +448,7 @@ type RunOutcome = Pick<
   | 'confusionMatrix'
   | 'labelNames'
   | 'scores'
+  | 'items'
   | 'runDir'
   | 'datasetFingerprint'
   | 'modelFingerprint'
@@ -495,6 +507,13 @@ async function exec(
       confusionMatrix: rep.confusionMatrix,
       labelNames: r.classNames,
       scores: { known: r.known.map((k) => k.knownness), unknown: r.unknown.map((u) => u.knownness) },
+      // item ids: frame directories relative to the list's root, as every run on this split names them
+      items: itemOutcomes(
+        [...r.known, ...r.unknown].map((x) => itemIdUnder(v.root ?? dirname(v.test), x.frameDir)),
+        [...labels, ...r.unknown.map(() => -1)],
+        [...pred, ...r.unknown.map((u) => u.predicted)],
+        [...r.known, ...r.unknown].map((x) => x.knownness),
+      ),
       runDir,
     };
   }
@@ -517,6 +536,11 @@ async function exec(
         r.report.war,
         r.report.n,
         r.report.perClassRecall,
+      ),
+      items: itemOutcomes(
+        r.items.map((it) => itemIdUnder(root, it.path)),
+        r.items.map((it) => it.label),
+        r.predictions,
       ),
       datasetFingerprint: r.datasetFingerprint,
     };
@@ -576,6 +600,7 @@ async function exec(
     hooks,
   );
   const f = r.results[0]!.folds[0]!;
+  const p = r.predictions[0]!;
   return {
     ...closedSetRow(
       r.labelSet.names,
@@ -585,6 +610,7 @@ async function exec(
       f.n,
       f.perClassRecall,
     ),
+    items: itemOutcomes(p.ids, p.labels, p.byPromptType[c.promptType]!.predicted),
     runDir,
     datasetFingerprint: r.datasetFingerprint,
     modelFingerprint: r.modelFingerprint,
@@ -820,37 +846,21 @@ const SUMMARY_METRICS = [
 ] as const;
 
 /**
- * `results/summary.csv`: one line per ablation coordinate, mean ± sample std over seeds (percent). Metrics a
- * method does not have are left empty.
+ * `results/summary.csv`: one line per ablation coordinate, mean ± sample std over seeds (percent), then the 95 %
+ * interval of each metric (`ci`: `items` = bootstrap over the run's items, one seed; `seeds` = t-interval of the mean
+ * over seeds; `statistics.ts`). Metrics a method does not have are left empty. Also writes `results/paired.csv`
+ * (`writePaired`): paired tests between runs on the same items.
  */
 export function writeSummary(resultsDir: string): string {
-  const rows = existsSync(resultsDir)
-    ? readdirSync(resultsDir)
-        .filter((f) => f.endsWith('.jsonl'))
-        .sort()
-        .flatMap((f) => readRows(join(resultsDir, f)))
-    : [];
+  const rows = readAllRows(resultsDir);
   const groups = new Map<string, ResultRow[]>();
-  for (const r of rows) {
-    const c = r.coords;
-    const k = JSON.stringify([
-      r.ablation,
-      r.method,
-      c.backbone,
-      c.trainSet ?? '',
-      c.split ?? '',
-      c.promptType ?? '',
-      c.preprocess ?? '',
-      c.dataset,
-      c.subset ?? '',
-    ]);
-    groups.set(k, [...(groups.get(k) ?? []), r]);
-  }
+  for (const r of rows) groups.set(coordinateKey(r), [...(groups.get(coordinateKey(r)) ?? []), r]);
   const lines = [
     [
       'ablation,method,backbone,train_set,split,prompt_type,preprocess,dataset,subset,seeds,n',
       ...SUMMARY_METRICS.map(([, c]) => `${c}_mean,${c}_std`),
-      'git_sha,git_dirty,dataset_fingerprint',
+      'git_sha,git_dirty,dataset_fingerprint,ci',
+      ...CI_COLUMNS.map(([, c]) => `${c}_ci_low,${c}_ci_high`),
     ].join(','),
   ];
   for (const [k, rs] of groups) {
@@ -859,6 +869,8 @@ export function writeSummary(resultsDir: string): string {
       const s = meanStd(rs.map((r) => 100 * r.metrics[m]!));
       return `${s.mean.toFixed(2)},${rs.length > 1 ? s.std.toFixed(2) : ''}`;
     });
+    const ci = groupIntervals(rs);
+    const over = [...new Set(Object.values(ci).map((c) => c.over))].join(' ');
     const git = rs[0]!.provenance?.git;
     const fingerprints = [...new Set(rs.map((r) => r.datasetFingerprint ?? ''))];
     lines.push(
@@ -870,10 +882,78 @@ export function writeSummary(resultsDir: string): string {
         git?.sha ?? '',
         git ? String(git.dirty) : '',
         fingerprints.length === 1 ? fingerprints[0] : 'differs',
+        over,
+        ...CI_COLUMNS.map(([m]) => (ci[m] ? `${pct(ci[m].lower)},${pct(ci[m].upper)}` : ',')),
       ].join(','),
     );
   }
   const path = join(resultsDir, 'summary.csv');
+  writeFileAtomic(path, `${lines.join('\n')}\n`);
+  writePaired(resultsDir, rows);
+  return path;
+}
+
+/** Every result row of a results directory (`<ablation>.jsonl` files in name order), checked by `readRows`. */
+export function readAllRows(resultsDir: string): ResultRow[] {
+  return existsSync(resultsDir)
+    ? readdirSync(resultsDir)
+        .filter((f) => f.endsWith('.jsonl'))
+        .sort()
+        .flatMap((f) => readRows(join(resultsDir, f)))
+    : [];
+}
+
+/** Interval columns of summary.csv: metric key → column stem. */
+const CI_COLUMNS = [
+  ['uar', 'uar'],
+  ['war', 'war'],
+  ['closed_set_accuracy', 'closed_set_acc'],
+  ['auroc_standard', 'auroc_standard'],
+  ['oscr_standard', 'oscr_standard'],
+] as const satisfies readonly (readonly [CiMetric, string])[];
+
+/**
+ * `results/paired.csv`: one line per compared pair of runs and metric (`pairedComparisons`): A − B in percent
+ * points with its 95 % paired-bootstrap interval, the bootstrap p-value and (for metrics of predictions) the paired
+ * permutation p-value; `kind` reference = B is the first run on these items.
+ */
+export function writePaired(resultsDir: string, rows: readonly ResultRow[]): string {
+  const { pairs } = pairedComparisons(rows);
+  const byAblation = new Map<string, ResultRow[]>();
+  for (const r of rows) byAblation.set(r.ablation, [...(byAblation.get(r.ablation) ?? []), r]);
+  const labels = new Map([...byAblation.values()].flatMap((rs) => [...runLabels(rs)]));
+  const lines = [
+    'ablation,dataset,split,subset,seed,kind,run_a,run_b,label_a,label_b,metric,n,a,b,difference,ci_low,ci_high,p_bootstrap,p_permutation,iterations,permutations,stat_seed',
+  ];
+  for (const p of pairs)
+    for (const [m, t] of Object.entries(p.tests))
+      lines.push(
+        csvRow([
+          p.ablation,
+          p.a.coords.dataset,
+          p.a.coords.split ?? '',
+          p.a.coords.subset ?? '',
+          p.a.seed,
+          p.kind,
+          p.a.id,
+          p.b.id,
+          labels.get(p.a.id) ?? '',
+          labels.get(p.b.id) ?? '',
+          m,
+          p.n,
+          pct(t.estimateA),
+          pct(t.estimateB),
+          pct(t.difference),
+          pct(t.lower),
+          pct(t.upper),
+          t.pValue.toPrecision(4),
+          t.permutationP === null ? '' : t.permutationP.toPrecision(4),
+          t.iterations,
+          t.permutationP === null ? '' : STATISTICS.permutations,
+          t.seed,
+        ]),
+      );
+  const path = join(resultsDir, 'paired.csv');
   writeFileAtomic(path, `${lines.join('\n')}\n`);
   return path;
 }

@@ -30,8 +30,8 @@ export interface RunScores {
   epoch: number;
   /** known-class test clips: frame dir, label (index into `classNames`), predicted index, known-ness (max ensemble logit) */
   known: { frameDir: string; label: number; predicted: number; knownness: number }[];
-  /** unknown-class test clips: frame dir, original label name, known-ness */
-  unknown: { frameDir: string; originalLabel: string; knownness: number }[];
+  /** unknown-class test clips: frame dir, original label name, known-ness, the known class it is closest to (argmax) */
+  unknown: { frameDir: string; originalLabel: string; knownness: number; predicted: number }[];
   /** known class names in logit order */
   classNames: string[];
 }
@@ -125,6 +125,7 @@ export async function evaluateHespRun(runDir: string, hooks: HespHooks = {}): Pr
     const predicted = argmaxRows(known);
     const sk = maxRows(known);
     const su = maxRows(unknown);
+    const predictedUnknown = argmaxRows(unknown);
     result = {
       test: flattenOpenSetReport(report),
       epoch: meta.data.epoch,
@@ -138,6 +139,7 @@ export async function evaluateHespRun(runDir: string, hooks: HespHooks = {}): Pr
         frameDir: v.frameDir,
         originalLabel: data.labelSet.names[v.label] ?? String(v.label),
         knownness: su[i]!,
+        predicted: predictedUnknown[i]!,
       })),
       classNames: texts,
     };
