@@ -255,6 +255,10 @@ describe('trained methods in the registry (tiny-clip, synthetic data)', () => {
     expect(line[9]).toBe('1 2');
     expect(line[11]).toBe(((uars[0]! + uars[1]!) / 2).toFixed(2));
     expect(line[12]).toBe((Math.abs(uars[0]! - uars[1]!) / Math.SQRT2).toFixed(2));
+    // two seeds: the interval is the t-interval of the mean over seeds, around the mean
+    expect(line[32]).toBe('seeds');
+    expect(Number(line[33])).toBeLessThanOrEqual(Number(line[11]));
+    expect(Number(line[34])).toBeGreaterThanOrEqual(Number(line[11]));
   }, 300_000);
 
   it('hesp: trains and scores each split × seed, writes ROC charts, open-set columns in the summary', async () => {
@@ -278,6 +282,14 @@ describe('trained methods in the registry (tiny-clip, synthetic data)', () => {
       expect(existsSync(join(results, 'charts', `${row.id.replace(/[^A-Za-z0-9._=-]+/g, '_')}.roc.svg`))).toBe(true);
     }
     expect(readFileSync(join(results, 'charts', 'hesp__tiny.roc.svg'), 'utf8')).toContain('<svg');
+    // per-item outcomes: 4 known and 4 unknown clips (label -1), named by their frame directory under the root
+    for (const row of rows) {
+      expect(row.items!.ids.length).toBe(8);
+      expect(row.items!.labels.filter((l) => l === -1).length).toBe(4);
+      expect(row.items!.ids.every((id) => !id.startsWith('/') && !id.startsWith('..'))).toBe(true);
+      expect(row.items!.knownness!.length).toBe(8);
+    }
+    expect(rows[1]!.items!.ids).toEqual(rows[0]!.items!.ids);
     const line = csvLines(writeSummary(results))
       .find((l) => l.startsWith('hesp/tiny,hesp,tiny-clip,,0,,,afew,,0 1,8,'))!
       .split(',');

@@ -123,9 +123,9 @@ export const coordinateKey = (r: ResultRow): string =>
     r.coords.subset ?? '',
   ]);
 
-/** Runs that see the same items: same ablation, dataset, split, subset and seed. */
+/** Runs that may see the same items: same ablation, dataset, split and subset (any seed; checked item by item). */
 const itemsKey = (r: ResultRow): string =>
-  JSON.stringify([r.ablation, r.coords.dataset, r.coords.split ?? '', r.coords.subset ?? '', r.seed]);
+  JSON.stringify([r.ablation, r.coords.dataset, r.coords.split ?? '', r.coords.subset ?? '']);
 
 const COORD_NAMES: Record<string, string> = { trainSet: 'train set', promptType: 'prompt', preprocess: 'preprocess' };
 
@@ -181,8 +181,8 @@ export function comparePair(a: ResultRow, b: ResultRow): Partial<Record<CiMetric
 }
 
 /**
- * The paired comparisons of a set of rows: within each ablation, runs on the same items (same dataset, split,
- * subset and seed, identical item ids and labels, both closed-set or both open-set) are compared: each run against
+ * The paired comparisons of a set of rows: within each ablation, runs on the same items (same dataset, split and
+ * subset, identical item ids and labels; seeds may differ, both closed-set or both open-set) are compared: each run against
  * the first of them (the reference, in registry order), and every other pair too when there are at most
  * `MAX_ALL_PAIRS` runs. Rows without items are left out and named in `skipped`.
  */
