@@ -290,6 +290,10 @@ describe('trained methods in the registry (tiny-clip, synthetic data)', () => {
       expect(row.items!.knownness!.length).toBe(8);
     }
     expect(rows[1]!.items!.ids).toEqual(rows[0]!.items!.ids);
+    // the two seeds ran on the same clips: paired.csv compares them on closed-set accuracy, AUROC and OSCR
+    writeSummary(results);
+    const paired = csvLines(join(results, 'paired.csv')).filter((l) => l.startsWith('hesp/tiny,'));
+    expect(paired.map((l) => l.split(',').at(-12))).toEqual(['closed_set_accuracy', 'auroc_standard', 'oscr_standard']);
     const line = csvLines(writeSummary(results))
       .find((l) => l.startsWith('hesp/tiny,hesp,tiny-clip,,0,,,afew,,0 1,8,'))!
       .split(',');

@@ -154,7 +154,8 @@ function metricsSpec(groups: readonly Group[], title: string): TopLevelSpec {
         },
       },
       {
-        mark: { type: 'rule', color: 'black' },
+        // the error bar: a thin bar from low to high (a bar mark keeps the metric's yOffset, a rule would not)
+        mark: { type: 'bar', height: 2, color: 'black' },
         encoding: { y, yOffset, x: { field: 'low', type: 'quantitative' }, x2: { field: 'high' } },
       },
     ],

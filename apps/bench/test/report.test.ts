@@ -232,7 +232,21 @@ describe('report.html in a headless browser', () => {
       expect(await axisLabels(page, 'chart-1', 'x')).toEqual(['happiness', 'sadness', 'anger']);
       expect(await axisLabels(page, 'chart-2', 'x')).toEqual(['happiness', 'sadness', 'anger']);
       // error bars: one rule per bar of the headline-metrics chart (2 coordinates × UAR, WAR)
-      expect(await page.locator('#chart-0 svg g.mark-rule.role-mark line').count()).toBe(4);
+      expect(await page.locator('#chart-0 svg g.mark-rect.role-mark.layer_1_marks path').count()).toBe(4);
+      // each error bar lies on its own bar (the metric's offset within the run's band), not between two bars
+      const middles = async (layer: string) =>
+        (await page.locator(`#chart-0 svg g.mark-rect.role-mark.${layer} path`).evaluateAll((ps) =>
+          (ps as El[]).map((p) => {
+            const b = p.getBoundingClientRect() as unknown as { top: number; bottom: number };
+            return [b.top, b.bottom];
+          }),
+        )) as [number, number][];
+      const [bars, errors] = [await middles('layer_0_marks'), await middles('layer_1_marks')];
+      errors.forEach(([t, b], i) => {
+        const mid = (t + b) / 2;
+        expect(mid, `error bar ${i}`).toBeGreaterThan(bars[i]![0]);
+        expect(mid, `error bar ${i}`).toBeLessThan(bars[i]![1]);
+      });
       // comparison view: run A = second run, B = the first; paired tests and per-class recall difference
       const cmp = page.locator('.cmp').first();
       const tests = () => cmp.locator('table.tests tr').allTextContents();
