@@ -1,7 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { pairedClassificationTests, pairedOpenSetTests, type PairedMetricTest } from './index.js';
+import {
+  pairedClassificationTests,
+  pairedOpenSetTests,
+  unweightedAverageRecall,
+  weightedAverageRecall,
+  type PairedMetricTest,
+} from './index.js';
 
 /** NumPy / scikit-learn / SciPy values on fixed inputs and stored resamples: tools/fixtures/metrics_paired.py. */
 type Ref = Omit<PairedMetricTest, 'confidence' | 'iterations' | 'seed' | 'permutationP'> & { permutationP?: number };
@@ -66,6 +72,17 @@ describe('paired tests of two methods on the same items equal NumPy/sklearn/SciP
     expect(() => pairedOpenSetTests(a, { ...b, unknownScores: [1] }, { seed: 0 })).toThrow(/'b\.unknownScores'/);
     const c = ref.closed;
     expect(() => pairedClassificationTests(c.yTrue, c.predA, c.predB.slice(1), { seed: 0 })).toThrow(/'predB'/);
+    // UAR and WAR inside the tests are unweightedAverageRecall and weightedAverageRecall, also with a class absent
+    // from yTrue (left out of UAR) and without numClasses
+    const y = [0, 0, 2, 2, 2, 3, 3, 0];
+    const [pa, pb] = [
+      [0, 1, 2, 2, 0, 3, 1, 0],
+      [1, 1, 2, 0, 0, 3, 3, 0],
+    ];
+    const u = pairedClassificationTests(y, pa, pb, { seed: 1, iterations: 50, permutations: 50 });
+    expect(u.uar.estimateA).toBeCloseTo(unweightedAverageRecall(y, pa), 14);
+    expect(u.uar.estimateB).toBeCloseTo(unweightedAverageRecall(y, pb), 14);
+    expect(u.war.estimateA).toBeCloseTo(weightedAverageRecall(y, pa), 14);
     // identical methods: no difference, p = 1 for both tests
     const same = pairedClassificationTests(c.yTrue, c.predA, c.predA, { seed: 0, iterations: 100, permutations: 100 });
     expect([same.war.difference, same.war.pValue, same.war.permutationP]).toEqual([0, 1, 1]);

@@ -4,7 +4,6 @@
  */
 import { InvalidArgumentError } from '@vlfer/core';
 import type { ResampleOptions } from './aggregate.js';
-import { unweightedAverageRecall, weightedAverageRecall } from './classification.js';
 import { auroc, oscrFromScores } from './open-set.js';
 import { pairedBootstrapTest, pairedPermutationTest, type OpenSetScores, type PairedTest } from './statistics.js';
 import { checkLabels, checkSameLength, checkScores } from './validate.js';
@@ -18,24 +17,52 @@ export interface PairedMetricTest extends PairedTest {
 /** Options of the paired tests: resampling (seed, iterations, confidence) and the permutation count. */
 export type PairedTestOptions = Omit<ResampleOptions, 'strata'> & { permutations?: number };
 
-/** `metric(yTrue, pred)` on the items of a resample, for method A and B (buffers reused between resamples). */
+/** A metric of classified items from their classes `t` and correctness `c` (1 = predicted right). */
+type CorrectnessMetric = (t: Int32Array, c: Uint8Array) => number;
+
+/**
+ * UAR (`unweightedAverageRecall`: mean recall over the classes present) from per-item correctness, for the thousands
+ * of resamples of a paired test: inputs are validated once by the caller, not in every resample
+ * (`paired.test.ts` checks it equals `unweightedAverageRecall`).
+ */
+function uarOfCorrect(numClasses: number): CorrectnessMetric {
+  const [support, hit] = [new Float64Array(numClasses), new Float64Array(numClasses)];
+  return (t, c) => {
+    support.fill(0);
+    hit.fill(0);
+    for (let i = 0; i < t.length; i++) (support[t[i]!]!++, (hit[t[i]!]! += c[i]!));
+    let [sum, present] = [0, 0];
+    for (let k = 0; k < numClasses; k++) if (support[k]! > 0) ((sum += hit[k]! / support[k]!), present++);
+    return sum / present;
+  };
+}
+
+/** WAR (`weightedAverageRecall`, accuracy) from per-item correctness. */
+const warOfCorrect: CorrectnessMetric = (_t, c) => {
+  let s = 0;
+  for (let i = 0; i < c.length; i++) s += c[i]!;
+  return s / c.length;
+};
+
+/** `metric` on the items of a resample (or a swap pattern), for method A and B (buffers reused between calls). */
 function onResample(yTrue: ArrayLike<number>, predA: ArrayLike<number>, predB: ArrayLike<number>) {
   const n = yTrue.length;
-  const [t, a, b] = [new Int32Array(n), new Int32Array(n), new Int32Array(n)];
-  return (metric: (t: Int32Array, p: Int32Array) => number) => ({
+  const [okA, okB] = [predA, predB].map((p) => Uint8Array.from({ length: n }, (_, i) => (p[i] === yTrue[i] ? 1 : 0)));
+  const [t, a, b] = [new Int32Array(n), new Uint8Array(n), new Uint8Array(n)];
+  return (metric: CorrectnessMetric) => ({
     statisticA: (idx: Int32Array) => {
-      for (let i = 0; i < n; i++) ((t[i] = yTrue[idx[i]!]!), (a[i] = predA[idx[i]!]!));
+      for (let i = 0; i < n; i++) ((t[i] = yTrue[idx[i]!]!), (a[i] = okA![idx[i]!]!));
       return metric(t, a);
     },
     statisticB: (idx: Int32Array) => {
-      for (let i = 0; i < n; i++) ((t[i] = yTrue[idx[i]!]!), (b[i] = predB[idx[i]!]!));
+      for (let i = 0; i < n; i++) ((t[i] = yTrue[idx[i]!]!), (b[i] = okB![idx[i]!]!));
       return metric(t, b);
     },
     difference: (swapped: Uint8Array) => {
       for (let i = 0; i < n; i++) {
         t[i] = yTrue[i]!;
-        a[i] = swapped[i] ? predB[i]! : predA[i]!;
-        b[i] = swapped[i] ? predA[i]! : predB[i]!;
+        a[i] = swapped[i] ? okB![i]! : okA![i]!;
+        b[i] = swapped[i] ? okA![i]! : okB![i]!;
       }
       return metric(t, a) - metric(t, b);
     },
@@ -65,7 +92,7 @@ export function pairedClassificationTests(
     checkLabels(v, name, fn, options.numClasses);
   const { permutations, ...resample } = options;
   const on = onResample(yTrue, predA, predB);
-  const test = (metric: (t: Int32Array, p: Int32Array) => number): PairedMetricTest => {
+  const test = (metric: CorrectnessMetric): PairedMetricTest => {
     const s = on(metric);
     const boot = pairedBootstrapTest({ ...resample, n: yTrue.length, ...s });
     const perm = pairedPermutationTest({
@@ -77,8 +104,8 @@ export function pairedClassificationTests(
     return { ...boot, permutationP: perm.pValue };
   };
   return {
-    uar: test((t, p) => unweightedAverageRecall(t, p, options.numClasses)),
-    war: test(weightedAverageRecall),
+    uar: test(uarOfCorrect(options.numClasses ?? 1 + Array.from(yTrue).reduce((m, v) => Math.max(m, v), 0))),
+    war: test(warOfCorrect),
   };
 }
 
@@ -142,7 +169,7 @@ export function pairedOpenSetTests(
     }),
     permutationP: null,
   });
-  const known = onResample(a.knownLabels, a.knownPredictions, b.knownPredictions)(weightedAverageRecall);
+  const known = onResample(a.knownLabels, a.knownPredictions, b.knownPredictions)(warOfCorrect);
   const permutation = pairedPermutationTest({
     n: nk,
     difference: known.difference,
