@@ -207,7 +207,7 @@ const near = (a: number | undefined, b: number) => a !== undefined && Math.abs(a
  * to `n`, and `uar`, `war` and the per-class recall are what `classificationReport` computes from the items the
  * matrix describes; open-set rows: the counts add up to `n_known`, `n` = `n_known` + `n_unknown`,
  * `closed_set_accuracy` is the matrix's trace over `n_known`, the scores are one per test clip, and every other
- * metric is a fraction.
+ * metric is a fraction. A row with per-item outcomes (`items`) must agree with them (`itemsProblem`).
  */
 export function rowMetricsProblem(row: ResultRow): string | null {
   const k = row.labelNames.length;
