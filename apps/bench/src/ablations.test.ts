@@ -20,7 +20,7 @@ import {
 
 const csvLines = (path: string) => readFileSync(path, 'utf8').trim().split('\n');
 const HEADER =
-  'ablation,method,backbone,train_set,split,prompt_type,preprocess,dataset,subset,seeds,n,uar_mean,uar_std,war_mean,war_std,closed_set_acc_mean,closed_set_acc_std,auroc_arpl_mean,auroc_arpl_std,oscr_arpl_mean,oscr_arpl_std,tnr_at_tpr95_arpl_mean,tnr_at_tpr95_arpl_std,auroc_standard_mean,auroc_standard_std,oscr_standard_mean,oscr_standard_std,tnr_at_tpr95_standard_mean,tnr_at_tpr95_standard_std,git_sha,git_dirty,dataset_fingerprint,shots';
+  'ablation,method,backbone,train_set,split,prompt_type,preprocess,dataset,subset,seeds,n,uar_mean,uar_std,war_mean,war_std,closed_set_acc_mean,closed_set_acc_std,auroc_arpl_mean,auroc_arpl_std,oscr_arpl_mean,oscr_arpl_std,tnr_at_tpr95_arpl_mean,tnr_at_tpr95_arpl_std,auroc_standard_mean,auroc_standard_std,oscr_standard_mean,oscr_standard_std,tnr_at_tpr95_standard_mean,tnr_at_tpr95_standard_std,git_sha,git_dirty,dataset_fingerprint,shots,ci,uar_ci_low,uar_ci_high,war_ci_low,war_ci_high,closed_set_acc_ci_low,closed_set_acc_ci_high,auroc_standard_ci_low,auroc_standard_ci_high,oscr_standard_ci_low,oscr_standard_ci_high';
 
 describe('ablation registry and runner', () => {
   it('expands the grids: 5 prompt types × 2 preprocessings; 3 backbones × 5 prompt types × 3 seeds; 20 HESP splits', () => {
@@ -85,6 +85,20 @@ describe('ablation registry and runner', () => {
     expect(cells[14]).toBe(''); // one seed: no std
     expect(cells.slice(15, 29).every((c) => c === '')).toBe(true); // no open-set metrics for a closed-set method
     expect(cells[31]).toBe(r0.datasetFingerprint);
+    // per-item outcomes: 40 items named by their path under the dataset root, the same items in every run
+    expect(r0.items!.ids.length).toBe(40);
+    expect(r0.items!.ids[0]).toMatch(/^[a-z]+\/[^/]+\.(png|jpg)$/);
+    expect(rows.every((r) => JSON.stringify(r.items!.ids) === JSON.stringify(r0.items!.ids))).toBe(true);
+    // one seed: the interval is the bootstrap over items, around the run's WAR
+    expect(cells[32]).toBe('items');
+    const [lo, hi] = [Number(cells[35]), Number(cells[36])];
+    expect(lo).toBeLessThanOrEqual(Number(cells[13]));
+    expect(hi).toBeGreaterThanOrEqual(Number(cells[13]));
+    expect(hi).toBeGreaterThan(lo);
+    // paired.csv: every run against the first (reference) and, with 10 runs, every other pair: 45 pairs × UAR, WAR
+    const paired = csvLines(join(results, 'paired.csv'));
+    expect(paired.length).toBe(1 + 45 * 2);
+    expect(paired.filter((l) => l.includes(',reference,')).length).toBe(9 * 2);
     expect(r0.provenance.runtime.onnxruntimeNode).toBe('1.30.0');
     // a full run of the same grid is not "already finished": the subset is in the run ids
     expect(
@@ -241,6 +255,10 @@ describe('trained methods in the registry (tiny-clip, synthetic data)', () => {
     expect(line[9]).toBe('1 2');
     expect(line[11]).toBe(((uars[0]! + uars[1]!) / 2).toFixed(2));
     expect(line[12]).toBe((Math.abs(uars[0]! - uars[1]!) / Math.SQRT2).toFixed(2));
+    // two seeds: the interval is the t-interval of the mean over seeds, around the mean
+    expect(line[32]).toBe('seeds');
+    expect(Number(line[33])).toBeLessThanOrEqual(Number(line[11]));
+    expect(Number(line[34])).toBeGreaterThanOrEqual(Number(line[11]));
   }, 300_000);
 
   it('hesp: trains and scores each split × seed, writes ROC charts, open-set columns in the summary', async () => {
@@ -264,6 +282,18 @@ describe('trained methods in the registry (tiny-clip, synthetic data)', () => {
       expect(existsSync(join(results, 'charts', `${row.id.replace(/[^A-Za-z0-9._=-]+/g, '_')}.roc.svg`))).toBe(true);
     }
     expect(readFileSync(join(results, 'charts', 'hesp__tiny.roc.svg'), 'utf8')).toContain('<svg');
+    // per-item outcomes: 4 known and 4 unknown clips (label -1), named by their frame directory under the root
+    for (const row of rows) {
+      expect(row.items!.ids.length).toBe(8);
+      expect(row.items!.labels.filter((l) => l === -1).length).toBe(4);
+      expect(row.items!.ids.every((id) => !id.startsWith('/') && !id.startsWith('..'))).toBe(true);
+      expect(row.items!.knownness!.length).toBe(8);
+    }
+    expect(rows[1]!.items!.ids).toEqual(rows[0]!.items!.ids);
+    // the two seeds ran on the same clips: paired.csv compares them on closed-set accuracy, AUROC and OSCR
+    writeSummary(results);
+    const paired = csvLines(join(results, 'paired.csv')).filter((l) => l.startsWith('hesp/tiny,'));
+    expect(paired.map((l) => l.split(',').at(-12))).toEqual(['closed_set_accuracy', 'auroc_standard', 'oscr_standard']);
     const line = csvLines(writeSummary(results))
       .find((l) => l.startsWith('hesp/tiny,hesp,tiny-clip,,0,,,afew,,0 1,8,'))!
       .split(',');

@@ -1,5 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { csvRow, DataFormatError, InvalidArgumentError, shardOfKey, type Shard } from '@vlfer/core';
 import {
@@ -32,6 +32,15 @@ import {
   openSetItems,
   videoSetRoot,
 } from './methods/open-set-baselines.js';
+import { itemIdUnder, itemOutcomes, itemsProblem } from './items.js';
+import {
+  coordinateKey,
+  groupIntervals,
+  pairedComparisons,
+  runLabels,
+  STATISTICS,
+  type CiMetric,
+} from './statistics.js';
 import {
   ABLATIONS,
   BACKBONES,
@@ -210,7 +219,7 @@ const near = (a: number | undefined, b: number) => a !== undefined && Math.abs(a
  * to `n`, and `uar`, `war` and the per-class recall are what `classificationReport` computes from the items the
  * matrix describes; open-set rows: the counts add up to `n_known`, `n` = `n_known` + `n_unknown`,
  * `closed_set_accuracy` is the matrix's trace over `n_known`, the scores are one per test clip, and every other
- * metric is a fraction.
+ * metric is a fraction. A row with per-item outcomes (`items`) must agree with them (`itemsProblem`).
  */
 export function rowMetricsProblem(row: ResultRow): string | null {
   const k = row.labelNames.length;
@@ -221,6 +230,8 @@ export function rowMetricsProblem(row: ResultRow): string | null {
     for (const [j, v] of r.entries())
       if (!Number.isSafeInteger(v) || v < 0)
         return `confusionMatrix[${i}][${j}] is ${v}, expected a non-negative integer count`;
+  const itemProblem = itemsProblem(row);
+  if (itemProblem) return itemProblem;
   const total = cm.reduce((s, r) => s + r.reduce((a, b) => a + b, 0), 0);
   const m = row.metrics;
   const intMetric = (name: string) =>
@@ -541,6 +552,11 @@ async function exec(
         r.report.n,
         r.report.perClassRecall,
       ),
+      items: itemOutcomes(
+        r.items.map((it) => itemIdUnder(root, it.path)),
+        r.items.map((it) => it.label),
+        r.predictions,
+      ),
       datasetFingerprint: r.datasetFingerprint,
     };
   }
@@ -599,6 +615,7 @@ async function exec(
     hooks,
   );
   const f = r.results[0]!.folds[0]!;
+  const p = r.predictions[0]!;
   return {
     ...closedSetRow(
       r.labelSet.names,
@@ -608,6 +625,7 @@ async function exec(
       f.n,
       f.perClassRecall,
     ),
+    items: itemOutcomes(p.ids, p.labels, p.byPromptType[c.promptType]!.predicted),
     runDir,
     datasetFingerprint: r.datasetFingerprint,
     modelFingerprint: r.modelFingerprint,
@@ -843,38 +861,21 @@ const SUMMARY_METRICS = [
 ] as const;
 
 /**
- * `results/summary.csv`: one line per ablation coordinate, mean ± sample std over seeds (percent). Metrics a
- * method does not have are left empty.
+ * `results/summary.csv`: one line per ablation coordinate, mean ± sample std over seeds (percent), then the 95 %
+ * interval of each metric (`ci`: `items` = bootstrap over the run's items, one seed; `seeds` = t-interval of the mean
+ * over seeds; `statistics.ts`). Metrics a method does not have are left empty. Also writes `results/paired.csv`
+ * (`writePaired`): paired tests between runs on the same items.
  */
 export function writeSummary(resultsDir: string): string {
-  const rows = existsSync(resultsDir)
-    ? readdirSync(resultsDir)
-        .filter((f) => f.endsWith('.jsonl'))
-        .sort()
-        .flatMap((f) => readRows(join(resultsDir, f)))
-    : [];
+  const rows = readAllRows(resultsDir);
   const groups = new Map<string, ResultRow[]>();
-  for (const r of rows) {
-    const c = r.coords;
-    const k = JSON.stringify([
-      r.ablation,
-      r.method,
-      c.backbone,
-      c.trainSet ?? '',
-      c.split ?? '',
-      c.promptType ?? '',
-      c.preprocess ?? '',
-      c.dataset,
-      c.subset ?? '',
-      c.shots ?? '', // the last column (few-shot methods)
-    ]);
-    groups.set(k, [...(groups.get(k) ?? []), r]);
-  }
+  for (const r of rows) groups.set(coordinateKey(r), [...(groups.get(coordinateKey(r)) ?? []), r]);
   const lines = [
     [
       'ablation,method,backbone,train_set,split,prompt_type,preprocess,dataset,subset,seeds,n',
       ...SUMMARY_METRICS.map(([, c]) => `${c}_mean,${c}_std`),
-      'git_sha,git_dirty,dataset_fingerprint,shots',
+      'git_sha,git_dirty,dataset_fingerprint,shots,ci',
+      ...CI_COLUMNS.map(([, c]) => `${c}_ci_low,${c}_ci_high`),
     ].join(','),
   ];
   for (const [k, rs] of groups) {
@@ -883,6 +884,8 @@ export function writeSummary(resultsDir: string): string {
       const s = meanStd(rs.map((r) => 100 * r.metrics[m]!));
       return `${s.mean.toFixed(2)},${rs.length > 1 ? s.std.toFixed(2) : ''}`;
     });
+    const ci = groupIntervals(rs);
+    const over = [...new Set(Object.values(ci).map((c) => c.over))].join(' ');
     const git = rs[0]!.provenance?.git;
     const fingerprints = [...new Set(rs.map((r) => r.datasetFingerprint ?? ''))];
     lines.push(
@@ -895,10 +898,78 @@ export function writeSummary(resultsDir: string): string {
         git ? String(git.dirty) : '',
         fingerprints.length === 1 ? fingerprints[0] : 'differs',
         rs[0]!.coords.shots ?? '',
+        over,
+        ...CI_COLUMNS.map(([m]) => (ci[m] ? `${pct(ci[m].lower)},${pct(ci[m].upper)}` : ',')),
       ].join(','),
     );
   }
   const path = join(resultsDir, 'summary.csv');
+  writeFileAtomic(path, `${lines.join('\n')}\n`);
+  writePaired(resultsDir, rows);
+  return path;
+}
+
+/** Every result row of a results directory (`<ablation>.jsonl` files in name order), checked by `readRows`. */
+export function readAllRows(resultsDir: string): ResultRow[] {
+  return existsSync(resultsDir)
+    ? readdirSync(resultsDir)
+        .filter((f) => f.endsWith('.jsonl'))
+        .sort()
+        .flatMap((f) => readRows(join(resultsDir, f)))
+    : [];
+}
+
+/** Interval columns of summary.csv: metric key → column stem. */
+const CI_COLUMNS = [
+  ['uar', 'uar'],
+  ['war', 'war'],
+  ['closed_set_accuracy', 'closed_set_acc'],
+  ['auroc_standard', 'auroc_standard'],
+  ['oscr_standard', 'oscr_standard'],
+] as const satisfies readonly (readonly [CiMetric, string])[];
+
+/**
+ * `results/paired.csv`: one line per compared pair of runs and metric (`pairedComparisons`): A − B in percent
+ * points with its 95 % paired-bootstrap interval, the bootstrap p-value and (for metrics of predictions) the paired
+ * permutation p-value; `kind` reference = B is the first run on these items.
+ */
+export function writePaired(resultsDir: string, rows: readonly ResultRow[]): string {
+  const { pairs } = pairedComparisons(rows);
+  const byAblation = new Map<string, ResultRow[]>();
+  for (const r of rows) byAblation.set(r.ablation, [...(byAblation.get(r.ablation) ?? []), r]);
+  const labels = new Map([...byAblation.values()].flatMap((rs) => [...runLabels(rs)]));
+  const lines = [
+    'ablation,dataset,split,subset,seed,kind,run_a,run_b,label_a,label_b,metric,n,a,b,difference,ci_low,ci_high,p_bootstrap,p_permutation,iterations,permutations,stat_seed',
+  ];
+  for (const p of pairs)
+    for (const [m, t] of Object.entries(p.tests))
+      lines.push(
+        csvRow([
+          p.ablation,
+          p.a.coords.dataset,
+          p.a.coords.split ?? '',
+          p.a.coords.subset ?? '',
+          p.a.seed,
+          p.kind,
+          p.a.id,
+          p.b.id,
+          labels.get(p.a.id) ?? '',
+          labels.get(p.b.id) ?? '',
+          m,
+          p.n,
+          pct(t.estimateA),
+          pct(t.estimateB),
+          pct(t.difference),
+          pct(t.lower),
+          pct(t.upper),
+          t.pValue.toPrecision(4),
+          t.permutationP === null ? '' : t.permutationP.toPrecision(4),
+          t.iterations,
+          t.permutationP === null ? '' : STATISTICS.permutations,
+          t.seed,
+        ]),
+      );
+  const path = join(resultsDir, 'paired.csv');
   writeFileAtomic(path, `${lines.join('\n')}\n`);
   return path;
 }

@@ -1,18 +1,31 @@
 /**
  * @file `results/report.html`: one self-contained page of the ablation results that opens from disk without a server.
  * vega and vega-lite are inlined; each chart is a vega-lite spec rendered as SVG in the page (hover shows values,
- * clicking a legend entry of a ROC chart highlights that run). Per ablation: the summary table (the CSV's rows),
- * mean ± std over seeds, per-class recall, ROC curves with AUC (open-set runs) and each run's confusion matrix.
+ * clicking a legend entry of a ROC chart highlights that run). Per ablation: a summary table with only the columns
+ * that hold values (mean ± std over seeds and the 95 % interval), the rest of summary.csv in a details section
+ * (fingerprints shortened to 12 hex digits, the full value on hover); charts whose runs are named by the coordinates
+ * that differ within the ablation, classes in label-set order, error bars from the 95 % intervals; ROC curves and
+ * confusion matrices; and a comparison view: two runs on the same items, their per-class recall difference and the
+ * paired tests (`statistics.ts`), computed when the report is written, so the page needs no server.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { writeFileAtomic } from '@vlfer/core/node';
 import { parseCsvText } from '@vlfer/datasets';
 import { meanStd } from '@vlfer/metrics';
-import { overlayRocSpec, readRows, runLabel, type ResultRow } from './ablations.js';
-import { chartSafe, confusionMatrixSpec } from './charts.js';
+import { readAllRows, type ResultRow } from './ablations.js';
+import { chartSafe, confusionMatrixSpec, rocCurvesSpec } from './charts.js';
+import {
+  CI_METRICS,
+  coordinateKey,
+  groupIntervals,
+  pairedComparisons,
+  runLabels,
+  STATISTICS,
+  type GroupInterval,
+} from './statistics.js';
 
 const require = createRequire(import.meta.url);
 /** A UMD build from node_modules, safe to put inside a <script> element. */
@@ -25,153 +38,326 @@ const inlineScript = (pkg: string, file: string) =>
 export const scriptJson = (value: unknown): string =>
   JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
-/** Mean ± sample std over seeds of the headline metrics of each coordinate (percent), as bars with error bars. */
-function meanStdSpec(rows: readonly ResultRow[], title: string): TopLevelSpec {
-  const metrics = rows.some((r) => r.metrics.auroc_arpl !== undefined)
-    ? ['closed_set_accuracy', 'auroc_arpl', 'oscr_arpl']
-    : ['uar', 'war'];
-  const groups = new Map<string, ResultRow[]>(); // one bar per coordinate, over its seeds
-  for (const r of rows) {
-    const k = Object.values(r.coords).join(' ');
-    groups.set(k, [...(groups.get(k) ?? []), r]);
-  }
-  const values = [...groups].flatMap(([run, rs]) =>
-    metrics.map((m) => {
-      const s = meanStd(rs.map((r) => 100 * (r.metrics[m] ?? Number.NaN)));
+/** Metrics of the summary table, in this order, with their display names. */
+const METRIC_NAMES: [string, string][] = [
+  ['uar', 'UAR'],
+  ['war', 'WAR'],
+  ['closed_set_accuracy', 'closed-set acc.'],
+  ['auroc_arpl', 'AUROC (ARPL)'],
+  ['oscr_arpl', 'OSCR (ARPL)'],
+  ['tnr_at_tpr95_arpl', 'TNR@95 (ARPL)'],
+  ['auroc_standard', 'AUROC (standard)'],
+  ['oscr_standard', 'OSCR (standard)'],
+  ['tnr_at_tpr95_standard', 'TNR@95 (standard)'],
+];
+const nameOf = (m: string) => METRIC_NAMES.find(([k]) => k === m)?.[1] ?? m;
+const COORD_NAMES: Record<string, string> = { trainSet: 'train set', promptType: 'prompt', preprocess: 'preprocess' };
+/** 12 hex digits of a fingerprint, the full value on hover. */
+const short = (v: string) =>
+  /^[0-9a-f]{13,}$/i.test(v) ? `<abbr class="fp" title="${esc(v)}">${esc(v.slice(0, 12))}</abbr>` : esc(v);
+
+/** One coordinate of an ablation (its runs over seeds), named by the coordinates that differ. */
+interface Group {
+  label: string;
+  rows: ResultRow[];
+  ci: Partial<Record<string, GroupInterval>>;
+}
+
+function groupsOf(rows: readonly ResultRow[]): Group[] {
+  const byKey = new Map<string, ResultRow[]>();
+  for (const r of rows) byKey.set(coordinateKey(r), [...(byKey.get(coordinateKey(r)) ?? []), r]);
+  const reps = [...byKey.values()].map((rs) => ({ ...rs[0]!, seed: 0 }));
+  const labels = runLabels(reps);
+  return [...byKey.values()].map((rs) => ({ label: labels.get(rs[0]!.id)!, rows: rs, ci: groupIntervals(rs) }));
+}
+
+const intervalNote = (c: GroupInterval, g: Group) =>
+  c.over === 'items'
+    ? `95 % bootstrap interval over the ${g.rows[0]!.metrics.n} items (${STATISTICS.iterations} resamples, seed ${STATISTICS.seed})`
+    : `95 % t-interval of the mean over ${g.rows.length} seeds`;
+
+/** The summary table: run, seeds, n and the metrics that hold values, as mean ± std and the 95 % interval. */
+function summaryTable(groups: readonly Group[]): string {
+  const metrics = METRIC_NAMES.filter(([m]) => groups.some((g) => g.rows.some((r) => r.metrics[m] !== undefined)));
+  const several = groups.some((g) => g.rows.length > 1);
+  const head = ['run', ...(several ? ['seeds'] : []), 'n', ...metrics.map(([, name]) => `${name} %`)];
+  const body = groups.map((g) => {
+    const cells = metrics.map(([m]) => {
+      if (g.rows.some((r) => r.metrics[m] === undefined)) return '<td></td>';
+      const s = meanStd(g.rows.map((r) => 100 * r.metrics[m]!));
+      const c = g.ci[m];
+      const ci = c
+        ? `<br><small title="${esc(intervalNote(c, g))}">[${(100 * c.lower).toFixed(1)}, ${(100 * c.upper).toFixed(1)}]</small>`
+        : '';
+      return `<td>${s.mean.toFixed(2)}${g.rows.length > 1 ? ` ± ${s.std.toFixed(2)}` : ''}${ci}</td>`;
+    });
+    const seeds = several ? [`<td>${esc(g.rows.map((r) => r.seed).join(' '))}</td>`] : [];
+    return `<tr><th scope="row">${esc(g.label)}</th>${seeds.join('')}<td>${g.rows[0]!.metrics.n}</td>${cells.join('')}</tr>`;
+  });
+  return `<table class="summary"><thead><tr>${head.map((h) => `<th scope="col">${esc(h)}</th>`).join('')}</tr></thead><tbody>${body.join('')}</tbody></table>`;
+}
+
+/** summary.csv's lines of one ablation, with only the columns that hold values; fingerprints shortened. */
+function detailsTable(summary: ReturnType<typeof parseCsvText> | null, id: string): string {
+  if (!summary) return '';
+  const records = summary.records.filter((r) => r.cells.ablation === id);
+  const cols = summary.header.filter((h) => h !== 'ablation' && records.some((r) => (r.cells[h] ?? '') !== ''));
+  const body = records.map((r) => `<tr>${cols.map((h) => `<td>${short(r.cells[h] ?? '')}</td>`).join('')}</tr>`);
+  return `<details><summary>all columns of summary.csv (${plural(records.length, 'line')})</summary><div class="scroll"><table class="details"><thead><tr>${cols.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${body.join('')}</tbody></table></div></details>`;
+}
+
+/** Headline metrics of each coordinate (percent) as grouped bars with 95 % interval error bars. */
+function metricsSpec(groups: readonly Group[], title: string): TopLevelSpec {
+  const values = groups.flatMap((g) =>
+    CI_METRICS.filter((m) => g.rows.every((r) => r.metrics[m] !== undefined)).map((m) => {
+      const mean = meanStd(g.rows.map((r) => 100 * r.metrics[m]!)).mean;
+      const c = g.ci[m];
       return {
-        run,
-        metric: m,
-        mean: s.mean,
-        low: s.mean - (rs.length > 1 ? s.std : 0),
-        high: s.mean + (rs.length > 1 ? s.std : 0),
-        seeds: rs.length,
+        run: g.label,
+        metric: nameOf(m),
+        mean,
+        lower: c ? 100 * c.lower : mean,
+        upper: c ? 100 * c.upper : mean,
+        // the bar's line stays inside [0, 100] (a t-interval over 2 seeds can reach far beyond); the tooltip is exact
+        low: c ? Math.max(0, 100 * c.lower) : mean,
+        high: c ? Math.min(100, 100 * c.upper) : mean,
+        interval: c ? (c.over === 'items' ? 'bootstrap over items' : `t over ${g.rows.length} seeds`) : 'none',
       };
     }),
   );
+  const y = { field: 'run', type: 'nominal', title: null, sort: null, axis: { labelLimit: 0 } };
+  const yOffset = { field: 'metric', type: 'nominal', sort: null };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title,
     data: { values },
-    facet: { column: { field: 'metric', type: 'nominal', title: null } },
-    spec: {
-      width: 220,
-      height: { step: 14 },
-      layer: [
-        {
-          mark: 'bar',
-          encoding: {
-            y: { field: 'run', type: 'nominal', title: null, sort: null },
-            x: { field: 'mean', type: 'quantitative', title: '% (mean over seeds)' },
-            tooltip: [{ field: 'run' }, { field: 'metric' }, { field: 'mean', format: '.2f' }, { field: 'seeds' }],
-          },
+    width: 360,
+    height: { step: 14 },
+    layer: [
+      {
+        mark: 'bar',
+        encoding: {
+          y,
+          yOffset,
+          x: { field: 'mean', type: 'quantitative', title: '% (bars: mean over seeds; lines: 95 % interval)' },
+          color: { field: 'metric', type: 'nominal', sort: null, title: null, legend: { orient: 'top' } },
+          tooltip: [
+            { field: 'run' },
+            { field: 'metric' },
+            { field: 'mean', format: '.2f' },
+            { field: 'lower', format: '.2f' },
+            { field: 'upper', format: '.2f' },
+            { field: 'interval' },
+          ],
         },
-        {
-          mark: { type: 'rule', color: 'black' },
-          encoding: {
-            y: { field: 'run', type: 'nominal', sort: null },
-            x: { field: 'low', type: 'quantitative' },
-            x2: { field: 'high' },
-          },
-        },
-      ],
-    },
+      },
+      {
+        // the error bar: a thin bar from low to high (a bar mark keeps the metric's yOffset, a rule would not)
+        mark: { type: 'bar', height: 2, color: 'black' },
+        encoding: { y, yOffset, x: { field: 'low', type: 'quantitative' }, x2: { field: 'high' } },
+      },
+    ],
   } as TopLevelSpec;
 }
 
-/** Per-class recall of every run, one bar per run within each class. */
-function perClassRecallSpec(rows: readonly ResultRow[], title: string): TopLevelSpec {
+/** Per-class recall of every run, classes in label-set order, one bar per run within each class. */
+function perClassRecallSpec(rows: readonly ResultRow[], labels: Map<string, string>, title: string): TopLevelSpec {
+  const classes = [...new Set(rows.flatMap((r) => r.labelNames))];
   const values = rows.flatMap((r) =>
-    Object.entries(r.perClassRecall)
-      .filter(([, v]) => v !== null)
-      .map(([cls, v]) => ({ run: runLabel(r), class: cls, recall: 100 * v! })),
+    r.labelNames
+      .filter((c) => r.perClassRecall[c] !== null && r.perClassRecall[c] !== undefined)
+      .map((c) => ({ run: labels.get(r.id)!, class: c, recall: 100 * r.perClassRecall[c]! })),
   );
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title,
     data: { values },
-    width: { step: 8 },
+    width: { step: Math.max(3, Math.min(12, Math.floor(640 / Math.max(1, rows.length * classes.length)))) },
     height: 160,
     mark: 'bar',
     encoding: {
-      x: { field: 'class', type: 'nominal', title: null },
-      xOffset: { field: 'run' },
+      x: { field: 'class', type: 'nominal', title: null, sort: classes, axis: { labelLimit: 0 } },
+      xOffset: { field: 'run', sort: null },
       y: { field: 'recall', type: 'quantitative', title: 'recall %' },
-      color: { field: 'run', type: 'nominal', legend: rows.length <= 12 ? {} : null },
+      color: { field: 'run', type: 'nominal', sort: null, legend: rows.length <= 12 ? { labelLimit: 0 } : null },
       tooltip: [{ field: 'run' }, { field: 'class' }, { field: 'recall', format: '.1f' }],
     },
   } as TopLevelSpec;
 }
 
-/** The ablation's ROC overlay with a legend selection: clicking a run highlights its curve. */
-function interactiveRoc(id: string, rows: readonly ResultRow[], title: string): TopLevelSpec {
-  const spec = overlayRocSpec(id, rows, title) as {
-    layer: { mark: unknown; encoding: Record<string, unknown>; params?: unknown[] }[];
-  };
+/** The ablation's ROC curves with a legend selection: clicking a run highlights its curve. */
+function interactiveRoc(rows: readonly ResultRow[], labels: Map<string, string>, title: string): TopLevelSpec {
+  const spec = rocCurvesSpec(
+    rows
+      .filter((r) => r.scores)
+      .map((r) => ({ name: labels.get(r.id)!, knownScores: r.scores!.known, unknownScores: r.scores!.unknown })),
+    title,
+  ) as unknown as { layer: { mark: unknown; encoding: Record<string, unknown>; params?: unknown[] }[] };
   const curves = spec.layer[1]!;
   curves.params = [{ name: 'pick', select: { type: 'point', fields: ['run'] }, bind: 'legend' }];
   curves.encoding.opacity = { condition: { param: 'pick', value: 1 }, value: 0.15 };
+  curves.encoding.color = { field: 'run', type: 'nominal', legend: { labelLimit: 0 } };
   curves.encoding.tooltip = [{ field: 'run' }, { field: 'fpr', format: '.3f' }, { field: 'tpr', format: '.3f' }];
   return spec as unknown as TopLevelSpec;
 }
+
+/** What the comparison view of one ablation needs: its runs' per-class recall and the paired tests of its pairs. */
+function comparisonData(rows: readonly ResultRow[], labels: Map<string, string>) {
+  const classes = [...new Set(rows.flatMap((r) => r.labelNames))];
+  const index = new Map(rows.map((r, i) => [r.id, i]));
+  const pairs = pairedComparisons(rows).pairs.map((p) => ({
+    a: index.get(p.a.id)!,
+    b: index.get(p.b.id)!,
+    n: p.n,
+    tests: Object.entries(p.tests).map(([m, t]) => ({
+      metric: nameOf(m),
+      difference: 100 * t.difference,
+      lower: 100 * t.lower,
+      upper: 100 * t.upper,
+      p: t.pValue,
+      permutationP: t.permutationP,
+    })),
+  }));
+  return {
+    classes,
+    runs: rows.map((r) => ({
+      label: labels.get(r.id)!,
+      recall: classes.map((c) => (r.perClassRecall[c] === undefined ? null : r.perClassRecall[c])),
+    })),
+    pairs,
+    iterations: STATISTICS.iterations,
+    permutations: STATISTICS.permutations,
+  };
+}
+
+/** The comparison view's markup (filled by the page script from `comparisons`). */
+const comparisonHtml = (cid: string, runs: number) =>
+  runs < 2
+    ? ''
+    : `<details class="compare" open><summary>compare two runs</summary><div id="${cid}" class="cmp"><label>run A <select class="a"></select></label> <label>minus run B <select class="b"></select></label><div class="out"></div></div></details>`;
+
+/** Browser code of the comparison view: text only through textContent, so no data can become markup. */
+const COMPARE_SCRIPT = `
+function el(tag, text, cls) { const e = document.createElement(tag); if (text !== undefined) e.textContent = text; if (cls) e.className = cls; return e; }
+function row(cells, head) { const tr = el('tr'); cells.forEach((c, i) => { const td = el(head ? 'th' : 'td'); if (c instanceof Node) td.append(c); else td.textContent = c; tr.append(td); }); return tr; }
+const fmt = (v) => v === null ? '–' : v.toFixed(2);
+const fmtP = (p) => p === null ? '–' : p < 0.001 ? '< 0.001' : p.toPrecision(2);
+function bar(d) { const s = el('span', '', 'bar ' + (d >= 0 ? 'pos' : 'neg')); s.style.width = Math.min(100, Math.abs(d)) + 'px'; return s; }
+function showComparison(c, root) {
+  const a = Number(root.querySelector('select.a').value), b = Number(root.querySelector('select.b').value);
+  const out = root.querySelector('.out'); out.replaceChildren();
+  if (a === b) { out.append(el('p', 'Pick two different runs.')); return; }
+  const pair = c.pairs.find((p) => (p.a === a && p.b === b) || (p.a === b && p.b === a));
+  if (!pair) out.append(el('p', 'These runs are not on the same items (or not compared): no paired test.', 'nopair'));
+  else {
+    const tests = el('table', undefined, 'tests');
+    tests.append(row(['metric', 'A − B (pp)', '95 % CI (paired bootstrap)', 'p (paired bootstrap)', 'p (permutation)'], true));
+    const s = pair.a === a ? 1 : -1;
+    for (const t of pair.tests) {
+      const [lo, hi] = s === 1 ? [t.lower, t.upper] : [-t.upper, -t.lower];
+      tests.append(row([t.metric, fmt(s * t.difference), '[' + fmt(lo) + ', ' + fmt(hi) + ']', fmtP(t.p), fmtP(t.permutationP)]));
+    }
+    out.append(el('p', 'Paired over the same ' + pair.n + ' items: ' + c.iterations + ' bootstrap resamples, ' + c.permutations + ' permutations (seeded).'), tests);
+  }
+  const recall = el('table', undefined, 'recall');
+  recall.append(row(['class', 'recall A %', 'recall B %', 'A − B (pp)', ''], true));
+  c.classes.forEach((name, k) => {
+    const ra = c.runs[a].recall[k], rb = c.runs[b].recall[k];
+    const d = ra === null || rb === null ? null : 100 * (ra - rb);
+    recall.append(row([name, ra === null ? '–' : fmt(100 * ra), rb === null ? '–' : fmt(100 * rb), fmt(d), d === null ? '' : bar(d)]));
+  });
+  out.append(el('p', 'Per-class recall, classes in label-set order:'), recall);
+}
+for (const [cid, c] of Object.entries(comparisons)) {
+  const root = document.getElementById(cid);
+  const [sa, sb] = [root.querySelector('select.a'), root.querySelector('select.b')];
+  for (const sel of [sa, sb]) c.runs.forEach((r, i) => sel.add(new Option(r.label, String(i))));
+  sa.value = '1'; sb.value = '0';
+  sa.addEventListener('change', () => showComparison(c, root));
+  sb.addEventListener('change', () => showComparison(c, root));
+  showComparison(c, root);
+}
+`;
 
 /**
  * Write `results/report.html` from the results directory (`<ablation>.jsonl` files and `summary.csv`).
  * @returns the path written and how many charts it holds
  */
 export function writeReport(resultsDir: string): { path: string; charts: number } {
-  const files = existsSync(resultsDir)
-    ? readdirSync(resultsDir)
-        .filter((f) => f.endsWith('.jsonl'))
-        .sort()
-    : [];
+  const all = readAllRows(resultsDir);
   const summaryFile = join(resultsDir, 'summary.csv');
   const summary = existsSync(summaryFile) ? parseCsvText(readFileSync(summaryFile, 'utf8'), summaryFile) : null;
   const charts: { id: string; spec: TopLevelSpec }[] = [];
+  const comparisons: Record<string, ReturnType<typeof comparisonData>> = {};
   const sections: string[] = [];
-  for (const f of files) {
-    const rows = readRows(join(resultsDir, f));
-    if (rows.length === 0) continue;
-    const id = rows[0]!.ablation;
+  const ablations = [...new Set(all.map((r) => r.ablation))];
+  for (const id of ablations) {
+    const rows = all.filter((r) => r.ablation === id);
     const chart = (spec: TopLevelSpec) => {
       const cid = `chart-${charts.length}`;
       charts.push({ id: cid, spec: chartSafe(spec) });
       return `<div class="chart" id="${cid}"></div>`;
     };
-    const table = summary
-      ? (() => {
-          const cols = summary.header.filter((h) => h !== 'ablation');
-          const body = summary.records
-            .filter((r) => r.cells.ablation === id)
-            .map((r) => `<tr>${cols.map((h) => `<td>${esc(r.cells[h] ?? '')}</td>`).join('')}</tr>`)
-            .join('');
-          return `<table><thead><tr>${cols.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${body}</tbody></table>`;
-        })()
-      : '';
-    const open = rows.filter((r) => r.scores);
+    const labels = runLabels(rows);
+    const groups = groupsOf(rows);
+    const cid = `compare-${sections.length}`;
+    if (rows.length > 1) comparisons[cid] = comparisonData(rows, labels);
+    const sha = rows[0]!.provenance?.git?.sha;
+    const methods = [...new Set(rows.map((r) => r.method))];
+    const constant = Object.entries(rows[0]!.coords).filter(([k, v]) =>
+      rows.every((r) => (r.coords as unknown as Record<string, unknown>)[k] === v),
+    );
     sections.push(
       [
-        `<section><h2>${esc(id)}</h2><p>${rows.length} runs, method ${esc(rows[0]!.method)}; code ${esc(rows[0]!.provenance?.git?.sha?.slice(0, 12) ?? 'unknown')}${rows[0]!.provenance?.git?.dirty ? ' (uncommitted changes)' : ''}</p>`,
-        table,
-        chart(meanStdSpec(rows, `${id}: mean ± std over seeds`)),
-        chart(perClassRecallSpec(rows, `${id}: per-class recall`)),
-        open.length ? chart(interactiveRoc(id, rows, `${id}: known vs unknown (click a legend entry)`)) : '',
-        `<details><summary>confusion matrices (${rows.length})</summary><div class="grid">${rows.map((r) => chart(confusionMatrixSpec(r.labelNames, r.confusionMatrix, runLabel(r)))).join('')}</div></details>`,
+        `<section><h2>${esc(id)}</h2>`,
+        `<p>${plural(rows.length, 'run')}, method${methods.length > 1 ? 's' : ''} ${esc(methods.join(', '))}; ${constant.map(([k, v]) => `${esc(COORD_NAMES[k] ?? k)} <b>${esc(String(v))}</b>`).join(', ')}; code ${sha ? short(sha) : 'unknown'}${rows[0]!.provenance?.git?.dirty ? ' (uncommitted changes)' : ''}</p>`,
+        summaryTable(groups),
+        detailsTable(summary, id),
+        chart(metricsSpec(groups, `${id}: headline metrics with 95 % intervals`)),
+        chart(perClassRecallSpec(rows, labels, `${id}: per-class recall`)),
+        rows.some((r) => r.scores)
+          ? chart(interactiveRoc(rows, labels, `${id}: known vs unknown (click a legend entry)`))
+          : '',
+        comparisonHtml(cid, rows.length),
+        `<details><summary>confusion matrices (${rows.length})</summary><div class="grid">${rows.map((r) => chart(confusionMatrixSpec(r.labelNames, r.confusionMatrix, labels.get(r.id)!))).join('')}</div></details>`,
         '</section>',
       ].join('\n'),
     );
   }
   const html = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>vlfer ablation report</title>
-<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px}table{border-collapse:collapse;font-size:12px;margin:1em 0}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}th{background:#f3f3f3}.chart{margin:1em 0}.grid{display:flex;flex-wrap:wrap;gap:1em}details{margin:1em 0}</style>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>vlfer ablation report</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:1220px;padding:0 1em;color:#222}
+h2{margin-top:2em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:12px;margin:1em 0}
+td,th{border:1px solid #ccc;padding:3px 6px;text-align:right;vertical-align:top}
+thead th{background:#f3f3f3}
+table.summary{width:100%}
+table.summary th[scope=row]{text-align:left;font-weight:normal;overflow-wrap:anywhere;max-width:26em}
+small{color:#666}
+abbr.fp{font-family:monospace;text-decoration:underline dotted}
+.chart{margin:1em 0;max-width:100%;overflow-x:auto}
+.scroll{max-width:100%;overflow-x:auto}
+.grid{display:flex;flex-wrap:wrap;gap:1em}
+details{margin:1em 0}
+.cmp label{margin-right:1em}
+.cmp select{max-width:28em}
+.bar{display:inline-block;height:10px}
+.bar.pos{background:#2a7}.bar.neg{background:#c44}
+td:first-child{text-align:left}
+</style>
 <script>${inlineScript('vega', 'build/vega.min.js')}</script>
 <script>${inlineScript('vega-lite', 'build/vega-lite.min.js')}</script>
 </head><body>
 <h1>vlfer ablation report</h1>
-<p>From ${esc(resultsDir)}; ${files.length} ablations. Numbers are percent; std is the sample std over seeds. The same tables are in summary.csv.</p>
+<p>From ${esc(resultsDir)}; ${plural(ablations.length, 'ablation')}. Numbers are percent: mean ± sample std over seeds, and below it the 95 % interval: a percentile bootstrap over the run's items with one seed, the t-interval of the mean with several (hover for which). Runs are named by the coordinates that differ within their ablation. The same numbers are in summary.csv, the paired tests in paired.csv.</p>
 ${sections.join('\n') || '<p>No results yet.</p>'}
 <script>
 const charts = ${scriptJson(charts)};
+const comparisons = ${scriptJson(comparisons)};
+${COMPARE_SCRIPT}
 window.vlferRendered = Promise.all(charts.map(async ({ id, spec }) => {
   const view = new vega.View(vega.parse(vegaLite.compile(spec).spec), { renderer: 'svg', container: '#' + id, hover: true });
   await view.runAsync();

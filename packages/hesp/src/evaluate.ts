@@ -30,8 +30,8 @@ export interface RunScores {
   epoch: number;
   /** known-class test clips: frame dir, label (index into `classNames`), predicted index, known-ness (max ensemble logit) */
   known: { frameDir: string; label: number; predicted: number; knownness: number }[];
-  /** unknown-class test clips: frame dir, original label name, known-ness */
-  unknown: { frameDir: string; originalLabel: string; knownness: number }[];
+  /** unknown-class test clips: frame dir, original label name, known-ness, the known class it is closest to (argmax) */
+  unknown: { frameDir: string; originalLabel: string; knownness: number; predicted: number }[];
   /** known class names in logit order */
   classNames: string[];
 }
@@ -123,6 +123,7 @@ export function hespRunScores(
   const predicted = argmaxRows(known);
   const sk = maxRows(known);
   const su = maxRows(unknown);
+  const predictedUnknown = argmaxRows(unknown);
   return {
     test: flattenOpenSetReport(test),
     epoch,
@@ -136,6 +137,7 @@ export function hespRunScores(
       frameDir: v.frameDir,
       originalLabel: data.labelSet.names[v.label] ?? String(v.label),
       knownness: su[i]!,
+      predicted: predictedUnknown[i]!,
     })),
     classNames: texts,
   };

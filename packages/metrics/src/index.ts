@@ -38,3 +38,5 @@ export {
   pairedBootstrapTest,
   pairedPermutationTest,
 } from './statistics.js';
+export type { PairedMetricTest, PairedTestOptions } from './paired.js';
+export { pairedClassificationTests, pairedOpenSetTests } from './paired.js';
