@@ -23,6 +23,7 @@ import { defaultThreads, type ThreadOptions } from '@vlfer/core/node';
 import { readTextFile } from '@vlfer/core/node';
 import { assertWebGpu } from './webgpu.js';
 import {
+  clipProjectionDim,
   disposedMessage,
   loadTransformersTowers,
   tokenizeWith,
@@ -300,17 +301,6 @@ export function onnxFingerprintFiles(
   ])
     if (fileNeeded(f, towers, false) && existsSync(join(dir, f))) out[f] = join(dir, f);
   return out;
-}
-
-/**
- * CLIP's projection dimension D from a `config.json` (`projection_dim`, else `vision_config.projection_dim`).
- * @throws VlferError naming `model` when neither is a positive integer
- */
-export function clipProjectionDim(config: Record<string, any>, model: string): number {
-  const embeddingDim = Number(config.projection_dim ?? config.vision_config?.projection_dim);
-  if (!Number.isInteger(embeddingDim) || embeddingDim <= 0)
-    throw new VlferError(`config.json of '${model}' has no projection_dim`);
-  return embeddingDim;
 }
 
 /** What the ONNX loading stages share: the model asked for, how it is loaded, where its tower graphs are. */

@@ -5,7 +5,8 @@ import { VlferError } from '@vlfer/core';
 import { sharedPath } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
 import { clipArchFromConfig, parsePreprocessorConfig } from '../index.js';
-import { clipProjectionDim, missingOnnxModelFiles, modelFileError, onnxFingerprintFiles } from './clip.js';
+import { clipProjectionDim } from '../transformers-clip.js';
+import { missingOnnxModelFiles, modelFileError, onnxFingerprintFiles } from './clip.js';
 import { loadClip } from './index.js';
 
 // Issue 22 item 11: a damaged or swapped tower file is named with the tower that was expected, instead of
