@@ -70,42 +70,78 @@ export function openaiClipToHf(
   tensors: Readonly<Record<string, TorchTensor>>,
   options: { file: string; numHeads?: { text?: number; vision?: number } },
 ): { weights: ClipWeights; arch: ClipArch; logitScale: number | undefined } {
-  const { file } = options;
-  // state dicts saved from a wrapping module may carry a prefix (e.g. 'module.'): strip what precedes 'visual.'
-  const prefix = Object.keys(tensors)
-    .find((k) => k.endsWith('visual.conv1.weight'))
-    ?.slice(0, -'visual.conv1.weight'.length);
-  if (prefix === undefined) {
-    if (Object.keys(tensors).some((k) => k.includes('visual.layer1.')))
+  const ckpt = new OpenaiCheckpoint(tensors, options.file);
+  const arch = inferOpenaiArch(ckpt, options.numHeads);
+  const weights = mapOpenaiWeights(ckpt, arch);
+  const ls = tensors[`${ckpt.prefix}logit_scale`];
+  return { weights, arch, logitScale: ls && ls.data.length === 1 ? Math.exp(ls.data[0]!) : undefined };
+}
+
+/** The tensors of an OpenAI checkpoint under their names without a wrapper's prefix, read with errors naming them. */
+class OpenaiCheckpoint {
+  /** What precedes `visual.` in the keys (e.g. `'module.'` for a state dict saved from a wrapping module). */
+  readonly prefix: string;
+
+  constructor(
+    private readonly tensors: Readonly<Record<string, TorchTensor>>,
+    readonly file: string,
+  ) {
+    const prefix = Object.keys(tensors)
+      .find((k) => k.endsWith('visual.conv1.weight'))
+      ?.slice(0, -'visual.conv1.weight'.length);
+    if (prefix === undefined) {
+      if (Object.keys(tensors).some((k) => k.includes('visual.layer1.')))
+        throw new DataFormatError({
+          file,
+          message:
+            'a ResNet CLIP (RN50/RN101/RN50x*) checkpoint; only ViT backbones (ViT-B/32, ViT-B/16, ViT-L/14) are supported',
+        });
       throw new DataFormatError({
         file,
-        message:
-          'a ResNet CLIP (RN50/RN101/RN50x*) checkpoint; only ViT backbones (ViT-B/32, ViT-B/16, ViT-L/14) are supported',
+        field: 'visual.conv1.weight',
+        message: 'not an OpenAI CLIP ViT checkpoint (no visual.conv1.weight)',
       });
-    throw new DataFormatError({
-      file,
-      field: 'visual.conv1.weight',
-      message: 'not an OpenAI CLIP ViT checkpoint (no visual.conv1.weight)',
-    });
+    }
+    this.prefix = prefix;
   }
-  const get = (k: string): TorchTensor => {
-    const t = tensors[prefix + k];
-    if (!t) throw new DataFormatError({ file, field: k, message: 'missing from the OpenAI CLIP checkpoint' });
+
+  /** @throws DataFormatError naming the key when it is missing */
+  get(k: string): TorchTensor {
+    const t = this.tensors[this.prefix + k];
+    if (!t)
+      throw new DataFormatError({ file: this.file, field: k, message: 'missing from the OpenAI CLIP checkpoint' });
     return t;
-  };
-  const shape = (k: string, rank: number) => {
-    const t = get(k);
+  }
+
+  /** The dims of `k`. @throws DataFormatError naming the key when it has not `rank` dimensions */
+  shape(k: string, rank: number): readonly number[] {
+    const t = this.get(k);
     if (t.dims.length !== rank)
-      throw new DataFormatError({ file, field: k, message: `expected ${rank} dimensions, got [${t.dims.join(', ')}]` });
+      throw new DataFormatError({
+        file: this.file,
+        field: k,
+        message: `expected ${rank} dimensions, got [${t.dims.join(', ')}]`,
+      });
     return t.dims;
-  };
-  const count = (p: string) => {
+  }
+
+  /** How many residual blocks `p.0`, `p.1`, … have attention weights. */
+  count(p: string): number {
     let n = 0;
-    while (tensors[`${prefix}${p}.${n}.attn.in_proj_weight`]) n++;
+    while (this.tensors[`${this.prefix}${p}.${n}.attn.in_proj_weight`]) n++;
     return n;
-  };
-  const [vWidth, , patch] = shape('visual.conv1.weight', 4) as [number, number, number, number];
-  const gridSq = shape('visual.positional_embedding', 2)[0]! - 1;
+  }
+}
+
+/**
+ * The architecture of an OpenAI checkpoint as OpenAI's `build_model` infers it: widths, patch size, grid and layer
+ * counts from the shapes, heads = width / 64 unless `numHeads` says otherwise, MLP width from `c_fc`, eps 1e-5.
+ * @throws DataFormatError naming the file (and the field) when a shape does not fit or no head count can be inferred
+ */
+function inferOpenaiArch(ckpt: OpenaiCheckpoint, numHeads: { text?: number; vision?: number } | undefined): ClipArch {
+  const { file } = ckpt;
+  const [vWidth, , patch] = ckpt.shape('visual.conv1.weight', 4) as [number, number, number, number];
+  const gridSq = ckpt.shape('visual.positional_embedding', 2)[0]! - 1;
   const grid = Math.round(Math.sqrt(gridSq));
   if (grid * grid !== gridSq)
     throw new DataFormatError({
@@ -113,10 +149,10 @@ export function openaiClipToHf(
       field: 'visual.positional_embedding',
       message: `${gridSq + 1} positions is not a square grid + 1`,
     });
-  const embed = shape('text_projection', 2)[1]!;
-  const tWidth = shape('ln_final.weight', 1)[0]!;
-  const vLayers = count('visual.transformer.resblocks');
-  const tLayers = count('transformer.resblocks');
+  const embed = ckpt.shape('text_projection', 2)[1]!;
+  const tWidth = ckpt.shape('ln_final.weight', 1)[0]!;
+  const vLayers = ckpt.count('visual.transformer.resblocks');
+  const tLayers = ckpt.count('transformer.resblocks');
   if (vLayers === 0 || tLayers === 0)
     throw new DataFormatError({
       file,
@@ -132,12 +168,12 @@ export function openaiClipToHf(
       });
     return h;
   };
-  const arch: ClipArch = {
+  return {
     vision: {
       hiddenSize: vWidth,
       numLayers: vLayers,
-      numHeads: heads(vWidth, options.numHeads?.vision, 'vision'),
-      intermediateSize: shape('visual.transformer.resblocks.0.mlp.c_fc.weight', 2)[0]!,
+      numHeads: heads(vWidth, numHeads?.vision, 'vision'),
+      intermediateSize: ckpt.shape('visual.transformer.resblocks.0.mlp.c_fc.weight', 2)[0]!,
       projectionDim: embed,
       layerNormEps: 1e-5,
       patchSize: patch,
@@ -146,71 +182,97 @@ export function openaiClipToHf(
     text: {
       hiddenSize: tWidth,
       numLayers: tLayers,
-      numHeads: heads(tWidth, options.numHeads?.text, 'text'),
-      intermediateSize: shape('transformer.resblocks.0.mlp.c_fc.weight', 2)[0]!,
+      numHeads: heads(tWidth, numHeads?.text, 'text'),
+      intermediateSize: ckpt.shape('transformer.resblocks.0.mlp.c_fc.weight', 2)[0]!,
       projectionDim: embed,
       layerNormEps: 1e-5,
-      maxPositions: shape('positional_embedding', 2)[0]!,
+      maxPositions: ckpt.shape('positional_embedding', 2)[0]!,
     },
   };
+}
+
+/** OpenAI's key → Hugging Face's, for the tensors copied as they are (outside the residual blocks). */
+const OPENAI_TO_HF: readonly (readonly [string, string])[] = [
+  ['visual.conv1.weight', 'vision_model.embeddings.patch_embedding.weight'],
+  ['visual.class_embedding', 'vision_model.embeddings.class_embedding'],
+  ['visual.positional_embedding', 'vision_model.embeddings.position_embedding.weight'],
+  ['visual.ln_pre.weight', 'vision_model.pre_layrnorm.weight'],
+  ['visual.ln_pre.bias', 'vision_model.pre_layrnorm.bias'],
+  ['visual.ln_post.weight', 'vision_model.post_layernorm.weight'],
+  ['visual.ln_post.bias', 'vision_model.post_layernorm.bias'],
+  ['ln_final.weight', 'text_model.final_layer_norm.weight'],
+  ['ln_final.bias', 'text_model.final_layer_norm.bias'],
+];
+
+/** Within a residual block: OpenAI's module → Hugging Face's (weight and bias each). */
+const OPENAI_BLOCK_TO_HF: readonly (readonly [string, string])[] = [
+  ['attn.out_proj', 'self_attn.out_proj'],
+  ['ln_1', 'layer_norm1'],
+  ['ln_2', 'layer_norm2'],
+  ['mlp.c_fc', 'mlp.fc1'],
+  ['mlp.c_proj', 'mlp.fc2'],
+];
+
+/**
+ * The checkpoint's tensors under Hugging Face `CLIPModel` names: the tables above, each block's `in_proj` split
+ * into q/k/v, `visual.proj` and `text_projection` transposed ([in, out] → [out, in]).
+ */
+function mapOpenaiWeights(ckpt: OpenaiCheckpoint, arch: ClipArch): ClipWeights {
   const w: ClipWeights = {};
   const put = (hf: string, t: TorchTensor) => {
     w[hf] = { dims: [...t.dims], data: t.data };
   };
-  const transpose = (t: TorchTensor): TorchTensor => {
-    const [r, c] = t.dims as [number, number];
-    const out = new Float32Array(r * c);
-    for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = t.data[i * c + j]!;
-    return { dims: [c, r], data: out };
-  };
-  const blocks = (src: string, dst: string, n: number, width: number) => {
-    for (let i = 0; i < n; i++) {
-      const s = `${src}.${i}`,
-        d = `${dst}.${i}`;
-      const inW = get(`${s}.attn.in_proj_weight`),
-        inB = get(`${s}.attn.in_proj_bias`);
-      if (inW.dims[0] !== 3 * width || inW.dims[1] !== width)
-        throw new DataFormatError({
-          file,
-          field: `${s}.attn.in_proj_weight`,
-          message: `expected [${3 * width}, ${width}], got [${inW.dims.join(', ')}]`,
-        });
-      ['q', 'k', 'v'].forEach((n2, k) => {
-        put(`${d}.self_attn.${n2}_proj.weight`, {
-          dims: [width, width],
-          data: inW.data.slice(k * width * width, (k + 1) * width * width),
-        });
-        put(`${d}.self_attn.${n2}_proj.bias`, { dims: [width], data: inB.data.slice(k * width, (k + 1) * width) });
-      });
-      for (const [a, b] of [
-        ['attn.out_proj', 'self_attn.out_proj'],
-        ['ln_1', 'layer_norm1'],
-        ['ln_2', 'layer_norm2'],
-        ['mlp.c_fc', 'mlp.fc1'],
-        ['mlp.c_proj', 'mlp.fc2'],
-      ]) {
-        put(`${d}.${b}.weight`, get(`${s}.${a}.weight`));
-        put(`${d}.${b}.bias`, get(`${s}.${a}.bias`));
-      }
-    }
-  };
-  put('vision_model.embeddings.patch_embedding.weight', get('visual.conv1.weight'));
-  put('vision_model.embeddings.class_embedding', get('visual.class_embedding'));
-  put('vision_model.embeddings.position_embedding.weight', get('visual.positional_embedding'));
-  for (const [a, b] of [
-    ['visual.ln_pre', 'vision_model.pre_layrnorm'],
-    ['visual.ln_post', 'vision_model.post_layernorm'],
-    ['ln_final', 'text_model.final_layer_norm'],
-  ]) {
-    put(`${b}.weight`, get(`${a}.weight`));
-    put(`${b}.bias`, get(`${a}.bias`));
+  // the original order of keys: embeddings, layer norms, vision blocks, text blocks, projections, text embeddings
+  for (const [a, b] of OPENAI_TO_HF) put(b, ckpt.get(a));
+  const towers = [
+    ['visual.transformer.resblocks', 'vision_model.encoder.layers', arch.vision],
+    ['transformer.resblocks', 'text_model.encoder.layers', arch.text],
+  ] as const;
+  for (const [src, dst, tower] of towers)
+    for (let i = 0; i < tower.numLayers; i++) mapOpenaiBlock(ckpt, `${src}.${i}`, `${dst}.${i}`, tower.hiddenSize, put);
+  put('visual_projection.weight', transpose2d(ckpt.get('visual.proj')));
+  put('text_projection.weight', transpose2d(ckpt.get('text_projection')));
+  put('text_model.embeddings.token_embedding.weight', ckpt.get('token_embedding.weight'));
+  put('text_model.embeddings.position_embedding.weight', ckpt.get('positional_embedding'));
+  return w;
+}
+
+/**
+ * One residual block `s` → `d`: `attn.in_proj_{weight,bias}` [3·width, width] split into q, k, v, the other modules
+ * by `OPENAI_BLOCK_TO_HF`. @throws DataFormatError naming in_proj_weight when its shape is not [3·width, width]
+ */
+function mapOpenaiBlock(
+  ckpt: OpenaiCheckpoint,
+  s: string,
+  d: string,
+  width: number,
+  put: (hf: string, t: TorchTensor) => void,
+): void {
+  const inW = ckpt.get(`${s}.attn.in_proj_weight`),
+    inB = ckpt.get(`${s}.attn.in_proj_bias`);
+  if (inW.dims[0] !== 3 * width || inW.dims[1] !== width)
+    throw new DataFormatError({
+      file: ckpt.file,
+      field: `${s}.attn.in_proj_weight`,
+      message: `expected [${3 * width}, ${width}], got [${inW.dims.join(', ')}]`,
+    });
+  ['q', 'k', 'v'].forEach((n2, k) => {
+    put(`${d}.self_attn.${n2}_proj.weight`, {
+      dims: [width, width],
+      data: inW.data.slice(k * width * width, (k + 1) * width * width),
+    });
+    put(`${d}.self_attn.${n2}_proj.bias`, { dims: [width], data: inB.data.slice(k * width, (k + 1) * width) });
+  });
+  for (const [a, b] of OPENAI_BLOCK_TO_HF) {
+    put(`${d}.${b}.weight`, ckpt.get(`${s}.${a}.weight`));
+    put(`${d}.${b}.bias`, ckpt.get(`${s}.${a}.bias`));
   }
-  blocks('visual.transformer.resblocks', 'vision_model.encoder.layers', vLayers, vWidth);
-  blocks('transformer.resblocks', 'text_model.encoder.layers', tLayers, tWidth);
-  put('visual_projection.weight', transpose(get('visual.proj')));
-  put('text_projection.weight', transpose(get('text_projection')));
-  put('text_model.embeddings.token_embedding.weight', get('token_embedding.weight'));
-  put('text_model.embeddings.position_embedding.weight', get('positional_embedding'));
-  const ls = tensors[`${prefix}logit_scale`];
-  return { weights: w, arch, logitScale: ls && ls.data.length === 1 ? Math.exp(ls.data[0]!) : undefined };
+}
+
+/** A [rows, cols] matrix transposed to [cols, rows]. */
+function transpose2d(t: TorchTensor): TorchTensor {
+  const [r, c] = t.dims as [number, number];
+  const out = new Float32Array(r * c);
+  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = t.data[i * c + j]!;
+  return { dims: [c, r], data: out };
 }

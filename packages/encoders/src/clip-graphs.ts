@@ -428,44 +428,46 @@ export function visionTowerSplitModels(
   a: ClipTowerArch,
   options: Omit<TowerGraphOptions, 'withGradient'> = {},
 ): { forward: Uint8Array; backward: Uint8Array; residuals: string[] } {
-  const S = a.imageSize!;
-  const D = a.hiddenSize,
-    I = a.intermediateSize;
   const res = visionResiduals(a);
+  const forward = visionForwardResidualsModel(a, options, res);
+  const backward = visionBackwardFromResidualsModel(a, options, res);
+  return { forward, backward, residuals: res.map((r) => r.name) };
+}
+
+/** The forward half of `visionTowerSplitModels`: `pixel_values` → `image_embeds` and the residuals `res` by name. */
+function visionForwardResidualsModel(
+  a: ClipTowerArch,
+  options: Omit<TowerGraphOptions, 'withGradient'>,
+  res: { name: string; dims: (number | string)[] }[],
+): Uint8Array {
+  const S = a.imageSize!;
   const fg = new Graph(options.weights, options.weightsFile);
   const f = visionForward(fg, a, fg.input('pixel_values', ['batch', 3, S, S]));
   const values: string[] = [f.pre.saved.xhat, f.pre.saved.rstd];
   for (const l of f.layers) values.push(l.ln1.xhat, l.ln1.rstd, l.ln2.xhat, l.ln2.rstd, l.q, l.k, l.v, l.p, l.z);
   values.push(f.post.saved.xhat, f.post.saved.rstd);
   values.forEach((v, i) => fg.name(v, res[i]!.name));
-  const forward = fg.model('vlfer_clip_vision_forward_residuals', [
+  return fg.model('vlfer_clip_vision_forward_residuals', [
     { name: 'image_embeds', type: 'float32', dims: ['batch', a.projectionDim] },
     ...res.map((r) => ({ name: r.name, type: 'float32' as const, dims: r.dims })),
   ]);
+}
+
+/**
+ * The backward half of `visionTowerSplitModels`: the residuals `res` (graph inputs) and `cotangent` [B, E] →
+ * `grad_pixel_values` [B, 3, S, S], QuickGELU's sigmoid recomputed from the MLP pre-activations.
+ */
+function visionBackwardFromResidualsModel(
+  a: ClipTowerArch,
+  options: Omit<TowerGraphOptions, 'withGradient'>,
+  res: { name: string; dims: (number | string)[] }[],
+): Uint8Array {
+  const S = a.imageSize!;
+  const D = a.hiddenSize;
   const bg = new Graph(options.weights, options.weightsFile);
   const cot = bg.input('cotangent', ['batch', a.projectionDim]);
   const inp = Object.fromEntries(res.map((r) => [r.name, bg.input(r.name, r.dims)]));
-  const layers: LayerSaved[] = Array.from({ length: a.numLayers }, (_, i) => {
-    const w = (n: string, dims: number[]) => bg.weight(`vision_model.encoder.layers.${i}.${n}`, dims);
-    const z = inp[`res_${i}_z`]!;
-    return {
-      ln1: { xhat: inp[`res_${i}_ln1_xhat`]!, rstd: inp[`res_${i}_ln1_rstd`]!, gamma: w('layer_norm1.weight', [D]) },
-      ln2: { xhat: inp[`res_${i}_ln2_xhat`]!, rstd: inp[`res_${i}_ln2_rstd`]!, gamma: w('layer_norm2.weight', [D]) },
-      q: inp[`res_${i}_q`]!,
-      k: inp[`res_${i}_k`]!,
-      v: inp[`res_${i}_v`]!,
-      p: inp[`res_${i}_p`]!,
-      h1: '',
-      z,
-      sig: bg.op('Sigmoid', [bg.mul(z, bg.f(1.702))]),
-      wq: w('self_attn.q_proj.weight', [D, D]),
-      wk: w('self_attn.k_proj.weight', [D, D]),
-      wv: w('self_attn.v_proj.weight', [D, D]),
-      wo: w('self_attn.out_proj.weight', [D, D]),
-      w1: w('mlp.fc1.weight', [I, D]),
-      w2: w('mlp.fc2.weight', [D, I]),
-    };
-  });
+  const layers = Array.from({ length: a.numLayers }, (_, i) => residualLayer(bg, a, inp, i));
   visionBackward(bg, a, cot, {
     pre: {
       xhat: inp.res_pre_xhat!,
@@ -481,8 +483,32 @@ export function visionTowerSplitModels(
     wp: bg.weight('visual_projection.weight', [a.projectionDim, D]),
     wPatch: bg.weight('vision_model.embeddings.patch_embedding.weight', [D, 3, a.patchSize!, a.patchSize!]),
   });
-  const backward = bg.model('vlfer_clip_vision_backward', [
+  return bg.model('vlfer_clip_vision_backward', [
     { name: 'grad_pixel_values', type: 'float32', dims: ['batch', 3, S, S] },
   ]);
-  return { forward, backward, residuals: res.map((r) => r.name) };
+}
+
+/** What the backward of encoder layer `i` reads: its residual inputs (`inp`, by name) and its weights in `bg`. */
+function residualLayer(bg: Graph, a: ClipTowerArch, inp: Record<string, string>, i: number): LayerSaved {
+  const D = a.hiddenSize,
+    I = a.intermediateSize;
+  const w = (n: string, dims: number[]) => bg.weight(`vision_model.encoder.layers.${i}.${n}`, dims);
+  const z = inp[`res_${i}_z`]!;
+  return {
+    ln1: { xhat: inp[`res_${i}_ln1_xhat`]!, rstd: inp[`res_${i}_ln1_rstd`]!, gamma: w('layer_norm1.weight', [D]) },
+    ln2: { xhat: inp[`res_${i}_ln2_xhat`]!, rstd: inp[`res_${i}_ln2_rstd`]!, gamma: w('layer_norm2.weight', [D]) },
+    q: inp[`res_${i}_q`]!,
+    k: inp[`res_${i}_k`]!,
+    v: inp[`res_${i}_v`]!,
+    p: inp[`res_${i}_p`]!,
+    h1: '',
+    z,
+    sig: bg.op('Sigmoid', [bg.mul(z, bg.f(1.702))]),
+    wq: w('self_attn.q_proj.weight', [D, D]),
+    wk: w('self_attn.k_proj.weight', [D, D]),
+    wv: w('self_attn.v_proj.weight', [D, D]),
+    wo: w('self_attn.out_proj.weight', [D, D]),
+    w1: w('mlp.fc1.weight', [I, D]),
+    w2: w('mlp.fc2.weight', [D, I]),
+  };
 }

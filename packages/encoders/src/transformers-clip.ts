@@ -151,3 +151,14 @@ export function transformersEncoders(
     },
   };
 }
+
+/**
+ * CLIP's projection dimension D from a `config.json` (`projection_dim`, else `vision_config.projection_dim`).
+ * @throws VlferError naming `model` when neither is a positive integer
+ */
+export function clipProjectionDim(config: Record<string, any>, model: string): number {
+  const embeddingDim = Number(config.projection_dim ?? config.vision_config?.projection_dim);
+  if (!Number.isInteger(embeddingDim) || embeddingDim <= 0)
+    throw new VlferError(`config.json of '${model}' has no projection_dim`);
+  return embeddingDim;
+}

@@ -19,4 +19,4 @@ export {
 export type { DecodedImage, PillowImage, PillowMode } from './pillow.js';
 export { PILLOW_MODES, pillowCmykToRgb, pillowResizeWindow, pillowToRgb } from './pillow.js';
 export type { Affine } from './opencv.js';
-export { resizeBilinear, warpAffine } from './opencv.js';
+export { invertAffine, resizeBilinear, warpAffine } from './opencv.js';

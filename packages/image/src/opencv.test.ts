@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resizeBilinear, warpAffine, type Affine } from './index.js';
+import { invertAffine, resizeBilinear, warpAffine, type Affine } from './index.js';
 
 // Byte-for-byte parity with OpenCV.js 4.12 and native OpenCV 4.6 on real photos is checked in @vlfer/faces
 // (src/node/opencv-parity.test.ts, through its re-exports of these functions); these are hand-computed cases.
@@ -55,5 +55,25 @@ describe("OpenCV's 8-bit resize and warp", () => {
     expect(() => warpAffine(img, [1, 2, 0, 2, 4, 0], 4, 3)).toThrow(/'m'.*singular|singular/);
     expect(() => warpAffine(img, [1, 0, Number.NaN, 0, 1, 0], 4, 3)).toThrow(/6 finite numbers/);
     expect(() => warpAffine({ ...img, width: 5 }, identity, 4, 3)).toThrow(/has 36 bytes, expected 5·3·3/);
+  });
+
+  it('invertAffine: the output → image map of warpAffine, in closed form; refuses non-finite and singular matrices', () => {
+    // x' = 2x + 10, y' = 4y + 20 ⇒ x = x'/2 − 5, y = y'/4 − 5
+    expect(invertAffine([2, 0, 10, 0, 4, 20])).toEqual([0.5, -0, -5, -0, 0.25, -5]);
+    // a rotation by 90° and a shift: composing m with its inverse gives the identity on any point
+    const m: Affine = [0, -1, 3, 1, 0, -2];
+    const inv = invertAffine(m);
+    for (const [x, y] of [
+      [0, 0],
+      [5, -7],
+      [1.5, 2.25],
+    ] as const) {
+      const u = m[0] * x + m[1] * y + m[2],
+        v = m[3] * x + m[4] * y + m[5];
+      expect(inv[0] * u + inv[1] * v + inv[2]).toBeCloseTo(x, 12);
+      expect(inv[3] * u + inv[4] * v + inv[5]).toBeCloseTo(y, 12);
+    }
+    expect(() => invertAffine([1, 2, 0, 2, 4, 0])).toThrow(/argument m.*is singular|m.*singular/);
+    expect(() => invertAffine([1, 0, Number.NaN, 0, 1, 0])).toThrow(/6 finite numbers/);
   });
 });

@@ -66,19 +66,38 @@ export function resizeBilinear(img: DecodedImage, width: number, height: number)
       message: `has ${data.length} bytes, expected ${W}·${H}·${ch}`,
     });
   if (width === W && height === H) return img;
+  const out =
+    W === 2 * width && H === 2 * height ? halfAreaResize(img, width, height) : linearResize(img, width, height);
+  return { data: out, width, height, channels: ch };
+}
+
+/**
+ * OpenCV's exact 2× downscale in both axes (resize.cpp: "in case of scale_x && scale_y is equal to 2, INTER_AREA
+ * (fast) also is equal to INTER_LINEAR"): each output byte (a + b + c + d + 2) >> 2 of its 2 × 2 source block.
+ * @returns height·width·channels bytes
+ */
+function halfAreaResize(img: DecodedImage, width: number, height: number): Uint8Array {
+  const { width: W, channels: ch, data } = img;
   const out = new Uint8Array(width * height * ch);
-  if (W === 2 * width && H === 2 * height) {
-    // resize.cpp: "in case of scale_x && scale_y is equal to 2, INTER_AREA (fast) also is equal to INTER_LINEAR"
-    const row = W * ch;
-    let o = 0;
-    for (let y = 0; y < height; y++)
-      for (let x = 0; x < width; x++)
-        for (let c = 0; c < ch; c++) {
-          const p = 2 * y * row + 2 * x * ch + c;
-          out[o++] = (data[p]! + data[p + ch]! + data[p + row]! + data[p + row + ch]! + 2) >> 2;
-        }
-    return { data: out, width, height, channels: ch };
-  }
+  const row = W * ch;
+  let o = 0;
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++)
+      for (let c = 0; c < ch; c++) {
+        const p = 2 * y * row + 2 * x * ch + c;
+        out[o++] = (data[p]! + data[p + ch]! + data[p + row]! + data[p + row + ch]! + 2) >> 2;
+      }
+  return out;
+}
+
+/**
+ * OpenCV's general INTER_LINEAR resize: the horizontal pass of each source row the output needs (kept for the next
+ * output row, as OpenCV's ring of two rows), then the vertical pass of each output row.
+ * @returns height·width·channels bytes
+ */
+function linearResize(img: DecodedImage, width: number, height: number): Uint8Array {
+  const { width: W, height: H, channels: ch, data } = img;
+  const out = new Uint8Array(width * height * ch);
   const ax = linearAxis(width, W, true),
     ay = linearAxis(height, H, false);
   const rw = width * ch;
@@ -114,7 +133,7 @@ export function resizeBilinear(img: DecodedImage, width: number, height: number)
     // right by 4 and multiplied by the weight keeping the high 16 bits, then (sum + 2) >> 2
     for (let x = 0; x < rw; x++) out[o++] = (((b0 * (rowA[x]! >> 4)) >> 16) + ((b1 * (rowB[x]! >> 4)) >> 16) + 2) >> 2;
   }
-  return { data: out, width, height, channels: ch };
+  return out;
 }
 
 /** `saturate_cast<int>(double)` of OpenCV: round half to even (`lrint`), clamped to int32. */
@@ -144,6 +163,24 @@ export function warpAffine(img: DecodedImage, m: Affine, width: number, height: 
       argument: 'width',
       message: `output size must be positive integers, got ${width}x${height}`,
     });
+  const inv = invertAffine(m);
+  const { data, width: W, height: H, channels: ch } = img;
+  if (data.length !== W * H * ch)
+    throw new InvalidArgumentError({
+      functionName: 'warpAffine',
+      argument: 'img',
+      message: `has ${data.length} bytes, expected ${W}·${H}·${ch}`,
+    });
+  return { data: warpBilinear(img, inv, width, height), width, height, channels: ch };
+}
+
+/**
+ * The inverse of `m` (output → image coordinates) as OpenCV's warpAffine computes it without `WARP_INVERSE_MAP`
+ * (imgwarp.cpp), operation for operation, so that the fixed-point positions below match to the last bit.
+ * @param m [2, 3] image → output @returns [2, 3] output → image
+ * @throws InvalidArgumentError naming `m` when it is not 6 finite numbers or is singular (|det| ≤ 1e-12)
+ */
+export function invertAffine(m: Affine): Affine {
   if (m.length !== 6 || !m.every(Number.isFinite))
     throw new InvalidArgumentError({
       functionName: 'warpAffine',
@@ -153,7 +190,6 @@ export function warpAffine(img: DecodedImage, m: Affine, width: number, height: 
   let det = m[0] * m[4] - m[1] * m[3];
   if (!(Math.abs(det) > 1e-12))
     throw new InvalidArgumentError({ functionName: 'warpAffine', argument: 'm', message: 'is singular' });
-  // OpenCV's inversion (imgwarp.cpp, warpAffine without WARP_INVERSE_MAP), operation for operation
   det = 1 / det;
   const i0 = m[4] * det,
     i4 = m[0] * det,
@@ -161,6 +197,16 @@ export function warpAffine(img: DecodedImage, m: Affine, width: number, height: 
     i3 = m[3] * -det;
   const i2 = -i0 * m[2] - i1 * m[5];
   const i5 = -i3 * m[2] - i4 * m[5];
+  return [i0, i1, i2, i3, i4, i5];
+}
+
+/**
+ * OpenCV's `remap` of warpAffine (INTER_LINEAR, BORDER_CONSTANT 0) for the inverse map `inv`: per output pixel the
+ * source position in 1/32 pixels, the four neighbours weighted from the 15-bit bilinear table, out-of-image
+ * neighbours 0. @returns height·width·channels bytes
+ */
+function warpBilinear(img: DecodedImage, inv: Affine, width: number, height: number): Uint8Array {
+  const [i0, i1, i2, i3, i4, i5] = inv;
   const scale = 1 << AB_BITS;
   const adelta = new Int32Array(width),
     bdelta = new Int32Array(width);
@@ -168,14 +214,7 @@ export function warpAffine(img: DecodedImage, m: Affine, width: number, height: 
     adelta[u] = cvRound(i0 * u * scale);
     bdelta[u] = cvRound(i3 * u * scale);
   }
-  const ch = img.channels;
-  const { data, width: W, height: H } = img;
-  if (data.length !== W * H * ch)
-    throw new InvalidArgumentError({
-      functionName: 'warpAffine',
-      argument: 'img',
-      message: `has ${data.length} bytes, expected ${W}·${H}·${ch}`,
-    });
+  const { data, width: W, height: H, channels: ch } = img;
   const out = new Uint8Array(width * height * ch);
   const T = 1 << INTER_BITS;
   const rowStride = W * ch;
@@ -210,5 +249,5 @@ export function warpAffine(img: DecodedImage, m: Affine, width: number, height: 
       }
     }
   }
-  return { data: out, width, height, channels: ch };
+  return out;
 }

@@ -194,60 +194,112 @@ export function pilResizeRows(
     filter,
     window,
   );
-  let img: Uint8Array | Uint8ClampedArray = src;
-  let rowLen = width * channels;
-  let colOffset = wx * channels;
-  let rowBase = 0;
-  if (needH) {
-    const rows = yLast - yFirst;
-    const tmp = new Uint8ClampedArray(rows * len);
-    const { bounds, kk, ksize } = h;
-    for (let yy = 0; yy < rows; yy++) {
-      const inRow = (yy + yFirst) * width * channels;
-      let o = yy * len;
-      for (let xx = wx; xx < wx + ww; xx++) {
-        const xmin = bounds[2 * xx]!;
-        const n = bounds[2 * xx + 1]!;
-        const k = xx * ksize;
-        if (channels === 1) {
-          let s0 = HALF;
-          for (let x = 0, p = inRow + xmin; x < n; x++, p++) s0 += src[p]! * kk[k + x]!;
-          tmp[o++] = s0 >> PRECISION_BITS;
-        } else if (channels === 3) {
-          let s0 = HALF,
-            s1 = HALF,
-            s2 = HALF;
-          for (let x = 0, p = inRow + xmin * 3; x < n; x++, p += 3) {
-            const w = kk[k + x]!;
-            s0 += src[p]! * w;
-            s1 += src[p + 1]! * w;
-            s2 += src[p + 2]! * w;
-          }
-          tmp[o++] = s0 >> PRECISION_BITS;
-          tmp[o++] = s1 >> PRECISION_BITS;
-          tmp[o++] = s2 >> PRECISION_BITS;
-        } else {
-          for (let c = 0; c < channels; c++) {
-            let ss = HALF;
-            for (let x = 0; x < n; x++) ss += src[inRow + (x + xmin) * channels + c]! * kk[k + x]!;
-            tmp[o++] = ss >> PRECISION_BITS;
-          }
+  // the source rows, or after a horizontal pass the window's columns of input rows [yFirst, yLast)
+  const layout: RowLayout = needH
+    ? {
+        img: horizontalPass(src, width, channels, h, wx, ww, yFirst, yLast),
+        rowLen: len,
+        colOffset: 0,
+        rowBase: yFirst,
+      }
+    : { img: src, rowLen: width * channels, colOffset: wx * channels, rowBase: 0 };
+  if (needV) verticalPass(layout, v, wy, wh, len, row);
+  else copyRows(layout, wy, wh, len, row);
+}
+
+/** Where the rows the vertical pass reads are: row y of the image starts at (y − rowBase)·rowLen + colOffset. */
+interface RowLayout {
+  img: Uint8Array | Uint8ClampedArray;
+  rowLen: number;
+  colOffset: number;
+  rowBase: number;
+}
+
+/**
+ * Pillow's `ImagingResampleHorizontal_8bpc` over input rows [yFirst, yLast), output columns [wx, wx + ww): per output
+ * pixel the fixed-point sum of its taps, rounded to uint8 by the store (clip8).
+ * @returns (yLast − yFirst) rows of ww·channels bytes
+ */
+function horizontalPass(
+  src: Uint8Array,
+  width: number,
+  channels: number,
+  h: Coeffs,
+  wx: number,
+  ww: number,
+  yFirst: number,
+  yLast: number,
+): Uint8ClampedArray {
+  const rows = yLast - yFirst;
+  const len = ww * channels;
+  const tmp = new Uint8ClampedArray(rows * len);
+  const { bounds, kk, ksize } = h;
+  for (let yy = 0; yy < rows; yy++) {
+    const inRow = (yy + yFirst) * width * channels;
+    let o = yy * len;
+    for (let xx = wx; xx < wx + ww; xx++) {
+      const xmin = bounds[2 * xx]!;
+      const n = bounds[2 * xx + 1]!;
+      const k = xx * ksize;
+      if (channels === 1) {
+        let s0 = HALF;
+        for (let x = 0, p = inRow + xmin; x < n; x++, p++) s0 += src[p]! * kk[k + x]!;
+        tmp[o++] = s0 >> PRECISION_BITS;
+      } else if (channels === 3) {
+        let s0 = HALF,
+          s1 = HALF,
+          s2 = HALF;
+        for (let x = 0, p = inRow + xmin * 3; x < n; x++, p += 3) {
+          const w = kk[k + x]!;
+          s0 += src[p]! * w;
+          s1 += src[p + 1]! * w;
+          s2 += src[p + 2]! * w;
+        }
+        tmp[o++] = s0 >> PRECISION_BITS;
+        tmp[o++] = s1 >> PRECISION_BITS;
+        tmp[o++] = s2 >> PRECISION_BITS;
+      } else {
+        for (let c = 0; c < channels; c++) {
+          let ss = HALF;
+          for (let x = 0; x < n; x++) ss += src[inRow + (x + xmin) * channels + c]! * kk[k + x]!;
+          tmp[o++] = ss >> PRECISION_BITS;
         }
       }
     }
-    img = tmp;
-    rowLen = len;
-    colOffset = 0;
-    rowBase = yFirst;
   }
-  if (!needV) {
-    const bytes = img instanceof Uint8Array ? img : new Uint8Array(img.buffer);
-    for (let r = 0; r < wh; r++) {
-      const start = (wy + r - rowBase) * rowLen + colOffset;
-      row(bytes.subarray(start, start + len), r);
-    }
-    return;
+  return tmp;
+}
+
+/** No vertical pass: hands out rows [wy, wy + wh) of `layout`, `len` bytes each, as they are. */
+function copyRows(
+  layout: RowLayout,
+  wy: number,
+  wh: number,
+  len: number,
+  row: (line: Uint8Array, y: number) => void,
+): void {
+  const { img, rowLen, colOffset, rowBase } = layout;
+  const bytes = img instanceof Uint8Array ? img : new Uint8Array(img.buffer);
+  for (let r = 0; r < wh; r++) {
+    const start = (wy + r - rowBase) * rowLen + colOffset;
+    row(bytes.subarray(start, start + len), r);
   }
+}
+
+/**
+ * Pillow's `ImagingResampleVertical_8bpc` for output rows [wy, wy + wh), one row at a time, kernel taps outermost so
+ * the inner loops run along whole rows; each row (`len` bytes, rounded to uint8) goes to `row`, valid until it
+ * returns.
+ */
+function verticalPass(
+  layout: RowLayout,
+  v: Coeffs,
+  wy: number,
+  wh: number,
+  len: number,
+  row: (line: Uint8Array, y: number) => void,
+): void {
+  const { img, rowLen, colOffset, rowBase } = layout;
   const acc = new Int32Array(len);
   const line = new Uint8ClampedArray(len);
   // handed out as plain bytes, so that copying a row out is a memcpy (a set() across element types is not)

@@ -3,7 +3,13 @@
  * them in (`PillowImage`), Pillow's CMYK → RGB, and the resize of an image in its own mode (`pillowResizeWindow`).
  */
 import { InvalidArgumentError } from '@vlfer/core';
-import { pilNearestWindow, pilResizeInt32, pilResizeWindow, type PilResampler } from './pil-resize.js';
+import {
+  pilNearestWindow,
+  pilResizeInt32,
+  pilResizeWindow,
+  type PilResampler,
+  type ResizeWindow,
+} from './pil-resize.js';
 
 /** Decoded 8-bit pixels, interleaved: 1 channel (grey) or 3 (RGB). */
 export interface DecodedImage {
@@ -76,6 +82,52 @@ export function pillowResizeWindow(
   resampler?: PilResampler,
 ): DecodedImage {
   const { mode, width: w, height: h } = img;
+  const ch = pillowChannels(img);
+  const same = nw === w && nh === h;
+  const result = (data: Uint8Array, channels: 1 | 3): DecodedImage => ({
+    data,
+    width: box.width,
+    height: box.height,
+    channels,
+  });
+  switch (mode) {
+    case 'L':
+    case 'RGB': {
+      const data = img.data as Uint8Array;
+      return result(
+        same ? cropWindow(data, w, ch, box) : pilResizeWindow(data, w, h, ch, nw, nh, 'bicubic', box, resampler),
+        ch as 1 | 3,
+      );
+    }
+    case 'P':
+    case '1': {
+      const data = img.data as Uint8Array;
+      return result(same ? cropWindow(data, w, ch, box) : pilNearestWindow(data, w, h, ch, nw, nh, box), ch as 1 | 3);
+    }
+    case 'CMYK': {
+      const data = img.data as Uint8Array;
+      const win = same
+        ? cropWindow(data, w, 4, box)
+        : pilResizeWindow(data, w, h, 4, nw, nh, 'bicubic', box, resampler);
+      return result(pillowCmykToRgb(win), 3);
+    }
+    case 'LA':
+    case 'RGBA': {
+      const data = img.data as Uint8Array;
+      const win = same ? cropWindow(data, w, ch, box) : resizePremultiplied(data, w, h, ch, nw, nh, box, resampler);
+      return result(dropAlpha(win, ch), (ch - 1) as 1 | 3);
+    }
+    case 'I':
+      return result(resizeModeI(img.data as Int32Array, w, h, nw, nh, box), 1);
+  }
+}
+
+/**
+ * The channel count of `img`'s mode, after checking that `img.data` is of the type and length the mode needs.
+ * @throws InvalidArgumentError naming `image.mode` or `image.data`
+ */
+function pillowChannels(img: PillowImage): number {
+  const { mode, width: w, height: h } = img;
   const ch = PILLOW_CHANNELS[mode];
   if (ch === undefined)
     throw new InvalidArgumentError({
@@ -90,82 +142,74 @@ export function pillowResizeWindow(
       argument: 'image.data',
       message: `expected ${w}x${h}x${ch} ${wantInt ? 'Int32Array' : 'Uint8Array'} values for mode ${mode}, got ${img.data.length} in a ${img.data.constructor.name}`,
     });
-  const same = nw === w && nh === h;
-  const crop = (data: Uint8Array, channels: number): Uint8Array => {
-    const out = new Uint8Array(box.width * box.height * channels);
-    for (let r = 0; r < box.height; r++)
-      out.set(
-        data.subarray(((box.y + r) * w + box.x) * channels, ((box.y + r) * w + box.x + box.width) * channels),
-        r * box.width * channels,
-      );
-    return out;
-  };
-  const n = box.width * box.height;
-  const result = (data: Uint8Array, channels: 1 | 3): DecodedImage => ({
-    data,
-    width: box.width,
-    height: box.height,
-    channels,
-  });
-  switch (mode) {
-    case 'L':
-    case 'RGB': {
-      const data = img.data as Uint8Array;
-      return result(
-        same ? crop(data, ch) : pilResizeWindow(data, w, h, ch, nw, nh, 'bicubic', box, resampler),
-        ch as 1 | 3,
-      );
-    }
-    case 'P':
-    case '1': {
-      const data = img.data as Uint8Array;
-      return result(same ? crop(data, ch) : pilNearestWindow(data, w, h, ch, nw, nh, box), ch as 1 | 3);
-    }
-    case 'CMYK': {
-      const data = img.data as Uint8Array;
-      return result(
-        pillowCmykToRgb(same ? crop(data, 4) : pilResizeWindow(data, w, h, 4, nw, nh, 'bicubic', box, resampler)),
-        3,
-      );
-    }
-    case 'LA':
-    case 'RGBA': {
-      const data = img.data as Uint8Array;
-      const colours = ch - 1;
-      let win: Uint8Array;
-      if (same) win = crop(data, ch);
-      else {
-        // RGBA → RGBa (libImaging/Convert.c rgbA2rgba, lA2la): colour · alpha / 255, rounded
-        const pre = new Uint8Array(data.length);
-        for (let p = 0; p < data.length; p += ch) {
-          const a = data[p + colours]!;
-          for (let c = 0; c < colours; c++) pre[p + c] = muldiv255(data[p + c]!, a);
-          pre[p + colours] = a;
-        }
-        win = pilResizeWindow(pre, w, h, ch, nw, nh, 'bicubic', box, resampler);
-        // RGBa → RGBA (rgba2rgbA, la2lA): colour · 255 / alpha in integers, clipped; kept where alpha is 0 or 255
-        for (let p = 0; p < win.length; p += ch) {
-          const a = win[p + colours]!;
-          if (a === 0 || a === 255) continue;
-          for (let c = 0; c < colours; c++) win[p + c] = Math.min(255, Math.floor((255 * win[p + c]!) / a));
-        }
-      }
-      const out = new Uint8Array(n * colours);
-      for (let i = 0; i < n; i++) for (let c = 0; c < colours; c++) out[i * colours + c] = win[i * ch + c]!;
-      return result(out, colours as 1 | 3);
-    }
-    case 'I': {
-      const data = img.data as Int32Array;
-      const full = same ? data : pilResizeInt32(data, w, h, nw, nh, 'bicubic');
-      const out = new Uint8Array(n);
-      for (let r = 0; r < box.height; r++)
-        for (let i = 0; i < box.width; i++) {
-          const v = full[(box.y + r) * nw + box.x + i]!;
-          out[r * box.width + i] = v <= 0 ? 0 : v >= 255 ? 255 : v;
-        }
-      return result(out, 1);
-    }
+  return ch;
+}
+
+/** The pixels of `box` out of a `w`-wide interleaved image, as box.height · box.width · channels bytes. */
+function cropWindow(data: Uint8Array, w: number, channels: number, box: ResizeWindow): Uint8Array {
+  const out = new Uint8Array(box.width * box.height * channels);
+  for (let r = 0; r < box.height; r++)
+    out.set(
+      data.subarray(((box.y + r) * w + box.x) * channels, ((box.y + r) * w + box.x + box.width) * channels),
+      r * box.width * channels,
+    );
+  return out;
+}
+
+/**
+ * Pillow's resize of an image with alpha (`'LA'`, `'RGBA'`, `ch` bytes a pixel, alpha last): converted to
+ * premultiplied (`rgbA2rgba`, `lA2la`: colour · alpha / 255 rounded), resized (bicubic), converted back
+ * (`rgba2rgbA`, `la2lA`: colour · 255 / alpha in integers, clipped; kept where alpha is 0 or 255).
+ * @returns box.height · box.width · ch bytes, alpha kept
+ */
+function resizePremultiplied(
+  data: Uint8Array,
+  w: number,
+  h: number,
+  ch: number,
+  nw: number,
+  nh: number,
+  box: ResizeWindow,
+  resampler: PilResampler | undefined,
+): Uint8Array {
+  const colours = ch - 1;
+  const pre = new Uint8Array(data.length);
+  for (let p = 0; p < data.length; p += ch) {
+    const a = data[p + colours]!;
+    for (let c = 0; c < colours; c++) pre[p + c] = muldiv255(data[p + c]!, a);
+    pre[p + colours] = a;
   }
+  const win = pilResizeWindow(pre, w, h, ch, nw, nh, 'bicubic', box, resampler);
+  for (let p = 0; p < win.length; p += ch) {
+    const a = win[p + colours]!;
+    if (a === 0 || a === 255) continue;
+    for (let c = 0; c < colours; c++) win[p + c] = Math.min(255, Math.floor((255 * win[p + c]!) / a));
+  }
+  return win;
+}
+
+/** The colour bytes of interleaved pixels of `ch` bytes with alpha last (`convert('RGB')` of `'LA'`/`'RGBA'`). */
+function dropAlpha(win: Uint8Array, ch: number): Uint8Array {
+  const colours = ch - 1;
+  const n = win.length / ch;
+  const out = new Uint8Array(n * colours);
+  for (let i = 0; i < n; i++) for (let c = 0; c < colours; c++) out[i * colours + c] = win[i * ch + c]!;
+  return out;
+}
+
+/**
+ * Mode `'I'`: resized in doubles (`pilResizeInt32`, bicubic) unless the size is unchanged, then `box` clipped to
+ * 0…255 (Pillow's i2rgb). @returns box.height · box.width grey bytes
+ */
+function resizeModeI(data: Int32Array, w: number, h: number, nw: number, nh: number, box: ResizeWindow): Uint8Array {
+  const full = nw === w && nh === h ? data : pilResizeInt32(data, w, h, nw, nh, 'bicubic');
+  const out = new Uint8Array(box.width * box.height);
+  for (let r = 0; r < box.height; r++)
+    for (let i = 0; i < box.width; i++) {
+      const v = full[(box.y + r) * nw + box.x + i]!;
+      out[r * box.width + i] = v <= 0 ? 0 : v >= 255 ? 255 : v;
+    }
+  return out;
 }
 
 /** Pillow's `convert('RGB')` of a `PillowImage` (grey kept as one channel). */

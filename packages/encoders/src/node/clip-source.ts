@@ -97,73 +97,82 @@ export interface LoadWeightsOptions {
 
 /** Read the weights of a `hf-weights` or `openai-checkpoint` source. */
 export function loadClipWeights(source: ClipSource, options: LoadWeightsOptions = {}): ClipWeightsBundle {
-  if (source.kind === 'hf-weights') {
-    const cfgFile = join(source.dir, 'config.json');
-    let config: Record<string, any>;
-    try {
-      config = JSON.parse(readTextFile(cfgFile, 'CLIP config'));
-    } catch (error) {
-      if (error instanceof SyntaxError)
-        throw new DataFormatError({ file: cfgFile, message: `not valid JSON (${error.message})`, cause: error });
-      throw error;
-    }
-    const arch = clipArchFromConfig(config, cfgFile);
-    const weightsFile = join(source.dir, 'model.safetensors');
-    const weights = decodeSafetensors(readBytesFile(weightsFile, 'CLIP weights'), weightsFile).tensors;
-    const ppFile = join(source.dir, 'preprocessor_config.json');
-    const preprocessor = existsSync(ppFile)
-      ? parsePreprocessorConfig(JSON.parse(readTextFile(ppFile, 'preprocessor config')), ppFile)
-      : withImageSize(arch.vision.imageSize!);
-    const files: Record<string, string> = { 'config.json': cfgFile, 'model.safetensors': weightsFile };
-    for (const f of ['tokenizer.json', 'tokenizer_config.json', 'preprocessor_config.json'])
-      if (existsSync(join(source.dir, f))) files[f] = join(source.dir, f);
-    return {
-      arch,
-      weights,
-      preprocessor,
-      files,
-      tokenizer: existsSync(join(source.dir, 'tokenizer.json'))
-        ? source.dir
-        : (options.tokenizer ?? 'openai/clip-vit-base-patch32'),
-      weightsFile,
-      logitScale: scalarExp(weights['logit_scale']),
-    };
-  }
-  if (source.kind === 'openai-checkpoint') {
-    const ckpt = readTorchCheckpointFile(source.file);
-    let numHeads = options.numHeads;
-    let archFromConfig: ClipArch | undefined;
-    if (options.config) {
-      archFromConfig = clipArchFromConfig(JSON.parse(readTextFile(options.config, 'CLIP config')), options.config);
-      numHeads = { text: archFromConfig.text.numHeads, vision: archFromConfig.vision.numHeads };
-    }
-    const { weights, arch, logitScale } = openaiClipToHf(ckpt.tensors, {
-      file: source.file,
-      ...(numHeads ? { numHeads } : {}),
-    });
-    const tokenizer = options.tokenizer ?? 'openai/clip-vit-base-patch32';
-    const files: Record<string, string> = { checkpoint: source.file };
-    if (options.config) files['config.json'] = options.config;
-    if (existsSync(join(tokenizer, 'tokenizer.json'))) files['tokenizer.json'] = join(tokenizer, 'tokenizer.json');
-    return {
-      arch: archFromConfig
-        ? {
-            ...arch,
-            text: { ...arch.text, layerNormEps: archFromConfig.text.layerNormEps },
-            vision: { ...arch.vision, layerNormEps: archFromConfig.vision.layerNormEps },
-          }
-        : arch,
-      weights,
-      preprocessor: withImageSize(arch.vision.imageSize!),
-      files,
-      tokenizer,
-      weightsFile: source.file,
-      logitScale,
-    };
-  }
+  if (source.kind === 'hf-weights') return loadHfWeights(source.dir, options);
+  if (source.kind === 'openai-checkpoint') return loadOpenaiWeights(source.file, options);
   throw new VlferError(
     `loadClipWeights: a ${source.kind} source has no weights to read here (it runs on transformers.js); gradients and the TypeScript graphs need config.json + model.safetensors or an OpenAI .pt checkpoint`,
   );
+}
+
+/**
+ * A Hugging Face CLIPModel directory: `config.json` (architecture), `model.safetensors`, `preprocessor_config.json`
+ * when present (else OpenAI's preprocessing at the vision tower's size), its own tokenizer when it has
+ * `tokenizer.json` (else `options.tokenizer`). @throws DataFormatError naming config.json when it is not JSON
+ */
+function loadHfWeights(dir: string, options: LoadWeightsOptions): ClipWeightsBundle {
+  const cfgFile = join(dir, 'config.json');
+  let config: Record<string, any>;
+  try {
+    config = JSON.parse(readTextFile(cfgFile, 'CLIP config'));
+  } catch (error) {
+    if (error instanceof SyntaxError)
+      throw new DataFormatError({ file: cfgFile, message: `not valid JSON (${error.message})`, cause: error });
+    throw error;
+  }
+  const arch = clipArchFromConfig(config, cfgFile);
+  const weightsFile = join(dir, 'model.safetensors');
+  const weights = decodeSafetensors(readBytesFile(weightsFile, 'CLIP weights'), weightsFile).tensors;
+  const ppFile = join(dir, 'preprocessor_config.json');
+  const preprocessor = existsSync(ppFile)
+    ? parsePreprocessorConfig(JSON.parse(readTextFile(ppFile, 'preprocessor config')), ppFile)
+    : withImageSize(arch.vision.imageSize!);
+  const files: Record<string, string> = { 'config.json': cfgFile, 'model.safetensors': weightsFile };
+  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'preprocessor_config.json'])
+    if (existsSync(join(dir, f))) files[f] = join(dir, f);
+  return {
+    arch,
+    weights,
+    preprocessor,
+    files,
+    tokenizer: existsSync(join(dir, 'tokenizer.json')) ? dir : (options.tokenizer ?? 'openai/clip-vit-base-patch32'),
+    weightsFile,
+    logitScale: scalarExp(weights['logit_scale']),
+  };
+}
+
+/**
+ * An OpenAI `clip` checkpoint (TorchScript or state dict) mapped to Hugging Face names (`openaiClipToHf`); the
+ * architecture inferred as OpenAI's code does, or head counts and layer-norm epsilons from `options.config`;
+ * OpenAI's preprocessing at the vision tower's size.
+ */
+function loadOpenaiWeights(file: string, options: LoadWeightsOptions): ClipWeightsBundle {
+  const ckpt = readTorchCheckpointFile(file);
+  let numHeads = options.numHeads;
+  let archFromConfig: ClipArch | undefined;
+  if (options.config) {
+    archFromConfig = clipArchFromConfig(JSON.parse(readTextFile(options.config, 'CLIP config')), options.config);
+    numHeads = { text: archFromConfig.text.numHeads, vision: archFromConfig.vision.numHeads };
+  }
+  const { weights, arch, logitScale } = openaiClipToHf(ckpt.tensors, { file, ...(numHeads ? { numHeads } : {}) });
+  const tokenizer = options.tokenizer ?? 'openai/clip-vit-base-patch32';
+  const files: Record<string, string> = { checkpoint: file };
+  if (options.config) files['config.json'] = options.config;
+  if (existsSync(join(tokenizer, 'tokenizer.json'))) files['tokenizer.json'] = join(tokenizer, 'tokenizer.json');
+  return {
+    arch: archFromConfig
+      ? {
+          ...arch,
+          text: { ...arch.text, layerNormEps: archFromConfig.text.layerNormEps },
+          vision: { ...arch.vision, layerNormEps: archFromConfig.vision.layerNormEps },
+        }
+      : arch,
+    weights,
+    preprocessor: withImageSize(arch.vision.imageSize!),
+    files,
+    tokenizer,
+    weightsFile: file,
+    logitScale,
+  };
 }
 
 /** exp of a one-value tensor (CLIP's `logit_scale` is stored as its log); undefined for none or another shape. */

@@ -22,7 +22,14 @@ import { getModelEnvironment } from './env.js';
 import { defaultThreads, type ThreadOptions } from '@vlfer/core/node';
 import { readTextFile } from '@vlfer/core/node';
 import { assertWebGpu } from './webgpu.js';
-import { disposedMessage, loadTransformersTowers, tokenizeWith, transformersEncoders } from '../transformers-clip.js';
+import {
+  clipProjectionDim,
+  disposedMessage,
+  loadTransformersTowers,
+  tokenizeWith,
+  transformersEncoders,
+  type TransformersClipTowers,
+} from '../transformers-clip.js';
 
 export const CLIP_DTYPES = ['fp32', 'fp16', 'q8'] as const;
 export type ClipDtype = (typeof CLIP_DTYPES)[number];
@@ -175,26 +182,47 @@ async function loadGraphsClip(
   dtype: ClipDtype,
   device: ComputeDevice,
 ): Promise<ClipModel> {
+  const weights = source.kind === 'openai-checkpoint' ? source.file : (source as { dir: string }).dir;
   if (dtype !== 'fp32')
     throw new InvalidArgumentError({
       functionName: 'loadClip',
       argument: 'dtype',
-      message: `the 'graphs' runtime (weights from ${source.kind === 'openai-checkpoint' ? source.file : (source as { dir: string }).dir}) computes in fp32; got '${dtype}'`,
+      message: `the 'graphs' runtime (weights from ${weights}) computes in fp32; got '${dtype}'`,
     });
   const towers = options.towers ?? ['vision', 'text'];
-  const model = await ClipGradientModel.load(
-    source.kind === 'openai-checkpoint' ? source.file : (source as { dir: string }).dir,
-    { ...options, device, gradients: false, towers },
-  );
+  const model = await ClipGradientModel.load(weights, { ...options, device, gradients: false, towers });
   const tokenizer = towers.includes('text')
     ? await loadTokenizer(
         model.bundle.tokenizer,
         'pass tokenizer: <directory with the CLIP tokenizer.json> (OpenAI checkpoints hold no tokenizer)',
       )
     : undefined;
+  const preprocessMode = source.kind === 'openai-checkpoint' ? 'openai' : 'clip';
+  return graphsClipModel(model, tokenizer, { modelId: options.model, dtype, device, preprocessMode, log: options.log });
+}
+
+/** What a `ClipModel` says about itself beyond its weights: its id, dtype, device, preprocessing, notice sink. */
+interface ClipModelMeta {
+  modelId: string;
+  dtype: ClipDtype;
+  device: ComputeDevice;
+  preprocessMode: PreprocessMode;
+  log: ((line: string) => void) | undefined;
+}
+
+/**
+ * The `ClipModel` of a loaded `ClipGradientModel` (the 'graphs' runtime, forward only): pixels [batch, 3, S, S] with
+ * S the vision tower's image size, texts tokenised with `tokenizer` (absent when the text tower was not loaded:
+ * `encodeTexts`/`tokenize` then throw). Encoding after `dispose()` throws.
+ */
+function graphsClipModel(
+  model: ClipGradientModel,
+  tokenizer: PreTrainedTokenizer | undefined,
+  meta: ClipModelMeta,
+): ClipModel {
   const tokenize = (texts: readonly string[]) => {
     if (!tokenizer) throw new VlferError('This ClipModel was loaded without the text tower');
-    return tokenizeWith(tokenizer, texts, options.log);
+    return tokenizeWith(tokenizer, texts, meta.log);
   };
   const S = model.arch.vision.imageSize!;
   let disposed = false;
@@ -202,13 +230,13 @@ async function loadGraphsClip(
     if (disposed) throw new VlferError(disposedMessage(what));
   };
   return {
-    modelId: options.model,
-    dtype,
-    device,
+    modelId: meta.modelId,
+    dtype: meta.dtype,
+    device: meta.device,
     runtime: 'graphs',
     embeddingDim: model.arch.vision.projectionDim,
     preprocessor: model.preprocessor,
-    preprocessMode: source.kind === 'openai-checkpoint' ? 'openai' : 'clip',
+    preprocessMode: meta.preprocessMode,
     logitScale: model.bundle.logitScale ?? null,
     async encodePixels(pixels) {
       live('encodePixels');
@@ -240,6 +268,54 @@ async function loadGraphsClip(
   };
 }
 
+/** Whether a file of the transformers.js layout belongs to a tower that is loaded (tokenizer files: the text one). */
+function fileNeeded(file: string, towers: ReadonlySet<'vision' | 'text'>, tokenizerNeedsText: boolean): boolean {
+  if (file.includes('vision')) return towers.has('vision');
+  if (file.includes('text_model')) return towers.has('text');
+  return !tokenizerNeedsText || !file.startsWith('tokenizer') || towers.has('text');
+}
+
+/**
+ * The files of the transformers.js layout (`requiredModelFiles(suffix)`) that the loaded `towers` need and
+ * `dir` lacks (tokenizer files only for the text tower). @returns paths relative to `dir`, empty when all are there
+ */
+export function missingOnnxModelFiles(dir: string, towers: ReadonlySet<'vision' | 'text'>, suffix: string): string[] {
+  return requiredModelFiles(suffix).filter((f) => fileNeeded(f, towers, true) && !existsSync(join(dir, f)));
+}
+
+/**
+ * The files of an ONNX model directory that its content fingerprint covers: the transformers.js layout and external
+ * weight files (`*.onnx_data`) of the loaded `towers`, as far as they exist in `dir`.
+ * @returns relative path → absolute path
+ */
+export function onnxFingerprintFiles(
+  dir: string,
+  towers: ReadonlySet<'vision' | 'text'>,
+  suffix: string,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of [
+    ...requiredModelFiles(suffix),
+    `onnx/vision_model${suffix}.onnx_data`,
+    `onnx/text_model${suffix}.onnx_data`,
+  ])
+    if (fileNeeded(f, towers, false) && existsSync(join(dir, f))) out[f] = join(dir, f);
+  return out;
+}
+
+/** What the ONNX loading stages share: the model asked for, how it is loaded, where its tower graphs are. */
+interface OnnxLoad {
+  model: string;
+  dtype: ClipDtype;
+  device: ComputeDevice;
+  suffix: string;
+  /** The ONNX directory, or undefined for a Hub id. */
+  localDir: string | undefined;
+  towers: ReadonlySet<'vision' | 'text'>;
+  /** transformers.js' `from_pretrained` options. */
+  hfOptions: Record<string, unknown>;
+}
+
 async function loadOnnxClip(
   options: LoadClipOptions,
   source: ClipSource,
@@ -247,103 +323,32 @@ async function loadOnnxClip(
   device: ComputeDevice,
   suffix: string,
 ): Promise<ClipModel> {
-  const towers = new Set<'vision' | 'text'>(options.towers ?? ['vision', 'text']);
   const localDir = source.kind === 'onnx-dir' ? source.dir : undefined;
-  const env = getModelEnvironment();
-  if (localDir) {
-    const missing = requiredModelFiles(suffix).filter(
-      (f) =>
-        (f.includes('vision')
-          ? towers.has('vision')
-          : f.includes('text_model')
-            ? towers.has('text')
-            : !f.startsWith('tokenizer') || towers.has('text')) && !existsSync(join(localDir, f)),
-    );
-    if (missing.length > 0)
-      throw new VlferError(`Model directory ${localDir} lacks ${missing.join(', ')}; ${layoutHelp(suffix)}`);
-  } else if (!env.allowRemoteModels) {
-    throw new VlferError(
-      `Model '${options.model}' is not a local directory and remote models are disabled (no directory '${join(env.localModelPath, options.model)}'). Provide ${layoutHelp(suffix)}, or call configureModels({ allowRemoteModels: true }) (CLI --allow-remote) where the Hugging Face Hub is reachable.`,
-    );
-  }
-  const src = localDir ?? options.model;
-  const hfOptions: Record<string, unknown> = {
+  const load: OnnxLoad = {
+    model: options.model,
     dtype,
     device,
-    local_files_only: localDir !== undefined,
-    session_options: { intraOpNumThreads: options.intraOpNumThreads ?? defaultThreads(), interOpNumThreads: 1 },
+    suffix,
+    localDir,
+    towers: new Set<'vision' | 'text'>(options.towers ?? ['vision', 'text']),
+    hfOptions: {
+      dtype,
+      device,
+      local_files_only: localDir !== undefined,
+      session_options: { intraOpNumThreads: options.intraOpNumThreads ?? defaultThreads(), interOpNumThreads: 1 },
+    },
   };
-  const towerFile = (tower: 'text' | 'vision') =>
-    localDir
-      ? join(localDir, 'onnx', `${tower}_model${suffix}.onnx`)
-      : `onnx/${tower}_model${suffix}.onnx of '${options.model}'`;
-  const wrap = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
-    try {
-      return await f();
-    } catch (error) {
-      const tower = what === 'the text tower' ? 'text' : what === 'the vision tower' ? 'vision' : undefined;
-      const named = tower ? modelFileError(towerFile(tower), tower, error) : undefined;
-      if (named) throw named;
-      const msg = (error as Error).message;
-      const hint =
-        (device === 'webgpu'
-          ? ' (device webgpu needs a WebGPU adapter: a GPU with a Vulkan driver and libvulkan.so.1)'
-          : '') +
-        (localDir ? '' : `. If the Hugging Face Hub is unreachable, provide ${layoutHelp(suffix)} and pass its path`);
-      throw new VlferError(`Loading ${what} of '${options.model}' (${dtype}, ${device}) failed: ${msg}${hint}`, {
-        cause: error,
-      });
-    }
-  };
-  let configJson: Record<string, any> | undefined;
-  if (localDir) {
-    const file = join(localDir, 'config.json');
-    try {
-      configJson = JSON.parse(readTextFile(file, 'model config')) as Record<string, any>;
-    } catch (error) {
-      throw new VlferError(`${file}: not valid JSON (${(error as Error).message})`, { cause: error });
-    }
-  }
-  const loaded = await loadTransformersTowers(src, hfOptions, towers, wrap);
-  // a graph of the other tower (or another model) loads fine and fails only when run: check its inputs now
-  for (const tower of ['text', 'vision'] as const) {
-    const m = loaded[tower] as unknown as { sessions?: { model?: { inputNames?: readonly string[] } } } | undefined;
-    const inputs = m?.sessions?.model?.inputNames;
-    if (inputs) checkTowerInputs(towerFile(tower), tower, inputs);
-  }
+  const env = getModelEnvironment();
+  checkOnnxSource(load);
+  const src = localDir ?? options.model;
+  const wrap = onnxLoadStep(load);
+  const configJson = localDir ? readModelConfig(localDir) : undefined;
+  const loaded = await loadTransformersTowers(src, load.hfOptions, load.towers, wrap);
+  checkLoadedTowers(load, loaded);
   const config = (configJson ?? (loaded.vision ?? loaded.text)!.config) as Record<string, any>;
-  const embeddingDim = Number(config.projection_dim ?? config.vision_config?.projection_dim);
-  if (!Number.isInteger(embeddingDim) || embeddingDim <= 0)
-    throw new VlferError(`config.json of '${options.model}' has no projection_dim`);
-  let preprocessor: ClipPreprocessorConfig;
-  if (localDir) {
-    const file = join(localDir, 'preprocessor_config.json');
-    preprocessor = parsePreprocessorConfig(JSON.parse(readTextFile(file, 'preprocessor config')), file);
-  } else {
-    const { AutoProcessor } = await import('@huggingface/transformers');
-    const proc = await wrap('the preprocessor config', () => AutoProcessor.from_pretrained(src, hfOptions));
-    preprocessor = parsePreprocessorConfig((proc as any).image_processor.config);
-  }
-  const fingerprintSources = (): Record<string, string> => {
-    const dir = localDir ?? (env.cacheDir ? join(env.cacheDir, options.model) : undefined);
-    const out: Record<string, string> = {};
-    if (!dir) return out;
-    for (const f of [
-      ...requiredModelFiles(suffix),
-      `onnx/vision_model${suffix}.onnx_data`,
-      `onnx/text_model${suffix}.onnx_data`,
-    ]) {
-      const needed = f.includes('vision') ? towers.has('vision') : f.includes('text_model') ? towers.has('text') : true;
-      if (needed && existsSync(join(dir, f))) out[f] = join(dir, f);
-    }
-    return out;
-  };
-  const { encodePixels, encodeTexts, tokenize, session, dispose } = transformersEncoders(
-    loaded,
-    embeddingDim,
-    preprocessor.cropSize,
-    options.log,
-  );
+  const embeddingDim = clipProjectionDim(config, options.model);
+  const preprocessor = await loadOnnxPreprocessor(load, wrap);
+  const encoders = transformersEncoders(loaded, embeddingDim, preprocessor.cropSize, options.log);
   return {
     modelId: options.model,
     dtype,
@@ -353,17 +358,105 @@ async function loadOnnxClip(
     preprocessor,
     preprocessMode: 'clip',
     logitScale: localDir ? safetensorsLogitScale(join(localDir, 'model.safetensors')) : null,
-    encodePixels,
-    encodeTexts,
-    tokenize,
+    encodePixels: encoders.encodePixels,
+    encodeTexts: encoders.encodeTexts,
+    tokenize: encoders.tokenize,
     contentFingerprint(indexDir) {
-      const files = fingerprintSources();
+      const dir = localDir ?? (env.cacheDir ? join(env.cacheDir, options.model) : undefined);
+      const files = dir ? onnxFingerprintFiles(dir, load.towers, suffix) : {};
       if (Object.keys(files).length === 0) return `hub:${options.model}:${dtype}`;
       return fingerprintFiles(files, indexDir ? { indexDir } : {});
     },
-    session,
-    dispose,
+    session: encoders.session,
+    dispose: encoders.dispose,
   };
+}
+
+/**
+ * Before loading: a local directory must hold the files of the towers asked for; a Hub id needs remote models
+ * allowed. @throws VlferError naming the missing files (or the model) and the expected layout
+ */
+function checkOnnxSource({ model, localDir, towers, suffix }: OnnxLoad): void {
+  const env = getModelEnvironment();
+  if (localDir) {
+    const missing = missingOnnxModelFiles(localDir, towers, suffix);
+    if (missing.length > 0)
+      throw new VlferError(`Model directory ${localDir} lacks ${missing.join(', ')}; ${layoutHelp(suffix)}`);
+  } else if (!env.allowRemoteModels) {
+    throw new VlferError(
+      `Model '${model}' is not a local directory and remote models are disabled (no directory '${join(env.localModelPath, model)}'). Provide ${layoutHelp(suffix)}, or call configureModels({ allowRemoteModels: true }) (CLI --allow-remote) where the Hugging Face Hub is reachable.`,
+    );
+  }
+}
+
+/** The graph file of a tower, as error messages name it (a path, or the file within a Hub id). */
+function towerFile({ localDir, suffix, model }: OnnxLoad, tower: 'text' | 'vision'): string {
+  return localDir
+    ? join(localDir, 'onnx', `${tower}_model${suffix}.onnx`)
+    : `onnx/${tower}_model${suffix}.onnx of '${model}'`;
+}
+
+/**
+ * A runner for one loading step (`what`: 'the text tower', 'the preprocessor config', …) that turns its failure into
+ * an error naming the tower file (`modelFileError`) or the model, dtype and device, with a hint for WebGPU and
+ * for an unreachable Hub.
+ */
+function onnxLoadStep(load: OnnxLoad): <T>(what: string, f: () => Promise<T>) => Promise<T> {
+  const { model, dtype, device, localDir, suffix } = load;
+  return async <T>(what: string, f: () => Promise<T>): Promise<T> => {
+    try {
+      return await f();
+    } catch (error) {
+      const tower = what === 'the text tower' ? 'text' : what === 'the vision tower' ? 'vision' : undefined;
+      const named = tower ? modelFileError(towerFile(load, tower), tower, error) : undefined;
+      if (named) throw named;
+      const msg = (error as Error).message;
+      const hint =
+        (device === 'webgpu'
+          ? ' (device webgpu needs a WebGPU adapter: a GPU with a Vulkan driver and libvulkan.so.1)'
+          : '') +
+        (localDir ? '' : `. If the Hugging Face Hub is unreachable, provide ${layoutHelp(suffix)} and pass its path`);
+      throw new VlferError(`Loading ${what} of '${model}' (${dtype}, ${device}) failed: ${msg}${hint}`, {
+        cause: error,
+      });
+    }
+  };
+}
+
+/** `config.json` of a model directory. @throws VlferError naming the file when it is not valid JSON */
+function readModelConfig(localDir: string): Record<string, any> {
+  const file = join(localDir, 'config.json');
+  try {
+    return JSON.parse(readTextFile(file, 'model config')) as Record<string, any>;
+  } catch (error) {
+    throw new VlferError(`${file}: not valid JSON (${(error as Error).message})`, { cause: error });
+  }
+}
+
+/**
+ * A graph of the other tower (or another model) loads fine and fails only when run: each loaded tower's input
+ * names are checked now (`checkTowerInputs`). @throws VlferError naming the file and both towers
+ */
+function checkLoadedTowers(load: OnnxLoad, loaded: TransformersClipTowers): void {
+  for (const tower of ['text', 'vision'] as const) {
+    const m = loaded[tower] as unknown as { sessions?: { model?: { inputNames?: readonly string[] } } } | undefined;
+    const inputs = m?.sessions?.model?.inputNames;
+    if (inputs) checkTowerInputs(towerFile(load, tower), tower, inputs);
+  }
+}
+
+/** The image preprocessing of an ONNX model: its `preprocessor_config.json`, or the Hub's through transformers.js. */
+async function loadOnnxPreprocessor(
+  { localDir, model, hfOptions }: OnnxLoad,
+  wrap: <T>(what: string, f: () => Promise<T>) => Promise<T>,
+): Promise<ClipPreprocessorConfig> {
+  if (localDir) {
+    const file = join(localDir, 'preprocessor_config.json');
+    return parsePreprocessorConfig(JSON.parse(readTextFile(file, 'preprocessor config')), file);
+  }
+  const { AutoProcessor } = await import('@huggingface/transformers');
+  const proc = await wrap('the preprocessor config', () => AutoProcessor.from_pretrained(model, hfOptions));
+  return parsePreprocessorConfig((proc as any).image_processor.config);
 }
 
 /**

@@ -1,4 +1,11 @@
-import { checkOneOf, InvalidArgumentError, throwIfAborted, type ProgressCallback, type Tensor2D } from '@vlfer/core';
+import {
+  checkOneOf,
+  InvalidArgumentError,
+  throwIfAborted,
+  type ProgressCallback,
+  type Tensor2D,
+  type Tensor4D,
+} from '@vlfer/core';
 import { hashBytes, hashFile, type FeatureCache } from '@vlfer/core/node';
 import { PREPROCESS_MODES, type PreprocessMode } from '../preprocess.js';
 import type { ClipModel } from './clip.js';
@@ -72,9 +79,38 @@ function sourceOf(item: EncodeItem): ImageSource {
 /**
  * Encode images to CLIP image features, in batches, reusing and filling an optional feature cache.
  * The next batch is decoded and resized while the current one runs in ONNX Runtime.
+ * Stages: `checkEncodeOptions` → `contentKey` per item → `planEncodeBatches` (cache hits, windows to encode) →
+ * `pixelBatchPreparer` (decode + resize, double-buffered) → `encodeBatches` (encode, fill the cache).
  */
 export async function encodeImages(options: EncodeImagesOptions): Promise<EncodeResult> {
-  const { model, items, cache, onProgress, signal } = options;
+  const { model, items, cache, onProgress } = options;
+  const { mode, resizer, batchSize } = checkEncodeOptions(options);
+  const d = model.embeddingDim;
+  const out = new Float32Array(items.length * d);
+  const keys = options.keys ? [...options.keys] : items.map(contentKey);
+  const plan = planEncodeBatches(keys, d, batchSize, cache, out);
+  const { cached } = plan;
+  onProgress?.({ phase: 'encode', done: cached, total: items.length, unit: 'images', cached });
+  const prepare = pixelBatchPreparer(options, mode, resizer, batchSize);
+  await encodeBatches(options, plan, prepare, keys, out);
+  return {
+    features: { dtype: 'float32', data: out, dims: [items.length, d] },
+    keys,
+    cached,
+    encoded: plan.missing.size,
+  };
+}
+
+/**
+ * The checked mode, resizer and batch size of `encodeImages` (batchSize default 32).
+ * @throws InvalidArgumentError naming `items`, `mode`, `resizer`, `batchSize` or `keys`
+ */
+export function checkEncodeOptions(options: EncodeImagesOptions): {
+  mode: PreprocessMode;
+  resizer: Resizer;
+  batchSize: number;
+} {
+  const { items } = options;
   const fn = 'encodeImages';
   if (!Array.isArray(items))
     throw new InvalidArgumentError({ functionName: fn, argument: 'items', message: 'expected an array of images' });
@@ -93,14 +129,37 @@ export async function encodeImages(options: EncodeImagesOptions): Promise<Encode
       argument: 'keys',
       message: `${options.keys.length} keys for ${items.length} items`,
     });
-  const d = model.embeddingDim;
-  const out = new Float32Array(items.length * d);
-  const keys = options.keys ? [...options.keys] : items.map(contentKey);
+  return { mode, resizer, batchSize };
+}
+
+/** Which items `encodeImages` runs through the encoder, and in which batches. */
+export interface EncodePlan {
+  /** Item indices per batch to encode: whole windows [w, w + batchSize) that have at least one cache miss. */
+  batches: number[][];
+  /** Items not in the cache (encoded and then stored). */
+  missing: Set<number>;
+  /** Items served from the cache. */
+  cached: number;
+}
+
+/**
+ * Serve what the cache holds and plan the rest: items are cut into fixed windows of `batchSize`; a cached item's
+ * feature is written into `out` at its row, and a window with any miss is encoded whole, so that every feature is
+ * computed in the same batch as in an uninterrupted run (a resumed run gives bit-identical features).
+ * @param keys content key per item @param d feature dimension D @param out [items, D], filled for cache hits
+ */
+export function planEncodeBatches(
+  keys: readonly string[],
+  d: number,
+  batchSize: number,
+  cache: FeatureCache | undefined,
+  out: Float32Array,
+): EncodePlan {
   const batches: number[][] = [];
   const missing = new Set<number>();
   let cached = 0;
-  for (let w = 0; w < items.length; w += batchSize) {
-    const window = Array.from({ length: Math.min(batchSize, items.length - w) }, (_, k) => w + k);
+  for (let w = 0; w < keys.length; w += batchSize) {
+    const window = Array.from({ length: Math.min(batchSize, keys.length - w) }, (_, k) => w + k);
     let miss = false;
     for (const i of window) {
       const hit = cache?.get(keys[i]!, d);
@@ -114,12 +173,24 @@ export async function encodeImages(options: EncodeImagesOptions): Promise<Encode
     }
     if (miss) batches.push(window);
   }
-  onProgress?.({ phase: 'encode', done: cached, total: items.length, unit: 'images', cached });
-  // two pixel buffers, taken in turn: batch b + 1 is written while batch b is encoded, and no batch allocates
+  return { batches, missing, cached };
+}
+
+/**
+ * Decode + resize of one batch of item indices to pixels [batch, 3, crop, crop], on the preprocess pool when given.
+ * Two pixel buffers are taken in turn: batch b + 1 is written while batch b is encoded, and no batch allocates.
+ */
+function pixelBatchPreparer(
+  options: EncodeImagesOptions,
+  mode: PreprocessMode,
+  resizer: Resizer,
+  batchSize: number,
+): (batch: number[]) => Promise<Tensor4D> {
+  const { model, items } = options;
   const crop = model.preprocessor.cropSize;
   const buffers: Float32Array[] = [];
   let turn = 0;
-  const prep = (batch: number[]) => {
+  return (batch) => {
     const sources = batch.map((i) => sourceOf(items[i]!));
     const k = turn++ % 2;
     buffers[k] ??= new Float32Array(Math.min(batchSize, items.length) * 3 * crop * crop);
@@ -128,14 +199,31 @@ export async function encodeImages(options: EncodeImagesOptions): Promise<Encode
       ? options.preprocessPool.run(sources, mode, model.preprocessor, resizer, out)
       : preprocessImages(sources, mode, model.preprocessor, resizer, out);
   };
-  let next = batches.length > 0 ? prep(batches[0]!) : undefined;
+}
+
+/**
+ * Encode the planned batches, preparing batch b + 1 while batch b runs in the encoder; each feature goes to its row
+ * of `out` (image_embeds [items, D]) and, for items not cached before, into the cache. Checks `signal` between
+ * batches; reports progress after each.
+ */
+async function encodeBatches(
+  options: EncodeImagesOptions,
+  plan: EncodePlan,
+  prepare: (batch: number[]) => Promise<Tensor4D>,
+  keys: readonly string[],
+  out: Float32Array,
+): Promise<void> {
+  const { model, items, cache, onProgress, signal } = options;
+  const { batches, missing, cached } = plan;
+  const d = model.embeddingDim;
+  let next = batches.length > 0 ? prepare(batches[0]!) : undefined;
   next?.catch(() => undefined);
   let done = cached;
   try {
     for (let b = 0; b < batches.length; b++) {
       throwIfAborted(signal, 'encoding images');
       const pixels = await next!;
-      next = b + 1 < batches.length ? prep(batches[b + 1]!) : undefined;
+      next = b + 1 < batches.length ? prepare(batches[b + 1]!) : undefined;
       // keep a rejected prefetch from surfacing as an unhandled rejection before it is awaited
       next?.catch(() => undefined);
       const emb = await model.encodePixels(pixels);
@@ -150,5 +238,4 @@ export async function encodeImages(options: EncodeImagesOptions): Promise<Encode
   } finally {
     await next?.catch(() => undefined);
   }
-  return { features: { dtype: 'float32', data: out, dims: [items.length, d] }, keys, cached, encoded: missing.size };
 }

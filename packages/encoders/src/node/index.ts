@@ -24,8 +24,8 @@ export { RESIZERS, preprocessImages, preprocessImageInto } from './preprocess.js
 export type { ImageSource } from '@vlfer/image/node';
 export { DECODER_VERSION, decodeImage, decodePillowImage, describeSource } from '@vlfer/image/node';
 export { pillowCmykToRgb } from '@vlfer/image';
-export type { EncodeItem, EncodeImagesOptions, EncodeResult } from './extract.js';
-export { encodeImages, contentKey } from './extract.js';
+export type { EncodeItem, EncodeImagesOptions, EncodePlan, EncodeResult } from './extract.js';
+export { encodeImages, contentKey, planEncodeBatches } from './extract.js';
 export { createPreprocessPool, PreprocessWorkerError, type PreprocessPool } from './preprocess-pool.js';
 export type { DecodedVideo, ClipFrames, ClipSource, SampleClipOptions } from './video.js';
 export { decodeVideo, sampleClipFrames, clipPixels, defaultFfmpegPath } from './video.js';

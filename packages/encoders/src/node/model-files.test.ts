@@ -1,11 +1,12 @@
-import { copyFileSync, cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VlferError } from '@vlfer/core';
 import { sharedPath } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
 import { clipArchFromConfig, parsePreprocessorConfig } from '../index.js';
-import { modelFileError } from './clip.js';
+import { clipProjectionDim } from '../transformers-clip.js';
+import { missingOnnxModelFiles, modelFileError, onnxFingerprintFiles } from './clip.js';
 import { loadClip } from './index.js';
 
 // Issue 22 item 11: a damaged or swapped tower file is named with the tower that was expected, instead of
@@ -76,5 +77,51 @@ describe('config files: a deeply nested value is described, not stringified', ()
     );
     cfg.text_config.hidden_size = 'x';
     expect(() => clipArchFromConfig(cfg, 'config.json')).toThrow(/got "x"$/);
+  });
+});
+
+describe('the ONNX loading stages of loadClip', () => {
+  it('missingOnnxModelFiles: only the files of the towers asked for; the tokenizer only with the text tower', () => {
+    const d = tinyClipCopy();
+    expect(missingOnnxModelFiles(d, new Set(['vision', 'text']), '')).toEqual([]);
+    rmSync(join(d, 'tokenizer.json'));
+    rmSync(join(d, 'onnx', 'text_model.onnx'));
+    expect(missingOnnxModelFiles(d, new Set(['vision', 'text']), '')).toEqual([
+      'tokenizer.json',
+      'onnx/text_model.onnx',
+    ]);
+    expect(missingOnnxModelFiles(d, new Set(['vision']), '')).toEqual([]);
+    // another dtype's graphs are other files
+    expect(missingOnnxModelFiles(d, new Set(['vision']), '_fp16')).toEqual(['onnx/vision_model_fp16.onnx']);
+  });
+
+  it('onnxFingerprintFiles: the files present for the towers loaded (tokenizer files always), with absolute paths', () => {
+    const d = tinyClipCopy();
+    writeFileSync(join(d, 'onnx', 'vision_model.onnx_data'), 'weights');
+    const both = onnxFingerprintFiles(d, new Set(['vision', 'text']), '');
+    expect(Object.keys(both).sort()).toEqual(
+      [
+        'config.json',
+        'onnx/text_model.onnx',
+        'onnx/vision_model.onnx',
+        'onnx/vision_model.onnx_data',
+        'preprocessor_config.json',
+        'tokenizer.json',
+        'tokenizer_config.json',
+      ].sort(),
+    );
+    expect(both['config.json']).toBe(join(d, 'config.json'));
+    const vision = onnxFingerprintFiles(d, new Set(['vision']), '');
+    expect(Object.keys(vision)).not.toContain('onnx/text_model.onnx');
+    expect(Object.keys(vision)).toContain('tokenizer.json');
+  });
+
+  it('clipProjectionDim: top-level projection_dim, else vision_config.projection_dim; refuses a missing one', () => {
+    expect(clipProjectionDim({ projection_dim: 512, vision_config: { projection_dim: 768 } }, 'm')).toBe(512);
+    expect(clipProjectionDim({ vision_config: { projection_dim: 768 } }, 'm')).toBe(768);
+    expect(() => clipProjectionDim({ projection_dim: 0 }, 'my/model')).toThrow(
+      "config.json of 'my/model' has no projection_dim",
+    );
+    expect(() => clipProjectionDim({}, 'm')).toThrow(VlferError);
   });
 });

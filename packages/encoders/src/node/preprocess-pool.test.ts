@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadClip } from './clip.js';
 import { encodeImages } from './extract.js';
 import { preprocessImages } from './preprocess.js';
-import { createPreprocessPool } from './preprocess-pool.js';
+import { batchSlices, createPreprocessPool } from './preprocess-pool.js';
 
 const fer = sharedPath('data', 'fer2013-privatetest');
 const paths = ['angry', 'happy', 'surprise'].flatMap((c) =>
@@ -63,4 +63,25 @@ describe('preprocessing worker pool', () => {
     await clip.dispose();
     expect(Array.from(b.features.data)).toEqual(Array.from(a.features.data));
   }, 60_000);
+});
+
+describe('batchSlices: how a batch is shared among the workers', () => {
+  it('contiguous slices of ceil(count / workers), covering every image once, none empty', () => {
+    expect(batchSlices(10, 3)).toEqual([
+      { start: 0, end: 4 },
+      { start: 4, end: 8 },
+      { start: 8, end: 10 },
+    ]);
+    // fewer images than workers: one slice each, the rest idle; ceil can leave a worker without a slice
+    expect(batchSlices(2, 4)).toEqual([
+      { start: 0, end: 1 },
+      { start: 1, end: 2 },
+    ]);
+    expect(batchSlices(5, 4)).toEqual([
+      { start: 0, end: 2 },
+      { start: 2, end: 4 },
+      { start: 4, end: 5 },
+    ]);
+    expect(batchSlices(0, 3)).toEqual([]);
+  });
 });

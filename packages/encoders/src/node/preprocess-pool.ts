@@ -56,7 +56,7 @@ function workerSpec(): { entry: URL | string; options: WorkerOptions } {
 /**
  * Start `workers` threads (default: available cores − 1, at least 1) that decode and resize images, so that
  * preprocessing runs beside the encoder instead of on the thread that drives it. Each batch is split into one
- * contiguous slice per worker, written into one SharedArrayBuffer.
+ * contiguous slice per worker (`batchSlices`), written into one SharedArrayBuffer.
  */
 export function createPreprocessPool(options: { workers?: number } = {}): PreprocessPool {
   const size = options.workers ?? Math.max(1, availableParallelism() - 1);
@@ -66,54 +66,13 @@ export function createPreprocessPool(options: { workers?: number } = {}): Prepro
       argument: 'workers',
       message: `must be a positive integer, got ${size}`,
     });
-  const spec = workerSpec();
-  const pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
-  let nextId = 0;
-  const busy = new Map<Worker, number>();
-  let failure: Error | undefined;
-  // a crashed worker fails every pending and later batch (never a silent hang)
-  const fail = (e: Error) => {
-    failure ??= e;
-    for (const p of pending.values()) p.reject(failure);
-    pending.clear();
-  };
-  let closed = false;
-  const workers = Array.from({ length: size }, () => {
-    const w = new Worker(spec.entry, spec.options);
-    w.on('message', (m: { id: number; error?: { name: string; message: string } }) => {
-      const p = pending.get(m.id);
-      pending.delete(m.id);
-      busy.set(w, busy.get(w)! - 1);
-      if (busy.get(w) === 0) w.unref(); // idle workers do not keep the process alive
-      if (m.error) p?.reject(new PreprocessWorkerError(m.error.message));
-      else p?.resolve();
-    });
-    w.on('error', (e) => fail(new PreprocessWorkerError(`preprocess worker crashed: ${e.message}`, { cause: e })));
-    w.on('exit', (code) => {
-      if (!closed) fail(new PreprocessWorkerError(`preprocess worker exited with code ${code}`));
-    });
-    busy.set(w, 0);
-    w.unref();
-    return w;
-  });
-  const post = (w: Worker, job: Omit<PreprocessJob, 'id'>) =>
-    new Promise<void>((resolve, reject) => {
-      if (failure) {
-        reject(failure);
-        return;
-      }
-      const id = nextId++;
-      pending.set(id, { resolve, reject });
-      busy.set(w, busy.get(w)! + 1);
-      w.ref();
-      w.postMessage({ ...job, id });
-    });
+  const pool = new PreprocessWorkers(size, workerSpec());
   // shared buffers of finished batches, reused: a fresh one per batch cost more in page faults than the work
   const free: SharedArrayBuffer[] = [];
   return {
     size,
     async run(sources, mode, config = OPENAI_CLIP_PREPROCESSOR, resizer = 'pil', options = {}) {
-      if (closed)
+      if (pool.closed)
         throw new InvalidArgumentError({
           functionName: 'PreprocessPool.run',
           argument: 'this',
@@ -124,20 +83,16 @@ export function createPreprocessPool(options: { workers?: number } = {}): Prepro
       const data = pixelsOut(options.out, sources.length, c, 'PreprocessPool.run');
       const reuse = free.findIndex((b) => b.byteLength >= data.byteLength);
       const buffer = reuse >= 0 ? free.splice(reuse, 1)[0]! : new SharedArrayBuffer(data.byteLength);
-      const chunk = Math.ceil(sources.length / size);
-      const jobs: Promise<void>[] = [];
-      for (let k = 0; k * chunk < sources.length; k++) {
-        jobs.push(
-          post(workers[k]!, {
-            sources: sources.slice(k * chunk, (k + 1) * chunk) as ImageSource[],
-            mode,
-            config,
-            resizer,
-            buffer,
-            offset: k * chunk * per,
-          }),
-        );
-      }
+      const jobs = batchSlices(sources.length, size).map(({ start, end }, k) =>
+        pool.post(pool.workers[k]!, {
+          sources: sources.slice(start, end) as ImageSource[],
+          mode,
+          config,
+          resizer,
+          buffer,
+          offset: start * per,
+        }),
+      );
       // on failure the buffer is dropped, not reused: another slice may still be writing into it
       await Promise.all(jobs);
       // ONNX Runtime refuses SharedArrayBuffer-backed tensors ("Invalid argument"): one copy into a plain buffer
@@ -145,11 +100,85 @@ export function createPreprocessPool(options: { workers?: number } = {}): Prepro
       if (free.length < 4) free.push(buffer);
       return { dtype: 'float32', data, dims: [sources.length, 3, c, c] };
     },
-    async close() {
-      closed = true;
-      for (const p of pending.values()) p.reject(new PreprocessWorkerError('the preprocessing pool was closed'));
-      pending.clear();
-      await Promise.all(workers.map((w) => w.terminate()));
-    },
+    close: () => pool.close(),
   };
+}
+
+/**
+ * How a batch of `count` images is shared among `workers` threads: contiguous slices [start, end) of
+ * ceil(count / workers) images (the last one shorter), one per worker from the first, none empty.
+ */
+export function batchSlices(count: number, workers: number): { start: number; end: number }[] {
+  const chunk = Math.ceil(count / workers);
+  const slices: { start: number; end: number }[] = [];
+  for (let k = 0; k * chunk < count; k++) slices.push({ start: k * chunk, end: Math.min((k + 1) * chunk, count) });
+  return slices;
+}
+
+/**
+ * The threads of a pool and their book-keeping: jobs in flight by id, jobs per worker (an idle worker is unref'd,
+ * so it does not keep the process alive), and the first failure, which fails every pending and later job (a crashed
+ * worker never leaves a batch hanging).
+ */
+class PreprocessWorkers {
+  readonly workers: Worker[];
+  closed = false;
+  private readonly pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  private readonly busy = new Map<Worker, number>();
+  private nextId = 0;
+  private failure: Error | undefined;
+
+  constructor(size: number, spec: { entry: URL | string; options: WorkerOptions }) {
+    this.workers = Array.from({ length: size }, () => this.start(spec));
+  }
+
+  /** Run one slice of a batch on `w`; resolves when its pixels are in the shared buffer. */
+  post(w: Worker, job: Omit<PreprocessJob, 'id'>): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (this.failure) {
+        reject(this.failure);
+        return;
+      }
+      const id = this.nextId++;
+      this.pending.set(id, { resolve, reject });
+      this.busy.set(w, this.busy.get(w)! + 1);
+      w.ref();
+      w.postMessage({ ...job, id });
+    });
+  }
+
+  /** Stop the workers; pending jobs reject. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const p of this.pending.values()) p.reject(new PreprocessWorkerError('the preprocessing pool was closed'));
+    this.pending.clear();
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+
+  private start(spec: { entry: URL | string; options: WorkerOptions }): Worker {
+    const w = new Worker(spec.entry, spec.options);
+    w.on('message', (m: { id: number; error?: { name: string; message: string } }) => this.settle(w, m));
+    w.on('error', (e) => this.fail(new PreprocessWorkerError(`preprocess worker crashed: ${e.message}`, { cause: e })));
+    w.on('exit', (code) => {
+      if (!this.closed) this.fail(new PreprocessWorkerError(`preprocess worker exited with code ${code}`));
+    });
+    this.busy.set(w, 0);
+    w.unref();
+    return w;
+  }
+
+  private settle(w: Worker, m: { id: number; error?: { name: string; message: string } }): void {
+    const p = this.pending.get(m.id);
+    this.pending.delete(m.id);
+    this.busy.set(w, this.busy.get(w)! - 1);
+    if (this.busy.get(w) === 0) w.unref(); // idle workers do not keep the process alive
+    if (m.error) p?.reject(new PreprocessWorkerError(m.error.message));
+    else p?.resolve();
+  }
+
+  private fail(e: Error): void {
+    this.failure ??= e;
+    for (const p of this.pending.values()) p.reject(this.failure);
+    this.pending.clear();
+  }
 }

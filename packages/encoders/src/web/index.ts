@@ -21,7 +21,7 @@ import {
   type PreprocessMode,
 } from '../preprocess.js';
 import type { DecodedImage } from '@vlfer/image';
-import { loadTransformersTowers, transformersEncoders } from '../transformers-clip.js';
+import { clipProjectionDim, loadTransformersTowers, transformersEncoders } from '../transformers-clip.js';
 
 export const WEB_DEVICES = ['wasm', 'webgpu'] as const;
 export type WebDevice = (typeof WEB_DEVICES)[number];
@@ -83,30 +83,93 @@ export async function hasWebGpu(): Promise<boolean> {
 
 /**
  * Load CLIP's towers in the browser (transformers.js web build; fp32).
+ * Stages: `resolveWebDevice` → `configureWebModels` (where models and onnxruntime-web's files come from) →
+ * `checkServedModel` (a missing local model named with the server's answer) → the towers
+ * (`loadTransformersTowers`) → `clipProjectionDim` → the preprocessor config → the encoders.
  * @example
  * const clip = await loadWebClip({ model: 'tiny-clip', modelRoot: '/models/', wasmPaths: '/ort/', device: 'wasm' });
  * const zs = await buildZeroShotClassifier({ model: clip, classNames, prompts });
  * @throws VlferError naming the part (tokenizer, tower, preprocessor config) and model that failed to load
  */
 export async function loadWebClip(options: LoadWebClipOptions): Promise<WebClipModel> {
-  const fn = 'loadWebClip';
   if (typeof options?.model !== 'string' || options.model.length === 0)
     throw new InvalidArgumentError({
-      functionName: fn,
+      functionName: 'loadWebClip',
       argument: 'model',
       message: 'expected a served model directory name or a Hugging Face id',
     });
-  const device = options.device
-    ? checkOneOf(options.device, WEB_DEVICES, { functionName: fn, argument: 'device' })
+  const { model } = options;
+  const device = await resolveWebDevice(options.device);
+  configureWebModels(options);
+  const hfOptions: Record<string, unknown> = {
+    dtype: 'fp32',
+    device,
+    ...(options.onProgress ? { progress_callback: options.onProgress } : {}),
+  };
+  const wrap = webLoadStep(model, device);
+  if (env.allowLocalModels && !env.allowRemoteModels) await checkServedModel(model, env.localModelPath);
+  const towers = new Set<'vision' | 'text'>(options.towers ?? ['vision', 'text']);
+  const loaded = await loadTransformersTowers(model, hfOptions, towers, wrap);
+  const config = (loaded.vision ?? loaded.text)!.config as unknown as Record<string, any>;
+  const embeddingDim = clipProjectionDim(config, model);
+  const proc = await wrap('the preprocessor config', () => AutoProcessor.from_pretrained(model, hfOptions));
+  const preprocessor = parsePreprocessorConfig(
+    (proc as unknown as { image_processor: { config: Record<string, any> } }).image_processor.config,
+    `${model}/preprocessor_config.json`,
+  );
+  const encoders = transformersEncoders(loaded, embeddingDim, preprocessor.cropSize, options.log);
+  const { encodePixels, encodeTexts, tokenize, dispose } = encoders;
+  return { modelId: model, device, embeddingDim, preprocessor, encodePixels, encodeTexts, tokenize, dispose };
+}
+
+/**
+ * The device to load on: `device` checked against `WEB_DEVICES`, or, when absent, `'webgpu'` where the browser offers
+ * an adapter, else `'wasm'`. @throws InvalidArgumentError naming `device` when it is unknown, or `'webgpu'` without an
+ * adapter
+ */
+export async function resolveWebDevice(device: WebDevice | undefined): Promise<WebDevice> {
+  const fn = 'loadWebClip';
+  const chosen = device
+    ? checkOneOf(device, WEB_DEVICES, { functionName: fn, argument: 'device' })
     : (await hasWebGpu())
       ? 'webgpu'
       : 'wasm';
-  if (device === 'webgpu' && !(await hasWebGpu()))
+  if (chosen === 'webgpu' && !(await hasWebGpu()))
     throw new InvalidArgumentError({
       functionName: fn,
       argument: 'device',
       message: "'webgpu' was asked for but this browser offers no WebGPU adapter; use 'wasm'",
     });
+  return chosen;
+}
+
+/**
+ * The path under which transformers.js looks local models up, from `modelRoot`: a path is kept, a full URL must be
+ * on the page's origin (`pageOrigin`, when there is a page) and is reduced to its path; always ends with `/`.
+ * @throws InvalidArgumentError naming `modelRoot` when its origin is another
+ */
+export function webModelPath(modelRoot: string, pageOrigin: string | undefined): string {
+  let root = modelRoot;
+  if (/^https?:/.test(root)) {
+    const url = new URL(root);
+    if (pageOrigin !== undefined && url.origin !== pageOrigin)
+      throw new InvalidArgumentError({
+        functionName: 'loadWebClip',
+        argument: 'modelRoot',
+        message: `must be on the page's origin (${pageOrigin}), got ${url.origin}`,
+      });
+    root = url.pathname;
+  }
+  return root.endsWith('/') ? root : `${root}/`;
+}
+
+/**
+ * Point transformers.js's `env` at the models (`modelRoot`, the Hub when `allowRemoteModels`) and onnxruntime-web at
+ * its files (`wasmPaths`) and thread count (`threads`, default 1).
+ * @throws InvalidArgumentError naming `threads`, `modelRoot` (another origin; or absent with remote models off)
+ */
+function configureWebModels(options: LoadWebClipOptions): void {
+  const fn = 'loadWebClip';
   const threads = options.threads ?? 1;
   if (!Number.isInteger(threads) || threads < 1)
     throw new InvalidArgumentError({
@@ -115,20 +178,10 @@ export async function loadWebClip(options: LoadWebClipOptions): Promise<WebClipM
       message: `must be a positive integer, got ${threads}`,
     });
   if (options.modelRoot !== undefined) {
-    let root = options.modelRoot;
-    if (/^https?:/.test(root)) {
-      const url = new URL(root);
-      const page = (globalThis as { location?: { origin: string } }).location;
-      if (page && url.origin !== page.origin)
-        throw new InvalidArgumentError({
-          functionName: fn,
-          argument: 'modelRoot',
-          message: `must be on the page's origin (${page.origin}), got ${url.origin}`,
-        });
-      root = url.pathname;
-    }
+    const page = (globalThis as { location?: { origin: string } }).location;
+    const path = webModelPath(options.modelRoot, page?.origin);
     env.allowLocalModels = true;
-    env.localModelPath = root.endsWith('/') ? root : `${root}/`;
+    env.localModelPath = path;
   } else {
     env.allowLocalModels = false;
   }
@@ -145,55 +198,39 @@ export async function loadWebClip(options: LoadWebClipOptions): Promise<WebClipM
       wasm.wasmPaths = options.wasmPaths.endsWith('/') ? options.wasmPaths : `${options.wasmPaths}/`;
     wasm.numThreads = threads;
   }
-  const hfOptions: Record<string, unknown> = {
-    dtype: 'fp32',
-    device,
-    ...(options.onProgress ? { progress_callback: options.onProgress } : {}),
-  };
-  const wrap = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
+}
+
+/** A runner for one loading step that turns its failure into an error naming the step, model, device and path. */
+function webLoadStep(model: string, device: WebDevice): <T>(what: string, f: () => Promise<T>) => Promise<T> {
+  return async <T>(what: string, f: () => Promise<T>): Promise<T> => {
     try {
       return await f();
     } catch (error) {
       throw new VlferError(
-        `Loading ${what} of '${options.model}' (${device}) failed: ${(error as Error).message}${env.allowLocalModels ? ` (looked under ${env.localModelPath}${options.model}/)` : ''}`,
+        `Loading ${what} of '${model}' (${device}) failed: ${(error as Error).message}${env.allowLocalModels ? ` (looked under ${env.localModelPath}${model}/)` : ''}`,
         { cause: error },
       );
     }
   };
-  if (env.allowLocalModels && !env.allowRemoteModels) {
-    // transformers.js reports a missing local file as "reading 'tokenizer_class'": ask the server first, and say what it said
-    const url = `${env.localModelPath}${options.model}/config.json`;
-    let res: Response;
-    try {
-      res = await fetch(url);
-    } catch (error) {
-      throw new VlferError(`Loading '${options.model}' failed: GET ${url}: ${(error as Error).message}`, {
-        cause: error,
-      });
-    }
-    if (!res.ok)
-      throw new VlferError(
-        `Loading '${options.model}' failed: GET ${url} answered ${res.status}${res.status === 404 ? ` — no model directory '${options.model}' is served under ${env.localModelPath}` : ''}${(await res.text()).slice(0, 300).replace(/^(?=.)/, ': ')}`,
-      );
+}
+
+/**
+ * Ask the server for `<modelPath><model>/config.json` before transformers.js does (it reports a missing local file as
+ * "reading 'tokenizer_class'"). @throws VlferError with the URL and what the server answered (status, start of the
+ * body) or why the request failed
+ */
+export async function checkServedModel(model: string, modelPath: string): Promise<void> {
+  const url = `${modelPath}${model}/config.json`;
+  let res: Response;
+  try {
+    res = await fetch(url);
+  } catch (error) {
+    throw new VlferError(`Loading '${model}' failed: GET ${url}: ${(error as Error).message}`, { cause: error });
   }
-  const towers = new Set<'vision' | 'text'>(options.towers ?? ['vision', 'text']);
-  const loaded = await loadTransformersTowers(options.model, hfOptions, towers, wrap);
-  const config = (loaded.vision ?? loaded.text)!.config as unknown as Record<string, any>;
-  const embeddingDim = Number(config.projection_dim ?? config.vision_config?.projection_dim);
-  if (!Number.isInteger(embeddingDim) || embeddingDim <= 0)
-    throw new VlferError(`config.json of '${options.model}' has no projection_dim`);
-  const proc = await wrap('the preprocessor config', () => AutoProcessor.from_pretrained(options.model, hfOptions));
-  const preprocessor = parsePreprocessorConfig(
-    (proc as unknown as { image_processor: { config: Record<string, any> } }).image_processor.config,
-    `${options.model}/preprocessor_config.json`,
-  );
-  const { encodePixels, encodeTexts, tokenize, dispose } = transformersEncoders(
-    loaded,
-    embeddingDim,
-    preprocessor.cropSize,
-    options.log,
-  );
-  return { modelId: options.model, device, embeddingDim, preprocessor, encodePixels, encodeTexts, tokenize, dispose };
+  if (!res.ok)
+    throw new VlferError(
+      `Loading '${model}' failed: GET ${url} answered ${res.status}${res.status === 404 ? ` — no model directory '${model}' is served under ${modelPath}` : ''}${(await res.text()).slice(0, 300).replace(/^(?=.)/, ': ')}`,
+    );
 }
 
 /** Options of `zeroShotClassifier` in the browser. */

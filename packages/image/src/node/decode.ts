@@ -90,91 +90,110 @@ export async function decodeImage(src: ImageSource): Promise<DecodedImage> {
       return { data: src.rgb, width: src.width, height: src.height, channels: 3 };
     }
     const input = readInput(src);
-    // the common cases without libvips' per-call cost: a small 8-bit grey or YCbCr/RGB JPEG through libjpeg-turbo in
-    // WebAssembly (Pillow's decoder), a small 8-bit PNG in JavaScript; then a PNG of at most 8 bits in one libvips
-    // call. Above the size limits libvips' SIMD and threads win, and WebAssembly memory would grow for good.
-    const plain = plainEightBit(input);
-    const pixels = plain ? plain.width * plain.height : 0;
-    const fast =
-      plain?.kind === 'jpeg' && pixels <= JPEG_WASM_MAX_PIXELS
-        ? await decodeJpegWasm(input)
-        : plain?.kind === 'png' && pixels <= PNG_JS_MAX_PIXELS
-          ? decodePngJs(input)
-          : undefined;
+    const fast = await decodePlainEightBit(input);
     if (fast) return fast;
-    if (plain) {
-      const r = await toSharp(input).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-      if (r.info.channels === 1 || r.info.channels === 3)
-        return {
-          data: new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength),
-          width: r.info.width,
-          height: r.info.height,
-          channels: r.info.channels,
-        };
-    }
     const gif = gifFirstFrame(input);
-    if (gif?.transparent) {
-      // libvips makes a GIF's transparent index transparent black; Pillow's convert('RGB') gives its palette colour
-      const r = await toSharp(input).toColourspace('srgb').ensureAlpha().raw().toBuffer({ resolveWithObject: true });
-      if (r.info.channels !== 4) throw new Error(`GIF decoded to ${r.info.channels} channels`);
-      const n = r.info.width * r.info.height;
-      const out = new Uint8Array(n * 3);
-      const [tr, tg, tb] = gif.transparent;
-      for (let p = 0; p < n; p++) {
-        const transparent = r.data[4 * p + 3] === 0;
-        out[3 * p] = transparent ? tr : r.data[4 * p]!;
-        out[3 * p + 1] = transparent ? tg : r.data[4 * p + 1]!;
-        out[3 * p + 2] = transparent ? tb : r.data[4 * p + 2]!;
-      }
-      return { data: out, width: r.info.width, height: r.info.height, channels: 3 };
-    }
-    let img = toSharp(input);
-    const meta = await img.metadata();
+    if (gif?.transparent) return await decodeTransparentGif(input, gif.transparent);
+    const meta = await toSharp(input).metadata();
     if (!meta.width || !meta.height) throw new Error('image has no size');
     const { width, height } = meta;
     if (meta.space === 'cmyk') return { data: pillowCmykToRgb(await decodeCmyk(input)), width, height, channels: 3 };
-    if (meta.format === 'png' && meta.depth === 'ushort') {
-      // the PNG colour type (IHDR): 0 grey, 4 grey+alpha, 2 RGB, 6 RGBA; libvips adds an alpha band for tRNS
-      const colourType = input[25];
-      const grey = colourType === 0 || colourType === 4;
-      const r = await toSharp(input)
-        .toColourspace(grey ? 'grey16' : 'rgb16')
-        .raw({ depth: 'ushort' })
-        .toBuffer({ resolveWithObject: true });
-      const v = new Uint16Array(r.data.buffer, r.data.byteOffset, r.data.byteLength / 2);
-      const ch = r.info.channels;
-      const keep = grey ? 1 : 3;
-      const out = new Uint8Array(width * height * keep);
-      for (let p = 0; p < width * height; p++) {
-        for (let c = 0; c < keep; c++) {
-          const x = v[p * ch + c]!;
-          // Pillow: 16-bit grey without an alpha channel (tRNS or not) opens as mode I and clips; everything else
-          // reads the high byte
-          out[p * keep + c] = colourType === 0 ? Math.min(x, 255) : x >> 8;
-        }
-      }
-      return { data: out, width, height, channels: keep as 1 | 3 };
-    }
-    const grey = meta.channels !== undefined && meta.channels <= 2;
-    img = img.removeAlpha();
-    if (!grey) img = img.toColourspace('srgb');
-    const r = await img.raw().toBuffer({ resolveWithObject: true });
-    const channels = r.info.channels;
-    if (channels !== 1 && channels !== 3) throw new Error(`decoded to ${channels} channels`);
-    return {
-      data: new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength),
-      width: r.info.width,
-      height: r.info.height,
-      channels,
-    };
+    if (meta.format === 'png' && meta.depth === 'ushort') return await decodeSixteenBitPng(input, width, height);
+    return await decodeWithLibvips(input, meta.channels !== undefined && meta.channels <= 2);
   } catch (error) {
-    if (error instanceof InvalidArgumentError || error instanceof VlferError) throw error;
-    throw new DataFormatError({
-      file: name,
-      message: `cannot decode image (${(error as Error).message})`,
-      cause: error,
-    });
+    throw asDecodeError(name, error);
   }
+}
+
+/** `error` as thrown by the decoders: project errors as they are, anything else as a DataFormatError naming `file`. */
+function asDecodeError(file: string, error: unknown): Error {
+  if (error instanceof InvalidArgumentError || error instanceof VlferError) return error;
+  return new DataFormatError({ file, message: `cannot decode image (${(error as Error).message})`, cause: error });
+}
+
+/**
+ * The common cases without libvips' per-call cost: a small 8-bit grey or YCbCr/RGB JPEG through libjpeg-turbo in
+ * WebAssembly (Pillow's decoder), a small 8-bit PNG in JavaScript; then a PNG of at most 8 bits in one libvips call.
+ * Above the size limits libvips' SIMD and threads win, and WebAssembly memory would grow for good.
+ * @returns the pixels, or `undefined` when `input` needs the general path (`plainEightBit`)
+ */
+async function decodePlainEightBit(input: Uint8Array): Promise<DecodedImage | undefined> {
+  const plain = plainEightBit(input);
+  if (!plain) return undefined;
+  const pixels = plain.width * plain.height;
+  if (plain.kind === 'jpeg' && pixels <= JPEG_WASM_MAX_PIXELS) {
+    const fast = await decodeJpegWasm(input);
+    if (fast) return fast;
+  } else if (plain.kind === 'png' && pixels <= PNG_JS_MAX_PIXELS) {
+    const fast = decodePngJs(input);
+    if (fast) return fast;
+  }
+  const r = await toSharp(input).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  if (r.info.channels !== 1 && r.info.channels !== 3) return undefined;
+  return {
+    data: new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength),
+    width: r.info.width,
+    height: r.info.height,
+    channels: r.info.channels,
+  };
+}
+
+/**
+ * A GIF whose first frame has a transparent index: libvips makes those pixels transparent black, Pillow's
+ * `convert('RGB')` gives them the index's palette colour `transparent`. @returns RGB pixels
+ */
+async function decodeTransparentGif(input: Uint8Array, [tr, tg, tb]: [number, number, number]): Promise<DecodedImage> {
+  const r = await toSharp(input).toColourspace('srgb').ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+  if (r.info.channels !== 4) throw new Error(`GIF decoded to ${r.info.channels} channels`);
+  const n = r.info.width * r.info.height;
+  const out = new Uint8Array(n * 3);
+  for (let p = 0; p < n; p++) {
+    const transparent = r.data[4 * p + 3] === 0;
+    out[3 * p] = transparent ? tr : r.data[4 * p]!;
+    out[3 * p + 1] = transparent ? tg : r.data[4 * p + 1]!;
+    out[3 * p + 2] = transparent ? tb : r.data[4 * p + 2]!;
+  }
+  return { data: out, width: r.info.width, height: r.info.height, channels: 3 };
+}
+
+/**
+ * A 16-bit PNG reduced as Pillow does: grey without an alpha channel (colour type 0, tRNS or not) opens as mode I
+ * and is clipped to 255; grey+alpha and RGB(A) keep the high byte. Alpha is dropped. @returns grey or RGB pixels
+ */
+async function decodeSixteenBitPng(input: Uint8Array, width: number, height: number): Promise<DecodedImage> {
+  // the PNG colour type (IHDR): 0 grey, 4 grey+alpha, 2 RGB, 6 RGBA; libvips adds an alpha band for tRNS
+  const colourType = input[25];
+  const grey = colourType === 0 || colourType === 4;
+  const r = await toSharp(input)
+    .toColourspace(grey ? 'grey16' : 'rgb16')
+    .raw({ depth: 'ushort' })
+    .toBuffer({ resolveWithObject: true });
+  const v = new Uint16Array(r.data.buffer, r.data.byteOffset, r.data.byteLength / 2);
+  const ch = r.info.channels;
+  const keep = grey ? 1 : 3;
+  const out = new Uint8Array(width * height * keep);
+  for (let p = 0; p < width * height; p++) {
+    for (let c = 0; c < keep; c++) {
+      const x = v[p * ch + c]!;
+      out[p * keep + c] = colourType === 0 ? Math.min(x, 255) : x >> 8;
+    }
+  }
+  return { data: out, width, height, channels: keep as 1 | 3 };
+}
+
+/** Any other image by libvips: alpha dropped, grey (`grey`: one or two bands) kept as one channel, else sRGB. */
+async function decodeWithLibvips(input: Uint8Array, grey: boolean): Promise<DecodedImage> {
+  let img = toSharp(input).removeAlpha();
+  if (!grey) img = img.toColourspace('srgb');
+  const r = await img.raw().toBuffer({ resolveWithObject: true });
+  const channels = r.info.channels;
+  if (channels !== 1 && channels !== 3) throw new Error(`decoded to ${channels} channels`);
+  return {
+    data: new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength),
+    width: r.info.width,
+    height: r.info.height,
+    channels,
+  };
 }
 
 /**
@@ -220,52 +239,17 @@ export async function decodePillowImage(src: ImageSource): Promise<PillowImage> 
     return { mode: 'RGB', width: img.width, height: img.height, data: img.data };
   }
   let input: Uint8Array;
-  let kind: { format: 'png'; depth: number; colourType: number } | { format: 'jpeg'; components: number } | undefined;
+  let kind: ImageKind | undefined;
   try {
     input = readInput(src);
     kind = imageKind(input);
   } catch (error) {
-    if (error instanceof VlferError) throw error;
-    throw new DataFormatError({
-      file: name,
-      message: `cannot decode image (${(error as Error).message})`,
-      cause: error,
-    });
+    throw asDecodeError(name, error);
   }
-  // decodeImage's pixels (convert('RGB'), grey kept as one band) in the band count of `mode`: 'RGB' follows the
-  // decoder (grey stays 'L'); 'L' and '1' keep one of three equal bands; 'P' spreads grey to three
-  const fromRgb = async (mode: 'RGB' | 'L' | '1' | 'P'): Promise<PillowImage> => {
-    const img = await decodeImage(input);
-    const { width, height, channels } = img;
-    const m = mode === 'RGB' && channels === 1 ? 'L' : mode;
-    const want = m === 'L' || m === '1' ? 1 : 3;
-    if (channels === want) return { mode: m, width, height, data: img.data };
-    const data = new Uint8Array(width * height * want);
-    for (let p = 0; p < width * height; p++)
-      for (let c = 0; c < want; c++) data[p * want + c] = img.data[p * channels + (channels === 1 ? 0 : c)]!;
-    return { mode: m, width, height, data };
-  };
   try {
-    if (kind?.format === 'png') {
-      const { depth, colourType } = kind;
-      if (colourType === 3) return await fromRgb('P');
-      if (colourType === 0 && depth === 1) return await fromRgb('1');
-      if (colourType === 0 && depth === 16) {
-        const r = await toSharp(input)
-          .toColourspace('grey16')
-          .raw({ depth: 'ushort' })
-          .toBuffer({ resolveWithObject: true });
-        const v = new Uint16Array(r.data.buffer, r.data.byteOffset, r.data.byteLength / 2);
-        const { width, height, channels } = r.info;
-        const data = new Int32Array(width * height);
-        for (let p = 0; p < data.length; p++) data[p] = v[p * channels]!;
-        return { mode: 'I', width, height, data };
-      }
-      if (colourType === 4 || colourType === 6) return await withAlpha(input, colourType === 4, depth === 16);
-      return await fromRgb('RGB');
-    }
+    if (kind?.format === 'png') return await decodePillowPng(input, kind.depth, kind.colourType);
     if (kind?.format === 'jpeg') {
-      if (kind.components !== 4) return await fromRgb('RGB');
+      if (kind.components !== 4) return await decodeInMode(input, 'RGB');
       const meta = await toSharp(input).metadata();
       if (!meta.width || !meta.height) throw new Error('image has no size');
       return { mode: 'CMYK', width: meta.width, height: meta.height, data: await decodeCmyk(input) };
@@ -273,17 +257,50 @@ export async function decodePillowImage(src: ImageSource): Promise<PillowImage> 
     const meta = await toSharp(input).metadata();
     // Pillow opens a GIF's first frame as 'P' (resized by nearest neighbour), transparency or not, or as 'L' when
     // its colour table is the grey ramp
-    if (meta.format === 'gif') return await fromRgb(gifFirstFrame(input)?.palette === false ? 'L' : 'P');
+    if (meta.format === 'gif') return await decodeInMode(input, gifFirstFrame(input)?.palette === false ? 'L' : 'P');
     if (meta.hasAlpha) return await withAlpha(input, (meta.channels ?? 4) <= 2, meta.depth === 'ushort');
-    return await fromRgb('RGB');
+    return await decodeInMode(input, 'RGB');
   } catch (error) {
-    if (error instanceof VlferError) throw error;
-    throw new DataFormatError({
-      file: name,
-      message: `cannot decode image (${(error as Error).message})`,
-      cause: error,
-    });
+    throw asDecodeError(name, error);
   }
+}
+
+/**
+ * A PNG in the mode Pillow opens it in, by its IHDR bit depth and colour type: palette → `'P'`, 1-bit grey → `'1'`,
+ * 16-bit grey → `'I'`, grey+alpha → `'LA'`, RGBA → `'RGBA'` (16-bit: high bytes), else `'L'`/`'RGB'`.
+ */
+async function decodePillowPng(input: Uint8Array, depth: number, colourType: number): Promise<PillowImage> {
+  if (colourType === 3) return decodeInMode(input, 'P');
+  if (colourType === 0 && depth === 1) return decodeInMode(input, '1');
+  if (colourType === 0 && depth === 16) {
+    const r = await toSharp(input)
+      .toColourspace('grey16')
+      .raw({ depth: 'ushort' })
+      .toBuffer({ resolveWithObject: true });
+    const v = new Uint16Array(r.data.buffer, r.data.byteOffset, r.data.byteLength / 2);
+    const { width, height, channels } = r.info;
+    const data = new Int32Array(width * height);
+    for (let p = 0; p < data.length; p++) data[p] = v[p * channels]!;
+    return { mode: 'I', width, height, data };
+  }
+  if (colourType === 4 || colourType === 6) return withAlpha(input, colourType === 4, depth === 16);
+  return decodeInMode(input, 'RGB');
+}
+
+/**
+ * `decodeImage`'s pixels (convert('RGB'), grey kept as one band) in the band count of `mode`: 'RGB' follows the
+ * decoder (grey stays 'L'); 'L' and '1' keep one of three equal bands; 'P' spreads grey to three.
+ */
+async function decodeInMode(input: Uint8Array, mode: 'RGB' | 'L' | '1' | 'P'): Promise<PillowImage> {
+  const img = await decodeImage(input);
+  const { width, height, channels } = img;
+  const m = mode === 'RGB' && channels === 1 ? 'L' : mode;
+  const want = m === 'L' || m === '1' ? 1 : 3;
+  if (channels === want) return { mode: m, width, height, data: img.data };
+  const data = new Uint8Array(width * height * want);
+  for (let p = 0; p < width * height; p++)
+    for (let c = 0; c < want; c++) data[p * want + c] = img.data[p * channels + (channels === 1 ? 0 : c)]!;
+  return { mode: m, width, height, data };
 }
 
 /** Grey+alpha or RGBA pixels with their alpha, 8-bit (16-bit samples: the high byte, as Pillow's `;16B` modes). */
@@ -346,10 +363,11 @@ function gifFirstFrame(b: Uint8Array): { palette: boolean; transparent?: [number
   return undefined;
 }
 
+/** A PNG's bit depth and colour type (IHDR), or a JPEG's component count (first SOF). */
+type ImageKind = { format: 'png'; depth: number; colourType: number } | { format: 'jpeg'; components: number };
+
 /** A PNG's bit depth and colour type (IHDR), or a JPEG's component count (first SOF), from the bytes. */
-function imageKind(
-  b: Uint8Array,
-): { format: 'png'; depth: number; colourType: number } | { format: 'jpeg'; components: number } | undefined {
+function imageKind(b: Uint8Array): ImageKind | undefined {
   if (b.length > 26 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47)
     return { format: 'png', depth: b[24]!, colourType: b[25]! };
   if (b.length < 4 || b[0] !== 0xff || b[1] !== 0xd8) return undefined;
