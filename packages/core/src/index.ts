@@ -17,7 +17,7 @@ export {
 export { quoteInput, quoteJson, displayPath, QUOTE_LIMIT } from './quote.js';
 export type { ShapeMap, Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D } from './tensor.js';
 export { tensor, tensor2d, assertShape, row, l2NormalizeRows, meanOfRowGroups, concatRows } from './tensor.js';
-export type { Scores, CosineLogits } from './ops.js';
+export type { Scores, CosineLogits, UnitRows } from './ops.js';
 export {
   scoreRows,
   argmaxRows,
@@ -25,6 +25,8 @@ export {
   softmaxRows,
   meanOfColumnGroups,
   cosineLogits,
+  unitRows,
+  unitRowsBackward,
   averageTensors,
   COSINE_EPSILON,
 } from './ops.js';

@@ -124,10 +124,80 @@ export interface CosineLogits {
   backward(dLogits: Tensor2D): { gradA: Tensor2D; gradB: Tensor2D };
 }
 
+/** Rows scaled to unit L2 norm (float64), with the clamped norms they were divided by. */
+export interface UnitRows {
+  /** [rows] max(‖x_r‖, {@link COSINE_EPSILON}) */
+  norms: Float64Array;
+  /** [rows, e] x_r / norms[r] */
+  h: Float64Array;
+}
+
+/**
+ * Normalises the first `rows` rows of `t` (`[rows, e]`) to unit L2 norm in float64, norms clamped at
+ * {@link COSINE_EPSILON} (as torch.nn.functional.normalize).
+ */
+export function unitRows(t: Tensor2D, rows: number, e: number): UnitRows {
+  const norms = new Float64Array(rows);
+  const h = new Float64Array(rows * e);
+  for (let r = 0; r < rows; r++) {
+    let s = 0;
+    for (let k = 0; k < e; k++) s += t.data[r * e + k]! ** 2;
+    norms[r] = Math.max(Math.sqrt(s), COSINE_EPSILON);
+    for (let k = 0; k < e; k++) h[r * e + k] = t.data[r * e + k]! / norms[r]!;
+  }
+  return { norms, h };
+}
+
+/**
+ * Gradient through {@link unitRows}: `d(x/|x|) = (dh − h⟨h, dh⟩) / |x|` per row.
+ * @param dh [rows, e] gradient w.r.t. the unit rows @returns [rows, e] gradient w.r.t. the raw rows
+ */
+export function unitRowsBackward(dh: Float64Array, u: UnitRows, rows: number, e: number): Tensor2D {
+  const out = new Float32Array(rows * e);
+  for (let r = 0; r < rows; r++) {
+    let c = 0;
+    for (let k = 0; k < e; k++) c += u.h[r * e + k]! * dh[r * e + k]!;
+    for (let k = 0; k < e; k++) out[r * e + k] = (dh[r * e + k]! - u.h[r * e + k]! * c) / u.norms[r]!;
+  }
+  return { dtype: 'float32', data: out, dims: [rows, e] };
+}
+
+/** `scale · A·Bᵀ` of unit rows: A [n, e], B [m, e] → float32 [n, m] (row-major data). */
+function scaledDots(A: UnitRows, B: UnitRows, n: number, m: number, e: number, scale: number): Float32Array {
+  const logits = new Float32Array(n * m);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < m; j++) {
+      let s = 0;
+      for (let k = 0; k < e; k++) s += A.h[i * e + k]! * B.h[j * e + k]!;
+      logits[i * m + j] = scale * s;
+    }
+  }
+  return logits;
+}
+
+/** Gradients of `Σ dLogits ⊙ scale·A·Bᵀ` w.r.t. the unit rows: `[n, e]` for A and `[m, e]` for B (float64). */
+function scaledDotsBackward(A: UnitRows, B: UnitRows, dLogits: Tensor2D, scale: number, e: number) {
+  const [n, m] = dLogits.dims;
+  const dah = new Float64Array(n * e);
+  const dbh = new Float64Array(m * e);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < m; j++) {
+      const g = scale * dLogits.data[i * m + j]!;
+      if (g === 0) continue;
+      for (let k = 0; k < e; k++) {
+        dah[i * e + k]! += g * B.h[j * e + k]!;
+        dbh[j * e + k]! += g * A.h[i * e + k]!;
+      }
+    }
+  }
+  return { dah, dbh };
+}
+
 /**
  * CLIP's logits: `scale · â · b̂ᵀ` with rows L2-normalised (norms clamped at 1e-12). Both methods use it:
  * Exp-CLIP zero-shot (image or pooled-clip features vs prompt features, scale 100) and HESP's CLIP branch
  * (pooled clip features vs CoOp prompt features) and negative-prompt loss. Float64 inside.
+ * Kernels: {@link unitRows} → scaled dot products; backward: dot-product gradients → {@link unitRowsBackward}.
  * @param a [n, E] @param b [m, E] @param scale CLIP's exp(logit_scale), 100 for OpenAI checkpoints
  */
 export function cosineLogits(a: Tensor2D, b: Tensor2D, scale: number): CosineLogits {
@@ -142,52 +212,13 @@ export function cosineLogits(a: Tensor2D, b: Tensor2D, scale: number): CosineLog
     });
   const n = a.dims[0];
   const m = b.dims[0];
-  const unit = (t: Tensor2D, rows: number) => {
-    const norms = new Float64Array(rows);
-    const h = new Float64Array(rows * e);
-    for (let r = 0; r < rows; r++) {
-      let s = 0;
-      for (let k = 0; k < e; k++) s += t.data[r * e + k]! ** 2;
-      norms[r] = Math.max(Math.sqrt(s), COSINE_EPSILON);
-      for (let k = 0; k < e; k++) h[r * e + k] = t.data[r * e + k]! / norms[r]!;
-    }
-    return { norms, h };
-  };
-  const A = unit(a, n);
-  const B = unit(b, m);
-  const logits = new Float32Array(n * m);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < m; j++) {
-      let s = 0;
-      for (let k = 0; k < e; k++) s += A.h[i * e + k]! * B.h[j * e + k]!;
-      logits[i * m + j] = scale * s;
-    }
-  }
+  const A = unitRows(a, n, e);
+  const B = unitRows(b, m, e);
+  const logits = scaledDots(A, B, n, m, e, scale);
   const backward = (dLogits: Tensor2D) => {
     assertShape(dLogits, [n, m], 'dLogits', 'cosineLogits.backward');
-    const dah = new Float64Array(n * e);
-    const dbh = new Float64Array(m * e);
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < m; j++) {
-        const g = scale * dLogits.data[i * m + j]!;
-        if (g === 0) continue;
-        for (let k = 0; k < e; k++) {
-          dah[i * e + k]! += g * B.h[j * e + k]!;
-          dbh[j * e + k]! += g * A.h[i * e + k]!;
-        }
-      }
-    }
-    // through the normalisation: d(x/|x|) = (dh − h⟨h, dh⟩) / |x|
-    const back = (dh: Float64Array, u: { norms: Float64Array; h: Float64Array }, rows: number): Tensor2D => {
-      const out = new Float32Array(rows * e);
-      for (let r = 0; r < rows; r++) {
-        let c = 0;
-        for (let k = 0; k < e; k++) c += u.h[r * e + k]! * dh[r * e + k]!;
-        for (let k = 0; k < e; k++) out[r * e + k] = (dh[r * e + k]! - u.h[r * e + k]! * c) / u.norms[r]!;
-      }
-      return { dtype: 'float32', data: out, dims: [rows, e] };
-    };
-    return { gradA: back(dah, A, n), gradB: back(dbh, B, m) };
+    const { dah, dbh } = scaledDotsBackward(A, B, dLogits, scale, e);
+    return { gradA: unitRowsBackward(dah, A, n, e), gradB: unitRowsBackward(dbh, B, m, e) };
   };
   return { logits: { dtype: 'float32', data: logits, dims: [n, m] }, backward };
 }

@@ -40,16 +40,29 @@ const MAX_HEADER = 100_000_000;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/**
- * Parse safetensors bytes. Every malformed header, offset or dtype is a DataFormatError naming `name` and the field.
- * Aligned F32 tensors are views of `bytes` (no copy: they share its buffer); other dtypes are converted to new
- * float32 arrays.
- * @param name the file name used in error messages
- */
-export function decodeSafetensors(bytes: Uint8Array, name = '<safetensors bytes>'): SafetensorsFile {
-  const fail = (message: string, field?: string): never => {
+type Fail = (message: string, field?: string) => never;
+
+function failFor(name: string): Fail {
+  return (message, field) => {
     throw new DataFormatError({ file: name, ...(field ? { field } : {}), message });
   };
+}
+
+/** The parsed JSON header of a safetensors file and where its data begins. */
+export interface SafetensorsHeader {
+  /** The header object: `{ name: { dtype, shape, data_offsets }, __metadata__? }`, not yet checked per entry. */
+  header: Record<string, unknown>;
+  /** Byte offset of the data section (8 + header length); `data_offsets` are relative to it. */
+  base: number;
+}
+
+/**
+ * Reads the 8-byte header length and the JSON header of a safetensors file. Throws a DataFormatError naming `name`
+ * when the file is too short, the length exceeds the file (or 100 MB), the text is not UTF-8 JSON, it is not an
+ * object, or it names a key twice (JSON.parse would keep only the last).
+ */
+export function readSafetensorsHeader(bytes: Uint8Array, name = '<safetensors bytes>'): SafetensorsHeader {
+  const fail = failFor(name);
   if (bytes.length < 8) fail(`too short for a safetensors file (${bytes.length} bytes)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n64 = view.getBigUint64(0, true);
@@ -73,74 +86,98 @@ export function decodeSafetensors(bytes: Uint8Array, name = '<safetensors bytes>
   const dup = duplicateJsonKey(headerText);
   if (dup)
     fail(`the header names ${dup.path} twice (at characters ${dup.first} and ${dup.second}); each key must be unique`);
-  const base = 8 + n;
-  const tensors: Record<string, SafetensorsTensor> = {};
-  let metadata: Record<string, string> = {};
-  const ranges: Array<{ key: string; b: number; e: number }> = [];
-  for (const [key, info] of Object.entries(header as Record<string, unknown>)) {
-    if (key === '__metadata__') {
-      if (
-        info === null ||
-        typeof info !== 'object' ||
-        Array.isArray(info) ||
-        !Object.values(info).every((v) => typeof v === 'string')
-      )
-        fail('expected an object of strings', '__metadata__');
-      metadata = info as Record<string, string>;
-      continue;
-    }
-    if (info === null || typeof info !== 'object' || Array.isArray(info))
-      fail(`expected { dtype, shape, data_offsets }, found ${describeValue(info)}`, key);
-    const { dtype, shape, data_offsets: off } = info as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    const width = typeof dtype === 'string' ? WIDTH[dtype] : undefined;
-    if (!width) fail(`dtype ${describeValue(dtype)} is not supported (F32, F16, BF16, F64)`, key);
-    if (!Array.isArray(shape) || !shape.every((d) => typeof d === 'number' && Number.isInteger(d) && d >= 0))
-      fail(`shape ${describeValue(shape)} is not a list of non-negative integers`, key);
-    const unsafe = (shape as number[]).find((d) => !Number.isSafeInteger(d));
-    if (unsafe !== undefined)
-      fail(
-        `shape ${describeValue(shape)}: ${unsafe} is not a safe integer (at most 2^53 - 1 = ${Number.MAX_SAFE_INTEGER}); a dimension this large cannot be a real tensor`,
-        key,
-      );
-    if (
-      !Array.isArray(off) ||
-      off.length !== 2 ||
-      !off.every((d) => Number.isSafeInteger(d) && d >= 0) ||
-      off[1] < off[0]
-    )
-      fail(`data_offsets ${describeValue(off)} is not [begin, end] with 0 ≤ begin ≤ end (safe integers)`, key);
-    const dims = shape as number[];
-    const [b, e] = off as [number, number];
-    const count = dims.reduce((a, c) => a * c, 1);
-    if (!Number.isSafeInteger(count * width!))
-      fail(`shape ${describeValue(shape)} holds ${count} values, more than any file can`, key);
-    ranges.push({ key, b, e });
-    if (base + e > bytes.length) fail(`data_offsets [${b}, ${e}] run past the end of the file`, key);
-    if (e - b !== count * width!) fail(`data_offsets [${b}, ${e}] do not hold ${count} ${String(dtype)} values`, key);
-    const raw = bytes.subarray(base + b, base + e);
-    const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-    if (dtype === 'F32' && raw.byteOffset % 4 === 0 && LITTLE_ENDIAN) {
-      // a view of the file's bytes, not a copy: a CLIP checkpoint is hundreds of megabytes, and copying it into
-      // fresh memory took longer than reading it
-      tensors[key] = { dims, data: new Float32Array(raw.buffer, raw.byteOffset, count) };
-      continue;
-    }
-    const data = new Float32Array(count);
-    if (dtype === 'F32') {
-      for (let i = 0; i < count; i++) data[i] = dv.getFloat32(i * 4, true);
-    } else {
-      for (let i = 0; i < count; i++) {
-        if (dtype === 'F64') data[i] = dv.getFloat64(i * 8, true);
-        else if (dtype === 'F16') data[i] = float16ToNumber(dv.getUint16(i * 2, true));
-        else data[i] = bfloat16ToNumber(dv.getUint16(i * 2, true));
-      }
-    }
-    tensors[key] = { dims, data };
+  return { header: header as Record<string, unknown>, base: 8 + n };
+}
+
+/** One checked header entry: its dtype, shape, value count and byte range (relative to the data section). */
+export interface SafetensorsEntry {
+  key: string;
+  dtype: 'F32' | 'F16' | 'BF16' | 'F64';
+  dims: number[];
+  count: number;
+  b: number;
+  e: number;
+}
+
+/**
+ * Checks the header entry `key` (`{ dtype, shape, data_offsets }`): a supported dtype, a shape of non-negative safe
+ * integers, offsets `[begin, end]` that are safe integers with begin ≤ end, and a value count that fits a file.
+ * Does not look at the data (see {@link decodeSafetensorsEntry}). Throws a DataFormatError naming `key`.
+ */
+export function checkSafetensorsEntry(key: string, info: unknown, name = '<safetensors bytes>'): SafetensorsEntry {
+  const fail = failFor(name);
+  if (info === null || typeof info !== 'object' || Array.isArray(info))
+    fail(`expected { dtype, shape, data_offsets }, found ${describeValue(info)}`, key);
+  const { dtype, shape, data_offsets: off } = info as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+  const width = typeof dtype === 'string' ? WIDTH[dtype] : undefined;
+  if (!width) fail(`dtype ${describeValue(dtype)} is not supported (F32, F16, BF16, F64)`, key);
+  if (!Array.isArray(shape) || !shape.every((d) => typeof d === 'number' && Number.isInteger(d) && d >= 0))
+    fail(`shape ${describeValue(shape)} is not a list of non-negative integers`, key);
+  const unsafe = (shape as number[]).find((d) => !Number.isSafeInteger(d));
+  if (unsafe !== undefined)
+    fail(
+      `shape ${describeValue(shape)}: ${unsafe} is not a safe integer (at most 2^53 - 1 = ${Number.MAX_SAFE_INTEGER}); a dimension this large cannot be a real tensor`,
+      key,
+    );
+  if (
+    !Array.isArray(off) ||
+    off.length !== 2 ||
+    !off.every((d) => Number.isSafeInteger(d) && d >= 0) ||
+    off[1] < off[0]
+  )
+    fail(`data_offsets ${describeValue(off)} is not [begin, end] with 0 ≤ begin ≤ end (safe integers)`, key);
+  const dims = shape as number[];
+  const [b, e] = off as [number, number];
+  const count = dims.reduce((a, c) => a * c, 1);
+  if (!Number.isSafeInteger(count * width!))
+    fail(`shape ${describeValue(shape)} holds ${count} values, more than any file can`, key);
+  return { key, dtype: dtype as SafetensorsEntry['dtype'], dims, count, b, e };
+}
+
+/**
+ * The float32 values of a checked entry, read from the data section at `base`. Aligned little-endian F32 data is a
+ * view of `bytes` (no copy); other dtypes are converted into a new array. Throws a DataFormatError naming the key
+ * when the range runs past the file or does not hold `count` values of the dtype.
+ */
+export function decodeSafetensorsEntry(
+  bytes: Uint8Array,
+  base: number,
+  t: SafetensorsEntry,
+  name = '<safetensors bytes>',
+): Float32Array {
+  const fail = failFor(name);
+  const { key, dtype, count, b, e } = t;
+  if (base + e > bytes.length) fail(`data_offsets [${b}, ${e}] run past the end of the file`, key);
+  if (e - b !== count * WIDTH[dtype]!) fail(`data_offsets [${b}, ${e}] do not hold ${count} ${dtype} values`, key);
+  const raw = bytes.subarray(base + b, base + e);
+  const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  if (dtype === 'F32' && raw.byteOffset % 4 === 0 && LITTLE_ENDIAN) {
+    // a view of the file's bytes, not a copy: a CLIP checkpoint is hundreds of megabytes, and copying it into
+    // fresh memory took longer than reading it
+    return new Float32Array(raw.buffer, raw.byteOffset, count);
   }
-  // every byte of the data belongs to at most one tensor: overlapping ranges would alias two tensors
-  ranges.sort((x, y) => x.b - y.b || x.e - y.e);
-  let prev: { key: string; b: number; e: number } | undefined;
-  for (const r of ranges) {
+  const data = new Float32Array(count);
+  if (dtype === 'F32') {
+    for (let i = 0; i < count; i++) data[i] = dv.getFloat32(i * 4, true);
+  } else {
+    for (let i = 0; i < count; i++) {
+      if (dtype === 'F64') data[i] = dv.getFloat64(i * 8, true);
+      else if (dtype === 'F16') data[i] = float16ToNumber(dv.getUint16(i * 2, true));
+      else data[i] = bfloat16ToNumber(dv.getUint16(i * 2, true));
+    }
+  }
+  return data;
+}
+
+/**
+ * Every byte of the data belongs to at most one tensor: throws a DataFormatError naming the later of two entries
+ * whose non-empty byte ranges overlap (they would alias each other). Sorts `entries` in place by range.
+ */
+export function checkSafetensorsRanges(entries: SafetensorsEntry[], name = '<safetensors bytes>'): void {
+  const fail = failFor(name);
+  entries.sort((x, y) => x.b - y.b || x.e - y.e);
+  let prev: SafetensorsEntry | undefined;
+  for (const r of entries) {
     if (r.e === r.b) continue; // an empty tensor occupies no bytes
     if (prev && r.b < prev.e)
       fail(
@@ -149,6 +186,41 @@ export function decodeSafetensors(bytes: Uint8Array, name = '<safetensors bytes>
       );
     prev = r;
   }
+}
+
+function checkMetadata(info: unknown, fail: Fail): Record<string, string> {
+  if (
+    info === null ||
+    typeof info !== 'object' ||
+    Array.isArray(info) ||
+    !Object.values(info).every((v) => typeof v === 'string')
+  )
+    fail('expected an object of strings', '__metadata__');
+  return info as Record<string, string>;
+}
+
+/**
+ * Parse safetensors bytes. Every malformed header, offset or dtype is a DataFormatError naming `name` and the field.
+ * Aligned F32 tensors are views of `bytes` (no copy: they share its buffer); other dtypes are converted to new
+ * float32 arrays. Stages: {@link readSafetensorsHeader} → {@link checkSafetensorsEntry} and
+ * {@link decodeSafetensorsEntry} per tensor → {@link checkSafetensorsRanges}.
+ * @param name the file name used in error messages
+ */
+export function decodeSafetensors(bytes: Uint8Array, name = '<safetensors bytes>'): SafetensorsFile {
+  const { header, base } = readSafetensorsHeader(bytes, name);
+  const tensors: Record<string, SafetensorsTensor> = {};
+  let metadata: Record<string, string> = {};
+  const entries: SafetensorsEntry[] = [];
+  for (const [key, info] of Object.entries(header)) {
+    if (key === '__metadata__') {
+      metadata = checkMetadata(info, failFor(name));
+      continue;
+    }
+    const entry = checkSafetensorsEntry(key, info, name);
+    entries.push(entry);
+    tensors[key] = { dims: entry.dims, data: decodeSafetensorsEntry(bytes, base, entry, name) };
+  }
+  checkSafetensorsRanges(entries, name);
   return { tensors, metadata };
 }
 

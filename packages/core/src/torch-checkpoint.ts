@@ -127,7 +127,7 @@ const yieldToEventLoop = (): Promise<void> =>
 const describe = (v: unknown): string => (v === null ? 'None' : describeValue(v));
 
 /** A lazily converted tensor: validated when the pickle rebuilds it, its float32 data produced only if collected. */
-class PendingTensor {
+export class PendingTensor {
   data: Float32Array | undefined;
   constructor(
     readonly dims: number[],
@@ -139,18 +139,30 @@ class PendingTensor {
   ) {}
 }
 
-function* parseCheckpoint(
-  bytes: Uint8Array,
-  name: string,
-  options: TorchReadOptions,
-): Generator<void, TorchCheckpoint, void> {
-  const fail = (message: string, cause?: unknown): never => {
-    throw new DataFormatError({ file: name, message, ...(cause ? { cause } : {}) });
-  };
+/** A checkpoint archive opened for unpickling: its pickle, the entry prefix, its kind, and a storage reader. */
+export interface CheckpointArchive {
+  /** The bytes of `<prefix>data.pkl`. */
+  pickle: Uint8Array;
+  /** The folder the archive's entries share (`archive/`), or ''. */
+  prefix: string;
+  /** Whether the archive is a TorchScript one (it has constants.pkl or code/). */
+  torchscript: boolean;
+  /** The bytes of a storage entry (by full entry name), counting each entry's size once. */
+  readStorage(entry: string): Uint8Array | undefined;
+  /** The bytes of the distinct storages read so far. */
+  storageBytes(): number;
+}
+
+/**
+ * Opens a PyTorch zip checkpoint: finds its `data.pkl` (the shortest such path), checks the byte order, and
+ * tells TorchScript archives apart. Only the pickle, the storages and the byte order are ever read (TorchScript's
+ * code/ is never inflated). Throws a DataFormatError naming `name` for a non-zip, a missing data.pkl or a big-endian file.
+ */
+export function openCheckpointArchive(bytes: Uint8Array, name: string, options: TorchReadOptions): CheckpointArchive {
+  const fail = failFor(name);
   const files = readZipEntries(bytes, name, {
     ...(options.inflateBudget !== undefined ? { inflateBudget: options.inflateBudget } : {}),
   });
-  // only what a checkpoint of tensors needs is read: the pickle, its storages and the byte order (TorchScript's code/ is never inflated)
   const read = (k: string): Uint8Array | undefined => files[k]?.read();
   const pklName = Object.keys(files)
     .filter((k) => k.endsWith('/data.pkl') || k === 'data.pkl')
@@ -172,17 +184,25 @@ function* parseCheckpoint(
     }
     return raw;
   };
-  const root = yield* unpickle(
-    read(pklName)!,
-    (storage, offset, size, stride) => {
-      return rebuildTensor(readStorage, prefix, storage, offset, size, stride, fail);
-    },
-    fail,
-    {
-      opcodes: options.opcodeBudget ?? DEFAULT_OPCODES,
-      objects: options.objectBudget ?? DEFAULT_OBJECTS,
-    },
-  );
+  return { pickle: read(pklName)!, prefix, torchscript, readStorage, storageBytes: () => storageBytes };
+}
+
+function failFor(name: string): (message: string, cause?: unknown) => never {
+  return (message, cause) => {
+    throw new DataFormatError({ file: name, message, ...(cause ? { cause } : {}) });
+  };
+}
+
+/**
+ * The tensors an unpickled root holds, by key: a dict at the root is a state dict; an object is a pickled
+ * nn.Module (or, in a TorchScript archive, a scripted module) whose tensors {@link collectModuleTensors} gathers.
+ * Throws a DataFormatError for any other root or when there are no tensors.
+ */
+export function* checkpointTensors(
+  root: unknown,
+  torchscript: boolean,
+  fail: (m: string) => never,
+): Generator<void, { pending: Record<string, PendingTensor>; kind: TorchCheckpoint['kind'] }, void> {
   const pending: Record<string, PendingTensor> = {};
   let kind: TorchCheckpoint['kind'];
   if (root instanceof Map) {
@@ -195,8 +215,19 @@ function* parseCheckpoint(
     return fail(`the pickle holds ${describe(root)}, neither a dict of tensors nor a module`);
   }
   if (Object.keys(pending).length === 0) fail('the checkpoint holds no tensors');
-  // the output budget: every collected tensor is a float32 copy of its storage slice
-  const outputBudget = options.outputBudget ?? 16 * 1024 * 1024 + bytes.length + storageBytes;
+  return { pending, kind };
+}
+
+/**
+ * Converts every pending tensor to float32 (once per tensor), counting the values produced against `outputBudget`;
+ * past it, a DataFormatError (tensors sharing one storage many times over). `budgetText` says where the budget came from.
+ */
+export function* convertTensors(
+  pending: Record<string, PendingTensor>,
+  outputBudget: number,
+  budgetText: string,
+  fail: (m: string) => never,
+): Generator<void, Record<string, TorchTensor>, void> {
   let produced = 0;
   const tensors: Record<string, TorchTensor> = {};
   for (const [key, p] of Object.entries(pending)) {
@@ -204,13 +235,36 @@ function* parseCheckpoint(
       produced += p.count;
       if (produced > outputBudget)
         fail(
-          `the tensors would hold ${produced}+ float32 values, past the budget of ${outputBudget} (${options.outputBudget !== undefined ? 'outputBudget' : '16 M + the bytes of the file and of its storages'}); '${key}' and others share storages many times over, which no checkpoint PyTorch writes needs`,
+          `the tensors would hold ${produced}+ float32 values, past the budget of ${outputBudget} (${budgetText}); '${key}' and others share storages many times over, which no checkpoint PyTorch writes needs`,
         );
       p.data = yield* convert(p);
     }
     tensors[key] = { dims: p.dims, data: p.data };
   }
-  return { tensors, kind };
+  return tensors;
+}
+
+/** Stages: {@link openCheckpointArchive} → {@link unpickle} → {@link checkpointTensors} → {@link convertTensors}. */
+function* parseCheckpoint(
+  bytes: Uint8Array,
+  name: string,
+  options: TorchReadOptions,
+): Generator<void, TorchCheckpoint, void> {
+  const fail = failFor(name);
+  const archive = openCheckpointArchive(bytes, name, options);
+  const root = yield* unpickle(
+    archive.pickle,
+    (storage, offset, size, stride) =>
+      rebuildTensor(archive.readStorage, archive.prefix, storage, offset, size, stride, fail),
+    fail,
+    { opcodes: options.opcodeBudget ?? DEFAULT_OPCODES, objects: options.objectBudget ?? DEFAULT_OBJECTS },
+  );
+  const { pending, kind } = yield* checkpointTensors(root, archive.torchscript, fail);
+  // the output budget: every collected tensor is a float32 copy of its storage slice
+  const outputBudget = options.outputBudget ?? 16 * 1024 * 1024 + bytes.length + archive.storageBytes();
+  const budgetText =
+    options.outputBudget !== undefined ? 'outputBudget' : '16 M + the bytes of the file and of its storages';
+  return { tensors: yield* convertTensors(pending, outputBudget, budgetText, fail), kind };
 }
 
 /** A dict key as text: strings and numbers; anything else is refused (a state dict is keyed by names). */
@@ -337,349 +391,373 @@ function rebuildTensor(
   return new PendingTensor(dims, raw!, s.type, width, offset as number, count);
 }
 
+/** The restricted unpickler's machine state: input, position, stack, marks, memo and the work charged so far. */
+export class PickleMachine {
+  readonly dv: DataView;
+  readonly decoder = new TextDecoder();
+  pos = 0;
+  readonly stack: unknown[] = [];
+  readonly memo = new Map<number, unknown>();
+  readonly marks: number[] = [];
+  private work = 0;
+
+  constructor(
+    readonly pkl: Uint8Array,
+    readonly tensor: (storage: unknown, offset: unknown, size: unknown, stride: unknown) => PendingTensor,
+    readonly fail: (m: string) => never,
+    readonly budget: { opcodes: number; objects: number },
+  ) {
+    this.dv = new DataView(pkl.buffer, pkl.byteOffset, pkl.byteLength);
+  }
+
+  need(n: number, what: string): void {
+    if (n < 0 || this.pos + n > this.pkl.length) this.fail(`pickle truncated inside ${what} at byte ${this.pos}`);
+  }
+  u8(): number {
+    this.need(1, 'an opcode argument');
+    return this.pkl[this.pos++]!;
+  }
+  u32(): number {
+    this.need(4, 'a length');
+    const v = this.dv.getUint32(this.pos, true);
+    this.pos += 4;
+    return v;
+  }
+  /** A newline-terminated name (GLOBAL's arguments). */
+  line(): string {
+    const { pkl } = this;
+    const s = this.pos;
+    while (this.pos < pkl.length && pkl[this.pos] !== 0x0a) this.pos++;
+    if (this.pos >= pkl.length) this.fail(`pickle truncated inside a GLOBAL name at byte ${s}`);
+    return this.decoder.decode(pkl.subarray(s, this.pos++));
+  }
+  text(n: number): string {
+    this.need(n, 'a string');
+    const s = this.decoder.decode(this.pkl.subarray(this.pos, this.pos + n));
+    this.pos += n;
+    return s;
+  }
+  /** `n` raw bytes, copied. */
+  bytes(n: number, what: string): Uint8Array {
+    this.need(n, what);
+    const b = this.pkl.slice(this.pos, this.pos + n);
+    this.pos += n;
+    return b;
+  }
+  push(v: unknown): void {
+    this.stack.push(v);
+  }
+  pop(): unknown {
+    if (this.stack.length === 0) this.fail(`pickle stack underflow at byte ${this.pos - 1}`);
+    return this.stack.pop();
+  }
+  top(): unknown {
+    if (this.stack.length === 0) this.fail(`pickle stack underflow at byte ${this.pos - 1}`);
+    return this.stack[this.stack.length - 1];
+  }
+  popMark(): unknown[] {
+    const m = this.marks.pop();
+    if (m === undefined || m > this.stack.length) this.fail(`pickle MARK missing at byte ${this.pos - 1}`);
+    return this.stack.splice(m!);
+  }
+  asMap(v: unknown, op: string): Map<unknown, unknown> {
+    if (!(v instanceof Map))
+      this.fail(`${op} on a ${v === null ? 'None' : typeof v} at byte ${this.pos - 1}, expected a dict`);
+    return v as Map<unknown, unknown>;
+  }
+  asList(v: unknown, op: string): unknown[] {
+    if (!Array.isArray(v)) this.fail(`${op} on a non-list at byte ${this.pos - 1}`);
+    return v as unknown[];
+  }
+  memoGet(k: number, op: string): unknown {
+    if (!this.memo.has(k)) this.fail(`${op} of unknown memo key ${k}`);
+    return this.memo.get(k);
+  }
+  newObject(cls: unknown): PyObject {
+    const g = cls as Global;
+    if (typeof g !== 'object' || g === null || g.kind !== 'global')
+      this.fail(`NEWOBJ of a non-class at byte ${this.pos - 1}`);
+    return { kind: 'object', cls: `${g.module}.${g.name}`, attrs: new Map() };
+  }
+  /** Counts `n` units of work (an opcode, or elements copied) against the opcode budget. */
+  charge(n: number): void {
+    this.work += n;
+    if (this.work > this.budget.opcodes)
+      this.fail(
+        `pickle exceeds the budget of ${this.budget.opcodes} opcodes (at byte ${this.pos - 1}); no checkpoint of tensors needs that many`,
+      );
+  }
+  /** Throws when the stack, marks and memo together hold more values than the object budget. */
+  checkObjects(): void {
+    if (this.stack.length + this.marks.length + this.memo.size > this.budget.objects)
+      this.fail(
+        `pickle holds more than ${this.budget.objects} values at once on its stack and memo (at byte ${this.pos}); no checkpoint of tensors needs that many`,
+      );
+  }
+}
+
+/** Callables that build an empty dict. */
+const DICT_BUILDERS: Array<[string, string]> = [
+  ['collections', 'OrderedDict'],
+  ['builtins', 'dict'],
+  ['__builtin__', 'dict'],
+];
+/** Callables that rebuild a tensor from a storage. */
+const TENSOR_BUILDERS: Array<[string, string]> = [
+  ['torch._utils', '_rebuild_tensor_v2'],
+  ['torch._utils', '_rebuild_tensor'],
+];
+/** Callables whose result is their first argument (parameters, TorchScript type tags and typed lists). */
+const PASS_THROUGH: Array<[string, string]> = [
+  ['torch._utils', '_rebuild_parameter'],
+  ['torch._utils', '_rebuild_parameter_with_state'],
+  ['torch.jit._pickle', 'restore_type_tag'],
+  ['torch.jit._pickle', 'build_intlist'],
+  ['torch.jit._pickle', 'build_tensorlist'],
+  ['torch.jit._pickle', 'build_doublelist'],
+  ['torch.jit._pickle', 'build_boollist'],
+];
+/** Callables that create an object without running a constructor. */
+const OBJECT_BUILDERS: Array<[string, string]> = [
+  ['copyreg', '_reconstructor'],
+  ['copy_reg', '_reconstructor'],
+];
+/** Sets and frozensets, built as lists. */
+const SET_BUILDERS: Array<[string, string]> = [
+  ['builtins', 'set'],
+  ['__builtin__', 'set'],
+  ['builtins', 'frozenset'],
+  ['__builtin__', 'frozenset'],
+];
+
+const isAnyGlobal = (fn: unknown, names: Array<[string, string]>): boolean =>
+  names.some(([module, n]) => isGlobal(fn, module, n));
+
+/**
+ * REDUCE: the few callables a checkpoint of tensors needs, emulated (dicts, tensor and parameter rebuilders,
+ * TorchScript tags and list builders, object construction without a constructor, devices, sets as lists). Any other
+ * global is refused with a DataFormatError naming it.
+ */
+export function callGlobal(vm: PickleMachine, fn: unknown, args: unknown): unknown {
+  const a = Array.isArray(args) ? args : vm.fail(`REDUCE with non-tuple arguments at byte ${vm.pos - 1}`);
+  if (isAnyGlobal(fn, DICT_BUILDERS)) return new Map();
+  if (isAnyGlobal(fn, TENSOR_BUILDERS)) return vm.tensor(a[0], a[1], a[2], a[3]);
+  if (isAnyGlobal(fn, PASS_THROUGH)) return a[0];
+  if (isAnyGlobal(fn, OBJECT_BUILDERS)) return vm.newObject(a[0]);
+  if (isGlobal(fn, 'torch', 'device')) return { kind: 'device', value: a[0] };
+  // plain containers a pickled nn.Module holds (e.g. `_non_persistent_buffers_set = set()`), built as data
+  if (isAnyGlobal(fn, SET_BUILDERS)) {
+    if (!Array.isArray(a[0])) return [];
+    vm.charge((a[0] as unknown[]).length);
+    return [...(a[0] as unknown[])];
+  }
+  const g = fn as Global;
+  return vm.fail(
+    `the checkpoint calls ${typeof g === 'object' && g !== null && g.kind === 'global' ? `${g.module}.${g.name}` : describe(g)}, which a checkpoint of tensors does not need; refusing to load it`,
+  );
+}
+
+/** Returned by the STOP handler. */
+const STOP = Symbol('STOP');
+type OpcodeHandler = (vm: PickleMachine) => void | typeof STOP;
+
+function signedLittleEndian(vm: PickleMachine, n: number): number {
+  const { pkl, pos } = vm;
+  let v = 0n;
+  for (let i = 0; i < n; i++) v |= BigInt(pkl[pos + i]!) << BigInt(8 * i);
+  if (n > 0 && pkl[pos + n - 1]! & 0x80) v -= 1n << BigInt(8 * n);
+  return Number(v);
+}
+
+/** Opcodes that push a value read from the input. */
+const VALUE_OPCODES: Record<number, OpcodeHandler> = {
+  0x58: (vm) => vm.push(vm.text(vm.u32())), // BINUNICODE
+  0x8c: (vm) => vm.push(vm.text(vm.u8())), // SHORT_BINUNICODE
+  0x8d: (vm) => {
+    // BINUNICODE8
+    vm.need(8, 'BINUNICODE8');
+    const n = vm.dv.getBigUint64(vm.pos, true);
+    vm.pos += 8;
+    if (n > BigInt(vm.pkl.length)) vm.fail(`string length ${n} exceeds the pickle`);
+    vm.push(vm.text(Number(n)));
+  },
+  0x42: (vm) => vm.push(vm.bytes(vm.u32(), 'BINBYTES')),
+  0x43: (vm) => vm.push(vm.bytes(vm.u8(), 'SHORT_BINBYTES')),
+  0x4a: (vm) => {
+    vm.need(4, 'BININT');
+    vm.push(vm.dv.getInt32(vm.pos, true));
+    vm.pos += 4;
+  },
+  0x4b: (vm) => vm.push(vm.u8()), // BININT1
+  0x4d: (vm) => {
+    vm.need(2, 'BININT2');
+    vm.push(vm.dv.getUint16(vm.pos, true));
+    vm.pos += 2;
+  },
+  0x8a: (vm) => {
+    // LONG1
+    const n = vm.u8();
+    vm.need(n, 'LONG1');
+    const v = signedLittleEndian(vm, n);
+    vm.pos += n;
+    vm.push(v);
+  },
+  0x47: (vm) => {
+    vm.need(8, 'BINFLOAT');
+    vm.push(vm.dv.getFloat64(vm.pos, false));
+    vm.pos += 8;
+  },
+  0x88: (vm) => vm.push(true), // NEWTRUE
+  0x89: (vm) => vm.push(false), // NEWFALSE
+  0x4e: (vm) => vm.push(null), // NONE
+};
+
+/** Opcodes that build containers, tuples and marks. */
+const CONTAINER_OPCODES: Record<number, OpcodeHandler> = {
+  0x7d: (vm) => vm.push(new Map()), // EMPTY_DICT
+  0x64: (vm) => {
+    // DICT
+    const items = vm.popMark();
+    const d = new Map();
+    for (let i = 0; i + 1 < items.length; i += 2) d.set(items[i], items[i + 1]);
+    vm.push(d);
+  },
+  0x5d: (vm) => vm.push([]), // EMPTY_LIST
+  0x6c: (vm) => vm.push(vm.popMark()), // LIST
+  0x29: (vm) => vm.push([]), // EMPTY_TUPLE
+  0x28: (vm) => void vm.marks.push(vm.stack.length), // MARK
+  0x74: (vm) => vm.push(vm.popMark()), // TUPLE
+  0x85: (vm) => vm.push([vm.pop()]), // TUPLE1
+  0x86: (vm) => {
+    // TUPLE2
+    const b = vm.pop();
+    const a = vm.pop();
+    vm.push([a, b]);
+  },
+  0x87: (vm) => {
+    // TUPLE3
+    const c = vm.pop();
+    const b = vm.pop();
+    const a = vm.pop();
+    vm.push([a, b, c]);
+  },
+  0x73: (vm) => {
+    // SETITEM
+    const v = vm.pop();
+    const k = vm.pop();
+    vm.asMap(vm.top(), 'SETITEM').set(k, v);
+  },
+  0x75: (vm) => {
+    // SETITEMS
+    const items = vm.popMark();
+    const d = vm.asMap(vm.top(), 'SETITEMS');
+    for (let i = 0; i + 1 < items.length; i += 2) d.set(items[i], items[i + 1]);
+  },
+  0x61: (vm) => {
+    // APPEND
+    const v = vm.pop();
+    vm.asList(vm.top(), 'APPEND').push(v);
+  },
+  0x65: (vm) => {
+    // APPENDS
+    const items = vm.popMark();
+    const l = vm.asList(vm.top(), 'APPENDS');
+    for (const x of items) l.push(x);
+  },
+};
+
+/** Framing, the memo, globals, persistent ids (storages), calls and object state. */
+const CONTROL_OPCODES: Record<number, OpcodeHandler> = {
+  0x80: (vm) => void vm.u8(), // PROTO
+  0x95: (vm) => {
+    // FRAME
+    vm.need(8, 'FRAME');
+    vm.pos += 8;
+  },
+  0x71: (vm) => void vm.memo.set(vm.u8(), vm.top()), // BINPUT
+  0x72: (vm) => void vm.memo.set(vm.u32(), vm.top()), // LONG_BINPUT
+  0x94: (vm) => void vm.memo.set(vm.memo.size, vm.top()), // MEMOIZE
+  0x68: (vm) => vm.push(vm.memoGet(vm.u8(), 'BINGET')),
+  0x6a: (vm) => vm.push(vm.memoGet(vm.u32(), 'LONG_BINGET')),
+  0x63: (vm) => {
+    // GLOBAL
+    const module = vm.line();
+    vm.push({ kind: 'global', module, name: vm.line() } satisfies Global);
+  },
+  0x93: (vm) => {
+    // STACK_GLOBAL
+    const n = vm.pop();
+    const m = vm.pop();
+    if (typeof n !== 'string' || typeof m !== 'string') vm.fail(`STACK_GLOBAL of non-strings at byte ${vm.pos - 1}`);
+    vm.push({ kind: 'global', module: m as string, name: n as string } satisfies Global);
+  },
+  0x51: (vm) => {
+    // BINPERSID
+    const pid = vm.pop();
+    if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 3)
+      vm.fail(`unsupported persistent id ${describe(pid)} at byte ${vm.pos - 1}`);
+    const t = (pid as unknown[])[1] as Global;
+    vm.push({
+      kind: 'storage',
+      type: typeof t === 'object' && t !== null && t.kind === 'global' ? t.name : describe(t),
+      key: keyText((pid as unknown[])[2], vm.fail),
+    } satisfies StorageRef);
+  },
+  0x52: (vm) => {
+    // REDUCE
+    const args = vm.pop();
+    const fn = vm.pop();
+    vm.push(callGlobal(vm, fn, args));
+  },
+  0x81: (vm) => {
+    // NEWOBJ (the arguments are not used: no constructor runs)
+    vm.pop();
+    vm.push(vm.newObject(vm.pop()));
+  },
+  0x62: (vm) => {
+    // BUILD: object state; for module objects the state is their attribute dict
+    const state = vm.pop();
+    const obj = vm.top();
+    if (typeof obj === 'object' && obj !== null && (obj as PyObject).kind === 'object') {
+      const st = Array.isArray(state) ? state[0] : state; // (dict, slots) form
+      if (st instanceof Map) for (const [k, v] of st) (obj as PyObject).attrs.set(keyText(k, vm.fail), v);
+    }
+  },
+  0x2e: () => STOP,
+};
+
+/** The unpickler's opcode table, indexed by opcode byte; `undefined` for an unsupported opcode. */
+export const PICKLE_OPCODES: ReadonlyArray<OpcodeHandler | undefined> = (() => {
+  const table = new Array<OpcodeHandler | undefined>(256).fill(undefined);
+  for (const group of [VALUE_OPCODES, CONTAINER_OPCODES, CONTROL_OPCODES])
+    for (const [op, handler] of Object.entries(group)) table[Number(op)] = handler;
+  return table;
+})();
+
 /**
  * The restricted unpickler: a loop over opcodes (no recursion), yielding every few thousand of them. Every opcode
  * consumes at least one byte and every read is bounds-checked, so it ends on any input; the opcodes executed (plus
  * the elements copied) stay within `budget.opcodes`, and the stack, its marks and the memo within `budget.objects`.
+ * Each opcode is one handler of {@link PICKLE_OPCODES} acting on a {@link PickleMachine}.
  */
-function* unpickle(
+export function* unpickle(
   pkl: Uint8Array,
   tensor: (storage: unknown, offset: unknown, size: unknown, stride: unknown) => PendingTensor,
   fail: (m: string) => never,
   budget: { opcodes: number; objects: number },
 ): Generator<void, unknown, void> {
-  const dv = new DataView(pkl.buffer, pkl.byteOffset, pkl.byteLength);
-  const decoder = new TextDecoder();
-  let pos = 0;
-  const stack: unknown[] = [];
-  const memo = new Map<number, unknown>();
-  const marks: number[] = [];
-  const need = (n: number, what: string) => {
-    if (n < 0 || pos + n > pkl.length) fail(`pickle truncated inside ${what} at byte ${pos}`);
-  };
-  const u8 = () => {
-    need(1, 'an opcode argument');
-    return pkl[pos++]!;
-  };
-  const line = () => {
-    const s = pos;
-    while (pos < pkl.length && pkl[pos] !== 0x0a) pos++;
-    if (pos >= pkl.length) fail(`pickle truncated inside a GLOBAL name at byte ${s}`);
-    return decoder.decode(pkl.subarray(s, pos++));
-  };
-  const text = (n: number) => {
-    need(n, 'a string');
-    const s = decoder.decode(pkl.subarray(pos, pos + n));
-    pos += n;
-    return s;
-  };
-  const pop = (): unknown => {
-    if (stack.length === 0) fail(`pickle stack underflow at byte ${pos - 1}`);
-    return stack.pop();
-  };
-  const top = (): unknown => {
-    if (stack.length === 0) fail(`pickle stack underflow at byte ${pos - 1}`);
-    return stack[stack.length - 1];
-  };
-  const popMark = (): unknown[] => {
-    const m = marks.pop();
-    if (m === undefined || m > stack.length) fail(`pickle MARK missing at byte ${pos - 1}`);
-    return stack.splice(m!);
-  };
-  const asMap = (v: unknown, op: string): Map<unknown, unknown> => {
-    if (!(v instanceof Map)) fail(`${op} on a ${v === null ? 'None' : typeof v} at byte ${pos - 1}, expected a dict`);
-    return v as Map<unknown, unknown>;
-  };
-  const asList = (v: unknown, op: string): unknown[] => {
-    if (!Array.isArray(v)) fail(`${op} on a non-list at byte ${pos - 1}`);
-    return v as unknown[];
-  };
-  const u32 = () => {
-    need(4, 'a length');
-    const v = dv.getUint32(pos, true);
-    pos += 4;
-    return v;
-  };
-  const newObject = (cls: unknown): PyObject => {
-    const g = cls as Global;
-    if (typeof g !== 'object' || g === null || g.kind !== 'global') fail(`NEWOBJ of a non-class at byte ${pos - 1}`);
-    return { kind: 'object', cls: `${g.module}.${g.name}`, attrs: new Map() };
-  };
-  const call = (fn: unknown, args: unknown): unknown => {
-    const a = Array.isArray(args) ? args : fail(`REDUCE with non-tuple arguments at byte ${pos - 1}`);
-    if (
-      isGlobal(fn, 'collections', 'OrderedDict') ||
-      isGlobal(fn, 'builtins', 'dict') ||
-      isGlobal(fn, '__builtin__', 'dict')
-    )
-      return new Map();
-    if (isGlobal(fn, 'torch._utils', '_rebuild_tensor_v2') || isGlobal(fn, 'torch._utils', '_rebuild_tensor'))
-      return tensor(a[0], a[1], a[2], a[3]);
-    if (
-      isGlobal(fn, 'torch._utils', '_rebuild_parameter') ||
-      isGlobal(fn, 'torch._utils', '_rebuild_parameter_with_state')
-    )
-      return a[0];
-    if (isGlobal(fn, 'torch.jit._pickle', 'restore_type_tag')) return a[0];
-    if (
-      isGlobal(fn, 'torch.jit._pickle', 'build_intlist') ||
-      isGlobal(fn, 'torch.jit._pickle', 'build_tensorlist') ||
-      isGlobal(fn, 'torch.jit._pickle', 'build_doublelist') ||
-      isGlobal(fn, 'torch.jit._pickle', 'build_boollist')
-    )
-      return a[0];
-    if (isGlobal(fn, 'copyreg', '_reconstructor') || isGlobal(fn, 'copy_reg', '_reconstructor')) return newObject(a[0]);
-    if (isGlobal(fn, 'torch', 'device')) return { kind: 'device', value: a[0] };
-    // plain containers a pickled nn.Module holds (e.g. `_non_persistent_buffers_set = set()`), built as data
-    if (
-      isGlobal(fn, 'builtins', 'set') ||
-      isGlobal(fn, '__builtin__', 'set') ||
-      isGlobal(fn, 'builtins', 'frozenset') ||
-      isGlobal(fn, '__builtin__', 'frozenset')
-    ) {
-      if (!Array.isArray(a[0])) return [];
-      charge((a[0] as unknown[]).length);
-      return [...(a[0] as unknown[])];
-    }
-    const g = fn as Global;
-    return fail(
-      `the checkpoint calls ${typeof g === 'object' && g !== null && g.kind === 'global' ? `${g.module}.${g.name}` : describe(g)}, which a checkpoint of tensors does not need; refusing to load it`,
-    );
-  };
-  let work = 0;
-  const charge = (n: number) => {
-    work += n;
-    if (work > budget.opcodes)
-      fail(
-        `pickle exceeds the budget of ${budget.opcodes} opcodes (at byte ${pos - 1}); no checkpoint of tensors needs that many`,
-      );
-  };
+  const vm = new PickleMachine(pkl, tensor, fail, budget);
   let ops = 0;
   for (;;) {
-    if (pos >= pkl.length) fail('pickle ended without STOP');
-    charge(1);
+    if (vm.pos >= pkl.length) fail('pickle ended without STOP');
+    vm.charge(1);
     if ((++ops & (SLICE - 1)) === 0) {
-      if (stack.length + marks.length + memo.size > budget.objects)
-        fail(
-          `pickle holds more than ${budget.objects} values at once on its stack and memo (at byte ${pos}); no checkpoint of tensors needs that many`,
-        );
+      vm.checkObjects();
       yield;
     }
-    const op = pkl[pos++]!;
-    switch (op) {
-      case 0x80:
-        u8();
-        break; // PROTO
-      case 0x95:
-        need(8, 'FRAME');
-        pos += 8;
-        break; // FRAME
-      case 0x63: {
-        const module = line();
-        stack.push({ kind: 'global', module, name: line() } satisfies Global);
-        break;
-      } // GLOBAL
-      case 0x93: {
-        const n = pop();
-        const m = pop();
-        if (typeof n !== 'string' || typeof m !== 'string') fail(`STACK_GLOBAL of non-strings at byte ${pos - 1}`);
-        stack.push({ kind: 'global', module: m as string, name: n as string } satisfies Global);
-        break;
-      }
-      case 0x7d:
-        stack.push(new Map());
-        break; // EMPTY_DICT
-      case 0x64: {
-        const items = popMark();
-        const d = new Map();
-        for (let i = 0; i + 1 < items.length; i += 2) d.set(items[i], items[i + 1]);
-        stack.push(d);
-        break;
-      } // DICT
-      case 0x5d:
-        stack.push([]);
-        break; // EMPTY_LIST
-      case 0x6c:
-        stack.push(popMark());
-        break; // LIST
-      case 0x29:
-        stack.push([]);
-        break; // EMPTY_TUPLE
-      case 0x28:
-        marks.push(stack.length);
-        break; // MARK
-      case 0x74:
-        stack.push(popMark());
-        break; // TUPLE
-      case 0x85:
-        stack.push([pop()]);
-        break; // TUPLE1
-      case 0x86: {
-        const b = pop();
-        const a = pop();
-        stack.push([a, b]);
-        break;
-      } // TUPLE2
-      case 0x87: {
-        const c = pop();
-        const b = pop();
-        const a = pop();
-        stack.push([a, b, c]);
-        break;
-      } // TUPLE3
-      case 0x58:
-        stack.push(text(u32()));
-        break; // BINUNICODE
-      case 0x8c:
-        stack.push(text(u8()));
-        break; // SHORT_BINUNICODE
-      case 0x8d: {
-        need(8, 'BINUNICODE8');
-        const n = dv.getBigUint64(pos, true);
-        pos += 8;
-        if (n > BigInt(pkl.length)) fail(`string length ${n} exceeds the pickle`);
-        stack.push(text(Number(n)));
-        break;
-      }
-      case 0x42: {
-        const n = u32();
-        need(n, 'BINBYTES');
-        stack.push(pkl.slice(pos, pos + n));
-        pos += n;
-        break;
-      } // BINBYTES
-      case 0x43: {
-        const n = u8();
-        need(n, 'SHORT_BINBYTES');
-        stack.push(pkl.slice(pos, pos + n));
-        pos += n;
-        break;
-      } // SHORT_BINBYTES
-      case 0x4a: {
-        need(4, 'BININT');
-        stack.push(dv.getInt32(pos, true));
-        pos += 4;
-        break;
-      }
-      case 0x4b:
-        stack.push(u8());
-        break; // BININT1
-      case 0x4d: {
-        need(2, 'BININT2');
-        stack.push(dv.getUint16(pos, true));
-        pos += 2;
-        break;
-      }
-      case 0x8a: {
-        // LONG1
-        const n = u8();
-        need(n, 'LONG1');
-        let v = 0n;
-        for (let i = 0; i < n; i++) v |= BigInt(pkl[pos + i]!) << BigInt(8 * i);
-        if (n > 0 && pkl[pos + n - 1]! & 0x80) v -= 1n << BigInt(8 * n);
-        pos += n;
-        stack.push(Number(v));
-        break;
-      }
-      case 0x47: {
-        need(8, 'BINFLOAT');
-        stack.push(dv.getFloat64(pos, false));
-        pos += 8;
-        break;
-      }
-      case 0x88:
-        stack.push(true);
-        break; // NEWTRUE
-      case 0x89:
-        stack.push(false);
-        break; // NEWFALSE
-      case 0x4e:
-        stack.push(null);
-        break; // NONE
-      case 0x71:
-        memo.set(u8(), top());
-        break; // BINPUT
-      case 0x72:
-        memo.set(u32(), top());
-        break; // LONG_BINPUT
-      case 0x94:
-        memo.set(memo.size, top());
-        break; // MEMOIZE
-      case 0x68: {
-        const k = u8();
-        if (!memo.has(k)) fail(`BINGET of unknown memo key ${k}`);
-        stack.push(memo.get(k));
-        break;
-      }
-      case 0x6a: {
-        const k = u32();
-        if (!memo.has(k)) fail(`LONG_BINGET of unknown memo key ${k}`);
-        stack.push(memo.get(k));
-        break;
-      }
-      case 0x51: {
-        // BINPERSID
-        const pid = pop();
-        if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 3)
-          fail(`unsupported persistent id ${describe(pid)} at byte ${pos - 1}`);
-        const t = (pid as unknown[])[1] as Global;
-        stack.push({
-          kind: 'storage',
-          type: typeof t === 'object' && t !== null && t.kind === 'global' ? t.name : describe(t),
-          key: keyText((pid as unknown[])[2], fail),
-        } satisfies StorageRef);
-        break;
-      }
-      case 0x52: {
-        const args = pop();
-        const fn = pop();
-        stack.push(call(fn, args));
-        break;
-      } // REDUCE
-      case 0x81: {
-        const args = pop();
-        const cls = pop();
-        void args;
-        stack.push(newObject(cls));
-        break;
-      } // NEWOBJ
-      case 0x62: {
-        // BUILD: object state; for module objects the state is their attribute dict
-        const state = pop();
-        const obj = top();
-        if (typeof obj === 'object' && obj !== null && (obj as PyObject).kind === 'object') {
-          const st = Array.isArray(state) ? state[0] : state; // (dict, slots) form
-          if (st instanceof Map) for (const [k, v] of st) (obj as PyObject).attrs.set(keyText(k, fail), v);
-        }
-        break;
-      }
-      case 0x73: {
-        const v = pop();
-        const k = pop();
-        asMap(top(), 'SETITEM').set(k, v);
-        break;
-      }
-      case 0x75: {
-        const items = popMark();
-        const d = asMap(top(), 'SETITEMS');
-        for (let i = 0; i + 1 < items.length; i += 2) d.set(items[i], items[i + 1]);
-        break;
-      }
-      case 0x61: {
-        const v = pop();
-        asList(top(), 'APPEND').push(v);
-        break;
-      }
-      case 0x65: {
-        const items = popMark();
-        const l = asList(top(), 'APPENDS');
-        for (const x of items) l.push(x);
-        break;
-      }
-      case 0x2e:
-        return pop(); // STOP
-      default:
-        return fail(`unsupported pickle opcode 0x${op.toString(16)} at byte ${pos - 1}`);
-    }
+    const op = pkl[vm.pos++]!;
+    const handler = PICKLE_OPCODES[op];
+    if (!handler) return fail(`unsupported pickle opcode 0x${op.toString(16)} at byte ${vm.pos - 1}`);
+    if (handler(vm) === STOP) return vm.pop();
   }
 }

@@ -6,76 +6,98 @@ export interface CsvRecord {
   cells: Record<string, string>;
 }
 
+/** Where a CSV scan stands: the text (BOM removed), the index of the next character and its 1-based line. */
+export interface CsvCursor {
+  readonly src: string;
+  readonly file: string;
+  i: number;
+  line: number;
+}
+
 /**
- * Parse CSV text strictly (RFC 4180: quoted fields with doubled quotes, CRLF or LF line ends): a UTF-8 BOM is
- * removed, header names and unquoted cells are trimmed, every row must have as many cells as the header, and a
- * quote that does not close is an error. Empty lines are skipped. Runtime-neutral.
- * @param file named in every error, with the line
+ * Reads a quoted field starting at the opening quote (doubled quotes are one quote; newlines inside count lines),
+ * leaving the cursor after the closing quote. @throws DataFormatError when the quote does not close, or another
+ * character than a comma or line end follows it
  */
-export function parseCsvText(text: string, file: string): { header: string[]; records: CsvRecord[] } {
-  const src = text.replace(/^\uFEFF/, '');
-  const rows: { line: number; cells: string[] }[] = [];
-  let i = 0;
-  let line = 1;
-  while (i < src.length) {
-    const startLine = line;
-    const cells: string[] = [];
-    for (;;) {
-      let cell = '';
-      if (src[i] === '"') {
-        i++;
-        for (;;) {
-          if (i >= src.length)
-            throw new DataFormatError({
-              file,
-              line: startLine,
-              message: 'a quoted field is not closed before the end of the file',
-            });
-          const ch = src[i]!;
-          if (ch === '"') {
-            if (src[i + 1] === '"') {
-              cell += '"';
-              i += 2;
-              continue;
-            }
-            i++;
-            break;
-          }
-          if (ch === '\n') line++;
-          cell += ch;
-          i++;
-        }
-        if (i < src.length && src[i] !== ',' && src[i] !== '\n' && src[i] !== '\r')
-          throw new DataFormatError({
-            file,
-            line,
-            message: `unexpected character ${quoteInput(src[i]!)} after a closing quote`,
-          });
-      } else {
-        const s = i;
-        while (i < src.length && src[i] !== ',' && src[i] !== '\n' && src[i] !== '\r') i++;
-        cell = src.slice(s, i).trim();
-        if (cell.includes('"'))
-          throw new DataFormatError({
-            file,
-            line,
-            message: `a quote inside an unquoted field: ${quoteJson(cell)}`,
-          });
-      }
-      cells.push(cell);
-      if (src[i] === ',') {
-        i++;
+export function readQuotedCell(cur: CsvCursor, startLine: number): string {
+  const { src, file } = cur;
+  let i = cur.i + 1;
+  let cell = '';
+  for (;;) {
+    if (i >= src.length)
+      throw new DataFormatError({
+        file,
+        line: startLine,
+        message: 'a quoted field is not closed before the end of the file',
+      });
+    const ch = src[i]!;
+    if (ch === '"') {
+      if (src[i + 1] === '"') {
+        cell += '"';
+        i += 2;
         continue;
       }
-      if (src[i] === '\r') i++;
-      if (src[i] === '\n') {
-        i++;
-        line++;
-      }
+      i++;
       break;
     }
-    if (!(cells.length === 1 && cells[0] === '')) rows.push({ line: startLine, cells });
+    if (ch === '\n') cur.line++;
+    cell += ch;
+    i++;
   }
+  cur.i = i;
+  if (i < src.length && src[i] !== ',' && src[i] !== '\n' && src[i] !== '\r')
+    throw new DataFormatError({
+      file,
+      line: cur.line,
+      message: `unexpected character ${quoteInput(src[i]!)} after a closing quote`,
+    });
+  return cell;
+}
+
+/** Reads an unquoted field up to a comma or line end, trimmed. @throws DataFormatError when it holds a quote */
+export function readPlainCell(cur: CsvCursor): string {
+  const { src } = cur;
+  const s = cur.i;
+  let i = s;
+  while (i < src.length && src[i] !== ',' && src[i] !== '\n' && src[i] !== '\r') i++;
+  cur.i = i;
+  const cell = src.slice(s, i).trim();
+  if (cell.includes('"'))
+    throw new DataFormatError({
+      file: cur.file,
+      line: cur.line,
+      message: `a quote inside an unquoted field: ${quoteJson(cell)}`,
+    });
+  return cell;
+}
+
+/** Reads one row's cells and its line end (CRLF or LF), leaving the cursor at the next row. */
+export function readCsvRow(cur: CsvCursor): string[] {
+  const startLine = cur.line;
+  const cells: string[] = [];
+  for (;;) {
+    cells.push(cur.src[cur.i] === '"' ? readQuotedCell(cur, startLine) : readPlainCell(cur));
+    if (cur.src[cur.i] === ',') {
+      cur.i++;
+      continue;
+    }
+    if (cur.src[cur.i] === '\r') cur.i++;
+    if (cur.src[cur.i] === '\n') {
+      cur.i++;
+      cur.line++;
+    }
+    return cells;
+  }
+}
+
+/**
+ * The header (trimmed, each name once) and records of CSV rows; every record has as many cells as the header.
+ * @throws DataFormatError naming the line of an empty file, a repeated column or a row of another width
+ */
+export function csvRecords(
+  rows: ReadonlyArray<{ line: number; cells: string[] }>,
+  file: string,
+): { header: string[]; records: CsvRecord[] } {
   if (rows.length === 0) throw new DataFormatError({ file, message: 'the CSV file is empty (no header)' });
   const header = rows[0]!.cells.map((h) => h.trim());
   const dup = header.find((h, k) => header.indexOf(h) !== k);
@@ -95,6 +117,24 @@ export function parseCsvText(text: string, file: string): { header: string[]; re
     return { line: r.line, cells: Object.fromEntries(header.map((h, k) => [h, r.cells[k]!])) };
   });
   return { header, records };
+}
+
+/**
+ * Parse CSV text strictly (RFC 4180: quoted fields with doubled quotes, CRLF or LF line ends): a UTF-8 BOM is
+ * removed, header names and unquoted cells are trimmed, every row must have as many cells as the header, and a
+ * quote that does not close is an error. Empty lines are skipped. Runtime-neutral.
+ * Stages: {@link readCsvRow} per row ({@link readQuotedCell}, {@link readPlainCell}) → {@link csvRecords}.
+ * @param file named in every error, with the line
+ */
+export function parseCsvText(text: string, file: string): { header: string[]; records: CsvRecord[] } {
+  const cur: CsvCursor = { src: text.replace(/^\uFEFF/, ''), file, i: 0, line: 1 };
+  const rows: { line: number; cells: string[] }[] = [];
+  while (cur.i < cur.src.length) {
+    const line = cur.line;
+    const cells = readCsvRow(cur);
+    if (!(cells.length === 1 && cells[0] === '')) rows.push({ line, cells });
+  }
+  return csvRecords(rows, file);
 }
 
 /** Throws naming the first missing column and listing the header (BOM already removed). */

@@ -40,6 +40,9 @@ export {
   parseRafDbListText,
   parseAffectNetCsvText,
   parseFerPlusCsvText,
+  videoListLabel,
+  ferPlusVotes,
+  ferPlusMajority,
 } from './parsers.js';
 export type { ListedPathOptions } from './paths.js';
 export { normalizeListedPath } from './paths.js';

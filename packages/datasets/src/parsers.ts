@@ -1,5 +1,5 @@
 import { DataFormatError, quoteInput, type LabelSet } from '@vlfer/core';
-import { parseCount, parseCsvText, requireColumns } from './csv.js';
+import { type CsvRecord, parseCount, parseCsvText, requireColumns } from './csv.js';
 import {
   BASIC_7,
   BASIC_8,
@@ -83,9 +83,101 @@ export interface ParseVideoListOptions {
 }
 
 /**
+ * The label of one video-list row under `scheme`: `labelText` is the id ('dfer-clip': 0-based ids of `labelSet`;
+ * 'dfew-original': DFEW's 1-based ids; 'mafw-hesp': HESP's MAFW order), and a label text, when given, must name
+ * the same class (by canonical expression or case-insensitively). @returns the label id in `labelSet`
+ * @throws DataFormatError naming the line and the field 'label' (out of range) or 'label text' (contradiction)
+ */
+export function videoListLabel(
+  labelText: string,
+  labelName: string | undefined,
+  scheme: LabelScheme,
+  labelSet: LabelSet,
+  where: { file: string; line: number },
+): number {
+  let label: number | undefined;
+  if (/^-?\d{1,9}$/.test(labelText)) {
+    const native = Number(labelText);
+    if (scheme === 'dfer-clip') label = native >= 0 && native < labelSet.names.length ? native : undefined;
+    else label = nativeToLabelId(scheme === 'dfew-original' ? 'dfew' : 'mafw-hesp', native, labelSet);
+  }
+  if (label === undefined) {
+    const range =
+      scheme === 'dfew-original'
+        ? `1..${NATIVE_LABELS.dfew.names.length}`
+        : scheme === 'mafw-hesp'
+          ? `0..${NATIVE_LABELS['mafw-hesp'].names.length - 1}`
+          : `0..${labelSet.names.length - 1}`;
+    throw new DataFormatError({
+      ...where,
+      field: 'label',
+      message: `label ${quoteInput(labelText)} out of range; expected an integer ${range} (${scheme} scheme, label set ${labelSet.id})`,
+    });
+  }
+  if (labelName !== undefined) {
+    const want = labelSet.names[label]!;
+    const c = canonicalExpression(labelName);
+    if (!(c !== undefined ? c === canonicalExpression(want) : labelName.toLowerCase() === want.toLowerCase())) {
+      throw new DataFormatError({
+        ...where,
+        field: 'label text',
+        message: `${quoteInput(labelName)} contradicts label ${labelText} (= ${want} under the ${scheme} scheme)`,
+      });
+    }
+  }
+  return label;
+}
+
+/**
+ * The frame directory of a video-list row, normalised (`normalizeListedPath`) after `options.rebase` rewrote its
+ * start. The rebase target is the user's; the rest of the path comes from the list and must stay under it.
+ * @throws DataFormatError naming the line and the field 'frame_dir'
+ */
+export function videoListFrameDir(
+  dirToken: string,
+  options: Pick<ParseVideoListOptions, 'file' | 'rebase' | 'allowOutsideRoot'>,
+  line: number,
+): { dir: string; rebased: boolean } {
+  const where = { file: options.file, line, field: 'frame_dir', allowOutsideRoot: options.allowOutsideRoot ?? false };
+  const rebased = options.rebase !== undefined && dirToken.startsWith(options.rebase.from);
+  if (!rebased) return { dir: normalizeListedPath(dirToken, { ...where, root: 'the root', absolute: true }), rebased };
+  const to = options.rebase!.to;
+  const rest = normalizeListedPath(dirToken.slice(options.rebase!.from.length).replace(/^\/+/, ''), {
+    ...where,
+    root: `the rebase target '${to}'`,
+  });
+  return { dir: to === '' ? rest : `${to.replace(/\/+$/, '')}/${rest}`, rebased };
+}
+
+/**
+ * Splits a trimmed, non-empty video-list row into `<frame_dir> <num_frames> <label> [label text]` and checks that
+ * num_frames is a positive integer. @throws DataFormatError naming the line (and the field 'num_frames')
+ */
+export function splitVideoListRow(
+  t: string,
+  where: { file: string; line: number },
+): { dirToken: string; numFrames: number; labelText: string; labelName: string | undefined } {
+  const tokens = t.split(/\s+/);
+  if (tokens.length < 3 || tokens.length > 4)
+    throw new DataFormatError({
+      ...where,
+      message: `expected '<frame_dir> <num_frames> <label> [label text]', got ${quoteInput(t)}`,
+    });
+  const [dirToken, nText, labelText, labelName] = tokens as [string, string, string, string | undefined];
+  if (!/^\d{1,9}$/.test(nText) || Number(nText) <= 0)
+    throw new DataFormatError({
+      ...where,
+      field: 'num_frames',
+      message: `${quoteInput(nText)} is not a positive integer`,
+    });
+  return { dirToken, numFrames: Number(nText), labelText, labelName };
+}
+
+/**
  * Video annotation lists as used by DFER-CLIP, Exp-CLIP and HESP: `<frame_dir> <num_frames> <label> [label text]`.
  * The label is read by `labelScheme`: 'dfer-clip' (0-based ids of `labelSet`), 'dfew-original' (DFEW's 1-based
  * ids), 'mafw-hesp' (HESP's MAFW order); a label text must agree with the id.
+ * Per row: {@link splitVideoListRow} → {@link videoListLabel} → {@link videoListFrameDir} → duplicates.
  */
 export function parseVideoListText(
   text: string,
@@ -109,66 +201,9 @@ export function parseVideoListText(
       const line = i + 1;
       const t = raw.trim();
       if (!t) return;
-      const tokens = t.split(/\s+/);
-      if (tokens.length < 3 || tokens.length > 4)
-        throw new DataFormatError({
-          file,
-          line,
-          message: `expected '<frame_dir> <num_frames> <label> [label text]', got ${quoteInput(t)}`,
-        });
-      const [dirToken, nText, labelText, labelName] = tokens as [string, string, string, string | undefined];
-      if (!/^\d{1,9}$/.test(nText) || Number(nText) <= 0)
-        throw new DataFormatError({
-          file,
-          line,
-          field: 'num_frames',
-          message: `${quoteInput(nText)} is not a positive integer`,
-        });
-      const numFrames = Number(nText);
-      let label: number | undefined;
-      if (/^-?\d{1,9}$/.test(labelText)) {
-        const native = Number(labelText);
-        if (scheme === 'dfer-clip') label = native >= 0 && native < labelSet.names.length ? native : undefined;
-        else label = nativeToLabelId(scheme === 'dfew-original' ? 'dfew' : 'mafw-hesp', native, labelSet);
-      }
-      if (label === undefined) {
-        const range =
-          scheme === 'dfew-original'
-            ? `1..${NATIVE_LABELS.dfew.names.length}`
-            : scheme === 'mafw-hesp'
-              ? `0..${NATIVE_LABELS['mafw-hesp'].names.length - 1}`
-              : `0..${labelSet.names.length - 1}`;
-        throw new DataFormatError({
-          file,
-          line,
-          field: 'label',
-          message: `label ${quoteInput(labelText)} out of range; expected an integer ${range} (${scheme} scheme, label set ${labelSet.id})`,
-        });
-      }
-      if (labelName !== undefined) {
-        const want = labelSet.names[label]!;
-        const c = canonicalExpression(labelName);
-        if (!(c !== undefined ? c === canonicalExpression(want) : labelName.toLowerCase() === want.toLowerCase())) {
-          throw new DataFormatError({
-            file,
-            line,
-            field: 'label text',
-            message: `${quoteInput(labelName)} contradicts label ${labelText} (= ${want} under the ${scheme} scheme)`,
-          });
-        }
-      }
-      // the rebase target is the user's; the rest of the path comes from the list and must stay under it
-      const where = { file, line, field: 'frame_dir', allowOutsideRoot: options.allowOutsideRoot ?? false };
-      const rebased = options.rebase !== undefined && dirToken.startsWith(options.rebase.from);
-      let dir: string;
-      if (rebased) {
-        const to = options.rebase!.to;
-        const rest = normalizeListedPath(dirToken.slice(options.rebase!.from.length).replace(/^\/+/, ''), {
-          ...where,
-          root: `the rebase target '${to}'`,
-        });
-        dir = to === '' ? rest : `${to.replace(/\/+$/, '')}/${rest}`;
-      } else dir = normalizeListedPath(dirToken, { ...where, root: 'the root', absolute: true });
+      const { dirToken, numFrames, labelText, labelName } = splitVideoListRow(t, { file, line });
+      const label = videoListLabel(labelText, labelName, scheme, labelSet, { file, line });
+      const { dir, rebased } = videoListFrameDir(dirToken, options, line);
       if (dups.check(dir, label, line)) return;
       entries.push({ dir, rebased, numFrames, label, line });
     });
@@ -244,6 +279,36 @@ export interface AffectNetEntry {
 }
 const AFFECTNET_EXTRA = ['none', 'uncertain', 'non-face'];
 
+/** The AffectNet category 0..10 of a row's `expression` cell (an empty cell is an error, not 0). */
+export function affectNetCategory(r: CsvRecord, file: string): number {
+  const native = parseCount(
+    r.cells.expression,
+    { file, line: r.line, field: 'expression' },
+    'an AffectNet category 0..10',
+  );
+  if (native > 10)
+    throw new DataFormatError({
+      file,
+      line: r.line,
+      field: 'expression',
+      message: `${quoteInput(r.cells.expression ?? '')} is not an AffectNet category 0..10`,
+    });
+  return native;
+}
+
+/** A row's `subDirectory_filePath`, normalised under the image root. @throws DataFormatError when empty or escaping */
+export function affectNetPath(r: CsvRecord, file: string, allowOutsideRoot: boolean): string {
+  const written = r.cells.subDirectory_filePath!;
+  if (!written) throw new DataFormatError({ file, line: r.line, field: 'subDirectory_filePath', message: 'is empty' });
+  return normalizeListedPath(written, {
+    file,
+    line: r.line,
+    field: 'subDirectory_filePath',
+    root: 'the image root',
+    allowOutsideRoot,
+  });
+}
+
 /**
  * AffectNet CSV (`subDirectory_filePath, …, expression, valence, arousal`): `expression` must be an integer
  * 0..10 (an empty cell is an error, not 0); categories outside the label set (8 None, 9 Uncertain, 10 Non-Face, and 7
@@ -270,28 +335,8 @@ export function parseAffectNetCsvText(
   const dups = new Duplicates(file, options.duplicates ?? 'error', drops, 'image');
   const entries: AffectNetEntry[] = [];
   for (const r of records) {
-    const native = parseCount(
-      r.cells.expression,
-      { file, line: r.line, field: 'expression' },
-      'an AffectNet category 0..10',
-    );
-    if (native > 10)
-      throw new DataFormatError({
-        file,
-        line: r.line,
-        field: 'expression',
-        message: `${quoteInput(r.cells.expression ?? '')} is not an AffectNet category 0..10`,
-      });
-    const written = r.cells.subDirectory_filePath!;
-    if (!written)
-      throw new DataFormatError({ file, line: r.line, field: 'subDirectory_filePath', message: 'is empty' });
-    const path = normalizeListedPath(written, {
-      file,
-      line: r.line,
-      field: 'subDirectory_filePath',
-      root: 'the image root',
-      allowOutsideRoot: options.allowOutsideRoot ?? false,
-    });
+    const native = affectNetCategory(r, file);
+    const path = affectNetPath(r, file, options.allowOutsideRoot ?? false);
     const label = native <= 7 ? nativeToLabelId('affectnet', native, labelSet) : undefined;
     if (label === undefined) {
       const cat = native <= 7 ? NATIVE_LABELS.affectnet.names[native]! : AFFECTNET_EXTRA[native - 8]!;
@@ -334,6 +379,46 @@ export interface FerPlusEntry {
   line: number;
 }
 
+/** A row's `Usage`, exactly Training, PublicTest or PrivateTest. @throws DataFormatError naming the field */
+export function ferPlusUsage(r: CsvRecord, file: string): FerPlusUsage {
+  const usage = r.cells.Usage as FerPlusUsage;
+  if (!(FERPLUS_USAGES as readonly string[]).includes(usage))
+    throw new DataFormatError({
+      file,
+      line: r.line,
+      field: 'Usage',
+      message: `${quoteInput(r.cells.Usage ?? '')} is not ${FERPLUS_USAGES.join(', ')} (exact spelling)`,
+    });
+  return usage;
+}
+
+/**
+ * A row's 10 vote counts (neutral … contempt, unknown, NF), with votes of 1 removed as outliers (set to 0), as
+ * FERPlus's `majority` mode. @throws DataFormatError naming the column of a vote that is not a count
+ */
+export function ferPlusVotes(r: CsvRecord, file: string): number[] {
+  return FERPLUS_VOTE_COLUMNS.map((c) => {
+    const v = parseCount(r.cells[c], { file, line: r.line, field: c }, 'a vote count');
+    return v <= 1 ? 0 : v;
+  });
+}
+
+/**
+ * FERPlus's majority vote over the 10 vote counts of {@link ferPlusVotes}: the top class (first on ties) wins if it
+ * holds more than half the votes and is one of the 8 emotions in `labelSet`. @returns its label id in `labelSet`,
+ * or the reason the row has none (no majority; majority 'unknown' or 'NF'; a class outside `labelSet`)
+ */
+export function ferPlusMajority(votes: readonly number[], labelSet: LabelSet): { label: number } | { reason: string } {
+  const total = votes.reduce((s, v) => s + v, 0);
+  let top = 0;
+  for (let k = 1; k < votes.length; k++) if (votes[k]! > votes[top]!) top = k;
+  if (total === 0 || votes[top]! <= 0.5 * total) return { reason: 'no majority emotion' };
+  if (top >= 8) return { reason: `majority is '${FERPLUS_VOTE_COLUMNS[top]}'` };
+  const label = matchClassName(labelSet, NATIVE_LABELS.ferplus.names[top]!);
+  if (label < 0) return { reason: `majority '${NATIVE_LABELS.ferplus.names[top]}' is not in ${labelSet.id}` };
+  return { label };
+}
+
 /**
  * FERPlus `fer2013new.csv` by majority vote, as Microsoft's FERPlus `majority` mode: votes of 1 are removed as
  * outliers, then the top class wins if it holds more than half of the remaining votes and is one of the 8
@@ -362,18 +447,8 @@ export function parseFerPlusCsvText(
   const entries: FerPlusEntry[] = [];
   for (const r of records) {
     const line = r.line;
-    const usage = r.cells.Usage as FerPlusUsage;
-    if (!(FERPLUS_USAGES as readonly string[]).includes(usage))
-      throw new DataFormatError({
-        file,
-        line,
-        field: 'Usage',
-        message: `${quoteInput(r.cells.Usage ?? '')} is not ${FERPLUS_USAGES.join(', ')} (exact spelling)`,
-      });
-    const votes = FERPLUS_VOTE_COLUMNS.map((c) => {
-      const v = parseCount(r.cells[c], { file, line, field: c }, 'a vote count');
-      return v <= 1 ? 0 : v;
-    });
+    const usage = ferPlusUsage(r, file);
+    const votes = ferPlusVotes(r, file);
     if (options.usage && usage !== options.usage) continue;
     const fail = (reason: string) => {
       if (policy === 'drop') {
@@ -393,24 +468,13 @@ export function parseFerPlusCsvText(
       root: `the ${usage} image folder`,
       allowOutsideRoot: options.allowOutsideRoot ?? false,
     });
-    const total = votes.reduce((s, v) => s + v, 0);
-    let top = 0;
-    for (let k = 1; k < votes.length; k++) if (votes[k]! > votes[top]!) top = k;
-    if (total === 0 || votes[top]! <= 0.5 * total) {
-      fail('no majority emotion');
+    const vote = ferPlusMajority(votes, labelSet);
+    if ('reason' in vote) {
+      fail(vote.reason);
       continue;
     }
-    if (top >= 8) {
-      fail(`majority is '${FERPLUS_VOTE_COLUMNS[top]}'`);
-      continue;
-    }
-    const label = matchClassName(labelSet, NATIVE_LABELS.ferplus.names[top]!);
-    if (label < 0) {
-      fail(`majority '${NATIVE_LABELS.ferplus.names[top]}' is not in ${labelSet.id}`);
-      continue;
-    }
-    if (dups.check(`${usage}/${imageName}`, label, line)) continue;
-    entries.push({ usage, imageName, label, line });
+    if (dups.check(`${usage}/${imageName}`, vote.label, line)) continue;
+    entries.push({ usage, imageName, label: vote.label, line });
   }
   return { entries, dropped: drops.list(), labelSet };
 }

@@ -27,28 +27,8 @@ function unit(x: Tensor2D, argument: string): Float64Array {
   return out;
 }
 
-/**
- * Tip-Adapter, the training-free cache classifier of Zhang et al., "Tip-Adapter: Training-free Adaption of CLIP for
- * Few-shot Classification", ECCV 2022 (eq. 6): logits = α · exp(−β(1 − f·Fᵀ)) · L + scale · f · Wᵀ, with f the
- * L2-normalised test features, F the L2-normalised few-shot training features (the cache keys), L their one-hot
- * labels (the cache values) and W the L2-normalised class text embeddings (zero-shot CLIP's classifier). The defaults
- * α = 1, β = 5.5 are the paper's ImageNet setting (its ablations, §4.3); the released code searches both on a
- * validation split per dataset. The keys are used as given (the paper averages 10 augmented views per image).
- * @param features [n, D] test image features
- * @param cache.keys [N·K, D] few-shot training features; cache.labels [N·K] their class ids in [0, C)
- * @param classWeights [C, D] class text embeddings
- * @returns [n, C] logits (float32; float64 inside)
- */
-export function tipAdapterLogits(
-  features: Tensor2D,
-  cache: { keys: Tensor2D; labels: ArrayLike<number> },
-  classWeights: Tensor2D,
-  options: TipAdapterOptions = {},
-): Tensor2D {
-  assertShape(features, [null, null], 'features', 'tipAdapterLogits');
-  const d = features.dims[1];
-  assertShape(cache.keys, [null, d], 'cache.keys', 'tipAdapterLogits');
-  assertShape(classWeights, [null, d], 'classWeights', 'tipAdapterLogits');
+/** α, β and scale with their defaults (1, 5.5, 100). @throws InvalidArgumentError naming one that is not finite */
+export function tipAdapterSettings(options: TipAdapterOptions): Required<TipAdapterOptions> {
   const alpha = options.alpha ?? 1;
   const beta = options.beta ?? 5.5;
   const scale = options.scale ?? 100;
@@ -63,17 +43,22 @@ export function tipAdapterLogits(
         argument: name,
         message: `must be finite, got ${v}`,
       });
-  const n = features.dims[0];
-  const m = cache.keys.dims[0];
-  const k = classWeights.dims[0];
-  if (cache.labels.length !== m)
+  return { alpha, beta, scale };
+}
+
+/**
+ * The cache values: one class id in [0, k) per cache key (`m` keys).
+ * @throws InvalidArgumentError naming 'cache.labels' for another length or an id out of range
+ */
+export function checkCacheLabels(labels: ArrayLike<number>, m: number, k: number): void {
+  if (labels.length !== m)
     throw new InvalidArgumentError({
       functionName: 'tipAdapterLogits',
       argument: 'cache.labels',
-      message: `has length ${cache.labels.length} but 'cache.keys' has ${m} rows`,
+      message: `has length ${labels.length} but 'cache.keys' has ${m} rows`,
     });
   for (let i = 0; i < m; i++) {
-    const y = cache.labels[i]!;
+    const y = labels[i]!;
     if (!Number.isInteger(y) || y < 0 || y >= k)
       throw new InvalidArgumentError({
         functionName: 'tipAdapterLogits',
@@ -81,6 +66,36 @@ export function tipAdapterLogits(
         message: `index ${i} holds ${y}; expected a class id in [0, ${k}) (classWeights has ${k} rows)`,
       });
   }
+}
+
+/**
+ * Tip-Adapter, the training-free cache classifier of Zhang et al., "Tip-Adapter: Training-free Adaption of CLIP for
+ * Few-shot Classification", ECCV 2022 (eq. 6): logits = α · exp(−β(1 − f·Fᵀ)) · L + scale · f · Wᵀ, with f the
+ * L2-normalised test features, F the L2-normalised few-shot training features (the cache keys), L their one-hot
+ * labels (the cache values) and W the L2-normalised class text embeddings (zero-shot CLIP's classifier). The defaults
+ * α = 1, β = 5.5 are the paper's ImageNet setting (its ablations, §4.3); the released code searches both on a
+ * validation split per dataset. The keys are used as given (the paper averages 10 augmented views per image).
+ * @param features [n, D] test image features
+ * @param cache.keys [N·K, D] few-shot training features; cache.labels [N·K] their class ids in [0, C)
+ * @param classWeights [C, D] class text embeddings
+ * @returns [n, C] logits (float32; float64 inside)
+ * Stages: {@link tipAdapterSettings}, {@link checkCacheLabels} → L2-normalise f, F, W → cache + zero-shot logits.
+ */
+export function tipAdapterLogits(
+  features: Tensor2D,
+  cache: { keys: Tensor2D; labels: ArrayLike<number> },
+  classWeights: Tensor2D,
+  options: TipAdapterOptions = {},
+): Tensor2D {
+  assertShape(features, [null, null], 'features', 'tipAdapterLogits');
+  const d = features.dims[1];
+  assertShape(cache.keys, [null, d], 'cache.keys', 'tipAdapterLogits');
+  assertShape(classWeights, [null, d], 'classWeights', 'tipAdapterLogits');
+  const { alpha, beta, scale } = tipAdapterSettings(options);
+  const n = features.dims[0];
+  const m = cache.keys.dims[0];
+  const k = classWeights.dims[0];
+  checkCacheLabels(cache.labels, m, k);
   const f = unit(features, 'features');
   const keys = unit(cache.keys, 'cache.keys');
   const w = unit(classWeights, 'classWeights');

@@ -24,7 +24,14 @@ export { hashBytes, hashFile, fingerprintFiles } from './hash.js';
 export type { FeatureNamespace } from './vector-cache.js';
 export { FeatureCache } from './vector-cache.js';
 export type { RunLockInfo, RunManifest, OpenRunOptions } from './run-dir.js';
-export { RunDirectory, verifyRunOutputs, RUN_LOCK_FILE, MANIFEST_FILE, PUBLISH_JOURNAL_FILE } from './run-dir.js';
+export {
+  RunDirectory,
+  verifyRunOutputs,
+  recoverRunDirectory,
+  RUN_LOCK_FILE,
+  MANIFEST_FILE,
+  PUBLISH_JOURNAL_FILE,
+} from './run-dir.js';
 export type { CheckpointContent, OptimizerStateLike } from './checkpoint.js';
 export { saveCheckpoint, loadCheckpoint } from './checkpoint.js';
 export type { Provenance } from './provenance.js';

@@ -123,6 +123,85 @@ function readLock(lockPath: string): { info: RunLockInfo; age: number } | { prob
   return { info: o as RunLockInfo, age };
 }
 
+/** The lock record of this process for a run of `command`, with a fresh random token. */
+export function newLockInfo(command: string): RunLockInfo {
+  return {
+    pid: process.pid,
+    host: hostname(),
+    processStart: processStart(process.pid),
+    startedAt: new Date().toISOString(),
+    command,
+    token: randomBytes(8).toString('hex'),
+  };
+}
+
+/**
+ * Creates the lock file exclusively and writes `info` into it durably. Throws the file system's error, with code
+ * EEXIST when another run holds (or is writing) the lock.
+ */
+export function createLockFile(lockPath: string, info: RunLockInfo): void {
+  const fd = openSync(lockPath, 'wx');
+  try {
+    writeSync(fd, `${JSON.stringify(info)}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * What to do about a lock another run left: `wait` for a lock being written (unreadable, younger than 2 s, while
+ * `mayWait`), or `take-over` an unreadable or stale one (its holder's process is gone on this host, or no heartbeat
+ * for `staleAfter` ms from another host), with the notice to log. @throws RunLockedError naming a live holder
+ */
+export function judgeLock(
+  abs: string,
+  lockPath: string,
+  lock: { info: RunLockInfo; age: number } | { problem: string; age: number },
+  host: string,
+  staleAfter: number,
+  mayWait: boolean,
+): { kind: 'wait' } | { kind: 'take-over'; notice: string } {
+  if ('problem' in lock) {
+    // A holder writes its whole record right after creating the file, so an unreadable lock is either being
+    // written this instant or left by a crash mid-write (or written by hand): no run can be named as its
+    // holder. Give a writer 2 s, then take it over with a notice.
+    if (lock.age < UNREADABLE_LOCK_GRACE_MS && mayWait) return { kind: 'wait' };
+    return {
+      kind: 'take-over',
+      notice: `${abs}: took over the lock file ${RUN_LOCK_FILE}, which names no run (${lock.problem}); it was left by a run that crashed while writing it, or written by hand`,
+    };
+  }
+  const holder = lock.info;
+  const sameHost = holder.host === host;
+  const gone =
+    sameHost &&
+    (!pidAlive(holder.pid) || (holder.processStart != null && processStart(holder.pid) !== holder.processStart));
+  if (gone || (!sameHost && lock.age > staleAfter))
+    return {
+      kind: 'take-over',
+      notice: `${abs}: removed the stale lock of pid ${holder.pid} on ${holder.host} (${gone ? 'process gone' : `no heartbeat for ${Math.round(lock.age / 1000)} s`})`,
+    };
+  throw new RunLockedError(
+    `${abs} is in use by another run: pid ${holder.pid} on ${holder.host}, started ${holder.startedAt} (${holder.command}). Wait for it to finish or choose another output directory. If that process is gone (e.g. its machine crashed), delete ${lockPath}.`,
+  );
+}
+
+/**
+ * Run under a freshly taken lock of `abs`: completes a publish interrupted after its commit, discards one
+ * interrupted before it (saying so through `log`), and deletes leftover staging directories.
+ */
+export function recoverRunDirectory(abs: string, log?: (line: string) => void): void {
+  const done = completePendingPublish(abs, { discardLost: true });
+  if (done === 'completed') log?.(`${abs}: completed the publish of an interrupted run`);
+  if (done === 'discarded')
+    log?.(
+      `${abs}: an interrupted publish could not be completed (its staging directory is gone); the outputs are incomplete until the run publishes again`,
+    );
+  for (const entry of readdirSync(abs))
+    if (entry.startsWith('.staging-')) rmSync(join(abs, entry), { recursive: true, force: true });
+}
+
 export interface OpenRunOptions {
   /** What is running, recorded in the lock (e.g. `exp-clip eval`). */
   command: string;
@@ -167,90 +246,57 @@ export class RunDirectory {
     held.set(dir, this);
   }
 
-  /** Create (if needed) and lock `dir`. @throws RunLockedError naming the live holder */
+  /**
+   * Create (if needed) and lock `dir`. Stages: {@link newLockInfo} → {@link createLockFile} (then
+   * {@link recoverRunDirectory} under the new lock) or, when another lock is there, {@link judgeLock}: wait for a
+   * lock being written, take over a stale one, or refuse a live holder.
+   * @throws RunLockedError naming the live holder
+   */
   static open(dir: string, options: OpenRunOptions): RunDirectory {
     const abs = resolve(dir);
     ensureDir(abs);
     const lockPath = join(abs, RUN_LOCK_FILE);
-    const info: RunLockInfo = {
-      pid: process.pid,
-      host: hostname(),
-      processStart: processStart(process.pid),
-      startedAt: new Date().toISOString(),
-      command: options.command,
-      token: randomBytes(8).toString('hex'),
-    };
+    const info = newLockInfo(options.command);
     const staleAfter = options.staleAfterMs ?? 120_000;
     let last: Partial<RunLockInfo> = {};
     for (let attempt = 0, waits = 0; attempt < 5; attempt++) {
-      let fd: number | undefined;
       try {
-        fd = openSync(lockPath, 'wx');
-        writeSync(fd, `${JSON.stringify(info)}\n`);
-        fsyncSync(fd);
-        closeSync(fd);
-        fd = undefined;
-        const run = new RunDirectory(abs, info, options.log);
-        run.heartbeat = setInterval(() => run.touch(), options.heartbeatMs ?? 15_000);
-        run.heartbeat.unref();
-        try {
-          // a publish interrupted after its commit is completed; staging left before a commit is deleted
-          const done = completePendingPublish(abs, { discardLost: true });
-          if (done === 'completed') options.log?.(`${abs}: completed the publish of an interrupted run`);
-          if (done === 'discarded')
-            options.log?.(
-              `${abs}: an interrupted publish could not be completed (its staging directory is gone); the outputs are incomplete until the run publishes again`,
-            );
-          for (const entry of readdirSync(abs))
-            if (entry.startsWith('.staging-')) rmSync(join(abs, entry), { recursive: true, force: true });
-        } catch (error) {
-          run.close();
-          throw error;
-        }
-        return run;
+        createLockFile(lockPath, info);
+        return RunDirectory.start(abs, info, options);
       } catch (error) {
-        if (fd !== undefined) closeSync(fd);
         if ((error as { code?: string }).code !== 'EEXIST')
           throw new FileIoError({ file: lockPath, operation: 'create the lock', cause: error });
       }
       const lock = readLock(lockPath);
       if (!lock) continue; // removed by its holder between our create and read: try again
-      if ('problem' in lock) {
-        // A holder writes its whole record right after creating the file, so an unreadable lock is either being
-        // written this instant or left by a crash mid-write (or written by hand): no run can be named as its
-        // holder. Give a writer 2 s, then take it over with a notice.
-        if (lock.age < UNREADABLE_LOCK_GRACE_MS && waits < 40) {
-          waits++;
-          attempt--;
-          sleepSync(50);
-          continue;
-        }
-        takeOver(lockPath);
-        options.log?.(
-          `${abs}: took over the lock file ${RUN_LOCK_FILE}, which names no run (${lock.problem}); it was left by a run that crashed while writing it, or written by hand`,
-        );
+      if ('info' in lock) last = lock.info;
+      const verdict = judgeLock(abs, lockPath, lock, info.host, staleAfter, waits < 40);
+      if (verdict.kind === 'wait') {
+        waits++;
+        attempt--;
+        sleepSync(50);
         continue;
       }
-      const holder = lock.info;
-      last = holder;
-      const sameHost = holder.host === info.host;
-      const gone =
-        sameHost &&
-        (!pidAlive(holder.pid) || (holder.processStart != null && processStart(holder.pid) !== holder.processStart));
-      if (gone || (!sameHost && lock.age > staleAfter)) {
-        takeOver(lockPath);
-        options.log?.(
-          `${abs}: removed the stale lock of pid ${holder.pid} on ${holder.host} (${gone ? 'process gone' : `no heartbeat for ${Math.round(lock.age / 1000)} s`})`,
-        );
-        continue;
-      }
-      throw new RunLockedError(
-        `${abs} is in use by another run: pid ${holder.pid} on ${holder.host}, started ${holder.startedAt} (${holder.command}). Wait for it to finish or choose another output directory. If that process is gone (e.g. its machine crashed), delete ${lockPath}.`,
-      );
+      takeOver(lockPath);
+      options.log?.(verdict.notice);
     }
     throw new RunLockedError(
       `${abs}: could not take the lock ${lockPath}: 5 times another run took it first and then let it go${last.pid !== undefined ? ` (last: pid ${last.pid} on ${last.host}, ${last.command})` : ''}. Several commands are starting on this output directory at once; give each its own --out.`,
     );
+  }
+
+  /** The run that now holds the lock of `abs`: heartbeat started, an interrupted publish recovered (else closed). */
+  private static start(abs: string, info: RunLockInfo, options: OpenRunOptions): RunDirectory {
+    const run = new RunDirectory(abs, info, options.log);
+    run.heartbeat = setInterval(() => run.touch(), options.heartbeatMs ?? 15_000);
+    run.heartbeat.unref();
+    try {
+      recoverRunDirectory(abs, options.log);
+    } catch (error) {
+      run.close();
+      throw error;
+    }
+    return run;
   }
 
   /** Absolute path of a file in the run directory. */
@@ -275,6 +321,8 @@ export class RunDirectory {
    * @throws FileIoError naming the output file when staging fails (the previous set is then intact), or naming
    *   the file that could not be moved after the commit (the new set is then completed by the next `open` or
    *   `verifyRunOutputs`)
+   * Stages: {@link stageOutputs} → {@link mergePreviousOutputs} (with `merge`) → the journal (the commit) →
+   * {@link completeCommittedPublish}.
    */
   publish(files: Readonly<Record<string, string | Uint8Array>>, options: { merge?: boolean } = {}): RunManifest {
     const names = Object.keys(files).map(checkName).sort();
@@ -285,23 +333,8 @@ export class RunDirectory {
     const manifest: RunManifest = { format: 'vlfer-run-outputs', version: 1, files: {} };
     const previous = readManifestIfAny(this.dir);
     try {
-      for (const name of names) {
-        const data = files[name]!;
-        const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-        writeFileDurable(join(staging, name), bytes, join(this.dir, name));
-        manifest.files[name] = { sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length };
-      }
-      if (options.merge && previous) {
-        // add to the published set: the previous files stay listed (checked unchanged first)
-        verifyRunOutputs(this.dir);
-        for (const [name, entry] of Object.entries(previous.files))
-          if (!(name in manifest.files)) manifest.files[name] = entry;
-        manifest.files = Object.fromEntries(
-          Object.keys(manifest.files)
-            .sort()
-            .map((k) => [k, manifest.files[k]!]),
-        );
-      }
+      stageOutputs(this.dir, staging, names, files, manifest);
+      if (options.merge && previous) mergePreviousOutputs(this.dir, manifest, previous);
       writeFileDurable(
         join(staging, MANIFEST_FILE),
         `${JSON.stringify(manifest, null, 2)}\n`,
@@ -321,20 +354,7 @@ export class RunDirectory {
       rmSync(staging, { recursive: true, force: true });
       throw error;
     }
-    try {
-      completePendingPublish(this.dir);
-    } catch (error) {
-      // committed: the complete new set waits in staging. Try once more (a transient error), else leave the
-      // journal for the next open or verify, which complete the publish.
-      try {
-        completePendingPublish(this.dir);
-        this.log(`${this.dir}: ${(error as Error).message}; retried, the outputs are published`);
-      } catch {
-        throw error instanceof FileIoError
-          ? error
-          : new FileIoError({ file: this.dir, operation: 'publish the outputs in', cause: error });
-      }
-    }
+    completeCommittedPublish(this.dir, this.log);
     return manifest;
   }
 
@@ -463,6 +483,63 @@ function readManifestIfAny(dir: string): RunManifest | undefined {
     return m?.format === 'vlfer-run-outputs' && typeof m.files === 'object' ? m : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Writes each output durably into `staging` (names relative to `dir`, checked) and lists its SHA-256 and size in
+ * `manifest.files`, in the order of `names`. @throws FileIoError naming the output file
+ */
+export function stageOutputs(
+  dir: string,
+  staging: string,
+  names: readonly string[],
+  files: Readonly<Record<string, string | Uint8Array>>,
+  manifest: RunManifest,
+): void {
+  for (const name of names) {
+    const data = files[name]!;
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    writeFileDurable(join(staging, name), bytes, join(dir, name));
+    manifest.files[name] = { sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length };
+  }
+}
+
+/**
+ * A merge publish: checks the published outputs of `dir` are unchanged ({@link verifyRunOutputs}), then adds the
+ * previous entries the new set does not replace to `manifest`, and sorts its files by name.
+ * @throws ChecksumError when a published file changed since its publish
+ */
+export function mergePreviousOutputs(dir: string, manifest: RunManifest, previous: RunManifest): void {
+  // add to the published set: the previous files stay listed (checked unchanged first)
+  verifyRunOutputs(dir);
+  for (const [name, entry] of Object.entries(previous.files))
+    if (!(name in manifest.files)) manifest.files[name] = entry;
+  manifest.files = Object.fromEntries(
+    Object.keys(manifest.files)
+      .sort()
+      .map((k) => [k, manifest.files[k]!]),
+  );
+}
+
+/**
+ * After the commit: moves the staged set into place. On an error it tries once more (a transient error, logged);
+ * if that fails too the journal stays for the next open or verify, and a FileIoError is thrown.
+ */
+export function completeCommittedPublish(dir: string, log: (line: string) => void): void {
+  try {
+    completePendingPublish(dir);
+  } catch (error) {
+    // committed: the complete new set waits in staging. Try once more (a transient error), else leave the
+    // journal for the next open or verify, which complete the publish.
+    try {
+      completePendingPublish(dir);
+      log(`${dir}: ${(error as Error).message}; retried, the outputs are published`);
+    } catch {
+      throw error instanceof FileIoError
+        ? error
+        : new FileIoError({ file: dir, operation: 'publish the outputs in', cause: error });
+    }
   }
 }
 

@@ -204,16 +204,15 @@ export function checkShardRecords(dir: string, count: number, options: CheckShar
   return records;
 }
 
-/** What `checkShardRecords` checks, as a list of problems (for callers that add their own before throwing). */
-export function shardRecordProblems(
-  dir: string,
-  count: number,
-  options: Pick<CheckShardRecordsOptions, 'expected' | 'name'>,
-): { records: ShardRecord[]; problems: string[] } {
-  const name = options.name ?? ((f: string) => f);
+const at = (s: Shard) => `shard ${s.index}/${s.count}`;
+
+/**
+ * Reads the records of shards 0 … count−1 in `dir`. A missing record, or one that fails {@link readShardRecord},
+ * is a problem (not thrown); errors other than DataFormatError are thrown.
+ */
+export function readShardRecords(dir: string, count: number): { records: ShardRecord[]; problems: string[] } {
   const records: ShardRecord[] = [];
   const problems: string[] = [];
-  const at = (s: Shard) => `shard ${s.index}/${s.count}`;
   for (let i = 0; i < count; i++) {
     const shard = { index: i, count };
     const p = shardRecordPath(dir, shard);
@@ -228,14 +227,27 @@ export function shardRecordProblems(
       problems.push(`${at(shard)}: ${error.message}`);
     }
   }
+  return { records, problems };
+}
+
+/**
+ * Problems where a record's `agree` differs from `expected` (values this process expects) or, for fields not
+ * expected, from the first record: one problem per record, naming each field (through `name`) and both values.
+ */
+export function optionProblems(
+  records: readonly ShardRecord[],
+  expected: Record<string, unknown> | undefined,
+  name: (field: string) => string,
+): string[] {
+  const problems: string[] = [];
   const first = records[0];
   for (const r of records) {
-    const fields = new Set([...Object.keys(options.expected ?? {}), ...Object.keys(r.agree)]);
+    const fields = new Set([...Object.keys(expected ?? {}), ...Object.keys(r.agree)]);
     const differ: string[] = [];
     for (const f of fields) {
-      const mine = options.expected && f in options.expected;
+      const mine = expected && f in expected;
       if (!mine && (!first || r === first)) continue;
-      const d = firstDifference(r.agree[f], mine ? options.expected![f] : first!.agree[f]);
+      const d = firstDifference(r.agree[f], mine ? expected[f] : first!.agree[f]);
       if (d)
         differ.push(
           `${name(f)}${d[0] ? ` (${d[0]})` : ''} is ${describe(d[1], false)} there, ${describe(d[2], false)} ${mine ? 'here' : `in ${at(first!.shard)}`}`,
@@ -243,6 +255,12 @@ export function shardRecordProblems(
     }
     if (differ.length > 0) problems.push(`${at(r.shard)} ran with other options: ${differ.join('; ')}`);
   }
+  return problems;
+}
+
+/** Problems where two records hold different content fingerprints for the same kind and name. */
+export function fingerprintProblems(records: readonly ShardRecord[]): string[] {
+  const problems: string[] = [];
   const kinds = new Set(records.flatMap((r) => Object.keys(r.fingerprints)));
   for (const kind of kinds) {
     const names = new Set(records.flatMap((r) => Object.keys(r.fingerprints[kind] ?? {})));
@@ -254,18 +272,41 @@ export function shardRecordProblems(
         );
     }
   }
-  if (records.length === count && count > 0) {
-    if (new Set(records.map((r) => r.units)).size > 1)
-      problems.push(
-        `the shards saw different numbers of units (${records.map((r) => `${at(r.shard)}: ${r.units}`).join(', ')}): the data changed between them`,
-      );
-    else {
-      const done = records.reduce((s, r) => s + r.unitsDone, 0);
-      if (done !== first!.units)
-        problems.push(
-          `the shards did ${done} units of the job's ${first!.units} (${records.map((r) => `${at(r.shard)}: ${r.unitsDone}`).join(', ')})`,
-        );
-    }
-  }
+  return problems;
+}
+
+/**
+ * When all `count` records are there: problems where they saw different numbers of units, or their `unitsDone`
+ * do not add up to the job's units.
+ */
+export function unitProblems(records: readonly ShardRecord[], count: number): string[] {
+  if (records.length !== count || count === 0) return [];
+  const first = records[0]!;
+  if (new Set(records.map((r) => r.units)).size > 1)
+    return [
+      `the shards saw different numbers of units (${records.map((r) => `${at(r.shard)}: ${r.units}`).join(', ')}): the data changed between them`,
+    ];
+  const done = records.reduce((s, r) => s + r.unitsDone, 0);
+  if (done === first.units) return [];
+  return [
+    `the shards did ${done} units of the job's ${first.units} (${records.map((r) => `${at(r.shard)}: ${r.unitsDone}`).join(', ')})`,
+  ];
+}
+
+/**
+ * What `checkShardRecords` checks, as a list of problems (for callers that add their own before throwing).
+ * Stages: {@link readShardRecords} → {@link optionProblems} → {@link fingerprintProblems} → {@link unitProblems}.
+ */
+export function shardRecordProblems(
+  dir: string,
+  count: number,
+  options: Pick<CheckShardRecordsOptions, 'expected' | 'name'>,
+): { records: ShardRecord[]; problems: string[] } {
+  const { records, problems } = readShardRecords(dir, count);
+  problems.push(
+    ...optionProblems(records, options.expected, options.name ?? ((f: string) => f)),
+    ...fingerprintProblems(records),
+    ...unitProblems(records, count),
+  );
   return { records, problems };
 }

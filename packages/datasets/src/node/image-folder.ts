@@ -42,17 +42,19 @@ export async function loadVideoFolder(
   return loadClassFolder(root, { ...options, accept: isVideoFile, kind: 'video', verify: 'none' });
 }
 
-async function loadClassFolder(
+type ClassFolderOptions = ImageFolderOptions & { accept: (name: string) => boolean; kind: 'image' | 'video' };
+
+/**
+ * The class directories at the root of a class-folder set, sorted by name. A file at the root is an error, or
+ * counted in `dropped` with `extraFiles: 'skip'`. @throws DataFormatError when there is no class directory
+ */
+export function findClassDirs(
   root: string,
-  options: ImageFolderOptions & { accept: (name: string) => boolean; kind: 'image' | 'video' },
-): Promise<LoadResult<ImageItem>> {
-  const entries = readDirForScan(
-    root,
-    `the ${options.kind} folder`,
-    `expected root/<class>/<${options.kind}> directories`,
-  ).sort();
-  const dropped = new DropCounter();
-  const extra = options.extraFiles ?? 'error';
+  kind: 'image' | 'video',
+  extra: 'error' | 'skip',
+  dropped: DropCounter,
+): Array<{ dir: string; name: string }> {
+  const entries = readDirForScan(root, `the ${kind} folder`, `expected root/<class>/<${kind}> directories`).sort();
   const classDirs: { dir: string; name: string }[] = [];
   for (const e of entries) {
     const p = join(root, e);
@@ -66,45 +68,76 @@ async function loadClassFolder(
       });
   }
   if (classDirs.length === 0)
+    throw new DataFormatError({ file: root, message: `no class directories found; expected root/<class>/<${kind}>` });
+  return classDirs;
+}
+
+/**
+ * The label of class folder `name` in `labelSet` (alias-aware), recorded in `seen`.
+ * @throws DataFormatError when the folder is no class of the set, or a second folder for a class already seen
+ */
+export function classFolderLabel(labelSet: LabelSet, dir: string, name: string, seen: Map<number, string>): number {
+  const label = matchClassName(labelSet, name);
+  if (label < 0) {
     throw new DataFormatError({
-      file: root,
-      message: `no class directories found; expected root/<class>/<${options.kind}>`,
+      file: dir,
+      message: `class folder ${quoteInput(name)} is not a class of label set '${labelSet.id}' (classes: ${labelSet.names.join(', ')}; common spellings such as angry, happy, sad match too). Give the dataset's classes with --classes or --label-set.`,
     });
+  }
+  if (seen.has(label))
+    throw new DataFormatError({
+      file: dir,
+      message: `class '${labelSet.names[label]}' already comes from folder ${quoteInput(seen.get(label) ?? '')}`,
+    });
+  seen.set(label, name);
+  return label;
+}
+
+/**
+ * The accepted files of one class folder (sorted by name) as items of `label`. Another entry is an error, or
+ * counted in `dropped` with `extraFiles: 'skip'`.
+ */
+export function classFolderItems(
+  dir: string,
+  name: string,
+  label: number,
+  options: Pick<ClassFolderOptions, 'accept' | 'kind' | 'extraFiles'>,
+  dropped: DropCounter,
+): ImageItem[] {
+  const items: ImageItem[] = [];
+  const what = `not a${options.kind === 'image' ? 'n image' : ' video'} file`;
+  for (const f of readDirForScan(dir, `class folder '${name}'`).sort()) {
+    const p = join(dir, f);
+    if (!options.accept(f) || !statForScan(p, `this entry of class folder '${name}'`).isFile()) {
+      if ((options.extraFiles ?? 'error') === 'skip') {
+        dropped.add(what);
+        continue;
+      }
+      const exts =
+        options.kind === 'image' ? '.jpg, .jpeg, .png, .bmp, .gif, .webp, .tif' : [...VIDEO_EXTENSIONS].join(', ');
+      throw new DataFormatError({
+        file: p,
+        message: `${what} (expected ${exts}); pass extraFiles: 'skip' (CLI --extra-files skip) to ignore`,
+      });
+    }
+    items.push({ path: p, label });
+  }
+  return items;
+}
+
+/** Stages: {@link findClassDirs} → label set → per folder {@link classFolderLabel}, {@link classFolderItems} → verify. */
+async function loadClassFolder(root: string, options: ClassFolderOptions): Promise<LoadResult<ImageItem>> {
+  const dropped = new DropCounter();
+  const classDirs = findClassDirs(root, options.kind, options.extraFiles ?? 'error', dropped);
   let labelSet = options.labelSet;
   let labelSetReason: string | undefined;
   if (!labelSet) ({ labelSet, reason: labelSetReason } = inferLabelSet(classDirs.map((c) => c.name)));
   const items: ImageItem[] = [];
   const seen = new Map<number, string>();
   for (const { dir, name } of classDirs) {
-    const label = matchClassName(labelSet, name);
-    if (label < 0) {
-      throw new DataFormatError({
-        file: dir,
-        message: `class folder ${quoteInput(name)} is not a class of label set '${labelSet.id}' (classes: ${labelSet.names.join(', ')}; common spellings such as angry, happy, sad match too). Give the dataset's classes with --classes or --label-set.`,
-      });
-    }
-    if (seen.has(label))
-      throw new DataFormatError({
-        file: dir,
-        message: `class '${labelSet.names[label]}' already comes from folder ${quoteInput(seen.get(label) ?? '')}`,
-      });
-    seen.set(label, name);
-    for (const f of readDirForScan(dir, `class folder '${name}'`).sort()) {
-      const p = join(dir, f);
-      if (!options.accept(f) || !statForScan(p, `this entry of class folder '${name}'`).isFile()) {
-        if (extra === 'skip') {
-          dropped.add(`not a${options.kind === 'image' ? 'n image' : ' video'} file`);
-          continue;
-        }
-        const exts =
-          options.kind === 'image' ? '.jpg, .jpeg, .png, .bmp, .gif, .webp, .tif' : [...VIDEO_EXTENSIONS].join(', ');
-        throw new DataFormatError({
-          file: p,
-          message: `not a${options.kind === 'image' ? 'n image' : ' video'} file (expected ${exts}); pass extraFiles: 'skip' (CLI --extra-files skip) to ignore`,
-        });
-      }
-      items.push({ path: p, label });
-    }
+    const label = classFolderLabel(labelSet, dir, name, seen);
+    // a loop, not push(...): a class folder can hold more files than a call takes arguments
+    for (const item of classFolderItems(dir, name, label, options, dropped)) items.push(item);
   }
   items.sort((a, b) => a.label - b.label || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   for (const it of items) await verifyImage(it.path, options.verify ?? 'none');

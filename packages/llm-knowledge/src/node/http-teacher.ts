@@ -33,7 +33,8 @@ const MIME: Record<string, string> = {
   '.gif': 'image/gif',
 };
 
-class RetryableError extends Error {}
+/** A failure worth another attempt: a network error, timeout, 408, 429, 5xx, or a reply that is not the expected JSON. */
+export class RetryableError extends Error {}
 
 /** The message of a network failure with its cause (Node's fetch says only "fetch failed"; the code is in `cause`). */
 function networkMessage(error: unknown): string {
@@ -47,26 +48,31 @@ function networkMessage(error: unknown): string {
   return e.message ?? String(error);
 }
 
+/** The checked settings of an HTTP teacher. */
+export interface HttpTeacherSettings {
+  /** `{baseUrl}/v1/embeddings` */
+  url: string;
+  model: string;
+  concurrency: number;
+  timeoutMs: number;
+  maxRetries: number;
+  backoffMs: number;
+  apiKey?: string;
+}
+
 /**
- * A teacher served over an OpenAI-compatible embeddings endpoint (`POST {baseUrl}/v1/embeddings`) with the
- * multimodal chat form vLLM accepts: one `messages` conversation per image (image as a data URL, then the
- * instruction as text), `encoding_format: "float"`. Requests run `concurrency` at a time with timeouts and retries;
- * every failure names the image and the URL; an AbortSignal cancels requests in flight.
- * @throws InvalidArgumentError at once for a URL without http(s) scheme
+ * Checks the options of {@link httpTeacher} and fills the defaults.
+ * @throws InvalidArgumentError naming `baseUrl` (not an http(s) URL), `concurrency` or `timeoutMs` (not a positive
+ *   integer) or `maxRetries` (not an integer ≥ 0)
  */
-export function httpTeacher(options: HttpTeacherOptions): Teacher {
-  const { model } = options;
-  let base: URL;
+export function httpTeacherSettings(options: HttpTeacherOptions): HttpTeacherSettings {
+  let base: URL | undefined;
   try {
     base = new URL(options.baseUrl);
   } catch {
-    throw new InvalidArgumentError({
-      functionName: 'httpTeacher',
-      argument: 'baseUrl',
-      message: `'${options.baseUrl}' is not an http(s) URL; give the scheme, e.g. http://127.0.0.1:8000`,
-    });
+    base = undefined;
   }
-  if (base.protocol !== 'http:' && base.protocol !== 'https:')
+  if (!base || (base.protocol !== 'http:' && base.protocol !== 'https:'))
     throw new InvalidArgumentError({
       functionName: 'httpTeacher',
       argument: 'baseUrl',
@@ -93,115 +99,200 @@ export function httpTeacher(options: HttpTeacherOptions): Teacher {
       message: `must be an integer ≥ 0, got ${maxRetries}`,
     });
   const url = `${options.baseUrl.replace(/\/+$/, '')}/v1/embeddings`;
+  return {
+    url,
+    model: options.model,
+    concurrency,
+    timeoutMs,
+    maxRetries,
+    backoffMs,
+    ...(options.apiKey ? { apiKey: options.apiKey } : {}),
+  };
+}
 
-  async function once(image: string, instruction: string, signal: AbortSignal | undefined): Promise<Float32Array> {
-    const mime = MIME[extname(image).toLowerCase()] ?? 'application/octet-stream';
-    const body = JSON.stringify({
-      model,
-      encoding_format: 'float',
-      messages: [
-        {
-          role: 'user',
-          content: [
-            {
-              type: 'image_url',
-              image_url: {
-                url: `data:${mime};base64,${Buffer.from(readBytesFile(image, 'image')).toString('base64')}`,
-              },
+/**
+ * The request body for one image: a `messages` conversation holding the image as a data URL (MIME type from the
+ * extension) and then the instruction as text, `encoding_format: "float"`. Reads the image file.
+ */
+export function embeddingRequestBody(model: string, image: string, instruction: string): string {
+  const mime = MIME[extname(image).toLowerCase()] ?? 'application/octet-stream';
+  return JSON.stringify({
+    model,
+    encoding_format: 'float',
+    messages: [
+      {
+        role: 'user',
+        content: [
+          {
+            type: 'image_url',
+            image_url: {
+              url: `data:${mime};base64,${Buffer.from(readBytesFile(image, 'image')).toString('base64')}`,
             },
-            { type: 'text', text: instruction },
-          ],
-        },
-      ],
-    });
-    const timeout = AbortSignal.timeout(timeoutMs);
-    let res: Response;
-    let text: string;
-    try {
-      res = await fetch(url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
-        },
-        body,
-        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-      });
-      text = await res.text();
-    } catch (error) {
-      if (signal?.aborted) throw new AbortedError(`teacher request for ${image}`, { cause: error });
-      throw new RetryableError(timeout.aborted ? `timed out after ${timeoutMs} ms` : networkMessage(error));
-    }
-    if (res.status === 408 || res.status === 429 || res.status >= 500)
-      throw new RetryableError(`HTTP ${res.status} ${text.slice(0, 200)}`);
-    if (!res.ok)
-      throw new VlferError(`Teacher server ${url} answered HTTP ${res.status} for ${image}: ${text.slice(0, 500)}`);
-    let json: { data?: { embedding?: unknown }[] };
-    try {
-      json = JSON.parse(text) as typeof json;
-    } catch (error) {
-      throw new RetryableError(
-        `the reply is not JSON (${(error as Error).message}; starts with ${JSON.stringify(text.slice(0, 80))})`,
-      );
-    }
-    const e = json?.data?.[0]?.embedding;
-    if (!Array.isArray(e) || e.length === 0 || !e.every((x) => typeof x === 'number'))
-      throw new RetryableError(
-        `the reply has no numeric data[0].embedding (starts with ${JSON.stringify(text.slice(0, 80))})`,
-      );
-    return Float32Array.from(e);
+          },
+          { type: 'text', text: instruction },
+        ],
+      },
+    ],
+  });
+}
+
+/**
+ * The embedding in a reply body: `data[0].embedding`, a non-empty array of numbers, as float32.
+ * @throws RetryableError when the text is not JSON or holds no such embedding
+ */
+export function parseEmbeddingReply(text: string): Float32Array {
+  let json: { data?: { embedding?: unknown }[] };
+  try {
+    json = JSON.parse(text) as typeof json;
+  } catch (error) {
+    throw new RetryableError(
+      `the reply is not JSON (${(error as Error).message}; starts with ${JSON.stringify(text.slice(0, 80))})`,
+    );
   }
+  const e = json?.data?.[0]?.embedding;
+  if (!Array.isArray(e) || e.length === 0 || !e.every((x) => typeof x === 'number'))
+    throw new RetryableError(
+      `the reply has no numeric data[0].embedding (starts with ${JSON.stringify(text.slice(0, 80))})`,
+    );
+  return Float32Array.from(e);
+}
 
-  async function withRetry(image: string, instruction: string, signal: AbortSignal | undefined): Promise<Float32Array> {
-    for (let attempt = 0; ; attempt++) {
+/**
+ * One embeddings request for `image`, within `settings.timeoutMs`.
+ * @throws AbortedError when `signal` fires; RetryableError for a network error, timeout, 408, 429, 5xx or a bad
+ *   reply; VlferError for another HTTP error (naming the URL and image)
+ */
+export async function requestEmbedding(
+  settings: HttpTeacherSettings,
+  image: string,
+  instruction: string,
+  signal: AbortSignal | undefined,
+): Promise<Float32Array> {
+  const { url, timeoutMs } = settings;
+  const body = embeddingRequestBody(settings.model, image, instruction);
+  const timeout = AbortSignal.timeout(timeoutMs);
+  let res: Response;
+  let text: string;
+  try {
+    res = await fetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        ...(settings.apiKey ? { authorization: `Bearer ${settings.apiKey}` } : {}),
+      },
+      body,
+      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+    });
+    text = await res.text();
+  } catch (error) {
+    if (signal?.aborted) throw new AbortedError(`teacher request for ${image}`, { cause: error });
+    throw new RetryableError(timeout.aborted ? `timed out after ${timeoutMs} ms` : networkMessage(error));
+  }
+  if (res.status === 408 || res.status === 429 || res.status >= 500)
+    throw new RetryableError(`HTTP ${res.status} ${text.slice(0, 200)}`);
+  if (!res.ok)
+    throw new VlferError(`Teacher server ${url} answered HTTP ${res.status} for ${image}: ${text.slice(0, 500)}`);
+  return parseEmbeddingReply(text);
+}
+
+/** Waits `ms`, or rejects with an AbortedError (naming `image`) as soon as `signal` fires. */
+function backoff(ms: number, signal: AbortSignal | undefined, image: string): Promise<void> {
+  return new Promise<void>((r, reject) => {
+    const t = setTimeout(r, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        reject(new AbortedError(`teacher request for ${image}`));
+      },
+      { once: true },
+    );
+  });
+}
+
+/**
+ * `attempt()` retried after a RetryableError up to `settings.maxRetries` times, waiting `backoffMs · 2^k` before
+ * retry k + 1 and telling `onRetry`. Other errors pass through at once.
+ * @throws VlferError naming the image, the URL and the attempts when every attempt failed
+ */
+export async function withRetries<T>(
+  settings: Pick<HttpTeacherSettings, 'url' | 'maxRetries' | 'backoffMs'>,
+  image: string,
+  attempt: () => Promise<T>,
+  signal: AbortSignal | undefined,
+  onRetry?: (message: string, attempt: number) => void,
+): Promise<T> {
+  const { maxRetries } = settings;
+  for (let k = 0; ; k++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!(error instanceof RetryableError)) throw error;
+      if (k >= maxRetries)
+        throw new VlferError(
+          `Teacher request for ${image} to ${settings.url} failed after ${maxRetries + 1} attempt${maxRetries ? 's' : ''}: ${error.message}`,
+          { cause: error },
+        );
+      onRetry?.(`${image}: ${error.message}`, k + 1);
+      await backoff(settings.backoffMs * 2 ** k, signal, image);
+    }
+  }
+}
+
+/**
+ * `fn` over `items` with at most `concurrency` calls in flight, results in input order. After the first failure no
+ * new call starts; the calls in flight finish, then that failure is thrown.
+ */
+export async function mapConcurrently<T, R>(
+  items: readonly T[],
+  concurrency: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  let failed: unknown;
+  const worker = async () => {
+    while (next < items.length && failed === undefined) {
+      const i = next++;
       try {
-        return await once(image, instruction, signal);
+        out[i] = await fn(items[i]!);
       } catch (error) {
-        if (!(error instanceof RetryableError)) throw error;
-        if (attempt >= maxRetries)
-          throw new VlferError(
-            `Teacher request for ${image} to ${url} failed after ${maxRetries + 1} attempt${maxRetries ? 's' : ''}: ${error.message}`,
-            { cause: error },
-          );
-        options.onRetry?.(`${image}: ${error.message}`, attempt + 1);
-        await new Promise<void>((r, reject) => {
-          const t = setTimeout(r, backoffMs * 2 ** attempt);
-          signal?.addEventListener(
-            'abort',
-            () => {
-              clearTimeout(t);
-              reject(new AbortedError(`teacher request for ${image}`));
-            },
-            { once: true },
-          );
-        });
+        failed ??= error;
       }
     }
-  }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+  // the teacher's calls reject with Errors only (VlferError, AbortedError); anything else would be a bug there
+  if (failed !== undefined) throw failed instanceof Error ? failed : new Error(String(failed));
+  return out;
+}
 
+/**
+ * A teacher served over an OpenAI-compatible embeddings endpoint (`POST {baseUrl}/v1/embeddings`) with the
+ * multimodal chat form vLLM accepts: one `messages` conversation per image (image as a data URL, then the
+ * instruction as text), `encoding_format: "float"`. Requests run `concurrency` at a time with timeouts and retries;
+ * every failure names the image and the URL; an AbortSignal cancels requests in flight.
+ * Stages: {@link httpTeacherSettings} → per image {@link withRetries} of {@link requestEmbedding}, run by
+ * {@link mapConcurrently}.
+ * @throws InvalidArgumentError at once for a URL without http(s) scheme
+ */
+export function httpTeacher(options: HttpTeacherOptions): Teacher {
+  const settings = httpTeacherSettings(options);
   return {
-    id: `http:${model}@${options.baseUrl}`,
-    source: url,
+    id: `http:${options.model}@${options.baseUrl}`,
+    source: settings.url,
     ...(options.dim !== undefined ? { dim: options.dim } : {}),
     async embed(images, instruction, call) {
       const signal = call?.signal;
-      const out: Float32Array[] = new Array(images.length);
-      let next = 0;
-      let failed: unknown;
-      const worker = async () => {
-        while (next < images.length && failed === undefined) {
-          const i = next++;
-          try {
-            out[i] = await withRetry(images[i]!, instruction, signal);
-          } catch (error) {
-            failed ??= error;
-          }
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(concurrency, images.length) }, worker));
-      // withRetry rejects with Errors only (TeacherError, AbortedError); anything else would be a bug there
-      if (failed !== undefined) throw failed instanceof Error ? failed : new Error(String(failed));
-      return out;
+      return mapConcurrently(images, settings.concurrency, (image) =>
+        withRetries(
+          settings,
+          image,
+          () => requestEmbedding(settings, image, instruction, signal),
+          signal,
+          options.onRetry,
+        ),
+      );
     },
   };
 }

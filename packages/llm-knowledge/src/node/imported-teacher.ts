@@ -82,117 +82,157 @@ function readKeys(file: string): string[] {
     .filter(Boolean);
 }
 
-/** A teacher that looks targets up in an imported file. */
-export function importedTeacher(options: ImportedTargetsOptions): Teacher {
-  const { file } = options;
-  const root = options.root ?? join(file, '..');
-  const ext = extname(file).toLowerCase();
-  const bytes = readBytesFile(file, 'targets file');
-  const byPath = new Map<string, Float32Array>();
-  let dim: number | undefined;
-  const add = (key: string, v: Float32Array, row: number) => {
+/**
+ * Imported targets by absolute image path (relative keys resolved against `root`), each validated on `add`
+ * (finite, non-zero, one dimension for all; a key listed twice is an error naming the row).
+ */
+export class TargetTable {
+  readonly byPath = new Map<string, Float32Array>();
+  dim: number | undefined;
+  constructor(
+    readonly file: string,
+    readonly root: string,
+  ) {}
+
+  add(key: string, v: Float32Array, row: number): void {
+    const { file } = this;
     if (typeof key !== 'string' || !key)
       throw new DataFormatError({ file, line: row, field: 'path', message: 'expected a non-empty image path' });
-    validateTarget(v, { item: `${key} (row ${row})`, teacher: file, ...(dim !== undefined ? { dim } : {}) });
-    dim ??= v.length;
-    const abs = isAbsolute(key) ? key : resolve(root, key);
-    if (byPath.has(abs))
+    validateTarget(v, {
+      item: `${key} (row ${row})`,
+      teacher: file,
+      ...(this.dim !== undefined ? { dim: this.dim } : {}),
+    });
+    this.dim ??= v.length;
+    const abs = isAbsolute(key) ? key : resolve(this.root, key);
+    if (this.byPath.has(abs))
       throw new DataFormatError({
         file,
         line: row,
         field: 'path',
         message: `'${key}' has a target already (listed twice)`,
       });
-    byPath.set(abs, v);
-  };
-  if (ext === '.jsonl') {
-    const { rows } = readJsonLines<{ path?: unknown; embedding?: unknown }>(file, { what: 'targets file' });
-    rows.forEach((row, i) => {
-      if (row === null || typeof row !== 'object')
-        throw new DataFormatError({ file, line: i + 1, message: 'expected {"path": ..., "embedding": [...]}' });
-      if (typeof row.path !== 'string')
-        throw new DataFormatError({ file, line: i + 1, field: 'path', message: 'expected a string image path' });
-      if (!Array.isArray(row.embedding) || !row.embedding.every((x) => typeof x === 'number'))
+    this.byPath.set(abs, v);
+  }
+
+  /**
+   * The lookup of an image's target: by absolute path, then by file name when only one target has that name.
+   * The returned function throws a DataFormatError naming an image without a target.
+   */
+  lookup(): (image: string) => Float32Array {
+    const byName = new Map<string, Float32Array | null>();
+    for (const [p, v] of this.byPath) {
+      const n = basename(p);
+      byName.set(n, byName.has(n) ? null : v);
+    }
+    return (img) => {
+      const v = this.byPath.get(resolve(img)) ?? byName.get(basename(img));
+      if (!v)
         throw new DataFormatError({
-          file,
-          line: i + 1,
-          field: 'embedding',
-          message: 'expected an array of numbers (NaN/Infinity are not JSON)',
+          file: this.file,
+          message: `no target for image '${img}' (looked up by absolute path and by unique file name)`,
         });
-      add(row.path, Float32Array.from(row.embedding as number[]), i + 1);
-    });
-  } else {
-    let dims: number[];
-    let data: Float32Array;
-    let keys: string[];
-    if (ext === '.npy') {
-      ({ dims, data } = parseNpy(bytes, file));
-      if (!options.keys)
-        throw new DataFormatError({
-          file,
-          message: 'a .npy needs `keys`: a text file with one image path per row (CLI --keys)',
-        });
-      keys = readKeys(options.keys);
-    } else if (ext === '.safetensors') {
-      const f = decodeSafetensors(bytes, file);
-      const t = f.tensors.targets;
-      if (!t || t.dims.length !== 2)
-        throw new DataFormatError({ file, field: 'targets', message: 'expected a 2-D tensor named targets [N, E]' });
-      dims = t.dims;
-      data = t.data;
-      if (options.keys) keys = readKeys(options.keys);
-      else if (f.metadata.paths) {
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(f.metadata.paths);
-        } catch {
-          parsed = undefined;
-        }
-        if (!Array.isArray(parsed) || !parsed.every((p) => typeof p === 'string'))
-          throw new DataFormatError({
-            file,
-            field: '__metadata__.paths',
-            message: 'expected a JSON array of image paths',
-          });
-        keys = parsed as string[];
-      } else
-        throw new DataFormatError({
-          file,
-          field: '__metadata__.paths',
-          message: 'no image paths: put a JSON array in __metadata__.paths or pass `keys`',
-        });
-    } else {
+      return v;
+    };
+  }
+}
+
+/** Adds the rows of a `.jsonl` targets file (`{"path": "...", "embedding": [...]}` per line) to `table`, in order. */
+export function addJsonlTargets(file: string, table: TargetTable): void {
+  const { rows } = readJsonLines<{ path?: unknown; embedding?: unknown }>(file, { what: 'targets file' });
+  rows.forEach((row, i) => {
+    if (row === null || typeof row !== 'object')
+      throw new DataFormatError({ file, line: i + 1, message: 'expected {"path": ..., "embedding": [...]}' });
+    if (typeof row.path !== 'string')
+      throw new DataFormatError({ file, line: i + 1, field: 'path', message: 'expected a string image path' });
+    if (!Array.isArray(row.embedding) || !row.embedding.every((x) => typeof x === 'number'))
       throw new DataFormatError({
         file,
-        message: `unsupported target file '${ext}'; expected .npy, .safetensors or .jsonl`,
+        line: i + 1,
+        field: 'embedding',
+        message: 'expected an array of numbers (NaN/Infinity are not JSON)',
       });
-    }
+    table.add(row.path, Float32Array.from(row.embedding as number[]), i + 1);
+  });
+}
+
+/** The image paths of a safetensors targets file: `keys` when given, else the JSON array in `__metadata__.paths`. */
+function safetensorsKeys(metadata: Record<string, string>, file: string, keysFile: string | undefined): string[] {
+  if (keysFile) return readKeys(keysFile);
+  if (!metadata.paths)
+    throw new DataFormatError({
+      file,
+      field: '__metadata__.paths',
+      message: 'no image paths: put a JSON array in __metadata__.paths or pass `keys`',
+    });
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(metadata.paths);
+  } catch {
+    parsed = undefined;
+  }
+  if (!Array.isArray(parsed) || !parsed.every((p) => typeof p === 'string'))
+    throw new DataFormatError({ file, field: '__metadata__.paths', message: 'expected a JSON array of image paths' });
+  return parsed as string[];
+}
+
+/**
+ * The `[N, E]` targets of a `.npy` (with `keysFile`) or `.safetensors` file (tensor `targets`) and their N image
+ * paths. @throws DataFormatError naming the file for another extension, a missing tensor or missing keys
+ */
+export function readTargetMatrix(
+  bytes: Uint8Array,
+  file: string,
+  keysFile: string | undefined,
+): { dims: number[]; data: Float32Array; keys: string[] } {
+  const ext = extname(file).toLowerCase();
+  if (ext === '.npy') {
+    const { dims, data } = parseNpy(bytes, file);
+    if (!keysFile)
+      throw new DataFormatError({
+        file,
+        message: 'a .npy needs `keys`: a text file with one image path per row (CLI --keys)',
+      });
+    return { dims, data, keys: readKeys(keysFile) };
+  }
+  if (ext === '.safetensors') {
+    const f = decodeSafetensors(bytes, file);
+    const t = f.tensors.targets;
+    if (!t || t.dims.length !== 2)
+      throw new DataFormatError({ file, field: 'targets', message: 'expected a 2-D tensor named targets [N, E]' });
+    return { dims: t.dims, data: t.data, keys: safetensorsKeys(f.metadata, file, keysFile) };
+  }
+  throw new DataFormatError({
+    file,
+    message: `unsupported target file '${ext}'; expected .npy, .safetensors or .jsonl`,
+  });
+}
+
+/**
+ * A teacher that looks targets up in an imported file.
+ * Stages: {@link addJsonlTargets} or {@link readTargetMatrix} → {@link TargetTable} → its lookup.
+ */
+export function importedTeacher(options: ImportedTargetsOptions): Teacher {
+  const { file } = options;
+  const bytes = readBytesFile(file, 'targets file');
+  const table = new TargetTable(file, options.root ?? join(file, '..'));
+  if (extname(file).toLowerCase() === '.jsonl') addJsonlTargets(file, table);
+  else {
+    const { dims, data, keys } = readTargetMatrix(bytes, file, options.keys);
     if (keys.length !== dims[0])
       throw new DataFormatError({
         file: options.keys ?? file,
         message: `${keys.length} image paths for ${dims[0]} target rows`,
       });
-    keys.forEach((k, i) => add(k, data.slice(i * dims[1]!, (i + 1) * dims[1]!), i + 1));
+    keys.forEach((k, i) => table.add(k, data.slice(i * dims[1]!, (i + 1) * dims[1]!), i + 1));
   }
-  const byName = new Map<string, Float32Array | null>();
-  for (const [p, v] of byPath) {
-    const n = basename(p);
-    byName.set(n, byName.has(n) ? null : v);
-  }
+  const lookup = table.lookup();
   return {
     id: `import:${hashBytes(bytes).slice(0, 16)}${options.keys ? `:${hashBytes(readTextFile(options.keys)).slice(0, 8)}` : ''}`,
     source: file,
-    ...(dim !== undefined ? { dim } : {}),
+    ...(table.dim !== undefined ? { dim: table.dim } : {}),
     async embed(images) {
-      return images.map((img) => {
-        const v = byPath.get(resolve(img)) ?? byName.get(basename(img));
-        if (!v)
-          throw new DataFormatError({
-            file,
-            message: `no target for image '${img}' (looked up by absolute path and by unique file name)`,
-          });
-        return v;
-      });
+      return images.map(lookup);
     },
   };
 }

@@ -24,16 +24,13 @@ export interface ComputeTargetsOptions {
 }
 
 /**
- * Teacher targets for every image, served from / written to the on-disk cache (atomic, checksummed per item, so
- * an interrupted run resumes). Every target is validated (`validateTarget`: dimension, finite, non-zero norm)
- * before it is cached or used, then L2-normalised as the reference does before the loss.
- * @returns [images, E]
- * @throws DataFormatError naming the image and the teacher source for a bad target; AbortedError on abort
+ * Checks the options of {@link computeTargets}. @returns the batch size and the instruction text
+ * @throws InvalidArgumentError naming `batchSize`, `images` (empty) or `imageKeys` (another count); an unknown
+ *   instruction id as `getInstruction` does
  */
-export async function computeTargets(options: ComputeTargetsOptions): Promise<Tensor2D> {
-  const { teacher, images, signal } = options;
-  const instructionId = options.instructionId ?? 'exp-clip';
-  const instruction = getInstruction(instructionId);
+export function checkTargetOptions(options: ComputeTargetsOptions): { batchSize: number; instruction: string } {
+  const { images } = options;
+  const instruction = getInstruction(options.instructionId ?? 'exp-clip');
   const batchSize = options.batchSize ?? 64;
   if (!Number.isInteger(batchSize) || batchSize <= 0)
     throw new InvalidArgumentError({
@@ -49,16 +46,71 @@ export async function computeTargets(options: ComputeTargetsOptions): Promise<Te
       argument: 'imageKeys',
       message: `has ${options.imageKeys.length} keys for ${images.length} images`,
     });
-  const cache = options.cacheDir
-    ? new FeatureCache({
-        dir: options.cacheDir,
-        namespace: { model: teacher.id, dtype: 'float32', preprocess: 'teacher-target', extra: hashBytes(instruction) },
-        onCorrupt: (f, why) => options.log?.(`target cache entry ${f} ${why}; recomputing it`),
-      })
-    : undefined;
+  return { batchSize, instruction };
+}
+
+/** The target cache of `cacheDir` for this teacher and instruction, or undefined without a cache directory. */
+export function openTargetCache(
+  options: Pick<ComputeTargetsOptions, 'cacheDir' | 'teacher' | 'log'>,
+  instruction: string,
+): FeatureCache | undefined {
+  if (!options.cacheDir) return undefined;
+  return new FeatureCache({
+    dir: options.cacheDir,
+    namespace: {
+      model: options.teacher.id,
+      dtype: 'float32',
+      preprocess: 'teacher-target',
+      extra: hashBytes(instruction),
+    },
+    onCorrupt: (f, why) => options.log?.(`target cache entry ${f} ${why}; recomputing it`),
+  });
+}
+
+/** A teacher target scaled to unit L2 norm (as the reference does before the loss). @param v [E] */
+export function normalizeTarget(v: Float32Array): Float32Array {
+  let n = 0;
+  for (const x of v) n += x * x;
+  n = Math.sqrt(n);
+  return Float32Array.from(v, (x) => x / n);
+}
+
+/**
+ * One teacher call for `batch` (image paths). @returns one embedding per image, not yet validated
+ * @throws InvalidArgumentError naming the teacher when it returns another number of embeddings
+ */
+export async function embedBatch(
+  teacher: Teacher,
+  batch: string[],
+  instruction: string,
+  signal: AbortSignal | undefined,
+): Promise<Float32Array[]> {
+  const vecs = await teacher.embed(batch, instruction, signal ? { signal } : {});
+  if (!Array.isArray(vecs) || vecs.length !== batch.length)
+    throw new InvalidArgumentError({
+      functionName: 'computeTargets',
+      argument: 'teacher',
+      message: `teacher ${teacher.source} returned ${Array.isArray(vecs) ? vecs.length : 'no'} embeddings for ${batch.length} images`,
+    });
+  return vecs;
+}
+
+/**
+ * Teacher targets for every image, served from / written to the on-disk cache (atomic, checksummed per item, so
+ * an interrupted run resumes). Every target is validated (`validateTarget`: dimension, finite, non-zero norm)
+ * before it is cached or used, then L2-normalised as the reference does before the loss.
+ * Stages: {@link checkTargetOptions} → {@link openTargetCache} → cache hits → per batch {@link embedBatch},
+ * `validateTarget`, {@link normalizeTarget}, cache → stack.
+ * @returns [images, E]
+ * @throws DataFormatError naming the image and the teacher source for a bad target; AbortedError on abort
+ */
+export async function computeTargets(options: ComputeTargetsOptions): Promise<Tensor2D> {
+  const { teacher, images, signal } = options;
+  const { batchSize, instruction } = checkTargetOptions(options);
+  const cache = openTargetCache(options, instruction);
   const keys = cache ? (options.imageKeys ?? images.map((p) => hashFile(p))) : [];
   let dim = options.expectDim ?? teacher.dim;
-  const out: (Float32Array | undefined)[] = new Array(images.length);
+  const out: (Float32Array | undefined)[] = new Array<Float32Array | undefined>(images.length);
   const todo: number[] = [];
   images.forEach((_, i) => {
     const hit = cache && dim !== undefined ? cache.get(keys[i]!, dim) : undefined;
@@ -71,25 +123,16 @@ export async function computeTargets(options: ComputeTargetsOptions): Promise<Te
   for (let b = 0; b < todo.length; b += batchSize) {
     throwIfAborted(signal, 'computing teacher targets');
     const idx = todo.slice(b, b + batchSize);
-    const vecs = await teacher.embed(
+    const vecs = await embedBatch(
+      teacher,
       idx.map((i) => images[i]!),
       instruction,
-      signal ? { signal } : {},
+      signal,
     );
-    if (!Array.isArray(vecs) || vecs.length !== idx.length)
-      throw new InvalidArgumentError({
-        functionName: 'computeTargets',
-        argument: 'teacher',
-        message: `teacher ${teacher.source} returned ${Array.isArray(vecs) ? vecs.length : 'no'} embeddings for ${idx.length} images`,
-      });
     vecs.forEach((v, r) => {
-      const item = images[idx[r]!]!;
-      validateTarget(v, { item, teacher: teacher.source, ...(dim !== undefined ? { dim } : {}) });
+      validateTarget(v, { item: images[idx[r]!]!, teacher: teacher.source, ...(dim !== undefined ? { dim } : {}) });
       dim ??= v.length;
-      let n = 0;
-      for (const x of v) n += x * x;
-      n = Math.sqrt(n);
-      const t = Float32Array.from(v, (x) => x / n);
+      const t = normalizeTarget(v);
       out[idx[r]!] = t;
       cache?.set(keys[idx[r]!]!, t);
     });

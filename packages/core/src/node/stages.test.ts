@@ -1,0 +1,121 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  createLockFile,
+  judgeLock,
+  mergePreviousOutputs,
+  newLockInfo,
+  recoverRunDirectory,
+  RUN_LOCK_FILE,
+  RunDirectory,
+  type RunManifest,
+  stageOutputs,
+} from './run-dir.js';
+import {
+  fingerprintProblems,
+  optionProblems,
+  readShardRecords,
+  type ShardRecord,
+  unitProblems,
+  writeShardRecord,
+} from './shard-record.js';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'vlfer-stages-'));
+
+describe('run directory stages', () => {
+  it('createLockFile writes the record once and refuses a second lock with EEXIST', () => {
+    const dir = tmp();
+    const info = newLockInfo('vlfer test');
+    expect(info.host).toBe(hostname());
+    expect(info.token).toMatch(/^[0-9a-f]{16}$/);
+    createLockFile(join(dir, RUN_LOCK_FILE), info);
+    expect(JSON.parse(readFileSync(join(dir, RUN_LOCK_FILE), 'utf8'))).toEqual(info);
+    expect(() => createLockFile(join(dir, RUN_LOCK_FILE), info)).toThrow(expect.objectContaining({ code: 'EEXIST' }));
+  });
+  it('judgeLock waits for a fresh unreadable lock, takes over a dead holder, refuses a live one', () => {
+    const live = newLockInfo('live');
+    expect(judgeLock('/d', '/d/l', { problem: 'empty', age: 10 }, live.host, 1000, true)).toEqual({ kind: 'wait' });
+    expect(judgeLock('/d', '/d/l', { problem: 'empty', age: 10 }, live.host, 1000, false)).toMatchObject({
+      kind: 'take-over',
+      notice: expect.stringMatching(/names no run \(empty\)/),
+    });
+    const dead = { ...live, pid: 2 ** 22 + 12345, processStart: null };
+    expect(judgeLock('/d', '/d/l', { info: dead, age: 0 }, live.host, 1000, true)).toMatchObject({
+      kind: 'take-over',
+      notice: expect.stringMatching(/stale lock of pid \d+ .*\(process gone\)/),
+    });
+    expect(() => judgeLock('/d', '/d/l', { info: live, age: 0 }, live.host, 1000, true)).toThrow(
+      /\/d is in use by another run: pid \d+/,
+    );
+    const remote = { ...live, host: 'elsewhere' };
+    expect(judgeLock('/d', '/d/l', { info: remote, age: 5000 }, live.host, 1000, true)).toMatchObject({
+      notice: expect.stringMatching(/no heartbeat for 5 s/),
+    });
+  });
+  it('recoverRunDirectory deletes leftover staging folders', () => {
+    const dir = tmp();
+    mkdirSync(join(dir, '.staging-1-abcd'));
+    const lines: string[] = [];
+    recoverRunDirectory(dir, (l) => lines.push(l));
+    expect(existsSync(join(dir, '.staging-1-abcd'))).toBe(false);
+    expect(lines).toEqual([]);
+  });
+  it('stageOutputs writes the files and lists their checksums; mergePreviousOutputs keeps old entries, sorted', () => {
+    const dir = tmp();
+    const manifest: RunManifest = { format: 'vlfer-run-outputs', version: 1, files: {} };
+    stageOutputs(dir, join(dir, 'stage'), ['b.txt'], { 'b.txt': 'hi' }, manifest);
+    expect(readFileSync(join(dir, 'stage', 'b.txt'), 'utf8')).toBe('hi');
+    expect(manifest.files['b.txt']).toEqual({
+      sha256: '8f434346648f6b96df89dda901c5176b10a6d83961dd3c1ac88b59b2dc327aa4',
+      bytes: 2,
+    });
+    const run = RunDirectory.open(dir, { command: 'test' });
+    const previous = run.publish({ 'a.txt': 'old', 'b.txt': 'old' });
+    run.close();
+    mergePreviousOutputs(dir, manifest, previous);
+    expect(Object.keys(manifest.files)).toEqual(['a.txt', 'b.txt']);
+    expect(manifest.files['b.txt']!.bytes).toBe(2);
+    writeFileSync(join(dir, 'a.txt'), 'edited');
+    expect(() => mergePreviousOutputs(dir, manifest, previous)).toThrow(/a\.txt/);
+  });
+});
+
+describe('shard record stages', () => {
+  const base = { agree: { model: 'm' }, units: 4 };
+  const records = (dir: string) => readShardRecords(dir, 3);
+  it('readShardRecords reads what is there and lists the missing shard', () => {
+    const dir = tmp();
+    writeShardRecord(dir, { index: 0, count: 3 }, { ...base, unitsDone: 2 });
+    writeShardRecord(dir, { index: 2, count: 3 }, { ...base, unitsDone: 1 });
+    const got = records(dir);
+    expect(got.records.map((r) => r.shard.index)).toEqual([0, 2]);
+    expect(got.problems).toEqual([expect.stringMatching(/^shard 1\/3 has not finished/)]);
+  });
+  const rec = (index: number, over: Partial<ShardRecord>): ShardRecord =>
+    ({ shard: { index, count: 2 }, agree: {}, fingerprints: {}, units: 4, unitsDone: 2, ...over }) as ShardRecord;
+  it('optionProblems compares with the expected values and with the first record', () => {
+    const rs = [rec(0, { agree: { lr: 1 } }), rec(1, { agree: { lr: 2 } })];
+    expect(optionProblems(rs, undefined, (f) => `--${f}`)).toEqual([
+      'shard 1/2 ran with other options: --lr is 2 there, 1 in shard 0/2',
+    ]);
+    expect(optionProblems(rs, { lr: 1 }, (f) => f)).toEqual([
+      'shard 1/2 ran with other options: lr is 2 there, 1 here',
+    ]);
+  });
+  it('fingerprintProblems names the kind and item that differ; unitProblems checks the sum', () => {
+    const a = rec(0, { fingerprints: { data: { fer: 'a'.repeat(64) } } });
+    const b = rec(1, { fingerprints: { data: { fer: 'b'.repeat(64) } } });
+    expect(fingerprintProblems([a, b])).toEqual([
+      expect.stringMatching(/different data for 'fer' \(shard 0\/2: a{12}…/),
+    ]);
+    expect(fingerprintProblems([a, a])).toEqual([]);
+    expect(unitProblems([a, b], 2)).toEqual([]);
+    expect(unitProblems([a, rec(1, { unitsDone: 1 })], 2)).toEqual([
+      "the shards did 3 units of the job's 4 (shard 0/2: 2, shard 1/2: 1)",
+    ]);
+    expect(unitProblems([a, rec(1, { units: 5 })], 2)[0]).toMatch(/different numbers of units/);
+    expect(unitProblems([a], 2)).toEqual([]);
+  });
+});

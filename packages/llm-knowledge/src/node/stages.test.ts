@@ -1,0 +1,153 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodeSafetensors } from '@vlfer/core';
+import { describe, expect, it } from 'vitest';
+import type { Teacher } from '../teacher.js';
+import {
+  embeddingRequestBody,
+  httpTeacherSettings,
+  mapConcurrently,
+  parseEmbeddingReply,
+  RetryableError,
+  withRetries,
+} from './http-teacher.js';
+import { addJsonlTargets, readTargetMatrix, TargetTable } from './imported-teacher.js';
+import { checkTargetOptions, embedBatch, normalizeTarget, openTargetCache } from './targets.js';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'vlfer-llm-stages-'));
+
+describe('HTTP teacher stages', () => {
+  it('httpTeacherSettings fills defaults, builds the URL and refuses a URL without scheme', () => {
+    expect(httpTeacherSettings({ baseUrl: 'http://h:1//', model: 'm' })).toEqual({
+      url: 'http://h:1/v1/embeddings',
+      model: 'm',
+      concurrency: 8,
+      timeoutMs: 60_000,
+      maxRetries: 3,
+      backoffMs: 500,
+    });
+    expect(() => httpTeacherSettings({ baseUrl: 'h:1', model: 'm' })).toThrow(/'h:1' is not an http\(s\) URL/);
+    expect(() => httpTeacherSettings({ baseUrl: 'http://h', model: 'm', concurrency: 0 })).toThrow(/concurrency/);
+  });
+  it('embeddingRequestBody sends the image as a data URL, then the instruction', () => {
+    const image = join(tmp(), 'a.png');
+    writeFileSync(image, 'png!');
+    const body = JSON.parse(embeddingRequestBody('m', image, 'describe')) as {
+      messages: [{ content: [{ image_url: { url: string } }, { text: string }] }];
+    };
+    const [img, text] = body.messages[0].content;
+    expect(img.image_url.url).toBe(`data:image/png;base64,${Buffer.from('png!').toString('base64')}`);
+    expect(text.text).toBe('describe');
+  });
+  it('parseEmbeddingReply reads data[0].embedding and makes a bad reply retryable', () => {
+    expect(Array.from(parseEmbeddingReply('{"data":[{"embedding":[1,2.5]}]}'))).toEqual([1, 2.5]);
+    expect(() => parseEmbeddingReply('<html>')).toThrow(RetryableError);
+    expect(() => parseEmbeddingReply('{"data":[{"embedding":[]}]}')).toThrow(/no numeric data\[0\]\.embedding/);
+  });
+  it('withRetries retries a RetryableError, reports each retry, and names the attempts when all fail', async () => {
+    const settings = { url: 'http://h/v1/embeddings', maxRetries: 2, backoffMs: 1 };
+    let calls = 0;
+    const retries: number[] = [];
+    const ok = await withRetries(
+      settings,
+      'a.jpg',
+      async () => (++calls < 3 ? Promise.reject(new RetryableError('HTTP 503')) : 'done'),
+      undefined,
+      (_m, k) => retries.push(k),
+    );
+    expect([ok, calls, retries]).toEqual(['done', 3, [1, 2]]);
+    await expect(
+      withRetries(settings, 'a.jpg', () => Promise.reject(new RetryableError('HTTP 503')), undefined),
+    ).rejects.toThrow(/Teacher request for a\.jpg to http:\/\/h\/v1\/embeddings failed after 3 attempts: HTTP 503/);
+    await expect(withRetries(settings, 'a.jpg', () => Promise.reject(new Error('fatal')), undefined)).rejects.toThrow(
+      /^fatal$/,
+    );
+  });
+  it('mapConcurrently keeps input order, bounds the calls in flight, and stops starting after a failure', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const out = await mapConcurrently([3, 1, 2, 5, 4], 2, async (x) => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((r) => setImmediate(r));
+      inFlight--;
+      return x * 10;
+    });
+    expect(out).toEqual([30, 10, 20, 50, 40]);
+    expect(most).toBe(2);
+    const started: number[] = [];
+    await expect(
+      mapConcurrently([1, 2, 3, 4], 1, async (x) => {
+        started.push(x);
+        if (x === 2) throw new Error('boom');
+        return x;
+      }),
+    ).rejects.toThrow('boom');
+    expect(started).toEqual([1, 2]);
+  });
+});
+
+describe('imported teacher stages', () => {
+  it('TargetTable resolves relative keys, refuses a key twice, and looks up by unique file name', () => {
+    const t = new TargetTable('t.jsonl', '/data');
+    t.add('a/x.jpg', Float32Array.of(1, 0), 1);
+    t.add('/elsewhere/y.jpg', Float32Array.of(0, 1), 2);
+    expect(t.dim).toBe(2);
+    expect(() => t.add('/data/a/x.jpg', Float32Array.of(1, 1), 3)).toThrow(/listed twice/);
+    const lookup = t.lookup();
+    expect(Array.from(lookup('/data/a/x.jpg'))).toEqual([1, 0]);
+    expect(Array.from(lookup('/other/y.jpg'))).toEqual([0, 1]);
+    expect(() => lookup('/data/z.jpg')).toThrow(/no target for image '\/data\/z\.jpg'/);
+  });
+  it('addJsonlTargets adds rows in order and names the line of a bad one', () => {
+    const dir = tmp();
+    const file = join(dir, 't.jsonl');
+    writeFileSync(file, '{"path":"a.jpg","embedding":[1,2]}\n{"path":"b.jpg","embedding":"x"}\n');
+    const table = new TargetTable(file, dir);
+    expect(() => addJsonlTargets(file, table)).toThrow(/t\.jsonl.*2.*embedding/);
+    expect([...table.byPath.keys()]).toEqual([join(dir, 'a.jpg')]);
+  });
+  it('readTargetMatrix reads a safetensors matrix with its paths and refuses another extension', () => {
+    const bytes = encodeSafetensors(
+      { targets: { dims: [2, 1], data: Float32Array.of(3, 4) } },
+      { paths: JSON.stringify(['a.jpg', 'b.jpg']) },
+    );
+    const m = readTargetMatrix(bytes, 't.safetensors', undefined);
+    expect([m.dims, Array.from(m.data), m.keys]).toEqual([
+      [2, 1],
+      [3, 4],
+      ['a.jpg', 'b.jpg'],
+    ]);
+    expect(() => readTargetMatrix(bytes, 't.bin', undefined)).toThrow(/unsupported target file '\.bin'/);
+  });
+});
+
+describe('target computation stages', () => {
+  const teacher: Teacher = {
+    id: 'fake',
+    source: 'fake-server',
+    embed: (images) => Promise.resolve(images.map(() => Float32Array.of(3, 4))),
+  };
+  it('checkTargetOptions defaults the batch size and refuses an empty image list or mismatched keys', () => {
+    expect(checkTargetOptions({ teacher, images: ['a'] }).batchSize).toBe(64);
+    expect(() => checkTargetOptions({ teacher, images: [] })).toThrow(/images.*is empty/);
+    expect(() => checkTargetOptions({ teacher, images: ['a'], imageKeys: [] })).toThrow(/0 keys for 1 images/);
+    expect(() => checkTargetOptions({ teacher, images: ['a'], instructionId: 'nope' })).toThrow(/Unknown instruction/);
+  });
+  it('normalizeTarget scales to unit norm; embedBatch checks the count the teacher returns', async () => {
+    expect(Array.from(normalizeTarget(Float32Array.of(3, 4)))).toEqual([Math.fround(0.6), Math.fround(0.8)]);
+    expect(await embedBatch(teacher, ['a', 'b'], 'x', undefined)).toHaveLength(2);
+    const short: Teacher = { ...teacher, embed: () => Promise.resolve([]) };
+    await expect(embedBatch(short, ['a'], 'x', undefined)).rejects.toThrow(
+      /teacher fake-server returned 0 embeddings for 1 images/,
+    );
+  });
+  it('openTargetCache is keyed by the teacher and the instruction', () => {
+    expect(openTargetCache({ teacher }, 'x')).toBeUndefined();
+    const dir = tmp();
+    const a = openTargetCache({ teacher, cacheDir: dir }, 'one')!;
+    a.set('abcdef01', Float32Array.of(1, 0));
+    expect(openTargetCache({ teacher, cacheDir: dir }, 'one')!.get('abcdef01', 2)).toEqual(Float32Array.of(1, 0));
+    expect(openTargetCache({ teacher, cacheDir: dir }, 'two')!.get('abcdef01', 2)).toBeUndefined();
+  });
+});
