@@ -90,8 +90,8 @@ describe('ablation registry and runner', () => {
     expect(r0.items!.ids[0]).toMatch(/^[a-z]+\/[^/]+\.(png|jpg)$/);
     expect(rows.every((r) => JSON.stringify(r.items!.ids) === JSON.stringify(r0.items!.ids))).toBe(true);
     // one seed: the interval is the bootstrap over items, around the run's WAR
-    expect(cells[32]).toBe('items');
-    const [lo, hi] = [Number(cells[35]), Number(cells[36])];
+    expect(cells[33]).toBe('items');
+    const [lo, hi] = [Number(cells[36]), Number(cells[37])];
     expect(lo).toBeLessThanOrEqual(Number(cells[13]));
     expect(hi).toBeGreaterThanOrEqual(Number(cells[13]));
     expect(hi).toBeGreaterThan(lo);
@@ -256,9 +256,9 @@ describe('trained methods in the registry (tiny-clip, synthetic data)', () => {
     expect(line[11]).toBe(((uars[0]! + uars[1]!) / 2).toFixed(2));
     expect(line[12]).toBe((Math.abs(uars[0]! - uars[1]!) / Math.SQRT2).toFixed(2));
     // two seeds: the interval is the t-interval of the mean over seeds, around the mean
-    expect(line[32]).toBe('seeds');
-    expect(Number(line[33])).toBeLessThanOrEqual(Number(line[11]));
-    expect(Number(line[34])).toBeGreaterThanOrEqual(Number(line[11]));
+    expect(line[33]).toBe('seeds');
+    expect(Number(line[34])).toBeLessThanOrEqual(Number(line[11]));
+    expect(Number(line[35])).toBeGreaterThanOrEqual(Number(line[11]));
   }, 300_000);
 
   it('hesp: trains and scores each split × seed, writes ROC charts, open-set columns in the summary', async () => {

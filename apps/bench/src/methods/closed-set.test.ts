@@ -136,7 +136,7 @@ describe('closed-set ablation: zero-shot vs linear probe vs few-shot vs Tip-Adap
       order.map((i) => rows[0]!.items!.predicted[i]),
     );
     const csv = readFileSync(writeSummary(results), 'utf8').trim().split('\n');
-    expect(csv[0]).toMatch(/,dataset_fingerprint,shots$/);
+    expect(csv[0]).toMatch(/,dataset_fingerprint,shots,ci,/);
     const fewShot = csv.filter((l) => l.startsWith('cs,few-shot-probe,tiny-clip,,,class_name,'));
     expect(fewShot.map((l) => l.split(',').at(-1))).toEqual(['1', '2']);
     expect(csv.filter((l) => l.startsWith('cs,linear-probe,')).map((l) => l.split(',').at(-1))).toEqual(['']);
