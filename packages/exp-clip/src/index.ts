@@ -53,5 +53,35 @@ export {
 } from './evaluate.js';
 export type { EncodeCounts, EvalEncoder, EncodeProgressScope, SampledClips, EncodedEvalData } from './eval-encode.js';
 export { createEvalEncoder, createEvalFaceCropper, selectFaces, sampleClips, encodeEvalData } from './eval-encode.js';
-export type { StepLog, TrainLoopOptions, TrainResult } from './train.js';
-export { trainHead, trainProjectionHead } from './train.js';
+export type {
+  StepLog,
+  TrainLoopOptions,
+  TrainResult,
+  TrainStageContext,
+  TrainingEncoder,
+  FaceCrop,
+  TrainingData,
+  TrainCheckpoint,
+  TrainingFingerprints,
+  TrainFiles,
+  TrainStart,
+  TrainRun,
+} from './train.js';
+export {
+  trainHead,
+  trainProjectionHead,
+  trainLoopSteps,
+  // the stages of trainHead, in order, for callers that replace one of them
+  resolveTeacher,
+  readTrainCheckpoint,
+  prepareTrainingData,
+  loadTrainingEncoder,
+  selectTrainingFaces,
+  encodeWithTargets,
+  checkTrainingData,
+  trainingFingerprints,
+  selectTrainStart,
+  runHeadTraining,
+  publishTrainedHead,
+  trainMetrics,
+} from './train.js';
