@@ -14,8 +14,8 @@ export type {
   RebaseOption,
 } from './options.js';
 export { EvalOptionsSchema, TrainOptionsSchema } from './options.js';
-export type { EvalData } from './data.js';
-export { loadEvalData } from './data.js';
+export type { EvalData, LoadedEvalSet } from './data.js';
+export { loadEvalData, foldAnnotations } from './data.js';
 export type {
   PipelineHooks,
   EvalResult,
