@@ -9,11 +9,13 @@ import { sharedPath } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { EvalData } from './data.js';
 import {
+  classifyAndScore,
   confusionMatrixCsv,
   evalDataWarnings,
   evalOutputFiles,
   evalPrompts,
   foldPredictions,
+  loadEvalModel,
   predictionsCsv,
   resolveLogitScale,
   scoreFold,
@@ -181,6 +183,56 @@ describe('evaluation stages', () => {
     await expect(
       encodeEvalData(o, data, { encoder: fakeEncoder(), shard: null }, { signal: aborted.signal }),
     ).rejects.toThrow(/evaluation/);
+  });
+
+  it('loadEvalModel + classifyAndScore (tiny-clip): per prompt type and fold, warnings passed on as they arise', async () => {
+    const o = opts({
+      model: sharedPath('fixtures', 'tiny-clip'),
+      promptTypes: ['class_name', 'expression_ensemble_five'],
+    });
+    const model = await loadEvalModel(o);
+    try {
+      expect(model.logitScale.source).toBe('model');
+      expect(model.projection).toBeUndefined();
+      const data = [images([0, 1, 1], 1), images([1, 0], 2)];
+      const D = model.clip.embeddingDim;
+      const zeros = (n: number): Tensor2D => ({ dtype: 'float32', data: new Float32Array(n * D), dims: [n, D] });
+      const predictions = foldPredictions(o, data);
+      const seen: string[] = [];
+      const r = await classifyAndScore(
+        o,
+        {
+          model,
+          labelSet: twoClasses,
+          prompts: evalPrompts(o, twoClasses),
+          data,
+          features: [zeros(3), zeros(2)],
+          predictions,
+        },
+        { onWarning: (w) => seen.push(w) },
+      );
+      expect(r.results.map((p) => [p.promptType, p.folds.map((f) => [f.fold, f.n])])).toEqual([
+        [
+          'class_name',
+          [
+            [1, 3],
+            [2, 2],
+          ],
+        ],
+        [
+          'expression_ensemble_five',
+          [
+            [1, 3],
+            [2, 2],
+          ],
+        ],
+      ]);
+      expect(predictions[1]!.byPromptType.expression_ensemble_five!.probabilities.dims).toEqual([2, 2]);
+      expect(seen).toEqual(r.warnings);
+      expect(seen.filter((w) => /items score every class the same/.test(w))).toHaveLength(4);
+    } finally {
+      await model.dispose();
+    }
   });
 
   it('selectFaces without a cropper keeps the images as they are', async () => {

@@ -414,7 +414,8 @@ export function foldPredictions(options: EvalOptions, data: readonly EvalData[])
 
 /**
  * Stages "classify" and "score" over every prompt type: fills `predictions[k].byPromptType` and returns per prompt
- * type the fold results and their mean (and the warnings, in order).
+ * type the fold results and their mean (and the warnings, in order, each also passed to `hooks.onWarning` as it
+ * arises).
  */
 export async function classifyAndScore(
   options: EvalOptions,
@@ -426,7 +427,7 @@ export async function classifyAndScore(
     features: readonly Tensor2D[];
     predictions: FoldPredictions[];
   },
-  hooks: Pick<PipelineHooks, 'signal'> = {},
+  hooks: Pick<PipelineHooks, 'signal'> & { onWarning?: (warning: string) => void } = {},
 ): Promise<{ results: PromptTypeResult[]; warnings: string[] }> {
   const { model, labelSet, data, predictions } = inputs;
   const results: PromptTypeResult[] = [];
@@ -451,6 +452,7 @@ export async function classifyAndScore(
       const s = scoreFold(logits[k]!, predictions[k]!.labels, context);
       predictions[k]!.byPromptType[promptType] = { predicted: s.predicted, probabilities: s.probabilities };
       warnings.push(...s.warnings);
+      s.warnings.forEach((w) => hooks.onWarning?.(w));
       return s.result;
     });
     results.push({ promptType, folds, mean: averageFolds(folds.map((f) => ({ uar: f.uar, war: f.war }))) });
@@ -557,8 +559,11 @@ export async function evaluateZeroShot(
     }
     const predictions = foldPredictions(options, enc.data);
     const data = { data: enc.data, features: enc.features, predictions };
-    const scored = await classifyAndScore(options, { model, labelSet, prompts, ...data }, hooks);
-    scored.warnings.forEach(warn);
+    const scored = await classifyAndScore(
+      options,
+      { model, labelSet, prompts, ...data },
+      { ...hooks, onWarning: warn },
+    );
     await model.dispose();
     const result: EvalResult = {
       ...common,
