@@ -2,6 +2,7 @@ import { DataFormatError, InvalidArgumentError, type LabelSet } from '@vlfer/cor
 import {
   DATASETS,
   stratifiedSubset,
+  type DatasetFormat,
   type DatasetId,
   type DatasetInfo,
   type DroppedCount,
@@ -38,17 +39,99 @@ export type EvalData = {
   | { kind: 'frames'; items: VideoItem[] }
 );
 
-/** Load one fold (or the whole set) with the @vlfer/datasets loaders, then take the stratified subset if asked. */
-export async function loadEvalData(options: EvalOptions, fold: number | null): Promise<EvalData> {
-  const info: DatasetInfo = DATASETS[options.dataset as DatasetId];
+/** A dataset's items as loaded, and whether they are images, video files or frame directories. */
+export type LoadedEvalSet =
+  { kind: 'images' | 'video-files'; loaded: LoadResult<ImageItem> } | { kind: 'frames'; loaded: LoadResult<VideoItem> };
+
+/** What a format's loader is given: the options, the fold's annotation file (if any) and the label set to use. */
+interface LoaderContext {
+  options: EvalOptions;
+  info: DatasetInfo;
+  /** The fold's annotation file, if any. */
+  annotations: string | undefined;
+  /** The fold's annotation file; throws naming `annotations` when the format needs one and none was given. */
+  need: () => string;
+  given: { labelSet?: LabelSet };
+  dup: { duplicates: EvalOptions['duplicates']; allowOutsideRoot: boolean };
+}
+
+/** One loader per dataset format (the @vlfer/datasets loaders with the evaluation's options). */
+const LOADERS: Record<DatasetFormat, (c: LoaderContext) => Promise<LoadedEvalSet>> = {
+  'image-folder': async ({ options, given }) => ({
+    kind: 'images',
+    loaded: await loadImageFolder(options.root, { ...given, extraFiles: options.extraFiles }),
+  }),
+  'video-folder': async ({ options, given }) => ({
+    kind: 'video-files',
+    loaded: await loadVideoFolder(options.root, { ...given, extraFiles: options.extraFiles }),
+  }),
+  'raf-db': async ({ options, annotations, given, dup }) => {
+    const file = annotations ? { annotations } : {};
+    return {
+      kind: 'images',
+      loaded: await loadRafDb({ root: options.root, split: options.split, ...file, ...given, ...dup }),
+    };
+  },
+  affectnet: async ({ options, info, need, given, dup }) => ({
+    kind: 'images',
+    loaded: await loadAffectNetCsv({
+      csv: need(),
+      imageRoot: options.root,
+      classes: info.classes ?? 7,
+      ...given,
+      outOfSet: 'drop',
+      verify: 'header',
+      ...dup,
+    }),
+  }),
+  ferplus: async ({ options, need, given, dup }) => ({
+    kind: 'images',
+    loaded: await loadFerPlusCsv({
+      csv: need(),
+      imageRoot: options.root,
+      usage: options.split === 'test' ? 'PrivateTest' : 'Training',
+      ...given,
+      verify: 'header',
+      ...dup,
+    }),
+  }),
+  'video-list': async ({ options, info, need, given, dup }) => ({
+    kind: 'frames',
+    loaded: loadVideoList({
+      file: need(),
+      root: options.root,
+      labelScheme: options.labelScheme ?? info.labelScheme ?? 'dfer-clip',
+      ...given,
+      ...(options.rebase ? { rebase: options.rebase } : {}),
+      ...dup,
+    }),
+  }),
+};
+
+/**
+ * The annotation file of a fold: `options.annotations` with `{fold}` replaced (or as given for the whole set).
+ * @throws InvalidArgumentError naming `folds` when a fold is asked for and the path has no `{fold}`
+ */
+export function foldAnnotations(options: Pick<EvalOptions, 'annotations'>, fold: number | null): string | undefined {
   if (fold !== null && !options.annotations?.includes('{fold}'))
     throw new InvalidArgumentError({
       functionName: 'loadEvalData',
       argument: 'folds',
       message: 'need an annotations path containing {fold}, e.g. DFEW_set_{fold}_test.txt',
     });
-  const annotations =
-    options.annotations && fold !== null ? options.annotations.replaceAll('{fold}', String(fold)) : options.annotations;
+  return options.annotations && fold !== null
+    ? options.annotations.replaceAll('{fold}', String(fold))
+    : options.annotations;
+}
+
+/**
+ * Load one fold (or the whole set) with the @vlfer/datasets loaders, then take the stratified subset if asked.
+ * @throws InvalidArgumentError for `folds` without `{fold}` or a missing `annotations`; DataFormatError for a set
+ * with no items (and what the loaders throw)
+ */
+export async function loadEvalData(options: EvalOptions, fold: number | null): Promise<EvalData> {
+  const info: DatasetInfo = DATASETS[options.dataset as DatasetId];
+  const annotations = foldAnnotations(options, fold);
   const need = () => {
     if (!annotations)
       throw new InvalidArgumentError({
@@ -60,68 +143,8 @@ export async function loadEvalData(options: EvalOptions, fold: number | null): P
   };
   const { labelSet, reason } = resolveLabelSet(options, info.labelSet);
   const dup = { duplicates: options.duplicates, allowOutsideRoot: options.allowOutsideRoot };
-  let loaded: LoadResult<ImageItem> | LoadResult<VideoItem>;
-  let kind: EvalData['kind'];
-  switch (info.format) {
-    case 'image-folder':
-      loaded = await loadImageFolder(options.root, {
-        ...(labelSet ? { labelSet } : {}),
-        extraFiles: options.extraFiles,
-      });
-      kind = 'images';
-      break;
-    case 'video-folder':
-      loaded = await loadVideoFolder(options.root, {
-        ...(labelSet ? { labelSet } : {}),
-        extraFiles: options.extraFiles,
-      });
-      kind = 'video-files';
-      break;
-    case 'raf-db':
-      loaded = await loadRafDb({
-        root: options.root,
-        split: options.split,
-        ...(annotations ? { annotations } : {}),
-        ...(labelSet ? { labelSet } : {}),
-        ...dup,
-      });
-      kind = 'images';
-      break;
-    case 'affectnet':
-      loaded = await loadAffectNetCsv({
-        csv: need(),
-        imageRoot: options.root,
-        classes: info.classes ?? 7,
-        ...(labelSet ? { labelSet } : {}),
-        outOfSet: 'drop',
-        verify: 'header',
-        ...dup,
-      });
-      kind = 'images';
-      break;
-    case 'ferplus':
-      loaded = await loadFerPlusCsv({
-        csv: need(),
-        imageRoot: options.root,
-        usage: options.split === 'test' ? 'PrivateTest' : 'Training',
-        ...(labelSet ? { labelSet } : {}),
-        verify: 'header',
-        ...dup,
-      });
-      kind = 'images';
-      break;
-    case 'video-list':
-      loaded = loadVideoList({
-        file: need(),
-        root: options.root,
-        labelScheme: options.labelScheme ?? info.labelScheme ?? 'dfer-clip',
-        ...(labelSet ? { labelSet } : {}),
-        ...(options.rebase ? { rebase: options.rebase } : {}),
-        ...dup,
-      });
-      kind = 'frames';
-      break;
-  }
+  const given = labelSet ? { labelSet } : {};
+  const { kind, loaded } = await LOADERS[info.format]({ options, info, annotations, need, given, dup });
   if (loaded.items.length === 0)
     throw new DataFormatError({ file: loaded.source, message: 'holds no items to evaluate' });
   const sub = options.limit

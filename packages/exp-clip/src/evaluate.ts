@@ -1,10 +1,6 @@
-import { createHash } from 'node:crypto';
-import { relative, resolve, isAbsolute } from 'node:path';
 import {
   argmaxRows,
-  concatRows,
   csvRow,
-  inShard,
   InvalidArgumentError,
   parseOptions,
   softmaxRows,
@@ -15,24 +11,24 @@ import {
   type Shard,
   type Tensor2D,
 } from '@vlfer/core';
-import { FeatureCache, provenance, RunDirectory, writeJsonAtomic, type Provenance } from '@vlfer/core/node';
+import { provenance, RunDirectory, writeJsonAtomic, type Provenance } from '@vlfer/core/node';
 import { buildZeroShotClassifier } from '@vlfer/encoders';
-import {
-  createPreprocessPool,
-  DECODER_VERSION,
-  encodeImages,
-  loadClip,
-  runtimeVersions,
-  sampleClipFrames,
-  type ClipModel,
-  type EncodeItem,
-} from '@vlfer/encoders/node';
+import { loadClip, runtimeVersions, type ClipModel } from '@vlfer/encoders/node';
 import { expClipPrompts, type PromptType } from '@vlfer/llm-knowledge';
-import type { ImageItem, VideoItem } from '@vlfer/datasets';
-import { createFaceCropper, type FaceCacheCounts, type FacesReport } from '@vlfer/faces/node';
+import type { FaceCacheCounts, FaceCropper, FacesReport } from '@vlfer/faces/node';
 import { averageFolds, classificationReport, type MeanStd } from '@vlfer/metrics';
-import { loadProjectionHeadAsync } from '@vlfer/projection-head';
+import { loadProjectionHeadAsync, type ProjectionHead } from '@vlfer/projection-head';
 import { loadEvalData, type EvalData } from './data.js';
+import {
+  createEvalEncoder,
+  createEvalFaceCropper,
+  encodeEvalData,
+  facesReport,
+  idOf,
+  itemId,
+  type EncodeCounts,
+  type EncodedEvalData,
+} from './eval-encode.js';
 import { checkShardRecords, evalShardFields, writeShardRecord } from './shards.js';
 import { EvalOptionsSchema, type EvalOptions, type EvalOptionsInput } from './options.js';
 
@@ -116,16 +112,401 @@ export interface EvalResult {
   outDir: string | null;
 }
 
-const idOf = (root: string, p: string) => {
-  const r = relative(resolve(root), resolve(p));
-  return r && !r.startsWith('..') && !isAbsolute(r) ? r : p;
-};
+/**
+ * Stage "load": each fold (or the whole set) through {@link loadEvalData}, logging what was loaded, from where, with
+ * which label set and what was dropped. Checks the abort signal between folds.
+ * @throws what `loadEvalData` throws (a missing file, an empty set, `folds` without `{fold}` in the annotations)
+ */
+export async function loadEvalFolds(options: EvalOptions, hooks: PipelineHooks = {}): Promise<EvalData[]> {
+  const log = hooks.log ?? (() => undefined);
+  const data: EvalData[] = [];
+  for (const f of options.folds ?? [null]) {
+    throwIfAborted(hooks.signal, 'evaluation');
+    const d = await loadEvalData(options, f);
+    data.push(d);
+    const unit = d.kind === 'images' ? 'images' : 'clips';
+    log(
+      `${options.dataset}${f !== null ? ` fold ${f}` : ''}: ${d.items.length} ${unit}${d.subset ? ` (${d.subset} of ${d.total})` : ''} from ${d.source}; label set ${d.labelSet.id} (${d.labelSetReason})${d.dropped.length ? `; dropped: ${d.dropped.map((x) => `${x.count} ${x.reason}`).join('; ')}` : ''}`,
+    );
+  }
+  return data;
+}
 
-/** An image item's id in outputs: its path relative to the root; a face crop is named by its photo (and face with 'all'). */
-function itemId(options: EvalOptions, it: ImageItem & { source?: string; face?: number }): string {
-  return (
-    idOf(options.root, it.source ?? it.path) +
-    (it.source !== undefined && options.faces?.selection === 'all' ? `#face${it.face}` : '')
+/**
+ * What makes a loaded set's numbers suspect before anything is encoded: classes without items (their recall is
+ * undefined, UAR is over the others) and a `limit` not smaller than the set.
+ * @returns the warnings, fold by fold (empty when none)
+ */
+export function evalDataWarnings(options: Pick<EvalOptions, 'dataset' | 'limit'>, data: readonly EvalData[]): string[] {
+  const warnings: string[] = [];
+  for (const d of data) {
+    const where = `${options.dataset}${d.fold !== null ? ` fold ${d.fold}` : ''}`;
+    const C = d.labelSet.names.length;
+    const support = new Array<number>(C).fill(0);
+    for (const i of d.items) support[i.label] = (support[i.label] ?? 0) + 1;
+    const empty = d.labelSet.names.filter((_, c) => support[c] === 0);
+    if (empty.length && d.items.length)
+      warnings.push(
+        `${where}: no ${d.kind === 'images' ? 'images' : 'clips'} of class${empty.length > 1 ? 'es' : ''} ${empty.map((n) => `'${n}'`).join(', ')}: their recall is undefined, and UAR is the mean over the other ${C - empty.length} of ${C} classes`,
+      );
+    if (options.limit !== undefined && options.limit >= d.total)
+      warnings.push(
+        `${where}: limit ${options.limit} is not smaller than the ${d.total} items of the set: all of them are evaluated (no subset)`,
+      );
+  }
+  return warnings;
+}
+
+/**
+ * The one label set of all folds (the first fold's).
+ * @throws Error when two folds have different class lists
+ */
+export function sharedLabelSet(data: readonly EvalData[]): LabelSet {
+  const labelSet = data[0]!.labelSet;
+  for (const d of data)
+    if (d.labelSet.names.join('\n') !== labelSet.names.join('\n'))
+      throw new Error(`fold ${d.fold} has label set ${d.labelSet.id}, fold ${data[0]!.fold} has ${labelSet.id}`);
+  return labelSet;
+}
+
+/** The prompts of each prompt type for a label set, and the classes whose prompts come from Exp-CLIP's templates. */
+export interface EvalPrompts {
+  byType: Partial<Record<PromptType, ReturnType<typeof expClipPrompts>>>;
+  /** Classes with no curated prompts (their prompts fill the templates with the class name). */
+  fromTemplates: string[];
+}
+
+/** Stage "prompts": Exp-CLIP's prompts of every `options.promptTypes` entry for `labelSet` (logs template-filled classes). */
+export function evalPrompts(
+  options: Pick<EvalOptions, 'promptTypes'>,
+  labelSet: LabelSet,
+  hooks: Pick<PipelineHooks, 'log'> = {},
+): EvalPrompts {
+  const byType = Object.fromEntries(options.promptTypes.map((t) => [t, expClipPrompts(t, labelSet)])) as Record<
+    PromptType,
+    ReturnType<typeof expClipPrompts>
+  >;
+  const fromTemplates = byType[options.promptTypes[0]!].fromTemplates;
+  if (fromTemplates.length)
+    hooks.log?.(
+      `no curated Exp-CLIP prompts for ${fromTemplates.join(', ')}: their prompts fill Exp-CLIP's templates with the class name`,
+    );
+  return { byType, fromTemplates };
+}
+
+/**
+ * The multiplier of the cosine logits: a number given by the user, else the checkpoint's exp(logit_scale), else 100
+ * (OpenAI CLIP's) when the model holds none.
+ */
+export function resolveLogitScale(option: EvalOptions['logitScale'], modelScale: number | null): LogitScaleUsed {
+  if (option !== 'model') return { value: option, source: 'user' };
+  return modelScale !== null ? { value: modelScale, source: 'model' } : { value: 100, source: 'default' };
+}
+
+/** The loaded CLIP, the projection head (if any), and what the evaluation records of them. */
+export interface EvalModel {
+  clip: ClipModel;
+  /** The projection head read from `options.head`, or undefined. */
+  head: ProjectionHead | undefined;
+  /** What the features go through before the cosine: `hooks.projection`, else the head, else none. */
+  projection: FeatureProjection | undefined;
+  logitScale: LogitScaleUsed;
+  /** Content fingerprint of the model files (the feature cache's namespace). */
+  modelFingerprint: string;
+  /** Releases the model and the head. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * Stage "model": load CLIP (`options.model`, dtype, device, tokenizer, threads), resolve the logit scale, and read
+ * the projection head of `options.head`, checked against CLIP's embedding width D.
+ * @throws what `loadClip` and `loadProjectionHeadAsync` throw (missing files, a head of another input width)
+ */
+export async function loadEvalModel(
+  options: EvalOptions,
+  hooks: PipelineHooks & { projection?: FeatureProjection } = {},
+): Promise<EvalModel> {
+  const log = hooks.log ?? (() => undefined);
+  const clip = await loadClip({
+    model: options.model,
+    dtype: options.dtype,
+    device: options.device,
+    ...(options.tokenizer ? { tokenizer: options.tokenizer } : {}),
+    ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
+    log,
+  });
+  const logitScale = resolveLogitScale(options.logitScale, clip.logitScale);
+  if (logitScale.source === 'default')
+    log(
+      `${options.model} holds no logit_scale (ONNX graphs only): the probabilities use 100 (OpenAI CLIP's); pass logitScale to choose`,
+    );
+  if (options.head) log(`reading the projection head ${options.head}`);
+  const head = options.head
+    ? await loadProjectionHeadAsync(options.head, {
+        expectInputDim: clip.embeddingDim,
+        ...(hooks.signal ? { signal: hooks.signal } : {}),
+      })
+    : undefined;
+  return {
+    clip,
+    head,
+    projection: hooks.projection ?? head,
+    logitScale,
+    modelFingerprint: clip.contentFingerprint(options.cacheDir),
+    dispose: async () => {
+      await clip.dispose();
+      await head?.dispose();
+    },
+  };
+}
+
+/** What {@link encodeForEvaluation} returns: the encoded folds and what the encoder and the cropper did. */
+export interface EvalEncoding extends EncodedEvalData {
+  counts: EncodeCounts;
+  faces: FacesReport | null;
+  facesCache: FaceCacheCounts | null;
+  encodeSeconds: number;
+}
+
+/**
+ * Stages "select faces", "sample clips" and "encode" together: open the encoder and the face cropper, encode every
+ * fold ({@link encodeEvalData}), then release them (also on error) and report the faces.
+ */
+export async function encodeForEvaluation(
+  options: EvalOptions,
+  data: readonly EvalData[],
+  model: Pick<EvalModel, 'clip' | 'modelFingerprint'>,
+  shard: Shard | null,
+  hooks: PipelineHooks = {},
+): Promise<EvalEncoding> {
+  const log = hooks.log ?? (() => undefined);
+  const te = performance.now();
+  const encoder = createEvalEncoder(options, model.clip, model.modelFingerprint, hooks);
+  let cropper: FaceCropper | undefined;
+  let encoded: EncodedEvalData;
+  try {
+    cropper = await createEvalFaceCropper(options, data, { log });
+    encoded = await encodeEvalData(options, data, { encoder, cropper, shard }, hooks);
+  } finally {
+    await encoder.close();
+    await cropper?.dispose();
+  }
+  const faces = cropper ? facesReport(cropper, options.root) : null;
+  if (cropper) log(cropper.summary());
+  return {
+    ...encoded,
+    counts: { ...encoder.counts },
+    faces,
+    facesCache: cropper ? { ...cropper.cacheCounts } : null,
+    encodeSeconds: (performance.now() - te) / 1000,
+  };
+}
+
+/** What a classifier of {@link classifyFolds} is built from. */
+export interface ClassifierSpec {
+  clip: ClipModel;
+  labelSet: LabelSet;
+  prompts: ReturnType<typeof expClipPrompts>;
+  ensemble: EvalOptions['ensemble'];
+  logitScale: number;
+  projection?: FeatureProjection | undefined;
+}
+
+/**
+ * Stage "classify": the zero-shot classifier of one prompt type applied to every fold's features — images as they
+ * are, clips by averaging their `framesPerClip` projected frame features.
+ * @param features per fold: [items, D] for images, [clips · framesPerClip, D] for clips
+ * @returns per fold: logits [items, classes] (cosine × logit scale)
+ */
+export async function classifyFolds(
+  spec: ClassifierSpec,
+  data: readonly Pick<EvalData, 'kind'>[],
+  features: readonly Tensor2D[],
+  framesPerClip: number,
+): Promise<Tensor2D[]> {
+  const zs = await buildZeroShotClassifier({
+    model: spec.clip,
+    classNames: spec.labelSet.names,
+    prompts: spec.prompts.prompts,
+    ensemble: spec.ensemble,
+    logitScale: spec.logitScale,
+    ...(spec.projection ? { projection: spec.projection } : {}),
+  });
+  const logits: Tensor2D[] = [];
+  for (let k = 0; k < data.length; k++)
+    logits.push(
+      data[k]!.kind === 'images'
+        ? await zs.classify(features[k]!)
+        : await zs.classifyClips(features[k]!, framesPerClip),
+    );
+  return logits;
+}
+
+/** One fold of one prompt type, scored. */
+export interface ScoredFold {
+  /** Predicted class of each item (argmax of the logits). */
+  predicted: number[];
+  /** Softmax of the logits [items, classes]. */
+  probabilities: Tensor2D;
+  result: FoldResult;
+  /** Flat logits (zero-norm or non-finite features) and one class predicted for every item. */
+  warnings: string[];
+}
+
+/**
+ * Stage "score": predictions, probabilities, UAR/WAR/per-class recall and the confusion matrix of one fold, and
+ * warnings for numbers that say nothing.
+ * @param logits [items, classes]
+ * @param labels true class of each item (length items)
+ * @param context where: the prompt type and fold (for the warnings); projected: whether a head was applied
+ * @throws InvalidArgumentError when `labels` and `logits` disagree on the number of items or classes
+ */
+export function scoreFold(
+  logits: Tensor2D,
+  labels: readonly number[],
+  context: { promptType: PromptType; fold: number | null; classNames: readonly string[]; projected: boolean },
+): ScoredFold {
+  const [n, C] = logits.dims;
+  if (labels.length !== n || C !== context.classNames.length)
+    throw new InvalidArgumentError({
+      functionName: 'scoreFold',
+      argument: 'logits',
+      message: `are [${n}, ${C}] but there are ${labels.length} labels and ${context.classNames.length} classes`,
+    });
+  const predicted = argmaxRows(logits);
+  const where = `${context.promptType}${context.fold !== null ? ` fold ${context.fold}` : ''}`;
+  const warnings: string[] = [];
+  let flat = 0; // items that score every class the same: zero-norm features (after the head, if any)
+  for (let r = 0; r < n; r++) {
+    const row = logits.data.subarray(r * C, (r + 1) * C);
+    if (row.every((v) => v === row[0]) || !row.every(Number.isFinite)) flat++;
+  }
+  const head = context.projected;
+  if (flat)
+    warnings.push(
+      `${where}: ${flat} of ${n} items score every class the same (uniform probabilities): their image features are zero (norm 0)${head ? ' after the head' : ''} or not finite; check the model${head ? ', the head' : ''} and the images`,
+    );
+  if (predicted.length > 1 && C > 1 && predicted.every((c) => c === predicted[0]))
+    warnings.push(
+      `${where}: every one of the ${predicted.length} items is predicted as '${context.classNames[predicted[0]!]}': the classifier is degenerate (constant or zero features, or a broken model or head), so UAR and WAR say nothing`,
+    );
+  const rep = classificationReport(labels, predicted, C);
+  const result: FoldResult = {
+    fold: context.fold,
+    n: rep.n,
+    uar: rep.uar,
+    war: rep.war,
+    perClassRecall: rep.perClassRecall,
+    confusionMatrix: rep.confusionMatrix,
+  };
+  return { predicted, probabilities: softmaxRows(logits), result, warnings };
+}
+
+/** Each fold's item ids (paths relative to the root; face crops named by photo) and labels, before classification. */
+export function foldPredictions(options: EvalOptions, data: readonly EvalData[]): FoldPredictions[] {
+  return data.map((d) => ({
+    fold: d.fold,
+    ids: d.items.map((i) => ('frameDir' in i ? idOf(options.root, i.frameDir) : itemId(options, i))),
+    labels: d.items.map((i) => i.label),
+    byPromptType: {},
+  }));
+}
+
+/**
+ * Stages "classify" and "score" over every prompt type: fills `predictions[k].byPromptType` and returns per prompt
+ * type the fold results and their mean (and the warnings, in order, each also passed to `hooks.onWarning` as it
+ * arises).
+ */
+export async function classifyAndScore(
+  options: EvalOptions,
+  inputs: {
+    model: Pick<EvalModel, 'clip' | 'projection' | 'logitScale'>;
+    labelSet: LabelSet;
+    prompts: EvalPrompts;
+    data: readonly EvalData[];
+    features: readonly Tensor2D[];
+    predictions: FoldPredictions[];
+  },
+  hooks: Pick<PipelineHooks, 'signal'> & { onWarning?: (warning: string) => void } = {},
+): Promise<{ results: PromptTypeResult[]; warnings: string[] }> {
+  const { model, labelSet, data, predictions } = inputs;
+  const results: PromptTypeResult[] = [];
+  const warnings: string[] = [];
+  for (const promptType of options.promptTypes) {
+    throwIfAborted(hooks.signal, 'evaluation');
+    const logits = await classifyFolds(
+      {
+        clip: model.clip,
+        labelSet,
+        prompts: inputs.prompts.byType[promptType]!,
+        ensemble: options.ensemble,
+        logitScale: model.logitScale.value,
+        projection: model.projection,
+      },
+      data,
+      inputs.features,
+      options.frames,
+    );
+    const folds = data.map((d, k) => {
+      const context = { promptType, fold: d.fold, classNames: labelSet.names, projected: !!model.projection };
+      const s = scoreFold(logits[k]!, predictions[k]!.labels, context);
+      predictions[k]!.byPromptType[promptType] = { predicted: s.predicted, probabilities: s.probabilities };
+      warnings.push(...s.warnings);
+      s.warnings.forEach((w) => hooks.onWarning?.(w));
+      return s.result;
+    });
+    results.push({ promptType, folds, mean: averageFolds(folds.map((f) => ({ uar: f.uar, war: f.war }))) });
+  }
+  return { results, warnings };
+}
+
+/**
+ * Stage "publish" of a shard: record that it finished (its units and counts, checked by the merge) and log it.
+ * @returns the record's path
+ */
+export function publishEvalShard(
+  options: EvalOptions,
+  shard: Shard,
+  enc: Pick<EvalEncoding, 'units' | 'unitsDone' | 'counts' | 'faces'>,
+  hooks: Pick<PipelineHooks, 'log'> = {},
+): string {
+  const { images, cached, encoded } = enc.counts;
+  const marker = writeShardRecord(options.out!, shard, evalShardFields(options), {
+    units: enc.units,
+    unitsDone: enc.unitsDone,
+    counts: { images, cached, encoded },
+    extra: { faces: enc.faces },
+  });
+  hooks.log?.(
+    `shard ${shard.index}/${shard.count}: ${enc.unitsDone} of ${enc.units} units, ${images} images (${encoded} encoded, ${cached} cached); marker ${marker}; merge with merge: ${shard.count}`,
+  );
+  return marker;
+}
+
+/**
+ * Stage "publish": `evalOutputFiles(result)` as one verified set in the locked run directory, then run.json (counts,
+ * face cache use, timing).
+ */
+export function publishEvaluation(run: RunDirectory, result: EvalResult): void {
+  run.publish(evalOutputFiles(result));
+  writeJsonAtomic(run.path('run.json'), {
+    command: 'exp-clip eval',
+    counts: result.counts,
+    ...(result.facesCache ? { faces: result.facesCache } : {}),
+    timing: result.timing,
+    finishedAt: new Date().toISOString(),
+  });
+}
+
+/** Before a merge: every shard's record is checked (see `checkShardRecords`); logs what the shards encoded. */
+function checkEvalMerge(options: EvalOptions, log: (line: string) => void): void {
+  const m = checkShardRecords(options.out!, options.merge!, evalShardFields(options), {
+    functionName: 'evaluateZeroShot',
+    verb: 'merge',
+  });
+  // the records were checked (shape and checksum), so the counts are the shards' own
+  log(
+    `merging ${options.merge} shards: ${m.reduce((n, x) => n + (x.counts.encoded ?? 0), 0)} images were encoded by the shards`,
   );
 }
 
@@ -136,6 +517,10 @@ function itemId(options: EvalOptions, it: ImageItem & { source?: string; face?: 
  * folds. With `out`, the run directory is locked and metrics.json, confusion-matrix.csv, predictions.csv (names and
  * class probabilities) and config.resolved.json are published as one verified set; run.json holds timing.
  * Bad options, missing data and an empty set are reported before the model loads.
+ *
+ * Stages: {@link loadEvalFolds} (load) → {@link evalPrompts} → {@link loadEvalModel} → {@link encodeForEvaluation}
+ * (select faces, sample clips, encode) → {@link classifyAndScore} (classify, score) → {@link publishEvaluation}
+ * (or {@link publishEvalShard} for a shard).
  */
 export async function evaluateZeroShot(
   input: EvalOptionsInput,
@@ -145,349 +530,89 @@ export async function evaluateZeroShot(
   const log = hooks.log ?? (() => undefined);
   const t0 = performance.now();
   const shard = options.shard ?? null;
-  if (options.merge) {
-    const m = checkShardRecords(options.out!, options.merge, evalShardFields(options), {
-      functionName: 'evaluateZeroShot',
-      verb: 'merge',
-    });
-    // the records were checked (shape and checksum), so the counts are the shards' own
-    log(
-      `merging ${options.merge} shards: ${m.reduce((n, x) => n + (x.counts.encoded ?? 0), 0)} images were encoded by the shards`,
-    );
-  }
+  if (options.merge) checkEvalMerge(options, log);
   // shards share the output directory: they write only their own record, so they do not take its lock
   const run = options.out && !shard ? RunDirectory.open(options.out, { command: 'exp-clip eval', log }) : undefined;
   try {
-    const folds = options.folds ?? [null];
-    const data: EvalData[] = [];
-    for (const f of folds) {
-      throwIfAborted(hooks.signal, 'evaluation');
-      const d = await loadEvalData(options, f);
-      data.push(d);
-      const unit = d.kind === 'images' ? 'images' : 'clips';
-      log(
-        `${options.dataset}${f !== null ? ` fold ${f}` : ''}: ${d.items.length} ${unit}${d.subset ? ` (${d.subset} of ${d.total})` : ''} from ${d.source}; label set ${d.labelSet.id} (${d.labelSetReason})${d.dropped.length ? `; dropped: ${d.dropped.map((x) => `${x.count} ${x.reason}`).join('; ')}` : ''}`,
-      );
-    }
-    const labelSet: LabelSet = data[0]!.labelSet;
     const warnings: string[] = [];
     const warn = (w: string) => {
       warnings.push(w);
       log(`warning: ${w}`);
     };
-    for (const d of data) {
-      const where = `${options.dataset}${d.fold !== null ? ` fold ${d.fold}` : ''}`;
-      const support = new Array<number>(d.labelSet.names.length).fill(0);
-      for (const i of d.items) support[i.label] = (support[i.label] ?? 0) + 1;
-      const empty = d.labelSet.names.filter((_, c) => support[c] === 0);
-      if (empty.length && d.items.length)
-        warn(
-          `${where}: no ${d.kind === 'images' ? 'images' : 'clips'} of class${empty.length > 1 ? 'es' : ''} ${empty.map((n) => `'${n}'`).join(', ')}: their recall is undefined, and UAR is the mean over the other ${d.labelSet.names.length - empty.length} of ${d.labelSet.names.length} classes`,
-        );
-      if (options.limit !== undefined && options.limit >= d.total)
-        warn(
-          `${where}: limit ${options.limit} is not smaller than the ${d.total} items of the set: all of them are evaluated (no subset)`,
-        );
-    }
-    for (const d of data)
-      if (d.labelSet.names.join('\n') !== labelSet.names.join('\n'))
-        throw new Error(`fold ${d.fold} has label set ${d.labelSet.id}, fold ${data[0]!.fold} has ${labelSet.id}`);
-    const prompts = Object.fromEntries(options.promptTypes.map((t) => [t, expClipPrompts(t, labelSet)])) as Record<
-      PromptType,
-      ReturnType<typeof expClipPrompts>
-    >;
-    const fromTemplates = prompts[options.promptTypes[0]!]!.fromTemplates;
-    if (fromTemplates.length)
-      log(
-        `no curated Exp-CLIP prompts for ${fromTemplates.join(', ')}: their prompts fill Exp-CLIP's templates with the class name`,
-      );
-
-    const clip: ClipModel = await loadClip({
-      model: options.model,
-      dtype: options.dtype,
-      device: options.device,
-      ...(options.tokenizer ? { tokenizer: options.tokenizer } : {}),
-      ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
-      log,
+    const loaded = await loadEvalFolds(options, { ...hooks, log });
+    evalDataWarnings(options, loaded).forEach(warn);
+    const labelSet = sharedLabelSet(loaded);
+    const prompts = evalPrompts(options, labelSet, { log });
+    const model = await loadEvalModel(options, { ...hooks, log });
+    const enc = await encodeForEvaluation(options, loaded, model, shard, { ...hooks, log });
+    const common = evalResultBase(options, labelSet, prompts, enc, model.modelFingerprint);
+    const closing = () => ({
+      warnings,
+      timing: { encodeSeconds: enc.encodeSeconds, totalSeconds: (performance.now() - t0) / 1000 },
+      provenance: provenance({ runtime: runtimeVersions() }),
     });
-    const logitScale: LogitScaleUsed =
-      options.logitScale !== 'model'
-        ? { value: options.logitScale, source: 'user' }
-        : clip.logitScale !== null
-          ? { value: clip.logitScale, source: 'model' }
-          : { value: 100, source: 'default' };
-    if (logitScale.source === 'default')
-      log(
-        `${options.model} holds no logit_scale (ONNX graphs only): the probabilities use 100 (OpenAI CLIP's); pass logitScale to choose`,
-      );
-    if (options.head) log(`reading the projection head ${options.head}`);
-    const head = options.head
-      ? await loadProjectionHeadAsync(options.head, {
-          expectInputDim: clip.embeddingDim,
-          ...(hooks.signal ? { signal: hooks.signal } : {}),
-        })
-      : undefined;
-    const projection = hooks.projection ?? head;
-    const modelFingerprint = clip.contentFingerprint(options.cacheDir);
-    let damaged = 0;
-    const cache = options.cacheDir
-      ? new FeatureCache({
-          dir: options.cacheDir,
-          namespace: {
-            model: modelFingerprint,
-            dtype: options.dtype,
-            preprocess: `${options.preprocess}/${options.resizer}/${DECODER_VERSION}`,
-          },
-          onCorrupt: (file, why) => {
-            damaged++;
-            log(`feature cache entry ${file} ${why}; recomputing it`);
-          },
-        })
-      : undefined;
-    const features: Tensor2D[] = [];
-    const fingerprint = createHash('sha256');
-    let cached = 0;
-    let encoded = 0;
-    let images = 0;
-    const te = performance.now();
-    const pool =
-      options.preprocessWorkers > 0 ? createPreprocessPool({ workers: options.preprocessWorkers }) : undefined;
-    const cropper = options.faces
-      ? await createFaceCropper(options.faces, {
-          clips: data.some((d) => d.kind !== 'images'),
-          ...(options.threads ? { threads: options.threads } : {}),
-          log,
-        })
-      : undefined;
-    if (cropper && data.some((d) => d.kind === 'video-files'))
-      throw new InvalidArgumentError({
-        functionName: 'evaluateZeroShot',
-        argument: 'faces',
-        message:
-          'works on images and frame directories; extract the frames of video files first (e.g. ffmpeg -i clip.mp4 frames/%05d.png)',
-      });
-    // Work is done in units (images: `batchSize` source images; clips: a few clips), numbered across folds. A shard
-    // encodes units u ≡ index (mod count) into the shared caches; the merge (or an unsharded run) does every unit,
-    // finding the shards' features cached. Each unit is encoded as one batch window, so features are bit-identical.
-    let unit = 0;
-    let unitsDone = 0;
-    try {
-      for (const d of data) {
-        const per = options.frames;
-        const unitSize = d.kind === 'images' ? options.batchSize : Math.max(1, Math.floor(256 / per));
-        const totalImages = d.kind === 'images' ? d.items.length : d.items.length * per;
-        const encode = async (items: EncodeItem[]) => {
-          const r = await encodeImages({
-            model: clip,
-            items,
-            mode: options.preprocess,
-            resizer: options.resizer,
-            batchSize: options.batchSize,
-            ...(cache ? { cache } : {}),
-            ...(pool ? { preprocessPool: pool } : {}),
-            ...(hooks.signal ? { signal: hooks.signal } : {}),
-            onProgress: (e) =>
-              hooks.onProgress?.({
-                ...e,
-                phase: `encode${d.fold !== null ? ` fold ${d.fold}` : ''}`,
-                done: Math.min(totalImages, images + e.done),
-                total: totalImages,
-              }),
-          });
-          cached += r.cached;
-          encoded += r.encoded;
-          images += items.length;
-          return r;
-        };
-        const kept: EvalData['items'] = [];
-        const parts: Tensor2D[] = [];
-        const source = d.items;
-        for (let a = 0; a < source.length; a += unitSize, unit++) {
-          if (!inShard(unit, shard)) continue;
-          throwIfAborted(hooks.signal, 'evaluation');
-          unitsDone++;
-          if (d.kind === 'images') {
-            const group = source.slice(a, a + unitSize) as ImageItem[];
-            const items = cropper ? await cropper.cropImages(group, hooks) : group;
-            if (items.length === 0) continue;
-            const r = await encode(items);
-            items.forEach((it, i) => fingerprint.update(`${itemId(options, it)}\t${it.label}\t${r.keys[i]}\n`));
-            parts.push(r.features);
-            (kept as ImageItem[]).push(...items);
-          } else {
-            // clips: sampled frames (the followed face's crops with faces); video files are decoded a few clips at a time
-            const group = source.slice(a, a + unitSize) as (VideoItem | ImageItem)[];
-            const clips: (VideoItem | ImageItem)[] = [];
-            const frames: EncodeItem[][] = [];
-            for (const it of group) {
-              let f = (
-                await sampleClipFrames(
-                  'frameDir' in it ? { frameDir: it.frameDir } : { videoFile: (it as { path: string }).path },
-                  { numSegments: per, shortClip: options.shortClip, ...(hooks.signal ? { signal: hooks.signal } : {}) },
-                )
-              ).items;
-              if (cropper && 'frameDir' in it) {
-                f = await cropper.clipCrops(f as string[], it.frameDir);
-                if (f.length === 0) continue;
-              }
-              clips.push(it);
-              frames.push(f);
-            }
-            if (clips.length === 0) continue;
-            const r = await encode(frames.flat());
-            clips.forEach((it, i) =>
-              fingerprint.update(
-                `${idOf(options.root, 'frameDir' in it ? it.frameDir : (it as { path: string }).path)}\t${it.label}\t${r.keys.slice(i * per, (i + 1) * per).join(',')}\n`,
-              ),
-            );
-            parts.push(r.features);
-            (kept as (VideoItem | ImageItem)[]).push(...clips);
-          }
-        }
-        d.items = kept;
-        features.push(concatRows(parts, clip.embeddingDim));
-      }
-    } finally {
-      await pool?.close();
-      await cropper?.dispose();
-    }
-    const faces: FacesReport | null = cropper
-      ? { ...cropper.report(), skipped: cropper.skippedItems.map((p) => idOf(options.root, p)) }
-      : null; // skipped images named as in predictions
-    if (cropper) log(cropper.summary());
-    const encodeSeconds = (performance.now() - te) / 1000;
-    // what a shard's result and the full result share
-    const common = {
-      options,
-      labelSet: { id: labelSet.id, names: labelSet.names },
-      labelSetReason: data[0]!.labelSetReason,
-      promptsFromTemplates: fromTemplates,
-      folds: data.map((d) => ({
-        fold: d.fold,
-        subset: d.subset,
-        items: d.items.length,
-        total: d.total,
-        dropped: d.dropped,
-      })),
-      faces,
-      facesCache: cropper ? { ...cropper.cacheCounts } : null,
-      modelFingerprint,
-      counts: { images, cached, encoded, damagedCacheEntries: damaged },
-    };
     if (shard) {
-      await clip.dispose();
-      await head?.dispose();
-      const marker = writeShardRecord(options.out!, shard, evalShardFields(options), {
-        units: unit,
-        unitsDone,
-        counts: { images, cached, encoded },
-        extra: { faces },
-      });
-      log(
-        `shard ${shard.index}/${shard.count}: ${unitsDone} of ${unit} units, ${images} images (${encoded} encoded, ${cached} cached); marker ${marker}; merge with merge: ${shard.count}`,
-      );
-      return {
-        ...common,
-        shard,
-        logitScale: null,
-        results: [],
-        predictions: [],
-        datasetFingerprint: '',
-        warnings,
-        timing: { encodeSeconds, totalSeconds: (performance.now() - t0) / 1000 },
-        provenance: provenance({ runtime: runtimeVersions() }),
-        outDir: options.out ?? null,
-      };
+      await model.dispose();
+      publishEvalShard(options, shard, enc, { log });
+      const none = { logitScale: null, results: [], predictions: [], datasetFingerprint: '' };
+      return { ...common, shard, ...none, ...closing(), outDir: options.out ?? null };
     }
-
-    const results: PromptTypeResult[] = [];
-    const predictions: FoldPredictions[] = data.map((d) => ({
-      fold: d.fold,
-      ids: d.items.map((i) => ('frameDir' in i ? idOf(options.root, i.frameDir) : itemId(options, i))),
-      labels: d.items.map((i) => i.label),
-      byPromptType: {},
-    }));
-    for (const promptType of options.promptTypes) {
-      throwIfAborted(hooks.signal, 'evaluation');
-      const zs = await buildZeroShotClassifier({
-        model: clip,
-        classNames: labelSet.names,
-        prompts: prompts[promptType]!.prompts,
-        ensemble: options.ensemble,
-        logitScale: logitScale.value,
-        ...(projection ? { projection } : {}),
-      });
-      const foldResults: FoldResult[] = [];
-      for (let k = 0; k < data.length; k++) {
-        const d = data[k]!;
-        const logits =
-          d.kind === 'images' ? await zs.classify(features[k]!) : await zs.classifyClips(features[k]!, options.frames);
-        const predicted = argmaxRows(logits);
-        predictions[k]!.byPromptType[promptType] = { predicted, probabilities: softmaxRows(logits) };
-        const C = labelSet.names.length;
-        let flat = 0; // items that score every class the same: zero-norm features (after the head, if any)
-        for (let r = 0; r < logits.dims[0]; r++) {
-          const row = logits.data.subarray(r * C, (r + 1) * C);
-          if (row.every((v) => v === row[0]) || !row.every(Number.isFinite)) flat++;
-        }
-        if (flat)
-          warn(
-            `${promptType}${d.fold !== null ? ` fold ${d.fold}` : ''}: ${flat} of ${logits.dims[0]} items score every class the same (uniform probabilities): their image features are zero (norm 0)${projection ? ' after the head' : ''} or not finite; check the model${projection ? ', the head' : ''} and the images`,
-          );
-        if (predicted.length > 1 && C > 1 && predicted.every((c) => c === predicted[0]))
-          warn(
-            `${promptType}${d.fold !== null ? ` fold ${d.fold}` : ''}: every one of the ${predicted.length} items is predicted as '${labelSet.names[predicted[0]!]}': the classifier is degenerate (constant or zero features, or a broken model or head), so UAR and WAR say nothing`,
-          );
-        const rep = classificationReport(predictions[k]!.labels, predicted, labelSet.names.length);
-        foldResults.push({
-          fold: d.fold,
-          n: rep.n,
-          uar: rep.uar,
-          war: rep.war,
-          perClassRecall: rep.perClassRecall,
-          confusionMatrix: rep.confusionMatrix,
-        });
-      }
-      results.push({
-        promptType,
-        folds: foldResults,
-        mean: averageFolds(foldResults.map((f) => ({ uar: f.uar, war: f.war }))),
-      });
-    }
-    await clip.dispose();
-    await head?.dispose();
+    const predictions = foldPredictions(options, enc.data);
+    const data = { data: enc.data, features: enc.features, predictions };
+    const scored = await classifyAndScore(
+      options,
+      { model, labelSet, prompts, ...data },
+      { ...hooks, onWarning: warn },
+    );
+    await model.dispose();
     const result: EvalResult = {
       ...common,
       shard: null,
-      logitScale,
-      results,
+      logitScale: model.logitScale,
+      results: scored.results,
       predictions,
-      datasetFingerprint: fingerprint.digest('hex'),
-      warnings,
-      timing: { encodeSeconds, totalSeconds: (performance.now() - t0) / 1000 },
-      provenance: provenance({ runtime: runtimeVersions() }),
+      datasetFingerprint: enc.datasetFingerprint,
+      ...closing(),
       outDir: run ? run.dir : null,
     };
-    if (run) {
-      run.publish(evalOutputFiles(result));
-      writeJsonAtomic(run.path('run.json'), {
-        command: 'exp-clip eval',
-        counts: result.counts,
-        ...(result.facesCache ? { faces: result.facesCache } : {}),
-        timing: result.timing,
-        finishedAt: new Date().toISOString(),
-      });
-    }
+    if (run) publishEvaluation(run, result);
     return result;
   } finally {
     run?.close();
   }
 }
 
-/** The published files of an evaluation (deterministic: no timing, no dates; those are in run.json). */
-export function evalOutputFiles(r: EvalResult): Record<string, string> {
+/** What a shard's result and the full result share, in the order of `EvalResult`. */
+function evalResultBase(
+  options: EvalOptions,
+  labelSet: LabelSet,
+  prompts: EvalPrompts,
+  enc: EvalEncoding,
+  modelFingerprint: string,
+) {
+  return {
+    options,
+    labelSet: { id: labelSet.id, names: labelSet.names },
+    labelSetReason: enc.data[0]!.labelSetReason,
+    promptsFromTemplates: prompts.fromTemplates,
+    folds: enc.data.map((d) => ({
+      fold: d.fold,
+      subset: d.subset,
+      items: d.items.length,
+      total: d.total,
+      dropped: d.dropped,
+    })),
+    faces: enc.faces,
+    facesCache: enc.facesCache,
+    modelFingerprint,
+    counts: enc.counts,
+  };
+}
+
+/** metrics.json of an evaluation: options that matter, folds, faces, fingerprints, warnings, per prompt type the mean and per-fold UAR/WAR/per-class recall. */
+export function evalMetrics(r: EvalResult): Record<string, unknown> {
   const names = r.labelSet.names;
-  const metrics = {
+  return {
     dataset: r.options.dataset,
     model: r.options.model,
     modelFingerprint: r.modelFingerprint,
@@ -522,30 +647,31 @@ export function evalOutputFiles(r: EvalResult): Record<string, string> {
     ),
     provenance: r.provenance,
   };
+}
+
+/** confusion-matrix.csv: one row per prompt type, fold and true class; columns the predicted classes. */
+export function confusionMatrixCsv(r: EvalResult): string {
+  const names = r.labelSet.names;
   const cm = [csvRow(['prompt_type', 'fold', 'true_class', ...names])];
   for (const p of r.results)
     for (const f of p.folds)
       f.confusionMatrix.forEach((row, i) => cm.push(csvRow([p.promptType, f.fold ?? '', names[i]!, ...row])));
-  const pred = [
-    csvRow([
-      'prompt_type',
-      'fold',
-      'item',
-      'label_id',
-      'label',
-      'predicted_id',
-      'predicted',
-      'correct',
-      ...names.map((n) => `p_${n}`),
-    ]),
-  ];
+  return `${cm.join('\n')}\n`;
+}
+
+/** predictions.csv: one row per prompt type and item — label, prediction, correctness and the class probabilities. */
+export function predictionsCsv(r: EvalResult): string {
+  const names = r.labelSet.names;
+  const c = names.length;
+  const header = ['prompt_type', 'fold', 'item', 'label_id', 'label', 'predicted_id', 'predicted', 'correct'];
+  const pred = [csvRow([...header, ...names.map((n) => `p_${n}`)])];
   for (const p of r.results) {
     for (const fp of r.predictions) {
       const by = fp.byPromptType[p.promptType]!;
-      const c = names.length;
       fp.ids.forEach((id, i) => {
         const y = fp.labels[i]!;
         const yhat = by.predicted[i]!;
+        const probabilities = Array.from(by.probabilities.data.subarray(i * c, (i + 1) * c), (v) => v);
         pred.push(
           csvRow([
             p.promptType,
@@ -556,17 +682,28 @@ export function evalOutputFiles(r: EvalResult): Record<string, string> {
             yhat,
             names[yhat]!,
             y === yhat ? 1 : 0,
-            ...Array.from(by.probabilities.data.subarray(i * c, (i + 1) * c), (v) => v),
+            ...probabilities,
           ]),
         );
       });
     }
   }
+  return `${pred.join('\n')}\n`;
+}
+
+/** The published files of an evaluation (deterministic: no timing, no dates; those are in run.json). */
+export function evalOutputFiles(r: EvalResult): Record<string, string> {
+  const config = {
+    ...r.options,
+    modelFingerprint: r.modelFingerprint,
+    datasetFingerprint: r.datasetFingerprint,
+    provenance: r.provenance,
+  };
   return {
-    'metrics.json': `${JSON.stringify(metrics, null, 2)}\n`,
-    'confusion-matrix.csv': `${cm.join('\n')}\n`,
-    'predictions.csv': `${pred.join('\n')}\n`,
-    'config.resolved.json': `${JSON.stringify({ ...r.options, modelFingerprint: r.modelFingerprint, datasetFingerprint: r.datasetFingerprint, provenance: r.provenance }, null, 2)}\n`,
+    'metrics.json': `${JSON.stringify(evalMetrics(r), null, 2)}\n`,
+    'confusion-matrix.csv': confusionMatrixCsv(r),
+    'predictions.csv': predictionsCsv(r),
+    'config.resolved.json': `${JSON.stringify(config, null, 2)}\n`,
   };
 }
 

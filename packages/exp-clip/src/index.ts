@@ -14,9 +14,74 @@ export type {
   RebaseOption,
 } from './options.js';
 export { EvalOptionsSchema, TrainOptionsSchema } from './options.js';
-export type { EvalData } from './data.js';
-export { loadEvalData } from './data.js';
-export type { PipelineHooks, EvalResult, FoldResult, PromptTypeResult, FoldPredictions } from './evaluate.js';
-export { evaluateZeroShot, evalOutputFiles, formatEvalTable } from './evaluate.js';
-export type { StepLog, TrainLoopOptions, TrainResult } from './train.js';
-export { trainHead, trainProjectionHead } from './train.js';
+export type { EvalData, LoadedEvalSet } from './data.js';
+export { loadEvalData, foldAnnotations } from './data.js';
+export type {
+  PipelineHooks,
+  EvalResult,
+  FoldResult,
+  PromptTypeResult,
+  FoldPredictions,
+  LogitScaleUsed,
+  EvalPrompts,
+  EvalModel,
+  EvalEncoding,
+  ClassifierSpec,
+  ScoredFold,
+} from './evaluate.js';
+export {
+  evaluateZeroShot,
+  evalOutputFiles,
+  formatEvalTable,
+  // the stages of evaluateZeroShot, in order, for callers that replace one of them
+  loadEvalFolds,
+  evalDataWarnings,
+  sharedLabelSet,
+  evalPrompts,
+  resolveLogitScale,
+  loadEvalModel,
+  encodeForEvaluation,
+  foldPredictions,
+  classifyFolds,
+  scoreFold,
+  classifyAndScore,
+  publishEvalShard,
+  publishEvaluation,
+  evalMetrics,
+  confusionMatrixCsv,
+  predictionsCsv,
+} from './evaluate.js';
+export type { EncodeCounts, EvalEncoder, EncodeProgressScope, SampledClips, EncodedEvalData } from './eval-encode.js';
+export { createEvalEncoder, createEvalFaceCropper, selectFaces, sampleClips, encodeEvalData } from './eval-encode.js';
+export type {
+  StepLog,
+  TrainLoopOptions,
+  TrainResult,
+  TrainStageContext,
+  TrainingEncoder,
+  FaceCrop,
+  TrainingData,
+  TrainCheckpoint,
+  TrainingFingerprints,
+  TrainFiles,
+  TrainStart,
+  TrainRun,
+} from './train.js';
+export {
+  trainHead,
+  trainProjectionHead,
+  trainLoopSteps,
+  // the stages of trainHead, in order, for callers that replace one of them
+  resolveTeacher,
+  readTrainCheckpoint,
+  prepareTrainingData,
+  loadTrainingEncoder,
+  selectTrainingFaces,
+  encodeWithTargets,
+  checkTrainingData,
+  trainingFingerprints,
+  selectTrainStart,
+  runHeadTraining,
+  publishTrainedHead,
+  trainMetrics,
+} from './train.js';

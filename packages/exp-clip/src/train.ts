@@ -30,13 +30,13 @@ import {
   type ThreadOptions,
 } from '@vlfer/core/node';
 import { listImages } from '@vlfer/datasets/node';
-import { DECODER_VERSION, encodeImages, loadClip, runtimeVersions } from '@vlfer/encoders/node';
+import { DECODER_VERSION, encodeImages, loadClip, runtimeVersions, type ClipModel } from '@vlfer/encoders/node';
 import { constantTargetsWarning, type Teacher } from '@vlfer/llm-knowledge';
 import { computeTargets, httpTeacher, importedTeacher } from '@vlfer/llm-knowledge/node';
 import { createOptimizer, type OptimizerName, type Optimizer } from '@vlfer/losses';
 import { InfoNceGraph } from '@vlfer/losses/node';
 import { createProjectionHead, encodeProjectionHead, ProjectionHead } from '@vlfer/projection-head';
-import { createFaceCropper } from '@vlfer/faces/node';
+import { createFaceCropper, type FaceCropper } from '@vlfer/faces/node';
 import type { PipelineHooks } from './evaluate.js';
 import { TrainOptionsSchema, type TrainOptions, type TrainOptionsInput } from './options.js';
 import { checkShardRecords, trainShardFields, writeShardRecord } from './shards.js';
@@ -79,14 +79,13 @@ export interface TrainLoopOptions extends ThreadOptions {
 }
 
 /**
- * Exp-CLIP head training (`train.py`): each epoch a seeded shuffle (seed, epoch) of the N pairs, batches of
- * `batch` with the last partial batch dropped (drop_last), symmetric InfoNCE with scale 100 on ORT,
- * SGD(momentum, weight decay) or Adam in PyTorch semantics. Deterministic: a resumed run equals an
- * uninterrupted one bit for bit.
- * @returns 'completed' or 'stopped'
+ * The inputs of {@link trainProjectionHead}, checked: features [N, D] and targets [N, E] have the same N, the head is
+ * D→E, and at least one full batch fits.
+ * @returns the steps per epoch, ⌊N / batch⌋
+ * @throws InvalidArgumentError naming `targets`, `head` or `batch`
  */
-export async function trainProjectionHead(options: TrainLoopOptions): Promise<'completed' | 'stopped'> {
-  const { features, targets, head, epochs, batch } = options;
+export function trainLoopSteps(options: Pick<TrainLoopOptions, 'features' | 'targets' | 'head' | 'batch'>): number {
+  const { features, targets, head, batch } = options;
   const [n, d] = features.dims;
   const e = targets.dims[1];
   const fn = 'trainProjectionHead';
@@ -109,6 +108,39 @@ export async function trainProjectionHead(options: TrainLoopOptions): Promise<'c
       argument: 'batch',
       message: `${batch} is larger than the ${n} training images (the last partial batch is dropped, as in the reference)`,
     });
+  return steps;
+}
+
+/** Reused batch buffers: `fill` copies the rows `order[step · batch …]` of features and targets into X [batch, D], T [batch, E]. */
+function batchBuffers(features: Tensor2D, targets: Tensor2D, batch: number) {
+  const d = features.dims[1];
+  const e = targets.dims[1];
+  const xb = new Float32Array(batch * d);
+  const tb = new Float32Array(batch * e);
+  return {
+    X: { dtype: 'float32', data: xb, dims: [batch, d] } as Tensor2D,
+    T: { dtype: 'float32', data: tb, dims: [batch, e] } as Tensor2D,
+    fill(order: readonly number[], step: number): void {
+      for (let r = 0; r < batch; r++) {
+        const i = order[step * batch + r]!;
+        xb.set(features.data.subarray(i * d, (i + 1) * d), r * d);
+        tb.set(targets.data.subarray(i * e, (i + 1) * e), r * e);
+      }
+    },
+  };
+}
+
+/**
+ * Exp-CLIP head training (`train.py`): each epoch a seeded shuffle (seed, epoch) of the N pairs, batches of
+ * `batch` with the last partial batch dropped (drop_last), symmetric InfoNCE with scale 100 on ORT,
+ * SGD(momentum, weight decay) or Adam in PyTorch semantics. Deterministic: a resumed run equals an
+ * uninterrupted one bit for bit.
+ * @returns 'completed' or 'stopped'
+ */
+export async function trainProjectionHead(options: TrainLoopOptions): Promise<'completed' | 'stopped'> {
+  const { features, targets, head, epochs, batch } = options;
+  const steps = trainLoopSteps(options);
+  const n = features.dims[0];
   const opt = createOptimizer(
     options.optimizer,
     { weight: head.weight },
@@ -119,41 +151,25 @@ export async function trainProjectionHead(options: TrainLoopOptions): Promise<'c
     device: options.device ?? 'cpu',
     ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
   });
-  const xb = new Float32Array(batch * d);
-  const tb = new Float32Array(batch * e);
-  const X: Tensor2D = { dtype: 'float32', data: xb, dims: [batch, d] };
-  const T: Tensor2D = { dtype: 'float32', data: tb, dims: [batch, e] };
+  const buffers = batchBuffers(features, targets, batch);
   try {
     for (let epoch = options.start?.epoch ?? 0; epoch < epochs; epoch++) {
       const order = createRng(options.seed * 1_000_003 + epoch).shuffled(Array.from({ length: n }, (_, i) => i));
       const first = epoch === (options.start?.epoch ?? 0) ? (options.start?.step ?? 0) : 0;
       for (let step = first; step < steps; step++) {
-        for (let r = 0; r < batch; r++) {
-          const i = order[step * batch + r]!;
-          xb.set(features.data.subarray(i * d, (i + 1) * d), r * d);
-          tb.set(targets.data.subarray(i * e, (i + 1) * e), r * e);
-        }
-        const res = await graph.run({
-          features: X,
-          weight: head.weightTensor,
-          targets: T,
-          scale: options.scale ?? 100,
-        });
+        buffers.fill(order, step);
+        const scale = options.scale ?? 100;
+        const res = await graph.run({ features: buffers.X, weight: head.weightTensor, targets: buffers.T, scale });
         if (!Number.isFinite(res.loss))
           throw new InvalidArgumentError({
-            functionName: fn,
+            functionName: 'trainProjectionHead',
             argument: 'lr',
             message: `the loss became ${res.loss} at epoch ${epoch}, step ${step}; lower the learning rate`,
           });
         opt.step({ weight: res.gradWeight });
-        options.onStep?.({
-          epoch,
-          step,
-          globalStep: epoch * steps + step,
-          loss: res.loss,
-          accuracy: res.correct / batch,
-          lr: options.lr,
-        });
+        const globalStep = epoch * steps + step;
+        const accuracy = res.correct / batch;
+        options.onStep?.({ epoch, step, globalStep, loss: res.loss, accuracy, lr: options.lr });
         const stop = options.signal?.aborted ?? false;
         const next = step + 1 === steps ? { epoch: epoch + 1, step: 0 } : { epoch, step: step + 1 };
         if (next.step === 0 || stop || options.checkpointDue?.())
@@ -167,7 +183,12 @@ export async function trainProjectionHead(options: TrainLoopOptions): Promise<'c
   return 'completed';
 }
 
-function resolveTeacher(options: TrainOptions): Teacher {
+/**
+ * The teacher of `options.teacher`: precomputed embeddings ('import', from `teacherSource`) or an embeddings server
+ * ('http', `teacherSource` its base URL, `teacherModel` required).
+ * @throws InvalidArgumentError naming `teacherModel` when 'http' has none
+ */
+export function resolveTeacher(options: TrainOptions): Teacher {
   if (options.teacher === 'import')
     return importedTeacher({
       file: options.teacherSource,
@@ -188,23 +209,30 @@ function resolveTeacher(options: TrainOptions): Teacher {
   });
 }
 
+/** What the training stages take besides their options. */
+export interface TrainStageContext {
+  log: (line: string) => void;
+  signal?: AbortSignal;
+  onProgress?: ProgressCallback;
+}
+
+/** The image encoder of a training run: CLIP's vision tower and the checked feature cache (`<cacheDir>/features`). */
+export interface TrainingEncoder {
+  clip: ClipModel;
+  /** Content fingerprint of the model files (the cache namespace, recorded with the head). */
+  modelFingerprint: string;
+  cache: FeatureCache | undefined;
+}
+
 /**
- * The training data, in units of `encodeBatchSize` unlabelled images (face crops first, with `faces`): CLIP features
- * through the checked cache and the teacher's targets. With a shard, only units u ≡ index (mod count) are done (the
- * caches keep them); without, every unit, each encoded as one batch window so that shards and one process agree bit
- * for bit.
+ * Stage "encode" (setup): load CLIP's vision tower and open the feature cache, namespaced by the model's content,
+ * dtype and preprocessing (damaged entries are logged and recomputed).
+ * @throws what `loadClip` throws (missing or damaged model files)
  */
-async function prepareTrainingData(
+export async function loadTrainingEncoder(
   options: TrainOptions,
-  teacher: Teacher,
-  ctx: { log: (l: string) => void; signal?: AbortSignal; onProgress?: ProgressCallback },
-  shard: Shard | null,
-) {
-  const { log, signal } = ctx;
-  const listed = listImages(options.unlabelled);
-  log(
-    `${listed.paths.length} unlabelled images under ${options.unlabelled}${listed.skipped ? ` (${listed.skipped} non-image files ignored)` : ''}`,
-  );
+  log: (line: string) => void,
+): Promise<TrainingEncoder> {
   const clip = await loadClip({
     model: options.model,
     dtype: options.dtype,
@@ -226,76 +254,141 @@ async function prepareTrainingData(
         onCorrupt,
       })
     : undefined;
-  // the head trains on face crops, and the teacher is given the same crops (as in the paper, where CLIP and BLIP-2 see one tensor)
-  const cropper = options.faces
-    ? await createFaceCropper(options.faces, { ...(options.threads ? { threads: options.threads } : {}), log })
-    : undefined;
-  const paths: string[] = [];
-  const keys: string[] = [];
-  const faceCrops: { path: string; source: string; face: number }[] = [];
-  const featureParts: Tensor2D[] = [];
+  return { clip, modelFingerprint, cache };
+}
+
+/** A face crop of a training image: the crop file, its photo, and the face's place among the photo's faces. */
+export interface FaceCrop {
+  path: string;
+  source: string;
+  face: number;
+}
+
+/**
+ * Stage "select faces" of training: the images to train on for a group of unlabelled images — the group itself, or
+ * with a cropper the selected faces' crops (the teacher is given the same crops, as in the paper, where CLIP and
+ * BLIP-2 see one tensor).
+ */
+export async function selectTrainingFaces(
+  group: string[],
+  cropper: FaceCropper | undefined,
+  signal?: AbortSignal,
+): Promise<{ items: string[]; crops: FaceCrop[] }> {
+  if (!cropper) return { items: group, crops: [] };
+  const crops = await cropper.cropImages(
+    group.map((path) => ({ path })),
+    { ...(signal ? { signal } : {}) },
+  );
+  return { items: crops.map((c) => c.path), crops };
+}
+
+/**
+ * Stage "encode / targets": CLIP features of `items` in one batch window of `encodeBatchSize` (through the cache) and
+ * the teacher's validated targets for them (cached under `<cacheDir>/targets`, keyed by the images' content keys).
+ * @returns keys (content key per item), features [items, D], targets [items, outputDim]
+ */
+export async function encodeWithTargets(
+  items: string[],
+  encoder: TrainingEncoder,
+  teacher: Teacher,
+  options: TrainOptions,
+  ctx: TrainStageContext,
+): Promise<{ keys: string[]; features: Tensor2D; targets: Tensor2D }> {
+  const signal = ctx.signal;
+  const r = await encodeImages({
+    model: encoder.clip,
+    items,
+    mode: options.preprocess,
+    resizer: options.resizer,
+    batchSize: options.encodeBatchSize,
+    ...(encoder.cache ? { cache: encoder.cache } : {}),
+    ...(signal ? { signal } : {}),
+  });
+  const targets = await computeTargets({
+    teacher,
+    images: items,
+    imageKeys: r.keys,
+    instructionId: options.instruction,
+    expectDim: options.outputDim,
+    ...(options.cacheDir ? { cacheDir: `${options.cacheDir}/targets` } : {}),
+    ...(signal ? { signal } : {}),
+    log: ctx.log,
+  });
+  return { keys: r.keys, features: r.features, targets };
+}
+
+/** The training set: what {@link prepareTrainingData} returns. */
+export interface TrainingData {
+  /** The images trained on (face crops with `faces`), in order. */
+  paths: string[];
+  /** Content key of each image. */
+  keys: string[];
+  /** Which crop came from which photo (null without `faces`). */
+  faceCrops: FaceCrop[] | null;
+  /** [N, D] frozen CLIP image features. */
+  features: Tensor2D;
+  /** [N, outputDim] teacher targets. */
+  targets: Tensor2D;
+  modelFingerprint: string;
+  /** Units of `encodeBatchSize` images, and how many this call did (a shard: its own). */
+  units: number;
+  unitsDone: number;
+}
+
+/**
+ * Stage "prepare data": the training data, in units of `encodeBatchSize` unlabelled images (face crops first, with
+ * `faces`): CLIP features through the checked cache and the teacher's targets. With a shard, only units
+ * u ≡ index (mod count) are done (the caches keep them); without, every unit, each encoded as one batch window so
+ * that shards and one process agree bit for bit. Throws AbortedError between units when `ctx.signal` fires.
+ */
+export async function prepareTrainingData(
+  options: TrainOptions,
+  teacher: Teacher,
+  ctx: TrainStageContext,
+  shard: Shard | null,
+): Promise<TrainingData> {
+  const { log, signal } = ctx;
+  const listed = listImages(options.unlabelled);
+  log(
+    `${listed.paths.length} unlabelled images under ${options.unlabelled}${listed.skipped ? ` (${listed.skipped} non-image files ignored)` : ''}`,
+  );
+  const encoder = await loadTrainingEncoder(options, log);
+  const out = { paths: [] as string[], keys: [] as string[], crops: [] as FaceCrop[], features: [] as Tensor2D[] };
   const targetParts: Tensor2D[] = [];
   const size = options.encodeBatchSize;
   let units = 0;
   let unitsDone = 0;
+  let cropper: FaceCropper | undefined;
   try {
+    const threads = options.threads ? { threads: options.threads } : {};
+    cropper = options.faces ? await createFaceCropper(options.faces, { ...threads, log }) : undefined;
     for (let a = 0; a < listed.paths.length; a += size, units++) {
       if (!inShard(units, shard)) continue;
       throwIfAborted(signal, 'preparing the training data');
       unitsDone++;
-      const group = listed.paths.slice(a, a + size);
-      let items = group;
-      if (cropper) {
-        const crops = await cropper.cropImages(
-          group.map((path) => ({ path })),
-          { ...(signal ? { signal } : {}) },
-        );
-        faceCrops.push(...crops);
-        items = crops.map((c) => c.path);
-      }
+      const { items, crops } = await selectTrainingFaces(listed.paths.slice(a, a + size), cropper, signal);
+      out.crops.push(...crops);
       if (items.length === 0) continue;
-      const r = await encodeImages({
-        model: clip,
-        items,
-        mode: options.preprocess,
-        resizer: options.resizer,
-        batchSize: size,
-        ...(cache ? { cache } : {}),
-        ...(signal ? { signal } : {}),
-      });
-      const t = await computeTargets({
-        teacher,
-        images: items,
-        imageKeys: r.keys,
-        instructionId: options.instruction,
-        expectDim: options.outputDim,
-        ...(options.cacheDir ? { cacheDir: `${options.cacheDir}/targets` } : {}),
-        ...(signal ? { signal } : {}),
-        log,
-      });
-      paths.push(...items);
-      keys.push(...r.keys);
-      featureParts.push(r.features);
-      targetParts.push(t);
-      ctx.onProgress?.({
-        phase: 'encode + targets',
-        done: Math.min(a + size, listed.paths.length),
-        total: listed.paths.length,
-        unit: 'images',
-      });
+      const r = await encodeWithTargets(items, encoder, teacher, options, ctx);
+      out.paths.push(...items);
+      out.keys.push(...r.keys);
+      out.features.push(r.features);
+      targetParts.push(r.targets);
+      const done = Math.min(a + size, listed.paths.length);
+      ctx.onProgress?.({ phase: 'encode + targets', done, total: listed.paths.length, unit: 'images' });
     }
   } finally {
-    await clip.dispose();
+    await encoder.clip.dispose();
     await cropper?.dispose();
   }
   if (cropper) log(cropper.summary());
   return {
-    paths,
-    keys,
-    faceCrops: cropper ? faceCrops : null,
-    features: concatRows(featureParts, clip.embeddingDim),
+    paths: out.paths,
+    keys: out.keys,
+    faceCrops: cropper ? out.crops : null,
+    features: concatRows(out.features, encoder.clip.embeddingDim),
     targets: concatRows(targetParts, options.outputDim),
-    modelFingerprint,
+    modelFingerprint: encoder.modelFingerprint,
     units,
     unitsDone,
   };
@@ -375,6 +468,319 @@ export interface TrainResult {
   shard?: { index: number; count: number; record: string; images: number; units: number; unitsDone: number };
 }
 
+/** A checkpoint read back for resuming: its checked metadata, tensors and optimiser state. */
+export interface TrainCheckpoint {
+  meta: CheckpointMeta;
+  tensors: Record<string, { dims: number[]; data: Float32Array }>;
+  optimizer?: { step: number; buffers: Record<string, Float32Array> };
+}
+
+/**
+ * Stage "select" (checkpoint): the checkpoint at `path` when there is one, its metadata checked and written with the
+ * same training options (`trainingKey`); undefined when there is none. Checked before any encoding, so other
+ * options fail at once.
+ * @throws DataFormatError naming the field of metadata that is not valid; InvalidArgumentError for other options
+ */
+export function readTrainCheckpoint(path: string, trainingKey: string): TrainCheckpoint | undefined {
+  if (!existsSync(path)) return undefined;
+  const c = loadCheckpoint(path);
+  const m = CheckpointMetaSchema.safeParse(c.meta);
+  if (!m.success)
+    throw new DataFormatError({
+      file: path,
+      field: m.error.issues[0]!.path.join('.'),
+      message: `${m.error.issues[0]!.message}; delete the checkpoint to restart`,
+    });
+  if (m.data.trainingKey !== trainingKey)
+    throw new InvalidArgumentError({
+      functionName: 'trainHead',
+      argument: 'options',
+      message: `${path} was written with other training options (learning rate, batch, seed, optimiser, preprocessing …); use another output directory or delete it`,
+    });
+  return { meta: m.data, tensors: c.tensors, ...(c.optimizer ? { optimizer: c.optimizer } : {}) };
+}
+
+/** Content fingerprints of a training set, recorded in checkpoints, metrics.json and config.resolved.json. */
+export interface TrainingFingerprints {
+  images: number;
+  imagesFingerprint: string;
+  featuresFingerprint: string;
+  targetsFingerprint: string;
+  modelFingerprint: string;
+}
+
+/** The fingerprints of prepared training data (SHA-256 of the image keys, of the feature and target tensors). */
+export function trainingFingerprints(
+  data: Pick<TrainingData, 'paths' | 'keys' | 'features' | 'targets' | 'modelFingerprint'>,
+): TrainingFingerprints {
+  return {
+    images: data.paths.length,
+    imagesFingerprint: createHash('sha256').update(data.keys.join('\n')).digest('hex'),
+    featuresFingerprint: sha(data.features),
+    targetsFingerprint: sha(data.targets),
+    modelFingerprint: data.modelFingerprint,
+  };
+}
+
+/**
+ * What makes training data unusable or its numbers suspect: a batch larger than the images (refused), a teacher that
+ * gave one vector for every image (a warning, logged).
+ * @returns the warnings
+ * @throws InvalidArgumentError naming `batch`
+ */
+export function checkTrainingData(
+  options: Pick<TrainOptions, 'batch'>,
+  data: Pick<TrainingData, 'paths' | 'targets'>,
+  teacher: Pick<Teacher, 'source'>,
+  log: (line: string) => void,
+): string[] {
+  // numbers that say nothing are reported: a teacher answering every image with one vector (issue 22)
+  const warnings: string[] = [];
+  const { targets } = data;
+  const constant = constantTargetsWarning(targets.data, targets.dims[0], targets.dims[1], teacher.source);
+  if (constant) {
+    warnings.push(constant);
+    log(`warning: ${constant}`);
+  }
+  if (options.batch > data.paths.length)
+    throw new InvalidArgumentError({
+      functionName: 'trainHead',
+      argument: 'batch',
+      message: `${options.batch} is larger than the ${data.paths.length} training images (the last partial batch is dropped, as in the reference)`,
+    });
+  return warnings;
+}
+
+/** The files of a training run directory that the stages write, and the key of the options that change the weights. */
+export interface TrainFiles {
+  run: RunDirectory;
+  checkpointPath: string;
+  logPath: string;
+  trainingKey: string;
+}
+
+/** Where training starts: a fresh head, or the checkpoint's weights, step and optimiser state. */
+export interface TrainStart {
+  head: ProjectionHead;
+  start: TrainLoopOptions['start'];
+  resumedFrom: TrainResult['resumedFrom'];
+}
+
+/**
+ * Stage "select" (starting point): a fresh head (seeded), or the checkpoint's when its data fingerprints equal this
+ * data's; the training log is cut back to the resumed step (or emptied).
+ * @throws InvalidArgumentError naming what changed since the checkpoint; DataFormatError for a weight of another shape
+ */
+export function selectTrainStart(
+  options: TrainOptions,
+  features: Tensor2D,
+  fingerprints: TrainingFingerprints,
+  ck: TrainCheckpoint | undefined,
+  files: TrainFiles,
+  log: (line: string) => void,
+): TrainStart {
+  if (!ck) {
+    writeJsonLinesAtomic(files.run, 'train-log.jsonl', []);
+    const head = createProjectionHead({
+      inputDim: features.dims[1],
+      outputDim: options.outputDim,
+      rng: createRng(options.seed),
+    });
+    return { head, start: undefined, resumedFrom: null };
+  }
+  checkCheckpointData(ck, fingerprints, files.checkpointPath);
+  const w = ck.tensors.weight;
+  if (!w || w.dims[0] !== options.outputDim || w.dims[1] !== features.dims[1])
+    throw new DataFormatError({
+      file: files.checkpointPath,
+      field: 'weight',
+      message: `expected [${options.outputDim}, ${features.dims[1]}]`,
+    });
+  const head = new ProjectionHead({ inputDim: w.dims[1]!, outputDim: w.dims[0]!, weight: w.data });
+  const start = { epoch: ck.meta.epoch, step: ck.meta.step, ...(ck.optimizer ? { optimizerState: ck.optimizer } : {}) };
+  log(`resuming from ${files.checkpointPath}: epoch ${start.epoch + 1}, step ${start.step + 1}`);
+  const done = start.epoch * Math.floor(fingerprints.images / options.batch) + start.step;
+  const kept = existsSync(files.logPath)
+    ? readJsonLines<StepLog>(files.logPath, { repairTornTail: true, what: 'training log' }).rows.filter(
+        (r) => r.globalStep < done,
+      )
+    : [];
+  writeJsonLinesAtomic(files.run, 'train-log.jsonl', kept);
+  return { head, start, resumedFrom: { epoch: start.epoch, step: start.step } };
+}
+
+/** A checkpoint resumes only on the data it was trained on: each fingerprint that changed is named. */
+function checkCheckpointData(ck: TrainCheckpoint, fingerprints: TrainingFingerprints, path: string): void {
+  const changed = (Object.keys(fingerprints) as (keyof TrainingFingerprints)[]).filter(
+    (k) => ck.meta[k] !== fingerprints[k],
+  );
+  if (!changed.length) return;
+  const what: Record<string, string> = {
+    images: 'the number of images',
+    imagesFingerprint: 'the unlabelled images',
+    featuresFingerprint: 'the CLIP features',
+    targetsFingerprint: 'the teacher targets',
+    modelFingerprint: 'the CLIP model files',
+  };
+  throw new InvalidArgumentError({
+    functionName: 'trainHead',
+    argument: 'options',
+    message: `${path} was trained on other data: ${changed.map((k) => what[k]).join(', ')} changed since. Resuming would mix them; use another output directory or delete the checkpoint`,
+  });
+}
+
+/** What {@link runHeadTraining} did. */
+export interface TrainRun {
+  status: 'completed' | 'stopped';
+  /** Steps run by this call, and the first and last loss among them. */
+  steps: number;
+  firstLoss: number | null;
+  lastLoss: number | null;
+}
+
+/**
+ * Stage "train": {@link trainProjectionHead} from the starting point, appending each step to the training log and
+ * writing a checksummed checkpoint (weights, optimiser state, step, fingerprints) at each epoch end, every
+ * `checkpointSeconds` and on abort.
+ */
+export async function runHeadTraining(
+  options: TrainOptions,
+  inputs: { data: Pick<TrainingData, 'features' | 'targets'>; from: TrainStart; fingerprints: TrainingFingerprints },
+  files: Omit<TrainFiles, 'run'>,
+  hooks: PipelineHooks & { onStep?: (s: StepLog) => void } = {},
+): Promise<TrainRun> {
+  const { head, start } = inputs.from;
+  const out: TrainRun = { status: 'completed', steps: 0, firstLoss: null, lastLoss: null };
+  let lastCheckpoint = performance.now();
+  const totalSteps = options.epochs * Math.floor(inputs.data.features.dims[0] / options.batch);
+  out.status = await trainProjectionHead({
+    features: inputs.data.features,
+    targets: inputs.data.targets,
+    head,
+    epochs: options.epochs,
+    batch: options.batch,
+    lr: options.lr,
+    optimizer: options.optimizer,
+    momentum: options.momentum,
+    weightDecay: options.weightDecay,
+    seed: options.seed,
+    scale: options.scale,
+    device: options.device,
+    ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
+    ...(start ? { start } : {}),
+    ...(hooks.signal ? { signal: hooks.signal } : {}),
+    onStep: (s) => {
+      appendLine(files.logPath, JSON.stringify(s));
+      out.firstLoss ??= s.loss;
+      out.lastLoss = s.loss;
+      out.steps++;
+      hooks.onStep?.(s);
+      const detail = { epoch: s.epoch + 1, loss: s.loss, accuracy: s.accuracy };
+      hooks.onProgress?.({ phase: 'train', done: s.globalStep + 1, total: totalSteps, unit: 'steps', detail });
+    },
+    checkpointDue: () => performance.now() - lastCheckpoint > options.checkpointSeconds * 1000,
+    onCheckpoint: (at) => {
+      saveCheckpoint(files.checkpointPath, {
+        tensors: { weight: { dims: [head.outputDim, head.inputDim], data: head.weight } },
+        optimizer: at.optimizerState,
+        meta: { trainingKey: files.trainingKey, epoch: at.epoch, step: at.step, ...inputs.fingerprints },
+      });
+      lastCheckpoint = performance.now();
+    },
+  });
+  return out;
+}
+
+/**
+ * Stage "publish": head.safetensors (with its record: encoder, model fingerprint, dims, training options, epochs),
+ * train-log.jsonl, metrics.json, config.resolved.json and (with faces) face-crops.csv, as one verified set. Releases
+ * the head.
+ */
+export async function publishTrainedHead(
+  run: RunDirectory,
+  options: TrainOptions,
+  trained: {
+    head: ProjectionHead;
+    data: Pick<TrainingData, 'faceCrops' | 'modelFingerprint'>;
+    fingerprints: TrainingFingerprints;
+    warnings: string[];
+    trainingKey: string;
+  },
+): Promise<void> {
+  const { head, fingerprints } = trained;
+  // where the run went and how its work was split (merge) do not change the head, so they are not part of its record
+  const meta = {
+    encoder: options.model,
+    model_fingerprint: trained.data.modelFingerprint,
+    input_dim: String(head.inputDim),
+    output_dim: String(head.outputDim),
+    training_config: JSON.stringify({ ...options, out: undefined, cacheDir: undefined, merge: undefined }),
+  };
+  const headBytes = encodeProjectionHead(head, { ...meta, epochs_completed: String(options.epochs) });
+  const trainLog = readJsonLines<StepLog>(run.path('train-log.jsonl'), {
+    repairTornTail: true,
+    what: 'training log',
+  }).rows;
+  await head.dispose();
+  const faceCrops = trained.data.faceCrops;
+  run.publish({
+    'head.safetensors': headBytes,
+    'train-log.jsonl': trainLog.map((r) => `${JSON.stringify(r)}\n`).join(''),
+    'metrics.json': `${JSON.stringify(trainMetrics(options, trainLog, trained.warnings, fingerprints), null, 2)}\n`,
+    'config.resolved.json': `${JSON.stringify({ ...options, trainingKey: trained.trainingKey, ...fingerprints }, null, 2)}\n`,
+    // which crop came from which image, so targets of an imported teacher can be computed for the crops
+    ...(faceCrops
+      ? {
+          'face-crops.csv':
+            ['crop,source,face', ...faceCrops.map((c) => csvRow([c.path, c.source, c.face]))].join('\n') + '\n',
+        }
+      : {}),
+  });
+}
+
+/** metrics.json of a training run: epochs, steps per epoch, first/last loss, last-epoch accuracy, warnings, fingerprints. */
+export function trainMetrics(
+  options: Pick<TrainOptions, 'epochs' | 'batch'>,
+  trainLog: readonly StepLog[],
+  warnings: string[],
+  fingerprints: TrainingFingerprints,
+): Record<string, unknown> {
+  return {
+    epochs: options.epochs,
+    stepsPerEpoch: Math.floor(fingerprints.images / options.batch),
+    firstLoss: trainLog[0]?.loss ?? null,
+    lastLoss: trainLog.at(-1)?.loss ?? null,
+    lastEpochAccuracy: mean(trainLog.filter((r) => r.epoch === options.epochs - 1).map((r) => r.accuracy)),
+    warnings,
+    ...fingerprints,
+    provenance: provenance({ runtime: runtimeVersions() }),
+  };
+}
+
+/** A shard of a training job: fill the shared feature, target and face caches for its units and record that it finished. */
+async function trainShard(options: TrainOptions, shard: Shard, ctx: TrainStageContext): Promise<TrainResult> {
+  const p = await prepareTrainingData(options, resolveTeacher(options), ctx, shard);
+  const marker = writeShardRecord(options.out, shard, trainShardFields(options), {
+    units: p.units,
+    unitsDone: p.unitsDone,
+    counts: { images: p.paths.length },
+  });
+  ctx.log(
+    `shard ${shard.index}/${shard.count}: ${p.unitsDone} of ${p.units} units, ${p.paths.length} images encoded with their targets; record ${marker}`,
+  );
+  const info = { record: marker, images: p.paths.length, units: p.units, unitsDone: p.unitsDone };
+  return {
+    status: 'shard',
+    outDir: options.out,
+    headPath: join(options.out, 'head.safetensors'),
+    steps: 0,
+    firstLoss: null,
+    lastLoss: null,
+    resumedFrom: null,
+    shard: { index: shard.index, count: shard.count, ...info },
+  };
+}
+
 /**
  * `exp-clip train` as a library function: encode the unlabelled images (checked cache), get validated teacher
  * targets (checked cache), train the head, and publish head.safetensors, train-log.jsonl, metrics.json and
@@ -382,6 +788,9 @@ export interface TrainResult {
  * checkpoint (weights, optimiser state, step, content fingerprints of images, features, targets and model) is written
  * every epoch, every `checkpointSeconds` and on abort, and a rerun of the same options resumes from it to the same
  * bytes. A checkpoint from other options, or for changed images, features or targets, is refused with what changed.
+ *
+ * Stages: {@link readTrainCheckpoint} → {@link prepareTrainingData} (select faces, encode / targets, through the
+ * caches) → {@link checkTrainingData} → {@link selectTrainStart} → {@link runHeadTraining} → {@link publishTrainedHead}.
  */
 export async function trainHead(
   input: TrainOptionsInput,
@@ -390,41 +799,8 @@ export async function trainHead(
   const options = parseOptions(TrainOptionsSchema, input, 'trainHead');
   const log = hooks.log ?? (() => undefined);
   const signal = hooks.signal;
-  if (options.shard) {
-    // a shard fills the shared feature, target and face caches for its units and records that it finished
-    const shard = options.shard;
-    const p = await prepareTrainingData(
-      options,
-      resolveTeacher(options),
-      { log, ...(signal ? { signal } : {}), ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}) },
-      shard,
-    );
-    const marker = writeShardRecord(options.out, shard, trainShardFields(options), {
-      units: p.units,
-      unitsDone: p.unitsDone,
-      counts: { images: p.paths.length },
-    });
-    log(
-      `shard ${shard.index}/${shard.count}: ${p.unitsDone} of ${p.units} units, ${p.paths.length} images encoded with their targets; record ${marker}`,
-    );
-    return {
-      status: 'shard',
-      outDir: options.out,
-      headPath: join(options.out, 'head.safetensors'),
-      steps: 0,
-      firstLoss: null,
-      lastLoss: null,
-      resumedFrom: null,
-      shard: {
-        index: shard.index,
-        count: shard.count,
-        record: marker,
-        images: p.paths.length,
-        units: p.units,
-        unitsDone: p.unitsDone,
-      },
-    };
-  }
+  const ctx = { log, ...(signal ? { signal } : {}), ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}) };
+  if (options.shard) return trainShard(options, options.shard, ctx);
   if (options.merge)
     checkShardRecords(options.out, options.merge, trainShardFields(options), {
       functionName: 'trainHead',
@@ -434,206 +810,41 @@ export async function trainHead(
   const t0 = performance.now();
   try {
     const key = trainingKey(options);
-    const ckptPath = run.path('checkpoint.safetensors');
-    const logPath = run.path('train-log.jsonl');
+    const files: TrainFiles = {
+      run,
+      checkpointPath: run.path('checkpoint.safetensors'),
+      logPath: run.path('train-log.jsonl'),
+      trainingKey: key,
+    };
     const headPath = run.path('head.safetensors');
     const teacher = resolveTeacher(options);
-    // the checkpoint is checked before any encoding: other options fail at once, and a finished run returns at once
-    let ck:
-      | {
-          meta: CheckpointMeta;
-          tensors: Record<string, { dims: number[]; data: Float32Array }>;
-          optimizer?: { step: number; buffers: Record<string, Float32Array> };
-        }
-      | undefined;
-    if (existsSync(ckptPath)) {
-      const c = loadCheckpoint(ckptPath);
-      const m = CheckpointMetaSchema.safeParse(c.meta);
-      if (!m.success)
-        throw new DataFormatError({
-          file: ckptPath,
-          field: m.error.issues[0]!.path.join('.'),
-          message: `${m.error.issues[0]!.message}; delete the checkpoint to restart`,
-        });
-      ck = { meta: m.data, tensors: c.tensors, ...(c.optimizer ? { optimizer: c.optimizer } : {}) };
-      if (ck.meta.trainingKey !== key)
-        throw new InvalidArgumentError({
-          functionName: 'trainHead',
-          argument: 'options',
-          message: `${ckptPath} was written with other training options (learning rate, batch, seed, optimiser, preprocessing …); use another output directory or delete it`,
-        });
-    }
+    const ck = readTrainCheckpoint(files.checkpointPath, key);
     if (ck && ck.meta.epoch >= options.epochs && ck.meta.step === 0 && existsSync(run.path('manifest.json'))) {
       log(`${run.dir}: already trained (${ck.meta.epoch} epochs); head in ${headPath}`);
-      return {
-        status: 'completed',
-        outDir: run.dir,
-        headPath,
-        steps: 0,
-        firstLoss: null,
-        lastLoss: null,
-        resumedFrom: { epoch: ck.meta.epoch, step: 0 },
-      };
+      const resumedFrom = { epoch: ck.meta.epoch, step: 0 };
+      return { status: 'completed', outDir: run.dir, headPath, steps: 0, firstLoss: null, lastLoss: null, resumedFrom };
     }
-    const prepared = await prepareTrainingData(
-      options,
-      teacher,
-      { log, ...(signal ? { signal } : {}), ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}) },
-      null,
-    );
-    const { paths, faceCrops, keys, features, targets, modelFingerprint } = prepared;
-    // numbers that say nothing are reported: a teacher answering every image with one vector (issue 22)
-    const warnings: string[] = [];
-    const constant = constantTargetsWarning(targets.data, targets.dims[0], targets.dims[1], teacher.source);
-    if (constant) {
-      warnings.push(constant);
-      log(`warning: ${constant}`);
-    }
-    if (options.batch > paths.length)
-      throw new InvalidArgumentError({
-        functionName: 'trainHead',
-        argument: 'batch',
-        message: `${options.batch} is larger than the ${paths.length} training images (the last partial batch is dropped, as in the reference)`,
-      });
-    const stepsPerEpoch = Math.floor(paths.length / options.batch);
-    const fingerprints = {
-      images: paths.length,
-      imagesFingerprint: createHash('sha256').update(keys.join('\n')).digest('hex'),
-      featuresFingerprint: sha(features),
-      targetsFingerprint: sha(targets),
-      modelFingerprint,
-    };
-
-    let head = createProjectionHead({
-      inputDim: features.dims[1],
-      outputDim: options.outputDim,
-      rng: createRng(options.seed),
-    });
-    let start: TrainLoopOptions['start'];
-    let resumedFrom: TrainResult['resumedFrom'] = null;
-    if (ck) {
-      const changed = (Object.keys(fingerprints) as (keyof typeof fingerprints)[]).filter(
-        (k) => ck!.meta[k] !== fingerprints[k],
+    const data = await prepareTrainingData(options, teacher, ctx, null);
+    const warnings = checkTrainingData(options, data, teacher, log);
+    const fingerprints = trainingFingerprints(data);
+    const from = selectTrainStart(options, data.features, fingerprints, ck, files, log);
+    const trained = await runHeadTraining(options, { data, from, fingerprints }, files, hooks);
+    if (trained.status === 'stopped') {
+      await from.head.dispose();
+      throw new AbortedError(
+        `training (checkpoint written at ${files.checkpointPath}; rerun the same command to resume)`,
+        {
+          cause: signal?.reason,
+        },
       );
-      if (changed.length) {
-        const what: Record<string, string> = {
-          images: 'the number of images',
-          imagesFingerprint: 'the unlabelled images',
-          featuresFingerprint: 'the CLIP features',
-          targetsFingerprint: 'the teacher targets',
-          modelFingerprint: 'the CLIP model files',
-        };
-        throw new InvalidArgumentError({
-          functionName: 'trainHead',
-          argument: 'options',
-          message: `${ckptPath} was trained on other data: ${changed.map((k) => what[k]).join(', ')} changed since. Resuming would mix them; use another output directory or delete the checkpoint`,
-        });
-      }
-      const w = ck.tensors.weight;
-      if (!w || w.dims[0] !== options.outputDim || w.dims[1] !== features.dims[1])
-        throw new DataFormatError({
-          file: ckptPath,
-          field: 'weight',
-          message: `expected [${options.outputDim}, ${features.dims[1]}]`,
-        });
-      head = new ProjectionHead({ inputDim: w.dims[1]!, outputDim: w.dims[0]!, weight: w.data });
-      start = { epoch: ck.meta.epoch, step: ck.meta.step, ...(ck.optimizer ? { optimizerState: ck.optimizer } : {}) };
-      resumedFrom = { epoch: start.epoch, step: start.step };
-      log(`resuming from ${ckptPath}: epoch ${start.epoch + 1}, step ${start.step + 1}`);
-      const done = start.epoch * stepsPerEpoch + start.step;
-      const kept = existsSync(logPath)
-        ? readJsonLines<StepLog>(logPath, { repairTornTail: true, what: 'training log' }).rows.filter(
-            (r) => r.globalStep < done,
-          )
-        : [];
-      writeJsonLinesAtomic(run, 'train-log.jsonl', kept);
-    } else {
-      writeJsonLinesAtomic(run, 'train-log.jsonl', []);
     }
-    // where the run went and how its work was split (merge) do not change the head, so they are not part of its record
-    const meta = {
-      encoder: options.model,
-      model_fingerprint: modelFingerprint,
-      input_dim: String(head.inputDim),
-      output_dim: String(head.outputDim),
-      training_config: JSON.stringify({ ...options, out: undefined, cacheDir: undefined, merge: undefined }),
-    };
-
-    let firstLoss: number | null = null;
-    let lastLoss: number | null = null;
-    let steps = 0;
-    let lastCheckpoint = performance.now();
-    const totalSteps = options.epochs * stepsPerEpoch;
-    const status = await trainProjectionHead({
-      features,
-      targets,
-      head,
-      epochs: options.epochs,
-      batch: options.batch,
-      lr: options.lr,
-      optimizer: options.optimizer,
-      momentum: options.momentum,
-      weightDecay: options.weightDecay,
-      seed: options.seed,
-      scale: options.scale,
-      device: options.device,
-      ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
-      ...(start ? { start } : {}),
-      ...(signal ? { signal } : {}),
-      onStep: (s) => {
-        appendLine(logPath, JSON.stringify(s));
-        firstLoss ??= s.loss;
-        lastLoss = s.loss;
-        steps++;
-        hooks.onStep?.(s);
-        hooks.onProgress?.({
-          phase: 'train',
-          done: s.globalStep + 1,
-          total: totalSteps,
-          unit: 'steps',
-          detail: { epoch: s.epoch + 1, loss: s.loss, accuracy: s.accuracy },
-        });
-      },
-      checkpointDue: () => performance.now() - lastCheckpoint > options.checkpointSeconds * 1000,
-      onCheckpoint: (at) => {
-        saveCheckpoint(ckptPath, {
-          tensors: { weight: { dims: [head.outputDim, head.inputDim], data: head.weight } },
-          optimizer: at.optimizerState,
-          meta: { trainingKey: key, epoch: at.epoch, step: at.step, ...fingerprints },
-        });
-        lastCheckpoint = performance.now();
-      },
-    });
-    if (status === 'stopped') {
-      await head.dispose();
-      throw new AbortedError(`training (checkpoint written at ${ckptPath}; rerun the same command to resume)`, {
-        cause: signal?.reason,
-      });
-    }
-    const headBytes = encodeProjectionHead(head, { ...meta, epochs_completed: String(options.epochs) });
-    const trainLog = readJsonLines<StepLog>(logPath, { repairTornTail: true, what: 'training log' }).rows;
-    await head.dispose();
-    run.publish({
-      'head.safetensors': headBytes,
-      'train-log.jsonl': trainLog.map((r) => `${JSON.stringify(r)}\n`).join(''),
-      'metrics.json': `${JSON.stringify({ epochs: options.epochs, stepsPerEpoch, firstLoss: trainLog[0]?.loss ?? null, lastLoss: trainLog.at(-1)?.loss ?? null, lastEpochAccuracy: mean(trainLog.filter((r) => r.epoch === options.epochs - 1).map((r) => r.accuracy)), warnings, ...fingerprints, provenance: provenance({ runtime: runtimeVersions() }) }, null, 2)}\n`,
-      'config.resolved.json': `${JSON.stringify({ ...options, trainingKey: key, ...fingerprints }, null, 2)}\n`,
-      // which crop came from which image, so targets of an imported teacher can be computed for the crops
-      ...(faceCrops
-        ? {
-            'face-crops.csv':
-              ['crop,source,face', ...faceCrops.map((c) => csvRow([c.path, c.source, c.face]))].join('\n') + '\n',
-          }
-        : {}),
-    });
-    writeJsonAtomic(run.path('run.json'), {
-      command: 'exp-clip train',
-      stepsThisRun: steps,
-      resumedFrom,
-      seconds: (performance.now() - t0) / 1000,
-      finishedAt: new Date().toISOString(),
-    });
-    return { status, outDir: run.dir, headPath, steps, firstLoss, lastLoss, resumedFrom };
+    await publishTrainedHead(run, options, { head: from.head, data, fingerprints, warnings, trainingKey: key });
+    const { steps, firstLoss, lastLoss } = trained;
+    const resumedFrom = from.resumedFrom;
+    const seconds = (performance.now() - t0) / 1000;
+    const runInfo = { command: 'exp-clip train', stepsThisRun: steps, resumedFrom, seconds };
+    writeJsonAtomic(run.path('run.json'), { ...runInfo, finishedAt: new Date().toISOString() });
+    return { status: trained.status, outDir: run.dir, headPath, steps, firstLoss, lastLoss, resumedFrom };
   } finally {
     run.close();
   }

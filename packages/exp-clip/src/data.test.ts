@@ -1,0 +1,35 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseOptions } from '@vlfer/core';
+import { describe, expect, it } from 'vitest';
+import { foldAnnotations, loadEvalData } from './data.js';
+import { EvalOptionsSchema, type EvalOptionsInput } from './options.js';
+
+const work = mkdtempSync(join(tmpdir(), 'vlfer-expclip-data-'));
+const opts = (o: Partial<EvalOptionsInput>) =>
+  parseOptions(EvalOptionsSchema, { dataset: 'image-folder', root: work, model: 'm', ...o }, 'test');
+
+describe('loadEvalData stages', () => {
+  it('foldAnnotations: {fold} replaced per fold, the path as given for the whole set; a fold needs {fold}', () => {
+    expect(foldAnnotations({ annotations: 'set_{fold}_test.txt' }, 3)).toBe('set_3_test.txt');
+    expect(foldAnnotations({ annotations: 'all.txt' }, null)).toBe('all.txt');
+    expect(foldAnnotations({}, null)).toBeUndefined();
+    expect(() => foldAnnotations({ annotations: 'all.txt' }, 1)).toThrow(/'folds'.*containing \{fold\}/);
+  });
+
+  it('each format goes to its loader: a video list per fold (frames), and a list format without annotations is refused', async () => {
+    for (const fold of [1, 2]) {
+      mkdirSync(join(work, 'frames', `c${fold}`), { recursive: true });
+      writeFileSync(join(work, 'frames', `c${fold}`, '00001.png'), '');
+      writeFileSync(join(work, `set_${fold}.txt`), `frames/c${fold} 1 ${fold}\n`);
+    }
+    const o = opts({ dataset: 'dfew', annotations: join(work, 'set_{fold}.txt'), folds: [1, 2] });
+    const d = await loadEvalData(o, 2);
+    expect(d).toMatchObject({ fold: 2, kind: 'frames', source: join(work, 'set_2.txt'), total: 1, subset: null });
+    expect(d.items).toHaveLength(1);
+    await expect(loadEvalData(opts({ dataset: 'dfew' }), null)).rejects.toThrow(
+      /'annotations'.*is required for dataset dfew/,
+    );
+  });
+});
