@@ -88,6 +88,71 @@ export function manifestProblems(dir: string, pkg: Manifest): string[] {
   return out;
 }
 
+/**
+ * Problems of one workspace typecheck project (`<dir>/tsconfig.json`, empty when it is right). `pnpm typecheck` is one
+ * `tsc -b tsconfig.typecheck.json`: each of these projects checks the tests, examples and apps of one workspace package
+ * against the declarations the build's composite projects (`tsconfig.build.json`) already emitted, so a typecheck after
+ * `pnpm build` checks no package's sources again. That only holds when the project references its own build project
+ * and those of every public @vlfer package it imports; without the reference tsc follows the `@vlfer/source`
+ * condition into the dependency's sources and checks them once more per importer.
+ */
+export function typecheckProblems(dir: string, pkg: Manifest, tsconfig: Manifest, solution: Manifest): string[] {
+  const out: string[] = [];
+  const need = (cond: boolean, what: string) => {
+    if (!cond) out.push(`${dir}/tsconfig.json: ${what}`);
+  };
+  const options = tsconfig.compilerOptions ?? {};
+  need(
+    options.noEmit === true && options.incremental === true,
+    'needs noEmit and incremental (tsc -b keeps its state)',
+  );
+  const own = existsSync(join(repoRoot, dir, 'tsconfig.build.json')) ? ['./tsconfig.build.json'] : [];
+  const up = dir.startsWith('packages/') ? '..' : '../../packages';
+  const deps = [...new Set(Object.keys({ ...pkg.dependencies, ...pkg.devDependencies }))]
+    .filter((d) => d.startsWith('@vlfer/'))
+    .map((d) => d.slice('@vlfer/'.length))
+    .filter((d) => existsSync(join(repoRoot, 'packages', d, 'tsconfig.build.json')))
+    .map((d) => `${up}/${d}/tsconfig.build.json`);
+  const want = [...own, ...deps].sort();
+  const have = ((tsconfig.references ?? []) as { path: string }[]).map((r) => r.path).sort();
+  need(
+    JSON.stringify(have) === JSON.stringify(want),
+    `references must be ${JSON.stringify(want)} (its own build project and those of its @vlfer packages), not ${JSON.stringify(have)}`,
+  );
+  need(
+    ((solution.references ?? []) as { path: string }[]).some((r) => r.path === `${dir}/tsconfig.json`),
+    'must be listed in tsconfig.typecheck.json (what pnpm typecheck builds)',
+  );
+  return out;
+}
+
+const workspaceProjects = ['packages', 'apps', 'tooling'].flatMap((group) =>
+  readdirSync(join(repoRoot, group))
+    .map((d) => `${group}/${d}`)
+    .filter((d) => existsSync(join(repoRoot, d, 'package.json')) && existsSync(join(repoRoot, d, 'tsconfig.json'))),
+);
+
+describe('pnpm typecheck reuses the build', () => {
+  const solution = read('tsconfig.typecheck.json');
+  it('is one tsc -b over tsconfig.typecheck.json, which lists every workspace project with its build references', () => {
+    expect(read('package.json').scripts.typecheck).toBe('exec tsc -b tsconfig.typecheck.json');
+    expect(workspaceProjects.length).toBeGreaterThanOrEqual(20);
+    expect(
+      workspaceProjects.flatMap((d) =>
+        typecheckProblems(d, read(`${d}/package.json`), read(`${d}/tsconfig.json`), solution),
+      ),
+    ).toEqual([]);
+  });
+  it('the check fails on a project that would check its dependencies from source', () => {
+    const dir = 'packages/metrics';
+    const old = { extends: '../../tsconfig.base.json', include: ['src', 'examples'] };
+    const problems = typecheckProblems(dir, read(`${dir}/package.json`), old, { references: [] }).join('\n');
+    expect(problems).toMatch(/noEmit and incremental/);
+    expect(problems).toMatch(/references must be .*core\/tsconfig.build.json/);
+    expect(problems).toMatch(/tsconfig.typecheck.json/);
+  });
+});
+
 describe('public package manifests', () => {
   it('every public package is publishable as CommonJS and ESM with types, licence and links', () => {
     expect(publicPackages.length).toBeGreaterThanOrEqual(10);
