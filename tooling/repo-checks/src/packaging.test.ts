@@ -1,6 +1,6 @@
 /**
  * The manifests of the public packages, checked without building (the build, tarballs and consumers are checked by
- * `pnpm test:consumer`, which `.ci/run` runs): dual `exports` with types for import and require, Node-10 type paths
+ * `pnpm test:consumer`, which `.ci/run` runs): ESM-only `exports` with types (require(esm) serves `require`), Node-10 type paths
  * for subpaths, engines, licence, links, files, side effects, the prepack hook, the tsup config; and the release
  * settings (private packages not versioned).
  */
@@ -61,29 +61,24 @@ export function manifestProblems(dir: string, pkg: Manifest): string[] {
       `export '${key}' needs an existing '@vlfer/source' file`,
     );
     const base = (src ?? '').replace(/^\.\/src\//, './dist/').replace(/\.ts$/, '');
-    const want = {
-      import: { types: `${base}.d.ts`, default: `${base}.js` },
-      require: { types: `${base}.d.cts`, default: `${base}.cjs` },
-    };
+    // ESM only (tooling/build/src/tsup.ts): `require` is served by Node's require(esm), no CommonJS twin
+    const want = { '@vlfer/source': src, types: `${base}.d.ts`, default: `${base}.js` };
     need(
-      JSON.stringify({ import: v?.import, require: v?.require }) === JSON.stringify(want),
-      `export '${key}' must be ${JSON.stringify(want)} (types first in each)`,
+      JSON.stringify(v) === JSON.stringify(want),
+      `export '${key}' must be ${JSON.stringify(want)} (types first, ESM only)`,
     );
     if (key !== '.')
       need(
-        JSON.stringify(pkg.typesVersions?.['*']?.[key.slice(2)]) === JSON.stringify([want.require.types]),
-        `typesVersions must map '${key.slice(2)}' to ${want.require.types} (TypeScript's node10 resolution has no exports)`,
+        JSON.stringify(pkg.typesVersions?.['*']?.[key.slice(2)]) === JSON.stringify([want.types]),
+        `typesVersions must map '${key.slice(2)}' to ${want.types} (TypeScript's node10 resolution has no exports)`,
       );
     if (key === '.')
-      need(
-        pkg.main === want.require.default && pkg.types === want.require.types,
-        `main/types must be ${want.require.default} / ${want.require.types}`,
-      );
+      need(pkg.main === want.default && pkg.types === want.types, `main/types must be ${want.default} / ${want.types}`);
   }
   const tsup = join(repoRoot, dir, 'tsup.config.ts');
   need(
     existsSync(tsup) && readFileSync(tsup, 'utf8').includes('vlferTsupConfig('),
-    'tsup.config.ts must use vlferTsupConfig (the shared CommonJS + ESM-wrapper build)',
+    'tsup.config.ts must use vlferTsupConfig (the shared ESM build)',
   );
   return out;
 }
@@ -154,25 +149,29 @@ describe('pnpm typecheck reuses the build', () => {
 });
 
 describe('public package manifests', () => {
-  it('every public package is publishable as CommonJS and ESM with types, licence and links', () => {
+  it('every public package is publishable as ESM (required through require(esm)) with types, licence and links', () => {
     expect(publicPackages.length).toBeGreaterThanOrEqual(10);
     expect(publicPackages.flatMap((p) => manifestProblems(p.dir, p.pkg))).toEqual([]);
   });
-  it('the check fails on a manifest without require, engines or licence', () => {
+  it('the check fails on a CommonJS-wrapper export, or without engines or licence', () => {
     const good = publicPackages.find((p) => p.pkg.name === '@vlfer/metrics')!;
     const bad = {
       ...good.pkg,
       license: 'ISC',
       engines: undefined,
       exports: {
-        '.': { '@vlfer/source': './src/index.ts', import: good.pkg.exports['.'].import },
+        '.': {
+          '@vlfer/source': './src/index.ts',
+          import: { types: './dist/index.d.ts', default: './dist/index.js' },
+          require: { types: './dist/index.d.cts', default: './dist/index.cjs' },
+        },
         './package.json': './package.json',
       },
     };
     const problems = manifestProblems(good.dir, bad);
     expect(problems.join('\n')).toMatch(/license must be MIT/);
     expect(problems.join('\n')).toMatch(/engines.node/);
-    expect(problems.join('\n')).toMatch(/export '.' must be .*"require"/);
+    expect(problems.join('\n')).toMatch(/export '.' must be \{"@vlfer\/source":"\.\/src\/index.ts","types"/);
   });
   it('the build entries come from the exports (one source of truth)', () => {
     expect(entriesOf(read('packages/core/package.json') as Parameters<typeof entriesOf>[0])).toEqual({
