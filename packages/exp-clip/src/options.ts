@@ -12,7 +12,8 @@ import { PREPROCESS_MODES, type PreprocessMode } from '@vlfer/encoders';
 import { CLIP_DTYPES, RESIZERS, type ClipDtype, type Resizer } from '@vlfer/encoders/node';
 import { PROMPT_TYPES, type PromptType } from '@vlfer/llm-knowledge';
 import { OPTIMIZERS, type OptimizerName } from '@vlfer/losses';
-import { FacesOptionsSchema, type FacesOptionsInput } from '@vlfer/faces';
+import type { FacesOptionsInput } from '@vlfer/faces';
+import { FacesOptionsSchema } from '@vlfer/faces/node';
 
 const positiveInt = z.number().int().positive();
 /** One shard of a job split into `count` (0-based `index`). */

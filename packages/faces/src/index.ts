@@ -33,5 +33,6 @@ export {
 } from './detector.js';
 /** Re-exported from `@vlfer/image` (where OpenCV's resize and warp moved), so that existing imports keep working. */
 export { resizeBilinear, warpAffine } from '@vlfer/image';
+// the pipelines' `faces` option; its zod schema (`FacesOptionsSchema`) is in `@vlfer/faces/node`, where the pipelines
+// validate it, so that this runtime-neutral entry bundles without zod
 export type { FacesOptions, FacesOptionsInput } from './options.js';
-export { FacesOptionsSchema } from './options.js';

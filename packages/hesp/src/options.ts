@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { COMPUTE_DEVICES, type ComputeDevice } from '@vlfer/core';
 import { LABEL_SCHEMES, type LabelScheme } from '@vlfer/datasets';
 import { OPEN_SET_METRIC_FAMILIES, type OpenSetMetricFamily } from '@vlfer/metrics';
-import { FacesOptionsSchema, type FacesOptionsInput } from '@vlfer/faces';
+import type { FacesOptionsInput } from '@vlfer/faces';
+import { FacesOptionsSchema } from '@vlfer/faces/node';
 
 const positiveInt = z.number().int().positive();
 const path = z.string().min(1);

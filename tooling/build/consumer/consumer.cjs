@@ -20,7 +20,7 @@ if (!provenance().packages['@vlfer/core'])
 if (typeof trainHesp !== 'function' || typeof evaluateZeroShot !== 'function' || !RESIZERS.includes('pil'))
   throw new Error('exports');
 (async () => {
-  // the worker script is found inside the installed package (dist/node/preprocess-worker.cjs)
+  // the worker script is found inside the installed package (dist/node/preprocess-worker.js)
   const { createPreprocessPool } = require('@vlfer/encoders/node');
   const pool = createPreprocessPool({ workers: 1 });
   const px = await pool.run([{ rgb: new Uint8Array(8 * 8 * 3).fill(51), width: 8, height: 8 }], 'exp-clip');

@@ -4,19 +4,23 @@
  * As a researcher outside the monorepo would: `pnpm pack` every public package, install the tarballs into a fresh
  * project, then
  * 1. check each tarball: LICENSE, README and every exported file present; no tests, test data or fixtures;
- * 2. `import` and `require` every entry in one process: same names, same objects (one instance, no dual-package hazard);
+ * 2. `import` and `require` (require(esm)) every entry in one process: same names, same objects (one instance);
  * 3. run a CommonJS consumer (`.cjs`) that calls into the packages;
  * 4. type-check an ESM `.ts` consumer (module nodenext) and a CommonJS `.cts` consumer against the published declarations;
  * 5. bundle the runtime-neutral entries (core, metrics, datasets, llm-knowledge, losses, image, encoders, faces, open-set,
  *    projection-head/format) with
  *    esbuild for `--platform=browser` and run the bundle in a fresh `vm` context (no Node globals);
- * 6. run publint --strict and attw (node10, node16 from CJS and ESM, bundler) on every package.
+ * 6. run publint --strict and attw (profile esm-only: node16 from ESM, bundler; see tsup.ts) on every package;
+ * 7. bundle-size budgets and a misspelt named import (bundle-size.ts).
+ * Each tarball's source maps must name only files inside the tarball (no absolute path of the build machine).
  * The consumer files are in `tooling/build/consumer/`. Any failure exits non-zero with what failed. `--keep` leaves
  * the temporary project for inspection.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { packAll, publicPackages, repoRoot, type PublicPackage } from './pack.js';
+import { sourceMapProblems } from './source-maps.js';
+import { bundleTable, checkBundles, MUST_FAIL } from './bundle-size.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runInNewContext } from 'node:vm';
@@ -60,13 +64,11 @@ for (const p of packages) {
     'README.md',
     'package.json',
     ...Object.values(p.exports)
-      .flatMap((v) =>
-        typeof v === 'string'
-          ? []
-          : Object.values(v as Record<string, unknown>).flatMap((c) =>
-              typeof c === 'object' && c ? Object.values(c as Record<string, string>) : [],
-            ),
-      )
+      .flatMap((v) => {
+        if (typeof v === 'string') return [];
+        const { types, default: js } = v as { types?: string; default?: string };
+        return [types, js, js && `${js}.map`].filter((f): f is string => typeof f === 'string');
+      })
       .map((f) => f.replace(/^\.\//, '')),
   ];
   for (const f of needed) if (!files.includes(f)) fail(`${p.name}: tarball lacks ${f}`);
@@ -74,6 +76,7 @@ for (const p of packages) {
     /(^|\/)(test-data|__fixtures__|fixtures)\/|\.test\.ts$|\.reference\.ts$|tsconfig\.json$|tsup\.config\.ts$/.test(f),
   );
   if (stray.length > 0) fail(`${p.name}: tarball ships test files: ${stray.slice(0, 5).join(', ')}`);
+  for (const problem of sourceMapProblems(file, files)) fail(`${p.name}: ${problem}`);
   process.stdout.write(`${p.name}: ${files.length} files, ${(readFileSync(file).length / 1024).toFixed(0)} KiB\n`);
 }
 if (failures.length > 0) throw new Error(`packing failed:\n${failures.join('\n')}`);
@@ -192,13 +195,26 @@ else {
   }
 }
 
+step('bundle budgets (esbuild, minified, gzip -9) and a misspelt named import');
+const sizes = await checkBundles(project);
+process.stdout.write(`${bundleTable(sizes.rows)}\n`);
+for (const f of sizes.failures) fail(`bundle: ${f}`);
+if (sizes.failures.length === 0)
+  process.stdout.write(`within budget; ${MUST_FAIL.map((m) => m.name).join(', ')}: fails to bundle, as it must\n`);
+
 step('publint --strict and attw on every package');
 for (const p of packages) {
   const pl = spawnSync(bin('publint'), ['--strict', tgz[p.name]!], { cwd: p.dir, encoding: 'utf8' });
   if (pl.status !== 0 || /warning|error/i.test(pl.stdout)) fail(`publint ${p.name}:\n${pl.stdout.trim()}`);
-  const at = spawnSync(bin('attw'), [tgz[p.name]!, '--format', 'table-flipped'], { cwd: p.dir, encoding: 'utf8' });
+  // esm-only: the packages are ESM that Node >= 20.19 also serves to require() (see tooling/build/src/tsup.ts); attw's
+  // TypeScript 5.6 predates require(esm) and would call node16-from-CJS "dynamic import only"; the .cts consumer above
+  // is the check of that resolution (TypeScript 5.9, module nodenext), the require() consumers the check at run time
+  const at = spawnSync(bin('attw'), [tgz[p.name]!, '--profile', 'esm-only', '--format', 'table-flipped'], {
+    cwd: p.dir,
+    encoding: 'utf8',
+  });
   if (at.status !== 0) fail(`attw ${p.name}:\n${at.stdout.trim()}`);
-  else process.stdout.write(`${p.name}: publint clean, attw green (node10, node16 CJS/ESM, bundler)\n`);
+  else process.stdout.write(`${p.name}: publint clean, attw green (profile esm-only: node16 ESM, bundler)\n`);
 }
 
 if (!keep) rmSync(work, { recursive: true, force: true });

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -10,20 +10,22 @@ import { JS_BUILD_OPTIONS } from './tsup.js';
 const core = resolve(import.meta.dirname, '..', '..', '..', 'packages', 'core', 'src');
 
 describe('the build keeps class names', () => {
-  it("a built error class prints as itself, not as sucrase's _class2", async () => {
+  it('a built and minified error class prints as itself (keepNames), loaded through require(esm)', async () => {
     const out = mkdtempSync(join(tmpdir(), 'vlfer-keep-names-'));
     try {
-      // two entries sharing errors.ts: the shared-chunk CommonJS path the packages are built through
+      // two entries sharing errors.ts (a shared chunk, as in the packages), minified as a consumer's bundler would
       await build({
         ...JS_BUILD_OPTIONS,
         entry: { errors: join(core, 'errors.ts'), options: join(core, 'options.ts') },
-        format: ['cjs'],
         outDir: out,
         dts: false,
         sourcemap: false,
+        minify: true,
         silent: true,
       });
-      const built = createRequire(import.meta.url)(join(out, 'errors.cjs')) as Record<string, new (o: never) => Error>;
+      writeFileSync(join(out, 'package.json'), '{ "type": "module" }\n');
+      // loaded with require(): the ESM build as a CommonJS consumer gets it (Node >= 20.19)
+      const built = createRequire(import.meta.url)(join(out, 'errors.js')) as Record<string, new (o: never) => Error>;
       const errors = [
         new built.InvalidArgumentError!({ functionName: 'f', argument: 'x', message: 'bad' } as never),
         new built.DataFormatError!({ file: 'a.csv', message: 'bad' } as never),

@@ -8,17 +8,12 @@ copyFileSync(join('..', '..', 'LICENSE'), 'LICENSE');
 const problems = [];
 for (const [key, v] of Object.entries(pkg.exports ?? {})) {
   if (key === './package.json') continue;
-  for (const [cond, ext] of [
-    ['import', '.js'],
-    ['require', '.cjs'],
-  ]) {
-    const c = v?.[cond];
-    if (!c || typeof c.types !== 'string' || typeof c.default !== 'string' || !c.default.endsWith(ext)) {
-      problems.push(`export '${key}' needs "${cond}": { "types": …, "default": "./dist/…${ext}" }`);
-      continue;
-    }
-    for (const f of [c.types, c.default]) if (!existsSync(f)) problems.push(`${f} is missing (run pnpm build)`);
+  // ESM only (tooling/build/src/tsup.ts): one JavaScript file and its declarations per export
+  if (typeof v?.types !== 'string' || typeof v?.default !== 'string' || !v.default.endsWith('.js')) {
+    problems.push(`export '${key}' needs { "types": "./dist/….d.ts", "default": "./dist/….js" }`);
+    continue;
   }
+  for (const f of [v.types, v.default]) if (!existsSync(f)) problems.push(`${f} is missing (run pnpm build)`);
 }
 for (const f of Object.values(typeof pkg.bin === 'string' ? { [pkg.name]: pkg.bin } : (pkg.bin ?? {})))
   if (!existsSync(f)) problems.push(`bin ${f} is missing (run pnpm build)`);

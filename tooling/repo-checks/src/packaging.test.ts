@@ -1,6 +1,6 @@
 /**
  * The manifests of the public packages, checked without building (the build, tarballs and consumers are checked by
- * `pnpm test:consumer`, which `.ci/run` runs): dual `exports` with types for import and require, Node-10 type paths
+ * `pnpm test:consumer`, which `.ci/run` runs): ESM-only `exports` with types (require(esm) serves `require`), Node-10 type paths
  * for subpaths, engines, licence, links, files, side effects, the prepack hook, the tsup config; and the release
  * settings (private packages not versioned).
  */
@@ -66,53 +66,117 @@ export function manifestProblems(dir: string, pkg: Manifest): string[] {
       `export '${key}' needs an existing '@vlfer/source' file`,
     );
     const base = (src ?? '').replace(/^\.\/src\//, './dist/').replace(/\.ts$/, '');
-    const want = {
-      import: { types: `${base}.d.ts`, default: `${base}.js` },
-      require: { types: `${base}.d.cts`, default: `${base}.cjs` },
-    };
+    // ESM only (tooling/build/src/tsup.ts): `require` is served by Node's require(esm), no CommonJS twin
+    const want = { '@vlfer/source': src, types: `${base}.d.ts`, default: `${base}.js` };
     need(
-      JSON.stringify({ import: v?.import, require: v?.require }) === JSON.stringify(want),
-      `export '${key}' must be ${JSON.stringify(want)} (types first in each)`,
+      JSON.stringify(v) === JSON.stringify(want),
+      `export '${key}' must be ${JSON.stringify(want)} (types first, ESM only)`,
     );
     if (key !== '.')
       need(
-        JSON.stringify(pkg.typesVersions?.['*']?.[key.slice(2)]) === JSON.stringify([want.require.types]),
-        `typesVersions must map '${key.slice(2)}' to ${want.require.types} (TypeScript's node10 resolution has no exports)`,
+        JSON.stringify(pkg.typesVersions?.['*']?.[key.slice(2)]) === JSON.stringify([want.types]),
+        `typesVersions must map '${key.slice(2)}' to ${want.types} (TypeScript's node10 resolution has no exports)`,
       );
     if (key === '.')
-      need(
-        pkg.main === want.require.default && pkg.types === want.require.types,
-        `main/types must be ${want.require.default} / ${want.require.types}`,
-      );
+      need(pkg.main === want.default && pkg.types === want.types, `main/types must be ${want.default} / ${want.types}`);
   }
   const tsup = join(repoRoot, dir, 'tsup.config.ts');
   need(
     existsSync(tsup) && readFileSync(tsup, 'utf8').includes('vlferTsupConfig('),
-    'tsup.config.ts must use vlferTsupConfig (the shared CommonJS + ESM-wrapper build)',
+    'tsup.config.ts must use vlferTsupConfig (the shared ESM build)',
   );
   return out;
 }
 
+/**
+ * Problems of one workspace typecheck project (`<dir>/tsconfig.json`, empty when it is right). `pnpm typecheck` is one
+ * `tsc -b tsconfig.typecheck.json`: each of these projects checks the tests, examples and apps of one workspace package
+ * against the declarations the build's composite projects (`tsconfig.build.json`) already emitted, so a typecheck after
+ * `pnpm build` checks no package's sources again. That only holds when the project references its own build project
+ * and those of every public @vlfer package it imports; without the reference tsc follows the `@vlfer/source`
+ * condition into the dependency's sources and checks them once more per importer.
+ */
+export function typecheckProblems(dir: string, pkg: Manifest, tsconfig: Manifest, solution: Manifest): string[] {
+  const out: string[] = [];
+  const need = (cond: boolean, what: string) => {
+    if (!cond) out.push(`${dir}/tsconfig.json: ${what}`);
+  };
+  const options = tsconfig.compilerOptions ?? {};
+  need(
+    options.noEmit === true && options.incremental === true,
+    'needs noEmit and incremental (tsc -b keeps its state)',
+  );
+  const own = existsSync(join(repoRoot, dir, 'tsconfig.build.json')) ? ['./tsconfig.build.json'] : [];
+  const up = dir.startsWith('packages/') ? '..' : '../../packages';
+  const deps = [...new Set(Object.keys({ ...pkg.dependencies, ...pkg.devDependencies }))]
+    .filter((d) => d.startsWith('@vlfer/'))
+    .map((d) => d.slice('@vlfer/'.length))
+    .filter((d) => existsSync(join(repoRoot, 'packages', d, 'tsconfig.build.json')))
+    .map((d) => `${up}/${d}/tsconfig.build.json`);
+  const want = [...own, ...deps].sort();
+  const have = ((tsconfig.references ?? []) as { path: string }[]).map((r) => r.path).sort();
+  need(
+    JSON.stringify(have) === JSON.stringify(want),
+    `references must be ${JSON.stringify(want)} (its own build project and those of its @vlfer packages), not ${JSON.stringify(have)}`,
+  );
+  need(
+    ((solution.references ?? []) as { path: string }[]).some((r) => r.path === `${dir}/tsconfig.json`),
+    'must be listed in tsconfig.typecheck.json (what pnpm typecheck builds)',
+  );
+  return out;
+}
+
+const workspaceProjects = ['packages', 'apps', 'tooling'].flatMap((group) =>
+  readdirSync(join(repoRoot, group))
+    .map((d) => `${group}/${d}`)
+    .filter((d) => existsSync(join(repoRoot, d, 'package.json')) && existsSync(join(repoRoot, d, 'tsconfig.json'))),
+);
+
+describe('pnpm typecheck reuses the build', () => {
+  const solution = read('tsconfig.typecheck.json');
+  it('is one tsc -b over tsconfig.typecheck.json, which lists every workspace project with its build references', () => {
+    expect(read('package.json').scripts.typecheck).toBe('exec tsc -b tsconfig.typecheck.json');
+    expect(workspaceProjects.length).toBeGreaterThanOrEqual(20);
+    expect(
+      workspaceProjects.flatMap((d) =>
+        typecheckProblems(d, read(`${d}/package.json`), read(`${d}/tsconfig.json`), solution),
+      ),
+    ).toEqual([]);
+  });
+  it('the check fails on a project that would check its dependencies from source', () => {
+    const dir = 'packages/metrics';
+    const old = { extends: '../../tsconfig.base.json', include: ['src', 'examples'] };
+    const problems = typecheckProblems(dir, read(`${dir}/package.json`), old, { references: [] }).join('\n');
+    expect(problems).toMatch(/noEmit and incremental/);
+    expect(problems).toMatch(/references must be .*core\/tsconfig.build.json/);
+    expect(problems).toMatch(/tsconfig.typecheck.json/);
+  });
+});
+
 describe('public package manifests', () => {
-  it('every public package is publishable as CommonJS and ESM with types, licence and links', () => {
+  it('every public package is publishable as ESM (required through require(esm)) with types, licence and links', () => {
     expect(publicPackages.length).toBeGreaterThanOrEqual(10);
     expect(publicPackages.flatMap((p) => manifestProblems(p.dir, p.pkg))).toEqual([]);
   });
-  it('the check fails on a manifest without require, engines or licence', () => {
+  it('the check fails on a CommonJS-wrapper export, or without engines or licence', () => {
     const good = publicPackages.find((p) => p.pkg.name === '@vlfer/metrics')!;
     const bad = {
       ...good.pkg,
       license: 'ISC',
       engines: undefined,
       exports: {
-        '.': { '@vlfer/source': './src/index.ts', import: good.pkg.exports['.'].import },
+        '.': {
+          '@vlfer/source': './src/index.ts',
+          import: { types: './dist/index.d.ts', default: './dist/index.js' },
+          require: { types: './dist/index.d.cts', default: './dist/index.cjs' },
+        },
         './package.json': './package.json',
       },
     };
     const problems = manifestProblems(good.dir, bad);
     expect(problems.join('\n')).toMatch(/license must be MIT/);
     expect(problems.join('\n')).toMatch(/engines.node/);
-    expect(problems.join('\n')).toMatch(/export '.' must be .*"require"/);
+    expect(problems.join('\n')).toMatch(/export '.' must be \{"@vlfer\/source":"\.\/src\/index.ts","types"/);
   });
   it('the build entries come from the exports (one source of truth)', () => {
     expect(entriesOf(read('packages/core/package.json') as Parameters<typeof entriesOf>[0])).toEqual({

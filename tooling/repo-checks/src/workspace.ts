@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { repoRoot } from '@vlfer/test-utils';
+import ts from 'typescript';
 
 export interface WorkspacePackage {
   name: string;
@@ -44,21 +45,13 @@ export function sourceFiles(dir: string): string[] {
   });
 }
 
-/** Module specifiers imported by a file (static, dynamic, export-from), comments excluded. */
+/**
+ * Module specifiers imported by a file (static, dynamic, export-from, require), read by TypeScript's own pre-processor:
+ * comments and code inside string literals (e.g. a bundle entry written as text) are not imports.
+ */
 export function importsOf(file: string): string[] {
-  const src = readFileSync(file, 'utf8')
-    .replace(/\/\*[\s\S]*?\*\//g, '')
-    .replace(/^\s*\/\/.*$/gm, '');
-  const out = new Set<string>();
-  for (const re of [
-    /\bfrom\s+['"]([^'"]+)['"]/g,
-    /\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g,
-    /^\s*import\s+['"]([^'"]+)['"]/gm,
-    /\brequire\(\s*['"]([^'"]+)['"]\s*\)/g,
-  ]) {
-    for (const m of src.matchAll(re)) out.add(m[1]!);
-  }
-  return [...out];
+  const info = ts.preProcessFile(readFileSync(file, 'utf8'), true, true);
+  return [...new Set(info.importedFiles.map((f) => f.fileName))];
 }
 
 /** The package name of a bare specifier (`@scope/name/sub` → `@scope/name`), or undefined for relative ones. */

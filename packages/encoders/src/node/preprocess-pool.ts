@@ -37,12 +37,12 @@ export class PreprocessWorkerError extends VlferError {
 const thisFile = typeof __filename === 'string' ? pathToFileURL(__filename).href : import.meta.url;
 
 function workerSpec(): { entry: URL | string; options: WorkerOptions } {
-  // from the built package the worker is dist/node/preprocess-worker.cjs (found from the package's own manifest, since
+  // from the built package the worker is dist/node/preprocess-worker.js (found from the package's own manifest, since
   // this code may sit in a shared chunk); from the sources (tests, tsx) it is TypeScript: a bootstrap loads tsx in the
   // worker thread, then imports it with the workspace's source condition
   if (!thisFile.endsWith('.ts')) {
     const root = dirname(packageResolve('@vlfer/encoders/package.json'));
-    return { entry: join(root, 'dist', 'node', 'preprocess-worker.cjs'), options: {} };
+    return { entry: join(root, 'dist', 'node', 'preprocess-worker.js'), options: {} };
   }
   // the ESM build of tsx's register API (its package exports give require() the CJS one)
   const tsxApi = pathToFileURL(

@@ -9,10 +9,27 @@ import type { ImageSource } from '@vlfer/image/node';
 import { preprocessImages } from './preprocess.js';
 import { packageRequire } from './require.js';
 
-/** Path of the ffmpeg binary shipped in `@ffmpeg-installer/ffmpeg` (override with $VLFER_FFMPEG). */
-export function defaultFfmpegPath(): string {
+/** The package that ships an ffmpeg binary; an optional peer dependency (66 MB, needed for video files only). */
+export const FFMPEG_PACKAGE = '@ffmpeg-installer/ffmpeg';
+
+/**
+ * Path of the ffmpeg binary: $VLFER_FFMPEG, else the one shipped in `@ffmpeg-installer/ffmpeg`, an optional peer
+ * dependency that only video files need. Throws a `VlferError` naming the package to add when it is not installed.
+ * @param requireFn how the package is loaded (a test passes one that fails)
+ */
+export function defaultFfmpegPath(requireFn: (id: string) => unknown = packageRequire): string {
   if (process.env.VLFER_FFMPEG) return process.env.VLFER_FFMPEG;
-  return (packageRequire('@ffmpeg-installer/ffmpeg') as { path: string }).path;
+  try {
+    return (requireFn(FFMPEG_PACKAGE) as { path: string }).path;
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code !== 'MODULE_NOT_FOUND' || !String((error as Error).message).includes(FFMPEG_PACKAGE)) throw error;
+    throw new VlferError(
+      `Video files are decoded with ffmpeg, and no ffmpeg was found: add the package ${FFMPEG_PACKAGE} ` +
+        `(npm install ${FFMPEG_PACKAGE}), or set $VLFER_FFMPEG to an ffmpeg binary`,
+      { cause: error },
+    );
+  }
 }
 
 function run(

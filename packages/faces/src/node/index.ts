@@ -10,3 +10,5 @@ export { FACE_DETECTORS, FACE_DETECTOR_IDS } from '../detector.js';
 export type { FaceCropSettings, FaceCounts, FaceCacheCounts, FacesReport } from './crops.js';
 export { FaceCropper, createFaceCropper, cropFileKey } from './crops.js';
 export { encodePng, writePng } from './png.js';
+// zod validation of the pipelines' `faces` option (here rather than in the runtime-neutral entry, which stays zod-free)
+export { FacesOptionsSchema } from '../options.js';
