@@ -12,13 +12,15 @@
  *    esbuild for `--platform=browser` and run the bundle in a fresh `vm` context (no Node globals);
  * 6. run publint --strict and attw (profile esm-only: node16 from ESM, bundler; see tsup.ts) on every package;
  * 7. bundle-size budgets and a misspelt named import (bundle-size.ts).
+ * 8. run the `vlfer` bin of the installed @vlfer/cli: `--version`, a bad flag (one `vlfer: ` line), and `vlfer exp-clip
+ *    eval` on four FER2013 images with the tiny test CLIP; publint --strict on its tarball.
  * Each tarball's source maps must name only files inside the tarball (no absolute path of the build machine).
  * The consumer files are in `tooling/build/consumer/`. Any failure exits non-zero with what failed. `--keep` leaves
  * the temporary project for inspection.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { packAll, publicPackages, repoRoot, type PublicPackage } from './pack.js';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { packAll, publicApps, publicPackages, repoRoot, type PublicPackage } from './pack.js';
 import { sourceMapProblems } from './source-maps.js';
 import { bundleTable, checkBundles, MUST_FAIL } from './bundle-size.js';
 import { tmpdir } from 'node:os';
@@ -202,6 +204,9 @@ for (const f of sizes.failures) fail(`bundle: ${f}`);
 if (sizes.failures.length === 0)
   process.stdout.write(`within budget; ${MUST_FAIL.map((m) => m.name).join(', ')}: fails to bundle, as it must\n`);
 
+step('the vlfer command of @vlfer/cli, installed from its tarball: --version, an error, a tiny evaluation');
+for (const problem of cliProblems()) fail(`@vlfer/cli: ${problem}`);
+
 step('publint --strict and attw on every package');
 for (const p of packages) {
   const pl = spawnSync(bin('publint'), ['--strict', tgz[p.name]!], { cwd: p.dir, encoding: 'utf8' });
@@ -217,9 +222,57 @@ for (const p of packages) {
   else process.stdout.write(`${p.name}: publint clean, attw green (profile esm-only: node16 ESM, bundler)\n`);
 }
 
+for (const app of publicApps()) {
+  const pl = spawnSync(bin('publint'), ['--strict', tgz[app.name]!], { cwd: app.dir, encoding: 'utf8' });
+  if (pl.status !== 0 || /warning|error/i.test(pl.stdout)) fail(`publint ${app.name}:\n${pl.stdout.trim()}`);
+  else process.stdout.write(`${app.name}: publint clean (a bin, no library exports: no attw)\n`);
+}
+
 if (!keep) rmSync(work, { recursive: true, force: true });
 if (failures.length > 0) {
   process.stdout.write(`\n${failures.length} consumer check(s) failed\n`);
   process.exit(1);
 }
 process.stdout.write(`\nall consumer checks passed (${packages.length} packages)\n`);
+
+/**
+ * Run the installed `vlfer` bin as a user would: `--version` equals @vlfer/cli's version; a bad dataset id is one
+ * `vlfer: ` line and exit 1; `vlfer exp-clip eval` on two classes × two FER2013 images with the tiny test CLIP prints
+ * its table and writes metrics.json. Returns what went wrong.
+ */
+function cliProblems(): string[] {
+  const problems: string[] = [];
+  const vlfer = join(project, 'node_modules', '.bin', 'vlfer');
+  const run = (args: string[]) => spawnSync(vlfer, args, { cwd: project, encoding: 'utf8' });
+  const want = publicApps().find((a) => a.name === '@vlfer/cli')?.version;
+  const version = run(['--version']);
+  if (version.status !== 0 || version.stdout.trim() !== want)
+    problems.push(`vlfer --version printed '${version.stdout.trim()}' (exit ${version.status}), expected ${want}`);
+  const bad = run(['exp-clip', 'eval', '--dataset', 'fer-2013', '--root', '.', '--model', 'm']);
+  if (bad.status !== 1 || !/^vlfer: option '--dataset <id>'/.test(bad.stderr))
+    problems.push(`a bad --dataset gave exit ${bad.status} and: ${bad.stderr.trim().slice(0, 300)}`);
+  const shared = process.env.VLFER_SHARED ?? join(root, '..', 'shared');
+  const data = join(project, 'faces');
+  for (const c of ['happy', 'sad']) {
+    const from = join(shared, 'data', 'fer2013-privatetest', c);
+    mkdirSync(join(data, c), { recursive: true });
+    for (const f of readdirSync(from).sort().slice(0, 2)) cpSync(join(from, f), join(data, c, f));
+  }
+  const out = join(project, 'eval');
+  const model = join(shared, 'fixtures', 'tiny-clip');
+  const ok = run(
+    ['exp-clip', 'eval', '--dataset', 'image-folder', '--root', data, '--model', model].concat([
+      '--prompts',
+      '1',
+      '--out',
+      out,
+      '--no-progress',
+      '--no-cache',
+    ]),
+  );
+  if (ok.status !== 0) problems.push(`vlfer exp-clip eval failed (exit ${ok.status}): ${ok.stderr.trim().slice(-600)}`);
+  else if (!/class_name\s+\d+\.\d+\s+\d+\.\d+/.test(ok.stdout) || !existsSync(join(out, 'metrics.json')))
+    problems.push(`vlfer exp-clip eval printed no table or wrote no metrics.json:\n${ok.stdout.slice(0, 400)}`);
+  else process.stdout.write(`vlfer ${want}: --version, the error line and a 4-image evaluation as expected\n`);
+  return problems;
+}
