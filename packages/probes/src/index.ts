@@ -3,7 +3,7 @@
  * logistic-regression linear probe fitted by L-BFGS (sklearn's `LogisticRegression` objective) with the CLIP paper's
  * validation sweep of the L2 strength, seeded few-shot selection (1/2/4/8/16 shots per class) and the training-free
  * Tip-Adapter cache classifier, the seeded stratified train/validation/test split and `fitClosedSetMethod`, which
- * runs any of them (or CLIP zero-shot) on given features. `@vlfer/probes/node` runs them from image paths.
+ * runs any of them (or CLIP zero-shot) on given features. `runClosedSetBaseline` of `@vlfer/exp-clip` runs them from image paths.
  */
 export type { LbfgsOptions, LbfgsResult, ObjectiveWithGradient } from './lbfgs.js';
 export { minimizeLbfgs } from './lbfgs.js';

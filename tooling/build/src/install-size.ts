@@ -9,9 +9,12 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { packAll, publicPackages } from './pack.js';
+import { packAll, publicApps, publicPackages } from './pack.js';
 
-const sets: string[][] = [...publicPackages().map((p) => [p.name]), ['@vlfer/metrics', '@vlfer/datasets']];
+const sets: string[][] = [
+  ...[...publicPackages(), ...publicApps()].map((p) => [p.name]),
+  ['@vlfer/metrics', '@vlfer/datasets'],
+];
 const work = mkdtempSync(join(tmpdir(), 'vlfer-install-size-'));
 const { tarballs, failures } = packAll(join(work, 'tarballs'));
 if (failures.length > 0) throw new Error(failures.join('\n'));

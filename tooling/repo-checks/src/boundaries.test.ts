@@ -56,8 +56,8 @@ describe('package boundaries', () => {
     expect(bench.deps.filter((d) => ws(d) && ws(d)!.group !== 'packages' && d !== '@vlfer/cli-kit')).toEqual([]);
   });
 
-  it('metrics, datasets and image never reach a model runtime (transitive npm dependencies and source imports)', () => {
-    for (const name of ['@vlfer/metrics', '@vlfer/datasets', '@vlfer/image']) {
+  it('metrics, datasets, image and probes never reach a model runtime (transitive npm dependencies and source imports)', () => {
+    for (const name of ['@vlfer/metrics', '@vlfer/datasets', '@vlfer/image', '@vlfer/probes']) {
       const p = byName.get(name)!;
       const closure = externalClosure(p.dir, p.deps);
       expect(
@@ -94,7 +94,6 @@ describe('package boundaries', () => {
       '@vlfer/llm-knowledge',
       '@vlfer/losses',
       '@vlfer/open-set',
-      '@vlfer/probes',
     ]);
     // the detector finds what it looks for: the ./node entries do import Node built-ins
     expect(
@@ -140,7 +139,8 @@ describe('package boundaries', () => {
           // published packages must declare what their shipped code imports as a runtime dependency, unless their
           // build bundles it in (a command-line app's private helpers: APP_BUNDLED), then as a dev dependency
           const bundled = p.group === 'apps' && APP_BUNDLED.includes(target) && declared.has(target);
-          const ok = isTest || p.private ? declared.has(target) : p.deps.includes(target) || target === p.name || bundled;
+          const ok =
+            isTest || p.private ? declared.has(target) : p.deps.includes(target) || target === p.name || bundled;
           if (!ok)
             problems.push(
               `${relative(repoRoot, f)} imports ${target}, not in ${p.name}'s ${isTest || p.private ? '' : 'runtime '}dependencies`,

@@ -138,7 +138,8 @@ describe('closed-set ablation: zero-shot vs linear probe vs few-shot vs Tip-Adap
     const csv = readFileSync(writeSummary(results), 'utf8').trim().split('\n');
     expect(csv[0]).toMatch(/,dataset_fingerprint,shots,ci,/);
     const fewShot = csv.filter((l) => l.startsWith('cs,few-shot-probe,tiny-clip,,,class_name,'));
-    expect(fewShot.map((l) => l.split(',').at(-1))).toEqual(['1', '2']);
+    const shotsColumn = csv[0]!.split(',').indexOf('shots');
+    expect(fewShot.map((l) => l.split(',')[shotsColumn])).toEqual(['1', '2']);
     expect(csv.filter((l) => l.startsWith('cs,linear-probe,')).map((l) => l.split(',').at(-1))).toEqual(['']);
   }, 300_000);
 });

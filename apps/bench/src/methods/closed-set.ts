@@ -12,7 +12,7 @@ import { EvalOptionsSchema, loadEvalData, type EvalData } from '@vlfer/exp-clip'
 import { expClipPrompts } from '@vlfer/llm-knowledge';
 import { classificationReport } from '@vlfer/metrics';
 import { DEFAULT_SPLIT_FRACTIONS, splitStratified, usesShots, type ClosedSetMethod } from '@vlfer/probes';
-import { runClosedSetBaseline, type LabelledImages } from '@vlfer/probes/node';
+import { runClosedSetBaseline, type LabelledImages } from '@vlfer/exp-clip';
 import type { ResultRow, RunAblationOptions, RunCoords } from '../ablations.js';
 import { DATASETS, type AblationSpec, type BenchData, type DatasetId, type Method } from '../registry.js';
 

@@ -24,8 +24,8 @@ import {
   type ClosedSetFit,
   type ClosedSetInputs,
   type ClosedSetMethod,
-} from '../closed-set.js';
-import type { TipAdapterOptions } from '../tip-adapter.js';
+  type TipAdapterOptions,
+} from '@vlfer/probes';
 
 /** One part of a labelled image set: parallel arrays `[n]` of item ids, image paths and class ids. */
 export interface LabelledImages {

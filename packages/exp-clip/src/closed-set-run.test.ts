@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { AbortedError, InvalidArgumentError } from '@vlfer/core';
 import { sharedPath } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
-import { splitStratified } from '../index.js';
-import { runClosedSetBaseline, type LabelledImages } from './index.js';
+import { splitStratified } from '@vlfer/probes';
+import { runClosedSetBaseline, type LabelledImages } from './closed-set-run.js';
 
 const model = sharedPath('fixtures', 'tiny-clip');
 const root = sharedPath('data', 'fer2013-privatetest');
