@@ -16,6 +16,7 @@ export default tseslint.config(
       'results/**',
       'bench-results/**',
       'coverage/**',
+      'docs/api/**',
       '.vlfer-cache/**',
       '**/*.d.ts',
     ],
