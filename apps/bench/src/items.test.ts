@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { classificationReport } from '@vlfer/metrics';
 import { rowMetricsProblem, type ResultRow } from './ablations.js';
 import { itemIdUnder, itemOutcomes } from './items.js';
-import { groupIntervals, pairedComparisons, runIntervals, runLabels } from './statistics.js';
+import { groupIntervals, pairedComparisons, perClassRecallIntervals, runIntervals, runLabels } from './statistics.js';
 
 const names = ['happiness', 'sadness', 'anger'];
 /** A closed-set row whose numbers follow from its items. */
@@ -124,6 +124,27 @@ describe('statistics from items', () => {
     );
   });
 
+  it('per-class recall intervals: over each class’s own items, around the row’s recall; open-set rows over known items', () => {
+    const row = closedRow(good, labels);
+    const ci = perClassRecallIntervals(row);
+    expect(Object.keys(ci)).toEqual(names);
+    for (const c of names) {
+      expect(ci[c]!.estimate).toBeCloseTo(row.perClassRecall[c]!, 12);
+      expect(ci[c]!.lower).toBeLessThanOrEqual(ci[c]!.estimate);
+      expect(ci[c]!.upper).toBeGreaterThanOrEqual(ci[c]!.estimate);
+      expect(ci[c]!.lower).toBeGreaterThanOrEqual(0);
+      expect(ci[c]!.upper).toBeLessThanOrEqual(1);
+    }
+    // a class whose items are all right has a degenerate interval at 1; the other classes' items do not enter
+    const allRight = closedRow(
+      labels.map((l, i) => (l === 0 ? 0 : (l + (i % 2)) % 3)),
+      labels,
+    );
+    expect(perClassRecallIntervals(allRight).happiness).toEqual({ estimate: 1, lower: 1, upper: 1 });
+    expect(perClassRecallIntervals(row)).toEqual(ci); // seeded
+    const open = openRow([3, 2, 3, 1, 2, 2, 0, 1, 0.5, 2.5], [0, 1, 1, 1, 0, 0, 1, 0, 0, 1]);
+    expect(perClassRecallIntervals(open).a!.estimate).toBeCloseTo(open.perClassRecall.a!, 12);
+  });
   it('paired comparisons: every run against the first on the same items, and every other pair; A − B', () => {
     const rows = [
       closedRow(good, labels, { promptType: 'class_name' }),

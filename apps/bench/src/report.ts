@@ -22,6 +22,7 @@ import {
   coordinateKey,
   groupIntervals,
   pairedComparisons,
+  perClassRecallIntervals,
   runLabels,
   STATISTICS,
   type GroupInterval,
@@ -162,28 +163,56 @@ function metricsSpec(groups: readonly Group[], title: string): TopLevelSpec {
   } as TopLevelSpec;
 }
 
-/** Per-class recall of every run, classes in label-set order, one bar per run within each class. */
+/**
+ * Per-class recall of every run, classes in label-set order, one bar per run within each class, with its 95 %
+ * bootstrap interval over the class's items (`perClassRecallIntervals`) as a line on the bar.
+ */
 function perClassRecallSpec(rows: readonly ResultRow[], labels: Map<string, string>, title: string): TopLevelSpec {
   const classes = [...new Set(rows.flatMap((r) => r.labelNames))];
-  const values = rows.flatMap((r) =>
-    r.labelNames
+  const values = rows.flatMap((r) => {
+    const ci = perClassRecallIntervals(r);
+    return r.labelNames
       .filter((c) => r.perClassRecall[c] !== null && r.perClassRecall[c] !== undefined)
-      .map((c) => ({ run: labels.get(r.id)!, class: c, recall: 100 * r.perClassRecall[c]! })),
-  );
+      .map((c) => ({
+        run: labels.get(r.id)!,
+        class: c,
+        recall: 100 * r.perClassRecall[c]!,
+        lower: ci[c] ? 100 * ci[c].lower : null,
+        upper: ci[c] ? 100 * ci[c].upper : null,
+      }));
+  });
+  const x = { field: 'class', type: 'nominal', title: null, sort: classes, axis: { labelLimit: 0 } };
+  const xOffset = { field: 'run', sort: null };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title,
     data: { values },
     width: { step: Math.max(3, Math.min(12, Math.floor(640 / Math.max(1, rows.length * classes.length)))) },
     height: 160,
-    mark: 'bar',
-    encoding: {
-      x: { field: 'class', type: 'nominal', title: null, sort: classes, axis: { labelLimit: 0 } },
-      xOffset: { field: 'run', sort: null },
-      y: { field: 'recall', type: 'quantitative', title: 'recall %' },
-      color: { field: 'run', type: 'nominal', sort: null, legend: rows.length <= 12 ? { labelLimit: 0 } : null },
-      tooltip: [{ field: 'run' }, { field: 'class' }, { field: 'recall', format: '.1f' }],
-    },
+    layer: [
+      {
+        mark: 'bar',
+        encoding: {
+          x,
+          xOffset,
+          y: { field: 'recall', type: 'quantitative', title: "recall % (lines: 95 % interval over the class's items)" },
+          color: { field: 'run', type: 'nominal', sort: null, legend: rows.length <= 12 ? { labelLimit: 0 } : null },
+          tooltip: [
+            { field: 'run' },
+            { field: 'class' },
+            { field: 'recall', format: '.1f' },
+            { field: 'lower', format: '.1f' },
+            { field: 'upper', format: '.1f' },
+          ],
+        },
+      },
+      {
+        // the interval: a thin bar from lower to upper (a bar mark keeps the run's xOffset, a rule would not)
+        transform: [{ filter: 'datum.lower !== null' }],
+        mark: { type: 'bar', width: 2, color: 'black' },
+        encoding: { x, xOffset, y: { field: 'lower', type: 'quantitative' }, y2: { field: 'upper' } },
+      },
+    ],
   } as TopLevelSpec;
 }
 

@@ -6,6 +6,7 @@
  */
 import { rowChecksum } from '@vlfer/core/node';
 import {
+  bootstrapInterval,
   classificationIntervals,
   openSetIntervals,
   pairedClassificationTests,
@@ -96,6 +97,28 @@ export function groupIntervals(rows: readonly ResultRow[]): Partial<Record<CiMet
     if (values.some((v) => v === undefined)) continue;
     const s = seedSummary(values as number[], { confidence: STATISTICS.confidence });
     out[m] = { estimate: s.mean, lower: s.lower!, upper: s.upper!, over: 'seeds', std: s.std };
+  }
+  return out;
+}
+
+/**
+ * 95 % percentile bootstrap interval of each class's recall over that class's items of one run (seeded,
+ * `STATISTICS`): the recall is the fraction of the class's items predicted as the class, so the items of the other
+ * classes do not enter. Open-set rows: over the known items. Classes by name; a class without items has none.
+ */
+export function perClassRecallIntervals(row: ResultRow): Record<string, Interval> {
+  const it = row.items;
+  const out: Record<string, Interval> = {};
+  if (!it) return out;
+  for (const [c, name] of row.labelNames.entries()) {
+    const correct = it.labels.flatMap((l, i) => (l === c ? [it.predicted[i] === c ? 1 : 0] : []));
+    if (correct.length === 0) continue;
+    const ci = bootstrapInterval({
+      ...resample,
+      n: correct.length,
+      statistic: (idx) => idx.reduce((sum, i) => sum + correct[i]!, 0) / idx.length,
+    });
+    out[name] = pick(ci);
   }
   return out;
 }
