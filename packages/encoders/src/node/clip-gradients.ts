@@ -42,10 +42,20 @@ export interface ClipGradientModelOptions extends LoadWeightsOptions, ThreadOpti
    * --weights-in inputs|graph`; apps/bench/README.md).
    */
   weightsIn?: 'inputs' | 'graph';
+  /**
+   * With `weightsIn: 'graph'` and a Hugging Face `model.safetensors` whose weights are all float32: `true` stores
+   * them in the graphs as ONNX external data pointing into the file itself, so ONNX Runtime reads them and the file is
+   * never read into the JS heap (only its header, and the token-embedding / patch-embedding tables when first used);
+   * `false` copies the weights into the graphs (the way before; for comparison). Other files (F16/BF16/F64, an OpenAI
+   * `.pt`) are always copied, with the reason given to `log`. @default true
+   */
+  externalData?: boolean;
   /** Build the VJP (gradient) graphs too. @default true */
   gradients?: boolean;
   /** Which towers to build. @default both */
   towers?: readonly ('vision' | 'text')[];
+  /** Notices worth showing (today: why weights stored in the graphs could not be read from the file directly). */
+  log?: (line: string) => void;
 }
 
 /**
@@ -74,11 +84,16 @@ export class ClipGradientModel {
    */
   static async load(model: string, options: ClipGradientModelOptions = {}): Promise<ClipGradientModel> {
     const source = resolveClipSource(model, { backend: 'graphs' });
-    const bundle = loadClipWeights(source, options);
+    const inGraph = (options.weightsIn ?? defaultWeightsIn(options.device ?? 'cpu')) === 'graph';
+    // weights stored in the graphs are read by ONNX Runtime from model.safetensors itself (external data)
+    const bundle = loadClipWeights(source, options, { byReference: inGraph && options.externalData !== false });
     const { arch, weights, weightsFile } = bundle;
-    const opts = sessionOptions({ device: options.device ?? 'cpu', ...options });
-    const stored =
-      (options.weightsIn ?? defaultWeightsIn(options.device ?? 'cpu')) === 'graph' ? { weights, weightsFile } : {};
+    const opts = graphSessionOptions(bundle, options);
+    if (inGraph && bundle.notByReference)
+      options.log?.(
+        `${weightsFile}: weights copied into the graphs, not read from the file by ONNX Runtime (${bundle.notByReference})`,
+      );
+    const stored = inGraph ? { weights, weightsFile } : {};
     const towers = new Set(options.towers ?? ['vision', 'text']);
     const grads = options.gradients ?? true;
     // one session at a time: with stored weights each graph is a few hundred MB
@@ -336,6 +351,19 @@ export class ClipGradientModel {
   async release(): Promise<void> {
     await Promise.all(Object.values(this.sessions).map((s) => s!.release()));
   }
+}
+
+/**
+ * ONNX Runtime session options for the tower graphs; with weights referenced in `model.safetensors`
+ * (`bundle.externalDir`), the folder their external data is resolved against (the graphs are given as bytes).
+ */
+function graphSessionOptions(
+  bundle: ClipWeightsBundle,
+  options: ClipGradientModelOptions,
+): ort.InferenceSession.SessionOptions {
+  const opts = sessionOptions({ device: options.device ?? 'cpu', ...options });
+  if (!bundle.externalDir) return opts;
+  return { ...opts, extra: { session: { model_external_initializers_file_folder_path: bundle.externalDir } } };
 }
 
 /** Position of the first <|endoftext|> (the largest id) in each row of [rows · L] CLIP token ids. */
