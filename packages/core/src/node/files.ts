@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { DataFormatError, FileIoError } from '../errors.js';
 import {
   decodeSafetensors,
@@ -29,6 +29,11 @@ export interface SafetensorsFileIndex extends SafetensorsIndex {
   size: number;
   /** The float32 values of one tensor, read from the file (F16, BF16, F64 converted). @throws DataFormatError */
   read(key: string): Float32Array;
+  /**
+   * Throws a DataFormatError naming the file when it is no longer the file whose header was read (another size,
+   * modification time or inode): what was checked at open (a checksum, a fingerprint) no longer covers it.
+   */
+  checkUnchanged(): void;
 }
 
 /**
@@ -38,7 +43,16 @@ export interface SafetensorsFileIndex extends SafetensorsIndex {
  * @throws FileIoError when the file cannot be read, DataFormatError naming the file and field when it is malformed
  */
 export function openSafetensorsFile(path: string): SafetensorsFileIndex {
-  const { bytes: prefix, size } = readRange(path, 0, 8, true);
+  const { bytes: prefix, stat } = readRange(path, 0, 8, true);
+  const size = stat.size;
+  const checkUnchanged = () => {
+    const now = statSync(path, { throwIfNoEntry: false });
+    if (!now || now.size !== size || now.mtimeMs !== stat.mtimeMs || now.ino !== stat.ino)
+      throw new DataFormatError({
+        file: path,
+        message: `changed since its header was read (${now ? `size ${size} → ${now.size}, modified ${new Date(now.mtimeMs).toISOString()}` : 'removed'}); load the model again`,
+      });
+  };
   const n = prefix.length === 8 ? new DataView(prefix.buffer).getBigUint64(0, true) : 0n;
   if (prefix.length === 8 && n > BigInt(Math.min(100_000_000, size - 8)))
     throw new DataFormatError({ file: path, message: `header length ${n} exceeds the file size (${size} bytes)` });
@@ -49,7 +63,9 @@ export function openSafetensorsFile(path: string): SafetensorsFileIndex {
     ...index,
     file: path,
     size,
+    checkUnchanged,
     read(key) {
+      checkUnchanged();
       const t = index.entries[key];
       if (!t) throw new DataFormatError({ file: path, field: key, message: 'no such tensor in the file' });
       const { bytes } = readRange(path, index.base + t.b, t.e - t.b);
@@ -59,14 +75,15 @@ export function openSafetensorsFile(path: string): SafetensorsFileIndex {
 }
 
 /**
- * `length` bytes at `position` of `path`, in a fresh (aligned) buffer, and the file's size. @throws FileIoError;
+ * `length` bytes at `position` of `path`, in a fresh (aligned) buffer, and the file's stat. @throws FileIoError;
  * DataFormatError when the file ends first (it changed since its header was read), unless `short` allows it
  */
-function readRange(path: string, position: number, length: number, short = false): { bytes: Uint8Array; size: number } {
+function readRange(path: string, position: number, length: number, short = false): { bytes: Uint8Array; stat: Stats } {
   let fd: number | undefined;
   try {
     fd = openSync(path, 'r');
-    const size = fstatSync(fd).size;
+    const stat = fstatSync(fd);
+    const size = stat.size;
     const bytes = new Uint8Array(Math.max(0, Math.min(length, size - position)));
     let got = 0;
     while (got < bytes.length) {
@@ -79,7 +96,7 @@ function readRange(path: string, position: number, length: number, short = false
         file: path,
         message: `ended after ${position + got} bytes while reading ${length} at ${position} (the file changed or was truncated since it was opened)`,
       });
-    return { bytes: bytes.subarray(0, got), size };
+    return { bytes: bytes.subarray(0, got), stat };
   } catch (error) {
     if (error instanceof DataFormatError) throw error;
     throw new FileIoError({ file: path, operation: 'read the safetensors file', cause: error });

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -49,11 +49,19 @@ describe('openSafetensorsFile: a safetensors file by its header, tensors read on
     expect(() => openSafetensorsFile(file)).toThrow(/head\.safetensors.*too short/);
   });
 
-  it('refuses a read after the file was truncated since it was opened', () => {
+  it('refuses a read after the file was truncated or rewritten since its header was read', () => {
     const file = join(dir, 'later.safetensors');
     writeFileSync(file, encodeSafetensors(tensors));
     const index = openSafetensorsFile(file);
     truncateSync(file, index.base + index.entries.b!.b);
-    expect(() => index.read('b')).toThrow(/later\.safetensors.*changed or was truncated since it was opened/);
+    expect(() => index.read('b')).toThrow(/later\.safetensors.*changed since its header was read/);
+    // same size, other bytes and modification time: what a checksum at open covered is gone
+    writeFileSync(file, encodeSafetensors({ ...tensors, b: { dims: [1], data: Float32Array.from([8]) } }));
+    const again = openSafetensorsFile(file);
+    expect(again.read('b')).toEqual(Float32Array.from([8]));
+    writeFileSync(file, encodeSafetensors(tensors));
+    utimesSync(file, new Date(0), new Date(0));
+    expect(() => again.read('b')).toThrow(/later\.safetensors.*changed since its header was read/);
+    expect(() => again.checkUnchanged()).toThrow(DataFormatError);
   });
 });

@@ -97,6 +97,8 @@ export interface ClipWeightsBundle {
    */
   externalDir?: string;
   notByReference?: string;
+  /** With `byReference`: throws a DataFormatError when model.safetensors changed since its header was read. */
+  checkUnchanged?: () => void;
 }
 
 export interface LoadWeightsOptions {
@@ -167,6 +169,7 @@ function loadHfWeights(dir: string, options: LoadWeightsOptions, byReference: bo
     tokenizer: existsSync(join(dir, 'tokenizer.json')) ? dir : (options.tokenizer ?? 'openai/clip-vit-base-patch32'),
     weightsFile,
     logitScale: scalarExp(weights['logit_scale']),
+    ...(index ? { checkUnchanged: index.checkUnchanged } : {}),
     ...(index && !converted ? { externalDir: dir } : {}),
     ...(converted ? { notByReference: `'${converted.key}' is ${converted.dtype}, converted to float32` } : {}),
   };

@@ -1,10 +1,11 @@
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRng, DataFormatError, type Tensor4D } from '@vlfer/core';
-import { hashFile, readSafetensors } from '@vlfer/core/node';
+import { hashFile, readSafetensors, writeSafetensors } from '@vlfer/core/node';
 import { sharedPath } from '@vlfer/test-utils';
-import { describe, expect, it } from 'vitest';
+import * as ort from 'onnxruntime-node';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { visionTowerVjpModel } from '../clip-graphs.js';
 import { ClipGradientModel } from './clip-gradients.js';
 import { loadClip } from './clip.js';
@@ -128,5 +129,45 @@ describe('weights stored in the graphs as external data pointing into model.safe
     expect(a.contentFingerprint()).not.toBe(b.contentFingerprint());
     await a.dispose();
     await b.dispose();
+  });
+});
+
+describe('lazy towers: a session is created when its tower is first used', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it.each(['inputs', 'graph'] as const)(
+    'weights as %s: load creates no session; images alone create one',
+    async (w) => {
+      const create = vi.spyOn(ort.InferenceSession, 'create');
+      const m = await ClipGradientModel.load(tiny, { weightsIn: w, gradients: false });
+      expect(create).toHaveBeenCalledTimes(0);
+      const S = m.arch.vision.imageSize!;
+      // two encodes at once share the one session being created
+      await Promise.all([m.visionForwardEmbeds(pixels(2, S)), m.visionForwardEmbeds(pixels(1, S))]);
+      expect(create).toHaveBeenCalledTimes(1);
+      await m.release();
+    },
+  );
+
+  it('a weight missing from the file still fails the load, before any tower is used', async () => {
+    const dir = tinyCopy((f) => {
+      const { ['text_projection.weight']: _gone, ...rest } = readSafetensors(f).tensors;
+      writeSafetensors(f, rest);
+    });
+    for (const weightsIn of ['inputs', 'graph'] as const)
+      await expect(ClipGradientModel.load(dir, { weightsIn, gradients: false })).rejects.toThrow(
+        /model\.safetensors.*text_projection\.weight.*weight missing/,
+      );
+  });
+
+  it('a model.safetensors changed between the load and first use is refused, not read', async () => {
+    const dir = tinyCopy();
+    const m = await ClipGradientModel.load(dir, { weightsIn: 'graph', gradients: false });
+    const f = join(dir, 'model.safetensors');
+    utimesSync(f, new Date(0), new Date(0)); // as a copy over it would: another modification time
+    await expect(m.visionForwardEmbeds(pixels(1, m.arch.vision.imageSize!))).rejects.toThrow(
+      /model\.safetensors.*changed since its header was read/,
+    );
+    await m.release();
   });
 });
