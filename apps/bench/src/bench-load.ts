@@ -12,12 +12,13 @@
  * `--vs torch` runs `apps/bench/torch/load.py` (the same model.safetensors, memory-mapped) in the same rounds.
  * Rounds alternate the order of the variants. The load average of the machine is recorded before each round.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
+import { exitWithParent } from '@vlfer/cli-kit';
 import { createRng } from '@vlfer/core';
 import { defaultThreads, writeJsonAtomic } from '@vlfer/core/node';
 import { ClipGradientModel } from '@vlfer/encoders/node';
@@ -41,6 +42,7 @@ const o = new Command('bench:load')
   .parse()
   .opts();
 
+exitWithParent(o.child ? `bench:load --child ${o.child}` : 'bench:load'); // a killed wrapper (pnpm) ends it too
 const threads: number = o.threads ?? defaultThreads();
 
 /** The peak resident set of this process so far (VmHWM), in bytes. */
@@ -76,18 +78,22 @@ async function child(variant: Variant, dir: string): Promise<void> {
   await model.release();
 }
 
-function runChild(variant: Variant, dir: string): Record<string, any> {
+/** One variant in a fresh process (spawned asynchronously: this process keeps noticing a killed parent). */
+function runChild(variant: Variant, dir: string): Promise<Record<string, any>> {
   const args = ['--conditions=@vlfer/source', '--import', 'tsx', process.argv[1]!, '--child', variant, '--model', dir];
-  const r = spawnSync(
-    process.execPath,
-    [...args, '--threads', String(threads), ...(o.gradients ? ['--gradients'] : [])],
-    {
-      encoding: 'utf8',
-      maxBuffer: 16 * 1024 * 1024,
-    },
-  );
-  if (r.status !== 0) throw new Error(`bench:load --child ${variant} exited with ${r.status ?? r.signal}: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, any>;
+  args.push('--threads', String(threads), ...(o.gradients ? ['--gradients'] : []));
+  const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  p.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+  p.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  return new Promise((resolve, reject) => {
+    p.on('error', reject);
+    p.on('close', (code, signal) => {
+      if (code !== 0) reject(new Error(`bench:load --child ${variant} exited with ${code ?? signal}: ${stderr}`));
+      else resolve(JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, any>);
+    });
+  });
 }
 
 function modelDir(): string {
@@ -124,7 +130,7 @@ async function main(): Promise<void> {
   for (let r = 0; r < o.rounds; r++) {
     const order = r % 2 === 0 ? [...VARIANTS] : [...VARIANTS].reverse();
     const load1 = loadavg()[0]!;
-    for (const v of order) rows.push({ round: r, loadAverage1m: load1, ...runChild(v, dir) });
+    for (const v of order) rows.push({ round: r, loadAverage1m: load1, ...(await runChild(v, dir)) });
     if (o.vs === 'torch') {
       const t = runTorch(
         'load',
