@@ -46,7 +46,9 @@ export interface ClipGradientModelOptions extends LoadWeightsOptions, ThreadOpti
    * @default `defaultWeightsIn(device)`: 'inputs' on CPU, 'graph' on a GPU. On this 2-core CPU a B/32 HESP step
    * (8 clips × 8 frames) took 8.5 s with 'inputs' and 7.3 s with 'graph', but 'graph' took 16.7 s to load against
    * 6.1 s, for 1.1 GiB more peak memory (`pnpm bench:hesp-step --clips 8 --frames 8 --steps 2 --vs torch --rounds 3
-   * --weights-in inputs|graph`; apps/bench/README.md).
+   * --weights-in inputs|graph`; apps/bench/README.md). Those figures predate `externalData` (weights then copied into
+   * the graphs); with it, 'graph' no longer reads the file into the JS heap (`pnpm bench:load` compares both), and the
+   * default has not been re-decided on a quiet machine.
    */
   weightsIn?: 'inputs' | 'graph';
   /**
