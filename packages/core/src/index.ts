@@ -40,11 +40,19 @@ export { COMPUTE_DEVICES, checkOneOf, checkPositiveInteger, OptionsError, parseO
 export { csvRow } from './csv.js';
 export { describeValue } from './describe.js';
 export type { FeatureProjection } from './projection.js';
-export type { SafetensorsTensor, SafetensorsFile } from './safetensors.js';
-export { decodeSafetensors, encodeSafetensors, float16ToNumber, bfloat16ToNumber } from './safetensors.js';
+export type { SafetensorsTensor, SafetensorsFile, SafetensorsEntry, SafetensorsIndex } from './safetensors.js';
+export {
+  decodeSafetensors,
+  encodeSafetensors,
+  float16ToNumber,
+  bfloat16ToNumber,
+  indexSafetensors,
+  isRawFloat32,
+  decodeSafetensorsEntry,
+} from './safetensors.js';
 export type { TorchTensor, TorchCheckpoint, TorchReadOptions } from './torch-checkpoint.js';
 export { readTorchCheckpoint, readTorchCheckpointAsync } from './torch-checkpoint.js';
-export type { NodeSpec, ValueSpec, ElemType, AttrValue, Initializer } from './onnx-builder.js';
+export type { NodeSpec, ValueSpec, ElemType, AttrValue, Initializer, ExternalInitializer } from './onnx-builder.js';
 export { buildModel, constant } from './onnx-builder.js';
 export type { ProtobufField } from './protobuf.js';
 export { decodeProtobuf, readVarint } from './protobuf.js';

@@ -135,13 +135,48 @@ export interface Initializer {
   data: Float32Array;
 }
 
-/** Serialise a graph to ONNX bytes (IR 8, default opset 17); initializers are written as raw little-endian data. */
+/**
+ * A float32 tensor whose little-endian bytes ONNX Runtime reads from another file (ONNX external data,
+ * `data_location: EXTERNAL`): `length` bytes at byte `offset` of `location`, a path relative to the folder the
+ * runtime resolves external data against (the model's folder, or `session.model_external_initializers_file_folder_path`
+ * for a model given as bytes). The JS heap never holds the values.
+ */
+export interface ExternalInitializer {
+  name: string;
+  dims: number[];
+  external: { location: string; offset: number; length: number };
+}
+
+function initializerProto(t: Initializer | ExternalInitializer): Writer {
+  const n = t.dims.reduce((a, b) => a * b, 1);
+  const bad = (message: string) =>
+    new InvalidArgumentError({ functionName: 'buildModel', argument: `initializers.${t.name}`, message });
+  const w = new Writer();
+  for (const d of t.dims) w.int(1, d);
+  w.int(2, ELEM.float32).str(8, t.name);
+  if ('data' in t) {
+    if (t.data.length !== n) throw bad(`has ${t.data.length} values for dims [${t.dims.join(', ')}]`);
+    return w.bytes(9, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  }
+  const { location, offset, length } = t.external;
+  if (length !== 4 * n) throw bad(`external data of ${length} bytes for ${n} float32 values`);
+  if (!location || !Number.isSafeInteger(offset) || offset < 0)
+    throw bad(`external data needs a location and an offset ≥ 0, got ${JSON.stringify(t.external)}`);
+  const entry = (k: string, v: string) => new Writer().str(1, k).str(2, v);
+  w.msg(13, entry('location', location)).msg(13, entry('offset', String(offset)));
+  return w.msg(13, entry('length', String(length))).int(14, 1); // data_location = EXTERNAL
+}
+
+/**
+ * Serialise a graph to ONNX bytes (IR 8, default opset 17); initializers are written as raw little-endian data, or
+ * as references to external data ({@link ExternalInitializer}).
+ */
 export function buildModel(options: {
   name: string;
   nodes: NodeSpec[];
   inputs: ValueSpec[];
   outputs: ValueSpec[];
-  initializers?: Initializer[];
+  initializers?: (Initializer | ExternalInitializer)[];
   opset?: number;
 }): Uint8Array {
   const g = new Writer();
@@ -154,21 +189,7 @@ export function buildModel(options: {
     g.msg(1, w);
   });
   g.str(2, options.name);
-  for (const t of options.initializers ?? []) {
-    const n = t.dims.reduce((a, b) => a * b, 1);
-    if (t.data.length !== n)
-      throw new InvalidArgumentError({
-        functionName: 'buildModel',
-        argument: `initializers.${t.name}`,
-        message: `has ${t.data.length} values for dims [${t.dims.join(', ')}]`,
-      });
-    const w = new Writer();
-    for (const d of t.dims) w.int(1, d);
-    w.int(2, ELEM.float32)
-      .str(8, t.name)
-      .bytes(9, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-    g.msg(5, w);
-  }
+  for (const t of options.initializers ?? []) g.msg(5, initializerProto(t));
   for (const v of options.inputs) g.msg(11, valueInfo(v));
   for (const v of options.outputs) g.msg(12, valueInfo(v));
   return new Writer()

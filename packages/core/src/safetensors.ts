@@ -188,6 +188,48 @@ export function checkSafetensorsRanges(entries: SafetensorsEntry[], name = '<saf
   }
 }
 
+/** A safetensors file known by its header alone: where the data section begins, the checked entries, metadata. */
+export interface SafetensorsIndex {
+  /** Byte offset of the data section in the file (8 + header length); entry offsets are relative to it. */
+  base: number;
+  entries: Record<string, SafetensorsEntry>;
+  metadata: Record<string, string>;
+}
+
+/**
+ * Check a safetensors header without its data: `head` holds at least the first 8 + N bytes of a file of
+ * `fileSize` bytes. Every entry is checked as {@link decodeSafetensors} checks it — dtype, shape, offsets inside
+ * the file (a truncated file is refused naming the first tensor past its end), byte count = values × width, no
+ * overlaps — so a reader may then fetch any tensor's bytes at `base + b … base + e`.
+ * @throws DataFormatError naming `name` and the field
+ */
+export function indexSafetensors(head: Uint8Array, fileSize: number, name = '<safetensors bytes>'): SafetensorsIndex {
+  const fail = failFor(name);
+  const { header, base } = readSafetensorsHeader(head, name);
+  if (base > fileSize) fail(`header length ${base - 8} exceeds the file size (${fileSize} bytes)`);
+  const entries: Record<string, SafetensorsEntry> = {};
+  let metadata: Record<string, string> = {};
+  for (const [key, info] of Object.entries(header)) {
+    if (key === '__metadata__') {
+      metadata = checkMetadata(info, fail);
+      continue;
+    }
+    const t = checkSafetensorsEntry(key, info, name);
+    if (base + t.e > fileSize)
+      fail(`data_offsets [${t.b}, ${t.e}] run past the end of the file (${fileSize} bytes; truncated?)`, key);
+    if (t.e - t.b !== t.count * WIDTH[t.dtype]!)
+      fail(`data_offsets [${t.b}, ${t.e}] do not hold ${t.count} ${t.dtype} values`, key);
+    entries[key] = t;
+  }
+  checkSafetensorsRanges(Object.values(entries), name);
+  return { base, entries, metadata };
+}
+
+/** Whether a checked entry's bytes can be used as float32 as they lie in the file (F32 on a little-endian host). */
+export function isRawFloat32(t: SafetensorsEntry): boolean {
+  return t.dtype === 'F32' && LITTLE_ENDIAN;
+}
+
 function checkMetadata(info: unknown, fail: Fail): Record<string, string> {
   if (
     info === null ||

@@ -3,6 +3,7 @@ import {
   constant,
   DataFormatError,
   type AttrValue,
+  type ExternalInitializer,
   type Initializer,
   type NodeSpec,
   type ValueSpec,
@@ -30,8 +31,15 @@ export interface ClipTowerArch {
   imageSize?: number;
 }
 
-/** Frozen weights by Hugging Face key; given to a graph builder, they are stored in the graph instead of fed. */
-export type ClipWeights = Record<string, { dims: number[]; data: Float32Array }>;
+/**
+ * Frozen weights by Hugging Face key; given to a graph builder, they are stored in the graph instead of fed. A weight
+ * with `external` is stored as a reference to those float32 bytes of a file (ONNX external data: `location` relative
+ * to the folder ONNX Runtime is told, byte `offset` and `length`), so the graph does not carry its values.
+ */
+export type ClipWeights = Record<
+  string,
+  { dims: number[]; data: Float32Array; external?: { location: string; offset: number; length: number } }
+>;
 
 export interface TowerGraphOptions {
   /** also output the vector-Jacobian product (default true) */
@@ -48,7 +56,7 @@ export interface TowerGraphOptions {
 class Graph {
   readonly nodes: NodeSpec[] = [];
   readonly inputs: ValueSpec[] = [];
-  readonly initializers: Initializer[] = [];
+  readonly initializers: (Initializer | ExternalInitializer)[] = [];
   constructor(
     private readonly weights?: ClipWeights,
     private readonly weightsFile = 'model.safetensors',
@@ -107,7 +115,7 @@ class Graph {
         field: name,
         message: `has shape [${w.dims.join(', ')}], the config implies [${dims.join(', ')}]`,
       });
-    this.initializers.push({ name, dims, data: w.data });
+    this.initializers.push(w.external ? { name, dims, external: w.external } : { name, dims, data: w.data });
     return name;
   }
   model(name: string, outputs: ValueSpec[]): Uint8Array {

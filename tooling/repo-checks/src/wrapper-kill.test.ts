@@ -217,6 +217,24 @@ const cases: Case[] = [
     ],
     started: () => files(out(`${script}-models`)).some((f) => f.endsWith('model.safetensors')),
   })),
+  {
+    script: 'bench:load',
+    args: () => [
+      '--shared',
+      tinyShared(),
+      '--arch',
+      'tiny',
+      '--rounds',
+      '1000000',
+      '--threads',
+      '1',
+      '--models-dir',
+      out('bench-load-models'),
+      '--out',
+      out('bench-load.json'),
+    ],
+    started: () => files(out('bench-load-models')).some((f) => f.endsWith('model.safetensors')),
+  },
 ];
 
 beforeAll(async () => {

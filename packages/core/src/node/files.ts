@@ -1,4 +1,14 @@
-import { decodeSafetensors, encodeSafetensors, type SafetensorsFile, type SafetensorsTensor } from '../safetensors.js';
+import { closeSync, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
+import { DataFormatError, FileIoError } from '../errors.js';
+import {
+  decodeSafetensors,
+  decodeSafetensorsEntry,
+  encodeSafetensors,
+  indexSafetensors,
+  type SafetensorsFile,
+  type SafetensorsIndex,
+  type SafetensorsTensor,
+} from '../safetensors.js';
 import {
   readTorchCheckpoint,
   readTorchCheckpointAsync,
@@ -10,6 +20,89 @@ import { readBytesFile, writeFileAtomic } from './fs.js';
 /** Read and parse a safetensors file. @throws FileIoError / DataFormatError naming the file */
 export function readSafetensors(path: string): SafetensorsFile {
   return decodeSafetensors(readBytesFile(path, 'safetensors file'), path);
+}
+
+/** A safetensors file opened by its header: its checked entries, and a reader of one tensor at a time. */
+export interface SafetensorsFileIndex extends SafetensorsIndex {
+  file: string;
+  /** The file's size in bytes when its header was read. */
+  size: number;
+  /** The float32 values of one tensor, read from the file (F16, BF16, F64 converted). @throws DataFormatError */
+  read(key: string): Float32Array;
+  /**
+   * Throws a DataFormatError naming the file when it is no longer the file whose header was read (another size,
+   * modification time or inode): what was checked at open (a checksum, a fingerprint) no longer covers it.
+   */
+  checkUnchanged(): void;
+}
+
+/**
+ * Open a safetensors file reading only its header (a CLIP checkpoint is hundreds of megabytes; callers that hand
+ * the data to ONNX Runtime as external data never need it in the JS heap). Every entry is checked against the
+ * file's size (`indexSafetensors`): a truncated file is refused here, naming the file and the first tensor cut.
+ * @throws FileIoError when the file cannot be read, DataFormatError naming the file and field when it is malformed
+ */
+export function openSafetensorsFile(path: string): SafetensorsFileIndex {
+  const { bytes: prefix, stat } = readRange(path, 0, 8, true);
+  const size = stat.size;
+  const checkUnchanged = () => {
+    const now = statSync(path, { throwIfNoEntry: false });
+    if (!now || now.size !== size || now.mtimeMs !== stat.mtimeMs || now.ino !== stat.ino)
+      throw new DataFormatError({
+        file: path,
+        message: `changed since its header was read (${now ? `size ${size} → ${now.size}, modified ${new Date(now.mtimeMs).toISOString()}` : 'removed'}); load the model again`,
+      });
+  };
+  const n = prefix.length === 8 ? new DataView(prefix.buffer).getBigUint64(0, true) : 0n;
+  if (prefix.length === 8 && n > BigInt(Math.min(100_000_000, size - 8)))
+    throw new DataFormatError({ file: path, message: `header length ${n} exceeds the file size (${size} bytes)` });
+  // (a file under 8 bytes is refused by indexSafetensors, which sees all of it)
+  const head = prefix.length === 8 ? readRange(path, 0, 8 + Number(n)).bytes : prefix;
+  const index = indexSafetensors(head, size, path);
+  return {
+    ...index,
+    file: path,
+    size,
+    checkUnchanged,
+    read(key) {
+      checkUnchanged();
+      const t = index.entries[key];
+      if (!t) throw new DataFormatError({ file: path, field: key, message: 'no such tensor in the file' });
+      const { bytes } = readRange(path, index.base + t.b, t.e - t.b);
+      return decodeSafetensorsEntry(bytes, 0, { ...t, b: 0, e: t.e - t.b }, path);
+    },
+  };
+}
+
+/**
+ * `length` bytes at `position` of `path`, in a fresh (aligned) buffer, and the file's stat. @throws FileIoError;
+ * DataFormatError when the file ends first (it changed since its header was read), unless `short` allows it
+ */
+function readRange(path: string, position: number, length: number, short = false): { bytes: Uint8Array; stat: Stats } {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const stat = fstatSync(fd);
+    const size = stat.size;
+    const bytes = new Uint8Array(Math.max(0, Math.min(length, size - position)));
+    let got = 0;
+    while (got < bytes.length) {
+      const r = readSync(fd, bytes, got, bytes.length - got, position + got);
+      if (r === 0) break;
+      got += r;
+    }
+    if (!short && got !== length)
+      throw new DataFormatError({
+        file: path,
+        message: `ended after ${position + got} bytes while reading ${length} at ${position} (the file changed or was truncated since it was opened)`,
+      });
+    return { bytes: bytes.subarray(0, got), stat };
+  } catch (error) {
+    if (error instanceof DataFormatError) throw error;
+    throw new FileIoError({ file: path, operation: 'read the safetensors file', cause: error });
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /** Write a safetensors file atomically (fsynced temp file + rename). */

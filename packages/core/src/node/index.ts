@@ -36,7 +36,14 @@ export type { CheckpointContent, OptimizerStateLike } from './checkpoint.js';
 export { saveCheckpoint, loadCheckpoint } from './checkpoint.js';
 export type { Provenance } from './provenance.js';
 export { provenance, codeRevision, detectGpus } from './provenance.js';
-export { readSafetensors, writeSafetensors, readTorchCheckpointFile, readTorchCheckpointFileAsync } from './files.js';
+export type { SafetensorsFileIndex } from './files.js';
+export {
+  readSafetensors,
+  openSafetensorsFile,
+  writeSafetensors,
+  readTorchCheckpointFile,
+  readTorchCheckpointFileAsync,
+} from './files.js';
 export type { ShardRecord, ShardRecordInput, CheckShardRecordsOptions } from './shard-record.js';
 export {
   SHARD_RECORD_FORMAT,

@@ -2,6 +2,7 @@ import * as ort from 'onnxruntime-node';
 import {
   assertShape,
   DataFormatError,
+  decodeProtobuf,
   InvalidArgumentError,
   type ComputeDevice,
   type Tensor,
@@ -9,7 +10,13 @@ import {
   type Tensor4D,
 } from '@vlfer/core';
 import type { ClipArch } from '../clip-arch.js';
-import { textTowerVjpModel, visionTowerSplitModels, visionTowerVjpModel, type ClipWeights } from '../clip-graphs.js';
+import {
+  textTowerVjpModel,
+  visionTowerSplitModels,
+  visionTowerVjpModel,
+  type ClipWeights,
+  type TowerGraphOptions,
+} from '../clip-graphs.js';
 import type { ClipPreprocessorConfig } from '../preprocess.js';
 import { loadClipWeights, resolveClipSource, type ClipWeightsBundle, type LoadWeightsOptions } from './clip-source.js';
 import { ortSessionOptions as sessionOptions, type ThreadOptions } from '@vlfer/core/node';
@@ -39,13 +46,25 @@ export interface ClipGradientModelOptions extends LoadWeightsOptions, ThreadOpti
    * @default `defaultWeightsIn(device)`: 'inputs' on CPU, 'graph' on a GPU. On this 2-core CPU a B/32 HESP step
    * (8 clips × 8 frames) took 8.5 s with 'inputs' and 7.3 s with 'graph', but 'graph' took 16.7 s to load against
    * 6.1 s, for 1.1 GiB more peak memory (`pnpm bench:hesp-step --clips 8 --frames 8 --steps 2 --vs torch --rounds 3
-   * --weights-in inputs|graph`; apps/bench/README.md).
+   * --weights-in inputs|graph`; apps/bench/README.md). Those figures predate `externalData` (weights then copied into
+   * the graphs); with it, 'graph' no longer reads the file into the JS heap (`pnpm bench:load` compares both), and the
+   * default has not been re-decided on a quiet machine.
    */
   weightsIn?: 'inputs' | 'graph';
+  /**
+   * With `weightsIn: 'graph'` and a Hugging Face `model.safetensors` whose weights are all float32: `true` stores
+   * them in the graphs as ONNX external data pointing into the file itself, so ONNX Runtime reads them and the file is
+   * never read into the JS heap (only its header, and the token-embedding / patch-embedding tables when first used);
+   * `false` copies the weights into the graphs (the way before; for comparison). Other files (F16/BF16/F64, an OpenAI
+   * `.pt`) are always copied, with the reason given to `log`. @default true
+   */
+  externalData?: boolean;
   /** Build the VJP (gradient) graphs too. @default true */
   gradients?: boolean;
   /** Which towers to build. @default both */
   towers?: readonly ('vision' | 'text')[];
+  /** Notices worth showing (today: why weights stored in the graphs could not be read from the file directly). */
+  log?: (line: string) => void;
 }
 
 /**
@@ -54,84 +73,66 @@ export interface ClipGradientModelOptions extends LoadWeightsOptions, ThreadOpti
  * `loadClip` for weight files, and the gradients for prompt learning (HESP, CoOp).
  */
 export class ClipGradientModel {
+  private readonly pending: Partial<Record<SessionName, Promise<ort.InferenceSession>>> = {};
   private constructor(
     readonly arch: ClipArch,
     readonly preprocessor: ClipPreprocessorConfig,
     readonly bundle: Omit<ClipWeightsBundle, 'weights'>,
     private readonly weights: ClipWeights,
-    private readonly sessions: {
-      text?: ort.InferenceSession;
-      textForward?: ort.InferenceSession;
-      visionForward?: ort.InferenceSession;
-      visionResiduals?: ort.InferenceSession;
-      visionBackward?: ort.InferenceSession;
-    },
+    /** how to get each session this model has; called once, on first use */
+    private readonly sources: Partial<Record<SessionName, () => Promise<ort.InferenceSession>>>,
   ) {}
 
   /**
+   * Both towers' sessions are created when first used (a tower never used costs no session and, with weights fed
+   * or read by ONNX Runtime from model.safetensors, none of its weights are read); the graphs are built and their
+   * weight names checked here, so a missing key still fails the load. Weights copied into the graphs (an F16/BF16
+   * file, an OpenAI `.pt`, `externalData: false`) make large graphs: those sessions are created here, one at a time.
    * @param model a Hugging Face CLIP directory (config.json, model.safetensors) or an OpenAI `.pt` checkpoint
    * @throws DataFormatError naming the weights file and the missing or misshapen key
    */
   static async load(model: string, options: ClipGradientModelOptions = {}): Promise<ClipGradientModel> {
     const source = resolveClipSource(model, { backend: 'graphs' });
-    const bundle = loadClipWeights(source, options);
+    const inGraph = (options.weightsIn ?? defaultWeightsIn(options.device ?? 'cpu')) === 'graph';
+    // weights are read from model.safetensors when first needed; stored in the graphs, ONNX Runtime reads them
+    const bundle = loadClipWeights(source, options, { byReference: !inGraph || options.externalData !== false });
     const { arch, weights, weightsFile } = bundle;
-    const opts = sessionOptions({ device: options.device ?? 'cpu', ...options });
-    const stored =
-      (options.weightsIn ?? defaultWeightsIn(options.device ?? 'cpu')) === 'graph' ? { weights, weightsFile } : {};
-    const towers = new Set(options.towers ?? ['vision', 'text']);
-    const grads = options.gradients ?? true;
-    // one session at a time: with stored weights each graph is a few hundred MB
-    const sessions: ClipGradientModel['sessions'] = {};
-    if (towers.has('text')) {
-      if (grads) sessions.text = await ort.InferenceSession.create(textTowerVjpModel(arch.text, stored), opts);
-      sessions.textForward = await ort.InferenceSession.create(
-        textTowerVjpModel(arch.text, { ...stored, withGradient: false }),
-        opts,
+    const opts = graphSessionOptions(bundle, options);
+    if (inGraph && !bundle.externalDir)
+      options.log?.(
+        `${weightsFile}: weights copied into the graphs, not read from the file by ONNX Runtime (${bundle.notByReference ?? 'externalData: false'})`,
       );
-    }
-    if (towers.has('vision')) {
-      // with gradients: one forward that keeps the residuals (its image_embeds alone serve plain encoding) and the
-      // backward from them, so a training step runs the tower forward once; without: the plain forward
-      if (grads) {
-        const split = visionTowerSplitModels(arch.vision, stored);
-        sessions.visionResiduals = await ort.InferenceSession.create(split.forward, opts);
-        sessions.visionBackward = await ort.InferenceSession.create(split.backward, opts);
+    const builders = graphBuilders(arch, inGraph ? { weights, weightsFile } : {}, options);
+    const lazy = !inGraph || bundle.externalDir !== undefined;
+    const sources: ClipGradientModel['sources'] = {};
+    for (const [name, build] of Object.entries(builders) as [SessionName, () => Uint8Array][]) {
+      if (lazy) {
+        const bytes = build();
+        checkWeightInputs(graphInputNames(bytes), weights, weightsFile);
+        sources[name] = async () => {
+          bundle.checkUnchanged?.(); // the file the load checked is the file ONNX Runtime reads now
+          return ort.InferenceSession.create(bytes, opts);
+        };
       } else {
-        sessions.visionForward = await ort.InferenceSession.create(
-          visionTowerVjpModel(arch.vision, { ...stored, withGradient: false }),
-          opts,
-        );
+        const s = await ort.InferenceSession.create(build(), opts);
+        checkWeightInputs(s.inputNames, weights, weightsFile);
+        sources[name] = () => Promise.resolve(s);
       }
     }
     const { weights: _w, ...rest } = bundle;
     void _w;
-    const m = new ClipGradientModel(arch, bundle.preprocessor, rest, weights, sessions);
-    for (const s of Object.values(sessions))
-      for (const name of s!.inputNames)
-        if (
-          !['inputs_embeds', 'eot_onehot', 'cotangent', 'pixel_values'].includes(name) &&
-          !name.startsWith('res_') &&
-          !weights[name]
-        ) {
-          throw new DataFormatError({
-            file: weightsFile,
-            field: name,
-            message: 'weight missing (expected the Hugging Face CLIPModel key names)',
-          });
-        }
-    return m;
+    return new ClipGradientModel(arch, bundle.preprocessor, rest, weights, sources);
   }
 
-  private session(name: keyof ClipGradientModel['sessions'], fn: string): ort.InferenceSession {
-    const s = this.sessions[name];
-    if (!s)
+  private session(name: SessionName, fn: string): Promise<ort.InferenceSession> {
+    const open = this.sources[name];
+    if (!open)
       throw new InvalidArgumentError({
         functionName: fn,
         argument: 'this',
         message: `this model was loaded without the ${name.startsWith('text') ? 'text' : 'vision'} tower${name === 'text' || name === 'visionResiduals' || name === 'visionBackward' ? ' gradients (gradients: false)' : ''}`,
       });
-    return s;
+    return (this.pending[name] ??= open());
   }
 
   private feeds(session: ort.InferenceSession, inputs: Record<string, ort.Tensor>): Record<string, ort.Tensor> {
@@ -234,7 +235,7 @@ export class ClipGradientModel {
     eotIndex: readonly number[],
     cotangent: Tensor2D,
   ): Promise<{ textEmbeds: Tensor2D; gradInputsEmbeds: Tensor3D }> {
-    const s = this.session('text', 'textVjp');
+    const s = await this.session('text', 'textVjp');
     const [b, l, d] = inputsEmbeds.dims;
     assertShape(inputsEmbeds, [null, null, this.arch.text.hiddenSize], 'inputsEmbeds', 'textVjp');
     assertShape(cotangent, [b, this.arch.text.projectionDim], 'cotangent', 'textVjp');
@@ -270,7 +271,7 @@ export class ClipGradientModel {
     pixels: Tensor4D,
     fn = 'visionForwardResiduals',
   ): Promise<{ imageEmbeds: Tensor2D; residuals: VisionResiduals }> {
-    const s = this.session('visionResiduals', fn);
+    const s = await this.session('visionResiduals', fn);
     const S = this.arch.vision.imageSize!;
     assertShape(pixels, [null, 3, S, S], 'pixels', fn);
     const b = pixels.dims[0];
@@ -284,7 +285,7 @@ export class ClipGradientModel {
 
   /** d⟨image_embeds, cotangent⟩ / d(pixel_values) from a forward's residuals. @param cotangent [B, E] @returns [B, 3, S, S] */
   async visionBackward(residuals: VisionResiduals, cotangent: Tensor2D): Promise<Tensor4D> {
-    const s = this.session('visionBackward', 'visionBackward');
+    const s = await this.session('visionBackward', 'visionBackward');
     const S = this.arch.vision.imageSize!;
     const b = residuals.batch;
     assertShape(cotangent, [b, this.arch.vision.projectionDim], 'cotangent', 'visionBackward');
@@ -299,7 +300,7 @@ export class ClipGradientModel {
 
   /** text_embeds only (no gradient). @param inputsEmbeds [B, L, D] @returns [B, E] */
   async textForwardEmbeds(inputsEmbeds: Tensor3D, eotIndex: readonly number[]): Promise<Tensor2D> {
-    const s = this.session('textForward', 'textForwardEmbeds');
+    const s = await this.session('textForward', 'textForwardEmbeds');
     const [b, l, d] = inputsEmbeds.dims;
     assertShape(inputsEmbeds, [null, null, this.arch.text.hiddenSize], 'inputsEmbeds', 'textForwardEmbeds');
     const out = await s.run(
@@ -313,7 +314,10 @@ export class ClipGradientModel {
 
   /** image_embeds only (no gradient), in chunks of `chunk` images. @param pixels [B, 3, S, S] @returns [B, E] */
   async visionForwardEmbeds(pixels: Tensor4D, chunk = 64): Promise<Tensor2D> {
-    const s = this.sessions.visionForward ?? this.session('visionResiduals', 'visionForwardEmbeds');
+    const s = await this.session(
+      this.sources.visionForward ? 'visionForward' : 'visionResiduals',
+      'visionForwardEmbeds',
+    );
     const S = this.arch.vision.imageSize!;
     assertShape(pixels, [null, 3, S, S], 'pixels', 'visionForwardEmbeds');
     const b = pixels.dims[0];
@@ -333,9 +337,76 @@ export class ClipGradientModel {
     return { dtype: 'float32', data: out, dims: [b, e] };
   }
 
+  /** Release the sessions created so far (one still being created is released once it is). */
   async release(): Promise<void> {
-    await Promise.all(Object.values(this.sessions).map((s) => s!.release()));
+    const pending = Object.values(this.pending).filter((p) => p !== undefined);
+    const created = await Promise.allSettled(pending);
+    await Promise.all(created.flatMap((r) => (r.status === 'fulfilled' ? [r.value.release()] : [])));
   }
+}
+
+type SessionName = 'text' | 'textForward' | 'visionForward' | 'visionResiduals' | 'visionBackward';
+
+/**
+ * The graph builders of the sessions `options` ask for: per tower in `options.towers`, the forward graph, and with
+ * `gradients` the text VJP graph and the vision forward-with-residuals and backward graphs (one forward per training
+ * step; its image_embeds alone serve plain encoding). `stored`: the weights to store in the graphs, if any.
+ */
+function graphBuilders(
+  arch: ClipArch,
+  stored: TowerGraphOptions,
+  options: ClipGradientModelOptions,
+): Partial<Record<SessionName, () => Uint8Array>> {
+  const towers = new Set(options.towers ?? ['vision', 'text']);
+  const grads = options.gradients ?? true;
+  const out: Partial<Record<SessionName, () => Uint8Array>> = {};
+  if (towers.has('text')) {
+    if (grads) out.text = () => textTowerVjpModel(arch.text, stored);
+    out.textForward = () => textTowerVjpModel(arch.text, { ...stored, withGradient: false });
+  }
+  if (towers.has('vision') && grads) {
+    let split: { forward: Uint8Array; backward: Uint8Array } | undefined;
+    out.visionResiduals = () => (split ??= visionTowerSplitModels(arch.vision, stored)).forward;
+    out.visionBackward = () => (split ??= visionTowerSplitModels(arch.vision, stored)).backward;
+  } else if (towers.has('vision'))
+    out.visionForward = () => visionTowerVjpModel(arch.vision, { ...stored, withGradient: false });
+  return out;
+}
+
+const FED_INPUTS = ['inputs_embeds', 'eot_onehot', 'cotangent', 'pixel_values'];
+
+/** Every graph input that is not fed data (or a residual) must be a weight of the file. @throws DataFormatError */
+function checkWeightInputs(inputNames: readonly string[], weights: ClipWeights, file: string): void {
+  for (const name of inputNames)
+    if (!FED_INPUTS.includes(name) && !name.startsWith('res_') && !weights[name])
+      throw new DataFormatError({
+        file,
+        field: name,
+        message: 'weight missing (expected the Hugging Face CLIPModel key names)',
+      });
+}
+
+/** The input names of an ONNX model's graph (ModelProto.graph = 7, GraphProto.input = 11, ValueInfoProto.name = 1). */
+function graphInputNames(model: Uint8Array): string[] {
+  const graph = decodeProtobuf(model).find((f) => f.field === 7);
+  if (!graph) return [];
+  const text = new TextDecoder();
+  return decodeProtobuf(graph.raw)
+    .filter((f) => f.field === 11)
+    .map((f) => text.decode(decodeProtobuf(f.raw).find((g) => g.field === 1)?.raw ?? new Uint8Array()));
+}
+
+/**
+ * ONNX Runtime session options for the tower graphs; with weights referenced in `model.safetensors`
+ * (`bundle.externalDir`), the folder their external data is resolved against (the graphs are given as bytes).
+ */
+function graphSessionOptions(
+  bundle: ClipWeightsBundle,
+  options: ClipGradientModelOptions,
+): ort.InferenceSession.SessionOptions {
+  const opts = sessionOptions({ device: options.device ?? 'cpu', ...options });
+  if (!bundle.externalDir) return opts;
+  return { ...opts, extra: { session: { model_external_initializers_file_folder_path: bundle.externalDir } } };
 }
 
 /** Position of the first <|endoftext|> (the largest id) in each row of [rows · L] CLIP token ids. */

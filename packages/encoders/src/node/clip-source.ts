@@ -1,7 +1,13 @@
 import { existsSync, statSync } from 'node:fs';
 import { extname, isAbsolute, join, resolve } from 'node:path';
-import { DataFormatError, decodeSafetensors, VlferError } from '@vlfer/core';
-import { readBytesFile, readTextFile, readTorchCheckpointFile } from '@vlfer/core/node';
+import { DataFormatError, decodeSafetensors, isRawFloat32, VlferError } from '@vlfer/core';
+import {
+  openSafetensorsFile,
+  readBytesFile,
+  readTextFile,
+  readTorchCheckpointFile,
+  type SafetensorsFileIndex,
+} from '@vlfer/core/node';
 import { clipArchFromConfig, openaiClipToHf, type ClipArch } from '../clip-arch.js';
 import type { ClipWeights } from '../clip-graphs.js';
 import { OPENAI_CLIP_PREPROCESSOR, parsePreprocessorConfig, type ClipPreprocessorConfig } from '../preprocess.js';
@@ -84,6 +90,15 @@ export interface ClipWeightsBundle {
   weightsFile: string;
   /** `exp(logit_scale)` stored with the weights (HF `logit_scale`, OpenAI `logit_scale`); undefined when absent. */
   logitScale: number | undefined;
+  /**
+   * With `byReference`: the folder ONNX Runtime resolves the weights' external data against (every weight is raw
+   * float32 in `model.safetensors` and carries `external`); undefined when some weight needs a conversion, with the
+   * reason in `notByReference`.
+   */
+  externalDir?: string;
+  notByReference?: string;
+  /** With `byReference`: throws a DataFormatError when model.safetensors changed since its header was read. */
+  checkUnchanged?: () => void;
 }
 
 export interface LoadWeightsOptions {
@@ -95,9 +110,22 @@ export interface LoadWeightsOptions {
   numHeads?: { text?: number; vision?: number };
 }
 
-/** Read the weights of a `hf-weights` or `openai-checkpoint` source. */
-export function loadClipWeights(source: ClipSource, options: LoadWeightsOptions = {}): ClipWeightsBundle {
-  if (source.kind === 'hf-weights') return loadHfWeights(source.dir, options);
+/**
+ * Read the weights of a `hf-weights` or `openai-checkpoint` source. `how.byReference`: read only the header of
+ * `model.safetensors` (every entry checked against the file's size) and each tensor's values when first asked for;
+ * raw float32 tensors carry `external` (their place in the file) for graphs that store weights as ONNX external data.
+ */
+export function loadClipWeights(
+  source: ClipSource,
+  options: LoadWeightsOptions = {},
+  how: { byReference?: boolean } = {},
+): ClipWeightsBundle {
+  if (source.kind === 'hf-weights') return loadHfWeights(source.dir, options, how.byReference ?? false);
+  if (source.kind === 'openai-checkpoint' && how.byReference)
+    return {
+      ...loadOpenaiWeights(source.file, options),
+      notByReference: 'an OpenAI .pt checkpoint is pickled, not raw',
+    };
   if (source.kind === 'openai-checkpoint') return loadOpenaiWeights(source.file, options);
   throw new VlferError(
     `loadClipWeights: a ${source.kind} source has no weights to read here (it runs on transformers.js); gradients and the TypeScript graphs need config.json + model.safetensors or an OpenAI .pt checkpoint`,
@@ -109,7 +137,7 @@ export function loadClipWeights(source: ClipSource, options: LoadWeightsOptions 
  * when present (else OpenAI's preprocessing at the vision tower's size), its own tokenizer when it has
  * `tokenizer.json` (else `options.tokenizer`). @throws DataFormatError naming config.json when it is not JSON
  */
-function loadHfWeights(dir: string, options: LoadWeightsOptions): ClipWeightsBundle {
+function loadHfWeights(dir: string, options: LoadWeightsOptions, byReference: boolean): ClipWeightsBundle {
   const cfgFile = join(dir, 'config.json');
   let config: Record<string, any>;
   try {
@@ -121,7 +149,11 @@ function loadHfWeights(dir: string, options: LoadWeightsOptions): ClipWeightsBun
   }
   const arch = clipArchFromConfig(config, cfgFile);
   const weightsFile = join(dir, 'model.safetensors');
-  const weights = decodeSafetensors(readBytesFile(weightsFile, 'CLIP weights'), weightsFile).tensors;
+  const index = byReference ? openSafetensorsFile(weightsFile) : undefined;
+  const weights = index
+    ? weightsByReference(index, 'model.safetensors')
+    : decodeSafetensors(readBytesFile(weightsFile, 'CLIP weights'), weightsFile).tensors;
+  const converted = index && Object.values(index.entries).find((t) => !isRawFloat32(t));
   const ppFile = join(dir, 'preprocessor_config.json');
   const preprocessor = existsSync(ppFile)
     ? parsePreprocessorConfig(JSON.parse(readTextFile(ppFile, 'preprocessor config')), ppFile)
@@ -137,7 +169,30 @@ function loadHfWeights(dir: string, options: LoadWeightsOptions): ClipWeightsBun
     tokenizer: existsSync(join(dir, 'tokenizer.json')) ? dir : (options.tokenizer ?? 'openai/clip-vit-base-patch32'),
     weightsFile,
     logitScale: scalarExp(weights['logit_scale']),
+    ...(index ? { checkUnchanged: index.checkUnchanged } : {}),
+    ...(index && !converted ? { externalDir: dir } : {}),
+    ...(converted ? { notByReference: `'${converted.key}' is ${converted.dtype}, converted to float32` } : {}),
   };
+}
+
+/**
+ * Weights of an opened safetensors file without their values: each entry's `data` is read from the file when first
+ * asked for (then kept), and raw float32 entries carry `external`, their bytes' place in the file named `location`.
+ */
+function weightsByReference(index: SafetensorsFileIndex, location: string): ClipWeights {
+  const out: ClipWeights = {};
+  for (const [key, t] of Object.entries(index.entries)) {
+    let data: Float32Array | undefined;
+    const external = isRawFloat32(t) ? { location, offset: index.base + t.b, length: t.e - t.b } : undefined;
+    out[key] = {
+      dims: t.dims,
+      get data() {
+        return (data ??= index.read(key));
+      },
+      ...(external ? { external } : {}),
+    };
+  }
+  return out;
 }
 
 /**

@@ -1,0 +1,173 @@
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRng, DataFormatError, type Tensor4D } from '@vlfer/core';
+import { hashFile, readSafetensors, writeSafetensors } from '@vlfer/core/node';
+import { sharedPath } from '@vlfer/test-utils';
+import * as ort from 'onnxruntime-node';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { visionTowerVjpModel } from '../clip-graphs.js';
+import { ClipGradientModel } from './clip-gradients.js';
+import { loadClip } from './clip.js';
+import { loadClipWeights, resolveClipSource } from './clip-source.js';
+
+const tiny = sharedPath('fixtures', 'tiny-clip');
+
+/** A copy of tiny-clip in a temp directory (`edit` may then change its model.safetensors). */
+function tinyCopy(edit?: (file: string) => void): string {
+  const dir = mkdtempSync(join(tmpdir(), 'vlfer-ext-'));
+  for (const f of readdirSync(tiny)) if (f !== 'onnx') copyFileSync(join(tiny, f), join(dir, f));
+  edit?.(join(dir, 'model.safetensors'));
+  return dir;
+}
+
+/** tiny-clip's weights rewritten as BF16 (the high half of each float32), a file that needs a conversion. */
+function writeBf16(file: string): void {
+  const t = readSafetensors(file).tensors;
+  const header: Record<string, unknown> = {};
+  const parts: Uint8Array[] = [];
+  let off = 0;
+  for (const [k, v] of Object.entries(t)) {
+    const u32 = new Uint32Array(v.data.buffer, v.data.byteOffset, v.data.length);
+    const bf = Uint16Array.from(u32, (x) => x >>> 16);
+    header[k] = { dtype: 'BF16', shape: v.dims, data_offsets: [off, off + bf.byteLength] };
+    parts.push(new Uint8Array(bf.buffer));
+    off += bf.byteLength;
+  }
+  const head = Buffer.from(JSON.stringify(header));
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(head.length));
+  writeFileSync(file, Buffer.concat([len, head, ...parts]));
+}
+
+function pixels(n: number, S: number): Tensor4D {
+  const rng = createRng(3);
+  return {
+    dtype: 'float32',
+    data: Float32Array.from({ length: n * 3 * S * S }, () => rng.normal()),
+    dims: [n, 3, S, S],
+  };
+}
+
+async function embeds(dir: string, options: Parameters<typeof ClipGradientModel.load>[1]) {
+  const m = await ClipGradientModel.load(dir, { weightsIn: 'graph', ...options });
+  try {
+    const S = m.arch.vision.imageSize!;
+    const image = await m.visionForwardEmbeds(pixels(3, S));
+    const ids = [49406, 320, 1125, 49407, 49407, 49406, 518, 49407, 49407, 49407];
+    const text = await m.textForwardEmbeds(m.tokenEmbeddings(ids, [2, 5]), [3, 2]);
+    return { image: image.data, text: text.data };
+  } finally {
+    await m.release();
+  }
+}
+
+describe('weights stored in the graphs as external data pointing into model.safetensors', () => {
+  it('the graphs carry references, not the weights (the file is never read into the JS heap)', () => {
+    const bundle = loadClipWeights(resolveClipSource(tiny, { backend: 'graphs' }), {}, { byReference: true });
+    expect(bundle.externalDir).toBe(tiny);
+    const file = readFileSync(join(tiny, 'model.safetensors'));
+    const proj = bundle.weights['visual_projection.weight']!;
+    expect(proj.external?.location).toBe('model.safetensors');
+    const at = proj.external!.offset;
+    const fromFile = new Float32Array(
+      file.buffer.slice(file.byteOffset + at, file.byteOffset + at + proj.external!.length),
+    );
+    expect(fromFile).toEqual(
+      readSafetensors(join(tiny, 'model.safetensors')).tensors['visual_projection.weight']!.data,
+    );
+    const graph = visionTowerVjpModel(bundle.arch.vision, { weights: bundle.weights });
+    const copied = visionTowerVjpModel(bundle.arch.vision, {
+      weights: readSafetensors(join(tiny, 'model.safetensors')).tensors,
+    });
+    // the vision weights of tiny-clip are most of the copied graph; the referencing graph holds none of them
+    expect(graph.length).toBeLessThan(copied.length / 4);
+  });
+
+  it('tiny-clip: image and text features are bit-identical to weights copied into the graphs', async () => {
+    const ext = await embeds(tiny, { externalData: true, gradients: false });
+    const copied = await embeds(tiny, { externalData: false, gradients: false });
+    expect(ext.image).toEqual(copied.image);
+    expect(ext.text).toEqual(copied.text);
+    // and the graphs with gradients (HESP) too: the forward with residuals gives the same embeddings
+    const grads = await embeds(tiny, { externalData: true, gradients: true });
+    const gradsCopied = await embeds(tiny, { externalData: false, gradients: true });
+    expect(grads.image).toEqual(gradsCopied.image);
+  });
+
+  it('a BF16 file falls back to copying the converted weights, saying why, with the same features', async () => {
+    const dir = tinyCopy(writeBf16);
+    const log: string[] = [];
+    const viaFallback = await embeds(dir, { gradients: false, log: (l) => log.push(l) });
+    expect(log.join('\n')).toMatch(/model\.safetensors: weights copied into the graphs.*is BF16, converted to float32/);
+    const copied = await embeds(dir, { externalData: false, gradients: false });
+    expect(viaFallback.image).toEqual(copied.image);
+    expect(viaFallback.text).toEqual(copied.text);
+  });
+
+  it('a truncated model.safetensors is refused at load, naming the file and the tensor cut off', async () => {
+    const dir = tinyCopy((f) => truncateSync(f, readFileSync(f).length - 4));
+    const load = ClipGradientModel.load(dir, { weightsIn: 'graph', gradients: false });
+    await expect(load).rejects.toThrow(DataFormatError);
+    await expect(ClipGradientModel.load(dir, { weightsIn: 'graph', gradients: false })).rejects.toThrow(
+      /model\.safetensors.*run past the end of the file/,
+    );
+  });
+
+  it('a modified model.safetensors fails its checksum and changes the content fingerprint', async () => {
+    const want = hashFile(join(tiny, 'model.safetensors'));
+    const dir = tinyCopy((f) => {
+      const b = readFileSync(f);
+      b[b.length - 1] = b[b.length - 1]! ^ 0x01; // one bit of the last weight
+      writeFileSync(f, b);
+    });
+    await expect(
+      loadClip({ model: dir, backend: 'graphs', towers: ['vision'], checksums: { 'model.safetensors': want } }),
+    ).rejects.toThrow(/Checksum mismatch for .*model\.safetensors/);
+    const a = await loadClip({ model: tiny, backend: 'graphs', towers: ['vision'] });
+    const b = await loadClip({ model: dir, backend: 'graphs', towers: ['vision'] });
+    expect(a.contentFingerprint()).not.toBe(b.contentFingerprint());
+    await a.dispose();
+    await b.dispose();
+  });
+});
+
+describe('lazy towers: a session is created when its tower is first used', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it.each(['inputs', 'graph'] as const)(
+    'weights as %s: load creates no session; images alone create one',
+    async (w) => {
+      const create = vi.spyOn(ort.InferenceSession, 'create');
+      const m = await ClipGradientModel.load(tiny, { weightsIn: w, gradients: false });
+      expect(create).toHaveBeenCalledTimes(0);
+      const S = m.arch.vision.imageSize!;
+      // two encodes at once share the one session being created
+      await Promise.all([m.visionForwardEmbeds(pixels(2, S)), m.visionForwardEmbeds(pixels(1, S))]);
+      expect(create).toHaveBeenCalledTimes(1);
+      await m.release();
+    },
+  );
+
+  it('a weight missing from the file still fails the load, before any tower is used', async () => {
+    const dir = tinyCopy((f) => {
+      const { ['text_projection.weight']: _gone, ...rest } = readSafetensors(f).tensors;
+      writeSafetensors(f, rest);
+    });
+    for (const weightsIn of ['inputs', 'graph'] as const)
+      await expect(ClipGradientModel.load(dir, { weightsIn, gradients: false })).rejects.toThrow(
+        /model\.safetensors.*text_projection\.weight.*weight missing/,
+      );
+  });
+
+  it('a model.safetensors changed between the load and first use is refused, not read', async () => {
+    const dir = tinyCopy();
+    const m = await ClipGradientModel.load(dir, { weightsIn: 'graph', gradients: false });
+    const f = join(dir, 'model.safetensors');
+    utimesSync(f, new Date(0), new Date(0)); // as a copy over it would: another modification time
+    await expect(m.visionForwardEmbeds(pixels(1, m.arch.vision.imageSize!))).rejects.toThrow(
+      /model\.safetensors.*changed since its header was read/,
+    );
+    await m.release();
+  });
+});
