@@ -132,6 +132,16 @@ const cases: Case[] = [
   { script: 'hesp', args: () => longTrain('h1'), started: () => existsSync(join(out('h1'), '.vlfer-run.lock')) },
   { script: 'hesp:dev', args: () => longTrain('h2'), started: () => existsSync(join(out('h2'), '.vlfer-run.lock')) },
   {
+    script: 'vlfer',
+    args: () => ['exp-clip', ...longEval('v1')],
+    started: () => existsSync(join(out('v1'), '.vlfer-run.lock')),
+  },
+  {
+    script: 'vlfer:dev',
+    args: () => ['hesp', ...longTrain('v2')],
+    started: () => existsSync(join(out('v2'), '.vlfer-run.lock')),
+  },
+  {
     script: 'bench:ablations',
     args: () => [
       '--only',
@@ -300,7 +310,7 @@ describe('package.json scripts exec their program (a killed pnpm leaves no orpha
 
   it('every CLI script is covered below', () => {
     const cli = Object.entries(pkg.scripts)
-      .filter(([, cmd]) => /apps\/[^ ]+\/(src|dist)\/[^ ]+\.(ts|js)$/.test(cmd))
+      .filter(([, cmd]) => /apps\/[^ ]+\/(src|dist)\/[^ ]+\.(ts|js)( |$)/.test(cmd))
       .map(([name]) => name);
     // export-vjp-graphs writes four graphs synchronously in seconds: nothing long-running to stop
     // bench:encode materialises ViT-B/32-size weights (hundreds of MB) before any work: too heavy for pnpm test
@@ -319,7 +329,7 @@ describe('package.json scripts exec their program (a killed pnpm leaves no orpha
         env: {
           ...process.env,
           ...c.env,
-          ...(c.script === 'exp-clip' || c.script === 'hesp'
+          ...(c.script === 'exp-clip' || c.script === 'hesp' || c.script === 'vlfer'
             ? { NODE_OPTIONS: `--conditions=@vlfer/source --import ${tsxLoader}` }
             : {}),
         },
