@@ -11,6 +11,7 @@ import {
   ABLATIONS,
   expandAblation,
   loadBenchData,
+  lockAblation,
   methodOf,
   readRows,
   runAblation,
@@ -35,6 +36,22 @@ describe('ablation registry and runner', () => {
     ).toBe(45);
     const hesp = expandAblation('hesp/mafw-20-splits', ABLATIONS['hesp/mafw-20-splits']);
     expect(hesp.map((r) => r.coords.split)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+  });
+  it('one process at a time per ablation (or shard) and results directory: a second is refused naming the holder', () => {
+    const results = mkdtempSync(join(tmpdir(), 'vlfer-abl-lock-'));
+    const first = lockAblation(results, 'closed-set/zero-shot-vs-probes', undefined, () => {});
+    try {
+      // the tester's two `bench:ablations` on one results directory each rewrote the rows file: 31 finished rows lost
+      expect(() => lockAblation(results, 'closed-set/zero-shot-vs-probes', undefined, () => {})).toThrow(
+        /in use by another run: pid \d+ .*bench:ablations closed-set\/zero-shot-vs-probes/,
+      );
+      // other ablations and other shards write other files: they run side by side
+      lockAblation(results, 'open-set/hesp-vs-baselines-smoke', undefined, () => {}).close();
+      lockAblation(results, 'closed-set/zero-shot-vs-probes', { index: 0, count: 2 }, () => {}).close();
+    } finally {
+      first.close();
+    }
+    lockAblation(results, 'closed-set/zero-shot-vs-probes', undefined, () => {}).close();
   });
   it('a method axis puts several methods on the same grid, one run (and id) per method, the method in the coordinates', () => {
     const spec: AblationSpec = {

@@ -13,6 +13,7 @@ import {
   writeFileAtomic,
   writeShardRecord,
   provenance,
+  RunDirectory,
   type Provenance,
   type ShardRecord,
 } from '@vlfer/core/node';
@@ -648,6 +649,37 @@ export async function runAblation(id: string, options: RunAblationOptions): Prom
   const spec = registry[id];
   if (!spec) throw new Error(`Unknown ablation '${id}'; known: ${Object.keys(registry).join(', ')}`);
   const log = options.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const lock = lockAblation(options.resultsDir, id, options.shard, log);
+  try {
+    return await runLockedAblation(id, spec, options, log);
+  } finally {
+    lock.close();
+  }
+}
+
+/**
+ * One process at a time runs an ablation (or one shard of it) into a results directory: each keeps its rows in memory
+ * and rewrites the rows file, so two at once would drop each other's finished rows. The lock is a run directory
+ * `<results>/.locks/<ablation>[.shard-i-of-n]` (`RunDirectory`: O_EXCL lock file, heartbeat, a dead holder's lock taken
+ * over); a second run is refused naming the holder. Different shards, and different ablations, run side by side.
+ * @throws RunLockedError naming the process that holds the ablation
+ */
+export function lockAblation(
+  resultsDir: string,
+  id: string,
+  shard: Shard | undefined,
+  log: (line: string) => void,
+): RunDirectory {
+  const name = `${fileName(id)}${shard ? `.shard-${shard.index}-of-${shard.count}` : ''}`;
+  return RunDirectory.open(join(resultsDir, '.locks', name), { command: `bench:ablations ${id}`, log });
+}
+
+async function runLockedAblation(
+  id: string,
+  spec: AblationSpec,
+  options: RunAblationOptions,
+  log: (line: string) => void,
+): Promise<{ ran: number; skipped: number }> {
   const shard = options.shard;
   const file = shard ? shardRowsFile(options.resultsDir, id, shard) : join(options.resultsDir, `${fileName(id)}.jsonl`);
   const charts = join(options.resultsDir, 'charts');

@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { classificationReport } from '@vlfer/metrics';
 import { rowMetricsProblem, type ResultRow } from './ablations.js';
 import { itemIdUnder, itemOutcomes } from './items.js';
-import { groupIntervals, pairedComparisons, perClassRecallIntervals, runIntervals, runLabels } from './statistics.js';
+import {
+  comparesAllPairs,
+  groupIntervals,
+  pairedComparisons,
+  perClassRecallIntervals,
+  runIntervals,
+  runLabels,
+} from './statistics.js';
 
 const names = ['happiness', 'sadness', 'anger'];
 /** A closed-set row whose numbers follow from its items. */
@@ -144,6 +151,12 @@ describe('statistics from items', () => {
     expect(perClassRecallIntervals(row)).toEqual(ci); // seeded
     const open = openRow([3, 2, 3, 1, 2, 2, 0, 1, 0.5, 2.5], [0, 1, 1, 1, 0, 0, 1, 0, 0, 1]);
     expect(perClassRecallIntervals(open).a!.estimate).toBeCloseTo(open.perClassRecall.a!, 12);
+  });
+  it('every pair is compared while pairs × items stays within the budget (32 runs of 70 items), else against the reference', () => {
+    expect(comparesAllPairs(12, 1_000_000)).toBe(true);
+    expect(comparesAllPairs(32, 70)).toBe(true); // the tester's closed-set report: probe vs few-shot was missing
+    expect(comparesAllPairs(45, 3589)).toBe(false);
+    expect(comparesAllPairs(13, 3589)).toBe(false);
   });
   it('paired comparisons: every run against the first on the same items, and every other pair; A − B', () => {
     const rows = [

@@ -279,7 +279,7 @@ function showComparison(c, root) {
   const out = root.querySelector('.out'); out.replaceChildren();
   if (a === b) { out.append(el('p', 'Pick two different runs.')); return; }
   const pair = c.pairs.find((p) => (p.a === a && p.b === b) || (p.a === b && p.b === a));
-  if (!pair) out.append(el('p', 'These runs are not on the same items (or not compared): no paired test.', 'nopair'));
+  if (!pair) out.append(el('p', 'No paired test: these runs are not on the same items, or the ablation is too large to compare every pair (each run is then compared with its reference run, the first in registry order; see paired.csv).', 'nopair'));
   else {
     const tests = el('table', undefined, 'tests');
     tests.append(row(['metric', 'A − B (pp)', '95 % CI (paired bootstrap)', 'p (paired bootstrap)', 'p (permutation)'], true));

@@ -2,7 +2,7 @@
 /**
  * @file `vlfer`: the published command line of the toolkit — `vlfer exp-clip eval | train`, `vlfer hesp train |
  * eval`. Each subcommand parses flags, draws progress and prints; the work is a library function of a package
- * (`evaluateZeroShot`, `trainHead`, `trainHesp`, `evaluateHespRun`). Every message, commander's parse errors included,
+ * (`evaluateZeroShot`, `trainHead`, `trainHesp`, `evaluateHespRun`). Every error, commander's parse errors included,
  * starts with `vlfer: `; `--version` prints the package's version.
  */
 import { createRequire } from 'node:module';
