@@ -21,6 +21,13 @@ export function defaultWeightsIn(device: ComputeDevice): 'inputs' | 'graph' {
   return device === 'cpu' ? 'inputs' : 'graph';
 }
 
+/** The graph builders' weight options: stored in the graph ('graph', and always when quantized) or fed as inputs. */
+function storedWeights(options: ClipGradientModelOptions, weights: ClipWeights, weightsFile: string) {
+  if (options.quantize)
+    return { weights, weightsFile, quantize: options.quantize, int8ScalesHook: options.int8ScalesHook };
+  return (options.weightsIn ?? defaultWeightsIn(options.device ?? 'cpu')) === 'graph' ? { weights, weightsFile } : {};
+}
+
 /**
  * What a vision forward kept for its backward (`ClipGradientModel.visionForwardResiduals` → `visionBackward`):
  * layer-norm, attention and MLP activations of `batch` images, held as ONNX Runtime tensors. Opaque.
@@ -46,6 +53,13 @@ export interface ClipGradientModelOptions extends LoadWeightsOptions, ThreadOpti
   gradients?: boolean;
   /** Which towers to build. @default both */
   towers?: readonly ('vision' | 'text')[];
+  /**
+   * `'int8'`: forward towers with int8 linear layers (`TowerGraphOptions.quantize`); needs `gradients: false`,
+   * stores the (quantized) weights in the graphs.
+   */
+  quantize?: 'int8';
+  /** Testing: alter the int8 per-channel scales of a weight (`TowerGraphOptions.int8ScalesHook`). */
+  int8ScalesHook?: (key: string, scales: Float32Array) => void;
 }
 
 /**
@@ -77,8 +91,7 @@ export class ClipGradientModel {
     const bundle = loadClipWeights(source, options);
     const { arch, weights, weightsFile } = bundle;
     const opts = sessionOptions({ device: options.device ?? 'cpu', ...options });
-    const stored =
-      (options.weightsIn ?? defaultWeightsIn(options.device ?? 'cpu')) === 'graph' ? { weights, weightsFile } : {};
+    const stored = storedWeights(options, weights, weightsFile);
     const towers = new Set(options.towers ?? ['vision', 'text']);
     const grads = options.gradients ?? true;
     // one session at a time: with stored weights each graph is a few hundred MB
