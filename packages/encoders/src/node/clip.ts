@@ -157,7 +157,9 @@ export async function loadClip(options: LoadClipOptions): Promise<ClipModel> {
     });
   if (device === 'webgpu') await assertWebGpu(`loadClip(${options.model})`);
   const suffix = DTYPE_SUFFIX[dtype];
-  const source = resolveClipSource(options.model, { ...(options.backend ? { backend: options.backend } : {}), suffix });
+  // int8 exists on the 'graphs' runtime only: a directory with ONNX graphs and weights loads its weights
+  const backend = options.backend ?? (dtype === 'int8' ? 'graphs' : undefined);
+  const source = resolveClipSource(options.model, { ...(backend ? { backend } : {}), suffix });
   await checkChecksums(source, options.checksums);
   if (source.kind === 'hf-weights' || source.kind === 'openai-checkpoint')
     return loadGraphsClip(options, source, dtype, device);
