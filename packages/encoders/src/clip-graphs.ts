@@ -190,6 +190,11 @@ interface LnSaved {
   gamma: string;
 }
 function layerNorm(g: Graph, x: string, gamma: string, beta: string, eps: number): { y: string; saved: LnSaved } {
+  // int8 graphs are forward only: ONNX Runtime's fused LayerNormalization kernel, nothing kept for a backward
+  if (g.int8) {
+    const y = g.op('LayerNormalization', [x, gamma, beta], { axis: -1, epsilon: { float: eps } });
+    return { y, saved: { xhat: '', rstd: '', gamma } };
+  }
   const mu = g.mean(x);
   const xc = g.sub(x, mu);
   const variance = g.mean(g.mul(xc, xc));
