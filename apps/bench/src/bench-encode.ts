@@ -71,9 +71,13 @@ if (o.dtype === 'int8') {
   const out = o.out === 'bench-results/encode.json' ? 'bench-results/encode-int8.json' : o.out;
   for (const model of String(o.models).split(','))
     await runInt8Bench({
-      ...o,
+      shared: o.shared,
       model,
+      batch: o.batch,
+      reps: o.reps,
+      rounds: o.rounds,
       threads,
+      modelsDir: o.modelsDir,
       vsTorch: o.vs === 'torch',
       out: out.replace(/\.json$/, `-${model}.json`),
     });

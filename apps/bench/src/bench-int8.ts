@@ -31,7 +31,9 @@ function pixels(batch: number) {
   return { dtype: 'float32' as const, data, dims: [batch, 3, 224, 224] as [number, number, number, number] };
 }
 
-type Encoder = { encodePixels(px: ReturnType<typeof pixels>): Promise<{ data: Float32Array; dims: number[] }> };
+type Encoder = {
+  encodePixels(px: ReturnType<typeof pixels>): Promise<{ data: Float32Array; dims: readonly number[] }>;
+};
 
 /** Median images/s of `reps` timed `encodePixels` calls after one untimed call. */
 async function rawRate(clip: Encoder, px: ReturnType<typeof pixels>, reps: number): Promise<number> {

@@ -249,20 +249,23 @@ function encoderLayer(
   const ln1 = layerNorm(g, x, w('layer_norm1.weight', [D]), w('layer_norm1.bias', [D]), a.layerNormEps);
   // int8: the linear weights live only quantized in the graph (forward only, no backward reads them)
   const fp = (n: string, dims: [number, number]) => (g.int8 ? '' : w(`${n}.weight`, dims));
-  const [wq, wk, wv, wo] = ['q_proj', 'k_proj', 'v_proj', 'out_proj'].map((n) => fp(`self_attn.${n}`, [D, D]));
+  const wq = fp('self_attn.q_proj', [D, D]),
+    wk = fp('self_attn.k_proj', [D, D]),
+    wv = fp('self_attn.v_proj', [D, D]),
+    wo = fp('self_attn.out_proj', [D, D]);
   const lin = (y: string, n: string, wt: string, dims: [number, number]) =>
     g.int8
       ? g.linearByKey(y, `${prefix}.${n}.weight`, dims, w(`${n}.bias`, [dims[0]]))
       : linear(g, y, wt, w(`${n}.bias`, [dims[0]]));
   const scale = (D / a.numHeads) ** -0.5;
-  const q = splitHeads(g, g.mul(lin(ln1.y, 'self_attn.q_proj', wq!, [D, D]), g.f(scale)), a.numHeads);
-  const k = splitHeads(g, lin(ln1.y, 'self_attn.k_proj', wk!, [D, D]), a.numHeads);
-  const v = splitHeads(g, lin(ln1.y, 'self_attn.v_proj', wv!, [D, D]), a.numHeads);
+  const q = splitHeads(g, g.mul(lin(ln1.y, 'self_attn.q_proj', wq, [D, D]), g.f(scale)), a.numHeads);
+  const k = splitHeads(g, lin(ln1.y, 'self_attn.k_proj', wk, [D, D]), a.numHeads);
+  const v = splitHeads(g, lin(ln1.y, 'self_attn.v_proj', wv, [D, D]), a.numHeads);
   let s = g.matmul(q, g.op('Transpose', [k], { perm: [0, 1, 3, 2] }));
   if (mask) s = g.add(s, mask);
   const p = g.op('Softmax', [s], { axis: -1 });
   const o = mergeHeads(g, g.matmul(p, v));
-  const h1 = g.add(x, lin(o, 'self_attn.out_proj', wo!, [D, D]));
+  const h1 = g.add(x, lin(o, 'self_attn.out_proj', wo, [D, D]));
   const ln2 = layerNorm(g, h1, w('layer_norm2.weight', [D]), w('layer_norm2.bias', [D]), a.layerNormEps);
   const w1 = fp('mlp.fc1', [I, D]),
     w2 = fp('mlp.fc2', [D, I]);
