@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sharedPath } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
-import { evaluateZeroShot, formatQuantizationReport, TrainOptionsSchema } from './index.js';
+import { evaluateZeroShot, formatQuantizationReport, guardSample, TrainOptionsSchema, type EvalData } from './index.js';
 
 const work = mkdtempSync(join(tmpdir(), 'vlfer-int8-guard-'));
 // 21 FER2013 test images (3 per class, stratified and seeded) on the random-weight tiny-clip ('graphs' runtime)
@@ -76,5 +76,16 @@ describe('exp-clip eval dtype int8: the quantization guard', () => {
     expect(r.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([
       ['dtype', "'int8' features are checked by a guard only in exp-clip eval; train the head on fp32 features"],
     ]);
+  });
+
+  it('samples the same images for the same seed, from every fold, each once, all of them when fewer', () => {
+    const fold = (paths: string[]) =>
+      ({ kind: 'images', items: paths.map((path) => ({ path, label: 0 })) }) as EvalData;
+    const data = [fold(['a', 'b', 'c', 'd']), fold(['e', 'f', 'a'])];
+    const s1 = guardSample(data, 4, 7);
+    expect(s1).toHaveLength(4);
+    expect(new Set(s1).size).toBe(4);
+    expect(guardSample(data, 4, 7)).toEqual(s1);
+    expect(guardSample(data, 100, 7).sort()).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
   });
 });
