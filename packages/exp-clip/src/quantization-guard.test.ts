@@ -47,6 +47,19 @@ describe('exp-clip eval dtype int8: the quantization guard', () => {
     expect(existsSync(join(out, 'metrics.json'))).toBe(false);
   }, 300_000);
 
+  it('refuses on the argmax agreement alone: a zeroed text projection leaves the image cosines intact', async () => {
+    const lines: string[] = [];
+    const textDamage = (key: string, scales: Float32Array) => {
+      if (key === 'text_projection.weight') scales.fill(0); // every class scores 0: argmax is class 0
+    };
+    const run = evaluateZeroShot({ ...base }, { log: (l) => lines.push(l), int8ScalesHook: textDamage });
+    await expect(run).rejects.toThrow(/zero-shot argmax agreement [\d.]+ % \(needs ≥ 99 %\).*refused/);
+    const line = lines.find((l) => l.startsWith('int8 guard'))!;
+    console.log(`text damaged: ${line}`);
+    expect(Number(/min ([\d.]+)/.exec(line)![1])).toBeGreaterThanOrEqual(0.999);
+    expect(Number(/agreement ([\d.]+) %/.exec(line)![1])).toBeLessThan(99);
+  }, 300_000);
+
   it('runs a damaged quantization with acceptInaccurateQuantization, recorded as failed and accepted', async () => {
     const out = join(work, 'accepted');
     const lines: string[] = [];
