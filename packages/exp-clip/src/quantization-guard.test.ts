@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sharedPath } from '@vlfer/test-utils';
@@ -28,7 +28,7 @@ describe('exp-clip eval dtype int8: the quantization guard', () => {
     const r = await evaluateZeroShot({ ...base, out }, { log: (l) => lines.push(l) });
     const guardLine = lines.find((l) => l.startsWith('int8 guard'));
     console.log(guardLine);
-    expect(guardLine).toMatch(/^int8 guard on 21 of this run's images: cosine to fp32 mean 0\.99.*: passed$/);
+    expect(guardLine).toMatch(/^int8 guard on 21 of this run's items: cosine to fp32 mean 0\.99.*: passed$/);
     const q = metricsOf(out).quantization;
     expect(q).toEqual(r.quantization);
     expect(q).toMatchObject({ dtype: 'int8', sample: 21, passed: true, accepted: false });
@@ -79,6 +79,43 @@ describe('exp-clip eval dtype int8: the quantization guard', () => {
     const r = await evaluateZeroShot({ ...base, dtype: 'fp32', promptTypes: ['class_name'], out }, { log: () => {} });
     expect(r.quantization).toBeNull();
     expect(metricsOf(out).quantization).toBeUndefined();
+  }, 300_000);
+
+  it('video datasets: the guard encodes the centre frame of each sampled clip', async () => {
+    // two folds of three DFEW-style frame directories, four FER2013 images each
+    const root = join(work, 'videos');
+    const faces = sharedPath('data', 'fer2013-privatetest', 'happy');
+    const files = readdirSync(faces).sort().slice(0, 24);
+    for (const fold of [1, 2]) {
+      const lines: string[] = [];
+      for (let k = 0; k < 3; k++) {
+        const dir = join(root, 'frames', `f${fold}_${k}`);
+        mkdirSync(dir, { recursive: true });
+        for (let i = 0; i < 4; i++)
+          copyFileSync(
+            join(faces, files[(fold - 1) * 12 + k * 4 + i]!),
+            join(dir, `${String(i).padStart(5, '0')}.jpg`),
+          );
+        lines.push(`frames/f${fold}_${k} 4 ${k}`);
+      }
+      writeFileSync(join(root, `set_${fold}_test.txt`), `${lines.join('\n')}\n`);
+    }
+    const lines: string[] = [];
+    const r = await evaluateZeroShot(
+      {
+        dataset: 'dfew',
+        root,
+        annotations: join(root, 'set_{fold}_test.txt'),
+        folds: [1, 2],
+        model: base.model,
+        promptTypes: ['class_name'],
+        frames: 4,
+        dtype: 'int8',
+      },
+      { log: (l) => lines.push(l) },
+    );
+    expect(r.quantization).toMatchObject({ dtype: 'int8', sample: 6, passed: true });
+    expect(lines.find((l) => l.startsWith('int8 guard'))).toMatch(/^int8 guard on 6 of this run's items: .*: passed$/);
   }, 300_000);
 
   it('exp-clip train refuses dtype int8 (no guard there), naming the option', () => {

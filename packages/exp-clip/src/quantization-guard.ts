@@ -1,6 +1,6 @@
-import { argmaxRows, createRng, InvalidArgumentError, VlferError, type Tensor2D } from '@vlfer/core';
+import { argmaxRows, createRng, VlferError, type Tensor2D } from '@vlfer/core';
 import { buildZeroShotClassifier, rowCosines } from '@vlfer/encoders';
-import { encodeImages, loadClip, type ClipModel } from '@vlfer/encoders/node';
+import { encodeImages, loadClip, sampleClipFrames, type ClipModel, type EncodeItem } from '@vlfer/encoders/node';
 import type { EvalData } from './data.js';
 import type { EvalModel, EvalPrompts } from './evaluate.js';
 import type { EvalOptions } from './options.js';
@@ -24,15 +24,26 @@ export interface QuantizationReport {
   accepted: boolean;
 }
 
-/** A seeded sample of `n` image paths from every fold (all of them when fewer), in a fixed order. */
+/**
+ * A seeded sample of `n` of the run's items from every fold (all of them when fewer), each once, in a fixed order:
+ * image paths, frame directories or video files. @returns their paths
+ */
 export function guardSample(data: readonly EvalData[], n: number, seed: number): string[] {
-  const paths = [...new Set(data.flatMap((d) => (d.kind === 'images' ? d.items.map((i) => i.path) : [])))].sort();
+  const keys = [...new Set(data.flatMap((d) => d.items.map((i) => ('frameDir' in i ? i.frameDir : i.path))))].sort();
   const rng = createRng(seed);
-  for (let i = paths.length - 1; i > 0; i--) {
+  for (let i = keys.length - 1; i > 0; i--) {
     const j = Math.floor(rng.next() * (i + 1));
-    [paths[i], paths[j]] = [paths[j]!, paths[i]!];
+    [keys[i], keys[j]] = [keys[j]!, keys[i]!];
   }
-  return paths.slice(0, n);
+  return keys.slice(0, n);
+}
+
+/** What the guard encodes for a sampled item: an image as it is, a clip's centre frame (`sampleClipFrames`). */
+async function guardItems(data: readonly EvalData[], keys: readonly string[]): Promise<EncodeItem[]> {
+  const kind = data[0]!.kind;
+  if (kind === 'images') return [...keys];
+  const clip = (k: string) => (kind === 'frames' ? { frameDir: k } : { videoFile: k });
+  return Promise.all(keys.map(async (k) => (await sampleClipFrames(clip(k), { numSegments: 1 })).items[0]!));
 }
 
 /** Per prompt type, the zero-shot argmax of `features` with `clip`'s text tower (same classifier as the run). */
@@ -59,7 +70,7 @@ async function zeroShotArgmax(
 /** Features of `paths` and their zero-shot argmax per prompt type, with `clip`. */
 async function guardSide(
   clip: ClipModel,
-  paths: readonly string[],
+  paths: readonly EncodeItem[],
   spec: Parameters<typeof zeroShotArgmax>[2],
 ): Promise<{ features: Tensor2D; argmax: number[][] }> {
   const o = spec.options;
@@ -99,12 +110,12 @@ function guardReport(
 /** One line of the guard's numbers against its thresholds. */
 export function formatQuantizationReport(r: QuantizationReport): string {
   const t = r.thresholds;
-  return `int8 guard on ${r.sample} of this run's images: cosine to fp32 mean ${r.cosineMean.toFixed(5)}, min ${r.cosineMin.toFixed(5)} (needs ≥ ${t.cosineMin}); zero-shot argmax agreement ${(100 * r.argmaxAgreement).toFixed(2)} % (needs ≥ ${100 * t.argmaxAgreement} %)`;
+  return `int8 guard on ${r.sample} of this run's items: cosine to fp32 mean ${r.cosineMean.toFixed(5)}, min ${r.cosineMin.toFixed(5)} (needs ≥ ${t.cosineMin}); zero-shot argmax agreement ${(100 * r.argmaxAgreement).toFixed(2)} % (needs ≥ ${100 * t.argmaxAgreement} %)`;
 }
 
 /**
  * Stage "quantization guard" of `dtype: 'int8'`: encode a seeded sample (`quantizationSample`, seed `subsetSeed`) of
- * the run's own images with an fp32 copy of the model (the same 'graphs' runtime) and with the int8 model, compare
+ * the run's own items (images; for clips, each sampled clip's centre frame, classified as a frame) with an fp32 copy of the model (the same 'graphs' runtime) and with the int8 model, compare
  * the features (cosine) and the zero-shot argmax over every prompt type of the run, log the numbers, and refuse the
  * run unless every cosine ≥ 0.999 and the agreement ≥ 99 % — or go on, recorded as `accepted`, with
  * `acceptInaccurateQuantization`. @returns null for any other dtype
@@ -117,13 +128,7 @@ export async function quantizationGuard(
   log: (line: string) => void,
 ): Promise<QuantizationReport | null> {
   if (options.dtype !== 'int8') return null;
-  if (data.some((d) => d.kind !== 'images'))
-    throw new InvalidArgumentError({
-      functionName: 'evaluateZeroShot',
-      argument: 'dtype',
-      message: `'int8' is guarded on images only; ${options.dataset} is a video dataset: use fp32`,
-    });
-  const paths = guardSample(data, options.quantizationSample, options.subsetSeed);
+  const paths = await guardItems(data, guardSample(data, options.quantizationSample, options.subsetSeed));
   const spec = { ...run, options };
   const fp32 = await loadClip(guardFp32Options(options));
   const a = await guardSide(fp32, paths, spec).finally(() => fp32.dispose());
