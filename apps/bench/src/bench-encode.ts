@@ -23,6 +23,7 @@ import { interleaved, median, runTorch } from './torch.js';
 import { describePeak, forwardFlops, fractionOfPeak, matmulPeakOrt, peakRecord, type PeakRecord } from './peak.js';
 import { materializeClipGraphs } from './materialize.js';
 import { convertToFp16Weights } from './fp16.js';
+import { runInt8Bench } from './bench-int8.js';
 import { assertWebGpu } from '@vlfer/encoders/node';
 import { exitWithParent } from '@vlfer/cli-kit';
 
@@ -32,6 +33,12 @@ const program = new Command('bench:encode')
   .option('--shared <dir>', 'shared assets folder', process.env.VLFER_SHARED ?? '../shared')
   .option('--models <list>', 'graph folders under fixtures/graphs', 'vit-b32')
   .option('--dtypes <list>', 'fp32 and/or fp16 (float16 weights, keep_io_types)', 'fp32,fp16')
+  .addOption(
+    new Option(
+      '--dtype <dtype>',
+      "int8: raw encode of the 'graphs' runtime in fp32 and int8 (random weights from the fixture's config), with --vs torch also PyTorch fp32 and quantize_dynamic int8 (apps/bench/src/bench-int8.ts)",
+    ).choices(['int8']),
+  )
   .option('--batch <n>', 'batch size (pipeline rows, and the first raw row)', (v) => Number(v), 32)
   .option('--raw-batches <list>', 'extra batch sizes for raw-session rows (batch-size sweep), comma-separated', '')
   .option('--reps <n>', 'timed raw-session runs', (v) => Number(v), 5)
@@ -58,6 +65,24 @@ const program = new Command('bench:encode')
   )
   .parse();
 const o = program.opts();
+
+if (o.dtype === 'int8') {
+  const threads: number = o.threads ?? defaultThreads();
+  const out = o.out === 'bench-results/encode.json' ? 'bench-results/encode-int8.json' : o.out;
+  for (const model of String(o.models).split(','))
+    await runInt8Bench({
+      shared: o.shared,
+      model,
+      batch: o.batch,
+      reps: o.reps,
+      rounds: o.rounds,
+      threads,
+      modelsDir: o.modelsDir,
+      vsTorch: o.vs === 'torch',
+      out: out.replace(/\.json$/, `-${model}.json`),
+    });
+  process.exit(0);
+}
 
 if (o.device === 'webgpu') await assertWebGpu('bench:encode');
 // PyTorch CUDA throughput on an H100 (batch 256), for a ratio: shared/fixtures/gpu-anchor.json

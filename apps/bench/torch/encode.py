@@ -6,7 +6,11 @@ The encoder is whichever of eager, torch.jit.freeze(trace) and torch.jit.optimiz
 here: each is timed in the warm-up (--trial-reps runs, median) and the result records every variant's time (or the
 error that ruled it out) and which one the timed rows used (`encoder`).
 
-    python3 encode.py --config vit-b32/config.json --batch 32 --reps 5 --threads 2 [--list paths.txt]
+With --quantize dynamic the timed model is torch.quantization.quantize_dynamic(model, {nn.Linear}, qint8) (every
+linear layer: attention q/k/v/out, MLP fc1/fc2, the projection, as vlfer's int8 graphs), on the default quantized
+engine (recorded); the result adds the cosine of its features to the fp32 model's on the same tensor.
+
+    python3 encode.py --config vit-b32/config.json --batch 32 --reps 5 --threads 2 [--list paths.txt] [--quantize dynamic]
 """
 import argparse
 import torch
@@ -22,11 +26,17 @@ a.add_argument("--reps", type=int, default=5)
 a.add_argument("--threads", type=int, default=2)
 a.add_argument("--trial-reps", type=int, default=2, help="timed warm-up runs per encoder variant")
 a.add_argument("--list", help="image files, one per line (the ones vlfer's pipeline row reads)")
+a.add_argument("--quantize", choices=["none", "dynamic"], default="none")
 o = a.parse_args()
 setup(o.threads)
 vision, _, _ = load(o.config)
 vision.eval()
 x = torch.sin(torch.arange(o.batch * 3 * 224 * 224, dtype=torch.float32) * 0.001).view(o.batch, 3, 224, 224)
+fp32_features = None
+if o.quantize == "dynamic":
+    with torch.no_grad():
+        fp32_features = vision(x)
+    vision = torch.quantization.quantize_dynamic(vision, {torch.nn.Linear}, dtype=torch.qint8)
 
 
 def time_runs(f, reps):
@@ -58,6 +68,11 @@ timed = {k: v["medianSeconds"] for k, v in trials.items() if "medianSeconds" in 
 best = min(timed, key=timed.get)
 vision = variants[best]
 out = {"encoder": best, "encoderTrials": trials}
+if fp32_features is not None:
+    with torch.no_grad():
+        cos = torch.nn.functional.cosine_similarity(vision(x), fp32_features, dim=1)
+    out["quantize"] = {"method": "quantize_dynamic", "modules": "nn.Linear", "dtype": "qint8", "engine": torch.backends.quantized.engine}
+    out["int8CosineToFp32"] = {"min": cos.min().item(), "mean": cos.mean().item()}
 with torch.no_grad():
     vision(x)
     ts = []

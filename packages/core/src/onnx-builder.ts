@@ -5,8 +5,8 @@
  */
 import { InvalidArgumentError } from './errors.js';
 
-export type ElemType = 'float32' | 'int64';
-const ELEM: Record<ElemType, number> = { float32: 1, int64: 7 };
+export type ElemType = 'float32' | 'int64' | 'int8';
+const ELEM: Record<ElemType, number> = { float32: 1, int64: 7, int8: 3 };
 
 class Writer {
   // small fields go to `cur`; large byte fields (weights) are kept as views and copied once, in finish()
@@ -83,6 +83,8 @@ export interface NodeSpec {
   inputs: string[];
   outputs: string[];
   attrs?: Record<string, AttrValue>;
+  /** operator set domain, e.g. `com.microsoft` for ONNX Runtime's contrib ops (`DynamicQuantizeMatMul`); default ONNX */
+  domain?: string;
 }
 /** A graph input or output: name, element type and dims (string = symbolic dim). */
 export interface ValueSpec {
@@ -112,7 +114,9 @@ function tensorProto(t: { type: ElemType; values: number[]; dims: number[] }): W
   const raw =
     t.type === 'float32'
       ? new Uint8Array(Float32Array.from(t.values).buffer)
-      : new Uint8Array(BigInt64Array.from(t.values.map(BigInt)).buffer);
+      : t.type === 'int8'
+        ? new Uint8Array(Int8Array.from(t.values).buffer)
+        : new Uint8Array(BigInt64Array.from(t.values.map(BigInt)).buffer);
   return w.bytes(9, raw);
 }
 
@@ -128,11 +132,20 @@ function valueInfo(v: ValueSpec): Writer {
   return new Writer().str(1, v.name).msg(2, new Writer().msg(1, tensorType));
 }
 
-/** A float32 tensor stored in the model (a frozen weight). @param data row-major, length = product of dims */
+/**
+ * A tensor stored in the model (a frozen weight): float32, or int8 (quantized weights) when `data` is an Int8Array.
+ * @param data row-major, length = product of dims
+ */
 export interface Initializer {
   name: string;
   dims: number[];
-  data: Float32Array;
+  data: Float32Array | Int8Array;
+}
+
+/** The operator sets a model imports: ONNX at `opset`, plus each other domain its nodes use (version 1). */
+function opsetImports(nodes: readonly NodeSpec[], opset: number): Writer[] {
+  const domains = [...new Set(nodes.map((n) => n.domain).filter((d): d is string => !!d))].sort();
+  return [new Writer().str(1, '').int(2, opset), ...domains.map((d) => new Writer().str(1, d).int(2, 1))];
 }
 
 /**
@@ -153,7 +166,7 @@ function initializerProto(t: Initializer | ExternalInitializer): Writer {
     new InvalidArgumentError({ functionName: 'buildModel', argument: `initializers.${t.name}`, message });
   const w = new Writer();
   for (const d of t.dims) w.int(1, d);
-  w.int(2, ELEM.float32).str(8, t.name);
+  w.int(2, 'data' in t && t.data instanceof Int8Array ? ELEM.int8 : ELEM.float32).str(8, t.name);
   if ('data' in t) {
     if (t.data.length !== n) throw bad(`has ${t.data.length} values for dims [${t.dims.join(', ')}]`);
     return w.bytes(9, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
@@ -186,16 +199,14 @@ export function buildModel(options: {
     for (const x of n.outputs) w.str(2, x);
     w.str(3, `${n.op}_${i}`).str(4, n.op);
     for (const [k, v] of Object.entries(n.attrs ?? {})) w.msg(5, attribute(k, v));
+    if (n.domain) w.str(7, n.domain);
     g.msg(1, w);
   });
   g.str(2, options.name);
   for (const t of options.initializers ?? []) g.msg(5, initializerProto(t));
   for (const v of options.inputs) g.msg(11, valueInfo(v));
   for (const v of options.outputs) g.msg(12, valueInfo(v));
-  return new Writer()
-    .int(1, 8)
-    .str(2, 'vlfer')
-    .msg(7, g)
-    .msg(8, new Writer().str(1, '').int(2, options.opset ?? 17))
-    .finish();
+  const model = new Writer().int(1, 8).str(2, 'vlfer').msg(7, g);
+  for (const imp of opsetImports(options.nodes, options.opset ?? 17)) model.msg(8, imp);
+  return model.finish();
 }

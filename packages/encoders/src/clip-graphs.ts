@@ -2,12 +2,14 @@ import {
   buildModel,
   constant,
   DataFormatError,
+  InvalidArgumentError,
   type AttrValue,
   type ExternalInitializer,
   type Initializer,
   type NodeSpec,
   type ValueSpec,
 } from '@vlfer/core';
+import { quantizeLinearInt8 } from './quantize.js';
 
 /**
  * Forward + vector-Jacobian-product (VJP) graphs of the CLIP towers (Hugging Face CLIPTextModelWithProjection /
@@ -51,16 +53,35 @@ export interface TowerGraphOptions {
   weights?: ClipWeights;
   /** the weights' file, for error messages */
   weightsFile?: string;
+  /**
+   * `'int8'`: every linear layer (attention q/k/v/out, MLP fc1/fc2, the projection) as ONNX Runtime's
+   * `DynamicQuantizeMatMul` on int8 weights (symmetric, per output channel; `quantizeLinearInt8`), the rest
+   * (patch embedding, LayerNorm, softmax, QuickGELU) in fp32. Needs `weights` and `withGradient: false`.
+   */
+  quantize?: 'int8';
+  /** Testing: called with each quantized weight's key and its per-channel scales, which it may alter. */
+  int8ScalesHook?: (key: string, scales: Float32Array) => void;
 }
 
 class Graph {
   readonly nodes: NodeSpec[] = [];
   readonly inputs: ValueSpec[] = [];
   readonly initializers: (Initializer | ExternalInitializer)[] = [];
-  constructor(
-    private readonly weights?: ClipWeights,
-    private readonly weightsFile = 'model.safetensors',
-  ) {}
+  private readonly weights: ClipWeights | undefined;
+  private readonly weightsFile: string;
+  /** set when the linear layers are quantized (`TowerGraphOptions.quantize`) */
+  readonly int8: Pick<TowerGraphOptions, 'int8ScalesHook'> | undefined;
+  constructor(options: TowerGraphOptions = {}, gradients = false) {
+    if (options.quantize === 'int8' && (!options.weights || gradients))
+      throw new InvalidArgumentError({
+        functionName: 'clip-graphs',
+        argument: 'quantize',
+        message: `'int8' builds forward graphs from stored weights: pass weights and withGradient: false`,
+      });
+    this.weights = options.weights;
+    this.weightsFile = options.weightsFile ?? 'model.safetensors';
+    this.int8 = options.quantize === 'int8' ? { int8ScalesHook: options.int8ScalesHook } : undefined;
+  }
   private n = 0;
   private consts = new Map<string, string>();
   op(op: string, inputs: string[], attrs?: Record<string, AttrValue>): string {
@@ -102,7 +123,13 @@ class Graph {
   }
   weight(name: string, dims: number[]): string {
     if (!this.weights) return this.input(name, dims);
-    const w = this.weights[name];
+    const w = this.stored(name, dims);
+    this.initializers.push(w.external ? { name, dims, external: w.external } : { name, dims, data: w.data });
+    return name;
+  }
+  /** A stored weight by key, checked against the shape the config implies. @throws DataFormatError naming the key */
+  private stored(name: string, dims: number[]): ClipWeights[string] {
+    const w = this.weights?.[name];
     if (!w)
       throw new DataFormatError({
         file: this.weightsFile,
@@ -115,8 +142,19 @@ class Graph {
         field: name,
         message: `has shape [${w.dims.join(', ')}], the config implies [${dims.join(', ')}]`,
       });
-    this.initializers.push(w.external ? { name, dims, external: w.external } : { name, dims, data: w.data });
-    return name;
+    return w;
+  }
+  /** y = x·Wᵀ (+ b) with W [out, in] by key: int8 `DynamicQuantizeMatMul` when quantized, else fp32 MatMul. */
+  linearByKey(x: string, key: string, dims: [number, number], bias?: string): string {
+    if (!this.int8) return linear(this, x, this.weight(key, dims), bias);
+    const { q, scales } = quantizeLinearInt8(this.stored(key, dims).data, dims[0], dims[1]);
+    this.int8.int8ScalesHook?.(key, scales);
+    this.initializers.push({ name: `${key}.int8`, dims: [dims[1], dims[0]], data: q });
+    this.initializers.push({ name: `${key}.scale`, dims: [dims[0]], data: scales });
+    const out = `dqmatmul_${this.n++}`;
+    const inputs = [x, `${key}.int8`, `${key}.scale`, '', ...(bias ? [bias] : [])];
+    this.nodes.push({ op: 'DynamicQuantizeMatMul', domain: 'com.microsoft', inputs, outputs: [out] });
+    return out;
   }
   model(name: string, outputs: ValueSpec[]): Uint8Array {
     return buildModel({
@@ -150,7 +188,7 @@ class Graph {
 }
 
 /** y = x·Wᵀ + b over the last axis. */
-function linear(g: Graph, x: string, w: string, b: string | undefined) {
+function linear(g: Graph, x: string, w: string, b?: string) {
   const y = g.matmul(x, g.t2(w));
   return b ? g.add(y, b) : y;
 }
@@ -161,6 +199,11 @@ interface LnSaved {
   gamma: string;
 }
 function layerNorm(g: Graph, x: string, gamma: string, beta: string, eps: number): { y: string; saved: LnSaved } {
+  // int8 graphs are forward only: ONNX Runtime's fused LayerNormalization kernel, nothing kept for a backward
+  if (g.int8) {
+    const y = g.op('LayerNormalization', [x, gamma, beta], { axis: -1, epsilon: { float: eps } });
+    return { y, saved: { xhat: '', rstd: '', gamma } };
+  }
   const mu = g.mean(x);
   const xc = g.sub(x, mu);
   const variance = g.mean(g.mul(xc, xc));
@@ -213,25 +256,31 @@ function encoderLayer(
   const I = a.intermediateSize;
   const w = (n: string, dims: number[]) => g.weight(`${prefix}.${n}`, dims);
   const ln1 = layerNorm(g, x, w('layer_norm1.weight', [D]), w('layer_norm1.bias', [D]), a.layerNormEps);
-  const wq = w('self_attn.q_proj.weight', [D, D]),
-    wk = w('self_attn.k_proj.weight', [D, D]),
-    wv = w('self_attn.v_proj.weight', [D, D]),
-    wo = w('self_attn.out_proj.weight', [D, D]);
+  // int8: the linear weights live only quantized in the graph (forward only, no backward reads them)
+  const fp = (n: string, dims: [number, number]) => (g.int8 ? '' : w(`${n}.weight`, dims));
+  const wq = fp('self_attn.q_proj', [D, D]),
+    wk = fp('self_attn.k_proj', [D, D]),
+    wv = fp('self_attn.v_proj', [D, D]),
+    wo = fp('self_attn.out_proj', [D, D]);
+  const lin = (y: string, n: string, wt: string, dims: [number, number]) =>
+    g.int8
+      ? g.linearByKey(y, `${prefix}.${n}.weight`, dims, w(`${n}.bias`, [dims[0]]))
+      : linear(g, y, wt, w(`${n}.bias`, [dims[0]]));
   const scale = (D / a.numHeads) ** -0.5;
-  const q = splitHeads(g, g.mul(linear(g, ln1.y, wq, w('self_attn.q_proj.bias', [D])), g.f(scale)), a.numHeads);
-  const k = splitHeads(g, linear(g, ln1.y, wk, w('self_attn.k_proj.bias', [D])), a.numHeads);
-  const v = splitHeads(g, linear(g, ln1.y, wv, w('self_attn.v_proj.bias', [D])), a.numHeads);
+  const q = splitHeads(g, g.mul(lin(ln1.y, 'self_attn.q_proj', wq, [D, D]), g.f(scale)), a.numHeads);
+  const k = splitHeads(g, lin(ln1.y, 'self_attn.k_proj', wk, [D, D]), a.numHeads);
+  const v = splitHeads(g, lin(ln1.y, 'self_attn.v_proj', wv, [D, D]), a.numHeads);
   let s = g.matmul(q, g.op('Transpose', [k], { perm: [0, 1, 3, 2] }));
   if (mask) s = g.add(s, mask);
   const p = g.op('Softmax', [s], { axis: -1 });
   const o = mergeHeads(g, g.matmul(p, v));
-  const h1 = g.add(x, linear(g, o, wo, w('self_attn.out_proj.bias', [D])));
+  const h1 = g.add(x, lin(o, 'self_attn.out_proj', wo, [D, D]));
   const ln2 = layerNorm(g, h1, w('layer_norm2.weight', [D]), w('layer_norm2.bias', [D]), a.layerNormEps);
-  const w1 = w('mlp.fc1.weight', [I, D]),
-    w2 = w('mlp.fc2.weight', [D, I]);
-  const z = linear(g, ln2.y, w1, w('mlp.fc1.bias', [I]));
+  const w1 = fp('mlp.fc1', [I, D]),
+    w2 = fp('mlp.fc2', [D, I]);
+  const z = lin(ln2.y, 'mlp.fc1', w1, [I, D]);
   const sig = g.op('Sigmoid', [g.mul(z, g.f(1.702))]);
-  const out = g.add(h1, linear(g, g.mul(z, sig), w2, w('mlp.fc2.bias', [D])));
+  const out = g.add(h1, lin(g.mul(z, sig), 'mlp.fc2', w2, [D, I]));
   return { out, saved: { ln1: ln1.saved, ln2: ln2.saved, q, k, v, p, h1, z, sig, wq, wk, wv, wo, w1, w2 } };
 }
 
@@ -265,7 +314,7 @@ function encoderLayerBackward(g: Graph, dOut: string, s: LayerSaved, a: ClipTowe
  */
 export function textTowerVjpModel(a: ClipTowerArch, options: TowerGraphOptions = {}): Uint8Array {
   const withGrad = options.withGradient ?? true;
-  const g = new Graph(options.weights, options.weightsFile);
+  const g = new Graph(options, withGrad);
   const D = a.hiddenSize;
   const x = g.input('inputs_embeds', ['batch', 'seq', D]);
   const eot = g.input('eot_onehot', ['batch', 'seq']);
@@ -293,8 +342,11 @@ export function textTowerVjpModel(a: ClipTowerArch, options: TowerGraphOptions =
     a.layerNormEps,
   );
   const pooled = g.op('Squeeze', [g.matmul(g.op('Unsqueeze', [eot, g.ints([1])]), fin.y), g.ints([1])]);
-  const wp = g.weight('text_projection.weight', [a.projectionDim, D]);
-  g.name(linear(g, pooled, wp, undefined), 'text_embeds');
+  const wp = g.int8 ? '' : g.weight('text_projection.weight', [a.projectionDim, D]);
+  g.name(
+    g.int8 ? g.linearByKey(pooled, 'text_projection.weight', [a.projectionDim, D]) : linear(g, pooled, wp),
+    'text_embeds',
+  );
   const textOut: ValueSpec = { name: 'text_embeds', type: 'float32', dims: ['batch', a.projectionDim] };
   if (!withGrad) return g.model('vlfer_clip_text_forward', [textOut]);
   // backward
@@ -348,8 +400,9 @@ function visionForward(g: Graph, a: ClipTowerArch, px: string) {
     g.weight('vision_model.post_layernorm.bias', [D]),
     a.layerNormEps,
   );
-  const wp = g.weight('visual_projection.weight', [a.projectionDim, D]);
-  g.name(linear(g, post.y, wp, undefined), 'image_embeds');
+  const wp = g.int8 ? '' : g.weight('visual_projection.weight', [a.projectionDim, D]);
+  const proj = g.int8 ? g.linearByKey(post.y, 'visual_projection.weight', [a.projectionDim, D]) : linear(g, post.y, wp);
+  g.name(proj, 'image_embeds');
   return { pre, layers, post, wp, wPatch };
 }
 
@@ -383,7 +436,7 @@ function visionBackward(
  */
 export function visionTowerVjpModel(a: ClipTowerArch, options: TowerGraphOptions = {}): Uint8Array {
   const withGrad = options.withGradient ?? true;
-  const g = new Graph(options.weights, options.weightsFile);
+  const g = new Graph(options, withGrad);
   const S = a.imageSize!;
   const px = g.input('pixel_values', ['batch', 3, S, S]);
   const cot = withGrad ? g.input('cotangent', ['batch', a.projectionDim]) : '';
@@ -449,7 +502,7 @@ function visionForwardResidualsModel(
   res: { name: string; dims: (number | string)[] }[],
 ): Uint8Array {
   const S = a.imageSize!;
-  const fg = new Graph(options.weights, options.weightsFile);
+  const fg = new Graph(options, true);
   const f = visionForward(fg, a, fg.input('pixel_values', ['batch', 3, S, S]));
   const values: string[] = [f.pre.saved.xhat, f.pre.saved.rstd];
   for (const l of f.layers) values.push(l.ln1.xhat, l.ln1.rstd, l.ln2.xhat, l.ln2.rstd, l.q, l.k, l.v, l.p, l.z);
@@ -472,7 +525,7 @@ function visionBackwardFromResidualsModel(
 ): Uint8Array {
   const S = a.imageSize!;
   const D = a.hiddenSize;
-  const bg = new Graph(options.weights, options.weightsFile);
+  const bg = new Graph(options, true);
   const cot = bg.input('cotangent', ['batch', a.projectionDim]);
   const inp = Object.fromEntries(res.map((r) => [r.name, bg.input(r.name, r.dims)]));
   const layers = Array.from({ length: a.numLayers }, (_, i) => residualLayer(bg, a, inp, i));

@@ -59,3 +59,5 @@ export type { ClipArch } from './clip-arch.js';
 export { clipArchFromConfig, openaiClipToHf } from './clip-arch.js';
 export type { ClipTowerArch, ClipWeights, TowerGraphOptions } from './clip-graphs.js';
 export { textTowerVjpModel, visionTowerSplitModels, visionTowerVjpModel } from './clip-graphs.js';
+export type { Int8Weight } from './quantize.js';
+export { quantizeLinearInt8, rowCosines } from './quantize.js';

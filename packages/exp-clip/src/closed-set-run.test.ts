@@ -74,6 +74,10 @@ describe('runClosedSetBaseline on tiny-clip + FER2013', () => {
     ).rejects.toThrow(/item 'angry\/.*' has label 7; expected a class id in \[0, 7\)/);
     await expect(runClosedSetBaseline({ ...base, method: 'tip-adapter' })).rejects.toThrow(InvalidArgumentError);
     await expect(runClosedSetBaseline({ ...base, method: 'tip-adapter' })).rejects.toThrow(/shots/);
+    // int8 has its accuracy guard in exp-clip eval only: refused here rather than run unchecked
+    await expect(runClosedSetBaseline({ ...base, method: 'zero-shot', dtype: 'int8' })).rejects.toThrow(
+      /dtype.*'int8' features are checked by a guard only in exp-clip eval/,
+    );
   });
 
   it('stops on an aborted signal', async () => {

@@ -103,6 +103,8 @@ function checkPart(p: LabelledImages, name: string, k: number): void {
 function checkRunOptions(o: ClosedSetRunOptions): void {
   if (!CLOSED_SET_METHODS.includes(o.method))
     throw bad('method', `expected one of ${CLOSED_SET_METHODS.join(', ')}, got '${String(o.method)}'`);
+  if (o.dtype === 'int8')
+    throw bad('dtype', "'int8' features are checked by a guard only in exp-clip eval (evaluateZeroShot); use fp32");
   const k = o.classNames.length;
   if (k < 2) throw bad('classNames', `needs at least 2 classes, got ${k}`);
   for (const part of partsOf(o.method)) {

@@ -31,6 +31,7 @@ import {
 } from './eval-encode.js';
 import { checkShardRecords, evalShardFields, writeShardRecord } from './shards.js';
 import { EvalOptionsSchema, type EvalOptions, type EvalOptionsInput } from './options.js';
+import { quantizationGuard, type QuantizationReport } from './quantization-guard.js';
 
 /** What long pipelines accept besides their options: cancellation, progress, notices. */
 export interface PipelineHooks {
@@ -97,6 +98,8 @@ export interface EvalResult {
   facesCache: FaceCacheCounts | null;
   /** The shard this call encoded (then `results` and `predictions` are empty), or null. */
   shard: Shard | null;
+  /** What the int8 guard measured on a sample of the run's images (`dtype: 'int8'`), else null. */
+  quantization: QuantizationReport | null;
   /** SHA-256 over every evaluated item's id, label and content hash. */
   datasetFingerprint: string;
   /**
@@ -217,6 +220,13 @@ export interface EvalModel {
   dispose(): Promise<void>;
 }
 
+/** What the model stage takes besides options: a projection replacing the head, and a test hook of the int8 weights. */
+export interface EvalModelHooks {
+  projection?: FeatureProjection;
+  /** Testing: alter the int8 per-channel scales of a weight (`dtype: 'int8'`), e.g. to damage the quantization. */
+  int8ScalesHook?: (key: string, scales: Float32Array) => void;
+}
+
 /**
  * Stage "model": load CLIP (`options.model`, dtype, device, tokenizer, threads), resolve the logit scale, and read
  * the projection head of `options.head`, checked against CLIP's embedding width D.
@@ -224,13 +234,14 @@ export interface EvalModel {
  */
 export async function loadEvalModel(
   options: EvalOptions,
-  hooks: PipelineHooks & { projection?: FeatureProjection } = {},
+  hooks: PipelineHooks & EvalModelHooks = {},
 ): Promise<EvalModel> {
   const log = hooks.log ?? (() => undefined);
   const clip = await loadClip({
     model: options.model,
     dtype: options.dtype,
     device: options.device,
+    ...(hooks.int8ScalesHook ? { int8ScalesHook: hooks.int8ScalesHook } : {}),
     ...(options.tokenizer ? { tokenizer: options.tokenizer } : {}),
     ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
     log,
@@ -524,7 +535,7 @@ function checkEvalMerge(options: EvalOptions, log: (line: string) => void): void
  */
 export async function evaluateZeroShot(
   input: EvalOptionsInput,
-  hooks: PipelineHooks & { projection?: FeatureProjection } = {},
+  hooks: PipelineHooks & EvalModelHooks = {},
 ): Promise<EvalResult> {
   const options = parseOptions(EvalOptionsSchema, input, 'evaluateZeroShot');
   const log = hooks.log ?? (() => undefined);
@@ -543,9 +554,9 @@ export async function evaluateZeroShot(
     evalDataWarnings(options, loaded).forEach(warn);
     const labelSet = sharedLabelSet(loaded);
     const prompts = evalPrompts(options, labelSet, { log });
-    const model = await loadEvalModel(options, { ...hooks, log });
+    const { model, quantization } = await loadGuardedModel(options, loaded, { labelSet, prompts }, { ...hooks, log });
     const enc = await encodeForEvaluation(options, loaded, model, shard, { ...hooks, log });
-    const common = evalResultBase(options, labelSet, prompts, enc, model.modelFingerprint);
+    const common = { ...evalResultBase(options, labelSet, prompts, enc, model.modelFingerprint), quantization };
     const closing = () => ({
       warnings,
       timing: { encodeSeconds: enc.encodeSeconds, totalSeconds: (performance.now() - t0) / 1000 },
@@ -579,6 +590,26 @@ export async function evaluateZeroShot(
     return result;
   } finally {
     run?.close();
+  }
+}
+
+/**
+ * Stages "model" and "quantization guard": {@link loadEvalModel}, then for `dtype: 'int8'` the guard on a sample of
+ * the loaded items (`quantizationGuard`); the model is released when the guard refuses the run.
+ */
+async function loadGuardedModel(
+  options: EvalOptions,
+  loaded: readonly EvalData[],
+  run: { labelSet: LabelSet; prompts: EvalPrompts },
+  hooks: PipelineHooks & EvalModelHooks & { log: (line: string) => void },
+): Promise<{ model: EvalModel; quantization: QuantizationReport | null }> {
+  const model = await loadEvalModel(options, hooks);
+  try {
+    const guarded = { prompts: run.prompts, model, labelNames: run.labelSet.names };
+    return { model, quantization: await quantizationGuard(options, loaded, guarded, hooks.log) };
+  } catch (error) {
+    await model.dispose();
+    throw error;
   }
 }
 
@@ -625,6 +656,7 @@ export function evalMetrics(r: EvalResult): Record<string, unknown> {
     folds: r.folds,
     faces: r.faces,
     datasetFingerprint: r.datasetFingerprint,
+    ...(r.quantization ? { quantization: r.quantization } : {}),
     warnings: r.warnings,
     metricsAreFractions: true,
     promptTypes: Object.fromEntries(

@@ -25,6 +25,7 @@ export type {
   LogitScaleUsed,
   EvalPrompts,
   EvalModel,
+  EvalModelHooks,
   EvalEncoding,
   ClassifierSpec,
   ScoredFold,
@@ -51,6 +52,13 @@ export {
   confusionMatrixCsv,
   predictionsCsv,
 } from './evaluate.js';
+export type { QuantizationReport } from './quantization-guard.js';
+export {
+  QUANTIZATION_THRESHOLDS,
+  formatQuantizationReport,
+  guardSample,
+  quantizationGuard,
+} from './quantization-guard.js';
 export type { EncodeCounts, EvalEncoder, EncodeProgressScope, SampledClips, EncodedEvalData } from './eval-encode.js';
 export { createEvalEncoder, createEvalFaceCropper, selectFaces, sampleClips, encodeEvalData } from './eval-encode.js';
 export type {

@@ -57,6 +57,10 @@ export const EvalOptionsSchema = z
      */
     logitScale: z.union([z.literal('model'), z.number().positive().finite()]).default('model'),
     dtype: z.enum(CLIP_DTYPES).default('fp32'),
+    /** `dtype: 'int8'`: images of the run encoded in fp32 and int8 by the guard before the run. */
+    quantizationSample: positiveInt.default(64),
+    /** `dtype: 'int8'`: go on (recorded) when the guard fails instead of refusing the run. */
+    acceptInaccurateQuantization: z.boolean().default(false),
     device: z.enum(COMPUTE_DEVICES).default('cpu'),
     threads: positiveInt.optional(),
     batchSize: positiveInt.default(32),
@@ -157,8 +161,19 @@ export interface EvalOptionsInput {
    * @default 'model'
    */
   logitScale?: 'model' | number;
-  /** Weight precision of the ONNX CLIP graphs. @default 'fp32' */
+  /**
+   * Weight precision: `fp32`, `fp16`, `q8` (the ONNX graphs), or `int8` (the 'graphs' runtime with int8 linear
+   * layers, checked first by the quantization guard on the run's own images). @default 'fp32'
+   */
   dtype?: ClipDtype;
+  /**
+   * `dtype: 'int8'`: how many of the run's images (a seeded sample, seed `subsetSeed`; all when fewer) the guard
+   * encodes in fp32 and int8; the run is refused unless every cosine ≥ 0.999 and the zero-shot argmax agrees on
+   * ≥ 99 % of them over every prompt type. @default 64
+   */
+  quantizationSample?: number;
+  /** `dtype: 'int8'`: run even when the guard fails (its numbers and `accepted: true` go to metrics.json). @default false */
+  acceptInaccurateQuantization?: boolean;
   /** Compute backend. @default 'cpu' */
   device?: ComputeDevice;
   /** ONNX Runtime intra-op threads. @default ONNX Runtime's choice */
@@ -252,6 +267,10 @@ export const TrainOptionsSchema = z
   .refine((o) => !(o.shard || o.merge) || o.cacheDir, {
     message: 'sharding needs cacheDir (where the shards leave their features and targets)',
     path: ['shard'],
+  })
+  .refine((o) => o.dtype !== 'int8', {
+    message: "'int8' features are checked by a guard only in exp-clip eval; train the head on fp32 features",
+    path: ['dtype'],
   });
 /** `trainHead`'s options after validation: every default filled in. */
 export type TrainOptions = z.infer<typeof TrainOptionsSchema>;

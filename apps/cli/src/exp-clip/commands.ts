@@ -39,6 +39,8 @@ export function expClipCommand(): Command {
           ensemble: o.ensemble,
           logitScale: o.logitScale,
           dtype: o.dtype,
+          quantizationSample: o.int8GuardSample,
+          acceptInaccurateQuantization: o.acceptInaccurateInt8 === true,
           device: o.device,
           threads: o.threads,
           batchSize: o.batchSize,

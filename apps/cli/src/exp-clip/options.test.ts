@@ -13,3 +13,19 @@ describe('--preprocess', () => {
     });
   }
 });
+
+describe('eval --dtype int8', () => {
+  const parse = (...flags: string[]) => {
+    const cmd = evalCommand();
+    cmd.exitOverride().configureOutput({ writeErr: () => {} });
+    cmd.action(() => {});
+    cmd.parse(['--dataset', 'image-folder', '--root', 'r', '--model', 'm', ...flags], { from: 'user' });
+    return cmd.opts();
+  };
+  it('takes the guard sample and the opt-out, defaulting to 64 images and refusing', () => {
+    expect(parse('--dtype', 'int8')).toMatchObject({ dtype: 'int8', int8GuardSample: 64, acceptInaccurateInt8: false });
+    const o = parse('--dtype', 'int8', '--int8-guard-sample', '16', '--accept-inaccurate-int8');
+    expect(o).toMatchObject({ int8GuardSample: 16, acceptInaccurateInt8: true });
+    expect(() => parse('--int8-guard-sample', '0')).toThrow();
+  });
+});

@@ -40,6 +40,8 @@ export const FLAG_NAMES = {
   teacherSource: '--targets / --teacher-url',
   teacherKeys: '--keys',
   teacherTimeoutMs: '--teacher-timeout',
+  quantizationSample: '--int8-guard-sample',
+  acceptInaccurateQuantization: '--accept-inaccurate-int8',
   ...FACE_FLAG_NAMES,
 };
 
@@ -154,7 +156,18 @@ export function evalCommand(): Command {
           .default('error'),
       )
       .option('--limit <n>', 'a class-stratified, seeded subset of n items per fold (named in the outputs)', integer(1))
-      .option('--subset-seed <n>', 'seed of the --limit subset', integer(), 0)
+      .option('--subset-seed <n>', 'seed of the --limit subset (and of the --dtype int8 guard sample)', integer(), 0)
+      .option(
+        '--int8-guard-sample <n>',
+        '--dtype int8: images of the run encoded in fp32 and int8 before it; refused unless every cosine >= 0.999 and the zero-shot argmax agrees on >= 99 %',
+        integer(1),
+        64,
+      )
+      .option(
+        '--accept-inaccurate-int8',
+        '--dtype int8: run even when the guard fails (recorded in metrics.json)',
+        false,
+      )
       .option(
         '--cache-dir <dir>',
         'feature cache directory (checked entries, reused across runs)',

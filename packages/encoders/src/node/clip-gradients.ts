@@ -28,6 +28,13 @@ export function defaultWeightsIn(device: ComputeDevice): 'inputs' | 'graph' {
   return device === 'cpu' ? 'inputs' : 'graph';
 }
 
+/** The graph builders' weight options: stored in the graph ('graph', and always when quantized) or fed as inputs. */
+function storedWeights(options: ClipGradientModelOptions, weights: ClipWeights, weightsFile: string) {
+  if (options.quantize)
+    return { weights, weightsFile, quantize: options.quantize, int8ScalesHook: options.int8ScalesHook };
+  return (options.weightsIn ?? defaultWeightsIn(options.device ?? 'cpu')) === 'graph' ? { weights, weightsFile } : {};
+}
+
 /**
  * What a vision forward kept for its backward (`ClipGradientModel.visionForwardResiduals` → `visionBackward`):
  * layer-norm, attention and MLP activations of `batch` images, held as ONNX Runtime tensors. Opaque.
@@ -65,6 +72,13 @@ export interface ClipGradientModelOptions extends LoadWeightsOptions, ThreadOpti
   towers?: readonly ('vision' | 'text')[];
   /** Notices worth showing (today: why weights stored in the graphs could not be read from the file directly). */
   log?: (line: string) => void;
+  /**
+   * `'int8'`: forward towers with int8 linear layers (`TowerGraphOptions.quantize`); needs `gradients: false`,
+   * stores the (quantized) weights in the graphs.
+   */
+  quantize?: 'int8';
+  /** Testing: alter the int8 per-channel scales of a weight (`TowerGraphOptions.int8ScalesHook`). */
+  int8ScalesHook?: (key: string, scales: Float32Array) => void;
 }
 
 /**
@@ -102,7 +116,7 @@ export class ClipGradientModel {
       options.log?.(
         `${weightsFile}: weights copied into the graphs, not read from the file by ONNX Runtime (${bundle.notByReference ?? 'externalData: false'})`,
       );
-    const builders = graphBuilders(arch, inGraph ? { weights, weightsFile } : {}, options);
+    const builders = graphBuilders(arch, storedWeights(options, weights, weightsFile), options);
     const lazy = !inGraph || bundle.externalDir !== undefined;
     const sources: ClipGradientModel['sources'] = {};
     for (const [name, build] of Object.entries(builders) as [SessionName, () => Uint8Array][]) {

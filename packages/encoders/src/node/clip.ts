@@ -31,11 +31,15 @@ import {
   type TransformersClipTowers,
 } from '../transformers-clip.js';
 
-export const CLIP_DTYPES = ['fp32', 'fp16', 'q8'] as const;
+/**
+ * `fp32`, `fp16`, `q8`: the transformers.js graphs of that precision ('onnx' runtime); `int8`: the 'graphs' runtime
+ * with int8 linear layers (ONNX Runtime's `DynamicQuantizeMatMul`, weights quantized at load).
+ */
+export const CLIP_DTYPES = ['fp32', 'fp16', 'q8', 'int8'] as const;
 export type ClipDtype = (typeof CLIP_DTYPES)[number];
 export type { ComputeDevice };
 
-const DTYPE_SUFFIX: Record<ClipDtype, string> = { fp32: '', fp16: '_fp16', q8: '_quantized' };
+const DTYPE_SUFFIX: Record<ClipDtype, string> = { fp32: '', fp16: '_fp16', q8: '_quantized', int8: '' };
 
 export interface LoadClipOptions extends LoadWeightsOptions, ThreadOptions {
   /**
@@ -43,8 +47,10 @@ export interface LoadClipOptions extends LoadWeightsOptions, ThreadOptions {
    * model.safetensors), or an OpenAI checkpoint file (`ViT-B-32.pt`, TorchScript or state dict).
    */
   model: ClipModelId;
-  /** @default 'fp32' ('graphs' runs fp32 only) */
+  /** @default 'fp32' ('graphs' runs fp32 and int8; 'onnx' fp32, fp16 and q8) */
   dtype?: ClipDtype;
+  /** Testing: alter the int8 per-channel scales of a weight (`dtype: 'int8'`), e.g. to damage the quantization. */
+  int8ScalesHook?: (key: string, scales: Float32Array) => void;
   /** @default 'cpu' */
   device?: ComputeDevice;
   /** Which towers to load. @default both */
@@ -151,10 +157,18 @@ export async function loadClip(options: LoadClipOptions): Promise<ClipModel> {
     });
   if (device === 'webgpu') await assertWebGpu(`loadClip(${options.model})`);
   const suffix = DTYPE_SUFFIX[dtype];
-  const source = resolveClipSource(options.model, { ...(options.backend ? { backend: options.backend } : {}), suffix });
+  // int8 exists on the 'graphs' runtime only: a directory with ONNX graphs and weights loads its weights
+  const backend = options.backend ?? (dtype === 'int8' ? 'graphs' : undefined);
+  const source = resolveClipSource(options.model, { ...(backend ? { backend } : {}), suffix });
   await checkChecksums(source, options.checksums);
   if (source.kind === 'hf-weights' || source.kind === 'openai-checkpoint')
     return loadGraphsClip(options, source, dtype, device);
+  if (dtype === 'int8')
+    throw new InvalidArgumentError({
+      functionName: 'loadClip',
+      argument: 'dtype',
+      message: `'int8' runs on the 'graphs' runtime (a directory with config.json + model.safetensors, or an OpenAI .pt); '${options.model}' loads as ONNX graphs: use 'q8' for its onnx/*_quantized.onnx, or backend: 'graphs'`,
+    });
   return loadOnnxClip(options, source, dtype, device, suffix);
 }
 
@@ -183,14 +197,15 @@ async function loadGraphsClip(
   device: ComputeDevice,
 ): Promise<ClipModel> {
   const weights = source.kind === 'openai-checkpoint' ? source.file : (source as { dir: string }).dir;
-  if (dtype !== 'fp32')
+  if (dtype !== 'fp32' && dtype !== 'int8')
     throw new InvalidArgumentError({
       functionName: 'loadClip',
       argument: 'dtype',
-      message: `the 'graphs' runtime (weights from ${weights}) computes in fp32; got '${dtype}'`,
+      message: `the 'graphs' runtime (weights from ${weights}) computes in fp32 or int8; got '${dtype}'`,
     });
   const towers = options.towers ?? ['vision', 'text'];
-  const model = await ClipGradientModel.load(weights, { ...options, device, gradients: false, towers });
+  const quantize = dtype === 'int8' ? { quantize: 'int8' as const } : {};
+  const model = await ClipGradientModel.load(weights, { ...options, ...quantize, device, gradients: false, towers });
   const tokenizer = towers.includes('text')
     ? await loadTokenizer(
         model.bundle.tokenizer,

@@ -1,0 +1,34 @@
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sharedPath } from '@vlfer/test-utils';
+import { describe, expect, it } from 'vitest';
+import { runInt8Bench } from './bench-int8.js';
+
+describe('bench:encode --dtype int8 --vs torch (on the tiny-clip architecture)', () => {
+  it('times vlfer fp32/int8 and PyTorch fp32/quantize_dynamic, with cosines and the load average', async () => {
+    // a shared/ folder whose fixtures/graphs/tiny is tiny-clip's config (random weights are written from it)
+    const shared = mkdtempSync(join(tmpdir(), 'vlfer-int8-bench-'));
+    mkdirSync(join(shared, 'fixtures', 'graphs', 'tiny'), { recursive: true });
+    mkdirSync(join(shared, 'assets'));
+    copyFileSync(
+      sharedPath('fixtures', 'tiny-clip', 'config.json'),
+      join(shared, 'fixtures', 'graphs', 'tiny', 'config.json'),
+    );
+    symlinkSync(sharedPath('assets', 'clip-tokenizer'), join(shared, 'assets', 'clip-tokenizer'));
+    const out = join(shared, 'int8.json');
+    const o = { shared, model: 'tiny', batch: 2, reps: 1, rounds: 1, threads: 1, modelsDir: join(shared, 'models') };
+    await runInt8Bench({ ...o, out, vsTorch: true });
+    const r = JSON.parse(readFileSync(out, 'utf8'));
+    expect(r.vlfer.imagesPerSecond.fp32).toBeGreaterThan(0);
+    expect(r.vlfer.imagesPerSecond.int8).toBeGreaterThan(0);
+    expect(r.vlfer.imagesPerSecond.fp32StoredWeights).toBeGreaterThan(0);
+    expect(r.vlfer.int8CosineToFp32.min).toBeGreaterThanOrEqual(0.999);
+    expect(r.vlfer.int8CosineToFp32.min).toBeLessThan(1);
+    expect(r.torch.quantize).toMatchObject({ method: 'quantize_dynamic', modules: 'nn.Linear', dtype: 'qint8' });
+    expect(r.torch.int8CosineToFp32.min).toBeGreaterThan(0.99);
+    expect(r.torch.int8CosineToFp32.min).toBeLessThan(1);
+    expect(r.ratio.int8VsTorchInt8).toBeCloseTo(r.vlfer.imagesPerSecond.int8 / r.torch.imagesPerSecond.int8);
+    expect(r.loadAverage.start).toHaveLength(3);
+  }, 600_000);
+});
