@@ -313,7 +313,7 @@ function checkRow(raw: unknown, file: string, line: number): ResultRow {
     throw new DataFormatError({
       file,
       line,
-      message: `row ${row.id.slice(0, 200)}: ${problem}; the row was edited or damaged, run it again`,
+      message: `row ${row.id.slice(0, 200)}: ${problem}; the row was edited or damaged: remove line ${line} of the file, and the next bench:ablations runs it again`,
     });
   return row;
 }
