@@ -31,6 +31,10 @@ export function vlferProgram(): Command {
   };
   const configure = (c: Command): void => {
     c.configureOutput(output);
+    // help shows a default as it is typed: `(default: model)`, not commander's JSON `(default: "model")`
+    for (const o of c.options)
+      if (typeof o.defaultValue === 'string' && o.defaultValueDescription === undefined)
+        o.defaultValueDescription = o.defaultValue;
     c.commands.forEach(configure);
   };
   configure(program);

@@ -29,6 +29,8 @@ describe('the vlfer command', () => {
     expect(flat).toContain('(default: all)');
     expect(flat).toContain('(default: runs/exp-clip-eval/<start time>)');
     expect(flat).not.toMatch(/default: \[/);
+    expect(flat).toContain('(default: .vlfer-cache/features)');
+    expect(flat).not.toMatch(/default: "/); // strings as typed, not JSON
     expect(flat).not.toMatch(/\d{4}-\d\d-\d\dT/);
   });
 
