@@ -169,6 +169,12 @@ describe('bench data config', () => {
     );
     writeFileSync(file, JSON.stringify({ videoSet: {} }));
     expect(() => loadBenchData(file)).toThrow(/videoSet/);
+    // a misspelt or unknown dataset id is named, not ignored (the run then fell back to the shared FER2013 split)
+    writeFileSync(file, JSON.stringify({ labelledSets: { nosuchset: { root: 'x' } }, videoSets: { afw: {} } }));
+    expect(() => loadBenchData(file)).toThrow(
+      /labelledSets\.nosuchset: unknown dataset id 'nosuchset'; known: fer2013,/,
+    );
+    expect(() => loadBenchData(file)).toThrow(/videoSets\.afw: unknown dataset id 'afw'/);
     expect(() => loadBenchData(join(dir, 'absent.json'))).toThrow(/absent\.json: cannot read/);
   });
 });

@@ -188,6 +188,10 @@ export const ABLATIONS = {
 export type AblationId = keyof typeof ABLATIONS;
 
 const path = z.string().min(1);
+/** A key of a per-dataset map of the data config: a dataset id of the registry (a misspelt one is named, not ignored). */
+const datasetKey = z.string().refine((k) => Object.hasOwn(DATASETS, k), {
+  error: (issue) => `unknown dataset id '${String(issue.input)}'; known: ${Object.keys(DATASETS).join(', ')}`,
+});
 /** Documentation fields of a data config entry: what the data is and where its files are expected. */
 const doc = { description: z.string().optional(), layout: z.string().optional() };
 /**
@@ -214,7 +218,7 @@ export const BenchDataSchema = z
      */
     evalSets: z
       .record(
-        z.string(),
+        datasetKey,
         z
           .object({
             root: path,
@@ -229,7 +233,7 @@ export const BenchDataSchema = z
     /** dataset id (mafw, dfew, afew) → HESP annotation lists (`<frame_dir> <num_frames> <label>`) */
     videoSets: z
       .record(
-        z.string(),
+        datasetKey,
         z
           .object({
             train: path,
@@ -248,7 +252,7 @@ export const BenchDataSchema = z
      */
     labelledSets: z
       .record(
-        z.string(),
+        datasetKey,
         z
           .object({
             root: path,
@@ -284,6 +288,10 @@ export type BenchData = Omit<BenchDataParsed, 'heads' | 'evalSets' | 'labelledSe
  * taken from `options.dataRoot` if given, else from the config's `dataRoot` (relative to the config file), else
  * from the config's folder.
  */
+/** An issue's message; for a bad record key, the key's own message (zod wraps it as "Invalid key in record"). */
+const issueMessage = (i: z.core.$ZodIssue): string =>
+  i.code === 'invalid_key' && i.issues[0] ? i.issues[0].message : i.message;
+
 export function loadBenchData(file: string, options: { dataRoot?: string } = {}): BenchData {
   let raw: unknown;
   try {
@@ -299,7 +307,7 @@ export function loadBenchData(file: string, options: { dataRoot?: string } = {})
   if (!r.success)
     throw new DataFormatError({
       file,
-      message: `invalid bench data config:\n${r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n')}`,
+      message: `invalid bench data config:\n${r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${issueMessage(i)}`).join('\n')}`,
     });
   const d = r.data;
   const configDir = dirname(resolve(file));
