@@ -93,7 +93,7 @@ describe('runClosedSetBaseline on tiny-clip + FER2013', () => {
       runClosedSetBaseline({ ...base, model: missingModel, method: 'linear-probe', train: withCopies(parts.train) }),
     ).rejects.toThrow(
       new RegExp(
-        `train.*shares 3 image\\(s\\) by content .*'${copies[0]}' is a copy of test image '${parts.test.paths[0]}'`,
+        `'train' .*: 3 image\\(s\\) \\(train 3\\) share their content \\(SHA-256\\) with test images, e\\.g\\. '${copies[0]}' is a copy of test image '${parts.test.paths[0]}'`,
       ),
     );
     await expect(
@@ -104,7 +104,7 @@ describe('runClosedSetBaseline on tiny-clip + FER2013', () => {
         shots: 1,
         validation: withCopies(parts.validation),
       }),
-    ).rejects.toThrow(/validation.*shares 3 image\(s\) by content/);
+    ).rejects.toThrow(/'validation' .*: 3 image\(s\) \(validation 3\) share their content/);
     // caller-given keys are used as they are (no second hash): equal keys are refused, distinct ones pass the check
     const keyed = (p: LabelledImages, k: string) => ({ ...p, keys: p.paths.map((_, i) => `${k}${i}`) });
     await expect(
@@ -116,7 +116,7 @@ describe('runClosedSetBaseline on tiny-clip + FER2013', () => {
         validation: keyed(parts.validation, 'v'),
         test: keyed(parts.test, 'k'),
       }),
-    ).rejects.toThrow(/train.*shares 21 image\(s\) by content/);
+    ).rejects.toThrow(/'train' .*: 21 image\(s\) \(train 21\) share their content/);
   });
 
   it('stops on an aborted signal', async () => {

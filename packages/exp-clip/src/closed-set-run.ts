@@ -131,17 +131,29 @@ export function refuseSharedContent(
   if (!testKeys) return;
   const test = new Map<string, number>();
   testKeys.forEach((k, i) => test.has(k) || test.set(k, i));
-  for (const part of ['train', 'validation'] as const) {
-    const keys = parts[part]?.keys ?? [];
-    const shared = keys.flatMap((k, i) => (test.has(k) ? [i] : []));
-    if (shared.length === 0) continue;
-    const i = shared[0]!;
-    throw new InvalidArgumentError({
-      functionName: where.functionName ?? 'refuseSharedContent',
-      argument: part,
-      message: `shares ${shared.length} image(s) by content (SHA-256) with the test part, e.g. '${parts[part]!.paths[i]}' is a copy of test image '${parts.test!.paths[test.get(keys[i]!)!]}'; ${where.hint ?? `the ${part} images must hold no copies of test images`}`,
-    });
-  }
+  const shared = (['train', 'validation'] as const).map((part) => ({
+    part,
+    at: (parts[part]?.keys ?? []).flatMap((k, i) => (test.has(k) ? [i] : [])),
+  }));
+  const hit = shared.filter((s) => s.at.length > 0);
+  if (hit.length === 0) return;
+  const { part, at } = hit[0]!;
+  const first = `'${parts[part]!.paths[at[0]!]}' is a copy of test image '${parts.test!.paths[test.get(parts[part]!.keys![at[0]!]!)!]}'`;
+  throw new InvalidArgumentError({
+    functionName: where.functionName ?? 'refuseSharedContent',
+    argument: hit.map((s) => s.part).join(', '),
+    message: `${hit.reduce((n, s) => n + s.at.length, 0)} image(s) (${hit.map((s) => `${s.part} ${s.at.length}`).join(', ')}) share their content (SHA-256) with test images, e.g. ${first}; ${where.hint ?? 'train and validation must hold no copies of test images'}`,
+  });
+}
+
+/** The content keys of the parts (`contentKeys`), after refusing train/validation copies of test images. */
+function checkedContentKeys(o: ClosedSetRunOptions): Partial<Record<Part, readonly string[]>> {
+  const keys = contentKeys(o);
+  refuseSharedContent(
+    Object.fromEntries(Object.entries(keys).map(([part, k]) => [part, { paths: o[part as Part]!.paths, keys: k }])),
+    { functionName: fn },
+  );
+  return keys;
 }
 
 function checkRunOptions(o: ClosedSetRunOptions): void {
@@ -242,11 +254,7 @@ export async function runClosedSetBaseline(
   hooks: ClosedSetRunHooks = {},
 ): Promise<ClosedSetRunResult> {
   checkRunOptions(o);
-  const keys = contentKeys(o);
-  refuseSharedContent(
-    Object.fromEntries(Object.entries(keys).map(([part, k]) => [part, { paths: o[part as Part]!.paths, keys: k }])),
-    { functionName: fn },
-  );
+  const keys = checkedContentKeys(o);
   const log = hooks.log ?? (() => undefined);
   const clip = await loadClip({
     model: o.model,
