@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AbortedError, InvalidArgumentError } from '@vlfer/core';
@@ -78,6 +78,49 @@ describe('runClosedSetBaseline on tiny-clip + FER2013', () => {
     await expect(runClosedSetBaseline({ ...base, method: 'zero-shot', dtype: 'int8' })).rejects.toThrow(
       /dtype.*'int8' features are checked by a guard only in exp-clip eval/,
     );
+  });
+
+  it('refuses a train or validation part holding copies of test images (same bytes, other path) before loading the model', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vlfer-copies-'));
+    const copies = parts.test.paths.slice(0, 3).map((p, i) => {
+      const to = join(dir, `copy-${i}.jpg`);
+      copyFileSync(p, to);
+      return to;
+    });
+    const withCopies = (p: LabelledImages): LabelledImages => ({
+      ids: [...p.ids, ...copies.map((c) => `copies/${c}`)],
+      paths: [...p.paths, ...copies],
+      labels: [...p.labels, ...parts.test.labels.slice(0, 3)],
+    });
+    const missingModel = join(dir, 'no-such-model'); // never reached: the check comes first
+    await expect(
+      runClosedSetBaseline({ ...base, model: missingModel, method: 'linear-probe', train: withCopies(parts.train) }),
+    ).rejects.toThrow(
+      new RegExp(
+        `'train' .*: 3 image\\(s\\) \\(train 3\\) share their content \\(SHA-256\\) with test images, e\\.g\\. '${copies[0]}' is a copy of test image '${parts.test.paths[0]}'`,
+      ),
+    );
+    await expect(
+      runClosedSetBaseline({
+        ...base,
+        model: missingModel,
+        method: 'few-shot-probe',
+        shots: 1,
+        validation: withCopies(parts.validation),
+      }),
+    ).rejects.toThrow(/'validation' .*: 3 image\(s\) \(validation 3\) share their content/);
+    // caller-given keys are used as they are (no second hash): equal keys are refused, distinct ones pass the check
+    const keyed = (p: LabelledImages, k: string) => ({ ...p, keys: p.paths.map((_, i) => `${k}${i}`) });
+    await expect(
+      runClosedSetBaseline({
+        ...base,
+        model: missingModel,
+        method: 'linear-probe',
+        train: keyed(parts.train, 'k'),
+        validation: keyed(parts.validation, 'v'),
+        test: keyed(parts.test, 'k'),
+      }),
+    ).rejects.toThrow(/'train' .*: 21 image\(s\) \(train 21\) share their content/);
   });
 
   it('stops on an aborted signal', async () => {

@@ -6,7 +6,7 @@ import {
   type ProgressCallback,
   type Tensor2D,
 } from '@vlfer/core';
-import { FeatureCache } from '@vlfer/core/node';
+import { FeatureCache, hashFile } from '@vlfer/core/node';
 import { buildZeroShotClassifier, type PreprocessMode } from '@vlfer/encoders';
 import {
   DECODER_VERSION,
@@ -33,6 +33,8 @@ export interface LabelledImages {
   ids: readonly string[];
   paths: readonly string[];
   labels: readonly number[];
+  /** SHA-256 (hex) of each image file, as the feature cache keys it (`contentKey`); computed here when absent */
+  keys?: readonly string[];
 }
 
 export interface ClosedSetRunOptions {
@@ -100,6 +102,60 @@ function checkPart(p: LabelledImages, name: string, k: number): void {
   });
 }
 
+type Part = 'train' | 'validation' | 'test';
+
+/** The content key (SHA-256 of the file, the feature cache's key) of every item of the parts a method reads. */
+function contentKeys(o: ClosedSetRunOptions): Partial<Record<Part, readonly string[]>> {
+  const keys: Partial<Record<Part, readonly string[]>> = {};
+  for (const part of partsOf(o.method)) {
+    const p = o[part]!;
+    if (p.keys && p.keys.length !== p.paths.length)
+      throw bad(part, `has ${p.keys.length} keys for ${p.paths.length} paths; expected one SHA-256 per image`);
+    keys[part] = p.keys ?? p.paths.map((path) => hashFile(path));
+  }
+  return keys;
+}
+
+/**
+ * Refuse a train or validation part that holds an image whose content (`keys`: SHA-256 of the file) is also a test
+ * image's: a copy of a test image under another path is as much a leak as the same path.
+ * @param parts the parts with their content keys (`keys[i]` of `paths[i]`); a part without keys is not checked
+ * @param where the function named in the error (default this one) and a hint appended to its message
+ * @throws InvalidArgumentError naming the part, the count and the first pair of paths
+ */
+export function refuseSharedContent(
+  parts: Partial<Record<Part, Pick<LabelledImages, 'paths' | 'keys'>>>,
+  where: { functionName?: string; hint?: string } = {},
+): void {
+  const testKeys = parts.test?.keys;
+  if (!testKeys) return;
+  const test = new Map<string, number>();
+  testKeys.forEach((k, i) => test.has(k) || test.set(k, i));
+  const shared = (['train', 'validation'] as const).map((part) => ({
+    part,
+    at: (parts[part]?.keys ?? []).flatMap((k, i) => (test.has(k) ? [i] : [])),
+  }));
+  const hit = shared.filter((s) => s.at.length > 0);
+  if (hit.length === 0) return;
+  const { part, at } = hit[0]!;
+  const first = `'${parts[part]!.paths[at[0]!]}' is a copy of test image '${parts.test!.paths[test.get(parts[part]!.keys![at[0]!]!)!]}'`;
+  throw new InvalidArgumentError({
+    functionName: where.functionName ?? 'refuseSharedContent',
+    argument: hit.map((s) => s.part).join(', '),
+    message: `${hit.reduce((n, s) => n + s.at.length, 0)} image(s) (${hit.map((s) => `${s.part} ${s.at.length}`).join(', ')}) share their content (SHA-256) with test images, e.g. ${first}; ${where.hint ?? 'train and validation must hold no copies of test images'}`,
+  });
+}
+
+/** The content keys of the parts (`contentKeys`), after refusing train/validation copies of test images. */
+function checkedContentKeys(o: ClosedSetRunOptions): Partial<Record<Part, readonly string[]>> {
+  const keys = contentKeys(o);
+  refuseSharedContent(
+    Object.fromEntries(Object.entries(keys).map(([part, k]) => [part, { paths: o[part as Part]!.paths, keys: k }])),
+    { functionName: fn },
+  );
+  return keys;
+}
+
 function checkRunOptions(o: ClosedSetRunOptions): void {
   if (!CLOSED_SET_METHODS.includes(o.method))
     throw bad('method', `expected one of ${CLOSED_SET_METHODS.join(', ')}, got '${String(o.method)}'`);
@@ -156,6 +212,7 @@ async function encodeParts(
   o: ClosedSetRunOptions,
   cache: FeatureCache | undefined,
   hooks: ClosedSetRunHooks,
+  keys: Partial<Record<Part, readonly string[]>>,
 ): Promise<{ features: Partial<Record<'train' | 'validation' | 'test', Tensor2D>>; testKeys: string[] } & Counts> {
   const features: Partial<Record<'train' | 'validation' | 'test', Tensor2D>> = {};
   const counts = { images: 0, cached: 0, encoded: 0 };
@@ -166,6 +223,7 @@ async function encodeParts(
     const r = await encodeImages({
       model: clip,
       items: p.paths.map((path, i) => ({ path, label: p.labels[i]! })),
+      keys: keys[part]!,
       mode: o.preprocess ?? 'exp-clip',
       resizer: o.resizer ?? 'pil',
       batchSize: o.batchSize ?? 32,
@@ -188,7 +246,9 @@ type Counts = { images: number; cached: number; encoded: number };
  * image paths) through `encodeImages` and the feature cache `exp-clip eval` fills, build the text side where needed
  * (zero-shot logits, Tip-Adapter's class weights), fit (`fitClosedSetMethod`: the linear probe's validation sweep
  * of C, the seeded shot selection) and predict the test items.
- * @throws InvalidArgumentError naming the option (a missing part, a label outside the classes, no shot count)
+ * @throws InvalidArgumentError naming the option (a missing part, a label outside the classes, no shot count, a
+ *   train or validation image whose content — SHA-256 of the file, hashed once and reused as the cache key — is a
+ *   test image's)
  * @throws AbortError when `hooks.signal` aborts (between batches and phases; the L-BFGS sweep itself runs to its end)
  */
 export async function runClosedSetBaseline(
@@ -196,6 +256,7 @@ export async function runClosedSetBaseline(
   hooks: ClosedSetRunHooks = {},
 ): Promise<ClosedSetRunResult> {
   checkRunOptions(o);
+  const keys = checkedContentKeys(o);
   const log = hooks.log ?? (() => undefined);
   const clip = await loadClip({
     model: o.model,
@@ -206,7 +267,7 @@ export async function runClosedSetBaseline(
   });
   try {
     const cache = openFeatureCache(clip, o, log);
-    const enc = await encodeParts(clip, o, cache, hooks);
+    const enc = await encodeParts(clip, o, cache, hooks, keys);
     const text = await textSide(clip, o, enc.features.test!);
     throwIfAborted(hooks.signal, 'closed-set baseline');
     const labelled = (part: 'train' | 'validation') =>

@@ -95,4 +95,4 @@ export {
 } from './train.js';
 // the closed-set baselines end to end on a frozen CLIP, beside zero-shot on the same items and feature cache
 export type { ClosedSetRunHooks, ClosedSetRunOptions, ClosedSetRunResult, LabelledImages } from './closed-set-run.js';
-export { runClosedSetBaseline } from './closed-set-run.js';
+export { refuseSharedContent, runClosedSetBaseline } from './closed-set-run.js';

@@ -54,6 +54,28 @@ describe('splitStratified', () => {
     expect(idsOf(t.train, (i) => ids[perm[i]!]!)).toEqual(idsOf(s.train, (i) => ids[i]!));
   });
 
+  it('keeps items with the same group (byte-identical copies) in one part, the same for the same seed', () => {
+    // 120 items; every 5th item of a class has 2 more copies elsewhere in the class (same content hash)
+    const groups = ids.map((id, i) => (i % 20 < 12 ? `h${(i % 4) + 4 * Math.floor(i / 20)}` : `h-${id}`));
+    expect(new Set(groups).size).toBeLessThan(ids.length);
+    for (const seed of [0, 1, 2, 3, 4, 5, 6, 7]) {
+      const s = splitStratified(ids, labels, { seed, groups });
+      expect([...s.train, ...s.validation, ...s.test].sort((a, b) => a - b)).toEqual(ids.map((_, i) => i));
+      const partOf = new Map<string, string>();
+      for (const [name, part] of Object.entries(s))
+        for (const i of part) {
+          expect(partOf.get(groups[i]!) ?? name, `${ids[i]} (group ${groups[i]}) seed ${seed}`).toBe(name);
+          partOf.set(groups[i]!, name);
+        }
+      expect(splitStratified(ids, labels, { seed, groups })).toEqual(s);
+    }
+    // all groups distinct: exactly the per-item split
+    expect(splitStratified(ids, labels, { seed: 5, groups: ids.map((id) => `x${id}`) })).toEqual(
+      splitStratified(ids, labels, { seed: 5 }),
+    );
+    expect(() => splitStratified(ids, labels, { seed: 0, groups: ['a'] })).toThrow(/groups.*1 entries for 120 ids/);
+  });
+
   it('refuses a duplicated id, a length mismatch, bad labels and fractions that do not sum to 1', () => {
     expect(() => splitStratified(['a', 'a'], [0, 1], { seed: 0 })).toThrow(/duplicated id/);
     expect(() => splitStratified(['a', 'b'], [0], { seed: 0 })).toThrow(/1 entries for 2 ids/);

@@ -32,19 +32,57 @@ function checkFractions(f: SplitFractions): void {
 }
 
 /**
+ * The items grouped into units that a split keeps whole, in the order of each unit's first item by id: one unit per
+ * distinct `groups` entry (e.g. the SHA-256 of each image file: byte-identical copies form one unit), or one per item
+ * without `groups`. A unit's class is the label of its first item by id.
+ */
+function splitUnits(
+  ids: readonly string[],
+  labels: ArrayLike<number>,
+  groups: readonly string[] | undefined,
+): Map<number, number[][]> {
+  const order = ids.map((_, i) => i).sort((a, b) => (ids[a]! < ids[b]! ? -1 : ids[a]! > ids[b]! ? 1 : 0));
+  const units = new Map<string, number[]>();
+  for (const i of order) {
+    const y = labels[i]!;
+    if (!Number.isInteger(y) || y < 0)
+      throw new InvalidArgumentError({
+        functionName: 'splitStratified',
+        argument: 'labels',
+        message: `index ${i} holds ${y}; expected an integer class id ≥ 0`,
+      });
+    const key = groups ? groups[i]! : ids[i]!;
+    const unit = units.get(key);
+    if (unit) unit.push(i);
+    else units.set(key, [i]);
+  }
+  const byClass = new Map<number, number[][]>();
+  for (const unit of units.values()) {
+    const y = labels[unit[0]!]!;
+    const list = byClass.get(y);
+    if (list) list.push(unit);
+    else byClass.set(y, [unit]);
+  }
+  return byClass;
+}
+
+/**
  * A seeded, class-stratified train/validation/test split of one labelled set. The items are ordered by id first
- * (so the split does not depend on the order a loader lists them in), then every class's items are shuffled with
- * `createRng(seed)` (the classes in ascending order, one generator for all) and cut: ⌊n·test + ½⌋ to test,
- * ⌊n·validation + ½⌋ to validation (at most what is left), the rest to train. The same ids, labels, fractions and
- * seed always give the same split.
+ * (so the split does not depend on the order a loader lists them in) and gathered into units (`groups`: items with
+ * the same group, e.g. the same content hash, always land in the same part; without it every item is its own unit),
+ * then every class's units are shuffled with `createRng(seed)` (the classes in ascending order, one generator for
+ * all) and cut: ⌊u·test + ½⌋ units to test, ⌊u·validation + ½⌋ to validation (at most what is left), the rest to
+ * train. The same ids, labels, groups, fractions and seed always give the same split; without `groups` (or with all
+ * groups distinct) it is the per-item split of earlier versions.
  * @param ids [n] unique item ids (e.g. paths relative to the dataset root) @param labels [n] class ids (integers ≥ 0)
+ * @param options.groups [n] optional unit key per item (e.g. SHA-256 of the file): equal keys stay in one part
  * @throws InvalidArgumentError on a length mismatch, a duplicated id, a bad label or bad fractions
  * @returns indices into `ids` of each part, ascending
  */
 export function splitStratified(
   ids: readonly string[],
   labels: ArrayLike<number>,
-  options: { seed: number; fractions?: SplitFractions },
+  options: { seed: number; fractions?: SplitFractions; groups?: readonly string[] },
 ): StratifiedSplit {
   const fn = 'splitStratified';
   const f = options.fractions ?? DEFAULT_SPLIT_FRACTIONS;
@@ -55,31 +93,24 @@ export function splitStratified(
       argument: 'labels',
       message: `has ${labels.length} entries for ${ids.length} ids`,
     });
+  if (options.groups && options.groups.length !== ids.length)
+    throw new InvalidArgumentError({
+      functionName: fn,
+      argument: 'groups',
+      message: `has ${options.groups.length} entries for ${ids.length} ids`,
+    });
   if (new Set(ids).size !== ids.length)
     throw new InvalidArgumentError({ functionName: fn, argument: 'ids', message: 'holds a duplicated id' });
-  const order = ids.map((_, i) => i).sort((a, b) => (ids[a]! < ids[b]! ? -1 : ids[a]! > ids[b]! ? 1 : 0));
-  const byClass = new Map<number, number[]>();
-  for (const i of order) {
-    const y = labels[i]!;
-    if (!Number.isInteger(y) || y < 0)
-      throw new InvalidArgumentError({
-        functionName: fn,
-        argument: 'labels',
-        message: `index ${i} holds ${y}; expected an integer class id ≥ 0`,
-      });
-    const list = byClass.get(y);
-    if (list) list.push(i);
-    else byClass.set(y, [i]);
-  }
+  const byClass = splitUnits(ids, labels, options.groups);
   const rng = createRng(options.seed);
   const out: StratifiedSplit = { train: [], validation: [], test: [] };
   for (const c of [...byClass.keys()].sort((a, b) => a - b)) {
-    const items = rng.shuffled(byClass.get(c)!);
-    const nTest = Math.floor(items.length * f.test + 0.5);
-    const nVal = Math.min(items.length - nTest, Math.floor(items.length * f.validation + 0.5));
-    out.test.push(...items.slice(0, nTest));
-    out.validation.push(...items.slice(nTest, nTest + nVal));
-    out.train.push(...items.slice(nTest + nVal));
+    const units = rng.shuffled(byClass.get(c)!);
+    const nTest = Math.floor(units.length * f.test + 0.5);
+    const nVal = Math.min(units.length - nTest, Math.floor(units.length * f.validation + 0.5));
+    out.test.push(...units.slice(0, nTest).flat());
+    out.validation.push(...units.slice(nTest, nTest + nVal).flat());
+    out.train.push(...units.slice(nTest + nVal).flat());
   }
   for (const part of [out.train, out.validation, out.test]) part.sort((a, b) => a - b);
   return out;

@@ -41,7 +41,18 @@ describe('closed-set ablation: zero-shot vs linear probe vs few-shot vs Tip-Adap
     const disgust = (ids: readonly string[]) => ids.filter((id) => id.startsWith('disgust/')).length;
     expect([disgust(p.train.ids), disgust(p.validation.ids), disgust(p.test.ids)]).toEqual([16, 11, 28]);
     expect(p.test.ids).toEqual([...p.test.ids].sort());
-    expect(p.protocol).toMatch(/30\/20\/50 % train\/validation\/test of .* \(seed 0\)/);
+    expect(p.protocol).toMatch(
+      /30\/20\/50 % train\/validation\/test of .* \(seed 0; byte-identical images kept in one part\)/,
+    );
+    // PrivateTest holds 16 groups of byte-identical images (17 extra copies): each group lies in one part
+    expect([p.train.ids.length, p.validation.ids.length, p.test.ids.length]).toEqual([1077, 717, 1795]);
+    const partOf = new Map<string, string>();
+    for (const [name, part] of Object.entries({ train: p.train, validation: p.validation, test: p.test }))
+      part.keys.forEach((k, i) => {
+        expect(partOf.get(k) ?? name, `${part.ids[i]} is a copy of an image in another part`).toBe(name);
+        partOf.set(k, name);
+      });
+    expect(partOf.size).toBe(3589 - 17);
     const again = await closedSetParts('fer2013', { shared, model, limit: 70 });
     expect(again.test.ids.length).toBe(70);
     expect(again.test.ids.every((id) => p.test.ids.includes(id))).toBe(true);
@@ -54,7 +65,11 @@ describe('closed-set ablation: zero-shot vs linear probe vs few-shot vs Tip-Adap
     const p = await closedSetParts('fer2013', { shared, model });
     for (const id of p.train.ids.filter((_, i) => i % 10 === 0)) {
       mkdirSync(join(dir, 'train', dirname(id)), { recursive: true });
-      copyFileSync(join(ferRoot, id), join(dir, 'train', `${id}.copy.jpg`));
+      // other images than the test set's: the bytes of a train-part image and one more (a JPEG ignores trailing bytes)
+      writeFileSync(
+        join(dir, 'train', `${id}.copy.jpg`),
+        Buffer.concat([readFileSync(join(ferRoot, id)), Buffer.from([0])]),
+      );
     }
     writeFileSync(
       join(dir, 'bench-data.json'),
@@ -80,7 +95,18 @@ describe('closed-set ablation: zero-shot vs linear probe vs few-shot vs Tip-Adap
     expect(Object.values(cfg.labelledSets!).every((v) => (v.layout ?? '').length > 20)).toBe(true);
     const overlap = { ...data, labelledSets: { fer2013: { root: ferRoot } } };
     await expect(closedSetParts('fer2013', { shared, model, data: overlap })).rejects.toThrow(
-      /fer2013: the labelled train set and the test set share 3589 image\(s\)/,
+      /'train, validation' passed to 'closedSetParts': 3589 image\(s\) \(train 2872, validation 717\) share their content \(SHA-256\) with test images, .*point labelledSets\.fer2013 at a train split/,
+    );
+    // copies of 42 test images in another folder (other paths, same bytes) are refused too, naming the first pair
+    const copies = join(dir, 'copies');
+    const copied = p.test.ids.filter((_, i) => i % 40 === 0).slice(0, 42);
+    for (const id of copied) {
+      mkdirSync(join(copies, dirname(id)), { recursive: true });
+      copyFileSync(join(ferRoot, id), join(copies, id));
+    }
+    const copyData = { ...data, labelledSets: { fer2013: { root: copies } } };
+    await expect(closedSetParts('fer2013', { shared, model, data: copyData })).rejects.toThrow(
+      /: 42 image\(s\) \(train \d+, validation \d+\) share their content \(SHA-256\) with test images, e\.g\. '.*copies\/.*' is a copy of test image '.*fer2013-privatetest\/.*'/,
     );
   }, 60_000);
 

@@ -7,12 +7,12 @@
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { stratifiedSubset, type ImageItem } from '@vlfer/datasets';
 import { DATASETS as DATA } from '@vlfer/datasets';
-import { writeJsonAtomic } from '@vlfer/core/node';
+import { hashFile, writeJsonAtomic } from '@vlfer/core/node';
 import { EvalOptionsSchema, loadEvalData, type EvalData } from '@vlfer/exp-clip';
 import { expClipPrompts } from '@vlfer/llm-knowledge';
 import { classificationReport } from '@vlfer/metrics';
 import { DEFAULT_SPLIT_FRACTIONS, splitStratified, usesShots, type ClosedSetMethod } from '@vlfer/probes';
-import { runClosedSetBaseline, type LabelledImages } from '@vlfer/exp-clip';
+import { refuseSharedContent, runClosedSetBaseline, type LabelledImages } from '@vlfer/exp-clip';
 import type { ResultRow, RunAblationOptions, RunCoords } from '../ablations.js';
 import { DATASETS, type AblationSpec, type BenchData, type DatasetId, type Method } from '../registry.js';
 
@@ -58,18 +58,23 @@ function idOf(root: string, path: string): string {
   return r && !r.startsWith('..') && !isAbsolute(r) ? r : path;
 }
 
-/** A loaded set as ids, paths and labels, sorted by id. */
-function toPart(items: readonly ImageItem[], root: string): LabelledImages {
+/** A closed-set part with the SHA-256 of every file (hashed once here; the feature cache reuses them as its keys). */
+type KeyedPart = LabelledImages & { keys: readonly string[] };
+
+/** A loaded set as ids, paths, labels and content keys (SHA-256 of each file), sorted by id. */
+function toPart(items: readonly ImageItem[], root: string): KeyedPart {
   const rows = items
     .map((it) => ({ id: idOf(root, it.path), path: it.path, label: it.label }))
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return { ids: rows.map((r) => r.id), paths: rows.map((r) => r.path), labels: rows.map((r) => r.label) };
+  const paths = rows.map((r) => r.path);
+  return { ids: rows.map((r) => r.id), paths, labels: rows.map((r) => r.label), keys: paths.map((p) => hashFile(p)) };
 }
 
-const take = (p: LabelledImages, idx: readonly number[]): LabelledImages => ({
+const take = (p: KeyedPart, idx: readonly number[]): KeyedPart => ({
   ids: idx.map((i) => p.ids[i]!),
   paths: idx.map((i) => p.paths[i]!),
   labels: idx.map((i) => p.labels[i]!),
+  keys: idx.map((i) => p.keys[i]!),
 });
 
 async function loadSet(
@@ -98,20 +103,19 @@ async function loadSet(
 /** The three parts of a closed-set run, each sorted by id, and how they were made. */
 export interface ClosedSetParts {
   labelNames: string[];
-  train: LabelledImages;
-  validation: LabelledImages;
-  test: LabelledImages;
+  train: KeyedPart;
+  validation: KeyedPart;
+  test: KeyedPart;
   /** one line: where each part comes from */
   protocol: string;
 }
 
+/** Refuse train/validation images that are test images by content (a copy under another path is one too). */
 function refuseOverlap(parts: Omit<ClosedSetParts, 'protocol' | 'labelNames'>, dataset: string): void {
-  const test = new Set(parts.test.paths);
-  const shared = [...parts.train.paths, ...parts.validation.paths].filter((p) => test.has(p));
-  if (shared.length > 0)
-    throw new Error(
-      `${dataset}: the labelled train set and the test set share ${shared.length} image(s) (e.g. ${shared[0]}); point labelledSets.${dataset} at the train split`,
-    );
+  refuseSharedContent(parts, {
+    functionName: 'closedSetParts',
+    hint: `${dataset}: point labelledSets.${dataset} at a train split that holds no copies of test images`,
+  });
 }
 
 /**
@@ -119,7 +123,8 @@ function refuseOverlap(parts: Omit<ClosedSetParts, 'protocol' | 'labelNames'>, d
  * train split: RAF-DB, AffectNet, FERPlus training sets), train and validation are an 80/20 stratified split of it
  * (seed {@link CLOSED_SET_SPLIT_SEED}) and the test part is the zero-shot test set (`evalSets.<dataset>`, or the
  * shared FER2013 PrivateTest). Without one, the test set itself is split 30/20/50 % (`splitStratified`, the same
- * seed). With `limit`, the test part is cut to `stratifiedSubset(limit, seed 0)`; train and validation stay whole.
+ * seed), byte-identical images (same SHA-256) kept in one part. Train or validation images whose content is a test
+ * image's are refused. With `limit`, the test part is cut to `stratifiedSubset(limit, seed 0)`; train and validation stay whole.
  */
 export async function closedSetParts(
   dataset: DatasetId,
@@ -146,14 +151,14 @@ export async function closedSetParts(
       );
     const train = toPart(trainData.items, labelled.root);
     const fractions = { train: 0.8, validation: 0.2, test: 0 };
-    const s = splitStratified(train.ids, train.labels, { seed: CLOSED_SET_SPLIT_SEED, fractions });
+    const s = splitStratified(train.ids, train.labels, { seed: CLOSED_SET_SPLIT_SEED, fractions, groups: train.keys });
     parts = { train: take(train, s.train), validation: take(train, s.validation), test: whole };
     protocol = `train/validation: 80/20 % of ${trainData.source} (seed ${CLOSED_SET_SPLIT_SEED}); test: ${testData.source}`;
   } else {
-    const s = splitStratified(whole.ids, whole.labels, { seed: CLOSED_SET_SPLIT_SEED });
+    const s = splitStratified(whole.ids, whole.labels, { seed: CLOSED_SET_SPLIT_SEED, groups: whole.keys });
     parts = { train: take(whole, s.train), validation: take(whole, s.validation), test: take(whole, s.test) };
     const f = DEFAULT_SPLIT_FRACTIONS;
-    protocol = `${100 * f.train}/${100 * f.validation}/${100 * f.test} % train/validation/test of ${testData.source} (seed ${CLOSED_SET_SPLIT_SEED})`;
+    protocol = `${100 * f.train}/${100 * f.validation}/${100 * f.test} % train/validation/test of ${testData.source} (seed ${CLOSED_SET_SPLIT_SEED}; byte-identical images kept in one part)`;
   }
   refuseOverlap(parts, dataset);
   if (o.limit) {
