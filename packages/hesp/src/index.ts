@@ -63,6 +63,8 @@ export {
   saveHespBest,
   hespRunKey,
   hespDataFingerprints,
+  hespDatasetFingerprint,
+  readHespRunFingerprints,
   refuseChangedFingerprints,
 } from './checkpoint.js';
 export type { HespResolvedConfig, HespMetricsInput } from './publish.js';

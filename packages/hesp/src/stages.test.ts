@@ -13,6 +13,7 @@ import {
   evaluateHespEpoch,
   finishedHespRun,
   hespEpochLine,
+  hespDatasetFingerprint,
   hespEpochOrder,
   hespLabelSet,
   hespMetricsJson,
@@ -29,6 +30,7 @@ import {
   publishHespRun,
   readHespCheckpoint,
   readHespRunConfig,
+  readHespRunFingerprints,
   resolvedHespConfig,
   saveHespBest,
   saveHespCheckpoint,
@@ -270,7 +272,7 @@ describe('per-epoch stages', () => {
 });
 
 describe('publish and evaluation stages', () => {
-  it('resolvedHespConfig and hespMetricsJson: the selection rule, the best (last selected) and the last epoch', () => {
+  it('resolvedHespConfig and hespMetricsJson: the selection rule, the best (last selected) and the last epoch; readHespRunFingerprints of it', () => {
     const o = options();
     const data = loadHespData(o);
     const r = resolvedHespConfig(o, 'k', data, ['x', 'y', 'z']);
@@ -301,6 +303,20 @@ describe('publish and evaluation stages', () => {
       'd',
       'c',
     ]);
+    // what a bench row of this run carries: one data fingerprint over the three (canonical key order) and the model's
+    const dir = mkdtempSync(join(work, 'fingerprints-'));
+    writeFileSync(join(dir, 'metrics.json'), JSON.stringify(m));
+    const expected = hespDatasetFingerprint({
+      framesFingerprint: 'c',
+      testListFingerprint: 'b',
+      trainListFingerprint: 'a',
+    });
+    expect(readHespRunFingerprints(dir)).toEqual({ datasetFingerprint: expected, modelFingerprint: 'd' });
+    expect(expected).toMatch(/^[0-9a-f]{64}$/);
+    expect(hespDatasetFingerprint({ ...fingerprints, framesFingerprint: 'e' })).not.toBe(expected);
+    writeFileSync(join(dir, 'metrics.json'), JSON.stringify({ ...m, framesFingerprint: undefined }));
+    expect(() => readHespRunFingerprints(dir)).toThrow(DataFormatError);
+    expect(() => readHespRunFingerprints(dir)).toThrow(/metrics\.json.*framesFingerprint/);
   });
 
   it('saveHespBest → loadHespBest round trip; hespRunScores and hespScoresCsv per test clip', () => {
