@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import {
   buildHespModel,
   clipFrameReader,
+  encodeOpenSetSplit,
   evaluateHespEpoch,
   finishedHespRun,
   hespEpochLine,
@@ -118,6 +119,32 @@ describe('load stages', () => {
     expect(splitValidation(items, 3, 0.35)).toEqual(a);
     expect(splitValidation(items, 4, 0.35).val).not.toEqual(a.val);
     expect(splitValidation(items, 3, 0).val).toEqual([]);
+  });
+
+  it('loadHespData (and the baselines’ encodeOpenSetSplit) refuse a clip in both lists, naming both and the clip', async () => {
+    const test = join(work, 'test.txt');
+    const same = options({ trainAnnotations: test });
+    const both = new RegExp(
+      `the training list ${test} and the test list ${test} share 8 clips \\(first: ${join(work, 'frames', 'te_0_0')}\\)`,
+    );
+    expect(() => loadHespData(same)).toThrow(InvalidArgumentError);
+    expect(() => loadHespData(same)).toThrow(both);
+    // one test clip added to the training list, written another way (./…/): the same frame directory
+    const train = join(work, 'train-leak.txt');
+    writeFileSync(train, `${readFileSync(join(work, 'train.txt'), 'utf8')}./frames/te_1_1/ 4 1\n`);
+    expect(() => loadHespData(options({ trainAnnotations: train }))).toThrow(
+      new RegExp(`${train} and the test list ${test} share 1 clip \\(first: ${join(work, 'frames', 'te_1_1')}\\)`),
+    );
+    const input = {
+      dataset: 'afew' as const,
+      trainAnnotations: test,
+      testAnnotations: test,
+      root: work,
+      known: [0, 1, 2],
+      model,
+    };
+    await expect(encodeOpenSetSplit(input)).rejects.toThrow(both);
+    expect(() => loadHespData(options())).not.toThrow(); // disjoint lists
   });
 
   it('missingClassWarnings names the class and the list of each part without clips', () => {
