@@ -20,7 +20,7 @@ import {
 import { DATASETS as DATA, subsetId } from '@vlfer/datasets';
 import { runtimeVersions } from '@vlfer/encoders/node';
 import { evaluateZeroShot, trainHead } from '@vlfer/exp-clip';
-import { evaluateHespRun, trainHesp } from '@vlfer/hesp';
+import { evaluateHespRun, readHespRunFingerprints, trainHesp } from '@vlfer/hesp';
 import { classificationReport, meanStd } from '@vlfer/metrics';
 import type { PromptType } from '@vlfer/llm-knowledge';
 import { confusionMatrixSpec, renderSvg, rocCurvesSpec, svgToPng } from './charts.js';
@@ -399,6 +399,13 @@ const FIELD_NAMES: Record<string, string> = {
 };
 
 /**
+ * What one data fingerprint covers: the dataset (and subset); for an open-set split (`split` axis) the split too:
+ * the known-class training clips (so the frames read) differ between splits.
+ */
+const dataName = (c: RunCoords): string =>
+  [c.dataset, c.subset, c.split === undefined ? '' : `split ${c.split}`].filter(Boolean).join(' ');
+
+/**
  * The content fingerprints a shard's rows carry: `data` by dataset (and subset), `model` by backbone. A shard (or an
  * unsharded run resumed later) whose rows disagree has read changed data or models between its runs.
  */
@@ -410,12 +417,7 @@ function rowFingerprints(rows: readonly ResultRow[]): {
   const model: Record<string, string> = {};
   for (const r of rows) {
     const pairs: [Record<string, string>, string, string | undefined, string][] = [
-      [
-        data,
-        r.coords.subset ? `${r.coords.dataset} ${r.coords.subset}` : r.coords.dataset,
-        r.datasetFingerprint,
-        'data',
-      ],
+      [data, dataName(r.coords), r.datasetFingerprint, 'data'],
       [model, r.coords.backbone, r.modelFingerprint, 'model'],
     ];
     for (const [map, name, fp, kind] of pairs) {
@@ -530,6 +532,7 @@ async function exec(
       labelNames: r.classNames,
       scores: { known: r.known.map((k) => k.knownness), unknown: r.unknown.map((u) => u.knownness) },
       items: openSetItems(r, videoSetRoot(v)),
+      ...readHespRunFingerprints(runDir),
       runDir,
     };
   }

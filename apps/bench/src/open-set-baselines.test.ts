@@ -1,10 +1,19 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { auroc, pairedBootstrapTest } from '@vlfer/metrics';
 import { sharedPath, writeSyntheticVideoSet } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ABLATIONS, expandAblation, readRows, rowMetricsProblem, runAblation, writeSummary } from './ablations.js';
+import {
+  ABLATIONS,
+  expandAblation,
+  mergeAblation,
+  readRows,
+  rowMetricsProblem,
+  runAblation,
+  shardRowsFile,
+  writeSummary,
+} from './ablations.js';
 import { clipItemId, openSetItems } from './methods/open-set-baselines.js';
 
 const METHODS = ['hesp', 'msp', 'max-logit', 'energy', 'knn', 'clip-msp'];
@@ -136,8 +145,82 @@ describe('HESP vs the open-set baselines on one split (tiny-clip, synthetic vide
     ).toBe(true);
     expect(logs.some((l) => /^ {2}knn: .*; k 3; bank 7 known training clips$/.test(l))).toBe(true);
     expect(logs.some((l) => /^ {2}clip-msp: classifier zero-shot CLIP, 14.28 · cos/.test(l))).toBe(true);
+    // every row carries the content fingerprints of what it read: the same data and model for all six methods
+    expect(hesp.datasetFingerprint).toMatch(/^[0-9a-f]{64}$/);
+    expect(hesp.modelFingerprint).toMatch(/^[0-9a-f]{64}$/);
+    for (const row of rows) {
+      expect(row.datasetFingerprint, row.method).toBe(hesp.datasetFingerprint);
+      expect(row.modelFingerprint, row.method).toBe(hesp.modelFingerprint);
+    }
     const summary = readFileSync(writeSummary(results), 'utf8');
     for (const m of METHODS)
       expect(summary).toMatch(new RegExp(`^open-set/hesp-vs-baselines-smoke,${m},tiny-clip,,0,,,afew,,0,8,`, 'm'));
+    const header = summary.split('\n')[0]!.split(',');
+    const line = summary.split('\n').find((l) => l.startsWith('open-set/hesp-vs-baselines-smoke,knn,'))!;
+    expect(line.split(',')[header.indexOf('dataset_fingerprint')]).toBe(hesp.datasetFingerprint);
+  }, 300_000);
+
+  it('rows of two splits of one data set read different clips, so different data fingerprints: no false "data changed"', async () => {
+    const dir = join(work, 'video-7');
+    const all = [0, 1, 2, 3, 4, 5, 6];
+    await writeSyntheticVideoSet(dir, {
+      trainClasses: all,
+      testClasses: all,
+      trainPerClass: 4,
+      testPerClass: 1,
+      trainFrames: 2,
+      testFrames: 2,
+    });
+    const id = 'test/msp-two-splits';
+    const spec = { ...ABLATIONS['open-set/hesp-vs-baselines-smoke'], method: 'msp' as const };
+    const registry = {
+      [id]: { ...spec, axes: { backbone: spec.axes.backbone, dataset: spec.axes.dataset, split: [0, 1] } },
+    };
+    const results = join(work, 'results-two-splits');
+    const videoSets = { afew: { train: join(dir, 'train.txt'), test: join(dir, 'test.txt'), root: dir } };
+    const opts = { shared: sharedPath(), resultsDir: results, registry, log: () => {} };
+    expect(await runAblation(id, { ...opts, data: { models: {}, trainSets: {}, videoSets } })).toEqual({
+      ran: 2,
+      skipped: 0,
+    });
+    const rows = readRows(join(results, 'test__msp-two-splits.jsonl'));
+    expect(rows[0]!.datasetFingerprint).not.toBe(rows[1]!.datasetFingerprint);
+  }, 300_000);
+
+  it('--merge refuses two shards of the smoke ablation run on different frames (test frames inverted for shard 1/2)', async () => {
+    const id = 'open-set/hesp-vs-baselines-smoke';
+    const dir = join(work, 'video-shards');
+    await writeSyntheticVideoSet(dir, {
+      trainClasses: [0, 1, 2, 3],
+      testClasses: [0, 1, 2, 3],
+      trainPerClass: 4,
+      testPerClass: 2,
+      trainFrames: 4,
+      testFrames: 4,
+    });
+    const results = join(work, 'results-shards');
+    const videoSets = { afew: { train: join(dir, 'train.txt'), test: join(dir, 'test.txt'), root: dir } };
+    const shard = async (index: number) =>
+      runAblation(id, {
+        shared: sharedPath(),
+        resultsDir: results,
+        data: { models: {}, trainSets: {}, videoSets },
+        shard: { index, count: 2 },
+        log: () => {},
+      });
+    await shard(0);
+    // the same paths, other pixels: every test frame colour-inverted in place
+    const { default: sharp } = await import('sharp');
+    for (const clip of readdirSync(join(dir, 'frames')).filter((c) => c.startsWith('te_')))
+      for (const f of readdirSync(join(dir, 'frames', clip))) {
+        const file = join(dir, 'frames', clip, f);
+        writeFileSync(file, await sharp(readFileSync(file)).negate({ alpha: false }).png().toBuffer());
+      }
+    await shard(1);
+    const counts = [0, 1].map((i) => readRows(shardRowsFile(results, id, { index: i, count: 2 })).length);
+    expect(counts[0]! > 0 && counts[1]! > 0, `rows per shard ${counts.join(', ')}`).toBe(true);
+    await expect(mergeAblation(id, { resultsDir: results, count: 2 })).rejects.toThrow(
+      /the shards read different data for 'afew split 0' \(shard 0\/2: [0-9a-f]{12}…, shard 1\/2: [0-9a-f]{12}…\)/,
+    );
   }, 300_000);
 });

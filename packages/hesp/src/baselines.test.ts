@@ -16,6 +16,8 @@ import {
   type ClipFeatureSet,
   type OpenSetBaselineOptionsInput,
   type OpenSetSplitFeatures,
+  hespDataFingerprints,
+  hespDatasetFingerprint,
 } from './index.js';
 
 const E = 6;
@@ -84,6 +86,8 @@ function syntheticFeatures(extra: Partial<OpenSetBaselineOptionsInput> = {}): Op
     text,
     warnings: [],
     probeKey: 'synthetic',
+    datasetFingerprint: 'd'.repeat(64),
+    modelFingerprint: 'm'.repeat(64),
   };
 }
 
@@ -238,6 +242,14 @@ describe('encodeOpenSetSplit on tiny-clip with a synthetic video set', () => {
     expect((await encodeOpenSetSplit(input, { cache })).probeKey).toBe(f.probeKey);
     expect((await encodeOpenSetSplit({ ...input, seed: 1 }, { cache })).probeKey).not.toBe(f.probeKey); // another validation part
     expect(g.testKnown.features.data).toEqual(f.testKnown.features.data.subarray(0, 4 * 24));
+    // content fingerprints: HESP's on the same data (a run of this split, the loaded model's files), also when every
+    // feature came from the cache; another split reads other training clips, so other data
+    expect(f.datasetFingerprint).toBe(
+      hespDatasetFingerprint(hespDataFingerprints(parseOpenSetBaselineOptions(input).hesp, data)),
+    );
+    expect(f.modelFingerprint).toMatch(/^[0-9a-f]{64}$/); // equal to a HESP row's: apps/bench open-set-baselines.test.ts
+    expect((await encodeOpenSetSplit(input, { cache })).modelFingerprint).toBe(f.modelFingerprint);
+    expect(g.datasetFingerprint).not.toBe(f.datasetFingerprint);
     const r = scoreOpenSetBaseline(f, 'energy');
     expect(r.test.n_known).toBe(6);
     const controller = new AbortController();

@@ -10,7 +10,7 @@ import {
 } from '@vlfer/core';
 import type { VideoItem } from '@vlfer/datasets';
 import { normalizePixels } from '@vlfer/encoders';
-import { hashBytes } from '@vlfer/core/node';
+import { fingerprintFiles, hashBytes } from '@vlfer/core/node';
 import { ClipGradientModel, clipPixels, eotPositions, loadClipTokenizer } from '@vlfer/encoders/node';
 import { flattenOpenSetReport, openSetReportFromScores } from '@vlfer/metrics';
 import {
@@ -23,6 +23,7 @@ import {
 } from '@vlfer/open-set';
 import { fitLinearProbe, probeLogits, sweepLinearProbe, type LinearProbe } from '@vlfer/probes';
 import type { FaceCropper } from '@vlfer/faces/node';
+import { hespDataFingerprints, hespDatasetFingerprint } from './checkpoint.js';
 import { loadHespData } from './data.js';
 import type { RunScores } from './evaluate.js';
 import { HespOptionsSchema, type HespOptions, type HespOptionsInput } from './options.js';
@@ -151,6 +152,13 @@ export interface OpenSetSplitFeatures {
    * and validation clips with their labels): equal keys, equal probe (`OpenSetProbeCache`).
    */
   probeKey: string;
+  /** `hespDatasetFingerprint` of the split's lists and frames: equal to a HESP run's on the same data */
+  datasetFingerprint: string;
+  /**
+   * content fingerprint of the CLIP model files (as HESP's `modelFingerprint`); `undefined` only when every feature
+   * came from a cache filled without loading this model in this process
+   */
+  modelFingerprint: string | undefined;
 }
 
 /**
@@ -159,6 +167,12 @@ export interface OpenSetSplitFeatures {
  * every clip is encoded once.
  */
 export type OpenSetFeatureCache = Map<string, Float32Array>;
+
+/**
+ * The model fingerprint of each model path loaded in this process (set at every load): a split whose features all
+ * come from the cache reports the fingerprint of the model that encoded them.
+ */
+const MODEL_FINGERPRINTS = new Map<string, string>();
 
 /** The frozen CLIP of a split's encoding, loaded (with the face cropper) only when a feature is not in the cache. */
 class LazyEncoder {
@@ -171,12 +185,15 @@ class LazyEncoder {
   ) {}
 
   async model(): Promise<ClipGradientModel> {
-    this.clip ??= await ClipGradientModel.load(this.o.model, {
-      device: this.o.device,
-      gradients: false,
-      ...(this.o.tokenizer ? { tokenizer: this.o.tokenizer } : {}),
-      ...(this.o.threads ? { intraOpNumThreads: this.o.threads } : {}),
-    });
+    if (!this.clip) {
+      this.clip = await ClipGradientModel.load(this.o.model, {
+        device: this.o.device,
+        gradients: false,
+        ...(this.o.tokenizer ? { tokenizer: this.o.tokenizer } : {}),
+        ...(this.o.threads ? { intraOpNumThreads: this.o.threads } : {}),
+      });
+      MODEL_FINGERPRINTS.set(this.o.model, fingerprintFiles(this.clip.bundle.files));
+    }
     return this.clip;
   }
 
@@ -299,6 +316,8 @@ export async function encodeOpenSetSplit(
       testUnknown: sets[3]!,
       text: await textEmbeddings(enc, classNames, cache, key('text')),
       warnings: data.warnings,
+      datasetFingerprint: hespDatasetFingerprint(hespDataFingerprints(o, data)),
+      modelFingerprint: MODEL_FINGERPRINTS.get(o.model),
       probeKey: hashBytes(
         JSON.stringify([
           key('probe')(''),

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { DataFormatError, InvalidArgumentError } from '@vlfer/core';
-import { hashFile, loadCheckpoint, saveCheckpoint } from '@vlfer/core/node';
+import { hashFile, loadCheckpoint, readTextFile, saveCheckpoint } from '@vlfer/core/node';
 import { listFrames } from '@vlfer/datasets/node';
 import type { PatchLocation } from '@vlfer/open-set';
 import type { HespState } from '@vlfer/open-set/node';
@@ -55,6 +56,49 @@ export function hespDataFingerprints(o: HespOptions, data: HespData): HespDataFi
     testListFingerprint: hashFile(o.testAnnotations),
     framesFingerprint: frames.digest('hex'),
   };
+}
+
+/**
+ * One fingerprint of a split's data (a bench row's `datasetFingerprint`): SHA-256 of the canonical JSON (sorted keys)
+ * of its `HespDataFingerprints`. HESP and the open-set baselines on the same lists and frames give the same string.
+ */
+export function hespDatasetFingerprint(f: HespDataFingerprints): string {
+  const { trainListFingerprint, testListFingerprint, framesFingerprint } = f;
+  return createHash('sha256')
+    .update(JSON.stringify({ framesFingerprint, testListFingerprint, trainListFingerprint }))
+    .digest('hex');
+}
+
+const RunFingerprintsSchema = z.object({
+  trainListFingerprint: z.string(),
+  testListFingerprint: z.string(),
+  framesFingerprint: z.string(),
+  modelFingerprint: z.string(),
+});
+
+/**
+ * The content fingerprints a trained run recorded in its metrics.json: `datasetFingerprint`
+ * (`hespDatasetFingerprint`) and the CLIP model files' `modelFingerprint`.
+ * @throws DataFormatError naming metrics.json and the field when one is missing
+ */
+export function readHespRunFingerprints(runDir: string): { datasetFingerprint: string; modelFingerprint: string } {
+  const file = join(runDir, 'metrics.json');
+  let json: unknown;
+  try {
+    json = JSON.parse(readTextFile(file, 'HESP metrics'));
+  } catch (error) {
+    if (error instanceof SyntaxError)
+      throw new DataFormatError({ file, message: `not valid JSON (${error.message})`, cause: error });
+    throw error;
+  }
+  const m = RunFingerprintsSchema.safeParse(json);
+  if (!m.success)
+    throw new DataFormatError({
+      file,
+      field: m.error.issues[0]!.path.join('.'),
+      message: `${m.error.issues[0]!.message} (the run's content fingerprints)`,
+    });
+  return { datasetFingerprint: hespDatasetFingerprint(m.data), modelFingerprint: m.data.modelFingerprint };
 }
 
 /**

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { createRng, InvalidArgumentError, type LabelSet } from '@vlfer/core';
 import {
   DATASETS,
@@ -61,6 +62,26 @@ function readHespList(options: HespOptions, labelSet: LabelSet, file: string): V
 }
 
 /**
+ * Refuse clips listed for training and for testing (the same frame directory, normalised): a run trained on its test
+ * clips reports inflated numbers. Every clip of both lists counts, whatever the split.
+ * @throws InvalidArgumentError naming both lists, how many clips they share and the first (in test-list order)
+ */
+export function refuseSharedClips(
+  options: Pick<HespOptions, 'trainAnnotations' | 'testAnnotations'>,
+  train: readonly VideoItem[],
+  test: readonly VideoItem[],
+): void {
+  const trainDirs = new Set(train.map((c) => resolve(c.frameDir)));
+  const shared = test.filter((c) => trainDirs.has(resolve(c.frameDir)));
+  if (shared.length > 0)
+    throw new InvalidArgumentError({
+      functionName: 'loadHespData',
+      argument: 'testAnnotations',
+      message: `the training list ${options.trainAnnotations} and the test list ${options.testAnnotations} share ${shared.length} clip${shared.length > 1 ? 's' : ''} (first: ${resolve(shared[0]!.frameDir)}): a run must not be tested on clips it was trained on; give disjoint lists`,
+    });
+}
+
+/**
  * The notices for known classes without clips in the training or the test part (see `HespData.warnings`).
  * @param train known-class training clips @param testKnown known-class test clips
  */
@@ -100,15 +121,20 @@ export function splitValidation<T>(train: readonly T[], seed: number, valFractio
  * known training clips becomes the validation part. The label set is the dataset's unless `labelSet`/`classes` give
  * one; HESP's split lists index the dataset's own classes, so a split index needs a label set of that size.
  * Errors name the list, line and field.
- * Stages: `hespLabelSet` → lists + `partitionBySplit` → `missingClassWarnings` → `splitValidation`.
+ * Stages: `hespLabelSet` → lists + `refuseSharedClips` + `partitionBySplit` → `missingClassWarnings` →
+ * `splitValidation`.
  */
 export function loadHespData(options: HespOptions): HespData {
   const { labelSet, reason } = hespLabelSet(options);
   const split = options.known
     ? explicitOpenSetSplit(options.known, labelSet)
     : hespOpenSetSplits(options.dataset)[options.splitIndex!]!;
-  const train = partitionBySplit(readHespList(options, labelSet, options.trainAnnotations), split).known;
-  const test = partitionBySplit(readHespList(options, labelSet, options.testAnnotations), split);
+  const [trainList, testList] = [options.trainAnnotations, options.testAnnotations].map((f) =>
+    readHespList(options, labelSet, f),
+  ) as [VideoItem[], VideoItem[]];
+  refuseSharedClips(options, trainList, testList);
+  const train = partitionBySplit(trainList, split).known;
+  const test = partitionBySplit(testList, split);
   if (train.length === 0)
     throw new InvalidArgumentError({
       functionName: 'loadHespData',

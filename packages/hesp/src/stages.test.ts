@@ -10,9 +10,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import {
   buildHespModel,
   clipFrameReader,
+  encodeOpenSetSplit,
   evaluateHespEpoch,
   finishedHespRun,
   hespEpochLine,
+  hespDatasetFingerprint,
   hespEpochOrder,
   hespLabelSet,
   hespMetricsJson,
@@ -29,6 +31,7 @@ import {
   publishHespRun,
   readHespCheckpoint,
   readHespRunConfig,
+  readHespRunFingerprints,
   resolvedHespConfig,
   saveHespBest,
   saveHespCheckpoint,
@@ -116,6 +119,32 @@ describe('load stages', () => {
     expect(splitValidation(items, 3, 0.35)).toEqual(a);
     expect(splitValidation(items, 4, 0.35).val).not.toEqual(a.val);
     expect(splitValidation(items, 3, 0).val).toEqual([]);
+  });
+
+  it('loadHespData (and the baselines’ encodeOpenSetSplit) refuse a clip in both lists, naming both and the clip', async () => {
+    const test = join(work, 'test.txt');
+    const same = options({ trainAnnotations: test });
+    const both = new RegExp(
+      `the training list ${test} and the test list ${test} share 8 clips \\(first: ${join(work, 'frames', 'te_0_0')}\\)`,
+    );
+    expect(() => loadHespData(same)).toThrow(InvalidArgumentError);
+    expect(() => loadHespData(same)).toThrow(both);
+    // one test clip added to the training list, written another way (./…/): the same frame directory
+    const train = join(work, 'train-leak.txt');
+    writeFileSync(train, `${readFileSync(join(work, 'train.txt'), 'utf8')}./frames/te_1_1/ 4 1\n`);
+    expect(() => loadHespData(options({ trainAnnotations: train }))).toThrow(
+      new RegExp(`${train} and the test list ${test} share 1 clip \\(first: ${join(work, 'frames', 'te_1_1')}\\)`),
+    );
+    const input = {
+      dataset: 'afew' as const,
+      trainAnnotations: test,
+      testAnnotations: test,
+      root: work,
+      known: [0, 1, 2],
+      model,
+    };
+    await expect(encodeOpenSetSplit(input)).rejects.toThrow(both);
+    expect(() => loadHespData(options())).not.toThrow(); // disjoint lists
   });
 
   it('missingClassWarnings names the class and the list of each part without clips', () => {
@@ -270,7 +299,7 @@ describe('per-epoch stages', () => {
 });
 
 describe('publish and evaluation stages', () => {
-  it('resolvedHespConfig and hespMetricsJson: the selection rule, the best (last selected) and the last epoch', () => {
+  it('resolvedHespConfig and hespMetricsJson: the selection rule, the best (last selected) and the last epoch; readHespRunFingerprints of it', () => {
     const o = options();
     const data = loadHespData(o);
     const r = resolvedHespConfig(o, 'k', data, ['x', 'y', 'z']);
@@ -301,6 +330,20 @@ describe('publish and evaluation stages', () => {
       'd',
       'c',
     ]);
+    // what a bench row of this run carries: one data fingerprint over the three (canonical key order) and the model's
+    const dir = mkdtempSync(join(work, 'fingerprints-'));
+    writeFileSync(join(dir, 'metrics.json'), JSON.stringify(m));
+    const expected = hespDatasetFingerprint({
+      framesFingerprint: 'c',
+      testListFingerprint: 'b',
+      trainListFingerprint: 'a',
+    });
+    expect(readHespRunFingerprints(dir)).toEqual({ datasetFingerprint: expected, modelFingerprint: 'd' });
+    expect(expected).toMatch(/^[0-9a-f]{64}$/);
+    expect(hespDatasetFingerprint({ ...fingerprints, framesFingerprint: 'e' })).not.toBe(expected);
+    writeFileSync(join(dir, 'metrics.json'), JSON.stringify({ ...m, framesFingerprint: undefined }));
+    expect(() => readHespRunFingerprints(dir)).toThrow(DataFormatError);
+    expect(() => readHespRunFingerprints(dir)).toThrow(/metrics\.json.*framesFingerprint/);
   });
 
   it('saveHespBest → loadHespBest round trip; hespRunScores and hespScoresCsv per test clip', () => {

@@ -95,7 +95,19 @@ export async function execOpenSetBaseline(
   method: OpenSetBaseline,
   run: { ablation: string; spec: AblationSpec; coords: RunCoords; seed: number; model: string; data?: BenchData },
   hooks: { log: (line: string) => void; signal?: AbortSignal },
-): Promise<Pick<ResultRow, 'metrics' | 'perClassRecall' | 'confusionMatrix' | 'labelNames' | 'scores' | 'items'>> {
+): Promise<
+  Pick<
+    ResultRow,
+    | 'metrics'
+    | 'perClassRecall'
+    | 'confusionMatrix'
+    | 'labelNames'
+    | 'scores'
+    | 'items'
+    | 'datasetFingerprint'
+    | 'modelFingerprint'
+  >
+> {
   const { ablation, coords: c } = run;
   const info = DATA[DATASETS[c.dataset].data];
   if (!('hesp' in info))
@@ -134,5 +146,9 @@ export async function execOpenSetBaseline(
       .map(([k, x]) => `${k} ${x}`)
       .join('; ')}`,
   );
-  return openSetOutcome(r, videoSetRoot(v));
+  return {
+    ...openSetOutcome(r, videoSetRoot(v)),
+    datasetFingerprint: features.datasetFingerprint,
+    ...(features.modelFingerprint ? { modelFingerprint: features.modelFingerprint } : {}),
+  };
 }
