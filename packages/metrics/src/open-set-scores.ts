@@ -1,4 +1,4 @@
-import { auroc, oscrFromScores, tiedScores, tnrAtTpr, type OpenSetReport } from './open-set.js';
+import { reportFromScores, type OpenSetReport } from './open-set.js';
 import type { OpenSetScores } from './statistics.js';
 import { checkLabels, checkSameLength, checkScores } from './validate.js';
 
@@ -21,22 +21,9 @@ export function openSetReportFromScores(scores: OpenSetScores): OpenSetReport {
   checkLabels(knownPredictions, 'knownPredictions', fn);
   checkLabels(knownLabels, 'knownLabels', fn);
   const sk = Array.from(knownScores);
-  const su = Array.from(unknownScores);
-  const correct = sk.map((_, i) => (knownPredictions[i] === knownLabels[i] ? 1 : 0));
-  return {
-    closedSetAccuracy: correct.reduce((a: number, b) => a + b, 0) / sk.length,
-    standard: {
-      auroc: auroc(sk, su, { ties: 'half' }),
-      oscr: oscrFromScores(sk, su, correct, 'threshold'),
-      tnrAtTpr95: tnrAtTpr(sk, su, { variant: 'standard' }),
-    },
-    arpl: {
-      auroc: auroc(sk, su, { ties: 'zero' }),
-      oscr: oscrFromScores(sk, su, correct, 'arpl'),
-      tnrAtTpr95: tnrAtTpr(sk, su, { variant: 'arpl' }),
-    },
-    nKnown: sk.length,
-    nUnknown: su.length,
-    ties: tiedScores(sk, su),
-  };
+  return reportFromScores(
+    sk,
+    Array.from(unknownScores),
+    sk.map((_, i) => (knownPredictions[i] === knownLabels[i] ? 1 : 0)),
+  );
 }

@@ -313,9 +313,22 @@ export function openSetReport(
   const sk = maxScores(known, 'knownLogits');
   const su = maxScores(unknown, 'unknownLogits');
   const pred = argmaxRows(known);
-  const correct = pred.map((p, i) => (p === knownLabels[i] ? 1 : 0));
+  return reportFromScores(
+    Array.from(sk),
+    Array.from(su),
+    pred.map((p, i) => (p === knownLabels[i] ? 1 : 0)),
+  );
+}
+
+/**
+ * The open-set report of checked known-ness scores and per-known-item correctness — the one place both families of
+ * every metric are assembled, for `openSetReport` (max logit, argmax) and `openSetReportFromScores` (any score).
+ * @param sk [nKnown] known items' scores; @param su [nUnknown]; @param correct [nKnown] 1 where the known item's
+ *   closed-set prediction is its label
+ */
+export function reportFromScores(sk: number[], su: number[], correct: number[]): OpenSetReport {
   return {
-    closedSetAccuracy: correct.reduce((a: number, b) => a + b, 0) / pred.length,
+    closedSetAccuracy: correct.reduce((a: number, b) => a + b, 0) / sk.length,
     standard: {
       auroc: auroc(sk, su, { ties: 'half' }),
       oscr: oscrFromScores(sk, su, correct, 'threshold'),
