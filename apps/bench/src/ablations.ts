@@ -31,6 +31,7 @@ import {
   isOpenSetBaseline,
   isOpenSetMethod,
   openSetItems,
+  openSetRunData,
   videoSetRoot,
 } from './methods/open-set-baselines.js';
 import { itemIdUnder, itemOutcomes, itemsProblem } from './items.js';
@@ -498,23 +499,11 @@ async function exec(
   if (isClosedSetRun(spec, method))
     return execClosedSet(spec, ablation, { ...run, method }, o, { model: modelFor(c.backbone, o), runDir, log: sub });
   if (method === 'hesp') {
-    if (!('hesp' in info))
-      throw new Error(`${ablation}: method hesp needs a video open-set dataset (mafw, dfew, afew), got '${c.dataset}'`);
-    const v = o.data?.videoSets[c.dataset];
-    if (!v)
-      throw new Error(
-        `${ablation}: no annotation lists for '${c.dataset}': give --data-config with videoSets.${c.dataset} = { train, test, root }`,
-      );
-    if (c.split === undefined) throw new Error(`${ablation}: method hesp needs the split axis`);
+    const { video: v, options: dataOptions } = openSetRunData(ablation, method, c, o.data);
     await trainHesp(
       {
         ...spec.options?.hesp,
-        dataset: info.hesp.splits,
-        trainAnnotations: v.train,
-        testAnnotations: v.test,
-        ...(v.root ? { root: v.root } : {}),
-        ...(v.rebase ? { rebase: v.rebase } : {}),
-        splitIndex: c.split,
+        ...dataOptions,
         model: modelFor(c.backbone, o),
         seed: run.seed,
         out: runDir,

@@ -29,6 +29,36 @@ export const isOpenSetMethod = (m: Method): boolean => m === 'hesp' || isOpenSet
 export const videoSetRoot = (v: { root?: string; test: string }): string => v.root ?? dirname(v.test);
 
 /**
+ * The data of one open-set run, HESP's or a baseline's: the dataset's HESP split list, the data config's annotation
+ * lists (`videoSets.<dataset>`) and the split, as the options `trainHesp` and `encodeOpenSetSplit` share.
+ * @throws Error naming the ablation and what is missing (a video open-set dataset, its lists, the split axis)
+ */
+export function openSetRunData(ablation: string, method: Method, c: RunCoords, data: BenchData | undefined) {
+  const info = DATA[DATASETS[c.dataset].data];
+  if (!('hesp' in info))
+    throw new Error(
+      `${ablation}: method ${method} needs a video open-set dataset (mafw, dfew, afew), got '${c.dataset}'`,
+    );
+  const v = data?.videoSets[c.dataset];
+  if (!v)
+    throw new Error(
+      `${ablation}: no annotation lists for '${c.dataset}': give --data-config with videoSets.${c.dataset} = { train, test, root }`,
+    );
+  if (c.split === undefined) throw new Error(`${ablation}: method ${method} needs the split axis`);
+  return {
+    video: v,
+    options: {
+      dataset: info.hesp.splits,
+      trainAnnotations: v.train,
+      testAnnotations: v.test,
+      ...(v.root ? { root: v.root } : {}),
+      ...(v.rebase ? { rebase: v.rebase } : {}),
+      splitIndex: c.split,
+    },
+  };
+}
+
+/**
  * A clip's item id: its frame directory relative to `root` (`videoSetRoot`) when it lies inside it, else the path
  * itself — the same clip has the same id in every run on that set (HESP and the baselines), so their rows pair up.
  */
@@ -109,17 +139,7 @@ export async function execOpenSetBaseline(
   >
 > {
   const { ablation, coords: c } = run;
-  const info = DATA[DATASETS[c.dataset].data];
-  if (!('hesp' in info))
-    throw new Error(
-      `${ablation}: method ${method} needs a video open-set dataset (mafw, dfew, afew), got '${c.dataset}'`,
-    );
-  const v = run.data?.videoSets[c.dataset];
-  if (!v)
-    throw new Error(
-      `${ablation}: no annotation lists for '${c.dataset}': give --data-config with videoSets.${c.dataset} = { train, test, root }`,
-    );
-  if (c.split === undefined) throw new Error(`${ablation}: method ${method} needs the split axis`);
+  const { video: v, options: dataOptions } = openSetRunData(ablation, method, c, run.data);
   const shared = Object.fromEntries(
     Object.entries(run.spec.options?.hesp ?? {}).filter(([k]) =>
       (OPEN_SET_BASELINE_HESP_KEYS as readonly string[]).includes(k),
@@ -129,12 +149,7 @@ export async function execOpenSetBaseline(
     {
       ...shared,
       ...run.spec.options?.openSet,
-      dataset: info.hesp.splits,
-      trainAnnotations: v.train,
-      testAnnotations: v.test,
-      ...(v.root ? { root: v.root } : {}),
-      ...(v.rebase ? { rebase: v.rebase } : {}),
-      splitIndex: c.split,
+      ...dataOptions,
       model: run.model,
       seed: run.seed,
     },
