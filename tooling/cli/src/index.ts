@@ -111,6 +111,37 @@ export function exitWithParent(name: string): void {
   });
 }
 
+/** What a command passes a pipeline: its abort signal, progress bars and log; `stop()` ends the bar when it returns. */
+export interface CommandHooks {
+  signal: AbortSignal;
+  onProgress: ProgressCallback;
+  log: (line: string) => void;
+  stop(): void;
+}
+
+/**
+ * The hooks every command gives its pipeline: `cliAbortSignal(name)`, progress bars unless `--no-progress`, and a log
+ * that first ends the running bar so a line never lands inside it (`write`: stderr by default). Call `stop()` once
+ * the pipeline settles (`.finally(hooks.stop)`).
+ */
+export function commandHooks(
+  name: string,
+  flags: { progress?: boolean },
+  write: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+): CommandHooks {
+  const progress = progressBars(flags.progress !== false);
+  const stop = () => progress.stop();
+  return {
+    signal: cliAbortSignal(name),
+    onProgress: progress,
+    log: (line) => {
+      stop();
+      write(line);
+    },
+    stop,
+  };
+}
+
 /**
  * An AbortSignal for a CLI run: the first SIGINT/SIGTERM aborts it (the pipeline stops at the next batch or
  * step and leaves resumable state), a second exits at once with 130. When the parent process dies (a killed

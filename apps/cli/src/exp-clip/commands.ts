@@ -3,7 +3,7 @@
  * `evaluateZeroShot` and `trainHead` of @vlfer/exp-clip.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { cliAbortSignal, facesFromFlags, progressBars, shardFromFlags } from '@vlfer/cli-kit';
+import { commandHooks, facesFromFlags, shardFromFlags } from '@vlfer/cli-kit';
 import { evaluateZeroShot, formatEvalTable, trainHead } from '@vlfer/exp-clip';
 import { configureModels } from '@vlfer/encoders/node';
 import { NAME } from '../name.js';
@@ -20,7 +20,7 @@ export function expClipCommand(): Command {
     evalCommand().action(async (o) => {
       configureModels({ allowRemoteModels: Boolean(o.allowRemote) });
       const shard = shardFromFlags(o, log);
-      const progress = progressBars(o.progress !== false);
+      const hooks = commandHooks(NAME, o);
       const r = await evaluateZeroShot(
         {
           dataset: o.dataset,
@@ -60,15 +60,8 @@ export function expClipCommand(): Command {
           merge: o.merge,
           out: o.out,
         },
-        {
-          signal: cliAbortSignal(NAME),
-          onProgress: progress,
-          log: (l) => {
-            progress.stop();
-            log(l);
-          },
-        },
-      ).finally(() => progress.stop());
+        hooks,
+      ).finally(hooks.stop);
       process.stdout.write(
         r.shard
           ? `shard ${r.shard.index}/${r.shard.count} encoded ${r.counts.encoded} images (${r.counts.cached} cached); merge with --merge ${r.shard.count}\n`
@@ -88,7 +81,7 @@ export function expClipCommand(): Command {
             : '--teacher-url is required with --teacher http',
         );
       const shard = shardFromFlags(o, log);
-      const progress = progressBars(o.progress !== false);
+      const hooks = commandHooks(NAME, o);
       const r = await trainHead(
         {
           unlabelled: o.unlabelled,
@@ -123,15 +116,8 @@ export function expClipCommand(): Command {
           merge: o.merge,
           out: o.out,
         },
-        {
-          signal: cliAbortSignal(NAME),
-          onProgress: progress,
-          log: (l) => {
-            progress.stop();
-            log(l);
-          },
-        },
-      ).finally(() => progress.stop());
+        hooks,
+      ).finally(hooks.stop);
       if (r.shard) {
         // a shard only fills the caches: say what it wrote and how to get the head
         process.stdout.write(

@@ -1,11 +1,10 @@
 /** @file `vlfer hesp train | eval`: HESP open-set video FER. Parse flags, draw progress, print; the work is @vlfer/hesp. */
 import { Command } from 'commander';
-import { cliAbortSignal, facesFromFlags, progressBars } from '@vlfer/cli-kit';
+import { commandHooks, facesFromFlags } from '@vlfer/cli-kit';
 import { evaluateHespRun, trainHesp } from '@vlfer/hesp';
 import { NAME } from '../name.js';
 import { evalCommand, trainCommand } from './options.js';
 
-const log = (line: string) => process.stderr.write(`${line}\n`);
 const pct = (v: number | undefined) => (v === undefined ? '-' : (100 * v).toFixed(2));
 /** `hesp` with its subcommands `train` and `eval`. */
 export function hespCommand(): Command {
@@ -16,7 +15,7 @@ export function hespCommand(): Command {
     trainCommand().action(async (o) => {
       if (o.location && o.location.length !== 2)
         throw new Error(`--location expects <row>,<col>, got ${o.location.join(',')}`);
-      const progress = progressBars(o.progress !== false);
+      const hooks = commandHooks(NAME, o);
       const r = await trainHesp(
         {
           dataset: o.dataset,
@@ -53,15 +52,8 @@ export function hespCommand(): Command {
           faces: facesFromFlags(o),
           out: o.out,
         },
-        {
-          signal: cliAbortSignal(NAME),
-          onProgress: progress,
-          log: (l) => {
-            progress.stop();
-            log(l);
-          },
-        },
-      ).finally(() => progress.stop());
+        hooks,
+      ).finally(hooks.stop);
       const b = r.best?.test;
       process.stdout.write(
         b
@@ -73,15 +65,9 @@ export function hespCommand(): Command {
 
   program.addCommand(
     evalCommand().action(async (o) => {
-      const progress = progressBars(o.progress !== false);
-      await evaluateHespRun(o.run, {
-        signal: cliAbortSignal(NAME),
-        onProgress: progress,
-        log: (l) => {
-          progress.stop();
-          process.stdout.write(`${l}\n`);
-        },
-      }).finally(() => progress.stop());
+      // the evaluation's lines are its result: stdout
+      const hooks = commandHooks(NAME, o, (line) => process.stdout.write(`${line}\n`));
+      await evaluateHespRun(o.run, hooks).finally(hooks.stop);
     }),
   );
   return program;
