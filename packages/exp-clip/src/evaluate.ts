@@ -11,7 +11,16 @@ import {
   type Shard,
   type Tensor2D,
 } from '@vlfer/core';
-import { provenance, RunDirectory, writeJsonAtomic, type Provenance } from '@vlfer/core/node';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import {
+  MANIFEST_FILE,
+  provenance,
+  PUBLISH_JOURNAL_FILE,
+  RunDirectory,
+  writeJsonAtomic,
+  type Provenance,
+} from '@vlfer/core/node';
 import { buildZeroShotClassifier } from '@vlfer/encoders';
 import { loadClip, runtimeVersions, type ClipModel } from '@vlfer/encoders/node';
 import { expClipPrompts, type PromptType } from '@vlfer/llm-knowledge';
@@ -509,6 +518,46 @@ export function publishEvaluation(run: RunDirectory, result: EvalResult): void {
   });
 }
 
+/**
+ * Stage "out": an `out` that holds a result set an earlier evaluation published (its manifest, or the journal of a
+ * committed publish) is refused unless `overwrite`, so reusing a directory never loses results by accident.
+ * @throws InvalidArgumentError naming `out`, the directory and the files it holds
+ */
+export function refuseEarlierResults(options: Pick<EvalOptions, 'out' | 'overwrite'>): void {
+  if (!options.out || options.overwrite) return;
+  const dir = resolve(options.out);
+  const manifest = join(dir, MANIFEST_FILE);
+  if (!existsSync(manifest) && !existsSync(join(dir, PUBLISH_JOURNAL_FILE))) return;
+  let files = '';
+  try {
+    files = Object.keys((JSON.parse(readFileSync(manifest, 'utf8')) as { files: object }).files).join(', ');
+  } catch {
+    files = 'a publish in progress or an unreadable manifest'; // still someone's results: refused all the same
+  }
+  throw new InvalidArgumentError({
+    functionName: 'evaluateZeroShot',
+    argument: 'out',
+    message: `${dir} already holds the results of an earlier evaluation (${files}); pass overwrite: true (CLI: --overwrite) to replace them as one set, or choose another output directory`,
+  });
+}
+
+/**
+ * The locked run directory of an unsharded evaluation with `out` (checked again under the lock: an interrupted
+ * publish it completes is a result set too); shards share the directory and write only their own record, so they
+ * take no lock.
+ */
+function openEvalRun(options: EvalOptions, log: (line: string) => void): RunDirectory | undefined {
+  if (!options.out || options.shard) return undefined;
+  const run = RunDirectory.open(options.out, { command: 'exp-clip eval', log });
+  try {
+    refuseEarlierResults(options);
+  } catch (error) {
+    run.close();
+    throw error;
+  }
+  return run;
+}
+
 /** Before a merge: every shard's record is checked (see `checkShardRecords`); logs what the shards encoded. */
 function checkEvalMerge(options: EvalOptions, log: (line: string) => void): void {
   const m = checkShardRecords(options.out!, options.merge!, evalShardFields(options), {
@@ -542,8 +591,8 @@ export async function evaluateZeroShot(
   const t0 = performance.now();
   const shard = options.shard ?? null;
   if (options.merge) checkEvalMerge(options, log);
-  // shards share the output directory: they write only their own record, so they do not take its lock
-  const run = options.out && !shard ? RunDirectory.open(options.out, { command: 'exp-clip eval', log }) : undefined;
+  refuseEarlierResults(options);
+  const run = openEvalRun(options, log);
   try {
     const warnings: string[] = [];
     const warn = (w: string) => {
@@ -725,8 +774,11 @@ export function predictionsCsv(r: EvalResult): string {
 
 /** The published files of an evaluation (deterministic: no timing, no dates; those are in run.json). */
 export function evalOutputFiles(r: EvalResult): Record<string, string> {
+  // how the set was written (over an earlier one or not) is no setting of the results: the sets are equal either way
+  const { overwrite, ...settings } = r.options;
+  void overwrite;
   const config = {
-    ...r.options,
+    ...settings,
     modelFingerprint: r.modelFingerprint,
     datasetFingerprint: r.datasetFingerprint,
     provenance: r.provenance,

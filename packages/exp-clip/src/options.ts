@@ -92,6 +92,8 @@ export const EvalOptionsSchema = z
     merge: z.number().int().positive().optional(),
     /** Output directory; nothing is written when absent. */
     out: path.optional(),
+    /** Replace a result set already published in `out` (as one set); refused by default. */
+    overwrite: z.boolean().default(false),
   })
   .strict()
   .refine((o) => !(o.shard && o.merge), { message: 'give shard or merge, not both', path: ['merge'] })
@@ -213,6 +215,12 @@ export interface EvalOptionsInput {
   merge?: number;
   /** Output directory; nothing is written when absent. */
   out?: string;
+  /**
+   * Replace a result set an earlier evaluation published in `out` (the new set replaces it as one set, never a
+   * mix). Without it such an `out` is refused before anything is loaded, so no result is lost by accident.
+   * @default false
+   */
+  overwrite?: boolean;
 }
 
 /** Options of `trainHead` (the `exp-clip train` command). */

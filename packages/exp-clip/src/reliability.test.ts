@@ -100,12 +100,40 @@ describe('exp-clip runs: nothing lost, nothing silently stale, every fault named
     await evaluateZeroShot(evalOpts(out));
     const before = readFileSync(join(out, 'predictions.csv'), 'utf8');
     setWriteFailpoint({ at: 1, code: 'ENOSPC', sticky: true });
-    await expect(evaluateZeroShot(evalOpts(out, { promptTypes: ['an_expression_of_name'] }))).rejects.toThrow(
+    // replacing an earlier set is asked for (overwrite); the new set is published as one, or not at all
+    await expect(
+      evaluateZeroShot(evalOpts(out, { promptTypes: ['an_expression_of_name'], overwrite: true })),
+    ).rejects.toThrow(
       /cannot write .*disk\/(config\.resolved\.json|confusion-matrix\.csv|metrics\.json|predictions\.csv): ENOSPC/,
     );
     setWriteFailpoint(undefined);
     verifyRunOutputs(out);
     expect(readFileSync(join(out, 'predictions.csv'), 'utf8')).toBe(before);
+  }, 60_000);
+
+  it('an out that holds earlier results is refused before anything loads, unless overwrite replaces them as one set', async () => {
+    const out = join(work, 'earlier');
+    await evaluateZeroShot(evalOpts(out));
+    const before = readFileSync(join(out, 'predictions.csv'), 'utf8');
+    // refused before the model loads (this model path does not exist), naming the directory and what to pass
+    await expect(evaluateZeroShot({ ...evalOpts(out), model: join(work, 'no-such-model') })).rejects.toThrow(
+      `Argument 'out' passed to 'evaluateZeroShot': ${out} already holds the results of an earlier evaluation (config.resolved.json, confusion-matrix.csv, metrics.json, predictions.csv); pass overwrite: true (CLI: --overwrite) to replace them as one set, or choose another output directory`,
+    );
+    expect(readFileSync(join(out, 'predictions.csv'), 'utf8')).toBe(before);
+    verifyRunOutputs(out);
+    const r = await evaluateZeroShot(evalOpts(out, { promptTypes: ['an_expression_of_name'], overwrite: true }));
+    expect(r.outDir).toBe(out);
+    const m = verifyRunOutputs(out);
+    expect(Object.keys(m.files).sort()).toEqual([
+      'config.resolved.json',
+      'confusion-matrix.csv',
+      'metrics.json',
+      'predictions.csv',
+    ]);
+    expect(readFileSync(join(out, 'metrics.json'), 'utf8')).toMatch(/an_expression_of_name/);
+    expect(readFileSync(join(out, 'metrics.json'), 'utf8')).not.toMatch(/"class_name"/);
+    // how the set was written is no setting of the results
+    expect(readFileSync(join(out, 'config.resolved.json'), 'utf8')).not.toMatch(/overwrite/);
   }, 60_000);
 
   it('an abort while encoding stops at the next batch and frees the directory; the rerun resumes from the cache', async () => {
