@@ -11,6 +11,7 @@ import {
   type VideoItem,
 } from '@vlfer/datasets';
 import {
+  checkRootDir,
   loadAffectNetCsv,
   loadFerPlusCsv,
   loadImageFolder,
@@ -141,6 +142,8 @@ export async function loadEvalData(options: EvalOptions, fold: number | null): P
       });
     return annotations;
   };
+  // a mistyped root is named as one (a video list checks its root itself: only relative frame dirs need it)
+  if (info.format !== 'video-list') checkRootDir(options.root, 'root', 'loadEvalData');
   const { labelSet, reason } = resolveLabelSet(options, info.labelSet);
   const dup = { duplicates: options.duplicates, allowOutsideRoot: options.allowOutsideRoot };
   const given = labelSet ? { labelSet } : {};

@@ -8,6 +8,7 @@ export type { ImageFolderOptions } from './image-folder.js';
 export { loadImageFolder, loadVideoFolder, listImages } from './image-folder.js';
 export type { VideoListOptions } from './video-list.js';
 export { loadVideoList, listFrames } from './video-list.js';
+export { checkRootDir } from './scan-errors.js';
 export type { RafDbOptions, AffectNetOptions, FerPlusOptions } from './tabular.js';
 export { loadRafDb, loadAffectNetCsv, loadFerPlusCsv } from './tabular.js';
 export type { LabelSetChoice } from './label-set-file.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { DataFormatError } from '@vlfer/core';
 import { describe, expect, it } from 'vitest';
 import { listFrames, listImages, loadImageFolder, loadVideoList } from './index.js';
-import { explainFsError } from './scan-errors.js';
+import { checkRootDir, explainFsError } from './scan-errors.js';
 
 // Issue 22 item 11: dataset scans met raw `ELOOP`/`ENOENT`/`EACCES` errors; each now names the path and says what
 // the code means.
@@ -41,7 +41,7 @@ describe('dataset scans name the path and say what a file-system error means', (
     const e = await thrown(() => loadImageFolder(root));
     expect(e).toBeInstanceOf(DataFormatError);
     expect(e.message).toBe(
-      `${join(root, 'happy', 'b.png')}: this entry of class folder 'happy' does not exist (a dangling symbolic link, or removed while the set was being read)`,
+      `${join(root, 'happy', 'b.png')}: this entry of class folder 'happy' is a dangling symbolic link (its target '${join(root, 'gone.png')}' does not exist)`,
     );
   });
 
@@ -52,7 +52,7 @@ describe('dataset scans name the path and say what a file-system error means', (
       /happy\/x: this entry of the image set is a symbolic link loop/,
     );
     expect((await thrown(() => listFrames(join(root, 'nope')))).message).toBe(
-      `${join(root, 'nope')}: the frame directory does not exist (a dangling symbolic link, or removed while the set was being read)`,
+      `${join(root, 'nope')}: the frame directory does not exist`,
     );
   });
 
@@ -62,6 +62,28 @@ describe('dataset scans name the path and say what a file-system error means', (
     writeFileSync(join(root, 'list.txt'), 'clip 1 0\n');
     expect((await thrown(() => loadVideoList({ file: join(root, 'list.txt') }))).message).toBe(
       `${join(root, 'list.txt')}:1 (field 'frame_dir'): frame directory '${join(root, 'clip')}' is a symbolic link loop (following its links never reaches a file or directory)`,
+    );
+  });
+
+  it('a root that does not exist, or is a dangling link, is named as the root, with the option it came in', async () => {
+    const root = set();
+    const e = await thrown(() => loadImageFolder(join(root, 'typo')));
+    expect(e.message).toBe(
+      `${join(root, 'typo')}: the image folder does not exist; expected root/<class>/<image> directories`,
+    );
+    expect(() => checkRootDir(join(root, 'typo'), 'root', 'loadEvalData')).toThrow(
+      `Argument 'root' passed to 'loadEvalData': the root '${join(root, 'typo')}' does not exist`,
+    );
+    symlinkSync(join(root, 'gone'), join(root, 'link'));
+    expect(() => checkRootDir(join(root, 'link'), 'root', 'f')).toThrow(
+      `the root '${join(root, 'link')}' is a dangling symbolic link (its target '${join(root, 'gone')}' does not exist)`,
+    );
+    expect(() => checkRootDir(join(root, 'happy', 'a.png'), 'root', 'f')).toThrow(/a\.png' is not a directory$/);
+    expect(() => checkRootDir(join(root, 'happy'), 'root', 'f')).not.toThrow();
+    // a video list whose relative frame directories need a root that is not there names the root, not each clip
+    writeFileSync(join(root, 'list.txt'), 'clip 1 0\n');
+    expect(() => loadVideoList({ file: join(root, 'list.txt'), root: join(root, 'typo') })).toThrow(
+      `Argument 'root' passed to 'loadVideoList': the root '${join(root, 'typo')}' does not exist`,
     );
   });
 

@@ -1,5 +1,6 @@
-import { readdirSync, statSync, type Stats } from 'node:fs';
-import { DataFormatError } from '@vlfer/core';
+import { lstatSync, readdirSync, readlinkSync, statSync, type Stats } from 'node:fs';
+import { resolve } from 'node:path';
+import { DataFormatError, InvalidArgumentError, quoteInput } from '@vlfer/core';
 
 /**
  * What a file-system error code means for a path met while scanning a dataset, in words (instead of raw
@@ -9,7 +10,9 @@ export function explainFsError(error: unknown): string {
   const e = error as NodeJS.ErrnoException;
   switch (e?.code) {
     case 'ENOENT':
-      return 'does not exist (a dangling symbolic link, or removed while the set was being read)';
+      return danglingLinkTarget(e.path) === undefined
+        ? 'does not exist'
+        : `is a dangling symbolic link (its target ${quoteInput(danglingLinkTarget(e.path)!)} does not exist)`;
     case 'ELOOP':
       return 'is a symbolic link loop (following its links never reaches a file or directory)';
     case 'EACCES':
@@ -24,6 +27,37 @@ export function explainFsError(error: unknown): string {
     default:
       return `could not be read (${e?.code ? `${e.code}: ` : ''}${String(e?.message ?? error).slice(0, 200)})`;
   }
+}
+
+/** The target of `path` when `path` itself is a symbolic link (whose target is then what is missing), else undefined. */
+function danglingLinkTarget(path: string | undefined): string | undefined {
+  if (!path) return undefined;
+  try {
+    return lstatSync(path).isSymbolicLink() ? readlinkSync(path) : undefined;
+  } catch {
+    return undefined; // nothing at all at this path
+  }
+}
+
+/**
+ * Check that a dataset root given by the caller is an existing directory, before anything is read under it (a
+ * mistyped root would otherwise surface as a missing image or frame directory).
+ * @param argument the option that holds it (`root`, `imageRoot`) @param functionName the function it was passed to
+ * @throws InvalidArgumentError naming the option and the path: it does not exist, is a dangling link, is no directory
+ */
+export function checkRootDir(root: string, argument: string, functionName: string): void {
+  let why: string | undefined;
+  try {
+    if (!statSync(root).isDirectory()) why = 'is not a directory';
+  } catch (error) {
+    why = explainFsError(error);
+  }
+  if (why)
+    throw new InvalidArgumentError({
+      functionName,
+      argument,
+      message: `the root ${quoteInput(resolve(root))} ${why}`,
+    });
 }
 
 /** `statSync` of a path met while scanning `what`; errors name the path and say what the code means. */

@@ -6,7 +6,7 @@ import { isImageFile } from '../media.js';
 import { parseVideoListText, type ParseVideoListOptions } from '../parsers.js';
 import { outsideRootMessage } from '../paths.js';
 import { countLabels, type LoadResult, type VideoItem } from '../types.js';
-import { explainFsError, readDirForScan } from './scan-errors.js';
+import { checkRootDir, explainFsError, readDirForScan } from './scan-errors.js';
 
 /** The frame images of a frame directory, sorted by name (Python's `sorted(glob(dir/*))` for ASCII names). */
 export function listFrames(frameDir: string): string[] {
@@ -48,6 +48,9 @@ export function loadVideoList(options: VideoListOptions): LoadResult<VideoItem> 
   const root = options.root ?? join(file, '..');
   const check = options.checkFrames ?? 'count';
   const { entries, dropped, labelSet } = parseVideoListText(readTextFile(file, 'annotation list'), options);
+  // a root that relative frame directories are read under must exist (a mistyped one is named as such)
+  if (options.root !== undefined && check !== 'none' && entries.some((e) => !isAbsolute(e.dir)))
+    checkRootDir(options.root, 'root', 'loadVideoList');
   const items: VideoItem[] = entries.map((e) => {
     const frameDir = isAbsolute(e.dir) ? e.dir : join(root, e.dir);
     // relative paths were checked by the parser; an absolute one (not from the caller's rebase) must lie under root
