@@ -7,7 +7,7 @@
  */
 import { createRequire } from 'node:module';
 import { Command } from 'commander';
-import { runMain } from '@vlfer/cli-kit';
+import { longFlags, runMain } from '@vlfer/cli-kit';
 import { expClipCommand } from './exp-clip/commands.js';
 import { FLAG_NAMES as EXP_CLIP_FLAGS } from './exp-clip/options.js';
 import { hespCommand } from './hesp/commands.js';
@@ -49,4 +49,7 @@ runMain(
       .then(() => undefined),
   { ...EXP_CLIP_FLAGS, ...HESP_FLAGS },
   ['evaluateZeroShot', 'trainHead', 'trainHesp', 'evaluateHespRun'],
+  // the functions these call check some options themselves (loadEvalData: --annotations, resolveLabelSet:
+  // --label-set, …): their errors name the flag too, never the function
+  longFlags(vlferProgram()),
 );

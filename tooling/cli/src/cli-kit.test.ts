@@ -1,5 +1,7 @@
+import { Command } from 'commander';
+import { InvalidArgumentError, OptionsError, parseShard } from '@vlfer/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { formatDuration, progressBars } from './index.js';
+import { argumentOf, errorLine, formatDuration, longFlags, progressBars, shardFlag } from './index.js';
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -24,5 +26,40 @@ describe('progress output', () => {
     vi.restoreAllMocks();
     expect(out).toMatch(/evaluate .* 3\/3 epochs \| - epochs\/s \| ETA 0s/);
     expect(out).not.toMatch(/NULL|LLs|NaN|Infinity/);
+  });
+});
+
+describe('error lines for a command-line user', () => {
+  const err = (functionName: string, argument: string, message = 'is wrong') =>
+    new InvalidArgumentError({ functionName, argument, message });
+  const known = ['--label-set', '--split', '--merge'];
+  it("name the flag or the environment variable, never the internal function's name", () => {
+    const line = (e: InvalidArgumentError) => errorLine(e, { splitIndex: '--split' }, ['evaluateZeroShot'], known);
+    expect(line(err('evaluateZeroShot', 'merge'))).toBe('--merge: is wrong');
+    expect(line(err('evaluateZeroShot', 'options'))).toBe('is wrong');
+    expect(line(err('resolveLabelSet', 'labelSet'))).toBe('--label-set: is wrong');
+    expect(line(err('loadHespData', 'splitIndex'))).toBe('--split: is wrong');
+    let thrown: unknown;
+    try {
+      parseShard('3/2', '--shard');
+    } catch (e) {
+      thrown = e;
+    }
+    expect(line(thrown as InvalidArgumentError)).toBe("--shard: expected i/n with 0 ≤ i < n (e.g. 0/4), got '3/2'");
+    expect(argumentOf(err('shardFromEnv', 'VLFER_SHARD_COUNT'), {}, [], [], { VLFER_SHARD_COUNT: 'x' })).toBe(
+      'environment variable VLFER_SHARD_COUNT',
+    );
+    // an argument that is no flag and no variable is an internal error: the function stays named for a bug report
+    expect(line(err('takeRows', 'indices'))).toBe("Argument 'indices' passed to 'takeRows': is wrong");
+    expect(errorLine(new OptionsError('f', [{ path: 'splitIndex', message: 'bad' }]), { splitIndex: '--split' })).toBe(
+      'invalid options:\n  --split: bad',
+    );
+  });
+  it('--shard says what it expects; longFlags lists the flags of every subcommand', () => {
+    expect(shardFlag('1/4')).toEqual({ index: 1, count: 4 });
+    for (const bad of ['3/2', '2/2', 'x', '1/0'])
+      expect(() => shardFlag(bad)).toThrow(`expected --shard i/n, shard i of n counted from 0: 0 ≤ i < n`);
+    const cmd = new Command('a').option('--x-y <n>').addCommand(new Command('b').option('--z').option('--x-y <n>'));
+    expect(longFlags(cmd).sort()).toEqual(['--x-y', '--z']);
   });
 });

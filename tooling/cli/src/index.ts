@@ -9,6 +9,7 @@ import {
   AbortedError,
   InvalidArgumentError,
   OptionsError,
+  parseShard,
   shardFromEnv,
   type ProgressCallback,
   type ProgressEvent,
@@ -169,8 +170,55 @@ export function cliAbortSignal(name: string): AbortSignal {
 }
 
 /**
- * Run a CLI's main function: errors are printed as `name: message` (option errors, and argument errors of the
- * `entryPoints`, with their flags; no stack traces unless VLFER_DEBUG=1); an aborted run exits 130 and says how to resume; others exit 1.
+ * Who an argument error is about, for a command-line user: the flag when the error names one or a pipeline
+ * option that a flag sets, `environment variable X` when it names a variable that is set; undefined when it names
+ * neither (an internal error: the caller keeps the function's name for a bug report).
+ * @param flags options the CLI spells otherwise than `flagOf` would (`splitIndex` → `--split`)
+ * @param entryPoints pipeline functions the command calls with its flags: every argument of theirs is a flag
+ * @param knownFlags the long flags of the command line (`--label-set`, …): an option of an inner function whose
+ *   flag is among them is named by that flag
+ */
+export function argumentOf(
+  error: InvalidArgumentError,
+  flags: Readonly<Record<string, string>> = {},
+  entryPoints: readonly string[] = [],
+  knownFlags: readonly string[] = [],
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): string | undefined {
+  const a = error.argument;
+  if (entryPoints.includes(error.functionName) || knownFlags.includes(flagOf(a, flags))) return flagOf(a, flags);
+  if (a.startsWith('-')) return a; // the caller named the flag itself, e.g. parseShard(text, '--shard')
+  if (/^[A-Z][A-Z0-9_]*$/.test(a) && env[a] !== undefined) return `environment variable ${a}`;
+  return undefined;
+}
+
+/**
+ * The line `runMain` prints for an error (without the `name: ` prefix). Argument errors say who they are about
+ * (`argumentOf`): `--merge: …` instead of the library's `Argument 'merge' passed to 'evaluateZeroShot': …`, so no
+ * user-facing message names an internal function; option errors list one flag per issue.
+ */
+export function errorLine(
+  error: unknown,
+  flags: Readonly<Record<string, string>> = {},
+  entryPoints: readonly string[] = [],
+  knownFlags: readonly string[] = [],
+): string {
+  if (error instanceof OptionsError)
+    return `invalid options:\n${error.issues.map((i) => `  ${flagOf(i.path, flags)}: ${i.message}`).join('\n')}`;
+  // (OptionsError is an InvalidArgumentError too: it goes first, with a flag per issue)
+  if (error instanceof InvalidArgumentError) {
+    const who = argumentOf(error, flags, entryPoints, knownFlags);
+    const prefix = `Argument '${error.argument}' passed to '${error.functionName}': `;
+    const detail = error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message;
+    if (error.argument === 'options' && entryPoints.includes(error.functionName)) return detail; // all of them
+    if (who !== undefined) return `${who}: ${detail}`;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Run a CLI's main function: errors are printed as `name: message` (`errorLine`: option and argument errors with
+ * their flags; no stack traces unless VLFER_DEBUG=1); an aborted run exits 130 and says how to resume; others exit 1.
  */
 export function runMain(
   name: string,
@@ -178,6 +226,8 @@ export function runMain(
   flags: Readonly<Record<string, string>> = {},
   /** pipeline functions the command calls with its flags: their argument errors are named by flag */
   entryPoints: readonly string[] = [],
+  /** the long flags of the command line: inner functions' errors about an option one of them sets name the flag */
+  knownFlags: readonly string[] = [],
 ): void {
   main().catch((error: unknown) => {
     if (process.env.VLFER_DEBUG) process.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);
@@ -188,22 +238,29 @@ export function runMain(
       process.exitCode = 130;
       return;
     }
-    if (error instanceof OptionsError) {
-      process.stderr.write(
-        `${name}: invalid options:\n${error.issues.map((i) => `  ${flagOf(i.path, flags)}: ${i.message}`).join('\n')}\n`,
-      );
-    } else if (error instanceof InvalidArgumentError && entryPoints.includes(error.functionName)) {
-      // (OptionsError is an InvalidArgumentError too: it goes first, with a flag per issue)
-      // `Argument 'merge' passed to 'evaluateZeroShot': …` is the library's wording; the CLI user typed --merge
-      const prefix = `Argument '${error.argument}' passed to '${error.functionName}': `;
-      const detail = error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message;
-      const flag = error.argument === 'options' ? '' : `${flagOf(error.argument, flags)}: `; // 'options': all of them
-      process.stderr.write(`${name}: ${flag}${detail}\n`);
-    } else {
-      process.stderr.write(`${name}: ${error instanceof Error ? error.message : String(error)}\n`);
-    }
+    process.stderr.write(`${name}: ${errorLine(error, flags, entryPoints, knownFlags)}\n`);
     process.exitCode = 1;
   });
+}
+
+/** The long flags of a command and all its subcommands (`--out`, `--label-set`, …), for `runMain`'s `knownFlags`. */
+export function longFlags(cmd: Command): string[] {
+  return [...new Set([...cmd.options.flatMap((o) => (o.long ? [o.long] : [])), ...cmd.commands.flatMap(longFlags)])];
+}
+
+/**
+ * Commander parser: `--shard i/n`, shard i (0-based, as SLURM array task ids) of n: 0 ≤ i < n. A bad value is a
+ * commander argument error (`option '--shard <i/n>' argument '3/2' is invalid. …`), like every other flag's.
+ */
+export function shardFlag(v: string): Shard {
+  try {
+    return parseShard(v, '--shard');
+  } catch (error) {
+    if (!(error instanceof InvalidArgumentError)) throw error;
+    throw new CommanderArgumentError(
+      `expected --shard i/n, shard i of n counted from 0: 0 ≤ i < n (e.g. 0/4, 1/4, 2/4, 3/4), got '${v}'`,
+    );
+  }
 }
 
 /** Commander parser: an integer (optionally ≥ min). */

@@ -59,6 +59,7 @@ export function expClipCommand(): Command {
           shard,
           merge: o.merge,
           out: o.out,
+          overwrite: o.overwrite === true,
         },
         hooks,
       ).finally(hooks.stop);

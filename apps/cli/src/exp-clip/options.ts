@@ -6,8 +6,16 @@ import { PREPROCESS_MODES } from '@vlfer/encoders';
 import { CLIP_DTYPES, RESIZERS } from '@vlfer/encoders/node';
 import { PROMPT_TYPES, promptTypeByNumber, type PromptType } from '@vlfer/llm-knowledge';
 import { OPTIMIZERS } from '@vlfer/losses';
-import { parseShard } from '@vlfer/core';
-import { addFaceOptions, FACE_FLAG_NAMES, foldList, integer, number, rebasePair, stringList } from '@vlfer/cli-kit';
+import {
+  addFaceOptions,
+  FACE_FLAG_NAMES,
+  foldList,
+  integer,
+  number,
+  rebasePair,
+  shardFlag,
+  stringList,
+} from '@vlfer/cli-kit';
 import { InvalidArgumentError } from 'commander';
 
 /** `1..5`, `all`, names, or comma lists of these. */
@@ -42,6 +50,7 @@ export const FLAG_NAMES = {
   teacherTimeoutMs: '--teacher-timeout',
   quantizationSample: '--int8-guard-sample',
   acceptInaccurateQuantization: '--accept-inaccurate-int8',
+  baseUrl: '--teacher-url',
   ...FACE_FLAG_NAMES,
 };
 
@@ -101,8 +110,8 @@ export function evalCommand(): Command {
       )
       .option(
         '--shard <i/n>',
-        'encode only shard i of n into the caches (default: from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX + VLFER_SHARD_COUNT); then run once with --merge n',
-        (v) => parseShard(v, '--shard'),
+        'encode only shard i of n (i from 0: 0/4 … 3/4) into the caches (default: from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX + VLFER_SHARD_COUNT); then run once with --merge n',
+        shardFlag,
       )
       .option(
         '--merge <n>',
@@ -175,11 +184,15 @@ export function evalCommand(): Command {
       )
       .option('--no-cache', 'do not read or write the feature cache')
       .addOption(
-        new Option('--out <dir>', 'output directory (locked while running)').default(
+        new Option(
+          '--out <dir>',
+          'output directory (locked while running); one that holds an earlier result set is refused without --overwrite',
+        ).default(
           `runs/exp-clip-eval/${new Date().toISOString().replace(/[:.]/g, '-')}`,
           'runs/exp-clip-eval/<start time>',
         ),
-      ),
+      )
+      .option('--overwrite', 'replace the result set an earlier evaluation published in --out (as one set)', false),
   );
 }
 
@@ -225,8 +238,8 @@ export function trainCommand(): Command {
       .option('--checkpoint-seconds <s>', 'seconds between mid-epoch checkpoints', number({ positive: true }), 60)
       .option(
         '--shard <i/n>',
-        'only encode and fetch targets for shard i of n into the caches (default: from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX + VLFER_SHARD_COUNT); then train once with --merge n',
-        (v) => parseShard(v, '--shard'),
+        'only encode and fetch targets for shard i of n (i from 0: 0/4 … 3/4) into the caches (default: from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX + VLFER_SHARD_COUNT); then train once with --merge n',
+        shardFlag,
       )
       .option('--merge <n>', 'check that the n shards finished, then train from the caches', integer(1))
       .option('--cache-dir <dir>', 'feature and target cache', '.vlfer-cache')

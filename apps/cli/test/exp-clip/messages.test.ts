@@ -1,0 +1,100 @@
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { runCli, sharedPath } from '@vlfer/test-utils';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+// An independent tester's paper-cuts: results replaced without a word, messages naming internal functions
+// (parseShard, loadEvalData, resolveLabelSet, shardFromEnv) and a mistyped --root reported as a dangling link.
+const model = sharedPath('fixtures', 'tiny-clip');
+const work = mkdtempSync(join(tmpdir(), 'vlfer-cli-messages-'));
+const root = join(work, 'images');
+const cli = (args: string[], env: Record<string, string> = {}) =>
+  runCli('apps/cli/test/exp-clip/entry.ts', args, { env });
+const evalArgs = (out: string, ...extra: string[]) => [
+  'eval',
+  '--dataset',
+  'image-folder',
+  '--root',
+  root,
+  '--model',
+  model,
+  '--no-cache',
+  '--no-progress',
+  '--out',
+  out,
+  ...extra,
+];
+
+beforeAll(async () => {
+  for (const [c, f] of ['happy', 'sad'].entries()) {
+    mkdirSync(join(root, f), { recursive: true });
+    for (let i = 0; i < 2; i++)
+      writeFileSync(
+        join(root, f, `${i}.png`),
+        await sharp(new Uint8Array(16 * 16 * 3).fill(90 * c + 20 * i), { raw: { width: 16, height: 16, channels: 3 } })
+          .png()
+          .toBuffer(),
+      );
+  }
+}, 60_000);
+
+describe('exp-clip eval --out never replaces earlier results unless asked', () => {
+  it('a second run into the same --out is refused, naming the directory and --overwrite; --overwrite replaces the set', () => {
+    const out = join(work, 'run');
+    const first = cli(evalArgs(out, '--prompts', '1'));
+    expect(first.code, first.stderr).toBe(0);
+    const metrics = readFileSync(join(out, 'metrics.json'), 'utf8');
+    const again = cli(evalArgs(out, '--prompts', '2'));
+    expect(again.code).toBe(1);
+    expect(again.stderr).toBe(
+      `vlfer: --out: ${out} already holds the results of an earlier evaluation (config.resolved.json, confusion-matrix.csv, metrics.json, predictions.csv); pass overwrite: true (CLI: --overwrite) to replace them as one set, or choose another output directory\n`,
+    );
+    expect(readFileSync(join(out, 'metrics.json'), 'utf8')).toBe(metrics);
+    const replaced = cli(evalArgs(out, '--prompts', '2', '--overwrite'));
+    expect(replaced.code, replaced.stderr).toBe(0);
+    const now = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as object;
+    expect(JSON.stringify(now)).not.toBe(JSON.stringify(JSON.parse(metrics)));
+    expect(JSON.stringify(now)).toMatch(/a_photo_of_a_face_with_an_expression_of_name|an_expression_of_name/);
+  }, 120_000);
+});
+
+describe('user-facing errors say what was expected and name the flag, never an internal function', () => {
+  it('--shard 3/2 says what --shard expects', () => {
+    const r = cli(evalArgs(join(work, 's'), '--shard', '3/2', '--cache-dir', join(work, 'cache')));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      "vlfer: option '--shard <i/n>' argument '3/2' is invalid. expected --shard i/n, shard i of n counted from 0: 0 ≤ i < n (e.g. 0/4, 1/4, 2/4, 3/4), got '3/2'\n",
+    );
+  });
+  it('errors of the functions a pipeline calls name the flag or the environment variable', () => {
+    const label = cli(evalArgs(join(work, 'l'), '--label-set', 'no-such-set'));
+    expect(label.code).toBe(1);
+    expect(label.stderr).toMatch(/^vlfer: --label-set: 'no-such-set' is neither a built-in label set/);
+    const dfew = cli(['eval', '--dataset', 'dfew', '--root', root, '--model', model, '--no-progress']);
+    expect(dfew.stderr).toMatch(/^vlfer: --annotations: is required for dataset dfew/);
+    const env = cli(evalArgs(join(work, 'e'), '--cache-dir', join(work, 'cache')), {
+      SLURM_ARRAY_TASK_ID: 'x',
+      SLURM_ARRAY_TASK_COUNT: '2',
+    });
+    expect(env.stderr).toBe(
+      "vlfer: environment variable SLURM_ARRAY_TASK_ID: must be a non-negative integer, got 'x'\n",
+    );
+    for (const r of [label, dfew, env])
+      expect(r.stderr).not.toMatch(/passed to|parseShard|loadEvalData|resolveLabelSet|shardFromEnv/);
+  });
+});
+
+describe('a mistyped --root', () => {
+  it('is named as a root that does not exist (not as a dangling link); a real dangling link is named as one', () => {
+    const typo = cli(evalArgs(join(work, 't'), '--root', `${root}x`));
+    expect(typo.code).toBe(1);
+    expect(typo.stderr).toBe(`vlfer: --root: the root '${root}x' does not exist\n`);
+    symlinkSync(join(work, 'gone'), join(work, 'link'));
+    const link = cli(evalArgs(join(work, 't'), '--root', join(work, 'link')));
+    expect(link.stderr).toBe(
+      `vlfer: --root: the root '${join(work, 'link')}' is a dangling symbolic link (its target '${join(work, 'gone')}' does not exist)\n`,
+    );
+  });
+});
