@@ -131,3 +131,25 @@ describe('runClosedSetBaseline on tiny-clip + FER2013', () => {
     );
   }, 60_000);
 });
+
+describe('a few-shot method with a class short of train images', () => {
+  it('is refused before the model loads, naming the class, its image count and what the shot count needs', async () => {
+    // class 1 keeps one of its 3 train images; the model path does not exist, so only the options check can answer
+    const drop = new Set(parts.train.labels.flatMap((y, i) => (y === 1 ? [i] : [])).slice(1));
+    const keep = (xs: readonly (string | number)[]) => xs.filter((_, i) => !drop.has(i));
+    const train = {
+      ids: keep(parts.train.ids) as string[],
+      paths: keep(parts.train.paths) as string[],
+      labels: keep(parts.train.labels) as number[],
+    };
+    const run = (shots: number) =>
+      runClosedSetBaseline({ ...base, train, model: '/nonexistent/clip', method: 'few-shot-probe', shots });
+    await expect(run(2)).rejects.toThrow(
+      `few-shot-probe with 2 shots needs 2 train images of every class, but class '${classNames[1]}' (id 1) has 1 train image(s); use at most 1 shots or add images to that class`,
+    );
+    await expect(run(4)).rejects.toThrow(
+      new RegExp(`with 4 shots needs 4 train images of every class, but class '${classNames[0]}' \\(id 0\\) has 3`),
+    );
+    await expect(run(4)).rejects.not.toThrow(/selectFewShot/);
+  });
+});

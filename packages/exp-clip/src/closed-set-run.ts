@@ -172,6 +172,30 @@ function checkRunOptions(o: ClosedSetRunOptions): void {
     throw bad('shots', `${o.method} needs a positive integer shot count, got ${o.shots}`);
   if ((o.method === 'zero-shot' || o.method === 'tip-adapter') && !o.prompts)
     throw bad('prompts', `${o.method} needs the class prompts`);
+  if (usesShots(o.method)) checkShotsPerClass(o.train!.labels, o.shots!, o.classNames, o.method);
+}
+
+/**
+ * Every class of the train part must hold `shots` images for a few-shot method: checked before the model loads,
+ * with the class named (`selectFewShot` itself knows class ids only).
+ * @throws InvalidArgumentError naming `shots`, each class short of images, how many it has and how many it needs
+ */
+function checkShotsPerClass(
+  labels: readonly number[],
+  shots: number,
+  classNames: readonly string[],
+  method: ClosedSetMethod,
+): void {
+  const counts = classNames.map(() => 0);
+  for (const y of labels) counts[y] = (counts[y] ?? 0) + 1;
+  const short = classNames.flatMap((name, c) =>
+    counts[c]! < shots ? [`class '${name}' (id ${c}) has ${counts[c]} train image(s)`] : [],
+  );
+  if (short.length)
+    throw bad(
+      'shots',
+      `${method} with ${shots} shots needs ${shots} train images of every class, but ${short.join(', ')}; ${Math.min(...counts) > 0 ? `use at most ${Math.min(...counts)} shots or ` : ''}add images to ${short.length === 1 ? 'that class' : 'those classes'}`,
+    );
 }
 
 /** The feature cache `evaluateZeroShot` uses for this model and preprocessing (the same namespace, so shared entries). */

@@ -42,7 +42,7 @@ export function selectFewShot(
       throw new InvalidArgumentError({
         functionName: 'selectFewShot',
         argument: 'labels',
-        message: `class ${c} has ${items.length} item(s), fewer than ${shots} shots`,
+        message: `class ${c} has ${items.length} item(s), fewer than ${shots} shots (${shots} shots need ${shots} items of every class)`,
       });
     out.push(
       ...rng
