@@ -7,8 +7,9 @@ import {
   stratifiedSubset,
 } from '@vlfer/datasets';
 import { loadImageFolder } from '@vlfer/datasets/node';
+const shared = process.env.VLFER_SHARED ?? '../shared'; // the shared assets folder beside the repository
 
-const set = await loadImageFolder('../shared/data/fer2013-privatetest'); // class folders; label set inferred
+const set = await loadImageFolder(`${shared}/data/fer2013-privatetest`); // class folders; label set inferred
 console.log(`${set.items.length} images, label set ${set.labelSet.id} (${set.labelSetReason})`);
 console.log(Object.fromEntries(set.labelSet.names.map((n, i) => [n, set.counts[i]])));
 const sub = stratifiedSubset(set.items, { limit: 70, seed: 0 });

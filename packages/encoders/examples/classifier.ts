@@ -4,16 +4,17 @@ import { join } from 'node:path';
 import { BASIC_7 } from '@vlfer/datasets';
 import { loadClip, zeroShotClassifier } from '@vlfer/encoders/node';
 import { expClipPrompts } from '@vlfer/llm-knowledge';
+const shared = process.env.VLFER_SHARED ?? '../shared'; // the shared assets folder beside the repository
 
 // The random-weight test CLIP (predictions mean nothing); a real one loads the same way.
-const clip = await loadClip({ model: '../shared/fixtures/tiny-clip' });
+const clip = await loadClip({ model: `${shared}/fixtures/tiny-clip` });
 // Exp-CLIP's ten prompts for each of the seven basic expressions: 70 prompts, encoded once, here.
 const fer = await zeroShotClassifier({
   model: clip,
   labels: BASIC_7,
   prompts: expClipPrompts('expression_ensemble_ten', BASIC_7),
 });
-const root = '../shared/data/fer2013-privatetest';
+const root = `${shared}/data/fer2013-privatetest`;
 for (const folder of ['happy', 'sad']) {
   const files = readdirSync(join(root, folder))
     .sort()

@@ -3,11 +3,12 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildZeroShotClassifier, labelScores } from '@vlfer/encoders';
 import { classify, encodeImages, loadClip } from '@vlfer/encoders/node';
+const shared = process.env.VLFER_SHARED ?? '../shared'; // the shared assets folder beside the repository
 
 // A local Hugging Face/transformers.js directory; with internet, 'Xenova/clip-vit-base-patch32' works the same way.
 // This is the random-weight test CLIP, so the predictions mean nothing.
-const clip = await loadClip({ model: '../shared/fixtures/tiny-clip' });
-const dir = '../shared/data/fer2013-privatetest/happy';
+const clip = await loadClip({ model: `${shared}/fixtures/tiny-clip` });
+const dir = `${shared}/data/fer2013-privatetest/happy`;
 const files = readdirSync(dir)
   .sort()
   .slice(0, 3)

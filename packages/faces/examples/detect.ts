@@ -4,13 +4,14 @@ import { dirname, join } from 'node:path';
 import { alignFace, drawFaces } from '@vlfer/faces';
 import { FaceDetector, writePng } from '@vlfer/faces/node';
 import { decodeImage } from '@vlfer/image/node';
+const shared = process.env.VLFER_SHARED ?? '../shared'; // the shared assets folder beside the repository
 
 const photo = join(
   dirname(createRequire(import.meta.url).resolve('@vladmandic/face-api/package.json')),
   'demo',
   'sample1.jpg',
 );
-const detector = await FaceDetector.load('yunet-s', { modelDir: '../shared/assets/face-detectors' }); // checks the file's SHA-256
+const detector = await FaceDetector.load('yunet-s', { modelDir: `${shared}/assets/face-detectors` }); // checks the file's SHA-256
 const image = await decodeImage(photo); // Pillow-exact RGB
 const faces = await detector.detect(image); // boxes and 5 landmarks in image pixels, best first
 console.log(`${faces.length} faces in sample1.jpg (${image.width}x${image.height})`);

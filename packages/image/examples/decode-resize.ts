@@ -2,9 +2,10 @@
 import { createHash } from 'node:crypto';
 import { pilResize, pillowResizeWindow } from '@vlfer/image';
 import { decodeImage, decodePillowImage } from '@vlfer/image/node';
+const shared = process.env.VLFER_SHARED ?? '../shared'; // the shared assets folder beside the repository
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex').slice(0, 16);
-const face = await decodeImage('../shared/data/fer2013-privatetest/happy/PrivateTest_10077120.jpg'); // Pillow's bytes
+const face = await decodeImage(`${shared}/data/fer2013-privatetest/happy/PrivateTest_10077120.jpg`); // Pillow's bytes
 console.log(`FER2013 face: ${face.width}x${face.height}, ${face.channels} channel(s)`);
 const rgb3 = Uint8Array.from({ length: face.width * face.height * 3 }, (_, i) => face.data[Math.floor(i / 3)]!); // convert('RGB')
 for (const filter of ['bilinear', 'bicubic'] as const)

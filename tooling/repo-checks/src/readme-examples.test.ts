@@ -6,7 +6,7 @@
  * arguments is a fresh directory per transcript (printed back as `/tmp/`). A ```ts block that precedes a transcript must equal one of the example files it runs.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -80,6 +80,42 @@ const readmes = [
     .filter((p) => existsSync(join(repoRoot, p))),
 ];
 
+/** The shared assets folder, as the examples find it: `$VLFER_SHARED`, else `../shared` beside the repository. */
+const shared = process.env.VLFER_SHARED ?? join(repoRoot, '..', 'shared');
+const examples = readdirSync(join(repoRoot, 'packages')).flatMap((p) => {
+  const dir = join(repoRoot, 'packages', p, 'examples');
+  return existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith('.ts'))
+        .map((f) => join('packages', p, 'examples', f))
+    : [];
+});
+
+describe('package examples find the shared assets through VLFER_SHARED', () => {
+  it("no example hard-codes a path under '../shared' (only as the default of VLFER_SHARED)", () => {
+    expect(examples.length).toBeGreaterThan(5);
+    const hard = examples.filter((f) => /['"`]\.\.\/shared\//.test(readFileSync(join(repoRoot, f), 'utf8')));
+    expect(hard, "examples must read process.env.VLFER_SHARED ?? '../shared'").toEqual([]);
+  });
+  it('an example run where ../shared is no folder reads $VLFER_SHARED', () => {
+    const cwd = join(mkdtempSync(join(tmpdir(), 'vlfer-example-cwd-')), 'sub'); // its ../shared does not exist
+    mkdirSync(cwd);
+    const run = (env: Record<string, string | undefined>) =>
+      spawnSync(
+        process.execPath,
+        ['--conditions=@vlfer/source', '--import', tsx, join(repoRoot, 'packages/datasets/examples/fer2013.ts')],
+        { cwd, encoding: 'utf8', timeout: 240_000, env: { ...process.env, ...env } },
+      );
+    const r = run({ VLFER_SHARED: shared });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^3589 images, label set basic-7/);
+    // without it the default ../shared is read (and missing here): the variable is what made the run work
+    const without = run({ VLFER_SHARED: undefined });
+    expect(without.status).not.toBe(0);
+    expect(without.stderr).toMatch(/shared\/data\/fer2013-privatetest/);
+  }, 300_000);
+});
+
 describe('README transcripts', () => {
   it('parses transcripts and compares numbers to their printed precision', () => {
     const t = readTranscripts(
@@ -106,9 +142,9 @@ describe('README transcripts', () => {
     const without = readmes.filter((r) => readTranscripts(r, readFileSync(join(repoRoot, r), 'utf8')).length === 0);
     expect(without, 'READMEs without a `$ pnpm example …` transcript').toEqual([]);
   });
-  if (!existsSync(join(repoRoot, '..', 'shared')))
+  if (!existsSync(shared))
     throw new Error(
-      `README examples read ../shared beside the repository (${join(repoRoot, '..', 'shared')}); it is missing`,
+      `README examples read $VLFER_SHARED, else ../shared beside the repository (${shared}); it is missing`,
     );
   for (const readme of readmes) {
     for (const t of readTranscripts(readme, readFileSync(join(repoRoot, readme), 'utf8'))) {
