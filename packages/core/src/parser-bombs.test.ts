@@ -95,6 +95,19 @@ describe('readTorchCheckpointAsync yields to the event loop and honours its Abor
     expect(a).toEqual(readTorchCheckpoint(file, 'm.pth'));
   });
 
+  it('reports the conversion per tensor (phase read checkpoint) without changing the tensors', async () => {
+    const file = manyTensorsCheckpoint(100);
+    const done: number[] = [];
+    const a = await readTorchCheckpointAsync(file, 'm.pth', {
+      onProgress: (e) => {
+        expect([e.phase, e.total, e.unit]).toEqual(['read checkpoint', 100, 'tensors']);
+        done.push(e.done);
+      },
+    });
+    expect(done).toEqual(Array.from({ length: 101 }, (_, i) => i));
+    expect(a).toEqual(readTorchCheckpoint(file, 'm.pth'));
+  });
+
   it('stops with an AbortedError naming the file when the signal fires during the parse', async () => {
     const file = manyTensorsCheckpoint(20_000); // ~480,000 opcodes: several slices
     const ac = new AbortController();

@@ -1,5 +1,6 @@
 import { describeValue } from './describe.js';
 import { DataFormatError, throwIfAborted } from './errors.js';
+import type { ProgressCallback } from './options.js';
 import { bfloat16ToNumber, float16ToNumber } from './safetensors.js';
 import { readZipEntries } from './zip.js';
 
@@ -69,6 +70,11 @@ export interface TorchReadOptions {
   outputBudget?: number;
   /** `readTorchCheckpointAsync` only: checked whenever the parser yields; an aborted read throws AbortedError. */
   signal?: AbortSignal;
+  /**
+   * Progress of the conversion to float32 (the bulk of the work for a large checkpoint): phase `read checkpoint`,
+   * one event per tensor in `tensors` (first with done 0).
+   */
+  onProgress?: ProgressCallback;
 }
 
 const DEFAULT_OPCODES = 2 ** 24;
@@ -227,10 +233,15 @@ export function* convertTensors(
   outputBudget: number,
   budgetText: string,
   fail: (m: string) => never,
+  /** called with (tensors done, tensors in all) before the first and after each tensor */
+  onTensor?: (done: number, total: number) => void,
 ): Generator<void, Record<string, TorchTensor>, void> {
   let produced = 0;
   const tensors: Record<string, TorchTensor> = {};
-  for (const [key, p] of Object.entries(pending)) {
+  const entries = Object.entries(pending);
+  let done = 0;
+  onTensor?.(0, entries.length);
+  for (const [key, p] of entries) {
     if (!p.data) {
       produced += p.count;
       if (produced > outputBudget)
@@ -240,6 +251,7 @@ export function* convertTensors(
       p.data = yield* convert(p);
     }
     tensors[key] = { dims: p.dims, data: p.data };
+    onTensor?.(++done, entries.length);
   }
   return tensors;
 }
@@ -264,7 +276,11 @@ function* parseCheckpoint(
   const outputBudget = options.outputBudget ?? 16 * 1024 * 1024 + bytes.length + archive.storageBytes();
   const budgetText =
     options.outputBudget !== undefined ? 'outputBudget' : '16 M + the bytes of the file and of its storages';
-  return { tensors: yield* convertTensors(pending, outputBudget, budgetText, fail), kind };
+  const progress = options.onProgress;
+  const onTensor = progress
+    ? (done: number, total: number) => progress({ phase: 'read checkpoint', done, total, unit: 'tensors' })
+    : undefined;
+  return { tensors: yield* convertTensors(pending, outputBudget, budgetText, fail, onTensor), kind };
 }
 
 /** A dict key as text: strings and numbers; anything else is refused (a state dict is keyed by names). */

@@ -232,8 +232,12 @@ export interface TrainingEncoder {
 export async function loadTrainingEncoder(
   options: TrainOptions,
   log: (line: string) => void,
+  hooks: Pick<PipelineHooks, 'signal' | 'onProgress'> = {},
 ): Promise<TrainingEncoder> {
   const clip = await loadClip({
+    // an OpenAI .pt is read and parsed without blocking: Ctrl-C stops it, its progress is shown
+    ...(hooks.signal ? { signal: hooks.signal } : {}),
+    ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}),
     model: options.model,
     dtype: options.dtype,
     device: options.device,
@@ -352,7 +356,7 @@ export async function prepareTrainingData(
   log(
     `${listed.paths.length} unlabelled images under ${options.unlabelled}${listed.skipped ? ` (${listed.skipped} non-image files ignored)` : ''}`,
   );
-  const encoder = await loadTrainingEncoder(options, log);
+  const encoder = await loadTrainingEncoder(options, log, ctx);
   const out = { paths: [] as string[], keys: [] as string[], crops: [] as FaceCrop[], features: [] as Tensor2D[] };
   const targetParts: Tensor2D[] = [];
   const size = options.encodeBatchSize;

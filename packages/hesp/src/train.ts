@@ -242,8 +242,12 @@ export async function buildHespModel(
   texts: string[],
   ck: HespCheckpoint | undefined,
   ckptPath: string,
+  hooks: Pick<HespHooks, 'signal' | 'onProgress'> = {},
 ): Promise<HespBuiltModel> {
   const clip = await ClipGradientModel.load(o.model, {
+    // an OpenAI .pt is read and parsed without blocking: Ctrl-C stops it, its progress is shown
+    ...(hooks.signal ? { signal: hooks.signal } : {}),
+    ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}),
     device: o.device,
     ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}),
     ...(o.threads ? { intraOpNumThreads: o.threads } : {}),
@@ -590,7 +594,7 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
     const ck = readHespCheckpoint(paths.checkpoint, o, key, fingerprints);
     const finished = finishedHespRun(run, o, ck, log);
     if (finished) return finished;
-    const built = await buildHespModel(o, texts, ck, paths.checkpoint);
+    const built = await buildHespModel(o, texts, ck, paths.checkpoint, hooks);
     model = built.model;
     const ctx: HespTrainContext = {
       o,

@@ -1,5 +1,6 @@
 import { closeSync, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
-import { DataFormatError, FileIoError } from '../errors.js';
+import { readFile } from 'node:fs/promises';
+import { DataFormatError, FileIoError, throwIfAborted } from '../errors.js';
 import {
   decodeSafetensors,
   decodeSafetensorsEntry,
@@ -123,6 +124,23 @@ export function readTorchCheckpointFile(path: string, options: TorchReadOptions 
  * `readTorchCheckpointFile` that yields to the event loop while it parses and stops with an AbortedError when
  * `options.signal` fires (CLIs pass theirs, so Ctrl-C during a long parse is honoured at once).
  */
-export function readTorchCheckpointFileAsync(path: string, options: TorchReadOptions = {}): Promise<TorchCheckpoint> {
-  return readTorchCheckpointAsync(readBytesFile(path, 'PyTorch checkpoint'), path, options);
+export async function readTorchCheckpointFileAsync(
+  path: string,
+  options: TorchReadOptions = {},
+): Promise<TorchCheckpoint> {
+  return readTorchCheckpointAsync(await readBytesFileAsync(path, 'PyTorch checkpoint', options.signal), path, options);
+}
+
+/**
+ * The bytes of a file, read without blocking the event loop; `signal` stops the read (AbortedError).
+ * @throws FileIoError naming the file
+ */
+export async function readBytesFileAsync(path: string, what = 'file', signal?: AbortSignal): Promise<Uint8Array> {
+  throwIfAborted(signal, `reading ${path}`);
+  try {
+    return await readFile(path, signal ? { signal } : {});
+  } catch (error) {
+    throwIfAborted(signal, `reading ${path}`);
+    throw new FileIoError({ file: path, operation: `read the ${what}`, cause: error });
+  }
 }

@@ -18,7 +18,12 @@ import {
   type TowerGraphOptions,
 } from '../clip-graphs.js';
 import type { ClipPreprocessorConfig } from '../preprocess.js';
-import { loadClipWeights, resolveClipSource, type ClipWeightsBundle, type LoadWeightsOptions } from './clip-source.js';
+import {
+  loadClipWeightsAsync,
+  resolveClipSource,
+  type ClipWeightsBundle,
+  type LoadWeightsOptions,
+} from './clip-source.js';
 import { ortSessionOptions as sessionOptions, type ThreadOptions } from '@vlfer/core/node';
 
 export type Tensor3D = Tensor<'R3'>;
@@ -109,7 +114,10 @@ export class ClipGradientModel {
     const source = resolveClipSource(model, { backend: 'graphs' });
     const inGraph = (options.weightsIn ?? defaultWeightsIn(options.device ?? 'cpu')) === 'graph';
     // weights are read from model.safetensors when first needed; stored in the graphs, ONNX Runtime reads them
-    const bundle = loadClipWeights(source, options, { byReference: !inGraph || options.externalData !== false });
+    // an OpenAI .pt is read and parsed without blocking the event loop (options.signal, options.onProgress)
+    const bundle = await loadClipWeightsAsync(source, options, {
+      byReference: !inGraph || options.externalData !== false,
+    });
     const { arch, weights, weightsFile } = bundle;
     const opts = graphSessionOptions(bundle, options);
     if (inGraph && !bundle.externalDir)

@@ -1,11 +1,19 @@
 import { existsSync, statSync } from 'node:fs';
 import { extname, isAbsolute, join, resolve } from 'node:path';
-import { DataFormatError, decodeSafetensors, isRawFloat32, VlferError } from '@vlfer/core';
+import {
+  DataFormatError,
+  decodeSafetensors,
+  isRawFloat32,
+  VlferError,
+  type ProgressCallback,
+  type TorchCheckpoint,
+} from '@vlfer/core';
 import {
   openSafetensorsFile,
   readBytesFile,
   readTextFile,
   readTorchCheckpointFile,
+  readTorchCheckpointFileAsync,
   type SafetensorsFileIndex,
 } from '@vlfer/core/node';
 import { clipArchFromConfig, openaiClipToHf, type ClipArch } from '../clip-arch.js';
@@ -108,6 +116,10 @@ export interface LoadWeightsOptions {
   config?: string;
   /** OpenAI checkpoints: head counts when the widths are not multiples of 64. */
   numHeads?: { text?: number; vision?: number };
+  /** OpenAI checkpoints (`loadClipWeightsAsync`): stops reading and parsing the `.pt` (AbortedError). */
+  signal?: AbortSignal;
+  /** OpenAI checkpoints (`loadClipWeightsAsync`): progress of the parse (phase `read checkpoint`, in tensors). */
+  onProgress?: ProgressCallback;
 }
 
 /**
@@ -121,15 +133,33 @@ export function loadClipWeights(
   how: { byReference?: boolean } = {},
 ): ClipWeightsBundle {
   if (source.kind === 'hf-weights') return loadHfWeights(source.dir, options, how.byReference ?? false);
-  if (source.kind === 'openai-checkpoint' && how.byReference)
-    return {
-      ...loadOpenaiWeights(source.file, options),
-      notByReference: 'an OpenAI .pt checkpoint is pickled, not raw',
-    };
-  if (source.kind === 'openai-checkpoint') return loadOpenaiWeights(source.file, options);
+  if (source.kind === 'openai-checkpoint') {
+    const bundle = openaiBundle(source.file, readTorchCheckpointFile(source.file).tensors, options);
+    return how.byReference ? { ...bundle, notByReference: NOT_BY_REFERENCE } : bundle;
+  }
   throw new VlferError(
     `loadClipWeights: a ${source.kind} source has no weights to read here (it runs on transformers.js); gradients and the TypeScript graphs need config.json + model.safetensors or an OpenAI .pt checkpoint`,
   );
+}
+
+/**
+ * `loadClipWeights` without blocking the event loop for an OpenAI `.pt` checkpoint: the file is read asynchronously
+ * and parsed in slices (`readTorchCheckpointFileAsync`), honouring `options.signal` and reporting `options.onProgress`;
+ * the weights are the same as `loadClipWeights` reads. Other sources are read as `loadClipWeights` reads them.
+ * @throws AbortedError when `options.signal` fires during the read or parse
+ */
+export async function loadClipWeightsAsync(
+  source: ClipSource,
+  options: LoadWeightsOptions = {},
+  how: { byReference?: boolean } = {},
+): Promise<ClipWeightsBundle> {
+  if (source.kind !== 'openai-checkpoint') return loadClipWeights(source, options, how);
+  const ckpt = await readTorchCheckpointFileAsync(source.file, {
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  });
+  const bundle = openaiBundle(source.file, ckpt.tensors, options);
+  return how.byReference ? { ...bundle, notByReference: NOT_BY_REFERENCE } : bundle;
 }
 
 /**
@@ -200,15 +230,18 @@ function weightsByReference(index: SafetensorsFileIndex, location: string): Clip
  * architecture inferred as OpenAI's code does, or head counts and layer-norm epsilons from `options.config`;
  * OpenAI's preprocessing at the vision tower's size.
  */
-function loadOpenaiWeights(file: string, options: LoadWeightsOptions): ClipWeightsBundle {
-  const ckpt = readTorchCheckpointFile(file);
+function openaiBundle(
+  file: string,
+  tensors: TorchCheckpoint['tensors'],
+  options: LoadWeightsOptions,
+): ClipWeightsBundle {
   let numHeads = options.numHeads;
   let archFromConfig: ClipArch | undefined;
   if (options.config) {
     archFromConfig = clipArchFromConfig(JSON.parse(readTextFile(options.config, 'CLIP config')), options.config);
     numHeads = { text: archFromConfig.text.numHeads, vision: archFromConfig.vision.numHeads };
   }
-  const { weights, arch, logitScale } = openaiClipToHf(ckpt.tensors, { file, ...(numHeads ? { numHeads } : {}) });
+  const { weights, arch, logitScale } = openaiClipToHf(tensors, { file, ...(numHeads ? { numHeads } : {}) });
   const tokenizer = options.tokenizer ?? 'openai/clip-vit-base-patch32';
   const files: Record<string, string> = { checkpoint: file };
   if (options.config) files['config.json'] = options.config;
@@ -229,6 +262,9 @@ function loadOpenaiWeights(file: string, options: LoadWeightsOptions): ClipWeigh
     logitScale,
   };
 }
+
+/** Why an OpenAI checkpoint's weights cannot be read by reference (ONNX external data). */
+const NOT_BY_REFERENCE = 'an OpenAI .pt checkpoint is pickled, not raw';
 
 /** exp of a one-value tensor (CLIP's `logit_scale` is stored as its log); undefined for none or another shape. */
 function scalarExp(t: { data: ArrayLike<number> } | undefined): number | undefined {

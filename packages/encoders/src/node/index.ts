@@ -15,7 +15,7 @@ export type {
   ClipWeightsBundle,
   LoadWeightsOptions,
 } from './clip-source.js';
-export { resolveClipSource, loadClipWeights, withImageSize } from './clip-source.js';
+export { resolveClipSource, loadClipWeights, loadClipWeightsAsync, withImageSize } from './clip-source.js';
 export type { Tensor3D, ClipGradientModelOptions, VisionResiduals } from './clip-gradients.js';
 export { ClipGradientModel, defaultWeightsIn, eotPositions } from './clip-gradients.js';
 export type { Resizer } from './preprocess.js';
