@@ -520,25 +520,38 @@ export function publishEvaluation(run: RunDirectory, result: EvalResult): void {
 
 /**
  * Stage "out": an `out` that holds a result set an earlier evaluation published (its manifest, or the journal of a
- * committed publish) is refused unless `overwrite`, so reusing a directory never loses results by accident.
+ * committed publish) with other options is refused unless `overwrite`, so reusing a directory never loses results by
+ * accident. A rerun of the same command (the same options in its config.resolved.json: a resume after a kill, a
+ * warm-cache rerun) may publish again: it replaces the set with one of the same configuration.
  * @throws InvalidArgumentError naming `out`, the directory and the files it holds
  */
-export function refuseEarlierResults(options: Pick<EvalOptions, 'out' | 'overwrite'>): void {
-  if (!options.out || options.overwrite) return;
+export function refuseEarlierResults(options: EvalOptions): void {
+  if (!options.out || options.overwrite || options.shard) return;
   const dir = resolve(options.out);
   const manifest = join(dir, MANIFEST_FILE);
   if (!existsSync(manifest) && !existsSync(join(dir, PUBLISH_JOURNAL_FILE))) return;
-  let files = '';
+  let files = 'a publish in progress or an unreadable manifest'; // still someone's results: refused all the same
   try {
     files = Object.keys((JSON.parse(readFileSync(manifest, 'utf8')) as { files: object }).files).join(', ');
+    const earlier = JSON.parse(readFileSync(join(dir, 'config.resolved.json'), 'utf8')) as Record<string, unknown>;
+    const { modelFingerprint: _m, datasetFingerprint: _d, provenance: _p, ...settings } = earlier;
+    void [_m, _d, _p];
+    if (JSON.stringify(settings) === JSON.stringify(recordedOptions(options))) return; // the same command again
   } catch {
-    files = 'a publish in progress or an unreadable manifest'; // still someone's results: refused all the same
+    /* no readable manifest or configuration: refused below */
   }
   throw new InvalidArgumentError({
     functionName: 'evaluateZeroShot',
     argument: 'out',
-    message: `${dir} already holds the results of an earlier evaluation (${files}); pass overwrite: true (CLI: --overwrite) to replace them as one set, or choose another output directory`,
+    message: `${dir} already holds the results of an earlier evaluation with other options (${files}); pass overwrite: true (CLI: --overwrite) to replace them as one set, or choose another output directory`,
   });
+}
+
+/** The options a result set records in config.resolved.json: all but how it was written (`overwrite`). */
+function recordedOptions(options: EvalOptions): Omit<EvalOptions, 'overwrite'> {
+  const { overwrite, ...settings } = options;
+  void overwrite;
+  return settings;
 }
 
 /**
@@ -775,10 +788,8 @@ export function predictionsCsv(r: EvalResult): string {
 /** The published files of an evaluation (deterministic: no timing, no dates; those are in run.json). */
 export function evalOutputFiles(r: EvalResult): Record<string, string> {
   // how the set was written (over an earlier one or not) is no setting of the results: the sets are equal either way
-  const { overwrite, ...settings } = r.options;
-  void overwrite;
   const config = {
-    ...settings,
+    ...recordedOptions(r.options),
     modelFingerprint: r.modelFingerprint,
     datasetFingerprint: r.datasetFingerprint,
     provenance: r.provenance,

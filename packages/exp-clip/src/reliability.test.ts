@@ -115,9 +115,12 @@ describe('exp-clip runs: nothing lost, nothing silently stale, every fault named
     const out = join(work, 'earlier');
     await evaluateZeroShot(evalOpts(out));
     const before = readFileSync(join(out, 'predictions.csv'), 'utf8');
-    // refused before the model loads (this model path does not exist), naming the directory and what to pass
+    // the same command again (a resume after a kill, a warm rerun) republishes the same configuration
+    await evaluateZeroShot(evalOpts(out));
+    expect(readFileSync(join(out, 'predictions.csv'), 'utf8')).toBe(before);
+    // other options: refused before the model loads (this model path does not exist), naming the directory and what to pass
     await expect(evaluateZeroShot({ ...evalOpts(out), model: join(work, 'no-such-model') })).rejects.toThrow(
-      `Argument 'out' passed to 'evaluateZeroShot': ${out} already holds the results of an earlier evaluation (config.resolved.json, confusion-matrix.csv, metrics.json, predictions.csv); pass overwrite: true (CLI: --overwrite) to replace them as one set, or choose another output directory`,
+      `Argument 'out' passed to 'evaluateZeroShot': ${out} already holds the results of an earlier evaluation with other options (config.resolved.json, confusion-matrix.csv, metrics.json, predictions.csv); pass overwrite: true (CLI: --overwrite) to replace them as one set, or choose another output directory`,
     );
     expect(readFileSync(join(out, 'predictions.csv'), 'utf8')).toBe(before);
     verifyRunOutputs(out);
