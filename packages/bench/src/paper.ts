@@ -20,7 +20,7 @@ import {
   type DatasetId,
 } from './registry.js';
 
-/** The folder of the shipped data configs (`apps/bench/configs`). */
+/** The folder of the shipped data configs (`configs/` of @vlfer/bench). */
 export const CONFIGS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'configs');
 
 /** UAR/WAR in percent, as the paper prints them. */
@@ -41,7 +41,7 @@ interface ZeroShotTable {
   kind: 'zero-shot';
   title: string;
   source: string;
-  /** file in `apps/bench/configs` */
+  /** file in `configs/` of @vlfer/bench */
   config: string;
   backbones: readonly BackboneId[];
   promptType: PromptType;
@@ -179,7 +179,7 @@ function missingModel(backbone: BackboneId, data: BenchData, shared: string): st
 }
 
 /**
- * What of a table can run: loads the table's data config (`config`, default `apps/bench/configs/<table config>`,
+ * What of a table can run: loads the table's data config (`config`, default `configs/<table config>` of @vlfer/bench,
  * relative paths from `dataRoot` when given), checks every path each dataset needs and builds the ablations of the
  * datasets present. A dataset (or an Exp-CLIP row) whose data, model or head is absent is listed in `skipped` with
  * the missing path, never an error.
