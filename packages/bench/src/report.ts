@@ -164,10 +164,34 @@ function metricsSpec(groups: readonly Group[], title: string): TopLevelSpec {
 }
 
 /**
+ * The colour of each run in a per-run chart, with a legend for any number of runs: beside the chart up to 12 runs,
+ * under it in rows of 4 beyond (a 32-run ablation's chart had no legend at all). Past 10 runs the colours are that
+ * many evenly spaced steps of one scheme, so no two runs share one (category10 repeats its colours from the 11th).
+ */
+export function runColour(runs: number): Record<string, unknown> {
+  const legend =
+    runs <= 12
+      ? { labelLimit: 0, symbolLimit: 0 }
+      : { orient: 'bottom', direction: 'horizontal', columns: 4, labelLimit: 0, symbolLimit: 0 };
+  return {
+    field: 'run',
+    type: 'nominal',
+    sort: null,
+    legend,
+    ...(runs > 10 ? { scale: { scheme: { name: 'turbo', count: runs } } } : {}),
+  };
+}
+
+/**
  * Per-class recall of every run, classes in label-set order, one bar per run within each class, with its 95 %
  * bootstrap interval over the class's items (`perClassRecallIntervals`) as a line on the bar.
+ * @param labels each row id's label in the chart (its legend entry)
  */
-function perClassRecallSpec(rows: readonly ResultRow[], labels: Map<string, string>, title: string): TopLevelSpec {
+export function perClassRecallSpec(
+  rows: readonly ResultRow[],
+  labels: Map<string, string>,
+  title: string,
+): TopLevelSpec {
   const classes = [...new Set(rows.flatMap((r) => r.labelNames))];
   const values = rows.flatMap((r) => {
     const ci = perClassRecallIntervals(r);
@@ -196,7 +220,7 @@ function perClassRecallSpec(rows: readonly ResultRow[], labels: Map<string, stri
           x,
           xOffset,
           y: { field: 'recall', type: 'quantitative', title: "recall % (lines: 95 % interval over the class's items)" },
-          color: { field: 'run', type: 'nominal', sort: null, legend: rows.length <= 12 ? { labelLimit: 0 } : null },
+          color: runColour(rows.length),
           tooltip: [
             { field: 'run' },
             { field: 'class' },
