@@ -205,6 +205,13 @@ export function planPaperTable(
       message: `unknown table '${String(table)}'; known: ${Object.keys(PAPER_TABLES).join(', ')}`,
     });
   const data = loadBenchData(o.config ?? join(CONFIGS_DIR, t.config), o.dataRoot ? { dataRoot: o.dataRoot } : {});
+  // a missing dataset is skipped, a missing data root is a mistake: every dataset would be skipped and nothing run
+  if (data.dataRoot !== undefined && !existsSync(data.dataRoot))
+    throw new InvalidArgumentError({
+      functionName: 'planPaperTable',
+      argument: 'dataRoot',
+      message: `the data root ${data.dataRoot} does not exist (${o.dataRoot ? 'given' : `the dataRoot of ${o.config ?? join(CONFIGS_DIR, t.config)}`}): give the folder that holds the datasets (--data-root or $VLFER_DATA)`,
+    });
   const backbones = o.backbones ?? t.backbones;
   const registry: Record<string, AblationSpec> = {};
   const skipped: Skipped[] = [];
