@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { csvRow, DataFormatError, InvalidArgumentError, shardOfKey, type Shard } from '@vlfer/core';
+import { AbortedError, csvRow, DataFormatError, InvalidArgumentError, shardOfKey, type Shard } from '@vlfer/core';
 import {
   canonicalJson,
   shardRecordProblems,
@@ -740,7 +740,7 @@ async function runLockedAblation(
     if (done.has(run.id)) continue;
     log(`[${i + 1}/${runs.length}] ${run.id}`);
     const t0 = performance.now();
-    const outcome = await exec(spec, id, run, options, log);
+    const outcome = await execStoppable(spec, id, run, options, log, { file, kept: rows.length });
     const row: ResultRow = {
       id: run.id,
       ablation: id,
@@ -807,6 +807,34 @@ function resumedShardRows(
       `${id}: ${rows.length - kept.length} row(s) in ${file} were not recorded by the shard (stopped while writing them); running them again`,
     );
   return kept;
+}
+
+/**
+ * One run that stops at `options.signal`, before it starts or inside its method, with an AbortedError that says
+ * where the finished rows are and how to resume (HESP's own stop already says so and is passed on). Without the check
+ * before each run, a stop during the open-set baselines was never seen: their rows after the first of a split find
+ * every feature in the cache and never look at the signal, so the ablation ran on and ended without the hint.
+ */
+async function execStoppable(
+  spec: AblationSpec,
+  id: string,
+  run: { id: string; coords: RunCoords; seed: number },
+  options: RunAblationOptions,
+  log: (line: string) => void,
+  kept: { file: string; kept: number },
+): Promise<RunOutcome> {
+  const stopped = (cause: unknown) =>
+    new AbortedError(
+      `${id} at run ${run.id} (${kept.kept} finished row${kept.kept === 1 ? '' : 's'} kept in ${kept.file}; rerun the same command to resume)`,
+      { cause },
+    );
+  if (options.signal?.aborted) throw stopped(options.signal.reason);
+  try {
+    return await exec(spec, id, run, options, log);
+  } catch (error) {
+    if (error instanceof AbortedError && !/rerun/.test(error.message)) throw stopped(error);
+    throw error;
+  }
 }
 
 /** A run's confusion matrix, and for an open-set run its ROC curve, as SVG and PNG under `charts`. */
