@@ -6,7 +6,7 @@ import { createProjectionHead, saveProjectionHead } from '@vlfer/projection-head
 import { repoRoot, runCli, sharedPath, writeSyntheticVideoSet } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-// A data root in the layout of apps/bench/configs: CAER-S = 2 FER2013 test images per class (class folders),
+// A data root in the layout of packages/bench/configs: CAER-S = 2 FER2013 test images per class (class folders),
 // AFEW = a synthetic frame-directory set with DFER-CLIP lists; every other set of the two papers is absent.
 const work = mkdtempSync(join(tmpdir(), 'vlfer-bench-paper-'));
 const data = join(work, 'data');
