@@ -30,7 +30,8 @@ for (const group of ['packages', 'apps', 'tooling']) {
  */
 const INTEGRATION = [
   'apps/*/test/**/*.test.ts',
-  'apps/bench/src/face-api-reference.test.ts',
+  'packages/bench/src/face-api-reference.test.ts',
+  'packages/bench/src/report.test.ts',
   'tooling/repo-checks/src/readme-examples.test.ts',
   'tooling/repo-checks/src/wrapper-kill.test.ts',
 ];

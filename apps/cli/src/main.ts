@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
  * @file `vlfer`: the published command line of the toolkit — `vlfer exp-clip eval | train`, `vlfer hesp train |
- * eval`. Each subcommand parses flags, draws progress and prints; the work is a library function of a package
- * (`evaluateZeroShot`, `trainHead`, `trainHesp`, `evaluateHespRun`). Every error, commander's parse errors included,
+ * eval`, `vlfer bench ablations | paper`. Each subcommand parses flags, draws progress and prints; the work is a library function of a package
+ * (`evaluateZeroShot`, `trainHead`, `trainHesp`, `evaluateHespRun`, `runAblation`, `runPaperTable`). Every error, commander's parse errors included,
  * starts with `vlfer: `; `--version` prints the package's version.
  */
 import { createRequire } from 'node:module';
@@ -10,6 +10,7 @@ import { Command } from 'commander';
 import { longFlags, runMain } from '@vlfer/cli-kit';
 import { expClipCommand } from './exp-clip/commands.js';
 import { FLAG_NAMES as EXP_CLIP_FLAGS } from './exp-clip/options.js';
+import { benchCommand, FLAG_NAMES as BENCH_FLAGS } from './bench/commands.js';
 import { hespCommand } from './hesp/commands.js';
 import { FLAG_NAMES as HESP_FLAGS } from './hesp/options.js';
 import { NAME } from './name.js';
@@ -20,10 +21,13 @@ const version = (createRequire(import.meta.url)('../package.json') as { version:
 /** The `vlfer` program: its subcommands, `--version`, and one message style for every command's errors. */
 export function vlferProgram(): Command {
   const program = new Command(NAME)
-    .description('vision-language facial expression recognition: Exp-CLIP and HESP from the command line')
+    .description(
+      'vision-language facial expression recognition: Exp-CLIP, HESP and their ablations from the command line',
+    )
     .version(version, '-V, --version', 'print the version of @vlfer/cli')
     .addCommand(expClipCommand())
-    .addCommand(hespCommand());
+    .addCommand(hespCommand())
+    .addCommand(benchCommand());
   // commander writes its own parse errors as `error: …`; subcommands added with addCommand do not inherit output
   // settings, so every command gets the same one
   const output = {
@@ -47,8 +51,8 @@ runMain(
     vlferProgram()
       .parseAsync(process.argv)
       .then(() => undefined),
-  { ...EXP_CLIP_FLAGS, ...HESP_FLAGS },
-  ['evaluateZeroShot', 'trainHead', 'trainHesp', 'evaluateHespRun'],
+  { ...EXP_CLIP_FLAGS, ...HESP_FLAGS, ...BENCH_FLAGS },
+  ['evaluateZeroShot', 'trainHead', 'trainHesp', 'evaluateHespRun', 'planPaperTable'],
   // the functions these call check some options themselves (loadEvalData: --annotations, resolveLabelSet:
   // --label-set, …): their errors name the flag too, never the function
   longFlags(vlferProgram()),

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AbortedError, createRng, type Tensor2D } from '@vlfer/core';
@@ -247,9 +247,23 @@ describe('encodeOpenSetSplit on tiny-clip with a synthetic video set', () => {
     expect(f.datasetFingerprint).toBe(
       hespDatasetFingerprint(hespDataFingerprints(parseOpenSetBaselineOptions(input).hesp, data)),
     );
-    expect(f.modelFingerprint).toMatch(/^[0-9a-f]{64}$/); // equal to a HESP row's: apps/bench open-set-baselines.test.ts
+    expect(f.modelFingerprint).toMatch(/^[0-9a-f]{64}$/); // equal to a HESP row's: packages/bench/src/open-set-baselines.test.ts
     expect((await encodeOpenSetSplit(input, { cache })).modelFingerprint).toBe(f.modelFingerprint);
     expect(g.datasetFingerprint).not.toBe(f.datasetFingerprint);
+    // with a frame-hash index kept across calls (the bench's rows of one split): the same fingerprint, each frame read
+    // once (one index entry per frame file); a frame rewritten in place is read again and changes the fingerprint
+    const frameHashes = new Map<string, string>();
+    const frameFiles = [
+      ...new Set([...data.train, ...data.val, ...data.testKnown, ...data.testUnknown].map((v) => v.frameDir)),
+    ].flatMap((d) => readdirSync(d).map((x) => join(d, x)));
+    expect((await encodeOpenSetSplit(input, { cache, frameHashes })).datasetFingerprint).toBe(f.datasetFingerprint);
+    expect(frameHashes.size).toBe(frameFiles.length);
+    expect((await encodeOpenSetSplit(input, { cache, frameHashes })).datasetFingerprint).toBe(f.datasetFingerprint);
+    expect(frameHashes.size).toBe(frameFiles.length);
+    writeFileSync(frameFiles[0]!, Buffer.from(readFileSync(frameFiles[0]!).map((b) => 255 - b)));
+    const changed = await encodeOpenSetSplit(input, { cache, frameHashes });
+    expect(changed.datasetFingerprint).not.toBe(f.datasetFingerprint);
+    expect(frameHashes.size).toBe(frameFiles.length + 1);
     const r = scoreOpenSetBaseline(f, 'energy');
     expect(r.test.n_known).toBe(6);
     const controller = new AbortController();

@@ -10,7 +10,7 @@ import {
 } from '@vlfer/core';
 import type { VideoItem } from '@vlfer/datasets';
 import { normalizePixels } from '@vlfer/encoders';
-import { fingerprintFiles, hashBytes } from '@vlfer/core/node';
+import { fingerprintFiles, hashBytes, type FileHashIndex } from '@vlfer/core/node';
 import { ClipGradientModel, clipPixels, eotPositions, loadClipTokenizer } from '@vlfer/encoders/node';
 import { flattenOpenSetReport, openSetReportFromScores } from '@vlfer/metrics';
 import {
@@ -273,10 +273,12 @@ function stack(rows: readonly Float32Array[], dim = rows[0]?.length ?? 0): Tenso
  * centres by HESP's frame reader (`clipFrameReader`, face crops with `faces`), the test-time sampling of HESP,
  * for every part (a frozen feature has no augmentation). Clips and texts already in `hooks.cache` are not encoded
  * again (the model is not even loaded when everything is there). Progress: `encode` (clips). Stops at `signal`.
+ * `hooks.frameHashes` keeps the content hashes of the frames for the data fingerprint across calls
+ * (`hespDataFingerprints`): the rows of one split read each frame once, and a frame changed in place is read again.
  */
 export async function encodeOpenSetSplit(
   input: OpenSetBaselineOptionsInput,
-  hooks: HespHooks & { cache?: OpenSetFeatureCache } = {},
+  hooks: HespHooks & { cache?: OpenSetFeatureCache; frameHashes?: FileHashIndex } = {},
 ): Promise<OpenSetSplitFeatures> {
   const options = parseOpenSetBaselineOptions(input);
   const o = options.hesp;
@@ -316,7 +318,7 @@ export async function encodeOpenSetSplit(
       testUnknown: sets[3]!,
       text: await textEmbeddings(enc, classNames, cache, key('text')),
       warnings: data.warnings,
-      datasetFingerprint: hespDatasetFingerprint(hespDataFingerprints(o, data)),
+      datasetFingerprint: hespDatasetFingerprint(hespDataFingerprints(o, data, hooks.frameHashes)),
       modelFingerprint: MODEL_FINGERPRINTS.get(o.model),
       probeKey: hashBytes(
         JSON.stringify([

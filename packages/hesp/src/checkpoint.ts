@@ -3,7 +3,14 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { DataFormatError, InvalidArgumentError } from '@vlfer/core';
-import { hashFile, loadCheckpoint, readTextFile, saveCheckpoint } from '@vlfer/core/node';
+import {
+  hashFile,
+  hashFileIndexed,
+  loadCheckpoint,
+  readTextFile,
+  saveCheckpoint,
+  type FileHashIndex,
+} from '@vlfer/core/node';
 import { listFrames } from '@vlfer/datasets/node';
 import type { PatchLocation } from '@vlfer/open-set';
 import type { HespState } from '@vlfer/open-set/node';
@@ -45,12 +52,19 @@ export interface HespDataFingerprints {
 
 /**
  * SHA-256 of the list files and of every frame (name and content) of the training, validation and test clips:
- * a list relabelled in place or one frame replaced gives another fingerprint. Reads every frame once per run.
+ * a list relabelled in place or one frame replaced gives another fingerprint. Reads every frame once per run; with
+ * `frameHashes` (kept across runs, e.g. the open-set baseline rows of one split), a frame whose path, size, mtime,
+ * inode and ctime are unchanged is not read again (`hashFileIndexed`), while one rewritten in place still is.
  */
-export function hespDataFingerprints(o: HespOptions, data: HespData): HespDataFingerprints {
+export function hespDataFingerprints(
+  o: HespOptions,
+  data: HespData,
+  frameHashes?: FileHashIndex,
+): HespDataFingerprints {
   const frames = createHash('sha256');
   const dirs = [...data.train, ...data.val, ...data.testKnown, ...data.testUnknown].map((c) => c.frameDir);
-  for (const dir of [...new Set(dirs)].sort()) for (const f of listFrames(dir)) frames.update(`${f}\0${hashFile(f)}\n`);
+  const hash = frameHashes ? (f: string) => hashFileIndexed(f, frameHashes) : hashFile;
+  for (const dir of [...new Set(dirs)].sort()) for (const f of listFrames(dir)) frames.update(`${f}\0${hash(f)}\n`);
   return {
     trainListFingerprint: hashFile(o.trainAnnotations),
     testListFingerprint: hashFile(o.testAnnotations),

@@ -13,7 +13,9 @@
  * 6. run publint --strict and attw (profile esm-only: node16 from ESM, bundler; see tsup.ts) on every package;
  * 7. bundle-size budgets and a misspelt named import (bundle-size.ts).
  * 8. run the `vlfer` bin of the installed @vlfer/cli: `--version`, a bad flag (one `vlfer: ` line), and `vlfer exp-clip
- *    eval` on four FER2013 images with the tiny test CLIP; publint --strict on its tarball.
+ *    eval` on four FER2013 images with the tiny test CLIP; publint --strict on its tarball; `npx vlfer bench --help`,
+ *    `vlfer bench ablations --list` (the registry of the installed @vlfer/bench) and `vlfer bench paper` with a
+ *    missing data root (its shipped data config is read, the error names the path, exit 1).
  * Each tarball's source maps must name only files inside the tarball (no absolute path of the build machine).
  * The consumer files are in `tooling/build/consumer/`. Any failure exits non-zero with what failed. `--keep` leaves
  * the temporary project for inspection.
@@ -206,6 +208,10 @@ if (sizes.failures.length === 0)
 
 step('the vlfer command of @vlfer/cli, installed from its tarball: --version, an error, a tiny evaluation');
 for (const problem of cliProblems()) fail(`@vlfer/cli: ${problem}`);
+step(
+  'vlfer bench (@vlfer/bench through the installed @vlfer/cli): npx vlfer bench --help, --list, a missing data root',
+);
+for (const problem of benchCliProblems()) fail(`@vlfer/cli bench: ${problem}`);
 
 step('publint --strict and attw on every package');
 for (const p of packages) {
@@ -274,5 +280,37 @@ function cliProblems(): string[] {
   else if (!/class_name\s+\d+\.\d+\s+\d+\.\d+/.test(ok.stdout) || !existsSync(join(out, 'metrics.json')))
     problems.push(`vlfer exp-clip eval printed no table or wrote no metrics.json:\n${ok.stdout.slice(0, 400)}`);
   else process.stdout.write(`vlfer ${want}: --version, the error line and a 4-image evaluation as expected\n`);
+  return problems;
+}
+
+/**
+ * `vlfer bench` from the installed tarballs, as a user runs it: `npx vlfer bench --help` names both subcommands,
+ * `vlfer bench ablations --list` lists the registry of @vlfer/bench, and `vlfer bench paper exp-clip-table2` with a
+ * missing data root reads the data config shipped in @vlfer/bench and fails naming the path.
+ */
+function benchCliProblems(): string[] {
+  const problems: string[] = [];
+  const help = spawnSync('npx', ['--no-install', 'vlfer', 'bench', '--help'], { cwd: project, encoding: 'utf8' });
+  if (
+    help.status !== 0 ||
+    !/^ {2}ablations \[options\]/m.test(help.stdout) ||
+    !/^ {2}paper \[options\] <table>/m.test(help.stdout)
+  )
+    problems.push(
+      `npx vlfer bench --help (exit ${help.status}) did not list ablations and paper:\n${help.stdout}${help.stderr}`,
+    );
+  const vlfer = join(project, 'node_modules', '.bin', 'vlfer');
+  const list = spawnSync(vlfer, ['bench', 'ablations', '--list'], { cwd: project, encoding: 'utf8' });
+  if (list.status !== 0 || !/^exp-clip-zero-shot\/prompt-x-preprocess \(\d+ runs\): /m.test(list.stdout))
+    problems.push(`vlfer bench ablations --list (exit ${list.status}):\n${list.stdout.slice(0, 300)}${list.stderr}`);
+  const gone = join(project, 'no-such-data');
+  const paper = spawnSync(vlfer, ['bench', 'paper', 'exp-clip-table2', '--data-root', gone], {
+    cwd: project,
+    encoding: 'utf8',
+  });
+  if (paper.status !== 1 || !paper.stderr.startsWith(`vlfer: --data-root: the data root ${gone} does not exist`))
+    problems.push(`vlfer bench paper with a missing data root gave exit ${paper.status} and: ${paper.stderr.trim()}`);
+  if (problems.length === 0)
+    process.stdout.write('vlfer bench: --help, --list and the missing data root error as expected\n');
   return problems;
 }

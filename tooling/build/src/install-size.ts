@@ -3,7 +3,8 @@
  * one public package (or a set, e.g. metrics + datasets) from the tarballs of this checkout (`pnpm build` first). Each
  * install is a fresh pnpm project outside the workspace (the @vlfer packages from the tarballs, everything else from
  * the registry or pnpm's store; onnxruntime-node's CUDA download skipped, as `.ci/run` does). Prints a Markdown table:
- * disk use of `node_modules` (`du -sk`, each hard-linked file once) and the number of packages installed.
+ * disk use of `node_modules` (`du -sk`, each hard-linked file once) and the number of packages installed. Package
+ * names as arguments measure only those.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,10 +12,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packAll, publicApps, publicPackages } from './pack.js';
 
-const sets: string[][] = [
+const all: string[][] = [
   ...[...publicPackages(), ...publicApps()].map((p) => [p.name]),
   ['@vlfer/metrics', '@vlfer/datasets'],
 ];
+// `pnpm install-size @vlfer/bench @vlfer/cli`: only the rows of these packages (a row of a set when it holds one)
+const only = process.argv.slice(2);
+for (const name of only)
+  if (!all.some((set) => set.includes(name)))
+    throw new Error(`install-size: unknown package '${name}'; known: ${all.map((s) => s.join(' + ')).join(', ')}`);
+const sets = only.length === 0 ? all : all.filter((set) => set.length === 1 && only.includes(set[0]!));
 const work = mkdtempSync(join(tmpdir(), 'vlfer-install-size-'));
 const { tarballs, failures } = packAll(join(work, 'tarballs'));
 if (failures.length > 0) throw new Error(failures.join('\n'));

@@ -34,6 +34,39 @@ interface FingerprintIndex {
 }
 
 /**
+ * Content hashes by file state: `fileStateKey` → SHA-256. A file's entry is found again only while its real path,
+ * size, mtime, inode and ctime are the same, so a file rewritten or replaced in place (even with its size, mtime and
+ * inode restored: only the kernel sets ctime) is hashed again. Keep one for a process to hash each file once.
+ */
+export type FileHashIndex = Map<string, string>;
+
+/** The state of a file that keys its hash: real path, size, mtime, inode, ctime (nanoseconds). @throws FileIoError */
+function fileStateKey(path: string): string {
+  try {
+    const st = statSync(path, { bigint: true });
+    // ctime too: `cp -p`/`touch -r` can restore size, mtime and inode, but nothing but the kernel sets ctime
+    return `${realpathSync(path)}|${st.size}|${st.mtimeNs}|${st.ino}|${st.ctimeNs}`;
+  } catch (error) {
+    throw new FileIoError({ file: path, operation: 'read', cause: error });
+  }
+}
+
+/**
+ * SHA-256 (hex) of a file's content, from `index` when the file is in the state it was hashed in (`FileHashIndex`),
+ * else read (`hashFile`) and remembered there.
+ * @throws FileIoError naming the file
+ */
+export function hashFileIndexed(path: string, index: FileHashIndex): string {
+  const key = fileStateKey(path);
+  let digest = index.get(key);
+  if (digest === undefined) {
+    digest = hashFile(path);
+    index.set(key, digest);
+  }
+  return digest;
+}
+
+/**
  * A content fingerprint of files (model weights, tokenizer, configs): SHA-256 over each file's name and content
  * hash. Hashing a large model takes seconds, so each file's hash is remembered in `<indexDir>/fingerprints.json`
  * by real path + size + mtime + inode + ctime (nanoseconds); a file replaced or rewritten in place is hashed again,
@@ -56,14 +89,7 @@ export function fingerprintFiles(files: Readonly<Record<string, string>>, option
   const h = createHash('sha256');
   for (const name of Object.keys(files).sort()) {
     const path = files[name]!;
-    let key: string;
-    try {
-      const st = statSync(path, { bigint: true });
-      // ctime too: `cp -p`/`touch -r` can restore size, mtime and inode, but nothing but the kernel sets ctime
-      key = `${realpathSync(path)}|${st.size}|${st.mtimeNs}|${st.ino}|${st.ctimeNs}`;
-    } catch (error) {
-      throw new FileIoError({ file: path, operation: 'read', cause: error });
-    }
+    const key = fileStateKey(path);
     let digest = index[key];
     if (!digest || !/^[0-9a-f]{64}$/.test(digest)) {
       digest = hashFile(path);

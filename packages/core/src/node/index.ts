@@ -20,7 +20,7 @@ export {
 } from './fs.js';
 export type { FailpointKind } from './fs.js';
 export { readJsonLines } from './jsonl.js';
-export { hashBytes, hashFile, fingerprintFiles } from './hash.js';
+export { hashBytes, hashFile, hashFileIndexed, fingerprintFiles, type FileHashIndex } from './hash.js';
 export type { FeatureNamespace } from './vector-cache.js';
 export { FeatureCache } from './vector-cache.js';
 export type { RunLockInfo, RunManifest, OpenRunOptions } from './run-dir.js';

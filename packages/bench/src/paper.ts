@@ -20,7 +20,7 @@ import {
   type DatasetId,
 } from './registry.js';
 
-/** The folder of the shipped data configs (`apps/bench/configs`). */
+/** The folder of the shipped data configs (`configs/` of @vlfer/bench). */
 export const CONFIGS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'configs');
 
 /** UAR/WAR in percent, as the paper prints them. */
@@ -41,7 +41,7 @@ interface ZeroShotTable {
   kind: 'zero-shot';
   title: string;
   source: string;
-  /** file in `apps/bench/configs` */
+  /** file in `configs/` of @vlfer/bench */
   config: string;
   backbones: readonly BackboneId[];
   promptType: PromptType;
@@ -178,8 +178,94 @@ function missingModel(backbone: BackboneId, data: BenchData, shared: string): st
   return isAbsolute(m) && !existsSync(m) ? m : null;
 }
 
+/** The data config of a table, its relative paths taken from `o.dataRoot`; refuses a data root that is not there. */
+function loadPaperData(t: PaperTable, o: { config?: string; dataRoot?: string }): BenchData {
+  const file = o.config ?? join(CONFIGS_DIR, t.config);
+  const data = loadBenchData(file, o.dataRoot ? { dataRoot: o.dataRoot } : {});
+  // a missing dataset is skipped, a missing data root is a mistake: every dataset would be skipped and nothing run
+  if (data.dataRoot !== undefined && !existsSync(data.dataRoot))
+    throw new InvalidArgumentError({
+      functionName: 'planPaperTable',
+      argument: 'dataRoot',
+      message: `the data root ${data.dataRoot} does not exist (${o.dataRoot ? 'given' : `the dataRoot of ${file}`}): give the folder that holds the datasets (--data-root or $VLFER_DATA)`,
+    });
+  return data;
+}
+
+/** The CLIP (and, with a head, Exp-CLIP) ablations of one zero-shot column into `registry`; else what is missing. */
+function planZeroShotColumn(
+  table: PaperTableId,
+  t: ZeroShotTable,
+  col: PaperColumn,
+  data: BenchData,
+  models: BackboneId[],
+  registry: Record<string, AblationSpec>,
+): Skipped | null {
+  const set = data.evalSets?.[col.dataset];
+  if (!set) return { what: col.label, missing: `evalSets.${col.dataset} in the data config` };
+  const folds = set.folds ?? col.folds;
+  if (folds && set.annotations && !set.annotations.includes('{fold}'))
+    throw new InvalidArgumentError({
+      functionName: 'planPaperTable',
+      argument: 'config',
+      message: `evalSets.${col.dataset}.annotations (${set.annotations}) must contain {fold}: ${col.label} is evaluated per fold (${folds.join(', ')})`,
+    });
+  const annotations = set.annotations
+    ? folds
+      ? folds.map((f) => set.annotations!.replaceAll('{fold}', String(f)))
+      : [set.annotations]
+    : [];
+  const gone = firstMissing([set.root, ...annotations]);
+  if (gone) return { what: col.label, missing: gone };
+  const axes = {
+    dataset: [col.dataset],
+    promptType: [t.promptType],
+    preprocess: ['exp-clip' as const],
+    ...(folds ? { split: folds } : {}),
+  };
+  registry[`paper/${table}/clip/${col.dataset}`] = {
+    method: 'exp-clip-zero-shot',
+    axes: { backbone: models, ...axes },
+    seeds: [1],
+    description: `${t.title}: CLIP row, ${col.label}`,
+  };
+  const withHead = models.filter((b) => data.heads?.[b] !== undefined && existsSync(data.heads[b]!));
+  if (withHead.length > 0)
+    registry[`paper/${table}/exp-clip/${col.dataset}`] = {
+      method: 'exp-clip-zero-shot',
+      axes: { backbone: withHead, ...axes },
+      seeds: [1],
+      options: { head: true },
+      description: `${t.title}: Exp-CLIP row, ${col.label}`,
+    };
+  return null;
+}
+
+/** The HESP ablation of one open-set column (its splits) into `registry`; else what is missing. */
+function planHespColumn(
+  table: PaperTableId,
+  t: PaperTable,
+  col: PaperColumn,
+  data: BenchData,
+  models: BackboneId[],
+  registry: Record<string, AblationSpec>,
+  o: { splits?: readonly number[]; epochs?: number },
+): Skipped | null {
+  const v = data.videoSets[col.dataset];
+  const gone = v ? firstMissing([v.train, v.test, v.root]) : `videoSets.${col.dataset} in the data config`;
+  if (gone) return { what: col.label, missing: gone };
+  registry[`paper/${table}/hesp/${col.dataset}`] = {
+    method: 'hesp',
+    axes: { backbone: models, dataset: [col.dataset], split: o.splits ?? hespSplitIndices },
+    seeds: [0],
+    ...(o.epochs ? { options: { hesp: { epochs: o.epochs } } } : {}),
+    description: `${t.title}: ${col.label}`,
+  };
+  return null;
+}
+
 /**
- * What of a table can run: loads the table's data config (`config`, default `apps/bench/configs/<table config>`,
+ * What of a table can run: loads the table's data config (`config`, default `configs/<table config>` of @vlfer/bench,
  * relative paths from `dataRoot` when given), checks every path each dataset needs and builds the ablations of the
  * datasets present. A dataset (or an Exp-CLIP row) whose data, model or head is absent is listed in `skipped` with
  * the missing path, never an error.
@@ -204,7 +290,7 @@ export function planPaperTable(
       argument: 'table',
       message: `unknown table '${String(table)}'; known: ${Object.keys(PAPER_TABLES).join(', ')}`,
     });
-  const data = loadBenchData(o.config ?? join(CONFIGS_DIR, t.config), o.dataRoot ? { dataRoot: o.dataRoot } : {});
+  const data = loadPaperData(t, o);
   const backbones = o.backbones ?? t.backbones;
   const registry: Record<string, AblationSpec> = {};
   const skipped: Skipped[] = [];
@@ -215,65 +301,11 @@ export function planPaperTable(
   });
   if (models.length === 0) return { table, data, registry, skipped };
   for (const col of t.columns) {
-    if (t.kind === 'zero-shot') {
-      const set = data.evalSets?.[col.dataset];
-      if (!set) {
-        skipped.push({ what: col.label, missing: `evalSets.${col.dataset} in the data config` });
-        continue;
-      }
-      const folds = set.folds ?? col.folds;
-      if (folds && set.annotations && !set.annotations.includes('{fold}'))
-        throw new InvalidArgumentError({
-          functionName: 'planPaperTable',
-          argument: 'config',
-          message: `evalSets.${col.dataset}.annotations (${set.annotations}) must contain {fold}: ${col.label} is evaluated per fold (${folds.join(', ')})`,
-        });
-      const annotations = set.annotations
-        ? folds
-          ? folds.map((f) => set.annotations!.replaceAll('{fold}', String(f)))
-          : [set.annotations]
-        : [];
-      const gone = firstMissing([set.root, ...annotations]);
-      if (gone) {
-        skipped.push({ what: col.label, missing: gone });
-        continue;
-      }
-      const axes = {
-        dataset: [col.dataset],
-        promptType: [t.promptType],
-        preprocess: ['exp-clip' as const],
-        ...(folds ? { split: folds } : {}),
-      };
-      registry[`paper/${table}/clip/${col.dataset}`] = {
-        method: 'exp-clip-zero-shot',
-        axes: { backbone: models, ...axes },
-        seeds: [1],
-        description: `${t.title}: CLIP row, ${col.label}`,
-      };
-      const withHead = models.filter((b) => data.heads?.[b] !== undefined && existsSync(data.heads[b]!));
-      if (withHead.length > 0)
-        registry[`paper/${table}/exp-clip/${col.dataset}`] = {
-          method: 'exp-clip-zero-shot',
-          axes: { backbone: withHead, ...axes },
-          seeds: [1],
-          options: { head: true },
-          description: `${t.title}: Exp-CLIP row, ${col.label}`,
-        };
-    } else {
-      const v = data.videoSets[col.dataset];
-      const gone = v ? firstMissing([v.train, v.test, v.root]) : `videoSets.${col.dataset} in the data config`;
-      if (gone) {
-        skipped.push({ what: col.label, missing: gone });
-        continue;
-      }
-      registry[`paper/${table}/hesp/${col.dataset}`] = {
-        method: 'hesp',
-        axes: { backbone: models, dataset: [col.dataset], split: o.splits ?? hespSplitIndices },
-        seeds: [0],
-        ...(o.epochs ? { options: { hesp: { epochs: o.epochs } } } : {}),
-        description: `${t.title}: ${col.label}`,
-      };
-    }
+    const gone =
+      t.kind === 'zero-shot'
+        ? planZeroShotColumn(table, t, col, data, models, registry)
+        : planHespColumn(table, t, col, data, models, registry, o);
+    if (gone) skipped.push(gone);
   }
   if (t.kind === 'zero-shot')
     for (const b of models) {

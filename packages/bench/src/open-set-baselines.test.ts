@@ -1,6 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AbortedError } from '@vlfer/core';
 import { auroc, pairedBootstrapTest } from '@vlfer/metrics';
 import { sharedPath, writeSyntheticVideoSet } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +14,7 @@ import {
   runAblation,
   shardRowsFile,
   writeSummary,
+  type AblationSpec,
 } from './ablations.js';
 import { clipItemId, openSetItems } from './methods/open-set-baselines.js';
 
@@ -185,6 +187,43 @@ describe('HESP vs the open-set baselines on one split (tiny-clip, synthetic vide
     });
     const rows = readRows(join(results, 'test__msp-two-splits.jsonl'));
     expect(rows[0]!.datasetFingerprint).not.toBe(rows[1]!.datasetFingerprint);
+  }, 300_000);
+
+  it('a stop during the baselines ends with the resume hint and keeps the finished rows; the rerun runs the rest', async () => {
+    // the rows after the first of a split find every feature in the cache: before the check between runs, a stop
+    // there was never seen and the ablation ran to its end without saying how to resume
+    const id = 'test/baselines-stopped';
+    const spec = ABLATIONS['open-set/hesp-vs-baselines-smoke'];
+    const registry = {
+      [id]: { ...spec, method: 'msp' as const, axes: { ...spec.axes, method: ['msp', 'max-logit', 'energy'] } },
+    } as Record<string, AblationSpec>;
+    const results = join(work, 'results-stopped');
+    const videoSets = { afew: { train: join(work, 'video', 'train.txt'), test: join(work, 'video', 'test.txt') } };
+    const opts = {
+      shared: sharedPath(),
+      resultsDir: results,
+      registry,
+      data: { models: {}, trainSets: {}, videoSets },
+    };
+    const controller = new AbortController();
+    const error = await runAblation(id, {
+      ...opts,
+      signal: controller.signal,
+      log: (l) => {
+        if (l.startsWith('[2/3]')) controller.abort(new Error('SIGINT'));
+      },
+    }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    const file = join(results, 'test__baselines-stopped.jsonl');
+    expect(error).toBeInstanceOf(AbortedError);
+    expect((error as Error).message).toBe(
+      `${id} at run ${id}|method=max-logit,backbone=tiny-clip,dataset=afew,split=0|seed=0 (1 finished row kept in ${file}; rerun the same command to resume) was aborted`,
+    );
+    expect(readRows(file).map((r) => r.method)).toEqual(['msp']);
+    expect(await runAblation(id, { ...opts, log: () => {} })).toEqual({ ran: 2, skipped: 1 });
+    expect(readRows(file).map((r) => r.method)).toEqual(['msp', 'max-logit', 'energy']);
   }, 300_000);
 
   it('--merge refuses two shards of the smoke ablation run on different frames (test frames inverted for shard 1/2)', async () => {

@@ -1,7 +1,7 @@
 /**
  * Quoting and validation of the cluster job files, without a cluster: the batch scripts are run by bash itself (their
  * `#SBATCH` lines are comments there) with a command that prints its argv, and the manifests are parsed back with
- * `yaml`. The real SLURM submission of hostile paths is in apps/bench/test/slurm.test.ts.
+ * `yaml`. The real SLURM submission of hostile paths is in apps/cli/test/bench/slurm.test.ts.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 // Issue 22 item 5 end to end: two shards of one ablation, one run on a colour-inverted copy of the FER images (same
 // names and labels), must not merge. Small copies (2 images per class) keep it cheap.
-const entry = 'apps/bench/src/bench-ablations.ts';
+const entry = 'apps/cli/test/bench/entry.ts';
 const work = mkdtempSync(join(tmpdir(), 'vlfer-merge-foreign-'));
 const results = join(work, 'results');
 const args = (shared: string) => [

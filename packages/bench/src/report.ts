@@ -164,10 +164,34 @@ function metricsSpec(groups: readonly Group[], title: string): TopLevelSpec {
 }
 
 /**
+ * The colour of each run in a per-run chart, with a legend for any number of runs: beside the chart up to 12 runs,
+ * under it in rows of 4 beyond (a 32-run ablation's chart had no legend at all). Past 10 runs the colours are that
+ * many evenly spaced steps of one scheme, so no two runs share one (category10 repeats its colours from the 11th).
+ */
+export function runColour(runs: number): Record<string, unknown> {
+  const legend =
+    runs <= 12
+      ? { labelLimit: 0, symbolLimit: 0 }
+      : { orient: 'bottom', direction: 'horizontal', columns: 4, labelLimit: 0, symbolLimit: 0 };
+  return {
+    field: 'run',
+    type: 'nominal',
+    sort: null,
+    legend,
+    ...(runs > 10 ? { scale: { scheme: { name: 'turbo', count: runs } } } : {}),
+  };
+}
+
+/**
  * Per-class recall of every run, classes in label-set order, one bar per run within each class, with its 95 %
  * bootstrap interval over the class's items (`perClassRecallIntervals`) as a line on the bar.
+ * @param labels each row id's label in the chart (its legend entry)
  */
-function perClassRecallSpec(rows: readonly ResultRow[], labels: Map<string, string>, title: string): TopLevelSpec {
+export function perClassRecallSpec(
+  rows: readonly ResultRow[],
+  labels: Map<string, string>,
+  title: string,
+): TopLevelSpec {
   const classes = [...new Set(rows.flatMap((r) => r.labelNames))];
   const values = rows.flatMap((r) => {
     const ci = perClassRecallIntervals(r);
@@ -196,7 +220,7 @@ function perClassRecallSpec(rows: readonly ResultRow[], labels: Map<string, stri
           x,
           xOffset,
           y: { field: 'recall', type: 'quantitative', title: "recall % (lines: 95 % interval over the class's items)" },
-          color: { field: 'run', type: 'nominal', sort: null, legend: rows.length <= 12 ? { labelLimit: 0 } : null },
+          color: runColour(rows.length),
           tooltip: [
             { field: 'run' },
             { field: 'class' },
@@ -311,53 +335,49 @@ for (const [cid, c] of Object.entries(comparisons)) {
 `;
 
 /**
- * Write `results/report.html` from the results directory (`<ablation>.jsonl` files and `summary.csv`).
- * @returns the path written and how many charts it holds
+ * The HTML section of one ablation: the summary and details tables, its charts (added to `charts`, with ids the page's
+ * script renders), and the paired comparison of its runs (added to `comparisons`).
  */
-export function writeReport(resultsDir: string): { path: string; charts: number } {
-  const all = readAllRows(resultsDir);
-  const summaryFile = join(resultsDir, 'summary.csv');
-  const summary = existsSync(summaryFile) ? parseCsvText(readFileSync(summaryFile, 'utf8'), summaryFile) : null;
-  const charts: { id: string; spec: TopLevelSpec }[] = [];
-  const comparisons: Record<string, ReturnType<typeof comparisonData>> = {};
-  const sections: string[] = [];
-  const ablations = [...new Set(all.map((r) => r.ablation))];
-  for (const id of ablations) {
-    const rows = all.filter((r) => r.ablation === id);
-    const chart = (spec: TopLevelSpec) => {
-      const cid = `chart-${charts.length}`;
-      charts.push({ id: cid, spec: chartSafe(spec) });
-      return `<div class="chart" id="${cid}"></div>`;
-    };
-    const labels = runLabels(rows);
-    const groups = groupsOf(rows);
-    const cid = `compare-${sections.length}`;
-    if (rows.length > 1) comparisons[cid] = comparisonData(rows, labels);
-    const sha = rows[0]!.provenance?.git?.sha;
-    const methods = [...new Set(rows.map((r) => r.method))];
-    const constant = Object.entries(rows[0]!.coords).filter(([k, v]) =>
-      rows.every((r) => (r.coords as unknown as Record<string, unknown>)[k] === v),
-    );
-    sections.push(
-      [
-        `<section><h2>${esc(id)}</h2>`,
-        `<p>${plural(rows.length, 'run')}, method${methods.length > 1 ? 's' : ''} ${esc(methods.join(', '))}; ${constant.map(([k, v]) => `${esc(COORD_NAMES[k] ?? k)} <b>${esc(String(v))}</b>`).join(', ')}; code ${sha ? short(sha) : 'unknown'}${rows[0]!.provenance?.git?.dirty ? ' (uncommitted changes)' : ''}</p>`,
-        summaryTable(groups),
-        detailsTable(summary, id),
-        chart(metricsSpec(groups, `${id}: headline metrics with 95 % intervals`)),
-        chart(perClassRecallSpec(rows, labels, `${id}: per-class recall`)),
-        rows.some((r) => r.scores)
-          ? chart(interactiveRoc(rows, labels, `${id}: known vs unknown (click a legend entry)`))
-          : '',
-        comparisonHtml(cid, rows.length),
-        `<details><summary>confusion matrices (${rows.length})</summary><div class="grid">${rows.map((r) => chart(confusionMatrixSpec(r.labelNames, r.confusionMatrix, labels.get(r.id)!))).join('')}</div></details>`,
-        '</section>',
-      ].join('\n'),
-    );
-  }
-  const html = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>vlfer ablation report</title>
-<style>
+function ablationSection(
+  id: string,
+  rows: readonly ResultRow[],
+  summary: ReturnType<typeof parseCsvText> | null,
+  charts: { id: string; spec: TopLevelSpec }[],
+  comparisons: Record<string, ReturnType<typeof comparisonData>>,
+  index: number,
+): string {
+  const chart = (spec: TopLevelSpec) => {
+    const cid = `chart-${charts.length}`;
+    charts.push({ id: cid, spec: chartSafe(spec) });
+    return `<div class="chart" id="${cid}"></div>`;
+  };
+  const labels = runLabels(rows);
+  const groups = groupsOf(rows);
+  const cid = `compare-${index}`;
+  if (rows.length > 1) comparisons[cid] = comparisonData(rows, labels);
+  const sha = rows[0]!.provenance?.git?.sha;
+  const methods = [...new Set(rows.map((r) => r.method))];
+  const constant = Object.entries(rows[0]!.coords).filter(([k, v]) =>
+    rows.every((r) => (r.coords as unknown as Record<string, unknown>)[k] === v),
+  );
+  return [
+    `<section><h2>${esc(id)}</h2>`,
+    `<p>${plural(rows.length, 'run')}, method${methods.length > 1 ? 's' : ''} ${esc(methods.join(', '))}; ${constant.map(([k, v]) => `${esc(COORD_NAMES[k] ?? k)} <b>${esc(String(v))}</b>`).join(', ')}; code ${sha ? short(sha) : 'unknown'}${rows[0]!.provenance?.git?.dirty ? ' (uncommitted changes)' : ''}</p>`,
+    summaryTable(groups),
+    detailsTable(summary, id),
+    chart(metricsSpec(groups, `${id}: headline metrics with 95 % intervals`)),
+    chart(perClassRecallSpec(rows, labels, `${id}: per-class recall`)),
+    rows.some((r) => r.scores)
+      ? chart(interactiveRoc(rows, labels, `${id}: known vs unknown (click a legend entry)`))
+      : '',
+    comparisonHtml(cid, rows.length),
+    `<details><summary>confusion matrices (${rows.length})</summary><div class="grid">${rows.map((r) => chart(confusionMatrixSpec(r.labelNames, r.confusionMatrix, labels.get(r.id)!))).join('')}</div></details>`,
+    '</section>',
+  ].join('\n');
+}
+
+/** The report page's style sheet. */
+const STYLE = `<style>
 body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:1220px;padding:0 1em;color:#222}
 h2{margin-top:2em;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;font-size:12px;margin:1em 0}
@@ -376,7 +396,34 @@ details{margin:1em 0}
 .bar{display:inline-block;height:10px}
 .bar.pos{background:#2a7}.bar.neg{background:#c44}
 td:first-child{text-align:left}
-</style>
+</style>`;
+
+/**
+ * Write `results/report.html` from the results directory (`<ablation>.jsonl` files and `summary.csv`).
+ * @returns the path written and how many charts it holds
+ */
+export function writeReport(resultsDir: string): { path: string; charts: number } {
+  const all = readAllRows(resultsDir);
+  const summaryFile = join(resultsDir, 'summary.csv');
+  const summary = existsSync(summaryFile) ? parseCsvText(readFileSync(summaryFile, 'utf8'), summaryFile) : null;
+  const charts: { id: string; spec: TopLevelSpec }[] = [];
+  const comparisons: Record<string, ReturnType<typeof comparisonData>> = {};
+  const sections: string[] = [];
+  const ablations = [...new Set(all.map((r) => r.ablation))];
+  for (const id of ablations)
+    sections.push(
+      ablationSection(
+        id,
+        all.filter((r) => r.ablation === id),
+        summary,
+        charts,
+        comparisons,
+        sections.length,
+      ),
+    );
+  const html = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>vlfer ablation report</title>
+${STYLE}
 <script>${inlineScript('vega', 'build/vega.min.js')}</script>
 <script>${inlineScript('vega-lite', 'build/vega-lite.min.js')}</script>
 </head><body>

@@ -3,17 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRng } from '@vlfer/core';
 import { createProjectionHead, saveProjectionHead } from '@vlfer/projection-head';
-import { runCli, sharedPath, writeSyntheticVideoSet } from '@vlfer/test-utils';
+import { repoRoot, runCli, sharedPath, writeSyntheticVideoSet } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-// A data root in the layout of apps/bench/configs: CAER-S = 2 FER2013 test images per class (class folders),
+// A data root in the layout of packages/bench/configs: CAER-S = 2 FER2013 test images per class (class folders),
 // AFEW = a synthetic frame-directory set with DFER-CLIP lists; every other set of the two papers is absent.
 const work = mkdtempSync(join(tmpdir(), 'vlfer-bench-paper-'));
 const data = join(work, 'data');
 const results = join(work, 'results');
 const cli = (args: string[]) =>
   runCli(
-    'apps/bench/src/bench-paper.ts',
+    'apps/cli/test/bench/paper-entry.ts',
     [...args, '--data-root', data, '--backbones', 'tiny-clip', '--results', results, '--cache-dir', join(work, 'c')],
     { timeoutMs: 300_000 },
   );
@@ -45,7 +45,9 @@ beforeAll(async () => {
 describe('bench:paper', () => {
   it('runs both tables on the sets on disk (CLIP, Exp-CLIP, HESP), lists the missing ones with their paths, writes the tables beside the paper', () => {
     // the shipped config, with a projection head for tiny-clip added (the real one names the released heads)
-    const config = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'configs', 'exp-clip-table2.json'), 'utf8'));
+    const config = JSON.parse(
+      readFileSync(join(repoRoot, 'packages', 'bench', 'configs', 'exp-clip-table2.json'), 'utf8'),
+    );
     delete config.dataRoot;
     config.heads = { 'tiny-clip': 'tiny-head.safetensors' };
     const file = join(work, 'exp-clip-table2.json');
@@ -84,7 +86,9 @@ describe('bench:paper', () => {
     expect(csv).toMatch(/^Exp-CLIP,tiny-clip,afew,AFEW,war,\d+\.\d\d,,,1$/m);
     expect(csv).toMatch(/^CLIP,vit-b32,raf-db,RAF-DB,uar,,34\.97,,0$/m);
     // hesp-table: one split of the AFEW set present, MAFW, DFEW and FERV39k skipped with their paths
-    const hespConfig = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'configs', 'hesp-table.json'), 'utf8'));
+    const hespConfig = JSON.parse(
+      readFileSync(join(repoRoot, 'packages', 'bench', 'configs', 'hesp-table.json'), 'utf8'),
+    );
     delete hespConfig.dataRoot;
     const hespFile = join(work, 'hesp-table.json');
     writeFileSync(hespFile, JSON.stringify(hespConfig));

@@ -1,6 +1,6 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ResultRow } from './ablations.js';
 import { loadBenchData } from './registry.js';
@@ -54,6 +54,19 @@ describe('paper data configs', () => {
 });
 
 describe('planPaperTable', () => {
+  it('refuses a data root that does not exist, naming it (every dataset would be skipped and nothing run)', () => {
+    const gone = join(mkdtempSync(join(tmpdir(), 'vlfer-paper-gone-')), 'no-such-root');
+    for (const table of ['exp-clip-table2', 'hesp-table'] as const)
+      expect(() => planPaperTable(table, { shared: '/nonexistent', dataRoot: gone })).toThrow(
+        `the data root ${gone} does not exist (given)`,
+      );
+    // the config's own dataRoot, relative to the config: named with the config file
+    const file = join(mkdtempSync(join(tmpdir(), 'vlfer-paper-cfg-')), 'c.json');
+    writeFileSync(file, JSON.stringify({ dataRoot: 'missing' }));
+    expect(() => planPaperTable('hesp-table', { shared: '/nonexistent', config: file })).toThrow(
+      `the data root ${join(dirname(file), 'missing')} does not exist (the dataRoot of ${file})`,
+    );
+  });
   it('skips every dataset whose files are absent, naming the missing path, and plans the present ones', () => {
     const root = mkdtempSync(join(tmpdir(), 'vlfer-paper-plan-'));
     mkdirSync(join(root, 'CAER-S', 'test'), { recursive: true });

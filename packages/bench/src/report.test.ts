@@ -11,10 +11,10 @@ import { chromium, type Page } from 'playwright-core';
 import { createRng } from '@vlfer/core';
 import { auroc, classificationReport } from '@vlfer/metrics';
 import { describe, expect, it } from 'vitest';
-import { readAllRows, writeSummary, type ResultRow } from '../src/ablations.js';
-import { itemOutcomes } from '../src/items.js';
-import { writeReport } from '../src/report.js';
-import { pairedComparisons } from '../src/statistics.js';
+import { readAllRows, writeSummary, type ResultRow } from './ablations.js';
+import { itemOutcomes } from './items.js';
+import { writeReport } from './report.js';
+import { pairedComparisons } from './statistics.js';
 
 const executablePath =
   ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p)) ??

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { csvRow, DataFormatError, InvalidArgumentError, shardOfKey, type Shard } from '@vlfer/core';
+import { AbortedError, csvRow, DataFormatError, InvalidArgumentError, shardOfKey, type Shard } from '@vlfer/core';
 import {
   canonicalJson,
   shardRecordProblems,
@@ -236,26 +236,8 @@ export function rowMetricsProblem(row: ResultRow): string | null {
   if (itemProblem) return itemProblem;
   const total = cm.reduce((s, r) => s + r.reduce((a, b) => a + b, 0), 0);
   const m = row.metrics;
-  const intMetric = (name: string) =>
-    Number.isSafeInteger(m[name]) && m[name]! >= 0 ? null : `metrics.${name} is ${m[name]}, expected a count`;
-  if (isOpenSetMethod(row.method)) {
-    const bad = intMetric('n_known') ?? intMetric('n_unknown') ?? intMetric('n');
-    if (bad) return bad;
-    if (total !== m.n_known)
-      return `the confusion matrix counts ${total} clips, metrics.n_known says ${m.n_known} (they must be equal)`;
-    if (m.n !== m.n_known! + m.n_unknown!)
-      return `metrics.n is ${m.n}, expected n_known + n_unknown = ${m.n_known! + m.n_unknown!}`;
-    const trace = cm.reduce((s, r, i) => s + r[i]!, 0);
-    if (!near(m.closed_set_accuracy, total > 0 ? trace / total : NaN))
-      return `metrics.closed_set_accuracy is ${m.closed_set_accuracy}, but the confusion matrix gives ${trace}/${total}`;
-    if (row.scores && (row.scores.known.length !== m.n_known || row.scores.unknown.length !== m.n_unknown))
-      return `scores hold ${row.scores.known.length} known and ${row.scores.unknown.length} unknown clips, metrics say ${m.n_known} and ${m.n_unknown}`;
-    for (const [name, v] of Object.entries(m))
-      if (!['n', 'n_known', 'n_unknown'].includes(name) && !(v >= 0 && v <= 1))
-        return `metrics.${name} is ${v}, expected a fraction in [0, 1]`;
-    return null;
-  }
-  const bad = intMetric('n');
+  if (isOpenSetMethod(row.method)) return openSetMetricsProblem(row, total);
+  const bad = countProblem(m, 'n');
   if (bad) return bad;
   if (total !== m.n) return `the confusion matrix counts ${total} items, metrics.n says ${m.n} (they must be equal)`;
   if (total === 0) return 'the confusion matrix is empty (no item was evaluated)';
@@ -282,6 +264,31 @@ export function rowMetricsProblem(row: ResultRow): string | null {
   }
   for (const [name, v] of Object.entries(m))
     if (name !== 'n' && !(v >= 0 && v <= 1)) return `metrics.${name} is ${v}, expected a fraction in [0, 1]`;
+  return null;
+}
+
+/** `metrics.<name>` is not a non-negative integer count: the message, else null. */
+const countProblem = (m: ResultRow['metrics'], name: string): string | null =>
+  Number.isSafeInteger(m[name]) && m[name]! >= 0 ? null : `metrics.${name} is ${m[name]}, expected a count`;
+
+/** `rowMetricsProblem` of an open-set row: its counts add up, accuracy and scores follow from the matrix. */
+function openSetMetricsProblem(row: ResultRow, total: number): string | null {
+  const m = row.metrics;
+  const cm = row.confusionMatrix;
+  const bad = countProblem(m, 'n_known') ?? countProblem(m, 'n_unknown') ?? countProblem(m, 'n');
+  if (bad) return bad;
+  if (total !== m.n_known)
+    return `the confusion matrix counts ${total} clips, metrics.n_known says ${m.n_known} (they must be equal)`;
+  if (m.n !== m.n_known! + m.n_unknown!)
+    return `metrics.n is ${m.n}, expected n_known + n_unknown = ${m.n_known! + m.n_unknown!}`;
+  const trace = cm.reduce((s, r, i) => s + r[i]!, 0);
+  if (!near(m.closed_set_accuracy, total > 0 ? trace / total : NaN))
+    return `metrics.closed_set_accuracy is ${m.closed_set_accuracy}, but the confusion matrix gives ${trace}/${total}`;
+  if (row.scores && (row.scores.known.length !== m.n_known || row.scores.unknown.length !== m.n_unknown))
+    return `scores hold ${row.scores.known.length} known and ${row.scores.unknown.length} unknown clips, metrics say ${m.n_known} and ${m.n_unknown}`;
+  for (const [name, v] of Object.entries(m))
+    if (!['n', 'n_known', 'n_unknown'].includes(name) && !(v >= 0 && v <= 1))
+      return `metrics.${name} is ${v}, expected a fraction in [0, 1]`;
   return null;
 }
 
@@ -474,6 +481,18 @@ type RunOutcome = Pick<
 /** The method of one run: its `method` coordinate where the ablation has that axis, else the ablation's. */
 export const methodOf = (spec: AblationSpec, coords: RunCoords): Method => coords.method ?? spec.method;
 
+/** What a method's run needs: the ablation, the run, the options, its run folder and the hooks for the pipelines. */
+interface RunContext {
+  spec: AblationSpec;
+  ablation: string;
+  run: { id: string; coords: RunCoords; seed: number };
+  o: RunAblationOptions;
+  method: Method;
+  runDir: string;
+  sub: (line: string) => void;
+  hooks: { log: (line: string) => void; signal?: AbortSignal };
+}
+
 async function exec(
   spec: AblationSpec,
   ablation: string,
@@ -483,13 +502,10 @@ async function exec(
 ): Promise<RunOutcome> {
   const c = run.coords;
   const method = methodOf(spec, c);
-  const ds = DATASETS[c.dataset];
-  const info = DATA[ds.data];
   const runDir = join(o.resultsDir, 'runs', safe(run.id));
-  const cache = o.cacheDir ? { cacheDir: o.cacheDir } : {};
-  const limit = o.limit ? { limit: o.limit, subsetSeed: 0 } : {};
   const sub = (l: string) => log(`  ${l}`);
   const hooks = { log: sub, ...(o.signal ? { signal: o.signal } : {}) };
+  const ctx: RunContext = { spec, ablation, run, o, method, runDir, sub, hooks };
   if (isOpenSetBaseline(method))
     return execOpenSetBaseline(
       method,
@@ -498,61 +514,87 @@ async function exec(
     );
   if (isClosedSetRun(spec, method))
     return execClosedSet(spec, ablation, { ...run, method }, o, { model: modelFor(c.backbone, o), runDir, log: sub });
-  if (method === 'hesp') {
-    const { video: v, options: dataOptions } = openSetRunData(ablation, method, c, o.data);
-    await trainHesp(
-      {
-        ...spec.options?.hesp,
-        ...dataOptions,
-        model: modelFor(c.backbone, o),
-        seed: run.seed,
-        out: runDir,
-      },
-      hooks,
-    );
-    const r = await evaluateHespRun(runDir, hooks);
-    const labels = r.known.map((k) => k.label);
-    const pred = r.known.map((k) => k.predicted);
-    const rep = classificationReport(labels, pred, r.classNames.length);
-    return {
-      metrics: { ...r.test, n: r.known.length + r.unknown.length },
-      perClassRecall: recallByName(r.classNames, rep.perClassRecall),
-      confusionMatrix: rep.confusionMatrix,
-      labelNames: r.classNames,
-      scores: { known: r.known.map((k) => k.knownness), unknown: r.unknown.map((u) => u.knownness) },
-      items: openSetItems(r, videoSetRoot(v)),
-      ...readHespRunFingerprints(runDir),
-      runDir,
-    };
-  }
-  // a test set of the data config (`evalSets`), else one of the shared assets (fer2013)
+  if (method === 'hesp') return execHesp(ctx);
+  const root = testSetRoot(ctx);
+  if (method === 'face-api') return execFaceApi(ctx, root);
+  return execZeroShot(ctx, root);
+}
+
+/** A HESP run: train on the split (resuming a stopped training), then evaluate its best epoch. */
+async function execHesp({ spec, ablation, run, o, method, runDir, hooks }: RunContext): Promise<RunOutcome> {
+  const c = run.coords;
+  const { video: v, options: dataOptions } = openSetRunData(ablation, method, c, o.data);
+  await trainHesp(
+    {
+      ...spec.options?.hesp,
+      ...dataOptions,
+      model: modelFor(c.backbone, o),
+      seed: run.seed,
+      out: runDir,
+    },
+    hooks,
+  );
+  const r = await evaluateHespRun(runDir, hooks);
+  const labels = r.known.map((k) => k.label);
+  const pred = r.known.map((k) => k.predicted);
+  const rep = classificationReport(labels, pred, r.classNames.length);
+  return {
+    metrics: { ...r.test, n: r.known.length + r.unknown.length },
+    perClassRecall: recallByName(r.classNames, rep.perClassRecall),
+    confusionMatrix: rep.confusionMatrix,
+    labelNames: r.classNames,
+    scores: { known: r.known.map((k) => k.knownness), unknown: r.unknown.map((u) => u.knownness) },
+    items: openSetItems(r, videoSetRoot(v)),
+    ...readHespRunFingerprints(runDir),
+    runDir,
+  };
+}
+
+/** The test set of a closed-set run: one of the data config (`evalSets`), else one of the shared assets (fer2013). */
+function testSetRoot({ ablation, run, o }: RunContext): string {
+  const c = run.coords;
+  const ds = DATASETS[c.dataset];
   const evalSet = o.data?.evalSets?.[c.dataset];
   if (!evalSet && !('root' in ds))
     throw new Error(
       `${ablation}: no test set '${c.dataset}': give --data-config with evalSets.${c.dataset} = { root, annotations } (the shared assets hold only fer2013)`,
     );
-  const root = evalSet ? evalSet.root : (ds as { root: (shared: string) => string }).root(o.shared);
-  if (method === 'face-api') {
-    if (info.format !== 'image-folder')
-      throw new Error(`${ablation}: method face-api reads class folders, '${c.dataset}' is ${info.format}`);
-    const r = await runFaceApiReference({ root, ...(o.limit ? { limit: o.limit, subsetSeed: 0 } : {}) });
-    return {
-      ...closedSetRow(
-        r.labelSet.names,
-        r.report.confusionMatrix,
-        r.report.uar,
-        r.report.war,
-        r.report.n,
-        r.report.perClassRecall,
-      ),
-      items: itemOutcomes(
-        r.items.map((it) => itemIdUnder(root, it.path)),
-        r.items.map((it) => it.label),
-        r.predictions,
-      ),
-      datasetFingerprint: r.datasetFingerprint,
-    };
-  }
+  return evalSet ? evalSet.root : (ds as { root: (shared: string) => string }).root(o.shared);
+}
+
+/** The supervised reference row: face-api.js's expression model on a class-folder test set. */
+async function execFaceApi({ ablation, run, o }: RunContext, root: string): Promise<RunOutcome> {
+  const c = run.coords;
+  const info = DATA[DATASETS[c.dataset].data];
+  if (info.format !== 'image-folder')
+    throw new Error(`${ablation}: method face-api reads class folders, '${c.dataset}' is ${info.format}`);
+  const r = await runFaceApiReference({ root, ...(o.limit ? { limit: o.limit, subsetSeed: 0 } : {}) });
+  return {
+    ...closedSetRow(
+      r.labelSet.names,
+      r.report.confusionMatrix,
+      r.report.uar,
+      r.report.war,
+      r.report.n,
+      r.report.perClassRecall,
+    ),
+    items: itemOutcomes(
+      r.items.map((it) => itemIdUnder(root, it.path)),
+      r.items.map((it) => it.label),
+      r.predictions,
+    ),
+    datasetFingerprint: r.datasetFingerprint,
+  };
+}
+
+/**
+ * The projection head of an Exp-CLIP run, if any: trained for `exp-clip-trained` (one head per backbone, train set,
+ * preprocessing and seed, shared by the prompt-type runs: trainHead returns at once for a finished training
+ * directory, so the head is trained and the images encoded once), or the data config's `heads.<backbone>` when the
+ * ablation asks for one.
+ */
+async function headFor({ spec, ablation, run, o, method, hooks }: RunContext): Promise<string | undefined> {
+  const c = run.coords;
   let head: string | undefined;
   if (method === 'exp-clip-trained') {
     const t = c.trainSet === undefined ? undefined : o.data?.trainSets[c.trainSet];
@@ -560,8 +602,6 @@ async function exec(
       throw new Error(
         `${ablation}: no unlabelled set '${c.trainSet}': give --data-config with trainSets.${c.trainSet} = { unlabelled, teacher, teacherSource }`,
       );
-    // one head per (backbone, train set, preprocessing, seed), shared by the prompt-type runs: trainHead returns at
-    // once for a finished training directory, so the head is trained (and the images encoded) once
     const trainDir = join(
       o.resultsDir,
       'runs',
@@ -575,35 +615,45 @@ async function exec(
         ...(c.preprocess ? { preprocess: c.preprocess } : {}),
         seed: run.seed,
         out: trainDir,
-        ...cache,
+        ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}),
       },
       hooks,
     );
     head = tr.headPath;
   }
   if (!c.promptType) throw new Error(`${ablation}: method ${method} needs the promptType axis`);
-  if (spec.options?.head) {
-    head = o.data?.heads?.[c.backbone];
-    if (!head)
-      throw new Error(
-        `${ablation}: the Exp-CLIP rows need a projection head: give --data-config with heads.${c.backbone} = <head file>`,
-      );
-  }
+  if (!spec.options?.head) return head;
+  const given = o.data?.heads?.[c.backbone];
+  if (!given)
+    throw new Error(
+      `${ablation}: the Exp-CLIP rows need a projection head: give --data-config with heads.${c.backbone} = <head file>`,
+    );
+  return given;
+}
+
+/** A zero-shot (or Exp-CLIP head) evaluation of one prompt type, preprocessing and fold on the test set. */
+async function execZeroShot(ctx: RunContext, root: string): Promise<RunOutcome> {
+  const { run, o, runDir, hooks } = ctx;
+  const c = run.coords;
+  const ds = DATASETS[c.dataset];
+  const evalSet = o.data?.evalSets?.[c.dataset];
+  const head = await headFor(ctx);
+  const promptType = c.promptType!;
   const r = await evaluateZeroShot(
     {
-      dataset: info === DATA.fer2013 ? 'fer2013' : ds.data,
+      dataset: DATA[ds.data] === DATA.fer2013 ? 'fer2013' : ds.data,
       root,
       ...(evalSet?.annotations ? { annotations: evalSet.annotations } : {}),
       ...(evalSet?.rebase ? { rebase: evalSet.rebase } : {}),
       // one run per fold (the split axis), so every row's metrics follow from its own confusion matrix
       ...(c.split !== undefined ? { folds: [c.split] } : {}),
       model: modelFor(c.backbone, o),
-      promptTypes: [c.promptType],
+      promptTypes: [promptType],
       preprocess: c.preprocess ?? 'exp-clip',
       ...(head ? { head } : {}),
       out: runDir,
-      ...cache,
-      ...limit,
+      ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}),
+      ...(o.limit ? { limit: o.limit, subsetSeed: 0 } : {}),
     },
     hooks,
   );
@@ -618,7 +668,7 @@ async function exec(
       f.n,
       f.perClassRecall,
     ),
-    items: itemOutcomes(p.ids, p.labels, p.byPromptType[c.promptType]!.predicted),
+    items: itemOutcomes(p.ids, p.labels, p.byPromptType[promptType]!.predicted),
     runDir,
     datasetFingerprint: r.datasetFingerprint,
     modelFingerprint: r.modelFingerprint,
@@ -674,58 +724,23 @@ async function runLockedAblation(
 ): Promise<{ ran: number; skipped: number }> {
   const shard = options.shard;
   const file = shard ? shardRowsFile(options.resultsDir, id, shard) : join(options.resultsDir, `${fileName(id)}.jsonl`);
-  const charts = join(options.resultsDir, 'charts');
-  let rows = readRows(file);
   const all = expandAblation(id, spec, options.limit ? { limit: options.limit } : {});
   const runs = shard ? all.filter((r) => shardOfKey(r.id, shard.count) === shard.index) : all;
   if (shard) log(`${id}: shard ${shard.index}/${shard.count} has ${runs.length} of ${all.length} runs`);
   const prov = provenance({ runtime: runtimeVersions() });
   const fields = ablationShardFields(id, spec, { ...options, code: prov });
-  // a shard's record (rewritten after every row) holds the checksum of each row it wrote: a resumed shard keeps
-  // only rows it recorded, and refuses to continue from edited rows or from a start with other settings
-  const recordFile = shard ? shardRecordFile(options.resultsDir, id, shard) : '';
-  if (shard && rows.length > 0) {
-    const rec = existsSync(recordFile) ? readShardRecord(recordFile, shard) : null;
-    if (rec) {
-      const differ = Object.keys({ ...fields, ...rec.agree }).filter(
-        (f) => canonicalJson(rec.agree[f]) !== canonicalJson(fields[f]),
-      );
-      if (differ.length > 0)
-        throw new InvalidArgumentError({
-          functionName: 'runAblation',
-          argument: 'shard',
-          message: `${id}: shard ${shard.index}/${shard.count} in ${options.resultsDir} was started with other settings (${differ.map((f) => FIELD_NAMES[f] ?? f).join(', ')}); use another results directory or remove ${file} and ${recordFile}`,
-        });
-    }
-    for (const r of rows) {
-      const want = rec?.rows[r.id];
-      if (want !== undefined && want !== rowChecksum(r))
-        throw new DataFormatError({
-          file,
-          message: `row ${r.id.slice(0, 200)} differs from what shard ${shard.index}/${shard.count} wrote (checksum in ${recordFile}); it was edited: remove the line to run it again`,
-        });
-    }
-    const kept = rows.filter((r) => rec?.rows[r.id] !== undefined);
-    if (kept.length < rows.length)
-      log(
-        `${id}: ${rows.length - kept.length} row(s) in ${file} were not recorded by the shard (stopped while writing them); running them again`,
-      );
-    rows = kept;
-  }
+  let rows = readRows(file);
+  if (shard && rows.length > 0) rows = resumedShardRows(id, options, shard, file, rows, fields, log);
   const done = new Set(rows.map((r) => r.id));
   let ran = 0;
-  let skipped = 0;
   const saveShard = () => {
     if (shard) writeAblationShard(options.resultsDir, id, shard, rows, { fields, units: all.length });
   };
   for (const [i, run] of runs.entries()) {
-    if (done.has(run.id)) {
-      skipped++;
-      continue;
-    }
+    if (done.has(run.id)) continue;
     log(`[${i + 1}/${runs.length}] ${run.id}`);
     const t0 = performance.now();
-    const outcome = await exec(spec, id, run, options, log);
+    const outcome = await execStoppable(spec, id, run, options, log, { file, kept: rows.length });
     const row: ResultRow = {
       id: run.id,
       ablation: id,
@@ -737,36 +752,119 @@ async function runLockedAblation(
       seconds: (performance.now() - t0) / 1000,
       finishedAt: new Date().toISOString(),
     };
-    const title = `${id} ${Object.values(run.coords).join(' ')} seed ${run.seed}`;
-    await drawChart(
-      confusionMatrixSpec(row.labelNames, row.confusionMatrix, title),
-      join(charts, `${safe(run.id)}.confusion`),
-    );
-    if (row.scores)
-      await drawChart(
-        rocCurvesSpec(
-          [{ name: `seed ${run.seed}`, knownScores: row.scores.known, unknownScores: row.scores.unknown }],
-          title,
-        ),
-        join(charts, `${safe(run.id)}.roc`),
-      );
+    await drawRunCharts(id, run, row, join(options.resultsDir, 'charts'));
     const conflict = rowFingerprints([...rows, row]).conflict;
     if (conflict) throw new DataFormatError({ file, message: `${id}: ${conflict}; use another results directory` });
     rows = [...rows, row];
     if (shard) saveShard();
     else writeFileAtomic(file, rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
-    const m = row.metrics;
-    log(
-      m.auroc_arpl !== undefined
-        ? `  closed-set acc ${pct(m.closed_set_accuracy)} AUROC ${pct(m.auroc_arpl)} (ARPL) / ${pct(m.auroc_standard)} OSCR ${pct(m.oscr_arpl)} / ${pct(m.oscr_standard)} (${row.seconds.toFixed(1)} s)`
-        : `  UAR ${pct(m.uar)} WAR ${pct(m.war)} (${row.seconds.toFixed(1)} s)`,
-    );
+    log(rowLine(row));
     ran++;
   }
-  if (ran > 0 && !shard) await drawOverlayRoc(id, rows, charts);
+  if (ran > 0 && !shard) await drawOverlayRoc(id, rows, join(options.resultsDir, 'charts'));
   // a shard records itself even when it had nothing (left) to run, so the merge sees it finished
   if (shard && ran === 0) saveShard();
-  return { ran, skipped };
+  return { ran, skipped: runs.filter((r) => done.has(r.id)).length };
+}
+
+/**
+ * The rows a resumed shard keeps: those its record (rewritten after every row) lists with their checksum. Refuses to
+ * continue from edited rows or from a start with other settings.
+ */
+function resumedShardRows(
+  id: string,
+  options: RunAblationOptions,
+  shard: Shard,
+  file: string,
+  rows: ResultRow[],
+  fields: ReturnType<typeof ablationShardFields>,
+  log: (line: string) => void,
+): ResultRow[] {
+  const recordFile = shardRecordFile(options.resultsDir, id, shard);
+  const rec = existsSync(recordFile) ? readShardRecord(recordFile, shard) : null;
+  if (rec) {
+    const differ = Object.keys({ ...fields, ...rec.agree }).filter(
+      (f) => canonicalJson(rec.agree[f]) !== canonicalJson(fields[f]),
+    );
+    if (differ.length > 0)
+      throw new InvalidArgumentError({
+        functionName: 'runAblation',
+        argument: 'shard',
+        message: `${id}: shard ${shard.index}/${shard.count} in ${options.resultsDir} was started with other settings (${differ.map((f) => FIELD_NAMES[f] ?? f).join(', ')}); use another results directory or remove ${file} and ${recordFile}`,
+      });
+  }
+  for (const r of rows) {
+    const want = rec?.rows[r.id];
+    if (want !== undefined && want !== rowChecksum(r))
+      throw new DataFormatError({
+        file,
+        message: `row ${r.id.slice(0, 200)} differs from what shard ${shard.index}/${shard.count} wrote (checksum in ${recordFile}); it was edited: remove the line to run it again`,
+      });
+  }
+  const kept = rows.filter((r) => rec?.rows[r.id] !== undefined);
+  if (kept.length < rows.length)
+    log(
+      `${id}: ${rows.length - kept.length} row(s) in ${file} were not recorded by the shard (stopped while writing them); running them again`,
+    );
+  return kept;
+}
+
+/**
+ * One run that stops at `options.signal`, before it starts or inside its method, with an AbortedError that says
+ * where the finished rows are and how to resume (HESP's own stop already says so and is passed on). Without the check
+ * before each run, a stop during the open-set baselines was never seen: their rows after the first of a split find
+ * every feature in the cache and never look at the signal, so the ablation ran on and ended without the hint.
+ */
+async function execStoppable(
+  spec: AblationSpec,
+  id: string,
+  run: { id: string; coords: RunCoords; seed: number },
+  options: RunAblationOptions,
+  log: (line: string) => void,
+  kept: { file: string; kept: number },
+): Promise<RunOutcome> {
+  const stopped = (cause: unknown) =>
+    new AbortedError(
+      `${id} at run ${run.id} (${kept.kept} finished row${kept.kept === 1 ? '' : 's'} kept in ${kept.file}; rerun the same command to resume)`,
+      { cause },
+    );
+  if (options.signal?.aborted) throw stopped(options.signal.reason);
+  try {
+    return await exec(spec, id, run, options, log);
+  } catch (error) {
+    if (error instanceof AbortedError && !/rerun/.test(error.message)) throw stopped(error);
+    throw error;
+  }
+}
+
+/** A run's confusion matrix, and for an open-set run its ROC curve, as SVG and PNG under `charts`. */
+async function drawRunCharts(
+  id: string,
+  run: { id: string; coords: RunCoords; seed: number },
+  row: ResultRow,
+  charts: string,
+): Promise<void> {
+  const title = `${id} ${Object.values(run.coords).join(' ')} seed ${run.seed}`;
+  await drawChart(
+    confusionMatrixSpec(row.labelNames, row.confusionMatrix, title),
+    join(charts, `${safe(run.id)}.confusion`),
+  );
+  if (row.scores)
+    await drawChart(
+      rocCurvesSpec(
+        [{ name: `seed ${run.seed}`, knownScores: row.scores.known, unknownScores: row.scores.unknown }],
+        title,
+      ),
+      join(charts, `${safe(run.id)}.roc`),
+    );
+}
+
+/** The log line of a finished row: its headline metrics and time. */
+function rowLine(row: ResultRow): string {
+  const m = row.metrics;
+  return m.auroc_arpl !== undefined
+    ? `  closed-set acc ${pct(m.closed_set_accuracy)} AUROC ${pct(m.auroc_arpl)} (ARPL) / ${pct(m.auroc_standard)} OSCR ${pct(m.oscr_arpl)} / ${pct(m.oscr_standard)} (${row.seconds.toFixed(1)} s)`
+    : `  UAR ${pct(m.uar)} WAR ${pct(m.war)} (${row.seconds.toFixed(1)} s)`;
 }
 
 /** A run's name in charts: its coordinates and seed. */
@@ -791,6 +889,35 @@ export function overlayRocSpec(
 async function drawOverlayRoc(id: string, rows: readonly ResultRow[], charts: string): Promise<void> {
   if (!rows.some((r) => r.scores)) return;
   await drawChart(overlayRocSpec(id, rows), join(charts, `${safe(fileName(id))}.roc`));
+}
+
+/**
+ * What is wrong with the rows of one shard file `f` against its record (rows not recorded, edited or gone), the shard
+ * of each row's id, and the rows of the shards before it (`byId`, which this adds the rows to).
+ */
+function shardRowProblems(
+  rows: readonly ResultRow[],
+  shard: Shard,
+  f: string,
+  rec: ShardRecord | undefined,
+  recordPath: string,
+  byId: Map<string, ResultRow>,
+): string[] {
+  const problems: string[] = [];
+  for (const r of rows) {
+    const want = rec?.rows[r.id];
+    if (rec && want === undefined) problems.push(`${f}: row ${r.id} is not in the shard's record (${recordPath})`);
+    else if (rec && want !== rowChecksum(r))
+      problems.push(`${f}: row ${r.id} was edited after the shard wrote it (its checksum differs from the record's)`);
+    if (shardOfKey(r.id, shard.count) !== shard.index)
+      problems.push(`${f}: row ${r.id} belongs to shard ${shardOfKey(r.id, shard.count)}/${shard.count}`);
+    if (byId.has(r.id)) problems.push(`run ${r.id} appears in more than one shard`);
+    byId.set(r.id, r);
+  }
+  if (rec)
+    for (const rid of Object.keys(rec.rows))
+      if (!rows.some((r) => r.id === rid)) problems.push(`${f}: row ${rid} that the shard recorded is gone`);
+  return problems;
 }
 
 /**
@@ -834,25 +961,7 @@ export async function mergeAblation(
       unreadable.add(i);
       continue;
     }
-    const rec = recordOf.get(i);
-    for (const r of rows) {
-      if (rec) {
-        const want = rec.rows[r.id];
-        if (want === undefined)
-          problems.push(`${f}: row ${r.id} is not in the shard's record (${shardRecordPath(dir, shard)})`);
-        else if (want !== rowChecksum(r))
-          problems.push(
-            `${f}: row ${r.id} was edited after the shard wrote it (its checksum differs from the record's)`,
-          );
-      }
-      if (shardOfKey(r.id, options.count) !== i)
-        problems.push(`${f}: row ${r.id} belongs to shard ${shardOfKey(r.id, options.count)}/${options.count}`);
-      if (byId.has(r.id)) problems.push(`run ${r.id} appears in more than one shard`);
-      byId.set(r.id, r);
-    }
-    if (rec)
-      for (const rid of Object.keys(rec.rows))
-        if (!rows.some((r) => r.id === rid)) problems.push(`${f}: row ${rid} that the shard recorded is gone`);
+    problems.push(...shardRowProblems(rows, shard, f, recordOf.get(i), shardRecordPath(dir, shard), byId));
   }
   // the runs of a shard whose rows could not be read are not listed one by one (that shard's problem is named)
   const missing = runs.filter((r) => !byId.has(r.id) && !unreadable.has(shardOfKey(r.id, options.count)));

@@ -11,8 +11,10 @@ import { parseAllDocuments } from 'yaml';
 import { repoRoot, runCli, sharedPath } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
 
-const entry = 'apps/bench/src/bench-ablations.ts';
+const entry = 'apps/cli/test/bench/entry.ts';
 const ONLY = 'exp-clip-zero-shot/prompt-x-preprocess';
+/** What the repository's `pnpm bench:ablations` passes: each cluster task runs the repository's script. */
+const JOB = ['--job-command', 'pnpm bench:ablations'];
 const common = (results: string, cache = join(results, 'cache')) => [
   '--only',
   ONLY,
@@ -44,6 +46,7 @@ describe('bench:ablations --emit', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vlfer-emit-'));
     const r = runCli(entry, [
       ...common(join(dir, 'results')),
+      ...JOB,
       '--emit',
       'slurm',
       '--shards',
@@ -71,6 +74,7 @@ describe('bench:ablations --emit', () => {
     );
     const k = runCli(entry, [
       ...common(join(dir, 'results')),
+      ...JOB,
       '--emit',
       'k8s',
       '--shards',
@@ -103,7 +107,16 @@ describe('bench:ablations --emit', () => {
       '24',
     ];
     const emitDir = join(dir, 'emit dir \'q\' "d" #x %j');
-    const r = runCli(entry, [...common(results, cache), '--emit', 'slurm', '--shards', '2', '--emit-dir', emitDir]);
+    const r = runCli(entry, [
+      ...common(results, cache),
+      ...JOB,
+      '--emit',
+      'slurm',
+      '--shards',
+      '2',
+      '--emit-dir',
+      emitDir,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const env = { ...process.env, PATH: stubPath() };
     for (const [file, argv] of [
@@ -123,6 +136,7 @@ describe('bench:ablations --emit', () => {
       entry,
       [
         ...common(results, cache),
+        ...JOB,
         '--emit',
         'k8s',
         '--shards',

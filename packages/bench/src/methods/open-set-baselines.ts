@@ -1,4 +1,5 @@
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import type { FileHashIndex } from '@vlfer/core/node';
 import { DATASETS as DATA } from '@vlfer/datasets';
 import {
   encodeOpenSetSplit,
@@ -114,6 +115,12 @@ export function openSetOutcome(
 const FEATURES: OpenSetFeatureCache = new Map();
 /** The known-class probes fitted in this process (by split content): fitted once per split, shared by four rows. */
 const PROBES: OpenSetProbeCache = new Map();
+/**
+ * The content hashes of the frames read for data fingerprints in this process, by file state (`FileHashIndex`): the
+ * five baseline rows of a split (and the other splits of the set) read each frame once instead of once per row, and a
+ * frame changed in place (new mtime / ctime) is read again, so its row's fingerprint still changes.
+ */
+const FRAME_HASHES: FileHashIndex = new Map();
 
 /**
  * One open-set baseline run: HESP's split `coords.split` of the data config's `videoSets.<dataset>`, with the HESP
@@ -153,7 +160,7 @@ export async function execOpenSetBaseline(
       model: run.model,
       seed: run.seed,
     },
-    { ...hooks, cache: FEATURES },
+    { ...hooks, cache: FEATURES, frameHashes: FRAME_HASHES },
   );
   const r = scoreOpenSetBaseline(features, method, { probes: PROBES });
   hooks.log(

@@ -33,6 +33,28 @@ export interface FaceApiReferenceResult {
   datasetFingerprint: string;
 }
 
+/** The packages the face-api method needs: optional peer dependencies of @vlfer/bench (tfjs is 100+ MB). */
+export const FACE_API_PACKAGES = [
+  '@vladmandic/face-api@1.7.15',
+  '@tensorflow/tfjs@4.22.0',
+  '@tensorflow/tfjs-backend-wasm@4.22.0',
+];
+
+/**
+ * face-api.js on tfjs's wasm backend. @throws Error naming the packages to install when one of them is missing
+ */
+function loadFaceApi() {
+  try {
+    return require('@vladmandic/face-api/dist/face-api.node-wasm.js');
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'MODULE_NOT_FOUND') throw error;
+    throw new Error(
+      `method face-api needs the optional peer dependencies of @vlfer/bench: npm install ${FACE_API_PACKAGES.join(' ')} (${(error as Error).message.split('\n')[0]})`,
+      { cause: error },
+    );
+  }
+}
+
 /**
  * The supervised reference row: face-api.js's expression model (shipped in `@vladmandic/face-api`, run by
  * tfjs with the wasm backend) on a class-folder image set, each whole image given to the net (it resizes to
@@ -44,7 +66,7 @@ export async function runFaceApiReference(options: {
   subsetSeed?: number;
   onProgress?: (done: number, total: number) => void;
 }): Promise<FaceApiReferenceResult> {
-  const faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js');
+  const faceapi = loadFaceApi();
   const tf = faceapi.tf;
   await tf.setBackend('wasm');
   await tf.ready();

@@ -22,7 +22,7 @@ const reason = missing.length
   : process.getuid?.() !== 0
     ? 'not root (slurmd runs jobs as root here)'
     : '';
-const entry = 'apps/bench/src/bench-ablations.ts';
+const entry = 'apps/cli/test/bench/entry.ts';
 const work = mkdtempSync(join(tmpdir(), 'vlfer-slurm-test-'));
 const cluster = join(work, 'cluster');
 const busy = join(work, 'cluster-on-a-busy-port');
@@ -64,6 +64,8 @@ const freePorts = async (): Promise<[number, number]> => {
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const emitArgs = (shards: number, emitDir: string) => [
+  '--job-command',
+  'pnpm bench:ablations',
   '--emit',
   'slurm',
   '--shards',

@@ -7,7 +7,7 @@ import { createRng } from '@vlfer/core';
 import { repoRoot, runCli, sharedPath } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
 
-const entry = 'apps/bench/src/bench-ablations.ts';
+const entry = 'apps/cli/test/bench/entry.ts';
 const tsx = join(
   dirname(createRequire(join(repoRoot, 'package.json')).resolve('tsx/package.json')),
   'dist',
