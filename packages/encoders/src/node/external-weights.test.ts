@@ -118,8 +118,29 @@ describe('weights stored in the graphs as external data pointing into model.safe
     expect(folded.graph).not.toContain('FusedMatMul'); // each Transpose(W) became a transposed copy of W
     expect(fused.graph).toContain('FusedMatMul');
     expect(fused.embeds).toEqual(folded.embeds);
-    // and the model's own sessions use that setting
+    // and the model's own sessions use that setting; `foldConstants: true` brings back the folding, same features
     expect((await embeds(tiny, { externalData: true, gradients: false })).image).toEqual(folded.embeds);
+    const a = await embeds(tiny, { externalData: true, gradients: false, foldConstants: true });
+    const b = await embeds(tiny, { externalData: true, gradients: false });
+    expect(b).toEqual(a);
+  });
+
+  it('the gradient graphs too: the vision VJP is bit-identical with constant folding on and off', async () => {
+    const vjp = async (foldConstants: boolean) => {
+      const m = await ClipGradientModel.load(tiny, { weightsIn: 'graph', gradients: true, foldConstants });
+      const S = m.arch.vision.imageSize!;
+      const cot = Float32Array.from({ length: 2 * m.arch.vision.projectionDim }, (_, i) => Math.cos(i));
+      const r = await m.visionVjp(pixels(2, S), {
+        dtype: 'float32',
+        data: cot,
+        dims: [2, m.arch.vision.projectionDim],
+      });
+      await m.release();
+      return r;
+    };
+    const [on, off] = [await vjp(true), await vjp(false)];
+    expect(off.imageEmbeds.data).toEqual(on.imageEmbeds.data);
+    expect(off.gradPixels.data).toEqual(on.gradPixels.data);
   });
 
   it('ready() creates every session at load time; the first batch then creates none', async () => {
