@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { decodeSafetensors } from '@vlfer/core';
 import { writeSafetensors } from '@vlfer/core/node';
 import { sharedPath } from '@vlfer/test-utils';
+import { ClipGradientModel } from '@vlfer/encoders/node';
 import { describe, expect, it } from 'vitest';
 import { runTorch, runTorchScript, TORCH_ENV, torchEnv } from './torch.js';
 
@@ -105,6 +106,30 @@ describe('torch/load.py (the load row of bench:hesp-step --vs torch)', () => {
       expect(runTorch('load', args, 1).ptWritten).toBe(false);
       utimesSync(args.checkpoint, new Date(), new Date(Date.now() + 60_000));
       expect(runTorch('load', args, 1).ptWritten).toBe(true);
+    }
+  });
+  it('--only: one format per process, timed to the stages of bench:load, encoding the images vlfer encodes', async () => {
+    const { dir } = checkpoint(1);
+    const args = {
+      config: join(dir, 'config.json'),
+      checkpoint: join(dir, 'model.safetensors'),
+      pt: join(dir, 'model.pt'),
+    };
+    const m = await ClipGradientModel.load(dir, { weightsIn: 'graph', gradients: false, intraOpNumThreads: 1 });
+    const S = m.arch.vision.imageSize!;
+    const px = Float32Array.from({ length: 2 * 3 * S * S }, (_, i) => Math.sin(0.01 * i)); // as bench:load
+    const vlfer = (await m.visionForwardEmbeds({ dtype: 'float32', data: px, dims: [2, 3, S, S] })).data;
+    await m.release();
+    for (const only of ['safetensors', 'pt']) {
+      const r = runTorch('load', { ...args, only }, 1);
+      expect(r.format).toBe(only);
+      expect(r.ready).toEqual(r.open); // a built module with its state dict has nothing left to prepare
+      expect(r.firstBatch.seconds).toBeGreaterThan(r.open.seconds);
+      expect(r.firstBatch.cpuSeconds).toBeGreaterThan(0);
+      expect(r.startupSeconds).toBeGreaterThan(0);
+      expect(r.imageEmbeds).toHaveLength(vlfer.length);
+      const diff = Math.max(...vlfer.map((v, i) => Math.abs(v - r.imageEmbeds[i])));
+      expect(diff).toBeLessThan(1e-4);
     }
   });
   it('refuses a checkpoint path that is not a file, naming it', () => {

@@ -71,6 +71,13 @@ export interface ClipGradientModelOptions extends LoadWeightsOptions, ThreadOpti
    * `.pt`) are always copied, with the reason given to `log`. @default true
    */
   externalData?: boolean;
+  /**
+   * With weights stored in the graphs: let ONNX Runtime fold constants, which turns each linear layer's `Transpose(W)`
+   * into a transposed copy of W before prepacking (the way before; for comparison, `pnpm bench:load`). Off, the
+   * transposes fuse into the MatMuls and W is prepacked straight from the file: bit-identical outputs, about half
+   * the CPU time to create a session. @default false
+   */
+  foldConstants?: boolean;
   /** Build the VJP (gradient) graphs too. @default true */
   gradients?: boolean;
   /** Which towers to build. @default both */
@@ -359,6 +366,16 @@ export class ClipGradientModel {
     return { dtype: 'float32', data: out, dims: [b, e] };
   }
 
+  /**
+   * Create every session this model has now instead of at first use (the work lazy towers defer: ONNX Runtime reads
+   * or maps the weights, optimizes the graphs and prepacks the weights), the sessions at once. After it, the first
+   * batch pays only its own run. @throws what session creation throws (e.g. model.safetensors changed since the load)
+   */
+  async ready(): Promise<void> {
+    const names = Object.keys(this.sources) as SessionName[];
+    await Promise.all(names.map((name) => this.session(name, 'ready')));
+  }
+
   /** Release the sessions created so far (one still being created is released once it is). */
   async release(): Promise<void> {
     const pending = Object.values(this.pending).filter((p) => p !== undefined);
@@ -427,9 +444,26 @@ function graphSessionOptions(
   options: ClipGradientModelOptions,
 ): ort.InferenceSession.SessionOptions {
   const opts = sessionOptions({ device: options.device ?? 'cpu', ...options });
-  if (!bundle.externalDir) return opts;
-  return { ...opts, extra: { session: { model_external_initializers_file_folder_path: bundle.externalDir } } };
+  const stored = !options.quantize && (options.weightsIn ?? defaultWeightsIn(options.device ?? 'cpu')) === 'graph';
+  const fuse = stored && !options.foldConstants;
+  const extra = {
+    ...(bundle.externalDir ? { session: { model_external_initializers_file_folder_path: bundle.externalDir } } : {}),
+    ...(fuse ? STORED_WEIGHTS_OPTIMIZATION : {}),
+  };
+  return Object.keys(extra).length ? { ...opts, extra } : opts;
 }
+
+/**
+ * ONNX Runtime session configuration for graphs that store float32 CLIP weights: constant folding off. With it on,
+ * ORT folds each `Transpose(W)` of a linear layer into a transposed copy of the weight before prepacking it (a
+ * second pass over all weights, and a copy of each); with it off, the transpose fuses into the MatMul
+ * (`FusedMatMul`, transB) and the prepacking reads W straight from the file ONNX Runtime memory-mapped. The packed
+ * weights, and so the outputs, are bit-identical (external-weights.test.ts); creating a ViT-B/32 vision forward
+ * session took 0.58–0.68 s of CPU time instead of 0.99–1.25 s (apps/bench/README.md, `pnpm bench:load`).
+ */
+export const STORED_WEIGHTS_OPTIMIZATION = {
+  optimization: { disable_specified_optimizers: 'ConstantFolding' },
+} as const;
 
 /** Position of the first <|endoftext|> (the largest id) in each row of [rows · L] CLIP token ids. */
 export function eotPositions(ids: readonly number[], dims: [number, number]): number[] {

@@ -7,7 +7,7 @@ import { sharedPath } from '@vlfer/test-utils';
 import * as ort from 'onnxruntime-node';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { visionTowerVjpModel } from '../clip-graphs.js';
-import { ClipGradientModel } from './clip-gradients.js';
+import { ClipGradientModel, STORED_WEIGHTS_OPTIMIZATION } from './clip-gradients.js';
 import { loadClip } from './clip.js';
 import { loadClipWeights, resolveClipSource } from './clip-source.js';
 
@@ -93,6 +93,68 @@ describe('weights stored in the graphs as external data pointing into model.safe
     const grads = await embeds(tiny, { externalData: true, gradients: true });
     const gradsCopied = await embeds(tiny, { externalData: false, gradients: true });
     expect(grads.image).toEqual(gradsCopied.image);
+  });
+
+  it('constant folding off (transposes fused into the MatMuls, not copied) leaves the features bit-identical', async () => {
+    const bundle = loadClipWeights(resolveClipSource(tiny, { backend: 'graphs' }), {}, { byReference: true });
+    const graph = visionTowerVjpModel(bundle.arch.vision, { weights: bundle.weights, withGradient: false });
+    const S = bundle.arch.vision.imageSize!;
+    const out = mkdtempSync(join(tmpdir(), 'vlfer-fold-'));
+    const run = async (name: string, extra: Record<string, Record<string, string>>) => {
+      const session = { model_external_initializers_file_folder_path: tiny };
+      const optimizedModelFilePath = join(out, `${name}.onnx`); // the graph as optimized, to see what ORT did
+      const s = await ort.InferenceSession.create(graph, {
+        intraOpNumThreads: 1,
+        optimizedModelFilePath,
+        extra: { ...extra, session },
+      });
+      const p = pixels(3, S);
+      const r = await s.run({ pixel_values: new ort.Tensor('float32', p.data, p.dims) });
+      await s.release();
+      return { embeds: r.image_embeds!.data as Float32Array, graph: readFileSync(optimizedModelFilePath, 'latin1') };
+    };
+    const folded = await run('folded', {});
+    const fused = await run('fused', STORED_WEIGHTS_OPTIMIZATION);
+    expect(folded.graph).not.toContain('FusedMatMul'); // each Transpose(W) became a transposed copy of W
+    expect(fused.graph).toContain('FusedMatMul');
+    expect(fused.embeds).toEqual(folded.embeds);
+    // and the model's own sessions use that setting; `foldConstants: true` brings back the folding, same features
+    expect((await embeds(tiny, { externalData: true, gradients: false })).image).toEqual(folded.embeds);
+    const a = await embeds(tiny, { externalData: true, gradients: false, foldConstants: true });
+    const b = await embeds(tiny, { externalData: true, gradients: false });
+    expect(b).toEqual(a);
+  });
+
+  it('the gradient graphs too: the vision VJP is bit-identical with constant folding on and off', async () => {
+    const vjp = async (foldConstants: boolean) => {
+      const m = await ClipGradientModel.load(tiny, { weightsIn: 'graph', gradients: true, foldConstants });
+      const S = m.arch.vision.imageSize!;
+      const cot = Float32Array.from({ length: 2 * m.arch.vision.projectionDim }, (_, i) => Math.cos(i));
+      const r = await m.visionVjp(pixels(2, S), {
+        dtype: 'float32',
+        data: cot,
+        dims: [2, m.arch.vision.projectionDim],
+      });
+      await m.release();
+      return r;
+    };
+    const [on, off] = [await vjp(true), await vjp(false)];
+    expect(off.imageEmbeds.data).toEqual(on.imageEmbeds.data);
+    expect(off.gradPixels.data).toEqual(on.gradPixels.data);
+  });
+
+  it('ready() creates every session at load time; the first batch then creates none', async () => {
+    const create = vi.spyOn(ort.InferenceSession, 'create');
+    try {
+      const m = await ClipGradientModel.load(tiny, { weightsIn: 'graph', gradients: true });
+      await m.ready();
+      expect(create).toHaveBeenCalledTimes(4);
+      await m.visionForwardEmbeds(pixels(1, m.arch.vision.imageSize!));
+      expect(create).toHaveBeenCalledTimes(4);
+      await m.release();
+    } finally {
+      create.mockRestore();
+    }
   });
 
   it('a BF16 file falls back to copying the converted weights, saying why, with the same features', async () => {
