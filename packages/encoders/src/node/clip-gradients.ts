@@ -413,14 +413,20 @@ function graphInputNames(model: Uint8Array): string[] {
 /**
  * ONNX Runtime session options for the tower graphs; with weights referenced in `model.safetensors`
  * (`bundle.externalDir`), the folder their external data is resolved against (the graphs are given as bytes).
+ * int8 towers: the intra-op threads sleep instead of spinning between kernels (`intra_op.allow_spinning` 0, as
+ * PyTorch's peer runs with OMP_WAIT_POLICY=PASSIVE): their kernels are short, and a thread spinning on a shared
+ * or busy CPU takes the core from the one that has work (apps/bench/README.md, int8).
  */
 function graphSessionOptions(
   bundle: ClipWeightsBundle,
   options: ClipGradientModelOptions,
 ): ort.InferenceSession.SessionOptions {
   const opts = sessionOptions({ device: options.device ?? 'cpu', ...options });
-  if (!bundle.externalDir) return opts;
-  return { ...opts, extra: { session: { model_external_initializers_file_folder_path: bundle.externalDir } } };
+  const session: Record<string, string> = {
+    ...(bundle.externalDir ? { model_external_initializers_file_folder_path: bundle.externalDir } : {}),
+    ...(options.quantize === 'int8' ? { 'intra_op.allow_spinning': '0' } : {}),
+  };
+  return Object.keys(session).length ? { ...opts, extra: { session } } : opts;
 }
 
 /** Position of the first <|endoftext|> (the largest id) in each row of [rows · L] CLIP token ids. */
