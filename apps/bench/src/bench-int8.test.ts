@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { runInt8Bench } from './bench-int8.js';
 
 describe('bench:encode --dtype int8 --vs torch (on the tiny-clip architecture)', () => {
-  it('times vlfer fp32/int8 and PyTorch fp32/quantize_dynamic, with cosines and the load average', async () => {
+  it('times vlfer fp32/int8 and PyTorch fp32/quantize_dynamic (wall and CPU time), with cosines and the load average', async () => {
     // a shared/ folder whose fixtures/graphs/tiny is tiny-clip's config (random weights are written from it)
     const shared = mkdtempSync(join(tmpdir(), 'vlfer-int8-bench-'));
     mkdirSync(join(shared, 'fixtures', 'graphs', 'tiny'), { recursive: true });
@@ -29,6 +29,11 @@ describe('bench:encode --dtype int8 --vs torch (on the tiny-clip architecture)',
     expect(r.torch.int8CosineToFp32.min).toBeGreaterThan(0.99);
     expect(r.torch.int8CosineToFp32.min).toBeLessThan(1);
     expect(r.ratio.int8VsTorchInt8).toBeCloseTo(r.vlfer.imagesPerSecond.int8 / r.torch.imagesPerSecond.int8);
+    // CPU time per batch on both sides, and the CPU-time ratios computed from them
+    for (const side of [r.vlfer, r.torch])
+      for (const k of ['fp32', 'int8']) expect(side.cpuMsPerBatch[k]).toBeGreaterThan(0);
+    expect(r.cpuRatio.int8VsTorchInt8).toBeCloseTo(r.torch.cpuMsPerBatch.int8 / r.vlfer.cpuMsPerBatch.int8);
+    expect(r.cpuRatio.int8VsTorchFp32).toBeCloseTo(r.torch.cpuMsPerBatch.fp32 / r.vlfer.cpuMsPerBatch.int8);
     expect(r.loadAverage.start).toHaveLength(3);
   }, 600_000);
 });

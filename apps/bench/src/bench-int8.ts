@@ -35,16 +35,26 @@ type Encoder = {
   encodePixels(px: ReturnType<typeof pixels>): Promise<{ data: Float32Array; dims: readonly number[] }>;
 };
 
-/** Median images/s of `reps` timed `encodePixels` calls after one untimed call. */
-async function rawRate(clip: Encoder, px: ReturnType<typeof pixels>, reps: number): Promise<number> {
+/**
+ * Median images/s of `reps` timed `encodePixels` calls after one untimed call, and the median CPU milliseconds of this
+ * process (all threads, `process.cpuUsage`) per call: the work done, less moved by other processes' load than wall time.
+ */
+async function rawRate(
+  clip: Encoder,
+  px: ReturnType<typeof pixels>,
+  reps: number,
+): Promise<{ rate: number; cpuMs: number }> {
   await clip.encodePixels(px);
   const ts: number[] = [];
+  const cpu: number[] = [];
   for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
+    const [t0, c0] = [performance.now(), process.cpuUsage()];
     await clip.encodePixels(px);
     ts.push((performance.now() - t0) / 1000);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
   }
-  return px.dims[0] / median(ts);
+  return { rate: px.dims[0] / median(ts), cpuMs: median(cpu) };
 }
 
 /**
@@ -65,13 +75,17 @@ async function vlferSide(o: Int8BenchOptions, dir: string) {
   const px = pixels(o.batch);
   const cos = rowCosines(await fp32.encodePixels(px), await int8.encodePixels(px));
   const round = async () => {
+    const a = await rawRate(fp32, px, o.reps);
+    const b = await rawRate(fp32Stored, px, o.reps);
+    const q = await rawRate(int8, px, o.reps);
     const r = {
-      fp32: await rawRate(fp32, px, o.reps),
-      fp32StoredWeights: await rawRate(fp32Stored, px, o.reps),
-      int8: await rawRate(int8, px, o.reps),
+      fp32: a.rate,
+      fp32StoredWeights: b.rate,
+      int8: q.rate,
+      cpuMsPerBatch: { fp32: a.cpuMs, fp32StoredWeights: b.cpuMs, int8: q.cpuMs },
     };
     process.stderr.write(
-      `vlfer ${o.model}: raw fp32 ${r.fp32.toFixed(2)}, fp32 stored weights ${r.fp32StoredWeights.toFixed(2)}, int8 ${r.int8.toFixed(2)} images/s\n`,
+      `vlfer ${o.model}: raw fp32 ${r.fp32.toFixed(2)}, fp32 stored weights ${r.fp32StoredWeights.toFixed(2)}, int8 ${r.int8.toFixed(2)} images/s (CPU ms/batch ${a.cpuMs.toFixed(0)}, ${b.cpuMs.toFixed(0)}, ${q.cpuMs.toFixed(0)})\n`,
     );
     return r;
   };
@@ -84,8 +98,19 @@ function torchRound(o: Int8BenchOptions, config: string) {
   const args = { config, batch: o.batch, reps: o.reps };
   const fp32 = runTorch('encode', args, o.threads);
   const int8 = runTorch('encode', { ...args, quantize: 'dynamic' }, o.threads);
-  const r = { fp32: fp32.rawImagesPerSecond as number, int8: int8.rawImagesPerSecond as number, int8Result: int8 };
-  process.stderr.write(`PyTorch ${o.model}: raw fp32 ${r.fp32.toFixed(2)}, int8 ${r.int8.toFixed(2)} images/s\n`);
+  const cpuMsPerBatch = {
+    fp32: 1000 * (fp32.rawCpuSecondsPerBatch as number),
+    int8: 1000 * (int8.rawCpuSecondsPerBatch as number),
+  };
+  const r = {
+    fp32: fp32.rawImagesPerSecond as number,
+    int8: int8.rawImagesPerSecond as number,
+    cpuMsPerBatch,
+    int8Result: int8,
+  };
+  process.stderr.write(
+    `PyTorch ${o.model}: raw fp32 ${r.fp32.toFixed(2)}, int8 ${r.int8.toFixed(2)} images/s (CPU ms/batch ${cpuMsPerBatch.fp32.toFixed(0)}, ${cpuMsPerBatch.int8.toFixed(0)})\n`,
+  );
   return Promise.resolve(r);
 }
 
@@ -106,6 +131,10 @@ export async function runInt8Bench(o: Int8BenchOptions): Promise<Record<string, 
   });
   const vm = { ...med(r.a), fp32StoredWeights: median(r.a.map((x) => x.fp32StoredWeights)) };
   const tm = r.b.length ? med(r.b) : undefined;
+  const cpu = {
+    vlfer: med(r.a.map((x) => x.cpuMsPerBatch)),
+    ...(r.b.length ? { torch: med(r.b.map((x) => x.cpuMsPerBatch)) } : {}),
+  };
   const record = {
     benchmark: 'encode-int8',
     model: o.model,
@@ -114,22 +143,35 @@ export async function runInt8Bench(o: Int8BenchOptions): Promise<Record<string, 
     rounds: o.rounds,
     threads: o.threads,
     loadAverage: { start: loadStart, end: loadavg() },
-    vlfer: { imagesPerSecond: vm, int8CosineToFp32: v.cosine, runs: r.a },
-    ...(tm ? { torch: torchRecord(r.b, tm), ratio: ratios(vm, tm) } : {}),
+    vlfer: { imagesPerSecond: vm, cpuMsPerBatch: cpu.vlfer, int8CosineToFp32: v.cosine, runs: r.a },
+    ...(tm && cpu.torch
+      ? {
+          torch: { ...torchRecord(r.b, tm), cpuMsPerBatch: cpu.torch },
+          ratio: ratios(vm, tm),
+          cpuRatio: ratios(
+            { fp32: 1 / cpu.vlfer.fp32, int8: 1 / cpu.vlfer.int8 },
+            { fp32: 1 / cpu.torch.fp32, int8: 1 / cpu.torch.int8 },
+          ),
+        }
+      : {}),
   };
   writeJsonAtomic(o.out, record);
   process.stdout.write(`${int8Summary(record, vm, tm)}\n`);
+  if (cpu.torch) process.stdout.write(`${cpuSummary(cpu.vlfer, cpu.torch)}\n`);
   return record;
 }
 
-function torchRecord(runs: { fp32: number; int8: number; int8Result: Record<string, any> }[], tm: object) {
+function torchRecord(
+  runs: { fp32: number; int8: number; cpuMsPerBatch: object; int8Result: Record<string, any> }[],
+  tm: object,
+) {
   const last = runs.at(-1)!.int8Result;
   return {
     version: last.torch,
     quantize: last.quantize,
     int8CosineToFp32: last.int8CosineToFp32,
     imagesPerSecond: tm,
-    runs: runs.map(({ fp32, int8 }) => ({ fp32, int8 })),
+    runs: runs.map(({ fp32, int8, cpuMsPerBatch }) => ({ fp32, int8, cpuMsPerBatch })),
   };
 }
 
@@ -146,4 +188,9 @@ function int8Summary(
   const head = `${r.model} raw encode, batch ${r.batch}, ${r.threads} threads, medians of ${r.rounds} rounds (images/s), ${load}: vlfer fp32 ${v.fp32.toFixed(2)} (weights stored in the graph: ${v.fp32StoredWeights.toFixed(2)}), int8 ${v.int8.toFixed(2)} (${(v.int8 / v.fp32StoredWeights).toFixed(2)}× fp32 stored)`;
   if (!t) return head;
   return `${head}; PyTorch fp32 ${t.fp32.toFixed(2)}, quantize_dynamic int8 ${t.int8.toFixed(2)}; vlfer int8 = ${(v.int8 / t.fp32).toFixed(2)}× PyTorch fp32, ${(v.int8 / t.int8).toFixed(2)}× PyTorch int8`;
+}
+
+/** The same ratios from CPU time per batch (torch ms ÷ vlfer ms: > 1 when vlfer does the batch with less CPU). */
+function cpuSummary(v: { fp32: number; int8: number }, t: { fp32: number; int8: number }): string {
+  return `CPU ms per batch (medians): vlfer fp32 ${v.fp32.toFixed(0)}, int8 ${v.int8.toFixed(0)}; PyTorch fp32 ${t.fp32.toFixed(0)}, int8 ${t.int8.toFixed(0)}; vlfer int8 = ${(t.fp32 / v.int8).toFixed(2)}× PyTorch fp32, ${(t.int8 / v.int8).toFixed(2)}× PyTorch int8 by CPU time`;
 }

@@ -13,9 +13,8 @@ engine (recorded); the result adds the cosine of its features to the fp32 model'
     python3 encode.py --config vit-b32/config.json --batch 32 --reps 5 --threads 2 [--list paths.txt] [--quantize dynamic]
 """
 import argparse
+import time
 import torch
-from PIL import Image
-from torchvision import transforms
 from clip_model import load
 from common import emit, median, now, setup
 
@@ -75,13 +74,20 @@ if fp32_features is not None:
     out["int8CosineToFp32"] = {"min": cos.min().item(), "mean": cos.mean().item()}
 with torch.no_grad():
     vision(x)
-    ts = []
+    ts, cpu = [], []
     for _ in range(o.reps):
-        t0 = now()
+        t0, c0 = now(), time.process_time()
         vision(x)
         ts.append(now() - t0)
+        cpu.append(time.process_time() - c0)
     out["rawImagesPerSecond"] = o.batch / median(ts)
+    # CPU seconds of this process (all its threads) per batch: less moved by other processes' load than wall time
+    out["rawCpuSecondsPerBatch"] = median(cpu)
     if o.list:
+        # only the --list rows need PIL and torchvision; the raw rows run without them
+        from PIL import Image
+        from torchvision import transforms
+
         files = [l for l in open(o.list).read().split("\n") if l]
         tf = transforms.Compose([transforms.Resize((224, 224), interpolation=transforms.InterpolationMode.BILINEAR), transforms.ToTensor()])
         prep = lambda f: tf(Image.open(f).convert("RGB"))

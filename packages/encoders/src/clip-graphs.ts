@@ -55,8 +55,9 @@ export interface TowerGraphOptions {
   weightsFile?: string;
   /**
    * `'int8'`: every linear layer (attention q/k/v/out, MLP fc1/fc2, the projection) as ONNX Runtime's
-   * `DynamicQuantizeMatMul` on int8 weights (symmetric, per output channel; `quantizeLinearInt8`), the rest
-   * (patch embedding, LayerNorm, softmax, QuickGELU) in fp32. Needs `weights` and `withGradient: false`.
+   * `DynamicQuantizeMatMul` on int8 weights (symmetric, per output channel; `quantizeLinearInt8`; q, k and v as
+   * one), the rest (patch embedding, LayerNorm, attention as ONNX Runtime's `MultiHeadAttention`, QuickGELU) in
+   * fp32. Needs `weights` and `withGradient: false`.
    */
   quantize?: 'int8';
   /** Testing: called with each quantized weight's key and its per-channel scales, which it may alter. */
@@ -147,12 +148,27 @@ class Graph {
   /** y = x·Wᵀ (+ b) with W [out, in] by key: int8 `DynamicQuantizeMatMul` when quantized, else fp32 MatMul. */
   linearByKey(x: string, key: string, dims: [number, number], bias?: string): string {
     if (!this.int8) return linear(this, x, this.weight(key, dims), bias);
-    const { q, scales } = quantizeLinearInt8(this.stored(key, dims).data, dims[0], dims[1]);
-    this.int8.int8ScalesHook?.(key, scales);
-    this.initializers.push({ name: `${key}.int8`, dims: [dims[1], dims[0]], data: q });
-    this.initializers.push({ name: `${key}.scale`, dims: [dims[0]], data: scales });
+    return this.linearInt8(x, [key], [dims], bias ? [bias] : []);
+  }
+  /**
+   * Linear layers of one input x [..., in] as one int8 `DynamicQuantizeMatMul` (the activation is quantized once):
+   * the weights [out_i, in] by key stacked along the output axis ([Σ out_i, in]; with one scale per output channel
+   * this is the same quantization as each layer alone), the biases concatenated. @returns y [..., Σ out_i]
+   */
+  linearInt8(x: string, keys: string[], dims: [number, number][], biases: string[]): string {
+    const inp = dims[0]![1];
+    const starts = dims.map((_, i) => dims.slice(0, i).reduce((t, d) => t + d[0], 0));
+    const total = starts.at(-1)! + dims.at(-1)![0];
+    const w = new Float32Array(total * inp);
+    keys.forEach((key, i) => w.set(this.stored(key, dims[i]!).data, starts[i]! * inp));
+    const { q, scales } = quantizeLinearInt8(w, total, inp);
+    keys.forEach((key, i) => this.int8!.int8ScalesHook?.(key, scales.subarray(starts[i]!, starts[i]! + dims[i]![0])));
+    const name = keys.join('+');
+    this.initializers.push({ name: `${name}.int8`, dims: [inp, total], data: q });
+    this.initializers.push({ name: `${name}.scale`, dims: [total], data: scales });
+    const bias = biases.length > 1 ? this.op('Concat', biases, { axis: 0 }) : biases[0];
     const out = `dqmatmul_${this.n++}`;
-    const inputs = [x, `${key}.int8`, `${key}.scale`, '', ...(bias ? [bias] : [])];
+    const inputs = [x, `${name}.int8`, `${name}.scale`, '', ...(bias ? [bias] : [])];
     this.nodes.push({ op: 'DynamicQuantizeMatMul', domain: 'com.microsoft', inputs, outputs: [out] });
     return out;
   }
@@ -256,16 +272,11 @@ function encoderLayer(
   const I = a.intermediateSize;
   const w = (n: string, dims: number[]) => g.weight(`${prefix}.${n}`, dims);
   const ln1 = layerNorm(g, x, w('layer_norm1.weight', [D]), w('layer_norm1.bias', [D]), a.layerNormEps);
-  // int8: the linear weights live only quantized in the graph (forward only, no backward reads them)
-  const fp = (n: string, dims: [number, number]) => (g.int8 ? '' : w(`${n}.weight`, dims));
-  const wq = fp('self_attn.q_proj', [D, D]),
-    wk = fp('self_attn.k_proj', [D, D]),
-    wv = fp('self_attn.v_proj', [D, D]),
-    wo = fp('self_attn.out_proj', [D, D]);
-  const lin = (y: string, n: string, wt: string, dims: [number, number]) =>
-    g.int8
-      ? g.linearByKey(y, `${prefix}.${n}.weight`, dims, w(`${n}.bias`, [dims[0]]))
-      : linear(g, y, wt, w(`${n}.bias`, [dims[0]]));
+  const wq = w('self_attn.q_proj.weight', [D, D]),
+    wk = w('self_attn.k_proj.weight', [D, D]),
+    wv = w('self_attn.v_proj.weight', [D, D]),
+    wo = w('self_attn.out_proj.weight', [D, D]);
+  const lin = (y: string, n: string, wt: string, dims: [number, number]) => linear(g, y, wt, w(`${n}.bias`, [dims[0]]));
   const scale = (D / a.numHeads) ** -0.5;
   const q = splitHeads(g, g.mul(lin(ln1.y, 'self_attn.q_proj', wq, [D, D]), g.f(scale)), a.numHeads);
   const k = splitHeads(g, lin(ln1.y, 'self_attn.k_proj', wk, [D, D]), a.numHeads);
@@ -276,12 +287,56 @@ function encoderLayer(
   const o = mergeHeads(g, g.matmul(p, v));
   const h1 = g.add(x, lin(o, 'self_attn.out_proj', wo, [D, D]));
   const ln2 = layerNorm(g, h1, w('layer_norm2.weight', [D]), w('layer_norm2.bias', [D]), a.layerNormEps);
-  const w1 = fp('mlp.fc1', [I, D]),
-    w2 = fp('mlp.fc2', [D, I]);
+  const w1 = w('mlp.fc1.weight', [I, D]),
+    w2 = w('mlp.fc2.weight', [D, I]);
   const z = lin(ln2.y, 'mlp.fc1', w1, [I, D]);
   const sig = g.op('Sigmoid', [g.mul(z, g.f(1.702))]);
   const out = g.add(h1, lin(g.mul(z, sig), 'mlp.fc2', w2, [D, I]));
   return { out, saved: { ln1: ln1.saved, ln2: ln2.saved, q, k, v, p, h1, z, sig, wq, wk, wv, wo, w1, w2 } };
+}
+
+/**
+ * The int8 forward layer: q, k and v as one int8 `DynamicQuantizeMatMul` ([D, 3D]: the activation is quantized once),
+ * softmax(q·kᵀ·hd^−½ + bias)·v as ONNX Runtime's `MultiHeadAttention` (com.microsoft: no head transposes, the scale
+ * folded in), out_proj and the MLP int8. x [B, L, D] → [B, L, D]; `bias` [1, 1, L, L] added to the scores (text: the
+ * causal mask) or none (vision).
+ */
+function encoderLayerInt8(g: Graph, x: string, prefix: string, a: ClipTowerArch, bias?: string): string {
+  const D = a.hiddenSize;
+  const I = a.intermediateSize;
+  const w = (n: string, dims: number[]) => g.weight(`${prefix}.${n}`, dims);
+  const ln1 = layerNorm(g, x, w('layer_norm1.weight', [D]), w('layer_norm1.bias', [D]), a.layerNormEps);
+  const qkvNames = ['q_proj', 'k_proj', 'v_proj'].map((n) => `self_attn.${n}`);
+  const qkv = g.linearInt8(
+    ln1.y,
+    qkvNames.map((n) => `${prefix}.${n}.weight`),
+    qkvNames.map(() => [D, D]),
+    qkvNames.map((n) => w(`${n}.bias`, [D])),
+  );
+  const [q, k, v] = ['q', 'k', 'v'].map((n) => `${qkv}_${n}`) as [string, string, string];
+  g.nodes.push({ op: 'Split', inputs: [qkv, g.ints([D, D, D])], outputs: [q, k, v], attrs: { axis: -1 } });
+  const o = `mha_${g.nodes.length}`;
+  const attrs = { num_heads: a.numHeads, scale: { float: (D / a.numHeads) ** -0.5 } };
+  const mhaInputs = [q, k, v, '', '', bias ?? ''];
+  g.nodes.push({ op: 'MultiHeadAttention', domain: 'com.microsoft', inputs: mhaInputs, outputs: [o], attrs });
+  const lin = (y: string, n: string, dims: [number, number]) =>
+    g.linearByKey(y, `${prefix}.${n}.weight`, dims, w(`${n}.bias`, [dims[0]]));
+  const h1 = g.add(x, lin(o, 'self_attn.out_proj', [D, D]));
+  const ln2 = layerNorm(g, h1, w('layer_norm2.weight', [D]), w('layer_norm2.bias', [D]), a.layerNormEps);
+  const z = lin(ln2.y, 'mlp.fc1', [I, D]);
+  const sig = g.op('Sigmoid', [g.mul(z, g.f(1.702))]);
+  return g.add(h1, lin(g.mul(z, sig), 'mlp.fc2', [D, I]));
+}
+
+/**
+ * The int8 encoder layers `${prefix}.${i}`, i < numLayers, over x [B, L, D]; `mask` [L, L] additive (text).
+ * @returns the last hidden state [B, L, D]
+ */
+function encoderStackInt8(g: Graph, x: string, prefix: string, a: ClipTowerArch, mask?: string): string {
+  const bias = mask ? g.op('Unsqueeze', [mask, g.ints([0, 1])]) : undefined; // MultiHeadAttention's attention_bias
+  let h = x;
+  for (let i = 0; i < a.numLayers; i++) h = encoderLayerInt8(g, h, `${prefix}.${i}`, a, bias);
+  return h;
 }
 
 function encoderLayerBackward(g: Graph, dOut: string, s: LayerSaved, a: ClipTowerArch): string {
@@ -329,11 +384,13 @@ export function textTowerVjpModel(a: ClipTowerArch, options: TowerGraphOptions =
   const mask = g.mul(g.sub(g.f(1), g.op('Trilu', [ones], { upper: 0 })), g.f(-1e9));
   let h = g.add(x, posL);
   const saved: LayerSaved[] = [];
-  for (let i = 0; i < a.numLayers; i++) {
-    const l = encoderLayer(g, h, `text_model.encoder.layers.${i}`, a, mask);
-    saved.push(l.saved);
-    h = l.out;
-  }
+  if (g.int8) h = encoderStackInt8(g, h, 'text_model.encoder.layers', a, mask);
+  else
+    for (let i = 0; i < a.numLayers; i++) {
+      const l = encoderLayer(g, h, `text_model.encoder.layers.${i}`, a, mask);
+      saved.push(l.saved);
+      h = l.out;
+    }
   const fin = layerNorm(
     g,
     h,
@@ -387,11 +444,13 @@ function visionForward(g: Graph, a: ClipTowerArch, px: string) {
   );
   h = pre.y;
   const layers: LayerSaved[] = [];
-  for (let i = 0; i < a.numLayers; i++) {
-    const l = encoderLayer(g, h, `vision_model.encoder.layers.${i}`, a, undefined);
-    layers.push(l.saved);
-    h = l.out;
-  }
+  if (g.int8) h = encoderStackInt8(g, h, 'vision_model.encoder.layers', a);
+  else
+    for (let i = 0; i < a.numLayers; i++) {
+      const l = encoderLayer(g, h, `vision_model.encoder.layers.${i}`, a, undefined);
+      layers.push(l.saved);
+      h = l.out;
+    }
   const clsTok = g.op('Squeeze', [g.op('Slice', [h, g.ints([0]), g.ints([1]), g.ints([1])]), g.ints([1])]); // [B, D]
   const post = layerNorm(
     g,

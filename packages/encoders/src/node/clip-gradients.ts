@@ -438,6 +438,9 @@ function graphInputNames(model: Uint8Array): string[] {
 /**
  * ONNX Runtime session options for the tower graphs; with weights referenced in `model.safetensors`
  * (`bundle.externalDir`), the folder their external data is resolved against (the graphs are given as bytes).
+ * int8 towers: the intra-op threads sleep instead of spinning between kernels (`intra_op.allow_spinning` 0, as
+ * PyTorch's peer runs with OMP_WAIT_POLICY=PASSIVE): their kernels are short, and a thread spinning on a shared
+ * or busy CPU takes the core from the one that has work (apps/bench/README.md, int8).
  */
 function graphSessionOptions(
   bundle: ClipWeightsBundle,
@@ -446,8 +449,12 @@ function graphSessionOptions(
   const opts = sessionOptions({ device: options.device ?? 'cpu', ...options });
   const stored = !options.quantize && (options.weightsIn ?? defaultWeightsIn(options.device ?? 'cpu')) === 'graph';
   const fuse = stored && !options.foldConstants;
+  const session: Record<string, string> = {
+    ...(bundle.externalDir ? { model_external_initializers_file_folder_path: bundle.externalDir } : {}),
+    ...(options.quantize === 'int8' ? { 'intra_op.allow_spinning': '0' } : {}),
+  };
   const extra = {
-    ...(bundle.externalDir ? { session: { model_external_initializers_file_folder_path: bundle.externalDir } } : {}),
+    ...(Object.keys(session).length ? { session } : {}),
     ...(fuse ? STORED_WEIGHTS_OPTIMIZATION : {}),
   };
   return Object.keys(extra).length ? { ...opts, extra } : opts;
