@@ -79,6 +79,11 @@ export interface ClipGradientModelOptions extends LoadWeightsOptions, ThreadOpti
   quantize?: 'int8';
   /** Testing: alter the int8 per-channel scales of a weight (`TowerGraphOptions.int8ScalesHook`). */
   int8ScalesHook?: (key: string, scales: Float32Array) => void;
+  /**
+   * ONNX Runtime session profiling: each session writes a Chrome-trace JSON `<profile>-<session>_<time>.json`
+   * (per-node `dur` in µs, `args.op_name`) when `endProfiling` or `release` is called. For benchmarks.
+   */
+  profile?: string;
 }
 
 /**
@@ -125,10 +130,10 @@ export class ClipGradientModel {
         checkWeightInputs(graphInputNames(bytes), weights, weightsFile);
         sources[name] = async () => {
           bundle.checkUnchanged?.(); // the file the load checked is the file ONNX Runtime reads now
-          return ort.InferenceSession.create(bytes, opts);
+          return ort.InferenceSession.create(bytes, profiled(opts, options.profile, name));
         };
       } else {
-        const s = await ort.InferenceSession.create(build(), opts);
+        const s = await ort.InferenceSession.create(build(), profiled(opts, options.profile, name));
         checkWeightInputs(s.inputNames, weights, weightsFile);
         sources[name] = () => Promise.resolve(s);
       }
@@ -351,6 +356,11 @@ export class ClipGradientModel {
     return { dtype: 'float32', data: out, dims: [b, e] };
   }
 
+  /** Write the profiles of the sessions created so far (with `profile`; `ClipGradientModelOptions.profile`). */
+  async endProfiling(): Promise<void> {
+    for (const p of Object.values(this.pending)) (await p)?.endProfiling();
+  }
+
   /** Release the sessions created so far (one still being created is released once it is). */
   async release(): Promise<void> {
     const pending = Object.values(this.pending).filter((p) => p !== undefined);
@@ -421,6 +431,15 @@ function graphSessionOptions(
   const opts = sessionOptions({ device: options.device ?? 'cpu', ...options });
   if (!bundle.externalDir) return opts;
   return { ...opts, extra: { session: { model_external_initializers_file_folder_path: bundle.externalDir } } };
+}
+
+/** `opts` with ONNX Runtime profiling to `<prefix>-<session>_<time>.json` when a prefix is given. */
+function profiled(
+  opts: ort.InferenceSession.SessionOptions,
+  prefix: string | undefined,
+  session: SessionName,
+): ort.InferenceSession.SessionOptions {
+  return prefix ? { ...opts, enableProfiling: true, profileFilePrefix: `${prefix}-${session}` } : opts;
 }
 
 /** Position of the first <|endoftext|> (the largest id) in each row of [rows · L] CLIP token ids. */
