@@ -423,12 +423,17 @@ function graphInputNames(model: Uint8Array): string[] {
 /**
  * ONNX Runtime session options for the tower graphs; with weights referenced in `model.safetensors`
  * (`bundle.externalDir`), the folder their external data is resolved against (the graphs are given as bytes).
+ * On CPU without the memory arena: each session's arena keeps the largest set of intermediates it ever held, and
+ * the forward-with-residuals, backward and text sessions each hold their own, so a B/32 HESP step of 64 frames
+ * peaked at 6.34 GiB RSS with arenas and 3.55 GiB without, for the same process CPU time per step (26–30 s on a
+ * loaded machine; apps/bench/README.md).
  */
 function graphSessionOptions(
   bundle: ClipWeightsBundle,
   options: ClipGradientModelOptions,
 ): ort.InferenceSession.SessionOptions {
-  const opts = sessionOptions({ device: options.device ?? 'cpu', ...options });
+  const device = options.device ?? 'cpu';
+  const opts = { ...sessionOptions({ device, ...options }), ...(device === 'cpu' ? { enableCpuMemArena: false } : {}) };
   if (!bundle.externalDir) return opts;
   return { ...opts, extra: { session: { model_external_initializers_file_folder_path: bundle.externalDir } } };
 }
