@@ -93,6 +93,13 @@ export interface ClipGradientModelOptions extends LoadWeightsOptions, ThreadOpti
  */
 export class ClipGradientModel {
   private readonly pending: Partial<Record<SessionName, Promise<ort.InferenceSession>>> = {};
+  /**
+   * Residual buffers by batch size, back from `visionBackward` for the next forward: ONNX Runtime writes the
+   * residuals straight into them (no copy of its own outputs, no fresh pages every step). Emptied by `release`.
+   */
+  private readonly residualPool = new Map<number, Record<string, ort.Tensor>[]>();
+  /** residuals a `visionBackward` has used (their buffers are back in the pool) */
+  private readonly consumed = new WeakSet<VisionResiduals>();
   private constructor(
     readonly arch: ClipArch,
     readonly preprocessor: ClipPreprocessorConfig,
@@ -294,26 +301,44 @@ export class ClipGradientModel {
     const S = this.arch.vision.imageSize!;
     assertShape(pixels, [null, 3, S, S], 'pixels', fn);
     const b = pixels.dims[0];
-    const out = await s.run(this.feeds(s, { pixel_values: new ort.Tensor('float32', pixels.data, [...pixels.dims]) }));
-    const { image_embeds: e, ...tensors } = out;
+    const tensors = this.residualPool.get(b)?.pop() ?? residualBuffers(s, b);
+    const out = await s.run(this.feeds(s, { pixel_values: new ort.Tensor('float32', pixels.data, [...pixels.dims]) }), {
+      image_embeds: null,
+      ...tensors,
+    });
+    const e = out.image_embeds!;
     return {
-      imageEmbeds: { dtype: 'float32', data: e!.data as Float32Array, dims: [b, this.arch.vision.projectionDim] },
+      imageEmbeds: { dtype: 'float32', data: e.data as Float32Array, dims: [b, this.arch.vision.projectionDim] },
       residuals: { batch: b, tensors },
     };
   }
 
-  /** d⟨image_embeds, cotangent⟩ / d(pixel_values) from a forward's residuals. @param cotangent [B, E] @returns [B, 3, S, S] */
+  /**
+   * d⟨image_embeds, cotangent⟩ / d(pixel_values) from a forward's residuals, which it uses up: their buffers go back
+   * to the model for the next forward, so each residuals object serves one backward.
+   * @param cotangent [B, E] @returns [B, 3, S, S] @throws InvalidArgumentError for residuals already used
+   */
   async visionBackward(residuals: VisionResiduals, cotangent: Tensor2D): Promise<Tensor4D> {
     const s = await this.session('visionBackward', 'visionBackward');
     const S = this.arch.vision.imageSize!;
     const b = residuals.batch;
     assertShape(cotangent, [b, this.arch.vision.projectionDim], 'cotangent', 'visionBackward');
+    if (this.consumed.has(residuals))
+      throw new InvalidArgumentError({
+        functionName: 'visionBackward',
+        argument: 'residuals',
+        message: 'already used by an earlier visionBackward (run visionForwardResiduals again)',
+      });
     const out = await s.run(
       this.feeds(s, {
         ...residuals.tensors,
         cotangent: new ort.Tensor('float32', cotangent.data, [...cotangent.dims]),
       }),
     );
+    this.consumed.add(residuals);
+    const pool = this.residualPool.get(b) ?? [];
+    pool.push(residuals.tensors as Record<string, ort.Tensor>);
+    this.residualPool.set(b, pool);
     return { dtype: 'float32', data: out.grad_pixel_values!.data as Float32Array, dims: [b, 3, S, S] };
   }
 
@@ -363,6 +388,7 @@ export class ClipGradientModel {
 
   /** Release the sessions created so far (one still being created is released once it is). */
   async release(): Promise<void> {
+    this.residualPool.clear();
     const pending = Object.values(this.pending).filter((p) => p !== undefined);
     const created = await Promise.allSettled(pending);
     await Promise.all(created.flatMap((r) => (r.status === 'fulfilled' ? [r.value.release()] : [])));
@@ -394,6 +420,17 @@ function graphBuilders(
     out.visionBackward = () => (split ??= visionTowerSplitModels(arch.vision, stored)).backward;
   } else if (towers.has('vision'))
     out.visionForward = () => visionTowerVjpModel(arch.vision, { ...stored, withGradient: false });
+  return out;
+}
+
+/** Float32 buffers for the `res_*` outputs of the forward-with-residuals session at batch `b`, by name. */
+function residualBuffers(s: ort.InferenceSession, b: number): Record<string, ort.Tensor> {
+  const out: Record<string, ort.Tensor> = {};
+  for (const m of s.outputMetadata) {
+    if (!m.name.startsWith('res_') || !m.isTensor) continue;
+    const dims = m.shape.map((d) => (typeof d === 'number' ? d : b));
+    out[m.name] = new ort.Tensor('float32', new Float32Array(dims.reduce((x, y) => x * y, 1)), dims);
+  }
   return out;
 }
 
