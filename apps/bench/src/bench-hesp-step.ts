@@ -8,7 +8,7 @@
  * (`apps/bench/torch/load.py`). The step is reported as a fraction of the machine's fp32 matmul peak.
  */
 import { cpus } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Command, Option } from 'commander';
 import { defaultThreads, writeJsonAtomic } from '@vlfer/core/node';
 import { defaultWeightsIn } from '@vlfer/encoders/node';
@@ -25,7 +25,8 @@ import {
   matmulPeakOrt,
   peakRecord,
 } from './peak.js';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { summariseOrtProfiles } from './ort-profile.js';
 
 exitWithParent('bench:hesp-step'); // a killed wrapper (pnpm) ends the benchmark too
 
@@ -60,11 +61,20 @@ const o = new Command('bench:hesp-step')
     'ONNX Runtime (and PyTorch) threads (default: VLFER_THREADS, else every CPU this process may use)',
     (v) => Number(v),
   )
+  .option(
+    '--profile <prefix>',
+    'ONNX Runtime session profiles to <prefix>-<session>_<time>.json, and a per-op-type summary of the timed steps (profiling slows the step)',
+  )
   .option('--models-dir <dir>', 'where the random model goes', '.vlfer-cache/models')
   .option('--out <file>', 'results JSON', 'bench-results/hesp-step.json')
   .parse()
   .opts();
 
+if (o.profile) {
+  // the summary leaves out the warm-up runs, which only a single round keeps in one place (the first runs)
+  if (o.rounds !== 1) throw new Error(`--profile needs --rounds 1 (got --rounds ${o.rounds})`);
+  mkdirSync(dirname(o.profile), { recursive: true });
+}
 const dir = writeRandomClip({
   configFile: join(o.shared, 'fixtures', 'graphs', o.arch, 'config.json'),
   tokenizerDir: join(o.shared, 'assets', 'clip-tokenizer'),
@@ -94,6 +104,7 @@ const model = await HespModel.create(dir, {
   device: o.device,
   intraOpNumThreads: threads,
   ...(o.weightsIn ? { weightsIn: o.weightsIn } : {}),
+  ...(o.profile ? { profile: o.profile } : {}),
 });
 const loadSeconds = (performance.now() - t0) / 1000;
 const weightsIn = o.weightsIn ?? defaultWeightsIn(o.device);
@@ -145,11 +156,34 @@ async function torchRound() {
   );
   return r;
 }
+/** With --profile (one round): the sessions' profiles written, summarised over the timed steps, printed and returned. */
+async function profileSummary(prefix: string, timed: number[]) {
+  await model.clip.endProfiling();
+  const sessions = summariseOrtProfiles(prefix, o.warmup / (o.warmup + o.steps));
+  const stepMs = (timed.reduce((a, b) => a + b, 0) * 1000) / timed.length;
+  const ortMs = Object.values(sessions).reduce((a, s) => a + s.runMs, 0) / timed.length;
+  const ops = new Map<string, number>();
+  for (const s of Object.values(sessions)) for (const r of s.byOp) ops.set(r.op, (ops.get(r.op) ?? 0) + r.ms);
+  const byOp = [...ops].sort((a, b) => b[1] - a[1]).map(([op, ms]) => ({ op, msPerStep: ms / timed.length }));
+  const lines = [
+    `profile (${timed.length} timed steps): ${stepMs.toFixed(0)} ms per step, ${ortMs.toFixed(0)} ms in ONNX Runtime runs, ${(stepMs - ortMs).toFixed(0)} ms outside (JS, feeds, copies)`,
+    ...Object.entries(sessions).map(
+      ([n, s]) =>
+        `  session ${n}: ${(s.runMs / timed.length).toFixed(0)} ms per step (kernels ${(s.kernelMs / timed.length).toFixed(0)})`,
+    ),
+    ...byOp.map(
+      (r) => `  ${r.op}: ${r.msPerStep.toFixed(0)} ms per step (${((100 * r.msPerStep) / stepMs).toFixed(1)} %)`,
+    ),
+  ];
+  process.stderr.write(`${lines.join('\n')}\n`);
+  return { stepMs, ortMs, sessions, byOp };
+}
 const rounds = await interleaved(o.rounds, vlferRound, o.vs ? torchRound : undefined, (l) =>
   process.stderr.write(`${l}\n`),
 );
-await model.release();
 const times = rounds.a.flat();
+const profile = o.profile ? await profileSummary(o.profile, times) : undefined;
+await model.release();
 const peak = peakRecord(cpus()[0]?.model ?? 'unknown', ortPeak, rounds.b[0]);
 const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
 // matmul FLOPs of a step: the clips' frames and the K negative images through the vision tower and back to the
@@ -175,6 +209,7 @@ const result = {
   medianSeconds: median(times),
   flopsPerStep: stepFlops,
   fractionOfPeak: fractionOfPeak(stepFlops, median(times), peak.reference.gflops),
+  ...(profile ? { profile } : {}),
 };
 const torch = o.vs
   ? (() => {

@@ -90,9 +90,27 @@ class Graph {
     this.nodes.push({ op, inputs, outputs: [out], ...(attrs ? { attrs } : {}) });
     return out;
   }
+  /** A node with `count` outputs. */
+  multi(op: string, inputs: string[], count: number, attrs?: Record<string, AttrValue>): string[] {
+    const outputs = Array.from({ length: count }, (_, i) => `${op.toLowerCase()}_${this.n}_${i}`);
+    this.n++;
+    this.nodes.push({ op, inputs, outputs, ...(attrs ? { attrs } : {}) });
+    return outputs;
+  }
   /** A named output (for graph outputs). */
   name(value: string, as: string): string {
     this.nodes.push({ op: 'Identity', inputs: [value], outputs: [as] });
+    return as;
+  }
+  /**
+   * Give the node output `value` the name `as` where it is made and wherever it is read: a graph output without the
+   * copy an Identity node makes (ONNX Runtime copies a graph output that an Identity produces).
+   */
+  rename(value: string, as: string): string {
+    for (const n of this.nodes) {
+      n.outputs = n.outputs.map((o) => (o === value ? as : o));
+      n.inputs = n.inputs.map((i) => (i === value ? as : i));
+    }
     return as;
   }
   f(v: number): string {
@@ -209,8 +227,10 @@ function linear(g: Graph, x: string, w: string, b?: string) {
   return b ? g.add(y, b) : y;
 }
 
+/** What a layer norm's backward reads: its input x, per-row mean and 1/σ ([…, 1]), and γ. */
 interface LnSaved {
-  xhat: string;
+  x: string;
+  mean: string;
   rstd: string;
   gamma: string;
 }
@@ -218,19 +238,17 @@ function layerNorm(g: Graph, x: string, gamma: string, beta: string, eps: number
   // int8 graphs are forward only: ONNX Runtime's fused LayerNormalization kernel, nothing kept for a backward
   if (g.int8) {
     const y = g.op('LayerNormalization', [x, gamma, beta], { axis: -1, epsilon: { float: eps } });
-    return { y, saved: { xhat: '', rstd: '', gamma } };
+    return { y, saved: { x: '', mean: '', rstd: '', gamma } };
   }
-  const mu = g.mean(x);
-  const xc = g.sub(x, mu);
-  const variance = g.mean(g.mul(xc, xc));
-  const rstd = g.op('Reciprocal', [g.op('Sqrt', [g.add(variance, g.f(eps))])]);
-  const xhat = g.mul(xc, rstd);
-  return { y: g.add(g.mul(xhat, gamma), beta), saved: { xhat, rstd, gamma } };
+  // ONNX Runtime's fused kernel, which also outputs the row mean and 1/σ the backward reads
+  const [y, mean, rstd] = g.multi('LayerNormalization', [x, gamma, beta], 3, { axis: -1, epsilon: { float: eps } });
+  return { y: y!, saved: { x, mean: mean!, rstd: rstd!, gamma } };
 }
-/** dx = rstd · (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)), dx̂ = dy·γ. */
+/** dx = rstd · (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)), dx̂ = dy·γ, x̂ = (x − mean)·rstd recomputed. */
 function layerNormBackward(g: Graph, dy: string, s: LnSaved): string {
+  const xhat = g.mul(g.sub(s.x, s.mean), s.rstd);
   const dxhat = g.mul(dy, s.gamma);
-  const t = g.sub(g.sub(dxhat, g.mean(dxhat)), g.mul(s.xhat, g.mean(g.mul(dxhat, s.xhat))));
+  const t = g.sub(g.sub(dxhat, g.mean(dxhat)), g.mul(xhat, g.mean(g.mul(dxhat, xhat))));
   return g.mul(t, s.rstd);
 }
 
@@ -355,10 +373,9 @@ function encoderLayerBackward(g: Graph, dOut: string, s: LayerSaved, a: ClipTowe
   const scale = (a.hiddenSize / a.numHeads) ** -0.5;
   const dQ = g.mul(g.matmul(dS, s.k), g.f(scale)); // q was scaled after the projection
   const dK = g.matmul(g.op('Transpose', [dS], { perm: [0, 1, 3, 2] }), s.q);
-  const dLn1 = g.add(
-    g.add(g.matmul(mergeHeads(g, dQ), s.wq), g.matmul(mergeHeads(g, dK), s.wk)),
-    g.matmul(mergeHeads(g, dV), s.wv),
-  );
+  // dLn1 = dQ·Wq + dK·Wk + dV·Wv as one product: [dQ | dK | dV] (heads concatenated, one head merge) · [Wq; Wk; Wv]
+  const dQkv = mergeHeads(g, g.op('Concat', [dQ, dK, dV], { axis: 1 })); // [B, L, 3D]
+  const dLn1 = g.matmul(dQkv, g.op('Concat', [s.wq, s.wk, s.wv], { axis: 0 })); // [3D, D]
   return g.add(dH1, layerNormBackward(g, dLn1, s.ln1));
 }
 
@@ -517,14 +534,17 @@ function visionResiduals(a: ClipTowerArch): { name: string; dims: (number | stri
     I = a.intermediateSize;
   const T = (a.imageSize! / a.patchSize!) ** 2 + 1;
   const out = [
-    { name: 'res_pre_xhat', dims: ['batch', T, D] },
+    { name: 'res_pre_x', dims: ['batch', T, D] },
+    { name: 'res_pre_mean', dims: ['batch', T, 1] },
     { name: 'res_pre_rstd', dims: ['batch', T, 1] },
   ];
   for (let i = 0; i < a.numLayers; i++) {
     out.push(
-      { name: `res_${i}_ln1_xhat`, dims: ['batch', T, D] },
+      { name: `res_${i}_ln1_x`, dims: ['batch', T, D] },
+      { name: `res_${i}_ln1_mean`, dims: ['batch', T, 1] },
       { name: `res_${i}_ln1_rstd`, dims: ['batch', T, 1] },
-      { name: `res_${i}_ln2_xhat`, dims: ['batch', T, D] },
+      { name: `res_${i}_ln2_x`, dims: ['batch', T, D] },
+      { name: `res_${i}_ln2_mean`, dims: ['batch', T, 1] },
       { name: `res_${i}_ln2_rstd`, dims: ['batch', T, 1] },
       { name: `res_${i}_q`, dims: ['batch', H, T, hd] },
       { name: `res_${i}_k`, dims: ['batch', H, T, hd] },
@@ -533,14 +553,19 @@ function visionResiduals(a: ClipTowerArch): { name: string; dims: (number | stri
       { name: `res_${i}_z`, dims: ['batch', T, I] },
     );
   }
-  out.push({ name: 'res_post_xhat', dims: ['batch', D] }, { name: 'res_post_rstd', dims: ['batch', 1] });
+  out.push(
+    { name: 'res_post_x', dims: ['batch', D] },
+    { name: 'res_post_mean', dims: ['batch', 1] },
+    { name: 'res_post_rstd', dims: ['batch', 1] },
+  );
   return out;
 }
 
 /**
  * The vision VJP split in two graphs, so a training step runs the tower forward once: `forward` maps
- * `pixel_values` [B, 3, S, S] to `image_embeds` [B, E] and the residuals `res_*` the backward reads (layer-norm x̂
- * and 1/σ, attention q, k, v and probabilities, MLP pre-activations; QuickGELU's sigmoid is recomputed);
+ * `pixel_values` [B, 3, S, S] to `image_embeds` [B, E] and the residuals `res_*` the backward reads (layer-norm
+ * inputs, row means and 1/σ from the fused `LayerNormalization`, attention q, k, v and probabilities, MLP
+ * pre-activations; x̂ and QuickGELU's sigmoid are recomputed);
  * `backward` maps the residuals and `cotangent` [B, E] to `grad_pixel_values` [B, 3, S, S]. Same arithmetic as
  * `visionTowerVjpModel`. `residuals` lists the names in order.
  */
@@ -563,10 +588,11 @@ function visionForwardResidualsModel(
   const S = a.imageSize!;
   const fg = new Graph(options, true);
   const f = visionForward(fg, a, fg.input('pixel_values', ['batch', 3, S, S]));
-  const values: string[] = [f.pre.saved.xhat, f.pre.saved.rstd];
-  for (const l of f.layers) values.push(l.ln1.xhat, l.ln1.rstd, l.ln2.xhat, l.ln2.rstd, l.q, l.k, l.v, l.p, l.z);
-  values.push(f.post.saved.xhat, f.post.saved.rstd);
-  values.forEach((v, i) => fg.name(v, res[i]!.name));
+  const ln = (s: LnSaved) => [s.x, s.mean, s.rstd];
+  const values: string[] = ln(f.pre.saved);
+  for (const l of f.layers) values.push(...ln(l.ln1), ...ln(l.ln2), l.q, l.k, l.v, l.p, l.z);
+  values.push(...ln(f.post.saved));
+  values.forEach((v, i) => fg.rename(v, res[i]!.name));
   return fg.model('vlfer_clip_vision_forward_residuals', [
     { name: 'image_embeds', type: 'float32', dims: ['batch', a.projectionDim] },
     ...res.map((r) => ({ name: r.name, type: 'float32' as const, dims: r.dims })),
@@ -590,13 +616,15 @@ function visionBackwardFromResidualsModel(
   const layers = Array.from({ length: a.numLayers }, (_, i) => residualLayer(bg, a, inp, i));
   visionBackward(bg, a, cot, {
     pre: {
-      xhat: inp.res_pre_xhat!,
+      x: inp.res_pre_x!,
+      mean: inp.res_pre_mean!,
       rstd: inp.res_pre_rstd!,
       gamma: bg.weight('vision_model.pre_layrnorm.weight', [D]),
     },
     layers,
     post: {
-      xhat: inp.res_post_xhat!,
+      x: inp.res_post_x!,
+      mean: inp.res_post_mean!,
       rstd: inp.res_post_rstd!,
       gamma: bg.weight('vision_model.post_layernorm.weight', [D]),
     },
@@ -615,8 +643,8 @@ function residualLayer(bg: Graph, a: ClipTowerArch, inp: Record<string, string>,
   const w = (n: string, dims: number[]) => bg.weight(`vision_model.encoder.layers.${i}.${n}`, dims);
   const z = inp[`res_${i}_z`]!;
   return {
-    ln1: { xhat: inp[`res_${i}_ln1_xhat`]!, rstd: inp[`res_${i}_ln1_rstd`]!, gamma: w('layer_norm1.weight', [D]) },
-    ln2: { xhat: inp[`res_${i}_ln2_xhat`]!, rstd: inp[`res_${i}_ln2_rstd`]!, gamma: w('layer_norm2.weight', [D]) },
+    ln1: lnInputs(inp, `res_${i}_ln1`, w('layer_norm1.weight', [D])),
+    ln2: lnInputs(inp, `res_${i}_ln2`, w('layer_norm2.weight', [D])),
     q: inp[`res_${i}_q`]!,
     k: inp[`res_${i}_k`]!,
     v: inp[`res_${i}_v`]!,
@@ -631,4 +659,9 @@ function residualLayer(bg: Graph, a: ClipTowerArch, inp: Record<string, string>,
     w1: w('mlp.fc1.weight', [I, D]),
     w2: w('mlp.fc2.weight', [D, I]),
   };
+}
+
+/** A layer norm's residual inputs `<prefix>_x`, `_mean`, `_rstd` with its γ. */
+function lnInputs(inp: Record<string, string>, prefix: string, gamma: string): LnSaved {
+  return { x: inp[`${prefix}_x`]!, mean: inp[`${prefix}_mean`]!, rstd: inp[`${prefix}_rstd`]!, gamma };
 }

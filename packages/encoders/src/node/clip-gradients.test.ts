@@ -122,10 +122,16 @@ describe('one vision forward per step: forward-with-residuals + backward = the o
     await session.release();
     const m = models.inputs;
     const { imageEmbeds, residuals } = await m.visionForwardResiduals(pixels);
-    expect(Object.keys(residuals.tensors).length).toBe(4 + 9 * bundle.arch.vision.numLayers); // pre, post LN and 9 per layer
+    expect(Object.keys(residuals.tensors).length).toBe(6 + 11 * bundle.arch.vision.numLayers); // pre, post LN (x, mean, 1/σ) and 11 per layer
     const grad = await m.visionBackward(residuals, cot);
     expect(relErr(imageEmbeds.data, one.image_embeds!.data as Float32Array)).toBeLessThan(1e-6);
     expect(relErr(grad.data, one.grad_pixel_values!.data as Float32Array)).toBeLessThan(1e-5);
     await expect(m.visionBackward(residuals, tensor2d([[1, 2]]))).rejects.toThrow(/cotangent/);
+    await expect(m.visionBackward(residuals, cot)).rejects.toThrow(/already used by an earlier visionBackward/);
+    // the next forward of the same batch size writes into the buffers the backward gave back, with the same results
+    const again = await m.visionForwardResiduals(pixels);
+    expect(again.residuals.tensors.res_pre_x!.data).toBe(residuals.tensors.res_pre_x!.data);
+    expect(relErr((await m.visionBackward(again.residuals, cot)).data, grad.data)).toBe(0);
+    expect(relErr(again.imageEmbeds.data, imageEmbeds.data)).toBe(0);
   });
 });

@@ -91,6 +91,11 @@ export interface ClipGradientModelOptions extends LoadWeightsOptions, ThreadOpti
   quantize?: 'int8';
   /** Testing: alter the int8 per-channel scales of a weight (`TowerGraphOptions.int8ScalesHook`). */
   int8ScalesHook?: (key: string, scales: Float32Array) => void;
+  /**
+   * ONNX Runtime session profiling: each session writes a Chrome-trace JSON `<profile>-<session>_<time>.json`
+   * (per-node `dur` in µs, `args.op_name`) when `endProfiling` or `release` is called. For benchmarks.
+   */
+  profile?: string;
 }
 
 /**
@@ -100,6 +105,13 @@ export interface ClipGradientModelOptions extends LoadWeightsOptions, ThreadOpti
  */
 export class ClipGradientModel {
   private readonly pending: Partial<Record<SessionName, Promise<ort.InferenceSession>>> = {};
+  /**
+   * Residual buffers by batch size, back from `visionBackward` for the next forward: ONNX Runtime writes the
+   * residuals straight into them (no copy of its own outputs, no fresh pages every step). Emptied by `release`.
+   */
+  private readonly residualPool = new Map<number, Record<string, ort.Tensor>[]>();
+  /** residuals a `visionBackward` has used (their buffers are back in the pool) */
+  private readonly consumed = new WeakSet<VisionResiduals>();
   private constructor(
     readonly arch: ClipArch,
     readonly preprocessor: ClipPreprocessorConfig,
@@ -140,10 +152,10 @@ export class ClipGradientModel {
         checkWeightInputs(graphInputNames(bytes), weights, weightsFile);
         sources[name] = async () => {
           bundle.checkUnchanged?.(); // the file the load checked is the file ONNX Runtime reads now
-          return ort.InferenceSession.create(bytes, opts);
+          return ort.InferenceSession.create(bytes, profiled(opts, options.profile, name));
         };
       } else {
-        const s = await ort.InferenceSession.create(build(), opts);
+        const s = await ort.InferenceSession.create(build(), profiled(opts, options.profile, name));
         checkWeightInputs(s.inputNames, weights, weightsFile);
         sources[name] = () => Promise.resolve(s);
       }
@@ -304,26 +316,44 @@ export class ClipGradientModel {
     const S = this.arch.vision.imageSize!;
     assertShape(pixels, [null, 3, S, S], 'pixels', fn);
     const b = pixels.dims[0];
-    const out = await s.run(this.feeds(s, { pixel_values: new ort.Tensor('float32', pixels.data, [...pixels.dims]) }));
-    const { image_embeds: e, ...tensors } = out;
+    const tensors = this.residualPool.get(b)?.pop() ?? residualBuffers(s, b);
+    const out = await s.run(this.feeds(s, { pixel_values: new ort.Tensor('float32', pixels.data, [...pixels.dims]) }), {
+      image_embeds: null,
+      ...tensors,
+    });
+    const e = out.image_embeds!;
     return {
-      imageEmbeds: { dtype: 'float32', data: e!.data as Float32Array, dims: [b, this.arch.vision.projectionDim] },
+      imageEmbeds: { dtype: 'float32', data: e.data as Float32Array, dims: [b, this.arch.vision.projectionDim] },
       residuals: { batch: b, tensors },
     };
   }
 
-  /** d⟨image_embeds, cotangent⟩ / d(pixel_values) from a forward's residuals. @param cotangent [B, E] @returns [B, 3, S, S] */
+  /**
+   * d⟨image_embeds, cotangent⟩ / d(pixel_values) from a forward's residuals, which it uses up: their buffers go back
+   * to the model for the next forward, so each residuals object serves one backward.
+   * @param cotangent [B, E] @returns [B, 3, S, S] @throws InvalidArgumentError for residuals already used
+   */
   async visionBackward(residuals: VisionResiduals, cotangent: Tensor2D): Promise<Tensor4D> {
     const s = await this.session('visionBackward', 'visionBackward');
     const S = this.arch.vision.imageSize!;
     const b = residuals.batch;
     assertShape(cotangent, [b, this.arch.vision.projectionDim], 'cotangent', 'visionBackward');
+    if (this.consumed.has(residuals))
+      throw new InvalidArgumentError({
+        functionName: 'visionBackward',
+        argument: 'residuals',
+        message: 'already used by an earlier visionBackward (run visionForwardResiduals again)',
+      });
     const out = await s.run(
       this.feeds(s, {
         ...residuals.tensors,
         cotangent: new ort.Tensor('float32', cotangent.data, [...cotangent.dims]),
       }),
     );
+    this.consumed.add(residuals);
+    const pool = this.residualPool.get(b) ?? [];
+    pool.push(residuals.tensors as Record<string, ort.Tensor>);
+    this.residualPool.set(b, pool);
     return { dtype: 'float32', data: out.grad_pixel_values!.data as Float32Array, dims: [b, 3, S, S] };
   }
 
@@ -376,8 +406,14 @@ export class ClipGradientModel {
     await Promise.all(names.map((name) => this.session(name, 'ready')));
   }
 
+  /** Write the profiles of the sessions created so far (with `profile`; `ClipGradientModelOptions.profile`). */
+  async endProfiling(): Promise<void> {
+    for (const p of Object.values(this.pending)) (await p)?.endProfiling();
+  }
+
   /** Release the sessions created so far (one still being created is released once it is). */
   async release(): Promise<void> {
+    this.residualPool.clear();
     const pending = Object.values(this.pending).filter((p) => p !== undefined);
     const created = await Promise.allSettled(pending);
     await Promise.all(created.flatMap((r) => (r.status === 'fulfilled' ? [r.value.release()] : [])));
@@ -412,6 +448,17 @@ function graphBuilders(
   return out;
 }
 
+/** Float32 buffers for the `res_*` outputs of the forward-with-residuals session at batch `b`, by name. */
+function residualBuffers(s: ort.InferenceSession, b: number): Record<string, ort.Tensor> {
+  const out: Record<string, ort.Tensor> = {};
+  for (const m of s.outputMetadata) {
+    if (!m.name.startsWith('res_') || !m.isTensor) continue;
+    const dims = m.shape.map((d) => (typeof d === 'number' ? d : b));
+    out[m.name] = new ort.Tensor('float32', new Float32Array(dims.reduce((x, y) => x * y, 1)), dims);
+  }
+  return out;
+}
+
 const FED_INPUTS = ['inputs_embeds', 'eot_onehot', 'cotangent', 'pixel_values'];
 
 /** Every graph input that is not fed data (or a residual) must be a weight of the file. @throws DataFormatError */
@@ -441,13 +488,18 @@ function graphInputNames(model: Uint8Array): string[] {
  * int8 towers: the intra-op threads sleep instead of spinning between kernels (`intra_op.allow_spinning` 0, as
  * PyTorch's peer runs with OMP_WAIT_POLICY=PASSIVE): their kernels are short, and a thread spinning on a shared
  * or busy CPU takes the core from the one that has work (apps/bench/README.md, int8).
+ * On CPU without the memory arena: each session's arena keeps the largest set of intermediates it ever held, and
+ * the forward-with-residuals, backward and text sessions each hold their own, so a B/32 HESP step of 64 frames
+ * peaked at 6.34 GiB RSS with arenas and 3.55 GiB without, for the same process CPU time per step (26–30 s on a
+ * loaded machine; apps/bench/README.md).
  */
 function graphSessionOptions(
   bundle: ClipWeightsBundle,
   options: ClipGradientModelOptions,
 ): ort.InferenceSession.SessionOptions {
-  const opts = sessionOptions({ device: options.device ?? 'cpu', ...options });
-  const stored = !options.quantize && (options.weightsIn ?? defaultWeightsIn(options.device ?? 'cpu')) === 'graph';
+  const device = options.device ?? 'cpu';
+  const opts = { ...sessionOptions({ device, ...options }), ...(device === 'cpu' ? { enableCpuMemArena: false } : {}) };
+  const stored = !options.quantize && (options.weightsIn ?? defaultWeightsIn(device)) === 'graph';
   const fuse = stored && !options.foldConstants;
   const session: Record<string, string> = {
     ...(bundle.externalDir ? { model_external_initializers_file_folder_path: bundle.externalDir } : {}),
@@ -471,6 +523,15 @@ function graphSessionOptions(
 export const STORED_WEIGHTS_OPTIMIZATION = {
   optimization: { disable_specified_optimizers: 'ConstantFolding' },
 } as const;
+
+/** `opts` with ONNX Runtime profiling to `<prefix>-<session>_<time>.json` when a prefix is given. */
+function profiled(
+  opts: ort.InferenceSession.SessionOptions,
+  prefix: string | undefined,
+  session: SessionName,
+): ort.InferenceSession.SessionOptions {
+  return prefix ? { ...opts, enableProfiling: true, profileFilePrefix: `${prefix}-${session}` } : opts;
+}
 
 /** Position of the first <|endoftext|> (the largest id) in each row of [rows · L] CLIP token ids. */
 export function eotPositions(ids: readonly number[], dims: [number, number]): number[] {

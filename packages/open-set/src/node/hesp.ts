@@ -158,7 +158,7 @@ export class HespModel {
   static async create(
     model: string | ClipGradientModel,
     options: HespOptions & { device?: ComputeDevice; weightsIn?: 'inputs' | 'graph' } & ThreadOptions &
-      Pick<ClipGradientModelOptions, 'tokenizer' | 'config'>,
+      Pick<ClipGradientModelOptions, 'tokenizer' | 'config' | 'profile'>,
   ): Promise<HespModel> {
     if (!Array.isArray(options.classTexts) || options.classTexts.length < 2)
       throw new InvalidArgumentError({
@@ -180,6 +180,7 @@ export class HespModel {
             ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
             ...(options.tokenizer ? { tokenizer: options.tokenizer } : {}),
             ...(options.config ? { config: options.config } : {}),
+            ...(options.profile ? { profile: options.profile } : {}),
           })
         : model;
     const tokenize = await loadClipTokenizer(clip.bundle.tokenizer);
