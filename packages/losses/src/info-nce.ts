@@ -63,7 +63,25 @@ export function checkInfoNceInputs(inputs: InfoNceInputs, fn: string): { n: numb
   return { n, d, e };
 }
 
-function infoNceNodes(): NodeSpec[] {
+/**
+ * The loss graph's nodes. Without `weightDecay` the last product is `grad_weight` = dZᵀ·X (dLoss/dW); with it, that
+ * product also adds the L2 term in its epilogue: `descent` = dZᵀ·X + weightDecay·W (SGD's d, one pass fewer).
+ */
+function infoNceNodes(weightDecay?: number): NodeSpec[] {
+  const gradient: NodeSpec =
+    weightDecay === undefined
+      ? { op: 'Gemm', inputs: ['dZ', 'X'], outputs: ['grad_weight'], attrs: { transA: 1 } }
+      : {
+          op: 'Gemm',
+          inputs: ['dZ', 'X', 'W'],
+          outputs: ['descent'],
+          attrs: { transA: 1, beta: { float: weightDecay } },
+        };
+  return [...infoNceLossNodes(), gradient, ...retrievalHitNodes()];
+}
+
+/** Z = X·Wᵀ through the loss to dZ (the gradient w.r.t. the projected features before normalisation). */
+function infoNceLossNodes(): NodeSpec[] {
   return [
     constant('eps', 'float32', [NORM_EPSILON]),
     constant('half', 'float32', [0.5]),
@@ -107,7 +125,12 @@ function infoNceNodes(): NodeSpec[] {
     { op: 'Mul', inputs: ['I', 'c'], outputs: ['Ic'] },
     { op: 'Sub', inputs: ['dI', 'Ic'], outputs: ['dIm'] },
     { op: 'Mul', inputs: ['dIm', 'inv'], outputs: ['dZ'] },
-    { op: 'Gemm', inputs: ['dZ', 'X'], outputs: ['grad_weight'], attrs: { transA: 1 } },
+  ];
+}
+
+/** `correct`: rows whose largest logit is on the diagonal (in-batch image→target retrieval hits). */
+function retrievalHitNodes(): NodeSpec[] {
+  return [
     { op: 'ArgMax', inputs: ['L'], outputs: ['am'], attrs: { axis: 1, keepdims: 0 } },
     { op: 'ArgMax', inputs: ['eye'], outputs: ['ar'], attrs: { axis: 1, keepdims: 0 } },
     { op: 'Equal', inputs: ['am', 'ar'], outputs: ['eq'] },
@@ -131,6 +154,71 @@ export function infoNceModelBytes(): Uint8Array {
       { name: 'loss', type: 'float32', dims: [] },
       { name: 'grad_weight', type: 'float32', dims: ['out_dim', 'in_dim'] },
       { name: 'correct', type: 'float32', dims: [] },
+    ],
+  });
+}
+
+/** The constant hyperparameters of {@link infoNceSgdModelBytes}; the learning rate is fed per step. */
+export interface InfoNceSgdGraphOptions {
+  /** SGD momentum (`torch.optim.SGD`, no dampening, no Nesterov); 0 builds a graph without a momentum buffer. */
+  momentum: number;
+  /** L2 penalty added to the gradient (PyTorch `weight_decay`). */
+  weightDecay: number;
+}
+
+/**
+ * One whole Exp-CLIP training step as one graph: gather the batch rows `index` of the resident `features` [N, inDim]
+ * and `targets` [N, outDim], the symmetric InfoNCE loss and gradient of {@link infoNceModelBytes}, and
+ * `torch.optim.SGD`'s update d = ∇W + weightDecay·W; buf' = momentum·buf + d (buf = 0 before the first step, so
+ * buf' = d as in PyTorch); W' = W − lr·buf'. Outputs `loss`, `correct`, `weight_next` and (momentum > 0)
+ * `momentum_buffer_next`; the gradient itself never leaves the graph.
+ * @throws InvalidArgumentError when momentum or weightDecay is negative or not finite
+ */
+export function infoNceSgdModelBytes(options: InfoNceSgdGraphOptions): Uint8Array {
+  const { momentum, weightDecay } = options;
+  for (const [name, v] of [
+    ['momentum', momentum],
+    ['weightDecay', weightDecay],
+  ] as const)
+    if (!(Number.isFinite(v) && v >= 0))
+      throw new InvalidArgumentError({
+        functionName: 'infoNceSgdModelBytes',
+        argument: name,
+        message: `must be a finite number ≥ 0, got ${v}`,
+      });
+  const withBuffer = momentum > 0;
+  const update: NodeSpec[] = withBuffer
+    ? [
+        constant('momentum', 'float32', [momentum]),
+        { op: 'Mul', inputs: ['momentum_buffer', 'momentum'], outputs: ['decayed_buffer'] },
+        { op: 'Add', inputs: ['decayed_buffer', 'descent'], outputs: ['momentum_buffer_next'] },
+        { op: 'Mul', inputs: ['momentum_buffer_next', 'lr'], outputs: ['lr_step'] },
+      ]
+    : [{ op: 'Mul', inputs: ['descent', 'lr'], outputs: ['lr_step'] }];
+  const matrix = (name: string) => ({ name, type: 'float32' as const, dims: ['out_dim', 'in_dim'] });
+  return buildModel({
+    name: 'vlfer_symmetric_info_nce_sgd_step',
+    nodes: [
+      { op: 'Gather', inputs: ['features', 'index'], outputs: ['X'], attrs: { axis: 0 } },
+      { op: 'Gather', inputs: ['targets', 'index'], outputs: ['T'], attrs: { axis: 0 } },
+      ...infoNceNodes(weightDecay),
+      ...update,
+      { op: 'Sub', inputs: ['W', 'lr_step'], outputs: ['weight_next'] },
+    ],
+    inputs: [
+      { name: 'features', type: 'float32', dims: ['rows', 'in_dim'] },
+      { name: 'targets', type: 'float32', dims: ['rows', 'out_dim'] },
+      { name: 'index', type: 'int64', dims: ['n'] },
+      matrix('W'),
+      ...(withBuffer ? [matrix('momentum_buffer')] : []),
+      { name: 'lr', type: 'float32', dims: [] },
+      { name: 'scale', type: 'float32', dims: [] },
+    ],
+    outputs: [
+      { name: 'loss', type: 'float32', dims: [] },
+      { name: 'correct', type: 'float32', dims: [] },
+      matrix('weight_next'),
+      ...(withBuffer ? [matrix('momentum_buffer_next')] : []),
     ],
   });
 }
