@@ -5,7 +5,8 @@ import { buildModel, constant, InvalidArgumentError, type NodeSpec, type Tensor2
  * T̂ = normalise(T) (LLM teacher targets), logits L = s·I·T̂ᵀ (s = 100, CLIP's frozen logit scale),
  * loss = 0.5·CE(L, arange(n)) + 0.5·CE(Lᵀ, arange(n)).
  * Gradient w.r.t. W (analytic): G = (softmax_rows(L) + softmax_cols(L) − 2·Id) / (2n); dI = s·G·T̂;
- * dZ = (dI − I·⟨I, dI⟩) / ‖Z‖; dW = dZᵀ·X.
+ * dZ = (dI − I·⟨I, dI⟩) / ‖Z‖; dW = dZᵀ·X (the graph computes the same with the normalisations folded into [n, n]
+ * factors; `infoNceLossNodes`).
  * Zero rows: norms are clamped to `epsilon` (1e-12, as torch.nn.functional.normalize), so a zero feature or
  * target gives a zero row and a finite loss instead of NaN.
  */
@@ -80,26 +81,38 @@ function infoNceNodes(weightDecay?: number): NodeSpec[] {
   return [...infoNceLossNodes(), gradient, ...retrievalHitNodes()];
 }
 
-/** Z = X·Wᵀ through the loss to dZ (the gradient w.r.t. the projected features before normalisation). */
+/**
+ * Z = X·Wᵀ through the loss to dZ (the gradient w.r.t. the projected features before normalisation), with the
+ * normalisations folded into [n, n] factors so that no [n, outDim] matrix is normalised or scaled on its own:
+ * with r = 1/‖Z‖ and t = 1/‖T‖ per row, L = s·r·(Z·Tᵀ)·t (= s·I·T̂ᵀ); ⟨I, dI⟩ = Σ_j G ⊙ L (since dI = s·G·T̂);
+ * dZ = (dI − I·⟨I, dI⟩)·r = (s·r·G·t)·T − (⟨I, dI⟩·r²)·Z, the last two as one Gemm with the second in its epilogue.
+ */
 function infoNceLossNodes(): NodeSpec[] {
   return [
     constant('eps', 'float32', [NORM_EPSILON]),
     constant('half', 'float32', [0.5]),
     constant('neg_half', 'float32', [-0.5]),
     constant('axis1', 'int64', [1], [1]),
-    constant('axis0', 'int64', [0], [1]),
     { op: 'Gemm', inputs: ['X', 'W'], outputs: ['Z'], attrs: { transB: 1 } },
     { op: 'ReduceSumSquare', inputs: ['Z'], outputs: ['zss'], attrs: { axes: [1], keepdims: 1 } },
     { op: 'Sqrt', inputs: ['zss'], outputs: ['zn'] },
     { op: 'Max', inputs: ['zn', 'eps'], outputs: ['znc'] },
-    { op: 'Reciprocal', inputs: ['znc'], outputs: ['inv'] },
-    { op: 'Mul', inputs: ['Z', 'inv'], outputs: ['I'] },
-    { op: 'ReduceSumSquare', inputs: ['T'], outputs: ['tss'], attrs: { axes: [1], keepdims: 1 } },
+    { op: 'Reciprocal', inputs: ['znc'], outputs: ['inv'] }, // [n, 1]: scales rows
+    { op: 'ReduceSumSquare', inputs: ['T'], outputs: ['tss'], attrs: { axes: [1], keepdims: 0 } },
     { op: 'Sqrt', inputs: ['tss'], outputs: ['tn'] },
     { op: 'Max', inputs: ['tn', 'eps'], outputs: ['tnc'] },
-    { op: 'Div', inputs: ['T', 'tnc'], outputs: ['Tn'] },
-    { op: 'Gemm', inputs: ['I', 'Tn'], outputs: ['S0'], attrs: { transB: 1 } },
-    { op: 'Mul', inputs: ['S0', 'scale'], outputs: ['L'] },
+    { op: 'Reciprocal', inputs: ['tnc'], outputs: ['tinv'] }, // [n]: scales columns
+    { op: 'Mul', inputs: ['inv', 'scale'], outputs: ['inv_s'] },
+    { op: 'Gemm', inputs: ['Z', 'T'], outputs: ['ZT'], attrs: { transB: 1 } },
+    { op: 'Mul', inputs: ['ZT', 'inv_s'], outputs: ['ZTr'] },
+    { op: 'Mul', inputs: ['ZTr', 'tinv'], outputs: ['L'] },
+    ...infoNceBackwardNodes(),
+  ];
+}
+
+/** From the logits L to the loss and dZ (see {@link infoNceLossNodes}). */
+function infoNceBackwardNodes(): NodeSpec[] {
+  return [
     { op: 'EyeLike', inputs: ['L'], outputs: ['eye'] },
     { op: 'LogSoftmax', inputs: ['L'], outputs: ['LS1'], attrs: { axis: 1 } },
     { op: 'LogSoftmax', inputs: ['L'], outputs: ['LS0'], attrs: { axis: 0 } },
@@ -118,13 +131,15 @@ function infoNceLossNodes(): NodeSpec[] {
     { op: 'Sub', inputs: ['PQ', 'eye2'], outputs: ['G0'] },
     { op: 'Div', inputs: ['half', 'nf'], outputs: ['half_inv_n'] },
     { op: 'Mul', inputs: ['G0', 'half_inv_n'], outputs: ['G'] },
-    { op: 'MatMul', inputs: ['G', 'Tn'], outputs: ['GT'] },
-    { op: 'Mul', inputs: ['GT', 'scale'], outputs: ['dI'] },
-    { op: 'Mul', inputs: ['I', 'dI'], outputs: ['IdI'] },
-    { op: 'ReduceSum', inputs: ['IdI', 'axis1'], outputs: ['c'], attrs: { keepdims: 1 } },
-    { op: 'Mul', inputs: ['I', 'c'], outputs: ['Ic'] },
-    { op: 'Sub', inputs: ['dI', 'Ic'], outputs: ['dIm'] },
-    { op: 'Mul', inputs: ['dIm', 'inv'], outputs: ['dZ'] },
+    { op: 'Mul', inputs: ['G', 'L'], outputs: ['GL'] },
+    { op: 'ReduceSum', inputs: ['GL', 'axis1'], outputs: ['c'], attrs: { keepdims: 1 } }, // ⟨I, dI⟩ per row
+    { op: 'Mul', inputs: ['G', 'inv_s'], outputs: ['Gr'] },
+    { op: 'Mul', inputs: ['Gr', 'tinv'], outputs: ['H'] },
+    { op: 'Mul', inputs: ['c', 'inv'], outputs: ['cr'] },
+    { op: 'Mul', inputs: ['cr', 'inv'], outputs: ['crr'] },
+    { op: 'Neg', inputs: ['crr'], outputs: ['neg_crr'] },
+    { op: 'Mul', inputs: ['Z', 'neg_crr'], outputs: ['radial'] },
+    { op: 'Gemm', inputs: ['H', 'T', 'radial'], outputs: ['dZ'] },
   ];
 }
 
