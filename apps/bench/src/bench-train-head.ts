@@ -2,7 +2,7 @@
 /**
  * @file pnpm bench:train-head — Exp-CLIP head training speed: `epochs` over N cached (feature, target) pairs
  * (synthetic, seeded: speed does not depend on values) through the app's own training loop
- * (ORT InfoNCE loss+gradient graph + PyTorch-semantics SGD). Writes JSON.
+ * (one ORT graph per step: batch gather, InfoNCE loss + gradient and PyTorch-semantics SGD, `InfoNceSgdStep`). Writes JSON.
  */
 import { cpus } from 'node:os';
 import { Command, Option } from 'commander';

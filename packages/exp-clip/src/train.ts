@@ -34,7 +34,7 @@ import { DECODER_VERSION, encodeImages, loadClip, runtimeVersions, type ClipMode
 import { constantTargetsWarning, type Teacher } from '@vlfer/llm-knowledge';
 import { computeTargets, httpTeacher, importedTeacher } from '@vlfer/llm-knowledge/node';
 import { createOptimizer, type OptimizerName, type Optimizer } from '@vlfer/losses';
-import { InfoNceGraph } from '@vlfer/losses/node';
+import { InfoNceGraph, InfoNceSgdStep } from '@vlfer/losses/node';
 import { createProjectionHead, encodeProjectionHead, ProjectionHead } from '@vlfer/projection-head';
 import { createFaceCropper, type FaceCropper } from '@vlfer/faces/node';
 import type { PipelineHooks } from './evaluate.js';
@@ -120,9 +120,9 @@ function batchBuffers(features: Tensor2D, targets: Tensor2D, batch: number) {
   return {
     X: { dtype: 'float32', data: xb, dims: [batch, d] } as Tensor2D,
     T: { dtype: 'float32', data: tb, dims: [batch, e] } as Tensor2D,
-    fill(order: readonly number[], step: number): void {
+    fill(rows: readonly number[]): void {
       for (let r = 0; r < batch; r++) {
-        const i = order[step * batch + r]!;
+        const i = rows[r]!;
         xb.set(features.data.subarray(i * d, (i + 1) * d), r * d);
         tb.set(targets.data.subarray(i * e, (i + 1) * e), r * e);
       }
@@ -130,55 +130,98 @@ function batchBuffers(features: Tensor2D, targets: Tensor2D, batch: number) {
   };
 }
 
+/** One training step's engine: the loss, gradient and update of a batch of rows, and the optimiser state. */
+interface HeadStepper {
+  /** Train on `rows`; a step whose loss is not finite leaves the weights as they were. */
+  step(rows: readonly number[]): Promise<{ loss: number; correct: number }>;
+  /** The optimiser state, with `head.weight` brought up to date first. */
+  state(): ReturnType<Optimizer['state']>;
+  /** Bring `head.weight` up to date and free the engine. */
+  release(): Promise<void>;
+}
+
 /**
- * Exp-CLIP head training (`train.py`): each epoch a seeded shuffle (seed, epoch) of the N pairs, batches of
- * `batch` with the last partial batch dropped (drop_last), symmetric InfoNCE with scale 100 on ORT,
- * SGD(momentum, weight decay) or Adam in PyTorch semantics. Deterministic: a resumed run equals an
- * uninterrupted one bit for bit.
- * @returns 'completed' or 'stopped'
+ * SGD on the CPU: the batch gather, loss, gradient and update run in one ONNX Runtime graph (`InfoNceSgdStep`);
+ * otherwise (Adam, or another device) the InfoNCE graph gives the gradient and the optimiser runs in JS.
  */
-export async function trainProjectionHead(options: TrainLoopOptions): Promise<'completed' | 'stopped'> {
-  const { features, targets, head, epochs, batch } = options;
-  const steps = trainLoopSteps(options);
-  const n = features.dims[0];
+async function createHeadStepper(options: TrainLoopOptions): Promise<HeadStepper> {
+  const { features, targets, head, batch } = options;
+  const threads = options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {};
+  const scale = options.scale ?? 100;
+  if (options.optimizer === 'sgd' && (options.device ?? 'cpu') === 'cpu') {
+    const fused = await InfoNceSgdStep.create({
+      features,
+      targets,
+      weight: head.weightTensor,
+      lr: options.lr,
+      momentum: options.momentum,
+      weightDecay: options.weightDecay,
+      scale,
+      ...threads,
+      ...(options.start?.optimizerState ? { state: options.start.optimizerState } : {}),
+    });
+    return {
+      step: (rows) => fused.step(rows),
+      state: () => (fused.sync(), fused.state()),
+      release: () => fused.release(),
+    };
+  }
   const opt = createOptimizer(
     options.optimizer,
     { weight: head.weight },
     { lr: options.lr, momentum: options.momentum, weightDecay: options.weightDecay },
   );
   if (options.start?.optimizerState) opt.loadState(options.start.optimizerState);
-  const graph = await InfoNceGraph.create({
-    device: options.device ?? 'cpu',
-    ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
-  });
+  const graph = await InfoNceGraph.create({ device: options.device ?? 'cpu', ...threads });
   const buffers = batchBuffers(features, targets, batch);
+  return {
+    async step(rows) {
+      buffers.fill(rows);
+      const res = await graph.run({ features: buffers.X, weight: head.weightTensor, targets: buffers.T, scale });
+      if (Number.isFinite(res.loss)) opt.step({ weight: res.gradWeight });
+      return res;
+    },
+    state: () => opt.state(),
+    release: () => graph.release(),
+  };
+}
+
+/**
+ * Exp-CLIP head training (`train.py`): each epoch a seeded shuffle (seed, epoch) of the N pairs, batches of
+ * `batch` with the last partial batch dropped (drop_last), symmetric InfoNCE with scale 100 on ORT,
+ * SGD(momentum, weight decay) or Adam in PyTorch semantics (SGD on the CPU: gather, loss, gradient and update fused
+ * into one ORT graph per step, `InfoNceSgdStep`). Deterministic: a resumed run equals an uninterrupted one bit for bit.
+ * @returns 'completed' or 'stopped'
+ */
+export async function trainProjectionHead(options: TrainLoopOptions): Promise<'completed' | 'stopped'> {
+  const { features, epochs, batch } = options;
+  const steps = trainLoopSteps(options);
+  const n = features.dims[0];
+  const stepper = await createHeadStepper(options);
   try {
     for (let epoch = options.start?.epoch ?? 0; epoch < epochs; epoch++) {
       const order = createRng(options.seed * 1_000_003 + epoch).shuffled(Array.from({ length: n }, (_, i) => i));
       const first = epoch === (options.start?.epoch ?? 0) ? (options.start?.step ?? 0) : 0;
       for (let step = first; step < steps; step++) {
-        buffers.fill(order, step);
-        const scale = options.scale ?? 100;
-        const res = await graph.run({ features: buffers.X, weight: head.weightTensor, targets: buffers.T, scale });
+        const res = await stepper.step(order.slice(step * batch, (step + 1) * batch));
         if (!Number.isFinite(res.loss))
           throw new InvalidArgumentError({
             functionName: 'trainProjectionHead',
             argument: 'lr',
             message: `the loss became ${res.loss} at epoch ${epoch}, step ${step}; lower the learning rate`,
           });
-        opt.step({ weight: res.gradWeight });
         const globalStep = epoch * steps + step;
         const accuracy = res.correct / batch;
         options.onStep?.({ epoch, step, globalStep, loss: res.loss, accuracy, lr: options.lr });
         const stop = options.signal?.aborted ?? false;
         const next = step + 1 === steps ? { epoch: epoch + 1, step: 0 } : { epoch, step: step + 1 };
         if (next.step === 0 || stop || options.checkpointDue?.())
-          options.onCheckpoint?.({ ...next, optimizerState: opt.state() });
+          options.onCheckpoint?.({ ...next, optimizerState: stepper.state() });
         if (stop && next.epoch < epochs) return 'stopped';
       }
     }
   } finally {
-    await graph.release();
+    await stepper.release();
   }
   return 'completed';
 }

@@ -4,8 +4,8 @@
  * entropy in float64 TypeScript — and PyTorch-semantics SGD and Adam, HESP's normalised-gradient step and the
  * multi-step learning-rate schedule.
  */
-export type { InfoNceInputs, InfoNceResult } from './info-nce.js';
-export { infoNceModelBytes, checkInfoNceInputs, NORM_EPSILON } from './info-nce.js';
+export type { InfoNceInputs, InfoNceResult, InfoNceSgdGraphOptions } from './info-nce.js';
+export { infoNceModelBytes, infoNceSgdModelBytes, checkInfoNceInputs, NORM_EPSILON } from './info-nce.js';
 export type { Optimizer, Params, SgdOptions, AdamOptions, OptimizerName } from './optim.js';
 export { createSgd, createAdam, createOptimizer, OPTIMIZERS, multiStepLr, normalizedGradientStep } from './optim.js';
 export type { ArplOptions, ArplResult, SupConOptions } from './open-set-losses.js';

@@ -2,7 +2,7 @@ import { tensor2d, type Tensor2D } from '@vlfer/core';
 import { loadReferences } from '@vlfer/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdam, createSgd } from './index.js';
-import { InfoNceGraph } from './node/index.js';
+import { InfoNceGraph, InfoNceSgdStep } from './node/index.js';
 import { symmetricInfoNceReference } from './info-nce.reference.js';
 
 const ref = loadReferences().exp_clip_head as {
@@ -143,5 +143,107 @@ describe('optimisers (PyTorch semantics)', () => {
     adam.step({ p: Float32Array.of(3, -0.2, 1e-3) });
     expect(Array.from(p).map((v) => v.toFixed(5))).toEqual(['0.99000', '-0.99000', '0.49000']);
     expect(() => adam.step({ q: Float32Array.of(1) } as never)).toThrow(/missing gradient for parameter 'p'/);
+  });
+});
+
+describe('InfoNceSgdStep: gather + loss + SGD in one graph', () => {
+  const tensor = (data: Float32Array, rows: number, cols: number): Tensor2D => ({
+    dtype: 'float32',
+    data,
+    dims: [rows, cols],
+  });
+  const random = (n: number, seed: number) =>
+    Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + seed) * 0.5);
+  it('matches PyTorch (references.json exp_clip_head): both losses and W after two steps, 1e-5 relative', async () => {
+    const W = Float32Array.from(ref.W0.flat());
+    const rows = Array.from({ length: X.dims[0] }, (_, i) => i);
+    const stepper = await InfoNceSgdStep.create({
+      features: X,
+      targets: T,
+      weight: tensor(W, 64, 32),
+      lr: 1e-3,
+      momentum: 0.9,
+      weightDecay: 1e-4,
+    });
+    for (const step of ref.steps) {
+      const r = await stepper.step(rows);
+      expect(Math.abs(r.loss - step.loss) / step.loss).toBeLessThan(1e-5);
+    }
+    await stepper.release();
+    expect(relErr(W, ref.W_after_2_steps.flat())).toBeLessThan(1e-5);
+  });
+  for (const [momentum, weightDecay] of [
+    [0.9, 1e-4],
+    [0, 0],
+  ] as const)
+    it(`equals the loss graph + createSgd to float32 rounding over shuffled batches (momentum ${momentum}, decay ${weightDecay}), and resumes bit for bit from its state`, async () => {
+      const [N, D, E, B] = [40, 24, 48, 16];
+      const features = tensor(random(N * D, 1), N, D);
+      const targets = tensor(random(N * E, 2), N, E);
+      const batches = [
+        [3, 1, 4, 15, 9, 26, 5, 35, 8, 39, 7, 0, 2, 11, 33, 21],
+        Array.from({ length: B }, (_, i) => 2 * i + 1),
+        Array.from({ length: B }, (_, i) => 39 - i),
+      ];
+      const W0 = random(E * D, 3).map((v) => v * 0.3);
+      const Wjs = Float32Array.from(W0);
+      const sgd = createSgd({ weight: Wjs }, { lr: 0.5, momentum, weightDecay });
+      const Wf = Float32Array.from(W0);
+      const options = { features, targets, weight: tensor(Wf, E, D), lr: 0.5, momentum, weightDecay };
+      const fused = await InfoNceSgdStep.create(options);
+      for (const rows of batches.slice(0, 2)) {
+        const pick = (t: Tensor2D) =>
+          tensor(
+            Float32Array.from(rows.flatMap((r) => Array.from(t.data.subarray(r * t.dims[1], (r + 1) * t.dims[1])))),
+            B,
+            t.dims[1],
+          );
+        const js = await graph.run({ features: pick(features), weight: tensor(Wjs, E, D), targets: pick(targets) });
+        sgd.step({ weight: js.gradWeight });
+        const f = await fused.step(rows);
+        expect(Math.abs(f.loss - js.loss) / js.loss).toBeLessThan(1e-6);
+        expect(f.correct).toBe(js.correct);
+      }
+      fused.sync();
+      expect(relErr(Wf, Wjs)).toBeLessThan(1e-6);
+      expect(relErr(Wf, W0)).toBeGreaterThan(1e-3); // the steps moved W
+      const state = fused.state();
+      expect(state.step).toBe(2);
+      expect(Object.keys(state.buffers)).toEqual(Object.keys(sgd.state().buffers));
+      if (momentum > 0) expect(relErr(state.buffers.weight!, sgd.state().buffers.weight!)).toBeLessThan(1e-6);
+      // resume: a new stepper from the state and a copy of the weights continues exactly as the first one does
+      const Wr = Float32Array.from(Wf);
+      const resumed = await InfoNceSgdStep.create({ ...options, weight: tensor(Wr, E, D), state });
+      const [a, b] = [await fused.step(batches[2]!), await resumed.step(batches[2]!)];
+      expect(b).toEqual(a);
+      await Promise.all([fused.release(), resumed.release()]);
+      expect(Array.from(Wr)).toEqual(Array.from(Wf));
+      expect(resumed.state().step).toBe(3);
+    });
+  it('rejects bad shapes and row indices, and leaves W untouched by a non-finite step', async () => {
+    const f = tensor(random(12, 4), 4, 3);
+    const t = tensor(random(8, 5), 4, 2);
+    const w = tensor(random(6, 6), 2, 3);
+    const base = { features: f, targets: t, weight: w, lr: 0.1, momentum: 0.9, weightDecay: 0 };
+    await expect(InfoNceSgdStep.create({ ...base, weight: tensor(random(4, 6), 2, 2) })).rejects.toThrow(
+      /'weight'.*\[2, 2\] but features are 3-d/,
+    );
+    await expect(InfoNceSgdStep.create({ ...base, targets: tensor(random(6, 1), 3, 2) })).rejects.toThrow(
+      /'targets'.*expected \[4, 2\]/,
+    );
+    await expect(InfoNceSgdStep.create({ ...base, lr: 0 })).rejects.toThrow(/'lr'.*must be > 0/);
+    const s = await InfoNceSgdStep.create(base);
+    await expect(s.step([0, 4])).rejects.toThrow(/'rows'.*index 4 at 1 is outside \[0, 4\)/);
+    await expect(s.step([])).rejects.toThrow(/'rows'.*at least one/);
+    const before = Array.from(w.data);
+    const huge = await InfoNceSgdStep.create({
+      ...base,
+      features: tensor(Float32Array.of(NaN, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1), 4, 3),
+    });
+    expect(Number.isNaN((await huge.step([0, 1])).loss)).toBe(true);
+    await huge.release();
+    expect(Array.from(w.data)).toEqual(before);
+    expect(huge.state()).toEqual({ step: 0, buffers: {} });
+    await s.release();
   });
 });

@@ -5,7 +5,8 @@ import { buildModel, constant, InvalidArgumentError, type NodeSpec, type Tensor2
  * T̂ = normalise(T) (LLM teacher targets), logits L = s·I·T̂ᵀ (s = 100, CLIP's frozen logit scale),
  * loss = 0.5·CE(L, arange(n)) + 0.5·CE(Lᵀ, arange(n)).
  * Gradient w.r.t. W (analytic): G = (softmax_rows(L) + softmax_cols(L) − 2·Id) / (2n); dI = s·G·T̂;
- * dZ = (dI − I·⟨I, dI⟩) / ‖Z‖; dW = dZᵀ·X.
+ * dZ = (dI − I·⟨I, dI⟩) / ‖Z‖; dW = dZᵀ·X (the graph computes the same with the normalisations folded into [n, n]
+ * factors; `infoNceLossNodes`).
  * Zero rows: norms are clamped to `epsilon` (1e-12, as torch.nn.functional.normalize), so a zero feature or
  * target gives a zero row and a finite loss instead of NaN.
  */
@@ -63,25 +64,55 @@ export function checkInfoNceInputs(inputs: InfoNceInputs, fn: string): { n: numb
   return { n, d, e };
 }
 
-function infoNceNodes(): NodeSpec[] {
+/**
+ * The loss graph's nodes. Without `weightDecay` the last product is `grad_weight` = dZᵀ·X (dLoss/dW); with it, that
+ * product also adds the L2 term in its epilogue: `descent` = dZᵀ·X + weightDecay·W (SGD's d, one pass fewer).
+ */
+function infoNceNodes(weightDecay?: number): NodeSpec[] {
+  const gradient: NodeSpec =
+    weightDecay === undefined
+      ? { op: 'Gemm', inputs: ['dZ', 'X'], outputs: ['grad_weight'], attrs: { transA: 1 } }
+      : {
+          op: 'Gemm',
+          inputs: ['dZ', 'X', 'W'],
+          outputs: ['descent'],
+          attrs: { transA: 1, beta: { float: weightDecay } },
+        };
+  return [...infoNceLossNodes(), gradient, ...retrievalHitNodes()];
+}
+
+/**
+ * Z = X·Wᵀ through the loss to dZ (the gradient w.r.t. the projected features before normalisation), with the
+ * normalisations folded into [n, n] factors so that no [n, outDim] matrix is normalised or scaled on its own:
+ * with r = 1/‖Z‖ and t = 1/‖T‖ per row, L = s·r·(Z·Tᵀ)·t (= s·I·T̂ᵀ); ⟨I, dI⟩ = Σ_j G ⊙ L (since dI = s·G·T̂);
+ * dZ = (dI − I·⟨I, dI⟩)·r = (s·r·G·t)·T − (⟨I, dI⟩·r²)·Z, the last two as one Gemm with the second in its epilogue.
+ */
+function infoNceLossNodes(): NodeSpec[] {
   return [
     constant('eps', 'float32', [NORM_EPSILON]),
     constant('half', 'float32', [0.5]),
     constant('neg_half', 'float32', [-0.5]),
     constant('axis1', 'int64', [1], [1]),
-    constant('axis0', 'int64', [0], [1]),
     { op: 'Gemm', inputs: ['X', 'W'], outputs: ['Z'], attrs: { transB: 1 } },
     { op: 'ReduceSumSquare', inputs: ['Z'], outputs: ['zss'], attrs: { axes: [1], keepdims: 1 } },
     { op: 'Sqrt', inputs: ['zss'], outputs: ['zn'] },
     { op: 'Max', inputs: ['zn', 'eps'], outputs: ['znc'] },
-    { op: 'Reciprocal', inputs: ['znc'], outputs: ['inv'] },
-    { op: 'Mul', inputs: ['Z', 'inv'], outputs: ['I'] },
-    { op: 'ReduceSumSquare', inputs: ['T'], outputs: ['tss'], attrs: { axes: [1], keepdims: 1 } },
+    { op: 'Reciprocal', inputs: ['znc'], outputs: ['inv'] }, // [n, 1]: scales rows
+    { op: 'ReduceSumSquare', inputs: ['T'], outputs: ['tss'], attrs: { axes: [1], keepdims: 0 } },
     { op: 'Sqrt', inputs: ['tss'], outputs: ['tn'] },
     { op: 'Max', inputs: ['tn', 'eps'], outputs: ['tnc'] },
-    { op: 'Div', inputs: ['T', 'tnc'], outputs: ['Tn'] },
-    { op: 'Gemm', inputs: ['I', 'Tn'], outputs: ['S0'], attrs: { transB: 1 } },
-    { op: 'Mul', inputs: ['S0', 'scale'], outputs: ['L'] },
+    { op: 'Reciprocal', inputs: ['tnc'], outputs: ['tinv'] }, // [n]: scales columns
+    { op: 'Mul', inputs: ['inv', 'scale'], outputs: ['inv_s'] },
+    { op: 'Gemm', inputs: ['Z', 'T'], outputs: ['ZT'], attrs: { transB: 1 } },
+    { op: 'Mul', inputs: ['ZT', 'inv_s'], outputs: ['ZTr'] },
+    { op: 'Mul', inputs: ['ZTr', 'tinv'], outputs: ['L'] },
+    ...infoNceBackwardNodes(),
+  ];
+}
+
+/** From the logits L to the loss and dZ (see {@link infoNceLossNodes}). */
+function infoNceBackwardNodes(): NodeSpec[] {
+  return [
     { op: 'EyeLike', inputs: ['L'], outputs: ['eye'] },
     { op: 'LogSoftmax', inputs: ['L'], outputs: ['LS1'], attrs: { axis: 1 } },
     { op: 'LogSoftmax', inputs: ['L'], outputs: ['LS0'], attrs: { axis: 0 } },
@@ -100,14 +131,21 @@ function infoNceNodes(): NodeSpec[] {
     { op: 'Sub', inputs: ['PQ', 'eye2'], outputs: ['G0'] },
     { op: 'Div', inputs: ['half', 'nf'], outputs: ['half_inv_n'] },
     { op: 'Mul', inputs: ['G0', 'half_inv_n'], outputs: ['G'] },
-    { op: 'MatMul', inputs: ['G', 'Tn'], outputs: ['GT'] },
-    { op: 'Mul', inputs: ['GT', 'scale'], outputs: ['dI'] },
-    { op: 'Mul', inputs: ['I', 'dI'], outputs: ['IdI'] },
-    { op: 'ReduceSum', inputs: ['IdI', 'axis1'], outputs: ['c'], attrs: { keepdims: 1 } },
-    { op: 'Mul', inputs: ['I', 'c'], outputs: ['Ic'] },
-    { op: 'Sub', inputs: ['dI', 'Ic'], outputs: ['dIm'] },
-    { op: 'Mul', inputs: ['dIm', 'inv'], outputs: ['dZ'] },
-    { op: 'Gemm', inputs: ['dZ', 'X'], outputs: ['grad_weight'], attrs: { transA: 1 } },
+    { op: 'Mul', inputs: ['G', 'L'], outputs: ['GL'] },
+    { op: 'ReduceSum', inputs: ['GL', 'axis1'], outputs: ['c'], attrs: { keepdims: 1 } }, // ⟨I, dI⟩ per row
+    { op: 'Mul', inputs: ['G', 'inv_s'], outputs: ['Gr'] },
+    { op: 'Mul', inputs: ['Gr', 'tinv'], outputs: ['H'] },
+    { op: 'Mul', inputs: ['c', 'inv'], outputs: ['cr'] },
+    { op: 'Mul', inputs: ['cr', 'inv'], outputs: ['crr'] },
+    { op: 'Neg', inputs: ['crr'], outputs: ['neg_crr'] },
+    { op: 'Mul', inputs: ['Z', 'neg_crr'], outputs: ['radial'] },
+    { op: 'Gemm', inputs: ['H', 'T', 'radial'], outputs: ['dZ'] },
+  ];
+}
+
+/** `correct`: rows whose largest logit is on the diagonal (in-batch image→target retrieval hits). */
+function retrievalHitNodes(): NodeSpec[] {
+  return [
     { op: 'ArgMax', inputs: ['L'], outputs: ['am'], attrs: { axis: 1, keepdims: 0 } },
     { op: 'ArgMax', inputs: ['eye'], outputs: ['ar'], attrs: { axis: 1, keepdims: 0 } },
     { op: 'Equal', inputs: ['am', 'ar'], outputs: ['eq'] },
@@ -131,6 +169,71 @@ export function infoNceModelBytes(): Uint8Array {
       { name: 'loss', type: 'float32', dims: [] },
       { name: 'grad_weight', type: 'float32', dims: ['out_dim', 'in_dim'] },
       { name: 'correct', type: 'float32', dims: [] },
+    ],
+  });
+}
+
+/** The constant hyperparameters of {@link infoNceSgdModelBytes}; the learning rate is fed per step. */
+export interface InfoNceSgdGraphOptions {
+  /** SGD momentum (`torch.optim.SGD`, no dampening, no Nesterov); 0 builds a graph without a momentum buffer. */
+  momentum: number;
+  /** L2 penalty added to the gradient (PyTorch `weight_decay`). */
+  weightDecay: number;
+}
+
+/**
+ * One whole Exp-CLIP training step as one graph: gather the batch rows `index` of the resident `features` [N, inDim]
+ * and `targets` [N, outDim], the symmetric InfoNCE loss and gradient of {@link infoNceModelBytes}, and
+ * `torch.optim.SGD`'s update d = ∇W + weightDecay·W; buf' = momentum·buf + d (buf = 0 before the first step, so
+ * buf' = d as in PyTorch); W' = W − lr·buf'. Outputs `loss`, `correct`, `weight_next` and (momentum > 0)
+ * `momentum_buffer_next`; the gradient itself never leaves the graph.
+ * @throws InvalidArgumentError when momentum or weightDecay is negative or not finite
+ */
+export function infoNceSgdModelBytes(options: InfoNceSgdGraphOptions): Uint8Array {
+  const { momentum, weightDecay } = options;
+  for (const [name, v] of [
+    ['momentum', momentum],
+    ['weightDecay', weightDecay],
+  ] as const)
+    if (!(Number.isFinite(v) && v >= 0))
+      throw new InvalidArgumentError({
+        functionName: 'infoNceSgdModelBytes',
+        argument: name,
+        message: `must be a finite number ≥ 0, got ${v}`,
+      });
+  const withBuffer = momentum > 0;
+  const update: NodeSpec[] = withBuffer
+    ? [
+        constant('momentum', 'float32', [momentum]),
+        { op: 'Mul', inputs: ['momentum_buffer', 'momentum'], outputs: ['decayed_buffer'] },
+        { op: 'Add', inputs: ['decayed_buffer', 'descent'], outputs: ['momentum_buffer_next'] },
+        { op: 'Mul', inputs: ['momentum_buffer_next', 'lr'], outputs: ['lr_step'] },
+      ]
+    : [{ op: 'Mul', inputs: ['descent', 'lr'], outputs: ['lr_step'] }];
+  const matrix = (name: string) => ({ name, type: 'float32' as const, dims: ['out_dim', 'in_dim'] });
+  return buildModel({
+    name: 'vlfer_symmetric_info_nce_sgd_step',
+    nodes: [
+      { op: 'Gather', inputs: ['features', 'index'], outputs: ['X'], attrs: { axis: 0 } },
+      { op: 'Gather', inputs: ['targets', 'index'], outputs: ['T'], attrs: { axis: 0 } },
+      ...infoNceNodes(weightDecay),
+      ...update,
+      { op: 'Sub', inputs: ['W', 'lr_step'], outputs: ['weight_next'] },
+    ],
+    inputs: [
+      { name: 'features', type: 'float32', dims: ['rows', 'in_dim'] },
+      { name: 'targets', type: 'float32', dims: ['rows', 'out_dim'] },
+      { name: 'index', type: 'int64', dims: ['n'] },
+      matrix('W'),
+      ...(withBuffer ? [matrix('momentum_buffer')] : []),
+      { name: 'lr', type: 'float32', dims: [] },
+      { name: 'scale', type: 'float32', dims: [] },
+    ],
+    outputs: [
+      { name: 'loss', type: 'float32', dims: [] },
+      { name: 'correct', type: 'float32', dims: [] },
+      matrix('weight_next'),
+      ...(withBuffer ? [matrix('momentum_buffer_next')] : []),
     ],
   });
 }
