@@ -426,9 +426,10 @@ function imageKind(b: Uint8Array): ImageKind | undefined {
 
 /**
  * Largest JPEG (width·height) that `'auto'` decodes in WebAssembly; larger ones go to libvips (native SIMD
- * libjpeg-turbo, the same bytes). Measured with `pnpm bench:preprocess --decoder-sweep` (apps/bench/README.md).
+ * libjpeg-turbo, the same bytes): 448², the largest size at which WebAssembly was still the faster of the two in
+ * `pnpm bench:preprocess --decoder-sweep` on one CPU (libvips faster from 512²; apps/bench/README.md).
  */
-export const JPEG_WASM_MAX_PIXELS = 2 ** 18;
+export const JPEG_WASM_MAX_PIXELS = 448 * 448;
 
 /** Whether a plain 8-bit JPEG of `pixels` pixels goes to the WebAssembly decoder under `decoder`. */
 function useWasmJpeg(pixels: number, decoder: JpegDecoder): boolean {
