@@ -5,7 +5,7 @@ import { Worker, type WorkerOptions } from 'node:worker_threads';
 import { InvalidArgumentError, VlferError, type Tensor4D } from '@vlfer/core';
 import { OPENAI_CLIP_PREPROCESSOR, type ClipPreprocessorConfig, type PreprocessMode } from '../preprocess.js';
 import type { ImageSource } from '@vlfer/image/node';
-import { pixelsOut, type Resizer } from './preprocess.js';
+import { decodeOptionsFor, pixelsOut, type PreprocessDecoding, type Resizer } from './preprocess.js';
 import { packageResolve } from './require.js';
 import type { PreprocessJob } from './preprocess-worker.js';
 
@@ -15,14 +15,15 @@ export interface PreprocessPool {
   readonly size: number;
   /**
    * @param options.out where to write the pixels (at least batch·3·crop·crop values), as `preprocessImages` takes it
-   * @returns pixel values [batch, 3, crop, crop], identical to `preprocessImages(sources, mode, config, resizer)`
+   * @param options.draft, options.jpegDecoder how JPEGs are decoded, as `preprocessImages` takes them
+   * @returns pixel values [batch, 3, crop, crop], identical to `preprocessImages(sources, mode, config, resizer, options)`
    */
   run(
     sources: readonly ImageSource[],
     mode: PreprocessMode,
     config?: ClipPreprocessorConfig,
     resizer?: Resizer,
-    options?: { out?: Float32Array },
+    options?: { out?: Float32Array } & PreprocessDecoding,
   ): Promise<Tensor4D>;
   /** stop the workers; pending batches reject */
   close(): Promise<void>;
@@ -81,6 +82,11 @@ export function createPreprocessPool(options: { workers?: number } = {}): Prepro
       const c = config.cropSize;
       const per = 3 * c * c;
       const data = pixelsOut(options.out, sources.length, c, 'PreprocessPool.run');
+      const decoding: PreprocessDecoding = {
+        ...(options.draft !== undefined ? { draft: options.draft } : {}),
+        ...(options.jpegDecoder !== undefined ? { jpegDecoder: options.jpegDecoder } : {}),
+      };
+      decodeOptionsFor(decoding, mode, config); // argument errors here, not from a worker
       const reuse = free.findIndex((b) => b.byteLength >= data.byteLength);
       const buffer = reuse >= 0 ? free.splice(reuse, 1)[0]! : new SharedArrayBuffer(data.byteLength);
       const jobs = batchSlices(sources.length, size).map(({ start, end }, k) =>
@@ -89,6 +95,7 @@ export function createPreprocessPool(options: { workers?: number } = {}): Prepro
           mode,
           config,
           resizer,
+          decoding,
           buffer,
           offset: start * per,
         }),

@@ -1,12 +1,37 @@
 import { readFileSync, statSync } from 'node:fs';
 import sharp, { type Sharp } from 'sharp';
-import { DataFormatError, InvalidArgumentError, VlferError } from '@vlfer/core';
+import { checkOneOf, DataFormatError, InvalidArgumentError, VlferError } from '@vlfer/core';
 import { pillowCmykToRgb, type DecodedImage, type PillowImage } from '../pillow.js';
 import { decodeJpegWasm } from './jpeg.js';
 import { decodePngJs } from './png.js';
 
 /** An image to decode: a file path, a dataset item `{ path }`, an encoded image buffer, or raw RGB pixels. */
 export type ImageSource = string | { path: string } | Uint8Array | { rgb: Uint8Array; width: number; height: number };
+
+/**
+ * Who decodes a plain 8-bit JPEG (1 or 3 components): libjpeg-turbo either way, Pillow's decoder and settings, the
+ * same bytes (tested). `'wasm'`: compiled to WebAssembly, in-process and synchronous, no per-call set-up but no SIMD;
+ * `'libvips'`: sharp's native SIMD build, about 1 ms of pipeline set-up per call; `'auto'` (default): WebAssembly up
+ * to `JPEG_WASM_MAX_PIXELS`, libvips above.
+ */
+export const JPEG_DECODERS = ['auto', 'wasm', 'libvips'] as const;
+export type JpegDecoder = (typeof JPEG_DECODERS)[number];
+
+/** How `decodeImage` decodes. */
+export interface DecodeOptions {
+  /** which JPEG decoder (`JPEG_DECODERS`); default `'auto'` */
+  jpegDecoder?: JpegDecoder;
+  /**
+   * Opt-in reduced-scale JPEG decoding for an image about to be resized to `width`×`height` (or with its shorter
+   * side to that size), as Pillow's `Image.draft('RGB', (width, height))`: a JPEG at least four times that size in
+   * both directions comes out at Pillow's draft size, ⌈w / s⌉ × ⌈h / s⌉ with s = `pillowDraftScale` (4 or 8),
+   * decoded by libvips, which shrinks on load (libjpeg DCT scaling, by s/2 under sharp's rule) and reduces the rest
+   * with lanczos3. Faster on large JPEGs, but the pixels are NOT Pillow's (neither its full decode nor its draft,
+   * which scales by s in the DCT): the default (no draft) matches Pillow. Where Pillow's scale is 2 sharp would not
+   * shrink on load, so those JPEGs, other formats and smaller JPEGs decode exactly as without `draft`.
+   */
+  draft?: { width: number; height: number };
+}
 
 /** A short name of a source for error messages. */
 export function describeSource(src: ImageSource): string {
@@ -82,15 +107,16 @@ export function toSharp(src: ImageSource): Sharp {
  * bit depths (16-bit TIFF, …) are decoded by libvips (sRGB, 8-bit), which may differ from Pillow.
  * @throws DataFormatError naming the file when it cannot be decoded
  */
-export async function decodeImage(src: ImageSource): Promise<DecodedImage> {
+export async function decodeImage(src: ImageSource, options: DecodeOptions = {}): Promise<DecodedImage> {
   const name = describeSource(src);
+  checkDecodeOptions(options);
   try {
     if (typeof src === 'object' && !(src instanceof Uint8Array) && 'rgb' in src) {
       toSharp(src); // validates
       return { data: src.rgb, width: src.width, height: src.height, channels: 3 };
     }
     const input = readInput(src);
-    const fast = await decodePlainEightBit(input);
+    const fast = await decodePlainEightBit(input, options);
     if (fast) return fast;
     const gif = gifFirstFrame(input);
     if (gif?.transparent) return await decodeTransparentGif(input, gif.transparent);
@@ -117,18 +143,24 @@ function asDecodeError(file: string, error: unknown): Error {
  * Above the size limits libvips' SIMD and threads win, and WebAssembly memory would grow for good.
  * @returns the pixels, or `undefined` when `input` needs the general path (`plainEightBit`)
  */
-async function decodePlainEightBit(input: Uint8Array): Promise<DecodedImage | undefined> {
+async function decodePlainEightBit(input: Uint8Array, options: DecodeOptions): Promise<DecodedImage | undefined> {
   const plain = plainEightBit(input);
   if (!plain) return undefined;
   const pixels = plain.width * plain.height;
-  if (plain.kind === 'jpeg' && pixels <= JPEG_WASM_MAX_PIXELS) {
+  const scale = plain.kind === 'jpeg' && options.draft ? pillowDraftScale(plain.width, plain.height, options.draft) : 1;
+  let img = toSharp(input).removeAlpha();
+  // at scale 2 sharp does not shrink on load (its rule keeps a factor of 2 for the reduce): nothing to gain
+  if (scale >= 4) {
+    // libvips shrinks on load (libjpeg's DCT scaling) and reduces the rest to Pillow's draft size
+    img = img.resize(Math.ceil(plain.width / scale), Math.ceil(plain.height / scale), { fit: 'fill' });
+  } else if (plain.kind === 'jpeg' && useWasmJpeg(pixels, options.jpegDecoder ?? 'auto')) {
     const fast = await decodeJpegWasm(input);
     if (fast) return fast;
   } else if (plain.kind === 'png' && pixels <= PNG_JS_MAX_PIXELS) {
     const fast = decodePngJs(input);
     if (fast) return fast;
   }
-  const r = await toSharp(input).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const r = await img.raw().toBuffer({ resolveWithObject: true });
   if (r.info.channels !== 1 && r.info.channels !== 3) return undefined;
   return {
     data: new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength),
@@ -232,8 +264,9 @@ async function decodeCmyk(input: Uint8Array): Promise<Uint8Array> {
  * equal `decodeImage`'s after `convert('RGB')`.
  * @throws DataFormatError naming the file when it cannot be decoded
  */
-export async function decodePillowImage(src: ImageSource): Promise<PillowImage> {
+export async function decodePillowImage(src: ImageSource, options: DecodeOptions = {}): Promise<PillowImage> {
   const name = describeSource(src);
+  checkDecodeOptions(options);
   if (typeof src === 'object' && !(src instanceof Uint8Array) && 'rgb' in src) {
     const img = await decodeImage(src);
     return { mode: 'RGB', width: img.width, height: img.height, data: img.data };
@@ -249,7 +282,7 @@ export async function decodePillowImage(src: ImageSource): Promise<PillowImage> 
   try {
     if (kind?.format === 'png') return await decodePillowPng(input, kind.depth, kind.colourType);
     if (kind?.format === 'jpeg') {
-      if (kind.components !== 4) return await decodeInMode(input, 'RGB');
+      if (kind.components !== 4) return await decodeInMode(input, 'RGB', options);
       const meta = await toSharp(input).metadata();
       if (!meta.width || !meta.height) throw new Error('image has no size');
       return { mode: 'CMYK', width: meta.width, height: meta.height, data: await decodeCmyk(input) };
@@ -291,8 +324,12 @@ async function decodePillowPng(input: Uint8Array, depth: number, colourType: num
  * `decodeImage`'s pixels (convert('RGB'), grey kept as one band) in the band count of `mode`: 'RGB' follows the
  * decoder (grey stays 'L'); 'L' and '1' keep one of three equal bands; 'P' spreads grey to three.
  */
-async function decodeInMode(input: Uint8Array, mode: 'RGB' | 'L' | '1' | 'P'): Promise<PillowImage> {
-  const img = await decodeImage(input);
+async function decodeInMode(
+  input: Uint8Array,
+  mode: 'RGB' | 'L' | '1' | 'P',
+  options: DecodeOptions = {},
+): Promise<PillowImage> {
+  const img = await decodeImage(input, options);
   const { width, height, channels } = img;
   const m = mode === 'RGB' && channels === 1 ? 'L' : mode;
   const want = m === 'L' || m === '1' ? 1 : 3;
@@ -387,8 +424,41 @@ function imageKind(b: Uint8Array): ImageKind | undefined {
   return undefined;
 }
 
-/** Largest JPEG (width·height) decoded in WebAssembly: measured faster than libvips up to about 700², slower above. */
-const JPEG_WASM_MAX_PIXELS = 2 ** 19;
+/**
+ * Largest JPEG (width·height) that `'auto'` decodes in WebAssembly; larger ones go to libvips (native SIMD
+ * libjpeg-turbo, the same bytes): 448², the largest size at which WebAssembly was still the faster of the two in
+ * `pnpm bench:preprocess --decoder-sweep` on one CPU (libvips faster from 512²; apps/bench/README.md).
+ */
+export const JPEG_WASM_MAX_PIXELS = 448 * 448;
+
+/** Whether a plain 8-bit JPEG of `pixels` pixels goes to the WebAssembly decoder under `decoder`. */
+function useWasmJpeg(pixels: number, decoder: JpegDecoder): boolean {
+  return decoder === 'wasm' || (decoder === 'auto' && pixels <= JPEG_WASM_MAX_PIXELS);
+}
+
+/**
+ * The scale Pillow 9.4's `JpegImageFile.draft(mode, (width, height))` picks for a `w`×`h` JPEG: the largest of 8, 4,
+ * 2, 1 not above min(⌊w / width⌋, ⌊h / height⌋). The drafted image is ⌈w / scale⌉ × ⌈h / scale⌉.
+ */
+export function pillowDraftScale(w: number, h: number, target: { width: number; height: number }): 1 | 2 | 4 | 8 {
+  const scale = Math.min(Math.floor(w / target.width), Math.floor(h / target.height));
+  return scale >= 8 ? 8 : scale >= 4 ? 4 : scale >= 2 ? 2 : 1;
+}
+
+/** @throws InvalidArgumentError naming the option of `decodeImage` that is not one it takes */
+function checkDecodeOptions(options: DecodeOptions): void {
+  if (options.jpegDecoder !== undefined)
+    checkOneOf(options.jpegDecoder, JPEG_DECODERS, { functionName: 'decodeImage', argument: 'options.jpegDecoder' });
+  const d = options.draft;
+  if (d === undefined) return;
+  const ok = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v > 0;
+  if (typeof d !== 'object' || d === null || !ok(d.width) || !ok(d.height))
+    throw new InvalidArgumentError({
+      functionName: 'decodeImage',
+      argument: 'options.draft',
+      message: `expected { width, height } in positive whole pixels, got ${JSON.stringify(d)}`,
+    });
+}
 /** Largest PNG decoded by fast-png: faster than libvips up to about 360² (inflate in JavaScript), slower above. */
 const PNG_JS_MAX_PIXELS = 2 ** 17;
 

@@ -4,5 +4,14 @@
  * 8-bit JPEGs, fast-png for small 8-bit PNGs and sharp (libvips) for the rest; `DECODER_VERSION` names that
  * behaviour for cache keys.
  */
-export type { ImageSource } from './decode.js';
-export { DECODER_VERSION, decodeImage, decodePillowImage, describeSource, toSharp } from './decode.js';
+export type { DecodeOptions, ImageSource, JpegDecoder } from './decode.js';
+export {
+  DECODER_VERSION,
+  JPEG_DECODERS,
+  JPEG_WASM_MAX_PIXELS,
+  decodeImage,
+  decodePillowImage,
+  describeSource,
+  pillowDraftScale,
+  toSharp,
+} from './decode.js';

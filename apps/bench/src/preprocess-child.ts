@@ -1,0 +1,75 @@
+/**
+ * @file The vlfer side of one `pnpm bench:preprocess` case, in its own process (started by `timeVlfer`, pinned to
+ * one CPU for 1-thread cases): argv[2] is the case as JSON. Prints one JSON line, as the PIL script does.
+ * - a preprocessing case `{ list, mode, draft, workers, batch, passes }`: one untimed pass over the images, then
+ *   `passes` timed ones, on the main thread (`workers` 0) or a pool of `workers` threads;
+ * - a decoder sweep `{ sweep: { [size]: files[] }, reps }`: per size, WebAssembly and libvips JPEG decodes of
+ *   the same files in alternating order, median milliseconds per image of each.
+ */
+import { readFileSync } from 'node:fs';
+import { createPreprocessPool, preprocessImages } from '@vlfer/encoders/node';
+import { decodeImage, type JpegDecoder } from '@vlfer/image/node';
+import { median } from './torch.js';
+
+const spec = JSON.parse(process.argv[2] ?? '{}') as Record<string, any>;
+
+/** Seconds and CPU seconds (every thread of this process) of each timed pass of `pass`, after an untimed one. */
+async function timePasses(pass: () => Promise<void>, passes: number) {
+  await pass();
+  const seconds: number[] = [];
+  const cpuSeconds: number[] = [];
+  for (let k = 0; k < passes; k++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    await pass();
+    seconds.push((performance.now() - t0) / 1000);
+    const c = process.cpuUsage(c0);
+    cpuSeconds.push((c.user + c.system) / 1e6);
+  }
+  return { seconds, cpuSeconds };
+}
+
+async function preprocessCase(): Promise<Record<string, unknown>> {
+  const files = readFileSync(spec.list, 'utf8').split('\n').filter(Boolean);
+  const pool = spec.workers > 0 ? createPreprocessPool({ workers: spec.workers }) : undefined;
+  const out = new Float32Array(spec.batch * 3 * 224 * 224);
+  const options = { out, draft: Boolean(spec.draft) };
+  const pass = async () => {
+    for (let i = 0; i < files.length; i += spec.batch) {
+      const batch = files.slice(i, i + spec.batch);
+      await (pool
+        ? pool.run(batch, spec.mode, undefined, 'pil', options)
+        : preprocessImages(batch, spec.mode, undefined, 'pil', options));
+    }
+  };
+  try {
+    return { images: files.length, workers: spec.workers, ...(await timePasses(pass, spec.passes)) };
+  } finally {
+    await pool?.close();
+  }
+}
+
+/** Median ms per decode of `files` with each JPEG decoder, the two alternating (wasm first on even reps). */
+async function decoderSweep(): Promise<Record<string, unknown>> {
+  const result: Record<string, { wasmMs: number; libvipsMs: number }> = {};
+  for (const [size, files] of Object.entries(spec.sweep as Record<string, string[]>)) {
+    const bytes = files.map((f) => readFileSync(f));
+    const time = async (jpegDecoder: JpegDecoder) => {
+      const t0 = performance.now();
+      for (const b of bytes) await decodeImage(b, { jpegDecoder });
+      return (performance.now() - t0) / bytes.length;
+    };
+    await time('wasm');
+    await time('libvips');
+    const ms: Record<'wasm' | 'libvips', number[]> = { wasm: [], libvips: [] };
+    for (let r = 0; r < spec.reps; r++) {
+      const order: ('wasm' | 'libvips')[] = r % 2 ? ['libvips', 'wasm'] : ['wasm', 'libvips'];
+      for (const d of order) ms[d].push(await time(d));
+    }
+    result[size] = { wasmMs: median(ms.wasm), libvipsMs: median(ms.libvips) };
+  }
+  return { sweep: result };
+}
+
+const r = spec.sweep ? await decoderSweep() : await preprocessCase();
+process.stdout.write(`${JSON.stringify(r)}\n`);

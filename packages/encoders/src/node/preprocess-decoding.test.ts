@@ -1,0 +1,77 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { sharedPath } from '@vlfer/test-utils';
+import { afterAll, describe, expect, it } from 'vitest';
+import { InvalidArgumentError } from '@vlfer/core';
+import { preprocessImages } from './preprocess.js';
+import { createPreprocessPool } from './preprocess-pool.js';
+
+const fer = sharedPath('data', 'fer2013-privatetest');
+const ferPaths = readdirSync(join(fer, 'happy'))
+  .sort()
+  .slice(0, 4)
+  .map((f) => join(fer, 'happy', f));
+
+/** A w×h RGB JPEG (quality 90, 4:2:0) of smooth gradients and a ripple. */
+async function photoLikeJpeg(w: number, h: number): Promise<Buffer> {
+  const rgb = new Uint8Array(w * h * 3);
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      const p = 3 * (y * w + x);
+      rgb[p] = (255 * x) / w;
+      rgb[p + 1] = (255 * y) / h;
+      rgb[p + 2] = 128 + 100 * Math.sin(x / 23) * Math.cos(y / 31);
+    }
+  return sharp(rgb, { raw: { width: w, height: h, channels: 3 } })
+    .jpeg({ quality: 90, chromaSubsampling: '4:2:0' })
+    .toBuffer();
+}
+const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+const same = (a: Float32Array, b: Float32Array) => bytes(a).equals(bytes(b));
+const pool = createPreprocessPool({ workers: 2 });
+afterAll(() => pool.close());
+
+describe('preprocessing with decoding options', () => {
+  it('jpegDecoder: every decoder gives the default bytes in every mode (FER2013 and a 640×480 photo)', async () => {
+    const sources = [...ferPaths, await photoLikeJpeg(640, 480)];
+    for (const mode of ['exp-clip', 'clip', 'openai'] as const) {
+      const exact = await preprocessImages(sources, mode);
+      for (const jpegDecoder of ['wasm', 'libvips'] as const)
+        expect(same((await preprocessImages(sources, mode, undefined, 'pil', { jpegDecoder })).data, exact.data)).toBe(
+          true,
+        );
+    }
+  });
+  it('draft: a 1344×1008 JPEG is decoded at 336×252 and lands within a few grey levels of the exact pixels; the pool gives the same bytes', async () => {
+    const big = await photoLikeJpeg(1344, 1008);
+    const sources = [big, ...ferPaths];
+    for (const mode of ['exp-clip', 'clip', 'openai'] as const) {
+      const exact = await preprocessImages(sources, mode);
+      const draft = await preprocessImages(sources, mode, undefined, 'pil', { draft: true });
+      const per = 3 * 224 * 224;
+      // FER2013 images are too small to draft: unchanged
+      expect(same(draft.data.subarray(per), exact.data.subarray(per))).toBe(true);
+      let max = 0;
+      let sum = 0;
+      for (let i = 0; i < per; i++) {
+        const d = Math.abs(draft.data[i]! - exact.data[i]!);
+        max = Math.max(max, d);
+        sum += d;
+      }
+      expect(max, mode).toBeGreaterThan(0); // a reduced-scale decode, not the exact one
+      // in grey levels: / 255 for 'exp-clip', / (255 · std ≈ 70) for the normalised modes
+      const level = mode === 'exp-clip' ? 1 / 255 : 1 / (255 * 0.27);
+      expect(sum / per / level, mode).toBeLessThan(1.5);
+      const pooled = await pool.run(sources, mode, undefined, 'pil', { draft: true });
+      expect(same(pooled.data, draft.data)).toBe(true);
+    }
+  }, 60_000);
+  it('a draft that is not a boolean or an unknown decoder is an argument error naming the option, before any decode', async () => {
+    const bad = (o: object) => preprocessImages(ferPaths, 'exp-clip', undefined, 'pil', o);
+    await expect(bad({ draft: 'yes' })).rejects.toThrow(InvalidArgumentError);
+    await expect(bad({ draft: 'yes' })).rejects.toThrow(/draft.*true or false/);
+    await expect(bad({ jpegDecoder: 'gpu' })).rejects.toThrow(/jpegDecoder.*'libvips'/);
+    await expect(pool.run(ferPaths, 'exp-clip', undefined, 'pil', { draft: 1 as never })).rejects.toThrow(/draft/);
+  });
+});
