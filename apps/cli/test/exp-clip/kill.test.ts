@@ -196,7 +196,8 @@ describe('SIGKILL at random moments, then rerun: byte-identical results (fault i
     mkdirSync(dir);
     expect(runCli(ENTRY, args, { cwd: dir }).code).toBe(0);
     const manifest = readFileSync(join(dir, 'run', 'manifest.json'), 'utf8');
-    const other = ['eval', ...args.slice(1).map((a) => (a === '2' ? '3' : a))];
+    // other options into the same --out: a replacement, which --overwrite allows (refused without it)
+    const other = ['eval', ...args.slice(1).map((a) => (a === '2' ? '3' : a)), '--overwrite'];
     for (const [n, code] of [
       [1, 'ENOSPC'],
       [3, 'ENOSPC'],
@@ -221,7 +222,10 @@ describe('SIGKILL at random moments, then rerun: byte-identical results (fault i
       ['rename:2+=EIO', 'switched'], // after the commit, a lasting error: completed by the next verify
     ] as const) {
       const next = state === 'old' ? 'new' : 'old';
-      const r = runCli(ENTRY, next === 'new' ? other : args, { cwd: dir, env: { VLFER_FAILPOINTS: failpoint } });
+      const r = runCli(ENTRY, next === 'new' ? other : [...args, '--overwrite'], {
+        cwd: dir,
+        env: { VLFER_FAILPOINTS: failpoint },
+      });
       expect([0, 1], r.stderr).toContain(r.code);
       verifyRunOutputs(join(dir, 'run')); // completes a committed publish (the run's lock is stale: it exited)
       const now = readFileSync(join(dir, 'run', 'manifest.json'), 'utf8');
