@@ -29,8 +29,8 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { exitWithParent } from '@vlfer/cli-kit';
-import { defaultThreads, writeJsonAtomic } from '@vlfer/core/node';
-import { ClipGradientModel } from '@vlfer/encoders/node';
+import { defaultThreads, provenance, writeJsonAtomic } from '@vlfer/core/node';
+import { ClipGradientModel, runtimeVersions } from '@vlfer/encoders/node';
 import { writeRandomClip } from './random-clip.js';
 import { median, runTorch } from './torch.js';
 
@@ -250,6 +250,8 @@ async function main(): Promise<void> {
   const rat = o.vs === 'torch' ? ratios(summary, variants, 'torch-mmap') : undefined;
   const stripped = rows.map(({ imageEmbeds: _e, ...rest }) => rest);
   writeJsonAtomic(o.out, {
+    benchmark: 'load',
+    environment: { ...provenance({ runtime: runtimeVersions() }), date: new Date().toISOString() },
     model: dir,
     threads,
     cpu: cpus()[0]?.model,

@@ -4,10 +4,11 @@
  * way, pinned to one CPU for the 1-thread rows) and the README table.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { toSharp } from '@vlfer/image/node';
+import { writeFileAtomic } from '@vlfer/core/node';
 import { sampleImages } from './encode-bench.js';
 import { median, runTorchScript, torchEnv, torchPython } from './torch.js';
 
@@ -191,15 +192,16 @@ export function preprocessTable(rows: readonly PreprocessRow[]): string {
 }
 
 /**
- * Replace the text between `<!-- bench:preprocess:start -->` and `<!-- bench:preprocess:end -->` in `file` by
- * `text`. @throws naming the file when the markers are missing
+ * Replace the text between `<!-- NAME:start -->` and `<!-- NAME:end -->` in `file` by `text` (NAME =
+ * `marker`, `bench:preprocess` by default), writing the file atomically. @throws naming the file when the markers
+ * are missing
  */
-export function replaceBetweenMarkers(file: string, text: string): void {
-  const start = '<!-- bench:preprocess:start -->';
-  const end = '<!-- bench:preprocess:end -->';
+export function replaceBetweenMarkers(file: string, text: string, marker = 'bench:preprocess'): void {
+  const start = `<!-- ${marker}:start -->`;
+  const end = `<!-- ${marker}:end -->`;
   const s = readFileSync(file, 'utf8');
   const a = s.indexOf(start);
   const b = s.indexOf(end);
   if (a < 0 || b < a) throw new Error(`${file}: no ${start} … ${end} markers to put the table between`);
-  writeFileSync(file, `${s.slice(0, a + start.length)}\n${text}\n${s.slice(b)}`);
+  writeFileAtomic(file, `${s.slice(0, a + start.length)}\n${text}\n${s.slice(b)}`);
 }

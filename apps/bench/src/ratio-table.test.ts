@@ -1,0 +1,120 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseBenchResult, ratioRows, ratioTable, readBenchResults } from './ratio-table.js';
+import { replaceBetweenMarkers } from './preprocess-bench.js';
+
+const peak = (gflops: number) => ({
+  cpu: 'Test CPU ',
+  threads: 2,
+  ort: { engine: 'onnxruntime', gflops: gflops * 0.8 },
+  reference: { engine: 'torch peer: numpy', gflops },
+});
+const env = (date: string) => ({ date, git: { sha: 'abcdef0123456789abcdef0123456789abcdef01', dirty: false } });
+const frac = (fraction: number) => ({ fraction, gflops: 100 * fraction });
+
+/** The fields the benches write (apps/bench/src/bench-*.ts), with made-up numbers. */
+const encode = {
+  benchmark: 'encode',
+  vs: 'torch',
+  matmulPeak: peak(150),
+  environment: env('2026-12-03T02:14:25.000Z'),
+  comparisons: [
+    {
+      model: 'vit-b32',
+      batch: 32,
+      threads: 2,
+      rounds: 3,
+      vlfer: { imagesPerSecond: { raw: 15, preprocess: 1800, pipeline: 14 } },
+      torch: {
+        encoder: ['jit.freeze', 'jit.freeze', 'eager'],
+        imagesPerSecond: { raw: 12, preprocess: 600, pipeline: 14 },
+      },
+      ratio: { raw: 15 / 12, preprocess: 3, pipeline: 1 },
+      fractionOfPeak: { raw: { vlfer: frac(0.871), torch: frac(0.7) } },
+    },
+  ],
+};
+const head = {
+  benchmark: 'train-head',
+  matmulPeak: peak(190),
+  environment: env('2026-12-03T02:30:00.000Z'),
+  result: { batch: 512, dim: 512, outDim: 4096, steps: 480, threads: 2, msPerStep: 80, fractionOfPeak: frac(0.5) },
+  torch: { msPerStep: 60, fractionOfPeak: frac(0.66), ratio: { speed: 0.75 } },
+};
+const stage = (s: number) => ({ seconds: s, cpuSeconds: s / 2, peakRssBytes: 2 ** 30 });
+const load = {
+  threads: 2,
+  cpu: 'Test CPU',
+  gradients: false,
+  stages: { open: 'definition' },
+  summary: {
+    inputs: { open: stage(0.4), ready: stage(1), firstBatch: stage(2) },
+    'torch-mmap': { open: stage(0.1), ready: stage(0.1), firstBatch: stage(1) },
+  },
+  ratioTorchMmapOverVlfer: {
+    inputs: { open: { wall: 0.25, cpu: 0.25 }, ready: { wall: 0.1, cpu: 0.1 }, firstBatch: { wall: 0.5, cpu: 0.5 } },
+  },
+};
+
+describe('bench:table', () => {
+  it('makes one row per measured quantity, ratios and fractions of peak from the files, in a fixed order', () => {
+    const results = [
+      parseBenchResult('load.json', load),
+      parseBenchResult('h.json', head),
+      parseBenchResult('e.json', encode),
+    ];
+    const rows = ratioRows(results);
+    expect(rows.map((r) => r.row)).toEqual([
+      'raw encode, vit-b32, batch 32',
+      'pipeline: FER2013 JPEG decode + resize + encode, vit-b32, batch 32',
+      'preprocessing only (FER2013 48² JPEGs), batch 32',
+      'Exp-CLIP head, 480 steps of batch 512 (512→4096)',
+      'model load (the same model.safetensors, PyTorch memory-mapped), two forward sessions, vlfer `inputs`',
+    ]);
+    expect(rows[0]!.ratio).toBe('1.25× (15.0 vs 12.0 images/s)');
+    expect(rows[0]!.vlferPeak).toBe('87 %');
+    expect(rows[0]!.torchPeak).toBe('70 % (jit.freeze, eager)');
+    expect(rows[0]!.machine).toBe("Test CPU, 2 threads; peak 150 GFLOP/s (torch peer: numpy; ORT's own 120)");
+    expect(rows[3]!.ratio).toBe('0.75× (80.0 vs 60.0 ms/step)');
+    expect(rows[4]!.ratio).toBe(
+      'open 0.25× (CPU 0.25×; 0.40 vs 0.10 s), ready 0.10× (CPU 0.10×; 1.00 vs 0.10 s), firstBatch 0.50× (CPU 0.50×; 2.00 vs 1.00 s)',
+    );
+    const table = ratioTable(results);
+    expect(table).toContain('written 2026-12-03T02:14:25.000Z to 2026-12-03T02:30:00.000Z at commit abcdef0');
+    expect(table.split('\n').filter((l) => l.startsWith('| '))).toHaveLength(rows.length + 1);
+  });
+
+  it('refuses a result without the PyTorch side, naming the file and the field', () => {
+    const { torch: _, ...alone } = head;
+    expect(() => parseBenchResult('bench-results/train-head.json', alone)).toThrow(
+      /bench-results\/train-head\.json: train-head result, field torch: .*--vs torch/,
+    );
+    expect(() => parseBenchResult('x.json', { benchmark: 'faces' })).toThrow(/x\.json: .*"faces".*expected one of/);
+    expect(() =>
+      parseBenchResult('e.json', { ...encode, comparisons: [{ ...encode.comparisons[0], batch: '32' }] }),
+    ).toThrow(/e\.json: encode result, field comparisons\.0\.batch/);
+  });
+
+  it('reads every JSON of a folder, and names a file that is not JSON or a folder with none', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vlfer-table-'));
+    expect(() => readBenchResults(dir)).toThrow(/no bench result/);
+    writeFileSync(join(dir, 'a.json'), JSON.stringify(encode));
+    writeFileSync(join(dir, 'notes.txt'), 'ignored');
+    expect(readBenchResults(dir).map((r) => r.kind)).toEqual(['encode']);
+    writeFileSync(join(dir, 'b.json'), '{ not json');
+    expect(() => readBenchResults(dir)).toThrow(/b\.json: not JSON/);
+  });
+
+  it('writes between the named markers only', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'vlfer-table-readme-')), 'README.md');
+    const other = '<!-- bench:preprocess:start -->\nkept\n<!-- bench:preprocess:end -->';
+    writeFileSync(file, `a\n<!-- bench:table:start -->\nold\n<!-- bench:table:end -->\n${other}\n`);
+    replaceBetweenMarkers(file, 'new table', 'bench:table');
+    expect(readFileSync(file, 'utf8')).toBe(
+      `a\n<!-- bench:table:start -->\nnew table\n<!-- bench:table:end -->\n${other}\n`,
+    );
+    expect(() => replaceBetweenMarkers(file, 'x', 'bench:nothing')).toThrow(/no <!-- bench:nothing:start -->/);
+  });
+});
