@@ -4,9 +4,14 @@
  * against PIL + torchvision, on one CPU (both sides pinned with taskset) and on two (vlfer's worker pool against a
  * DataLoader with two workers), in interleaved rounds; writes a JSON and, with --readme, the table in
  * apps/bench/README.md. `--decoder-sweep` times the two JPEG decoders per size instead (the `'auto'` threshold).
+ *
+ * Stopping it: Ctrl-C (SIGINT) or SIGTERM, or a killed parent (pnpm), ends the timing child that is running (its
+ * process group) and exits at once with 130 (SIGTERM: 143), writing nothing: the results JSON and the README are
+ * only ever written whole, at the end. Its temporary list files go with it; a child of a bench that was SIGKILLed
+ * itself exits on its own within a second (it watches the bench's pid).
  */
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { writeJsonAtomic } from '@vlfer/core/node';
@@ -20,15 +25,17 @@ import {
   parseSize,
   preprocessTable,
   replaceBetweenMarkers,
+  stopChildren,
   timePil,
   timeVlfer,
+  vlferChild,
   type BenchSize,
   type PreprocessCase,
   type PreprocessRow,
 } from './preprocess-bench.js';
 import { interleaved, median } from './torch.js';
 
-exitWithParent('bench:preprocess');
+exitWithParent('bench:preprocess'); // a killed wrapper (pnpm) ends the benchmark too (its children: the exit hook)
 
 const o = new Command('bench:preprocess')
   .option('--shared <dir>', 'shared assets folder', process.env.VLFER_SHARED ?? '../shared')
@@ -57,6 +64,23 @@ const o = new Command('bench:preprocess')
 const fer = join(o.shared, 'data', 'fer2013-privatetest');
 const load = [loadavg()];
 const listDir = mkdtempSync(join(tmpdir(), 'vlfer-bench-preprocess-lists-'));
+/** The results JSON: --out, or beside it for the decoder sweep. */
+const outFile: string = o.decoderSweep ? o.out.replace(/\.json$/, '-decoders.json') : o.out;
+
+// However this process ends (done, an error, a signal below, a killed parent), no timing child outlives it and the
+// list files go: 'exit' handlers run on process.exit and on an uncaught error, and must be synchronous.
+process.on('exit', () => {
+  stopChildren();
+  rmSync(listDir, { recursive: true, force: true });
+});
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const)
+  process.on(signal, () => {
+    process.stderr.write(`\nbench:preprocess: ${signal}: stopped; no results written (${outFile} is as it was)\n`);
+    process.exit(code);
+  });
 
 /** The images of `size` as a list file for both sides. */
 async function listFor(size: BenchSize, count: number): Promise<string> {
@@ -70,28 +94,7 @@ if (o.decoderSweep) {
   const sides = [64, 96, 128, 192, 256, 320, 384, 448, 512, 640, 768, 1024];
   const sweep: Record<string, string[]> = {};
   for (const s of sides) sweep[`${s}x${s}`] = await benchImages(parseSize(`${s}x${s}`), 12, fer, o.imageDir);
-  const { execPath } = process;
-  const child = join(import.meta.dirname, 'preprocess-child.ts');
-  const { spawnSync } = await import('node:child_process');
-  const r = spawnSync(
-    'taskset',
-    [
-      '-c',
-      '0',
-      execPath,
-      '--conditions=@vlfer/source',
-      '--import',
-      'tsx',
-      child,
-      JSON.stringify({ sweep, reps: o.rounds * 2 + 1 }),
-    ],
-    {
-      encoding: 'utf8',
-      env: { ...process.env, VIPS_CONCURRENCY: '1' },
-    },
-  );
-  if (r.status !== 0) throw new Error(`decoder sweep failed: ${r.stderr}`);
-  const result = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as {
+  const result = (await vlferChild({ sweep, reps: o.rounds * 2 + 1 }, 1)) as {
     sweep: Record<string, { wasmMs: number; libvipsMs: number }>;
   };
   for (const [size, t] of Object.entries(result.sweep))
@@ -99,7 +102,7 @@ if (o.decoderSweep) {
       `${size}: WebAssembly ${t.wasmMs.toFixed(3)} ms, libvips ${t.libvipsMs.toFixed(3)} ms (${(t.wasmMs / t.libvipsMs).toFixed(2)}×)\n`,
     );
   load.push(loadavg());
-  writeJsonAtomic(o.out.replace(/\.json$/, '-decoders.json'), {
+  writeJsonAtomic(outFile, {
     ...result,
     loadavg: load,
     cpu: cpus()[0]?.model,
@@ -163,7 +166,7 @@ for (const [i, size] of sizes.entries()) {
       }
 }
 load.push(loadavg());
-writeJsonAtomic(o.out, {
+writeJsonAtomic(outFile, {
   rows,
   peer: peers[0],
   loadavg: load,

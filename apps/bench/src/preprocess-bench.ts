@@ -1,16 +1,17 @@
 /**
  * @file The pieces of `pnpm bench:preprocess`: the benchmark images (FER2013 at 48², and larger real-photo JPEGs
  * made deterministically from face-api's demo photos), the vlfer and PIL timing children (both started the same
- * way, pinned to one CPU for the 1-thread rows) and the README table.
+ * way, pinned to one CPU for the 1-thread rows, ended with the bench: `stopChildren`, and their own parent watch)
+ * and the README table.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { toSharp } from '@vlfer/image/node';
 import { writeFileAtomic } from '@vlfer/core/node';
+import { toSharp } from '@vlfer/image/node';
 import { sampleImages } from './encode-bench.js';
-import { median, runTorchScript, torchEnv, torchPython } from './torch.js';
+import { median, torchEnv, torchPython } from './torch.js';
 
 /** One image size of the bench: `WxH`; 48x48 is FER2013 itself, larger sizes are made from real photos. */
 export interface BenchSize {
@@ -37,11 +38,11 @@ export function demoPhotos(): string[] {
 /**
  * `count` JPEGs of `size` in `dir` (made once, then reused): FER2013 files themselves for 48x48; otherwise crops of
  * the demo photos with the target's aspect ratio, at one of five zoom levels and positions fixed by the index,
- * resized with lanczos3 and saved at quality 90 with 4:2:0 chroma (a typical camera/web photo).
+ * resized with lanczos3 and saved at quality 90 with 4:2:0 chroma (a typical camera/web photo). Each file is written
+ * whole or not at all (`writeFileAtomic`): a bench killed while making them leaves no truncated JPEG to be reused.
  */
 export async function benchImages(size: BenchSize, count: number, fer: string, dir: string): Promise<string[]> {
   if (size.width === 48 && size.height === 48) return sampleImages(fer, count);
-  mkdirSync(dir, { recursive: true });
   const photos = demoPhotos().map((p) => readFileSync(p));
   const files: string[] = [];
   for (let k = 0; k < count; k++) {
@@ -57,11 +58,12 @@ export async function benchImages(size: BenchSize, count: number, fer: string, d
     const ch = Math.floor((cw * size.height) / size.width);
     const left = Math.floor(((pw - cw) * ((k * 37) % 11)) / 10);
     const top = Math.floor(((ph - ch) * ((k * 53) % 7)) / 6);
-    await toSharp(photo)
+    const jpeg = await toSharp(photo)
       .extract({ left, top, width: cw, height: ch })
       .resize(size.width, size.height, { fit: 'fill' })
       .jpeg({ quality: 90, chromaSubsampling: '4:2:0' })
-      .toFile(file);
+      .toBuffer();
+    writeFileAtomic(file, jpeg, { durable: false }); // a cache: a file lost to a power cut is made again
   }
   return files;
 }
@@ -101,53 +103,111 @@ function pinned(threads: number, argv: string[]): string[] {
   return threads === 1 ? ['taskset', '-c', '0', ...argv] : argv;
 }
 
-/** Run a child's argv; @returns the JSON object on its last stdout line. @throws naming `what` and its stderr */
-function runJsonChild(what: string, argv: string[], env: NodeJS.ProcessEnv): Record<string, any> {
-  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', env, maxBuffer: 64 * 1024 * 1024 });
-  if (r.status !== 0)
-    throw new Error(
-      `${what} exited with ${r.status ?? r.signal}${r.error ? ` (${r.error.message})` : ''}: ${(r.stderr || r.stdout).trim().split('\n').slice(-6).join('\n')}`,
-    );
-  const line = r.stdout.trim().split('\n').at(-1) ?? '';
-  try {
-    return JSON.parse(line) as Record<string, any>;
-  } catch {
-    throw new Error(`${what} printed no JSON result (last line: ${line.slice(0, 200)})`);
+/** The timing children now running (each the leader of its own process group). */
+const running = new Set<ChildProcess>();
+
+/**
+ * SIGKILL every timing child still running, with whatever it started (PyTorch's DataLoader workers): each child
+ * leads its own process group. Synchronous, for a bench that is exiting (a `process.on('exit')` handler).
+ */
+export function stopChildren(): void {
+  for (const p of running) {
+    if (p.pid === undefined) continue; // never started (its 'error' event rejects the run)
+    try {
+      process.kill(-p.pid, 'SIGKILL');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error; // ESRCH: it had ended already
+    }
   }
+  running.clear();
 }
 
 /**
- * vlfer's side of a case, in a child process (`preprocess-child.ts`): `preprocessImages` on the main thread for 1
- * thread, a `createPreprocessPool` of `threads` workers otherwise; libvips limited to one thread per pipeline
- * (`VIPS_CONCURRENCY=1`), as each worker runs its own.
+ * Run a child's argv, asynchronously so that the bench keeps noticing signals and a killed parent (pnpm) while it
+ * waits, in a process group of its own so that `stopChildren` ends it with its own children and a Ctrl-C reaches
+ * the bench only (which then stops the child).
+ * @returns the JSON object on its last stdout line. @throws naming `what` and its stderr
  */
-export function timeVlfer(c: PreprocessCase): PassTimes & Record<string, unknown> {
+function runJsonChild(what: string, argv: string[], env: NodeJS.ProcessEnv): Promise<Record<string, any>> {
+  const p = spawn(argv[0]!, argv.slice(1), { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(p);
+  let stdout = '';
+  let stderr = '';
+  p.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+  p.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  return new Promise((resolve, reject) => {
+    p.on('error', (error) => {
+      running.delete(p);
+      reject(new Error(`${what}: could not start ${argv[0]} (${error.message})`));
+    });
+    p.on('close', (code, signal) => {
+      running.delete(p);
+      if (code !== 0)
+        return reject(
+          new Error(
+            `${what} exited with ${code ?? signal}: ${(stderr || stdout).trim().split('\n').slice(-6).join('\n')}`,
+          ),
+        );
+      const line = stdout.trim().split('\n').at(-1) ?? '';
+      try {
+        resolve(JSON.parse(line) as Record<string, any>);
+      } catch {
+        reject(new Error(`${what} printed no JSON result (last line: ${line.slice(0, 200)})`));
+      }
+    });
+  });
+}
+
+/**
+ * `preprocess-child.ts` with `spec` (a preprocessing case or a decoder sweep, see that file), pinned to one CPU for
+ * 1 thread, libvips limited to one thread per pipeline (`VIPS_CONCURRENCY=1`), as each pool worker runs its own. The
+ * child is told this process's pid, and exits once this process is gone.
+ */
+export function vlferChild(spec: Record<string, unknown>, threads: number): Promise<Record<string, any>> {
   const child = join(import.meta.dirname, 'preprocess-child.ts');
-  const argv = pinned(c.threads, [
+  const argv = pinned(threads, [
     process.execPath,
     '--conditions=@vlfer/source',
     '--import',
     'tsx',
     child,
-    JSON.stringify({ ...c, workers: c.threads === 1 ? 0 : c.threads }),
+    JSON.stringify({ ...spec, parent: process.pid }),
   ]);
-  return runJsonChild('preprocess-child.ts', argv, { ...process.env, VIPS_CONCURRENCY: '1' }) as PassTimes &
-    Record<string, unknown>;
+  return runJsonChild('preprocess-child.ts', argv, { ...process.env, VIPS_CONCURRENCY: '1' });
 }
 
-/** PIL + torchvision's side of a case (`apps/bench/torch/preprocess.py`), DataLoader workers for more threads. */
-export function timePil(c: PreprocessCase): PassTimes & Record<string, unknown> {
+/**
+ * vlfer's side of a case, in a child process (`vlferChild`): `preprocessImages` on the main thread for 1 thread, a
+ * `createPreprocessPool` of `threads` workers otherwise.
+ */
+export function timeVlfer(c: PreprocessCase): Promise<PassTimes & Record<string, unknown>> {
+  return vlferChild({ ...c, workers: c.threads === 1 ? 0 : c.threads }, c.threads) as Promise<
+    PassTimes & Record<string, unknown>
+  >;
+}
+
+/**
+ * PIL + torchvision's side of a case (`apps/bench/torch/preprocess.py`): torch limited to one thread, pinned to one
+ * CPU for 1 thread, DataLoader workers for more; told this process's pid, as the vlfer child is.
+ */
+export function timePil(c: PreprocessCase): Promise<PassTimes & Record<string, unknown>> {
   const script = join(import.meta.dirname, '..', 'torch', 'preprocess.py');
-  const flags = { list: c.list, mode: c.mode, draft: c.draft ? 1 : 0, workers: c.threads === 1 ? 0 : c.threads };
-  if (c.threads !== 1)
-    return runTorchScript(script, { ...flags, batch: c.batch, passes: c.passes }, 1) as PassTimes &
-      Record<string, unknown>;
-  const args = Object.entries({ ...flags, batch: c.batch, passes: c.passes, threads: 1 }).flatMap(([k, v]) => [
-    `--${k}`,
-    String(v),
-  ]);
-  return runJsonChild('preprocess.py', pinned(1, [torchPython(), script, ...args]), torchEnv(1)) as PassTimes &
-    Record<string, unknown>;
+  const flags = {
+    list: c.list,
+    mode: c.mode,
+    draft: c.draft ? 1 : 0,
+    workers: c.threads === 1 ? 0 : c.threads,
+    batch: c.batch,
+    passes: c.passes,
+    threads: 1,
+    parent: process.pid,
+  };
+  const args = Object.entries(flags).flatMap(([k, v]) => [`--${k}`, String(v)]);
+  return runJsonChild(
+    '--vs torch: preprocess.py',
+    pinned(c.threads, [torchPython(), script, ...args]),
+    torchEnv(1),
+  ) as Promise<PassTimes & Record<string, unknown>>;
 }
 
 /** One row of the results: a case's medians on both sides and their ratio (PIL time ÷ vlfer time). */

@@ -5,20 +5,30 @@
  *   `passes` timed ones, on the main thread (`workers` 0) or a pool of `workers` threads;
  * - a decoder sweep `{ sweep: { [size]: files[] }, reps }`: per size, WebAssembly and libvips JPEG decodes of
  *   the same files in alternating order, median milliseconds per image of each.
+ * Both carry `parent`, the bench's pid: this process exits once that is no longer its parent (a killed bench), even
+ * when the bench died before this process got to watch it.
  */
 import { readFileSync } from 'node:fs';
+import { setImmediate as turn } from 'node:timers/promises';
+import { exitWithParent } from '@vlfer/cli-kit';
 import { createPreprocessPool, preprocessImages } from '@vlfer/encoders/node';
 import { decodeImage, type JpegDecoder } from '@vlfer/image/node';
 import { median } from './torch.js';
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as Record<string, any>;
+exitWithParent('bench:preprocess child', typeof spec.parent === 'number' ? spec.parent : undefined);
 
-/** Seconds and CPU seconds (every thread of this process) of each timed pass of `pass`, after an untimed one. */
+/**
+ * Seconds and CPU seconds (every thread of this process) of each timed pass of `pass`, after an untimed one. A turn
+ * of the event loop before each pass, outside the timed part: small images decode synchronously, and without it the
+ * parent watch would not run until every pass is done.
+ */
 async function timePasses(pass: () => Promise<void>, passes: number) {
   await pass();
   const seconds: number[] = [];
   const cpuSeconds: number[] = [];
   for (let k = 0; k < passes; k++) {
+    await turn();
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     await pass();
@@ -63,6 +73,7 @@ async function decoderSweep(): Promise<Record<string, unknown>> {
     await time('libvips');
     const ms: Record<'wasm' | 'libvips', number[]> = { wasm: [], libvips: [] };
     for (let r = 0; r < spec.reps; r++) {
+      await turn(); // the parent watch, between timed parts
       const order: ('wasm' | 'libvips')[] = r % 2 ? ['libvips', 'wasm'] : ['wasm', 'libvips'];
       for (const d of order) ms[d].push(await time(d));
     }

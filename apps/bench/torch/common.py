@@ -23,6 +23,27 @@ def setup(threads):
     torch.set_num_interop_threads(1)
 
 
+def exit_with_parent(name, parent):
+    """Exit with status 130 once `parent` (the bench's pid, passed on the command line) is no longer this process's
+    parent: a killed bench does not leave its peer running orphaned. Checked every second on a daemon thread (Python
+    switches to it while the main thread runs; PIL and torch release the GIL); the pid is passed rather than read here
+    so that a bench that died while this script was still importing torch is noticed too. DataLoader workers, forked
+    from this process, end with it (torch's own watchdog in each worker)."""
+    import threading
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1)
+        try:
+            sys.stderr.write(f"{name}: the parent process {parent} is gone; exiting\n")
+            sys.stderr.flush()
+        except OSError:
+            pass  # stderr was a pipe to the dead parent: nobody is left to read the line, the exit matters
+        os._exit(130)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def blas():
     """The BLAS library this process loaded (Debian's torch uses the system libblas.so.3: the reference BLAS is
     ~20x slower than OpenBLAS; install libopenblas0-pthread, whose path contains 'openblas-pthread')."""

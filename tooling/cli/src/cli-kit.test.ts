@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { InvalidArgumentError, OptionsError, parseShard } from '@vlfer/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { argumentOf, errorLine, formatDuration, longFlags, progressBars, shardFlag } from './index.js';
+import { argumentOf, errorLine, formatDuration, longFlags, onParentExit, progressBars, shardFlag } from './index.js';
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -61,5 +61,24 @@ describe('error lines for a command-line user', () => {
       expect(() => shardFlag(bad)).toThrow(`expected --shard i/n, shard i of n counted from 0: 0 ≤ i < n`);
     const cmd = new Command('a').option('--x-y <n>').addCommand(new Command('b').option('--z').option('--x-y <n>'));
     expect(longFlags(cmd).sort()).toEqual(['--x-y', '--z']);
+  });
+});
+
+describe('parent watch', () => {
+  afterEach(() => vi.useRealTimers());
+  it('onParentExit fires once, within a second, when the watched pid is no longer the parent; never while it is', () => {
+    vi.useFakeTimers();
+    const gone: number[] = [];
+    const stays: number[] = [];
+    // a starter that passed its pid but is not (any longer) this process's parent, e.g. one that died before we ran
+    onParentExit((p) => gone.push(p), process.ppid + 1);
+    onParentExit((p) => stays.push(p), process.ppid);
+    vi.advanceTimersByTime(999);
+    expect(gone).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(gone).toEqual([process.ppid + 1]);
+    vi.advanceTimersByTime(5000);
+    expect(gone).toHaveLength(1);
+    expect(stays).toEqual([]);
   });
 });

@@ -91,25 +91,28 @@ const launchParent = process.ppid;
 /**
  * Call `onGone` once when the process that launched this one has exited (a killed wrapper such as pnpm): checked
  * every second, on a timer that does not keep the process alive.
+ * @param parent the pid to watch instead of the parent seen when cli-kit loaded: a child process that its starter
+ *   told its pid (e.g. in its arguments) notices a starter that died even before this child got this far
  */
-export function onParentExit(onGone: (parent: number) => void): void {
+export function onParentExit(onGone: (parent: number) => void, parent: number = launchParent): void {
   const watch = setInterval(() => {
-    if (process.ppid === launchParent) return;
+    if (process.ppid === parent) return;
     clearInterval(watch);
-    onGone(launchParent);
+    onGone(parent);
   }, 1000);
   watch.unref();
 }
 
 /**
- * For commands with nothing to save (benchmarks, exports): exit with 130 as soon as the launching process is gone,
- * instead of going on orphaned. The command must give the event loop a turn now and then (await between steps).
+ * For commands with nothing to save (benchmarks, exports, their child processes): exit with 130 as soon as the
+ * launching process (or `parent`, see `onParentExit`) is gone, instead of going on orphaned. The command must give
+ * the event loop a turn now and then (await between steps).
  */
-export function exitWithParent(name: string): void {
-  onParentExit((parent) => {
-    process.stderr.write(`${name}: the parent process ${parent} is gone; exiting\n`);
+export function exitWithParent(name: string, parent?: number): void {
+  onParentExit((gone) => {
+    process.stderr.write(`${name}: the parent process ${gone} is gone; exiting\n`);
     process.exit(130);
-  });
+  }, parent);
 }
 
 /** What a command passes a pipeline: its abort signal, progress bars and log; `stop()` ends the bar when it returns. */

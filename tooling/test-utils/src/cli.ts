@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -28,6 +28,24 @@ export function runCli(
     env: { ...process.env, ...options.env },
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, ms: performance.now() - t0 };
+}
+
+/**
+ * Start a CLI entry (TypeScript source, one node process) with its stdout and stderr piped, for tests that signal it
+ * while it runs. `detached`: the leader of a process group of its own, as a terminal's foreground job is (a test then
+ * sends what Ctrl-C sends with `process.kill(-pid, 'SIGINT')`).
+ */
+export function spawnCli(
+  entry: string,
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string>; detached?: boolean } = {},
+): ChildProcessWithoutNullStreams {
+  return spawn(process.execPath, nodeArgs(entry, args), {
+    cwd: options.cwd ?? repoRoot,
+    env: { ...process.env, ...options.env },
+    stdio: 'pipe',
+    detached: options.detached ?? false,
+  });
 }
 
 /** Start a CLI and SIGKILL it after `ms` (unless it ends first). Resolves to how it ended. */

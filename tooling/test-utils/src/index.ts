@@ -79,5 +79,6 @@ export async function writeSyntheticVideoSet(
   writeFileSync(join(dir, 'test.txt'), `${test.join('\n')}\n`);
   return { train: join(dir, 'train.txt'), test: join(dir, 'test.txt'), clips: train.length + test.length };
 }
-export { runCli, runCliKilledAfter, killChain } from './cli.js';
+export { runCli, runCliKilledAfter, killChain, spawnCli } from './cli.js';
 export { sharedStorageBomb, noneOpcodeBomb, nestedDictPickle, manyTensorsCheckpoint } from './torch-bombs.js';
+export { alive, commandLine, descendants, until } from './processes.js';

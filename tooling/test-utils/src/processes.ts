@@ -1,0 +1,62 @@
+/**
+ * @file Process-tree helpers for the kill tests (Linux: read from /proc): which processes a command started, whether
+ * they still run, and waiting on events instead of deadlines.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** Parent pid of every process (from /proc). */
+function parents(): Map<number, number> {
+  const m = new Map<number, number>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      m.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // the process ended while we listed
+    }
+  }
+  return m;
+}
+
+/** Every process below `pid` (children, their children, …), as the process table stands now. */
+export function descendants(pid: number): number[] {
+  const p = parents();
+  const out: number[] = [];
+  let frontier = [pid];
+  while (frontier.length) {
+    const next = [...p].filter(([, pp]) => frontier.includes(pp)).map(([c]) => c);
+    out.push(...next);
+    frontier = next;
+  }
+  return out;
+}
+
+/** Whether `pid` runs (a zombie, ended but not yet reaped, does not). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    const state = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return state.slice(state.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** The command line of `pid`, arguments joined by spaces; '' once it has ended. */
+export function commandLine(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** Poll until `cond` holds; the limit is only a safety net against a hang (it fails the test with `what`). */
+export async function until(cond: () => boolean, what: string, safetyMs = 180_000): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > safetyMs) throw new Error(`gave up waiting (${safetyMs / 1000} s) for: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
