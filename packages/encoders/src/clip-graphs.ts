@@ -131,11 +131,6 @@ class Graph {
     }
     return this.consts.get(key)!;
   }
-  constTensor(values: number[], dims: number[]): string {
-    const nm = `ct_${this.n++}`;
-    this.nodes.push(constant(nm, 'float32', values, dims));
-    return nm;
-  }
   input(name: string, dims: (number | string)[], type: 'float32' | 'int64' = 'float32'): string {
     this.inputs.push({ name, type, dims });
     return name;
@@ -279,12 +274,30 @@ function mergeHeads(g: Graph, x: string) {
   return g.op('Reshape', [g.op('Transpose', [x], { perm: [0, 2, 1, 3] }), g.ints([0, 0, -1])]);
 }
 
+/** Row 0 of the token axis: [B, L, …] → [B, 1, …] (the class token). */
+function firstToken(g: Graph, x: string): string {
+  return g.op('Slice', [x, g.ints([0]), g.ints([1]), g.ints([1])]);
+}
+/** [B, 1, D] → [B, L, D]: the class token's row, zeros at the other L − 1 tokens. */
+function padFirstToken(g: Graph, x: string, tokens: number): string {
+  return g.op('Pad', [x, g.ints([0, 0, 0, 0, tokens - 1, 0])]);
+}
+
+/**
+ * One pre-LN encoder layer, x [B, L, D] → [B, L, D]; `mask` [L, L] is added to the attention scores (text).
+ * `clsOnly` (the vision tower's last layer, of whose output only the class token is read): layer norm 1, keys and
+ * values over all L tokens, but the query, the attention output, out_proj and the MLP of token 0 only, so the output
+ * is [B, 1, D]. The other rows would be computed and dropped: at ViT-B/32 that is 83 % of the layer's matmul FLOPs
+ * (q, out_proj, fc1, fc2) and 6.6 % of the tower's (`towerFlops` of apps/bench), in the forward and the backward
+ * alike.
+ */
 function encoderLayer(
   g: Graph,
   x: string,
   prefix: string,
   a: ClipTowerArch,
   mask: string | undefined,
+  clsOnly = false,
 ): { out: string; saved: LayerSaved } {
   const D = a.hiddenSize;
   const I = a.intermediateSize;
@@ -296,14 +309,15 @@ function encoderLayer(
     wo = w('self_attn.out_proj.weight', [D, D]);
   const lin = (y: string, n: string, wt: string, dims: [number, number]) => linear(g, y, wt, w(`${n}.bias`, [dims[0]]));
   const scale = (D / a.numHeads) ** -0.5;
-  const q = splitHeads(g, g.mul(lin(ln1.y, 'self_attn.q_proj', wq, [D, D]), g.f(scale)), a.numHeads);
+  const qIn = clsOnly ? firstToken(g, ln1.y) : ln1.y;
+  const q = splitHeads(g, g.mul(lin(qIn, 'self_attn.q_proj', wq, [D, D]), g.f(scale)), a.numHeads);
   const k = splitHeads(g, lin(ln1.y, 'self_attn.k_proj', wk, [D, D]), a.numHeads);
   const v = splitHeads(g, lin(ln1.y, 'self_attn.v_proj', wv, [D, D]), a.numHeads);
   let s = g.matmul(q, g.op('Transpose', [k], { perm: [0, 1, 3, 2] }));
   if (mask) s = g.add(s, mask);
   const p = g.op('Softmax', [s], { axis: -1 });
   const o = mergeHeads(g, g.matmul(p, v));
-  const h1 = g.add(x, lin(o, 'self_attn.out_proj', wo, [D, D]));
+  const h1 = g.add(clsOnly ? firstToken(g, x) : x, lin(o, 'self_attn.out_proj', wo, [D, D]));
   const ln2 = layerNorm(g, h1, w('layer_norm2.weight', [D]), w('layer_norm2.bias', [D]), a.layerNormEps);
   const w1 = w('mlp.fc1.weight', [I, D]),
     w2 = w('mlp.fc2.weight', [D, I]);
@@ -357,7 +371,11 @@ function encoderStackInt8(g: Graph, x: string, prefix: string, a: ClipTowerArch,
   return h;
 }
 
-function encoderLayerBackward(g: Graph, dOut: string, s: LayerSaved, a: ClipTowerArch): string {
+/**
+ * d⟨out, dOut⟩ / dx of an encoder layer from what its forward kept. `clsOnlyTokens`: the layer ran with `clsOnly`
+ * (its output and dOut are [B, 1, D]); the input has that many tokens, and dx is [B, tokens, D].
+ */
+function encoderLayerBackward(g: Graph, dOut: string, s: LayerSaved, a: ClipTowerArch, clsOnlyTokens?: number): string {
   // MLP: out = h1 + fc2(gelu(fc1(ln2(h1))))
   const dAct = g.matmul(dOut, s.w2);
   // quick_gelu'(z) = σ(1.702 z) + 1.702 z σ (1 − σ)
@@ -373,10 +391,21 @@ function encoderLayerBackward(g: Graph, dOut: string, s: LayerSaved, a: ClipTowe
   const scale = (a.hiddenSize / a.numHeads) ** -0.5;
   const dQ = g.mul(g.matmul(dS, s.k), g.f(scale)); // q was scaled after the projection
   const dK = g.matmul(g.op('Transpose', [dS], { perm: [0, 1, 3, 2] }), s.q);
-  // dLn1 = dQ·Wq + dK·Wk + dV·Wv as one product: [dQ | dK | dV] (heads concatenated, one head merge) · [Wq; Wk; Wv]
-  const dQkv = mergeHeads(g, g.op('Concat', [dQ, dK, dV], { axis: 1 })); // [B, L, 3D]
-  const dLn1 = g.matmul(dQkv, g.op('Concat', [s.wq, s.wk, s.wv], { axis: 0 })); // [3D, D]
-  return g.add(dH1, layerNormBackward(g, dLn1, s.ln1));
+  if (clsOnlyTokens === undefined)
+    return g.add(dH1, layerNormBackward(g, headGradsTimesWeights(g, [dQ, dK, dV], [s.wq, s.wk, s.wv]), s.ln1));
+  // the query and the residual path were the class token's only (dQ, dH1 [B, 1, ·]); keys and values every token's
+  const pad = (t: string) => padFirstToken(g, t, clsOnlyTokens);
+  const dLn1 = g.add(headGradsTimesWeights(g, [dK, dV], [s.wk, s.wv]), pad(headGradsTimesWeights(g, [dQ], [s.wq])));
+  return g.add(pad(dH1), layerNormBackward(g, dLn1, s.ln1));
+}
+
+/**
+ * Σᵢ merge(dXᵢ)·Wᵢ for head gradients dXᵢ [B, H, L, hd] and weights Wᵢ [D, D] (the input gradient of q, k, v
+ * projections) as one product: [dX₁ | dX₂ | …] (heads concatenated, one head merge) · [W₁; W₂; …]. @returns [B, L, D]
+ */
+function headGradsTimesWeights(g: Graph, grads: string[], weights: string[]): string {
+  const merged = mergeHeads(g, grads.length > 1 ? g.op('Concat', grads, { axis: 1 }) : grads[0]!);
+  return g.matmul(merged, weights.length > 1 ? g.op('Concat', weights, { axis: 0 }) : weights[0]!);
 }
 
 /**
@@ -464,7 +493,8 @@ function visionForward(g: Graph, a: ClipTowerArch, px: string) {
   if (g.int8) h = encoderStackInt8(g, h, 'vision_model.encoder.layers', a);
   else
     for (let i = 0; i < a.numLayers; i++) {
-      const l = encoderLayer(g, h, `vision_model.encoder.layers.${i}`, a, undefined);
+      // the last layer for the class token only: the rest of its output is never read (`encoderLayer`)
+      const l = encoderLayer(g, h, `vision_model.encoder.layers.${i}`, a, undefined, i === a.numLayers - 1);
       layers.push(l.saved);
       h = l.out;
     }
@@ -494,12 +524,10 @@ function visionBackward(
   const grid = a.imageSize! / P;
   const tokens = grid * grid + 1;
   const dCls = layerNormBackward(g, g.matmul(cot, f.wp), f.post); // [B, D]
-  const onehot0 = g.constTensor(
-    Array.from({ length: tokens }, (_, i) => (i === 0 ? 1 : 0)),
-    [1, tokens, 1],
-  ); // CLS row only
-  let d = g.mul(g.op('Unsqueeze', [dCls, g.ints([1])]), onehot0); // [B, tokens, D]
-  for (let i = a.numLayers - 1; i >= 0; i--) d = encoderLayerBackward(g, d, f.layers[i]!, a);
+  const last = a.numLayers - 1;
+  let d = g.op('Unsqueeze', [dCls, g.ints([1])]); // [B, 1, D]: the class token's, the last layer's only output
+  if (last < 0) d = padFirstToken(g, d, tokens);
+  for (let i = last; i >= 0; i--) d = encoderLayerBackward(g, d, f.layers[i]!, a, i === last ? tokens : undefined);
   d = layerNormBackward(g, d, f.pre);
   const dPatches = g.op('Slice', [d, g.ints([1]), g.ints([tokens]), g.ints([1])]); // [B, g², D]
   const dConv = g.op('Reshape', [g.op('Transpose', [dPatches], { perm: [0, 2, 1] }), g.ints([0, D, grid, grid])]);
@@ -539,18 +567,19 @@ function visionResiduals(a: ClipTowerArch): { name: string; dims: (number | stri
     { name: 'res_pre_rstd', dims: ['batch', T, 1] },
   ];
   for (let i = 0; i < a.numLayers; i++) {
+    const Q = i === a.numLayers - 1 ? 1 : T; // the last layer's query and residual path: the class token only
     out.push(
       { name: `res_${i}_ln1_x`, dims: ['batch', T, D] },
       { name: `res_${i}_ln1_mean`, dims: ['batch', T, 1] },
       { name: `res_${i}_ln1_rstd`, dims: ['batch', T, 1] },
-      { name: `res_${i}_ln2_x`, dims: ['batch', T, D] },
-      { name: `res_${i}_ln2_mean`, dims: ['batch', T, 1] },
-      { name: `res_${i}_ln2_rstd`, dims: ['batch', T, 1] },
-      { name: `res_${i}_q`, dims: ['batch', H, T, hd] },
+      { name: `res_${i}_ln2_x`, dims: ['batch', Q, D] },
+      { name: `res_${i}_ln2_mean`, dims: ['batch', Q, 1] },
+      { name: `res_${i}_ln2_rstd`, dims: ['batch', Q, 1] },
+      { name: `res_${i}_q`, dims: ['batch', H, Q, hd] },
       { name: `res_${i}_k`, dims: ['batch', H, T, hd] },
       { name: `res_${i}_v`, dims: ['batch', H, T, hd] },
-      { name: `res_${i}_p`, dims: ['batch', H, T, T] },
-      { name: `res_${i}_z`, dims: ['batch', T, I] },
+      { name: `res_${i}_p`, dims: ['batch', H, Q, T] },
+      { name: `res_${i}_z`, dims: ['batch', Q, I] },
     );
   }
   out.push(

@@ -5,7 +5,13 @@
  * multi-step learning-rate schedule.
  */
 export type { InfoNceInputs, InfoNceResult, InfoNceSgdGraphOptions } from './info-nce.js';
-export { infoNceModelBytes, infoNceSgdModelBytes, checkInfoNceInputs, NORM_EPSILON } from './info-nce.js';
+export {
+  infoNceModelBytes,
+  infoNceSgdModelBytes,
+  checkInfoNceInputs,
+  logitsPadding,
+  NORM_EPSILON,
+} from './info-nce.js';
 export type { Optimizer, Params, SgdOptions, AdamOptions, OptimizerName } from './optim.js';
 export { createSgd, createAdam, createOptimizer, OPTIMIZERS, multiStepLr, normalizedGradientStep } from './optim.js';
 export type { ArplOptions, ArplResult, SupConOptions } from './open-set-losses.js';

@@ -1,7 +1,7 @@
 import { tensor2d, type Tensor2D } from '@vlfer/core';
 import { loadReferences } from '@vlfer/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAdam, createSgd } from './index.js';
+import { createAdam, createSgd, infoNceSgdModelBytes, logitsPadding } from './index.js';
 import { InfoNceGraph, InfoNceSgdStep } from './node/index.js';
 import { symmetricInfoNceReference } from './info-nce.reference.js';
 
@@ -172,12 +172,14 @@ describe('InfoNceSgdStep: gather + loss + SGD in one graph', () => {
     await stepper.release();
     expect(relErr(W, ref.W_after_2_steps.flat())).toBeLessThan(1e-5);
   });
-  for (const [momentum, weightDecay] of [
-    [0.9, 1e-4],
-    [0, 0],
+  // E = 1024: the fused graph pads the logits product (logitsPadding), the loss graph it is compared with does not
+  for (const [momentum, weightDecay, E] of [
+    [0.9, 1e-4, 48],
+    [0, 0, 48],
+    [0.9, 1e-4, 1024],
   ] as const)
-    it(`equals the loss graph + createSgd to float32 rounding over shuffled batches (momentum ${momentum}, decay ${weightDecay}), and resumes bit for bit from its state`, async () => {
-      const [N, D, E, B] = [40, 24, 48, 16];
+    it(`equals the loss graph + createSgd to float32 rounding over shuffled batches (momentum ${momentum}, decay ${weightDecay}, out dim ${E}), and resumes bit for bit from its state`, async () => {
+      const [N, D, B] = [40, 24, 16];
       const features = tensor(random(N * D, 1), N, D);
       const targets = tensor(random(N * E, 2), N, E);
       const batches = [
@@ -220,6 +222,14 @@ describe('InfoNceSgdStep: gather + loss + SGD in one graph', () => {
       expect(Array.from(Wr)).toEqual(Array.from(Wf));
       expect(resumed.state().step).toBe(3);
     });
+  it('pads the logits product at output dims that are multiples of 1024 only, and checks outDim', () => {
+    expect([4096, 1024, 48, 4112].map(logitsPadding)).toEqual([16, 16, 0, 0]);
+    const size = (outDim?: number) => infoNceSgdModelBytes({ momentum: 0, weightDecay: 0, outDim }).length;
+    expect(size(4096)).toBeGreaterThan(size());
+    expect(size(48)).toBe(size());
+    expect(() => size(0)).toThrow(/outDim/);
+    expect(() => size(1.5)).toThrow(/outDim/);
+  });
   it('rejects bad shapes and row indices, and leaves W untouched by a non-finite step', async () => {
     const f = tensor(random(12, 4), 4, 3);
     const t = tensor(random(8, 5), 4, 2);

@@ -68,7 +68,7 @@ export function checkInfoNceInputs(inputs: InfoNceInputs, fn: string): { n: numb
  * The loss graph's nodes. Without `weightDecay` the last product is `grad_weight` = dZᵀ·X (dLoss/dW); with it, that
  * product also adds the L2 term in its epilogue: `descent` = dZᵀ·X + weightDecay·W (SGD's d, one pass fewer).
  */
-function infoNceNodes(weightDecay?: number): NodeSpec[] {
+function infoNceNodes(weightDecay?: number, logitsPad = 0): NodeSpec[] {
   const gradient: NodeSpec =
     weightDecay === undefined
       ? { op: 'Gemm', inputs: ['dZ', 'X'], outputs: ['grad_weight'], attrs: { transA: 1 } }
@@ -78,7 +78,7 @@ function infoNceNodes(weightDecay?: number): NodeSpec[] {
           outputs: ['descent'],
           attrs: { transA: 1, beta: { float: weightDecay } },
         };
-  return [...infoNceLossNodes(), gradient, ...retrievalHitNodes()];
+  return [...infoNceLossNodes(logitsPad), gradient, ...retrievalHitNodes()];
 }
 
 /**
@@ -87,7 +87,7 @@ function infoNceNodes(weightDecay?: number): NodeSpec[] {
  * with r = 1/‖Z‖ and t = 1/‖T‖ per row, L = s·r·(Z·Tᵀ)·t (= s·I·T̂ᵀ); ⟨I, dI⟩ = Σ_j G ⊙ L (since dI = s·G·T̂);
  * dZ = (dI − I·⟨I, dI⟩)·r = (s·r·G·t)·T − (⟨I, dI⟩·r²)·Z, the last two as one Gemm with the second in its epilogue.
  */
-function infoNceLossNodes(): NodeSpec[] {
+function infoNceLossNodes(logitsPad: number): NodeSpec[] {
   return [
     constant('eps', 'float32', [NORM_EPSILON]),
     constant('half', 'float32', [0.5]),
@@ -103,10 +103,31 @@ function infoNceLossNodes(): NodeSpec[] {
     { op: 'Max', inputs: ['tn', 'eps'], outputs: ['tnc'] },
     { op: 'Reciprocal', inputs: ['tnc'], outputs: ['tinv'] }, // [n]: scales columns
     { op: 'Mul', inputs: ['inv', 'scale'], outputs: ['inv_s'] },
-    { op: 'Gemm', inputs: ['Z', 'T'], outputs: ['ZT'], attrs: { transB: 1 } },
+    ...logitsProductNodes(logitsPad),
     { op: 'Mul', inputs: ['ZT', 'inv_s'], outputs: ['ZTr'] },
     { op: 'Mul', inputs: ['ZTr', 'tinv'], outputs: ['L'] },
     ...infoNceBackwardNodes(),
+  ];
+}
+
+/**
+ * Zero columns added to Z and T for the logits product Z·Tᵀ when a row of `outDim` floats is a multiple of 4 KiB
+ * (Exp-CLIP: 4096). ONNX Runtime's SGEMM (MLAS) reads its left operand unpacked, 12 rows at a time, and rows 4 KiB
+ * apart share one L1 cache set: that product took 60.5 ms of CPU time at n = 512, outDim = 4096, and 48.1 ms with
+ * both operands padded to 4112 columns inside the graph, the two Pad copies included (apps/bench/README.md, train-head).
+ */
+export function logitsPadding(outDim: number): number {
+  return outDim % 1024 === 0 ? 16 : 0;
+}
+
+/** ZT = Z·Tᵀ [n, n], with Z and T padded by `pad` zero columns first (see {@link logitsPadding}); same values. */
+function logitsProductNodes(pad: number): NodeSpec[] {
+  if (!pad) return [{ op: 'Gemm', inputs: ['Z', 'T'], outputs: ['ZT'], attrs: { transB: 1 } }];
+  return [
+    constant('logits_pad', 'int64', [0, 0, 0, pad], [4]),
+    { op: 'Pad', inputs: ['Z', 'logits_pad'], outputs: ['Z_padded'] },
+    { op: 'Pad', inputs: ['T', 'logits_pad'], outputs: ['T_padded'] },
+    { op: 'Gemm', inputs: ['Z_padded', 'T_padded'], outputs: ['ZT'], attrs: { transB: 1 } },
   ];
 }
 
@@ -179,6 +200,11 @@ export interface InfoNceSgdGraphOptions {
   momentum: number;
   /** L2 penalty added to the gradient (PyTorch `weight_decay`). */
   weightDecay: number;
+  /**
+   * The head's output dim, when the graph will only see that one: at a multiple of 1024 the logits product runs on
+   * padded operands ({@link logitsPadding}; same values). Omitted, the graph takes any output dim unpadded.
+   */
+  outDim?: number;
 }
 
 /**
@@ -201,6 +227,12 @@ export function infoNceSgdModelBytes(options: InfoNceSgdGraphOptions): Uint8Arra
         argument: name,
         message: `must be a finite number ≥ 0, got ${v}`,
       });
+  if (options.outDim !== undefined && !(Number.isInteger(options.outDim) && options.outDim > 0))
+    throw new InvalidArgumentError({
+      functionName: 'infoNceSgdModelBytes',
+      argument: 'outDim',
+      message: `must be a positive integer, got ${options.outDim}`,
+    });
   const withBuffer = momentum > 0;
   const update: NodeSpec[] = withBuffer
     ? [
@@ -216,7 +248,7 @@ export function infoNceSgdModelBytes(options: InfoNceSgdGraphOptions): Uint8Arra
     nodes: [
       { op: 'Gather', inputs: ['features', 'index'], outputs: ['X'], attrs: { axis: 0 } },
       { op: 'Gather', inputs: ['targets', 'index'], outputs: ['T'], attrs: { axis: 0 } },
-      ...infoNceNodes(weightDecay),
+      ...infoNceNodes(weightDecay, options.outDim === undefined ? 0 : logitsPadding(options.outDim)),
       ...update,
       { op: 'Sub', inputs: ['W', 'lr_step'], outputs: ['weight_next'] },
     ],

@@ -123,6 +123,13 @@ describe('one vision forward per step: forward-with-residuals + backward = the o
     const m = models.inputs;
     const { imageEmbeds, residuals } = await m.visionForwardResiduals(pixels);
     expect(Object.keys(residuals.tensors).length).toBe(6 + 11 * bundle.arch.vision.numLayers); // pre, post LN (x, mean, 1/σ) and 11 per layer
+    // the last layer ran its query, attention output and MLP for the class token only, keys and values for all tokens
+    const { numLayers, intermediateSize, imageSize, patchSize } = bundle.arch.vision;
+    const tokens = (imageSize! / patchSize!) ** 2 + 1;
+    expect(residuals.tensors[`res_${numLayers - 1}_z`]!.dims).toEqual([2, 1, intermediateSize]);
+    expect(residuals.tensors[`res_${numLayers - 1}_p`]!.dims.slice(2)).toEqual([1, tokens]);
+    expect(residuals.tensors[`res_${numLayers - 1}_k`]!.dims[2]).toBe(tokens);
+    expect(residuals.tensors.res_0_z!.dims).toEqual([2, tokens, intermediateSize]);
     const grad = await m.visionBackward(residuals, cot);
     expect(relErr(imageEmbeds.data, one.image_embeds!.data as Float32Array)).toBeLessThan(1e-6);
     expect(relErr(grad.data, one.grad_pixel_values!.data as Float32Array)).toBeLessThan(1e-5);

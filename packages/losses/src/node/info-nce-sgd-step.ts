@@ -84,7 +84,7 @@ export class InfoNceSgdStep {
         ? [matrix(stored ? Float32Array.from(stored) : new Float32Array(e * d)), matrix(new Float32Array(e * d))]
         : null;
     const session = await ort.InferenceSession.create(
-      infoNceSgdModelBytes({ momentum: options.momentum, weightDecay: options.weightDecay }),
+      infoNceSgdModelBytes({ momentum: options.momentum, weightDecay: options.weightDecay, outDim: e }),
       ortSessionOptions(options) as ort.InferenceSession.SessionOptions,
     );
     const fixed = {
