@@ -23,6 +23,7 @@ import { evaluateZeroShot, trainHead } from '@vlfer/exp-clip';
 import { evaluateHespRun, readHespRunFingerprints, trainHesp } from '@vlfer/hesp';
 import { classificationReport, meanStd } from '@vlfer/metrics';
 import type { PromptType } from '@vlfer/llm-knowledge';
+import { chartsWanted } from './chart-packages.js';
 import { confusionMatrixSpec, renderSvg, rocCurvesSpec, svgToPng } from './charts.js';
 import { runFaceApiReference } from './face-api-reference.js';
 import { execClosedSet, isClosedSetRun, shotSeedGrid } from './methods/closed-set.js';
@@ -345,6 +346,13 @@ export interface RunAblationOptions {
    * `results/shards/<ablation>/<i>-of-<n>.jsonl`; `mergeAblation` then writes what one unsharded run writes.
    */
   shard?: Shard;
+  /**
+   * Draw each run's confusion matrix (and ROC curve) and the ablation's ROC overlay under `results/charts/`, with vega
+   * and vega-lite, optional peer dependencies: `true` draws them and throws before any run, naming the install
+   * command, when they are not installed; `false` draws none; by default they are drawn when both are installed, else
+   * not, and `log` says so once (`chartsWanted`).
+   */
+  charts?: boolean;
   log?: (l: string) => void;
 }
 
@@ -684,16 +692,19 @@ async function drawChart(spec: Parameters<typeof renderSvg>[0], base: string): P
 /**
  * Run every unfinished run of an ablation; each finished row is appended to `results/<ablation>.jsonl` (the file
  * is rewritten atomically) and its confusion matrix drawn as SVG and PNG; open-set runs also get a ROC curve, and
- * `charts/<ablation>.roc.{svg,png}` overlays the ROC curves of all the ablation's open-set runs.
+ * `charts/<ablation>.roc.{svg,png}` overlays the ROC curves of all the ablation's open-set runs (the charts need
+ * vega and vega-lite: `options.charts`).
+ * @throws VlferError before any run when `options.charts` is true and vega or vega-lite is not installed
  */
 export async function runAblation(id: string, options: RunAblationOptions): Promise<{ ran: number; skipped: number }> {
   const registry = options.registry ?? (ABLATIONS as Record<string, AblationSpec>);
   const spec = registry[id];
   if (!spec) throw new Error(`Unknown ablation '${id}'; known: ${Object.keys(registry).join(', ')}`);
   const log = options.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const charts = chartsWanted(options.charts, log);
   const lock = lockAblation(options.resultsDir, id, options.shard, log);
   try {
-    return await runLockedAblation(id, spec, options, log);
+    return await runLockedAblation(id, spec, { ...options, charts }, log);
   } finally {
     lock.close();
   }
@@ -752,7 +763,7 @@ async function runLockedAblation(
       seconds: (performance.now() - t0) / 1000,
       finishedAt: new Date().toISOString(),
     };
-    await drawRunCharts(id, run, row, join(options.resultsDir, 'charts'));
+    if (options.charts) await drawRunCharts(id, run, row, join(options.resultsDir, 'charts'));
     const conflict = rowFingerprints([...rows, row]).conflict;
     if (conflict) throw new DataFormatError({ file, message: `${id}: ${conflict}; use another results directory` });
     rows = [...rows, row];
@@ -761,7 +772,7 @@ async function runLockedAblation(
     log(rowLine(row));
     ran++;
   }
-  if (ran > 0 && !shard) await drawOverlayRoc(id, rows, join(options.resultsDir, 'charts'));
+  if (ran > 0 && !shard && options.charts) await drawOverlayRoc(id, rows, join(options.resultsDir, 'charts'));
   // a shard records itself even when it had nothing (left) to run, so the merge sees it finished
   if (shard && ran === 0) saveShard();
   return { ran, skipped: runs.filter((r) => done.has(r.id)).length };
@@ -922,7 +933,8 @@ function shardRowProblems(
 
 /**
  * Merge the `count` shards of an ablation into what one unsharded run writes: `results/<ablation>.jsonl` with every
- * run once, in the registry's order, and the overlay ROC chart (per-run charts were drawn by the shards).
+ * run once, in the registry's order, and the overlay ROC chart (per-run charts were drawn by the shards; `charts` as
+ * for `runAblation`).
  * Refuses, naming each problem: missing shard files or records; a shard run with another ablation, registry entry,
  * `limit`, data config or code (the field is named); shards that read different data or models (their rows' content
  * fingerprints differ); a row edited after its shard wrote it (its checksum in the record differs), a row the record
@@ -931,11 +943,12 @@ function shardRowProblems(
  */
 export async function mergeAblation(
   id: string,
-  options: Pick<RunAblationOptions, 'resultsDir' | 'limit' | 'registry'> & { count: number },
+  options: Pick<RunAblationOptions, 'resultsDir' | 'limit' | 'registry' | 'charts' | 'log'> & { count: number },
 ): Promise<{ runs: number; records: ShardRecord[] }> {
   const registry = options.registry ?? (ABLATIONS as Record<string, AblationSpec>);
   const spec = registry[id];
   if (!spec) throw new Error(`Unknown ablation '${id}'; known: ${Object.keys(registry).join(', ')}`);
+  const charts = chartsWanted(options.charts, options.log ?? ((l: string) => process.stderr.write(`${l}\n`)));
   const runs = expandAblation(id, spec, options.limit ? { limit: options.limit } : {});
   const byId = new Map<string, ResultRow>();
   const dir = join(options.resultsDir, 'shards', fileName(id));
@@ -974,7 +987,7 @@ export async function mergeAblation(
     join(options.resultsDir, `${fileName(id)}.jsonl`),
     rows.map((r) => `${JSON.stringify(r)}\n`).join(''),
   );
-  await drawOverlayRoc(id, rows, join(options.resultsDir, 'charts'));
+  if (charts) await drawOverlayRoc(id, rows, join(options.resultsDir, 'charts'));
   return { runs: rows.length, records };
 }
 

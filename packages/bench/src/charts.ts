@@ -1,7 +1,17 @@
 import sharp from 'sharp';
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
 import { auroc, rocCurve } from '@vlfer/metrics';
+import { loadChartModules } from './vega.js';
+
+/**
+ * A Vega-Lite v5 specification (https://vega.github.io/schema/vega-lite/v5.json) as plain JSON: what `renderSvg`
+ * draws and vega-lite's `compile` takes. Declared here rather than imported from vega-lite, an optional peer
+ * dependency, so that the published types resolve without it; the specs this package builds are checked against
+ * vega-lite's own `TopLevelSpec` when it is built, and any `TopLevelSpec` is a `VegaLiteSpec`.
+ */
+export interface VegaLiteSpec {
+  $schema?: string;
+}
 
 /**
  * A spec whose strings vega can compile: vega-lite writes values (a class name in a sort order, a run in a legend
@@ -20,9 +30,14 @@ export function chartSafe<T>(spec: T): T {
   return walk(spec) as T;
 }
 
-/** Render a Vega-Lite spec to an SVG string (headless, no canvas needed). */
-export async function renderSvg(spec: TopLevelSpec): Promise<string> {
-  const view = new vega.View(vega.parse(compile(chartSafe(spec)).spec), { renderer: 'none' });
+/**
+ * Render a Vega-Lite spec to an SVG string (headless, no canvas needed).
+ * @throws VlferError naming vega, vega-lite and the install command when they are not installed (optional peer
+ * dependencies of @vlfer/bench: `chart-packages.ts`)
+ */
+export async function renderSvg(spec: VegaLiteSpec): Promise<string> {
+  const { vega, vegaLite } = await loadChartModules();
+  const view = new vega.View(vega.parse(vegaLite.compile(chartSafe(spec) as TopLevelSpec).spec), { renderer: 'none' });
   try {
     return await view.toSVG();
   } finally {
@@ -43,12 +58,12 @@ export function confusionMatrixSpec(
   names: readonly string[],
   matrix: readonly (readonly number[])[],
   title: string,
-): TopLevelSpec {
+): VegaLiteSpec {
   const values = matrix.flatMap((row, i) => {
     const support = row.reduce((a, b) => a + b, 0);
     return row.map((count, j) => ({ true: names[i], predicted: names[j], count, rate: support ? count / support : 0 }));
   });
-  return {
+  const spec: TopLevelSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title,
     data: { values },
@@ -74,19 +89,20 @@ export function confusionMatrixSpec(
       },
     ],
   };
+  return spec;
 }
 
 /** ROC curves (known = positive) for one or more runs, with the chance diagonal. */
 export function rocCurvesSpec(
   curves: readonly { name: string; knownScores: ArrayLike<number>; unknownScores: ArrayLike<number> }[],
   title: string,
-): TopLevelSpec {
+): VegaLiteSpec {
   // each legend entry carries the curve's area, so a figure can be read without the summary table
   const values = curves.flatMap((c) => {
     const run = `${c.name} (AUC ${auroc(c.knownScores, c.unknownScores).toFixed(3)})`;
     return rocCurve(c.knownScores, c.unknownScores).map((p, order) => ({ run, fpr: p.fpr, tpr: p.tpr, order }));
   });
-  return {
+  const spec: TopLevelSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title,
     width: 300,
@@ -114,4 +130,5 @@ export function rocCurvesSpec(
       },
     ],
   };
+  return spec;
 }

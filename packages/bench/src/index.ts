@@ -46,6 +46,9 @@ export * from './statistics.js';
 export * from './items.js';
 export * from './report.js';
 export * from './charts.js';
+// vega and vega-lite, optional peers: whether they are installed (`vega.ts`, which loads them, names their types and
+// stays internal)
+export { CHART_PACKAGES, chartsWanted, missingChartPackages } from './chart-packages.js';
 export * from './cluster.js';
 export * from './paper.js';
 export * from './face-api-reference.js';

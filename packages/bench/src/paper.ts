@@ -11,6 +11,7 @@ import { csvRow, InvalidArgumentError } from '@vlfer/core';
 import { writeFileAtomic } from '@vlfer/core/node';
 import type { PromptType } from '@vlfer/llm-knowledge';
 import { expandAblation, readRows, runAblation, type ResultRow } from './ablations.js';
+import { chartsWanted } from './chart-packages.js';
 import {
   BACKBONES,
   loadBenchData,
@@ -480,7 +481,8 @@ export function paperTableMarkdown(
 
 /**
  * Run a paper table: plan it (`planPaperTable`), run every planned ablation with `runAblation` (finished runs are
- * skipped, as in `bench:ablations`), read the rows back and write `<resultsDir>/<table>.md` and `<table>.csv`.
+ * skipped, as in `bench:ablations`), read the rows back and write `<resultsDir>/<table>.md` and `<table>.csv`. `charts`
+ * is `runAblation`'s, decided once for the whole table (the result says what was decided, for `writeReport`).
  */
 export async function runPaperTable(
   table: PaperTableId,
@@ -489,11 +491,13 @@ export async function runPaperTable(
     cacheDir?: string;
     limit?: number;
     signal?: AbortSignal;
+    charts?: boolean;
     log?: (l: string) => void;
   },
-): Promise<{ markdown: string; csv: string; skipped: Skipped[]; ran: number; cells: PaperCell[] }> {
+): Promise<{ markdown: string; csv: string; skipped: Skipped[]; ran: number; cells: PaperCell[]; charts: boolean }> {
   const plan = planPaperTable(table, o);
   const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const charts = chartsWanted(o.charts, log);
   for (const s of plan.skipped) log(`skipped ${s.what}: missing ${s.missing}`);
   let ran = 0;
   const rows: ResultRow[] = [];
@@ -504,6 +508,7 @@ export async function runPaperTable(
       data: plan.data,
       registry: plan.registry,
       log,
+      charts,
       ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}),
       ...(o.limit ? { limit: o.limit } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
@@ -522,5 +527,5 @@ export async function runPaperTable(
   const csv = join(o.resultsDir, `${table}.csv`);
   writeFileAtomic(markdown, paperTableMarkdown(table, cells, plan.skipped));
   writeFileAtomic(csv, paperTableCsv(cells));
-  return { markdown, csv, skipped: plan.skipped, ran, cells };
+  return { markdown, csv, skipped: plan.skipped, ran, cells, charts };
 }

@@ -1,12 +1,13 @@
 /**
  * @file `results/report.html`: one self-contained page of the ablation results that opens from disk without a server.
  * vega and vega-lite are inlined; each chart is a vega-lite spec rendered as SVG in the page (hover shows values,
- * clicking a legend entry of a ROC chart highlights that run). Per ablation: a summary table with only the columns
- * that hold values (mean ± std over seeds and the 95 % interval), the rest of summary.csv in a details section
- * (fingerprints shortened to 12 hex digits, the full value on hover); charts whose runs are named by the coordinates
- * that differ within the ablation, classes in label-set order, error bars from the 95 % intervals; ROC curves and
- * confusion matrices; and a comparison view: two runs on the same items, their per-class recall difference and the
- * paired tests (`statistics.ts`), computed when the report is written, so the page needs no server.
+ * clicking a legend entry of a ROC chart highlights that run). They are optional peer dependencies of @vlfer/bench:
+ * without them the page has no charts and says how to get them (`WriteReportOptions`). Per ablation: a summary table
+ * with only the columns that hold values (mean ± std over seeds and the 95 % interval), the rest of summary.csv in a
+ * details section (fingerprints shortened to 12 hex digits, the full value on hover); charts whose runs are named by
+ * the coordinates that differ within the ablation, classes in label-set order, error bars from the 95 % intervals; ROC
+ * curves and confusion matrices; and a comparison view: two runs on the same items, their per-class recall difference
+ * and the paired tests (`statistics.ts`), computed when the report is written, so the page needs no server.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -16,7 +17,8 @@ import { writeFileAtomic } from '@vlfer/core/node';
 import { parseCsvText } from '@vlfer/datasets';
 import { meanStd } from '@vlfer/metrics';
 import { readAllRows, type ResultRow } from './ablations.js';
-import { chartSafe, confusionMatrixSpec, rocCurvesSpec } from './charts.js';
+import { CHARTS_LEFT_OUT, chartsWanted } from './chart-packages.js';
+import { chartSafe, confusionMatrixSpec, rocCurvesSpec, type VegaLiteSpec } from './charts.js';
 import {
   CI_METRICS,
   coordinateKey,
@@ -110,7 +112,7 @@ function detailsTable(summary: ReturnType<typeof parseCsvText> | null, id: strin
 }
 
 /** Headline metrics of each coordinate (percent) as grouped bars with 95 % interval error bars. */
-function metricsSpec(groups: readonly Group[], title: string): TopLevelSpec {
+function metricsSpec(groups: readonly Group[], title: string): VegaLiteSpec {
   const values = groups.flatMap((g) =>
     CI_METRICS.filter((m) => g.rows.every((r) => r.metrics[m] !== undefined)).map((m) => {
       const mean = meanStd(g.rows.map((r) => 100 * r.metrics[m]!)).mean;
@@ -191,7 +193,7 @@ export function perClassRecallSpec(
   rows: readonly ResultRow[],
   labels: Map<string, string>,
   title: string,
-): TopLevelSpec {
+): VegaLiteSpec {
   const classes = [...new Set(rows.flatMap((r) => r.labelNames))];
   const values = rows.flatMap((r) => {
     const ci = perClassRecallIntervals(r);
@@ -241,7 +243,7 @@ export function perClassRecallSpec(
 }
 
 /** The ablation's ROC curves with a legend selection: clicking a run highlights its curve. */
-function interactiveRoc(rows: readonly ResultRow[], labels: Map<string, string>, title: string): TopLevelSpec {
+function interactiveRoc(rows: readonly ResultRow[], labels: Map<string, string>, title: string): VegaLiteSpec {
   const spec = rocCurvesSpec(
     rows
       .filter((r) => r.scores)
@@ -253,7 +255,7 @@ function interactiveRoc(rows: readonly ResultRow[], labels: Map<string, string>,
   curves.encoding.opacity = { condition: { param: 'pick', value: 1 }, value: 0.15 };
   curves.encoding.color = { field: 'run', type: 'nominal', legend: { labelLimit: 0 } };
   curves.encoding.tooltip = [{ field: 'run' }, { field: 'fpr', format: '.3f' }, { field: 'tpr', format: '.3f' }];
-  return spec as unknown as TopLevelSpec;
+  return spec as unknown as VegaLiteSpec;
 }
 
 /** What the comparison view of one ablation needs: its runs' per-class recall and the paired tests of its pairs. */
@@ -336,19 +338,21 @@ for (const [cid, c] of Object.entries(comparisons)) {
 
 /**
  * The HTML section of one ablation: the summary and details tables, its charts (added to `charts`, with ids the page's
- * script renders), and the paired comparison of its runs (added to `comparisons`).
+ * script renders; none when `charts` is null), and the paired comparison of its runs (added to `comparisons`).
  */
 function ablationSection(
   id: string,
   rows: readonly ResultRow[],
   summary: ReturnType<typeof parseCsvText> | null,
-  charts: { id: string; spec: TopLevelSpec }[],
+  charts: { id: string; spec: VegaLiteSpec }[] | null,
   comparisons: Record<string, ReturnType<typeof comparisonData>>,
   index: number,
 ): string {
-  const chart = (spec: TopLevelSpec) => {
+  // a spec is only built (per-class intervals are bootstrapped) when the chart is drawn
+  const chart = (spec: () => VegaLiteSpec) => {
+    if (!charts) return '';
     const cid = `chart-${charts.length}`;
-    charts.push({ id: cid, spec: chartSafe(spec) });
+    charts.push({ id: cid, spec: chartSafe(spec()) });
     return `<div class="chart" id="${cid}"></div>`;
   };
   const labels = runLabels(rows);
@@ -365,13 +369,15 @@ function ablationSection(
     `<p>${plural(rows.length, 'run')}, method${methods.length > 1 ? 's' : ''} ${esc(methods.join(', '))}; ${constant.map(([k, v]) => `${esc(COORD_NAMES[k] ?? k)} <b>${esc(String(v))}</b>`).join(', ')}; code ${sha ? short(sha) : 'unknown'}${rows[0]!.provenance?.git?.dirty ? ' (uncommitted changes)' : ''}</p>`,
     summaryTable(groups),
     detailsTable(summary, id),
-    chart(metricsSpec(groups, `${id}: headline metrics with 95 % intervals`)),
-    chart(perClassRecallSpec(rows, labels, `${id}: per-class recall`)),
+    chart(() => metricsSpec(groups, `${id}: headline metrics with 95 % intervals`)),
+    chart(() => perClassRecallSpec(rows, labels, `${id}: per-class recall`)),
     rows.some((r) => r.scores)
-      ? chart(interactiveRoc(rows, labels, `${id}: known vs unknown (click a legend entry)`))
+      ? chart(() => interactiveRoc(rows, labels, `${id}: known vs unknown (click a legend entry)`))
       : '',
     comparisonHtml(cid, rows.length),
-    `<details><summary>confusion matrices (${rows.length})</summary><div class="grid">${rows.map((r) => chart(confusionMatrixSpec(r.labelNames, r.confusionMatrix, labels.get(r.id)!))).join('')}</div></details>`,
+    charts
+      ? `<details><summary>confusion matrices (${rows.length})</summary><div class="grid">${rows.map((r) => chart(() => confusionMatrixSpec(r.labelNames, r.confusionMatrix, labels.get(r.id)!))).join('')}</div></details>`
+      : '',
     '</section>',
   ].join('\n');
 }
@@ -398,15 +404,30 @@ details{margin:1em 0}
 td:first-child{text-align:left}
 </style>`;
 
+/** Options of `writeReport`. */
+export interface WriteReportOptions {
+  /**
+   * The charts of the page, drawn in it by vega and vega-lite inlined into it (optional peer dependencies of this
+   * package): `true` draws them and throws, naming the install command, when they are not installed; `false`
+   * leaves them out; by default they are drawn when both are installed, else left out, and `log` says so. Without
+   * charts the page has the tables and the comparison view, and says how to get them.
+   */
+  charts?: boolean;
+  /** where the line about charts left out for want of vega goes (default: stderr) */
+  log?: (line: string) => void;
+}
+
 /**
  * Write `results/report.html` from the results directory (`<ablation>.jsonl` files and `summary.csv`).
  * @returns the path written and how many charts it holds
+ * @throws VlferError with `charts: true` when vega or vega-lite is not installed
  */
-export function writeReport(resultsDir: string): { path: string; charts: number } {
+export function writeReport(resultsDir: string, options: WriteReportOptions = {}): { path: string; charts: number } {
+  const draw = chartsWanted(options.charts, options.log ?? ((l: string) => process.stderr.write(`${l}\n`)));
   const all = readAllRows(resultsDir);
   const summaryFile = join(resultsDir, 'summary.csv');
   const summary = existsSync(summaryFile) ? parseCsvText(readFileSync(summaryFile, 'utf8'), summaryFile) : null;
-  const charts: { id: string; spec: TopLevelSpec }[] = [];
+  const charts: { id: string; spec: VegaLiteSpec }[] | null = draw ? [] : null;
   const comparisons: Record<string, ReturnType<typeof comparisonData>> = {};
   const sections: string[] = [];
   const ablations = [...new Set(all.map((r) => r.ablation))];
@@ -424,14 +445,13 @@ export function writeReport(resultsDir: string): { path: string; charts: number 
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>vlfer ablation report</title>
 ${STYLE}
-<script>${inlineScript('vega', 'build/vega.min.js')}</script>
-<script>${inlineScript('vega-lite', 'build/vega-lite.min.js')}</script>
+${charts ? `<script>${inlineScript('vega', 'build/vega.min.js')}</script>\n<script>${inlineScript('vega-lite', 'build/vega-lite.min.js')}</script>` : ''}
 </head><body>
 <h1>vlfer ablation report</h1>
 <p>From ${esc(resultsDir)}; ${plural(ablations.length, 'ablation')}. Numbers are percent: mean ± sample std over seeds, and below it the 95 % interval: a percentile bootstrap over the run's items with one seed, the t-interval of the mean with several (hover for which). Runs are named by the coordinates that differ within their ablation. The same numbers are in summary.csv, the paired tests in paired.csv.</p>
-${sections.join('\n') || '<p>No results yet.</p>'}
+${charts ? '' : `<p class="note">${esc(CHARTS_LEFT_OUT)}</p>\n`}${sections.join('\n') || '<p>No results yet.</p>'}
 <script>
-const charts = ${scriptJson(charts)};
+const charts = ${scriptJson(charts ?? [])};
 const comparisons = ${scriptJson(comparisons)};
 ${COMPARE_SCRIPT}
 window.vlferRendered = Promise.all(charts.map(async ({ id, spec }) => {
@@ -443,5 +463,5 @@ window.vlferRendered = Promise.all(charts.map(async ({ id, spec }) => {
 `;
   const path = join(resultsDir, 'report.html');
   writeFileAtomic(path, html);
-  return { path, charts: charts.length };
+  return { path, charts: charts?.length ?? 0 };
 }

@@ -16,6 +16,9 @@
  *    eval` on four FER2013 images with the tiny test CLIP; publint --strict on its tarball; `npx vlfer bench --help`,
  *    `vlfer bench ablations --list` (the registry of the installed @vlfer/bench) and `vlfer bench paper` with a
  *    missing data root (its shipped data config is read, the error names the path, exit 1).
+ * 9. vega and vega-lite, optional peers of @vlfer/bench, are not installed with @vlfer/cli: `vlfer bench ablations
+ *    --charts` stops at once naming the install command; the zero-shot ablation runs, with a report without charts,
+ *    and `--emit` writes job files; then, with vega and vega-lite added to the project, `--charts` draws the charts.
  * Each tarball's source maps must name only files inside the tarball (no absolute path of the build machine).
  * The consumer files are in `tooling/build/consumer/`. Any failure exits non-zero with what failed. `--keep` leaves
  * the temporary project for inspection.
@@ -212,6 +215,10 @@ step(
   'vlfer bench (@vlfer/bench through the installed @vlfer/cli): npx vlfer bench --help, --list, a missing data root',
 );
 for (const problem of benchCliProblems()) fail(`@vlfer/cli bench: ${problem}`);
+step(
+  'vega and vega-lite are optional peers of @vlfer/bench: vlfer bench without them (--charts fails, the rest works), then with them',
+);
+for (const problem of chartProblems()) fail(`@vlfer/cli charts: ${problem}`);
 
 step('publint --strict and attw on every package');
 for (const p of packages) {
@@ -312,5 +319,115 @@ function benchCliProblems(): string[] {
     problems.push(`vlfer bench paper with a missing data root gave exit ${paper.status} and: ${paper.stderr.trim()}`);
   if (problems.length === 0)
     process.stdout.write('vlfer bench: --help, --list and the missing data root error as expected\n');
+  return problems;
+}
+
+/**
+ * vega and vega-lite, optional peer dependencies of @vlfer/bench, from the installed tarballs: not installed with
+ * @vlfer/cli; `vlfer bench ablations --charts` stops before any run with one `vlfer: ` line naming them and the install
+ * command (exit 1); without the flag the zero-shot ablation (tiny CLIP, 7 images) runs and writes its rows, summary and
+ * a report without charts that says how to get them, and `--emit slurm --no-charts` writes job files whose tasks
+ * repeat the flag. Then, with the two packages added to the project, `--charts` draws every run's confusion matrix
+ * and inlines them into the report.
+ */
+function chartProblems(): string[] {
+  const problems: string[] = [];
+  const peers = (
+    JSON.parse(readFileSync(join(root, 'packages', 'bench', 'package.json'), 'utf8')) as {
+      peerDependencies: Record<string, string>;
+    }
+  ).peerDependencies;
+  const install = `npm install vega@${peers.vega} vega-lite@${peers['vega-lite']}`;
+  const installed = () =>
+    readdirSync(join(project, 'node_modules', '.pnpm')).filter((d) => /^vega(-lite)?@/.test(d)).length > 0;
+  if (installed()) problems.push('vega or vega-lite was installed with @vlfer/cli: they are optional peers');
+  const vlfer = join(project, 'node_modules', '.bin', 'vlfer');
+  const shared = process.env.VLFER_SHARED ?? join(root, '..', 'shared');
+  const id = 'exp-clip-zero-shot/prompt-x-preprocess';
+  const ablation = (results: string, ...flags: string[]) =>
+    spawnSync(
+      vlfer,
+      ['bench', 'ablations', '--only', id, '--shared', shared, '--limit', '7', '--results', results, ...flags],
+      {
+        cwd: project,
+        encoding: 'utf8',
+      },
+    );
+  const rows = (results: string) => join(results, 'exp-clip-zero-shot__prompt-x-preprocess.jsonl');
+  const bare = join(project, 'results-no-vega');
+  const asked = ablation(bare, '--charts');
+  const error = `vlfer: charts need vega and vega-lite, optional peer dependencies of @vlfer/bench, and vega and vega-lite are not installed: ${install}\n`;
+  if (asked.status !== 1 || asked.stderr !== error || existsSync(rows(bare)))
+    problems.push(
+      `--charts without vega gave exit ${asked.status}, ran ${existsSync(rows(bare)) ? 'runs' : 'nothing'} and printed: ${asked.stderr.trim().slice(0, 600)}`,
+    );
+  const plain = ablation(bare);
+  const report = join(bare, 'report.html');
+  if (plain.status !== 0)
+    problems.push(`bench ablations without vega failed (exit ${plain.status}): ${plain.stderr.trim().slice(-600)}`);
+  else if (
+    readFileSync(rows(bare), 'utf8').trim().split('\n').length !== 10 ||
+    !existsSync(join(bare, 'summary.csv')) ||
+    existsSync(join(bare, 'charts')) ||
+    !readFileSync(report, 'utf8').includes(
+      `No charts: they need vega and vega-lite, optional peer dependencies of @vlfer/bench (to draw them: ${install}`,
+    ) ||
+    !plain.stderr.includes(`no charts: they need vega and vega-lite`)
+  )
+    problems.push(
+      `bench ablations without vega: not 10 rows, a summary and a report without charts:\n${plain.stdout}${plain.stderr.slice(-600)}`,
+    );
+  const emitDir = join(project, 'cluster');
+  const emit = spawnSync(
+    vlfer,
+    ['bench', 'ablations', '--only', id, '--emit', 'slurm', '--emit-dir', emitDir, '--no-charts'],
+    {
+      cwd: project,
+      encoding: 'utf8',
+    },
+  );
+  // the shards' task and the merge task both repeat the flag
+  const repeated =
+    emit.status === 0 &&
+    ['array.sbatch', 'merge.sbatch'].every((f) => readFileSync(join(emitDir, f), 'utf8').includes('--no-charts'));
+  if (!repeated)
+    problems.push(
+      `--emit slurm --no-charts (exit ${emit.status}) wrote no job that repeats --no-charts: ${emit.stderr.trim()}`,
+    );
+  const add = spawnSync(
+    'pnpm',
+    [
+      'add',
+      `vega@${peers.vega}`,
+      `vega-lite@${peers['vega-lite']}`,
+      '--prefer-offline',
+      '--ignore-workspace',
+      '--config.strict-peer-dependencies=false',
+    ],
+    { cwd: project, encoding: 'utf8', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' } },
+  );
+  if (add.status !== 0)
+    return [...problems, `pnpm add vega vega-lite failed: ${(add.stdout + add.stderr).trim().slice(-600)}`];
+  const drawn = join(project, 'results-vega');
+  const withVega = ablation(drawn, '--charts');
+  const svgs = existsSync(join(drawn, 'charts'))
+    ? readdirSync(join(drawn, 'charts')).filter((f) => f.endsWith('.confusion.svg'))
+    : [];
+  if (withVega.status !== 0)
+    problems.push(
+      `--charts with vega installed failed (exit ${withVega.status}): ${withVega.stderr.trim().slice(-600)}`,
+    );
+  else if (
+    svgs.length !== 10 ||
+    !readFileSync(join(drawn, 'charts', svgs[0]!), 'utf8').startsWith('<svg') ||
+    readFileSync(join(drawn, 'report.html'), 'utf8').includes('No charts:')
+  )
+    problems.push(
+      `--charts with vega installed drew ${svgs.length} confusion matrices (expected 10) or a report without charts`,
+    );
+  if (problems.length === 0)
+    process.stdout.write(
+      'vega and vega-lite: optional (not installed with @vlfer/cli); --charts names the install command; runs, summary, report and job files without them; with them the charts are drawn\n',
+    );
   return problems;
 }

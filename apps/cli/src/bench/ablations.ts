@@ -1,7 +1,8 @@
 /**
  * @file `vlfer bench ablations`: run the ablation registry of @vlfer/bench (skipping finished runs) and write
- * results/*.jsonl, results/summary.csv, the HTML report and the confusion-matrix / ROC charts; or list the ablations,
- * write SLURM / Kubernetes job files (`--emit`), or merge shards (`--merge`). The work is @vlfer/bench.
+ * results/*.jsonl, results/summary.csv, the HTML report and the confusion-matrix / ROC charts (`--charts`, `--no-charts`:
+ * `charts.ts`); or list the ablations, write SLURM / Kubernetes job files (`--emit`), or merge shards (`--merge`). The
+ * work is @vlfer/bench.
  */
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
@@ -21,6 +22,7 @@ import {
   type AblationSpec,
   type BenchData,
 } from '@vlfer/bench';
+import { chartsFlag, chartsFromFlags, chartsOption, noChartsOption } from './charts.js';
 import { NAME } from '../name.js';
 
 /** What each cluster task runs when `--job-command` is not given: the installed `vlfer`. */
@@ -69,6 +71,8 @@ export function ablationsCommand(): Command {
     .option('--time <hh:mm:ss>', 'time limit per task (--emit, SLURM)', '24:00:00')
     .option('--partition <name>', 'SLURM partition (--emit)')
     .option('--image <image>', 'container image (--emit k8s)')
+    .addOption(chartsOption())
+    .addOption(noChartsOption())
     .action(async (o) => {
       const registry = ABLATIONS as Record<string, AblationSpec>;
       if (o.list) return listAblations(registry);
@@ -108,6 +112,7 @@ function emitJobs(o: Record<string, any>, ids: string[]): void {
     resolve(o.cacheDir),
     ...(o.limit ? ['--limit', String(o.limit)] : []),
     ...(o.dataConfig ? ['--data-config', resolve(o.dataConfig)] : []),
+    ...chartsFlag(o),
   ];
   const command = String(o.jobCommand).split(' ').filter(Boolean);
   if (command.length === 0) throw new Error(`--job-command: expected a command, got '${String(o.jobCommand)}'`);
@@ -133,18 +138,21 @@ function emitJobs(o: Record<string, any>, ids: string[]): void {
 }
 
 async function mergeShards(o: Record<string, any>, ids: string[]): Promise<void> {
+  const charts = chartsFromFlags(o);
   for (const id of ids) {
     const r = await mergeAblation(id, {
       resultsDir: o.results,
       count: o.merge,
+      charts,
       ...(o.limit ? { limit: o.limit } : {}),
     });
     process.stderr.write(`${id}: merged ${r.runs} runs from ${o.merge} shards\n`);
   }
-  process.stdout.write(`summary: ${writeSummary(o.results)}\nreport: ${writeReport(o.results).path}\n`);
+  process.stdout.write(`summary: ${writeSummary(o.results)}\nreport: ${writeReport(o.results, { charts }).path}\n`);
 }
 
 async function runAblations(o: Record<string, any>, ids: string[], data: BenchData | undefined): Promise<void> {
+  const charts = chartsFromFlags(o);
   const shard = shardFromFlags(o, (l) => process.stderr.write(`${l}\n`));
   const signal = cliAbortSignal(NAME);
   for (const id of ids) {
@@ -153,6 +161,7 @@ async function runAblations(o: Record<string, any>, ids: string[], data: BenchDa
       resultsDir: o.results,
       cacheDir: o.cacheDir,
       signal,
+      charts,
       ...(o.limit ? { limit: o.limit } : {}),
       ...(data ? { data } : {}),
       ...(shard ? { shard } : {}),
@@ -160,5 +169,6 @@ async function runAblations(o: Record<string, any>, ids: string[], data: BenchDa
     process.stderr.write(`${id}: ${r.ran} run, ${r.skipped} already finished\n`);
   }
   if (shard) process.stdout.write(`shard ${shard.index}/${shard.count} done; merge with --merge ${shard.count}\n`);
-  else process.stdout.write(`summary: ${writeSummary(o.results)}\nreport: ${writeReport(o.results).path}\n`);
+  else
+    process.stdout.write(`summary: ${writeSummary(o.results)}\nreport: ${writeReport(o.results, { charts }).path}\n`);
 }

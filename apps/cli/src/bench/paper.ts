@@ -14,6 +14,7 @@ import {
   type BackboneId,
   type PaperTableId,
 } from '@vlfer/bench';
+import { chartsOption, noChartsOption } from './charts.js';
 import { NAME } from '../name.js';
 
 /** `paper <table>` with the options of the former `pnpm bench:paper`. */
@@ -38,6 +39,8 @@ export function paperCommand(): Command {
     .option('--limit <n>', 'a class-stratified, seeded subset of n items per evaluation (smoke runs)', integer(1))
     .option('--splits <list>', 'hesp-table: only these split indices 0..19 (smoke runs; default all 20)', integerList)
     .option('--epochs <n>', "hesp-table: epochs per split (smoke runs; default the paper's 100)", integer(1))
+    .addOption(chartsOption())
+    .addOption(noChartsOption())
     .action(async (table: PaperTableId, o) => {
       for (const b of (o.backbones as string[] | undefined) ?? [])
         if (!(b in BACKBONES))
@@ -55,9 +58,10 @@ export function paperCommand(): Command {
         ...(o.limit ? { limit: o.limit } : {}),
         ...(o.splits ? { splits: o.splits } : {}),
         ...(o.epochs ? { epochs: o.epochs } : {}),
+        ...(o.charts !== undefined ? { charts: o.charts as boolean } : {}),
       });
       process.stdout.write(
-        `${r.skipped.length ? `skipped (not on disk):\n${r.skipped.map((s) => `  ${s.what}: missing ${s.missing}`).join('\n')}\n` : ''}table: ${r.markdown}\ncsv: ${r.csv}\nsummary: ${writeSummary(o.results)}\nreport: ${writeReport(o.results).path}\n`,
+        `${r.skipped.length ? `skipped (not on disk):\n${r.skipped.map((s) => `  ${s.what}: missing ${s.missing}`).join('\n')}\n` : ''}table: ${r.markdown}\ncsv: ${r.csv}\nsummary: ${writeSummary(o.results)}\nreport: ${writeReport(o.results, { charts: r.charts }).path}\n`,
       );
     });
 }
