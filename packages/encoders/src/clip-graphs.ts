@@ -676,12 +676,7 @@ interface GraphOutputs {
  * halves of `visionTowerSplitModels`).
  */
 export type ClipGraphKind =
-  | 'textVjp'
-  | 'textForward'
-  | 'visionVjp'
-  | 'visionForward'
-  | 'visionForwardResiduals'
-  | 'visionBackward';
+  'textVjp' | 'textForward' | 'visionVjp' | 'visionForward' | 'visionForwardResiduals' | 'visionBackward';
 
 /** Each graph's nodes (`gradients`: it has a backward) — the one source of both its model and its weight list. */
 const CLIP_GRAPHS: Record<ClipGraphKind, { gradients: boolean; nodes: (g: Graph, a: ClipTowerArch) => GraphOutputs }> =

@@ -181,8 +181,8 @@ describe('clipGraphWeights: the weights a graph reads, listed by its own builder
     const w = readSafetensors(`${dir}/model.safetensors`).tensors;
     expect(clipGraphWeights('visionBackward', arch.vision, { weights: w }).length).toBeGreaterThan(0);
     const { ['vision_model.post_layernorm.weight']: _gone, ...rest } = w;
-    expect(() => clipGraphWeights('visionBackward', arch.vision, { weights: rest, weightsFile: 'x.safetensors' })).toThrow(
-      /x\.safetensors.*vision_model\.post_layernorm\.weight.*weight missing/,
-    );
+    expect(() =>
+      clipGraphWeights('visionBackward', arch.vision, { weights: rest, weightsFile: 'x.safetensors' }),
+    ).toThrow(/x\.safetensors.*vision_model\.post_layernorm\.weight.*weight missing/);
   });
 });
