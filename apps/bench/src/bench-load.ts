@@ -5,11 +5,11 @@
  * the same three points on both sides (seconds since the load began, wall and the process's CPU time, and the peak
  * resident memory, VmHWM, at each):
  * - `open`: weights mapped (or read), model objects constructed. vlfer: `ClipGradientModel.load` returned (config,
- *   the safetensors header, the graphs built in TypeScript; sessions are lazy). PyTorch: the file memory-mapped (or
- *   the `.pt` read by torch.load) and both towers built holding its tensors;
- * - `ready`: able to run the first batch with nothing left to prepare. vlfer: `model.ready()`, every session created
- *   (ONNX Runtime has mapped or been fed the weights, optimized the graphs, prepacked). PyTorch: the same moment as
- *   `open` (a built module with its state dict has nothing left to prepare);
+ *   the safetensors header, the weights each graph reads checked against it; graphs and sessions are lazy).
+ *   PyTorch: the file memory-mapped (or the `.pt` read by torch.load) and both towers built holding its tensors;
+ * - `ready`: able to run the first batch with nothing left to prepare. vlfer: `model.ready()`, every graph built and
+ *   every session created (ONNX Runtime has mapped or been fed the weights, optimized the graphs, prepacked).
+ *   PyTorch: the same moment as `open` (a built module with its state dict has nothing left to prepare);
  * - `firstBatch`: `ready` + the first 2 images (pixel i = sin(0.01 i)) and 2 prompts encoded.
  * `startupSeconds` (process start to the load's start: Node, tsx and onnxruntime-node, or Python and `import torch`)
  * is recorded beside them, not inside. vlfer variants (`--variants`): `inputs` (weights fed at every run, read from
@@ -44,9 +44,9 @@ type Stage = { seconds: number; cpuSeconds: number; peakRssBytes: number };
 const STAGE_DEFINITIONS = {
   startupSeconds:
     'process start to the start of the load (vlfer: Node + tsx + module imports incl. onnxruntime-node; PyTorch: Python + import torch); not inside the stages',
-  open: 'vlfer: ClipGradientModel.load returned (config.json, safetensors header, graphs built; sessions lazy). PyTorch: file memory-mapped (torch-pt: torch.load read) and both towers built holding its tensors',
+  open: 'vlfer: ClipGradientModel.load returned (config.json, safetensors header, weights checked against what the graphs read; graphs and sessions lazy). PyTorch: file memory-mapped (torch-pt: torch.load read) and both towers built holding its tensors',
   ready:
-    'vlfer: open + model.ready() (every session created: weights mapped or fed, graphs optimized, weights prepacked). PyTorch: same moment as open (nothing left to prepare)',
+    'vlfer: open + model.ready() (every graph built in TypeScript and every session created: weights mapped or fed, graphs optimized, weights prepacked). PyTorch: same moment as open (nothing left to prepare)',
   firstBatch:
     'ready + 2 images (pixel i = sin(0.01 i)) and 2 prompts encoded (vlfer: visionForwardEmbeds, tokenEmbeddings + textForwardEmbeds; PyTorch: under torch.inference_mode)',
   times: 'seconds since the load began (cumulative), wall and process CPU time; peakRssBytes = VmHWM at that point',

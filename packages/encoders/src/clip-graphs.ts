@@ -64,16 +64,33 @@ export interface TowerGraphOptions {
   int8ScalesHook?: (key: string, scales: Float32Array) => void;
 }
 
+/** A weight a graph reads: its Hugging Face key and the shape the architecture implies. */
+export interface ClipWeightSpec {
+  name: string;
+  dims: number[];
+}
+
 class Graph {
   readonly nodes: NodeSpec[] = [];
   readonly inputs: ValueSpec[] = [];
   readonly initializers: (Initializer | ExternalInitializer)[] = [];
+  /** every weight the graph reads, by key, with the shape the architecture implies, in the order first read */
+  readonly read = new Map<string, number[]>();
   private readonly weights: ClipWeights | undefined;
   private readonly weightsFile: string;
   /** set when the linear layers are quantized (`TowerGraphOptions.quantize`) */
   readonly int8: Pick<TowerGraphOptions, 'int8ScalesHook'> | undefined;
-  constructor(options: TowerGraphOptions = {}, gradients = false) {
-    if (options.quantize === 'int8' && (!options.weights || gradients))
+  /**
+   * @param gradients the graph has a backward (int8 graphs may not)
+   * @param listOnly record the weights read (`read`), checked against `options.weights` when given, without adding
+   *   them to the graph, reading their values or quantizing them: the graph is then never serialized
+   */
+  constructor(
+    options: TowerGraphOptions = {},
+    gradients = false,
+    private readonly listOnly = false,
+  ) {
+    if (options.quantize === 'int8' && ((!options.weights && !listOnly) || gradients))
       throw new InvalidArgumentError({
         functionName: 'clip-graphs',
         argument: 'quantize',
@@ -107,6 +124,7 @@ class Graph {
    * copy an Identity node makes (ONNX Runtime copies a graph output that an Identity produces).
    */
   rename(value: string, as: string): string {
+    if (this.listOnly) return as; // names of values, not weights: nothing to list
     for (const n of this.nodes) {
       n.outputs = n.outputs.map((o) => (o === value ? as : o));
       n.inputs = n.inputs.map((i) => (i === value ? as : i));
@@ -136,14 +154,20 @@ class Graph {
     return name;
   }
   weight(name: string, dims: number[]): string {
-    if (!this.weights) return this.input(name, dims);
     const w = this.stored(name, dims);
+    if (this.listOnly) return name;
+    if (!w) return this.input(name, dims);
     this.initializers.push(w.external ? { name, dims, external: w.external } : { name, dims, data: w.data });
     return name;
   }
-  /** A stored weight by key, checked against the shape the config implies. @throws DataFormatError naming the key */
-  private stored(name: string, dims: number[]): ClipWeights[string] {
-    const w = this.weights?.[name];
+  /**
+   * Records that the graph reads weight `name` with shape `dims`; with stored weights, returns it, checked against
+   * that shape (its values are not read here). @throws DataFormatError naming the file and the key
+   */
+  private stored(name: string, dims: number[]): ClipWeights[string] | undefined {
+    this.read.set(name, dims);
+    if (!this.weights) return undefined;
+    const w = this.weights[name];
     if (!w)
       throw new DataFormatError({
         file: this.weightsFile,
@@ -169,11 +193,15 @@ class Graph {
    * this is the same quantization as each layer alone), the biases concatenated. @returns y [..., Σ out_i]
    */
   linearInt8(x: string, keys: string[], dims: [number, number][], biases: string[]): string {
+    if (this.listOnly) {
+      keys.forEach((key, i) => this.stored(key, dims[i]!));
+      return `dqmatmul_${this.n++}`;
+    }
     const inp = dims[0]![1];
     const starts = dims.map((_, i) => dims.slice(0, i).reduce((t, d) => t + d[0], 0));
     const total = starts.at(-1)! + dims.at(-1)![0];
     const w = new Float32Array(total * inp);
-    keys.forEach((key, i) => w.set(this.stored(key, dims[i]!).data, starts[i]! * inp));
+    keys.forEach((key, i) => w.set(this.stored(key, dims[i]!)!.data, starts[i]! * inp));
     const { q, scales } = quantizeLinearInt8(w, total, inp);
     keys.forEach((key, i) => this.int8!.int8ScalesHook?.(key, scales.subarray(starts[i]!, starts[i]! + dims[i]![0])));
     const name = keys.join('+');
@@ -414,8 +442,11 @@ function headGradsTimesWeights(g: Graph, grads: string[], weights: string[]): st
  * Outputs `text_embeds` [B, E] and `grad_inputs_embeds` [B, L, D].
  */
 export function textTowerVjpModel(a: ClipTowerArch, options: TowerGraphOptions = {}): Uint8Array {
-  const withGrad = options.withGradient ?? true;
-  const g = new Graph(options, withGrad);
+  return clipGraphModel((options.withGradient ?? true) ? 'textVjp' : 'textForward', a, options);
+}
+
+/** The nodes of `textTowerVjpModel` in `g`, with or without the backward. */
+function textTower(g: Graph, a: ClipTowerArch, withGrad: boolean): GraphOutputs {
   const D = a.hiddenSize;
   const x = g.input('inputs_embeds', ['batch', 'seq', D]);
   const eot = g.input('eot_onehot', ['batch', 'seq']);
@@ -451,17 +482,17 @@ export function textTowerVjpModel(a: ClipTowerArch, options: TowerGraphOptions =
     'text_embeds',
   );
   const textOut: ValueSpec = { name: 'text_embeds', type: 'float32', dims: ['batch', a.projectionDim] };
-  if (!withGrad) return g.model('vlfer_clip_text_forward', [textOut]);
+  if (!withGrad) return { name: 'vlfer_clip_text_forward', outputs: [textOut] };
   // backward
   const dPooled = g.matmul(cot, wp);
   let d = g.matmul(g.op('Unsqueeze', [eot, g.ints([2])]), g.op('Unsqueeze', [dPooled, g.ints([1])]));
   d = layerNormBackward(g, d, fin.saved);
   for (let i = a.numLayers - 1; i >= 0; i--) d = encoderLayerBackward(g, d, saved[i]!, a);
   g.name(d, 'grad_inputs_embeds');
-  return g.model('vlfer_clip_text_vjp', [
-    textOut,
-    { name: 'grad_inputs_embeds', type: 'float32', dims: ['batch', 'seq', D] },
-  ]);
+  return {
+    name: 'vlfer_clip_text_vjp',
+    outputs: [textOut, { name: 'grad_inputs_embeds', type: 'float32', dims: ['batch', 'seq', D] }],
+  };
 }
 
 /** The vision forward up to `image_embeds`, keeping what the backward reads. */
@@ -539,19 +570,22 @@ function visionBackward(
  * Outputs `image_embeds` [B, E] and `grad_pixel_values` [B, 3, S, S].
  */
 export function visionTowerVjpModel(a: ClipTowerArch, options: TowerGraphOptions = {}): Uint8Array {
-  const withGrad = options.withGradient ?? true;
-  const g = new Graph(options, withGrad);
+  return clipGraphModel((options.withGradient ?? true) ? 'visionVjp' : 'visionForward', a, options);
+}
+
+/** The nodes of `visionTowerVjpModel` in `g`, with or without the backward. */
+function visionTower(g: Graph, a: ClipTowerArch, withGrad: boolean): GraphOutputs {
   const S = a.imageSize!;
   const px = g.input('pixel_values', ['batch', 3, S, S]);
   const cot = withGrad ? g.input('cotangent', ['batch', a.projectionDim]) : '';
   const f = visionForward(g, a, px);
   const imageOut: ValueSpec = { name: 'image_embeds', type: 'float32', dims: ['batch', a.projectionDim] };
-  if (!withGrad) return g.model('vlfer_clip_vision_forward', [imageOut]);
+  if (!withGrad) return { name: 'vlfer_clip_vision_forward', outputs: [imageOut] };
   visionBackward(g, a, cot, { pre: f.pre.saved, layers: f.layers, post: f.post.saved, wp: f.wp, wPatch: f.wPatch });
-  return g.model('vlfer_clip_vision_vjp', [
-    imageOut,
-    { name: 'grad_pixel_values', type: 'float32', dims: ['batch', 3, S, S] },
-  ]);
+  return {
+    name: 'vlfer_clip_vision_vjp',
+    outputs: [imageOut, { name: 'grad_pixel_values', type: 'float32', dims: ['batch', 3, S, S] }],
+  };
 }
 
 /** What the vision backward reads, by graph value name, with its shape (`batch` symbolic). */
@@ -602,46 +636,39 @@ export function visionTowerSplitModels(
   a: ClipTowerArch,
   options: Omit<TowerGraphOptions, 'withGradient'> = {},
 ): { forward: Uint8Array; backward: Uint8Array; residuals: string[] } {
-  const res = visionResiduals(a);
-  const forward = visionForwardResidualsModel(a, options, res);
-  const backward = visionBackwardFromResidualsModel(a, options, res);
-  return { forward, backward, residuals: res.map((r) => r.name) };
+  const forward = clipGraphModel('visionForwardResiduals', a, options);
+  const backward = clipGraphModel('visionBackward', a, options);
+  return { forward, backward, residuals: visionResiduals(a).map((r) => r.name) };
 }
 
-/** The forward half of `visionTowerSplitModels`: `pixel_values` → `image_embeds` and the residuals `res` by name. */
-function visionForwardResidualsModel(
-  a: ClipTowerArch,
-  options: Omit<TowerGraphOptions, 'withGradient'>,
-  res: { name: string; dims: (number | string)[] }[],
-): Uint8Array {
+/** The forward half of `visionTowerSplitModels` in `fg`: `pixel_values` → `image_embeds` and the residuals by name. */
+function visionForwardResidualsGraph(fg: Graph, a: ClipTowerArch): GraphOutputs {
   const S = a.imageSize!;
-  const fg = new Graph(options, true);
+  const res = visionResiduals(a);
   const f = visionForward(fg, a, fg.input('pixel_values', ['batch', 3, S, S]));
   const ln = (s: LnSaved) => [s.x, s.mean, s.rstd];
   const values: string[] = ln(f.pre.saved);
   for (const l of f.layers) values.push(...ln(l.ln1), ...ln(l.ln2), l.q, l.k, l.v, l.p, l.z);
   values.push(...ln(f.post.saved));
   values.forEach((v, i) => fg.rename(v, res[i]!.name));
-  return fg.model('vlfer_clip_vision_forward_residuals', [
-    { name: 'image_embeds', type: 'float32', dims: ['batch', a.projectionDim] },
-    ...res.map((r) => ({ name: r.name, type: 'float32' as const, dims: r.dims })),
-  ]);
+  return {
+    name: 'vlfer_clip_vision_forward_residuals',
+    outputs: [
+      { name: 'image_embeds', type: 'float32', dims: ['batch', a.projectionDim] },
+      ...res.map((r) => ({ name: r.name, type: 'float32' as const, dims: r.dims })),
+    ],
+  };
 }
 
 /**
- * The backward half of `visionTowerSplitModels`: the residuals `res` (graph inputs) and `cotangent` [B, E] →
+ * The backward half of `visionTowerSplitModels` in `bg`: the residuals (graph inputs) and `cotangent` [B, E] →
  * `grad_pixel_values` [B, 3, S, S], QuickGELU's sigmoid recomputed from the MLP pre-activations.
  */
-function visionBackwardFromResidualsModel(
-  a: ClipTowerArch,
-  options: Omit<TowerGraphOptions, 'withGradient'>,
-  res: { name: string; dims: (number | string)[] }[],
-): Uint8Array {
+function visionBackwardFromResidualsGraph(bg: Graph, a: ClipTowerArch): GraphOutputs {
   const S = a.imageSize!;
   const D = a.hiddenSize;
-  const bg = new Graph(options, true);
   const cot = bg.input('cotangent', ['batch', a.projectionDim]);
-  const inp = Object.fromEntries(res.map((r) => [r.name, bg.input(r.name, r.dims)]));
+  const inp = Object.fromEntries(visionResiduals(a).map((r) => [r.name, bg.input(r.name, r.dims)]));
   const layers = Array.from({ length: a.numLayers }, (_, i) => residualLayer(bg, a, inp, i));
   visionBackward(bg, a, cot, {
     pre: {
@@ -660,9 +687,68 @@ function visionBackwardFromResidualsModel(
     wp: bg.weight('visual_projection.weight', [a.projectionDim, D]),
     wPatch: bg.weight('vision_model.embeddings.patch_embedding.weight', [D, 3, a.patchSize!, a.patchSize!]),
   });
-  return bg.model('vlfer_clip_vision_backward', [
-    { name: 'grad_pixel_values', type: 'float32', dims: ['batch', 3, S, S] },
-  ]);
+  return {
+    name: 'vlfer_clip_vision_backward',
+    outputs: [{ name: 'grad_pixel_values', type: 'float32', dims: ['batch', 3, S, S] }],
+  };
+}
+
+/** A graph's name and outputs, once its nodes are in a `Graph`. */
+interface GraphOutputs {
+  name: string;
+  outputs: ValueSpec[];
+}
+
+/**
+ * The graphs of a CLIP tower: `textVjp` / `textForward` (`textTowerVjpModel` with and without the gradient),
+ * `visionVjp` / `visionForward` (`visionTowerVjpModel`), `visionForwardResiduals` / `visionBackward` (the two
+ * halves of `visionTowerSplitModels`).
+ */
+export type ClipGraphKind =
+  'textVjp' | 'textForward' | 'visionVjp' | 'visionForward' | 'visionForwardResiduals' | 'visionBackward';
+
+/** Each graph's nodes (`gradients`: it has a backward) — the one source of both its model and its weight list. */
+const CLIP_GRAPHS: Record<ClipGraphKind, { gradients: boolean; nodes: (g: Graph, a: ClipTowerArch) => GraphOutputs }> =
+  {
+    textVjp: { gradients: true, nodes: (g, a) => textTower(g, a, true) },
+    textForward: { gradients: false, nodes: (g, a) => textTower(g, a, false) },
+    visionVjp: { gradients: true, nodes: (g, a) => visionTower(g, a, true) },
+    visionForward: { gradients: false, nodes: (g, a) => visionTower(g, a, false) },
+    visionForwardResiduals: { gradients: true, nodes: visionForwardResidualsGraph },
+    visionBackward: { gradients: true, nodes: visionBackwardFromResidualsGraph },
+  };
+
+/**
+ * The ONNX model of graph `kind` for tower architecture `a` (the text architecture for the `text*` kinds), its
+ * inputs and outputs as `textTowerVjpModel`, `visionTowerVjpModel` and `visionTowerSplitModels` document;
+ * `options.withGradient` is ignored (the kind says it).
+ * @throws DataFormatError naming `options.weightsFile` and a stored weight that is missing or misshapen
+ */
+export function clipGraphModel(kind: ClipGraphKind, a: ClipTowerArch, options: TowerGraphOptions = {}): Uint8Array {
+  const { gradients, nodes } = CLIP_GRAPHS[kind];
+  const g = new Graph(options, gradients);
+  const { name, outputs } = nodes(g, a);
+  return g.model(name, outputs);
+}
+
+/**
+ * The weights graph `kind` reads (Hugging Face keys with the shapes `a` implies, each once, in the order first read),
+ * found by running the same node builders as `clipGraphModel` in a mode that lists each weight instead of adding it:
+ * no ONNX serialization, no weight values read, no int8 quantization — a fraction of a graph build, and a list that
+ * cannot drift from the graph. With `options.weights`, each is checked against them as a graph build checks it (the
+ * weights' dtype is float32 by the `ClipWeights` type: files of other float dtypes are converted when read).
+ * @throws DataFormatError naming `options.weightsFile` and the first weight missing or of another shape
+ * @throws InvalidArgumentError for `quantize: 'int8'` with a kind that has a backward (as `clipGraphModel` does)
+ */
+export function clipGraphWeights(
+  kind: ClipGraphKind,
+  a: ClipTowerArch,
+  options: Pick<TowerGraphOptions, 'weights' | 'weightsFile' | 'quantize'> = {},
+): ClipWeightSpec[] {
+  const { gradients, nodes } = CLIP_GRAPHS[kind];
+  const g = new Graph(options, gradients, true);
+  nodes(g, a);
+  return [...g.read].map(([name, dims]) => ({ name, dims }));
 }
 
 /** What the backward of encoder layer `i` reads: its residual inputs (`inp`, by name) and its weights in `bg`. */

@@ -57,7 +57,13 @@ export type {
 export { createImageClassifier, classifierPromptSpec, DEFAULT_FER_TEMPLATE } from './classifier.js';
 export type { ClipArch } from './clip-arch.js';
 export { clipArchFromConfig, openaiClipToHf } from './clip-arch.js';
-export type { ClipTowerArch, ClipWeights, TowerGraphOptions } from './clip-graphs.js';
-export { textTowerVjpModel, visionTowerSplitModels, visionTowerVjpModel } from './clip-graphs.js';
+export type { ClipGraphKind, ClipTowerArch, ClipWeights, ClipWeightSpec, TowerGraphOptions } from './clip-graphs.js';
+export {
+  clipGraphModel,
+  clipGraphWeights,
+  textTowerVjpModel,
+  visionTowerSplitModels,
+  visionTowerVjpModel,
+} from './clip-graphs.js';
 export type { Int8Weight } from './quantize.js';
 export { quantizeLinearInt8, rowCosines } from './quantize.js';

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { tensor2d } from '@vlfer/core';
 import { loadReferences, sharedPath } from '@vlfer/test-utils';
+import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClipGradientModel } from './clip-gradients.js';
 
@@ -140,5 +141,55 @@ describe('one vision forward per step: forward-with-residuals + backward = the o
     expect(again.residuals.tensors.res_pre_x!.data).toBe(residuals.tensors.res_pre_x!.data);
     expect(relErr((await m.visionBackward(again.residuals, cot)).data, grad.data)).toBe(0);
     expect(relErr(again.imageEmbeds.data, imageEmbeds.data)).toBe(0);
+  });
+});
+
+describe('clipGraphWeights: the weights a graph reads, listed by its own builders without building it', () => {
+  const kinds = [
+    'textVjp',
+    'textForward',
+    'visionVjp',
+    'visionForward',
+    'visionForwardResiduals',
+    'visionBackward',
+  ] as const;
+  const FED = new Set(['inputs_embeds', 'eot_onehot', 'cotangent', 'pixel_values']);
+  const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name);
+
+  it.each(kinds)("%s: exactly the names and shapes of the built graph's weight inputs", async (kind) => {
+    const { clipArchFromConfig, clipGraphModel, clipGraphWeights } = await import('../index.js');
+    const dir = sharedPath('fixtures', 'tiny-clip');
+    const arch = clipArchFromConfig(JSON.parse(readFileSync(`${dir}/config.json`, 'utf8')));
+    const a = kind.startsWith('text') ? arch.text : arch.vision;
+    const s = await ort.InferenceSession.create(clipGraphModel(kind, a)); // weights as graph inputs
+    try {
+      const inputs = s.inputMetadata
+        .filter((m) => !FED.has(m.name) && !m.name.startsWith('res_'))
+        .map((m) => ({ name: m.name, dims: m.isTensor ? m.shape : ['not a tensor'] }));
+      const listed = clipGraphWeights(kind, a);
+      expect(listed.length).toBeGreaterThan(0);
+      expect(new Set(listed.map((w) => w.name)).size).toBe(listed.length);
+      expect([...listed].sort(byName)).toEqual(inputs.sort(byName));
+    } finally {
+      await s.release();
+    }
+  });
+
+  it("int8 forward graphs read the same weights; with the file's weights each is checked, naming the file", async () => {
+    const { clipArchFromConfig, clipGraphWeights } = await import('../index.js');
+    const { readSafetensors } = await import('@vlfer/core/node');
+    const dir = sharedPath('fixtures', 'tiny-clip');
+    const arch = clipArchFromConfig(JSON.parse(readFileSync(`${dir}/config.json`, 'utf8')));
+    for (const kind of ['textForward', 'visionForward'] as const) {
+      const a = kind === 'textForward' ? arch.text : arch.vision;
+      const int8 = clipGraphWeights(kind, a, { quantize: 'int8' });
+      expect([...int8].sort(byName)).toEqual([...clipGraphWeights(kind, a)].sort(byName));
+    }
+    const w = readSafetensors(`${dir}/model.safetensors`).tensors;
+    expect(clipGraphWeights('visionBackward', arch.vision, { weights: w }).length).toBeGreaterThan(0);
+    const { ['vision_model.post_layernorm.weight']: _gone, ...rest } = w;
+    expect(() =>
+      clipGraphWeights('visionBackward', arch.vision, { weights: rest, weightsFile: 'x.safetensors' }),
+    ).toThrow(/x\.safetensors.*vision_model\.post_layernorm\.weight.*weight missing/);
   });
 });

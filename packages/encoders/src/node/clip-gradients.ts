@@ -1,8 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import {
   assertShape,
-  DataFormatError,
-  decodeProtobuf,
   InvalidArgumentError,
   type ComputeDevice,
   type Tensor,
@@ -10,13 +8,7 @@ import {
   type Tensor4D,
 } from '@vlfer/core';
 import type { ClipArch } from '../clip-arch.js';
-import {
-  textTowerVjpModel,
-  visionTowerSplitModels,
-  visionTowerVjpModel,
-  type ClipWeights,
-  type TowerGraphOptions,
-} from '../clip-graphs.js';
+import { clipGraphModel, clipGraphWeights, type ClipGraphKind, type ClipWeights } from '../clip-graphs.js';
 import type { ClipPreprocessorConfig } from '../preprocess.js';
 import {
   loadClipWeightsAsync,
@@ -123,9 +115,11 @@ export class ClipGradientModel {
 
   /**
    * Both towers' sessions are created when first used (a tower never used costs no session and, with weights fed
-   * or read by ONNX Runtime from model.safetensors, none of its weights are read); the graphs are built and their
-   * weight names checked here, so a missing key still fails the load. Weights copied into the graphs (an F16/BF16
-   * file, an OpenAI `.pt`, `externalData: false`) make large graphs: those sessions are created here, one at a time.
+   * or read by ONNX Runtime from model.safetensors, none of its weights are read), and so are their graphs: each is
+   * built in TypeScript when its session is created. Here, only the weights each graph reads (`clipGraphWeights`,
+   * listed by the graph builders themselves without building) are checked against the file, names and shapes, so a
+   * missing or misshapen key still fails the load. Weights copied into the graphs (an F16/BF16 file, an OpenAI
+   * `.pt`, `externalData: false`) make large graphs: those sessions are created here, one at a time.
    * @param model a Hugging Face CLIP directory (config.json, model.safetensors) or an OpenAI `.pt` checkpoint
    * @throws DataFormatError naming the weights file and the missing or misshapen key
    */
@@ -143,20 +137,23 @@ export class ClipGradientModel {
       options.log?.(
         `${weightsFile}: weights copied into the graphs, not read from the file by ONNX Runtime (${bundle.notByReference ?? 'externalData: false'})`,
       );
-    const builders = graphBuilders(arch, storedWeights(options, weights, weightsFile), options);
+    const stored = storedWeights(options, weights, weightsFile);
+    const quantize = options.quantize ? { quantize: options.quantize } : {};
     const lazy = !inGraph || bundle.externalDir !== undefined;
     const sources: ClipGradientModel['sources'] = {};
-    for (const [name, build] of Object.entries(builders) as [SessionName, () => Uint8Array][]) {
-      if (lazy) {
-        const bytes = build();
-        checkWeightInputs(graphInputNames(bytes), weights, weightsFile);
+    for (const name of sessionNames(options)) {
+      const { tower, graph } = SESSION_GRAPHS[name];
+      // every weight the graph reads is in the file, with the shape the config implies: checked now, from the
+      // graph's own builders without building it (clipGraphWeights); the graph is built when its session is created
+      clipGraphWeights(graph, arch[tower], { weights, weightsFile, ...quantize });
+      const build = () => clipGraphModel(graph, arch[tower], stored);
+      if (lazy)
         sources[name] = async () => {
           bundle.checkUnchanged?.(); // the file the load checked is the file ONNX Runtime reads now
-          return ort.InferenceSession.create(bytes, profiled(opts, options.profile, name));
+          return ort.InferenceSession.create(build(), profiled(opts, options.profile, name));
         };
-      } else {
+      else {
         const s = await ort.InferenceSession.create(build(), profiled(opts, options.profile, name));
-        checkWeightInputs(s.inputNames, weights, weightsFile);
         sources[name] = () => Promise.resolve(s);
       }
     }
@@ -422,29 +419,27 @@ export class ClipGradientModel {
 
 type SessionName = 'text' | 'textForward' | 'visionForward' | 'visionResiduals' | 'visionBackward';
 
+/** The graph each session runs, and the tower whose architecture it is built for. */
+const SESSION_GRAPHS: Record<SessionName, { tower: 'text' | 'vision'; graph: ClipGraphKind }> = {
+  text: { tower: 'text', graph: 'textVjp' },
+  textForward: { tower: 'text', graph: 'textForward' },
+  visionForward: { tower: 'vision', graph: 'visionForward' },
+  visionResiduals: { tower: 'vision', graph: 'visionForwardResiduals' },
+  visionBackward: { tower: 'vision', graph: 'visionBackward' },
+};
+
 /**
- * The graph builders of the sessions `options` ask for: per tower in `options.towers`, the forward graph, and with
- * `gradients` the text VJP graph and the vision forward-with-residuals and backward graphs (one forward per training
- * step; its image_embeds alone serve plain encoding). `stored`: the weights to store in the graphs, if any.
+ * The sessions `options` ask for: per tower in `options.towers`, the forward graph, and with `gradients` the text
+ * VJP graph and the vision forward-with-residuals and backward graphs (one forward per training step; its
+ * image_embeds alone serve plain encoding).
  */
-function graphBuilders(
-  arch: ClipArch,
-  stored: TowerGraphOptions,
-  options: ClipGradientModelOptions,
-): Partial<Record<SessionName, () => Uint8Array>> {
+function sessionNames(options: ClipGradientModelOptions): SessionName[] {
   const towers = new Set(options.towers ?? ['vision', 'text']);
   const grads = options.gradients ?? true;
-  const out: Partial<Record<SessionName, () => Uint8Array>> = {};
-  if (towers.has('text')) {
-    if (grads) out.text = () => textTowerVjpModel(arch.text, stored);
-    out.textForward = () => textTowerVjpModel(arch.text, { ...stored, withGradient: false });
-  }
-  if (towers.has('vision') && grads) {
-    let split: { forward: Uint8Array; backward: Uint8Array } | undefined;
-    out.visionResiduals = () => (split ??= visionTowerSplitModels(arch.vision, stored)).forward;
-    out.visionBackward = () => (split ??= visionTowerSplitModels(arch.vision, stored)).backward;
-  } else if (towers.has('vision'))
-    out.visionForward = () => visionTowerVjpModel(arch.vision, { ...stored, withGradient: false });
+  const out: SessionName[] = [];
+  if (towers.has('text')) out.push(...(grads ? (['text', 'textForward'] as const) : (['textForward'] as const)));
+  if (towers.has('vision'))
+    out.push(...(grads ? (['visionResiduals', 'visionBackward'] as const) : (['visionForward'] as const)));
   return out;
 }
 
@@ -457,29 +452,6 @@ function residualBuffers(s: ort.InferenceSession, b: number): Record<string, ort
     out[m.name] = new ort.Tensor('float32', new Float32Array(dims.reduce((x, y) => x * y, 1)), dims);
   }
   return out;
-}
-
-const FED_INPUTS = ['inputs_embeds', 'eot_onehot', 'cotangent', 'pixel_values'];
-
-/** Every graph input that is not fed data (or a residual) must be a weight of the file. @throws DataFormatError */
-function checkWeightInputs(inputNames: readonly string[], weights: ClipWeights, file: string): void {
-  for (const name of inputNames)
-    if (!FED_INPUTS.includes(name) && !name.startsWith('res_') && !weights[name])
-      throw new DataFormatError({
-        file,
-        field: name,
-        message: 'weight missing (expected the Hugging Face CLIPModel key names)',
-      });
-}
-
-/** The input names of an ONNX model's graph (ModelProto.graph = 7, GraphProto.input = 11, ValueInfoProto.name = 1). */
-function graphInputNames(model: Uint8Array): string[] {
-  const graph = decodeProtobuf(model).find((f) => f.field === 7);
-  if (!graph) return [];
-  const text = new TextDecoder();
-  return decodeProtobuf(graph.raw)
-    .filter((f) => f.field === 11)
-    .map((f) => text.decode(decodeProtobuf(f.raw).find((g) => g.field === 1)?.raw ?? new Uint8Array()));
 }
 
 /**

@@ -222,6 +222,42 @@ describe('lazy towers: a session is created when its tower is first used', () =>
       );
   });
 
+  it('a weight of another shape fails the load too, naming the file, the tensor and both shapes', async () => {
+    let dims: [number, number] = [0, 0];
+    const dir = tinyCopy((f) => {
+      const t = readSafetensors(f).tensors;
+      const proj = t['text_projection.weight']!;
+      dims = proj.dims as [number, number];
+      const cut = { dims: [dims[0], dims[1] - 1], data: proj.data.slice(0, dims[0] * (dims[1] - 1)) };
+      writeSafetensors(f, { ...t, 'text_projection.weight': cut });
+    });
+    const [e, d] = dims;
+    const want = new RegExp(
+      `model\\.safetensors.*text_projection\\.weight.*has shape \\[${e}, ${d - 1}\\], the config implies \\[${e}, ${d}\\]`,
+    );
+    for (const weightsIn of ['inputs', 'graph'] as const)
+      await expect(ClipGradientModel.load(dir, { weightsIn, gradients: false })).rejects.toThrow(want);
+  });
+
+  it('load builds no graph: each is built when its session is created (int8 weights quantized then, not at load)', async () => {
+    const quantized: string[] = [];
+    const m = await ClipGradientModel.load(tiny, {
+      quantize: 'int8',
+      gradients: false,
+      int8ScalesHook: (key) => quantized.push(key),
+    });
+    try {
+      expect(quantized).toEqual([]);
+      await m.visionForwardEmbeds(pixels(1, m.arch.vision.imageSize!));
+      expect(quantized).toContain('visual_projection.weight');
+      expect(quantized).not.toContain('text_projection.weight'); // the text tower's graph is still not built
+      await m.ready();
+      expect(quantized).toContain('text_projection.weight');
+    } finally {
+      await m.release();
+    }
+  });
+
   it('a model.safetensors changed between the load and first use is refused, not read', async () => {
     const dir = tinyCopy();
     const m = await ClipGradientModel.load(dir, { weightsIn: 'graph', gradients: false });
