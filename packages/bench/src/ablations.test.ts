@@ -7,17 +7,8 @@ import { readSafetensors } from '@vlfer/core/node';
 import { auroc } from '@vlfer/metrics';
 import { sharedPath, writeSyntheticVideoSet } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  ABLATIONS,
-  expandAblation,
-  loadBenchData,
-  lockAblation,
-  methodOf,
-  readRows,
-  runAblation,
-  writeSummary,
-  type AblationSpec,
-} from './ablations.js';
+import { expandAblation, lockAblation, methodOf, readRows, runAblation, writeSummary } from './ablations.js';
+import { ABLATIONS, loadBenchData, type AblationSpec } from './registry.js';
 
 const csvLines = (path: string) => readFileSync(path, 'utf8').trim().split('\n');
 const HEADER =

@@ -6,7 +6,6 @@ import { auroc, pairedBootstrapTest } from '@vlfer/metrics';
 import { sharedPath, writeSyntheticVideoSet } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  ABLATIONS,
   expandAblation,
   mergeAblation,
   readRows,
@@ -14,8 +13,8 @@ import {
   runAblation,
   shardRowsFile,
   writeSummary,
-  type AblationSpec,
 } from './ablations.js';
+import { ABLATIONS, type AblationSpec } from './registry.js';
 import { clipItemId, openSetItems } from './methods/open-set-baselines.js';
 
 const METHODS = ['hesp', 'msp', 'max-logit', 'energy', 'knn', 'clip-msp'];

@@ -4,15 +4,8 @@ import { dirname, join } from 'node:path';
 import { evaluateZeroShot } from '@vlfer/exp-clip';
 import { sharedPath } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
-import {
-  ABLATIONS,
-  expandAblation,
-  loadBenchData,
-  readRows,
-  runAblation,
-  writeSummary,
-  type AblationSpec,
-} from '../ablations.js';
+import { expandAblation, readRows, runAblation, writeSummary } from '../ablations.js';
+import { ABLATIONS, loadBenchData, type AblationSpec } from '../registry.js';
 import { closedSetParts } from './closed-set.js';
 
 const shared = sharedPath();
