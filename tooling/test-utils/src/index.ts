@@ -81,3 +81,4 @@ export async function writeSyntheticVideoSet(
 }
 export { runCli, runCliKilledAfter, killChain } from './cli.js';
 export { sharedStorageBomb, noneOpcodeBomb, nestedDictPickle, manyTensorsCheckpoint } from './torch-bombs.js';
+export { photoLikeJpeg } from './images.js';
