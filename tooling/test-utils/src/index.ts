@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -78,6 +78,52 @@ export async function writeSyntheticVideoSet(
   writeFileSync(join(dir, 'train.txt'), `${train.join('\n')}\n`);
   writeFileSync(join(dir, 'test.txt'), `${test.join('\n')}\n`);
   return { train: join(dir, 'train.txt'), test: join(dir, 'test.txt'), clips: train.length + test.length };
+}
+
+/**
+ * The small synthetic video set of the bench tests (open-set splits of a 4-class set): {@link writeSyntheticVideoSet}
+ * with classes 0–3, 4 training and 2 test clips per class, 4 frames a clip, written into `dir`. Returns it as a bench
+ * data-config `videoSets` entry: the two lists and `root`, the folder their frame directories are relative to.
+ */
+export async function writeSmallVideoSet(dir: string): Promise<{ train: string; test: string; root: string }> {
+  const { train, test } = await writeSyntheticVideoSet(dir, {
+    trainClasses: [0, 1, 2, 3],
+    testClasses: [0, 1, 2, 3],
+    trainPerClass: 4,
+    testPerClass: 2,
+    trainFrames: 4,
+    testFrames: 4,
+  });
+  return { train, test, root: dir };
+}
+
+/**
+ * A small copy of a class-folder image set (the FER2013 layout, `<class>/<image>`): the first `perClass` images of
+ * every class folder of `from` (in name order) written to `to/<class>/<image>` by `write` (default: a byte copy;
+ * give one to re-encode or alter the pixels). Returns the written ids `<class>/<image>`, class by class in name order. Throws, naming
+ * `from`, when it holds no class folder, and when `perClass` is not a positive integer.
+ */
+export async function copyClassFolderSubset(
+  from: string,
+  to: string,
+  perClass: number,
+  write: (source: string, target: string) => unknown = copyFileSync,
+): Promise<string[]> {
+  if (!Number.isInteger(perClass) || perClass < 1)
+    throw new Error(`copyClassFolderSubset: perClass must be a positive integer, got ${perClass}`);
+  const classes = readdirSync(from)
+    .filter((c) => statSync(join(from, c)).isDirectory())
+    .sort();
+  if (classes.length === 0) throw new Error(`copyClassFolderSubset: ${from} holds no class folder (<class>/<image>)`);
+  const ids: string[] = [];
+  for (const c of classes) {
+    mkdirSync(join(to, c), { recursive: true });
+    for (const f of readdirSync(join(from, c)).sort().slice(0, perClass)) {
+      await write(join(from, c, f), join(to, c, f));
+      ids.push(`${c}/${f}`);
+    }
+  }
+  return ids;
 }
 export { runCli, runCliKilledAfter, killChain } from './cli.js';
 export { sharedStorageBomb, noneOpcodeBomb, nestedDictPickle, manyTensorsCheckpoint } from './torch-bombs.js';

@@ -1,9 +1,9 @@
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRng } from '@vlfer/core';
 import { createProjectionHead, saveProjectionHead } from '@vlfer/projection-head';
-import { repoRoot, runCli, sharedPath, writeSyntheticVideoSet } from '@vlfer/test-utils';
+import { copyClassFolderSubset, repoRoot, runCli, sharedPath, writeSyntheticVideoSet } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 // A data root in the layout of packages/bench/configs: CAER-S = 2 FER2013 test images per class (class folders),
@@ -19,12 +19,7 @@ const cli = (args: string[]) =>
   );
 
 beforeAll(async () => {
-  const fer = sharedPath('data', 'fer2013-privatetest');
-  for (const c of readdirSync(fer)) {
-    mkdirSync(join(data, 'CAER-S', 'test', c), { recursive: true });
-    for (const f of readdirSync(join(fer, c)).sort().slice(0, 2))
-      copyFileSync(join(fer, c, f), join(data, 'CAER-S', 'test', c, f));
-  }
+  await copyClassFolderSubset(sharedPath('data', 'fer2013-privatetest'), join(data, 'CAER-S', 'test'), 2);
   const v = await writeSyntheticVideoSet(join(data, 'AFEW'), {
     trainClasses: [0, 1, 2, 3, 4, 5, 6],
     testClasses: [0, 1, 2, 3, 4, 5, 6],
