@@ -125,6 +125,6 @@ export async function copyClassFolderSubset(
   }
   return ids;
 }
-export { runCli, runCliKilledAfter, killChain } from './cli.js';
+export { runCli, runCliAsync, runCliKilledAfter, killChain } from './cli.js';
 export { sharedStorageBomb, noneOpcodeBomb, nestedDictPickle, manyTensorsCheckpoint } from './torch-bombs.js';
 export { photoLikeJpeg } from './images.js';

@@ -1,31 +1,12 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { createRng } from '@vlfer/core';
-import { repoRoot, runCli } from '@vlfer/test-utils';
+import { runCli, runCliAsync } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
 import { ablationArgs, ENTRY as entry, ROWS_FILE, rowsWithoutTiming } from './ablation-cli.js';
 
-const tsx = join(
-  dirname(createRequire(join(repoRoot, 'package.json')).resolve('tsx/package.json')),
-  'dist',
-  'loader.mjs',
-);
-const run = (args: string[], env: Record<string, string> = {}) =>
-  new Promise<{ code: number | null; stderr: string }>((resolve) => {
-    const p = spawn(process.execPath, ['--conditions=@vlfer/source', '--import', tsx, join(repoRoot, entry), ...args], {
-      cwd: repoRoot,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    p.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    p.on('close', (code) => resolve({ code, stderr }));
-  });
+const run = (args: string[], env: Record<string, string> = {}) => runCliAsync(entry, args, { env });
 
 describe('bench:ablations on shards (array jobs) and their merge', () => {
   it('n shard processes at once + merge write what one process writes (random n); a missing shard is refused', async () => {
