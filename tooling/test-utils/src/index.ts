@@ -125,6 +125,30 @@ export async function copyClassFolderSubset(
   }
   return ids;
 }
+
+/**
+ * A class-folder image set of solid-colour PNGs: `root/<class>/<i>.png` for i = 0 … `perClass` − 1 and each class of
+ * `classes`, every image `size`×`size` RGB filled with the byte `level(c, i)` (c: the class's index in `classes`).
+ * The image-folder data set of the exp-clip command-line tests.
+ */
+export async function writeSolidClassFolders(
+  root: string,
+  o: { classes: string[]; perClass: number; size: number; level: (c: number, i: number) => number },
+): Promise<void> {
+  const { default: sharp } = await import('sharp');
+  for (const [c, name] of o.classes.entries()) {
+    mkdirSync(join(root, name), { recursive: true });
+    for (let i = 0; i < o.perClass; i++)
+      writeFileSync(
+        join(root, name, `${i}.png`),
+        await sharp(new Uint8Array(o.size * o.size * 3).fill(o.level(c, i)), {
+          raw: { width: o.size, height: o.size, channels: 3 },
+        })
+          .png()
+          .toBuffer(),
+      );
+  }
+}
 export { runCli, runCliAsync, runCliKilledAfter, killChain } from './cli.js';
 export { sharedStorageBomb, noneOpcodeBomb, nestedDictPickle, manyTensorsCheckpoint } from './torch-bombs.js';
 export { photoLikeJpeg } from './images.js';
