@@ -98,6 +98,26 @@ export async function writeSmallVideoSet(dir: string): Promise<{ train: string; 
 }
 
 /**
+ * AFEW in the data-root layout of the paper configs of @vlfer/bench (`packages/bench/configs`): a 7-class synthetic
+ * video set in `<dataRoot>/AFEW` (1 training and 1 test clip per class, 3 frames a clip) and its DFER-CLIP lists,
+ * `<dataRoot>/DFER-CLIP-annotation/AFEW_train.txt` and `AFEW_validation.txt` (the test list).
+ */
+export async function writePaperAfew(dataRoot: string): Promise<void> {
+  const all = [0, 1, 2, 3, 4, 5, 6];
+  const afew = await writeSyntheticVideoSet(join(dataRoot, 'AFEW'), {
+    trainClasses: all,
+    testClasses: all,
+    trainPerClass: 1,
+    testPerClass: 1,
+    trainFrames: 3,
+    testFrames: 3,
+  });
+  mkdirSync(join(dataRoot, 'DFER-CLIP-annotation'));
+  copyFileSync(afew.test, join(dataRoot, 'DFER-CLIP-annotation', 'AFEW_validation.txt'));
+  copyFileSync(afew.train, join(dataRoot, 'DFER-CLIP-annotation', 'AFEW_train.txt'));
+}
+
+/**
  * A small copy of a class-folder image set (the FER2013 layout, `<class>/<image>`): the first `perClass` images of
  * every class folder of `from` (in name order) written to `to/<class>/<image>` by `write` (default: a byte copy;
  * give one to re-encode or alter the pixels). Returns the written ids `<class>/<image>`, class by class in name order. Throws, naming
