@@ -5,19 +5,10 @@ import sharp from 'sharp';
 import { createRng } from '@vlfer/core';
 import { readSafetensors } from '@vlfer/core/node';
 import { auroc } from '@vlfer/metrics';
-import { sharedPath, writeSyntheticVideoSet } from '@vlfer/test-utils';
+import { sharedPath, writeSmallVideoSet } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  ABLATIONS,
-  expandAblation,
-  loadBenchData,
-  lockAblation,
-  methodOf,
-  readRows,
-  runAblation,
-  writeSummary,
-  type AblationSpec,
-} from './ablations.js';
+import { expandAblation, lockAblation, methodOf, readRows, runAblation, writeSummary } from './ablations.js';
+import { ABLATIONS, loadBenchData, type AblationSpec } from './registry.js';
 
 const csvLines = (path: string) => readFileSync(path, 'utf8').trim().split('\n');
 const HEADER =
@@ -183,6 +174,7 @@ describe('trained methods in the registry (tiny-clip, synthetic data)', () => {
   const work = mkdtempSync(join(tmpdir(), 'vlfer-abl-trained-'));
   const unlabelled = join(work, 'faces');
   const E = 32;
+  let afew: Awaited<ReturnType<typeof writeSmallVideoSet>>;
   beforeAll(async () => {
     mkdirSync(unlabelled, { recursive: true });
     const rng = createRng(5);
@@ -199,14 +191,7 @@ describe('trained methods in the registry (tiny-clip, synthetic data)', () => {
       lines.push(JSON.stringify({ path: p, embedding: Array.from({ length: E }, () => rng.normal()) }));
     }
     writeFileSync(join(work, 'targets.jsonl'), `${lines.join('\n')}\n`);
-    await writeSyntheticVideoSet(join(work, 'video'), {
-      trainClasses: [0, 1, 2, 3],
-      testClasses: [0, 1, 2, 3],
-      trainPerClass: 4,
-      testPerClass: 2,
-      trainFrames: 4,
-      testFrames: 4,
-    });
+    afew = await writeSmallVideoSet(join(work, 'video'));
   }, 120_000);
 
   const registry: Record<string, AblationSpec> = {
@@ -234,13 +219,7 @@ describe('trained methods in the registry (tiny-clip, synthetic data)', () => {
   const data = () => ({
     models: {},
     trainSets: { synthetic: { unlabelled, teacher: 'import' as const, teacherSource: join(work, 'targets.jsonl') } },
-    videoSets: {
-      afew: {
-        train: join(work, 'video', 'train.txt'),
-        test: join(work, 'video', 'test.txt'),
-        root: join(work, 'video'),
-      },
-    },
+    videoSets: { afew },
   });
 
   it('exp-clip-trained: one head per seed shared by the prompt types, evaluated with the head, mean ± std over seeds', async () => {

@@ -57,22 +57,6 @@ import {
   type Preprocess,
 } from './registry.js';
 
-export {
-  METHODS,
-  ABLATIONS,
-  BACKBONES,
-  DATASETS,
-  BenchDataSchema,
-  loadBenchData,
-  type AblationId,
-  type AblationSpec,
-  type BackboneId,
-  type BenchData,
-  type DatasetId,
-  type Method,
-  type Preprocess,
-} from './registry.js';
-
 export interface RunCoords {
   /** only when the ablation has a `method` axis; the row's `method` field always names the method */
   method?: Method;

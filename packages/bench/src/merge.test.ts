@@ -16,9 +16,9 @@ import {
   shardRowsFile,
   writeAblationShard,
   writeSummary,
-  type AblationSpec,
   type ResultRow,
 } from './ablations.js';
+import type { AblationSpec } from './registry.js';
 
 // Fast, unit-level checks of the merge on crafted shard files (the end-to-end shard runs are in test/shard.test.ts).
 const ID = 'test/merge-grid';

@@ -3,10 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AbortedError } from '@vlfer/core';
 import { auroc, pairedBootstrapTest } from '@vlfer/metrics';
-import { sharedPath, writeSyntheticVideoSet } from '@vlfer/test-utils';
+import { sharedPath, writeSmallVideoSet, writeSyntheticVideoSet } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  ABLATIONS,
   expandAblation,
   mergeAblation,
   readRows,
@@ -14,8 +13,8 @@ import {
   runAblation,
   shardRowsFile,
   writeSummary,
-  type AblationSpec,
 } from './ablations.js';
+import { ABLATIONS, type AblationSpec } from './registry.js';
 import { clipItemId, openSetItems } from './methods/open-set-baselines.js';
 
 const METHODS = ['hesp', 'msp', 'max-logit', 'energy', 'knn', 'clip-msp'];
@@ -53,30 +52,14 @@ describe('open-set baselines as ablation methods', () => {
 
 describe('HESP vs the open-set baselines on one split (tiny-clip, synthetic video set)', () => {
   const work = mkdtempSync(join(tmpdir(), 'vlfer-abl-openset-'));
+  let afew: Awaited<ReturnType<typeof writeSmallVideoSet>>;
   beforeAll(async () => {
-    await writeSyntheticVideoSet(join(work, 'video'), {
-      trainClasses: [0, 1, 2, 3],
-      testClasses: [0, 1, 2, 3],
-      trainPerClass: 4,
-      testPerClass: 2,
-      trainFrames: 4,
-      testFrames: 4,
-    });
+    afew = await writeSmallVideoSet(join(work, 'video'));
   }, 120_000);
 
   it('runs the smoke ablation: six rows on the same test clips, items that pair up, metrics that follow from the scores', async () => {
     const results = join(work, 'results');
-    const data = {
-      models: {},
-      trainSets: {},
-      videoSets: {
-        afew: {
-          train: join(work, 'video', 'train.txt'),
-          test: join(work, 'video', 'test.txt'),
-          root: join(work, 'video'),
-        },
-      },
-    };
+    const data = { models: {}, trainSets: {}, videoSets: { afew } };
     const logs: string[] = [];
     const r = await runAblation('open-set/hesp-vs-baselines-smoke', {
       shared: sharedPath(),
@@ -198,7 +181,7 @@ describe('HESP vs the open-set baselines on one split (tiny-clip, synthetic vide
       [id]: { ...spec, method: 'msp' as const, axes: { ...spec.axes, method: ['msp', 'max-logit', 'energy'] } },
     } as Record<string, AblationSpec>;
     const results = join(work, 'results-stopped');
-    const videoSets = { afew: { train: join(work, 'video', 'train.txt'), test: join(work, 'video', 'test.txt') } };
+    const videoSets = { afew: { train: afew.train, test: afew.test } };
     const opts = {
       shared: sharedPath(),
       resultsDir: results,
@@ -229,16 +212,8 @@ describe('HESP vs the open-set baselines on one split (tiny-clip, synthetic vide
   it('--merge refuses two shards of the smoke ablation run on different frames (test frames inverted for shard 1/2)', async () => {
     const id = 'open-set/hesp-vs-baselines-smoke';
     const dir = join(work, 'video-shards');
-    await writeSyntheticVideoSet(dir, {
-      trainClasses: [0, 1, 2, 3],
-      testClasses: [0, 1, 2, 3],
-      trainPerClass: 4,
-      testPerClass: 2,
-      trainFrames: 4,
-      testFrames: 4,
-    });
+    const videoSets = { afew: await writeSmallVideoSet(dir) };
     const results = join(work, 'results-shards');
-    const videoSets = { afew: { train: join(dir, 'train.txt'), test: join(dir, 'test.txt'), root: dir } };
     const shard = async (index: number) =>
       runAblation(id, {
         shared: sharedPath(),

@@ -124,6 +124,15 @@ interface El {
   getBoundingClientRect(): { right: number };
 }
 
+/** The page's console errors and warnings and its uncaught errors, collected as they come (a clean page has none). */
+function watchProblems(page: Page): string[] {
+  const problems: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  return problems;
+}
 /** Texts of an SVG's axis labels, in document order. */
 const axisLabels = (page: Page, chart: string, axis: 'x' | 'y') =>
   page
@@ -148,11 +157,7 @@ describe('report.html in a headless browser', () => {
     const browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
     try {
       const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-      const problems: string[] = [];
-      page.on('console', (m) => {
-        if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
-      });
-      page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+      const problems = watchProblems(page);
       await page.goto(`file://${path}`);
       await page.waitForFunction('document.body.dataset.rendered !== undefined', undefined, { timeout: 30_000 });
       expect(await page.locator('.chart svg').count()).toBe(charts);
@@ -178,11 +183,7 @@ describe('report.html in a headless browser', () => {
     const browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      const problems: string[] = [];
-      page.on('console', (m) => {
-        if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
-      });
-      page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+      const problems = watchProblems(page);
       await page.goto(`file://${path}`);
       await page.waitForFunction('document.body.dataset.rendered !== undefined', undefined, { timeout: 30_000 });
       // the page fits 1280 px: no horizontal scroll, the summary tables inside the viewport
@@ -300,11 +301,7 @@ describe('report.html with hostile class names and run coordinates (issue 22, it
         const { path, charts } = writeReport(dir);
         expect(charts).toBe(14);
         const page = await browser.newPage();
-        const problems: string[] = [];
-        page.on('console', (m) => {
-          if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
-        });
-        page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+        const problems = watchProblems(page);
         page.on('dialog', (d) => {
           problems.push(`dialog: ${d.message()}`);
           void d.dismiss();

@@ -11,7 +11,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import {
-  copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -33,6 +32,7 @@ import {
   repoRoot,
   sharedPath,
   until,
+  writePaperAfew,
   writeSyntheticVideoSet,
 } from '@vlfer/test-utils';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -274,17 +274,7 @@ beforeAll(async () => {
     readFileSync(sharedPath('fixtures', 'tiny-clip', 'config.json')),
   );
   symlinkSync(sharedPath('assets', 'clip-tokenizer'), join(tinyShared(), 'assets', 'clip-tokenizer'));
-  const afew = await writeSyntheticVideoSet(out('paper-data/AFEW'), {
-    trainClasses: [0, 1, 2, 3, 4, 5, 6],
-    testClasses: [0, 1, 2, 3, 4, 5, 6],
-    trainPerClass: 1,
-    testPerClass: 1,
-    trainFrames: 3,
-    testFrames: 3,
-  });
-  mkdirSync(out('paper-data/DFER-CLIP-annotation'));
-  copyFileSync(afew.test, out('paper-data/DFER-CLIP-annotation/AFEW_validation.txt'));
-  copyFileSync(afew.train, out('paper-data/DFER-CLIP-annotation/AFEW_train.txt'));
+  await writePaperAfew(out('paper-data'));
   await writeSyntheticVideoSet(join(work, 'videos'), {
     trainClasses: [0, 1],
     testClasses: [0, 1, 2],

@@ -48,34 +48,69 @@ export function spawnCli(
   });
 }
 
+/**
+ * Start a CLI entry as a child process (stdin closed, stderr collected) and resolve when it ends; SIGKILL it after
+ * `killAfterMs` when given (unless it ends first; `killed`: it ended by that kill). stdout is collected, except for a
+ * run to be killed, whose stdout is discarded (`stdout` then empty).
+ */
+function startCli(
+  entry: string,
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> },
+  killAfterMs?: number,
+): Promise<{ killed: boolean; code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, nodeArgs(entry, args), {
+      cwd: options.cwd ?? repoRoot,
+      env: { ...process.env, ...options.env },
+      stdio: ['ignore', killAfterMs === undefined ? 'pipe' : 'ignore', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    p.stdout?.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    p.stderr?.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    let killed = false;
+    const t =
+      killAfterMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            killed = true;
+            p.kill('SIGKILL');
+          }, killAfterMs);
+    p.on('error', reject);
+    p.on('close', (code) => {
+      clearTimeout(t);
+      resolve({ killed: killed && code === null, code, stdout, stderr });
+    });
+  });
+}
+
+/**
+ * Run a CLI entry like {@link runCli}, but without blocking this process, so several run at once (shards of one
+ * job). Resolves to its exit code and output.
+ */
+export async function runCliAsync(
+  entry: string,
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const { code, stdout, stderr } = await startCli(entry, args, options);
+  return { code, stdout, stderr };
+}
+
 /** Start a CLI and SIGKILL it after `ms` (unless it ends first). Resolves to how it ended. */
-export function runCliKilledAfter(
+export async function runCliKilledAfter(
   entry: string,
   args: string[],
   ms: number,
   options: { cwd?: string; env?: Record<string, string> } = {},
 ): Promise<{ killed: boolean; code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, nodeArgs(entry, args), {
-      cwd: options.cwd ?? repoRoot,
-      env: { ...process.env, ...options.env },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    p.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    let killed = false;
-    const t = setTimeout(() => {
-      killed = true;
-      p.kill('SIGKILL');
-    }, ms);
-    p.on('error', reject);
-    p.on('close', (code) => {
-      clearTimeout(t);
-      resolve({ killed: killed && code === null, code, stderr });
-    });
-  });
+  const { killed, code, stderr } = await startCli(entry, args, options, ms);
+  return { killed, code, stderr };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -79,6 +79,97 @@ export async function writeSyntheticVideoSet(
   writeFileSync(join(dir, 'test.txt'), `${test.join('\n')}\n`);
   return { train: join(dir, 'train.txt'), test: join(dir, 'test.txt'), clips: train.length + test.length };
 }
-export { runCli, runCliKilledAfter, killChain, spawnCli } from './cli.js';
+
+/**
+ * The small synthetic video set of the bench tests (open-set splits of a 4-class set): {@link writeSyntheticVideoSet}
+ * with classes 0–3, 4 training and 2 test clips per class, 4 frames a clip, written into `dir`. Returns it as a bench
+ * data-config `videoSets` entry: the two lists and `root`, the folder their frame directories are relative to.
+ */
+export async function writeSmallVideoSet(dir: string): Promise<{ train: string; test: string; root: string }> {
+  const { train, test } = await writeSyntheticVideoSet(dir, {
+    trainClasses: [0, 1, 2, 3],
+    testClasses: [0, 1, 2, 3],
+    trainPerClass: 4,
+    testPerClass: 2,
+    trainFrames: 4,
+    testFrames: 4,
+  });
+  return { train, test, root: dir };
+}
+
+/**
+ * AFEW in the data-root layout of the paper configs of @vlfer/bench (`packages/bench/configs`): a 7-class synthetic
+ * video set in `<dataRoot>/AFEW` (1 training and 1 test clip per class, 3 frames a clip) and its DFER-CLIP lists,
+ * `<dataRoot>/DFER-CLIP-annotation/AFEW_train.txt` and `AFEW_validation.txt` (the test list).
+ */
+export async function writePaperAfew(dataRoot: string): Promise<void> {
+  const all = [0, 1, 2, 3, 4, 5, 6];
+  const afew = await writeSyntheticVideoSet(join(dataRoot, 'AFEW'), {
+    trainClasses: all,
+    testClasses: all,
+    trainPerClass: 1,
+    testPerClass: 1,
+    trainFrames: 3,
+    testFrames: 3,
+  });
+  mkdirSync(join(dataRoot, 'DFER-CLIP-annotation'));
+  copyFileSync(afew.test, join(dataRoot, 'DFER-CLIP-annotation', 'AFEW_validation.txt'));
+  copyFileSync(afew.train, join(dataRoot, 'DFER-CLIP-annotation', 'AFEW_train.txt'));
+}
+
+/**
+ * A small copy of a class-folder image set (the FER2013 layout, `<class>/<image>`): the first `perClass` images of
+ * every class folder of `from` (in name order) written to `to/<class>/<image>` by `write` (default: a byte copy;
+ * give one to re-encode or alter the pixels). Returns the written ids `<class>/<image>`, class by class in name order. Throws, naming
+ * `from`, when it holds no class folder, and when `perClass` is not a positive integer.
+ */
+export async function copyClassFolderSubset(
+  from: string,
+  to: string,
+  perClass: number,
+  write: (source: string, target: string) => unknown = copyFileSync,
+): Promise<string[]> {
+  if (!Number.isInteger(perClass) || perClass < 1)
+    throw new Error(`copyClassFolderSubset: perClass must be a positive integer, got ${perClass}`);
+  const classes = readdirSync(from)
+    .filter((c) => statSync(join(from, c)).isDirectory())
+    .sort();
+  if (classes.length === 0) throw new Error(`copyClassFolderSubset: ${from} holds no class folder (<class>/<image>)`);
+  const ids: string[] = [];
+  for (const c of classes) {
+    mkdirSync(join(to, c), { recursive: true });
+    for (const f of readdirSync(join(from, c)).sort().slice(0, perClass)) {
+      await write(join(from, c, f), join(to, c, f));
+      ids.push(`${c}/${f}`);
+    }
+  }
+  return ids;
+}
+
+/**
+ * A class-folder image set of solid-colour PNGs: `root/<class>/<i>.png` for i = 0 … `perClass` − 1 and each class of
+ * `classes`, every image `size`×`size` RGB filled with the byte `level(c, i)` (c: the class's index in `classes`).
+ * The image-folder data set of the exp-clip command-line tests.
+ */
+export async function writeSolidClassFolders(
+  root: string,
+  o: { classes: string[]; perClass: number; size: number; level: (c: number, i: number) => number },
+): Promise<void> {
+  const { default: sharp } = await import('sharp');
+  for (const [c, name] of o.classes.entries()) {
+    mkdirSync(join(root, name), { recursive: true });
+    for (let i = 0; i < o.perClass; i++)
+      writeFileSync(
+        join(root, name, `${i}.png`),
+        await sharp(new Uint8Array(o.size * o.size * 3).fill(o.level(c, i)), {
+          raw: { width: o.size, height: o.size, channels: 3 },
+        })
+          .png()
+          .toBuffer(),
+      );
+  }
+}
+export { runCli, runCliAsync, runCliKilledAfter, killChain, spawnCli } from './cli.js';
 export { sharedStorageBomb, noneOpcodeBomb, nestedDictPickle, manyTensorsCheckpoint } from './torch-bombs.js';
+export { photoLikeJpeg } from './images.js';
 export { alive, commandLine, descendants, until } from './processes.js';

@@ -10,23 +10,10 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { repoRoot, runCli, sharedPath } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
+import { ablationArgs, ENTRY as entry, ONLY } from './ablation-cli.js';
 
-const entry = 'apps/cli/test/bench/entry.ts';
-const ONLY = 'exp-clip-zero-shot/prompt-x-preprocess';
 /** What the repository's `pnpm bench:ablations` passes: each cluster task runs the repository's script. */
 const JOB = ['--job-command', 'pnpm bench:ablations'];
-const common = (results: string, cache = join(results, 'cache')) => [
-  '--only',
-  ONLY,
-  '--shared',
-  sharedPath(),
-  '--limit',
-  '24',
-  '--results',
-  results,
-  '--cache-dir',
-  cache,
-];
 /** A `pnpm` that prints its working directory and its arguments, NUL-separated, and nothing else. */
 const stubPath = () => {
   const bin = mkdtempSync(join(tmpdir(), 'vlfer-stub-'));
@@ -45,7 +32,7 @@ describe('bench:ablations --emit', () => {
   it('writes a SLURM array job with the merge as a dependent job, and a Kubernetes Indexed Job', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vlfer-emit-'));
     const r = runCli(entry, [
-      ...common(join(dir, 'results')),
+      ...ablationArgs(join(dir, 'results')),
       ...JOB,
       '--emit',
       'slurm',
@@ -73,7 +60,7 @@ describe('bench:ablations --emit', () => {
       /sbatch --parsable --dependency=afterok:.* --kill-on-invalid-dep=yes /,
     );
     const k = runCli(entry, [
-      ...common(join(dir, 'results')),
+      ...ablationArgs(join(dir, 'results')),
       ...JOB,
       '--emit',
       'k8s',
@@ -108,7 +95,7 @@ describe('bench:ablations --emit', () => {
     ];
     const emitDir = join(dir, 'emit dir \'q\' "d" #x %j');
     const r = runCli(entry, [
-      ...common(results, cache),
+      ...ablationArgs(results, { cacheDir: cache }),
       ...JOB,
       '--emit',
       'slurm',
@@ -135,7 +122,7 @@ describe('bench:ablations --emit', () => {
     const k = runCli(
       entry,
       [
-        ...common(results, cache),
+        ...ablationArgs(results, { cacheDir: cache }),
         ...JOB,
         '--emit',
         'k8s',
@@ -179,13 +166,13 @@ describe('bench:ablations --emit', () => {
     ];
     for (const [i, [args, message]] of cases.entries()) {
       const out = join(dir, `out-${i}`);
-      const r = runCli(entry, [...common(join(dir, 'results')), ...args, '--emit-dir', out]);
+      const r = runCli(entry, [...ablationArgs(join(dir, 'results')), ...args, '--emit-dir', out]);
       expect(r.code, r.stderr).toBe(1);
       expect(r.stderr).toMatch(message);
       expect(existsSync(out)).toBe(false);
     }
     const out = join(dir, 'out\n#SBATCH --x');
-    const r = runCli(entry, [...common(join(dir, 'results')), '--emit', 'slurm', '--emit-dir', out]);
+    const r = runCli(entry, [...ablationArgs(join(dir, 'results')), '--emit', 'slurm', '--emit-dir', out]);
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/--emit-dir: .* is not usable in an #SBATCH line/);
     expect(readdirSync(dir)).toEqual([]);

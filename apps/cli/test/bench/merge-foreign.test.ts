@@ -1,41 +1,31 @@
-import { mkdirSync, mkdtempSync, readdirSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { runCli, sharedPath } from '@vlfer/test-utils';
+import { copyClassFolderSubset, runCli, sharedPath } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ablationArgs, ENTRY as entry } from './ablation-cli.js';
 
 // Issue 22 item 5 end to end: two shards of one ablation, one run on a colour-inverted copy of the FER images (same
 // names and labels), must not merge. Small copies (2 images per class) keep it cheap.
-const entry = 'apps/cli/test/bench/entry.ts';
 const work = mkdtempSync(join(tmpdir(), 'vlfer-merge-foreign-'));
 const results = join(work, 'results');
-const args = (shared: string) => [
-  '--only',
-  'exp-clip-zero-shot/prompt-x-preprocess',
-  '--shared',
-  shared,
-  '--limit',
-  '14',
-  '--results',
-  results,
-  '--cache-dir',
-  join(work, 'cache'),
-];
+const args = (shared: string) => ablationArgs(results, { shared, limit: 14, cacheDir: join(work, 'cache') });
 
 /** A shared-assets folder with the real tiny CLIP and 2 FER images per class, inverted or not. */
 async function sharedCopy(name: string, invert: boolean): Promise<string> {
   const dir = join(work, name);
   mkdirSync(join(dir, 'fixtures'), { recursive: true });
   symlinkSync(sharedPath('fixtures', 'tiny-clip'), join(dir, 'fixtures', 'tiny-clip'));
-  const fer = sharedPath('data', 'fer2013-privatetest');
-  for (const c of readdirSync(fer).sort()) {
-    mkdirSync(join(dir, 'data', 'fer2013-privatetest', c), { recursive: true });
-    for (const f of readdirSync(join(fer, c)).sort().slice(0, 2)) {
-      const img = sharp(join(fer, c, f));
-      await (invert ? img.negate({ alpha: false }) : img).toFile(join(dir, 'data', 'fer2013-privatetest', c, f));
-    }
-  }
+  await copyClassFolderSubset(
+    sharedPath('data', 'fer2013-privatetest'),
+    join(dir, 'data', 'fer2013-privatetest'),
+    2,
+    async (source, target) => {
+      const img = sharp(source);
+      await (invert ? img.negate({ alpha: false }) : img).toFile(target);
+    },
+  );
   return dir;
 }
 

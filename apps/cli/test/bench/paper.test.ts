@@ -1,9 +1,9 @@
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRng } from '@vlfer/core';
 import { createProjectionHead, saveProjectionHead } from '@vlfer/projection-head';
-import { repoRoot, runCli, sharedPath, writeSyntheticVideoSet } from '@vlfer/test-utils';
+import { copyClassFolderSubset, repoRoot, runCli, sharedPath, writePaperAfew } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 // A data root in the layout of packages/bench/configs: CAER-S = 2 FER2013 test images per class (class folders),
@@ -19,23 +19,8 @@ const cli = (args: string[]) =>
   );
 
 beforeAll(async () => {
-  const fer = sharedPath('data', 'fer2013-privatetest');
-  for (const c of readdirSync(fer)) {
-    mkdirSync(join(data, 'CAER-S', 'test', c), { recursive: true });
-    for (const f of readdirSync(join(fer, c)).sort().slice(0, 2))
-      copyFileSync(join(fer, c, f), join(data, 'CAER-S', 'test', c, f));
-  }
-  const v = await writeSyntheticVideoSet(join(data, 'AFEW'), {
-    trainClasses: [0, 1, 2, 3, 4, 5, 6],
-    testClasses: [0, 1, 2, 3, 4, 5, 6],
-    trainPerClass: 1,
-    testPerClass: 1,
-    trainFrames: 3,
-    testFrames: 3,
-  });
-  mkdirSync(join(data, 'DFER-CLIP-annotation'));
-  copyFileSync(v.test, join(data, 'DFER-CLIP-annotation', 'AFEW_validation.txt'));
-  copyFileSync(v.train, join(data, 'DFER-CLIP-annotation', 'AFEW_train.txt'));
+  await copyClassFolderSubset(sharedPath('data', 'fer2013-privatetest'), join(data, 'CAER-S', 'test'), 2);
+  await writePaperAfew(data);
   saveProjectionHead(
     join(data, 'tiny-head.safetensors'),
     createProjectionHead({ inputDim: 24, outputDim: 64, rng: createRng(5) }),

@@ -12,8 +12,9 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot, runCli, sharedPath } from '@vlfer/test-utils';
+import { repoRoot, runCli } from '@vlfer/test-utils';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ablationArgs, ENTRY as entry, rowsWithoutTiming } from './ablation-cli.js';
 
 const have = (b: string) => spawnSync('sh', ['-c', `command -v ${b}`]).status === 0;
 const missing = ['munged', 'slurmctld', 'slurmd', 'sbatch', 'squeue', 'scontrol'].filter((b) => !have(b));
@@ -22,34 +23,11 @@ const reason = missing.length
   : process.getuid?.() !== 0
     ? 'not root (slurmd runs jobs as root here)'
     : '';
-const entry = 'apps/cli/test/bench/entry.ts';
 const work = mkdtempSync(join(tmpdir(), 'vlfer-slurm-test-'));
 const cluster = join(work, 'cluster');
 const busy = join(work, 'cluster-on-a-busy-port');
 /** A directory name that ran commands, split arguments or cut lines in the job files of the old string templates. */
 const hostile = (tag: string) => `${tag} $(touch ${work}/PWNED) \`touch ${work}/PWNED\` 'q' "d"\n#x: y %j`;
-const common = (results: string) => [
-  '--only',
-  'exp-clip-zero-shot/prompt-x-preprocess',
-  '--shared',
-  sharedPath(),
-  '--limit',
-  '24',
-  '--results',
-  results,
-  '--cache-dir',
-  join(results, 'cache'),
-];
-const rows = (results: string) =>
-  readFileSync(join(results, 'exp-clip-zero-shot__prompt-x-preprocess.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => {
-      const { seconds: _s, finishedAt: _f, ...rest } = JSON.parse(l);
-      void _s;
-      void _f;
-      return JSON.stringify(rest).replaceAll(JSON.stringify(results).slice(1, -1), '<results>');
-    });
 /** Two TCP ports the OS reports free (held together so they differ), for slurmctld and slurmd. */
 const freePorts = async (): Promise<[number, number]> => {
   const listen = () =>
@@ -137,12 +115,12 @@ describe.skipIf(Boolean(reason))(`a real SLURM array job${reason ? ` (skipped: $
     // a failing array (its --results lies under a regular file): the merge must be cancelled, not left PENDING
     writeFileSync(join(work, 'a-file'), '');
     const failingDir = join(work, 'job-failing');
-    const failing = runCli(entry, [...common(join(work, 'a-file', 'results')), ...emitArgs(1, failingDir)]);
+    const failing = runCli(entry, [...ablationArgs(join(work, 'a-file', 'results')), ...emitArgs(1, failingDir)]);
     expect(failing.code, failing.stderr).toBe(0);
     const doomed = submit(failingDir);
 
     const t0 = Date.now();
-    const single = runCli(entry, common(join(work, 'single')), { timeoutMs: 300_000 });
+    const single = runCli(entry, ablationArgs(join(work, 'single')), { timeoutMs: 300_000 });
     expect(single.code, single.stderr).toBe(0);
     const times: Record<string, number> = { 'one process': (Date.now() - t0) / 1000 };
 
@@ -160,7 +138,7 @@ describe.skipIf(Boolean(reason))(`a real SLURM array job${reason ? ` (skipped: $
     for (const shards of [1, 2]) {
       const results = join(work, hostile(`array-${shards}`));
       const jobDir = join(work, `job ${shards} 'q' "d" #x %j`);
-      const emit = runCli(entry, [...common(results), ...emitArgs(shards, jobDir)]);
+      const emit = runCli(entry, [...ablationArgs(results), ...emitArgs(shards, jobDir)]);
       expect(emit.code, emit.stderr).toBe(0);
       const t1 = Date.now();
       const { array, merge } = submit(jobDir);
@@ -180,7 +158,7 @@ describe.skipIf(Boolean(reason))(`a real SLURM array job${reason ? ` (skipped: $
       );
       expect(show(merge), log(`vlfer-ablations-merge-${merge}.out`)).toMatch(/JobState=COMPLETED/);
       // the hostile path itself was used, and nothing in it ran
-      expect(rows(results)).toEqual(rows(join(work, 'single')));
+      expect(rowsWithoutTiming(results)).toEqual(rowsWithoutTiming(join(work, 'single')));
       expect(readFileSync(join(results, 'summary.csv'), 'utf8')).toBe(
         readFileSync(join(work, 'single', 'summary.csv'), 'utf8'),
       );

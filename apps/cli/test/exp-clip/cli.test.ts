@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
-import { repoRoot, runCli, sharedPath } from '@vlfer/test-utils';
+import { repoRoot, runCli, sharedPath, writeSolidClassFolders } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 const model = sharedPath('fixtures', 'tiny-clip');
@@ -14,16 +14,12 @@ const root = join(work, 'images');
 const cli = (args: string[]) => runCli('apps/cli/test/exp-clip/entry.ts', args);
 
 beforeAll(async () => {
-  for (const [c, f] of ['happy', 'sad', 'contempt'].entries()) {
-    mkdirSync(join(root, f), { recursive: true });
-    for (let i = 0; i < 2; i++)
-      writeFileSync(
-        join(root, f, `${i}.png`),
-        await sharp(new Uint8Array(32 * 32 * 3).fill(40 * c + 10 * i), { raw: { width: 32, height: 32, channels: 3 } })
-          .png()
-          .toBuffer(),
-      );
-  }
+  await writeSolidClassFolders(root, {
+    classes: ['happy', 'sad', 'contempt'],
+    perClass: 2,
+    size: 32,
+    level: (c, i) => 40 * c + 10 * i,
+  });
 }, 60_000);
 
 const tsx = join(
@@ -211,15 +207,7 @@ describe('vlfer exp-clip command line', () => {
     // a class whose name is 90 digits (one token each): its prompt has 102 tokens (start, 9 words, 90 digits, ".", end) and is cut to 77
     const long = '1234567890'.repeat(9);
     const r2 = join(work, 'long-class');
-    for (const [c, f] of ['happy', 'sad', long].entries()) {
-      mkdirSync(join(r2, f), { recursive: true });
-      writeFileSync(
-        join(r2, f, '0.png'),
-        await sharp(new Uint8Array(32 * 32 * 3).fill(60 * c), { raw: { width: 32, height: 32, channels: 3 } })
-          .png()
-          .toBuffer(),
-      );
-    }
+    await writeSolidClassFolders(r2, { classes: ['happy', 'sad', long], perClass: 1, size: 32, level: (c) => 60 * c });
     const args = ['eval', '--dataset', 'image-folder', '--root', r2, '--model', model, '--prompts', '3'];
     const ok = cli([
       ...args,
@@ -306,15 +294,12 @@ describe('vlfer exp-clip command line', () => {
   }, 180_000);
   it('infers the 7-class set with contempt (CK+-style folders, no neutral) without flags: 7-way, not 8-way', async () => {
     const ck = join(work, 'ck');
-    for (const [c, f] of ['anger', 'contempt', 'disgust', 'fear', 'happy', 'sadness', 'surprise'].entries()) {
-      mkdirSync(join(ck, f), { recursive: true });
-      writeFileSync(
-        join(ck, f, '0.png'),
-        await sharp(new Uint8Array(32 * 32 * 3).fill(30 * c), { raw: { width: 32, height: 32, channels: 3 } })
-          .png()
-          .toBuffer(),
-      );
-    }
+    await writeSolidClassFolders(ck, {
+      classes: ['anger', 'contempt', 'disgust', 'fear', 'happy', 'sadness', 'surprise'],
+      perClass: 1,
+      size: 32,
+      level: (c) => 30 * c,
+    });
     const r = cli([
       'eval',
       '--dataset',

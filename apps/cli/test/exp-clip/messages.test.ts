@@ -1,8 +1,7 @@
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import sharp from 'sharp';
-import { runCli, sharedPath } from '@vlfer/test-utils';
+import { runCli, sharedPath, writeSolidClassFolders } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 // An independent tester's paper-cuts: results replaced without a word, messages naming internal functions
@@ -28,16 +27,12 @@ const evalArgs = (out: string, ...extra: string[]) => [
 ];
 
 beforeAll(async () => {
-  for (const [c, f] of ['happy', 'sad'].entries()) {
-    mkdirSync(join(root, f), { recursive: true });
-    for (let i = 0; i < 2; i++)
-      writeFileSync(
-        join(root, f, `${i}.png`),
-        await sharp(new Uint8Array(16 * 16 * 3).fill(90 * c + 20 * i), { raw: { width: 16, height: 16, channels: 3 } })
-          .png()
-          .toBuffer(),
-      );
-  }
+  await writeSolidClassFolders(root, {
+    classes: ['happy', 'sad'],
+    perClass: 2,
+    size: 16,
+    level: (c, i) => 90 * c + 20 * i,
+  });
 }, 60_000);
 
 describe('exp-clip eval --out never replaces earlier results unless asked', () => {

@@ -1,10 +1,9 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import sharp from 'sharp';
-import { manyTensorsCheckpoint, repoRoot, sharedPath } from '@vlfer/test-utils';
+import { manyTensorsCheckpoint, repoRoot, sharedPath, writeSolidClassFolders } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 // Issue 22 item 8: a long checkpoint parse blocked the event loop, so two Ctrl-Cs during `--head x.pth` were only
@@ -16,15 +15,7 @@ const root = join(work, 'images');
 const head = join(work, 'long-parse.pth');
 
 beforeAll(async () => {
-  for (const [c, f] of ['happy', 'sad'].entries()) {
-    mkdirSync(join(root, f), { recursive: true });
-    writeFileSync(
-      join(root, f, '0.png'),
-      await sharp(new Uint8Array(32 * 32 * 3).fill(60 * c + 10), { raw: { width: 32, height: 32, channels: 3 } })
-        .png()
-        .toBuffer(),
-    );
-  }
+  await writeSolidClassFolders(root, { classes: ['happy', 'sad'], perClass: 1, size: 32, level: (c) => 60 * c + 10 });
   // a valid state dict of 200,000 small tensors (27 MB, about 4.8 M pickle opcodes) and no `mlp.weight`: parsed to
   // the end it ends in "no 'mlp.weight' tensor", which must not appear when the parse is interrupted
   writeFileSync(head, manyTensorsCheckpoint(200_000));

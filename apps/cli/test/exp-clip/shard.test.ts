@@ -1,36 +1,13 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import sharp from 'sharp';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { createRng } from '@vlfer/core';
-import { repoRoot, runCli, sharedPath } from '@vlfer/test-utils';
+import { runCli, runCliAsync, sharedPath } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
 
 const entry = 'apps/cli/test/exp-clip/entry.ts';
-const tsx = join(
-  dirname(createRequire(join(repoRoot, 'package.json')).resolve('tsx/package.json')),
-  'dist',
-  'loader.mjs',
-);
-const run = (args: string[], env: Record<string, string> = {}) =>
-  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const p = spawn(process.execPath, ['--conditions=@vlfer/source', '--import', tsx, join(repoRoot, entry), ...args], {
-      cwd: repoRoot,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
-    });
-    p.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+const run = (args: string[], env: Record<string, string> = {}) => runCliAsync(entry, args, { env });
 
 describe('exp-clip eval on shards (array jobs) and their merge', () => {
   it('n concurrent shard processes + merge publish exactly the files of one unsharded run (random n); an unfinished shard is refused', async () => {

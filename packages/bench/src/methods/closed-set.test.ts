@@ -1,18 +1,11 @@
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { evaluateZeroShot } from '@vlfer/exp-clip';
-import { sharedPath } from '@vlfer/test-utils';
+import { copyClassFolderSubset, sharedPath } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
-import {
-  ABLATIONS,
-  expandAblation,
-  loadBenchData,
-  readRows,
-  runAblation,
-  writeSummary,
-  type AblationSpec,
-} from '../ablations.js';
+import { expandAblation, readRows, runAblation, writeSummary } from '../ablations.js';
+import { ABLATIONS, loadBenchData, type AblationSpec } from '../registry.js';
 import { closedSetParts } from './closed-set.js';
 
 const shared = sharedPath();
@@ -120,11 +113,7 @@ describe('closed-set ablation: zero-shot vs linear probe vs few-shot vs Tip-Adap
     const cacheDir = join(results, 'cache');
     // a 70-image FER2013 (the first 10 of every class) as the data config's test set: split 21/14/35
     const small = join(results, 'fer-small');
-    for (const c of readdirSync(ferRoot).sort()) {
-      mkdirSync(join(small, c), { recursive: true });
-      for (const f of readdirSync(join(ferRoot, c)).sort().slice(0, 10))
-        copyFileSync(join(ferRoot, c, f), join(small, c, f));
-    }
+    await copyClassFolderSubset(ferRoot, small, 10);
     const data = { models: {}, videoSets: {}, trainSets: {}, evalSets: { fer2013: { root: small } } };
     const opts = { shared, resultsDir: results, cacheDir, data, log: () => {}, registry: { cs: spec } };
     expect(await runAblation('cs', opts)).toEqual({ ran: 6, skipped: 0 });

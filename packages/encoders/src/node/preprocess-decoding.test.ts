@@ -1,7 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import sharp from 'sharp';
-import { sharedPath } from '@vlfer/test-utils';
+import { photoLikeJpeg, sharedPath } from '@vlfer/test-utils';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '@vlfer/core';
 import { preprocessImages } from './preprocess.js';
@@ -12,21 +11,6 @@ const ferPaths = readdirSync(join(fer, 'happy'))
   .sort()
   .slice(0, 4)
   .map((f) => join(fer, 'happy', f));
-
-/** A w×h RGB JPEG (quality 90, 4:2:0) of smooth gradients and a ripple. */
-async function photoLikeJpeg(w: number, h: number): Promise<Buffer> {
-  const rgb = new Uint8Array(w * h * 3);
-  for (let y = 0; y < h; y++)
-    for (let x = 0; x < w; x++) {
-      const p = 3 * (y * w + x);
-      rgb[p] = (255 * x) / w;
-      rgb[p + 1] = (255 * y) / h;
-      rgb[p + 2] = 128 + 100 * Math.sin(x / 23) * Math.cos(y / 31);
-    }
-  return sharp(rgb, { raw: { width: w, height: h, channels: 3 } })
-    .jpeg({ quality: 90, chromaSubsampling: '4:2:0' })
-    .toBuffer();
-}
 const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 const same = (a: Float32Array, b: Float32Array) => bytes(a).equals(bytes(b));
 const pool = createPreprocessPool({ workers: 2 });

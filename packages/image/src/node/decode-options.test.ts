@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import sharp from 'sharp';
+import { photoLikeJpeg } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '@vlfer/core';
 import { decodeImage, JPEG_DECODERS, JPEG_WASM_MAX_PIXELS, pillowDraftScale } from './decode.js';
@@ -12,21 +12,6 @@ const pillow = JSON.parse(readFileSync(join(dir, 'pillow-rgb.json'), 'utf8')) as
 >;
 const asRgb = (d: { data: Uint8Array; channels: number }) =>
   d.channels === 3 ? Array.from(d.data) : Array.from(d.data).flatMap((v) => [v, v, v]);
-
-/** A w×h RGB JPEG (quality 90, 4:2:0) of smooth gradients and a ripple, like a photo's low frequencies. */
-async function photoLikeJpeg(w: number, h: number): Promise<Buffer> {
-  const rgb = new Uint8Array(w * h * 3);
-  for (let y = 0; y < h; y++)
-    for (let x = 0; x < w; x++) {
-      const p = 3 * (y * w + x);
-      rgb[p] = (255 * x) / w;
-      rgb[p + 1] = (255 * y) / h;
-      rgb[p + 2] = 128 + 100 * Math.sin(x / 23) * Math.cos(y / 31);
-    }
-  return sharp(rgb, { raw: { width: w, height: h, channels: 3 } })
-    .jpeg({ quality: 90, chromaSubsampling: '4:2:0' })
-    .toBuffer();
-}
 
 describe('jpegDecoder: the WebAssembly and libvips builds of libjpeg-turbo give the same bytes', () => {
   const variants = Object.keys(pillow).filter((f) => f.startsWith('jpeg-'));
