@@ -11,14 +11,8 @@ import { writeJsonAtomic } from '@vlfer/core/node';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { defaultThreads } from '@vlfer/core/node';
-import {
-  benchPipeline,
-  benchPreprocess,
-  benchRawSession,
-  benchEnvironment,
-  sampleImages,
-  type EncodeBenchRow,
-} from './encode-bench.js';
+import { benchPipeline, benchPreprocess, benchRawSession, sampleImages, type EncodeBenchRow } from './encode-bench.js';
+import { benchEnvironment } from './environment.js';
 import { interleaved, median, runTorch } from './torch.js';
 import { describePeak, forwardFlops, fractionOfPeak, matmulPeakOrt, peakRecord, type PeakRecord } from './peak.js';
 import { materializeClipGraphs } from './materialize.js';

@@ -13,7 +13,7 @@ import sharp from 'sharp';
 import { writeJsonAtomic } from '@vlfer/core/node';
 import { decodeImage } from '@vlfer/encoders/node';
 import { FACE_DETECTOR_IDS, FaceDetector } from '@vlfer/faces/node';
-import { benchEnvironment } from './encode-bench.js';
+import { benchEnvironment } from './environment.js';
 import { exitWithParent } from '@vlfer/cli-kit';
 
 exitWithParent('bench:faces'); // a killed wrapper (pnpm) ends the benchmark too

@@ -13,7 +13,7 @@ import { Command, Option } from 'commander';
 import { defaultThreads, writeJsonAtomic } from '@vlfer/core/node';
 import { defaultWeightsIn } from '@vlfer/encoders/node';
 import { HespModel } from '@vlfer/open-set/node';
-import { benchEnvironment } from './encode-bench.js';
+import { benchEnvironment } from './environment.js';
 import { writeRandomClip } from './random-clip.js';
 import { interleaved, median, runTorch, torchPeerSetting } from './torch.js';
 import { exitWithParent } from '@vlfer/cli-kit';

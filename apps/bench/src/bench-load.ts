@@ -29,8 +29,9 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { exitWithParent } from '@vlfer/cli-kit';
-import { defaultThreads, provenance, writeJsonAtomic } from '@vlfer/core/node';
-import { ClipGradientModel, runtimeVersions } from '@vlfer/encoders/node';
+import { defaultThreads, writeJsonAtomic } from '@vlfer/core/node';
+import { ClipGradientModel } from '@vlfer/encoders/node';
+import { benchEnvironment } from './environment.js';
 import { writeRandomClip } from './random-clip.js';
 import { median, runTorch } from './torch.js';
 
@@ -251,7 +252,7 @@ async function main(): Promise<void> {
   const stripped = rows.map(({ imageEmbeds: _e, ...rest }) => rest);
   writeJsonAtomic(o.out, {
     benchmark: 'load',
-    environment: { ...provenance({ runtime: runtimeVersions() }), date: new Date().toISOString() },
+    environment: benchEnvironment(),
     model: dir,
     threads,
     cpu: cpus()[0]?.model,

@@ -17,7 +17,7 @@ import { Command, Option } from 'commander';
 import { writeJsonAtomic } from '@vlfer/core/node';
 import { pillowDraftScale } from '@vlfer/image/node';
 import { exitWithParent } from '@vlfer/cli-kit';
-import { benchEnvironment } from './encode-bench.js';
+import { benchEnvironment } from './environment.js';
 import {
   benchImages,
   cpuMsPerImage,

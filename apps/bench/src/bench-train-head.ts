@@ -10,7 +10,7 @@ import { createRng } from '@vlfer/core';
 import { defaultThreads, writeJsonAtomic } from '@vlfer/core/node';
 import { trainProjectionHead } from '@vlfer/exp-clip';
 import { createProjectionHead } from '@vlfer/projection-head';
-import { benchEnvironment } from './encode-bench.js';
+import { benchEnvironment } from './environment.js';
 import { interleaved, median, runTorch, torchPeerSetting } from './torch.js';
 import { exitWithParent } from '@vlfer/cli-kit';
 import { describeMatmulRates, describePeak, fractionOfPeak, headStepFlops, matmulPeakOrt, peakRecord } from './peak.js';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { defaultThreads, writeJsonAtomic } from '@vlfer/core/node';
 import { ClipGradientModel, defaultWeightsIn } from '@vlfer/encoders/node';
-import { benchEnvironment } from './encode-bench.js';
+import { benchEnvironment } from './environment.js';
 import { writeRandomClip } from './random-clip.js';
 import { interleaved, median, runTorch, torchPeerSetting } from './torch.js';
 import { exitWithParent } from '@vlfer/cli-kit';

@@ -2,16 +2,9 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { ComputeDevice } from '@vlfer/core';
-import { ortSessionOptions, provenance } from '@vlfer/core/node';
+import { ortSessionOptions } from '@vlfer/core/node';
 import { loadImageFolder } from '@vlfer/datasets/node';
-import {
-  createPreprocessPool,
-  encodeImages,
-  loadClip,
-  preprocessImages,
-  runtimeVersions,
-  type ClipDtype,
-} from '@vlfer/encoders/node';
+import { createPreprocessPool, encodeImages, loadClip, preprocessImages, type ClipDtype } from '@vlfer/encoders/node';
 import { median } from './torch.js';
 
 export interface EncodeBenchRow {
@@ -179,11 +172,6 @@ export async function benchPreprocess(options: {
   } finally {
     await pool?.close();
   }
-}
-
-/** What produced a benchmark result: code (git SHA + dirty), package and runtime versions, CPU, date. */
-export function benchEnvironment(): Record<string, unknown> {
-  return { ...provenance({ runtime: runtimeVersions() }), date: new Date().toISOString() };
 }
 
 export function listGraphDirs(root: string): string[] {

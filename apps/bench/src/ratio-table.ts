@@ -76,6 +76,10 @@ const trainHead = z.object({
   torch: z.object({ msPerStep: z.number(), fractionOfPeak: fraction, ratio: z.object({ speed: z.number() }) }),
 });
 
+/** A side of a timed GEMM-bound bench (hesp-step, vjp): median seconds, peak RSS and matmul rate. */
+const timed = { medianSeconds: z.number(), peakRssBytes: z.number(), fractionOfPeak: fraction };
+const timedTorch = z.object({ ...timed, ratio: z.object({ speed: z.number(), peakMemory: z.number() }) });
+
 const hespStep = z.object({
   benchmark: z.literal('hesp-step'),
   matmulPeak: peak,
@@ -87,36 +91,17 @@ const hespStep = z.object({
     classes: z.number(),
     weightsIn: z.string(),
     threads: z.number(),
-    medianSeconds: z.number(),
-    peakRssBytes: z.number(),
-    fractionOfPeak: fraction,
+    ...timed,
   }),
-  torch: z.object({
-    medianSeconds: z.number(),
-    peakRssBytes: z.number(),
-    fractionOfPeak: fraction,
-    ratio: z.object({ speed: z.number(), peakMemory: z.number() }),
-  }),
+  torch: timedTorch,
 });
 
 const vjp = z.object({
   benchmark: z.literal('vjp'),
   matmulPeak: peak,
   environment,
-  result: z.object({
-    arch: z.string(),
-    images: z.number(),
-    threads: z.number(),
-    medianSeconds: z.number(),
-    peakRssBytes: z.number(),
-    fractionOfPeak: fraction,
-  }),
-  torch: z.object({
-    medianSeconds: z.number(),
-    peakRssBytes: z.number(),
-    fractionOfPeak: fraction,
-    ratio: z.object({ speed: z.number(), peakMemory: z.number() }),
-  }),
+  result: z.object({ arch: z.string(), images: z.number(), threads: z.number(), ...timed }),
+  torch: timedTorch,
 });
 
 const stage = z.object({ seconds: z.number(), cpuSeconds: z.number(), peakRssBytes: z.number() });
