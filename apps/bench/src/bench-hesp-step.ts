@@ -187,10 +187,13 @@ await model.release();
 const peak = peakRecord(cpus()[0]?.model ?? 'unknown', ortPeak, rounds.b[0]);
 const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
 // matmul FLOPs of a step: the clips' frames and the K negative images through the vision tower and back to the
-// pixels, the K prompts through the text tower and back to the context (weights frozen in both)
-const stepFlops =
-  forwardVjpFlops(cfg.vision_config, cfg.projection_dim, n + o.classes) +
+// pixels, the K prompts through the text tower and back to the context (weights frozen in both). vlfer's vision graphs
+// run the last layer's query side for the class token only; the PyTorch peer runs the whole layer (towerFlops).
+const stepFlopsOf = (clsOnlyLastLayer: boolean) =>
+  forwardVjpFlops(cfg.vision_config, cfg.projection_dim, n + o.classes, undefined, clsOnlyLastLayer) +
   forwardVjpFlops(cfg.text_config, cfg.projection_dim, o.classes, 77);
+const stepFlops = stepFlopsOf(true);
+const torchStepFlops = stepFlopsOf(false);
 const result = {
   arch: o.arch,
   clips: o.clips,
@@ -225,7 +228,8 @@ const torch = o.vs
         secondsPerStep: steps,
         roundMedians: rounds.b.map((r) => median(r.secondsPerStep as number[])),
         medianSeconds: median(steps),
-        fractionOfPeak: fractionOfPeak(stepFlops, median(steps), peak.reference.gflops),
+        flopsPerStep: torchStepFlops,
+        fractionOfPeak: fractionOfPeak(torchStepFlops, median(steps), peak.reference.gflops),
       };
       return {
         ...t,

@@ -108,7 +108,9 @@ const times = rounds.a.flat();
 const peak = peakRecord(cpus()[0]?.model ?? 'unknown', ortPeak, rounds.b[0]);
 const cfg = JSON.parse(readFileSync(config, 'utf8'));
 // forward + VJP to the pixels: matmuls, compute-bound; its rate against the machine's peak
-const flops = forwardVjpFlops(cfg.vision_config, cfg.projection_dim, n);
+// vlfer's vision graphs run the last layer's query side for the class token only; PyTorch the whole layer (towerFlops)
+const flops = forwardVjpFlops(cfg.vision_config, cfg.projection_dim, n, undefined, true);
+const torchFlops = forwardVjpFlops(cfg.vision_config, cfg.projection_dim, n);
 const result = {
   arch: o.arch,
   images: n,
@@ -131,7 +133,8 @@ const torch = o.vs
         secondsPerVjp: all,
         roundMedians: rounds.b.map((r) => median(r.secondsPerVjp as number[])),
         medianSeconds: median(all),
-        fractionOfPeak: fractionOfPeak(flops, median(all), peak.reference.gflops),
+        flops: torchFlops,
+        fractionOfPeak: fractionOfPeak(torchFlops, median(all), peak.reference.gflops),
       };
       return {
         ...t,

@@ -121,11 +121,15 @@ export interface TowerConfig {
  * q/k/v/out, fc1/fc2, projection: x·W) and the attention products (Q·Kᵀ and P·V, both activation × activation).
  * Elementwise ops, LayerNorm and softmax are not counted (they are memory-bound and small beside these).
  * @param tokens sequence length (vision: (image/patch)² + 1; text: 77)
+ * @param clsOnlyLastLayer count the last layer as vlfer's vision graphs run it: keys and values over all tokens,
+ *   the query, attention output, out_proj and MLP for the class token only (`clsOnly` in @vlfer/encoders'
+ *   clip-graphs: image_embeds reads nothing else). The PyTorch peer runs the whole layer, so its rows use `false`.
  */
 export function towerFlops(
   c: TowerConfig,
   projectionDim: number,
   tokens?: number,
+  clsOnlyLastLayer = false,
 ): { weights: number; attention: number } {
   const D = c.hidden_size,
     I = c.intermediate_size,
@@ -136,25 +140,43 @@ export function towerFlops(
     throw new Error(
       `towerFlops: hidden_size, intermediate_size, num_hidden_layers, tokens and projectionDim must be positive integers`,
     );
+  if (clsOnlyLastLayer && !vision)
+    throw new Error('towerFlops: clsOnlyLastLayer applies to a vision tower (image_size and patch_size)');
   const patch = vision ? 2 * (T - 1) * D * 3 * c.patch_size! ** 2 : 0;
-  const weights = patch + L * 2 * T * (4 * D * D + 2 * D * I) + 2 * D * projectionDim;
-  const attention = L * 2 * 2 * T * T * D;
+  // the last layer's query rows: all T, or the class token alone
+  const Q = clsOnlyLastLayer ? 1 : T;
+  const layerWeights = (q: number) => 2 * (T * 2 * D * D + q * (2 * D * D + 2 * D * I)); // k, v over T; q, out, fc1, fc2 over q
+  const weights = patch + (L - 1) * layerWeights(T) + layerWeights(Q) + 2 * D * projectionDim;
+  const attention = (L - 1) * 2 * 2 * T * T * D + 2 * 2 * Q * T * D;
   return { weights, attention };
 }
 
-/** Matmul FLOPs of a tower forward for `count` inputs. */
-export function forwardFlops(c: TowerConfig, projectionDim: number, count: number, tokens?: number): number {
-  const f = towerFlops(c, projectionDim, tokens);
+/** Matmul FLOPs of a tower forward for `count` inputs (`clsOnlyLastLayer`: see {@link towerFlops}). */
+export function forwardFlops(
+  c: TowerConfig,
+  projectionDim: number,
+  count: number,
+  tokens?: number,
+  clsOnlyLastLayer = false,
+): number {
+  const f = towerFlops(c, projectionDim, tokens, clsOnlyLastLayer);
   return count * (f.weights + f.attention);
 }
 
 /**
  * Matmul FLOPs of a tower forward plus the vector-Jacobian product to its inputs with frozen weights (no weight
  * gradients): each weight product x·W needs one more (dy·Wᵀ), each attention product two (both operands are
- * activations). This is `bench:vjp`'s work and, per tower, `bench:hesp-step`'s.
+ * activations). This is `bench:vjp`'s work and, per tower, `bench:hesp-step`'s (`clsOnlyLastLayer`: see
+ * {@link towerFlops}).
  */
-export function forwardVjpFlops(c: TowerConfig, projectionDim: number, count: number, tokens?: number): number {
-  const f = towerFlops(c, projectionDim, tokens);
+export function forwardVjpFlops(
+  c: TowerConfig,
+  projectionDim: number,
+  count: number,
+  tokens?: number,
+  clsOnlyLastLayer = false,
+): number {
+  const f = towerFlops(c, projectionDim, tokens, clsOnlyLastLayer);
   return count * (2 * f.weights + 3 * f.attention);
 }
 
