@@ -92,6 +92,30 @@ describe('referencePeak and peakRecord', () => {
     expect(p.cpu).toBe('AMD EPYC 9R14');
     expect(peakRecord('cpu', ort).torch).toBeUndefined();
   });
+  it("takes each engine's best over ORT's measurements and the peer's rounds (a peak timed under load understates)", () => {
+    const round = (torchRate: number, numpyRate?: number) => ({
+      matmulPeak: [
+        { engine: 'torch', n: 2048, threads: 2, seconds: [0.1], gflops: torchRate },
+        numpyRate === undefined
+          ? { engine: 'numpy', error: 'No module named numpy' }
+          : { engine: 'numpy', n: 2048, threads: 2, seconds: [0.1], gflops: numpyRate },
+      ],
+    });
+    const slowOrt = { ...ort, gflops: 54 };
+    const p = peakRecord('cpu', [slowOrt, ort], [round(107), round(124, 149), round(120)]);
+    expect(p.ort.gflops).toBe(150);
+    expect(p.ortGflops).toEqual([54, 150]);
+    expect(p.torchRounds).toBe(3);
+    expect(p.torch).toEqual([round(124, 149).matmulPeak[0], round(124, 149).matmulPeak[1]]);
+    expect(p.reference).toEqual({ engine: 'onnxruntime', gflops: 150 });
+    expect(peakRecord('cpu', [ort], [round(200)]).reference).toEqual({ engine: 'torch peer: torch', gflops: 200 });
+    // an engine no round could time stays on record with its error
+    expect(peakRecord('cpu', ort, [round(100)]).torch).toContainEqual({
+      engine: 'numpy',
+      error: 'No module named numpy',
+    });
+    expect(() => peakRecord('cpu', [])).toThrow(/at least one ONNX Runtime peak/);
+  });
 });
 
 describe('matmulPeakOrt', () => {

@@ -86,6 +86,25 @@ describe('bench:table', () => {
     expect(table.split('\n').filter((l) => l.startsWith('| '))).toHaveLength(rows.length + 1);
   });
 
+  it("states the machine's load and the CPU time stolen by the hypervisor from the files that record them", () => {
+    const busy = (load: number, steal: number) => ({
+      ...env('2026-12-03T07:00:00.000Z'),
+      machine: { loadAverage: [load, 2, 2], cpuShares: { busy: 0.9, idle: 0.1 - steal, steal } },
+    });
+    const table = ratioTable([
+      parseBenchResult('h.json', { ...head, environment: busy(2.25, 0.021) }),
+      parseBenchResult('e.json', { ...encode, environment: busy(1.84, 0.064) }),
+      parseBenchResult('load.json', load),
+    ]);
+    expect(table).toContain(
+      '1-minute load average at the end of each run 1.8–2.3; CPU time stolen by the hypervisor (other guests of the host) during each run 2.1–6.4 % (1 file without this record).',
+    );
+    expect(ratioTable([parseBenchResult('h.json', head)])).not.toContain('load average');
+    expect(() =>
+      parseBenchResult('h.json', { ...head, environment: { ...env('x'), machine: { loadAverage: [1] } } }),
+    ).toThrow(/h\.json: .*environment\.machine\.loadAverage/);
+  });
+
   it('refuses a result without the PyTorch side, naming the file and the field', () => {
     const { torch: _, ...alone } = head;
     expect(() => parseBenchResult('bench-results/train-head.json', alone)).toThrow(
@@ -97,6 +116,10 @@ describe('bench:table', () => {
     ).toThrow(/e\.json: encode result, field comparisons\.0\.batch/);
   });
 
+  it('refuses a fraction of peak above 1 (a peak timed while other work ran), naming the file and the field', () => {
+    const over = { ...head, result: { ...head.result, fractionOfPeak: frac(1.08) } };
+    expect(() => parseBenchResult('t.json', over)).toThrow(/t\.json: .*fractionOfPeak\.fraction.*peak was understated/);
+  });
   it('reads every JSON of a folder, and names a file that is not JSON or a folder with none', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vlfer-table-'));
     expect(() => readBenchResults(dir)).toThrow(/no bench result/);
