@@ -31,7 +31,10 @@ describe('cpuTicks and cpuShares', () => {
   it("records the load averages and, on Linux, this process's span of CPU shares summing to 1", () => {
     const until = performance.now() + 50; // a span of a few clock ticks (10 ms each) since the module loaded
     while (performance.now() < until);
-    const m = benchEnvironment().machine as { loadAverage: number[]; cpuShares?: Record<string, number> };
+    const m = benchEnvironment().machine as {
+      loadAverage: number[];
+      cpuShares?: { busy: number; idle: number; steal: number };
+    };
     expect(m.loadAverage).toHaveLength(3);
     if (process.platform !== 'linux') return; // the shares come from /proc/stat (Linux only): nothing else to check
     const s = m.cpuShares!;
