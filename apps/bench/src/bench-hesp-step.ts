@@ -146,7 +146,11 @@ async function torchRound() {
     threads,
   );
   // the load row: the same checkpoint file, memory-mapped, and as a .pt, in a process of its own
-  const load = await runTorch('load', { config: join(dir, 'config.json'), checkpoint, pt: join(dir, 'model.pt') }, threads);
+  const load = await runTorch(
+    'load',
+    { config: join(dir, 'config.json'), checkpoint, pt: join(dir, 'model.pt') },
+    threads,
+  );
   r.load = load;
   process.stderr.write(
     `PyTorch load of ${checkpoint}: ${(load.safetensorsSeconds as number).toFixed(3)} s memory-mapped, ${(load.ptSeconds as number).toFixed(2)} s from the .pt\n`,

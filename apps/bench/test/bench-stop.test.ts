@@ -32,7 +32,7 @@ const TRAIN_HEAD = 'apps/bench/src/bench-train-head.ts';
 const VLFER_CHILD = /preprocess-child\.ts/;
 const TORCH_CHILD = /preprocess\.py/;
 /** bench:train-head's epochs per run for the tiny head below: a few seconds on either side (2-core machine) */
-const TRAIN_HEAD_EPOCHS = '300';
+const TRAIN_HEAD_EPOCHS = '100';
 
 interface Run {
   bench: ChildProcessWithoutNullStreams;
@@ -239,13 +239,19 @@ describe('timing children and PyTorch peers watch the pid they are given', () =>
   const TORCH_DIR = join(repoRoot, 'apps', 'bench', 'torch');
 
   it('every script in apps/bench/torch that a bench runs is among the cases below', () => {
-    const scripts = readdirSync(TORCH_DIR).filter((f) => f.endsWith('.py') && !['common.py', 'clip_model.py'].includes(f));
+    const scripts = readdirSync(TORCH_DIR).filter(
+      (f) => f.endsWith('.py') && !['common.py', 'clip_model.py'].includes(f),
+    );
     expect(scripts.sort()).toEqual(Object.keys(PEERS).sort());
   });
 
-  it.each(Object.keys(PEERS))('the PyTorch peer apps/bench/torch/%s', async (script) => {
-    const parent = await goneStarter();
-    const flags = [...PEERS[script]!(), '--threads', '1', '--parent', String(parent)];
-    await endsOnItsOwn([torchPython(), join(TORCH_DIR, script), ...flags], script, parent);
-  }, 120_000);
+  it.each(Object.keys(PEERS))(
+    'the PyTorch peer apps/bench/torch/%s',
+    async (script) => {
+      const parent = await goneStarter();
+      const flags = [...PEERS[script]!(), '--threads', '1', '--parent', String(parent)];
+      await endsOnItsOwn([torchPython(), join(TORCH_DIR, script), ...flags], script, parent);
+    },
+    120_000,
+  );
 });

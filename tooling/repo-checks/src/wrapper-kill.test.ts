@@ -180,7 +180,7 @@ const cases: Case[] = [
     name: 'bench:train-head --vs torch',
     script: 'bench:train-head',
     args: () => [
-      ...['--pairs', '2048', '--dim', '8', '--out-dim', '16', '--batch', '64', '--epochs', '300', '--threads', '1'],
+      ...['--pairs', '2048', '--dim', '8', '--out-dim', '16', '--batch', '64', '--epochs', '100', '--threads', '1'],
       ...['--vs', 'torch', '--rounds', '1000000', '--out', out('train-head-torch.json')],
     ],
     started: (o) => o.includes('generated 2048 pairs'),
