@@ -19,9 +19,7 @@ import { materializeClipGraphs } from './materialize.js';
 import { convertToFp16Weights } from './fp16.js';
 import { runInt8Bench } from './bench-int8.js';
 import { assertWebGpu } from '@vlfer/encoders/node';
-import { exitWithParent } from '@vlfer/cli-kit';
-
-exitWithParent('bench:encode'); // a killed wrapper (pnpm) ends the benchmark too
+import { installBenchStop } from './children.js';
 
 const program = new Command('bench:encode')
   .option('--shared <dir>', 'shared assets folder', process.env.VLFER_SHARED ?? '../shared')
@@ -59,11 +57,16 @@ const program = new Command('bench:encode')
   )
   .parse();
 const o = program.opts();
+/** The results JSON being made: `--out`, or with `--dtype int8` one per model. */
+let results: string = o.out;
+// a killed wrapper (pnpm), Ctrl-C or SIGTERM ends the benchmark and its PyTorch peer
+installBenchStop('bench:encode', () => results);
 
 if (o.dtype === 'int8') {
   const threads: number = o.threads ?? defaultThreads();
   const out = o.out === 'bench-results/encode.json' ? 'bench-results/encode-int8.json' : o.out;
-  for (const model of String(o.models).split(','))
+  for (const model of String(o.models).split(',')) {
+    results = out.replace(/\.json$/, `-${model}.json`);
     await runInt8Bench({
       shared: o.shared,
       model,
@@ -73,8 +76,9 @@ if (o.dtype === 'int8') {
       threads,
       modelsDir: o.modelsDir,
       vsTorch: o.vs === 'torch',
-      out: out.replace(/\.json$/, `-${model}.json`),
+      out: results,
     });
+  }
   process.exit(0);
 }
 
@@ -144,7 +148,7 @@ if (o.vs) {
       return r;
     };
     const torch = async () => {
-      const t = runTorch(
+      const t = await runTorch(
         'encode',
         { config: join(o.shared, 'fixtures', 'graphs', name, 'config.json'), batch: o.batch, reps: o.reps, list },
         threads,

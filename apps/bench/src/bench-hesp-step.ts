@@ -13,10 +13,10 @@ import { Command, Option } from 'commander';
 import { defaultThreads, writeJsonAtomic } from '@vlfer/core/node';
 import { defaultWeightsIn } from '@vlfer/encoders/node';
 import { HespModel } from '@vlfer/open-set/node';
+import { installBenchStop } from './children.js';
 import { benchEnvironment } from './environment.js';
 import { writeRandomClip } from './random-clip.js';
 import { interleaved, median, runTorch, torchPeerSetting } from './torch.js';
-import { exitWithParent } from '@vlfer/cli-kit';
 import {
   describeMatmulRates,
   describePeak,
@@ -27,8 +27,6 @@ import {
 } from './peak.js';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { summariseOrtProfiles } from './ort-profile.js';
-
-exitWithParent('bench:hesp-step'); // a killed wrapper (pnpm) ends the benchmark too
 
 const o = new Command('bench:hesp-step')
   .option('--shared <dir>', 'shared assets folder', process.env.VLFER_SHARED ?? '../shared')
@@ -69,6 +67,8 @@ const o = new Command('bench:hesp-step')
   .option('--out <file>', 'results JSON', 'bench-results/hesp-step.json')
   .parse()
   .opts();
+// a killed wrapper (pnpm), Ctrl-C or SIGTERM ends the benchmark and its PyTorch peer
+installBenchStop('bench:hesp-step', o.out);
 
 if (o.profile) {
   // the summary leaves out the warm-up runs, which only a single round keeps in one place (the first runs)
@@ -130,7 +130,7 @@ async function vlferRound(): Promise<number[]> {
   return times;
 }
 async function torchRound() {
-  const r = runTorch(
+  const r = await runTorch(
     'hesp_step',
     {
       config: join(o.shared, 'fixtures', 'graphs', o.arch, 'config.json'),
@@ -146,7 +146,11 @@ async function torchRound() {
     threads,
   );
   // the load row: the same checkpoint file, memory-mapped, and as a .pt, in a process of its own
-  const load = runTorch('load', { config: join(dir, 'config.json'), checkpoint, pt: join(dir, 'model.pt') }, threads);
+  const load = await runTorch(
+    'load',
+    { config: join(dir, 'config.json'), checkpoint, pt: join(dir, 'model.pt') },
+    threads,
+  );
   r.load = load;
   process.stderr.write(
     `PyTorch load of ${checkpoint}: ${(load.safetensorsSeconds as number).toFixed(3)} s memory-mapped, ${(load.ptSeconds as number).toFixed(2)} s from the .pt\n`,

@@ -94,10 +94,10 @@ async function vlferSide(o: Int8BenchOptions, dir: string) {
 }
 
 /** One PyTorch round: fp32 (fastest of eager/jit) and quantize_dynamic int8. */
-function torchRound(o: Int8BenchOptions, config: string) {
+async function torchRound(o: Int8BenchOptions, config: string) {
   const args = { config, batch: o.batch, reps: o.reps };
-  const fp32 = runTorch('encode', args, o.threads);
-  const int8 = runTorch('encode', { ...args, quantize: 'dynamic' }, o.threads);
+  const fp32 = await runTorch('encode', args, o.threads);
+  const int8 = await runTorch('encode', { ...args, quantize: 'dynamic' }, o.threads);
   const cpuMsPerBatch = {
     fp32: 1000 * (fp32.rawCpuSecondsPerBatch as number),
     int8: 1000 * (int8.rawCpuSecondsPerBatch as number),
@@ -111,7 +111,7 @@ function torchRound(o: Int8BenchOptions, config: string) {
   process.stderr.write(
     `PyTorch ${o.model}: raw fp32 ${r.fp32.toFixed(2)}, int8 ${r.int8.toFixed(2)} images/s (CPU ms/batch ${cpuMsPerBatch.fp32.toFixed(0)}, ${cpuMsPerBatch.int8.toFixed(0)})\n`,
   );
-  return Promise.resolve(r);
+  return r;
 }
 
 /** Runs the int8 comparison and writes `o.out`. @returns the record written */

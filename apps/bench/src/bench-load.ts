@@ -22,7 +22,6 @@
  * the largest difference from PyTorch's embeddings of the same images. Rounds alternate the order of the variants;
  * the load average is recorded before each round.
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -31,6 +30,7 @@ import { Command, Option } from 'commander';
 import { exitWithParent } from '@vlfer/cli-kit';
 import { defaultThreads, writeJsonAtomic } from '@vlfer/core/node';
 import { ClipGradientModel } from '@vlfer/encoders/node';
+import { installBenchStop, runJsonChild } from './children.js';
 import { benchEnvironment } from './environment.js';
 import { writeRandomClip } from './random-clip.js';
 import { median, runTorch } from './torch.js';
@@ -68,7 +68,9 @@ const o = new Command('bench:load')
   .parse()
   .opts();
 
-exitWithParent(o.child ? `bench:load --child ${o.child}` : 'bench:load'); // a killed wrapper (pnpm) ends it too
+// a killed wrapper (pnpm) ends it too; the bench itself also ends its children on Ctrl-C or SIGTERM
+if (o.child) exitWithParent(`bench:load --child ${o.child}`);
+else installBenchStop('bench:load', o.out);
 const threads: number = o.threads ?? defaultThreads();
 
 /** The peak resident set of this process so far (VmHWM), in bytes. */
@@ -115,33 +117,22 @@ async function child(variant: Variant, dir: string): Promise<void> {
   await model.release();
 }
 
-/** One variant in a fresh process (spawned asynchronously: this process keeps noticing a killed parent). */
+/** One variant in a fresh process (`runJsonChild`: asynchronous, ended with this bench). */
 function runChild(variant: Variant, dir: string): Promise<Record<string, any>> {
   const args = ['--conditions=@vlfer/source', '--import', 'tsx', process.argv[1]!, '--child', variant, '--model', dir];
   args.push('--threads', String(threads), ...(o.gradients ? ['--gradients'] : []));
-  const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  p.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-  p.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-  return new Promise((resolve, reject) => {
-    p.on('error', reject);
-    p.on('close', (code, signal) => {
-      if (code !== 0) reject(new Error(`bench:load --child ${variant} exited with ${code ?? signal}: ${stderr}`));
-      else resolve(JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, any>);
-    });
-  });
+  return runJsonChild({ name: `bench:load --child ${variant}`, argv: [process.execPath, ...args], env: process.env });
 }
 
 /** PyTorch loading the same file in a fresh process: memory-mapped safetensors, or the .pt written beside it. */
-function runPeer(name: (typeof TORCH)[number], dir: string): Record<string, any> {
+async function runPeer(name: (typeof TORCH)[number], dir: string): Promise<Record<string, any>> {
   const args = {
     config: join(dir, 'config.json'),
     checkpoint: join(dir, 'model.safetensors'),
     pt: join(dir, 'model.pt'),
     only: name === 'torch-mmap' ? 'safetensors' : 'pt',
   };
-  const { open, ready, firstBatch, startupSeconds, imageEmbeds, ...torch } = runTorch('load', args, threads);
+  const { open, ready, firstBatch, startupSeconds, imageEmbeds, ...torch } = await runTorch('load', args, threads);
   return { variant: name, startupSeconds, open, ready, firstBatch, imageEmbeds, torch };
 }
 
@@ -232,7 +223,9 @@ async function main(): Promise<void> {
     if (r % 2) order.reverse();
     const load1 = loadavg()[0]!;
     for (const v of order) {
-      const row = v.startsWith('torch') ? runPeer(v as (typeof TORCH)[number], dir) : await runChild(v as Variant, dir);
+      const row = v.startsWith('torch')
+        ? await runPeer(v as (typeof TORCH)[number], dir)
+        : await runChild(v as Variant, dir);
       rows.push({ round: r, loadAverage1m: load1, ...row });
     }
     process.stderr.write(`round ${r + 1}/${o.rounds} done (load average ${load1.toFixed(2)})\n`);

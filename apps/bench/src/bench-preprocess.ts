@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { writeJsonAtomic } from '@vlfer/core/node';
 import { pillowDraftScale } from '@vlfer/image/node';
-import { exitWithParent } from '@vlfer/cli-kit';
+import { installBenchStop } from './children.js';
 import { benchEnvironment } from './environment.js';
 import {
   benchImages,
@@ -25,7 +25,6 @@ import {
   parseSize,
   preprocessTable,
   replaceBetweenMarkers,
-  stopChildren,
   timePil,
   timeVlfer,
   vlferChild,
@@ -34,8 +33,6 @@ import {
   type PreprocessRow,
 } from './preprocess-bench.js';
 import { interleaved, median } from './torch.js';
-
-exitWithParent('bench:preprocess'); // a killed wrapper (pnpm) ends the benchmark too (its children: the exit hook)
 
 const o = new Command('bench:preprocess')
   .option('--shared <dir>', 'shared assets folder', process.env.VLFER_SHARED ?? '../shared')
@@ -67,20 +64,9 @@ const listDir = mkdtempSync(join(tmpdir(), 'vlfer-bench-preprocess-lists-'));
 /** The results JSON: --out, or beside it for the decoder sweep. */
 const outFile: string = o.decoderSweep ? o.out.replace(/\.json$/, '-decoders.json') : o.out;
 
-// However this process ends (done, an error, a signal below, a killed parent), no timing child outlives it and the
-// list files go: 'exit' handlers run on process.exit and on an uncaught error, and must be synchronous.
-process.on('exit', () => {
-  stopChildren();
-  rmSync(listDir, { recursive: true, force: true });
-});
-for (const [signal, code] of [
-  ['SIGINT', 130],
-  ['SIGTERM', 143],
-] as const)
-  process.on(signal, () => {
-    process.stderr.write(`\nbench:preprocess: ${signal}: stopped; no results written (${outFile} is as it was)\n`);
-    process.exit(code);
-  });
+// However this process ends (done, an error, a signal, a killed parent), no timing child outlives it and the list
+// files go.
+installBenchStop('bench:preprocess', outFile, () => rmSync(listDir, { recursive: true, force: true }));
 
 /** The images of `size` as a list file for both sides. */
 async function listFor(size: BenchSize, count: number): Promise<string> {

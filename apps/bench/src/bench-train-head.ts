@@ -10,12 +10,10 @@ import { createRng } from '@vlfer/core';
 import { defaultThreads, writeJsonAtomic } from '@vlfer/core/node';
 import { trainProjectionHead } from '@vlfer/exp-clip';
 import { createProjectionHead } from '@vlfer/projection-head';
+import { installBenchStop } from './children.js';
 import { benchEnvironment } from './environment.js';
 import { interleaved, median, runTorch, torchPeerSetting } from './torch.js';
-import { exitWithParent } from '@vlfer/cli-kit';
 import { describeMatmulRates, describePeak, fractionOfPeak, headStepFlops, matmulPeakOrt, peakRecord } from './peak.js';
-
-exitWithParent('bench:train-head'); // a killed wrapper (pnpm) ends the benchmark too
 
 const o = new Command('bench:train-head')
   .option('--pairs <n>', 'cached pairs', (v) => Number(v), 49_152)
@@ -38,6 +36,8 @@ const o = new Command('bench:train-head')
   .option('--rounds <n>', 'rounds (with --vs: vlfer and PyTorch alternate which goes first)', (v) => Number(v), 1)
   .parse()
   .opts();
+// a killed wrapper (pnpm), Ctrl-C or SIGTERM ends the benchmark and its PyTorch peer
+installBenchStop('bench:train-head', o.out);
 
 const rng = createRng(1);
 const tGen = performance.now();
@@ -76,7 +76,7 @@ async function vlferRun(): Promise<{ seconds: number; losses: number[] }> {
   return { seconds: (performance.now() - t0) / 1000, losses };
 }
 const torchRun = async () => {
-  const r = runTorch(
+  const r = await runTorch(
     'train_head',
     { pairs: o.pairs, dim: o.dim, 'out-dim': o.outDim, batch: o.batch, epochs: o.epochs },
     threads,

@@ -11,10 +11,10 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { defaultThreads, writeJsonAtomic } from '@vlfer/core/node';
 import { ClipGradientModel, defaultWeightsIn } from '@vlfer/encoders/node';
+import { installBenchStop } from './children.js';
 import { benchEnvironment } from './environment.js';
 import { writeRandomClip } from './random-clip.js';
 import { interleaved, median, runTorch, torchPeerSetting } from './torch.js';
-import { exitWithParent } from '@vlfer/cli-kit';
 import {
   describeMatmulRates,
   describePeak,
@@ -24,8 +24,6 @@ import {
   peakRecord,
 } from './peak.js';
 import { readFileSync } from 'node:fs';
-
-exitWithParent('bench:vjp'); // a killed wrapper (pnpm) ends the benchmark too
 
 const o = new Command('bench:vjp')
   .option('--shared <dir>', 'shared assets folder', process.env.VLFER_SHARED ?? '../shared')
@@ -59,6 +57,8 @@ const o = new Command('bench:vjp')
   .option('--out <file>', 'results JSON', 'bench-results/vjp.json')
   .parse()
   .opts();
+// a killed wrapper (pnpm), Ctrl-C or SIGTERM ends the benchmark and its PyTorch peer
+installBenchStop('bench:vjp', o.out);
 
 const config = join(o.shared, 'fixtures', 'graphs', o.arch, 'config.json');
 const dir = writeRandomClip({
@@ -96,7 +96,7 @@ async function vlferRound(): Promise<number[]> {
   return times;
 }
 async function torchRound() {
-  const r = runTorch('vjp', { config, images: n, reps: o.reps, warmup: o.warmup }, threads);
+  const r = await runTorch('vjp', { config, images: n, reps: o.reps, warmup: o.warmup }, threads);
   process.stderr.write(`PyTorch ${r.torch}: ${(r.secondsPerVjp as number[]).map((t) => t.toFixed(2)).join(', ')} s\n`);
   return r;
 }

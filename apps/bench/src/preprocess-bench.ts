@@ -1,17 +1,17 @@
 /**
  * @file The pieces of `pnpm bench:preprocess`: the benchmark images (FER2013 at 48², and larger real-photo JPEGs
  * made deterministically from face-api's demo photos), the vlfer and PIL timing children (both started the same
- * way, pinned to one CPU for the 1-thread rows, ended with the bench: `stopChildren`, and their own parent watch)
- * and the README table.
+ * way, `runJsonChild` of `children.ts`, pinned to one CPU for the 1-thread rows, ended with the bench, and their own
+ * parent watch) and the README table.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '@vlfer/core/node';
 import { toSharp } from '@vlfer/image/node';
 import { sampleImages } from './encode-bench.js';
-import { median, torchEnv, torchPython } from './torch.js';
+import { runJsonChild } from './children.js';
+import { median, runTorchScript } from './torch.js';
 
 /** One image size of the bench: `WxH`; 48x48 is FER2013 itself, larger sizes are made from real photos. */
 export interface BenchSize {
@@ -96,66 +96,11 @@ export interface PreprocessCase {
 }
 
 /**
- * `taskset -c 0` before a child's command for 1-thread cases, so that neither side runs threads beside its main
- * one (libvips and the libuv pool on vlfer's, OpenMP on PyTorch's); nothing for more threads.
+ * `taskset -c 0`, to put before a child's command for 1-thread cases, so that neither side runs threads beside its
+ * main one (libvips and the libuv pool on vlfer's, OpenMP on PyTorch's); nothing for more threads.
  */
-function pinned(threads: number, argv: string[]): string[] {
-  return threads === 1 ? ['taskset', '-c', '0', ...argv] : argv;
-}
-
-/** The timing children now running (each the leader of its own process group). */
-const running = new Set<ChildProcess>();
-
-/**
- * SIGKILL every timing child still running, with whatever it started (PyTorch's DataLoader workers): each child
- * leads its own process group. Synchronous, for a bench that is exiting (a `process.on('exit')` handler).
- */
-export function stopChildren(): void {
-  for (const p of running) {
-    if (p.pid === undefined) continue; // never started (its 'error' event rejects the run)
-    try {
-      process.kill(-p.pid, 'SIGKILL');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error; // ESRCH: it had ended already
-    }
-  }
-  running.clear();
-}
-
-/**
- * Run a child's argv, asynchronously so that the bench keeps noticing signals and a killed parent (pnpm) while it
- * waits, in a process group of its own so that `stopChildren` ends it with its own children and a Ctrl-C reaches
- * the bench only (which then stops the child).
- * @returns the JSON object on its last stdout line. @throws naming `what` and its stderr
- */
-function runJsonChild(what: string, argv: string[], env: NodeJS.ProcessEnv): Promise<Record<string, any>> {
-  const p = spawn(argv[0]!, argv.slice(1), { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(p);
-  let stdout = '';
-  let stderr = '';
-  p.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-  p.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-  return new Promise((resolve, reject) => {
-    p.on('error', (error) => {
-      running.delete(p);
-      reject(new Error(`${what}: could not start ${argv[0]} (${error.message})`));
-    });
-    p.on('close', (code, signal) => {
-      running.delete(p);
-      if (code !== 0)
-        return reject(
-          new Error(
-            `${what} exited with ${code ?? signal}: ${(stderr || stdout).trim().split('\n').slice(-6).join('\n')}`,
-          ),
-        );
-      const line = stdout.trim().split('\n').at(-1) ?? '';
-      try {
-        resolve(JSON.parse(line) as Record<string, any>);
-      } catch {
-        reject(new Error(`${what} printed no JSON result (last line: ${line.slice(0, 200)})`));
-      }
-    });
-  });
+function pin(threads: number): string[] {
+  return threads === 1 ? ['taskset', '-c', '0'] : [];
 }
 
 /**
@@ -165,15 +110,16 @@ function runJsonChild(what: string, argv: string[], env: NodeJS.ProcessEnv): Pro
  */
 export function vlferChild(spec: Record<string, unknown>, threads: number): Promise<Record<string, any>> {
   const child = join(import.meta.dirname, 'preprocess-child.ts');
-  const argv = pinned(threads, [
+  const argv = [
+    ...pin(threads),
     process.execPath,
     '--conditions=@vlfer/source',
     '--import',
     'tsx',
     child,
     JSON.stringify({ ...spec, parent: process.pid }),
-  ]);
-  return runJsonChild('preprocess-child.ts', argv, { ...process.env, VIPS_CONCURRENCY: '1' });
+  ];
+  return runJsonChild({ name: 'preprocess-child.ts', argv, env: { ...process.env, VIPS_CONCURRENCY: '1' } });
 }
 
 /**
@@ -199,15 +145,8 @@ export function timePil(c: PreprocessCase): Promise<PassTimes & Record<string, u
     workers: c.threads === 1 ? 0 : c.threads,
     batch: c.batch,
     passes: c.passes,
-    threads: 1,
-    parent: process.pid,
   };
-  const args = Object.entries(flags).flatMap(([k, v]) => [`--${k}`, String(v)]);
-  return runJsonChild(
-    '--vs torch: preprocess.py',
-    pinned(c.threads, [torchPython(), script, ...args]),
-    torchEnv(1),
-  ) as Promise<PassTimes & Record<string, unknown>>;
+  return runTorchScript(script, flags, 1, { prefix: pin(c.threads) }) as Promise<PassTimes & Record<string, unknown>>;
 }
 
 /** One row of the results: a case's medians on both sides and their ratio (PIL time ÷ vlfer time). */

@@ -35,7 +35,7 @@ describe('torchEnv', () => {
 });
 
 describe('runTorchScript', () => {
-  it('starts the peer with OPENBLAS_NUM_THREADS and OMP_WAIT_POLICY set before Python starts, and OpenBLAS obeys', () => {
+  it('starts the peer with OPENBLAS_NUM_THREADS and OMP_WAIT_POLICY set before Python starts, and OpenBLAS obeys', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vlfer-torch-env-'));
     const script = join(dir, 'env.py');
     writeFileSync(
@@ -44,15 +44,18 @@ describe('runTorchScript', () => {
         'import os, sys',
         // what the interpreter saw at start, before torch (and OpenBLAS) loaded
         "seen = {k: os.environ.get(k) for k in ('OPENBLAS_NUM_THREADS', 'OMP_WAIT_POLICY', 'OMP_NUM_THREADS')}",
+        'argv = sys.argv[1:]',
         `sys.path.insert(0, ${JSON.stringify(TORCH_DIR)})`,
         'import torch',
         'from common import emit, setup',
         'setup(int(sys.argv[sys.argv.index("--threads") + 1]))',
         'torch.ones(64, 64) @ torch.ones(64, 64)',
-        'emit({"seen": seen}, peak=False)',
+        'emit({"seen": seen, "argv": argv}, peak=False)',
       ].join('\n'),
     );
-    const r = runTorchScript(script, {}, 1);
+    const r = await runTorchScript(script, { images: 2, skipped: undefined }, 1);
+    // its flags, then the thread count and this process's pid, which the script watches (torch/common.py)
+    expect(r.argv).toEqual(['--images', '2', '--threads', '1', '--parent', String(process.pid)]);
     expect(r.seen).toEqual({ OPENBLAS_NUM_THREADS: '1', OMP_WAIT_POLICY: 'PASSIVE', OMP_NUM_THREADS: '1' });
     // the result records the environment, torch's parallel setup and the BLAS in use
     expect(r.environment).toMatchObject({ OPENBLAS_NUM_THREADS: '1', OMP_WAIT_POLICY: 'PASSIVE' });
@@ -62,10 +65,12 @@ describe('runTorchScript', () => {
     // OpenBLAS's own pool, as the library reports it: the limit reached it (set_num_threads alone does not)
     expect(r.openblasThreads).toBe(1);
   });
-  it('names the script and its error when it fails', () => {
+  it('names the script and its error when it fails', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vlfer-torch-env-'));
     writeFileSync(join(dir, 'broken.py'), 'raise SystemExit("no such model")\n');
-    expect(() => runTorchScript(join(dir, 'broken.py'), {}, 1)).toThrow(/broken\.py exited with 1: no such model/);
+    await expect(runTorchScript(join(dir, 'broken.py'), {}, 1)).rejects.toThrow(
+      /^--vs torch: broken\.py exited with 1: no such model$/,
+    );
   });
 });
 
@@ -87,7 +92,7 @@ describe('torch/load.py (the load row of bench:hesp-step --vs torch)', () => {
     const sum = proj.data.reduce((a, x) => a + x * scale, 0);
     return { dir, sum };
   };
-  it('loads the weights of the file it is given, memory-mapped and from a .pt written beside it', () => {
+  it('loads the weights of the file it is given, memory-mapped and from a .pt written beside it', async () => {
     for (const scale of [1, -3]) {
       const { dir, sum } = checkpoint(scale);
       const args = {
@@ -95,7 +100,7 @@ describe('torch/load.py (the load row of bench:hesp-step --vs torch)', () => {
         checkpoint: join(dir, 'model.safetensors'),
         pt: join(dir, 'model.pt'),
       };
-      const r = runTorch('load', args, 1);
+      const r = await runTorch('load', args, 1);
       expect(r.checkpoint).toBe(args.checkpoint);
       expect(r.ptWritten).toBe(true);
       expect(existsSync(args.pt)).toBe(true);
@@ -103,9 +108,9 @@ describe('torch/load.py (the load row of bench:hesp-step --vs torch)', () => {
       expect(r.safetensorsSeconds).toBeGreaterThan(0);
       expect(r.ptSeconds).toBeGreaterThan(0);
       // a second run reuses the .pt; a newer checkpoint replaces it
-      expect(runTorch('load', args, 1).ptWritten).toBe(false);
+      expect((await runTorch('load', args, 1)).ptWritten).toBe(false);
       utimesSync(args.checkpoint, new Date(), new Date(Date.now() + 60_000));
-      expect(runTorch('load', args, 1).ptWritten).toBe(true);
+      expect((await runTorch('load', args, 1)).ptWritten).toBe(true);
     }
   });
   it('--only: one format per process, timed to the stages of bench:load, encoding the images vlfer encodes', async () => {
@@ -121,7 +126,7 @@ describe('torch/load.py (the load row of bench:hesp-step --vs torch)', () => {
     const vlfer = (await m.visionForwardEmbeds({ dtype: 'float32', data: px, dims: [2, 3, S, S] })).data;
     await m.release();
     for (const only of ['safetensors', 'pt']) {
-      const r = runTorch('load', { ...args, only }, 1);
+      const r = await runTorch('load', { ...args, only }, 1);
       expect(r.format).toBe(only);
       expect(r.ready).toEqual(r.open); // a built module with its state dict has nothing left to prepare
       expect(r.firstBatch.seconds).toBeGreaterThan(r.open.seconds);
@@ -132,17 +137,17 @@ describe('torch/load.py (the load row of bench:hesp-step --vs torch)', () => {
       expect(diff).toBeLessThan(1e-4);
     }
   });
-  it('refuses a checkpoint path that is not a file, naming it', () => {
+  it('refuses a checkpoint path that is not a file, naming it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vlfer-torch-load-'));
-    expect(() =>
+    await expect(
       runTorch('load', { config: join(dir, 'config.json'), checkpoint: join(dir, 'missing.safetensors') }, 1),
-    ).toThrow(/--checkpoint: .*missing\.safetensors is not a file/);
+    ).rejects.toThrow(/--checkpoint: .*missing\.safetensors is not a file/);
   });
 });
 
 describe('torch/encode.py', () => {
-  it('times eager, jit.freeze and jit.optimize_for_inference in the warm-up and keeps the fastest, on record', () => {
-    const r = runTorch(
+  it('times eager, jit.freeze and jit.optimize_for_inference in the warm-up and keeps the fastest, on record', async () => {
+    const r = await runTorch(
       'encode',
       { config: sharedPath('fixtures', 'tiny-clip', 'config.json'), batch: 1, reps: 1, 'trial-reps': 1 },
       1,

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { basename, join } from 'node:path';
+import { runJsonChild } from './children.js';
 
 /**
  * The PyTorch side of `--vs torch`: the scripts in `apps/bench/torch/` run with a `python3` that has torch
@@ -43,44 +44,51 @@ export function torchPython(): string {
   );
 }
 
-/** Run `apps/bench/torch/<script>.py` with the given flags; its last stdout line is the JSON result. */
+/** How a torch script is started, beyond its flags. */
+export interface TorchRunOptions {
+  /** a command the python runs under, before its argv: `['taskset', '-c', '0']` */
+  prefix?: readonly string[];
+}
+
+/** Run `apps/bench/torch/<script>.py` with the given flags (see {@link runTorchScript}). */
 export function runTorch(
   script: string,
   args: Record<string, string | number | undefined>,
   threads: number,
-): Record<string, any> {
-  return runTorchScript(join(SCRIPTS, `${script}.py`), args, threads);
+  options: TorchRunOptions = {},
+): Promise<Record<string, any>> {
+  return runTorchScript(join(SCRIPTS, `${script}.py`), args, threads, options);
 }
 
 /**
- * Run a Python file with the torch python, `--<flag> value` for each defined entry of `args` plus `--threads`, in
- * the environment of {@link torchEnv}. @returns the JSON object on its last stdout line
- * @throws naming the script, its exit status and the end of its stderr; or when the last line is not JSON
+ * Run a Python file with the torch python, `--<flag> value` for each defined entry of `args`, then `--threads` and
+ * `--parent` (this process's pid: the script exits once this process is gone: `exit_with_parent` in `torch/common.py`),
+ * in the environment of {@link torchEnv}, as a child of `runJsonChild`: asynchronously, in a process group of its
+ * own, killed with a bench that stops (`installBenchStop`).
+ * @returns the JSON object on its last stdout line
+ * @throws naming `--vs torch`, the script, its exit status and the end of its stderr; or when the last line is not JSON
  */
-export function runTorchScript(
+export async function runTorchScript(
   file: string,
   args: Record<string, string | number | undefined>,
   threads: number,
-): Record<string, any> {
-  const script = basename(file, '.py');
+  options: TorchRunOptions = {},
+): Promise<Record<string, any>> {
   const flags = Object.entries(args)
     .filter(([, v]) => v !== undefined)
     .flatMap(([k, v]) => [`--${k}`, String(v)]);
-  const r = spawnSync(torchPython(), [file, ...flags, '--threads', String(threads)], {
-    encoding: 'utf8',
+  return runJsonChild({
+    name: basename(file),
+    option: '--vs torch',
+    argv: [
+      ...(options.prefix ?? []),
+      torchPython(),
+      file,
+      ...flags,
+      ...['--threads', String(threads), '--parent', String(process.pid)],
+    ],
     env: torchEnv(threads),
-    maxBuffer: 64 * 1024 * 1024,
   });
-  if (r.status !== 0)
-    throw new Error(
-      `--vs torch: ${script}.py exited with ${r.status ?? r.signal}: ${(r.stderr || r.stdout).trim().split('\n').slice(-6).join('\n')}`,
-    );
-  const line = r.stdout.trim().split('\n').at(-1) ?? '';
-  try {
-    return JSON.parse(line) as Record<string, any>;
-  } catch {
-    throw new Error(`--vs torch: ${script}.py printed no JSON result (last line: ${line.slice(0, 200)})`);
-  }
 }
 
 /**

@@ -1,8 +1,10 @@
-"""Shared by the `--vs torch` scripts: thread setup, the machine's matmul peak, and the one JSON line they print.
+"""Shared by the `--vs torch` scripts: thread setup and the parent watch, the machine's matmul peak, and the one JSON
+line they print.
 
 The peer is started by apps/bench/src/torch.ts with OMP_WAIT_POLICY=PASSIVE, the allocator settings, and the thread
 limit in OPENBLAS_NUM_THREADS / OMP_NUM_THREADS (torch.set_num_threads does not reach OpenBLAS); `emit` records all of
-it, with torch.__config__.parallel_info() and the BLAS library loaded, in the result."""
+it, with torch.__config__.parallel_info() and the BLAS library loaded, in the result. It also passes its pid in
+--parent (every script takes it: `add_parent`), and the script exits once the bench is gone (`exit_with_parent`)."""
 import json, os, resource, sys, time
 import torch
 
@@ -18,9 +20,18 @@ ENV_KEYS = (
 )
 
 
-def setup(threads):
+def add_parent(parser):
+    """--parent PID, which the bench passes every script: see `setup`."""
+    parser.add_argument("--parent", type=int, help="the starter's pid: exit once it is no longer this process's parent")
+
+
+def setup(threads, parent=None):
+    """torch's thread pools: `threads` for ops, one for inter-op. With `parent` (the script's --parent), the parent
+    watch under the script's file name (`exit_with_parent`), so that a bench that is gone leaves no peer behind."""
     torch.set_num_threads(threads)
     torch.set_num_interop_threads(1)
+    if parent is not None:
+        exit_with_parent(os.path.basename(sys.argv[0]), parent)
 
 
 def exit_with_parent(name, parent):

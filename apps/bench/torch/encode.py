@@ -10,13 +10,13 @@ With --quantize dynamic the timed model is torch.quantization.quantize_dynamic(m
 linear layer: attention q/k/v/out, MLP fc1/fc2, the projection, as vlfer's int8 graphs), on the default quantized
 engine (recorded); the result adds the cosine of its features to the fp32 model's on the same tensor.
 
-    python3 encode.py --config vit-b32/config.json --batch 32 --reps 5 --threads 2 [--list paths.txt] [--quantize dynamic]
+    python3 encode.py --config vit-b32/config.json --batch 32 --reps 5 --threads 2 [--list paths.txt] [--quantize dynamic] [--parent PID]
 """
 import argparse
 import time
 import torch
 from clip_model import load
-from common import emit, median, now, setup
+from common import add_parent, emit, median, now, setup
 
 a = argparse.ArgumentParser()
 a.add_argument("--config", required=True)
@@ -26,8 +26,9 @@ a.add_argument("--threads", type=int, default=2)
 a.add_argument("--trial-reps", type=int, default=2, help="timed warm-up runs per encoder variant")
 a.add_argument("--list", help="image files, one per line (the ones vlfer's pipeline row reads)")
 a.add_argument("--quantize", choices=["none", "dynamic"], default="none")
+add_parent(a)
 o = a.parse_args()
-setup(o.threads)
+setup(o.threads, o.parent)
 vision, _, _ = load(o.config)
 vision.eval()
 x = torch.sin(torch.arange(o.batch * 3 * 224 * 224, dtype=torch.float32) * 0.001).view(o.batch, 3, 224, 224)

@@ -6,13 +6,13 @@ ARPL-style distance loss and supervised contrastive loss; backward to every prom
 does not depend on values). Load = getting the towers with their weights; warm-up steps are not reported. The load
 row of the bench comes from load.py (its own process, with the .pt as well).
 
-    python3 hesp_step.py --config vit-b32/config.json --checkpoint model.safetensors --clips 8 --frames 8 --classes 5
+    python3 hesp_step.py --config vit-b32/config.json --checkpoint model.safetensors --clips 8 --frames 8 --classes 5 [--parent PID]
 """
 import argparse
 import torch
 import torch.nn.functional as F
 from clip_model import load, load_checkpoint
-from common import emit, median, now, setup
+from common import add_parent, emit, median, now, setup
 
 a = argparse.ArgumentParser()
 a.add_argument("--config", required=True)
@@ -25,8 +25,9 @@ a.add_argument("--warmup", type=int, default=1)
 a.add_argument("--n-ctx", type=int, default=16)
 a.add_argument("--patch", type=int, default=56)
 a.add_argument("--threads", type=int, default=2)
+add_parent(a)
 o = a.parse_args()
-setup(o.threads)
+setup(o.threads, o.parent)
 t0 = now()
 vision, text, cfg = load_checkpoint(o.config, o.checkpoint) if o.checkpoint else load(o.config)
 for p in list(vision.parameters()) + list(text.parameters()):

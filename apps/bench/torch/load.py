@@ -15,12 +15,12 @@ measure, each as seconds since the load began (wall, and CPU time of this proces
 - `firstBatch`: `ready` + the first 2 images (pixel i = sin(0.01 i), as vlfer's bench) and 2 prompts encoded under
   torch.inference_mode; the image embeddings are returned (`imageEmbeds`) so the bench can compare them with vlfer's.
 
-    python3 load.py --config model/config.json --checkpoint model/model.safetensors [--pt model/model.pt] [--only pt]
+    python3 load.py --config model/config.json --checkpoint model/model.safetensors [--pt model/model.pt] [--only pt] [--parent PID]
 """
 import argparse, os, resource, time
 import torch
 from clip_model import load_checkpoint, read_safetensors_mmap
-from common import emit, now, setup
+from common import add_parent, emit, now, setup
 
 a = argparse.ArgumentParser()
 a.add_argument("--config", required=True)
@@ -28,8 +28,9 @@ a.add_argument("--checkpoint", required=True, help="the .safetensors file vlfer 
 a.add_argument("--pt", help="the same weights as a .pt state dict (written from --checkpoint if absent)")
 a.add_argument("--only", choices=["safetensors", "pt"], help="one format in this process, timed by stage")
 a.add_argument("--threads", type=int, default=2)
+add_parent(a)
 o = a.parse_args()
-setup(o.threads)
+setup(o.threads, o.parent)
 if not os.path.isfile(o.checkpoint):
     raise SystemExit(f"--checkpoint: {o.checkpoint} is not a file")
 if o.only == "pt" and not o.pt:

@@ -19,7 +19,7 @@ import time
 import torch
 from PIL import Image
 from torchvision import transforms
-from common import emit, exit_with_parent, setup
+from common import add_parent, emit, setup
 
 a = argparse.ArgumentParser()
 a.add_argument("--list", required=True, help="image files, one per line")
@@ -31,11 +31,9 @@ a.add_argument("--passes", type=int, default=3, help="timed passes after one unt
 a.add_argument("--size", type=int, default=224)
 a.add_argument("--crop", type=int, default=224)
 a.add_argument("--threads", type=int, default=1)
-a.add_argument("--parent", type=int, help="the starter's pid: exit once it is no longer this process's parent")
+add_parent(a)
 o = a.parse_args()
-setup(o.threads)
-if o.parent is not None:
-    exit_with_parent("preprocess.py", o.parent)
+setup(o.threads, o.parent)
 
 MEAN = (0.48145466, 0.4578275, 0.40821073)
 STD = (0.26862954, 0.26130258, 0.27577711)

@@ -2,12 +2,12 @@
 the symmetric InfoNCE (scale 100) against fixed targets, SGD (lr 1e-3, momentum 0.9, weight decay 1e-4), shuffled
 batches, over synthetic pairs of the same sizes.
 
-    python3 train_head.py --pairs 49152 --dim 512 --out-dim 4096 --batch 512 --epochs 5 --threads 2
+    python3 train_head.py --pairs 49152 --dim 512 --out-dim 4096 --batch 512 --epochs 5 --threads 2 [--parent PID]
 """
 import argparse
 import torch
 import torch.nn.functional as F
-from common import emit, now, setup
+from common import add_parent, emit, now, setup
 
 a = argparse.ArgumentParser()
 a.add_argument("--pairs", type=int, default=49152)
@@ -16,8 +16,9 @@ a.add_argument("--out-dim", type=int, default=4096)
 a.add_argument("--batch", type=int, default=512)
 a.add_argument("--epochs", type=int, default=5)
 a.add_argument("--threads", type=int, default=2)
+add_parent(a)
 o = a.parse_args()
-setup(o.threads)
+setup(o.threads, o.parent)
 torch.manual_seed(1)
 features = torch.rand(o.pairs, o.dim) - 0.5
 targets = F.normalize(torch.rand(o.pairs, o.out_dim) - 0.5, dim=-1)  # fixed targets, normalised once

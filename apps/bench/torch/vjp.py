@@ -2,12 +2,12 @@
 pixels for `images` images (image_embeds · cotangent summed, backward to pixel_values; weights frozen), the work
 HESP's visual prompts need per step. Random weights from a config.json (speed does not depend on values).
 
-    python3 vjp.py --config vit-b32/config.json --images 64 --reps 3 --warmup 2
+    python3 vjp.py --config vit-b32/config.json --images 64 --reps 3 --warmup 2 [--parent PID]
 """
 import argparse
 import torch
 from clip_model import load
-from common import emit, median, now, setup
+from common import add_parent, emit, median, now, setup
 
 a = argparse.ArgumentParser()
 a.add_argument("--config", required=True)
@@ -15,8 +15,9 @@ a.add_argument("--images", type=int, default=64)
 a.add_argument("--reps", type=int, default=3)
 a.add_argument("--warmup", type=int, default=2)
 a.add_argument("--threads", type=int, default=2)
+add_parent(a)
 o = a.parse_args()
-setup(o.threads)
+setup(o.threads, o.parent)
 vision, _, cfg = load(o.config)
 for p in vision.parameters():
     p.requires_grad_(False)

@@ -4,19 +4,33 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 
-/** Parent pid of every process (from /proc). */
-function parents(): Map<number, number> {
-  const m = new Map<number, number>();
+/** State, parent pid and process group of every process (from /proc/PID/stat: fields 3, 4 and 5). */
+function table(): Map<number, { state: string; ppid: number; pgrp: number }> {
+  const m = new Map<number, { state: string; ppid: number; pgrp: number }>();
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
       const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      m.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+      const [state, ppid, pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      m.set(Number(d), { state: state!, ppid: Number(ppid), pgrp: Number(pgrp) });
     } catch {
       // the process ended while we listed
     }
   }
   return m;
+}
+
+/** Parent pid of every process (from /proc). */
+function parents(): Map<number, number> {
+  return new Map([...table()].map(([pid, s]) => [pid, s.ppid]));
+}
+
+/**
+ * The processes of process group `pgid` that run (zombies, ended but not yet reaped, left out), as the process table
+ * stands now: what a child that leads its own group (`detached`) started is found here even once it is orphaned.
+ */
+export function groupMembers(pgid: number): number[] {
+  return [...table()].filter(([, s]) => s.pgrp === pgid && s.state !== 'Z').map(([pid]) => pid);
 }
 
 /** Every process below `pid` (children, their children, …), as the process table stands now. */
