@@ -43,10 +43,14 @@ const FILTERS: Record<PilFilter, { support: number; fn: (x: number) => number }>
 };
 
 interface Coeffs {
+  /**
+   * weights per output pixel in `kk`: Pillow's ksize rounded up to a multiple of 4 (the WebAssembly horizontal pass
+   * takes the taps four at a time)
+   */
   ksize: number;
   /** [xmin, count] per output pixel */
   bounds: Int32Array;
-  /** fixed-point weights (Pillow's INT32 kk), ksize per output pixel */
+  /** fixed-point weights (Pillow's INT32 kk), ksize per output pixel, zero past its count */
   kk: Int32Array;
 }
 
@@ -65,13 +69,16 @@ function coeffs(inSize: number, outSize: number, filter: PilFilter): Coeffs {
 
 function precomputeCoeffs(inSize: number, outSize: number, filter: PilFilter): Coeffs {
   const { ksize, bounds, weights } = precomputeWeights(inSize, outSize, filter);
-  const kk = new Int32Array(weights.length);
-  for (let i = 0; i < weights.length; i++) {
-    const w = weights[i]!;
-    // normalize_coeffs_8bpc: round half away from zero into fixed point (C cast truncates toward zero)
-    kk[i] = w < 0 ? Math.trunc(-0.5 + w * SCALE) : Math.trunc(0.5 + w * SCALE);
+  const stride = (ksize + 3) & ~3;
+  const kk = new Int32Array(outSize * stride);
+  for (let xx = 0; xx < outSize; xx++) {
+    for (let x = 0; x < ksize; x++) {
+      const w = weights[xx * ksize + x]!;
+      // normalize_coeffs_8bpc: round half away from zero into fixed point (C cast truncates toward zero)
+      kk[xx * stride + x] = w < 0 ? Math.trunc(-0.5 + w * SCALE) : Math.trunc(0.5 + w * SCALE);
+    }
   }
-  return { ksize, bounds, kk };
+  return { ksize: stride, bounds, kk };
 }
 
 /**
@@ -559,6 +566,9 @@ function pickResampler(resampler: PilResampler | undefined): ResampleWasm | null
 
 const align16 = (n: number) => (n + 15) & ~15;
 
+/** Bytes of source rows the WebAssembly horizontal pass takes per call (at least one row): well inside L2. */
+const STRIP_BYTES = 64 * 1024;
+
 /**
  * Lays out coefficients, source and work buffers in the module's memory (growing it when needed), runs the passes
  * and returns where the window's bytes are (rows of window.width·channels, contiguous) and where free memory
@@ -586,14 +596,63 @@ function wasmResize(
     filter,
     win,
   );
+  const rowBytes = width * channels;
+  // the horizontal pass reads the source in strips of rows, copied in turn into one small buffer that stays in cache
+  // between the copy and the pass; without a horizontal pass the vertical one reads the whole source, copied once
+  const stripRows = needH ? Math.min(yLast - yFirst, Math.max(1, Math.floor(STRIP_BYTES / rowBytes))) : height;
+  const at = wasmLayout(wasm, h, v, stripRows * rowBytes, needH ? (yLast - yFirst) * len : 0, wh * len, extra);
+  const bytes = new Uint8Array(wasm.memory.buffer);
+  let img = at.so;
+  let rowLen = rowBytes;
+  let colOff = wx * channels;
+  let rowBase = 0;
+  if (needH) {
+    for (let y = yFirst; y < yLast; y += stripRows) {
+      const rows = Math.min(stripRows, yLast - y);
+      bytes.set(src.subarray(y * rowBytes, (y + rows) * rowBytes), at.so);
+      wasm.hpass(at.so, width, channels, rows, wx, ww, at.hb, at.hk, h.ksize, at.tmp + (y - yFirst) * len);
+    }
+    img = at.tmp;
+    rowLen = len;
+    colOff = 0;
+    rowBase = yFirst;
+  } else {
+    bytes.set(src, at.so);
+  }
+  if (needV) {
+    wasm.vpass(img, rowLen, colOff, rowBase, wy, wh, at.vb, at.vk, v.ksize, len, at.dst);
+  } else {
+    for (let r = 0; r < wh; r++) {
+      const start = img + (wy + r - rowBase) * rowLen + colOff;
+      bytes.copyWithin(at.dst + r * len, start, start + len);
+    }
+  }
+  return { dst: at.dst, end: at.end };
+}
+
+/**
+ * Where `wasmResize` puts things in the module's memory (grown when needed, the coefficients written): the
+ * horizontal (hb, hk) and vertical (vb, vk) bounds and weights, the source buffer `so` (`source` bytes), the
+ * horizontal pass's output `tmp` (`between` bytes) and the window's bytes `dst` (`out` bytes), each padded by 16
+ * bytes for the SIMD loads and stores, then `extra` free bytes from `end`.
+ */
+function wasmLayout(
+  wasm: ResampleWasm,
+  h: Coeffs,
+  v: Coeffs,
+  source: number,
+  between: number,
+  out: number,
+  extra: number,
+) {
   const hb = 0;
   const hk = align16(hb + h.bounds.byteLength);
   const vb = align16(hk + h.kk.byteLength);
   const vk = align16(vb + v.bounds.byteLength);
   const so = align16(vk + v.kk.byteLength);
-  const tmp = align16(so + src.length + 16);
-  const dst = align16(tmp + (needH ? (yLast - yFirst) * len + 16 : 0));
-  const end = align16(dst + wh * len + 16);
+  const tmp = align16(so + source + 16);
+  const dst = align16(tmp + (between ? between + 16 : 0));
+  const end = align16(dst + out + 16);
   const need = end + extra;
   if (need > wasm.memory.buffer.byteLength) wasm.memory.grow(Math.ceil((need - wasm.memory.buffer.byteLength) / 65536));
   const mem = wasm.memory.buffer;
@@ -601,28 +660,7 @@ function wasmResize(
   new Int32Array(mem, hk, h.kk.length).set(h.kk);
   new Int32Array(mem, vb, v.bounds.length).set(v.bounds);
   new Int32Array(mem, vk, v.kk.length).set(v.kk);
-  new Uint8Array(mem, so, src.length).set(src);
-  let img = so;
-  let rowLen = width * channels;
-  let colOff = wx * channels;
-  let rowBase = 0;
-  if (needH) {
-    wasm.hpass(so + yFirst * width * channels, width, channels, yLast - yFirst, wx, ww, hb, hk, h.ksize, tmp);
-    img = tmp;
-    rowLen = len;
-    colOff = 0;
-    rowBase = yFirst;
-  }
-  if (needV) {
-    wasm.vpass(img, rowLen, colOff, rowBase, wy, wh, vb, vk, v.ksize, len, dst);
-  } else {
-    const bytes = new Uint8Array(mem);
-    for (let r = 0; r < wh; r++) {
-      const start = img + (wy + r - rowBase) * rowLen + colOff;
-      bytes.copyWithin(dst + r * len, start, start + len);
-    }
-  }
-  return { dst, end };
+  return { hb, hk, vb, vk, so, tmp, dst, end };
 }
 
 /**
