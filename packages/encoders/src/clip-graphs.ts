@@ -267,36 +267,12 @@ function layerNorm(g: Graph, x: string, gamma: string, beta: string, eps: number
   const [y, mean, rstd] = g.multi('LayerNormalization', [x, gamma, beta], 3, { axis: -1, epsilon: { float: eps } });
   return { y: y!, saved: { x, mean: mean!, rstd: rstd!, gamma } };
 }
-/**
- * dx = rstd · (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)), dx̂ = dy·γ, x̂ = (x − mean)·rstd, over the last axis; dy and x
- * [..., D], mean and rstd [..., 1], γ [D]. Written with the centred input x_c = x − mean instead of x̂
- * (x̂·mean(dx̂·x̂) = x_c · rstd²·mean(dx̂·x_c), where rstd² is per row): one pass over [..., D] fewer.
- */
+/** dx = rstd · (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)), dx̂ = dy·γ, x̂ = (x − mean)·rstd recomputed. */
 function layerNormBackward(g: Graph, dy: string, s: LnSaved): string {
-  const xc = g.sub(s.x, s.mean);
+  const xhat = g.mul(g.sub(s.x, s.mean), s.rstd);
   const dxhat = g.mul(dy, s.gamma);
-  const k = g.mul(g.mean(g.mul(dxhat, xc)), g.mul(s.rstd, s.rstd)); // [..., 1]
-  const t = g.sub(g.sub(dxhat, g.mean(dxhat)), g.mul(xc, k));
+  const t = g.sub(g.sub(dxhat, g.mean(dxhat)), g.mul(xhat, g.mean(g.mul(dxhat, xhat))));
   return g.mul(t, s.rstd);
-}
-
-/** The α of CLIP's MLP activation QuickGELU, z·σ(α z). */
-const QUICK_GELU_ALPHA = 1.702;
-/**
- * x·σ(alpha·x) elementwise, x [...] → [...], as standard Mul·Sigmoid·Mul nodes (the graph stays plain ONNX), which
- * ONNX Runtime's optimiser fuses into one `QuickGelu` kernel (com.microsoft): one pass over x instead of three.
- */
-function quickGelu(g: Graph, x: string, alpha = QUICK_GELU_ALPHA): string {
-  return g.mul(x, g.op('Sigmoid', [g.mul(x, g.f(alpha))]));
-}
-/**
- * dz = dy · quick_gelu'(z), dy and z [..., I] → [..., I]. With u = 1.702 z and s = σ(u): quick_gelu'(z) =
- * s + u·s·(1 − s) = s·(1 + u·σ(−u)), and u·σ(−u) is `quickGelu` with alpha −1 (one fused pass): six passes over
- * [..., I] instead of seven.
- */
-function quickGeluBackward(g: Graph, dy: string, z: string): string {
-  const u = g.mul(z, g.f(QUICK_GELU_ALPHA));
-  return g.mul(g.mul(dy, g.op('Sigmoid', [u])), g.add(quickGelu(g, u, -1), g.f(1)));
 }
 
 interface LayerSaved {
@@ -307,8 +283,8 @@ interface LayerSaved {
   v: string;
   p: string;
   h1: string;
-  /** the MLP pre-activation (QuickGELU's input) */
   z: string;
+  sig: string;
   wq: string;
   wk: string;
   wv: string;
@@ -362,12 +338,10 @@ function encoderLayer(
   const lin = (y: string, n: string, wt: string, dims: [number, number]) => linear(g, y, wt, w(`${n}.bias`, [dims[0]]));
   const scale = (D / a.numHeads) ** -0.5;
   const qIn = clsOnly ? firstToken(g, ln1.y) : ln1.y;
-  const q = splitHeads(g, lin(qIn, 'self_attn.q_proj', wq, [D, D]), a.numHeads);
+  const q = splitHeads(g, g.mul(lin(qIn, 'self_attn.q_proj', wq, [D, D]), g.f(scale)), a.numHeads);
   const k = splitHeads(g, lin(ln1.y, 'self_attn.k_proj', wk, [D, D]), a.numHeads);
   const v = splitHeads(g, lin(ln1.y, 'self_attn.v_proj', wv, [D, D]), a.numHeads);
-  // the 1/√hd scale on the scores, not on q: ONNX Runtime folds a scalar Mul after a MatMul into the product
-  // (FusedMatMul alpha), where on q it was a pass of its own
-  let s = g.mul(g.matmul(q, g.op('Transpose', [k], { perm: [0, 1, 3, 2] })), g.f(scale));
+  let s = g.matmul(q, g.op('Transpose', [k], { perm: [0, 1, 3, 2] }));
   if (mask) s = g.add(s, mask);
   const p = g.op('Softmax', [s], { axis: -1 });
   const o = mergeHeads(g, g.matmul(p, v));
@@ -376,8 +350,9 @@ function encoderLayer(
   const w1 = w('mlp.fc1.weight', [I, D]),
     w2 = w('mlp.fc2.weight', [D, I]);
   const z = lin(ln2.y, 'mlp.fc1', w1, [I, D]);
-  const out = g.add(h1, lin(quickGelu(g, z), 'mlp.fc2', w2, [D, I]));
-  return { out, saved: { ln1: ln1.saved, ln2: ln2.saved, q, k, v, p, h1, z, wq, wk, wv, wo, w1, w2 } };
+  const sig = g.op('Sigmoid', [g.mul(z, g.f(1.702))]);
+  const out = g.add(h1, lin(g.mul(z, sig), 'mlp.fc2', w2, [D, I]));
+  return { out, saved: { ln1: ln1.saved, ln2: ln2.saved, q, k, v, p, h1, z, sig, wq, wk, wv, wo, w1, w2 } };
 }
 
 /**
@@ -409,7 +384,8 @@ function encoderLayerInt8(g: Graph, x: string, prefix: string, a: ClipTowerArch,
   const h1 = g.add(x, lin(o, 'self_attn.out_proj', [D, D]));
   const ln2 = layerNorm(g, h1, w('layer_norm2.weight', [D]), w('layer_norm2.bias', [D]), a.layerNormEps);
   const z = lin(ln2.y, 'mlp.fc1', [I, D]);
-  return g.add(h1, lin(quickGelu(g, z), 'mlp.fc2', [D, I]));
+  const sig = g.op('Sigmoid', [g.mul(z, g.f(1.702))]);
+  return g.add(h1, lin(g.mul(z, sig), 'mlp.fc2', [D, I]));
 }
 
 /**
@@ -430,7 +406,9 @@ function encoderStackInt8(g: Graph, x: string, prefix: string, a: ClipTowerArch,
 function encoderLayerBackward(g: Graph, dOut: string, s: LayerSaved, a: ClipTowerArch, clsOnlyTokens?: number): string {
   // MLP: out = h1 + fc2(gelu(fc1(ln2(h1))))
   const dAct = g.matmul(dOut, s.w2);
-  const dz = quickGeluBackward(g, dAct, s.z);
+  // quick_gelu'(z) = σ(1.702 z) + 1.702 z σ (1 − σ)
+  const dGelu = g.add(s.sig, g.mul(g.mul(g.mul(s.z, g.f(1.702)), s.sig), g.sub(g.f(1), s.sig)));
+  const dz = g.mul(dAct, dGelu);
   const dLn2 = g.matmul(dz, s.w1);
   const dH1 = g.add(dOut, layerNormBackward(g, dLn2, s.ln2));
   // attention: h1 = x + out_proj(merge(P·V))
@@ -439,9 +417,8 @@ function encoderLayerBackward(g: Graph, dOut: string, s: LayerSaved, a: ClipTowe
   const dV = g.matmul(g.op('Transpose', [s.p], { perm: [0, 1, 3, 2] }), dO);
   const dS = g.mul(s.p, g.sub(dP, g.op('ReduceSum', [g.mul(dP, s.p), g.ints([-1])], { keepdims: 1 })));
   const scale = (a.hiddenSize / a.numHeads) ** -0.5;
-  // the scores were scale·(q·kᵀ): the scale after each product, where ONNX Runtime folds it in (FusedMatMul alpha)
-  const dQ = g.mul(g.matmul(dS, s.k), g.f(scale));
-  const dK = g.mul(g.matmul(g.op('Transpose', [dS], { perm: [0, 1, 3, 2] }), s.q), g.f(scale));
+  const dQ = g.mul(g.matmul(dS, s.k), g.f(scale)); // q was scaled after the projection
+  const dK = g.matmul(g.op('Transpose', [dS], { perm: [0, 1, 3, 2] }), s.q);
   if (clsOnlyTokens === undefined)
     return g.add(dH1, layerNormBackward(g, headGradsTimesWeights(g, [dQ, dK, dV], [s.wq, s.wk, s.wv]), s.ln1));
   // the query and the residual path were the class token's only (dQ, dH1 [B, 1, ·]); keys and values every token's
@@ -650,8 +627,8 @@ function visionResiduals(a: ClipTowerArch): { name: string; dims: (number | stri
 /**
  * The vision VJP split in two graphs, so a training step runs the tower forward once: `forward` maps
  * `pixel_values` [B, 3, S, S] to `image_embeds` [B, E] and the residuals `res_*` the backward reads (layer-norm
- * inputs, row means and 1/σ from the fused `LayerNormalization`, attention q (before the 1/√hd scale), k, v and
- * probabilities, MLP pre-activations; the layer norms' centred inputs and QuickGELU's sigmoid are recomputed);
+ * inputs, row means and 1/σ from the fused `LayerNormalization`, attention q, k, v and probabilities, MLP
+ * pre-activations; x̂ and QuickGELU's sigmoid are recomputed);
  * `backward` maps the residuals and `cotangent` [B, E] to `grad_pixel_values` [B, 3, S, S]. Same arithmetic as
  * `visionTowerVjpModel`. `residuals` lists the names in order.
  */
@@ -779,6 +756,7 @@ function residualLayer(bg: Graph, a: ClipTowerArch, inp: Record<string, string>,
   const D = a.hiddenSize,
     I = a.intermediateSize;
   const w = (n: string, dims: number[]) => bg.weight(`vision_model.encoder.layers.${i}.${n}`, dims);
+  const z = inp[`res_${i}_z`]!;
   return {
     ln1: lnInputs(inp, `res_${i}_ln1`, w('layer_norm1.weight', [D])),
     ln2: lnInputs(inp, `res_${i}_ln2`, w('layer_norm2.weight', [D])),
@@ -787,7 +765,8 @@ function residualLayer(bg: Graph, a: ClipTowerArch, inp: Record<string, string>,
     v: inp[`res_${i}_v`]!,
     p: inp[`res_${i}_p`]!,
     h1: '',
-    z: inp[`res_${i}_z`]!,
+    z,
+    sig: bg.op('Sigmoid', [bg.mul(z, bg.f(1.702))]),
     wq: w('self_attn.q_proj.weight', [D, D]),
     wk: w('self_attn.k_proj.weight', [D, D]),
     wv: w('self_attn.v_proj.weight', [D, D]),

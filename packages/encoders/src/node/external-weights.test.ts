@@ -115,12 +115,8 @@ describe('weights stored in the graphs as external data pointing into model.safe
     };
     const folded = await run('folded', {});
     const fused = await run('fused', STORED_WEIGHTS_OPTIMIZATION);
-    // folded, each Transpose(W) became a transposed copy of W: the only FusedMatMuls left are the attention scores'
-    // (q·kᵀ with the 1/√hd scale folded in), one per layer; fused, the linear layers' too
-    const fusedMatMuls = (optimized: string) => optimized.split('FusedMatMul').length - 1;
-    const layers = bundle.arch.vision.numLayers;
-    expect(fusedMatMuls(folded.graph)).toBe(layers);
-    expect(fusedMatMuls(fused.graph)).toBeGreaterThan(layers);
+    expect(folded.graph).not.toContain('FusedMatMul'); // each Transpose(W) became a transposed copy of W
+    expect(fused.graph).toContain('FusedMatMul');
     expect(fused.embeds).toEqual(folded.embeds);
     // and the model's own sessions use that setting; `foldConstants: true` brings back the folding, same features
     expect((await embeds(tiny, { externalData: true, gradients: false })).image).toEqual(folded.embeds);
