@@ -14,7 +14,15 @@ import { defaultThreads } from '@vlfer/core/node';
 import { benchPipeline, benchPreprocess, benchRawSession, sampleImages, type EncodeBenchRow } from './encode-bench.js';
 import { benchEnvironment } from './environment.js';
 import { interleaved, median, runTorch } from './torch.js';
-import { describePeak, forwardFlops, fractionOfPeak, matmulPeakOrt, peakRecord, type PeakRecord } from './peak.js';
+import {
+  describePeak,
+  forwardFlops,
+  fractionOfPeak,
+  matmulPeakOrt,
+  peakAfterRounds,
+  peakRecord,
+  type PeakRecord,
+} from './peak.js';
 import { materializeClipGraphs } from './materialize.js';
 import { convertToFp16Weights } from './fp16.js';
 import { runInt8Bench } from './bench-int8.js';
@@ -177,10 +185,10 @@ if (o.vs) {
     });
     const v = med(r.a),
       t = med(r.b);
-    // the peak again after this model's rounds: each engine's best measurement is the reference (peakRecord)
-    peak ??= peakRecord(
+    // ORT's peak timed again after this model's rounds: each engine's best measurement is the reference
+    peak ??= await peakAfterRounds(
       cpuModel,
-      [ortPeak, await matmulPeakOrt({ threads })],
+      ortPeak,
       r.b.map((x) => x.result),
     );
     const flops = visionFlopsPerImage(name);

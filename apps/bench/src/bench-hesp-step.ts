@@ -23,7 +23,7 @@ import {
   forwardVjpFlops,
   fractionOfPeak,
   matmulPeakOrt,
-  peakRecord,
+  peakAfterRounds,
 } from './peak.js';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { summariseOrtProfiles } from './ort-profile.js';
@@ -188,9 +188,8 @@ const rounds = await interleaved(o.rounds, vlferRound, o.vs ? torchRound : undef
 const times = rounds.a.flat();
 const profile = o.profile ? await profileSummary(o.profile, times) : undefined;
 await model.release();
-// the peak again after the rounds: each engine's best measurement is the reference (peakRecord)
-const ortPeakAfter = await matmulPeakOrt({ threads });
-const peak = peakRecord(cpus()[0]?.model ?? 'unknown', [ortPeak, ortPeakAfter], rounds.b.length ? rounds.b : undefined);
+// ORT's peak timed again after the rounds: each engine's best measurement is the reference
+const peak = await peakAfterRounds(cpus()[0]?.model ?? 'unknown', ortPeak, rounds.b);
 const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
 // matmul FLOPs of a step: the clips' frames and the K negative images through the vision tower and back to the
 // pixels, the K prompts through the text tower and back to the context (weights frozen in both). vlfer's vision graphs

@@ -13,7 +13,14 @@ import { createProjectionHead } from '@vlfer/projection-head';
 import { installBenchStop } from './children.js';
 import { benchEnvironment } from './environment.js';
 import { interleaved, median, runTorch, torchPeerSetting } from './torch.js';
-import { describeMatmulRates, describePeak, fractionOfPeak, headStepFlops, matmulPeakOrt, peakRecord } from './peak.js';
+import {
+  describeMatmulRates,
+  describePeak,
+  fractionOfPeak,
+  headStepFlops,
+  matmulPeakOrt,
+  peakAfterRounds,
+} from './peak.js';
 
 const o = new Command('bench:train-head')
   .option('--pairs <n>', 'cached pairs', (v) => Number(v), 49_152)
@@ -105,9 +112,8 @@ const row = {
   firstLoss: losses[0],
   lastLoss: losses.at(-1),
 };
-// the peak again after the runs: each engine's best measurement is the reference (peakRecord)
-const ortPeakAfter = await matmulPeakOrt({ threads });
-const peak = peakRecord(cpus()[0]?.model ?? 'unknown', [ortPeak, ortPeakAfter], runs.b.length ? runs.b : undefined);
+// ORT's peak timed again after the runs: each engine's best measurement is the reference
+const peak = await peakAfterRounds(cpus()[0]?.model ?? 'unknown', ortPeak, runs.b);
 // the head step is a few large matmuls: its rate against the machine's peak
 const stepFlops = headStepFlops(o.batch, o.dim, o.outDim);
 const vlferFraction = fractionOfPeak(stepFlops * steps, seconds, peak.reference.gflops);

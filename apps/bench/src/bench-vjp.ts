@@ -21,7 +21,7 @@ import {
   forwardVjpFlops,
   fractionOfPeak,
   matmulPeakOrt,
-  peakRecord,
+  peakAfterRounds,
 } from './peak.js';
 import { readFileSync } from 'node:fs';
 
@@ -105,9 +105,8 @@ const rounds = await interleaved(o.rounds, vlferRound, o.vs ? torchRound : undef
 );
 await model.release();
 const times = rounds.a.flat();
-// the peak again after the rounds: each engine's best measurement is the reference (peakRecord)
-const ortPeakAfter = await matmulPeakOrt({ threads });
-const peak = peakRecord(cpus()[0]?.model ?? 'unknown', [ortPeak, ortPeakAfter], rounds.b.length ? rounds.b : undefined);
+// ORT's peak timed again after the rounds: each engine's best measurement is the reference
+const peak = await peakAfterRounds(cpus()[0]?.model ?? 'unknown', ortPeak, rounds.b);
 const cfg = JSON.parse(readFileSync(config, 'utf8'));
 // forward + VJP to the pixels: matmuls, compute-bound; its rate against the machine's peak
 // vlfer's vision graphs run the last layer's query side for the class token only; PyTorch the whole layer (towerFlops)

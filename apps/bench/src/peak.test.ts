@@ -10,6 +10,7 @@ import {
   gemmFlops,
   headStepFlops,
   matmulPeakOrt,
+  peakAfterRounds,
   peakRecord,
   referencePeak,
   towerFlops,
@@ -125,6 +126,14 @@ describe('matmulPeakOrt', () => {
     expect(p.seconds).toHaveLength(3);
     const sorted = [...p.seconds].sort((a, b) => a - b);
     expect(p.gflops).toBeCloseTo(gemmFlops(64) / sorted[1]! / 1e9, 6);
+  });
+  it('is timed again after the rounds at the same size and threads, both measurements on record', async () => {
+    const before = await matmulPeakOrt({ threads: 1, n: 64, reps: 1 });
+    const p = await peakAfterRounds('cpu', before, []);
+    expect(p.ortGflops).toHaveLength(2);
+    expect(p.ortGflops![0]).toBe(before.gflops);
+    expect(p.ort).toMatchObject({ n: 64, threads: 1, gflops: Math.max(...p.ortGflops!) });
+    expect(p.torch).toBeUndefined();
   });
   it('refuses a bad size', async () => {
     await expect(matmulPeakOrt({ threads: 1, n: 0 })).rejects.toThrow(/n must be a positive integer, got 0/);

@@ -237,12 +237,11 @@ export function peakRecord(
         : [torchResults as Record<string, unknown>];
   // each torch engine's best entry over the rounds (entries with an error are kept when no round timed that engine)
   const byEngine = new Map<string, Record<string, unknown>>();
+  const rate = (x: Record<string, unknown>) => (typeof x.gflops === 'number' ? x.gflops : -1);
   for (const r of results ?? [])
     for (const p of (Array.isArray(r.matmulPeak) ? r.matmulPeak : []) as Record<string, unknown>[]) {
-      const key = String(p.engine);
-      const had = byEngine.get(key);
-      const rate = (x: Record<string, unknown> | undefined) => (typeof x?.gflops === 'number' ? x.gflops : -1);
-      if (!had || rate(p) > rate(had)) byEngine.set(key, p);
+      const had = byEngine.get(String(p.engine));
+      if (!had || rate(p) > rate(had)) byEngine.set(String(p.engine), p);
     }
   const torch = [...byEngine.values()];
   return {
@@ -253,6 +252,20 @@ export function peakRecord(
     ...(results ? { torch, torchRounds: results.length } : {}),
     reference: referencePeak([bestOrt, ...torchPeaks({ matmulPeak: torch })]),
   };
+}
+
+/**
+ * A bench's {@link PeakRecord} once its rounds are done: ORT's peak is timed again at the same thread count and
+ * counted with `before` (the one timed before the rounds), with the peer's result of every round (none without
+ * `--vs torch`); each engine's best measurement is the reference.
+ */
+export async function peakAfterRounds(
+  cpu: string,
+  before: MatmulPeak,
+  torchResults: readonly Record<string, unknown>[],
+): Promise<PeakRecord> {
+  const after = await matmulPeakOrt({ threads: before.threads, n: before.n });
+  return peakRecord(cpu, [before, after], torchResults.length ? torchResults : undefined);
 }
 
 /** One line for the console: the peaks and which is the reference. */
