@@ -195,8 +195,8 @@ const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
 // pixels, the K prompts through the text tower and back to the context (weights frozen in both). vlfer's vision graphs
 // run the last layer's query side for the class token only; the PyTorch peer runs the whole layer (towerFlops).
 const stepFlopsOf = (clsOnlyLastLayer: boolean) =>
-  forwardVjpFlops(cfg.vision_config, cfg.projection_dim, n + o.classes, undefined, clsOnlyLastLayer) +
-  forwardVjpFlops(cfg.text_config, cfg.projection_dim, o.classes, 77);
+  forwardVjpFlops(cfg.vision_config, cfg.projection_dim, n + o.classes, { clsOnlyLastLayer }) +
+  forwardVjpFlops(cfg.text_config, cfg.projection_dim, o.classes, { tokens: 77 });
 const stepFlops = stepFlopsOf(true);
 const torchStepFlops = stepFlopsOf(false);
 const result = {

@@ -110,7 +110,7 @@ const peak = await peakAfterRounds(cpus()[0]?.model ?? 'unknown', ortPeak, round
 const cfg = JSON.parse(readFileSync(config, 'utf8'));
 // forward + VJP to the pixels: matmuls, compute-bound; its rate against the machine's peak
 // vlfer's vision graphs run the last layer's query side for the class token only; PyTorch the whole layer (towerFlops)
-const flops = forwardVjpFlops(cfg.vision_config, cfg.projection_dim, n, undefined, true);
+const flops = forwardVjpFlops(cfg.vision_config, cfg.projection_dim, n, { clsOnlyLastLayer: true });
 const torchFlops = forwardVjpFlops(cfg.vision_config, cfg.projection_dim, n);
 const result = {
   arch: o.arch,

@@ -29,23 +29,26 @@ describe('FLOP counts', () => {
   });
   it("counts vlfer's class-token-only last vision layer: k and v over all tokens, the rest for one row", () => {
     const full = towerFlops(B32, 512);
-    const cls = towerFlops(B32, 512, undefined, true);
+    const cls = towerFlops(B32, 512, { clsOnlyLastLayer: true });
     // the last layer's q, out_proj, fc1, fc2 and both attention products lose 49 of their 50 rows
     expect(full.weights - cls.weights).toBe(2 * 49 * (2 * 768 * 768 + 2 * 768 * 3072));
     expect(full.attention - cls.attention).toBe(4 * 49 * 50 * 768);
-    const saved = 1 - forwardFlops(B32, 512, 1, undefined, true) / forwardFlops(B32, 512, 1);
+    const saved = 1 - forwardFlops(B32, 512, 1, { clsOnlyLastLayer: true }) / forwardFlops(B32, 512, 1);
     expect(saved).toBeGreaterThan(0.06);
     expect(saved).toBeLessThan(0.07);
-    expect(forwardVjpFlops(B32, 512, 2, undefined, true)).toBe(2 * (2 * cls.weights + 3 * cls.attention));
+    expect(forwardVjpFlops(B32, 512, 2, { clsOnlyLastLayer: true })).toBe(2 * (2 * cls.weights + 3 * cls.attention));
     expect(() =>
-      towerFlops({ hidden_size: 512, intermediate_size: 2048, num_hidden_layers: 12 }, 512, 77, true),
+      towerFlops({ hidden_size: 512, intermediate_size: 2048, num_hidden_layers: 12 }, 512, {
+        tokens: 77,
+        clsOnlyLastLayer: true,
+      }),
     ).toThrow(/vision tower/);
   });
   it('counts a text tower at 77 tokens unless told, and the VJP as one more weight product and two attention ones', () => {
     const text = { hidden_size: 512, intermediate_size: 2048, num_hidden_layers: 12 };
     const f = towerFlops(text, 512);
     expect(f.attention).toBe(12 * 4 * 77 * 77 * 512);
-    expect(towerFlops(text, 512, 77)).toEqual(f);
+    expect(towerFlops(text, 512, { tokens: 77 })).toEqual(f);
     expect(forwardVjpFlops(text, 512, 3)).toBe(3 * (2 * f.weights + 3 * f.attention));
   });
   it('counts a head step as forward x·W and ŷ·tᵀ and backward xᵀ·dy and dlogits·t', () => {

@@ -116,20 +116,27 @@ export interface TowerConfig {
   patch_size?: number;
 }
 
+/** How a tower's FLOPs are counted ({@link towerFlops}). */
+export interface TowerFlopsOptions {
+  /** sequence length (vision: (image/patch)² + 1; text: 77) */
+  tokens?: number;
+  /**
+   * count the last layer as vlfer's vision graphs run it: keys and values over all tokens, the query, attention
+   * output, out_proj and MLP for the class token only (`clsOnly` in @vlfer/encoders' clip-graphs: image_embeds reads
+   * nothing else). The PyTorch peer runs the whole layer, so its rows leave it false.
+   */
+  clsOnlyLastLayer?: boolean;
+}
+
 /**
  * Matmul FLOPs of one CLIP tower forward for one input, split into the weight products (patch embedding,
  * q/k/v/out, fc1/fc2, projection: x·W) and the attention products (Q·Kᵀ and P·V, both activation × activation).
  * Elementwise ops, LayerNorm and softmax are not counted (they are memory-bound and small beside these).
- * @param tokens sequence length (vision: (image/patch)² + 1; text: 77)
- * @param clsOnlyLastLayer count the last layer as vlfer's vision graphs run it: keys and values over all tokens,
- *   the query, attention output, out_proj and MLP for the class token only (`clsOnly` in @vlfer/encoders'
- *   clip-graphs: image_embeds reads nothing else). The PyTorch peer runs the whole layer, so its rows use `false`.
  */
 export function towerFlops(
   c: TowerConfig,
   projectionDim: number,
-  tokens?: number,
-  clsOnlyLastLayer = false,
+  { tokens, clsOnlyLastLayer = false }: TowerFlopsOptions = {},
 ): { weights: number; attention: number } {
   const D = c.hidden_size,
     I = c.intermediate_size,
@@ -151,32 +158,29 @@ export function towerFlops(
   return { weights, attention };
 }
 
-/** Matmul FLOPs of a tower forward for `count` inputs (`clsOnlyLastLayer`: see {@link towerFlops}). */
+/** Matmul FLOPs of a tower forward for `count` inputs (`options`: see {@link towerFlops}). */
 export function forwardFlops(
   c: TowerConfig,
   projectionDim: number,
   count: number,
-  tokens?: number,
-  clsOnlyLastLayer = false,
+  options?: TowerFlopsOptions,
 ): number {
-  const f = towerFlops(c, projectionDim, tokens, clsOnlyLastLayer);
+  const f = towerFlops(c, projectionDim, options);
   return count * (f.weights + f.attention);
 }
 
 /**
  * Matmul FLOPs of a tower forward plus the vector-Jacobian product to its inputs with frozen weights (no weight
  * gradients): each weight product x·W needs one more (dy·Wᵀ), each attention product two (both operands are
- * activations). This is `bench:vjp`'s work and, per tower, `bench:hesp-step`'s (`clsOnlyLastLayer`: see
- * {@link towerFlops}).
+ * activations). This is `bench:vjp`'s work and, per tower, `bench:hesp-step`'s (`options`: see {@link towerFlops}).
  */
 export function forwardVjpFlops(
   c: TowerConfig,
   projectionDim: number,
   count: number,
-  tokens?: number,
-  clsOnlyLastLayer = false,
+  options?: TowerFlopsOptions,
 ): number {
-  const f = towerFlops(c, projectionDim, tokens, clsOnlyLastLayer);
+  const f = towerFlops(c, projectionDim, options);
   return count * (2 * f.weights + 3 * f.attention);
 }
 
