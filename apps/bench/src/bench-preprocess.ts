@@ -3,7 +3,7 @@
  * @file pnpm bench:preprocess — decode + resize + to-float of JPEGs per image size and preprocessing mode, vlfer
  * against PIL + torchvision, on one CPU (both sides pinned with taskset) and on two (vlfer's worker pool against a
  * DataLoader with two workers), in interleaved rounds; writes a JSON and, with --readme, the table in
- * apps/bench/README.md. `--decoder-sweep` times the two JPEG decoders per size instead (the `'auto'` threshold).
+ * apps/bench/README.md. `--decoder-sweep` times the three JPEG decoders per size instead.
  *
  * Stopping it: Ctrl-C (SIGINT) or SIGTERM, or a killed parent (pnpm), ends the timing child that is running (its
  * process group) and exits at once with 130 (SIGTERM: 143), writing nothing: the results JSON and the README are
@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { writeJsonAtomic } from '@vlfer/core/node';
-import { pillowDraftScale } from '@vlfer/image/node';
+import { nativeJpeg, pillowDraftScale } from '@vlfer/image/node';
 import { installBenchStop } from './children.js';
 import { benchEnvironment } from './environment.js';
 import {
@@ -51,7 +51,7 @@ const o = new Command('bench:preprocess')
   .addOption(
     new Option('--vs <peer>', 'compare with PIL + torchvision (apps/bench/torch/preprocess.py)').choices(['torch']),
   )
-  .option('--decoder-sweep', 'time the WebAssembly and libvips JPEG decoders per size instead (one CPU)')
+  .option('--decoder-sweep', 'time the native, WebAssembly and libvips JPEG decoders per size instead (one CPU)')
   .option('--image-dir <dir>', 'where the photo-size JPEGs are made', join(tmpdir(), 'vlfer-bench-preprocess'))
   .option('--out <file>', 'results JSON', 'bench-results/preprocess.json')
   .option('--readme <file>', 'also write the table into this README (between its bench:preprocess markers)')
@@ -81,17 +81,18 @@ if (o.decoderSweep) {
   const sweep: Record<string, string[]> = {};
   for (const s of sides) sweep[`${s}x${s}`] = await benchImages(parseSize(`${s}x${s}`), 12, fer, o.imageDir);
   const result = (await vlferChild({ sweep, reps: o.rounds * 2 + 1 }, 1)) as {
-    sweep: Record<string, { wasmMs: number; libvipsMs: number }>;
+    sweep: Record<string, { nativeMs: number; wasmMs: number; libvipsMs: number }>;
   };
   for (const [size, t] of Object.entries(result.sweep))
     process.stdout.write(
-      `${size}: WebAssembly ${t.wasmMs.toFixed(3)} ms, libvips ${t.libvipsMs.toFixed(3)} ms (${(t.wasmMs / t.libvipsMs).toFixed(2)}×)\n`,
+      `${size}: native ${t.nativeMs.toFixed(3)} ms, WebAssembly ${t.wasmMs.toFixed(3)} ms, libvips ${t.libvipsMs.toFixed(3)} ms\n`,
     );
   load.push(loadavg());
   writeJsonAtomic(outFile, {
     ...result,
     loadavg: load,
     cpu: cpus()[0]?.model,
+    nativeJpeg: nativeJpeg(),
     environment: benchEnvironment(),
   });
   process.exit(0);
@@ -158,6 +159,8 @@ writeJsonAtomic(outFile, {
   loadavg: load,
   cpu: cpus()[0]?.model,
   options: o,
+  // which JPEG decoder 'auto' took on vlfer's side: native libturbojpeg when available (the children load the same one)
+  nativeJpeg: nativeJpeg(),
   environment: benchEnvironment(),
 });
 if (o.readme) replaceBetweenMarkers(o.readme, preprocessTable(rows));

@@ -3,8 +3,8 @@
  * one CPU for 1-thread cases): argv[2] is the case as JSON. Prints one JSON line, as the PIL script does.
  * - a preprocessing case `{ list, mode, draft, workers, batch, passes }`: one untimed pass over the images, then
  *   `passes` timed ones, on the main thread (`workers` 0) or a pool of `workers` threads;
- * - a decoder sweep `{ sweep: { [size]: files[] }, reps }`: per size, WebAssembly and libvips JPEG decodes of
- *   the same files in alternating order, median milliseconds per image of each.
+ * - a decoder sweep `{ sweep: { [size]: files[] }, reps }`: per size, native, WebAssembly and libvips JPEG decodes
+ *   of the same files in rotating order, median milliseconds per image of each.
  * Both carry `parent`, the bench's pid: this process exits once that is no longer its parent (a killed bench), even
  * when the bench died before this process got to watch it.
  */
@@ -59,9 +59,11 @@ async function preprocessCase(): Promise<Record<string, unknown>> {
   }
 }
 
-/** Median ms per decode of `files` with each JPEG decoder, the two alternating (wasm first on even reps). */
+/** Median ms per decode of `files` with each JPEG decoder, in an order that rotates by one each rep. */
 async function decoderSweep(): Promise<Record<string, unknown>> {
-  const result: Record<string, { wasmMs: number; libvipsMs: number }> = {};
+  const decoders = ['native', 'wasm', 'libvips'] as const;
+  type D = (typeof decoders)[number];
+  const result: Record<string, Record<`${D}Ms`, number>> = {};
   for (const [size, files] of Object.entries(spec.sweep as Record<string, string[]>)) {
     const bytes = files.map((f) => readFileSync(f));
     const time = async (jpegDecoder: JpegDecoder) => {
@@ -69,15 +71,16 @@ async function decoderSweep(): Promise<Record<string, unknown>> {
       for (const b of bytes) await decodeImage(b, { jpegDecoder });
       return (performance.now() - t0) / bytes.length;
     };
-    await time('wasm');
-    await time('libvips');
-    const ms: Record<'wasm' | 'libvips', number[]> = { wasm: [], libvips: [] };
+    for (const d of decoders) await time(d);
+    const ms: Record<D, number[]> = { native: [], wasm: [], libvips: [] };
     for (let r = 0; r < spec.reps; r++) {
       await turn(); // the parent watch, between timed parts
-      const order: ('wasm' | 'libvips')[] = r % 2 ? ['libvips', 'wasm'] : ['wasm', 'libvips'];
-      for (const d of order) ms[d].push(await time(d));
+      for (let k = 0; k < decoders.length; k++) {
+        const d = decoders[(r + k) % decoders.length]!;
+        ms[d].push(await time(d));
+      }
     }
-    result[size] = { wasmMs: median(ms.wasm), libvipsMs: median(ms.libvips) };
+    result[size] = { nativeMs: median(ms.native), wasmMs: median(ms.wasm), libvipsMs: median(ms.libvips) };
   }
   return { sweep: result };
 }

@@ -21,7 +21,7 @@ describe('preprocessing with decoding options', () => {
     const sources = [...ferPaths, await photoLikeJpeg(640, 480)];
     for (const mode of ['exp-clip', 'clip', 'openai'] as const) {
       const exact = await preprocessImages(sources, mode);
-      for (const jpegDecoder of ['wasm', 'libvips'] as const)
+      for (const jpegDecoder of ['native', 'wasm', 'libvips'] as const)
         expect(same((await preprocessImages(sources, mode, undefined, 'pil', { jpegDecoder })).data, exact.data)).toBe(
           true,
         );

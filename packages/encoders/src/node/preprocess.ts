@@ -33,8 +33,9 @@ export type Resizer = (typeof RESIZERS)[number];
  * How the `'pil'` resizer's images are decoded (`@vlfer/image/node` `decodeImage`).
  * - `draft`: opt-in reduced-scale decoding of large JPEGs for the mode's resize target (crop² for `'exp-clip'`,
  *   shortest edge² otherwise), as Pillow's `Image.draft('RGB', size)` before the transform. Faster on photos
- *   (1920×1080: decoded at 480×270), but the pixels differ from Pillow's, with or without its draft (see
- *   `DecodeOptions.draft`); the default, false, gives Pillow's pixels exactly.
+ *   (1920×1080: decoded at 480×270, 640×480 at 320×240). With the native decoder (`nativeJpeg().available`) the
+ *   pixels are Pillow's drafted ones; without it they differ from Pillow's, with or without its draft (see
+ *   `DecodeOptions.draft`). The default, false, gives Pillow's full-size pixels exactly.
  * - `jpegDecoder`: which libjpeg-turbo build decodes plain JPEGs (`JPEG_DECODERS`, same bytes); default `'auto'`.
  */
 export interface PreprocessDecoding {

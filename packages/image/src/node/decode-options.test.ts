@@ -13,7 +13,7 @@ const pillow = JSON.parse(readFileSync(join(dir, 'pillow-rgb.json'), 'utf8')) as
 const asRgb = (d: { data: Uint8Array; channels: number }) =>
   d.channels === 3 ? Array.from(d.data) : Array.from(d.data).flatMap((v) => [v, v, v]);
 
-describe('jpegDecoder: the WebAssembly and libvips builds of libjpeg-turbo give the same bytes', () => {
+describe('jpegDecoder: the native, WebAssembly and libvips builds of libjpeg-turbo give the same bytes', () => {
   const variants = Object.keys(pillow).filter((f) => f.startsWith('jpeg-'));
   for (const jpegDecoder of JPEG_DECODERS)
     it(`'${jpegDecoder}' gives Pillow's bytes for every JPEG coding variant`, async () => {
@@ -32,10 +32,12 @@ describe('jpegDecoder: the WebAssembly and libvips builds of libjpeg-turbo give 
       [640, 480],
     ] as const) {
       const jpeg = await photoLikeJpeg(w, h);
-      const [auto, wasm, libvips] = await Promise.all(
+      expect(JPEG_DECODERS).toEqual(['auto', 'native', 'wasm', 'libvips']);
+      const [auto, native, wasm, libvips] = await Promise.all(
         JPEG_DECODERS.map((jpegDecoder) => decodeImage(jpeg, { jpegDecoder })),
       );
       expect([auto!.width, auto!.height, auto!.channels]).toEqual([w, h, 3]);
+      expect(Buffer.from(native!.data).equals(Buffer.from(auto!.data)), `${w}x${h} native`).toBe(true);
       expect(Buffer.from(wasm!.data).equals(Buffer.from(auto!.data)), `${w}x${h} wasm`).toBe(true);
       expect(Buffer.from(libvips!.data).equals(Buffer.from(auto!.data)), `${w}x${h} libvips`).toBe(true);
     }
@@ -72,13 +74,15 @@ describe("draft: reduced-scale JPEG decoding at Pillow's draft size (opt-in)", (
         }
     expect(sum / n).toBeLessThan(1.5);
   });
-  it('changes nothing where Pillow would not shrink by 4 or more (640×480, FER2013 48²) or for PNGs', async () => {
+  it('without the native decoder, changes nothing where Pillow would not shrink by 4 or more (640×480); never for FER2013 48² or PNGs', async () => {
     const draft = { width: 224, height: 224 };
     const jpeg = await photoLikeJpeg(640, 480);
-    const same = Buffer.from((await decodeImage(jpeg, { draft })).data).equals(
-      Buffer.from((await decodeImage(jpeg)).data),
-    );
-    expect(same).toBe(true);
+    for (const jpegDecoder of ['wasm', 'libvips'] as const) {
+      const same = Buffer.from((await decodeImage(jpeg, { draft, jpegDecoder })).data).equals(
+        Buffer.from((await decodeImage(jpeg)).data),
+      );
+      expect(same, jpegDecoder).toBe(true);
+    }
     for (const f of ['jpeg-420.jpg', 'png-rgb.png']) {
       const d = await decodeImage(join(dir, f), { draft });
       expect(asRgb(d), f).toEqual(pillow[f]!.rgb);

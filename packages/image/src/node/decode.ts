@@ -3,18 +3,21 @@ import sharp, { type Sharp } from 'sharp';
 import { checkOneOf, DataFormatError, InvalidArgumentError, VlferError } from '@vlfer/core';
 import { pillowCmykToRgb, type DecodedImage, type PillowImage } from '../pillow.js';
 import { decodeJpegWasm } from './jpeg.js';
+import { decodeJpegNative, nativeJpeg } from './jpeg-native.js';
 import { decodePngJs } from './png.js';
 
 /** An image to decode: a file path, a dataset item `{ path }`, an encoded image buffer, or raw RGB pixels. */
 export type ImageSource = string | { path: string } | Uint8Array | { rgb: Uint8Array; width: number; height: number };
 
 /**
- * Who decodes a plain 8-bit JPEG (1 or 3 components): libjpeg-turbo either way, Pillow's decoder and settings, the
- * same bytes (tested). `'wasm'`: compiled to WebAssembly, in-process and synchronous, no per-call set-up but no SIMD;
- * `'libvips'`: sharp's native SIMD build, about 1 ms of pipeline set-up per call; `'auto'` (default): WebAssembly up
- * to `JPEG_WASM_MAX_PIXELS`, libvips above.
+ * Who decodes a plain 8-bit JPEG (1 or 3 components): libjpeg-turbo every way, Pillow's decoder and settings, the
+ * same bytes (tested). `'native'`: libturbojpeg called directly (`nativeJpeg`: native SIMD, synchronous, no per-call
+ * set-up; the library is self-tested against Pillow's bytes before use); `'wasm'`: compiled to WebAssembly,
+ * in-process and synchronous, no per-call set-up but no SIMD; `'libvips'`: sharp's native SIMD build, about 1 ms of
+ * pipeline set-up per call; `'auto'` (default): native where `nativeJpeg().available`, else WebAssembly up to
+ * `JPEG_WASM_MAX_PIXELS` and libvips above. `'native'` where no library is available is an error naming why.
  */
-export const JPEG_DECODERS = ['auto', 'wasm', 'libvips'] as const;
+export const JPEG_DECODERS = ['auto', 'native', 'wasm', 'libvips'] as const;
 export type JpegDecoder = (typeof JPEG_DECODERS)[number];
 
 /** How `decodeImage` decodes. */
@@ -23,12 +26,16 @@ export interface DecodeOptions {
   jpegDecoder?: JpegDecoder;
   /**
    * Opt-in reduced-scale JPEG decoding for an image about to be resized to `width`×`height` (or with its shorter
-   * side to that size), as Pillow's `Image.draft('RGB', (width, height))`: a JPEG at least four times that size in
-   * both directions comes out at Pillow's draft size, ⌈w / s⌉ × ⌈h / s⌉ with s = `pillowDraftScale` (4 or 8),
-   * decoded by libvips, which shrinks on load (libjpeg DCT scaling, by s/2 under sharp's rule) and reduces the rest
-   * with lanczos3. Faster on large JPEGs, but the pixels are NOT Pillow's (neither its full decode nor its draft,
-   * which scales by s in the DCT): the default (no draft) matches Pillow. Where Pillow's scale is 2 sharp would not
-   * shrink on load, so those JPEGs, other formats and smaller JPEGs decode exactly as without `draft`.
+   * side to that size), as Pillow's `Image.draft('RGB', (width, height))`: a JPEG at least twice that size in both
+   * directions comes out at Pillow's draft size, ⌈w / s⌉ × ⌈h / s⌉ with s = `pillowDraftScale` (2, 4 or 8).
+   * - With the native decoder (`'auto'` where `nativeJpeg().available`, or `'native'`): libjpeg's DCT scaling by
+   *   1/s, as Pillow's draft, so the pixels ARE Pillow's drafted pixels (tested against Pillow 9.4), though not
+   *   its full decode's.
+   * - Otherwise (`'wasm'`, `'libvips'`, or no native library): only where s is 4 or 8, decoded by libvips, which
+   *   shrinks on load (DCT scaling by s/2 under sharp's rule) and reduces the rest with lanczos3: the pixels are
+   *   then NOT Pillow's, drafted or not; at s = 2 the JPEG decodes exactly as without `draft`.
+   * Other formats and smaller JPEGs decode exactly as without `draft`. The default (no draft) matches Pillow's
+   * full decode with every decoder.
    */
   draft?: { width: number; height: number };
 }
@@ -148,6 +155,11 @@ async function decodePlainEightBit(input: Uint8Array, options: DecodeOptions): P
   if (!plain) return undefined;
   const pixels = plain.width * plain.height;
   const scale = plain.kind === 'jpeg' && options.draft ? pillowDraftScale(plain.width, plain.height, options.draft) : 1;
+  if (plain.kind === 'jpeg' && useNativeJpeg(options.jpegDecoder ?? 'auto')) {
+    // Pillow's bytes, drafted or not; undefined for corrupt data and the like, which libvips reports below
+    const native = decodeJpegNative(input, scale);
+    if (native) return native;
+  }
   let img = toSharp(input).removeAlpha();
   // at scale 2 sharp does not shrink on load (its rule keeps a factor of 2 for the reduce): nothing to gain
   if (scale >= 4) {
@@ -430,6 +442,22 @@ function imageKind(b: Uint8Array): ImageKind | undefined {
  * `pnpm bench:preprocess --decoder-sweep` on one CPU (libvips faster from 512²; apps/bench/README.md).
  */
 export const JPEG_WASM_MAX_PIXELS = 448 * 448;
+
+/**
+ * Whether a plain 8-bit JPEG goes to the native decoder under `decoder`.
+ * @throws InvalidArgumentError for `'native'` where no library passed its self-test, naming each one tried
+ */
+function useNativeJpeg(decoder: JpegDecoder): boolean {
+  if (decoder !== 'native') return decoder === 'auto' && nativeJpeg().available;
+  const s = nativeJpeg();
+  if (!s.available)
+    throw new InvalidArgumentError({
+      functionName: 'decodeImage',
+      argument: 'options.jpegDecoder',
+      message: `'native' needs libturbojpeg, and none is available here (${s.reason}); set VLFER_TURBOJPEG to the library's path, or use 'auto'`,
+    });
+  return true;
+}
 
 /** Whether a plain 8-bit JPEG of `pixels` pixels goes to the WebAssembly decoder under `decoder`. */
 function useWasmJpeg(pixels: number, decoder: JpegDecoder): boolean {
