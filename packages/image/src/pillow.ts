@@ -217,3 +217,9 @@ export function pillowToRgb(img: PillowImage): DecodedImage {
   const { width, height } = img;
   return pillowResizeWindow(img, width, height, { x: 0, y: 0, width, height });
 }
+
+/**
+ * Pillow 9.4's decompression-bomb limit: 2 · `Image.MAX_IMAGE_PIXELS` = 178,956,970 pixels, above which `Image.open`
+ * raises DecompressionBombError. The decoders refuse (or leave to libvips, which refuses) larger images.
+ */
+export const PILLOW_MAX_PIXELS = 178_956_970;

@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import sharp, { type Sharp } from 'sharp';
 import { checkOneOf, DataFormatError, InvalidArgumentError, VlferError } from '@vlfer/core';
-import { pillowCmykToRgb, type DecodedImage, type PillowImage } from '../pillow.js';
+import { PILLOW_MAX_PIXELS, pillowCmykToRgb, type DecodedImage, type PillowImage } from '../pillow.js';
 import { decodeJpegWasm } from './jpeg.js';
 import { decodeJpegNative, nativeJpeg } from './jpeg-native.js';
 import { decodePngJs } from './png.js';
@@ -34,8 +34,11 @@ export interface DecodeOptions {
    * - Otherwise (`'wasm'`, `'libvips'`, or no native library): only where s is 4 or 8, decoded by libvips, which
    *   shrinks on load (DCT scaling by s/2 under sharp's rule) and reduces the rest with lanczos3: the pixels are
    *   then NOT Pillow's, drafted or not; at s = 2 the JPEG decodes exactly as without `draft`.
-   * Other formats and smaller JPEGs decode exactly as without `draft`. The default (no draft) matches Pillow's
-   * full decode with every decoder.
+   * The native path also falls back to that for the JPEGs TurboJPEG refuses (4×2 luma sampling) and for the two
+   * tiny sizes where TurboJPEG would reach the drafted size with another factor (3×3 and 5×5 at a 1×1 target: 3×3
+   * then stays 3×3 where Pillow gives 2×2). CMYK/YCCK JPEGs, other formats and smaller JPEGs decode exactly as
+   * without `draft` (Pillow would draft a CMYK JPEG too). The default (no draft) matches Pillow's full decode with
+   * every decoder.
    */
   draft?: { width: number; height: number };
 }
@@ -65,7 +68,7 @@ export const DECODER_VERSION = 'pillow-9.4-rgb-no-icc-v3';
  * auto-rotation, and images over Pillow's decompression-bomb limit (2 · `Image.MAX_IMAGE_PIXELS` = 178,956,970
  * pixels, where Pillow raises DecompressionBombError) refused.
  */
-const DECODE = { failOn: 'error', ignoreIcc: true, limitInputPixels: 178_956_970 } as const;
+const DECODE = { failOn: 'error', ignoreIcc: true, limitInputPixels: PILLOW_MAX_PIXELS } as const;
 
 /**
  * A sharp pipeline over `src` that decodes as `decodeImage` does (Pillow's settings above; raw `{ rgb }` pixels

@@ -24,7 +24,10 @@ describe('native libjpeg-turbo (koffi + libturbojpeg)', () => {
     expect(s.library).toMatch(/turbojpeg/);
     const img = decodeJpegNative(Buffer.from(SELF_TEST_JPEG, 'base64'))!;
     expect([img.width, img.height, img.channels]).toEqual([36, 20, 3]);
-    expect(createHash('sha256').update(img.data).digest('hex')).toBe(SELF_TEST_SHA256);
+    expect(createHash('sha256').update(img.data).digest('hex')).toBe(SELF_TEST_SHA256[1]);
+    const drafted = decodeJpegNative(Buffer.from(SELF_TEST_JPEG, 'base64'), 2)!;
+    expect([drafted.width, drafted.height]).toEqual([18, 10]);
+    expect(createHash('sha256').update(drafted.data).digest('hex')).toBe(SELF_TEST_SHA256[2]);
   });
 
   it("draft: Pillow 9.4's drafted bytes at scales 2, 4 and 8 for every JPEG coding variant", async () => {
@@ -70,6 +73,13 @@ describe('native libjpeg-turbo (koffi + libturbojpeg)', () => {
     // a 5×5 JPEG at 1/4 would be 2×2, which TurboJPEG reaches with 3/8 first: not Pillow's draft
     const tiny = await photoLikeJpeg(5, 5);
     expect(decodeJpegNative(tiny, 4)).toBeUndefined();
+    // 3×3 at 1/2 would be 2×2, which TurboJPEG reaches with 5/8 first: 3×3 stays 3×3 (DecodeOptions.draft)
+    const three = await photoLikeJpeg(3, 3);
+    expect(decodeJpegNative(three, 2)).toBeUndefined();
+    expect((await decodeImage(three, { draft: { width: 1, height: 1 } })).width).toBe(3);
+    // only libjpeg's scalings that Pillow's draft uses: another would decode at one size and claim another
+    for (const bad of [3, 0, 1.5, Number.NaN])
+      expect(() => decodeJpegNative(jpeg, bad as never)).toThrow(/scale.*expected 1, 2, 4 or 8/);
     expect(decodeJpegNative(tiny, 1)?.width).toBe(5);
   });
 

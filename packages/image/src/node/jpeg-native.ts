@@ -1,22 +1,26 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { DecodedImage } from '../pillow.js';
+import { InvalidArgumentError } from '@vlfer/core';
+import { PILLOW_MAX_PIXELS, type DecodedImage } from '../pillow.js';
 import { packageRequire, packageResolve } from './require.js';
 
 /**
  * libjpeg-turbo called natively (its TurboJPEG API, through the `koffi` FFI): the library Pillow links, with its
- * SIMD code, called synchronously in this thread with no per-call pipeline. TurboJPEG's decompression defaults
- * are Pillow's — the accurate integer IDCT (`TJFLAG_ACCURATEDCT`), fancy (smooth) chroma upsampling, no colour
- * profile, no EXIF rotation — and its scaling factors 1/2, 1/4, 1/8 are libjpeg's DCT scaling, which is what
- * Pillow's `Image.draft` sets (`scale_denom`), so a drafted decode gives Pillow's drafted pixels.
+ * SIMD code, called synchronously in this thread with no per-call pipeline. It is called with Pillow's settings —
+ * the accurate integer IDCT (the `TJFLAG_ACCURATEDCT` flag passed here), fancy (smooth) chroma upsampling
+ * (TurboJPEG's default), no colour profile, no EXIF rotation — and its scaling factors 1/2, 1/4, 1/8 are libjpeg's
+ * DCT scaling, which is what Pillow's `Image.draft` sets (`scale_denom`), so a drafted decode gives Pillow's
+ * drafted pixels.
  *
- * Where the shared library comes from, first found wins: the file named by `VLFER_TURBOJPEG`; the
- * `libturbojpeg.so.0` that the optional dependency `@julusian/jpeg-turbo` ships for Linux (glibc x64, arm64, arm;
- * musl x64); the system's `libturbojpeg.so.0` / `libturbojpeg.0.dylib` / `turbojpeg.dll`. Before first use the
- * library decodes a small 4:2:0 JPEG (`SELF_TEST_JPEG`, 36×20, odd MCUs) and must give Pillow 9.4's bytes
- * (their SHA-256 is `SELF_TEST_SHA256`); a library that does not (another IDCT, another upsampling) is not used.
- * When no library passes, `nativeJpeg()` says why and the callers fall back to WebAssembly or libvips.
+ * Where the shared library comes from: when `VLFER_TURBOJPEG` is set, that file and nothing else (a wrong path
+ * turns the native decoder off, with the reason); otherwise, first found wins, the `libturbojpeg.so.0` that the
+ * optional dependency `@julusian/jpeg-turbo` ships for Linux (glibc x64, arm64, arm; musl x64), then the system's
+ * `libturbojpeg.so.0` / `libturbojpeg.0.dylib` / `turbojpeg.dll`. Before first use the library decodes a small
+ * 4:2:0 JPEG (`SELF_TEST_JPEG`, 36×20, odd MCUs) at full size and drafted by 2, and must give Pillow 9.4's bytes
+ * for both (their SHA-256 are `SELF_TEST_SHA256`); a library that does not (another IDCT, another upsampling or
+ * scaling) is not used. When no library passes, `nativeJpeg()` says why and the callers fall back to WebAssembly or
+ * libvips.
  */
 export interface NativeJpegStatus {
   /** whether `decodeJpegNative` can run in this thread */
@@ -37,13 +41,16 @@ const TJFLAG_ACCURATEDCT = 4096;
 /** stop at a warning (corrupt or truncated data): such a JPEG is left to libvips, whose error names the problem */
 const TJFLAG_STOPONWARNING = 8192;
 
-/** Pillow 9.4's decompression-bomb limit (2 · `Image.MAX_IMAGE_PIXELS`): larger JPEGs are left to libvips, which refuses them. */
-const MAX_PIXELS = 178_956_970;
-
-/** A 36×20 4:2:0 JPEG (Pillow 9.4, quality 85, random colours) and the SHA-256 of Pillow's `convert('RGB')` bytes. */
+/**
+ * A 36×20 4:2:0 JPEG (Pillow 9.4, quality 85, random colours) and the SHA-256 of Pillow's `convert('RGB')` bytes, at
+ * full size and after `draft('RGB', (18, 10))` (scale 2: 18×10).
+ */
 export const SELF_TEST_JPEG =
   '/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAUDBAQEAwUEBAQFBQUGBwwIBwcHBw8LCwkMEQ8SEhEPERETFhwXExQaFRERGCEYGh0dHx8fExciJCIeJBweHx7/2wBDAQUFBQcGBw4ICA4eFBEUHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh7/wAARCAAUACQDASIAAhEBAxEB/8QAHwAAAQUBAQEBAQEAAAAAAAAAAAECAwQFBgcICQoL/8QAtRAAAgEDAwIEAwUFBAQAAAF9AQIDAAQRBRIhMUEGE1FhByJxFDKBkaEII0KxwRVS0fAkM2JyggkKFhcYGRolJicoKSo0NTY3ODk6Q0RFRkdISUpTVFVWV1hZWmNkZWZnaGlqc3R1dnd4eXqDhIWGh4iJipKTlJWWl5iZmqKjpKWmp6ipqrKztLW2t7i5usLDxMXGx8jJytLT1NXW19jZ2uHi4+Tl5ufo6erx8vP09fb3+Pn6/8QAHwEAAwEBAQEBAQEBAQAAAAAAAAECAwQFBgcICQoL/8QAtREAAgECBAQDBAcFBAQAAQJ3AAECAxEEBSExBhJBUQdhcRMiMoEIFEKRobHBCSMzUvAVYnLRChYkNOEl8RcYGRomJygpKjU2Nzg5OkNERUZHSElKU1RVVldYWVpjZGVmZ2hpanN0dXZ3eHl6goOEhYaHiImKkpOUlZaXmJmaoqOkpaanqKmqsrO0tba3uLm6wsPExcbHyMnK0tPU1dbX2Nna4uPk5ebn6Onq8vP09fb3+Pn6/9oADAMBAAIRAxEAPwDxlPD7TFPJjJXOQ5jGzjrkn6nv3ORXT6d4YYrHE9tI4QHOQMqo7ZAznt69e1dppfh5THG0iGJljAGRyQdx4b6YAzwD2x16LSdAZ2iaa2PzNuBTgMOPlB9MnPXoM+1d+HxDS5UzxMn4l5UkmcPpGhQg+bKwccYZVxjKnBx3HTGO6jrW9D4f3xyI1kH83PL5CPk4ww5wpBAx09j0rvLDQY9+dpZQh2pgk8rgqOfmGfp2781LdaVZiINegTr5eZIjgBDsL5bcw54wMEYbnA/h9CrnVDCOLqz5b6a6fPdPpey83smz9Ny7iSfsG1ult028k9O+j9GfOupeGV0l4bYfZElMKPLE+oQRmJiPu/ORngBsgY+bGSQSSvW18F6lfySXFrdX6gMEZLR4wkZVQFUnMe4hQuTtHp2orwsR4tV8NVlSU4uz7JfenFtPvfU+BlhIVm506FXle1nFq3/gX39noXtfvJtL1q3gtmBiuFKsj8hSLu1iJHuVuXznIyi4x82674L8TXOp6iEnsbFQviO505SivkRxQtIrZLH5i3U9D0x0ooruy+nD6s3b7N/nbc/M8pjH6spW15f0R11hf3E3iGDT8okKauLN9qgmWI6c82GzkffPbHAA6ZyvifW7zTVktLNYUUS6QGdlLM4udQaGUEknPyQqB3GW9eCivis0X/CnSp/ZlFXXR+/bVddNNemh+uZVCKVKy3ivzOc8N69cw299bw21pGlvqt9bLtjOWWK6liQsSeW2Ioz7UUUV+XYipJ1ptvq/zPn4YuvRXs6U3GK0STaSS6JLZH//2Q==';
-export const SELF_TEST_SHA256 = 'eae0bddc1f994ecb35db5dac6f851bd4b4346bf5391025f34ed55898cae53894';
+export const SELF_TEST_SHA256 = {
+  1: 'eae0bddc1f994ecb35db5dac6f851bd4b4346bf5391025f34ed55898cae53894',
+  2: 'f7b9e8234285599191b103fcb2288f158c9543df67ea9a5e8aec17574ae56e57',
+} as const;
 
 interface Api {
   handle: unknown;
@@ -119,10 +126,14 @@ export function nativeJpeg(): NativeJpegStatus {
     last = file;
     try {
       const a = bind(file);
-      const img = decodeWith(a, Buffer.from(SELF_TEST_JPEG, 'base64'), 1);
-      const sha = img && createHash('sha256').update(img.data).digest('hex');
-      if (sha !== SELF_TEST_SHA256) {
-        tried.push(`${file}: decodes the self-test JPEG to other bytes than Pillow's (SHA-256 ${sha ?? 'none'})`);
+      const wrong = ([1, 2] as const).find((scale) => {
+        const img = decodeWith(a, Buffer.from(SELF_TEST_JPEG, 'base64'), scale);
+        return !img || createHash('sha256').update(img.data).digest('hex') !== SELF_TEST_SHA256[scale];
+      });
+      if (wrong !== undefined) {
+        tried.push(
+          `${file}: decodes the self-test JPEG${wrong > 1 ? ' drafted by 2' : ''} to other bytes than Pillow's`,
+        );
         continue;
       }
       api = a;
@@ -163,7 +174,7 @@ function decode(a: Api, bytes: Uint8Array, scale: 1 | 2 | 4 | 8): DecodedImage |
   if (a.header(a.handle, bytes, bytes.length, w, h, sub, cs) !== 0) return 'failed';
   const colourspace = cs[0]!;
   if (colourspace !== TJCS_YCBCR && colourspace !== TJCS_GRAY && colourspace !== TJCS_RGB) return undefined;
-  if (w[0]! <= 0 || h[0]! <= 0 || w[0]! * h[0]! > MAX_PIXELS) return undefined;
+  if (w[0]! <= 0 || h[0]! <= 0 || w[0]! * h[0]! > PILLOW_MAX_PIXELS) return undefined;
   // libjpeg's scaled size, as Pillow's draft: ⌈w / scale⌉ × ⌈h / scale⌉
   const width = Math.ceil(w[0]! / scale);
   const height = Math.ceil(h[0]! / scale);
@@ -195,10 +206,18 @@ function uniqueScale(w: number, h: number, scale: number): boolean {
  * Decode an 8-bit JPEG with 1 or 3 components natively (see `nativeJpeg`) to grey or RGB pixels, at full size or
  * at libjpeg's DCT scale 1/`scale` (Pillow's `draft`: ⌈w / scale⌉ × ⌈h / scale⌉).
  * @returns `undefined` when the library is not available or reports an error or a warning (corrupt or truncated
- *   data, a CMYK/YCCK frame, a size over Pillow's decompression-bomb limit): the caller decodes with libvips, whose
- *   error names the problem
+ *   data, a CMYK/YCCK frame, a size over Pillow's decompression-bomb limit), or when TurboJPEG would reach the
+ *   drafted size with another factor than 1/`scale` (`uniqueScale`: 3×3 and 5×5 at a 1×1 target): the caller
+ *   decodes with libvips, whose error names the problem
+ * @throws InvalidArgumentError when `scale` is not 1, 2, 4 or 8
  */
 export function decodeJpegNative(bytes: Uint8Array, scale: 1 | 2 | 4 | 8 = 1): DecodedImage | undefined {
+  if (scale !== 1 && scale !== 2 && scale !== 4 && scale !== 8)
+    throw new InvalidArgumentError({
+      functionName: 'decodeJpegNative',
+      argument: 'scale',
+      message: `expected 1, 2, 4 or 8 (libjpeg's DCT scalings that Pillow's draft uses), got ${String(scale)}`,
+    });
   if (!nativeJpeg().available) return undefined;
   return decodeWith(api!, bytes, scale);
 }
