@@ -126,8 +126,9 @@ export function nativeJpeg(): NativeJpegStatus {
     last = file;
     try {
       const a = bind(file);
+      const jpeg = Buffer.from(SELF_TEST_JPEG, 'base64');
       const wrong = ([1, 2] as const).find((scale) => {
-        const img = decodeWith(a, Buffer.from(SELF_TEST_JPEG, 'base64'), scale);
+        const img = decodeWith(a, jpeg, scale);
         return !img || createHash('sha256').update(img.data).digest('hex') !== SELF_TEST_SHA256[scale];
       });
       if (wrong !== undefined) {
@@ -152,7 +153,7 @@ export function nativeJpeg(): NativeJpegStatus {
 }
 
 /**
- * \`decode\` with \`a\`'s handle; a handle whose header read or decompression failed is destroyed and replaced by a
+ * `decode` with `a`'s handle; a handle whose header read or decompression failed is destroyed and replaced by a
  * fresh one, since libjpeg is left mid-decode (every later call on it failed: tested).
  */
 function decodeWith(a: Api, bytes: Uint8Array, scale: 1 | 2 | 4 | 8): DecodedImage | undefined {
