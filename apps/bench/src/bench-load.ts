@@ -12,9 +12,10 @@
  *   PyTorch: the same moment as `open` (a built module with its state dict has nothing left to prepare);
  * - `firstBatch`: `ready` + the first 2 images (pixel i = sin(0.01 i)) and 2 prompts encoded.
  * `startupSeconds` (process start to the load's start: Node, tsx and onnxruntime-node, or Python and `import torch`)
- * is recorded beside them, not inside. vlfer variants (`--variants`): `inputs` (weights fed at every run, read from
- * the file into the JS heap when first fed: the CPU default), `graph-external` (stored in the graphs as ONNX external
- * data pointing into model.safetensors: ONNX Runtime maps the file, JS reads the header only),
+ * is recorded beside them, not inside. vlfer variants (`--variants`): `inputs` (weights fed at every run, views of a
+ * private memory map of the file, `mapWeights`: the CPU default), `inputs-read` (fed, read from the file into the
+ * JS heap when first fed: the default before the map, and where `koffi` is absent), `graph-external` (stored in the
+ * graphs as ONNX external data pointing into model.safetensors: ONNX Runtime maps the file, JS reads the header only),
  * `graph-external-folded` (the same with `foldConstants: true`, the session setting before), `graph-copied`
  * (`externalData: false`: the file read into the JS heap and copied into the graphs). `--vs torch` adds
  * `apps/bench/torch/load.py --only safetensors` and `--only pt` (the .pt written beside the checkpoint once). Each
@@ -29,13 +30,13 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { exitWithParent } from '@vlfer/cli-kit';
 import { defaultThreads, writeJsonAtomic } from '@vlfer/core/node';
-import { ClipGradientModel } from '@vlfer/encoders/node';
+import { ClipGradientModel, fileMappingStatus } from '@vlfer/encoders/node';
 import { installBenchStop, runJsonChild } from './children.js';
 import { benchEnvironment } from './environment.js';
 import { writeRandomClip } from './random-clip.js';
 import { median, runTorch } from './torch.js';
 
-const VARIANTS = ['inputs', 'graph-external', 'graph-external-folded', 'graph-copied'] as const;
+const VARIANTS = ['inputs', 'inputs-read', 'graph-external', 'graph-external-folded', 'graph-copied'] as const;
 type Variant = (typeof VARIANTS)[number];
 const TORCH = ['torch-mmap', 'torch-pt'] as const;
 const STAGES = ['open', 'ready', 'firstBatch'] as const;
@@ -94,7 +95,8 @@ async function child(variant: Variant, dir: string): Promise<void> {
   const startupSeconds = performance.now() / 1000; // since this process started
   const read = stopwatch();
   const model = await ClipGradientModel.load(dir, {
-    weightsIn: variant === 'inputs' ? 'inputs' : 'graph',
+    weightsIn: variant.startsWith('inputs') ? 'inputs' : 'graph',
+    mapWeights: variant !== 'inputs-read',
     externalData: variant.startsWith('graph-external'),
     foldConstants: variant === 'graph-external-folded',
     gradients: o.gradients ?? false,
@@ -250,6 +252,7 @@ async function main(): Promise<void> {
     threads,
     cpu: cpus()[0]?.model,
     gradients: !!o.gradients,
+    fileMapping: fileMappingStatus(),
     stages: STAGE_DEFINITIONS,
     summary,
     ...(rat ? { ratioTorchMmapOverVlfer: rat } : {}),

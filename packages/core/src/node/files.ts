@@ -32,9 +32,10 @@ export interface SafetensorsFileIndex extends SafetensorsIndex {
   read(key: string): Float32Array;
   /**
    * Throws a DataFormatError naming the file when it is no longer the file whose header was read (another size,
-   * modification time or inode): what was checked at open (a checksum, a fingerprint) no longer covers it.
+   * modification time or inode): what was checked at open (a checksum, a fingerprint) no longer covers it. With `fd`,
+   * the file open on that descriptor is checked instead of the one at the path (e.g. before memory-mapping it).
    */
-  checkUnchanged(): void;
+  checkUnchanged(fd?: number): void;
 }
 
 /**
@@ -46,8 +47,8 @@ export interface SafetensorsFileIndex extends SafetensorsIndex {
 export function openSafetensorsFile(path: string): SafetensorsFileIndex {
   const { bytes: prefix, stat } = readRange(path, 0, 8, true);
   const size = stat.size;
-  const checkUnchanged = () => {
-    const now = statSync(path, { throwIfNoEntry: false });
+  const checkUnchanged = (fd?: number) => {
+    const now = fd === undefined ? statSync(path, { throwIfNoEntry: false }) : fstatSync(fd);
     if (!now || now.size !== size || now.mtimeMs !== stat.mtimeMs || now.ino !== stat.ino)
       throw new DataFormatError({
         file: path,

@@ -174,6 +174,8 @@ export class ClipGradientModel {
   }
 
   private feeds(session: ort.InferenceSession, inputs: Record<string, ort.Tensor>): Record<string, ort.Tensor> {
+    // mapped weights are the file's pages, read as the run touches them: the file must still be the one loaded
+    if (this.bundle.weightsMapped?.()) this.bundle.checkUnchanged?.();
     const f: Record<string, ort.Tensor> = {};
     for (const name of session.inputNames) {
       if (inputs[name]) f[name] = inputs[name];

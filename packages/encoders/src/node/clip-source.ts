@@ -21,6 +21,7 @@ import type { ClipWeights } from '../clip-graphs.js';
 import { OPENAI_CLIP_PREPROCESSOR, parsePreprocessorConfig, type ClipPreprocessorConfig } from '../preprocess.js';
 import { requiredModelFiles } from '../registry.js';
 import { getModelEnvironment } from './env.js';
+import { mapFilePrivate } from './mapped-file.js';
 
 /**
  * Where a CLIP model comes from, as `loadClip` and `ClipGradientModel.load` see it:
@@ -107,6 +108,11 @@ export interface ClipWeightsBundle {
   notByReference?: string;
   /** With `byReference`: throws a DataFormatError when model.safetensors changed since its header was read. */
   checkUnchanged?: () => void;
+  /**
+   * With `byReference`: whether the float32 weights are views of a memory map of model.safetensors (`mapWeights`),
+   * whose pages are read from the file as runs touch them: then every run checks the file first (`checkUnchanged`).
+   */
+  weightsMapped?: () => boolean;
 }
 
 export interface LoadWeightsOptions {
@@ -120,6 +126,13 @@ export interface LoadWeightsOptions {
   signal?: AbortSignal;
   /** OpenAI checkpoints (`loadClipWeightsAsync`): progress of the parse (phase `read checkpoint`, in tensors). */
   onProgress?: ProgressCallback;
+  /**
+   * Hugging Face weights read by reference (weights fed to the graphs): float32 tensors as views of a private memory
+   * map of `model.safetensors` (`mapFilePrivate`; Linux and macOS with the optional dependency `koffi`) instead of
+   * copies read into memory. The values are the same bytes either way. While mapped, the file must be replaced by
+   * renaming (as Hugging Face and vlfer write files), not rewritten in place. @default true
+   */
+  mapWeights?: boolean;
 }
 
 /**
@@ -180,8 +193,9 @@ function loadHfWeights(dir: string, options: LoadWeightsOptions, byReference: bo
   const arch = clipArchFromConfig(config, cfgFile);
   const weightsFile = join(dir, 'model.safetensors');
   const index = byReference ? openSafetensorsFile(weightsFile) : undefined;
-  const weights = index
-    ? weightsByReference(index, 'model.safetensors')
+  const byRef = index && weightsByReference(index, 'model.safetensors', options.mapWeights ?? true);
+  const weights = byRef
+    ? byRef.weights
     : decodeSafetensors(readBytesFile(weightsFile, 'CLIP weights'), weightsFile).tensors;
   const converted = index && Object.values(index.entries).find((t) => !isRawFloat32(t));
   const ppFile = join(dir, 'preprocessor_config.json');
@@ -200,16 +214,32 @@ function loadHfWeights(dir: string, options: LoadWeightsOptions, byReference: bo
     weightsFile,
     logitScale: scalarExp(weights['logit_scale']),
     ...(index ? { checkUnchanged: index.checkUnchanged } : {}),
+    ...(byRef ? { weightsMapped: byRef.mapped } : {}),
     ...(index && !converted ? { externalDir: dir } : {}),
     ...(converted ? { notByReference: `'${converted.key}' is ${converted.dtype}, converted to float32` } : {}),
   };
 }
 
 /**
- * Weights of an opened safetensors file without their values: each entry's `data` is read from the file when first
- * asked for (then kept), and raw float32 entries carry `external`, their bytes' place in the file named `location`.
+ * Weights of an opened safetensors file without their values: each entry's `data` is produced when first asked for
+ * (then kept), and raw float32 entries carry `external`, their bytes' place in the file named `location`.
+ * With `map` (where `fileMappingStatus()` allows), raw float32 entries are views of one private memory map of the
+ * whole file, made at the first ask after checking that the open file is still the one whose header was read: no
+ * copy, and pages read only when a run touches them. Otherwise, and for converted or misaligned entries, each
+ * entry is read from the file into memory of its own.
  */
-function weightsByReference(index: SafetensorsFileIndex, location: string): ClipWeights {
+function weightsByReference(
+  index: SafetensorsFileIndex,
+  location: string,
+  map: boolean,
+): { weights: ClipWeights; mapped: () => boolean } {
+  let mapped: Uint8Array | null | undefined = map ? undefined : null;
+  const viewOf = (t: SafetensorsFileIndex['entries'][string]): Float32Array | undefined => {
+    const offset = index.base + t.b;
+    if (mapped === null || !isRawFloat32(t) || offset % 4 !== 0) return undefined;
+    mapped ??= mapFilePrivate(index.file, (fd) => index.checkUnchanged(fd)) ?? null;
+    return mapped ? new Float32Array(mapped.buffer, mapped.byteOffset + offset, t.count) : undefined;
+  };
   const out: ClipWeights = {};
   for (const [key, t] of Object.entries(index.entries)) {
     let data: Float32Array | undefined;
@@ -217,12 +247,12 @@ function weightsByReference(index: SafetensorsFileIndex, location: string): Clip
     out[key] = {
       dims: t.dims,
       get data() {
-        return (data ??= index.read(key));
+        return (data ??= viewOf(t) ?? index.read(key));
       },
       ...(external ? { external } : {}),
     };
   }
-  return out;
+  return { weights: out, mapped: () => mapped != null };
 }
 
 /**

@@ -18,6 +18,7 @@ export type {
 export { resolveClipSource, loadClipWeights, loadClipWeightsAsync, withImageSize } from './clip-source.js';
 export type { Tensor3D, ClipGradientModelOptions, VisionResiduals } from './clip-gradients.js';
 export { ClipGradientModel, defaultWeightsIn, eotPositions } from './clip-gradients.js';
+export { fileMappingStatus, mapFilePrivate, type FileMappingStatus } from './mapped-file.js';
 export type { PreprocessDecoding, Resizer } from './preprocess.js';
 export { RESIZERS, preprocessImages, preprocessImageInto } from './preprocess.js';
 /** Re-exported from `@vlfer/image/node` and `@vlfer/image` (where decoding moved), so that existing imports keep working. */
