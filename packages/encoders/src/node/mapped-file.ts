@@ -13,6 +13,7 @@ interface Koffi {
   load(path: string | null): { func(signature: string): (...args: unknown[]) => unknown };
   view(ptr: unknown, length: number): ArrayBuffer;
   address(ptr: unknown): bigint;
+  sizeof(type: string): number;
 }
 
 interface Mapper {
@@ -21,6 +22,8 @@ interface Mapper {
   munmap: (addr: unknown, length: number) => number;
   /** munmap of a mapping once the last JS view of it is collected */
   registry: FinalizationRegistry<{ ptr: unknown; length: number }>;
+  /** MAP_FAILED, (void *) -1 at this process's pointer width */
+  failed: bigint;
 }
 
 // the same values on Linux and macOS. Writable but private (copy-on-write): a write into a view changes this
@@ -44,7 +47,8 @@ function loadMapper(): Mapper | { reason: string } {
     const registry = new FinalizationRegistry<{ ptr: unknown; length: number }>(({ ptr, length }) => {
       munmap(ptr, length);
     });
-    mapper = { koffi, mmap: mmap as Mapper['mmap'], munmap: munmap as Mapper['munmap'], registry };
+    const failed = (1n << BigInt(8 * koffi.sizeof('void *'))) - 1n;
+    mapper = { koffi, mmap: mmap as Mapper['mmap'], munmap: munmap as Mapper['munmap'], registry, failed };
   } catch (error) {
     mapper = { reason: `the optional dependency koffi did not load (${(error as Error).message.split('\n')[0]})` };
   }
@@ -64,8 +68,8 @@ export function fileMappingStatus(): FileMappingStatus {
  *
  * A mapped file must not be truncated or rewritten in place while mapped (the process would read the new bytes,
  * or be killed by SIGBUS past the new end): replace it by renaming a new file over it, as every vlfer writer does.
- * @returns undefined where mapping is unavailable (`fileMappingStatus` says why), for an empty file, or when the
- * kernel refuses the map (the caller reads the file instead)
+ * @returns undefined where mapping is unavailable (`fileMappingStatus` says why), for an empty file, when the
+ * kernel refuses the map, or for a file larger than an ArrayBuffer may be (the caller reads the file instead)
  * @throws what `check` throws; a FileIoError-like Node error when the file cannot be opened
  */
 export function mapFilePrivate(file: string, check?: (fd: number) => void): Uint8Array | undefined {
@@ -77,9 +81,15 @@ export function mapFilePrivate(file: string, check?: (fd: number) => void): Uint
     const length = fstatSync(fd).size;
     if (length === 0) return undefined;
     const ptr = m.mmap(null, length, PROT_READ_WRITE, MAP_PRIVATE, fd, 0);
-    // MAP_FAILED is (void *) -1
-    if (ptr === null || m.koffi.address(ptr) === 0xffffffffffffffffn) return undefined;
-    const buffer = m.koffi.view(ptr, length);
+    if (ptr === null || m.koffi.address(ptr) === m.failed) return undefined;
+    let buffer: ArrayBuffer;
+    try {
+      buffer = m.koffi.view(ptr, length);
+    } catch {
+      // larger than an ArrayBuffer may be here: unmapped, and the caller reads the file instead
+      m.munmap(ptr, length);
+      return undefined;
+    }
     m.registry.register(buffer, { ptr, length });
     return new Uint8Array(buffer);
   } finally {
