@@ -149,7 +149,10 @@ export class ClipGradientModel {
       const build = () => clipGraphModel(graph, arch[tower], stored);
       if (lazy)
         sources[name] = async () => {
-          bundle.checkUnchanged?.(); // the file the load checked is the file ONNX Runtime reads now
+          // stored in the graphs, ONNX Runtime reads the file at the path: it must be the file the load checked.
+          // Fed, the graph reads nothing from the file; weights are checked as they are read or handed out
+          if (inGraph) bundle.checkUnchanged?.();
+          bundle.checkWeights?.();
           return ort.InferenceSession.create(build(), profiled(opts, options.profile, name));
         };
       else {
@@ -175,7 +178,7 @@ export class ClipGradientModel {
 
   private feeds(session: ort.InferenceSession, inputs: Record<string, ort.Tensor>): Record<string, ort.Tensor> {
     // mapped weights are the file's pages, read as the run touches them: the file must still be the one loaded
-    if (this.bundle.weightsMapped?.()) this.bundle.checkUnchanged?.();
+    this.bundle.checkWeights?.();
     const f: Record<string, ort.Tensor> = {};
     for (const name of session.inputNames) {
       if (inputs[name]) f[name] = inputs[name];
@@ -199,6 +202,7 @@ export class ClipGradientModel {
         argument: 'pixels',
         message: `expected 3×${S}×${S} values, got ${pixels.length}`,
       });
+    this.bundle.checkWeights?.();
     const w = this.weights['vision_model.embeddings.patch_embedding.weight']!.data;
     const g = S / P;
     const out = new Float32Array(D * g * g);
@@ -233,6 +237,7 @@ export class ClipGradientModel {
         argument: 'ids',
         message: `${ids.length} ids for dims [${dims.join(', ')}]`,
       });
+    this.bundle.checkWeights?.();
     const out = new Float32Array(dims[0] * dims[1] * d);
     ids.forEach((id, i) => {
       if (!Number.isInteger(id) || id < 0 || id >= vocab)

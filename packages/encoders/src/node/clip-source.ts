@@ -21,7 +21,7 @@ import type { ClipWeights } from '../clip-graphs.js';
 import { OPENAI_CLIP_PREPROCESSOR, parsePreprocessorConfig, type ClipPreprocessorConfig } from '../preprocess.js';
 import { requiredModelFiles } from '../registry.js';
 import { getModelEnvironment } from './env.js';
-import { mapFilePrivate } from './mapped-file.js';
+import { mapFilePrivate, type MappedFile } from './mapped-file.js';
 
 /**
  * Where a CLIP model comes from, as `loadClip` and `ClipGradientModel.load` see it:
@@ -110,9 +110,15 @@ export interface ClipWeightsBundle {
   checkUnchanged?: () => void;
   /**
    * With `byReference`: whether the float32 weights are views of a memory map of model.safetensors (`mapWeights`),
-   * whose pages are read from the file as runs touch them: then every run checks the file first (`checkUnchanged`).
+   * whose pages are read from the file as runs touch them.
    */
   weightsMapped?: () => boolean;
+  /**
+   * With `byReference`: throws a DataFormatError when the mapped file changed since its header was read (checked on
+   * the mapped file itself, so a new file renamed over the path does not count); nothing to check for weights read
+   * into memory. Call it before handing out mapped values (each run, each JavaScript read of a weight).
+   */
+  checkWeights?: () => void;
 }
 
 export interface LoadWeightsOptions {
@@ -214,7 +220,7 @@ function loadHfWeights(dir: string, options: LoadWeightsOptions, byReference: bo
     weightsFile,
     logitScale: scalarExp(weights['logit_scale']),
     ...(index ? { checkUnchanged: index.checkUnchanged } : {}),
-    ...(byRef ? { weightsMapped: byRef.mapped } : {}),
+    ...(byRef ? { weightsMapped: byRef.mapped, checkWeights: byRef.checkMapped } : {}),
     ...(index && !converted ? { externalDir: dir } : {}),
     ...(converted ? { notByReference: `'${converted.key}' is ${converted.dtype}, converted to float32` } : {}),
   };
@@ -232,13 +238,13 @@ function weightsByReference(
   index: SafetensorsFileIndex,
   location: string,
   map: boolean,
-): { weights: ClipWeights; mapped: () => boolean } {
-  let mapped: Uint8Array | null | undefined = map ? undefined : null;
+): { weights: ClipWeights; mapped: () => boolean; checkMapped: () => void } {
+  let mapped: MappedFile | null | undefined = map ? undefined : null;
   const viewOf = (t: SafetensorsFileIndex['entries'][string]): Float32Array | undefined => {
     const offset = index.base + t.b;
     if (mapped === null || !isRawFloat32(t) || offset % 4 !== 0) return undefined;
     mapped ??= mapFilePrivate(index.file, (fd) => index.checkUnchanged(fd)) ?? null;
-    return mapped ? new Float32Array(mapped.buffer, mapped.byteOffset + offset, t.count) : undefined;
+    return mapped ? new Float32Array(mapped.bytes.buffer, mapped.bytes.byteOffset + offset, t.count) : undefined;
   };
   const out: ClipWeights = {};
   for (const [key, t] of Object.entries(index.entries)) {
@@ -252,7 +258,14 @@ function weightsByReference(
       ...(external ? { external } : {}),
     };
   }
-  return { weights: out, mapped: () => mapped != null };
+  return {
+    weights: out,
+    mapped: () => mapped != null,
+    // the mapped file itself (its descriptor), not the path: a file renamed over the path leaves the map as it was
+    checkMapped: () => {
+      if (mapped) index.checkUnchanged(mapped.fd);
+    },
+  };
 }
 
 /**
