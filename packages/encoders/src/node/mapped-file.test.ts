@@ -1,13 +1,13 @@
 import { closeSync, ftruncateSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fileMappingStatus, mapFilePrivate, MAX_MAPPED_BYTES } from './mapped-file.js';
-import { packageResolve } from './require.js';
+import { tsxRegisterApiUrl } from './require.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -99,9 +99,8 @@ describe('mapFilePrivate', () => {
       const f = join(tempDir(), 'worker.bin');
       writeFileSync(f, new Uint8Array(64 * 1024).fill(9));
       // the worker runs this file's TypeScript sources through tsx, as the preprocessing pool does in tests
-      const tsx = pathToFileURL(join(dirname(packageResolve('tsx/package.json')), 'dist', 'esm', 'api', 'index.mjs'));
       const mod = pathToFileURL(join(import.meta.dirname, 'mapped-file.ts'));
-      const code = `import(${JSON.stringify(tsx.href)}).then(async (t) => { t.register();
+      const code = `import(${JSON.stringify(tsxRegisterApiUrl())}).then(async (t) => { t.register();
         const { mapFilePrivate } = await import(${JSON.stringify(mod.href)});
         const { parentPort } = await import('node:worker_threads');
         globalThis.kept = mapFilePrivate(${JSON.stringify(f)});

@@ -6,7 +6,7 @@ import { InvalidArgumentError, VlferError, type Tensor4D } from '@vlfer/core';
 import { OPENAI_CLIP_PREPROCESSOR, type ClipPreprocessorConfig, type PreprocessMode } from '../preprocess.js';
 import type { ImageSource } from '@vlfer/image/node';
 import { decodeOptionsFor, pixelsOut, type PreprocessDecoding, type Resizer } from './preprocess.js';
-import { packageResolve } from './require.js';
+import { packageResolve, tsxRegisterApiUrl } from './require.js';
 import type { PreprocessJob } from './preprocess-worker.js';
 
 /** Preprocessing on worker threads: the same bytes as `preprocessImages`, with decode + resize off the main thread. */
@@ -45,10 +45,7 @@ function workerSpec(): { entry: URL | string; options: WorkerOptions } {
     const root = dirname(packageResolve('@vlfer/encoders/package.json'));
     return { entry: join(root, 'dist', 'node', 'preprocess-worker.js'), options: {} };
   }
-  // the ESM build of tsx's register API (its package exports give require() the CJS one)
-  const tsxApi = pathToFileURL(
-    join(dirname(packageResolve('tsx/package.json')), 'dist', 'esm', 'api', 'index.mjs'),
-  ).href;
+  const tsxApi = tsxRegisterApiUrl();
   const body = new URL('./preprocess-worker.ts', thisFile).href;
   const code = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(body)}); }).catch((e) => { process.nextTick(() => { throw e; }); });`;
   return { entry: code, options: { eval: true, execArgv: ['--conditions=@vlfer/source'] } };

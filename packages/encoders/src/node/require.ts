@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
-import { isAbsolute } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 let req: NodeJS.Require | undefined;
 /**
@@ -21,4 +22,12 @@ export function packageRequire(id: string): unknown {
 /** `require.resolve(id)` from this package: the path of a dependency's file. */
 export function packageResolve(id: string): string {
   return packageRequireFn().resolve(id);
+}
+
+/**
+ * The URL of tsx's ESM register API (its package exports give require() the CJS one): a worker thread started from
+ * the TypeScript sources imports it and calls `register()` before importing TypeScript.
+ */
+export function tsxRegisterApiUrl(): string {
+  return pathToFileURL(join(dirname(packageResolve('tsx/package.json')), 'dist', 'esm', 'api', 'index.mjs')).href;
 }
