@@ -43,6 +43,23 @@ export type ClipWeights = Record<
   { dims: number[]; data: Float32Array; external?: { location: string; offset: number; length: number } }
 >;
 
+/**
+ * The version of the arithmetic of the graphs built here: raised whenever a change alters the bits of what they
+ * output, so that what was computed with earlier graphs is not mixed with new results (`forwardGraphsId`).
+ * 2: the fp32 forward graphs with ONNX Runtime's fused attention (`TowerGraphOptions.ortFusedForward`).
+ */
+export const CLIP_GRAPHS_VERSION = 2;
+
+/**
+ * What decides the bits of a forward graph's outputs besides its weights: the graphs' version and whether the
+ * standard or the ONNX Runtime fused layers are built, e.g. `vlfer-clip-graphs-2/ort-fused`. Feature caches put it in
+ * their namespace (`ClipModel.featureRecipe`).
+ */
+export function forwardGraphsId(options: Pick<TowerGraphOptions, 'ortFusedForward' | 'quantize'>): string {
+  const layers = options.quantize === 'int8' ? 'int8' : options.ortFusedForward ? 'ort-fused' : 'standard';
+  return `vlfer-clip-graphs-${CLIP_GRAPHS_VERSION}/${layers}`;
+}
+
 export interface TowerGraphOptions {
   /** also output the vector-Jacobian product (default true) */
   withGradient?: boolean;
@@ -62,6 +79,16 @@ export interface TowerGraphOptions {
   quantize?: 'int8';
   /** Testing: called with each quantized weight's key and its per-channel scales, which it may alter. */
   int8ScalesHook?: (key: string, scales: Float32Array) => void;
+  /**
+   * Forward graphs (`withGradient: false`) in fp32: each layer's attention as ONNX Runtime's `MultiHeadAttention`
+   * and QuickGELU as its `QuickGelu` (com.microsoft: the graph then runs on ONNX Runtime only), as the int8 graphs
+   * always are, instead of standard ONNX ops (head reshapes and transposes, MatMul, Softmax, Sigmoid, Mul). Fewer
+   * nodes: ViT-B/32's vision and text forward sessions are created with about 70 % of the CPU time, and run at the
+   * same speed (apps/bench/README.md, "fused forward graphs"). The image features differ from the standard graph's
+   * in the last float bits (the attention sums in another order). Ignored by graphs with a backward, which keep the
+   * attention probabilities. @default false
+   */
+  ortFusedForward?: boolean;
 }
 
 /** A weight a graph reads: its Hugging Face key and the shape the architecture implies. */
@@ -81,6 +108,11 @@ class Graph {
   /** set when the linear layers are quantized (`TowerGraphOptions.quantize`) */
   readonly int8: Pick<TowerGraphOptions, 'int8ScalesHook'> | undefined;
   /**
+   * The encoder layers are forward only, with ONNX Runtime's fused ops (`encoderLayerFused`): int8 graphs, and fp32
+   * forward graphs with `TowerGraphOptions.ortFusedForward`.
+   */
+  readonly fused: boolean;
+  /**
    * @param gradients the graph has a backward (int8 graphs may not)
    * @param listOnly record the weights read (`read`), checked against `options.weights` when given, without adding
    *   them to the graph, reading their values or quantizing them: the graph is then never serialized
@@ -99,6 +131,7 @@ class Graph {
     this.weights = options.weights;
     this.weightsFile = options.weightsFile ?? 'model.safetensors';
     this.int8 = options.quantize === 'int8' ? { int8ScalesHook: options.int8ScalesHook } : undefined;
+    this.fused = this.int8 !== undefined || (!gradients && options.ortFusedForward === true);
   }
   private n = 0;
   private consts = new Map<string, string>();
@@ -258,8 +291,8 @@ interface LnSaved {
   gamma: string;
 }
 function layerNorm(g: Graph, x: string, gamma: string, beta: string, eps: number): { y: string; saved: LnSaved } {
-  // int8 graphs are forward only: ONNX Runtime's fused LayerNormalization kernel, nothing kept for a backward
-  if (g.int8) {
+  // fused graphs are forward only: nothing kept for a backward
+  if (g.fused) {
     const y = g.op('LayerNormalization', [x, gamma, beta], { axis: -1, epsilon: { float: eps } });
     return { y, saved: { x: '', mean: '', rstd: '', gamma } };
   }
@@ -356,46 +389,66 @@ function encoderLayer(
 }
 
 /**
- * The int8 forward layer: q, k and v as one int8 `DynamicQuantizeMatMul` ([D, 3D]: the activation is quantized once),
- * softmax(q·kᵀ·hd^−½ + bias)·v as ONNX Runtime's `MultiHeadAttention` (com.microsoft: no head transposes, the scale
- * folded in), out_proj and the MLP int8. x [B, L, D] → [B, L, D]; `bias` [1, 1, L, L] added to the scores (text: the
- * causal mask) or none (vision).
+ * A forward-only encoder layer with ONNX Runtime's fused ops (int8 graphs, and fp32 with
+ * `TowerGraphOptions.ortFusedForward`): softmax(q·kᵀ·hd^−½ + bias)·v as `MultiHeadAttention` (com.microsoft: no head
+ * transposes, the scale folded in) and QuickGELU as `QuickGelu`. int8: q, k and v as one `DynamicQuantizeMatMul`
+ * ([D, 3D]: the activation is quantized once), out_proj and the MLP int8. x [B, L, D] → [B, L, D]; `bias`
+ * [1, 1, L, L] added to the scores (text: the causal mask) or none (vision). `clsOnly` (fp32 only; see
+ * `encoderLayer`): the query, out_proj and the MLP of the class token only, output [B, 1, D]. int8 keeps every row,
+ * since `DynamicQuantizeMatMul` quantizes its whole input with one scale.
  */
-function encoderLayerInt8(g: Graph, x: string, prefix: string, a: ClipTowerArch, bias?: string): string {
+function encoderLayerFused(g: Graph, x: string, prefix: string, a: ClipTowerArch, bias?: string, clsOnly = false) {
   const D = a.hiddenSize;
   const I = a.intermediateSize;
   const w = (n: string, dims: number[]) => g.weight(`${prefix}.${n}`, dims);
+  const lin = (y: string, n: string, dims: [number, number]) =>
+    g.linearByKey(y, `${prefix}.${n}.weight`, dims, w(`${n}.bias`, [dims[0]]));
   const ln1 = layerNorm(g, x, w('layer_norm1.weight', [D]), w('layer_norm1.bias', [D]), a.layerNormEps);
-  const qkvNames = ['q_proj', 'k_proj', 'v_proj'].map((n) => `self_attn.${n}`);
-  const qkv = g.linearInt8(
-    ln1.y,
-    qkvNames.map((n) => `${prefix}.${n}.weight`),
-    qkvNames.map(() => [D, D]),
-    qkvNames.map((n) => w(`${n}.bias`, [D])),
-  );
-  const [q, k, v] = ['q', 'k', 'v'].map((n) => `${qkv}_${n}`) as [string, string, string];
-  g.nodes.push({ op: 'Split', inputs: [qkv, g.ints([D, D, D])], outputs: [q, k, v], attrs: { axis: -1 } });
+  let q: string, k: string, v: string;
+  const cls = clsOnly && !g.int8;
+  if (g.int8) {
+    const qkvNames = ['q_proj', 'k_proj', 'v_proj'].map((n) => `self_attn.${n}`);
+    const qkv = g.linearInt8(
+      ln1.y,
+      qkvNames.map((n) => `${prefix}.${n}.weight`),
+      qkvNames.map(() => [D, D]),
+      qkvNames.map((n) => w(`${n}.bias`, [D])),
+    );
+    [q, k, v] = ['q', 'k', 'v'].map((n) => `${qkv}_${n}`) as [string, string, string];
+    g.nodes.push({ op: 'Split', inputs: [qkv, g.ints([D, D, D])], outputs: [q, k, v], attrs: { axis: -1 } });
+  } else {
+    q = lin(cls ? firstToken(g, ln1.y) : ln1.y, 'self_attn.q_proj', [D, D]);
+    k = lin(ln1.y, 'self_attn.k_proj', [D, D]);
+    v = lin(ln1.y, 'self_attn.v_proj', [D, D]);
+  }
   const o = `mha_${g.nodes.length}`;
   const attrs = { num_heads: a.numHeads, scale: { float: (D / a.numHeads) ** -0.5 } };
   const mhaInputs = [q, k, v, '', '', bias ?? ''];
   g.nodes.push({ op: 'MultiHeadAttention', domain: 'com.microsoft', inputs: mhaInputs, outputs: [o], attrs });
-  const lin = (y: string, n: string, dims: [number, number]) =>
-    g.linearByKey(y, `${prefix}.${n}.weight`, dims, w(`${n}.bias`, [dims[0]]));
-  const h1 = g.add(x, lin(o, 'self_attn.out_proj', [D, D]));
+  const h1 = g.add(cls ? firstToken(g, x) : x, lin(o, 'self_attn.out_proj', [D, D]));
   const ln2 = layerNorm(g, h1, w('layer_norm2.weight', [D]), w('layer_norm2.bias', [D]), a.layerNormEps);
   const z = lin(ln2.y, 'mlp.fc1', [I, D]);
-  const sig = g.op('Sigmoid', [g.mul(z, g.f(1.702))]);
-  return g.add(h1, lin(g.mul(z, sig), 'mlp.fc2', [D, I]));
+  const act = `quickgelu_${g.nodes.length}`;
+  g.nodes.push({
+    op: 'QuickGelu',
+    domain: 'com.microsoft',
+    inputs: [z],
+    outputs: [act],
+    attrs: { alpha: { float: 1.702 } },
+  });
+  return g.add(h1, lin(act, 'mlp.fc2', [D, I]));
 }
 
 /**
- * The int8 encoder layers `${prefix}.${i}`, i < numLayers, over x [B, L, D]; `mask` [L, L] additive (text).
- * @returns the last hidden state [B, L, D]
+ * The forward-only fused encoder layers `${prefix}.${i}`, i < numLayers, over x [B, L, D] (`encoderLayerFused`);
+ * `mask` [L, L] additive (text); `clsOnlyLast`: the last layer for the class token only.
+ * @returns the last hidden state [B, L, D] ([B, 1, D] with `clsOnlyLast` in fp32)
  */
-function encoderStackInt8(g: Graph, x: string, prefix: string, a: ClipTowerArch, mask?: string): string {
+function encoderStackFused(g: Graph, x: string, prefix: string, a: ClipTowerArch, mask?: string, clsOnlyLast = false) {
   const bias = mask ? g.op('Unsqueeze', [mask, g.ints([0, 1])]) : undefined; // MultiHeadAttention's attention_bias
   let h = x;
-  for (let i = 0; i < a.numLayers; i++) h = encoderLayerInt8(g, h, `${prefix}.${i}`, a, bias);
+  for (let i = 0; i < a.numLayers; i++)
+    h = encoderLayerFused(g, h, `${prefix}.${i}`, a, bias, clsOnlyLast && i === a.numLayers - 1);
   return h;
 }
 
@@ -461,7 +514,7 @@ function textTower(g: Graph, a: ClipTowerArch, withGrad: boolean): GraphOutputs 
   const mask = g.mul(g.sub(g.f(1), g.op('Trilu', [ones], { upper: 0 })), g.f(-1e9));
   let h = g.add(x, posL);
   const saved: LayerSaved[] = [];
-  if (g.int8) h = encoderStackInt8(g, h, 'text_model.encoder.layers', a, mask);
+  if (g.fused) h = encoderStackFused(g, h, 'text_model.encoder.layers', a, mask);
   else
     for (let i = 0; i < a.numLayers; i++) {
       const l = encoderLayer(g, h, `text_model.encoder.layers.${i}`, a, mask);
@@ -521,7 +574,7 @@ function visionForward(g: Graph, a: ClipTowerArch, px: string) {
   );
   h = pre.y;
   const layers: LayerSaved[] = [];
-  if (g.int8) h = encoderStackInt8(g, h, 'vision_model.encoder.layers', a);
+  if (g.fused) h = encoderStackFused(g, h, 'vision_model.encoder.layers', a, undefined, true);
   else
     for (let i = 0; i < a.numLayers; i++) {
       // the last layer for the class token only: the rest of its output is never read (`encoderLayer`)
@@ -743,7 +796,7 @@ export function clipGraphModel(kind: ClipGraphKind, a: ClipTowerArch, options: T
 export function clipGraphWeights(
   kind: ClipGraphKind,
   a: ClipTowerArch,
-  options: Pick<TowerGraphOptions, 'weights' | 'weightsFile' | 'quantize'> = {},
+  options: Pick<TowerGraphOptions, 'weights' | 'weightsFile' | 'quantize' | 'ortFusedForward'> = {},
 ): ClipWeightSpec[] {
   const { gradients, nodes } = CLIP_GRAPHS[kind];
   const g = new Graph(options, gradients, true);

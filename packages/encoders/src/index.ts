@@ -59,8 +59,10 @@ export type { ClipArch } from './clip-arch.js';
 export { clipArchFromConfig, openaiClipToHf } from './clip-arch.js';
 export type { ClipGraphKind, ClipTowerArch, ClipWeights, ClipWeightSpec, TowerGraphOptions } from './clip-graphs.js';
 export {
+  CLIP_GRAPHS_VERSION,
   clipGraphModel,
   clipGraphWeights,
+  forwardGraphsId,
   textTowerVjpModel,
   visionTowerSplitModels,
   visionTowerVjpModel,

@@ -8,14 +8,7 @@ import {
 } from '@vlfer/core';
 import { FeatureCache, hashFile } from '@vlfer/core/node';
 import { buildZeroShotClassifier, type PreprocessMode } from '@vlfer/encoders';
-import {
-  DECODER_VERSION,
-  encodeImages,
-  loadClip,
-  type ClipDtype,
-  type ClipModel,
-  type Resizer,
-} from '@vlfer/encoders/node';
+import { encodeImages, loadClip, type ClipDtype, type ClipModel, type Resizer } from '@vlfer/encoders/node';
 import {
   CLOSED_SET_METHODS,
   fitClosedSetMethod,
@@ -26,6 +19,7 @@ import {
   type ClosedSetMethod,
   type TipAdapterOptions,
 } from '@vlfer/probes';
+import { clipFeatureNamespace } from './eval-encode.js';
 
 /** One part of a labelled image set: parallel arrays `[n]` of item ids, image paths and class ids. */
 export interface LabelledImages {
@@ -203,11 +197,11 @@ function openFeatureCache(clip: ClipModel, o: ClosedSetRunOptions, log: (l: stri
   if (!o.cacheDir) return undefined;
   return new FeatureCache({
     dir: o.cacheDir,
-    namespace: {
-      model: clip.contentFingerprint(o.cacheDir),
+    namespace: clipFeatureNamespace(clip, clip.contentFingerprint(o.cacheDir), {
       dtype: o.dtype ?? 'fp32',
-      preprocess: `${o.preprocess ?? 'exp-clip'}/${o.resizer ?? 'pil'}/${DECODER_VERSION}`,
-    },
+      preprocess: o.preprocess ?? 'exp-clip',
+      resizer: o.resizer ?? 'pil',
+    }),
     onCorrupt: (file, why) => log(`feature cache entry ${file} ${why}; recomputing it`),
   });
 }

@@ -1,7 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { concatRows, inShard, InvalidArgumentError, throwIfAborted, type Shard, type Tensor2D } from '@vlfer/core';
-import { FeatureCache } from '@vlfer/core/node';
+import { FeatureCache, type FeatureNamespace } from '@vlfer/core/node';
 import {
   createPreprocessPool,
   DECODER_VERSION,
@@ -17,6 +17,25 @@ import { createFaceCropper, type FaceCropper, type FacesReport } from '@vlfer/fa
 import type { EvalData } from './data.js';
 import type { EvalOptions } from './options.js';
 import type { PipelineHooks } from './evaluate.js';
+
+/**
+ * The feature-cache namespace of CLIP image features: the model files' content fingerprint, the dtype, the
+ * preprocessing with the image decoder's version, and what else decides the features' bits (`ClipModel.featureRecipe`:
+ * the version and kind of the graphs of the 'graphs' runtime). Evaluation, training and the closed-set baselines
+ * share entries through it.
+ */
+export function clipFeatureNamespace(
+  clip: Pick<ClipModel, 'featureRecipe'>,
+  modelFingerprint: string,
+  o: { dtype: string; preprocess: string; resizer: string },
+): FeatureNamespace {
+  return {
+    model: modelFingerprint,
+    dtype: o.dtype,
+    preprocess: `${o.preprocess}/${o.resizer}/${DECODER_VERSION}`,
+    ...(clip.featureRecipe ? { extra: clip.featureRecipe } : {}),
+  };
+}
 
 /** An item's id in outputs: its path relative to `root` when it lies inside it, else the path as given. */
 export const idOf = (root: string, p: string): string => {
@@ -78,11 +97,7 @@ export function createEvalEncoder(
   const cache = options.cacheDir
     ? new FeatureCache({
         dir: options.cacheDir,
-        namespace: {
-          model: modelFingerprint,
-          dtype: options.dtype,
-          preprocess: `${options.preprocess}/${options.resizer}/${DECODER_VERSION}`,
-        },
+        namespace: clipFeatureNamespace(clip, modelFingerprint, options),
         onCorrupt: (file, why) => {
           counts.damagedCacheEntries++;
           log(`feature cache entry ${file} ${why}; recomputing it`);

@@ -60,7 +60,14 @@ export {
   quantizationGuard,
 } from './quantization-guard.js';
 export type { EncodeCounts, EvalEncoder, EncodeProgressScope, SampledClips, EncodedEvalData } from './eval-encode.js';
-export { createEvalEncoder, createEvalFaceCropper, selectFaces, sampleClips, encodeEvalData } from './eval-encode.js';
+export {
+  clipFeatureNamespace,
+  createEvalEncoder,
+  createEvalFaceCropper,
+  selectFaces,
+  sampleClips,
+  encodeEvalData,
+} from './eval-encode.js';
 export type {
   StepLog,
   TrainLoopOptions,

@@ -30,13 +30,14 @@ import {
   type ThreadOptions,
 } from '@vlfer/core/node';
 import { listImages } from '@vlfer/datasets/node';
-import { DECODER_VERSION, encodeImages, loadClip, runtimeVersions, type ClipModel } from '@vlfer/encoders/node';
+import { encodeImages, loadClip, runtimeVersions, type ClipModel } from '@vlfer/encoders/node';
 import { constantTargetsWarning, type Teacher } from '@vlfer/llm-knowledge';
 import { computeTargets, httpTeacher, importedTeacher } from '@vlfer/llm-knowledge/node';
 import { createOptimizer, type OptimizerName, type Optimizer } from '@vlfer/losses';
 import { InfoNceGraph, InfoNceSgdStep } from '@vlfer/losses/node';
 import { createProjectionHead, encodeProjectionHead, ProjectionHead } from '@vlfer/projection-head';
 import { createFaceCropper, type FaceCropper } from '@vlfer/faces/node';
+import { clipFeatureNamespace } from './eval-encode.js';
 import type { PipelineHooks } from './evaluate.js';
 import { TrainOptionsSchema, type TrainOptions, type TrainOptionsInput } from './options.js';
 import { checkShardRecords, trainShardFields, writeShardRecord } from './shards.js';
@@ -293,11 +294,7 @@ export async function loadTrainingEncoder(
   const cache = options.cacheDir
     ? new FeatureCache({
         dir: `${options.cacheDir}/features`,
-        namespace: {
-          model: modelFingerprint,
-          dtype: options.dtype,
-          preprocess: `${options.preprocess}/${options.resizer}/${DECODER_VERSION}`,
-        },
+        namespace: clipFeatureNamespace(clip, modelFingerprint, options),
         onCorrupt,
       })
     : undefined;

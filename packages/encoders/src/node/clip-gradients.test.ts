@@ -175,6 +175,66 @@ describe('clipGraphWeights: the weights a graph reads, listed by its own builder
     }
   });
 
+  it('ortFusedForward: forward graphs with MultiHeadAttention and QuickGelu read the same weights and give the features of the standard graph within 1e-5; graphs with a backward ignore it', async () => {
+    const { clipArchFromConfig, clipGraphModel, clipGraphWeights } = await import('../index.js');
+    const { loadClipWeights, resolveClipSource } = await import('./clip-source.js');
+    const dir = sharedPath('fixtures', 'tiny-clip');
+    const { arch, weights } = loadClipWeights(
+      resolveClipSource(dir, { backend: 'graphs' }),
+      {},
+      { byReference: false },
+    );
+    const latin1 = (b: Uint8Array) => Buffer.from(b).toString('latin1');
+    const S = arch.vision.imageSize!;
+    const feeds = {
+      textForward: {
+        inputs_embeds: new ort.Tensor(
+          'float32',
+          Float32Array.from({ length: 2 * 7 * arch.text.hiddenSize }, (_, i) => Math.sin(0.37 * i)),
+          [2, 7, arch.text.hiddenSize],
+        ),
+        eot_onehot: new ort.Tensor(
+          'float32',
+          Float32Array.from({ length: 14 }, (_, i) => +(i === 6 || i === 10)),
+          [2, 7],
+        ),
+      },
+      visionForward: {
+        pixel_values: new ort.Tensor(
+          'float32',
+          Float32Array.from({ length: 2 * 3 * S * S }, (_, i) => Math.sin(0.01 * i)),
+          [2, 3, S, S],
+        ),
+      },
+    };
+    for (const kind of ['textForward', 'visionForward'] as const) {
+      const a = kind === 'textForward' ? arch.text : arch.vision;
+      const fusedGraph = latin1(clipGraphModel(kind, a, { ortFusedForward: true }));
+      expect(fusedGraph).toContain('MultiHeadAttention');
+      expect(fusedGraph).toContain('QuickGelu');
+      expect(fusedGraph).not.toContain('Softmax');
+      expect(latin1(clipGraphModel(kind, a))).not.toContain('MultiHeadAttention');
+      const listed = clipGraphWeights(kind, a, { ortFusedForward: true });
+      expect([...listed].sort(byName)).toEqual([...clipGraphWeights(kind, a)].sort(byName));
+      const out: Float32Array[] = [];
+      for (const ortFusedForward of [false, true]) {
+        const s = await ort.InferenceSession.create(clipGraphModel(kind, a, { weights, ortFusedForward }));
+        try {
+          const r = await s.run(feeds[kind]);
+          out.push(r[s.outputNames[0]!]!.data as Float32Array);
+        } finally {
+          await s.release();
+        }
+      }
+      expect(out[1]!.length).toBe(2 * a.projectionDim);
+      expect(relErr(out[1]!, out[0]!)).toBeLessThan(1e-5);
+    }
+    for (const kind of ['textVjp', 'visionVjp', 'visionForwardResiduals'] as const) {
+      const a = kind === 'textVjp' ? arch.text : arch.vision;
+      expect(clipGraphModel(kind, a, { ortFusedForward: true })).toEqual(clipGraphModel(kind, a));
+    }
+  });
+
   it("int8 forward graphs read the same weights; with the file's weights each is checked, naming the file", async () => {
     const { clipArchFromConfig, clipGraphWeights } = await import('../index.js');
     const { readSafetensors } = await import('@vlfer/core/node');

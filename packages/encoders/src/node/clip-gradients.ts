@@ -8,7 +8,14 @@ import {
   type Tensor4D,
 } from '@vlfer/core';
 import type { ClipArch } from '../clip-arch.js';
-import { clipGraphModel, clipGraphWeights, type ClipGraphKind, type ClipWeights } from '../clip-graphs.js';
+import {
+  clipGraphModel,
+  clipGraphWeights,
+  forwardGraphsId,
+  type ClipGraphKind,
+  type ClipWeights,
+  type TowerGraphOptions,
+} from '../clip-graphs.js';
 import type { ClipPreprocessorConfig } from '../preprocess.js';
 import {
   loadClipWeightsAsync,
@@ -26,10 +33,18 @@ export function defaultWeightsIn(device: ComputeDevice): 'inputs' | 'graph' {
 }
 
 /** The graph builders' weight options: stored in the graph ('graph', and always when quantized) or fed as inputs. */
-function storedWeights(options: ClipGradientModelOptions, weights: ClipWeights, weightsFile: string) {
+function storedWeights(
+  options: ClipGradientModelOptions,
+  weights: ClipWeights,
+  weightsFile: string,
+): TowerGraphOptions {
   if (options.quantize)
     return { weights, weightsFile, quantize: options.quantize, int8ScalesHook: options.int8ScalesHook };
-  return (options.weightsIn ?? defaultWeightsIn(options.device ?? 'cpu')) === 'graph' ? { weights, weightsFile } : {};
+  const device = options.device ?? 'cpu';
+  // forward graphs with ONNX Runtime's fused attention and QuickGELU on the CPU, where they were measured (sessions
+  // created with about 70 % of the CPU time); a GPU EP keeps the standard ops until verified there
+  const fused = { ortFusedForward: device === 'cpu' };
+  return (options.weightsIn ?? defaultWeightsIn(device)) === 'graph' ? { weights, weightsFile, ...fused } : fused;
 }
 
 /**
@@ -111,6 +126,11 @@ export class ClipGradientModel {
     private readonly weights: ClipWeights,
     /** how to get each session this model has; called once, on first use */
     private readonly sources: Partial<Record<SessionName, () => Promise<ort.InferenceSession>>>,
+    /**
+     * What decides the bits of the forward graphs' outputs besides the weights (`forwardGraphsId`: the graphs'
+     * version; standard, ONNX Runtime fused or int8 layers).
+     */
+    readonly forwardGraphs: string,
   ) {}
 
   /**
@@ -145,7 +165,12 @@ export class ClipGradientModel {
       const { tower, graph } = SESSION_GRAPHS[name];
       // every weight the graph reads is in the file, with the shape the config implies: checked now, from the
       // graph's own builders without building it (clipGraphWeights); the graph is built when its session is created
-      clipGraphWeights(graph, arch[tower], { weights, weightsFile, ...quantize });
+      clipGraphWeights(graph, arch[tower], {
+        weights,
+        weightsFile,
+        ...quantize,
+        ortFusedForward: stored.ortFusedForward,
+      });
       const build = () => clipGraphModel(graph, arch[tower], stored);
       if (lazy)
         sources[name] = async () => {
@@ -162,7 +187,7 @@ export class ClipGradientModel {
     }
     const { weights: _w, ...rest } = bundle;
     void _w;
-    return new ClipGradientModel(arch, bundle.preprocessor, rest, weights, sources);
+    return new ClipGradientModel(arch, bundle.preprocessor, rest, weights, sources, forwardGraphsId(stored));
   }
 
   private session(name: SessionName, fn: string): Promise<ort.InferenceSession> {

@@ -109,6 +109,12 @@ export interface ClipModel {
    * ctime.
    */
   contentFingerprint(indexDir?: string): string;
+  /**
+   * What decides the features' bits besides the model files, for feature caches to key on (`FeatureNamespace.extra`):
+   * undefined for the 'onnx' runtime, whose graphs are model files; for 'graphs', the version and kind of the graphs
+   * vlfer builds (`forwardGraphsId`), which a vlfer release may change.
+   */
+  readonly featureRecipe: string | undefined;
   /** The underlying ONNX Runtime session of a tower (benchmarks, IO binding); 'onnx' runtime only. */
   session(tower: 'vision' | 'text'): unknown;
   /** Release the sessions. Encoding afterwards throws one `VlferError` saying so; a second call does nothing. */
@@ -253,6 +259,7 @@ function graphsClipModel(
     preprocessor: model.preprocessor,
     preprocessMode: meta.preprocessMode,
     logitScale: model.bundle.logitScale ?? null,
+    featureRecipe: model.forwardGraphs,
     async encodePixels(pixels) {
       live('encodePixels');
       assertShape(pixels, [null, 3, S, S], 'pixels', 'ClipModel.encodePixels');
@@ -373,6 +380,7 @@ async function loadOnnxClip(
     preprocessor,
     preprocessMode: 'clip',
     logitScale: localDir ? safetensorsLogitScale(join(localDir, 'model.safetensors')) : null,
+    featureRecipe: undefined, // the ONNX graphs are model files, in the content fingerprint
     encodePixels: encoders.encodePixels,
     encodeTexts: encoders.encodeTexts,
     tokenize: encoders.tokenize,

@@ -108,7 +108,12 @@ describe('weights stored in the graphs as external data pointing into model.safe
 
   it('constant folding off (transposes fused into the MatMuls, not copied) leaves the features bit-identical', async () => {
     const bundle = loadClipWeights(resolveClipSource(tiny, { backend: 'graphs' }), {}, { byReference: true });
-    const graph = visionTowerVjpModel(bundle.arch.vision, { weights: bundle.weights, withGradient: false });
+    // the forward graph as ClipGradientModel builds it on a CPU (ONNX Runtime's fused attention and QuickGELU)
+    const graph = visionTowerVjpModel(bundle.arch.vision, {
+      weights: bundle.weights,
+      withGradient: false,
+      ortFusedForward: true,
+    });
     const S = bundle.arch.vision.imageSize!;
     const out = mkdtempSync(join(tmpdir(), 'vlfer-fold-'));
     const run = async (name: string, extra: Record<string, Record<string, string>>) => {

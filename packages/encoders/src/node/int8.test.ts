@@ -39,6 +39,11 @@ describe("int8 'graphs' runtime (DynamicQuantizeMatMul)", () => {
     const fp32 = await loadClip({ model: tiny, backend: 'graphs' });
     const int8 = await loadClip({ model: tiny, backend: 'graphs', dtype: 'int8' });
     expect([fp32.dtype, int8.dtype, int8.runtime]).toEqual(['fp32', 'int8', 'graphs']);
+    // what feature caches key on besides the files: the graphs' version and kind
+    expect([fp32.featureRecipe, int8.featureRecipe]).toEqual([
+      'vlfer-clip-graphs-2/ort-fused',
+      'vlfer-clip-graphs-2/int8',
+    ]);
     const a = await features(fp32);
     const b = await features(int8);
     await Promise.all([fp32.dispose(), int8.dispose()]);
