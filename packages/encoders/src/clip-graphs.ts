@@ -83,7 +83,7 @@ export interface TowerGraphOptions {
    * Forward graphs (`withGradient: false`) in fp32: each layer's attention as ONNX Runtime's `MultiHeadAttention`
    * and QuickGELU as its `QuickGelu` (com.microsoft: the graph then runs on ONNX Runtime only), as the int8 graphs
    * always are, instead of standard ONNX ops (head reshapes and transposes, MatMul, Softmax, Sigmoid, Mul). Fewer
-   * nodes: ViT-B/32's vision and text forward sessions are created with about 70 % of the CPU time, and run at the
+   * nodes: ViT-B/32's vision and text forward sessions are created with 64–78 % of the CPU time, and run at the
    * same speed (apps/bench/README.md, "fused forward graphs"). The image features differ from the standard graph's
    * in the last float bits (the attention sums in another order). Ignored by graphs with a backward, which keep the
    * attention probabilities. @default false

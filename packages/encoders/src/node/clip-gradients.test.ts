@@ -235,6 +235,23 @@ describe('clipGraphWeights: the weights a graph reads, listed by its own builder
     }
   });
 
+  it('ClipGradientModel.forwardGraphs names the graphs behind visionForwardEmbeds and textForwardEmbeds', async () => {
+    // with gradients the vision embeddings come from the forward with residuals (standard layers)
+    expect(models.inputs.forwardGraphs).toEqual({
+      vision: 'vlfer-clip-graphs-2/standard',
+      text: 'vlfer-clip-graphs-2/ort-fused',
+    });
+    const forward = await ClipGradientModel.load(sharedPath('fixtures', 'tiny-clip'), { gradients: false });
+    try {
+      expect(forward.forwardGraphs).toEqual({
+        vision: 'vlfer-clip-graphs-2/ort-fused',
+        text: 'vlfer-clip-graphs-2/ort-fused',
+      });
+    } finally {
+      await forward.release();
+    }
+  });
+
   it("int8 forward graphs read the same weights; with the file's weights each is checked, naming the file", async () => {
     const { clipArchFromConfig, clipGraphWeights } = await import('../index.js');
     const { readSafetensors } = await import('@vlfer/core/node');

@@ -42,7 +42,7 @@ function storedWeights(
     return { weights, weightsFile, quantize: options.quantize, int8ScalesHook: options.int8ScalesHook };
   const device = options.device ?? 'cpu';
   // forward graphs with ONNX Runtime's fused attention and QuickGELU on the CPU, where they were measured (sessions
-  // created with about 70 % of the CPU time); a GPU EP keeps the standard ops until verified there
+  // created with 64–78 % of the CPU time); a GPU EP keeps the standard ops until verified there
   const fused = { ortFusedForward: device === 'cpu' };
   return (options.weightsIn ?? defaultWeightsIn(device)) === 'graph' ? { weights, weightsFile, ...fused } : fused;
 }
@@ -127,10 +127,11 @@ export class ClipGradientModel {
     /** how to get each session this model has; called once, on first use */
     private readonly sources: Partial<Record<SessionName, () => Promise<ort.InferenceSession>>>,
     /**
-     * What decides the bits of the forward graphs' outputs besides the weights (`forwardGraphsId`: the graphs'
-     * version; standard, ONNX Runtime fused or int8 layers).
+     * What decides the bits of `visionForwardEmbeds` and `textForwardEmbeds` besides the weights, per tower
+     * (`forwardGraphsId`: the graphs' version; standard, ONNX Runtime fused or int8 layers). With gradients, the
+     * vision embeddings come from the forward-with-residuals graph, which has standard layers.
      */
-    readonly forwardGraphs: string,
+    readonly forwardGraphs: { readonly vision: string; readonly text: string },
   ) {}
 
   /**
@@ -187,7 +188,12 @@ export class ClipGradientModel {
     }
     const { weights: _w, ...rest } = bundle;
     void _w;
-    return new ClipGradientModel(arch, bundle.preprocessor, rest, weights, sources, forwardGraphsId(stored));
+    const forwardGraphs = {
+      // visionForwardEmbeds runs the visionForward graph, or without one (gradients) the forward with residuals
+      vision: sources.visionForward ? forwardGraphsId(stored) : forwardGraphsId({}),
+      text: forwardGraphsId(stored), // textForwardEmbeds always runs the textForward graph
+    };
+    return new ClipGradientModel(arch, bundle.preprocessor, rest, weights, sources, forwardGraphs);
   }
 
   private session(name: SessionName, fn: string): Promise<ort.InferenceSession> {

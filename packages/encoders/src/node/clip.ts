@@ -112,7 +112,7 @@ export interface ClipModel {
   /**
    * What decides the features' bits besides the model files, for feature caches to key on (`FeatureNamespace.extra`):
    * undefined for the 'onnx' runtime, whose graphs are model files; for 'graphs', the version and kind of the graphs
-   * vlfer builds (`forwardGraphsId`), which a vlfer release may change.
+   * vlfer builds for both towers (`forwardGraphsId`), which a vlfer release may change.
    */
   readonly featureRecipe: string | undefined;
   /** The underlying ONNX Runtime session of a tower (benchmarks, IO binding); 'onnx' runtime only. */
@@ -259,7 +259,7 @@ function graphsClipModel(
     preprocessor: model.preprocessor,
     preprocessMode: meta.preprocessMode,
     logitScale: model.bundle.logitScale ?? null,
-    featureRecipe: model.forwardGraphs,
+    featureRecipe: model.forwardGraphs.vision, // loaded without gradients: the text tower's is the same
     async encodePixels(pixels) {
       live('encodePixels');
       assertShape(pixels, [null, 3, S, S], 'pixels', 'ClipModel.encodePixels');
