@@ -505,13 +505,16 @@ function textTower(g: Graph, a: ClipTowerArch, withGrad: boolean): GraphOutputs 
   const eot = g.input('eot_onehot', ['batch', 'seq']);
   const cot = withGrad ? g.input('cotangent', ['batch', a.projectionDim]) : '';
   const pos = g.weight('text_model.embeddings.position_embedding.weight', [a.maxPositions ?? 77, D]);
-  // positions 0..L-1 and the causal mask (−1e9 above the diagonal)
-  const L = g.op('Gather', [g.op('Shape', [x]), g.ints([1])], { axis: 0 });
-  const posL = g.op('Slice', [pos, g.ints([0]), L, g.ints([0])]);
-  const ones = g.op('ConstantOfShape', [g.op('Concat', [L, L], { axis: 0 })], {
-    value: { tensor: { type: 'float32', values: [1], dims: [1] } },
-  });
-  const mask = g.mul(g.sub(g.f(1), g.op('Trilu', [ones], { upper: 0 })), g.f(-1e9));
+  // positions 0..L-1 [1, seq] and the causal mask [seq, seq] (−1e9 above the diagonal, −0 elsewhere), made from
+  // the eot_onehot input by ops whose output shape ONNX Runtime infers from their input's: the symbolic `seq` then
+  // reaches every later node. Made from Shape(x) (a Slice of the position table, a ConstantOfShape mask), every later
+  // dimension was unknown to ONNX Runtime, and creating the ViT-B/32 text VJP session took 0.5 s of CPU instead of
+  // 0.08 (apps/bench/README.md, "fused forward graphs"). x^0 = 1 for any x, NaN included.
+  const ones = g.op('Pow', [g.op('ReduceSum', [eot, g.ints([0])], { keepdims: 1 }), g.f(0)]);
+  const positions = g.sub(g.op('CumSum', [ones, g.ints([1])]), g.f(1)); // 0, 1, …, L − 1 (exact in float32)
+  const posL = g.op('Gather', [pos, g.op('Cast', [positions], { to: 7 })], { axis: 0 }); // [1, seq, D]; 7: int64
+  const later = g.op('Greater', [positions, g.op('Transpose', [positions], { perm: [1, 0] })]); // [i, j]: j > i
+  const mask = g.mul(g.op('Cast', [later], { to: 1 }), g.f(-1e9)); // 1: float32
   let h = g.add(x, posL);
   const saved: LayerSaved[] = [];
   if (g.fused) h = encoderStackFused(g, h, 'text_model.encoder.layers', a, mask);

@@ -83,6 +83,41 @@ describe.each(['inputs', 'graph'] as const)('forward-only graphs (weights as %s)
   });
 });
 
+describe('text graphs at any sequence length up to the position table', () => {
+  it('a prompt cut after its end token gives the embeddings and gradient it has inside 77 tokens; 78 is refused', async () => {
+    const m = models.inputs;
+    const D = m.arch.text.hiddenSize;
+    const E = m.arch.text.projectionDim;
+    const ids = ref.text.input_ids.flat() as number[];
+    const eot = ref.text.input_ids.map((row: number[]) => row.indexOf(49407)) as number[];
+    const full = m.tokenEmbeddings(ids, [3, 77]); // [3, 77, D]
+    const L = Math.max(...eot) + 1; // every prompt's end token inside the first L positions
+    expect(L).toBeLessThan(77);
+    const cut = new Float32Array(3 * L * D);
+    for (let b = 0; b < 3; b++) cut.set(full.data.subarray(b * 77 * D, (b * 77 + L) * D), b * L * D);
+    const short = { dtype: 'float32' as const, data: cut, dims: [3, L, D] as [number, number, number] };
+    const cot = tensor2d(Array.from({ length: 3 }, (_, b) => Array.from({ length: E }, (_, j) => Math.cos(b + j))));
+    // causal attention: what a token sees does not depend on the tokens after it, so the end token's output is the
+    // same whether the padding after it is there or not (positions 0..L-1 in both)
+    const [a77, aL] = [await m.textForwardEmbeds(full, eot), await m.textForwardEmbeds(short, eot)];
+    expect(relErr(aL.data, a77.data)).toBeLessThan(1e-5);
+    const [v77, vL] = [await m.textVjp(full, eot, cot), await m.textVjp(short, eot, cot)];
+    expect(relErr(vL.textEmbeds.data, v77.textEmbeds.data)).toBeLessThan(1e-5);
+    const g77 = new Float32Array(3 * L * D);
+    for (let b = 0; b < 3; b++) g77.set(v77.gradInputsEmbeds.data.subarray(b * 77 * D, (b * 77 + L) * D), b * L * D);
+    expect(relErr(vL.gradInputsEmbeds.data, g77)).toBeLessThan(1e-5);
+    const long = {
+      dtype: 'float32' as const,
+      data: new Float32Array(78 * D),
+      dims: [1, 78, D] as [number, number, number],
+    };
+    await expect(m.textForwardEmbeds(long, [77])).rejects.toThrow(
+      /inputsEmbeds.*78 tokens.*position embeddings for 77/,
+    );
+    await expect(m.textVjp(long, [77], tensor2d([Array(E).fill(0)]))).rejects.toThrow(/78 tokens/);
+  });
+});
+
 describe('weights stored in the graphs', () => {
   it('name the missing or misshapen key and the file', async () => {
     const { clipArchFromConfig, visionTowerVjpModel } = await import('../index.js');

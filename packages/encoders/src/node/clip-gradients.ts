@@ -282,6 +282,17 @@ export class ClipGradientModel {
     return { dtype: 'float32', data: out, dims: [dims[0], dims[1], d] };
   }
 
+  /** The text tower has position embeddings for `maxPositions` tokens (77 for CLIP): a longer sequence is refused. */
+  private checkSequenceLength(inputsEmbeds: Tensor3D, fn: string): void {
+    const max = this.arch.text.maxPositions ?? 77;
+    if (inputsEmbeds.dims[1] > max)
+      throw new InvalidArgumentError({
+        functionName: fn,
+        argument: 'inputsEmbeds',
+        message: `has ${inputsEmbeds.dims[1]} tokens; the text tower has position embeddings for ${max}`,
+      });
+  }
+
   private onehot(eotIndex: readonly number[], b: number, l: number, fn: string): Float32Array {
     if (eotIndex.length !== b)
       throw new InvalidArgumentError({
@@ -314,6 +325,7 @@ export class ClipGradientModel {
     const s = await this.session('text', 'textVjp');
     const [b, l, d] = inputsEmbeds.dims;
     assertShape(inputsEmbeds, [null, null, this.arch.text.hiddenSize], 'inputsEmbeds', 'textVjp');
+    this.checkSequenceLength(inputsEmbeds, 'textVjp');
     assertShape(cotangent, [b, this.arch.text.projectionDim], 'cotangent', 'textVjp');
     const out = await s.run(
       this.feeds(s, {
@@ -397,6 +409,7 @@ export class ClipGradientModel {
     const s = await this.session('textForward', 'textForwardEmbeds');
     const [b, l, d] = inputsEmbeds.dims;
     assertShape(inputsEmbeds, [null, null, this.arch.text.hiddenSize], 'inputsEmbeds', 'textForwardEmbeds');
+    this.checkSequenceLength(inputsEmbeds, 'textForwardEmbeds');
     const out = await s.run(
       this.feeds(s, {
         inputs_embeds: new ort.Tensor('float32', inputsEmbeds.data, [b, l, d]),
