@@ -135,9 +135,10 @@ class Graph {
   }
   private n = 0;
   private consts = new Map<string, string>();
-  op(op: string, inputs: string[], attrs?: Record<string, AttrValue>): string {
+  /** A node with one output, named after the op; `domain` for ONNX Runtime's contrib ops (`com.microsoft`). */
+  op(op: string, inputs: string[], attrs?: Record<string, AttrValue>, domain?: string): string {
     const out = `${op.toLowerCase()}_${this.n++}`;
-    this.nodes.push({ op, inputs, outputs: [out], ...(attrs ? { attrs } : {}) });
+    this.nodes.push({ op, inputs, outputs: [out], ...(attrs ? { attrs } : {}), ...(domain ? { domain } : {}) });
     return out;
   }
   /** A node with `count` outputs. */
@@ -241,10 +242,8 @@ class Graph {
     this.initializers.push({ name: `${name}.int8`, dims: [inp, total], data: q });
     this.initializers.push({ name: `${name}.scale`, dims: [total], data: scales });
     const bias = biases.length > 1 ? this.op('Concat', biases, { axis: 0 }) : biases[0];
-    const out = `dqmatmul_${this.n++}`;
     const inputs = [x, `${name}.int8`, `${name}.scale`, '', ...(bias ? [bias] : [])];
-    this.nodes.push({ op: 'DynamicQuantizeMatMul', domain: 'com.microsoft', inputs, outputs: [out] });
-    return out;
+    return this.op('DynamicQuantizeMatMul', inputs, undefined, 'com.microsoft');
   }
   model(name: string, outputs: ValueSpec[]): Uint8Array {
     return buildModel({
@@ -414,28 +413,18 @@ function encoderLayerFused(g: Graph, x: string, prefix: string, a: ClipTowerArch
       qkvNames.map(() => [D, D]),
       qkvNames.map((n) => w(`${n}.bias`, [D])),
     );
-    [q, k, v] = ['q', 'k', 'v'].map((n) => `${qkv}_${n}`) as [string, string, string];
-    g.nodes.push({ op: 'Split', inputs: [qkv, g.ints([D, D, D])], outputs: [q, k, v], attrs: { axis: -1 } });
+    [q, k, v] = g.multi('Split', [qkv, g.ints([D, D, D])], 3, { axis: -1 }) as [string, string, string];
   } else {
     q = lin(cls ? firstToken(g, ln1.y) : ln1.y, 'self_attn.q_proj', [D, D]);
     k = lin(ln1.y, 'self_attn.k_proj', [D, D]);
     v = lin(ln1.y, 'self_attn.v_proj', [D, D]);
   }
-  const o = `mha_${g.nodes.length}`;
   const attrs = { num_heads: a.numHeads, scale: { float: (D / a.numHeads) ** -0.5 } };
-  const mhaInputs = [q, k, v, '', '', bias ?? ''];
-  g.nodes.push({ op: 'MultiHeadAttention', domain: 'com.microsoft', inputs: mhaInputs, outputs: [o], attrs });
+  const o = g.op('MultiHeadAttention', [q, k, v, '', '', bias ?? ''], attrs, 'com.microsoft');
   const h1 = g.add(cls ? firstToken(g, x) : x, lin(o, 'self_attn.out_proj', [D, D]));
   const ln2 = layerNorm(g, h1, w('layer_norm2.weight', [D]), w('layer_norm2.bias', [D]), a.layerNormEps);
   const z = lin(ln2.y, 'mlp.fc1', [I, D]);
-  const act = `quickgelu_${g.nodes.length}`;
-  g.nodes.push({
-    op: 'QuickGelu',
-    domain: 'com.microsoft',
-    inputs: [z],
-    outputs: [act],
-    attrs: { alpha: { float: 1.702 } },
-  });
+  const act = g.op('QuickGelu', [z], { alpha: { float: 1.702 } }, 'com.microsoft');
   return g.add(h1, lin(act, 'mlp.fc2', [D, I]));
 }
 

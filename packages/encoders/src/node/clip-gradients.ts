@@ -159,19 +159,13 @@ export class ClipGradientModel {
         `${weightsFile}: weights copied into the graphs, not read from the file by ONNX Runtime (${bundle.notByReference ?? 'externalData: false'})`,
       );
     const stored = storedWeights(options, weights, weightsFile);
-    const quantize = options.quantize ? { quantize: options.quantize } : {};
     const lazy = !inGraph || bundle.externalDir !== undefined;
     const sources: ClipGradientModel['sources'] = {};
     for (const name of sessionNames(options)) {
       const { tower, graph } = SESSION_GRAPHS[name];
       // every weight the graph reads is in the file, with the shape the config implies: checked now, from the
       // graph's own builders without building it (clipGraphWeights); the graph is built when its session is created
-      clipGraphWeights(graph, arch[tower], {
-        weights,
-        weightsFile,
-        ...quantize,
-        ortFusedForward: stored.ortFusedForward,
-      });
+      clipGraphWeights(graph, arch[tower], { ...stored, weights, weightsFile });
       const build = () => clipGraphModel(graph, arch[tower], stored);
       if (lazy)
         sources[name] = async () => {
