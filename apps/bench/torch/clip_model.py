@@ -60,11 +60,11 @@ class Text(nn.Module):
 
     def forward(self, embeds, eot):
         t = embeds.shape[1]
-        mask = torch.full((t, t), -1e9).triu(1)
+        mask = torch.full((t, t), -1e9, device=embeds.device).triu(1)
         x = embeds + self.pos[:t]
         for layer in self.layers:
             x = layer(x, mask)
-        return self.proj(self.final(x)[torch.arange(x.shape[0]), eot])
+        return self.proj(self.final(x)[torch.arange(x.shape[0], device=x.device), eot])
 
 
 def load(config_file):

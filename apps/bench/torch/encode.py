@@ -10,7 +10,7 @@ With --quantize dynamic the timed model is torch.quantization.quantize_dynamic(m
 linear layer: attention q/k/v/out, MLP fc1/fc2, the projection, as vlfer's int8 graphs), on the default quantized
 engine (recorded); the result adds the cosine of its features to the fp32 model's on the same tensor.
 
-    python3 encode.py --config vit-b32/config.json --batch 32 --reps 5 --threads 2 [--list paths.txt] [--quantize dynamic] [--parent PID]
+    python3 encode.py --config vit-b32/config.json --batch 32 --reps 5 --threads 2 [--list paths.txt] [--quantize dynamic] [--device cuda] [--parent PID]
 """
 import argparse
 import time
@@ -26,12 +26,18 @@ a.add_argument("--threads", type=int, default=2)
 a.add_argument("--trial-reps", type=int, default=2, help="timed warm-up runs per encoder variant")
 a.add_argument("--list", help="image files, one per line (the ones vlfer's pipeline row reads)")
 a.add_argument("--quantize", choices=["none", "dynamic"], default="none")
+a.add_argument("--device", default="cpu", help="torch device: cpu, or cuda for the GPU peer of --device webgpu runs (raw rows only)")
 add_parent(a)
 o = a.parse_args()
 setup(o.threads, o.parent)
+dev = torch.device(o.device)
+if dev.type != "cpu" and (o.list or o.quantize != "none"):
+    a.error("--device cuda times the raw rows only: leave out --list and --quantize")
 vision, _, _ = load(o.config)
-vision.eval()
-x = torch.sin(torch.arange(o.batch * 3 * 224 * 224, dtype=torch.float32) * 0.001).view(o.batch, 3, 224, 224)
+vision = vision.eval().to(dev)
+x = torch.sin(torch.arange(o.batch * 3 * 224 * 224, dtype=torch.float32) * 0.001).view(o.batch, 3, 224, 224).to(dev)
+# the GPU runs asynchronously: a timed run ends when its queue has drained
+sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
 fp32_features = None
 if o.quantize == "dynamic":
     with torch.no_grad():
@@ -44,8 +50,10 @@ def time_runs(f, reps):
     f(x)
     ts = []
     for _ in range(reps):
+        sync()
         t0 = now()
         f(x)
+        sync()
         ts.append(now() - t0)
     return median(ts)
 
@@ -77,8 +85,10 @@ with torch.no_grad():
     vision(x)
     ts, cpu = [], []
     for _ in range(o.reps):
+        sync()
         t0, c0 = now(), time.process_time()
         vision(x)
+        sync()
         ts.append(now() - t0)
         cpu.append(time.process_time() - c0)
     out["rawImagesPerSecond"] = o.batch / median(ts)
@@ -104,4 +114,7 @@ with torch.no_grad():
         for i in range(0, len(files), o.batch):
             vision(torch.stack([prep(f) for f in files[i : i + o.batch]]))
         out["pipelineImagesPerSecond"] = len(files) / (now() - t0)
-emit(out)
+out["device"] = o.device
+if dev.type == "cuda":
+    out["deviceName"] = torch.cuda.get_device_name(dev)
+emit(out, peak=dev.type == "cpu")

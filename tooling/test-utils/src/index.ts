@@ -32,6 +32,25 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
+/** max|a−b| ÷ max|b| over two flat numeric arrays of equal length: an error relative to the reference's scale. */
+export function maxRelErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`maxRelErr: lengths differ (${a.length} vs ${b.length})`);
+  let num = 0,
+    den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num = Math.max(num, Math.abs(a[i]! - b[i]!));
+    den = Math.max(den, Math.abs(b[i]!));
+  }
+  return num / den;
+}
+
+/** A raw little-endian float32 reference file of `shared/fixtures/references/` (e.g. `grad_pixel_values.f32`). */
+export function referenceF32(file: string): Float32Array {
+  const b = readFileSync(sharedPath('fixtures', 'references', file));
+  if (b.byteLength % 4 !== 0) throw new Error(`${file}: ${b.byteLength} bytes is not a whole number of float32 values`);
+  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+}
+
 export { repoRoot };
 
 /**

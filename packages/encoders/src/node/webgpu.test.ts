@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { loadReferences, maxAbsDiff, sharedPath } from '@vlfer/test-utils';
+import { loadReferences, maxAbsDiff, maxRelErr, referenceF32, sharedPath } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
+import { ClipGradientModel } from './clip-gradients.js';
+import { textVjpParity, visionVjpParity } from './clip-gradients.reference.js';
 import { loadClip, probeWebGpu } from './index.js';
 
 // GPU tests run only where a WebGPU adapter exists; elsewhere (CI, this 2-core machine) they are reported as
@@ -29,4 +31,25 @@ describe('WebGPU backend', () => {
     expect(maxAbsDiff(t.data, ref.text.text_embeds.flat())).toBeLessThan(1e-4);
     await clip.dispose();
   });
+  it.runIf(probe.available)(
+    "the 'graphs' runtime on WebGPU: VJP graphs match PyTorch autograd within 1e-4 relative, forward graphs the VJP embeddings",
+    async () => {
+      const m = await ClipGradientModel.load(sharedPath('fixtures', 'tiny-clip'), { device: 'webgpu' });
+      const v = await visionVjpParity(m);
+      const t = await textVjpParity(m);
+      console.log(`[webgpu] vision rel err embeds ${v.embeds.toExponential(2)} grad ${v.grad.toExponential(2)}`);
+      console.log(`[webgpu] text rel err embeds ${t.embeds.toExponential(2)} grad ${t.grad.toExponential(2)}`);
+      for (const e of [v.embeds, v.grad, t.embeds, t.grad]) expect(e).toBeLessThan(1e-4);
+      // a GPU device keeps the standard forward ops (the fused com.microsoft ones are CPU-only here)
+      const f = await ClipGradientModel.load(sharedPath('fixtures', 'tiny-clip'), {
+        device: 'webgpu',
+        gradients: false,
+      });
+      expect(f.forwardGraphs).toEqual({ vision: 'vlfer-clip-graphs-2/standard', text: 'vlfer-clip-graphs-2/standard' });
+      const ref = loadReferences();
+      const px = { dtype: 'float32' as const, data: referenceF32('pixel_values.f32'), dims: [2, 3, 224, 224] as const };
+      expect(maxRelErr((await f.visionForwardEmbeds(px)).data, ref.vision.image_embeds.flat())).toBeLessThan(1e-4);
+      await Promise.all([m.release(), f.release()]);
+    },
+  );
 });
