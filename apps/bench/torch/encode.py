@@ -10,7 +10,7 @@ With --quantize dynamic the timed model is torch.quantization.quantize_dynamic(m
 linear layer: attention q/k/v/out, MLP fc1/fc2, the projection, as vlfer's int8 graphs), on the default quantized
 engine (recorded); the result adds the cosine of its features to the fp32 model's on the same tensor.
 
-    python3 encode.py --config vit-b32/config.json --batch 32 --reps 5 --threads 2 [--list paths.txt] [--quantize dynamic] [--device cuda] [--parent PID]
+    python3 encode.py --config vit-b32/config.json --batch 32 --reps 5 --threads 2 [--list paths.txt] [--quantize dynamic] [--device cuda [--dtype fp16]] [--parent PID]
 """
 import argparse
 import time
@@ -27,15 +27,19 @@ a.add_argument("--trial-reps", type=int, default=2, help="timed warm-up runs per
 a.add_argument("--list", help="image files, one per line (the ones vlfer's pipeline row reads)")
 a.add_argument("--quantize", choices=["none", "dynamic"], default="none")
 a.add_argument("--device", default="cpu", help="torch device: cpu, or cuda for the GPU peer of --device webgpu runs (raw rows only)")
+a.add_argument("--dtype", choices=["fp32", "fp16"], default="fp32", help="fp16: half-precision weights and inputs (cuda only)")
 add_parent(a)
 o = a.parse_args()
 setup(o.threads, o.parent)
 dev = torch.device(o.device)
 if dev.type != "cpu" and (o.list or o.quantize != "none"):
     a.error("--device cuda times the raw rows only: leave out --list and --quantize")
+if o.dtype == "fp16" and dev.type != "cuda":
+    a.error("--dtype fp16 needs --device cuda")
+half = (lambda t: t.half()) if o.dtype == "fp16" else (lambda t: t)
 vision, _, _ = load(o.config)
-vision = vision.eval().to(dev)
-x = torch.sin(torch.arange(o.batch * 3 * 224 * 224, dtype=torch.float32) * 0.001).view(o.batch, 3, 224, 224).to(dev)
+vision = half(vision.eval().to(dev))
+x = half(torch.sin(torch.arange(o.batch * 3 * 224 * 224, dtype=torch.float32) * 0.001).view(o.batch, 3, 224, 224).to(dev))
 # the GPU runs asynchronously: a timed run ends when its queue has drained
 sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
 fp32_features = None
@@ -115,6 +119,8 @@ with torch.no_grad():
             vision(torch.stack([prep(f) for f in files[i : i + o.batch]]))
         out["pipelineImagesPerSecond"] = len(files) / (now() - t0)
 out["device"] = o.device
+out["dtype"] = o.dtype
+out["batch"] = o.batch
 if dev.type == "cuda":
     out["deviceName"] = torch.cuda.get_device_name(dev)
 emit(out, peak=dev.type == "cpu")

@@ -1,0 +1,72 @@
+#!/bin/bash
+# apps/bench/device/pack.sh <set> — packs what `run.sh <set>` needs on a GPU machine that has no Node.js and reaches no
+# registry, into .devcarry/<set>/ (git-ignored; the device tool carries it):
+#   node.xz      this machine's Node binary, stripped
+#   nm.tar.xz    the node_modules files and folders that the set's commands open or look at here on the CPU (traced with strace: the WebGPU
+#                runs load the same modules), with every pnpm symlink
+#   shared.tar.xz the ../shared files they open (FER2013: a 280-image subset; the bench samples from whatever is there)
+#   debs/        Debian's Vulkan loader and glvnd libraries: the NVIDIA Vulkan driver needs both (node-stack.md §4.1)
+#   commit       the commit the run is of
+# Sets: `test` (the WebGPU test file under vitest) and `bench` (bench:encode and bench:hesp-step): one set with all of it
+# would be over the tool's 64 MiB per call. Needs strace, xz, apt-get download. Takes 3–5 minutes on 2 cores.
+set -euo pipefail
+set=${1:?usage: pack.sh test|bench}
+root=$(git rev-parse --show-toplevel)
+cd "$root"
+shared=$(realpath "${VLFER_SHARED:-../shared}")
+out=.devcarry/$set
+trace=$(mktemp -d)
+rm -rf "$out" && mkdir -p "$out/debs"
+grep -qx '/.devcarry/' .git/info/exclude 2>/dev/null || echo '/.devcarry/' >>.git/info/exclude
+# tsx's transform cache would hide esbuild (a fresh machine has none)
+run() { TSX_DISABLE_CACHE=1 strace -f -qq -e trace=openat,execve,stat,lstat,newfstatat,statx,access,faccessat2,readlink -o "$trace/$(date +%s%N)" "$@" >"$trace/log" 2>&1 || { cat "$trace/log"; exit 1; }; }
+case $set in
+test)
+  # the test's GPU path, run on the CPU: same modules and fixture files
+  sed "s/device: 'webgpu'/device: 'cpu'/g; s/it.runIf(probe.available)/it/; s/it.runIf(!probe.available)/it.skip/; /forwardGraphs).toEqual/d" \
+    packages/encoders/src/node/webgpu.test.ts >packages/encoders/src/node/zz-device-trace.test.ts
+  trap 'rm -f packages/encoders/src/node/zz-device-trace.test.ts' EXIT
+  run node_modules/.bin/vitest run packages/encoders/src/node/zz-device-trace.test.ts
+  ;;
+bench)
+  m=$(mktemp -d)
+  run node --conditions=@vlfer/source --import tsx apps/bench/src/bench-encode.ts --reps 1 --images 8 --batch 4 \
+    --dtypes fp32,fp16 --models-dir "$m" --out "$m/e.json"
+  run node --conditions=@vlfer/source --import tsx apps/bench/src/bench-hesp-step.ts --clips 1 --frames 2 --steps 1 \
+    --warmup 0 --weights-in graph --models-dir "$m" --out "$m/h.json"
+  rm -rf "$m"
+  ;;
+*) echo "pack.sh: unknown set '$set' (test or bench)" >&2; exit 2 ;;
+esac
+# every file or folder opened, executed or looked at (resolved through pnpm's links), relative to the repo root or the shared folder
+python3 - "$trace" "$root" "$shared" "$out" <<'PY'
+import os, re, sys
+trace, root, shared, out = sys.argv[1:]
+nm, sh = set(), set()
+for f in os.listdir(trace):
+    if f == "log": continue
+    for line in open(os.path.join(trace, f), errors="replace"):
+        m = re.search(r'^\d+ +[a-z0-9]+\([^"]*"([^"]+)"', line)
+        if not m or "ENOENT" in line: continue
+        p = os.path.realpath(os.path.join(root, m.group(1)))
+        # files, and folders as bare entries (tar --no-recursion): code that checks a folder exists finds it
+        if not os.path.exists(p): continue
+        if p.startswith(root + "/") and "/node_modules/" in p: nm.add(os.path.relpath(p, root))
+        elif p.startswith(shared + "/"): sh.add(os.path.relpath(p, shared))
+fer = "data/fer2013-privatetest"
+if any(s.startswith(fer) for s in sh):
+    sh = {s for s in sh if not s.startswith(fer)}
+    for c in sorted(os.listdir(os.path.join(shared, fer))):
+        d = os.path.join(shared, fer, c)
+        if os.path.isdir(d): sh.update(os.path.join(fer, c, x) for x in sorted(os.listdir(d))[:40])
+open(os.path.join(out, "nm.txt"), "w").write("\n".join(sorted(nm)) + "\n")
+open(os.path.join(out, "shared.txt"), "w").write("\n".join(sorted(sh)) + "\n")
+PY
+find . -path ./.git -prune -o -path ./.devcarry -prune -o -type l -path '*node_modules*' -print | sed 's#^\./##' >>"$out/nm.txt"
+tar cf - --no-recursion -T "$out/nm.txt" | xz -9 -T2 >"$out/nm.tar.xz"
+tar cf - --no-recursion -C "$shared" -T "$out/shared.txt" | xz -9 -T2 >"$out/shared.tar.xz"
+strip -o "$trace/node" "$(command -v node)" && xz -9 -T2 -c "$trace/node" >"$out/node.xz"
+(cd "$out/debs" && apt-get download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 >/dev/null 2>&1)
+git rev-parse HEAD >"$out/commit"
+rm -rf "$trace"
+du -sh "$out"/* | sed "s#^#pack.sh: #"

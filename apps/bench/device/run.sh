@@ -1,0 +1,54 @@
+#!/bin/bash
+# apps/bench/device/run.sh <set> — on the GPU machine (the device tool; a copy of the repo as the working directory,
+# .devcarry/<set> made by pack.sh and carried): unpacks Node, node_modules and the shared files, sets up Vulkan for
+# ONNX Runtime's WebGPU execution provider (Dawn), and runs
+#   test:  the WebGPU test file (packages/encoders/src/node/webgpu.test.ts) under vitest
+#   bench: bench:encode and bench:hesp-step with --device webgpu, and their PyTorch peers on CUDA (same shapes)
+# Logs and result JSON go to $OUT. Usage with the device tool: carry [".devcarry/<set>"], command "bash apps/bench/device/run.sh <set>".
+set -uo pipefail
+set=${1:?usage: run.sh test|bench}
+: "${OUT:?run.sh writes its results to \$OUT (set by the device tool)}"
+exec > >(tee "$OUT/$set.log") 2>&1
+C=$PWD/.devcarry/$set
+T0=$(date +%s)
+el() { echo "[t=$(($(date +%s) - T0))s] $*"; }
+el "== $set of $(cat "$C/commit") on $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader), $(nproc) CPUs"
+mkdir -p /tmp/nb && xz -dc "$C/node.xz" >/tmp/nb/node && chmod +x /tmp/nb/node || { echo "run.sh: cannot unpack $C/node.xz (made by pack.sh $set)"; exit 1; }
+export PATH=/tmp/nb:$PATH
+node --version || exit 1
+tar xJf "$C/nm.tar.xz" && mkdir -p /tmp/shared && tar xJf "$C/shared.tar.xz" -C /tmp/shared || exit 1
+for f in "$C"/debs/*.deb; do dpkg -x "$f" /; done
+ldconfig
+export VLFER_SHARED=/tmp/shared XDG_RUNTIME_DIR=/tmp
+[ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ] && export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+[ -f /usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json ] && export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+el "== ONNX Runtime backends: $(cd packages/encoders && node -e "console.log(JSON.stringify(require('onnxruntime-node').listSupportedBackends()))")"
+case $set in
+test)
+  el "== vitest webgpu.test.ts"
+  timeout 300 node_modules/.bin/vitest run packages/encoders/src/node/webgpu.test.ts --reporter verbose
+  echo "vitest exit $?"
+  ;;
+bench)
+  # most wanted first: what ran before a timeout is in $OUT
+  node_bench() { timeout "$1" node --conditions=@vlfer/source --import tsx "apps/bench/src/$2" "${@:3}"; echo "$2 exit $?"; }
+  ck=.vlfer-cache/models/vit-b32-hf-random # the random checkpoint bench:hesp-step writes, which the PyTorch peer loads
+  # the PyTorch peers' JSON lines, each under the run's name, in one file (the tool brings back 8 files at most)
+  peer() { local r; r=$(timeout 90 python3 "apps/bench/torch/$2" "${@:3}") && echo "{\"run\": \"$1\", \"result\": $r}" >>"$OUT/torch-cuda.jsonl"; echo "$1 exit $?"; }
+  torch_encode() { peer "encode $2 batch $1" encode.py --config /tmp/shared/fixtures/graphs/vit-b32/config.json --device cuda --batch "$1" --dtype "$2" --reps 5; }
+  torch_hesp() { peer "hesp-step $1 clips" hesp_step.py --config $ck/config.json --checkpoint $ck/model.safetensors --device cuda --clips "$1" --frames 8 --steps 3 --warmup 2; }
+  el "== bench:encode --device webgpu"
+  node_bench 180 bench-encode.ts --device webgpu --dtypes fp32,fp16 --batch 32 --raw-batches 256 --reps 5 --images 256 --out "$OUT/encode-webgpu.json"
+  el "== bench:hesp-step --device webgpu, 8 clips × 8 frames"
+  node_bench 150 bench-hesp-step.ts --device webgpu --clips 8 --frames 8 --steps 3 --warmup 2 --out "$OUT/hesp-step-webgpu-8.json"
+  el "== PyTorch CUDA: HESP step (same checkpoint and shapes), raw encode (fp32 batch 32 and 256, fp16 batch 256)"
+  torch_hesp 8
+  torch_encode 32 fp32
+  torch_encode 256 fp32
+  torch_encode 256 fp16
+  el "== bench:hesp-step --device webgpu, 64 clips × 8 frames"
+  node_bench 150 bench-hesp-step.ts --device webgpu --clips 64 --frames 8 --steps 3 --warmup 2 --out "$OUT/hesp-step-webgpu-64.json"
+  torch_hesp 64
+  ;;
+esac
+el "== end"
