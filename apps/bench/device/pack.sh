@@ -7,10 +7,10 @@
 #   shared.tar.xz the ../shared files they open (FER2013: a 280-image subset; the bench samples from whatever is there)
 #   debs/        Debian's Vulkan loader and glvnd libraries: the NVIDIA Vulkan driver needs both (node-stack.md §4.1)
 #   commit       the commit the run is of
-# Sets: `test` (the WebGPU test file under vitest) and `bench` (bench:encode and bench:hesp-step): one set with all of it
-# would be over the tool's 64 MiB per call. Needs strace, xz, apt-get download. Takes 3–5 minutes on 2 cores.
+# Sets: `test` (the WebGPU test file under vitest), `bench` (bench:encode and bench:hesp-step) and `step` (the test and
+# bench:hesp-step): one set with all of it would be over the tool's 64 MiB per call. Needs strace, xz, apt-get download. Takes 3–5 minutes on 2 cores.
 set -euo pipefail
-set=${1:?usage: pack.sh test|bench}
+set=${1:?usage: pack.sh test|bench|step}
 root=$(git rev-parse --show-toplevel)
 cd "$root"
 shared=$(realpath "${VLFER_SHARED:-../shared}")
@@ -20,24 +20,28 @@ rm -rf "$out" && mkdir -p "$out/debs"
 grep -qx '/.devcarry/' .git/info/exclude 2>/dev/null || echo '/.devcarry/' >>.git/info/exclude
 # tsx's transform cache would hide esbuild (a fresh machine has none)
 run() { TSX_DISABLE_CACHE=1 strace -f -qq -e trace=openat,execve,stat,lstat,newfstatat,statx,access,faccessat2,readlink -o "$trace/$(date +%s%N)" "$@" >"$trace/log" 2>&1 || { cat "$trace/log"; exit 1; }; }
-case $set in
-test)
-  # the test's GPU path, run on the CPU: same modules and fixture files
+trace_test() { # the test's GPU path, run on the CPU: same modules and fixture files
   sed "s/device: 'webgpu'/device: 'cpu'/g; s/it.runIf(probe.available)/it/; s/it.runIf(!probe.available)/it.skip/; /forwardGraphs).toEqual/d" \
     packages/encoders/src/node/webgpu.test.ts >packages/encoders/src/node/zz-device-trace.test.ts
   trap 'rm -f packages/encoders/src/node/zz-device-trace.test.ts' EXIT
   run node_modules/.bin/vitest run packages/encoders/src/node/zz-device-trace.test.ts
-  ;;
-bench)
-  m=$(mktemp -d)
+}
+m=$(mktemp -d)
+trace_encode() {
   run node --conditions=@vlfer/source --import tsx apps/bench/src/bench-encode.ts --reps 1 --images 8 --batch 4 \
     --dtypes fp32,fp16 --models-dir "$m" --out "$m/e.json"
+}
+trace_hesp() {
   run node --conditions=@vlfer/source --import tsx apps/bench/src/bench-hesp-step.ts --clips 1 --frames 2 --steps 1 \
-    --warmup 0 --weights-in graph --models-dir "$m" --out "$m/h.json"
-  rm -rf "$m"
-  ;;
-*) echo "pack.sh: unknown set '$set' (test or bench)" >&2; exit 2 ;;
+    --warmup 0 --weights-in graph --models-dir "$m" --out "$m/h.json" --profile "$m/prof/hesp"
+}
+case $set in
+test) trace_test ;;
+bench) trace_encode && trace_hesp ;;
+step) trace_test && trace_hesp ;;
+*) echo "pack.sh: unknown set '$set' (test, bench or step)" >&2; exit 2 ;;
 esac
+rm -rf "$m"
 # every file or folder opened, executed or looked at (resolved through pnpm's links), relative to the repo root or the shared folder
 python3 - "$trace" "$root" "$shared" "$out" <<'PY'
 import os, re, sys

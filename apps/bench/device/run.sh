@@ -4,9 +4,10 @@
 # ONNX Runtime's WebGPU execution provider (Dawn), and runs
 #   test:  the WebGPU test file (packages/encoders/src/node/webgpu.test.ts) under vitest
 #   bench: bench:encode and bench:hesp-step with --device webgpu, and their PyTorch peers on CUDA (same shapes)
+#   step:  the WebGPU test file, then bench:hesp-step with --device webgpu (profiled once)
 # Logs and result JSON go to $OUT. Usage with the device tool: carry [".devcarry/<set>"], command "bash apps/bench/device/run.sh <set>".
 set -uo pipefail
-set=${1:?usage: run.sh test|bench}
+set=${1:?usage: run.sh test|bench|step}
 : "${OUT:?run.sh writes its results to \$OUT (set by the device tool)}"
 exec > >(tee "$OUT/$set.log") 2>&1
 C=$PWD/.devcarry/$set
@@ -49,6 +50,17 @@ bench)
   el "== bench:hesp-step --device webgpu, 64 clips × 8 frames"
   node_bench 150 bench-hesp-step.ts --device webgpu --clips 64 --frames 8 --steps 3 --warmup 2 --out "$OUT/hesp-step-webgpu-64.json"
   torch_hesp 64
+  ;;
+step)
+  el "== vitest webgpu.test.ts"
+  timeout 200 node_modules/.bin/vitest run packages/encoders/src/node/webgpu.test.ts --reporter verbose
+  echo "vitest exit $?"
+  hesp() { timeout 200 node --conditions=@vlfer/source --import tsx apps/bench/src/bench-hesp-step.ts --device webgpu --frames 8 --warmup 2 "$@"; echo "bench-hesp-step.ts exit $?"; }
+  el "== bench:hesp-step --device webgpu, 8 clips × 8 frames, profiled (kernel time by op and by execution provider)"
+  mkdir -p /tmp/prof && hesp --clips 8 --steps 2 --profile /tmp/prof/hesp --out "$OUT/hesp-step-webgpu-8-profile.json"
+  el "== the same, not profiled; then 64 clips × 8 frames"
+  hesp --clips 8 --steps 3 --out "$OUT/hesp-step-webgpu-8.json"
+  hesp --clips 64 --steps 3 --out "$OUT/hesp-step-webgpu-64.json"
   ;;
 esac
 el "== end"

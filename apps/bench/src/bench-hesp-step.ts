@@ -173,7 +173,7 @@ async function profileSummary(prefix: string, timed: number[]) {
     `profile (${timed.length} timed steps): ${stepMs.toFixed(0)} ms per step, ${ortMs.toFixed(0)} ms in ONNX Runtime runs, ${(stepMs - ortMs).toFixed(0)} ms outside (JS, feeds, copies)`,
     ...Object.entries(sessions).map(
       ([n, s]) =>
-        `  session ${n}: ${(s.runMs / timed.length).toFixed(0)} ms per step (kernels ${(s.kernelMs / timed.length).toFixed(0)})`,
+        `  session ${n}: ${(s.runMs / timed.length).toFixed(0)} ms per step (kernels ${(s.kernelMs / timed.length).toFixed(0)}: ${s.byProvider.map((p) => `${p.provider} ${(p.ms / timed.length).toFixed(0)} ms in ${Math.round(p.count / timed.length)} nodes`).join(', ')})`,
     ),
     ...byOp.map(
       (r) => `  ${r.op}: ${r.msPerStep.toFixed(0)} ms per step (${((100 * r.msPerStep) / stepMs).toFixed(1)} %)`,

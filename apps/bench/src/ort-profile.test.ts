@@ -11,12 +11,12 @@ import { buildModel } from '@vlfer/core';
 import { summariseOrtProfile, summariseOrtProfiles, type OrtProfileEvent } from './ort-profile.js';
 
 const run = (ts: number, dur: number): OrtProfileEvent => ({ cat: 'Session', name: 'model_run', ts, dur });
-const kernel = (op: string, ts: number, dur: number): OrtProfileEvent => ({
+const kernel = (op: string, ts: number, dur: number, provider = 'CPUExecutionProvider'): OrtProfileEvent => ({
   cat: 'Node',
   name: `${op.toLowerCase()}_1_kernel_time`,
   ts,
   dur,
-  args: { op_name: op },
+  args: { op_name: op, provider },
 });
 
 describe('summariseOrtProfile', () => {
@@ -25,7 +25,7 @@ describe('summariseOrtProfile', () => {
     kernel('MatMul', 10, 4000),
     { cat: 'Node', name: 'matmul_1_fence_before', ts: 10, dur: 7, args: { op_name: 'MatMul' } },
     run(6000, 3000),
-    kernel('MatMul', 6010, 2000),
+    kernel('MatMul', 6010, 2000, 'WebGpuExecutionProvider'),
     kernel('Add', 8010, 500),
     run(10000, 1000),
     kernel('Add', 10010, 250),
@@ -38,6 +38,10 @@ describe('summariseOrtProfile', () => {
     expect(s.byOp).toEqual([
       { op: 'MatMul', ms: 2, count: 1 },
       { op: 'Add', ms: 0.75, count: 2 },
+    ]);
+    expect(s.byProvider).toEqual([
+      { provider: 'WebGpuExecutionProvider', ms: 2, count: 1 },
+      { provider: 'CPUExecutionProvider', ms: 0.75, count: 2 },
     ]);
     expect(summariseOrtProfile(events).byOp[0]).toEqual({ op: 'MatMul', ms: 6, count: 2 });
   });
@@ -80,5 +84,7 @@ describe('summariseOrtProfiles', () => {
     expect(summary.tiny!.runs).toBe(2);
     expect(summary.tiny!.byOp.map((r) => r.op).sort()).toEqual(['MatMul', 'Relu']);
     expect(summary.tiny!.byOp.every((r) => r.count === 2)).toBe(true);
+    // ONNX Runtime names the execution provider of each kernel event
+    expect(summary.tiny!.byProvider.map((r) => r.provider)).toEqual(['CPUExecutionProvider']);
   });
 });

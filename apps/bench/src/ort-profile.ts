@@ -12,7 +12,7 @@ export interface OrtProfileEvent {
   name: string;
   ts: number;
   dur: number;
-  args?: { op_name?: string };
+  args?: { op_name?: string; provider?: string };
 }
 
 export interface OrtProfileSummary {
@@ -24,6 +24,8 @@ export interface OrtProfileSummary {
   kernelMs: number;
   /** kernel time by ONNX op type, ms, largest first */
   byOp: { op: string; ms: number; count: number }[];
+  /** kernel time by execution provider (`args.provider`, e.g. CPUExecutionProvider, WebGpuExecutionProvider), ms, largest first: a GPU session's CPU share shows the nodes that fell back to the CPU */
+  byProvider: { provider: string; ms: number; count: number }[];
 }
 
 /**
@@ -37,21 +39,30 @@ export function summariseOrtProfile(events: readonly OrtProfileEvent[], skipRuns
   const kept = runs.slice(skipRuns);
   const from = kept[0]!.ts;
   const ops = new Map<string, { ms: number; count: number }>();
+  const providers = new Map<string, { ms: number; count: number }>();
+  const add = (m: Map<string, { ms: number; count: number }>, key: string, ms: number) => {
+    const o = m.get(key) ?? { ms: 0, count: 0 };
+    o.ms += ms;
+    o.count += 1;
+    m.set(key, o);
+  };
   let kernelMs = 0;
   for (const e of events) {
     if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || e.ts < from) continue;
-    const op = e.args?.op_name ?? 'unknown';
-    const o = ops.get(op) ?? { ms: 0, count: 0 };
-    o.ms += e.dur / 1000;
-    o.count += 1;
-    ops.set(op, o);
+    add(ops, e.args?.op_name ?? 'unknown', e.dur / 1000);
+    add(providers, e.args?.provider ?? 'unknown', e.dur / 1000);
     kernelMs += e.dur / 1000;
   }
+  const sorted = <K extends string>(m: Map<string, { ms: number; count: number }>, key: K) =>
+    [...m]
+      .map(([k, o]) => ({ [key]: k, ...o }) as Record<K, string> & { ms: number; count: number })
+      .sort((a, b) => b.ms - a.ms);
   return {
     runs: kept.length,
     runMs: kept.reduce((s, r) => s + r.dur / 1000, 0),
     kernelMs,
-    byOp: [...ops].map(([op, o]) => ({ op, ...o })).sort((a, b) => b.ms - a.ms),
+    byOp: sorted(ops, 'op'),
+    byProvider: sorted(providers, 'provider'),
   };
 }
 

@@ -677,13 +677,18 @@ function visionResiduals(a: ClipTowerArch): { name: string; dims: (number | stri
  * `backward` maps the residuals and `cotangent` [B, E] to `grad_pixel_values` [B, 3, S, S]. Same arithmetic as
  * `visionTowerVjpModel`. `residuals` lists the names in order.
  */
+/** The names of the residuals the vision backward reads (`res_*`), in the order `visionTowerSplitModels` lists them. */
+export function visionResidualNames(a: ClipTowerArch): string[] {
+  return visionResiduals(a).map((r) => r.name);
+}
+
 export function visionTowerSplitModels(
   a: ClipTowerArch,
   options: Omit<TowerGraphOptions, 'withGradient'> = {},
 ): { forward: Uint8Array; backward: Uint8Array; residuals: string[] } {
   const forward = clipGraphModel('visionForwardResiduals', a, options);
   const backward = clipGraphModel('visionBackward', a, options);
-  return { forward, backward, residuals: visionResiduals(a).map((r) => r.name) };
+  return { forward, backward, residuals: visionResidualNames(a) };
 }
 
 /** The forward half of `visionTowerSplitModels` in `fg`: `pixel_values` → `image_embeds` and the residuals by name. */

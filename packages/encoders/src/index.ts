@@ -65,6 +65,7 @@ export {
   forwardGraphsId,
   textTowerVjpModel,
   visionTowerSplitModels,
+  visionResidualNames,
   visionTowerVjpModel,
 } from './clip-graphs.js';
 export type { Int8Weight } from './quantize.js';

@@ -12,6 +12,7 @@ import {
   clipGraphModel,
   clipGraphWeights,
   forwardGraphsId,
+  visionResidualNames,
   type ClipGraphKind,
   type ClipWeights,
   type TowerGraphOptions,
@@ -132,6 +133,11 @@ export class ClipGradientModel {
      * vision embeddings come from the forward-with-residuals graph, which has standard layers.
      */
     readonly forwardGraphs: { readonly vision: string; readonly text: string },
+    /**
+     * Whether the vision residuals stay on the device (a GPU EP): the forward leaves them in GPU buffers and the
+     * backward reads them there (ONNX Runtime IO binding), instead of a round trip through host memory.
+     */
+    private readonly residualsOnDevice = false,
   ) {}
 
   /**
@@ -153,7 +159,8 @@ export class ClipGradientModel {
       byReference: !inGraph || options.externalData !== false,
     });
     const { arch, weights, weightsFile } = bundle;
-    const opts = graphSessionOptions(bundle, options);
+    const sessionOpts = graphSessionOptions(bundle, options);
+    const device = options.device ?? 'cpu';
     if (inGraph && !bundle.externalDir)
       options.log?.(
         `${weightsFile}: weights copied into the graphs, not read from the file by ONNX Runtime (${bundle.notByReference ?? 'externalData: false'})`,
@@ -167,6 +174,7 @@ export class ClipGradientModel {
       // graph's own builders without building it (clipGraphWeights); the graph is built when its session is created
       clipGraphWeights(graph, arch[tower], { ...stored, weights, weightsFile });
       const build = () => clipGraphModel(graph, arch[tower], stored);
+      const opts = name === 'visionResiduals' ? residualSessionOptions(sessionOpts, arch.vision, device) : sessionOpts;
       if (lazy)
         sources[name] = async () => {
           // stored in the graphs, ONNX Runtime reads the file at the path: it must be the file the load checked.
@@ -187,7 +195,7 @@ export class ClipGradientModel {
       vision: sources.visionForward ? forwardGraphsId(stored) : forwardGraphsId({}),
       text: forwardGraphsId(stored), // textForwardEmbeds always runs the textForward graph
     };
-    return new ClipGradientModel(arch, bundle.preprocessor, rest, weights, sources, forwardGraphs);
+    return new ClipGradientModel(arch, bundle.preprocessor, rest, weights, sources, forwardGraphs, device !== 'cpu');
   }
 
   private session(name: SessionName, fn: string): Promise<ort.InferenceSession> {
@@ -346,7 +354,8 @@ export class ClipGradientModel {
 
   /**
    * image_embeds and the residuals the backward needs: the first half of `visionVjp`, for callers whose cotangent
-   * depends on the embeddings (a training step's loss), so the tower forward runs once.
+   * depends on the embeddings (a training step's loss), so the tower forward runs once. On a GPU the residuals are
+   * GPU buffers, released by the `visionBackward` that uses them (or, for a forward without one, when collected).
    * @param pixels [B, 3, S, S] @returns image_embeds [B, E] and the residuals of these B images
    */
   async visionForwardResiduals(
@@ -357,11 +366,17 @@ export class ClipGradientModel {
     const S = this.arch.vision.imageSize!;
     assertShape(pixels, [null, 3, S, S], 'pixels', fn);
     const b = pixels.dims[0];
-    const tensors = this.residualPool.get(b)?.pop() ?? residualBuffers(s, b);
-    const out = await s.run(this.feeds(s, { pixel_values: new ort.Tensor('float32', pixels.data, [...pixels.dims]) }), {
-      image_embeds: null,
-      ...tensors,
-    });
+    const feeds = this.feeds(s, { pixel_values: new ort.Tensor('float32', pixels.data, [...pixels.dims]) });
+    let tensors: Record<string, ort.Tensor>;
+    let out: ort.InferenceSession.OnnxValueMapType;
+    if (this.residualsOnDevice) {
+      // ONNX Runtime allocates them on the GPU (preferredOutputLocation 'gpu-buffer'); the backward disposes them
+      out = await s.run(feeds);
+      tensors = Object.fromEntries(s.outputNames.filter((n) => n.startsWith('res_')).map((n) => [n, out[n]!]));
+    } else {
+      tensors = this.residualPool.get(b)?.pop() ?? residualBuffers(s, b);
+      out = await s.run(feeds, { image_embeds: null, ...tensors });
+    }
     const e = out.image_embeds!;
     return {
       imageEmbeds: { dtype: 'float32', data: e.data as Float32Array, dims: [b, this.arch.vision.projectionDim] },
@@ -392,9 +407,12 @@ export class ClipGradientModel {
       }),
     );
     this.consumed.add(residuals);
-    const pool = this.residualPool.get(b) ?? [];
-    pool.push(residuals.tensors as Record<string, ort.Tensor>);
-    this.residualPool.set(b, pool);
+    if (this.residualsOnDevice) for (const t of Object.values(residuals.tensors)) t.dispose();
+    else {
+      const pool = this.residualPool.get(b) ?? [];
+      pool.push(residuals.tensors as Record<string, ort.Tensor>);
+      this.residualPool.set(b, pool);
+    }
     return { dtype: 'float32', data: out.grad_pixel_values!.data as Float32Array, dims: [b, 3, S, S] };
   }
 
@@ -540,6 +558,24 @@ function graphSessionOptions(
 export const STORED_WEIGHTS_OPTIMIZATION = {
   optimization: { disable_specified_optimizers: 'ConstantFolding' },
 } as const;
+
+/**
+ * The forward-with-residuals session's options: on a GPU, the residual outputs stay in GPU buffers
+ * (`preferredOutputLocation` 'gpu-buffer') for the backward to read there; `image_embeds` comes to the host. A
+ * ViT-B/32 frame's residuals are 27 MB: on the H200 a HESP step of 8 clips × 8 frames took 2.6 s with the round
+ * trip through host memory (apps/bench/README.md, GPU).
+ */
+function residualSessionOptions(
+  opts: ort.InferenceSession.SessionOptions,
+  vision: ClipArch['vision'],
+  device: ComputeDevice,
+): ort.InferenceSession.SessionOptions {
+  if (device === 'cpu') return opts;
+  return {
+    ...opts,
+    preferredOutputLocation: Object.fromEntries(visionResidualNames(vision).map((n) => [n, 'gpu-buffer' as const])),
+  };
+}
 
 /** `opts` with ONNX Runtime profiling to `<prefix>-<session>_<time>.json` when a prefix is given. */
 function profiled(
