@@ -1,5 +1,5 @@
 import { tensor2d, type Tensor2D } from '@vlfer/core';
-import { loadReferences } from '@vlfer/test-utils';
+import { loadReferences, maxRelErr as relErr } from '@vlfer/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdam, createSgd, infoNceSgdModelBytes, logitsPadding } from './index.js';
 import { InfoNceGraph, InfoNceSgdStep } from './node/index.js';
@@ -14,15 +14,6 @@ const ref = loadReferences().exp_clip_head as {
 };
 const X = tensor2d(ref.X);
 const T = tensor2d(ref.targets);
-const relErr = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let num = 0,
-    den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i]! - b[i]!));
-    den = Math.max(den, Math.abs(b[i]!));
-  }
-  return num / den;
-};
 let graph: InfoNceGraph;
 beforeAll(async () => {
   graph = await InfoNceGraph.create();

@@ -1,19 +1,10 @@
 import { tensor2d, type Tensor2D } from '@vlfer/core';
-import { loadReferences } from '@vlfer/test-utils';
+import { loadReferences, maxRelErr as relErr } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
 import { arplLoss, crossEntropy, supConLoss } from './index.js';
 import { supConAnchors } from './open-set-losses.js';
 
 const ref = loadReferences();
-const relErr = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let num = 0,
-    den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i]! - b[i]!));
-    den = Math.max(den, Math.abs(b[i]!));
-  }
-  return num / den;
-};
 /** Central finite difference of f at entry idx of t (float64 math inside f). */
 function fd(t: Tensor2D, idx: number, f: (t: Tensor2D) => number, h = 1e-3): number {
   const p = Float32Array.from(t.data);
