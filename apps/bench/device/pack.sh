@@ -10,12 +10,22 @@
 # Sets: `test` (the WebGPU test file under vitest), `bench` (bench:encode and bench:hesp-step) and `step` (the test and
 # bench:hesp-step): one set with all of it would be over the tool's 64 MiB per call. Needs strace, xz, apt-get download. Takes 3–5 minutes on 2 cores.
 set -euo pipefail
-set=${1:?usage: pack.sh test|bench|step}
+set=${1:-}
+case $set in
+test | bench | step) ;;
+*) echo "usage: pack.sh test|bench|step (got '$set')" >&2; exit 2 ;;
+esac
+for tool in strace xz apt-get python3 strip git; do
+  command -v $tool >/dev/null || { echo "pack.sh: needs $tool (Debian: apt-get install strace xz-utils binutils)" >&2; exit 2; }
+done
 root=$(git rev-parse --show-toplevel)
 cd "$root"
 shared=$(realpath "${VLFER_SHARED:-../shared}")
+[ -d "$shared/fixtures" ] || { echo "pack.sh: no shared folder at $shared (set VLFER_SHARED)" >&2; exit 2; }
 out=.devcarry/$set
 trace=$(mktemp -d)
+m=$(mktemp -d)
+trap 'rm -rf "$trace" "$m" packages/encoders/src/node/zz-device-trace.test.ts' EXIT
 rm -rf "$out" && mkdir -p "$out/debs"
 grep -qx '/.devcarry/' .git/info/exclude 2>/dev/null || echo '/.devcarry/' >>.git/info/exclude
 # tsx's transform cache would hide esbuild (a fresh machine has none)
@@ -23,10 +33,8 @@ run() { TSX_DISABLE_CACHE=1 strace -f -qq -e trace=openat,execve,stat,lstat,newf
 trace_test() { # the test's GPU path, run on the CPU: same modules and fixture files
   sed "s/device: 'webgpu'/device: 'cpu'/g; s/it.runIf(probe.available)/it/; s/it.runIf(!probe.available)/it.skip/; /forwardGraphs).toEqual/d" \
     packages/encoders/src/node/webgpu.test.ts >packages/encoders/src/node/zz-device-trace.test.ts
-  trap 'rm -f packages/encoders/src/node/zz-device-trace.test.ts' EXIT
   run node_modules/.bin/vitest run packages/encoders/src/node/zz-device-trace.test.ts
 }
-m=$(mktemp -d)
 trace_encode() {
   run node --conditions=@vlfer/source --import tsx apps/bench/src/bench-encode.ts --reps 1 --images 8 --batch 4 \
     --dtypes fp32,fp16 --models-dir "$m" --out "$m/e.json"
@@ -39,9 +47,7 @@ case $set in
 test) trace_test ;;
 bench) trace_encode && trace_hesp ;;
 step) trace_test && trace_hesp ;;
-*) echo "pack.sh: unknown set '$set' (test, bench or step)" >&2; exit 2 ;;
 esac
-rm -rf "$m"
 # every file or folder opened, executed or looked at (resolved through pnpm's links), relative to the repo root or the shared folder
 python3 - "$trace" "$root" "$shared" "$out" <<'PY'
 import os, re, sys
@@ -70,7 +76,16 @@ find . -path ./.git -prune -o -path ./.devcarry -prune -o -type l -path '*node_m
 tar cf - --no-recursion -T "$out/nm.txt" | xz -9 -T2 >"$out/nm.tar.xz"
 tar cf - --no-recursion -C "$shared" -T "$out/shared.txt" | xz -9 -T2 >"$out/shared.tar.xz"
 strip -o "$trace/node" "$(command -v node)" && xz -9 -T2 -c "$trace/node" >"$out/node.xz"
-(cd "$out/debs" && apt-get download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 >/dev/null 2>&1)
+(cd "$out/debs" && apt-get download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 >"$trace/apt" 2>&1) ||
+  { cat "$trace/apt" >&2; echo "pack.sh: apt-get download of the Vulkan/glvnd packages failed" >&2; exit 1; }
 git rev-parse HEAD >"$out/commit"
-rm -rf "$trace"
 du -sh "$out"/* | sed "s#^#pack.sh: #"
+# the device tool sends the working tree (tracked and untracked, not ignored) with the carried folder: 64 MiB in all
+tree=$(git ls-files -co --exclude-standard -z | xargs -0 stat -c %s 2>/dev/null | awk '{s += $1} END {print s + 0}')
+carry=$(du -sb "$out" | cut -f1)
+echo "pack.sh: working tree $((tree / 1048576)) MiB + .devcarry/$set $((carry / 1048576)) MiB (the tool takes 64 MiB)"
+if [ $((tree + carry)) -gt $((64 * 1048576)) ]; then
+  echo "pack.sh: over 64 MiB; before the call delete tracked files the set does not read, e.g." \
+    "git ls-files | grep -E '(^|/)docs/|/test-data/|\.md\$|\.png\$|\.jpg\$' | grep -v '^\.changeset' | xargs rm -f" \
+    "(git checkout -- . restores them after it)"
+fi

@@ -26,10 +26,12 @@ a.add_argument("--threads", type=int, default=2)
 a.add_argument("--trial-reps", type=int, default=2, help="timed warm-up runs per encoder variant")
 a.add_argument("--list", help="image files, one per line (the ones vlfer's pipeline row reads)")
 a.add_argument("--quantize", choices=["none", "dynamic"], default="none")
-a.add_argument("--device", default="cpu", help="torch device: cpu, or cuda for the GPU peer of --device webgpu runs (raw rows only)")
+a.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="torch device: cpu, or cuda for the GPU peer of --device webgpu runs (raw rows only)")
 a.add_argument("--dtype", choices=["fp32", "fp16"], default="fp32", help="fp16: half-precision weights and inputs (cuda only)")
 add_parent(a)
 o = a.parse_args()
+if o.device == "cuda" and not torch.cuda.is_available():
+    a.error(f"--device cuda: torch {torch.__version__} sees no CUDA device here")
 setup(o.threads, o.parent)
 dev = torch.device(o.device)
 if dev.type != "cpu" and (o.list or o.quantize != "none"):

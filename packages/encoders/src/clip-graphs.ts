@@ -669,6 +669,11 @@ function visionResiduals(a: ClipTowerArch): { name: string; dims: (number | stri
   return out;
 }
 
+/** The names of the residuals the vision backward reads (`res_*`), in the order `visionTowerSplitModels` lists them. */
+export function visionResidualNames(a: ClipTowerArch): string[] {
+  return visionResiduals(a).map((r) => r.name);
+}
+
 /**
  * The vision VJP split in two graphs, so a training step runs the tower forward once: `forward` maps
  * `pixel_values` [B, 3, S, S] to `image_embeds` [B, E] and the residuals `res_*` the backward reads (layer-norm
@@ -677,11 +682,6 @@ function visionResiduals(a: ClipTowerArch): { name: string; dims: (number | stri
  * `backward` maps the residuals and `cotangent` [B, E] to `grad_pixel_values` [B, 3, S, S]. Same arithmetic as
  * `visionTowerVjpModel`. `residuals` lists the names in order.
  */
-/** The names of the residuals the vision backward reads (`res_*`), in the order `visionTowerSplitModels` lists them. */
-export function visionResidualNames(a: ClipTowerArch): string[] {
-  return visionResiduals(a).map((r) => r.name);
-}
-
 export function visionTowerSplitModels(
   a: ClipTowerArch,
   options: Omit<TowerGraphOptions, 'withGradient'> = {},

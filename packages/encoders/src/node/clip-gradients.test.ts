@@ -150,6 +150,28 @@ describe('one vision forward per step: forward-with-residuals + backward = the o
     expect(maxRelErr((await m.visionBackward(again.residuals, cot)).data, grad.data)).toBe(0);
     expect(maxRelErr(again.imageEmbeds.data, imageEmbeds.data)).toBe(0);
   });
+  it('residuals that reach no backward are counted, let go by disposeResiduals or release, and then refused', async () => {
+    const m = await ClipGradientModel.load(sharedPath('fixtures', 'tiny-clip'), { towers: ['vision'] });
+    const pixels = {
+      dtype: 'float32' as const,
+      data: referenceF32('pixel_values.f32'),
+      dims: [2, 3, 224, 224] as [number, number, number, number],
+    };
+    const a = await m.visionForwardResiduals(pixels);
+    const b = await m.visionForwardResiduals(pixels);
+    expect(m.residualsHeld).toBe(2);
+    m.disposeResiduals(a.residuals);
+    m.disposeResiduals(a.residuals); // a second time does nothing
+    expect(m.residualsHeld).toBe(1);
+    await expect(m.visionBackward(a.residuals, tensor2d(ref.vision.cotangent_v))).rejects.toThrow(/already used/);
+    // the disposed buffers serve the next forward of that batch size (on the CPU; a GPU frees them)
+    const c = await m.visionForwardResiduals(pixels);
+    expect(c.residuals.tensors.res_pre_x!.data).toBe(a.residuals.tensors.res_pre_x!.data);
+    expect(m.residualsHeld).toBe(2);
+    await m.release(); // b and c were never used: released with the sessions
+    expect(m.residualsHeld).toBe(0);
+    await expect(m.visionBackward(b.residuals, tensor2d(ref.vision.cotangent_v))).rejects.toThrow(/already used/);
+  });
 });
 
 describe('clipGraphWeights: the weights a graph reads, listed by its own builders without building it', () => {

@@ -120,6 +120,8 @@ export class ClipGradientModel {
   private readonly residualPool = new Map<number, Record<string, ort.Tensor>[]>();
   /** residuals a `visionBackward` has used (their buffers are back in the pool) */
   private readonly consumed = new WeakSet<VisionResiduals>();
+  /** residuals of forwards whose backward has not run: on a GPU they hold GPU memory until `disposeResiduals` */
+  private readonly live = new Set<VisionResiduals>();
   private constructor(
     readonly arch: ClipArch,
     readonly preprocessor: ClipPreprocessorConfig,
@@ -355,7 +357,8 @@ export class ClipGradientModel {
   /**
    * image_embeds and the residuals the backward needs: the first half of `visionVjp`, for callers whose cotangent
    * depends on the embeddings (a training step's loss), so the tower forward runs once. On a GPU the residuals are
-   * GPU buffers, released by the `visionBackward` that uses them (or, for a forward without one, when collected).
+   * GPU buffers, held until the `visionBackward` that uses them, `disposeResiduals`, or `release` (not by the garbage
+   * collector: a step that fails between forward and backward must dispose them).
    * @param pixels [B, 3, S, S] @returns image_embeds [B, E] and the residuals of these B images
    */
   async visionForwardResiduals(
@@ -378,9 +381,11 @@ export class ClipGradientModel {
       out = await s.run(feeds, { image_embeds: null, ...tensors });
     }
     const e = out.image_embeds!;
+    const residuals = { batch: b, tensors };
+    this.live.add(residuals);
     return {
       imageEmbeds: { dtype: 'float32', data: e.data as Float32Array, dims: [b, this.arch.vision.projectionDim] },
-      residuals: { batch: b, tensors },
+      residuals,
     };
   }
 
@@ -406,14 +411,30 @@ export class ClipGradientModel {
         cotangent: new ort.Tensor('float32', cotangent.data, [...cotangent.dims]),
       }),
     );
+    this.disposeResiduals(residuals);
+    return { dtype: 'float32', data: out.grad_pixel_values!.data as Float32Array, dims: [b, 3, S, S] };
+  }
+
+  /**
+   * Let go of a forward's residuals without a backward (a training step that failed between the two): on a GPU their
+   * buffers are released (onnxruntime-node 1.30 frees them only when asked), on the CPU they go back to the model
+   * for the next forward. A later `visionBackward` on them is refused. Does nothing for residuals already used.
+   */
+  disposeResiduals(residuals: VisionResiduals): void {
+    if (this.consumed.has(residuals)) return;
     this.consumed.add(residuals);
+    this.live.delete(residuals);
     if (this.residualsOnDevice) for (const t of Object.values(residuals.tensors)) t.dispose();
     else {
-      const pool = this.residualPool.get(b) ?? [];
+      const pool = this.residualPool.get(residuals.batch) ?? [];
       pool.push(residuals.tensors as Record<string, ort.Tensor>);
-      this.residualPool.set(b, pool);
+      this.residualPool.set(residuals.batch, pool);
     }
-    return { dtype: 'float32', data: out.grad_pixel_values!.data as Float32Array, dims: [b, 3, S, S] };
+  }
+
+  /** How many forwards' residuals are held, waiting for their `visionBackward` or `disposeResiduals`. */
+  get residualsHeld(): number {
+    return this.live.size;
   }
 
   /** text_embeds only (no gradient). @param inputsEmbeds [B, L, D] @returns [B, E] */
@@ -471,8 +492,12 @@ export class ClipGradientModel {
     for (const p of Object.values(this.pending)) (await p)?.endProfiling();
   }
 
-  /** Release the sessions created so far (one still being created is released once it is). */
+  /**
+   * Release the sessions created so far (one still being created is released once it is), and first the residuals
+   * still held (`residualsHeld`): on a GPU their buffers belong to the sessions' device context.
+   */
   async release(): Promise<void> {
+    for (const r of [...this.live]) this.disposeResiduals(r);
     this.residualPool.clear();
     const pending = Object.values(this.pending).filter((p) => p !== undefined);
     const created = await Promise.allSettled(pending);

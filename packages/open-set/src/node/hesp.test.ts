@@ -1,5 +1,5 @@
 import { sharedPath } from '@vlfer/test-utils';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { HespModel } from './hesp.js';
 
 const S = 224;
@@ -47,6 +47,24 @@ describe('HESP training step on tiny-clip', () => {
     // SGD with zero gradient: ctx ← ctx − lr·wd·ctx
     for (let i = 0; i < 8; i++) expect(a.ctx[i]).toBeCloseTo(c0[i]! * (1 - 0.01 * 1e-4), 7);
     await a.release();
+  }, 120_000);
+  it('a failing step gives back the residuals of its vision forwards; labels outside [0, K) are refused before them', async () => {
+    const m = await HespModel.create(sharedPath('fixtures', 'tiny-clip'), {
+      classTexts: ['Happy', 'Sad'],
+      nCtx: 2,
+      seed: 0,
+      chunk: 2,
+    });
+    const x = frames(2, 2, 3);
+    await expect(m.step(x, 2, [0, 2])).rejects.toThrow(/labels\[1\] = 2 is not a known class index in \[0, 2\)/);
+    expect(m.clip.residualsHeld).toBe(0);
+    // a failure after the vision forward (two chunks of frames and the negative images): all three sets let go
+    vi.spyOn(m.clip, 'textForwardEmbeds').mockRejectedValueOnce(new Error('text forward failed'));
+    await expect(m.step(x, 2, [0, 1])).rejects.toThrow('text forward failed');
+    expect(m.clip.residualsHeld).toBe(0);
+    expect(Number.isFinite((await m.step(x, 2, [0, 1])).total)).toBe(true);
+    expect(m.clip.residualsHeld).toBe(0);
+    await m.release();
   }, 120_000);
 });
 

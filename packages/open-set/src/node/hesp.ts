@@ -334,13 +334,39 @@ export class HespModel {
         argument: 'labels',
         message: `${labels.length} labels for ${B} clips of ${T} frames`,
       });
+    // checked before the forward, whose residuals (GPU memory on a GPU) a failing step must give back
+    const bad = labels.findIndex((y) => !Number.isInteger(y) || y < 0 || y >= this.K);
+    if (bad >= 0)
+      throw new InvalidArgumentError({
+        functionName: 'HespModel.step',
+        argument: 'labels',
+        message: `labels[${bad}] = ${labels[bad]} is not a known class index in [0, ${this.K})`,
+      });
     const pix = this.prompted(frames);
     const emb = this.promptEmbeds();
     const fwd = await this.forwardVision(pix, B * T, options.lossOnly ?? false);
+    try {
+      return await this.fromForward(fwd, emb, B, T, labels, options.lossOnly ?? false);
+    } finally {
+      // residuals a backward did not use (the step failed on the way): released, not left on the device
+      for (const c of fwd.chunks) this.clip.disposeResiduals(c.residuals);
+      if (fwd.negResiduals) this.clip.disposeResiduals(fwd.negResiduals);
+    }
+  }
+
+  /** `gradients` after the vision forward: text forward, loss heads, then the three VJPs (lossOnly: the losses). */
+  private async fromForward(
+    fwd: HespVisionForward,
+    emb: Tensor3D,
+    B: number,
+    T: number,
+    labels: readonly number[],
+    lossOnly: boolean,
+  ): Promise<HespGradients> {
     const v = meanOfRowGroups(fwd.vFrames, T);
     const t = await this.clip.textForwardEmbeds(emb, this.promptIds.eot);
     const heads = this.lossHeads(v, t, fwd.c, labels);
-    if (options.lossOnly)
+    if (lossOnly)
       return {
         losses: heads.losses,
         ctx: new Float32Array(0),
@@ -349,13 +375,11 @@ export class HespModel {
         radius: 0,
       };
     const gPatch = await this.patchGradient(fwd.chunks, heads.dv, B, T);
-    fwd.chunks.length = 0; // the residuals are large: let them go before the text VJP
     // negative prompt images (fed to CLIP without normalisation) and CoOp contexts
     const E = v.dims[1];
     const gNeg = (
       await this.clip.visionBackward(fwd.negResiduals!, { dtype: 'float32', data: heads.dc, dims: [this.K, E] })
     ).data;
-    fwd.negResiduals = undefined;
     const gCtx = await this.contextGradient(emb, heads.dt, E);
     return {
       losses: heads.losses,
@@ -382,18 +406,23 @@ export class HespModel {
       plane = S * S;
     const parts: Tensor2D[] = [];
     const chunks: HespVisionForward['chunks'] = [];
-    for (let i = 0; i < nFrames; i += this.o.chunk) {
-      const n = Math.min(this.o.chunk, nFrames - i);
-      const r = await this.clip.visionForwardResiduals({
-        dtype: 'float32',
-        data: pix.data.subarray(i * 3 * plane, (i + n) * 3 * plane),
-        dims: [n, 3, S, S],
-      });
-      parts.push(r.imageEmbeds);
-      chunks.push({ start: i, n, residuals: r.residuals });
+    try {
+      for (let i = 0; i < nFrames; i += this.o.chunk) {
+        const n = Math.min(this.o.chunk, nFrames - i);
+        const r = await this.clip.visionForwardResiduals({
+          dtype: 'float32',
+          data: pix.data.subarray(i * 3 * plane, (i + n) * 3 * plane),
+          dims: [n, 3, S, S],
+        });
+        parts.push(r.imageEmbeds);
+        chunks.push({ start: i, n, residuals: r.residuals });
+      }
+      const neg = await this.clip.visionForwardResiduals(this.negImagesTensor());
+      return { vFrames: concatRows(parts, parts[0]!.dims[1]), c: neg.imageEmbeds, chunks, negResiduals: neg.residuals };
+    } catch (e) {
+      for (const c of chunks) this.clip.disposeResiduals(c.residuals);
+      throw e;
     }
-    const neg = await this.clip.visionForwardResiduals(this.negImagesTensor());
-    return { vFrames: concatRows(parts, parts[0]!.dims[1]), c: neg.imageEmbeds, chunks, negResiduals: neg.residuals };
   }
 
   /**
