@@ -11,13 +11,14 @@ import { writeSafetensors } from '@vlfer/core/node';
 import { sharedPath } from '@vlfer/test-utils';
 import { ClipGradientModel } from '@vlfer/encoders/node';
 import { describe, expect, it } from 'vitest';
-import { runTorch, runTorchScript, TORCH_ENV, torchEnv } from './torch.js';
+import { cpuFlags, runTorch, runTorchScript, TORCH_ENV, torchEnv } from './torch.js';
 
 const TORCH_DIR = join(import.meta.dirname, '..', 'torch');
 
 describe('torchEnv', () => {
   it('limits every thread pool torch may use and lets idle OpenMP threads sleep', () => {
-    const env = torchEnv(3, { PATH: '/bin', OPENBLAS_NUM_THREADS: '16', OMP_WAIT_POLICY: 'ACTIVE' });
+    const avx512 = new Set(['avx2', 'avx512f', 'avx512bw', 'avx512dq', 'avx512vl']);
+    const env = torchEnv(3, { PATH: '/bin', OPENBLAS_NUM_THREADS: '16', OMP_WAIT_POLICY: 'ACTIVE' }, avx512);
     expect(env).toMatchObject({
       PATH: '/bin',
       OMP_WAIT_POLICY: 'PASSIVE',
@@ -27,6 +28,12 @@ describe('torchEnv', () => {
       MALLOC_MMAP_THRESHOLD_: TORCH_ENV.MALLOC_MMAP_THRESHOLD_,
       OPENBLAS_CORETYPE: 'SkylakeX',
     });
+  });
+  it('asks OpenBLAS for its AVX-512 kernels only on a CPU that has AVX-512 (elsewhere they end the peer with SIGILL)', () => {
+    expect(torchEnv(2, { PATH: '/bin' }, new Set(['avx2', 'fma'])).OPENBLAS_CORETYPE).toBeUndefined();
+    expect(torchEnv(2, { PATH: '/bin' }, new Set(['avx2', 'avx512f'])).OPENBLAS_CORETYPE).toBeUndefined();
+    // this machine's own flags: the peer starts either way (runTorchScript below)
+    expect(cpuFlags().size).toBeGreaterThan(0);
   });
   it('refuses a thread count that is not a positive integer', () => {
     expect(() => torchEnv(0)).toThrow(/positive integer thread count, got 0/);

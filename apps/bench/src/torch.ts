@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { runJsonChild } from './children.js';
 
@@ -11,22 +12,47 @@ export const TORCH_ENV = {
   // glibc keeps large blocks instead of unmapping them every op
   MALLOC_MMAP_THRESHOLD_: '33554432',
   MALLOC_TRIM_THRESHOLD_: '4294967296',
-  // OpenBLAS's AVX-512 kernels: as installed it picks slower ones
-  OPENBLAS_CORETYPE: 'SkylakeX',
   // idle OpenMP threads sleep instead of spinning against the BLAS threads (1.3-2x faster torch on 2 cores)
   OMP_WAIT_POLICY: 'PASSIVE',
 };
+
+/** The CPU feature flags of /proc/cpuinfo's first processor (Linux); empty elsewhere. */
+export function cpuFlags(): Set<string> {
+  try {
+    const line = readFileSync('/proc/cpuinfo', 'utf8')
+      .split('\n')
+      .find((l) => /^(flags|Features)\s*:/.test(l));
+    return new Set(line ? line.split(':')[1]!.trim().split(/\s+/) : []);
+  } catch {
+    return new Set(); // no /proc (macOS, Windows): OpenBLAS keeps its own choice
+  }
+}
 
 /**
  * The environment a torch peer starts with: the caller's, then {@link TORCH_ENV}, then the thread limits for every
  * pool torch may use. `torch.set_num_threads` does not reach OpenBLAS, which sizes its pool from
  * `OPENBLAS_NUM_THREADS` when the library loads, so the limit must be in the environment before Python starts.
+ * On a CPU with AVX-512 (`flags` has avx512f, avx512bw, avx512dq and avx512vl), `OPENBLAS_CORETYPE=SkylakeX` makes
+ * Debian's OpenBLAS use its AVX-512 kernels (as installed it picks slower ones); elsewhere those kernels would end
+ * the peer with SIGILL, so OpenBLAS keeps its own choice.
  */
-export function torchEnv(threads: number, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+export function torchEnv(
+  threads: number,
+  base: NodeJS.ProcessEnv = process.env,
+  flags: ReadonlySet<string> = cpuFlags(),
+): NodeJS.ProcessEnv {
   if (!Number.isInteger(threads) || threads < 1)
     throw new Error(`--threads: the torch peer needs a positive integer thread count, got ${threads}`);
   const n = String(threads);
-  return { ...base, ...TORCH_ENV, OPENBLAS_NUM_THREADS: n, OMP_NUM_THREADS: n, MKL_NUM_THREADS: n };
+  const avx512 = ['avx512f', 'avx512bw', 'avx512dq', 'avx512vl'].every((f) => flags.has(f));
+  return {
+    ...base,
+    ...TORCH_ENV,
+    ...(avx512 ? { OPENBLAS_CORETYPE: 'SkylakeX' } : {}),
+    OPENBLAS_NUM_THREADS: n,
+    OMP_NUM_THREADS: n,
+    MKL_NUM_THREADS: n,
+  };
 }
 const SCRIPTS = join(import.meta.dirname, '..', 'torch');
 

@@ -56,7 +56,8 @@ export const CLIP_GRAPHS_VERSION = 2;
  * their namespace (`ClipModel.featureRecipe`).
  */
 export function forwardGraphsId(options: Pick<TowerGraphOptions, 'ortFusedForward' | 'quantize'>): string {
-  const layers = options.quantize === 'int8' ? 'int8' : options.ortFusedForward ? 'ort-fused' : 'standard';
+  // int8-w7: weights in 7 bits (INT8_WEIGHT_MAX); the int8 graphs' features of earlier versions used 8
+  const layers = options.quantize === 'int8' ? 'int8-w7' : options.ortFusedForward ? 'ort-fused' : 'standard';
   return `vlfer-clip-graphs-${CLIP_GRAPHS_VERSION}/${layers}`;
 }
 

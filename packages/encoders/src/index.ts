@@ -69,4 +69,4 @@ export {
   visionTowerVjpModel,
 } from './clip-graphs.js';
 export type { Int8Weight } from './quantize.js';
-export { quantizeLinearInt8, rowCosines } from './quantize.js';
+export { INT8_WEIGHT_MAX, quantizeLinearInt8, rowCosines } from './quantize.js';

@@ -1,8 +1,17 @@
 /**
  * Weight quantization for the 'graphs' runtime's int8 towers: ONNX Runtime's dynamic int8 path
  * (`DynamicQuantizeMatMul`, com.microsoft: the activations are quantized to uint8 per tensor at run time, the weights
- * are stored int8, symmetric, one scale per output channel).
+ * are stored int8, symmetric, one scale per output channel, in 7 bits: `INT8_WEIGHT_MAX`).
  */
+
+/**
+ * The largest |q| of a quantized weight: 63, not 127 (ONNX Runtime's `reduce_range`). On x86 CPUs without VNNI
+ * (AVX2, AVX-512 without VNNI) ONNX Runtime multiplies uint8 activations by int8 weights with `vpmaddubsw`, which adds
+ * two products in a saturating int16: 255·127·2 overflows it, 255·63·2 does not. With 127, a ViT-B/32's int8 features
+ * fell to cosine 0.90 of fp32 on an AVX2-only AMD EPYC; with 63 they are the same on every CPU up to the kernels' own
+ * rounding (cosines: packages/encoders/README.md).
+ */
+export const INT8_WEIGHT_MAX = 63;
 
 /** A linear layer's weight as `DynamicQuantizeMatMul` takes it. */
 export interface Int8Weight {
@@ -16,7 +25,7 @@ export interface Int8Weight {
 /**
  * Symmetric per-output-channel int8 quantization of a Hugging Face linear weight.
  * @param w row-major [out, in] (PyTorch `nn.Linear.weight`)
- * @returns q [in, out] with q = round(w / scale) in [−127, 127], scale = max|w_row| / 127 (1 for an all-zero row)
+ * @returns q [in, out] with q = round(w / scale) in [−63, 63], scale = max|w_row| / 63 (1 for an all-zero row)
  */
 export function quantizeLinearInt8(w: Float32Array, out: number, inp: number): Int8Weight {
   if (w.length !== out * inp) throw new RangeError(`quantizeLinearInt8: ${w.length} values for [${out}, ${inp}]`);
@@ -25,9 +34,10 @@ export function quantizeLinearInt8(w: Float32Array, out: number, inp: number): I
   for (let o = 0; o < out; o++) {
     let m = 0;
     for (let i = 0; i < inp; i++) m = Math.max(m, Math.abs(w[o * inp + i]!));
-    const s = m > 0 ? m / 127 : 1;
+    const s = m > 0 ? m / INT8_WEIGHT_MAX : 1;
     scales[o] = s;
-    for (let i = 0; i < inp; i++) q[i * out + o] = Math.max(-127, Math.min(127, Math.round(w[o * inp + i]! / s)));
+    for (let i = 0; i < inp; i++)
+      q[i * out + o] = Math.max(-INT8_WEIGHT_MAX, Math.min(INT8_WEIGHT_MAX, Math.round(w[o * inp + i]! / s)));
   }
   return { q, scales, dims: [inp, out] };
 }

@@ -131,8 +131,9 @@ describe('package boundaries', () => {
     for (const p of all) {
       const declared = new Set([...p.deps, ...p.devDeps, p.name]);
       for (const f of sourceFiles(join(p.dir, p.group === 'apps' ? '.' : 'src'))) {
-        // what a published package ships: its src/ (tests excluded); an app's examples, tests and build config are not
-        const isTest = /\.test\.ts$|\/test\//.test(f) || !relative(p.dir, f).startsWith('src/');
+        // what a published package ships: its src/ without the test-only files its tsconfig.build.json leaves out
+        // (*.test.ts, *.reference.ts oracles, *.fuzz.ts); an app's examples, tests and build config are not
+        const isTest = /\.(test|reference|fuzz)\.ts$|\/test\//.test(f) || !relative(p.dir, f).startsWith('src/');
         for (const spec of importsOf(f)) {
           const target = packageOf(spec);
           if (!target || target === 'vitest') continue;

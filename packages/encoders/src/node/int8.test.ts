@@ -27,12 +27,12 @@ async function features(model: ClipModel) {
 }
 
 describe("int8 'graphs' runtime (DynamicQuantizeMatMul)", () => {
-  it('quantizes each output channel symmetrically to [−127, 127], transposed to [in, out]', () => {
+  it('quantizes each output channel symmetrically to [−63, 63] (7 bits), transposed to [in, out]', () => {
     const w = Float32Array.from([0.5, -1, 0.25, 0, 0, 0]); // [2 out, 3 in]
     const { q, scales, dims } = quantizeLinearInt8(w, 2, 3);
     expect(dims).toEqual([3, 2]);
-    expect(Array.from(scales)).toEqual([Math.fround(1 / 127), 1]);
-    expect(Array.from(q)).toEqual([64, 0, -127, 0, 32, 0]); // 0.5·127 = 63.5 → 64, column 1 all zero
+    expect(Array.from(scales)).toEqual([Math.fround(1 / 63), 1]);
+    expect(Array.from(q)).toEqual([32, 0, -63, 0, 16, 0]); // 0.5·63 = 31.5 → 32, 0.25·63 = 15.75 → 16, column 1 zero
   });
 
   it('tiny-clip: int8 image and text features keep cosine ≥ 0.999 to fp32 (printed per item)', async () => {
@@ -42,7 +42,7 @@ describe("int8 'graphs' runtime (DynamicQuantizeMatMul)", () => {
     // what feature caches key on besides the files: the graphs' version and kind
     expect([fp32.featureRecipe, int8.featureRecipe]).toEqual([
       'vlfer-clip-graphs-2/ort-fused',
-      'vlfer-clip-graphs-2/int8',
+      'vlfer-clip-graphs-2/int8-w7',
     ]);
     const a = await features(fp32);
     const b = await features(int8);
