@@ -16,16 +16,28 @@ export const TORCH_ENV = {
   OMP_WAIT_POLICY: 'PASSIVE',
 };
 
-/** The CPU feature flags of /proc/cpuinfo's first processor (Linux); empty elsewhere. */
+/** The feature flags of the first processor in a /proc/cpuinfo text (`flags` on x86, `Features` on Arm); none if absent. */
+export function parseCpuFlags(cpuinfo: string): Set<string> {
+  const line = cpuinfo.split('\n').find((l) => /^(flags|Features)\s*:/.test(l));
+  return new Set(
+    line
+      ? line
+          .slice(line.indexOf(':') + 1)
+          .trim()
+          .split(/\s+/)
+      : [],
+  );
+}
+
+/** This machine's CPU feature flags (Linux's /proc/cpuinfo); none where there is no such file (macOS, Windows). */
 export function cpuFlags(): Set<string> {
+  let text: string;
   try {
-    const line = readFileSync('/proc/cpuinfo', 'utf8')
-      .split('\n')
-      .find((l) => /^(flags|Features)\s*:/.test(l));
-    return new Set(line ? line.split(':')[1]!.trim().split(/\s+/) : []);
+    text = readFileSync('/proc/cpuinfo', 'utf8');
   } catch {
-    return new Set(); // no /proc (macOS, Windows): OpenBLAS keeps its own choice
+    return new Set(); // OpenBLAS keeps its own choice
   }
+  return parseCpuFlags(text);
 }
 
 /**

@@ -356,9 +356,9 @@ export class ClipGradientModel {
 
   /**
    * image_embeds and the residuals the backward needs: the first half of `visionVjp`, for callers whose cotangent
-   * depends on the embeddings (a training step's loss), so the tower forward runs once. On a GPU the residuals are
-   * GPU buffers, held until the `visionBackward` that uses them, `disposeResiduals`, or `release` (not by the garbage
-   * collector: a step that fails between forward and backward must dispose them).
+   * depends on the embeddings (a training step's loss), so the tower forward runs once. The model holds the residuals
+   * (GPU buffers on a GPU) until the `visionBackward` that uses them, `disposeResiduals`, or `release`, not the
+   * garbage collector: a caller that runs no backward (a step that failed on the way) disposes them.
    * @param pixels [B, 3, S, S] @returns image_embeds [B, E] and the residuals of these B images
    */
   async visionForwardResiduals(

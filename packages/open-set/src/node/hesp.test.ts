@@ -62,6 +62,14 @@ describe('HESP training step on tiny-clip', () => {
     vi.spyOn(m.clip, 'textForwardEmbeds').mockRejectedValueOnce(new Error('text forward failed'));
     await expect(m.step(x, 2, [0, 1])).rejects.toThrow('text forward failed');
     expect(m.clip.residualsHeld).toBe(0);
+    // a failure part-way through the forwards (the second chunk): the first chunk's residuals let go
+    const forward = m.clip.visionForwardResiduals.bind(m.clip);
+    const spy = vi.spyOn(m.clip, 'visionForwardResiduals');
+    spy.mockImplementationOnce(forward).mockRejectedValueOnce(new Error('second forward failed'));
+    await expect(m.step(x, 2, [0, 1])).rejects.toThrow('second forward failed');
+    expect(spy).toHaveBeenCalledTimes(2);
+    expect(m.clip.residualsHeld).toBe(0);
+    spy.mockRestore();
     expect(Number.isFinite((await m.step(x, 2, [0, 1])).total)).toBe(true);
     expect(m.clip.residualsHeld).toBe(0);
     await m.release();
