@@ -162,7 +162,8 @@ export class ClipGradientModel {
     });
     const { arch, weights, weightsFile } = bundle;
     const sessionOpts = graphSessionOptions(bundle, options);
-    const device = options.device ?? 'cpu';
+    // a GPU keeps the vision residuals in its own buffers between the forward and the backward
+    const residualsOnDevice = (options.device ?? 'cpu') !== 'cpu';
     if (inGraph && !bundle.externalDir)
       options.log?.(
         `${weightsFile}: weights copied into the graphs, not read from the file by ONNX Runtime (${bundle.notByReference ?? 'externalData: false'})`,
@@ -176,7 +177,10 @@ export class ClipGradientModel {
       // graph's own builders without building it (clipGraphWeights); the graph is built when its session is created
       clipGraphWeights(graph, arch[tower], { ...stored, weights, weightsFile });
       const build = () => clipGraphModel(graph, arch[tower], stored);
-      const opts = name === 'visionResiduals' ? residualSessionOptions(sessionOpts, arch.vision, device) : sessionOpts;
+      const opts =
+        name === 'visionResiduals' && residualsOnDevice
+          ? residualsOnDeviceOptions(sessionOpts, arch.vision)
+          : sessionOpts;
       if (lazy)
         sources[name] = async () => {
           // stored in the graphs, ONNX Runtime reads the file at the path: it must be the file the load checked.
@@ -197,7 +201,7 @@ export class ClipGradientModel {
       vision: sources.visionForward ? forwardGraphsId(stored) : forwardGraphsId({}),
       text: forwardGraphsId(stored), // textForwardEmbeds always runs the textForward graph
     };
-    return new ClipGradientModel(arch, bundle.preprocessor, rest, weights, sources, forwardGraphs, device !== 'cpu');
+    return new ClipGradientModel(arch, bundle.preprocessor, rest, weights, sources, forwardGraphs, residualsOnDevice);
   }
 
   private session(name: SessionName, fn: string): Promise<ort.InferenceSession> {
@@ -585,17 +589,15 @@ export const STORED_WEIGHTS_OPTIMIZATION = {
 } as const;
 
 /**
- * The forward-with-residuals session's options: on a GPU, the residual outputs stay in GPU buffers
+ * The forward-with-residuals session's options on a GPU: the residual outputs stay in GPU buffers
  * (`preferredOutputLocation` 'gpu-buffer') for the backward to read there; `image_embeds` comes to the host. A
  * ViT-B/32 frame's residuals are 27 MB: on the H200 a HESP step of 8 clips × 8 frames took 2.6 s with the round
  * trip through host memory (apps/bench/README.md, GPU).
  */
-function residualSessionOptions(
+function residualsOnDeviceOptions(
   opts: ort.InferenceSession.SessionOptions,
   vision: ClipArch['vision'],
-  device: ComputeDevice,
 ): ort.InferenceSession.SessionOptions {
-  if (device === 'cpu') return opts;
   return {
     ...opts,
     preferredOutputLocation: Object.fromEntries(visionResidualNames(vision).map((n) => [n, 'gpu-buffer' as const])),
