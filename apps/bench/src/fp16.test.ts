@@ -2,8 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { readFileSync } from 'node:fs';
-import { loadReferences, sharedPath } from '@vlfer/test-utils';
+import { loadReferences, referencePixels, sharedPath } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
 import { convertToFp16Weights, float32ToFloat16Bits } from './fp16.js';
 
@@ -21,12 +20,8 @@ describe('fp16 weight conversion', () => {
     const n = convertToFp16Weights(sharedPath('fixtures', 'tiny-clip', 'onnx', 'vision_model.onnx'), out);
     expect(n).toBeGreaterThan(10);
     const s = await ort.InferenceSession.create(out, { logSeverityLevel: 3 });
-    const b = readFileSync(sharedPath('fixtures', 'references', 'pixel_values.f32'));
-    const px = new ort.Tensor(
-      'float32',
-      new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)),
-      [2, 3, 224, 224],
-    );
+    const p = referencePixels();
+    const px = new ort.Tensor('float32', p.data, p.dims);
     const e = (await s.run({ pixel_values: px })).image_embeds!.data as Float32Array;
     const ref = loadReferences().vision.image_embeds.flat() as number[];
     let m = 0,

@@ -51,6 +51,15 @@ export function referenceF32(file: string): Float32Array {
   return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 }
 
+/** The two reference images as CLIP pixel values, [2, 3, 224, 224] (`pixel_values.f32`, PyTorch's input). */
+export function referencePixels(): {
+  dtype: 'float32';
+  data: Float32Array;
+  dims: [number, number, number, number];
+} {
+  return { dtype: 'float32', data: referenceF32('pixel_values.f32'), dims: [2, 3, 224, 224] };
+}
+
 export { repoRoot };
 
 /**

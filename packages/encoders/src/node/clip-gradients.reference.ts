@@ -3,7 +3,7 @@
  * the CPU tests (clip-gradients.test.ts) and the WebGPU tests (webgpu.test.ts). Test-only: excluded from the build.
  */
 import { tensor2d } from '@vlfer/core';
-import { loadReferences, maxRelErr, referenceF32 } from '@vlfer/test-utils';
+import { loadReferences, maxRelErr, referenceF32, referencePixels } from '@vlfer/test-utils';
 import type { ClipGradientModel } from './clip-gradients.js';
 
 /** Relative errors (max|Δ| ÷ max|ref|) of one model's VJP outputs against PyTorch. */
@@ -15,10 +15,7 @@ export interface VjpParity {
 /** Vision VJP on the two reference images: `image_embeds` [2, 16] and ∂ sum(image_embeds·v)/∂ pixel_values [2, 3, 224, 224]. */
 export async function visionVjpParity(m: ClipGradientModel): Promise<VjpParity> {
   const ref = loadReferences();
-  const r = await m.visionVjp(
-    { dtype: 'float32', data: referenceF32('pixel_values.f32'), dims: [2, 3, 224, 224] },
-    tensor2d(ref.vision.cotangent_v),
-  );
+  const r = await m.visionVjp(referencePixels(), tensor2d(ref.vision.cotangent_v));
   return {
     embeds: maxRelErr(r.imageEmbeds.data, ref.vision.image_embeds.flat()),
     grad: maxRelErr(r.gradPixels.data, referenceF32('grad_pixel_values.f32')),

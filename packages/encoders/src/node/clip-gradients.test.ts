@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { tensor2d } from '@vlfer/core';
-import { loadReferences, maxRelErr, referenceF32, sharedPath } from '@vlfer/test-utils';
+import { loadReferences, maxRelErr, referencePixels, sharedPath } from '@vlfer/test-utils';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClipGradientModel } from './clip-gradients.js';
@@ -38,11 +38,7 @@ describe.each(['inputs', 'graph'] as const)(
 describe.each(['inputs', 'graph'] as const)('forward-only graphs (weights as %s)', (weightsIn) => {
   const m = () => models[weightsIn];
   it('give the same embeddings as the VJP graphs', async () => {
-    const px = {
-      dtype: 'float32' as const,
-      data: referenceF32('pixel_values.f32'),
-      dims: [2, 3, 224, 224] as [number, number, number, number],
-    };
+    const px = referencePixels();
     const fwd = await m().visionForwardEmbeds(px, 1);
     expect(maxRelErr(fwd.data, ref.vision.image_embeds.flat())).toBeLessThan(1e-4);
     const emb = m().tokenEmbeddings(ref.text.input_ids.flat(), [3, 77]);
@@ -118,11 +114,7 @@ describe('one vision forward per step: forward-with-residuals + backward = the o
     const session = await ort.InferenceSession.create(
       visionTowerVjpModel(bundle.arch.vision, { weights: bundle.weights }),
     );
-    const pixels = {
-      dtype: 'float32' as const,
-      data: referenceF32('pixel_values.f32'),
-      dims: [2, 3, 224, 224] as [number, number, number, number],
-    };
+    const pixels = referencePixels();
     const cot = tensor2d(ref.vision.cotangent_v);
     const one = await session.run({
       pixel_values: new ort.Tensor('float32', pixels.data, [...pixels.dims]),
@@ -152,11 +144,7 @@ describe('one vision forward per step: forward-with-residuals + backward = the o
   });
   it('residuals that reach no backward are counted, let go by disposeResiduals or release, and then refused', async () => {
     const m = await ClipGradientModel.load(sharedPath('fixtures', 'tiny-clip'), { towers: ['vision'] });
-    const pixels = {
-      dtype: 'float32' as const,
-      data: referenceF32('pixel_values.f32'),
-      dims: [2, 3, 224, 224] as [number, number, number, number],
-    };
+    const pixels = referencePixels();
     const a = await m.visionForwardResiduals(pixels);
     const b = await m.visionForwardResiduals(pixels);
     expect(m.residualsHeld).toBe(2);

@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { BASIC_7 } from '@vlfer/datasets';
-import { loadReferences, maxAbsDiff, sharedPath } from '@vlfer/test-utils';
+import { loadReferences, maxAbsDiff, referencePixels, sharedPath } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildZeroShotClassifier } from '../index.js';
 import {
@@ -41,11 +41,7 @@ describe('parity with PyTorch on tiny-clip', () => {
     expect(maxAbsDiff(e.data, ref.text.text_embeds.flat())).toBeLessThan(1e-4);
   });
   it('image_embeds from pixel_values.f32 within 1e-4', async () => {
-    const buf = readFileSync(sharedPath('fixtures', 'references', 'pixel_values.f32'));
-    const pv = tensor<'R4'>(
-      new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength)),
-      [2, 3, 224, 224],
-    );
+    const pv = referencePixels();
     const e = await clip.encodePixels(pv);
     expect(maxAbsDiff(e.data, ref.vision.image_embeds.flat())).toBeLessThan(1e-4);
     await expect(clip.encodePixels({ ...pv, dims: [2, 3, 112, 448] } as Tensor4D)).rejects.toThrow(

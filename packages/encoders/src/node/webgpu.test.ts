@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { tensor2d } from '@vlfer/core';
-import { loadReferences, maxAbsDiff, maxRelErr, referenceF32, sharedPath } from '@vlfer/test-utils';
+import { loadReferences, maxAbsDiff, maxRelErr, referencePixels, sharedPath } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
 import { ClipGradientModel } from './clip-gradients.js';
 import { textVjpParity, visionVjpParity } from './clip-gradients.reference.js';
@@ -20,13 +19,8 @@ describe('WebGPU backend', () => {
   });
   it.runIf(probe.available)('tiny-clip image_embeds on WebGPU match PyTorch within 1e-4', async () => {
     const ref = loadReferences();
-    const buf = readFileSync(sharedPath('fixtures', 'references', 'pixel_values.f32'));
     const clip = await loadClip({ model: sharedPath('fixtures', 'tiny-clip'), device: 'webgpu' });
-    const e = await clip.encodePixels({
-      dtype: 'float32',
-      data: new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength)),
-      dims: [2, 3, 224, 224],
-    });
+    const e = await clip.encodePixels(referencePixels());
     expect(maxAbsDiff(e.data, ref.vision.image_embeds.flat())).toBeLessThan(1e-4);
     const t = await clip.encodeTexts(ref.text.prompts);
     expect(maxAbsDiff(t.data, ref.text.text_embeds.flat())).toBeLessThan(1e-4);
@@ -42,19 +36,15 @@ describe('WebGPU backend', () => {
       console.log(`[webgpu] text rel err embeds ${t.embeds.toExponential(2)} grad ${t.grad.toExponential(2)}`);
       for (const e of [v.embeds, v.grad, t.embeds, t.grad]) expect(e).toBeLessThan(1e-4);
       // the residuals stay on the GPU: used once by a backward, or let go without one (also by release)
-      const px0 = {
-        dtype: 'float32' as const,
-        data: referenceF32('pixel_values.f32'),
-        dims: [2, 3, 224, 224] as const,
-      };
-      const fwd = await m.visionForwardResiduals(px0);
+      const px = referencePixels();
+      const fwd = await m.visionForwardResiduals(px);
       expect(new Set(Object.values(fwd.residuals.tensors).map((r) => r.location))).toEqual(new Set(['gpu-buffer']));
       const cot = tensor2d(loadReferences().vision.cotangent_v);
       const grad = await m.visionBackward(fwd.residuals, cot);
       expect(grad.data.every(Number.isFinite)).toBe(true);
       await expect(m.visionBackward(fwd.residuals, cot)).rejects.toThrow(/already used/);
-      m.disposeResiduals((await m.visionForwardResiduals(px0)).residuals);
-      await m.visionForwardResiduals(px0); // held until release
+      m.disposeResiduals((await m.visionForwardResiduals(px)).residuals);
+      await m.visionForwardResiduals(px); // held until release
       expect(m.residualsHeld).toBe(1);
       // a GPU device keeps the standard forward ops (the fused com.microsoft ones are CPU-only here)
       const f = await ClipGradientModel.load(sharedPath('fixtures', 'tiny-clip'), {
@@ -63,7 +53,6 @@ describe('WebGPU backend', () => {
       });
       expect(f.forwardGraphs).toEqual({ vision: 'vlfer-clip-graphs-2/standard', text: 'vlfer-clip-graphs-2/standard' });
       const ref = loadReferences();
-      const px = { dtype: 'float32' as const, data: referenceF32('pixel_values.f32'), dims: [2, 3, 224, 224] as const };
       expect(maxRelErr((await f.visionForwardEmbeds(px)).data, ref.vision.image_embeds.flat())).toBeLessThan(1e-4);
       await Promise.all([m.release(), f.release()]);
       expect(m.residualsHeld).toBe(0);
