@@ -591,8 +591,8 @@ export const STORED_WEIGHTS_OPTIMIZATION = {
 /**
  * The forward-with-residuals session's options on a GPU: the residual outputs stay in GPU buffers
  * (`preferredOutputLocation` 'gpu-buffer') for the backward to read there; `image_embeds` comes to the host. A
- * ViT-B/32 frame's residuals are 27 MB: on the H200 a HESP step of 8 clips × 8 frames took 2.6 s with the round
- * trip through host memory (apps/bench/README.md, GPU).
+ * ViT-B/32 frame's residuals are 17.2 MB (4.29 M floats): on the H200 a HESP step of 8 clips × 8 frames took 2.6 s
+ * with the round trip through host memory (apps/bench/README.md, GPU).
  */
 function residualsOnDeviceOptions(
   opts: ort.InferenceSession.SessionOptions,
