@@ -27,6 +27,29 @@ describe('preprocessing with decoding options', () => {
         );
     }
   });
+  it('a batch mixing sources decoded at once and sources that wait for a decoder gives each image its own bytes', async () => {
+    // plain JPEGs and small PNGs are decoded and resized back to back (decodeImageNow); a CMYK JPEG, a 16-bit PNG
+    // go through decodeImage's asynchronous decoders in between
+    const decoding = join(import.meta.dirname, '..', '..', '..', 'image', 'test-data', 'decoding');
+    const sources = [
+      ferPaths[0]!,
+      join(decoding, 'cmyk.jpg'),
+      await photoLikeJpeg(640, 480),
+      join(decoding, 'grey16.png'),
+      join(decoding, 'png-rgb.png'),
+      { rgb: Uint8Array.from({ length: 3 * 300 * 240 }, (_, i) => (i * 7) % 256), width: 300, height: 240 },
+      ferPaths[1]!,
+    ];
+    const per = 3 * 224 * 224;
+    for (const mode of ['exp-clip', 'clip'] as const) {
+      const batch = await preprocessImages(sources, mode);
+      for (const [i, src] of sources.entries())
+        expect(
+          same(batch.data.subarray(i * per, (i + 1) * per), (await preprocessImages([src], mode)).data),
+          `${mode} ${i}`,
+        ).toBe(true);
+    }
+  });
   it('draft: a 1344×1008 JPEG is decoded at 336×252 and lands within a few grey levels of the exact pixels; the pool gives the same bytes', async () => {
     const big = await photoLikeJpeg(1344, 1008);
     const sources = [big, ...ferPaths];

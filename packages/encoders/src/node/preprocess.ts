@@ -1,7 +1,7 @@
 import { checkOneOf, DataFormatError, InvalidArgumentError, type Tensor4D } from '@vlfer/core';
 import type { DecodedImage } from '@vlfer/image';
 import {
-  decodeImage,
+  decodeImageNow,
   decodePillowImage,
   describeSource,
   JPEG_DECODERS,
@@ -69,9 +69,24 @@ export function decodeOptionsFor(
   };
 }
 
+/** Largest decoded image kept for reuse: 8K RGB. Larger ones get a buffer of their own, freed with them. */
+const SCRATCH_MAX_BYTES = 7680 * 4320 * 3;
+let scratch = new Uint8Array(0);
+
+/**
+ * The buffer natively decoded JPEGs are written into before they are resized (`DecodeOptions.output`): one per thread,
+ * grown to the largest image seen, reused from image to image. Safe because a native decode is synchronous and
+ * `preprocessImageInto` resizes the image before anything else can decode (the asynchronous decoders never use it).
+ */
+function decodeScratch(bytes: number): Uint8Array {
+  if (bytes > SCRATCH_MAX_BYTES) return new Uint8Array(bytes);
+  if (scratch.length < bytes) scratch = new Uint8Array(bytes);
+  return scratch;
+}
+
 /**
  * Decode, resize and normalise one image into `out` (CHW float32, length 3·crop·crop) at `offset`:
- * `decodeImage` decodes (`decoding`); `preprocessRgb` (Pillow-exact resize, optional augmentation, normalisation)
+ * `decodeImageNow` decodes (`decoding`; `decodeImage`'s pixels, without waiting where it can); `preprocessRgb` (Pillow-exact resize, optional augmentation, normalisation)
  * does the rest. The `'sharp'` resizer ignores `decoding` (libvips shrinks JPEGs on load anyway).
  */
 export async function preprocessImageInto(
@@ -95,7 +110,10 @@ export async function preprocessImageInto(
     return;
   }
   if (resizer === 'pil') {
-    const img = await decodeImage(src, decode);
+    // decoded and resized back to back where no asynchronous decoder is needed: the resize reads bytes still in
+    // cache, and a batch holds one decoded image at a time (`decodeImageNow`)
+    const now = decodeImageNow(src, { ...decode, output: decodeScratch });
+    const img = now instanceof Promise ? await now : now;
     preprocessRgb(img, mode, config, out, offset, { augmentation: augmentation ?? null, name });
     return;
   }
@@ -105,7 +123,7 @@ export async function preprocessImageInto(
     if (!meta.width || !meta.height) throw new Error('image has no size');
     const [nw, nh] = resizedSize(meta.width, meta.height, mode, config);
     const grey =
-      typeof src === 'object' && !(src instanceof Uint8Array) && 'rgb' in src
+      typeof src === 'object' && src !== null && !(src instanceof Uint8Array) && 'rgb' in src
         ? false
         : meta.channels !== undefined && meta.channels <= 2;
     let img = toSharp(src).removeAlpha();

@@ -41,11 +41,19 @@ export interface DecodeOptions {
    * every decoder.
    */
   draft?: { width: number; height: number };
+  /**
+   * Where the native JPEG decoder writes the pixels (`decodeJpegNative`'s `output`): called with their byte count n,
+   * it returns a Uint8Array of at least n bytes, and the image's `data` is a view of its first n. For a caller that
+   * is done with each image before it decodes the next (preprocessing reuses one buffer: no fresh allocation and page
+   * faults per image). Other decoders ignore it. Default: a new buffer per image.
+   */
+  output?: (bytes: number) => Uint8Array;
 }
 
 /** A short name of a source for error messages. */
 export function describeSource(src: ImageSource): string {
   if (typeof src === 'string') return src;
+  if (typeof src !== 'object' || src === null) return `<${src === null ? 'null' : typeof src} source>`;
   if (src instanceof Uint8Array) return '<encoded image buffer>';
   if ('path' in src) return src.path;
   return `<raw ${src.width}x${src.height} RGB>`;
@@ -77,6 +85,12 @@ const DECODE = { failOn: 'error', ignoreIcc: true, limitInputPixels: PILLOW_MAX_
  */
 export function toSharp(src: ImageSource): Sharp {
   if (typeof src === 'string') return sharp(src, DECODE);
+  if (typeof src !== 'object' || src === null)
+    throw new InvalidArgumentError({
+      functionName: 'preprocessImages',
+      argument: 'source',
+      message: `expected a path, { path }, an encoded image buffer, or { rgb: Uint8Array, width, height }, got ${src === null ? 'null' : typeof src}`,
+    });
   if (src instanceof Uint8Array) return sharp(src, DECODE);
   if ('path' in src) {
     if (typeof src.path !== 'string')
@@ -118,27 +132,59 @@ export function toSharp(src: ImageSource): Sharp {
  * @throws DataFormatError naming the file when it cannot be decoded
  */
 export async function decodeImage(src: ImageSource, options: DecodeOptions = {}): Promise<DecodedImage> {
+  return decodeImageNow(src, options);
+}
+
+/**
+ * `decodeImage`, without waiting where no asynchronous decoder is needed: raw `{ rgb }` pixels, plain 8-bit JPEGs
+ * through the native decoder (`jpegDecoder` `'auto'` where `nativeJpeg().available`, or `'native'`; drafted as
+ * `options.draft` asks) and 8-bit PNGs of at most `PNG_JS_MAX_PIXELS` (fast-png) come back as the pixels themselves;
+ * everything else (other formats and bit depths, CMYK, JPEGs TurboJPEG refuses or that `'wasm'`/`'libvips'` decode,
+ * corrupt data) as a promise of them, from the bytes already read. The pixels are `decodeImage`'s either way. A caller
+ * that resizes each image as soon as it has it (preprocessing) then reads bytes still in cache, and holds one decoded
+ * image at a time instead of a batch of them.
+ * @throws DataFormatError naming the file when it cannot be read, InvalidArgumentError for a source or an option that
+ *   is not one `decodeImage` takes: both at once; the promise rejects with a DataFormatError naming the file when the
+ *   data cannot be decoded
+ */
+export function decodeImageNow(src: ImageSource, options: DecodeOptions = {}): DecodedImage | Promise<DecodedImage> {
   const name = describeSource(src);
   checkDecodeOptions(options);
+  let input: Uint8Array;
+  let plain: PlainEightBit | undefined;
   try {
-    if (typeof src === 'object' && !(src instanceof Uint8Array) && 'rgb' in src) {
+    if (typeof src === 'object' && src !== null && !(src instanceof Uint8Array) && 'rgb' in src) {
       toSharp(src); // validates
       return { data: src.rgb, width: src.width, height: src.height, channels: 3 };
     }
-    const input = readInput(src);
-    const fast = await decodePlainEightBit(input, options);
-    if (fast) return fast;
-    const gif = gifFirstFrame(input);
-    if (gif?.transparent) return await decodeTransparentGif(input, gif.transparent);
-    const meta = await toSharp(input).metadata();
-    if (!meta.width || !meta.height) throw new Error('image has no size');
-    const { width, height } = meta;
-    if (meta.space === 'cmyk') return { data: pillowCmykToRgb(await decodeCmyk(input)), width, height, channels: 3 };
-    if (meta.format === 'png' && meta.depth === 'ushort') return await decodeSixteenBitPng(input, width, height);
-    return await decodeWithLibvips(input, meta.channels !== undefined && meta.channels <= 2);
+    input = readInput(src);
+    plain = plainEightBit(input);
+    const now = plain && decodePlainNow(input, plain, options);
+    if (now) return now;
   } catch (error) {
     throw asDecodeError(name, error);
   }
+  return decodeWaiting(input, plain, options).catch((error: unknown) => {
+    throw asDecodeError(name, error);
+  });
+}
+
+/** What `decodePlainNow` leaves: the asynchronous decoders (WebAssembly JPEG, libvips), on bytes already read. */
+async function decodeWaiting(
+  input: Uint8Array,
+  plain: PlainEightBit | undefined,
+  options: DecodeOptions,
+): Promise<DecodedImage> {
+  const fast = plain && (await decodePlainEightBit(input, plain, options));
+  if (fast) return fast;
+  const gif = gifFirstFrame(input);
+  if (gif?.transparent) return decodeTransparentGif(input, gif.transparent);
+  const meta = await toSharp(input).metadata();
+  if (!meta.width || !meta.height) throw new Error('image has no size');
+  const { width, height } = meta;
+  if (meta.space === 'cmyk') return { data: pillowCmykToRgb(await decodeCmyk(input)), width, height, channels: 3 };
+  if (meta.format === 'png' && meta.depth === 'ushort') return decodeSixteenBitPng(input, width, height);
+  return decodeWithLibvips(input, meta.channels !== undefined && meta.channels <= 2);
 }
 
 /** `error` as thrown by the decoders: project errors as they are, anything else as a DataFormatError naming `file`. */
@@ -148,21 +194,34 @@ function asDecodeError(file: string, error: unknown): Error {
 }
 
 /**
- * The common cases without libvips' per-call cost: a small 8-bit grey or YCbCr/RGB JPEG through libjpeg-turbo in
- * WebAssembly (Pillow's decoder), a small 8-bit PNG in JavaScript; then a PNG of at most 8 bits in one libvips call.
- * Above the size limits libvips' SIMD and threads win, and WebAssembly memory would grow for good.
- * @returns the pixels, or `undefined` when `input` needs the general path (`plainEightBit`)
+ * The synchronous decoders of a plain 8-bit file: libjpeg-turbo called natively for a JPEG (Pillow's bytes, drafted
+ * or not), fast-png for a PNG of at most `PNG_JS_MAX_PIXELS`. @returns `undefined` where neither applies or the
+ * decoder refused the data (corrupt, CMYK, …), which the general path then reports or decodes
  */
-async function decodePlainEightBit(input: Uint8Array, options: DecodeOptions): Promise<DecodedImage | undefined> {
-  const plain = plainEightBit(input);
-  if (!plain) return undefined;
+function decodePlainNow(input: Uint8Array, plain: PlainEightBit, options: DecodeOptions): DecodedImage | undefined {
+  if (plain.kind === 'jpeg' && useNativeJpeg(options.jpegDecoder ?? 'auto'))
+    return decodeJpegNative(
+      input,
+      options.draft ? pillowDraftScale(plain.width, plain.height, options.draft) : 1,
+      options.output,
+    );
+  if (plain.kind === 'png' && plain.width * plain.height <= PNG_JS_MAX_PIXELS) return decodePngJs(input);
+  return undefined;
+}
+
+/**
+ * A plain 8-bit file that `decodePlainNow` did not decode, without libvips' per-call cost where possible: a small
+ * JPEG through libjpeg-turbo in WebAssembly (Pillow's decoder), a drafted JPEG by libvips' shrink-on-load, else one
+ * libvips call. Above the WebAssembly size limit libvips' SIMD and threads win, and WebAssembly memory would grow for
+ * good. @returns the pixels, or `undefined` when `input` needs the general path (libvips gave other than 1 or 3 bands)
+ */
+async function decodePlainEightBit(
+  input: Uint8Array,
+  plain: PlainEightBit,
+  options: DecodeOptions,
+): Promise<DecodedImage | undefined> {
   const pixels = plain.width * plain.height;
   const scale = plain.kind === 'jpeg' && options.draft ? pillowDraftScale(plain.width, plain.height, options.draft) : 1;
-  if (plain.kind === 'jpeg' && useNativeJpeg(options.jpegDecoder ?? 'auto')) {
-    // Pillow's bytes, drafted or not; undefined for corrupt data and the like, which libvips reports below
-    const native = decodeJpegNative(input, scale);
-    if (native) return native;
-  }
   let img = toSharp(input).removeAlpha();
   // at scale 2 sharp does not shrink on load (its rule keeps a factor of 2 for the reduce): nothing to gain
   if (scale >= 4) {
@@ -170,9 +229,6 @@ async function decodePlainEightBit(input: Uint8Array, options: DecodeOptions): P
     img = img.resize(Math.ceil(plain.width / scale), Math.ceil(plain.height / scale), { fit: 'fill' });
   } else if (plain.kind === 'jpeg' && useWasmJpeg(pixels, options.jpegDecoder ?? 'auto')) {
     const fast = await decodeJpegWasm(input);
-    if (fast) return fast;
-  } else if (plain.kind === 'png' && pixels <= PNG_JS_MAX_PIXELS) {
-    const fast = decodePngJs(input);
     if (fast) return fast;
   }
   const r = await img.raw().toBuffer({ resolveWithObject: true });
@@ -250,7 +306,8 @@ async function decodeWithLibvips(input: Uint8Array, grey: boolean): Promise<Deco
  * every decode works on these bytes.
  */
 function readInput(src: ImageSource): Uint8Array {
-  if (typeof src === 'object' && !(src instanceof Uint8Array)) toSharp(src); // a { path } that is not a string: the argument error
+  // a { path } that is not a string, or no source at all: the argument error
+  if (typeof src !== 'string' && !(src instanceof Uint8Array)) toSharp(src);
   if (src instanceof Uint8Array) return src;
   const path = typeof src === 'string' ? src : (src as { path: string }).path;
   // a device or FIFO would be read forever
@@ -282,7 +339,7 @@ async function decodeCmyk(input: Uint8Array): Promise<Uint8Array> {
 export async function decodePillowImage(src: ImageSource, options: DecodeOptions = {}): Promise<PillowImage> {
   const name = describeSource(src);
   checkDecodeOptions(options);
-  if (typeof src === 'object' && !(src instanceof Uint8Array) && 'rgb' in src) {
+  if (typeof src === 'object' && src !== null && !(src instanceof Uint8Array) && 'rgb' in src) {
     const img = await decodeImage(src);
     return { mode: 'RGB', width: img.width, height: img.height, data: img.data };
   }
@@ -480,6 +537,12 @@ export function pillowDraftScale(w: number, h: number, target: { width: number; 
 function checkDecodeOptions(options: DecodeOptions): void {
   if (options.jpegDecoder !== undefined)
     checkOneOf(options.jpegDecoder, JPEG_DECODERS, { functionName: 'decodeImage', argument: 'options.jpegDecoder' });
+  if (options.output !== undefined && typeof options.output !== 'function')
+    throw new InvalidArgumentError({
+      functionName: 'decodeImage',
+      argument: 'options.output',
+      message: `expected a function (bytes) => Uint8Array, got ${typeof options.output}`,
+    });
   const d = options.draft;
   if (d === undefined) return;
   const ok = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v > 0;
@@ -499,7 +562,14 @@ const PNG_JS_MAX_PIXELS = 2 ** 17;
  * (16-bit needs Pillow's reduction). Anything else (and anything unparsable) gives `undefined` and takes the
  * general path.
  */
-function plainEightBit(b: Uint8Array): { kind: 'jpeg' | 'png'; width: number; height: number } | undefined {
+/** A file that `plainEightBit` found plain: its kind and size. */
+interface PlainEightBit {
+  kind: 'jpeg' | 'png';
+  width: number;
+  height: number;
+}
+
+function plainEightBit(b: Uint8Array): PlainEightBit | undefined {
   const u16 = (p: number) => (b[p]! << 8) | b[p + 1]!;
   if (b.length > 26 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) {
     // IHDR: width, height (big-endian u32), bit depth

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { photoLikeJpeg } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,7 +8,8 @@ import { DataFormatError } from '@vlfer/core';
 import { decodeJpegWasm, jpegDecoderInstances } from './jpeg.js';
 import { decodePngJs } from './png.js';
 import { pillowCmykToRgb } from '../pillow.js';
-import { decodeImage } from './decode.js';
+import { decodeImage, decodeImageNow } from './decode.js';
+import { nativeJpeg } from './jpeg-native.js';
 
 // Pillow 9.4 (Debian python3-pil) `Image.open(f).convert('RGB')` of each file, in test-data/decoding/pillow-rgb.json.
 const dir = join(import.meta.dirname, '..', '..', 'test-data', 'decoding');
@@ -146,5 +148,67 @@ describe('what Pillow refuses, and what is not a file', () => {
     for (const path of [dir, ...(process.platform === 'win32' ? [] : ['/dev/zero'])]) {
       expect(await expectDecodeError(path)).toContain(`${path}: cannot decode image (not a regular file)`);
     }
+  });
+});
+
+describe('decodeImageNow: decodeImage without waiting where no asynchronous decoder is needed', () => {
+  it("gives decodeImage's (Pillow's) bytes at once, or a promise of them for what needs an asynchronous decoder", async () => {
+    expect(nativeJpeg().available, `nativeJpeg(): ${nativeJpeg().reason}`).toBe(true);
+    const now: string[] = [];
+    for (const f of Object.keys(pillow)) {
+      const r = decodeImageNow(join(dir, f));
+      if (!(r instanceof Promise)) now.push(f);
+      const d = await r;
+      expect([d.width, d.height], f).toEqual([pillow[f]!.width, pillow[f]!.height]);
+      expect(asRgb(d), f).toEqual(pillow[f]!.rgb);
+    }
+    // plain 8-bit JPEGs (native libjpeg-turbo) and small 8-bit PNGs (JavaScript) come back at once
+    for (const f of [
+      'jpeg-420.jpg',
+      'jpeg-grey.jpg',
+      'jpeg-420-progressive.jpg',
+      'p3.jpg',
+      'png-rgb.png',
+      'png-palette-trns.png',
+    ])
+      expect(now, f).toContain(f);
+    // CMYK (Pillow's formula), 16-bit PNGs (Pillow's reductions) and what TurboJPEG refuses wait for libvips
+    for (const f of ['cmyk.jpg', 'grey16.png', 'rgb16.png', 'rgba16.png', 'png-grey16-trns.png', 'jpeg-4x2.jpg'])
+      expect(now, f).not.toContain(f);
+    // the asynchronous JPEG decoders are never replaced by the native one
+    for (const jpegDecoder of ['wasm', 'libvips'] as const) {
+      const r = decodeImageNow(join(dir, 'jpeg-420.jpg'), { jpegDecoder });
+      expect(r, jpegDecoder).toBeInstanceOf(Promise);
+      expect(asRgb(await r), jpegDecoder).toEqual(pillow['jpeg-420.jpg']!.rgb);
+    }
+    const rgb = Uint8Array.from({ length: 12 }, (_, i) => i * 20);
+    expect(decodeImageNow({ rgb, width: 2, height: 2 })).toEqual({ data: rgb, width: 2, height: 2, channels: 3 });
+  });
+  it("drafts as decodeImage does (Pillow's drafted bytes through the native decoder)", async () => {
+    const draft = { width: 224, height: 224 };
+    const jpeg = await photoLikeJpeg(1920, 1080);
+    const a = decodeImageNow(jpeg, { draft });
+    expect(a).not.toBeInstanceOf(Promise);
+    const b = await decodeImage(jpeg, { draft });
+    expect([b.width, b.height, b.channels]).toEqual([480, 270, 3]);
+    expect(Buffer.from((a as { data: Uint8Array }).data).equals(Buffer.from(b.data))).toBe(true);
+  });
+  it('an unreadable file, a bad source or a bad option is thrown at once naming it; undecodable data rejects naming the file', async () => {
+    const missing = join(dir, 'no-such-file.jpg');
+    expect(() => decodeImageNow(missing)).toThrow(DataFormatError);
+    expect(() => decodeImageNow(missing)).toThrow(missing);
+    expect(() => decodeImageNow(dir)).toThrow(`${dir}: cannot decode image (not a regular file)`);
+    expect(() => decodeImageNow({ rgb: new Uint8Array(5), width: 2, height: 2 })).toThrow(/source\.rgb.*length 5/);
+    expect(() => decodeImageNow(42 as never)).toThrow(/source.*expected a path.*got number/);
+    await expect(decodeImage(null as never)).rejects.toThrow(/source.*expected a path.*got null/);
+    expect(() => decodeImageNow(join(dir, 'jpeg-420.jpg'), { draft: { width: 0, height: 1 } })).toThrow(
+      /options\.draft/,
+    );
+    const cut = join(mkdtempSync(join(tmpdir(), 'vlfer-cut-')), 'cut.jpg');
+    writeFileSync(cut, readFileSync(join(dir, 'jpeg-420.jpg')).subarray(0, 300));
+    const r = decodeImageNow(cut);
+    expect(r).toBeInstanceOf(Promise);
+    await expect(r).rejects.toThrow(DataFormatError);
+    await expect(decodeImageNow(cut)).rejects.toThrow(cut);
   });
 });

@@ -10,6 +10,7 @@ export {
   JPEG_DECODERS,
   JPEG_WASM_MAX_PIXELS,
   decodeImage,
+  decodeImageNow,
   decodePillowImage,
   describeSource,
   pillowDraftScale,

@@ -52,6 +52,21 @@ describe('native libjpeg-turbo (koffi + libturbojpeg)', () => {
       }
   });
 
+  it("output: the pixels written into the caller's buffer are the fresh decode's; a buffer too short is refused", async () => {
+    const jpeg = readFileSync(join(dir, 'jpeg-420.jpg'));
+    const fresh = decodeJpegNative(jpeg)!;
+    const buffer = new Uint8Array(fresh.data.length + 100).fill(7);
+    const asked: number[] = [];
+    const into = decodeJpegNative(jpeg, 1, (n) => (asked.push(n), buffer))!;
+    expect(asked).toEqual([fresh.data.length]);
+    expect(into.data.buffer).toBe(buffer.buffer);
+    expect(Buffer.from(into.data).equals(Buffer.from(fresh.data))).toBe(true);
+    expect(buffer[fresh.data.length]).toBe(7); // nothing written past the image
+    expect(() => decodeJpegNative(jpeg, 1, (n) => new Uint8Array(n - 1))).toThrow(
+      /output.*at least \d+ bytes, got \d+ bytes/,
+    );
+    await expect(decodeImage(jpeg, { output: 'no' as never })).rejects.toThrow(/options\.output.*expected a function/);
+  });
   it('a 640×480 photo drafts by 2 (320×240) and a 1920×1080 one by 4 (480×270), at the sizes Pillow gives', async () => {
     const draft = { width: 224, height: 224 };
     for (const [w, h, s] of [

@@ -156,8 +156,13 @@ export function nativeJpeg(): NativeJpegStatus {
  * `decode` with `a`'s handle; a handle whose header read or decompression failed is destroyed and replaced by a
  * fresh one, since libjpeg is left mid-decode (every later call on it failed: tested).
  */
-function decodeWith(a: Api, bytes: Uint8Array, scale: 1 | 2 | 4 | 8): DecodedImage | undefined {
-  const r = decode(a, bytes, scale);
+function decodeWith(
+  a: Api,
+  bytes: Uint8Array,
+  scale: 1 | 2 | 4 | 8,
+  output?: (bytes: number) => Uint8Array,
+): DecodedImage | undefined {
+  const r = decode(a, bytes, scale, output);
   if (r === 'failed') {
     a.destroy(a.handle);
     a.handle = a.init();
@@ -167,7 +172,12 @@ function decodeWith(a: Api, bytes: Uint8Array, scale: 1 | 2 | 4 | 8): DecodedIma
   return r;
 }
 
-function decode(a: Api, bytes: Uint8Array, scale: 1 | 2 | 4 | 8): DecodedImage | undefined | 'failed' {
+function decode(
+  a: Api,
+  bytes: Uint8Array,
+  scale: 1 | 2 | 4 | 8,
+  output?: (bytes: number) => Uint8Array,
+): DecodedImage | undefined | 'failed' {
   const w = [0];
   const h = [0];
   const sub = [0];
@@ -181,14 +191,33 @@ function decode(a: Api, bytes: Uint8Array, scale: 1 | 2 | 4 | 8): DecodedImage |
   const height = Math.ceil(h[0]! / scale);
   if (scale > 1 && !uniqueScale(w[0]!, h[0]!, scale)) return undefined;
   const channels = colourspace === TJCS_GRAY ? 1 : 3;
-  // uninitialised (malloc'd, reused by the allocator from decode to decode) rather than zeroed: a zeroed buffer
-  // of this size is fresh pages, and their page faults cost the decode up to about half again
-  const buf = Buffer.allocUnsafeSlow(width * height * channels);
-  const data = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  const n = width * height * channels;
+  const data = output ? outputBuffer(output, n) : fresh(n);
   const flags = TJFLAG_ACCURATEDCT | TJFLAG_STOPONWARNING;
   const pf = channels === 1 ? TJPF_GRAY : TJPF_RGB;
   if (a.decompress(a.handle, bytes, bytes.length, data, width, 0, height, pf, flags) !== 0) return 'failed';
   return { data, width, height, channels };
+}
+
+/**
+ * n bytes, uninitialised (malloc'd, reused by the allocator from decode to decode when freed in time) rather than
+ * zeroed: a zeroed buffer of this size is fresh pages, and their page faults cost the decode up to about half again.
+ */
+function fresh(n: number): Uint8Array {
+  const buf = Buffer.allocUnsafeSlow(n);
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+/** The first n bytes of the caller's `output(n)`. @throws InvalidArgumentError when it gives no Uint8Array of n bytes */
+function outputBuffer(output: (bytes: number) => Uint8Array, n: number): Uint8Array {
+  const b = output(n);
+  if (!(b instanceof Uint8Array) || b.length < n)
+    throw new InvalidArgumentError({
+      functionName: 'decodeJpegNative',
+      argument: 'output',
+      message: `output(${n}) must return a Uint8Array of at least ${n} bytes, got ${b instanceof Uint8Array ? `${b.length} bytes` : typeof b}`,
+    });
+  return b.subarray(0, n);
 }
 
 /**
@@ -210,9 +239,17 @@ function uniqueScale(w: number, h: number, scale: number): boolean {
  *   data, a CMYK/YCCK frame, a size over Pillow's decompression-bomb limit), or when TurboJPEG would reach the
  *   drafted size with another factor than 1/`scale` (`uniqueScale`: 3×3 and 5×5 at a 1×1 target): the caller
  *   decodes with libvips, whose error names the problem
- * @throws InvalidArgumentError when `scale` is not 1, 2, 4 or 8
+ * @param output where to write the pixels: called with their byte count n, it returns a Uint8Array of at least n
+ *   bytes, whose first n the image's `data` then views (a buffer reused from image to image saves a fresh allocation
+ *   and its page faults per decode; the caller must be done with one image before the next decode). Default: a new
+ *   buffer per image
+ * @throws InvalidArgumentError when `scale` is not 1, 2, 4 or 8, or `output` gives no Uint8Array of n bytes
  */
-export function decodeJpegNative(bytes: Uint8Array, scale: 1 | 2 | 4 | 8 = 1): DecodedImage | undefined {
+export function decodeJpegNative(
+  bytes: Uint8Array,
+  scale: 1 | 2 | 4 | 8 = 1,
+  output?: (bytes: number) => Uint8Array,
+): DecodedImage | undefined {
   if (scale !== 1 && scale !== 2 && scale !== 4 && scale !== 8)
     throw new InvalidArgumentError({
       functionName: 'decodeJpegNative',
@@ -220,5 +257,5 @@ export function decodeJpegNative(bytes: Uint8Array, scale: 1 | 2 | 4 | 8 = 1): D
       message: `expected 1, 2, 4 or 8 (libjpeg's DCT scalings that Pillow's draft uses), got ${String(scale)}`,
     });
   if (!nativeJpeg().available) return undefined;
-  return decodeWith(api!, bytes, scale);
+  return decodeWith(api!, bytes, scale, output);
 }
