@@ -2,7 +2,7 @@ import { checkOneOf, DataFormatError, InvalidArgumentError, type Tensor4D } from
 import type { DecodedImage } from '@vlfer/image';
 import {
   decodeImageNow,
-  decodePillowImage,
+  decodePillowImageNow,
   describeSource,
   JPEG_DECODERS,
   toSharp,
@@ -105,7 +105,8 @@ export async function preprocessImageInto(
   const decode = decodeOptionsFor(decoding, mode, config);
   if (resizer === 'pil' && mode === 'openai') {
     // OpenAI's transform resizes the image in the mode Pillow opened it in, before convert('RGB')
-    const img = await decodePillowImage(src, decode);
+    const now = decodePillowImageNow(src, { ...decode, output: decodeScratch });
+    const img = now instanceof Promise ? await now : now;
     preprocessPillowImage(img, mode, config, out, offset, { augmentation: augmentation ?? null, name });
     return;
   }

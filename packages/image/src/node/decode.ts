@@ -337,10 +337,23 @@ async function decodeCmyk(input: Uint8Array): Promise<Uint8Array> {
  * @throws DataFormatError naming the file when it cannot be decoded
  */
 export async function decodePillowImage(src: ImageSource, options: DecodeOptions = {}): Promise<PillowImage> {
+  return decodePillowImageNow(src, options);
+}
+
+/**
+ * `decodePillowImage`, without waiting where no asynchronous decoder is needed (as `decodeImageNow`): raw `{ rgb }`
+ * pixels and plain 8-bit grey or YCbCr/RGB JPEGs through the native decoder come back as the image itself (`'L'` or
+ * `'RGB'`), everything else as a promise of it, from the bytes already read. The same image either way.
+ * @throws as `decodeImageNow`: an unreadable file, a bad source or option at once; undecodable data rejects
+ */
+export function decodePillowImageNow(
+  src: ImageSource,
+  options: DecodeOptions = {},
+): PillowImage | Promise<PillowImage> {
   const name = describeSource(src);
   checkDecodeOptions(options);
   if (typeof src === 'object' && src !== null && !(src instanceof Uint8Array) && 'rgb' in src) {
-    const img = await decodeImage(src);
+    const img = decodeImageNow(src) as DecodedImage; // raw pixels: checked and returned at once
     return { mode: 'RGB', width: img.width, height: img.height, data: img.data };
   }
   let input: Uint8Array;
@@ -348,26 +361,37 @@ export async function decodePillowImage(src: ImageSource, options: DecodeOptions
   try {
     input = readInput(src);
     kind = imageKind(input);
+    const plain = kind?.format === 'jpeg' && kind.components !== 4 ? plainEightBit(input) : undefined;
+    const now = plain && decodePlainNow(input, plain, options);
+    // what decodeInMode(input, 'RGB') makes of it: grey stays 'L'
+    if (now) return { mode: now.channels === 1 ? 'L' : 'RGB', width: now.width, height: now.height, data: now.data };
   } catch (error) {
     throw asDecodeError(name, error);
   }
-  try {
-    if (kind?.format === 'png') return await decodePillowPng(input, kind.depth, kind.colourType);
-    if (kind?.format === 'jpeg') {
-      if (kind.components !== 4) return await decodeInMode(input, 'RGB', options);
-      const meta = await toSharp(input).metadata();
-      if (!meta.width || !meta.height) throw new Error('image has no size');
-      return { mode: 'CMYK', width: meta.width, height: meta.height, data: await decodeCmyk(input) };
-    }
+  return decodePillowWaiting(input, kind, options).catch((error: unknown) => {
+    throw asDecodeError(name, error);
+  });
+}
+
+/** `decodePillowImageNow`'s asynchronous decoders, on the bytes already read. */
+async function decodePillowWaiting(
+  input: Uint8Array,
+  kind: ImageKind | undefined,
+  options: DecodeOptions,
+): Promise<PillowImage> {
+  if (kind?.format === 'png') return decodePillowPng(input, kind.depth, kind.colourType);
+  if (kind?.format === 'jpeg') {
+    if (kind.components !== 4) return decodeInMode(input, 'RGB', { ...options, output: undefined });
     const meta = await toSharp(input).metadata();
-    // Pillow opens a GIF's first frame as 'P' (resized by nearest neighbour), transparency or not, or as 'L' when
-    // its colour table is the grey ramp
-    if (meta.format === 'gif') return await decodeInMode(input, gifFirstFrame(input)?.palette === false ? 'L' : 'P');
-    if (meta.hasAlpha) return await withAlpha(input, (meta.channels ?? 4) <= 2, meta.depth === 'ushort');
-    return await decodeInMode(input, 'RGB');
-  } catch (error) {
-    throw asDecodeError(name, error);
+    if (!meta.width || !meta.height) throw new Error('image has no size');
+    return { mode: 'CMYK', width: meta.width, height: meta.height, data: await decodeCmyk(input) };
   }
+  const meta = await toSharp(input).metadata();
+  // Pillow opens a GIF's first frame as 'P' (resized by nearest neighbour), transparency or not, or as 'L' when
+  // its colour table is the grey ramp
+  if (meta.format === 'gif') return decodeInMode(input, gifFirstFrame(input)?.palette === false ? 'L' : 'P');
+  if (meta.hasAlpha) return withAlpha(input, (meta.channels ?? 4) <= 2, meta.depth === 'ushort');
+  return decodeInMode(input, 'RGB');
 }
 
 /**

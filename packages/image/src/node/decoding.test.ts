@@ -8,7 +8,7 @@ import { DataFormatError } from '@vlfer/core';
 import { decodeJpegWasm, jpegDecoderInstances } from './jpeg.js';
 import { decodePngJs } from './png.js';
 import { pillowCmykToRgb } from '../pillow.js';
-import { decodeImage, decodeImageNow } from './decode.js';
+import { decodeImage, decodeImageNow, decodePillowImage, decodePillowImageNow } from './decode.js';
 import { nativeJpeg } from './jpeg-native.js';
 
 // Pillow 9.4 (Debian python3-pil) `Image.open(f).convert('RGB')` of each file, in test-data/decoding/pillow-rgb.json.
@@ -183,6 +183,20 @@ describe('decodeImageNow: decodeImage without waiting where no asynchronous deco
     }
     const rgb = Uint8Array.from({ length: 12 }, (_, i) => i * 20);
     expect(decodeImageNow({ rgb, width: 2, height: 2 })).toEqual({ data: rgb, width: 2, height: 2, channels: 3 });
+  });
+  it("decodePillowImageNow: decodePillowImage's image, at once for raw pixels and plain JPEGs, a promise otherwise", async () => {
+    const now: string[] = [];
+    for (const f of Object.keys(pillow)) {
+      const r = decodePillowImageNow(join(dir, f));
+      if (!(r instanceof Promise)) now.push(f);
+      expect(await r, f).toEqual(await decodePillowImage(join(dir, f)));
+    }
+    for (const f of ['jpeg-420.jpg', 'jpeg-grey.jpg', 'p3.jpg']) expect(now, f).toContain(f);
+    for (const f of ['cmyk.jpg', 'jpeg-4x2.jpg', 'png-rgb.png', 'png-palette.png']) expect(now, f).not.toContain(f);
+    expect((decodePillowImageNow(join(dir, 'jpeg-grey.jpg')) as { mode: string }).mode).toBe('L');
+    const rgb = Uint8Array.from({ length: 12 }, (_, i) => i * 20);
+    expect(decodePillowImageNow({ rgb, width: 2, height: 2 })).toEqual({ mode: 'RGB', width: 2, height: 2, data: rgb });
+    expect(() => decodePillowImageNow(join(dir, 'no-such-file.jpg'))).toThrow(DataFormatError);
   });
   it("drafts as decodeImage does (Pillow's drafted bytes through the native decoder)", async () => {
     const draft = { width: 224, height: 224 };

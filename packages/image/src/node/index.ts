@@ -12,6 +12,7 @@ export {
   decodeImage,
   decodeImageNow,
   decodePillowImage,
+  decodePillowImageNow,
   describeSource,
   pillowDraftScale,
   toSharp,
