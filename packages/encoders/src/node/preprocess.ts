@@ -77,6 +77,8 @@ let scratch = new Uint8Array(0);
  * The buffer natively decoded JPEGs are written into before they are resized (`DecodeOptions.output`): one per thread,
  * grown to the largest image seen, reused from image to image. Safe because a native decode is synchronous and
  * `preprocessImageInto` resizes the image before anything else can decode (the asynchronous decoders never use it).
+ * So it awaits only a promise: `await` on the pixels themselves would let the next image of a batch (`Promise.all` in
+ * `preprocessImages`) be decoded over them before their resize (the mixed-batch test fails that way).
  */
 function decodeScratch(bytes: number): Uint8Array {
   if (bytes > SCRATCH_MAX_BYTES) return new Uint8Array(bytes);
@@ -86,8 +88,9 @@ function decodeScratch(bytes: number): Uint8Array {
 
 /**
  * Decode, resize and normalise one image into `out` (CHW float32, length 3·crop·crop) at `offset`:
- * `decodeImageNow` decodes (`decoding`; `decodeImage`'s pixels, without waiting where it can); `preprocessRgb` (Pillow-exact resize, optional augmentation, normalisation)
- * does the rest. The `'sharp'` resizer ignores `decoding` (libvips shrinks JPEGs on load anyway).
+ * `decodeImageNow` decodes (`decoding`; `decodeImage`'s pixels, without waiting where it can); `preprocessRgb`
+ * (Pillow-exact resize, optional augmentation, normalisation) does the rest. The `'sharp'` resizer ignores
+ * `decoding` (libvips shrinks JPEGs on load anyway).
  */
 export async function preprocessImageInto(
   src: ImageSource,
@@ -111,8 +114,8 @@ export async function preprocessImageInto(
     return;
   }
   if (resizer === 'pil') {
-    // decoded and resized back to back where no asynchronous decoder is needed: the resize reads bytes still in
-    // cache, and a batch holds one decoded image at a time (`decodeImageNow`)
+    // decoded and resized back to back where no asynchronous decoder is needed (`decodeImageNow`): the resize reads
+    // bytes still in cache. Why only a promise is awaited: see decodeScratch
     const now = decodeImageNow(src, { ...decode, output: decodeScratch });
     const img = now instanceof Promise ? await now : now;
     preprocessRgb(img, mode, config, out, offset, { augmentation: augmentation ?? null, name });

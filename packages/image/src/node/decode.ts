@@ -358,30 +358,35 @@ export function decodePillowImageNow(
   }
   let input: Uint8Array;
   let kind: ImageKind | undefined;
+  let plain: PlainEightBit | undefined;
   try {
     input = readInput(src);
     kind = imageKind(input);
-    const plain = kind?.format === 'jpeg' && kind.components !== 4 ? plainEightBit(input) : undefined;
+    // a plain JPEG has 1 or 3 components (CMYK is not plain)
+    plain = kind?.format === 'jpeg' ? plainEightBit(input) : undefined;
     const now = plain && decodePlainNow(input, plain, options);
-    // what decodeInMode(input, 'RGB') makes of it: grey stays 'L'
-    if (now) return { mode: now.channels === 1 ? 'L' : 'RGB', width: now.width, height: now.height, data: now.data };
+    if (now) return inMode(now, 'RGB');
   } catch (error) {
     throw asDecodeError(name, error);
   }
-  return decodePillowWaiting(input, kind, options).catch((error: unknown) => {
+  return decodePillowWaiting(input, kind, plain, options).catch((error: unknown) => {
     throw asDecodeError(name, error);
   });
 }
 
-/** `decodePillowImageNow`'s asynchronous decoders, on the bytes already read. */
+/**
+ * `decodePillowImageNow`'s asynchronous decoders, on the bytes already read; a JPEG that is not CMYK goes on where
+ * `decodePlainNow` stopped (`decodeWaiting`: the native decoder is not tried again, nor the caller's `output` used).
+ */
 async function decodePillowWaiting(
   input: Uint8Array,
   kind: ImageKind | undefined,
+  plain: PlainEightBit | undefined,
   options: DecodeOptions,
 ): Promise<PillowImage> {
   if (kind?.format === 'png') return decodePillowPng(input, kind.depth, kind.colourType);
   if (kind?.format === 'jpeg') {
-    if (kind.components !== 4) return decodeInMode(input, 'RGB', { ...options, output: undefined });
+    if (kind.components !== 4) return inMode(await decodeWaiting(input, plain, options), 'RGB');
     const meta = await toSharp(input).metadata();
     if (!meta.width || !meta.height) throw new Error('image has no size');
     return { mode: 'CMYK', width: meta.width, height: meta.height, data: await decodeCmyk(input) };
@@ -416,16 +421,20 @@ async function decodePillowPng(input: Uint8Array, depth: number, colourType: num
   return decodeInMode(input, 'RGB');
 }
 
-/**
- * `decodeImage`'s pixels (convert('RGB'), grey kept as one band) in the band count of `mode`: 'RGB' follows the
- * decoder (grey stays 'L'); 'L' and '1' keep one of three equal bands; 'P' spreads grey to three.
- */
+/** `decodeImage` of `input`, as a `PillowImage` of `mode` (`inMode`). */
 async function decodeInMode(
   input: Uint8Array,
   mode: 'RGB' | 'L' | '1' | 'P',
   options: DecodeOptions = {},
 ): Promise<PillowImage> {
-  const img = await decodeImage(input, options);
+  return inMode(await decodeImage(input, options), mode);
+}
+
+/**
+ * `decodeImage`'s pixels (convert('RGB'), grey kept as one band) in the band count of `mode`: 'RGB' follows the
+ * decoder (grey stays 'L'); 'L' and '1' keep one of three equal bands; 'P' spreads grey to three.
+ */
+function inMode(img: DecodedImage, mode: 'RGB' | 'L' | '1' | 'P'): PillowImage {
   const { width, height, channels } = img;
   const m = mode === 'RGB' && channels === 1 ? 'L' : mode;
   const want = m === 'L' || m === '1' ? 1 : 3;
