@@ -7,6 +7,7 @@ import {
   quoteJson,
   displayPath,
   buildModel,
+  checkClassIds,
   concatRows,
   createRng,
   csvRow,
@@ -104,6 +105,21 @@ describe('label sets, errors and atomic writes', () => {
     expect(new DataFormatError({ file: 'a.txt', line: 3, field: 'label', message: 'bad' }).message).toBe(
       "a.txt:3 (field 'label'): bad",
     );
+  });
+  it('checks class ids: integers in [0, numClasses), naming the first bad index, its value and the note', () => {
+    const where = { functionName: 'f', argument: 'labels' };
+    expect(() => checkClassIds([0, 2, 1], where, 3)).not.toThrow();
+    expect(() => checkClassIds(new Int32Array([0, 9]), where)).not.toThrow(); // no bound: any class id
+    expect(() => checkClassIds([], where, 3)).not.toThrow();
+    expect(() => checkClassIds([0, 3, 7], where, 3)).toThrow(
+      "Argument 'labels' passed to 'f': index 1 holds 3; expected an integer class id in [0, 3)",
+    );
+    for (const y of [-1, 0.5, NaN, Infinity])
+      expect(() => checkClassIds([0, y], where)).toThrow(`index 1 holds ${y}; expected an integer class id in [0, ∞)`);
+    expect(() => checkClassIds([5], where, 2, 'classWeights has 2 rows')).toThrow(
+      /index 0 holds 5; expected an integer class id in \[0, 2\) \(classWeights has 2 rows\)$/,
+    );
+    expect(() => checkClassIds([5], where, 2)).toThrow(InvalidArgumentError);
   });
   it('writes JSON atomically with no temp file left behind', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vlfer-core-'));

@@ -36,7 +36,14 @@ export type { LabelSet } from './label-set.js';
 export { defineLabelSet, toIndices } from './label-set.js';
 export type { ComputeDevice, ProgressEvent, ProgressCallback } from './options.js';
 export type { OptionIssue, SafeParser } from './options.js';
-export { COMPUTE_DEVICES, checkOneOf, checkPositiveInteger, OptionsError, parseOptions } from './options.js';
+export {
+  COMPUTE_DEVICES,
+  checkClassIds,
+  checkOneOf,
+  checkPositiveInteger,
+  OptionsError,
+  parseOptions,
+} from './options.js';
 export { csvRow } from './csv.js';
 export { describeValue } from './describe.js';
 export type { FeatureProjection } from './projection.js';

@@ -31,6 +31,28 @@ export function checkPositiveInteger(value: unknown, where: { functionName: stri
 }
 
 /**
+ * Check class ids: each an integer in [0, numClasses) (in [0, ∞) without `numClasses`). The one label check of the
+ * libraries (metrics, losses, probes, HESP), so a bad label reads the same everywhere.
+ * @param labels [n] class ids @param note what `numClasses` counts, appended to the message ("classWeights has 7 rows")
+ * @throws InvalidArgumentError naming the first bad index and its value
+ */
+export function checkClassIds(
+  labels: ArrayLike<number>,
+  where: { functionName: string; argument: string },
+  numClasses?: number,
+  note?: string,
+): void {
+  for (let i = 0; i < labels.length; i++) {
+    const y = labels[i]!;
+    if (Number.isInteger(y) && y >= 0 && (numClasses === undefined || y < numClasses)) continue;
+    throw new InvalidArgumentError({
+      ...where,
+      message: `index ${i} holds ${y}; expected an integer class id in [0, ${numClasses ?? '∞'})${note ? ` (${note})` : ''}`,
+    });
+  }
+}
+
+/**
  * Progress of a long job, reported through callbacks (packages never print). `phase` names the stage
  * (`'encode'`, `'targets'`, `'train'`, `'evaluate'` …); `done` of `total` units (`unit`: images, clips, steps).
  * `cached` counts units served from a cache instead of computed.

@@ -1,4 +1,4 @@
-import { assertShape, InvalidArgumentError, type Tensor2D } from '@vlfer/core';
+import { assertShape, checkClassIds, InvalidArgumentError, type Tensor2D } from '@vlfer/core';
 
 /**
  * HESP's open-set losses (ARPL-style reciprocal points and supervised contrastive), with analytic gradients.
@@ -6,22 +6,15 @@ import { assertShape, InvalidArgumentError, type Tensor2D } from '@vlfer/core';
  * (through the CLIP towers) run in ONNX Runtime graphs.
  */
 
-function labelsOk(labels: ArrayLike<number>, n: number, k: number, fn: string): void {
+/** `labels` [n]: one class id per feature row, in [0, k) (any class id without k). */
+function labelsOk(labels: ArrayLike<number>, n: number, k: number | undefined, fn: string): void {
   if (labels.length !== n)
     throw new InvalidArgumentError({
       functionName: fn,
       argument: 'labels',
       message: `has length ${labels.length}, features have ${n} rows`,
     });
-  for (let i = 0; i < n; i++) {
-    const y = labels[i]!;
-    if (!Number.isInteger(y) || y < 0 || y >= k)
-      throw new InvalidArgumentError({
-        functionName: fn,
-        argument: 'labels',
-        message: `index ${i} holds ${y}; expected a class id in [0, ${k})`,
-      });
-  }
+  checkClassIds(labels, { functionName: fn, argument: 'labels' }, k);
 }
 
 /** logits_bk = ‖x_b − c_k‖²/D − x_b·c_k in float64. */
@@ -199,7 +192,7 @@ export function supConLoss(options: SupConOptions): { loss: number; gradFeatures
   const { features: X, labels } = options;
   assertShape(X, [null, null], 'features', fn);
   const [n, d] = X.dims;
-  labelsOk(labels, n, Number.MAX_SAFE_INTEGER, fn);
+  labelsOk(labels, n, undefined, fn);
   const tau = options.temperature ?? 0.5;
   const factor = (options.scaleByTemperature ?? true) ? tau : 1;
   const { f, norms } = normalizeRowsF64(X);

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@vlfer/core';
+import { checkClassIds, InvalidArgumentError } from '@vlfer/core';
 
 /** Check a label array: non-empty, integers in [0, numClasses). */
 export function checkLabels(
@@ -9,17 +9,7 @@ export function checkLabels(
 ): void {
   if (values.length === 0)
     throw new InvalidArgumentError({ functionName, argument, message: 'is empty; at least one sample is required' });
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i]!;
-    if (!Number.isInteger(v) || v < 0 || (numClasses !== undefined && v >= numClasses)) {
-      const range = numClasses !== undefined ? `[0, ${numClasses})` : '[0, ∞)';
-      throw new InvalidArgumentError({
-        functionName,
-        argument,
-        message: `index ${i} holds ${v}; expected an integer class id in ${range}`,
-      });
-    }
-  }
+  checkClassIds(values, { functionName, argument }, numClasses);
 }
 
 /** Check scores: non-empty and finite (NaN and ±Infinity are rejected with the offending index). */

@@ -1,4 +1,4 @@
-import { assertShape, createRng, InvalidArgumentError, type Tensor2D } from '@vlfer/core';
+import { assertShape, checkClassIds, createRng, InvalidArgumentError, type Tensor2D } from '@vlfer/core';
 
 /** The shot counts of the few-shot protocols (CoOp, Tip-Adapter, the CLIP paper's few-shot probes). */
 export const FEW_SHOT_COUNTS = [1, 2, 4, 8, 16] as const;
@@ -23,16 +23,8 @@ export function selectFewShot(
       message: `must be a positive integer, got ${shots}`,
     });
   const byClass: number[][] = [];
-  for (let i = 0; i < labels.length; i++) {
-    const y = labels[i]!;
-    if (!Number.isInteger(y) || y < 0 || (options.numClasses !== undefined && y >= options.numClasses))
-      throw new InvalidArgumentError({
-        functionName: 'selectFewShot',
-        argument: 'labels',
-        message: `index ${i} holds ${y}; expected an integer class id in [0, ${options.numClasses ?? '∞'})`,
-      });
-    (byClass[y] ??= []).push(i);
-  }
+  checkClassIds(labels, { functionName: 'selectFewShot', argument: 'labels' }, options.numClasses);
+  for (let i = 0; i < labels.length; i++) (byClass[labels[i]!] ??= []).push(i);
   const k = options.numClasses ?? byClass.length;
   const rng = createRng(options.seed);
   const out: number[] = [];

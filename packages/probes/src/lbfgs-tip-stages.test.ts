@@ -90,6 +90,8 @@ describe('Tip-Adapter stages', () => {
   it('checkCacheLabels refuses a wrong length and a class id out of range', () => {
     expect(() => checkCacheLabels([0, 1], 2, 2)).not.toThrow();
     expect(() => checkCacheLabels([0], 2, 2)).toThrow(/has length 1 but 'cache.keys' has 2 rows/);
-    expect(() => checkCacheLabels([0, 2], 2, 2)).toThrow(/index 1 holds 2; expected a class id in \[0, 2\)/);
+    expect(() => checkCacheLabels([0, 2], 2, 2)).toThrow(
+      /index 1 holds 2; expected an integer class id in \[0, 2\) \(classWeights has 2 rows\)/,
+    );
   });
 });

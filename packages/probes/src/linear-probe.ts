@@ -1,4 +1,4 @@
-import { assertShape, InvalidArgumentError, type Tensor2D } from '@vlfer/core';
+import { assertShape, checkClassIds, InvalidArgumentError, type Tensor2D } from '@vlfer/core';
 import { minimizeLbfgs, type LbfgsOptions, type LbfgsResult } from './lbfgs.js';
 
 /** A fitted multinomial logistic-regression probe: logits = x · Wᵀ + b. */
@@ -38,16 +38,8 @@ function checkData(features: Tensor2D, labels: ArrayLike<number>, functionName: 
       message: `has length ${labels.length} but 'features' has ${n} rows`,
     });
   let max = 0;
-  for (let i = 0; i < n; i++) {
-    const y = labels[i]!;
-    if (!Number.isInteger(y) || y < 0 || (numClasses !== undefined && y >= numClasses))
-      throw new InvalidArgumentError({
-        functionName,
-        argument: 'labels',
-        message: `index ${i} holds ${y}; expected an integer class id in [0, ${numClasses ?? '∞'})`,
-      });
-    max = Math.max(max, y);
-  }
+  checkClassIds(labels, { functionName, argument: 'labels' }, numClasses);
+  for (let i = 0; i < n; i++) max = Math.max(max, labels[i]!);
   for (let i = 0; i < features.data.length; i++)
     if (!Number.isFinite(features.data[i]!))
       throw new InvalidArgumentError({

@@ -1,4 +1,4 @@
-import { assertShape, InvalidArgumentError, type Tensor2D } from '@vlfer/core';
+import { assertShape, checkClassIds, InvalidArgumentError, type Tensor2D } from '@vlfer/core';
 
 export interface TipAdapterOptions {
   /** Residual ratio α weighting the cache logits; default 1. */
@@ -57,15 +57,12 @@ export function checkCacheLabels(labels: ArrayLike<number>, m: number, k: number
       argument: 'cache.labels',
       message: `has length ${labels.length} but 'cache.keys' has ${m} rows`,
     });
-  for (let i = 0; i < m; i++) {
-    const y = labels[i]!;
-    if (!Number.isInteger(y) || y < 0 || y >= k)
-      throw new InvalidArgumentError({
-        functionName: 'tipAdapterLogits',
-        argument: 'cache.labels',
-        message: `index ${i} holds ${y}; expected a class id in [0, ${k}) (classWeights has ${k} rows)`,
-      });
-  }
+  checkClassIds(
+    labels,
+    { functionName: 'tipAdapterLogits', argument: 'cache.labels' },
+    k,
+    `classWeights has ${k} rows`,
+  );
 }
 
 /**

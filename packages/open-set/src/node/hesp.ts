@@ -1,4 +1,5 @@
 import {
+  checkClassIds,
   concatRows,
   cosineLogits,
   createRng,
@@ -335,13 +336,7 @@ export class HespModel {
         message: `${labels.length} labels for ${B} clips of ${T} frames`,
       });
     // checked before the forward, whose residuals (GPU memory on a GPU) a failing step must give back
-    const bad = labels.findIndex((y) => !Number.isInteger(y) || y < 0 || y >= this.K);
-    if (bad >= 0)
-      throw new InvalidArgumentError({
-        functionName: 'HespModel.step',
-        argument: 'labels',
-        message: `labels[${bad}] = ${labels[bad]} is not a known class index in [0, ${this.K})`,
-      });
+    checkClassIds(labels, { functionName: 'HespModel.step', argument: 'labels' }, this.K);
     const pix = this.prompted(frames);
     const emb = this.promptEmbeds();
     const fwd = await this.forwardVision(pix, B * T, options.lossOnly ?? false);
