@@ -3,7 +3,7 @@ import { tensor2d } from '@vlfer/core';
 import { loadReferences, maxRelErr, referencePixels, sharedPath } from '@vlfer/test-utils';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClipGradientModel } from './clip-gradients.js';
+import { ClipGradientModel, visionRuns } from './clip-gradients.js';
 import { textVjpParity, visionVjpParity } from './clip-gradients.reference.js';
 
 const ref = loadReferences();
@@ -47,6 +47,38 @@ describe.each(['inputs', 'graph'] as const)('forward-only graphs (weights as %s)
       ref.text.input_ids.map((row: number[]) => row.indexOf(49407)),
     );
     expect(maxRelErr(t.data, ref.text.text_embeds.flat())).toBeLessThan(1e-4);
+  });
+});
+
+describe('vision runs (chunk)', () => {
+  it('visionRuns: runs of chunk in order, a last run of one joins the one before; a bad chunk is refused', () => {
+    const sizes = (n: number, c: number) => visionRuns(n, c).map((r) => `${r.start}+${r.n}`);
+    expect(sizes(6, 16)).toEqual(['0+6']);
+    expect(sizes(6, 4)).toEqual(['0+4', '4+2']);
+    expect(sizes(6, 5)).toEqual(['0+6']);
+    expect(sizes(17, 16)).toEqual(['0+17']);
+    expect(sizes(33, 16)).toEqual(['0+16', '16+17']);
+    expect(sizes(1, 16)).toEqual(['0+1']);
+    expect(sizes(3, 1)).toEqual(['0+1', '1+1', '2+1']); // chunk 1: runs of one by request
+    expect(sizes(0, 4)).toEqual([]);
+    for (const c of [0, 1.5, -2, NaN])
+      expect(() => visionRuns(4, c, 'visionForwardEmbeds')).toThrow(
+        `Argument 'chunk' passed to 'visionForwardEmbeds': expected a positive integer, got ${c}`,
+      );
+  });
+  it('embeddings are the same bits for every chunk from 2 on; the CPU default is 16', async () => {
+    const m = models.inputs;
+    expect(m.visionChunk).toBe(16);
+    const S = m.arch.vision.imageSize!;
+    const px = {
+      dtype: 'float32' as const,
+      data: new Float32Array(5 * 3 * S * S),
+      dims: [5, 3, S, S] as [number, number, number, number],
+    };
+    for (let i = 0; i < px.data.length; i++) px.data[i] = Math.sin(i * 0.013);
+    const all = await m.visionForwardEmbeds(px);
+    for (const chunk of [2, 3, 4]) expect((await m.visionForwardEmbeds(px, chunk)).data).toEqual(all.data);
+    await expect(m.visionForwardEmbeds(px, 0)).rejects.toThrow(/'chunk'.*expected a positive integer, got 0/);
   });
 });
 

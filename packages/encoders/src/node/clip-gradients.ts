@@ -1,6 +1,7 @@
 import * as ort from 'onnxruntime-node';
 import {
   assertShape,
+  checkPositiveInteger,
   InvalidArgumentError,
   type ComputeDevice,
   type Tensor,
@@ -436,6 +437,19 @@ export class ClipGradientModel {
     }
   }
 
+  /**
+   * Images per ONNX Runtime run of `visionForwardEmbeds` when the caller gives no `chunk`, and of HESP's vision
+   * forwards and backwards (`HespOptions.chunk`): 16 on the CPU, 64 on a GPU. The CPU sessions run without a memory
+   * arena, so every intermediate is a fresh allocation; at 16 images the largest (an MLP activation, [16, 50, 3072]
+   * for B/32) is 9.8 MB instead of 39 MB at 64. A B/32 HESP step of 64 frames, interleaved in one process on a 2-core
+   * AMD EPYC, took a median 12.6 s (CPU 24.2 s) in runs of 16 against 14.8 s (CPU 27.7 s) in runs of 64, with the
+   * same bits, and its peak RSS fell from 3.5 to 2.4 GiB (apps/bench/README.md). The results do not depend on it
+   * (`visionRuns`).
+   */
+  get visionChunk(): number {
+    return this.residualsOnDevice ? 64 : 16;
+  }
+
   /** How many forwards' residuals are held, waiting for their `visionBackward` or `disposeResiduals`. */
   get residualsHeld(): number {
     return this.live.size;
@@ -456,8 +470,12 @@ export class ClipGradientModel {
     return { dtype: 'float32', data: out.text_embeds!.data as Float32Array, dims: [b, this.arch.text.projectionDim] };
   }
 
-  /** image_embeds only (no gradient), in chunks of `chunk` images. @param pixels [B, 3, S, S] @returns [B, E] */
-  async visionForwardEmbeds(pixels: Tensor4D, chunk = 64): Promise<Tensor2D> {
+  /**
+   * image_embeds only (no gradient), in runs of `chunk` images as `visionRuns` splits them (default `visionChunk`:
+   * 16 on the CPU, 64 on a GPU; the embeddings of B ≥ 2 images do not depend on it). @param pixels [B, 3, S, S]
+   * @returns [B, E] @throws InvalidArgumentError when `chunk` is not a positive integer
+   */
+  async visionForwardEmbeds(pixels: Tensor4D, chunk = this.visionChunk): Promise<Tensor2D> {
     const s = await this.session(
       this.sources.visionForward ? 'visionForward' : 'visionResiduals',
       'visionForwardEmbeds',
@@ -468,8 +486,7 @@ export class ClipGradientModel {
     const e = this.arch.vision.projectionDim;
     const per = 3 * S * S;
     const out = new Float32Array(b * e);
-    for (let i = 0; i < b; i += chunk) {
-      const n = Math.min(chunk, b - i);
+    for (const { start: i, n } of visionRuns(b, chunk, 'visionForwardEmbeds')) {
       const r = await s.run(
         this.feeds(s, {
           pixel_values: new ort.Tensor('float32', pixels.data.subarray(i * per, (i + n) * per), [n, 3, S, S]),
@@ -536,6 +553,22 @@ function sessionNames(options: ClipGradientModelOptions): SessionName[] {
 }
 
 /** Float32 buffers for the `res_*` outputs of the forward-with-residuals session at batch `b`, by name. */
+/**
+ * The runs of at most `chunk` images (one more for the last) that n images are encoded in: runs of `chunk` in order,
+ * and a last run of a single image joins the one before it (unless `chunk` is 1: runs of one, as asked). ONNX Runtime's matrix product takes another path for a
+ * single row (the last layer reads the class token only: one row per image), whose float rounding differs in the
+ * last bits; with every run of two images or more, embeddings and gradients are the same bits for any `chunk`
+ * (tested).
+ * @throws InvalidArgumentError when `chunk` is not a positive integer
+ */
+export function visionRuns(n: number, chunk: number, functionName = 'visionRuns'): { start: number; n: number }[] {
+  checkPositiveInteger(chunk, { functionName, argument: 'chunk' });
+  const runs: { start: number; n: number }[] = [];
+  for (let i = 0; i < n; i += chunk) runs.push({ start: i, n: Math.min(chunk, n - i) });
+  if (chunk > 1 && runs.length > 1 && runs.at(-1)!.n === 1) runs.at(-2)!.n += runs.pop()!.n;
+  return runs;
+}
+
 function residualBuffers(s: ort.InferenceSession, b: number): Record<string, ort.Tensor> {
   const out: Record<string, ort.Tensor> = {};
   for (const m of s.outputMetadata) {

@@ -17,7 +17,7 @@ export type {
 } from './clip-source.js';
 export { resolveClipSource, loadClipWeights, loadClipWeightsAsync, withImageSize } from './clip-source.js';
 export type { Tensor3D, ClipGradientModelOptions, VisionResiduals } from './clip-gradients.js';
-export { ClipGradientModel, defaultWeightsIn, eotPositions } from './clip-gradients.js';
+export { ClipGradientModel, defaultWeightsIn, eotPositions, visionRuns } from './clip-gradients.js';
 export { fileMappingStatus, mapFilePrivate, type FileMappingStatus } from './mapped-file.js';
 export type { PreprocessDecoding, Resizer } from './preprocess.js';
 export { RESIZERS, preprocessImages, preprocessImageInto } from './preprocess.js';

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { sharedPath } from '@vlfer/test-utils';
 import { describe, expect, it, vi } from 'vitest';
 import { HespModel } from './hesp.js';
@@ -48,6 +49,32 @@ describe('HESP training step on tiny-clip', () => {
     for (let i = 0; i < 8; i++) expect(a.ctx[i]).toBeCloseTo(c0[i]! * (1 - 0.01 * 1e-4), 7);
     await a.release();
   }, 120_000);
+  it('the images per vision run (chunk, from 2 on) change neither the losses nor a bit of the gradients', async () => {
+    const x = frames(3, 2, 4);
+    const y = [0, 1, 1];
+    const bits = (a: ArrayLike<number>) => createHash('sha256').update(Float64Array.from(a)).digest('hex');
+    const runs: string[] = [];
+    // 6 frames: one run (the default, 16), runs of 2, 4 + 2, and 5 + 1 taken as one run of 6 (visionRuns)
+    for (const chunk of [undefined, 2, 4, 5]) {
+      const m = await HespModel.create(sharedPath('fixtures', 'tiny-clip'), {
+        classTexts: ['Happy', 'Sad'],
+        nCtx: 2,
+        seed: 0,
+        ...(chunk ? { chunk } : {}),
+      });
+      if (!chunk) expect(m.clip.visionChunk).toBe(16); // the CPU default: all 6 frames in one run
+      const g = await m.gradients(x, 2, y);
+      runs.push([g.ctx, g.patch, g.negImages, [g.radius], Object.values(g.losses)].map(bits).join('|'));
+      await m.release();
+    }
+    expect(runs.slice(1)).toEqual([runs[0], runs[0], runs[0]]);
+  }, 120_000);
+  it('a chunk that is not a positive integer is refused before the model loads', async () => {
+    for (const chunk of [0, 2.5, -1])
+      await expect(
+        HespModel.create('/no/such/model', { classTexts: ['Happy', 'Sad'], seed: 0, chunk }),
+      ).rejects.toThrow(`Argument 'chunk' passed to 'HespModel.create': expected a positive integer, got ${chunk}`);
+  });
   it('a failing step gives back the residuals of its vision forwards; labels outside [0, K) are refused before them', async () => {
     const m = await HespModel.create(sharedPath('fixtures', 'tiny-clip'), {
       classTexts: ['Happy', 'Sad'],
