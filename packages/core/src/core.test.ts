@@ -120,6 +120,11 @@ describe('label sets, errors and atomic writes', () => {
       /index 0 holds 5; expected an integer class id in \[0, 2\) \(classWeights has 2 rows\)$/,
     );
     expect(() => checkClassIds([5], where, 2)).toThrow(InvalidArgumentError);
+    // a number of classes that is no count is named, not blamed on the labels
+    for (const k of [NaN, 2.5, -1, Infinity])
+      expect(() => checkClassIds([0], where, k)).toThrow(
+        `Argument 'numClasses' passed to 'f': expected a non-negative integer (the number of classes), got ${k}`,
+      );
   });
   it('writes JSON atomically with no temp file left behind', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vlfer-core-'));

@@ -34,7 +34,8 @@ export function checkPositiveInteger(value: unknown, where: { functionName: stri
  * Check class ids: each an integer in [0, numClasses) (in [0, ∞) without `numClasses`). The one label check of the
  * libraries (metrics, losses, probes, HESP), so a bad label reads the same everywhere.
  * @param labels [n] class ids @param note what `numClasses` counts, appended to the message ("classWeights has 7 rows")
- * @throws InvalidArgumentError naming the first bad index and its value
+ * @throws InvalidArgumentError naming the first bad index and its value, or naming `numClasses` when it is given but
+ *   not a non-negative integer (NaN would otherwise refuse every label, blaming the labels)
  */
 export function checkClassIds(
   labels: ArrayLike<number>,
@@ -42,6 +43,12 @@ export function checkClassIds(
   numClasses?: number,
   note?: string,
 ): void {
+  if (numClasses !== undefined && !(Number.isSafeInteger(numClasses) && numClasses >= 0))
+    throw new InvalidArgumentError({
+      functionName: where.functionName,
+      argument: 'numClasses',
+      message: `expected a non-negative integer (the number of classes), got ${String(numClasses)}`,
+    });
   for (let i = 0; i < labels.length; i++) {
     const y = labels[i]!;
     if (Number.isInteger(y) && y >= 0 && (numClasses === undefined || y < numClasses)) continue;

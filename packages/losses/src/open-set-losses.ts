@@ -6,8 +6,8 @@ import { assertShape, checkClassIds, InvalidArgumentError, type Tensor2D } from 
  * (through the CLIP towers) run in ONNX Runtime graphs.
  */
 
-/** `labels` [n]: one class id per feature row, in [0, k) (any class id without k). */
-function labelsOk(labels: ArrayLike<number>, n: number, k: number | undefined, fn: string): void {
+/** `labels` [n]: one class id per feature row, in [0, k). */
+function labelsOk(labels: ArrayLike<number>, n: number, k: number, fn: string): void {
   if (labels.length !== n)
     throw new InvalidArgumentError({
       functionName: fn,
@@ -192,7 +192,7 @@ export function supConLoss(options: SupConOptions): { loss: number; gradFeatures
   const { features: X, labels } = options;
   assertShape(X, [null, null], 'features', fn);
   const [n, d] = X.dims;
-  labelsOk(labels, n, undefined, fn);
+  labelsOk(labels, n, Number.MAX_SAFE_INTEGER, fn); // any class id below 2⁵³ − 1
   const tau = options.temperature ?? 0.5;
   const factor = (options.scaleByTemperature ?? true) ? tau : 1;
   const { f, norms } = normalizeRowsF64(X);

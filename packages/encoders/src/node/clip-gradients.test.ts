@@ -61,6 +61,11 @@ describe('vision runs (chunk)', () => {
     expect(sizes(1, 16)).toEqual(['0+1']);
     expect(sizes(3, 1)).toEqual(['0+1', '1+1', '2+1']); // chunk 1: runs of one by request
     expect(sizes(0, 4)).toEqual([]);
+    expect(visionRuns(17, 16, 'f', false).map((r) => r.n)).toEqual([16, 1]); // int8: runs as they fall
+    for (const n of [-1, 2.5, NaN, Infinity])
+      expect(() => visionRuns(n, 2)).toThrow(
+        `Argument 'n' passed to 'visionRuns': expected a non-negative integer, got ${n}`,
+      );
     for (const c of [0, 1.5, -2, NaN])
       expect(() => visionRuns(4, c, 'visionForwardEmbeds')).toThrow(
         `Argument 'chunk' passed to 'visionForwardEmbeds': expected a positive integer, got ${c}`,
@@ -79,6 +84,28 @@ describe('vision runs (chunk)', () => {
     const all = await m.visionForwardEmbeds(px);
     for (const chunk of [2, 3, 4]) expect((await m.visionForwardEmbeds(px, chunk)).data).toEqual(all.data);
     await expect(m.visionForwardEmbeds(px, 0)).rejects.toThrow(/'chunk'.*expected a positive integer, got 0/);
+  });
+  it('int8 towers keep runs of 64, split as they fall: an int8 embedding depends on the images in its run', async () => {
+    const q = await ClipGradientModel.load(sharedPath('fixtures', 'tiny-clip'), { quantize: 'int8', gradients: false });
+    try {
+      expect(q.visionChunk).toBe(64);
+      const S = q.arch.vision.imageSize!;
+      const per = 3 * S * S;
+      const data = Float32Array.from({ length: 3 * per }, (_, i) => Math.sin(i * 0.013));
+      const px = (from: number, to: number) => ({
+        dtype: 'float32' as const,
+        data: data.subarray(from * per, to * per),
+        dims: [to - from, 3, S, S] as [number, number, number, number],
+      });
+      const E = q.arch.vision.projectionDim;
+      const whole = (await q.visionForwardEmbeds(px(0, 3))).data;
+      const runs = (await q.visionForwardEmbeds(px(0, 3), 2)).data; // 2 + 1, not joined
+      expect(runs.subarray(0, 2 * E)).toEqual((await q.visionForwardEmbeds(px(0, 2))).data);
+      expect(runs.subarray(2 * E)).toEqual((await q.visionForwardEmbeds(px(2, 3))).data);
+      expect(runs).not.toEqual(whole); // activations quantized per run
+    } finally {
+      await q.release();
+    }
   });
 });
 

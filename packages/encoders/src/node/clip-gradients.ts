@@ -141,6 +141,8 @@ export class ClipGradientModel {
      * backward reads them there (ONNX Runtime IO binding), instead of a round trip through host memory.
      */
     private readonly residualsOnDevice = false,
+    /** int8 towers (`ClipGradientModelOptions.quantize`): activations quantized per run, see `visionChunk` */
+    private readonly quantized = false,
   ) {}
 
   /**
@@ -202,7 +204,16 @@ export class ClipGradientModel {
       vision: sources.visionForward ? forwardGraphsId(stored) : forwardGraphsId({}),
       text: forwardGraphsId(stored), // textForwardEmbeds always runs the textForward graph
     };
-    return new ClipGradientModel(arch, bundle.preprocessor, rest, weights, sources, forwardGraphs, residualsOnDevice);
+    return new ClipGradientModel(
+      arch,
+      bundle.preprocessor,
+      rest,
+      weights,
+      sources,
+      forwardGraphs,
+      residualsOnDevice,
+      options.quantize === 'int8',
+    );
   }
 
   private session(name: SessionName, fn: string): Promise<ort.InferenceSession> {
@@ -439,15 +450,17 @@ export class ClipGradientModel {
 
   /**
    * Images per ONNX Runtime run of `visionForwardEmbeds` when the caller gives no `chunk`, and of HESP's vision
-   * forwards and backwards (`HespOptions.chunk`): 16 on the CPU, 64 on a GPU. The CPU sessions run without a memory
+   * runs (`HespOptions.chunk`): 16 on the CPU, 64 on a GPU and for int8 towers. The CPU sessions run without a memory
    * arena, so every intermediate is a fresh allocation; at 16 images the largest (an MLP activation, [16, 50, 3072]
    * for B/32) is 9.8 MB instead of 39 MB at 64. A B/32 HESP step of 64 frames, interleaved in one process on a 2-core
-   * AMD EPYC, took a median 12.6 s (CPU 24.2 s) in runs of 16 against 14.8 s (CPU 27.7 s) in runs of 64, with the
-   * same bits, and its peak RSS fell from 3.5 to 2.4 GiB (apps/bench/README.md). The results do not depend on it
-   * (`visionRuns`).
+   * AMD EPYC, took a median 11.88 s (CPU 22.97 s) in runs of 16 against 13.45 s (CPU 25.18 s) in runs of 64, with
+   * the same bits, and the bench's peak RSS fell from 3.5 to 2.4 GiB (apps/bench/README.md, "Runs of 16 images on
+   * the CPU"). fp32 results do not depend on it (`visionRuns`). int8 towers quantize each run's activations with one
+   * scale (`DynamicQuantizeMatMul`), so an image's int8 embedding depends on the images that share its run: they keep
+   * the runs of 64 they always had, so features cached under their recipe stay what they compute.
    */
   get visionChunk(): number {
-    return this.residualsOnDevice ? 64 : 16;
+    return this.residualsOnDevice || this.quantized ? 64 : 16;
   }
 
   /** How many forwards' residuals are held, waiting for their `visionBackward` or `disposeResiduals`. */
@@ -472,7 +485,8 @@ export class ClipGradientModel {
 
   /**
    * image_embeds only (no gradient), in runs of `chunk` images as `visionRuns` splits them (default `visionChunk`:
-   * 16 on the CPU, 64 on a GPU; the embeddings of B ≥ 2 images do not depend on it). @param pixels [B, 3, S, S]
+   * 16 on the CPU, 64 on a GPU and for int8 towers). fp32 embeddings of B ≥ 2 images do not depend on `chunk` from 2
+   * on; int8 ones do (their runs are split without joining, as before). @param pixels [B, 3, S, S]
    * @returns [B, E] @throws InvalidArgumentError when `chunk` is not a positive integer
    */
   async visionForwardEmbeds(pixels: Tensor4D, chunk = this.visionChunk): Promise<Tensor2D> {
@@ -486,7 +500,7 @@ export class ClipGradientModel {
     const e = this.arch.vision.projectionDim;
     const per = 3 * S * S;
     const out = new Float32Array(b * e);
-    for (const { start: i, n } of visionRuns(b, chunk, 'visionForwardEmbeds')) {
+    for (const { start: i, n } of visionRuns(b, chunk, 'visionForwardEmbeds', !this.quantized)) {
       const r = await s.run(
         this.feeds(s, {
           pixel_values: new ort.Tensor('float32', pixels.data.subarray(i * per, (i + n) * per), [n, 3, S, S]),
@@ -552,23 +566,36 @@ function sessionNames(options: ClipGradientModelOptions): SessionName[] {
   return out;
 }
 
-/** Float32 buffers for the `res_*` outputs of the forward-with-residuals session at batch `b`, by name. */
 /**
  * The runs of at most `chunk` images (one more for the last) that n images are encoded in: runs of `chunk` in order,
- * and a last run of a single image joins the one before it (unless `chunk` is 1: runs of one, as asked). ONNX Runtime's matrix product takes another path for a
- * single row (the last layer reads the class token only: one row per image), whose float rounding differs in the
- * last bits; with every run of two images or more, embeddings and gradients are the same bits for any `chunk`
- * (tested).
- * @throws InvalidArgumentError when `chunk` is not a positive integer
+ * and, with `joinSingle`, a last run of a single image joins the one before it (unless `chunk` is 1: runs of one, as
+ * asked). With weights fed as inputs (the CPU default), ONNX Runtime's matrix product takes another path for a single
+ * row, and the last layer reads one row per image (the class token), so a run of one image rounds differently in the
+ * last bits; with every run of two images or more, fp32 embeddings and gradients are the same bits for any `chunk`
+ * (tested). int8 towers do not join (their activations are quantized per run: see `visionChunk`).
+ * @param n images, a non-negative integer @param chunk images per run, a positive integer
+ * @throws InvalidArgumentError when `n` or `chunk` is not an integer of that kind
  */
-export function visionRuns(n: number, chunk: number, functionName = 'visionRuns'): { start: number; n: number }[] {
+export function visionRuns(
+  n: number,
+  chunk: number,
+  functionName = 'visionRuns',
+  joinSingle = true,
+): { start: number; n: number }[] {
   checkPositiveInteger(chunk, { functionName, argument: 'chunk' });
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new InvalidArgumentError({
+      functionName,
+      argument: 'n',
+      message: `expected a non-negative integer, got ${n}`,
+    });
   const runs: { start: number; n: number }[] = [];
   for (let i = 0; i < n; i += chunk) runs.push({ start: i, n: Math.min(chunk, n - i) });
-  if (chunk > 1 && runs.length > 1 && runs.at(-1)!.n === 1) runs.at(-2)!.n += runs.pop()!.n;
+  if (joinSingle && chunk > 1 && runs.length > 1 && runs.at(-1)!.n === 1) runs.at(-2)!.n += runs.pop()!.n;
   return runs;
 }
 
+/** Float32 buffers for the `res_*` outputs of the forward-with-residuals session at batch `b`, by name. */
 function residualBuffers(s: ort.InferenceSession, b: number): Record<string, ort.Tensor> {
   const out: Record<string, ort.Tensor> = {};
   for (const m of s.outputMetadata) {

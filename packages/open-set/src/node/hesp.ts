@@ -57,9 +57,10 @@ export interface HespOptions {
   promptStep?: number;
   referenceBehaviour?: HespReferenceBehaviour;
   /**
-   * Images per ONNX Runtime run of the vision tower (frames and negative images, forward and backward), split by
-   * `visionRuns`. From 2 on, losses and gradients are the same bits for any value (tested); time and peak memory
-   * differ. @default the model's `visionChunk`: 16 on the CPU, 64 on a GPU
+   * Images per ONNX Runtime run of the vision tower, split by `visionRuns`: the frames' forward and backward, and the
+   * negative images in `loss` and `logits` (`gradients` and `step` run the K negative images as one run). From 2 on,
+   * losses and gradients are the same bits for any value (tested); time and peak memory differ. @default the model's
+   * `visionChunk`: 16 on the CPU, 64 on a GPU
    */
   chunk?: number;
 }
