@@ -589,12 +589,6 @@ function checkDecodeOptions(options: DecodeOptions): void {
 /** Largest PNG decoded by fast-png: faster than libvips up to about 360² (inflate in JavaScript), slower above. */
 const PNG_JS_MAX_PIXELS = 2 ** 17;
 
-/**
- * Whether a file can skip the header-first path, and its size: `'jpeg'` for a JPEG whose frame has 8 bits and 1 or
- * 3 components (not CMYK/YCCK, which needs Pillow's formula), `'png'` for a PNG of at most 8 bits per sample
- * (16-bit needs Pillow's reduction). Anything else (and anything unparsable) gives `undefined` and takes the
- * general path.
- */
 /** A file that `plainEightBit` found plain: its kind and size. */
 interface PlainEightBit {
   kind: 'jpeg' | 'png';
@@ -602,6 +596,12 @@ interface PlainEightBit {
   height: number;
 }
 
+/**
+ * Whether a file can skip the header-first path, and its size: `'jpeg'` for a JPEG whose frame has 8 bits and 1 or
+ * 3 components (not CMYK/YCCK, which needs Pillow's formula), `'png'` for a PNG of at most 8 bits per sample
+ * (16-bit needs Pillow's reduction). Anything else (and anything unparsable) gives `undefined` and takes the
+ * general path.
+ */
 function plainEightBit(b: Uint8Array): PlainEightBit | undefined {
   const u16 = (p: number) => (b[p]! << 8) | b[p + 1]!;
   if (b.length > 26 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) {
