@@ -51,14 +51,18 @@ export type ClipWeights = Record<
 export const CLIP_GRAPHS_VERSION = 2;
 
 /**
- * What decides the bits of a forward graph's outputs besides its weights: the graphs' version and whether the
- * standard or the ONNX Runtime fused layers are built, e.g. `vlfer-clip-graphs-2/ort-fused`. Feature caches put it in
- * their namespace (`ClipModel.featureRecipe`).
+ * What decides the bits of a forward graph's outputs besides its weights: the graphs' version, whether the standard,
+ * the ONNX Runtime fused or the int8 layers are built, and, for float32 layers, whether the weights are stored in the
+ * graph (`weights` given: ONNX Runtime prepacks them, and its matrix products then round differently from those on
+ * weights fed at every run), e.g. `vlfer-clip-graphs-2/ort-fused` (weights fed) or
+ * `vlfer-clip-graphs-2/ort-fused/stored-weights`. Feature caches put it in their namespace (`ClipModel.featureRecipe`).
  */
-export function forwardGraphsId(options: Pick<TowerGraphOptions, 'ortFusedForward' | 'quantize'>): string {
-  // int8-w7: weights in 7 bits (INT8_WEIGHT_MAX); the int8 graphs' features of earlier versions used 8
-  const layers = options.quantize === 'int8' ? 'int8-w7' : options.ortFusedForward ? 'ort-fused' : 'standard';
-  return `vlfer-clip-graphs-${CLIP_GRAPHS_VERSION}/${layers}`;
+export function forwardGraphsId(options: Pick<TowerGraphOptions, 'ortFusedForward' | 'quantize' | 'weights'>): string {
+  // int8-w7: weights in 7 bits (INT8_WEIGHT_MAX); the int8 graphs' features of earlier versions used 8. int8
+  // weights are always stored, so their id has no suffix
+  if (options.quantize === 'int8') return `vlfer-clip-graphs-${CLIP_GRAPHS_VERSION}/int8-w7`;
+  const layers = options.ortFusedForward ? 'ort-fused' : 'standard';
+  return `vlfer-clip-graphs-${CLIP_GRAPHS_VERSION}/${layers}${options.weights ? '/stored-weights' : ''}`;
 }
 
 export interface TowerGraphOptions {

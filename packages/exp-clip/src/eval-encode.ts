@@ -20,20 +20,22 @@ import type { PipelineHooks } from './evaluate.js';
 
 /**
  * The feature-cache namespace of CLIP image features: the model files' content fingerprint, the dtype, the
- * preprocessing with the image decoder's version, and what else decides the features' bits (`ClipModel.featureRecipe`:
- * the version and kind of the graphs of the 'graphs' runtime). Evaluation, training and the closed-set baselines
- * share entries through it.
+ * preprocessing with the image decoder's version, and what else decides the features' bits: `ClipModel.featureRecipe`
+ * (the version and kind of the graphs of the 'graphs' runtime) and the compute device, since a GPU's kernels round
+ * differently from the CPU's (`device=webgpu`; a CPU adds nothing, so caches written on a CPU before the device was
+ * part of the namespace stay valid). Evaluation, training and the closed-set baselines share entries through it.
  */
 export function clipFeatureNamespace(
-  clip: Pick<ClipModel, 'featureRecipe'>,
+  clip: Pick<ClipModel, 'featureRecipe' | 'device'>,
   modelFingerprint: string,
   o: { dtype: string; preprocess: string; resizer: string },
 ): FeatureNamespace {
+  const extra = [clip.featureRecipe, clip.device === 'cpu' ? undefined : `device=${clip.device}`].filter(Boolean);
   return {
     model: modelFingerprint,
     dtype: o.dtype,
     preprocess: `${o.preprocess}/${o.resizer}/${DECODER_VERSION}`,
-    ...(clip.featureRecipe ? { extra: clip.featureRecipe } : {}),
+    ...(extra.length ? { extra: extra.join(' ') } : {}),
   };
 }
 

@@ -41,9 +41,24 @@ describe('clipFeatureNamespace: feature caches keyed by what decides the feature
       (o) =>
         new FeatureCache({
           dir,
-          namespace: clipFeatureNamespace({ featureRecipe: forwardGraphsId(o) }, fingerprint, settings),
+          namespace: clipFeatureNamespace({ featureRecipe: forwardGraphsId(o), device: 'cpu' }, fingerprint, settings),
         }).root,
     );
     expect(new Set(roots).size).toBe(3);
+  });
+
+  it('the compute device is in the namespace, except the CPU, whose caches keep their directories', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vlfer-feature-ns-'));
+    const recipe = forwardGraphsId({ ortFusedForward: true });
+    const ns = (featureRecipe: string | undefined, device: 'cpu' | 'webgpu') =>
+      clipFeatureNamespace({ featureRecipe, device }, fingerprint, settings);
+    expect(ns(recipe, 'cpu').extra).toBe('vlfer-clip-graphs-2/ort-fused');
+    expect(ns(recipe, 'webgpu').extra).toBe('vlfer-clip-graphs-2/ort-fused device=webgpu');
+    expect(ns(undefined, 'cpu').extra).toBeUndefined(); // the 'onnx' runtime on a CPU: as before
+    expect(ns(undefined, 'webgpu').extra).toBe('device=webgpu');
+    const roots = [ns(recipe, 'cpu'), ns(recipe, 'webgpu'), ns(undefined, 'cpu'), ns(undefined, 'webgpu')].map(
+      (namespace) => new FeatureCache({ dir, namespace }).root,
+    );
+    expect(new Set(roots).size).toBe(4);
   });
 });

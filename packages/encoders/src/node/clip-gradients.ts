@@ -132,8 +132,8 @@ export class ClipGradientModel {
     private readonly sources: Partial<Record<SessionName, () => Promise<ort.InferenceSession>>>,
     /**
      * What decides the bits of `visionForwardEmbeds` and `textForwardEmbeds` besides the weights, per tower
-     * (`forwardGraphsId`: the graphs' version; standard, ONNX Runtime fused or int8 layers). With gradients, the
-     * vision embeddings come from the forward-with-residuals graph, which has standard layers.
+     * (`forwardGraphsId`: the graphs' version; standard, ONNX Runtime fused or int8 layers; float32 weights stored or
+     * fed). With gradients, the vision embeddings come from the forward-with-residuals graph, which has standard layers.
      */
     readonly forwardGraphs: { readonly vision: string; readonly text: string },
     /**
@@ -201,7 +201,7 @@ export class ClipGradientModel {
     void _w;
     const forwardGraphs = {
       // visionForwardEmbeds runs the visionForward graph, or without one (gradients) the forward with residuals
-      vision: sources.visionForward ? forwardGraphsId(stored) : forwardGraphsId({}),
+      vision: sources.visionForward ? forwardGraphsId(stored) : forwardGraphsId({ weights: stored.weights }),
       text: forwardGraphsId(stored), // textForwardEmbeds always runs the textForward graph
     };
     return new ClipGradientModel(

@@ -112,7 +112,9 @@ export interface ClipModel {
   /**
    * What decides the features' bits besides the model files, for feature caches to key on (`FeatureNamespace.extra`):
    * undefined for the 'onnx' runtime, whose graphs are model files; for 'graphs', the version and kind of the graphs
-   * vlfer builds for both towers (`forwardGraphsId`), which a vlfer release may change.
+   * vlfer builds for both towers and whether float32 weights are stored in them (`forwardGraphsId`), which a vlfer
+   * release may change. The compute device (`device`) also decides the bits; `clipFeatureNamespace` of
+   * `@vlfer/exp-clip` adds it.
    */
   readonly featureRecipe: string | undefined;
   /** The underlying ONNX Runtime session of a tower (benchmarks, IO binding); 'onnx' runtime only. */

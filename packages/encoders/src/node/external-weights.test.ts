@@ -106,6 +106,31 @@ describe('weights stored in the graphs as external data pointing into model.safe
     expect(grads.image).toEqual(gradsCopied.image);
   });
 
+  it('weights fed and weights stored round differently, so the feature recipe tells them apart', async () => {
+    for (const gradients of [false, true]) {
+      const recipes: string[][] = [];
+      const images: Float32Array[] = [];
+      for (const weightsIn of ['inputs', 'graph'] as const) {
+        const m = await ClipGradientModel.load(tiny, { weightsIn, gradients });
+        try {
+          recipes.push([m.forwardGraphs.vision, m.forwardGraphs.text]);
+          images.push((await m.visionForwardEmbeds(pixels(3, m.arch.vision.imageSize!))).data);
+        } finally {
+          await m.release();
+        }
+      }
+      // prepacked (stored) weights take another matrix-product path: 59 of tiny-clip's 72 image feature values
+      // differ in the last bits here (AVX2), so features of the two are not mixed in one cache namespace
+      const fused = gradients ? 'standard' : 'ort-fused';
+      expect(recipes).toEqual([
+        [`vlfer-clip-graphs-2/${fused}`, 'vlfer-clip-graphs-2/ort-fused'],
+        [`vlfer-clip-graphs-2/${fused}/stored-weights`, 'vlfer-clip-graphs-2/ort-fused/stored-weights'],
+      ]);
+      const [fed, stored] = images as [Float32Array, Float32Array];
+      for (let i = 0; i < fed.length; i++) expect(Math.abs(fed[i]! - stored[i]!)).toBeLessThan(1e-5);
+    }
+  });
+
   it('constant folding off (transposes fused into the MatMuls, not copied) leaves the features bit-identical', async () => {
     const bundle = loadClipWeights(resolveClipSource(tiny, { backend: 'graphs' }), {}, { byReference: true });
     // the forward graph as ClipGradientModel builds it on a CPU (ONNX Runtime's fused attention and QuickGELU)
