@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { tensor2d } from '@vlfer/core';
 import { loadReferences, maxRelErr, referencePixels, sharedPath } from '@vlfer/test-utils';
 import * as ort from 'onnxruntime-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ClipGradientModel, visionRuns } from './clip-gradients.js';
 import { textVjpParity, visionVjpParity } from './clip-gradients.reference.js';
 
@@ -143,6 +143,83 @@ describe('text graphs at any sequence length up to the position table', () => {
       /inputsEmbeds.*78 tokens.*position embeddings for 77/,
     );
     await expect(m.textVjp(long, [77], tensor2d([Array(E).fill(0)]))).rejects.toThrow(/78 tokens/);
+  });
+});
+
+/** Records the dims of `inputs_embeds` of every ONNX Runtime run (the text graphs' input) into `seen`. */
+function spyOnTextRuns(seen: number[][]) {
+  const proto = (ort.InferenceSession as unknown as { prototype: ort.InferenceSession }).prototype;
+  const run = proto.run;
+  return vi.spyOn(proto, 'run').mockImplementation(function (
+    this: ort.InferenceSession,
+    ...args: Parameters<typeof run>
+  ) {
+    seen.push([...(args[0] as Record<string, ort.Tensor>).inputs_embeds!.dims]);
+    return run.apply(this, args);
+  });
+}
+
+describe('text runs stop at the last end token', () => {
+  it('prompts run on their first max(eot) + 1 positions: the same text_embeds bits as a run of all 77, zero gradient after', async () => {
+    const m = models.inputs;
+    const D = m.arch.text.hiddenSize;
+    const E = m.arch.text.projectionDim;
+    const row = (n: number, k: number) => {
+      const r = [49406, ...Array.from({ length: n - 2 }, (_, j) => 400 + 37 * j + k), 49407];
+      return [...r, ...Array<number>(77 - r.length).fill(0)];
+    };
+    // two short prompts (end tokens at 5 and 9), and the same two with a third whose end token is the last position
+    const ids2 = [...row(6, 0), ...row(10, 1)];
+    const ids3 = [...ids2, ...row(77, 2)];
+    const eot3 = [5, 9, 76];
+    const cot = tensor2d(
+      Array.from({ length: 3 }, (_, b) => Array.from({ length: E }, (_, j) => Math.sin(b + 0.3 * j))),
+    );
+    const cot2 = { ...cot, data: cot.data.subarray(0, 2 * E), dims: [2, E] as [number, number] };
+    const seen: number[][] = [];
+    const spy = spyOnTextRuns(seen);
+    try {
+      const cut = await m.textForwardEmbeds(m.tokenEmbeddings(ids2, [2, 77]), [5, 9]);
+      const all = await m.textForwardEmbeds(m.tokenEmbeddings(ids3, [3, 77]), eot3);
+      const vCut = await m.textVjp(m.tokenEmbeddings(ids2, [2, 77]), [5, 9], cot2);
+      const vAll = await m.textVjp(m.tokenEmbeddings(ids3, [3, 77]), eot3, cot);
+      expect(seen).toEqual([
+        [2, 10, D],
+        [3, 77, D],
+        [2, 10, D],
+        [3, 77, D],
+      ]);
+      expect(cut.data).toEqual(all.data.subarray(0, 2 * E));
+      expect(vCut.textEmbeds.data).toEqual(vAll.textEmbeds.data.subarray(0, 2 * E));
+      // the gradient comes back at the caller's 77 positions: zero after the end token, as in the full run
+      expect(vCut.gradInputsEmbeds.dims).toEqual([2, 77, D]);
+      const g = vCut.gradInputsEmbeds.data;
+      const gAll = vAll.gradInputsEmbeds.data.subarray(0, 2 * 77 * D);
+      expect(g.subarray(10 * D, 77 * D).every((x) => x === 0)).toBe(true);
+      expect(g.subarray((77 + 10) * D).every((x) => x === 0)).toBe(true);
+      expect(gAll.subarray((77 + 10) * D).every((x) => x === 0)).toBe(true);
+      expect(maxRelErr(g, gAll)).toBeLessThan(1e-5);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it("int8 towers keep all 77 positions (the padding takes part in each run's quantization scale)", async () => {
+    const q = await ClipGradientModel.load(sharedPath('fixtures', 'tiny-clip'), {
+      quantize: 'int8',
+      gradients: false,
+      towers: ['text'],
+    });
+    const dims: number[][] = [];
+    const spy = spyOnTextRuns(dims);
+    try {
+      const ids = [49406, 320, 49407, ...Array<number>(74).fill(0)];
+      await q.textForwardEmbeds(q.tokenEmbeddings(ids, [1, 77]), [2]);
+      expect(dims).toEqual([[1, 77, q.arch.text.hiddenSize]]);
+    } finally {
+      spy.mockRestore();
+      await q.release();
+    }
   });
 });
 

@@ -29,9 +29,33 @@ import { ortSessionOptions as sessionOptions, type ThreadOptions } from '@vlfer/
 
 export type Tensor3D = Tensor<'R3'>;
 
-/** Where CLIP weights go by default: fed at every run on CPU (fast to load, least memory), stored in the graphs on a GPU. */
-export function defaultWeightsIn(device: ComputeDevice): 'inputs' | 'graph' {
-  return device === 'cpu' ? 'inputs' : 'graph';
+/**
+ * Where CLIP weights go by default: stored in the graphs on a GPU (uploaded once) and, on a CPU, for models with the
+ * gradient graphs (`gradients`, HESP): ONNX Runtime prepacks stored weights once instead of at every matrix product,
+ * and a B/32 HESP step of 8 clips × 8 frames took 8.92 s against 9.50 s with weights fed (medians of 5 interleaved
+ * steps, 2 threads, AVX2 AMD EPYC), for 0.6 GiB more peak memory (3.0–3.1 against 2.4–2.5 GiB; PyTorch's step
+ * peaks at 3.9–4.0). Forward-only models on a CPU (`loadClip`) feed them at every run: fast to load, least memory.
+ * @param gradients whether the model has the gradient graphs (`ClipGradientModelOptions.gradients`) @default true
+ */
+export function defaultWeightsIn(device: ComputeDevice, gradients = true): 'inputs' | 'graph' {
+  return device !== 'cpu' || gradients ? 'graph' : 'inputs';
+}
+
+/** Where a model's float32 weights go: `options.weightsIn`, or `defaultWeightsIn` for its device and graphs. */
+function weightsInOf(options: ClipGradientModelOptions): 'inputs' | 'graph' {
+  return options.weightsIn ?? defaultWeightsIn(options.device ?? 'cpu', options.gradients ?? true);
+}
+
+/**
+ * Where a loaded model's float32 weights go: `options.weightsIn` when given; else `defaultWeightsIn`, except that the
+ * gradient graphs on a CPU store them only where ONNX Runtime reads them from `model.safetensors` itself
+ * (`bundle.externalDir`). Weights that would be copied into the graphs (an OpenAI `.pt`, an F16/BF16 file) are fed,
+ * as before: copies in the graphs' bytes, in ONNX Runtime and prepacked would hold them three times while loading.
+ */
+function resolvedWeightsIn(options: ClipGradientModelOptions, bundle: ClipWeightsBundle): 'inputs' | 'graph' {
+  if (options.weightsIn) return options.weightsIn;
+  const cpu = (options.device ?? 'cpu') === 'cpu';
+  return cpu && !bundle.externalDir ? 'inputs' : weightsInOf(options);
 }
 
 /** The graph builders' weight options: stored in the graph ('graph', and always when quantized) or fed as inputs. */
@@ -46,7 +70,7 @@ function storedWeights(
   // forward graphs with ONNX Runtime's fused attention and QuickGELU on the CPU, where they were measured (sessions
   // created with 64–78 % of the CPU time); a GPU EP keeps the standard ops until verified there
   const fused = { ortFusedForward: device === 'cpu' };
-  return (options.weightsIn ?? defaultWeightsIn(device)) === 'graph' ? { weights, weightsFile, ...fused } : fused;
+  return weightsInOf(options) === 'graph' ? { weights, weightsFile, ...fused } : fused;
 }
 
 /**
@@ -64,12 +88,9 @@ export interface ClipGradientModelOptions extends LoadWeightsOptions, ThreadOpti
   /**
    * `'graph'`: weights stored in the graphs as initializers, so ONNX Runtime prepacks them and a GPU EP uploads them
    * once; `'inputs'`: weights fed at every run (one graph per architecture, fast to load, least memory).
-   * @default `defaultWeightsIn(device)`: 'inputs' on CPU, 'graph' on a GPU. On this 2-core CPU a B/32 HESP step
-   * (8 clips × 8 frames) took 8.5 s with 'inputs' and 7.3 s with 'graph', but 'graph' took 16.7 s to load against
-   * 6.1 s, for 1.1 GiB more peak memory (`pnpm bench:hesp-step --clips 8 --frames 8 --steps 2 --vs torch --rounds 3
-   * --weights-in inputs|graph`; apps/bench/README.md). Those figures predate `externalData` (weights then copied into
-   * the graphs); with it, 'graph' no longer reads the file into the JS heap (`pnpm bench:load` compares both), and the
-   * default has not been re-decided on a quiet machine.
+   * @default `defaultWeightsIn(device, gradients)`: 'graph' on a GPU and for the gradient graphs on a CPU (HESP:
+   * a faster step for more memory, figures there); 'inputs' for forward-only models on a CPU (`gradients: false`).
+   * The features of the two differ in the last bits, so `forwardGraphs` tells them apart.
    */
   weightsIn?: 'inputs' | 'graph';
   /**
@@ -155,14 +176,15 @@ export class ClipGradientModel {
    * @param model a Hugging Face CLIP directory (config.json, model.safetensors) or an OpenAI `.pt` checkpoint
    * @throws DataFormatError naming the weights file and the missing or misshapen key
    */
-  static async load(model: string, options: ClipGradientModelOptions = {}): Promise<ClipGradientModel> {
+  static async load(model: string, asked: ClipGradientModelOptions = {}): Promise<ClipGradientModel> {
     const source = resolveClipSource(model, { backend: 'graphs' });
-    const inGraph = (options.weightsIn ?? defaultWeightsIn(options.device ?? 'cpu')) === 'graph';
     // weights are read from model.safetensors when first needed; stored in the graphs, ONNX Runtime reads them
     // an OpenAI .pt is read and parsed without blocking the event loop (options.signal, options.onProgress)
-    const bundle = await loadClipWeightsAsync(source, options, {
-      byReference: !inGraph || options.externalData !== false,
+    const bundle = await loadClipWeightsAsync(source, asked, {
+      byReference: weightsInOf(asked) !== 'graph' || asked.externalData !== false,
     });
+    const options = { ...asked, weightsIn: resolvedWeightsIn(asked, bundle) };
+    const inGraph = options.weightsIn === 'graph';
     const { arch, weights, weightsFile } = bundle;
     const sessionOpts = graphSessionOptions(bundle, options);
     // a GPU keeps the vision residuals in its own buffers between the forward and the backward
@@ -334,8 +356,43 @@ export class ClipGradientModel {
   }
 
   /**
-   * text_embeds and d⟨text_embeds, cotangent⟩ / d(inputs_embeds).
+   * The text tower's inputs cut to the positions that reach `text_embeds`. The tower is causal (a token attends to
+   * itself and the tokens before it), so the positions after the last <|endoftext|> reach no output: a float32 run
+   * keeps the first max(eotIndex) + 1 of them, [B, L', D] (a CoOp prompt of 16 contexts: 20 of 77; the text forward
+   * and VJP then took 0.07 and 0.18 s instead of 0.23 and 0.54 s for 5 B/32 prompts, apps/bench/README.md). The
+   * text_embeds are the same bits. int8 towers keep every position: their activations are quantized with one scale
+   * per run, which the padding positions take part in. @returns the inputs and the one-hot of the EOT [B, L']
+   */
+  private textRun(
+    inputsEmbeds: Tensor3D,
+    eotIndex: readonly number[],
+    fn: string,
+  ): { inputs: ort.Tensor; eot: ort.Tensor; kept: number } {
+    const [b, l, d] = inputsEmbeds.dims;
+    assertShape(inputsEmbeds, [null, null, this.arch.text.hiddenSize], 'inputsEmbeds', fn);
+    this.checkSequenceLength(inputsEmbeds, fn);
+    const onehot = this.onehot(eotIndex, b, l, fn); // checks eotIndex
+    const kept = this.quantized ? l : eotIndex.reduce((m, p) => Math.max(m, p), 0) + 1;
+    if (kept === l)
+      return {
+        inputs: new ort.Tensor('float32', inputsEmbeds.data, [b, l, d]),
+        eot: new ort.Tensor('float32', onehot, [b, l]),
+        kept,
+      };
+    const x = new Float32Array(b * kept * d);
+    for (let i = 0; i < b; i++) x.set(inputsEmbeds.data.subarray(i * l * d, (i * l + kept) * d), i * kept * d);
+    return {
+      inputs: new ort.Tensor('float32', x, [b, kept, d]),
+      eot: new ort.Tensor('float32', this.onehot(eotIndex, b, kept, fn), [b, kept]),
+      kept,
+    };
+  }
+
+  /**
+   * text_embeds and d⟨text_embeds, cotangent⟩ / d(inputs_embeds), run on the positions up to the last EOT
+   * (`textRun`; the gradient of the positions after it is zero).
    * @param inputsEmbeds [B, L, D] @param eotIndex [B] position of the first <|endoftext|> @param cotangent [B, E]
+   * @returns text_embeds [B, E] and the gradient [B, L, D]
    */
   async textVjp(
     inputsEmbeds: Tensor3D,
@@ -344,23 +401,28 @@ export class ClipGradientModel {
   ): Promise<{ textEmbeds: Tensor2D; gradInputsEmbeds: Tensor3D }> {
     const s = await this.session('text', 'textVjp');
     const [b, l, d] = inputsEmbeds.dims;
-    assertShape(inputsEmbeds, [null, null, this.arch.text.hiddenSize], 'inputsEmbeds', 'textVjp');
-    this.checkSequenceLength(inputsEmbeds, 'textVjp');
+    const run = this.textRun(inputsEmbeds, eotIndex, 'textVjp');
     assertShape(cotangent, [b, this.arch.text.projectionDim], 'cotangent', 'textVjp');
     const out = await s.run(
       this.feeds(s, {
-        inputs_embeds: new ort.Tensor('float32', inputsEmbeds.data, [b, l, d]),
-        eot_onehot: new ort.Tensor('float32', this.onehot(eotIndex, b, l, 'textVjp'), [b, l]),
+        inputs_embeds: run.inputs,
+        eot_onehot: run.eot,
         cotangent: new ort.Tensor('float32', cotangent.data, [...cotangent.dims]),
       }),
     );
+    const g = out.grad_inputs_embeds!.data as Float32Array;
+    let grad = g;
+    if (run.kept < l) {
+      grad = new Float32Array(b * l * d);
+      for (let i = 0; i < b; i++) grad.set(g.subarray(i * run.kept * d, (i + 1) * run.kept * d), i * l * d);
+    }
     return {
       textEmbeds: {
         dtype: 'float32',
         data: out.text_embeds!.data as Float32Array,
         dims: [b, this.arch.text.projectionDim],
       },
-      gradInputsEmbeds: { dtype: 'float32', data: out.grad_inputs_embeds!.data as Float32Array, dims: [b, l, d] },
+      gradInputsEmbeds: { dtype: 'float32', data: grad, dims: [b, l, d] },
     };
   }
 
@@ -468,18 +530,15 @@ export class ClipGradientModel {
     return this.live.size;
   }
 
-  /** text_embeds only (no gradient). @param inputsEmbeds [B, L, D] @returns [B, E] */
+  /**
+   * text_embeds only (no gradient), run on the positions up to the last EOT (`textRun`).
+   * @param inputsEmbeds [B, L, D] @param eotIndex [B] position of the first <|endoftext|> @returns [B, E]
+   */
   async textForwardEmbeds(inputsEmbeds: Tensor3D, eotIndex: readonly number[]): Promise<Tensor2D> {
     const s = await this.session('textForward', 'textForwardEmbeds');
-    const [b, l, d] = inputsEmbeds.dims;
-    assertShape(inputsEmbeds, [null, null, this.arch.text.hiddenSize], 'inputsEmbeds', 'textForwardEmbeds');
-    this.checkSequenceLength(inputsEmbeds, 'textForwardEmbeds');
-    const out = await s.run(
-      this.feeds(s, {
-        inputs_embeds: new ort.Tensor('float32', inputsEmbeds.data, [b, l, d]),
-        eot_onehot: new ort.Tensor('float32', this.onehot(eotIndex, b, l, 'textForwardEmbeds'), [b, l]),
-      }),
-    );
+    const b = inputsEmbeds.dims[0];
+    const run = this.textRun(inputsEmbeds, eotIndex, 'textForwardEmbeds');
+    const out = await s.run(this.feeds(s, { inputs_embeds: run.inputs, eot_onehot: run.eot }));
     return { dtype: 'float32', data: out.text_embeds!.data as Float32Array, dims: [b, this.arch.text.projectionDim] };
   }
 
@@ -623,7 +682,7 @@ function graphSessionOptions(
 ): ort.InferenceSession.SessionOptions {
   const device = options.device ?? 'cpu';
   const opts = { ...sessionOptions({ device, ...options }), ...(device === 'cpu' ? { enableCpuMemArena: false } : {}) };
-  const stored = !options.quantize && (options.weightsIn ?? defaultWeightsIn(device)) === 'graph';
+  const stored = !options.quantize && weightsInOf(options) === 'graph';
   const fuse = stored && !options.foldConstants;
   const session: Record<string, string> = {
     ...(bundle.externalDir ? { model_external_initializers_file_folder_path: bundle.externalDir } : {}),

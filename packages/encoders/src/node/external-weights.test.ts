@@ -17,7 +17,7 @@ import { sharedPath } from '@vlfer/test-utils';
 import * as ort from 'onnxruntime-node';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { visionTowerVjpModel } from '../clip-graphs.js';
-import { ClipGradientModel, STORED_WEIGHTS_OPTIMIZATION } from './clip-gradients.js';
+import { ClipGradientModel, defaultWeightsIn, STORED_WEIGHTS_OPTIMIZATION } from './clip-gradients.js';
 import { loadClip } from './clip.js';
 import { loadClipWeights, resolveClipSource } from './clip-source.js';
 import { mapFilePrivate } from './mapped-file.js';
@@ -206,6 +206,35 @@ describe('weights stored in the graphs as external data pointing into model.safe
     const copied = await embeds(dir, { externalData: false, gradients: false });
     expect(viaFallback.image).toEqual(copied.image);
     expect(viaFallback.text).toEqual(copied.text);
+  });
+
+  it('by default the gradient graphs store float32 weights on a CPU; forward-only models and converted files feed them', async () => {
+    const recipes = async (dir: string, options: Parameters<typeof ClipGradientModel.load>[1]) => {
+      const log: string[] = [];
+      const m = await ClipGradientModel.load(dir, { ...options, log: (l) => log.push(l) });
+      await m.release();
+      return { ...m.forwardGraphs, log };
+    };
+    // float32 model.safetensors: ONNX Runtime reads the stored weights from the file and prepacks them
+    expect(await recipes(tiny, {})).toEqual({
+      vision: 'vlfer-clip-graphs-2/standard/stored-weights',
+      text: 'vlfer-clip-graphs-2/ort-fused/stored-weights',
+      log: [],
+    });
+    expect(await recipes(tiny, { gradients: false })).toEqual({
+      vision: 'vlfer-clip-graphs-2/ort-fused',
+      text: 'vlfer-clip-graphs-2/ort-fused',
+      log: [],
+    });
+    // a BF16 file would be converted and copied into the graphs: fed instead, nothing copied, nothing to say
+    expect(await recipes(tinyCopy(writeBf16), {})).toEqual({
+      vision: 'vlfer-clip-graphs-2/standard',
+      text: 'vlfer-clip-graphs-2/ort-fused',
+      log: [],
+    });
+    expect(defaultWeightsIn('cpu')).toBe('graph');
+    expect(defaultWeightsIn('cpu', false)).toBe('inputs');
+    expect(defaultWeightsIn('webgpu', false)).toBe('graph');
   });
 
   it('a truncated model.safetensors is refused at load, naming the file and the tensor cut off', async () => {
