@@ -138,6 +138,10 @@ class Graph {
     this.int8 = options.quantize === 'int8' ? { int8ScalesHook: options.int8ScalesHook } : undefined;
     this.fused = this.int8 !== undefined || (!gradients && options.ortFusedForward === true);
   }
+  /** the weights are stored in the graph (initializers: ONNX Runtime prepacks them), not fed as inputs */
+  get storesWeights(): boolean {
+    return this.weights !== undefined;
+  }
   private n = 0;
   private consts = new Map<string, string>();
   /** A node with one output, named after the op; `domain` for ONNX Runtime's contrib ops (`com.microsoft`). */
@@ -476,9 +480,15 @@ function encoderLayerBackward(g: Graph, dOut: string, s: LayerSaved, a: ClipTowe
 
 /**
  * Σᵢ merge(dXᵢ)·Wᵢ for head gradients dXᵢ [B, H, L, hd] and weights Wᵢ [D, D] (the input gradient of q, k, v
- * projections) as one product: [dX₁ | dX₂ | …] (heads concatenated, one head merge) · [W₁; W₂; …]. @returns [B, L, D]
+ * projections). Weights fed: one product, [dX₁ | dX₂ | …] (heads concatenated, one head merge) · [W₁; W₂; …].
+ * Weights stored: one product per weight, summed, so each reads its prepacked weight and no run concatenates the
+ * weights again (ONNX Runtime's constant folding is off for stored weights, `STORED_WEIGHTS_OPTIMIZATION`): the
+ * B/32 backward of 16 images took 918 ms against 962 ms (medians of 6 interleaved runs, 2 threads,
+ * apps/bench/README.md). @returns [B, L, D]
  */
 function headGradsTimesWeights(g: Graph, grads: string[], weights: string[]): string {
+  if (g.storesWeights)
+    return grads.map((d, i) => g.matmul(mergeHeads(g, d), weights[i]!)).reduce((a, b) => g.add(a, b));
   const merged = mergeHeads(g, grads.length > 1 ? g.op('Concat', grads, { axis: 1 }) : grads[0]!);
   return g.matmul(merged, weights.length > 1 ? g.op('Concat', weights, { axis: 0 }) : weights[0]!);
 }

@@ -3,7 +3,7 @@ import { tensor2d } from '@vlfer/core';
 import { loadReferences, maxRelErr, referencePixels, sharedPath } from '@vlfer/test-utils';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ClipGradientModel, visionRuns } from './clip-gradients.js';
+import { ClipGradientModel, visionRuns, type Tensor3D } from './clip-gradients.js';
 import { textVjpParity, visionVjpParity } from './clip-gradients.reference.js';
 
 const ref = loadReferences();
@@ -199,6 +199,30 @@ describe('text runs stop at the last end token', () => {
       expect(g.subarray((77 + 10) * D).every((x) => x === 0)).toBe(true);
       expect(gAll.subarray((77 + 10) * D).every((x) => x === 0)).toBe(true);
       expect(maxRelErr(g, gAll)).toBeLessThan(1e-5);
+      // one prompt ending at position 0 still runs 2 positions: one token row would take another product path.
+      // Against the same prompt run on all 77 positions (textRun replaced by one that keeps every position)
+      const end0 = m.tokenEmbeddings([49407, ...Array<number>(76).fill(0)], [1, 77]);
+      seen.length = 0;
+      const one = await m.textForwardEmbeds(end0, [0]);
+      const keepAll = vi
+        .spyOn(m as unknown as { textRun: (x: Tensor3D, eot: readonly number[]) => unknown }, 'textRun')
+        .mockImplementation((x, eot) => {
+          const [b, l, d] = x.dims;
+          const onehot = new Float32Array(b * l);
+          eot.forEach((p, i) => (onehot[i * l + p] = 1));
+          return {
+            inputs: new ort.Tensor('float32', x.data, [b, l, d]),
+            eot: new ort.Tensor('float32', onehot, [b, l]),
+            kept: l,
+          };
+        });
+      const whole = await m.textForwardEmbeds(end0, [0]);
+      keepAll.mockRestore();
+      expect(seen).toEqual([
+        [1, 2, D],
+        [1, 77, D],
+      ]);
+      expect(one.data).toEqual(whole.data);
     } finally {
       spy.mockRestore();
     }
@@ -327,6 +351,25 @@ describe('clipGraphWeights: the weights a graph reads, listed by its own builder
     } finally {
       await s.release();
     }
+  });
+
+  it('the vision backward with stored weights multiplies by q, k and v weights one at a time, concatenating none', async () => {
+    const { clipGraphModel } = await import('../index.js');
+    const { loadClipWeights, resolveClipSource } = await import('./clip-source.js');
+    const dir = sharedPath('fixtures', 'tiny-clip');
+    const { arch, weights } = loadClipWeights(
+      resolveClipSource(dir, { backend: 'graphs' }),
+      {},
+      { byReference: false },
+    );
+    const concats = (b: Uint8Array) =>
+      Buffer.from(b)
+        .toString('latin1')
+        .match(/Concat_\d+/g)?.length ?? 0;
+    const fed = concats(clipGraphModel('visionBackward', arch.vision));
+    const stored = concats(clipGraphModel('visionBackward', arch.vision, { weights }));
+    // fed: per layer, the head gradients and the weights concatenated for one product (two Concats)
+    expect(fed - stored).toBe(2 * arch.vision.numLayers);
   });
 
   it('ortFusedForward: forward graphs with MultiHeadAttention and QuickGelu read the same weights and give the features of the standard graph within 1e-5; graphs with a backward ignore it', async () => {

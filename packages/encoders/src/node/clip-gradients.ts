@@ -358,10 +358,11 @@ export class ClipGradientModel {
   /**
    * The text tower's inputs cut to the positions that reach `text_embeds`. The tower is causal (a token attends to
    * itself and the tokens before it), so the positions after the last <|endoftext|> reach no output: a float32 run
-   * keeps the first max(eotIndex) + 1 of them, [B, L', D] (a CoOp prompt of 16 contexts: 20 of 77; the text forward
-   * and VJP then took 0.07 and 0.18 s instead of 0.23 and 0.54 s for 5 B/32 prompts, apps/bench/README.md). The
-   * text_embeds are the same bits. int8 towers keep every position: their activations are quantized with one scale
-   * per run, which the padding positions take part in. @returns the inputs and the one-hot of the EOT [B, L']
+   * keeps the first max(eotIndex) + 1 of them (at least 2), [B, L', D] (a CoOp prompt of 16 contexts: 20 of 77;
+   * the text forward and VJP then took 0.07 and 0.18 s instead of 0.23 and 0.54 s for 5 B/32 prompts,
+   * apps/bench/README.md). The text_embeds are the same bits. int8 towers keep every position: their activations
+   * are quantized with one scale per run, which the padding positions take part in.
+   * @returns the inputs and the one-hot of the EOT [B, L']
    */
   private textRun(
     inputsEmbeds: Tensor3D,
@@ -372,7 +373,9 @@ export class ClipGradientModel {
     assertShape(inputsEmbeds, [null, null, this.arch.text.hiddenSize], 'inputsEmbeds', fn);
     this.checkSequenceLength(inputsEmbeds, fn);
     const onehot = this.onehot(eotIndex, b, l, fn); // checks eotIndex
-    const kept = this.quantized ? l : eotIndex.reduce((m, p) => Math.max(m, p), 0) + 1;
+    // at least 2 positions: a run of one token row (one prompt ending at position 0) takes ONNX Runtime's
+    // single-row product, which rounds differently (see visionRuns)
+    const kept = this.quantized ? l : Math.min(l, Math.max(2, eotIndex.reduce((m, p) => Math.max(m, p), 0) + 1));
     if (kept === l)
       return {
         inputs: new ort.Tensor('float32', inputsEmbeds.data, [b, l, d]),
