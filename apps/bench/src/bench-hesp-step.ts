@@ -51,7 +51,7 @@ const o = new Command('bench:hesp-step')
   .addOption(
     new Option(
       '--weights-in <where>',
-      'CLIP weights as graph inputs fed every run, or stored in the graphs (default: inputs on cpu, graph on webgpu)',
+      'CLIP weights as graph inputs fed every run, or stored in the graphs (default: graph; defaultWeightsIn)',
     ).choices(['inputs', 'graph']),
   )
   .option(

@@ -45,7 +45,7 @@ const o = new Command('bench:vjp')
   .addOption(
     new Option(
       '--weights-in <where>',
-      'CLIP weights as graph inputs fed every run, or stored in the graphs (default: inputs on cpu)',
+      'CLIP weights as graph inputs fed every run, or stored in the graphs (default: graph; defaultWeightsIn)',
     ).choices(['inputs', 'graph']),
   )
   .option(

@@ -49,13 +49,16 @@ function weightsInOf(options: ClipGradientModelOptions): 'inputs' | 'graph' {
 /**
  * Where a loaded model's float32 weights go: `options.weightsIn` when given; else `defaultWeightsIn`, except that the
  * gradient graphs on a CPU store them only where ONNX Runtime reads them from `model.safetensors` itself
- * (`bundle.externalDir`). Weights that would be copied into the graphs (an OpenAI `.pt`, an F16/BF16 file) are fed,
- * as before: copies in the graphs' bytes, in ONNX Runtime and prepacked would hold them three times while loading.
+ * (`bundle.externalDir`; not with `externalData: false`). Weights that would be copied into the graphs (an OpenAI
+ * `.pt`, an F16/BF16 file) are fed, as before: copies in the graphs' bytes, in ONNX Runtime and prepacked would hold
+ * them three times while loading. Without `bundle`: the choice before the file is read (which decides whether the
+ * weights are read by reference).
  */
-function resolvedWeightsIn(options: ClipGradientModelOptions, bundle: ClipWeightsBundle): 'inputs' | 'graph' {
+function resolvedWeightsIn(options: ClipGradientModelOptions, bundle?: ClipWeightsBundle): 'inputs' | 'graph' {
   if (options.weightsIn) return options.weightsIn;
   const cpu = (options.device ?? 'cpu') === 'cpu';
-  return cpu && !bundle.externalDir ? 'inputs' : weightsInOf(options);
+  if (cpu && (options.externalData === false || (bundle && !bundle.externalDir))) return 'inputs';
+  return weightsInOf(options);
 }
 
 /** The graph builders' weight options: stored in the graph ('graph', and always when quantized) or fed as inputs. */
@@ -90,7 +93,9 @@ export interface ClipGradientModelOptions extends LoadWeightsOptions, ThreadOpti
    * once; `'inputs'`: weights fed at every run (one graph per architecture, fast to load, least memory).
    * @default `defaultWeightsIn(device, gradients)`: 'graph' on a GPU and for the gradient graphs on a CPU (HESP:
    * a faster step for more memory, figures there); 'inputs' for forward-only models on a CPU (`gradients: false`).
-   * The features of the two differ in the last bits, so `forwardGraphs` tells them apart.
+   * On a CPU, weights that ONNX Runtime cannot read from `model.safetensors` itself (an OpenAI `.pt`, an F16/BF16
+   * file, `externalData: false`) are fed. The features of the two differ in the last bits, so `forwardGraphs`
+   * tells them apart.
    */
   weightsIn?: 'inputs' | 'graph';
   /**
@@ -181,7 +186,7 @@ export class ClipGradientModel {
     // weights are read from model.safetensors when first needed; stored in the graphs, ONNX Runtime reads them
     // an OpenAI .pt is read and parsed without blocking the event loop (options.signal, options.onProgress)
     const bundle = await loadClipWeightsAsync(source, asked, {
-      byReference: weightsInOf(asked) !== 'graph' || asked.externalData !== false,
+      byReference: resolvedWeightsIn(asked) !== 'graph' || asked.externalData !== false,
     });
     const options = { ...asked, weightsIn: resolvedWeightsIn(asked, bundle) };
     const inGraph = options.weightsIn === 'graph';
@@ -404,8 +409,11 @@ export class ClipGradientModel {
   ): Promise<{ textEmbeds: Tensor2D; gradInputsEmbeds: Tensor3D }> {
     const s = await this.session('text', 'textVjp');
     const [b, l, d] = inputsEmbeds.dims;
-    const run = this.textRun(inputsEmbeds, eotIndex, 'textVjp');
+    // the inputs, then the cotangent, then eotIndex: checked in this order (textRun checks the inputs again)
+    assertShape(inputsEmbeds, [null, null, this.arch.text.hiddenSize], 'inputsEmbeds', 'textVjp');
+    this.checkSequenceLength(inputsEmbeds, 'textVjp');
     assertShape(cotangent, [b, this.arch.text.projectionDim], 'cotangent', 'textVjp');
+    const run = this.textRun(inputsEmbeds, eotIndex, 'textVjp');
     const out = await s.run(
       this.feeds(s, {
         inputs_embeds: run.inputs,
@@ -631,9 +639,9 @@ function sessionNames(options: ClipGradientModelOptions): SessionName[] {
 /**
  * The runs of at most `chunk` images (one more for the last) that n images are encoded in: runs of `chunk` in order,
  * and, with `joinSingle`, a last run of a single image joins the one before it (unless `chunk` is 1: runs of one, as
- * asked). With weights fed as inputs (the CPU default), ONNX Runtime's matrix product takes another path for a single
- * row, and the last layer reads one row per image (the class token), so a run of one image rounds differently in the
- * last bits; with every run of two images or more, fp32 embeddings and gradients are the same bits for any `chunk`
+ * asked). With weights fed as inputs (the CPU default for forward-only models), ONNX Runtime's matrix product takes
+ * another path for a single row, and the last layer reads one row per image (the class token), so a run of one image
+ * rounds differently in the last bits; with every run of two images or more, fp32 embeddings and gradients are the same bits for any `chunk`
  * (tested). int8 towers do not join (their activations are quantized per run: see `visionChunk`).
  * @param n images, a non-negative integer @param chunk images per run, a positive integer
  * @throws InvalidArgumentError when `n` or `chunk` is not an integer of that kind

@@ -213,25 +213,31 @@ describe('weights stored in the graphs as external data pointing into model.safe
       const log: string[] = [];
       const m = await ClipGradientModel.load(dir, { ...options, log: (l) => log.push(l) });
       await m.release();
-      return { ...m.forwardGraphs, log };
+      return { ...m.forwardGraphs, log, readByReference: m.bundle.weightsMapped !== undefined };
     };
     // float32 model.safetensors: ONNX Runtime reads the stored weights from the file and prepacks them
+    const fed = { vision: 'vlfer-clip-graphs-2/standard', text: 'vlfer-clip-graphs-2/ort-fused', log: [] };
     expect(await recipes(tiny, {})).toEqual({
       vision: 'vlfer-clip-graphs-2/standard/stored-weights',
       text: 'vlfer-clip-graphs-2/ort-fused/stored-weights',
       log: [],
+      readByReference: true,
     });
     expect(await recipes(tiny, { gradients: false })).toEqual({
       vision: 'vlfer-clip-graphs-2/ort-fused',
       text: 'vlfer-clip-graphs-2/ort-fused',
       log: [],
+      readByReference: true,
+    });
+    // externalData: false (no stored weights read from the file): fed, still read by reference, not into the heap
+    expect(await recipes(tiny, { externalData: false })).toEqual({ ...fed, readByReference: true });
+    // ... and stored, copied into the graphs, when asked for
+    expect(await recipes(tiny, { externalData: false, weightsIn: 'graph' })).toMatchObject({
+      vision: 'vlfer-clip-graphs-2/standard/stored-weights',
+      readByReference: false,
     });
     // a BF16 file would be converted and copied into the graphs: fed instead, nothing copied, nothing to say
-    expect(await recipes(tinyCopy(writeBf16), {})).toEqual({
-      vision: 'vlfer-clip-graphs-2/standard',
-      text: 'vlfer-clip-graphs-2/ort-fused',
-      log: [],
-    });
+    expect(await recipes(tinyCopy(writeBf16), {})).toMatchObject(fed);
     expect(defaultWeightsIn('cpu')).toBe('graph');
     expect(defaultWeightsIn('cpu', false)).toBe('inputs');
     expect(defaultWeightsIn('webgpu', false)).toBe('graph');

@@ -49,25 +49,33 @@ describe('HESP training step on tiny-clip', () => {
     for (let i = 0; i < 8; i++) expect(a.ctx[i]).toBeCloseTo(c0[i]! * (1 - 0.01 * 1e-4), 7);
     await a.release();
   }, 120_000);
-  it('the images per vision run (chunk, from 2 on) change neither the losses nor a bit of the gradients', async () => {
+  it('the images per vision run (chunk, from 2 on) change neither the losses nor a bit of the gradients, with weights stored (the CPU default) and fed', async () => {
     const x = frames(3, 2, 4);
     const y = [0, 1, 1];
     const bits = (a: ArrayLike<number>) => createHash('sha256').update(Float64Array.from(a)).digest('hex');
-    const runs: string[] = [];
-    // 6 frames: one run (the default, 16), runs of 2, 4 + 2, and 5 + 1 taken as one run of 6 (visionRuns)
-    for (const chunk of [undefined, 2, 4, 5]) {
-      const m = await HespModel.create(sharedPath('fixtures', 'tiny-clip'), {
-        classTexts: ['Happy', 'Sad'],
-        nCtx: 2,
-        seed: 0,
-        ...(chunk ? { chunk } : {}),
-      });
-      if (!chunk) expect(m.clip.visionChunk).toBe(16); // the CPU default: all 6 frames in one run
-      const g = await m.gradients(x, 2, y);
-      runs.push([g.ctx, g.patch, g.negImages, [g.radius], Object.values(g.losses)].map(bits).join('|'));
-      await m.release();
+    const totals: number[] = [];
+    for (const weightsIn of [undefined, 'inputs'] as const) {
+      const runs: string[] = [];
+      // 6 frames: one run (the default, 16), runs of 2, 4 + 2, and 5 + 1 taken as one run of 6 (visionRuns)
+      for (const chunk of [undefined, 2, 4, 5]) {
+        const m = await HespModel.create(sharedPath('fixtures', 'tiny-clip'), {
+          classTexts: ['Happy', 'Sad'],
+          nCtx: 2,
+          seed: 0,
+          ...(chunk ? { chunk } : {}),
+          ...(weightsIn ? { weightsIn } : {}),
+        });
+        expect(m.clip.forwardGraphs.vision.endsWith('/stored-weights')).toBe(weightsIn === undefined);
+        if (!chunk) expect(m.clip.visionChunk).toBe(16); // the CPU default: all 6 frames in one run
+        const g = await m.gradients(x, 2, y);
+        runs.push([g.ctx, g.patch, g.negImages, [g.radius], Object.values(g.losses)].map(bits).join('|'));
+        if (!chunk) totals.push(g.losses.total);
+        await m.release();
+      }
+      expect(runs.slice(1)).toEqual([runs[0], runs[0], runs[0]]);
     }
-    expect(runs.slice(1)).toEqual([runs[0], runs[0], runs[0]]);
+    // stored and fed weights round differently, not more
+    expect(Math.abs(totals[0]! - totals[1]!)).toBeLessThan(1e-5 * Math.abs(totals[1]!));
   }, 120_000);
   it('a chunk that is not a positive integer is refused before the model loads', async () => {
     for (const chunk of [0, 2.5, -1])
