@@ -185,9 +185,8 @@ export class ClipGradientModel {
     const source = resolveClipSource(model, { backend: 'graphs' });
     // weights are read from model.safetensors when first needed; stored in the graphs, ONNX Runtime reads them
     // an OpenAI .pt is read and parsed without blocking the event loop (options.signal, options.onProgress)
-    const bundle = await loadClipWeightsAsync(source, asked, {
-      byReference: resolvedWeightsIn(asked) !== 'graph' || asked.externalData !== false,
-    });
+    const byReference = resolvedWeightsIn(asked) !== 'graph' || asked.externalData !== false;
+    const bundle = await loadClipWeightsAsync(source, asked, { byReference });
     const options = { ...asked, weightsIn: resolvedWeightsIn(asked, bundle) };
     const inGraph = options.weightsIn === 'graph';
     const { arch, weights, weightsFile } = bundle;
