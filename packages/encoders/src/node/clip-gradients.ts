@@ -328,8 +328,12 @@ export class ClipGradientModel {
     return { dtype: 'float32', data: out, dims: [dims[0], dims[1], d] };
   }
 
-  /** The text tower has position embeddings for `maxPositions` tokens (77 for CLIP): a longer sequence is refused. */
-  private checkSequenceLength(inputsEmbeds: Tensor3D, fn: string): void {
+  /**
+   * The text tower's inputs [B, L, D]: D its hidden size, and L at most `maxPositions` (77 for CLIP), the position
+   * embeddings it has; anything else is refused.
+   */
+  private checkTextInputs(inputsEmbeds: Tensor3D, fn: string): void {
+    assertShape(inputsEmbeds, [null, null, this.arch.text.hiddenSize], 'inputsEmbeds', fn);
     const max = this.arch.text.maxPositions ?? 77;
     if (inputsEmbeds.dims[1] > max)
       throw new InvalidArgumentError({
@@ -365,8 +369,8 @@ export class ClipGradientModel {
    * keeps the first max(eotIndex) + 1 of them (at least 2), [B, L', D] (a CoOp prompt of 16 contexts: 20 of 77;
    * the text forward and VJP then took 0.07 and 0.18 s instead of 0.23 and 0.54 s for 5 B/32 prompts,
    * apps/bench/README.md). The text_embeds are the same bits. int8 towers keep every position: their activations
-   * are quantized with one scale per run, which the padding positions take part in.
-   * @returns the inputs and the one-hot of the EOT [B, L']
+   * are quantized with one scale per run, which the padding positions take part in. The inputs are checked by the
+   * caller (`checkTextInputs`). @returns the inputs and the one-hot of the EOT [B, L']
    */
   private textRun(
     inputsEmbeds: Tensor3D,
@@ -374,23 +378,13 @@ export class ClipGradientModel {
     fn: string,
   ): { inputs: ort.Tensor; eot: ort.Tensor; kept: number } {
     const [b, l, d] = inputsEmbeds.dims;
-    assertShape(inputsEmbeds, [null, null, this.arch.text.hiddenSize], 'inputsEmbeds', fn);
-    this.checkSequenceLength(inputsEmbeds, fn);
     const onehot = this.onehot(eotIndex, b, l, fn); // checks eotIndex
     // at least 2 positions: a run of one token row (one prompt ending at position 0) takes ONNX Runtime's
     // single-row product, which rounds differently (see visionRuns)
     const kept = this.quantized ? l : Math.min(l, Math.max(2, eotIndex.reduce((m, p) => Math.max(m, p), 0) + 1));
-    if (kept === l)
-      return {
-        inputs: new ort.Tensor('float32', inputsEmbeds.data, [b, l, d]),
-        eot: new ort.Tensor('float32', onehot, [b, l]),
-        kept,
-      };
-    const x = new Float32Array(b * kept * d);
-    for (let i = 0; i < b; i++) x.set(inputsEmbeds.data.subarray(i * l * d, (i * l + kept) * d), i * kept * d);
     return {
-      inputs: new ort.Tensor('float32', x, [b, kept, d]),
-      eot: new ort.Tensor('float32', this.onehot(eotIndex, b, kept, fn), [b, kept]),
+      inputs: new ort.Tensor('float32', samePositions(inputsEmbeds.data, b, l, kept, d), [b, kept, d]),
+      eot: new ort.Tensor('float32', samePositions(onehot, b, l, kept, 1), [b, kept]),
       kept,
     };
   }
@@ -408,9 +402,8 @@ export class ClipGradientModel {
   ): Promise<{ textEmbeds: Tensor2D; gradInputsEmbeds: Tensor3D }> {
     const s = await this.session('text', 'textVjp');
     const [b, l, d] = inputsEmbeds.dims;
-    // the inputs, then the cotangent, then eotIndex: checked in this order (textRun checks the inputs again)
-    assertShape(inputsEmbeds, [null, null, this.arch.text.hiddenSize], 'inputsEmbeds', 'textVjp');
-    this.checkSequenceLength(inputsEmbeds, 'textVjp');
+    // the inputs, then the cotangent, then eotIndex (in textRun)
+    this.checkTextInputs(inputsEmbeds, 'textVjp');
     assertShape(cotangent, [b, this.arch.text.projectionDim], 'cotangent', 'textVjp');
     const run = this.textRun(inputsEmbeds, eotIndex, 'textVjp');
     const out = await s.run(
@@ -420,12 +413,7 @@ export class ClipGradientModel {
         cotangent: new ort.Tensor('float32', cotangent.data, [...cotangent.dims]),
       }),
     );
-    const g = out.grad_inputs_embeds!.data as Float32Array;
-    let grad = g;
-    if (run.kept < l) {
-      grad = new Float32Array(b * l * d);
-      for (let i = 0; i < b; i++) grad.set(g.subarray(i * run.kept * d, (i + 1) * run.kept * d), i * l * d);
-    }
+    const grad = samePositions(out.grad_inputs_embeds!.data as Float32Array, b, run.kept, l, d);
     return {
       textEmbeds: {
         dtype: 'float32',
@@ -547,6 +535,7 @@ export class ClipGradientModel {
   async textForwardEmbeds(inputsEmbeds: Tensor3D, eotIndex: readonly number[]): Promise<Tensor2D> {
     const s = await this.session('textForward', 'textForwardEmbeds');
     const b = inputsEmbeds.dims[0];
+    this.checkTextInputs(inputsEmbeds, 'textForwardEmbeds');
     const run = this.textRun(inputsEmbeds, eotIndex, 'textForwardEmbeds');
     const out = await s.run(this.feeds(s, { inputs_embeds: run.inputs, eot_onehot: run.eot }));
     return { dtype: 'float32', data: out.text_embeds!.data as Float32Array, dims: [b, this.arch.text.projectionDim] };
@@ -640,8 +629,8 @@ function sessionNames(options: ClipGradientModelOptions): SessionName[] {
  * and, with `joinSingle`, a last run of a single image joins the one before it (unless `chunk` is 1: runs of one, as
  * asked). With weights fed as inputs (the CPU default for forward-only models), ONNX Runtime's matrix product takes
  * another path for a single row, and the last layer reads one row per image (the class token), so a run of one image
- * rounds differently in the last bits; with every run of two images or more, fp32 embeddings and gradients are the same bits for any `chunk`
- * (tested). int8 towers do not join (their activations are quantized per run: see `visionChunk`).
+ * rounds differently in the last bits; with every run of two images or more, fp32 embeddings and gradients are the
+ * same bits for any `chunk` (tested). int8 towers do not join (their activations are quantized per run: see `visionChunk`).
  * @param n images, a non-negative integer @param chunk images per run, a positive integer
  * @throws InvalidArgumentError when `n` or `chunk` is not an integer of that kind
  */
@@ -662,6 +651,18 @@ export function visionRuns(
   for (let i = 0; i < n; i += chunk) runs.push({ start: i, n: Math.min(chunk, n - i) });
   if (joinSingle && chunk > 1 && runs.length > 1 && runs.at(-1)!.n === 1) runs.at(-2)!.n += runs.pop()!.n;
   return runs;
+}
+
+/**
+ * `b` sequences of `from` positions of `width` values each, [b, from, width], as sequences of `to` positions
+ * [b, to, width]: the first min(from, to) positions of each, zeros after them. `data` itself when `to` = `from`.
+ */
+function samePositions(data: Float32Array, b: number, from: number, to: number, width: number): Float32Array {
+  if (to === from) return data;
+  const out = new Float32Array(b * to * width);
+  const n = Math.min(from, to) * width;
+  for (let i = 0; i < b; i++) out.set(data.subarray(i * from * width, i * from * width + n), i * to * width);
+  return out;
 }
 
 /** Float32 buffers for the `res_*` outputs of the forward-with-residuals session at batch `b`, by name. */
