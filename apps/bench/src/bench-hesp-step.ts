@@ -11,7 +11,7 @@ import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Command, Option } from 'commander';
 import { defaultThreads, writeJsonAtomic } from '@vlfer/core/node';
-import { defaultWeightsIn } from '@vlfer/encoders/node';
+import { defaultWeightsIn, freedMemoryStatus } from '@vlfer/encoders/node';
 import { HespModel } from '@vlfer/open-set/node';
 import { installBenchStop } from './children.js';
 import { benchEnvironment } from './environment.js';
@@ -63,6 +63,10 @@ const o = new Command('bench:hesp-step')
     '--profile <prefix>',
     'ONNX Runtime session profiles to <prefix>-<session>_<time>.json, and a per-op-type summary of the timed steps (profiling slows the step)',
   )
+  .option(
+    '--no-keep-freed-memory',
+    "leave glibc's malloc as it is (the model keeps freed memory by default on a CPU: keepFreedMemory); for comparison",
+  )
   .option('--models-dir <dir>', 'where the random model goes', '.vlfer-cache/models')
   .option('--out <file>', 'results JSON', 'bench-results/hesp-step.json')
   .parse()
@@ -107,6 +111,7 @@ const model = await HespModel.create(dir, {
   intraOpNumThreads: threads,
   ...(o.weightsIn ? { weightsIn: o.weightsIn } : {}),
   ...(o.profile ? { profile: o.profile } : {}),
+  keepFreedMemory: o.keepFreedMemory as boolean,
 });
 const loadSeconds = (performance.now() - t0) / 1000;
 const weightsIn = o.weightsIn ?? defaultWeightsIn(o.device);
@@ -261,6 +266,10 @@ writeJsonAtomic(o.out, {
 const gib = (b: number) => (b / 2 ** 30).toFixed(2);
 process.stdout.write(
   `${o.arch}, ${o.clips} clips × ${o.frames} frames, K=${o.classes}, ${o.device}, ${threads} threads, weights as ${weightsIn}: ${secs(result.medianSeconds)} s per step (steps after ${o.warmup} warm-up: ${times.map(secs).join(', ')}; load ${loadSeconds.toFixed(1)} s, peak RSS ${gib(result.peakRssBytes)} GiB)\n`,
+);
+const freed = freedMemoryStatus();
+process.stdout.write(
+  `glibc malloc: ${freed?.kept ? 'freed memory kept (keepFreedMemory)' : `left as it is (${freed?.reason ?? (o.device === 'cpu' ? '--no-keep-freed-memory' : 'not a CPU run')})`}\n`,
 );
 if (torch)
   process.stdout.write(

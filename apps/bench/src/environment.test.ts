@@ -41,3 +41,10 @@ describe('cpuTicks and cpuShares', () => {
     expect(s.busy + s.idle + s.steal).toBeCloseTo(1, 9);
   });
 });
+
+describe('benchEnvironment: freed memory', () => {
+  it("records whether glibc's malloc was told to keep freed memory, and says why not before any model loaded", () => {
+    // no ClipGradientModel is loaded in this file's process: keepFreedMemory has not run
+    expect(benchEnvironment().freedMemory).toEqual({ kept: false, reason: 'keepFreedMemory was not called' });
+  });
+});

@@ -19,6 +19,7 @@ import {
   type TowerGraphOptions,
 } from '../clip-graphs.js';
 import type { ClipPreprocessorConfig } from '../preprocess.js';
+import { keepFreedMemory } from './freed-memory.js';
 import {
   loadClipWeightsAsync,
   resolveClipSource,
@@ -131,6 +132,13 @@ export interface ClipGradientModelOptions extends LoadWeightsOptions, ThreadOpti
    * (per-node `dur` in µs, `args.op_name`) when `endProfiling` or `release` is called. For benchmarks.
    */
   profile?: string;
+  /**
+   * On a CPU, call `keepFreedMemory` (glibc's malloc keeps freed blocks for reuse, for the whole process): a HESP step
+   * then stops faulting in its buffers' pages afresh at every step. `false` leaves the process's malloc as it is.
+   * @default true on a CPU for models with gradients; false for forward-only models (`gradients: false`, as
+   * `loadClip` loads them), where no gain was measured
+   */
+  keepFreedMemory?: boolean;
 }
 
 /**
@@ -685,13 +693,15 @@ function residualBuffers(s: ort.InferenceSession, b: number): Record<string, ort
  * On CPU without the memory arena: each session's arena keeps the largest set of intermediates it ever held, and
  * the forward-with-residuals, backward and text sessions each hold their own, so a B/32 HESP step of 64 frames
  * peaked at 6.34 GiB RSS with arenas and 3.55 GiB without, for the same process CPU time per step (26–30 s on a
- * loaded machine; apps/bench/README.md).
+ * loaded machine; apps/bench/README.md). On CPU it also calls `keepFreedMemory` (see the option of that name).
  */
 function graphSessionOptions(
   bundle: ClipWeightsBundle,
   options: ClipGradientModelOptions,
 ): ort.InferenceSession.SessionOptions {
   const device = options.device ?? 'cpu';
+  // without arenas, ONNX Runtime's intermediates come from malloc: kept for reuse (keepFreedMemory), not re-faulted
+  if (device === 'cpu' && (options.keepFreedMemory ?? options.gradients !== false)) keepFreedMemory();
   const opts = { ...sessionOptions({ device, ...options }), ...(device === 'cpu' ? { enableCpuMemArena: false } : {}) };
   const stored = !options.quantize && weightsInOf(options) === 'graph';
   const fuse = stored && !options.foldConstants;

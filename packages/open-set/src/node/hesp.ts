@@ -166,7 +166,7 @@ export class HespModel {
   static async create(
     model: string | ClipGradientModel,
     options: HespOptions & { device?: ComputeDevice; weightsIn?: 'inputs' | 'graph' } & ThreadOptions &
-      Pick<ClipGradientModelOptions, 'tokenizer' | 'config' | 'profile'>,
+      Pick<ClipGradientModelOptions, 'tokenizer' | 'config' | 'profile' | 'keepFreedMemory'>,
   ): Promise<HespModel> {
     if (!Array.isArray(options.classTexts) || options.classTexts.length < 2)
       throw new InvalidArgumentError({
@@ -191,6 +191,7 @@ export class HespModel {
             ...(options.tokenizer ? { tokenizer: options.tokenizer } : {}),
             ...(options.config ? { config: options.config } : {}),
             ...(options.profile ? { profile: options.profile } : {}),
+            ...(options.keepFreedMemory !== undefined ? { keepFreedMemory: options.keepFreedMemory } : {}),
           })
         : model;
     const tokenize = await loadClipTokenizer(clip.bundle.tokenizer);
