@@ -9,7 +9,7 @@
  * map, zero and fault in those pages again at every step: 130,000–360,000 minor page faults and 0.4–1.2 s of system
  * CPU time per HESP step of 64 ViT-B/32 frames on a 2-core AMD EPYC (apps/bench/README.md, "Freed memory kept").
  */
-import { packageRequire } from './require.js';
+import { processLibC } from './libc.js';
 
 /** What `keepFreedMemory` did in this process. */
 export type FreedMemoryStatus =
@@ -35,10 +35,6 @@ const M_MMAP_THRESHOLD = -3;
 
 /** Environment variables by which a user has already tuned glibc's malloc; `keepFreedMemory` leaves such a process alone. */
 const MALLOC_ENV = ['MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_', 'MALLOC_TOP_PAD_', 'MALLOC_MMAP_MAX_'];
-
-interface LibC {
-  func(signature: string): (...args: unknown[]) => unknown;
-}
 
 let status: FreedMemoryStatus | undefined;
 
@@ -68,15 +64,9 @@ export function keepFreedMemory(env: NodeJS.ProcessEnv = process.env): FreedMemo
   if (status) return status;
   const reason = notTunable(env);
   if (reason) return (status = { kept: false, reason });
-  let libc: LibC;
-  try {
-    libc = (packageRequire('koffi') as { load(path: null): LibC }).load(null);
-  } catch (error) {
-    return (status = {
-      kept: false,
-      reason: `the optional dependency koffi did not load (${(error as Error).message.split('\n')[0]})`,
-    });
-  }
+  const loaded = processLibC();
+  if ('reason' in loaded) return (status = { kept: false, reason: loaded.reason });
+  const { libc } = loaded;
   let mallopt: (param: number, value: number) => number;
   try {
     libc.func('const char *gnu_get_libc_version()');

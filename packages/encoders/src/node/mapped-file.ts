@@ -5,7 +5,7 @@
  */
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
-import { packageRequire } from './require.js';
+import { koffiFailure, processLibC, type Koffi } from './libc.js';
 
 /** Where mapping is available, or why not (no `koffi`, not Linux or macOS, the C library did not load). */
 export type FileMappingStatus = { available: true } | { available: false; reason: string };
@@ -19,13 +19,6 @@ export interface MappedFile {
    * it to check the mapped file itself, which a file renamed over the path since does not change. Never close it.
    */
   fd: number;
-}
-
-interface Koffi {
-  load(path: string | null): { func(signature: string): (...args: unknown[]) => unknown };
-  view(ptr: unknown, length: number): ArrayBuffer;
-  address(ptr: unknown): bigint;
-  sizeof(type: string): number;
 }
 
 interface Live {
@@ -63,10 +56,10 @@ function loadMapper(): Mapper | { reason: string } {
   if (mapper) return mapper;
   if (!MAPPABLE.includes(process.platform))
     return (mapper = { reason: `memory maps are used on ${MAPPABLE.join(' and ')} only, not ${process.platform}` });
+  const loaded = processLibC();
+  if ('reason' in loaded) return (mapper = loaded);
+  const { koffi, libc } = loaded;
   try {
-    const koffi = packageRequire('koffi') as Koffi;
-    // the process's own symbols: the C library it runs on (glibc, musl or macOS's libSystem), without naming it
-    const libc = koffi.load(null);
     const mmap = libc.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, intptr_t offset)');
     const munmap = libc.func('int munmap(void *addr, size_t length)') as Mapper['munmap'];
     const live = new Set<Live>();
@@ -81,7 +74,7 @@ function loadMapper(): Mapper | { reason: string } {
     const failed = (1n << BigInt(8 * koffi.sizeof('void *'))) - 1n;
     mapper = { koffi, mmap: mmap as Mapper['mmap'], munmap, live, registry, failed };
   } catch (error) {
-    mapper = { reason: `the optional dependency koffi did not load (${(error as Error).message.split('\n')[0]})` };
+    mapper = { reason: koffiFailure(error) };
   }
   return mapper;
 }
