@@ -11,7 +11,7 @@ import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Command, Option } from 'commander';
 import { defaultThreads, writeJsonAtomic } from '@vlfer/core/node';
-import { defaultWeightsIn, freedMemoryStatus } from '@vlfer/encoders/node';
+import { defaultWeightsIn, directRunsStatus, freedMemoryStatus } from '@vlfer/encoders/node';
 import { HespModel } from '@vlfer/open-set/node';
 import { installBenchStop } from './children.js';
 import { benchEnvironment } from './environment.js';
@@ -67,6 +67,10 @@ const o = new Command('bench:hesp-step')
     '--no-keep-freed-memory',
     "leave glibc's malloc as it is (the model keeps freed memory by default on a CPU: keepFreedMemory); for comparison",
   )
+  .option(
+    '--no-direct-runs',
+    'run the vision gradient graphs through onnxruntime-node, which copies every output (on a CPU the model has ONNX Runtime write them in place through its C API by default: directRuns); for comparison',
+  )
   .option('--models-dir <dir>', 'where the random model goes', '.vlfer-cache/models')
   .option('--out <file>', 'results JSON', 'bench-results/hesp-step.json')
   .parse()
@@ -112,6 +116,7 @@ const model = await HespModel.create(dir, {
   ...(o.weightsIn ? { weightsIn: o.weightsIn } : {}),
   ...(o.profile ? { profile: o.profile } : {}),
   keepFreedMemory: o.keepFreedMemory as boolean,
+  ...(o.directRuns === false ? { directRuns: false } : {}),
 });
 const loadSeconds = (performance.now() - t0) / 1000;
 const weightsIn = o.weightsIn ?? defaultWeightsIn(o.device);
@@ -215,6 +220,8 @@ const result = {
   device: o.device,
   weightsIn,
   threads,
+  // whether the vision gradient runs wrote their outputs in place (ONNX Runtime's C API) or onnxruntime-node copied them
+  directRuns: model.clip.directRuns,
   warmupSteps: o.warmup,
   checkpoint,
   loadSeconds,
@@ -268,6 +275,9 @@ process.stdout.write(
   `${o.arch}, ${o.clips} clips × ${o.frames} frames, K=${o.classes}, ${o.device}, ${threads} threads, weights as ${weightsIn}: ${secs(result.medianSeconds)} s per step (steps after ${o.warmup} warm-up: ${times.map(secs).join(', ')}; load ${loadSeconds.toFixed(1)} s, peak RSS ${gib(result.peakRssBytes)} GiB)\n`,
 );
 const freed = freedMemoryStatus();
+process.stdout.write(
+  `vision residuals: ${model.clip.directRuns ? "written in place by ONNX Runtime's C API (directRuns)" : `copied by onnxruntime-node (${o.directRuns === false ? '--no-direct-runs' : o.device === 'cpu' ? (directRunsStatus() as { reason?: string }).reason : 'not a CPU run'})`}\n`,
+);
 process.stdout.write(
   `glibc malloc: ${freed?.kept ? 'freed memory kept (keepFreedMemory)' : `left as it is (${freed?.reason ?? (o.device === 'cpu' ? '--no-keep-freed-memory' : 'not a CPU run')})`}\n`,
 );

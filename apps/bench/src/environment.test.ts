@@ -48,3 +48,11 @@ describe('benchEnvironment: freed memory', () => {
     expect(benchEnvironment().freedMemory).toEqual({ kept: false, reason: 'keepFreedMemory was not called' });
   });
 });
+
+describe('benchEnvironment: direct runs', () => {
+  it("records whether ONNX Runtime's C API loads (on Linux with koffi, as CI runs: it does, with the version)", () => {
+    const d = benchEnvironment().directRuns as { available: boolean; onnxruntimeVersion?: string; reason?: string };
+    if (process.platform !== 'linux') return expect(typeof d.available).toBe('boolean');
+    expect(d).toEqual({ available: true, onnxruntimeVersion: expect.stringMatching(/^1\.\d+\.\d+/) });
+  });
+});

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { provenance } from '@vlfer/core/node';
-import { freedMemoryStatus, runtimeVersions } from '@vlfer/encoders/node';
+import { directRunsStatus, freedMemoryStatus, runtimeVersions } from '@vlfer/encoders/node';
 
 /**
  * The machine's cumulative CPU time by state, in clock ticks, from the first line of `/proc/stat` (all CPUs):
@@ -57,8 +57,8 @@ const startedAt = new Date().toISOString();
 /**
  * What produced a benchmark result: code (git SHA + dirty), package and runtime versions, CPU, date, and how busy the
  * machine was: the load averages when the result is written and the CPU time shares (busy, idle, stolen by the
- * hypervisor) since the bench started, and whether glibc's malloc was told to keep freed memory (`keepFreedMemory`,
- * as the PyTorch peer's environment tells it). In a module of its own so that a bench that times its own start-up
+ * hypervisor) since the bench started, whether glibc's malloc was told to keep freed memory (`keepFreedMemory`,
+ * as the PyTorch peer's environment tells it), and whether ONNX Runtime's C API loads (`directRunsStatus`). In a module of its own so that a bench that times its own start-up
  * (`bench:load`) records it without importing the encode bench.
  */
 export function benchEnvironment(): Record<string, unknown> {
@@ -71,5 +71,7 @@ export function benchEnvironment(): Record<string, unknown> {
       ...(ticksAtStart && now ? { since: startedAt, cpuShares: cpuShares(ticksAtStart, now) } : {}),
     },
     freedMemory: freedMemoryStatus() ?? { kept: false, reason: 'keepFreedMemory was not called' },
+    // whether ONNX Runtime's C API loads here (a gradient model then writes its vision residuals in place)
+    directRuns: directRunsStatus(),
   };
 }

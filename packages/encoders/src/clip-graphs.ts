@@ -648,8 +648,8 @@ function visionTower(g: Graph, a: ClipTowerArch, withGrad: boolean): GraphOutput
   };
 }
 
-/** What the vision backward reads, by graph value name, with its shape (`batch` symbolic). */
-function visionResiduals(a: ClipTowerArch): { name: string; dims: (number | string)[] }[] {
+/** What the vision backward reads, by graph value name, with its shape (`batch` symbolic), in graph output order. */
+export function visionResidualSpecs(a: ClipTowerArch): { name: string; dims: (number | string)[] }[] {
   const D = a.hiddenSize,
     H = a.numHeads,
     hd = D / H,
@@ -686,7 +686,7 @@ function visionResiduals(a: ClipTowerArch): { name: string; dims: (number | stri
 
 /** The names of the residuals the vision backward reads (`res_*`), in the order `visionTowerSplitModels` lists them. */
 export function visionResidualNames(a: ClipTowerArch): string[] {
-  return visionResiduals(a).map((r) => r.name);
+  return visionResidualSpecs(a).map((r) => r.name);
 }
 
 /**
@@ -709,7 +709,7 @@ export function visionTowerSplitModels(
 /** The forward half of `visionTowerSplitModels` in `fg`: `pixel_values` → `image_embeds` and the residuals by name. */
 function visionForwardResidualsGraph(fg: Graph, a: ClipTowerArch): GraphOutputs {
   const S = a.imageSize!;
-  const res = visionResiduals(a);
+  const res = visionResidualSpecs(a);
   const f = visionForward(fg, a, fg.input('pixel_values', ['batch', 3, S, S]));
   const ln = (s: LnSaved) => [s.x, s.mean, s.rstd];
   const values: string[] = ln(f.pre.saved);
@@ -733,7 +733,7 @@ function visionBackwardFromResidualsGraph(bg: Graph, a: ClipTowerArch): GraphOut
   const S = a.imageSize!;
   const D = a.hiddenSize;
   const cot = bg.input('cotangent', ['batch', a.projectionDim]);
-  const inp = Object.fromEntries(visionResiduals(a).map((r) => [r.name, bg.input(r.name, r.dims)]));
+  const inp = Object.fromEntries(visionResidualSpecs(a).map((r) => [r.name, bg.input(r.name, r.dims)]));
   const layers = Array.from({ length: a.numLayers }, (_, i) => residualLayer(bg, a, inp, i));
   visionBackward(bg, a, cot, {
     pre: {

@@ -14,12 +14,14 @@ import {
   clipGraphWeights,
   forwardGraphsId,
   visionResidualNames,
+  visionResidualSpecs,
   type ClipGraphKind,
   type ClipWeights,
   type TowerGraphOptions,
 } from '../clip-graphs.js';
 import type { ClipPreprocessorConfig } from '../preprocess.js';
 import { keepFreedMemory } from './freed-memory.js';
+import { DirectSession, directRunsStatus, directSessionRefusal } from './ort-direct.js';
 import {
   loadClipWeightsAsync,
   resolveClipSource,
@@ -139,6 +141,15 @@ export interface ClipGradientModelOptions extends LoadWeightsOptions, ThreadOpti
    * `loadClip` loads them), where no gain was measured
    */
   keepFreedMemory?: boolean;
+  /**
+   * On a CPU, run the vision forward-with-residuals and backward through ONNX Runtime's own C API (`DirectSession`,
+   * through the optional `koffi`): ONNX Runtime writes the residuals and the gradient straight into the model's
+   * buffers, where onnxruntime-node copies every output into a fresh buffer (1.1 GB per HESP step of 64 ViT-B/32
+   * frames). Same library, same options, same bits. `true` throws where it cannot (no koffi, another platform, an
+   * option it does not translate); `false` uses onnxruntime-node. @default true on a CPU where it loads
+   * (`directRunsStatus`), with the reason given to `log` where it does not
+   */
+  directRuns?: boolean;
 }
 
 /**
@@ -147,7 +158,7 @@ export interface ClipGradientModelOptions extends LoadWeightsOptions, ThreadOpti
  * `loadClip` for weight files, and the gradients for prompt learning (HESP, CoOp).
  */
 export class ClipGradientModel {
-  private readonly pending: Partial<Record<SessionName, Promise<ort.InferenceSession>>> = {};
+  private readonly pending: Partial<Record<SessionName, Promise<GraphSession>>> = {};
   /**
    * Residual buffers by batch size, back from `visionBackward` for the next forward: ONNX Runtime writes the
    * residuals straight into them (no copy of its own outputs, no fresh pages every step). Emptied by `release`.
@@ -163,7 +174,7 @@ export class ClipGradientModel {
     readonly bundle: Omit<ClipWeightsBundle, 'weights'>,
     private readonly weights: ClipWeights,
     /** how to get each session this model has; called once, on first use */
-    private readonly sources: Partial<Record<SessionName, () => Promise<ort.InferenceSession>>>,
+    private readonly sources: Partial<Record<SessionName, () => Promise<GraphSession>>>,
     /**
      * What decides the bits of `visionForwardEmbeds` and `textForwardEmbeds` besides the weights, per tower
      * (`forwardGraphsId`: the graphs' version; standard, ONNX Runtime fused or int8 layers; float32 weights stored or
@@ -177,6 +188,11 @@ export class ClipGradientModel {
     private readonly residualsOnDevice = false,
     /** int8 towers (`ClipGradientModelOptions.quantize`): activations quantized per run, see `visionChunk` */
     private readonly quantized = false,
+    /**
+     * Whether the vision forward-with-residuals and backward run through ONNX Runtime's C API, writing their outputs
+     * in place (`ClipGradientModelOptions.directRuns`).
+     */
+    readonly directRuns = false,
   ) {}
 
   /**
@@ -198,7 +214,6 @@ export class ClipGradientModel {
     const options = { ...asked, weightsIn: resolvedWeightsIn(asked, bundle) };
     const inGraph = options.weightsIn === 'graph';
     const { arch, weights, weightsFile } = bundle;
-    const sessionOpts = graphSessionOptions(bundle, options);
     // a GPU keeps the vision residuals in its own buffers between the forward and the backward
     const residualsOnDevice = (options.device ?? 'cpu') !== 'cpu';
     if (inGraph && !bundle.externalDir)
@@ -206,31 +221,7 @@ export class ClipGradientModel {
         `${weightsFile}: weights copied into the graphs, not read from the file by ONNX Runtime (${bundle.notByReference ?? 'externalData: false'})`,
       );
     const stored = storedWeights(options, weights, weightsFile);
-    const lazy = !inGraph || bundle.externalDir !== undefined;
-    const sources: ClipGradientModel['sources'] = {};
-    for (const name of sessionNames(options)) {
-      const { tower, graph } = SESSION_GRAPHS[name];
-      // every weight the graph reads is in the file, with the shape the config implies: checked now, from the
-      // graph's own builders without building it (clipGraphWeights); the graph is built when its session is created
-      clipGraphWeights(graph, arch[tower], { ...stored, weights, weightsFile });
-      const build = () => clipGraphModel(graph, arch[tower], stored);
-      const opts =
-        name === 'visionResiduals' && residualsOnDevice
-          ? residualsOnDeviceOptions(sessionOpts, arch.vision)
-          : sessionOpts;
-      if (lazy)
-        sources[name] = async () => {
-          // stored in the graphs, ONNX Runtime reads the file at the path: it must be the file the load checked.
-          // Fed, the graph reads nothing from the file; weights are checked as they are read or handed out
-          if (inGraph) bundle.checkUnchanged?.();
-          bundle.checkWeights?.();
-          return ort.InferenceSession.create(build(), profiled(opts, options.profile, name));
-        };
-      else {
-        const s = await ort.InferenceSession.create(build(), profiled(opts, options.profile, name));
-        sources[name] = () => Promise.resolve(s);
-      }
-    }
+    const { sources, direct } = await sessionSources(bundle, options, stored, residualsOnDevice);
     const { weights: _w, ...rest } = bundle;
     void _w;
     const forwardGraphs = {
@@ -247,10 +238,11 @@ export class ClipGradientModel {
       forwardGraphs,
       residualsOnDevice,
       options.quantize === 'int8',
+      direct,
     );
   }
 
-  private session(name: SessionName, fn: string): Promise<ort.InferenceSession> {
+  private session(name: SessionName, fn: string): Promise<GraphSession> {
     const open = this.sources[name];
     if (!open)
       throw new InvalidArgumentError({
@@ -261,7 +253,7 @@ export class ClipGradientModel {
     return (this.pending[name] ??= open());
   }
 
-  private feeds(session: ort.InferenceSession, inputs: Record<string, ort.Tensor>): Record<string, ort.Tensor> {
+  private feeds(session: GraphSession, inputs: Record<string, ort.Tensor>): Record<string, ort.Tensor> {
     // mapped weights are the file's pages, read as the run touches them: the file must still be the one loaded
     this.bundle.checkWeights?.();
     const f: Record<string, ort.Tensor> = {};
@@ -461,8 +453,13 @@ export class ClipGradientModel {
       out = await s.run(feeds);
       tensors = Object.fromEntries(s.outputNames.filter((n) => n.startsWith('res_')).map((n) => [n, out[n]!]));
     } else {
-      tensors = this.residualPool.get(b)?.pop() ?? residualBuffers(s, b);
-      out = await s.run(feeds, { image_embeds: null, ...tensors });
+      tensors = this.residualPool.get(b)?.pop() ?? residualBuffers(this.arch.vision, b);
+      // every output pre-allocated: a session run through ONNX Runtime's C API writes them all in place (directRuns)
+      const embeds = new ort.Tensor('float32', new Float32Array(b * this.arch.vision.projectionDim), [
+        b,
+        this.arch.vision.projectionDim,
+      ]);
+      out = await s.run(feeds, { image_embeds: embeds, ...tensors });
     }
     const e = out.image_embeds!;
     const residuals = { batch: b, tensors };
@@ -489,11 +486,13 @@ export class ClipGradientModel {
         argument: 'residuals',
         message: 'already used by an earlier visionBackward (run visionForwardResiduals again)',
       });
+    const grad = new ort.Tensor('float32', new Float32Array(b * 3 * S * S), [b, 3, S, S]);
     const out = await s.run(
       this.feeds(s, {
         ...residuals.tensors,
         cotangent: new ort.Tensor('float32', cotangent.data, [...cotangent.dims]),
       }),
+      { grad_pixel_values: grad },
     );
     this.disposeResiduals(residuals);
     return { dtype: 'float32', data: out.grad_pixel_values!.data as Float32Array, dims: [b, 3, S, S] };
@@ -571,7 +570,8 @@ export class ClipGradientModel {
         this.feeds(s, {
           pixel_values: new ort.Tensor('float32', pixels.data.subarray(i * per, (i + n) * per), [n, 3, S, S]),
         }),
-        ['image_embeds'],
+        // pre-allocated: the residuals' session may be a DirectSession, which writes every fetch in place
+        { image_embeds: new ort.Tensor('float32', out.subarray(i * e, (i + n) * e), [n, e]) },
       );
       out.set(r.image_embeds!.data as Float32Array, i * e);
     }
@@ -633,6 +633,85 @@ function sessionNames(options: ClipGradientModelOptions): SessionName[] {
 }
 
 /**
+ * How to open each session of `sessionNames(options)`: built and created when first used (weights fed, or read by
+ * ONNX Runtime from model.safetensors), or created now, one at a time (weights copied into the graphs). Every weight a
+ * graph reads is checked against the file first, names and shapes, from the graph's own builders without building it
+ * (`clipGraphWeights`).
+ */
+async function sessionSources(
+  bundle: ClipWeightsBundle,
+  options: ClipGradientModelOptions,
+  stored: ReturnType<typeof storedWeights>,
+  residualsOnDevice: boolean,
+): Promise<{ sources: Partial<Record<SessionName, () => Promise<GraphSession>>>; direct: boolean }> {
+  const { arch, weights, weightsFile } = bundle;
+  const inGraph = options.weightsIn === 'graph';
+  const sessionOpts = graphSessionOptions(bundle, options);
+  const names = sessionNames(options);
+  const direct = names.some((n) => DIRECT_SESSIONS.has(n)) && directRuns(options, sessionOpts);
+  const lazy = !inGraph || bundle.externalDir !== undefined;
+  const sources: Partial<Record<SessionName, () => Promise<GraphSession>>> = {};
+  for (const name of names) {
+    const { tower, graph } = SESSION_GRAPHS[name];
+    clipGraphWeights(graph, arch[tower], { ...stored, weights, weightsFile });
+    const build = () => clipGraphModel(graph, arch[tower], stored);
+    const opts = profiled(
+      name === 'visionResiduals' && residualsOnDevice
+        ? residualsOnDeviceOptions(sessionOpts, arch.vision)
+        : sessionOpts,
+      options.profile,
+      name,
+    );
+    const create = (): Promise<GraphSession> =>
+      direct && DIRECT_SESSIONS.has(name)
+        ? DirectSession.create(build(), { ...opts, ...DIRECT_SESSION_OPTIONS })
+        : ort.InferenceSession.create(build(), opts);
+    if (lazy)
+      sources[name] = async () => {
+        // stored in the graphs, ONNX Runtime reads the file at the path: it must be the file the load checked.
+        // Fed, the graph reads nothing from the file; weights are checked as they are read or handed out
+        if (inGraph) bundle.checkUnchanged?.();
+        bundle.checkWeights?.();
+        return create();
+      };
+    else {
+      const s = await create();
+      sources[name] = () => Promise.resolve(s);
+    }
+  }
+  return { sources, direct };
+}
+
+/** The sessions whose outputs are large enough to be written in place through ONNX Runtime's C API (`directRuns`). */
+const DIRECT_SESSIONS = new Set<SessionName>(['visionResiduals', 'visionBackward']);
+/**
+ * What the direct sessions set beside `graphSessionOptions`: no memory pattern (ONNX Runtime's plan of each run's
+ * intermediates, allocated as one block per run). With it, a HESP step of 64 B/32 frames through the direct sessions
+ * took about 233,000 minor page faults and 0.7 s of system time, every step; without it 5,000–20,000 and 0.01–0.09 s
+ * after two steps (a throwaway script, apps/bench/README.md, "Residuals written in place"). It changes where the
+ * intermediates live, not the arithmetic: the outputs are the same bits (ort-direct.test.ts).
+ */
+const DIRECT_SESSION_OPTIONS = { enableMemPattern: false } as const;
+
+/**
+ * Whether the vision gradient sessions run through ONNX Runtime's C API (`ClipGradientModelOptions.directRuns`): on a
+ * CPU where it loads, unless asked not to. @throws InvalidArgumentError when `directRuns: true` cannot be honoured
+ */
+function directRuns(options: ClipGradientModelOptions, opts: ort.InferenceSession.SessionOptions): boolean {
+  if (options.directRuns === false) return false;
+  const device = options.device ?? 'cpu';
+  // a GPU keeps the residuals in its own buffers (residualsOnDeviceOptions)
+  if (device !== 'cpu' && options.directRuns === undefined) return false;
+  const status = directRunsStatus();
+  let why = status.available ? directSessionRefusal(opts) : status.reason;
+  if (device !== 'cpu') why = `runs on a CPU only, not ${device}`;
+  if (why && options.directRuns === true)
+    throw new InvalidArgumentError({ functionName: 'ClipGradientModel.load', argument: 'directRuns', message: why });
+  if (why) options.log?.(`vision residuals copied by onnxruntime-node, not written in place: ${why}`);
+  return !why;
+}
+
+/**
  * The runs of at most `chunk` images (one more for the last) that n images are encoded in: runs of `chunk` in order,
  * and, with `joinSingle`, a last run of a single image joins the one before it (unless `chunk` is 1: runs of one, as
  * asked). With weights fed as inputs (the CPU default for forward-only models), ONNX Runtime's matrix product takes
@@ -673,16 +752,27 @@ function samePositions(data: Float32Array, b: number, from: number, to: number, 
   return out;
 }
 
-/** Float32 buffers for the `res_*` outputs of the forward-with-residuals session at batch `b`, by name. */
-function residualBuffers(s: ort.InferenceSession, b: number): Record<string, ort.Tensor> {
+/** Float32 buffers for the `res_*` outputs of the forward-with-residuals graph of `vision` at batch `b`, by name. */
+function residualBuffers(vision: ClipArch['vision'], b: number): Record<string, ort.Tensor> {
   const out: Record<string, ort.Tensor> = {};
-  for (const m of s.outputMetadata) {
-    if (!m.name.startsWith('res_') || !m.isTensor) continue;
-    const dims = m.shape.map((d) => (typeof d === 'number' ? d : b));
-    out[m.name] = new ort.Tensor('float32', new Float32Array(dims.reduce((x, y) => x * y, 1)), dims);
+  for (const r of visionResidualSpecs(vision)) {
+    const dims = r.dims.map((d) => (typeof d === 'number' ? d : b));
+    out[r.name] = new ort.Tensor('float32', new Float32Array(dims.reduce((x, y) => x * y, 1)), dims);
   }
   return out;
 }
+
+/**
+ * What `ClipGradientModel` asks of a session: onnxruntime-node's `InferenceSession`, or a `DirectSession` (ONNX
+ * Runtime's C API) for the vision gradient runs on a CPU (`ClipGradientModelOptions.directRuns`).
+ */
+type GraphSession = Pick<ort.InferenceSession, 'inputNames' | 'outputNames' | 'release'> & {
+  run(
+    feeds: Record<string, ort.Tensor>,
+    fetches?: Record<string, ort.Tensor | null>,
+  ): Promise<ort.InferenceSession.OnnxValueMapType>;
+  endProfiling(): void;
+};
 
 /**
  * ONNX Runtime session options for the tower graphs; with weights referenced in `model.safetensors`

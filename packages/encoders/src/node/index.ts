@@ -20,6 +20,7 @@ export type { Tensor3D, ClipGradientModelOptions, VisionResiduals } from './clip
 export { ClipGradientModel, defaultWeightsIn, eotPositions, visionRuns } from './clip-gradients.js';
 export { fileMappingStatus, mapFilePrivate, type FileMappingStatus } from './mapped-file.js';
 export { FREED_MEMORY_SETTINGS, freedMemoryStatus, keepFreedMemory, type FreedMemoryStatus } from './freed-memory.js';
+export { DirectSession, directRunsStatus, directSessionRefusal, type DirectRunsStatus } from './ort-direct.js';
 export type { PreprocessDecoding, Resizer } from './preprocess.js';
 export { RESIZERS, preprocessImages, preprocessImageInto } from './preprocess.js';
 /** Re-exported from `@vlfer/image/node` and `@vlfer/image` (where decoding moved), so that existing imports keep working. */

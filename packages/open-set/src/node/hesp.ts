@@ -166,7 +166,7 @@ export class HespModel {
   static async create(
     model: string | ClipGradientModel,
     options: HespOptions & { device?: ComputeDevice; weightsIn?: 'inputs' | 'graph' } & ThreadOptions &
-      Pick<ClipGradientModelOptions, 'tokenizer' | 'config' | 'profile' | 'keepFreedMemory'>,
+      Pick<ClipGradientModelOptions, 'tokenizer' | 'config' | 'profile' | 'keepFreedMemory' | 'directRuns'>,
   ): Promise<HespModel> {
     if (!Array.isArray(options.classTexts) || options.classTexts.length < 2)
       throw new InvalidArgumentError({
@@ -192,6 +192,7 @@ export class HespModel {
             ...(options.config ? { config: options.config } : {}),
             ...(options.profile ? { profile: options.profile } : {}),
             ...(options.keepFreedMemory !== undefined ? { keepFreedMemory: options.keepFreedMemory } : {}),
+            ...(options.directRuns !== undefined ? { directRuns: options.directRuns } : {}),
           })
         : model;
     const tokenize = await loadClipTokenizer(clip.bundle.tokenizer);
