@@ -95,7 +95,7 @@ describe('HESP training step on tiny-clip', () => {
       /'labels'.*index 1 holds 2; expected an integer class id in \[0, 2\)/,
     );
     expect(m.clip.residualsHeld).toBe(0);
-    // a failure after the vision forward (two chunks of frames and the negative images): all three sets let go
+    // a failure after the vision forward (two runs of frames, the negative images in the second): both sets let go
     vi.spyOn(m.clip, 'textForwardEmbeds').mockRejectedValueOnce(new Error('text forward failed'));
     await expect(m.step(x, 2, [0, 1])).rejects.toThrow('text forward failed');
     expect(m.clip.residualsHeld).toBe(0);
@@ -109,6 +109,23 @@ describe('HESP training step on tiny-clip', () => {
     spy.mockRestore();
     expect(Number.isFinite((await m.step(x, 2, [0, 1])).total)).toBe(true);
     expect(m.clip.residualsHeld).toBe(0);
+    await m.release();
+  }, 120_000);
+
+  it('a step runs the K negative images in the last run of frames: one vision forward and backward per run', async () => {
+    const m = await HespModel.create(sharedPath('fixtures', 'tiny-clip'), {
+      classTexts: ['Happy', 'Sad', 'Angry'],
+      nCtx: 2,
+      seed: 0,
+      chunk: 2,
+    });
+    const forward = vi.spyOn(m.clip, 'visionForwardResiduals');
+    const backward = vi.spyOn(m.clip, 'visionBackward');
+    const g = await m.gradients(frames(3, 2, 5), 2, [0, 1, 2]); // 6 frames: runs of 2, 2 and 2 + K = 3 negatives
+    expect(forward.mock.calls.map(([px]) => px.dims[0])).toEqual([2, 2, 5]);
+    expect(backward.mock.calls.map(([, cot]) => cot.dims[0])).toEqual([2, 2, 5]);
+    expect(g.negImages).toHaveLength(3 * 3 * S * S);
+    expect(g.negImages.some((v) => v !== 0)).toBe(true);
     await m.release();
   }, 120_000);
 });

@@ -58,7 +58,8 @@ export interface HespOptions {
   referenceBehaviour?: HespReferenceBehaviour;
   /**
    * Images per ONNX Runtime run of the vision tower, split by `visionRuns`: the frames' forward and backward, and the
-   * negative images in `loss` and `logits` (`gradients` and `step` run the K negative images as one run). From 2 on,
+   * negative images in `loss` and `logits` (`gradients` and `step` run the K negative images in the frames' last run,
+   * after its frames). From 2 on,
    * losses and gradients are the same bits for any value (tested); time and peak memory differ. @default the model's
    * `visionChunk`: 16 on the CPU, 64 on a GPU
    */
@@ -96,9 +97,11 @@ interface HespVisionForward {
   vFrames: Tensor2D;
   /** [K, E] embeddings of the negative images */
   c: Tensor2D;
-  /** per ORT chunk of frames: first frame, frame count and residuals (empty without gradients) */
-  chunks: { start: number; n: number; residuals: VisionResiduals }[];
-  negResiduals: VisionResiduals | undefined;
+  /**
+   * per ORT run of frames: first frame, frame count, how many of the K negative images follow the frames in the run
+   * (K in the last run, 0 in the others) and the run's residuals (no runs without gradients)
+   */
+  chunks: { start: number; n: number; neg: number; residuals: VisionResiduals }[];
 }
 
 /** The losses of a step and the cotangents of their sum w.r.t. v̄ [B·E], c [K·E], t [K·E] and R. */
@@ -329,8 +332,8 @@ export class HespModel {
   /**
    * Losses and the gradient of their sum w.r.t. every learnable tensor (ctx, patch, negative images, R), no update.
    * Stages: vision forward (`forwardVision`, keeping the residuals the backward reads) → text forward → the five loss
-   * heads and their cotangents w.r.t. v̄, t, c, R (`lossHeads`) → frame VJPs summed over the patch region
-   * (`patchGradient`) → negative-image VJP → text VJP cut to the context positions (`contextGradient`).
+   * heads and their cotangents w.r.t. v̄, t, c, R (`lossHeads`) → vision VJPs, the frames' summed over the patch
+   * region and the negative images' (`visionGradients`) → text VJP cut to the context positions (`contextGradient`).
    */
   async gradients(
     frames: Tensor4D,
@@ -356,7 +359,6 @@ export class HespModel {
     } finally {
       // residuals a backward did not use (the step failed on the way): released, not left on the device
       for (const c of fwd.chunks) this.clip.disposeResiduals(c.residuals);
-      if (fwd.negResiduals) this.clip.disposeResiduals(fwd.negResiduals);
     }
   }
 
@@ -380,25 +382,23 @@ export class HespModel {
         negImages: new Float32Array(0),
         radius: 0,
       };
-    const gPatch = await this.patchGradient(fwd.chunks, heads.dv, B, T);
-    // negative prompt images (fed to CLIP without normalisation) and CoOp contexts
-    const E = v.dims[1];
-    const gNeg = (
-      await this.clip.visionBackward(fwd.negResiduals!, { dtype: 'float32', data: heads.dc, dims: [this.K, E] })
-    ).data;
-    const gCtx = await this.contextGradient(emb, heads.dt, E);
+    const g = await this.visionGradients(fwd.chunks, heads.dv, heads.dc, B, T);
+    const gCtx = await this.contextGradient(emb, heads.dt, v.dims[1]);
     return {
       losses: heads.losses,
       ctx: gCtx,
-      patch: Float32Array.from(gPatch),
-      negImages: gNeg,
+      patch: Float32Array.from(g.patch),
+      negImages: g.negImages,
       radius: heads.gradRadius,
     };
   }
 
   /**
    * The vision tower forward on the prompted frames [frames, 3, S, S] and the K negative images: frame embeddings
-   * [frames, E] and c [K, E]. Without `lossOnly` it runs in `chunk`-frame pieces keeping the residuals the VJP reads.
+   * [frames, E] and c [K, E]. Without `lossOnly` it runs in `chunk`-frame pieces keeping the residuals the VJP reads,
+   * the K negative images after the frames of the last piece: one forward and one backward run fewer per step than a
+   * run of their own, for the same bits (an image's embedding and gradient do not depend on the other images of a run
+   * of two or more, `visionRuns`; the tests compare steps at several `chunk`s).
    */
   private async forwardVision(pix: Tensor4D, nFrames: number, lossOnly: boolean): Promise<HespVisionForward> {
     if (lossOnly)
@@ -406,24 +406,28 @@ export class HespModel {
         vFrames: await this.clip.visionForwardEmbeds(pix, this.o.chunk),
         c: await this.clip.visionForwardEmbeds(this.negImagesTensor(), this.o.chunk),
         chunks: [],
-        negResiduals: undefined,
       };
     const S = this.S,
-      plane = S * S;
+      per = 3 * S * S;
     const parts: Tensor2D[] = [];
     const chunks: HespVisionForward['chunks'] = [];
+    const runs = visionRuns(nFrames, this.o.chunk);
+    let c: Tensor2D | undefined;
     try {
-      for (const { start: i, n } of visionRuns(nFrames, this.o.chunk)) {
-        const r = await this.clip.visionForwardResiduals({
-          dtype: 'float32',
-          data: pix.data.subarray(i * 3 * plane, (i + n) * 3 * plane),
-          dims: [n, 3, S, S],
-        });
-        parts.push(r.imageEmbeds);
-        chunks.push({ start: i, n, residuals: r.residuals });
+      for (const [j, { start: i, n }] of runs.entries()) {
+        const frames = pix.data.subarray(i * per, (i + n) * per);
+        const neg = j === runs.length - 1 ? this.K : 0;
+        const data = neg ? new Float32Array((n + neg) * per) : frames;
+        if (neg) {
+          data.set(frames);
+          data.set(this.negImages, n * per);
+        }
+        const r = await this.clip.visionForwardResiduals({ dtype: 'float32', data, dims: [n + neg, 3, S, S] });
+        chunks.push({ start: i, n, neg, residuals: r.residuals });
+        parts.push(neg ? tensorRows(r.imageEmbeds, 0, n) : r.imageEmbeds);
+        if (neg) c = tensorRows(r.imageEmbeds, n, n + neg);
       }
-      const neg = await this.clip.visionForwardResiduals(this.negImagesTensor());
-      return { vFrames: concatRows(parts, parts[0]!.dims[1]), c: neg.imageEmbeds, chunks, negResiduals: neg.residuals };
+      return { vFrames: concatRows(parts, parts[0]!.dims[1]), c: c!, chunks };
     } catch (e) {
       for (const c of chunks) this.clip.disposeResiduals(c.residuals);
       throw e;
@@ -479,26 +483,33 @@ export class HespModel {
   }
 
   /**
-   * Vision VJP for the frames: each frame gets dv̄ / T; chain through the normalisation; sum the patch region and
-   * divide by B (HESP's `noise.grad.mean(0)`). @param dv [B·E] @returns [3·s·s] in float64
+   * Vision VJPs of the forward's runs. Frames: each gets dv̄ / T; chain through the normalisation; sum the patch region
+   * and divide by B (HESP's `noise.grad.mean(0)`). The negative images of the last run get dc (they are fed to CLIP
+   * without normalisation). @param dv [B·E] @param dc [K·E] @returns the patch's [3·s·s] in float64 and the negative
+   * images' [K, 3, S, S]
    */
-  private async patchGradient(
+  private async visionGradients(
     chunks: HespVisionForward['chunks'],
     dv: Float32Array,
+    dc: Float32Array,
     B: number,
     T: number,
-  ): Promise<Float64Array> {
+  ): Promise<{ patch: Float64Array; negImages: Float32Array }> {
     const S = this.S;
     const E = dv.length / B;
     const s = this.o.patchSize;
     const std = this.clip.preprocessor.std;
     const gPatch = new Float64Array(3 * s * s);
+    let gNeg = new Float32Array(0);
     const top = this.location.row - s / 2,
       left = this.location.col - s / 2;
-    for (const { start: i, n, residuals } of chunks) {
-      const cot = new Float32Array(n * E);
+    for (const { start: i, n, neg, residuals } of chunks) {
+      const cot = new Float32Array((n + neg) * E);
       for (let r = 0; r < n; r++) for (let k = 0; k < E; k++) cot[r * E + k] = dv[Math.floor((i + r) / T) * E + k]! / T;
-      const grad = (await this.clip.visionBackward(residuals, { dtype: 'float32', data: cot, dims: [n, E] })).data;
+      if (neg) cot.set(dc, n * E);
+      const cotangent = { dtype: 'float32' as const, data: cot, dims: [n + neg, E] as [number, number] };
+      const grad = (await this.clip.visionBackward(residuals, cotangent)).data;
+      if (neg) gNeg = grad.slice(n * 3 * S * S);
       for (let f = 0; f < n; f++)
         for (let ch = 0; ch < 3; ch++)
           for (let y = 0; y < s; y++)
@@ -506,7 +517,7 @@ export class HespModel {
               gPatch[(ch * s + y) * s + x]! += grad[((f * 3 + ch) * S + top + y) * S + left + x]! / std[ch]! / B;
             }
     }
-    return gPatch;
+    return { patch: gPatch, negImages: gNeg };
   }
 
   /** Text VJP of the prompts' token embeddings, cut to the nCtx context positions of each class. @param dt [K·E] */
@@ -568,4 +579,10 @@ export class HespModel {
   async release(): Promise<void> {
     await this.clip.release();
   }
+}
+
+/** Rows [from, to) of a [rows, E] tensor, copied. */
+function tensorRows(t: Tensor2D, from: number, to: number): Tensor2D {
+  const E = t.dims[1];
+  return { dtype: 'float32', data: t.data.slice(from * E, to * E), dims: [to - from, E] };
 }
