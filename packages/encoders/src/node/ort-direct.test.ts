@@ -44,7 +44,7 @@ function input(n: number): Float32Array {
   return Float32Array.from({ length: n + 3 }, (_, i) => (i < 3 ? 1e6 : Math.sin(i) * 3.7)).subarray(3);
 }
 
-// The C API is called on Linux and macOS with the optional koffi; this repository's CI runs Linux, where it must load.
+// The C API is called on Linux (with the optional koffi), which this repository's CI runs: there it must load.
 describe.runIf(process.platform === 'linux')('DirectSession (ONNX Runtime C API through koffi; Linux)', () => {
   const sessions: DirectSession[] = [];
   const open = async (options = OPTIONS) => {

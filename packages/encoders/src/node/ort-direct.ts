@@ -26,7 +26,6 @@ interface KoffiFfi {
   proto(signature: string): unknown;
   decode(ptr: unknown, type: unknown, length?: number): unknown;
   array(type: string, length: number): unknown;
-  address(ptr: unknown): bigint;
 }
 
 /** A C function of the table, callable now or on koffi's worker thread (`async`, last argument a callback). */
@@ -86,7 +85,7 @@ const API = {
 
 /** The API version asked of `OrtGetApiBase().GetApi`: every position above is in its table. */
 const API_VERSION = 14;
-/** ONNX Runtime releases whose table has every position above (1.14 added none of them; it is the floor checked). */
+/** The oldest ONNX Runtime accepted (1.x): its table, API version 14, already has every position above. */
 const MIN_MINOR = 14;
 
 /** ONNXTensorElementDataType by onnxruntime-common tensor type, for the types a feed or fetch may have here. */
@@ -122,12 +121,18 @@ export type DirectRunsStatus = { available: true; onnxruntimeVersion: string } |
 
 let loaded: Runtime | { reason: string } | undefined;
 
-/** The shared library onnxruntime-node's binding links against, in its package. */
+/** The shared library onnxruntime-node's binding links against, in its package (Linux, where this is tested). */
 function libraryPath(): string {
-  const pkg = dirname(packageResolve('onnxruntime-node/package.json'));
-  const file = { linux: 'libonnxruntime.so.1', darwin: 'libonnxruntime.1.dylib' }[process.platform as string];
-  if (!file) throw new Error(`ONNX Runtime's C API is called on Linux and macOS only, not ${process.platform}`);
-  return join(pkg, 'bin', 'napi-v6', process.platform, process.arch, file);
+  if (process.platform !== 'linux')
+    throw new Error(`it is called on Linux only (where it is tested), not ${process.platform}`);
+  return join(
+    dirname(packageResolve('onnxruntime-node/package.json')),
+    'bin',
+    'napi-v6',
+    'linux',
+    process.arch,
+    'libonnxruntime.so.1',
+  );
 }
 
 /** koffi, the library, the checked function table, the environment, CPU memory info and the default allocator. */
