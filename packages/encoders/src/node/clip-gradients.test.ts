@@ -318,7 +318,10 @@ describe('one vision forward per step: forward-with-residuals + backward = the o
     expect(m.residualsHeld).toBe(2);
     await m.release(); // b and c were never used: released with the sessions
     expect(m.residualsHeld).toBe(0);
-    await expect(m.visionBackward(b.residuals, tensor2d(ref.vision.cotangent_v))).rejects.toThrow(/already used/);
+    // a released model runs nothing: refused before the residuals are looked at
+    await expect(m.visionBackward(b.residuals, tensor2d(ref.vision.cotangent_v))).rejects.toThrow(
+      /the model was released/,
+    );
   });
 });
 

@@ -166,6 +166,8 @@ export class ClipGradientModel {
   private readonly residualPool = new Map<number, Record<string, ort.Tensor>[]>();
   /** residuals a `visionBackward` has used (their buffers are back in the pool) */
   private readonly consumed = new WeakSet<VisionResiduals>();
+  /** set by `release`: no session is created or run after it */
+  private released = false;
   /** residuals of forwards whose backward has not run: on a GPU they hold GPU memory until `disposeResiduals` */
   private readonly live = new Set<VisionResiduals>();
   private constructor(
@@ -243,6 +245,9 @@ export class ClipGradientModel {
   }
 
   private session(name: SessionName, fn: string): Promise<GraphSession> {
+    // a session created after release() would never be released, and the model would go on running
+    if (this.released)
+      throw new InvalidArgumentError({ functionName: fn, argument: 'this', message: 'the model was released' });
     const open = this.sources[name];
     if (!open)
       throw new InvalidArgumentError({
@@ -598,6 +603,7 @@ export class ClipGradientModel {
    * still held (`residualsHeld`): on a GPU their buffers belong to the sessions' device context.
    */
   async release(): Promise<void> {
+    this.released = true;
     for (const r of [...this.live]) this.disposeResiduals(r);
     this.residualPool.clear();
     const pending = Object.values(this.pending).filter((p) => p !== undefined);

@@ -112,11 +112,44 @@ describe.runIf(process.platform === 'linux')('DirectSession (ONNX Runtime C API 
     await expect(gone.run({ x }, full())).rejects.toThrow(/released/);
   });
 
+  it('refuses what it would not write or read as asked: an output that is an input, a tensor not backed by its typed array', async () => {
+    const echo = buildModel({
+      name: 'echo',
+      nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'] }],
+      inputs: [{ name: 'x', type: 'float32', dims: [3] }],
+      outputs: [
+        { name: 'y', type: 'float32', dims: [3] },
+        { name: 'x', type: 'float32', dims: [3] },
+      ],
+    });
+    await expect(DirectSession.create(echo, OPTIONS)).rejects.toThrow(/outputs that are also graph inputs.*: x/);
+    const s = await open();
+    const fetches = () => ({
+      y: f32(new Float32Array(3), [3]),
+      z: f32(new Float32Array(3), [3]),
+      w: f32(new Float32Array(1), []),
+    });
+    await expect(s.run({ x: undefined as never }, fetches())).rejects.toThrow(
+      /feeds\.x.*a tensor was expected, got undefined/,
+    );
+    const wrong = f32(new Float32Array(3), [3]);
+    (wrong as unknown as { cpuData: unknown }).cpuData = new Float64Array(3);
+    await expect(s.run({ x: wrong }, fetches())).rejects.toThrow(/feeds\.x.*holding Float64Array\(3\)/);
+  });
+
   it('translates the options it knows and refuses the others by name', async () => {
     expect(directSessionRefusal(OPTIONS)).toBeUndefined();
     expect(directSessionRefusal({ ...OPTIONS, freeDimensionOverrides: { n: 8 } })).toMatch(/freeDimensionOverrides/);
     expect(directSessionRefusal({ executionProviders: ['webgpu'] })).toMatch(/webgpu/);
     expect(directSessionRefusal({ graphOptimizationLevel: 'most' as never })).toMatch(/most/);
+    expect(directSessionRefusal({ graphOptimizationLevel: 'toString' as never })).toMatch(/toString/);
+    expect(directSessionRefusal({ executionMode: 'eager' as never })).toMatch(/executionMode eager/);
+    expect(directSessionRefusal({ intraOpNumThreads: 1.5 })).toMatch(/intraOpNumThreads 1\.5/);
+    expect(directSessionRefusal({ logSeverityLevel: 5 as never })).toMatch(/logSeverityLevel 5/);
+    expect(directSessionRefusal({ enableCpuMemArena: 'false' as never })).toMatch(
+      /enableCpuMemArena false \(expected a boolean\)/,
+    );
+    expect(directSessionRefusal({ extra: 'x' as never })).toMatch(/extra x \(expected an object/);
     await expect(DirectSession.create(model, { executionProviders: ['cuda'] })).rejects.toThrow(InvalidArgumentError);
     // `extra` reaches ONNX Runtime as configuration entries, nested keys joined by '.': an ORT-format load of ONNX bytes fails
     await expect(
@@ -146,6 +179,34 @@ describe.runIf(process.platform === 'linux')('DirectSession (ONNX Runtime C API 
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe.runIf(process.platform === 'linux')('DirectSession and onnxruntime-node share one environment', () => {
+  it("created after the user's ort.env settings: asked first, the status does not take the environment's log level", () => {
+    const script = `
+      import * as ort from 'onnxruntime-node';
+      ort.env.logLevel = 'verbose';
+      const { directRunsStatus, DirectSession } = await import(${JSON.stringify(new URL('./ort-direct.ts', import.meta.url).href)});
+      const { buildModel } = await import('@vlfer/core');
+      const status = directRunsStatus();
+      const model = buildModel({
+        name: 'env', nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'] }],
+        inputs: [{ name: 'x', type: 'float32', dims: [1] }], outputs: [{ name: 'y', type: 'float32', dims: [1] }],
+      });
+      await (await DirectSession.create(model)).release();
+      await (await ort.InferenceSession.create(model)).release();
+      console.log(JSON.stringify({ status }));
+    `;
+    const r = spawnSync(
+      process.execPath,
+      ['--conditions=@vlfer/source', '--import', 'tsx', '--input-type=module', '-e', script],
+      { cwd: join(root, 'packages', 'encoders'), encoding: 'utf8' },
+    );
+    if (r.status !== 0) throw new Error(`the child failed (${r.status}): ${r.stderr}`);
+    expect(JSON.parse(r.stdout.trim().split('\n').pop()!).status.available).toBe(true);
+    // verbose lines come from the environment onnxruntime-node created with the user's level
+    expect(r.stderr.split('\n').filter((l) => l.includes('[V:onnxruntime')).length).toBeGreaterThan(10);
+  }, 60_000);
 });
 
 describe.runIf(process.platform === 'linux')('ClipGradientModel.directRuns (tiny-clip)', () => {
@@ -187,6 +248,29 @@ describe.runIf(process.platform === 'linux')('ClipGradientModel.directRuns (tiny
         await direct.release();
         await binding.release();
       }
+    }
+  });
+
+  it('a released model runs nothing more and creates no session (a run in flight when release() came fails)', async () => {
+    const m = await ClipGradientModel.load(tiny, { directRuns: true });
+    const S = m.arch.vision.imageSize!;
+    const E = m.arch.vision.projectionDim;
+    const px = {
+      dtype: 'float32' as const,
+      data: new Float32Array(2 * 3 * S * S).fill(0.5),
+      dims: [2, 3, S, S] as [number, number, number, number],
+    };
+    const cot = { dtype: 'float32' as const, data: new Float32Array(2 * E).fill(1), dims: [2, E] as [number, number] };
+    const create = vi.spyOn(DirectSession, 'create');
+    try {
+      const inFlight = m.visionVjp(px, cot);
+      const released = m.release();
+      await expect(inFlight).rejects.toThrow(/the model was released/);
+      await released;
+      await expect(m.visionVjp(px, cot)).rejects.toThrow(/the model was released/);
+      expect(create.mock.calls.length).toBeLessThanOrEqual(1); // the backward's session is never created
+    } finally {
+      create.mockRestore();
     }
   });
 

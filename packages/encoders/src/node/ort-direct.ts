@@ -15,7 +15,7 @@
  * status round trip, before anything else is called.
  */
 import { dirname, join } from 'node:path';
-import { InvalidArgumentError } from '@vlfer/core';
+import { buildModel, InvalidArgumentError } from '@vlfer/core';
 import * as ort from 'onnxruntime-node';
 import { koffiFailure } from './libc.js';
 import { packageRequire, packageResolve } from './require.js';
@@ -88,8 +88,17 @@ const API_VERSION = 14;
 /** The oldest ONNX Runtime accepted (1.x): its table, API version 14, already has every position above. */
 const MIN_MINOR = 14;
 
-/** ONNXTensorElementDataType by onnxruntime-common tensor type, for the types a feed or fetch may have here. */
-const ELEMENT_TYPES: Partial<Record<ort.Tensor.Type, number>> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7 };
+/**
+ * ONNXTensorElementDataType by onnxruntime-common tensor type, for the types a feed or fetch may have here, with the
+ * typed array that must hold the data.
+ */
+const ELEMENT_TYPES: Partial<Record<ort.Tensor.Type, [number, new (n: number) => ArrayBufferView]>> = {
+  float32: [1, Float32Array],
+  uint8: [2, Uint8Array],
+  int8: [3, Int8Array],
+  int32: [6, Int32Array],
+  int64: [7, BigInt64Array],
+};
 /** GraphOptimizationLevel by onnxruntime-common's name. */
 const OPTIMIZATION_LEVELS: Record<string, number> = { disabled: 0, basic: 1, extended: 2, layout: 3, all: 99 };
 /** The session options `DirectSession.create` translates; any other refuses the session (`directSessionRefusal`). */
@@ -153,7 +162,7 @@ function runtime(): Runtime | { reason: string } {
 }
 
 function openRuntime(koffi: KoffiFfi): Runtime {
-  // onnxruntime-node's binding loads the library when imported: this finds that instance and its environment
+  // onnxruntime-node's binding loads the library when imported: this finds that instance
   void ort.env;
   const lib = koffi.load(libraryPath());
   const [getApi, getVersion] = koffi.decode(lib.func('void *OrtGetApiBase()')(), koffi.array('void *', 2)) as unknown[];
@@ -174,10 +183,30 @@ function openRuntime(koffi: KoffiFfi): Runtime {
   fn.ReleaseStatus(probe);
   if (!ok) throw new Error(`ONNX Runtime ${version}: its C API table is not laid out as expected`);
   const rt: Runtime = { koffi, fn, env: undefined, cpu: undefined, allocator: undefined, version };
-  rt.env = out(rt, 'CreateEnv', 3, 'vlfer');
   rt.cpu = out(rt, 'CreateCpuMemoryInfo', 0, 0); // OrtDeviceAllocator, OrtMemTypeDefault
   rt.allocator = out(rt, 'GetAllocatorWithDefaultOptions');
   return rt;
+}
+
+let environment: Promise<unknown> | undefined;
+/**
+ * ONNX Runtime's process-wide environment, the one onnxruntime-node uses: onnxruntime-node creates it, with the
+ * settings of `ort.env` (log level), when it creates its first session, and ONNX Runtime keeps one per process. A
+ * throwaway one-node session of onnxruntime-node's makes sure it exists before `CreateEnv` returns it here; created
+ * here first, it would have this module's settings instead of the user's.
+ */
+function sharedEnvironment(rt: Runtime): Promise<unknown> {
+  environment ??= (async () => {
+    const identity = buildModel({
+      name: 'vlfer_env',
+      nodes: [{ op: 'Identity', inputs: ['x'], outputs: ['y'] }],
+      inputs: [{ name: 'x', type: 'float32', dims: [1] }],
+      outputs: [{ name: 'y', type: 'float32', dims: [1] }],
+    });
+    await (await ort.InferenceSession.create(identity)).release();
+    return (rt.env = out(rt, 'CreateEnv', 3, 'vlfer'));
+  })();
+  return environment;
 }
 
 /** Throws ONNX Runtime's message for a failed call's status (and releases the status); nothing for success. */
@@ -207,14 +236,31 @@ export function directRunsStatus(): DirectRunsStatus {
  * severity, profiling, `extra` configuration entries); any other is refused rather than silently dropped.
  */
 export function directSessionRefusal(options: ort.InferenceSession.SessionOptions): string | undefined {
+  const o = options as Record<string, unknown>;
+  for (const k of ['enableCpuMemArena', 'enableMemPattern', 'enableProfiling'])
+    if (o[k] !== undefined && typeof o[k] !== 'boolean') return `${k} ${String(o[k])} (expected a boolean)`;
+  if (o.profileFilePrefix !== undefined && typeof o.profileFilePrefix !== 'string')
+    return `profileFilePrefix ${String(o.profileFilePrefix)} (expected a string)`;
+  if (o.extra !== undefined && (o.extra === null || typeof o.extra !== 'object' || Array.isArray(o.extra)))
+    return `extra ${String(o.extra)} (expected an object of configuration entries)`;
   const unknown = Object.keys(options).filter(
     (k) => !OPTION_KEYS.has(k) && (options as Record<string, unknown>)[k] !== undefined,
   );
   if (unknown.length) return `session options it does not translate: ${unknown.join(', ')}`;
   const providers = (options.executionProviders ?? []).map((p) => (typeof p === 'string' ? p : p.name));
   if (providers.some((p) => p !== 'cpu')) return `execution providers other than the CPU's: ${providers.join(', ')}`;
-  if (options.graphOptimizationLevel !== undefined && !(options.graphOptimizationLevel in OPTIMIZATION_LEVELS))
-    return `graphOptimizationLevel ${String(options.graphOptimizationLevel)}`;
+  const level = options.graphOptimizationLevel;
+  if (level !== undefined && !Object.hasOwn(OPTIMIZATION_LEVELS, level))
+    return `graphOptimizationLevel ${String(level)} (expected one of ${Object.keys(OPTIMIZATION_LEVELS).join(', ')})`;
+  const mode = options.executionMode;
+  if (mode !== undefined && mode !== 'sequential' && mode !== 'parallel')
+    return `executionMode ${String(mode)} (expected sequential or parallel)`;
+  for (const k of ['intraOpNumThreads', 'interOpNumThreads', 'logSeverityLevel'] as const) {
+    const v = options[k];
+    const max = k === 'logSeverityLevel' ? 4 : 2 ** 31 - 1;
+    if (v !== undefined && !(Number.isInteger(v) && v >= 0 && v <= max))
+      return `${k} ${String(v)} (expected an integer from 0 to ${max})`;
+  }
   return undefined;
 }
 
@@ -253,7 +299,7 @@ function applyOptions(rt: Runtime, so: unknown, options: ort.InferenceSession.Se
     call('AddSessionConfigEntry', key, value);
 }
 
-/** Calls a C function on koffi's worker thread; resolves with what its status-returning call wrote to `slot`. */
+/** Calls a status-returning C function on koffi's worker thread; rejects with ONNX Runtime's message on failure. */
 function callAsync(rt: Runtime, name: keyof typeof API, args: unknown[]): Promise<void> {
   return new Promise((resolve, reject) => {
     rt.fn[name].async(...args, (error: unknown, status: unknown) => {
@@ -309,7 +355,7 @@ export class DirectSession {
     try {
       applyOptions(rt, so, options);
       const slot: unknown[] = [null];
-      await callAsync(rt, 'CreateSessionFromArray', [rt.env, model, model.byteLength, so, slot]);
+      await callAsync(rt, 'CreateSessionFromArray', [await sharedEnvironment(rt), model, model.byteLength, so, slot]);
       handle = slot[0];
     } finally {
       rt.fn.ReleaseSessionOptions(so);
@@ -319,12 +365,17 @@ export class DirectSession {
         Array.from({ length: Number(out(rt, count, handle)) }, (_, i) =>
           takeString(rt, out(rt, get, handle, i, rt.allocator)),
         );
-      return new DirectSession(
-        rt,
-        handle,
-        names('SessionGetInputCount', 'SessionGetInputName'),
-        names('SessionGetOutputCount', 'SessionGetOutputName'),
-      );
+      const inputs = names('SessionGetInputCount', 'SessionGetInputName');
+      const outputs = names('SessionGetOutputCount', 'SessionGetOutputName');
+      // ONNX Runtime hands such an output over as the input's own value and never writes the caller's fetch
+      const both = outputs.filter((n) => inputs.includes(n));
+      if (both.length)
+        throw new InvalidArgumentError({
+          functionName: 'DirectSession.create',
+          argument: 'model',
+          message: `graph outputs that are also graph inputs are not written into fetches: ${both.join(', ')}`,
+        });
+      return new DirectSession(rt, handle, inputs, outputs);
     } catch (error) {
       rt.fn.ReleaseSession(handle);
       throw error;
@@ -332,15 +383,18 @@ export class DirectSession {
   }
 
   /** An OrtValue over a tensor's own buffer (no copy); released by the caller. */
-  private value(t: ort.Tensor, name: string, argument: string): unknown {
-    const type = ELEMENT_TYPES[t.type];
-    if (type === undefined || t.location !== 'cpu')
+  private value(t: ort.Tensor | undefined, name: string, argument: string): unknown {
+    const [type, array] = (t && ELEMENT_TYPES[t.type]) ?? [];
+    const data = t?.location === 'cpu' ? (t.data as ArrayBufferView & { length: number }) : undefined;
+    const size = t?.dims.reduce((a, b) => a * b, 1);
+    if (!t || !type || !array || !(data instanceof array) || data.length !== size)
       throw new InvalidArgumentError({
         functionName: 'DirectSession.run',
         argument: `${argument}.${name}`,
-        message: `a CPU tensor of float32, uint8, int8, int32 or int64 was expected, got ${t.type} on ${t.location}`,
+        message: t
+          ? `a CPU tensor of float32, uint8, int8, int32 or int64 whose data is its typed array of ${size} values was expected, got ${t.type} on ${t.location}${data ? ` holding ${data.constructor.name}(${data.length})` : ''}`
+          : 'a tensor was expected, got undefined',
       });
-    const data = t.data as Float32Array;
     return out(
       this.rt,
       'CreateTensorWithDataAsOrtValue',

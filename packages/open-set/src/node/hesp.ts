@@ -169,7 +169,7 @@ export class HespModel {
   static async create(
     model: string | ClipGradientModel,
     options: HespOptions & { device?: ComputeDevice; weightsIn?: 'inputs' | 'graph' } & ThreadOptions &
-      Pick<ClipGradientModelOptions, 'tokenizer' | 'config' | 'profile' | 'keepFreedMemory' | 'directRuns'>,
+      Pick<ClipGradientModelOptions, 'tokenizer' | 'config' | 'profile' | 'keepFreedMemory' | 'directRuns' | 'log'>,
   ): Promise<HespModel> {
     if (!Array.isArray(options.classTexts) || options.classTexts.length < 2)
       throw new InvalidArgumentError({
@@ -196,6 +196,7 @@ export class HespModel {
             ...(options.profile ? { profile: options.profile } : {}),
             ...(options.keepFreedMemory !== undefined ? { keepFreedMemory: options.keepFreedMemory } : {}),
             ...(options.directRuns !== undefined ? { directRuns: options.directRuns } : {}),
+            ...(options.log ? { log: options.log } : {}),
           })
         : model;
     const tokenize = await loadClipTokenizer(clip.bundle.tokenizer);
@@ -395,18 +396,12 @@ export class HespModel {
 
   /**
    * The vision tower forward on the prompted frames [frames, 3, S, S] and the K negative images: frame embeddings
-   * [frames, E] and c [K, E]. Without `lossOnly` it runs in `chunk`-frame pieces keeping the residuals the VJP reads,
+   * [frames, E] and c [K, E]. It runs in `chunk`-frame pieces (keeping the residuals the VJP reads, unless `lossOnly`),
    * the K negative images after the frames of the last piece: one forward and one backward run fewer per step than a
    * run of their own, for the same bits (an image's embedding and gradient do not depend on the other images of a run
    * of two or more, `visionRuns`; the tests compare steps at several `chunk`s).
    */
   private async forwardVision(pix: Tensor4D, nFrames: number, lossOnly: boolean): Promise<HespVisionForward> {
-    if (lossOnly)
-      return {
-        vFrames: await this.clip.visionForwardEmbeds(pix, this.o.chunk),
-        c: await this.clip.visionForwardEmbeds(this.negImagesTensor(), this.o.chunk),
-        chunks: [],
-      };
     const S = this.S,
       per = 3 * S * S;
     const parts: Tensor2D[] = [];
@@ -422,8 +417,12 @@ export class HespModel {
           data.set(frames);
           data.set(this.negImages, n * per);
         }
-        const r = await this.clip.visionForwardResiduals({ dtype: 'float32', data, dims: [n + neg, 3, S, S] });
-        chunks.push({ start: i, n, neg, residuals: r.residuals });
+        const run: Tensor4D = { dtype: 'float32', data, dims: [n + neg, 3, S, S] };
+        // lossOnly: the same runs without residuals, so that `loss` is the total `gradients` reports, to the bit
+        const r = lossOnly
+          ? { imageEmbeds: await this.clip.visionForwardEmbeds(run, n + neg), residuals: undefined }
+          : await this.clip.visionForwardResiduals(run);
+        if (r.residuals) chunks.push({ start: i, n, neg, residuals: r.residuals });
         parts.push(neg ? tensorRows(r.imageEmbeds, 0, n) : r.imageEmbeds);
         if (neg) c = tensorRows(r.imageEmbeds, n, n + neg);
       }
