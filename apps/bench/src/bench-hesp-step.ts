@@ -11,7 +11,7 @@ import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Command, Option } from 'commander';
 import { defaultThreads, writeJsonAtomic } from '@vlfer/core/node';
-import { defaultWeightsIn, directRunsStatus, freedMemoryStatus } from '@vlfer/encoders/node';
+import { defaultWeightsIn, freedMemoryStatus } from '@vlfer/encoders/node';
 import { HespModel } from '@vlfer/open-set/node';
 import { installBenchStop } from './children.js';
 import { benchEnvironment } from './environment.js';
@@ -117,6 +117,8 @@ const model = await HespModel.create(dir, {
   ...(o.profile ? { profile: o.profile } : {}),
   keepFreedMemory: o.keepFreedMemory as boolean,
   ...(o.directRuns === false ? { directRuns: false } : {}),
+  // the model's notices, such as why its vision runs fall back to onnxruntime-node's copies
+  log: (line: string) => process.stderr.write(`${line}\n`),
 });
 const loadSeconds = (performance.now() - t0) / 1000;
 const weightsIn = o.weightsIn ?? defaultWeightsIn(o.device);
@@ -276,7 +278,7 @@ process.stdout.write(
 );
 const freed = freedMemoryStatus();
 process.stdout.write(
-  `vision residuals: ${model.clip.directRuns ? "written in place by ONNX Runtime's C API (directRuns)" : `copied by onnxruntime-node (${o.directRuns === false ? '--no-direct-runs' : o.device === 'cpu' ? (directRunsStatus() as { reason?: string }).reason : 'not a CPU run'})`}\n`,
+  `vision residuals: ${model.clip.directRuns ? "written in place by ONNX Runtime's C API (directRuns)" : `copied by onnxruntime-node (${o.directRuns === false ? '--no-direct-runs' : o.device === 'cpu' ? 'the reason was printed at load' : 'not a CPU run'})`}\n`,
 );
 process.stdout.write(
   `glibc malloc: ${freed?.kept ? 'freed memory kept (keepFreedMemory)' : `left as it is (${freed?.reason ?? (o.device === 'cpu' ? '--no-keep-freed-memory' : 'not a CPU run')})`}\n`,

@@ -708,9 +708,12 @@ function directRuns(options: ClipGradientModelOptions, opts: ort.InferenceSessio
   const device = options.device ?? 'cpu';
   // a GPU keeps the residuals in its own buffers (residualsOnDeviceOptions)
   if (device !== 'cpu' && options.directRuns === undefined) return false;
-  const status = directRunsStatus();
-  let why = status.available ? directSessionRefusal(opts) : status.reason;
-  if (device !== 'cpu') why = `runs on a CPU only, not ${device}`;
+  const status = device === 'cpu' ? directRunsStatus() : undefined;
+  const why = !status
+    ? `runs on a CPU only, not ${device}`
+    : status.available
+      ? directSessionRefusal(opts)
+      : status.reason;
   if (why && options.directRuns === true)
     throw new InvalidArgumentError({ functionName: 'ClipGradientModel.load', argument: 'directRuns', message: why });
   if (why) options.log?.(`vision residuals copied by onnxruntime-node, not written in place: ${why}`);

@@ -243,9 +243,7 @@ export function directSessionRefusal(options: ort.InferenceSession.SessionOption
     return `profileFilePrefix ${String(o.profileFilePrefix)} (expected a string)`;
   if (o.extra !== undefined && (o.extra === null || typeof o.extra !== 'object' || Array.isArray(o.extra)))
     return `extra ${String(o.extra)} (expected an object of configuration entries)`;
-  const unknown = Object.keys(options).filter(
-    (k) => !OPTION_KEYS.has(k) && (options as Record<string, unknown>)[k] !== undefined,
-  );
+  const unknown = Object.keys(o).filter((k) => !OPTION_KEYS.has(k) && o[k] !== undefined);
   if (unknown.length) return `session options it does not translate: ${unknown.join(', ')}`;
   const providers = (options.executionProviders ?? []).map((p) => (typeof p === 'string' ? p : p.name));
   if (providers.some((p) => p !== 'cpu')) return `execution providers other than the CPU's: ${providers.join(', ')}`;
@@ -431,10 +429,8 @@ export class DirectSession {
       for (const n of outNames) values.push(this.value(fetches[n]!, n, 'fetches'));
       const ins = values.slice(0, inNames.length);
       const outs = values.slice(inNames.length);
-      // on this (the main) thread, as onnxruntime-node 1.30 runs too: ONNX Runtime's intermediates then come from the
-      // main malloc arena, whose freed blocks keepFreedMemory keeps. On koffi's worker thread they came from an arena
-      // of its own, whose heaps glibc gives back when wholly free: 233,000 page faults per HESP step of 64 B/32 frames
-      // and 0.7 s of system time, against 2,000 and 0.01 s here (apps/bench/README.md, "Residuals written in place")
+      // on the calling thread, as onnxruntime-node 1.30 runs too (on koffi's worker thread a HESP step measured the
+      // same page faults; apps/bench/README.md, "Residuals written in place")
       check(this.rt, this.rt.fn.Run(this.handle, null, inNames, ins, ins.length, outNames, outs.length, outs), 'Run');
     } finally {
       for (const v of values) this.rt.fn.ReleaseValue(v);
