@@ -58,9 +58,10 @@ export const CLIP_GRAPHS_VERSION = 2;
  * `vlfer-clip-graphs-2/ort-fused/stored-weights`. Feature caches put it in their namespace (`ClipModel.featureRecipe`).
  */
 export function forwardGraphsId(options: Pick<TowerGraphOptions, 'ortFusedForward' | 'quantize' | 'weights'>): string {
-  // int8-w7: weights in 7 bits (INT8_WEIGHT_MAX); the int8 graphs' features of earlier versions used 8. int8
-  // weights are always stored, so their id has no suffix
-  if (options.quantize === 'int8') return `vlfer-clip-graphs-${CLIP_GRAPHS_VERSION}/int8-w7`;
+  // int8-w7: weights in 7 bits (INT8_WEIGHT_MAX); the int8 graphs' features of earlier versions used 8. -cls: the
+  // vision tower's last layer quantizes out_proj's and the MLP's activations over the class tokens only (earlier:
+  // over all tokens). int8 weights are always stored, so their id has no suffix
+  if (options.quantize === 'int8') return `vlfer-clip-graphs-${CLIP_GRAPHS_VERSION}/int8-w7-cls`;
   const layers = options.ortFusedForward ? 'ort-fused' : 'standard';
   return `vlfer-clip-graphs-${CLIP_GRAPHS_VERSION}/${layers}${options.weights ? '/stored-weights' : ''}`;
 }
@@ -77,8 +78,8 @@ export interface TowerGraphOptions {
   weightsFile?: string;
   /**
    * `'int8'`: every linear layer (attention q/k/v/out, MLP fc1/fc2, the projection) as ONNX Runtime's
-   * `DynamicQuantizeMatMul` on int8 weights (symmetric, per output channel; `quantizeLinearInt8`; q, k and v as
-   * one), the rest (patch embedding, LayerNorm, attention as ONNX Runtime's `MultiHeadAttention`, QuickGELU) in
+   * `DynamicQuantizeMatMul` on int8 weights (symmetric, per output channel; `quantizeLinearInt8`; q, k and v on
+   * one quantized activation), the rest (patch embedding, LayerNorm, attention as ONNX Runtime's `MultiHeadAttention`, QuickGELU) in
    * fp32. Needs `weights` and `withGradient: false`.
    */
   quantize?: 'int8';
@@ -228,31 +229,42 @@ class Graph {
   /** y = x·Wᵀ (+ b) with W [out, in] by key: int8 `DynamicQuantizeMatMul` when quantized, else fp32 MatMul. */
   linearByKey(x: string, key: string, dims: [number, number], bias?: string): string {
     if (!this.int8) return linear(this, x, this.weight(key, dims), bias);
-    return this.linearInt8(x, [key], [dims], bias ? [bias] : []);
+    return this.linearsInt8(x, [{ key, dims, bias }])[0]!;
   }
   /**
-   * Linear layers of one input x [..., in] as one int8 `DynamicQuantizeMatMul` (the activation is quantized once):
-   * the weights [out_i, in] by key stacked along the output axis ([Σ out_i, in]; with one scale per output channel
-   * this is the same quantization as each layer alone), the biases concatenated. @returns y [..., Σ out_i]
+   * Linear layers y_i = x·W_iᵀ (+ b_i) of one input x [..., in], int8: each W_i [out_i, in] (by key) quantized
+   * symmetrically per output channel (`quantizeLinearInt8`), the activation x once for all of them
+   * (`DynamicQuantizeLinear`: one scale and zero point over the whole tensor), and each layer a
+   * `MatMulIntegerToFloat` (com.microsoft) on it. One layer alone is a `DynamicQuantizeMatMul`, the same two steps in
+   * one node. A layer with `firstToken` reads row 0 of the token axis of the quantized x only (x [B, L, in] →
+   * y [B, 1, out]): its rows are those of the layer over every token, since each row's integer sum is exact.
+   * Each layer's own product instead of one over the stacked weights and a Split: the same bits, without the copy
+   * the Split makes (ViT-B/32 int8 encode of 32 images: 991 against 1037 ms, apps/bench/README.md, int8).
+   * @returns y_i [..., out_i] for each layer
    */
-  linearInt8(x: string, keys: string[], dims: [number, number][], biases: string[]): string {
+  linearsInt8(x: string, layers: { key: string; dims: [number, number]; bias?: string; firstToken?: boolean }[]) {
     if (this.listOnly) {
-      keys.forEach((key, i) => this.stored(key, dims[i]!));
-      return `dqmatmul_${this.n++}`;
+      for (const l of layers) this.stored(l.key, l.dims);
+      return layers.map(() => `dqmatmul_${this.n++}`);
     }
-    const inp = dims[0]![1];
-    const starts = dims.map((_, i) => dims.slice(0, i).reduce((t, d) => t + d[0], 0));
-    const total = starts.at(-1)! + dims.at(-1)![0];
-    const w = new Float32Array(total * inp);
-    keys.forEach((key, i) => w.set(this.stored(key, dims[i]!)!.data, starts[i]! * inp));
-    const { q, scales } = quantizeLinearInt8(w, total, inp);
-    keys.forEach((key, i) => this.int8!.int8ScalesHook?.(key, scales.subarray(starts[i]!, starts[i]! + dims[i]![0])));
-    const name = keys.join('+');
-    this.initializers.push({ name: `${name}.int8`, dims: [inp, total], data: q });
-    this.initializers.push({ name: `${name}.scale`, dims: [total], data: scales });
-    const bias = biases.length > 1 ? this.op('Concat', biases, { axis: 0 }) : biases[0];
-    const inputs = [x, `${name}.int8`, `${name}.scale`, '', ...(bias ? [bias] : [])];
-    return this.op('DynamicQuantizeMatMul', inputs, undefined, 'com.microsoft');
+    const weights = layers.map(({ key, dims }) => {
+      const { q, scales } = quantizeLinearInt8(this.stored(key, dims)!.data, dims[0], dims[1]);
+      this.int8!.int8ScalesHook?.(key, scales);
+      this.initializers.push({ name: `${key}.int8`, dims: [dims[1], dims[0]], data: q });
+      this.initializers.push({ name: `${key}.scale`, dims: [dims[0]], data: scales });
+      return [`${key}.int8`, `${key}.scale`];
+    });
+    if (layers.length === 1 && !layers[0]!.firstToken) {
+      const bias = layers[0]!.bias ? [layers[0]!.bias] : [];
+      return [this.op('DynamicQuantizeMatMul', [x, ...weights[0]!, '', ...bias], undefined, 'com.microsoft')];
+    }
+    const [xq, xScale, xZero] = this.multi('DynamicQuantizeLinear', [x], 3) as [string, string, string];
+    return layers.map((l, i) => {
+      const [w, wScale] = weights[i]!;
+      const a = l.firstToken ? firstToken(this, xq) : xq;
+      const inputs = [a, w!, xScale, wScale!, xZero, '', ...(l.bias ? [l.bias] : [])];
+      return this.op('MatMulIntegerToFloat', inputs, undefined, 'com.microsoft');
+    });
   }
   model(name: string, outputs: ValueSpec[]): Uint8Array {
     return buildModel({
@@ -399,11 +411,12 @@ function encoderLayer(
 /**
  * A forward-only encoder layer with ONNX Runtime's fused ops (int8 graphs, and fp32 with
  * `TowerGraphOptions.ortFusedForward`): softmax(q·kᵀ·hd^−½ + bias)·v as `MultiHeadAttention` (com.microsoft: no head
- * transposes, the scale folded in) and QuickGELU as `QuickGelu`. int8: q, k and v as one `DynamicQuantizeMatMul`
- * ([D, 3D]: the activation is quantized once), out_proj and the MLP int8. x [B, L, D] → [B, L, D]; `bias`
- * [1, 1, L, L] added to the scores (text: the causal mask) or none (vision). `clsOnly` (fp32 only; see
- * `encoderLayer`): the query, out_proj and the MLP of the class token only, output [B, 1, D]. int8 keeps every row,
- * since `DynamicQuantizeMatMul` quantizes its whole input with one scale.
+ * transposes, the scale folded in) and QuickGELU as `QuickGelu`. int8: q, k and v from one quantized activation
+ * (`Graph.linearsInt8`), out_proj and the MLP int8. x [B, L, D] → [B, L, D]; `bias` [1, 1, L, L] added to the
+ * scores (text: the causal mask) or none (vision). `clsOnly` (see `encoderLayer`): the query, out_proj and the MLP
+ * of the class token only, output [B, 1, D]. In int8 the query's rows are those of every token's, and out_proj's and
+ * the MLP's activations are quantized with the scales of the class tokens' rows (one scale over the batch's class
+ * tokens instead of over all tokens; their features differ from those of earlier versions, `forwardGraphsId`).
  */
 function encoderLayerFused(g: Graph, x: string, prefix: string, a: ClipTowerArch, bias?: string, clsOnly = false) {
   const D = a.hiddenSize;
@@ -413,24 +426,24 @@ function encoderLayerFused(g: Graph, x: string, prefix: string, a: ClipTowerArch
     g.linearByKey(y, `${prefix}.${n}.weight`, dims, w(`${n}.bias`, [dims[0]]));
   const ln1 = layerNorm(g, x, w('layer_norm1.weight', [D]), w('layer_norm1.bias', [D]), a.layerNormEps);
   let q: string, k: string, v: string;
-  const cls = clsOnly && !g.int8;
-  if (g.int8) {
-    const qkvNames = ['q_proj', 'k_proj', 'v_proj'].map((n) => `self_attn.${n}`);
-    const qkv = g.linearInt8(
+  if (g.int8)
+    [q, k, v] = g.linearsInt8(
       ln1.y,
-      qkvNames.map((n) => `${prefix}.${n}.weight`),
-      qkvNames.map(() => [D, D]),
-      qkvNames.map((n) => w(`${n}.bias`, [D])),
-    );
-    [q, k, v] = g.multi('Split', [qkv, g.ints([D, D, D])], 3, { axis: -1 }) as [string, string, string];
-  } else {
-    q = lin(cls ? firstToken(g, ln1.y) : ln1.y, 'self_attn.q_proj', [D, D]);
+      ['q_proj', 'k_proj', 'v_proj'].map((n, i) => ({
+        key: `${prefix}.self_attn.${n}.weight`,
+        dims: [D, D] as [number, number],
+        bias: w(`self_attn.${n}.bias`, [D]),
+        firstToken: clsOnly && i === 0,
+      })),
+    ) as [string, string, string];
+  else {
+    q = lin(clsOnly ? firstToken(g, ln1.y) : ln1.y, 'self_attn.q_proj', [D, D]);
     k = lin(ln1.y, 'self_attn.k_proj', [D, D]);
     v = lin(ln1.y, 'self_attn.v_proj', [D, D]);
   }
   const attrs = { num_heads: a.numHeads, scale: { float: (D / a.numHeads) ** -0.5 } };
   const o = g.op('MultiHeadAttention', [q, k, v, '', '', bias ?? ''], attrs, 'com.microsoft');
-  const h1 = g.add(cls ? firstToken(g, x) : x, lin(o, 'self_attn.out_proj', [D, D]));
+  const h1 = g.add(clsOnly ? firstToken(g, x) : x, lin(o, 'self_attn.out_proj', [D, D]));
   const ln2 = layerNorm(g, h1, w('layer_norm2.weight', [D]), w('layer_norm2.bias', [D]), a.layerNormEps);
   const z = lin(ln2.y, 'mlp.fc1', [I, D]);
   const act = g.op('QuickGelu', [z], { alpha: { float: 1.702 } }, 'com.microsoft');

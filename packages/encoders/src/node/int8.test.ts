@@ -2,9 +2,10 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { sharedPath } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
-import { visionTowerVjpModel } from '../clip-graphs.js';
+import { clipGraphModel, visionTowerVjpModel } from '../clip-graphs.js';
 import { quantizeLinearInt8, rowCosines } from '../quantize.js';
 import { loadClip, type ClipModel } from './clip.js';
+import { loadClipWeights, resolveClipSource } from './clip-source.js';
 import { encodeImages } from './extract.js';
 
 const tiny = sharedPath('fixtures', 'tiny-clip');
@@ -42,7 +43,7 @@ describe("int8 'graphs' runtime (DynamicQuantizeMatMul)", () => {
     // what feature caches key on besides the files: the graphs' version and kind
     expect([fp32.featureRecipe, int8.featureRecipe]).toEqual([
       'vlfer-clip-graphs-2/ort-fused',
-      'vlfer-clip-graphs-2/int8-w7',
+      'vlfer-clip-graphs-2/int8-w7-cls',
     ]);
     const a = await features(fp32);
     const b = await features(int8);
@@ -53,6 +54,30 @@ describe("int8 'graphs' runtime (DynamicQuantizeMatMul)", () => {
     console.log(`tiny-clip int8 vs fp32 cosine, ${prompts.length} prompts: ${ct.map((c) => c.toFixed(5)).join(' ')}`);
     expect(Math.min(...ci, ...ct)).toBeGreaterThanOrEqual(0.999);
     expect(Math.min(...ci)).toBeLessThan(1 - 1e-7); // the features really went through int8
+  });
+
+  it('graph: q, k and v read one quantized activation (no stacked weights, no Split)', () => {
+    const { arch, weights } = loadClipWeights(resolveClipSource(tiny, { backend: 'graphs' }));
+    const nodes = (kind: 'visionForward' | 'textForward') => {
+      const bytes = Buffer.from(
+        clipGraphModel(kind, arch[kind === 'visionForward' ? 'vision' : 'text'], {
+          weights,
+          quantize: 'int8',
+          withGradient: false,
+        }),
+      );
+      const count = (op: string) => bytes.toString('latin1').match(new RegExp(`${op}_\\d+`, 'g'))?.length ?? 0; // node names
+      return ['DynamicQuantizeLinear', 'MatMulIntegerToFloat', 'DynamicQuantizeMatMul', 'Split'].map(count);
+    };
+    const L = arch.vision.numLayers;
+    // per layer: one activation quantized for q, k, v (3 products), then out_proj, fc1, fc2; and the projection
+    expect(nodes('visionForward')).toEqual([L, 3 * L, 3 * L + 1, 0]);
+    expect(nodes('textForward')).toEqual([
+      arch.text.numLayers,
+      3 * arch.text.numLayers,
+      3 * arch.text.numLayers + 1,
+      0,
+    ]);
   });
 
   it('refuses an int8 graph with gradients or without stored weights', () => {
