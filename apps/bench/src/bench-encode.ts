@@ -11,7 +11,15 @@ import { writeJsonAtomic } from '@vlfer/core/node';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { defaultThreads } from '@vlfer/core/node';
-import { benchPipeline, benchPreprocess, benchRawSession, sampleImages, type EncodeBenchRow } from './encode-bench.js';
+import {
+  benchPipeline,
+  benchPreprocess,
+  benchRawGraphs,
+  benchRawSession,
+  sampleImages,
+  type EncodeBenchRow,
+} from './encode-bench.js';
+import { writeRandomClip } from './random-clip.js';
 import { benchEnvironment } from './environment.js';
 import { interleaved, median, runTorch } from './torch.js';
 import {
@@ -49,6 +57,14 @@ const program = new Command('bench:encode')
     '0',
   )
   .addOption(new Option('--device <device>').choices(['cpu', 'webgpu']).default('cpu'))
+  .addOption(
+    new Option(
+      '--runtime <runtime>',
+      "what runs vlfer's encoder: 'onnx', the fixture's exported graph (as transformers.js-layout models such as Xenova/clip-vit-base-patch32 run), or 'graphs', loadClip's own graphs on a random-weight model.safetensors of the fixture's config (as Hugging Face-layout models such as openai/clip-vit-base-patch32 run; fp32, CPU)",
+    )
+      .choices(['onnx', 'graphs'])
+      .default('onnx'),
+  )
   .option('--models-dir <dir>', 'where materialised model directories go', '.vlfer-cache/models')
   .option('--out <file>', 'results JSON', 'bench-results/encode.json')
   .addOption(
@@ -65,6 +81,11 @@ const program = new Command('bench:encode')
   )
   .parse();
 const o = program.opts();
+const graphsRuntime = o.runtime === 'graphs';
+if (graphsRuntime && (o.device !== 'cpu' || (program.getOptionValueSource('dtypes') === 'cli' && o.dtypes !== 'fp32')))
+  throw new Error(
+    `--runtime graphs runs fp32 on the CPU (its int8: --dtype int8), not --device ${o.device} --dtypes ${o.dtypes}`,
+  );
 /** The results JSON being made: `--out`, or with `--dtype int8` one per model. */
 let results: string = o.out;
 // a killed wrapper (pnpm), Ctrl-C or SIGTERM ends the benchmark and its PyTorch peer
@@ -110,12 +131,23 @@ const modelDir = (name: string) =>
     outDir: join(o.modelsDir, name),
     towers: ['vision'],
   });
+/** A random-weight model.safetensors directory of a fixtures graph's config (`--runtime graphs`), written once. */
+const graphsModelDir = (name: string) =>
+  writeRandomClip({
+    configFile: join(o.shared, 'fixtures', 'graphs', name, 'config.json'),
+    tokenizerDir: join(o.shared, 'assets', 'clip-tokenizer'),
+    outDir: join(o.modelsDir, `${name}-hf-random`),
+  });
 const fer = join(o.shared, 'data', 'fer2013-privatetest');
 const cpuModel = cpus()[0]?.model ?? 'unknown';
-/** Matmul FLOPs of one image through a fixtures graph's vision tower (its config.json). */
-const visionFlopsPerImage = (name: string): number => {
+/**
+ * Matmul FLOPs of one image through a fixtures graph's vision tower (its config.json), as the encoder runs it:
+ * `--runtime graphs` runs the last layer for the class token only (`clsOnlyLastLayer`), the exported graphs and
+ * PyTorch every token.
+ */
+const visionFlopsPerImage = (name: string, clsOnlyLastLayer = false): number => {
   const cfg = JSON.parse(readFileSync(join(o.shared, 'fixtures', 'graphs', name, 'config.json'), 'utf8'));
-  return forwardFlops(cfg.vision_config, cfg.projection_dim, 1);
+  return forwardFlops(cfg.vision_config, cfg.projection_dim, 1, { clsOnlyLastLayer });
 };
 const rows: (EncodeBenchRow & { ratioToTorchAnchor?: number; gflops?: number; fractionOfPeak?: number })[] = [];
 if (o.vs) {
@@ -128,16 +160,18 @@ if (o.vs) {
   let peak: PeakRecord | undefined;
   const comparisons = [];
   for (const name of String(o.models).split(',')) {
-    const dir = modelDir(name);
+    const dir = graphsRuntime ? graphsModelDir(name) : modelDir(name);
     const vlfer = async () => {
-      const raw = await benchRawSession({
-        onnxPath: join(dir, 'onnx', 'vision_model.onnx'),
-        batch: o.batch,
-        reps: o.reps,
-        device: 'cpu',
-        label: name,
-        threads,
-      });
+      const raw = graphsRuntime
+        ? await benchRawGraphs({ modelDir: dir, batch: o.batch, reps: o.reps, label: name, threads })
+        : await benchRawSession({
+            onnxPath: join(dir, 'onnx', 'vision_model.onnx'),
+            batch: o.batch,
+            reps: o.reps,
+            device: 'cpu',
+            label: name,
+            threads,
+          });
       const prep = await benchPreprocess({ imageRoot: fer, images: o.images, batch: o.batch, preprocessWorkers: 0 });
       const pipe = await benchPipeline({
         modelDir: dir,
@@ -148,6 +182,7 @@ if (o.vs) {
         label: name,
         dtype: 'fp32',
         preprocessWorkers: 0,
+        runtime: o.runtime,
       });
       const r = { raw: raw.imagesPerSecond, preprocess: prep.imagesPerSecond, pipeline: pipe.imagesPerSecond };
       process.stderr.write(
@@ -191,10 +226,12 @@ if (o.vs) {
       ortPeak,
       r.b.map((x) => x.result),
     );
-    const flops = visionFlopsPerImage(name);
-    const rawFraction = (imagesPerSecond: number) => fractionOfPeak(flops, 1 / imagesPerSecond, peak!.reference.gflops);
+    const [flops, torchFlops] = [visionFlopsPerImage(name, graphsRuntime), visionFlopsPerImage(name)];
+    const rawFraction = (f: number, imagesPerSecond: number) =>
+      fractionOfPeak(f, 1 / imagesPerSecond, peak!.reference.gflops);
     const c = {
       model: name,
+      runtime: o.runtime,
       batch: o.batch,
       images: o.images,
       threads,
@@ -213,8 +250,8 @@ if (o.vs) {
       },
       ratio: { raw: v.raw / t.raw, preprocess: v.preprocess / t.preprocess, pipeline: v.pipeline / t.pipeline },
       // raw encode is compute-bound: its matmul rate as a fraction of the machine's peak (preprocessing is not)
-      flopsPerImage: flops,
-      fractionOfPeak: { raw: { vlfer: rawFraction(v.raw), torch: rawFraction(t.raw) } },
+      flopsPerImage: { vlfer: flops, torch: torchFlops },
+      fractionOfPeak: { raw: { vlfer: rawFraction(flops, v.raw), torch: rawFraction(torchFlops, t.raw) } },
     };
     comparisons.push(c);
     process.stdout.write(
@@ -245,6 +282,10 @@ for (const w of workerCounts) {
   rows.push(p);
 }
 for (const name of String(o.models).split(',')) {
+  if (graphsRuntime) {
+    await graphsRows(name);
+    continue;
+  }
   const dir = modelDir(name);
   process.stderr.write(`${name}: model directory ${resolve(dir)}\n`);
   for (const dtype of String(o.dtypes).split(',') as ('fp32' | 'fp16')[]) {
@@ -309,6 +350,40 @@ for (const name of String(o.models).split(',')) {
     }
   }
 }
+/** `--runtime graphs` without `--vs`: raw encode and pipeline rows of `loadClip`'s graphs runtime, fp32 on the CPU. */
+async function graphsRows(name: string): Promise<void> {
+  const dir = graphsModelDir(name);
+  process.stderr.write(`${name}: model directory ${resolve(dir)} (random weights, 'graphs' runtime)\n`);
+  const raw = await benchRawGraphs({
+    modelDir: dir,
+    batch: o.batch,
+    reps: o.reps,
+    label: name,
+    ...(o.threads ? { threads: o.threads } : {}),
+  });
+  const flops = visionFlopsPerImage(name, true) * o.batch;
+  const fraction = peak ? fractionOfPeak(flops, raw.medianBatchMs! / 1000, peak.reference.gflops) : undefined;
+  process.stderr.write(
+    `${name} fp32 'graphs' runtime, raw, batch ${o.batch}: ${raw.imagesPerSecond.toFixed(1)} images/s (median ${raw.medianBatchMs!.toFixed(0)} ms per batch)${fraction ? `; ${fraction.gflops.toFixed(0)} GFLOP/s = ${(100 * fraction.fraction).toFixed(0)} % of the matmul peak` : ''}\n`,
+  );
+  rows.push({ ...raw, ...(fraction ? { gflops: fraction.gflops, fractionOfPeak: fraction.fraction } : {}) });
+  for (const w of workerCounts) {
+    const pipe = await benchPipeline({
+      modelDir: dir,
+      imageRoot: fer,
+      images: o.images,
+      batch: o.batch,
+      label: name,
+      preprocessWorkers: w,
+      runtime: 'graphs',
+    });
+    process.stderr.write(
+      `${name} fp32 'graphs' runtime, full pipeline, batch ${o.batch}, preprocessing on ${w ? `${w} worker threads` : 'the main thread'}: ${pipe.imagesPerSecond.toFixed(1)} images/s over ${pipe.images} images\n`,
+    );
+    rows.push(pipe);
+  }
+}
+
 writeJsonAtomic(o.out, {
   benchmark: 'encode',
   cpu: cpuModel,

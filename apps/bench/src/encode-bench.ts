@@ -16,7 +16,13 @@ export interface EncodeBenchRow {
    * 'raw-ort': one ORT session run on a ready [batch,3,224,224] tensor; 'pipeline': decode + preprocess + encode of
    * real images; 'preprocess': decode + preprocess alone (the CPU-side ceiling of the pipeline).
    */
-  mode: 'raw-ort' | 'pipeline' | 'preprocess';
+  mode: 'raw-ort' | 'raw-graphs' | 'pipeline' | 'preprocess';
+  /**
+   * What ran the encoder: 'onnx', an exported ONNX graph (the fixtures', as transformers.js-layout models such as
+   * Xenova/clip-vit-base-patch32 ship); 'graphs', vlfer's own graphs built from config.json + model.safetensors
+   * (`loadClip`'s 'graphs' runtime, what Hugging Face-layout models such as openai/clip-vit-base-patch32 run).
+   */
+  runtime?: 'onnx' | 'graphs';
   /** pipeline/preprocess: worker threads decoding and resizing (0: the main thread) */
   preprocessWorkers?: number;
   imagesPerSecond: number;
@@ -75,6 +81,54 @@ export async function benchRawSession(options: {
   };
 }
 
+/**
+ * Images/s of `loadClip`'s 'graphs' runtime (vlfer's own graphs, float32, weights as on a CPU by default) encoding a
+ * ready [batch, 3, 224, 224] tensor (the sin tensor `benchRawSession` and the PyTorch peer encode): one untimed
+ * call, then `reps` timed `encodePixels` calls (median).
+ */
+export async function benchRawGraphs(options: {
+  modelDir: string;
+  batch: number;
+  reps: number;
+  label: string;
+  threads?: number;
+}): Promise<EncodeBenchRow> {
+  const clip = await loadClip({
+    model: options.modelDir,
+    backend: 'graphs',
+    towers: ['vision'],
+    ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
+  });
+  if (clip.runtime !== 'graphs') throw new Error(`benchRawGraphs: ${options.modelDir} loaded on '${clip.runtime}'`);
+  const n = options.batch;
+  const data = Float32Array.from({ length: n * 3 * 224 * 224 }, (_, i) => Math.sin(i * 0.001));
+  const px = { dtype: 'float32' as const, data, dims: [n, 3, 224, 224] as [number, number, number, number] };
+  try {
+    await clip.encodePixels(px);
+    const ts: number[] = [];
+    for (let r = 0; r < options.reps; r++) {
+      const t0 = performance.now();
+      await clip.encodePixels(px);
+      ts.push(performance.now() - t0);
+    }
+    const med = median(ts);
+    return {
+      model: options.label,
+      dtype: 'fp32',
+      device: 'cpu',
+      batch: n,
+      mode: 'raw-graphs',
+      runtime: 'graphs',
+      imagesPerSecond: (n * 1000) / med,
+      images: n * options.reps,
+      seconds: ts.reduce((a, b) => a + b, 0) / 1000,
+      medianBatchMs: med,
+    };
+  } finally {
+    await clip.dispose();
+  }
+}
+
 /** Images/s of the full pipeline (sharp decode + resize + normalise + ORT) over the first `images` of an image folder. */
 export async function benchPipeline(options: {
   modelDir: string;
@@ -86,11 +140,16 @@ export async function benchPipeline(options: {
   label: string;
   mode?: 'clip' | 'exp-clip';
   preprocessWorkers?: number;
+  /** which runtime `loadClip` uses (`EncodeBenchRow.runtime`); default: what it picks for the directory */
+  runtime?: 'onnx' | 'graphs';
 }): Promise<EncodeBenchRow> {
   const dtype = options.dtype ?? 'fp32';
   const device = options.device ?? 'cpu';
   const workers = options.preprocessWorkers ?? 0;
-  const clip = await loadClip({ model: options.modelDir, dtype, device, towers: ['vision'] });
+  const backend = options.runtime ? { backend: options.runtime } : {};
+  const clip = await loadClip({ model: options.modelDir, dtype, device, towers: ['vision'], ...backend });
+  if (options.runtime && clip.runtime !== options.runtime)
+    throw new Error(`benchPipeline: ${options.modelDir} loaded on '${clip.runtime}', not '${options.runtime}'`);
   const take = await sampleImages(options.imageRoot, options.images);
   const pool = workers > 0 ? createPreprocessPool({ workers }) : undefined;
   try {
@@ -112,6 +171,7 @@ export async function benchPipeline(options: {
       device,
       batch: options.batch,
       mode: 'pipeline',
+      ...(options.runtime ? { runtime: options.runtime } : {}),
       preprocessWorkers: workers,
       imagesPerSecond: options.images / seconds,
       images: options.images,

@@ -1,0 +1,47 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { sharedPath } from '@vlfer/test-utils';
+import { benchPipeline, benchRawGraphs } from './encode-bench.js';
+import { writeRandomClip } from './random-clip.js';
+
+/** A one-layer CLIP at 224 px (the size the raw rows encode), random weights in the Hugging Face layout. */
+function smallClip(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'vlfer-enc-'));
+  const tower = { hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 2 };
+  const config = {
+    projection_dim: 16,
+    vision_config: { ...tower, image_size: 224, patch_size: 32, layer_norm_eps: 1e-5 },
+    text_config: { ...tower, vocab_size: 49408, max_position_embeddings: 77, layer_norm_eps: 1e-5 },
+  };
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+  return writeRandomClip({
+    configFile: join(dir, 'config.json'),
+    tokenizerDir: sharedPath('assets', 'clip-tokenizer'),
+    outDir: join(dir, 'model'),
+  });
+}
+
+describe("bench:encode --runtime graphs (loadClip's own graphs)", () => {
+  it('times the graphs runtime on the raw tensor and through the pipeline, and says which runtime ran', async () => {
+    const dir = smallClip();
+    const raw = await benchRawGraphs({ modelDir: dir, batch: 2, reps: 2, label: 'small', threads: 1 });
+    expect([raw.mode, raw.runtime, raw.dtype, raw.batch, raw.images]).toEqual(['raw-graphs', 'graphs', 'fp32', 2, 4]);
+    expect(raw.imagesPerSecond).toBeCloseTo((2 * 1000) / raw.medianBatchMs!, 6);
+    const fer = sharedPath('data', 'fer2013-privatetest');
+    const pipe = await benchPipeline({
+      modelDir: dir,
+      imageRoot: fer,
+      images: 3,
+      batch: 2,
+      label: 'small',
+      runtime: 'graphs',
+    });
+    expect([pipe.mode, pipe.runtime, pipe.images]).toEqual(['pipeline', 'graphs', 3]);
+    // the ONNX runtime asked of a directory without onnx/ graphs: refused, not run on another runtime
+    await expect(
+      benchPipeline({ modelDir: dir, imageRoot: fer, images: 1, batch: 1, label: 'small', runtime: 'onnx' }),
+    ).rejects.toThrow(/onnx/i);
+  });
+});
