@@ -184,9 +184,20 @@ if (o.vs) {
         preprocessWorkers: 0,
         runtime: o.runtime,
       });
-      const r = { raw: raw.imagesPerSecond, preprocess: prep.imagesPerSecond, pipeline: pipe.imagesPerSecond };
+      const r = {
+        raw: raw.imagesPerSecond,
+        preprocess: prep.imagesPerSecond,
+        pipeline: pipe.imagesPerSecond,
+        ...(raw.cpuMsPerBatch !== undefined
+          ? { rawCpuMsPerBatch: raw.cpuMsPerBatch, rawMinorPageFaultsPerBatch: raw.minorPageFaultsPerBatch }
+          : {}),
+      };
+      const cpu =
+        r.rawCpuMsPerBatch !== undefined
+          ? ` (raw: ${r.rawCpuMsPerBatch.toFixed(0)} CPU ms, ${r.rawMinorPageFaultsPerBatch} page faults per batch)`
+          : '';
       process.stderr.write(
-        `vlfer ${name}: raw ${r.raw.toFixed(1)}, preprocess ${r.preprocess.toFixed(0)}, pipeline ${r.pipeline.toFixed(1)} images/s\n`,
+        `vlfer ${name}: raw ${r.raw.toFixed(1)}, preprocess ${r.preprocess.toFixed(0)}, pipeline ${r.pipeline.toFixed(1)} images/s${cpu}\n`,
       );
       return r;
     };

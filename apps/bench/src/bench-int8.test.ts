@@ -35,5 +35,9 @@ describe('bench:encode --dtype int8 --vs torch (on the tiny-clip architecture)',
     expect(r.cpuRatio.int8VsTorchInt8).toBeCloseTo(r.torch.cpuMsPerBatch.int8 / r.vlfer.cpuMsPerBatch.int8);
     expect(r.cpuRatio.int8VsTorchFp32).toBeCloseTo(r.torch.cpuMsPerBatch.fp32 / r.vlfer.cpuMsPerBatch.int8);
     expect(r.loadAverage.start).toHaveLength(3);
+    // provenance of the run, and what the peer ran with (its settings and threads)
+    expect(r.environment.git.sha).toMatch(/^[0-9a-f]{40}$/);
+    expect(r.torch.environment.OMP_WAIT_POLICY).toBe('PASSIVE');
+    expect(r.torch.openblasThreads).toBe(1);
   }, 600_000);
 });

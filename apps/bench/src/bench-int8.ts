@@ -11,6 +11,7 @@ import { rowCosines } from '@vlfer/encoders';
 import { ClipGradientModel, loadClip } from '@vlfer/encoders/node';
 import { writeJsonAtomic } from '@vlfer/core/node';
 import { writeRandomClip } from './random-clip.js';
+import { benchEnvironment } from './environment.js';
 import { interleaved, median, runTorch } from './torch.js';
 
 export interface Int8BenchOptions {
@@ -143,6 +144,7 @@ export async function runInt8Bench(o: Int8BenchOptions): Promise<Record<string, 
     rounds: o.rounds,
     threads: o.threads,
     loadAverage: { start: loadStart, end: loadavg() },
+    environment: benchEnvironment(),
     vlfer: { imagesPerSecond: vm, cpuMsPerBatch: cpu.vlfer, int8CosineToFp32: v.cosine, runs: r.a },
     ...(tm && cpu.torch
       ? {
@@ -170,6 +172,11 @@ function torchRecord(
     version: last.torch,
     quantize: last.quantize,
     int8CosineToFp32: last.int8CosineToFp32,
+    // what the peer ran with (as the other benches record it): its settings, BLAS and threads
+    environment: last.environment,
+    blas: last.blas,
+    parallelInfo: last.parallelInfo,
+    openblasThreads: last.openblasThreads,
     imagesPerSecond: tm,
     runs: runs.map(({ fp32, int8, cpuMsPerBatch }) => ({ fp32, int8, cpuMsPerBatch })),
   };

@@ -29,6 +29,10 @@ export interface EncodeBenchRow {
   images: number;
   seconds: number;
   medianBatchMs?: number;
+  /** 'raw-graphs': this process's CPU time per batch (all threads; median), less moved by other load than wall time */
+  cpuMsPerBatch?: number;
+  /** 'raw-graphs': minor page faults of this process per batch (median): memory freed and faulted in again */
+  minorPageFaultsPerBatch?: number;
 }
 
 /** Images/s of a raw ORT session on the vision graph: warm-up, then `reps` timed runs (median). */
@@ -105,11 +109,14 @@ export async function benchRawGraphs(options: {
   const px = { dtype: 'float32' as const, data, dims: [n, 3, 224, 224] as [number, number, number, number] };
   try {
     await clip.encodePixels(px);
-    const ts: number[] = [];
+    const [ts, cpu, faults]: [number[], number[], number[]] = [[], [], []];
     for (let r = 0; r < options.reps; r++) {
-      const t0 = performance.now();
+      const [t0, u0] = [performance.now(), process.resourceUsage()];
       await clip.encodePixels(px);
       ts.push(performance.now() - t0);
+      const u = process.resourceUsage();
+      cpu.push((u.userCPUTime + u.systemCPUTime - u0.userCPUTime - u0.systemCPUTime) / 1000);
+      faults.push(u.minorPageFault - u0.minorPageFault);
     }
     const med = median(ts);
     return {
@@ -123,6 +130,8 @@ export async function benchRawGraphs(options: {
       images: n * options.reps,
       seconds: ts.reduce((a, b) => a + b, 0) / 1000,
       medianBatchMs: med,
+      cpuMsPerBatch: median(cpu),
+      minorPageFaultsPerBatch: median(faults),
     };
   } finally {
     await clip.dispose();
