@@ -82,10 +82,26 @@ const program = new Command('bench:encode')
   .parse();
 const o = program.opts();
 const graphsRuntime = o.runtime === 'graphs';
-if (graphsRuntime && (o.device !== 'cpu' || (program.getOptionValueSource('dtypes') === 'cli' && o.dtypes !== 'fp32')))
-  throw new Error(
-    `--runtime graphs runs fp32 on the CPU (its int8: --dtype int8), not --device ${o.device} --dtypes ${o.dtypes}`,
-  );
+const given = (option: string) => program.getOptionValueSource(option) === 'cli';
+if (o.dtype === 'int8' && given('runtime') && !graphsRuntime)
+  program.error(`--dtype int8 runs on the 'graphs' runtime (loadClip's own int8 graphs), not --runtime ${o.runtime}`);
+if (graphsRuntime && o.device !== 'cpu')
+  program.error(`--runtime graphs times the CPU (fp32; its int8: --dtype int8), not --device ${o.device}`);
+if (graphsRuntime && given('dtypes') && o.dtypes !== 'fp32')
+  program.error(`--runtime graphs times fp32 (its int8: --dtype int8), not --dtypes ${o.dtypes}`);
+/** Raw-row batch sizes: `--batch`, then the `--raw-batches` sweep. */
+const rawBatches: number[] = [
+  o.batch,
+  ...String(o.rawBatches)
+    .split(',')
+    .filter(Boolean)
+    .map((v) => {
+      const b = Number(v);
+      if (!Number.isInteger(b) || b < 1) program.error(`--raw-batches: '${v}' is not a positive integer`);
+      return b;
+    })
+    .filter((b) => b !== o.batch),
+];
 /** The results JSON being made: `--out`, or with `--dtype int8` one per model. */
 let results: string = o.out;
 // a killed wrapper (pnpm), Ctrl-C or SIGTERM ends the benchmark and its PyTorch peer
@@ -306,16 +322,7 @@ for (const name of String(o.models).split(',')) {
         `${name}: converted ${convertToFp16Weights(join(dir, 'onnx', 'vision_model.onnx'), onnxPath)} weight tensors to float16\n`,
       );
     const anchor = anchorFor(name, dtype);
-    const rawBatches = [
-      o.batch,
-      ...String(o.rawBatches)
-        .split(',')
-        .filter(Boolean)
-        .map(Number)
-        .filter((b) => b !== o.batch),
-    ];
     for (const batch of rawBatches) {
-      if (!Number.isInteger(batch) || batch < 1) throw new Error(`--raw-batches: '${batch}' is not a positive integer`);
       const raw = await benchRawSession({
         onnxPath,
         batch,
@@ -365,19 +372,21 @@ for (const name of String(o.models).split(',')) {
 async function graphsRows(name: string): Promise<void> {
   const dir = graphsModelDir(name);
   process.stderr.write(`${name}: model directory ${resolve(dir)} (random weights, 'graphs' runtime)\n`);
-  const raw = await benchRawGraphs({
-    modelDir: dir,
-    batch: o.batch,
-    reps: o.reps,
-    label: name,
-    ...(o.threads ? { threads: o.threads } : {}),
-  });
-  const flops = visionFlopsPerImage(name, true) * o.batch;
-  const fraction = peak ? fractionOfPeak(flops, raw.medianBatchMs! / 1000, peak.reference.gflops) : undefined;
-  process.stderr.write(
-    `${name} fp32 'graphs' runtime, raw, batch ${o.batch}: ${raw.imagesPerSecond.toFixed(1)} images/s (median ${raw.medianBatchMs!.toFixed(0)} ms per batch)${fraction ? `; ${fraction.gflops.toFixed(0)} GFLOP/s = ${(100 * fraction.fraction).toFixed(0)} % of the matmul peak` : ''}\n`,
-  );
-  rows.push({ ...raw, ...(fraction ? { gflops: fraction.gflops, fractionOfPeak: fraction.fraction } : {}) });
+  for (const batch of rawBatches) {
+    const raw = await benchRawGraphs({
+      modelDir: dir,
+      batch,
+      reps: o.reps,
+      label: name,
+      ...(o.threads ? { threads: o.threads } : {}),
+    });
+    const flops = visionFlopsPerImage(name, true) * batch;
+    const fraction = peak ? fractionOfPeak(flops, raw.medianBatchMs! / 1000, peak.reference.gflops) : undefined;
+    process.stderr.write(
+      `${name} fp32 'graphs' runtime, raw, batch ${batch}: ${raw.imagesPerSecond.toFixed(1)} images/s (median ${raw.medianBatchMs!.toFixed(0)} ms per batch)${fraction ? `; ${fraction.gflops.toFixed(0)} GFLOP/s = ${(100 * fraction.fraction).toFixed(0)} % of the matmul peak` : ''}\n`,
+    );
+    rows.push({ ...raw, ...(fraction ? { gflops: fraction.gflops, fractionOfPeak: fraction.fraction } : {}) });
+  }
   for (const w of workerCounts) {
     const pipe = await benchPipeline({
       modelDir: dir,

@@ -39,5 +39,6 @@ describe('bench:encode --dtype int8 --vs torch (on the tiny-clip architecture)',
     expect(r.environment.git.sha).toMatch(/^[0-9a-f]{40}$/);
     expect(r.torch.environment.OMP_WAIT_POLICY).toBe('PASSIVE');
     expect(r.torch.openblasThreads).toBe(1);
+    expect(r.runtime).toBe('graphs');
   }, 600_000);
 });

@@ -138,6 +138,8 @@ export async function runInt8Bench(o: Int8BenchOptions): Promise<Record<string, 
   };
   const record = {
     benchmark: 'encode-int8',
+    // the int8 encoders are loadClip's own graphs (the 'graphs' runtime of bench:encode --runtime)
+    runtime: 'graphs',
     model: o.model,
     batch: o.batch,
     reps: o.reps,

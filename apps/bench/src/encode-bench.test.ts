@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { sharedPath } from '@vlfer/test-utils';
+import { runCli, sharedPath } from '@vlfer/test-utils';
 import { benchPipeline, benchRawGraphs } from './encode-bench.js';
 import { writeRandomClip } from './random-clip.js';
 
@@ -43,5 +43,19 @@ describe("bench:encode --runtime graphs (loadClip's own graphs)", () => {
     await expect(
       benchPipeline({ modelDir: dir, imageRoot: fer, images: 1, batch: 1, label: 'small', runtime: 'onnx' }),
     ).rejects.toThrow(/onnx/i);
+  });
+
+  it('refuses runtime combinations it would not honour, naming the option, before any work', () => {
+    const cases: [string[], RegExp][] = [
+      [['--dtype', 'int8', '--runtime', 'onnx'], /--dtype int8 runs on the 'graphs' runtime.*not --runtime onnx/],
+      [['--runtime', 'graphs', '--device', 'webgpu'], /--runtime graphs times the CPU.*not --device webgpu$/m],
+      [['--runtime', 'graphs', '--dtypes', 'fp16'], /--runtime graphs times fp32.*not --dtypes fp16/],
+      [['--runtime', 'graphs', '--raw-batches', '4,x'], /--raw-batches: 'x' is not a positive integer/],
+    ];
+    for (const [args, message] of cases) {
+      const r = runCli('apps/bench/src/bench-encode.ts', [...args, '--out', '/nonexistent/never-written.json']);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr, args.join(' ')).toMatch(message);
+    }
   });
 });

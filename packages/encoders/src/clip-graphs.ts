@@ -77,9 +77,9 @@ export interface TowerGraphOptions {
   /** the weights' file, for error messages */
   weightsFile?: string;
   /**
-   * `'int8'`: every linear layer (attention q/k/v/out, MLP fc1/fc2, the projection) as ONNX Runtime's
-   * `DynamicQuantizeMatMul` on int8 weights (symmetric, per output channel; `quantizeLinearInt8`; q, k and v on
-   * one quantized activation), the rest (patch embedding, LayerNorm, attention as ONNX Runtime's `MultiHeadAttention`, QuickGELU) in
+   * `'int8'`: every linear layer (attention q/k/v/out, MLP fc1/fc2, the projection) int8 in ONNX Runtime's
+   * `DynamicQuantizeMatMul` on int8 weights (symmetric, per output channel; `quantizeLinearInt8`; q, k and v as
+   * one `DynamicQuantizeLinear` and a `MatMulIntegerToFloat` each, `Graph.linearsInt8`), the rest (patch embedding, LayerNorm, attention as ONNX Runtime's `MultiHeadAttention`, QuickGELU) in
    * fp32. Needs `weights` and `withGradient: false`.
    */
   quantize?: 'int8';
@@ -239,7 +239,8 @@ class Graph {
    * one node. A layer with `firstToken` reads row 0 of the token axis of the quantized x only (x [B, L, in] →
    * y [B, 1, out]): its rows are those of the layer over every token, since each row's integer sum is exact.
    * Each layer's own product instead of one over the stacked weights and a Split: the same bits, without the copy
-   * the Split makes (ViT-B/32 int8 encode of 32 images: 991 against 1037 ms, apps/bench/README.md, int8).
+   * the Split makes (ViT-B/32 int8 encode of 32 images, 2 threads: 991 against 1037 ms and 1102 against 1138 ms per
+   * batch in two interleaved runs; apps/bench/README.md, int8, "The class token only, and no Split").
    * @returns y_i [..., out_i] for each layer
    */
   linearsInt8(x: string, layers: { key: string; dims: [number, number]; bias?: string; firstToken?: boolean }[]) {
@@ -453,7 +454,7 @@ function encoderLayerFused(g: Graph, x: string, prefix: string, a: ClipTowerArch
 /**
  * The forward-only fused encoder layers `${prefix}.${i}`, i < numLayers, over x [B, L, D] (`encoderLayerFused`);
  * `mask` [L, L] additive (text); `clsOnlyLast`: the last layer for the class token only.
- * @returns the last hidden state [B, L, D] ([B, 1, D] with `clsOnlyLast` in fp32)
+ * @returns the last hidden state [B, L, D] ([B, 1, D] with `clsOnlyLast`)
  */
 function encoderStackFused(g: Graph, x: string, prefix: string, a: ClipTowerArch, mask?: string, clsOnlyLast = false) {
   const bias = mask ? g.op('Unsqueeze', [mask, g.ints([0, 1])]) : undefined; // MultiHeadAttention's attention_bias
