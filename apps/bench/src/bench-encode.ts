@@ -350,22 +350,33 @@ for (const name of String(o.models).split(',')) {
         ...(fraction ? { gflops: fraction.gflops, fractionOfPeak: fraction.fraction } : {}),
       });
     }
-    for (const w of workerCounts) {
-      const pipe = await benchPipeline({
-        modelDir: dir,
-        imageRoot: fer,
-        images: o.images,
-        batch: o.batch,
-        device: o.device,
-        label: name,
-        dtype,
-        preprocessWorkers: w,
-      });
-      process.stderr.write(
-        `${name} ${dtype} full pipeline (FER2013 decode + resize + encode), batch ${o.batch}, preprocessing on ${w ? `${w} worker threads` : 'the main thread'}: ${pipe.imagesPerSecond.toFixed(1)} images/s over ${pipe.images} images\n`,
-      );
-      rows.push({ ...pipe, ...(anchor ? { ratioToTorchAnchor: pipe.imagesPerSecond / anchor } : {}) });
-    }
+    await pipelineRows(name, dir, { dtype, device: o.device, anchor });
+  }
+}
+
+/** Pipeline rows (FER2013 decode + resize + encode) of a model directory, one per `--preprocess-workers` count. */
+async function pipelineRows(
+  name: string,
+  dir: string,
+  how: { dtype: 'fp32' | 'fp16'; device: 'cpu' | 'webgpu'; anchor?: number; runtime?: 'graphs' },
+): Promise<void> {
+  const { dtype, anchor, runtime } = how;
+  for (const w of workerCounts) {
+    const pipe = await benchPipeline({
+      modelDir: dir,
+      imageRoot: fer,
+      images: o.images,
+      batch: o.batch,
+      device: how.device,
+      label: name,
+      dtype,
+      preprocessWorkers: w,
+      ...(runtime ? { runtime } : {}),
+    });
+    process.stderr.write(
+      `${name} ${dtype}${runtime ? ` '${runtime}' runtime,` : ''} full pipeline (FER2013 decode + resize + encode), batch ${o.batch}, preprocessing on ${w ? `${w} worker threads` : 'the main thread'}: ${pipe.imagesPerSecond.toFixed(1)} images/s over ${pipe.images} images\n`,
+    );
+    rows.push({ ...pipe, ...(anchor ? { ratioToTorchAnchor: pipe.imagesPerSecond / anchor } : {}) });
   }
 }
 /** `--runtime graphs` without `--vs`: raw encode and pipeline rows of `loadClip`'s graphs runtime, fp32 on the CPU. */
@@ -387,21 +398,7 @@ async function graphsRows(name: string): Promise<void> {
     );
     rows.push({ ...raw, ...(fraction ? { gflops: fraction.gflops, fractionOfPeak: fraction.fraction } : {}) });
   }
-  for (const w of workerCounts) {
-    const pipe = await benchPipeline({
-      modelDir: dir,
-      imageRoot: fer,
-      images: o.images,
-      batch: o.batch,
-      label: name,
-      preprocessWorkers: w,
-      runtime: 'graphs',
-    });
-    process.stderr.write(
-      `${name} fp32 'graphs' runtime, full pipeline, batch ${o.batch}, preprocessing on ${w ? `${w} worker threads` : 'the main thread'}: ${pipe.imagesPerSecond.toFixed(1)} images/s over ${pipe.images} images\n`,
-    );
-    rows.push(pipe);
-  }
+  await pipelineRows(name, dir, { dtype: 'fp32', device: 'cpu', runtime: 'graphs' });
 }
 
 writeJsonAtomic(o.out, {
