@@ -79,8 +79,9 @@ export interface TowerGraphOptions {
   /**
    * `'int8'`: every linear layer (attention q/k/v/out, MLP fc1/fc2, the projection) int8 in ONNX Runtime's
    * `DynamicQuantizeMatMul` on int8 weights (symmetric, per output channel; `quantizeLinearInt8`; q, k and v as
-   * one `DynamicQuantizeLinear` and a `MatMulIntegerToFloat` each, `Graph.linearsInt8`), the rest (patch embedding, LayerNorm, attention as ONNX Runtime's `MultiHeadAttention`, QuickGELU) in
-   * fp32. Needs `weights` and `withGradient: false`.
+   * one `DynamicQuantizeLinear` and a `MatMulIntegerToFloat` each, `Graph.linearsInt8`), the rest (patch
+   * embedding, LayerNorm, attention as ONNX Runtime's `MultiHeadAttention`, QuickGELU) in fp32. Needs `weights` and
+   * `withGradient: false`.
    */
   quantize?: 'int8';
   /** Testing: called with each quantized weight's key and its per-channel scales, which it may alter. */
