@@ -12,6 +12,7 @@ import { ClipGradientModel, loadClip } from '@vlfer/encoders/node';
 import { writeJsonAtomic } from '@vlfer/core/node';
 import { writeRandomClip } from './random-clip.js';
 import { benchEnvironment } from './environment.js';
+import { sinPixels, timeEncodes, type PixelEncoder } from './encode-bench.js';
 import { interleaved, median, runTorch } from './torch.js';
 
 export interface Int8BenchOptions {
@@ -26,36 +27,14 @@ export interface Int8BenchOptions {
   vsTorch: boolean;
 }
 
-/** The sin tensor encode.py encodes too: [batch, 3, 224, 224]. */
-function pixels(batch: number) {
-  const data = Float32Array.from({ length: batch * 3 * 224 * 224 }, (_, i) => Math.sin(i * 0.001));
-  return { dtype: 'float32' as const, data, dims: [batch, 3, 224, 224] as [number, number, number, number] };
-}
-
-type Encoder = {
-  encodePixels(px: ReturnType<typeof pixels>): Promise<{ data: Float32Array; dims: readonly number[] }>;
-};
-
-/**
- * Median images/s of `reps` timed `encodePixels` calls after one untimed call, and the median CPU milliseconds of this
- * process (all threads, `process.cpuUsage`) per call: the work done, less moved by other processes' load than wall time.
- */
+/** Median images/s and CPU milliseconds per call of `reps` timed `encodePixels` calls (`timeEncodes`). */
 async function rawRate(
-  clip: Encoder,
-  px: ReturnType<typeof pixels>,
+  clip: PixelEncoder,
+  px: ReturnType<typeof sinPixels>,
   reps: number,
 ): Promise<{ rate: number; cpuMs: number }> {
-  await clip.encodePixels(px);
-  const ts: number[] = [];
-  const cpu: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const [t0, c0] = [performance.now(), process.cpuUsage()];
-    await clip.encodePixels(px);
-    ts.push((performance.now() - t0) / 1000);
-    const c = process.cpuUsage(c0);
-    cpu.push((c.user + c.system) / 1000);
-  }
-  return { rate: px.dims[0] / median(ts), cpuMs: median(cpu) };
+  const t = await timeEncodes(clip, px, reps);
+  return { rate: (px.dims[0] * 1000) / t.ms, cpuMs: t.cpuMs };
 }
 
 /**
@@ -72,8 +51,8 @@ async function vlferSide(o: Int8BenchOptions, dir: string) {
     weightsIn: 'graph',
     intraOpNumThreads: o.threads,
   });
-  const fp32Stored: Encoder = { encodePixels: (px) => stored.visionForwardEmbeds(px) };
-  const px = pixels(o.batch);
+  const fp32Stored: PixelEncoder = { encodePixels: (px) => stored.visionForwardEmbeds(px) };
+  const px = sinPixels(o.batch);
   const cos = rowCosines(await fp32.encodePixels(px), await int8.encodePixels(px));
   const round = async () => {
     const a = await rawRate(fp32, px, o.reps);

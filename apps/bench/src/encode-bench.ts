@@ -35,6 +35,41 @@ export interface EncodeBenchRow {
   minorPageFaultsPerBatch?: number;
 }
 
+/** The tensor every raw encode row encodes, as `torch/encode.py` does too: sin(i · 0.001), [batch, 3, 224, 224]. */
+export function sinPixels(batch: number) {
+  const data = Float32Array.from({ length: batch * 3 * 224 * 224 }, (_, i) => Math.sin(i * 0.001));
+  return { dtype: 'float32' as const, data, dims: [batch, 3, 224, 224] as [number, number, number, number] };
+}
+
+/** Anything with `encodePixels` on a [batch, 3, 224, 224] tensor: a `ClipModel`, or a gradient model's forward. */
+export type PixelEncoder = {
+  encodePixels(px: ReturnType<typeof sinPixels>): Promise<{ data: Float32Array; dims: readonly number[] }>;
+};
+
+/**
+ * `reps` timed `encodePixels` calls after one untimed call, each with this process's CPU time (all threads,
+ * `process.cpuUsage`: the work done, less moved by other processes' load than wall time) and minor page faults
+ * (memory freed and faulted in again). @returns the medians: milliseconds, CPU milliseconds and faults per call
+ */
+export async function timeEncodes(
+  encoder: PixelEncoder,
+  px: ReturnType<typeof sinPixels>,
+  reps: number,
+): Promise<{ ms: number; cpuMs: number; minorPageFaults: number; totalSeconds: number }> {
+  await encoder.encodePixels(px);
+  const [ts, cpu, faults]: [number[], number[], number[]] = [[], [], []];
+  for (let r = 0; r < reps; r++) {
+    const [t0, c0, f0] = [performance.now(), process.cpuUsage(), process.resourceUsage().minorPageFault];
+    await encoder.encodePixels(px);
+    ts.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
+    faults.push(process.resourceUsage().minorPageFault - f0);
+  }
+  const totalSeconds = ts.reduce((a, b) => a + b, 0) / 1000;
+  return { ms: median(ts), cpuMs: median(cpu), minorPageFaults: median(faults), totalSeconds };
+}
+
 /** Images/s of a raw ORT session on the vision graph: warm-up, then `reps` timed runs (median). */
 export async function benchRawSession(options: {
   onnxPath: string;
@@ -55,11 +90,7 @@ export async function benchRawSession(options: {
     }) as ort.InferenceSession.SessionOptions,
   );
   const n = options.batch;
-  const x = new ort.Tensor(
-    'float32',
-    Float32Array.from({ length: n * 3 * 224 * 224 }, (_, i) => Math.sin(i * 0.001)),
-    [n, 3, 224, 224],
-  );
+  const x = new ort.Tensor('float32', sinPixels(n).data, [n, 3, 224, 224]);
   const feeds = { [s.inputNames[0]!]: x };
   await s.run(feeds);
   const ts: number[] = [];
@@ -103,22 +134,10 @@ export async function benchRawGraphs(options: {
     towers: ['vision'],
     ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
   });
-  if (clip.runtime !== 'graphs') throw new Error(`benchRawGraphs: ${options.modelDir} loaded on '${clip.runtime}'`);
   const n = options.batch;
-  const data = Float32Array.from({ length: n * 3 * 224 * 224 }, (_, i) => Math.sin(i * 0.001));
-  const px = { dtype: 'float32' as const, data, dims: [n, 3, 224, 224] as [number, number, number, number] };
   try {
-    await clip.encodePixels(px);
-    const [ts, cpu, faults]: [number[], number[], number[]] = [[], [], []];
-    for (let r = 0; r < options.reps; r++) {
-      const [t0, u0] = [performance.now(), process.resourceUsage()];
-      await clip.encodePixels(px);
-      ts.push(performance.now() - t0);
-      const u = process.resourceUsage();
-      cpu.push((u.userCPUTime + u.systemCPUTime - u0.userCPUTime - u0.systemCPUTime) / 1000);
-      faults.push(u.minorPageFault - u0.minorPageFault);
-    }
-    const med = median(ts);
+    if (clip.runtime !== 'graphs') throw new Error(`benchRawGraphs: ${options.modelDir} loaded on '${clip.runtime}'`);
+    const t = await timeEncodes(clip, sinPixels(n), options.reps);
     return {
       model: options.label,
       dtype: 'fp32',
@@ -126,12 +145,12 @@ export async function benchRawGraphs(options: {
       batch: n,
       mode: 'raw-graphs',
       runtime: 'graphs',
-      imagesPerSecond: (n * 1000) / med,
+      imagesPerSecond: (n * 1000) / t.ms,
       images: n * options.reps,
-      seconds: ts.reduce((a, b) => a + b, 0) / 1000,
-      medianBatchMs: med,
-      cpuMsPerBatch: median(cpu),
-      minorPageFaultsPerBatch: median(faults),
+      seconds: t.totalSeconds,
+      medianBatchMs: t.ms,
+      cpuMsPerBatch: t.cpuMs,
+      minorPageFaultsPerBatch: t.minorPageFaults,
     };
   } finally {
     await clip.dispose();
