@@ -86,6 +86,18 @@ describe('bench:table', () => {
     expect(table.split('\n').filter((l) => l.startsWith('| '))).toHaveLength(rows.length + 1);
   });
 
+  it('names the vlfer runtime of an encode row where the file records it (bench:encode --runtime)', () => {
+    const withRuntime = (runtime: unknown) =>
+      ratioRows([parseBenchResult('e.json', { ...encode, comparisons: [{ ...encode.comparisons[0]!, runtime }] })]);
+    expect(withRuntime('graphs').map((r) => r.row)).toEqual([
+      "raw encode, vit-b32, batch 32 (vlfer: `loadClip`'s own graphs)",
+      "pipeline: FER2013 JPEG decode + resize + encode, vit-b32, batch 32 (vlfer: `loadClip`'s own graphs)",
+      'preprocessing only (FER2013 48² JPEGs), batch 32',
+    ]);
+    expect(withRuntime('onnx')[0]!.row).toBe('raw encode, vit-b32, batch 32 (vlfer: the exported ONNX graph)');
+    expect(() => withRuntime('tensorflow')).toThrow(/e\.json: encode result, field comparisons\.0\.runtime/);
+  });
+
   it("states the machine's load and the CPU time stolen by the hypervisor from the files that record them", () => {
     const busy = (load: number, steal: number) => ({
       ...env('2026-12-03T07:00:00.000Z'),

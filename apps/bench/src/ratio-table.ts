@@ -43,6 +43,8 @@ const encode = z.object({
     .array(
       z.object({
         model: z.string(),
+        // absent in files written before `bench:encode --runtime` (2026-12-05), which timed the exported graph
+        runtime: z.enum(['onnx', 'graphs']).optional(),
         batch: z.number(),
         threads: z.number(),
         rounds: z.number(),
@@ -207,6 +209,11 @@ const gib = (b: number) => (b / 2 ** 30).toFixed(2);
 const machineOf = (p: z.infer<typeof peak>) =>
   `${p.cpu.trim()}, ${p.threads} threads; peak ${p.reference.gflops.toFixed(0)} GFLOP/s (${p.reference.engine}; ORT's own ${p.ort.gflops.toFixed(0)})`;
 const NONE = '— (not compute-bound)';
+/** Which vlfer runtime an encode row timed, where its file says (`bench:encode --runtime`); nothing for older files. */
+const RUNTIME_LABEL = {
+  onnx: ' (vlfer: the exported ONNX graph)',
+  graphs: " (vlfer: `loadClip`'s own graphs)",
+} as const;
 
 /** The rows of each result, in a fixed order of kinds (encode, int8, head, HESP, VJP, load). */
 export function ratioRows(results: readonly BenchResult[]): RatioRow[] {
@@ -223,16 +230,17 @@ function rowsOf(r: BenchResult): RatioRow[] {
         const v = c.vlfer.imagesPerSecond,
           t = c.torch.imagesPerSecond;
         const pair = (a: number, b: number, digits: number) => `${a.toFixed(digits)} vs ${b.toFixed(digits)} images/s`;
+        const runtime = c.runtime ? RUNTIME_LABEL[c.runtime] : '';
         return [
           {
-            row: `raw encode, ${c.model}, batch ${c.batch}`,
+            row: `raw encode, ${c.model}, batch ${c.batch}${runtime}`,
             ratio: `${x(c.ratio.raw)} (${pair(v.raw, t.raw, 1)})`,
             vlferPeak: pct(c.fractionOfPeak.raw.vlfer),
             torchPeak: `${pct(c.fractionOfPeak.raw.torch)} (${[...new Set(c.torch.encoder)].join(', ')})`,
             machine: m,
           },
           {
-            row: `pipeline: FER2013 JPEG decode + resize + encode, ${c.model}, batch ${c.batch}`,
+            row: `pipeline: FER2013 JPEG decode + resize + encode, ${c.model}, batch ${c.batch}${runtime}`,
             ratio: `${x(c.ratio.pipeline)} (${pair(v.pipeline, t.pipeline, 1)})`,
             vlferPeak: NONE,
             torchPeak: NONE,
