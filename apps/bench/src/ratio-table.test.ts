@@ -117,6 +117,38 @@ describe('bench:table', () => {
     ).toThrow(/h\.json: .*environment\.machine\.loadAverage/);
   });
 
+  it('takes the date, commit and load of int8 and load files that record them, and reads older ones without', () => {
+    const int8 = {
+      benchmark: 'encode-int8',
+      model: 'vit-b32',
+      batch: 32,
+      threads: 2,
+      rounds: 3,
+      loadAverage: { start: [1.7, 2, 2], end: [2.1, 2, 2] },
+      vlfer: { imagesPerSecond: { fp32: 17, int8: 34 }, int8CosineToFp32: { min: 0.9998, mean: 0.9999 } },
+      torch: { imagesPerSecond: { fp32: 15, int8: 30 } },
+      ratio: { int8VsTorchFp32: 34 / 15, int8VsTorchInt8: 34 / 30, fp32VsTorchFp32: 17 / 15 },
+      cpuRatio: { int8VsTorchFp32: 2.3, int8VsTorchInt8: 1.1 },
+    };
+    const machine = (steal: number) => ({ loadAverage: [2.2, 2, 2], cpuShares: { busy: 0.9, idle: 0.1, steal } });
+    const recorded = [
+      parseBenchResult('h.json', head),
+      parseBenchResult('i.json', {
+        ...int8,
+        environment: { ...env('2026-12-05T10:46:09.000Z'), machine: machine(0.001) },
+      }),
+      parseBenchResult('l.json', {
+        ...load,
+        environment: { ...env('2026-12-05T10:40:06.000Z'), machine: machine(0.03) },
+      }),
+    ];
+    const table = ratioTable(recorded);
+    expect(table).toContain('written 2026-12-03T02:30:00.000Z to 2026-12-05T10:46:09.000Z at commit abcdef0');
+    expect(table).toContain('during each run 0.1–3.0 % (1 file without this record)');
+    const older = ratioTable([parseBenchResult('i.json', int8), parseBenchResult('l.json', load)]);
+    expect(older).toContain('from 2 result files. Ratio');
+  });
+
   it('refuses a result without the PyTorch side, naming the file and the field', () => {
     const { torch: _, ...alone } = head;
     expect(() => parseBenchResult('bench-results/train-head.json', alone)).toThrow(

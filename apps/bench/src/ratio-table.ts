@@ -64,6 +64,8 @@ const encode = z.object({
 
 const int8 = z.object({
   benchmark: z.literal('encode-int8'),
+  // absent in files written before the int8 bench recorded it (2026-12-05)
+  environment: environment.optional(),
   model: z.string(),
   batch: z.number(),
   threads: z.number(),
@@ -127,6 +129,8 @@ const stages = z.object({ open: stage, ready: stage, firstBatch: stage });
 const load = z.object({
   // files written before bench:load named itself carry no `benchmark` field; they are recognised by `stages`
   benchmark: z.literal('load').optional(),
+  // absent in files written before bench:load recorded it (2026-12-03)
+  environment: environment.optional(),
   threads: z.number(),
   cpu: z.string(),
   gradients: z.boolean(),
@@ -337,9 +341,7 @@ function rowsOf(r: BenchResult): RatioRow[] {
  * guests during each run. Empty when no file records it.
  */
 function machineLoad(results: readonly BenchResult[]): string {
-  const machines = results.flatMap((r) =>
-    'environment' in r.json && r.json.environment.machine ? [r.json.environment.machine] : [],
-  );
+  const machines = results.flatMap((r) => (r.json.environment?.machine ? [r.json.environment.machine] : []));
   if (!machines.length) return '';
   const range = (xs: number[], f: (v: number) => string) =>
     Math.min(...xs) === Math.max(...xs) ? f(xs[0]!) : `${f(Math.min(...xs))}–${f(Math.max(...xs))}`;
@@ -357,13 +359,13 @@ function machineLoad(results: readonly BenchResult[]): string {
 export function ratioTable(results: readonly BenchResult[]): string {
   const rows = ratioRows(results);
   const dates = results
-    .flatMap((r) => ('environment' in r.json ? [r.json.environment.date] : []))
+    .flatMap((r) => (r.json.environment ? [r.json.environment.date] : []))
     .sort()
     .filter((d): d is string => typeof d === 'string');
   const commits = [
     ...new Set(
       results.flatMap((r) => {
-        const g = 'environment' in r.json ? (r.json.environment.git as { sha?: string; dirty?: boolean } | null) : null;
+        const g = (r.json.environment?.git ?? null) as { sha?: string; dirty?: boolean } | null;
         return g?.sha ? [`${g.sha.slice(0, 7)}${g.dirty ? ' (with uncommitted changes)' : ''}`] : [];
       }),
     ),
