@@ -92,7 +92,7 @@ describe('bench:table', () => {
     expect(withRuntime('graphs').map((r) => r.row)).toEqual([
       "raw encode, vit-b32, batch 32 (vlfer: `loadClip`'s own graphs)",
       "pipeline: FER2013 JPEG decode + resize + encode, vit-b32, batch 32 (vlfer: `loadClip`'s own graphs)",
-      'preprocessing only (FER2013 48² JPEGs), batch 32',
+      "preprocessing only (FER2013 48² JPEGs), batch 32 (vlfer: `loadClip`'s own graphs)",
     ]);
     expect(withRuntime('onnx')[0]!.row).toBe('raw encode, vit-b32, batch 32 (vlfer: the exported ONNX graph)');
     expect(() => withRuntime('tensorflow')).toThrow(/e\.json: encode result, field comparisons\.0\.runtime/);

@@ -213,7 +213,10 @@ const gib = (b: number) => (b / 2 ** 30).toFixed(2);
 const machineOf = (p: z.infer<typeof peak>) =>
   `${p.cpu.trim()}, ${p.threads} threads; peak ${p.reference.gflops.toFixed(0)} GFLOP/s (${p.reference.engine}; ORT's own ${p.ort.gflops.toFixed(0)})`;
 const NONE = '— (not compute-bound)';
-/** Which vlfer runtime an encode row timed, where its file says (`bench:encode --runtime`); nothing for older files. */
+/**
+ * Which vlfer runtime an encode result timed, where its file says (`bench:encode --runtime`); nothing for older files.
+ * The preprocessing row carries it too: the same code on both runtimes, but a table may hold a run of each.
+ */
 const RUNTIME_LABEL = {
   onnx: ' (vlfer: the exported ONNX graph)',
   graphs: " (vlfer: `loadClip`'s own graphs)",
@@ -251,7 +254,7 @@ function rowsOf(r: BenchResult): RatioRow[] {
             machine: m,
           },
           {
-            row: `preprocessing only (FER2013 48² JPEGs), batch ${c.batch}`,
+            row: `preprocessing only (FER2013 48² JPEGs), batch ${c.batch}${runtime}`,
             ratio: `${x(c.ratio.preprocess)} (${pair(v.preprocess, t.preprocess, 0)})`,
             vlferPeak: NONE,
             torchPeak: NONE,
