@@ -65,6 +65,12 @@ const program = new Command('bench:encode')
       .choices(['onnx', 'graphs'])
       .default('onnx'),
   )
+  .addOption(
+    new Option(
+      '--weights-in <where>',
+      "with --runtime graphs: where loadClip puts the float32 weights (LoadClipOptions.weightsIn): 'inputs', fed at every run (the CPU default), or 'graph', stored in the graphs and prepacked once",
+    ).choices(['inputs', 'graph']),
+  )
   .option('--models-dir <dir>', 'where materialised model directories go', '.vlfer-cache/models')
   .option('--out <file>', 'results JSON', 'bench-results/encode.json')
   .addOption(
@@ -89,6 +95,12 @@ if (graphsRuntime && o.device !== 'cpu')
   program.error(`--runtime graphs times the CPU (fp32; its int8: --dtype int8), not --device ${o.device}`);
 if (graphsRuntime && given('dtypes') && o.dtypes !== 'fp32')
   program.error(`--runtime graphs times fp32 (its int8: --dtype int8), not --dtypes ${o.dtypes}`);
+if (o.weightsIn && (!graphsRuntime || o.dtype === 'int8'))
+  program.error(
+    `--weights-in places the float32 weights of --runtime graphs${o.dtype === 'int8' ? ' (int8 layers always store theirs)' : `, not of --runtime ${o.runtime}`}`,
+  );
+/** `--weights-in`, for the 'graphs' runtime's raw and pipeline rows */
+const weightsIn: { weightsIn?: 'inputs' | 'graph' } = o.weightsIn ? { weightsIn: o.weightsIn } : {};
 /** Raw-row batch sizes: `--batch`, then the `--raw-batches` sweep. */
 const rawBatches: number[] = [
   o.batch,
@@ -179,7 +191,7 @@ if (o.vs) {
     const dir = graphsRuntime ? graphsModelDir(name) : modelDir(name);
     const vlfer = async () => {
       const raw = graphsRuntime
-        ? await benchRawGraphs({ modelDir: dir, batch: o.batch, reps: o.reps, label: name, threads })
+        ? await benchRawGraphs({ modelDir: dir, batch: o.batch, reps: o.reps, label: name, threads, ...weightsIn })
         : await benchRawSession({
             onnxPath: join(dir, 'onnx', 'vision_model.onnx'),
             batch: o.batch,
@@ -199,6 +211,7 @@ if (o.vs) {
         dtype: 'fp32',
         preprocessWorkers: 0,
         runtime: o.runtime,
+        ...weightsIn,
       });
       const r = {
         raw: raw.imagesPerSecond,
@@ -259,6 +272,7 @@ if (o.vs) {
     const c = {
       model: name,
       runtime: o.runtime,
+      ...weightsIn,
       batch: o.batch,
       images: o.images,
       threads,
@@ -371,7 +385,7 @@ async function pipelineRows(
       label: name,
       dtype,
       preprocessWorkers: w,
-      ...(runtime ? { runtime } : {}),
+      ...(runtime ? { runtime, ...weightsIn } : {}),
     });
     process.stderr.write(
       `${name} ${dtype}${runtime ? ` '${runtime}' runtime,` : ''} full pipeline (FER2013 decode + resize + encode), batch ${o.batch}, preprocessing on ${w ? `${w} worker threads` : 'the main thread'}: ${pipe.imagesPerSecond.toFixed(1)} images/s over ${pipe.images} images\n`,
@@ -389,6 +403,7 @@ async function graphsRows(name: string): Promise<void> {
       batch,
       reps: o.reps,
       label: name,
+      ...weightsIn,
       ...(o.threads ? { threads: o.threads } : {}),
     });
     const flops = visionFlopsPerImage(name, true) * batch;

@@ -39,6 +39,26 @@ describe("bench:encode --runtime graphs (loadClip's own graphs)", () => {
       runtime: 'graphs',
     });
     expect([pipe.mode, pipe.runtime, pipe.images]).toEqual(['pipeline', 'graphs', 3]);
+    // --weights-in graph: the rows say where the weights went (absent above: the CPU default)
+    const stored = await benchRawGraphs({
+      modelDir: dir,
+      batch: 2,
+      reps: 1,
+      label: 'small',
+      threads: 1,
+      weightsIn: 'graph',
+    });
+    expect([raw.weightsIn, stored.weightsIn]).toEqual([undefined, 'graph']);
+    const storedPipe = await benchPipeline({
+      modelDir: dir,
+      imageRoot: fer,
+      images: 2,
+      batch: 2,
+      label: 'small',
+      runtime: 'graphs',
+      weightsIn: 'graph',
+    });
+    expect(storedPipe.weightsIn).toBe('graph');
     // the ONNX runtime asked of a directory without onnx/ graphs: refused, not run on another runtime
     await expect(
       benchPipeline({ modelDir: dir, imageRoot: fer, images: 1, batch: 1, label: 'small', runtime: 'onnx' }),
@@ -51,6 +71,9 @@ describe("bench:encode --runtime graphs (loadClip's own graphs)", () => {
       [['--runtime', 'graphs', '--device', 'webgpu'], /--runtime graphs times the CPU.*not --device webgpu$/m],
       [['--runtime', 'graphs', '--dtypes', 'fp16'], /--runtime graphs times fp32.*not --dtypes fp16/],
       [['--runtime', 'graphs', '--raw-batches', '4,x'], /--raw-batches: 'x' is not a positive integer/],
+      [['--weights-in', 'graph'], /--weights-in places the float32 weights of --runtime graphs, not of --runtime onnx/],
+      [['--dtype', 'int8', '--weights-in', 'inputs'], /--weights-in .*\(int8 layers always store theirs\)/],
+      [['--runtime', 'graphs', '--weights-in', 'stored'], /--weights-in.*'stored' is invalid/],
     ];
     for (const [args, message] of cases) {
       const r = runCli('apps/bench/src/bench-encode.ts', [...args, '--out', '/nonexistent/never-written.json']);

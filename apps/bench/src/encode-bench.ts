@@ -23,6 +23,8 @@ export interface EncodeBenchRow {
    * (`loadClip`'s 'graphs' runtime, what Hugging Face-layout models such as openai/clip-vit-base-patch32 run).
    */
   runtime?: 'onnx' | 'graphs';
+  /** 'graphs' runtime: where the float32 weights went when asked (`LoadClipOptions.weightsIn`); absent: the default */
+  weightsIn?: 'inputs' | 'graph';
   /** pipeline/preprocess: worker threads decoding and resizing (0: the main thread) */
   preprocessWorkers?: number;
   imagesPerSecond: number;
@@ -127,11 +129,15 @@ export async function benchRawGraphs(options: {
   reps: number;
   label: string;
   threads?: number;
+  /** `LoadClipOptions.weightsIn`; default: the CPU's ('inputs') */
+  weightsIn?: 'inputs' | 'graph';
 }): Promise<EncodeBenchRow> {
+  const weightsIn = options.weightsIn ? { weightsIn: options.weightsIn } : {};
   const clip = await loadClip({
     model: options.modelDir,
     backend: 'graphs',
     towers: ['vision'],
+    ...weightsIn,
     ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
   });
   const n = options.batch;
@@ -145,6 +151,7 @@ export async function benchRawGraphs(options: {
       batch: n,
       mode: 'raw-graphs',
       runtime: 'graphs',
+      ...weightsIn,
       imagesPerSecond: (n * 1000) / t.ms,
       images: n * options.reps,
       seconds: t.totalSeconds,
@@ -170,12 +177,15 @@ export async function benchPipeline(options: {
   preprocessWorkers?: number;
   /** which runtime `loadClip` uses (`EncodeBenchRow.runtime`); default: what it picks for the directory */
   runtime?: 'onnx' | 'graphs';
+  /** 'graphs' runtime: `LoadClipOptions.weightsIn`; default: the device's */
+  weightsIn?: 'inputs' | 'graph';
 }): Promise<EncodeBenchRow> {
   const dtype = options.dtype ?? 'fp32';
   const device = options.device ?? 'cpu';
   const workers = options.preprocessWorkers ?? 0;
   const backend = options.runtime ? { backend: options.runtime } : {};
-  const clip = await loadClip({ model: options.modelDir, dtype, device, towers: ['vision'], ...backend });
+  const weightsIn = options.weightsIn ? { weightsIn: options.weightsIn } : {};
+  const clip = await loadClip({ model: options.modelDir, dtype, device, towers: ['vision'], ...backend, ...weightsIn });
   if (options.runtime && clip.runtime !== options.runtime)
     throw new Error(`benchPipeline: ${options.modelDir} loaded on '${clip.runtime}', not '${options.runtime}'`);
   const take = await sampleImages(options.imageRoot, options.images);
@@ -200,6 +210,7 @@ export async function benchPipeline(options: {
       batch: options.batch,
       mode: 'pipeline',
       ...(options.runtime ? { runtime: options.runtime } : {}),
+      ...weightsIn,
       preprocessWorkers: workers,
       imagesPerSecond: options.images / seconds,
       images: options.images,

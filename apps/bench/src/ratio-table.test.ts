@@ -95,6 +95,13 @@ describe('bench:table', () => {
       "preprocessing only (FER2013 48² JPEGs), batch 32 (vlfer: `loadClip`'s own graphs)",
     ]);
     expect(withRuntime('onnx')[0]!.row).toBe('raw encode, vit-b32, batch 32 (vlfer: the exported ONNX graph)');
+    const stored = ratioRows([
+      parseBenchResult('e.json', {
+        ...encode,
+        comparisons: [{ ...encode.comparisons[0]!, runtime: 'graphs', weightsIn: 'graph' }],
+      }),
+    ]);
+    expect(stored[0]!.row).toBe("raw encode, vit-b32, batch 32 (vlfer: `loadClip`'s own graphs, weights stored)");
     expect(() => withRuntime('tensorflow')).toThrow(/e\.json: encode result, field comparisons\.0\.runtime/);
   });
 

@@ -45,6 +45,8 @@ const encode = z.object({
         model: z.string(),
         // absent in files written before `bench:encode --runtime` (2026-12-05), which timed the exported graph
         runtime: z.enum(['onnx', 'graphs']).optional(),
+        // bench:encode --weights-in (the 'graphs' runtime); absent: the CPU default, weights fed
+        weightsIn: z.enum(['inputs', 'graph']).optional(),
         batch: z.number(),
         threads: z.number(),
         rounds: z.number(),
@@ -218,8 +220,8 @@ const NONE = '— (not compute-bound)';
  * The preprocessing row carries it too: the same code on both runtimes, but a table may hold a run of each.
  */
 const RUNTIME_LABEL = {
-  onnx: ' (vlfer: the exported ONNX graph)',
-  graphs: " (vlfer: `loadClip`'s own graphs)",
+  onnx: 'vlfer: the exported ONNX graph',
+  graphs: "vlfer: `loadClip`'s own graphs",
 } as const;
 
 /** The rows of each result, in a fixed order of kinds (encode, int8, head, HESP, VJP, load). */
@@ -237,7 +239,8 @@ function rowsOf(r: BenchResult): RatioRow[] {
         const v = c.vlfer.imagesPerSecond,
           t = c.torch.imagesPerSecond;
         const pair = (a: number, b: number, digits: number) => `${a.toFixed(digits)} vs ${b.toFixed(digits)} images/s`;
-        const runtime = c.runtime ? RUNTIME_LABEL[c.runtime] : '';
+        const stored = c.weightsIn === 'graph' ? ', weights stored' : '';
+        const runtime = c.runtime ? ` (${RUNTIME_LABEL[c.runtime]}${stored})` : '';
         return [
           {
             row: `raw encode, ${c.model}, batch ${c.batch}${runtime}`,

@@ -1,6 +1,7 @@
 import * as ort from 'onnxruntime-node';
 import {
   assertShape,
+  checkOneOf,
   checkPositiveInteger,
   InvalidArgumentError,
   type ComputeDevice,
@@ -42,6 +43,20 @@ export type Tensor3D = Tensor<'R3'>;
  */
 export function defaultWeightsIn(device: ComputeDevice, gradients = true): 'inputs' | 'graph' {
   return device !== 'cpu' || gradients ? 'graph' : 'inputs';
+}
+
+/**
+ * An asked `weightsIn`: one of 'inputs' and 'graph', and not 'inputs' for int8 layers (which store their quantized
+ * weights). @throws InvalidArgumentError naming `functionName`'s `weightsIn`
+ */
+export function checkWeightsIn(weightsIn: unknown, quantized: boolean, functionName: string): void {
+  checkOneOf(weightsIn, ['inputs', 'graph'] as const, { functionName, argument: 'weightsIn' });
+  if (quantized && weightsIn === 'inputs')
+    throw new InvalidArgumentError({
+      functionName,
+      argument: 'weightsIn',
+      message: `'inputs' is not possible with int8 layers, which store their quantized weights in the graphs (leave weightsIn out)`,
+    });
 }
 
 /** Where a model's float32 weights go: `options.weightsIn`, or `defaultWeightsIn` for its device and graphs. */
@@ -208,6 +223,8 @@ export class ClipGradientModel {
    * @throws DataFormatError naming the weights file and the missing or misshapen key
    */
   static async load(model: string, asked: ClipGradientModelOptions = {}): Promise<ClipGradientModel> {
+    if (asked.weightsIn !== undefined)
+      checkWeightsIn(asked.weightsIn, asked.quantize === 'int8', 'ClipGradientModel.load');
     const source = resolveClipSource(model, { backend: 'graphs' });
     // weights are read from model.safetensors when first needed; stored in the graphs, ONNX Runtime reads them
     // an OpenAI .pt is read and parsed without blocking the event loop (options.signal, options.onProgress)

@@ -16,7 +16,7 @@ import {
 import { fingerprintFiles, hashFile } from '@vlfer/core/node';
 import { parsePreprocessorConfig, type ClipPreprocessorConfig, type PreprocessMode } from '../preprocess.js';
 import { requiredModelFiles, type ClipModelId } from '../registry.js';
-import { ClipGradientModel, eotPositions } from './clip-gradients.js';
+import { checkWeightsIn, ClipGradientModel, eotPositions } from './clip-gradients.js';
 import { resolveClipSource, type ClipBackend, type ClipSource, type LoadWeightsOptions } from './clip-source.js';
 import { getModelEnvironment } from './env.js';
 import { defaultThreads, type ThreadOptions } from '@vlfer/core/node';
@@ -62,6 +62,20 @@ export interface LoadClipOptions extends LoadWeightsOptions, ThreadOptions {
    * graphs built from the weights, the same ones HESP differentiates). @default 'auto': ONNX when present
    */
   backend?: ClipBackend;
+  /**
+   * The 'graphs' runtime (a config.json + model.safetensors directory, an OpenAI `.pt`): where the float32 weights
+   * go (`ClipGradientModelOptions.weightsIn`).
+   * - `'inputs'` (the default on a CPU): fed at every run, views of a memory map of model.safetensors. Quickest to
+   *   load and the least memory: ONNX Runtime packs each weight as a run reads it.
+   * - `'graph'` (the default on a GPU): stored in the graphs as external data pointing into model.safetensors;
+   *   ONNX Runtime maps the file and prepacks every weight once, when the session is created. On a CPU that is for
+   *   long encoding jobs: ViT-B/32 encoded 32 images 2–7 % faster in in-process A/B runs, and took about 0.6 s more
+   *   to become ready (apps/bench/README.md, "Weights stored for long encoding jobs").
+   * The features of the two differ in the last bits; `featureRecipe` tells them apart (`/stored-weights`), so feature
+   * caches keep them apart. Refused for the 'onnx' runtime (its weights are in its graphs) and, as `'inputs'`, for
+   * `dtype: 'int8'` (int8 layers store their quantized weights).
+   */
+  weightsIn?: 'inputs' | 'graph';
   /**
    * Notices worth showing; today: each prompt longer than CLIP's 77 tokens, which is cut as
    * `clip.tokenize(truncate=True)` does (the end token kept last). Packages never print; CLIs pass their logger.
@@ -163,6 +177,7 @@ export async function loadClip(options: LoadClipOptions): Promise<ClipModel> {
       argument: 'towers',
       message: `expected a non-empty list of 'vision' and/or 'text', got ${JSON.stringify(options.towers)}`,
     });
+  if (options.weightsIn !== undefined) checkWeightsIn(options.weightsIn, dtype === 'int8', 'loadClip');
   if (device === 'webgpu') await assertWebGpu(`loadClip(${options.model})`);
   const suffix = DTYPE_SUFFIX[dtype];
   // int8 exists on the 'graphs' runtime only: a directory with ONNX graphs and weights loads its weights
@@ -176,6 +191,12 @@ export async function loadClip(options: LoadClipOptions): Promise<ClipModel> {
       functionName: 'loadClip',
       argument: 'dtype',
       message: `'int8' runs on the 'graphs' runtime (a directory with config.json + model.safetensors, or an OpenAI .pt); '${options.model}' loads as ONNX graphs: use 'q8' for its onnx/*_quantized.onnx, or backend: 'graphs'`,
+    });
+  if (options.weightsIn !== undefined)
+    throw new InvalidArgumentError({
+      functionName: 'loadClip',
+      argument: 'weightsIn',
+      message: `places the weights of the 'graphs' runtime; '${options.model}' loads as ONNX graphs, which hold their own weights: leave weightsIn out, or pass backend: 'graphs' for a directory that also has config.json + model.safetensors`,
     });
   return loadOnnxClip(options, source, dtype, device, suffix);
 }

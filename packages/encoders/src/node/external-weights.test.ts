@@ -132,6 +132,49 @@ describe('weights stored in the graphs as external data pointing into model.safe
     }
   });
 
+  it("loadClip's weightsIn: 'graph' stores them on a CPU (its own recipe, features within 1e-5 of fed ones); bad asks are refused", async () => {
+    const encode = async (weightsIn?: 'inputs' | 'graph') => {
+      const clip = await loadClip({
+        model: tiny,
+        backend: 'graphs',
+        towers: ['vision'],
+        ...(weightsIn ? { weightsIn } : {}),
+      });
+      try {
+        const S = clip.preprocessor.cropSize;
+        return { recipe: clip.featureRecipe, image: (await clip.encodePixels(pixels(3, S))).data };
+      } finally {
+        await clip.dispose();
+      }
+    };
+    const [byDefault, fed, stored] = [await encode(), await encode('inputs'), await encode('graph')];
+    expect([byDefault.recipe, fed.recipe, stored.recipe]).toEqual([
+      'vlfer-clip-graphs-2/ort-fused',
+      'vlfer-clip-graphs-2/ort-fused',
+      'vlfer-clip-graphs-2/ort-fused/stored-weights',
+    ]);
+    expect(fed.image).toEqual(byDefault.image);
+    expect(stored.image).not.toEqual(fed.image); // prepacked weights round differently (see the test above)
+    for (let i = 0; i < fed.image.length; i++) expect(Math.abs(fed.image[i]! - stored.image[i]!)).toBeLessThan(1e-5);
+    // a typo, the 'onnx' runtime (tiny-clip also has onnx/ graphs) and fed int8 weights are refused, naming weightsIn
+    const load = (o: Partial<Parameters<typeof loadClip>[0]>) => loadClip({ model: tiny, towers: ['vision'], ...o });
+    await expect(load({ backend: 'graphs', weightsIn: 'graphs' as 'graph' })).rejects.toThrow(
+      /'weightsIn' passed to 'loadClip': expected one of 'inputs', 'graph', got 'graphs'/,
+    );
+    await expect(load({ backend: 'onnx', weightsIn: 'graph' })).rejects.toThrow(
+      /'weightsIn' passed to 'loadClip': .*loads as ONNX graphs, which hold their own weights/,
+    );
+    await expect(load({ dtype: 'int8', weightsIn: 'inputs' })).rejects.toThrow(
+      /'weightsIn' passed to 'loadClip': 'inputs' is not possible with int8 layers/,
+    );
+    await expect(
+      ClipGradientModel.load(tiny, { quantize: 'int8', gradients: false, weightsIn: 'inputs' }),
+    ).rejects.toThrow(/'weightsIn' passed to 'ClipGradientModel\.load': 'inputs' is not possible with int8 layers/);
+    await expect(ClipGradientModel.load(tiny, { weightsIn: 'input' as 'inputs' })).rejects.toThrow(
+      /'weightsIn' passed to 'ClipGradientModel\.load': expected one of 'inputs', 'graph', got 'input'/,
+    );
+  });
+
   it('constant folding off (transposes fused into the MatMuls, not copied) leaves the features bit-identical', async () => {
     const bundle = loadClipWeights(resolveClipSource(tiny, { backend: 'graphs' }), {}, { byReference: true });
     // the forward graph as ClipGradientModel builds it on a CPU (ONNX Runtime's fused attention and QuickGELU)
