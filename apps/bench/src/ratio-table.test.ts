@@ -119,6 +119,13 @@ describe('bench:table', () => {
       '1-minute load average at the end of each run 1.8–2.3; CPU time stolen by the hypervisor (other guests of the host) during each run 2.1–6.4 % (1 file without this record).',
     );
     expect(ratioTable([parseBenchResult('h.json', head)])).not.toContain('load average');
+    const close = ratioTable([
+      parseBenchResult('h.json', { ...head, environment: busy(2.12, 0.0041) }),
+      parseBenchResult('e.json', { ...encode, environment: busy(2.14, 0.0044) }),
+    ]);
+    expect(close).toContain(
+      'load average at the end of each run 2.1; CPU time stolen by the hypervisor (other guests of the host) during each run 0.4 %.',
+    );
     expect(() =>
       parseBenchResult('h.json', { ...head, environment: { ...env('x'), machine: { loadAverage: [1] } } }),
     ).toThrow(/h\.json: .*environment\.machine\.loadAverage/);

@@ -349,8 +349,11 @@ function rowsOf(r: BenchResult): RatioRow[] {
 function machineLoad(results: readonly BenchResult[]): string {
   const machines = results.flatMap((r) => (r.json.environment?.machine ? [r.json.environment.machine] : []));
   if (!machines.length) return '';
-  const range = (xs: number[], f: (v: number) => string) =>
-    Math.min(...xs) === Math.max(...xs) ? f(xs[0]!) : `${f(Math.min(...xs))}–${f(Math.max(...xs))}`;
+  // one figure where the ends print the same (0.41 and 0.44 % are both '0.4', not '0.4–0.4')
+  const range = (xs: number[], f: (v: number) => string) => {
+    const [lo, hi] = [f(Math.min(...xs)), f(Math.max(...xs))];
+    return lo === hi ? lo : `${lo}–${hi}`;
+  };
   const steal = machines.flatMap((m) => (m.cpuShares ? [100 * m.cpuShares.steal] : []));
   const unrecorded = results.length - machines.length;
   return ` 1-minute load average at the end of each run ${range(
