@@ -223,6 +223,8 @@ export class ClipGradientModel {
    * @throws DataFormatError naming the weights file and the missing or misshapen key
    */
   static async load(model: string, asked: ClipGradientModelOptions = {}): Promise<ClipGradientModel> {
+    if (asked.quantize !== undefined)
+      checkOneOf(asked.quantize, ['int8'] as const, { functionName: 'ClipGradientModel.load', argument: 'quantize' });
     if (asked.weightsIn !== undefined)
       checkWeightsIn(asked.weightsIn, asked.quantize === 'int8', 'ClipGradientModel.load');
     const source = resolveClipSource(model, { backend: 'graphs' });
@@ -235,7 +237,8 @@ export class ClipGradientModel {
     const { arch, weights, weightsFile } = bundle;
     // a GPU keeps the vision residuals in its own buffers between the forward and the backward
     const residualsOnDevice = (options.device ?? 'cpu') !== 'cpu';
-    if (inGraph && !bundle.externalDir)
+    // int8 layers store their quantized weights whatever weightsIn says: nothing float32 is copied then
+    if (inGraph && !bundle.externalDir && !options.quantize)
       options.log?.(
         `${weightsFile}: weights copied into the graphs, not read from the file by ONNX Runtime (${bundle.notByReference ?? 'externalData: false'})`,
       );

@@ -70,7 +70,9 @@ export interface LoadClipOptions extends LoadWeightsOptions, ThreadOptions {
    * - `'graph'` (the default on a GPU): stored in the graphs as external data pointing into model.safetensors;
    *   ONNX Runtime maps the file and prepacks every weight once, when the session is created. On a CPU that is for
    *   long encoding jobs: ViT-B/32 encoded 32 images 2–7 % faster in in-process A/B runs, and took about 0.6 s more
-   *   to become ready (apps/bench/README.md, "Weights stored for long encoding jobs").
+   *   to become ready (apps/bench/README.md, "Weights stored for long encoding jobs"). An OpenAI `.pt` (pickled,
+   *   not raw) cannot be referenced: its converted weights are copied into the graphs, with a notice to `log`, and
+   *   loading then holds them more than once; `'inputs'` feeds them from memory (no map).
    * The features of the two differ in the last bits; `featureRecipe` tells them apart (`/stored-weights`), so feature
    * caches keep them apart. Refused for the 'onnx' runtime (its weights are in its graphs) and, as `'inputs'`, for
    * `dtype: 'int8'` (int8 layers store their quantized weights).
@@ -183,22 +185,31 @@ export async function loadClip(options: LoadClipOptions): Promise<ClipModel> {
   // int8 exists on the 'graphs' runtime only: a directory with ONNX graphs and weights loads its weights
   const backend = options.backend ?? (dtype === 'int8' ? 'graphs' : undefined);
   const source = resolveClipSource(options.model, { ...(backend ? { backend } : {}), suffix });
+  const graphsRuntime = source.kind === 'hf-weights' || source.kind === 'openai-checkpoint';
+  // before the checksums (which read every file): a cheap refusal first
+  if (!graphsRuntime && options.weightsIn !== undefined) throw onnxWeightsInRefusal(options.model, source);
   await checkChecksums(source, options.checksums);
-  if (source.kind === 'hf-weights' || source.kind === 'openai-checkpoint')
-    return loadGraphsClip(options, source, dtype, device);
+  if (graphsRuntime) return loadGraphsClip(options, source, dtype, device);
   if (dtype === 'int8')
     throw new InvalidArgumentError({
       functionName: 'loadClip',
       argument: 'dtype',
       message: `'int8' runs on the 'graphs' runtime (a directory with config.json + model.safetensors, or an OpenAI .pt); '${options.model}' loads as ONNX graphs: use 'q8' for its onnx/*_quantized.onnx, or backend: 'graphs'`,
     });
-  if (options.weightsIn !== undefined)
-    throw new InvalidArgumentError({
-      functionName: 'loadClip',
-      argument: 'weightsIn',
-      message: `places the weights of the 'graphs' runtime; '${options.model}' loads as ONNX graphs, which hold their own weights: leave weightsIn out, or pass backend: 'graphs' for a directory that also has config.json + model.safetensors`,
-    });
   return loadOnnxClip(options, source, dtype, device, suffix);
+}
+
+/** `weightsIn` asked of a model that runs on the 'onnx' runtime (its graphs hold their weights). */
+function onnxWeightsInRefusal(model: string, source: ClipSource): InvalidArgumentError {
+  const why =
+    source.kind === 'hub'
+      ? `'${model}' is a Hub id, which loads as transformers.js ONNX graphs holding their own weights; the 'graphs' runtime needs a local directory with config.json + model.safetensors, or an OpenAI .pt`
+      : `'${model}' loads as ONNX graphs, which hold their own weights: leave weightsIn out, or pass backend: 'graphs' for a directory that also has config.json + model.safetensors`;
+  return new InvalidArgumentError({
+    functionName: 'loadClip',
+    argument: 'weightsIn',
+    message: `places the weights of the 'graphs' runtime; ${why}`,
+  });
 }
 
 async function checkChecksums(source: ClipSource, checksums: LoadClipOptions['checksums']): Promise<void> {

@@ -164,12 +164,21 @@ describe('weights stored in the graphs as external data pointing into model.safe
     await expect(load({ backend: 'onnx', weightsIn: 'graph' })).rejects.toThrow(
       /'weightsIn' passed to 'loadClip': .*loads as ONNX graphs, which hold their own weights/,
     );
+    // a Hub id: named as such, not told to pass a backend it cannot use
+    await expect(
+      loadClip({ model: 'openai/clip-vit-base-patch32', backend: 'graphs', weightsIn: 'graph' }),
+    ).rejects.toThrow(
+      /'weightsIn' passed to 'loadClip': .*'openai\/clip-vit-base-patch32' is a Hub id, .*needs a local directory/,
+    );
     await expect(load({ dtype: 'int8', weightsIn: 'inputs' })).rejects.toThrow(
       /'weightsIn' passed to 'loadClip': 'inputs' is not possible with int8 layers/,
     );
     await expect(
       ClipGradientModel.load(tiny, { quantize: 'int8', gradients: false, weightsIn: 'inputs' }),
     ).rejects.toThrow(/'weightsIn' passed to 'ClipGradientModel\.load': 'inputs' is not possible with int8 layers/);
+    await expect(ClipGradientModel.load(tiny, { quantize: 'int4' as 'int8', gradients: false })).rejects.toThrow(
+      /'quantize' passed to 'ClipGradientModel\.load': expected one of 'int8', got 'int4'/,
+    );
     await expect(ClipGradientModel.load(tiny, { weightsIn: 'input' as 'inputs' })).rejects.toThrow(
       /'weightsIn' passed to 'ClipGradientModel\.load': expected one of 'inputs', 'graph', got 'input'/,
     );

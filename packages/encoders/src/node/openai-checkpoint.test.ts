@@ -76,6 +76,32 @@ describe('OpenAI CLIP checkpoints (state dict and TorchScript archive) through t
     }
   });
 
+  it("weightsIn: 'graph' copies a .pt's weights into the graphs and says so, except for int8 layers (nothing float32 copied)", async () => {
+    const notices = async (dtype: 'fp32' | 'int8') => {
+      const log: string[] = [];
+      const clip = await loadClip({
+        model: join(dir, 'openai-tiny-jit.pt'),
+        tokenizer: tiny,
+        numHeads: expected.heads,
+        towers: ['vision'],
+        dtype,
+        weightsIn: 'graph',
+        log: (l) => log.push(l),
+      });
+      const recipe = clip.featureRecipe;
+      await clip.dispose();
+      return { recipe, log };
+    };
+    const fp32 = await notices('fp32');
+    expect(fp32.recipe).toBe('vlfer-clip-graphs-2/ort-fused/stored-weights');
+    expect(fp32.log).toEqual([
+      expect.stringMatching(
+        /openai-tiny-jit\.pt: weights copied into the graphs, not read from the file by ONNX Runtime \(an OpenAI \.pt checkpoint is pickled, not raw\)/,
+      ),
+    ]);
+    expect(await notices('int8')).toEqual({ recipe: 'vlfer-clip-graphs-2/int8-w7-cls', log: [] });
+  });
+
   it('gives HESP its gradients from a .pt checkpoint (vision VJP vs PyTorch autograd)', async () => {
     const m = await ClipGradientModel.load(join(dir, 'openai-tiny-jit.pt'), {
       tokenizer: tiny,
