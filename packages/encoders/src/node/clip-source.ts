@@ -60,7 +60,13 @@ export function resolveClipSource(model: string, options: { backend?: ClipBacken
   const backend = options.backend ?? 'auto';
   const p = localPath(model);
   if (p && statSync(p).isFile()) {
-    if (['.pt', '.pth', '.bin'].includes(extname(p).toLowerCase())) return { kind: 'openai-checkpoint', file: p };
+    if (['.pt', '.pth', '.bin'].includes(extname(p).toLowerCase())) {
+      if (backend === 'onnx')
+        throw new VlferError(
+          `${p} is an OpenAI checkpoint, which runs on the 'graphs' runtime (graphs built from its weights); backend 'onnx' needs a directory of ONNX graphs: leave backend out, or pass 'graphs'`,
+        );
+      return { kind: 'openai-checkpoint', file: p };
+    }
     throw new VlferError(
       `${p}: a CLIP model file must be an OpenAI checkpoint (.pt); for other formats give the model directory`,
     );
@@ -83,6 +89,10 @@ export function resolveClipSource(model: string, options: { backend?: ClipBacken
     );
   }
   if (/^\.|^\/|\\/.test(model)) throw new VlferError(`CLIP model path '${model}' does not exist`);
+  if (backend === 'graphs')
+    throw new VlferError(
+      `backend 'graphs' needs a local directory with config.json + model.safetensors, or an OpenAI .pt; '${model}' is not a local path (a Hub id loads transformers.js ONNX graphs: leave backend out, or download the model's config.json and model.safetensors into a directory and pass its path)`,
+    );
   return { kind: 'hub', id: model };
 }
 

@@ -140,7 +140,7 @@ export interface ClipModel {
 }
 
 function layoutHelp(suffix: string): string {
-  return `expected a directory holding ${requiredModelFiles(suffix).join(', ')} (the transformers.js layout, e.g. a download of Xenova/clip-vit-base-patch32), a directory with config.json + model.safetensors, or an OpenAI .pt checkpoint`;
+  return `a directory holding ${requiredModelFiles(suffix).join(', ')} (the transformers.js layout, e.g. a download of Xenova/clip-vit-base-patch32), a directory with config.json + model.safetensors, or an OpenAI .pt checkpoint`;
 }
 
 async function loadTokenizer(source: string, remoteHint: string): Promise<PreTrainedTokenizer> {
@@ -438,7 +438,7 @@ function checkOnnxSource({ model, localDir, towers, suffix }: OnnxLoad): void {
   if (localDir) {
     const missing = missingOnnxModelFiles(localDir, towers, suffix);
     if (missing.length > 0)
-      throw new VlferError(`Model directory ${localDir} lacks ${missing.join(', ')}; ${layoutHelp(suffix)}`);
+      throw new VlferError(`Model directory ${localDir} lacks ${missing.join(', ')}; expected ${layoutHelp(suffix)}`);
   } else if (!env.allowRemoteModels) {
     throw new VlferError(
       `Model '${model}' is not a local directory and remote models are disabled (no directory '${join(env.localModelPath, model)}'). Provide ${layoutHelp(suffix)}, or call configureModels({ allowRemoteModels: true }) (CLI --allow-remote) where the Hugging Face Hub is reachable.`,
@@ -472,7 +472,9 @@ function onnxLoadStep(load: OnnxLoad): <T>(what: string, f: () => Promise<T>) =>
         (device === 'webgpu'
           ? ' (device webgpu needs a WebGPU adapter: a GPU with a Vulkan driver and libvulkan.so.1)'
           : '') +
-        (localDir ? '' : `. If the Hugging Face Hub is unreachable, provide ${layoutHelp(suffix)} and pass its path`);
+        (localDir
+          ? ''
+          : `. If the Hugging Face Hub is unreachable, pass the path of a local copy: ${layoutHelp(suffix)}`);
       throw new VlferError(`Loading ${what} of '${model}' (${dtype}, ${device}) failed: ${msg}${hint}`, {
         cause: error,
       });

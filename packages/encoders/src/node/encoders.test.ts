@@ -58,7 +58,7 @@ describe('parity with PyTorch on tiny-clip', () => {
     configureModels({ allowRemoteModels: false });
     try {
       await expect(loadClip({ model: 'Xenova/clip-vit-base-patch32' })).rejects.toThrow(
-        /not a local directory and remote models are disabled.*transformers\.js layout.*OpenAI \.pt checkpoint/,
+        /not a local directory and remote models are disabled .*\. Provide a directory holding config\.json.*transformers\.js layout.*OpenAI \.pt checkpoint, or call configureModels/,
       );
     } finally {
       configureModels({ allowRemoteModels: before });

@@ -164,12 +164,15 @@ describe('weights stored in the graphs as external data pointing into model.safe
     await expect(load({ backend: 'onnx', weightsIn: 'graph' })).rejects.toThrow(
       /'weightsIn' passed to 'loadClip': .*loads as ONNX graphs, which hold their own weights/,
     );
-    // a Hub id: named as such, not told to pass a backend it cannot use
-    await expect(
-      loadClip({ model: 'openai/clip-vit-base-patch32', backend: 'graphs', weightsIn: 'graph' }),
-    ).rejects.toThrow(
+    // a Hub id: named as such, not told to pass a backend; backend 'graphs' with one is refused, not run on 'onnx'
+    const hub = 'openai/clip-vit-base-patch32';
+    await expect(loadClip({ model: hub, weightsIn: 'graph' })).rejects.toThrow(
       /'weightsIn' passed to 'loadClip': .*'openai\/clip-vit-base-patch32' is a Hub id, .*needs a local directory/,
     );
+    await expect(loadClip({ model: hub, backend: 'graphs' })).rejects.toThrow(
+      /backend 'graphs' needs a local directory with config\.json \+ model\.safetensors, or an OpenAI \.pt; 'openai\/clip-vit-base-patch32' is not a local path/,
+    );
+    await expect(ClipGradientModel.load(hub)).rejects.toThrow(/backend 'graphs' needs a local directory/);
     await expect(load({ dtype: 'int8', weightsIn: 'inputs' })).rejects.toThrow(
       /'weightsIn' passed to 'loadClip': 'inputs' is not possible with int8 layers/,
     );

@@ -100,6 +100,12 @@ describe('OpenAI CLIP checkpoints (state dict and TorchScript archive) through t
       ),
     ]);
     expect(await notices('int8')).toEqual({ recipe: 'vlfer-clip-graphs-2/int8-w7-cls', log: [] });
+    // backend 'onnx' cannot run a .pt: refused, not run on the 'graphs' runtime instead
+    await expect(
+      loadClip({ model: join(dir, 'openai-tiny-jit.pt'), backend: 'onnx', tokenizer: tiny, numHeads: expected.heads }),
+    ).rejects.toThrow(
+      /openai-tiny-jit\.pt is an OpenAI checkpoint, which runs on the 'graphs' runtime.*backend 'onnx' needs a directory of ONNX graphs/,
+    );
   });
 
   it('gives HESP its gradients from a .pt checkpoint (vision VJP vs PyTorch autograd)', async () => {
