@@ -83,6 +83,18 @@ describe('HESP training step on tiny-clip', () => {
         HespModel.create('/no/such/model', { classTexts: ['Happy', 'Sad'], seed: 0, chunk }),
       ).rejects.toThrow(`Argument 'chunk' passed to 'HespModel.create': expected a positive integer, got ${chunk}`);
   });
+  it('a weightsIn other than inputs or graph is refused, an empty one too (it was dropped and the default used)', async () => {
+    for (const weightsIn of ['', 'graphs'])
+      await expect(
+        HespModel.create(sharedPath('fixtures', 'tiny-clip'), {
+          classTexts: ['Happy', 'Sad'],
+          seed: 0,
+          weightsIn: weightsIn as 'graph',
+        }),
+      ).rejects.toThrow(
+        `Argument 'weightsIn' passed to 'ClipGradientModel.load': expected one of 'inputs', 'graph', got '${weightsIn}'`,
+      );
+  });
   it('a failing step gives back the residuals of its vision forwards; labels outside [0, K) are refused before them', async () => {
     const m = await HespModel.create(sharedPath('fixtures', 'tiny-clip'), {
       classTexts: ['Happy', 'Sad'],
