@@ -189,7 +189,6 @@ export class HespModel {
       typeof model === 'string'
         ? await ClipGradientModel.load(model, {
             device: options.device ?? 'cpu',
-            // passed as given (an empty string included), so ClipGradientModel.load checks every ask
             ...(options.weightsIn !== undefined ? { weightsIn: options.weightsIn } : {}),
             ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
             ...(options.tokenizer ? { tokenizer: options.tokenizer } : {}),
