@@ -101,6 +101,8 @@ if (o.weightsIn && (!graphsRuntime || o.dtype === 'int8'))
   );
 /** `--weights-in`, for the 'graphs' runtime's raw and pipeline rows */
 const weightsIn: { weightsIn?: 'inputs' | 'graph' } = o.weightsIn ? { weightsIn: o.weightsIn } : {};
+/** `--weights-in` for the progress lines: ' weights stored,' / ' weights fed,', or nothing */
+const weightsNote = o.weightsIn ? ` weights ${o.weightsIn === 'graph' ? 'stored' : 'fed'},` : '';
 /** Raw-row batch sizes: `--batch`, then the `--raw-batches` sweep. */
 const rawBatches: number[] = [
   o.batch,
@@ -388,7 +390,7 @@ async function pipelineRows(
       ...(runtime ? { runtime, ...weightsIn } : {}),
     });
     process.stderr.write(
-      `${name} ${dtype}${runtime ? ` '${runtime}' runtime,${o.weightsIn ? ` weights ${o.weightsIn === 'graph' ? 'stored' : 'fed'},` : ''}` : ''} full pipeline (FER2013 decode + resize + encode), batch ${o.batch}, preprocessing on ${w ? `${w} worker threads` : 'the main thread'}: ${pipe.imagesPerSecond.toFixed(1)} images/s over ${pipe.images} images\n`,
+      `${name} ${dtype}${runtime ? ` '${runtime}' runtime,${weightsNote}` : ''} full pipeline (FER2013 decode + resize + encode), batch ${o.batch}, preprocessing on ${w ? `${w} worker threads` : 'the main thread'}: ${pipe.imagesPerSecond.toFixed(1)} images/s over ${pipe.images} images\n`,
     );
     rows.push({ ...pipe, ...(anchor ? { ratioToTorchAnchor: pipe.imagesPerSecond / anchor } : {}) });
   }
@@ -409,7 +411,7 @@ async function graphsRows(name: string): Promise<void> {
     const flops = visionFlopsPerImage(name, true) * batch;
     const fraction = peak ? fractionOfPeak(flops, raw.medianBatchMs! / 1000, peak.reference.gflops) : undefined;
     process.stderr.write(
-      `${name} fp32 'graphs' runtime${o.weightsIn ? `, weights ${o.weightsIn === 'graph' ? 'stored' : 'fed'}` : ''}, raw, batch ${batch}: ${raw.imagesPerSecond.toFixed(1)} images/s (median ${raw.medianBatchMs!.toFixed(0)} ms per batch)${fraction ? `; ${fraction.gflops.toFixed(0)} GFLOP/s = ${(100 * fraction.fraction).toFixed(0)} % of the matmul peak` : ''}\n`,
+      `${name} fp32 'graphs' runtime,${weightsNote} raw, batch ${batch}: ${raw.imagesPerSecond.toFixed(1)} images/s (median ${raw.medianBatchMs!.toFixed(0)} ms per batch)${fraction ? `; ${fraction.gflops.toFixed(0)} GFLOP/s = ${(100 * fraction.fraction).toFixed(0)} % of the matmul peak` : ''}\n`,
     );
     rows.push({ ...raw, ...(fraction ? { gflops: fraction.gflops, fractionOfPeak: fraction.fraction } : {}) });
   }
