@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, sharedPath } from '@vlfer/test-utils';
-import { benchPipeline, benchRawGraphs } from './encode-bench.js';
+import { benchPipeline, benchRawGraphs, benchRawSession } from './encode-bench.js';
 import { writeRandomClip } from './random-clip.js';
 
 /** A one-layer CLIP at 224 px (the size the raw rows encode), random weights in the Hugging Face layout. */
@@ -22,6 +22,25 @@ function smallClip(): string {
     outDir: join(dir, 'model'),
   });
 }
+
+describe('bench:encode raw rows of the exported ONNX graph', () => {
+  it('times the session as the graphs rows are: medians of wall time, CPU time and page faults', async () => {
+    const raw = await benchRawSession({
+      onnxPath: sharedPath('fixtures', 'tiny-clip', 'onnx', 'vision_model.onnx'),
+      batch: 2,
+      reps: 3,
+      label: 'tiny',
+      threads: 1,
+    });
+    expect([raw.mode, raw.dtype, raw.device, raw.batch, raw.images]).toEqual(['raw-ort', 'fp32', 'cpu', 2, 6]);
+    expect(raw.imagesPerSecond).toBeCloseTo((2 * 1000) / raw.medianBatchMs!, 6);
+    // the session runs on this thread's pool: some CPU time per batch, and a count (possibly 0) of page faults
+    expect(raw.cpuMsPerBatch).toBeGreaterThan(0);
+    expect(Number.isInteger(raw.minorPageFaultsPerBatch)).toBe(true);
+    // the total of three timed runs is at least their median twice over (the median and the longest)
+    expect(raw.seconds * 1000).toBeGreaterThanOrEqual(2 * raw.medianBatchMs!);
+  });
+});
 
 describe("bench:encode --runtime graphs (loadClip's own graphs)", () => {
   it('times the graphs runtime on the raw tensor and through the pipeline, and says which runtime ran', async () => {
