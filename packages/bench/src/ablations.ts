@@ -31,7 +31,7 @@ import {
   execOpenSetBaseline,
   isOpenSetBaseline,
   isOpenSetMethod,
-  openSetItems,
+  openSetOutcome,
   openSetRunData,
   videoSetRoot,
 } from './methods/open-set-baselines.js';
@@ -527,19 +527,8 @@ async function execHesp({ spec, ablation, run, o, method, runDir, hooks }: RunCo
     hooks,
   );
   const r = await evaluateHespRun(runDir, hooks);
-  const labels = r.known.map((k) => k.label);
-  const pred = r.known.map((k) => k.predicted);
-  const rep = classificationReport(labels, pred, r.classNames.length);
-  return {
-    metrics: { ...r.test, n: r.known.length + r.unknown.length },
-    perClassRecall: recallByName(r.classNames, rep.perClassRecall),
-    confusionMatrix: rep.confusionMatrix,
-    labelNames: r.classNames,
-    scores: { known: r.known.map((k) => k.knownness), unknown: r.unknown.map((u) => u.knownness) },
-    items: openSetItems(r, videoSetRoot(v)),
-    ...readHespRunFingerprints(runDir),
-    runDir,
-  };
+  // rows name classes by the label set (`knownNames`), as the baselines' rows of the same split do
+  return { ...openSetOutcome(r, videoSetRoot(v)), ...readHespRunFingerprints(runDir), runDir };
 }
 
 /** The test set of a closed-set run: one of the data config (`evalSets`), else one of the shared assets (fer2013). */

@@ -40,7 +40,7 @@ export function readQuotedCell(cur: CsvCursor, startLine: number): string {
       i++;
       break;
     }
-    if (ch === '\n') cur.line++;
+    if (ch === '\n' || (ch === '\r' && src[i + 1] !== '\n')) cur.line++;
     cell += ch;
     i++;
   }
@@ -71,7 +71,7 @@ export function readPlainCell(cur: CsvCursor): string {
   return cell;
 }
 
-/** Reads one row's cells and its line end (CRLF or LF), leaving the cursor at the next row. */
+/** Reads one row's cells and its line end (CRLF, LF or a lone CR), leaving the cursor at the next row. */
 export function readCsvRow(cur: CsvCursor): string[] {
   const startLine = cur.line;
   const cells: string[] = [];
@@ -81,9 +81,9 @@ export function readCsvRow(cur: CsvCursor): string[] {
       cur.i++;
       continue;
     }
-    if (cur.src[cur.i] === '\r') cur.i++;
-    if (cur.src[cur.i] === '\n') {
-      cur.i++;
+    const end = cur.src[cur.i];
+    if (end === '\r' || end === '\n') {
+      cur.i += end === '\r' && cur.src[cur.i + 1] === '\n' ? 2 : 1;
       cur.line++;
     }
     return cells;
@@ -120,13 +120,18 @@ export function csvRecords(
 }
 
 /**
- * Parse CSV text strictly (RFC 4180: quoted fields with doubled quotes, CRLF or LF line ends): a UTF-8 BOM is
+ * Parse CSV text strictly (RFC 4180: quoted fields with doubled quotes, CRLF, LF or CR line ends): a UTF-8 BOM is
  * removed, header names and unquoted cells are trimmed, every row must have as many cells as the header, and a
  * quote that does not close is an error. Empty lines are skipped. Runtime-neutral.
  * Stages: {@link readCsvRow} per row ({@link readQuotedCell}, {@link readPlainCell}) → {@link csvRecords}.
  * @param file named in every error, with the line
  */
 export function parseCsvText(text: string, file: string): { header: string[]; records: CsvRecord[] } {
+  return csvRecords(parseCsvRows(text, file), file);
+}
+
+/** The non-empty rows of a CSV text with their 1-based lines (`parseCsvText` without the header step). */
+export function parseCsvRows(text: string, file: string): { line: number; cells: string[] }[] {
   const cur: CsvCursor = { src: text.replace(/^\uFEFF/, ''), file, i: 0, line: 1 };
   const rows: { line: number; cells: string[] }[] = [];
   while (cur.i < cur.src.length) {
@@ -134,7 +139,7 @@ export function parseCsvText(text: string, file: string): { header: string[]; re
     const cells = readCsvRow(cur);
     if (!(cells.length === 1 && cells[0] === '')) rows.push({ line, cells });
   }
-  return csvRecords(rows, file);
+  return rows;
 }
 
 /** Throws naming the first missing column and listing the header (BOM already removed). */

@@ -14,6 +14,10 @@ import {
   ferv39kOpenSetSplits,
   FERV39K_SPLIT_SEED,
   DATASETS,
+  getLabelSet,
+  hespReferenceKnownOrder,
+  labelSetFromNames,
+  splitInLabelSet,
   nativeToLabelId,
   openness,
   partitionBySplit,
@@ -111,6 +115,21 @@ describe('RAF-DB, AffectNet, FERPlus', () => {
     await expect(loadRafDb({ root, split: 'test' })).rejects.toThrow(
       /list_patition_label\.txt:1 \(field 'label'\): label '9' out of range/,
     );
+    // every line is checked, the other split's too; a name of neither split is refused, not skipped
+    const bad = async (text: string, split: 'train' | 'test', re: RegExp) => {
+      writeFileSync(join(root, 'EmoLabel', 'list_patition_label.txt'), text);
+      await expect(loadRafDb({ root, split })).rejects.toThrow(re);
+    };
+    await bad('train_00001.jpg 5\ntest_0001.jpg 99\n', 'train', /:2 \(field 'label'\): label '99' out of range/);
+    await bad('train_00001.jpg 5\nTrain_00002.jpg 2\n', 'train', /:2 \(field 'image name'\): 'Train_00002\.jpg'/);
+    await bad('train_00001.jpg 5\ntrian_00003.jpg 3\n', 'test', /'trian_00003\.jpg' names no RAF-DB split/);
+    await bad('train_00001.jpg 5\n', 'test', /list_patition_label\.txt: lists no test images/);
+    // a listed image that is absent: the list's line, then the image
+    await bad(
+      'test_0001.jpg 1\ntest_0003.jpg 1\n',
+      'test',
+      /:2 \(field 'image name'\): .*test_0003_aligned\.jpg: the listed image does not exist/,
+    );
   });
   it('maps AffectNet categories, dropping 8–10 only when asked, with counts', async () => {
     const d = tmp();
@@ -119,6 +138,7 @@ describe('RAF-DB, AffectNet, FERPlus', () => {
       csv,
       'subDirectory_filePath,face_x,expression,valence\n1/a.jpg,0,0,0.1\n1/b.jpg,0,6,0.1\n2/c.jpg,0,9,0\n2/d.jpg,0,7,0\n',
     );
+    for (const f of ['1/a.jpg', '1/b.jpg', '2/c.jpg', '2/d.jpg']) touchImage(join(d, f));
     await expect(loadAffectNetCsv({ csv, imageRoot: d })).rejects.toThrow(
       /validation\.csv:4 \(field 'expression'\): category 9 \(uncertain\)/,
     );
@@ -130,6 +150,21 @@ describe('RAF-DB, AffectNet, FERPlus', () => {
     ]);
     const r8 = await loadAffectNetCsv({ csv, imageRoot: d, classes: 8, outOfSet: 'drop' });
     expect(r8.counts[7]).toBe(1);
+    // the official validation.csv has no header row: its first row is data, read with AFFECTNET_COLUMNS
+    const row = (path: string, expression: number) => `${path},10,12,200,200,"1.0;2.0;3.0",${expression},0.25,-0.5`;
+    writeFileSync(csv, `${row('1/a.jpg', 1)}\r\n${row('1/b.jpg', 2)}\r\n`);
+    const headerless = await loadAffectNetCsv({ csv, imageRoot: d });
+    expect(headerless.items.map((i) => BASIC_7.names[i.label])).toEqual(['happiness', 'sadness']);
+    writeFileSync(csv, `${row('1/a.jpg', 1)}\n${row('1/b.jpg', 12)}\n`);
+    await expect(loadAffectNetCsv({ csv, imageRoot: d })).rejects.toThrow(/validation\.csv:2 \(field 'expression'\)/);
+    // a first row that is neither the header nor a data row stays a header, and is refused naming what it lacks
+    writeFileSync(csv, `path,expression\n1/a.jpg,1\n`);
+    await expect(loadAffectNetCsv({ csv, imageRoot: d })).rejects.toThrow(/missing column 'subDirectory_filePath'/);
+    // a row whose image is absent is refused with the CSV's line, whatever `verify`
+    writeFileSync(csv, `${row('1/a.jpg', 1)}\n${row('3/absent.jpg', 2)}\n`);
+    await expect(loadAffectNetCsv({ csv, imageRoot: d })).rejects.toThrow(
+      /validation\.csv:2 \(field 'subDirectory_filePath'\): .*absent\.jpg: the listed image does not exist/,
+    );
   });
   it('FERPlus majority vote removes single votes and needs > 50 %', async () => {
     const d = tmp();
@@ -145,6 +180,10 @@ describe('RAF-DB, AffectNet, FERPlus', () => {
         'PrivateTest,fer0000004.png,3,0,3,0,0,0,0,0,2,2', // no majority
       ].join('\n'),
     );
+    await expect(loadFerPlusCsv({ csv, imageRoot: d })).rejects.toThrow(
+      /fer2013new\.csv:4 \(field 'Image name'\): .*fer0000002\.png: the listed image does not exist/,
+    );
+    touchImage(join(d, 'FER2013Test', 'fer0000002.png'));
     const r = await loadFerPlusCsv({ csv, imageRoot: d });
     expect(r.items).toEqual([{ path: join(d, 'FER2013Test', 'fer0000002.png'), label: 0 }]);
     expect(r.dropped.reduce((s, x) => s + x.count, 0)).toBe(4);
@@ -186,7 +225,8 @@ describe('loadVideoList', () => {
       /list\.txt:2 \(field 'frame_dir'\): frame directory .*missing' does not exist/,
     );
     bad('frames/a 4 0\n', /list\.txt:1 \(field 'num_frames'\): says 4 frames but .* holds 3 images/);
-    bad('frames/a 3 7\n', /list\.txt:1 \(field 'label'\): label '7' out of range; expected an integer 0\.\.6/);
+    bad('frames/a 3 11\n', /list\.txt:1 \(field 'label'\): label '11' out of range; expected an integer 0\.\.10/);
+    bad('frames/a 3 7\n', /list\.txt:1 \(field 'label'\): label 7 \(= contempt under the dfer-clip scheme\)/);
     bad('frames/a 3 0\n', /label '0' out of range; expected an integer 1\.\.7/, { labelScheme: 'dfew-original' });
     bad('frames/a 3 0 Happy\n', /'Happy' contradicts label 0 \(= anger under the mafw-hesp scheme\)/, {
       labelScheme: 'mafw-hesp',
@@ -249,6 +289,55 @@ describe('open-set splits', () => {
     ]);
     expect(p.unknown).toEqual([{ label: 0 }]);
     expect(openness(3, 11)).toBeCloseTo(0.345, 3);
+  });
+  it('moves a published split into a label set of another order by class name, and refuses other classes', () => {
+    // AFEW split 0 is HESP's [5, 3]: sadness and happiness (BASIC_7 ids 1, 0)
+    const afew0 = hespOpenSetSplits('afew')[0]!;
+    expect(afew0.known).toEqual([1, 0]);
+    const fer = getLabelSet('fer2013-7-native'); // 0 anger … 3 happiness, 4 sadness …
+    const moved = splitInLabelSet(afew0, fer);
+    expect(moved.known.map((k) => fer.names[k])).toEqual(['sadness', 'happiness']);
+    expect(moved.known).toEqual([4, 3]);
+    expect(moved.unknown.map((k) => fer.names[k]).sort()).toEqual(['anger', 'disgust', 'fear', 'neutral', 'surprise']);
+    expect([moved.index, moved.openness, moved.labelSet]).toEqual([0, afew0.openness, fer]);
+    // folder-style names (aliases) in alphabetical order
+    const alpha = labelSetFromNames(['Angry', 'Disgust', 'Fear', 'Happy', 'Neutral', 'Sad', 'Surprise']);
+    expect(splitInLabelSet(afew0, alpha).known.map((k) => alpha.names[k])).toEqual(['Sad', 'Happy']);
+    expect(splitInLabelSet(afew0, BASIC_7).known).toEqual([1, 0]);
+    // the same number of classes, but not the same classes: not HESP's protocol
+    expect(() => splitInLabelSet(afew0, getLabelSet('contempt-7'))).toThrow(
+      /split 0 is over the classes of basic-7 .* it lacks neutral; contempt is not in the split's classes; give known class ids/,
+    );
+    expect(() => splitInLabelSet(afew0, BASIC_8)).toThrow(/contempt is not in the split's classes/);
+  });
+  it("numbers known labels as the released HESP code does for its alphabetical prompts (3 of MAFW's 20 align)", () => {
+    const hespText = (n: string) =>
+      ({ anger: 'Angry', disgust: 'Disgust', fear: 'Fear', happiness: 'Happy', neutral: 'Neutral', sadness: 'Sad' })[
+        n
+      ] ?? n.charAt(0).toUpperCase() + n.slice(1);
+    const splits = hespOpenSetSplits('mafw');
+    // split 0, HESP [10, 5, 6]: labels Sad, Surprise, Disappointment (hesp.md §3.3)
+    expect(hespReferenceKnownOrder(splits[0]!.known, MAFW_11).map((k) => MAFW_11.names[k])).toEqual([
+      'sadness',
+      'surprise',
+      'disappointment',
+    ]);
+    const aligned = splits
+      .map((s, i) => {
+        const labels = hespReferenceKnownOrder(s.known, MAFW_11).map((k) => hespText(MAFW_11.names[k]!));
+        return labels.join() === [...labels].sort().join() ? i : -1;
+      })
+      .filter((i) => i >= 0);
+    expect(aligned).toEqual([1, 3, 8]); // the spec's runs 18, 16, 11 (index 19 − run)
+    const p = partitionBySplit([{ label: 10 }, { label: 1 }, { label: 4 }, { label: 0 }], splits[0]!, {
+      knownOrder: hespReferenceKnownOrder(splits[0]!.known, MAFW_11),
+    });
+    expect(p.knownClassIds).toEqual([1, 4, 10]);
+    expect(p.known.map((x) => x.label)).toEqual([2, 0, 1]);
+    expect(() => partitionBySplit([], splits[0]!, { knownOrder: [1, 4] })).toThrow(/knownOrder.*not an order/);
+    expect(() => hespReferenceKnownOrder([0], labelSetFromNames(['pain', 'calm']))).toThrow(
+      /not one of HESP's classes/,
+    );
   });
   it('pins the FERV39k open-set splits (seeded, HESP-shaped: 4 groups of 5 with 2/3/4/5 of 7 known)', () => {
     const s = hespOpenSetSplits('ferv39k');

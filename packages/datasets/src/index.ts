@@ -38,7 +38,10 @@ export {
   FERPLUS_USAGES,
   parseVideoListText,
   parseRafDbListText,
+  rafDbListLine,
   parseAffectNetCsvText,
+  affectNetRecords,
+  AFFECTNET_COLUMNS,
   parseFerPlusCsvText,
   videoListLabel,
   ferPlusVotes,
@@ -55,10 +58,12 @@ export type { OpenSetSplit, HespSplitDataset, OpenSetPartition } from './open-se
 export {
   openness,
   hespOpenSetSplits,
+  splitInLabelSet,
   ferv39kOpenSetSplits,
   FERV39K_SPLIT_SEED,
   generateOpenSetSplits,
   explicitOpenSetSplit,
   partitionBySplit,
+  hespReferenceKnownOrder,
 } from './open-set-splits.js';
 export { stratifiedSubset, subsetId } from './subsets.js';

@@ -1,5 +1,5 @@
 import { createRng, InvalidArgumentError, type LabelSet } from '@vlfer/core';
-import { BASIC_7, MAFW_11, NATIVE_LABELS } from './label-sets.js';
+import { BASIC_7, canonicalExpression, MAFW_11, matchClassName, NATIVE_LABELS } from './label-sets.js';
 
 /** One known/unknown class split. Class ids are in the split's `labelSet` (canonical order). */
 export interface OpenSetSplit {
@@ -201,6 +201,39 @@ export function explicitOpenSetSplit(known: readonly number[], labelSet: LabelSe
   return makeSplit(null, [...known], labelSet);
 }
 
+/**
+ * A split moved into another label set by class name: the same known classes, as `labelSet`'s ids, and every other
+ * class of `labelSet` unknown. Published splits (`hespOpenSetSplits`) name classes by their ids in the protocol's own
+ * label set; a run whose label set orders the classes differently (`fer2013-7-native`, `--classes` in another order)
+ * must use this, not the ids, or it trains on other classes than the protocol's. Both label sets must hold the same
+ * classes (by name, aliases allowed: `angry` is `anger`), or the split would not be the protocol's.
+ * @throws InvalidArgumentError (argument `labelSet`, or `errorsName`) naming the classes one set has and the other
+ * lacks
+ */
+export function splitInLabelSet(
+  split: OpenSetSplit,
+  labelSet: LabelSet,
+  /** whose argument an error names @default { functionName: 'splitInLabelSet', argument: 'labelSet' } */
+  errorsName: { functionName: string; argument: string } = { functionName: 'splitInLabelSet', argument: 'labelSet' },
+): OpenSetSplit {
+  const from = split.labelSet;
+  const key = (n: string) => canonicalExpression(n) ?? n.trim().toLowerCase();
+  const missing = from.names.filter((n) => matchClassName(labelSet, n) < 0);
+  const extra = labelSet.names.filter((n) => !from.names.some((m) => key(m) === key(n)));
+  if (missing.length > 0 || extra.length > 0 || from.names.length !== labelSet.names.length)
+    throw new InvalidArgumentError({
+      ...errorsName,
+      message:
+        `${split.index === null ? 'the split' : `split ${split.index}`} is over the classes of ${from.id} (${from.names.join(', ')}), label set ${labelSet.id} has ` +
+        `${labelSet.names.join(', ')}` +
+        (missing.length ? `; it lacks ${missing.join(', ')}` : '') +
+        (extra.length ? `; ${extra.join(', ')} ${extra.length > 1 ? 'are' : 'is'} not in the split's classes` : '') +
+        '; give known class ids instead',
+    });
+  const known = split.known.map((k) => matchClassName(labelSet, from.names[k]!));
+  return makeSplit(split.index, known, labelSet);
+}
+
 export interface OpenSetPartition<T> {
   /** Items of known classes with labels remapped to 0..K−1 in ascending class-id order (HESP's `sorted(known).index`). */
   known: (T & { label: number; originalLabel: number })[];
@@ -210,12 +243,29 @@ export interface OpenSetPartition<T> {
   knownClassIds: number[];
 }
 
-/** Partition labelled items by a split. */
+/**
+ * Partition labelled items by a split: known items get labels 0..K−1 in the order of `knownOrder` (default: ascending
+ * class ids, HESP's `sorted(known).index`), unknown items keep their class id.
+ * @param options.knownOrder the split's known class ids in label order (a permutation of `split.known`)
+ * @throws InvalidArgumentError (argument `knownOrder`) when it is not a permutation of the known ids
+ */
 export function partitionBySplit<T extends { label: number }>(
   items: readonly T[],
   split: OpenSetSplit,
+  options: { knownOrder?: readonly number[] } = {},
 ): OpenSetPartition<T> {
-  const knownClassIds = [...split.known].sort((a, b) => a - b);
+  const ascending = [...split.known].sort((a, b) => a - b);
+  const order = options.knownOrder;
+  if (
+    order &&
+    (order.length !== ascending.length || [...order].sort((a, b) => a - b).some((k, i) => k !== ascending[i]))
+  )
+    throw new InvalidArgumentError({
+      functionName: 'partitionBySplit',
+      argument: 'knownOrder',
+      message: `[${order.join(', ')}] is not an order of the known class ids [${ascending.join(', ')}]`,
+    });
+  const knownClassIds = order ? [...order] : ascending;
   const known: (T & { label: number; originalLabel: number })[] = [];
   const unknown: T[] = [];
   for (const it of items) {
@@ -224,4 +274,30 @@ export function partitionBySplit<T extends { label: number }>(
     else unknown.push(it);
   }
   return { known, unknown, knownClassIds };
+}
+
+/**
+ * The released HESP code's numbering of known classes: ascending HESP ids (`sorted(known).index` on the ids of its
+ * MAFW annotation order, `NATIVE_LABELS['mafw-hesp']`: the seven basic classes alphabetically, then contempt,
+ * anxiety, helplessness, disappointment; vlfer reads AFEW/DFEW ids in the same order). With HESP's alphabetically
+ * sorted prompt names (`referenceBehaviour.alphabeticalClassNames`), known label j must be numbered this way to pair
+ * with the prompt the reference pairs it with.
+ * @param known class ids of `labelSet` @returns the same ids in HESP's label order
+ * @throws InvalidArgumentError (argument `known`) for a class HESP's order does not have
+ */
+export function hespReferenceKnownOrder(known: readonly number[], labelSet: LabelSet): number[] {
+  const hesp = NATIVE_LABELS['mafw-hesp'].names as readonly string[];
+  const position = (id: number) => {
+    const name = labelSet.names[id];
+    const p = name === undefined ? -1 : hesp.indexOf(canonicalExpression(name) ?? '');
+    if (p < 0)
+      throw new InvalidArgumentError({
+        functionName: 'hespReferenceKnownOrder',
+        argument: 'known',
+        message: `class id ${id} (${name ?? 'not in ' + labelSet.id}) is not one of HESP's classes (${hesp.join(', ')})`,
+      });
+    return p;
+  };
+  const positions = new Map(known.map((k) => [k, position(k)]));
+  return [...known].sort((a, b) => positions.get(a)! - positions.get(b)!);
 }

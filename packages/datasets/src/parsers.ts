@@ -1,5 +1,5 @@
 import { DataFormatError, quoteInput, type LabelSet } from '@vlfer/core';
-import { type CsvRecord, parseCount, parseCsvText, requireColumns } from './csv.js';
+import { csvRecords, type CsvRecord, parseCount, parseCsvRows, parseCsvText, requireColumns } from './csv.js';
 import {
   BASIC_7,
   BASIC_8,
@@ -17,9 +17,21 @@ import { DropCounter, type DroppedCount, type DuplicatePolicy } from './types.js
  * loaders read the files, call these, then resolve and check paths. Every error names the file, line and field.
  */
 
-/** How the label column of a video list is read. */
-export const LABEL_SCHEMES = ['dfer-clip', 'dfew-original', 'mafw-hesp'] as const;
+/**
+ * How the label column of a video list is read. Each scheme but 'label-set' fixes what an id means, and the id is
+ * mapped into the run's label set by class name (so any label set order reads the list right):
+ * - 'dfer-clip': the 0-based ids of the DFER-CLIP / Exp-CLIP lists (DFEW, FERV39k, AFEW, MAFW): 0 happiness,
+ *   1 sadness, 2 neutral, 3 anger, 4 surprise, 5 disgust, 6 fear, 7 contempt, 8 anxiety, 9 helplessness,
+ *   10 disappointment (`NATIVE_LABELS.mafw`);
+ * - 'dfew-original': DFEW's own 1-based ids (1 happiness … 7 fear);
+ * - 'mafw-hesp': HESP's MAFW annotation ids (`NATIVE_LABELS['mafw-hesp']`);
+ * - 'label-set': 0-based positions in the given label set itself (lists written for a label set of one's own).
+ */
+export const LABEL_SCHEMES = ['dfer-clip', 'dfew-original', 'mafw-hesp', 'label-set'] as const;
 export type LabelScheme = (typeof LABEL_SCHEMES)[number];
+
+/** The native label order each fixed scheme reads its ids in. */
+const SCHEME_LABELS = { 'dfer-clip': 'mafw', 'dfew-original': 'dfew', 'mafw-hesp': 'mafw-hesp' } as const;
 
 /** Tracks keys already seen; a repeat is an error or counted as dropped. */
 class Duplicates {
@@ -83,10 +95,11 @@ export interface ParseVideoListOptions {
 }
 
 /**
- * The label of one video-list row under `scheme`: `labelText` is the id ('dfer-clip': 0-based ids of `labelSet`;
- * 'dfew-original': DFEW's 1-based ids; 'mafw-hesp': HESP's MAFW order), and a label text, when given, must name
- * the same class (by canonical expression or case-insensitively). @returns the label id in `labelSet`
- * @throws DataFormatError naming the line and the field 'label' (out of range) or 'label text' (contradiction)
+ * The label of one video-list row under `scheme` (`LABEL_SCHEMES`): `labelText` is the id, mapped into `labelSet`
+ * by class name ('label-set': a position in `labelSet`), and a label text, when given, must name the same class (by
+ * canonical expression or case-insensitively). @returns the label id in `labelSet`
+ * @throws DataFormatError naming the line and the field 'label' (out of the scheme's range, or a class `labelSet`
+ * lacks) or 'label text' (contradiction)
  */
 export function videoListLabel(
   labelText: string,
@@ -95,25 +108,23 @@ export function videoListLabel(
   labelSet: LabelSet,
   where: { file: string; line: number },
 ): number {
-  let label: number | undefined;
-  if (/^-?\d{1,9}$/.test(labelText)) {
-    const native = Number(labelText);
-    if (scheme === 'dfer-clip') label = native >= 0 && native < labelSet.names.length ? native : undefined;
-    else label = nativeToLabelId(scheme === 'dfew-original' ? 'dfew' : 'mafw-hesp', native, labelSet);
-  }
-  if (label === undefined) {
-    const range =
-      scheme === 'dfew-original'
-        ? `1..${NATIVE_LABELS.dfew.names.length}`
-        : scheme === 'mafw-hesp'
-          ? `0..${NATIVE_LABELS['mafw-hesp'].names.length - 1}`
-          : `0..${labelSet.names.length - 1}`;
-    throw new DataFormatError({
-      ...where,
-      field: 'label',
-      message: `label ${quoteInput(labelText)} out of range; expected an integer ${range} (${scheme} scheme, label set ${labelSet.id})`,
-    });
-  }
+  const native = /^-?\d{1,9}$/.test(labelText) ? Number(labelText) : undefined;
+  const fixed = scheme === 'label-set' ? undefined : NATIVE_LABELS[SCHEME_LABELS[scheme]];
+  const names: readonly string[] = fixed ? fixed.names : labelSet.names;
+  const base = fixed ? fixed.base : 0;
+  const className = native === undefined ? undefined : names[native - base];
+  const fail = (message: string): never => {
+    throw new DataFormatError({ ...where, field: 'label', message });
+  };
+  if (className === undefined)
+    fail(
+      `label ${quoteInput(labelText)} out of range; expected an integer ${base}..${base + names.length - 1} (${scheme} scheme${fixed ? '' : `, label set ${labelSet.id}`})`,
+    );
+  const label = fixed ? matchClassName(labelSet, className!) : native!;
+  if (label < 0)
+    fail(
+      `label ${labelText} (= ${className} under the ${scheme} scheme) is not a class of label set ${labelSet.id} (${labelSet.names.join(', ')}); if the list's ids are positions in that label set, use the 'label-set' scheme`,
+    );
   if (labelName !== undefined) {
     const want = labelSet.names[label]!;
     const c = canonicalExpression(labelName);
@@ -175,8 +186,8 @@ export function splitVideoListRow(
 
 /**
  * Video annotation lists as used by DFER-CLIP, Exp-CLIP and HESP: `<frame_dir> <num_frames> <label> [label text]`.
- * The label is read by `labelScheme`: 'dfer-clip' (0-based ids of `labelSet`), 'dfew-original' (DFEW's 1-based
- * ids), 'mafw-hesp' (HESP's MAFW order); a label text must agree with the id.
+ * The label is read by `labelScheme` (`LABEL_SCHEMES`: 'dfer-clip', the DFER-CLIP lists' ids, by default;
+ * 'dfew-original'; 'mafw-hesp'; 'label-set', positions in `labelSet`) into `labelSet`; a label text must agree.
  * Per row: {@link splitVideoListRow} → {@link videoListLabel} → {@link videoListFrameDir} → duplicates.
  */
 export function parseVideoListText(
@@ -196,7 +207,7 @@ export function parseVideoListText(
   const entries: VideoListEntry[] = [];
   text
     .replace(/^\uFEFF/, '')
-    .split(/\r?\n/)
+    .split(/\r\n|\r|\n/)
     .forEach((raw, i) => {
       const line = i + 1;
       const t = raw.trim();
@@ -217,20 +228,65 @@ export interface RafDbEntry {
   line: number;
 }
 
+/** What `parseRafDbListText` takes. */
+export interface RafDbListOptions {
+  file: string;
+  split: 'train' | 'test';
+  labelSet?: LabelSet;
+  duplicates?: DuplicatePolicy;
+  /** Accept image names that leave the image folder (`../x.jpg`). @default false */
+  allowOutsideRoot?: boolean;
+}
+
+/**
+ * One trimmed, non-empty line of `list_patition_label.txt`, checked whichever split it belongs to: the image name
+ * (normalised, `train_…` or `test_…`) and the label mapped into `labelSet`.
+ * @throws DataFormatError naming the line and the field 'image name' or 'label'
+ */
+export function rafDbListLine(
+  t: string,
+  options: RafDbListOptions,
+  labelSet: LabelSet,
+  line: number,
+): { name: string; split: 'train' | 'test'; label: number } {
+  const { file } = options;
+  const [written, labelText, ...rest] = t.split(/\s+/);
+  if (!written || labelText === undefined || rest.length > 0)
+    throw new DataFormatError({ file, line, message: `expected '<image name> <label 1..7>', got ${quoteInput(t)}` });
+  const name = normalizeListedPath(written, {
+    file,
+    line,
+    field: 'image name',
+    root: 'the image folder',
+    allowOutsideRoot: options.allowOutsideRoot ?? false,
+  });
+  const split = /^(train|test)_/.exec(name.slice(name.lastIndexOf('/') + 1))?.[1] as 'train' | 'test' | undefined;
+  if (split === undefined)
+    throw new DataFormatError({
+      file,
+      line,
+      field: 'image name',
+      message: `${quoteInput(written)} names no RAF-DB split; expected 'train_<n>.jpg' or 'test_<n>.jpg'`,
+    });
+  const label = /^\d{1,2}$/.test(labelText) ? nativeToLabelId('raf-db', Number(labelText), labelSet) : undefined;
+  if (label === undefined)
+    throw new DataFormatError({
+      file,
+      line,
+      field: 'label',
+      message: `label ${quoteInput(labelText)} out of range; expected an integer 1..7 (RAF-DB basic) whose class is in ${labelSet.id}`,
+    });
+  return { name, split, label };
+}
+
 /**
  * RAF-DB `list_patition_label.txt` (`train_00001.jpg 5`), native 1..7 (Surprise, Fear, Disgust, Happiness,
- * Sadness, Anger, Neutral) mapped into `labelSet` (default BASIC_7).
+ * Sadness, Anger, Neutral) mapped into `labelSet` (default BASIC_7). Every line is checked (`rafDbListLine`), those of
+ * the other split too: a bad line is an error, never skipped; a list without an image of `split` is an error.
  */
 export function parseRafDbListText(
   text: string,
-  options: {
-    file: string;
-    split: 'train' | 'test';
-    labelSet?: LabelSet;
-    duplicates?: DuplicatePolicy;
-    /** Accept image names that leave the image folder (`../x.jpg`). @default false */
-    allowOutsideRoot?: boolean;
-  },
+  options: RafDbListOptions,
 ): { entries: RafDbEntry[]; dropped: DroppedCount[] } {
   const { file } = options;
   const labelSet = options.labelSet ?? BASIC_7;
@@ -239,35 +295,18 @@ export function parseRafDbListText(
   const entries: RafDbEntry[] = [];
   text
     .replace(/^\uFEFF/, '')
-    .split(/\r?\n/)
+    .split(/\r\n|\r|\n/)
     .forEach((raw, i) => {
       const t = raw.trim();
       if (!t) return;
-      const [written, labelText, ...rest] = t.split(/\s+/);
-      if (!written || labelText === undefined || rest.length > 0)
-        throw new DataFormatError({
-          file,
-          line: i + 1,
-          message: `expected '<image name> <label 1..7>', got ${quoteInput(t)}`,
-        });
-      const name = normalizeListedPath(written, {
-        file,
-        line: i + 1,
-        field: 'image name',
-        root: 'the image folder',
-        allowOutsideRoot: options.allowOutsideRoot ?? false,
-      });
-      if (!name.slice(name.lastIndexOf('/') + 1).startsWith(`${options.split}_`)) return;
-      const label = /^\d{1,2}$/.test(labelText) ? nativeToLabelId('raf-db', Number(labelText), labelSet) : undefined;
-      if (label === undefined)
-        throw new DataFormatError({
-          file,
-          line: i + 1,
-          field: 'label',
-          message: `label ${quoteInput(labelText)} out of range; expected an integer 1..7 (RAF-DB basic) whose class is in ${labelSet.id}`,
-        });
-      if (dups.check(name, label, i + 1)) return;
+      const { name, split, label } = rafDbListLine(t, options, labelSet, i + 1);
+      if (split !== options.split || dups.check(name, label, i + 1)) return;
       entries.push({ name, label, line: i + 1 });
+    });
+  if (entries.length === 0)
+    throw new DataFormatError({
+      file,
+      message: `lists no ${options.split} images (names 'train_<n>.jpg' or 'test_<n>.jpg')`,
     });
   return { entries, dropped: drops.list() };
 }
@@ -278,6 +317,36 @@ export interface AffectNetEntry {
   line: number;
 }
 const AFFECTNET_EXTRA = ['none', 'uncertain', 'non-face'];
+
+/** The columns of AffectNet's Manually_Annotated_file_lists CSVs, in order (`training.csv`'s header). */
+export const AFFECTNET_COLUMNS = [
+  'subDirectory_filePath',
+  'face_x',
+  'face_y',
+  'face_width',
+  'face_height',
+  'facial_landmarks',
+  'expression',
+  'valence',
+  'arousal',
+] as const;
+
+/**
+ * The header and records of an AffectNet CSV. `training.csv` has a header row; the official `validation.csv` starts
+ * with a data row, which is recognised (nine cells, an image path first, an integer `expression` seventh) and read
+ * with `AFFECTNET_COLUMNS`. Any other first row is taken as a header and checked by `requireColumns`.
+ */
+export function affectNetRecords(text: string, file: string): { header: string[]; records: CsvRecord[] } {
+  const rows = parseCsvRows(text, file);
+  const first = rows[0]?.cells;
+  const headerless =
+    first !== undefined &&
+    first.length === AFFECTNET_COLUMNS.length &&
+    !first.some((c) => c.trim() === 'subDirectory_filePath') &&
+    /\.(jpe?g|png|bmp|tiff?|webp)$/i.test(first[0]!.trim()) &&
+    /^\d{1,2}$/.test(first[6]!.trim());
+  return csvRecords(headerless ? [{ line: 0, cells: [...AFFECTNET_COLUMNS] }, ...rows] : rows, file);
+}
 
 /** The AffectNet category 0..10 of a row's `expression` cell (an empty cell is an error, not 0). */
 export function affectNetCategory(r: CsvRecord, file: string): number {
@@ -310,7 +379,8 @@ export function affectNetPath(r: CsvRecord, file: string, allowOutsideRoot: bool
 }
 
 /**
- * AffectNet CSV (`subDirectory_filePath, …, expression, valence, arousal`): `expression` must be an integer
+ * AffectNet CSV (`subDirectory_filePath, …, expression, valence, arousal`; with a header row as `training.csv`, or
+ * without one as the official `validation.csv`, `affectNetRecords`): `expression` must be an integer
  * 0..10 (an empty cell is an error, not 0); categories outside the label set (8 None, 9 Uncertain, 10 Non-Face, and 7
  * Contempt for 7 classes) are an error unless `outOfSet: 'drop'` (counted by category).
  * @param options.labelSet default BASIC_7 (`classes` 7) or BASIC_8 (8)
@@ -328,7 +398,7 @@ export function parseAffectNetCsvText(
   },
 ): { entries: AffectNetEntry[]; dropped: DroppedCount[]; labelSet: LabelSet } {
   const { file } = options;
-  const { header, records } = parseCsvText(text, file);
+  const { header, records } = affectNetRecords(text, file);
   requireColumns(file, header, ['subDirectory_filePath', 'expression']);
   const labelSet = options.labelSet ?? ((options.classes ?? 7) === 8 ? BASIC_8 : BASIC_7);
   const drops = new DropCounter();

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { csvRecords, type CsvCursor, readCsvRow, readPlainCell, readQuotedCell } from './csv.js';
-import { BASIC_7, BASIC_8 } from './label-sets.js';
+import { BASIC_7, BASIC_8, getLabelSet } from './label-sets.js';
 import { classFolderItems, classFolderLabel, findClassDirs } from './node/image-folder.js';
 import {
   affectNetCategory,
@@ -35,6 +35,10 @@ describe('CSV stages', () => {
     const row = cursor(' a ,"b"\r\nnext');
     expect(readCsvRow(row)).toEqual(['a', 'b']);
     expect([row.src.slice(row.i), row.line]).toEqual(['next', 2]);
+    // a lone CR (old Mac line ends) ends a row and a line too, inside a quoted cell as well
+    const cr = cursor('a,"x\ry"\rnext');
+    expect(readCsvRow(cr)).toEqual(['a', 'x\ry']);
+    expect([cr.src.slice(cr.i), cr.line]).toEqual(['next', 3]);
   });
   it('csvRecords keys cells by the header and refuses a short row with its line', () => {
     const rows = [
@@ -69,7 +73,21 @@ describe('video list stages', () => {
     // DFEW's 1-based ids in BASIC_7 order: 1 is the first class
     expect(videoListLabel('1', undefined, 'dfew-original', BASIC_7, where)).toBe(0);
     expect(videoListLabel('2', names[2], 'dfer-clip', BASIC_7, where)).toBe(2);
-    expect(() => videoListLabel('7', undefined, 'dfer-clip', BASIC_7, where)).toThrow(/label.*out of range.*0\.\.6/);
+    // DFER-CLIP's ids have one meaning (0 happiness … 6 fear, 7 contempt … 10 disappointment), whatever the label set
+    expect(() => videoListLabel('11', undefined, 'dfer-clip', BASIC_7, where)).toThrow(/label.*out of range.*0\.\.10/);
+    expect(() => videoListLabel('7', undefined, 'dfer-clip', BASIC_7, where)).toThrow(
+      /label 7 \(= contempt under the dfer-clip scheme\) is not a class of label set basic-7 .*'label-set' scheme/,
+    );
+    // a label set in another order gets each class by name: FER2013's order has happiness at 3, anger at 0
+    const fer = getLabelSet('fer2013-7-native');
+    expect(videoListLabel('0', undefined, 'dfer-clip', fer, where)).toBe(3);
+    expect(videoListLabel('3', 'Angry', 'dfer-clip', fer, where)).toBe(0);
+    expect(videoListLabel('1', undefined, 'dfew-original', fer, where)).toBe(3);
+    // 'label-set': positions in the given label set
+    expect(videoListLabel('0', undefined, 'label-set', fer, where)).toBe(0);
+    expect(() => videoListLabel('7', undefined, 'label-set', fer, where)).toThrow(
+      /label '7' out of range; expected an integer 0\.\.6 \(label-set scheme, label set fer2013-7-native\)/,
+    );
     expect(() => videoListLabel('2', names[3], 'dfer-clip', BASIC_7, where)).toThrow(/contradicts label 2/);
   });
   it('videoListFrameDir rebases a listed prefix and keeps the rest under the target', () => {

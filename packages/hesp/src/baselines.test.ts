@@ -50,6 +50,7 @@ function syntheticFeatures(extra: Partial<OpenSetBaselineOptionsInput> = {}): Op
   return {
     options,
     classNames: ['Angry', 'Disgust', 'Fear'],
+    knownNames: ['anger', 'disgust', 'fear'],
     labelNames: ['anger', 'disgust', 'fear', 'happiness', 'neutral', 'sadness', 'surprise'],
     split: { index: null, known: [0, 1, 2], unknown: [3, 4, 5, 6], openness: 0.2 },
     train: set(

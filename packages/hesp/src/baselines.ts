@@ -137,6 +137,9 @@ export interface OpenSetSplitFeatures {
   options: OpenSetBaselineOptions;
   /** known class texts, index = known label (`knownClassTexts`, as HESP's prompts) */
   classNames: string[];
+  /** known label j's class name in the label set (`RunScores.knownNames`; differs from `classNames` only for the
+   * released code's alphabetical prompts) */
+  knownNames: string[];
   /** the label set's class names (for the unknown clips' labels) */
   labelNames: string[];
   split: { index: number | null; known: number[]; unknown: number[]; openness: number };
@@ -310,6 +313,7 @@ export async function encodeOpenSetSplit(
     return {
       options,
       classNames,
+      knownNames: data.knownClassIds.map((k) => data.labelSet.names[k]!),
       labelNames: [...data.labelSet.names],
       split: { index: index ?? null, known: [...known], unknown: [...unknown], openness },
       train: sets[0]!,
@@ -476,6 +480,7 @@ export function scoreOpenSetBaseline(
       predicted: s.unknownPredictions[i]!,
     })),
     classNames: f.classNames,
+    knownNames: f.knownNames,
     details: s.details,
   };
 }

@@ -4,7 +4,9 @@ import {
   DATASETS,
   explicitOpenSetSplit,
   hespOpenSetSplits,
+  hespReferenceKnownOrder,
   partitionBySplit,
+  splitInLabelSet,
   type OpenSetSplit,
   type VideoItem,
 } from '@vlfer/datasets';
@@ -16,6 +18,11 @@ export interface HespData {
   /** Where the label set came from (given, from a file, or the dataset's default). */
   labelSetReason: string;
   split: OpenSetSplit;
+  /**
+   * Known label j's class id in `labelSet`: ascending ids (HESP's `sorted(known).index`), or, with
+   * `referenceBehaviour.alphabeticalClassNames`, the released code's numbering (`hespReferenceKnownOrder`).
+   */
+  knownClassIds: number[];
   train: (VideoItem & { originalLabel: number })[];
   val: (VideoItem & { originalLabel: number })[];
   testKnown: (VideoItem & { originalLabel: number })[];
@@ -30,22 +37,28 @@ export interface HespData {
 
 /**
  * The label set of a HESP run: the given one (`labelSet`/`classes`) or the dataset's default (MAFW: mafw-11, else
- * basic-7), with where it came from.
- * @throws InvalidArgumentError (argument `splitIndex`) when a HESP split index meets a label set of another size
+ * basic-7), with where it came from. With a split index, the label set must hold the classes of the dataset's
+ * split lists (any order: the split is moved into it by class name, `hespSplit`).
+ * @throws InvalidArgumentError (argument `splitIndex`) when a HESP split index meets a label set of other classes
  */
 export function hespLabelSet(options: HespOptions): { labelSet: LabelSet; reason: string } {
   const defaultId = options.dataset === 'mafw' ? 'mafw-11' : 'basic-7';
   const resolved = resolveLabelSet(options, defaultId);
   const labelSet = resolved.labelSet!; // defined: there is a fallback
-  const nDataset = options.dataset === 'mafw' ? 11 : 7;
-  if (options.splitIndex !== undefined && labelSet.names.length !== nDataset) {
-    throw new InvalidArgumentError({
-      functionName: 'loadHespData',
-      argument: 'splitIndex',
-      message: `HESP's ${options.dataset} splits index ${nDataset} classes but the label set has ${labelSet.names.length} (${labelSet.names.join(', ')}); give known class ids instead`,
-    });
-  }
+  if (options.splitIndex !== undefined) hespSplit(options, labelSet);
   return { labelSet, reason: resolved.reason };
+}
+
+/**
+ * The run's open-set split: explicit `known` ids of the run's label set, or HESP's split `splitIndex` of the
+ * dataset moved into the run's label set by class name (`splitInLabelSet`), so a label set in another order
+ * (`fer2013-7-native`, `--classes` in another order) keeps the protocol's known classes.
+ * @throws InvalidArgumentError (argument `known` or `splitIndex`)
+ */
+export function hespSplit(options: HespOptions, labelSet: LabelSet): OpenSetSplit {
+  if (options.known) return explicitOpenSetSplit(options.known, labelSet);
+  const split = hespOpenSetSplits(options.dataset)[options.splitIndex!]!;
+  return splitInLabelSet(split, labelSet, { functionName: 'loadHespData', argument: 'splitIndex' });
 }
 
 /** One clip list of the run (training or test), read with the run's label scheme, root and path rules. */
@@ -119,22 +132,25 @@ export function splitValidation<T>(train: readonly T[], seed: number, valFractio
 /**
  * Load both lists and apply the open-set split (HESP's list or explicit known ids, checked); a seeded share of the
  * known training clips becomes the validation part. The label set is the dataset's unless `labelSet`/`classes` give
- * one; HESP's split lists index the dataset's own classes, so a split index needs a label set of that size.
+ * one; HESP's split lists name the dataset's own classes, so a split index needs a label set of those classes (any
+ * order).
  * Errors name the list, line and field.
  * Stages: `hespLabelSet` → lists + `refuseSharedClips` + `partitionBySplit` → `missingClassWarnings` →
  * `splitValidation`.
  */
 export function loadHespData(options: HespOptions): HespData {
   const { labelSet, reason } = hespLabelSet(options);
-  const split = options.known
-    ? explicitOpenSetSplit(options.known, labelSet)
-    : hespOpenSetSplits(options.dataset)[options.splitIndex!]!;
+  const split = hespSplit(options, labelSet);
   const [trainList, testList] = [options.trainAnnotations, options.testAnnotations].map((f) =>
     readHespList(options, labelSet, f),
   ) as [VideoItem[], VideoItem[]];
   refuseSharedClips(options, trainList, testList);
-  const train = partitionBySplit(trainList, split).known;
-  const test = partitionBySplit(testList, split);
+  // the released code numbers known labels by its own class ids and pairs them with alphabetical prompts
+  const knownOrder = options.referenceBehaviour?.alphabeticalClassNames
+    ? { knownOrder: hespReferenceKnownOrder(split.known, labelSet) }
+    : {};
+  const { known: train, knownClassIds } = partitionBySplit(trainList, split, knownOrder);
+  const test = partitionBySplit(testList, split, knownOrder);
   if (train.length === 0)
     throw new InvalidArgumentError({
       functionName: 'loadHespData',
@@ -152,6 +168,7 @@ export function loadHespData(options: HespOptions): HespData {
     labelSet,
     labelSetReason: reason,
     split,
+    knownClassIds,
     ...splitValidation(train, options.seed, options.valFraction),
     testKnown: test.known,
     testUnknown: test.unknown,

@@ -28,12 +28,18 @@ export interface RunScores {
   test: Record<string, number>;
   /** The epoch the evaluated state comes from (1-based). */
   epoch: number;
-  /** known-class test clips: frame dir, label (index into `classNames`), predicted index, known-ness (max ensemble logit) */
+  /** known-class test clips: frame dir, known label (index into `knownNames`), predicted label, known-ness (max ensemble logit) */
   known: { frameDir: string; label: number; predicted: number; knownness: number }[];
   /** unknown-class test clips: frame dir, original label name, known-ness, the known class it is closest to (argmax) */
   unknown: { frameDir: string; originalLabel: string; knownness: number; predicted: number }[];
-  /** known class names in logit order */
+  /** the known classes' prompt texts in logit order (`knownClassTexts`) */
   classNames: string[];
+  /**
+   * known label j's class name in the run's label set. It equals `classNames` but for the released code's
+   * alphabetical prompts (`referenceBehaviour.alphabeticalClassNames`), where the prompt of logit j names another
+   * class than label j in most splits; labels and predictions are named by this.
+   */
+  knownNames: string[];
 }
 
 const BestMetaSchema = z.object({
@@ -140,6 +146,7 @@ export function hespRunScores(
       predicted: predictedUnknown[i]!,
     })),
     classNames: texts,
+    knownNames: data.knownClassIds.map((k) => data.labelSet.names[k]!),
   };
 }
 
@@ -178,13 +185,16 @@ export async function scoreHespRun(
   }
 }
 
-/** scores.csv: one row per test clip (set, frame_dir, label, predicted, knownness), known clips first. */
+/**
+ * scores.csv: one row per test clip (set, frame_dir, label, predicted, knownness), known clips first; labels and
+ * predictions by class name (`RunScores.knownNames`).
+ */
 export function hespScoresCsv(result: RunScores): string {
-  const texts = result.classNames;
+  const names = result.knownNames;
   return (
     [
       csvRow(['set', 'frame_dir', 'label', 'predicted', 'knownness']),
-      ...result.known.map((r) => csvRow(['known', r.frameDir, texts[r.label]!, texts[r.predicted]!, r.knownness])),
+      ...result.known.map((r) => csvRow(['known', r.frameDir, names[r.label]!, names[r.predicted]!, r.knownness])),
       ...result.unknown.map((r) => csvRow(['unknown', r.frameDir, r.originalLabel, null, r.knownness])),
     ].join('\n') + '\n'
   );

@@ -137,25 +137,33 @@ describe('hesp train/eval end to end on tiny-clip with synthetic frame directori
       `known class 5 (${d.labelSet.names[5]}) has no test clips in ${join(work, 'test.txt')}: closed-set accuracy and the open-set numbers are over the other known classes`,
     ]);
   });
-  it('takes any label set: ad-hoc classes, a built-in id or a JSON file; HESP split indices need the dataset-sized set', () => {
+  it("takes any label set: ad-hoc classes, a built-in id or a JSON file; HESP split indices need the dataset's classes", () => {
     const load = (extra: object) => loadHespData(HespOptionsSchema.parse({ ...cfg('ls', 1), ...extra }));
-    const adHoc = load({ classes: ['calm', 'joy', 'gloom', 'rage', 'shock'] });
+    // classes of one's own: the lists' ids are positions in them ('label-set'); DFER-CLIP's ids name expressions
+    expect(() => load({ classes: ['calm', 'joy', 'gloom', 'rage', 'shock'] })).toThrow(
+      /train\.txt:\d+ \(field .label.\): label \d \(= \w+ under the dfer-clip scheme\) is not a class of label set classes:calm,.*'label-set' scheme/,
+    );
+    const adHoc = load({ classes: ['calm', 'joy', 'gloom', 'rage', 'shock'], labelScheme: 'label-set' });
     expect(adHoc.labelSet.names).toEqual(['calm', 'joy', 'gloom', 'rage', 'shock']);
     expect(adHoc.labelSetReason).toBe('given with classes');
     expect(adHoc.testUnknown.length).toBe(4); // classes 3 and 4 of the test list
-    expect(load({ labelSet: 'contempt-7' }).labelSet.names.at(-1)).toBe('contempt');
+    // contempt-7 has no neutral: the lists' neutral clips (DFER-CLIP id 2) are refused, not read as another class
+    expect(() => load({ labelSet: 'contempt-7' })).toThrow(/label 2 \(= neutral under the dfer-clip scheme\)/);
+    expect(load({ labelSet: 'contempt-7', labelScheme: 'label-set' }).labelSet.names.at(-1)).toBe('contempt');
     const file = join(work, 'five.json');
     writeFileSync(file, JSON.stringify({ id: 'five', names: ['a', 'b', 'c', 'd', 'e'] }));
-    expect(load({ labelSet: file }).labelSetReason).toBe(`from ${file}`);
-    expect(() => load({ classes: ['a', 'b', 'c', 'd', 'e'], known: undefined, splitIndex: 0 })).toThrow(
-      /HESP's afew splits index 7 classes but the label set has 5 \(a, b, c, d, e\); give known class ids instead/,
+    expect(load({ labelSet: file, labelScheme: 'label-set' }).labelSetReason).toBe(`from ${file}`);
+    expect(() =>
+      load({ classes: ['a', 'b', 'c', 'd', 'e'], labelScheme: 'label-set', known: undefined, splitIndex: 0 }),
+    ).toThrow(
+      /split 0 is over the classes of basic-7 \(happiness, .*\), label set classes:a,b,c,d,e has a, b, c, d, e; it lacks happiness, .*; give known class ids instead/,
     );
     expect(() => load({ labelSet: 'no-such-set' })).toThrow(
       /'no-such-set' is neither a built-in label set \(.*basic-7.*\) nor a JSON file/,
     );
     // a list label outside the label set names the list, the line and the set
-    expect(() => load({ classes: ['a', 'b', 'c'], known: [0, 1] })).toThrow(
-      /test\.txt:\d+ \(field 'label'\): label '3' out of range; expected an integer 0..2 \(dfer-clip scheme, label set classes:a,b,c\)/,
+    expect(() => load({ classes: ['a', 'b', 'c'], labelScheme: 'label-set', known: [0, 1] })).toThrow(
+      /test\.txt:\d+ \(field 'label'\): label '3' out of range; expected an integer 0..2 \(label-set scheme, label set classes:a,b,c\)/,
     );
   });
   it("reads FERV39k with vlfer's seeded open-set splits (ferv39kOpenSetSplits)", () => {

@@ -6,7 +6,14 @@
 export type { HespOptions, HespOptionsInput, HespFacesOptionsInput } from './options.js';
 export { HespOptionsSchema } from './options.js';
 export type { HespData } from './data.js';
-export { loadHespData, hespLabelSet, missingClassWarnings, refuseSharedClips, splitValidation } from './data.js';
+export {
+  loadHespData,
+  hespLabelSet,
+  hespSplit,
+  missingClassWarnings,
+  refuseSharedClips,
+  splitValidation,
+} from './data.js';
 export type { HespHooks, EpochRecord, StepRecord, HespRunResult } from './train.js';
 export type { ClipFrameReader } from './train.js';
 export { trainHesp, hespLogits, evaluateOpenSet, selectionScore, clipFrameReader } from './train.js';

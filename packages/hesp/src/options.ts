@@ -19,14 +19,15 @@ export const HespOptionsSchema = z
     trainAnnotations: path,
     testAnnotations: path,
     root: path.optional(),
-    /** How the label column is read. @default the dataset's HESP lists ('mafw-hesp' for MAFW, else 'dfer-clip') */
+    /** What the lists' label ids mean (`LABEL_SCHEMES`). @default the dataset's HESP lists ('mafw-hesp' for MAFW, else 'dfer-clip') */
     labelScheme: z.enum(LABEL_SCHEMES).optional(),
     /**
-     * The label set the lists' label ids index: a built-in id (`basic-7`, `mafw-11`, …) or a JSON file.
+     * The run's classes in output order (the lists' ids are mapped in by class name; 'label-set' scheme: positions in
+     * it): a built-in id (`basic-7`, `mafw-11`, …) or a JSON file.
      * @default the dataset's (mafw-11 for MAFW, basic-7 for AFEW/DFEW)
      */
     labelSet: z.string().min(1).optional(),
-    /** Class names in label-id order (an ad-hoc label set); wins over `labelSet`. */
+    /** Class names in output order (an ad-hoc label set); wins over `labelSet`. */
     classes: z.array(z.string().min(1)).min(2).optional(),
     rebase: z.object({ from: z.string(), to: z.string() }).optional(),
     duplicates: z.enum(['error', 'drop']).default('error'),
@@ -107,14 +108,15 @@ export interface HespOptionsInput {
   testAnnotations: string;
   /** Prefix for the relative frame directories of the lists. @default the lists' paths as written */
   root?: string;
-  /** How the label column is read. @default the dataset's HESP lists ('mafw-hesp' for MAFW, else 'dfer-clip') */
+  /** What the lists' label ids mean (`LABEL_SCHEMES`). @default the dataset's HESP lists ('mafw-hesp' for MAFW, else 'dfer-clip') */
   labelScheme?: LabelScheme;
   /**
-   * The label set the lists' label ids index: a built-in id (`basic-7`, `mafw-11`, …) or a JSON file.
+   * The run's classes in output order (the lists' ids are mapped in by class name; 'label-set' scheme: positions in
+   * it): a built-in id (`basic-7`, `mafw-11`, …) or a JSON file.
    * @default the dataset's (mafw-11 for MAFW, basic-7 for AFEW/DFEW)
    */
   labelSet?: string;
-  /** Class names in label-id order (an ad-hoc label set, at least 2); wins over `labelSet`. */
+  /** Class names in output order (an ad-hoc label set, at least 2); wins over `labelSet`. */
   classes?: string[];
   /** Rewrite a path prefix in the lists. */
   rebase?: { from: string; to: string };

@@ -388,6 +388,52 @@ describe('publish and evaluation stages', () => {
     expect(csv.at(-2)).toMatch(/^unknown,.*,,5$/);
   });
 
+  it("loadHespData keeps a HESP split's classes in a label set of another order, and numbers labels as asked", () => {
+    // AFEW split 0 = sadness + happiness; the lists' DFER-CLIP ids (0 happiness, 1 sadness, 2 neutral, 3 anger) are
+    // read by class name into FER2013's order (0 anger … 3 happiness, 4 sadness, 6 neutral)
+    const names = (d: ReturnType<typeof loadHespData>, items: { originalLabel: number }[]) =>
+      [...new Set(items.map((i) => d.labelSet.names[i.originalLabel]))].sort();
+    const fer = loadHespData(options({ known: undefined, splitIndex: 0, labelSet: 'fer2013-7-native' }));
+    const basic = loadHespData(options({ known: undefined, splitIndex: 0 }));
+    for (const d of [fer, basic]) {
+      expect(d.knownClassIds.map((k) => d.labelSet.names[k])).toEqual(['happiness', 'sadness']);
+      expect(names(d, [...d.train, ...d.val])).toEqual(['happiness', 'sadness']);
+      expect([...new Set(d.testUnknown.map((i) => d.labelSet.names[i.label]))].sort()).toEqual(['anger', 'neutral']);
+    }
+    expect(fer.knownClassIds).toEqual([3, 4]);
+    expect(() => loadHespData(options({ known: undefined, splitIndex: 0, labelSet: 'contempt-7' }))).toThrow(
+      /'splitIndex' passed to 'loadHespData': split 0 is over the classes of basic-7 .* lacks neutral/,
+    );
+    // sadness (1) and neutral (2): ascending ids by default; the released code numbers them by its own ids, where
+    // neutral (4) comes before sadness (5), and pairs label j with the j-th alphabetical prompt
+    const fixed = loadHespData(options({ known: [1, 2] }));
+    const reference = loadHespData(options({ known: [1, 2], referenceBehaviour: { alphabeticalClassNames: true } }));
+    expect(fixed.knownClassIds).toEqual([1, 2]);
+    expect(reference.knownClassIds).toEqual([2, 1]);
+    const sad = (d: typeof fixed) => d.testKnown.find((i) => i.originalLabel === 1)!.label;
+    expect([sad(fixed), sad(reference)]).toEqual([0, 1]);
+    // scores.csv names a clip's true class, not the prompt its logit was paired with
+    const K = 2;
+    const logits = (n: number) => ({
+      dtype: 'float32' as const,
+      data: Float32Array.from({ length: n * K }, (_, i) => (i % K === 0 ? 1 : 0)),
+      dims: [n, K] as [number, number],
+    });
+    const scores = hespRunScores(
+      reference,
+      ['Neutral', 'Sad'].sort(),
+      1,
+      report(0.5, 0.5, 0.5),
+      logits(reference.testKnown.length),
+      logits(reference.testUnknown.length),
+    );
+    expect(scores.knownNames).toEqual(['neutral', 'sadness']);
+    const rows = hespScoresCsv(scores).split('\n');
+    const row = (dir: string) => rows.find((r) => r.includes(`${dir},`))!.split(',');
+    const sadClip = reference.testKnown.find((i) => i.originalLabel === 1)!.frameDir;
+    expect(row(sadClip).slice(2, 4)).toEqual(['sadness', 'neutral']);
+  });
+
   it('readHespRunConfig names config.resolved.json when it is missing', () => {
     const dir = mkdtempSync(join(work, 'nocfg-'));
     expect(() => readHespRunConfig(dir)).toThrow(DataFormatError);

@@ -19,7 +19,9 @@ export const HESP_CLASS_TEXT: Readonly<Record<string, string>> = {
  * Switches that reproduce defects of the released HESP code. All default to the fixed behaviour.
  * - `alphabeticalClassNames`: the reference sorts the known class names alphabetically (`classes_names.sort()`)
  *   while labels index `sorted(known)` numerically, so prompt j describes another class than label j in most splits
- *   (17 of MAFW's 20). vlfer aligns prompt j with label j unless this is true.
+ *   (17 of MAFW's 20). vlfer aligns prompt j with label j unless this is true; then `@vlfer/hesp` also numbers the
+ *   known labels by the released code's class ids (`hespReferenceKnownOrder` of `@vlfer/datasets`), so each label
+ *   meets the prompt the reference gives it.
  * - `zeroContextGradient`: the reference calls `prompt.zero_grad()` before `optimizer.step()`, so the CoOp context
  *   never receives the task gradient. (Consumed by the HESP training loop.)
  */

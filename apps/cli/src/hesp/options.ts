@@ -30,14 +30,14 @@ export function trainCommand(): Command {
     .addOption(
       new Option(
         '--label-scheme <scheme>',
-        "label ids of the lists (default: HESP's own lists: mafw-hesp for MAFW, dfer-clip otherwise)",
+        "what the lists' label ids mean (default: HESP's own lists: mafw-hesp for MAFW, dfer-clip otherwise; label-set: positions in --label-set/--classes)",
       ).choices(LABEL_SCHEMES),
     )
     .option(
       '--label-set <name|file.json>',
-      "label set the lists' label ids index: a built-in id (basic-7, mafw-11, contempt-7, …) or a JSON file (default: the dataset's)",
+      "the run's classes and their order (ids are mapped in by name): a built-in id (basic-7, mafw-11, contempt-7, …) or a JSON file (default: the dataset's)",
     )
-    .option('--classes <a,b,c>', 'class names in label-id order (an ad-hoc label set)', stringList)
+    .option('--classes <a,b,c>', 'class names in output order (an ad-hoc label set)', stringList)
     .option('--rebase <from=to>', 'rewrite the start of frame-directory paths in the lists', rebasePair)
     .option(
       '--allow-outside-root',

@@ -96,13 +96,13 @@ export function openSetOutcome(
   const rep = classificationReport(
     r.known.map((k) => k.label),
     r.known.map((k) => k.predicted),
-    r.classNames.length,
+    r.knownNames.length,
   );
   return {
     metrics: { ...r.test, n: r.known.length + r.unknown.length },
-    perClassRecall: Object.fromEntries(r.classNames.map((c, i) => [c, rep.perClassRecall[i] ?? null])),
+    perClassRecall: Object.fromEntries(r.knownNames.map((c, i) => [c, rep.perClassRecall[i] ?? null])),
     confusionMatrix: rep.confusionMatrix,
-    labelNames: [...r.classNames],
+    labelNames: [...r.knownNames],
     scores: { known: r.known.map((k) => k.knownness), unknown: r.unknown.map((u) => u.knownness) },
     items: openSetItems(r, root),
   };

@@ -7,9 +7,31 @@ import { parseAffectNetCsvText, parseFerPlusCsvText, parseRafDbListText, type Fe
 import { countLabels, type DuplicatePolicy, type ImageItem, type LoadResult } from '../types.js';
 import { verifyImage, type ImageVerification } from './image-check.js';
 
-async function verifyAll(items: ImageItem[], mode: ImageVerification): Promise<void> {
-  for (const it of items) await verifyImage(it.path, mode);
+/**
+ * Check the images an annotation file lists: each must exist (whatever `mode`; a stat per image), then pass
+ * `verifyImage` under `mode`. An error names the annotation file, line and field, then the image and what is wrong.
+ */
+async function checkListedImages(
+  items: readonly { path: string; line: number }[],
+  list: string,
+  field: string,
+  mode: ImageVerification,
+): Promise<void> {
+  for (const it of items) {
+    try {
+      if (!existsSync(it.path))
+        throw new DataFormatError({ file: it.path, message: 'the listed image does not exist' });
+      await verifyImage(it.path, mode);
+    } catch (error) {
+      if (!(error instanceof DataFormatError)) throw error;
+      throw new DataFormatError({ file: list, line: it.line, field, message: error.message, cause: error });
+    }
+  }
 }
+
+/** The loaders' items, without the line numbers the checks used. */
+const withoutLines = (items: readonly (ImageItem & { line: number })[]): ImageItem[] =>
+  items.map(({ path, label }) => ({ path, label }));
 
 export interface RafDbOptions {
   /** RAF-DB `basic/` directory. */
@@ -31,7 +53,10 @@ export interface RafDbOptions {
   allowOutsideRoot?: boolean;
 }
 
-/** RAF-DB basic expressions from `list_patition_label.txt` (`parseRafDbListText`), images checked to exist. */
+/**
+ * RAF-DB basic expressions from `list_patition_label.txt` (`parseRafDbListText`), every listed image checked to exist
+ * and (`verify`) to be an image; errors name the list's line.
+ */
 export async function loadRafDb(options: RafDbOptions): Promise<LoadResult<ImageItem>> {
   const variant = options.variant ?? 'aligned';
   const file = options.annotations ?? join(options.root, 'EmoLabel', 'list_patition_label.txt');
@@ -44,14 +69,13 @@ export async function loadRafDb(options: RafDbOptions): Promise<LoadResult<Image
     ...(options.allowOutsideRoot ? { allowOutsideRoot: true } : {}),
   });
   const labelSet = options.labelSet ?? BASIC_7;
-  const items = entries.map((e) => ({
+  const listed = entries.map((e) => ({
     path: join(imageDir, variant === 'aligned' ? `${e.name.replace(/\.[^.]+$/, '')}_aligned.jpg` : e.name),
     label: e.label,
+    line: e.line,
   }));
-  for (const it of items)
-    if (!existsSync(it.path))
-      throw new DataFormatError({ file: it.path, message: `image listed in ${file} is missing` });
-  await verifyAll(items, options.verify ?? 'header');
+  await checkListedImages(listed, file, 'image name', options.verify ?? 'header');
+  const items = withoutLines(listed);
   return { items, labelSet, counts: countLabels(items, labelSet.names.length), dropped, source: file };
 }
 
@@ -66,7 +90,10 @@ export interface AffectNetOptions {
   labelSet?: LabelSet;
   /** Rows whose category is not in the label set: `'error'` or `'drop'` (counted by category). @default 'error' */
   outOfSet?: 'error' | 'drop';
-  /** @default 'none' (AffectNet is large; check with 'header' when needed) */
+  /**
+   * Beyond the existence every listed image is checked for.
+   * @default 'none' (AffectNet is large; 'header' reads each file's first bytes)
+   */
   verify?: ImageVerification;
   /** @default 'error' */
   duplicates?: DuplicatePolicy;
@@ -84,8 +111,9 @@ export async function loadAffectNetCsv(options: AffectNetOptions): Promise<LoadR
     file: options.csv,
     ...options,
   });
-  const items = entries.map((e) => ({ path: join(options.imageRoot, e.path), label: e.label }));
-  await verifyAll(items, options.verify ?? 'none');
+  const listed = entries.map((e) => ({ path: join(options.imageRoot, e.path), label: e.label, line: e.line }));
+  await checkListedImages(listed, options.csv, 'subDirectory_filePath', options.verify ?? 'none');
+  const items = withoutLines(listed);
   return { items, labelSet, counts: countLabels(items, labelSet.names.length), dropped, source: options.csv };
 }
 
@@ -100,7 +128,7 @@ export interface FerPlusOptions {
   labelSet?: LabelSet;
   /** Rows without a majority emotion or image name: `'drop'` (counted, FERPlus's own majority mode) or `'error'`. @default 'drop' */
   noMajority?: 'drop' | 'error';
-  /** @default 'none' */
+  /** Beyond the existence every listed image is checked for. @default 'none' */
   verify?: ImageVerification;
   /** @default 'error' */
   duplicates?: DuplicatePolicy;
@@ -120,10 +148,12 @@ export async function loadFerPlusCsv(options: FerPlusOptions): Promise<LoadResul
     file: options.csv,
     ...options,
   });
-  const items = entries.map((e) => ({
+  const listed = entries.map((e) => ({
     path: join(options.imageRoot, FERPLUS_DIRS[e.usage], e.imageName),
     label: e.label,
+    line: e.line,
   }));
-  await verifyAll(items, options.verify ?? 'none');
+  await checkListedImages(listed, options.csv, 'Image name', options.verify ?? 'none');
+  const items = withoutLines(listed);
   return { items, labelSet, counts: countLabels(items, labelSet.names.length), dropped, source: options.csv };
 }
