@@ -23,7 +23,11 @@ export const HESP_CLASS_TEXT: Readonly<Record<string, string>> = {
  *   known labels by the released code's class ids (`hespReferenceKnownOrder` of `@vlfer/datasets`), so each label
  *   meets the prompt the reference gives it.
  * - `zeroContextGradient`: the reference calls `prompt.zero_grad()` before `optimizer.step()`, so the CoOp context
- *   never receives the task gradient. (Consumed by the HESP training loop.)
+ *   never receives the task gradient, and does not move at all (PyTorch ≥ 2.0 skips a `None` gradient; under 1.10
+ *   the weight decay's step is below the float16 context's resolution). (Consumed by the HESP training loop.) Not
+ *   reproduced: under PyTorch 1.10 the same zeroed step lets weight decay shrink the float32 `logit_scale` (exp
+ *   from 100 to about 91–98 over 100 epochs) and the text positional embedding by about 1 %; vlfer keeps both, as
+ *   PyTorch ≥ 2.0 does.
  */
 export interface HespReferenceBehaviour {
   alphabeticalClassNames?: boolean;

@@ -36,17 +36,21 @@ describe('HESP training step on tiny-clip', () => {
     expect(l.ensemble.data[0]).toBeCloseTo((l.clip.data[0]! + l.arpl.data[0]!) / 2, 5);
     await m.release();
   }, 120_000);
-  it('referenceBehaviour.zeroContextGradient leaves the context to weight decay and momentum only', async () => {
+  it('referenceBehaviour.zeroContextGradient leaves the context as it was, as the released code does', async () => {
     const a = await HespModel.create(sharedPath('fixtures', 'tiny-clip'), {
       classTexts: ['Happy', 'Sad'],
       nCtx: 2,
       seed: 0,
       referenceBehaviour: { zeroContextGradient: true },
     });
-    const c0 = Float32Array.from(a.ctx);
+    const [c0, n0] = [Float32Array.from(a.ctx), Float32Array.from(a.negImages)];
     await a.step(frames(2, 2, 2), 2, [0, 1]);
-    // SGD with zero gradient: ctx ← ctx − lr·wd·ctx
-    for (let i = 0; i < 8; i++) expect(a.ctx[i]).toBeCloseTo(c0[i]! * (1 - 0.01 * 1e-4), 7);
+    await a.step(frames(2, 2, 2), 2, [1, 0]);
+    // no task gradient and no weight decay: the reference's float16 context does not move (PyTorch 1.10 applies a
+    // decay step below its resolution, PyTorch 2 skips the parameter); the other parameters train
+    expect(Array.from(a.ctx)).toEqual(Array.from(c0));
+    expect(a.negImages.some((v, i) => v !== n0[i])).toBe(true);
+    expect(Object.keys(a.state().optimizer.buffers).sort()).toEqual(['negImages', 'radius']);
     await a.release();
   }, 120_000);
   it('the images per vision run (chunk, from 2 on) change neither the losses nor a bit of the gradients, with weights stored (the CPU default) and fed', async () => {

@@ -156,8 +156,10 @@ export class HespModel {
     this.negImages = Float32Array.from({ length: this.K * 3 * this.S * this.S }, () => rng.normal());
     this.radius = new Float32Array(1);
     this.location = clampPatchCentre(location, o.patchSize, this.S);
+    // the reference's context never moves (see `apply`): it is not among the optimised parameters then
+    const ctx: Record<string, Float32Array> = o.referenceBehaviour.zeroContextGradient ? {} : { ctx: this.ctx };
     this.opt = createSgd(
-      { ctx: this.ctx, negImages: this.negImages, radius: this.radius },
+      { ...ctx, negImages: this.negImages, radius: this.radius },
       { lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay },
     );
   }
@@ -534,7 +536,9 @@ export class HespModel {
   /**
    * HESP's updates from gradients: step-50 normalised-gradient moves (`normalizedGradientStep`) of the patch and,
    * with the mean over the K images, of the negative images; then SGD over ctx, negative images and R. With
-   * `referenceBehaviour.zeroContextGradient` the context gets a zero gradient (decay and momentum only).
+   * `referenceBehaviour.zeroContextGradient` the context does not move at all, as in the released code: its gradient
+   * is zeroed before `optimizer.step()`, so PyTorch ≥ 2.0 skips it (`zero_grad` sets `None`), and under PyTorch 1.10
+   * (zeros) the weight decay's step on the float16 context is below half a unit in the last place.
    */
   apply(g: HespGradients): void {
     normalizedGradientStep(this.patch, g.patch, this.o.promptStep);
@@ -542,8 +546,8 @@ export class HespModel {
     const gMean = new Float64Array(per);
     for (let k = 0; k < this.K; k++) for (let i = 0; i < per; i++) gMean[i]! += g.negImages[k * per + i]! / this.K;
     normalizedGradientStep(this.negImages, gMean, this.o.promptStep, this.K);
-    const ctxGrad = this.o.referenceBehaviour.zeroContextGradient ? new Float32Array(this.ctx.length) : g.ctx;
-    this.opt.step({ ctx: ctxGrad, negImages: g.negImages, radius: Float32Array.of(g.radius) });
+    const ctx: Record<string, Float32Array> = this.o.referenceBehaviour.zeroContextGradient ? {} : { ctx: g.ctx };
+    this.opt.step({ ...ctx, negImages: g.negImages, radius: Float32Array.of(g.radius) });
   }
 
   /** Learnable state for checkpoints. */
