@@ -247,6 +247,7 @@ export const TrainOptionsSchema = z
     epochs: positiveInt.default(5),
     batch: positiveInt.default(512),
     lr: z.number().positive().default(1e-3),
+    milestones: z.array(z.number().int().nonnegative()).default([30]),
     optimizer: z.enum(OPTIMIZERS).default('sgd'),
     momentum: z.number().min(0).max(1).default(0.9),
     weightDecay: z.number().min(0).default(1e-4),
@@ -314,8 +315,13 @@ export interface TrainOptionsInput {
   epochs?: number;
   /** Training batch size (images). @default 512 */
   batch?: number;
-  /** Learning rate. @default 0.001 */
+  /** Learning rate (the base rate, before the first milestone). @default 0.001 */
   lr?: number;
+  /**
+   * Epochs (0-based) from which the learning rate is multiplied by 0.1 once more (PyTorch `MultiStepLR`, stepped
+   * per epoch; Exp-CLIP's `runner.sh` has `--milestones 30`); [] keeps it constant. @default [30]
+   */
+  milestones?: number[];
   /** Optimizer. @default 'sgd' */
   optimizer?: OptimizerName;
   /** SGD momentum, in [0, 1]. @default 0.9 */

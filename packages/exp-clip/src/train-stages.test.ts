@@ -15,6 +15,7 @@ import {
   trainingFingerprints,
   trainLoopSteps,
   trainMetrics,
+  trainProjectionHead,
   type StepLog,
   type TrainFiles,
 } from './train.js';
@@ -179,6 +180,44 @@ describe('training stages', () => {
     } finally {
       run.close();
     }
+  });
+
+  it('trainProjectionHead steps the rate at the milestones (MultiStepLR, γ 0.1), also when resumed at an epoch', async () => {
+    const features = t2(Array.from({ length: 8 }, (_, i) => [Math.sin(i + 1), Math.cos(2 * i + 1)]));
+    const targets = t2(Array.from({ length: 8 }, (_, i) => [Math.sin(3 * i), Math.cos(i), Math.sin(i + 0.5)]));
+    const train = async (lr: number, milestones: number[], extra: object = {}, init?: number[]) => {
+      const head = createProjectionHead({ inputDim: 2, outputDim: 3, rng: createRng(7) });
+      if (init) head.weight.set(init);
+      const logs: StepLog[] = [];
+      const base = { features, targets, head, epochs: 3, batch: 4, optimizer: 'sgd' as const, seed: 1 };
+      await trainProjectionHead({
+        ...base,
+        lr,
+        milestones,
+        momentum: 0.9,
+        weightDecay: 1e-4,
+        onStep: (l) => logs.push(l),
+        ...extra,
+      });
+      return { weight: Array.from(head.weight), rates: logs.map((l) => l.lr) };
+    };
+    const stepped = await train(0.5, [1, 2]);
+    expect(stepped.rates).toEqual([0.5, 0.5, 0.05, 0.05, 0.005000000000000001, 0.005000000000000001]);
+    const constant = await train(0.5, []);
+    expect(constant.rates.every((r) => r === 0.5)).toBe(true);
+    expect(stepped.weight).not.toEqual(constant.weight);
+    // a milestone at epoch 0 is the tenth of the rate from the start
+    expect((await train(0.5, [0])).weight).toEqual((await train(0.05, [])).weight);
+    // resumed at epoch 1 from the state there, the run takes epoch 1's rate, not the base rate
+    let at1: Parameters<NonNullable<Parameters<typeof trainProjectionHead>[0]['onCheckpoint']>>[0] | undefined;
+    const first = await train(0.5, [1, 2], {
+      epochs: 1,
+      onCheckpoint: (c: NonNullable<typeof at1>) => (at1 = c),
+    });
+    const start = { epoch: 1, step: 0, optimizerState: at1!.optimizerState };
+    const resumed = await train(0.5, [1, 2], { start }, first.weight);
+    expect(resumed.rates).toEqual(stepped.rates.slice(2));
+    expect(resumed.weight).toEqual(stepped.weight);
   });
 
   it('trainMetrics: steps per epoch, first/last loss and the mean accuracy of the last epoch', () => {

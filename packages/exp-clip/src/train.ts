@@ -33,7 +33,7 @@ import { listImages } from '@vlfer/datasets/node';
 import { encodeImages, loadClip, runtimeVersions, type ClipModel } from '@vlfer/encoders/node';
 import { constantTargetsWarning, type Teacher } from '@vlfer/llm-knowledge';
 import { computeTargets, httpTeacher, importedTeacher } from '@vlfer/llm-knowledge/node';
-import { createOptimizer, type OptimizerName, type Optimizer } from '@vlfer/losses';
+import { createOptimizer, multiStepLr, type OptimizerName, type Optimizer } from '@vlfer/losses';
 import { InfoNceGraph, InfoNceSgdStep } from '@vlfer/losses/node';
 import { createProjectionHead, encodeProjectionHead, ProjectionHead } from '@vlfer/projection-head';
 import { createFaceCropper, type FaceCropper } from '@vlfer/faces/node';
@@ -60,7 +60,13 @@ export interface TrainLoopOptions extends ThreadOptions {
   head: ProjectionHead;
   epochs: number;
   batch: number;
+  /** The base learning rate (epochs before the first milestone). */
   lr: number;
+  /**
+   * Epochs (0-based) from which the learning rate is multiplied by 0.1 once more: PyTorch's `MultiStepLR` stepped
+   * once per epoch (`multiStepLr`). @default [30] (Exp-CLIP's `runner.sh`: `--milestones 30`)
+   */
+  milestones?: readonly number[];
   optimizer: OptimizerName;
   momentum: number;
   weightDecay: number;
@@ -135,6 +141,8 @@ function batchBuffers(features: Tensor2D, targets: Tensor2D, batch: number) {
 interface HeadStepper {
   /** Train on `rows`; a step whose loss is not finite leaves the weights as they were. */
   step(rows: readonly number[]): Promise<{ loss: number; correct: number }>;
+  /** The learning rate of the next steps (the optimiser state is kept). */
+  setLearningRate(lr: number): void;
   /** The optimiser state, with `head.weight` brought up to date first. */
   state(): ReturnType<Optimizer['state']>;
   /** Bring `head.weight` up to date and free the engine. */
@@ -163,6 +171,7 @@ async function createHeadStepper(options: TrainLoopOptions): Promise<HeadStepper
     });
     return {
       step: (rows) => fused.step(rows),
+      setLearningRate: (lr) => fused.setLearningRate(lr),
       state: () => (fused.sync(), fused.state()),
       release: () => fused.release(),
     };
@@ -182,16 +191,21 @@ async function createHeadStepper(options: TrainLoopOptions): Promise<HeadStepper
       if (Number.isFinite(res.loss)) opt.step({ weight: res.gradWeight });
       return res;
     },
+    setLearningRate: (lr) => opt.setLearningRate(lr),
     state: () => opt.state(),
     release: () => graph.release(),
   };
 }
 
+/** Exp-CLIP's learning-rate milestones (`runner.sh`: `--milestones 30`, `MultiStepLR` γ 0.1). */
+export const DEFAULT_MILESTONES: readonly number[] = [30];
+
 /**
  * Exp-CLIP head training (`train.py`): each epoch a seeded shuffle (seed, epoch) of the N pairs, batches of
  * `batch` with the last partial batch dropped (drop_last), symmetric InfoNCE with scale 100 on ORT,
  * SGD(momentum, weight decay) or Adam in PyTorch semantics (SGD on the CPU: gather, loss, gradient and update fused
- * into one ORT graph per step, `InfoNceSgdStep`). Deterministic: a resumed run equals an uninterrupted one bit for bit.
+ * into one ORT graph per step, `InfoNceSgdStep`), the learning rate of each epoch from `milestones` (`MultiStepLR`,
+ * γ 0.1). Deterministic: a resumed run equals an uninterrupted one bit for bit.
  * @returns 'completed' or 'stopped'
  */
 export async function trainProjectionHead(options: TrainLoopOptions): Promise<'completed' | 'stopped'> {
@@ -201,6 +215,8 @@ export async function trainProjectionHead(options: TrainLoopOptions): Promise<'c
   const stepper = await createHeadStepper(options);
   try {
     for (let epoch = options.start?.epoch ?? 0; epoch < epochs; epoch++) {
+      const lr = multiStepLr(options.lr, epoch, options.milestones ?? DEFAULT_MILESTONES);
+      stepper.setLearningRate(lr);
       const order = createRng(options.seed * 1_000_003 + epoch).shuffled(Array.from({ length: n }, (_, i) => i));
       const first = epoch === (options.start?.epoch ?? 0) ? (options.start?.step ?? 0) : 0;
       for (let step = first; step < steps; step++) {
@@ -213,7 +229,7 @@ export async function trainProjectionHead(options: TrainLoopOptions): Promise<'c
           });
         const globalStep = epoch * steps + step;
         const accuracy = res.correct / batch;
-        options.onStep?.({ epoch, step, globalStep, loss: res.loss, accuracy, lr: options.lr });
+        options.onStep?.({ epoch, step, globalStep, loss: res.loss, accuracy, lr });
         const stop = options.signal?.aborted ?? false;
         const next = step + 1 === steps ? { epoch: epoch + 1, step: 0 } : { epoch, step: step + 1 };
         if (next.step === 0 || stop || options.checkpointDue?.())
@@ -444,6 +460,7 @@ function trainingKey(o: TrainOptions): string {
     instruction,
     batch,
     lr,
+    milestones,
     optimizer,
     momentum,
     weightDecay,
@@ -473,6 +490,9 @@ function trainingKey(o: TrainOptions): string {
         preprocess,
         resizer,
         dtype,
+        // the schedule only where it is not the default, so checkpoints of earlier versions (constant rate, the
+        // default's rate before epoch 30) still resume
+        ...(milestones.join() === DEFAULT_MILESTONES.join() ? {} : { milestones }),
         ...(faces ? { faces } : {}),
       }),
     )
@@ -704,6 +724,7 @@ export async function runHeadTraining(
     epochs: options.epochs,
     batch: options.batch,
     lr: options.lr,
+    milestones: options.milestones,
     optimizer: options.optimizer,
     momentum: options.momentum,
     weightDecay: options.weightDecay,

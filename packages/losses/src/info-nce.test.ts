@@ -169,7 +169,7 @@ describe('InfoNceSgdStep: gather + loss + SGD in one graph', () => {
     [0, 0, 48],
     [0.9, 1e-4, 1024],
   ] as const)
-    it(`equals the loss graph + createSgd to float32 rounding over shuffled batches (momentum ${momentum}, decay ${weightDecay}, out dim ${E}), and resumes bit for bit from its state`, async () => {
+    it(`equals the loss graph + createSgd to float32 rounding over shuffled batches and a change of rate (momentum ${momentum}, decay ${weightDecay}, out dim ${E}), and resumes bit for bit from its state`, async () => {
       const [N, D, B] = [40, 24, 16];
       const features = tensor(random(N * D, 1), N, D);
       const targets = tensor(random(N * E, 2), N, E);
@@ -184,7 +184,9 @@ describe('InfoNceSgdStep: gather + loss + SGD in one graph', () => {
       const Wf = Float32Array.from(W0);
       const options = { features, targets, weight: tensor(Wf, E, D), lr: 0.5, momentum, weightDecay };
       const fused = await InfoNceSgdStep.create(options);
-      for (const rows of batches.slice(0, 2)) {
+      for (const [k, rows] of batches.slice(0, 2).entries()) {
+        // a schedule's step between the batches: both keep their momentum and use the new rate
+        if (k === 1) [sgd, fused].forEach((o) => o.setLearningRate(0.05));
         const pick = (t: Tensor2D) =>
           tensor(
             Float32Array.from(rows.flatMap((r) => Array.from(t.data.subarray(r * t.dims[1], (r + 1) * t.dims[1])))),
@@ -206,7 +208,7 @@ describe('InfoNceSgdStep: gather + loss + SGD in one graph', () => {
       if (momentum > 0) expect(relErr(state.buffers.weight!, sgd.state().buffers.weight!)).toBeLessThan(1e-6);
       // resume: a new stepper from the state and a copy of the weights continues exactly as the first one does
       const Wr = Float32Array.from(Wf);
-      const resumed = await InfoNceSgdStep.create({ ...options, weight: tensor(Wr, E, D), state });
+      const resumed = await InfoNceSgdStep.create({ ...options, lr: 0.05, weight: tensor(Wr, E, D), state });
       const [a, b] = [await fused.step(batches[2]!), await resumed.step(batches[2]!)];
       expect(b).toEqual(a);
       await Promise.all([fused.release(), resumed.release()]);
@@ -236,6 +238,7 @@ describe('InfoNceSgdStep: gather + loss + SGD in one graph', () => {
     const s = await InfoNceSgdStep.create(base);
     await expect(s.step([0, 4])).rejects.toThrow(/'rows'.*index 4 at 1 is outside \[0, 4\)/);
     await expect(s.step([])).rejects.toThrow(/'rows'.*at least one/);
+    for (const lr of [0, -1, NaN]) expect(() => s.setLearningRate(lr)).toThrow(/'lr'.*must be > 0/);
     const before = Array.from(w.data);
     const huge = await InfoNceSgdStep.create({
       ...base,

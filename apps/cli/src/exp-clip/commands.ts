@@ -100,6 +100,7 @@ export function expClipCommand(): Command {
           batch: o.batch,
           encodeBatchSize: o.encodeBatchSize,
           lr: o.lr,
+          milestones: o.milestones,
           optimizer: o.optimizer,
           momentum: o.momentum,
           weightDecay: o.weightDecay,

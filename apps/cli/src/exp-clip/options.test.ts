@@ -29,3 +29,19 @@ describe('eval --dtype int8', () => {
     expect(() => parse('--int8-guard-sample', '0')).toThrow();
   });
 });
+
+describe('train --milestones', () => {
+  const parse = (...flags: string[]) => {
+    const cmd = trainCommand();
+    cmd.exitOverride().configureOutput({ writeErr: () => {} });
+    cmd.action(() => {});
+    cmd.parse(['--unlabelled', 'u', '--model', 'm', '--teacher', 'import', '--out', 'o', ...flags], { from: 'user' });
+    return cmd.opts();
+  };
+  it("defaults to Exp-CLIP's [30], takes epochs or 'none', and refuses a non-integer naming it", () => {
+    expect(parse().milestones).toEqual([30]);
+    expect(parse('--milestones', '10,20').milestones).toEqual([10, 20]);
+    expect(parse('--milestones', 'none').milestones).toEqual([]);
+    expect(() => parse('--milestones', '10,x')).toThrow(/x/);
+  });
+});

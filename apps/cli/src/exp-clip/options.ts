@@ -11,6 +11,7 @@ import {
   FACE_FLAG_NAMES,
   foldList,
   integer,
+  integerList,
   number,
   rebasePair,
   shardFlag,
@@ -147,7 +148,10 @@ export function evalCommand(): Command {
           .default('repeat-first'),
       )
       .addOption(
-        new Option('--label-scheme <scheme>', "video list label ids (default: the dataset's)").choices(LABEL_SCHEMES),
+        new Option(
+          '--label-scheme <scheme>',
+          "what a video list's label ids mean (default: the dataset's, dfer-clip; label-set: positions in --label-set/--classes)",
+        ).choices(LABEL_SCHEMES),
       )
       .option('--rebase <from=to>', 'rewrite the start of frame-directory paths in the annotation list', rebasePair)
       .option(
@@ -225,6 +229,12 @@ export function trainCommand(): Command {
       .option('--batch <n>', 'batch size (last partial batch dropped)', integer(1), 512)
       .option('--encode-batch-size <n>', 'images per encoder call (and per shard unit)', integer(1), 32)
       .option('--lr <x>', 'learning rate', number({ positive: true }), 1e-3)
+      .option(
+        '--milestones <epochs>',
+        "epochs (0-based) from which the learning rate is ×0.1 once more (MultiStepLR); 'none': constant",
+        (v: string) => (v === 'none' ? [] : integerList(v)),
+        [30],
+      )
       .addOption(new Option('--optimizer <name>').choices(OPTIMIZERS).default('sgd'))
       .option('--momentum <x>', 'SGD momentum', number(), 0.9)
       .option('--weight-decay <x>', 'weight decay', number(), 1e-4)

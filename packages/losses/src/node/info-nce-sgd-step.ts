@@ -139,6 +139,15 @@ export class InfoNceSgdStep {
     return { loss, correct: (out.correct!.data as Float32Array)[0]! };
   }
 
+  /**
+   * The learning rate of the next steps (schedules: `multiStepLr`); the momentum buffer is kept, as PyTorch's SGD
+   * keeps it when a scheduler changes the rate. @throws InvalidArgumentError unless lr > 0
+   */
+  setLearningRate(lr: number): void {
+    if (!(lr > 0)) throw bad('lr', `must be > 0, got ${lr}`);
+    (this.tensors.fixed['lr']!.data as Float32Array)[0] = lr;
+  }
+
   /** Copy the current weights into the caller's `weight` buffer when they are in the other one. */
   sync(): void {
     if (this.current === 0) return;
