@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '@vlfer/core';
+import { resizeBilinear } from '@vlfer/image';
 import { clampPatchCentre, type PatchLocation } from './visual-prompt.js';
 
 /**
@@ -16,31 +17,14 @@ export function camToUint8(cam: Float32Array): Uint8Array {
 }
 
 /**
- * The COLORMAP_JET "red" mask of the uint8 CAM resized to S×S (cv2 INTER_LINEAR: half-pixel centres, edges
- * clamped, rounded): 1 where the resized value is ≥ 201, else 0 (where OpenCV's JET colour map is "red", see
- * `camPatchLocation`).
+ * The COLORMAP_JET "red" mask of the uint8 CAM resized to S×S by OpenCV's 8-bit INTER_LINEAR, byte for byte
+ * (`resizeBilinear` of `@vlfer/image`): 1 where the resized value is ≥ 201, where OpenCV's JET table is red (see
+ * `camPatchLocation`), else 0.
  * @param u8 row-major grid×grid map @returns row-major S×S mask
  */
 export function camRedMask(u8: Uint8Array, grid: number, S: number): Uint8Array {
-  const scale = grid / S;
-  const coord = (x: number) => {
-    const f = (x + 0.5) * scale - 0.5;
-    const i0 = Math.floor(f);
-    const t = f - i0;
-    return [Math.min(Math.max(i0, 0), grid - 1), Math.min(Math.max(i0 + 1, 0), grid - 1), t] as const;
-  };
-  const mask = new Uint8Array(S * S);
-  for (let y = 0; y < S; y++) {
-    const [y0, y1, ty] = coord(y);
-    for (let x = 0; x < S; x++) {
-      const [x0, x1, tx] = coord(x);
-      const v =
-        (1 - ty) * ((1 - tx) * u8[y0 * grid + x0]! + tx * u8[y0 * grid + x1]!) +
-        ty * ((1 - tx) * u8[y1 * grid + x0]! + tx * u8[y1 * grid + x1]!);
-      if (Math.round(v) >= 201) mask[y * S + x] = 1;
-    }
-  }
-  return mask;
+  const resized = resizeBilinear({ data: u8, width: grid, height: grid, channels: 1 }, S, S).data;
+  return Uint8Array.from(resized, (v) => (v >= 201 ? 1 : 0));
 }
 
 /** The 8 neighbours of a pixel, clockwise on screen (rows down) from east: [row step, column step]. */
@@ -195,8 +179,7 @@ export function largestComponent(mask: Uint8Array, S: number): { n: number; sy: 
  * and its centroid truncated to integers (`int(M['m10'] / M['m00'])`), clamp so the patch fits. OpenCV's JET table
  * (256 entries, interpolated) is red in that sense exactly for 8-bit values ≥ 201 (checked with OpenCV 4.6: 201..255),
  * so the red mask is a threshold. The contour is traced and its area and moments taken as OpenCV does
- * (`traceOuterBorder`, `polygonMoments`, `largestContour`). One step is not OpenCV's to the bit: the resize is float
- * bilinear rounded, where OpenCV uses fixed-point weights, so a few resized pixels at the threshold differ by one.
+ * (`traceOuterBorder`, `polygonMoments`, `largestContour`), after OpenCV's own fixed-point resize (`camRedMask`).
  * Where no contour encloses any area (only lines or lone pixels are red; the reference crashes there) the centroid
  * of the largest component is taken.
  * Stages: `camToUint8` → `camRedMask` → `largestContour` (`largestComponent`) → `clampPatchCentre`.

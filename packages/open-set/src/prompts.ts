@@ -1,4 +1,5 @@
 import { InvalidArgumentError, type LabelSet } from '@vlfer/core';
+import { canonicalExpression } from '@vlfer/datasets';
 
 /** HESP's class texts (the annotation's label_text column) by canonical expression name. */
 export const HESP_CLASS_TEXT: Readonly<Record<string, string>> = {
@@ -46,7 +47,8 @@ export function knownClassTexts(
   const sorted = [...knownClassIds].sort((a, b) => a - b);
   const texts = sorted.map((id) => {
     const name = labelSet.names[id];
-    const text = name === undefined ? undefined : HESP_CLASS_TEXT[name];
+    // by canonical expression: a label set may spell its classes as folders do ('Angry', 'happy')
+    const text = name === undefined ? undefined : HESP_CLASS_TEXT[canonicalExpression(name) ?? name];
     if (text === undefined)
       throw new InvalidArgumentError({
         functionName: 'knownClassTexts',
