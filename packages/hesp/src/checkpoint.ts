@@ -11,11 +11,21 @@ import {
   saveCheckpoint,
   type FileHashIndex,
 } from '@vlfer/core/node';
+import { canonicalExpression, EXP_CLIP_CLASS_ORDER } from '@vlfer/datasets';
 import { listFrames } from '@vlfer/datasets/node';
 import type { PatchLocation } from '@vlfer/open-set';
 import type { HespState } from '@vlfer/open-set/node';
 import type { HespData } from './data.js';
 import type { HespOptions } from './options.js';
+
+/** `HespRunClasses` as stored with a checkpoint or selected state; absent from those of vlfer before 2026-12-05. */
+export const RunClassesSchema = z.object({
+  knownNames: z.array(z.string()).optional(),
+  labelsFingerprint: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
+});
 
 const CheckpointMetaSchema = z.object({
   key: z.string(),
@@ -30,6 +40,7 @@ const CheckpointMetaSchema = z.object({
   testListFingerprint: z.string(),
   framesFingerprint: z.string(),
   modelFingerprint: z.string(),
+  ...RunClassesSchema.shape,
 });
 
 /** The metadata of a HESP training checkpoint (checkpoint.safetensors): where to continue and what it was trained on. */
@@ -141,6 +152,75 @@ export function refuseChangedFingerprints(
     });
 }
 
+/** What a run trains on, as its data were read: the known classes in label order, and every clip's label. */
+export interface HespRunClasses {
+  /** Known label j's class name in the run's label set (`HespData.knownClassIds`). */
+  knownNames: string[];
+  /** SHA-256 of every clip's frame directory, class name and known label (−1: unknown), in frame-directory order. */
+  labelsFingerprint: string;
+}
+
+/** `HespRunClasses` of a run's data. */
+export function hespRunClasses(data: HespData): HespRunClasses {
+  const names = data.labelSet.names;
+  const rows = [
+    ...[...data.train, ...data.val, ...data.testKnown].map((c) => [c.frameDir, names[c.originalLabel], c.label]),
+    ...data.testUnknown.map((c) => [c.frameDir, names[c.label], -1]),
+  ]
+    .map((r) => r.join('\t'))
+    .sort();
+  return {
+    knownNames: data.knownClassIds.map((k) => names[k]!),
+    labelsFingerprint: createHash('sha256').update(rows.join('\n')).digest('hex'),
+  };
+}
+
+/**
+ * Whether vlfer before 2026-12-05 read this run's classes as vlfer does now: its label set in DFER-CLIP's class order
+ * (basic-7, mafw-11 or a prefix), where 'dfer-clip' ids by position and by name agree and HESP's splits mapped the
+ * same, and the ascending label numbering (not `referenceBehaviour.alphabeticalClassNames`).
+ */
+function readAsBefore(o: HespOptions, data: HespData): boolean {
+  const canonical = data.labelSet.names.every((n, i) => canonicalExpression(n) === EXP_CLIP_CLASS_ORDER[i]);
+  return canonical && !o.referenceBehaviour?.alphabeticalClassNames;
+}
+
+/**
+ * Refuse a checkpoint or selected state trained on other classes than this run reads: other known classes or
+ * numbering (`knownNames`), or clips labelled otherwise (`labelsFingerprint`: a label scheme or label set read
+ * differently). One written before these were recorded passes only where vlfer read the classes as it does now.
+ * @throws InvalidArgumentError (argument 'options') naming the file and what differs
+ */
+export function refuseOtherClasses(
+  file: string,
+  o: HespOptions,
+  data: HespData,
+  recorded: z.infer<typeof RunClassesSchema>,
+  functionName: string,
+): void {
+  const now = hespRunClasses(data);
+  const fail = (why: string): never => {
+    throw new InvalidArgumentError({
+      functionName,
+      argument: 'options',
+      message: `${file} ${why}; using it would mix them: use another output directory or delete the run's files`,
+    });
+  };
+  if (recorded.knownNames === undefined || recorded.labelsFingerprint === undefined) {
+    if (!readAsBefore(o, data))
+      fail(
+        `was written by an earlier vlfer, which read this run's classes otherwise (label set ${data.labelSet.id} not in DFER-CLIP's class order, or --reference-class-order's label numbering)`,
+      );
+    return;
+  }
+  if (recorded.knownNames.join('\n') !== now.knownNames.join('\n'))
+    fail(
+      `was trained with the known classes ${recorded.knownNames.join(', ')} (in label order); this run has ${now.knownNames.join(', ')}`,
+    );
+  if (recorded.labelsFingerprint !== now.labelsFingerprint)
+    fail('was trained on clips labelled otherwise than the lists read now (label scheme, label set or list changed)');
+}
+
 /**
  * What a checkpoint must agree with to be resumed: every option that changes the numbers, and the class names (a
  * label set file may change under the same path). Epochs, output directory, threads, checkpoint interval and device
@@ -160,7 +240,8 @@ export function hespRunKey(o: HespOptions, classNames: readonly string[]): strin
 
 /**
  * Resume stage, part 1: read and check the training checkpoint at `ckptPath` (checksum, metadata schema, run key,
- * data fingerprints; the model fingerprint is checked once the model is loaded).
+ * data fingerprints, the classes as read: `refuseOtherClasses`; the model fingerprint is checked once the model is
+ * loaded).
  * @returns the checkpoint, or `undefined` when there is none (a fresh run)
  * @throws DataFormatError for a damaged checkpoint or bad metadata (naming the field); InvalidArgumentError when it
  *   belongs to a run with other options or other data
@@ -170,6 +251,7 @@ export function readHespCheckpoint(
   o: HespOptions,
   key: string,
   fingerprints: HespDataFingerprints,
+  data: HespData,
 ): HespCheckpoint | undefined {
   if (!existsSync(ckptPath)) return undefined;
   const c = loadCheckpoint(ckptPath);
@@ -187,6 +269,7 @@ export function readHespCheckpoint(
       message: `${ckptPath} belongs to a run with other options (split, learning rate, seed, data …); use another output directory or delete it`,
     });
   refuseChangedFingerprints(ckptPath, o, m.data, { ...fingerprints });
+  refuseOtherClasses(ckptPath, o, data, m.data, 'trainHesp');
   return {
     meta: m.data,
     tensors: Object.fromEntries(Object.entries(c.tensors).map(([k, v]) => [k, v.data])),
@@ -214,9 +297,10 @@ export function saveHespBest(
   o: HespOptions,
   epoch: number,
   location: PatchLocation,
+  classes: HespRunClasses,
 ): void {
   saveCheckpoint(path, {
     tensors: stateTensors(state.tensors),
-    meta: { epoch, selectedOn: o.selectOn, selectionMetrics: o.selectionMetrics, location },
+    meta: { epoch, selectedOn: o.selectOn, selectionMetrics: o.selectionMetrics, location, ...classes },
   });
 }

@@ -9,6 +9,7 @@ import { HespModel } from '@vlfer/open-set/node';
 import { loadHespData, type HespData } from './data.js';
 import { HespOptionsSchema, type HespOptions } from './options.js';
 import { clipFrameReader, evaluateOpenSet, hespFaceCropper, type HespHooks } from './train.js';
+import { refuseOtherClasses, RunClassesSchema } from './checkpoint.js';
 
 /**
  * How many known-ness scores are tied, and what that means for the ARPL OSCR (`ties` of `openSetReport`).
@@ -47,6 +48,7 @@ const BestMetaSchema = z.object({
   selectedOn: z.string(),
   selectionMetrics: z.string(),
   location: z.object({ row: z.number().int(), col: z.number().int() }),
+  ...RunClassesSchema.shape,
 });
 
 /** The selected state of a run (best.safetensors): the learnable tensors and where they come from. */
@@ -239,6 +241,7 @@ export async function evaluateHespRun(runDir: string, hooks: HespHooks = {}): Pr
   for (const w of data.warnings) hooks.log?.(`warning: ${w}`);
   const texts = knownClassTexts(data.split.known, data.labelSet, { referenceBehaviour: o.referenceBehaviour });
   const best = loadHespBest(runDir);
+  refuseOtherClasses(join(runDir, 'best.safetensors'), o, data, best.meta, 'evaluateHespRun');
   const result = await scoreHespRun(o, data, texts, best, hooks);
   publishHespEval(runDir, result, best.meta, data.warnings, hooks.log);
   const f = (k: string) => (100 * result.test[k]!).toFixed(2);

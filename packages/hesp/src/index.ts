@@ -63,7 +63,7 @@ export {
   selectHespEpoch,
   hespEpochLine,
 } from './train.js';
-export type { HespCheckpoint, HespCheckpointMeta, HespDataFingerprints } from './checkpoint.js';
+export type { HespCheckpoint, HespCheckpointMeta, HespDataFingerprints, HespRunClasses } from './checkpoint.js';
 export {
   readHespCheckpoint,
   saveHespCheckpoint,
@@ -73,6 +73,8 @@ export {
   hespDatasetFingerprint,
   readHespRunFingerprints,
   refuseChangedFingerprints,
+  hespRunClasses,
+  refuseOtherClasses,
 } from './checkpoint.js';
 export type { HespResolvedConfig, HespMetricsInput } from './publish.js';
 export { resolvedHespConfig, hespMetricsJson, publishHespRun, writeHespRunJson } from './publish.js';

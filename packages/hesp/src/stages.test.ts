@@ -19,6 +19,7 @@ import {
   hespLabelSet,
   hespMetricsJson,
   hespRunKey,
+  hespRunClasses,
   hespRunPaths,
   hespRunScores,
   hespScoresCsv,
@@ -46,6 +47,7 @@ import {
   type HespTrainContext,
 } from './index.js';
 import { HespOptionsSchema, type HespOptions } from './options.js';
+import { knownClassTexts } from '@vlfer/open-set';
 
 // The stages of trainHesp and evaluateHespRun, each on its own; the last test composes them by hand and checks that
 // they publish the same bytes as trainHesp.
@@ -198,11 +200,13 @@ describe('resume stages', () => {
     const o = options();
     const path = join(mkdtempSync(join(work, 'ck-')), 'checkpoint.safetensors');
     const fp = { trainListFingerprint: 't', testListFingerprint: 'u', framesFingerprint: 'f' };
-    expect(readHespCheckpoint(path, o, 'key', fp)).toBeUndefined();
+    const data = loadHespData(o);
+    expect(readHespCheckpoint(path, o, 'key', fp, data)).toBeUndefined();
     const meta: HespCheckpointMeta = {
       ...{ key: 'key', epoch: 1, step: 2, lossSum: 3.5, bestScore: null, location: { row: 100, col: 90 } },
       ...fp,
       modelFingerprint: 'm',
+      ...hespRunClasses(data),
     };
     const state = {
       tensors: {
@@ -214,17 +218,36 @@ describe('resume stages', () => {
       optimizer: { step: 7, buffers: { ctx: Float32Array.of(0.5, 0.25) } },
     };
     saveHespCheckpoint(path, state, meta);
-    const ck = readHespCheckpoint(path, o, 'key', fp)!;
+    const ck = readHespCheckpoint(path, o, 'key', fp, data)!;
     expect(ck.meta).toEqual(meta);
     expect(Array.from(ck.tensors['ctx']!)).toEqual([1, 2]);
     expect(ck.optimizer.step).toBe(7);
-    expect(() => readHespCheckpoint(path, o, 'other', fp)).toThrow(/belongs to a run with other options/);
-    expect(() => readHespCheckpoint(path, o, 'key', { ...fp, framesFingerprint: 'g' })).toThrow(
+    expect(() => readHespCheckpoint(path, o, 'other', fp, data)).toThrow(/belongs to a run with other options/);
+    expect(() => readHespCheckpoint(path, o, 'key', { ...fp, framesFingerprint: 'g' }, data)).toThrow(
       /was trained on other data: the video frames changed since/,
     );
     saveHespCheckpoint(path, state, { ...meta, step: -1 });
-    expect(() => readHespCheckpoint(path, o, 'key', fp)).toThrow(DataFormatError);
-    expect(() => readHespCheckpoint(path, o, 'key', fp)).toThrow(/step/);
+    expect(() => readHespCheckpoint(path, o, 'key', fp, data)).toThrow(DataFormatError);
+    expect(() => readHespCheckpoint(path, o, 'key', fp, data)).toThrow(/step/);
+    // trained on other classes: other known classes or numbering, or clips labelled otherwise
+    const reference = options({ referenceBehaviour: { alphabeticalClassNames: true }, known: [1, 2] });
+    const sadNeutral = loadHespData(options({ known: [1, 2] }));
+    saveHespCheckpoint(path, state, { ...meta, ...hespRunClasses(sadNeutral) });
+    expect(readHespCheckpoint(path, options({ known: [1, 2] }), 'key', fp, sadNeutral)).toBeDefined();
+    expect(() => readHespCheckpoint(path, reference, 'key', fp, loadHespData(reference))).toThrow(
+      /was trained with the known classes sadness, neutral \(in label order\); this run has neutral, sadness/,
+    );
+    saveHespCheckpoint(path, state, { ...meta, labelsFingerprint: 'f'.repeat(64) });
+    expect(() => readHespCheckpoint(path, o, 'key', fp, data)).toThrow(/clips labelled otherwise/);
+    // written before the classes were recorded: resumed where vlfer read them as it does now, refused elsewhere
+    const { knownNames: _k, labelsFingerprint: _l, ...earlier } = meta;
+    saveHespCheckpoint(path, state, earlier);
+    expect(readHespCheckpoint(path, o, 'key', fp, data)).toBeDefined();
+    expect(() => readHespCheckpoint(path, reference, 'key', fp, loadHespData(reference))).toThrow(
+      /written by an earlier vlfer, which read this run's classes otherwise/,
+    );
+    const fer = options({ labelSet: 'fer2013-7-native', known: [3, 4] });
+    expect(() => readHespCheckpoint(path, fer, 'key', fp, loadHespData(fer))).toThrow(/label set fer2013-7-native/);
   });
 
   it('finishedHespRun: nothing to skip without a checkpoint or before the last epoch', () => {
@@ -358,14 +381,16 @@ describe('publish and evaluation stages', () => {
       },
       optimizer: { step: 0, buffers: {} },
     };
-    saveHespBest(join(dir, 'best.safetensors'), state, o, 3, { row: 50, col: 60 });
+    saveHespBest(join(dir, 'best.safetensors'), state, o, 3, { row: 50, col: 60 }, hespRunClasses(loadHespData(o)));
     const best = loadHespBest(dir);
     expect(best.meta).toEqual({
       epoch: 3,
       selectedOn: 'val',
       selectionMetrics: 'arpl',
       location: { row: 50, col: 60 },
+      ...hespRunClasses(loadHespData(o)),
     });
+    expect(best.meta.knownNames).toEqual(['happiness', 'sadness', 'neutral']);
     expect(Array.from(best.tensors['radius']!)).toEqual([4]);
     const data = loadHespData(o);
     const K = 3;
@@ -401,6 +426,11 @@ describe('publish and evaluation stages', () => {
       expect([...new Set(d.testUnknown.map((i) => d.labelSet.names[i.label]))].sort()).toEqual(['anger', 'neutral']);
     }
     expect(fer.knownClassIds).toEqual([3, 4]);
+    // classes spelt as folders are ('Angry', 'Happy', --classes): the split maps by name, the prompts find their text
+    const folders = ['Angry', 'Happy', 'Sad', 'Neutral', 'Surprise', 'Disgust', 'Fear'];
+    const spelt = loadHespData(options({ known: undefined, splitIndex: 0, classes: folders }));
+    expect(spelt.knownClassIds.map((k) => folders[k])).toEqual(['Happy', 'Sad']);
+    expect(knownClassTexts(spelt.split.known, spelt.labelSet)).toEqual(['Happy', 'Sad']);
     expect(() => loadHespData(options({ known: undefined, splitIndex: 0, labelSet: 'contempt-7' }))).toThrow(
       /'splitIndex' passed to 'loadHespData': split 0 is over the classes of basic-7 .* lacks neutral/,
     );

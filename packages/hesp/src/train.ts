@@ -34,6 +34,7 @@ import {
   hespDataFingerprints,
   hespRunKey,
   readHespCheckpoint,
+  hespRunClasses,
   refuseChangedFingerprints,
   saveHespBest,
   saveHespCheckpoint,
@@ -407,6 +408,7 @@ export function checkpointHespRun(ctx: HespTrainContext, state: HespTrainState, 
     location: model.location,
     ...fingerprints,
     modelFingerprint,
+    ...hespRunClasses(ctx.data),
   });
 }
 
@@ -556,7 +558,7 @@ export async function evaluateHespEpoch(
     selected,
   };
   state.epochs.push(rec);
-  if (selected) saveHespBest(ctx.paths.best, model.state(), o, epoch + 1, model.location);
+  if (selected) saveHespBest(ctx.paths.best, model.state(), o, epoch + 1, model.location, hespRunClasses(ctx.data));
   appendLine(ctx.paths.epochs, JSON.stringify(rec));
   checkpointHespRun(ctx, state, epoch + 1, 0);
   ctx.log(hespEpochLine(o, rec, report));
@@ -591,7 +593,7 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
     cropper = o.faces ? await hespFaceCropper(o, log) : undefined;
     const { texts, key, fingerprints } = planHespRun(o, data, log);
     const paths = hespRunPaths(run);
-    const ck = readHespCheckpoint(paths.checkpoint, o, key, fingerprints);
+    const ck = readHespCheckpoint(paths.checkpoint, o, key, fingerprints, data);
     const finished = finishedHespRun(run, o, ck, log);
     if (finished) return finished;
     const built = await buildHespModel(o, texts, ck, paths.checkpoint, hooks);
