@@ -160,6 +160,19 @@ describe('RAF-DB, AffectNet, FERPlus', () => {
     // a first row that is neither the header nor a data row stays a header, and is refused naming what it lacks
     writeFileSync(csv, `path,expression\n1/a.jpg,1\n`);
     await expect(loadAffectNetCsv({ csv, imageRoot: d })).rejects.toThrow(/missing column 'subDirectory_filePath'/);
+    // a damaged first data row of validation.csv is named as such, not taken for a header
+    writeFileSync(csv, `${row('1/a.jpg', 1).replace(',1,0.25', ',x,0.25')}\n${row('1/b.jpg', 2)}\n`);
+    await expect(loadAffectNetCsv({ csv, imageRoot: d })).rejects.toThrow(
+      /validation\.csv:1 \(field 'expression'\): the first row is neither AffectNet's header .* nor a data row .*'x' is not an AffectNet category/,
+    );
+    writeFileSync(csv, `${row('1/a', 1)}\n`);
+    await expect(loadAffectNetCsv({ csv, imageRoot: d })).rejects.toThrow(/:1 \(field 'subDirectory_filePath'\)/);
+    // a listed "image" that is a directory is refused too
+    mkdirSync(join(d, '4', 'dir.jpg'), { recursive: true });
+    writeFileSync(csv, `${row('4/dir.jpg', 1)}\n`);
+    await expect(loadAffectNetCsv({ csv, imageRoot: d })).rejects.toThrow(
+      /:1 .*dir\.jpg: the listed image is not a file/,
+    );
     // a row whose image is absent is refused with the CSV's line, whatever `verify`
     writeFileSync(csv, `${row('1/a.jpg', 1)}\n${row('3/absent.jpg', 2)}\n`);
     await expect(loadAffectNetCsv({ csv, imageRoot: d })).rejects.toThrow(

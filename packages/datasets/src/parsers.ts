@@ -338,14 +338,30 @@ export const AFFECTNET_COLUMNS = [
  */
 export function affectNetRecords(text: string, file: string): { header: string[]; records: CsvRecord[] } {
   const rows = parseCsvRows(text, file);
-  const first = rows[0]?.cells;
-  const headerless =
-    first !== undefined &&
-    first.length === AFFECTNET_COLUMNS.length &&
-    !first.some((c) => c.trim() === 'subDirectory_filePath') &&
-    /\.(jpe?g|png|bmp|tiff?|webp)$/i.test(first[0]!.trim()) &&
-    /^\d{1,2}$/.test(first[6]!.trim());
-  return csvRecords(headerless ? [{ line: 0, cells: [...AFFECTNET_COLUMNS] }, ...rows] : rows, file);
+  const first = rows[0];
+  // nine cells without the header's names: validation.csv's first data row, or a damaged one (named, not taken as a
+  // header whose numbers would repeat)
+  if (
+    first &&
+    first.cells.length === AFFECTNET_COLUMNS.length &&
+    !first.cells.some((c) => c.trim() === 'subDirectory_filePath')
+  ) {
+    const [path, , , , , , expression] = first.cells.map((c) => c.trim());
+    const bad = !/\.(jpe?g|png|bmp|tiff?|webp)$/i.test(path!)
+      ? { field: 'subDirectory_filePath', value: path!, want: 'an image path (.jpg, .png, …)' }
+      : !/^\d{1,2}$/.test(expression!)
+        ? { field: 'expression', value: expression!, want: 'an AffectNet category 0..10' }
+        : undefined;
+    if (bad)
+      throw new DataFormatError({
+        file,
+        line: first.line,
+        field: bad.field,
+        message: `the first row is neither AffectNet's header (${AFFECTNET_COLUMNS.join(', ')}) nor a data row as validation.csv starts with: ${quoteInput(bad.value)} is not ${bad.want}`,
+      });
+    return csvRecords([{ line: 0, cells: [...AFFECTNET_COLUMNS] }, ...rows], file);
+  }
+  return csvRecords(rows, file);
 }
 
 /** The AffectNet category 0..10 of a row's `expression` cell (an empty cell is an error, not 0). */

@@ -454,6 +454,9 @@ export async function prepareTrainingData(
   };
 }
 
+/** A schedule's milestones in a canonical form (the order they are given in does not change the rates). */
+const sortedMilestones = (m: readonly number[]) => [...m].sort((a, b) => a - b).join(',');
+
 /** Fields that change the trained weights: a checkpoint resumes only when these match. */
 function trainingKey(o: TrainOptions): string {
   const {
@@ -492,7 +495,9 @@ function trainingKey(o: TrainOptions): string {
         dtype,
         // the schedule only where it is not the default, so checkpoints of earlier versions (constant rate, the
         // default's rate before epoch 30) still resume
-        ...(milestones.join() === DEFAULT_MILESTONES.join() ? {} : { milestones }),
+        ...(sortedMilestones(milestones) === sortedMilestones(DEFAULT_MILESTONES)
+          ? {}
+          : { milestones: sortedMilestones(milestones) }),
         ...(faces ? { faces } : {}),
       }),
     )

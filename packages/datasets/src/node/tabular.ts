@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataFormatError, type LabelSet } from '@vlfer/core';
 import { readTextFile } from '@vlfer/core/node';
@@ -19,8 +19,12 @@ async function checkListedImages(
 ): Promise<void> {
   for (const it of items) {
     try {
-      if (!existsSync(it.path))
-        throw new DataFormatError({ file: it.path, message: 'the listed image does not exist' });
+      const kind = statSync(it.path, { throwIfNoEntry: false });
+      if (!kind?.isFile())
+        throw new DataFormatError({
+          file: it.path,
+          message: kind ? 'the listed image is not a file' : 'the listed image does not exist',
+        });
       await verifyImage(it.path, mode);
     } catch (error) {
       if (!(error instanceof DataFormatError)) throw error;

@@ -77,7 +77,7 @@ export function parseNpy(bytes: Uint8Array, file: string): { dims: [number, numb
 function readKeys(file: string): string[] {
   return readTextFile(file, 'keys file')
     .replace(/^\uFEFF/, '')
-    .split(/\r?\n/)
+    .split(/\r\n|\r|\n/)
     .map((l) => l.trim())
     .filter(Boolean);
 }
