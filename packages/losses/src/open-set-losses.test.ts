@@ -32,6 +32,22 @@ describe('ARPL-style loss vs references.json (arpl), 1e-5 relative', () => {
       arplLoss({ features: tensor2d(a.x), centers: tensor2d(a.centers), labels: a.labels, radius: 100 }).gradRadius,
     ).toBe(0);
   });
+  it("at a margin of exactly 0 passes the gradient, as torch's MarginRankingLoss (clamp_min) does", () => {
+    // one sample at distance² / D = 1 from its centre, R = 2: h = 1 − 2 + 1 = 0
+    const x = {
+      features: tensor2d([[1, 1]]),
+      centers: tensor2d([
+        [0, 0],
+        [3, 3],
+      ]),
+      labels: [0],
+      radius: 2,
+    };
+    const r = arplLoss({ ...x, marginWeight: 0.1 });
+    // torch: MarginRankingLoss(margin=1)(R, d, 1) = max(0, d − R + 1) has gradient −1 in R at 0 (weight 0.1, batch 1)
+    expect(r.gradRadius).toBeCloseTo(-0.1, 12);
+    expect(r.loss).toBeCloseTo(arplLoss({ ...x, marginWeight: 0 }).loss, 12);
+  });
   it('rejects mismatched shapes and labels', () => {
     expect(() =>
       arplLoss({ features: tensor2d(a.x), centers: tensor2d([[1, 2]]), labels: a.labels, radius: 0 }),

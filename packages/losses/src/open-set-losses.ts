@@ -153,7 +153,8 @@ export function arplLoss(options: ArplOptions): ArplResult {
     let dist = 0;
     for (let t = 0; t < d; t++) dist += (X.data[i * d + t]! - C.data[y * d + t]!) ** 2;
     const h = dist / d - radius + 1;
-    if (h > 0) {
+    // at h = 0 too, as torch's clamp_min (MarginRankingLoss) passes the gradient where its input equals the bound
+    if (h >= 0) {
       margin += h;
       gR -= w / b;
       for (let t = 0; t < d; t++) {
