@@ -173,6 +173,11 @@ describe('RAF-DB, AffectNet, FERPlus', () => {
     await expect(loadAffectNetCsv({ csv, imageRoot: d })).rejects.toThrow(
       /:1 .*dir\.jpg: the listed image is not a file/,
     );
+    // a path through a file: named with the CSV's line, not a raw ENOTDIR
+    writeFileSync(csv, `${row('1/a.jpg/x.jpg', 1)}\n`);
+    await expect(loadAffectNetCsv({ csv, imageRoot: d })).rejects.toThrow(
+      /validation\.csv:1 \(field 'subDirectory_filePath'\): .*x\.jpg: the listed image is not a directory \(a path component is a file\)/,
+    );
     // a row whose image is absent is refused with the CSV's line, whatever `verify`
     writeFileSync(csv, `${row('1/a.jpg', 1)}\n${row('3/absent.jpg', 2)}\n`);
     await expect(loadAffectNetCsv({ csv, imageRoot: d })).rejects.toThrow(

@@ -455,7 +455,7 @@ export async function prepareTrainingData(
 }
 
 /** A schedule's milestones in a canonical form (the order they are given in does not change the rates). */
-const sortedMilestones = (m: readonly number[]) => [...m].sort((a, b) => a - b).join(',');
+const sortedMilestones = (m: readonly number[]) => [...m].sort((a, b) => a - b);
 
 /** Fields that change the trained weights: a checkpoint resumes only when these match. */
 function trainingKey(o: TrainOptions): string {
@@ -495,7 +495,7 @@ function trainingKey(o: TrainOptions): string {
         dtype,
         // the schedule only where it is not the default, so checkpoints of earlier versions (constant rate, the
         // default's rate before epoch 30) still resume
-        ...(sortedMilestones(milestones) === sortedMilestones(DEFAULT_MILESTONES)
+        ...(sortedMilestones(milestones).join() === sortedMilestones(DEFAULT_MILESTONES).join()
           ? {}
           : { milestones: sortedMilestones(milestones) }),
         ...(faces ? { faces } : {}),

@@ -176,13 +176,17 @@ export function hespRunClasses(data: HespData): HespRunClasses {
 }
 
 /**
- * Whether vlfer before 2026-12-05 read this run's classes as vlfer does now: its label set in DFER-CLIP's class order
- * (basic-7, mafw-11 or a prefix), where 'dfer-clip' ids by position and by name agree and HESP's splits mapped the
- * same, and the ascending label numbering (not `referenceBehaviour.alphabeticalClassNames`).
+ * Why vlfer before 2026-12-05 may have read this run's classes otherwise than vlfer does now, or undefined where it
+ * read them alike: a label set in DFER-CLIP's class order (basic-7, mafw-11 or a prefix), where 'dfer-clip' ids by
+ * position and by name agree and HESP's splits mapped the same, and the ascending label numbering (not
+ * `referenceBehaviour.alphabeticalClassNames`). Conservative: some runs it names were read alike.
  */
-function readAsBefore(o: HespOptions, data: HespData): boolean {
-  const canonical = data.labelSet.names.every((n, i) => canonicalExpression(n) === EXP_CLIP_CLASS_ORDER[i]);
-  return canonical && !o.referenceBehaviour?.alphabeticalClassNames;
+function readOtherwiseBefore(o: HespOptions, data: HespData): string | undefined {
+  if (o.referenceBehaviour?.alphabeticalClassNames)
+    return '--reference-class-order (referenceBehaviour.alphabeticalClassNames) numbers the known labels otherwise now';
+  if (!data.labelSet.names.every((n, i) => canonicalExpression(n) === EXP_CLIP_CLASS_ORDER[i]))
+    return `the label set ${data.labelSet.id} (${data.labelSet.names.join(', ')}) is not in DFER-CLIP's class order, in which the earlier vlfer read list ids and HESP's splits as positions`;
+  return undefined;
 }
 
 /**
@@ -199,18 +203,16 @@ export function refuseOtherClasses(
   functionName: string,
 ): void {
   const now = hespRunClasses(data);
+  const advice =
+    functionName === 'evaluateHespRun'
+      ? 'scoring it with these classes would mismatch its class prompts: evaluate it with the vlfer that trained it, or train again into another output directory'
+      : 'resuming would mix them: use another output directory, or delete the checkpoint to train again';
   const fail = (why: string): never => {
-    throw new InvalidArgumentError({
-      functionName,
-      argument: 'options',
-      message: `${file} ${why}; using it would mix them: use another output directory or delete the run's files`,
-    });
+    throw new InvalidArgumentError({ functionName, argument: 'options', message: `${file} ${why}; ${advice}` });
   };
   if (recorded.knownNames === undefined || recorded.labelsFingerprint === undefined) {
-    if (!readAsBefore(o, data))
-      fail(
-        `was written by an earlier vlfer, which read this run's classes otherwise (label set ${data.labelSet.id} not in DFER-CLIP's class order, or --reference-class-order's label numbering)`,
-      );
+    const why = readOtherwiseBefore(o, data);
+    if (why) fail(`was written by an earlier vlfer, before the classes a run trains on were recorded, and ${why}`);
     return;
   }
   if (recorded.knownNames.join('\n') !== now.knownNames.join('\n'))

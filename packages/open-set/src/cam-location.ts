@@ -3,7 +3,8 @@ import { resizeBilinear } from '@vlfer/image';
 import { clampPatchCentre, type PatchLocation } from './visual-prompt.js';
 
 /**
- * Min-max a CAM to uint8 (`np.uint8(255 · (cam − min) / (max − min))`, truncating); a constant map gives zeros.
+ * Min-max a CAM to uint8 as `returnCAM` does on a float32 map, `np.uint8(255 · ((cam − min) / (max − min)))`: each
+ * step rounded to float32 as numpy computes it, then truncated; a constant map gives zeros.
  * @param cam row-major activation map, any length @returns the same layout in [0, 255]
  */
 export function camToUint8(cam: Float32Array): Uint8Array {
@@ -13,7 +14,9 @@ export function camToUint8(cam: Float32Array): Uint8Array {
     lo = Math.min(lo, v);
     hi = Math.max(hi, v);
   }
-  return Uint8Array.from(cam, (v) => (hi > lo ? Math.floor((255 * (v - lo)) / (hi - lo)) : 0));
+  const f = Math.fround;
+  const range = f(hi - lo);
+  return Uint8Array.from(cam, (v) => (hi > lo ? Math.floor(f(255 * f(f(v - lo) / range))) : 0));
 }
 
 /**

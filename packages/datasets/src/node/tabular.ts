@@ -6,6 +6,7 @@ import { BASIC_7 } from '../label-sets.js';
 import { parseAffectNetCsvText, parseFerPlusCsvText, parseRafDbListText, type FerPlusUsage } from '../parsers.js';
 import { countLabels, type DuplicatePolicy, type ImageItem, type LoadResult } from '../types.js';
 import { verifyImage, type ImageVerification } from './image-check.js';
+import { explainFsError } from './scan-errors.js';
 
 /**
  * Check the images an annotation file lists: each must exist (whatever `mode`; a stat per image), then pass
@@ -19,12 +20,18 @@ async function checkListedImages(
 ): Promise<void> {
   for (const it of items) {
     try {
-      const kind = statSync(it.path, { throwIfNoEntry: false });
-      if (!kind?.isFile())
+      let kind: ReturnType<typeof statSync>;
+      try {
+        kind = statSync(it.path);
+      } catch (error) {
+        // a missing file, a file used as a directory, a link loop, a name too long, no permission: each named
         throw new DataFormatError({
           file: it.path,
-          message: kind ? 'the listed image is not a file' : 'the listed image does not exist',
+          message: `the listed image ${explainFsError(error)}`,
+          cause: error,
         });
+      }
+      if (!kind.isFile()) throw new DataFormatError({ file: it.path, message: 'the listed image is not a file' });
       await verifyImage(it.path, mode);
     } catch (error) {
       if (!(error instanceof DataFormatError)) throw error;
