@@ -72,6 +72,18 @@ export async function timeEncodes(
   return { ms: median(ts), cpuMs: median(cpu), minorPageFaults: median(faults), totalSeconds };
 }
 
+/** The timing fields of a raw row from `timeEncodes`' medians of `reps` calls on `batch` images each. */
+function timedRow(t: Awaited<ReturnType<typeof timeEncodes>>, batch: number, reps: number) {
+  return {
+    imagesPerSecond: (batch * 1000) / t.ms,
+    images: batch * reps,
+    seconds: t.totalSeconds,
+    medianBatchMs: t.ms,
+    cpuMsPerBatch: t.cpuMs,
+    minorPageFaultsPerBatch: t.minorPageFaults,
+  };
+}
+
 /**
  * Images/s of a raw ORT session on the vision graph: one untimed run, then `reps` timed runs (`timeEncodes`: medians of
  * wall time, CPU time and page faults).
@@ -106,19 +118,8 @@ export async function benchRawSession(options: {
   };
   try {
     const t = await timeEncodes(session, px, options.reps);
-    return {
-      model: options.label,
-      dtype: options.dtype ?? 'fp32',
-      device,
-      batch: n,
-      mode: 'raw-ort',
-      imagesPerSecond: (n * 1000) / t.ms,
-      images: n * options.reps,
-      seconds: t.totalSeconds,
-      medianBatchMs: t.ms,
-      cpuMsPerBatch: t.cpuMs,
-      minorPageFaultsPerBatch: t.minorPageFaults,
-    };
+    const base = { model: options.label, dtype: options.dtype ?? 'fp32', device, batch: n, mode: 'raw-ort' } as const;
+    return { ...base, ...timedRow(t, n, options.reps) };
   } finally {
     await s.release();
   }
@@ -150,21 +151,8 @@ export async function benchRawGraphs(options: {
   try {
     if (clip.runtime !== 'graphs') throw new Error(`benchRawGraphs: ${options.modelDir} loaded on '${clip.runtime}'`);
     const t = await timeEncodes(clip, sinPixels(n), options.reps);
-    return {
-      model: options.label,
-      dtype: 'fp32',
-      device: 'cpu',
-      batch: n,
-      mode: 'raw-graphs',
-      runtime: 'graphs',
-      ...weightsIn,
-      imagesPerSecond: (n * 1000) / t.ms,
-      images: n * options.reps,
-      seconds: t.totalSeconds,
-      medianBatchMs: t.ms,
-      cpuMsPerBatch: t.cpuMs,
-      minorPageFaultsPerBatch: t.minorPageFaults,
-    };
+    const base = { model: options.label, dtype: 'fp32', device: 'cpu', batch: n, mode: 'raw-graphs' } as const;
+    return { ...base, runtime: 'graphs', ...weightsIn, ...timedRow(t, n, options.reps) };
   } finally {
     await clip.dispose();
   }

@@ -102,6 +102,32 @@ export function polygonMoments(points: readonly (readonly [number, number])[]): 
 }
 
 /**
+ * The 8-connected component of a mask that holds `start`, marked in `seen` as it is visited.
+ * @returns its pixels (row-major indices), `start` first
+ */
+function fillComponent(mask: Uint8Array, S: number, start: number, seen: Uint8Array): number[] {
+  const pixels: number[] = [];
+  const stack = [start];
+  seen[start] = 1;
+  while (stack.length) {
+    const p = stack.pop()!;
+    pixels.push(p);
+    const py = Math.floor(p / S),
+      px = p % S;
+    for (const [dy, dx] of RING) {
+      const qy = py + dy,
+        qx = px + dx;
+      const q = qy * S + qx;
+      if (qy >= 0 && qx >= 0 && qy < S && qx < S && mask[q] && !seen[q]) {
+        seen[q] = 1;
+        stack.push(q);
+      }
+    }
+  }
+  return pixels;
+}
+
+/**
  * The largest external contour of a mask by area, as HESP picks it (`findContours(RETR_EXTERNAL)`, the first of the
  * largest `contourArea` in OpenCV's list, which holds the contours last-found first), with its centroid. A component
  * inside another's hole cannot be the largest (its encloser's polygon covers it), so every component is traced.
@@ -110,26 +136,10 @@ export function polygonMoments(points: readonly (readonly [number, number])[]): 
 export function largestContour(mask: Uint8Array, S: number): { area: number; row: number; col: number } {
   const seen = new Uint8Array(S * S);
   let best = { area: 0, row: NaN, col: NaN };
-  const stack: number[] = [];
   for (let start = 0; start < S * S; start++) {
     if (!mask[start] || seen[start]) continue;
     // mark the component, so that only its first pixel starts a trace
-    stack.push(start);
-    seen[start] = 1;
-    while (stack.length) {
-      const p = stack.pop()!;
-      const py = Math.floor(p / S),
-        px = p % S;
-      for (const [dy, dx] of RING) {
-        const qy = py + dy,
-          qx = px + dx;
-        const q = qy * S + qx;
-        if (qy >= 0 && qx >= 0 && qy < S && qx < S && mask[q] && !seen[q]) {
-          seen[q] = 1;
-          stack.push(q);
-        }
-      }
-    }
+    fillComponent(mask, S, start, seen);
     const m = polygonMoments(traceOuterBorder(mask, S, start));
     // ≥: on a tie the later-found contour, which OpenCV lists first
     if (m.area > 0 && m.area >= best.area) best = m;
@@ -145,32 +155,16 @@ export function largestContour(mask: Uint8Array, S: number): { area: number; row
 export function largestComponent(mask: Uint8Array, S: number): { n: number; sy: number; sx: number } {
   const seen = new Uint8Array(S * S);
   let best = { n: 0, sy: 0, sx: 0 };
-  const stack: number[] = [];
   for (let start = 0; start < S * S; start++) {
     if (!mask[start] || seen[start]) continue;
-    let n = 0,
-      sy = 0,
+    const pixels = fillComponent(mask, S, start, seen);
+    let sy = 0,
       sx = 0;
-    stack.push(start);
-    seen[start] = 1;
-    while (stack.length) {
-      const p = stack.pop()!;
-      const py = Math.floor(p / S),
-        px = p % S;
-      n++;
-      sy += py;
-      sx += px;
-      for (const [dy, dx] of RING) {
-        const qy = py + dy,
-          qx = px + dx;
-        const q = qy * S + qx;
-        if (qy >= 0 && qx >= 0 && qy < S && qx < S && mask[q] && !seen[q]) {
-          seen[q] = 1;
-          stack.push(q);
-        }
-      }
+    for (const p of pixels) {
+      sy += Math.floor(p / S);
+      sx += p % S;
     }
-    if (n > best.n) best = { n, sy, sx };
+    if (pixels.length > best.n) best = { n: pixels.length, sy, sx };
   }
   return best;
 }
