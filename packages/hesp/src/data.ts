@@ -164,12 +164,17 @@ export function loadHespData(options: HespOptions): HespData {
       message: `${options.testAnnotations} needs clips of both known and unknown classes (has ${test.known.length} known, ${test.unknown.length} unknown)`,
     });
   const warnings = missingClassWarnings(options, labelSet, split, train, test.known);
+  const parts = splitValidation(train, options.seed, options.valFraction);
+  if (options.selectOn === 'val' && parts.val.length === 0)
+    warnings.push(
+      `valFraction ${options.valFraction} of the ${train.length} known training clips holds out none: no epoch can be selected on validation accuracy, so the last epoch is kept (raise valFraction, or select on the test split as the reference does: selectOn 'test' with valFraction 0)`,
+    );
   return {
     labelSet,
     labelSetReason: reason,
     split,
     knownClassIds,
-    ...splitValidation(train, options.seed, options.valFraction),
+    ...parts,
     testKnown: test.known,
     testUnknown: test.unknown,
     warnings,

@@ -48,12 +48,12 @@ export const HespOptionsSchema = z
     seed: z.number().int().default(0),
     nCtx: positiveInt.default(16),
     patchSize: positiveInt.default(56),
-    /** 'cam' (HESP's rule, on the first frame of the first training clip) or a fixed patch centre (row, col) in the frame. */
+    /** 'cam' (HESP's rule, on frames[0, 0] of the first training batch) or a fixed patch centre (row, col) in the frame. */
     location: z
       .union([z.literal('cam'), z.object({ row: z.number().int().min(0), col: z.number().int().min(0) })])
       .default('cam'),
     logitScale: z.number().positive().default(100),
-    /** Part of the training clips held out for model selection. */
+    /** Part of the training clips held out for model selection (the reference: 0, with selectOn 'test'). */
     valFraction: z.number().min(0).max(0.9).default(0.2),
     /** 'val' (default): closed-set accuracy on the held-out training clips; 'test': AUROC + OSCR on the test split, as the reference (optimistic). */
     selectOn: z.enum(['val', 'test']).default('val'),
@@ -148,7 +148,7 @@ export interface HespOptionsInput {
   nCtx?: number;
   /** Side of the visual prompt patch, in pixels. @default 56 */
   patchSize?: number;
-  /** 'cam' (HESP's rule, on the first frame of the first training clip) or a fixed patch centre (row, col) in pixels of the frame. @default 'cam' */
+  /** 'cam' (HESP's rule, on frames[0, 0] of the first training batch) or a fixed patch centre (row, col) in pixels of the frame. @default 'cam' */
   location?: 'cam' | { row: number; col: number };
   /** Multiplier of the cosine logits. @default 100 */
   logitScale?: number;

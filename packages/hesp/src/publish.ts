@@ -30,7 +30,9 @@ export function resolvedHespConfig(o: HespOptions, key: string, data: HespData, 
     selection:
       o.selectOn === 'test'
         ? `test split, AUROC + OSCR (${o.selectionMetrics} definitions; the reference's optimistic protocol)`
-        : `closed-set accuracy on the validation part of the training data (${data.val.length} clips)`,
+        : data.val.length > 0
+          ? `closed-set accuracy on the validation part of the training data (${data.val.length} clips)`
+          : `the last epoch: the validation part holds no clip (valFraction ${o.valFraction})`,
   };
 }
 

@@ -302,7 +302,12 @@ describe('per-epoch stages', () => {
     const o = options();
     expect(selectHespEpoch(o, null, val, report(0.1, 0.7, 0.5), 2)).toEqual({ score: 0.6, selected: true });
     expect(selectHespEpoch(o, 0.6, val, report(0.1, 0.7, 0.5), 2)).toEqual({ score: 0.6, selected: false });
-    expect(selectHespEpoch(o, 0.7, null, report(0.1, 0.7, 0.5), 2)).toEqual({ score: -2, selected: false });
+    // no validation clips: every epoch is selected, so the last one is kept (loadHespData warns)
+    expect(selectHespEpoch(o, 0.7, null, report(0.1, 0.7, 0.5), 2)).toEqual({ score: -2, selected: true });
+    expect(loadHespData(options({ valFraction: 0 })).warnings.at(-1)).toMatch(
+      /valFraction 0 of the \d+ known training clips holds out none: .* the last epoch is kept/,
+    );
+    expect(loadHespData(options({ valFraction: 0, selectOn: 'test' })).warnings).toEqual([]);
     const t = selectHespEpoch(options({ selectOn: 'test' }), 1, val, report(0.1, 0.7, 0.5), 2);
     expect(t.score).toBeCloseTo(1.2, 12);
     expect(t.selected).toBe(true);

@@ -295,8 +295,9 @@ export function hespEpochOrder(seed: number, nTrain: number, epoch: number): num
 }
 
 /**
- * HESP's CAM rule on a fresh run: it computes the patch centre once from frames[0, 0] of the first training batch,
- * here the centre frame of the first clip of epoch 0's order. Sets `model.location`.
+ * HESP's CAM rule on a fresh run: the patch centre, computed once from `frames[0, 0]` of the first training batch as
+ * the reference does: the first clip of epoch 0's order, its first TSN frame, with its training augmentation (the
+ * very pixels step 0 trains on: `hespTrainBatch` of epoch 0, step 0). Sets `model.location`.
  */
 export async function hespCamLocation(
   o: HespOptions,
@@ -304,9 +305,11 @@ export async function hespCamLocation(
   model: HespModel,
   cropper: FaceCropper | undefined,
 ): Promise<void> {
-  const first = data.train[hespEpochOrder(o.seed, data.train.length, 0)[0]!]!;
-  const frame = await clipFrameReader(cropper, { count: false })(first, 1, 'centre');
-  await model.camLocation((await clipPixels([frame], { config: model.clip.preprocessor })).data, o.seed);
+  const order = hespEpochOrder(o.seed, data.train.length, 0);
+  // the first batch (its frames drawn in the same order as step 0, without counting its faces twice), frame 0
+  const batch = await hespTrainBatch(o, data, model, clipFrameReader(cropper, { count: false }), order, 0, 0);
+  const S = model.clip.arch.vision.imageSize!;
+  await model.camLocation(batch.pixels.data.subarray(0, 3 * S * S), o.seed);
 }
 
 /** Everything the per-epoch stages share: options, data, the model, the frame reader, paths, key and fingerprints. */
@@ -510,7 +513,8 @@ export async function validateHesp(ctx: HespTrainContext): Promise<EpochRecord['
 
 /**
  * Select stage: the epoch's selection score (`selectionScore`) and whether it beats `bestScore` (the first epoch
- * always does; ties keep the earlier epoch).
+ * always does; ties keep the earlier epoch). Selecting on a validation part that holds no clip selects every epoch,
+ * so the last one is kept (`loadHespData` warns, metrics.json says so).
  */
 export function selectHespEpoch(
   o: HespOptions,
@@ -520,7 +524,8 @@ export function selectHespEpoch(
   trainLoss: number,
 ): { score: number; selected: boolean } {
   const score = selectionScore(o, val, test, trainLoss);
-  return { score, selected: bestScore === null || score > bestScore };
+  const noValidation = o.selectOn === 'val' && val == null;
+  return { score, selected: noValidation || bestScore === null || score > bestScore };
 }
 
 /** The log line of a finished epoch (percentages with two decimals, `*` on a selected epoch). */

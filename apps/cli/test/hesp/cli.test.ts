@@ -61,6 +61,7 @@ describe('vlfer hesp command line', () => {
     expect(r.code, r.stderr).toBe(0);
     const w = `known class 3 (anger) has no training clips in ${join(work, 'train.txt')}: only its name (the text prompt) represents it`;
     expect(r.stderr).toContain(`warning: ${w}`);
-    expect(JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')).warnings).toEqual([w]);
+    // (the tiny set also holds out no validation clip: that is warned too, and the last epoch kept)
+    expect(JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')).warnings[0]).toBe(w);
   }, 180_000);
 });
