@@ -1,5 +1,12 @@
 import { createRng, InvalidArgumentError, type LabelSet } from '@vlfer/core';
-import { BASIC_7, canonicalExpression, MAFW_11, matchClassName, NATIVE_LABELS } from './label-sets.js';
+import {
+  BASIC_7,
+  canonicalExpression,
+  EXP_CLIP_CLASS_ORDER,
+  MAFW_11,
+  matchClassName,
+  NATIVE_LABELS,
+} from './label-sets.js';
 
 /** One known/unknown class split. Class ids are in the split's `labelSet` (canonical order). */
 export interface OpenSetSplit {
@@ -220,6 +227,7 @@ export function splitInLabelSet(
   const key = (n: string) => canonicalExpression(n) ?? n.trim().toLowerCase();
   const missing = from.names.filter((n) => matchClassName(labelSet, n) < 0);
   const extra = labelSet.names.filter((n) => !from.names.some((m) => key(m) === key(n)));
+  const notExpressions = extra.filter((n) => canonicalExpression(n) === undefined);
   if (missing.length > 0 || extra.length > 0 || from.names.length !== labelSet.names.length)
     throw new InvalidArgumentError({
       ...errorsName,
@@ -228,6 +236,9 @@ export function splitInLabelSet(
         `${labelSet.names.join(', ')}` +
         (missing.length ? `; it lacks ${missing.join(', ')}` : '') +
         (extra.length ? `; ${extra.join(', ')} ${extra.length > 1 ? 'are' : 'is'} not in the split's classes` : '') +
+        (notExpressions.length
+          ? ` (${notExpressions.join(', ')}: no expression name vlfer knows; the names are ${EXP_CLIP_CLASS_ORDER.join(', ')}, or usual spellings such as angry or happy)`
+          : '') +
         '; give known class ids instead',
     });
   const known = split.known.map((k) => matchClassName(labelSet, from.names[k]!));

@@ -438,6 +438,17 @@ describe('publish and evaluation stages', () => {
     const spelt = loadHespData(options({ known: undefined, splitIndex: 0, classes: folders }));
     expect(spelt.knownClassIds.map((k) => folders[k])).toEqual(['Happy', 'Sad']);
     expect(knownClassTexts(spelt.split.known, spelt.labelSet)).toEqual(['Happy', 'Sad']);
+    // a known class without an expression name has no HESP prompt text: refused before any work, naming the option
+    expect(() =>
+      loadHespData(options({ classes: ['happy', 'sad', 'neutral', 'bored'], labelScheme: 'label-set', known: [0, 3] })),
+    ).toThrow(
+      /'classes' .*HESP's prompts name each known class by its expression .*the known class 'bored' is not one/,
+    );
+    // a typo in a class name is named as such, with the names vlfer knows
+    const typo = ['happines', 'sadness', 'neutral', 'anger', 'surprise', 'disgust', 'fear'];
+    expect(() => loadHespData(options({ known: undefined, splitIndex: 0, classes: typo }))).toThrow(
+      /happines is not in the split's classes \(happines: no expression name vlfer knows; the names are happiness, /,
+    );
     expect(() => loadHespData(options({ known: undefined, splitIndex: 0, labelSet: 'contempt-7' }))).toThrow(
       /'splitIndex' passed to 'loadHespData': split 0 is over the classes of basic-7 .* lacks neutral/,
     );

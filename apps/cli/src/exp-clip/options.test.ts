@@ -42,6 +42,11 @@ describe('train --milestones', () => {
     expect(parse().milestones).toEqual([30]);
     expect(parse('--milestones', '10,20').milestones).toEqual([10, 20]);
     expect(parse('--milestones', 'none').milestones).toEqual([]);
-    expect(() => parse('--milestones', '10,x')).toThrow(/x/);
+    for (const bad of ['10,x', '30;60', '[30]', ''])
+      expect(() => parse('--milestones', bad)).toThrow(
+        /expected comma-separated epochs such as 30 or 10,20, or 'none'/,
+      );
+    // --help shows the default as it would be typed
+    expect(trainCommand().helpInformation()).toMatch(/--milestones <epochs>[\s\S]*?\(default:\s+30\)/);
   });
 });

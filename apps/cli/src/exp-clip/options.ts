@@ -19,6 +19,14 @@ import {
 } from '@vlfer/cli-kit';
 import { InvalidArgumentError } from 'commander';
 
+/** `--milestones`: comma-separated epochs (`30`, `10,20`) or `none`. */
+function milestoneList(v: string): number[] {
+  if (v.trim() === 'none') return [];
+  if (!/^\s*\d+(\s*,\s*\d+)*\s*$/.test(v))
+    throw new InvalidArgumentError(`expected comma-separated epochs such as 30 or 10,20, or 'none'; got '${v}'`);
+  return integerList(v.replace(/\s+/g, ''));
+}
+
 /** `1..5`, `all`, names, or comma lists of these. */
 export function parsePromptTypes(v: string): PromptType[] {
   const out: PromptType[] = [];
@@ -229,11 +237,13 @@ export function trainCommand(): Command {
       .option('--batch <n>', 'batch size (last partial batch dropped)', integer(1), 512)
       .option('--encode-batch-size <n>', 'images per encoder call (and per shard unit)', integer(1), 32)
       .option('--lr <x>', 'learning rate', number({ positive: true }), 1e-3)
-      .option(
-        '--milestones <epochs>',
-        "epochs (0-based) from which the learning rate is ×0.1 once more (MultiStepLR); 'none': constant",
-        (v: string) => (v === 'none' ? [] : integerList(v)),
-        [30],
+      .addOption(
+        new Option(
+          '--milestones <epochs>',
+          "comma-separated epochs (0-based) from which the learning rate is ×0.1 once more (MultiStepLR), or 'none': constant",
+        )
+          .argParser(milestoneList)
+          .default([30], '30'),
       )
       .addOption(new Option('--optimizer <name>').choices(OPTIMIZERS).default('sgd'))
       .option('--momentum <x>', 'SGD momentum', number(), 0.9)
