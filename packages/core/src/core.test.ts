@@ -275,3 +275,15 @@ describe('input quoted in messages (issue 22, item 11)', () => {
     expect(e.message).toBe('"/data/a\\nb.csv":2: bad');
   });
 });
+
+describe('describeChangedFields', () => {
+  it('names each field whose recorded value differs from the current one, sorted, and nothing else', async () => {
+    const { describeChangedFields } = await import('./index.js');
+    const then = { lr: 0.001, batch: 512, milestones: [30], seed: 1 };
+    const now = { lr: 0.01, batch: 512, seed: 1, faces: { detector: 'yunet' } };
+    expect(describeChangedFields(then, now)).toBe(
+      'faces (nothing then, {"detector":"yunet"} now), lr (0.001 then, 0.01 now), milestones ([30] then, nothing now)',
+    );
+    expect(describeChangedFields(then, { ...then })).toBe('');
+  });
+});

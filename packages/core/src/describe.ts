@@ -49,3 +49,15 @@ function isSmallPlainValue(v: unknown): boolean {
   }
   return true;
 }
+
+/**
+ * The fields whose values differ between what a file recorded and what a run has now, for an error message:
+ * `lr (0.001 then, 0.01 now), milestones (nothing then, [2, 4] now)`; '' when none differs.
+ */
+export function describeChangedFields(recorded: Record<string, unknown>, now: Record<string, unknown>): string {
+  const keys = [...new Set([...Object.keys(recorded), ...Object.keys(now)])].sort();
+  return keys
+    .filter((k) => JSON.stringify(recorded[k]) !== JSON.stringify(now[k]))
+    .map((k) => `${k} (${describeValue(recorded[k])} then, ${describeValue(now[k])} now)`)
+    .join(', ');
+}

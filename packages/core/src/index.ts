@@ -45,7 +45,7 @@ export {
   parseOptions,
 } from './options.js';
 export { csvRow } from './csv.js';
-export { describeValue } from './describe.js';
+export { describeChangedFields, describeValue } from './describe.js';
 export type { FeatureProjection } from './projection.js';
 export type { SafetensorsTensor, SafetensorsFile, SafetensorsEntry, SafetensorsIndex } from './safetensors.js';
 export {

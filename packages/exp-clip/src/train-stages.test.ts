@@ -125,6 +125,12 @@ describe('training stages', () => {
     saveCheckpoint(path, { tensors, meta });
     expect(readTrainCheckpoint(path, 'a'.repeat(64))?.meta).toEqual(meta);
     expect(() => readTrainCheckpoint(path, 'b'.repeat(64))).toThrow(/was written with other training options/);
+    // with the fields recorded, the refusal names what changed
+    saveCheckpoint(path, { tensors, meta: { ...meta, training: { lr: 0.001, batch: 512 } } });
+    expect(() => readTrainCheckpoint(path, 'b'.repeat(64), { lr: 0.001, batch: 512, milestones: [2, 4] })).toThrow(
+      /other training options \(milestones \(nothing then, \[2,4\] now\)\)/,
+    );
+    saveCheckpoint(path, { tensors, meta });
     saveCheckpoint(path, { tensors, meta: { ...meta, epoch: -1 } });
     const err = (() => {
       try {

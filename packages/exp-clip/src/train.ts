@@ -7,6 +7,7 @@ import {
   concatRows,
   createRng,
   csvRow,
+  describeChangedFields,
   inShard,
   throwIfAborted,
   type Shard,
@@ -457,8 +458,15 @@ export async function prepareTrainingData(
 /** A schedule's milestones in a canonical form (the order they are given in does not change the rates). */
 const sortedMilestones = (m: readonly number[]) => [...m].sort((a, b) => a - b);
 
-/** Fields that change the trained weights: a checkpoint resumes only when these match. */
+/** SHA-256 of `trainingFields`: a checkpoint resumes only when it matches. */
 function trainingKey(o: TrainOptions): string {
+  return createHash('sha256')
+    .update(JSON.stringify(trainingFields(o)))
+    .digest('hex');
+}
+
+/** Fields that change the trained weights (recorded in checkpoints, so a refusal can name what changed). */
+function trainingFields(o: TrainOptions): Record<string, unknown> {
   const {
     instruction,
     batch,
@@ -478,30 +486,29 @@ function trainingKey(o: TrainOptions): string {
   void _e;
   // face settings change the training images (the crop cache directory does not)
   const faces = o.faces ? { ...o.faces, cacheDir: undefined } : undefined;
-  return createHash('sha256')
-    .update(
-      JSON.stringify({
-        instruction,
-        batch,
-        lr,
-        optimizer,
-        momentum,
-        weightDecay,
-        seed,
-        scale,
-        outputDim,
-        preprocess,
-        resizer,
-        dtype,
-        // the schedule only where it is not the default, so checkpoints of earlier versions (constant rate, the
-        // default's rate before epoch 30) still resume
-        ...(sortedMilestones(milestones).join() === sortedMilestones(DEFAULT_MILESTONES).join()
-          ? {}
-          : { milestones: sortedMilestones(milestones) }),
-        ...(faces ? { faces } : {}),
-      }),
-    )
-    .digest('hex');
+  // JSON round trip: the fields as a checkpoint's metadata holds them (undefined entries dropped)
+  return JSON.parse(
+    JSON.stringify({
+      instruction,
+      batch,
+      lr,
+      optimizer,
+      momentum,
+      weightDecay,
+      seed,
+      scale,
+      outputDim,
+      preprocess,
+      resizer,
+      dtype,
+      // the schedule only where it is not the default, so checkpoints of earlier versions (constant rate, the
+      // default's rate before epoch 30) still resume
+      ...(sortedMilestones(milestones).join() === sortedMilestones(DEFAULT_MILESTONES).join()
+        ? {}
+        : { milestones: sortedMilestones(milestones) }),
+      ...(faces ? { faces } : {}),
+    }),
+  ) as Record<string, unknown>;
 }
 
 const sha = (t: Tensor2D) =>
@@ -513,6 +520,8 @@ const sha = (t: Tensor2D) =>
 /** What a training checkpoint's metadata must hold (checked on resume; anything else is refused by name). */
 const CheckpointMetaSchema = z.object({
   trainingKey: z.string().regex(/^[0-9a-f]{64}$/),
+  /** The fields `trainingKey` hashes (absent from checkpoints written before 2026-12-05). */
+  training: z.record(z.string(), z.unknown()).optional(),
   epoch: z.number().int().min(0),
   step: z.number().int().min(0),
   images: z.number().int().positive(),
@@ -550,7 +559,12 @@ export interface TrainCheckpoint {
  * options fail at once.
  * @throws DataFormatError naming the field of metadata that is not valid; InvalidArgumentError for other options
  */
-export function readTrainCheckpoint(path: string, trainingKey: string): TrainCheckpoint | undefined {
+export function readTrainCheckpoint(
+  path: string,
+  trainingKey: string,
+  /** the run's `trainingFields`, to name the options that changed */
+  fields?: Record<string, unknown>,
+): TrainCheckpoint | undefined {
   if (!existsSync(path)) return undefined;
   const c = loadCheckpoint(path);
   const m = CheckpointMetaSchema.safeParse(c.meta);
@@ -560,12 +574,14 @@ export function readTrainCheckpoint(path: string, trainingKey: string): TrainChe
       field: m.error.issues[0]!.path.join('.'),
       message: `${m.error.issues[0]!.message}; delete the checkpoint to restart`,
     });
-  if (m.data.trainingKey !== trainingKey)
+  if (m.data.trainingKey !== trainingKey) {
+    const changed = m.data.training && fields ? describeChangedFields(m.data.training, fields) : '';
     throw new InvalidArgumentError({
       functionName: 'trainHead',
       argument: 'options',
-      message: `${path} was written with other training options (learning rate, batch, seed, optimiser, preprocessing …); use another output directory or delete it`,
+      message: `${path} was written with other training options (${changed || 'learning rate, batch, seed, optimiser, preprocessing …'}); use another output directory or delete it`,
     });
+  }
   return { meta: m.data, tensors: c.tensors, ...(c.optimizer ? { optimizer: c.optimizer } : {}) };
 }
 
@@ -626,6 +642,8 @@ export interface TrainFiles {
   checkpointPath: string;
   logPath: string;
   trainingKey: string;
+  /** What `trainingKey` hashes, recorded in the checkpoint (`trainingFields`). */
+  trainingFields?: Record<string, unknown>;
 }
 
 /** Where training starts: a fresh head, or the checkpoint's weights, step and optimiser state. */
@@ -753,7 +771,13 @@ export async function runHeadTraining(
       saveCheckpoint(files.checkpointPath, {
         tensors: { weight: { dims: [head.outputDim, head.inputDim], data: head.weight } },
         optimizer: at.optimizerState,
-        meta: { trainingKey: files.trainingKey, epoch: at.epoch, step: at.step, ...inputs.fingerprints },
+        meta: {
+          trainingKey: files.trainingKey,
+          ...(files.trainingFields ? { training: files.trainingFields } : {}),
+          epoch: at.epoch,
+          step: at.step,
+          ...inputs.fingerprints,
+        },
       });
       lastCheckpoint = performance.now();
     },
@@ -885,10 +909,11 @@ export async function trainHead(
       checkpointPath: run.path('checkpoint.safetensors'),
       logPath: run.path('train-log.jsonl'),
       trainingKey: key,
+      trainingFields: trainingFields(options),
     };
     const headPath = run.path('head.safetensors');
     const teacher = resolveTeacher(options);
-    const ck = readTrainCheckpoint(files.checkpointPath, key);
+    const ck = readTrainCheckpoint(files.checkpointPath, key, files.trainingFields);
     if (ck && ck.meta.epoch >= options.epochs && ck.meta.step === 0 && existsSync(run.path('manifest.json'))) {
       log(`${run.dir}: already trained (${ck.meta.epoch} epochs); head in ${headPath}`);
       const resumedFrom = { epoch: ck.meta.epoch, step: 0 };

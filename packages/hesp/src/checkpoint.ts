@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { DataFormatError, InvalidArgumentError } from '@vlfer/core';
+import { DataFormatError, describeChangedFields, InvalidArgumentError } from '@vlfer/core';
 import {
   hashFile,
   hashFileIndexed,
@@ -41,6 +41,8 @@ const CheckpointMetaSchema = z.object({
   framesFingerprint: z.string(),
   modelFingerprint: z.string(),
   ...RunClassesSchema.shape,
+  /** What `key` hashes (`hespRunFields`; absent from checkpoints written before 2026-12-05). */
+  runOptions: z.record(z.string(), z.unknown()).optional(),
 });
 
 /** The metadata of a HESP training checkpoint (checkpoint.safetensors): where to continue and what it was trained on. */
@@ -229,15 +231,20 @@ export function refuseOtherClasses(
  * do not enter it. @returns a SHA-256 hex digest
  */
 export function hespRunKey(o: HespOptions, classNames: readonly string[]): string {
+  return createHash('sha256')
+    .update(JSON.stringify(hespRunFields(o, classNames)))
+    .digest('hex');
+}
+
+/** What `hespRunKey` hashes, as a checkpoint's metadata records it (so a refusal can name what changed). */
+export function hespRunFields(o: HespOptions, classNames: readonly string[]): Record<string, unknown> {
   const { epochs: _e, out: _o, threads: _t, checkpointEvery: _c, device: _d, ...rest } = o;
   void _e;
   void _o;
   void _t;
   void _c;
   void _d;
-  return createHash('sha256')
-    .update(JSON.stringify({ ...rest, classNames }))
-    .digest('hex');
+  return JSON.parse(JSON.stringify({ ...rest, classNames })) as Record<string, unknown>;
 }
 
 /**
@@ -264,12 +271,15 @@ export function readHespCheckpoint(
       field: m.error.issues[0]!.path.join('.'),
       message: `${m.error.issues[0]!.message}; delete the checkpoint to restart`,
     });
-  if (m.data.key !== key)
+  if (m.data.key !== key) {
+    const recorded = m.data.runOptions;
+    const changed = recorded ? describeChangedFields(recorded, hespRunFields(o, data.labelSet.names)) : '';
     throw new InvalidArgumentError({
       functionName: 'trainHesp',
       argument: 'options',
-      message: `${ckptPath} belongs to a run with other options (split, learning rate, seed, data …); use another output directory or delete it`,
+      message: `${ckptPath} belongs to a run with other options (${changed || 'split, learning rate, seed, data …'}); use another output directory or delete it`,
     });
+  }
   refuseChangedFingerprints(ckptPath, o, m.data, { ...fingerprints });
   refuseOtherClasses(ckptPath, o, data, m.data, 'trainHesp');
   return {

@@ -1,7 +1,6 @@
 import { resolve } from 'node:path';
 import { createRng, InvalidArgumentError, type LabelSet } from '@vlfer/core';
 import {
-  canonicalExpression,
   DATASETS,
   explicitOpenSetSplit,
   hespOpenSetSplits,
@@ -12,7 +11,6 @@ import {
   type VideoItem,
 } from '@vlfer/datasets';
 import { loadVideoList, resolveLabelSet } from '@vlfer/datasets/node';
-import { HESP_CLASS_TEXT } from '@vlfer/open-set';
 import type { HespOptions } from './options.js';
 
 export interface HespData {
@@ -61,23 +59,6 @@ export function hespSplit(options: HespOptions, labelSet: LabelSet): OpenSetSpli
   if (options.known) return explicitOpenSetSplit(options.known, labelSet);
   const split = hespOpenSetSplits(options.dataset)[options.splitIndex!]!;
   return splitInLabelSet(split, labelSet, { functionName: 'loadHespData', argument: 'splitIndex' });
-}
-
-/**
- * HESP's prompts name each known class by its expression text (`HESP_CLASS_TEXT`): a known class of another name
- * (an ad-hoc `--classes` entry) is refused before any work, naming the option that gave it.
- * @throws InvalidArgumentError (argument `classes` or `labelSet`)
- */
-function refuseTextlessKnownClasses(options: HespOptions, labelSet: LabelSet, split: OpenSetSplit): void {
-  const textless = split.known
-    .map((k) => labelSet.names[k]!)
-    .filter((n) => HESP_CLASS_TEXT[canonicalExpression(n) ?? ''] === undefined);
-  if (textless.length > 0)
-    throw new InvalidArgumentError({
-      functionName: 'loadHespData',
-      argument: options.classes ? 'classes' : 'labelSet',
-      message: `HESP's prompts name each known class by its expression (${Object.keys(HESP_CLASS_TEXT).join(', ')}, or a usual spelling such as angry or happy); the known ${textless.length > 1 ? 'classes' : 'class'} ${textless.map((n) => `'${n}'`).join(', ')} ${textless.length > 1 ? 'are' : 'is'} not one: name ${textless.length > 1 ? 'them' : 'it'} so, or keep ${textless.length > 1 ? 'them' : 'it'} among the unknown classes`,
-    });
 }
 
 /** One clip list of the run (training or test), read with the run's label scheme, root and path rules. */
@@ -160,7 +141,6 @@ export function splitValidation<T>(train: readonly T[], seed: number, valFractio
 export function loadHespData(options: HespOptions): HespData {
   const { labelSet, reason } = hespLabelSet(options);
   const split = hespSplit(options, labelSet);
-  refuseTextlessKnownClasses(options, labelSet, split);
   const [trainList, testList] = [options.trainAnnotations, options.testAnnotations].map((f) =>
     readHespList(options, labelSet, f),
   ) as [VideoItem[], VideoItem[]];

@@ -69,6 +69,7 @@ export {
   saveHespCheckpoint,
   saveHespBest,
   hespRunKey,
+  hespRunFields,
   hespDataFingerprints,
   hespDatasetFingerprint,
   readHespRunFingerprints,

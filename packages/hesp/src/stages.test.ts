@@ -20,6 +20,7 @@ import {
   hespMetricsJson,
   hespRunKey,
   hespRunClasses,
+  hespRunFields,
   hespRunPaths,
   hespRunScores,
   hespScoresCsv,
@@ -223,6 +224,12 @@ describe('resume stages', () => {
     expect(Array.from(ck.tensors['ctx']!)).toEqual([1, 2]);
     expect(ck.optimizer.step).toBe(7);
     expect(() => readHespCheckpoint(path, o, 'other', fp, data)).toThrow(/belongs to a run with other options/);
+    // with the options recorded, the refusal names what changed
+    saveHespCheckpoint(path, state, { ...meta, runOptions: hespRunFields({ ...o, lr: 0.02 }, data.labelSet.names) });
+    expect(() => readHespCheckpoint(path, o, 'other', fp, data)).toThrow(
+      /other options \(lr \(0\.02 then, 0\.01 now\)\)/,
+    );
+    saveHespCheckpoint(path, state, meta);
     expect(() => readHespCheckpoint(path, o, 'key', { ...fp, framesFingerprint: 'g' }, data)).toThrow(
       /was trained on other data: the video frames changed since/,
     );
@@ -438,12 +445,11 @@ describe('publish and evaluation stages', () => {
     const spelt = loadHespData(options({ known: undefined, splitIndex: 0, classes: folders }));
     expect(spelt.knownClassIds.map((k) => folders[k])).toEqual(['Happy', 'Sad']);
     expect(knownClassTexts(spelt.split.known, spelt.labelSet)).toEqual(['Happy', 'Sad']);
-    // a known class without an expression name has no HESP prompt text: refused before any work, naming the option
-    expect(() =>
-      loadHespData(options({ classes: ['happy', 'sad', 'neutral', 'bored'], labelScheme: 'label-set', known: [0, 3] })),
-    ).toThrow(
-      /'classes' .*HESP's prompts name each known class by its expression .*the known class 'bored' is not one/,
+    // a known class of one's own (no expression name) is prompted by its name
+    const own = loadHespData(
+      options({ classes: ['happy', 'sad', 'neutral', 'bored'], labelScheme: 'label-set', known: [0, 3] }),
     );
+    expect(knownClassTexts(own.split.known, own.labelSet)).toEqual(['Happy', 'bored']);
     // a typo in a class name is named as such, with the names vlfer knows
     const typo = ['happines', 'sadness', 'neutral', 'anger', 'surprise', 'disgust', 'fear'];
     expect(() => loadHespData(options({ known: undefined, splitIndex: 0, classes: typo }))).toThrow(

@@ -33,6 +33,7 @@ import { createFaceCropper, type FaceCropper } from '@vlfer/faces/node';
 import {
   hespDataFingerprints,
   hespRunKey,
+  hespRunFields,
   readHespCheckpoint,
   hespRunClasses,
   refuseChangedFingerprints,
@@ -412,6 +413,7 @@ export function checkpointHespRun(ctx: HespTrainContext, state: HespTrainState, 
     ...fingerprints,
     modelFingerprint,
     ...hespRunClasses(ctx.data),
+    runOptions: hespRunFields(ctx.o, ctx.data.labelSet.names),
   });
 }
 

@@ -36,7 +36,8 @@ export interface HespReferenceBehaviour {
 }
 
 /**
- * Class texts for the K known classes, index j = known label j (HESP remaps labels to `sorted(known).index`).
+ * Class texts for the K known classes, index j = known label j (HESP remaps labels to `sorted(known).index`):
+ * HESP's text of each expression (`HESP_CLASS_TEXT`), and the name itself for a class that is no expression.
  * @param knownClassIds class ids in `labelSet`, any order
  */
 export function knownClassTexts(
@@ -47,15 +48,14 @@ export function knownClassTexts(
   const sorted = [...knownClassIds].sort((a, b) => a - b);
   const texts = sorted.map((id) => {
     const name = labelSet.names[id];
-    // by canonical expression: a label set may spell its classes as folders do ('Angry', 'happy')
-    const text = name === undefined ? undefined : HESP_CLASS_TEXT[canonicalExpression(name) ?? name];
-    if (text === undefined)
+    if (name === undefined)
       throw new InvalidArgumentError({
         functionName: 'knownClassTexts',
         argument: 'knownClassIds',
-        message: `class id ${id} has no HESP class text in ${labelSet.id}`,
+        message: `class id ${id} is not a class of ${labelSet.id} (0..${labelSet.names.length - 1})`,
       });
-    return text;
+    // an expression by HESP's text, however the label set spells it ('Angry', 'happy'); a class of one's own by its name
+    return HESP_CLASS_TEXT[canonicalExpression(name) ?? ''] ?? name;
   });
   return options.referenceBehaviour?.alphabeticalClassNames ? [...texts].sort() : texts;
 }
