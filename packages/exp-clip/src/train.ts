@@ -465,50 +465,37 @@ function trainingKey(o: TrainOptions): string {
     .digest('hex');
 }
 
+/** The options that change the trained weights, in the order the training key has always hashed them. */
+const TRAINING_FIELDS = [
+  'instruction',
+  'batch',
+  'lr',
+  'optimizer',
+  'momentum',
+  'weightDecay',
+  'seed',
+  'scale',
+  'outputDim',
+  'preprocess',
+  'resizer',
+  'dtype',
+] as const satisfies readonly (keyof TrainOptions)[];
+
 /** Fields that change the trained weights (recorded in checkpoints, so a refusal can name what changed). */
 function trainingFields(o: TrainOptions): Record<string, unknown> {
-  const {
-    instruction,
-    batch,
-    lr,
-    milestones,
-    optimizer,
-    momentum,
-    weightDecay,
-    seed,
-    scale,
-    outputDim,
-    preprocess,
-    resizer,
-    dtype,
-    epochs: _e,
-  } = o;
-  void _e;
   // face settings change the training images (the crop cache directory does not)
   const faces = o.faces ? { ...o.faces, cacheDir: undefined } : undefined;
+  // the schedule only where it is not the default, so checkpoints of earlier versions (constant rate, the default's
+  // rate before epoch 30) still resume
+  const milestones = sortedMilestones(o.milestones);
+  const schedule = milestones.join() === sortedMilestones(DEFAULT_MILESTONES).join() ? {} : { milestones };
   // JSON round trip: the fields as a checkpoint's metadata holds them (undefined entries dropped)
-  return JSON.parse(
-    JSON.stringify({
-      instruction,
-      batch,
-      lr,
-      optimizer,
-      momentum,
-      weightDecay,
-      seed,
-      scale,
-      outputDim,
-      preprocess,
-      resizer,
-      dtype,
-      // the schedule only where it is not the default, so checkpoints of earlier versions (constant rate, the
-      // default's rate before epoch 30) still resume
-      ...(sortedMilestones(milestones).join() === sortedMilestones(DEFAULT_MILESTONES).join()
-        ? {}
-        : { milestones: sortedMilestones(milestones) }),
-      ...(faces ? { faces } : {}),
-    }),
-  ) as Record<string, unknown>;
+  const fields = {
+    ...Object.fromEntries(TRAINING_FIELDS.map((k) => [k, o[k]])),
+    ...schedule,
+    ...(faces ? { faces } : {}),
+  };
+  return JSON.parse(JSON.stringify(fields)) as Record<string, unknown>;
 }
 
 const sha = (t: Tensor2D) =>
