@@ -10,3 +10,8 @@ export function csvRow(values: readonly (string | number | null)[]): string {
     })
     .join(',');
 }
+
+/** The lines of a text file: a UTF-8 BOM removed, split at CRLF, LF or a lone CR (element i is line i + 1). */
+export function textLines(text: string): string[] {
+  return text.replace(/^\uFEFF/, '').split(/\r\n|\r|\n/);
+}

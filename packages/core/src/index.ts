@@ -44,7 +44,7 @@ export {
   OptionsError,
   parseOptions,
 } from './options.js';
-export { csvRow } from './csv.js';
+export { csvRow, textLines } from './csv.js';
 export { describeChangedFields, describeValue } from './describe.js';
 export type { FeatureProjection } from './projection.js';
 export type { SafetensorsTensor, SafetensorsFile, SafetensorsEntry, SafetensorsIndex } from './safetensors.js';

@@ -1,4 +1,4 @@
-import { DataFormatError, quoteInput, type LabelSet } from '@vlfer/core';
+import { DataFormatError, quoteInput, textLines, type LabelSet } from '@vlfer/core';
 import { csvRecords, type CsvRecord, parseCount, parseCsvRows, parseCsvText, requireColumns } from './csv.js';
 import {
   BASIC_7,
@@ -205,19 +205,16 @@ export function parseVideoListText(
   const drops = new DropCounter();
   const dups = new Duplicates(file, options.duplicates ?? 'error', drops, 'frame directory');
   const entries: VideoListEntry[] = [];
-  text
-    .replace(/^\uFEFF/, '')
-    .split(/\r\n|\r|\n/)
-    .forEach((raw, i) => {
-      const line = i + 1;
-      const t = raw.trim();
-      if (!t) return;
-      const { dirToken, numFrames, labelText, labelName } = splitVideoListRow(t, { file, line });
-      const label = videoListLabel(labelText, labelName, scheme, labelSet, { file, line });
-      const { dir, rebased } = videoListFrameDir(dirToken, options, line);
-      if (dups.check(dir, label, line)) return;
-      entries.push({ dir, rebased, numFrames, label, line });
-    });
+  textLines(text).forEach((raw, i) => {
+    const line = i + 1;
+    const t = raw.trim();
+    if (!t) return;
+    const { dirToken, numFrames, labelText, labelName } = splitVideoListRow(t, { file, line });
+    const label = videoListLabel(labelText, labelName, scheme, labelSet, { file, line });
+    const { dir, rebased } = videoListFrameDir(dirToken, options, line);
+    if (dups.check(dir, label, line)) return;
+    entries.push({ dir, rebased, numFrames, label, line });
+  });
   if (entries.length === 0) throw new DataFormatError({ file, message: 'the annotation list has no clips' });
   return { entries, dropped: drops.list(), labelSet };
 }
@@ -293,16 +290,13 @@ export function parseRafDbListText(
   const drops = new DropCounter();
   const dups = new Duplicates(file, options.duplicates ?? 'error', drops, 'image');
   const entries: RafDbEntry[] = [];
-  text
-    .replace(/^\uFEFF/, '')
-    .split(/\r\n|\r|\n/)
-    .forEach((raw, i) => {
-      const t = raw.trim();
-      if (!t) return;
-      const { name, split, label } = rafDbListLine(t, options, labelSet, i + 1);
-      if (split !== options.split || dups.check(name, label, i + 1)) return;
-      entries.push({ name, label, line: i + 1 });
-    });
+  textLines(text).forEach((raw, i) => {
+    const t = raw.trim();
+    if (!t) return;
+    const { name, split, label } = rafDbListLine(t, options, labelSet, i + 1);
+    if (split !== options.split || dups.check(name, label, i + 1)) return;
+    entries.push({ name, label, line: i + 1 });
+  });
   if (entries.length === 0)
     throw new DataFormatError({
       file,

@@ -1,5 +1,5 @@
 import { basename, extname, isAbsolute, join, resolve } from 'node:path';
-import { DataFormatError, decodeSafetensors, float16ToNumber } from '@vlfer/core';
+import { DataFormatError, decodeSafetensors, float16ToNumber, textLines } from '@vlfer/core';
 import { hashBytes, readBytesFile, readJsonLines, readTextFile } from '@vlfer/core/node';
 import { validateTarget, type Teacher } from '../teacher.js';
 
@@ -75,9 +75,7 @@ export function parseNpy(bytes: Uint8Array, file: string): { dims: [number, numb
 }
 
 function readKeys(file: string): string[] {
-  return readTextFile(file, 'keys file')
-    .replace(/^\uFEFF/, '')
-    .split(/\r\n|\r|\n/)
+  return textLines(readTextFile(file, 'keys file'))
     .map((l) => l.trim())
     .filter(Boolean);
 }
