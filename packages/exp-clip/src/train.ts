@@ -459,10 +459,8 @@ export async function prepareTrainingData(
 const sortedMilestones = (m: readonly number[]) => [...m].sort((a, b) => a - b);
 
 /** SHA-256 of `trainingFields`: a checkpoint resumes only when it matches. */
-function trainingKey(o: TrainOptions): string {
-  return createHash('sha256')
-    .update(JSON.stringify(trainingFields(o)))
-    .digest('hex');
+function trainingKey(fields: Record<string, unknown>): string {
+  return createHash('sha256').update(JSON.stringify(fields)).digest('hex');
 }
 
 /** The options that change the trained weights, in the order the training key has always hashed them. */
@@ -890,13 +888,14 @@ export async function trainHead(
   const run = RunDirectory.open(options.out, { command: 'exp-clip train', log });
   const t0 = performance.now();
   try {
-    const key = trainingKey(options);
+    const fields = trainingFields(options);
+    const key = trainingKey(fields);
     const files: TrainFiles = {
       run,
       checkpointPath: run.path('checkpoint.safetensors'),
       logPath: run.path('train-log.jsonl'),
       trainingKey: key,
-      trainingFields: trainingFields(options),
+      trainingFields: fields,
     };
     const headPath = run.path('head.safetensors');
     const teacher = resolveTeacher(options);

@@ -24,7 +24,7 @@ import {
 import { fitLinearProbe, probeLogits, sweepLinearProbe, type LinearProbe } from '@vlfer/probes';
 import type { FaceCropper } from '@vlfer/faces/node';
 import { hespDataFingerprints, hespDatasetFingerprint } from './checkpoint.js';
-import { loadHespData } from './data.js';
+import { hespKnownNames, loadHespData } from './data.js';
 import type { RunScores } from './evaluate.js';
 import { HespOptionsSchema, type HespOptions, type HespOptionsInput } from './options.js';
 import { clipFrameReader, hespFaceCropper, type ClipFrameReader, type HespHooks } from './train.js';
@@ -313,7 +313,7 @@ export async function encodeOpenSetSplit(
     return {
       options,
       classNames,
-      knownNames: data.knownClassIds.map((k) => data.labelSet.names[k]!),
+      knownNames: hespKnownNames(data),
       labelNames: [...data.labelSet.names],
       split: { index: index ?? null, known: [...known], unknown: [...unknown], openness },
       train: sets[0]!,

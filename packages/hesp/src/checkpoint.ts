@@ -15,7 +15,7 @@ import { canonicalExpression, EXP_CLIP_CLASS_ORDER } from '@vlfer/datasets';
 import { listFrames } from '@vlfer/datasets/node';
 import type { PatchLocation } from '@vlfer/open-set';
 import type { HespState } from '@vlfer/open-set/node';
-import type { HespData } from './data.js';
+import { hespKnownNames, type HespData } from './data.js';
 import type { HespOptions } from './options.js';
 
 /** `HespRunClasses` as stored with a checkpoint or selected state; absent from those of vlfer before 2026-12-05. */
@@ -162,6 +162,9 @@ export interface HespRunClasses {
   labelsFingerprint: string;
 }
 
+/** What every checkpoint and selected state of a run records about it: its classes and the options its key hashes. */
+export type HespRunRecord = HespRunClasses & { runOptions: Record<string, unknown> };
+
 /** `HespRunClasses` of a run's data. */
 export function hespRunClasses(data: HespData): HespRunClasses {
   const names = data.labelSet.names;
@@ -172,7 +175,7 @@ export function hespRunClasses(data: HespData): HespRunClasses {
     .map((r) => r.join('\t'))
     .sort();
   return {
-    knownNames: data.knownClassIds.map((k) => names[k]!),
+    knownNames: hespKnownNames(data),
     labelsFingerprint: createHash('sha256').update(rows.join('\n')).digest('hex'),
   };
 }
@@ -231,9 +234,12 @@ export function refuseOtherClasses(
  * do not enter it. @returns a SHA-256 hex digest
  */
 export function hespRunKey(o: HespOptions, classNames: readonly string[]): string {
-  return createHash('sha256')
-    .update(JSON.stringify(hespRunFields(o, classNames)))
-    .digest('hex');
+  return hespRunKeyOf(hespRunFields(o, classNames));
+}
+
+/** `hespRunKey` of fields already computed (`hespRunFields`). */
+export function hespRunKeyOf(fields: Record<string, unknown>): string {
+  return createHash('sha256').update(JSON.stringify(fields)).digest('hex');
 }
 
 /** What `hespRunKey` hashes, as a checkpoint's metadata records it (so a refusal can name what changed). */
@@ -313,6 +319,13 @@ export function saveHespBest(
 ): void {
   saveCheckpoint(path, {
     tensors: stateTensors(state.tensors),
-    meta: { epoch, selectedOn: o.selectOn, selectionMetrics: o.selectionMetrics, location, ...classes },
+    meta: {
+      epoch,
+      selectedOn: o.selectOn,
+      selectionMetrics: o.selectionMetrics,
+      location,
+      knownNames: classes.knownNames,
+      labelsFingerprint: classes.labelsFingerprint,
+    },
   });
 }

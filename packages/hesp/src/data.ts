@@ -35,6 +35,11 @@ export interface HespData {
   warnings: string[];
 }
 
+/** Known label j's class name in the run's label set (`HespData.knownClassIds`). */
+export function hespKnownNames(data: Pick<HespData, 'knownClassIds' | 'labelSet'>): string[] {
+  return data.knownClassIds.map((k) => data.labelSet.names[k]!);
+}
+
 /**
  * The label set of a HESP run: the given one (`labelSet`/`classes`) or the dataset's default (MAFW: mafw-11, else
  * basic-7), with where it came from. With a split index, the label set must hold the classes of the dataset's

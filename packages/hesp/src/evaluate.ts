@@ -6,7 +6,7 @@ import { loadCheckpoint, readTextFile, RunDirectory, verifyRunOutputs } from '@v
 import { flattenOpenSetReport, type OpenSetReport } from '@vlfer/metrics';
 import { knownClassTexts } from '@vlfer/open-set';
 import { HespModel } from '@vlfer/open-set/node';
-import { loadHespData, type HespData } from './data.js';
+import { hespKnownNames, loadHespData, type HespData } from './data.js';
 import { HespOptionsSchema, type HespOptions } from './options.js';
 import { clipFrameReader, evaluateOpenSet, hespFaceCropper, type HespHooks } from './train.js';
 import { refuseOtherClasses, RunClassesSchema } from './checkpoint.js';
@@ -148,7 +148,7 @@ export function hespRunScores(
       predicted: predictedUnknown[i]!,
     })),
     classNames: texts,
-    knownNames: data.knownClassIds.map((k) => data.labelSet.names[k]!),
+    knownNames: hespKnownNames(data),
   };
 }
 

@@ -10,6 +10,7 @@ export {
   loadHespData,
   hespLabelSet,
   hespSplit,
+  hespKnownNames,
   missingClassWarnings,
   refuseSharedClips,
   splitValidation,
@@ -63,12 +64,19 @@ export {
   selectHespEpoch,
   hespEpochLine,
 } from './train.js';
-export type { HespCheckpoint, HespCheckpointMeta, HespDataFingerprints, HespRunClasses } from './checkpoint.js';
+export type {
+  HespCheckpoint,
+  HespCheckpointMeta,
+  HespDataFingerprints,
+  HespRunClasses,
+  HespRunRecord,
+} from './checkpoint.js';
 export {
   readHespCheckpoint,
   saveHespCheckpoint,
   saveHespBest,
   hespRunKey,
+  hespRunKeyOf,
   hespRunFields,
   hespDataFingerprints,
   hespDatasetFingerprint,

@@ -508,7 +508,7 @@ describe('the stages composed by hand on tiny-clip', () => {
     const reference = await trainHesp({ ...o, out: join(work, 'reference') });
     const data = loadHespData(o);
     const run = RunDirectory.open(o.out, { command: 'test' });
-    const { texts, key, fingerprints } = planHespRun(o, data, () => undefined);
+    const { texts, key, fingerprints, record } = planHespRun(o, data, () => undefined);
     const paths = hespRunPaths(run);
     const built = await buildHespModel(o, texts, undefined, paths.checkpoint);
     try {
@@ -521,6 +521,7 @@ describe('the stages composed by hand on tiny-clip', () => {
         paths,
         key,
         fingerprints,
+        record,
         modelFingerprint: built.modelFingerprint,
         signal: controller.signal,
         onProgress: undefined,

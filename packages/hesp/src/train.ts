@@ -32,7 +32,7 @@ import { HespModel, type HespLosses } from '@vlfer/open-set/node';
 import { createFaceCropper, type FaceCropper } from '@vlfer/faces/node';
 import {
   hespDataFingerprints,
-  hespRunKey,
+  hespRunKeyOf,
   hespRunFields,
   readHespCheckpoint,
   hespRunClasses,
@@ -41,6 +41,7 @@ import {
   saveHespCheckpoint,
   type HespCheckpoint,
   type HespDataFingerprints,
+  type HespRunRecord,
 } from './checkpoint.js';
 import { loadHespData, type HespData } from './data.js';
 import { HespOptionsSchema, type HespOptions, type HespOptionsInput } from './options.js';
@@ -178,6 +179,8 @@ export interface HespRunPlan {
   /** `hespRunKey`: what a checkpoint must agree with to be resumed. */
   key: string;
   fingerprints: HespDataFingerprints;
+  /** What every checkpoint and the selected state record about the run (computed once here). */
+  record: HespRunRecord;
 }
 
 /**
@@ -191,7 +194,9 @@ export function planHespRun(o: HespOptions, data: HespData, log: (line: string) 
   log(
     `known ${texts.join(', ')} (openness ${data.split.openness.toFixed(3)}); train ${data.train.length}, val ${data.val.length}, test ${data.testKnown.length} known + ${data.testUnknown.length} unknown`,
   );
-  return { texts, key: hespRunKey(o, data.labelSet.names), fingerprints: hespDataFingerprints(o, data) };
+  const runOptions = hespRunFields(o, data.labelSet.names);
+  const record = { ...hespRunClasses(data), runOptions };
+  return { texts, key: hespRunKeyOf(runOptions), fingerprints: hespDataFingerprints(o, data), record };
 }
 
 /** The paths of a run's checkpoint, logs and selected state. */
@@ -307,10 +312,14 @@ export async function hespCamLocation(
   cropper: FaceCropper | undefined,
 ): Promise<void> {
   const order = hespEpochOrder(o.seed, data.train.length, 0);
-  // the first batch (its frames drawn in the same order as step 0, without counting its faces twice), frame 0
-  const batch = await hespTrainBatch(o, data, model, clipFrameReader(cropper, { count: false }), order, 0, 0);
   const S = model.clip.arch.vision.imageSize!;
-  await model.camLocation(batch.pixels.data.subarray(0, 3 * S * S), o.seed);
+  // step 0's draws (faces not counted twice); only the first clip is decoded, and its first frame kept
+  const draws = await hespBatchDraws(o, data, S, clipFrameReader(cropper, { count: false }), order, 0, 0);
+  const first = await clipPixels([draws.frames[0]!], {
+    config: model.clip.preprocessor,
+    ...(draws.augmentations ? { augmentations: [draws.augmentations[0]!] } : {}),
+  });
+  await model.camLocation(first.data.subarray(0, 3 * S * S), o.seed);
 }
 
 /** Everything the per-epoch stages share: options, data, the model, the frame reader, paths, key and fingerprints. */
@@ -322,6 +331,8 @@ export interface HespTrainContext {
   paths: HespRunPaths;
   key: string;
   fingerprints: HespDataFingerprints;
+  /** `HespRunPlan.record` */
+  record: HespRunRecord;
   modelFingerprint: string;
   signal: AbortSignal | undefined;
   onProgress: ProgressCallback | undefined;
@@ -412,8 +423,7 @@ export function checkpointHespRun(ctx: HespTrainContext, state: HespTrainState, 
     location: model.location,
     ...fingerprints,
     modelFingerprint,
-    ...hespRunClasses(ctx.data),
-    runOptions: hespRunFields(ctx.o, ctx.data.labelSet.names),
+    ...ctx.record,
   });
 }
 
@@ -424,9 +434,29 @@ export interface HespBatch {
 }
 
 /**
- * Frame-sampling stage of one step: the step's clips in the epoch's order, T TSN-sampled frames each (HESP's
- * segment-random draws), and with `augment` HESP's clip-level flip/resize/crop, all from the step's own seeded
- * stream (so a resumed step draws the same frames).
+ * The draws of one step: the step's clips in the epoch's order, T TSN-sampled frames each (HESP's segment-random
+ * draws), and with `augment` HESP's clip-level flip/resize/crop, all from the step's own seeded stream (so a resumed
+ * step draws the same frames). Nothing is decoded yet.
+ */
+async function hespBatchDraws(
+  o: HespOptions,
+  data: HespData,
+  S: number,
+  read: ClipFrameReader,
+  order: readonly number[],
+  epoch: number,
+  step: number,
+) {
+  const rng = createRng(o.seed * 1_000_003 + epoch * 100_003 + step + 1);
+  const clips = order.slice(step * o.batch, (step + 1) * o.batch).map((i) => data.train[i]!);
+  const frames = [];
+  for (const c of clips) frames.push(await read(c, o.frames, { tsn: rng })); // in order: the TSN draws use one rng
+  const augmentations = o.augment ? clips.map(() => sampleClipAugmentation(rng, S)) : undefined;
+  return { clips, frames, augmentations };
+}
+
+/**
+ * Frame-sampling stage of one step: the pixels of the step's draws (`hespBatchDraws`), decoded and augmented.
  * @param order the epoch's clip order (`hespEpochOrder`) @param step 0-based step within the epoch
  */
 export async function hespTrainBatch(
@@ -438,12 +468,8 @@ export async function hespTrainBatch(
   epoch: number,
   step: number,
 ): Promise<HespBatch> {
-  const rng = createRng(o.seed * 1_000_003 + epoch * 100_003 + step + 1);
-  const clips = order.slice(step * o.batch, (step + 1) * o.batch).map((i) => data.train[i]!);
-  const frames = [];
-  for (const c of clips) frames.push(await read(c, o.frames, { tsn: rng })); // in order: the TSN draws use one rng
   const S = model.clip.arch.vision.imageSize!;
-  const augmentations = o.augment ? clips.map(() => sampleClipAugmentation(rng, S)) : undefined;
+  const { clips, frames, augmentations } = await hespBatchDraws(o, data, S, read, order, epoch, step);
   const pixels = await clipPixels(frames, {
     config: model.clip.preprocessor,
     ...(augmentations ? { augmentations } : {}),
@@ -565,7 +591,7 @@ export async function evaluateHespEpoch(
     selected,
   };
   state.epochs.push(rec);
-  if (selected) saveHespBest(ctx.paths.best, model.state(), o, epoch + 1, model.location, hespRunClasses(ctx.data));
+  if (selected) saveHespBest(ctx.paths.best, model.state(), o, epoch + 1, model.location, ctx.record);
   appendLine(ctx.paths.epochs, JSON.stringify(rec));
   checkpointHespRun(ctx, state, epoch + 1, 0);
   ctx.log(hespEpochLine(o, rec, report));
@@ -598,7 +624,7 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
   let cropper: FaceCropper | undefined;
   try {
     cropper = o.faces ? await hespFaceCropper(o, log) : undefined;
-    const { texts, key, fingerprints } = planHespRun(o, data, log);
+    const { texts, key, fingerprints, record } = planHespRun(o, data, log);
     const paths = hespRunPaths(run);
     const ck = readHespCheckpoint(paths.checkpoint, o, key, fingerprints, data);
     const finished = finishedHespRun(run, o, ck, log);
@@ -613,6 +639,7 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
       paths,
       key,
       fingerprints,
+      record,
       modelFingerprint: built.modelFingerprint,
       signal: hooks.signal,
       onProgress: hooks.onProgress,
