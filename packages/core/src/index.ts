@@ -31,7 +31,7 @@ export {
   COSINE_EPSILON,
 } from './ops.js';
 export type { Rng } from './rng.js';
-export { createRng } from './rng.js';
+export { createRng, streamSeed } from './rng.js';
 export type { LabelSet } from './label-set.js';
 export { defineLabelSet, toIndices } from './label-set.js';
 export type { ComputeDevice, ProgressEvent, ProgressCallback } from './options.js';

@@ -79,3 +79,38 @@ export function createRng(seed: number): Rng {
   };
   return rng;
 }
+
+/** murmur3's 32-bit finaliser: every input bit moves every output bit. */
+function mix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/**
+ * The seed of one named random stream of a run: a 32-bit hash of the run's `seed`, the stream's `name` and its
+ * indices (epoch, step, …), for `createRng`. Streams of different names or indices are unrelated, where sums such
+ * as `seed · 1000003 + epoch` make one stream's seed another's (epoch 0 step k against epoch k + 1).
+ * @param seed an integer (as `createRng`'s) @param indices non-negative integers
+ */
+export function streamSeed(seed: number, name: string, ...indices: readonly number[]): number {
+  if (!Number.isSafeInteger(seed)) throw new RangeError(`streamSeed: seed must be a safe integer, got ${seed}`);
+  for (const i of indices)
+    if (!Number.isSafeInteger(i) || i < 0)
+      throw new RangeError(`streamSeed: indices must be non-negative integers, got ${indices.join(', ')}`);
+  const words = [
+    Math.floor(seed / 2 ** 32) >>> 0,
+    seed >>> 0,
+    name.length,
+    ...indices.flatMap((i) => [i / 2 ** 32, i]),
+  ];
+  let h = 0x6a09e667;
+  const add = (w: number) => {
+    h = mix32((h ^ (w >>> 0)) + 0x9e3779b9);
+  };
+  for (let c = 0; c < name.length; c++) add(name.charCodeAt(c));
+  for (const w of words) add(Math.floor(w));
+  return h;
+}

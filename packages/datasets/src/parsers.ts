@@ -123,7 +123,7 @@ export function videoListLabel(
   const label = fixed ? matchClassName(labelSet, className!) : native!;
   if (label < 0)
     fail(
-      `label ${labelText} (= ${className} under the ${scheme} scheme) is not a class of label set ${labelSet.id} (${labelSet.names.join(', ')}); if the list's ids are positions in that label set, use the 'label-set' scheme`,
+      `label ${labelText} (= ${className} under the ${scheme} scheme) is not a class of label set ${labelSet.id} (${labelSet.names.join(', ')}); if the list's ids are positions in that label set, read it with labelScheme 'label-set'`,
     );
   if (labelName !== undefined) {
     const want = labelSet.names[label]!;

@@ -76,7 +76,7 @@ describe('video list stages', () => {
     // DFER-CLIP's ids have one meaning (0 happiness … 6 fear, 7 contempt … 10 disappointment), whatever the label set
     expect(() => videoListLabel('11', undefined, 'dfer-clip', BASIC_7, where)).toThrow(/label.*out of range.*0\.\.10/);
     expect(() => videoListLabel('7', undefined, 'dfer-clip', BASIC_7, where)).toThrow(
-      /label 7 \(= contempt under the dfer-clip scheme\) is not a class of label set basic-7 .*'label-set' scheme/,
+      /label 7 \(= contempt under the dfer-clip scheme\) is not a class of label set basic-7 .*labelScheme 'label-set'/,
     );
     // a label set in another order gets each class by name: FER2013's order has happiness at 3, anger at 0
     const fer = getLabelSet('fer2013-7-native');

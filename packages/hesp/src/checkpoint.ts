@@ -15,7 +15,7 @@ import { canonicalExpression, EXP_CLIP_CLASS_ORDER } from '@vlfer/datasets';
 import { listFrames } from '@vlfer/datasets/node';
 import type { PatchLocation } from '@vlfer/open-set';
 import type { HespState } from '@vlfer/open-set/node';
-import { hespKnownNames, type HespData } from './data.js';
+import { HESP_RNG_STREAMS, hespKnownNames, type HespData, type HespRngStreams } from './data.js';
 import type { HespOptions } from './options.js';
 
 /** `HespRunClasses` as stored with a checkpoint or selected state; absent from those of vlfer before 2026-12-05. */
@@ -54,6 +54,8 @@ export interface HespCheckpoint {
   /** `ctx`, `patch`, `negImages`, `radius` (flat, the layouts of `HespModel`). */
   tensors: Record<string, Float32Array>;
   optimizer: { step: number; buffers: Record<string, Float32Array> };
+  /** The random streams the run started with (its key says which), which it continues with. */
+  rngStreams: HespRngStreams;
 }
 
 /** Content fingerprints of a run's data: both clip lists (bytes) and every frame of every clip the run reads. */
@@ -233,8 +235,12 @@ export function refuseOtherClasses(
  * label set file may change under the same path). Epochs, output directory, threads, checkpoint interval and device
  * do not enter it. @returns a SHA-256 hex digest
  */
-export function hespRunKey(o: HespOptions, classNames: readonly string[]): string {
-  return hespRunKeyOf(hespRunFields(o, classNames));
+export function hespRunKey(
+  o: HespOptions,
+  classNames: readonly string[],
+  rngStreams: HespRngStreams = HESP_RNG_STREAMS,
+): string {
+  return hespRunKeyOf(hespRunFields(o, classNames, rngStreams));
 }
 
 /** `hespRunKey` of fields already computed (`hespRunFields`). */
@@ -242,15 +248,20 @@ export function hespRunKeyOf(fields: Record<string, unknown>): string {
   return createHash('sha256').update(JSON.stringify(fields)).digest('hex');
 }
 
-/** What `hespRunKey` hashes, as a checkpoint's metadata records it (so a refusal can name what changed). */
-export function hespRunFields(o: HespOptions, classNames: readonly string[]): Record<string, unknown> {
+/**
+ * What `hespRunKey` hashes, as a checkpoint's metadata records it (so a refusal can name what changed). The random
+ * streams enter only from version 2 on, so the keys of runs started before them are unchanged, and a vlfer that knows
+ * only version 1 refuses to resume a run of version 2 instead of drawing other numbers.
+ */
+export function hespRunFields(
+  o: HespOptions,
+  classNames: readonly string[],
+  rngStreams: HespRngStreams = HESP_RNG_STREAMS,
+): Record<string, unknown> {
   const { epochs: _e, out: _o, threads: _t, checkpointEvery: _c, device: _d, ...rest } = o;
-  void _e;
-  void _o;
-  void _t;
-  void _c;
-  void _d;
-  return JSON.parse(JSON.stringify({ ...rest, classNames })) as Record<string, unknown>;
+  void [_e, _o, _t, _c, _d];
+  const streams = rngStreams === 1 ? {} : { rngStreams };
+  return JSON.parse(JSON.stringify({ ...rest, classNames, ...streams })) as Record<string, unknown>;
 }
 
 /**
@@ -277,9 +288,19 @@ export function readHespCheckpoint(
       field: m.error.issues[0]!.path.join('.'),
       message: `${m.error.issues[0]!.message}; delete the checkpoint to restart`,
     });
-  if (m.data.key !== key) {
+  // a run started with the earlier streams (vlfer before 2026-12-05) continues with them
+  const rngStreams = m.data.key === key ? data.rngStreams : hespStreamsOfKey(m.data.key, o, data);
+  if (rngStreams === undefined) {
     const recorded = m.data.runOptions;
-    const changed = recorded ? describeChangedFields(recorded, hespRunFields(o, data.labelSet.names)) : '';
+    // compared with this run's fields in the recorded streams' version, so that only real changes are named
+    const streams = recorded?.rngStreams ?? 1;
+    if (streams !== 1 && streams !== 2)
+      throw new InvalidArgumentError({
+        functionName: 'trainHesp',
+        argument: 'options',
+        message: `${ckptPath} was written by a newer vlfer (random streams version ${JSON.stringify(streams)}; this one knows 1 and 2): resume it with that version, or use another output directory`,
+      });
+    const changed = recorded ? describeChangedFields(recorded, hespRunFields(o, data.labelSet.names, streams)) : '';
     throw new InvalidArgumentError({
       functionName: 'trainHesp',
       argument: 'options',
@@ -292,7 +313,13 @@ export function readHespCheckpoint(
     meta: m.data,
     tensors: Object.fromEntries(Object.entries(c.tensors).map(([k, v]) => [k, v.data])),
     optimizer: c.optimizer ?? { step: 0, buffers: {} },
+    rngStreams,
   };
+}
+
+/** The version of the random streams, other than `data`'s, whose run key is `key`, if any. */
+function hespStreamsOfKey(key: string, o: HespOptions, data: HespData): HespRngStreams | undefined {
+  return ([1, 2] as const).find((v) => v !== data.rngStreams && hespRunKey(o, data.labelSet.names, v) === key);
 }
 
 /** The learnable tensors of a `HespState` as checkpoint tensors (flat, one axis each). */

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { createRng, InvalidArgumentError, type LabelSet } from '@vlfer/core';
+import { createRng, InvalidArgumentError, streamSeed, type LabelSet } from '@vlfer/core';
 import {
   DATASETS,
   explicitOpenSetSplit,
@@ -7,6 +7,7 @@ import {
   hespReferenceKnownOrder,
   partitionBySplit,
   splitInLabelSet,
+  type LabelScheme,
   type OpenSetSplit,
   type VideoItem,
 } from '@vlfer/datasets';
@@ -33,6 +34,39 @@ export interface HespData {
    * `evaluateHespRun`, and in metrics.json.
    */
   warnings: string[];
+  /** The random streams the validation part was drawn with and training draws from (`hespStreamSeed`). */
+  rngStreams: HespRngStreams;
+}
+
+/**
+ * Versions of a HESP run's random streams. 1 (vlfer before 2026-12-05): seeds by sums (`seed · 1000003 + epoch` for
+ * the epoch order, `… + epoch · 100003 + step + 1` for a step's draws, `seed + 17` for the validation part), so
+ * epoch 0 step k drew the numbers of epoch k + 1's order, and seed 0's validation part those of epoch 17's order.
+ * 2: each stream seeded by `streamSeed` of its name and indices, unrelated to the others. New runs use
+ * `HESP_RNG_STREAMS`; a run resumes with the streams it started with (its checkpoint's key says which).
+ */
+export type HespRngStreams = 1 | 2;
+export const HESP_RNG_STREAMS: HespRngStreams = 2;
+
+/**
+ * The seed of one of a HESP run's random streams: the validation part, an epoch's clip order, or a step's draws
+ * (TSN frames, augmentations), in the given version of the streams (`HespRngStreams`).
+ * @param epoch 0-based (order and batch) @param step 0-based within the epoch (batch)
+ */
+export function hespStreamSeed(
+  rngStreams: HespRngStreams,
+  seed: number,
+  stream: 'validation' | 'epoch-order' | 'batch',
+  epoch = 0,
+  step = 0,
+): number {
+  if (rngStreams === 1) {
+    if (stream === 'validation') return seed + 17;
+    return stream === 'epoch-order' ? seed * 1_000_003 + epoch : seed * 1_000_003 + epoch * 100_003 + step + 1;
+  }
+  return stream === 'validation'
+    ? streamSeed(seed, 'hesp/validation')
+    : streamSeed(seed, `hesp/${stream}`, epoch, step);
 }
 
 /** Known label j's class name in the run's label set (`HespData.knownClassIds`). */
@@ -66,11 +100,16 @@ export function hespSplit(options: HespOptions, labelSet: LabelSet): OpenSetSpli
   return splitInLabelSet(split, labelSet, { functionName: 'loadHespData', argument: 'splitIndex' });
 }
 
+/** What the run's lists' label ids mean: `labelScheme`, else the dataset's HESP lists' (MAFW: mafw-hesp, else dfer-clip). */
+export function hespLabelScheme(options: Pick<HespOptions, 'labelScheme' | 'dataset'>): LabelScheme {
+  return options.labelScheme ?? DATASETS[options.dataset].hesp.labelScheme;
+}
+
 /** One clip list of the run (training or test), read with the run's label scheme, root and path rules. */
 function readHespList(options: HespOptions, labelSet: LabelSet, file: string): VideoItem[] {
   return loadVideoList({
     file,
-    labelScheme: options.labelScheme ?? DATASETS[options.dataset].hesp.labelScheme,
+    labelScheme: hespLabelScheme(options),
     labelSet,
     duplicates: options.duplicates,
     allowOutsideRoot: options.allowOutsideRoot,
@@ -125,11 +164,17 @@ export function missingClassWarnings(
 }
 
 /**
- * The seeded validation part: `floor(valFraction · n)` of the known training clips, drawn with seed `seed + 17`.
+ * The seeded validation part: `floor(valFraction · n)` of the known training clips, from the run's validation stream
+ * (`hespStreamSeed`; version 1: seed `seed + 17`).
  * @returns the remaining training clips and the validation clips, each in list order
  */
-export function splitValidation<T>(train: readonly T[], seed: number, valFraction: number): { train: T[]; val: T[] } {
-  const order = createRng(seed + 17).shuffled(train.map((_, i) => i));
+export function splitValidation<T>(
+  train: readonly T[],
+  seed: number,
+  valFraction: number,
+  rngStreams: HespRngStreams = HESP_RNG_STREAMS,
+): { train: T[]; val: T[] } {
+  const order = createRng(hespStreamSeed(rngStreams, seed, 'validation')).shuffled(train.map((_, i) => i));
   const valSet = new Set(order.slice(0, Math.floor(valFraction * train.length)));
   return { train: train.filter((_, i) => !valSet.has(i)), val: train.filter((_, i) => valSet.has(i)) };
 }
@@ -143,7 +188,7 @@ export function splitValidation<T>(train: readonly T[], seed: number, valFractio
  * Stages: `hespLabelSet` → lists + `refuseSharedClips` + `partitionBySplit` → `missingClassWarnings` →
  * `splitValidation`.
  */
-export function loadHespData(options: HespOptions): HespData {
+export function loadHespData(options: HespOptions, rngStreams: HespRngStreams = HESP_RNG_STREAMS): HespData {
   const { labelSet, reason } = hespLabelSet(options);
   const split = hespSplit(options, labelSet);
   const [trainList, testList] = [options.trainAnnotations, options.testAnnotations].map((f) =>
@@ -169,7 +214,7 @@ export function loadHespData(options: HespOptions): HespData {
       message: `${options.testAnnotations} needs clips of both known and unknown classes (has ${test.known.length} known, ${test.unknown.length} unknown)`,
     });
   const warnings = missingClassWarnings(options, labelSet, split, train, test.known);
-  const parts = splitValidation(train, options.seed, options.valFraction);
+  const parts = splitValidation(train, options.seed, options.valFraction, rngStreams);
   if (options.selectOn === 'val' && parts.val.length === 0)
     warnings.push(
       `valFraction ${options.valFraction} of the ${train.length} known training clips holds out none: no epoch can be selected on validation accuracy, so the last epoch is kept (raise valFraction, or select on the test split as the reference does: selectOn 'test' with valFraction 0)`,
@@ -183,5 +228,6 @@ export function loadHespData(options: HespOptions): HespData {
     testKnown: test.known,
     testUnknown: test.unknown,
     warnings,
+    rngStreams,
   };
 }

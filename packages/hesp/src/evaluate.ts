@@ -76,17 +76,24 @@ export function readHespRunConfig(runDir: string): HespOptions {
   } catch (error) {
     throw new DataFormatError({ file: cfgPath, message: `not valid JSON (${(error as Error).message})`, cause: error });
   }
-  const { key: _k, split: _s, classTexts: _c, selection: _sel, ...stored } = raw;
-  void _k;
-  void _s;
-  void _c;
-  void _sel;
+  return hespRunOptions(raw, cfgPath);
+}
+
+/**
+ * The options of a run from its config.resolved.json's content (what `trainHesp` resolved besides them is left out).
+ * Runs written before `classes` and `labelSet` were refused together read as they ran: with the classes.
+ * @throws DataFormatError naming `file` and the first invalid field
+ */
+export function hespRunOptions(raw: Record<string, unknown>, file: string): HespOptions {
+  const { key: _k, labels: _l, rngStreams: _r, split: _s, classTexts: _c, selection: _sel, ...stored } = raw;
+  void [_k, _l, _r, _s, _c, _sel];
+  if (stored.classes !== undefined) delete stored.labelSet;
   try {
     return parseOptions(HespOptionsSchema, stored, 'evaluateHespRun');
   } catch (error) {
     const issues = (error as { issues?: { path: string; message: string }[] }).issues ?? [];
     throw new DataFormatError({
-      file: cfgPath,
+      file,
       ...(issues[0] ? { field: issues[0].path } : {}),
       message: `is not a valid hesp run configuration: ${
         issues

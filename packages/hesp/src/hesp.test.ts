@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { sharedPath, writeSyntheticVideoSet } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { auroc } from '@vlfer/metrics';
+import { BASIC_7 } from '@vlfer/datasets';
 import { evaluateHespRun as evaluateRun, loadHespData, trainHesp as runHesp, type EpochRecord } from './index.js';
 import { HespOptionsSchema } from './options.js';
 
@@ -72,6 +73,14 @@ describe('hesp train/eval end to end on tiny-clip with synthetic frame directori
     expect(epochs.map((e) => e.epoch)).toEqual([1, 2, 3]);
     const metrics = JSON.parse(readFileSync(join(work, 'run', 'metrics.json'), 'utf8'));
     expect(metrics.selection).toMatch(/closed-set accuracy on the validation part/);
+    // the labels as read, defaults included (neither a label scheme nor a label set was given)
+    const resolved = JSON.parse(readFileSync(join(work, 'run', 'config.resolved.json'), 'utf8'));
+    expect(resolved.labelSet).toBeUndefined();
+    expect(resolved.labels).toEqual({
+      scheme: 'dfer-clip',
+      labelSet: { id: 'basic-7', names: BASIC_7.names },
+      reason: "the dataset's default 'basic-7'",
+    });
     expect(Object.keys(metrics.metricDefinitions)).toEqual(['standard', 'arpl']);
     // the CAM rule chose a centre where the 56-px patch fits
     for (const v of [metrics.visualPromptCentre.row, metrics.visualPromptCentre.col]) {
@@ -141,7 +150,7 @@ describe('hesp train/eval end to end on tiny-clip with synthetic frame directori
     const load = (extra: object) => loadHespData(HespOptionsSchema.parse({ ...cfg('ls', 1), ...extra }));
     // classes of one's own: the lists' ids are positions in them ('label-set'); DFER-CLIP's ids name expressions
     expect(() => load({ classes: ['calm', 'joy', 'gloom', 'rage', 'shock'] })).toThrow(
-      /train\.txt:\d+ \(field .label.\): label \d \(= \w+ under the dfer-clip scheme\) is not a class of label set classes:calm,.*'label-set' scheme/,
+      /train\.txt:\d+ \(field .label.\): label \d \(= \w+ under the dfer-clip scheme\) is not a class of label set classes:calm,.*labelScheme 'label-set'/,
     );
     const adHoc = load({ classes: ['calm', 'joy', 'gloom', 'rage', 'shock'], labelScheme: 'label-set' });
     expect(adHoc.labelSet.names).toEqual(['calm', 'joy', 'gloom', 'rage', 'shock']);
@@ -157,6 +166,10 @@ describe('hesp train/eval end to end on tiny-clip with synthetic frame directori
       load({ classes: ['a', 'b', 'c', 'd', 'e'], labelScheme: 'label-set', known: undefined, splitIndex: 0 }),
     ).toThrow(
       /split 0 is over the classes of basic-7 \(happiness, .*\), label set classes:a,b,c,d,e has a, b, c, d, e; it lacks happiness, .*; give known class ids instead/,
+    );
+    // both: one would be ignored silently
+    expect(() => load({ classes: ['a', 'b', 'c'], labelSet: 'basic-7', known: [0, 1] })).toThrow(
+      /Argument 'classes' passed to 'resolveLabelSet': was given with labelSet 'basic-7' too: give one/,
     );
     expect(() => load({ labelSet: 'no-such-set' })).toThrow(
       /'no-such-set' is neither a built-in label set \(.*basic-7.*\) nor a JSON file/,
@@ -304,7 +317,7 @@ describe('hesp train/eval end to end on tiny-clip with synthetic frame directori
       /class id 0 \(happiness\) is listed twice/,
     );
     await expect(runHesp({ ...cfg('bad', 1), splitIndex: 3 }, { log: () => {} })).rejects.toThrow(
-      /known: give either splitIndex .* or known .*, not both/,
+      /known: explicit known class ids and a HESP split \(splitIndex\) were both given: give one/,
     );
     await expect(runHesp({ ...cfg('bad', 1), location: { row: 1000, col: 1000 } }, { log: () => {} })).rejects.toThrow(
       /\(1000, 1000\) puts the 56-pixel patch outside the 224×224 frame/,

@@ -5,7 +5,7 @@
  */
 export type { HespOptions, HespOptionsInput, HespFacesOptionsInput } from './options.js';
 export { HespOptionsSchema } from './options.js';
-export type { HespData } from './data.js';
+export type { HespData, HespRngStreams } from './data.js';
 export {
   loadHespData,
   hespLabelSet,
@@ -14,6 +14,9 @@ export {
   missingClassWarnings,
   refuseSharedClips,
   splitValidation,
+  hespStreamSeed,
+  hespLabelScheme,
+  HESP_RNG_STREAMS,
 } from './data.js';
 export type { HespHooks, EpochRecord, StepRecord, HespRunResult } from './train.js';
 export type { ClipFrameReader } from './train.js';
@@ -48,6 +51,7 @@ export type {
 } from './train.js';
 export {
   planHespRun,
+  hespRunStreams,
   hespRunPaths,
   finishedHespRun,
   buildHespModel,
@@ -91,6 +95,7 @@ export type { RunScores, HespBestState } from './evaluate.js';
 export {
   evaluateHespRun,
   readHespRunConfig,
+  hespRunOptions,
   loadHespBest,
   scoreHespRun,
   hespRunScores,

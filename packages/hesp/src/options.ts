@@ -27,7 +27,7 @@ export const HespOptionsSchema = z
      * @default the dataset's (mafw-11 for MAFW, basic-7 for AFEW/DFEW)
      */
     labelSet: z.string().min(1).optional(),
-    /** Class names in output order (an ad-hoc label set); wins over `labelSet`. */
+    /** Class names in output order (an ad-hoc label set); not together with `labelSet`. */
     classes: z.array(z.string().min(1)).min(2).optional(),
     rebase: z.object({ from: z.string(), to: z.string() }).optional(),
     duplicates: z.enum(['error', 'drop']).default('error'),
@@ -78,11 +78,11 @@ export const HespOptionsSchema = z
   })
   .strict()
   .refine((o) => !(o.splitIndex !== undefined && o.known !== undefined), {
-    message: 'give either splitIndex (a HESP split) or known (explicit class ids), not both',
+    message: 'explicit known class ids and a HESP split (splitIndex) were both given: give one',
     path: ['known'],
   })
   .refine((o) => o.splitIndex !== undefined || o.known !== undefined, {
-    message: 'give splitIndex (0..19, a HESP split) or known (explicit class ids)',
+    message: 'give a HESP split (0..19) or explicit known class ids (known)',
     path: ['splitIndex'],
   });
 /** `trainHesp`'s options after validation: every default filled in. */
@@ -116,7 +116,7 @@ export interface HespOptionsInput {
    * @default the dataset's (mafw-11 for MAFW, basic-7 for AFEW/DFEW)
    */
   labelSet?: string;
-  /** Class names in output order (an ad-hoc label set, at least 2); wins over `labelSet`. */
+  /** Class names in output order (an ad-hoc label set, at least 2); not together with `labelSet`. */
   classes?: string[];
   /** Rewrite a path prefix in the lists. */
   rebase?: { from: string; to: string };

@@ -1,15 +1,22 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { provenance, readJsonLines, writeJsonAtomic, type RunDirectory } from '@vlfer/core/node';
 import { runtimeVersions } from '@vlfer/encoders/node';
+import type { LabelScheme } from '@vlfer/datasets';
 import type { FaceCropper } from '@vlfer/faces/node';
 import type { HespDataFingerprints } from './checkpoint.js';
-import type { HespData } from './data.js';
+import { hespLabelScheme, type HespData } from './data.js';
 import type { HespOptions } from './options.js';
 import type { EpochRecord, HespRunPaths, StepRecord } from './train.js';
 
-/** config.resolved.json: the parsed options plus the run key, the split, the class texts and the selection rule. */
+/**
+ * config.resolved.json: the parsed options plus the run key, the labels as read (the label scheme and label set in
+ * effect, defaults included), the random streams' version, the split, the class texts and the selection rule.
+ */
 export type HespResolvedConfig = HespOptions & {
   key: string;
+  labels: { scheme: LabelScheme; labelSet: { id: string; names: readonly string[] }; reason: string };
+  /** The random streams' version (`HespRngStreams`): 1 for a run resumed from a checkpoint of vlfer before 2026-12-05. */
+  rngStreams: HespData['rngStreams'];
   split: Pick<HespData['split'], 'index' | 'known' | 'unknown' | 'openness'>;
   classTexts: string[];
   selection: string;
@@ -20,6 +27,12 @@ export function resolvedHespConfig(o: HespOptions, key: string, data: HespData, 
   return {
     ...o,
     key,
+    labels: {
+      scheme: hespLabelScheme(o),
+      labelSet: { id: data.labelSet.id, names: data.labelSet.names },
+      reason: data.labelSetReason,
+    },
+    rngStreams: data.rngStreams,
     split: {
       index: data.split.index,
       known: data.split.known,

@@ -1,8 +1,8 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AbortedError, DataFormatError, InvalidArgumentError } from '@vlfer/core';
-import { loadCheckpoint, RunDirectory } from '@vlfer/core/node';
+import { AbortedError, createRng, DataFormatError, InvalidArgumentError } from '@vlfer/core';
+import { loadCheckpoint, RunDirectory, saveCheckpoint } from '@vlfer/core/node';
 import { listFrames } from '@vlfer/datasets/node';
 import type { OpenSetReport } from '@vlfer/metrics';
 import { sharedPath, writeSyntheticVideoSet } from '@vlfer/test-utils';
@@ -17,6 +17,8 @@ import {
   hespDatasetFingerprint,
   hespEpochOrder,
   hespLabelSet,
+  hespStreamSeed,
+  HESP_RNG_STREAMS,
   hespMetricsJson,
   hespRunKey,
   hespRunClasses,
@@ -33,6 +35,7 @@ import {
   publishHespRun,
   readHespCheckpoint,
   readHespRunConfig,
+  hespRunOptions,
   readHespRunFingerprints,
   resolvedHespConfig,
   saveHespBest,
@@ -45,6 +48,7 @@ import {
   truncateHespLogs,
   type EpochRecord,
   type HespCheckpointMeta,
+  type HespData,
   type HespTrainContext,
 } from './index.js';
 import { HespOptionsSchema, type HespOptions } from './options.js';
@@ -122,6 +126,27 @@ describe('load stages', () => {
     expect(splitValidation(items, 3, 0.35)).toEqual(a);
     expect(splitValidation(items, 4, 0.35).val).not.toEqual(a.val);
     expect(splitValidation(items, 3, 0).val).toEqual([]);
+    // the earlier streams (version 1): seed + 17, as vlfer drew before 2026-12-05
+    const v1 = new Set(
+      createRng(3 + 17)
+        .shuffled(items)
+        .slice(0, 3),
+    );
+    expect(splitValidation(items, 3, 0.35, 1).val).toEqual(items.filter((i) => v1.has(i)));
+  });
+
+  it("hespStreamSeed: version 2's streams are unrelated; version 1's overlapped (kept for runs started with it)", () => {
+    expect(HESP_RNG_STREAMS).toBe(2);
+    for (const seed of [0, 1, 5])
+      for (let k = 0; k < 30; k++) {
+        // version 1: epoch 0 step k drew epoch k + 1's order, seed 0's validation part epoch 17's
+        expect(hespStreamSeed(1, seed, 'batch', 0, k)).toBe(hespStreamSeed(1, seed, 'epoch-order', k + 1));
+        expect(hespStreamSeed(2, seed, 'batch', 0, k)).not.toBe(hespStreamSeed(2, seed, 'epoch-order', k + 1));
+        expect(hespStreamSeed(2, seed, 'validation')).not.toBe(hespStreamSeed(2, seed, 'epoch-order', k));
+      }
+    expect(hespStreamSeed(1, 0, 'validation')).toBe(hespStreamSeed(1, 0, 'epoch-order', 17));
+    expect(hespStreamSeed(1, 2, 'batch', 3, 4)).toBe(2 * 1_000_003 + 3 * 100_003 + 4 + 1);
+    expect(hespEpochOrder(2, 9, 3, 1)).toEqual(createRng(2 * 1_000_003 + 3).shuffled([0, 1, 2, 3, 4, 5, 6, 7, 8]));
   });
 
   it('loadHespData (and the baselines’ encodeOpenSetSplit) refuse a clip in both lists, naming both and the clip', async () => {
@@ -265,9 +290,8 @@ describe('resume stages', () => {
       const o = options({ epochs: 2 });
       expect(finishedHespRun(run, o, undefined, () => undefined)).toBeUndefined();
       const meta = { epoch: 1 } as HespCheckpointMeta;
-      expect(finishedHespRun(run, o, { meta, tensors: {}, optimizer: { step: 0, buffers: {} } }, () => undefined)).toBe(
-        undefined,
-      );
+      const ck = { meta, tensors: {}, optimizer: { step: 0, buffers: {} }, rngStreams: HESP_RNG_STREAMS };
+      expect(finishedHespRun(run, o, ck, () => undefined)).toBe(undefined);
     } finally {
       run.close();
     }
@@ -340,7 +364,9 @@ describe('publish and evaluation stages', () => {
     const o = options();
     const data = loadHespData(o);
     const r = resolvedHespConfig(o, 'k', data, ['x', 'y', 'z']);
-    expect(Object.keys(r).slice(-4)).toEqual(['key', 'split', 'classTexts', 'selection']);
+    expect(Object.keys(r).slice(-6)).toEqual(['key', 'labels', 'rngStreams', 'split', 'classTexts', 'selection']);
+    expect(r.rngStreams).toBe(2);
+    expect(r.labels.labelSet.id).toBe('basic-7');
     expect(r.selection).toBe(
       `closed-set accuracy on the validation part of the training data (${data.val.length} clips)`,
     );
@@ -493,9 +519,98 @@ describe('publish and evaluation stages', () => {
     expect(() => readHespRunConfig(dir)).toThrow(DataFormatError);
     expect(() => readHespRunConfig(dir)).toThrow(/config\.resolved\.json.*not found/);
   });
+
+  it('hespRunOptions reads a run that stored both classes and labelSet as it ran: with the classes', () => {
+    const stored = {
+      ...options(),
+      classes: ['x', 'y', 'z'],
+      labelSet: 'basic-7',
+      key: 'k',
+      labels: {},
+      selection: 's',
+    };
+    const o = hespRunOptions(JSON.parse(JSON.stringify(stored)) as Record<string, unknown>, 'config.resolved.json');
+    expect(o.classes).toEqual(['x', 'y', 'z']);
+    expect(o.labelSet).toBeUndefined();
+    expect(() => hespRunOptions({ ...stored, lr: 'x' }, 'cfg.json')).toThrow(
+      /cfg\.json \(field 'lr'\): is not a valid/,
+    );
+  });
 });
 
+/** The stages' shared context for a run composed by hand on `data` (drawn with any version of the streams). */
+async function handContext(o: HespOptions, data: HespData, run: RunDirectory, signal?: AbortSignal) {
+  const plan = planHespRun(o, data, () => undefined);
+  const paths = hespRunPaths(run);
+  const built = await buildHespModel(o, plan.texts, undefined, paths.checkpoint);
+  const ctx: HespTrainContext = {
+    o,
+    data,
+    model: built.model,
+    read: clipFrameReader(),
+    paths,
+    key: plan.key,
+    fingerprints: plan.fingerprints,
+    record: plan.record,
+    modelFingerprint: built.modelFingerprint,
+    signal,
+    onProgress: undefined,
+    log: () => undefined,
+  };
+  return { ctx, built, plan };
+}
+
+/** Train a run composed by hand for `o.epochs` epochs, or until `stopAfterSteps` steps (an abort: a checkpoint). */
+async function trainByHand(o: HespOptions, data: HespData, stopAfterSteps?: number): Promise<void> {
+  const run = RunDirectory.open(o.out, { command: 'test' });
+  const controller = new AbortController();
+  const { ctx, built } = await handContext(o, data, run, controller.signal);
+  ctx.onProgress = (e) => {
+    if (e.phase === 'train' && e.done === stopAfterSteps) controller.abort(new Error('test'));
+  };
+  try {
+    const state = await startHespTraining(ctx, undefined, undefined);
+    for (let e = 0; e < o.epochs; e++) await evaluateHespEpoch(ctx, state, e, await trainHespEpoch(ctx, state, e));
+  } finally {
+    await built.model.release();
+    run.close();
+  }
+}
+
 describe('the stages composed by hand on tiny-clip', () => {
+  it('a run started with the earlier random streams resumes with them, to the bytes of its uninterrupted run', async () => {
+    const o = options({ epochs: 2, out: join(work, 'v1-whole') });
+    const data1 = loadHespData(o, 1);
+    expect(data1.rngStreams).toBe(1);
+    await trainByHand(o, data1);
+    const cut = { ...o, out: join(work, 'v1-cut') };
+    await expect(trainByHand(cut, data1, 1)).rejects.toThrow(AbortedError);
+    const ckPath = join(cut.out, 'checkpoint.safetensors');
+    const v1Key = hespRunKey(cut, data1.labelSet.names, 1);
+    expect(v1Key).not.toBe(hespRunKey(cut, data1.labelSet.names));
+    expect(loadCheckpoint(ckPath).meta).toMatchObject({ key: v1Key, epoch: 0, step: 1 });
+    // another option: refused, naming only it (not the streams)
+    await expect(trainHesp({ ...cut, lr: 0.02 })).rejects.toThrow(/other options \(lr \(0\.01 then, 0\.02 now\)\)/);
+    const lines: string[] = [];
+    await trainHesp(cut, { log: (l) => lines.push(l) });
+    expect(lines.join('\n')).toMatch(/resuming from .*: epoch 1, step 2/);
+    for (const f of ['epochs.jsonl', 'train-log.jsonl', 'best.safetensors'])
+      expect(readFileSync(join(cut.out, f)).equals(readFileSync(join(o.out, f))), f).toBe(true);
+    const resolved = JSON.parse(readFileSync(join(cut.out, 'config.resolved.json'), 'utf8'));
+    expect([resolved.rngStreams, resolved.key]).toEqual([1, v1Key]);
+    // a fresh run draws from the current streams: other batches
+    const fresh = await trainHesp({ ...o, out: join(work, 'v2') });
+    const v2 = JSON.parse(readFileSync(join(fresh.outDir, 'config.resolved.json'), 'utf8'));
+    expect(v2.rngStreams).toBe(2);
+    const log = (dir: string) => readFileSync(join(dir, 'train-log.jsonl'), 'utf8');
+    expect(log(fresh.outDir)).not.toBe(log(o.out));
+    // a checkpoint of streams this vlfer does not know is refused as a newer vlfer's
+    const c = loadCheckpoint(ckPath);
+    const runOptions = { ...(c.meta.runOptions as object), rngStreams: 3 };
+    saveCheckpoint(ckPath, { ...c, meta: { ...c.meta, key: 'newer', runOptions } });
+    await expect(trainHesp(cut)).rejects.toThrow(/was written by a newer vlfer \(random streams version 3/);
+  }, 600_000);
+
   it('buildHespModel refuses a fixed patch outside the frame', async () => {
     const o = options({ location: { row: 10, col: 112 } });
     await expect(buildHespModel(o, ['a', 'b', 'c'], undefined, 'ck')).rejects.toThrow(
@@ -508,25 +623,11 @@ describe('the stages composed by hand on tiny-clip', () => {
     const reference = await trainHesp({ ...o, out: join(work, 'reference') });
     const data = loadHespData(o);
     const run = RunDirectory.open(o.out, { command: 'test' });
-    const { texts, key, fingerprints, record } = planHespRun(o, data, () => undefined);
-    const paths = hespRunPaths(run);
-    const built = await buildHespModel(o, texts, undefined, paths.checkpoint);
+    const controller = new AbortController();
+    const { ctx, built, plan } = await handContext(o, data, run, controller.signal);
+    const { texts, key, fingerprints } = plan;
+    const paths = ctx.paths;
     try {
-      const controller = new AbortController();
-      const ctx: HespTrainContext = {
-        o,
-        data,
-        model: built.model,
-        read: clipFrameReader(),
-        paths,
-        key,
-        fingerprints,
-        record,
-        modelFingerprint: built.modelFingerprint,
-        signal: controller.signal,
-        onProgress: undefined,
-        log: () => undefined,
-      };
       const state = await startHespTraining(ctx, undefined, undefined);
       // the frame-sampling stage: [clips·T, 3, S, S], the order's clips, the same draws for the same step
       const order = hespEpochOrder(o.seed, data.train.length, 0);

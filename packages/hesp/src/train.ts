@@ -43,7 +43,7 @@ import {
   type HespDataFingerprints,
   type HespRunRecord,
 } from './checkpoint.js';
-import { loadHespData, type HespData } from './data.js';
+import { HESP_RNG_STREAMS, hespStreamSeed, loadHespData, type HespData, type HespRngStreams } from './data.js';
 import { HespOptionsSchema, type HespOptions, type HespOptionsInput } from './options.js';
 import { publishHespRun, resolvedHespConfig, writeHespRunJson } from './publish.js';
 
@@ -194,9 +194,26 @@ export function planHespRun(o: HespOptions, data: HespData, log: (line: string) 
   log(
     `known ${texts.join(', ')} (openness ${data.split.openness.toFixed(3)}); train ${data.train.length}, val ${data.val.length}, test ${data.testKnown.length} known + ${data.testUnknown.length} unknown`,
   );
-  const runOptions = hespRunFields(o, data.labelSet.names);
+  const runOptions = hespRunFields(o, data.labelSet.names, data.rngStreams);
   const record = { ...hespRunClasses(data), runOptions };
   return { texts, key: hespRunKeyOf(runOptions), fingerprints: hespDataFingerprints(o, data), record };
+}
+
+/**
+ * Resume stage: a run started with other random streams than `data`'s (`HespRngStreams`; vlfer before 2026-12-05
+ * drew with version 1) continues with them, so it ends as it would have uninterrupted: its validation part is drawn
+ * again with them, and its key and recorded options are theirs. Otherwise `data` and `plan` as they are.
+ */
+export function hespRunStreams(
+  o: HespOptions,
+  data: HespData,
+  plan: HespRunPlan,
+  ck: HespCheckpoint | undefined,
+): { data: HespData; plan: HespRunPlan } {
+  if (!ck || ck.rngStreams === data.rngStreams) return { data, plan };
+  const again = loadHespData(o, ck.rngStreams);
+  const runOptions = hespRunFields(o, again.labelSet.names, ck.rngStreams);
+  return { data: again, plan: { ...plan, key: hespRunKeyOf(runOptions), record: { ...plan.record, runOptions } } };
 }
 
 /** The paths of a run's checkpoint, logs and selected state. */
@@ -293,11 +310,17 @@ function checkFixedLocation(o: HespOptions, S: number): void {
 }
 
 /**
- * The seeded order of the training clips in an epoch (0-based): a permutation of `[0, nTrain)`. Epoch 0's first clip
- * is also the frame HESP's CAM rule looks at.
+ * The seeded order of the training clips in an epoch (0-based): a permutation of `[0, nTrain)` from the epoch's
+ * order stream (`hespStreamSeed`). Epoch 0's first clip is also the frame HESP's CAM rule looks at.
  */
-export function hespEpochOrder(seed: number, nTrain: number, epoch: number): number[] {
-  return createRng(seed * 1_000_003 + epoch).shuffled(Array.from({ length: nTrain }, (_, i) => i));
+export function hespEpochOrder(
+  seed: number,
+  nTrain: number,
+  epoch: number,
+  rngStreams: HespRngStreams = HESP_RNG_STREAMS,
+): number[] {
+  const rng = createRng(hespStreamSeed(rngStreams, seed, 'epoch-order', epoch));
+  return rng.shuffled(Array.from({ length: nTrain }, (_, i) => i));
 }
 
 /**
@@ -311,7 +334,7 @@ export async function hespCamLocation(
   model: HespModel,
   cropper: FaceCropper | undefined,
 ): Promise<void> {
-  const order = hespEpochOrder(o.seed, data.train.length, 0);
+  const order = hespEpochOrder(o.seed, data.train.length, 0, data.rngStreams);
   const S = model.clip.arch.vision.imageSize!;
   // step 0's draws (faces not counted twice); only the first clip is decoded, and its first frame kept
   const draws = await hespBatchDraws(o, data, S, clipFrameReader(cropper, { count: false }), order, 0, 0);
@@ -447,7 +470,7 @@ async function hespBatchDraws(
   epoch: number,
   step: number,
 ) {
-  const rng = createRng(o.seed * 1_000_003 + epoch * 100_003 + step + 1);
+  const rng = createRng(hespStreamSeed(data.rngStreams, o.seed, 'batch', epoch, step));
   const clips = order.slice(step * o.batch, (step + 1) * o.batch).map((i) => data.train[i]!);
   const frames = [];
   for (const c of clips) frames.push(await read(c, o.frames, { tsn: rng })); // in order: the TSN draws use one rng
@@ -488,7 +511,7 @@ export async function trainHespEpoch(ctx: HespTrainContext, state: HespTrainStat
   const { o, data, model } = ctx;
   const lr = multiStepLr(o.lr, epoch, o.milestones);
   model.setLearningRate(lr);
-  const order = hespEpochOrder(o.seed, data.train.length, epoch);
+  const order = hespEpochOrder(o.seed, data.train.length, epoch, data.rngStreams);
   const first = epoch === state.start.epoch ? state.start.step : 0;
   if (first === 0) state.lossSum = 0;
   const stepsPerEpoch = hespStepsPerEpoch(o, data);
@@ -617,16 +640,20 @@ export async function evaluateHespEpoch(
 export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}): Promise<HespRunResult> {
   const o = parseOptions(HespOptionsSchema, input, 'trainHesp');
   const log = hooks.log ?? (() => undefined);
-  const data = loadHespData(o);
+  const loaded = loadHespData(o);
   const run = RunDirectory.open(o.out, { command: 'hesp train', log });
   const t0 = performance.now();
   let model: HespModel | undefined;
   let cropper: FaceCropper | undefined;
   try {
     cropper = o.faces ? await hespFaceCropper(o, log) : undefined;
-    const { texts, key, fingerprints, record } = planHespRun(o, data, log);
+    const plan = planHespRun(o, loaded, log);
     const paths = hespRunPaths(run);
-    const ck = readHespCheckpoint(paths.checkpoint, o, key, fingerprints, data);
+    const ck = readHespCheckpoint(paths.checkpoint, o, plan.key, plan.fingerprints, loaded);
+    const {
+      data,
+      plan: { texts, key, fingerprints, record },
+    } = hespRunStreams(o, loaded, plan, ck);
     const finished = finishedHespRun(run, o, ck, log);
     if (finished) return finished;
     const built = await buildHespModel(o, texts, ck, paths.checkpoint, hooks);

@@ -1,7 +1,16 @@
 import { Command } from 'commander';
-import { InvalidArgumentError, OptionsError, parseShard } from '@vlfer/core';
+import { DataFormatError, InvalidArgumentError, OptionsError, parseShard } from '@vlfer/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { argumentOf, errorLine, formatDuration, longFlags, onParentExit, progressBars, shardFlag } from './index.js';
+import {
+  argumentOf,
+  errorLine,
+  flagsInText,
+  formatDuration,
+  longFlags,
+  onParentExit,
+  progressBars,
+  shardFlag,
+} from './index.js';
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -54,6 +63,30 @@ describe('error lines for a command-line user', () => {
     expect(errorLine(new OptionsError('f', [{ path: 'splitIndex', message: 'bad' }]), { splitIndex: '--split' })).toBe(
       'invalid options:\n  --split: bad',
     );
+  });
+  it('spell the option names inside a message as flags, and leave ordinary words and paths alone', () => {
+    const flags = { splitIndex: '--split' };
+    const all = [...known, '--known', '--label-scheme', '--root'];
+    expect(flagsInText("was given with labelSet 'x' too (splitIndex, 0..19)", flags, all)).toBe(
+      "was given with --label-set 'x' too (--split, 0..19)",
+    );
+    expect(flagsInText('give a HESP split (0..19) or explicit known class ids (known).', flags, all)).toBe(
+      'give a HESP split (0..19) or explicit known class ids (--known).',
+    );
+    // an option's word in a path, a flag the command lacks, a plain word outside parentheses: unchanged
+    const kept = 'file /data/labelSet/a.png (root) of labelSetX: known ids; use labelScheme.x or outOfSet';
+    expect(flagsInText(kept, flags, ['--known', '--label-set'])).toBe(kept);
+    expect(flagsInText('labelScheme.', flags, all)).toBe('--label-scheme.');
+    const e = new InvalidArgumentError({
+      functionName: 'resolveLabelSet',
+      argument: 'classes',
+      message: 'with labelSet',
+    });
+    expect(errorLine(e, flags, [], [...all, '--classes'])).toBe('--classes: with --label-set');
+    const o = new OptionsError('f', [{ path: 'known', message: 'and splitIndex' }]);
+    expect(errorLine(o, flags, [], all)).toBe('invalid options:\n  --known: and --split');
+    const d = new DataFormatError({ file: '/a/labelScheme/l.txt', line: 3, message: "read it with labelScheme 'x'" });
+    expect(errorLine(d, flags, [], all)).toBe("/a/labelScheme/l.txt:3: read it with --label-scheme 'x'");
   });
   it('--shard says what it expects; longFlags lists the flags of every subcommand', () => {
     expect(shardFlag('1/4')).toEqual({ index: 1, count: 4 });

@@ -7,6 +7,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import { type Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
 import {
   AbortedError,
+  DataFormatError,
   InvalidArgumentError,
   OptionsError,
   parseShard,
@@ -196,6 +197,24 @@ export function argumentOf(
 }
 
 /**
+ * A library message with the option names in it spelled as the command line's flags: `splitIndex` → `--split`,
+ * `labelSet 'x'` → `--label-set 'x'`. A word is taken for an option only when its flag is one of `knownFlags` and it
+ * is camelCase or stands alone in parentheses (`(known)`), so ordinary words and paths (`/data/labelSet/a.png`) stay.
+ */
+export function flagsInText(
+  text: string,
+  flags: Readonly<Record<string, string>>,
+  knownFlags: readonly string[],
+): string {
+  const word = /(^|[\s(])([a-z][A-Za-z0-9]*)(?=$|[\s),;:]|\.(?:\s|$))/g;
+  return text.replace(word, (whole: string, before: string, name: string, at: number) => {
+    const alone = before === '(' && text[at + whole.length] === ')';
+    const flag = flagOf(name, flags);
+    return (/[A-Z]/.test(name) || alone) && knownFlags.includes(flag) ? `${before}${flag}` : whole;
+  });
+}
+
+/**
  * The line `runMain` prints for an error (without the `name: ` prefix). Argument errors say who they are about
  * (`argumentOf`): `--merge: …` instead of the library's `Argument 'merge' passed to 'evaluateZeroShot': …`, so no
  * user-facing message names an internal function; option errors list one flag per issue.
@@ -206,16 +225,19 @@ export function errorLine(
   entryPoints: readonly string[] = [],
   knownFlags: readonly string[] = [],
 ): string {
+  const named = (text: string) => flagsInText(text, flags, knownFlags);
   if (error instanceof OptionsError)
-    return `invalid options:\n${error.issues.map((i) => `  ${flagOf(i.path, flags)}: ${i.message}`).join('\n')}`;
+    return `invalid options:\n${error.issues.map((i) => `  ${flagOf(i.path, flags)}: ${named(i.message)}`).join('\n')}`;
   // (OptionsError is an InvalidArgumentError too: it goes first, with a flag per issue)
   if (error instanceof InvalidArgumentError) {
     const who = argumentOf(error, flags, entryPoints, knownFlags);
     const prefix = `Argument '${error.argument}' passed to '${error.functionName}': `;
-    const detail = error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message;
+    const detail = named(error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message);
     if (error.argument === 'options' && entryPoints.includes(error.functionName)) return detail; // all of them
     if (who !== undefined) return `${who}: ${detail}`;
   }
+  // a data error names its file and line; what it advises may name an option (`read it with labelScheme …`)
+  if (error instanceof DataFormatError) return named(error.message);
   return error instanceof Error ? error.message : String(error);
 }
 

@@ -36,12 +36,17 @@ beforeAll(async () => {
 }, 60_000);
 
 describe('vlfer hesp command line', () => {
-  it('refuses repeated known classes, --split with --known, and a location outside the frame', () => {
+  it('refuses repeated known classes, --split with --known, --classes with --label-set, and a location outside the frame', () => {
     const dup = cli([...base(), '--known', '0,0,1']);
     expect(dup.code).toBe(1);
     expect(dup.stderr).toMatch(/class id 0 \(happiness\) is listed twice/);
     const both = cli([...base(), '--known', '0,1', '--split', '3']);
-    expect(both.stderr).toMatch(/--known: give either splitIndex .* or known .*, not both/);
+    expect(both.stderr).toMatch(
+      /--known: explicit known class ids and a HESP split \(--split\) were both given: give one/,
+    );
+    expect(both.stderr).not.toMatch(/splitIndex/);
+    const labels = cli([...base(), '--known', '0,1', '--classes', 'a,b,c', '--label-set', 'basic-7']);
+    expect(labels.stderr).toMatch(/^vlfer: --classes: was given with --label-set 'basic-7' too: give one/);
     const far = cli([...base(), '--known', '0,1', '--location', '1000,1000']);
     expect(far.stderr).toMatch(/\(1000, 1000\) puts the 56-pixel patch outside the 224×224 frame/);
   }, 120_000);

@@ -5,22 +5,29 @@ import { getLabelSet, labelSetFromNames, LABEL_SETS, parseLabelSetJson } from '.
 
 /** What a user may give to choose a label set: ad-hoc class names, or a built-in id / JSON file. */
 export interface LabelSetChoice {
-  /** Class names in label order (an ad-hoc label set); wins over `labelSet`. */
+  /** Class names in label order (an ad-hoc label set); not together with `labelSet`. */
   classes?: readonly string[] | undefined;
   /** A built-in label set id (`contempt-7`, `affectnet-8-native`, …) or a JSON file (`["a", …]` or `{ id, names }`). */
   labelSet?: string | undefined;
 }
 
 /**
- * The label set a run uses: `classes` (ad-hoc, in order) > `labelSet` (built-in id or JSON file) > `fallback` (a
+ * The label set a run uses: `classes` (ad-hoc, in order) or `labelSet` (built-in id or JSON file), else `fallback` (a
  * built-in id, e.g. the dataset's default). Returns `undefined` when nothing is given and there is no fallback (class
  * folder sets then infer it from the folders), with a sentence saying where the label set came from.
- * @throws InvalidArgumentError naming `labelSet` when it is neither a built-in id nor a file; DataFormatError naming the file
+ * @throws InvalidArgumentError naming `classes` when both are given (one would silently be ignored), naming
+ *   `labelSet` when it is neither a built-in id nor a file; DataFormatError naming the file
  */
 export function resolveLabelSet(
   choice: LabelSetChoice,
   fallback?: string,
 ): { labelSet: LabelSet | undefined; reason: string } {
+  if (choice.classes && choice.labelSet)
+    throw new InvalidArgumentError({
+      functionName: 'resolveLabelSet',
+      argument: 'classes',
+      message: `was given with labelSet '${choice.labelSet}' too: give one (classes: ad-hoc names in order; labelSet: a built-in id or a JSON file)`,
+    });
   if (choice.classes) return { labelSet: labelSetFromNames(choice.classes), reason: 'given with classes' };
   if (choice.labelSet) {
     if (choice.labelSet in LABEL_SETS)

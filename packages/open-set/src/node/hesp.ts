@@ -4,6 +4,7 @@ import {
   concatRows,
   cosineLogits,
   createRng,
+  streamSeed,
   InvalidArgumentError,
   meanOfRowGroups,
   type ComputeDevice,
@@ -47,7 +48,7 @@ export interface HespOptions {
   location?: PatchLocation;
   /** Scale of the CLIP cosine logits (OpenAI CLIP's exp(logit_scale)). @default 100 */
   logitScale?: number;
-  /** Seeds ctx ~ N(0, 0.02²) and negative prompt images ~ N(0, 1). */
+  /** Seeds ctx ~ N(0, 0.02²) and negative prompt images ~ N(0, 1) (its `hesp/init` stream: `streamSeed`). */
   seed: number;
   /** SGD over ctx, negative prompt images and R (HESP: lr 0.01, momentum 0.9, weight decay 1e-4). */
   lr?: number;
@@ -150,7 +151,7 @@ export class HespModel {
     this.K = o.classTexts.length;
     this.S = clip.arch.vision.imageSize!;
     const dt = clip.arch.text.hiddenSize;
-    const rng = createRng(o.seed);
+    const rng = createRng(streamSeed(o.seed, 'hesp/init'));
     this.ctx = Float32Array.from({ length: this.K * o.nCtx * dt }, () => 0.02 * rng.normal());
     this.patch = new Float32Array(3 * o.patchSize * o.patchSize);
     this.negImages = Float32Array.from({ length: this.K * 3 * this.S * this.S }, () => rng.normal());
@@ -232,7 +233,7 @@ export class HespModel {
   /**
    * HESP's run-level patch location (`core/train.py`): zero-shot CLIP with the plain class texts on one frame
    * (pixels in [0, 1], not normalised, as the reference feeds it) picks class c; CAM = fc0.weight[c] · conv1 features
-   * with fc0 a never-trained Linear(D, K) drawn from `seed` (PyTorch default init); then `camPatchLocation`.
+   * with fc0 a never-trained Linear(D, K) drawn from `seed`'s `hesp/cam-head` stream (PyTorch default init); then `camPatchLocation`.
    * Sets and returns the location. @param frame [3, S, S]
    */
   async camLocation(frame: Float32Array, seed = 0): Promise<PatchLocation> {
@@ -247,7 +248,8 @@ export class HespModel {
     const c = top.indexOf(Math.max(...top));
     const F = this.clip.patchEmbeddings(frame);
     const [D, g] = F.dims;
-    const rng = createRng(seed);
+    // its own stream, apart from the initialisation's (`streamSeed`)
+    const rng = createRng(streamSeed(seed, 'hesp/cam-head'));
     const bound = 1 / Math.sqrt(D);
     const fc0 = Float32Array.from({ length: this.K * D }, () => (2 * rng.next() - 1) * bound);
     const cam = new Float32Array(g * g);
