@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * @file `vlfer`: the published command line of the toolkit — `vlfer exp-clip eval | train`, `vlfer hesp train |
- * eval`, `vlfer bench ablations | paper`. Each subcommand parses flags, draws progress and prints; the work is a library function of a package
+ * eval`, `vlfer bench ablations | paper`, `vlfer data export-fer2013`. Each subcommand parses flags, draws progress and prints; the work is a library function of a package
  * (`evaluateZeroShot`, `trainHead`, `trainHesp`, `evaluateHespRun`, `runAblation`, `runPaperTable`). Every error, commander's parse errors included,
  * starts with `vlfer: `; `--version` prints the package's version.
  */
@@ -11,6 +11,7 @@ import { longFlags, runMain } from '@vlfer/cli-kit';
 import { expClipCommand } from './exp-clip/commands.js';
 import { FLAG_NAMES as EXP_CLIP_FLAGS } from './exp-clip/options.js';
 import { benchCommand, FLAG_NAMES as BENCH_FLAGS } from './bench/commands.js';
+import { dataCommand, FLAG_NAMES as DATA_FLAGS } from './data/commands.js';
 import { hespCommand } from './hesp/commands.js';
 import { FLAG_NAMES as HESP_FLAGS } from './hesp/options.js';
 import { NAME } from './name.js';
@@ -27,7 +28,8 @@ export function vlferProgram(): Command {
     .version(version, '-V, --version', 'print the version of @vlfer/cli')
     .addCommand(expClipCommand())
     .addCommand(hespCommand())
-    .addCommand(benchCommand());
+    .addCommand(benchCommand())
+    .addCommand(dataCommand());
   // commander writes its own parse errors as `error: …`; subcommands added with addCommand do not inherit output
   // settings, so every command gets the same one
   const output = {
@@ -51,8 +53,8 @@ runMain(
     vlferProgram()
       .parseAsync(process.argv)
       .then(() => undefined),
-  { ...EXP_CLIP_FLAGS, ...HESP_FLAGS, ...BENCH_FLAGS },
-  ['evaluateZeroShot', 'trainHead', 'trainHesp', 'evaluateHespRun', 'planPaperTable'],
+  { ...EXP_CLIP_FLAGS, ...HESP_FLAGS, ...BENCH_FLAGS, ...DATA_FLAGS },
+  ['evaluateZeroShot', 'trainHead', 'trainHesp', 'evaluateHespRun', 'planPaperTable', 'exportFer2013Csv'],
   // the functions these call check some options themselves (loadEvalData: --annotations, resolveLabelSet:
   // --label-set, …): their errors name the flag too, never the function
   longFlags(vlferProgram()),

@@ -47,6 +47,8 @@ export {
   ferPlusVotes,
   ferPlusMajority,
 } from './parsers.js';
+export type { Fer2013Row } from './fer2013-csv.js';
+export { parseFer2013CsvText, FER2013_CLASS_FOLDERS, FER2013_SIZE } from './fer2013-csv.js';
 export type { ListedPathOptions } from './paths.js';
 export { normalizeListedPath } from './paths.js';
 export type { DatasetFormat, DatasetInfo, DatasetId } from './registry.js';

@@ -1,0 +1,46 @@
+/** @file `vlfer data export-fer2013`: dataset files into the layouts the loaders read. The work is @vlfer/datasets. */
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { commandHooks } from '@vlfer/cli-kit';
+import { shellJoin } from '@vlfer/bench';
+import { exportFer2013Csv } from '@vlfer/datasets/node';
+import { NAME } from '../name.js';
+
+/** Flags spelled otherwise than the library option they set (for error messages). */
+export const FLAG_NAMES = { ferPlusCsv: '--ferplus' };
+
+/** `data` with its subcommand `export-fer2013`. */
+export function dataCommand(): Command {
+  const program = new Command('data').description('dataset files into the layouts the loaders read');
+  program.addCommand(
+    new Command('export-fer2013')
+      .description(
+        "the original fer2013.csv as 48x48 grey PNG files: class folders per Usage (--dataset fer2013 --root <out>/PrivateTest), or with --ferplus FERPlus's layout (--dataset ferplus --annotations fer2013new.csv --root <out>)",
+      )
+      .requiredOption('--csv <file>', 'fer2013.csv (emotion, pixels, Usage)')
+      .requiredOption('--out <dir>', 'a new directory, written whole or not at all')
+      .option('--ferplus <file>', "fer2013new.csv, row-aligned with --csv: FERPlus's layout and image names")
+      .option('--no-progress', 'no progress bar')
+      .action(async (o: { csv: string; out: string; ferplus?: string; progress?: boolean }) => {
+        const hooks = commandHooks(NAME, o);
+        const r = await exportFer2013Csv({
+          csv: o.csv,
+          out: o.out,
+          ...(o.ferplus ? { ferPlusCsv: o.ferplus } : {}),
+          signal: hooks.signal,
+          onProgress: hooks.onProgress,
+        }).finally(hooks.stop);
+        const counts = Object.entries(r.written)
+          .map(([usage, n]) => `${n} ${usage}`)
+          .join(', ');
+        const skipped = r.skipped ? `; ${r.skipped} rows without a FERPlus image name left out` : '';
+        const data =
+          r.layout === 'ferplus'
+            ? ['--dataset', 'ferplus', '--annotations', o.ferplus!, '--root', r.out]
+            : ['--dataset', 'fer2013', '--root', join(r.out, 'PrivateTest')];
+        const next = `${shellJoin([NAME, 'exp-clip', 'eval', ...data])} --model <CLIP>`;
+        process.stdout.write(`${counts} faces written to ${r.out} (${r.layout})${skipped}\nevaluate with: ${next}\n`);
+      }),
+  );
+  return program;
+}

@@ -1,0 +1,155 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { AbortedError, DataFormatError, InvalidArgumentError } from '@vlfer/core';
+import { sharedPath } from '@vlfer/test-utils';
+import { describe, expect, it } from 'vitest';
+import { BASIC_8, FER2013_CLASS_FOLDERS, parseFer2013CsvText } from '../index.js';
+import { exportFer2013Csv, listImages, loadFerPlusCsv, loadImageFolder } from './index.js';
+
+const work = () => mkdtempSync(join(tmpdir(), 'vlfer-fer2013-'));
+const USAGES = ['Training', 'PublicTest', 'PrivateTest'] as const;
+
+/** A fer2013.csv of `faces`: [emotion, usage, pixels]. */
+function fer2013Csv(dir: string, faces: [number, string, Uint8Array][], header = 'emotion,pixels,Usage'): string {
+  const cols = header.split(',').map((c) => c.trim());
+  const rows = faces.map(([e, u, p]) =>
+    cols.map((c) => (c === 'emotion' ? String(e) : c === 'Usage' ? u : [...p].join(' '))).join(','),
+  );
+  const file = join(dir, 'fer2013.csv');
+  writeFileSync(file, [header, ...rows].join('\n') + '\n');
+  return file;
+}
+
+const face = (seed: number) => Uint8Array.from({ length: 48 * 48 }, (_, i) => (i * 7 + seed * 13) % 256);
+const synthetic = (n: number): [number, string, Uint8Array][] =>
+  Array.from({ length: n }, (_, i) => [i % 7, USAGES[i % 3]!, face(i)]);
+
+/** The grey pixels of a PNG written by the export (and that it is one channel, 48 × 48). */
+async function grey(path: string): Promise<Uint8Array> {
+  const meta = await sharp(path).metadata();
+  expect([meta.format, meta.width, meta.height, meta.channels]).toEqual(['png', 48, 48, 1]);
+  return new Uint8Array(await sharp(path).toColourspace('b-w').raw().toBuffer());
+}
+
+describe('parseFer2013CsvText', () => {
+  it('reads the columns by name (the ICML copy too) and checks every row, naming the line and field', () => {
+    const d = work();
+    const rows = parseFer2013CsvText(readFileSync(fer2013Csv(d, synthetic(4)), 'utf8'), 'f.csv');
+    expect(rows.map((r) => [r.index, r.line, r.emotion, r.usage])).toEqual([
+      [0, 2, 0, 'Training'],
+      [1, 3, 1, 'PublicTest'],
+      [2, 4, 2, 'PrivateTest'],
+      [3, 5, 3, 'Training'],
+    ]);
+    expect(rows[2]!.pixels).toEqual(face(2));
+    const icml = parseFer2013CsvText(readFileSync(fer2013Csv(d, synthetic(2), 'emotion, Usage, pixels'), 'utf8'), 'i');
+    expect(icml[1]!.pixels).toEqual(face(1));
+    const bad = (text: string) => () => parseFer2013CsvText(`emotion,pixels,Usage\n${text}\n`, 'f.csv');
+    const px = [...face(0)].join(' ');
+    expect(bad(`7,${px},Training`)).toThrow(/f\.csv:2 \(field 'emotion'\): '7' is not a FER2013 emotion id 0\.\.6/);
+    expect(bad(`3,${px},privatetest`)).toThrow(/f\.csv:2 \(field 'Usage'\): 'privatetest' is not Training/);
+    expect(bad(`3,${px} 1,Training`)).toThrow(/\(field 'pixels'\): 2305 values, expected 2304/);
+    expect(bad(`3,${px.replace(/^0/, '256')},Training`)).toThrow(/value 1 is '256', expected an integer 0\.\.255/);
+    expect(bad(`3,${px.replace(/^0 /, '0  ')},Training`)).toThrow(/2305 values/);
+    expect(() => parseFer2013CsvText('emotion,Usage\n', 'f.csv')).toThrow(/missing column 'pixels'/);
+    expect(() => parseFer2013CsvText('emotion,pixels,Usage\n', 'f.csv')).toThrow(/holds a header and no faces/);
+  });
+});
+
+describe('exportFer2013Csv', () => {
+  it('writes class folders per Usage with the exact pixels, refuses an existing out, and records its sources', async () => {
+    const d = work();
+    const csv = fer2013Csv(d, synthetic(14));
+    const out = join(d, 'faces');
+    const events: number[] = [];
+    const r = await exportFer2013Csv({ csv, out, onProgress: (e) => events.push(e.done) });
+    expect(r).toEqual({
+      out,
+      layout: 'class-folders',
+      written: { Training: 5, PublicTest: 5, PrivateTest: 4 },
+      skipped: 0,
+    });
+    expect(events.at(-1)).toBe(14);
+    // row 11: emotion 4 (sad), PrivateTest
+    expect(await grey(join(out, 'PrivateTest', 'sad', 'fer0000011.png'))).toEqual(face(11));
+    const test = await loadImageFolder(join(out, 'PrivateTest'));
+    expect(test.items.length).toBe(4);
+    const record = JSON.parse(readFileSync(join(out, 'export.json'), 'utf8'));
+    expect(record.source.rows).toBe(14);
+    expect(record.source.sha256).toMatch(/^[0-9a-f]{64}$/);
+    await expect(exportFer2013Csv({ csv, out })).rejects.toThrow(InvalidArgumentError);
+    await expect(exportFer2013Csv({ csv, out })).rejects.toThrow(/already exists: choose a new directory/);
+    expect(readdirSync(d).sort()).toEqual(['faces', 'fer2013.csv']); // no temporary directory left
+  });
+
+  it("writes FERPlus's layout from a row-aligned fer2013new.csv, which loadFerPlusCsv then reads", async () => {
+    const d = work();
+    const csv = fer2013Csv(d, synthetic(6));
+    const votes = (k: number) => Array.from({ length: 10 }, (_, j) => (j === k ? 10 : 0)).join(',');
+    const header = 'Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF';
+    const names = ['fer0000000.png', 'fer0000001.png', '', 'fer0000003.png', 'fer0000004.png', 'fer0000005.png'];
+    const lines = names.map((n, i) => `${USAGES[i % 3]},${n},${votes(i % 8)}`);
+    const plus = join(d, 'fer2013new.csv');
+    writeFileSync(plus, [header, ...lines].join('\n') + '\n');
+    const out = join(d, 'ferplus');
+    const r = await exportFer2013Csv({ csv, out, ferPlusCsv: plus });
+    expect(r.written).toEqual({ Training: 2, PublicTest: 2, PrivateTest: 1 });
+    expect(r.skipped).toBe(1);
+    expect(await grey(join(out, 'FER2013Test', 'fer0000005.png'))).toEqual(face(5));
+    const loaded = await loadFerPlusCsv({ csv: plus, imageRoot: out, usage: 'PublicTest', labelSet: BASIC_8 });
+    expect(loaded.items.map((i) => [i.path, BASIC_8.names[i.label]])).toEqual([
+      [join(out, 'FER2013Valid', 'fer0000001.png'), 'happiness'],
+      [join(out, 'FER2013Valid', 'fer0000004.png'), 'anger'],
+    ]);
+    // not row-aligned: refused before anything is written
+    writeFileSync(plus, [header, ...lines.slice(1), lines[0]].join('\n') + '\n');
+    await expect(exportFer2013Csv({ csv, out: join(d, 'x'), ferPlusCsv: plus })).rejects.toThrow(
+      /fer2013new\.csv:2 \(field 'Usage'\): is PublicTest, line 2 of .*fer2013\.csv is Training/,
+    );
+    writeFileSync(plus, [header, ...lines.slice(1)].join('\n') + '\n');
+    await expect(exportFer2013Csv({ csv, out: join(d, 'x'), ferPlusCsv: plus })).rejects.toThrow(
+      /has 5 rows, .*fer2013\.csv has 6/,
+    );
+    expect(existsSync(join(d, 'x'))).toBe(false);
+  });
+
+  it('an abort or a bad row leaves nothing behind', async () => {
+    const d = work();
+    const csv = fer2013Csv(d, synthetic(30));
+    const controller = new AbortController();
+    const run = exportFer2013Csv({
+      csv,
+      out: join(d, 'out'),
+      concurrency: 1,
+      signal: controller.signal,
+      onProgress: () => undefined,
+    });
+    controller.abort(new Error('test'));
+    await expect(run).rejects.toThrow(AbortedError);
+    writeFileSync(join(d, 'bad.csv'), 'emotion,pixels,Usage\n1,1 2 3,Training\n');
+    await expect(exportFer2013Csv({ csv: join(d, 'bad.csv'), out: join(d, 'out') })).rejects.toThrow(DataFormatError);
+    expect(readdirSync(d).sort()).toEqual(['bad.csv', 'fer2013.csv']);
+  });
+
+  it('real FER2013 faces survive the round trip through a fer2013.csv bit for bit', async () => {
+    const root = sharedPath('data', 'fer2013-privatetest');
+    const faces: [number, string, Uint8Array][] = [];
+    for (const [emotion, folder] of FER2013_CLASS_FOLDERS.entries())
+      for (const file of listImages(join(root, folder)).paths.slice(0, 2)) {
+        const { data, info } = await sharp(file).greyscale().raw().toBuffer({ resolveWithObject: true });
+        expect([info.width, info.height]).toEqual([48, 48]);
+        faces.push([emotion, 'PrivateTest', new Uint8Array(data)]);
+      }
+    const d = work();
+    const out = join(d, 'out');
+    await exportFer2013Csv({ csv: fer2013Csv(d, faces), out });
+    const loaded = await loadImageFolder(join(out, 'PrivateTest'));
+    expect(loaded.items.length).toBe(14);
+    for (const [i, [emotion, , pixels]] of faces.entries()) {
+      const name = `fer${String(i).padStart(7, '0')}.png`;
+      expect(await grey(join(out, 'PrivateTest', FER2013_CLASS_FOLDERS[emotion]!, name))).toEqual(pixels);
+    }
+  });
+});
