@@ -196,10 +196,25 @@ function readOtherwiseBefore(o: HespOptions, data: HespData): string | undefined
   return undefined;
 }
 
+/** Who refuses a state of other classes, and what to do instead, for each use of the state. */
+const OTHER_CLASSES_ADVICE = {
+  resume: {
+    functionName: 'trainHesp',
+    advice: 'resuming would mix them: use another output directory, or delete the checkpoint to train again',
+  },
+  evaluate: {
+    functionName: 'evaluateHespRun',
+    advice:
+      'scoring it with these classes would mismatch its class prompts: evaluate it with the vlfer that trained it, or train again into another output directory',
+  },
+} as const;
+
 /**
  * Refuse a checkpoint or selected state trained on other classes than this run reads: other known classes or
  * numbering (`knownNames`), or clips labelled otherwise (`labelsFingerprint`: a label scheme or label set read
  * differently). One written before these were recorded passes only where vlfer read the classes as it does now.
+ * @param use what the state is read for: 'resume' (a checkpoint, `trainHesp`) or 'evaluate' (best.safetensors,
+ *   `evaluateHespRun`), which decides the advice and the function the error names
  * @throws InvalidArgumentError (argument 'options') naming the file and what differs
  */
 export function refuseOtherClasses(
@@ -207,13 +222,10 @@ export function refuseOtherClasses(
   o: HespOptions,
   data: HespData,
   recorded: z.infer<typeof RunClassesSchema>,
-  functionName: string,
+  use: 'resume' | 'evaluate',
 ): void {
   const now = hespRunClasses(data);
-  const advice =
-    functionName === 'evaluateHespRun'
-      ? 'scoring it with these classes would mismatch its class prompts: evaluate it with the vlfer that trained it, or train again into another output directory'
-      : 'resuming would mix them: use another output directory, or delete the checkpoint to train again';
+  const { functionName, advice } = OTHER_CLASSES_ADVICE[use];
   const fail = (why: string): never => {
     throw new InvalidArgumentError({ functionName, argument: 'options', message: `${file} ${why}; ${advice}` });
   };
@@ -308,7 +320,7 @@ export function readHespCheckpoint(
     });
   }
   refuseChangedFingerprints(ckptPath, o, m.data, { ...fingerprints });
-  refuseOtherClasses(ckptPath, o, data, m.data, 'trainHesp');
+  refuseOtherClasses(ckptPath, o, data, m.data, 'resume');
   return {
     meta: m.data,
     tensors: Object.fromEntries(Object.entries(c.tensors).map(([k, v]) => [k, v.data])),

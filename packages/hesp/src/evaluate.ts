@@ -248,7 +248,7 @@ export async function evaluateHespRun(runDir: string, hooks: HespHooks = {}): Pr
   for (const w of data.warnings) hooks.log?.(`warning: ${w}`);
   const texts = knownClassTexts(data.split.known, data.labelSet, { referenceBehaviour: o.referenceBehaviour });
   const best = loadHespBest(runDir);
-  refuseOtherClasses(join(runDir, 'best.safetensors'), o, data, best.meta, 'evaluateHespRun');
+  refuseOtherClasses(join(runDir, 'best.safetensors'), o, data, best.meta, 'evaluate');
   const result = await scoreHespRun(o, data, texts, best, hooks);
   publishHespEval(runDir, result, best.meta, data.warnings, hooks.log);
   const f = (k: string) => (100 * result.test[k]!).toFixed(2);
