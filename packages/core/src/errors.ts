@@ -31,12 +31,15 @@ export class DataFormatError extends VlferError {
   readonly file: string;
   readonly line: number | undefined;
   readonly field: string | undefined;
+  /** What is wrong, without the `file:line (field …): ` that `message` starts with. */
+  readonly detail: string;
   constructor(options: { file: string; line?: number; field?: string; message: string; cause?: unknown }) {
     const where = `${displayPath(options.file)}${options.line !== undefined ? `:${options.line}` : ''}${options.field ? ` (field '${options.field}')` : ''}`;
     super(`${where}: ${options.message}`, { cause: options.cause });
     this.file = options.file;
     this.line = options.line;
     this.field = options.field;
+    this.detail = options.message;
   }
 }
 

@@ -301,7 +301,7 @@ export function readHespCheckpoint(
       message: `${m.error.issues[0]!.message}; delete the checkpoint to restart`,
     });
   // a run started with the earlier streams (vlfer before 2026-12-05) continues with them
-  const rngStreams = m.data.key === key ? data.rngStreams : hespStreamsOfKey(m.data.key, o, data);
+  const rngStreams = m.data.key === key ? data.rngStreams : hespEarlierRunKey(m.data, o, data);
   if (rngStreams === undefined) {
     const recorded = m.data.runOptions;
     // compared with this run's fields in the recorded streams' version, so that only real changes are named
@@ -329,9 +329,22 @@ export function readHespCheckpoint(
   };
 }
 
-/** The version of the random streams, other than `data`'s, whose run key is `key`, if any. */
-function hespStreamsOfKey(key: string, o: HespOptions, data: HespData): HespRngStreams | undefined {
-  return ([1, 2] as const).find((v) => v !== data.rngStreams && hespRunKey(o, data.labelSet.names, v) === key);
+/**
+ * Where a checkpoint's key is that of this run as an earlier vlfer keyed it: the random streams it was started with
+ * (any version), also when it was started with both `classes` and a `labelSet` that the classes overrode (an earlier
+ * vlfer accepted both; its recorded options say which label set, and this run, which refuses both, gives the
+ * classes only). @returns the streams' version, or undefined when the key is another run's
+ */
+function hespEarlierRunKey(meta: HespCheckpointMeta, o: HespOptions, data: HespData): HespRngStreams | undefined {
+  const recorded = meta.runOptions;
+  const overridden =
+    o.classes !== undefined && o.labelSet === undefined && recorded?.classes !== undefined
+      ? recorded.labelSet
+      : undefined;
+  const variants = [o, ...(typeof overridden === 'string' ? [{ ...o, labelSet: overridden }] : [])];
+  for (const v of [data.rngStreams, ...([1, 2] as const).filter((x) => x !== data.rngStreams)])
+    if (variants.some((opts) => hespRunKey(opts, data.labelSet.names, v) === meta.key)) return v;
+  return undefined;
 }
 
 /** The learnable tensors of a `HespState` as checkpoint tensors (flat, one axis each). */

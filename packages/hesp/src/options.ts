@@ -82,7 +82,7 @@ export const HespOptionsSchema = z
     path: ['known'],
   })
   .refine((o) => o.splitIndex !== undefined || o.known !== undefined, {
-    message: 'give a HESP split (0..19) or explicit known class ids (known)',
+    message: 'give a HESP split index (0..19) or explicit known class ids',
     path: ['splitIndex'],
   });
 /** `trainHesp`'s options after validation: every default filled in. */

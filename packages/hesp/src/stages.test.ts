@@ -254,6 +254,18 @@ describe('resume stages', () => {
     expect(() => readHespCheckpoint(path, o, 'other', fp, data)).toThrow(
       /other options \(lr \(0\.02 then, 0\.01 now\)\)/,
     );
+    // an earlier vlfer's run given both classes and a label set (the classes won): resumed with the classes only
+    const classes = [...data.labelSet.names];
+    const both = { ...o, classes, labelSet: 'mafw-11' };
+    const bothKey = hespRunKey(both, data.labelSet.names, 1);
+    const bothMeta = { ...meta, key: bothKey, runOptions: hespRunFields(both, data.labelSet.names, 1) };
+    saveHespCheckpoint(path, state, bothMeta);
+    const classesOnly = { ...o, classes };
+    const data1 = loadHespData(classesOnly, 1);
+    expect(readHespCheckpoint(path, classesOnly, hespRunKey(classesOnly, classes), fp, data1)!.rngStreams).toBe(1);
+    // without its recorded options the label set is unknown: refused as another run's
+    saveHespCheckpoint(path, state, { ...bothMeta, runOptions: undefined });
+    expect(() => readHespCheckpoint(path, classesOnly, 'k', fp, data1)).toThrow(/belongs to a run with other options/);
     saveHespCheckpoint(path, state, meta);
     expect(() => readHespCheckpoint(path, o, 'key', { ...fp, framesFingerprint: 'g' }, data)).toThrow(
       /was trained on other data: the video frames changed since/,

@@ -64,19 +64,20 @@ describe('error lines for a command-line user', () => {
       'invalid options:\n  --split: bad',
     );
   });
-  it('spell the option names inside a message as flags, and leave ordinary words and paths alone', () => {
-    const flags = { splitIndex: '--split' };
-    const all = [...known, '--known', '--label-scheme', '--root'];
+  it('spell the option names inside a message as flags, and leave ordinary words, paths and user data alone', () => {
+    const flags = { splitIndex: '--split', 'faces.modelDir': '--face-models', faces: '--faces' };
+    const all = [...known, '--known', '--label-scheme', '--root', '--cache-dir', '--allow-outside-root'];
     expect(flagsInText("was given with labelSet 'x' too (splitIndex, 0..19)", flags, all)).toBe(
       "was given with --label-set 'x' too (--split, 0..19)",
     );
-    expect(flagsInText('give a HESP split (0..19) or explicit known class ids (known).', flags, all)).toBe(
-      'give a HESP split (0..19) or explicit known class ids (--known).',
-    );
-    // an option's word in a path, a flag the command lacks, a plain word outside parentheses: unchanged
-    const kept = 'file /data/labelSet/a.png (root) of labelSetX: known ids; use labelScheme.x or outOfSet';
-    expect(flagsInText(kept, flags, ['--known', '--label-set'])).toBe(kept);
     expect(flagsInText('labelScheme.', flags, all)).toBe('--label-scheme.');
+    // a path, a flag the command lacks, plain words (class names of one's own among them): unchanged
+    const kept = 'file /data/labelSet/a.png of labelSetX: class id 0 (root) and known ids; labelScheme.x or outOfSet';
+    expect(flagsInText(kept, flags, all)).toBe(kept);
+    // already followed by its flag, or written for the command line too: unchanged
+    const both = 'cacheDir (--cache-dir) is "/a" there; pass allowOutsideRoot: true (CLI --allow-outside-root)';
+    expect(flagsInText(both, flags, all)).toBe(both);
+    expect(flagsInText('cacheDir (--cache-dir) is "/a"', flags, all)).toBe('cacheDir (--cache-dir) is "/a"');
     const e = new InvalidArgumentError({
       functionName: 'resolveLabelSet',
       argument: 'classes',
@@ -85,8 +86,15 @@ describe('error lines for a command-line user', () => {
     expect(errorLine(e, flags, [], [...all, '--classes'])).toBe('--classes: with --label-set');
     const o = new OptionsError('f', [{ path: 'known', message: 'and splitIndex' }]);
     expect(errorLine(o, flags, [], all)).toBe('invalid options:\n  --known: and --split');
-    const d = new DataFormatError({ file: '/a/labelScheme/l.txt', line: 3, message: "read it with labelScheme 'x'" });
-    expect(errorLine(d, flags, [], all)).toBe("/a/labelScheme/l.txt:3: read it with --label-scheme 'x'");
+    // a dotted option path is named by its own flag where the CLI has one, else by its first part's
+    const f = new OptionsError('f', [
+      { path: 'faces.modelDir', message: 'bad' },
+      { path: 'faces.size', message: 'bad' },
+    ]);
+    expect(errorLine(f, flags, [], all)).toBe('invalid options:\n  --face-models: bad\n  --faces: bad');
+    // a data error: its file (here a path that reads like an option) stays, its advice is spelled with flags
+    const d = new DataFormatError({ file: 'labelScheme', line: 3, message: "read it with labelScheme 'x'" });
+    expect(errorLine(d, flags, [], all)).toBe("labelScheme:3: read it with --label-scheme 'x'");
   });
   it('--shard says what it expects; longFlags lists the flags of every subcommand', () => {
     expect(shardFlag('1/4')).toEqual({ index: 1, count: 4 });

@@ -17,10 +17,13 @@ import {
   type Shard,
 } from '@vlfer/core';
 
-/** `weightDecay` → `--weight-decay`, or the flag `flags` names for options the CLI spells otherwise. */
+/**
+ * `weightDecay` → `--weight-decay`, or the flag `flags` names for options the CLI spells otherwise: the whole path
+ * (`faces.modelDir` → `--face-models`), else its first part (`teacher.url` → the flag of `teacher`).
+ */
 export function flagOf(path: string, flags: Readonly<Record<string, string>> = {}): string {
   const first = path.split('.')[0] ?? path;
-  return flags[first] ?? `--${first.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  return flags[path] ?? flags[first] ?? `--${first.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }
 
 /** Seconds as `42s`, `3m05s` or `2h07m` (progress ETAs). */
@@ -198,19 +201,21 @@ export function argumentOf(
 
 /**
  * A library message with the option names in it spelled as the command line's flags: `splitIndex` → `--split`,
- * `labelSet 'x'` → `--label-set 'x'`. A word is taken for an option only when its flag is one of `knownFlags` and it
- * is camelCase or stands alone in parentheses (`(known)`), so ordinary words and paths (`/data/labelSet/a.png`) stay.
+ * `labelScheme 'label-set'` → `--label-scheme 'label-set'`. Only camelCase words whose flag is one of `knownFlags`
+ * are options; one already followed by its flag (`cacheDir (--cache-dir)`) stays, as does a message that names the
+ * command line itself (`pass allowOutsideRoot: true (CLI --allow-outside-root)`), and so do ordinary words and paths
+ * (`/data/labelSet/a.png`).
  */
 export function flagsInText(
   text: string,
   flags: Readonly<Record<string, string>>,
   knownFlags: readonly string[],
 ): string {
-  const word = /(^|[\s(])([a-z][A-Za-z0-9]*)(?=$|[\s),;:]|\.(?:\s|$))/g;
-  return text.replace(word, (whole: string, before: string, name: string, at: number) => {
-    const alone = before === '(' && text[at + whole.length] === ')';
+  if (/\(CLI\b/.test(text)) return text;
+  const word = /(^|[\s(])([a-z]+[A-Z][A-Za-z0-9]*)(?=$|[\s),;:]|\.(?:\s|$))(?! \(--)/g;
+  return text.replace(word, (whole: string, before: string, name: string) => {
     const flag = flagOf(name, flags);
-    return (/[A-Z]/.test(name) || alone) && knownFlags.includes(flag) ? `${before}${flag}` : whole;
+    return knownFlags.includes(flag) ? `${before}${flag}` : whole;
   });
 }
 
@@ -237,7 +242,8 @@ export function errorLine(
     if (who !== undefined) return `${who}: ${detail}`;
   }
   // a data error names its file and line; what it advises may name an option (`read it with labelScheme …`)
-  if (error instanceof DataFormatError) return named(error.message);
+  if (error instanceof DataFormatError)
+    return error.message.slice(0, error.message.length - error.detail.length) + named(error.detail);
   return error instanceof Error ? error.message : String(error);
 }
 
@@ -372,6 +378,7 @@ export const FACE_FLAG_NAMES = {
   'faces.noFace': '--when-no-face',
   'faces.size': '--face-size',
   'faces.cacheDir': '--face-cache',
+  modelDir: '--face-models',
   'faces.missing': '--faces (missing frames)',
   faces: '--faces',
 };

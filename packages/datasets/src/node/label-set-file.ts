@@ -26,7 +26,7 @@ export function resolveLabelSet(
     throw new InvalidArgumentError({
       functionName: 'resolveLabelSet',
       argument: 'classes',
-      message: `was given with labelSet '${choice.labelSet}' too: give one (classes: ad-hoc names in order; labelSet: a built-in id or a JSON file)`,
+      message: `was given with labelSet '${choice.labelSet}' too: give one of them`,
     });
   if (choice.classes) return { labelSet: labelSetFromNames(choice.classes), reason: 'given with classes' };
   if (choice.labelSet) {

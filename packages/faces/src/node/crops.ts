@@ -1,7 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import sharp from 'sharp';
-import { DataFormatError, InvalidArgumentError, throwIfAborted, checkOneOf, type ProgressCallback } from '@vlfer/core';
+import {
+  DataFormatError,
+  InvalidArgumentError,
+  OptionsError,
+  throwIfAborted,
+  checkOneOf,
+  type ProgressCallback,
+} from '@vlfer/core';
 import { ensureDir, FeatureCache, hashBytes, hashFile, writeFileAtomic } from '@vlfer/core/node';
 import { decodeImage } from '@vlfer/image/node';
 import { CROP_VERSION, faceCrop } from '../align.js';
@@ -384,6 +391,30 @@ export async function createFaceCropper(
     ...(options.modelDir ? { modelDir: options.modelDir } : {}),
     ...(options.scoreThreshold !== undefined ? { scoreThreshold: options.scoreThreshold } : {}),
     ...(context.threads ? { threads: context.threads } : {}),
+  }).catch((error: unknown) => {
+    throw asFacesOptionError(error);
   });
-  return new FaceCropper(detector, options, options.cacheDir, context.log);
+  try {
+    return new FaceCropper(detector, options, options.cacheDir, context.log);
+  } catch (error) {
+    await detector.dispose();
+    throw asFacesOptionError(error);
+  }
+}
+
+/**
+ * An error of the detector or the cropper about one of its arguments, as one about the pipeline's `faces` option
+ * (`model` → `faces.detector`, `modelDir` → `faces.modelDir`, …), so a caller learns which option to change (the
+ * command line: which flag) rather than an inner function's argument; other errors unchanged.
+ */
+export function asFacesOptionError(error: unknown): unknown {
+  if (!(error instanceof InvalidArgumentError) || error instanceof OptionsError || error.argument.startsWith('faces.'))
+    return error;
+  const prefix = `Argument '${error.argument}' passed to '${error.functionName}': `;
+  return new InvalidArgumentError({
+    functionName: 'createFaceCropper',
+    argument: `faces.${error.argument === 'model' ? 'detector' : error.argument}`,
+    message: error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message,
+    cause: error,
+  });
 }

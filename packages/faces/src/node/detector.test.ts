@@ -7,8 +7,9 @@ import { sharedPath } from '@vlfer/test-utils';
 import { decodeImage } from '@vlfer/image/node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { hashBytes } from '@vlfer/core/node';
+import { InvalidArgumentError } from '@vlfer/core';
 import { CROP_VERSION, DETECTOR_RESIZE, iou } from '../index.js';
-import { FaceCropper, FaceDetector, cropFileKey } from './index.js';
+import { createFaceCropper, FaceCropper, FaceDetector, FacesOptionsSchema, cropFileKey } from './index.js';
 
 const require = createRequire(import.meta.url);
 const modelDir = sharedPath('assets', 'face-detectors');
@@ -242,4 +243,35 @@ describe('the crop cache', () => {
     expect(crops).toHaveLength(4);
     expect(c.counts).toMatchObject({ images: 1, many: 1 });
   }, 60_000);
+});
+
+describe('createFaceCropper', () => {
+  it("names the pipeline's faces option in the errors of the detector and the cropper", async () => {
+    const saved = process.env.VLFER_FACE_MODELS;
+    delete process.env.VLFER_FACE_MODELS;
+    try {
+      const o = (extra: object) => FacesOptionsSchema.parse({ cacheDir: join(work, 'fc'), ...extra });
+      const named = async (extra: object) => {
+        const e = (await createFaceCropper(o(extra)).catch((x: unknown) => x)) as InvalidArgumentError;
+        expect(e).toBeInstanceOf(InvalidArgumentError);
+        return [e.functionName, e.argument, e.message];
+      };
+      expect(await named({})).toEqual([
+        'createFaceCropper',
+        'faces.modelDir',
+        expect.stringMatching(/^Argument 'faces\.modelDir' passed to 'createFaceCropper': is needed to find 'yunet-s'/),
+      ]);
+      expect((await named({ modelDir: join(work, 'none') })).slice(0, 2)).toEqual([
+        'createFaceCropper',
+        'faces.detector',
+      ]);
+      expect(await named({ modelDir, detector: 'ultraface', align: true })).toEqual([
+        'createFaceCropper',
+        'faces.align',
+        expect.stringMatching(/needs landmarks; ultraface finds boxes only/),
+      ]);
+    } finally {
+      if (saved !== undefined) process.env.VLFER_FACE_MODELS = saved;
+    }
+  });
 });
