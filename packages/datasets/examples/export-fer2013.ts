@@ -1,4 +1,4 @@
-// Run from the repository root: pnpm example packages/datasets/examples/export-fer2013.ts <new output directory>
+// Run from the repository root: pnpm example packages/datasets/examples/export-fer2013.ts <an empty directory>
 import { writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import sharp from 'sharp';

@@ -1,5 +1,5 @@
 /** @file `vlfer data export-fer2013`: dataset files into the layouts the loaders read. The work is @vlfer/datasets. */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { commandHooks } from '@vlfer/cli-kit';
 import { shellJoin } from '@vlfer/bench';
@@ -22,11 +22,12 @@ export function dataCommand(): Command {
       .option('--ferplus <file>', "fer2013new.csv, row-aligned with --csv: FERPlus's layout and image names")
       .option('--no-progress', 'no progress bar')
       .action(async (o: { csv: string; out: string; ferplus?: string; progress?: boolean }) => {
+        if (o.ferplus === '') throw new Error('--ferplus: an empty path (an unset variable?)');
         const hooks = commandHooks(NAME, o);
         const r = await exportFer2013Csv({
           csv: o.csv,
           out: o.out,
-          ...(o.ferplus ? { ferPlusCsv: o.ferplus } : {}),
+          ...(o.ferplus !== undefined ? { ferPlusCsv: o.ferplus } : {}),
           signal: hooks.signal,
           onProgress: hooks.onProgress,
         }).finally(hooks.stop);
@@ -34,11 +35,13 @@ export function dataCommand(): Command {
           .map(([usage, n]) => `${n} ${usage}`)
           .join(', ');
         const skipped = r.skipped ? `; ${r.skipped} rows without a FERPlus image name left out` : '';
+        // the test split where there is one (FERPlus: eval's default split reads FER2013Test)
+        const usage = (['PrivateTest', 'PublicTest', 'Training'] as const).find((u) => r.written[u] > 0);
         const data =
           r.layout === 'ferplus'
-            ? ['--dataset', 'ferplus', '--annotations', o.ferplus!, '--root', r.out]
-            : ['--dataset', 'fer2013', '--root', join(r.out, 'PrivateTest')];
-        const next = `${shellJoin([NAME, 'exp-clip', 'eval', ...data])} --model <CLIP>`;
+            ? ['--dataset', 'ferplus', '--annotations', resolve(o.ferplus!), '--root', r.out]
+            : ['--dataset', 'fer2013', '--root', join(r.out, usage ?? 'PrivateTest')];
+        const next = `${shellJoin([NAME, 'exp-clip', 'eval', ...data])} --model path/to/clip`;
         process.stdout.write(`${counts} faces written to ${r.out} (${r.layout})${skipped}\nevaluate with: ${next}\n`);
       }),
   );

@@ -1,4 +1,13 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -112,7 +121,30 @@ describe('exportFer2013Csv', () => {
     await expect(exportFer2013Csv({ csv, out: join(d, 'x'), ferPlusCsv: plus })).rejects.toThrow(
       /has 5 rows, .*fer2013\.csv has 6/,
     );
+    // image names: plain .png file names, unique without regard to case; refused naming the line
+    const named = (n: string[]) => {
+      writeFileSync(plus, [header, ...n.map((x, i) => `${USAGES[i % 3]},${x},${votes(0)}`)].join('\n') + '\n');
+      return exportFer2013Csv({ csv, out: join(d, 'x'), ferPlusCsv: plus });
+    };
+    const six = (k: number, x: string) => names.map((n, i) => (i === k ? x : n));
+    for (const bad of ['x', 'a/b.png', '../fer.png', 'fer.jpg'])
+      await expect(named(six(3, bad))).rejects.toThrow(
+        /fer2013new\.csv:5 \(field 'Image name'\): .* is not a file name ending in \.png/,
+      );
+    await expect(named(six(3, 'FER0000000.PNG'))).rejects.toThrow(
+      /:5 \(field 'Image name'\): FER2013Train\/FER0000000\.PNG is also line 2 \(names compared without case\)/,
+    );
     expect(existsSync(join(d, 'x'))).toBe(false);
+  });
+
+  it('refuses a dangling link as out, and gives out the permissions of a directory made under the umask', async () => {
+    const d = work();
+    const csv = fer2013Csv(d, synthetic(3));
+    symlinkSync(join(d, 'nowhere'), join(d, 'link'));
+    await expect(exportFer2013Csv({ csv, out: join(d, 'link') })).rejects.toThrow(/link already exists/);
+    mkdirSync(join(d, 'probe'));
+    await exportFer2013Csv({ csv, out: join(d, 'out') });
+    expect(statSync(join(d, 'out')).mode & 0o777).toBe(statSync(join(d, 'probe')).mode & 0o777);
   });
 
   it('an abort or a bad row leaves nothing behind', async () => {
@@ -128,9 +160,21 @@ describe('exportFer2013Csv', () => {
     });
     controller.abort(new Error('test'));
     await expect(run).rejects.toThrow(AbortedError);
+    // stopped while writing (at the first progress report, after 500 faces): the writes settle, then all is removed
+    const many = join(d, 'many');
+    mkdirSync(many);
+    const stop = new AbortController();
+    const writing = exportFer2013Csv({
+      csv: fer2013Csv(many, synthetic(1200)),
+      out: join(many, 'out'),
+      signal: stop.signal,
+      onProgress: () => stop.abort(new Error('test')),
+    });
+    await expect(writing).rejects.toThrow(/the FER2013 export \(nothing written; rerun the same command\) was aborted/);
+    expect(readdirSync(many)).toEqual(['fer2013.csv']);
     writeFileSync(join(d, 'bad.csv'), 'emotion,pixels,Usage\n1,1 2 3,Training\n');
     await expect(exportFer2013Csv({ csv: join(d, 'bad.csv'), out: join(d, 'out') })).rejects.toThrow(DataFormatError);
-    expect(readdirSync(d).sort()).toEqual(['bad.csv', 'fer2013.csv']);
+    expect(readdirSync(d).sort()).toEqual(['bad.csv', 'fer2013.csv', 'many']);
   });
 
   it('real FER2013 faces survive the round trip through a fer2013.csv bit for bit', async () => {

@@ -1,11 +1,11 @@
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { lstatSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { AbortedError, DataFormatError, InvalidArgumentError, type ProgressCallback } from '@vlfer/core';
+import { AbortedError, DataFormatError, InvalidArgumentError, quoteInput, type ProgressCallback } from '@vlfer/core';
 import { hashFile, readTextFile, writeJsonAtomic } from '@vlfer/core/node';
 import { parseCsvText, requireColumns } from '../csv.js';
 import { FER2013_CLASS_FOLDERS, FER2013_SIZE, parseFer2013CsvText, type Fer2013Row } from '../fer2013-csv.js';
 import { ferPlusUsage, type FerPlusUsage } from '../parsers.js';
-import { normalizeListedPath } from '../paths.js';
 import { loadSharp } from './image-check.js';
 
 /** FERPlus's image folders per Usage (its `generate_training_data.py`). */
@@ -41,6 +41,8 @@ export interface Fer2013ExportResult {
   skipped: number;
 }
 
+const ABORTED = 'the FER2013 export (nothing written; rerun the same command)';
+
 /** One face to write: where (relative to `out`) and its row. */
 interface Fer2013Target {
   path: string;
@@ -57,7 +59,7 @@ function classFolderTargets(rows: readonly Fer2013Row[]): Fer2013Target[] {
 
 /**
  * FERPlus layout: row i of `fer2013new.csv` names row i of fer2013.csv. The files must have as many rows, and each
- * row the same Usage; image names must be unique and stay inside their folder.
+ * row the same Usage; image names must be plain `.png` file names, unique without regard to case.
  * @throws DataFormatError naming the FERPlus file, line and field
  */
 function ferPlusTargets(rows: readonly Fer2013Row[], csv: string, file: string): Fer2013Target[] {
@@ -80,19 +82,21 @@ function ferPlusTargets(rows: readonly Fer2013Row[], csv: string, file: string):
         field: 'Usage',
         message: `is ${usage}, line ${row.line} of ${csv} is ${row.usage}: the two files are not row-aligned`,
       });
-    const raw = r.cells['Image name'] ?? '';
-    if (raw === '') return;
-    const name = normalizeListedPath(raw, { file, line: r.line, field: 'Image name', root: `the ${usage} folder` });
-    const path = join(FERPLUS_FOLDERS[usage], name);
-    const earlier = seen.get(path);
-    if (earlier !== undefined)
+    const name = (r.cells['Image name'] ?? '').trim(); // FERPlus's generator strips each cell
+    if (name === '') return;
+    const where = { file, line: r.line, field: 'Image name' };
+    // a plain PNG file name, as all of FERPlus's are (fer0000000.png): the export writes PNG bytes, flat per folder
+    if (!/^[^/\\]+\.png$/i.test(name) || name === '.png' || Buffer.byteLength(name) > 255)
       throw new DataFormatError({
-        file,
-        line: r.line,
-        field: 'Image name',
-        message: `${path} is also line ${earlier}`,
+        ...where,
+        message: `${quoteInput(name)} is not a file name ending in .png (FERPlus names its images fer0000000.png)`,
       });
-    seen.set(path, r.line);
+    const path = join(FERPLUS_FOLDERS[usage], name);
+    // compared without case: names that differ only in case are one file on case-insensitive file systems
+    const earlier = seen.get(path.toLowerCase());
+    if (earlier !== undefined)
+      throw new DataFormatError({ ...where, message: `${path} is also line ${earlier} (names compared without case)` });
+    seen.set(path.toLowerCase(), r.line);
     targets.push({ path, row });
   });
   return targets;
@@ -105,12 +109,10 @@ async function writeFaces(dir: string, targets: readonly Fer2013Target[], o: Fer
   for (const d of new Set(targets.map((t) => dirname(t.path)))) mkdirSync(join(dir, d), { recursive: true });
   let next = 0;
   let done = 0;
+  let failed = false;
   const worker = async () => {
-    while (next < targets.length) {
-      if (o.signal?.aborted)
-        throw new AbortedError('the FER2013 export (nothing was kept: rerun the same command to export again)', {
-          cause: o.signal.reason,
-        });
+    while (next < targets.length && !failed) {
+      if (o.signal?.aborted) throw new AbortedError(ABORTED, { cause: o.signal.reason });
       const t = targets[next++]!;
       await sharp(Buffer.from(t.row.pixels), { raw }).toColourspace('b-w').png().toFile(join(dir, t.path));
       done++;
@@ -118,7 +120,28 @@ async function writeFaces(dir: string, targets: readonly Fer2013Target[], o: Fer
         o.onProgress?.({ phase: 'export', done, total: targets.length, unit: 'faces' });
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, o.concurrency ?? 8) }, worker));
+  // every worker settles before this returns or throws, so no write is still running while the caller cleans up
+  const settled = await Promise.allSettled(
+    Array.from({ length: Math.max(1, o.concurrency ?? 8) }, () =>
+      worker().catch((error: unknown) => {
+        failed = true;
+        throw error;
+      }),
+    ),
+  );
+  const first = settled.find((r) => r.status === 'rejected');
+  if (first) throw first.reason;
+}
+
+/** Whether anything, a dangling symbolic link included, is at `path`. */
+function pathTaken(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') return false;
+    throw error;
+  }
 }
 
 /**
@@ -126,15 +149,16 @@ async function writeFaces(dir: string, targets: readonly Fer2013Target[], o: Fer
  * class folders per Usage (`out/PrivateTest/happy/fer0000012.png`: `loadImageFolder` or `--dataset fer2013 --root
  * out/PrivateTest`), or with `ferPlusCsv` FERPlus's layout (`loadFerPlusCsv` with `imageRoot: out`). Every row is
  * checked first (`parseFer2013CsvText`); nothing is written before. The faces are written into a temporary sibling
- * directory that becomes `out` only once complete, with `export.json` (row counts and the SHA-256 of the source
- * files); an error or an abort removes it.
- * @throws InvalidArgumentError naming `out` when it exists; DataFormatError naming the file, line and field;
- *   AbortedError once `signal` fires
+ * directory (`.<out's name>.partial-…`) that becomes `out` only once complete, with `export.json` (row counts and the
+ * SHA-256 of the source files); an error or an abort removes it after every write has settled. Only a killed process
+ * (SIGKILL, power loss) leaves it behind, to be deleted by hand.
+ * @throws InvalidArgumentError naming `out` when something is there; DataFormatError naming the file, line and
+ *   field; AbortedError once `signal` fires
  */
 export async function exportFer2013Csv(o: Fer2013ExportOptions): Promise<Fer2013ExportResult> {
   const out = resolve(o.out);
   const refuseOut = () => {
-    if (existsSync(out))
+    if (pathTaken(out))
       throw new InvalidArgumentError({
         functionName: 'exportFer2013Csv',
         argument: 'out',
@@ -143,22 +167,32 @@ export async function exportFer2013Csv(o: Fer2013ExportOptions): Promise<Fer2013
   };
   refuseOut();
   const rows = parseFer2013CsvText(readTextFile(o.csv, 'FER2013 CSV'), o.csv);
-  const targets = o.ferPlusCsv ? ferPlusTargets(rows, o.csv, o.ferPlusCsv) : classFolderTargets(rows);
+  const targets = o.ferPlusCsv !== undefined ? ferPlusTargets(rows, o.csv, o.ferPlusCsv) : classFolderTargets(rows);
+  // the checks above hold the event loop for seconds on the whole file: a stop asked for meanwhile is seen here,
+  // before anything is created
+  await new Promise((done) => setImmediate(done));
+  if (o.signal?.aborted) throw new AbortedError(ABORTED, { cause: o.signal.reason });
   mkdirSync(dirname(out), { recursive: true });
-  const tmp = mkdtempSync(join(dirname(out), `.${basename(out)}.partial-`));
+  // mkdir, not mkdtemp: the directory gets the umask's permissions (mkdtemp's are 0700), and keeps them as `out`
+  const tmp = join(dirname(out), `.${basename(out)}.partial-${process.pid}-${randomBytes(4).toString('hex')}`);
+  mkdirSync(tmp);
+  // an exit while it exists (a second Ctrl-C, which the command line answers with process.exit) removes it too
+  const removeTmp = () => rmSync(tmp, { recursive: true, force: true });
+  process.on('exit', removeTmp);
   try {
     await writeFaces(tmp, targets, o);
     const written = { Training: 0, PublicTest: 0, PrivateTest: 0 };
     for (const t of targets) written[t.row.usage]++;
-    const layout = o.ferPlusCsv ? 'ferplus' : 'class-folders';
+    const layout = o.ferPlusCsv !== undefined ? 'ferplus' : 'class-folders';
     const source = { file: resolve(o.csv), sha256: hashFile(o.csv), rows: rows.length };
-    const ferPlus = o.ferPlusCsv ? { file: resolve(o.ferPlusCsv), sha256: hashFile(o.ferPlusCsv) } : null;
+    const ferPlus = o.ferPlusCsv !== undefined ? { file: resolve(o.ferPlusCsv), sha256: hashFile(o.ferPlusCsv) } : null;
     const result = { out, layout, written, skipped: rows.length - targets.length } as const;
     writeJsonAtomic(join(tmp, 'export.json'), { ...result, out: undefined, source, ferPlus });
     refuseOut();
     renameSync(tmp, out);
     return result;
   } finally {
-    rmSync(tmp, { recursive: true, force: true });
+    process.off('exit', removeTmp);
+    removeTmp();
   }
 }
