@@ -97,9 +97,13 @@ export const EvalOptionsSchema = z
   })
   .strict()
   .refine((o) => !(o.shard && o.merge), { message: 'give shard or merge, not both', path: ['merge'] })
-  .refine((o) => !(o.shard || o.merge) || (o.out && o.cacheDir), {
-    message: 'sharding needs out (for the shard records) and cacheDir (where the shards leave their features)',
-    path: ['shard'],
+  .refine((o) => !(o.shard || o.merge) || o.out, {
+    message: 'sharding (shard or merge) needs an output directory, shared by the shards, for their records',
+    path: ['out'],
+  })
+  .refine((o) => !(o.shard || o.merge) || o.cacheDir, {
+    message: 'sharding (shard or merge) needs the feature cache, where the shards leave their features',
+    path: ['cacheDir'],
   });
 /** `evaluateZeroShot`'s options after validation: every default filled in. */
 export type EvalOptions = z.infer<typeof EvalOptionsSchema>;
@@ -274,8 +278,8 @@ export const TrainOptionsSchema = z
   .strict()
   .refine((o) => !(o.shard && o.merge), { message: 'give shard or merge, not both', path: ['merge'] })
   .refine((o) => !(o.shard || o.merge) || o.cacheDir, {
-    message: 'sharding needs cacheDir (where the shards leave their features and targets)',
-    path: ['shard'],
+    message: 'sharding (shard or merge) needs the cache, where the shards leave their features and targets',
+    path: ['cacheDir'],
   })
   .refine((o) => o.dtype !== 'int8', {
     message: "'int8' features are checked by a guard only in exp-clip eval; train the head on fp32 features",
