@@ -78,6 +78,11 @@ describe('error lines for a command-line user', () => {
     const both = 'cacheDir (--cache-dir) is "/a" there; pass allowOutsideRoot: true (CLI --allow-outside-root)';
     expect(flagsInText(both, flags, all)).toBe(both);
     expect(flagsInText('cacheDir (--cache-dir) is "/a"', flags, all)).toBe('cacheDir (--cache-dir) is "/a"');
+    // the options describeChangedFields lists, whatever their case; others and values stay
+    const changes = 'other options (lr (0.01 then, 0.02 now), note (a then, b now), labelSet (nothing then, "x" now))';
+    expect(flagsInText(changes, flags, [...all, '--lr'])).toBe(
+      'other options (--lr (0.01 then, 0.02 now), note (a then, b now), --label-set (nothing then, "x" now))',
+    );
     const e = new InvalidArgumentError({
       functionName: 'resolveLabelSet',
       argument: 'classes',

@@ -202,7 +202,8 @@ export function argumentOf(
 /**
  * A library message with the option names in it spelled as the command line's flags: `splitIndex` → `--split`,
  * `labelScheme 'label-set'` → `--label-scheme 'label-set'`. Only camelCase words whose flag is one of `knownFlags`
- * are options; one already followed by its flag (`cacheDir (--cache-dir)`) stays, as does a message that names the
+ * are options, and any option `describeChangedFields` lists (`lr (0.001 then, 0.01 now)`); one already followed by
+ * its flag (`cacheDir (--cache-dir)`) stays, as does a message that names the
  * command line itself (`pass allowOutsideRoot: true (CLI --allow-outside-root)`), and so do ordinary words and paths
  * (`/data/labelSet/a.png`).
  */
@@ -212,11 +213,14 @@ export function flagsInText(
   knownFlags: readonly string[],
 ): string {
   if (/\(CLI\b/.test(text)) return text;
-  const word = /(^|[\s(])([a-z]+[A-Z][A-Za-z0-9]*)(?=$|[\s),;:]|\.(?:\s|$))(?! \(--)/g;
-  return text.replace(word, (whole: string, before: string, name: string) => {
+  const asFlag = (whole: string, before: string, name: string) => {
     const flag = flagOf(name, flags);
     return knownFlags.includes(flag) ? `${before}${flag}` : whole;
-  });
+  };
+  const word = /(^|[\s(])([a-z]+[A-Z][A-Za-z0-9]*)(?=$|[\s),;:]|\.(?:\s|$))(?! \(--)/g;
+  // a changed option as `describeChangedFields` lists it, `lr (0.001 then, 0.01 now)`, is one whatever its case
+  const changed = /(^|[\s(,])([a-z][A-Za-z0-9]*)(?= \([^()]* then, [^()]* now\))/g;
+  return text.replace(word, asFlag).replace(changed, asFlag);
 }
 
 /**
