@@ -96,7 +96,10 @@ export const EvalOptionsSchema = z
     overwrite: z.boolean().default(false),
   })
   .strict()
-  .refine((o) => !(o.shard && o.merge), { message: 'give shard or merge, not both', path: ['merge'] })
+  .refine((o) => !(o.shard && o.merge), {
+    message: 'a shard and a merge were both asked for: run the shards first, then the merge',
+    path: ['merge'],
+  })
   .refine((o) => !(o.shard || o.merge) || o.out, {
     message: 'sharding (shard or merge) needs an output directory, shared by the shards, for their records',
     path: ['out'],
@@ -276,7 +279,10 @@ export const TrainOptionsSchema = z
     out: path,
   })
   .strict()
-  .refine((o) => !(o.shard && o.merge), { message: 'give shard or merge, not both', path: ['merge'] })
+  .refine((o) => !(o.shard && o.merge), {
+    message: 'a shard and a merge were both asked for: run the shards first, then the merge',
+    path: ['merge'],
+  })
   .refine((o) => !(o.shard || o.merge) || o.cacheDir, {
     message: 'sharding (shard or merge) needs the cache, where the shards leave their features and targets',
     path: ['cacheDir'],

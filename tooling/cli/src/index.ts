@@ -136,11 +136,12 @@ export function commandHooks(
   name: string,
   flags: { progress?: boolean },
   write: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+  stopping?: string,
 ): CommandHooks {
   const progress = progressBars(flags.progress !== false);
   const stop = () => progress.stop();
   return {
-    signal: cliAbortSignal(name),
+    signal: cliAbortSignal(name, stopping),
     onProgress: progress,
     log: (line) => {
       stop();
@@ -152,18 +153,20 @@ export function commandHooks(
 
 /**
  * An AbortSignal for a CLI run: the first SIGINT/SIGTERM aborts it (the pipeline stops at the next batch or
- * step and leaves resumable state), a second exits at once with 130. When the parent process dies (a killed
+ * step and leaves resumable state; `stopping` says what happens for a command that does otherwise), a second exits
+ * at once with 130. When the parent process dies (a killed
  * wrapper such as pnpm), the run is aborted the same way instead of going on orphaned.
  */
-export function cliAbortSignal(name: string): AbortSignal {
+export function cliAbortSignal(
+  name: string,
+  stopping = 'stopping at the next step and saving resumable state',
+): AbortSignal {
   const controller = new AbortController();
   let count = 0;
   const onSignal = (sig: NodeJS.Signals) => {
     count++;
     if (count > 1) process.exit(130);
-    process.stderr.write(
-      `\n${name}: ${sig}: stopping at the next step and saving resumable state (again to quit at once)\n`,
-    );
+    process.stderr.write(`\n${name}: ${sig}: ${stopping} (again to quit at once)\n`);
     controller.abort(new Error(sig));
   };
   process.on('SIGINT', onSignal);

@@ -23,7 +23,7 @@ export function dataCommand(): Command {
       .option('--no-progress', 'no progress bar')
       .action(async (o: { csv: string; out: string; ferplus?: string; progress?: boolean }) => {
         if (o.ferplus === '') throw new Error('--ferplus: an empty path (an unset variable?)');
-        const hooks = commandHooks(NAME, o);
+        const hooks = commandHooks(NAME, o, undefined, 'stopping; the partial export is removed');
         const r = await exportFer2013Csv({
           csv: o.csv,
           out: o.out,
