@@ -16,12 +16,15 @@ export class InvalidArgumentError extends VlferError {
   override name = 'InvalidArgumentError';
   readonly argument: string;
   readonly functionName: string;
+  /** What is wrong, without the `Argument '…' passed to '…': ` that `message` starts with. */
+  readonly detail: string;
   constructor(options: { functionName: string; argument: string; message: string; cause?: unknown }) {
     super(`Argument '${options.argument}' passed to '${options.functionName}': ${options.message}`, {
       cause: options.cause,
     });
     this.argument = options.argument;
     this.functionName = options.functionName;
+    this.detail = options.message;
   }
 }
 

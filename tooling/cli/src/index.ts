@@ -243,8 +243,7 @@ export function errorLine(
   // (OptionsError is an InvalidArgumentError too: it goes first, with a flag per issue)
   if (error instanceof InvalidArgumentError) {
     const who = argumentOf(error, flags, entryPoints, knownFlags);
-    const prefix = `Argument '${error.argument}' passed to '${error.functionName}': `;
-    const detail = named(error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message);
+    const detail = named(error.detail);
     if (error.argument === 'options' && entryPoints.includes(error.functionName)) return detail; // all of them
     if (who !== undefined) return `${who}: ${detail}`;
   }

@@ -410,11 +410,10 @@ export async function createFaceCropper(
 export function asFacesOptionError(error: unknown): unknown {
   if (!(error instanceof InvalidArgumentError) || error instanceof OptionsError || error.argument.startsWith('faces.'))
     return error;
-  const prefix = `Argument '${error.argument}' passed to '${error.functionName}': `;
   return new InvalidArgumentError({
     functionName: 'createFaceCropper',
     argument: `faces.${error.argument === 'model' ? 'detector' : error.argument}`,
-    message: error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message,
+    message: error.detail,
     cause: error,
   });
 }
