@@ -24,6 +24,12 @@ const ShardSchema = z
 const path = z.string().min(1);
 
 /** Options of `evaluateZeroShot` (the `exp-clip eval` command), validated with zod. */
+/** The refusal of a shard and a merge asked for at once (evaluation and training alike). */
+const SHARD_AND_MERGE = {
+  message: 'a shard and a merge were both asked for: run the shards first, then the merge',
+  path: ['merge'],
+};
+
 export const EvalOptionsSchema = z
   .object({
     /** Dataset id (`DATASETS` of @vlfer/datasets): image-folder, fer2013, raf-db, affectnet7/8, ferplus, dfew, ferv39k, mafw, afew, video-folder. */
@@ -96,10 +102,7 @@ export const EvalOptionsSchema = z
     overwrite: z.boolean().default(false),
   })
   .strict()
-  .refine((o) => !(o.shard && o.merge), {
-    message: 'a shard and a merge were both asked for: run the shards first, then the merge',
-    path: ['merge'],
-  })
+  .refine((o) => !(o.shard && o.merge), SHARD_AND_MERGE)
   .refine((o) => !(o.shard || o.merge) || o.out, {
     message: 'sharding (shard or merge) needs an output directory, shared by the shards, for their records',
     path: ['out'],
@@ -279,10 +282,7 @@ export const TrainOptionsSchema = z
     out: path,
   })
   .strict()
-  .refine((o) => !(o.shard && o.merge), {
-    message: 'a shard and a merge were both asked for: run the shards first, then the merge',
-    path: ['merge'],
-  })
+  .refine((o) => !(o.shard && o.merge), SHARD_AND_MERGE)
   .refine((o) => !(o.shard || o.merge) || o.cacheDir, {
     message: 'sharding (shard or merge) needs the cache, where the shards leave their features and targets',
     path: ['cacheDir'],
