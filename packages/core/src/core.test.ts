@@ -10,6 +10,7 @@ import {
   checkClassIds,
   concatRows,
   createRng,
+  mapConcurrently,
   streamSeed,
   csvRow,
   decodeSafetensors,
@@ -99,6 +100,30 @@ describe('createRng', () => {
 });
 
 const PINNED_STREAM_SEEDS = [3489596020, 1147920737];
+
+describe('mapConcurrently', () => {
+  it('mapConcurrently keeps input order, bounds the calls in flight, and stops starting after a failure', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const out = await mapConcurrently([3, 1, 2, 5, 4], 2, async (x) => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((r) => setImmediate(r));
+      inFlight--;
+      return x * 10;
+    });
+    expect(out).toEqual([30, 10, 20, 50, 40]);
+    expect(most).toBe(2);
+    const started: number[] = [];
+    await expect(
+      mapConcurrently([1, 2, 3, 4], 1, async (x) => {
+        started.push(x);
+        if (x === 2) throw new Error('boom');
+        return x;
+      }),
+    ).rejects.toThrow('boom');
+    expect(started).toEqual([1, 2]);
+  });
+});
 
 describe('streamSeed', () => {
   it('gives each (seed, name, indices) its own 32-bit seed, stable across versions', () => {

@@ -1,7 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { lstatSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { AbortedError, DataFormatError, InvalidArgumentError, quoteInput, type ProgressCallback } from '@vlfer/core';
+import {
+  AbortedError,
+  DataFormatError,
+  InvalidArgumentError,
+  mapConcurrently,
+  quoteInput,
+  type ProgressCallback,
+} from '@vlfer/core';
 import { hashFile, readTextFile, writeJsonAtomic } from '@vlfer/core/node';
 import { parseCsvText, requireColumns } from '../csv.js';
 import { FER2013_CLASS_FOLDERS, FER2013_SIZE, parseFer2013CsvText, type Fer2013Row } from '../fer2013-csv.js';
@@ -107,30 +114,15 @@ async function writeFaces(dir: string, targets: readonly Fer2013Target[], o: Fer
   const sharp = await loadSharp();
   const raw = { width: FER2013_SIZE, height: FER2013_SIZE, channels: 1 as const };
   for (const d of new Set(targets.map((t) => dirname(t.path)))) mkdirSync(join(dir, d), { recursive: true });
-  let next = 0;
   let done = 0;
-  let failed = false;
-  const worker = async () => {
-    while (next < targets.length && !failed) {
-      if (o.signal?.aborted) throw new AbortedError(ABORTED, { cause: o.signal.reason });
-      const t = targets[next++]!;
-      await sharp(Buffer.from(t.row.pixels), { raw }).toColourspace('b-w').png().toFile(join(dir, t.path));
-      done++;
-      if (done % 500 === 0 || done === targets.length)
-        o.onProgress?.({ phase: 'export', done, total: targets.length, unit: 'faces' });
-    }
-  };
-  // every worker settles before this returns or throws, so no write is still running while the caller cleans up
-  const settled = await Promise.allSettled(
-    Array.from({ length: Math.max(1, o.concurrency ?? 8) }, () =>
-      worker().catch((error: unknown) => {
-        failed = true;
-        throw error;
-      }),
-    ),
-  );
-  const first = settled.find((r) => r.status === 'rejected');
-  if (first) throw first.reason;
+  // after a failure or a stop no write starts, and the writes in flight settle before the error reaches the caller
+  await mapConcurrently(targets, Math.max(1, o.concurrency ?? 8), async (t) => {
+    if (o.signal?.aborted) throw new AbortedError(ABORTED, { cause: o.signal.reason });
+    await sharp(Buffer.from(t.row.pixels), { raw }).toColourspace('b-w').png().toFile(join(dir, t.path));
+    done++;
+    if (done % 500 === 0 || done === targets.length)
+      o.onProgress?.({ phase: 'export', done, total: targets.length, unit: 'faces' });
+  });
 }
 
 /** Whether anything, a dangling symbolic link included, is at `path`. */

@@ -1,5 +1,5 @@
 import { extname } from 'node:path';
-import { AbortedError, InvalidArgumentError, VlferError } from '@vlfer/core';
+import { AbortedError, InvalidArgumentError, mapConcurrently, VlferError } from '@vlfer/core';
 import { readBytesFile } from '@vlfer/core/node';
 import type { Teacher } from '../teacher.js';
 
@@ -237,34 +237,6 @@ export async function withRetries<T>(
       await backoff(settings.backoffMs * 2 ** k, signal, image);
     }
   }
-}
-
-/**
- * `fn` over `items` with at most `concurrency` calls in flight, results in input order. After the first failure no
- * new call starts; the calls in flight finish, then that failure is thrown.
- */
-export async function mapConcurrently<T, R>(
-  items: readonly T[],
-  concurrency: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let next = 0;
-  let failed: unknown;
-  const worker = async () => {
-    while (next < items.length && failed === undefined) {
-      const i = next++;
-      try {
-        out[i] = await fn(items[i]!);
-      } catch (error) {
-        failed ??= error;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-  // the teacher's calls reject with Errors only (VlferError, AbortedError); anything else would be a bug there
-  if (failed !== undefined) throw failed instanceof Error ? failed : new Error(String(failed));
-  return out;
 }
 
 /**

@@ -7,7 +7,6 @@ import type { Teacher } from '../teacher.js';
 import {
   embeddingRequestBody,
   httpTeacherSettings,
-  mapConcurrently,
   parseEmbeddingReply,
   RetryableError,
   withRetries,
@@ -63,27 +62,6 @@ describe('HTTP teacher stages', () => {
     await expect(withRetries(settings, 'a.jpg', () => Promise.reject(new Error('fatal')), undefined)).rejects.toThrow(
       /^fatal$/,
     );
-  });
-  it('mapConcurrently keeps input order, bounds the calls in flight, and stops starting after a failure', async () => {
-    let inFlight = 0;
-    let most = 0;
-    const out = await mapConcurrently([3, 1, 2, 5, 4], 2, async (x) => {
-      most = Math.max(most, ++inFlight);
-      await new Promise((r) => setImmediate(r));
-      inFlight--;
-      return x * 10;
-    });
-    expect(out).toEqual([30, 10, 20, 50, 40]);
-    expect(most).toBe(2);
-    const started: number[] = [];
-    await expect(
-      mapConcurrently([1, 2, 3, 4], 1, async (x) => {
-        started.push(x);
-        if (x === 2) throw new Error('boom');
-        return x;
-      }),
-    ).rejects.toThrow('boom');
-    expect(started).toEqual([1, 2]);
   });
 });
 
