@@ -498,7 +498,7 @@ export function publishEvalShard(
     extra: { faces: enc.faces },
   });
   hooks.log?.(
-    `shard ${shard.index}/${shard.count}: ${enc.unitsDone} of ${enc.units} units, ${images} images (${encoded} encoded, ${cached} cached); marker ${marker}; merge with merge: ${shard.count}`,
+    `shard ${shard.index}/${shard.count}: ${enc.unitsDone} of ${enc.units} units, ${images} images (${encoded} encoded, ${cached} cached); record ${marker}`,
   );
   return marker;
 }

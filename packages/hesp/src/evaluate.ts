@@ -92,6 +92,10 @@ export function hespRunOptions(raw: Record<string, unknown>, file: string): Hesp
     return parseOptions(HespOptionsSchema, stored, 'evaluateHespRun');
   } catch (error) {
     const issues = (error as { issues?: { path: string; message: string }[] }).issues ?? [];
+    // a field this version does not know: most likely a newer vlfer's, which can read the run
+    const newer = issues.some((i) => /^Unrecognized key/.test(i.message))
+      ? ' (fields this version of @vlfer/hesp does not know: the run was probably written by a newer vlfer; evaluate it with that version)'
+      : '';
     throw new DataFormatError({
       file,
       ...(issues[0] ? { field: issues[0].path } : {}),
@@ -100,7 +104,7 @@ export function hespRunOptions(raw: Record<string, unknown>, file: string): Hesp
           .slice(0, 3)
           .map((i) => `${i.path || '(root)'}: ${i.message}`)
           .join('; ') || (error as Error).message
-      }`,
+      }${newer}`,
       cause: error,
     });
   }

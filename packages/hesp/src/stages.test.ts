@@ -547,6 +547,10 @@ describe('publish and evaluation stages', () => {
     expect(() => hespRunOptions({ ...stored, lr: 'x' }, 'cfg.json')).toThrow(
       /cfg\.json \(field 'lr'\): is not a valid/,
     );
+    // a field of a newer vlfer: said so, and which version to read it with
+    expect(() => hespRunOptions({ ...stored, futureOption: 1 }, 'cfg.json')).toThrow(
+      /Unrecognized key.*futureOption.*probably written by a newer vlfer; evaluate it with that version/,
+    );
   });
 });
 

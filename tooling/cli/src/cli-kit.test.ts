@@ -3,12 +3,14 @@ import { DataFormatError, InvalidArgumentError, OptionsError, parseShard } from 
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   argumentOf,
+  commandHooks,
   errorLine,
   flagsInText,
   formatDuration,
   longFlags,
   onParentExit,
   progressBars,
+  runMain,
   shardFlag,
 } from './index.js';
 
@@ -100,6 +102,31 @@ describe('error lines for a command-line user', () => {
     // a data error: its file (here a path that reads like an option) stays, its advice is spelled with flags
     const d = new DataFormatError({ file: 'labelScheme', line: 3, message: "read it with labelScheme 'x'" });
     expect(errorLine(d, flags, [], all)).toBe("labelScheme:3: read it with --label-scheme 'x'");
+  });
+  it("a command's log lines name options by the flags runMain was given, as its errors do", async () => {
+    const before = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
+    const lines: string[] = [];
+    const warning = "valFraction 0.1 holds out none (raise valFraction, or selectOn 'test'); file /d/valFraction.csv";
+    let done!: () => void;
+    const ran = new Promise<void>((resolve) => (done = resolve));
+    runMain(
+      't',
+      async () => {
+        const hooks = commandHooks('t', { progress: false }, (line) => lines.push(line));
+        hooks.log(warning);
+        hooks.stop();
+        done();
+      },
+      {},
+      [],
+      ['--val-fraction', '--select-on'],
+    );
+    await ran;
+    expect(lines).toEqual([
+      "--val-fraction 0.1 holds out none (raise --val-fraction, or --select-on 'test'); file /d/valFraction.csv",
+    ]);
+    for (const sig of ['SIGINT', 'SIGTERM'] as const)
+      for (const l of process.listeners(sig).filter((l) => !before[sig].includes(l))) process.off(sig, l);
   });
   it('--shard says what it expects; longFlags lists the flags of every subcommand', () => {
     expect(shardFlag('1/4')).toEqual({ index: 1, count: 4 });

@@ -128,9 +128,15 @@ export interface CommandHooks {
 }
 
 /**
+ * How the log of `commandHooks` spells option names: as typed by the library until `runMain` sets the command line's
+ * flags, then as `flagsInText` spells them in errors (`valFraction 0 holds out none` → `--val-fraction 0 …`).
+ */
+let logWords: (line: string) => string = (line) => line;
+
+/**
  * The hooks every command gives its pipeline: `cliAbortSignal(name)`, progress bars unless `--no-progress`, and a log
- * that first ends the running bar so a line never lands inside it (`write`: stderr by default). Call `stop()` once
- * the pipeline settles (`.finally(hooks.stop)`).
+ * that first ends the running bar so a line never lands inside it (`write`: stderr by default), with option names
+ * spelled as the flags `runMain` was given. Call `stop()` once the pipeline settles (`.finally(hooks.stop)`).
  */
 export function commandHooks(
   name: string,
@@ -145,7 +151,7 @@ export function commandHooks(
     onProgress: progress,
     log: (line) => {
       stop();
-      write(line);
+      write(logWords(line));
     },
     stop,
   };
@@ -256,6 +262,7 @@ export function errorLine(
 /**
  * Run a CLI's main function: errors are printed as `name: message` (`errorLine`: option and argument errors with
  * their flags; no stack traces unless VLFER_DEBUG=1); an aborted run exits 130 and says how to resume; others exit 1.
+ * The log lines of `commandHooks` name options by these flags too.
  */
 export function runMain(
   name: string,
@@ -266,6 +273,7 @@ export function runMain(
   /** the long flags of the command line: inner functions' errors about an option one of them sets name the flag */
   knownFlags: readonly string[] = [],
 ): void {
+  logWords = (line) => flagsInText(line, flags, knownFlags);
   main().catch((error: unknown) => {
     if (process.env.VLFER_DEBUG) process.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);
     if (error instanceof AbortedError) {

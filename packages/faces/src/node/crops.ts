@@ -404,11 +404,16 @@ export async function createFaceCropper(
 
 /**
  * An error of the detector or the cropper about one of its arguments, as one about the pipeline's `faces` option
- * (`model` → `faces.detector`, `modelDir` → `faces.modelDir`, …), so a caller learns which option to change (the
+ * (`model` → `faces.detector`, `modelDir` → `faces.modelDir`, …; an environment variable stays), so a caller learns which option to change (the
  * command line: which flag) rather than an inner function's argument; other errors unchanged.
  */
 export function asFacesOptionError(error: unknown): unknown {
-  if (!(error instanceof InvalidArgumentError) || error instanceof OptionsError || error.argument.startsWith('faces.'))
+  if (
+    !(error instanceof InvalidArgumentError) ||
+    error instanceof OptionsError ||
+    error.argument.startsWith('faces.') ||
+    /^[A-Z][A-Z0-9_]*$/.test(error.argument) // an environment variable (VLFER_FACE_MODELS): named as it is
+  )
     return error;
   return new InvalidArgumentError({
     functionName: 'createFaceCropper',

@@ -261,10 +261,18 @@ describe('createFaceCropper', () => {
         'faces.modelDir',
         expect.stringMatching(/^Argument 'faces\.modelDir' passed to 'createFaceCropper': is needed to find 'yunet-s'/),
       ]);
+      // the file of a known detector is missing: the directory it was looked up in is what to change
       expect((await named({ modelDir: join(work, 'none') })).slice(0, 2)).toEqual([
+        'createFaceCropper',
+        'faces.modelDir',
+      ]);
+      expect((await named({ modelDir, detector: join(work, 'none.onnx') })).slice(0, 2)).toEqual([
         'createFaceCropper',
         'faces.detector',
       ]);
+      process.env.VLFER_FACE_MODELS = join(work, 'none');
+      expect((await named({})).slice(0, 2)).toEqual(['FaceDetector.load', 'VLFER_FACE_MODELS']);
+      delete process.env.VLFER_FACE_MODELS;
       expect(await named({ modelDir, detector: 'ultraface', align: true })).toEqual([
         'createFaceCropper',
         'faces.align',

@@ -60,7 +60,8 @@ export class FaceDetector extends FaceDetectorModel {
     if (!existsSync(file))
       throw new InvalidArgumentError({
         functionName: fn,
-        argument: 'model',
+        // a known detector's file is looked up in a directory: that directory is what to change
+        argument: known ? (options.modelDir ? 'modelDir' : 'VLFER_FACE_MODELS') : 'model',
         message: known
           ? `${file} does not exist; download ${known.file} from ${known.source} (SHA-256 ${known.sha256})`
           : `'${model}' is neither a known detector (${FACE_DETECTOR_IDS.join(', ')}) nor an existing .onnx file`,
