@@ -31,5 +31,15 @@ describe('loadEvalData stages', () => {
     await expect(loadEvalData(opts({ dataset: 'dfew' }), null)).rejects.toThrow(
       /'annotations'.*is required for dataset dfew/,
     );
+    // a class-folder set reads no list: one given would be recorded as if it chose the items, so it is refused
+    await expect(
+      loadEvalData(opts({ dataset: 'fer2013', annotations: join(work, 'set_1.txt') }), null),
+    ).rejects.toThrow(
+      /'annotations'.*dataset fer2013 is read from the class folders under root .*; it takes no annotation file/,
+    );
+    // a fold listed twice would weigh twice in the mean
+    expect(() => opts({ dataset: 'dfew', annotations: 'a_{fold}.txt', folds: [1, 1, 2] })).toThrow(
+      /lists fold 1 twice \(1,1,2\); each fold is evaluated once/,
+    );
   });
 });

@@ -142,6 +142,13 @@ export async function loadEvalData(options: EvalOptions, fold: number | null): P
       });
     return annotations;
   };
+  // an annotation file a format never reads would be recorded in config.resolved.json as if it chose the items
+  if (options.annotations && (info.format === 'image-folder' || info.format === 'video-folder'))
+    throw new InvalidArgumentError({
+      functionName: 'loadEvalData',
+      argument: 'annotations',
+      message: `dataset ${options.dataset} is read from the class folders under root (${info.description}); it takes no annotation file`,
+    });
   // a mistyped root is named as one (a video list checks its root itself: only relative frame dirs need it)
   if (info.format !== 'video-list') checkRootDir(options.root, 'root', 'loadEvalData');
   const { labelSet, reason } = resolveLabelSet(options, info.labelSet);

@@ -15,11 +15,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   MANIFEST_FILE,
+  otherKindOfRun,
   provenance,
   PUBLISH_JOURNAL_FILE,
   RunDirectory,
   writeJsonAtomic,
   type Provenance,
+  type RunKind,
+  type RunManifest,
 } from '@vlfer/core/node';
 import { buildZeroShotClassifier } from '@vlfer/encoders';
 import { loadClip, runtimeVersions, type ClipModel } from '@vlfer/encoders/node';
@@ -518,21 +521,39 @@ export function publishEvaluation(run: RunDirectory, result: EvalResult): void {
   });
 }
 
+/** The result set of an evaluation: `out` is refused when it holds another kind (a trained head, a HESP run). */
+export const EVAL_RUN: RunKind = {
+  kind: 'exp-clip eval',
+  files: ['metrics.json', 'confusion-matrix.csv', 'predictions.csv', 'config.resolved.json'],
+  functionName: 'evaluateZeroShot',
+  argument: 'out',
+};
+
 /**
  * Stage "out": an `out` that holds a result set an earlier evaluation published (its manifest, or the journal of a
  * committed publish) with other options is refused unless `overwrite`, so reusing a directory never loses results by
- * accident. A rerun of the same command (the same options in its config.resolved.json: a resume after a kill, a
+ * accident; one that holds another command's results (`EVAL_RUN`) is refused even with `overwrite`. A rerun of the same command (the same options in its config.resolved.json: a resume after a kill, a
  * warm-cache rerun) may publish again: it replaces the set with one of the same configuration.
  * @throws InvalidArgumentError naming `out`, the directory and the files it holds
  */
 export function refuseEarlierResults(options: EvalOptions): void {
-  if (!options.out || options.overwrite || options.shard) return;
+  if (!options.out || options.shard) return;
   const dir = resolve(options.out);
   const manifest = join(dir, MANIFEST_FILE);
   if (!existsSync(manifest) && !existsSync(join(dir, PUBLISH_JOURNAL_FILE))) return;
   let files = 'a publish in progress or an unreadable manifest'; // still someone's results: refused all the same
+  let earlierManifest: RunManifest | undefined;
   try {
-    files = Object.keys((JSON.parse(readFileSync(manifest, 'utf8')) as { files: object }).files).join(', ');
+    earlierManifest = JSON.parse(readFileSync(manifest, 'utf8')) as RunManifest;
+  } catch {
+    /* unreadable: refused below unless overwrite */
+  }
+  // another command's results (a trained head): refused even with overwrite, which replaces evaluations only
+  const other = earlierManifest?.files && otherKindOfRun(dir, earlierManifest, EVAL_RUN);
+  if (other) throw other;
+  if (options.overwrite) return;
+  try {
+    files = Object.keys(earlierManifest!.files).join(', ');
     const earlier = JSON.parse(readFileSync(join(dir, 'config.resolved.json'), 'utf8')) as Record<string, unknown>;
     const { modelFingerprint: _m, datasetFingerprint: _d, provenance: _p, ...settings } = earlier;
     void [_m, _d, _p];
@@ -561,7 +582,7 @@ function recordedOptions(options: EvalOptions): Omit<EvalOptions, 'overwrite'> {
  */
 function openEvalRun(options: EvalOptions, log: (line: string) => void): RunDirectory | undefined {
   if (!options.out || options.shard) return undefined;
-  const run = RunDirectory.open(options.out, { command: 'exp-clip eval', log });
+  const run = RunDirectory.open(options.out, { command: 'exp-clip eval', log, expects: EVAL_RUN });
   try {
     refuseEarlierResults(options);
   } catch (error) {

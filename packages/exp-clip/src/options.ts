@@ -38,7 +38,19 @@ export const EvalOptionsSchema = z
     root: path,
     /** Annotation file (RAF-DB list, AffectNet/FERPlus CSV, video list); `{fold}` is replaced per fold. */
     annotations: path.optional(),
-    folds: z.array(positiveInt).min(1).optional(),
+    /** Folds, each once (the metrics are averaged over them: a repeated fold would weigh twice). */
+    folds: z
+      .array(positiveInt)
+      .min(1)
+      .superRefine((folds, ctx) => {
+        const twice = folds.find((f, i) => folds.indexOf(f) !== i);
+        if (twice !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            message: `lists fold ${twice} twice (${folds.join(',')}); each fold is evaluated once, and the metrics are averaged over them`,
+          });
+      })
+      .optional(),
     split: z.enum(['train', 'test']).default('test'),
     /** CLIP: Hugging Face id, local directory (ONNX or safetensors) or OpenAI .pt checkpoint. */
     model: path,

@@ -137,6 +137,22 @@ describe('exp-clip runs: nothing lost, nothing silently stale, every fault named
     expect(readFileSync(join(out, 'metrics.json'), 'utf8')).not.toMatch(/"class_name"/);
     // how the set was written is no setting of the results
     expect(readFileSync(join(out, 'config.resolved.json'), 'utf8')).not.toMatch(/overwrite/);
+    expect(m.kind).toBe('exp-clip eval');
+    // another command's results (here a training run's head, as a set of that kind records it) are not an
+    // evaluation's to replace: refused with overwrite too, before anything loads, the head kept
+    const trained = join(work, 'a-training');
+    mkdirSync(trained);
+    writeFileSync(join(trained, 'head.safetensors'), 'h');
+    const files = { 'head.safetensors': { sha256: 'x', bytes: 1 } };
+    const manifest = { format: 'vlfer-run-outputs', version: 1, kind: 'exp-clip train', files };
+    writeFileSync(join(trained, 'manifest.json'), JSON.stringify(manifest));
+    for (const overwrite of [false, true])
+      await expect(
+        evaluateZeroShot({ ...evalOpts(trained), model: join(work, 'no-such-model'), overwrite }),
+      ).rejects.toThrow(
+        `Argument 'out' passed to 'evaluateZeroShot': ${trained} holds the results of 'exp-clip train' (head.safetensors), which 'exp-clip eval' would replace; choose another output directory`,
+      );
+    expect(readFileSync(join(trained, 'head.safetensors'), 'utf8')).toBe('h');
   }, 60_000);
 
   it('an abort while encoding stops at the next batch and frees the directory; the rerun resumes from the cache', async () => {

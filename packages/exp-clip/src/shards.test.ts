@@ -45,6 +45,15 @@ describe('exp-clip eval --merge checks each shard record', () => {
     const r = await evaluateZeroShot({ ...options(join(work, 'cache')), merge: 2 }, { log: (l) => log.push(l) });
     expect(r.results[0]!.folds[0]!.n).toBe(12);
     expect(log.join('\n')).toMatch(/merging 2 shards: 12 images were encoded by the shards/);
+    // the same directories spelled otherwise (relative to another working directory, a trailing slash) are the same
+    const cwd = process.cwd();
+    try {
+      process.chdir(work);
+      const o = { ...options('cache/'), root: 'images/', out: './out' };
+      expect((await evaluateZeroShot({ ...o, merge: 2, overwrite: true })).results[0]!.folds[0]!.n).toBe(12);
+    } finally {
+      process.chdir(cwd);
+    }
   });
   it('names the one option that differed (only --cache-dir), with both values', async () => {
     await expect(evaluateZeroShot({ ...options(join(work, 'other-cache')), merge: 2 })).rejects.toThrow(

@@ -1,13 +1,25 @@
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Shard } from '@vlfer/core';
 import { checkShardRecords as checkRecords, writeShardRecord as writeRecord, type ShardRecord } from '@vlfer/core/node';
 import type { EvalOptions, TrainOptions } from './options.js';
 
 export type { ShardRecord } from '@vlfer/core/node';
 
-/** The options the shards of one job must agree on, by name (the record keeps them, so the merge names the one that differs). */
-function pick<T extends object>(o: T, fields: readonly (keyof T)[]): Record<string, unknown> {
-  return Object.fromEntries(fields.map((f) => [f, o[f]]));
+/** Options that are always paths: compared as absolute paths (`data`, `data/` and `/abs/data` are one root). */
+const PATHS = new Set(['root', 'annotations', 'cacheDir', 'unlabelled', 'teacherKeys']);
+/** Options that are a path or a name (a hub model id, a built-in label set, a URL): absolute when the path exists. */
+const PATHS_OR_NAMES = new Set(['model', 'tokenizer', 'labelSet', 'teacherSource']);
+
+/**
+ * The options the shards of one job must agree on, by name (the record keeps them, so the merge names the one that
+ * differs); paths made absolute, so shards started from another directory, or with the same path spelled otherwise,
+ * agree when they read the same files.
+ */
+function pick<T extends object>(o: T, fields: readonly (keyof T & string)[]): Record<string, unknown> {
+  const value = (f: string, v: unknown) =>
+    typeof v === 'string' && (PATHS.has(f) || (PATHS_OR_NAMES.has(f) && existsSync(v))) ? resolve(v) : v;
+  return Object.fromEntries(fields.map((f) => [f, value(f, o[f])]));
 }
 
 /**

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -154,9 +154,38 @@ describe('exp-clip train end to end on tiny-clip with imported targets', () => {
     // a finished run returns at once: no encoding, no teacher, head and log untouched
     const lines: string[] = [];
     const again = await runTrain({ ...base(), epochs: 3, out: part }, { log: (l) => lines.push(l) });
-    expect(again).toMatchObject({ status: 'completed', steps: 0, resumedFrom: { epoch: 3, step: 0 } });
+    expect(again).toMatchObject({ status: 'already-trained', steps: 0, resumedFrom: { epoch: 3, step: 0 } });
     expect(lines.some((l) => l.includes('unlabelled images'))).toBe(false);
     expect(readLog(part).length).toBe(9);
+    const head = readFileSync(join(part, 'head.safetensors'));
+    // fewer epochs than the run went to: epoch 2's weights are gone, so refused, not answered with epoch 3's head
+    await expect(runTrain({ ...base(), epochs: 2, out: part }, { log: () => {} })).rejects.toThrow(
+      /went past epoch 2 \(3 epochs and 0 steps done, checkpoint\.safetensors\); the weights of epoch 2 were not kept: ask for 3 or more epochs/,
+    );
+    // without the checkpoint, a head of other options is refused instead of replaced
+    rmSync(join(part, 'checkpoint.safetensors'));
+    await expect(runTrain({ ...base(), lr: 0.02, epochs: 3, out: part }, { log: () => {} })).rejects.toThrow(
+      /holds a head trained with other options .* and no checkpoint to compare with/,
+    );
+    expect(readFileSync(join(part, 'head.safetensors'))).toEqual(head);
+    // an evaluation's directory is no training's: refused, its tables kept
+    const evalDir = join(work, 'an-eval');
+    mkdirSync(evalDir);
+    writeFileSync(join(evalDir, 'predictions.csv'), 'x\n');
+    writeFileSync(
+      join(evalDir, 'manifest.json'),
+      JSON.stringify({
+        format: 'vlfer-run-outputs',
+        version: 1,
+        files: { 'predictions.csv': { sha256: 'x', bytes: 2 } },
+      }),
+    );
+    await expect(runTrain({ ...base(), epochs: 1, out: evalDir }, { log: () => {} })).rejects.toThrow(
+      /an-eval holds the results of another command \(predictions\.csv\), which 'exp-clip train' would replace/,
+    );
+    expect(readFileSync(join(evalDir, 'predictions.csv'), 'utf8')).toBe('x\n');
+    // the head's own set records its kind, which an evaluation checks
+    expect(JSON.parse(readFileSync(join(part, 'manifest.json'), 'utf8')).kind).toBe('exp-clip train');
   });
 
   it('rejects a batch larger than the data and a teacher/head dim mismatch', async () => {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import {
   AbortedError,
@@ -22,12 +22,14 @@ import {
   appendLine,
   FeatureCache,
   loadCheckpoint,
+  MANIFEST_FILE,
   provenance,
   readJsonLines,
   RunDirectory,
   saveCheckpoint,
   writeFileAtomic,
   writeJsonAtomic,
+  type RunKind,
   type ThreadOptions,
 } from '@vlfer/core/node';
 import { listImages } from '@vlfer/datasets/node';
@@ -518,8 +520,11 @@ const CheckpointMetaSchema = z.object({
 type CheckpointMeta = z.infer<typeof CheckpointMetaSchema>;
 
 export interface TrainResult {
-  /** 'shard': this call only filled the caches for its shard (`shard` option); train with `merge`. */
-  status: 'completed' | 'stopped' | 'shard';
+  /**
+   * 'shard': this call only filled the caches for its shard (`shard` option); train with `merge`. 'already-trained':
+   * `out` held the finished training of these options (`resumedFrom.epoch` = `epochs`); nothing ran.
+   */
+  status: 'completed' | 'stopped' | 'shard' | 'already-trained';
   outDir: string;
   headPath: string;
   /** Steps run by this call. */
@@ -860,6 +865,43 @@ async function trainShard(options: TrainOptions, shard: Shard, ctx: TrainStageCo
   };
 }
 
+/** The result set of a training run: `out` is refused when it holds another kind (an evaluation, a HESP run). */
+export const TRAIN_RUN: RunKind = {
+  kind: 'exp-clip train',
+  files: ['head.safetensors', 'train-log.jsonl', 'metrics.json', 'config.resolved.json', 'face-crops.csv'],
+  functionName: 'trainHead',
+  argument: 'out',
+};
+
+/**
+ * What a run directory's earlier training forbids, so no head is lost: a head published with other training options
+ * (its config.resolved.json's `trainingKey`; the checkpoint, when there is one, was checked already), and a checkpoint
+ * of more epochs than asked for, whose earlier epochs' weights were not kept.
+ * @throws InvalidArgumentError naming `out` or `epochs`
+ */
+export function refuseOtherHead(run: RunDirectory, key: string, ck: TrainCheckpoint | undefined, epochs: number): void {
+  if (ck && (ck.meta.epoch > epochs || (ck.meta.epoch === epochs && ck.meta.step > 0)))
+    throw new InvalidArgumentError({
+      functionName: 'trainHead',
+      argument: 'epochs',
+      message: `${run.dir} holds a training of these options that went past epoch ${epochs} (${ck.meta.epoch} epochs and ${ck.meta.step} steps done, checkpoint.safetensors); the weights of epoch ${epochs} were not kept: ask for ${ck.meta.step > 0 ? 'more' : `${ck.meta.epoch} or more`} epochs, or choose another output directory`,
+    });
+  if (ck || !existsSync(run.path(MANIFEST_FILE))) return;
+  let earlier: unknown;
+  try {
+    earlier = (JSON.parse(readFileSync(run.path('config.resolved.json'), 'utf8')) as { trainingKey?: unknown })
+      .trainingKey;
+  } catch {
+    /* no readable configuration: another head all the same */
+  }
+  if (earlier !== key)
+    throw new InvalidArgumentError({
+      functionName: 'trainHead',
+      argument: 'out',
+      message: `${run.dir} holds a head trained with other options (head.safetensors, config.resolved.json) and no checkpoint to compare with; choose another output directory, or remove that one to train it again`,
+    });
+}
+
 /**
  * `exp-clip train` as a library function: encode the unlabelled images (checked cache), get validated teacher
  * targets (checked cache), train the head, and publish head.safetensors, train-log.jsonl, metrics.json and
@@ -885,7 +927,7 @@ export async function trainHead(
       functionName: 'trainHead',
       verb: 'train from',
     });
-  const run = RunDirectory.open(options.out, { command: 'exp-clip train', log });
+  const run = RunDirectory.open(options.out, { command: 'exp-clip train', log, expects: TRAIN_RUN });
   const t0 = performance.now();
   try {
     const fields = trainingFields(options);
@@ -900,10 +942,11 @@ export async function trainHead(
     const headPath = run.path('head.safetensors');
     const teacher = resolveTeacher(options);
     const ck = readTrainCheckpoint(files.checkpointPath, key, files.trainingFields);
-    if (ck && ck.meta.epoch >= options.epochs && ck.meta.step === 0 && existsSync(run.path('manifest.json'))) {
+    refuseOtherHead(run, key, ck, options.epochs);
+    if (ck && ck.meta.epoch === options.epochs && ck.meta.step === 0 && existsSync(run.path('manifest.json'))) {
       log(`${run.dir}: already trained (${ck.meta.epoch} epochs); head in ${headPath}`);
-      const resumedFrom = { epoch: ck.meta.epoch, step: 0 };
-      return { status: 'completed', outDir: run.dir, headPath, steps: 0, firstLoss: null, lastLoss: null, resumedFrom };
+      const none = { steps: 0, firstLoss: null, lastLoss: null, resumedFrom: { epoch: ck.meta.epoch, step: 0 } };
+      return { status: 'already-trained', outDir: run.dir, headPath, ...none };
     }
     const data = await prepareTrainingData(options, teacher, ctx, null);
     const warnings = checkTrainingData(options, data, teacher, log);

@@ -9,7 +9,14 @@ import {
   type Tensor2D,
   type Tensor4D,
 } from '@vlfer/core';
-import { appendLine, fingerprintFiles, readJsonLines, RunDirectory, writeFileAtomic } from '@vlfer/core/node';
+import {
+  appendLine,
+  fingerprintFiles,
+  readJsonLines,
+  RunDirectory,
+  writeFileAtomic,
+  type RunKind,
+} from '@vlfer/core/node';
 import type { VideoItem } from '@vlfer/datasets';
 import { sampleClipAugmentation } from '@vlfer/encoders';
 import {
@@ -621,6 +628,22 @@ export async function evaluateHespEpoch(
   return rec;
 }
 
+/** The result set of a HESP run (`hesp eval` adds scores.csv and eval.json): `out` holding another kind is refused. */
+export const HESP_RUN: RunKind = {
+  kind: 'hesp train',
+  files: [
+    'metrics.json',
+    'epochs.jsonl',
+    'train-log.jsonl',
+    'config.resolved.json',
+    'best.safetensors',
+    'scores.csv',
+    'eval.json',
+  ],
+  functionName: 'trainHesp',
+  argument: 'out',
+};
+
 /**
  * HESP on one open-set split, as a library function (`hesp train`). Each epoch: TSN-sampled (augmented) training
  * clips through `HespModel.step`, then evaluation on the validation part (closed-set accuracy) and on the test split
@@ -641,7 +664,7 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
   const o = parseOptions(HespOptionsSchema, input, 'trainHesp');
   const log = hooks.log ?? (() => undefined);
   const loaded = loadHespData(o);
-  const run = RunDirectory.open(o.out, { command: 'hesp train', log });
+  const run = RunDirectory.open(o.out, { command: 'hesp train', log, expects: HESP_RUN });
   const t0 = performance.now();
   let model: HespModel | undefined;
   let cropper: FaceCropper | undefined;

@@ -17,9 +17,14 @@ export function expClipCommand(): Command {
     'Exp-CLIP: zero-shot facial expression recognition with CLIP (+ an LLM-knowledge projection head)',
   );
   program.addCommand(
-    evalCommand().action(async (o) => {
+    evalCommand().action(async (o, cmd: Command) => {
       configureModels({ allowRemoteModels: Boolean(o.allowRemote) });
       const shard = shardFromFlags(o, log);
+      // the default --out is new at every start: shards and their merge would each get their own
+      if ((shard || o.merge) && cmd.getOptionValueSource('out') === 'default')
+        throw new InvalidArgumentError(
+          `${shard ? `shard ${shard.index}/${shard.count}` : `--merge ${o.merge}`} needs --out, one directory given to every shard and to the merge (the default, runs/exp-clip-eval/<start time>, differs at every start)`,
+        );
       const hooks = commandHooks(NAME, o);
       const r = await evaluateZeroShot(
         {
@@ -125,6 +130,10 @@ export function expClipCommand(): Command {
         process.stdout.write(
           `shard ${r.shard.index}/${r.shard.count}: ${r.shard.images} images encoded with their teacher targets (${r.shard.unitsDone} of ${r.shard.units} units) into the caches; record ${r.shard.record}. No head yet: when all ${r.shard.count} shards have finished, run the same command with --merge ${r.shard.count} (without --shard) to train it into ${r.headPath}\n`,
         );
+        return;
+      }
+      if (r.status === 'already-trained') {
+        process.stdout.write(`already trained: ${r.resumedFrom!.epoch} epochs, nothing to run; head ${r.headPath}\n`);
         return;
       }
       process.stdout.write(

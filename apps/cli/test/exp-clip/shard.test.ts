@@ -69,6 +69,16 @@ describe('exp-clip eval on shards (array jobs) and their merge', () => {
     expect(other.code).toBe(0);
     const mismatch = runCli(entry, [...shardArgs, '--merge', String(n)]);
     expect(mismatch.stderr).toMatch(new RegExp(`shard 0/${n} ran with other options`));
+    // without --out each shard would publish into its own new default directory: refused before anything runs
+    const noOut = shardArgs.slice(0, -2);
+    for (const extra of [
+      ['--shard', `0/${n}`],
+      ['--merge', String(n)],
+    ]) {
+      const r = runCli(entry, [...noOut, ...extra]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/needs --out, one directory given to every shard and to the merge/);
+    }
   }, 300_000);
   it('exp-clip train: shards fill the feature and target caches, training from them gives the head of one process', async () => {
     const work = mkdtempSync(join(tmpdir(), 'vlfer-train-shard-'));

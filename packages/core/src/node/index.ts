@@ -23,9 +23,10 @@ export { readJsonLines } from './jsonl.js';
 export { hashBytes, hashFile, hashFileIndexed, fingerprintFiles, type FileHashIndex } from './hash.js';
 export type { FeatureNamespace } from './vector-cache.js';
 export { FeatureCache } from './vector-cache.js';
-export type { RunLockInfo, RunManifest, OpenRunOptions } from './run-dir.js';
+export type { RunLockInfo, RunManifest, OpenRunOptions, RunKind } from './run-dir.js';
 export {
   RunDirectory,
+  otherKindOfRun,
   verifyRunOutputs,
   recoverRunDirectory,
   RUN_LOCK_FILE,

@@ -14,7 +14,7 @@ import {
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, isAbsolute, join, normalize, resolve } from 'node:path';
-import { ChecksumError, DataFormatError, FileIoError, RunLockedError } from '../errors.js';
+import { ChecksumError, DataFormatError, FileIoError, InvalidArgumentError, RunLockedError } from '../errors.js';
 import { quoteInput } from '../quote.js';
 import { ensureDir, fsyncDir, removePath, renamePath, writeFileDurable, writeJsonAtomic } from './fs.js';
 
@@ -40,6 +40,8 @@ export interface RunLockInfo {
 export interface RunManifest {
   format: 'vlfer-run-outputs';
   version: 1;
+  /** What kind of result set it is (`OpenRunOptions.expects.kind`: 'exp-clip train', …); absent before 2026-12-06. */
+  kind?: string;
   files: Record<string, { sha256: string; bytes: number }>;
 }
 
@@ -211,6 +213,39 @@ export interface OpenRunOptions {
   heartbeatMs?: number;
   /** Notices (e.g. a stale lock taken over). */
   log?: (line: string) => void;
+  /**
+   * The kind of result set this directory holds or will hold: `open` refuses a directory whose published set is of
+   * another kind (a training run's head is never replaced by an evaluation's tables, nor the reverse), and `publish`
+   * records the kind in the manifest. A set published before kinds were recorded is of this kind when every file
+   * it lists is one of `files`.
+   */
+  expects?: RunKind;
+}
+
+/** A kind of result set, and who is refused a directory holding another kind (the caller's function and argument). */
+export interface RunKind {
+  kind: string;
+  /** Every name a set of this kind may hold, sets merged into it later included. */
+  files: readonly string[];
+  functionName: string;
+  argument: string;
+}
+
+/**
+ * The refusal of a directory whose published set (`manifest`) is not of the kind `expects` describes, or undefined.
+ * @returns an InvalidArgumentError naming `expects.argument`, the directory and the files it holds
+ */
+export function otherKindOfRun(dir: string, manifest: RunManifest, expects: RunKind): InvalidArgumentError | undefined {
+  const names = Object.keys(manifest.files);
+  const ours =
+    manifest.kind !== undefined ? manifest.kind === expects.kind : names.every((f) => expects.files.includes(f));
+  if (ours) return undefined;
+  const what = manifest.kind !== undefined ? `'${manifest.kind}'` : 'another command';
+  return new InvalidArgumentError({
+    functionName: expects.functionName,
+    argument: expects.argument,
+    message: `${dir} holds the results of ${what} (${names.join(', ')}), which '${expects.kind}' would replace; choose another output directory`,
+  });
 }
 
 /**
@@ -241,6 +276,7 @@ export class RunDirectory {
     readonly dir: string,
     private readonly info: RunLockInfo,
     private readonly log: (line: string) => void = () => undefined,
+    private readonly kind?: string,
   ) {
     process.once('exit', this.onExit);
     held.set(dir, this);
@@ -287,11 +323,14 @@ export class RunDirectory {
 
   /** The run that now holds the lock of `abs`: heartbeat started, an interrupted publish recovered (else closed). */
   private static start(abs: string, info: RunLockInfo, options: OpenRunOptions): RunDirectory {
-    const run = new RunDirectory(abs, info, options.log);
+    const run = new RunDirectory(abs, info, options.log, options.expects?.kind);
     run.heartbeat = setInterval(() => run.touch(), options.heartbeatMs ?? 15_000);
     run.heartbeat.unref();
     try {
       recoverRunDirectory(abs, options.log);
+      const manifest = options.expects && readManifestIfAny(abs);
+      const refusal = manifest && otherKindOfRun(abs, manifest, options.expects!);
+      if (refusal) throw refusal;
     } catch (error) {
       run.close();
       throw error;
@@ -330,8 +369,9 @@ export class RunDirectory {
     completePendingPublish(this.dir, { discardLost: true }); // left by an earlier failed publish; this one replaces it
     const stagingName = `.staging-${process.pid}-${randomBytes(4).toString('hex')}`;
     const staging = join(this.dir, stagingName);
-    const manifest: RunManifest = { format: 'vlfer-run-outputs', version: 1, files: {} };
     const previous = readManifestIfAny(this.dir);
+    const kind = this.kind ?? previous?.kind; // a merge keeps the kind of the set it adds to
+    const manifest: RunManifest = { format: 'vlfer-run-outputs', version: 1, ...(kind ? { kind } : {}), files: {} };
     try {
       stageOutputs(this.dir, staging, names, files, manifest);
       if (options.merge && previous) mergePreviousOutputs(this.dir, manifest, previous);
