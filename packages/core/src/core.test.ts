@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
+  parseOptions,
   quoteInput,
   quoteJson,
   displayPath,
@@ -336,5 +337,32 @@ describe('describeChangedFields', () => {
       'faces (nothing then, {"detector":"yunet"} now), lr (0.001 then, 0.01 now), milestones ([30] then, nothing now)',
     );
     expect(describeChangedFields(then, { ...then })).toBe('');
+  });
+});
+
+describe('parseOptions', () => {
+  it('says a number out of range as `expected …, got …` with the value at its path; other issues as the schema does', () => {
+    const issues = [
+      {
+        path: ['momentum'],
+        message: 'Too big: expected number to be <=1',
+        code: 'too_big',
+        origin: 'number',
+        maximum: 1,
+        inclusive: true,
+      },
+      { path: ['a', 'b'], message: 'Too small', code: 'too_small', origin: 'number', minimum: 0, inclusive: false },
+      {
+        path: ['name'],
+        message: 'Too small: expected string to have >=1 characters',
+        code: 'too_small',
+        origin: 'string',
+        minimum: 1,
+      },
+    ];
+    const schema = { safeParse: () => ({ success: false as const, error: { issues } }) };
+    expect(() => parseOptions(schema, { momentum: 2, a: { b: -1 }, name: '' }, 'f')).toThrow(
+      'invalid options:\n  momentum: expected a number ≤ 1, got 2\n  a.b: expected a number > 0, got -1\n  name: Too small: expected string to have >=1 characters',
+    );
   });
 });

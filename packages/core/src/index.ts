@@ -36,7 +36,7 @@ export { mapConcurrently } from './concurrency.js';
 export type { LabelSet } from './label-set.js';
 export { defineLabelSet, toIndices } from './label-set.js';
 export type { ComputeDevice, ProgressEvent, ProgressCallback } from './options.js';
-export type { OptionIssue, SafeParser } from './options.js';
+export type { OptionIssue, SafeParser, SchemaIssue } from './options.js';
 export {
   COMPUTE_DEVICES,
   checkClassIds,

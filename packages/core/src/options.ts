@@ -97,11 +97,28 @@ export class OptionsError extends InvalidArgumentError {
 
 /** Anything with zod's `safeParse` (core itself does not depend on zod). */
 export interface SafeParser<T> {
-  safeParse(
-    input: unknown,
-  ):
-    | { success: true; data: T }
-    | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } };
+  safeParse(input: unknown): { success: true; data: T } | { success: false; error: { issues: readonly SchemaIssue[] } };
+}
+
+/** A schema's issue (zod's shape): where, what; for a number out of range its bound. */
+export interface SchemaIssue {
+  path: readonly PropertyKey[];
+  message: string;
+  code?: string;
+  origin?: string;
+  maximum?: unknown;
+  minimum?: unknown;
+  inclusive?: boolean;
+}
+
+/** A number out of range said as every other option error is, `expected …, got …`; other issues as the schema says. */
+function issueMessage(issue: SchemaIssue, input: unknown): string {
+  const range = issue.code === 'too_big' ? issue.maximum : issue.code === 'too_small' ? issue.minimum : undefined;
+  if (issue.origin !== 'number' || typeof range !== 'number') return issue.message;
+  let value: unknown = input;
+  for (const k of issue.path) value = (value as Record<PropertyKey, unknown> | undefined)?.[k];
+  const bound = `${issue.code === 'too_big' ? (issue.inclusive ? '≤' : '<') : issue.inclusive ? '≥' : '>'} ${range}`;
+  return `expected a number ${bound}, got ${String(value)}`;
 }
 
 /** Validate options with a schema. @throws OptionsError listing every bad option by path */
@@ -110,6 +127,6 @@ export function parseOptions<T>(schema: SafeParser<T>, input: unknown, functionN
   if (r.success) return r.data;
   throw new OptionsError(
     functionName,
-    r.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
+    r.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: issueMessage(i, input) })),
   );
 }

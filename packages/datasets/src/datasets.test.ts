@@ -91,6 +91,15 @@ describe('loadImageFolder', () => {
     const skipped = await loadImageFolder(b, { extraFiles: 'skip' });
     expect(skipped.items.length).toBe(1);
     expect(skipped.dropped).toEqual([{ reason: 'not an image file', count: 1 }]);
+    mkdirSync(join(b, 'sad', 'more'));
+    await expect(loadImageFolder(b)).rejects.toThrow(
+      /sad\/more: a folder inside class folder 'sad': class folders hold image files, one level deep/,
+    );
+    const both = await loadImageFolder(b, { extraFiles: 'skip' });
+    expect(both.dropped).toEqual([
+      { reason: 'folder inside a class folder', count: 1 },
+      { reason: 'not an image file', count: 1 },
+    ]);
     const c = tmp();
     touchImage(join(c, 'sad', 'broken.jpg'), new Uint8Array([1, 2, 3]));
     await expect(loadImageFolder(c)).rejects.toThrow(/broken\.jpg: unreadable image/);

@@ -57,8 +57,21 @@ describe('strict parsing of annotation text', () => {
     expect(() => parseRafDbListText('train_1.jpg 5\ntrain_1.jpg 5\n', { file: 'rafdb.txt', split: 'train' })).toThrow(
       /rafdb\.txt:2: image 'train_1\.jpg' is listed twice/,
     );
+    // a label in range whose class the label set lacks is said so, not called out of range
+    const three = labelSetFromNames(['happy', 'sad', 'angry']);
+    expect(() => parseRafDbListText('train_1.jpg 1\n', { file: 'r.txt', split: 'train', labelSet: three })).toThrow(
+      /r\.txt:1 \(field 'label'\): label 1 \(= surprise in RAF-DB\) is not a class of label set .* \(happy, sad, angry\)/,
+    );
+    expect(() => parseRafDbListText('train_1.jpg 8\n', { file: 'r.txt', split: 'train' })).toThrow(
+      /label '8' out of range; expected an integer 1\.\.7 \(RAF-DB basic\)$/,
+    );
     expect(() => parseAffectNetCsvText(`${AFFECT_HEADER}\n1/a.jpg,0,1,0\n1/a.jpg,0,1,0\n`, { file: 'a.csv' })).toThrow(
       /a\.csv:3: image '1\/a\.jpg' is listed twice/,
+    );
+    // a row left out (category 8, contempt of none) and a kept one for the same image contradict each other
+    const both = `${AFFECT_HEADER}\n1/a.jpg,0,8,0\n1/a.jpg,0,1,0\n`;
+    expect(() => parseAffectNetCsvText(both, { file: 'a.csv', outOfSet: 'drop' })).toThrow(
+      /a\.csv:3: image '1\/a\.jpg' is listed again with another label \(first at line 2\)/,
     );
   });
   it('CSV: quotes, CRLF, a quote left open, ragged rows and duplicate columns are handled or named', () => {

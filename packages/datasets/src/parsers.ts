@@ -265,13 +265,22 @@ export function rafDbListLine(
       field: 'image name',
       message: `${quoteInput(written)} names no RAF-DB split; expected 'train_<n>.jpg' or 'test_<n>.jpg'`,
     });
-  const label = /^\d{1,2}$/.test(labelText) ? nativeToLabelId('raf-db', Number(labelText), labelSet) : undefined;
+  const native = /^\d{1,2}$/.test(labelText) ? Number(labelText) : undefined;
+  const className = native === undefined ? undefined : NATIVE_LABELS['raf-db'].names[native - 1];
+  if (className === undefined)
+    throw new DataFormatError({
+      file,
+      line,
+      field: 'label',
+      message: `label ${quoteInput(labelText)} out of range; expected an integer 1..7 (RAF-DB basic)`,
+    });
+  const label = nativeToLabelId('raf-db', native!, labelSet);
   if (label === undefined)
     throw new DataFormatError({
       file,
       line,
       field: 'label',
-      message: `label ${quoteInput(labelText)} out of range; expected an integer 1..7 (RAF-DB basic) whose class is in ${labelSet.id}`,
+      message: `label ${native} (= ${className} in RAF-DB) is not a class of label set ${labelSet.id} (${labelSet.names.join(', ')}); every RAF-DB class needs one in the label set`,
     });
   return { name, split, label };
 }
@@ -417,6 +426,8 @@ export function parseAffectNetCsvText(
   for (const r of records) {
     const native = affectNetCategory(r, file);
     const path = affectNetPath(r, file, options.allowOutsideRoot ?? false);
+    // every row, those left out too: an image listed as category 8 and again as 1 contradicts itself either way
+    if (dups.check(path, native, r.line)) continue;
     const label = native <= 7 ? nativeToLabelId('affectnet', native, labelSet) : undefined;
     if (label === undefined) {
       const cat = native <= 7 ? NATIVE_LABELS.affectnet.names[native]! : AFFECTNET_EXTRA[native - 8]!;
@@ -431,7 +442,6 @@ export function parseAffectNetCsvText(
         message: `category ${native} (${cat}) is not in ${labelSet.id}; pass outOfSet: 'drop' to leave such rows out`,
       });
     }
-    if (dups.check(path, label, r.line)) continue;
     entries.push({ path, label, line: r.line });
   }
   return { entries, dropped: drops.list(), labelSet };

@@ -188,7 +188,10 @@ describe('exp-clip train end to end on tiny-clip with imported targets', () => {
     expect(JSON.parse(readFileSync(join(part, 'manifest.json'), 'utf8')).kind).toBe('exp-clip train');
   });
 
-  it('rejects a batch larger than the data and a teacher/head dim mismatch', async () => {
+  it('rejects a batch larger than the data, a teacher/head dim mismatch and a missing image set', async () => {
+    await expect(runTrain({ ...base(), unlabelled: join(work, 'typo'), out: join(work, 'typo-out') })).rejects.toThrow(
+      /Argument 'unlabelled' passed to 'trainHead': the root '.*typo' /,
+    );
     await expect(runTrain({ ...base(), batch: 64, out: join(work, 'big') }, { log: () => {} })).rejects.toThrow(
       /Argument 'batch' passed to 'trainHead': 64 is larger than the 48 training images/,
     );

@@ -32,7 +32,7 @@ import {
   type RunKind,
   type ThreadOptions,
 } from '@vlfer/core/node';
-import { listImages } from '@vlfer/datasets/node';
+import { checkRootDir, listImages } from '@vlfer/datasets/node';
 import { encodeImages, loadClip, runtimeVersions, type ClipModel } from '@vlfer/encoders/node';
 import { constantTargetsWarning, type Teacher } from '@vlfer/llm-knowledge';
 import { computeTargets, httpTeacher, importedTeacher } from '@vlfer/llm-knowledge/node';
@@ -247,7 +247,8 @@ export async function trainProjectionHead(options: TrainLoopOptions): Promise<'c
 }
 
 /**
- * The teacher of `options.teacher`: precomputed embeddings ('import', from `teacherSource`) or an embeddings server
+ * The teacher of `options.teacher`: precomputed embeddings ('import', from `teacherSource`, relative image paths
+ * taken from `unlabelled`) or an embeddings server
  * ('http', `teacherSource` its base URL, `teacherModel` required).
  * @throws InvalidArgumentError naming `teacherModel` when 'http' has none
  */
@@ -256,6 +257,8 @@ export function resolveTeacher(options: TrainOptions): Teacher {
     return importedTeacher({
       file: options.teacherSource,
       ...(options.teacherKeys ? { keys: options.teacherKeys } : {}),
+      // a relative image path of the targets names an image of the set, as the image set lists them
+      root: options.unlabelled,
     });
   if (!options.teacherModel)
     throw new InvalidArgumentError({
@@ -902,6 +905,20 @@ export function refuseOtherHead(run: RunDirectory, key: string, ck: TrainCheckpo
     });
 }
 
+/** The result of a run whose `out` holds the finished training of these options (nothing to run), else undefined. */
+function alreadyTrained(
+  run: RunDirectory,
+  ck: TrainCheckpoint | undefined,
+  epochs: number,
+  log: (line: string) => void,
+): TrainResult | undefined {
+  if (!ck || ck.meta.epoch !== epochs || ck.meta.step !== 0 || !existsSync(run.path(MANIFEST_FILE))) return undefined;
+  const headPath = run.path('head.safetensors');
+  log(`${run.dir}: already trained (${ck.meta.epoch} epochs); head in ${headPath}`);
+  const none = { steps: 0, firstLoss: null, lastLoss: null, resumedFrom: { epoch: ck.meta.epoch, step: 0 } };
+  return { status: 'already-trained', outDir: run.dir, headPath, ...none };
+}
+
 /**
  * `exp-clip train` as a library function: encode the unlabelled images (checked cache), get validated teacher
  * targets (checked cache), train the head, and publish head.safetensors, train-log.jsonl, metrics.json and
@@ -921,6 +938,7 @@ export async function trainHead(
   const log = hooks.log ?? (() => undefined);
   const signal = hooks.signal;
   const ctx = { log, ...(signal ? { signal } : {}), ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}) };
+  checkRootDir(options.unlabelled, 'unlabelled', 'trainHead'); // a mistyped image set is named as the option it is
   if (options.shard) return trainShard(options, options.shard, ctx);
   if (options.merge)
     checkShardRecords(options.out, options.merge, trainShardFields(options), {
@@ -943,11 +961,8 @@ export async function trainHead(
     const teacher = resolveTeacher(options);
     const ck = readTrainCheckpoint(files.checkpointPath, key, files.trainingFields);
     refuseOtherHead(run, key, ck, options.epochs);
-    if (ck && ck.meta.epoch === options.epochs && ck.meta.step === 0 && existsSync(run.path('manifest.json'))) {
-      log(`${run.dir}: already trained (${ck.meta.epoch} epochs); head in ${headPath}`);
-      const none = { steps: 0, firstLoss: null, lastLoss: null, resumedFrom: { epoch: ck.meta.epoch, step: 0 } };
-      return { status: 'already-trained', outDir: run.dir, headPath, ...none };
-    }
+    const done = alreadyTrained(run, ck, options.epochs, log);
+    if (done) return done;
     const data = await prepareTrainingData(options, teacher, ctx, null);
     const warnings = checkTrainingData(options, data, teacher, log);
     const fingerprints = trainingFingerprints(data);

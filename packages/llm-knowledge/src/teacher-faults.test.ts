@@ -123,11 +123,38 @@ describe('teacher replies that are not usable targets', () => {
       importedTeacher({
         file: bad(['{"path": "a.jpg", "embedding": [1, 2]}', '{"path": "b.jpg", "embedding": [0, 0]}']),
       }),
-    ).toThrow(/\(field 'b\.jpg \(row 2\)'\): teacher target has norm 0/);
+    ).toThrow(/\.jsonl:2: the teacher target of 'b\.jpg' has norm 0/);
     expect(() =>
       importedTeacher({
         file: bad(['{"path": "a.jpg", "embedding": [1, 2]}', '{"path": "b.jpg", "embedding": [1, 2, 3]}']),
       }),
-    ).toThrow(/b\.jpg \(row 2\)'\): teacher target has 3 values, expected 2/);
+    ).toThrow(/\.jsonl:2: the teacher target of 'b\.jpg' has 3 values, expected 2/);
+  });
+  it("a .npy's keys: a repeated path names the keys file, relative paths are taken from root", async () => {
+    const npy = (rows: number[][]) => {
+      const header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${rows.length}, ${rows[0]!.length}), }`;
+      const h = Buffer.from(header.padEnd(118, ' ') + '\n', 'latin1');
+      const p = join(dir, `t${Math.random()}.npy`);
+      const data = Buffer.from(Float32Array.from(rows.flat()).buffer);
+      writeFileSync(p, Buffer.concat([Buffer.from([0x93, ...Buffer.from('NUMPY'), 1, 0, h.length, 0]), h, data]));
+      return p;
+    };
+    const file = npy([
+      [1, 2],
+      [3, 4],
+    ]);
+    const keys = join(dir, `k${Math.random()}.txt`);
+    writeFileSync(keys, 'Anger/0001.png\nAnger/0001.png\n');
+    expect(() => importedTeacher({ file, keys })).toThrow(
+      new RegExp(`${keys.replace(/[.]/g, '\\.')}:2: 'Anger/0001\\.png' has a target already \\(listed twice\\)`),
+    );
+    writeFileSync(keys, 'Anger/0001.png\nHappy/0001.png\n');
+    const t = importedTeacher({ file, keys, root: '/data/caer/test' });
+    expect([...(await t.embed(['/data/caer/test/Happy/0001.png'], 'x'))[0]!]).toEqual([3, 4]);
+    await expect(t.embed(['/elsewhere/Happy/0001.png'], 'x')).rejects.toThrow(
+      /no target for image '\/elsewhere\/Happy\/0001\.png' \(looked up by absolute path, relative paths of .*k.*\.txt taken from \/data\/caer\/test, and by unique file name\)/,
+    );
+    // which folder the keys are relative to decides the rows: another root is another teacher (cache key)
+    expect(importedTeacher({ file, keys, root: '/data/other' }).id).not.toBe(t.id);
   });
 });

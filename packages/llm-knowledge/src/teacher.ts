@@ -27,10 +27,15 @@ export interface Teacher {
  */
 export function validateTarget(
   vector: ArrayLike<number>,
-  where: { item: string; teacher: string; dim?: number },
+  /** `line`: the target's row in the `teacher` file (an imported file), named with the file; else the item is */
+  where: { item: string; teacher: string; dim?: number; line?: number },
 ): void {
   const fail = (message: string): never => {
-    throw new DataFormatError({ file: where.teacher, field: where.item, message: `teacher target ${message}` });
+    throw new DataFormatError(
+      where.line !== undefined
+        ? { file: where.teacher, line: where.line, message: `the teacher target of '${where.item}' ${message}` }
+        : { file: where.teacher, field: where.item, message: `teacher target ${message}` },
+    );
   };
   if (vector === null || typeof vector !== 'object' || typeof vector.length !== 'number')
     fail('is not an array of numbers');

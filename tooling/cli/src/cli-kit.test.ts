@@ -76,9 +76,23 @@ describe('error lines for a command-line user', () => {
     // a path, a flag the command lacks, plain words (class names of one's own among them): unchanged
     const kept = 'file /data/labelSet/a.png of labelSetX: class id 0 (root) and known ids; labelScheme.x or outOfSet';
     expect(flagsInText(kept, flags, all)).toBe(kept);
-    // already followed by its flag, or written for the command line too: unchanged
+    // already followed by its flag: unchanged; advice for both audiences: the command line's half
     const both = 'cacheDir (--cache-dir) is "/a" there; pass allowOutsideRoot: true (CLI --allow-outside-root)';
-    expect(flagsInText(both, flags, all)).toBe(both);
+    expect(flagsInText(both, flags, all)).toBe('cacheDir (--cache-dir) is "/a" there; pass --allow-outside-root');
+    for (const [lib, cli] of <[string, string][]>[
+      ["(pass extraFiles: 'skip' (CLI --extra-files skip) to ignore)", '(pass --extra-files skip to ignore)'],
+      ['pass overwrite: true (CLI: --overwrite) to replace them', 'pass --overwrite to replace them'],
+      [
+        'or call configureModels({ allowRemoteModels: true }) (CLI --allow-remote) where the Hub is reachable',
+        'or pass --allow-remote where the Hub is reachable',
+      ],
+      ['needs `keys`: a file (CLI --keys); also labelSet', 'needs `keys`: a file (CLI --keys); also labelSet'],
+      [
+        'cannot pass through x; to go on, pass duplicates: "drop" (CLI --duplicates drop) to keep one',
+        'cannot pass through x; to go on, pass --duplicates drop to keep one',
+      ],
+    ])
+      expect(flagsInText(lib, flags, all)).toBe(cli);
     expect(flagsInText('cacheDir (--cache-dir) is "/a"', flags, all)).toBe('cacheDir (--cache-dir) is "/a"');
     // the options describeChangedFields lists, whatever their case; others and values stay
     const changes = 'other options (lr (0.01 then, 0.02 now), note (a then, b now), labelSet (nothing then, "x" now))';

@@ -212,15 +212,17 @@ export function argumentOf(
  * A library message with the option names in it spelled as the command line's flags: `splitIndex` → `--split`,
  * `labelScheme 'label-set'` → `--label-scheme 'label-set'`. Only camelCase words whose flag is one of `knownFlags`
  * are options, and any option `describeChangedFields` lists (`lr (0.001 then, 0.01 now)`); one already followed by
- * its flag (`cacheDir (--cache-dir)`) stays, as does a message that names the
- * command line itself (`pass allowOutsideRoot: true (CLI --allow-outside-root)`), and so do ordinary words and paths
- * (`/data/labelSet/a.png`).
+ * its flag (`cacheDir (--cache-dir)`) stays, and so do ordinary words and paths (`/data/labelSet/a.png`). Advice
+ * written for both (`pass allowOutsideRoot: true (CLI --allow-outside-root)`) keeps the command line's half (`pass
+ * --allow-outside-root`); a message naming the command line otherwise (`(CLI --keys)`) is left as it is.
  */
 export function flagsInText(
   text: string,
   flags: Readonly<Record<string, string>>,
   knownFlags: readonly string[],
 ): string {
+  // advice written for both audiences, `pass duplicates: 'drop' (CLI --duplicates drop)`: the command line's half
+  text = text.replace(/\b(?:pass|call) (?:(?! \(CLI|\bpass |\bcall |[;.] ).)+? \(CLI:? (--[^()]+)\)/g, 'pass $1');
   if (/\(CLI\b/.test(text)) return text;
   const asFlag = (whole: string, before: string, name: string) => {
     const flag = flagOf(name, flags);

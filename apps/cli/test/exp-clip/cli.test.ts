@@ -141,7 +141,7 @@ describe('vlfer exp-clip command line', () => {
       join(work, 'wd'),
     ]);
     expect(wd.code).toBe(1);
-    expect(wd.stderr).toMatch(/--weight-decay: .*>=0/);
+    expect(wd.stderr).toMatch(/--weight-decay: expected a number ≥ 0, got -1/);
     expect(wd.stderr).not.toMatch(/weightDecay|at .*\.ts:\d+/); // flag names, no stack trace
     const url = cli([
       'train',

@@ -91,6 +91,13 @@ describe('exportFer2013Csv', () => {
     await expect(exportFer2013Csv({ csv, out })).rejects.toThrow(InvalidArgumentError);
     await expect(exportFer2013Csv({ csv, out })).rejects.toThrow(/already exists: choose a new directory/);
     expect(readdirSync(d).sort()).toEqual(['faces', 'fer2013.csv']); // no temporary directory left
+    // a folder that cannot hold it: named as --out's, not as the temporary directory's errno
+    const file = join(d, 'fer2013.csv');
+    await expect(exportFer2013Csv({ csv, out: join(file, 'faces') })).rejects.toThrow(
+      new RegExp(
+        `'out' .*: cannot create .*fer2013\\.csv/faces: its folder .*fer2013\\.csv cannot be written \\((ENOTDIR|EEXIST)`,
+      ),
+    );
   });
 
   it("writes FERPlus's layout from a row-aligned fer2013new.csv, which loadFerPlusCsv then reads", async () => {

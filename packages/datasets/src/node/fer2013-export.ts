@@ -131,7 +131,8 @@ function pathTaken(path: string): boolean {
     lstatSync(path);
     return true;
   } catch (error) {
-    if ((error as { code?: string }).code === 'ENOENT') return false;
+    // not there, or a path through a file (ENOTDIR): nothing is taken, and creating it fails and is said so
+    if (['ENOENT', 'ENOTDIR'].includes((error as { code?: string }).code ?? '')) return false;
     throw error;
   }
 }
@@ -164,10 +165,19 @@ export async function exportFer2013Csv(o: Fer2013ExportOptions): Promise<Fer2013
   // before anything is created
   await new Promise((done) => setImmediate(done));
   if (o.signal?.aborted) throw new AbortedError(ABORTED, { cause: o.signal.reason });
-  mkdirSync(dirname(out), { recursive: true });
   // mkdir, not mkdtemp: the directory gets the umask's permissions (mkdtemp's are 0700), and keeps them as `out`
   const tmp = join(dirname(out), `.${basename(out)}.partial-${process.pid}-${randomBytes(4).toString('hex')}`);
-  mkdirSync(tmp);
+  try {
+    mkdirSync(dirname(out), { recursive: true });
+    mkdirSync(tmp);
+  } catch (error) {
+    throw new InvalidArgumentError({
+      functionName: 'exportFer2013Csv',
+      argument: 'out',
+      message: `cannot create ${out}: its folder ${dirname(out)} cannot be written (${(error as { code?: string }).code ?? (error as Error).message}; the export is first written beside it, then renamed)`,
+      cause: error,
+    });
+  }
   // an exit while it exists (a second Ctrl-C, which the command line answers with process.exit) removes it too
   const removeTmp = () => rmSync(tmp, { recursive: true, force: true });
   process.on('exit', removeTmp);

@@ -64,7 +64,7 @@ export function findClassDirs(
       throw new DataFormatError({
         file: p,
         message:
-          "a file at the root of a class-folder set; expected only class directories (pass extraFiles: 'skip', CLI --extra-files skip, to ignore)",
+          "a file at the root of a class-folder set; expected only class directories (pass extraFiles: 'skip' (CLI --extra-files skip) to ignore)",
       });
   }
   if (classDirs.length === 0)
@@ -108,16 +108,21 @@ export function classFolderItems(
   const what = `not a${options.kind === 'image' ? 'n image' : ' video'} file`;
   for (const f of readDirForScan(dir, `class folder '${name}'`).sort()) {
     const p = join(dir, f);
-    if (!options.accept(f) || !statForScan(p, `this entry of class folder '${name}'`).isFile()) {
+    const stat = statForScan(p, `this entry of class folder '${name}'`);
+    if (!options.accept(f) || !stat.isFile()) {
+      // a folder is said to be one: class folders are read one level deep
+      const why = stat.isDirectory()
+        ? `a folder inside class folder '${name}': class folders hold ${options.kind ?? 'image'} files, one level deep`
+        : what;
       if ((options.extraFiles ?? 'error') === 'skip') {
-        dropped.add(what);
+        dropped.add(stat.isDirectory() ? 'folder inside a class folder' : what);
         continue;
       }
       const exts =
         options.kind === 'image' ? '.jpg, .jpeg, .png, .bmp, .gif, .webp, .tif' : [...VIDEO_EXTENSIONS].join(', ');
       throw new DataFormatError({
         file: p,
-        message: `${what} (expected ${exts}); pass extraFiles: 'skip' (CLI --extra-files skip) to ignore`,
+        message: `${why} (expected ${exts}); pass extraFiles: 'skip' (CLI --extra-files skip) to ignore`,
       });
     }
     items.push({ path: p, label });

@@ -440,9 +440,11 @@ function checkOnnxSource({ model, localDir, towers, suffix }: OnnxLoad): void {
     if (missing.length > 0)
       throw new VlferError(`Model directory ${localDir} lacks ${missing.join(', ')}; expected ${layoutHelp(suffix)}`);
   } else if (!env.allowRemoteModels) {
-    throw new VlferError(
-      `Model '${model}' is not a local directory and remote models are disabled (no directory '${join(env.localModelPath, model)}'). Provide ${layoutHelp(suffix)}, or call configureModels({ allowRemoteModels: true }) (CLI --allow-remote) where the Hugging Face Hub is reachable.`,
-    );
+    throw new InvalidArgumentError({
+      functionName: 'loadClip',
+      argument: 'model',
+      message: `'${model}' is not a local directory (nor one under the local model path ${env.localModelPath}) and remote models are disabled. Provide ${layoutHelp(suffix)}, or call configureModels({ allowRemoteModels: true }) (CLI --allow-remote) where the Hugging Face Hub is reachable.`,
+    });
   }
 }
 

@@ -58,7 +58,7 @@ describe('parity with PyTorch on tiny-clip', () => {
     configureModels({ allowRemoteModels: false });
     try {
       await expect(loadClip({ model: 'Xenova/clip-vit-base-patch32' })).rejects.toThrow(
-        /not a local directory and remote models are disabled .*\. Provide a directory holding config\.json.*transformers\.js layout.*OpenAI \.pt checkpoint, or call configureModels/,
+        /Argument 'model' passed to 'loadClip': 'Xenova\/clip-vit-base-patch32' is not a local directory \(nor one under the local model path .*\) and remote models are disabled\. Provide a directory holding config\.json.*transformers\.js layout.*OpenAI \.pt checkpoint, or call configureModels/,
       );
     } finally {
       configureModels({ allowRemoteModels: before });

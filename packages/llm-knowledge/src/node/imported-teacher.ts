@@ -16,7 +16,8 @@ import { validateTarget, type Teacher } from '../teacher.js';
  * - `.npy`: float32/float16/float64 `[N, E]`, C order, with `keys` — a text file of N image paths, one per line;
  * - `.safetensors`: tensor `targets` `[N, E]`, image paths in `__metadata__.paths` (JSON array) or in `keys`;
  * - `.jsonl`: one `{"path": "...", "embedding": [...]}` per line.
- * Relative paths are resolved against `root`. Lookup is by absolute path, then by file name when unique.
+ * Relative paths are resolved against `root` (default: the folder of `file`; `trainHead` passes its image set's
+ * folder). Lookup is by absolute path, then by file name when unique.
  * Every target is validated on import (finite, non-zero, one dimension for all), naming the file and row.
  */
 export interface ImportedTargetsOptions {
@@ -90,14 +91,18 @@ export class TargetTable {
   constructor(
     readonly file: string,
     readonly root: string,
+    /** The file the image paths came from, when not `file` (the keys of a `.npy`): named for a bad or repeated path. */
+    readonly keysFile: string = file,
   ) {}
 
   add(key: string, v: Float32Array, row: number): void {
     const { file } = this;
+    const keys = this.keysFile;
     if (typeof key !== 'string' || !key)
-      throw new DataFormatError({ file, line: row, field: 'path', message: 'expected a non-empty image path' });
+      throw new DataFormatError({ file: keys, line: row, message: 'expected a non-empty image path' });
     validateTarget(v, {
-      item: `${key} (row ${row})`,
+      item: key,
+      line: row,
       teacher: file,
       ...(this.dim !== undefined ? { dim: this.dim } : {}),
     });
@@ -105,9 +110,9 @@ export class TargetTable {
     const abs = isAbsolute(key) ? key : resolve(this.root, key);
     if (this.byPath.has(abs))
       throw new DataFormatError({
-        file,
+        file: keys,
         line: row,
-        field: 'path',
+        ...(keys === file ? { field: 'path' } : {}),
         message: `'${key}' has a target already (listed twice)`,
       });
     this.byPath.set(abs, v);
@@ -128,7 +133,7 @@ export class TargetTable {
       if (!v)
         throw new DataFormatError({
           file: this.file,
-          message: `no target for image '${img}' (looked up by absolute path and by unique file name)`,
+          message: `no target for image '${img}' (looked up by absolute path, relative paths of ${this.keysFile === this.file ? 'the file' : this.keysFile} taken from ${this.root}, and by unique file name)`,
         });
       return v;
     };
@@ -213,7 +218,7 @@ export function readTargetMatrix(
 export function importedTeacher(options: ImportedTargetsOptions): Teacher {
   const { file } = options;
   const bytes = readBytesFile(file, 'targets file');
-  const table = new TargetTable(file, options.root ?? join(file, '..'));
+  const table = new TargetTable(file, options.root ?? join(file, '..'), options.keys ?? file);
   if (extname(file).toLowerCase() === '.jsonl') addJsonlTargets(file, table);
   else {
     const { dims, data, keys } = readTargetMatrix(bytes, file, options.keys);
@@ -226,7 +231,8 @@ export function importedTeacher(options: ImportedTargetsOptions): Teacher {
   }
   const lookup = table.lookup();
   return {
-    id: `import:${hashBytes(bytes).slice(0, 16)}${options.keys ? `:${hashBytes(readTextFile(options.keys)).slice(0, 8)}` : ''}`,
+    // the folder relative paths are taken from decides which image gets which row: part of the id (the cache key)
+    id: `import:${hashBytes(bytes).slice(0, 16)}${options.keys ? `:${hashBytes(readTextFile(options.keys)).slice(0, 8)}` : ''}:${hashBytes(Buffer.from(resolve(table.root))).slice(0, 8)}`,
     source: file,
     ...(table.dim !== undefined ? { dim: table.dim } : {}),
     async embed(images) {
