@@ -362,7 +362,12 @@ describe('parseOptions', () => {
     ];
     const schema = { safeParse: () => ({ success: false as const, error: { issues } }) };
     expect(() => parseOptions(schema, { momentum: 2, a: { b: -1 }, name: '' }, 'f')).toThrow(
-      'invalid options:\n  momentum: expected a number ≤ 1, got 2\n  a.b: expected a number > 0, got -1\n  name: Too small: expected string to have >=1 characters',
+      'invalid options:\n  momentum: expected a number ≤ 1, got 2\n  a.b: expected a number > 0, got -1\n  name: expected a non-empty value, got an empty string',
     );
+    // a longer minimum, or another kind of issue: the schema's words
+    const other = {
+      safeParse: () => ({ success: false as const, error: { issues: [{ ...issues[2]!, minimum: 3 }] } }),
+    };
+    expect(() => parseOptions(other, { name: 'ab' }, 'f')).toThrow('name: Too small: expected string to have >=1');
   });
 });

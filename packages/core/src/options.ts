@@ -114,9 +114,11 @@ export interface SchemaIssue {
 /** A number out of range said as every other option error is, `expected …, got …`; other issues as the schema says. */
 function issueMessage(issue: SchemaIssue, input: unknown): string {
   const range = issue.code === 'too_big' ? issue.maximum : issue.code === 'too_small' ? issue.minimum : undefined;
-  if (issue.origin !== 'number' || typeof range !== 'number') return issue.message;
   let value: unknown = input;
   for (const k of issue.path) value = (value as Record<PropertyKey, unknown> | undefined)?.[k];
+  if (issue.origin === 'string' && issue.code === 'too_small' && range === 1 && value === '')
+    return 'expected a non-empty value, got an empty string';
+  if (!['number', 'int'].includes(issue.origin ?? '') || typeof range !== 'number') return issue.message;
   const bound = `${issue.code === 'too_big' ? (issue.inclusive ? '≤' : '<') : issue.inclusive ? '≥' : '>'} ${range}`;
   return `expected a number ${bound}, got ${String(value)}`;
 }

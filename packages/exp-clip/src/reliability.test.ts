@@ -231,7 +231,8 @@ describe('exp-clip runs: nothing lost, nothing silently stale, every fault named
     await expect(trainHead(trainOpts(out))).rejects.toThrow(/checkpoint\.safetensors \(field 'epoch'\): .*number/);
     // the genuine checkpoint resumes, repairing a log line torn by a crash
     writeFileSync(ckpt, original);
-    writeFileSync(join(out, 'train-log.jsonl'), `${readFileSync(join(out, 'train-log.jsonl'), 'utf8')}{"epoch":0,"st`);
+    const working = join(out, 'work', 'train-log.jsonl'); // the log while training; train-log.jsonl is published
+    writeFileSync(working, `${readFileSync(working, 'utf8')}{"epoch":0,"st`);
     const r = await trainHead(trainOpts(out));
     expect(r.resumedFrom).toEqual({ epoch: 0, step: 1 });
     const log = readFileSync(join(out, 'train-log.jsonl'), 'utf8')
@@ -249,6 +250,7 @@ describe('exp-clip runs: nothing lost, nothing silently stale, every fault named
         'metrics.json',
         'run.json',
         'train-log.jsonl',
+        'work',
       ].filter((f) => f !== '.vlfer-run.lock'),
     );
   }, 120_000);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { AbortedError } from '@vlfer/core';
-import { readSafetensors } from '@vlfer/core/node';
+import { readSafetensors, verifyRunOutputs } from '@vlfer/core/node';
 import { encodeImages, loadClip } from '@vlfer/encoders/node';
 import { sharedPath } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -66,8 +66,9 @@ const base = () => ({
   seed: 1,
   outputDim: E,
 });
+/** The training log as written (work/, the published train-log.jsonl only once the run ends). */
 const readLog = (dir: string) =>
-  readFileSync(join(dir, 'train-log.jsonl'), 'utf8')
+  readFileSync(join(dir, 'work', 'train-log.jsonl'), 'utf8')
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l) as StepLog);
@@ -162,6 +163,19 @@ describe('exp-clip train end to end on tiny-clip with imported targets', () => {
     await expect(runTrain({ ...base(), epochs: 2, out: part }, { log: () => {} })).rejects.toThrow(
       /went past epoch 2 \(3 epochs and 0 steps done, checkpoint\.safetensors\); the weights of epoch 2 were not kept: ask for 3 or more epochs/,
     );
+    // an extension to 5 epochs, stopped: the published 3-epoch set stays whole (log, head, manifest) and still answers
+    const published = readFileSync(join(part, 'train-log.jsonl'));
+    const stop = new AbortController();
+    let k = 0;
+    const onStep = () => (++k >= 2 ? stop.abort() : undefined);
+    const extend = runTrain({ ...base(), epochs: 5, out: part }, { log: () => {}, signal: stop.signal, onStep });
+    await expect(extend).rejects.toThrow(AbortedError);
+    verifyRunOutputs(part);
+    expect(readFileSync(join(part, 'train-log.jsonl'))).toEqual(published);
+    expect(readLog(part).length).toBe(11);
+    expect(await runTrain({ ...base(), epochs: 3, out: part }, { log: () => {} })).toMatchObject({
+      status: 'already-trained',
+    });
     // without the checkpoint, a head of other options is refused instead of replaced
     rmSync(join(part, 'checkpoint.safetensors'));
     await expect(runTrain({ ...base(), lr: 0.02, epochs: 3, out: part }, { log: () => {} })).rejects.toThrow(

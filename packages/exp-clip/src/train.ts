@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
-import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import {
   AbortedError,
@@ -660,7 +660,7 @@ export function selectTrainStart(
   log: (line: string) => void,
 ): TrainStart {
   if (!ck) {
-    writeJsonLinesAtomic(files.run, 'train-log.jsonl', []);
+    writeJsonLinesAtomic(files.logPath, []);
     const head = createProjectionHead({
       inputDim: features.dims[1],
       outputDim: options.outputDim,
@@ -680,12 +680,14 @@ export function selectTrainStart(
   const start = { epoch: ck.meta.epoch, step: ck.meta.step, ...(ck.optimizer ? { optimizerState: ck.optimizer } : {}) };
   log(`resuming from ${files.checkpointPath}: epoch ${start.epoch + 1}, step ${start.step + 1}`);
   const done = start.epoch * Math.floor(fingerprints.images / options.batch) + start.step;
-  const kept = existsSync(files.logPath)
-    ? readJsonLines<StepLog>(files.logPath, { repairTornTail: true, what: 'training log' }).rows.filter(
+  // a run written before work/ kept its log under the published name
+  const earlier = [files.logPath, files.run.path('train-log.jsonl')].find((p) => existsSync(p));
+  const kept = earlier
+    ? readJsonLines<StepLog>(earlier, { repairTornTail: true, what: 'training log' }).rows.filter(
         (r) => r.globalStep < done,
       )
     : [];
-  writeJsonLinesAtomic(files.run, 'train-log.jsonl', kept);
+  writeJsonLinesAtomic(files.logPath, kept);
   return { head, start, resumedFrom: { epoch: start.epoch, step: start.step } };
 }
 
@@ -804,7 +806,7 @@ export async function publishTrainedHead(
     training_config: JSON.stringify({ ...options, out: undefined, cacheDir: undefined, merge: undefined }),
   };
   const headBytes = encodeProjectionHead(head, { ...meta, epochs_completed: String(options.epochs) });
-  const trainLog = readJsonLines<StepLog>(run.path('train-log.jsonl'), {
+  const trainLog = readJsonLines<StepLog>(run.path(TRAIN_WORK_LOG), {
     repairTornTail: true,
     what: 'training log',
   }).rows;
@@ -868,6 +870,12 @@ async function trainShard(options: TrainOptions, shard: Shard, ctx: TrainStageCo
   };
 }
 
+/**
+ * The training log while it is written (one line per step), apart from the published train-log.jsonl, so a set
+ * published earlier stays whole while a later call extends the run.
+ */
+export const TRAIN_WORK_LOG = 'work/train-log.jsonl';
+
 /** The result set of a training run: `out` is refused when it holds another kind (an evaluation, a HESP run). */
 export const TRAIN_RUN: RunKind = {
   kind: 'exp-clip train',
@@ -876,11 +884,23 @@ export const TRAIN_RUN: RunKind = {
   argument: 'out',
 };
 
+/** The epochs of the head published in `run` when it was trained with the options of `key` (else undefined). */
+function publishedEpochs(run: RunDirectory, key: string): number | undefined {
+  if (!existsSync(run.path(MANIFEST_FILE))) return undefined;
+  try {
+    const config = JSON.parse(readFileSync(run.path('config.resolved.json'), 'utf8')) as { trainingKey?: unknown };
+    const metrics = JSON.parse(readFileSync(run.path('metrics.json'), 'utf8')) as { epochs?: unknown };
+    return config.trainingKey === key && typeof metrics.epochs === 'number' ? metrics.epochs : undefined;
+  } catch {
+    return undefined; // no readable configuration: another head
+  }
+}
+
 /**
- * What a run directory's earlier training forbids, so no head is lost: a head published with other training options
- * (its config.resolved.json's `trainingKey`; the checkpoint, when there is one, was checked already), and a checkpoint
- * of more epochs than asked for, whose earlier epochs' weights were not kept.
- * @throws InvalidArgumentError naming `out` or `epochs`
+ * What a run directory's earlier training forbids, so no head is lost (unless `alreadyTrained` answered): a head
+ * published with other training options when no checkpoint is left to compare with (one of other options was refused
+ * already), and a checkpoint past `epochs`, whose epoch-`epochs` weights were not kept.
+ * @throws InvalidArgumentError naming `epochs` or `out`
  */
 export function refuseOtherHead(run: RunDirectory, key: string, ck: TrainCheckpoint | undefined, epochs: number): void {
   if (ck && (ck.meta.epoch > epochs || (ck.meta.epoch === epochs && ck.meta.step > 0)))
@@ -889,15 +909,7 @@ export function refuseOtherHead(run: RunDirectory, key: string, ck: TrainCheckpo
       argument: 'epochs',
       message: `${run.dir} holds a training of these options that went past epoch ${epochs} (${ck.meta.epoch} epochs and ${ck.meta.step} steps done, checkpoint.safetensors); the weights of epoch ${epochs} were not kept: ask for ${ck.meta.step > 0 ? 'more' : `${ck.meta.epoch} or more`} epochs, or choose another output directory`,
     });
-  if (ck || !existsSync(run.path(MANIFEST_FILE))) return;
-  let earlier: unknown;
-  try {
-    earlier = (JSON.parse(readFileSync(run.path('config.resolved.json'), 'utf8')) as { trainingKey?: unknown })
-      .trainingKey;
-  } catch {
-    /* no readable configuration: another head all the same */
-  }
-  if (earlier !== key)
+  if (!ck && existsSync(run.path(MANIFEST_FILE)) && publishedEpochs(run, key) === undefined)
     throw new InvalidArgumentError({
       functionName: 'trainHead',
       argument: 'out',
@@ -905,17 +917,20 @@ export function refuseOtherHead(run: RunDirectory, key: string, ck: TrainCheckpo
     });
 }
 
-/** The result of a run whose `out` holds the finished training of these options (nothing to run), else undefined. */
+/**
+ * The result of a call whose `out` holds the published head of these options (`key`) and `epochs` (nothing to run,
+ * nothing encoded; a later call may have gone on past it and been stopped), else undefined.
+ */
 function alreadyTrained(
   run: RunDirectory,
-  ck: TrainCheckpoint | undefined,
+  key: string,
   epochs: number,
   log: (line: string) => void,
 ): TrainResult | undefined {
-  if (!ck || ck.meta.epoch !== epochs || ck.meta.step !== 0 || !existsSync(run.path(MANIFEST_FILE))) return undefined;
+  if (publishedEpochs(run, key) !== epochs) return undefined;
   const headPath = run.path('head.safetensors');
-  log(`${run.dir}: already trained (${ck.meta.epoch} epochs); head in ${headPath}`);
-  const none = { steps: 0, firstLoss: null, lastLoss: null, resumedFrom: { epoch: ck.meta.epoch, step: 0 } };
+  log(`${run.dir}: already trained (${epochs} epochs); head in ${headPath}`);
+  const none = { steps: 0, firstLoss: null, lastLoss: null, resumedFrom: { epoch: epochs, step: 0 } };
   return { status: 'already-trained', outDir: run.dir, headPath, ...none };
 }
 
@@ -953,16 +968,16 @@ export async function trainHead(
     const files: TrainFiles = {
       run,
       checkpointPath: run.path('checkpoint.safetensors'),
-      logPath: run.path('train-log.jsonl'),
+      logPath: run.path(TRAIN_WORK_LOG),
       trainingKey: key,
       trainingFields: fields,
     };
     const headPath = run.path('head.safetensors');
     const teacher = resolveTeacher(options);
     const ck = readTrainCheckpoint(files.checkpointPath, key, files.trainingFields);
-    refuseOtherHead(run, key, ck, options.epochs);
-    const done = alreadyTrained(run, ck, options.epochs, log);
+    const done = alreadyTrained(run, key, options.epochs, log);
     if (done) return done;
+    refuseOtherHead(run, key, ck, options.epochs);
     const data = await prepareTrainingData(options, teacher, ctx, null);
     const warnings = checkTrainingData(options, data, teacher, log);
     const fingerprints = trainingFingerprints(data);
@@ -993,6 +1008,7 @@ function mean(xs: number[]): number | null {
   return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
 }
 
-function writeJsonLinesAtomic(run: RunDirectory, name: string, rows: readonly unknown[]): void {
-  writeFileAtomic(run.path(name), rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
+function writeJsonLinesAtomic(path: string, rows: readonly unknown[]): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileAtomic(path, rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { DataFormatError, describeChangedFields, InvalidArgumentError } from '@vlfer/core';
@@ -105,12 +105,8 @@ const RunFingerprintsSchema = z.object({
   modelFingerprint: z.string(),
 });
 
-/**
- * The content fingerprints a trained run recorded in its metrics.json: `datasetFingerprint`
- * (`hespDatasetFingerprint`) and the CLIP model files' `modelFingerprint`.
- * @throws DataFormatError naming metrics.json and the field when one is missing
- */
-export function readHespRunFingerprints(runDir: string): { datasetFingerprint: string; modelFingerprint: string } {
+/** The content fingerprints a trained run recorded in its metrics.json, each as recorded. */
+export function readHespRunDataFingerprints(runDir: string): z.infer<typeof RunFingerprintsSchema> {
   const file = join(runDir, 'metrics.json');
   let json: unknown;
   try {
@@ -127,7 +123,17 @@ export function readHespRunFingerprints(runDir: string): { datasetFingerprint: s
       field: m.error.issues[0]!.path.join('.'),
       message: `${m.error.issues[0]!.message} (the run's content fingerprints)`,
     });
-  return { datasetFingerprint: hespDatasetFingerprint(m.data), modelFingerprint: m.data.modelFingerprint };
+  return m.data;
+}
+
+/**
+ * The content fingerprints a trained run recorded in its metrics.json: `datasetFingerprint`
+ * (`hespDatasetFingerprint`) and the CLIP model files' `modelFingerprint`.
+ * @throws DataFormatError naming metrics.json and the field when one is missing
+ */
+export function readHespRunFingerprints(runDir: string): { datasetFingerprint: string; modelFingerprint: string } {
+  const recorded = readHespRunDataFingerprints(runDir);
+  return { datasetFingerprint: hespDatasetFingerprint(recorded), modelFingerprint: recorded.modelFingerprint };
 }
 
 /**
@@ -140,6 +146,12 @@ export function refuseChangedFingerprints(
   o: HespOptions,
   recorded: Partial<Record<string, unknown>>,
   now: Record<string, string>,
+  /** who refuses and what to do instead (default: a resume of `trainHesp`) */
+  refusal: { functionName: string; argument: string; consequence: string } = {
+    functionName: 'trainHesp',
+    argument: 'options',
+    consequence: 'Resuming would mix them; use another output directory or delete the checkpoint',
+  },
 ): void {
   const what: Record<string, string> = {
     trainListFingerprint: `the training list ${o.trainAnnotations}`,
@@ -150,9 +162,9 @@ export function refuseChangedFingerprints(
   const changed = Object.keys(now).filter((k) => recorded[k] !== now[k]);
   if (changed.length)
     throw new InvalidArgumentError({
-      functionName: 'trainHesp',
-      argument: 'options',
-      message: `${ckptPath} was trained on other data: ${changed.map((k) => what[k] ?? k).join(', ')} changed since. Resuming would mix them; use another output directory or delete the checkpoint`,
+      functionName: refusal.functionName,
+      argument: refusal.argument,
+      message: `${ckptPath} was trained on other data: ${changed.map((k) => what[k] ?? k).join(', ')} changed since. ${refusal.consequence}`,
     });
 }
 
@@ -312,7 +324,8 @@ export function readHespCheckpoint(
         argument: 'options',
         message: `${ckptPath} was written by a newer vlfer (random streams version ${JSON.stringify(streams)}; this one knows 1 and 2): resume it with that version, or use another output directory`,
       });
-    const changed = recorded ? describeChangedFields(recorded, hespRunFields(o, data.labelSet.names, streams)) : '';
+    const spelt = recordedSpellings(o, recorded) ?? o; // a path spelt otherwise is no change
+    const changed = recorded ? describeChangedFields(recorded, hespRunFields(spelt, data.labelSet.names, streams)) : '';
     throw new InvalidArgumentError({
       functionName: 'trainHesp',
       argument: 'options',
@@ -341,10 +354,34 @@ function hespEarlierRunKey(meta: HespCheckpointMeta, o: HespOptions, data: HespD
     o.classes !== undefined && o.labelSet === undefined && recorded?.classes !== undefined
       ? recorded.labelSet
       : undefined;
-  const variants = [o, ...(typeof overridden === 'string' ? [{ ...o, labelSet: overridden }] : [])];
+  const spelt = recordedSpellings(o, recorded);
+  const base = [o, ...(spelt ? [spelt] : [])];
+  const variants = [
+    ...base,
+    ...(typeof overridden === 'string' ? base.map((v) => ({ ...v, labelSet: overridden })) : []),
+  ];
   for (const v of [data.rngStreams, ...([1, 2] as const).filter((x) => x !== data.rngStreams)])
     if (variants.some((opts) => hespRunKey(opts, data.labelSet.names, v) === meta.key)) return v;
   return undefined;
+}
+
+/** Options that name files or directories (`labelSet` may also be a built-in id, which resolves to no file). */
+const PATH_OPTIONS = ['trainAnnotations', 'testAnnotations', 'root', 'model', 'tokenizer', 'labelSet'] as const;
+
+/**
+ * `o` with each path option spelt as the checkpoint recorded it where both spellings name the same file or directory
+ * (`clip/` and `clip`, a relative and an absolute path): the run key hashes the options as typed, and the content
+ * fingerprints, checked next, say whether the files are the same. Undefined when no spelling differs that way.
+ */
+function recordedSpellings(o: HespOptions, recorded: Record<string, unknown> | undefined): HespOptions | undefined {
+  if (!recorded) return undefined;
+  const same = (a: string, b: string) => existsSync(a) && existsSync(b) && realpathSync(a) === realpathSync(b);
+  const changes = PATH_OPTIONS.flatMap((k) => {
+    const now = o[k];
+    const then = recorded[k];
+    return typeof now === 'string' && typeof then === 'string' && now !== then && same(now, then) ? [[k, then]] : [];
+  });
+  return changes.length ? { ...o, ...Object.fromEntries(changes) } : undefined;
 }
 
 /** The learnable tensors of a `HespState` as checkpoint tensors (flat, one axis each). */

@@ -9,7 +9,13 @@ import { HespModel } from '@vlfer/open-set/node';
 import { hespKnownNames, loadHespData, type HespData } from './data.js';
 import { HespOptionsSchema, type HespOptions } from './options.js';
 import { clipFrameReader, evaluateOpenSet, hespFaceCropper, type HespHooks } from './train.js';
-import { refuseOtherClasses, RunClassesSchema } from './checkpoint.js';
+import {
+  hespDataFingerprints,
+  readHespRunDataFingerprints,
+  refuseChangedFingerprints,
+  refuseOtherClasses,
+  RunClassesSchema,
+} from './checkpoint.js';
 
 /**
  * How many known-ness scores are tied, and what that means for the ARPL OSCR (`ties` of `openSetReport`).
@@ -67,7 +73,9 @@ export function readHespRunConfig(runDir: string): HespOptions {
   if (!existsSync(cfgPath))
     throw new DataFormatError({
       file: cfgPath,
-      message: "not found: expected a directory written by 'hesp train' (trainHesp)",
+      message: existsSync(join(runDir, 'checkpoint.safetensors'))
+        ? "not found: this 'hesp train' run has not finished (it holds a checkpoint, no published results): rerun its hesp train command to finish it, then evaluate"
+        : "not found: expected a directory written by 'hesp train' (trainHesp)",
     });
   verifyRunOutputs(runDir, ['config.resolved.json', 'best.safetensors']);
   let raw: Record<string, unknown>;
@@ -252,6 +260,21 @@ export async function evaluateHespRun(runDir: string, hooks: HespHooks = {}): Pr
   for (const w of data.warnings) hooks.log?.(`warning: ${w}`);
   const texts = knownClassTexts(data.split.known, data.labelSet, { referenceBehaviour: o.referenceBehaviour });
   const best = loadHespBest(runDir);
+  // the selected state is scored on the data it was trained and selected on, or not at all
+  refuseChangedFingerprints(
+    join(runDir, 'metrics.json'),
+    o,
+    readHespRunDataFingerprints(runDir),
+    {
+      ...hespDataFingerprints(o, data),
+    },
+    {
+      functionName: 'evaluateHespRun',
+      argument: 'runDir',
+      consequence:
+        'Its selected state would be scored on data it was not trained and selected on: evaluate it on that data, or train a new run',
+    },
+  );
   refuseOtherClasses(join(runDir, 'best.safetensors'), o, data, best.meta, 'evaluate');
   const result = await scoreHespRun(o, data, texts, best, hooks);
   publishHespEval(runDir, result, best.meta, data.warnings, hooks.log);

@@ -171,6 +171,10 @@ describe('hesp train/eval end to end on tiny-clip with synthetic frame directori
     expect(() => load({ classes: ['a', 'b', 'c'], labelSet: 'basic-7', known: [0, 1] })).toThrow(
       /Argument 'classes' passed to 'resolveLabelSet': was given with labelSet 'basic-7' too: give one/,
     );
+    // two names of one class: the option is named, not an inner function's argument
+    expect(() => load({ classes: ['happiness', 'happy', 'anger'], known: [0, 1] })).toThrow(
+      /Argument 'classes' passed to 'resolveLabelSet': 'happy' and 'happiness' name the same class|Argument 'classes' passed to 'resolveLabelSet': 'happiness' and 'happy' name the same class/,
+    );
     expect(() => load({ labelSet: 'no-such-set' })).toThrow(
       /'no-such-set' is neither a built-in label set \(.*basic-7.*\) nor a JSON file/,
     );
@@ -300,8 +304,16 @@ describe('hesp train/eval end to end on tiny-clip with synthetic frame directori
       },
       /was trained on other data: the CLIP model files \(\S*clip\) changed since/,
     );
-    // everything restored: the same command resumes
-    const resumed = await runHesp(o(2), { log: () => {} });
+    // `hesp eval` of the finished run scores its selected state on the data it was selected on, or refuses
+    const frame = join(dir, 'frames', 'te_0_0', '00001.png');
+    const kept = readFileSync(frame);
+    writeFileSync(frame, readFileSync(join(dir, 'frames', 'tr_2_0', '00001.png')));
+    await expect(evaluateRun(join(dir, 'run'), { log: () => {} })).rejects.toThrow(
+      /metrics\.json was trained on other data: the video frames changed since\. Its selected state would be scored on data it was not trained and selected on/,
+    );
+    writeFileSync(frame, kept);
+    // everything restored: the same command resumes, with the same files spelt otherwise too (as tab completion does)
+    const resumed = await runHesp({ ...o(2), model: `${clip}/`, root: `${dir}/./` }, { log: () => {} });
     expect(resumed.resumedFrom).toEqual({ epoch: 1, step: 0 });
     expect(metrics.modelFingerprint).toMatch(/^[0-9a-f]{64}$/);
     expect(metrics.framesFingerprint).toMatch(/^[0-9a-f]{64}$/);

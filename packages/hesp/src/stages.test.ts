@@ -1,8 +1,8 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AbortedError, createRng, DataFormatError, InvalidArgumentError } from '@vlfer/core';
-import { loadCheckpoint, RunDirectory, saveCheckpoint } from '@vlfer/core/node';
+import { loadCheckpoint, RunDirectory, saveCheckpoint, verifyRunOutputs } from '@vlfer/core/node';
 import { listFrames } from '@vlfer/datasets/node';
 import type { OpenSetReport } from '@vlfer/metrics';
 import { sharedPath, writeSyntheticVideoSet } from '@vlfer/test-utils';
@@ -37,6 +37,7 @@ import {
   readHespRunConfig,
   hespRunOptions,
   readHespRunFingerprints,
+  refuseDivergedStep,
   resolvedHespConfig,
   saveHespBest,
   saveHespCheckpoint,
@@ -601,6 +602,9 @@ describe('the stages composed by hand on tiny-clip', () => {
     await trainByHand(o, data1);
     const cut = { ...o, out: join(work, 'v1-cut') };
     await expect(trainByHand(cut, data1, 1)).rejects.toThrow(AbortedError);
+    // as vlfer wrote it then: the logs under the published names, no work/ (adopted when it resumes)
+    for (const f of readdirSync(join(cut.out, 'work'))) renameSync(join(cut.out, 'work', f), join(cut.out, f));
+    rmSync(join(cut.out, 'work'), { recursive: true });
     const ckPath = join(cut.out, 'checkpoint.safetensors');
     const v1Key = hespRunKey(cut, data1.labelSet.names, 1);
     expect(v1Key).not.toBe(hespRunKey(cut, data1.labelSet.names));
@@ -611,7 +615,7 @@ describe('the stages composed by hand on tiny-clip', () => {
     await trainHesp(cut, { log: (l) => lines.push(l) });
     expect(lines.join('\n')).toMatch(/resuming from .*: epoch 1, step 2/);
     for (const f of ['epochs.jsonl', 'train-log.jsonl', 'best.safetensors'])
-      expect(readFileSync(join(cut.out, f)).equals(readFileSync(join(o.out, f))), f).toBe(true);
+      expect(readFileSync(join(cut.out, f)).equals(readFileSync(join(o.out, 'work', f))), f).toBe(true);
     const resolved = JSON.parse(readFileSync(join(cut.out, 'config.resolved.json'), 'utf8'));
     expect([resolved.rngStreams, resolved.key]).toEqual([1, v1Key]);
     // a fresh run draws from the current streams: other batches
@@ -619,12 +623,45 @@ describe('the stages composed by hand on tiny-clip', () => {
     const v2 = JSON.parse(readFileSync(join(fresh.outDir, 'config.resolved.json'), 'utf8'));
     expect(v2.rngStreams).toBe(2);
     const log = (dir: string) => readFileSync(join(dir, 'train-log.jsonl'), 'utf8');
-    expect(log(fresh.outDir)).not.toBe(log(o.out));
+    expect(log(fresh.outDir)).not.toBe(log(join(o.out, 'work')));
     // a checkpoint of streams this vlfer does not know is refused as a newer vlfer's
     const c = loadCheckpoint(ckPath);
     const runOptions = { ...(c.meta.runOptions as object), rngStreams: 3 };
     saveCheckpoint(ckPath, { ...c, meta: { ...c.meta, key: 'newer', runOptions } });
     await expect(trainHesp(cut)).rejects.toThrow(/was written by a newer vlfer \(random streams version 3/);
+  }, 600_000);
+
+  it('an extension stopped half-way keeps the published set whole; a diverging step stops training unsaved', async () => {
+    const o = options({ out: join(work, 'extend') });
+    await trainHesp(o);
+    const published = ['epochs.jsonl', 'train-log.jsonl', 'best.safetensors'].map((f) => readFileSync(join(o.out, f)));
+    const stop = new AbortController();
+    const onProgress = (e: { phase: string }) => (e.phase === 'train' ? stop.abort(new Error('test')) : undefined);
+    await expect(trainHesp({ ...o, epochs: 3 }, { signal: stop.signal, onProgress })).rejects.toThrow(AbortedError);
+    verifyRunOutputs(o.out); // the published set, whole: the extension writes its logs and best state in work/
+    expect(['epochs.jsonl', 'train-log.jsonl', 'best.safetensors'].map((f) => readFileSync(join(o.out, f)))).toEqual(
+      published,
+    );
+    const lines: string[] = [];
+    const again = await trainHesp(o, { log: (l) => lines.push(l) });
+    expect([again.resumedFrom, lines.some((l) => /already trained \(1 epochs\)/.test(l))]).toEqual([
+      { epoch: 1, step: 0 },
+      true,
+    ]);
+    // without the checkpoint, a published run of other options is refused rather than replaced
+    rmSync(join(o.out, 'checkpoint.safetensors'));
+    await expect(trainHesp({ ...o, lr: 0.02 })).rejects.toThrow(/holds a run published with other options/);
+    // a step whose loss is not finite: stopped there, nothing of it logged or checkpointed
+    const d = options({ out: join(work, 'diverge'), lr: 1e30 });
+    await expect(trainHesp(d)).rejects.toThrow(
+      /'lr'.*: training diverged at epoch 1, step \d+ \(learning rate 1e\+30\)/,
+    );
+    expect(existsSync(join(d.out, 'manifest.json'))).toBe(false);
+    const logged = readFileSync(join(d.out, 'work', 'train-log.jsonl'), 'utf8');
+    expect(logged).not.toMatch(/null|NaN/);
+    expect(() =>
+      refuseDivergedStep({ clipKnown: 1, supCon: NaN, arpl: 1, negativeClip: 1, ensemble: 1, total: NaN }, 0, 2, 0.1),
+    ).toThrow(/training diverged at epoch 1, step 3 \(learning rate 0\.1\): supCon NaN, total NaN/);
   }, 600_000);
 
   it('buildHespModel refuses a fixed patch outside the frame', async () => {

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import {
   AbortedError,
   createRng,
@@ -12,6 +12,7 @@ import {
 import {
   appendLine,
   fingerprintFiles,
+  MANIFEST_FILE,
   readJsonLines,
   RunDirectory,
   writeFileAtomic,
@@ -223,14 +224,35 @@ export function hespRunStreams(
   return { data: again, plan: { ...plan, key: hespRunKeyOf(runOptions), record: { ...plan.record, runOptions } } };
 }
 
-/** The paths of a run's checkpoint, logs and selected state. */
+/** Where a run keeps the logs and selected state it is writing (`HESP_WORK_DIR/<name>`), apart from the published set. */
+export const HESP_WORK_DIR = 'work';
+
+/**
+ * The paths of a run's checkpoint, and of the logs and selected state while it trains: in `work/` (created here), so
+ * the set an earlier call published (train-log.jsonl, epochs.jsonl, best.safetensors, checked by manifest.json) stays
+ * whole while a later call extends the run, until that call publishes the new set.
+ */
 export function hespRunPaths(run: RunDirectory): HespRunPaths {
+  mkdirSync(run.path(HESP_WORK_DIR), { recursive: true });
   return {
     checkpoint: run.path('checkpoint.safetensors'),
-    trainLog: run.path('train-log.jsonl'),
-    epochs: run.path('epochs.jsonl'),
-    best: run.path('best.safetensors'),
+    trainLog: run.path(`${HESP_WORK_DIR}/train-log.jsonl`),
+    epochs: run.path(`${HESP_WORK_DIR}/epochs.jsonl`),
+    best: run.path(`${HESP_WORK_DIR}/best.safetensors`),
   };
+}
+
+/**
+ * A run written before `work/` (vlfer before 2026-12-06) kept its working logs and selected state under the published
+ * names: resuming it starts `work/` from them (copies; the published files stay as they are).
+ */
+export function adoptEarlierWorkFiles(run: RunDirectory, paths: HespRunPaths): void {
+  for (const [work, name] of [
+    [paths.trainLog, 'train-log.jsonl'],
+    [paths.epochs, 'epochs.jsonl'],
+    [paths.best, 'best.safetensors'],
+  ] as const)
+    if (!existsSync(work) && existsSync(run.path(name))) writeFileAtomic(work, readFileSync(run.path(name)));
 }
 
 /**
@@ -242,17 +264,48 @@ export function finishedHespRun(
   o: HespOptions,
   ck: HespCheckpoint | undefined,
   log: (line: string) => void,
+  /** the run key: without a checkpoint, a published run of another key is refused rather than replaced */
+  key?: string,
 ): HespRunResult | undefined {
-  if (!ck || ck.meta.epoch < o.epochs || !existsSync(run.path('manifest.json'))) return undefined;
-  const epochs = readJsonLines<EpochRecord>(hespRunPaths(run).epochs, { what: 'epoch log' }).rows;
-  log(`${run.dir}: already trained (${ck.meta.epoch} epochs)`);
+  if (!ck && key !== undefined) refuseOtherPublishedRun(run, key);
+  if (!ck || ck.meta.epoch < o.epochs || !existsSync(run.path(MANIFEST_FILE))) return undefined;
+  // the published set answers when it is of `epochs` epochs (a later call may have gone past it and been stopped)
+  const epochs = readJsonLines<EpochRecord>(run.path('epochs.jsonl'), { what: 'epoch log' }).rows;
+  if (epochs.at(-1)?.epoch !== o.epochs)
+    throw new InvalidArgumentError({
+      functionName: 'trainHesp',
+      argument: 'epochs',
+      message: `${run.dir} holds a run of these options that went past epoch ${o.epochs} (checkpoint at epoch ${ck.meta.epoch}, step ${ck.meta.step}; published: ${epochs.at(-1)?.epoch ?? 0} epochs); the state of epoch ${o.epochs} was not kept: ask for ${ck.meta.step > 0 ? 'more' : `${ck.meta.epoch} or more`} epochs, or choose another output directory`,
+    });
+  log(`${run.dir}: already trained (${o.epochs} epochs)`);
   return {
     outDir: run.dir,
     epochs,
     best: epochs.filter((e) => e.selected).at(-1) ?? null,
-    resumedFrom: { epoch: ck.meta.epoch, step: 0 },
+    resumedFrom: { epoch: o.epochs, step: 0 },
     stepSeconds: [],
   };
+}
+
+/**
+ * A published run without its checkpoint (deleted) is replaced only by a run of the same options (its
+ * config.resolved.json's `key`), which trains it again to the same result.
+ * @throws InvalidArgumentError naming `out`
+ */
+export function refuseOtherPublishedRun(run: RunDirectory, key: string): void {
+  if (!existsSync(run.path(MANIFEST_FILE))) return;
+  let earlier: unknown;
+  try {
+    earlier = (JSON.parse(readFileSync(run.path('config.resolved.json'), 'utf8')) as { key?: unknown }).key;
+  } catch {
+    /* no readable configuration: another run all the same */
+  }
+  if (earlier !== key)
+    throw new InvalidArgumentError({
+      functionName: 'trainHesp',
+      argument: 'out',
+      message: `${run.dir} holds a run published with other options (config.resolved.json) and no checkpoint to compare with; choose another output directory, or remove that one to train it again`,
+    });
 }
 
 /** The model stage's result: the HESP model (which owns the CLIP graphs) and the fingerprint of the CLIP files. */
@@ -407,6 +460,7 @@ export async function startHespTraining(
     ctx.log(`resuming from ${paths.checkpoint}: epoch ${state.start.epoch + 1}, step ${state.start.step + 1}`);
   } else {
     writeFileAtomic(paths.trainLog, '');
+    rmSync(paths.best, { force: true }); // a fresh start selects its own
     if (o.location === 'cam') await hespCamLocation(o, ctx.data, model, cropper);
   }
   writeFileAtomic(paths.epochs, state.epochs.map((e) => `${JSON.stringify(e)}\n`).join(''));
@@ -508,6 +562,21 @@ export async function hespTrainBatch(
 }
 
 /**
+ * A step whose loss is not finite has diverged, and its update left the weights unusable: training stops there,
+ * before the step is logged or any checkpoint holds it (the last checkpoint stays as it was).
+ * @throws InvalidArgumentError naming `lr`, the epoch and step (1-based) and the losses
+ */
+export function refuseDivergedStep(losses: HespLosses, epoch: number, step: number, lr: number): void {
+  const bad = Object.entries(losses).filter(([, v]) => !Number.isFinite(v));
+  if (bad.length === 0) return;
+  throw new InvalidArgumentError({
+    functionName: 'trainHesp',
+    argument: 'lr',
+    message: `training diverged at epoch ${epoch + 1}, step ${step + 1} (learning rate ${lr}): ${bad.map(([k, v]) => `${k} ${v}`).join(', ')}; lower the learning rate and start a new output directory (nothing of this step was saved)`,
+  });
+}
+
+/**
  * Train stage of one epoch (0-based): sets the multi-step learning rate, then one `HespModel.step` per batch from
  * the resume point, logging each step to train-log.jsonl, reporting `train` progress and checkpointing every
  * `checkpointEvery` steps. Adds each step's loss to `state.lossSum` (reset at the epoch's first step).
@@ -533,6 +602,7 @@ export async function trainHespEpoch(ctx: HespTrainContext, state: HespTrainStat
     const ts = performance.now();
     const batch = await hespTrainBatch(o, data, model, ctx.read, order, epoch, step);
     const losses = await model.step(batch.pixels, o.frames, batch.labels);
+    refuseDivergedStep(losses, epoch, step, lr);
     state.lossSum += losses.total;
     state.stepSeconds.push((performance.now() - ts) / 1000);
     appendLine(
@@ -677,8 +747,9 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
       data,
       plan: { texts, key, fingerprints, record },
     } = hespRunStreams(o, loaded, plan, ck);
-    const finished = finishedHespRun(run, o, ck, log);
+    const finished = finishedHespRun(run, o, ck, log, key);
     if (finished) return finished;
+    if (ck) adoptEarlierWorkFiles(run, paths);
     const built = await buildHespModel(o, texts, ck, paths.checkpoint, hooks);
     model = built.model;
     const ctx: HespTrainContext = {

@@ -407,7 +407,7 @@ export function facesFromFlags(o: Record<string, unknown>): Record<string, unkno
   if (o.faces === undefined) {
     if (tuned.length)
       throw new Error(
-        `${tuned.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} need --faces detect or --faces detect:align`,
+        `${tuned.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} ${tuned.length > 1 ? 'need' : 'needs'} --faces detect or --faces detect:align`,
       );
     return undefined;
   }

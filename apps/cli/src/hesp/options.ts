@@ -10,6 +10,8 @@ export const FLAG_NAMES = {
   trainAnnotations: '--train',
   testAnnotations: '--test',
   splitIndex: '--split',
+  runDir: '--run',
+  augment: '--no-augment',
   referenceBehaviour: '--reference-*',
   ...FACE_FLAG_NAMES,
 };

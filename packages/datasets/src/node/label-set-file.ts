@@ -28,7 +28,15 @@ export function resolveLabelSet(
       argument: 'classes',
       message: `was given with labelSet '${choice.labelSet}' too: give one of them`,
     });
-  if (choice.classes) return { labelSet: labelSetFromNames(choice.classes), reason: 'given with classes' };
+  if (choice.classes) {
+    try {
+      return { labelSet: labelSetFromNames(choice.classes), reason: 'given with classes' };
+    } catch (error) {
+      if (!(error instanceof InvalidArgumentError)) throw error;
+      // the names are the `classes` option: named as it, not as an inner function's argument
+      throw new InvalidArgumentError({ functionName: 'resolveLabelSet', argument: 'classes', message: error.detail });
+    }
+  }
   if (choice.labelSet) {
     if (choice.labelSet in LABEL_SETS)
       return { labelSet: getLabelSet(choice.labelSet), reason: `built-in label set '${choice.labelSet}'` };

@@ -71,7 +71,7 @@ export function loadVideoList(options: VideoListOptions): LoadResult<VideoItem> 
           file,
           line: e.line,
           field: 'frame_dir',
-          message: `frame directory ${quoteInput(frameDir)} ${why}${options.rebase || why !== 'does not exist' ? '' : " (use rebase to map the authors' absolute paths)"}`,
+          message: `frame directory ${quoteInput(frameDir)} ${why}${options.rebase || why !== 'does not exist' ? '' : " (to map the authors' absolute paths, pass rebase: { from, to } (CLI --rebase <from>=<to>))"}`,
         });
       if (check === 'count') {
         const n = listFrames(frameDir).length;

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { AutoTokenizer, type PreTrainedTokenizer } from '@huggingface/transformers';
 import {
@@ -143,13 +143,30 @@ function layoutHelp(suffix: string): string {
   return `a directory holding ${requiredModelFiles(suffix).join(', ')} (the transformers.js layout, e.g. a download of Xenova/clip-vit-base-patch32), a directory with config.json + model.safetensors, or an OpenAI .pt checkpoint`;
 }
 
+/**
+ * The CLIP tokenizer of a local directory (never looked up on the Hub: a missing or unreadable tokenizer.json is an
+ * error naming it) or of a Hub id (only when remote models are allowed).
+ * @throws DataFormatError naming `<dir>/tokenizer.json`; VlferError for a Hub id while remote models are disabled
+ */
 async function loadTokenizer(source: string, remoteHint: string): Promise<PreTrainedTokenizer> {
-  const local = existsSync(join(source, 'tokenizer.json'));
-  if (!local && !getModelEnvironment().allowRemoteModels)
+  const file = join(source, 'tokenizer.json');
+  const isDir = existsSync(source) && statSync(source).isDirectory();
+  if (isDir && !existsSync(file))
+    throw new DataFormatError({ file, message: `not found: the CLIP tokenizer is read from here; ${remoteHint}` });
+  if (!isDir && !getModelEnvironment().allowRemoteModels)
     throw new VlferError(
       `The CLIP tokenizer '${source}' is not a local directory with tokenizer.json and remote models are disabled; ${remoteHint}`,
     );
-  return AutoTokenizer.from_pretrained(source, { local_files_only: local });
+  if (!isDir) return AutoTokenizer.from_pretrained(source);
+  try {
+    return await AutoTokenizer.from_pretrained(source, { local_files_only: true });
+  } catch (error) {
+    throw new DataFormatError({
+      file,
+      message: `not a readable tokenizer (with its tokenizer_config.json): ${(error as Error).message}`,
+      cause: error,
+    });
+  }
 }
 
 /**

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -13,6 +13,7 @@ import {
   defaultFfmpegPath,
   encodeImages,
   loadClip,
+  loadClipTokenizer,
   preprocessImages,
   sampleClipFrames,
   type ClipModel,
@@ -47,6 +48,28 @@ describe('parity with PyTorch on tiny-clip', () => {
     await expect(clip.encodePixels({ ...pv, dims: [2, 3, 112, 448] } as Tensor4D)).rejects.toThrow(
       /expected shape \[\*, 3, 224, 224\]/,
     );
+  });
+  it("a local directory's tokenizer is read from it, never the Hub: missing or unreadable, tokenizer.json is named", async () => {
+    const before = configureModels({}).allowRemoteModels;
+    configureModels({ allowRemoteModels: true }); // even then: a directory is not a Hub id
+    try {
+      const d = tmp();
+      for (const f of ['tokenizer_config.json', 'special_tokens_map.json', 'vocab.json', 'merges.txt'])
+        copyFileSync(join(tinyDir, f), join(d, f));
+      await expect(loadClipTokenizer(d)).rejects.toThrow(
+        new RegExp(`${d}/tokenizer\\.json: not found: the CLIP tokenizer is read from here`),
+      );
+      writeFileSync(join(d, 'tokenizer.json'), 'xx\n');
+      await expect(loadClipTokenizer(d)).rejects.toThrow(
+        new RegExp(
+          `${d}/tokenizer\\.json: not a readable tokenizer \\(with its tokenizer_config\\.json\\): Unexpected token`,
+        ),
+      );
+      copyFileSync(join(tinyDir, 'tokenizer.json'), join(d, 'tokenizer.json'));
+      expect((await loadClipTokenizer(d))(['a happy face']).dims).toEqual([1, 77]);
+    } finally {
+      configureModels({ allowRemoteModels: before });
+    }
   });
   it('reports a missing model directory layout clearly', async () => {
     const d = tmp();
