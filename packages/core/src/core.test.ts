@@ -337,6 +337,11 @@ describe('describeChangedFields', () => {
       'faces (nothing then, {"detector":"yunet"} now), lr (0.001 then, 0.01 now), milestones ([30] then, nothing now)',
     );
     expect(describeChangedFields(then, { ...then })).toBe('');
+    // an object on both sides: the fields that differ, by dotted path
+    const ref = (a: boolean) => ({ referenceBehaviour: { alphabeticalClassNames: a, zeroContextGradient: false } });
+    expect(describeChangedFields(ref(false), ref(true))).toBe(
+      'referenceBehaviour.alphabeticalClassNames (false then, true now)',
+    );
   });
 });
 

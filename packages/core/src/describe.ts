@@ -52,12 +52,19 @@ function isSmallPlainValue(v: unknown): boolean {
 
 /**
  * The fields whose values differ between what a file recorded and what a run has now, for an error message:
- * `lr (0.001 then, 0.01 now), milestones (nothing then, [2, 4] now)`; '' when none differs.
+ * `lr (0.001 then, 0.01 now), milestones (nothing then, [2, 4] now)`; '' when none differs. Objects on both sides
+ * are compared field by field (`referenceBehaviour.alphabeticalClassNames (false then, true now)`).
  */
 export function describeChangedFields(recorded: Record<string, unknown>, now: Record<string, unknown>): string {
-  const keys = [...new Set([...Object.keys(recorded), ...Object.keys(now)])].sort();
-  return keys
-    .filter((k) => JSON.stringify(recorded[k]) !== JSON.stringify(now[k]))
-    .map((k) => `${k} (${describeValue(recorded[k])} then, ${describeValue(now[k])} now)`)
-    .join(', ');
+  const plain = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+  const changes = (a: Record<string, unknown>, b: Record<string, unknown>, prefix: string): string[] =>
+    [...new Set([...Object.keys(a), ...Object.keys(b)])]
+      .sort()
+      .filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]))
+      .flatMap((k) =>
+        plain(a[k]) && plain(b[k])
+          ? changes(a[k], b[k], `${prefix}${k}.`)
+          : [`${prefix}${k} (${describeValue(a[k])} then, ${describeValue(b[k])} now)`],
+      );
+  return changes(recorded, now, '').join(', ');
 }

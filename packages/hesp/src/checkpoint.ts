@@ -15,7 +15,14 @@ import { canonicalExpression, EXP_CLIP_CLASS_ORDER } from '@vlfer/datasets';
 import { listFrames } from '@vlfer/datasets/node';
 import type { PatchLocation } from '@vlfer/open-set';
 import type { HespState } from '@vlfer/open-set/node';
-import { HESP_RNG_STREAMS, hespKnownNames, type HespData, type HespRngStreams } from './data.js';
+import {
+  HESP_RNG_STREAMS,
+  hespDefaultLabelSetId,
+  hespKnownNames,
+  hespLabelScheme,
+  type HespData,
+  type HespRngStreams,
+} from './data.js';
 import type { HespOptions } from './options.js';
 
 /** `HespRunClasses` as stored with a checkpoint or selected state; absent from those of vlfer before 2026-12-05. */
@@ -370,18 +377,29 @@ const PATH_OPTIONS = ['trainAnnotations', 'testAnnotations', 'root', 'model', 't
 
 /**
  * `o` with each path option spelt as the checkpoint recorded it where both spellings name the same file or directory
- * (`clip/` and `clip`, a relative and an absolute path): the run key hashes the options as typed, and the content
- * fingerprints, checked next, say whether the files are the same. Undefined when no spelling differs that way.
+ * (`clip/` and `clip`, a relative and an absolute path), and the dataset's default label set and scheme as recorded
+ * where one side named it and the other left it out: the run key hashes the options as typed, and the content
+ * fingerprints, checked next, say whether the files are the same. Undefined when nothing differs that way.
  */
 function recordedSpellings(o: HespOptions, recorded: Record<string, unknown> | undefined): HespOptions | undefined {
   if (!recorded) return undefined;
   const same = (a: string, b: string) => existsSync(a) && existsSync(b) && realpathSync(a) === realpathSync(b);
-  const changes = PATH_OPTIONS.flatMap((k) => {
+  const changes: [string, unknown][] = PATH_OPTIONS.flatMap((k) => {
     const now = o[k];
     const then = recorded[k];
     return typeof now === 'string' && typeof then === 'string' && now !== then && same(now, then) ? [[k, then]] : [];
   });
-  return changes.length ? { ...o, ...Object.fromEntries(changes) } : undefined;
+  // the dataset's default given by name (`--label-set basic-7`) or left out is the same choice
+  const defaults = {
+    labelSet: hespDefaultLabelSetId(o.dataset),
+    labelScheme: hespLabelScheme({ dataset: o.dataset }),
+  };
+  for (const [k, def] of Object.entries(defaults)) {
+    const now = o[k as keyof typeof defaults];
+    const then = recorded[k];
+    if (o.classes === undefined && now !== then && (now ?? def) === (then ?? def)) changes.push([k, then]);
+  }
+  return changes.length ? ({ ...o, ...Object.fromEntries(changes) } as HespOptions) : undefined;
 }
 
 /** The learnable tensors of a `HespState` as checkpoint tensors (flat, one axis each). */

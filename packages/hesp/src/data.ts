@@ -74,6 +74,11 @@ export function hespKnownNames(data: Pick<HespData, 'knownClassIds' | 'labelSet'
   return data.knownClassIds.map((k) => data.labelSet.names[k]!);
 }
 
+/** The label set a HESP run of `dataset` uses when given none: MAFW's 11 classes, else the basic 7. */
+export function hespDefaultLabelSetId(dataset: HespOptions['dataset']): string {
+  return dataset === 'mafw' ? 'mafw-11' : 'basic-7';
+}
+
 /**
  * The label set of a HESP run: the given one (`labelSet`/`classes`) or the dataset's default (MAFW: mafw-11, else
  * basic-7), with where it came from. With a split index, the label set must hold the classes of the dataset's
@@ -81,8 +86,7 @@ export function hespKnownNames(data: Pick<HespData, 'knownClassIds' | 'labelSet'
  * @throws InvalidArgumentError (argument `splitIndex`) when a HESP split index meets a label set of other classes
  */
 export function hespLabelSet(options: HespOptions): { labelSet: LabelSet; reason: string } {
-  const defaultId = options.dataset === 'mafw' ? 'mafw-11' : 'basic-7';
-  const resolved = resolveLabelSet(options, defaultId);
+  const resolved = resolveLabelSet(options, hespDefaultLabelSetId(options.dataset));
   const labelSet = resolved.labelSet!; // defined: there is a fallback
   if (options.splitIndex !== undefined) hespSplit(options, labelSet);
   return { labelSet, reason: resolved.reason };

@@ -312,8 +312,10 @@ describe('hesp train/eval end to end on tiny-clip with synthetic frame directori
       /metrics\.json was trained on other data: the video frames changed since\. Its selected state would be scored on data it was not trained and selected on/,
     );
     writeFileSync(frame, kept);
-    // everything restored: the same command resumes, with the same files spelt otherwise too (as tab completion does)
-    const resumed = await runHesp({ ...o(2), model: `${clip}/`, root: `${dir}/./` }, { log: () => {} });
+    // everything restored: the same command resumes, with the same files spelt otherwise too (as tab completion
+    // does) and the dataset's default label set and scheme named instead of left out
+    const same = { model: `${clip}/`, root: `${dir}/./`, labelSet: 'basic-7', labelScheme: 'dfer-clip' as const };
+    const resumed = await runHesp({ ...o(2), ...same }, { log: () => {} });
     expect(resumed.resumedFrom).toEqual({ epoch: 1, step: 0 });
     expect(metrics.modelFingerprint).toMatch(/^[0-9a-f]{64}$/);
     expect(metrics.framesFingerprint).toMatch(/^[0-9a-f]{64}$/);

@@ -99,6 +99,13 @@ describe('error lines for a command-line user', () => {
     expect(flagsInText(changes, flags, [...all, '--lr'])).toBe(
       'other options (--lr (0.01 then, 0.02 now), note (a then, b now), --label-set (nothing then, "x" now))',
     );
+    // a field of an option, by the flag that sets it
+    const nested = { 'referenceBehaviour.alphabeticalClassNames': '--reference-class-order' };
+    expect(
+      flagsInText('(referenceBehaviour.alphabeticalClassNames (false then, true now))', nested, [
+        '--reference-class-order',
+      ]),
+    ).toBe('(--reference-class-order (false then, true now))');
     const e = new InvalidArgumentError({
       functionName: 'resolveLabelSet',
       argument: 'classes',

@@ -230,7 +230,7 @@ export function flagsInText(
   };
   const word = /(^|[\s(])([a-z]+[A-Z][A-Za-z0-9]*)(?=$|[\s),;:]|\.(?:\s|$))(?! \(--)/g;
   // a changed option as `describeChangedFields` lists it, `lr (0.001 then, 0.01 now)`, is one whatever its case
-  const changed = /(^|[\s(,])([a-z][A-Za-z0-9]*)(?= \([^()]* then, [^()]* now\))/g;
+  const changed = /(^|[\s(,])([a-z][A-Za-z0-9]*(?:\.[a-z][A-Za-z0-9]*)*)(?= \([^()]* then, [^()]* now\))/g;
   return text.replace(word, asFlag).replace(changed, asFlag);
 }
 

@@ -12,6 +12,8 @@ export const FLAG_NAMES = {
   splitIndex: '--split',
   runDir: '--run',
   augment: '--no-augment',
+  'referenceBehaviour.alphabeticalClassNames': '--reference-class-order',
+  'referenceBehaviour.zeroContextGradient': '--reference-zero-context-grad',
   referenceBehaviour: '--reference-*',
   ...FACE_FLAG_NAMES,
 };
