@@ -37,6 +37,9 @@ describe('loadEvalData stages', () => {
     ).rejects.toThrow(
       /'annotations'.*dataset fer2013 is read from the class folders under root .*; it takes no annotation file/,
     );
+    await expect(loadEvalData(opts({ dataset: 'fer2013', folds: [1, 2] }), 1)).rejects.toThrow(
+      /'folds'.*dataset fer2013 is read from the class folders under root .*; it takes no annotation file and has no folds/,
+    );
     // a fold listed twice would weigh twice in the mean
     expect(() => opts({ dataset: 'dfew', annotations: 'a_{fold}.txt', folds: [1, 1, 2] })).toThrow(
       /lists fold 1 twice \(1,1,2\); each fold is evaluated once/,

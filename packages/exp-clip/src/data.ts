@@ -126,12 +126,28 @@ export function foldAnnotations(options: Pick<EvalOptions, 'annotations'>, fold:
 }
 
 /**
+ * A class-folder dataset reads no list: an annotation file would be recorded in config.resolved.json as if it chose
+ * the items, and folds name list files. @throws InvalidArgumentError naming `annotations` or `folds`
+ */
+function refuseListOptions(options: EvalOptions, info: DatasetInfo): void {
+  if (info.format !== 'image-folder' && info.format !== 'video-folder') return;
+  const given = options.annotations ? 'annotations' : options.folds ? 'folds' : undefined;
+  if (given)
+    throw new InvalidArgumentError({
+      functionName: 'loadEvalData',
+      argument: given,
+      message: `dataset ${options.dataset} is read from the class folders under root (${info.description}); it takes no annotation file${given === 'folds' ? ' and has no folds' : ''}`,
+    });
+}
+
+/**
  * Load one fold (or the whole set) with the @vlfer/datasets loaders, then take the stratified subset if asked.
  * @throws InvalidArgumentError for `folds` without `{fold}` or a missing `annotations`; DataFormatError for a set
  * with no items (and what the loaders throw)
  */
 export async function loadEvalData(options: EvalOptions, fold: number | null): Promise<EvalData> {
   const info: DatasetInfo = DATASETS[options.dataset as DatasetId];
+  refuseListOptions(options, info);
   const annotations = foldAnnotations(options, fold);
   const need = () => {
     if (!annotations)
@@ -142,13 +158,6 @@ export async function loadEvalData(options: EvalOptions, fold: number | null): P
       });
     return annotations;
   };
-  // an annotation file a format never reads would be recorded in config.resolved.json as if it chose the items
-  if (options.annotations && (info.format === 'image-folder' || info.format === 'video-folder'))
-    throw new InvalidArgumentError({
-      functionName: 'loadEvalData',
-      argument: 'annotations',
-      message: `dataset ${options.dataset} is read from the class folders under root (${info.description}); it takes no annotation file`,
-    });
   // a mistyped root is named as one (a video list checks its root itself: only relative frame dirs need it)
   if (info.format !== 'video-list') checkRootDir(options.root, 'root', 'loadEvalData');
   const { labelSet, reason } = resolveLabelSet(options, info.labelSet);

@@ -1,6 +1,7 @@
 import {
   argmaxRows,
   csvRow,
+  describeChangedFields,
   InvalidArgumentError,
   parseOptions,
   softmaxRows,
@@ -552,20 +553,38 @@ export function refuseEarlierResults(options: EvalOptions): void {
   const other = earlierManifest?.files && otherKindOfRun(dir, earlierManifest, EVAL_RUN);
   if (other) throw other;
   if (options.overwrite) return;
+  let changed = '';
   try {
     files = Object.keys(earlierManifest!.files).join(', ');
     const earlier = JSON.parse(readFileSync(join(dir, 'config.resolved.json'), 'utf8')) as Record<string, unknown>;
     const { modelFingerprint: _m, datasetFingerprint: _d, provenance: _p, ...settings } = earlier;
     void [_m, _d, _p];
-    if (JSON.stringify(settings) === JSON.stringify(recordedOptions(options))) return; // the same command again
+    const now = JSON.parse(JSON.stringify(recordedOptions(options))) as Record<string, unknown>;
+    // the same command again, its paths perhaps spelt otherwise (`data/` for `data`, absolute for relative)
+    if (JSON.stringify(pathsResolved(settings)) === JSON.stringify(pathsResolved(now))) return;
+    changed = describeChangedFields(pathsResolved(settings), pathsResolved(now));
   } catch {
     /* no readable manifest or configuration: refused below */
   }
   throw new InvalidArgumentError({
     functionName: 'evaluateZeroShot',
     argument: 'out',
-    message: `${dir} already holds the results of an earlier evaluation with other options (${files}); pass overwrite: true (CLI: --overwrite) to replace them as one set, or choose another output directory`,
+    message: `${dir} already holds the results of an earlier evaluation with other options (${changed ? `${changed}; ` : ''}${files}); pass overwrite: true (CLI: --overwrite) to replace them as one set, or choose another output directory`,
   });
+}
+
+/**
+ * Recorded options with their paths resolved against the working directory, for comparing two spellings: the path
+ * options always, those that may be names (a Hub model id, a built-in label set) when such a path exists.
+ */
+function pathsResolved(o: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...o };
+  for (const k of ['root', 'annotations', 'head', 'cacheDir', 'out', 'model', 'tokenizer', 'labelSet']) {
+    const v = out[k];
+    const always = ['root', 'annotations', 'head', 'cacheDir', 'out'].includes(k);
+    if (typeof v === 'string' && v !== '' && (always || existsSync(v))) out[k] = resolve(v);
+  }
+  return out;
 }
 
 /** The options a result set records in config.resolved.json: all but how it was written (`overwrite`). */

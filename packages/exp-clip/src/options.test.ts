@@ -51,5 +51,10 @@ describe('option interfaces and their zod schemas', () => {
       false,
     );
     expect(EvalOptionsSchema.safeParse({ dataset: 'fer2013', root: 'r', model: 'm' }).success).toBe(true);
+    // an instruction id no teacher instruction has (ids can be registered, so checked against the current list)
+    const train = { unlabelled: 'u', model: 'm', teacher: 'import', teacherSource: 't', out: 'o' } as const;
+    const bad = TrainOptionsSchema.safeParse({ ...train, instruction: 'foo' });
+    expect(bad.success ? '' : bad.error.issues[0]!.message).toMatch(/^expected one of exp-clip, .*got 'foo'$/);
+    expect(TrainOptionsSchema.safeParse(train).success).toBe(true);
   });
 });

@@ -10,7 +10,7 @@ import {
 } from '@vlfer/datasets';
 import { PREPROCESS_MODES, type PreprocessMode } from '@vlfer/encoders';
 import { CLIP_DTYPES, RESIZERS, type ClipDtype, type Resizer } from '@vlfer/encoders/node';
-import { PROMPT_TYPES, type PromptType } from '@vlfer/llm-knowledge';
+import { listInstructions, PROMPT_TYPES, type PromptType } from '@vlfer/llm-knowledge';
 import { OPTIMIZERS, type OptimizerName } from '@vlfer/losses';
 import type { FacesOptionsInput } from '@vlfer/faces';
 import { FacesOptionsSchema } from '@vlfer/faces/node';
@@ -265,7 +265,15 @@ export const TrainOptionsSchema = z
     /** http: retries after network errors, timeouts, 5xx or bad replies. */
     teacherRetries: z.number().int().min(0).default(3),
     teacherConcurrency: positiveInt.default(8),
-    instruction: z.string().min(1).default('exp-clip'),
+    instruction: z
+      .string()
+      .min(1)
+      .default('exp-clip')
+      .superRefine((id, ctx) => {
+        const known = listInstructions().map((i) => i.id);
+        if (!known.includes(id))
+          ctx.addIssue({ code: 'custom', message: `expected one of ${known.join(', ')}, got '${id}'` });
+      }),
     epochs: positiveInt.default(5),
     batch: positiveInt.default(512),
     lr: z.number().positive().default(1e-3),

@@ -119,9 +119,18 @@ describe('exp-clip runs: nothing lost, nothing silently stale, every fault named
     await evaluateZeroShot(evalOpts(out));
     expect(readFileSync(join(out, 'predictions.csv'), 'utf8')).toBe(before);
     // other options: refused before the model loads (this model path does not exist), naming the directory and what to pass
-    await expect(evaluateZeroShot({ ...evalOpts(out), model: join(work, 'no-such-model') })).rejects.toThrow(
-      `Argument 'out' passed to 'evaluateZeroShot': ${out} already holds the results of an earlier evaluation with other options (config.resolved.json, confusion-matrix.csv, metrics.json, predictions.csv); pass overwrite: true (CLI: --overwrite) to replace them as one set, or choose another output directory`,
+    const other = join(work, 'no-such-model');
+    await expect(evaluateZeroShot({ ...evalOpts(out), model: other })).rejects.toThrow(
+      `Argument 'out' passed to 'evaluateZeroShot': ${out} already holds the results of an earlier evaluation with other options (model ("${evalOpts(out).model}" then, "${other}" now); config.resolved.json, confusion-matrix.csv, metrics.json, predictions.csv); pass overwrite: true (CLI: --overwrite) to replace them as one set, or choose another output directory`,
     );
+    // the same paths spelt otherwise are the same command: a trailing slash, a relative path
+    const cwd = process.cwd();
+    try {
+      process.chdir(work);
+      await evaluateZeroShot({ ...evalOpts(out), out: 'earlier/', model: `${evalOpts(out).model}/` });
+    } finally {
+      process.chdir(cwd);
+    }
     expect(readFileSync(join(out, 'predictions.csv'), 'utf8')).toBe(before);
     verifyRunOutputs(out);
     const r = await evaluateZeroShot(evalOpts(out, { promptTypes: ['an_expression_of_name'], overwrite: true }));
@@ -242,6 +251,7 @@ describe('exp-clip runs: nothing lost, nothing silently stale, every fault named
     expect(log.map((l) => l.globalStep)).toEqual([0, 1, 2, 3]);
     expect(readdirSync(out).sort()).toEqual(
       [
+        '.vlfer-run-kind',
         '.vlfer-run.lock',
         'checkpoint.safetensors',
         'config.resolved.json',

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { AbortedError } from '@vlfer/core';
-import { readSafetensors, verifyRunOutputs } from '@vlfer/core/node';
+import { readSafetensors, saveCheckpoint, verifyRunOutputs } from '@vlfer/core/node';
 import { encodeImages, loadClip } from '@vlfer/encoders/node';
 import { sharedPath } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -198,6 +198,22 @@ describe('exp-clip train end to end on tiny-clip with imported targets', () => {
       /an-eval holds the results of another command \(predictions\.csv\), which 'exp-clip train' would replace/,
     );
     expect(readFileSync(join(evalDir, 'predictions.csv'), 'utf8')).toBe('x\n');
+    // a run of another command killed before it published anything: its checkpoint is not this one's either
+    const killed = join(work, 'a-killed-hesp');
+    mkdirSync(killed);
+    writeFileSync(join(killed, '.vlfer-run-kind'), 'hesp train\n');
+    writeFileSync(join(killed, 'checkpoint.safetensors'), 'c');
+    await expect(runTrain({ ...base(), epochs: 1, out: killed }, { log: () => {} })).rejects.toThrow(
+      /^Argument 'out' passed to 'trainHead': .*a-killed-hesp holds an unfinished run of 'hesp train' \(checkpoint\.safetensors\), which 'exp-clip train' would replace/,
+    );
+    // …and one from before kinds were recorded is known by its checkpoint
+    const older = join(work, 'an-older-hesp');
+    mkdirSync(older);
+    const meta = { key: 'k', epoch: 0, step: 1, framesFingerprint: 'f' };
+    saveCheckpoint(join(older, 'checkpoint.safetensors'), { tensors: {}, meta });
+    await expect(runTrain({ ...base(), epochs: 1, out: older }, { log: () => {} })).rejects.toThrow(
+      /an-older-hesp\/checkpoint\.safetensors is the checkpoint of a 'hesp train' run, not of 'exp-clip train'/,
+    );
     // the head's own set records its kind, which an evaluation checks
     expect(JSON.parse(readFileSync(join(part, 'manifest.json'), 'utf8')).kind).toBe('exp-clip train');
   });

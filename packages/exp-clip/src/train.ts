@@ -228,7 +228,7 @@ export async function trainProjectionHead(options: TrainLoopOptions): Promise<'c
           throw new InvalidArgumentError({
             functionName: 'trainProjectionHead',
             argument: 'lr',
-            message: `the loss became ${res.loss} at epoch ${epoch}, step ${step}; lower the learning rate`,
+            message: `the loss became ${res.loss} at epoch ${epoch + 1}, step ${step + 1}; lower the learning rate`,
           });
         const globalStep = epoch * steps + step;
         const accuracy = res.correct / batch;
@@ -560,6 +560,12 @@ export function readTrainCheckpoint(
 ): TrainCheckpoint | undefined {
   if (!existsSync(path)) return undefined;
   const c = loadCheckpoint(path);
+  if (c.meta && typeof c.meta === 'object' && 'framesFingerprint' in c.meta && !('trainingKey' in c.meta))
+    throw new InvalidArgumentError({
+      functionName: 'trainHead',
+      argument: 'out',
+      message: `${path} is the checkpoint of a 'hesp train' run, not of 'exp-clip train'; choose another output directory`,
+    });
   const m = CheckpointMetaSchema.safeParse(c.meta);
   if (!m.success)
     throw new DataFormatError({

@@ -312,6 +312,12 @@ export function readHespCheckpoint(
 ): HespCheckpoint | undefined {
   if (!existsSync(ckptPath)) return undefined;
   const c = loadCheckpoint(ckptPath);
+  if (c.meta && typeof c.meta === 'object' && 'trainingKey' in c.meta && !('key' in c.meta))
+    throw new InvalidArgumentError({
+      functionName: 'trainHesp',
+      argument: 'out',
+      message: `${ckptPath} is the checkpoint of an 'exp-clip train' run, not of 'hesp train'; choose another output directory`,
+    });
   const m = CheckpointMetaSchema.safeParse(c.meta);
   if (!m.success)
     throw new DataFormatError({

@@ -2,13 +2,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { argmaxRows, csvRow, DataFormatError, maxRows, parseOptions, type Tensor2D } from '@vlfer/core';
-import { loadCheckpoint, readTextFile, RunDirectory, verifyRunOutputs } from '@vlfer/core/node';
+import { loadCheckpoint, readTextFile, recordedRunKind, RunDirectory, verifyRunOutputs } from '@vlfer/core/node';
 import { flattenOpenSetReport, type OpenSetReport } from '@vlfer/metrics';
 import { knownClassTexts } from '@vlfer/open-set';
 import { HespModel } from '@vlfer/open-set/node';
 import { hespKnownNames, loadHespData, type HespData } from './data.js';
 import { HespOptionsSchema, type HespOptions } from './options.js';
-import { clipFrameReader, evaluateOpenSet, hespFaceCropper, type HespHooks } from './train.js';
+import { clipFrameReader, evaluateOpenSet, HESP_RUN, hespFaceCropper, type HespHooks } from './train.js';
 import {
   hespDataFingerprints,
   readHespRunDataFingerprints,
@@ -70,6 +70,9 @@ export interface HespBestState {
  */
 export function readHespRunConfig(runDir: string): HespOptions {
   const cfgPath = join(runDir, 'config.resolved.json');
+  const kind = recordedRunKind(runDir);
+  if (kind !== undefined && kind !== HESP_RUN.kind)
+    throw new DataFormatError({ file: runDir, message: `holds a run of '${kind}', not of 'hesp train'` });
   if (!existsSync(cfgPath))
     throw new DataFormatError({
       file: cfgPath,

@@ -1,9 +1,10 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AbortedError, createRng, DataFormatError, InvalidArgumentError } from '@vlfer/core';
 import { loadCheckpoint, RunDirectory, saveCheckpoint, verifyRunOutputs } from '@vlfer/core/node';
 import { listFrames } from '@vlfer/datasets/node';
+import { configureModels } from '@vlfer/encoders/node';
 import type { OpenSetReport } from '@vlfer/metrics';
 import { sharedPath, writeSyntheticVideoSet } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -531,6 +532,12 @@ describe('publish and evaluation stages', () => {
     const dir = mkdtempSync(join(work, 'nocfg-'));
     expect(() => readHespRunConfig(dir)).toThrow(DataFormatError);
     expect(() => readHespRunConfig(dir)).toThrow(/config\.resolved\.json.*not found/);
+    // an unfinished run says so; another command's directory is named as that
+    writeFileSync(join(dir, 'checkpoint.safetensors'), 'c');
+    expect(() => readHespRunConfig(dir)).toThrow(/this 'hesp train' run has not finished/);
+    writeFileSync(join(dir, '.vlfer-run-kind'), 'exp-clip train\n');
+    writeFileSync(join(dir, 'config.resolved.json'), '{}');
+    expect(() => readHespRunConfig(dir)).toThrow(/nocfg-\w+: holds a run of 'exp-clip train', not of 'hesp train'/);
   });
 
   it('hespRunOptions reads a run that stored both classes and labelSet as it ran: with the classes', () => {
@@ -659,10 +666,34 @@ describe('the stages composed by hand on tiny-clip', () => {
     expect(existsSync(join(d.out, 'manifest.json'))).toBe(false);
     const logged = readFileSync(join(d.out, 'work', 'train-log.jsonl'), 'utf8');
     expect(logged).not.toMatch(/null|NaN/);
+    // a checkpoint it kept holds finite weights only (a finite loss whose update overflowed is caught too)
+    const kept = join(d.out, 'checkpoint.safetensors');
+    if (existsSync(kept))
+      for (const t of Object.values(loadCheckpoint(kept).tensors)) expect(t.data.every(Number.isFinite)).toBe(true);
+    expect(() =>
+      refuseDivergedStep({ clipKnown: 1, supCon: 1, arpl: 1, negativeClip: 1, ensemble: 1, total: 5 }, 1, 0, 0.1, {
+        ctx: Float32Array.of(0, Infinity),
+      }),
+    ).toThrow(/training diverged at epoch 2, step 1 \(learning rate 0\.1\): ctx\[1\] Infinity/);
     expect(() =>
       refuseDivergedStep({ clipKnown: 1, supCon: NaN, arpl: 1, negativeClip: 1, ensemble: 1, total: NaN }, 0, 2, 0.1),
     ).toThrow(/training diverged at epoch 1, step 3 \(learning rate 0\.1\): supCon NaN, total NaN/);
   }, 600_000);
+
+  it('a model directory without tokenizer.json is refused with what to pass while remote models are off', async () => {
+    const copy = join(work, 'no-tokenizer');
+    cpSync(model, copy, { recursive: true });
+    rmSync(join(copy, 'tokenizer.json'));
+    const before = configureModels({}).allowRemoteModels;
+    configureModels({ allowRemoteModels: false });
+    try {
+      await expect(buildHespModel(options({ model: copy }), ['a', 'b', 'c'], undefined, 'ck')).rejects.toThrow(
+        /the CLIP files hold no tokenizer\.json \(so the tokenizer is looked up as openai\/clip-vit-base-patch32\): give tokenizer, a directory holding one \(CLI --tokenizer\), or allow remote models/,
+      );
+    } finally {
+      configureModels({ allowRemoteModels: before });
+    }
+  }, 120_000);
 
   it('buildHespModel refuses a fixed patch outside the frame', async () => {
     const o = options({ location: { row: 10, col: 112 } });

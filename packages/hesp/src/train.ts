@@ -562,12 +562,23 @@ export async function hespTrainBatch(
 }
 
 /**
- * A step whose loss is not finite has diverged, and its update left the weights unusable: training stops there,
+ * A step whose loss is not finite, or whose update left a weight that is not, has diverged: training stops there,
  * before the step is logged or any checkpoint holds it (the last checkpoint stays as it was).
  * @throws InvalidArgumentError naming `lr`, the epoch and step (1-based) and the losses
  */
-export function refuseDivergedStep(losses: HespLosses, epoch: number, step: number, lr: number): void {
-  const bad = Object.entries(losses).filter(([, v]) => !Number.isFinite(v));
+export function refuseDivergedStep(
+  losses: HespLosses,
+  epoch: number,
+  step: number,
+  lr: number,
+  /** the learnable tensors after the step's update: a finite loss can still leave them infinite */
+  weights: Record<string, Float32Array> = {},
+): void {
+  const bad: [string, number][] = Object.entries(losses).filter(([, v]) => !Number.isFinite(v));
+  for (const [name, w] of Object.entries(weights)) {
+    const i = w.findIndex((v) => !Number.isFinite(v));
+    if (i >= 0) bad.push([`${name}[${i}]`, w[i]!]);
+  }
   if (bad.length === 0) return;
   throw new InvalidArgumentError({
     functionName: 'trainHesp',
@@ -602,7 +613,7 @@ export async function trainHespEpoch(ctx: HespTrainContext, state: HespTrainStat
     const ts = performance.now();
     const batch = await hespTrainBatch(o, data, model, ctx.read, order, epoch, step);
     const losses = await model.step(batch.pixels, o.frames, batch.labels);
-    refuseDivergedStep(losses, epoch, step, lr);
+    refuseDivergedStep(losses, epoch, step, lr, model.state().tensors);
     state.lossSum += losses.total;
     state.stepSeconds.push((performance.now() - ts) / 1000);
     appendLine(

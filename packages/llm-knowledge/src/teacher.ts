@@ -41,7 +41,7 @@ export function validateTarget(
     fail('is not an array of numbers');
   if (vector.length === 0) fail('is empty');
   if (where.dim !== undefined && vector.length !== where.dim)
-    fail(`has ${vector.length} values, expected ${where.dim} (the projection head's output dimension)`);
+    fail(`has ${vector.length} values, expected ${where.dim} (the projection head's output dimension, outputDim)`);
   let ss = 0;
   for (let i = 0; i < vector.length; i++) {
     const v = vector[i];

@@ -1,6 +1,7 @@
 /** @file `vlfer hesp train | eval`: HESP open-set video FER. Parse flags, draw progress, print; the work is @vlfer/hesp. */
 import { Command } from 'commander';
 import { commandHooks, facesFromFlags } from '@vlfer/cli-kit';
+import { configureModels } from '@vlfer/encoders/node';
 import { evaluateHespRun, trainHesp } from '@vlfer/hesp';
 import { NAME } from '../name.js';
 import { evalCommand, trainCommand } from './options.js';
@@ -15,6 +16,7 @@ export function hespCommand(): Command {
     trainCommand().action(async (o) => {
       if (o.location && o.location.length !== 2)
         throw new Error(`--location expects <row>,<col>, got ${o.location.join(',')}`);
+      configureModels({ allowRemoteModels: Boolean(o.allowRemote) });
       const hooks = commandHooks(NAME, o);
       const r = await trainHesp(
         {
@@ -66,6 +68,7 @@ export function hespCommand(): Command {
   program.addCommand(
     evalCommand().action(async (o) => {
       // the evaluation's lines are its result: stdout
+      configureModels({ allowRemoteModels: Boolean(o.allowRemote) });
       const hooks = commandHooks(NAME, o, (line) => process.stdout.write(`${line}\n`));
       await evaluateHespRun(o.run, hooks).finally(hooks.stop);
     }),

@@ -60,7 +60,15 @@ export function trainCommand(): Command {
       '--model <dir|file.pt>',
       'local CLIP weights: Hugging Face directory (config.json, model.safetensors, tokenizer) or OpenAI .pt checkpoint',
     )
-    .option('--tokenizer <dir>', 'CLIP tokenizer directory (for .pt checkpoints)')
+    .option(
+      '--tokenizer <dir>',
+      'CLIP tokenizer directory (for .pt checkpoints, and --model directories without tokenizer.json)',
+    )
+    .option(
+      '--allow-remote',
+      'fetch the CLIP tokenizer (openai/clip-vit-base-patch32) from the Hugging Face Hub when --model has none and --tokenizer is not given',
+      false,
+    )
     .option('--epochs <n>', 'epochs', integer(1), 100)
     .option('--batch <n>', 'clips per batch', integer(1), 64)
     .option('--frames <n>', 'TSN frames per clip', integer(1), 8)
@@ -98,5 +106,6 @@ export function evalCommand(): Command {
       "re-evaluate a run's selected state on its test split (adds eval.json and scores.csv to the run's outputs)",
     )
     .requiredOption('--run <dir>', "directory written by 'hesp train'")
+    .option('--allow-remote', 'fetch the CLIP tokenizer from the Hugging Face Hub when the run trained with one', false)
     .option('--no-progress', 'no progress bars');
 }

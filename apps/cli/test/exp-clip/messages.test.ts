@@ -44,7 +44,7 @@ describe('exp-clip eval --out never replaces earlier results unless asked', () =
     const again = cli(evalArgs(out, '--prompts', '2'));
     expect(again.code).toBe(1);
     expect(again.stderr).toBe(
-      `vlfer: --out: ${out} already holds the results of an earlier evaluation with other options (config.resolved.json, confusion-matrix.csv, metrics.json, predictions.csv); pass --overwrite to replace them as one set, or choose another output directory\n`,
+      `vlfer: --out: ${out} already holds the results of an earlier evaluation with other options (--prompts (["class_name"] then, ["an_expression_of_name"] now); config.resolved.json, confusion-matrix.csv, metrics.json, predictions.csv); pass --overwrite to replace them as one set, or choose another output directory\n`,
     );
     expect(readFileSync(join(out, 'metrics.json'), 'utf8')).toBe(metrics);
     const replaced = cli(evalArgs(out, '--prompts', '2', '--overwrite'));

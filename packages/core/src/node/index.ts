@@ -26,7 +26,10 @@ export { FeatureCache } from './vector-cache.js';
 export type { RunLockInfo, RunManifest, OpenRunOptions, RunKind } from './run-dir.js';
 export {
   RunDirectory,
+  claimRunKind,
   otherKindOfRun,
+  recordedRunKind,
+  RUN_KIND_FILE,
   verifyRunOutputs,
   recoverRunDirectory,
   RUN_LOCK_FILE,

@@ -16,7 +16,15 @@ import { hostname } from 'node:os';
 import { dirname, isAbsolute, join, normalize, resolve } from 'node:path';
 import { ChecksumError, DataFormatError, FileIoError, InvalidArgumentError, RunLockedError } from '../errors.js';
 import { quoteInput } from '../quote.js';
-import { ensureDir, fsyncDir, removePath, renamePath, writeFileDurable, writeJsonAtomic } from './fs.js';
+import {
+  ensureDir,
+  fsyncDir,
+  removePath,
+  renamePath,
+  writeFileAtomic,
+  writeFileDurable,
+  writeJsonAtomic,
+} from './fs.js';
 
 /** Name of the lock file inside a run directory. */
 export const RUN_LOCK_FILE = '.vlfer-run.lock';
@@ -191,7 +199,8 @@ export function judgeLock(
 
 /**
  * Run under a freshly taken lock of `abs`: completes a publish interrupted after its commit, discards one
- * interrupted before it (saying so through `log`), and deletes leftover staging directories.
+ * interrupted before it (saying so through `log`), and deletes leftover staging directories and the temporary files
+ * of atomic writes (`.<name>.<pid>.<random>.tmp`) that a killed process left.
  */
 export function recoverRunDirectory(abs: string, log?: (line: string) => void): void {
   const done = completePendingPublish(abs, { discardLost: true });
@@ -201,7 +210,9 @@ export function recoverRunDirectory(abs: string, log?: (line: string) => void): 
       `${abs}: an interrupted publish could not be completed (its staging directory is gone); the outputs are incomplete until the run publishes again`,
     );
   for (const entry of readdirSync(abs))
-    if (entry.startsWith('.staging-')) rmSync(join(abs, entry), { recursive: true, force: true });
+    // a staging directory, or the temporary file of an atomic write, left by a process killed while writing it
+    if (entry.startsWith('.staging-') || /^\..+\.\d+\.[0-9a-z]+\.tmp$/.test(entry))
+      rmSync(join(abs, entry), { recursive: true, force: true });
 }
 
 export interface OpenRunOptions {
@@ -229,6 +240,43 @@ export interface RunKind {
   files: readonly string[];
   functionName: string;
   argument: string;
+}
+
+/** Name of the file that says which kind of run a directory holds, from its first run on (published or not). */
+export const RUN_KIND_FILE = '.vlfer-run-kind';
+
+/**
+ * Under the lock of `abs`: refuse it when it holds another kind of run — by its published set's kind, else by the
+ * kind its first run recorded (a run killed before it published: its checkpoint is another command's), else, for a
+ * set published before kinds were recorded, by its file names — and record `expects.kind` when nothing is recorded.
+ * @throws InvalidArgumentError naming `expects.argument` and what the directory holds
+ */
+export function claimRunKind(abs: string, expects: RunKind): void {
+  const manifest = readManifestIfAny(abs);
+  const marker = recordedRunKind(abs, false);
+  const kind = manifest?.kind ?? marker;
+  if (kind === undefined && manifest) {
+    const refusal = otherKindOfRun(abs, manifest, expects);
+    if (refusal) throw refusal;
+  } else if (kind !== undefined && kind !== expects.kind) {
+    const files = readdirSync(abs).filter((f) => f !== RUN_KIND_FILE && f !== RUN_LOCK_FILE);
+    throw new InvalidArgumentError({
+      functionName: expects.functionName,
+      argument: expects.argument,
+      message: `${abs} holds ${manifest ? 'the results' : 'an unfinished run'} of '${kind}' (${files.join(', ')}), which '${expects.kind}' would replace; choose another output directory`,
+    });
+  }
+  if (marker === undefined) writeFileAtomic(join(abs, RUN_KIND_FILE), `${expects.kind}\n`);
+}
+
+/**
+ * The kind of run a directory holds, as recorded: its published set's (with `published`, the default), else what its
+ * first run wrote in `RUN_KIND_FILE`; undefined when nothing says (no run, or one from before kinds were recorded).
+ */
+export function recordedRunKind(dir: string, published = true): string | undefined {
+  const markerPath = join(dir, RUN_KIND_FILE);
+  const marker = existsSync(markerPath) ? readFileSync(markerPath, 'utf8').trim() || undefined : undefined;
+  return (published ? readManifestIfAny(dir)?.kind : undefined) ?? marker;
 }
 
 /**
@@ -296,13 +344,16 @@ export class RunDirectory {
     const staleAfter = options.staleAfterMs ?? 120_000;
     let last: Partial<RunLockInfo> = {};
     for (let attempt = 0, waits = 0; attempt < 5; attempt++) {
+      let created = false;
       try {
         createLockFile(lockPath, info);
-        return RunDirectory.start(abs, info, options);
+        created = true;
       } catch (error) {
         if ((error as { code?: string }).code !== 'EEXIST')
           throw new FileIoError({ file: lockPath, operation: 'create the lock', cause: error });
       }
+      // outside the try: what the started run refuses (another kind of results) is its own error, not the lock's
+      if (created) return RunDirectory.start(abs, info, options);
       const lock = readLock(lockPath);
       if (!lock) continue; // removed by its holder between our create and read: try again
       if ('info' in lock) last = lock.info;
@@ -328,9 +379,7 @@ export class RunDirectory {
     run.heartbeat.unref();
     try {
       recoverRunDirectory(abs, options.log);
-      const manifest = options.expects && readManifestIfAny(abs);
-      const refusal = manifest && otherKindOfRun(abs, manifest, options.expects!);
-      if (refusal) throw refusal;
+      if (options.expects) claimRunKind(abs, options.expects);
     } catch (error) {
       run.close();
       throw error;

@@ -608,9 +608,13 @@ export function safetensorsLogitScale(file: string): number | null {
  */
 export async function loadClipTokenizer(
   source: string,
-  options: { log?: (line: string) => void } = {},
+  /** `remoteHint`: what to do when `source` is a Hub id and remote models are disabled (said in the error) */
+  options: { log?: (line: string) => void; remoteHint?: string } = {},
 ): Promise<(texts: readonly string[]) => { ids: number[]; dims: [number, number]; truncated: number[] }> {
-  const tokenizer = await loadTokenizer(source, 'give a directory holding the CLIP tokenizer.json');
+  const tokenizer = await loadTokenizer(
+    source,
+    options.remoteHint ?? 'give a directory holding the CLIP tokenizer.json',
+  );
   return (texts) => {
     const { ids, dims, truncated } = tokenizeWith(tokenizer, texts, options.log);
     return { ids, dims, truncated };

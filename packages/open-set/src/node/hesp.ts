@@ -120,6 +120,11 @@ const addInto = (a: Float32Array, ...bs: ArrayLike<number>[]) => {
 };
 const halve = (g: Tensor2D): Tensor2D => ({ ...g, data: g.data.map((x) => x / 2) });
 
+/** What to do when the CLIP files hold no tokenizer and it would be fetched from the Hub while that is not allowed. */
+function tokenizerHint(clip: ClipGradientModel): string {
+  return `the CLIP files hold no tokenizer.json (so the tokenizer is looked up as ${clip.bundle.tokenizer}): give tokenizer, a directory holding one (CLI --tokenizer), or allow remote models (CLI --allow-remote)`;
+}
+
 /**
  * HESP (Liu et al., ACM MM 2024) on a frozen CLIP with gradients from ONNX Runtime VJP graphs.
  * Learnable: class-specific CoOp contexts (K × nCtx × D), a 56×56 pixel-space visual prompt, K negative prompt
@@ -202,7 +207,7 @@ export class HespModel {
             ...(options.log ? { log: options.log } : {}),
           })
         : model;
-    const tokenize = await loadClipTokenizer(clip.bundle.tokenizer);
+    const tokenize = await loadClipTokenizer(clip.bundle.tokenizer, { remoteHint: tokenizerHint(clip) });
     const o = {
       classTexts: options.classTexts,
       nCtx: options.nCtx ?? 16,
