@@ -171,8 +171,24 @@ export function refuseChangedFingerprints(
     throw new InvalidArgumentError({
       functionName: refusal.functionName,
       argument: refusal.argument,
-      message: `${ckptPath} was trained on other data: ${changed.map((k) => what[k] ?? k).join(', ')} changed since. ${refusal.consequence}`,
+      message: `${ckptPath} was trained on other data: ${changed.map((k) => what[k] ?? k).join(', ')} changed since${framesSpelling(o, recorded, changed)}. ${refusal.consequence}`,
     });
+}
+
+/**
+ * Frames are named in the fingerprint by their paths as `root` and the lists spell them: when the frames' fingerprint
+ * changed and the recorded options spelt those paths otherwise, the note says to spell them as then ('' otherwise).
+ */
+function framesSpelling(o: HespOptions, recorded: Partial<Record<string, unknown>>, changed: string[]): string {
+  const then = (recorded as { runOptions?: Record<string, unknown> }).runOptions;
+  if (!changed.includes('framesFingerprint') || !then) return '';
+  const flags = { root: '--root', trainAnnotations: '--train', testAnnotations: '--test' } as const;
+  const differ = (Object.keys(flags) as (keyof typeof flags)[]).filter(
+    (k) => typeof then[k] === 'string' && then[k] !== o[k],
+  );
+  return differ.length
+    ? ` (or only their paths are spelt otherwise than when the run started: give ${differ.map((k) => `${k} '${String(then[k])}'`).join(', ')} as then, from the directory it ran in)`
+    : '';
 }
 
 /** What a run trains on, as its data were read: the known classes in label order, and every clip's label. */

@@ -695,6 +695,24 @@ describe('the stages composed by hand on tiny-clip', () => {
     }
   }, 120_000);
 
+  it('a resume with the frame paths spelt otherwise than the run started with says so', async () => {
+    const cwd = process.cwd();
+    const out = join(work, 'spelt-otherwise');
+    try {
+      process.chdir(work);
+      const rel = options({ trainAnnotations: 'train.txt', testAnnotations: 'test.txt', root: '.', out, epochs: 2 });
+      const stop = new AbortController();
+      const onProgress = (e: { phase: string }) => (e.phase === 'train' ? stop.abort(new Error('test')) : undefined);
+      await expect(trainHesp(rel, { signal: stop.signal, onProgress })).rejects.toThrow(AbortedError);
+      await expect(trainHesp(options({ out, epochs: 2 }))).rejects.toThrow(
+        /the video frames changed since \(or only their paths are spelt otherwise than when the run started: give root '\.', trainAnnotations 'train\.txt', testAnnotations 'test\.txt' as then/,
+      );
+      expect((await trainHesp(rel, { log: () => {} })).resumedFrom).toEqual({ epoch: 0, step: 1 });
+    } finally {
+      process.chdir(cwd);
+    }
+  }, 600_000);
+
   it('buildHespModel refuses a fixed patch outside the frame', async () => {
     const o = options({ location: { row: 10, col: 112 } });
     await expect(buildHespModel(o, ['a', 'b', 'c'], undefined, 'ck')).rejects.toThrow(
