@@ -40,6 +40,10 @@ describe('loadEvalData stages', () => {
     await expect(loadEvalData(opts({ dataset: 'fer2013', folds: [1, 2] }), 1)).rejects.toThrow(
       /'folds'.*dataset fer2013 is read from the class folders under root .*; it takes no annotation file and has no folds/,
     );
+    // every folder under a class-folder root is data: the output directory may not lie there
+    await expect(loadEvalData(opts({ dataset: 'fer2013', out: join(work, 'results') }), null)).rejects.toThrow(
+      /'out'.*results lies inside the dataset's root .*: its files would be read as the dataset's/,
+    );
     // a fold listed twice would weigh twice in the mean
     expect(() => opts({ dataset: 'dfew', annotations: 'a_{fold}.txt', folds: [1, 1, 2] })).toThrow(
       /lists fold 1 twice \(1,1,2\); each fold is evaluated once/,

@@ -1,3 +1,4 @@
+import { isAbsolute, relative, resolve } from 'node:path';
 import { DataFormatError, InvalidArgumentError, type LabelSet } from '@vlfer/core';
 import {
   DATASETS,
@@ -127,10 +128,18 @@ export function foldAnnotations(options: Pick<EvalOptions, 'annotations'>, fold:
 
 /**
  * A class-folder dataset reads no list: an annotation file would be recorded in config.resolved.json as if it chose
- * the items, and folds name list files. @throws InvalidArgumentError naming `annotations` or `folds`
+ * the items, and folds name list files; and every folder under its root is data, so `out` may not lie there.
+ * @throws InvalidArgumentError naming `out`, `annotations` or `folds`
  */
 function refuseListOptions(options: EvalOptions, info: DatasetInfo): void {
   if (info.format !== 'image-folder' && info.format !== 'video-folder') return;
+  const rel = options.out === undefined ? '..' : relative(resolve(options.root), resolve(options.out));
+  if (rel === '' || (!rel.startsWith('..') && !isAbsolute(rel)))
+    throw new InvalidArgumentError({
+      functionName: 'loadEvalData',
+      argument: 'out',
+      message: `${resolve(options.out!)} lies inside the dataset's root ${resolve(options.root)}: its files would be read as the dataset's; choose an output directory outside it`,
+    });
   const given = options.annotations ? 'annotations' : options.folds ? 'folds' : undefined;
   if (given)
     throw new InvalidArgumentError({

@@ -12,9 +12,10 @@ import {
   type Shard,
   type Tensor2D,
 } from '@vlfer/core';
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
 import {
+  claimRunKind,
   MANIFEST_FILE,
   otherKindOfRun,
   provenance,
@@ -28,6 +29,7 @@ import {
 import { buildZeroShotClassifier } from '@vlfer/encoders';
 import { loadClip, runtimeVersions, type ClipModel } from '@vlfer/encoders/node';
 import { expClipPrompts, type PromptType } from '@vlfer/llm-knowledge';
+import { DATASETS, type DatasetId } from '@vlfer/datasets';
 import type { FaceCacheCounts, FaceCropper, FacesReport } from '@vlfer/faces/node';
 import { averageFolds, classificationReport, type MeanStd } from '@vlfer/metrics';
 import { loadProjectionHeadAsync, type ProjectionHead } from '@vlfer/projection-head';
@@ -515,6 +517,7 @@ export function publishEvaluation(run: RunDirectory, result: EvalResult): void {
   run.publish(evalOutputFiles(result));
   writeJsonAtomic(run.path('run.json'), {
     command: 'exp-clip eval',
+    cwd: process.cwd(), // the directory relative paths in config.resolved.json are from
     counts: result.counts,
     ...(result.facesCache ? { faces: result.facesCache } : {}),
     timing: result.timing,
@@ -561,8 +564,9 @@ export function refuseEarlierResults(options: EvalOptions): void {
     void [_m, _d, _p];
     const now = JSON.parse(JSON.stringify(recordedOptions(options))) as Record<string, unknown>;
     // the same command again, its paths perhaps spelt otherwise (`data/` for `data`, absolute for relative)
-    if (JSON.stringify(pathsResolved(settings)) === JSON.stringify(pathsResolved(now))) return;
-    changed = describeChangedFields(pathsResolved(settings), pathsResolved(now));
+    const then = pathsResolved(settings, earlierCwd(dir));
+    if (JSON.stringify(then) === JSON.stringify(pathsResolved(now))) return;
+    changed = describeChangedFields(then, pathsResolved(now));
   } catch {
     /* no readable manifest or configuration: refused below */
   }
@@ -574,17 +578,34 @@ export function refuseEarlierResults(options: EvalOptions): void {
 }
 
 /**
- * Recorded options with their paths resolved against the working directory, for comparing two spellings: the path
- * options always, those that may be names (a Hub model id, a built-in label set) when such a path exists.
+ * Recorded options as a rerun compares them: paths resolved against the working directory they were given in (the
+ * path options always, those that may be names, a Hub model id or a built-in label set, when such a path exists),
+ * the dataset's default label set the same named or not, and without the options that do not change the results
+ * (`threads`, `preprocessWorkers`, `cacheDir`).
  */
-function pathsResolved(o: Record<string, unknown>): Record<string, unknown> {
-  const out = { ...o };
-  for (const k of ['root', 'annotations', 'head', 'cacheDir', 'out', 'model', 'tokenizer', 'labelSet']) {
+function pathsResolved(o: Record<string, unknown>, cwd = process.cwd()): Record<string, unknown> {
+  // how the work is done, not what it computes: threads, decode workers (documented to give the same bytes), the cache
+  const { threads: _t, preprocessWorkers: _w, cacheDir: _c, ...out } = o;
+  void [_t, _w, _c];
+  // the dataset's default label set named or left out is one choice
+  const info = DATASETS[o.dataset as DatasetId] as { labelSet?: string } | undefined;
+  if (out.labelSet !== undefined && out.labelSet === info?.labelSet) delete out.labelSet;
+  for (const k of ['root', 'annotations', 'head', 'out', 'model', 'tokenizer', 'labelSet']) {
     const v = out[k];
-    const always = ['root', 'annotations', 'head', 'cacheDir', 'out'].includes(k);
-    if (typeof v === 'string' && v !== '' && (always || existsSync(v))) out[k] = resolve(v);
+    const always = ['root', 'annotations', 'head', 'out'].includes(k);
+    if (typeof v === 'string' && v !== '' && (always || existsSync(resolve(cwd, v)))) out[k] = resolve(cwd, v);
   }
   return out;
+}
+
+/** The working directory an earlier evaluation in `dir` ran in (its run.json), which its relative paths are from. */
+function earlierCwd(dir: string): string | undefined {
+  try {
+    const cwd = (JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as { cwd?: unknown }).cwd;
+    return typeof cwd === 'string' && isAbsolute(cwd) ? cwd : undefined;
+  } catch {
+    return undefined; // none recorded (vlfer before 2026-12-06): this process's
+  }
 }
 
 /** The options a result set records in config.resolved.json: all but how it was written (`overwrite`). */
@@ -600,7 +621,13 @@ function recordedOptions(options: EvalOptions): Omit<EvalOptions, 'overwrite'> {
  * take no lock.
  */
 function openEvalRun(options: EvalOptions, log: (line: string) => void): RunDirectory | undefined {
-  if (!options.out || options.shard) return undefined;
+  if (!options.out) return undefined;
+  if (options.shard) {
+    // no lock (shards run at once), but the directory is an evaluation's, as its merge will be
+    mkdirSync(resolve(options.out), { recursive: true });
+    claimRunKind(resolve(options.out), EVAL_RUN);
+    return undefined;
+  }
   const run = RunDirectory.open(options.out, { command: 'exp-clip eval', log, expects: EVAL_RUN });
   try {
     refuseEarlierResults(options);

@@ -12,6 +12,7 @@ import { evaluateZeroShot, trainHead } from './index.js';
 const work = mkdtempSync(join(tmpdir(), 'vlfer-rel-'));
 const model = sharedPath('fixtures', 'tiny-clip');
 const root = join(work, 'images');
+const fer = sharedPath('data', 'fer2013-privatetest');
 const unlabelled = join(work, 'unlabelled');
 const targets = join(work, 'targets.jsonl');
 afterEach(() => setWriteFailpoint(undefined));
@@ -128,6 +129,22 @@ describe('exp-clip runs: nothing lost, nothing silently stale, every fault named
     try {
       process.chdir(work);
       await evaluateZeroShot({ ...evalOpts(out), out: 'earlier/', model: `${evalOpts(out).model}/` });
+      // the same relative root from another directory names other images: another command (run.json's cwd)
+      for (const [dir, n] of [
+        ['a', 2],
+        ['b', 3],
+      ] as const)
+        for (const c of ['happy', 'sad']) {
+          mkdirSync(join(work, dir, 'imgs', c), { recursive: true });
+          for (const f of readdirSync(join(fer, c)).slice(0, n)) cpSync(join(fer, c, f), join(work, dir, 'imgs', c, f));
+        }
+      const rel = join(work, 'relative-root');
+      process.chdir(join(work, 'a'));
+      await evaluateZeroShot({ ...evalOpts(rel), root: 'imgs' });
+      process.chdir(join(work, 'b'));
+      await expect(evaluateZeroShot({ ...evalOpts(rel), root: 'imgs' })).rejects.toThrow(
+        `other options (root ("${join(work, 'a', 'imgs')}" then, "${join(work, 'b', 'imgs')}" now);`,
+      );
     } finally {
       process.chdir(cwd);
     }

@@ -42,6 +42,8 @@ beforeAll(async () => {
 
 describe('exp-clip eval --merge checks each shard record', () => {
   it('merges two finished shards and reports what they encoded', async () => {
+    // the shards claimed the directory for an evaluation, before any merge
+    expect(readFileSync(join(out, '.vlfer-run-kind'), 'utf8')).toBe('exp-clip eval\n');
     const r = await evaluateZeroShot({ ...options(join(work, 'cache')), merge: 2 }, { log: (l) => log.push(l) });
     expect(r.results[0]!.folds[0]!.n).toBe(12);
     expect(log.join('\n')).toMatch(/merging 2 shards: 12 images were encoded by the shards/);

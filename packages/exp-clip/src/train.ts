@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import {
@@ -20,6 +20,7 @@ import {
 } from '@vlfer/core';
 import {
   appendLine,
+  claimRunKind,
   FeatureCache,
   loadCheckpoint,
   MANIFEST_FILE,
@@ -854,6 +855,9 @@ export function trainMetrics(
 
 /** A shard of a training job: fill the shared feature, target and face caches for its units and record that it finished. */
 async function trainShard(options: TrainOptions, shard: Shard, ctx: TrainStageContext): Promise<TrainResult> {
+  // no lock (shards run at once), but the directory is a training's, as its merge will be
+  mkdirSync(resolve(options.out), { recursive: true });
+  claimRunKind(resolve(options.out), TRAIN_RUN);
   const p = await prepareTrainingData(options, resolveTeacher(options), ctx, shard);
   const marker = writeShardRecord(options.out, shard, trainShardFields(options), {
     units: p.units,

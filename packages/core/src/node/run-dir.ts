@@ -209,10 +209,14 @@ export function recoverRunDirectory(abs: string, log?: (line: string) => void): 
     log?.(
       `${abs}: an interrupted publish could not be completed (its staging directory is gone); the outputs are incomplete until the run publishes again`,
     );
+  const leftover = /^\..+\.\d+\.[0-9a-z]+\.tmp$/; // the temporary file of an atomic write, its writer killed
   for (const entry of readdirSync(abs))
-    // a staging directory, or the temporary file of an atomic write, left by a process killed while writing it
-    if (entry.startsWith('.staging-') || /^\..+\.\d+\.[0-9a-z]+\.tmp$/.test(entry))
+    if (entry.startsWith('.staging-') || leftover.test(entry))
       rmSync(join(abs, entry), { recursive: true, force: true });
+  // and those of the working files a run keeps in work/ (the lock holder is the only writer there)
+  const work = join(abs, 'work');
+  if (existsSync(work) && statSync(work).isDirectory())
+    for (const entry of readdirSync(work)) if (leftover.test(entry)) rmSync(join(work, entry), { force: true });
 }
 
 export interface OpenRunOptions {
@@ -253,21 +257,42 @@ export const RUN_KIND_FILE = '.vlfer-run-kind';
  */
 export function claimRunKind(abs: string, expects: RunKind): void {
   const manifest = readManifestIfAny(abs);
-  const marker = recordedRunKind(abs, false);
+  const held = existsSync(abs) ? readdirSync(abs).filter((f) => f !== RUN_KIND_FILE && f !== RUN_LOCK_FILE) : [];
+  // a claim by a run that wrote nothing (refused options, killed at once) holds nothing to protect
+  const marker = held.length > 0 ? recordedRunKind(abs, false) : undefined;
   const kind = manifest?.kind ?? marker;
+  const refuse = (what: string) =>
+    new InvalidArgumentError({
+      functionName: expects.functionName,
+      argument: expects.argument,
+      message: `${abs} holds ${what} (${held.join(', ')}), which '${expects.kind}' would replace; choose another output directory`,
+    });
   if (kind === undefined && manifest) {
     const refusal = otherKindOfRun(abs, manifest, expects);
     if (refusal) throw refusal;
-  } else if (kind !== undefined && kind !== expects.kind) {
-    const files = readdirSync(abs).filter((f) => f !== RUN_KIND_FILE && f !== RUN_LOCK_FILE);
-    throw new InvalidArgumentError({
-      functionName: expects.functionName,
-      argument: expects.argument,
-      message: `${abs} holds ${manifest ? 'the results' : 'an unfinished run'} of '${kind}' (${files.join(', ')}), which '${expects.kind}' would replace; choose another output directory`,
-    });
+  } else if (kind !== undefined && kind !== expects.kind)
+    throw refuse(`${manifest ? 'the results' : 'an unfinished run'} of '${kind}'`);
+  else if (kind === undefined && !held.includes('checkpoint.safetensors')) {
+    // result files no vlfer run published (no manifest, no checkpoint): someone's own, never overwritten
+    const theirs = held.filter((f) => UNOWNED_RESULT_NAMES.includes(f));
+    if (theirs.length > 0) throw refuse(`files no vlfer run published (${theirs.join(', ')}) among its files`);
   }
-  if (marker === undefined) writeFileAtomic(join(abs, RUN_KIND_FILE), `${expects.kind}\n`);
+  if (recordedRunKind(abs, false) !== expects.kind) writeFileAtomic(join(abs, RUN_KIND_FILE), `${expects.kind}\n`);
 }
+
+/**
+ * Names of result files that only a publish puts in a run directory (not the working files an older vlfer kept under
+ * published names): found without a manifest or checkpoint, they are not a run's.
+ */
+const UNOWNED_RESULT_NAMES = [
+  'metrics.json',
+  'config.resolved.json',
+  'head.safetensors',
+  'predictions.csv',
+  'confusion-matrix.csv',
+  'scores.csv',
+  'eval.json',
+];
 
 /**
  * The kind of run a directory holds, as recorded: its published set's (with `published`, the default), else what its

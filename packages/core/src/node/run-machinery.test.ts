@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import {
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -21,6 +22,7 @@ import {
   loadCheckpoint,
   provenance,
   readJsonLines,
+  RUN_KIND_FILE,
   RUN_LOCK_FILE,
   RunDirectory,
   saveCheckpoint,
@@ -83,6 +85,37 @@ describe('run directories are locked', () => {
     utimesSync(join(dir, RUN_LOCK_FILE), old, old);
     RunDirectory.open(dir, { command: 'rerun', log: (l) => notes.push(l) }).close();
     expect(notes.at(-1)).toMatch(/node-17 \(no heartbeat for \d+ s\)/);
+  });
+});
+
+describe('a run directory holds one kind of run', () => {
+  const kind = (k: string) => ({ kind: k, files: ['metrics.json'], functionName: 'f', argument: 'out' });
+  it('claimed at its first run; another kind refused while something is in it; an empty claim is no claim', () => {
+    const d = tmp();
+    RunDirectory.open(d, { command: 'a', expects: kind('a') }).close();
+    expect(readFileSync(join(d, RUN_KIND_FILE), 'utf8')).toBe('a\n');
+    // a run of kind a that wrote nothing (refused options, killed at once): b may take the directory
+    RunDirectory.open(d, { command: 'b', expects: kind('b') }).close();
+    expect(readFileSync(join(d, RUN_KIND_FILE), 'utf8')).toBe('b\n');
+    writeFileSync(join(d, 'checkpoint.safetensors'), 'c');
+    expect(() => RunDirectory.open(d, { command: 'a', expects: kind('a') })).toThrow(
+      `Argument 'out' passed to 'f': ${d} holds an unfinished run of 'b' (checkpoint.safetensors), which 'a' would replace; choose another output directory`,
+    );
+    // the refusal is the run's, not the lock's: the lock is released
+    expect(existsSync(join(d, RUN_LOCK_FILE))).toBe(false);
+  });
+  it('result files no vlfer run published are never overwritten; temporary files of killed writes are removed', () => {
+    const d = tmp();
+    writeFileSync(join(d, 'metrics.json'), 'mine');
+    expect(() => RunDirectory.open(d, { command: 'a', expects: kind('a') })).toThrow(
+      /holds files no vlfer run published \(metrics\.json\) among its files \(metrics\.json\)/,
+    );
+    const e = tmp();
+    mkdirSync(join(e, 'work'));
+    for (const f of ['.x.json.123.ab12.tmp', 'work/.log.jsonl.9.zz.tmp', 'work/keep.tmp'])
+      writeFileSync(join(e, f), '');
+    RunDirectory.open(e, { command: 'a', expects: kind('a') }).close();
+    expect([readdirSync(e).sort(), readdirSync(join(e, 'work'))]).toEqual([[RUN_KIND_FILE, 'work'], ['keep.tmp']]);
   });
 });
 
