@@ -1,7 +1,15 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { argmaxRows, csvRow, DataFormatError, maxRows, parseOptions, type Tensor2D } from '@vlfer/core';
+import {
+  argmaxRows,
+  csvRow,
+  DataFormatError,
+  InvalidArgumentError,
+  maxRows,
+  parseOptions,
+  type Tensor2D,
+} from '@vlfer/core';
 import { loadCheckpoint, readTextFile, recordedRunKind, RunDirectory, verifyRunOutputs } from '@vlfer/core/node';
 import { flattenOpenSetReport, type OpenSetReport } from '@vlfer/metrics';
 import { knownClassTexts } from '@vlfer/open-set';
@@ -69,6 +77,12 @@ export interface HespBestState {
  * @throws DataFormatError naming config.resolved.json (missing, not JSON, or with the invalid field)
  */
 export function readHespRunConfig(runDir: string): HespOptions {
+  if (typeof runDir !== 'string' || runDir === '')
+    throw new InvalidArgumentError({
+      functionName: 'evaluateHespRun',
+      argument: 'runDir',
+      message: `expected a directory written by 'hesp train', got ${JSON.stringify(runDir)}`,
+    });
   const cfgPath = join(runDir, 'config.resolved.json');
   const kind = recordedRunKind(runDir);
   if (kind !== undefined && kind !== HESP_RUN.kind)

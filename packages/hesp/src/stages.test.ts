@@ -532,6 +532,7 @@ describe('publish and evaluation stages', () => {
     const dir = mkdtempSync(join(work, 'nocfg-'));
     expect(() => readHespRunConfig(dir)).toThrow(DataFormatError);
     expect(() => readHespRunConfig(dir)).toThrow(/config\.resolved\.json.*not found/);
+    expect(() => readHespRunConfig('')).toThrow(/'runDir'.*expected a directory written by 'hesp train', got ""/);
     // an unfinished run says so; another command's directory is named as that
     writeFileSync(join(dir, 'checkpoint.safetensors'), 'c');
     expect(() => readHespRunConfig(dir)).toThrow(/this 'hesp train' run has not finished/);

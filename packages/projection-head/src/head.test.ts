@@ -178,6 +178,8 @@ describe('ProjectionHead', () => {
     expect(() => loadProjectionHead(join(d, 'head.safetensors'), { expectInputDim: 512 })).toThrow(
       /head input dim 8 does not match the encoder's embedding dim 512/,
     );
+    // a directory (a run's folder given for its head) is said to be one
+    expect(() => loadProjectionHead(d)).toThrow(/: a directory; expected a head file \(\.safetensors or \.pth\)/);
   });
 });
 

@@ -1,3 +1,4 @@
+import { existsSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { DataFormatError, InvalidArgumentError, type FeatureProjection, type Rng, type Tensor2D } from '@vlfer/core';
@@ -132,7 +133,8 @@ export function loadProjectionHead(path: string, options: { expectInputDim?: num
   if (ext === '.pth' || ext === '.pt' || ext === '.bin') {
     return headFromState(readTorchCheckpointFile(path).tensors, path, options);
   }
-  throw new DataFormatError({ file: path, message: `unknown head format '${ext}'; expected .safetensors or .pth` });
+  const what = existsSync(path) && statSync(path).isDirectory() ? 'a directory' : `a file of unknown format '${ext}'`;
+  throw new DataFormatError({ file: path, message: `${what}; expected a head file (.safetensors or .pth)` });
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   flagsInText,
   formatDuration,
   longFlags,
+  number,
   onParentExit,
   progressBars,
   runMain,
@@ -148,6 +149,10 @@ describe('error lines for a command-line user', () => {
     ]);
     for (const sig of ['SIGINT', 'SIGTERM'] as const)
       for (const l of process.listeners(sig).filter((l) => !before[sig].includes(l))) process.off(sig, l);
+  });
+  it('number() reads decimal numbers only', () => {
+    expect([number()('1e-3'), number()('.5'), number()('-2')]).toEqual([0.001, 0.5, -2]);
+    for (const bad of ['0x10', '', 'NaN', '1e400', '1,5']) expect(() => number()(bad)).toThrow(/expected a number/);
   });
   it('--shard says what it expects; longFlags lists the flags of every subcommand', () => {
     expect(shardFlag('1/4')).toEqual({ index: 1, count: 4 });

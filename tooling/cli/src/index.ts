@@ -324,7 +324,9 @@ export function integer(min = Number.MIN_SAFE_INTEGER): (v: string) => number {
 export function number(options: { positive?: boolean } = {}): (v: string) => number {
   return (v) => {
     const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n)) throw new CommanderArgumentError(`expected a number, got '${v}'`);
+    // decimal only: Number() also reads '0x10' as 16 and '' as 0
+    if (!/^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/.test(v) || !Number.isFinite(n))
+      throw new CommanderArgumentError(`expected a number, got '${v}'`);
     if (options.positive && !(n > 0)) throw new CommanderArgumentError(`expected a positive number, got ${n}`);
     return n;
   };

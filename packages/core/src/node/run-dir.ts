@@ -363,6 +363,12 @@ export class RunDirectory {
    */
   static open(dir: string, options: OpenRunOptions): RunDirectory {
     const abs = resolve(dir);
+    if (options.expects && existsSync(abs) && !statSync(abs).isDirectory())
+      throw new InvalidArgumentError({
+        functionName: options.expects.functionName,
+        argument: options.expects.argument,
+        message: `${abs} is a file, not a directory; choose an output directory`,
+      });
     ensureDir(abs);
     const lockPath = join(abs, RUN_LOCK_FILE);
     const info = newLockInfo(options.command);

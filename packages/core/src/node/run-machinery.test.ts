@@ -103,6 +103,9 @@ describe('a run directory holds one kind of run', () => {
     );
     // the refusal is the run's, not the lock's: the lock is released
     expect(existsSync(join(d, RUN_LOCK_FILE))).toBe(false);
+    expect(() => RunDirectory.open(join(d, 'checkpoint.safetensors'), { command: 'a', expects: kind('a') })).toThrow(
+      /checkpoint\.safetensors is a file, not a directory; choose an output directory/,
+    );
   });
   it('result files no vlfer run published are never overwritten; temporary files of killed writes are removed', () => {
     const d = tmp();
