@@ -29,6 +29,7 @@ import {
   alive,
   commandLine,
   descendants,
+  processReport,
   repoRoot,
   sharedPath,
   until,
@@ -369,6 +370,9 @@ describe('package.json scripts exec their program (a killed pnpm leaves no orpha
       await until(
         () => seen.every((p) => !alive(p)),
         `the processes pnpm started (${seen.join(', ')}) to end after pnpm was killed`,
+        undefined,
+        // a hang says where each survivor is, and what the command printed
+        () => `alive: ${seen.filter(alive).map(processReport).join('; ')}; output: ${output.slice(-2000)}`,
       );
       expect(output).toMatch(/: the parent process \d+ is gone; (stopping|exiting)/);
       const runs = ['e1', 'e2', 'h1', 'h2', 'ablations'].flatMap((d) => files(out(d)).map((f) => join(d, f)));

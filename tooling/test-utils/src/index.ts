@@ -200,4 +200,4 @@ export async function writeSolidClassFolders(
 export { runCli, runCliAsync, runCliKilledAfter, killChain, spawnCli } from './cli.js';
 export { sharedStorageBomb, noneOpcodeBomb, nestedDictPickle, manyTensorsCheckpoint } from './torch-bombs.js';
 export { photoLikeJpeg } from './images.js';
-export { alive, commandLine, descendants, groupMembers, until } from './processes.js';
+export { alive, commandLine, descendants, groupMembers, processReport, until } from './processes.js';

@@ -66,11 +66,34 @@ export function commandLine(pid: number): string {
   }
 }
 
-/** Poll until `cond` holds; the limit is only a safety net against a hang (it fails the test with `what`). */
-export async function until(cond: () => boolean, what: string, safetyMs = 180_000): Promise<void> {
+/**
+ * Poll until `cond` holds; the limit is only a safety net against a hang (it fails the test with `what`, and with
+ * what `state()` says then, e.g. the processes still alive and where they are).
+ */
+export async function until(
+  cond: () => boolean,
+  what: string,
+  safetyMs = 180_000,
+  state?: () => string,
+): Promise<void> {
   const t0 = Date.now();
   while (!cond()) {
-    if (Date.now() - t0 > safetyMs) throw new Error(`gave up waiting (${safetyMs / 1000} s) for: ${what}`);
+    if (Date.now() - t0 > safetyMs)
+      throw new Error(`gave up waiting (${safetyMs / 1000} s) for: ${what}${state ? `; ${state()}` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** What a live process is doing, for a hang's report: its command line, state and kernel wait channel. */
+export function processReport(pid: number): string {
+  const read = (f: string) => {
+    try {
+      return readFileSync(`/proc/${pid}/${f}`, 'utf8').trim();
+    } catch {
+      return '?';
+    }
+  };
+  const stat = read('stat');
+  const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+  return `pid ${pid} (${commandLine(pid) || '?'}): state ${state}, wchan ${read('wchan')}, threads ${read('status').match(/Threads:\s+(\d+)/)?.[1] ?? '?'}`;
 }
