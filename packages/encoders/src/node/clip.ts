@@ -157,7 +157,14 @@ async function loadTokenizer(source: string, remoteHint: string): Promise<PreTra
     throw new VlferError(
       `The CLIP tokenizer '${source}' is not a local directory with tokenizer.json and remote models are disabled; ${remoteHint}`,
     );
-  if (!isDir) return AutoTokenizer.from_pretrained(source);
+  if (!isDir)
+    return AutoTokenizer.from_pretrained(source).catch((error: unknown) => {
+      // offline, or the Hub refusing: say what was fetched, and what to give instead
+      throw new VlferError(
+        `cannot fetch the CLIP tokenizer '${source}' from the Hugging Face Hub (${(error as Error).message}); ${remoteHint}`,
+        { cause: error },
+      );
+    });
   try {
     return await AutoTokenizer.from_pretrained(source, { local_files_only: true });
   } catch (error) {

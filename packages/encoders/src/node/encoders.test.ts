@@ -67,6 +67,16 @@ describe('parity with PyTorch on tiny-clip', () => {
       );
       copyFileSync(join(tinyDir, 'tokenizer.json'), join(d, 'tokenizer.json'));
       expect((await loadClipTokenizer(d))(['a happy face']).dims).toEqual([1, 77]);
+      // a Hub id that cannot be fetched (here a host that refuses) says what it fetched and what to give instead
+      const host = configureModels({}).remoteHost;
+      configureModels({ remoteHost: 'http://127.0.0.1:9/' });
+      try {
+        await expect(loadClipTokenizer('no-such/tokenizer', { remoteHint: 'give tokenizer' })).rejects.toThrow(
+          /^cannot fetch the CLIP tokenizer 'no-such\/tokenizer' from the Hugging Face Hub \(.+\); give tokenizer$/,
+        );
+      } finally {
+        configureModels({ remoteHost: host });
+      }
     } finally {
       configureModels({ allowRemoteModels: before });
     }
