@@ -26,6 +26,7 @@ import {
   MANIFEST_FILE,
   provenance,
   readJsonLines,
+  RUN_WORK_DIR,
   RunDirectory,
   saveCheckpoint,
   writeFileAtomic,
@@ -884,7 +885,7 @@ async function trainShard(options: TrainOptions, shard: Shard, ctx: TrainStageCo
  * The training log while it is written (one line per step), apart from the published train-log.jsonl, so a set
  * published earlier stays whole while a later call extends the run.
  */
-export const TRAIN_WORK_LOG = 'work/train-log.jsonl';
+export const TRAIN_WORK_LOG = `${RUN_WORK_DIR}/train-log.jsonl`;
 
 /** The result set of a training run: `out` is refused when it holds another kind (an evaluation, a HESP run). */
 export const TRAIN_RUN: RunKind = {

@@ -53,7 +53,6 @@ export {
   planHespRun,
   hespRunStreams,
   hespRunPaths,
-  HESP_WORK_DIR,
   HESP_RUN,
   adoptEarlierWorkFiles,
   finishedHespRun,

@@ -14,6 +14,7 @@ import {
   fingerprintFiles,
   MANIFEST_FILE,
   readJsonLines,
+  RUN_WORK_DIR,
   RunDirectory,
   writeFileAtomic,
   type RunKind,
@@ -224,21 +225,18 @@ export function hespRunStreams(
   return { data: again, plan: { ...plan, key: hespRunKeyOf(runOptions), record: { ...plan.record, runOptions } } };
 }
 
-/** Where a run keeps the logs and selected state it is writing (`HESP_WORK_DIR/<name>`), apart from the published set. */
-export const HESP_WORK_DIR = 'work';
-
 /**
  * The paths of a run's checkpoint, and of the logs and selected state while it trains: in `work/` (created here), so
  * the set an earlier call published (train-log.jsonl, epochs.jsonl, best.safetensors, checked by manifest.json) stays
  * whole while a later call extends the run, until that call publishes the new set.
  */
 export function hespRunPaths(run: RunDirectory): HespRunPaths {
-  mkdirSync(run.path(HESP_WORK_DIR), { recursive: true });
+  mkdirSync(run.path(RUN_WORK_DIR), { recursive: true });
   return {
     checkpoint: run.path('checkpoint.safetensors'),
-    trainLog: run.path(`${HESP_WORK_DIR}/train-log.jsonl`),
-    epochs: run.path(`${HESP_WORK_DIR}/epochs.jsonl`),
-    best: run.path(`${HESP_WORK_DIR}/best.safetensors`),
+    trainLog: run.path(`${RUN_WORK_DIR}/train-log.jsonl`),
+    epochs: run.path(`${RUN_WORK_DIR}/epochs.jsonl`),
+    best: run.path(`${RUN_WORK_DIR}/best.safetensors`),
   };
 }
 

@@ -30,6 +30,7 @@ export {
   otherKindOfRun,
   recordedRunKind,
   RUN_KIND_FILE,
+  RUN_WORK_DIR,
   verifyRunOutputs,
   recoverRunDirectory,
   RUN_LOCK_FILE,

@@ -28,6 +28,12 @@ import {
 
 /** Name of the lock file inside a run directory. */
 export const RUN_LOCK_FILE = '.vlfer-run.lock';
+
+/**
+ * The folder of a run directory where a run keeps the files it is still writing (logs, selected state), apart from
+ * its published set; only the lock holder writes there, so its leftover temporary files are removed on `open`.
+ */
+export const RUN_WORK_DIR = 'work';
 /** Name of the manifest that marks a complete, verified output set. */
 export const MANIFEST_FILE = 'manifest.json';
 /** Name of the journal of a publish that was committed but not yet completed (see `RunDirectory.publish`). */
@@ -213,8 +219,8 @@ export function recoverRunDirectory(abs: string, log?: (line: string) => void): 
   for (const entry of readdirSync(abs))
     if (entry.startsWith('.staging-') || leftover.test(entry))
       rmSync(join(abs, entry), { recursive: true, force: true });
-  // and those of the working files a run keeps in work/ (the lock holder is the only writer there)
-  const work = join(abs, 'work');
+  // and those of the files a run is still writing (`RUN_WORK_DIR`: the lock holder is the only writer there)
+  const work = join(abs, RUN_WORK_DIR);
   if (existsSync(work) && statSync(work).isDirectory())
     for (const entry of readdirSync(work)) if (leftover.test(entry)) rmSync(join(work, entry), { force: true });
 }
@@ -257,27 +263,29 @@ export const RUN_KIND_FILE = '.vlfer-run-kind';
  */
 export function claimRunKind(abs: string, expects: RunKind): void {
   const manifest = readManifestIfAny(abs);
-  const held = existsSync(abs) ? readdirSync(abs).filter((f) => f !== RUN_KIND_FILE && f !== RUN_LOCK_FILE) : [];
-  // a claim by a run that wrote nothing (refused options, killed at once) holds nothing to protect
-  const marker = held.length > 0 ? recordedRunKind(abs, false) : undefined;
-  const kind = manifest?.kind ?? marker;
-  const refuse = (what: string) =>
-    new InvalidArgumentError({
-      functionName: expects.functionName,
-      argument: expects.argument,
-      message: `${abs} holds ${what} (${held.join(', ')}), which '${expects.kind}' would replace; choose another output directory`,
-    });
-  if (kind === undefined && manifest) {
+  if (manifest) {
+    // a published set, with its kind or (published before kinds were recorded) its file names
     const refusal = otherKindOfRun(abs, manifest, expects);
     if (refusal) throw refusal;
-  } else if (kind !== undefined && kind !== expects.kind)
-    throw refuse(`${manifest ? 'the results' : 'an unfinished run'} of '${kind}'`);
-  else if (kind === undefined && !held.includes('checkpoint.safetensors')) {
+  }
+  const held = existsSync(abs) ? readdirSync(abs).filter((f) => f !== RUN_KIND_FILE && f !== RUN_LOCK_FILE) : [];
+  const recorded = recordedRunKind(abs, false);
+  if (!manifest) {
+    const refuse = (what: string) =>
+      new InvalidArgumentError({
+        functionName: expects.functionName,
+        argument: expects.argument,
+        message: `${abs} holds ${what} (${held.join(', ')}), which '${expects.kind}' would replace; choose another output directory`,
+      });
+    // a claim by a run that wrote nothing (refused options, killed at once) holds nothing to protect
+    const marker = held.length > 0 ? recorded : undefined;
+    if (marker !== undefined && marker !== expects.kind) throw refuse(`an unfinished run of '${marker}'`);
     // result files no vlfer run published (no manifest, no checkpoint): someone's own, never overwritten
     const theirs = held.filter((f) => UNOWNED_RESULT_NAMES.includes(f));
-    if (theirs.length > 0) throw refuse(`files no vlfer run published (${theirs.join(', ')}) among its files`);
+    if (marker === undefined && !held.includes('checkpoint.safetensors') && theirs.length > 0)
+      throw refuse(`files no vlfer run published (${theirs.join(', ')}) among its files`);
   }
-  if (recordedRunKind(abs, false) !== expects.kind) writeFileAtomic(join(abs, RUN_KIND_FILE), `${expects.kind}\n`);
+  if (recorded !== expects.kind) writeFileAtomic(join(abs, RUN_KIND_FILE), `${expects.kind}\n`);
 }
 
 /**
