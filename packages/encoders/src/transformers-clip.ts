@@ -19,16 +19,18 @@ export interface TransformersClipTowers {
   vision: PreTrainedModel | undefined;
 }
 
-/** Load the tokenizer and towers named in `towers`; `wrap` turns a failure into an error naming the part and model. */
+/**
+ * Load the tokenizer and towers named in `towers`; `wrap` turns a failure into an error naming the part and model.
+ * `loadTokenizer`, when given, loads the tokenizer from elsewhere (a model directory without tokenizer.json).
+ */
 export async function loadTransformersTowers(
   source: string,
   hfOptions: Record<string, unknown>,
   towers: ReadonlySet<'vision' | 'text'>,
   wrap: <T>(what: string, f: () => Promise<T>) => Promise<T>,
+  loadTokenizer: () => Promise<PreTrainedTokenizer> = () => AutoTokenizer.from_pretrained(source, hfOptions),
 ): Promise<TransformersClipTowers> {
-  const tokenizer = towers.has('text')
-    ? await wrap('the tokenizer', () => AutoTokenizer.from_pretrained(source, hfOptions))
-    : undefined;
+  const tokenizer = towers.has('text') ? await wrap('the tokenizer', loadTokenizer) : undefined;
   const text = towers.has('text')
     ? await wrap('the text tower', () => CLIPTextModelWithProjection.from_pretrained(source, hfOptions))
     : undefined;

@@ -69,7 +69,10 @@ const common = (c: Command) =>
       '--model <id|dir|file.pt>',
       'CLIP: Hugging Face id, local directory (ONNX or config.json + model.safetensors) or OpenAI .pt checkpoint',
     )
-    .option('--tokenizer <dir>', 'CLIP tokenizer directory (OpenAI .pt checkpoints hold none)')
+    .option(
+      '--tokenizer <dir>',
+      'CLIP tokenizer directory, for a model without tokenizer.json (OpenAI .pt checkpoints hold none)',
+    )
     .addOption(
       new Option(
         '--preprocess <mode>',

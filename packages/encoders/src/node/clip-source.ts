@@ -132,7 +132,11 @@ export interface ClipWeightsBundle {
 }
 
 export interface LoadWeightsOptions {
-  /** OpenAI checkpoints: a directory (or Hub id) with the CLIP tokenizer. @default 'openai/clip-vit-base-patch32' (all OpenAI CLIPs share it) */
+  /**
+   * A directory (or Hub id) with the CLIP tokenizer, for a model that has none of its own: an OpenAI checkpoint, or a
+   * model directory without tokenizer.json + tokenizer_config.json (a model directory's own tokenizer comes first).
+   * @default 'openai/clip-vit-base-patch32' (all OpenAI CLIPs share it) for checkpoints and weights directories
+   */
   tokenizer?: string;
   /** OpenAI checkpoints: a Hugging Face `config.json` describing the architecture instead of OpenAI's inference rules. */
   config?: string;

@@ -143,6 +143,17 @@ function layoutHelp(suffix: string): string {
   return `a directory holding ${requiredModelFiles(suffix).join(', ')} (the transformers.js layout, e.g. a download of Xenova/clip-vit-base-patch32), a directory with config.json + model.safetensors, or an OpenAI .pt checkpoint`;
 }
 
+const TOKENIZER_HINT =
+  'pass tokenizer: <directory with the CLIP tokenizer.json> (OpenAI checkpoints hold no tokenizer)';
+
+/** The tokenizer files of a local tokenizer directory that exist, for content fingerprints (none for a Hub id). */
+function tokenizerFiles(source: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of ['tokenizer.json', 'tokenizer_config.json'])
+    if (existsSync(join(source, f))) out[f] = join(source, f);
+  return out;
+}
+
 /**
  * The CLIP tokenizer of a local directory (never looked up on the Hub: a missing or unreadable tokenizer.json is an
  * error naming it) or of a Hub id (only when remote models are allowed).
@@ -270,12 +281,7 @@ async function loadGraphsClip(
   const towers = options.towers ?? ['vision', 'text'];
   const quantize = dtype === 'int8' ? { quantize: 'int8' as const } : {};
   const model = await ClipGradientModel.load(weights, { ...options, ...quantize, device, gradients: false, towers });
-  const tokenizer = towers.includes('text')
-    ? await loadTokenizer(
-        model.bundle.tokenizer,
-        'pass tokenizer: <directory with the CLIP tokenizer.json> (OpenAI checkpoints hold no tokenizer)',
-      )
-    : undefined;
+  const tokenizer = towers.includes('text') ? await loadTokenizer(model.bundle.tokenizer, TOKENIZER_HINT) : undefined;
   const preprocessMode = source.kind === 'openai-checkpoint' ? 'openai' : 'clip';
   return graphsClipModel(model, tokenizer, { modelId: options.model, dtype, device, preprocessMode, log: options.log });
 }
@@ -394,6 +400,8 @@ interface OnnxLoad {
   towers: ReadonlySet<'vision' | 'text'>;
   /** transformers.js' `from_pretrained` options. */
   hfOptions: Record<string, unknown>;
+  /** Where the tokenizer comes from when the ONNX directory has none of its own (`options.tokenizer`). */
+  tokenizerFrom: string | undefined;
 }
 
 async function loadOnnxClip(
@@ -404,6 +412,9 @@ async function loadOnnxClip(
   suffix: string,
 ): Promise<ClipModel> {
   const localDir = source.kind === 'onnx-dir' ? source.dir : undefined;
+  // as for a config.json + model.safetensors directory: its own tokenizer when it has one, else options.tokenizer
+  const ownTokenizer = localDir && Object.keys(tokenizerFiles(localDir)).length === 2;
+  const tokenizerFrom = localDir && options.tokenizer && !ownTokenizer ? options.tokenizer : undefined;
   const load: OnnxLoad = {
     model: options.model,
     dtype,
@@ -417,13 +428,22 @@ async function loadOnnxClip(
       local_files_only: localDir !== undefined,
       session_options: { intraOpNumThreads: options.intraOpNumThreads ?? defaultThreads(), interOpNumThreads: 1 },
     },
+    tokenizerFrom,
   };
   const env = getModelEnvironment();
   checkOnnxSource(load);
   const src = localDir ?? options.model;
   const wrap = onnxLoadStep(load);
   const configJson = localDir ? readModelConfig(localDir) : undefined;
-  const loaded = await loadTransformersTowers(src, load.hfOptions, load.towers, wrap);
+  const otherTokenizer =
+    tokenizerFrom && load.towers.has('text') ? await loadTokenizer(tokenizerFrom, TOKENIZER_HINT) : undefined;
+  const loaded = await loadTransformersTowers(
+    src,
+    load.hfOptions,
+    load.towers,
+    wrap,
+    ...(otherTokenizer ? [() => Promise.resolve(otherTokenizer)] : []),
+  );
   checkLoadedTowers(load, loaded);
   const config = (configJson ?? (loaded.vision ?? loaded.text)!.config) as Record<string, any>;
   const embeddingDim = clipProjectionDim(config, options.model);
@@ -445,6 +465,7 @@ async function loadOnnxClip(
     contentFingerprint(indexDir) {
       const dir = localDir ?? (env.cacheDir ? join(env.cacheDir, options.model) : undefined);
       const files = dir ? onnxFingerprintFiles(dir, load.towers, suffix) : {};
+      if (tokenizerFrom && load.towers.has('text')) Object.assign(files, tokenizerFiles(tokenizerFrom));
       if (Object.keys(files).length === 0) return `hub:${options.model}:${dtype}`;
       return fingerprintFiles(files, indexDir ? { indexDir } : {});
     },
@@ -457,12 +478,19 @@ async function loadOnnxClip(
  * Before loading: a local directory must hold the files of the towers asked for; a Hub id needs remote models
  * allowed. @throws VlferError naming the missing files (or the model) and the expected layout
  */
-function checkOnnxSource({ model, localDir, towers, suffix }: OnnxLoad): void {
+function checkOnnxSource({ model, localDir, towers, suffix, tokenizerFrom }: OnnxLoad): void {
   const env = getModelEnvironment();
   if (localDir) {
-    const missing = missingOnnxModelFiles(localDir, towers, suffix);
+    const missing = missingOnnxModelFiles(localDir, towers, suffix).filter(
+      (f) => !(tokenizerFrom && f.startsWith('tokenizer')),
+    );
     if (missing.length > 0)
-      throw new VlferError(`Model directory ${localDir} lacks ${missing.join(', ')}; expected ${layoutHelp(suffix)}`);
+      throw new VlferError(
+        `Model directory ${localDir} lacks ${missing.join(', ')}; expected ${layoutHelp(suffix)}` +
+          (missing.every((f) => f.startsWith('tokenizer'))
+            ? `; or give a directory with the CLIP tokenizer.json as tokenizer (CLI --tokenizer <dir>)`
+            : ''),
+      );
   } else if (!env.allowRemoteModels) {
     throw new InvalidArgumentError({
       functionName: 'loadClip',

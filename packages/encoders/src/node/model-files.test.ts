@@ -125,3 +125,60 @@ describe('the ONNX loading stages of loadClip', () => {
     expect(() => clipProjectionDim({}, 'm')).toThrow(VlferError);
   });
 });
+
+describe('an ONNX model directory without a tokenizer of its own takes `tokenizer`', () => {
+  const withoutTokenizer = () => {
+    const d = tinyClipCopy();
+    for (const f of ['tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt', 'special_tokens_map.json'])
+      rmSync(join(d, f));
+    return d;
+  };
+  const prompts = ['a photo of a happy face', 'a photo of an angry face'];
+
+  it('encodes texts as the same model with its tokenizer in place, and fingerprints the tokenizer used', async () => {
+    const d = withoutTokenizer();
+    const tokenizer = sharedPath('assets', 'clip-tokenizer');
+    const whole = await loadClip({ model: sharedPath('fixtures', 'tiny-clip') });
+    const split = await loadClip({ model: d, tokenizer });
+    try {
+      expect(split.runtime).toBe('onnx');
+      expect(split.tokenize(prompts).ids).toEqual(whole.tokenize(prompts).ids);
+      expect(Array.from((await split.encodeTexts(prompts)).data)).toEqual(
+        Array.from((await whole.encodeTexts(prompts)).data),
+      );
+      // another tokenizer (one merge fewer) is another model: cached features must not be shared
+      const other = mkdtempSync(join(tmpdir(), 'vlfer-tokenizer-'));
+      cpSync(tokenizer, other, { recursive: true });
+      const json = JSON.parse(readFileSync(join(other, 'tokenizer.json'), 'utf8'));
+      json.model.merges.pop();
+      writeFileSync(join(other, 'tokenizer.json'), JSON.stringify(json));
+      const changed = await loadClip({ model: d, tokenizer: other, towers: ['text'] });
+      expect(changed.contentFingerprint()).not.toBe(split.contentFingerprint());
+      await changed.dispose();
+    } finally {
+      await split.dispose();
+      await whole.dispose();
+    }
+  });
+
+  it('without `tokenizer` the missing files are named with the option that supplies them', async () => {
+    const d = withoutTokenizer();
+    await expect(loadClip({ model: d })).rejects.toThrow(
+      `Model directory ${d} lacks tokenizer.json, tokenizer_config.json; expected`,
+    );
+    await expect(loadClip({ model: d })).rejects.toThrow(
+      /; or give a directory with the CLIP tokenizer\.json as tokenizer \(CLI --tokenizer <dir>\)$/,
+    );
+    // the vision tower alone needs no tokenizer
+    const vision = await loadClip({ model: d, towers: ['vision'] });
+    await vision.dispose();
+  });
+
+  it('a `tokenizer` directory without tokenizer.json is named', async () => {
+    const d = withoutTokenizer();
+    const empty = mkdtempSync(join(tmpdir(), 'vlfer-no-tokenizer-'));
+    await expect(loadClip({ model: d, tokenizer: empty })).rejects.toThrow(
+      `${join(empty, 'tokenizer.json')}: not found: the CLIP tokenizer is read from here`,
+    );
+  });
+});
