@@ -414,7 +414,6 @@ async function loadOnnxClip(
   const localDir = source.kind === 'onnx-dir' ? source.dir : undefined;
   // as for a config.json + model.safetensors directory: its own tokenizer when it has one, else options.tokenizer
   const ownTokenizer = localDir && Object.keys(tokenizerFiles(localDir)).length === 2;
-  const tokenizerFrom = localDir && options.tokenizer && !ownTokenizer ? options.tokenizer : undefined;
   const load: OnnxLoad = {
     model: options.model,
     dtype,
@@ -428,22 +427,13 @@ async function loadOnnxClip(
       local_files_only: localDir !== undefined,
       session_options: { intraOpNumThreads: options.intraOpNumThreads ?? defaultThreads(), interOpNumThreads: 1 },
     },
-    tokenizerFrom,
+    tokenizerFrom: localDir && options.tokenizer && !ownTokenizer ? options.tokenizer : undefined,
   };
   const env = getModelEnvironment();
   checkOnnxSource(load);
-  const src = localDir ?? options.model;
   const wrap = onnxLoadStep(load);
   const configJson = localDir ? readModelConfig(localDir) : undefined;
-  const otherTokenizer =
-    tokenizerFrom && load.towers.has('text') ? await loadTokenizer(tokenizerFrom, TOKENIZER_HINT) : undefined;
-  const loaded = await loadTransformersTowers(
-    src,
-    load.hfOptions,
-    load.towers,
-    wrap,
-    ...(otherTokenizer ? [() => Promise.resolve(otherTokenizer)] : []),
-  );
+  const loaded = await loadOnnxTowers(load, localDir ?? options.model, wrap);
   checkLoadedTowers(load, loaded);
   const config = (configJson ?? (loaded.vision ?? loaded.text)!.config) as Record<string, any>;
   const embeddingDim = clipProjectionDim(config, options.model);
@@ -465,13 +455,30 @@ async function loadOnnxClip(
     contentFingerprint(indexDir) {
       const dir = localDir ?? (env.cacheDir ? join(env.cacheDir, options.model) : undefined);
       const files = dir ? onnxFingerprintFiles(dir, load.towers, suffix) : {};
-      if (tokenizerFrom && load.towers.has('text')) Object.assign(files, tokenizerFiles(tokenizerFrom));
+      if (load.tokenizerFrom && load.towers.has('text')) Object.assign(files, tokenizerFiles(load.tokenizerFrom));
       if (Object.keys(files).length === 0) return `hub:${options.model}:${dtype}`;
       return fingerprintFiles(files, indexDir ? { indexDir } : {});
     },
     session: encoders.session,
     dispose: encoders.dispose,
   };
+}
+
+/** The towers of `src` and the tokenizer: the directory's own, or `load.tokenizerFrom`'s where it has none. */
+async function loadOnnxTowers(
+  load: OnnxLoad,
+  src: string,
+  wrap: <T>(what: string, f: () => Promise<T>) => Promise<T>,
+): Promise<TransformersClipTowers> {
+  const other =
+    load.tokenizerFrom && load.towers.has('text') ? await loadTokenizer(load.tokenizerFrom, TOKENIZER_HINT) : undefined;
+  return loadTransformersTowers(
+    src,
+    load.hfOptions,
+    load.towers,
+    wrap,
+    ...(other ? [() => Promise.resolve(other)] : []),
+  );
 }
 
 /**
