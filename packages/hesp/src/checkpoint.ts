@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, realpathSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { DataFormatError, describeChangedFields, InvalidArgumentError } from '@vlfer/core';
 import {
@@ -50,6 +50,11 @@ const CheckpointMetaSchema = z.object({
   ...RunClassesSchema.shape,
   /** What `key` hashes (`hespRunFields`; absent from checkpoints written before 2026-12-05). */
   runOptions: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * The working directory of the run's start, which its relative paths are from; absent from checkpoints written
+   * before 2026-12-06, whose data fingerprints named the frames by their paths as spelt (`hespDataFingerprintForms`).
+   */
+  cwd: z.string().optional(),
 });
 
 /** The metadata of a HESP training checkpoint (checkpoint.safetensors): where to continue and what it was trained on. */
@@ -73,24 +78,58 @@ export interface HespDataFingerprints {
 }
 
 /**
- * SHA-256 of the list files and of every frame (name and content) of the training, validation and test clips:
- * a list relabelled in place or one frame replaced gives another fingerprint. Reads every frame once per run; with
- * `frameHashes` (kept across runs, e.g. the open-set baseline rows of one split), a frame whose path, size, mtime,
- * inode and ctime are unchanged is not read again (`hashFileIndexed`), while one rewritten in place still is.
+ * A frame or frame directory as the data fingerprints name it: its path relative to the folder the lists' relative
+ * frame directories are read under (`root`, else the training list's folder), parts joined with '/'. The same files
+ * get the same name whether `root` is given relative or absolute, from any working directory, or moved with its data.
+ */
+export function hespDataName(o: Pick<HespOptions, 'root' | 'trainAnnotations'>): (path: string) => string {
+  const base = resolve(o.root ?? dirname(o.trainAnnotations));
+  return (path) => relative(base, resolve(path)).split(sep).join('/');
+}
+
+/**
+ * SHA-256 of the list files and of every frame (name, `hespDataName`, and content) of the training, validation and
+ * test clips: a list relabelled in place or one frame replaced gives another fingerprint. Reads every frame once per
+ * run; with `frameHashes` (kept across runs, e.g. the open-set baseline rows of one split), a frame whose path, size,
+ * mtime, inode and ctime are unchanged is not read again (`hashFileIndexed`), while one rewritten in place still is.
  */
 export function hespDataFingerprints(
   o: HespOptions,
   data: HespData,
   frameHashes?: FileHashIndex,
 ): HespDataFingerprints {
-  const frames = createHash('sha256');
+  return hespDataFingerprintForms(o, data, frameHashes).fingerprints;
+}
+
+/**
+ * `hespDataFingerprints`, and the frames' fingerprint as vlfer before 2026-12-06 computed it (`asSpelt`: the frames
+ * named by their paths as `root` and the lists spell them), which runs started then recorded. Each frame is read once.
+ */
+export function hespDataFingerprintForms(
+  o: HespOptions,
+  data: HespData,
+  frameHashes?: FileHashIndex,
+): { fingerprints: HespDataFingerprints; asSpelt: { framesFingerprint: string } } {
   const dirs = [...data.train, ...data.val, ...data.testKnown, ...data.testUnknown].map((c) => c.frameDir);
   const hash = frameHashes ? (f: string) => hashFileIndexed(f, frameHashes) : hashFile;
-  for (const dir of [...new Set(dirs)].sort()) for (const f of listFrames(dir)) frames.update(`${f}\0${hash(f)}\n`);
+  const spelt = createHash('sha256');
+  const frames: [name: string, line: string][] = [];
+  const name = hespDataName(o);
+  for (const dir of [...new Set(dirs)].sort())
+    for (const f of listFrames(dir)) {
+      const h = hash(f);
+      spelt.update(`${f}\0${h}\n`);
+      frames.push([name(f), `${name(f)}\0${h}\n`]);
+    }
+  const named = createHash('sha256');
+  for (const [, line] of frames.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) named.update(line);
   return {
-    trainListFingerprint: hashFile(o.trainAnnotations),
-    testListFingerprint: hashFile(o.testAnnotations),
-    framesFingerprint: frames.digest('hex'),
+    fingerprints: {
+      trainListFingerprint: hashFile(o.trainAnnotations),
+      testListFingerprint: hashFile(o.testAnnotations),
+      framesFingerprint: named.digest('hex'),
+    },
+    asSpelt: { framesFingerprint: spelt.digest('hex') },
   };
 }
 
@@ -145,14 +184,15 @@ export function readHespRunFingerprints(runDir: string): { datasetFingerprint: s
 
 /**
  * Refuse a checkpoint whose recorded fingerprints differ from this run's, naming what changed.
- * @param now the fingerprints to compare (a subset of the checkpoint's: the data ones, or `modelFingerprint`)
+ * @param now the fingerprints to compare (a subset of the checkpoint's: the data ones, or `modelFingerprint`); a
+ *   list holds every form accepted (this vlfer's, then an earlier one's: `hespDataFingerprintForms`)
  * @throws InvalidArgumentError naming the changed lists, frames or model files
  */
 export function refuseChangedFingerprints(
   ckptPath: string,
   o: HespOptions,
   recorded: Partial<Record<string, unknown>>,
-  now: Record<string, string>,
+  now: Record<string, string | readonly string[]>,
   /** who refuses and what to do instead (default: a resume of `trainHesp`) */
   refusal: { functionName: string; argument: string; consequence: string } = {
     functionName: 'trainHesp',
@@ -166,7 +206,7 @@ export function refuseChangedFingerprints(
     framesFingerprint: 'the video frames',
     modelFingerprint: `the CLIP model files (${o.model})`,
   };
-  const changed = Object.keys(now).filter((k) => recorded[k] !== now[k]);
+  const changed = Object.keys(now).filter((k) => ![now[k]].flat().includes(recorded[k] as string));
   if (changed.length)
     throw new InvalidArgumentError({
       functionName: refusal.functionName,
@@ -176,12 +216,13 @@ export function refuseChangedFingerprints(
 }
 
 /**
- * Frames are named in the fingerprint by their paths as `root` and the lists spell them: when the frames' fingerprint
- * changed and the recorded options spelt those paths otherwise, the note says to spell them as then ('' otherwise).
+ * Runs started before 2026-12-06 (no recorded `cwd`) named the frames in their fingerprint by their paths as `root`
+ * and the lists spell them: when the frames' fingerprint changed and the recorded options spelt those paths
+ * otherwise, the note says to spell them as then ('' otherwise).
  */
 function framesSpelling(o: HespOptions, recorded: Partial<Record<string, unknown>>, changed: string[]): string {
   const then = (recorded as { runOptions?: Record<string, unknown> }).runOptions;
-  if (!changed.includes('framesFingerprint') || !then) return '';
+  if (!changed.includes('framesFingerprint') || !then || recorded.cwd !== undefined) return '';
   const flags = { root: '--root', trainAnnotations: '--train', testAnnotations: '--test' } as const;
   const differ = (Object.keys(flags) as (keyof typeof flags)[]).filter(
     (k) => typeof then[k] === 'string' && then[k] !== o[k],
@@ -195,26 +236,28 @@ function framesSpelling(o: HespOptions, recorded: Partial<Record<string, unknown
 export interface HespRunClasses {
   /** Known label j's class name in the run's label set (`HespData.knownClassIds`). */
   knownNames: string[];
-  /** SHA-256 of every clip's frame directory, class name and known label (−1: unknown), in frame-directory order. */
+  /** SHA-256 of every clip's name (`hespDataName` of its frame directory), class name and known label (−1: unknown). */
   labelsFingerprint: string;
 }
 
 /** What every checkpoint and selected state of a run records about it: its classes and the options its key hashes. */
 export type HespRunRecord = HespRunClasses & { runOptions: Record<string, unknown> };
 
-/** `HespRunClasses` of a run's data. */
-export function hespRunClasses(data: HespData): HespRunClasses {
+/** `HespRunClasses` of a run's data read with the options `o` (the clips named by `hespDataName`). */
+export function hespRunClasses(data: HespData, o: Pick<HespOptions, 'root' | 'trainAnnotations'>): HespRunClasses {
+  return { knownNames: hespKnownNames(data), labelsFingerprint: labelsFingerprint(data, hespDataName(o)) };
+}
+
+/** SHA-256 of every clip's name (`name` of its frame directory), class name and known label (−1: unknown), sorted. */
+function labelsFingerprint(data: HespData, name: (frameDir: string) => string): string {
   const names = data.labelSet.names;
   const rows = [
-    ...[...data.train, ...data.val, ...data.testKnown].map((c) => [c.frameDir, names[c.originalLabel], c.label]),
-    ...data.testUnknown.map((c) => [c.frameDir, names[c.label], -1]),
+    ...[...data.train, ...data.val, ...data.testKnown].map((c) => [name(c.frameDir), names[c.originalLabel], c.label]),
+    ...data.testUnknown.map((c) => [name(c.frameDir), names[c.label], -1]),
   ]
     .map((r) => r.join('\t'))
     .sort();
-  return {
-    knownNames: hespKnownNames(data),
-    labelsFingerprint: createHash('sha256').update(rows.join('\n')).digest('hex'),
-  };
+  return createHash('sha256').update(rows.join('\n')).digest('hex');
 }
 
 /**
@@ -259,7 +302,7 @@ export function refuseOtherClasses(
   recorded: z.infer<typeof RunClassesSchema>,
   use: 'resume' | 'evaluate',
 ): void {
-  const now = hespRunClasses(data);
+  const now = hespRunClasses(data, o);
   const { functionName, advice } = OTHER_CLASSES_ADVICE[use];
   const fail = (why: string): never => {
     throw new InvalidArgumentError({ functionName, argument: 'options', message: `${file} ${why}; ${advice}` });
@@ -273,7 +316,9 @@ export function refuseOtherClasses(
     fail(
       `was trained with the known classes ${recorded.knownNames.join(', ')} (in label order); this run has ${now.knownNames.join(', ')}`,
     );
-  if (recorded.labelsFingerprint !== now.labelsFingerprint)
+  // vlfer before 2026-12-06 named the clips by their frame directories as spelt
+  const asSpelt = () => labelsFingerprint(data, (dir) => dir);
+  if (recorded.labelsFingerprint !== now.labelsFingerprint && recorded.labelsFingerprint !== asSpelt())
     fail('was trained on clips labelled otherwise than the lists read now (label scheme, label set or list changed)');
 }
 
@@ -325,6 +370,8 @@ export function readHespCheckpoint(
   key: string,
   fingerprints: HespDataFingerprints,
   data: HespData,
+  /** The frames' fingerprint as runs started before 2026-12-06 recorded it (`hespDataFingerprintForms`). */
+  asSpelt?: { framesFingerprint: string },
 ): HespCheckpoint | undefined {
   if (!existsSync(ckptPath)) return undefined;
   const c = loadCheckpoint(ckptPath);
@@ -353,7 +400,7 @@ export function readHespCheckpoint(
         argument: 'options',
         message: `${ckptPath} was written by a newer vlfer (random streams version ${JSON.stringify(streams)}; this one knows 1 and 2): resume it with that version, or use another output directory`,
       });
-    const spelt = recordedSpellings(o, recorded) ?? o; // a path spelt otherwise is no change
+    const spelt = recordedSpellings(o, recorded, m.data.cwd) ?? o; // a path spelt otherwise is no change
     const changed = recorded ? describeChangedFields(recorded, hespRunFields(spelt, data.labelSet.names, streams)) : '';
     throw new InvalidArgumentError({
       functionName: 'trainHesp',
@@ -361,7 +408,9 @@ export function readHespCheckpoint(
       message: `${ckptPath} belongs to a run with other options (${changed || 'split, learning rate, seed, data …'}); use another output directory or delete it`,
     });
   }
-  refuseChangedFingerprints(ckptPath, o, m.data, { ...fingerprints });
+  // either form names the same frames and contents: a run started before 2026-12-06 recorded the one as spelt
+  const frames = [fingerprints.framesFingerprint, ...(asSpelt ? [asSpelt.framesFingerprint] : [])];
+  refuseChangedFingerprints(ckptPath, o, m.data, { ...fingerprints, framesFingerprint: frames });
   refuseOtherClasses(ckptPath, o, data, m.data, 'resume');
   return {
     meta: m.data,
@@ -383,7 +432,7 @@ function hespEarlierRunKey(meta: HespCheckpointMeta, o: HespOptions, data: HespD
     o.classes !== undefined && o.labelSet === undefined && recorded?.classes !== undefined
       ? recorded.labelSet
       : undefined;
-  const spelt = recordedSpellings(o, recorded);
+  const spelt = recordedSpellings(o, recorded, meta.cwd);
   const base = [o, ...(spelt ? [spelt] : [])];
   const variants = [
     ...base,
@@ -399,13 +448,20 @@ const PATH_OPTIONS = ['trainAnnotations', 'testAnnotations', 'root', 'model', 't
 
 /**
  * `o` with each path option spelt as the checkpoint recorded it where both spellings name the same file or directory
- * (`clip/` and `clip`, a relative and an absolute path), and the dataset's default label set and scheme as recorded
- * where one side named it and the other left it out: the run key hashes the options as typed, and the content
- * fingerprints, checked next, say whether the files are the same. Undefined when nothing differs that way.
+ * (`clip/` and `clip`, a relative and an absolute path; a recorded relative path is from `cwd`, the directory the run
+ * started in, where recorded), and the dataset's default label set and scheme as recorded where one side named it and
+ * the other left it out: the run key hashes the options as typed, and the content fingerprints, checked next, say
+ * whether the files are the same. Undefined when nothing differs that way.
  */
-function recordedSpellings(o: HespOptions, recorded: Record<string, unknown> | undefined): HespOptions | undefined {
+function recordedSpellings(
+  o: HespOptions,
+  recorded: Record<string, unknown> | undefined,
+  cwd: string | undefined,
+): HespOptions | undefined {
   if (!recorded) return undefined;
-  const same = (a: string, b: string) => existsSync(a) && existsSync(b) && realpathSync(a) === realpathSync(b);
+  const from = (then: string) => (cwd !== undefined && !isAbsolute(then) ? resolve(cwd, then) : then);
+  const same = (now: string, then: string) =>
+    existsSync(now) && existsSync(from(then)) && realpathSync(now) === realpathSync(from(then));
   const changes: [string, unknown][] = PATH_OPTIONS.flatMap((k) => {
     const now = o[k];
     const then = recorded[k];

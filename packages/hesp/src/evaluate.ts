@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import {
   argmaxRows,
@@ -18,7 +18,7 @@ import { hespKnownNames, loadHespData, type HespData } from './data.js';
 import { HespOptionsSchema, type HespOptions } from './options.js';
 import { clipFrameReader, evaluateOpenSet, HESP_RUN, hespFaceCropper, type HespHooks } from './train.js';
 import {
-  hespDataFingerprints,
+  hespDataFingerprintForms,
   readHespRunDataFingerprints,
   refuseChangedFingerprints,
   refuseOtherClasses,
@@ -73,7 +73,8 @@ export interface HespBestState {
 
 /**
  * Load stage of `hesp eval`: check that `runDir` is a finished `hesp train` run (config.resolved.json and
- * best.safetensors checksum-verified against its manifest) and parse its stored options.
+ * best.safetensors checksum-verified against its manifest) and parse its stored options, their relative paths taken
+ * from the directory the run was trained in (run.json's `cwd`; runs before 2026-12-06: from this process's).
  * @throws DataFormatError naming config.resolved.json (missing, not JSON, or with the invalid field)
  */
 export function readHespRunConfig(runDir: string): HespOptions {
@@ -101,7 +102,54 @@ export function readHespRunConfig(runDir: string): HespOptions {
   } catch (error) {
     throw new DataFormatError({ file: cfgPath, message: `not valid JSON (${(error as Error).message})`, cause: error });
   }
-  return hespRunOptions(raw, cfgPath);
+  const o = hespRunOptions(raw, cfgPath);
+  const cwd = trainedIn(runDir);
+  return cwd === undefined ? o : pathsFrom(o, cwd);
+}
+
+/**
+ * The working directory the run's last `hesp train` call ran in (run.json's `cwd`), or undefined where run.json is
+ * absent or older. @throws DataFormatError naming run.json when it is not JSON
+ */
+function trainedIn(runDir: string): string | undefined {
+  const file = join(runDir, 'run.json');
+  if (!existsSync(file)) return undefined;
+  let cwd: unknown;
+  try {
+    cwd = (JSON.parse(readTextFile(file, 'run record')) as { cwd?: unknown }).cwd;
+  } catch (error) {
+    throw new DataFormatError({ file, message: `not valid JSON (${(error as Error).message})`, cause: error });
+  }
+  return typeof cwd === 'string' && isAbsolute(cwd) ? cwd : undefined;
+}
+
+/**
+ * `o` with its relative file and directory options resolved against `cwd` (where they name something there):
+ * the lists, the root, the CLIP model and tokenizer, a label set file, the rebase target and the face models.
+ */
+function pathsFrom(o: HespOptions, cwd: string): HespOptions {
+  const at = <T extends string | undefined>(p: T): T =>
+    (p !== undefined && !isAbsolute(p) && existsSync(resolve(cwd, p)) ? resolve(cwd, p) : p) as T;
+  return {
+    ...o,
+    trainAnnotations: at(o.trainAnnotations),
+    testAnnotations: at(o.testAnnotations),
+    root: at(o.root),
+    model: at(o.model),
+    tokenizer: at(o.tokenizer),
+    labelSet: o.labelSet?.endsWith('.json') ? at(o.labelSet) : o.labelSet,
+    ...(o.rebase ? { rebase: { ...o.rebase, to: at(o.rebase.to) } } : {}),
+    ...(o.faces
+      ? {
+          faces: {
+            ...o.faces,
+            detector: o.faces.detector.endsWith('.onnx') ? at(o.faces.detector) : o.faces.detector,
+            modelDir: at(o.faces.modelDir),
+            cacheDir: at(o.faces.cacheDir),
+          },
+        }
+      : {}),
+  };
 }
 
 /**
@@ -133,6 +181,12 @@ export function hespRunOptions(raw: Record<string, unknown>, file: string): Hesp
       cause: error,
     });
   }
+}
+
+/** This data's fingerprints, the frames' in both forms (`hespDataFingerprintForms`: runs before 2026-12-06 spelt them). */
+function dataFingerprintsAccepted(o: HespOptions, data: HespData): Record<string, string | string[]> {
+  const { fingerprints, asSpelt } = hespDataFingerprintForms(o, data);
+  return { ...fingerprints, framesFingerprint: [fingerprints.framesFingerprint, asSpelt.framesFingerprint] };
 }
 
 /**
@@ -282,9 +336,7 @@ export async function evaluateHespRun(runDir: string, hooks: HespHooks = {}): Pr
     join(runDir, 'metrics.json'),
     o,
     readHespRunDataFingerprints(runDir),
-    {
-      ...hespDataFingerprints(o, data),
-    },
+    dataFingerprintsAccepted(o, data),
     {
       functionName: 'evaluateHespRun',
       argument: 'runDir',

@@ -87,6 +87,8 @@ export {
   hespRunKeyOf,
   hespRunFields,
   hespDataFingerprints,
+  hespDataFingerprintForms,
+  hespDataName,
   hespDatasetFingerprint,
   readHespRunFingerprints,
   refuseChangedFingerprints,

@@ -119,7 +119,10 @@ export function publishHespRun(
   run.publish(files);
 }
 
-/** run.json (outside the published set): where this call resumed from, face counts and cache use, timings. */
+/**
+ * run.json (outside the published set, which stays the same bytes wherever the run ran): the working directory that
+ * the relative paths of config.resolved.json are from, where this call resumed from, face counts and cache use, timings.
+ */
 export function writeHespRunJson(
   run: RunDirectory,
   resumedFrom: { epoch: number; step: number } | null,
@@ -129,6 +132,7 @@ export function writeHespRunJson(
 ): void {
   writeJsonAtomic(run.path('run.json'), {
     command: 'hesp train',
+    cwd: process.cwd(),
     resumedFrom,
     ...(cropper ? { faces: { ...cropper.report(), cache: cropper.cacheCounts } } : {}),
     stepSeconds,

@@ -1,4 +1,5 @@
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AbortedError, createRng, DataFormatError, InvalidArgumentError } from '@vlfer/core';
@@ -11,6 +12,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import {
   buildHespModel,
   clipFrameReader,
+  evaluateHespRun,
+  hespDataFingerprintForms,
+  hespDataFingerprints,
   encodeOpenSetSplit,
   evaluateHespEpoch,
   finishedHespRun,
@@ -234,7 +238,7 @@ describe('resume stages', () => {
       ...{ key: 'key', epoch: 1, step: 2, lossSum: 3.5, bestScore: null, location: { row: 100, col: 90 } },
       ...fp,
       modelFingerprint: 'm',
-      ...hespRunClasses(data),
+      ...hespRunClasses(data, o),
     };
     const state = {
       tensors: {
@@ -278,7 +282,7 @@ describe('resume stages', () => {
     // trained on other classes: other known classes or numbering, or clips labelled otherwise
     const reference = options({ referenceBehaviour: { alphabeticalClassNames: true }, known: [1, 2] });
     const sadNeutral = loadHespData(options({ known: [1, 2] }));
-    saveHespCheckpoint(path, state, { ...meta, ...hespRunClasses(sadNeutral) });
+    saveHespCheckpoint(path, state, { ...meta, ...hespRunClasses(sadNeutral, o) });
     expect(readHespCheckpoint(path, options({ known: [1, 2] }), 'key', fp, sadNeutral)).toBeDefined();
     expect(() => readHespCheckpoint(path, reference, 'key', fp, loadHespData(reference))).toThrow(
       /was trained with the known classes sadness, neutral \(in label order\); this run has neutral, sadness/,
@@ -435,14 +439,14 @@ describe('publish and evaluation stages', () => {
       },
       optimizer: { step: 0, buffers: {} },
     };
-    saveHespBest(join(dir, 'best.safetensors'), state, o, 3, { row: 50, col: 60 }, hespRunClasses(loadHespData(o)));
+    saveHespBest(join(dir, 'best.safetensors'), state, o, 3, { row: 50, col: 60 }, hespRunClasses(loadHespData(o), o));
     const best = loadHespBest(dir);
     expect(best.meta).toEqual({
       epoch: 3,
       selectedOn: 'val',
       selectionMetrics: 'arpl',
       location: { row: 50, col: 60 },
-      ...hespRunClasses(loadHespData(o)),
+      ...hespRunClasses(loadHespData(o), o),
     });
     expect(best.meta.knownNames).toEqual(['happiness', 'sadness', 'neutral']);
     expect(Array.from(best.tensors['radius']!)).toEqual([4]);
@@ -696,23 +700,89 @@ describe('the stages composed by hand on tiny-clip', () => {
     }
   }, 120_000);
 
-  it('a resume with the frame paths spelt otherwise than the run started with says so', async () => {
+  it('a run resumes and evaluates with its paths spelt otherwise, from another working directory', async () => {
     const cwd = process.cwd();
     const out = join(work, 'spelt-otherwise');
+    const elsewhere = mkdtempSync(join(tmpdir(), 'vlfer-hesp-cwd-'));
     try {
       process.chdir(work);
       const rel = options({ trainAnnotations: 'train.txt', testAnnotations: 'test.txt', root: '.', out, epochs: 2 });
       const stop = new AbortController();
       const onProgress = (e: { phase: string }) => (e.phase === 'train' ? stop.abort(new Error('test')) : undefined);
       await expect(trainHesp(rel, { signal: stop.signal, onProgress })).rejects.toThrow(AbortedError);
-      await expect(trainHesp(options({ out, epochs: 2 }))).rejects.toThrow(
-        /the video frames changed since \(or only their paths are spelt otherwise than when the run started: give root '\.', trainAnnotations 'train\.txt', testAnnotations 'test\.txt' as then/,
-      );
-      expect((await trainHesp(rel, { log: () => {} })).resumedFrom).toEqual({ epoch: 0, step: 1 });
+      expect(loadCheckpoint(join(out, 'checkpoint.safetensors')).meta).toMatchObject({ cwd: work });
+      // the same files named by absolute paths, from a directory where the relative ones name nothing
+      process.chdir(elsewhere);
+      const resumed = await trainHesp(options({ out, epochs: 2 }), { log: () => {} });
+      expect(resumed.resumedFrom).toEqual({ epoch: 0, step: 1 });
+      // config.resolved.json holds the paths as this call gave them, run.json the directory they are from
+      expect(JSON.parse(readFileSync(join(out, 'config.resolved.json'), 'utf8'))).toMatchObject({ root: work });
+      expect(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'))).toMatchObject({ cwd: elsewhere });
+      // a run given relative paths is evaluated from anywhere: they are from the directory it ran in
+      const relOut = join(work, 'spelt-relative');
+      process.chdir(work);
+      await trainHesp({ ...rel, out: relOut, epochs: 1 }, { log: () => {} });
+      process.chdir(elsewhere);
+      expect(existsSync('train.txt')).toBe(false);
+      const scores = await evaluateHespRun(relOut, { log: () => {} });
+      expect(scores.known.length + scores.unknown.length).toBeGreaterThan(0);
     } finally {
       process.chdir(cwd);
     }
   }, 600_000);
+
+  it('a run started before 2026-12-06 (frames named as spelt, no cwd) resumes when spelt as then, and says so when not', () => {
+    const cwd = process.cwd();
+    try {
+      process.chdir(work);
+      // started with absolute paths (frames named '/…/clip/0001.png' then), resumed with relative ones
+      const rel = options({ trainAnnotations: 'train.txt', testAnnotations: 'test.txt', root: '.' });
+      const abs = options();
+      const data = loadHespData(abs);
+      const forms = hespDataFingerprintForms(abs, data);
+      expect(forms.asSpelt.framesFingerprint).not.toBe(forms.fingerprints.framesFingerprint);
+      // the same files read through relative paths give the same (new) fingerprints
+      expect(hespDataFingerprints(rel, loadHespData(rel))).toEqual(forms.fingerprints);
+      expect(hespRunClasses(loadHespData(rel), rel)).toEqual(hespRunClasses(data, abs));
+      // as an earlier vlfer recorded them: frame directories as spelt in both fingerprints
+      const rows = [
+        ...[...data.train, ...data.val, ...data.testKnown].map(
+          (c) => `${c.frameDir}\t${data.labelSet.names[c.originalLabel]}\t${c.label}`,
+        ),
+        ...data.testUnknown.map((c) => `${c.frameDir}\t${data.labelSet.names[c.label]}\t-1`),
+      ].sort();
+      const labelsFingerprint = createHash('sha256').update(rows.join('\n')).digest('hex');
+      const plan = planHespRun(abs, data, () => {});
+      const path = join(mkdtempSync(join(work, 'ck-')), 'checkpoint.safetensors');
+      const meta: HespCheckpointMeta = {
+        ...{ key: plan.key, epoch: 0, step: 1, lossSum: 1, bestScore: null, location: { row: 100, col: 90 } },
+        ...forms.fingerprints,
+        ...forms.asSpelt,
+        modelFingerprint: 'm',
+        knownNames: plan.record.knownNames,
+        labelsFingerprint,
+        runOptions: plan.record.runOptions,
+      };
+      const one = Float32Array.of(1);
+      const state = {
+        tensors: { ctx: one, patch: one, negImages: one, radius: one },
+        optimizer: { step: 1, buffers: {} },
+      };
+      saveHespCheckpoint(path, state, meta);
+      expect(readHespCheckpoint(path, abs, plan.key, plan.fingerprints, data, plan.asSpelt)).toBeDefined();
+      // without the earlier form the same checkpoint is refused: the acceptance above comes from it
+      expect(() => readHespCheckpoint(path, abs, plan.key, plan.fingerprints, data)).toThrow(
+        /the video frames changed/,
+      );
+      const relData = loadHespData(rel);
+      const relPlan = planHespRun(rel, relData, () => {});
+      expect(() => readHespCheckpoint(path, rel, relPlan.key, relPlan.fingerprints, relData, relPlan.asSpelt)).toThrow(
+        `the video frames changed since (or only their paths are spelt otherwise than when the run started: give root '${work}', trainAnnotations '${join(work, 'train.txt')}', testAnnotations '${join(work, 'test.txt')}' as then, from the directory it ran in)`,
+      );
+    } finally {
+      process.chdir(cwd);
+    }
+  });
 
   it('buildHespModel refuses a fixed patch outside the frame', async () => {
     const o = options({ location: { row: 10, col: 112 } });

@@ -40,7 +40,7 @@ import { clampPatchCentre, knownClassTexts } from '@vlfer/open-set';
 import { HespModel, type HespLosses } from '@vlfer/open-set/node';
 import { createFaceCropper, type FaceCropper } from '@vlfer/faces/node';
 import {
-  hespDataFingerprints,
+  hespDataFingerprintForms,
   hespRunKeyOf,
   hespRunFields,
   readHespCheckpoint,
@@ -188,6 +188,8 @@ export interface HespRunPlan {
   /** `hespRunKey`: what a checkpoint must agree with to be resumed. */
   key: string;
   fingerprints: HespDataFingerprints;
+  /** The frames' fingerprint as runs started before 2026-12-06 recorded it (`hespDataFingerprintForms`). */
+  asSpelt: { framesFingerprint: string };
   /** What every checkpoint and the selected state record about the run (computed once here). */
   record: HespRunRecord;
 }
@@ -204,8 +206,9 @@ export function planHespRun(o: HespOptions, data: HespData, log: (line: string) 
     `known ${texts.join(', ')} (openness ${data.split.openness.toFixed(3)}); train ${data.train.length}, val ${data.val.length}, test ${data.testKnown.length} known + ${data.testUnknown.length} unknown`,
   );
   const runOptions = hespRunFields(o, data.labelSet.names, data.rngStreams);
-  const record = { ...hespRunClasses(data), runOptions };
-  return { texts, key: hespRunKeyOf(runOptions), fingerprints: hespDataFingerprints(o, data), record };
+  const record = { ...hespRunClasses(data, o), runOptions };
+  const { fingerprints, asSpelt } = hespDataFingerprintForms(o, data);
+  return { texts, key: hespRunKeyOf(runOptions), fingerprints, asSpelt, record };
 }
 
 /**
@@ -506,6 +509,7 @@ export function checkpointHespRun(ctx: HespTrainContext, state: HespTrainState, 
     ...fingerprints,
     modelFingerprint,
     ...ctx.record,
+    cwd: process.cwd(), // what the relative paths of ctx.record.runOptions are from
   });
 }
 
@@ -751,7 +755,7 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
     cropper = o.faces ? await hespFaceCropper(o, log) : undefined;
     const plan = planHespRun(o, loaded, log);
     const paths = hespRunPaths(run);
-    const ck = readHespCheckpoint(paths.checkpoint, o, plan.key, plan.fingerprints, loaded);
+    const ck = readHespCheckpoint(paths.checkpoint, o, plan.key, plan.fingerprints, loaded, plan.asSpelt);
     const {
       data,
       plan: { texts, key, fingerprints, record },
