@@ -68,3 +68,14 @@ export function describeChangedFields(recorded: Record<string, unknown>, now: Re
       );
   return changes(recorded, now, '').join(', ');
 }
+
+/**
+ * What an "already trained" notice adds when the run's checkpoint went on past the published epochs (a later call
+ * asked for more and was stopped): `; a later call went on (checkpoint.safetensors: 12 epochs and 3 steps done): ask
+ * for more than 8 epochs to continue it`, or '' when the checkpoint is the published run's own.
+ * @param done epochs completed and steps into the next, as the checkpoint records them
+ */
+export function laterCheckpointNote(done: { epoch: number; step: number }, publishedEpochs: number): string {
+  if (done.epoch <= publishedEpochs && done.step === 0) return '';
+  return `; a later call went on (checkpoint.safetensors: ${done.epoch} epochs and ${done.step} steps done): ask for more than ${publishedEpochs} epochs to continue it`;
+}

@@ -173,9 +173,14 @@ describe('exp-clip train end to end on tiny-clip with imported targets', () => {
     verifyRunOutputs(part);
     expect(readFileSync(join(part, 'train-log.jsonl'))).toEqual(published);
     expect(readLog(part).length).toBe(11);
-    expect(await runTrain({ ...base(), epochs: 3, out: part }, { log: () => {} })).toMatchObject({
+    const said: string[] = [];
+    expect(await runTrain({ ...base(), epochs: 3, out: part }, { log: (l) => said.push(l) })).toMatchObject({
       status: 'already-trained',
     });
+    // and says that the stopped extension's checkpoint is there to continue
+    expect(said.filter((l) => l.includes('already trained'))).toEqual([
+      `${part}: already trained (3 epochs); head in ${join(part, 'head.safetensors')}; a later call went on (checkpoint.safetensors: 3 epochs and 2 steps done): ask for more than 3 epochs to continue it`,
+    ]);
     // without the checkpoint, a head of other options is refused instead of replaced
     rmSync(join(part, 'checkpoint.safetensors'));
     await expect(runTrain({ ...base(), lr: 0.02, epochs: 3, out: part }, { log: () => {} })).rejects.toThrow(

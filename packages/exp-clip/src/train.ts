@@ -9,6 +9,7 @@ import {
   csvRow,
   describeChangedFields,
   inShard,
+  laterCheckpointNote,
   throwIfAborted,
   type Shard,
   DataFormatError,
@@ -936,11 +937,13 @@ function alreadyTrained(
   run: RunDirectory,
   key: string,
   epochs: number,
+  ck: TrainCheckpoint | undefined,
   log: (line: string) => void,
 ): TrainResult | undefined {
   if (publishedEpochs(run, key) !== epochs) return undefined;
   const headPath = run.path('head.safetensors');
-  log(`${run.dir}: already trained (${epochs} epochs); head in ${headPath}`);
+  const later = ck ? laterCheckpointNote(ck.meta, epochs) : '';
+  log(`${run.dir}: already trained (${epochs} epochs); head in ${headPath}${later}`);
   const none = { steps: 0, firstLoss: null, lastLoss: null, resumedFrom: { epoch: epochs, step: 0 } };
   return { status: 'already-trained', outDir: run.dir, headPath, ...none };
 }
@@ -986,7 +989,7 @@ export async function trainHead(
     const headPath = run.path('head.safetensors');
     const teacher = resolveTeacher(options);
     const ck = readTrainCheckpoint(files.checkpointPath, key, files.trainingFields);
-    const done = alreadyTrained(run, key, options.epochs, log);
+    const done = alreadyTrained(run, key, options.epochs, ck, log);
     if (done) return done;
     refuseOtherHead(run, key, ck, options.epochs);
     const data = await prepareTrainingData(options, teacher, ctx, null);

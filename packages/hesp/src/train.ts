@@ -3,6 +3,7 @@ import {
   AbortedError,
   createRng,
   InvalidArgumentError,
+  laterCheckpointNote,
   parseOptions,
   throwIfAborted,
   type ProgressCallback,
@@ -278,7 +279,7 @@ export function finishedHespRun(
       argument: 'epochs',
       message: `${run.dir} holds a run of these options that went past epoch ${o.epochs} (checkpoint at epoch ${ck.meta.epoch}, step ${ck.meta.step}; published: ${epochs.at(-1)?.epoch ?? 0} epochs); the state of epoch ${o.epochs} was not kept: ask for ${ck.meta.step > 0 ? 'more' : `${ck.meta.epoch} or more`} epochs, or choose another output directory`,
     });
-  log(`${run.dir}: already trained (${o.epochs} epochs)`);
+  log(`${run.dir}: already trained (${o.epochs} epochs)${laterCheckpointNote(ck.meta, o.epochs)}`);
   return {
     outDir: run.dir,
     epochs,
