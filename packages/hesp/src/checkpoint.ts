@@ -51,8 +51,9 @@ const CheckpointMetaSchema = z.object({
   /** What `key` hashes (`hespRunFields`; absent from checkpoints written before 2026-12-05). */
   runOptions: z.record(z.string(), z.unknown()).optional(),
   /**
-   * The working directory of the run's start, which its relative paths are from; absent from checkpoints written
-   * before 2026-12-06, whose data fingerprints named the frames by their paths as spelt (`hespDataFingerprintForms`).
+   * The working directory of the call that wrote the checkpoint, which the relative paths of `runOptions` are from;
+   * absent from checkpoints written before 2026-12-06, whose data fingerprints named the frames by their paths as
+   * spelt (`hespDataFingerprintForms`).
    */
   cwd: z.string().optional(),
 });
@@ -117,9 +118,9 @@ export function hespDataFingerprintForms(
   const name = hespDataName(o);
   for (const dir of [...new Set(dirs)].sort())
     for (const f of listFrames(dir)) {
-      const h = hash(f);
+      const [h, n] = [hash(f), name(f)];
       spelt.update(`${f}\0${h}\n`);
-      frames.push([name(f), `${name(f)}\0${h}\n`]);
+      frames.push([n, `${n}\0${h}\n`]);
     }
   const named = createHash('sha256');
   for (const [, line] of frames.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) named.update(line);
