@@ -212,7 +212,7 @@ export function refuseChangedFingerprints(
     throw new InvalidArgumentError({
       functionName: refusal.functionName,
       argument: refusal.argument,
-      message: `${ckptPath} was trained on other data: ${changed.map((k) => what[k] ?? k).join(', ')} changed since${framesSpelling(o, recorded, changed)}. ${refusal.consequence}`,
+      message: `${ckptPath} was trained on other data: ${changed.map((k) => what[k] ?? k).join(', ')} changed since${pathsNote(o, recorded, changed)}. ${refusal.consequence}`,
     });
 }
 
@@ -221,9 +221,8 @@ export function refuseChangedFingerprints(
  * and the lists spell them: when the frames' fingerprint changed and the recorded options spelt those paths
  * otherwise, the note says to spell them as then ('' otherwise).
  */
-function framesSpelling(o: HespOptions, recorded: Partial<Record<string, unknown>>, changed: string[]): string {
-  const then = (recorded as { runOptions?: Record<string, unknown> }).runOptions;
-  if (!changed.includes('framesFingerprint') || !then || recorded.cwd !== undefined) return '';
+function framesSpelling(o: HespOptions, then: Record<string, unknown>, changed: string[]): string {
+  if (!changed.includes('framesFingerprint')) return '';
   const flags = { root: '--root', trainAnnotations: '--train', testAnnotations: '--test' } as const;
   const differ = (Object.keys(flags) as (keyof typeof flags)[]).filter(
     (k) => typeof then[k] === 'string' && then[k] !== o[k],
@@ -231,6 +230,23 @@ function framesSpelling(o: HespOptions, recorded: Partial<Record<string, unknown
   return differ.length
     ? ` (or only their paths are spelt otherwise than when the run started: give ${differ.map((k) => `${k} '${String(then[k])}'`).join(', ')} as then, from the directory it ran in)`
     : '';
+}
+
+/**
+ * Where the run read its data then and this call reads it now, where those differ (a copy or a move that is not the
+ * same content), for the refusal of changed fingerprints; for runs started before 2026-12-06, `framesSpelling`.
+ */
+function pathsNote(o: HespOptions, recorded: Partial<Record<string, unknown>>, changed: string[]): string {
+  const then = (recorded as { runOptions?: Record<string, unknown> }).runOptions;
+  if (!then) return '';
+  if (typeof recorded.cwd !== 'string') return framesSpelling(o, then, changed);
+  const cwd = recorded.cwd;
+  const differ = CONTENT_CHECKED.filter(
+    (k) => typeof then[k] === 'string' && o[k] !== undefined && resolve(cwd, then[k]) !== resolve(o[k]),
+  );
+  if (differ.length === 0) return '';
+  const was = differ.map((k) => `${k} '${resolve(cwd, then[k] as string)}'`).join(', ');
+  return ` (the run read ${was}; this call reads ${differ.map((k) => `'${resolve(o[k]!)}'`).join(', ')})`;
 }
 
 /** What a run trains on, as its data were read: the known classes in label order, and every clip's label. */
@@ -448,6 +464,12 @@ function hespEarlierRunKey(meta: HespCheckpointMeta, o: HespOptions, data: HespD
 const PATH_OPTIONS = ['trainAnnotations', 'testAnnotations', 'root', 'model', 'tokenizer', 'labelSet'] as const;
 
 /**
+ * Path options whose files' content a checkpoint's fingerprints cover (the lists, the frames under the root, the CLIP
+ * files): where they name other places than the run's, the fingerprints say whether the content is the same.
+ */
+const CONTENT_CHECKED = ['trainAnnotations', 'testAnnotations', 'root', 'model'] as const;
+
+/**
  * `o` with each path option spelt as the checkpoint recorded it where both spellings name the same file or directory
  * (`clip/` and `clip`, a relative and an absolute path; a recorded relative path is from `cwd`, the directory the run
  * started in, where recorded), and the dataset's default label set and scheme as recorded where one side named it and
@@ -466,7 +488,10 @@ function recordedSpellings(
   const changes: [string, unknown][] = PATH_OPTIONS.flatMap((k) => {
     const now = o[k];
     const then = recorded[k];
-    return typeof now === 'string' && typeof then === 'string' && now !== then && same(now, then) ? [[k, then]] : [];
+    const moved = (CONTENT_CHECKED as readonly string[]).includes(k); // a copy or move: the fingerprints decide
+    return typeof now === 'string' && typeof then === 'string' && now !== then && (moved || same(now, then))
+      ? [[k, then]]
+      : [];
   });
   // the dataset's default given by name (`--label-set basic-7`) or left out is the same choice
   const defaults = {

@@ -10,13 +10,20 @@ import {
   parseOptions,
   type Tensor2D,
 } from '@vlfer/core';
-import { loadCheckpoint, readTextFile, recordedRunKind, RunDirectory, verifyRunOutputs } from '@vlfer/core/node';
+import {
+  fingerprintFiles,
+  loadCheckpoint,
+  readTextFile,
+  recordedRunKind,
+  RunDirectory,
+  verifyRunOutputs,
+} from '@vlfer/core/node';
 import { flattenOpenSetReport, type OpenSetReport } from '@vlfer/metrics';
 import { knownClassTexts } from '@vlfer/open-set';
 import { HespModel } from '@vlfer/open-set/node';
 import { hespKnownNames, loadHespData, type HespData } from './data.js';
 import { HespOptionsSchema, type HespOptions } from './options.js';
-import { clipFrameReader, evaluateOpenSet, HESP_RUN, hespFaceCropper, type HespHooks } from './train.js';
+import { clipFrameReader, evaluateOpenSet, HESP_RUN, hespFaceCropper, loadHespClip, type HespHooks } from './train.js';
 import {
   hespDataFingerprintForms,
   readHespRunDataFingerprints,
@@ -114,31 +121,48 @@ export function readHespRunConfig(runDir: string): HespOptions {
 function trainedIn(runDir: string): string | undefined {
   const file = join(runDir, 'run.json');
   if (!existsSync(file)) return undefined;
-  let cwd: unknown;
+  let json: unknown;
   try {
-    cwd = (JSON.parse(readTextFile(file, 'run record')) as { cwd?: unknown }).cwd;
+    json = JSON.parse(readTextFile(file, 'run record'));
   } catch (error) {
     throw new DataFormatError({ file, message: `not valid JSON (${(error as Error).message})`, cause: error });
   }
-  return typeof cwd === 'string' && isAbsolute(cwd) ? cwd : undefined;
+  if (json === null || typeof json !== 'object' || Array.isArray(json))
+    throw new DataFormatError({ file, message: 'expected a JSON object (the record hesp train writes)' });
+  const cwd = (json as { cwd?: unknown }).cwd;
+  if (cwd !== undefined && (typeof cwd !== 'string' || !isAbsolute(cwd)))
+    throw new DataFormatError({
+      file,
+      field: 'cwd',
+      message: `expected an absolute directory, got ${JSON.stringify(cwd)}`,
+    });
+  return cwd;
+}
+
+/** The notice for a run whose relative paths are read from this process's directory (run.json records none). */
+function cwdNotice(runDir: string, o: HespOptions): string | undefined {
+  const relativePaths = [o.trainAnnotations, o.testAnnotations, o.root, o.model].some((p) => p && !isAbsolute(p));
+  if (!relativePaths || trainedIn(runDir) !== undefined) return undefined;
+  return `${join(runDir, 'run.json')} records no working directory (a run of vlfer before 2026-12-06, or the file was removed): the run's relative paths are read from ${process.cwd()}`;
 }
 
 /**
- * `o` with its relative file and directory options resolved against `cwd` (where they name something there):
- * the lists, the root, the CLIP model and tokenizer, a label set file, the rebase target and the face models.
+ * `o` with its relative file and directory options resolved against `cwd`: the lists, the root and the CLIP model
+ * always; the tokenizer, a label set file and the face models where they name something there (else they may be
+ * ids). A relative rebase target stays: it is read under the root.
  */
 function pathsFrom(o: HespOptions, cwd: string): HespOptions {
-  const at = <T extends string | undefined>(p: T): T =>
-    (p !== undefined && !isAbsolute(p) && existsSync(resolve(cwd, p)) ? resolve(cwd, p) : p) as T;
+  const from = <T extends string | undefined>(p: T): T =>
+    (p !== undefined && !isAbsolute(p) ? resolve(cwd, p) : p) as T;
+  const at = <T extends string | undefined>(p: T): T => (p !== undefined && existsSync(from(p)) ? from(p) : p);
   return {
     ...o,
-    trainAnnotations: at(o.trainAnnotations),
-    testAnnotations: at(o.testAnnotations),
-    root: at(o.root),
-    model: at(o.model),
+    trainAnnotations: from(o.trainAnnotations),
+    testAnnotations: from(o.testAnnotations),
+    root: from(o.root),
+    model: from(o.model),
     tokenizer: at(o.tokenizer),
     labelSet: o.labelSet?.endsWith('.json') ? at(o.labelSet) : o.labelSet,
-    ...(o.rebase ? { rebase: { ...o.rebase, to: at(o.rebase.to) } } : {}),
     ...(o.faces
       ? {
           faces: {
@@ -252,19 +276,38 @@ export async function scoreHespRun(
   texts: string[],
   best: HespBestState,
   hooks: HespHooks = {},
+  /** the run's recorded `modelFingerprint` (and the file recording it): CLIP files of other content are refused */
+  recorded?: { file: string; modelFingerprint: string },
 ): Promise<RunScores> {
-  const model = await HespModel.create(o.model, {
-    classTexts: texts,
-    nCtx: o.nCtx,
-    patchSize: o.patchSize,
-    location: best.meta.location,
-    logitScale: o.logitScale,
-    seed: o.seed,
-    referenceBehaviour: o.referenceBehaviour,
-    device: o.device,
-    ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}),
-    ...(o.threads ? { intraOpNumThreads: o.threads } : {}),
-  });
+  const clip = await loadHespClip(o, hooks);
+  let model: HespModel;
+  try {
+    if (recorded)
+      refuseChangedFingerprints(
+        recorded.file,
+        o,
+        recorded,
+        { modelFingerprint: fingerprintFiles(clip.bundle.files) },
+        {
+          functionName: 'evaluateHespRun',
+          argument: 'runDir',
+          consequence:
+            'Its selected state would be scored with another CLIP than it was trained with: restore those files',
+        },
+      );
+    model = await HespModel.create(clip, {
+      classTexts: texts,
+      nCtx: o.nCtx,
+      patchSize: o.patchSize,
+      location: best.meta.location,
+      logitScale: o.logitScale,
+      seed: o.seed,
+      referenceBehaviour: o.referenceBehaviour,
+    });
+  } catch (error) {
+    await clip.release();
+    throw error;
+  }
   const cropper = o.faces ? await hespFaceCropper(o, hooks.log ?? (() => undefined)) : undefined;
   try {
     model.loadState({ tensors: best.tensors, optimizer: { step: 0, buffers: {} } });
@@ -327,25 +370,25 @@ export function publishHespEval(
  */
 export async function evaluateHespRun(runDir: string, hooks: HespHooks = {}): Promise<RunScores> {
   const o = readHespRunConfig(runDir);
+  const notice = cwdNotice(runDir, o);
+  if (notice) hooks.log?.(notice);
   const data = loadHespData(o);
   for (const w of data.warnings) hooks.log?.(`warning: ${w}`);
   const texts = knownClassTexts(data.split.known, data.labelSet, { referenceBehaviour: o.referenceBehaviour });
   const best = loadHespBest(runDir);
-  // the selected state is scored on the data it was trained and selected on, or not at all
-  refuseChangedFingerprints(
-    join(runDir, 'metrics.json'),
-    o,
-    readHespRunDataFingerprints(runDir),
-    dataFingerprintsAccepted(o, data),
-    {
-      functionName: 'evaluateHespRun',
-      argument: 'runDir',
-      consequence:
-        'Its selected state would be scored on data it was not trained and selected on: evaluate it on that data, or train a new run',
-    },
-  );
+  // the selected state is scored on the data it was trained and selected on, with its CLIP, or not at all
+  const recorded = readHespRunDataFingerprints(runDir);
+  refuseChangedFingerprints(join(runDir, 'metrics.json'), o, recorded, dataFingerprintsAccepted(o, data), {
+    functionName: 'evaluateHespRun',
+    argument: 'runDir',
+    consequence:
+      'Its selected state would be scored on data it was not trained and selected on: evaluate it on that data, or train a new run',
+  });
   refuseOtherClasses(join(runDir, 'best.safetensors'), o, data, best.meta, 'evaluate');
-  const result = await scoreHespRun(o, data, texts, best, hooks);
+  const result = await scoreHespRun(o, data, texts, best, hooks, {
+    file: join(runDir, 'metrics.json'),
+    modelFingerprint: recorded.modelFingerprint,
+  });
   publishHespEval(runDir, result, best.meta, data.warnings, hooks.log);
   const f = (k: string) => (100 * result.test[k]!).toFixed(2);
   hooks.log?.(

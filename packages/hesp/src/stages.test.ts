@@ -734,6 +734,60 @@ describe('the stages composed by hand on tiny-clip', () => {
     }
   }, 600_000);
 
+  it('data copied elsewhere resumes; other data there, another CLIP or a relative rebase are handled', async () => {
+    const out = join(work, 'moved');
+    const copy = mkdtempSync(join(tmpdir(), 'vlfer-hesp-copy-'));
+    for (const f of ['frames', 'train.txt', 'test.txt']) cpSync(join(work, f), join(copy, f), { recursive: true });
+    const stop = new AbortController();
+    const onProgress = (e: { phase: string }) => (e.phase === 'train' ? stop.abort(new Error('test')) : undefined);
+    await expect(trainHesp(options({ out, epochs: 2 }), { signal: stop.signal, onProgress })).rejects.toThrow(
+      AbortedError,
+    );
+    const there = (extra: object = {}) =>
+      options({
+        root: copy,
+        trainAnnotations: join(copy, 'train.txt'),
+        testAnnotations: join(copy, 'test.txt'),
+        out,
+        ...extra,
+      });
+    // one frame other there: refused, saying where the run read its data and where this call reads it
+    const frame = listFrames(join(copy, 'frames', 'tr_0_0'))[0]!;
+    const original = readFileSync(frame);
+    writeFileSync(frame, Buffer.concat([original, Buffer.from([0])]));
+    await expect(trainHesp(there({ epochs: 2 }))).rejects.toThrow(
+      `the video frames changed since (the run read trainAnnotations '${join(work, 'train.txt')}', testAnnotations '${join(work, 'test.txt')}', root '${work}'; this call reads '${join(copy, 'train.txt')}', '${join(copy, 'test.txt')}', '${copy}')`,
+    );
+    // the same content: the same run, resumed
+    writeFileSync(frame, original);
+    expect((await trainHesp(there({ epochs: 2 }), { log: () => {} })).resumedFrom).toEqual({ epoch: 0, step: 1 });
+    // hesp eval scores with the CLIP the run was trained with, or not at all
+    const clip = join(work, 'clip-copy');
+    cpSync(model, clip, { recursive: true });
+    const evalOut = join(work, 'other-clip');
+    await trainHesp(options({ model: clip, out: evalOut }), { log: () => {} });
+    const weights = readFileSync(join(clip, 'model.safetensors'));
+    weights.writeUInt8(weights.readUInt8(weights.length - 1) ^ 1, weights.length - 1); // the last weight's last byte
+    writeFileSync(join(clip, 'model.safetensors'), weights);
+    await expect(evaluateHespRun(evalOut, { log: () => {} })).rejects.toThrow(
+      /the CLIP model files \(.*clip-copy\) changed since\. Its selected state would be scored with another CLIP/,
+    );
+    // a relative rebase target is read under the root, in training and in evaluation alike
+    const abs = (f: string) =>
+      writeFileSync(join(work, `abs-${f}`), readFileSync(join(work, f), 'utf8').replace(/^(?=\S)/gm, '/authors/data/'));
+    abs('train.txt');
+    abs('test.txt');
+    const rebased = options({
+      trainAnnotations: join(work, 'abs-train.txt'),
+      testAnnotations: join(work, 'abs-test.txt'),
+      rebase: { from: '/authors/data', to: '.' },
+      out: join(work, 'rebased'),
+    });
+    await trainHesp(rebased, { log: () => {} });
+    const scores = await evaluateHespRun(rebased.out, { log: () => {} });
+    expect(scores.known.length).toBeGreaterThan(0);
+  }, 600_000);
+
   it('a run started before 2026-12-06 (frames named as spelt, no cwd) resumes when spelt as then, and says so when not', () => {
     const cwd = process.cwd();
     try {

@@ -328,16 +328,9 @@ export async function buildHespModel(
   texts: string[],
   ck: HespCheckpoint | undefined,
   ckptPath: string,
-  hooks: Pick<HespHooks, 'signal' | 'onProgress'> = {},
+  hooks: Pick<HespHooks, 'signal' | 'onProgress' | 'log'> = {},
 ): Promise<HespBuiltModel> {
-  const clip = await ClipGradientModel.load(o.model, {
-    // an OpenAI .pt is read and parsed without blocking: Ctrl-C stops it, its progress is shown
-    ...(hooks.signal ? { signal: hooks.signal } : {}),
-    ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}),
-    device: o.device,
-    ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}),
-    ...(o.threads ? { intraOpNumThreads: o.threads } : {}),
-  });
+  const clip = await loadHespClip(o, hooks);
   try {
     const modelFingerprint = fingerprintFiles(clip.bundle.files);
     if (ck) refuseChangedFingerprints(ckptPath, o, ck.meta, { modelFingerprint });
@@ -357,6 +350,22 @@ export async function buildHespModel(
     await clip.release();
     throw error;
   }
+}
+
+/** The CLIP gradient graphs of a run's `model` (its device, tokenizer and threads), for training or scoring. */
+export async function loadHespClip(
+  o: HespOptions,
+  hooks: Pick<HespHooks, 'signal' | 'onProgress' | 'log'> = {},
+): Promise<ClipGradientModel> {
+  return ClipGradientModel.load(o.model, {
+    ...(hooks.log ? { log: hooks.log } : {}),
+    // an OpenAI .pt is read and parsed without blocking: Ctrl-C stops it, its progress is shown
+    ...(hooks.signal ? { signal: hooks.signal } : {}),
+    ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}),
+    device: o.device,
+    ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}),
+    ...(o.threads ? { intraOpNumThreads: o.threads } : {}),
+  });
 }
 
 /** @throws InvalidArgumentError (argument `location`) when a fixed patch centre puts the patch outside the S×S frame */

@@ -24,6 +24,7 @@ import type { ClipPreprocessorConfig } from '../preprocess.js';
 import { keepFreedMemory } from './freed-memory.js';
 import { DirectSession, directRunsStatus, directSessionRefusal } from './ort-direct.js';
 import {
+  ownTokenizerNotice,
   loadClipWeightsAsync,
   resolveClipSource,
   type ClipWeightsBundle,
@@ -235,6 +236,8 @@ export class ClipGradientModel {
     const options = { ...asked, weightsIn: resolvedWeightsIn(asked, bundle) };
     const inGraph = options.weightsIn === 'graph';
     const { arch, weights, weightsFile } = bundle;
+    if (asked.tokenizer !== undefined && bundle.tokenizer !== asked.tokenizer)
+      options.log?.(ownTokenizerNotice(bundle.tokenizer, asked.tokenizer));
     // a GPU keeps the vision residuals in its own buffers between the forward and the backward
     const residualsOnDevice = (options.device ?? 'cpu') !== 'cpu';
     // int8 layers store their quantized weights whatever weightsIn says: nothing float32 is copied then

@@ -96,6 +96,11 @@ export function resolveClipSource(model: string, options: { backend?: ClipBacken
   return { kind: 'hub', id: model };
 }
 
+/** The notice for a `tokenizer` option that a model directory's own tokenizer takes precedence over. */
+export function ownTokenizerNotice(dir: string, given: string): string {
+  return `${dir} holds its own tokenizer (tokenizer.json), which is used; the tokenizer '${given}' is not`;
+}
+
 /** Frozen weights of a local CLIP source in Hugging Face key names, its architecture and preprocessing. */
 export interface ClipWeightsBundle {
   arch: ClipArch;

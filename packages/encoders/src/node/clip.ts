@@ -1,5 +1,5 @@
 import { closeSync, existsSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { AutoTokenizer, type PreTrainedTokenizer } from '@huggingface/transformers';
 import {
   assertShape,
@@ -17,7 +17,13 @@ import { fingerprintFiles, hashFile } from '@vlfer/core/node';
 import { parsePreprocessorConfig, type ClipPreprocessorConfig, type PreprocessMode } from '../preprocess.js';
 import { requiredModelFiles, type ClipModelId } from '../registry.js';
 import { checkWeightsIn, ClipGradientModel, eotPositions } from './clip-gradients.js';
-import { resolveClipSource, type ClipBackend, type ClipSource, type LoadWeightsOptions } from './clip-source.js';
+import {
+  ownTokenizerNotice,
+  resolveClipSource,
+  type ClipBackend,
+  type ClipSource,
+  type LoadWeightsOptions,
+} from './clip-source.js';
 import { getModelEnvironment } from './env.js';
 import { defaultThreads, type ThreadOptions } from '@vlfer/core/node';
 import { readTextFile } from '@vlfer/core/node';
@@ -143,8 +149,7 @@ function layoutHelp(suffix: string): string {
   return `a directory holding ${requiredModelFiles(suffix).join(', ')} (the transformers.js layout, e.g. a download of Xenova/clip-vit-base-patch32), a directory with config.json + model.safetensors, or an OpenAI .pt checkpoint`;
 }
 
-const TOKENIZER_HINT =
-  'pass tokenizer: <directory with the CLIP tokenizer.json> (OpenAI checkpoints hold no tokenizer)';
+const TOKENIZER_HINT = 'give a directory with the CLIP tokenizer.json as tokenizer (CLI --tokenizer <dir>)';
 
 /** The tokenizer files of a local tokenizer directory that exist, for content fingerprints (none for a Hub id). */
 function tokenizerFiles(source: string): Record<string, string> {
@@ -176,8 +181,15 @@ async function loadTokenizer(source: string, remoteHint: string): Promise<PreTra
         { cause: error },
       );
     });
+  const config = join(source, 'tokenizer_config.json');
+  if (!existsSync(config))
+    throw new DataFormatError({
+      file: config,
+      message: `not found: the CLIP tokenizer needs it beside tokenizer.json`,
+    });
   try {
-    return await AutoTokenizer.from_pretrained(source, { local_files_only: true });
+    // an absolute path: transformers.js takes a bare relative name ('tok') for a Hub id
+    return await AutoTokenizer.from_pretrained(resolve(source), { local_files_only: true });
   } catch (error) {
     throw new DataFormatError({
       file,
@@ -412,8 +424,6 @@ async function loadOnnxClip(
   suffix: string,
 ): Promise<ClipModel> {
   const localDir = source.kind === 'onnx-dir' ? source.dir : undefined;
-  // as for a config.json + model.safetensors directory: its own tokenizer when it has one, else options.tokenizer
-  const ownTokenizer = localDir && Object.keys(tokenizerFiles(localDir)).length === 2;
   const load: OnnxLoad = {
     model: options.model,
     dtype,
@@ -427,7 +437,7 @@ async function loadOnnxClip(
       local_files_only: localDir !== undefined,
       session_options: { intraOpNumThreads: options.intraOpNumThreads ?? defaultThreads(), interOpNumThreads: 1 },
     },
-    tokenizerFrom: localDir && options.tokenizer && !ownTokenizer ? options.tokenizer : undefined,
+    tokenizerFrom: otherTokenizer(localDir, options),
   };
   const env = getModelEnvironment();
   checkOnnxSource(load);
@@ -462,6 +472,18 @@ async function loadOnnxClip(
     session: encoders.session,
     dispose: encoders.dispose,
   };
+}
+
+/**
+ * Where an ONNX directory's tokenizer comes from when not from the directory itself: as for a config.json +
+ * model.safetensors directory, its own when it has one (a `tokenizer` option is then said to be unused), else
+ * `options.tokenizer`. Undefined for the directory's own (or a Hub id's).
+ */
+function otherTokenizer(localDir: string | undefined, options: LoadClipOptions): string | undefined {
+  if (!localDir || options.tokenizer === undefined) return undefined;
+  if (Object.keys(tokenizerFiles(localDir)).length < 2) return options.tokenizer;
+  options.log?.(ownTokenizerNotice(localDir, options.tokenizer));
+  return undefined;
 }
 
 /** The towers of `src` and the tokenizer: the directory's own, or `load.tokenizerFrom`'s where it has none. */

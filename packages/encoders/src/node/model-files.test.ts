@@ -174,11 +174,52 @@ describe('an ONNX model directory without a tokenizer of its own takes `tokenize
     await vision.dispose();
   });
 
+  it('a `tokenizer` given as a bare relative name is a directory, not a Hub id; one ignored is said so', async () => {
+    const d = withoutTokenizer();
+    const here = process.cwd();
+    const lines: string[] = [];
+    try {
+      process.chdir(join(d, '..'));
+      cpSync(sharedPath('assets', 'clip-tokenizer'), join(d, '..', 'tok-bare'), { recursive: true });
+      const clip = await loadClip({ model: d, tokenizer: 'tok-bare', towers: ['text'] });
+      expect(clip.tokenize(prompts).ids.length).toBe(2 * 77);
+      await clip.dispose();
+      // a directory with its own tokenizer uses it, and says that the option is not used
+      const own = await loadClip({
+        model: tinyClipCopy(),
+        tokenizer: 'tok-bare',
+        towers: ['text'],
+        log: (l) => lines.push(l),
+      });
+      await own.dispose();
+      const weights = await loadClip({
+        model: sharedPath('fixtures', 'tiny-clip'),
+        backend: 'graphs',
+        tokenizer: 'tok-bare',
+        towers: ['text'],
+        log: (l) => lines.push(l),
+      });
+      await weights.dispose();
+    } finally {
+      process.chdir(here);
+    }
+    expect(lines).toEqual([
+      expect.stringMatching(
+        / holds its own tokenizer \(tokenizer\.json\), which is used; the tokenizer 'tok-bare' is not$/,
+      ),
+      `${sharedPath('fixtures', 'tiny-clip')} holds its own tokenizer (tokenizer.json), which is used; the tokenizer 'tok-bare' is not`,
+    ]);
+  });
+
   it('a `tokenizer` directory without tokenizer.json is named', async () => {
     const d = withoutTokenizer();
     const empty = mkdtempSync(join(tmpdir(), 'vlfer-no-tokenizer-'));
     await expect(loadClip({ model: d, tokenizer: empty })).rejects.toThrow(
-      `${join(empty, 'tokenizer.json')}: not found: the CLIP tokenizer is read from here`,
+      `${join(empty, 'tokenizer.json')}: not found: the CLIP tokenizer is read from here; give a directory with the CLIP tokenizer.json as tokenizer (CLI --tokenizer <dir>)`,
+    );
+    copyFileSync(sharedPath('assets', 'clip-tokenizer', 'tokenizer.json'), join(empty, 'tokenizer.json'));
+    await expect(loadClip({ model: d, tokenizer: empty })).rejects.toThrow(
+      `${join(empty, 'tokenizer_config.json')}: not found: the CLIP tokenizer needs it beside tokenizer.json`,
     );
   });
 });
