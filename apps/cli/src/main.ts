@@ -47,15 +47,25 @@ export function vlferProgram(): Command {
   return program;
 }
 
+/**
+ * The pipeline functions each subcommand calls with its flags: every argument of theirs is a flag of that command
+ * (`vlfer bench` runs evaluateZeroShot too, but with paths of its own making: `root` is no flag of bench).
+ */
+const ENTRY_POINTS: Record<string, string[]> = {
+  'exp-clip': ['evaluateZeroShot', 'trainHead'],
+  hesp: ['trainHesp', 'evaluateHespRun'],
+  bench: ['planPaperTable'],
+  data: ['exportFer2013Csv'],
+};
+
+const sub = process.argv[2] ?? '';
+const program = vlferProgram();
 runMain(
   NAME,
-  () =>
-    vlferProgram()
-      .parseAsync(process.argv)
-      .then(() => undefined),
+  () => program.parseAsync(process.argv).then(() => undefined),
   { ...EXP_CLIP_FLAGS, ...HESP_FLAGS, ...BENCH_FLAGS, ...DATA_FLAGS },
-  ['evaluateZeroShot', 'trainHead', 'trainHesp', 'evaluateHespRun', 'planPaperTable', 'exportFer2013Csv'],
+  ENTRY_POINTS[sub] ?? Object.values(ENTRY_POINTS).flat(),
   // the functions these call check some options themselves (loadEvalData: --annotations, resolveLabelSet:
-  // --label-set, …): their errors name the flag too, never the function
-  longFlags(vlferProgram()),
+  // --label-set, …): their errors name the flag too, never the function; only the flags of the command that ran
+  longFlags(program.commands.find((c) => c.name() === sub) ?? program),
 );

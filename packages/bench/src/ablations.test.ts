@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -114,6 +114,18 @@ describe('ablation registry and runner', () => {
         .id,
     ).not.toBe(r0.id);
     expect(existsSync(join(results, 'charts'))).toBe(true);
+    // runs whose rows were never written (killed between a run's results and its row) are redone, even with the
+    // shared assets at another path: they are no results of the ablation yet (they used to wedge it for good)
+    const rowsFile = join(results, 'exp-clip-zero-shot__prompt-x-preprocess.jsonl');
+    const kept = readFileSync(rowsFile, 'utf8');
+    writeFileSync(rowsFile, kept.split('\n').slice(0, 8).join('\n') + '\n');
+    const link = join(mkdtempSync(join(tmpdir(), 'vlfer-abl-link-')), 'shared');
+    symlinkSync(sharedPath(), link);
+    expect(await runAblation('exp-clip-zero-shot/prompt-x-preprocess', { ...opts, shared: link })).toEqual({
+      ran: 2,
+      skipped: 8,
+    });
+    expect(readRows(rowsFile).map((r) => r.metrics)).toEqual(rows.map((r) => r.metrics));
   }, 120_000);
   it('names the missing data config entry for methods that need user data', async () => {
     const results = mkdtempSync(join(tmpdir(), 'vlfer-abl-'));

@@ -1,7 +1,15 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { AbortedError, csvRow, DataFormatError, InvalidArgumentError, shardOfKey, type Shard } from '@vlfer/core';
+import {
+  AbortedError,
+  csvRow,
+  DataFormatError,
+  InvalidArgumentError,
+  shardOfKey,
+  VlferError,
+  type Shard,
+} from '@vlfer/core';
 import {
   canonicalJson,
   shardRecordProblems,
@@ -425,7 +433,7 @@ function rowFingerprints(rows: readonly ResultRow[]): {
       if (map[name] !== undefined && map[name] !== fp)
         return {
           fingerprints: { data, model },
-          conflict: `run ${r.id} read other ${kind} for '${name}' (fingerprint ${fp.slice(0, 12)}…) than earlier runs (${map[name]!.slice(0, 12)}…): the ${kind} changed between runs`,
+          conflict: `run ${r.id} read another ${kind} for '${name}' (fingerprint ${fp.slice(0, 12)}…) than earlier runs (${map[name]!.slice(0, 12)}…): the ${kind} changed between runs`,
         };
       map[name] = fp;
     }
@@ -540,7 +548,13 @@ function testSetRoot({ ablation, run, o }: RunContext): string {
     throw new Error(
       `${ablation}: no test set '${c.dataset}': give --data-config with evalSets.${c.dataset} = { root, annotations } (the shared assets hold only fer2013)`,
     );
-  return evalSet ? evalSet.root : (ds as { root: (shared: string) => string }).root(o.shared);
+  const root = evalSet ? evalSet.root : (ds as { root: (shared: string) => string }).root(o.shared);
+  // named by where it came from: the pipeline would name its own option (`root`), which no bench user gave
+  if (!existsSync(root))
+    throw new VlferError(
+      `${ablation}: the test set '${c.dataset}' at ${root} does not exist (${evalSet ? `evalSets.${c.dataset}.root of the data config` : `in the shared assets: shared is ${o.shared}`})`,
+    );
+  return root;
 }
 
 /** The supervised reference row: face-api.js's expression model on a class-folder test set. */
@@ -633,6 +647,9 @@ async function execZeroShot(ctx: RunContext, root: string): Promise<RunOutcome> 
       preprocess: c.preprocess ?? 'exp-clip',
       ...(head ? { head } : {}),
       out: runDir,
+      // a run without its row is no result of the ablation yet (killed before its row was written, or refused):
+      // its folder is redone as one set, whatever options or paths an earlier attempt left there
+      overwrite: true,
       ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}),
       ...(o.limit ? { limit: o.limit, subsetSeed: 0 } : {}),
     },

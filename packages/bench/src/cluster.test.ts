@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import {
   ClusterOptionError,
   kubernetesManifests,
+  kubernetesMountPath,
   kubernetesMemory,
   sbatchQuote,
   shellJoin,
@@ -146,6 +147,11 @@ describe('SLURM job files', () => {
       [{ time: '1:00:00\n#SBATCH --array=0' }, /^--time: .* is not a SLURM time limit/],
       [{ time: 'tomorrow' }, /^--time: /],
       [{ time: '24:00:00 ' }, /^--time: /],
+      // fields out of range: SLURM would not read these as written
+      [{ time: '99:99:99' }, /^--time: /],
+      [{ time: '00:61:00' }, /^--time: /],
+      [{ time: '10:70' }, /^--time: /],
+      [{ time: '1-25' }, /^--time: /],
       [{ partition: 'debug\ntouch PWNED' }, /^--partition: .* is not a partition name/],
       [{ partition: 'a b' }, /^--partition: /],
       [{ partition: '' }, /^--partition: /],
@@ -240,6 +246,22 @@ describe('Kubernetes manifests', () => {
     });
     const { indexed, merge } = kubernetesManifests(spec);
     expect(parsed).toEqual([indexed, merge]);
+  });
+  it('accepts each SLURM time form in range; Kubernetes mounts the volume at the folder holding every path', () => {
+    for (const time of ['90', '90:30', '48:00:00', '1-12', '1-23:59', '2-00:00:59'])
+      expect(() => validateClusterJob(job({ time })), time).not.toThrow();
+    // the repository's default `--shared ../shared` is beside the checkout, not under it: mounted at their parent
+    expect(kubernetesMountPath({ workdir: '/work/main', paths: ['/work/shared', '/work/main/results'] })).toBe('/work');
+    expect(kubernetesMountPath({ workdir: '/work/main' })).toBe('/work/main');
+    const { indexed } = kubernetesManifests(job({ workdir: '/work/main', paths: ['/work/shared'] }));
+    const container = (indexed as any).spec.template.spec.containers[0];
+    expect([container.workingDir, container.volumeMounts]).toEqual([
+      '/work/main',
+      [{ name: 'work', mountPath: '/work' }],
+    ]);
+    expect(() => kubernetesMountPath({ workdir: '/work/main', paths: ['/data/fer'] })).toThrow(
+      /^--emit k8s: the job names \/work\/main, \/data\/fer, which share no folder but \//,
+    );
   });
   it('writes SLURM memory units as Kubernetes binary quantities', () => {
     expect(['512', '512K', '4096M', '16G', '1T'].map(kubernetesMemory)).toEqual([

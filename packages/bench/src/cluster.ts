@@ -10,7 +10,7 @@
  * cannot be written safely is refused with a {@link ClusterOptionError} naming its flag, before any file is written.
  */
 import { chmodSync, mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { Document } from 'yaml';
 import { VlferError } from '@vlfer/core';
 import { writeFileAtomic } from '@vlfer/core/node';
@@ -24,6 +24,11 @@ export interface ClusterJob {
   mergeArgv: string[];
   /** Directory the jobs start in (the repository checkout on the shared filesystem). */
   workdir: string;
+  /**
+   * Absolute paths the tasks read or write besides `workdir` (shared assets, results, caches, data): Kubernetes pods
+   * mount the shared volume at the folder that holds all of them and `workdir`.
+   */
+  paths?: readonly string[];
   name: string;
   cpus: number;
   /** Memory per task in SLURM's form: an integer with an optional unit K, M (the default), G or T (powers of 1024). */
@@ -80,6 +85,19 @@ const PARTITION = /^[A-Za-z0-9_.-]+(,[A-Za-z0-9_.-]+)*$/;
 const JOB_NAME = /^[a-z0-9]([a-z0-9-]{0,50}[a-z0-9])?$/;
 const IMAGE = /^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$/;
 
+/** Whether the seconds and minutes of a SLURM time limit are below 60, and its hours below 24 after a day count. */
+function timeFieldsInRange(time: string): boolean {
+  const [days, rest] = time.includes('-') ? time.split('-') : [undefined, time];
+  const fields = rest!.split(':').map(Number);
+  // MM, MM:SS, HH:MM:SS; after days: HH, HH:MM, HH:MM:SS
+  const [h, m, s] = days !== undefined ? fields : fields.length === 3 ? fields : [undefined, ...fields];
+  return (
+    (h === undefined || days === undefined || h < 24) &&
+    (s === undefined || s < 60) &&
+    (m === undefined || h === undefined || m < 60)
+  );
+}
+
 /**
  * Check every value that ends up in a job file's directives or manifest fields (`--mem`, `--time`, `--partition`,
  * `--image`, `--cpus`, `--shards`; paths need no check, they are quoted). Throws {@link ClusterOptionError}.
@@ -93,9 +111,9 @@ export function validateClusterJob(job: ClusterJob): void {
     throw new ClusterOptionError(
       '--mem',
       job.memory,
-      'a memory size like 16G (an integer with K, M, G or T; M if none)',
+      'a memory size like 16G (a positive integer with K, M, G or T; M if none)',
     );
-  if (!TIME.test(job.time))
+  if (!TIME.test(job.time) || !timeFieldsInRange(job.time))
     throw new ClusterOptionError(
       '--time',
       job.time,
@@ -177,10 +195,28 @@ export function kubernetesMemory(memory: string): string {
   return `${memory.replace(/[KMGT]$/, '')}${unit}i`;
 }
 
+/**
+ * Where the pods mount the shared volume (claim `vlfer-work`): the deepest folder holding `workdir` and every path of
+ * `job.paths`, so each path the command names exists in the pod as on the machine that wrote the job.
+ * @throws VlferError naming the paths when only `/` holds them all (a volume cannot be mounted there)
+ */
+export function kubernetesMountPath(job: Pick<ClusterJob, 'workdir' | 'paths'>): string {
+  const all = [job.workdir, ...(job.paths ?? [])].map((p) => resolve(p));
+  const parts = all.map((p) => p.split(sep).filter(Boolean));
+  const common: string[] = [];
+  for (let i = 0; parts.every((q) => i < q.length && q[i] === parts[0]![i]); i++) common.push(parts[0]![i]!);
+  if (common.length === 0)
+    throw new VlferError(
+      `--emit k8s: the job names ${all.join(', ')}, which share no folder but /: the pods mount one volume (claim vlfer-work) at the folder holding all of them; keep the working directory, --shared, --results, --cache-dir and the data under one folder`,
+    );
+  return `${sep}${common.join(sep)}`;
+}
+
 /** The two manifests of {@link writeKubernetesJob} as plain objects (what the YAML files parse back to). */
 export function kubernetesManifests(job: ClusterJob): { indexed: object; merge: object } {
   validateClusterJob(job);
   const memory = kubernetesMemory(job.memory);
+  const mountPath = kubernetesMountPath(job);
   const container = (name: string, argv: string[], env: { name: string; value: string }[]) => ({
     name,
     image: job.image ?? 'node:20-bookworm',
@@ -189,7 +225,7 @@ export function kubernetesManifests(job: ClusterJob): { indexed: object; merge: 
     command: [...argv],
     env: [...env, { name: 'VLFER_THREADS', value: String(job.cpus) }],
     resources: { requests: { cpu: String(job.cpus), memory }, limits: { memory } },
-    volumeMounts: [{ name: 'work', mountPath: job.workdir }],
+    volumeMounts: [{ name: 'work', mountPath }],
   });
   const volumes = [{ name: 'work', persistentVolumeClaim: { claimName: 'vlfer-work' } }];
   const indexed = {

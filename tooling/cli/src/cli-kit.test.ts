@@ -93,7 +93,12 @@ describe('error lines for a command-line user', () => {
         'cannot pass through x; to go on, pass --duplicates drop to keep one',
       ],
     ])
-      expect(flagsInText(lib, flags, all)).toBe(cli);
+      expect(flagsInText(lib, flags, [...all, '--extra-files', '--overwrite', '--duplicates', '--allow-remote'])).toBe(
+        cli,
+      );
+    // a command without that flag (vlfer bench has no --extra-files) keeps the library's half: no flag it lacks
+    const lacking = "(pass extraFiles: 'skip' (CLI --extra-files skip) to ignore)";
+    expect(flagsInText(lacking, flags, all)).toBe(lacking);
     expect(flagsInText('cacheDir (--cache-dir) is "/a"', flags, all)).toBe('cacheDir (--cache-dir) is "/a"');
     // the options describeChangedFields lists, whatever their case; others and values stay
     const changes = 'other options (lr (0.01 then, 0.02 now), note (a then, b now), labelSet (nothing then, "x" now))';

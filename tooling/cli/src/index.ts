@@ -204,7 +204,8 @@ export function argumentOf(
   const a = error.argument;
   if (entryPoints.includes(error.functionName) || knownFlags.includes(flagOf(a, flags))) return flagOf(a, flags);
   if (a.startsWith('-')) return a; // the caller named the flag itself, e.g. parseShard(text, '--shard')
-  if (/^[A-Z][A-Z0-9_]*$/.test(a) && env[a] !== undefined) return `environment variable ${a}`;
+  // a variable's name: one that is set, or one that must be (VLFER_SHARD_COUNT beside JOB_COMPLETION_INDEX)
+  if (/^[A-Z][A-Z0-9_]*$/.test(a) && (env[a] !== undefined || a.includes('_'))) return `environment variable ${a}`;
   return undefined;
 }
 
@@ -222,7 +223,11 @@ export function flagsInText(
   knownFlags: readonly string[],
 ): string {
   // advice written for both audiences, `pass duplicates: 'drop' (CLI --duplicates drop)`: the command line's half
-  text = text.replace(/\b(?:pass|call) (?:(?! \(CLI|\bpass |\bcall |[;.] ).)+? \(CLI:? (--[^()]+)\)/g, 'pass $1');
+  // (only where this command has that flag: `vlfer bench` has no --extra-files, and keeps the library's half)
+  text = text.replace(
+    /\b(?:pass|call) (?:(?! \(CLI|\bpass |\bcall |[;.] ).)+? \(CLI:? (--[^()]+)\)/g,
+    (whole, cli: string) => (knownFlags.includes(cli.split(' ')[0]!) ? `pass ${cli}` : whole),
+  );
   if (/\(CLI\b/.test(text)) return text;
   const asFlag = (whole: string, before: string, name: string) => {
     const flag = flagOf(name, flags);
@@ -291,6 +296,29 @@ export function runMain(
 }
 
 /** The long flags of a command and all its subcommands (`--out`, `--label-set`, …), for `runMain`'s `knownFlags`. */
+/**
+ * Refuse an empty value of the path flags named in `flags` (option key → flag): `--out ''` is most likely an unset
+ * shell variable, and read as the current directory it would name the wrong place.
+ * @throws Error `--out: an empty path (an unset variable?)`
+ */
+export function refuseEmptyPaths(o: Record<string, unknown>, flags: Readonly<Record<string, string>>): void {
+  for (const [key, flag] of Object.entries(flags))
+    if (o[key] === '') throw new Error(`${flag}: an empty path (an unset variable?)`);
+}
+
+/**
+ * Refuse flags given on the command line (not defaults) that do nothing here: the options `keys` of `cmd`, when
+ * `applies` is false; `needs` says what they need (`'--emit'`).
+ * @throws Error `--cpus: only with --emit`
+ */
+export function refuseUnusedFlags(cmd: Command, keys: readonly string[], applies: boolean, needs: string): void {
+  if (applies) return;
+  for (const key of keys) {
+    const option = cmd.options.find((o) => o.attributeName() === key);
+    if (option && cmd.getOptionValueSource(key) === 'cli') throw new Error(`${option.long}: only with ${needs}`);
+  }
+}
+
 export function longFlags(cmd: Command): string[] {
   return [...new Set([...cmd.options.flatMap((o) => (o.long ? [o.long] : [])), ...cmd.commands.flatMap(longFlags)])];
 }

@@ -4,10 +4,11 @@
  * `charts.ts`); or list the ablations, write SLURM / Kubernetes job files (`--emit`), or merge shards (`--merge`). The
  * work is @vlfer/bench.
  */
-import { resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { parseShard } from '@vlfer/core';
-import { cliAbortSignal, integer, shardFromFlags } from '@vlfer/cli-kit';
+import { cliAbortSignal, integer, refuseEmptyPaths, refuseUnusedFlags, shardFromFlags } from '@vlfer/cli-kit';
 import {
   ABLATIONS,
   expandAblation,
@@ -73,23 +74,56 @@ export function ablationsCommand(): Command {
     .option('--image <image>', 'container image (--emit k8s)')
     .addOption(chartsOption())
     .addOption(noChartsOption())
-    .action(async (o) => {
+    .action(async (o, cmd: Command) => {
       const registry = ABLATIONS as Record<string, AblationSpec>;
-      if (o.list) return listAblations(registry);
-      const data = o.dataConfig ? loadBenchData(o.dataConfig) : undefined;
-      // without a data config, the default set is what the shared assets can run (no user data, no Hub)
-      const ids: string[] = o.only
-        ? String(o.only).split(',')
-        : Object.keys(registry).filter(
-            (id) => data || ['exp-clip-zero-shot', 'face-api'].includes(registry[id]!.method),
-          );
-      for (const id of ids)
+      checkAblationFlags(o, cmd);
+      const only: string[] | undefined = o.only !== undefined ? String(o.only).split(',') : undefined;
+      for (const id of only ?? [])
         if (!registry[id])
           throw new Error(`--only: unknown ablation '${id}'; known: ${Object.keys(registry).join(', ')}`);
-      if (o.emit) return emitJobs(o, ids);
+      if (o.list) return listAblations(only ? Object.fromEntries(only.map((id) => [id, registry[id]!])) : registry);
+      const data = o.dataConfig ? loadBenchData(o.dataConfig) : undefined;
+      // without a data config, the default set is what the shared assets can run (no user data, no Hub)
+      const ids: string[] =
+        only ??
+        Object.keys(registry).filter((id) => data || ['exp-clip-zero-shot', 'face-api'].includes(registry[id]!.method));
+      if (o.emit) return emitJobs(o, ids, data);
       if (o.merge) return mergeShards(o, ids);
       await runAblations(o, ids, data);
     });
+}
+
+/**
+ * Refuse empty paths and flags that would do nothing or contradict each other: cluster settings without `--emit`
+ * (the whole grid would run here), `--image` for SLURM or `--partition`/`--time` for Kubernetes, `--emit` with
+ * `--shard` or `--merge` (the job files run every shard and the merge), `--shard` with `--merge`, and a
+ * `--cache-dir` or `--results` that is a file.
+ */
+function checkAblationFlags(o: Record<string, any>, cmd: Command): void {
+  refuseEmptyPaths(o, {
+    shared: '--shared',
+    dataConfig: '--data-config',
+    results: '--results',
+    cacheDir: '--cache-dir',
+    emitDir: '--emit-dir',
+  });
+  // (not --job-command: `pnpm bench:ablations` always gives it, for the jobs it may emit)
+  const cluster = ['shards', 'emitDir', 'cpus', 'mem', 'time', 'partition', 'image'];
+  refuseUnusedFlags(cmd, cluster, o.emit !== undefined, '--emit');
+  refuseUnusedFlags(cmd, ['image'], o.emit !== 'slurm', '--emit k8s');
+  refuseUnusedFlags(cmd, ['partition', 'time'], o.emit !== 'k8s', '--emit slurm');
+  if (o.emit !== undefined && (o.shard !== undefined || o.merge !== undefined))
+    throw new Error(
+      `--emit: writes job files for every shard and the merge; leave out ${o.shard !== undefined ? '--shard' : '--merge'}`,
+    );
+  if (o.shard !== undefined && o.merge !== undefined)
+    throw new Error('--merge: merges the shards once all have run; leave out --shard');
+  for (const [key, flag] of [
+    ['cacheDir', '--cache-dir'],
+    ['results', '--results'],
+  ] as const)
+    if (existsSync(o[key]) && !statSync(o[key]).isDirectory())
+      throw new Error(`${flag}: ${String(o[key])} is a file; expected a directory (created if missing)`);
 }
 
 function listAblations(registry: Record<string, AblationSpec>): void {
@@ -99,7 +133,14 @@ function listAblations(registry: Record<string, AblationSpec>): void {
   }
 }
 
-function emitJobs(o: Record<string, any>, ids: string[]): void {
+/** Every absolute path a data config names (its entries are resolved against the file): the jobs must reach them. */
+function dataPaths(value: unknown): string[] {
+  if (typeof value === 'string') return isAbsolute(value) ? [value] : [];
+  if (value === null || typeof value !== 'object') return [];
+  return Object.values(value).flatMap(dataPaths);
+}
+
+function emitJobs(o: Record<string, any>, ids: string[], data: BenchData | undefined): void {
   // every task runs this same command; the shard comes from the scheduler's environment
   const args = [
     '--only',
@@ -123,6 +164,13 @@ function emitJobs(o: Record<string, any>, ids: string[]): void {
     argv,
     mergeArgv: [...argv, '--merge', String(o.shards)],
     workdir: process.cwd(),
+    paths: [
+      resolve(o.shared),
+      resolve(o.results),
+      resolve(o.cacheDir),
+      ...(o.dataConfig ? [resolve(o.dataConfig)] : []),
+      ...dataPaths(data),
+    ],
     name: 'vlfer-ablations',
     cpus: o.cpus,
     memory: o.mem,
@@ -166,7 +214,7 @@ async function runAblations(o: Record<string, any>, ids: string[], data: BenchDa
       ...(data ? { data } : {}),
       ...(shard ? { shard } : {}),
     });
-    process.stderr.write(`${id}: ${r.ran} run, ${r.skipped} already finished\n`);
+    process.stderr.write(`${id}: ${r.ran} run${r.ran === 1 ? '' : 's'}, ${r.skipped} already finished\n`);
   }
   if (shard) process.stdout.write(`shard ${shard.index}/${shard.count} done; merge with --merge ${shard.count}\n`);
   else

@@ -4,7 +4,7 @@
  * numbers with the difference, and the summary.csv and HTML report of `vlfer bench ablations` over its runs.
  */
 import { Argument, Command } from 'commander';
-import { cliAbortSignal, integer, integerList, stringList } from '@vlfer/cli-kit';
+import { cliAbortSignal, integer, integerList, refuseEmptyPaths, refuseUnusedFlags, stringList } from '@vlfer/cli-kit';
 import {
   BACKBONES,
   PAPER_TABLES,
@@ -41,7 +41,15 @@ export function paperCommand(): Command {
     .option('--epochs <n>', "hesp-table: epochs per split (smoke runs; default the paper's 100)", integer(1))
     .addOption(chartsOption())
     .addOption(noChartsOption())
-    .action(async (table: PaperTableId, o) => {
+    .action(async (table: PaperTableId, o, cmd: Command) => {
+      refuseEmptyPaths(o, {
+        config: '--config',
+        dataRoot: '--data-root',
+        shared: '--shared',
+        results: '--results',
+        cacheDir: '--cache-dir',
+      });
+      refuseUnusedFlags(cmd, ['splits', 'epochs'], table === 'hesp-table', 'hesp-table');
       for (const b of (o.backbones as string[] | undefined) ?? [])
         if (!(b in BACKBONES))
           throw new Error(`--backbones: unknown backbone '${b}'; known: ${Object.keys(BACKBONES).join(', ')}`);

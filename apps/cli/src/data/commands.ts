@@ -1,7 +1,7 @@
 /** @file `vlfer data export-fer2013`: dataset files into the layouts the loaders read. The work is @vlfer/datasets. */
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
-import { commandHooks } from '@vlfer/cli-kit';
+import { commandHooks, refuseEmptyPaths } from '@vlfer/cli-kit';
 import { shellJoin } from '@vlfer/bench';
 import { exportFer2013Csv } from '@vlfer/datasets/node';
 import { NAME } from '../name.js';
@@ -22,7 +22,7 @@ export function dataCommand(): Command {
       .option('--ferplus <file>', "fer2013new.csv, row-aligned with --csv: FERPlus's layout and image names")
       .option('--no-progress', 'no progress bar')
       .action(async (o: { csv: string; out: string; ferplus?: string; progress?: boolean }) => {
-        if (o.ferplus === '') throw new Error('--ferplus: an empty path (an unset variable?)');
+        refuseEmptyPaths(o, { csv: '--csv', out: '--out', ferplus: '--ferplus' });
         const hooks = commandHooks(NAME, o, undefined, 'stopping; the partial export is removed');
         const r = await exportFer2013Csv({
           csv: o.csv,
@@ -34,7 +34,9 @@ export function dataCommand(): Command {
         const counts = Object.entries(r.written)
           .map(([usage, n]) => `${n} ${usage}`)
           .join(', ');
-        const skipped = r.skipped ? `; ${r.skipped} rows without a FERPlus image name left out` : '';
+        const skipped = r.skipped
+          ? `; ${r.skipped} row${r.skipped === 1 ? '' : 's'} without a FERPlus image name left out`
+          : '';
         // the test split where there is one (FERPlus: eval's default split reads FER2013Test)
         const usage = (['PrivateTest', 'PublicTest', 'Training'] as const).find((u) => r.written[u] > 0);
         const data =

@@ -24,7 +24,50 @@ describe('vlfer bench ablations command line', () => {
       `vlfer: --data-root: the data root ${gone} does not exist (given): give the folder that holds the datasets (--data-root or $VLFER_DATA)\n`,
     );
     expect(r.stdout).toBe('');
+    // an empty --data-root (an unset variable) was read as the config's own root; hesp-table's flags for another table
+    const empty = runCli('apps/cli/test/bench/paper-entry.ts', ['exp-clip-table2', '--data-root', '']);
+    expect(empty.stderr).toBe('vlfer: --data-root: an empty path (an unset variable?)\n');
+    const epochs = runCli('apps/cli/test/bench/paper-entry.ts', ['exp-clip-table2', '--epochs', '3']);
+    expect(epochs.stderr).toBe('vlfer: --epochs: only with hesp-table\n');
   }, 60_000);
+  it('flags that would do nothing or contradict each other, empty paths and a missing test set are refused by name', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vlfer-bench-cli-'));
+    const only = ['--only', 'exp-clip-zero-shot/prompt-x-preprocess', '--results', join(dir, 'r')];
+    const refusals: [string[], string][] = [
+      [[...only, '--cpus', '8'], '--cpus: only with --emit'], // the whole grid ran here
+      [
+        [...only, '--emit', 'slurm', '--shard', '0/2'],
+        '--emit: writes job files for every shard and the merge; leave out --shard',
+      ],
+      [
+        [...only, '--emit', 'slurm', '--merge', '3'],
+        '--emit: writes job files for every shard and the merge; leave out --merge',
+      ],
+      [[...only, '--shard', '0/2', '--merge', '2'], '--merge: merges the shards once all have run; leave out --shard'],
+      [[...only, '--emit', 'k8s', '--time', '01:00:00'], '--time: only with --emit slurm'],
+      [[...only, '--emit', 'slurm', '--time', '99:99:99'], '--time: "99:99:99" is not a SLURM time limit'],
+      [['--only', '', '--results', join(dir, 'r')], "--only: unknown ablation ''"], // it ran the default set
+      [[...only, '--cache-dir', ''], '--cache-dir: an empty path (an unset variable?)'],
+      [[...only, '--cache-dir', join(dir, 'file')], `--cache-dir: ${join(dir, 'file')} is a file`],
+      // the pipeline's own option (`--root`) is no flag of bench: the shared assets are named instead
+      [
+        [...only, '--shared', join(dir, 'none')],
+        `exp-clip-zero-shot/prompt-x-preprocess: the test set 'fer2013' at ${join(dir, 'none', 'data', 'fer2013-privatetest')} does not exist (in the shared assets: shared is ${join(dir, 'none')})`,
+      ],
+    ];
+    writeFileSync(join(dir, 'file'), '');
+    for (const [args, message] of refusals) {
+      const r = runCli(ENTRY, args);
+      expect([r.code, r.stderr.trim().split('\n').at(-1)], args.join(' ')).toEqual([
+        1,
+        expect.stringContaining(`vlfer: ${message}`),
+      ]);
+    }
+    // unset VLFER_SHARD_COUNT beside JOB_COMPLETION_INDEX is named as the variable, not an internal function
+    const env = runCli(ENTRY, only, { env: { JOB_COMPLETION_INDEX: '1' } });
+    expect(env.stderr).toMatch(/^vlfer: environment variable VLFER_SHARD_COUNT: must be set/);
+  }, 120_000);
+
   it('commander errors of bench carry the vlfer: prefix; help shows defaults as typed', () => {
     const bad = runCli(ENTRY, ['--shards', 'x']);
     expect(bad.code).toBe(1);

@@ -4,7 +4,16 @@
  * directory and argv; the manifests are parsed back with `yaml`. The real SLURM submission is in slurm.test.ts.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -59,8 +68,10 @@ describe('bench:ablations --emit', () => {
     expect(readFileSync(join(dir, 'slurm', 'submit.sh'), 'utf8')).toMatch(
       /sbatch --parsable --dependency=afterok:.* --kill-on-invalid-dep=yes /,
     );
-    const k = runCli(entry, [
-      ...ablationArgs(join(dir, 'results')),
+    // the pods mount one volume: every path the job names lies under one folder (the shared assets by a link here)
+    symlinkSync(sharedPath(), join(dir, 'shared'));
+    const k8sArgs = [
+      ...ablationArgs(join(dir, 'results'), { shared: join(dir, 'shared') }),
       ...JOB,
       '--emit',
       'k8s',
@@ -68,9 +79,18 @@ describe('bench:ablations --emit', () => {
       '3',
       '--emit-dir',
       join(dir, 'k8s'),
-    ]);
+    ];
+    const k = runCli(entry, k8sArgs, { cwd: dir });
     expect(k.code, k.stderr).toBe(0);
     const job = yamlOf(join(dir, 'k8s', 'indexed-job.yaml'));
+    expect(job.spec.template.spec.containers[0].volumeMounts).toEqual([{ name: 'work', mountPath: dir }]);
+    // from the repository, the results in another folder than the shared assets: refused, not mounted half
+    const apart = runCli(entry, [...k8sArgs.slice(0, -1), join(dir, 'k8s-apart')]);
+    expect([apart.code, apart.stderr]).toEqual([
+      1,
+      expect.stringMatching(/^vlfer: --emit k8s: the job names .* which share no folder but \//),
+    ]);
+    expect(existsSync(join(dir, 'k8s-apart'))).toBe(false);
     expect(job.spec).toMatchObject({ completionMode: 'Indexed', completions: 3, parallelism: 3 });
     expect(job.spec.template.spec.containers[0].env).toContainEqual({ name: 'VLFER_SHARD_COUNT', value: '3' });
     expect(job.spec.template.spec.containers[0].resources.limits).toEqual({ memory: '16Gi' });
@@ -119,10 +139,12 @@ describe('bench:ablations --emit', () => {
     // the k8s job starts in the directory the command ran in: a hostile one
     const workdir = join(dir, 'w #x: y\n  securityContext: { privileged: true } $(id)');
     mkdirSync(workdir);
+    symlinkSync(sharedPath(), join(dir, 'shared')); // under the one folder the pods mount
+    const wantK8s = want.map((a) => (a === sharedPath() ? join(dir, 'shared') : a));
     const k = runCli(
       entry,
       [
-        ...ablationArgs(results, { cacheDir: cache }),
+        ...ablationArgs(results, { cacheDir: cache, shared: join(dir, 'shared') }),
         ...JOB,
         '--emit',
         'k8s',
@@ -144,15 +166,15 @@ describe('bench:ablations --emit', () => {
       name: 'shard',
       image: 'registry.example/vlfer:1',
       workingDir: workdir,
-      command: ['pnpm', ...want],
+      command: ['pnpm', ...wantK8s],
       env: [
         { name: 'VLFER_SHARD_COUNT', value: '2' },
         { name: 'VLFER_THREADS', value: '4' },
       ],
       resources: { requests: { cpu: '4', memory: '3Gi' }, limits: { memory: '3Gi' } },
-      volumeMounts: [{ name: 'work', mountPath: workdir }],
+      volumeMounts: [{ name: 'work', mountPath: dir }],
     });
-    expect(merge.spec.template.spec.containers[0].command).toEqual(['pnpm', ...want, '--merge', '2']);
+    expect(merge.spec.template.spec.containers[0].command).toEqual(['pnpm', ...wantK8s, '--merge', '2']);
   }, 120_000);
 
   it('refuses a hostile --mem, --image or --emit-dir naming the flag, writing nothing (other flags: src/cluster.test.ts)', () => {

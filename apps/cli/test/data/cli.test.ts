@@ -20,6 +20,9 @@ describe('vlfer data export-fer2013', () => {
     expect(r.stdout).toContain(`evaluate with: vlfer exp-clip eval --dataset fer2013 --root '${out}/PrivateTest'`);
     expect(readdirSync(join(out, 'PrivateTest', 'happy'))).toEqual(['fer0000000.png']);
     expect(readdirSync(join(out, 'Training', 'neutral'))).toEqual(['fer0000001.png']);
+    // an empty --out (an unset variable) was read as the current directory
+    const empty = vlfer(['data', 'export-fer2013', '--csv', csv, '--out', '']);
+    expect([empty.code, empty.stderr]).toEqual([1, 'vlfer: --out: an empty path (an unset variable?)\n']);
     const again = vlfer(['data', 'export-fer2013', '--csv', csv, '--out', out]);
     expect([again.code, again.stderr.trim()]).toEqual([
       1,
