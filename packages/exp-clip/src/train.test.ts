@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -158,6 +158,24 @@ describe('exp-clip train end to end on tiny-clip with imported targets', () => {
     expect(again).toMatchObject({ status: 'already-trained', steps: 0, resumedFrom: { epoch: 3, step: 0 } });
     expect(lines.some((l) => l.includes('unlabelled images'))).toBe(false);
     expect(readLog(part).length).toBe(9);
+    // another CLIP directory is no "already trained" (the training key names no files): the checkpoint's
+    // fingerprints decide, so the same files elsewhere give the same head, and other ones are refused
+    const copy = join(work, 'clip-elsewhere');
+    cpSync(model, copy, { recursive: true });
+    const same = await runTrain({ ...base(), model: copy, epochs: 3, out: part }, { log: () => {} });
+    expect(same.status).not.toBe('already-trained');
+    const other = join(work, 'clip-other');
+    cpSync(model, other, { recursive: true });
+    const config = join(other, 'preprocessor_config.json');
+    writeFileSync(config, `${readFileSync(config, 'utf8')}\n`);
+    await expect(runTrain({ ...base(), model: other, epochs: 3, out: part }, { log: () => {} })).rejects.toThrow(
+      /was trained on other data: the CLIP model files changed since/,
+    );
+    // back to the first directory: its files again, the same head published
+    expect((await runTrain({ ...base(), epochs: 3, out: part }, { log: () => {} })).status).not.toBe('already-trained');
+    expect(readSafetensors(join(part, 'head.safetensors')).tensors['mlp.weight']!.data).toEqual(
+      readSafetensors(join(full, 'head.safetensors')).tensors['mlp.weight']!.data,
+    );
     const head = readFileSync(join(part, 'head.safetensors'));
     // fewer epochs than the run went to: epoch 2's weights are gone, so refused, not answered with epoch 3's head
     await expect(runTrain({ ...base(), epochs: 2, out: part }, { log: () => {} })).rejects.toThrow(

@@ -929,18 +929,43 @@ export function refuseOtherHead(run: RunDirectory, key: string, ck: TrainCheckpo
     });
 }
 
+/** The options that name what a head is trained on (the training key holds the others; faces' cache dir aside). */
+const SOURCE_FIELDS = ['unlabelled', 'model', 'tokenizer', 'teacher', 'teacherSource', 'teacherKeys', 'teacherModel'];
+
+/**
+ * Whether the head published in `run` was trained from the same images, CLIP and teacher as `options` name (paths
+ * compared as the files they name from here): only then may it answer without encoding and checking them. Otherwise
+ * the call goes on, and the checkpoint's content fingerprints decide.
+ */
+function sameTrainingSources(run: RunDirectory, options: TrainOptions): boolean {
+  let published: Record<string, unknown>;
+  try {
+    published = JSON.parse(readFileSync(run.path('config.resolved.json'), 'utf8')) as Record<string, unknown>;
+  } catch {
+    return false; // no readable configuration: nothing to answer from
+  }
+  const named = (v: unknown) => (typeof v === 'string' && existsSync(v) ? resolve(v) : v);
+  const sources = (o: Record<string, unknown>) =>
+    JSON.stringify([
+      ...SOURCE_FIELDS.map((k) => named(o[k])),
+      o.faces && typeof o.faces === 'object' ? { ...o.faces, cacheDir: undefined } : null,
+    ]);
+  return sources(published) === sources(options as Record<string, unknown>);
+}
+
 /**
  * The result of a call whose `out` holds the published head of these options (`key`) and `epochs` (nothing to run,
  * nothing encoded; a later call may have gone on past it and been stopped), else undefined.
  */
 function alreadyTrained(
   run: RunDirectory,
+  options: TrainOptions,
   key: string,
   epochs: number,
   ck: TrainCheckpoint | undefined,
   log: (line: string) => void,
 ): TrainResult | undefined {
-  if (publishedEpochs(run, key) !== epochs) return undefined;
+  if (publishedEpochs(run, key) !== epochs || !sameTrainingSources(run, options)) return undefined;
   const headPath = run.path('head.safetensors');
   const later = ck ? laterCheckpointNote(ck.meta, epochs) : '';
   log(`${run.dir}: already trained (${epochs} epochs); head in ${headPath}${later}`);
@@ -989,7 +1014,7 @@ export async function trainHead(
     const headPath = run.path('head.safetensors');
     const teacher = resolveTeacher(options);
     const ck = readTrainCheckpoint(files.checkpointPath, key, files.trainingFields);
-    const done = alreadyTrained(run, key, options.epochs, ck, log);
+    const done = alreadyTrained(run, options, key, options.epochs, ck, log);
     if (done) return done;
     refuseOtherHead(run, key, ck, options.epochs);
     const data = await prepareTrainingData(options, teacher, ctx, null);

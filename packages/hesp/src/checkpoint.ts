@@ -464,10 +464,12 @@ function hespEarlierRunKey(meta: HespCheckpointMeta, o: HespOptions, data: HespD
 const PATH_OPTIONS = ['trainAnnotations', 'testAnnotations', 'root', 'model', 'tokenizer', 'labelSet'] as const;
 
 /**
- * Path options whose files' content a checkpoint's fingerprints cover (the lists, the frames under the root, the CLIP
- * files): where they name other places than the run's, the fingerprints say whether the content is the same.
+ * Path options whose files' content the data fingerprints cover (the lists, the frames under the root), checked with
+ * the checkpoint before anything answers from it: where they name other places than the run's, the fingerprints say
+ * whether the content is the same. (Not `model`: its fingerprint is checked only once the model is loaded, after a
+ * finished run has already answered "already trained".)
  */
-const CONTENT_CHECKED = ['trainAnnotations', 'testAnnotations', 'root', 'model'] as const;
+const CONTENT_CHECKED = ['trainAnnotations', 'testAnnotations', 'root'] as const;
 
 /**
  * `o` with each path option spelt as the checkpoint recorded it where both spellings name the same file or directory

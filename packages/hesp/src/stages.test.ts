@@ -772,6 +772,10 @@ describe('the stages composed by hand on tiny-clip', () => {
     await expect(evaluateHespRun(evalOut, { log: () => {} })).rejects.toThrow(
       /the CLIP model files \(.*clip-copy\) changed since\. Its selected state would be scored with another CLIP/,
     );
+    // nor does a finished run answer "already trained" for another CLIP directory: the model is no data path
+    await expect(trainHesp(options({ out: evalOut }), { log: () => {} })).rejects.toThrow(
+      /belongs to a run with other options \(model /,
+    );
     // a relative rebase target is read under the root, in training and in evaluation alike
     const abs = (f: string) =>
       writeFileSync(join(work, `abs-${f}`), readFileSync(join(work, f), 'utf8').replace(/^(?=\S)/gm, '/authors/data/'));
