@@ -433,7 +433,7 @@ function rowFingerprints(rows: readonly ResultRow[]): {
       if (map[name] !== undefined && map[name] !== fp)
         return {
           fingerprints: { data, model },
-          conflict: `run ${r.id} read another ${kind} for '${name}' (fingerprint ${fp.slice(0, 12)}…) than earlier runs (${map[name]!.slice(0, 12)}…): the ${kind} changed between runs`,
+          conflict: `run ${r.id} read ${kind === 'data' ? 'other data' : 'another model'} for '${name}' (fingerprint ${fp.slice(0, 12)}…) than earlier runs (${map[name]!.slice(0, 12)}…): the ${kind} changed between runs`,
         };
       map[name] = fp;
     }
@@ -834,6 +834,10 @@ async function execStoppable(
     return await exec(spec, id, run, options, log);
   } catch (error) {
     if (error instanceof AbortedError && !/rerun/.test(error.message)) throw stopped(error);
+    // a pipeline's refusal of the options the ablation gave it: said for this run, not as an argument of a function
+    // the bench user never called (its own advice about output directories means the run's folder)
+    if (error instanceof InvalidArgumentError)
+      throw new VlferError(`${id} at run ${run.id} (runs/${safe(run.id)}): ${error.detail}`, { cause: error });
     throw error;
   }
 }

@@ -9,7 +9,7 @@
  * written by the `yaml` library, and their containers run the argv directly (no shell in between). A value that
  * cannot be written safely is refused with a {@link ClusterOptionError} naming its flag, before any file is written.
  */
-import { chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, realpathSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { Document } from 'yaml';
 import { VlferError } from '@vlfer/core';
@@ -201,7 +201,9 @@ export function kubernetesMemory(memory: string): string {
  * @throws VlferError naming the paths when only `/` holds them all (a volume cannot be mounted there)
  */
 export function kubernetesMountPath(job: Pick<ClusterJob, 'workdir' | 'paths'>): string {
-  const all = [job.workdir, ...(job.paths ?? [])].map((p) => resolve(p));
+  // a link is followed in the pod: where it leads must be mounted too
+  const spelt = [job.workdir, ...(job.paths ?? [])].map((p) => resolve(p));
+  const all = [...new Set([...spelt, ...spelt.map((p) => (existsSync(p) ? realpathSync(p) : p))])];
   const parts = all.map((p) => p.split(sep).filter(Boolean));
   const common: string[] = [];
   for (let i = 0; parts.every((q) => i < q.length && q[i] === parts[0]![i]); i++) common.push(parts[0]![i]!);

@@ -69,13 +69,27 @@ export function describeChangedFields(recorded: Record<string, unknown>, now: Re
   return changes(recorded, now, '').join(', ');
 }
 
+/** How far a training checkpoint got, for messages: `12 epochs and 3 steps done` (`1 epoch and 1 step done`). */
+export function checkpointProgress(done: { epoch: number; step: number }): string {
+  const n = (k: number, word: string) => `${k} ${word}${k === 1 ? '' : 's'}`;
+  return `${n(done.epoch, 'epoch')} and ${n(done.step, 'step')} done`;
+}
+
+/**
+ * The fewest epochs to ask for to continue a checkpoint: its completed epochs, or one more when it stopped inside an
+ * epoch (fewer were not kept).
+ */
+export function epochsToContinue(done: { epoch: number; step: number }): number {
+  return done.step > 0 ? done.epoch + 1 : done.epoch;
+}
+
 /**
  * What an "already trained" notice adds when the run's checkpoint went on past the published epochs (a later call
  * asked for more and was stopped): `; a later call went on (checkpoint.safetensors: 12 epochs and 3 steps done): ask
- * for more than 8 epochs to continue it`, or '' when the checkpoint is the published run's own.
+ * for 13 or more epochs to continue it`, or '' when the checkpoint is the published run's own.
  * @param done epochs completed and steps into the next, as the checkpoint records them
  */
 export function laterCheckpointNote(done: { epoch: number; step: number }, publishedEpochs: number): string {
   if (done.epoch <= publishedEpochs && done.step === 0) return '';
-  return `; a later call went on (checkpoint.safetensors: ${done.epoch} epochs and ${done.step} steps done): ask for more than ${publishedEpochs} epochs to continue it`;
+  return `; a later call went on (checkpoint.safetensors: ${checkpointProgress(done)}): ask for ${epochsToContinue(done)} or more epochs to continue it`;
 }

@@ -46,7 +46,13 @@ export {
   parseOptions,
 } from './options.js';
 export { csvRow, textLines } from './csv.js';
-export { describeChangedFields, describeValue, laterCheckpointNote } from './describe.js';
+export {
+  checkpointProgress,
+  describeChangedFields,
+  describeValue,
+  epochsToContinue,
+  laterCheckpointNote,
+} from './describe.js';
 export type { FeatureProjection } from './projection.js';
 export type { SafetensorsTensor, SafetensorsFile, SafetensorsEntry, SafetensorsIndex } from './safetensors.js';
 export {

@@ -197,7 +197,7 @@ describe('exp-clip train end to end on tiny-clip with imported targets', () => {
     });
     // and says that the stopped extension's checkpoint is there to continue
     expect(said.filter((l) => l.includes('already trained'))).toEqual([
-      `${part}: already trained (3 epochs); head in ${join(part, 'head.safetensors')}; a later call went on (checkpoint.safetensors: 3 epochs and 2 steps done): ask for more than 3 epochs to continue it`,
+      `${part}: already trained (3 epochs); head in ${join(part, 'head.safetensors')}; a later call went on (checkpoint.safetensors: 3 epochs and 2 steps done): ask for 4 or more epochs to continue it`,
     ]);
     // without the checkpoint, a head of other options is refused instead of replaced
     rmSync(join(part, 'checkpoint.safetensors'));

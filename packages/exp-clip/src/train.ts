@@ -7,7 +7,9 @@ import {
   concatRows,
   createRng,
   csvRow,
+  checkpointProgress,
   describeChangedFields,
+  epochsToContinue,
   inShard,
   laterCheckpointNote,
   throwIfAborted,
@@ -919,7 +921,7 @@ export function refuseOtherHead(run: RunDirectory, key: string, ck: TrainCheckpo
     throw new InvalidArgumentError({
       functionName: 'trainHead',
       argument: 'epochs',
-      message: `${run.dir} holds a training of these options that went past epoch ${epochs} (${ck.meta.epoch} epochs and ${ck.meta.step} steps done, checkpoint.safetensors); the weights of epoch ${epochs} were not kept: ask for ${ck.meta.step > 0 ? 'more' : `${ck.meta.epoch} or more`} epochs, or choose another output directory`,
+      message: `${run.dir} holds a training of these options that went past epoch ${epochs} (${checkpointProgress(ck.meta)}, checkpoint.safetensors); the weights of epoch ${epochs} were not kept: ask for ${epochsToContinue(ck.meta)} or more epochs, or choose another output directory`,
     });
   if (!ck && existsSync(run.path(MANIFEST_FILE)) && publishedEpochs(run, key) === undefined)
     throw new InvalidArgumentError({
@@ -968,7 +970,7 @@ function alreadyTrained(
   if (publishedEpochs(run, key) !== epochs || !sameTrainingSources(run, options)) return undefined;
   const headPath = run.path('head.safetensors');
   const later = ck ? laterCheckpointNote(ck.meta, epochs) : '';
-  log(`${run.dir}: already trained (${epochs} epochs); head in ${headPath}${later}`);
+  log(`${run.dir}: already trained (${epochs} epoch${epochs === 1 ? '' : 's'}); head in ${headPath}${later}`);
   const none = { steps: 0, firstLoss: null, lastLoss: null, resumedFrom: { epoch: epochs, step: 0 } };
   return { status: 'already-trained', outDir: run.dir, headPath, ...none };
 }

@@ -245,8 +245,8 @@ function pathsNote(o: HespOptions, recorded: Partial<Record<string, unknown>>, c
     (k) => typeof then[k] === 'string' && o[k] !== undefined && resolve(cwd, then[k]) !== resolve(o[k]),
   );
   if (differ.length === 0) return '';
-  const was = differ.map((k) => `${k} '${resolve(cwd, then[k] as string)}'`).join(', ');
-  return ` (the run read ${was}; this call reads ${differ.map((k) => `'${resolve(o[k]!)}'`).join(', ')})`;
+  const was = differ.map((k) => resolve(cwd, then[k] as string)).join(', ');
+  return ` (the run read ${was}; this call reads ${differ.map((k) => resolve(o[k]!)).join(', ')})`;
 }
 
 /** What a run trains on, as its data were read: the known classes in label order, and every clip's label. */
@@ -464,12 +464,11 @@ function hespEarlierRunKey(meta: HespCheckpointMeta, o: HespOptions, data: HespD
 const PATH_OPTIONS = ['trainAnnotations', 'testAnnotations', 'root', 'model', 'tokenizer', 'labelSet'] as const;
 
 /**
- * Path options whose files' content the data fingerprints cover (the lists, the frames under the root), checked with
- * the checkpoint before anything answers from it: where they name other places than the run's, the fingerprints say
- * whether the content is the same. (Not `model`: its fingerprint is checked only once the model is loaded, after a
- * finished run has already answered "already trained".)
+ * Path options whose files' content a checkpoint's fingerprints cover (the lists, the frames under the root, the CLIP
+ * files), checked before anything answers from the checkpoint (`refuseChangedHespModel` where no model is loaded):
+ * where they name other places than the run's, the fingerprints say whether the content is the same.
  */
-const CONTENT_CHECKED = ['trainAnnotations', 'testAnnotations', 'root'] as const;
+const CONTENT_CHECKED = ['trainAnnotations', 'testAnnotations', 'root', 'model'] as const;
 
 /**
  * `o` with each path option spelt as the checkpoint recorded it where both spellings name the same file or directory
@@ -495,6 +494,9 @@ function recordedSpellings(
       ? [[k, then]]
       : [];
   });
+  // a rebase of the same prefix to another spelling or place of the frames: the frames' fingerprint decides
+  const [now, then] = [o.rebase, recorded.rebase as HespOptions['rebase'] | undefined];
+  if (now && then && now.from === then.from && now.to !== then.to) changes.push(['rebase', then]);
   // the dataset's default given by name (`--label-set basic-7`) or left out is the same choice
   const defaults = {
     labelSet: hespDefaultLabelSetId(o.dataset),

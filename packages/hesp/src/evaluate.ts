@@ -10,20 +10,21 @@ import {
   parseOptions,
   type Tensor2D,
 } from '@vlfer/core';
-import {
-  fingerprintFiles,
-  loadCheckpoint,
-  readTextFile,
-  recordedRunKind,
-  RunDirectory,
-  verifyRunOutputs,
-} from '@vlfer/core/node';
+import { loadCheckpoint, readTextFile, recordedRunKind, RunDirectory, verifyRunOutputs } from '@vlfer/core/node';
 import { flattenOpenSetReport, type OpenSetReport } from '@vlfer/metrics';
 import { knownClassTexts } from '@vlfer/open-set';
 import { HespModel } from '@vlfer/open-set/node';
 import { hespKnownNames, loadHespData, type HespData } from './data.js';
 import { HespOptionsSchema, type HespOptions } from './options.js';
-import { clipFrameReader, evaluateOpenSet, HESP_RUN, hespFaceCropper, loadHespClip, type HespHooks } from './train.js';
+import {
+  clipFrameReader,
+  evaluateOpenSet,
+  HESP_RUN,
+  hespFaceCropper,
+  hespModelFingerprints,
+  loadHespClip,
+  type HespHooks,
+} from './train.js';
 import {
   hespDataFingerprintForms,
   readHespRunDataFingerprints,
@@ -84,7 +85,11 @@ export interface HespBestState {
  * from the directory the run was trained in (run.json's `cwd`; runs before 2026-12-06: from this process's).
  * @throws DataFormatError naming config.resolved.json (missing, not JSON, or with the invalid field)
  */
-export function readHespRunConfig(runDir: string): HespOptions {
+export function readHespRunConfig(
+  runDir: string,
+  /** collects a notice for each path read from this process's directory instead (the project moved) */
+  notes: string[] = [],
+): HespOptions {
   if (typeof runDir !== 'string' || runDir === '')
     throw new InvalidArgumentError({
       functionName: 'evaluateHespRun',
@@ -111,7 +116,7 @@ export function readHespRunConfig(runDir: string): HespOptions {
   }
   const o = hespRunOptions(raw, cfgPath);
   const cwd = trainedIn(runDir);
-  return cwd === undefined ? o : pathsFrom(o, cwd);
+  return cwd === undefined ? o : pathsFrom(o, cwd, notes);
 }
 
 /**
@@ -148,12 +153,18 @@ function cwdNotice(runDir: string, o: HespOptions): string | undefined {
 
 /**
  * `o` with its relative file and directory options resolved against `cwd`: the lists, the root and the CLIP model
- * always; the tokenizer, a label set file and the face models where they name something there (else they may be
- * ids). A relative rebase target stays: it is read under the root.
+ * (from this process's directory where they are missing there but found here, e.g. the project moved: a note in
+ * `notes`; the run's fingerprints then say whether they are the same files); the tokenizer, a label set file and
+ * the face models where they name something there (else they may be ids). A relative rebase target stays: it is
+ * read under the root.
  */
-function pathsFrom(o: HespOptions, cwd: string): HespOptions {
-  const from = <T extends string | undefined>(p: T): T =>
-    (p !== undefined && !isAbsolute(p) ? resolve(cwd, p) : p) as T;
+function pathsFrom(o: HespOptions, cwd: string, notes: string[]): HespOptions {
+  const from = <T extends string | undefined>(p: T): T => {
+    if (p === undefined || isAbsolute(p)) return p;
+    if (existsSync(resolve(cwd, p)) || !existsSync(p)) return resolve(cwd, p) as T;
+    notes.push(`${p} is not in ${cwd}, where the run trained (run.json's cwd): read from ${process.cwd()}`);
+    return resolve(p) as T;
+  };
   const at = <T extends string | undefined>(p: T): T => (p !== undefined && existsSync(from(p)) ? from(p) : p);
   return {
     ...o,
@@ -287,7 +298,7 @@ export async function scoreHespRun(
         recorded.file,
         o,
         recorded,
-        { modelFingerprint: fingerprintFiles(clip.bundle.files) },
+        { modelFingerprint: hespModelFingerprints(clip.bundle) },
         {
           functionName: 'evaluateHespRun',
           argument: 'runDir',
@@ -369,9 +380,10 @@ export function publishHespEval(
  * Stages: `readHespRunConfig` → `loadHespData` → `loadHespBest` → `scoreHespRun` → `publishHespEval`.
  */
 export async function evaluateHespRun(runDir: string, hooks: HespHooks = {}): Promise<RunScores> {
-  const o = readHespRunConfig(runDir);
+  const notes: string[] = [];
+  const o = readHespRunConfig(runDir, notes);
   const notice = cwdNotice(runDir, o);
-  if (notice) hooks.log?.(notice);
+  for (const line of [...notes, ...(notice ? [notice] : [])]) hooks.log?.(line);
   const data = loadHespData(o);
   for (const w of data.warnings) hooks.log?.(`warning: ${w}`);
   const texts = knownClassTexts(data.split.known, data.labelSet, { referenceBehaviour: o.referenceBehaviour });

@@ -59,6 +59,8 @@ export {
   refuseOtherPublishedRun,
   refuseDivergedStep,
   buildHespModel,
+  hespModelFingerprints,
+  refuseChangedHespModel,
   startHespTraining,
   truncateHespLogs,
   hespCamLocation,

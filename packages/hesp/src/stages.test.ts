@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AbortedError, createRng, DataFormatError, InvalidArgumentError } from '@vlfer/core';
-import { loadCheckpoint, RunDirectory, saveCheckpoint, verifyRunOutputs } from '@vlfer/core/node';
+import { fingerprintFiles, loadCheckpoint, RunDirectory, saveCheckpoint, verifyRunOutputs } from '@vlfer/core/node';
 import { listFrames } from '@vlfer/datasets/node';
 import { configureModels } from '@vlfer/encoders/node';
 import type { OpenSetReport } from '@vlfer/metrics';
@@ -15,6 +15,7 @@ import {
   evaluateHespRun,
   hespDataFingerprintForms,
   hespDataFingerprints,
+  hespModelFingerprints,
   encodeOpenSetSplit,
   evaluateHespEpoch,
   finishedHespRun,
@@ -660,7 +661,7 @@ describe('the stages composed by hand on tiny-clip', () => {
     // and says that the stopped extension's checkpoint is there to continue
     expect(lines.filter((l) => l.includes('already trained'))).toEqual([
       expect.stringMatching(
-        /: already trained \(1 epochs\); a later call went on \(checkpoint\.safetensors: 1 epochs and [1-9]\d* steps done\): ask for more than 1 epochs to continue it$/,
+        /: already trained \(1 epoch\); a later call went on \(checkpoint\.safetensors: 1 epoch and [1-9]\d* steps? done\): ask for 2 or more epochs to continue it$/,
       ),
     ]);
     // without the checkpoint, a published run of other options is refused rather than replaced
@@ -729,6 +730,14 @@ describe('the stages composed by hand on tiny-clip', () => {
       expect(existsSync('train.txt')).toBe(false);
       const scores = await evaluateHespRun(relOut, { log: () => {} });
       expect(scores.known.length + scores.unknown.length).toBeGreaterThan(0);
+      // the project moved (run.json's directory is gone): the paths are found from here, with a notice, and checked
+      const runJson = join(relOut, 'run.json');
+      const gone = join(elsewhere, 'gone');
+      writeFileSync(runJson, JSON.stringify({ ...JSON.parse(readFileSync(runJson, 'utf8')), cwd: gone }));
+      process.chdir(work);
+      const said: string[] = [];
+      await evaluateHespRun(relOut, { log: (l) => said.push(l) });
+      expect(said).toContain(`train.txt is not in ${gone}, where the run trained (run.json's cwd): read from ${work}`);
     } finally {
       process.chdir(cwd);
     }
@@ -756,7 +765,7 @@ describe('the stages composed by hand on tiny-clip', () => {
     const original = readFileSync(frame);
     writeFileSync(frame, Buffer.concat([original, Buffer.from([0])]));
     await expect(trainHesp(there({ epochs: 2 }))).rejects.toThrow(
-      `the video frames changed since (the run read trainAnnotations '${join(work, 'train.txt')}', testAnnotations '${join(work, 'test.txt')}', root '${work}'; this call reads '${join(copy, 'train.txt')}', '${join(copy, 'test.txt')}', '${copy}')`,
+      `the video frames changed since (the run read ${join(work, 'train.txt')}, ${join(work, 'test.txt')}, ${work}; this call reads ${join(copy, 'train.txt')}, ${join(copy, 'test.txt')}, ${copy})`,
     );
     // the same content: the same run, resumed
     writeFileSync(frame, original);
@@ -772,9 +781,32 @@ describe('the stages composed by hand on tiny-clip', () => {
     await expect(evaluateHespRun(evalOut, { log: () => {} })).rejects.toThrow(
       /the CLIP model files \(.*clip-copy\) changed since\. Its selected state would be scored with another CLIP/,
     );
-    // nor does a finished run answer "already trained" for another CLIP directory: the model is no data path
-    await expect(trainHesp(options({ out: evalOut }), { log: () => {} })).rejects.toThrow(
-      /belongs to a run with other options \(model /,
+    // a finished run answers "already trained" only for the CLIP files it was trained with, wherever they are
+    await expect(trainHesp(options({ model: clip, out: evalOut }), { log: () => {} })).rejects.toThrow(
+      /the CLIP model files \(.*clip-copy\) changed since/,
+    );
+    const answered: string[] = [];
+    await trainHesp(options({ out: evalOut }), { log: (l) => answered.push(l) }); // tiny-clip: the copy's files then
+    expect(answered.some((l) => l.includes('already trained'))).toBe(true);
+    // a tokenizer given apart from the weights is part of the model: changed, the run is not scored with it
+    const bare = join(work, 'clip-no-tokenizer');
+    cpSync(model, bare, { recursive: true });
+    for (const f of ['tokenizer.json', 'tokenizer_config.json']) rmSync(join(bare, f));
+    const tok = join(work, 'tok');
+    cpSync(sharedPath('assets', 'clip-tokenizer'), tok, { recursive: true });
+    const tokOut = join(work, 'own-tokenizer');
+    await trainHesp(options({ model: bare, tokenizer: tok, out: tokOut }), { log: () => {} });
+    const bundle = {
+      files: { 'config.json': join(bare, 'config.json'), 'tokenizer.json': join(tok, 'tokenizer.json') },
+      tokenizerFileKeys: ['tokenizer.json'],
+    };
+    expect(hespModelFingerprints(bundle)).toEqual([
+      fingerprintFiles(bundle.files),
+      fingerprintFiles({ 'config.json': bundle.files['config.json'] }),
+    ]);
+    writeFileSync(join(tok, 'tokenizer.json'), `${readFileSync(join(tok, 'tokenizer.json'), 'utf8')} `);
+    await expect(evaluateHespRun(tokOut, { log: () => {} })).rejects.toThrow(
+      /the CLIP model files \(.*clip-no-tokenizer\) changed since/,
     );
     // a relative rebase target is read under the root, in training and in evaluation alike
     const abs = (f: string) =>
@@ -790,6 +822,10 @@ describe('the stages composed by hand on tiny-clip', () => {
     await trainHesp(rebased, { log: () => {} });
     const scores = await evaluateHespRun(rebased.out, { log: () => {} });
     expect(scores.known.length).toBeGreaterThan(0);
+    // the same prefix rebased to the same frames spelt otherwise is the same run
+    const again: string[] = [];
+    await trainHesp({ ...rebased, rebase: { from: '/authors/data', to: work } }, { log: (l) => again.push(l) });
+    expect(again.some((l) => l.includes('already trained'))).toBe(true);
   }, 600_000);
 
   it('a run started before 2026-12-06 (frames named as spelt, no cwd) resumes when spelt as then, and says so when not', () => {

@@ -1,7 +1,10 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import {
   AbortedError,
   createRng,
+  checkpointProgress,
+  epochsToContinue,
   InvalidArgumentError,
   laterCheckpointNote,
   parseOptions,
@@ -25,7 +28,10 @@ import { sampleClipAugmentation } from '@vlfer/encoders';
 import {
   ClipGradientModel,
   clipPixels,
+  loadClipWeightsAsync,
+  resolveClipSource,
   sampleClipFrames,
+  type ClipWeightsBundle,
   type EncodeItem,
   type SampleClipOptions,
 } from '@vlfer/encoders/node';
@@ -277,9 +283,11 @@ export function finishedHespRun(
     throw new InvalidArgumentError({
       functionName: 'trainHesp',
       argument: 'epochs',
-      message: `${run.dir} holds a run of these options that went past epoch ${o.epochs} (checkpoint at epoch ${ck.meta.epoch}, step ${ck.meta.step}; published: ${epochs.at(-1)?.epoch ?? 0} epochs); the state of epoch ${o.epochs} was not kept: ask for ${ck.meta.step > 0 ? 'more' : `${ck.meta.epoch} or more`} epochs, or choose another output directory`,
+      message: `${run.dir} holds a run of these options that went past epoch ${o.epochs} (checkpoint.safetensors: ${checkpointProgress(ck.meta)}; published: ${epochs.at(-1)?.epoch ?? 0} epochs); the state of epoch ${o.epochs} was not kept: ask for ${epochsToContinue(ck.meta)} or more epochs, or choose another output directory`,
     });
-  log(`${run.dir}: already trained (${o.epochs} epochs)${laterCheckpointNote(ck.meta, o.epochs)}`);
+  log(
+    `${run.dir}: already trained (${o.epochs} epoch${o.epochs === 1 ? '' : 's'})${laterCheckpointNote(ck.meta, o.epochs)}`,
+  );
   return {
     outDir: run.dir,
     epochs,
@@ -332,8 +340,9 @@ export async function buildHespModel(
 ): Promise<HespBuiltModel> {
   const clip = await loadHespClip(o, hooks);
   try {
-    const modelFingerprint = fingerprintFiles(clip.bundle.files);
-    if (ck) refuseChangedFingerprints(ckptPath, o, ck.meta, { modelFingerprint });
+    const accepted = hespModelFingerprints(clip.bundle);
+    const modelFingerprint = accepted[0]!;
+    if (ck) refuseChangedFingerprints(ckptPath, o, ck.meta, { modelFingerprint: accepted });
     checkFixedLocation(o, clip.arch.vision.imageSize!);
     const model = await HespModel.create(clip, {
       classTexts: texts,
@@ -350,6 +359,42 @@ export async function buildHespModel(
     await clip.release();
     throw error;
   }
+}
+
+/**
+ * The content fingerprint of a CLIP's files as `buildHespModel` records it, then every other form a run may have
+ * recorded for the same files: before 2026-12-06 a tokenizer given by `tokenizer` for a weights directory without
+ * its own was left out (the directory's own files only).
+ */
+export function hespModelFingerprints(bundle: Pick<ClipWeightsBundle, 'files' | 'tokenizerFileKeys'>): string[] {
+  const now = fingerprintFiles(bundle.files);
+  const keys = bundle.tokenizerFileKeys ?? [];
+  if (keys.length === 0) return [now];
+  const dir = dirname(bundle.files['config.json']!);
+  const earlier = { ...bundle.files };
+  for (const k of keys) {
+    if (existsSync(join(dir, k))) earlier[k] = join(dir, k);
+    else delete earlier[k];
+  }
+  return [now, fingerprintFiles(earlier)];
+}
+
+/**
+ * Before a run answers from its checkpoint without loading the model ("already trained", or past the epochs asked
+ * for): the CLIP files must be the ones it was trained with, also where `model` names another path (a copy or a move
+ * of the same files is the same model). Reads the weights' header only (an OpenAI .pt is parsed whole).
+ * @throws InvalidArgumentError naming the model files when they changed
+ */
+export async function refuseChangedHespModel(
+  o: HespOptions,
+  ck: HespCheckpoint,
+  ckptPath: string,
+  signal?: AbortSignal,
+): Promise<void> {
+  const source = resolveClipSource(o.model, { backend: 'graphs' });
+  const options = { ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}), ...(signal ? { signal } : {}) };
+  const bundle = await loadClipWeightsAsync(source, options, { byReference: true });
+  refuseChangedFingerprints(ckptPath, o, ck.meta, { modelFingerprint: hespModelFingerprints(bundle) });
 }
 
 /** The CLIP gradient graphs of a run's `model` (its device, tokenizer and threads), for training or scoring. */
@@ -770,6 +815,7 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
       data,
       plan: { texts, key, fingerprints, record },
     } = hespRunStreams(o, loaded, plan, ck);
+    if (ck && ck.meta.epoch >= o.epochs) await refuseChangedHespModel(o, ck, paths.checkpoint, hooks.signal);
     const finished = finishedHespRun(run, o, ck, log, key);
     if (finished) return finished;
     if (ck) adoptEarlierWorkFiles(run, paths);

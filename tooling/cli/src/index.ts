@@ -3,6 +3,7 @@
  * packages' progress events, SIGINT/SIGTERM and parent death turned into an AbortSignal, errors printed by name
  * with option paths mapped to flags, and strict option parsers for commander.
  */
+import { existsSync, statSync } from 'node:fs';
 import { SingleBar, Presets } from 'cli-progress';
 import { type Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
 import {
@@ -304,6 +305,18 @@ export function runMain(
 export function refuseEmptyPaths(o: Record<string, unknown>, flags: Readonly<Record<string, string>>): void {
   for (const [key, flag] of Object.entries(flags))
     if (o[key] === '') throw new Error(`${flag}: an empty path (an unset variable?)`);
+}
+
+/**
+ * Refuse a directory flag (option key → flag) that names a file: it would fail later, naming no flag.
+ * @throws Error `--cache-dir: f.csv is a file; expected a directory (created if missing)`
+ */
+export function refuseFilesAsDirectories(o: Record<string, unknown>, flags: Readonly<Record<string, string>>): void {
+  for (const [key, flag] of Object.entries(flags)) {
+    const p = o[key];
+    if (typeof p === 'string' && existsSync(p) && !statSync(p).isDirectory())
+      throw new Error(`${flag}: ${p} is a file; expected a directory (created if missing)`);
+  }
 }
 
 /**

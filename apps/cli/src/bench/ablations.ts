@@ -4,11 +4,17 @@
  * `charts.ts`); or list the ablations, write SLURM / Kubernetes job files (`--emit`), or merge shards (`--merge`). The
  * work is @vlfer/bench.
  */
-import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { parseShard } from '@vlfer/core';
-import { cliAbortSignal, integer, refuseEmptyPaths, refuseUnusedFlags, shardFromFlags } from '@vlfer/cli-kit';
+import {
+  cliAbortSignal,
+  integer,
+  refuseEmptyPaths,
+  refuseFilesAsDirectories,
+  refuseUnusedFlags,
+  shardFromFlags,
+} from '@vlfer/cli-kit';
 import {
   ABLATIONS,
   expandAblation,
@@ -118,12 +124,10 @@ function checkAblationFlags(o: Record<string, any>, cmd: Command): void {
     );
   if (o.shard !== undefined && o.merge !== undefined)
     throw new Error('--merge: merges the shards once all have run; leave out --shard');
-  for (const [key, flag] of [
-    ['cacheDir', '--cache-dir'],
-    ['results', '--results'],
-  ] as const)
-    if (existsSync(o[key]) && !statSync(o[key]).isDirectory())
-      throw new Error(`${flag}: ${String(o[key])} is a file; expected a directory (created if missing)`);
+  refuseFilesAsDirectories(o, { cacheDir: '--cache-dir', results: '--results' });
+  const running = (['emit', 'shard', 'merge'] as const).filter((k) => o[k] !== undefined);
+  if (o.list && running.length)
+    throw new Error(`--list: lists the ablations and exits; leave out --${running.join(', --')}`);
 }
 
 function listAblations(registry: Record<string, AblationSpec>): void {

@@ -4,7 +4,15 @@
  * numbers with the difference, and the summary.csv and HTML report of `vlfer bench ablations` over its runs.
  */
 import { Argument, Command } from 'commander';
-import { cliAbortSignal, integer, integerList, refuseEmptyPaths, refuseUnusedFlags, stringList } from '@vlfer/cli-kit';
+import {
+  cliAbortSignal,
+  integer,
+  integerList,
+  refuseEmptyPaths,
+  refuseFilesAsDirectories,
+  refuseUnusedFlags,
+  stringList,
+} from '@vlfer/cli-kit';
 import {
   BACKBONES,
   PAPER_TABLES,
@@ -50,11 +58,15 @@ export function paperCommand(): Command {
         cacheDir: '--cache-dir',
       });
       refuseUnusedFlags(cmd, ['splits', 'epochs'], table === 'hesp-table', 'hesp-table');
+      refuseFilesAsDirectories(o, { results: '--results', cacheDir: '--cache-dir' });
       for (const b of (o.backbones as string[] | undefined) ?? [])
         if (!(b in BACKBONES))
           throw new Error(`--backbones: unknown backbone '${b}'; known: ${Object.keys(BACKBONES).join(', ')}`);
       for (const s of (o.splits as number[] | undefined) ?? [])
         if (s > 19) throw new Error(`--splits: split index ${s} is outside 0..19`);
+      const splits = (o.splits as number[] | undefined) ?? [];
+      if (new Set(splits).size !== splits.length)
+        throw new Error(`--splits: ${splits.join(',')} names a split twice; each split is one run`);
       const r = await runPaperTable(table, {
         shared: o.shared,
         resultsDir: o.results,

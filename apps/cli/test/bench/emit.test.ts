@@ -11,6 +11,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -69,7 +70,25 @@ describe('bench:ablations --emit', () => {
       /sbatch --parsable --dependency=afterok:.* --kill-on-invalid-dep=yes /,
     );
     // the pods mount one volume: every path the job names lies under one folder (the shared assets by a link here)
-    symlinkSync(sharedPath(), join(dir, 'shared'));
+    mkdirSync(join(dir, 'shared')); // emitting reads nothing there
+    // a link to the shared assets elsewhere would lead out of the volume in the pods: refused, naming where it leads
+    symlinkSync(sharedPath(), join(dir, 'shared-link'));
+    const linked = runCli(
+      entry,
+      [
+        ...ablationArgs(join(dir, 'results'), { shared: join(dir, 'shared-link') }),
+        ...JOB,
+        '--emit',
+        'k8s',
+        '--emit-dir',
+        join(dir, 'k8s-link'),
+      ],
+      { cwd: dir },
+    );
+    expect([linked.code, linked.stderr]).toEqual([
+      1,
+      expect.stringContaining(`${realpathSync(sharedPath())}, which share no folder but /`),
+    ]);
     const k8sArgs = [
       ...ablationArgs(join(dir, 'results'), { shared: join(dir, 'shared') }),
       ...JOB,
@@ -139,7 +158,7 @@ describe('bench:ablations --emit', () => {
     // the k8s job starts in the directory the command ran in: a hostile one
     const workdir = join(dir, 'w #x: y\n  securityContext: { privileged: true } $(id)');
     mkdirSync(workdir);
-    symlinkSync(sharedPath(), join(dir, 'shared')); // under the one folder the pods mount
+    mkdirSync(join(dir, 'shared')); // under the one folder the pods mount (emitting reads nothing there)
     const wantK8s = want.map((a) => (a === sharedPath() ? join(dir, 'shared') : a));
     const k = runCli(
       entry,

@@ -121,6 +121,11 @@ export interface ClipWeightsBundle {
    */
   externalDir?: string;
   notByReference?: string;
+  /**
+   * Keys of `files` that name the tokenizer given by `options.tokenizer` for a weights directory without its own
+   * (part of the content since 2026-12-06; fingerprints recorded before left them out).
+   */
+  tokenizerFileKeys?: readonly string[];
   /** With `byReference`: throws a DataFormatError when model.safetensors changed since its header was read. */
   checkUnchanged?: () => void;
   /**
@@ -230,12 +235,20 @@ function loadHfWeights(dir: string, options: LoadWeightsOptions, byReference: bo
   const files: Record<string, string> = { 'config.json': cfgFile, 'model.safetensors': weightsFile };
   for (const f of ['tokenizer.json', 'tokenizer_config.json', 'preprocessor_config.json'])
     if (existsSync(join(dir, f))) files[f] = join(dir, f);
+  // a tokenizer from elsewhere is part of what the model computes (text features): its files are content too
+  const tokenizer = existsSync(join(dir, 'tokenizer.json'))
+    ? dir
+    : (options.tokenizer ?? 'openai/clip-vit-base-patch32');
+  const tokenizerFileKeys =
+    tokenizer === dir ? [] : ['tokenizer.json', 'tokenizer_config.json'].filter((f) => existsSync(join(tokenizer, f)));
+  for (const f of tokenizerFileKeys) files[f] = join(tokenizer, f);
   return {
     arch,
     weights,
     preprocessor,
     files,
-    tokenizer: existsSync(join(dir, 'tokenizer.json')) ? dir : (options.tokenizer ?? 'openai/clip-vit-base-patch32'),
+    tokenizer,
+    ...(tokenizerFileKeys.length ? { tokenizerFileKeys } : {}),
     weightsFile,
     logitScale: scalarExp(weights['logit_scale']),
     ...(index ? { checkUnchanged: index.checkUnchanged } : {}),
