@@ -584,8 +584,8 @@ async function execFaceApi({ ablation, run, o }: RunContext, root: string): Prom
 
 /**
  * The projection head of an Exp-CLIP run, if any: trained for `exp-clip-trained` (one head per backbone, train set,
- * preprocessing and seed, shared by the prompt-type runs: trainHead returns at once for a finished training
- * directory, so the head is trained and the images encoded once), or the data config's `heads.<backbone>` when the
+ * preprocessing and seed, shared by the prompt-type runs: trainHead answers from a finished training directory after
+ * checking its data through the caches, so the head is trained and the images encoded once), or the data config's `heads.<backbone>` when the
  * ablation asks for one.
  */
 async function headFor({ spec, ablation, run, o, method, hooks }: RunContext): Promise<string | undefined> {

@@ -152,29 +152,37 @@ describe('exp-clip train end to end on tiny-clip with imported targets', () => {
     await expect(runTrain({ ...base(), lr: 0.02, epochs: 3, out: part }, { log: () => {} })).rejects.toThrow(
       /written with other training options/,
     );
-    // a finished run returns at once: no encoding, no teacher, head and log untouched
+    // a finished run answers without training once its data (read through the caches) are the published head's own:
+    // head and log untouched
     const lines: string[] = [];
+    const headBefore = readFileSync(join(part, 'head.safetensors'));
     const again = await runTrain({ ...base(), epochs: 3, out: part }, { log: (l) => lines.push(l) });
     expect(again).toMatchObject({ status: 'already-trained', steps: 0, resumedFrom: { epoch: 3, step: 0 } });
-    expect(lines.some((l) => l.includes('unlabelled images'))).toBe(false);
+    expect(readFileSync(join(part, 'head.safetensors'))).toEqual(headBefore);
     expect(readLog(part).length).toBe(9);
-    // another CLIP directory is no "already trained" (the training key names no files): the checkpoint's
-    // fingerprints decide, so the same files elsewhere give the same head, and other ones are refused
+    // the same files elsewhere answer too (content, not paths, decides) …
     const copy = join(work, 'clip-elsewhere');
     cpSync(model, copy, { recursive: true });
-    const same = await runTrain({ ...base(), model: copy, epochs: 3, out: part }, { log: () => {} });
-    expect(same.status).not.toBe('already-trained');
+    const targetsCopy = join(work, 'targets-elsewhere.jsonl');
+    cpSync(targetsFile, targetsCopy);
+    const elsewhere = { ...base(), model: copy, teacherSource: targetsCopy, epochs: 3, out: part };
+    expect((await runTrain(elsewhere, { log: () => {} })).status).toBe('already-trained');
+    // … and other files, at another path or changed in place under the same one, do not: the checkpoint refuses them
     const other = join(work, 'clip-other');
     cpSync(model, other, { recursive: true });
     const config = join(other, 'preprocessor_config.json');
     writeFileSync(config, `${readFileSync(config, 'utf8')}\n`);
-    await expect(runTrain({ ...base(), model: other, epochs: 3, out: part }, { log: () => {} })).rejects.toThrow(
+    await expect(runTrain({ ...elsewhere, model: other }, { log: () => {} })).rejects.toThrow(
       /was trained on other data: the CLIP model files changed since/,
     );
-    // back to the first directory: its files again, the same head published
-    expect((await runTrain({ ...base(), epochs: 3, out: part }, { log: () => {} })).status).not.toBe('already-trained');
-    expect(readSafetensors(join(part, 'head.safetensors')).tensors['mlp.weight']!.data).toEqual(
-      readSafetensors(join(full, 'head.safetensors')).tensors['mlp.weight']!.data,
+    const negated = readFileSync(targetsCopy, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { path: string; embedding: number[] })
+      .map((r) => JSON.stringify({ path: r.path, embedding: r.embedding.map((x) => -x) }));
+    writeFileSync(targetsCopy, `${negated.join('\n')}\n`);
+    await expect(runTrain(elsewhere, { log: () => {} })).rejects.toThrow(
+      /was trained on other data: the teacher targets changed since/,
     );
     const head = readFileSync(join(part, 'head.safetensors'));
     // fewer epochs than the run went to: epoch 2's weights are gone, so refused, not answered with epoch 3's head

@@ -931,28 +931,18 @@ export function refuseOtherHead(run: RunDirectory, key: string, ck: TrainCheckpo
     });
 }
 
-/** The options that name what a head is trained on (the training key holds the others; faces' cache dir aside). */
-const SOURCE_FIELDS = ['unlabelled', 'model', 'tokenizer', 'teacher', 'teacherSource', 'teacherKeys', 'teacherModel'];
-
 /**
- * Whether the head published in `run` was trained from the same images, CLIP and teacher as `options` name (paths
- * compared as the files they name from here): only then may it answer without encoding and checking them. Otherwise
- * the call goes on, and the checkpoint's content fingerprints decide.
+ * Whether the head published in `run` was trained on this data: the same images, CLIP features, teacher targets and
+ * model files (config.resolved.json's content fingerprints). Paths cannot say it: the same name may hold other files.
  */
-function sameTrainingSources(run: RunDirectory, options: TrainOptions): boolean {
+function samePublishedData(run: RunDirectory, fingerprints: TrainingFingerprints): boolean {
   let published: Record<string, unknown>;
   try {
     published = JSON.parse(readFileSync(run.path('config.resolved.json'), 'utf8')) as Record<string, unknown>;
   } catch {
     return false; // no readable configuration: nothing to answer from
   }
-  const named = (v: unknown) => (typeof v === 'string' && existsSync(v) ? resolve(v) : v);
-  const sources = (o: Record<string, unknown>) =>
-    JSON.stringify([
-      ...SOURCE_FIELDS.map((k) => named(o[k])),
-      o.faces && typeof o.faces === 'object' ? { ...o.faces, cacheDir: undefined } : null,
-    ]);
-  return sources(published) === sources(options as Record<string, unknown>);
+  return (Object.keys(fingerprints) as (keyof TrainingFingerprints)[]).every((k) => published[k] === fingerprints[k]);
 }
 
 /**
@@ -961,18 +951,29 @@ function sameTrainingSources(run: RunDirectory, options: TrainOptions): boolean 
  */
 function alreadyTrained(
   run: RunDirectory,
-  options: TrainOptions,
-  key: string,
+  fingerprints: TrainingFingerprints,
   epochs: number,
   ck: TrainCheckpoint | undefined,
   log: (line: string) => void,
 ): TrainResult | undefined {
-  if (publishedEpochs(run, key) !== epochs || !sameTrainingSources(run, options)) return undefined;
+  if (!samePublishedData(run, fingerprints)) return undefined;
   const headPath = run.path('head.safetensors');
   const later = ck ? laterCheckpointNote(ck.meta, epochs) : '';
   log(`${run.dir}: already trained (${epochs} epoch${epochs === 1 ? '' : 's'}); head in ${headPath}${later}`);
   const none = { steps: 0, firstLoss: null, lastLoss: null, resumedFrom: { epoch: epochs, step: 0 } };
   return { status: 'already-trained', outDir: run.dir, headPath, ...none };
+}
+
+/** The files of a training run in `run` and the key of its training options. */
+function trainFiles(run: RunDirectory, options: TrainOptions): TrainFiles {
+  const fields = trainingFields(options);
+  return {
+    run,
+    checkpointPath: run.path('checkpoint.safetensors'),
+    logPath: run.path(TRAIN_WORK_LOG),
+    trainingKey: trainingKey(fields),
+    trainingFields: fields,
+  };
 }
 
 /**
@@ -1004,24 +1005,22 @@ export async function trainHead(
   const run = RunDirectory.open(options.out, { command: 'exp-clip train', log, expects: TRAIN_RUN });
   const t0 = performance.now();
   try {
-    const fields = trainingFields(options);
-    const key = trainingKey(fields);
-    const files: TrainFiles = {
-      run,
-      checkpointPath: run.path('checkpoint.safetensors'),
-      logPath: run.path(TRAIN_WORK_LOG),
-      trainingKey: key,
-      trainingFields: fields,
-    };
+    const files = trainFiles(run, options);
+    const key = files.trainingKey;
     const headPath = run.path('head.safetensors');
     const teacher = resolveTeacher(options);
     const ck = readTrainCheckpoint(files.checkpointPath, key, files.trainingFields);
-    const done = alreadyTrained(run, options, key, options.epochs, ck, log);
-    if (done) return done;
-    refuseOtherHead(run, key, ck, options.epochs);
+    // a published head of these options and epochs may answer, once the data are checked to be its own
+    const published = publishedEpochs(run, key) === options.epochs;
+    if (!published) refuseOtherHead(run, key, ck, options.epochs);
     const data = await prepareTrainingData(options, teacher, ctx, null);
-    const warnings = checkTrainingData(options, data, teacher, log);
     const fingerprints = trainingFingerprints(data);
+    if (published) {
+      const done = alreadyTrained(run, fingerprints, options.epochs, ck, log);
+      if (done) return done;
+      refuseOtherHead(run, key, ck, options.epochs);
+    }
+    const warnings = checkTrainingData(options, data, teacher, log);
     const from = selectTrainStart(options, data.features, fingerprints, ck, files, log);
     const trained = await runHeadTraining(options, { data, from, fingerprints }, files, hooks);
     if (trained.status === 'stopped') {

@@ -80,12 +80,24 @@ export interface HespDataFingerprints {
 
 /**
  * A frame or frame directory as the data fingerprints name it: its path relative to the folder the lists' relative
- * frame directories are read under (`root`, else the training list's folder), parts joined with '/'. The same files
- * get the same name whether `root` is given relative or absolute, from any working directory, or moved with its data.
+ * frame directories are read under (`root`, else the training list's folder), or, under a `rebase` target, the path
+ * the lists give it (the rebase's `from` prefix and the rest), parts joined with '/'. The same files get the same name
+ * whether `root` is given relative or absolute, from any working directory, or moved (or rebased) with their data.
  */
-export function hespDataName(o: Pick<HespOptions, 'root' | 'trainAnnotations'>): (path: string) => string {
+export function hespDataName(o: Pick<HespOptions, 'root' | 'trainAnnotations' | 'rebase'>): (path: string) => string {
   const base = resolve(o.root ?? dirname(o.trainAnnotations));
-  return (path) => relative(base, resolve(path)).split(sep).join('/');
+  // frames a rebase moved are named as the lists name them (the authors' prefix), wherever the rebase put them
+  const rebased = o.rebase ? resolve(base, o.rebase.to) : undefined;
+  const under = (dir: string, p: string) => {
+    const r = relative(dir, p);
+    return r !== '' && r !== '..' && !r.startsWith(`..${sep}`) && !isAbsolute(r) ? r : undefined;
+  };
+  return (path) => {
+    const p = resolve(path);
+    const moved = rebased === undefined ? undefined : under(rebased, p);
+    const name = moved !== undefined ? join(o.rebase!.from.replace(/\/+$/, ''), moved) : relative(base, p);
+    return name.split(sep).join('/');
+  };
 }
 
 /**
@@ -205,7 +217,7 @@ export function refuseChangedFingerprints(
     trainListFingerprint: `the training list ${o.trainAnnotations}`,
     testListFingerprint: `the test list ${o.testAnnotations}`,
     framesFingerprint: 'the video frames',
-    modelFingerprint: `the CLIP model files (${o.model})`,
+    modelFingerprint: `the CLIP model files (${o.model}${o.tokenizer ? ` and the tokenizer ${o.tokenizer}` : ''})`,
   };
   const changed = Object.keys(now).filter((k) => ![now[k]].flat().includes(recorded[k] as string));
   if (changed.length)
@@ -261,7 +273,10 @@ export interface HespRunClasses {
 export type HespRunRecord = HespRunClasses & { runOptions: Record<string, unknown> };
 
 /** `HespRunClasses` of a run's data read with the options `o` (the clips named by `hespDataName`). */
-export function hespRunClasses(data: HespData, o: Pick<HespOptions, 'root' | 'trainAnnotations'>): HespRunClasses {
+export function hespRunClasses(
+  data: HespData,
+  o: Pick<HespOptions, 'root' | 'trainAnnotations' | 'rebase'>,
+): HespRunClasses {
   return { knownNames: hespKnownNames(data), labelsFingerprint: labelsFingerprint(data, hespDataName(o)) };
 }
 
@@ -489,14 +504,19 @@ function recordedSpellings(
   const changes: [string, unknown][] = PATH_OPTIONS.flatMap((k) => {
     const now = o[k];
     const then = recorded[k];
-    const moved = (CONTENT_CHECKED as readonly string[]).includes(k); // a copy or move: the fingerprints decide
+    // a copy or move: the fingerprints decide (a tokenizer directory's files are in the model's, a Hub id's are not)
+    const moved =
+      (CONTENT_CHECKED as readonly string[]).includes(k) ||
+      (k === 'tokenizer' && typeof now === 'string' && existsSync(now));
     return typeof now === 'string' && typeof then === 'string' && now !== then && (moved || same(now, then))
       ? [[k, then]]
       : [];
   });
   // a rebase of the same prefix to another spelling or place of the frames: the frames' fingerprint decides
   const [now, then] = [o.rebase, recorded.rebase as HespOptions['rebase'] | undefined];
-  if (now && then && now.from === then.from && now.to !== then.to) changes.push(['rebase', then]);
+  const prefix = (r: { from: string }) => r.from.replace(/\/+$/, '');
+  if (now && then && prefix(now) === prefix(then) && JSON.stringify(now) !== JSON.stringify(then))
+    changes.push(['rebase', then]);
   // the dataset's default given by name (`--label-set basic-7`) or left out is the same choice
   const defaults = {
     labelSet: hespDefaultLabelSetId(o.dataset),

@@ -165,7 +165,10 @@ function pathsFrom(o: HespOptions, cwd: string, notes: string[]): HespOptions {
     notes.push(`${p} is not in ${cwd}, where the run trained (run.json's cwd): read from ${process.cwd()}`);
     return resolve(p) as T;
   };
-  const at = <T extends string | undefined>(p: T): T => (p !== undefined && existsSync(from(p)) ? from(p) : p);
+  const at = <T extends string | undefined>(p: T): T => {
+    const found = p !== undefined && !isAbsolute(p) && existsSync(resolve(cwd, p)) ? resolve(cwd, p) : undefined;
+    return (found ?? p) as T; // not found there: an id, or a path of this directory (its content is checked)
+  };
   return {
     ...o,
     trainAnnotations: from(o.trainAnnotations),

@@ -804,9 +804,15 @@ describe('the stages composed by hand on tiny-clip', () => {
       fingerprintFiles(bundle.files),
       fingerprintFiles({ 'config.json': bundle.files['config.json'] }),
     ]);
+    // the same tokenizer files elsewhere are the same model; changed ones are named with the model
+    const tok2 = join(work, 'tok2');
+    cpSync(tok, tok2, { recursive: true });
+    const same: string[] = [];
+    await trainHesp(options({ model: bare, tokenizer: tok2, out: tokOut }), { log: (l) => same.push(l) });
+    expect(same.some((l) => l.includes('already trained'))).toBe(true);
     writeFileSync(join(tok, 'tokenizer.json'), `${readFileSync(join(tok, 'tokenizer.json'), 'utf8')} `);
     await expect(evaluateHespRun(tokOut, { log: () => {} })).rejects.toThrow(
-      /the CLIP model files \(.*clip-no-tokenizer\) changed since/,
+      /the CLIP model files \(.*clip-no-tokenizer and the tokenizer .*tok\) changed since/,
     );
     // a relative rebase target is read under the root, in training and in evaluation alike
     const abs = (f: string) =>
@@ -822,10 +828,13 @@ describe('the stages composed by hand on tiny-clip', () => {
     await trainHesp(rebased, { log: () => {} });
     const scores = await evaluateHespRun(rebased.out, { log: () => {} });
     expect(scores.known.length).toBeGreaterThan(0);
-    // the same prefix rebased to the same frames spelt otherwise is the same run
+    // the same prefix rebased to the same frames spelt otherwise, or to a copy of them, is the same run
     const again: string[] = [];
-    await trainHesp({ ...rebased, rebase: { from: '/authors/data', to: work } }, { log: (l) => again.push(l) });
-    expect(again.some((l) => l.includes('already trained'))).toBe(true);
+    await trainHesp({ ...rebased, rebase: { from: '/authors/data/', to: work } }, { log: (l) => again.push(l) });
+    cpSync(join(work, 'frames'), join(work, 'rebased-copy', 'frames'), { recursive: true });
+    const copied = { from: '/authors/data', to: join(work, 'rebased-copy') };
+    await trainHesp({ ...rebased, rebase: copied }, { log: (l) => again.push(l) });
+    expect(again.filter((l) => l.includes('already trained')).length).toBe(2);
   }, 600_000);
 
   it('a run started before 2026-12-06 (frames named as spelt, no cwd) resumes when spelt as then, and says so when not', () => {

@@ -283,7 +283,7 @@ export function finishedHespRun(
     throw new InvalidArgumentError({
       functionName: 'trainHesp',
       argument: 'epochs',
-      message: `${run.dir} holds a run of these options that went past epoch ${o.epochs} (checkpoint.safetensors: ${checkpointProgress(ck.meta)}; published: ${epochs.at(-1)?.epoch ?? 0} epochs); the state of epoch ${o.epochs} was not kept: ask for ${epochsToContinue(ck.meta)} or more epochs, or choose another output directory`,
+      message: `${run.dir} holds a run of these options that went past epoch ${o.epochs} (checkpoint.safetensors: ${checkpointProgress(ck.meta)}; published: ${epochs.at(-1)?.epoch ?? 0} epoch${epochs.at(-1)?.epoch === 1 ? '' : 's'}); the state of epoch ${o.epochs} was not kept: ask for ${epochsToContinue(ck.meta)} or more epochs, or choose another output directory`,
     });
   log(
     `${run.dir}: already trained (${o.epochs} epoch${o.epochs === 1 ? '' : 's'})${laterCheckpointNote(ck.meta, o.epochs)}`,
