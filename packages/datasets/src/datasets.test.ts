@@ -238,6 +238,15 @@ describe('loadVideoList', () => {
       [2, 6],
     ]);
     expect(r.counts).toEqual([1, 0, 0, 0, 0, 0, 1]);
+    // the prefix is whole path components: '/data/author' (or '/data/authors/') is no prefix of '/data/authorsX/…'
+    writeFileSync(file, '/data/authorsX/frames/00001 3 0\n/data/authors/frames/00002 2 6\n');
+    expect(() => loadVideoList({ file, rebase: { from: '/data/authors', to: root } })).toThrow(
+      /set_1_test\.txt:1 \(field 'frame_dir'\).*\/data\/authorsX\/frames\/00001/,
+    );
+    writeFileSync(file, '/data/authors/frames/00001 3 0\n');
+    expect(loadVideoList({ file, rebase: { from: '/data/authors/', to: root } }).items[0]!.frameDir).toBe(
+      join(root, 'frames', '00001'),
+    );
   });
   it('names file, line and field for each kind of bad input', () => {
     const root = tmp();

@@ -150,10 +150,13 @@ export function videoListFrameDir(
   line: number,
 ): { dir: string; rebased: boolean } {
   const where = { file: options.file, line, field: 'frame_dir', allowOutsideRoot: options.allowOutsideRoot ?? false };
-  const rebased = options.rebase !== undefined && dirToken.startsWith(options.rebase.from);
+  // the prefix matches whole path components: `/authors/x` rewrites `/authors/x/a`, never `/authors/xy/a`
+  const from = options.rebase?.from.replace(/(.)\/+$/, '$1');
+  const rebased =
+    from !== undefined && (dirToken === from || dirToken.startsWith(from.endsWith('/') ? from : `${from}/`));
   if (!rebased) return { dir: normalizeListedPath(dirToken, { ...where, root: 'the root', absolute: true }), rebased };
   const to = options.rebase!.to;
-  const rest = normalizeListedPath(dirToken.slice(options.rebase!.from.length).replace(/^\/+/, ''), {
+  const rest = normalizeListedPath(dirToken.slice(from!.length).replace(/^\/+/, ''), {
     ...where,
     root: `the rebase target '${to}'`,
   });

@@ -14,6 +14,8 @@ export interface VideoItem {
   label: number;
   /** 1-based line in the annotation file, for error messages downstream. */
   line: number;
+  /** Set when `rebase` rewrote the listed path (the frames lie under its target); absent otherwise. */
+  rebased?: true;
 }
 
 /** Items dropped under a documented option, by reason, so that nothing disappears silently. */

@@ -946,6 +946,24 @@ function samePublishedData(run: RunDirectory, fingerprints: TrainingFingerprints
 }
 
 /**
+ * A published head with no checkpoint left is replaced only by a training on the same data (its config.resolved.json's
+ * content fingerprints): one of other data would be lost without a trace of why.
+ * @throws InvalidArgumentError naming `out`
+ */
+function refuseOtherPublishedData(
+  run: RunDirectory,
+  ck: TrainCheckpoint | undefined,
+  fingerprints: TrainingFingerprints,
+): void {
+  if (ck || !existsSync(run.path(MANIFEST_FILE)) || samePublishedData(run, fingerprints)) return;
+  throw new InvalidArgumentError({
+    functionName: 'trainHead',
+    argument: 'out',
+    message: `${run.dir} holds a head trained on other data (head.safetensors; config.resolved.json's fingerprints) and no checkpoint to compare with; choose another output directory, or remove that one to train it again`,
+  });
+}
+
+/**
  * The result of a call whose `out` holds the published head of these options (`key`) and `epochs` (nothing to run,
  * nothing encoded; a later call may have gone on past it and been stopped), else undefined.
  */
@@ -1018,8 +1036,10 @@ export async function trainHead(
     if (published) {
       const done = alreadyTrained(run, fingerprints, options.epochs, ck, log);
       if (done) return done;
+      if (ck) checkCheckpointData(ck, fingerprints, files.checkpointPath); // other data: said before the epochs
       refuseOtherHead(run, key, ck, options.epochs);
     }
+    refuseOtherPublishedData(run, ck, fingerprints);
     const warnings = checkTrainingData(options, data, teacher, log);
     const from = selectTrainStart(options, data.features, fingerprints, ck, files, log);
     const trained = await runHeadTraining(options, { data, from, fingerprints }, files, hooks);

@@ -11,7 +11,7 @@ import {
   saveCheckpoint,
   type FileHashIndex,
 } from '@vlfer/core/node';
-import { canonicalExpression, EXP_CLIP_CLASS_ORDER } from '@vlfer/datasets';
+import { canonicalExpression, EXP_CLIP_CLASS_ORDER, type VideoItem } from '@vlfer/datasets';
 import { listFrames } from '@vlfer/datasets/node';
 import type { PatchLocation } from '@vlfer/open-set';
 import type { HespState } from '@vlfer/open-set/node';
@@ -84,18 +84,18 @@ export interface HespDataFingerprints {
  * the lists give it (the rebase's `from` prefix and the rest), parts joined with '/'. The same files get the same name
  * whether `root` is given relative or absolute, from any working directory, or moved (or rebased) with their data.
  */
-export function hespDataName(o: Pick<HespOptions, 'root' | 'trainAnnotations' | 'rebase'>): (path: string) => string {
+export function hespDataName(
+  o: Pick<HespOptions, 'root' | 'trainAnnotations' | 'rebase'>,
+): (path: string, rebased?: boolean) => string {
   const base = resolve(o.root ?? dirname(o.trainAnnotations));
   // frames a rebase moved are named as the lists name them (the authors' prefix), wherever the rebase put them
-  const rebased = o.rebase ? resolve(base, o.rebase.to) : undefined;
-  const under = (dir: string, p: string) => {
-    const r = relative(dir, p);
-    return r !== '' && r !== '..' && !r.startsWith(`..${sep}`) && !isAbsolute(r) ? r : undefined;
-  };
-  return (path) => {
+  const target = o.rebase ? resolve(base, o.rebase.to) : undefined;
+  return (path, rebased) => {
     const p = resolve(path);
-    const moved = rebased === undefined ? undefined : under(rebased, p);
-    const name = moved !== undefined ? join(o.rebase!.from.replace(/\/+$/, ''), moved) : relative(base, p);
+    const name =
+      rebased && target !== undefined
+        ? join(o.rebase!.from.replace(/(.)\/+$/, '$1'), relative(target, p))
+        : relative(base, p);
     return name.split(sep).join('/');
   };
 }
@@ -123,14 +123,15 @@ export function hespDataFingerprintForms(
   data: HespData,
   frameHashes?: FileHashIndex,
 ): { fingerprints: HespDataFingerprints; asSpelt: { framesFingerprint: string } } {
-  const dirs = [...data.train, ...data.val, ...data.testKnown, ...data.testUnknown].map((c) => c.frameDir);
+  const clips = [...data.train, ...data.val, ...data.testKnown, ...data.testUnknown];
+  const rebased = new Set(clips.filter((c) => c.rebased).map((c) => c.frameDir));
   const hash = frameHashes ? (f: string) => hashFileIndexed(f, frameHashes) : hashFile;
   const spelt = createHash('sha256');
   const frames: [name: string, line: string][] = [];
   const name = hespDataName(o);
-  for (const dir of [...new Set(dirs)].sort())
+  for (const dir of [...new Set(clips.map((c) => c.frameDir))].sort())
     for (const f of listFrames(dir)) {
-      const [h, n] = [hash(f), name(f)];
+      const [h, n] = [hash(f), name(f, rebased.has(dir))];
       spelt.update(`${f}\0${h}\n`);
       frames.push([n, `${n}\0${h}\n`]);
     }
@@ -277,15 +278,19 @@ export function hespRunClasses(
   data: HespData,
   o: Pick<HespOptions, 'root' | 'trainAnnotations' | 'rebase'>,
 ): HespRunClasses {
-  return { knownNames: hespKnownNames(data), labelsFingerprint: labelsFingerprint(data, hespDataName(o)) };
+  const name = hespDataName(o);
+  return {
+    knownNames: hespKnownNames(data),
+    labelsFingerprint: labelsFingerprint(data, (c) => name(c.frameDir, c.rebased)),
+  };
 }
 
-/** SHA-256 of every clip's name (`name` of its frame directory), class name and known label (−1: unknown), sorted. */
-function labelsFingerprint(data: HespData, name: (frameDir: string) => string): string {
+/** SHA-256 of every clip's name (`name` of the clip), class name and known label (−1: unknown), sorted. */
+function labelsFingerprint(data: HespData, name: (clip: VideoItem) => string): string {
   const names = data.labelSet.names;
   const rows = [
-    ...[...data.train, ...data.val, ...data.testKnown].map((c) => [name(c.frameDir), names[c.originalLabel], c.label]),
-    ...data.testUnknown.map((c) => [name(c.frameDir), names[c.label], -1]),
+    ...[...data.train, ...data.val, ...data.testKnown].map((c) => [name(c), names[c.originalLabel], c.label]),
+    ...data.testUnknown.map((c) => [name(c), names[c.label], -1]),
   ]
     .map((r) => r.join('\t'))
     .sort();
@@ -349,7 +354,7 @@ export function refuseOtherClasses(
       `was trained with the known classes ${recorded.knownNames.join(', ')} (in label order); this run has ${now.knownNames.join(', ')}`,
     );
   // vlfer before 2026-12-06 named the clips by their frame directories as spelt
-  const asSpelt = () => labelsFingerprint(data, (dir) => dir);
+  const asSpelt = () => labelsFingerprint(data, (c) => c.frameDir);
   if (recorded.labelsFingerprint !== now.labelsFingerprint && recorded.labelsFingerprint !== asSpelt())
     fail('was trained on clips labelled otherwise than the lists read now (label scheme, label set or list changed)');
 }

@@ -175,7 +175,8 @@ function pathsFrom(o: HespOptions, cwd: string, notes: string[]): HespOptions {
     testAnnotations: from(o.testAnnotations),
     root: from(o.root),
     model: from(o.model),
-    tokenizer: at(o.tokenizer),
+    // a path (./tok, ../tok) is one of the run's directory; a bare name may be a Hub id
+    tokenizer: o.tokenizer !== undefined && /^\.{1,2}(\/|$)/.test(o.tokenizer) ? from(o.tokenizer) : at(o.tokenizer),
     labelSet: o.labelSet?.endsWith('.json') ? at(o.labelSet) : o.labelSet,
     ...(o.faces
       ? {

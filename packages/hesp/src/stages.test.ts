@@ -814,6 +814,11 @@ describe('the stages composed by hand on tiny-clip', () => {
     await expect(evaluateHespRun(tokOut, { log: () => {} })).rejects.toThrow(
       /the CLIP model files \(.*clip-no-tokenizer and the tokenizer .*tok\) changed since/,
     );
+    // moved away, it is named as missing (it was reported as changed model files)
+    renameSync(tok, `${tok}-moved`);
+    await expect(evaluateHespRun(tokOut, { log: () => {} })).rejects.toThrow(
+      `the CLIP tokenizer ${tok} does not exist (a directory with tokenizer.json)`,
+    );
     // a relative rebase target is read under the root, in training and in evaluation alike
     const abs = (f: string) =>
       writeFileSync(join(work, `abs-${f}`), readFileSync(join(work, f), 'utf8').replace(/^(?=\S)/gm, '/authors/data/'));
@@ -835,6 +840,26 @@ describe('the stages composed by hand on tiny-clip', () => {
     const copied = { from: '/authors/data', to: join(work, 'rebased-copy') };
     await trainHesp({ ...rebased, rebase: copied }, { log: (l) => again.push(l) });
     expect(again.filter((l) => l.includes('already trained')).length).toBe(2);
+    // lists where only some lines carry the prefix: the others stay under the root, named as before
+    const mixed = (f: string) => {
+      const lines = readFileSync(join(work, f), 'utf8').trim().split('\n');
+      writeFileSync(
+        join(work, `mixed-${f}`),
+        `${lines.map((l, i) => (i % 2 ? `/authors/data/${l}` : l)).join('\n')}\n`,
+      );
+    };
+    mixed('train.txt');
+    mixed('test.txt');
+    const some = options({
+      trainAnnotations: join(work, 'mixed-train.txt'),
+      testAnnotations: join(work, 'mixed-test.txt'),
+      rebase: { from: '/authors/data', to: '.' },
+      out: join(work, 'rebased-some'),
+    });
+    await trainHesp(some, { log: () => {} });
+    const mixedLines: string[] = [];
+    await trainHesp({ ...some, rebase: copied }, { log: (l) => mixedLines.push(l) });
+    expect(mixedLines.some((l) => l.includes('already trained'))).toBe(true);
   }, 600_000);
 
   it('a run started before 2026-12-06 (frames named as spelt, no cwd) resumes when spelt as then, and says so when not', () => {

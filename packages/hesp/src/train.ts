@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import {
   AbortedError,
   createRng,
@@ -12,6 +12,7 @@ import {
   type ProgressCallback,
   type Tensor2D,
   type Tensor4D,
+  VlferError,
 } from '@vlfer/core';
 import {
   appendLine,
@@ -380,6 +381,15 @@ export function hespModelFingerprints(bundle: Pick<ClipWeightsBundle, 'files' | 
 }
 
 /**
+ * A tokenizer given as a path (`./tok`, `../tok`, `/x/tok`) that is not there is named as missing, not as changed
+ * model files (its files are part of the model's fingerprint) nor as a Hub id. @throws VlferError naming it
+ */
+function refuseMissingTokenizer(o: HespOptions): void {
+  if (o.tokenizer !== undefined && /^(\.{1,2}(\/|$)|\/)/.test(o.tokenizer) && !existsSync(o.tokenizer))
+    throw new VlferError(`the CLIP tokenizer ${resolve(o.tokenizer)} does not exist (a directory with tokenizer.json)`);
+}
+
+/**
  * Before a run answers from its checkpoint without loading the model ("already trained", or past the epochs asked
  * for): the CLIP files must be the ones it was trained with, also where `model` names another path (a copy or a move
  * of the same files is the same model). Reads the weights' header only (an OpenAI .pt is parsed whole).
@@ -391,6 +401,7 @@ export async function refuseChangedHespModel(
   ckptPath: string,
   signal?: AbortSignal,
 ): Promise<void> {
+  refuseMissingTokenizer(o);
   const source = resolveClipSource(o.model, { backend: 'graphs' });
   const options = { ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}), ...(signal ? { signal } : {}) };
   const bundle = await loadClipWeightsAsync(source, options, { byReference: true });
@@ -402,6 +413,7 @@ export async function loadHespClip(
   o: HespOptions,
   hooks: Pick<HespHooks, 'signal' | 'onProgress' | 'log'> = {},
 ): Promise<ClipGradientModel> {
+  refuseMissingTokenizer(o);
   return ClipGradientModel.load(o.model, {
     ...(hooks.log ? { log: hooks.log } : {}),
     // an OpenAI .pt is read and parsed without blocking: Ctrl-C stops it, its progress is shown

@@ -84,7 +84,7 @@ export function loadVideoList(options: VideoListOptions): LoadResult<VideoItem> 
           });
       }
     }
-    return { frameDir, numFrames: e.numFrames, label: e.label, line: e.line };
+    return { frameDir, numFrames: e.numFrames, label: e.label, line: e.line, ...(e.rebased ? { rebased: true } : {}) };
   });
   return { items, labelSet, counts: countLabels(items, labelSet.names.length), dropped, source: file };
 }
