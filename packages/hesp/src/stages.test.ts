@@ -819,17 +819,22 @@ describe('the stages composed by hand on tiny-clip', () => {
     await expect(evaluateHespRun(tokOut, { log: () => {} })).rejects.toThrow(
       `the CLIP tokenizer ${tok} does not exist (a directory with tokenizer.json)`,
     );
+    // lists whose frame paths carry the authors' prefix, on every line or on every other one, rebased to the root
+    const prefixed = (tag: string, every: boolean) => {
+      for (const f of ['train.txt', 'test.txt']) {
+        const lines = readFileSync(join(work, f), 'utf8').trim().split('\n');
+        const text = lines.map((l, i) => (every || i % 2 ? `/authors/data/${l}` : l)).join('\n');
+        writeFileSync(join(work, `${tag}-${f}`), `${text}\n`);
+      }
+      return options({
+        trainAnnotations: join(work, `${tag}-train.txt`),
+        testAnnotations: join(work, `${tag}-test.txt`),
+        rebase: { from: '/authors/data', to: '.' },
+        out: join(work, `rebased-${tag}`),
+      });
+    };
     // a relative rebase target is read under the root, in training and in evaluation alike
-    const abs = (f: string) =>
-      writeFileSync(join(work, `abs-${f}`), readFileSync(join(work, f), 'utf8').replace(/^(?=\S)/gm, '/authors/data/'));
-    abs('train.txt');
-    abs('test.txt');
-    const rebased = options({
-      trainAnnotations: join(work, 'abs-train.txt'),
-      testAnnotations: join(work, 'abs-test.txt'),
-      rebase: { from: '/authors/data', to: '.' },
-      out: join(work, 'rebased'),
-    });
+    const rebased = prefixed('abs', true);
     await trainHesp(rebased, { log: () => {} });
     const scores = await evaluateHespRun(rebased.out, { log: () => {} });
     expect(scores.known.length).toBeGreaterThan(0);
@@ -841,21 +846,7 @@ describe('the stages composed by hand on tiny-clip', () => {
     await trainHesp({ ...rebased, rebase: copied }, { log: (l) => again.push(l) });
     expect(again.filter((l) => l.includes('already trained')).length).toBe(2);
     // lists where only some lines carry the prefix: the others stay under the root, named as before
-    const mixed = (f: string) => {
-      const lines = readFileSync(join(work, f), 'utf8').trim().split('\n');
-      writeFileSync(
-        join(work, `mixed-${f}`),
-        `${lines.map((l, i) => (i % 2 ? `/authors/data/${l}` : l)).join('\n')}\n`,
-      );
-    };
-    mixed('train.txt');
-    mixed('test.txt');
-    const some = options({
-      trainAnnotations: join(work, 'mixed-train.txt'),
-      testAnnotations: join(work, 'mixed-test.txt'),
-      rebase: { from: '/authors/data', to: '.' },
-      out: join(work, 'rebased-some'),
-    });
+    const some = prefixed('mixed', false);
     await trainHesp(some, { log: () => {} });
     const mixedLines: string[] = [];
     await trainHesp({ ...some, rebase: copied }, { log: (l) => mixedLines.push(l) });
