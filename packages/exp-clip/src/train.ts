@@ -964,8 +964,9 @@ function refuseOtherPublishedData(
 }
 
 /**
- * The result of a call whose `out` holds the published head of these options (`key`) and `epochs` (nothing to run,
- * nothing encoded; a later call may have gone on past it and been stopped), else undefined.
+ * The result of a call whose `out` holds the published head of these options and `epochs`, trained on this data
+ * (`fingerprints`, of the data read through the caches): nothing to run (a later call may have gone on past it and
+ * been stopped); else undefined.
  */
 function alreadyTrained(
   run: RunDirectory,
