@@ -1029,17 +1029,15 @@ export async function trainHead(
     const headPath = run.path('head.safetensors');
     const teacher = resolveTeacher(options);
     const ck = readTrainCheckpoint(files.checkpointPath, key, files.trainingFields);
-    // a published head of these options and epochs may answer, once the data are checked to be its own
+    // a published head of these options and epochs may answer, once the data are checked to be its own; other data
+    // are said to be so before any advice on epochs (which would be refused next)
     const published = publishedEpochs(run, key) === options.epochs;
-    if (!published) refuseOtherHead(run, key, ck, options.epochs);
     const data = await prepareTrainingData(options, teacher, ctx, null);
     const fingerprints = trainingFingerprints(data);
-    if (published) {
-      const done = alreadyTrained(run, fingerprints, options.epochs, ck, log);
-      if (done) return done;
-      if (ck) checkCheckpointData(ck, fingerprints, files.checkpointPath); // other data: said before the epochs
-      refuseOtherHead(run, key, ck, options.epochs);
-    }
+    const done = published ? alreadyTrained(run, fingerprints, options.epochs, ck, log) : undefined;
+    if (done) return done;
+    if (ck) checkCheckpointData(ck, fingerprints, files.checkpointPath);
+    refuseOtherHead(run, key, ck, options.epochs);
     refuseOtherPublishedData(run, ck, fingerprints);
     const warnings = checkTrainingData(options, data, teacher, log);
     const from = selectTrainStart(options, data.features, fingerprints, ck, files, log);

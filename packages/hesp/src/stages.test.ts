@@ -819,6 +819,16 @@ describe('the stages composed by hand on tiny-clip', () => {
     await expect(evaluateHespRun(tokOut, { log: () => {} })).rejects.toThrow(
       `the CLIP tokenizer ${tok} does not exist (a directory with tokenizer.json)`,
     );
+    // a bare name too, before a resume could call another spelling of it "other options" (while remote models are off)
+    const before = configureModels({}).allowRemoteModels;
+    configureModels({ allowRemoteModels: false });
+    try {
+      await expect(trainHesp(options({ model: bare, tokenizer: 'tok-gone', out: tokOut }))).rejects.toThrow(
+        /the CLIP tokenizer .*tok-gone does not exist \(a directory with tokenizer\.json\), and 'tok-gone' is no Hub id while remote models are disabled/,
+      );
+    } finally {
+      configureModels({ allowRemoteModels: before });
+    }
     // lists whose frame paths carry the authors' prefix, on every line or on every other one, rebased to the root
     const prefixed = (tag: string, every: boolean) => {
       for (const f of ['train.txt', 'test.txt']) {

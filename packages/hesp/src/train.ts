@@ -29,6 +29,7 @@ import { sampleClipAugmentation } from '@vlfer/encoders';
 import {
   ClipGradientModel,
   clipPixels,
+  getModelEnvironment,
   loadClipWeightsAsync,
   resolveClipSource,
   sampleClipFrames,
@@ -385,8 +386,14 @@ export function hespModelFingerprints(bundle: Pick<ClipWeightsBundle, 'files' | 
  * model files (its files are part of the model's fingerprint) nor as a Hub id. @throws VlferError naming it
  */
 function refuseMissingTokenizer(o: HespOptions): void {
-  if (o.tokenizer !== undefined && /^(\.{1,2}(\/|$)|\/)/.test(o.tokenizer) && !existsSync(o.tokenizer))
-    throw new VlferError(`the CLIP tokenizer ${resolve(o.tokenizer)} does not exist (a directory with tokenizer.json)`);
+  // (a bare name is a Hub id only where remote models are allowed)
+  const t = o.tokenizer;
+  if (t === undefined || existsSync(t)) return;
+  const spelt = /^(\.{1,2}(\/|$)|\/)/.test(t);
+  if (spelt || !getModelEnvironment().allowRemoteModels)
+    throw new VlferError(
+      `the CLIP tokenizer ${resolve(t)} does not exist (a directory with tokenizer.json)${spelt ? '' : `, and '${t}' is no Hub id while remote models are disabled (CLI --allow-remote)`}`,
+    );
 }
 
 /**
@@ -814,6 +821,7 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
   const o = parseOptions(HespOptionsSchema, input, 'trainHesp');
   const log = hooks.log ?? (() => undefined);
   const loaded = loadHespData(o);
+  refuseMissingTokenizer(o); // before a checkpoint could call another spelling of it "other options"
   const run = RunDirectory.open(o.out, { command: 'hesp train', log, expects: HESP_RUN });
   const t0 = performance.now();
   let model: HespModel | undefined;
