@@ -898,69 +898,69 @@ export const TRAIN_RUN: RunKind = {
   argument: 'out',
 };
 
-/** The epochs of the head published in `run` when it was trained with the options of `key` (else undefined). */
-function publishedEpochs(run: RunDirectory, key: string): number | undefined {
+/**
+ * The head published in `run`, as one read of its config.resolved.json (training key, content fingerprints) and
+ * metrics.json (epochs); undefined when nothing is published. An unreadable set reads as nothing recorded: another head.
+ */
+interface PublishedHead {
+  config: Record<string, unknown>;
+  epochs: number | undefined;
+}
+
+function readPublishedHead(run: RunDirectory): PublishedHead | undefined {
   if (!existsSync(run.path(MANIFEST_FILE))) return undefined;
   try {
-    const config = JSON.parse(readFileSync(run.path('config.resolved.json'), 'utf8')) as { trainingKey?: unknown };
+    const config = JSON.parse(readFileSync(run.path('config.resolved.json'), 'utf8')) as Record<string, unknown>;
     const metrics = JSON.parse(readFileSync(run.path('metrics.json'), 'utf8')) as { epochs?: unknown };
-    return config.trainingKey === key && typeof metrics.epochs === 'number' ? metrics.epochs : undefined;
+    return { config, epochs: typeof metrics.epochs === 'number' ? metrics.epochs : undefined };
   } catch {
-    return undefined; // no readable configuration: another head
+    return { config: {}, epochs: undefined }; // no readable configuration: another head
   }
 }
 
 /**
- * What a run directory's earlier training forbids, so no head is lost (unless `alreadyTrained` answered): a head
- * published with other training options when no checkpoint is left to compare with (one of other options was refused
- * already), and a checkpoint past `epochs`, whose epoch-`epochs` weights were not kept.
+ * Whether a published head was trained on this data: the same images, CLIP features, teacher targets and model files
+ * (config.resolved.json's content fingerprints). Paths cannot say it: the same name may hold other files.
+ */
+function samePublishedData(published: PublishedHead, fingerprints: TrainingFingerprints): boolean {
+  const keys = Object.keys(fingerprints) as (keyof TrainingFingerprints)[];
+  return keys.every((k) => published.config[k] === fingerprints[k]);
+}
+
+/**
+ * What a run directory's earlier training forbids, so no head is lost (unless `alreadyTrained` answered): a checkpoint
+ * past `epochs`, whose epoch-`epochs` weights were not kept, and, when no checkpoint is left to compare with, a
+ * published head of other training options (config.resolved.json's `trainingKey`) or of other data (its content
+ * fingerprints): replaced, it would be lost without a trace of why.
  * @throws InvalidArgumentError naming `epochs` or `out`
  */
-export function refuseOtherHead(run: RunDirectory, key: string, ck: TrainCheckpoint | undefined, epochs: number): void {
+function refuseOtherHead(
+  run: RunDirectory,
+  key: string,
+  ck: TrainCheckpoint | undefined,
+  epochs: number,
+  published: PublishedHead | undefined,
+  fingerprints: TrainingFingerprints,
+): void {
   if (ck && (ck.meta.epoch > epochs || (ck.meta.epoch === epochs && ck.meta.step > 0)))
     throw new InvalidArgumentError({
       functionName: 'trainHead',
       argument: 'epochs',
       message: `${run.dir} holds a training of these options that went past epoch ${epochs} (${checkpointProgress(ck.meta)}, checkpoint.safetensors); the weights of epoch ${epochs} were not kept: ask for ${epochsToContinue(ck.meta)} or more epochs, or choose another output directory`,
     });
-  if (!ck && existsSync(run.path(MANIFEST_FILE)) && publishedEpochs(run, key) === undefined)
+  if (ck || !published) return;
+  const other =
+    published.config.trainingKey !== key
+      ? 'with other options (head.safetensors, config.resolved.json)'
+      : !samePublishedData(published, fingerprints)
+        ? "on other data (head.safetensors; config.resolved.json's fingerprints)"
+        : undefined;
+  if (other)
     throw new InvalidArgumentError({
       functionName: 'trainHead',
       argument: 'out',
-      message: `${run.dir} holds a head trained with other options (head.safetensors, config.resolved.json) and no checkpoint to compare with; choose another output directory, or remove that one to train it again`,
+      message: `${run.dir} holds a head trained ${other} and no checkpoint to compare with; choose another output directory, or remove that one to train it again`,
     });
-}
-
-/**
- * Whether the head published in `run` was trained on this data: the same images, CLIP features, teacher targets and
- * model files (config.resolved.json's content fingerprints). Paths cannot say it: the same name may hold other files.
- */
-function samePublishedData(run: RunDirectory, fingerprints: TrainingFingerprints): boolean {
-  let published: Record<string, unknown>;
-  try {
-    published = JSON.parse(readFileSync(run.path('config.resolved.json'), 'utf8')) as Record<string, unknown>;
-  } catch {
-    return false; // no readable configuration: nothing to answer from
-  }
-  return (Object.keys(fingerprints) as (keyof TrainingFingerprints)[]).every((k) => published[k] === fingerprints[k]);
-}
-
-/**
- * A published head with no checkpoint left is replaced only by a training on the same data (its config.resolved.json's
- * content fingerprints): one of other data would be lost without a trace of why.
- * @throws InvalidArgumentError naming `out`
- */
-function refuseOtherPublishedData(
-  run: RunDirectory,
-  ck: TrainCheckpoint | undefined,
-  fingerprints: TrainingFingerprints,
-): void {
-  if (ck || !existsSync(run.path(MANIFEST_FILE)) || samePublishedData(run, fingerprints)) return;
-  throw new InvalidArgumentError({
-    functionName: 'trainHead',
-    argument: 'out',
-    message: `${run.dir} holds a head trained on other data (head.safetensors; config.resolved.json's fingerprints) and no checkpoint to compare with; choose another output directory, or remove that one to train it again`,
-  });
 }
 
 /**
@@ -970,12 +970,13 @@ function refuseOtherPublishedData(
  */
 function alreadyTrained(
   run: RunDirectory,
+  published: PublishedHead,
   fingerprints: TrainingFingerprints,
   epochs: number,
   ck: TrainCheckpoint | undefined,
   log: (line: string) => void,
 ): TrainResult | undefined {
-  if (!samePublishedData(run, fingerprints)) return undefined;
+  if (!samePublishedData(published, fingerprints)) return undefined;
   const headPath = run.path('head.safetensors');
   const later = ck ? laterCheckpointNote(ck.meta, epochs) : '';
   log(`${run.dir}: already trained (${epochs} epoch${epochs === 1 ? '' : 's'}); head in ${headPath}${later}`);
@@ -1031,14 +1032,14 @@ export async function trainHead(
     const ck = readTrainCheckpoint(files.checkpointPath, key, files.trainingFields);
     // a published head of these options and epochs may answer, once the data are checked to be its own; other data
     // are said to be so before any advice on epochs (which would be refused next)
-    const published = publishedEpochs(run, key) === options.epochs;
+    const published = readPublishedHead(run);
+    const answers = published?.config.trainingKey === key && published.epochs === options.epochs;
     const data = await prepareTrainingData(options, teacher, ctx, null);
     const fingerprints = trainingFingerprints(data);
-    const done = published ? alreadyTrained(run, fingerprints, options.epochs, ck, log) : undefined;
+    const done = answers ? alreadyTrained(run, published, fingerprints, options.epochs, ck, log) : undefined;
     if (done) return done;
     if (ck) checkCheckpointData(ck, fingerprints, files.checkpointPath);
-    refuseOtherHead(run, key, ck, options.epochs);
-    refuseOtherPublishedData(run, ck, fingerprints);
+    refuseOtherHead(run, key, ck, options.epochs, published, fingerprints);
     const warnings = checkTrainingData(options, data, teacher, log);
     const from = selectTrainStart(options, data.features, fingerprints, ck, files, log);
     const trained = await runHeadTraining(options, { data, from, fingerprints }, files, hooks);
