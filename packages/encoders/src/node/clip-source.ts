@@ -96,6 +96,14 @@ export function resolveClipSource(model: string, options: { backend?: ClipBacken
   return { kind: 'hub', id: model };
 }
 
+/** The tokenizer files of a local tokenizer directory that exist, for content fingerprints (none for a Hub id). */
+export function tokenizerFiles(source: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of ['tokenizer.json', 'tokenizer_config.json'])
+    if (existsSync(join(source, f))) out[f] = join(source, f);
+  return out;
+}
+
 /** The notice for a `tokenizer` option that a model directory's own tokenizer takes precedence over. */
 export function ownTokenizerNotice(dir: string, given: string): string {
   return `${dir} holds its own tokenizer (tokenizer.json), which is used; the tokenizer '${given}' is not`;
@@ -239,9 +247,9 @@ function loadHfWeights(dir: string, options: LoadWeightsOptions, byReference: bo
   const tokenizer = existsSync(join(dir, 'tokenizer.json'))
     ? dir
     : (options.tokenizer ?? 'openai/clip-vit-base-patch32');
-  const tokenizerFileKeys =
-    tokenizer === dir ? [] : ['tokenizer.json', 'tokenizer_config.json'].filter((f) => existsSync(join(tokenizer, f)));
-  for (const f of tokenizerFileKeys) files[f] = join(tokenizer, f);
+  const given = tokenizer === dir ? {} : tokenizerFiles(tokenizer);
+  Object.assign(files, given);
+  const tokenizerFileKeys = Object.keys(given);
   return {
     arch,
     weights,

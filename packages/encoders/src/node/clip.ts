@@ -20,6 +20,7 @@ import { checkWeightsIn, ClipGradientModel, eotPositions } from './clip-gradient
 import {
   ownTokenizerNotice,
   resolveClipSource,
+  tokenizerFiles,
   type ClipBackend,
   type ClipSource,
   type LoadWeightsOptions,
@@ -150,14 +151,6 @@ function layoutHelp(suffix: string): string {
 }
 
 const TOKENIZER_HINT = 'give a directory with the CLIP tokenizer.json as tokenizer (CLI --tokenizer <dir>)';
-
-/** The tokenizer files of a local tokenizer directory that exist, for content fingerprints (none for a Hub id). */
-function tokenizerFiles(source: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const f of ['tokenizer.json', 'tokenizer_config.json'])
-    if (existsSync(join(source, f))) out[f] = join(source, f);
-  return out;
-}
 
 /**
  * The CLIP tokenizer of a local directory (never looked up on the Hub: a missing or unreadable tokenizer.json is an
