@@ -44,6 +44,7 @@ export {
   AFFECTNET_COLUMNS,
   parseFerPlusCsvText,
   videoListLabel,
+  rebasePrefix,
   ferPlusVotes,
   ferPlusMajority,
 } from './parsers.js';

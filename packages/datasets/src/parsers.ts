@@ -139,6 +139,11 @@ export function videoListLabel(
   return label;
 }
 
+/** A rebase's `from` as it is matched: without trailing slashes (`/authors/x/` is `/authors/x`; `/` stays). */
+export function rebasePrefix(from: string): string {
+  return from.replace(/(.)\/+$/, '$1');
+}
+
 /**
  * The frame directory of a video-list row, normalised (`normalizeListedPath`) after `options.rebase` rewrote its
  * start. The rebase target is the user's; the rest of the path comes from the list and must stay under it.
@@ -151,7 +156,7 @@ export function videoListFrameDir(
 ): { dir: string; rebased: boolean } {
   const where = { file: options.file, line, field: 'frame_dir', allowOutsideRoot: options.allowOutsideRoot ?? false };
   // the prefix matches whole path components: `/authors/x` rewrites `/authors/x/a`, never `/authors/xy/a`
-  const from = options.rebase?.from.replace(/(.)\/+$/, '$1');
+  const from = options.rebase && rebasePrefix(options.rebase.from);
   const rebased =
     from !== undefined && (dirToken === from || dirToken.startsWith(from.endsWith('/') ? from : `${from}/`));
   if (!rebased) return { dir: normalizeListedPath(dirToken, { ...where, root: 'the root', absolute: true }), rebased };

@@ -11,7 +11,7 @@ import {
   saveCheckpoint,
   type FileHashIndex,
 } from '@vlfer/core/node';
-import { canonicalExpression, EXP_CLIP_CLASS_ORDER, type VideoItem } from '@vlfer/datasets';
+import { canonicalExpression, EXP_CLIP_CLASS_ORDER, rebasePrefix, type VideoItem } from '@vlfer/datasets';
 import { listFrames } from '@vlfer/datasets/node';
 import type { PatchLocation } from '@vlfer/open-set';
 import type { HespState } from '@vlfer/open-set/node';
@@ -93,9 +93,7 @@ export function hespDataName(
   return (path, rebased) => {
     const p = resolve(path);
     const name =
-      rebased && target !== undefined
-        ? join(o.rebase!.from.replace(/(.)\/+$/, '$1'), relative(target, p))
-        : relative(base, p);
+      rebased && target !== undefined ? join(rebasePrefix(o.rebase!.from), relative(target, p)) : relative(base, p);
     return name.split(sep).join('/');
   };
 }
@@ -236,10 +234,8 @@ export function refuseChangedFingerprints(
  */
 function framesSpelling(o: HespOptions, then: Record<string, unknown>, changed: string[]): string {
   if (!changed.includes('framesFingerprint')) return '';
-  const flags = { root: '--root', trainAnnotations: '--train', testAnnotations: '--test' } as const;
-  const differ = (Object.keys(flags) as (keyof typeof flags)[]).filter(
-    (k) => typeof then[k] === 'string' && then[k] !== o[k],
-  );
+  const keys = ['root', 'trainAnnotations', 'testAnnotations'] as const;
+  const differ = keys.filter((k) => typeof then[k] === 'string' && then[k] !== o[k]);
   return differ.length
     ? ` (or only their paths are spelt otherwise than when the run started: give ${differ.map((k) => `${k} '${String(then[k])}'`).join(', ')} as then, from the directory it ran in)`
     : '';
@@ -519,8 +515,7 @@ function recordedSpellings(
   });
   // a rebase of the same prefix to another spelling or place of the frames: the frames' fingerprint decides
   const [now, then] = [o.rebase, recorded.rebase as HespOptions['rebase'] | undefined];
-  const prefix = (r: { from: string }) => r.from.replace(/\/+$/, '');
-  if (now && then && prefix(now) === prefix(then) && JSON.stringify(now) !== JSON.stringify(then))
+  if (now && then && rebasePrefix(now.from) === rebasePrefix(then.from) && JSON.stringify(now) !== JSON.stringify(then))
     changes.push(['rebase', then]);
   // the dataset's default given by name (`--label-set basic-7`) or left out is the same choice
   const defaults = {

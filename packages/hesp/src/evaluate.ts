@@ -23,6 +23,7 @@ import {
   hespFaceCropper,
   hespModelFingerprints,
   loadHespClip,
+  speltAsPath,
   type HespHooks,
 } from './train.js';
 import {
@@ -87,7 +88,7 @@ export interface HespBestState {
  */
 export function readHespRunConfig(
   runDir: string,
-  /** collects a notice for each path read from this process's directory instead (the project moved) */
+  /** collects a notice for each path read from this process's directory (run.json records none, or the project moved) */
   notes: string[] = [],
 ): HespOptions {
   if (typeof runDir !== 'string' || runDir === '')
@@ -116,7 +117,12 @@ export function readHespRunConfig(
   }
   const o = hespRunOptions(raw, cfgPath);
   const cwd = trainedIn(runDir);
-  return cwd === undefined ? o : pathsFrom(o, cwd, notes);
+  if (cwd !== undefined) return pathsFrom(o, cwd, notes);
+  if ([o.trainAnnotations, o.testAnnotations, o.root, o.model].some((p) => p && !isAbsolute(p)))
+    notes.push(
+      `${join(runDir, 'run.json')} records no working directory (a run of vlfer before 2026-12-06, or the file was removed): the run's relative paths are read from ${process.cwd()}`,
+    );
+  return o;
 }
 
 /**
@@ -144,13 +150,6 @@ function trainedIn(runDir: string): string | undefined {
   return cwd;
 }
 
-/** The notice for a run whose relative paths are read from this process's directory (run.json records none). */
-function cwdNotice(runDir: string, o: HespOptions): string | undefined {
-  const relativePaths = [o.trainAnnotations, o.testAnnotations, o.root, o.model].some((p) => p && !isAbsolute(p));
-  if (!relativePaths || trainedIn(runDir) !== undefined) return undefined;
-  return `${join(runDir, 'run.json')} records no working directory (a run of vlfer before 2026-12-06, or the file was removed): the run's relative paths are read from ${process.cwd()}`;
-}
-
 /**
  * `o` with its relative file and directory options resolved against `cwd`: the lists, the root and the CLIP model
  * (from this process's directory where they are missing there but found here, e.g. the project moved: a note in
@@ -176,7 +175,7 @@ function pathsFrom(o: HespOptions, cwd: string, notes: string[]): HespOptions {
     root: from(o.root),
     model: from(o.model),
     // a path (./tok, ../tok) is one of the run's directory; a bare name may be a Hub id
-    tokenizer: o.tokenizer !== undefined && /^\.{1,2}(\/|$)/.test(o.tokenizer) ? from(o.tokenizer) : at(o.tokenizer),
+    tokenizer: o.tokenizer !== undefined && speltAsPath(o.tokenizer) ? from(o.tokenizer) : at(o.tokenizer),
     labelSet: o.labelSet?.endsWith('.json') ? at(o.labelSet) : o.labelSet,
     ...(o.faces
       ? {
@@ -386,8 +385,7 @@ export function publishHespEval(
 export async function evaluateHespRun(runDir: string, hooks: HespHooks = {}): Promise<RunScores> {
   const notes: string[] = [];
   const o = readHespRunConfig(runDir, notes);
-  const notice = cwdNotice(runDir, o);
-  for (const line of [...notes, ...(notice ? [notice] : [])]) hooks.log?.(line);
+  for (const line of notes) hooks.log?.(line);
   const data = loadHespData(o);
   for (const w of data.warnings) hooks.log?.(`warning: ${w}`);
   const texts = knownClassTexts(data.split.known, data.labelSet, { referenceBehaviour: o.referenceBehaviour });

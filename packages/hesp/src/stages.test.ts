@@ -738,6 +738,13 @@ describe('the stages composed by hand on tiny-clip', () => {
       const said: string[] = [];
       await evaluateHespRun(relOut, { log: (l) => said.push(l) });
       expect(said).toContain(`train.txt is not in ${gone}, where the run trained (run.json's cwd): read from ${work}`);
+      // without run.json the relative paths are read from here, and the log says so
+      rmSync(runJson);
+      const bare: string[] = [];
+      await evaluateHespRun(relOut, { log: (l) => bare.push(l) });
+      expect(bare).toContain(
+        `${runJson} records no working directory (a run of vlfer before 2026-12-06, or the file was removed): the run's relative paths are read from ${work}`,
+      );
     } finally {
       process.chdir(cwd);
     }

@@ -381,6 +381,11 @@ export function hespModelFingerprints(bundle: Pick<ClipWeightsBundle, 'files' | 
   return [now, fingerprintFiles(earlier)];
 }
 
+/** Whether a tokenizer is spelt as a path (`./tok`, `../tok`, `/x/tok`), not as a bare name that may be a Hub id. */
+export function speltAsPath(tokenizer: string): boolean {
+  return /^(\.{1,2}(\/|$)|\/)/.test(tokenizer);
+}
+
 /**
  * A tokenizer given as a path (`./tok`, `../tok`, `/x/tok`) that is not there is named as missing, not as changed
  * model files (its files are part of the model's fingerprint) nor as a Hub id. @throws VlferError naming it
@@ -389,7 +394,7 @@ function refuseMissingTokenizer(o: HespOptions): void {
   // (a bare name is a Hub id only where remote models are allowed)
   const t = o.tokenizer;
   if (t === undefined || existsSync(t)) return;
-  const spelt = /^(\.{1,2}(\/|$)|\/)/.test(t);
+  const spelt = speltAsPath(t);
   if (spelt || !getModelEnvironment().allowRemoteModels)
     throw new VlferError(
       `the CLIP tokenizer ${resolve(t)} does not exist (a directory with tokenizer.json)${spelt ? '' : `, and '${t}' is no Hub id while remote models are disabled (CLI --allow-remote)`}`,
