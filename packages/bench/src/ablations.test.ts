@@ -8,7 +8,7 @@ import { auroc } from '@vlfer/metrics';
 import { sharedPath, writeSmallVideoSet } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { expandAblation, lockAblation, methodOf, readRows, runAblation, writeSummary } from './ablations.js';
-import { ABLATIONS, loadBenchData, type AblationSpec } from './registry.js';
+import { ABLATIONS, benchDataPaths, loadBenchData, type AblationSpec } from './registry.js';
 
 const csvLines = (path: string) => readFileSync(path, 'utf8').trim().split('\n');
 const HEADER =
@@ -166,6 +166,19 @@ describe('bench data config', () => {
       teacherSource: join(dir, 'targets.npy'),
       teacherKeys: join(dir, 'keys.txt'),
     });
+    // the paths a cluster job must reach: every absolute one (not the Hub id, not 'import')
+    expect(new Set(benchDataPaths(d))).toEqual(
+      new Set([
+        join(dir, 'models', 'b32'),
+        join(dir, 'lists', 'train.txt'),
+        '/abs/test.txt',
+        join(dir, 'frames'),
+        join(dir, 'faces'),
+        join(dir, 'targets.npy'),
+        join(dir, 'keys.txt'),
+        ...(d.dataRoot ? [d.dataRoot] : []),
+      ]),
+    );
     writeFileSync(file, JSON.stringify({ videoSets: { mafw: { train: 'a.txt' } } }));
     expect(() => loadBenchData(file)).toThrow(
       /bench-data\.json: invalid bench data config:\n {2}videoSets\.mafw\.test/,

@@ -11,6 +11,7 @@ export {
   BenchDataSchema,
   DATASETS,
   METHODS,
+  benchDataPaths,
   loadBenchData,
   type AblationId,
   type AblationSpec,

@@ -292,6 +292,16 @@ export type BenchData = Omit<BenchDataParsed, 'heads' | 'evalSets' | 'labelledSe
 const issueMessage = (i: z.core.$ZodIssue): string =>
   i.code === 'invalid_key' && i.issues[0] ? i.issues[0].message : i.message;
 
+/**
+ * Every absolute path a loaded data config names (`loadBenchData` resolves its entries against the file): what a
+ * cluster job running the ablations must reach (`ClusterJob.paths`).
+ */
+export function benchDataPaths(value: unknown): string[] {
+  if (typeof value === 'string') return isAbsolute(value) ? [value] : [];
+  if (value === null || typeof value !== 'object') return [];
+  return Object.values(value).flatMap(benchDataPaths);
+}
+
 export function loadBenchData(file: string, options: { dataRoot?: string } = {}): BenchData {
   let raw: unknown;
   try {

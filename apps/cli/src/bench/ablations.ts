@@ -4,7 +4,7 @@
  * `charts.ts`); or list the ablations, write SLURM / Kubernetes job files (`--emit`), or merge shards (`--merge`). The
  * work is @vlfer/bench.
  */
-import { isAbsolute, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { parseShard } from '@vlfer/core';
 import {
@@ -17,6 +17,7 @@ import {
 } from '@vlfer/cli-kit';
 import {
   ABLATIONS,
+  benchDataPaths,
   expandAblation,
   loadBenchData,
   mergeAblation,
@@ -137,13 +138,6 @@ function listAblations(registry: Record<string, AblationSpec>): void {
   }
 }
 
-/** Every absolute path a data config names (its entries are resolved against the file): the jobs must reach them. */
-function dataPaths(value: unknown): string[] {
-  if (typeof value === 'string') return isAbsolute(value) ? [value] : [];
-  if (value === null || typeof value !== 'object') return [];
-  return Object.values(value).flatMap(dataPaths);
-}
-
 function emitJobs(o: Record<string, any>, ids: string[], data: BenchData | undefined): void {
   // every task runs this same command; the shard comes from the scheduler's environment
   const args = [
@@ -173,7 +167,7 @@ function emitJobs(o: Record<string, any>, ids: string[], data: BenchData | undef
       resolve(o.results),
       resolve(o.cacheDir),
       ...(o.dataConfig ? [resolve(o.dataConfig)] : []),
-      ...dataPaths(data),
+      ...(data ? benchDataPaths(data) : []),
     ],
     name: 'vlfer-ablations',
     cpus: o.cpus,
