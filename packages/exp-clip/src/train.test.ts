@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { AbortedError } from '@vlfer/core';
-import { readSafetensors, saveCheckpoint, verifyRunOutputs } from '@vlfer/core/node';
+import { fingerprintFiles, loadCheckpoint, readSafetensors, saveCheckpoint, verifyRunOutputs } from '@vlfer/core/node';
 import { encodeImages, loadClip } from '@vlfer/encoders/node';
 import { sharedPath } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -258,6 +258,48 @@ describe('exp-clip train end to end on tiny-clip with imported targets', () => {
     // the head's own set records its kind, which an evaluation checks
     expect(JSON.parse(readFileSync(join(part, 'manifest.json'), 'utf8')).kind).toBe('exp-clip train');
   });
+
+  it('a checkpoint that fingerprinted a tokenizer given apart as vlfer before 2026-12-06 did (left out) resumes', async () => {
+    // weights without a tokenizer or ONNX graphs (the 'graphs' runtime), the tokenizer from its own directory
+    const bare = join(work, 'clip-weights-only');
+    cpSync(model, bare, { recursive: true });
+    for (const f of ['onnx', 'tokenizer.json', 'tokenizer_config.json']) rmSync(join(bare, f), { recursive: true });
+    const o = { ...base(), model: bare, tokenizer: sharedPath('assets', 'clip-tokenizer'), epochs: 2 };
+    const out = join(work, 'earlier-tokenizer-form');
+    const controller = new AbortController();
+    let n = 0;
+    const onStep = () => (++n >= 2 ? controller.abort() : undefined);
+    await expect(runTrain({ ...o, out }, { log: () => {}, signal: controller.signal, onStep })).rejects.toThrow(
+      AbortedError,
+    );
+    // the checkpoint as that vlfer wrote it: the model's fingerprint of the weights directory's own files
+    const ckPath = join(out, 'checkpoint.safetensors');
+    const ck = loadCheckpoint(ckPath);
+    const own = ['config.json', 'model.safetensors', 'preprocessor_config.json'];
+    const earlier = fingerprintFiles(Object.fromEntries(own.map((f) => [f, join(bare, f)])));
+    expect(ck.meta.modelFingerprint).not.toBe(earlier);
+    saveCheckpoint(ckPath, { ...ck, meta: { ...ck.meta, modelFingerprint: earlier } });
+    const resumed = await runTrain({ ...o, out }, { log: () => {} });
+    expect(resumed).toMatchObject({ status: 'completed', resumedFrom: { epoch: 0, step: 2 } });
+    // another fingerprint is still other model files
+    const other = join(work, 'earlier-tokenizer-other');
+    n = 0;
+    const stop = new AbortController();
+    await expect(
+      runTrain(
+        { ...o, out: other },
+        { log: () => {}, signal: stop.signal, onStep: () => (++n >= 2 ? stop.abort() : undefined) },
+      ),
+    ).rejects.toThrow(AbortedError);
+    const ck2 = loadCheckpoint(join(other, 'checkpoint.safetensors'));
+    saveCheckpoint(join(other, 'checkpoint.safetensors'), {
+      ...ck2,
+      meta: { ...ck2.meta, modelFingerprint: '0'.repeat(64) },
+    });
+    await expect(runTrain({ ...o, out: other }, { log: () => {} })).rejects.toThrow(
+      /was trained on other data: the CLIP model files changed since/,
+    );
+  }, 300_000);
 
   it('rejects a batch larger than the data, a teacher/head dim mismatch and a missing image set', async () => {
     await expect(runTrain({ ...base(), unlabelled: join(work, 'typo'), out: join(work, 'typo-out') })).rejects.toThrow(

@@ -292,6 +292,8 @@ export interface TrainingEncoder {
   clip: ClipModel;
   /** Content fingerprint of the model files (the cache namespace, recorded with the head). */
   modelFingerprint: string;
+  /** What an earlier vlfer recorded for the same files (`ClipModel.earlierContentFingerprints`). */
+  earlierModelFingerprints: string[];
   cache: FeatureCache | undefined;
 }
 
@@ -325,7 +327,7 @@ export async function loadTrainingEncoder(
         onCorrupt,
       })
     : undefined;
-  return { clip, modelFingerprint, cache };
+  return { clip, modelFingerprint, earlierModelFingerprints: clip.earlierContentFingerprints(options.cacheDir), cache };
 }
 
 /** A face crop of a training image: the crop file, its photo, and the face's place among the photo's faces. */
@@ -401,6 +403,11 @@ export interface TrainingData {
   /** [N, outputDim] teacher targets. */
   targets: Tensor2D;
   modelFingerprint: string;
+  /**
+   * The fingerprints an earlier vlfer recorded for the same model files (`ClipModel.earlierContentFingerprints`): a
+   * checkpoint or head that recorded one of them was trained with this model.
+   */
+  earlierModelFingerprints?: readonly string[];
   /** Units of `encodeBatchSize` images, and how many this call did (a shard: its own). */
   units: number;
   unitsDone: number;
@@ -460,6 +467,7 @@ export async function prepareTrainingData(
     features: concatRows(out.features, encoder.clip.embeddingDim),
     targets: concatRows(targetParts, options.outputDim),
     modelFingerprint: encoder.modelFingerprint,
+    earlierModelFingerprints: encoder.earlierModelFingerprints,
     units,
     unitsDone,
   };
@@ -919,6 +927,20 @@ function readPublishedHead(run: RunDirectory): PublishedHead | undefined {
 }
 
 /**
+ * A checkpoint's or published head's record (`modelFingerprint`) with the fingerprint an earlier vlfer recorded for
+ * this data's model files (`TrainingData.earlierModelFingerprints`) read as this vlfer's: the same model.
+ */
+function withModelFingerprintOf<T extends { modelFingerprint?: unknown }>(
+  data: Pick<TrainingData, 'modelFingerprint' | 'earlierModelFingerprints'>,
+  recorded: T,
+): T {
+  const earlier = data.earlierModelFingerprints ?? [];
+  return earlier.includes(recorded.modelFingerprint as string)
+    ? { ...recorded, modelFingerprint: data.modelFingerprint }
+    : recorded;
+}
+
+/**
  * Whether a published head was trained on this data: the same images, CLIP features, teacher targets and model files
  * (config.resolved.json's content fingerprints). Paths cannot say it: the same name may hold other files.
  */
@@ -1029,12 +1051,14 @@ export async function trainHead(
     const key = files.trainingKey;
     const headPath = run.path('head.safetensors');
     const teacher = resolveTeacher(options);
-    const ck = readTrainCheckpoint(files.checkpointPath, key, files.trainingFields);
+    const recorded = readTrainCheckpoint(files.checkpointPath, key, files.trainingFields);
+    const data = await prepareTrainingData(options, teacher, ctx, null);
+    const ck = recorded && { ...recorded, meta: withModelFingerprintOf(data, recorded.meta) };
     // a published head of these options and epochs may answer, once the data are checked to be its own; other data
     // are said to be so before any advice on epochs (which would be refused next)
-    const published = readPublishedHead(run);
+    const head = readPublishedHead(run);
+    const published = head && { ...head, config: withModelFingerprintOf(data, head.config) };
     const answers = published?.config.trainingKey === key && published.epochs === options.epochs;
-    const data = await prepareTrainingData(options, teacher, ctx, null);
     const fingerprints = trainingFingerprints(data);
     const done = answers ? alreadyTrained(run, published, fingerprints, options.epochs, ck, log) : undefined;
     if (done) return done;

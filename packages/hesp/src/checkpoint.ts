@@ -489,11 +489,12 @@ const CONTENT_CHECKED = ['trainAnnotations', 'testAnnotations', 'root', 'model']
 /**
  * `o` with each path option spelt as the checkpoint recorded it where both spellings name the same file or directory
  * (`clip/` and `clip`, a relative and an absolute path; a recorded relative path is from `cwd`, the directory the run
- * started in, where recorded), and the dataset's default label set and scheme as recorded where one side named it and
- * the other left it out: the run key hashes the options as typed, and the content fingerprints, checked next, say
- * whether the files are the same. Undefined when nothing differs that way.
+ * started in, where recorded), a `rebase` as recorded (the frames' fingerprint says where it changed what is read),
+ * and the dataset's default label set and scheme as recorded where one side named it and the other left it out: the
+ * run key hashes the options as typed, and the content fingerprints, checked next, say whether the files are the
+ * same. Undefined when nothing differs that way.
  */
-function recordedSpellings(
+export function recordedSpellings(
   o: HespOptions,
   recorded: Record<string, unknown> | undefined,
   cwd: string | undefined,
@@ -513,10 +514,10 @@ function recordedSpellings(
       ? [[k, then]]
       : [];
   });
-  // a rebase of the same prefix to another spelling or place of the frames: the frames' fingerprint decides
+  // a rebase given, dropped or spelt otherwise: the frames' fingerprint decides (it names a frame a rebase moved by the
+  // lists' path, one it did not move by its path under the root, so frames found elsewhere than the run's differ)
   const [now, then] = [o.rebase, recorded.rebase as HespOptions['rebase'] | undefined];
-  if (now && then && rebasePrefix(now.from) === rebasePrefix(then.from) && JSON.stringify(now) !== JSON.stringify(then))
-    changes.push(['rebase', then]);
+  if (JSON.stringify(now) !== JSON.stringify(then)) changes.push(['rebase', then]);
   // the dataset's default given by name (`--label-set basic-7`) or left out is the same choice
   const defaults = {
     labelSet: hespDefaultLabelSetId(o.dataset),

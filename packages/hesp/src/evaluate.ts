@@ -13,6 +13,7 @@ import {
 import { loadCheckpoint, readTextFile, recordedRunKind, RunDirectory, verifyRunOutputs } from '@vlfer/core/node';
 import { flattenOpenSetReport, type OpenSetReport } from '@vlfer/metrics';
 import { knownClassTexts } from '@vlfer/open-set';
+import { clipContentFingerprints } from '@vlfer/encoders/node';
 import { HespModel } from '@vlfer/open-set/node';
 import { hespKnownNames, loadHespData, type HespData } from './data.js';
 import { HespOptionsSchema, type HespOptions } from './options.js';
@@ -21,7 +22,6 @@ import {
   evaluateOpenSet,
   HESP_RUN,
   hespFaceCropper,
-  hespModelFingerprints,
   loadHespClip,
   speltAsPath,
   type HespHooks,
@@ -33,6 +33,7 @@ import {
   refuseOtherClasses,
   RunClassesSchema,
 } from './checkpoint.js';
+import { hespRunCwd, resolvedOptionsPart } from './publish.js';
 
 /**
  * How many known-ness scores are tied, and what that means for the ARPL OSCR (`ties` of `openSetReport`).
@@ -116,38 +117,13 @@ export function readHespRunConfig(
     throw new DataFormatError({ file: cfgPath, message: `not valid JSON (${(error as Error).message})`, cause: error });
   }
   const o = hespRunOptions(raw, cfgPath);
-  const cwd = trainedIn(runDir);
+  const cwd = hespRunCwd(runDir);
   if (cwd !== undefined) return pathsFrom(o, cwd, notes);
   if ([o.trainAnnotations, o.testAnnotations, o.root, o.model].some((p) => p && !isAbsolute(p)))
     notes.push(
       `${join(runDir, 'run.json')} records no working directory (a run of vlfer before 2026-12-06, or the file was removed): the run's relative paths are read from ${process.cwd()}`,
     );
   return o;
-}
-
-/**
- * The working directory the run's last `hesp train` call ran in (run.json's `cwd`), or undefined where run.json is
- * absent or older. @throws DataFormatError naming run.json when it is not JSON
- */
-function trainedIn(runDir: string): string | undefined {
-  const file = join(runDir, 'run.json');
-  if (!existsSync(file)) return undefined;
-  let json: unknown;
-  try {
-    json = JSON.parse(readTextFile(file, 'run record'));
-  } catch (error) {
-    throw new DataFormatError({ file, message: `not valid JSON (${(error as Error).message})`, cause: error });
-  }
-  if (json === null || typeof json !== 'object' || Array.isArray(json))
-    throw new DataFormatError({ file, message: 'expected a JSON object (the record hesp train writes)' });
-  const cwd = (json as { cwd?: unknown }).cwd;
-  if (cwd !== undefined && (typeof cwd !== 'string' || !isAbsolute(cwd)))
-    throw new DataFormatError({
-      file,
-      field: 'cwd',
-      message: `expected an absolute directory, got ${JSON.stringify(cwd)}`,
-    });
-  return cwd;
 }
 
 /**
@@ -196,8 +172,7 @@ function pathsFrom(o: HespOptions, cwd: string, notes: string[]): HespOptions {
  * @throws DataFormatError naming `file` and the first invalid field
  */
 export function hespRunOptions(raw: Record<string, unknown>, file: string): HespOptions {
-  const { key: _k, labels: _l, rngStreams: _r, split: _s, classTexts: _c, selection: _sel, ...stored } = raw;
-  void [_k, _l, _r, _s, _c, _sel];
+  const stored = resolvedOptionsPart(raw);
   if (stored.classes !== undefined) delete stored.labelSet;
   try {
     return parseOptions(HespOptionsSchema, stored, 'evaluateHespRun');
@@ -301,7 +276,7 @@ export async function scoreHespRun(
         recorded.file,
         o,
         recorded,
-        { modelFingerprint: hespModelFingerprints(clip.bundle) },
+        { modelFingerprint: clipContentFingerprints(clip.bundle) },
         {
           functionName: 'evaluateHespRun',
           argument: 'runDir',

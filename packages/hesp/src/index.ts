@@ -59,7 +59,6 @@ export {
   refuseOtherPublishedRun,
   refuseDivergedStep,
   buildHespModel,
-  hespModelFingerprints,
   refuseChangedHespModel,
   startHespTraining,
   truncateHespLogs,

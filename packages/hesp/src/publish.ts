@@ -1,5 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { provenance, readJsonLines, writeJsonAtomic, type RunDirectory } from '@vlfer/core/node';
+import { isAbsolute, join } from 'node:path';
+import { DataFormatError } from '@vlfer/core';
+import { provenance, readJsonLines, readTextFile, writeJsonAtomic, type RunDirectory } from '@vlfer/core/node';
 import { runtimeVersions } from '@vlfer/encoders/node';
 import type { LabelScheme } from '@vlfer/datasets';
 import type { FaceCropper } from '@vlfer/faces/node';
@@ -21,6 +23,16 @@ export type HespResolvedConfig = HespOptions & {
   classTexts: string[];
   selection: string;
 };
+
+/**
+ * The options part of a config.resolved.json (`HespResolvedConfig` without what `resolvedHespConfig` adds), as read:
+ * not validated.
+ */
+export function resolvedOptionsPart(raw: Record<string, unknown>): Record<string, unknown> {
+  const { key: _k, labels: _l, rngStreams: _r, split: _s, classTexts: _c, selection: _sel, ...stored } = raw;
+  void [_k, _l, _r, _s, _c, _sel];
+  return stored;
+}
 
 /** The resolved configuration of a run (what `evaluateHespRun` reads back), in config.resolved.json's key order. */
 export function resolvedHespConfig(o: HespOptions, key: string, data: HespData, texts: string[]): HespResolvedConfig {
@@ -139,4 +151,29 @@ export function writeHespRunJson(
     seconds,
     finishedAt: new Date().toISOString(),
   });
+}
+
+/**
+ * The working directory the run's last `hesp train` call ran in (run.json's `cwd`), or undefined where run.json is
+ * absent or older. @throws DataFormatError naming run.json when it is not JSON
+ */
+export function hespRunCwd(runDir: string): string | undefined {
+  const file = join(runDir, 'run.json');
+  if (!existsSync(file)) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(readTextFile(file, 'run record'));
+  } catch (error) {
+    throw new DataFormatError({ file, message: `not valid JSON (${(error as Error).message})`, cause: error });
+  }
+  if (json === null || typeof json !== 'object' || Array.isArray(json))
+    throw new DataFormatError({ file, message: 'expected a JSON object (the record hesp train writes)' });
+  const cwd = (json as { cwd?: unknown }).cwd;
+  if (cwd !== undefined && (typeof cwd !== 'string' || !isAbsolute(cwd)))
+    throw new DataFormatError({
+      file,
+      field: 'cwd',
+      message: `expected an absolute directory, got ${JSON.stringify(cwd)}`,
+    });
+  return cwd;
 }

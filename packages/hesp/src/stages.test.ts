@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { AbortedError, createRng, DataFormatError, InvalidArgumentError } from '@vlfer/core';
 import { fingerprintFiles, loadCheckpoint, RunDirectory, saveCheckpoint, verifyRunOutputs } from '@vlfer/core/node';
 import { listFrames } from '@vlfer/datasets/node';
-import { configureModels } from '@vlfer/encoders/node';
+import { clipContentFingerprints, configureModels } from '@vlfer/encoders/node';
 import type { OpenSetReport } from '@vlfer/metrics';
 import { sharedPath, writeSyntheticVideoSet } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +15,6 @@ import {
   evaluateHespRun,
   hespDataFingerprintForms,
   hespDataFingerprints,
-  hespModelFingerprints,
   encodeOpenSetSplit,
   evaluateHespEpoch,
   finishedHespRun,
@@ -666,7 +665,9 @@ describe('the stages composed by hand on tiny-clip', () => {
     ]);
     // without the checkpoint, a published run of other options is refused rather than replaced
     rmSync(join(o.out, 'checkpoint.safetensors'));
-    await expect(trainHesp({ ...o, lr: 0.02 })).rejects.toThrow(/holds a run published with other options/);
+    await expect(trainHesp({ ...o, lr: 0.02 })).rejects.toThrow(
+      /holds a run published with other options \(config.resolved.json: lr \(0\.\d+ then, 0\.02 now\)\) and no checkpoint/,
+    );
     // a step whose loss is not finite: stopped there, nothing of it logged or checkpointed
     const d = options({ out: join(work, 'diverge'), lr: 1e30 });
     await expect(trainHesp(d)).rejects.toThrow(
@@ -794,7 +795,16 @@ describe('the stages composed by hand on tiny-clip', () => {
     );
     const answered: string[] = [];
     await trainHesp(options({ out: evalOut }), { log: (l) => answered.push(l) }); // tiny-clip: the copy's files then
-    expect(answered.some((l) => l.includes('already trained'))).toBe(true);
+    // a rebase that rewrites no frame path reads the same frames: the same run
+    await trainHesp(options({ out: evalOut, rebase: { from: '/nowhere', to: '.' } }), {
+      log: (l) => answered.push(l),
+    });
+    expect(answered.filter((l) => l.includes('already trained')).length).toBe(2);
+    // without the checkpoint, the published run is trained again only with the CLIP files it was trained with
+    rmSync(join(evalOut, 'checkpoint.safetensors'));
+    await expect(trainHesp(options({ model: clip, out: evalOut }), { log: () => {} })).rejects.toThrow(
+      /other-clip was trained on other data: the CLIP model files \(.*clip-copy\) changed since.* Training again would replace its results with those of other data/,
+    );
     // a tokenizer given apart from the weights is part of the model: changed, the run is not scored with it
     const bare = join(work, 'clip-no-tokenizer');
     cpSync(model, bare, { recursive: true });
@@ -807,7 +817,7 @@ describe('the stages composed by hand on tiny-clip', () => {
       files: { 'config.json': join(bare, 'config.json'), 'tokenizer.json': join(tok, 'tokenizer.json') },
       tokenizerFileKeys: ['tokenizer.json'],
     };
-    expect(hespModelFingerprints(bundle)).toEqual([
+    expect(clipContentFingerprints(bundle)).toEqual([
       fingerprintFiles(bundle.files),
       fingerprintFiles({ 'config.json': bundle.files['config.json'] }),
     ]);
@@ -862,6 +872,18 @@ describe('the stages composed by hand on tiny-clip', () => {
     const copied = { from: '/authors/data', to: join(work, 'rebased-copy') };
     await trainHesp({ ...rebased, rebase: copied }, { log: (l) => again.push(l) });
     expect(again.filter((l) => l.includes('already trained')).length).toBe(2);
+    // without the checkpoint: trained again to the same result with the copy, refused where the copy differs
+    const published = readFileSync(join(rebased.out, 'epochs.jsonl'), 'utf8');
+    rmSync(join(rebased.out, 'checkpoint.safetensors'));
+    const copyFrame = listFrames(join(work, 'rebased-copy', 'frames', 'tr_0_0'))[0]!;
+    const kept = readFileSync(copyFrame);
+    writeFileSync(copyFrame, Buffer.concat([kept, Buffer.from([0])]));
+    await expect(trainHesp({ ...rebased, rebase: copied }, { log: () => {} })).rejects.toThrow(
+      /rebased-abs was trained on other data: the video frames changed since/,
+    );
+    writeFileSync(copyFrame, kept);
+    expect((await trainHesp({ ...rebased, rebase: copied }, { log: () => {} })).resumedFrom).toBeNull();
+    expect(readFileSync(join(rebased.out, 'epochs.jsonl'), 'utf8')).toBe(published);
     // lists where only some lines carry the prefix: the others stay under the root, named as before
     const some = prefixed('mixed', false);
     await trainHesp(some, { log: () => {} });

@@ -4,6 +4,7 @@ import {
   AbortedError,
   createRng,
   checkpointProgress,
+  describeChangedFields,
   epochsToContinue,
   InvalidArgumentError,
   laterCheckpointNote,
@@ -28,6 +29,7 @@ import type { VideoItem } from '@vlfer/datasets';
 import { sampleClipAugmentation } from '@vlfer/encoders';
 import {
   ClipGradientModel,
+  clipContentFingerprints,
   clipPixels,
   getModelEnvironment,
   loadClipWeightsAsync,
@@ -50,9 +52,12 @@ import { HespModel, type HespLosses } from '@vlfer/open-set/node';
 import { createFaceCropper, type FaceCropper } from '@vlfer/faces/node';
 import {
   hespDataFingerprintForms,
+  hespRunKey,
   hespRunKeyOf,
   hespRunFields,
   readHespCheckpoint,
+  readHespRunDataFingerprints,
+  recordedSpellings,
   hespRunClasses,
   refuseChangedFingerprints,
   saveHespBest,
@@ -63,7 +68,7 @@ import {
 } from './checkpoint.js';
 import { HESP_RNG_STREAMS, hespStreamSeed, loadHespData, type HespData, type HespRngStreams } from './data.js';
 import { HespOptionsSchema, type HespOptions, type HespOptionsInput } from './options.js';
-import { publishHespRun, resolvedHespConfig, writeHespRunJson } from './publish.js';
+import { hespRunCwd, publishHespRun, resolvedHespConfig, resolvedOptionsPart, writeHespRunJson } from './publish.js';
 
 /** Cancellation, progress and notices of the HESP pipeline. */
 export interface HespHooks {
@@ -267,6 +272,7 @@ export function adoptEarlierWorkFiles(run: RunDirectory, paths: HespRunPaths): v
 
 /**
  * Resume stage, the finished case: a checkpoint past the last epoch in a published run means there is nothing to do.
+ * (Without a checkpoint, `refuseOtherPublishedRun` first.)
  * @returns the published epochs as the result, or `undefined` when training must (re)start or continue
  */
 export function finishedHespRun(
@@ -274,10 +280,7 @@ export function finishedHespRun(
   o: HespOptions,
   ck: HespCheckpoint | undefined,
   log: (line: string) => void,
-  /** the run key: without a checkpoint, a published run of another key is refused rather than replaced */
-  key?: string,
 ): HespRunResult | undefined {
-  if (!ck && key !== undefined) refuseOtherPublishedRun(run, key);
   if (!ck || ck.meta.epoch < o.epochs || !existsSync(run.path(MANIFEST_FILE))) return undefined;
   // the published set answers when it is of `epochs` epochs (a later call may have gone past it and been stopped)
   const epochs = readJsonLines<EpochRecord>(run.path('epochs.jsonl'), { what: 'epoch log' }).rows;
@@ -300,24 +303,72 @@ export function finishedHespRun(
 }
 
 /**
- * A published run without its checkpoint (deleted) is replaced only by a run of the same options (its
- * config.resolved.json's `key`), which trains it again to the same result.
- * @throws InvalidArgumentError naming `out`
+ * Resume stage, without a checkpoint (deleted): a published run is replaced only by a run of the same options, which
+ * trains it again to the same result. The same options are its config.resolved.json's `key`, or that key with this
+ * call's paths spelt as the run spelt them (relative to run.json's `cwd`, copied or moved, rebased otherwise:
+ * `recordedSpellings`) where the content is the run's: the lists, frames and CLIP files have metrics.json's
+ * fingerprints (the CLIP files' headers are read for it).
+ * @throws InvalidArgumentError naming `out` and the options that differ, or the data that changed
  */
-export function refuseOtherPublishedRun(run: RunDirectory, key: string): void {
+export async function refuseOtherPublishedRun(
+  run: RunDirectory,
+  o: HespOptions,
+  data: HespData,
+  plan: Pick<HespRunPlan, 'key' | 'fingerprints' | 'asSpelt'>,
+  signal?: AbortSignal,
+): Promise<void> {
   if (!existsSync(run.path(MANIFEST_FILE))) return;
-  let earlier: unknown;
-  try {
-    earlier = (JSON.parse(readFileSync(run.path('config.resolved.json'), 'utf8')) as { key?: unknown }).key;
-  } catch {
-    /* no readable configuration: another run all the same */
-  }
-  if (earlier !== key)
+  const earlier = readJsonObject(run.path('config.resolved.json'));
+  const cwd = earlier && hespRunCwd(run.dir);
+  const spelt = earlier && earlier.key !== plan.key ? recordedSpellings(o, earlier, cwd) : undefined;
+  const sameKey = earlier?.key === plan.key;
+  if (!earlier || (!sameKey && (!spelt || hespRunKey(spelt, data.labelSet.names, data.rngStreams) !== earlier.key))) {
+    const then = earlier && publishedRunFields(earlier);
+    const changed = then
+      ? describeChangedFields(then, hespRunFields(spelt ?? o, data.labelSet.names, data.rngStreams))
+      : '';
     throw new InvalidArgumentError({
       functionName: 'trainHesp',
       argument: 'out',
-      message: `${run.dir} holds a run published with other options (config.resolved.json) and no checkpoint to compare with; choose another output directory, or remove that one to train it again`,
+      message: `${run.dir} holds a run published with other options (config.resolved.json${changed ? `: ${changed}` : ''}) and no checkpoint to compare with; choose another output directory, or remove that one to train it again`,
     });
+  }
+  // a run published before metrics.json recorded fingerprints is known by its key alone, as then
+  if (sameKey && !hasRecordedFingerprints(run.dir)) return;
+  const recorded = { ...readHespRunDataFingerprints(run.dir), runOptions: earlier, ...(cwd ? { cwd } : {}) };
+  const refusal = {
+    functionName: 'trainHesp',
+    argument: 'options',
+    consequence: 'Training again would replace its results with those of other data; choose another output directory',
+  };
+  const frames = [plan.fingerprints.framesFingerprint, plan.asSpelt.framesFingerprint];
+  refuseChangedFingerprints(run.dir, o, recorded, { ...plan.fingerprints, framesFingerprint: frames }, refusal);
+  refuseChangedFingerprints(run.dir, o, recorded, { modelFingerprint: await clipFingerprintsOf(o, signal) }, refusal);
+}
+
+/** Whether a run's metrics.json records the content fingerprints (vlfer before 2026-12-02 did not). */
+function hasRecordedFingerprints(runDir: string): boolean {
+  return readJsonObject(join(runDir, 'metrics.json'))?.modelFingerprint !== undefined;
+}
+
+/** A published JSON file as read (undefined where it is missing or not a JSON object: another run's). */
+function readJsonObject(file: string): (Record<string, unknown> & { key?: unknown }) | undefined {
+  try {
+    const json = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    return json !== null && typeof json === 'object' && !Array.isArray(json)
+      ? (json as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined; // no readable configuration: another run all the same
+  }
+}
+
+/** `hespRunFields` as a published config.resolved.json records them (its options, label set names and streams). */
+function publishedRunFields(resolved: Record<string, unknown>): Record<string, unknown> {
+  const labels = resolved.labels as { labelSet?: { names?: unknown } } | undefined;
+  const names = Array.isArray(labels?.labelSet?.names) ? (labels.labelSet.names as string[]) : [];
+  const streams = resolved.rngStreams === 1 ? 1 : 2;
+  return hespRunFields(resolvedOptionsPart(resolved) as HespOptions, names, streams);
 }
 
 /** The model stage's result: the HESP model (which owns the CLIP graphs) and the fingerprint of the CLIP files. */
@@ -342,7 +393,7 @@ export async function buildHespModel(
 ): Promise<HespBuiltModel> {
   const clip = await loadHespClip(o, hooks);
   try {
-    const accepted = hespModelFingerprints(clip.bundle);
+    const accepted = clipContentFingerprints(clip.bundle);
     const modelFingerprint = accepted[0]!;
     if (ck) refuseChangedFingerprints(ckptPath, o, ck.meta, { modelFingerprint: accepted });
     checkFixedLocation(o, clip.arch.vision.imageSize!);
@@ -361,24 +412,6 @@ export async function buildHespModel(
     await clip.release();
     throw error;
   }
-}
-
-/**
- * The content fingerprint of a CLIP's files as `buildHespModel` records it, then every other form a run may have
- * recorded for the same files: before 2026-12-06 a tokenizer given by `tokenizer` for a weights directory without
- * its own was left out (the directory's own files only).
- */
-export function hespModelFingerprints(bundle: Pick<ClipWeightsBundle, 'files' | 'tokenizerFileKeys'>): string[] {
-  const now = fingerprintFiles(bundle.files);
-  const keys = bundle.tokenizerFileKeys ?? [];
-  if (keys.length === 0) return [now];
-  const dir = dirname(bundle.files['config.json']!);
-  const earlier = { ...bundle.files };
-  for (const k of keys) {
-    if (existsSync(join(dir, k))) earlier[k] = join(dir, k);
-    else delete earlier[k];
-  }
-  return [now, fingerprintFiles(earlier)];
 }
 
 /** Whether a tokenizer is spelt as a path (`./tok`, `../tok`, `/x/tok`), not as a bare name that may be a Hub id. */
@@ -413,11 +446,18 @@ export async function refuseChangedHespModel(
   ckptPath: string,
   signal?: AbortSignal,
 ): Promise<void> {
+  refuseChangedFingerprints(ckptPath, o, ck.meta, { modelFingerprint: await clipFingerprintsOf(o, signal) });
+}
+
+/**
+ * `clipContentFingerprints` of a run's CLIP files (`model` and `tokenizer`) without loading the model: reads the weights'
+ * header only (an OpenAI .pt is parsed whole).
+ */
+async function clipFingerprintsOf(o: HespOptions, signal?: AbortSignal): Promise<string[]> {
   refuseMissingTokenizer(o);
   const source = resolveClipSource(o.model, { backend: 'graphs' });
   const options = { ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}), ...(signal ? { signal } : {}) };
-  const bundle = await loadClipWeightsAsync(source, options, { byReference: true });
-  refuseChangedFingerprints(ckptPath, o, ck.meta, { modelFingerprint: hespModelFingerprints(bundle) });
+  return clipContentFingerprints(await loadClipWeightsAsync(source, options, { byReference: true }));
 }
 
 /** The CLIP gradient graphs of a run's `model` (its device, tokenizer and threads), for training or scoring. */
@@ -841,7 +881,8 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
       plan: { texts, key, fingerprints, record },
     } = hespRunStreams(o, loaded, plan, ck);
     if (ck && ck.meta.epoch >= o.epochs) await refuseChangedHespModel(o, ck, paths.checkpoint, hooks.signal);
-    const finished = finishedHespRun(run, o, ck, log, key);
+    if (!ck) await refuseOtherPublishedRun(run, o, data, plan, hooks.signal);
+    const finished = finishedHespRun(run, o, ck, log);
     if (finished) return finished;
     if (ck) adoptEarlierWorkFiles(run, paths);
     const built = await buildHespModel(o, texts, ck, paths.checkpoint, hooks);

@@ -1,5 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
-import { extname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import {
   DataFormatError,
   decodeSafetensors,
@@ -9,6 +9,7 @@ import {
   type TorchCheckpoint,
 } from '@vlfer/core';
 import {
+  fingerprintFiles,
   openSafetensorsFile,
   readBytesFile,
   readTextFile,
@@ -357,4 +358,39 @@ function scalarExp(t: { data: ArrayLike<number> } | undefined): number | undefin
 /** OpenAI CLIP preprocessing at another resolution (ViT-L/14@336). */
 export function withImageSize(size: number): ClipPreprocessorConfig {
   return { ...OPENAI_CLIP_PREPROCESSOR, shortestEdge: size, cropSize: size };
+}
+
+/**
+ * The content fingerprints of a CLIP's files (`ClipWeightsBundle.files`, hashes remembered in `indexDir`): this
+ * vlfer's (`fingerprintFiles`), then `earlierClipContentFingerprints`. A checkpoint or a published run that recorded
+ * any of them was trained with these files.
+ */
+export function clipContentFingerprints(
+  bundle: Pick<ClipWeightsBundle, 'files' | 'tokenizerFileKeys'>,
+  indexDir?: string,
+): string[] {
+  return [
+    fingerprintFiles(bundle.files, indexDir ? { indexDir } : {}),
+    ...earlierClipContentFingerprints(bundle, indexDir),
+  ];
+}
+
+/**
+ * The fingerprint vlfer before 2026-12-06 recorded for a CLIP's files where it differs from this vlfer's: a tokenizer
+ * given apart from a weights directory without its own (`tokenizerFileKeys`) was left out, the directory's own
+ * tokenizer files only. Empty where both forms agree.
+ */
+export function earlierClipContentFingerprints(
+  bundle: Pick<ClipWeightsBundle, 'files' | 'tokenizerFileKeys'>,
+  indexDir?: string,
+): string[] {
+  const keys = bundle.tokenizerFileKeys ?? [];
+  if (keys.length === 0) return [];
+  const dir = dirname(bundle.files['config.json']!);
+  const earlier = { ...bundle.files };
+  for (const k of keys) {
+    if (existsSync(join(dir, k))) earlier[k] = join(dir, k);
+    else delete earlier[k];
+  }
+  return [fingerprintFiles(earlier, indexDir ? { indexDir } : {})];
 }

@@ -18,6 +18,7 @@ import { parsePreprocessorConfig, type ClipPreprocessorConfig, type PreprocessMo
 import { requiredModelFiles, type ClipModelId } from '../registry.js';
 import { checkWeightsIn, ClipGradientModel, eotPositions } from './clip-gradients.js';
 import {
+  earlierClipContentFingerprints,
   ownTokenizerNotice,
   resolveClipSource,
   tokenizerFiles,
@@ -132,6 +133,12 @@ export interface ClipModel {
    * ctime.
    */
   contentFingerprint(indexDir?: string): string;
+  /**
+   * The fingerprints an earlier vlfer recorded for these same files where they differ from `contentFingerprint`'s
+   * (`clipContentFingerprints`: before 2026-12-06 a tokenizer given apart from a weights directory was left out), so
+   * that a checkpoint recorded then is recognised; empty where there is none.
+   */
+  earlierContentFingerprints(indexDir?: string): string[];
   /**
    * What decides the features' bits besides the model files, for feature caches to key on (`FeatureNamespace.extra`):
    * undefined for the 'onnx' runtime, whose graphs are model files; for 'graphs', the version and kind of the graphs
@@ -348,6 +355,9 @@ function graphsClipModel(
     contentFingerprint(indexDir) {
       return fingerprintFiles(model.bundle.files, indexDir ? { indexDir } : {});
     },
+    earlierContentFingerprints(indexDir) {
+      return earlierClipContentFingerprints(model.bundle, indexDir);
+    },
     session() {
       throw new VlferError("session() is available for the 'onnx' runtime only");
     },
@@ -461,6 +471,9 @@ async function loadOnnxClip(
       if (load.tokenizerFrom && load.towers.has('text')) Object.assign(files, tokenizerFiles(load.tokenizerFrom));
       if (Object.keys(files).length === 0) return `hub:${options.model}:${dtype}`;
       return fingerprintFiles(files, indexDir ? { indexDir } : {});
+    },
+    earlierContentFingerprints() {
+      return []; // a tokenizer given apart from an ONNX directory is new since 2026-12-06
     },
     session: encoders.session,
     dispose: encoders.dispose,

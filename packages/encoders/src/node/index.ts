@@ -15,7 +15,14 @@ export type {
   ClipWeightsBundle,
   LoadWeightsOptions,
 } from './clip-source.js';
-export { resolveClipSource, loadClipWeights, loadClipWeightsAsync, withImageSize } from './clip-source.js';
+export {
+  clipContentFingerprints,
+  earlierClipContentFingerprints,
+  resolveClipSource,
+  loadClipWeights,
+  loadClipWeightsAsync,
+  withImageSize,
+} from './clip-source.js';
 export type { Tensor3D, ClipGradientModelOptions, VisionResiduals } from './clip-gradients.js';
 export { ClipGradientModel, defaultWeightsIn, eotPositions, visionRuns } from './clip-gradients.js';
 export { fileMappingStatus, mapFilePrivate, type FileMappingStatus } from './mapped-file.js';
