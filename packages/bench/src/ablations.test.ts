@@ -269,7 +269,9 @@ describe('trained methods in the registry (tiny-clip, synthetic data)', () => {
     expect(w1!.dims).toEqual([E, 24]); // tiny-clip projection_dim 24 → E
     expect(w1!.data).not.toEqual(w2!.data);
     for (const row of rows) {
-      const cfg = JSON.parse(readFileSync(join(row.runDir!, 'config.resolved.json'), 'utf8'));
+      // the run's folder from the results directory (so the row names it after the results move)
+      expect(row.runDir).toMatch(/^runs\/[^/]+$/);
+      const cfg = JSON.parse(readFileSync(join(results, row.runDir!, 'config.resolved.json'), 'utf8'));
       expect(cfg.head).toBe(join(heads[row.seed - 1]!, 'head.safetensors'));
       expect(row.metrics.n).toBe(40);
     }

@@ -1,5 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { z } from 'zod';
 import {
   AbortedError,
@@ -113,7 +113,10 @@ export interface ResultRow {
    * for it, as HESP's evaluation), `knownness` (open-set methods) the known-ness score, higher = more likely known.
    */
   items?: ItemOutcomes;
-  /** where the run's own outputs are (eval/train/hesp directories) */
+  /**
+   * Where the run's own outputs are (eval/train/hesp directories), relative to the results directory (`runs/<id>`;
+   * rows written before 2026-12-06 hold the path as the results directory was given).
+   */
   runDir?: string;
   /** content fingerprint of the evaluated items (ids, labels, content hashes), when the method reports one */
   datasetFingerprint?: string;
@@ -749,6 +752,10 @@ async function runLockedAblation(
       coords: run.coords,
       seed: run.seed,
       ...outcome,
+      // from the results directory, so that the row still names the run's folder once the results are moved
+      ...(outcome.runDir !== undefined
+        ? { runDir: relative(options.resultsDir, outcome.runDir).split(sep).join('/') }
+        : {}),
       provenance: prov,
       seconds: (performance.now() - t0) / 1000,
       finishedAt: new Date().toISOString(),

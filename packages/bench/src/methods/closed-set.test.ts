@@ -135,7 +135,7 @@ describe('closed-set ablation: zero-shot vs linear probe vs few-shot vs Tip-Adap
       const correct = r.items!.predicted.filter((y, i) => y === r.items!.labels[i]).length;
       expect(correct / 35).toBeCloseTo(r.metrics.war!, 12);
     }
-    const fit = JSON.parse(readFileSync(join(rows[3]!.runDir!, 'fit.json'), 'utf8')) as { shotIds: string[] };
+    const fit = JSON.parse(readFileSync(join(results, rows[3]!.runDir!, 'fit.json'), 'utf8')) as { shotIds: string[] };
     expect(fit.shotIds.length).toBe(14);
     // the same items through exp-clip eval (a copy of them in the same layout, so the ids and cache keys are equal)
     const copy = join(results, 'copy');
