@@ -222,6 +222,10 @@ describe('exp-clip train end to end on tiny-clip with imported targets', () => {
       await expect(runTrain({ ...elsewhere, epochs }, { log: () => {} })).rejects.toThrow(
         /holds a head trained on other data \(head\.safetensors; config\.resolved\.json's fingerprints\) and no checkpoint/,
       );
+    // and so are fewer epochs of its options and data: the head of an earlier epoch would replace it
+    await expect(runTrain({ ...base(), epochs: 2, out: part }, { log: () => {} })).rejects.toThrow(
+      /holds the head of these options and data trained for 3 epochs and no checkpoint to compare with; ask for 3 or more epochs/,
+    );
     expect(readFileSync(join(part, 'head.safetensors'))).toEqual(head);
     // an evaluation's directory is no training's: refused, its tables kept
     const evalDir = join(work, 'an-eval');

@@ -952,8 +952,8 @@ function samePublishedData(published: PublishedHead, fingerprints: TrainingFinge
 /**
  * What a run directory's earlier training forbids, so no head is lost (unless `alreadyTrained` answered): a checkpoint
  * past `epochs`, whose epoch-`epochs` weights were not kept, and, when no checkpoint is left to compare with, a
- * published head of other training options (config.resolved.json's `trainingKey`) or of other data (its content
- * fingerprints): replaced, it would be lost without a trace of why.
+ * published head of other training options (config.resolved.json's `trainingKey`), of other data (its content
+ * fingerprints) or of more epochs: replaced, it would be lost without a trace of why.
  * @throws InvalidArgumentError naming `epochs` or `out`
  */
 function refuseOtherHead(
@@ -982,6 +982,13 @@ function refuseOtherHead(
       functionName: 'trainHead',
       argument: 'out',
       message: `${run.dir} holds a head trained ${other} and no checkpoint to compare with; choose another output directory, or remove that one to train it again`,
+    });
+  // fewer epochs would replace it with the head of an earlier epoch
+  if (published.epochs !== undefined && published.epochs > epochs)
+    throw new InvalidArgumentError({
+      functionName: 'trainHead',
+      argument: 'epochs',
+      message: `${run.dir} holds the head of these options and data trained for ${published.epochs} epochs and no checkpoint to compare with; ask for ${published.epochs} or more epochs, or choose another output directory`,
     });
 }
 

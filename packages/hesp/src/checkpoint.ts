@@ -250,12 +250,21 @@ function pathsNote(o: HespOptions, recorded: Partial<Record<string, unknown>>, c
   if (!then) return '';
   if (typeof recorded.cwd !== 'string') return framesSpelling(o, then, changed);
   const cwd = recorded.cwd;
-  const differ = CONTENT_CHECKED.filter(
-    (k) => typeof then[k] === 'string' && o[k] !== undefined && resolve(cwd, then[k]) !== resolve(o[k]),
+  // a tokenizer given as a directory is part of the model files (a Hub id names no place)
+  const local = (k: string) => k !== 'tokenizer' || (typeof o.tokenizer === 'string' && existsSync(o.tokenizer));
+  const differ = [...CONTENT_CHECKED, 'tokenizer' as const].filter(
+    (k) => typeof then[k] === 'string' && o[k] !== undefined && local(k) && resolve(cwd, then[k]) !== resolve(o[k]),
   );
-  if (differ.length === 0) return '';
-  const was = differ.map((k) => resolve(cwd, then[k] as string)).join(', ');
-  return ` (the run read ${was}; this call reads ${differ.map((k) => resolve(o[k]!)).join(', ')})`;
+  const was = differ.map((k) => resolve(cwd, then[k] as string));
+  const is = differ.map((k) => resolve(o[k]!));
+  // frames a rebase moved are read from where it points
+  const rebase = (r: unknown) =>
+    r ? `frames rebased from ${(r as { from: string }).from} to ${(r as { to: string }).to}` : 'no rebase';
+  if (changed.includes('framesFingerprint') && JSON.stringify(then.rebase) !== JSON.stringify(o.rebase)) {
+    was.push(rebase(then.rebase));
+    is.push(rebase(o.rebase));
+  }
+  return was.length ? ` (the run read ${was.join(', ')}; this call reads ${is.join(', ')})` : '';
 }
 
 /** What a run trains on, as its data were read: the known classes in label order, and every clip's label. */

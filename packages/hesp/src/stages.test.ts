@@ -666,7 +666,7 @@ describe('the stages composed by hand on tiny-clip', () => {
     // without the checkpoint, a published run of other options is refused rather than replaced
     rmSync(join(o.out, 'checkpoint.safetensors'));
     await expect(trainHesp({ ...o, lr: 0.02 })).rejects.toThrow(
-      /holds a run published with other options \(config.resolved.json: lr \(0\.\d+ then, 0\.02 now\)\) and no checkpoint/,
+      /holds a published run with other options \(config.resolved.json: lr \(0\.\d+ then, 0\.02 now\)\) and no checkpoint/,
     );
     // a step whose loss is not finite: stopped there, nothing of it logged or checkpointed
     const d = options({ out: join(work, 'diverge'), lr: 1e30 });
@@ -723,6 +723,23 @@ describe('the stages composed by hand on tiny-clip', () => {
       // config.resolved.json holds the paths as this call gave them, run.json the directory they are from
       expect(JSON.parse(readFileSync(join(out, 'config.resolved.json'), 'utf8'))).toMatchObject({ root: work });
       expect(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'))).toMatchObject({ cwd: elsewhere });
+      // without its checkpoint: fewer epochs are refused (an earlier epoch's results would replace its own), and so
+      // is an unreadable metrics.json; the same options train it again to the same bytes, with run.json damaged too
+      const epochsBytes = readFileSync(join(out, 'epochs.jsonl'), 'utf8');
+      rmSync(join(out, 'checkpoint.safetensors'));
+      await expect(trainHesp(options({ out, epochs: 1 }))).rejects.toThrow(
+        /holds a published run of these options and data with 2 epochs and no checkpoint to compare with; choose another output directory, or ask for 2 or more epochs/,
+      );
+      const metricsPath = join(out, 'metrics.json');
+      const metricsText = readFileSync(metricsPath);
+      rmSync(metricsPath);
+      await expect(trainHesp(options({ out, epochs: 2 }))).rejects.toThrow(
+        /holds a published run whose metrics\.json cannot be read \(missing or not a JSON object\)/,
+      );
+      writeFileSync(metricsPath, metricsText);
+      writeFileSync(join(out, 'run.json'), '{bad');
+      await trainHesp(options({ out, epochs: 2 }), { log: () => {} });
+      expect(readFileSync(join(out, 'epochs.jsonl'), 'utf8')).toBe(epochsBytes);
       // a run given relative paths is evaluated from anywhere: they are from the directory it ran in
       const relOut = join(work, 'spelt-relative');
       process.chdir(work);
@@ -879,7 +896,7 @@ describe('the stages composed by hand on tiny-clip', () => {
     const kept = readFileSync(copyFrame);
     writeFileSync(copyFrame, Buffer.concat([kept, Buffer.from([0])]));
     await expect(trainHesp({ ...rebased, rebase: copied }, { log: () => {} })).rejects.toThrow(
-      /rebased-abs was trained on other data: the video frames changed since/,
+      `rebased-abs was trained on other data: the video frames changed since (the run read frames rebased from /authors/data to .; this call reads frames rebased from /authors/data to ${copied.to})`,
     );
     writeFileSync(copyFrame, kept);
     expect((await trainHesp({ ...rebased, rebase: copied }, { log: () => {} })).resumedFrom).toBeNull();

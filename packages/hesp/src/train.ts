@@ -303,12 +303,12 @@ export function finishedHespRun(
 }
 
 /**
- * Resume stage, without a checkpoint (deleted): a published run is replaced only by a run of the same options, which
- * trains it again to the same result. The same options are its config.resolved.json's `key`, or that key with this
- * call's paths spelt as the run spelt them (relative to run.json's `cwd`, copied or moved, rebased otherwise:
- * `recordedSpellings`) where the content is the run's: the lists, frames and CLIP files have metrics.json's
- * fingerprints (the CLIP files' headers are read for it).
- * @throws InvalidArgumentError naming `out` and the options that differ, or the data that changed
+ * Resume stage, without a checkpoint (deleted): a published run is replaced only by a run of the same options and
+ * data and at least its epochs, which trains it again to the same result (or extends it). The same options are its
+ * config.resolved.json's `key`, or that key with this call's paths spelt as the run spelt them (relative to
+ * run.json's `cwd`, copied or moved, rebased otherwise: `recordedSpellings`); the same data have metrics.json's
+ * fingerprints (lists, frames, CLIP files: their headers are read for it).
+ * @throws InvalidArgumentError naming `out` (other options, an unreadable set), `options` (other data) or `epochs`
  */
 export async function refuseOtherPublishedRun(
   run: RunDirectory,
@@ -318,40 +318,66 @@ export async function refuseOtherPublishedRun(
   signal?: AbortSignal,
 ): Promise<void> {
   if (!existsSync(run.path(MANIFEST_FILE))) return;
-  const earlier = readJsonObject(run.path('config.resolved.json'));
-  const cwd = earlier && hespRunCwd(run.dir);
-  const spelt = earlier && earlier.key !== plan.key ? recordedSpellings(o, earlier, cwd) : undefined;
-  const sameKey = earlier?.key === plan.key;
-  if (!earlier || (!sameKey && (!spelt || hespRunKey(spelt, data.labelSet.names, data.rngStreams) !== earlier.key))) {
-    const then = earlier && publishedRunFields(earlier);
-    const changed = then
-      ? describeChangedFields(then, hespRunFields(spelt ?? o, data.labelSet.names, data.rngStreams))
-      : '';
+  const refuse = (argument: string, why: string, advice = 'remove that one to train it again'): never => {
     throw new InvalidArgumentError({
       functionName: 'trainHesp',
-      argument: 'out',
-      message: `${run.dir} holds a run published with other options (config.resolved.json${changed ? `: ${changed}` : ''}) and no checkpoint to compare with; choose another output directory, or remove that one to train it again`,
+      argument,
+      message: `${run.dir} holds a published run ${why} and no checkpoint to compare with; choose another output directory, or ${advice}`,
     });
-  }
-  // a run published before metrics.json recorded fingerprints is known by its key alone, as then
-  if (sameKey && !hasRecordedFingerprints(run.dir)) return;
-  const recorded = { ...readHespRunDataFingerprints(run.dir), runOptions: earlier, ...(cwd ? { cwd } : {}) };
-  const refusal = {
-    functionName: 'trainHesp',
-    argument: 'options',
-    consequence: 'Training again would replace its results with those of other data; choose another output directory',
   };
-  const frames = [plan.fingerprints.framesFingerprint, plan.asSpelt.framesFingerprint];
-  refuseChangedFingerprints(run.dir, o, recorded, { ...plan.fingerprints, framesFingerprint: frames }, refusal);
-  refuseChangedFingerprints(run.dir, o, recorded, { modelFingerprint: await clipFingerprintsOf(o, signal) }, refusal);
+  const earlier = readJsonObject(run.path('config.resolved.json'));
+  if (typeof earlier?.key !== 'string')
+    refuse('out', 'whose config.resolved.json cannot be read (missing, not a JSON object, or without its key)');
+  const sameKey = earlier!.key === plan.key;
+  // run.json (rewritten by every call) is read only to compare paths spelt otherwise
+  const cwd = sameKey ? undefined : hespRunCwd(run.dir);
+  if (!sameKey) {
+    const changed = otherPublishedOptions(o, data, earlier!, cwd);
+    if (changed !== undefined)
+      refuse('out', `with other options (config.resolved.json${changed ? `: ${changed}` : ''})`);
+  }
+  const metrics = readJsonObject(run.path('metrics.json'));
+  if (!metrics) refuse('out', 'whose metrics.json cannot be read (missing or not a JSON object)');
+  if (metrics!.modelFingerprint !== undefined) {
+    const recorded = { ...readHespRunDataFingerprints(run.dir), runOptions: earlier, ...(cwd ? { cwd } : {}) };
+    const refusal = {
+      functionName: 'trainHesp',
+      argument: 'options',
+      consequence: 'Training again would replace its results with those of other data; choose another output directory',
+    };
+    const frames = [plan.fingerprints.framesFingerprint, plan.asSpelt.framesFingerprint];
+    refuseChangedFingerprints(run.dir, o, recorded, { ...plan.fingerprints, framesFingerprint: frames }, refusal);
+    const model = await clipFingerprintsOf(o, signal);
+    refuseChangedFingerprints(run.dir, o, recorded, { modelFingerprint: model }, refusal);
+  } else if (!sameKey) {
+    // published before metrics.json recorded fingerprints: known by its key alone, as then
+    refuse('options', 'that records no content fingerprints (vlfer before 2026-12-02)', 'give its paths as then');
+  }
+  // fewer epochs would replace its results with those of an earlier epoch
+  const published = (metrics!.last as { epoch?: unknown } | null | undefined)?.epoch;
+  if (typeof published === 'number' && published > o.epochs)
+    refuse('epochs', `of these options and data with ${published} epochs`, `ask for ${published} or more epochs`);
 }
 
-/** Whether a run's metrics.json records the content fingerprints (vlfer before 2026-12-02 did not). */
-function hasRecordedFingerprints(runDir: string): boolean {
-  return readJsonObject(join(runDir, 'metrics.json'))?.modelFingerprint !== undefined;
+/**
+ * The options that differ from a published run's (`describeChangedFields`; '' where only unnamed ones do), or
+ * undefined where they are its options spelt otherwise (`recordedSpellings`: the content fingerprints decide).
+ */
+function otherPublishedOptions(
+  o: HespOptions,
+  data: HespData,
+  earlier: Record<string, unknown>,
+  cwd: string | undefined,
+): string | undefined {
+  const spelt = recordedSpellings(o, earlier, cwd);
+  if (spelt && hespRunKey(spelt, data.labelSet.names, data.rngStreams) === earlier.key) return undefined;
+  return describeChangedFields(
+    publishedRunFields(earlier),
+    hespRunFields(spelt ?? o, data.labelSet.names, data.rngStreams),
+  );
 }
 
-/** A published JSON file as read (undefined where it is missing or not a JSON object: another run's). */
+/** A published JSON file as read (undefined where it is missing or not a JSON object). */
 function readJsonObject(file: string): (Record<string, unknown> & { key?: unknown }) | undefined {
   try {
     const json = JSON.parse(readFileSync(file, 'utf8')) as unknown;
@@ -359,7 +385,7 @@ function readJsonObject(file: string): (Record<string, unknown> & { key?: unknow
       ? (json as Record<string, unknown>)
       : undefined;
   } catch {
-    return undefined; // no readable configuration: another run all the same
+    return undefined; // the caller names the file as unreadable
   }
 }
 
