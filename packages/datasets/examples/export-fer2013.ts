@@ -1,11 +1,13 @@
-// Run from the repository root: pnpm example packages/datasets/examples/export-fer2013.ts <an empty directory>
-import { writeFileSync } from 'node:fs';
+// Run from the repository root: pnpm example packages/datasets/examples/export-fer2013.ts <a new directory>
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import sharp from 'sharp';
 import { FER2013_CLASS_FOLDERS } from '@vlfer/datasets';
 import { exportFer2013Csv, listImages, loadImageFolder } from '@vlfer/datasets/node';
 const shared = process.env.VLFER_SHARED ?? '../shared'; // the shared assets folder beside the repository
-const out = process.argv[2]!;
+const out = process.argv[2];
+if (!out || existsSync(out)) throw new Error('usage: export-fer2013.ts <a new directory> (it must not exist)');
+mkdirSync(out);
 
 // a small fer2013.csv in the original release's format, from 3 real PrivateTest faces of each class
 const rows = ['emotion,pixels,Usage'];

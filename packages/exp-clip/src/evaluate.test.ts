@@ -6,7 +6,7 @@ import { BASIC_7 } from '@vlfer/datasets';
 import { classificationReport } from '@vlfer/metrics';
 import { sharedPath } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { evaluateZeroShot as runEval } from './index.js';
+import { formatEvalTable, evaluateZeroShot as runEval } from './index.js';
 
 const model = sharedPath('fixtures', 'tiny-clip');
 const work = mkdtempSync(join(tmpdir(), 'vlfer-expclip-'));
@@ -66,6 +66,16 @@ describe('exp-clip eval end to end on tiny-clip', () => {
       { log: () => {} },
     );
     expect(r.results.map((p) => p.promptType)).toEqual(['class_name', 'expression_ensemble_five']);
+    // the table's last line names the results as typed from the working directory, absolute from elsewhere
+    const cwd = process.cwd();
+    try {
+      process.chdir(work);
+      expect(formatEvalTable(r).split('\n').at(-1)).toMatch(/ from the cache; results in run1$/);
+      process.chdir(imageRoot);
+      expect(formatEvalTable(r).split('\n').at(-1)).toMatch(new RegExp(`; results in ${out1}$`));
+    } finally {
+      process.chdir(cwd);
+    }
     const metrics = JSON.parse(readFileSync(join(out1, 'metrics.json'), 'utf8'));
     const rows = readCsv(join(out1, 'predictions.csv'));
     expect(rows[0]).toEqual([

@@ -13,7 +13,7 @@ import {
   type Tensor2D,
 } from '@vlfer/core';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import {
   claimRunKind,
   MANIFEST_FILE,
@@ -869,6 +869,12 @@ export function evalOutputFiles(r: EvalResult): Record<string, string> {
   };
 }
 
+/** A path as messages show it: relative to the working directory when under it (as typed there), else absolute. */
+function shownPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
+}
+
 /** The result table (percentages, as the papers print them). */
 export function formatEvalTable(r: EvalResult): string {
   const pad = (s: string, n: number) => s.padEnd(n);
@@ -881,7 +887,7 @@ export function formatEvalTable(r: EvalResult): string {
   }
   const c = r.counts;
   lines.push(
-    `${c.images} images/frames: ${c.encoded} encoded in ${r.timing.encodeSeconds.toFixed(1)} s${c.encoded ? ` (${(c.encoded / r.timing.encodeSeconds).toFixed(1)}/s)` : ''}, ${c.cached} from the cache${r.outDir ? `; results in ${r.outDir}` : ''}`,
+    `${c.images} images/frames: ${c.encoded} encoded in ${r.timing.encodeSeconds.toFixed(1)} s${c.encoded ? ` (${(c.encoded / r.timing.encodeSeconds).toFixed(1)}/s)` : ''}, ${c.cached} from the cache${r.outDir ? `; results in ${shownPath(r.outDir)}` : ''}`,
   );
   return lines.join('\n');
 }
