@@ -5,47 +5,13 @@
  * (`evaluateZeroShot`, `trainHead`, `trainHesp`, `evaluateHespRun`, `runAblation`, `runPaperTable`). Every error, commander's parse errors included,
  * starts with `vlfer: `; `--version` prints the package's version.
  */
-import { createRequire } from 'node:module';
-import { Command } from 'commander';
 import { longFlags, runMain } from '@vlfer/cli-kit';
-import { expClipCommand } from './exp-clip/commands.js';
 import { FLAG_NAMES as EXP_CLIP_FLAGS } from './exp-clip/options.js';
-import { benchCommand, FLAG_NAMES as BENCH_FLAGS } from './bench/commands.js';
-import { dataCommand, FLAG_NAMES as DATA_FLAGS } from './data/commands.js';
-import { hespCommand } from './hesp/commands.js';
+import { FLAG_NAMES as BENCH_FLAGS } from './bench/commands.js';
+import { FLAG_NAMES as DATA_FLAGS } from './data/commands.js';
 import { FLAG_NAMES as HESP_FLAGS } from './hesp/options.js';
 import { NAME } from './name.js';
-
-/** The version of @vlfer/cli (its package.json: one level above both `src/` and `dist/`). */
-const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
-
-/** The `vlfer` program: its subcommands, `--version`, and one message style for every command's errors. */
-export function vlferProgram(): Command {
-  const program = new Command(NAME)
-    .description(
-      'vision-language facial expression recognition: Exp-CLIP, HESP and their ablations from the command line',
-    )
-    .version(version, '-V, --version', 'print the version of @vlfer/cli')
-    .addCommand(expClipCommand())
-    .addCommand(hespCommand())
-    .addCommand(benchCommand())
-    .addCommand(dataCommand());
-  // commander writes its own parse errors as `error: …`; subcommands added with addCommand do not inherit output
-  // settings, so every command gets the same one
-  const output = {
-    outputError: (message: string, write: (s: string) => void) => write(message.replace(/^error: /, `${NAME}: `)),
-  };
-  const configure = (c: Command): void => {
-    c.configureOutput(output);
-    // help shows a default as it is typed: `(default: model)`, not commander's JSON `(default: "model")`
-    for (const o of c.options)
-      if (typeof o.defaultValue === 'string' && o.defaultValueDescription === undefined)
-        o.defaultValueDescription = o.defaultValue;
-    c.commands.forEach(configure);
-  };
-  configure(program);
-  return program;
-}
+import { vlferProgram } from './program.js';
 
 /**
  * The pipeline functions each subcommand calls with its flags: every argument of theirs is a flag of that command

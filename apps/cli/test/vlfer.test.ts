@@ -50,4 +50,14 @@ describe('the vlfer command', () => {
     const dataset = vlfer(cases[0]!);
     expect(dataset.stderr).toMatch(/^vlfer: option '--dataset <id>' argument 'fer-2013' is invalid/);
   });
+
+  it('a misspelt flag is named, with its suggestion on the same line, before the required flag it misses', () => {
+    const misspelt = vlfer(['exp-clip', 'eval', '--datset', 'fer2013']);
+    expect([misspelt.code, misspelt.stderr]).toEqual([
+      1,
+      "vlfer: unknown option '--datset' (did you mean --dataset?)\n",
+    ]);
+    const missing = vlfer(['hesp', 'eval']);
+    expect([missing.code, missing.stderr]).toEqual([1, "vlfer: required option '--run <dir>' not specified\n"]);
+  });
 });
