@@ -224,8 +224,23 @@ describe('exp-clip train end to end on tiny-clip with imported targets', () => {
       );
     // and so are fewer epochs of its options and data: the head of an earlier epoch would replace it
     await expect(runTrain({ ...base(), epochs: 2, out: part }, { log: () => {} })).rejects.toThrow(
-      /holds the head of these options and data trained for 3 epochs and no checkpoint to compare with; ask for 3 or more epochs/,
+      /holds a head published with 3 epochs; ask for 3 or more epochs \(it would be replaced by the head of epoch 2\)/,
     );
+    // … also once a later call, stopped before the published epochs, has left a checkpoint
+    const later = new AbortController();
+    const stopAtOnce = { log: () => {}, signal: later.signal, onStep: () => later.abort() };
+    await expect(runTrain({ ...base(), epochs: 5, out: part }, stopAtOnce)).rejects.toThrow(AbortedError);
+    await expect(runTrain({ ...base(), epochs: 2, out: part }, { log: () => {} })).rejects.toThrow(
+      /holds a head published with 3 epochs/,
+    );
+    rmSync(join(part, 'checkpoint.safetensors'));
+    // a metrics.json other than the published one answers nothing
+    const metricsBytes = readFileSync(join(part, 'metrics.json'));
+    writeFileSync(join(part, 'metrics.json'), '{}');
+    await expect(runTrain({ ...base(), epochs: 2, out: part }, { log: () => {} })).rejects.toThrow(
+      /holds a published head whose metrics\.json cannot be read as published \(.*differs from the manifest/,
+    );
+    writeFileSync(join(part, 'metrics.json'), metricsBytes);
     expect(readFileSync(join(part, 'head.safetensors'))).toEqual(head);
     // an evaluation's directory is no training's: refused, its tables kept
     const evalDir = join(work, 'an-eval');

@@ -16,6 +16,7 @@ import {
   type Shard,
   DataFormatError,
   InvalidArgumentError,
+  VlferError,
   parseOptions,
   type ComputeDevice,
   type ProgressCallback,
@@ -31,6 +32,7 @@ import {
   readJsonLines,
   RUN_WORK_DIR,
   RunDirectory,
+  verifyRunOutputs,
   saveCheckpoint,
   writeFileAtomic,
   writeJsonAtomic,
@@ -917,13 +919,24 @@ interface PublishedHead {
 
 function readPublishedHead(run: RunDirectory): PublishedHead | undefined {
   if (!existsSync(run.path(MANIFEST_FILE))) return undefined;
-  try {
-    const config = JSON.parse(readFileSync(run.path('config.resolved.json'), 'utf8')) as Record<string, unknown>;
-    const metrics = JSON.parse(readFileSync(run.path('metrics.json'), 'utf8')) as { epochs?: unknown };
-    return { config, epochs: typeof metrics.epochs === 'number' ? metrics.epochs : undefined };
-  } catch {
-    return { config: {}, epochs: undefined }; // no readable configuration: another head
-  }
+  const read = (name: string): Record<string, unknown> => {
+    try {
+      verifyRunOutputs(run.dir, [name]);
+      const json = JSON.parse(readFileSync(run.path(name), 'utf8')) as unknown;
+      if (json !== null && typeof json === 'object' && !Array.isArray(json)) return json as Record<string, unknown>;
+      throw new VlferError(`${name} is not a JSON object`);
+    } catch (error) {
+      throw new InvalidArgumentError({
+        functionName: 'trainHead',
+        argument: 'out',
+        message: `${run.dir} holds a published head whose ${name} cannot be read as published (${(error as Error).message}); choose another output directory, or remove that one to train it again`,
+        cause: error,
+      });
+    }
+  };
+  const config = read('config.resolved.json');
+  const { epochs } = read('metrics.json');
+  return { config, epochs: typeof epochs === 'number' ? epochs : undefined };
 }
 
 /**
@@ -970,9 +983,10 @@ function refuseOtherHead(
       argument: 'epochs',
       message: `${run.dir} holds a training of these options that went past epoch ${epochs} (${checkpointProgress(ck.meta)}, checkpoint.safetensors); the weights of epoch ${epochs} were not kept: ask for ${epochsToContinue(ck.meta)} or more epochs, or choose another output directory`,
     });
-  if (ck || !published) return;
-  const other =
-    published.config.trainingKey !== key
+  if (!published) return;
+  const other = ck
+    ? undefined
+    : published.config.trainingKey !== key
       ? 'with other options (head.safetensors, config.resolved.json)'
       : !samePublishedData(published, fingerprints)
         ? "on other data (head.safetensors; config.resolved.json's fingerprints)"
@@ -983,12 +997,13 @@ function refuseOtherHead(
       argument: 'out',
       message: `${run.dir} holds a head trained ${other} and no checkpoint to compare with; choose another output directory, or remove that one to train it again`,
     });
-  // fewer epochs would replace it with the head of an earlier epoch
+  // fewer epochs would replace it with the head of an earlier epoch (also from a later call's checkpoint, stopped
+  // before the published epochs after the published head's own checkpoint was deleted)
   if (published.epochs !== undefined && published.epochs > epochs)
     throw new InvalidArgumentError({
       functionName: 'trainHead',
       argument: 'epochs',
-      message: `${run.dir} holds the head of these options and data trained for ${published.epochs} epochs and no checkpoint to compare with; ask for ${published.epochs} or more epochs, or choose another output directory`,
+      message: `${run.dir} holds a head published with ${published.epochs} epochs; ask for ${published.epochs} or more epochs (it would be replaced by the head of epoch ${epochs}), or choose another output directory`,
     });
 }
 

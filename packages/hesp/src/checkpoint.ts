@@ -257,12 +257,17 @@ function pathsNote(o: HespOptions, recorded: Partial<Record<string, unknown>>, c
   );
   const was = differ.map((k) => resolve(cwd, then[k] as string));
   const is = differ.map((k) => resolve(o[k]!));
-  // frames a rebase moved are read from where it points
-  const rebase = (r: unknown) =>
-    r ? `frames rebased from ${(r as { from: string }).from} to ${(r as { to: string }).to}` : 'no rebase';
+  // frames a rebase moved are read from where it points (a relative target under the root, as `hespDataName` reads it)
+  const rebase = (r: unknown, base: string) => {
+    const { from, to } = (r ?? {}) as { from?: string; to?: string };
+    return from !== undefined && to !== undefined
+      ? `frames rebased from ${from} to ${resolve(base, to)}`
+      : 'its frames without a rebase';
+  };
   if (changed.includes('framesFingerprint') && JSON.stringify(then.rebase) !== JSON.stringify(o.rebase)) {
-    was.push(rebase(then.rebase));
-    is.push(rebase(o.rebase));
+    const root = (v: Record<string, unknown>) => (v.root ?? dirname(v.trainAnnotations as string)) as string;
+    was.push(rebase(then.rebase, resolve(cwd, root(then))));
+    is.push(rebase(o.rebase, resolve(root(o))));
   }
   return was.length ? ` (the run read ${was.join(', ')}; this call reads ${is.join(', ')})` : '';
 }

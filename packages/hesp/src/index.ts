@@ -57,6 +57,7 @@ export {
   adoptEarlierWorkFiles,
   finishedHespRun,
   refuseOtherPublishedRun,
+  refuseFewerEpochsThanPublished,
   refuseDivergedStep,
   buildHespModel,
   refuseChangedHespModel,

@@ -153,6 +153,9 @@ export function writeHespRunJson(
   });
 }
 
+const RUN_JSON_ADVICE =
+  ": it records the directory the run's relative paths are from; restore it, or remove it to read them from the current directory";
+
 /**
  * The working directory the run's last `hesp train` call ran in (run.json's `cwd`), or undefined where run.json is
  * absent or older. @throws DataFormatError naming run.json when it is not JSON
@@ -164,10 +167,17 @@ export function hespRunCwd(runDir: string): string | undefined {
   try {
     json = JSON.parse(readTextFile(file, 'run record'));
   } catch (error) {
-    throw new DataFormatError({ file, message: `not valid JSON (${(error as Error).message})`, cause: error });
+    throw new DataFormatError({
+      file,
+      message: `not valid JSON (${(error as Error).message})${RUN_JSON_ADVICE}`,
+      cause: error,
+    });
   }
   if (json === null || typeof json !== 'object' || Array.isArray(json))
-    throw new DataFormatError({ file, message: 'expected a JSON object (the record hesp train writes)' });
+    throw new DataFormatError({
+      file,
+      message: `expected a JSON object (the record hesp train writes)${RUN_JSON_ADVICE}`,
+    });
   const cwd = (json as { cwd?: unknown }).cwd;
   if (cwd !== undefined && (typeof cwd !== 'string' || !isAbsolute(cwd)))
     throw new DataFormatError({

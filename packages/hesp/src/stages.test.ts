@@ -666,7 +666,7 @@ describe('the stages composed by hand on tiny-clip', () => {
     // without the checkpoint, a published run of other options is refused rather than replaced
     rmSync(join(o.out, 'checkpoint.safetensors'));
     await expect(trainHesp({ ...o, lr: 0.02 })).rejects.toThrow(
-      /holds a published run with other options \(config.resolved.json: lr \(0\.\d+ then, 0\.02 now\)\) and no checkpoint/,
+      /holds a run published with other options \(config.resolved.json: lr \(0\.\d+ then, 0\.02 now\)\) and no checkpoint/,
     );
     // a step whose loss is not finite: stopped there, nothing of it logged or checkpointed
     const d = options({ out: join(work, 'diverge'), lr: 1e30 });
@@ -728,16 +728,33 @@ describe('the stages composed by hand on tiny-clip', () => {
       const epochsBytes = readFileSync(join(out, 'epochs.jsonl'), 'utf8');
       rmSync(join(out, 'checkpoint.safetensors'));
       await expect(trainHesp(options({ out, epochs: 1 }))).rejects.toThrow(
-        /holds a published run of these options and data with 2 epochs and no checkpoint to compare with; choose another output directory, or ask for 2 or more epochs/,
+        /holds a run published with 2 epochs; ask for 2 or more epochs \(its results would be replaced by those of epoch 1\)/,
       );
       const metricsPath = join(out, 'metrics.json');
       const metricsText = readFileSync(metricsPath);
       rmSync(metricsPath);
       await expect(trainHesp(options({ out, epochs: 2 }))).rejects.toThrow(
-        /holds a published run whose metrics\.json cannot be read \(missing or not a JSON object\)/,
+        /holds a published run whose metrics\.json cannot be read as published \(cannot read .*metrics\.json/,
+      );
+      // one that parses but is not the published file is no answer either
+      writeFileSync(metricsPath, '{}');
+      await expect(trainHesp(options({ out, epochs: 1 }))).rejects.toThrow(
+        /holds a published run whose metrics\.json cannot be read as published \(.*differs from the manifest/,
       );
       writeFileSync(metricsPath, metricsText);
+      // nor is a later call's checkpoint, stopped before it reached the published epochs, a way to fewer epochs
+      const later = new AbortController();
+      const stopAtFirstStep = (e: { phase: string }) =>
+        e.phase === 'train' ? later.abort(new Error('test')) : undefined;
+      await expect(
+        trainHesp(options({ out, epochs: 5 }), { signal: later.signal, onProgress: stopAtFirstStep }),
+      ).rejects.toThrow(AbortedError);
+      await expect(trainHesp(options({ out, epochs: 1 }))).rejects.toThrow(/holds a run published with 2 epochs/);
+      rmSync(join(out, 'checkpoint.safetensors'));
       writeFileSync(join(out, 'run.json'), '{bad');
+      await expect(evaluateHespRun(out, { log: () => {} })).rejects.toThrow(
+        /run\.json: not valid JSON \(.*\): it records the directory the run's relative paths are from; restore it, or remove it to read them from the current directory/,
+      );
       await trainHesp(options({ out, epochs: 2 }), { log: () => {} });
       expect(readFileSync(join(out, 'epochs.jsonl'), 'utf8')).toBe(epochsBytes);
       // a run given relative paths is evaluated from anywhere: they are from the directory it ran in
@@ -896,7 +913,7 @@ describe('the stages composed by hand on tiny-clip', () => {
     const kept = readFileSync(copyFrame);
     writeFileSync(copyFrame, Buffer.concat([kept, Buffer.from([0])]));
     await expect(trainHesp({ ...rebased, rebase: copied }, { log: () => {} })).rejects.toThrow(
-      `rebased-abs was trained on other data: the video frames changed since (the run read frames rebased from /authors/data to .; this call reads frames rebased from /authors/data to ${copied.to})`,
+      `rebased-abs was trained on other data: the video frames changed since (the run read frames rebased from /authors/data to ${work}; this call reads frames rebased from /authors/data to ${copied.to})`,
     );
     writeFileSync(copyFrame, kept);
     expect((await trainHesp({ ...rebased, rebase: copied }, { log: () => {} })).resumedFrom).toBeNull();

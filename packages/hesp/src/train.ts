@@ -22,6 +22,7 @@ import {
   readJsonLines,
   RUN_WORK_DIR,
   RunDirectory,
+  verifyRunOutputs,
   writeFileAtomic,
   type RunKind,
 } from '@vlfer/core/node';
@@ -304,11 +305,11 @@ export function finishedHespRun(
 
 /**
  * Resume stage, without a checkpoint (deleted): a published run is replaced only by a run of the same options and
- * data and at least its epochs, which trains it again to the same result (or extends it). The same options are its
- * config.resolved.json's `key`, or that key with this call's paths spelt as the run spelt them (relative to
- * run.json's `cwd`, copied or moved, rebased otherwise: `recordedSpellings`); the same data have metrics.json's
- * fingerprints (lists, frames, CLIP files: their headers are read for it).
- * @throws InvalidArgumentError naming `out` (other options, an unreadable set), `options` (other data) or `epochs`
+ * data, which trains it again to the same result (or extends it: fewer epochs are `refuseFewerEpochsThanPublished`'s).
+ * The same options are its config.resolved.json's `key`, or that key with this call's paths spelt as the run spelt
+ * them (relative to run.json's `cwd`, copied or moved, rebased otherwise: `recordedSpellings`); the same data have
+ * metrics.json's fingerprints (lists, frames, CLIP files: their headers are read for it).
+ * @throws InvalidArgumentError naming `out` (other options, a damaged set) or `options` (other data)
  */
 export async function refuseOtherPublishedRun(
   run: RunDirectory,
@@ -317,46 +318,79 @@ export async function refuseOtherPublishedRun(
   plan: Pick<HespRunPlan, 'key' | 'fingerprints' | 'asSpelt'>,
   signal?: AbortSignal,
 ): Promise<void> {
-  if (!existsSync(run.path(MANIFEST_FILE))) return;
-  const refuse = (argument: string, why: string, advice = 'remove that one to train it again'): never => {
-    throw new InvalidArgumentError({
-      functionName: 'trainHesp',
-      argument,
-      message: `${run.dir} holds a published run ${why} and no checkpoint to compare with; choose another output directory, or ${advice}`,
-    });
-  };
-  const earlier = readJsonObject(run.path('config.resolved.json'));
-  if (typeof earlier?.key !== 'string')
-    refuse('out', 'whose config.resolved.json cannot be read (missing, not a JSON object, or without its key)');
-  const sameKey = earlier!.key === plan.key;
+  const published = readPublishedHespRun(run);
+  if (!published) return;
+  const { config: earlier, metrics } = published;
+  const sameKey = earlier.key === plan.key;
   // run.json (rewritten by every call) is read only to compare paths spelt otherwise
   const cwd = sameKey ? undefined : hespRunCwd(run.dir);
-  if (!sameKey) {
-    const changed = otherPublishedOptions(o, data, earlier!, cwd);
-    if (changed !== undefined)
-      refuse('out', `with other options (config.resolved.json${changed ? `: ${changed}` : ''})`);
-  }
-  const metrics = readJsonObject(run.path('metrics.json'));
-  if (!metrics) refuse('out', 'whose metrics.json cannot be read (missing or not a JSON object)');
-  if (metrics!.modelFingerprint !== undefined) {
-    const recorded = { ...readHespRunDataFingerprints(run.dir), runOptions: earlier, ...(cwd ? { cwd } : {}) };
-    const refusal = {
+  const changed = sameKey ? undefined : otherPublishedOptions(o, data, earlier, cwd);
+  if (changed !== undefined)
+    throw new InvalidArgumentError({
+      functionName: 'trainHesp',
+      argument: 'out',
+      message: `${run.dir} holds a run published with other options (config.resolved.json${changed ? `: ${changed}` : ''}) and no checkpoint to compare with; choose another output directory, or remove that one to train it again`,
+    });
+  if (metrics.modelFingerprint === undefined) {
+    if (sameKey) return; // published before metrics.json recorded fingerprints: known by its key alone, as then
+    throw new InvalidArgumentError({
       functionName: 'trainHesp',
       argument: 'options',
-      consequence: 'Training again would replace its results with those of other data; choose another output directory',
-    };
-    const frames = [plan.fingerprints.framesFingerprint, plan.asSpelt.framesFingerprint];
-    refuseChangedFingerprints(run.dir, o, recorded, { ...plan.fingerprints, framesFingerprint: frames }, refusal);
-    const model = await clipFingerprintsOf(o, signal);
-    refuseChangedFingerprints(run.dir, o, recorded, { modelFingerprint: model }, refusal);
-  } else if (!sameKey) {
-    // published before metrics.json recorded fingerprints: known by its key alone, as then
-    refuse('options', 'that records no content fingerprints (vlfer before 2026-12-02)', 'give its paths as then');
+      message: `${run.dir} holds a run published by vlfer before 2026-12-02, whose metrics.json records no content fingerprints: give its paths as config.resolved.json spells them, or choose another output directory`,
+    });
   }
-  // fewer epochs would replace its results with those of an earlier epoch
-  const published = (metrics!.last as { epoch?: unknown } | null | undefined)?.epoch;
-  if (typeof published === 'number' && published > o.epochs)
-    refuse('epochs', `of these options and data with ${published} epochs`, `ask for ${published} or more epochs`);
+  const recorded = { ...readHespRunDataFingerprints(run.dir), runOptions: earlier, ...(cwd ? { cwd } : {}) };
+  const refusal = {
+    functionName: 'trainHesp',
+    argument: 'options',
+    consequence: 'Training again would replace its results with those of other data; choose another output directory',
+  };
+  const frames = [plan.fingerprints.framesFingerprint, plan.asSpelt.framesFingerprint];
+  refuseChangedFingerprints(run.dir, o, recorded, { ...plan.fingerprints, framesFingerprint: frames }, refusal);
+  const model = await clipFingerprintsOf(o, signal);
+  refuseChangedFingerprints(run.dir, o, recorded, { modelFingerprint: model }, refusal);
+}
+
+/**
+ * Resume stage, once `finishedHespRun` has not answered: a run published with more epochs than asked for is not
+ * replaced by the results of an earlier epoch, whether or not a checkpoint is there (one of a later call that was
+ * stopped before it reached the published epochs, after the checkpoint of the published run was deleted).
+ * @throws InvalidArgumentError naming `epochs`
+ */
+export function refuseFewerEpochsThanPublished(run: RunDirectory, o: HespOptions): void {
+  const last = (readPublishedHespRun(run)?.metrics.last as { epoch?: unknown } | null | undefined)?.epoch;
+  if (typeof last === 'number' && last > o.epochs)
+    throw new InvalidArgumentError({
+      functionName: 'trainHesp',
+      argument: 'epochs',
+      message: `${run.dir} holds a run published with ${last} epochs; ask for ${last} or more epochs (its results would be replaced by those of epoch ${o.epochs}), or choose another output directory`,
+    });
+}
+
+/**
+ * The published set of `run` (config.resolved.json and metrics.json, checked against its manifest), or undefined
+ * where nothing is published. @throws InvalidArgumentError naming `out` and the file where the set is damaged
+ */
+function readPublishedHespRun(
+  run: RunDirectory,
+): { config: Record<string, unknown> & { key?: unknown }; metrics: Record<string, unknown> } | undefined {
+  if (!existsSync(run.path(MANIFEST_FILE))) return undefined;
+  const read = (name: string): Record<string, unknown> => {
+    try {
+      verifyRunOutputs(run.dir, [name]);
+      const json = JSON.parse(readFileSync(run.path(name), 'utf8')) as unknown;
+      if (json !== null && typeof json === 'object' && !Array.isArray(json)) return json as Record<string, unknown>;
+      throw new VlferError(`${name} is not a JSON object`);
+    } catch (error) {
+      throw new InvalidArgumentError({
+        functionName: 'trainHesp',
+        argument: 'out',
+        message: `${run.dir} holds a published run whose ${name} cannot be read as published (${(error as Error).message}); choose another output directory, or remove that one to train it again`,
+        cause: error,
+      });
+    }
+  };
+  return { config: read('config.resolved.json'), metrics: read('metrics.json') };
 }
 
 /**
@@ -375,18 +409,6 @@ function otherPublishedOptions(
     publishedRunFields(earlier),
     hespRunFields(spelt ?? o, data.labelSet.names, data.rngStreams),
   );
-}
-
-/** A published JSON file as read (undefined where it is missing or not a JSON object). */
-function readJsonObject(file: string): (Record<string, unknown> & { key?: unknown }) | undefined {
-  try {
-    const json = JSON.parse(readFileSync(file, 'utf8')) as unknown;
-    return json !== null && typeof json === 'object' && !Array.isArray(json)
-      ? (json as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined; // the caller names the file as unreadable
-  }
 }
 
 /** `hespRunFields` as a published config.resolved.json records them (its options, label set names and streams). */
@@ -910,6 +932,7 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
     if (!ck) await refuseOtherPublishedRun(run, o, data, plan, hooks.signal);
     const finished = finishedHespRun(run, o, ck, log);
     if (finished) return finished;
+    refuseFewerEpochsThanPublished(run, o);
     if (ck) adoptEarlierWorkFiles(run, paths);
     const built = await buildHespModel(o, texts, ck, paths.checkpoint, hooks);
     model = built.model;
