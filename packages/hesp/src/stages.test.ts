@@ -690,6 +690,25 @@ describe('the stages composed by hand on tiny-clip', () => {
     ).toThrow(/training diverged at epoch 1, step 3 \(learning rate 0\.1\): supCon NaN, total NaN/);
   }, 600_000);
 
+  it("a run stopped while scoring an epoch resumes from that epoch's trained state, to the uninterrupted bytes", async () => {
+    const whole = options({ out: join(work, 'scored-whole'), epochs: 2 });
+    await trainHesp(whole, { log: () => {} });
+    const cut = { ...whole, out: join(work, 'scored-cut') };
+    const stop = new AbortController();
+    const onProgress = (e: { phase: string }) => (e.phase === 'evaluate' ? stop.abort(new Error('test')) : undefined);
+    await expect(trainHesp(cut, { signal: stop.signal, onProgress })).rejects.toThrow(
+      /HESP training \(stopped while scoring epoch 1; its trained state is checkpointed in .*; rerun the same command to resume\) was aborted/,
+    );
+    const meta = loadCheckpoint(join(cut.out, 'checkpoint.safetensors')).meta as { epoch: number; step: number };
+    expect(meta.epoch).toBe(0);
+    const lines: string[] = [];
+    const resumed = await trainHesp(cut, { log: (l) => lines.push(l) });
+    expect(resumed.resumedFrom).toEqual({ epoch: 0, step: meta.step });
+    expect(lines).toContain(`resuming from ${join(cut.out, 'checkpoint.safetensors')}: epoch 1, its scoring`);
+    for (const f of ['epochs.jsonl', 'train-log.jsonl', 'best.safetensors'])
+      expect(readFileSync(join(cut.out, f)), f).toEqual(readFileSync(join(whole.out, f)));
+  }, 600_000);
+
   it('a model directory without tokenizer.json is refused with what to pass while remote models are off', async () => {
     const copy = join(work, 'no-tokenizer');
     cpSync(model, copy, { recursive: true });

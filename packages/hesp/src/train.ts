@@ -625,7 +625,10 @@ export async function startHespTraining(
     model.loadState({ tensors: ck.tensors, optimizer: ck.optimizer });
     model.location = ck.meta.location;
     state.epochs = truncateHespLogs(paths, state.start);
-    ctx.log(`resuming from ${paths.checkpoint}: epoch ${state.start.epoch + 1}, step ${state.start.step + 1}`);
+    const scoring = state.start.step >= hespStepsPerEpoch(o, ctx.data); // stopped while scoring its epoch
+    ctx.log(
+      `resuming from ${paths.checkpoint}: epoch ${state.start.epoch + 1}, ${scoring ? 'its scoring' : `step ${state.start.step + 1}`}`,
+    );
   } else {
     writeFileAtomic(paths.trainLog, '');
     rmSync(paths.best, { force: true }); // a fresh start selects its own
@@ -856,8 +859,20 @@ export async function evaluateHespEpoch(
 ): Promise<EpochRecord> {
   const { o, model } = ctx;
   ctx.onProgress?.({ phase: 'evaluate', done: epoch + 1, total: o.epochs, unit: 'epochs' });
-  const val = await validateHesp(ctx);
-  const { report } = await evaluateOpenSet(model, ctx.data, o.frames, o.batch, ctx.signal, ctx.read);
+  let val: EpochRecord['val'];
+  let report: OpenSetReport;
+  try {
+    val = await validateHesp(ctx);
+    ({ report } = await evaluateOpenSet(model, ctx.data, o.frames, o.batch, ctx.signal, ctx.read));
+  } catch (error) {
+    if (!(error instanceof AbortedError)) throw error;
+    // the epoch's trained state is kept: a resume scores it (scoring changes no state and draws nothing)
+    checkpointHespRun(ctx, state, epoch, hespStepsPerEpoch(o, ctx.data));
+    throw new AbortedError(
+      `HESP training (stopped while scoring epoch ${epoch + 1}; its trained state is checkpointed in ${ctx.paths.checkpoint}; rerun the same command to resume)`,
+      { cause: error.cause ?? error },
+    );
+  }
   const trainLoss = state.lossSum / hespStepsPerEpoch(o, ctx.data);
   const { score, selected } = selectHespEpoch(o, state.bestScore, val, report, trainLoss);
   if (selected) state.bestScore = score;
