@@ -1,6 +1,6 @@
 import { argmaxRows, assertShape, InvalidArgumentError, type Tensor2D } from '@vlfer/core';
 import { selectFewShot, takeRows } from './few-shot.js';
-import { probeLogits, sweepLinearProbe, type LinearProbeOptions } from './linear-probe.js';
+import { probeLogits, sweepLinearProbe, type LinearProbe, type LinearProbeOptions } from './linear-probe.js';
 import { tipAdapterLogits, type TipAdapterOptions } from './tip-adapter.js';
 
 /**
@@ -57,8 +57,17 @@ export interface ClosedSetFit {
   predicted: number[];
   /** [n, C] the method's logits */
   logits: Tensor2D;
-  /** probes: the chosen inverse L2 strength C, its validation accuracy and the C values tried */
-  sweep?: { c: number; score: number; evaluated: { c: number; score: number }[] };
+  /**
+   * probes: the chosen inverse L2 strength C, its validation accuracy, the C values tried, and how the fit at the
+   * chosen C stopped (`optimizer.reason`: 'gradient' converged; 'line-search' found no further decrease, at the
+   * optimum within rounding for a large C; 'max-iterations' did not converge)
+   */
+  sweep?: {
+    c: number;
+    score: number;
+    evaluated: { c: number; score: number }[];
+    optimizer: LinearProbe['optimizer'];
+  };
   /** few-shot methods: indices into the train part of the selected items */
   shotIndices?: number[];
 }
@@ -112,7 +121,7 @@ export function fitClosedSetMethod(
   const validation = need(inputs.validation, 'validation', method);
   const s = sweepLinearProbe(fitOn, validation, { ...options.probe, numClasses: k });
   return finish(probeLogits(s.probe, inputs.test), {
-    sweep: { c: s.c, score: s.score, evaluated: s.evaluated },
+    sweep: { c: s.c, score: s.score, evaluated: s.evaluated, optimizer: s.probe.optimizer },
     ...(shotIndices ? { shotIndices } : {}),
   });
 }

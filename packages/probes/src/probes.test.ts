@@ -29,6 +29,12 @@ interface Ref {
     optimum: { coef: number[][]; intercept: number[]; proba: number[][] };
   }[];
   sweep: { bestIndex: number; c: number; score: number; order: number[]; scores: number[] };
+  separable: {
+    features: number[][];
+    labels: number[];
+    test: number[][];
+    fits: { c: number; optimum: { coef: number[][]; intercept: number[]; proba: number[][] } }[];
+  };
   tip: {
     keys: number[][];
     labels: number[];
@@ -53,13 +59,23 @@ describe('linear probe equals sklearn LogisticRegression(multinomial, lbfgs)', (
       expect(maxAbsDiff(probe.coef, fit.optimum.coef.flat())).toBeLessThan(1e-6);
       expect(maxAbsDiff(probe.intercept, fit.optimum.intercept)).toBeLessThan(1e-6);
       expect(maxAbsDiff(proba, fit.optimum.proba.flat())).toBeLessThan(1e-6);
-      // sklearn 1.2.1 lbfgs (tol 1e-12) itself stops 1.5e-5 / 1.1e-4 / 4.4e-4 (C = 0.01 / 1 / 100) from that optimum
+      // sklearn 1.2.1 lbfgs (tol 1e-12) itself stops 1.5e-5 / 1.1e-4 / 4.9e-4 (C = 0.01 / 1 / 100) from that optimum
       const sklearnGap = maxAbsDiff(fit.coef.flat(), fit.optimum.coef.flat());
       expect(maxAbsDiff(probe.coef, fit.coef.flat())).toBeLessThan(Math.max(1e-4, sklearnGap + 1e-6));
       expect(maxAbsDiff(proba, fit.proba.flat())).toBeLessThan(1e-4);
       expect(probeLogits(probe, test).dims).toEqual([10, 4]);
     });
   }
+
+  it('separable classes at a large C: the exact optimum, where a stop test scaled by C·n stopped 10 % off it', () => {
+    const s = ref.separable;
+    for (const fit of s.fits) {
+      const probe = fitLinearProbe(tensor2d(s.features), s.labels, { c: fit.c });
+      expect(maxAbsDiff(probe.coef, fit.optimum.coef.flat()), `C = ${fit.c}`).toBeLessThan(1e-4);
+      const proba = probeProbabilities(probe, tensor2d(s.test)).flatMap((r) => Array.from(r));
+      expect(maxAbsDiff(proba, fit.optimum.proba.flat()), `C = ${fit.c}`).toBeLessThan(1e-4);
+    }
+  });
 
   it('the default tolerance already reaches the optimum to 1e-4 at every C', () => {
     for (const fit of ref.fits) {
