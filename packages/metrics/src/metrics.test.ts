@@ -170,6 +170,12 @@ describe('degenerate cases', () => {
       0.25,
     );
   });
+  it('known and unknown logits over different numbers of classes are refused', () => {
+    for (const f of [oscr, openSetReport])
+      expect(() => f([[0, 1]], [1], [[0, 1, 2]])).toThrow(
+        /'unknownLogits'.*has 3 columns but 'knownLogits' has 2: both must hold logits over the same known classes/,
+      );
+  });
   it('NaN scores are errors naming the index', () => {
     expect(() => auroc([0.1, Number.NaN], [0.2])).toThrow(/'knownScores'.*index 1 is NaN/);
     expect(() =>

@@ -1,6 +1,6 @@
 import { reportFromScores, type OpenSetReport } from './open-set.js';
 import type { OpenSetScores } from './statistics.js';
-import { checkLabels, checkSameLength, checkScores } from './validate.js';
+import { checkOpenSetScores } from './validate.js';
 
 /**
  * All open-set metrics, in both families of definitions (`OPEN_SET_METRIC_FAMILIES`), for ANY known-ness score and
@@ -14,12 +14,7 @@ import { checkLabels, checkSameLength, checkScores } from './validate.js';
 export function openSetReportFromScores(scores: OpenSetScores): OpenSetReport {
   const fn = 'openSetReportFromScores';
   const { knownScores, unknownScores, knownPredictions, knownLabels } = scores;
-  checkScores(knownScores, 'knownScores', fn);
-  checkScores(unknownScores, 'unknownScores', fn);
-  checkSameLength(knownScores, knownPredictions, ['knownScores', 'knownPredictions'], fn);
-  checkSameLength(knownScores, knownLabels, ['knownScores', 'knownLabels'], fn);
-  checkLabels(knownPredictions, 'knownPredictions', fn);
-  checkLabels(knownLabels, 'knownLabels', fn);
+  checkOpenSetScores(scores, fn);
   const sk = Array.from(knownScores);
   return reportFromScores(
     sk,

@@ -1,5 +1,5 @@
 import { argmaxRows, InvalidArgumentError, maxRows, scoreRows, type Scores } from '@vlfer/core';
-import { checkLabels, checkSameLength, checkScores } from './validate.js';
+import { checkLabels, checkSameClassCount, checkSameLength, checkScores } from './validate.js';
 
 /**
  * Area under the ROC curve for separating known (positive) from unknown (negative) samples by a
@@ -130,6 +130,7 @@ export function oscr(
 ): number {
   const known = scoreRows(knownLogits, 'knownLogits', 'oscr');
   const unknown = scoreRows(unknownLogits, 'unknownLogits', 'oscr');
+  checkSameClassCount(known, unknown, 'oscr');
   checkSameLength(known, knownLabels, ['knownLogits', 'knownLabels'], 'oscr');
   if (unknown.length === 0)
     throw new InvalidArgumentError({
@@ -302,6 +303,7 @@ export function openSetReport(
 ): OpenSetReport {
   const known = scoreRows(knownLogits, 'knownLogits', 'openSetReport');
   const unknown = scoreRows(unknownLogits, 'unknownLogits', 'openSetReport');
+  checkSameClassCount(known, unknown, 'openSetReport');
   checkSameLength(known, knownLabels, ['knownLogits', 'knownLabels'], 'openSetReport');
   checkLabels(knownLabels, 'knownLabels', 'openSetReport', known[0]?.length ?? 0);
   if (unknown.length === 0)

@@ -70,6 +70,19 @@ describe('paired tests of two methods on the same items equal NumPy/sklearn/SciP
       pairedOpenSetTests(a, { ...b, knownLabels: o.knownLabels.map((l) => (l + 1) % 3) }, { seed: 0 }),
     ).toThrow(/'b\.knownLabels'.*same items/);
     expect(() => pairedOpenSetTests(a, { ...b, unknownScores: [1] }, { seed: 0 })).toThrow(/'b\.unknownScores'/);
+    // predictions and labels are class ids (they were counted as wrong predictions), explicit resamples stay on their side
+    const bad = (v: number) => [v, ...Array.from(b.knownPredictions).slice(1)];
+    expect(() => pairedOpenSetTests(a, { ...b, knownPredictions: bad(Number.NaN) }, { seed: 0 })).toThrow(
+      /'b\.knownPredictions'.*index 0/,
+    );
+    expect(() => pairedOpenSetTests({ ...a, knownPredictions: bad(2.5) }, b, { seed: 0 })).toThrow(
+      /'a\.knownPredictions'.*index 0/,
+    );
+    const nk = a.knownScores.length;
+    const crossing = [Int32Array.from({ length: nk + a.unknownScores.length }, (_, i) => (i === 0 ? nk : i))];
+    expect(() => pairedOpenSetTests(a, b, { seed: 0, indices: crossing })).toThrow(
+      `Argument 'indices' passed to 'pairedOpenSetTests': resample 0, position 0 holds ${nk}, which crosses the known/unknown boundary at ${nk}`,
+    );
     const c = ref.closed;
     expect(() => pairedClassificationTests(c.yTrue, c.predA, c.predB.slice(1), { seed: 0 })).toThrow(/'predB'/);
     // UAR and WAR inside the tests are unweightedAverageRecall and weightedAverageRecall, also with a class absent

@@ -6,7 +6,7 @@ import { InvalidArgumentError } from '@vlfer/core';
 import type { ResampleOptions } from './aggregate.js';
 import { auroc, oscrFromScores } from './open-set.js';
 import { pairedBootstrapTest, pairedPermutationTest, type OpenSetScores, type PairedTest } from './statistics.js';
-import { checkLabels, checkSameLength, checkScores } from './validate.js';
+import { checkKnownUnknownIndices, checkLabels, checkOpenSetScores, checkSameLength, checkScores } from './validate.js';
 
 /** A paired bootstrap test with, for metrics of predictions, the paired permutation test's p-value. */
 export interface PairedMetricTest extends PairedTest {
@@ -112,17 +112,10 @@ export function pairedClassificationTests(
 /** Both methods scored on the same items: equal counts and known labels, finite scores. */
 function checkPairedOpenSet(a: OpenSetScores, b: OpenSetScores): void {
   const fn = 'pairedOpenSetTests';
-  for (const [s, w] of [
-    [a, 'a'],
-    [b, 'b'],
-  ] as const) {
-    checkScores(s.knownScores, `${w}.knownScores`, fn);
-    checkScores(s.unknownScores, `${w}.unknownScores`, fn);
-    checkSameLength(s.knownScores, s.knownPredictions, [`${w}.knownScores`, `${w}.knownPredictions`], fn);
-  }
+  checkOpenSetScores(a, fn, 'a.');
+  checkOpenSetScores(b, fn, 'b.');
   checkSameLength(a.knownScores, b.knownScores, ['a.knownScores', 'b.knownScores'], fn);
   checkSameLength(a.unknownScores, b.unknownScores, ['a.unknownScores', 'b.unknownScores'], fn);
-  checkSameLength(a.knownScores, a.knownLabels, ['a.knownScores', 'a.knownLabels'], fn);
   for (let i = 0; i < a.knownLabels.length; i++)
     if (a.knownLabels[i] !== b.knownLabels[i])
       throw new InvalidArgumentError({
@@ -146,6 +139,7 @@ export function pairedOpenSetTests(
   checkPairedOpenSet(a, b);
   const { permutations, ...resample } = options;
   const [nk, nu] = [a.knownScores.length, a.unknownScores.length];
+  checkKnownUnknownIndices(options.indices, nk, 'pairedOpenSetTests');
   const strata = Int32Array.from({ length: nk + nu }, (_, i) => (i < nk ? 0 : 1));
   const view = (s: OpenSetScores) => {
     const [sk, su, correct] = [new Array<number>(nk), new Array<number>(nu), new Array<number>(nk)];

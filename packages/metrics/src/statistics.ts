@@ -10,7 +10,7 @@ import {
 } from './aggregate.js';
 import { unweightedAverageRecall, weightedAverageRecall } from './classification.js';
 import { auroc, oscrFromScores } from './open-set.js';
-import { checkLabels, checkSameLength, checkScores } from './validate.js';
+import { checkKnownUnknownIndices, checkLabels, checkOpenSetScores, checkSameLength, checkScores } from './validate.js';
 
 /**
  * 95 % (or `confidence`) percentile bootstrap intervals of UAR and WAR over the n items of one run, from the same
@@ -67,26 +67,11 @@ export function openSetIntervals(
   options: Omit<ResampleOptions, 'strata'>,
 ): { auroc: BootstrapInterval; oscr: BootstrapInterval } {
   const { knownScores, unknownScores, knownPredictions, knownLabels } = scores;
-  checkScores(knownScores, 'knownScores', 'openSetIntervals');
-  checkScores(unknownScores, 'unknownScores', 'openSetIntervals');
-  checkSameLength(knownScores, knownPredictions, ['knownScores', 'knownPredictions'], 'openSetIntervals');
-  checkSameLength(knownScores, knownLabels, ['knownScores', 'knownLabels'], 'openSetIntervals');
-  checkLabels(knownPredictions, 'knownPredictions', 'openSetIntervals');
-  checkLabels(knownLabels, 'knownLabels', 'openSetIntervals');
+  checkOpenSetScores(scores, 'openSetIntervals');
   const nk = knownScores.length;
   const nu = unknownScores.length;
   const strata = Int32Array.from({ length: nk + nu }, (_, i) => (i < nk ? 0 : 1));
-  if (options.indices) {
-    options.indices.forEach((r, b) => {
-      for (let i = 0; i < r.length; i++)
-        if (r[i]! < nk !== i < nk)
-          throw new InvalidArgumentError({
-            functionName: 'openSetIntervals',
-            argument: 'indices',
-            message: `resample ${b}, position ${i} holds ${r[i]}, which crosses the known/unknown boundary at ${nk}`,
-          });
-    });
-  }
+  checkKnownUnknownIndices(options.indices, nk, 'openSetIntervals');
   const sk = new Float64Array(nk);
   const su = new Float64Array(nu);
   const correct = new Array<number>(nk);

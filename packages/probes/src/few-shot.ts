@@ -22,6 +22,8 @@ export function selectFewShot(
       argument: 'shots',
       message: `must be a positive integer, got ${shots}`,
     });
+  if (labels.length === 0)
+    throw new InvalidArgumentError({ functionName: 'selectFewShot', argument: 'labels', message: 'is empty' });
   const byClass: number[][] = [];
   checkClassIds(labels, { functionName: 'selectFewShot', argument: 'labels' }, options.numClasses);
   for (let i = 0; i < labels.length; i++) (byClass[labels[i]!] ??= []).push(i);

@@ -136,6 +136,7 @@ describe('few-shot selection', () => {
     expect(takeRows(tensor2d([[1], [2], [3]]), [2, 0]).data).toEqual(Float32Array.from([3, 1]));
   });
   it('throws when a class has fewer items than shots, naming the class', () => {
+    expect(() => selectFewShot([], 1, { seed: 0 })).toThrow(/'labels' passed to 'selectFewShot': is empty/);
     expect(() => selectFewShot(labels, 17, { seed: 1 })).toThrow(/class 2 has 16 item\(s\), fewer than 17 shots/);
     expect(() => selectFewShot(labels, 1, { seed: 1, numClasses: 4 })).toThrow(/class 3 has 0 item/);
     expect(() => selectFewShot(labels, 0, { seed: 1 })).toThrow(InvalidArgumentError);
