@@ -30,7 +30,11 @@ export function openness(numKnown: number, numClasses: number): number {
  * HESP's published split lists (`split.py`, `splits_2024`), in HESP's own label ids.
  * MAFW ids are HESP's MAFW order (0 Angry, 1 Disgust, 2 Fear, 3 Happy, 4 Neutral, 5 Sad, 6 Surprise, 7 Contempt,
  * 8 Anxiety, 9 Helplessness, 10 Disappointment). HESP did not release its AFEW/DFEW label order; vlfer reads
- * those ids in the same alphabetical order (AFEW's folder order), which is an assumption, documented as such.
+ * those ids in the same alphabetical order (AFEW's folder order), which is an assumption, documented as such. A
+ * third-party fork (GoldExperiencejojo/HESP, 2025, not the authors) added DFEW lists in DFER-CLIP's order (DFEW's
+ * 1-based CSV label − 1: 0 happiness … 6 fear), to which its loader applies the split ids unchanged: under that
+ * reading DFEW split 0 `[6, 1]` is fear, sadness (here: surprise, disgust). `BASIC_7` is in DFER-CLIP's order, so
+ * `explicitOpenSetSplit([6, 1], BASIC_7)` (CLI `--known 6,1`) runs it.
  */
 const HESP_SPLITS = {
   mafw: [

@@ -6,6 +6,7 @@ import {
   inferLabelSet,
   labelSetFromNames,
   LABEL_SETS,
+  MAFW_11,
   matchClassName,
   parseAffectNetCsvText,
   parseCsvText,
@@ -42,6 +43,20 @@ describe('strict parsing of annotation text', () => {
     expect(() =>
       parseFerPlusCsvText(`${FERPLUS_HEADER}\nTraining,a.png,x,10,0,0,0,0,0,0,0,0\n`, { file: 'x.csv' }),
     ).toThrow(/x\.csv:2 \(field 'neutral'\): "x" is not a vote count/);
+  });
+  it('label schemes: a MAFW list without names is not read as HESP ids; refusals name the scheme that fits', () => {
+    // DFER-CLIP's MAFW lists carry no class names, and their ids are in another order than HESP's
+    expect(() => parseVideoListText('frames/a 3 3\n', { file: 'm.txt', labelScheme: 'mafw-hesp' })).toThrow(
+      /m\.txt:1 \(field 'label text'\): missing: HESP's MAFW lists name each class after its id .* read it with labelScheme 'dfer-clip'/,
+    );
+    // HESP's MAFW list read as DFER-CLIP ids: its names say which scheme it is
+    expect(() => parseVideoListText('frames/a 3 0 Angry\n', { file: 'm.txt', labelSet: MAFW_11 })).toThrow(
+      /'Angry' contradicts label 0 \(= happiness under the dfer-clip scheme\); the list's ids and names agree under the 'mafw-hesp' scheme: read it with labelScheme 'mafw-hesp'/,
+    );
+    // DFEW's own 1-based ids read as DFER-CLIP's: id 7 is contempt, not in basic-7
+    expect(() => parseVideoListText('frames/a 3 7\n', { file: 'd.txt' })).toThrow(
+      /label 7 \(= contempt under the dfer-clip scheme\) is not a class of label set basic-7 .*; if they are DFEW's own 1-based ids \(1 happiness … 7 fear\), with 'dfew-original'/,
+    );
   });
   it('duplicate rows are an error, or dropped and counted when asked; a repeat with another label is always an error', () => {
     const list = 'frames/a 10 0\nframes/b 10 1\nframes/a 10 0\n';

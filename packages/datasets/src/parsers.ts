@@ -123,20 +123,59 @@ export function videoListLabel(
   const label = fixed ? matchClassName(labelSet, className!) : native!;
   if (label < 0)
     fail(
-      `label ${labelText} (= ${className} under the ${scheme} scheme) is not a class of label set ${labelSet.id} (${labelSet.names.join(', ')}); if the list's ids are positions in that label set, read it with labelScheme 'label-set'`,
+      `label ${labelText} (= ${className} under the ${scheme} scheme) is not a class of label set ${labelSet.id} (${labelSet.names.join(', ')}); if the list's ids are positions in that label set, read it with labelScheme 'label-set'${scheme === 'dfer-clip' ? "; if they are DFEW's own 1-based ids (1 happiness … 7 fear), with 'dfew-original'" : ''}`,
     );
-  if (labelName !== undefined) {
-    const want = labelSet.names[label]!;
-    const c = canonicalExpression(labelName);
-    if (!(c !== undefined ? c === canonicalExpression(want) : labelName.toLowerCase() === want.toLowerCase())) {
-      throw new DataFormatError({
-        ...where,
-        field: 'label text',
-        message: `${quoteInput(labelName)} contradicts label ${labelText} (= ${want} under the ${scheme} scheme)`,
-      });
-    }
+  // HESP's MAFW lists name every id's class; one without names is another list (DFER-CLIP's MAFW ids differ)
+  if (scheme === 'mafw-hesp' && labelName === undefined)
+    throw new DataFormatError({
+      ...where,
+      field: 'label text',
+      message: `missing: HESP's MAFW lists name each class after its id ('… 0 Angry'), and a list without names (DFER-CLIP's MAFW lists, whose ids are in another order) would be misread; read it with labelScheme 'dfer-clip' (CLI --label-scheme dfer-clip), or add the names`,
+    });
+  if (labelName !== undefined && !sameClass(labelName, labelSet.names[label]!)) {
+    const agrees = otherSchemeAgreeing(native!, labelName, scheme);
+    throw new DataFormatError({
+      ...where,
+      field: 'label text',
+      message: `${quoteInput(labelName)} contradicts label ${labelText} (= ${labelSet.names[label]} under the ${scheme} scheme)${agrees ? `; the list's ids and names agree under the '${agrees}' scheme: read it with labelScheme '${agrees}' (CLI --label-scheme ${agrees})` : ''}`,
+    });
   }
   return label;
+}
+
+/** Whether a list's label text names `className` (by the expression it means, else by spelling). */
+function sameClass(text: string, className: string): boolean {
+  const c = canonicalExpression(text);
+  return c !== undefined ? c === canonicalExpression(className) : text.toLowerCase() === className.toLowerCase();
+}
+
+/** The fixed scheme other than `scheme` under which id `native` is the class `text` names, if any. */
+function otherSchemeAgreeing(native: number, text: string, scheme: LabelScheme): LabelScheme | undefined {
+  return (Object.keys(SCHEME_LABELS) as (keyof typeof SCHEME_LABELS)[]).find((s) => {
+    const { names, base } = NATIVE_LABELS[SCHEME_LABELS[s]];
+    const name = names[native - base];
+    return s !== scheme && name !== undefined && sameClass(text, name);
+  });
+}
+
+/**
+ * Rows that name one file or directory in two spellings, found once their paths are resolved (`c1` under the root
+ * and its absolute path, a rebased and a relative row; RAF-DB's `x.jpg` and `x.JPG`, one aligned image): refused as
+ * a repeated row is (another label always; the same label unless `policy` 'drop', which keeps the first row and
+ * counts the others in `dropped`, added to the parser's counts).
+ * @param key the resolved path of a row
+ * @throws DataFormatError naming the file, the line and the first line of the path
+ */
+export function dropResolvedDuplicates<T extends { line: number; label: number }>(
+  rows: readonly T[],
+  key: (row: T) => string,
+  options: { file: string; policy: DuplicatePolicy; what: string; dropped: readonly DroppedCount[] },
+): { rows: T[]; dropped: DroppedCount[] } {
+  const drops = new DropCounter();
+  for (const d of options.dropped) for (let i = 0; i < d.count; i++) drops.add(d.reason);
+  const dups = new Duplicates(options.file, options.policy, drops, `${options.what} (resolved)`);
+  const kept = rows.filter((r) => !dups.check(key(r), r.label, r.line));
+  return { rows: kept, dropped: drops.list() };
 }
 
 /** A rebase's `from` as it is matched: without trailing slashes (`/authors/x/` is `/authors/x`; `/` stays). */

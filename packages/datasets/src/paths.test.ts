@@ -109,6 +109,14 @@ describe('RAF-DB image names', () => {
     await expect(loadRafDb({ root, split: 'test' })).rejects.toThrow(
       /list_patition_label\.txt:2 \(field 'image name'\): '\.\.\/\.\.\/test_0002\.jpg' leaves the image folder/,
     );
+    // test_0001.jpg and test_0001.JPG name one aligned image: one item, or a conflict with another label
+    writeFileSync(list, 'test_0001.jpg 4\ntest_0001.JPG 1\n');
+    await expect(loadRafDb({ root, split: 'test' })).rejects.toThrow(
+      /list_patition_label\.txt:2: image \(resolved\) '.*test_0001_aligned\.jpg' is listed again with another label \(first at line 1\)/,
+    );
+    writeFileSync(list, 'test_0001.jpg 4\ntest_0001.JPG 4\n');
+    const kept = await loadRafDb({ root, split: 'test', duplicates: 'drop' });
+    expect([kept.items.length, kept.dropped]).toEqual([1, [{ reason: 'duplicate image (resolved)', count: 1 }]]);
   });
 });
 
@@ -146,6 +154,14 @@ describe('video-list frame directories', () => {
     ]);
     writeFileSync(file, `frames/../../elsewhere/b 2 1\n`);
     expect(() => loadVideoList({ file })).toThrow(/set_1\.txt:1 \(field 'frame_dir'\): .* leaves the root/);
+    // one directory spelt relative and absolute (or rebased) is one clip: a conflict, never two items
+    writeFileSync(file, `frames/a 2 3\n${join(root, 'frames', 'a')} 2 4\n`);
+    expect(() => loadVideoList({ file })).toThrow(
+      `${file}:2: frame directory (resolved) '${join(root, 'frames', 'a')}' is listed again with another label (first at line 1)`,
+    );
+    writeFileSync(file, `/authors/frames/a 2 3\nframes/a 2 3\n`);
+    expect(() => loadVideoList({ file, rebase: { from: '/authors', to: '.' } })).toThrow(/is listed twice \(first/);
+    expect(loadVideoList({ file, rebase: { from: '/authors', to: '.' }, duplicates: 'drop' }).items.length).toBe(1);
     // an explicit rebase target is the user's choice, even outside the root
     writeFileSync(file, '/authors/b 2 1\n');
     expect(loadVideoList({ file, rebase: { from: '/authors', to: join(dir, 'elsewhere') } }).items[0]!.frameDir).toBe(

@@ -56,5 +56,5 @@ export function normalizeListedPath(raw: string, o: ListedPathOptions): string {
 
 /** The message for a path the loader found outside its root (absolute, or reached through `root`). */
 export function outsideRootMessage(path: string, root: string): string {
-  return `'${path.length > 200 ? `${path.slice(0, 200)}…` : path}' is outside the root '${root}'; paths in the list must stay inside it (give the folder that holds the data as root, --root, or ${hint})`;
+  return `'${path.length > 200 ? `${path.slice(0, 200)}…` : path}' is outside the root '${root}'; paths in the list must stay inside it (map the authors' absolute paths with rebase: { from, to } (CLI --rebase <from>=<to>), give the folder that holds the data as root, --root, or ${hint})`;
 }

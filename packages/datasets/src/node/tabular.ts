@@ -1,9 +1,15 @@
 import { statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { DataFormatError, type LabelSet } from '@vlfer/core';
 import { readTextFile } from '@vlfer/core/node';
 import { BASIC_7 } from '../label-sets.js';
-import { parseAffectNetCsvText, parseFerPlusCsvText, parseRafDbListText, type FerPlusUsage } from '../parsers.js';
+import {
+  dropResolvedDuplicates,
+  parseAffectNetCsvText,
+  parseFerPlusCsvText,
+  parseRafDbListText,
+  type FerPlusUsage,
+} from '../parsers.js';
 import { countLabels, type DuplicatePolicy, type ImageItem, type LoadResult } from '../types.js';
 import { verifyImage, type ImageVerification } from './image-check.js';
 import { explainFsError } from './scan-errors.js';
@@ -85,9 +91,16 @@ export async function loadRafDb(options: RafDbOptions): Promise<LoadResult<Image
     label: e.label,
     line: e.line,
   }));
-  await checkListedImages(listed, file, 'image name', options.verify ?? 'header');
-  const items = withoutLines(listed);
-  return { items, labelSet, counts: countLabels(items, labelSet.names.length), dropped, source: file };
+  // `x.jpg` and `x.JPG` name one aligned image: a duplicate, never two items
+  const unique = dropResolvedDuplicates(listed, (it) => resolve(it.path), {
+    file,
+    policy: options.duplicates ?? 'error',
+    what: 'image',
+    dropped,
+  });
+  await checkListedImages(unique.rows, file, 'image name', options.verify ?? 'header');
+  const items = withoutLines(unique.rows);
+  return { items, labelSet, counts: countLabels(items, labelSet.names.length), dropped: unique.dropped, source: file };
 }
 
 export interface AffectNetOptions {

@@ -3,7 +3,7 @@ import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { DataFormatError, quoteInput } from '@vlfer/core';
 import { readTextFile } from '@vlfer/core/node';
 import { isImageFile } from '../media.js';
-import { parseVideoListText, type ParseVideoListOptions } from '../parsers.js';
+import { dropResolvedDuplicates, parseVideoListText, type ParseVideoListOptions } from '../parsers.js';
 import { outsideRootMessage } from '../paths.js';
 import { countLabels, type LoadResult, type VideoItem } from '../types.js';
 import { checkRootDir, explainFsError, readDirForScan } from './scan-errors.js';
@@ -51,7 +51,7 @@ export function loadVideoList(options: VideoListOptions): LoadResult<VideoItem> 
   // a root that relative frame directories are read under must exist (a mistyped one is named as such)
   if (options.root !== undefined && check !== 'none' && entries.some((e) => !isAbsolute(e.dir)))
     checkRootDir(options.root, 'root', 'loadVideoList');
-  const items: VideoItem[] = entries.map((e) => {
+  const listed: VideoItem[] = entries.map((e) => {
     const frameDir = isAbsolute(e.dir) ? e.dir : join(root, e.dir);
     // relative paths were checked by the parser; an absolute one (not from the caller's rebase) must lie under root
     if (isAbsolute(e.dir) && !e.rebased && !options.allowOutsideRoot && !isInside(root, frameDir))
@@ -86,5 +86,13 @@ export function loadVideoList(options: VideoListOptions): LoadResult<VideoItem> 
     }
     return { frameDir, numFrames: e.numFrames, label: e.label, line: e.line, ...(e.rebased ? { rebased: true } : {}) };
   });
-  return { items, labelSet, counts: countLabels(items, labelSet.names.length), dropped, source: file };
+  // one directory spelt two ways (relative and absolute, rebased and not) is one clip: a duplicate, never two items
+  const unique = dropResolvedDuplicates(listed, (it) => resolve(it.frameDir), {
+    file,
+    policy: options.duplicates ?? 'error',
+    what: 'frame directory',
+    dropped,
+  });
+  const items = unique.rows;
+  return { items, labelSet, counts: countLabels(items, labelSet.names.length), dropped: unique.dropped, source: file };
 }
