@@ -46,6 +46,10 @@ describe('Exp-CLIP prompts', () => {
   it('errors on unknown prompt types and numbers', () => {
     expect(() => expClipPrompts('nope' as never, BASIC_7)).toThrow(/unknown prompt type 'nope'/);
     expect(() => promptTypeByNumber(6)).toThrow(/expected 1\.\.5/);
+    // numbered class folders (a common RAF-DB export) name no expression to prompt with
+    expect(() => expClipPrompts('class_name', ['1', '2'])).toThrow(
+      /'labelSet' passed to 'expClipPrompts': class '1' is a number, not an expression/,
+    );
   });
 });
 

@@ -75,6 +75,13 @@ export function expClipPrompts(promptType: PromptType, labelSet: LabelSet | read
     const key = name.trim().toLowerCase();
     const curated = table[key] ?? table[PROMPT_ALIASES[key] ?? ''];
     if (curated) return [...curated];
+    // a number names no expression: 'a photo of a face exuding 3.' would score classes by nothing (numbered folders)
+    if (/^\d+$/.test(name.trim()))
+      throw new InvalidArgumentError({
+        functionName: 'expClipPrompts',
+        argument: 'labelSet',
+        message: `class '${name.trim()}' is a number, not an expression: prompts are built from class names (rename numbered class folders after their expressions, or read the release with its own dataset loader, e.g. --dataset raf-db)`,
+      });
     fromTemplates.push(name);
     return EXP_CLIP_TEMPLATES[promptType].map((t) => t.replaceAll('{}', name.trim()));
   });
