@@ -162,6 +162,10 @@ describe('video-list frame directories', () => {
     writeFileSync(file, `/authors/frames/a 2 3\nframes/a 2 3\n`);
     expect(() => loadVideoList({ file, rebase: { from: '/authors', to: '.' } })).toThrow(/is listed twice \(first/);
     expect(loadVideoList({ file, rebase: { from: '/authors', to: '.' }, duplicates: 'drop' }).items.length).toBe(1);
+    // … and one reached through a symbolic link
+    symlinkSync(join(root, 'frames'), join(root, 'linked'));
+    writeFileSync(file, `frames/a 2 3\nlinked/a 2 4\n`);
+    expect(() => loadVideoList({ file })).toThrow(/set_1\.txt:2: frame directory \(resolved\) .* listed again/);
     // an explicit rebase target is the user's choice, even outside the root
     writeFileSync(file, '/authors/b 2 1\n');
     expect(loadVideoList({ file, rebase: { from: '/authors', to: join(dir, 'elsewhere') } }).items[0]!.frameDir).toBe(

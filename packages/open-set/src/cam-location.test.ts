@@ -25,6 +25,10 @@ describe('the stages of the CAM rule (camToUint8 → camRedMask → largestConto
   it('camToUint8 min-maxes to [0, 255] truncating, and maps a constant map to zeros', () => {
     expect(Array.from(camToUint8(Float32Array.of(-1, 0, 1, 0.999)))).toEqual([0, 127, 255, 254]);
     expect(Array.from(camToUint8(Float32Array.of(3, 3, 3)))).toEqual([0, 0, 0]);
+    // so a constant map has no region: refused with what to give instead (it gave a patch centred at NaN, NaN)
+    expect(() => camPatchLocation(new Float32Array(49).fill(0.5), 7)).toThrow(
+      /the class activation map is constant .* give its centre instead \(location: \{ row, col \}, CLI --location row,col\)/,
+    );
     // numpy on a float32 CAM rounds each step to float32: 255 · 0.78823531 is 201.0000032 there, 200.9999948 in float64
     expect(Array.from(camToUint8(Float32Array.of(-2.2098031, 1.9609208, 1.0777086)))).toEqual([0, 255, 201]);
   });

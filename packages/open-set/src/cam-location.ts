@@ -178,10 +178,10 @@ export function largestComponent(mask: Uint8Array, S: number): { n: number; sy: 
  * so the red mask is a threshold. The contour is traced and its area and moments taken as OpenCV does
  * (`traceOuterBorder`, `polygonMoments`, `largestContour`), after OpenCV's own fixed-point resize (`camRedMask`).
  * Where no contour encloses any area (only lines or lone pixels are red; the reference crashes there) the centroid
- * of the largest component is taken.
+ * of the largest component is taken; a constant map (no red pixel) is refused.
  * Stages: `camToUint8` → `camRedMask` → `largestContour` (`largestComponent`) → `clampPatchCentre`.
  * @param cam row-major grid×grid activation map
- * @throws InvalidArgumentError when `cam` is not grid×grid
+ * @throws InvalidArgumentError when `cam` is not grid×grid or is constant
  */
 export function camPatchLocation(
   cam: Float32Array,
@@ -196,8 +196,15 @@ export function camPatchLocation(
       message: `length ${cam.length} is not ${grid}×${grid}`,
     });
   const mask = camRedMask(camToUint8(cam), grid, S);
+  // a constant map (a uniform frame) has no maximum to map to 255: no red pixel, no region (the reference crashes)
+  if (!mask.some((v) => v !== 0))
+    throw new InvalidArgumentError({
+      functionName: 'camPatchLocation',
+      argument: 'cam',
+      message:
+        'the class activation map is constant (a uniform first training frame?), so the CAM rule finds no region to put the visual prompt on; give its centre instead (location: { row, col }, CLI --location row,col)',
+    });
   const contour = largestContour(mask, S);
-  // the maximum always maps to 255, so the mask is never empty
   const fallback = contour.area > 0 ? undefined : largestComponent(mask, S);
   const [row, col] = fallback ? [fallback.sy / fallback.n, fallback.sx / fallback.n] : [contour.row, contour.col];
   // `int(m01 / m00)` in the reference: truncated toward zero, not rounded

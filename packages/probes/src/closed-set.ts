@@ -59,8 +59,9 @@ export interface ClosedSetFit {
   logits: Tensor2D;
   /**
    * probes: the chosen inverse L2 strength C, its validation accuracy, the C values tried, and how the fit at the
-   * chosen C stopped (`optimizer.reason`: 'gradient' converged; 'line-search' found no further decrease, at the
-   * optimum within rounding for a large C; 'max-iterations' did not converge)
+   * chosen C stopped (`optimizer.reason`: 'gradient' met the stop test; 'line-search' found no further decrease, at
+   * the optimum within rounding for a large C; 'max-iterations' did not meet it in `maxIterations`, which at C ≥ 1e4
+   * on nearly separable features can leave the objective within 1e-10 of the optimum: see `gradientNorm`)
    */
   sweep?: {
     c: number;

@@ -70,7 +70,8 @@ function checkData(features: Tensor2D, labels: ArrayLike<number>, functionName: 
  * stop far from the optimum on ill-conditioned fits; vlfer's defaults (‖∇‖∞ ≤ 1e-8 / max(1, C) on that scaled
  * objective, 1000 iterations) do not, also on separable classes at C = 1e6 (probes.test.ts: the exact optimum to 1e-4;
  * the loss and its gradient are computed without the cancellation of log(1 + tiny) and p − 1). How the fit stopped is
- * in `optimizer.reason`: 'max-iterations' did not converge.
+ * in `optimizer.reason`: 'max-iterations' did not meet the stop test (at C ≥ 1e4 on nearly separable features the
+ * test, 1e-8 / C, may not be met within 1000 iterations with the objective within 1e-10 of its optimum).
  * @param features [n, D] @param labels [n] class ids in [0, C)
  */
 export function fitLinearProbe(

@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { DataFormatError, type LabelSet } from '@vlfer/core';
 import { readTextFile } from '@vlfer/core/node';
 import { BASIC_7 } from '../label-sets.js';
@@ -13,6 +13,7 @@ import {
 import { countLabels, type DuplicatePolicy, type ImageItem, type LoadResult } from '../types.js';
 import { verifyImage, type ImageVerification } from './image-check.js';
 import { explainFsError } from './scan-errors.js';
+import { realPath } from './video-list.js';
 
 /**
  * Check the images an annotation file lists: each must exist (whatever `mode`; a stat per image), then pass
@@ -92,7 +93,7 @@ export async function loadRafDb(options: RafDbOptions): Promise<LoadResult<Image
     line: e.line,
   }));
   // `x.jpg` and `x.JPG` name one aligned image: a duplicate, never two items
-  const unique = dropResolvedDuplicates(listed, (it) => resolve(it.path), {
+  const unique = dropResolvedDuplicates(listed, (it) => realPath(it.path), {
     file,
     policy: options.duplicates ?? 'error',
     what: 'image',

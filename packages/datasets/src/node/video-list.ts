@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { DataFormatError, quoteInput } from '@vlfer/core';
 import { readTextFile } from '@vlfer/core/node';
@@ -26,6 +26,15 @@ export interface VideoListOptions extends Omit<ParseVideoListOptions, 'file'> {
    * `'exists'`: it must exist; `'none'`: no file-system check.
    */
   checkFrames?: 'count' | 'exists' | 'none';
+}
+
+/** `path` with its symbolic links followed where it exists (one directory reached through a link is one clip). */
+export function realPath(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return resolve(path); // not there (frames unchecked): as spelt, resolved
+  }
 }
 
 /** Whether `path` is `root` or lies under it (lexically: links are not resolved). */
@@ -87,7 +96,7 @@ export function loadVideoList(options: VideoListOptions): LoadResult<VideoItem> 
     return { frameDir, numFrames: e.numFrames, label: e.label, line: e.line, ...(e.rebased ? { rebased: true } : {}) };
   });
   // one directory spelt two ways (relative and absolute, rebased and not) is one clip: a duplicate, never two items
-  const unique = dropResolvedDuplicates(listed, (it) => resolve(it.frameDir), {
+  const unique = dropResolvedDuplicates(listed, (it) => realPath(it.frameDir), {
     file,
     policy: options.duplicates ?? 'error',
     what: 'frame directory',
