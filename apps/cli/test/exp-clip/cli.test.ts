@@ -204,8 +204,9 @@ describe('vlfer exp-clip command line', () => {
     for (const w of warnings) expect(ok.stderr).toContain(`warning: ${w}`);
   }, 120_000);
   it('--logit-scale sets the scale of the probabilities (recorded in metrics.json); long prompts are named on stderr', async () => {
-    // a class whose name is 90 digits (one token each): its prompt has 102 tokens (start, 9 words, 90 digits, ".", end) and is cut to 77
-    const long = '1234567890'.repeat(9);
+    // a class whose name is a letter and 90 digits (one token each; a name of digits only is refused as no expression):
+    // its prompt has 103 tokens (start, 9 words, 'x', 90 digits, ".", end) and is cut to 77
+    const long = `x${'1234567890'.repeat(9)}`;
     const r2 = join(work, 'long-class');
     await writeSolidClassFolders(r2, { classes: ['happy', 'sad', long], perClass: 1, size: 32, level: (c) => 60 * c });
     const args = ['eval', '--dataset', 'image-folder', '--root', r2, '--model', model, '--prompts', '3'];
@@ -226,7 +227,7 @@ describe('vlfer exp-clip command line', () => {
       source: 'user',
     });
     expect(ok.stderr).toMatch(
-      /prompt 3 of 3 has 102 tokens, more than CLIP's 77: its end is cut \(the end token kept in slot 77, as clip\.tokenize\(truncate=True\) does\): "a photo of a face with an expression of 1234567890/,
+      /prompt 3 of 3 has 103 tokens, more than CLIP's 77: its end is cut \(the end token kept in slot 77, as clip\.tokenize\(truncate=True\) does\): "a photo of a face with an expression of x1234567890/,
     );
     const bad = cli([...args, '--logit-scale', 'big']);
     expect(bad.code).toBe(1);
