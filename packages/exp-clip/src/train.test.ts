@@ -238,7 +238,7 @@ describe('exp-clip train end to end on tiny-clip with imported targets', () => {
     const metricsBytes = readFileSync(join(part, 'metrics.json'));
     writeFileSync(join(part, 'metrics.json'), '{}');
     await expect(runTrain({ ...base(), epochs: 2, out: part }, { log: () => {} })).rejects.toThrow(
-      /holds a published head whose metrics\.json cannot be read as published \(.*differs from the manifest/,
+      /holds a published set whose metrics\.json cannot be read as published \(.*differs from the manifest/,
     );
     writeFileSync(join(part, 'metrics.json'), metricsBytes);
     expect(readFileSync(join(part, 'head.safetensors'))).toEqual(head);

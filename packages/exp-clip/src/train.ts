@@ -16,7 +16,6 @@ import {
   type Shard,
   DataFormatError,
   InvalidArgumentError,
-  VlferError,
   parseOptions,
   type ComputeDevice,
   type ProgressCallback,
@@ -32,7 +31,7 @@ import {
   readJsonLines,
   RUN_WORK_DIR,
   RunDirectory,
-  verifyRunOutputs,
+  readPublishedObject,
   saveCheckpoint,
   writeFileAtomic,
   writeJsonAtomic,
@@ -910,7 +909,7 @@ export const TRAIN_RUN: RunKind = {
 
 /**
  * The head published in `run`, as one read of its config.resolved.json (training key, content fingerprints) and
- * metrics.json (epochs); undefined when nothing is published. An unreadable set reads as nothing recorded: another head.
+ * metrics.json (epochs), checked against its manifest; undefined when nothing is published.
  */
 interface PublishedHead {
   config: Record<string, unknown>;
@@ -918,24 +917,9 @@ interface PublishedHead {
 }
 
 function readPublishedHead(run: RunDirectory): PublishedHead | undefined {
-  if (!existsSync(run.path(MANIFEST_FILE))) return undefined;
-  const read = (name: string): Record<string, unknown> => {
-    try {
-      verifyRunOutputs(run.dir, [name]);
-      const json = JSON.parse(readFileSync(run.path(name), 'utf8')) as unknown;
-      if (json !== null && typeof json === 'object' && !Array.isArray(json)) return json as Record<string, unknown>;
-      throw new VlferError(`${name} is not a JSON object`);
-    } catch (error) {
-      throw new InvalidArgumentError({
-        functionName: 'trainHead',
-        argument: 'out',
-        message: `${run.dir} holds a published head whose ${name} cannot be read as published (${(error as Error).message}); choose another output directory, or remove that one to train it again`,
-        cause: error,
-      });
-    }
-  };
-  const config = read('config.resolved.json');
-  const { epochs } = read('metrics.json');
+  const config = readPublishedObject(run, 'config.resolved.json', 'trainHead');
+  if (!config) return undefined;
+  const { epochs } = readPublishedObject(run, 'metrics.json', 'trainHead')!;
   return { config, epochs: typeof epochs === 'number' ? epochs : undefined };
 }
 

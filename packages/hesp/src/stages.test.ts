@@ -753,12 +753,12 @@ describe('the stages composed by hand on tiny-clip', () => {
       const metricsText = readFileSync(metricsPath);
       rmSync(metricsPath);
       await expect(trainHesp(options({ out, epochs: 2 }))).rejects.toThrow(
-        /holds a published run whose metrics\.json cannot be read as published \(cannot read .*metrics\.json/,
+        /holds a published set whose metrics\.json cannot be read as published \(cannot read .*metrics\.json/,
       );
       // one that parses but is not the published file is no answer either
       writeFileSync(metricsPath, '{}');
       await expect(trainHesp(options({ out, epochs: 1 }))).rejects.toThrow(
-        /holds a published run whose metrics\.json cannot be read as published \(.*differs from the manifest/,
+        /holds a published set whose metrics\.json cannot be read as published \(.*differs from the manifest/,
       );
       writeFileSync(metricsPath, metricsText);
       // nor is a later call's checkpoint, stopped before it reached the published epochs, a way to fewer epochs

@@ -22,7 +22,7 @@ import {
   readJsonLines,
   RUN_WORK_DIR,
   RunDirectory,
-  verifyRunOutputs,
+  readPublishedObject,
   writeFileAtomic,
   type RunKind,
 } from '@vlfer/core/node';
@@ -374,23 +374,8 @@ export function refuseFewerEpochsThanPublished(run: RunDirectory, o: HespOptions
 function readPublishedHespRun(
   run: RunDirectory,
 ): { config: Record<string, unknown> & { key?: unknown }; metrics: Record<string, unknown> } | undefined {
-  if (!existsSync(run.path(MANIFEST_FILE))) return undefined;
-  const read = (name: string): Record<string, unknown> => {
-    try {
-      verifyRunOutputs(run.dir, [name]);
-      const json = JSON.parse(readFileSync(run.path(name), 'utf8')) as unknown;
-      if (json !== null && typeof json === 'object' && !Array.isArray(json)) return json as Record<string, unknown>;
-      throw new VlferError(`${name} is not a JSON object`);
-    } catch (error) {
-      throw new InvalidArgumentError({
-        functionName: 'trainHesp',
-        argument: 'out',
-        message: `${run.dir} holds a published run whose ${name} cannot be read as published (${(error as Error).message}); choose another output directory, or remove that one to train it again`,
-        cause: error,
-      });
-    }
-  };
-  return { config: read('config.resolved.json'), metrics: read('metrics.json') };
+  const config = readPublishedObject(run, 'config.resolved.json', 'trainHesp');
+  return config && { config, metrics: readPublishedObject(run, 'metrics.json', 'trainHesp')! };
 }
 
 /**

@@ -32,6 +32,7 @@ export {
   RUN_KIND_FILE,
   RUN_WORK_DIR,
   verifyRunOutputs,
+  readPublishedObject,
   recoverRunDirectory,
   RUN_LOCK_FILE,
   MANIFEST_FILE,

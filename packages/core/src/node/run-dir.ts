@@ -707,3 +707,29 @@ export function verifyRunOutputs(dir: string, names?: readonly string[]): RunMan
   }
   return m;
 }
+
+/**
+ * A JSON object of the set `run` published (config.resolved.json, metrics.json …), checked against the manifest
+ * first, for a decision about the run that must not rest on an edited or damaged file; undefined where nothing is
+ * published. @throws InvalidArgumentError naming `out` (of `functionName`), the file and why it cannot be read
+ */
+export function readPublishedObject(
+  run: RunDirectory,
+  name: string,
+  functionName: string,
+): Record<string, unknown> | undefined {
+  if (!existsSync(run.path(MANIFEST_FILE))) return undefined;
+  try {
+    verifyRunOutputs(run.dir, [name]);
+    const json = JSON.parse(readFileSync(run.path(name), 'utf8')) as unknown;
+    if (json !== null && typeof json === 'object' && !Array.isArray(json)) return json as Record<string, unknown>;
+    throw new DataFormatError({ file: run.path(name), message: 'not a JSON object' });
+  } catch (error) {
+    throw new InvalidArgumentError({
+      functionName,
+      argument: 'out',
+      message: `${run.dir} holds a published set whose ${name} cannot be read as published (${(error as Error).message}); choose another output directory, or remove that one to run again`,
+      cause: error,
+    });
+  }
+}
