@@ -24,7 +24,7 @@ export interface DetectorSettings {
   scoreThreshold?: number;
   /** @default 0.3 */
   nmsThreshold?: number;
-  /** Faces kept per image after NMS. @default 50 */
+  /** Faces kept per image after NMS (the highest scores): a crowd photo with more loses the rest. @default 50 */
   topK?: number;
   /** Long side of a dynamic-input model's input (YuNet-s), a multiple of 32. @default 640 */
   longSide?: number;
@@ -153,12 +153,19 @@ export class FaceDetectorModel {
         argument: 'longSide',
         message: `must be a positive multiple of 32, got ${longSide}`,
       });
+    const topK = settings.topK ?? 50;
+    if (!Number.isInteger(topK) || topK < 1 || topK > 10_000)
+      throw new InvalidArgumentError({
+        functionName: fn,
+        argument: 'topK',
+        message: `must be an integer in 1..10000 (faces kept per image), got ${topK}`,
+      });
     this.kind = kind;
     this.target = fixed ? { width: shape[3] as number, height: shape[2] as number } : { longSide, multiple: 32 };
     this.options = {
       scoreThreshold: settings.scoreThreshold ?? 0.7,
       nmsThreshold: settings.nmsThreshold ?? 0.3,
-      topK: settings.topK ?? 50,
+      topK,
     };
   }
 

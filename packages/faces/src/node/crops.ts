@@ -57,6 +57,8 @@ export interface FaceCounts {
   zero: number;
   one: number;
   many: number;
+  /** Images with as many faces as the detector keeps (`topK`): more may be in them, unseen. */
+  atLimit: number;
   /** Left out (no face, 'skip') or used whole (no face, 'full'); crops written or reused. */
   skipped: number;
   whole: number;
@@ -80,12 +82,12 @@ function lazyImage(path: string, image: RgbImage | null): () => Promise<RgbImage
   return () => (p ??= decodeImage(path));
 }
 
-const MAX_FACES_CACHED = 50;
 const PER_FACE = 15;
 
-function encodeFaces(faces: readonly Face[]): Float32Array {
-  const v = new Float32Array(1 + MAX_FACES_CACHED * PER_FACE).fill(Number.NaN);
-  const n = Math.min(faces.length, MAX_FACES_CACHED);
+/** A detection cache entry holds every face the detector keeps (`topK`; its cache key names it). */
+function encodeFaces(faces: readonly Face[], maxFaces: number): Float32Array {
+  const v = new Float32Array(1 + maxFaces * PER_FACE).fill(Number.NaN);
+  const n = Math.min(faces.length, maxFaces);
   v[0] = n;
   faces.slice(0, n).forEach((f, i) => {
     const o = 1 + i * PER_FACE;
@@ -141,6 +143,7 @@ export class FaceCropper {
     zero: 0,
     one: 0,
     many: 0,
+    atLimit: 0,
     skipped: 0,
     whole: 0,
     crops: 0,
@@ -195,14 +198,15 @@ export class FaceCropper {
   /** The faces in one image file (cached), and the decoded image when it had to be read. */
   async detectFile(path: string): Promise<{ faces: Face[]; key: string; image: RgbImage | null }> {
     const key = hashFile(path);
-    const dim = 1 + MAX_FACES_CACHED * PER_FACE;
+    const maxFaces = this.detector.options.topK;
+    const dim = 1 + maxFaces * PER_FACE;
     const hit = this.detections.get(key, dim);
     if (hit) {
       this.cacheCounts.fromCache++;
       return { faces: decodeFaces(hit), key, image: null };
     }
     const image = await decodeImage(path);
-    const encoded = encodeFaces(await this.detector.detect(image));
+    const encoded = encodeFaces(await this.detector.detect(image), maxFaces);
     this.detections.set(key, encoded);
     this.cacheCounts.detected++;
     // crops are always cut from the cached (float32) detections, so a crop does not depend on whether its
@@ -266,6 +270,7 @@ export class FaceCropper {
       return [path];
     }
     if (first) this.counts[faces.length === 1 ? 'one' : 'many']++;
+    if (first && faces.length >= this.detector.options.topK) this.counts.atLimit++;
     const size = image ?? (await sharp(path).metadata());
     const chosen = selectFaces(faces, this.settings.selection, { width: size.width!, height: size.height! });
     const decoded = lazyImage(path, image); // decoded at most once, however many of its crops are missing
@@ -311,6 +316,7 @@ export class FaceCropper {
       return [...frames];
     }
     if (first) this.counts[max === 1 ? 'one' : 'many']++;
+    if (first && max >= this.detector.options.topK) this.counts.atLimit++;
     const meta = found[0]!.image ?? (await sharp(frames[0]!).metadata());
     const selection = this.settings.selection === 'all' ? 'largest' : this.settings.selection;
     const track = trackFace(
@@ -369,7 +375,7 @@ export class FaceCropper {
   summary(): string {
     const c = this.counts;
     const k = this.cacheCounts;
-    return `faces (${this.describe()}): ${c.images} images/clips — ${c.zero} with none, ${c.one} with one, ${c.many} with several; ${c.crops} crops${c.skipped ? `, ${c.skipped} skipped` : ''}${c.whole ? `, ${c.whole} used whole` : ''} (detector run on ${k.detected} images, ${k.fromCache} from the cache${k.damagedCrops ? `; ${k.damagedCrops} damaged crops cut again` : ''})`;
+    return `faces (${this.describe()}): ${c.images} images/clips — ${c.zero} with none, ${c.one} with one, ${c.many} with several${c.atLimit ? ` (${c.atLimit} with ${this.detector.options.topK}, the detector's limit: more faces may be in them, unseen; raise topK)` : ''}; ${c.crops} crops${c.skipped ? `, ${c.skipped} skipped` : ''}${c.whole ? `, ${c.whole} used whole` : ''} (detector run on ${k.detected} images, ${k.fromCache} from the cache${k.damagedCrops ? `; ${k.damagedCrops} damaged crops cut again` : ''})`;
   }
 }
 

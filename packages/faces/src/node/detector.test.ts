@@ -185,6 +185,29 @@ describe('the crop cache', () => {
     expect(new Set([...boxes, ...crops].map((c) => c.path)).size).toBe(boxes.length + crops.length);
     expect(readdirSync(join(cache, 'crops')).length).toBeGreaterThan(0);
   }, 60_000);
+  it('an image with as many faces as the detector keeps (topK) is counted and said; the cache keeps all topK', async () => {
+    const two = await FaceDetector.load('yunet-s', { modelDir, topK: 2 });
+    const many = await FaceDetector.load('yunet-s', { modelDir, topK: 60 });
+    try {
+      const items = photos.slice(0, 1).map((path, label) => ({ path, label })); // 3 faces
+      const capped = new FaceCropper(two, { align: false, selection: 'all' }, join(work, 'cache-topk'));
+      expect((await capped.cropImages(items)).length).toBe(2);
+      expect(capped.counts.atLimit).toBe(1);
+      expect(capped.summary()).toMatch(
+        /\(1 with 2, the detector's limit: more faces may be in them, unseen; raise topK\)/,
+      );
+      // a detector keeping 60 faces keeps them all in its cache entries (50 were kept whatever topK was)
+      const wide = new FaceCropper(many, { align: false, selection: 'all' }, join(work, 'cache-topk'));
+      expect((await wide.cropImages(items)).length).toBe(3);
+      expect(wide.counts.atLimit).toBe(0);
+      await expect(FaceDetector.load('yunet-s', { modelDir, topK: 0 })).rejects.toThrow(
+        /'topK'.*must be an integer in 1\.\.10000/,
+      );
+    } finally {
+      await two.dispose();
+      await many.dispose();
+    }
+  }, 60_000);
   it('a cached crop replaced by another valid PNG (another face, a grey square) is reported and cut again', async () => {
     const cache = join(work, 'cache-integrity');
     const items = photos.slice(0, 2).map((path, label) => ({ path, label }));
