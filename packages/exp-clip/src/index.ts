@@ -37,6 +37,7 @@ export {
   // the stages of evaluateZeroShot, in order, for callers that replace one of them
   loadEvalFolds,
   evalDataWarnings,
+  facesSkipWarnings,
   sharedLabelSet,
   evalPrompts,
   resolveLogitScale,

@@ -281,6 +281,10 @@ describe('vlfer exp-clip command line', () => {
     );
     const metrics = JSON.parse(readFileSync(join(work, 'raw-run', 'metrics.json'), 'utf8'));
     expect(metrics.faces.counts).toMatchObject({ images: 7, zero: 1, many: 6, crops: 22 });
+    // the blank image left out thins its class: said, since UAR and WAR are then of a subset
+    expect(metrics.warnings).toContain(
+      "image-folder: faces: 'sadness' keeps 3 of 4 images (no face was found in the others, which were left out: --when-no-face skip); UAR and WAR are of that subset and its class balance (--when-no-face full keeps them whole)",
+    );
     const rows = readFileSync(join(work, 'raw-run', 'predictions.csv'), 'utf8')
       .trim()
       .split('\n')
