@@ -57,6 +57,11 @@ describe('the vlfer command', () => {
       1,
       "vlfer: unknown option '--datset' (did you mean --dataset?)\n",
     ]);
+    // HESP's clips keep their frame count: its --when-no-face offers no 'skip' (help and parsing alike)
+    const skip = vlfer(['hesp', 'train', '--when-no-face', 'skip']);
+    expect(skip.stderr).toMatch(
+      /^vlfer: option '--when-no-face <policy>' argument 'skip' is invalid\. Allowed choices are full, fail\./,
+    );
     const missing = vlfer(['hesp', 'eval']);
     expect([missing.code, missing.stderr]).toEqual([1, "vlfer: required option '--run <dir>' not specified\n"]);
   });

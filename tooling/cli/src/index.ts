@@ -407,8 +407,9 @@ export function rebasePair(v: string): { from: string; to: string } {
 /**
  * The face flags every command that reads images or frames takes (`@vlfer/faces`): `--faces detect|detect:align`
  * turns them on; the rest tune them. `facesFromFlags` turns the parsed values into the pipelines' `faces` option.
+ * `clips`: a command of clips (HESP), whose `--when-no-face` has no `skip` (a clip keeps its frame count).
  */
-export function addFaceOptions(cmd: Command): Command {
+export function addFaceOptions(cmd: Command, options: { clips?: boolean } = {}): Command {
   return cmd
     .addOption(
       new Option(
@@ -420,10 +421,16 @@ export function addFaceOptions(cmd: Command): Command {
     .option('--face-models <dir>', 'directory holding the detector files (default: $VLFER_FACE_MODELS)')
     .addOption(new Option('--face-select <policy>', 'images with several faces').choices(['largest', 'central', 'all']))
     .addOption(
-      new Option(
-        '--when-no-face <policy>',
-        'images or clips without a face: skip them, use them whole, or stop',
-      ).choices(['skip', 'full', 'fail']),
+      options.clips
+        ? // a clip keeps its frame count: one without a face is used whole or stops the run
+          new Option('--when-no-face <policy>', 'clips without a face: use them whole, or stop').choices([
+            'full',
+            'fail',
+          ])
+        : new Option(
+            '--when-no-face <policy>',
+            'images or clips without a face: skip them, use them whole, or stop',
+          ).choices(['skip', 'full', 'fail']),
     )
     .option('--face-size <px>', 'side of the face crops', integer(16))
     .option('--face-cache <dir>', 'detections and crops (default .vlfer-cache/faces)');

@@ -19,7 +19,7 @@ export const FLAG_NAMES = {
 };
 
 export function trainCommand(): Command {
-  return addFaceOptions(new Command('train'))
+  return addFaceOptions(new Command('train'), { clips: true })
     .description(
       'train HESP on one open-set split; publishes metrics.json (both metric families), epochs.jsonl, train-log.jsonl, best.safetensors; rerun the same command to resume',
     )
