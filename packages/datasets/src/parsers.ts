@@ -172,7 +172,7 @@ export function dropResolvedDuplicates<T extends { line: number; label: number }
   options: { file: string; policy: DuplicatePolicy; what: string; dropped: readonly DroppedCount[] },
 ): { rows: T[]; dropped: DroppedCount[] } {
   const drops = new DropCounter();
-  for (const d of options.dropped) for (let i = 0; i < d.count; i++) drops.add(d.reason);
+  for (const d of options.dropped) drops.add(d.reason, d.count);
   const dups = new Duplicates(options.file, options.policy, drops, `${options.what} (resolved)`);
   const kept = rows.filter((r) => !dups.check(key(r), r.label, r.line));
   return { rows: kept, dropped: drops.list() };

@@ -48,8 +48,8 @@ export function countLabels(items: readonly { label: number }[], numClasses: num
 
 export class DropCounter {
   private readonly map = new Map<string, number>();
-  add(reason: string): void {
-    this.map.set(reason, (this.map.get(reason) ?? 0) + 1);
+  add(reason: string, count = 1): void {
+    this.map.set(reason, (this.map.get(reason) ?? 0) + count);
   }
   list(): DroppedCount[] {
     return [...this.map].map(([reason, count]) => ({ reason, count }));

@@ -170,8 +170,12 @@ export function facesSkipWarnings(
     const [total, kept] = [new Array<number>(names.length).fill(0), new Array<number>(names.length).fill(0)];
     for (const i of d.items) total[i.label]!++;
     const seen = new Set<string>();
-    for (const i of e.items as (ImageItem & { source?: string })[])
-      if (!seen.has(i.source ?? i.path) && seen.add(i.source ?? i.path)) kept[i.label]!++;
+    for (const i of e.items as (ImageItem & { source?: string })[]) {
+      const photo = i.source ?? i.path; // the crops of one photo count it once
+      if (seen.has(photo)) continue;
+      seen.add(photo);
+      kept[i.label]!++;
+    }
     const thin = names.flatMap((n, c) =>
       total[c]! > 0 && total[c]! - kept[c]! > 0.1 * total[c]! ? [`'${n}' keeps ${kept[c]} of ${total[c]}`] : [],
     );

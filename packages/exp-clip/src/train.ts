@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { z } from 'zod';
 import {
   AbortedError,
@@ -26,7 +26,6 @@ import {
   claimRunKind,
   FeatureCache,
   loadCheckpoint,
-  MANIFEST_FILE,
   provenance,
   readJsonLines,
   RUN_WORK_DIR,

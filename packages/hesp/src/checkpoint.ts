@@ -195,6 +195,18 @@ export function readHespRunFingerprints(runDir: string): { datasetFingerprint: s
 }
 
 /**
+ * The data fingerprints a recorded run may hold for this run's data, for `refuseChangedFingerprints`: the lists', and
+ * the frames' in this vlfer's form and, where given, as runs started before 2026-12-06 recorded it (`asSpelt`).
+ */
+export function acceptedDataFingerprints(
+  fingerprints: HespDataFingerprints,
+  asSpelt?: { framesFingerprint: string },
+): Record<string, string | string[]> {
+  const frames = [fingerprints.framesFingerprint, ...(asSpelt ? [asSpelt.framesFingerprint] : [])];
+  return { ...fingerprints, framesFingerprint: frames };
+}
+
+/**
  * Refuse a checkpoint whose recorded fingerprints differ from this run's, naming what changed.
  * @param now the fingerprints to compare (a subset of the checkpoint's: the data ones, or `modelFingerprint`); a
  *   list holds every form accepted (this vlfer's, then an earlier one's: `hespDataFingerprintForms`)
@@ -456,8 +468,7 @@ export function readHespCheckpoint(
     });
   }
   // either form names the same frames and contents: a run started before 2026-12-06 recorded the one as spelt
-  const frames = [fingerprints.framesFingerprint, ...(asSpelt ? [asSpelt.framesFingerprint] : [])];
-  refuseChangedFingerprints(ckptPath, o, m.data, { ...fingerprints, framesFingerprint: frames });
+  refuseChangedFingerprints(ckptPath, o, m.data, acceptedDataFingerprints(fingerprints, asSpelt));
   refuseOtherClasses(ckptPath, o, data, m.data, 'resume');
   return {
     meta: m.data,

@@ -27,6 +27,7 @@ import {
   type HespHooks,
 } from './train.js';
 import {
+  acceptedDataFingerprints,
   hespDataFingerprintForms,
   readHespRunDataFingerprints,
   refuseChangedFingerprints,
@@ -199,7 +200,7 @@ export function hespRunOptions(raw: Record<string, unknown>, file: string): Hesp
 /** This data's fingerprints, the frames' in both forms (`hespDataFingerprintForms`: runs before 2026-12-06 spelt them). */
 function dataFingerprintsAccepted(o: HespOptions, data: HespData): Record<string, string | string[]> {
   const { fingerprints, asSpelt } = hespDataFingerprintForms(o, data);
-  return { ...fingerprints, framesFingerprint: [fingerprints.framesFingerprint, asSpelt.framesFingerprint] };
+  return acceptedDataFingerprints(fingerprints, asSpelt);
 }
 
 /**

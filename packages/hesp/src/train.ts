@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   AbortedError,
   createRng,
@@ -17,7 +17,6 @@ import {
 } from '@vlfer/core';
 import {
   appendLine,
-  fingerprintFiles,
   MANIFEST_FILE,
   readJsonLines,
   RUN_WORK_DIR,
@@ -36,7 +35,6 @@ import {
   loadClipWeightsAsync,
   resolveClipSource,
   sampleClipFrames,
-  type ClipWeightsBundle,
   type EncodeItem,
   type SampleClipOptions,
 } from '@vlfer/encoders/node';
@@ -52,6 +50,7 @@ import { clampPatchCentre, knownClassTexts } from '@vlfer/open-set';
 import { HespModel, type HespLosses } from '@vlfer/open-set/node';
 import { createFaceCropper, type FaceCropper } from '@vlfer/faces/node';
 import {
+  acceptedDataFingerprints,
   hespDataFingerprintForms,
   hespRunKey,
   hespRunKeyOf,
@@ -345,8 +344,7 @@ export async function refuseOtherPublishedRun(
     argument: 'options',
     consequence: 'Training again would replace its results with those of other data; choose another output directory',
   };
-  const frames = [plan.fingerprints.framesFingerprint, plan.asSpelt.framesFingerprint];
-  refuseChangedFingerprints(run.dir, o, recorded, { ...plan.fingerprints, framesFingerprint: frames }, refusal);
+  refuseChangedFingerprints(run.dir, o, recorded, acceptedDataFingerprints(plan.fingerprints, plan.asSpelt), refusal);
   const model = await clipFingerprintsOf(o, signal);
   refuseChangedFingerprints(run.dir, o, recorded, { modelFingerprint: model }, refusal);
 }

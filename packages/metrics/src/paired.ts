@@ -6,7 +6,7 @@ import { InvalidArgumentError } from '@vlfer/core';
 import type { ResampleOptions } from './aggregate.js';
 import { auroc, oscrFromScores } from './open-set.js';
 import { pairedBootstrapTest, pairedPermutationTest, type OpenSetScores, type PairedTest } from './statistics.js';
-import { checkKnownUnknownIndices, checkLabels, checkOpenSetScores, checkSameLength, checkScores } from './validate.js';
+import { checkKnownUnknownIndices, checkLabels, checkOpenSetScores, checkSameLength } from './validate.js';
 
 /** A paired bootstrap test with, for metrics of predictions, the paired permutation test's p-value. */
 export interface PairedMetricTest extends PairedTest {

@@ -10,7 +10,7 @@ import {
 } from './aggregate.js';
 import { unweightedAverageRecall, weightedAverageRecall } from './classification.js';
 import { auroc, oscrFromScores } from './open-set.js';
-import { checkKnownUnknownIndices, checkLabels, checkOpenSetScores, checkSameLength, checkScores } from './validate.js';
+import { checkKnownUnknownIndices, checkLabels, checkOpenSetScores, checkSameLength } from './validate.js';
 
 /**
  * 95 % (or `confidence`) percentile bootstrap intervals of UAR and WAR over the n items of one run, from the same
