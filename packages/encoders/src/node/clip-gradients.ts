@@ -267,6 +267,30 @@ export class ClipGradientModel {
     );
   }
 
+  /**
+   * `s.run(feeds, fetches)`, where a `release()` that came while the run waited for its turn (ONNX Runtime runs
+   * after a `setImmediate`, as `DirectSession` does) fails it as every later call fails: "the model was released".
+   */
+  private async runOn(
+    s: GraphSession,
+    fn: string,
+    feeds: Record<string, ort.Tensor>,
+    fetches?: Record<string, ort.Tensor | null>,
+  ): Promise<ort.InferenceSession.OnnxValueMapType> {
+    try {
+      return await (fetches ? s.run(feeds, fetches) : s.run(feeds));
+    } catch (error) {
+      if (this.released)
+        throw new InvalidArgumentError({
+          functionName: fn,
+          argument: 'this',
+          message: 'the model was released',
+          cause: error,
+        });
+      throw error;
+    }
+  }
+
   private session(name: SessionName, fn: string): Promise<GraphSession> {
     // a session created after release() would never be released, and the model would go on running
     if (this.released)
@@ -434,7 +458,9 @@ export class ClipGradientModel {
     this.checkTextInputs(inputsEmbeds, 'textVjp');
     assertShape(cotangent, [b, this.arch.text.projectionDim], 'cotangent', 'textVjp');
     const run = this.textRun(inputsEmbeds, eotIndex, 'textVjp');
-    const out = await s.run(
+    const out = await this.runOn(
+      s,
+      'textVjp',
       this.feeds(s, {
         inputs_embeds: run.inputs,
         eot_onehot: run.eot,
@@ -478,7 +504,7 @@ export class ClipGradientModel {
     let out: ort.InferenceSession.OnnxValueMapType;
     if (this.residualsOnDevice) {
       // ONNX Runtime allocates them on the GPU (preferredOutputLocation 'gpu-buffer'); the backward disposes them
-      out = await s.run(feeds);
+      out = await this.runOn(s, fn, feeds);
       tensors = Object.fromEntries(s.outputNames.filter((n) => n.startsWith('res_')).map((n) => [n, out[n]!]));
     } else {
       tensors = this.residualPool.get(b)?.pop() ?? residualBuffers(this.arch.vision, b);
@@ -487,7 +513,7 @@ export class ClipGradientModel {
         b,
         this.arch.vision.projectionDim,
       ]);
-      out = await s.run(feeds, { image_embeds: embeds, ...tensors });
+      out = await this.runOn(s, fn, feeds, { image_embeds: embeds, ...tensors });
     }
     const e = out.image_embeds!;
     const residuals = { batch: b, tensors };
@@ -515,7 +541,9 @@ export class ClipGradientModel {
         message: 'already used by an earlier visionBackward (run visionForwardResiduals again)',
       });
     const grad = new ort.Tensor('float32', new Float32Array(b * 3 * S * S), [b, 3, S, S]);
-    const out = await s.run(
+    const out = await this.runOn(
+      s,
+      'visionBackward',
       this.feeds(s, {
         ...residuals.tensors,
         cotangent: new ort.Tensor('float32', cotangent.data, [...cotangent.dims]),
@@ -572,7 +600,11 @@ export class ClipGradientModel {
     const b = inputsEmbeds.dims[0];
     this.checkTextInputs(inputsEmbeds, 'textForwardEmbeds');
     const run = this.textRun(inputsEmbeds, eotIndex, 'textForwardEmbeds');
-    const out = await s.run(this.feeds(s, { inputs_embeds: run.inputs, eot_onehot: run.eot }));
+    const out = await this.runOn(
+      s,
+      'textForwardEmbeds',
+      this.feeds(s, { inputs_embeds: run.inputs, eot_onehot: run.eot }),
+    );
     return { dtype: 'float32', data: out.text_embeds!.data as Float32Array, dims: [b, this.arch.text.projectionDim] };
   }
 
@@ -594,7 +626,9 @@ export class ClipGradientModel {
     const per = 3 * S * S;
     const out = new Float32Array(b * e);
     for (const { start: i, n } of visionRuns(b, chunk, 'visionForwardEmbeds', !this.quantized)) {
-      const r = await s.run(
+      const r = await this.runOn(
+        s,
+        'visionForwardEmbeds',
         this.feeds(s, {
           pixel_values: new ort.Tensor('float32', pixels.data.subarray(i * per, (i + n) * per), [n, 3, S, S]),
         }),

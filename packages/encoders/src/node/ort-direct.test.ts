@@ -112,6 +112,30 @@ describe.runIf(process.platform === 'linux')('DirectSession (ONNX Runtime C API 
     await expect(gone.run({ x }, full())).rejects.toThrow(/released/);
   });
 
+  it('gives the event loop a turn before each run, as onnxruntime-node does: a loop of runs sees timers (and signals)', async () => {
+    const s = await open();
+    const x = f32(input(8), [8]);
+    const fetches = () => ({
+      y: f32(new Float32Array(8), [8]),
+      z: f32(new Float32Array(8), [8]),
+      w: f32(new Float32Array(1), []),
+    });
+    let immediate = false;
+    setImmediate(() => (immediate = true));
+    await s.run({ x }, fetches());
+    expect(immediate, 'an immediate queued before the run ran before it ended').toBe(true);
+    // a resolved-at-once run left a loop of awaited runs in the microtask queue: the timer never fired in it
+    let timer = false;
+    setTimeout(() => (timer = true), 20);
+    const t0 = performance.now();
+    let runs = 0;
+    while (!timer && performance.now() - t0 < 3000) {
+      await s.run({ x }, fetches());
+      runs++;
+    }
+    expect(timer, `a 20 ms timer fired during ${runs} runs`).toBe(true);
+  });
+
   it('refuses what it would not write or read as asked: an output that is an input, a tensor not backed by its typed array', async () => {
     const echo = buildModel({
       name: 'echo',

@@ -407,12 +407,17 @@ export class DirectSession {
 
   /**
    * One run: `fetches` are the caller's tensors, which ONNX Runtime writes in place (none may be null).
+   * Like onnxruntime-node's `run`, it first gives the event loop a turn (`setImmediate`), then runs on the calling
+   * thread: a loop of runs still notices signals, timers (a killed parent: cli-kit's `onParentExit`) and I/O. Without
+   * that turn a loop of awaited runs never leaves the microtask queue: Ctrl-C, SIGTERM and a killed pnpm went
+   * unnoticed by a `bench:vjp` of the tiny CLIP until its last VJP.
    * @returns `fetches` @throws InvalidArgumentError for a null fetch or a tensor it cannot pass; ONNX Runtime's message
    */
   async run(
     feeds: Record<string, ort.Tensor>,
     fetches: Record<string, ort.Tensor | null>,
   ): Promise<Record<string, ort.Tensor>> {
+    await new Promise<void>((resolve) => setImmediate(resolve));
     if (!this.handle) throw new Error('DirectSession.run: the session was released');
     const outNames = Object.keys(fetches);
     const missing = outNames.filter((n) => !fetches[n]);
