@@ -1,4 +1,5 @@
-/** @file Bounded concurrency for async work (runtime-neutral). */
+/** @file Bounded concurrency for async work, and long synchronous work that gives the event loop its turns (runtime-neutral). */
+import { throwIfAborted } from './errors.js';
 
 /**
  * `fn` over `items` with at most `concurrency` calls in flight, results in input order. After the first failure no
@@ -26,4 +27,60 @@ export async function mapConcurrently<T, R>(
   // a rejection that is no Error (a bug in fn) still surfaces as one
   if (failed !== undefined) throw failed instanceof Error ? failed : new Error(String(failed));
   return out;
+}
+
+/**
+ * A turn of the event loop (`setImmediate` where the runtime has it, else a 0 ms timer): timers, I/O and signal
+ * handlers run before the promise resolves. An awaited promise that is already resolved gives no such turn.
+ */
+export const yieldToEventLoop = (): Promise<void> =>
+  new Promise((resolve) => {
+    const g = globalThis as { setImmediate?: (f: () => void) => unknown };
+    if (g.setImmediate) g.setImmediate(resolve);
+    else setTimeout(resolve, 0);
+  });
+
+/**
+ * Long synchronous work written once as a generator of steps (it yields between steps, e.g. after each optimiser
+ * iteration), run to its end at once. @returns what the generator returns
+ */
+export function runStepsSync<T>(steps: Generator<unknown, T, void>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+export interface RunStepsOptions<Y> {
+  /** what the work is, for the AbortedError: `fitting the linear probe` */
+  what: string;
+  /** checked at every turn of the event loop; when it has fired the work stops with an AbortedError */
+  signal?: AbortSignal;
+  /** called with every value the generator yields (progress) */
+  onStep?: (step: Y) => void;
+  /** the longest run of steps between two turns of the event loop, in milliseconds; default 50 (0: after every step) */
+  sliceMs?: number;
+}
+
+/**
+ * `runStepsSync` that gives the event loop a turn (`yieldToEventLoop`) once a slice of `sliceMs` has passed, and
+ * checks `signal` after every step: a CLI's Ctrl-C, SIGTERM and parent watch are seen within a step of the slice, and a second Ctrl-C
+ * exits at once. The steps are the same, so the result is the same as `runStepsSync`'s.
+ * @throws AbortedError naming `what` when `signal` fires; what a step throws
+ */
+export async function runSteps<T, Y>(steps: Generator<Y, T, void>, options: RunStepsOptions<Y>): Promise<T> {
+  const sliceMs = options.sliceMs ?? 50;
+  throwIfAborted(options.signal, options.what);
+  let since = performance.now();
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    options.onStep?.(r.value);
+    if (performance.now() - since >= sliceMs) {
+      await yieldToEventLoop();
+      since = performance.now();
+    }
+    // after every step: a signal aborted by the caller's own code (an onStep, a timer of the last turn) stops it here
+    throwIfAborted(options.signal, options.what);
+  }
 }

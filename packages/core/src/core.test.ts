@@ -3,6 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
+  runSteps,
+  runStepsSync,
+  AbortedError,
   parseOptions,
   quoteInput,
   quoteJson,
@@ -97,6 +100,58 @@ describe('createRng', () => {
     const s = r.shuffled(items);
     expect(items).toEqual([1, 2, 3, 4]);
     expect([...s].sort()).toEqual(items);
+  });
+});
+
+describe('runSteps', () => {
+  /** A generator that busy-waits `ms` per step and returns the sum of its step numbers. */
+  function* busy(stepsN: number, ms: number): Generator<number, number, void> {
+    let sum = 0;
+    for (let i = 1; i <= stepsN; i++) {
+      const t0 = performance.now();
+      while (performance.now() - t0 < ms);
+      sum += i;
+      yield i;
+    }
+    return sum;
+  }
+
+  it('gives the event loop a turn within a slice, returns what runStepsSync returns, reports every step', async () => {
+    let timer = false;
+    const fired: number[] = [];
+    setTimeout(() => (timer = true), 5);
+    const seen: number[] = [];
+    const r = await runSteps(busy(40, 2), {
+      what: 'busy',
+      onStep: (i) => {
+        seen.push(i);
+        if (timer && fired.length === 0) fired.push(i);
+      },
+      sliceMs: 10,
+    });
+    expect(r).toBe(runStepsSync(busy(40, 0)));
+    expect(seen).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    // the 5 ms timer ran at the first turn, after the first 10 ms slice (5–6 steps of 2 ms), long before the end
+    expect(fired[0], 'step at which the timer had run').toBeLessThan(12);
+  });
+
+  it('stops with an AbortedError naming the work: a signal fired before, by a timer, or by its own onStep', async () => {
+    const before = new AbortController();
+    before.abort(new Error('x'));
+    await expect(runSteps(busy(3, 0), { what: 'fitting', signal: before.signal })).rejects.toThrow(
+      'fitting was aborted',
+    );
+    const timed = new AbortController();
+    setTimeout(() => timed.abort(new Error('SIGINT')), 5);
+    const seen: number[] = [];
+    await expect(
+      runSteps(busy(1000, 1), { what: 'busy', signal: timed.signal, onStep: (i) => seen.push(i), sliceMs: 10 }),
+    ).rejects.toBeInstanceOf(AbortedError);
+    expect(seen.length).toBeLessThan(100);
+    const own = new AbortController();
+    await expect(
+      runSteps(busy(1000, 0), { what: 'busy', signal: own.signal, onStep: (i) => i === 3 && own.abort() }),
+    ).rejects.toBeInstanceOf(AbortedError);
   });
 });
 

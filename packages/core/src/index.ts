@@ -32,7 +32,7 @@ export {
 } from './ops.js';
 export type { Rng } from './rng.js';
 export { createRng, streamSeed } from './rng.js';
-export { mapConcurrently } from './concurrency.js';
+export { mapConcurrently, runSteps, runStepsSync, yieldToEventLoop, type RunStepsOptions } from './concurrency.js';
 export type { LabelSet } from './label-set.js';
 export { defineLabelSet, toIndices } from './label-set.js';
 export type { ComputeDevice, ProgressEvent, ProgressCallback } from './options.js';

@@ -1,5 +1,6 @@
 import { describeValue } from './describe.js';
-import { DataFormatError, throwIfAborted } from './errors.js';
+import { runSteps, runStepsSync } from './concurrency.js';
+import { DataFormatError } from './errors.js';
 import type { ProgressCallback } from './options.js';
 import { bfloat16ToNumber, float16ToNumber } from './safetensors.js';
 import { readZipEntries } from './zip.js';
@@ -94,11 +95,7 @@ export function readTorchCheckpoint(
   name = '<checkpoint bytes>',
   options: TorchReadOptions = {},
 ): TorchCheckpoint {
-  const steps = parseCheckpoint(bytes, name, options);
-  for (;;) {
-    const r = steps.next();
-    if (r.done) return r.value;
-  }
+  return runStepsSync(parseCheckpoint(bytes, name, options));
 }
 
 /**
@@ -112,22 +109,8 @@ export async function readTorchCheckpointAsync(
   options: TorchReadOptions = {},
 ): Promise<TorchCheckpoint> {
   const what = `reading ${name}`;
-  throwIfAborted(options.signal, what);
-  const steps = parseCheckpoint(bytes, name, options);
-  for (;;) {
-    const r = steps.next();
-    if (r.done) return r.value;
-    await yieldToEventLoop();
-    throwIfAborted(options.signal, what);
-  }
+  return runSteps(parseCheckpoint(bytes, name, options), { what, signal: options.signal, sliceMs: 0 });
 }
-
-const yieldToEventLoop = (): Promise<void> =>
-  new Promise((resolve) => {
-    const g = globalThis as { setImmediate?: (f: () => void) => unknown };
-    if (g.setImmediate) g.setImmediate(resolve);
-    else setTimeout(resolve, 0);
-  });
 
 /** A short description of a pickled value for messages: never recursive, never long. */
 const describe = (v: unknown): string => (v === null ? 'None' : describeValue(v));

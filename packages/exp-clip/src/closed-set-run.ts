@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
   InvalidArgumentError,
+  runSteps,
   throwIfAborted,
   type ComputeDevice,
   type ProgressCallback,
@@ -11,8 +12,9 @@ import { buildZeroShotClassifier, type PreprocessMode } from '@vlfer/encoders';
 import { encodeImages, loadClip, type ClipDtype, type ClipModel, type Resizer } from '@vlfer/encoders/node';
 import {
   CLOSED_SET_METHODS,
-  fitClosedSetMethod,
+  fitClosedSetMethodSteps,
   partsOf,
+  probeProgress,
   usesShots,
   type ClosedSetFit,
   type ClosedSetInputs,
@@ -260,14 +262,38 @@ async function encodeParts(
 type Counts = { images: number; cached: number; encoded: number };
 
 /**
+ * `fitClosedSetMethod` of `o.method` on `inputs`, in steps (`runSteps`): a probe on a large train part fits for
+ * minutes, and Ctrl-C stops it within an L-BFGS iteration while its progress (phase 'fit', in fits) shows.
+ */
+async function fitMethod(
+  o: ClosedSetRunOptions,
+  inputs: ClosedSetInputs,
+  hooks: ClosedSetRunHooks,
+): Promise<ClosedSetFit> {
+  hooks.onProgress?.({ phase: 'fit', done: 0, total: 1, unit: 'fits' });
+  const fit = await runSteps(
+    fitClosedSetMethodSteps(o.method, inputs, {
+      ...(o.shots !== undefined ? { shots: o.shots } : {}),
+      seed: o.seed ?? 0,
+      ...(o.tipAdapter ? { tipAdapter: o.tipAdapter } : {}),
+    }),
+    { what: `fitting ${o.method}`, signal: hooks.signal, onStep: probeProgress(hooks.onProgress) },
+  );
+  const fits = fit.sweep?.evaluated.length ?? 1;
+  hooks.onProgress?.({ phase: 'fit', done: fits, total: fits, unit: 'fits' });
+  return fit;
+}
+
+/**
  * One closed-set baseline end to end on a frozen CLIP: encode the parts the method reads (train, validation, test
  * image paths) through `encodeImages` and the feature cache `exp-clip eval` fills, build the text side where needed
- * (zero-shot logits, Tip-Adapter's class weights), fit (`fitClosedSetMethod`: the linear probe's validation sweep
+ * (zero-shot logits, Tip-Adapter's class weights), fit (`fitClosedSetMethodSteps`: the linear probe's validation sweep
  * of C, the seeded shot selection) and predict the test items.
  * @throws InvalidArgumentError naming the option (a missing part, a label outside the classes, no shot count, a
  *   train or validation image whose content — SHA-256 of the file, hashed once and reused as the cache key — is a
  *   test image's)
- * @throws AbortError when `hooks.signal` aborts (between batches and phases; the L-BFGS sweep itself runs to its end)
+ * @throws AbortError when `hooks.signal` aborts (between batches and phases, and within 50 ms of L-BFGS iterations
+ *   during the probe's sweep: `fitClosedSetMethodSteps` run by `runSteps`)
  */
 export async function runClosedSetBaseline(
   o: ClosedSetRunOptions,
@@ -299,17 +325,7 @@ export async function runClosedSetBaseline(
       ...(validation ? { validation } : {}),
       ...text,
     };
-    hooks.onProgress?.({ phase: 'fit', done: 0, total: 1, unit: 'fits' });
-    const {
-      predicted,
-      logits: _,
-      ...fit
-    } = fitClosedSetMethod(o.method, inputs, {
-      ...(o.shots !== undefined ? { shots: o.shots } : {}),
-      seed: o.seed ?? 0,
-      ...(o.tipAdapter ? { tipAdapter: o.tipAdapter } : {}),
-    });
-    hooks.onProgress?.({ phase: 'fit', done: 1, total: 1, unit: 'fits' });
+    const { predicted, logits: _, ...fit } = await fitMethod(o, inputs, hooks);
     const fingerprint = createHash('sha256');
     o.test.ids.forEach((id, i) => fingerprint.update(`${id}\t${o.test.labels[i]}\t${enc.testKeys[i]}\n`));
     return {

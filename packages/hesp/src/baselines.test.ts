@@ -1,12 +1,12 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AbortedError, createRng, type Tensor2D } from '@vlfer/core';
+import { AbortedError, createRng, type ProgressEvent, type Tensor2D } from '@vlfer/core';
 import { auroc, oscr } from '@vlfer/metrics';
 import { maxSoftmaxScore } from '@vlfer/open-set';
 import { probeLogits, sweepLinearProbe } from '@vlfer/probes';
 import { sharedPath, writeSyntheticVideoSet } from '@vlfer/test-utils';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   encodeOpenSetSplit,
   loadHespData,
@@ -15,6 +15,7 @@ import {
   scoreOpenSetBaseline,
   type ClipFeatureSet,
   type OpenSetBaselineOptionsInput,
+  type OpenSetBaselineResult,
   type OpenSetSplitFeatures,
   hespDataFingerprints,
   hespDatasetFingerprint,
@@ -94,7 +95,11 @@ function syntheticFeatures(extra: Partial<OpenSetBaselineOptionsInput> = {}): Op
 
 describe('open-set baselines on frozen features (synthetic)', () => {
   const f = syntheticFeatures();
-  const results = Object.fromEntries(OPEN_SET_BASELINES.map((m) => [m, scoreOpenSetBaseline(f, m)]));
+  let results: Record<string, OpenSetBaselineResult> = {};
+  beforeAll(async () => {
+    results = {};
+    for (const m of OPEN_SET_BASELINES) results[m] = await scoreOpenSetBaseline(f, m);
+  });
 
   it('every baseline ranks the known test clips above the unknown ones and classifies the known ones', () => {
     for (const m of OPEN_SET_BASELINES) {
@@ -121,12 +126,12 @@ describe('open-set baselines on frozen features (synthetic)', () => {
     );
   });
 
-  it('the metrics are recomputable from the row: AUROC, OSCR and accuracy from the scores and predictions', () => {
+  it('the metrics are recomputable from the row: AUROC, OSCR and accuracy from the scores and predictions', async () => {
     for (const m of OPEN_SET_BASELINES) {
       // a harder set, so the numbers are not all 1
       const hard = syntheticFeatures();
       hard.testUnknown = set([[0, 3, 3]], 'unknown-near-class-0');
-      const r = scoreOpenSetBaseline(hard, m);
+      const r = await scoreOpenSetBaseline(hard, m);
       const sk = r.known.map((k) => k.knownness);
       const su = r.unknown.map((u) => u.knownness);
       expect(r.test.auroc_standard, m).toBeCloseTo(auroc(sk, su), 12);
@@ -149,7 +154,7 @@ describe('open-set baselines on frozen features (synthetic)', () => {
     }
   });
 
-  it('MSP is the max softmax of the linear probe chosen on the validation part; kNN is the k-th neighbour distance', () => {
+  it('MSP is the max softmax of the linear probe chosen on the validation part; kNN is the k-th neighbour distance', async () => {
     const sweep = sweepLinearProbe(
       { features: f.train.features, labels: f.train.labels },
       { features: f.val.features, labels: f.val.labels },
@@ -169,19 +174,37 @@ describe('open-set baselines on frozen features (synthetic)', () => {
       Math.hypot(...unit(f.train.features.data.subarray(r * E, (r + 1) * E)).map((v, j) => v - q[j]!)),
     ).sort((a, b) => a - b);
     expect(results.knn!.unknown[0]!.knownness).toBeCloseTo(-d[7]!, 6);
-    const k3 = scoreOpenSetBaseline(syntheticFeatures({ knnK: 3 }), 'knn');
+    const k3 = await scoreOpenSetBaseline(syntheticFeatures({ knnK: 3 }), 'knn');
     expect(k3.details.k).toBe(3);
   });
 
-  it('with a probe cache, the probe is fitted once per split content (probeKey) and gives the same scores', () => {
+  it('with a probe cache, the probe is fitted once per split content (probeKey) and gives the same scores', async () => {
     const probes = new Map();
     const a = syntheticFeatures();
-    const fresh = scoreOpenSetBaseline(a, 'msp');
-    expect(scoreOpenSetBaseline(a, 'msp', { probes })).toEqual(fresh);
-    scoreOpenSetBaseline({ ...a, testUnknown: a.testKnown }, 'energy', { probes });
+    const fresh = await scoreOpenSetBaseline(a, 'msp');
+    expect(await scoreOpenSetBaseline(a, 'msp', { probes })).toEqual(fresh);
+    await scoreOpenSetBaseline({ ...a, testUnknown: a.testKnown }, 'energy', { probes });
     expect([...probes.keys()]).toEqual(['synthetic:binary']);
-    scoreOpenSetBaseline({ ...syntheticFeatures(), probeKey: 'another split' }, 'knn', { probes });
+    await scoreOpenSetBaseline({ ...syntheticFeatures(), probeKey: 'another split' }, 'knn', { probes });
     expect(probes.size).toBe(2);
+  });
+
+  it("the probe's fit stops when the signal fires and reports its fits; nothing half-fitted is cached", async () => {
+    const probes = new Map();
+    const controller = new AbortController();
+    const events: ProgressEvent[] = [];
+    const run = scoreOpenSetBaseline(syntheticFeatures(), 'msp', {
+      probes,
+      signal: controller.signal,
+      onProgress: (e) => {
+        events.push(e);
+        controller.abort(new Error('SIGINT'));
+      },
+    });
+    await expect(run).rejects.toBeInstanceOf(AbortedError);
+    await expect(run).rejects.toThrow(/fitting the known-class probe was aborted/);
+    expect(events[0]).toMatchObject({ phase: 'fit', done: 0, total: 15, unit: 'fits' });
+    expect(probes.size).toBe(0);
   });
 
   it('refuses options that are not the baselines’, naming them', () => {
@@ -265,7 +288,7 @@ describe('encodeOpenSetSplit on tiny-clip with a synthetic video set', () => {
     const changed = await encodeOpenSetSplit(input, { cache, frameHashes });
     expect(changed.datasetFingerprint).not.toBe(f.datasetFingerprint);
     expect(frameHashes.size).toBe(frameFiles.length + 1);
-    const r = scoreOpenSetBaseline(f, 'energy');
+    const r = await scoreOpenSetBaseline(f, 'energy');
     expect(r.test.n_known).toBe(6);
     const controller = new AbortController();
     controller.abort(new Error('stop'));

@@ -4,6 +4,7 @@ import {
   meanOfRowGroups,
   OptionsError,
   parseOptions,
+  runSteps,
   throwIfAborted,
   type ProgressCallback,
   type Tensor2D,
@@ -21,7 +22,14 @@ import {
   maxSoftmaxScore,
   zeroShotMspScore,
 } from '@vlfer/open-set';
-import { fitLinearProbe, probeLogits, sweepLinearProbe, type LinearProbe } from '@vlfer/probes';
+import {
+  fitLinearProbeSteps,
+  probeLogits,
+  probeProgress,
+  sweepLinearProbeSteps,
+  type LinearProbe,
+  type ProbeProgress,
+} from '@vlfer/probes';
 import type { FaceCropper } from '@vlfer/faces/node';
 import { hespDataFingerprints, hespDatasetFingerprint } from './checkpoint.js';
 import { hespKnownNames, loadHespData } from './data.js';
@@ -353,19 +361,24 @@ const probesOf = new WeakMap<OpenSetSplitFeatures, OpenSetProbeCache>();
  * (the part HESP trains on), its L2 strength chosen on HESP's validation part by the CLIP paper's sweep (C = 1,
  * sklearn's default, without validation clips). Fitted once per feature set.
  */
-function knownProbe(f: OpenSetSplitFeatures, cache?: OpenSetProbeCache): KnownProbe {
-  const probes = cache ?? probesOf.get(f) ?? probesOf.set(f, new Map()).get(f)!;
+async function knownProbe(f: OpenSetSplitFeatures, hooks: ScoreHooks): Promise<KnownProbe> {
+  const probes = hooks.probes ?? probesOf.get(f) ?? probesOf.set(f, new Map()).get(f)!;
   const key = `${f.probeKey}:${f.options.probeSearch}`;
   const cached = probes.get(key);
   if (cached) return cached;
   const numClasses = f.classNames.length;
   const train = { features: f.train.features, labels: f.train.labels };
+  // a probe on thousands of clips fits for minutes: in steps, so that Ctrl-C stops it and its progress shows
+  const run = { what: 'fitting the known-class probe', signal: hooks.signal, onStep: probeProgress(hooks.onProgress) };
   let fitted: KnownProbe;
   if (f.val.labels.length > 0) {
-    const s = sweepLinearProbe(
-      train,
-      { features: f.val.features, labels: f.val.labels },
-      { numClasses, search: f.options.probeSearch },
+    const s = await runSteps(
+      sweepLinearProbeSteps(
+        train,
+        { features: f.val.features, labels: f.val.labels },
+        { numClasses, search: f.options.probeSearch },
+      ),
+      run,
     );
     fitted = {
       probe: s.probe,
@@ -373,11 +386,28 @@ function knownProbe(f: OpenSetSplitFeatures, cache?: OpenSetProbeCache): KnownPr
     };
   } else
     fitted = {
-      probe: fitLinearProbe(train.features, train.labels, { numClasses }),
+      probe: await runSteps(oneFit(fitLinearProbeSteps(train.features, train.labels, { numClasses })), run),
       selection: 'C 1 (no validation clips: valFraction 0)',
     };
   probes.set(key, fitted);
   return fitted;
+}
+
+/** The steps of a single fit (`fitLinearProbeSteps`) as the progress of a sweep of one fit. */
+function* oneFit(steps: Generator<number, LinearProbe, void>): Generator<ProbeProgress, LinearProbe, void> {
+  let r = steps.next();
+  for (; !r.done; r = steps.next()) yield { fit: 1, fits: 1, iteration: r.value };
+  return r.value;
+}
+
+/** What scoring a baseline may be given: the probes fitted so far, a signal and progress for the probe's fit. */
+export interface ScoreHooks {
+  /** probes already fitted for this split (`OpenSetProbeCache`) */
+  probes?: OpenSetProbeCache;
+  /** stops the probe's fit within 50 ms of L-BFGS iterations (AbortedError) */
+  signal?: AbortSignal;
+  /** the probe's fits (phase 'fit') */
+  onProgress?: ProgressCallback;
 }
 
 /**
@@ -400,7 +430,11 @@ interface BaselineScores {
 }
 
 /** Known-ness scores of the test clips and the closed-set predictions of the known ones, for one baseline. */
-function baselineScores(f: OpenSetSplitFeatures, method: OpenSetBaseline, probes?: OpenSetProbeCache): BaselineScores {
+async function baselineScores(
+  f: OpenSetSplitFeatures,
+  method: OpenSetBaseline,
+  hooks: ScoreHooks,
+): Promise<BaselineScores> {
   if (method === 'clip-msp') {
     const scale = f.options.hesp.logitScale;
     const k = zeroShotMspScore(f.testKnown.features, f.text, { scale });
@@ -414,7 +448,7 @@ function baselineScores(f: OpenSetSplitFeatures, method: OpenSetBaseline, probes
       details: { classifier },
     };
   }
-  const { probe, selection } = knownProbe(f, probes);
+  const { probe, selection } = await knownProbe(f, hooks);
   const lk = probeLogits(probe, f.testKnown.features);
   const lu = probeLogits(probe, f.testUnknown.features);
   const details: Record<string, string | number> = {
@@ -452,12 +486,12 @@ export interface OpenSetBaselineResult extends Omit<RunScores, 'epoch' | 'unknow
  * Score the test clips of a split with one baseline and compute closed-set accuracy and both families of open-set
  * metrics with `openSetReportFromScores` (the functions of HESP's `openSetReport`, for this baseline's scores).
  */
-export function scoreOpenSetBaseline(
+export async function scoreOpenSetBaseline(
   f: OpenSetSplitFeatures,
   method: OpenSetBaseline,
-  options: { probes?: OpenSetProbeCache } = {},
-): OpenSetBaselineResult {
-  const s = baselineScores(f, method, options.probes);
+  options: ScoreHooks = {},
+): Promise<OpenSetBaselineResult> {
+  const s = await baselineScores(f, method, options);
   const report = openSetReportFromScores({
     knownScores: s.knownScores,
     unknownScores: s.unknownScores,
@@ -492,10 +526,11 @@ export async function runOpenSetBaselines(
   hooks: HespHooks & { onProgress?: ProgressCallback } = {},
 ): Promise<OpenSetBaselineResult[]> {
   const f = await encodeOpenSetSplit(input, hooks);
-  return methods.map((m, i) => {
+  const results: OpenSetBaselineResult[] = [];
+  for (const [i, m] of methods.entries()) {
     throwIfAborted(hooks.signal, 'open-set baselines');
-    const r = scoreOpenSetBaseline(f, m);
+    results.push(await scoreOpenSetBaseline(f, m, { signal: hooks.signal, onProgress: hooks.onProgress }));
     hooks.onProgress?.({ phase: 'score', done: i + 1, total: methods.length, unit: 'baselines' });
-    return r;
-  });
+  }
+  return results;
 }

@@ -31,6 +31,7 @@ export type {
   OpenSetFeatureCache,
   OpenSetProbeCache,
   KnownProbe,
+  ScoreHooks,
 } from './baselines.js';
 export {
   OPEN_SET_BASELINES,

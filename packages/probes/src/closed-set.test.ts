@@ -1,9 +1,21 @@
-import { argmaxRows, createRng, InvalidArgumentError, tensor, tensor2d, type Tensor2D } from '@vlfer/core';
+import {
+  argmaxRows,
+  createRng,
+  InvalidArgumentError,
+  runSteps,
+  tensor,
+  tensor2d,
+  type ProgressEvent,
+  type Tensor2D,
+} from '@vlfer/core';
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_SPLIT_FRACTIONS,
   fitClosedSetMethod,
+  fitClosedSetMethodSteps,
   partsOf,
+  probeProgress,
+  type ProbeProgress,
   probeLogits,
   selectFewShot,
   splitStratified,
@@ -142,5 +154,44 @@ describe('fitClosedSetMethod', () => {
     expect(() => fitClosedSetMethod('few-shot-probe', inputs, { shots: 31 })).toThrow(/fewer than 31 shots/);
     expect(partsOf('zero-shot')).toEqual(['test']);
     expect(partsOf('tip-adapter')).toEqual(['train', 'test']);
+  });
+});
+
+describe('fitClosedSetMethodSteps (the sweep in steps, for runSteps)', () => {
+  it('gives what fitClosedSetMethod gives, yields each fit in order, and stops on an abort between iterations', async () => {
+    const train = sample(30, 1);
+    const inputs = { numClasses: 3, test: sample(10, 3).features, train, validation: sample(10, 2) };
+    const direct = fitClosedSetMethod('linear-probe', inputs);
+    const steps: ProbeProgress[] = [];
+    const events: ProgressEvent[] = [];
+    const onProgress = probeProgress((e) => events.push(e), 'fit', Infinity);
+    const stepped = await runSteps(fitClosedSetMethodSteps('linear-probe', inputs), {
+      what: 'fitting',
+      onStep: (s) => {
+        steps.push(s);
+        onProgress(s);
+      },
+    });
+    expect(stepped).toEqual(direct);
+    const fits = direct.sweep!.evaluated.length;
+    expect([...new Set(steps.map((s) => s.fit))]).toEqual(Array.from({ length: fits }, (_, i) => i + 1));
+    expect(steps.every((s) => s.fits === 15 && s.iteration >= 1)).toBe(true);
+    // one event per fit (everyMs Infinity): done counts the fits before it
+    expect(events.map((e) => [e.phase, e.done, e.total, e.unit])).toEqual(
+      Array.from({ length: fits }, (_, i) => ['fit', i, 15, 'fits']),
+    );
+    const controller = new AbortController();
+    const seen: ProbeProgress[] = [];
+    await expect(
+      runSteps(fitClosedSetMethodSteps('linear-probe', inputs), {
+        what: 'fitting the probe',
+        signal: controller.signal,
+        onStep: (s) => {
+          seen.push(s);
+          if (s.fit === 2) controller.abort(new Error('SIGINT'));
+        },
+      }),
+    ).rejects.toThrow('fitting the probe was aborted');
+    expect(seen.at(-1)).toMatchObject({ fit: 2, iteration: 1 });
   });
 });

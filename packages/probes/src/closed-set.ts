@@ -1,6 +1,12 @@
-import { argmaxRows, assertShape, InvalidArgumentError, type Tensor2D } from '@vlfer/core';
+import { argmaxRows, assertShape, InvalidArgumentError, runStepsSync, type Tensor2D } from '@vlfer/core';
 import { selectFewShot, takeRows } from './few-shot.js';
-import { probeLogits, sweepLinearProbe, type LinearProbe, type LinearProbeOptions } from './linear-probe.js';
+import {
+  probeLogits,
+  sweepLinearProbeSteps,
+  type LinearProbe,
+  type LinearProbeOptions,
+  type ProbeProgress,
+} from './linear-probe.js';
 import { tipAdapterLogits, type TipAdapterOptions } from './tip-adapter.js';
 
 /**
@@ -95,6 +101,19 @@ export function fitClosedSetMethod(
   inputs: ClosedSetInputs,
   options: ClosedSetFitOptions = {},
 ): ClosedSetFit {
+  return runStepsSync(fitClosedSetMethodSteps(method, inputs, options));
+}
+
+/**
+ * `fitClosedSetMethod` as a generator that yields the probe sweep's progress (`sweepLinearProbeSteps`; the other
+ * methods yield nothing): run it with `runSteps` of @vlfer/core so that a CLI's Ctrl-C stops a probe fitted on a
+ * large train part (minutes) and its progress is shown. @returns what `fitClosedSetMethod` returns
+ */
+export function* fitClosedSetMethodSteps(
+  method: ClosedSetMethod,
+  inputs: ClosedSetInputs,
+  options: ClosedSetFitOptions = {},
+): Generator<ProbeProgress, ClosedSetFit, void> {
   const k = inputs.numClasses;
   assertShape(inputs.test, [null, null], 'test', 'fitClosedSetMethod');
   const finish = (logits: Tensor2D, extra: Omit<ClosedSetFit, 'predicted' | 'logits'> = {}): ClosedSetFit => {
@@ -120,7 +139,7 @@ export function fitClosedSetMethod(
     return finish(logits, { shotIndices: shotIndices! });
   }
   const validation = need(inputs.validation, 'validation', method);
-  const s = sweepLinearProbe(fitOn, validation, { ...options.probe, numClasses: k });
+  const s = yield* sweepLinearProbeSteps(fitOn, validation, { ...options.probe, numClasses: k });
   return finish(probeLogits(s.probe, inputs.test), {
     sweep: { c: s.c, score: s.score, evaluated: s.evaluated, optimizer: s.probe.optimizer },
     ...(shotIndices ? { shotIndices } : {}),

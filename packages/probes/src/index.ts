@@ -6,13 +6,22 @@
  * runs any of them (or CLIP zero-shot) on given features. `runClosedSetBaseline` of `@vlfer/exp-clip` runs them from image paths.
  */
 export type { LbfgsOptions, LbfgsResult, ObjectiveWithGradient } from './lbfgs.js';
-export { minimizeLbfgs } from './lbfgs.js';
-export type { LinearProbe, LinearProbeOptions, ProbeSweepResult } from './linear-probe.js';
+export { lbfgsSteps, minimizeLbfgs } from './lbfgs.js';
+export type {
+  LinearProbe,
+  LinearProbeOptions,
+  ProbeProgress,
+  ProbeSweepOptions,
+  ProbeSweepResult,
+} from './linear-probe.js';
 export {
   fitLinearProbe,
+  fitLinearProbeSteps,
   probeLogits,
   probeProbabilities,
+  probeProgress,
   sweepLinearProbe,
+  sweepLinearProbeSteps,
   CLIP_PROBE_C_GRID,
 } from './linear-probe.js';
 export { selectFewShot, takeRows, FEW_SHOT_COUNTS } from './few-shot.js';
@@ -26,5 +35,5 @@ export type {
   ClosedSetMethod,
   LabelledFeatures,
 } from './closed-set.js';
-export { CLOSED_SET_METHODS, fitClosedSetMethod, partsOf, usesShots } from './closed-set.js';
+export { CLOSED_SET_METHODS, fitClosedSetMethod, fitClosedSetMethodSteps, partsOf, usesShots } from './closed-set.js';
 export { tipAdapterLogits } from './tip-adapter.js';

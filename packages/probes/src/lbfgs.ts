@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@vlfer/core';
+import { InvalidArgumentError, runStepsSync } from '@vlfer/core';
 
 export interface LbfgsOptions {
   /** Maximum number of L-BFGS iterations; default 1000 (the CLIP paper's linear-probe setting). */
@@ -211,6 +211,19 @@ function checkLbfgsOptions(options: LbfgsOptions) {
 }
 
 /**
+ * Writes the L-BFGS direction (`lbfgsDirection`) into `d`; where it is no descent direction (numerical trouble), clears
+ * the pairs and restarts from steepest descent. @returns the directional derivative gᵀd (< 0 unless g = 0)
+ */
+function descentDirection(g: Float64Array, mem: LbfgsMemory, d: Float64Array): number {
+  lbfgsDirection(g, mem, d);
+  const dg = dot(g, d);
+  if (dg < 0) return dg;
+  mem.S.length = mem.Y.length = mem.rho.length = 0;
+  for (let i = 0; i < g.length; i++) d[i] = -g[i]!;
+  return dot(g, d);
+}
+
+/**
  * Limited-memory BFGS (Nocedal & Wright, "Numerical Optimization", 2nd ed.: Algorithm 7.4, the two-loop recursion,
  * with H₀ = (sᵀy / yᵀy)·I, eq. 7.20) and a line search satisfying the strong Wolfe conditions (Algorithms 3.5 and
  * 3.6, c₁ = 1e-4, c₂ = 0.9, cubic interpolation safeguarded by bisection; near the optimum, where rounding hides
@@ -220,6 +233,19 @@ function checkLbfgsOptions(options: LbfgsOptions) {
  * @param fg objective and gradient; @param x0 the start (not modified)
  */
 export function minimizeLbfgs(fg: ObjectiveWithGradient, x0: Float64Array, options: LbfgsOptions = {}): LbfgsResult {
+  return runStepsSync(lbfgsSteps(fg, x0, options));
+}
+
+/**
+ * `minimizeLbfgs` as a generator that yields the number of iterations done after each iteration, for work that must
+ * give the event loop its turns (`runSteps` of @vlfer/core: a CLI's Ctrl-C stops a fit of minutes). The options are
+ * checked and f(x0) evaluated at the first `next()`. @returns what `minimizeLbfgs` returns
+ */
+export function* lbfgsSteps(
+  fg: ObjectiveWithGradient,
+  x0: Float64Array,
+  options: LbfgsOptions = {},
+): Generator<number, LbfgsResult, void> {
   const { maxIterations, gtol, ftol, memory, maxLs } = checkLbfgsOptions(options);
   const n = x0.length;
   let x: Float64Array = Float64Array.from(x0);
@@ -248,14 +274,7 @@ export function minimizeLbfgs(fg: ObjectiveWithGradient, x0: Float64Array, optio
   };
   for (let k = 0; k < maxIterations; k++) {
     if (maxAbs(g) <= gtol) return result(k, 'gradient');
-    lbfgsDirection(g, mem, d);
-    let dg0 = dot(g, d);
-    if (!(dg0 < 0)) {
-      // not a descent direction (numerical trouble): restart from steepest descent
-      mem.S.length = mem.Y.length = mem.rho.length = 0;
-      for (let i = 0; i < n; i++) d[i] = -g[i]!;
-      dg0 = dot(g, d);
-    }
+    const dg0 = descentDirection(g, mem, d);
     const alpha0 = mem.S.length === 0 ? 1 / Math.sqrt(dot(g, g)) : 1;
     const start: Point = { alpha: 0, f, g, dg: dg0 };
     const accepted = strongWolfeLineSearch({ evaluate, start, maxEvaluations: maxLs }, alpha0);
@@ -275,6 +294,7 @@ export function minimizeLbfgs(fg: ObjectiveWithGradient, x0: Float64Array, optio
     pushCorrection(mem, s, y, memory);
     if (ftol > 0 && (fOld - f) / Math.max(Math.abs(fOld), Math.abs(f), 1) <= ftol)
       return result(k + 1, maxAbs(g) <= gtol ? 'gradient' : 'function');
+    yield k + 1;
   }
   return result(maxIterations, maxAbs(g) <= gtol ? 'gradient' : 'max-iterations');
 }

@@ -1,5 +1,12 @@
-import { assertShape, checkClassIds, InvalidArgumentError, type Tensor2D } from '@vlfer/core';
-import { minimizeLbfgs, type LbfgsOptions, type LbfgsResult } from './lbfgs.js';
+import {
+  assertShape,
+  checkClassIds,
+  InvalidArgumentError,
+  runStepsSync,
+  type ProgressCallback,
+  type Tensor2D,
+} from '@vlfer/core';
+import { lbfgsSteps, type LbfgsOptions, type LbfgsResult, type ObjectiveWithGradient } from './lbfgs.js';
 
 /** A fitted multinomial logistic-regression probe: logits = x · Wᵀ + b. */
 export interface LinearProbe {
@@ -79,42 +86,63 @@ export function fitLinearProbe(
   labels: ArrayLike<number>,
   options: LinearProbeOptions = {},
 ): LinearProbe {
+  return runStepsSync(fitLinearProbeSteps(features, labels, options));
+}
+
+/**
+ * `fitLinearProbe` as a generator that yields the L-BFGS iterations done after each one (`lbfgsSteps`): run it with
+ * `runSteps` of @vlfer/core to keep a CLI's signals and progress alive during a fit of minutes. The inputs are
+ * checked at the first `next()`. @param features [n, D] @param labels [n] @returns what `fitLinearProbe` returns
+ */
+export function* fitLinearProbeSteps(
+  features: Tensor2D,
+  labels: ArrayLike<number>,
+  options: LinearProbeOptions = {},
+): Generator<number, LinearProbe, void> {
   const k = checkData(features, labels, 'fitLinearProbe', options.numClasses);
   const c = options.c ?? 1;
   if (!(Number.isFinite(c) && c > 0))
     throw new InvalidArgumentError({ functionName: 'fitLinearProbe', argument: 'c', message: `must be > 0, got ${c}` });
   const [n, d] = features.dims;
-  const x = Float64Array.from(features.data);
   const nw = k * d;
-  const z = new Float64Array(k);
+  const objective = probeObjective(Float64Array.from(features.data), labels, [n, d], k, c);
+  // the test applies to ∇f·max(1, C): at a large C the mean loss is so flat near the optimum of a separable set that
+  // ‖∇f‖∞ ≤ 1e-8 held with the weights 10 % off (C = 1e6); scaled, it is the gradient of C·mean CE + ‖W‖²/(2n)
+  const gradientTolerance = (options.gradientTolerance ?? 1e-8) / Math.max(1, c);
+  const lbfgs = { ...options, gradientTolerance };
+  const { x: theta, ...optimizer } = yield* lbfgsSteps(objective, new Float64Array(nw + k), lbfgs);
+  return { coef: theta.slice(0, nw), intercept: theta.slice(nw), numClasses: k, dim: d, c, optimizer };
+}
+
+/**
+ * The objective `fitLinearProbe` minimises — mean cross-entropy + ‖W‖²/(2·C·n) — and its gradient, over θ = [W (k × D),
+ * b (k)]. Rows go through in blocks of 4 (`blockLogits`, `blockGradient`): the 4 dot products of a weight row share its
+ * loads and run as 4 independent sums, and each gradient element takes the block's 4 updates in one load and store,
+ * in the order of the rows — the same sums, term by term, as one row at a time, 2.4–2.6× faster on 10,000 × 512 × 7
+ * (scripts/fit-time.ts). @param x [n, D] float64 features @param labels [n]
+ */
+function probeObjective(
+  x: Float64Array,
+  labels: ArrayLike<number>,
+  [n, d]: readonly [number, number],
+  k: number,
+  c: number,
+): ObjectiveWithGradient {
+  const nw = k * d;
   const e = new Float64Array(k);
-  const objective = (theta: Float64Array, grad: Float64Array): number => {
+  const zb = new Float64Array(4 * k);
+  const rb = new Float64Array(4 * k);
+  return (theta, grad) => {
     grad.fill(0);
     let loss = 0;
-    for (let i = 0; i < n; i++) {
-      const xi = i * d;
-      let m = -Infinity;
-      let top = 0;
-      for (let j = 0; j < k; j++) {
-        let s = theta[nw + j]!;
-        const wj = j * d;
-        for (let t = 0; t < d; t++) s += theta[wj + t]! * x[xi + t]!;
-        z[j] = s;
-        if (s > m) [m, top] = [s, j];
-      }
-      // log-sum-exp as m + log1p(the other classes' share), and p_top − 1 as −(their probability): both exact where
-      // an item is classified with confidence (a separable set at a large C), where log(1 + tiny) and p − 1 round away
-      let rest = 0;
-      for (let j = 0; j < k; j++) if (j !== top) rest += e[j] = Math.exp(z[j]! - m);
-      const y = labels[i]!;
-      loss += Math.log1p(rest) + (m - z[y]!); // m − z_y = 0 where the label is the top class
-      for (let j = 0; j < k; j++) {
-        const p = (j === top ? 1 : e[j]!) / (1 + rest);
-        const r = j !== y ? p : j === top ? -rest / (1 + rest) : p - 1;
-        grad[nw + j]! += r;
-        const wj = j * d;
-        for (let t = 0; t < d; t++) grad[wj + t]! += r * x[xi + t]!;
-      }
+    for (let i0 = 0; i0 < n; i0 += 4) {
+      const rows = Math.min(4, n - i0);
+      // a block past the last row repeats that row with a zero residual
+      const at = [0, 1, 2, 3].map((r) => (r < rows ? i0 + r : i0) * d) as [number, number, number, number];
+      blockLogits(theta, x, at, d, k, zb);
+      rb.fill(0);
+      for (let r = 0; r < rows; r++) loss += itemLossAndResidual(zb, rb, r * k, k, labels[i0 + r]!, e);
+      blockGradient(grad, x, at, d, k, rb);
     }
     let reg = 0;
     for (let t = 0; t < nw; t++) {
@@ -124,12 +152,83 @@ export function fitLinearProbe(
     for (let j = 0; j < k; j++) grad[nw + j] = grad[nw + j]! / n;
     return loss / n + reg / (2 * c * n);
   };
-  // the test applies to ∇f·max(1, C): at a large C the mean loss is so flat near the optimum of a separable set that
-  // ‖∇f‖∞ ≤ 1e-8 held with the weights 10 % off (C = 1e6); scaled, it is the gradient of C·mean CE + ‖W‖²/(2n)
-  const gradientTolerance = (options.gradientTolerance ?? 1e-8) / Math.max(1, c);
-  const lbfgs = { ...options, gradientTolerance };
-  const { x: theta, ...optimizer } = minimizeLbfgs(objective, new Float64Array(nw + k), lbfgs);
-  return { coef: theta.slice(0, nw), intercept: theta.slice(nw), numClasses: k, dim: d, c, optimizer };
+}
+
+/** z[r·k + j] = W_j · x_(row r) + b_j for the 4 rows starting at the offsets `at` of `x`. */
+function blockLogits(
+  theta: Float64Array,
+  x: Float64Array,
+  [a0, a1, a2, a3]: readonly [number, number, number, number],
+  d: number,
+  k: number,
+  z: Float64Array,
+): void {
+  for (let j = 0; j < k; j++) {
+    const b = theta[k * d + j]!;
+    let s0 = b;
+    let s1 = b;
+    let s2 = b;
+    let s3 = b;
+    const wj = j * d;
+    for (let t = 0; t < d; t++) {
+      const w = theta[wj + t]!;
+      s0 += w * x[a0 + t]!;
+      s1 += w * x[a1 + t]!;
+      s2 += w * x[a2 + t]!;
+      s3 += w * x[a3 + t]!;
+    }
+    z[j] = s0;
+    z[k + j] = s1;
+    z[2 * k + j] = s2;
+    z[3 * k + j] = s3;
+  }
+}
+
+/** grad_W_j += Σ_r res[r·k + j] · x_(row r), grad_b_j += Σ_r res[r·k + j], row after row, for the block at `at`. */
+function blockGradient(
+  grad: Float64Array,
+  x: Float64Array,
+  [a0, a1, a2, a3]: readonly [number, number, number, number],
+  d: number,
+  k: number,
+  res: Float64Array,
+): void {
+  for (let j = 0; j < k; j++) {
+    const r0 = res[j]!;
+    const r1 = res[k + j]!;
+    const r2 = res[2 * k + j]!;
+    const r3 = res[3 * k + j]!;
+    grad[k * d + j] = grad[k * d + j]! + r0 + r1 + r2 + r3;
+    const wj = j * d;
+    for (let t = 0; t < d; t++)
+      grad[wj + t] = grad[wj + t]! + r0 * x[a0 + t]! + r1 * x[a1 + t]! + r2 * x[a2 + t]! + r3 * x[a3 + t]!;
+  }
+}
+
+/**
+ * One item's cross-entropy from its logits `z[at … at + k)` with label `y`, and its residuals softmax − onehot written
+ * to `r[at … at + k)` (`e` is scratch of length k): the log-sum-exp as max + log1p(the other classes' share), and
+ * p_top − 1 as −(their probability), both exact where an item is classified with confidence (a separable set at a
+ * large C), where log(1 + tiny) and p − 1 round away. @returns the item's loss
+ */
+function itemLossAndResidual(
+  z: Float64Array,
+  r: Float64Array,
+  at: number,
+  k: number,
+  y: number,
+  e: Float64Array,
+): number {
+  let m = -Infinity;
+  let top = 0;
+  for (let j = 0; j < k; j++) if (z[at + j]! > m) [m, top] = [z[at + j]!, j];
+  let rest = 0;
+  for (let j = 0; j < k; j++) if (j !== top) rest += e[j] = Math.exp(z[at + j]! - m);
+  for (let j = 0; j < k; j++) {
+    const p = (j === top ? 1 : e[j]!) / (1 + rest);
+    r[at + j] = j !== y ? p : j === top ? -rest / (1 + rest) : p - 1;
+  }
+  return Math.log1p(rest) + (m - z[at + y]!); // m − z_y = 0 where the label is the top class
 }
 
 /**
@@ -199,11 +298,34 @@ export interface ProbeSweepResult {
 export function sweepLinearProbe(
   train: { features: Tensor2D; labels: ArrayLike<number> },
   validation: { features: Tensor2D; labels: ArrayLike<number> },
-  options: Omit<LinearProbeOptions, 'c'> & {
-    search?: 'binary' | 'grid';
-    score?: (yTrue: ArrayLike<number>, yPred: ArrayLike<number>) => number;
-  } = {},
+  options: ProbeSweepOptions = {},
 ): ProbeSweepResult {
+  return runStepsSync(sweepLinearProbeSteps(train, validation, options));
+}
+
+/** Options of `sweepLinearProbe`: those of every fit but C, the search, and the validation score. */
+export type ProbeSweepOptions = Omit<LinearProbeOptions, 'c'> & {
+  search?: 'binary' | 'grid';
+  score?: (yTrue: ArrayLike<number>, yPred: ArrayLike<number>) => number;
+};
+
+/** Where a sweep is: fit `fit` of at most `fits` (1-based), `iteration` L-BFGS iterations into it. */
+export interface ProbeProgress {
+  fit: number;
+  /** 97 for the grid; 15 for the binary search, which may need fewer */
+  fits: number;
+  iteration: number;
+}
+
+/**
+ * `sweepLinearProbe` as a generator that yields its progress after every L-BFGS iteration of every fit (run it with
+ * `runSteps` of @vlfer/core; see `fitLinearProbeSteps`). @returns what `sweepLinearProbe` returns
+ */
+export function* sweepLinearProbeSteps(
+  train: { features: Tensor2D; labels: ArrayLike<number> },
+  validation: { features: Tensor2D; labels: ArrayLike<number> },
+  options: ProbeSweepOptions = {},
+): Generator<ProbeProgress, ProbeSweepResult, void> {
   const k = checkData(train.features, train.labels, 'sweepLinearProbe', options.numClasses);
   checkData(validation.features, validation.labels, 'sweepLinearProbe', k);
   assertShape(validation.features, [null, train.features.dims[1]], 'validation.features', 'sweepLinearProbe');
@@ -216,10 +338,15 @@ export function sweepLinearProbe(
     });
   const fits = new Map<number, { score: number; probe: LinearProbe }>();
   const evaluated: { c: number; score: number }[] = [];
-  const evalAt = (j: number) => {
+  const grid = (options.search ?? 'binary') === 'grid';
+  const total = grid ? 97 : 15;
+  function* evalAt(j: number): Generator<ProbeProgress, void, void> {
     if (fits.has(j)) return;
     const c = CLIP_PROBE_C_GRID[j]!;
-    const probe = fitLinearProbe(train.features, train.labels, { ...options, numClasses: k, c });
+    const fit = fitLinearProbeSteps(train.features, train.labels, { ...options, numClasses: k, c });
+    let r = fit.next();
+    for (; !r.done; r = fit.next()) yield { fit: evaluated.length + 1, fits: total, iteration: r.value };
+    const probe = r.value;
     const logits = probeLogits(probe, validation.features);
     const pred = Array.from({ length: logits.dims[0] }, (_, i) => {
       let best = 0;
@@ -229,23 +356,44 @@ export function sweepLinearProbe(
     const s = score(validation.labels, pred);
     fits.set(j, { score: s, probe });
     evaluated.push({ c, score: s });
-  };
+  }
   const bestIndex = () => {
     let b = -1;
     for (const [j, r] of fits)
       if (b < 0 || r.score > fits.get(b)!.score || (r.score === fits.get(b)!.score && j < b)) b = j;
     return b;
   };
-  if ((options.search ?? 'binary') === 'grid') for (let j = 0; j <= 96; j++) evalAt(j);
+  if (grid) for (let j = 0; j <= 96; j++) yield* evalAt(j);
   else {
-    for (let j = 0; j <= 96; j += 16) evalAt(j);
+    for (let j = 0; j <= 96; j += 16) yield* evalAt(j);
     for (const step of [8, 4, 2, 1]) {
       const b = bestIndex();
-      if (b - step >= 0) evalAt(b - step);
-      if (b + step <= 96) evalAt(b + step);
+      if (b - step >= 0) yield* evalAt(b - step);
+      if (b + step <= 96) yield* evalAt(b + step);
     }
   }
   const b = bestIndex();
   const best = fits.get(b)!;
   return { c: CLIP_PROBE_C_GRID[b]!, score: best.score, probe: best.probe, evaluated };
+}
+
+/**
+ * The `onStep` of a `runSteps` over `sweepLinearProbeSteps` or `fitClosedSetMethodSteps` that reports to a pipeline's
+ * `onProgress`: phase `phase`, `done` fits of at most `fits`, the current fit's L-BFGS iteration in `detail` — at each
+ * new fit, else at most every `everyMs` milliseconds.
+ */
+export function probeProgress(
+  onProgress: ProgressCallback | undefined,
+  phase = 'fit',
+  everyMs = 250,
+): (step: ProbeProgress) => void {
+  let fit = 0;
+  let last = 0;
+  return (step) => {
+    const now = performance.now();
+    if (!onProgress || (step.fit === fit && now - last < everyMs)) return;
+    fit = step.fit;
+    last = now;
+    onProgress({ phase, done: step.fit - 1, total: step.fits, unit: 'fits', detail: { iteration: step.iteration } });
+  };
 }

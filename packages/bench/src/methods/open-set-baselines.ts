@@ -162,7 +162,7 @@ export async function execOpenSetBaseline(
     },
     { ...hooks, cache: FEATURES, frameHashes: FRAME_HASHES },
   );
-  const r = scoreOpenSetBaseline(features, method, { probes: PROBES });
+  const r = await scoreOpenSetBaseline(features, method, { probes: PROBES, signal: hooks.signal });
   hooks.log(
     `${method}: ${Object.entries(r.details)
       .map(([k, x]) => `${k} ${x}`)
