@@ -1,5 +1,8 @@
-/** @file Bounded concurrency for async work, and long synchronous work that gives the event loop its turns (runtime-neutral). */
-import { throwIfAborted } from './errors.js';
+/**
+ * @file Bounded concurrency for async work, and long synchronous work that gives the event loop its turns
+ * (runtime-neutral).
+ */
+import { InvalidArgumentError, throwIfAborted } from './errors.js';
 
 /**
  * `fn` over `items` with at most `concurrency` calls in flight, results in input order. After the first failure no
@@ -30,8 +33,9 @@ export async function mapConcurrently<T, R>(
 }
 
 /**
- * A turn of the event loop (`setImmediate` where the runtime has it, else a 0 ms timer): timers, I/O and signal
- * handlers run before the promise resolves. An awaited promise that is already resolved gives no such turn.
+ * A turn of the event loop (`setImmediate` where the runtime has it, else a 0 ms timer): I/O, signal handlers and
+ * the timers that are due run before the promise resolves (from inside a timer callback, those timers run at the
+ * next turn). An awaited promise that is already resolved gives no such turn.
  */
 export const yieldToEventLoop = (): Promise<void> =>
   new Promise((resolve) => {
@@ -54,7 +58,7 @@ export function runStepsSync<T>(steps: Generator<unknown, T, void>): T {
 export interface RunStepsOptions<Y> {
   /** what the work is, for the AbortedError: `fitting the linear probe` */
   what: string;
-  /** checked at every turn of the event loop; when it has fired the work stops with an AbortedError */
+  /** checked after every step; once it has fired the work stops there with an AbortedError */
   signal?: AbortSignal;
   /** called with every value the generator yields (progress) */
   onStep?: (step: Y) => void;
@@ -64,23 +68,38 @@ export interface RunStepsOptions<Y> {
 
 /**
  * `runStepsSync` that gives the event loop a turn (`yieldToEventLoop`) once a slice of `sliceMs` has passed, and
- * checks `signal` after every step: a CLI's Ctrl-C, SIGTERM and parent watch are seen within a step of the slice, and a second Ctrl-C
- * exits at once. The steps are the same, so the result is the same as `runStepsSync`'s.
+ * checks `signal` after every step: a CLI's Ctrl-C, SIGTERM and parent watch are seen within a slice and a step, and
+ * a second Ctrl-C exits at once. The steps are the same, so the result is the same as `runStepsSync`'s.
  * @throws AbortedError naming `what` when `signal` fires; what a step throws
  */
 export async function runSteps<T, Y>(steps: Generator<Y, T, void>, options: RunStepsOptions<Y>): Promise<T> {
   const sliceMs = options.sliceMs ?? 50;
+  if (!(Number.isFinite(sliceMs) && sliceMs >= 0))
+    throw new InvalidArgumentError({
+      functionName: 'runSteps',
+      argument: 'options.sliceMs',
+      message: `must be a finite number of milliseconds ≥ 0, got ${sliceMs}`,
+    });
   throwIfAborted(options.signal, options.what);
   let since = performance.now();
-  for (;;) {
-    const r = steps.next();
-    if (r.done) return r.value;
-    options.onStep?.(r.value);
-    if (performance.now() - since >= sliceMs) {
-      await yieldToEventLoop();
-      since = performance.now();
+  let done = false;
+  try {
+    for (;;) {
+      const r = steps.next();
+      if (r.done) {
+        done = true;
+        return r.value;
+      }
+      options.onStep?.(r.value);
+      if (performance.now() - since >= sliceMs) {
+        await yieldToEventLoop();
+        since = performance.now();
+      }
+      // after every step: a signal aborted by the caller's own code (an onStep, a timer of the last turn) stops it
+      throwIfAborted(options.signal, options.what);
     }
-    // after every step: a signal aborted by the caller's own code (an onStep, a timer of the last turn) stops it here
-    throwIfAborted(options.signal, options.what);
+  } finally {
+    // stopped early (aborted, or a step or onStep threw): the generator's own finally blocks run
+    if (!done) steps.return(undefined as never);
   }
 }

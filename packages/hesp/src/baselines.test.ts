@@ -207,6 +207,31 @@ describe('open-set baselines on frozen features (synthetic)', () => {
     expect(probes.size).toBe(0);
   });
 
+  it('calls that overlap fit the probe once; one aborted beside them leaves the others to fit it', async () => {
+    const f = syntheticFeatures();
+    const firstFits: string[] = [];
+    const counting = (who: string) => (e: ProgressEvent) => e.done === 0 && firstFits.push(who);
+    const probes = new Map();
+    const [a, b] = await Promise.all([
+      scoreOpenSetBaseline(f, 'msp', { probes, onProgress: counting('msp') }),
+      scoreOpenSetBaseline(f, 'energy', { probes, onProgress: counting('energy') }),
+    ]);
+    expect(firstFits).toEqual(['msp']);
+    expect(a.known.map((k) => k.predicted)).toEqual(b.known.map((k) => k.predicted));
+    // the fit that started first is aborted: the call waiting on it fits the probe itself, with the same result
+    const cache = new Map();
+    const stop = new AbortController();
+    const aborted = scoreOpenSetBaseline(f, 'msp', {
+      probes: cache,
+      signal: stop.signal,
+      onProgress: () => stop.abort(new Error('SIGINT')),
+    });
+    const waiting = scoreOpenSetBaseline(f, 'msp', { probes: cache });
+    await expect(aborted).rejects.toBeInstanceOf(AbortedError);
+    expect(await waiting).toEqual(a);
+    expect(cache.size).toBe(1);
+  });
+
   it('refuses options that are not the baselines’, naming them', () => {
     const base: OpenSetBaselineOptionsInput = {
       dataset: 'afew',

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  AbortedError,
   argmaxRows,
   meanOfRowGroups,
   OptionsError,
@@ -350,10 +351,11 @@ export interface KnownProbe {
   selection: string;
 }
 /**
- * Probes already fitted, by `probeKey` and search: pass one map to the `scoreOpenSetBaseline` calls of the MSP,
- * MaxLogit, Energy and kNN rows of a split (each on its own `encodeOpenSetSplit` result) and the probe is fitted once.
+ * Probes fitted or being fitted, by `probeKey` and search: pass one map to the `scoreOpenSetBaseline` calls of the MSP,
+ * MaxLogit, Energy and kNN rows of a split (each on its own `encodeOpenSetSplit` result) and the probe is fitted once,
+ * also by calls that overlap (they wait for the fit in progress). A fit that fails or is aborted leaves no entry.
  */
-export type OpenSetProbeCache = Map<string, KnownProbe>;
+export type OpenSetProbeCache = Map<string, Promise<KnownProbe>>;
 const probesOf = new WeakMap<OpenSetSplitFeatures, OpenSetProbeCache>();
 
 /**
@@ -364,13 +366,27 @@ const probesOf = new WeakMap<OpenSetSplitFeatures, OpenSetProbeCache>();
 async function knownProbe(f: OpenSetSplitFeatures, hooks: ScoreHooks): Promise<KnownProbe> {
   const probes = hooks.probes ?? probesOf.get(f) ?? probesOf.set(f, new Map()).get(f)!;
   const key = `${f.probeKey}:${f.options.probeSearch}`;
-  const cached = probes.get(key);
-  if (cached) return cached;
+  for (let pending = probes.get(key); pending; pending = probes.get(key)) {
+    try {
+      return await pending;
+    } catch (error) {
+      // another call's fit was aborted (its entry is gone by now): this call fits the probe itself
+      if (!(error instanceof AbortedError) || hooks.signal?.aborted) throw error;
+    }
+  }
+  const fitting = fitKnownProbe(f, hooks);
+  probes.set(key, fitting);
+  fitting.catch(() => probes.get(key) === fitting && probes.delete(key));
+  return fitting;
+}
+
+/** `knownProbe`'s fit, in steps (`runSteps`), reporting its fits to `hooks.onProgress`. */
+async function fitKnownProbe(f: OpenSetSplitFeatures, hooks: ScoreHooks): Promise<KnownProbe> {
   const numClasses = f.classNames.length;
   const train = { features: f.train.features, labels: f.train.labels };
   // a probe on thousands of clips fits for minutes: in steps, so that Ctrl-C stops it and its progress shows
   const run = { what: 'fitting the known-class probe', signal: hooks.signal, onStep: probeProgress(hooks.onProgress) };
-  let fitted: KnownProbe;
+  const done = (fits: number) => hooks.onProgress?.({ phase: 'fit', done: fits, total: fits, unit: 'fits' });
   if (f.val.labels.length > 0) {
     const s = await runSteps(
       sweepLinearProbeSteps(
@@ -380,17 +396,15 @@ async function knownProbe(f: OpenSetSplitFeatures, hooks: ScoreHooks): Promise<K
       ),
       run,
     );
-    fitted = {
+    done(s.evaluated.length);
+    return {
       probe: s.probe,
       selection: `C ${s.c.toPrecision(3)} chosen on ${f.val.labels.length} validation clips (accuracy ${s.score.toFixed(4)}; ${s.evaluated.length} fits)`,
     };
-  } else
-    fitted = {
-      probe: await runSteps(oneFit(fitLinearProbeSteps(train.features, train.labels, { numClasses })), run),
-      selection: 'C 1 (no validation clips: valFraction 0)',
-    };
-  probes.set(key, fitted);
-  return fitted;
+  }
+  const probe = await runSteps(oneFit(fitLinearProbeSteps(train.features, train.labels, { numClasses })), run);
+  done(1);
+  return { probe, selection: 'C 1 (no validation clips: valFraction 0)' };
 }
 
 /** The steps of a single fit (`fitLinearProbeSteps`) as the progress of a sweep of one fit. */
@@ -402,7 +416,7 @@ function* oneFit(steps: Generator<number, LinearProbe, void>): Generator<ProbePr
 
 /** What scoring a baseline may be given: the probes fitted so far, a signal and progress for the probe's fit. */
 export interface ScoreHooks {
-  /** probes already fitted for this split (`OpenSetProbeCache`) */
+  /** probes fitted (or being fitted) for this split (`OpenSetProbeCache`) */
   probes?: OpenSetProbeCache;
   /** stops the probe's fit within 50 ms of L-BFGS iterations (AbortedError) */
   signal?: AbortSignal;

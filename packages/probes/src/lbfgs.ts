@@ -237,9 +237,10 @@ export function minimizeLbfgs(fg: ObjectiveWithGradient, x0: Float64Array, optio
 }
 
 /**
- * `minimizeLbfgs` as a generator that yields the number of iterations done after each iteration, for work that must
- * give the event loop its turns (`runSteps` of @vlfer/core: a CLI's Ctrl-C stops a fit of minutes). The options are
- * checked and f(x0) evaluated at the first `next()`. @returns what `minimizeLbfgs` returns
+ * `minimizeLbfgs` as a generator that yields the number of iterations done after each iteration but the one that ends
+ * the fit (a fit that stops at its start yields nothing), for work that must give the event loop its turns
+ * (`runSteps` of @vlfer/core: a CLI's Ctrl-C stops a fit of minutes). The options are checked and f(x0) evaluated at
+ * the first `next()`. @returns what `minimizeLbfgs` returns
  */
 export function* lbfgsSteps(
   fg: ObjectiveWithGradient,

@@ -90,9 +90,9 @@ export function fitLinearProbe(
 }
 
 /**
- * `fitLinearProbe` as a generator that yields the L-BFGS iterations done after each one (`lbfgsSteps`): run it with
- * `runSteps` of @vlfer/core to keep a CLI's signals and progress alive during a fit of minutes. The inputs are
- * checked at the first `next()`. @param features [n, D] @param labels [n] @returns what `fitLinearProbe` returns
+ * `fitLinearProbe` as a generator that yields the L-BFGS iterations done after each one but the last (`lbfgsSteps`):
+ * run it with `runSteps` of @vlfer/core to keep a CLI's signals and progress alive during a fit of minutes. The
+ * inputs are checked at the first `next()`. @param features [n, D] @param labels [n] @returns what `fitLinearProbe` returns
  */
 export function* fitLinearProbeSteps(
   features: Tensor2D,
@@ -318,8 +318,8 @@ export interface ProbeProgress {
 }
 
 /**
- * `sweepLinearProbe` as a generator that yields its progress after every L-BFGS iteration of every fit (run it with
- * `runSteps` of @vlfer/core; see `fitLinearProbeSteps`). @returns what `sweepLinearProbe` returns
+ * `sweepLinearProbe` as a generator that yields its progress after every L-BFGS iteration of every fit but each fit's
+ * last (run it with `runSteps` of @vlfer/core; see `fitLinearProbeSteps`). @returns what `sweepLinearProbe` returns
  */
 export function* sweepLinearProbeSteps(
   train: { features: Tensor2D; labels: ArrayLike<number> },
