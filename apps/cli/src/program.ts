@@ -31,6 +31,7 @@ export function vlferProgram(): Command {
   const configure = (c: Command): void => {
     c.configureOutput(output);
     requiredAfterUnknown(c);
+    suggestForFlagEqualsValue(c);
     // help shows a default as it is typed: `(default: model)`, not commander's JSON `(default: "model")`
     for (const o of c.options)
       if (typeof o.defaultValue === 'string' && o.defaultValueDescription === undefined)
@@ -58,4 +59,15 @@ function requiredAfterUnknown(c: Command): void {
             code: 'commander.missingMandatoryOptionValue',
           });
     });
+}
+
+/**
+ * Commander matches a misspelt `--flag=value` against the known flags as the whole token, so `--datset=fer2013` got
+ * no suggestion: `c` reports such a token by its flag (`unknown option '--datset' (did you mean --dataset?)`).
+ */
+function suggestForFlagEqualsValue(c: Command): void {
+  // unknownOption is commander's (14) own hook for an unknown flag, not in its type declarations
+  const internal = c as unknown as { unknownOption(flag: string): void };
+  const unknownOption = internal.unknownOption.bind(c);
+  internal.unknownOption = (flag) => unknownOption(/^--[^=]+=/.test(flag) ? flag.slice(0, flag.indexOf('=')) : flag);
 }

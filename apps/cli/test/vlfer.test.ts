@@ -57,6 +57,12 @@ describe('the vlfer command', () => {
       1,
       "vlfer: unknown option '--datset' (did you mean --dataset?)\n",
     ]);
+    // spelt --flag=value: commander matched the whole token and suggested nothing
+    const withValue = vlfer(['exp-clip', 'eval', '--datset=fer2013']);
+    expect([withValue.code, withValue.stderr]).toEqual([
+      1,
+      "vlfer: unknown option '--datset' (did you mean --dataset?)\n",
+    ]);
     // HESP's clips keep their frame count: its --when-no-face offers no 'skip' (help and parsing alike)
     const skip = vlfer(['hesp', 'train', '--when-no-face', 'skip']);
     expect(skip.stderr).toMatch(

@@ -238,6 +238,7 @@ describe('loadVideoList', () => {
       [2, 6],
     ]);
     expect(r.counts).toEqual([1, 0, 0, 0, 0, 0, 1]);
+    expect(r.labelScheme).toBe('dfer-clip');
     // the prefix is whole path components: '/data/author' (or '/data/authors/') is no prefix of '/data/authorsX/…'
     writeFileSync(file, '/data/authorsX/frames/00001 3 0\n/data/authors/frames/00002 2 6\n');
     expect(() => loadVideoList({ file, rebase: { from: '/data/authors', to: root } })).toThrow(
@@ -247,6 +248,46 @@ describe('loadVideoList', () => {
     expect(loadVideoList({ file, rebase: { from: '/data/authors/', to: root } }).items[0]!.frameDir).toBe(
       join(root, 'frames', '00001'),
     );
+  });
+  it("reads DFEW's own split file (video_name,label; DFEW's 1-based ids), counting each clip folder's frames", () => {
+    const root = tmp();
+    makeClip(root, '00001', 3);
+    makeClip(root, '00012', 2);
+    makeClip(root, '16372', 4);
+    const split = join(root, 'EmoLabel_DataSplit', 'train(single-labeled)');
+    mkdirSync(split, { recursive: true });
+    const file = join(split, 'set_1.csv');
+    // as DFEW ships it (a BOM, CRLF) and as re-exported (zero-padded names); 1 happy, 7 fear, 4 angry
+    writeFileSync(file, '\uFEFFvideo_name,label\r\n1,1\r\n00012,7\r\n16372,4\r\n');
+    const frames = join(root, 'frames');
+    for (const labelScheme of [undefined, 'dfer-clip', 'dfew-original'] as const) {
+      const r = loadVideoList({ file, root: frames, ...(labelScheme ? { labelScheme } : {}) });
+      expect(r.items.map((i) => [i.frameDir, i.numFrames, i.label, i.line])).toEqual([
+        [join(frames, '00001'), 3, 0, 2],
+        [join(frames, '00012'), 2, 6, 3],
+        [join(frames, '16372'), 4, 3, 4],
+      ]);
+      expect(r.labelScheme).toBe('dfew-original');
+    }
+    const bad = (content: string, re: RegExp, options = {}) => {
+      writeFileSync(file, content);
+      expect(() => loadVideoList({ file, root: frames, ...options })).toThrow(re);
+    };
+    bad(
+      'video_name,label\n1,1\n2,3\n',
+      /set_1\.csv:3 \(field 'video_name'\): clip 00002: .*00002' does not exist \(root must be DFEW's folder of clip folders/,
+    );
+    bad('video_name,label\n1,0\n', /set_1\.csv:2 \(field 'label'\): 0 marks a clip without a single label/);
+    bad('video_name,label\nclip1,1\n', /set_1\.csv:2 \(field 'video_name'\): 'clip1' is not a DFEW clip number/);
+    bad(
+      'video_name,label\n1,8\n',
+      /set_1\.csv:2 \(field 'label'\): label '8' out of range; expected an integer 1\.\.7/,
+    );
+    bad('video_name,label\n1,1\n', /label scheme 'mafw-hesp' does not apply/, { labelScheme: 'mafw-hesp' });
+    bad('video_name,label\n1,1\n1,1\n', /set_1\.csv:3: frame directory '00001' is listed twice \(first at line 2\)/);
+    // without a root the clip folders are looked for beside the split file
+    writeFileSync(file, 'video_name,label\n1,1\n');
+    expect(() => loadVideoList({ file })).toThrow(/set_1\.csv:2 \(field 'video_name'\): clip 00001: .*does not exist/);
   });
   it('names file, line and field for each kind of bad input', () => {
     const root = tmp();

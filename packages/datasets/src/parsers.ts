@@ -266,6 +266,53 @@ export function parseVideoListText(
   return { entries, dropped: drops.list(), labelSet };
 }
 
+/** A clip of DFEW's own split file: its CSV line, frame directory name and label text (DFEW's 1-based id). */
+export interface DfewSplitRow {
+  line: number;
+  /** `{video_name:05d}`: the clip's folder under DFEW's `Clip/clip_224x224` (or `clip_224x224_16f`) */
+  clip: string;
+  label: string;
+}
+
+/** Whether `text` is DFEW's own split file (`EmoLabel_DataSplit/train(single-labeled)/set_1.csv`): header `video_name,label`. */
+export function isDfewSplitCsv(text: string): boolean {
+  const first = textLines(text.replace(/^\uFEFF/, '')).find((l) => l.trim() !== '');
+  return first !== undefined && /^\s*"?video_name"?\s*,\s*"?label"?\s*$/.test(first);
+}
+
+/**
+ * The rows of DFEW's own split files (`EmoLabel_DataSplit/{train,test}(single-labeled)/set_{1..5}.csv`, header
+ * `video_name,label`): each clip number as the name of its frame folder, zero-padded to 5 digits as DFEW ships them
+ * (`Clip/clip_224x224/00001/`), and its label, DFEW's 1-based id (1 happy … 7 fear; 0, a clip without a single label,
+ * is refused: the single-labeled splits do not hold it). Runtime-neutral.
+ * @throws DataFormatError naming the file, line and field: a clip number that is not one, label 0, a short row
+ */
+export function parseDfewSplitCsv(text: string, file: string): DfewSplitRow[] {
+  const { header, records } = parseCsvText(text, file);
+  requireColumns(file, header, ['video_name', 'label']);
+  const rows = records.map(({ line, cells }) => {
+    const v = cells.video_name!.trim();
+    if (!/^\d{1,5}$/.test(v) || Number(v) === 0)
+      throw new DataFormatError({
+        file,
+        line,
+        field: 'video_name',
+        message: `${quoteInput(v)} is not a DFEW clip number (1 to 5 digits, e.g. 1 or 00001 for the folder 00001)`,
+      });
+    const label = cells.label!.trim();
+    if (label === '0')
+      throw new DataFormatError({
+        file,
+        line,
+        field: 'label',
+        message: "0 marks a clip without a single label; DFEW's single-labeled split files hold 1..7",
+      });
+    return { line, clip: v.padStart(5, '0'), label };
+  });
+  if (rows.length === 0) throw new DataFormatError({ file, message: 'the split file has no clips' });
+  return rows;
+}
+
 export interface RafDbEntry {
   name: string;
   label: number;

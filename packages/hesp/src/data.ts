@@ -18,6 +18,8 @@ export interface HespData {
   labelSet: LabelSet;
   /** Where the label set came from (given, from a file, or the dataset's default). */
   labelSetReason: string;
+  /** How each list's ids were read (`hespLabelScheme`, or 'dfew-original' for DFEW's own split file). */
+  labelSchemes: { train: LabelScheme; test: LabelScheme };
   split: OpenSetSplit;
   /**
    * Known label j's class id in `labelSet`: ascending ids (HESP's `sorted(known).index`), or, with
@@ -110,7 +112,11 @@ export function hespLabelScheme(options: Pick<HespOptions, 'labelScheme' | 'data
 }
 
 /** One clip list of the run (training or test), read with the run's label scheme, root and path rules. */
-function readHespList(options: HespOptions, labelSet: LabelSet, file: string): VideoItem[] {
+function readHespList(
+  options: HespOptions,
+  labelSet: LabelSet,
+  file: string,
+): { items: VideoItem[]; labelScheme: LabelScheme } {
   return loadVideoList({
     file,
     labelScheme: hespLabelScheme(options),
@@ -119,7 +125,7 @@ function readHespList(options: HespOptions, labelSet: LabelSet, file: string): V
     allowOutsideRoot: options.allowOutsideRoot,
     ...(options.root ? { root: options.root } : {}),
     ...(options.rebase ? { rebase: options.rebase } : {}),
-  }).items;
+  });
 }
 
 /**
@@ -195,9 +201,10 @@ export function splitValidation<T>(
 export function loadHespData(options: HespOptions, rngStreams: HespRngStreams = HESP_RNG_STREAMS): HespData {
   const { labelSet, reason } = hespLabelSet(options);
   const split = hespSplit(options, labelSet);
-  const [trainList, testList] = [options.trainAnnotations, options.testAnnotations].map((f) =>
+  const [trainRead, testRead] = [options.trainAnnotations, options.testAnnotations].map((f) =>
     readHespList(options, labelSet, f),
-  ) as [VideoItem[], VideoItem[]];
+  ) as [ReturnType<typeof readHespList>, ReturnType<typeof readHespList>];
+  const [trainList, testList] = [trainRead.items, testRead.items];
   refuseSharedClips(options, trainList, testList);
   // the released code numbers known labels by its own class ids and pairs them with alphabetical prompts
   const knownOrder = options.referenceBehaviour?.alphabeticalClassNames
@@ -226,6 +233,7 @@ export function loadHespData(options: HespOptions, rngStreams: HespRngStreams = 
   return {
     labelSet,
     labelSetReason: reason,
+    labelSchemes: { train: trainRead.labelScheme, test: testRead.labelScheme },
     split,
     knownClassIds,
     ...parts,

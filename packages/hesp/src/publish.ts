@@ -6,7 +6,7 @@ import { runtimeVersions } from '@vlfer/encoders/node';
 import type { LabelScheme } from '@vlfer/datasets';
 import type { FaceCropper } from '@vlfer/faces/node';
 import type { HespDataFingerprints } from './checkpoint.js';
-import { hespLabelScheme, type HespData } from './data.js';
+import type { HespData } from './data.js';
 import type { HespOptions } from './options.js';
 import type { EpochRecord, HespRunPaths, StepRecord } from './train.js';
 
@@ -16,7 +16,13 @@ import type { EpochRecord, HespRunPaths, StepRecord } from './train.js';
  */
 export type HespResolvedConfig = HespOptions & {
   key: string;
-  labels: { scheme: LabelScheme; labelSet: { id: string; names: readonly string[] }; reason: string };
+  labels: {
+    scheme: LabelScheme;
+    /** the test list's, where it differs */
+    testScheme?: LabelScheme;
+    labelSet: { id: string; names: readonly string[] };
+    reason: string;
+  };
   /** The random streams' version (`HespRngStreams`): 1 for a run resumed from a checkpoint of vlfer before 2026-12-05. */
   rngStreams: HespData['rngStreams'];
   split: Pick<HespData['split'], 'index' | 'known' | 'unknown' | 'openness'>;
@@ -40,7 +46,9 @@ export function resolvedHespConfig(o: HespOptions, key: string, data: HespData, 
     ...o,
     key,
     labels: {
-      scheme: hespLabelScheme(o),
+      // as read: DFEW's own split file is read with DFEW's ids whatever the option
+      scheme: data.labelSchemes.train,
+      ...(data.labelSchemes.test !== data.labelSchemes.train ? { testScheme: data.labelSchemes.test } : {}),
       labelSet: { id: data.labelSet.id, names: data.labelSet.names },
       reason: data.labelSetReason,
     },

@@ -28,7 +28,10 @@ export function trainCommand(): Command {
         .choices(['mafw', 'afew', 'dfew', 'ferv39k'])
         .makeOptionMandatory(),
     )
-    .requiredOption('--train <list>', 'training annotation list (<frame_dir> <num_frames> <label> [text])')
+    .requiredOption(
+      '--train <list>',
+      "training annotation list (<frame_dir> <num_frames> <label> [text]), or DFEW's own set_N.csv (video_name,label; --root: its Clip/clip_224x224)",
+    )
     .requiredOption('--test <list>', 'test annotation list')
     .option('--root <dir>', 'prefix for relative frame directories')
     .addOption(

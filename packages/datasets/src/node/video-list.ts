@@ -1,9 +1,16 @@
-import { realpathSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { DataFormatError, quoteInput } from '@vlfer/core';
 import { readTextFile } from '@vlfer/core/node';
 import { isImageFile } from '../media.js';
-import { dropResolvedDuplicates, parseVideoListText, type ParseVideoListOptions } from '../parsers.js';
+import {
+  dropResolvedDuplicates,
+  isDfewSplitCsv,
+  parseDfewSplitCsv,
+  parseVideoListText,
+  type LabelScheme,
+  type ParseVideoListOptions,
+} from '../parsers.js';
 import { outsideRootMessage } from '../paths.js';
 import { countLabels, type LoadResult, type VideoItem } from '../types.js';
 import { checkRootDir, explainFsError, readDirForScan } from './scan-errors.js';
@@ -50,13 +57,21 @@ export function isInside(root: string, path: string): boolean {
  * Frame directories with spaces in their path are not supported (the format is space-separated). Paths are
  * normalised before the duplicate check (`./frames/a/` and `frames/a/.` are one clip); a path that leaves `root`
  * (`../x`, or an absolute path elsewhere that `rebase` did not produce) is refused unless `allowOutsideRoot`
- * (`normalizeListedPath`; symbolic links inside the root are followed).
+ * (`normalizeListedPath`; symbolic links inside the root are followed). DFEW's own split files (`set_N.csv`,
+ * `video_name,label`) are read too (`parseDfewSplitCsv`: clip folders `{n:05d}` under `root`, frames counted, DFEW's
+ * ids whatever `labelScheme` unless it names another scheme than 'dfer-clip'); `labelScheme` in the result says how
+ * the ids were read.
  */
-export function loadVideoList(options: VideoListOptions): LoadResult<VideoItem> {
+export function loadVideoList(options: VideoListOptions): LoadResult<VideoItem> & { labelScheme: LabelScheme } {
   const { file } = options;
   const root = options.root ?? join(file, '..');
-  const check = options.checkFrames ?? 'count';
-  const { entries, dropped, labelSet } = parseVideoListText(readTextFile(file, 'annotation list'), options);
+  const text = readTextFile(file, 'annotation list');
+  const dfew = isDfewSplitCsv(text);
+  // DFEW's own split file names no frame counts: the frames are counted, so the folders must be there
+  const check = dfew ? 'count' : (options.checkFrames ?? 'count');
+  const { entries, dropped, labelSet } = dfew
+    ? parseVideoListText(dfewSplitAsList(text, file, root, options), { ...options, labelScheme: dfewScheme(options) })
+    : parseVideoListText(text, options);
   // a root that relative frame directories are read under must exist (a mistyped one is named as such)
   if (options.root !== undefined && check !== 'none' && entries.some((e) => !isAbsolute(e.dir)))
     checkRootDir(options.root, 'root', 'loadVideoList');
@@ -65,34 +80,7 @@ export function loadVideoList(options: VideoListOptions): LoadResult<VideoItem> 
     // relative paths were checked by the parser; an absolute one (not from the caller's rebase) must lie under root
     if (isAbsolute(e.dir) && !e.rebased && !options.allowOutsideRoot && !isInside(root, frameDir))
       throw new DataFormatError({ file, line: e.line, field: 'frame_dir', message: outsideRootMessage(e.dir, root) });
-    if (check !== 'none') {
-      let isDir = false;
-      let why = 'does not exist';
-      try {
-        isDir = statSync(frameDir).isDirectory();
-        if (!isDir) why = 'is not a directory';
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code !== 'ENOENT') why = explainFsError(error);
-      }
-      if (!isDir)
-        throw new DataFormatError({
-          file,
-          line: e.line,
-          field: 'frame_dir',
-          message: `frame directory ${quoteInput(frameDir)} ${why}${options.rebase || why !== 'does not exist' ? '' : " (to map the authors' absolute paths, pass rebase: { from, to } (CLI --rebase <from>=<to>))"}`,
-        });
-      if (check === 'count') {
-        const n = listFrames(frameDir).length;
-        if (n !== e.numFrames)
-          throw new DataFormatError({
-            file,
-            line: e.line,
-            field: 'num_frames',
-            message: `says ${e.numFrames} frames but ${quoteInput(frameDir)} holds ${n} images`,
-          });
-      }
-    }
+    if (check !== 'none') checkFrameDir(frameDir, e, check, options);
     return { frameDir, numFrames: e.numFrames, label: e.label, line: e.line, ...(e.rebased ? { rebased: true } : {}) };
   });
   // one directory spelt two ways (relative and absolute, rebased and not) is one clip: a duplicate, never two items
@@ -103,5 +91,93 @@ export function loadVideoList(options: VideoListOptions): LoadResult<VideoItem> 
     dropped,
   });
   const items = unique.rows;
-  return { items, labelSet, counts: countLabels(items, labelSet.names.length), dropped: unique.dropped, source: file };
+  const labelScheme = dfew ? 'dfew-original' : (options.labelScheme ?? 'dfer-clip');
+  return {
+    items,
+    labelSet,
+    counts: countLabels(items, labelSet.names.length),
+    dropped: unique.dropped,
+    source: file,
+    labelScheme,
+  };
+}
+
+/**
+ * DFEW's own split file (`parseDfewSplitCsv`) as the video list it stands for, line for line (errors keep the CSV's
+ * line numbers): `<clip folder> <frames in root/clip folder> <DFEW id>`. @throws DataFormatError naming the CSV line
+ * of a clip whose folder is missing or holds no frame images
+ */
+function dfewSplitAsList(text: string, file: string, root: string, options: VideoListOptions): string {
+  const rows = parseDfewSplitCsv(text, file);
+  checkRootDir(root, options.root === undefined ? 'file' : 'root', 'loadVideoList');
+  const lines = new Array<string>(rows.at(-1)!.line).fill('');
+  for (const r of rows) {
+    const dir = join(root, r.clip);
+    let frames: string[] = [];
+    try {
+      frames = statSync(dir).isDirectory() ? listFrames(dir) : [];
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    if (frames.length === 0)
+      throw new DataFormatError({
+        file,
+        line: r.line,
+        field: 'video_name',
+        message: `clip ${r.clip}: ${quoteInput(dir)} ${existsSync(dir) ? 'holds no frame images' : 'does not exist'} (root must be DFEW's folder of clip folders, e.g. Clip/clip_224x224)`,
+      });
+    lines[r.line - 1] = `${r.clip} ${frames.length} ${r.label}`;
+  }
+  return lines.join('\n');
+}
+
+/** The label scheme of a DFEW split file: DFEW's own ids, whatever the default; another explicit scheme is refused. */
+function dfewScheme(options: VideoListOptions): 'dfew-original' {
+  const scheme = options.labelScheme ?? 'dfew-original';
+  if (scheme !== 'dfew-original' && scheme !== 'dfer-clip')
+    throw new DataFormatError({
+      file: options.file,
+      field: 'label',
+      message: `DFEW's own split file holds DFEW's 1-based ids (1 happiness … 7 fear); label scheme '${scheme}' does not apply (leave it unset or use 'dfew-original')`,
+    });
+  return 'dfew-original';
+}
+
+/**
+ * The frame directory of list entry `e` exists (and, with `check` 'count', holds exactly its `num_frames` images).
+ * @throws DataFormatError naming the list, line and field
+ */
+function checkFrameDir(
+  frameDir: string,
+  e: { line: number; numFrames: number },
+  check: 'count' | 'exists',
+  options: VideoListOptions,
+): void {
+  const { file } = options;
+  let isDir = false;
+  let why = 'does not exist';
+  try {
+    isDir = statSync(frameDir).isDirectory();
+    if (!isDir) why = 'is not a directory';
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT') why = explainFsError(error);
+  }
+  if (!isDir)
+    throw new DataFormatError({
+      file,
+      line: e.line,
+      field: 'frame_dir',
+      message: `frame directory ${quoteInput(frameDir)} ${why}${options.rebase || why !== 'does not exist' ? '' : " (to map the authors' absolute paths, pass rebase: { from, to } (CLI --rebase <from>=<to>))"}`,
+    });
+  if (check === 'count') {
+    const n = listFrames(frameDir).length;
+    if (n !== e.numFrames)
+      throw new DataFormatError({
+        file,
+        line: e.line,
+        field: 'num_frames',
+        message: `says ${e.numFrames} frames but ${quoteInput(frameDir)} holds ${n} images`,
+      });
+  }
 }
