@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRng, DataFormatError } from '@vlfer/core';
@@ -260,8 +260,14 @@ describe('loadVideoList', () => {
     // as DFEW ships it (a BOM, CRLF) and as re-exported (zero-padded names); 1 happy, 7 fear, 4 angry
     writeFileSync(file, '\uFEFFvideo_name,label\r\n1,1\r\n00012,7\r\n16372,4\r\n');
     const frames = join(root, 'frames');
-    for (const labelScheme of [undefined, 'dfer-clip', 'dfew-original'] as const) {
-      const r = loadVideoList({ file, root: frames, ...(labelScheme ? { labelScheme } : {}) });
+    // a dataset's default scheme for its text lists does not apply: DFEW's file holds DFEW's ids
+    for (const labelScheme of [undefined, 'dfew-original'] as const) {
+      const r = loadVideoList({
+        file,
+        root: frames,
+        defaultLabelScheme: 'mafw-hesp',
+        ...(labelScheme ? { labelScheme } : {}),
+      });
       expect(r.items.map((i) => [i.frameDir, i.numFrames, i.label, i.line])).toEqual([
         [join(frames, '00001'), 3, 0, 2],
         [join(frames, '00012'), 2, 6, 3],
@@ -279,11 +285,20 @@ describe('loadVideoList', () => {
     );
     bad('video_name,label\n1,0\n', /set_1\.csv:2 \(field 'label'\): 0 marks a clip without a single label/);
     bad('video_name,label\nclip1,1\n', /set_1\.csv:2 \(field 'video_name'\): 'clip1' is not a DFEW clip number/);
-    bad(
-      'video_name,label\n1,8\n',
-      /set_1\.csv:2 \(field 'label'\): label '8' out of range; expected an integer 1\.\.7/,
-    );
-    bad('video_name,label\n1,1\n', /label scheme 'mafw-hesp' does not apply/, { labelScheme: 'mafw-hesp' });
+    for (const label of ['8', '1 happy', 'x', '1.0', ''])
+      bad(
+        `video_name,label\n1,${label}\n`,
+        /set_1\.csv:2 \(field 'label'\): '.*' is not a DFEW label id; expected 1\.\.7 \(1 happy/,
+      );
+    for (const labelScheme of ['mafw-hesp', 'dfer-clip', 'label-set'])
+      bad('video_name,label\n1,1\n', new RegExp(`label scheme '${labelScheme}' does not apply`), { labelScheme });
+    // the header in another case, other columns beside: still DFEW's file; a column twice is named
+    writeFileSync(file, 'Video_Name,LABEL,note\n1,1,x\n');
+    expect(loadVideoList({ file, root: frames }).items.map((i) => i.label)).toEqual([0]);
+    bad('video_name,label,Label\n1,1,1\n', /set_1\.csv:1: column 'label' appears 2 times in the header/);
+    // a clip folder the system cannot read is named with the CSV line
+    symlinkSync(join(frames, '00077'), join(frames, '00077'));
+    bad('video_name,label\n77,1\n', /set_1\.csv:2 \(field 'video_name'\): clip 00077: .*00077' .*(loop|links)/);
     bad('video_name,label\n1,1\n1,1\n', /set_1\.csv:3: frame directory '00001' is listed twice \(first at line 2\)/);
     // without a root the clip folders are looked for beside the split file
     writeFileSync(file, 'video_name,label\n1,1\n');

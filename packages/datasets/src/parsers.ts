@@ -274,24 +274,56 @@ export interface DfewSplitRow {
   label: string;
 }
 
-/** Whether `text` is DFEW's own split file (`EmoLabel_DataSplit/train(single-labeled)/set_1.csv`): header `video_name,label`. */
+/** The header cells of a CSV line, trimmed, unquoted and lower-cased. */
+const headerCells = (line: string) =>
+  line.split(',').map((c) =>
+    c
+      .trim()
+      .replace(/^"(.*)"$/, '$1')
+      .trim()
+      .toLowerCase(),
+  );
+
+/**
+ * Whether `text` is DFEW's own split file (`EmoLabel_DataSplit/train(single-labeled)/set_1.csv`): a first line with
+ * the columns `video_name` and `label` (any case, any order, other columns beside them).
+ */
 export function isDfewSplitCsv(text: string): boolean {
   const first = textLines(text.replace(/^\uFEFF/, '')).find((l) => l.trim() !== '');
-  return first !== undefined && /^\s*"?video_name"?\s*,\s*"?label"?\s*$/.test(first);
+  if (first === undefined || !first.includes(',')) return false;
+  const cells = headerCells(first);
+  return cells.includes('video_name') && cells.includes('label');
 }
 
 /**
- * The rows of DFEW's own split files (`EmoLabel_DataSplit/{train,test}(single-labeled)/set_{1..5}.csv`, header
- * `video_name,label`): each clip number as the name of its frame folder, zero-padded to 5 digits as DFEW ships them
- * (`Clip/clip_224x224/00001/`), and its label, DFEW's 1-based id (1 happy … 7 fear; 0, a clip without a single label,
- * is refused: the single-labeled splits do not hold it). Runtime-neutral.
- * @throws DataFormatError naming the file, line and field: a clip number that is not one, label 0, a short row
+ * The rows of DFEW's own split files (`EmoLabel_DataSplit/{train,test}(single-labeled)/set_{1..5}.csv`, columns
+ * `video_name` and `label` in any case): each clip number as the name of its frame folder, zero-padded to 5 digits as
+ * DFEW ships them (`Clip/clip_224x224/00001/`), and its label, DFEW's 1-based id 1..7 (1 happy … 7 fear; 0, a clip
+ * without a single label, is refused: the single-labeled splits do not hold it). Runtime-neutral.
+ * @throws DataFormatError naming the file, line and field: a clip number that is not one, a label that is no id 1..7,
+ *   a row of another width, a column named twice
  */
 export function parseDfewSplitCsv(text: string, file: string): DfewSplitRow[] {
   const { header, records } = parseCsvText(text, file);
-  requireColumns(file, header, ['video_name', 'label']);
+  const column = (name: string) => {
+    const found = header.filter(
+      (h) =>
+        h
+          .replace(/^"(.*)"$/, '$1')
+          .trim()
+          .toLowerCase() === name,
+    );
+    if (found.length !== 1)
+      throw new DataFormatError({
+        file,
+        line: 1,
+        message: `${found.length ? `column '${name}' appears ${found.length} times` : `no column '${name}'`} in the header (DFEW's split files: video_name,label)`,
+      });
+    return found[0]!;
+  };
+  const [videoName, labelColumn] = [column('video_name'), column('label')];
   const rows = records.map(({ line, cells }) => {
-    const v = cells.video_name!.trim();
+    const v = cells[videoName]!.trim();
     if (!/^\d{1,5}$/.test(v) || Number(v) === 0)
       throw new DataFormatError({
         file,
@@ -299,7 +331,7 @@ export function parseDfewSplitCsv(text: string, file: string): DfewSplitRow[] {
         field: 'video_name',
         message: `${quoteInput(v)} is not a DFEW clip number (1 to 5 digits, e.g. 1 or 00001 for the folder 00001)`,
       });
-    const label = cells.label!.trim();
+    const label = cells[labelColumn]!.trim();
     if (label === '0')
       throw new DataFormatError({
         file,
@@ -307,7 +339,14 @@ export function parseDfewSplitCsv(text: string, file: string): DfewSplitRow[] {
         field: 'label',
         message: "0 marks a clip without a single label; DFEW's single-labeled split files hold 1..7",
       });
-    return { line, clip: v.padStart(5, '0'), label };
+    if (!/^\d{1,3}$/.test(label) || Number(label) < 1 || Number(label) > 7)
+      throw new DataFormatError({
+        file,
+        line,
+        field: 'label',
+        message: `${quoteInput(label)} is not a DFEW label id; expected 1..7 (1 happy, 2 sad, 3 neutral, 4 angry, 5 surprise, 6 disgust, 7 fear)`,
+      });
+    return { line, clip: v.padStart(5, '0'), label: String(Number(label)) };
   });
   if (rows.length === 0) throw new DataFormatError({ file, message: 'the split file has no clips' });
   return rows;

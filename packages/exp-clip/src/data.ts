@@ -102,7 +102,8 @@ const LOADERS: Record<DatasetFormat, (c: LoaderContext) => Promise<LoadedEvalSet
     loaded: loadVideoList({
       file: need(),
       root: options.root,
-      labelScheme: options.labelScheme ?? info.labelScheme ?? 'dfer-clip',
+      ...(options.labelScheme ? { labelScheme: options.labelScheme } : {}),
+      defaultLabelScheme: info.labelScheme ?? 'dfer-clip',
       ...given,
       ...(options.rebase ? { rebase: options.rebase } : {}),
       ...dup,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { DataFormatError, describeChangedFields, InvalidArgumentError } from '@vlfer/core';
@@ -11,7 +11,14 @@ import {
   saveCheckpoint,
   type FileHashIndex,
 } from '@vlfer/core/node';
-import { canonicalExpression, EXP_CLIP_CLASS_ORDER, rebasePrefix, type VideoItem } from '@vlfer/datasets';
+import {
+  canonicalExpression,
+  EXP_CLIP_CLASS_ORDER,
+  isDfewSplitCsv,
+  rebasePrefix,
+  type LabelScheme,
+  type VideoItem,
+} from '@vlfer/datasets';
 import { listFrames } from '@vlfer/datasets/node';
 import type { PatchLocation } from '@vlfer/open-set';
 import type { HespState } from '@vlfer/open-set/node';
@@ -512,6 +519,23 @@ const PATH_OPTIONS = ['trainAnnotations', 'testAnnotations', 'root', 'model', 't
 const CONTENT_CHECKED = ['trainAnnotations', 'testAnnotations', 'root', 'model'] as const;
 
 /**
+ * The label scheme the run's lists are read with when none is given: DFEW's own ids where both lists are DFEW's split
+ * files (`set_N.csv`, read that way whatever the option), else the dataset's HESP default (`hespLabelScheme`).
+ */
+function listsDefaultScheme(o: HespOptions): LabelScheme {
+  const dfewCsv = (file: string) => {
+    try {
+      return isDfewSplitCsv(readFileSync(file, 'utf8'));
+    } catch {
+      return false; // unreadable here: loading the lists names it
+    }
+  };
+  return dfewCsv(o.trainAnnotations) && dfewCsv(o.testAnnotations)
+    ? 'dfew-original'
+    : hespLabelScheme({ dataset: o.dataset });
+}
+
+/**
  * `o` with each path option spelt as the checkpoint recorded it where both spellings name the same file or directory
  * (`clip/` and `clip`, a relative and an absolute path; a recorded relative path is from `cwd`, the directory the run
  * started in, where recorded), a `rebase` as recorded (the frames' fingerprint says where it changed what is read),
@@ -546,7 +570,7 @@ export function recordedSpellings(
   // the dataset's default given by name (`--label-set basic-7`) or left out is the same choice
   const defaults = {
     labelSet: hespDefaultLabelSetId(o.dataset),
-    labelScheme: hespLabelScheme({ dataset: o.dataset }),
+    labelScheme: listsDefaultScheme(o),
   };
   for (const [k, def] of Object.entries(defaults)) {
     const now = o[k as keyof typeof defaults];

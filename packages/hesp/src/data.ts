@@ -11,7 +11,7 @@ import {
   type OpenSetSplit,
   type VideoItem,
 } from '@vlfer/datasets';
-import { loadVideoList, resolveLabelSet } from '@vlfer/datasets/node';
+import { loadVideoList, realPath, resolveLabelSet } from '@vlfer/datasets/node';
 import type { HespOptions } from './options.js';
 
 export interface HespData {
@@ -119,7 +119,8 @@ function readHespList(
 ): { items: VideoItem[]; labelScheme: LabelScheme } {
   return loadVideoList({
     file,
-    labelScheme: hespLabelScheme(options),
+    ...(options.labelScheme ? { labelScheme: options.labelScheme } : {}),
+    defaultLabelScheme: hespLabelScheme(options),
     labelSet,
     duplicates: options.duplicates,
     allowOutsideRoot: options.allowOutsideRoot,
@@ -138,8 +139,9 @@ export function refuseSharedClips(
   train: readonly VideoItem[],
   test: readonly VideoItem[],
 ): void {
-  const trainDirs = new Set(train.map((c) => resolve(c.frameDir)));
-  const shared = test.filter((c) => trainDirs.has(resolve(c.frameDir)));
+  // by real path: a folder reached through a symbolic link (or spelt otherwise) is the same clip
+  const trainDirs = new Set(train.map((c) => realPath(c.frameDir)));
+  const shared = test.filter((c) => trainDirs.has(realPath(c.frameDir)));
   if (shared.length > 0)
     throw new InvalidArgumentError({
       functionName: 'loadHespData',

@@ -1,4 +1,14 @@
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -166,6 +176,12 @@ describe('load stages', () => {
     // one test clip added to the training list, written another way (./…/): the same frame directory
     const train = join(work, 'train-leak.txt');
     writeFileSync(train, `${readFileSync(join(work, 'train.txt'), 'utf8')}./frames/te_1_1/ 4 1\n`);
+    expect(() => loadHespData(options({ trainAnnotations: train }))).toThrow(
+      new RegExp(`${train} and the test list ${test} share 1 clip \\(first: ${join(work, 'frames', 'te_1_1')}\\)`),
+    );
+    // a test clip reached through a symbolic link from the training list is that clip too
+    symlinkSync(join(work, 'frames', 'te_1_1'), join(work, 'link-to-te_1_1'));
+    writeFileSync(train, `${readFileSync(join(work, 'train.txt'), 'utf8')}link-to-te_1_1 4 1\n`);
     expect(() => loadHespData(options({ trainAnnotations: train }))).toThrow(
       new RegExp(`${train} and the test list ${test} share 1 clip \\(first: ${join(work, 'frames', 'te_1_1')}\\)`),
     );

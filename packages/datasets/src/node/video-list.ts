@@ -1,4 +1,4 @@
-import { existsSync, realpathSync, statSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { DataFormatError, quoteInput } from '@vlfer/core';
 import { readTextFile } from '@vlfer/core/node';
@@ -28,6 +28,12 @@ export interface VideoListOptions extends Omit<ParseVideoListOptions, 'file'> {
   file: string;
   /** Prefix for relative frame directories. @default the annotation file's directory */
   root?: string;
+  /**
+   * The scheme of a text list when `labelScheme` is not given (a dataset's own lists: e.g. 'mafw-hesp' for HESP's
+   * MAFW lists). @default 'dfer-clip'. DFEW's own split file is read with DFEW's ids ('dfew-original') whatever this
+   * says; a `labelScheme` other than 'dfew-original' is refused for it.
+   */
+  defaultLabelScheme?: LabelScheme;
   /**
    * `'count'` (default): each frame dir must exist and hold exactly `num_frames` images;
    * `'exists'`: it must exist; `'none'`: no file-system check.
@@ -59,8 +65,7 @@ export function isInside(root: string, path: string): boolean {
  * (`../x`, or an absolute path elsewhere that `rebase` did not produce) is refused unless `allowOutsideRoot`
  * (`normalizeListedPath`; symbolic links inside the root are followed). DFEW's own split files (`set_N.csv`,
  * `video_name,label`) are read too (`parseDfewSplitCsv`: clip folders `{n:05d}` under `root`, frames counted, DFEW's
- * ids whatever `labelScheme` unless it names another scheme than 'dfer-clip'); `labelScheme` in the result says how
- * the ids were read.
+ * ids: a `labelScheme` other than 'dfew-original' is refused); `labelScheme` in the result says how the ids were read.
  */
 export function loadVideoList(options: VideoListOptions): LoadResult<VideoItem> & { labelScheme: LabelScheme } {
   const { file } = options;
@@ -69,9 +74,11 @@ export function loadVideoList(options: VideoListOptions): LoadResult<VideoItem> 
   const dfew = isDfewSplitCsv(text);
   // DFEW's own split file names no frame counts: the frames are counted, so the folders must be there
   const check = dfew ? 'count' : (options.checkFrames ?? 'count');
-  const { entries, dropped, labelSet } = dfew
-    ? parseVideoListText(dfewSplitAsList(text, file, root, options), { ...options, labelScheme: dfewScheme(options) })
-    : parseVideoListText(text, options);
+  const labelScheme = dfew ? dfewScheme(options) : (options.labelScheme ?? options.defaultLabelScheme ?? 'dfer-clip');
+  const { entries, dropped, labelSet } = parseVideoListText(dfew ? dfewSplitAsList(text, file, root) : text, {
+    ...options,
+    labelScheme,
+  });
   // a root that relative frame directories are read under must exist (a mistyped one is named as such)
   if (options.root !== undefined && check !== 'none' && entries.some((e) => !isAbsolute(e.dir)))
     checkRootDir(options.root, 'root', 'loadVideoList');
@@ -91,7 +98,6 @@ export function loadVideoList(options: VideoListOptions): LoadResult<VideoItem> 
     dropped,
   });
   const items = unique.rows;
-  const labelScheme = dfew ? 'dfew-original' : (options.labelScheme ?? 'dfer-clip');
   return {
     items,
     labelSet,
@@ -107,34 +113,36 @@ export function loadVideoList(options: VideoListOptions): LoadResult<VideoItem> 
  * line numbers): `<clip folder> <frames in root/clip folder> <DFEW id>`. @throws DataFormatError naming the CSV line
  * of a clip whose folder is missing or holds no frame images
  */
-function dfewSplitAsList(text: string, file: string, root: string, options: VideoListOptions): string {
+function dfewSplitAsList(text: string, file: string, root: string): string {
   const rows = parseDfewSplitCsv(text, file);
-  checkRootDir(root, options.root === undefined ? 'file' : 'root', 'loadVideoList');
+  checkRootDir(root, 'root', 'loadVideoList');
   const lines = new Array<string>(rows.at(-1)!.line).fill('');
   for (const r of rows) {
     const dir = join(root, r.clip);
     let frames: string[] = [];
+    let why = 'holds no frame images';
     try {
-      frames = statSync(dir).isDirectory() ? listFrames(dir) : [];
+      if (statSync(dir).isDirectory()) frames = listFrames(dir);
+      else why = 'is not a directory';
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      why = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : explainFsError(error);
     }
     if (frames.length === 0)
       throw new DataFormatError({
         file,
         line: r.line,
         field: 'video_name',
-        message: `clip ${r.clip}: ${quoteInput(dir)} ${existsSync(dir) ? 'holds no frame images' : 'does not exist'} (root must be DFEW's folder of clip folders, e.g. Clip/clip_224x224)`,
+        message: `clip ${r.clip}: ${quoteInput(dir)} ${why} (root must be DFEW's folder of clip folders, e.g. Clip/clip_224x224)`,
       });
     lines[r.line - 1] = `${r.clip} ${frames.length} ${r.label}`;
   }
   return lines.join('\n');
 }
 
-/** The label scheme of a DFEW split file: DFEW's own ids, whatever the default; another explicit scheme is refused. */
+/** The label scheme of a DFEW split file: DFEW's own ids, whatever the default; another given scheme is refused. */
 function dfewScheme(options: VideoListOptions): 'dfew-original' {
   const scheme = options.labelScheme ?? 'dfew-original';
-  if (scheme !== 'dfew-original' && scheme !== 'dfer-clip')
+  if (scheme !== 'dfew-original')
     throw new DataFormatError({
       file: options.file,
       field: 'label',

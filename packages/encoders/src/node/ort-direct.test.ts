@@ -39,6 +39,12 @@ const root = fileURLToPath(new URL('../../../../', import.meta.url));
 const sameBits = (a: Float32Array, b: Float32Array) =>
   Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 const f32 = (data: Float32Array, dims: number[]) => new ort.Tensor('float32', data, dims);
+/** Fresh fetches y, z [n] and w [] of the test graph, for a run of n inputs. */
+const fetchesOf = (n: number) => ({
+  y: f32(new Float32Array(n), [n]),
+  z: f32(new Float32Array(n), [n]),
+  w: f32(new Float32Array(1), []),
+});
 /** x: 3 leading values that are not the input, then n values with fractional parts (a subarray, as the model passes) */
 function input(n: number): Float32Array {
   return Float32Array.from({ length: n + 3 }, (_, i) => (i < 3 ? 1e6 : Math.sin(i) * 3.7)).subarray(3);
@@ -69,11 +75,7 @@ describe.runIf(process.platform === 'linux')('DirectSession (ONNX Runtime C API 
     expect(s.inputNames).toEqual(['x']);
     expect(s.outputNames).toEqual(['y', 'z', 'w']);
     const x = input(100_003);
-    const fetches = {
-      y: f32(new Float32Array(x.length), [x.length]),
-      z: f32(new Float32Array(x.length), [x.length]),
-      w: f32(new Float32Array(1), []),
-    };
+    const fetches = fetchesOf(x.length);
     const out = await s.run({ x: f32(x, [x.length]) }, fetches);
     for (const k of ['y', 'z', 'w'] as const) expect(out[k]).toBe(fetches[k]);
     const binding = await ort.InferenceSession.create(model, OPTIONS);
@@ -90,11 +92,7 @@ describe.runIf(process.platform === 'linux')('DirectSession (ONNX Runtime C API 
   it('refuses a null fetch, a tensor it cannot pass, and names ONNX Runtime errors (shape, input name)', async () => {
     const s = await open();
     const x = f32(input(8), [8]);
-    const full = () => ({
-      y: f32(new Float32Array(8), [8]),
-      z: f32(new Float32Array(8), [8]),
-      w: f32(new Float32Array(1), []),
-    });
+    const full = () => fetchesOf(8);
     await expect(s.run({ x }, { ...full(), z: null })).rejects.toThrow(/must be a tensor; null: z/);
     await expect(s.run({ x }, { ...full(), z: new ort.Tensor('string', ['a'], [1]) as never })).rejects.toThrow(
       InvalidArgumentError,
@@ -115,11 +113,7 @@ describe.runIf(process.platform === 'linux')('DirectSession (ONNX Runtime C API 
   it('gives the event loop a turn before each run, as onnxruntime-node does: a loop of runs sees timers (and signals)', async () => {
     const s = await open();
     const x = f32(input(8), [8]);
-    const fetches = () => ({
-      y: f32(new Float32Array(8), [8]),
-      z: f32(new Float32Array(8), [8]),
-      w: f32(new Float32Array(1), []),
-    });
+    const fetches = () => fetchesOf(8);
     let immediate = false;
     setImmediate(() => (immediate = true));
     await s.run({ x }, fetches());
