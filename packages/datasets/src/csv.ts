@@ -112,7 +112,7 @@ export function csvRecords(
       throw new DataFormatError({
         file,
         line: r.line,
-        message: `${r.cells.length} cells, the header has ${header.length} columns`,
+        message: `${r.cells.length} cell${r.cells.length === 1 ? '' : 's'}, the header has ${header.length} columns`,
       });
     return { line: r.line, cells: Object.fromEntries(header.map((h, k) => [h, r.cells[k]!])) };
   });

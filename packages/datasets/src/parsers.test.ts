@@ -93,7 +93,7 @@ describe('strict parsing of annotation text', () => {
     expect(parseCsvText('a,b\r\n"x, ""y""",2\r\n', 'q.csv').records[0]!.cells).toEqual({ a: 'x, "y"', b: '2' });
     expect(() => parseCsvText('a,b\n"x,2\n', 'q.csv')).toThrow(/q\.csv:2: a quoted field is not closed/);
     // CR-only line ends: the error names the third line, where the short row is
-    expect(() => parseCsvText('a,b\r1,2\r3\r', 'q.csv')).toThrow(/q\.csv:3: 1 cells, the header has 2/);
+    expect(() => parseCsvText('a,b\r1,2\r3\r', 'q.csv')).toThrow(/q\.csv:3: 1 cell, the header has 2/);
     // a video list with CR-only line ends is three rows, not one
     expect(() => parseVideoListText('c/1 3 0\rc/2 3 1\rc/3 x 2\r', { file: 'l.txt' })).toThrow(
       /l\.txt:3 \(field 'num_frames'\)/,

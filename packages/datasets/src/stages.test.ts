@@ -50,7 +50,7 @@ describe('CSV stages', () => {
       records: [{ line: 3, cells: { x: '1', y: '2' } }],
     });
     expect(() => csvRecords([...rows, { line: 5, cells: ['1'] }], 'a.csv')).toThrow(
-      /a\.csv:5: 1 cells, the header has 2/,
+      /a\.csv:5: 1 cell, the header has 2/,
     );
     expect(() => csvRecords([{ line: 1, cells: ['x', 'x'] }], 'a.csv')).toThrow(/column .*x.* appears twice/);
   });

@@ -146,7 +146,7 @@ function dfewScheme(options: VideoListOptions): 'dfew-original' {
     throw new DataFormatError({
       file: options.file,
       field: 'label',
-      message: `DFEW's own split file holds DFEW's 1-based ids (1 happiness … 7 fear); label scheme '${scheme}' does not apply (leave it unset or use 'dfew-original')`,
+      message: `DFEW's own split file holds DFEW's 1-based ids (1 happy … 7 fear); label scheme '${scheme}' does not apply: leave labelScheme unset (a DFEW split file is read with 'dfew-original', a text list with the dataset's default), or give 'dfew-original' where every list is DFEW's`,
     });
   return 'dfew-original';
 }
