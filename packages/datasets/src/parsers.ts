@@ -306,13 +306,8 @@ export function isDfewSplitCsv(text: string): boolean {
 export function parseDfewSplitCsv(text: string, file: string): DfewSplitRow[] {
   const { header, records } = parseCsvText(text, file);
   const column = (name: string) => {
-    const found = header.filter(
-      (h) =>
-        h
-          .replace(/^"(.*)"$/, '$1')
-          .trim()
-          .toLowerCase() === name,
-    );
+    // parseCsvText has unquoted and trimmed the header's names
+    const found = header.filter((h) => h.toLowerCase() === name);
     if (found.length !== 1)
       throw new DataFormatError({
         file,

@@ -25,11 +25,11 @@ import {
 } from '@vlfer/open-set';
 import {
   fitLinearProbeSteps,
+  fitProgress,
   probeLogits,
   probeProgress,
   sweepLinearProbeSteps,
   type LinearProbe,
-  type ProbeProgress,
 } from '@vlfer/probes';
 import type { FaceCropper } from '@vlfer/faces/node';
 import { hespDataFingerprints, hespDatasetFingerprint } from './checkpoint.js';
@@ -402,16 +402,12 @@ async function fitKnownProbe(f: OpenSetSplitFeatures, hooks: ScoreHooks): Promis
       selection: `C ${s.c.toPrecision(3)} chosen on ${f.val.labels.length} validation clips (accuracy ${s.score.toFixed(4)}; ${s.evaluated.length} fits)`,
     };
   }
-  const probe = await runSteps(oneFit(fitLinearProbeSteps(train.features, train.labels, { numClasses })), run);
+  const probe = await runSteps(
+    fitProgress(fitLinearProbeSteps(train.features, train.labels, { numClasses }), 1, 1),
+    run,
+  );
   done(1);
   return { probe, selection: 'C 1 (no validation clips: valFraction 0)' };
-}
-
-/** The steps of a single fit (`fitLinearProbeSteps`) as the progress of a sweep of one fit. */
-function* oneFit(steps: Generator<number, LinearProbe, void>): Generator<ProbeProgress, LinearProbe, void> {
-  let r = steps.next();
-  for (; !r.done; r = steps.next()) yield { fit: 1, fits: 1, iteration: r.value };
-  return r.value;
 }
 
 /** What scoring a baseline may be given: the probes fitted so far, a signal and progress for the probe's fit. */

@@ -17,6 +17,7 @@ export type {
 export {
   fitLinearProbe,
   fitLinearProbeSteps,
+  fitProgress,
   probeLogits,
   probeProbabilities,
   probeProgress,

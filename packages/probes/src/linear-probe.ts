@@ -318,6 +318,20 @@ export interface ProbeProgress {
 }
 
 /**
+ * The steps of one fit (`fitLinearProbeSteps`, which yields iterations) as the progress of fit `fit` of `fits`: a
+ * sweep's fits, or a single fit reported as a sweep of one. @returns the fitted probe
+ */
+export function* fitProgress(
+  steps: Generator<number, LinearProbe, void>,
+  fit: number,
+  fits: number,
+): Generator<ProbeProgress, LinearProbe, void> {
+  let r = steps.next();
+  for (; !r.done; r = steps.next()) yield { fit, fits, iteration: r.value };
+  return r.value;
+}
+
+/**
  * `sweepLinearProbe` as a generator that yields its progress after every L-BFGS iteration of every fit but each fit's
  * last (run it with `runSteps` of @vlfer/core; see `fitLinearProbeSteps`). @returns what `sweepLinearProbe` returns
  */
@@ -343,10 +357,11 @@ export function* sweepLinearProbeSteps(
   function* evalAt(j: number): Generator<ProbeProgress, void, void> {
     if (fits.has(j)) return;
     const c = CLIP_PROBE_C_GRID[j]!;
-    const fit = fitLinearProbeSteps(train.features, train.labels, { ...options, numClasses: k, c });
-    let r = fit.next();
-    for (; !r.done; r = fit.next()) yield { fit: evaluated.length + 1, fits: total, iteration: r.value };
-    const probe = r.value;
+    const probe = yield* fitProgress(
+      fitLinearProbeSteps(train.features, train.labels, { ...options, numClasses: k, c }),
+      evaluated.length + 1,
+      total,
+    );
     const logits = probeLogits(probe, validation.features);
     const pred = Array.from({ length: logits.dims[0] }, (_, i) => {
       let best = 0;

@@ -72,8 +72,9 @@ export function loadVideoList(options: VideoListOptions): LoadResult<VideoItem> 
   const root = options.root ?? join(file, '..');
   const text = readTextFile(file, 'annotation list');
   const dfew = isDfewSplitCsv(text);
-  // DFEW's own split file names no frame counts: the frames are counted, so the folders must be there
-  const check = dfew ? 'count' : (options.checkFrames ?? 'count');
+  // DFEW's own split file names no frame counts: `dfewSplitAsList` reads every clip folder to count its frames (and
+  // refuses a missing or empty one), so the folders are not read a second time below
+  const check = dfew ? 'none' : (options.checkFrames ?? 'count');
   const labelScheme = dfew ? dfewScheme(options) : (options.labelScheme ?? options.defaultLabelScheme ?? 'dfer-clip');
   const { entries, dropped, labelSet } = parseVideoListText(dfew ? dfewSplitAsList(text, file, root) : text, {
     ...options,
