@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '@vlfer/core';
-import { warpAffine, type Affine } from '@vlfer/image';
+import { pilResize, warpAffine, type Affine } from '@vlfer/image';
 import type { Face, FaceBox, Point, RgbImage } from './types.js';
 
 /**
@@ -104,10 +104,11 @@ export function applyAffine(m: Affine, [x, y]: Point): Point {
 }
 
 /**
- * Names how crops are made (`warpAffine`'s resampling, OpenCV's, from `@vlfer/image`; `alignmentTemplate`'s layout) in crop cache keys: change it
- * whenever crop pixels change, so crops cached by an older vlfer are not reused.
+ * Names how crops are made (aligned: `warpAffine`'s resampling, OpenCV's, from `@vlfer/image`, and
+ * `alignmentTemplate`'s layout; box: Pillow's crop + bilinear resize) in crop cache keys: change it whenever crop
+ * pixels change, so crops cached by an older vlfer are not reused.
  */
-export const CROP_VERSION = 'opencv-warpaffine-q10-5-15+insightface-estimate-norm';
+export const CROP_VERSION = 'opencv-warpaffine-q10-5-15+insightface-estimate-norm+pillow-crop-resize-bilinear';
 
 /** The face aligned onto the ArcFace template: a `size × size` crop whose five landmarks sit on `alignmentTemplate(size)`. */
 export function alignFace(
@@ -125,10 +126,19 @@ export function alignFace(
   return { image: warpAffine(img, transform, size, size), transform };
 }
 
+/** Python's `round` of a float: halves go to the even integer (as Pillow's `Image.crop` rounds its box). */
+export function roundHalfEven(x: number): number {
+  const r = Math.round(x); // halves up
+  return (r - x === 0.5 && r % 2 !== 0 ? r - 1 : r) + 0; // + 0: Python's ints have no −0
+}
+
 /**
- * A box crop: the box grown by `margin` (a fraction of its size on each side), made square around its centre when
- * `square`, then resampled to `size × size` (or kept at its own size when `size` is omitted). Parts outside the image
- * are 0.
+ * A box crop as Pillow makes it: the box grown by `margin` (a fraction of its size on each side), made square around
+ * its centre when `square`, cut with `Image.crop` (corners rounded half to even; parts outside the image are 0), then
+ * `Image.resize((size, size), BILINEAR)` — Pillow's resize, whose filter widens with the reduction, so a large face
+ * brought down to 224 pixels is averaged, not aliased (a bilinear warp reads 4 pixels per output pixel whatever the
+ * scale). Kept at its own size when `size` is omitted. Byte for byte Pillow 9.4's on real photos
+ * (test-data/pillow-box-crops.json).
  */
 export function cropFace(
   img: RgbImage,
@@ -142,26 +152,50 @@ export function cropFace(
       argument: 'margin',
       message: `must be in [0, 5], got ${margin}`,
     });
+  const size = options.size;
+  if (size !== undefined && !(Number.isInteger(size) && size >= 1))
+    throw new InvalidArgumentError({
+      functionName: 'cropFace',
+      argument: 'size',
+      message: `must be a whole number of pixels ≥ 1, got ${size}`,
+    });
   let w = box.width * (1 + 2 * margin);
   let h = box.height * (1 + 2 * margin);
   if (options.square ?? true) w = h = Math.max(w, h);
-  if (!(w >= 1 && h >= 1))
+  const cx = box.x + box.width / 2;
+  const cy = box.y + box.height / 2;
+  const [x0, y0, x1, y1] = [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2].map(roundHalfEven) as [
+    number,
+    number,
+    number,
+    number,
+  ];
+  if (!(x1 - x0 >= 1 && y1 - y0 >= 1))
     throw new InvalidArgumentError({
       functionName: 'cropFace',
       argument: 'box',
-      message: `is empty (${box.width}x${box.height})`,
+      message: `is empty (${box.width}x${box.height}, ${x1 - x0}x${y1 - y0} whole pixels with the margin)`,
     });
-  const cx = box.x + box.width / 2;
-  const cy = box.y + box.height / 2;
-  const outW = options.size ?? Math.round(w);
-  const outH = options.size ?? Math.round(h);
-  const sx = outW / w,
-    sy = outH / h;
-  // output pixel centre (u + ½) ↔ source (x0 + (u + ½) / sx); warpAffine samples at integer coordinates, so shift by ½
-  const x0 = cx - w / 2,
-    y0 = cy - h / 2;
-  const m: Affine = [sx, 0, -x0 * sx + (sx - 1) / 2, 0, sy, -y0 * sy + (sy - 1) / 2];
-  return warpAffine(img, m, outW, outH);
+  const cut = cropRegion(img, x0, y0, x1, y1);
+  if (size === undefined) return cut;
+  const data = pilResize(cut.data, cut.width, cut.height, cut.channels, size, size, 'bilinear');
+  return { data, width: size, height: size, channels: cut.channels };
+}
+
+/** Pixels [x0, x1) × [y0, y1) of `img` (whole-pixel bounds, any of them outside the image: those pixels are 0). */
+function cropRegion(img: RgbImage, x0: number, y0: number, x1: number, y1: number): RgbImage {
+  const c = img.channels;
+  const width = x1 - x0,
+    height = y1 - y0;
+  const data = new Uint8Array(width * height * c);
+  const left = Math.max(x0, 0),
+    right = Math.min(x1, img.width);
+  if (right > left)
+    for (let y = Math.max(y0, 0); y < Math.min(y1, img.height); y++) {
+      const from = (y * img.width + left) * c;
+      data.set(img.data.subarray(from, from + (right - left) * c), ((y - y0) * width + (left - x0)) * c);
+    }
+  return { data, width, height, channels: c };
 }
 
 /**

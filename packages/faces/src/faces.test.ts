@@ -229,6 +229,25 @@ describe('alignment and crops', () => {
     expect([up.width, up.height]).toEqual([80, 80]); // 40-px square, resampled ×2; the part outside the image is 0
     expect(up.data[0]).toBe(0);
   });
+  it('a box crop reduced 8× averages fine detail (Pillow’s widening filter) instead of aliasing it', () => {
+    const W = 400;
+    const img: RgbImage = { data: new Uint8Array(W * W), width: W, height: W, channels: 1 };
+    for (let y = 0; y < W; y++) for (let x = 0; x < W; x++) img.data[y * W + x] = x % 3 ? 0 : 255; // 1-px lines, period 3
+    const c = cropFace(img, { x: 8, y: 8, width: 384, height: 384 }, { margin: 0, size: 48 });
+    // every output pixel averages ~16 source columns, a third of them white (85); a bilinear read of two neighbouring
+    // columns gives 0, 127 or 128 by where it lands
+    const worst = Math.max(...Array.from(c.data, (v) => Math.abs(v - 85)));
+    expect(worst).toBeLessThan(6);
+  });
+  it('box corners are rounded as Python’s round (halves to even), as Pillow’s Image.crop does', () => {
+    expect([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 2.4999, 2.5001].map(faces.roundHalfEven)).toEqual([
+      0, 2, 2, 0, -2, -2, 2, 3,
+    ]);
+    const img: RgbImage = { data: new Uint8Array(16).map((_, i) => i), width: 4, height: 4, channels: 1 };
+    // x0 = 1.5 → 2, x1 = 3.5 → 4; y0 = 0.5 → 0, y1 = 2.5 → 2
+    const c = cropFace(img, { x: 1.5, y: 0.5, width: 2, height: 2 }, { margin: 0 });
+    expect([c.width, c.height, ...c.data]).toEqual([2, 2, 2, 3, 6, 7]);
+  });
 });
 
 describe('selection, tracking, drawing', () => {

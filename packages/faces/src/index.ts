@@ -17,6 +17,7 @@ export {
   applyAffine,
   alignFace,
   cropFace,
+  roundHalfEven,
   faceCrop,
 } from './align.js';
 export type { FaceSelection, NoFacePolicy, MissingFacePolicy, TrackOptions, Track } from './select.js';
