@@ -9,7 +9,9 @@ import {
   BASIC_8,
   MAFW_11,
   canonicalExpression,
+  compareNumbered,
   generateOpenSetSplits,
+  nameOrderInversion,
   hespOpenSetSplits,
   ferv39kOpenSetSplits,
   FERV39K_SPLIT_SEED,
@@ -303,6 +305,49 @@ describe('loadVideoList', () => {
     // without a root the clip folders are looked for beside the split file
     writeFileSync(file, 'video_name,label\n1,1\n');
     expect(() => loadVideoList({ file })).toThrow(/set_1\.csv:2 \(field 'video_name'\): clip 00001: .*does not exist/);
+  });
+  it('warns of frames numbered without zero padding (name order is then not time order), in text lists and DFEW files', () => {
+    const root = tmp();
+    makeClip(root, 'padded', 12);
+    const unpadded = join(root, 'frames', 'unpadded');
+    for (let i = 1; i <= 12; i++) touchImage(join(unpadded, `${i}.jpg`)); // 1, 10, 11, 12, 2, … by name
+    const file = join(root, 'list.txt');
+    writeFileSync(file, 'frames/padded 12 0\nframes/unpadded 12 1\n');
+    const r = loadVideoList({ file });
+    expect(r.warnings).toEqual([
+      expect.stringMatching(
+        /list\.txt: the frames of 1 of 2 clips are numbered without zero padding \(first at line 2, '.*unpadded': '12\.jpg' sorts before '2\.jpg'\); frames are taken in name order, as the reference loaders' sorted\(glob\(dir\/\*\)\) takes them/,
+      ),
+    ]);
+    writeFileSync(file, 'frames/padded 12 0\n');
+    expect(loadVideoList({ file }).warnings).toEqual([]);
+    writeFileSync(file, 'frames/unpadded 12 1\n');
+    expect(loadVideoList({ file, checkFrames: 'exists' }).warnings).toEqual([]); // frames not listed: not known
+    // DFEW's own split file lists each clip folder too
+    mkdirSync(join(root, 'clips'));
+    symlinkSync(unpadded, join(root, 'clips', '00003'));
+    const csv = join(root, 'set_1.csv');
+    writeFileSync(csv, 'video_name,label\n3,1\n');
+    expect(loadVideoList({ file: csv, root: join(root, 'clips') }).warnings).toEqual([
+      expect.stringMatching(
+        /set_1\.csv: the frames of 1 of 1 clip are numbered without zero padding \(first at line 2/,
+      ),
+    ]);
+  });
+  it('compareNumbered reads digit runs as numbers; nameOrderInversion finds name order that is not number order', () => {
+    const names = ['frame_10.jpg', 'frame_2.jpg', 'frame_1.jpg', 'frame_002b.jpg', 'a.jpg', 'frame_02.jpg'];
+    expect([...names].sort(compareNumbered)).toEqual([
+      'a.jpg',
+      'frame_1.jpg',
+      'frame_02.jpg',
+      'frame_2.jpg',
+      'frame_002b.jpg',
+      'frame_10.jpg',
+    ]);
+    expect(nameOrderInversion(['00001.jpg', '00002.jpg', '00010.jpg'])).toBeNull();
+    expect(nameOrderInversion(['img_9.png', 'img_10.png', 'img_10_flip.png'])).toBeNull();
+    expect(nameOrderInversion(['1.jpg', '10.jpg', '2.jpg'])).toEqual(['10.jpg', '2.jpg']);
+    expect(nameOrderInversion(['0999.jpg', '1000.jpg', '10000.jpg', '1001.jpg'])).toEqual(['10000.jpg', '1001.jpg']);
   });
   it('names file, line and field for each kind of bad input', () => {
     const root = tmp();

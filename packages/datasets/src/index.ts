@@ -21,7 +21,14 @@ export {
   matchClassName,
   inferLabelSet,
 } from './label-sets.js';
-export { IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, isImageFile, isVideoFile } from './media.js';
+export {
+  IMAGE_EXTENSIONS,
+  VIDEO_EXTENSIONS,
+  compareNumbered,
+  isImageFile,
+  isVideoFile,
+  nameOrderInversion,
+} from './media.js';
 export type { CsvRecord } from './csv.js';
 export { parseCsvText } from './csv.js';
 export type {

@@ -36,3 +36,35 @@ export function isImageFile(name: string): boolean {
 export function isVideoFile(name: string): boolean {
   return VIDEO_EXTENSIONS.has(extension(name));
 }
+
+/**
+ * Compare two names as a person reads their numbers: runs of digits by value (`2` < `10`, `007` = `7`), the rest by
+ * character; names equal that way by character. A total order.
+ */
+export function compareNumbered(a: string, b: string): number {
+  const ta = a.match(/\d+|\D+/g) ?? [];
+  const tb = b.match(/\d+|\D+/g) ?? [];
+  for (let i = 0; i < Math.min(ta.length, tb.length); i++) {
+    const [x, y] = [ta[i]!, tb[i]!];
+    const digits = /^\d/.test(x) && /^\d/.test(y);
+    const c = digits ? compareDigitRuns(x, y) : x < y ? -1 : x > y ? 1 : 0;
+    if (c !== 0) return c;
+  }
+  return ta.length - tb.length || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+function compareDigitRuns(x: string, y: string): number {
+  const [u, v] = [x.replace(/^0+(?=\d)/, ''), y.replace(/^0+(?=\d)/, '')];
+  return u.length - v.length || (u < v ? -1 : u > v ? 1 : 0);
+}
+
+/**
+ * The first two neighbours of `names` (a frame directory's files in name order, as `sorted(glob(dir/*))` gives them
+ * to the reference loaders) whose numbers say the other order — `['10.jpg', '2.jpg']` where frames are numbered
+ * without zero padding — or null when name order is number order. Such a clip's frames are not in time order.
+ */
+export function nameOrderInversion(names: readonly string[]): [string, string] | null {
+  for (let i = 1; i < names.length; i++)
+    if (compareNumbered(names[i - 1]!, names[i]!) > 0) return [names[i - 1]!, names[i]!];
+  return null;
+}

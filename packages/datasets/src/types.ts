@@ -35,6 +35,11 @@ export interface LoadResult<T> {
   source: string;
   /** How the label set was chosen, when it was inferred rather than given. */
   labelSetReason?: string;
+  /**
+   * What makes the set's use suspect without making it wrong to read (video lists: frames numbered without zero
+   * padding, taken in name order); absent or empty when nothing is.
+   */
+  warnings?: string[];
 }
 
 /** What to do with a second row for the same image or clip: an error (default) or drop it (counted). */

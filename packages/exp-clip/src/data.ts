@@ -35,6 +35,8 @@ export type EvalData = {
   total: number;
   /** Name of the stratified subset, or null for the whole set. */
   subset: string | null;
+  /** The loader's warnings (video lists: frames numbered without zero padding, taken in name order). */
+  warnings: string[];
 } & (
   | { kind: 'images'; items: ImageItem[] }
   | { kind: 'video-files'; items: ImageItem[] }
@@ -188,6 +190,7 @@ export async function loadEvalData(options: EvalOptions, fold: number | null): P
     labelSetReason: reason || loaded.labelSetReason || `the dataset's label set '${loaded.labelSet.id}'`,
     total: loaded.items.length,
     subset: sub && sub.items.length < loaded.items.length ? sub.id : null,
+    warnings: loaded.warnings ?? [],
   };
   return kind === 'frames'
     ? { ...base, kind, items: items as VideoItem[] }

@@ -49,6 +49,7 @@ const images = (labels: number[], fold: number | null = null, total = labels.len
   labelSetReason: 'given',
   total,
   subset: null,
+  warnings: [],
   kind: 'images',
   items: labels.map((label, i) => ({ path: join(work, `${fold ?? 0}-${i}.png`), label })),
 });
@@ -86,6 +87,11 @@ describe('evaluation stages', () => {
       "dfew fold 2: no images of class 'b': their recall is undefined, and UAR is the mean over the other 1 of 2 classes",
       'dfew fold 2: limit 5 is not smaller than the 3 items of the set: all of them are evaluated (no subset)',
     ]);
+    // the loader's own warnings (a video list's unpadded frame numbers) come first, fold by fold
+    const order = 'list.txt: the frames of 1 of 2 clips are numbered without zero padding';
+    expect(
+      evalDataWarnings({ dataset: 'dfew', limit: undefined }, [{ ...images([0, 1], 1), warnings: [order] }]),
+    ).toEqual([order]);
   });
 
   it('sharedLabelSet: the folds share one label set, else the two folds are named', () => {

@@ -188,13 +188,15 @@ export function facesSkipWarnings(
 }
 
 /**
- * What makes a loaded set's numbers suspect before anything is encoded: classes without items (their recall is
- * undefined, UAR is over the others) and a `limit` not smaller than the set.
+ * What makes a loaded set's numbers suspect before anything is encoded: the loader's warnings (frames numbered
+ * without zero padding), classes without items (their recall is undefined, UAR is over the others) and a `limit` not
+ * smaller than the set.
  * @returns the warnings, fold by fold (empty when none)
  */
 export function evalDataWarnings(options: Pick<EvalOptions, 'dataset' | 'limit'>, data: readonly EvalData[]): string[] {
   const warnings: string[] = [];
   for (const d of data) {
+    warnings.push(...d.warnings);
     const where = `${options.dataset}${d.fold !== null ? ` fold ${d.fold}` : ''}`;
     const C = d.labelSet.names.length;
     const support = new Array<number>(C).fill(0);

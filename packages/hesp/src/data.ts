@@ -116,7 +116,7 @@ function readHespList(
   options: HespOptions,
   labelSet: LabelSet,
   file: string,
-): { items: VideoItem[]; labelScheme: LabelScheme } {
+): { items: VideoItem[]; labelScheme: LabelScheme; warnings: string[] } {
   return loadVideoList({
     file,
     ...(options.labelScheme ? { labelScheme: options.labelScheme } : {}),
@@ -226,7 +226,11 @@ export function loadHespData(options: HespOptions, rngStreams: HespRngStreams = 
       argument: 'testAnnotations',
       message: `${options.testAnnotations} needs clips of both known and unknown classes (has ${test.known.length} known, ${test.unknown.length} unknown)`,
     });
-  const warnings = missingClassWarnings(options, labelSet, split, train, test.known);
+  const warnings = [
+    ...trainRead.warnings,
+    ...testRead.warnings,
+    ...missingClassWarnings(options, labelSet, split, train, test.known),
+  ];
   const parts = splitValidation(train, options.seed, options.valFraction, rngStreams);
   if (options.selectOn === 'val' && parts.val.length === 0)
     warnings.push(

@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import sharp from 'sharp';
 import { tmpdir } from 'node:os';
@@ -7,6 +7,7 @@ import { sharedPath, writeSyntheticVideoSet } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { auroc } from '@vlfer/metrics';
 import { BASIC_7 } from '@vlfer/datasets';
+import { listFrames } from '@vlfer/datasets/node';
 import { evaluateHespRun as evaluateRun, loadHespData, trainHesp as runHesp, type EpochRecord } from './index.js';
 import { HespOptionsSchema } from './options.js';
 
@@ -144,6 +145,19 @@ describe('hesp train/eval end to end on tiny-clip with synthetic frame directori
     expect(d.warnings).toEqual([
       `known classes 3 (${d.labelSet.names[3]}), 5 (${d.labelSet.names[5]}) have no training clips in ${join(work, 'train.txt')}: only their names (the text prompts) represent them`,
       `known class 5 (${d.labelSet.names[5]}) has no test clips in ${join(work, 'test.txt')}: closed-set accuracy and the open-set numbers are over the other known classes`,
+    ]);
+  });
+  it('frames numbered without zero padding are a warning naming the list and the clip (name order is not time order)', () => {
+    const dir = join(work, 'frames-unpadded', 'clip');
+    mkdirSync(dir, { recursive: true });
+    for (let i = 1; i <= 10; i++) copyFileSync(listFrames(join(work, 'frames', 'tr_0_0'))[0]!, join(dir, `${i}.png`));
+    const train = join(work, 'train-unpadded.txt');
+    writeFileSync(train, `${readFileSync(join(work, 'train.txt'), 'utf8').trimEnd()}\nframes-unpadded/clip 10 0\n`);
+    const d = loadHespData(HespOptionsSchema.parse({ ...cfg('warn-order', 1), trainAnnotations: train }));
+    expect(d.warnings).toEqual([
+      expect.stringMatching(
+        /^.*train-unpadded\.txt: the frames of 1 of 16 clips are numbered without zero padding \(first at line 16, '.*clip': '10\.png' sorts before '2\.png'\)/,
+      ),
     ]);
   });
   it("takes any label set: ad-hoc classes, a built-in id or a JSON file; HESP split indices need the dataset's classes", () => {

@@ -2,7 +2,7 @@ import { realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { DataFormatError, quoteInput } from '@vlfer/core';
 import { readTextFile } from '@vlfer/core/node';
-import { isImageFile } from '../media.js';
+import { isImageFile, nameOrderInversion } from '../media.js';
 import {
   dropResolvedDuplicates,
   isDfewSplitCsv,
@@ -17,10 +17,37 @@ import { checkRootDir, explainFsError, readDirForScan } from './scan-errors.js';
 
 /** The frame images of a frame directory, sorted by name (Python's `sorted(glob(dir/*))` for ASCII names). */
 export function listFrames(frameDir: string): string[] {
-  return readDirForScan(frameDir, 'the frame directory')
-    .filter(isImageFile)
-    .sort()
-    .map((n) => join(frameDir, n));
+  return frameNames(frameDir).map((n) => join(frameDir, n));
+}
+
+/** The file names of `listFrames`, in its order. */
+function frameNames(frameDir: string): string[] {
+  return readDirForScan(frameDir, 'the frame directory').filter(isImageFile).sort();
+}
+
+/** Clips of a list whose frames, in name order, are not in the order of their numbers (`nameOrderInversion`). */
+class FrameOrderCheck {
+  private first: { line: number; dir: string; pair: [string, string] } | null = null;
+  private clips = 0;
+  private listed = 0;
+
+  /** Note one clip's frame names (sorted by name). */
+  add(line: number, dir: string, names: readonly string[]): void {
+    this.listed++;
+    const pair = nameOrderInversion(names);
+    if (!pair) return;
+    this.clips++;
+    this.first ??= { line, dir, pair };
+  }
+
+  /** The warning for `file`, or none. */
+  warnings(file: string): string[] {
+    const f = this.first;
+    if (!f) return [];
+    return [
+      `${file}: the frames of ${this.clips} of ${this.listed} clip${this.listed === 1 ? '' : 's'} are numbered without zero padding (first at line ${f.line}, ${quoteInput(f.dir)}: '${f.pair[0]}' sorts before '${f.pair[1]}'); frames are taken in name order, as the reference loaders' sorted(glob(dir/*)) takes them, which is not time order there: rename them with zero-padded numbers (e.g. 00002.jpg) for time order`,
+    ];
+  }
 }
 
 export interface VideoListOptions extends Omit<ParseVideoListOptions, 'file'> {
@@ -35,7 +62,8 @@ export interface VideoListOptions extends Omit<ParseVideoListOptions, 'file'> {
    */
   defaultLabelScheme?: LabelScheme;
   /**
-   * `'count'` (default): each frame dir must exist and hold exactly `num_frames` images;
+   * `'count'` (default): each frame dir must exist and hold exactly `num_frames` images (and frames numbered
+   * without zero padding, whose name order is not time order, are warned of in `warnings`);
    * `'exists'`: it must exist; `'none'`: no file-system check.
    */
   checkFrames?: 'count' | 'exists' | 'none';
@@ -67,7 +95,9 @@ export function isInside(root: string, path: string): boolean {
  * `video_name,label`) are read too (`parseDfewSplitCsv`: clip folders `{n:05d}` under `root`, frames counted, DFEW's
  * ids: a `labelScheme` other than 'dfew-original' is refused); `labelScheme` in the result says how the ids were read.
  */
-export function loadVideoList(options: VideoListOptions): LoadResult<VideoItem> & { labelScheme: LabelScheme } {
+export function loadVideoList(
+  options: VideoListOptions,
+): LoadResult<VideoItem> & { labelScheme: LabelScheme; warnings: string[] } {
   const { file } = options;
   const root = options.root ?? join(file, '..');
   const text = readTextFile(file, 'annotation list');
@@ -76,7 +106,8 @@ export function loadVideoList(options: VideoListOptions): LoadResult<VideoItem> 
   // refuses a missing or empty one), so the folders are not read a second time below
   const check = dfew ? 'none' : (options.checkFrames ?? 'count');
   const labelScheme = dfew ? dfewScheme(options) : (options.labelScheme ?? options.defaultLabelScheme ?? 'dfer-clip');
-  const { entries, dropped, labelSet } = parseVideoListText(dfew ? dfewSplitAsList(text, file, root) : text, {
+  const order = new FrameOrderCheck();
+  const { entries, dropped, labelSet } = parseVideoListText(dfew ? dfewSplitAsList(text, file, root, order) : text, {
     ...options,
     labelScheme,
   });
@@ -88,7 +119,7 @@ export function loadVideoList(options: VideoListOptions): LoadResult<VideoItem> 
     // relative paths were checked by the parser; an absolute one (not from the caller's rebase) must lie under root
     if (isAbsolute(e.dir) && !e.rebased && !options.allowOutsideRoot && !isInside(root, frameDir))
       throw new DataFormatError({ file, line: e.line, field: 'frame_dir', message: outsideRootMessage(e.dir, root) });
-    if (check !== 'none') checkFrameDir(frameDir, e, check, options);
+    if (check !== 'none') checkFrameDir(frameDir, e, check, options, order);
     return { frameDir, numFrames: e.numFrames, label: e.label, line: e.line, ...(e.rebased ? { rebased: true } : {}) };
   });
   // one directory spelt two ways (relative and absolute, rebased and not) is one clip: a duplicate, never two items
@@ -106,6 +137,7 @@ export function loadVideoList(options: VideoListOptions): LoadResult<VideoItem> 
     dropped: unique.dropped,
     source: file,
     labelScheme,
+    warnings: order.warnings(file),
   };
 }
 
@@ -114,7 +146,7 @@ export function loadVideoList(options: VideoListOptions): LoadResult<VideoItem> 
  * line numbers): `<clip folder> <frames in root/clip folder> <DFEW id>`. @throws DataFormatError naming the CSV line
  * of a clip whose folder is missing or holds no frame images
  */
-function dfewSplitAsList(text: string, file: string, root: string): string {
+function dfewSplitAsList(text: string, file: string, root: string, order: FrameOrderCheck): string {
   const rows = parseDfewSplitCsv(text, file);
   checkRootDir(root, 'root', 'loadVideoList');
   const lines = new Array<string>(rows.at(-1)!.line).fill('');
@@ -123,7 +155,7 @@ function dfewSplitAsList(text: string, file: string, root: string): string {
     let frames: string[] = [];
     let why = 'holds no frame images';
     try {
-      if (statSync(dir).isDirectory()) frames = listFrames(dir);
+      if (statSync(dir).isDirectory()) frames = frameNames(dir);
       else why = 'is not a directory';
     } catch (error) {
       why = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : explainFsError(error);
@@ -135,6 +167,7 @@ function dfewSplitAsList(text: string, file: string, root: string): string {
         field: 'video_name',
         message: `clip ${r.clip}: ${quoteInput(dir)} ${why} (root must be DFEW's folder of clip folders, e.g. Clip/clip_224x224)`,
       });
+    order.add(r.line, dir, frames);
     lines[r.line - 1] = `${r.clip} ${frames.length} ${r.label}`;
   }
   return lines.join('\n');
@@ -153,7 +186,8 @@ function dfewScheme(options: VideoListOptions): 'dfew-original' {
 }
 
 /**
- * The frame directory of list entry `e` exists (and, with `check` 'count', holds exactly its `num_frames` images).
+ * The frame directory of list entry `e` exists (and, with `check` 'count', holds exactly its `num_frames` images,
+ * whose names go to `order`).
  * @throws DataFormatError naming the list, line and field
  */
 function checkFrameDir(
@@ -161,6 +195,7 @@ function checkFrameDir(
   e: { line: number; numFrames: number },
   check: 'count' | 'exists',
   options: VideoListOptions,
+  order: FrameOrderCheck,
 ): void {
   const { file } = options;
   let isDir = false;
@@ -180,7 +215,9 @@ function checkFrameDir(
       message: `frame directory ${quoteInput(frameDir)} ${why}${options.rebase || why !== 'does not exist' ? '' : " (to map the authors' absolute paths, pass rebase: { from, to } (CLI --rebase <from>=<to>))"}`,
     });
   if (check === 'count') {
-    const n = listFrames(frameDir).length;
+    const names = frameNames(frameDir);
+    order.add(e.line, frameDir, names);
+    const n = names.length;
     if (n !== e.numFrames)
       throw new DataFormatError({
         file,
