@@ -26,7 +26,14 @@ import {
   segmentCentreIndices,
   tsnTrainIndices,
 } from './index.js';
-import { loadAffectNetCsv, loadFerPlusCsv, loadImageFolder, loadRafDb, loadVideoList } from './node/index.js';
+import {
+  loadAffectNetCsv,
+  loadFerPlusCsv,
+  loadImageFolder,
+  loadRafDb,
+  loadVideoList,
+  unsetLabelScheme,
+} from './node/index.js';
 
 const PNG = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const tmp = () => mkdtempSync(join(tmpdir(), 'vlfer-ds-'));
@@ -333,6 +340,16 @@ describe('loadVideoList', () => {
         /set_1\.csv: the frames of 1 of 1 clip are numbered without zero padding \(first at line 2/,
       ),
     ]);
+  });
+  it('unsetLabelScheme: what leaving the scheme out means for a set of lists (DFEW split files: their own ids)', () => {
+    const root = tmp();
+    const [csv, txt] = [join(root, 'set_1.csv'), join(root, 'set_1.txt')];
+    writeFileSync(csv, 'video_name,label\n1,1\n');
+    writeFileSync(txt, 'frames/a 3 0\n');
+    expect(unsetLabelScheme([csv, csv], 'dfer-clip')).toBe('dfew-original');
+    expect(unsetLabelScheme([txt], 'mafw-hesp')).toBe('mafw-hesp');
+    expect(unsetLabelScheme([txt, join(root, 'missing.txt')], 'dfer-clip')).toBe('dfer-clip');
+    expect(unsetLabelScheme([csv, txt], 'dfer-clip')).toBeNull(); // one scheme per file, not one for the set
   });
   it('compareNumbered reads digit runs as numbers; nameOrderInversion finds name order that is not number order', () => {
     const names = ['frame_10.jpg', 'frame_2.jpg', 'frame_1.jpg', 'frame_002b.jpg', 'a.jpg', 'frame_02.jpg'];

@@ -173,6 +173,22 @@ describe('exp-clip eval end to end on tiny-clip', () => {
     }
     const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
     expect(metrics.promptTypes.an_expression_of_name.folds.map((f: { fold: number }) => f.fold)).toEqual([1, 2]);
+    // into the same out: the lists' default scheme named is the same command; another scheme is other options
+    const again = {
+      dataset: 'dfew' as const,
+      root: videoRoot,
+      annotations: join(videoRoot, 'set_{fold}_test.txt'),
+      folds: [1, 2],
+      model,
+      promptTypes: ['an_expression_of_name' as const],
+      out,
+    };
+    const before = readFileSync(join(out, 'predictions.csv'), 'utf8');
+    await runEval({ ...again, labelScheme: 'dfer-clip' }, { log: () => {} });
+    expect(readFileSync(join(out, 'predictions.csv'), 'utf8')).toBe(before);
+    await expect(runEval({ ...again, labelScheme: 'dfew-original' }, { log: () => {} })).rejects.toThrow(
+      /earlier evaluation with other options \(labelScheme/,
+    );
   });
 });
 

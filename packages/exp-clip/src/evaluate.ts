@@ -29,7 +29,8 @@ import {
 import { buildZeroShotClassifier } from '@vlfer/encoders';
 import { loadClip, runtimeVersions, type ClipModel } from '@vlfer/encoders/node';
 import { expClipPrompts, type PromptType } from '@vlfer/llm-knowledge';
-import { DATASETS, type DatasetId, type ImageItem } from '@vlfer/datasets';
+import { DATASETS, type DatasetId, type ImageItem, type LabelScheme } from '@vlfer/datasets';
+import { unsetLabelScheme } from '@vlfer/datasets/node';
 import type { FaceCacheCounts, FaceCropper, FacesReport } from '@vlfer/faces/node';
 import { averageFolds, classificationReport, type MeanStd } from '@vlfer/metrics';
 import { loadProjectionHeadAsync, type ProjectionHead } from '@vlfer/projection-head';
@@ -619,7 +620,8 @@ export function refuseEarlierResults(options: EvalOptions): void {
 /**
  * Recorded options as a rerun compares them: paths resolved against the working directory they were given in (the
  * path options always, those that may be names, a Hub model id or a built-in label set, when such a path exists),
- * the dataset's default label set the same named or not, and without the options that do not change the results
+ * the dataset's default label set and the lists' default label scheme the same named or not (`unsetLabelScheme`), and
+ * without the options that do not change the results
  * (`threads`, `preprocessWorkers`, `cacheDir`).
  */
 function pathsResolved(o: Record<string, unknown>, cwd = process.cwd()): Record<string, unknown> {
@@ -627,8 +629,15 @@ function pathsResolved(o: Record<string, unknown>, cwd = process.cwd()): Record<
   const { threads: _t, preprocessWorkers: _w, cacheDir: _c, ...out } = o;
   void [_t, _w, _c];
   // the dataset's default label set named or left out is one choice
-  const info = DATASETS[o.dataset as DatasetId] as { labelSet?: string } | undefined;
+  const info = DATASETS[o.dataset as DatasetId] as { labelSet?: string; labelScheme?: LabelScheme } | undefined;
   if (out.labelSet !== undefined && out.labelSet === info?.labelSet) delete out.labelSet;
+  // so is the lists' label scheme named as what leaving it out means (a DFEW split file's own ids, else the dataset's)
+  if (out.labelScheme !== undefined && typeof o.annotations === 'string') {
+    const folds = Array.isArray(o.folds) ? (o.folds as unknown[]) : [null];
+    const list = o.annotations;
+    const files = folds.map((f) => resolve(cwd, f === null ? list : list.replaceAll('{fold}', String(f))));
+    if (out.labelScheme === unsetLabelScheme(files, info?.labelScheme ?? 'dfer-clip')) delete out.labelScheme;
+  }
   for (const k of ['root', 'annotations', 'head', 'out', 'model', 'tokenizer', 'labelSet']) {
     const v = out[k];
     const always = ['root', 'annotations', 'head', 'out'].includes(k);

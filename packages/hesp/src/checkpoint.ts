@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { DataFormatError, describeChangedFields, InvalidArgumentError } from '@vlfer/core';
@@ -14,12 +14,11 @@ import {
 import {
   canonicalExpression,
   EXP_CLIP_CLASS_ORDER,
-  isDfewSplitCsv,
   rebasePrefix,
   type LabelScheme,
   type VideoItem,
 } from '@vlfer/datasets';
-import { listFrames } from '@vlfer/datasets/node';
+import { listFrames, unsetLabelScheme } from '@vlfer/datasets/node';
 import type { PatchLocation } from '@vlfer/open-set';
 import type { HespState } from '@vlfer/open-set/node';
 import {
@@ -523,16 +522,9 @@ const CONTENT_CHECKED = ['trainAnnotations', 'testAnnotations', 'root', 'model']
  * files (`set_N.csv`, read that way whatever the option), else the dataset's HESP default (`hespLabelScheme`).
  */
 function listsDefaultScheme(o: HespOptions): LabelScheme {
-  const dfewCsv = (file: string) => {
-    try {
-      return isDfewSplitCsv(readFileSync(file, 'utf8'));
-    } catch {
-      return false; // unreadable here: loading the lists names it
-    }
-  };
-  return dfewCsv(o.trainAnnotations) && dfewCsv(o.testAnnotations)
-    ? 'dfew-original'
-    : hespLabelScheme({ dataset: o.dataset });
+  const dataset = hespLabelScheme({ dataset: o.dataset });
+  const both = unsetLabelScheme([o.trainAnnotations, o.testAnnotations], dataset);
+  return both === 'dfew-original' ? both : dataset;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { realpathSync, statSync } from 'node:fs';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { DataFormatError, quoteInput } from '@vlfer/core';
 import { readTextFile } from '@vlfer/core/node';
@@ -171,6 +171,27 @@ function dfewSplitAsList(text: string, file: string, root: string, order: FrameO
     lines[r.line - 1] = `${r.clip} ${frames.length} ${r.label}`;
   }
   return lines.join('\n');
+}
+
+/**
+ * The label scheme `loadVideoList` reads each of `files` with when no `labelScheme` is given — DFEW's own ids
+ * ('dfew-original') for DFEW's split files, `defaultScheme` for text lists — when that is one scheme for all of them,
+ * else null. A file not readable here counts as a text list (loading it names the problem). What a rerun compares a
+ * recorded scheme with: left out, and named as what leaving it out means, are one choice.
+ */
+export function unsetLabelScheme(files: readonly string[], defaultScheme: LabelScheme): LabelScheme | null {
+  const schemes = new Set(
+    files.map((file) => {
+      let dfew = false;
+      try {
+        dfew = isDfewSplitCsv(readFileSync(file, 'utf8'));
+      } catch {
+        /* unreadable here: a text list as far as this says; loading it names the problem */
+      }
+      return dfew ? 'dfew-original' : defaultScheme;
+    }),
+  );
+  return schemes.size === 1 ? [...schemes][0]! : null;
 }
 
 /** The label scheme of a DFEW split file: DFEW's own ids, whatever the default; another given scheme is refused. */
