@@ -63,6 +63,11 @@ export interface FaceCounts {
   skipped: number;
   whole: number;
   crops: number;
+  /**
+   * Images whose EXIF orientation (2–8) turns or mirrors them. It is not applied, as Pillow's `Image.open` does not:
+   * such a photo is detected as stored, where a face on its side scores lower or is missed.
+   */
+  exifOriented: number;
 }
 
 /**
@@ -147,7 +152,10 @@ export class FaceCropper {
     skipped: 0,
     whole: 0,
     crops: 0,
+    exifOriented: 0,
   };
+  /** The first image counted in `counts.exifOriented`, for the summary. */
+  private firstExifOriented: string | null = null;
   /** Cache use of this cropper (for run.json): detections computed or read back, damaged crops cut again. */
   readonly cacheCounts: FaceCacheCounts = { detected: 0, fromCache: 0, damagedCrops: 0 };
   /** Images left out for having no face (noFace 'skip'), by path. */
@@ -251,7 +259,15 @@ export class FaceCropper {
   async imageCrops(path: string): Promise<string[]> {
     const { faces, key, image } = await this.detectFile(path);
     const first = this.firstVisit(path);
-    if (first) this.counts.images++;
+    // the header says the size (when the detection came from the cache) and the EXIF orientation
+    const meta = first || !image ? await sharp(path).metadata() : null;
+    if (first) {
+      this.counts.images++;
+      if (meta!.orientation !== undefined && meta!.orientation !== 1) {
+        this.counts.exifOriented++;
+        this.firstExifOriented ??= path;
+      }
+    }
     if (faces.length === 0) {
       if (first) this.counts.zero++;
       if (this.settings.noFace === 'fail')
@@ -271,7 +287,7 @@ export class FaceCropper {
     }
     if (first) this.counts[faces.length === 1 ? 'one' : 'many']++;
     if (first && faces.length >= this.detector.options.topK) this.counts.atLimit++;
-    const size = image ?? (await sharp(path).metadata());
+    const size = image ?? meta!;
     const chosen = selectFaces(faces, this.settings.selection, { width: size.width!, height: size.height! });
     const decoded = lazyImage(path, image); // decoded at most once, however many of its crops are missing
     const out: string[] = [];
@@ -375,7 +391,7 @@ export class FaceCropper {
   summary(): string {
     const c = this.counts;
     const k = this.cacheCounts;
-    return `faces (${this.describe()}): ${c.images} images/clips — ${c.zero} with none, ${c.one} with one, ${c.many} with several${c.atLimit ? ` (${c.atLimit} with ${this.detector.options.topK}, the detector's limit: more faces may be in them, unseen; raise topK)` : ''}; ${c.crops} crops${c.skipped ? `, ${c.skipped} skipped` : ''}${c.whole ? `, ${c.whole} used whole` : ''} (detector run on ${k.detected} images, ${k.fromCache} from the cache${k.damagedCrops ? `; ${k.damagedCrops} damaged crops cut again` : ''})`;
+    return `faces (${this.describe()}): ${c.images} images/clips — ${c.zero} with none, ${c.one} with one, ${c.many} with several${c.atLimit ? ` (${c.atLimit} with ${this.detector.options.topK}, the detector's limit: more faces may be in them, unseen; raise topK)` : ''}; ${c.crops} crops${c.skipped ? `, ${c.skipped} skipped` : ''}${c.whole ? `, ${c.whole} used whole` : ''} (detector run on ${k.detected} images, ${k.fromCache} from the cache${k.damagedCrops ? `; ${k.damagedCrops} damaged crops cut again` : ''})${c.exifOriented ? `; ${c.exifOriented} with an EXIF orientation that turns them (first: ${this.firstExifOriented}), not applied, as Pillow does not: detected as stored, where faces on their side score lower or are missed; rotate such photos first (exiftool, ImageMagick -auto-orient)` : ''}`;
   }
 }
 

@@ -208,6 +208,21 @@ describe('the crop cache', () => {
       await many.dispose();
     }
   }, 60_000);
+  it('photos with an EXIF orientation are counted and said (detected as stored, as Pillow reads them)', async () => {
+    // sample1 stored turned a quarter (pixels rotated, the tag saying how to turn them back), and as it is
+    const turned = join(work, 'turned.jpg');
+    await sharp(photos[0]!).rotate(90).withMetadata({ orientation: 8 }).jpeg().toFile(turned);
+    const cropper = new FaceCropper(yunet, { align: false, selection: 'all' }, join(work, 'cache-exif'));
+    await cropper.cropImages([turned, photos[1]!, turned].map((path, label) => ({ path, label })));
+    expect(cropper.counts).toMatchObject({ images: 2, exifOriented: 1 });
+    expect(cropper.summary()).toMatch(
+      /; 1 with an EXIF orientation that turns them \(first: .*turned\.jpg\), not applied, as Pillow does not: detected as stored.*-auto-orient\)$/,
+    );
+    const plain = new FaceCropper(yunet, { align: false, selection: 'all' }, join(work, 'cache-exif'));
+    await plain.cropImages([{ path: photos[1]!, label: 0 }]);
+    expect(plain.counts.exifOriented).toBe(0);
+    expect(plain.summary()).not.toMatch(/EXIF/);
+  }, 60_000);
   it('a cached crop replaced by another valid PNG (another face, a grey square) is reported and cut again', async () => {
     const cache = join(work, 'cache-integrity');
     const items = photos.slice(0, 2).map((path, label) => ({ path, label }));
