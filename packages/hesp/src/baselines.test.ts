@@ -207,6 +207,25 @@ describe('open-set baselines on frozen features (synthetic)', () => {
     expect(probes.size).toBe(0);
   });
 
+  it('kNN scoring reports its rows and stops when the signal fires', async () => {
+    const f = syntheticFeatures();
+    const total = f.testKnown.features.dims[0] + f.testUnknown.features.dims[0];
+    const events: ProgressEvent[] = [];
+    await scoreOpenSetBaseline(f, 'knn', { probes: new Map(), onProgress: (e) => events.push(e) });
+    const knn = events.filter((e) => e.phase === 'knn');
+    expect(knn.at(-1)).toEqual({ phase: 'knn', done: total, total, unit: 'clips' });
+    expect(knn.map((e) => e.done)).toEqual([...knn.map((e) => e.done)].sort((a, b) => a - b));
+    const controller = new AbortController();
+    const run = scoreOpenSetBaseline(f, 'knn', {
+      probes: new Map(),
+      signal: controller.signal,
+      onProgress: (e) => {
+        if (e.phase === 'knn') controller.abort(new Error('SIGINT'));
+      },
+    });
+    await expect(run).rejects.toThrow(/scoring with the k nearest neighbours was aborted/);
+  });
+
   it('calls that overlap fit the probe once; one aborted beside them leaves the others to fit it', async () => {
     const f = syntheticFeatures();
     const firstFits: string[] = [];

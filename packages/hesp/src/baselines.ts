@@ -17,7 +17,7 @@ import { ClipGradientModel, clipPixels, eotPositions, loadClipTokenizer } from '
 import { flattenOpenSetReport, openSetReportFromScores } from '@vlfer/metrics';
 import {
   energyScore,
-  knnScore,
+  knnScoreSteps,
   knownClassTexts,
   maxLogitScore,
   maxSoftmaxScore,
@@ -414,9 +414,9 @@ async function fitKnownProbe(f: OpenSetSplitFeatures, hooks: ScoreHooks): Promis
 export interface ScoreHooks {
   /** probes fitted (or being fitted) for this split (`OpenSetProbeCache`) */
   probes?: OpenSetProbeCache;
-  /** stops the probe's fit within 50 ms of L-BFGS iterations (AbortedError) */
+  /** stops the probe's fit within 50 ms of L-BFGS iterations, kNN scoring within 50 ms of rows (AbortedError) */
   signal?: AbortSignal;
-  /** the probe's fits (phase 'fit') */
+  /** the probe's fits (phase 'fit'), the kNN scoring (phase 'knn', test clips) */
   onProgress?: ProgressCallback;
 }
 
@@ -475,9 +475,17 @@ async function baselineScores(
   }
   const k = f.options.knnK ?? defaultKnnK(f.train.labels);
   const bank = f.train.features;
+  // exact search over the bank: seconds at DFEW's size, so in steps that Ctrl-C stops
+  const [nk, nu] = [f.testKnown.features.dims[0], f.testUnknown.features.dims[0]];
+  const knn = (features: Tensor2D, before: number) =>
+    runSteps(knnScoreSteps(features, bank, { k }), {
+      what: 'scoring with the k nearest neighbours',
+      signal: hooks.signal,
+      onStep: (rows) => hooks.onProgress?.({ phase: 'knn', done: before + rows, total: nk + nu, unit: 'clips' }),
+    });
   return {
-    knownScores: knnScore(f.testKnown.features, bank, { k }),
-    unknownScores: knnScore(f.testUnknown.features, bank, { k }),
+    knownScores: await knn(f.testKnown.features, 0),
+    unknownScores: await knn(f.testUnknown.features, nk),
     ...predictions,
     details: { ...details, k, bank: `${bank.dims[0]} known training clips` },
   };

@@ -1,10 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { InvalidArgumentError, tensor2d } from '@vlfer/core';
+import { createRng, InvalidArgumentError, runStepsSync, tensor2d } from '@vlfer/core';
 import { auroc } from '@vlfer/metrics';
 import { maxAbsDiff } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
-import { energyScore, knnScore, maxLogitScore, maxSoftmaxScore, zeroShotMspScore } from './index.js';
+import {
+  energyScore,
+  knnScore,
+  knnScoreSteps,
+  kthSmallest,
+  maxLogitScore,
+  maxSoftmaxScore,
+  zeroShotMspScore,
+} from './index.js';
 
 /** NumPy re-implementations on fixed inputs: tools/fixtures/open_set_baselines.py. */
 const ref = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'test-data', 'baselines.json'), 'utf8')) as Record<
@@ -29,6 +37,42 @@ describe('open-set baseline scores equal their NumPy references', () => {
     expect(maxAbsDiff(knnScore(features, bank, { k: 3 }), ref.knnK3!)).toBeLessThan(1e-12);
     // the same feature in the bank is at distance 0
     expect(knnScore(tensor2d([ref.bank![0]!]), bank, { k: 1 })[0]).toBeCloseTo(0, 12);
+  });
+
+  it('deep KNN in steps of four rows: the scores of a plain sort of every distance, bit for bit (ties, exact matches)', () => {
+    const rng = createRng(3);
+    for (const [n, m, d, k] of [
+      [9, 40, 7, 5],
+      [4, 17, 3, 17],
+      [1, 8, 16, 1],
+      [6, 30, 5, 12],
+    ] as const) {
+      // values on a coarse grid: many equal distances; the bank's first row is the first feature row (distance 0)
+      const grid = (rows: number) =>
+        Array.from({ length: rows }, () => Array.from({ length: d }, () => rng.int(5) - 2 || 1));
+      const f = grid(n);
+      const b = [f[0]!, ...grid(m - 1)];
+      const unit = (r: number[]) => r.map((v) => v / Math.sqrt(r.reduce((s, x) => s + x ** 2, 0)));
+      const plain = f.map((row) => {
+        const u = unit(row);
+        const dist = Float64Array.from(b.map(unit), (v) => Math.sqrt(v.reduce((s, x, j) => s + (u[j]! - x) ** 2, 0)));
+        return -dist.sort()[k - 1]!;
+      });
+      const steps = knnScoreSteps(tensor2d(f), tensor2d(b), { k });
+      const yielded: number[] = [];
+      let r = steps.next();
+      for (; !r.done; r = steps.next()) yielded.push(r.value);
+      expect(r.value.map((v, i) => Object.is(v, plain[i]))).toEqual(plain.map(() => true));
+      expect(yielded).toEqual(Array.from({ length: Math.ceil(n / 4) }, (_, i) => Math.min(4 * (i + 1), n)));
+      expect(runStepsSync(knnScoreSteps(tensor2d(f), tensor2d(b), { k }))).toEqual(
+        knnScore(tensor2d(f), tensor2d(b), { k }),
+      );
+    }
+    for (let t = 0; t < 500; t++) {
+      const a = Float64Array.from({ length: 1 + rng.int(40) }, () => rng.int(6));
+      const k = 1 + rng.int(a.length);
+      expect(kthSmallest(a.slice(), k)).toBe(a.slice().sort()[k - 1]);
+    }
   });
 
   it('zero-shot CLIP + MSP: softmax of 100·cos(image, text), its max and argmax', () => {

@@ -1,4 +1,4 @@
-import { assertShape, cosineLogits, InvalidArgumentError, type Tensor2D } from '@vlfer/core';
+import { assertShape, cosineLogits, InvalidArgumentError, runStepsSync, type Tensor2D } from '@vlfer/core';
 
 /*
  * Post-hoc open-set (out-of-distribution) scores over a frozen model's logits or features. Every function returns
@@ -106,6 +106,20 @@ function unitRows(x: Tensor2D, argument: string, functionName: string): Float64A
  * @returns [n] scores in [−2, 0]; higher = more likely known
  */
 export function knnScore(features: Tensor2D, bank: Tensor2D, options: { k?: number } = {}): number[] {
+  return runStepsSync(knnScoreSteps(features, bank, options));
+}
+
+/**
+ * `knnScore` as steps (`runSteps` of @vlfer/core runs them with event-loop turns and a signal check between them):
+ * each step scores a block of up to four test rows against the whole bank and yields how many rows are scored. The
+ * scores are `knnScore`'s, bit for bit: each distance sums its squared differences in the same order.
+ * @throws InvalidArgumentError (as `knnScore`) at the first step
+ */
+export function* knnScoreSteps(
+  features: Tensor2D,
+  bank: Tensor2D,
+  options: { k?: number } = {},
+): Generator<number, number[], void> {
   checkFinite(features, 'features', 'knnScore');
   checkFinite(bank, 'bank', 'knnScore');
   const d = features.dims[1];
@@ -120,15 +134,92 @@ export function knnScore(features: Tensor2D, bank: Tensor2D, options: { k?: numb
     });
   const f = unitRows(features, 'features', 'knnScore');
   const b = unitRows(bank, 'bank', 'knnScore');
-  const dist = new Float64Array(m);
-  return Array.from({ length: features.dims[0] }, (_, i) => {
-    for (let r = 0; r < m; r++) {
-      let s = 0;
-      for (let j = 0; j < d; j++) s += (f[i * d + j]! - b[r * d + j]!) ** 2;
-      dist[r] = Math.sqrt(s);
+  const n = features.dims[0];
+  const scores = new Array<number>(n);
+  const dist = new Float64Array(4 * m);
+  for (let i0 = 0; i0 < n; i0 += 4) {
+    const rows = Math.min(4, n - i0);
+    if (rows === 4) blockDistances(f, b, d, m, i0, dist);
+    else for (let q = 0; q < rows; q++) rowDistances(f, b, d, m, i0 + q, dist.subarray(q * m, (q + 1) * m));
+    for (let q = 0; q < rows; q++) scores[i0 + q] = -kthSmallest(dist.subarray(q * m, (q + 1) * m), k);
+    yield i0 + rows;
+  }
+  return scores;
+}
+
+/** Euclidean distances of feature row `i` to every bank row, into `out` [m]. */
+function rowDistances(f: Float64Array, b: Float64Array, d: number, m: number, i: number, out: Float64Array): void {
+  for (let r = 0; r < m; r++) {
+    let s = 0;
+    for (let j = 0; j < d; j++) {
+      const t = f[i * d + j]! - b[r * d + j]!;
+      s += t * t;
     }
-    return -dist.slice().sort()[k - 1]!;
-  });
+    out[r] = Math.sqrt(s);
+  }
+}
+
+/**
+ * `rowDistances` of feature rows i0 … i0 + 3 at once, into `out` [4, m]: each bank value is loaded once for the four
+ * rows, and each row's sum runs over j in order (the same bits as `rowDistances`).
+ */
+function blockDistances(f: Float64Array, b: Float64Array, d: number, m: number, i0: number, out: Float64Array): void {
+  const [o0, o1, o2, o3] = [i0 * d, (i0 + 1) * d, (i0 + 2) * d, (i0 + 3) * d];
+  for (let r = 0; r < m; r++) {
+    const ob = r * d;
+    let s0 = 0,
+      s1 = 0,
+      s2 = 0,
+      s3 = 0;
+    for (let j = 0; j < d; j++) {
+      const v = b[ob + j]!;
+      const t0 = f[o0 + j]! - v,
+        t1 = f[o1 + j]! - v,
+        t2 = f[o2 + j]! - v,
+        t3 = f[o3 + j]! - v;
+      s0 += t0 * t0;
+      s1 += t1 * t1;
+      s2 += t2 * t2;
+      s3 += t3 * t3;
+    }
+    out[r] = Math.sqrt(s0);
+    out[m + r] = Math.sqrt(s1);
+    out[2 * m + r] = Math.sqrt(s2);
+    out[3 * m + r] = Math.sqrt(s3);
+  }
+}
+
+/**
+ * The k-th smallest value of `a` (1-based; `a` holds no NaN), which `a` sorted ascending has at k − 1: Hoare's
+ * selection with a median-of-three pivot, in place (`a` is reordered), O(length) on average.
+ */
+export function kthSmallest(a: Float64Array, k: number): number {
+  let lo = 0,
+    hi = a.length - 1;
+  const target = k - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const [x, y, z] = [a[lo]!, a[mid]!, a[hi]!];
+    const pivot = x < y ? (y < z ? y : x < z ? z : x) : x < z ? x : y < z ? z : y;
+    let i = lo,
+      j = hi;
+    while (i <= j) {
+      while (a[i]! < pivot) i++;
+      while (a[j]! > pivot) j--;
+      if (i <= j) {
+        const t = a[i]!;
+        a[i] = a[j]!;
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    // [lo, j] ≤ pivot ≤ [i, hi]; between them, values equal to the pivot
+    if (target <= j) hi = j;
+    else if (target >= i) lo = i;
+    else return a[target]!;
+  }
+  return a[target]!;
 }
 
 /**

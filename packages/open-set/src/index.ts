@@ -9,4 +9,12 @@ export type { PatchLocation } from './visual-prompt.js';
 export { clampPatchCentre, applyVisualPrompt } from './visual-prompt.js';
 export { ensembleLogits, knownness } from './scoring.js';
 export { camPatchLocation } from './cam-location.js';
-export { maxSoftmaxScore, maxLogitScore, energyScore, knnScore, zeroShotMspScore } from './baselines.js';
+export {
+  maxSoftmaxScore,
+  maxLogitScore,
+  energyScore,
+  knnScore,
+  knnScoreSteps,
+  kthSmallest,
+  zeroShotMspScore,
+} from './baselines.js';
