@@ -9,7 +9,7 @@ import {
   BASIC_8,
   MAFW_11,
   canonicalExpression,
-  compareNumbered,
+  differingNumbers,
   generateOpenSetSplits,
   nameOrderInversion,
   hespOpenSetSplits,
@@ -323,7 +323,14 @@ describe('loadVideoList', () => {
     const r = loadVideoList({ file });
     expect(r.warnings).toEqual([
       expect.stringMatching(
-        /list\.txt: the frames of 1 of 2 clips are numbered without zero padding \(first at line 2, '.*unpadded': '12\.jpg' sorts before '2\.jpg'\); frames are taken in name order, as the reference loaders' sorted\(glob\(dir\/\*\)\) takes them/,
+        /list\.txt: the frames of 1 of 2 clips are numbered with numbers of different widths \(first at line 2, '.*unpadded': '12\.jpg' sorts before '2\.jpg'\); frames are taken in name order, as the reference loaders' sorted\(glob\(dir\/\*\)\) takes them/,
+      ),
+    ]);
+    // a clip listed twice (relative and absolute) is one clip, also in the count
+    writeFileSync(file, `frames/unpadded 12 1\n${unpadded} 12 1\nframes/padded 12 0\n`);
+    expect(loadVideoList({ file, duplicates: 'drop' }).warnings).toEqual([
+      expect.stringMatching(
+        /the frames of 1 of 2 clips are numbered with numbers of different widths .*rename them with numbers zero-padded to one width \(e\.g\. '2\.jpg' → '00002\.jpg'\)/,
       ),
     ]);
     writeFileSync(file, 'frames/padded 12 0\n');
@@ -337,7 +344,7 @@ describe('loadVideoList', () => {
     writeFileSync(csv, 'video_name,label\n3,1\n');
     expect(loadVideoList({ file: csv, root: join(root, 'clips') }).warnings).toEqual([
       expect.stringMatching(
-        /set_1\.csv: the frames of 1 of 1 clip are numbered without zero padding \(first at line 2/,
+        /set_1\.csv: the frames of 1 of 1 clip are numbered with numbers of different widths \(first at line 2/,
       ),
     ]);
   });
@@ -351,20 +358,26 @@ describe('loadVideoList', () => {
     expect(unsetLabelScheme([txt, join(root, 'missing.txt')], 'dfer-clip')).toBe('dfer-clip');
     expect(unsetLabelScheme([csv, txt], 'dfer-clip')).toBeNull(); // one scheme per file, not one for the set
   });
-  it('compareNumbered reads digit runs as numbers; nameOrderInversion finds name order that is not number order', () => {
-    const names = ['frame_10.jpg', 'frame_2.jpg', 'frame_1.jpg', 'frame_002b.jpg', 'a.jpg', 'frame_02.jpg'];
-    expect([...names].sort(compareNumbered)).toEqual([
-      'a.jpg',
-      'frame_1.jpg',
-      'frame_02.jpg',
-      'frame_2.jpg',
-      'frame_002b.jpg',
-      'frame_10.jpg',
-    ]);
+  it('nameOrderInversion: name order that is not number order where names differ in a number; differingNumbers', () => {
     expect(nameOrderInversion(['00001.jpg', '00002.jpg', '00010.jpg'])).toBeNull();
-    expect(nameOrderInversion(['img_9.png', 'img_10.png', 'img_10_flip.png'])).toBeNull();
     expect(nameOrderInversion(['1.jpg', '10.jpg', '2.jpg'])).toEqual(['10.jpg', '2.jpg']);
     expect(nameOrderInversion(['0999.jpg', '1000.jpg', '10000.jpg', '1001.jpg'])).toEqual(['10000.jpg', '1001.jpg']);
+    expect(nameOrderInversion(['img_10.png', 'img_10_flip.png', 'img_9.png'])).toEqual([
+      'img_10_flip.png',
+      'img_9.png',
+    ]);
+    // where one name has no number at the difference, or the numbers are equal, name order says nothing of time
+    expect(nameOrderInversion(['frame.jpg', 'frame1.jpg', 'frame2.jpg'])).toBeNull();
+    expect(nameOrderInversion(['frame-01.jpg', 'frame01.jpg', 'frame02.jpg'])).toBeNull();
+    expect(nameOrderInversion(['01.jpg', '1.jpg', '2.jpg'])).toBeNull();
+    expect(nameOrderInversion(['clip3_frame1.jpg', 'clip3_frame2.jpg', 'clip3_frame3.jpg'])).toBeNull();
+    expect(nameOrderInversion(['clip3_frame1.jpg', 'clip3_frame10.jpg', 'clip3_frame2.jpg'])).toEqual([
+      'clip3_frame10.jpg',
+      'clip3_frame2.jpg',
+    ]);
+    expect(differingNumbers('frame_10.jpg', 'frame_9.jpg')).toEqual({ first: '10', second: '9', at: 6 });
+    expect(differingNumbers('x120.jpg', 'x13.jpg')).toEqual({ first: '120', second: '13', at: 1 });
+    expect(differingNumbers('frame.jpg', 'frame1.jpg')).toBeNull();
   });
   it('names file, line and field for each kind of bad input', () => {
     const root = tmp();

@@ -24,7 +24,7 @@ export {
 export {
   IMAGE_EXTENSIONS,
   VIDEO_EXTENSIONS,
-  compareNumbered,
+  differingNumbers,
   isImageFile,
   isVideoFile,
   nameOrderInversion,

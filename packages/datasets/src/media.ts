@@ -37,34 +37,38 @@ export function isVideoFile(name: string): boolean {
   return VIDEO_EXTENSIONS.has(extension(name));
 }
 
-/**
- * Compare two names as a person reads their numbers: runs of digits by value (`2` < `10`, `007` = `7`), the rest by
- * character; names equal that way by character. A total order.
- */
-export function compareNumbered(a: string, b: string): number {
-  const ta = a.match(/\d+|\D+/g) ?? [];
-  const tb = b.match(/\d+|\D+/g) ?? [];
-  for (let i = 0; i < Math.min(ta.length, tb.length); i++) {
-    const [x, y] = [ta[i]!, tb[i]!];
-    const digits = /^\d/.test(x) && /^\d/.test(y);
-    const c = digits ? compareDigitRuns(x, y) : x < y ? -1 : x > y ? 1 : 0;
-    if (c !== 0) return c;
-  }
-  return ta.length - tb.length || (a < b ? -1 : a > b ? 1 : 0);
-}
-
+/** Compare two runs of digits by value (`2` < `10`, `007` = `7`). */
 function compareDigitRuns(x: string, y: string): number {
   const [u, v] = [x.replace(/^0+(?=\d)/, ''), y.replace(/^0+(?=\d)/, '')];
   return u.length - v.length || (u < v ? -1 : u > v ? 1 : 0);
 }
 
+const isDigit = (c: string | undefined) => c !== undefined && c >= '0' && c <= '9';
+
+/**
+ * The numbers where two names first differ, when both have one there: the digit runs that hold the first differing
+ * character and where they start (`frame_10.jpg`, `frame_9.jpg` → `10`, `9` at 6), else null (`frame.jpg`,
+ * `frame1.jpg`: one name has no number there, so their order is not a matter of numbering).
+ */
+export function differingNumbers(a: string, b: string): { first: string; second: string; at: number } | null {
+  let p = 0;
+  while (p < a.length && p < b.length && a[p] === b[p]) p++;
+  while (p > 0 && isDigit(a[p - 1])) p--; // back to the start of a digit run both share the beginning of
+  if (!isDigit(a[p]) || !isDigit(b[p])) return null;
+  const run = (s: string) => /^\d+/.exec(s.slice(p))![0];
+  return { first: run(a), second: run(b), at: p };
+}
+
 /**
  * The first two neighbours of `names` (a frame directory's files in name order, as `sorted(glob(dir/*))` gives them
- * to the reference loaders) whose numbers say the other order — `['10.jpg', '2.jpg']` where frames are numbered
- * without zero padding — or null when name order is number order. Such a clip's frames are not in time order.
+ * to the reference loaders) whose numbers, where the names first differ, say the other order — `['10.jpg', '2.jpg']`
+ * for frames numbered without zero padding, `['10000.jpg', '1001.jpg']` for padding that overflowed — or null when
+ * name order is number order. Such a clip's frames are not in time order.
  */
 export function nameOrderInversion(names: readonly string[]): [string, string] | null {
-  for (let i = 1; i < names.length; i++)
-    if (compareNumbered(names[i - 1]!, names[i]!) > 0) return [names[i - 1]!, names[i]!];
+  for (let i = 1; i < names.length; i++) {
+    const nums = differingNumbers(names[i - 1]!, names[i]!);
+    if (nums && compareDigitRuns(nums.first, nums.second) > 0) return [names[i - 1]!, names[i]!];
+  }
   return null;
 }

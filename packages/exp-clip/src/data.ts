@@ -35,7 +35,7 @@ export type EvalData = {
   total: number;
   /** Name of the stratified subset, or null for the whole set. */
   subset: string | null;
-  /** The loader's warnings (video lists: frames numbered without zero padding, taken in name order). */
+  /** The loader's warnings (video lists: frames numbered with numbers of different widths, taken in name order). */
   warnings: string[];
 } & (
   | { kind: 'images'; items: ImageItem[] }

@@ -88,7 +88,7 @@ describe('evaluation stages', () => {
       'dfew fold 2: limit 5 is not smaller than the 3 items of the set: all of them are evaluated (no subset)',
     ]);
     // the loader's own warnings (a video list's unpadded frame numbers) come first, fold by fold
-    const order = 'list.txt: the frames of 1 of 2 clips are numbered without zero padding';
+    const order = 'list.txt: the frames of 1 of 2 clips are numbered with numbers of different widths';
     expect(
       evalDataWarnings({ dataset: 'dfew', limit: undefined }, [{ ...images([0, 1], 1), warnings: [order] }]),
     ).toEqual([order]);

@@ -190,7 +190,7 @@ export function facesSkipWarnings(
 
 /**
  * What makes a loaded set's numbers suspect before anything is encoded: the loader's warnings (frames numbered
- * without zero padding), classes without items (their recall is undefined, UAR is over the others) and a `limit` not
+ * with numbers of different widths), classes without items (their recall is undefined, UAR is over the others) and a `limit` not
  * smaller than the set.
  * @returns the warnings, fold by fold (empty when none)
  */

@@ -126,6 +126,9 @@ export function alignFace(
   return { image: warpAffine(img, transform, size, size), transform };
 }
 
+/** The largest crop Pillow makes: `Image.crop` raises `DecompressionBombError` above 2 × `Image.MAX_IMAGE_PIXELS`. */
+const PILLOW_CROP_LIMIT = 2 * 89_478_485;
+
 /** Python's `round` of a float: halves go to the even integer (as Pillow's `Image.crop` rounds its box). */
 export function roundHalfEven(x: number): number {
   const r = Math.round(x); // halves up
@@ -138,7 +141,8 @@ export function roundHalfEven(x: number): number {
  * `Image.resize((size, size), BILINEAR)` — Pillow's resize, whose filter widens with the reduction, so a large face
  * brought down to 224 pixels is averaged, not aliased (a bilinear warp reads 4 pixels per output pixel whatever the
  * scale). Kept at its own size when `size` is omitted. Byte for byte Pillow 9.4's on real photos
- * (test-data/pillow-box-crops.json).
+ * (test-data/pillow/box-crops.json). A box whose crop would exceed Pillow's limit (`MAX_IMAGE_PIXELS` × 2 =
+ * 178,956,970 pixels, where `Image.crop` raises `DecompressionBombError`) is refused.
  */
 export function cropFace(
   img: RgbImage,
@@ -159,6 +163,13 @@ export function cropFace(
       argument: 'size',
       message: `must be a whole number of pixels ≥ 1, got ${size}`,
     });
+  const { x, y, width, height } = box;
+  if (![x, y, width, height].every(Number.isFinite) || !(width > 0 && height > 0))
+    throw new InvalidArgumentError({
+      functionName: 'cropFace',
+      argument: 'box',
+      message: `needs finite x, y and a positive finite width and height, got x ${x}, y ${y}, width ${width}, height ${height}`,
+    });
   let w = box.width * (1 + 2 * margin);
   let h = box.height * (1 + 2 * margin);
   if (options.square ?? true) w = h = Math.max(w, h);
@@ -175,6 +186,12 @@ export function cropFace(
       functionName: 'cropFace',
       argument: 'box',
       message: `is empty (${box.width}x${box.height}, ${x1 - x0}x${y1 - y0} whole pixels with the margin)`,
+    });
+  if ((x1 - x0) * (y1 - y0) > PILLOW_CROP_LIMIT)
+    throw new InvalidArgumentError({
+      functionName: 'cropFace',
+      argument: 'box',
+      message: `with its margin is ${x1 - x0}x${y1 - y0} pixels, more than Pillow crops (${PILLOW_CROP_LIMIT} pixels: DecompressionBombError)`,
     });
   const cut = cropRegion(img, x0, y0, x1, y1);
   if (size === undefined) return cut;

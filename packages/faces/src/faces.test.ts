@@ -239,6 +239,19 @@ describe('alignment and crops', () => {
     const worst = Math.max(...Array.from(c.data, (v) => Math.abs(v - 85)));
     expect(worst).toBeLessThan(6);
   });
+  it('a box that is not finite, has no area, or crops more than Pillow does is refused by name', () => {
+    const img: RgbImage = { data: new Uint8Array(300), width: 10, height: 10, channels: 3 };
+    const box = { x: 2, y: 2, width: 4, height: 4 };
+    for (const bad of [{ x: Number.NaN }, { y: Infinity }, { width: Infinity }, { width: 0 }, { height: -1 }])
+      expect(() => cropFace(img, { ...box, ...bad }, { size: 8 })).toThrow(
+        /'box' passed to 'cropFace': needs finite x, y and a positive finite width and height/,
+      );
+    expect(() => cropFace(img, { ...box, width: 0.2, height: 0.2 }, { margin: 0 })).toThrow(/'box'.*is empty/);
+    expect(() => cropFace(img, { x: 0, y: 0, width: 1e5, height: 1e5 }, { size: 224 })).toThrow(
+      /with its margin is 140000x140000 pixels, more than Pillow crops \(178956970 pixels: DecompressionBombError\)/,
+    );
+    expect(() => cropFace(img, box, { size: 1.5 })).toThrow(/'size'.*whole number of pixels ≥ 1, got 1\.5/);
+  });
   it('box corners are rounded as Python’s round (halves to even), as Pillow’s Image.crop does', () => {
     expect([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 2.4999, 2.5001].map(faces.roundHalfEven)).toEqual([
       0, 2, 2, 0, -2, -2, 2, 3,

@@ -156,7 +156,7 @@ describe('hesp train/eval end to end on tiny-clip with synthetic frame directori
     const d = loadHespData(HespOptionsSchema.parse({ ...cfg('warn-order', 1), trainAnnotations: train }));
     expect(d.warnings).toEqual([
       expect.stringMatching(
-        /^.*train-unpadded\.txt: the frames of 1 of 16 clips are numbered without zero padding \(first at line 16, '.*clip': '10\.png' sorts before '2\.png'\)/,
+        /^.*train-unpadded\.txt: the frames of 1 of 16 clips are numbered with numbers of different widths \(first at line 16, '.*clip': '10\.png' sorts before '2\.png'\)/,
       ),
     ]);
   });

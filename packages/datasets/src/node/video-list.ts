@@ -2,7 +2,7 @@ import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { DataFormatError, quoteInput } from '@vlfer/core';
 import { readTextFile } from '@vlfer/core/node';
-import { isImageFile, nameOrderInversion } from '../media.js';
+import { differingNumbers, isImageFile, nameOrderInversion } from '../media.js';
 import {
   dropResolvedDuplicates,
   isDfewSplitCsv,
@@ -27,25 +27,29 @@ function frameNames(frameDir: string): string[] {
 
 /** Clips of a list whose frames, in name order, are not in the order of their numbers (`nameOrderInversion`). */
 class FrameOrderCheck {
-  private first: { line: number; dir: string; pair: [string, string] } | null = null;
-  private clips = 0;
-  private listed = 0;
+  /** by list line: the clip's folder and its first two frame names out of number order, or null */
+  private readonly byLine = new Map<number, { dir: string; pair: [string, string] | null }>();
 
   /** Note one clip's frame names (sorted by name). */
   add(line: number, dir: string, names: readonly string[]): void {
-    this.listed++;
-    const pair = nameOrderInversion(names);
-    if (!pair) return;
-    this.clips++;
-    this.first ??= { line, dir, pair };
+    this.byLine.set(line, { dir, pair: nameOrderInversion(names) });
   }
 
-  /** The warning for `file`, or none. */
-  warnings(file: string): string[] {
-    const f = this.first;
+  /** The warning for the clips of `file` that were kept (`items`: a duplicate dropped is not counted), or none. */
+  warnings(file: string, items: readonly { line: number }[]): string[] {
+    const noted = items.flatMap((it) => {
+      const c = this.byLine.get(it.line);
+      return c ? [{ line: it.line, ...c }] : [];
+    });
+    const out = noted.filter((c) => c.pair !== null);
+    const f = out[0];
     if (!f) return [];
+    const [a, b] = f.pair!;
+    const { first, second, at } = differingNumbers(a, b)!;
+    const width = Math.max(5, first.length);
+    const padded = `${b.slice(0, at)}${second.padStart(width, '0')}${b.slice(at + second.length)}`;
     return [
-      `${file}: the frames of ${this.clips} of ${this.listed} clip${this.listed === 1 ? '' : 's'} are numbered without zero padding (first at line ${f.line}, ${quoteInput(f.dir)}: '${f.pair[0]}' sorts before '${f.pair[1]}'); frames are taken in name order, as the reference loaders' sorted(glob(dir/*)) takes them, which is not time order there: rename them with zero-padded numbers (e.g. 00002.jpg) for time order`,
+      `${file}: the frames of ${out.length} of ${noted.length} clip${noted.length === 1 ? '' : 's'} are numbered with numbers of different widths (first at line ${f.line}, ${quoteInput(f.dir)}: '${a}' sorts before '${b}'); frames are taken in name order, as the reference loaders' sorted(glob(dir/*)) takes them, which is not time order there: rename them with numbers zero-padded to one width (e.g. '${b}' → '${padded}') for time order`,
     ];
   }
 }
@@ -63,7 +67,7 @@ export interface VideoListOptions extends Omit<ParseVideoListOptions, 'file'> {
   defaultLabelScheme?: LabelScheme;
   /**
    * `'count'` (default): each frame dir must exist and hold exactly `num_frames` images (and frames numbered
-   * without zero padding, whose name order is not time order, are warned of in `warnings`);
+   * with numbers of different widths, whose name order is not time order, are warned of in `warnings`);
    * `'exists'`: it must exist; `'none'`: no file-system check.
    */
   checkFrames?: 'count' | 'exists' | 'none';
@@ -137,7 +141,7 @@ export function loadVideoList(
     dropped: unique.dropped,
     source: file,
     labelScheme,
-    warnings: order.warnings(file),
+    warnings: order.warnings(file, items),
   };
 }
 

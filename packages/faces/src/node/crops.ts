@@ -64,8 +64,9 @@ export interface FaceCounts {
   whole: number;
   crops: number;
   /**
-   * Images whose EXIF orientation (2–8) turns or mirrors them. It is not applied, as Pillow's `Image.open` does not:
-   * such a photo is detected as stored, where a face on its side scores lower or is missed.
+   * Images (clips: by their first frame) whose EXIF orientation (2–8) turns or mirrors them. It is not applied, as
+   * Pillow's `Image.open` does not: such a photo is detected as stored, where a face on its side scores lower or is
+   * missed.
    */
   exifOriented: number;
 }
@@ -263,10 +264,7 @@ export class FaceCropper {
     const meta = first || !image ? await sharp(path).metadata() : null;
     if (first) {
       this.counts.images++;
-      if (meta!.orientation !== undefined && meta!.orientation !== 1) {
-        this.counts.exifOriented++;
-        this.firstExifOriented ??= path;
-      }
+      this.noteOrientation(path, meta!);
     }
     if (faces.length === 0) {
       if (first) this.counts.zero++;
@@ -307,7 +305,10 @@ export class FaceCropper {
     for (const f of frames) found.push(await this.detectFile(f));
     // a clip is counted once, however often it is read (HESP samples its frames again every epoch)
     const first = options.count !== false && this.firstVisit(`clip:${name}`);
-    if (first) this.counts.images++;
+    if (first) {
+      this.counts.images++;
+      this.noteOrientation(name, await sharp(frames[0]!).metadata()); // a clip's frames come from one camera
+    }
     const max = Math.max(...found.map((d) => d.faces.length));
     if (max === 0) {
       if (first) this.counts.zero++;
@@ -374,6 +375,13 @@ export class FaceCropper {
     return out;
   }
 
+  /** Count an image (or a clip, by its first frame) whose EXIF orientation turns or mirrors it. */
+  private noteOrientation(name: string, meta: { orientation?: number | undefined }): void {
+    if (meta.orientation === undefined || meta.orientation === 1) return;
+    this.counts.exifOriented++;
+    this.firstExifOriented ??= name;
+  }
+
   /** Release the detector. */
   async dispose(): Promise<void> {
     await this.detector.dispose();
@@ -391,7 +399,7 @@ export class FaceCropper {
   summary(): string {
     const c = this.counts;
     const k = this.cacheCounts;
-    return `faces (${this.describe()}): ${c.images} images/clips — ${c.zero} with none, ${c.one} with one, ${c.many} with several${c.atLimit ? ` (${c.atLimit} with ${this.detector.options.topK}, the detector's limit: more faces may be in them, unseen; raise topK)` : ''}; ${c.crops} crops${c.skipped ? `, ${c.skipped} skipped` : ''}${c.whole ? `, ${c.whole} used whole` : ''} (detector run on ${k.detected} images, ${k.fromCache} from the cache${k.damagedCrops ? `; ${k.damagedCrops} damaged crops cut again` : ''})${c.exifOriented ? `; ${c.exifOriented} with an EXIF orientation that turns them (first: ${this.firstExifOriented}), not applied, as Pillow does not: detected as stored, where faces on their side score lower or are missed; rotate such photos first (exiftool, ImageMagick -auto-orient)` : ''}`;
+    return `faces (${this.describe()}): ${c.images} images/clips — ${c.zero} with none, ${c.one} with one, ${c.many} with several${c.atLimit ? ` (${c.atLimit} with ${this.detector.options.topK}, the detector's limit: more faces may be in them, unseen; raise topK)` : ''}; ${c.crops} crops${c.skipped ? `, ${c.skipped} skipped` : ''}${c.whole ? `, ${c.whole} used whole` : ''} (detector run on ${k.detected} images, ${k.fromCache} from the cache${k.damagedCrops ? `; ${k.damagedCrops} damaged crops cut again` : ''})${c.exifOriented ? `; ${c.exifOriented} with an EXIF orientation that turns or mirrors them (first: ${this.firstExifOriented}), not applied, as Pillow does not: detected as stored, where faces on their side score lower or are missed; rotate such photos first (exiftool, ImageMagick -auto-orient)` : ''}`;
   }
 }
 

@@ -216,12 +216,18 @@ describe('the crop cache', () => {
     await cropper.cropImages([turned, photos[1]!, turned].map((path, label) => ({ path, label })));
     expect(cropper.counts).toMatchObject({ images: 2, exifOriented: 1 });
     expect(cropper.summary()).toMatch(
-      /; 1 with an EXIF orientation that turns them \(first: .*turned\.jpg\), not applied, as Pillow does not: detected as stored.*-auto-orient\)$/,
+      /; 1 with an EXIF orientation that turns or mirrors them \(first: .*turned\.jpg\), not applied, as Pillow does not: detected as stored.*-auto-orient\)$/,
     );
     const plain = new FaceCropper(yunet, { align: false, selection: 'all' }, join(work, 'cache-exif'));
     await plain.cropImages([{ path: photos[1]!, label: 0 }]);
     expect(plain.counts.exifOriented).toBe(0);
     expect(plain.summary()).not.toMatch(/EXIF/);
+    // a clip is counted by its first frame
+    const clips = new FaceCropper(yunet, { align: false }, join(work, 'cache-exif'));
+    await clips.clipCrops([turned, turned], 'turned-clip');
+    await clips.clipCrops([photos[1]!, photos[1]!], 'plain-clip');
+    expect(clips.counts).toMatchObject({ images: 2, exifOriented: 1 });
+    expect(clips.summary()).toMatch(/\(first: turned-clip\)/);
   }, 60_000);
   it('a cached crop replaced by another valid PNG (another face, a grey square) is reported and cut again', async () => {
     const cache = join(work, 'cache-integrity');
