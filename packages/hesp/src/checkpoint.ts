@@ -53,6 +53,8 @@ const CheckpointMetaSchema = z.object({
   testListFingerprint: z.string(),
   framesFingerprint: z.string(),
   modelFingerprint: z.string(),
+  /** `FaceCropper.fingerprint` of a run trained on face crops (absent without faces, and before 2026-12-06). */
+  facesFingerprint: z.string().optional(),
   ...RunClassesSchema.shape,
   /** What `key` hashes (`hespRunFields`; absent from checkpoints written before 2026-12-05). */
   runOptions: z.record(z.string(), z.unknown()).optional(),
@@ -235,6 +237,7 @@ export function refuseChangedFingerprints(
     testListFingerprint: `the test list ${o.testAnnotations}`,
     framesFingerprint: 'the video frames',
     modelFingerprint: `the CLIP model files (${o.model}${o.tokenizer ? ` and the tokenizer ${o.tokenizer}` : ''})`,
+    facesFingerprint: `the face crops (${recorded.facesFingerprint === undefined ? 'not recorded by a vlfer before 2026-12-06, whose box crops were cut otherwise' : 'the detector, the crop settings or how this vlfer cuts them'})`,
   };
   const changed = Object.keys(now).filter((k) => ![now[k]].flat().includes(recorded[k] as string));
   if (changed.length)

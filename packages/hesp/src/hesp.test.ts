@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import sharp from 'sharp';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { loadCheckpoint, saveCheckpoint } from '@vlfer/core/node';
 import { sharedPath, writeSyntheticVideoSet } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { auroc } from '@vlfer/metrics';
@@ -261,6 +262,19 @@ describe('hesp train/eval end to end on tiny-clip with synthetic frame directori
     expect(runInfo.faces.counts.images).toBe(Number(nTrain) + m.best.test.n_known + m.best.test.n_unknown);
     const scored = await evaluateRun(join(work, 'faces-run'), { log: () => {} });
     expect(scored.test.n_known! + scored.test.n_unknown!).toBe(8);
+    // the checkpoint records what cut the crops; one without it (a vlfer before 2026-12-06, whose box crops were
+    // cut otherwise) does not continue on today's crops; with it, the run continues
+    const ckPath = join(work, 'faces-run', 'checkpoint.safetensors');
+    const ck = loadCheckpoint(ckPath);
+    expect((ck.meta as { facesFingerprint?: string }).facesFingerprint).toMatch(/^[0-9a-f]{64}$/);
+    const { facesFingerprint: _f, ...older } = ck.meta as Record<string, unknown>;
+    void _f;
+    saveCheckpoint(ckPath, { ...ck, meta: older });
+    await expect(runHesp({ ...o, epochs: 2 }, { log: () => {} })).rejects.toThrow(
+      /checkpoint\.safetensors was trained on other data: the face crops \(not recorded by a vlfer before 2026-12-06, whose box crops were cut otherwise\) changed since/,
+    );
+    saveCheckpoint(ckPath, ck);
+    expect((await runHesp({ ...o, epochs: 2 }, { log: () => {} })).resumedFrom).toEqual({ epoch: 1, step: 0 });
     await expect(
       runHesp(
         { ...o, out: join(work, 'faces-bad'), faces: { ...o.faces, noFace: 'skip' as never } },

@@ -568,6 +568,8 @@ export interface HespTrainContext {
   /** `HespRunPlan.record` */
   record: HespRunRecord;
   modelFingerprint: string;
+  /** `FaceCropper.fingerprint` with faces (recorded in the checkpoint), else undefined */
+  facesFingerprint?: string | undefined;
   signal: AbortSignal | undefined;
   onProgress: ProgressCallback | undefined;
   log: (line: string) => void;
@@ -661,6 +663,7 @@ export function checkpointHespRun(ctx: HespTrainContext, state: HespTrainState, 
     location: model.location,
     ...fingerprints,
     modelFingerprint,
+    ...(ctx.facesFingerprint ? { facesFingerprint: ctx.facesFingerprint } : {}),
     ...ctx.record,
     cwd: process.cwd(), // what the relative paths of ctx.record.runOptions are from
   });
@@ -893,6 +896,22 @@ export const HESP_RUN: RunKind = {
 };
 
 /**
+ * `readHespCheckpoint` of the run, and with faces its crops checked too: the same detector, settings and way of
+ * cutting them (`FaceCropper.fingerprint`), not only the same frames.
+ */
+function readRunCheckpoint(
+  ckptPath: string,
+  o: HespOptions,
+  plan: HespRunPlan,
+  loaded: HespData,
+  cropper: FaceCropper | undefined,
+): HespCheckpoint | undefined {
+  const ck = readHespCheckpoint(ckptPath, o, plan.key, plan.fingerprints, loaded, plan.asSpelt);
+  if (ck && cropper) refuseChangedFingerprints(ckptPath, o, ck.meta, { facesFingerprint: cropper.fingerprint });
+  return ck;
+}
+
+/**
  * HESP on one open-set split, as a library function (`hesp train`). Each epoch: TSN-sampled (augmented) training
  * clips through `HespModel.step`, then evaluation on the validation part (closed-set accuracy) and on the test split
  * (closed-set accuracy, AUROC, OSCR, TNR@95 in the standard and the ARPL/HESP definitions, known-ness = max
@@ -921,7 +940,7 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
     cropper = o.faces ? await hespFaceCropper(o, log) : undefined;
     const plan = planHespRun(o, loaded, log);
     const paths = hespRunPaths(run);
-    const ck = readHespCheckpoint(paths.checkpoint, o, plan.key, plan.fingerprints, loaded, plan.asSpelt);
+    const ck = readRunCheckpoint(paths.checkpoint, o, plan, loaded, cropper);
     const {
       data,
       plan: { texts, key, fingerprints, record },
@@ -944,6 +963,7 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
       fingerprints,
       record,
       modelFingerprint: built.modelFingerprint,
+      facesFingerprint: cropper?.fingerprint,
       signal: hooks.signal,
       onProgress: hooks.onProgress,
       log,

@@ -375,6 +375,14 @@ export class FaceCropper {
     return out;
   }
 
+  /**
+   * What decides every crop this cropper cuts, hashed: the detector (`cacheKey`: model file, thresholds, input size),
+   * how crops are cut (`CROP_VERSION`) and the settings. A resumed run that trained on crops checks it (HESP).
+   */
+  get fingerprint(): string {
+    return hashBytes(JSON.stringify([this.detector.cacheKey, CROP_VERSION, this.settings]));
+  }
+
   /** Count an image (or a clip, by its first frame) whose EXIF orientation turns or mirrors it. */
   private noteOrientation(name: string, meta: { orientation?: number | undefined }): void {
     if (meta.orientation === undefined || meta.orientation === 1) return;

@@ -9,7 +9,14 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { hashBytes } from '@vlfer/core/node';
 import { InvalidArgumentError } from '@vlfer/core';
 import { CROP_VERSION, DETECTOR_RESIZE, iou } from '../index.js';
-import { createFaceCropper, FaceCropper, FaceDetector, FacesOptionsSchema, cropFileKey } from './index.js';
+import {
+  createFaceCropper,
+  FaceCropper,
+  FaceDetector,
+  FacesOptionsSchema,
+  cropFileKey,
+  type FaceCropSettings,
+} from './index.js';
 
 const require = createRequire(import.meta.url);
 const modelDir = sharedPath('assets', 'face-detectors');
@@ -258,6 +265,18 @@ describe('the crop cache', () => {
     expect(again.report()).toEqual(first.report());
     expect(Object.keys(again.report().counts)).not.toContain('fromCache');
   }, 60_000);
+  it('a cropper’s fingerprint follows the detector, the settings and the crop version, not the cache folder', () => {
+    const cut = (settings: FaceCropSettings, dir = 'fp-a') =>
+      new FaceCropper(yunet, settings, join(work, dir)).fingerprint;
+    expect(cut({ align: false })).toMatch(/^[0-9a-f]{64}$/);
+    expect(cut({ align: false })).toBe(cut({ align: false, size: 224, margin: 0.2 }, 'fp-b'));
+    for (const other of [
+      { align: true },
+      { align: false, margin: 0.3 },
+      { align: false, selection: 'central' as const },
+    ])
+      expect(cut(other)).not.toBe(cut({ align: false }));
+  });
   it('crops and detections cached by an older vlfer (other warp, template or detector-input resize) are not reused', () => {
     const settings = { align: true, size: 256, margin: 0.2 };
     const now = cropFileKey('image-key', yunet.cacheKey, settings, 0);
