@@ -378,6 +378,8 @@ describe('loadVideoList', () => {
     expect(differingNumbers('frame_10.jpg', 'frame_9.jpg')).toEqual({ first: '10', second: '9', at: 6 });
     expect(differingNumbers('x120.jpg', 'x13.jpg')).toEqual({ first: '120', second: '13', at: 1 });
     expect(differingNumbers('frame.jpg', 'frame1.jpg')).toBeNull();
+    expect(differingNumbers('a1b', 'a1c')).toBeNull();
+    expect(differingNumbers('img12.jpg', 'img1_b.jpg')).toEqual({ first: '12', second: '1', at: 3 });
   });
   it('names file, line and field for each kind of bad input', () => {
     const root = tmp();

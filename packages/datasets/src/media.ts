@@ -46,13 +46,15 @@ function compareDigitRuns(x: string, y: string): number {
 const isDigit = (c: string | undefined) => c !== undefined && c >= '0' && c <= '9';
 
 /**
- * The numbers where two names first differ, when both have one there: the digit runs that hold the first differing
- * character and where they start (`frame_10.jpg`, `frame_9.jpg` → `10`, `9` at 6), else null (`frame.jpg`,
- * `frame1.jpg`: one name has no number there, so their order is not a matter of numbering).
+ * The numbers where two names first differ, when that is in a number: at the first differing character one name
+ * goes on with a digit, and both names have a number there (the digit runs that hold or end at that character, and
+ * where they start: `frame_10.jpg`, `frame_9.jpg` → `10`, `9` at 6; `img12.jpg`, `img1_b.jpg` → `12`, `1`), else
+ * null (`frame.jpg`, `frame1.jpg`: one name has no number there; `a1b`, `a1c`: they differ in a letter).
  */
 export function differingNumbers(a: string, b: string): { first: string; second: string; at: number } | null {
   let p = 0;
   while (p < a.length && p < b.length && a[p] === b[p]) p++;
+  if (!isDigit(a[p]) && !isDigit(b[p])) return null;
   while (p > 0 && isDigit(a[p - 1])) p--; // back to the start of a digit run both share the beginning of
   if (!isDigit(a[p]) || !isDigit(b[p])) return null;
   const run = (s: string) => /^\d+/.exec(s.slice(p))![0];

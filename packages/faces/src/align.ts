@@ -181,17 +181,17 @@ export function cropFace(
     number,
     number,
   ];
+  if (!(Number.isFinite(w) && Number.isFinite(h) && (x1 - x0) * (y1 - y0) <= PILLOW_CROP_LIMIT))
+    throw new InvalidArgumentError({
+      functionName: 'cropFace',
+      argument: 'box',
+      message: `with its margin is ${Number.isFinite(w) ? x1 - x0 : w}x${Number.isFinite(h) ? y1 - y0 : h} pixels, more than Pillow crops (${PILLOW_CROP_LIMIT} pixels: DecompressionBombError)`,
+    });
   if (!(x1 - x0 >= 1 && y1 - y0 >= 1))
     throw new InvalidArgumentError({
       functionName: 'cropFace',
       argument: 'box',
       message: `is empty (${box.width}x${box.height}, ${x1 - x0}x${y1 - y0} whole pixels with the margin)`,
-    });
-  if ((x1 - x0) * (y1 - y0) > PILLOW_CROP_LIMIT)
-    throw new InvalidArgumentError({
-      functionName: 'cropFace',
-      argument: 'box',
-      message: `with its margin is ${x1 - x0}x${y1 - y0} pixels, more than Pillow crops (${PILLOW_CROP_LIMIT} pixels: DecompressionBombError)`,
     });
   const cut = cropRegion(img, x0, y0, x1, y1);
   if (size === undefined) return cut;

@@ -250,6 +250,9 @@ describe('alignment and crops', () => {
     expect(() => cropFace(img, { x: 0, y: 0, width: 1e5, height: 1e5 }, { size: 224 })).toThrow(
       /with its margin is 140000x140000 pixels, more than Pillow crops \(178956970 pixels: DecompressionBombError\)/,
     );
+    expect(() => cropFace(img, { x: 1.7e308, y: 0, width: 1.7e308, height: 2 }, { size: 8 })).toThrow(
+      /with its margin is InfinityxInfinity pixels, more than Pillow crops/,
+    );
     expect(() => cropFace(img, box, { size: 1.5 })).toThrow(/'size'.*whole number of pixels ≥ 1, got 1\.5/);
   });
   it('box corners are rounded as Python’s round (halves to even), as Pillow’s Image.crop does', () => {

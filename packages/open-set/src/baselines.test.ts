@@ -69,10 +69,12 @@ describe('open-set baseline scores equal their NumPy references', () => {
       );
     }
     for (let t = 0; t < 500; t++) {
-      const a = Float64Array.from({ length: 1 + rng.int(40) }, () => rng.int(6));
+      const a = Float64Array.from({ length: 1 + rng.int(40) }, () => [-0, 0, -1, 1, 2, Infinity][rng.int(6)]!);
       const k = 1 + rng.int(a.length);
-      expect(kthSmallest(a.slice(), k)).toBe(a.slice().sort()[k - 1]);
+      expect(Object.is(kthSmallest(a.slice(), k), a.slice().sort()[k - 1])).toBe(true);
     }
+    for (const k of [0, 3, 1.5, Number.NaN])
+      expect(() => kthSmallest(Float64Array.of(1, 2), k)).toThrow(/'k' passed to 'kthSmallest': must be an integer/);
   });
 
   it('zero-shot CLIP + MSP: softmax of 100·cos(image, text), its max and argmax', () => {

@@ -190,10 +190,32 @@ function blockDistances(f: Float64Array, b: Float64Array, d: number, m: number, 
 }
 
 /**
- * The k-th smallest value of `a` (1-based; `a` holds no NaN), which `a` sorted ascending has at k − 1: Hoare's
- * selection with a median-of-three pivot, in place (`a` is reordered), O(length) on average.
+ * The k-th smallest value of `a` (1-based; `a` holds no NaN), which `a` sorted ascending has at k − 1 (−0 before +0,
+ * as the typed array's sort puts them): Hoare's selection with a median-of-three pivot, in place (`a` is reordered),
+ * O(length) on average.
+ * @throws InvalidArgumentError for a k that is not an integer in [1, a.length]
  */
 export function kthSmallest(a: Float64Array, k: number): number {
+  if (!(Number.isInteger(k) && k >= 1 && k <= a.length))
+    throw new InvalidArgumentError({
+      functionName: 'kthSmallest',
+      argument: 'k',
+      message: `must be an integer in [1, ${a.length}] (the array's length), got ${k}`,
+    });
+  const v = select(a, k);
+  if (v !== 0) return v;
+  // a zero: −0 where the sorted array has one at k − 1 (after every negative value)
+  let below = 0,
+    negativeZeros = 0;
+  for (const x of a) {
+    if (x < 0) below++;
+    else if (x === 0 && Object.is(x, -0)) negativeZeros++;
+  }
+  return k - 1 - below < negativeZeros ? -0 : 0;
+}
+
+/** `kthSmallest` without the check and the sign of zero: the selection itself. */
+function select(a: Float64Array, k: number): number {
   let lo = 0,
     hi = a.length - 1;
   const target = k - 1;

@@ -380,7 +380,11 @@ export class FaceCropper {
    * how crops are cut (`CROP_VERSION`) and the settings. A resumed run that trained on crops checks it (HESP).
    */
   get fingerprint(): string {
-    return hashBytes(JSON.stringify([this.detector.cacheKey, CROP_VERSION, this.settings]));
+    // the settings that decide crops only: a cropper made from a pipeline's options also holds where its cache and
+    // models are, which do not
+    const { align, size, margin, selection, noFace, missing } = this.settings;
+    const cut = { align, size, margin, selection, noFace, missing };
+    return hashBytes(JSON.stringify([this.detector.cacheKey, CROP_VERSION, cut]));
   }
 
   /** Count an image (or a clip, by its first frame) whose EXIF orientation turns or mirrors it. */

@@ -270,6 +270,13 @@ describe('the crop cache', () => {
       new FaceCropper(yunet, settings, join(work, dir)).fingerprint;
     expect(cut({ align: false })).toMatch(/^[0-9a-f]{64}$/);
     expect(cut({ align: false })).toBe(cut({ align: false, size: 224, margin: 0.2 }, 'fp-b'));
+    // a pipeline's cropper holds its options whole (cacheDir, modelDir): where things are does not cut crops
+    const fromOptions = new FaceCropper(
+      yunet,
+      { align: false, cacheDir: join(work, 'fp-c'), modelDir } as FaceCropSettings,
+      join(work, 'fp-c'),
+    );
+    expect(fromOptions.fingerprint).toBe(cut({ align: false }));
     for (const other of [
       { align: true },
       { align: false, margin: 0.3 },
