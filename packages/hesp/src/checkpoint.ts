@@ -468,7 +468,7 @@ export function readHespCheckpoint(
         argument: 'options',
         message: `${ckptPath} was written by a newer vlfer (random streams version ${JSON.stringify(streams)}; this one knows 1 and 2): resume it with that version, or use another output directory`,
       });
-    const spelt = recordedSpellings(o, recorded, m.data.cwd) ?? o; // a path spelt otherwise is no change
+    const spelt = recordedSpellings(o, recorded, m.data.cwd, { faces: true }) ?? o; // a path spelt otherwise is no change
     const changed = recorded ? describeChangedFields(recorded, hespRunFields(spelt, data.labelSet.names, streams)) : '';
     throw new InvalidArgumentError({
       functionName: 'trainHesp',
@@ -499,7 +499,7 @@ function hespEarlierRunKey(meta: HespCheckpointMeta, o: HespOptions, data: HespD
     o.classes !== undefined && o.labelSet === undefined && recorded?.classes !== undefined
       ? recorded.labelSet
       : undefined;
-  const spelt = recordedSpellings(o, recorded, meta.cwd);
+  const spelt = recordedSpellings(o, recorded, meta.cwd, { faces: true });
   const base = [o, ...(spelt ? [spelt] : [])];
   const variants = [
     ...base,
@@ -508,6 +508,23 @@ function hespEarlierRunKey(meta: HespCheckpointMeta, o: HespOptions, data: HespD
   for (const v of [data.rngStreams, ...([1, 2] as const).filter((x) => x !== data.rngStreams)])
     if (variants.some((opts) => hespRunKey(opts, data.labelSet.names, v) === meta.key)) return v;
   return undefined;
+}
+
+/**
+ * `now` (the run's `faces`) with where its cache, its models and a detector file are spelt as `then` records them,
+ * where both name one: the crops' fingerprint (`FaceCropper.fingerprint`: the detector's content and the crop
+ * settings), checked on resume, decides whether the crops are the same. A detector given by name is compared as
+ * spelt. @returns undefined where nothing is respelt
+ */
+function facesSpelling(now: HespOptions['faces'], then: unknown): HespOptions['faces'] | undefined {
+  if (!now || typeof then !== 'object' || then === null) return undefined;
+  const was = then as Record<string, unknown>;
+  const out: Record<string, unknown> = { ...now };
+  for (const k of ['cacheDir', 'modelDir', 'detector'] as const) {
+    const [a, b] = [now[k], was[k]];
+    if (typeof a === 'string' && typeof b === 'string' && a !== b && (k !== 'detector' || existsSync(a))) out[k] = b;
+  }
+  return JSON.stringify(out) === JSON.stringify(now) ? undefined : (out as HespOptions['faces']);
 }
 
 /** Options that name files or directories (`labelSet` may also be a built-in id, which resolves to no file). */
@@ -542,6 +559,8 @@ export function recordedSpellings(
   o: HespOptions,
   recorded: Record<string, unknown> | undefined,
   cwd: string | undefined,
+  /** `faces: true` where the checkpoint's crop fingerprint is checked next (a resume): `facesSpelling` */
+  context: { faces?: boolean } = {},
 ): HespOptions | undefined {
   if (!recorded) return undefined;
   const from = (then: string) => (cwd !== undefined && !isAbsolute(then) ? resolve(cwd, then) : then);
@@ -558,6 +577,8 @@ export function recordedSpellings(
       ? [[k, then]]
       : [];
   });
+  const faces = context.faces ? facesSpelling(o.faces, recorded.faces) : undefined;
+  if (faces) changes.push(['faces', faces]);
   // a rebase given, dropped or spelt otherwise: the frames' fingerprint decides (it names a frame a rebase moved by the
   // lists' path, one it did not move by its path under the root, so frames found elsewhere than the run's differ)
   const [now, then] = [o.rebase, recorded.rebase as HespOptions['rebase'] | undefined];

@@ -275,6 +275,10 @@ describe('hesp train/eval end to end on tiny-clip with synthetic frame directori
     );
     saveCheckpoint(ckPath, ck);
     expect((await runHesp({ ...o, epochs: 2 }, { log: () => {} })).resumedFrom).toEqual({ epoch: 1, step: 0 });
+    // the detector's folder spelt otherwise, another cache folder: the same crops (their fingerprint), one run
+    const moved = { ...o.faces, modelDir: `${o.faces.modelDir}/`, cacheDir: join(work, 'faces-cache-2') };
+    const resumed = await runHesp({ ...o, faces: moved, epochs: 3 }, { log: () => {} });
+    expect(resumed.resumedFrom).toEqual({ epoch: 2, step: 0 });
     await expect(
       runHesp(
         { ...o, out: join(work, 'faces-bad'), faces: { ...o.faces, noFace: 'skip' as never } },
