@@ -617,6 +617,8 @@ export function saveHespBest(
   epoch: number,
   location: PatchLocation,
   classes: HespRunClasses,
+  /** `FaceCropper.fingerprint` of a run trained on face crops, which `hesp eval` checks */
+  facesFingerprint?: string,
 ): void {
   saveCheckpoint(path, {
     tensors: stateTensors(state.tensors),
@@ -627,6 +629,7 @@ export function saveHespBest(
       location,
       knownNames: classes.knownNames,
       labelsFingerprint: classes.labelsFingerprint,
+      ...(facesFingerprint ? { facesFingerprint } : {}),
     },
   });
 }

@@ -15,6 +15,7 @@ import { flattenOpenSetReport, type OpenSetReport } from '@vlfer/metrics';
 import { knownClassTexts } from '@vlfer/open-set';
 import { clipContentFingerprints } from '@vlfer/encoders/node';
 import { HespModel } from '@vlfer/open-set/node';
+import type { FaceCropper } from '@vlfer/faces/node';
 import { hespKnownNames, loadHespData, type HespData } from './data.js';
 import { HespOptionsSchema, type HespOptions } from './options.js';
 import {
@@ -74,6 +75,8 @@ const BestMetaSchema = z.object({
   selectionMetrics: z.string(),
   location: z.object({ row: z.number().int(), col: z.number().int() }),
   ...RunClassesSchema.shape,
+  /** `FaceCropper.fingerprint` of a run trained on face crops (absent without faces, and before 2026-12-06) */
+  facesFingerprint: z.string().optional(),
 });
 
 /** The selected state of a run (best.safetensors): the learnable tensors and where they come from. */
@@ -300,6 +303,7 @@ export async function scoreHespRun(
   }
   const cropper = o.faces ? await hespFaceCropper(o, hooks.log ?? (() => undefined)) : undefined;
   try {
+    if (cropper) refuseOtherCrops(cropper, best, recorded?.file ?? 'best.safetensors', o, hooks.log);
     model.loadState({ tensors: best.tensors, optimizer: { step: 0, buffers: {} } });
     const read = clipFrameReader(cropper);
     const { report, known, unknown } = await evaluateOpenSet(model, data, o.frames, o.batch, hooks.signal, read);
@@ -308,6 +312,39 @@ export async function scoreHespRun(
     await model.release();
     await cropper?.dispose();
   }
+}
+
+/**
+ * The selected state is scored on the crops it was trained on (`FaceCropper.fingerprint` as best.safetensors records
+ * it), or not at all; a run that records none (trained before 2026-12-06, when box crops became Pillow's) is scored
+ * with a warning through `log`.
+ * @throws InvalidArgumentError naming `runDir` where the crops differ
+ */
+function refuseOtherCrops(
+  cropper: FaceCropper,
+  best: HespBestState,
+  file: string,
+  o: HespOptions,
+  log: ((line: string) => void) | undefined,
+): void {
+  if (best.meta.facesFingerprint === undefined) {
+    log?.(
+      'warning: the run records no fingerprint of its face crops (trained by a vlfer before 2026-12-06, whose box crops were cut otherwise): its test clips are scored on the crops this vlfer cuts, which may not be those it was trained and selected on',
+    );
+    return;
+  }
+  refuseChangedFingerprints(
+    file,
+    o,
+    best.meta,
+    { facesFingerprint: cropper.fingerprint },
+    {
+      functionName: 'evaluateHespRun',
+      argument: 'runDir',
+      consequence:
+        'Its selected state would be scored on other crops than it was trained on: evaluate it with the detector and the vlfer it was trained with',
+    },
+  );
 }
 
 /**

@@ -279,6 +279,15 @@ describe('hesp train/eval end to end on tiny-clip with synthetic frame directori
     const moved = { ...o.faces, modelDir: `${o.faces.modelDir}/`, cacheDir: join(work, 'faces-cache-2') };
     const resumed = await runHesp({ ...o, faces: moved, epochs: 3 }, { log: () => {} });
     expect(resumed.resumedFrom).toEqual({ epoch: 2, step: 0 });
+    // hesp eval scores the selected state on the crops it was trained on: a detector file replaced is refused
+    const detector = join(work, 'detector-copy.onnx');
+    copyFileSync(sharedPath('assets', 'face-detectors', 'yunet_s_dynamic.onnx'), detector);
+    const byPath = { ...o, out: join(work, 'faces-path-run'), faces: { ...o.faces, detector } };
+    await runHesp(byPath, { log: () => {} });
+    copyFileSync(sharedPath('assets', 'face-detectors', 'yunet_n_320_320.onnx'), detector);
+    await expect(evaluateRun(join(work, 'faces-path-run'), { log: () => {} })).rejects.toThrow(
+      /metrics\.json was trained on other data: the face crops \(the detector, the crop settings or how this vlfer cuts them\) changed since\. Its selected state would be scored on other crops/,
+    );
     await expect(
       runHesp(
         { ...o, out: join(work, 'faces-bad'), faces: { ...o.faces, noFace: 'skip' as never } },

@@ -872,7 +872,8 @@ export async function evaluateHespEpoch(
     selected,
   };
   state.epochs.push(rec);
-  if (selected) saveHespBest(ctx.paths.best, model.state(), o, epoch + 1, model.location, ctx.record);
+  if (selected)
+    saveHespBest(ctx.paths.best, model.state(), o, epoch + 1, model.location, ctx.record, ctx.facesFingerprint);
   appendLine(ctx.paths.epochs, JSON.stringify(rec));
   checkpointHespRun(ctx, state, epoch + 1, 0);
   ctx.log(hespEpochLine(o, rec, report));
