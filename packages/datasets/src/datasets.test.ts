@@ -381,6 +381,37 @@ describe('loadVideoList', () => {
     expect(differingNumbers('a1b', 'a1c')).toBeNull();
     expect(differingNumbers('img12.jpg', 'img1_b.jpg')).toEqual({ first: '12', second: '1', at: 3 });
   });
+  it("finds DFEW's clips in its clip_224x224_part_<n> folders; DFEW's frame names (00001_1.jpg …) are warned of", () => {
+    const root = join(tmp(), 'clip_224x224');
+    // as DFEW ships Clip/clip_224x224: 1,600 clips per part; frames <clip>_<frame number in the video>.jpg
+    for (const [part, clip, n] of [
+      [1, '00001', 12],
+      [2, '01601', 3],
+    ] as const)
+      for (let i = 1; i <= n; i++) touchImage(join(root, `clip_224x224_part_${part}`, clip, `${clip}_${i}.jpg`));
+    const file = join(root, '..', 'set_1.csv');
+    writeFileSync(file, 'video_name,label\n1,1\n1601,5\n');
+    const r = loadVideoList({ file, root });
+    expect(r.items.map((i) => [i.frameDir, i.numFrames, i.label])).toEqual([
+      [join(root, 'clip_224x224_part_1', '00001'), 12, 0],
+      [join(root, 'clip_224x224_part_2', '01601'), 3, 4],
+    ]);
+    expect(r.warnings).toEqual([
+      expect.stringMatching(
+        /set_1\.csv: the frames of 1 of 2 clips .*'00001_12\.jpg' sorts before '00001_2\.jpg'.*e\.g\. '00001_2\.jpg' → '00001_00002\.jpg'/,
+      ),
+    ]);
+    // a clip in no part is named missing; a clip in two parts is refused
+    writeFileSync(file, 'video_name,label\n2,1\n');
+    expect(() => loadVideoList({ file, root })).toThrow(
+      /set_1\.csv:2 \(field 'video_name'\): clip 00002: .*does not exist \(root must be DFEW's folder of clip folders, or of its clip_224x224_part_<n> folders/,
+    );
+    touchImage(join(root, 'clip_224x224_part_2', '00001', '00001_1.jpg'));
+    writeFileSync(file, 'video_name,label\n1,1\n');
+    expect(() => loadVideoList({ file, root })).toThrow(
+      /00001: clip 00001 is in two part folders \(clip_224x224_part_1 and clip_224x224_part_2\)/,
+    );
+  });
   it('names file, line and field for each kind of bad input', () => {
     const root = tmp();
     makeClip(root, 'a', 3);

@@ -1,4 +1,4 @@
-import { readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { DataFormatError, quoteInput } from '@vlfer/core';
 import { readTextFile } from '@vlfer/core/node';
@@ -96,7 +96,8 @@ export function isInside(root: string, path: string): boolean {
  * normalised before the duplicate check (`./frames/a/` and `frames/a/.` are one clip); a path that leaves `root`
  * (`../x`, or an absolute path elsewhere that `rebase` did not produce) is refused unless `allowOutsideRoot`
  * (`normalizeListedPath`; symbolic links inside the root are followed). DFEW's own split files (`set_N.csv`,
- * `video_name,label`) are read too (`parseDfewSplitCsv`: clip folders `{n:05d}` under `root`, frames counted, DFEW's
+ * `video_name,label`) are read too (`parseDfewSplitCsv`: clip folders `{n:05d}` under `root` or in its
+ * `clip_224x224_part_<k>` folders, `dfewPartFolders`; frames counted, DFEW's
  * ids: a `labelScheme` other than 'dfew-original' is refused); `labelScheme` in the result says how the ids were read.
  */
 export function loadVideoList(
@@ -154,8 +155,10 @@ function dfewSplitAsList(text: string, file: string, root: string, order: FrameO
   const rows = parseDfewSplitCsv(text, file);
   checkRootDir(root, 'root', 'loadVideoList');
   const lines = new Array<string>(rows.at(-1)!.line).fill('');
+  const inParts = dfewPartFolders(root);
   for (const r of rows) {
-    const dir = join(root, r.clip);
+    const folder = inParts(r.clip);
+    const dir = join(root, folder);
     let frames: string[] = [];
     let why = 'holds no frame images';
     try {
@@ -169,12 +172,53 @@ function dfewSplitAsList(text: string, file: string, root: string, order: FrameO
         file,
         line: r.line,
         field: 'video_name',
-        message: `clip ${r.clip}: ${quoteInput(dir)} ${why} (root must be DFEW's folder of clip folders, e.g. Clip/clip_224x224)`,
+        message: `clip ${r.clip}: ${quoteInput(dir)} ${why} (root must be DFEW's folder of clip folders, or of its clip_224x224_part_<n> folders: Clip/clip_224x224)`,
       });
     order.add(r.line, dir, frames);
-    lines[r.line - 1] = `${r.clip} ${frames.length} ${r.label}`;
+    lines[r.line - 1] = `${folder} ${frames.length} ${r.label}`;
   }
   return lines.join('\n');
+}
+
+/**
+ * Where clip folder `clip` lies under `root`, relative to it: `root/clip` itself, else in one of the part folders
+ * DFEW ships `Clip/clip_224x224` in (`clip_224x224_part_1` … `_part_11`, any folder whose name ends in `_part_<n>`:
+ * its clip folders are read once, on the first clip not found directly). A clip in none is `clip` (named missing).
+ * @throws DataFormatError when two part folders hold the same clip
+ */
+function dfewPartFolders(root: string): (clip: string) => string {
+  let index: Map<string, string> | undefined;
+  const build = () => {
+    const map = new Map<string, string>();
+    const parts = readDirForScan(root, 'the DFEW clip root')
+      .filter((n) => /_part_\d+$/i.test(n) && isDirectory(join(root, n)))
+      .sort();
+    for (const part of parts)
+      for (const clip of readDirForScan(join(root, part), 'a DFEW part folder')) {
+        const earlier = map.get(clip);
+        if (earlier !== undefined)
+          throw new DataFormatError({
+            file: join(root, part, clip),
+            message: `clip ${clip} is in two part folders (${earlier} and ${part})`,
+          });
+        map.set(clip, part);
+      }
+    return map;
+  };
+  return (clip) => {
+    if (existsSync(join(root, clip))) return clip;
+    index ??= build();
+    const part = index.get(clip);
+    return part === undefined ? clip : join(part, clip);
+  };
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false; // a broken link among the parts: not a part folder
+  }
 }
 
 /**
