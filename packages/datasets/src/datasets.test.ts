@@ -401,15 +401,28 @@ describe('loadVideoList', () => {
         /set_1\.csv: the frames of 1 of 2 clips .*'00001_12\.jpg' sorts before '00001_2\.jpg'.*e\.g\. '00001_2\.jpg' → '00001_00002\.jpg'/,
       ),
     ]);
-    // a clip in no part is named missing; a clip in two parts is refused
-    writeFileSync(file, 'video_name,label\n2,1\n');
+    // a clip in no part is named missing, with where it was looked for and which part DFEW puts it in
+    writeFileSync(file, 'video_name,label\n4801,1\n');
     expect(() => loadVideoList({ file, root })).toThrow(
-      /set_1\.csv:2 \(field 'video_name'\): clip 00002: .*does not exist \(root must be DFEW's folder of clip folders, or of its clip_224x224_part_<n> folders/,
+      /set_1\.csv:2 \(field 'video_name'\): clip 04801: .*does not exist \(looked for in root and its 2 part folders \(clip_224x224_part_1 … clip_224x224_part_2\); DFEW puts clip 4801 in part 4: is that part extracted there\?\)/,
     );
+    // a clip is taken from the part DFEW puts it in; other entries of the parts (.DS_Store in each) are not clips
     touchImage(join(root, 'clip_224x224_part_2', '00001', '00001_1.jpg'));
+    for (const part of [1, 2]) writeFileSync(join(root, `clip_224x224_part_${part}`, '.DS_Store'), '');
+    writeFileSync(file, 'video_name,label\n1,1\n1601,2\n');
+    expect(loadVideoList({ file, root }).items.map((i) => i.frameDir)).toEqual([
+      join(root, 'clip_224x224_part_1', '00001'),
+      join(root, 'clip_224x224_part_2', '01601'),
+    ]);
+    // a re-packed copy (clip 1601 in part 1): found in the other parts
+    mkdirSync(join(root, 'clip_224x224_part_1', '01602'));
+    touchImage(join(root, 'clip_224x224_part_1', '01602', '01602_1.jpg'));
+    writeFileSync(file, 'video_name,label\n1602,1\n');
+    expect(loadVideoList({ file, root }).items[0]!.frameDir).toBe(join(root, 'clip_224x224_part_1', '01602'));
+    // without part folders, the hint says what root must be
     writeFileSync(file, 'video_name,label\n1,1\n');
-    expect(() => loadVideoList({ file, root })).toThrow(
-      /00001: clip 00001 is in two part folders \(clip_224x224_part_1 and clip_224x224_part_2\)/,
+    expect(() => loadVideoList({ file, root: join(root, 'clip_224x224_part_2', '01601') })).toThrow(
+      /clip 00001: .*does not exist \(root must be DFEW's folder of clip folders, or of its clip_224x224_part_<n> folders/,
     );
   });
   it('names file, line and field for each kind of bad input', () => {

@@ -426,8 +426,8 @@ export function hespRunFields(
 
 /**
  * Resume stage, part 1: read and check the training checkpoint at `ckptPath` (checksum, metadata schema, run key,
- * data fingerprints, the classes as read: `refuseOtherClasses`; the model fingerprint is checked once the model is
- * loaded).
+ * data fingerprints, the classes as read: `refuseOtherClasses`; with `facesFingerprint`, the face crops; the model
+ * fingerprint is checked once the model is loaded).
  * @returns the checkpoint, or `undefined` when there is none (a fresh run)
  * @throws DataFormatError for a damaged checkpoint or bad metadata (naming the field); InvalidArgumentError when it
  *   belongs to a run with other options or other data
@@ -440,8 +440,54 @@ export function readHespCheckpoint(
   data: HespData,
   /** The frames' fingerprint as runs started before 2026-12-06 recorded it (`hespDataFingerprintForms`). */
   asSpelt?: { framesFingerprint: string },
+  /**
+   * With faces, the run's `FaceCropper.fingerprint`: the checkpoint's crops must be these, and then the faces'
+   * folders and detector file may be spelt otherwise than it recorded (`recordedSpellings`). Without it, the faces
+   * options must be as recorded and the crops are not checked.
+   */
+  facesFingerprint?: string,
 ): HespCheckpoint | undefined {
   if (!existsSync(ckptPath)) return undefined;
+  const { c, m } = loadHespCheckpointFile(ckptPath);
+  // a run started with the earlier streams (vlfer before 2026-12-05) continues with them
+  const faces = facesFingerprint !== undefined;
+  const rngStreams = m.data.key === key ? data.rngStreams : hespEarlierRunKey(m.data, o, data, faces);
+  if (rngStreams === undefined) {
+    const recorded = m.data.runOptions;
+    // compared with this run's fields in the recorded streams' version, so that only real changes are named
+    const streams = recorded?.rngStreams ?? 1;
+    if (streams !== 1 && streams !== 2)
+      throw new InvalidArgumentError({
+        functionName: 'trainHesp',
+        argument: 'options',
+        message: `${ckptPath} was written by a newer vlfer (random streams version ${JSON.stringify(streams)}; this one knows 1 and 2): resume it with that version, or use another output directory`,
+      });
+    const spelt = recordedSpellings(o, recorded, m.data.cwd, { faces }) ?? o; // a path spelt otherwise is no change
+    const changed = recorded ? describeChangedFields(recorded, hespRunFields(spelt, data.labelSet.names, streams)) : '';
+    throw new InvalidArgumentError({
+      functionName: 'trainHesp',
+      argument: 'options',
+      message: `${ckptPath} belongs to a run with other options (${changed || 'split, learning rate, seed, data …'}); use another output directory or delete it`,
+    });
+  }
+  // either form names the same frames and contents: a run started before 2026-12-06 recorded the one as spelt
+  refuseChangedFingerprints(ckptPath, o, m.data, acceptedDataFingerprints(fingerprints, asSpelt));
+  // the crops it trained on: the same detector, settings and way of cutting them (not only the same frames)
+  if (o.faces && faces) refuseChangedFingerprints(ckptPath, o, m.data, { facesFingerprint: facesFingerprint! });
+  refuseOtherClasses(ckptPath, o, data, m.data, 'resume');
+  return {
+    meta: m.data,
+    tensors: Object.fromEntries(Object.entries(c.tensors).map(([k, v]) => [k, v.data])),
+    optimizer: c.optimizer ?? { step: 0, buffers: {} },
+    rngStreams,
+  };
+}
+
+/**
+ * The checkpoint file at `ckptPath`, checksum-checked, with its metadata validated.
+ * @throws InvalidArgumentError for an `exp-clip train` checkpoint; DataFormatError naming the invalid field
+ */
+function loadHespCheckpointFile(ckptPath: string) {
   const c = loadCheckpoint(ckptPath);
   if (c.meta && typeof c.meta === 'object' && 'trainingKey' in c.meta && !('key' in c.meta))
     throw new InvalidArgumentError({
@@ -456,35 +502,7 @@ export function readHespCheckpoint(
       field: m.error.issues[0]!.path.join('.'),
       message: `${m.error.issues[0]!.message}; delete the checkpoint to restart`,
     });
-  // a run started with the earlier streams (vlfer before 2026-12-05) continues with them
-  const rngStreams = m.data.key === key ? data.rngStreams : hespEarlierRunKey(m.data, o, data);
-  if (rngStreams === undefined) {
-    const recorded = m.data.runOptions;
-    // compared with this run's fields in the recorded streams' version, so that only real changes are named
-    const streams = recorded?.rngStreams ?? 1;
-    if (streams !== 1 && streams !== 2)
-      throw new InvalidArgumentError({
-        functionName: 'trainHesp',
-        argument: 'options',
-        message: `${ckptPath} was written by a newer vlfer (random streams version ${JSON.stringify(streams)}; this one knows 1 and 2): resume it with that version, or use another output directory`,
-      });
-    const spelt = recordedSpellings(o, recorded, m.data.cwd, { faces: true }) ?? o; // a path spelt otherwise is no change
-    const changed = recorded ? describeChangedFields(recorded, hespRunFields(spelt, data.labelSet.names, streams)) : '';
-    throw new InvalidArgumentError({
-      functionName: 'trainHesp',
-      argument: 'options',
-      message: `${ckptPath} belongs to a run with other options (${changed || 'split, learning rate, seed, data …'}); use another output directory or delete it`,
-    });
-  }
-  // either form names the same frames and contents: a run started before 2026-12-06 recorded the one as spelt
-  refuseChangedFingerprints(ckptPath, o, m.data, acceptedDataFingerprints(fingerprints, asSpelt));
-  refuseOtherClasses(ckptPath, o, data, m.data, 'resume');
-  return {
-    meta: m.data,
-    tensors: Object.fromEntries(Object.entries(c.tensors).map(([k, v]) => [k, v.data])),
-    optimizer: c.optimizer ?? { step: 0, buffers: {} },
-    rngStreams,
-  };
+  return { c, m };
 }
 
 /**
@@ -493,13 +511,18 @@ export function readHespCheckpoint(
  * vlfer accepted both; its recorded options say which label set, and this run, which refuses both, gives the
  * classes only). @returns the streams' version, or undefined when the key is another run's
  */
-function hespEarlierRunKey(meta: HespCheckpointMeta, o: HespOptions, data: HespData): HespRngStreams | undefined {
+function hespEarlierRunKey(
+  meta: HespCheckpointMeta,
+  o: HespOptions,
+  data: HespData,
+  faces: boolean,
+): HespRngStreams | undefined {
   const recorded = meta.runOptions;
   const overridden =
     o.classes !== undefined && o.labelSet === undefined && recorded?.classes !== undefined
       ? recorded.labelSet
       : undefined;
-  const spelt = recordedSpellings(o, recorded, meta.cwd, { faces: true });
+  const spelt = recordedSpellings(o, recorded, meta.cwd, { faces });
   const base = [o, ...(spelt ? [spelt] : [])];
   const variants = [
     ...base,

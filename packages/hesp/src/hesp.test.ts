@@ -9,7 +9,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { auroc } from '@vlfer/metrics';
 import { BASIC_7 } from '@vlfer/datasets';
 import { listFrames } from '@vlfer/datasets/node';
-import { evaluateHespRun as evaluateRun, loadHespData, trainHesp as runHesp, type EpochRecord } from './index.js';
+import {
+  evaluateHespRun as evaluateRun,
+  loadHespData,
+  planHespRun,
+  readHespCheckpoint,
+  trainHesp as runHesp,
+  type EpochRecord,
+} from './index.js';
+import { createFaceCropper } from '@vlfer/faces/node';
 import { HespOptionsSchema } from './options.js';
 
 const work = mkdtempSync(join(tmpdir(), 'vlfer-hesp-'));
@@ -279,6 +287,27 @@ describe('hesp train/eval end to end on tiny-clip with synthetic frame directori
     const moved = { ...o.faces, modelDir: `${o.faces.modelDir}/`, cacheDir: join(work, 'faces-cache-2') };
     const resumed = await runHesp({ ...o, faces: moved, epochs: 3 }, { log: () => {} });
     expect(resumed.resumedFrom).toEqual({ epoch: 2, step: 0 });
+    // the stage itself (the checkpoint now records the moved spelling): the first spelling is the recorded run only
+    // where the crops are checked
+    const parsed = HespOptionsSchema.parse({ ...o, epochs: 4 });
+    const data = loadHespData(parsed);
+    const plan = planHespRun(parsed, data, () => {});
+    const ckFile = join(work, 'faces-run', 'checkpoint.safetensors');
+    expect(() => readHespCheckpoint(ckFile, parsed, plan.key, plan.fingerprints, data, plan.asSpelt)).toThrow(
+      /belongs to a run with other options \(faces\.cacheDir .*faces\.modelDir/,
+    );
+    const cropper = await createFaceCropper(parsed.faces!, { clips: true });
+    try {
+      const fp = cropper.fingerprint;
+      expect(readHespCheckpoint(ckFile, parsed, plan.key, plan.fingerprints, data, plan.asSpelt, fp)?.meta.epoch).toBe(
+        3,
+      );
+      expect(() =>
+        readHespCheckpoint(ckFile, parsed, plan.key, plan.fingerprints, data, plan.asSpelt, 'f'.repeat(64)),
+      ).toThrow(/the face crops \(the detector, the crop settings or how this vlfer cuts them\) changed since/);
+    } finally {
+      await cropper.dispose();
+    }
     // hesp eval scores the selected state on the crops it was trained on: a detector file replaced is refused
     const detector = join(work, 'detector-copy.onnx');
     copyFileSync(sharedPath('assets', 'face-detectors', 'yunet_s_dynamic.onnx'), detector);

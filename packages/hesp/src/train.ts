@@ -896,10 +896,7 @@ export const HESP_RUN: RunKind = {
   argument: 'out',
 };
 
-/**
- * `readHespCheckpoint` of the run, and with faces its crops checked too: the same detector, settings and way of
- * cutting them (`FaceCropper.fingerprint`), not only the same frames.
- */
+/** `readHespCheckpoint` of the run, its crops checked with faces (`cropper.fingerprint`). */
 function readRunCheckpoint(
   ckptPath: string,
   o: HespOptions,
@@ -907,9 +904,7 @@ function readRunCheckpoint(
   loaded: HespData,
   cropper: FaceCropper | undefined,
 ): HespCheckpoint | undefined {
-  const ck = readHespCheckpoint(ckptPath, o, plan.key, plan.fingerprints, loaded, plan.asSpelt);
-  if (ck && cropper) refuseChangedFingerprints(ckptPath, o, ck.meta, { facesFingerprint: cropper.fingerprint });
-  return ck;
+  return readHespCheckpoint(ckptPath, o, plan.key, plan.fingerprints, loaded, plan.asSpelt, cropper?.fingerprint);
 }
 
 /**

@@ -157,7 +157,8 @@ function dfewSplitAsList(text: string, file: string, root: string, order: FrameO
   const lines = new Array<string>(rows.at(-1)!.line).fill('');
   const inParts = dfewPartFolders(root);
   for (const r of rows) {
-    const folder = inParts(r.clip);
+    const found = inParts(r.clip);
+    const folder = 'folder' in found ? found.folder : r.clip;
     const dir = join(root, folder);
     let frames: string[] = [];
     let why = 'holds no frame images';
@@ -172,7 +173,7 @@ function dfewSplitAsList(text: string, file: string, root: string, order: FrameO
         file,
         line: r.line,
         field: 'video_name',
-        message: `clip ${r.clip}: ${quoteInput(dir)} ${why} (root must be DFEW's folder of clip folders, or of its clip_224x224_part_<n> folders: Clip/clip_224x224)`,
+        message: `clip ${r.clip}: ${quoteInput(dir)} ${why}${'missing' in found ? ` (${found.missing})` : ''}`,
       });
     order.add(r.line, dir, frames);
     lines[r.line - 1] = `${folder} ${frames.length} ${r.label}`;
@@ -181,35 +182,39 @@ function dfewSplitAsList(text: string, file: string, root: string, order: FrameO
 }
 
 /**
- * Where clip folder `clip` lies under `root`, relative to it: `root/clip` itself, else in one of the part folders
- * DFEW ships `Clip/clip_224x224` in (`clip_224x224_part_1` … `_part_11`, any folder whose name ends in `_part_<n>`:
- * its clip folders are read once, on the first clip not found directly). A clip in none is `clip` (named missing).
- * @throws DataFormatError when two part folders hold the same clip
+ * Where clip folder `clip` (`{n:05d}`) lies under `root`, relative to it: `root/clip` itself, else in the part folders
+ * DFEW ships `Clip/clip_224x224` in (`clip_224x224_part_1` … `_part_11`: subfolders whose name ends in `_part_<k>`),
+ * first in part ⌈n / 1600⌉, where DFEW puts clip n (a look at that one folder), then in the other parts (each read
+ * once, for re-packed copies). Other entries of the part folders (`.DS_Store`) are never read as clips.
+ * @returns the folder, or a note on where it was looked for (the clip is then missing)
  */
-function dfewPartFolders(root: string): (clip: string) => string {
-  let index: Map<string, string> | undefined;
-  const build = () => {
-    const map = new Map<string, string>();
-    const parts = readDirForScan(root, 'the DFEW clip root')
-      .filter((n) => /_part_\d+$/i.test(n) && isDirectory(join(root, n)))
-      .sort();
-    for (const part of parts)
-      for (const clip of readDirForScan(join(root, part), 'a DFEW part folder')) {
-        const earlier = map.get(clip);
-        if (earlier !== undefined)
-          throw new DataFormatError({
-            file: join(root, part, clip),
-            message: `clip ${clip} is in two part folders (${earlier} and ${part})`,
-          });
-        map.set(clip, part);
-      }
-    return map;
+function dfewPartFolders(root: string): (clip: string) => { folder: string } | { missing: string } {
+  let parts: { name: string; k: number }[] | undefined;
+  const contents = new Map<string, Set<string>>();
+  const entries = (part: string) => {
+    let set = contents.get(part);
+    if (!set) contents.set(part, (set = new Set(readDirForScan(join(root, part), 'a DFEW part folder'))));
+    return set;
   };
   return (clip) => {
-    if (existsSync(join(root, clip))) return clip;
-    index ??= build();
-    const part = index.get(clip);
-    return part === undefined ? clip : join(part, clip);
+    if (existsSync(join(root, clip))) return { folder: clip };
+    parts ??= readDirForScan(root, 'the DFEW clip root')
+      .flatMap((name) => {
+        const m = /^\S+_part_(\d+)$/i.exec(name);
+        return m && isDirectory(join(root, name)) ? [{ name, k: Number(m[1]) }] : [];
+      })
+      .sort((a, b) => a.k - b.k || (a.name < b.name ? -1 : 1));
+    const expected = Math.ceil(Number(clip) / 1600);
+    for (const p of parts.filter((q) => q.k === expected))
+      if (existsSync(join(root, p.name, clip))) return { folder: join(p.name, clip) };
+    for (const p of parts.filter((q) => q.k !== expected))
+      if (entries(p.name).has(clip)) return { folder: join(p.name, clip) };
+    const range = parts.length ? `${parts[0]!.name} … ${parts.at(-1)!.name}` : '';
+    return {
+      missing: parts.length
+        ? `looked for in root and its ${parts.length} part folder${parts.length === 1 ? '' : 's'} (${range}); DFEW puts clip ${Number(clip)} in part ${expected}: is that part extracted there?`
+        : "root must be DFEW's folder of clip folders, or of its clip_224x224_part_<n> folders: Clip/clip_224x224",
+    };
   };
 }
 
