@@ -36,8 +36,8 @@ export interface LoadResult<T> {
   /** How the label set was chosen, when it was inferred rather than given. */
   labelSetReason?: string;
   /**
-   * What makes the set's use suspect without making it wrong to read (video lists: frames numbered without zero
-   * padding, taken in name order); absent or empty when nothing is.
+   * What makes the set's use suspect without making it wrong to read (video lists: frames numbered with numbers of
+   * different widths, taken in name order); absent or empty when nothing is.
    */
   warnings?: string[];
 }

@@ -34,7 +34,7 @@ import { unsetLabelScheme } from '@vlfer/datasets/node';
 import type { FaceCacheCounts, FaceCropper, FacesReport } from '@vlfer/faces/node';
 import { averageFolds, classificationReport, type MeanStd } from '@vlfer/metrics';
 import { loadProjectionHeadAsync, type ProjectionHead } from '@vlfer/projection-head';
-import { loadEvalData, type EvalData } from './data.js';
+import { foldAnnotations, loadEvalData, type EvalData } from './data.js';
 import {
   createEvalEncoder,
   createEvalFaceCropper,
@@ -633,9 +633,8 @@ function pathsResolved(o: Record<string, unknown>, cwd = process.cwd()): Record<
   if (out.labelSet !== undefined && out.labelSet === info?.labelSet) delete out.labelSet;
   // so is the lists' label scheme named as what leaving it out means (a DFEW split file's own ids, else the dataset's)
   if (out.labelScheme !== undefined && typeof o.annotations === 'string') {
-    const folds = Array.isArray(o.folds) ? (o.folds as unknown[]) : [null];
-    const list = o.annotations;
-    const files = folds.map((f) => resolve(cwd, f === null ? list : list.replaceAll('{fold}', String(f))));
+    const folds = Array.isArray(o.folds) ? (o.folds as number[]) : [null];
+    const files = folds.map((f) => resolve(cwd, foldAnnotations({ annotations: o.annotations as string }, f)!));
     if (out.labelScheme === unsetLabelScheme(files, info?.labelScheme ?? 'dfer-clip')) delete out.labelScheme;
   }
   for (const k of ['root', 'annotations', 'head', 'out', 'model', 'tokenizer', 'labelSet']) {

@@ -25,7 +25,7 @@ import {
   appendLine,
   claimRunKind,
   FeatureCache,
-  loadCheckpoint,
+  loadCommandCheckpoint,
   provenance,
   readJsonLines,
   RUN_WORK_DIR,
@@ -572,29 +572,24 @@ export function readTrainCheckpoint(
   fields?: Record<string, unknown>,
 ): TrainCheckpoint | undefined {
   if (!existsSync(path)) return undefined;
-  const c = loadCheckpoint(path);
-  if (c.meta && typeof c.meta === 'object' && 'framesFingerprint' in c.meta && !('trainingKey' in c.meta))
-    throw new InvalidArgumentError({
-      functionName: 'trainHead',
-      argument: 'out',
-      message: `${path} is the checkpoint of a 'hesp train' run, not of 'exp-clip train'; choose another output directory`,
-    });
-  const m = CheckpointMetaSchema.safeParse(c.meta);
-  if (!m.success)
-    throw new DataFormatError({
-      file: path,
-      field: m.error.issues[0]!.path.join('.'),
-      message: `${m.error.issues[0]!.message}; delete the checkpoint to restart`,
-    });
-  if (m.data.trainingKey !== trainingKey) {
-    const changed = m.data.training && fields ? describeChangedFields(m.data.training, fields) : '';
+  const { content: c, meta } = loadCommandCheckpoint(path, CheckpointMetaSchema, (other) =>
+    'framesFingerprint' in other && !('trainingKey' in other)
+      ? new InvalidArgumentError({
+          functionName: 'trainHead',
+          argument: 'out',
+          message: `${path} is the checkpoint of a 'hesp train' run, not of 'exp-clip train'; choose another output directory`,
+        })
+      : undefined,
+  );
+  if (meta.trainingKey !== trainingKey) {
+    const changed = meta.training && fields ? describeChangedFields(meta.training, fields) : '';
     throw new InvalidArgumentError({
       functionName: 'trainHead',
       argument: 'options',
       message: `${path} was written with other training options (${changed || 'learning rate, batch, seed, optimiser, preprocessing …'}); use another output directory or delete it`,
     });
   }
-  return { meta: m.data, tensors: c.tensors, ...(c.optimizer ? { optimizer: c.optimizer } : {}) };
+  return { meta: meta, tensors: c.tensors, ...(c.optimizer ? { optimizer: c.optimizer } : {}) };
 }
 
 /** Content fingerprints of a training set, recorded in checkpoints, metrics.json and config.resolved.json. */

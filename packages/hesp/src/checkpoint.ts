@@ -6,7 +6,7 @@ import { DataFormatError, describeChangedFields, InvalidArgumentError } from '@v
 import {
   hashFile,
   hashFileIndexed,
-  loadCheckpoint,
+  loadCommandCheckpoint,
   readTextFile,
   saveCheckpoint,
   type FileHashIndex,
@@ -448,12 +448,20 @@ export function readHespCheckpoint(
   facesFingerprint?: string,
 ): HespCheckpoint | undefined {
   if (!existsSync(ckptPath)) return undefined;
-  const { c, m } = loadHespCheckpointFile(ckptPath);
+  const { content: c, meta } = loadCommandCheckpoint(ckptPath, CheckpointMetaSchema, (other) =>
+    'trainingKey' in other && !('key' in other)
+      ? new InvalidArgumentError({
+          functionName: 'trainHesp',
+          argument: 'out',
+          message: `${ckptPath} is the checkpoint of an 'exp-clip train' run, not of 'hesp train'; choose another output directory`,
+        })
+      : undefined,
+  );
   // a run started with the earlier streams (vlfer before 2026-12-05) continues with them
   const faces = facesFingerprint !== undefined;
-  const rngStreams = m.data.key === key ? data.rngStreams : hespEarlierRunKey(m.data, o, data, faces);
+  const rngStreams = meta.key === key ? data.rngStreams : hespEarlierRunKey(meta, o, data, faces);
   if (rngStreams === undefined) {
-    const recorded = m.data.runOptions;
+    const recorded = meta.runOptions;
     // compared with this run's fields in the recorded streams' version, so that only real changes are named
     const streams = recorded?.rngStreams ?? 1;
     if (streams !== 1 && streams !== 2)
@@ -462,7 +470,7 @@ export function readHespCheckpoint(
         argument: 'options',
         message: `${ckptPath} was written by a newer vlfer (random streams version ${JSON.stringify(streams)}; this one knows 1 and 2): resume it with that version, or use another output directory`,
       });
-    const spelt = recordedSpellings(o, recorded, m.data.cwd, { faces }) ?? o; // a path spelt otherwise is no change
+    const spelt = recordedSpellings(o, recorded, meta.cwd, { faces }) ?? o; // a path spelt otherwise is no change
     const changed = recorded ? describeChangedFields(recorded, hespRunFields(spelt, data.labelSet.names, streams)) : '';
     throw new InvalidArgumentError({
       functionName: 'trainHesp',
@@ -471,38 +479,16 @@ export function readHespCheckpoint(
     });
   }
   // either form names the same frames and contents: a run started before 2026-12-06 recorded the one as spelt
-  refuseChangedFingerprints(ckptPath, o, m.data, acceptedDataFingerprints(fingerprints, asSpelt));
+  refuseChangedFingerprints(ckptPath, o, meta, acceptedDataFingerprints(fingerprints, asSpelt));
   // the crops it trained on: the same detector, settings and way of cutting them (not only the same frames)
-  if (o.faces && faces) refuseChangedFingerprints(ckptPath, o, m.data, { facesFingerprint: facesFingerprint! });
-  refuseOtherClasses(ckptPath, o, data, m.data, 'resume');
+  if (o.faces && faces) refuseChangedFingerprints(ckptPath, o, meta, { facesFingerprint: facesFingerprint! });
+  refuseOtherClasses(ckptPath, o, data, meta, 'resume');
   return {
-    meta: m.data,
+    meta: meta,
     tensors: Object.fromEntries(Object.entries(c.tensors).map(([k, v]) => [k, v.data])),
     optimizer: c.optimizer ?? { step: 0, buffers: {} },
     rngStreams,
   };
-}
-
-/**
- * The checkpoint file at `ckptPath`, checksum-checked, with its metadata validated.
- * @throws InvalidArgumentError for an `exp-clip train` checkpoint; DataFormatError naming the invalid field
- */
-function loadHespCheckpointFile(ckptPath: string) {
-  const c = loadCheckpoint(ckptPath);
-  if (c.meta && typeof c.meta === 'object' && 'trainingKey' in c.meta && !('key' in c.meta))
-    throw new InvalidArgumentError({
-      functionName: 'trainHesp',
-      argument: 'out',
-      message: `${ckptPath} is the checkpoint of an 'exp-clip train' run, not of 'hesp train'; choose another output directory`,
-    });
-  const m = CheckpointMetaSchema.safeParse(c.meta);
-  if (!m.success)
-    throw new DataFormatError({
-      file: ckptPath,
-      field: m.error.issues[0]!.path.join('.'),
-      message: `${m.error.issues[0]!.message}; delete the checkpoint to restart`,
-    });
-  return { c, m };
 }
 
 /**

@@ -94,3 +94,35 @@ export function loadCheckpoint(path: string): CheckpointContent {
     });
   return { tensors, meta: rest, ...(step !== undefined ? { optimizer: { step: step as number, buffers } } : {}) };
 }
+
+/** What validates a checkpoint's metadata: a zod schema (its `safeParse`), or anything of that shape. */
+export interface CheckpointMetaParser<T> {
+  safeParse(
+    value: unknown,
+  ):
+    | { success: true; data: T }
+    | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } };
+}
+
+/**
+ * `loadCheckpoint` for one command's runs: a checkpoint of another command is refused with what `otherCommand` says
+ * of its metadata, then the metadata is validated by `schema`.
+ * @throws the error `otherCommand` returns; DataFormatError naming the file and the first invalid field
+ */
+export function loadCommandCheckpoint<T>(
+  path: string,
+  schema: CheckpointMetaParser<T>,
+  otherCommand: (meta: Record<string, unknown>) => Error | undefined,
+): { content: CheckpointContent; meta: T } {
+  const content = loadCheckpoint(path);
+  const other = content.meta && typeof content.meta === 'object' ? otherCommand(content.meta) : undefined;
+  if (other) throw other;
+  const m = schema.safeParse(content.meta);
+  if (!m.success)
+    throw new DataFormatError({
+      file: path,
+      field: m.error.issues[0]!.path.join('.'),
+      message: `${m.error.issues[0]!.message}; delete the checkpoint to restart`,
+    });
+  return { content, meta: m.data };
+}

@@ -38,8 +38,8 @@ export {
   MANIFEST_FILE,
   PUBLISH_JOURNAL_FILE,
 } from './run-dir.js';
-export type { CheckpointContent, OptimizerStateLike } from './checkpoint.js';
-export { saveCheckpoint, loadCheckpoint } from './checkpoint.js';
+export type { CheckpointContent, CheckpointMetaParser, OptimizerStateLike } from './checkpoint.js';
+export { saveCheckpoint, loadCheckpoint, loadCommandCheckpoint } from './checkpoint.js';
 export type { Provenance } from './provenance.js';
 export { provenance, codeRevision, detectGpus } from './provenance.js';
 export type { SafetensorsFileIndex } from './files.js';
