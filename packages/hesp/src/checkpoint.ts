@@ -520,20 +520,16 @@ function hespEarlierRunKey(
 }
 
 /**
- * `now` (the run's `faces`) with where its cache, its models and a detector file are spelt as `then` records them,
- * where both name one: the crops' fingerprint (`FaceCropper.fingerprint`: the detector's content and the crop
- * settings), checked on resume, decides whether the crops are the same. A detector given by name is compared as
- * spelt. @returns undefined where nothing is respelt
+ * The faces options `then` records, where `now` also crops faces and spells them otherwise: every setting that decides
+ * a crop (the detector's file content, its thresholds and input size, alignment, size, margin, selection, the
+ * no-face and missing-face policies, how this vlfer cuts) is in the crops' fingerprint (`FaceCropper.fingerprint`),
+ * checked on resume, and the rest only says where files are (`cacheDir`, `modelDir`). So a detector given by path
+ * where the run named it (or the reverse), `modelDir` left to `$VLFER_FACE_MODELS`, or a threshold written out at the
+ * detector's default is the same run when the crops are the same. @returns undefined where nothing is respelt
  */
 function facesSpelling(now: HespOptions['faces'], then: unknown): HespOptions['faces'] | undefined {
   if (!now || typeof then !== 'object' || then === null) return undefined;
-  const was = then as Record<string, unknown>;
-  const out: Record<string, unknown> = { ...now };
-  for (const k of ['cacheDir', 'modelDir', 'detector'] as const) {
-    const [a, b] = [now[k], was[k]];
-    if (typeof a === 'string' && typeof b === 'string' && a !== b && (k !== 'detector' || existsSync(a))) out[k] = b;
-  }
-  return JSON.stringify(out) === JSON.stringify(now) ? undefined : (out as HespOptions['faces']);
+  return JSON.stringify(then) === JSON.stringify(now) ? undefined : (then as HespOptions['faces']);
 }
 
 /** Options that name files or directories (`labelSet` may also be a built-in id, which resolves to no file). */

@@ -1,4 +1,4 @@
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import sharp from 'sharp';
 import { tmpdir } from 'node:os';
@@ -287,6 +287,26 @@ describe('hesp train/eval end to end on tiny-clip with synthetic frame directori
     const moved = { ...o.faces, modelDir: `${o.faces.modelDir}/`, cacheDir: join(work, 'faces-cache-2') };
     const resumed = await runHesp({ ...o, faces: moved, epochs: 3 }, { log: () => {} });
     expect(resumed.resumedFrom).toEqual({ epoch: 2, step: 0 });
+    // the same detector by its file instead of its name, no model folder, the default threshold written out: the
+    // same crops, one run
+    const modelDir = sharedPath('assets', 'face-detectors');
+    const byFile = {
+      ...o.faces,
+      modelDir: undefined,
+      detector: join(modelDir, 'yunet_s_dynamic.onnx'),
+      scoreThreshold: 0.7,
+    };
+    expect((await runHesp({ ...o, faces: byFile, epochs: 3 }, { log: () => {} })).resumedFrom).toEqual({
+      epoch: 3,
+      step: 0,
+    });
+    // a published run without its checkpoint is trained again where its crops are the same, spelt otherwise
+    const againDir = join(work, 'faces-again');
+    cpSync(join(work, 'faces-run'), againDir, { recursive: true });
+    rmSync(join(againDir, 'checkpoint.safetensors'));
+    const again = await runHesp({ ...o, out: againDir, faces: byFile, epochs: 3 }, { log: () => {} });
+    expect(again.resumedFrom).toBeNull();
+    expect(again.epochs).toHaveLength(3);
     // the stage itself (the checkpoint now records the moved spelling): the first spelling is the recorded run only
     // where the crops are checked
     const parsed = HespOptionsSchema.parse({ ...o, epochs: 4 });
@@ -316,6 +336,11 @@ describe('hesp train/eval end to end on tiny-clip with synthetic frame directori
     copyFileSync(sharedPath('assets', 'face-detectors', 'yunet_n_320_320.onnx'), detector);
     await expect(evaluateRun(join(work, 'faces-path-run'), { log: () => {} })).rejects.toThrow(
       /metrics\.json was trained on other data: the face crops \(the detector, the crop settings or how this vlfer cuts them\) changed since\. Its selected state would be scored on other crops/,
+    );
+    // nor is it trained again on them in place of its results, checkpoint or not
+    rmSync(join(work, 'faces-path-run', 'checkpoint.safetensors'));
+    await expect(runHesp(byPath, { log: () => {} })).rejects.toThrow(
+      /best\.safetensors was trained on other data: the face crops \(the detector, the crop settings or how this vlfer cuts them\) changed since\. Training again would replace its results/,
     );
     await expect(
       runHesp(

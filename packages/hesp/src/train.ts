@@ -17,6 +17,7 @@ import {
 } from '@vlfer/core';
 import {
   appendLine,
+  loadCheckpoint,
   MANIFEST_FILE,
   readJsonLines,
   RUN_WORK_DIR,
@@ -307,7 +308,9 @@ export function finishedHespRun(
  * data, which trains it again to the same result (or extends it: fewer epochs are `refuseFewerEpochsThanPublished`'s).
  * The same options are its config.resolved.json's `key`, or that key with this call's paths spelt as the run spelt
  * them (relative to run.json's `cwd`, copied or moved, rebased otherwise: `recordedSpellings`); the same data have
- * metrics.json's fingerprints (lists, frames, CLIP files: their headers are read for it).
+ * metrics.json's fingerprints (lists, frames, CLIP files: their headers are read for it); a run on face crops, given
+ * this run's `FaceCropper.fingerprint`, the crops best.safetensors records (and then the faces options may be spelt
+ * otherwise, as on resume).
  * @throws InvalidArgumentError naming `out` (other options, a damaged set) or `options` (other data)
  */
 export async function refuseOtherPublishedRun(
@@ -316,14 +319,16 @@ export async function refuseOtherPublishedRun(
   data: HespData,
   plan: Pick<HespRunPlan, 'key' | 'fingerprints' | 'asSpelt'>,
   signal?: AbortSignal,
+  facesFingerprint?: string,
 ): Promise<void> {
   const published = readPublishedHespRun(run);
   if (!published) return;
   const { config: earlier, metrics } = published;
   const sameKey = earlier.key === plan.key;
+  const faces = o.faces !== undefined && facesFingerprint !== undefined;
   // run.json (rewritten by every call) is read only to compare paths spelt otherwise
   const cwd = sameKey ? undefined : hespRunCwd(run.dir);
-  const changed = sameKey ? undefined : otherPublishedOptions(o, data, earlier, cwd);
+  const changed = sameKey ? undefined : otherPublishedOptions(o, data, earlier, cwd, faces);
   if (changed !== undefined)
     throw new InvalidArgumentError({
       functionName: 'trainHesp',
@@ -345,6 +350,12 @@ export async function refuseOtherPublishedRun(
     consequence: 'Training again would replace its results with those of other data; choose another output directory',
   };
   refuseChangedFingerprints(run.dir, o, recorded, acceptedDataFingerprints(plan.fingerprints, plan.asSpelt), refusal);
+  if (faces) {
+    // training again on other crops would not give its results again (a detector file replaced at its path, say)
+    const best = join(run.dir, 'best.safetensors');
+    const cut = { facesFingerprint: loadCheckpoint(best).meta.facesFingerprint };
+    refuseChangedFingerprints(best, o, cut, { facesFingerprint: facesFingerprint }, refusal);
+  }
   const model = await clipFingerprintsOf(o, signal);
   refuseChangedFingerprints(run.dir, o, recorded, { modelFingerprint: model }, refusal);
 }
@@ -385,8 +396,10 @@ function otherPublishedOptions(
   data: HespData,
   earlier: Record<string, unknown>,
   cwd: string | undefined,
+  /** whether the crops are checked next (`recordedSpellings`' `faces`) */
+  faces: boolean,
 ): string | undefined {
-  const spelt = recordedSpellings(o, earlier, cwd);
+  const spelt = recordedSpellings(o, earlier, cwd, { faces });
   if (spelt && hespRunKey(spelt, data.labelSet.names, data.rngStreams) === earlier.key) return undefined;
   return describeChangedFields(
     publishedRunFields(earlier),
@@ -942,7 +955,7 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
       plan: { texts, key, fingerprints, record },
     } = hespRunStreams(o, loaded, plan, ck);
     if (ck && ck.meta.epoch >= o.epochs) await refuseChangedHespModel(o, ck, paths.checkpoint, hooks.signal);
-    if (!ck) await refuseOtherPublishedRun(run, o, data, plan, hooks.signal);
+    if (!ck) await refuseOtherPublishedRun(run, o, data, plan, hooks.signal, cropper?.fingerprint);
     const finished = finishedHespRun(run, o, ck, log);
     if (finished) return finished;
     refuseFewerEpochsThanPublished(run, o);
