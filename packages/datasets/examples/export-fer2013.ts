@@ -26,7 +26,7 @@ const set = await loadImageFolder(join(out, 'faces', 'PrivateTest'));
 console.log(`${set.items.length} images, label set ${set.labelSet.id} (${set.labelSetReason})`);
 let same = 0;
 for (const [i, item] of set.items.entries()) {
-  const index = Number(/fer(\d+)\.png$/.exec(item.path)![1]);
+  const index = Number(/row(\d+)\.png$/.exec(item.path)![1]);
   const back = new Uint8Array(await sharp(item.path).toColourspace('b-w').raw().toBuffer());
   if (back.every((v, k) => v === faces[index]![k])) same++;
   if (i === 0) console.log('first:', relative(out, item.path), set.labelSet.names[item.label]);

@@ -18,7 +18,7 @@ export const FER2013_CLASS_FOLDERS = ['angry', 'disgust', 'fear', 'happy', 'sad'
 
 /** One checked row of fer2013.csv. */
 export interface Fer2013Row {
-  /** 0-based among the data rows: FERPlus's `fer%07d.png` names and row order. */
+  /** 0-based among the data rows (FERPlus's `fer2013new.csv` is row-aligned to them; its image names are not the index). */
   index: number;
   /** 1-based line in the file. */
   line: number;

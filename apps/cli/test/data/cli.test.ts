@@ -18,8 +18,8 @@ describe('vlfer data export-fer2013', () => {
     expect(r.stdout).toContain(`0 PublicTest, 1 PrivateTest faces written to ${out} (class-folders)`);
     // the path with a space is quoted for a shell
     expect(r.stdout).toContain(`evaluate with: vlfer exp-clip eval --dataset fer2013 --root '${out}/PrivateTest'`);
-    expect(readdirSync(join(out, 'PrivateTest', 'happy'))).toEqual(['fer0000000.png']);
-    expect(readdirSync(join(out, 'Training', 'neutral'))).toEqual(['fer0000001.png']);
+    expect(readdirSync(join(out, 'PrivateTest', 'happy'))).toEqual(['row00000.png']);
+    expect(readdirSync(join(out, 'Training', 'neutral'))).toEqual(['row00001.png']);
     // an empty --out (an unset variable) was read as the current directory
     const empty = vlfer(['data', 'export-fer2013', '--csv', csv, '--out', '']);
     expect([empty.code, empty.stderr]).toEqual([1, 'vlfer: --out: an empty path (an unset variable?)\n']);

@@ -82,7 +82,7 @@ describe('exportFer2013Csv', () => {
     });
     expect(events.at(-1)).toBe(14);
     // row 11: emotion 4 (sad), PrivateTest
-    expect(await grey(join(out, 'PrivateTest', 'sad', 'fer0000011.png'))).toEqual(face(11));
+    expect(await grey(join(out, 'PrivateTest', 'sad', 'row00011.png'))).toEqual(face(11));
     const test = await loadImageFolder(join(out, 'PrivateTest'));
     expect(test.items.length).toBe(4);
     const record = JSON.parse(readFileSync(join(out, 'export.json'), 'utf8'));
@@ -199,7 +199,7 @@ describe('exportFer2013Csv', () => {
     const loaded = await loadImageFolder(join(out, 'PrivateTest'));
     expect(loaded.items.length).toBe(14);
     for (const [i, [emotion, , pixels]] of faces.entries()) {
-      const name = `fer${String(i).padStart(7, '0')}.png`;
+      const name = `row${String(i).padStart(5, '0')}.png`;
       expect(await grey(join(out, 'PrivateTest', FER2013_CLASS_FOLDERS[emotion]!, name))).toEqual(pixels);
     }
   });

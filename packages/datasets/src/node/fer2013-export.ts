@@ -56,10 +56,14 @@ interface Fer2013Target {
   row: Fer2013Row;
 }
 
-/** Class-folder layout: `<Usage>/<class>/fer%07d.png`, the row index as FERPlus names the same face. */
+/**
+ * Class-folder layout: `<Usage>/<class>/row%05d.png`, the face's 0-based row among fer2013.csv's data rows (its line
+ * is row + 2). Not FERPlus's `fer%07d.png` names: those skip rows and drift from the row (its face
+ * `fer0032220.png` is row 32298), so a class-folder file is never taken for the FERPlus face of that name.
+ */
 function classFolderTargets(rows: readonly Fer2013Row[]): Fer2013Target[] {
   return rows.map((row) => ({
-    path: join(row.usage, FER2013_CLASS_FOLDERS[row.emotion]!, `fer${String(row.index).padStart(7, '0')}.png`),
+    path: join(row.usage, FER2013_CLASS_FOLDERS[row.emotion]!, `row${String(row.index).padStart(5, '0')}.png`),
     row,
   }));
 }
@@ -139,7 +143,7 @@ function pathTaken(path: string): boolean {
 
 /**
  * Export the original `fer2013.csv` to PNG files (48 × 48 grey, the pixels exactly), so the image loaders read it:
- * class folders per Usage (`out/PrivateTest/happy/fer0000012.png`: `loadImageFolder` or `--dataset fer2013 --root
+ * class folders per Usage (`out/PrivateTest/happy/row00012.png`, the row's index: `loadImageFolder` or `--dataset fer2013 --root
  * out/PrivateTest`), or with `ferPlusCsv` FERPlus's layout (`loadFerPlusCsv` with `imageRoot: out`). Every row is
  * checked first (`parseFer2013CsvText`); nothing is written before. The faces are written into a temporary sibling
  * directory (`.<out's name>.partial-…`) that becomes `out` only once complete, with `export.json` (row counts and the
