@@ -36,10 +36,10 @@ describe('paper data configs', () => {
       }
       // relative paths are taken from the data root
       if (t.kind === 'zero-shot') {
-        expect(d.evalSets!.dfew!.annotations).toBe('/data/DFER-CLIP-annotation/DFEW_set_{fold}_test.txt');
+        expect(d.evalSets!.dfew!.annotations).toBe('/data/Exp-CLIP-annotation/DFEW_set_{fold}_test.txt');
         expect(d.evalSets!.dfew!.folds).toEqual([1, 2, 3, 4, 5]);
         expect(d.heads!['vit-l14']).toBe('/data/exp-clip/ExpCLIP_L14_model.pth');
-      } else expect(d.videoSets.ferv39k!.train).toBe('/data/DFER-CLIP-annotation/FERV39k_train.txt');
+      } else expect(d.videoSets.ferv39k!.train).toBe('/data/DFER-CLIP-annotation/FERV39K_train.txt');
     }
     // without --data-root: the config's dataRoot, relative to the config file (<repo>/data)
     const d = loadBenchData(join(CONFIGS_DIR, 'hesp-table.json'));
@@ -71,13 +71,13 @@ describe('planPaperTable', () => {
     const root = mkdtempSync(join(tmpdir(), 'vlfer-paper-plan-'));
     mkdirSync(join(root, 'CAER-S', 'test'), { recursive: true });
     mkdirSync(join(root, 'DFEW'), { recursive: true });
-    mkdirSync(join(root, 'DFER-CLIP-annotation'), { recursive: true });
+    mkdirSync(join(root, 'Exp-CLIP-annotation'), { recursive: true });
     // DFEW with folds 1-4 only: the missing fold-5 list is named
-    for (const f of [1, 2, 3, 4]) writeFileSync(join(root, 'DFER-CLIP-annotation', `DFEW_set_${f}_test.txt`), '');
+    for (const f of [1, 2, 3, 4]) writeFileSync(join(root, 'Exp-CLIP-annotation', `DFEW_set_${f}_test.txt`), '');
     const plan = planPaperTable('exp-clip-table2', { shared: '/nonexistent', dataRoot: root, backbones: ['vit-b32'] });
     expect(Object.keys(plan.registry)).toEqual(['paper/exp-clip-table2/clip/caer-s']);
     const missing = Object.fromEntries(plan.skipped.map((s) => [s.what, s.missing]));
-    expect(missing.DFEW).toBe(join(root, 'DFER-CLIP-annotation', 'DFEW_set_5_test.txt'));
+    expect(missing.DFEW).toBe(join(root, 'Exp-CLIP-annotation', 'DFEW_set_5_test.txt'));
     expect(missing['RAF-DB']).toBe(join(root, 'RAF-DB', 'basic'));
     expect(missing['Exp-CLIP vit-b32']).toBe(join(root, 'exp-clip', 'ExpCLIP_B32_model.pth'));
     expect(plan.skipped.map((s) => s.what)).toEqual([

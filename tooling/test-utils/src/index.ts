@@ -127,8 +127,9 @@ export async function writeSmallVideoSet(dir: string): Promise<{ train: string; 
 
 /**
  * AFEW in the data-root layout of the paper configs of @vlfer/bench (`packages/bench/configs`): a 7-class synthetic
- * video set in `<dataRoot>/AFEW` (1 training and 1 test clip per class, 3 frames a clip) and its DFER-CLIP lists,
- * `<dataRoot>/DFER-CLIP-annotation/AFEW_train.txt` and `AFEW_validation.txt` (the test list).
+ * video set in `<dataRoot>/AFEW` (1 training and 1 test clip per class, 3 frames a clip) and its DFER-CLIP-format
+ * lists, `<dataRoot>/AFEW-annotation/AFEW_train.txt` and `<dataRoot>/Exp-CLIP-annotation/AFEW_validation.txt` (the
+ * test list, as Exp-CLIP publishes it).
  */
 export async function writePaperAfew(dataRoot: string): Promise<void> {
   const all = [0, 1, 2, 3, 4, 5, 6];
@@ -140,9 +141,9 @@ export async function writePaperAfew(dataRoot: string): Promise<void> {
     trainFrames: 3,
     testFrames: 3,
   });
-  mkdirSync(join(dataRoot, 'DFER-CLIP-annotation'));
-  copyFileSync(afew.test, join(dataRoot, 'DFER-CLIP-annotation', 'AFEW_validation.txt'));
-  copyFileSync(afew.train, join(dataRoot, 'DFER-CLIP-annotation', 'AFEW_train.txt'));
+  for (const dir of ['Exp-CLIP-annotation', 'AFEW-annotation']) mkdirSync(join(dataRoot, dir));
+  copyFileSync(afew.test, join(dataRoot, 'Exp-CLIP-annotation', 'AFEW_validation.txt'));
+  copyFileSync(afew.train, join(dataRoot, 'AFEW-annotation', 'AFEW_train.txt'));
 }
 
 /**

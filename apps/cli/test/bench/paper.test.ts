@@ -81,7 +81,7 @@ describe('bench:paper', () => {
     expect(h.code, h.stderr).toBe(0);
     expect(h.stdout).toContain(`  MAFW: missing ${join(data, 'HESP-annotation', 'MAFW_train.txt')}\n`);
     expect(h.stdout).toContain(`  DFEW: missing ${join(data, 'DFER-CLIP-annotation', 'DFEW_set_1_train.txt')}\n`);
-    expect(h.stdout).toContain(`  FERV39k: missing ${join(data, 'DFER-CLIP-annotation', 'FERV39k_train.txt')}\n`);
+    expect(h.stdout).toContain(`  FERV39k: missing ${join(data, 'DFER-CLIP-annotation', 'FERV39K_train.txt')}\n`);
     const hespMd = readFileSync(join(results, 'hesp-table.md'), 'utf8');
     // split 0 is in AFEW's 2-known group: that row and the all-splits row hold it
     expect(hespMd).toMatch(
