@@ -14,6 +14,7 @@ import {
   nameOrderInversion,
   hespOpenSetSplits,
   ferv39kOpenSetSplits,
+  parseFerPlusCsvText,
   FERV39K_SPLIT_SEED,
   DATASETS,
   getLabelSet,
@@ -226,6 +227,41 @@ describe('RAF-DB, AffectNet, FERPlus', () => {
     await expect(loadFerPlusCsv({ csv, imageRoot: d, noMajority: 'error' })).rejects.toThrow(
       /fer2013new\.csv:2: majority is 'unknown'/,
     );
+  });
+  it("FERPlus: an image that several rows name is the last row's, as in the real fer2013new.csv", () => {
+    // the rows of the real file that name an image twice (its lines 5276/6970 and 33202/34336), in its order
+    const header = 'Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF';
+    const text = [
+      header,
+      'Training,fer0006953.png,9,0,0,0,0,0,1,0,0,0',
+      'Training,fer0006954.png,0,10,0,0,0,0,0,0,0,0',
+      'Training,fer0006953.png,9,0,0,0,0,0,1,0,0,0',
+      'PrivateTest,fer0033120.png,5,0,0,1,1,0,0,0,3,0',
+      'PrivateTest,fer0033121.png,0,0,10,0,0,0,0,0,0,0',
+      'PrivateTest,fer0033120.png,0,0,0,0,0,0,0,0,0,10',
+    ].join('\n');
+    const train = parseFerPlusCsvText(text, { file: 'fer2013new.csv', usage: 'Training' });
+    // listed twice with the same votes: one image, once
+    expect(train.entries.map((e) => [e.imageName, BASIC_8.names[e.label], e.line])).toEqual([
+      ['fer0006954.png', 'happiness', 3],
+      ['fer0006953.png', 'neutral', 4],
+    ]);
+    expect(train.dropped).toEqual([
+      { reason: "image named again by a later row (its file holds the later row's face)", count: 1 },
+    ]);
+    expect(train.warnings).toEqual([]);
+    // listed twice with other votes: the file holds the later row's face (not a face here), so it has no label
+    const test = parseFerPlusCsvText(text, { file: 'fer2013new.csv', usage: 'PrivateTest' });
+    expect(test.entries.map((e) => e.imageName)).toEqual(['fer0033121.png']);
+    expect(test.dropped.map((x) => x.reason)).toEqual([
+      "image named again by a later row (its file holds the later row's face)",
+      "majority is 'NF'",
+    ]);
+    expect(test.warnings).toEqual([
+      expect.stringMatching(
+        /^fer2013new\.csv: 1 image name is given by rows with other votes; .*: PrivateTest\/fer0033120\.png \(line 5: votes 5,0,0,1,1,0,0,0,3,0; line 7: 0,0,0,0,0,0,0,0,0,10\)$/,
+      ),
+    ]);
   });
 });
 

@@ -53,6 +53,7 @@ export {
   affectNetRecords,
   AFFECTNET_COLUMNS,
   parseFerPlusCsvText,
+  isFerPlusLabelCsv,
   videoListLabel,
   rebasePrefix,
   ferPlusVotes,

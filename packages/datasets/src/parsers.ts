@@ -642,31 +642,44 @@ export function ferPlusMajority(votes: readonly number[], labelSet: LabelSet): {
  * outliers, then the top class wins if it holds more than half of the remaining votes and is one of the 8
  * emotions. `Usage` must be exactly Training, PublicTest or PrivateTest (a typo is an error, not a silent drop);
  * votes must be integers. Rows without a majority or an image name: `noMajority` 'drop' (counted, default) or 'error'.
+ *
+ * An image name given by several rows of one Usage (the real file names `fer0006953.png`, `fer0008403.png` and
+ * `fer0011785.png` twice among its Training rows, `fer0033120.png` twice among its PrivateTest rows) is one file, and
+ * it holds the face of the last such row: FERPlus's `generate_training_data.py` (and `exportFer2013Csv`) write the
+ * rows in order, each over the one before. So the last row's votes label it, the earlier rows are counted in
+ * `dropped`, and where their votes differ (`fer0033120.png`: neutral, then not a face) `warnings` says so, naming
+ * the lines. No two entries name one image.
+ *
+ * FERPlus's per-folder `label.csv` (`data/FER2013{Train,Valid,Test}/label.csv` of the FERPlus repository, which its
+ * `ferplus.py` reads: no header; image name, face box `"(0, 0, 48, 48)"`, the 10 vote counts) is read the same way,
+ * its rows of `folderUsage` (the Usage its folder stands for). Its votes differ from `fer2013new.csv`'s for 1,602 of
+ * the 35,710 images (the majority labels of 66 of the 3,573 test images); Exp-CLIP's FERPlus test counts (disgust
+ * 16, fear 86, contempt 15) are label.csv's.
  */
 export function parseFerPlusCsvText(
   text: string,
   options: {
     file: string;
     usage?: FerPlusUsage;
+    /** The Usage of a per-folder `label.csv` (FER2013Train: Training, FER2013Valid: PublicTest, FER2013Test: PrivateTest). */
+    folderUsage?: FerPlusUsage;
     labelSet?: LabelSet;
     noMajority?: 'drop' | 'error';
-    duplicates?: DuplicatePolicy;
     /** Accept image names that leave their image folder (`../x.png`). @default false */
     allowOutsideRoot?: boolean;
   },
-): { entries: FerPlusEntry[]; dropped: DroppedCount[]; labelSet: LabelSet } {
+): { entries: FerPlusEntry[]; dropped: DroppedCount[]; labelSet: LabelSet; warnings: string[] } {
   const { file } = options;
-  const { header, records } = parseCsvText(text, file);
-  requireColumns(file, header, ['Usage', 'Image name', ...FERPLUS_VOTE_COLUMNS]);
+  const records = isFerPlusLabelCsv(text) ? ferPlusLabelCsvRecords(text, options) : ferPlusNewRecords(text, file);
   const labelSet = options.labelSet ?? BASIC_8;
   const drops = new DropCounter();
-  const dups = new Duplicates(file, options.duplicates ?? 'error', drops, 'image');
   const policy = options.noMajority ?? 'drop';
+  const rows = records.map((r) => ferPlusRow(r, options));
+  const last = lastRowPerImage(rows);
   const entries: FerPlusEntry[] = [];
-  for (const r of records) {
+  const repeated: string[] = [];
+  for (const { r, usage, votes, key, imageName } of rows) {
     const line = r.line;
-    const usage = ferPlusUsage(r, file);
-    const votes = ferPlusVotes(r, file);
     if (options.usage && usage !== options.usage) continue;
     const fail = (reason: string) => {
       if (policy === 'drop') {
@@ -675,24 +688,108 @@ export function parseFerPlusCsvText(
       }
       throw new DataFormatError({ file, line, message: `${reason}; pass noMajority: 'drop' to leave such rows out` });
     };
-    if (!r.cells['Image name']) {
+    if (key === undefined) {
       fail('no image name (image removed by FERPlus)');
       continue;
     }
-    const imageName = normalizeListedPath(r.cells['Image name'], {
-      file,
-      line,
-      field: 'Image name',
-      root: `the ${usage} image folder`,
-      allowOutsideRoot: options.allowOutsideRoot ?? false,
-    });
+    const later = last.get(key)!;
+    if (later.r.line !== line) {
+      drops.add("image named again by a later row (its file holds the later row's face)");
+      if (later.votes.join() !== votes.join())
+        repeated.push(`${key} (line ${line}: votes ${rawVotes(r)}; line ${later.r.line}: ${rawVotes(later.r)})`);
+      continue;
+    }
     const vote = ferPlusMajority(votes, labelSet);
     if ('reason' in vote) {
       fail(vote.reason);
       continue;
     }
-    if (dups.check(`${usage}/${imageName}`, vote.label, line)) continue;
-    entries.push({ usage, imageName, label: vote.label, line });
+    entries.push({ usage, imageName: imageName!, label: vote.label, line });
   }
-  return { entries, dropped: drops.list(), labelSet };
+  const warnings = repeated.length
+    ? [
+        `${file}: ${repeated.length} image name${repeated.length === 1 ? ' is' : 's are'} given by rows with other votes; each file holds the face of the last such row (FERPlus's generate_training_data.py writes the rows in order), whose votes label it: ${repeated.slice(0, 5).join('; ')}${repeated.length > 5 ? '; …' : ''}`,
+      ]
+    : [];
+  return { entries, dropped: drops.list(), labelSet, warnings };
+}
+
+/** The rows of fer2013new.csv (`Usage,Image name,neutral,…,NF`). */
+function ferPlusNewRecords(text: string, file: string): CsvRecord[] {
+  const { header, records } = parseCsvText(text, file);
+  requireColumns(file, header, ['Usage', 'Image name', ...FERPLUS_VOTE_COLUMNS]);
+  return records;
+}
+
+const FERPLUS_BOX = /^\(\s*\d+,\s*\d+,\s*\d+,\s*\d+\s*\)$/;
+
+/** Whether `text` is a FERPlus per-folder `label.csv`: no header, its first row `<name>.png,"(x, y, w, h)",<10 votes>`. */
+export function isFerPlusLabelCsv(text: string): boolean {
+  const first = text.replace(/^\uFEFF/, '').split(/\r?\n/, 1)[0] ?? '';
+  return /^[^,]+\.png,"\(\s*\d+,\s*\d+,\s*\d+,\s*\d+\s*\)",/i.test(first);
+}
+
+/**
+ * The rows of a per-folder `label.csv` as fer2013new.csv's records (Usage `folderUsage`), each checked to hold an
+ * image name, a face box and 10 vote counts. @throws DataFormatError naming the file, line and field
+ */
+function ferPlusLabelCsvRecords(text: string, options: { file: string; folderUsage?: FerPlusUsage }): CsvRecord[] {
+  const { file, folderUsage } = options;
+  if (folderUsage === undefined)
+    throw new DataFormatError({
+      file,
+      message:
+        "is FERPlus's per-folder label.csv (no header: image name, face box, 10 votes), whose Usage is its folder's: keep it in FER2013Train, FER2013Valid or FER2013Test, or give usage",
+    });
+  return parseCsvRows(text, file).map(({ line, cells }) => {
+    if (cells.length !== 2 + FERPLUS_VOTE_COLUMNS.length)
+      throw new DataFormatError({
+        file,
+        line,
+        message: `has ${cells.length} cells; FERPlus's label.csv rows have ${2 + FERPLUS_VOTE_COLUMNS.length} (image name, face box, ${FERPLUS_VOTE_COLUMNS.join(', ')})`,
+      });
+    if (!FERPLUS_BOX.test(cells[1]!))
+      throw new DataFormatError({
+        file,
+        line,
+        field: 'face box',
+        message: `${quoteInput(cells[1]!)} is not a face box "(x, y, w, h)"`,
+      });
+    const votes = Object.fromEntries(FERPLUS_VOTE_COLUMNS.map((c, k) => [c, cells[2 + k]!]));
+    return { line, cells: { Usage: folderUsage, 'Image name': cells[0]!, ...votes } };
+  });
+}
+
+/** A row's 10 vote counts as written (neutral … contempt, unknown, NF). */
+const rawVotes = (r: CsvRecord) => FERPLUS_VOTE_COLUMNS.map((c) => r.cells[c]).join(',');
+
+/** One checked row of fer2013new.csv: Usage, the votes (`ferPlusVotes`), and `Usage/name` where it names an image. */
+interface FerPlusRow {
+  r: CsvRecord;
+  usage: FerPlusUsage;
+  votes: number[];
+  imageName?: string;
+  key?: string;
+}
+
+function ferPlusRow(r: CsvRecord, options: { file: string; allowOutsideRoot?: boolean }): FerPlusRow {
+  const { file } = options;
+  const usage = ferPlusUsage(r, file);
+  const votes = ferPlusVotes(r, file);
+  if (!r.cells['Image name']) return { r, usage, votes };
+  const imageName = normalizeListedPath(r.cells['Image name'], {
+    file,
+    line: r.line,
+    field: 'Image name',
+    root: `the ${usage} image folder`,
+    allowOutsideRoot: options.allowOutsideRoot ?? false,
+  });
+  return { r, usage, votes, imageName, key: `${usage}/${imageName}` };
+}
+
+/** The last row naming each image (`Usage/name`): the one whose face FERPlus's generator leaves in its file. */
+function lastRowPerImage(rows: readonly FerPlusRow[]): Map<string, FerPlusRow> {
+  const last = new Map<string, FerPlusRow>();
+  for (const row of rows) if (row.key !== undefined) last.set(row.key, row);
+  return last;
 }

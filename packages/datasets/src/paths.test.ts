@@ -80,13 +80,13 @@ describe('AffectNet CSV paths', () => {
 });
 
 describe('FERPlus image names', () => {
-  it('./fer1.png is fer1.png (a duplicate, or a conflict with another label); ../x.png leaves its folder', () => {
-    expect(() =>
-      parseFerPlusCsvText(`${FERPLUS}\n${happy('fer1.png')}\n${happy('./fer1.png')}\n`, { file: 'fer2013new.csv' }),
-    ).toThrow(/fer2013new\.csv:3: image 'PrivateTest\/fer1\.png' is listed twice/);
-    expect(() =>
-      parseFerPlusCsvText(`${FERPLUS}\n${happy('fer1.png')}\n${sad('./fer1.png')}\n`, { file: 'fer2013new.csv' }),
-    ).toThrow(/fer2013new\.csv:3: image 'PrivateTest\/fer1\.png' is listed again with another label/);
+  it('./fer1.png is fer1.png (one image, the later row its face); ../x.png leaves its folder', () => {
+    const twice = (second: string) =>
+      parseFerPlusCsvText(`${FERPLUS}\n${happy('fer1.png')}\n${second}\n`, { file: 'f.csv' });
+    expect(twice(happy('./fer1.png')).entries.map((e) => [e.imageName, e.line])).toEqual([['fer1.png', 3]]);
+    const other = twice(sad('./fer1.png'));
+    expect(other.entries.map((e) => [e.imageName, e.line])).toEqual([['fer1.png', 3]]);
+    expect(other.warnings).toEqual([expect.stringMatching(/PrivateTest\/fer1\.png \(line 2: votes .*; line 3: /)]);
     expect(() => parseFerPlusCsvText(`${FERPLUS}\n${happy('../FER2013Train/fer9.png')}\n`, { file: 'f.csv' })).toThrow(
       /f\.csv:2 \(field 'Image name'\): '\.\.\/FER2013Train\/fer9\.png' leaves the PrivateTest image folder/,
     );

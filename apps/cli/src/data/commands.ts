@@ -37,6 +37,9 @@ export function dataCommand(): Command {
         const skipped = r.skipped
           ? `; ${r.skipped} row${r.skipped === 1 ? '' : 's'} without a FERPlus image name left out`
           : '';
+        const replaced = r.replaced.length
+          ? `; ${r.replaced.length} image name${r.replaced.length === 1 ? '' : 's'} given again by a later row, whose face ${r.replaced.length === 1 ? 'it holds' : 'they hold'} as with FERPlus's generator (export.json lists them)`
+          : '';
         // the test split where there is one (FERPlus: eval's default split reads FER2013Test)
         const usage = (['PrivateTest', 'PublicTest', 'Training'] as const).find((u) => r.written[u] > 0);
         const data =
@@ -44,7 +47,9 @@ export function dataCommand(): Command {
             ? ['--dataset', 'ferplus', '--annotations', resolve(o.ferplus!), '--root', r.out]
             : ['--dataset', 'fer2013', '--root', join(r.out, usage ?? 'PrivateTest')];
         const next = `${shellJoin([NAME, 'exp-clip', 'eval', ...data])} --model path/to/clip`;
-        process.stdout.write(`${counts} faces written to ${r.out} (${r.layout})${skipped}\nevaluate with: ${next}\n`);
+        process.stdout.write(
+          `${counts} faces written to ${r.out} (${r.layout})${skipped}${replaced}\nevaluate with: ${next}\n`,
+        );
       }),
   );
   return program;

@@ -79,6 +79,7 @@ describe('exportFer2013Csv', () => {
       layout: 'class-folders',
       written: { Training: 5, PublicTest: 5, PrivateTest: 4 },
       skipped: 0,
+      replaced: [],
     });
     expect(events.at(-1)).toBe(14);
     // row 11: emotion 4 (sad), PrivateTest
@@ -128,7 +129,8 @@ describe('exportFer2013Csv', () => {
     await expect(exportFer2013Csv({ csv, out: join(d, 'x'), ferPlusCsv: plus })).rejects.toThrow(
       /has 5 rows, .*fer2013\.csv has 6/,
     );
-    // image names: plain .png file names, unique without regard to case; refused naming the line
+    expect(r.replaced).toEqual([]);
+    // image names: plain .png file names, names differing only in case refused; refused naming the line
     const named = (n: string[]) => {
       writeFileSync(plus, [header, ...n.map((x, i) => `${USAGES[i % 3]},${x},${votes(0)}`)].join('\n') + '\n');
       return exportFer2013Csv({ csv, out: join(d, 'x'), ferPlusCsv: plus });
@@ -139,9 +141,28 @@ describe('exportFer2013Csv', () => {
         /fer2013new\.csv:5 \(field 'Image name'\): .* is not a file name ending in \.png/,
       );
     await expect(named(six(3, 'FER0000000.PNG'))).rejects.toThrow(
-      /:5 \(field 'Image name'\): FER2013Train\/FER0000000\.PNG is also line 2 \(names compared without case\)/,
+      /:5 \(field 'Image name'\): FER2013Train\/FER0000000\.PNG and FER2013Train\/fer0000000\.png \(line 2\) differ only in case/,
     );
     expect(existsSync(join(d, 'x'))).toBe(false);
+    // a name given again by a later row of the same Usage (the real fer2013new.csv has four): the file holds the later
+    // row's face, as FERPlus's generate_training_data.py leaves it, and the loader labels it by that row's votes
+    const again = names.map((n, i) => (i === 3 ? 'fer0000000.png' : n));
+    writeFileSync(plus, [header, ...again.map((n, i) => `${USAGES[i % 3]},${n},${votes(i)}`)].join('\n') + '\n');
+    const twice = await exportFer2013Csv({ csv, out: join(d, 'twice'), ferPlusCsv: plus });
+    expect(twice.replaced).toEqual([{ path: join('FER2013Train', 'fer0000000.png'), line: 2, by: 5 }]);
+    expect(twice.written).toEqual({ Training: 1, PublicTest: 2, PrivateTest: 1 });
+    expect(twice.skipped).toBe(1);
+    expect(await grey(join(d, 'twice', 'FER2013Train', 'fer0000000.png'))).toEqual(face(3));
+    expect(JSON.parse(readFileSync(join(d, 'twice', 'export.json'), 'utf8')).replaced).toEqual(twice.replaced);
+    const reread = await loadFerPlusCsv({ csv: plus, imageRoot: join(d, 'twice'), usage: 'Training' });
+    expect(reread.items.map((i) => [i.path, BASIC_8.names[i.label]])).toEqual([
+      [join(d, 'twice', 'FER2013Train', 'fer0000000.png'), 'sadness'],
+    ]);
+    expect(reread.warnings).toEqual([
+      expect.stringMatching(
+        /fer2013new\.csv: 1 image name is given by rows with other votes; each file holds the face of the last such row .*: Training\/fer0000000\.png \(line 2: votes 10,0,0,0,0,0,0,0,0,0; line 5: 0,0,0,10,0,0,0,0,0,0\)$/,
+      ),
+    ]);
   });
 
   it('refuses a dangling link as out, and gives out the permissions of a directory made under the umask', async () => {

@@ -46,6 +46,12 @@ export interface Fer2013ExportResult {
   written: Record<FerPlusUsage, number>;
   /** FERPlus layout: rows without an image name (removed by FERPlus). */
   skipped: number;
+  /**
+   * FERPlus layout: rows whose image name a later row of the same Usage gives again, so that the file holds the later
+   * row's face, as FERPlus's generator leaves it (the real `fer2013new.csv` has 4: three Training names and
+   * `fer0033120.png` of PrivateTest). Also in export.json.
+   */
+  replaced: { path: string; line: number; by: number }[];
 }
 
 const ABORTED = 'the FER2013 export (nothing written; rerun the same command)';
@@ -70,10 +76,17 @@ function classFolderTargets(rows: readonly Fer2013Row[]): Fer2013Target[] {
 
 /**
  * FERPlus layout: row i of `fer2013new.csv` names row i of fer2013.csv. The files must have as many rows, and each
- * row the same Usage; image names must be plain `.png` file names, unique without regard to case.
+ * row the same Usage; image names must be plain `.png` file names. A name given again by a later row of the same
+ * Usage is that row's face, as FERPlus's `generate_training_data.py` writes the rows in order, each over the one
+ * before (`replaced`); names that differ only in case are refused (one file on case-insensitive file systems, two
+ * on others).
  * @throws DataFormatError naming the FERPlus file, line and field
  */
-function ferPlusTargets(rows: readonly Fer2013Row[], csv: string, file: string): Fer2013Target[] {
+function ferPlusTargets(
+  rows: readonly Fer2013Row[],
+  csv: string,
+  file: string,
+): { targets: Fer2013Target[]; replaced: Fer2013ExportResult['replaced'] } {
   const { header, records } = parseCsvText(readTextFile(file, 'FERPlus CSV'), file);
   requireColumns(file, header, ['Usage', 'Image name']);
   if (records.length !== rows.length)
@@ -81,8 +94,9 @@ function ferPlusTargets(rows: readonly Fer2013Row[], csv: string, file: string):
       file,
       message: `has ${records.length} rows, ${csv} has ${rows.length}: FERPlus's rows name fer2013.csv's row by row, so both must be the complete files`,
     });
-  const seen = new Map<string, number>();
-  const targets: Fer2013Target[] = [];
+  const seen = new Map<string, { path: string; line: number }>();
+  const targets = new Map<string, Fer2013Target & { line: number }>();
+  const replaced: Fer2013ExportResult['replaced'] = [];
   records.forEach((r, i) => {
     const row = rows[i]!;
     const usage = ferPlusUsage(r, file);
@@ -105,12 +119,17 @@ function ferPlusTargets(rows: readonly Fer2013Row[], csv: string, file: string):
     const path = join(FERPLUS_FOLDERS[usage], name);
     // compared without case: names that differ only in case are one file on case-insensitive file systems
     const earlier = seen.get(path.toLowerCase());
-    if (earlier !== undefined)
-      throw new DataFormatError({ ...where, message: `${path} is also line ${earlier} (names compared without case)` });
-    seen.set(path.toLowerCase(), r.line);
-    targets.push({ path, row });
+    if (earlier !== undefined && earlier.path !== path)
+      throw new DataFormatError({
+        ...where,
+        message: `${path} and ${earlier.path} (line ${earlier.line}) differ only in case: one file on some file systems, two on others`,
+      });
+    if (earlier !== undefined) replaced.push({ path, line: earlier.line, by: r.line });
+    seen.set(path.toLowerCase(), { path, line: r.line });
+    targets.delete(path); // re-inserted: the faces are written in the order of their last rows
+    targets.set(path, { path, row, line: r.line });
   });
-  return targets;
+  return { targets: [...targets.values()].map(({ path, row }) => ({ path, row })), replaced };
 }
 
 /** Encode the targets as PNG files under `dir`, `concurrency` at a time, reporting progress. */
@@ -164,7 +183,10 @@ export async function exportFer2013Csv(o: Fer2013ExportOptions): Promise<Fer2013
   };
   refuseOut();
   const rows = parseFer2013CsvText(readTextFile(o.csv, 'FER2013 CSV'), o.csv);
-  const targets = o.ferPlusCsv !== undefined ? ferPlusTargets(rows, o.csv, o.ferPlusCsv) : classFolderTargets(rows);
+  const { targets, replaced } =
+    o.ferPlusCsv !== undefined
+      ? ferPlusTargets(rows, o.csv, o.ferPlusCsv)
+      : { targets: classFolderTargets(rows), replaced: [] };
   // the checks above hold the event loop for seconds on the whole file: a stop asked for meanwhile is seen here,
   // before anything is created
   await new Promise((done) => setImmediate(done));
@@ -192,7 +214,8 @@ export async function exportFer2013Csv(o: Fer2013ExportOptions): Promise<Fer2013
     const layout = o.ferPlusCsv !== undefined ? 'ferplus' : 'class-folders';
     const source = { file: resolve(o.csv), sha256: hashFile(o.csv), rows: rows.length };
     const ferPlus = o.ferPlusCsv !== undefined ? { file: resolve(o.ferPlusCsv), sha256: hashFile(o.ferPlusCsv) } : null;
-    const result = { out, layout, written, skipped: rows.length - targets.length } as const;
+    const skipped = rows.length - targets.length - replaced.length;
+    const result = { out, layout, written, skipped, replaced } as const;
     writeJsonAtomic(join(tmp, 'export.json'), { ...result, out: undefined, source, ferPlus });
     refuseOut();
     renameSync(tmp, out);

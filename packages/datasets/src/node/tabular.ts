@@ -1,10 +1,11 @@
 import { statSync } from 'node:fs';
-import { join } from 'node:path';
-import { DataFormatError, type LabelSet } from '@vlfer/core';
+import { basename, dirname, join, resolve } from 'node:path';
+import { DataFormatError, InvalidArgumentError, type LabelSet } from '@vlfer/core';
 import { readTextFile } from '@vlfer/core/node';
 import { BASIC_7 } from '../label-sets.js';
 import {
   dropResolvedDuplicates,
+  isFerPlusLabelCsv,
   parseAffectNetCsvText,
   parseFerPlusCsvText,
   parseRafDbListText,
@@ -143,7 +144,10 @@ export async function loadAffectNetCsv(options: AffectNetOptions): Promise<LoadR
 }
 
 export interface FerPlusOptions {
-  /** `fer2013new.csv` (Usage, Image name, neutral, happiness, …, contempt, unknown, NF). */
+  /**
+   * `fer2013new.csv` (Usage, Image name, neutral, happiness, …, contempt, unknown, NF), or a per-folder `label.csv`
+   * of the FERPlus repository (`data/FER2013Test/label.csv`: no header; its Usage is its folder's, or `usage`).
+   */
   csv: string;
   /** Directory with FER2013Train/, FER2013Valid/, FER2013Test/ (the FERPlus image export). */
   imageRoot: string;
@@ -155,7 +159,10 @@ export interface FerPlusOptions {
   noMajority?: 'drop' | 'error';
   /** Beyond the existence every listed image is checked for. @default 'none' */
   verify?: ImageVerification;
-  /** @default 'error' */
+  /**
+   * Not used: an image that several rows name is the last row's (`parseFerPlusCsvText`), so no two items name one
+   * image. Accepted so that options shared by every loader can be passed.
+   */
   duplicates?: DuplicatePolicy;
   /** Accept image names that leave their image folder (`../x.png`; `normalizeListedPath`). @default false */
   allowOutsideRoot?: boolean;
@@ -167,11 +174,34 @@ const FERPLUS_DIRS: Record<FerPlusUsage, string> = {
   PrivateTest: 'FER2013Test',
 };
 
-/** FERPlus labels by majority vote (`parseFerPlusCsvText`), images under `imageRoot/FER2013{Train,Valid,Test}`. */
+/**
+ * The Usage of a per-folder label.csv: its folder's (FER2013Train, FER2013Valid, FER2013Test), else `usage`.
+ * @throws InvalidArgumentError naming `usage` where it is not the folder's
+ */
+function labelCsvUsage(options: FerPlusOptions): FerPlusUsage | undefined {
+  const folder = basename(dirname(resolve(options.csv)));
+  const usage = (Object.keys(FERPLUS_DIRS) as FerPlusUsage[]).find((u) => FERPLUS_DIRS[u] === folder);
+  if (usage && options.usage && options.usage !== usage)
+    throw new InvalidArgumentError({
+      functionName: 'loadFerPlusCsv',
+      argument: 'usage',
+      message: `is ${options.usage}, but ${options.csv} is the label.csv of ${folder}, whose rows are ${usage}`,
+    });
+  return usage ?? options.usage;
+}
+
+/**
+ * FERPlus labels by majority vote (`parseFerPlusCsvText`: an image named by several rows is labelled by the last,
+ * whose face its file holds; `warnings` names those whose rows disagree), images under
+ * `imageRoot/FER2013{Train,Valid,Test}`.
+ */
 export async function loadFerPlusCsv(options: FerPlusOptions): Promise<LoadResult<ImageItem>> {
-  const { entries, dropped, labelSet } = parseFerPlusCsvText(readTextFile(options.csv, 'FERPlus CSV'), {
+  const text = readTextFile(options.csv, 'FERPlus CSV');
+  const folderUsage = isFerPlusLabelCsv(text) ? labelCsvUsage(options) : undefined;
+  const { entries, dropped, labelSet, warnings } = parseFerPlusCsvText(text, {
     file: options.csv,
     ...options,
+    ...(folderUsage ? { folderUsage } : {}),
   });
   const listed = entries.map((e) => ({
     path: join(options.imageRoot, FERPLUS_DIRS[e.usage], e.imageName),
@@ -180,5 +210,12 @@ export async function loadFerPlusCsv(options: FerPlusOptions): Promise<LoadResul
   }));
   await checkListedImages(listed, options.csv, 'Image name', options.verify ?? 'none');
   const items = withoutLines(listed);
-  return { items, labelSet, counts: countLabels(items, labelSet.names.length), dropped, source: options.csv };
+  return {
+    items,
+    labelSet,
+    counts: countLabels(items, labelSet.names.length),
+    dropped,
+    source: options.csv,
+    warnings,
+  };
 }
