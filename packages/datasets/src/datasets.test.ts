@@ -84,6 +84,35 @@ describe('loadImageFolder', () => {
     expect(r.items.length).toBe(3589);
     expect(r.dropped).toEqual([]);
   });
+  it("reads class folders named by a dataset's label ids (folderIds), and says so where numbered folders are read as names", async () => {
+    // RAF-DB as third-party copies lay it out: train/1 … train/7, RAF-DB's own ids (1 surprise … 7 neutral)
+    const raf = tmp();
+    for (const id of [1, 4, 7]) touchImage(join(raf, String(id), `${id}.png`));
+    const r = await loadImageFolder(raf, { folderIds: 'raf-db', labelSet: BASIC_7 });
+    expect(r.items.map((i) => [i.path, BASIC_7.names[i.label]])).toEqual([
+      [join(raf, '4', '4.png'), 'happiness'],
+      [join(raf, '7', '7.png'), 'neutral'],
+      [join(raf, '1', '1.png'), 'surprise'],
+    ]);
+    // the label set inferred from the classes the ids stand for
+    expect((await loadImageFolder(raf, { folderIds: 'raf-db' })).labelSet.id).toBe('basic-7');
+    // AffectNet's ids are 0-based: 0 neutral … 7 contempt
+    const aff = tmp();
+    for (const id of [0, 7]) touchImage(join(aff, String(id), 'x.png'));
+    const a = await loadImageFolder(aff, { folderIds: 'affectnet', labelSet: BASIC_8 });
+    expect(a.items.map((i) => BASIC_8.names[i.label])).toEqual(['neutral', 'contempt']);
+    touchImage(join(aff, '8', 'x.png'));
+    await expect(loadImageFolder(aff, { folderIds: 'affectnet' })).rejects.toThrow(
+      /\/8: class folder '8' is not one of affectnet's label ids \(folderIds 'affectnet': 0 neutral, 1 happiness, .*7 contempt\)/,
+    );
+    // without folderIds, numbered folders are names: a custom set, and the reason says how to read them as ids
+    const custom = await loadImageFolder(raf);
+    expect(custom.labelSet.names).toEqual(['1', '4', '7']);
+    expect(custom.labelSetReason).toMatch(/the folders are numbers: if they are a dataset's label ids, give folderIds/);
+    await expect(loadImageFolder(raf, { labelSet: BASIC_7 })).rejects.toThrow(
+      /class folder '1' is not a class of label set 'basic-7' .* Folders named by a dataset's label ids: folderIds 'raf-db' \(1 … 7\)/,
+    );
+  });
   it('errors on an unknown class folder, a non-image file and an unreadable image', async () => {
     const a = tmp();
     touchImage(join(a, 'happy', '1.png'));

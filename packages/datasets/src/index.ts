@@ -13,6 +13,7 @@ export {
   MAFW_11,
   LABEL_SETS,
   NATIVE_LABELS,
+  NATIVE_LABEL_SCHEMES,
   canonicalExpression,
   nativeToLabelId,
   getLabelSet,

@@ -285,6 +285,9 @@ export const NATIVE_LABELS = {
 } as const satisfies Record<string, { base: 0 | 1; names: readonly ExpressionName[] }>;
 export type NativeLabelScheme = keyof typeof NATIVE_LABELS;
 
+/** The native label schemes (`NATIVE_LABELS`), e.g. for class folders named by label ids (`folderIds`). */
+export const NATIVE_LABEL_SCHEMES = Object.keys(NATIVE_LABELS) as [NativeLabelScheme, ...NativeLabelScheme[]];
+
 /**
  * Map a native label id of `scheme` to its id in `labelSet` (alias-aware).
  * Returns undefined when the native id is out of range or its class is not in `labelSet`.

@@ -59,15 +59,21 @@ interface LoaderContext {
   dup: { duplicates: EvalOptions['duplicates']; allowOutsideRoot: boolean };
 }
 
+/** How class folders are read: non-image files, and folders named by label ids. */
+const folderOptions = (o: EvalOptions) => ({
+  extraFiles: o.extraFiles,
+  ...(o.folderIds ? { folderIds: o.folderIds } : {}),
+});
+
 /** One loader per dataset format (the @vlfer/datasets loaders with the evaluation's options). */
 const LOADERS: Record<DatasetFormat, (c: LoaderContext) => Promise<LoadedEvalSet>> = {
   'image-folder': async ({ options, given }) => ({
     kind: 'images',
-    loaded: await loadImageFolder(options.root, { ...given, extraFiles: options.extraFiles }),
+    loaded: await loadImageFolder(options.root, { ...given, ...folderOptions(options) }),
   }),
   'video-folder': async ({ options, given }) => ({
     kind: 'video-files',
-    loaded: await loadVideoFolder(options.root, { ...given, extraFiles: options.extraFiles }),
+    loaded: await loadVideoFolder(options.root, { ...given, ...folderOptions(options) }),
   }),
   'raf-db': async ({ options, annotations, given, dup }) => {
     const file = annotations ? { annotations } : {};

@@ -3,9 +3,11 @@ import { COMPUTE_DEVICES, type ComputeDevice } from '@vlfer/core';
 import {
   DATASET_IDS,
   LABEL_SCHEMES,
+  NATIVE_LABEL_SCHEMES,
   SHORT_CLIP_POLICIES,
   type DatasetId,
   type LabelScheme,
+  type NativeLabelScheme,
   type ShortClipPolicy,
 } from '@vlfer/datasets';
 import { PREPROCESS_MODES, type PreprocessMode } from '@vlfer/encoders';
@@ -95,6 +97,8 @@ export const EvalOptionsSchema = z
     allowOutsideRoot: z.boolean().default(false),
     /** Non-image files in class folders: an error, or skipped and counted. */
     extraFiles: z.enum(['error', 'skip']).default('error'),
+    /** Class folders named by a dataset's native label ids (`image-folder`, `video-folder`). */
+    folderIds: z.enum(NATIVE_LABEL_SCHEMES).optional(),
     /** Evaluate a class-stratified, seeded subset of this many items per fold (smoke runs); named in the outputs. */
     limit: positiveInt.optional(),
     subsetSeed: z.number().int().default(0),
@@ -220,6 +224,12 @@ export interface EvalOptionsInput {
   allowOutsideRoot?: boolean;
   /** Non-image files in class folders: an error, or skipped and counted. @default 'error' */
   extraFiles?: 'error' | 'skip';
+  /**
+   * Class folders named by a dataset's native label ids (`image-folder`, `video-folder`; third-party copies of
+   * RAF-DB as `1` … `7`, AffectNet as `0` … `7`): folder `k` is that dataset's class k (`loadImageFolder`'s
+   * `folderIds`). @default folders matched by their names
+   */
+  folderIds?: NativeLabelScheme;
   /** Evaluate a class-stratified, seeded subset of this many items per fold (smoke runs); named in the outputs. */
   limit?: number;
   /** Seed of the `limit` subset. @default 0 */

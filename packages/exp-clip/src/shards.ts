@@ -47,6 +47,7 @@ export const evalShardFields = (o: EvalOptions): Record<string, unknown> =>
     'labelScheme',
     'duplicates',
     'extraFiles',
+    'folderIds',
     'limit',
     'subsetSeed',
     'cacheDir',

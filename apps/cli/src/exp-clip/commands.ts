@@ -57,6 +57,7 @@ export function expClipCommand(): Command {
           duplicates: o.duplicates,
           allowOutsideRoot: o.allowOutsideRoot === true,
           extraFiles: o.extraFiles,
+          folderIds: o.folderIds,
           limit: o.limit,
           subsetSeed: o.subsetSeed,
           cacheDir: o.cache === false ? undefined : o.cacheDir,

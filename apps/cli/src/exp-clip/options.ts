@@ -1,7 +1,7 @@
 /** @file The flags of `vlfer exp-clip` (commander option definitions; the library validates the values again). */
 import { Command, Option } from 'commander';
 import { COMPUTE_DEVICES } from '@vlfer/core';
-import { DATASET_IDS, LABEL_SCHEMES, SHORT_CLIP_POLICIES } from '@vlfer/datasets';
+import { DATASET_IDS, LABEL_SCHEMES, NATIVE_LABEL_SCHEMES, SHORT_CLIP_POLICIES } from '@vlfer/datasets';
 import { PREPROCESS_MODES } from '@vlfer/encoders';
 import { CLIP_DTYPES, RESIZERS } from '@vlfer/encoders/node';
 import { PROMPT_TYPES, promptTypeByNumber, type PromptType } from '@vlfer/llm-knowledge';
@@ -178,6 +178,12 @@ export function evalCommand(): Command {
         new Option('--extra-files <policy>', 'non-image files in class folders')
           .choices(['error', 'skip'])
           .default('error'),
+      )
+      .addOption(
+        new Option(
+          '--folder-ids <dataset>',
+          "class folders named by a dataset's label ids, e.g. raf-db (1..7: 1 surprise), affectnet (0..7: 0 neutral)",
+        ).choices(NATIVE_LABEL_SCHEMES),
       )
       .option('--limit <n>', 'a class-stratified, seeded subset of n items per fold (named in the outputs)', integer(1))
       .option('--subset-seed <n>', 'seed of the --limit subset (and of the --dtype int8 guard sample)', integer(), 0)

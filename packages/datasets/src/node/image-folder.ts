@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { DataFormatError, quoteInput, type LabelSet } from '@vlfer/core';
-import { inferLabelSet, matchClassName } from '../label-sets.js';
+import { inferLabelSet, matchClassName, NATIVE_LABELS, type NativeLabelScheme } from '../label-sets.js';
 import { isImageFile, isVideoFile, VIDEO_EXTENSIONS } from '../media.js';
 import { countLabels, DropCounter, type ImageItem, type LoadResult } from '../types.js';
 import { verifyImage, type ImageVerification } from './image-check.js';
@@ -20,6 +20,13 @@ export interface ImageFolderOptions {
    * `'error'` stops, `'skip'` leaves them out and reports their count in `dropped`. @default 'error'
    */
   extraFiles?: 'error' | 'skip';
+  /**
+   * Class folders named by a dataset's native label ids, as third-party copies lay them out (RAF-DB `1` … `7`,
+   * AffectNet `0` … `7`, FER2013 `0` … `6`): folder `k` is that dataset's class k (`NATIVE_LABELS`, e.g. RAF-DB's `1`
+   * is surprise), then matched by name into `labelSet` (default: inferred from those classes). Left out, folders are
+   * matched by their names.
+   */
+  folderIds?: NativeLabelScheme;
 }
 
 /**
@@ -76,12 +83,22 @@ export function findClassDirs(
  * The label of class folder `name` in `labelSet` (alias-aware), recorded in `seen`.
  * @throws DataFormatError when the folder is no class of the set, or a second folder for a class already seen
  */
-export function classFolderLabel(labelSet: LabelSet, dir: string, name: string, seen: Map<number, string>): number {
+export function classFolderLabel(
+  labelSet: LabelSet,
+  dir: string,
+  name: string,
+  seen: Map<number, string>,
+  /** The folder's own name where `name` is the class its id stands for (`folderIds`). @default name */
+  folder: string = name,
+): number {
   const label = matchClassName(labelSet, name);
   if (label < 0) {
+    const what = folder === name ? `class folder ${quoteInput(name)}` : `class folder ${quoteInput(folder)} (${name})`;
+    const numbered =
+      folder === name && /^\d+$/.test(name) ? ` Folders named by a dataset's label ids: ${numberedFolderHint}.` : '';
     throw new DataFormatError({
       file: dir,
-      message: `class folder ${quoteInput(name)} is not a class of label set '${labelSet.id}' (classes: ${labelSet.names.join(', ')}; common spellings such as angry, happy, sad match too). Give the dataset's classes with --classes or --label-set.`,
+      message: `${what} is not a class of label set '${labelSet.id}' (classes: ${labelSet.names.join(', ')}; common spellings such as angry, happy, sad match too). Give the dataset's classes with --classes or --label-set.${numbered}`,
     });
   }
   if (seen.has(label))
@@ -89,8 +106,26 @@ export function classFolderLabel(labelSet: LabelSet, dir: string, name: string, 
       file: dir,
       message: `class '${labelSet.names[label]}' already comes from folder ${quoteInput(seen.get(label) ?? '')}`,
     });
-  seen.set(label, name);
+  seen.set(label, folder);
   return label;
+}
+
+const numberedFolderHint = "folderIds 'raf-db' (1 … 7), 'affectnet' (0 … 7) or 'fer2013' (0 … 6) (CLI --folder-ids)";
+
+/**
+ * The class a folder named by a native label id stands for (`folderIds`).
+ * @throws DataFormatError naming the folder where its name is not one of the scheme's ids
+ */
+function folderIdClass(scheme: NativeLabelScheme, dir: string, name: string): string {
+  const { base, names } = NATIVE_LABELS[scheme];
+  const id = /^\d{1,3}$/.test(name) ? Number(name) : NaN;
+  const cls = (names as readonly string[])[id - base];
+  if (cls === undefined)
+    throw new DataFormatError({
+      file: dir,
+      message: `class folder ${quoteInput(name)} is not one of ${scheme}'s label ids (folderIds '${scheme}': ${names.map((n, k) => `${k + base} ${n}`).join(', ')})`,
+    });
+  return cls;
 }
 
 /**
@@ -134,13 +169,18 @@ export function classFolderItems(
 async function loadClassFolder(root: string, options: ClassFolderOptions): Promise<LoadResult<ImageItem>> {
   const dropped = new DropCounter();
   const classDirs = findClassDirs(root, options.kind, options.extraFiles ?? 'error', dropped);
+  const classes = classDirs.map((c) => (options.folderIds ? folderIdClass(options.folderIds, c.dir, c.name) : c.name));
   let labelSet = options.labelSet;
   let labelSetReason: string | undefined;
-  if (!labelSet) ({ labelSet, reason: labelSetReason } = inferLabelSet(classDirs.map((c) => c.name)));
+  if (!labelSet) ({ labelSet, reason: labelSetReason } = inferLabelSet(classes));
+  if (labelSetReason && options.folderIds)
+    labelSetReason = `the folders are ${options.folderIds} label ids; ${labelSetReason.replace('the folders are exactly', 'they stand for exactly')}`;
+  if (!options.folderIds && !options.labelSet && classes.every((c) => /^\d+$/.test(c)))
+    labelSetReason += `; the folders are numbers: if they are a dataset's label ids, give folderIds (${numberedFolderHint})`;
   const items: ImageItem[] = [];
   const seen = new Map<number, string>();
-  for (const { dir, name } of classDirs) {
-    const label = classFolderLabel(labelSet, dir, name, seen);
+  for (const [k, { dir, name }] of classDirs.entries()) {
+    const label = classFolderLabel(labelSet, dir, classes[k]!, seen, name);
     // a loop, not push(...): a class folder can hold more files than a call takes arguments
     for (const item of classFolderItems(dir, name, label, options, dropped)) items.push(item);
   }
