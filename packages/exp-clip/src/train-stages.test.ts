@@ -128,7 +128,11 @@ describe('training stages', () => {
     // with the fields recorded, the refusal names what changed
     saveCheckpoint(path, { tensors, meta: { ...meta, training: { lr: 0.001, batch: 512 } } });
     expect(() => readTrainCheckpoint(path, 'b'.repeat(64), { lr: 0.001, batch: 512, milestones: [2, 4] })).toThrow(
-      /other training options \(milestones \(nothing then, \[2,4\] now\)\)/,
+      /other training options \(milestones \(\[30\] then, \[2,4\] now\)\)/,
+    );
+    // the default schedule (left out of the fields) is named by its value, on either side
+    expect(() => readTrainCheckpoint(path, 'b'.repeat(64), { lr: 0.001, batch: 512, milestones: [] })).toThrow(
+      /other training options \(milestones \(\[30\] then, \[\] now\)\)/,
     );
     saveCheckpoint(path, { tensors, meta });
     saveCheckpoint(path, { tensors, meta: { ...meta, epoch: -1 } });

@@ -582,7 +582,9 @@ export function readTrainCheckpoint(
       : undefined,
   );
   if (meta.trainingKey !== trainingKey) {
-    const changed = meta.training && fields ? describeChangedFields(meta.training, fields) : '';
+    // the default schedule is left out of the fields (so earlier checkpoints resume): named by its value here
+    const shown = (f: Record<string, unknown>) => ({ milestones: sortedMilestones(DEFAULT_MILESTONES), ...f });
+    const changed = meta.training && fields ? describeChangedFields(shown(meta.training), shown(fields)) : '';
     throw new InvalidArgumentError({
       functionName: 'trainHead',
       argument: 'options',

@@ -556,7 +556,8 @@ function listsDefaultScheme(o: HespOptions): LabelScheme {
  * `o` with each path option spelt as the checkpoint recorded it where both spellings name the same file or directory
  * (`clip/` and `clip`, a relative and an absolute path; a recorded relative path is from `cwd`, the directory the run
  * started in, where recorded), a `rebase` as recorded (the frames' fingerprint says where it changed what is read),
- * and the dataset's default label set and scheme as recorded where one side named it and the other left it out: the
+ * the known class ids as recorded where they are the same ids in another order (the run numbers them in ascending
+ * order either way), and the dataset's default label set and scheme as recorded where one side named it and the other left it out: the
  * run key hashes the options as typed, and the content fingerprints, checked next, say whether the files are the
  * same. Undefined when nothing differs that way.
  */
@@ -588,6 +589,12 @@ export function recordedSpellings(
   // lists' path, one it did not move by its path under the root, so frames found elsewhere than the run's differ)
   const [now, then] = [o.rebase, recorded.rebase as HespOptions['rebase'] | undefined];
   if (JSON.stringify(now) !== JSON.stringify(then)) changes.push(['rebase', then]);
+  // the known class ids in another order: the same classes, numbered in ascending order either way (`partitionBySplit`)
+  const [known, knownThen] = [o.known, recorded.known];
+  if (Array.isArray(known) && Array.isArray(knownThen) && JSON.stringify(known) !== JSON.stringify(knownThen)) {
+    const sorted = (ids: readonly unknown[]) => JSON.stringify([...ids].sort());
+    if (sorted(known) === sorted(knownThen)) changes.push(['known', knownThen]);
+  }
   // the dataset's default given by name (`--label-set basic-7`) or left out is the same choice
   const defaults = {
     labelSet: hespDefaultLabelSetId(o.dataset),

@@ -276,6 +276,20 @@ describe('resume stages', () => {
     expect(() => readHespCheckpoint(path, o, 'other', fp, data)).toThrow(
       /other options \(lr \(0\.02 then, 0\.01 now\)\)/,
     );
+    // the known ids in another order are the same run (numbered in ascending order either way); other ids are not
+    saveHespCheckpoint(path, state, {
+      ...meta,
+      key: hespRunKey(o, data.labelSet.names),
+      runOptions: hespRunFields(o, data.labelSet.names),
+    });
+    const reordered = options({ known: [2, 0, 1] });
+    const dataR = loadHespData(reordered);
+    expect(dataR.train.map((c) => [c.frameDir, c.label])).toEqual(data.train.map((c) => [c.frameDir, c.label]));
+    expect(readHespCheckpoint(path, reordered, hespRunKey(reordered, dataR.labelSet.names), fp, dataR)).toBeDefined();
+    const other = options({ known: [0, 1, 3] });
+    expect(() =>
+      readHespCheckpoint(path, other, hespRunKey(other, data.labelSet.names), fp, loadHespData(other)),
+    ).toThrow(/other options \(known \(\[0,1,2\] then, \[0,1,3\] now\)\)/);
     // an earlier vlfer's run given both classes and a label set (the classes won): resumed with the classes only
     const classes = [...data.labelSet.names];
     const both = { ...o, classes, labelSet: 'mafw-11' };

@@ -74,6 +74,18 @@ describe('error lines for a command-line user', () => {
       "was given with --label-set 'x' too (--split, 0..19)",
     );
     expect(flagsInText('labelScheme.', flags, all)).toBe('--label-scheme.');
+    // a switch turned off by --no-…: said as the flag given or not, not as the option's values (which read backwards)
+    const off = { ...flags, augment: '--no-augment' };
+    expect(
+      flagsInText('other options (augment (true then, false now), seed (0 then, 1 now))', off, [
+        ...all,
+        '--no-augment',
+        '--seed',
+      ]),
+    ).toBe('other options (--no-augment (not given then, given now), --seed (0 then, 1 now))');
+    expect(flagsInText('augment (false then, nothing now)', off, [...all, '--no-augment'])).toBe(
+      '--no-augment (given then, not given now)',
+    );
     // a path, a flag the command lacks, plain words (class names of one's own among them): unchanged
     const kept = 'file /data/labelSet/a.png of labelSetX: class id 0 (root) and known ids; labelScheme.x or outOfSet';
     expect(flagsInText(kept, flags, all)).toBe(kept);

@@ -234,6 +234,17 @@ export function flagsInText(
     const flag = flagOf(name, flags);
     return knownFlags.includes(flag) ? `${before}${flag}` : whole;
   };
+  // a switch the command line turns off (`--no-augment` for `augment`): its values are said as the flag given or not,
+  // not as the option's true and false, which would read backwards
+  text = text.replace(
+    /(^|[\s(,])([a-z][A-Za-z0-9]*) \((true|false|nothing) then, (true|false|nothing) now\)/g,
+    (whole, before: string, name: string, then: string, now: string) => {
+      const flag = flagOf(name, flags);
+      if (!flag.startsWith('--no-') || !knownFlags.includes(flag)) return whole;
+      const given = (v: string) => (v === 'false' ? 'given' : 'not given');
+      return `${before}${flag} (${given(then)} then, ${given(now)} now)`;
+    },
+  );
   const word = /(^|[\s(])([a-z]+[A-Z][A-Za-z0-9]*)(?=$|[\s),;:]|\.(?:\s|$))(?! \(--)/g;
   // a changed option as `describeChangedFields` lists it, `lr (0.001 then, 0.01 now)`, is one whatever its case
   const changed = /(^|[\s(,])([a-z][A-Za-z0-9]*(?:\.[a-z][A-Za-z0-9]*)*)(?= \([^()]* then, [^()]* now\))/g;
