@@ -1,6 +1,8 @@
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
+import { defaultThreads, maxThreads, ortSessionOptions, threadCountProblem } from '@vlfer/core/node';
 import { optionDocProblems } from '@vlfer/test-utils/option-docs';
 import type { evaluateZeroShot } from './evaluate.js';
 import type { trainHead } from './train.js';
@@ -56,5 +58,30 @@ describe('option interfaces and their zod schemas', () => {
     const bad = TrainOptionsSchema.safeParse({ ...train, instruction: 'foo' });
     expect(bad.success ? '' : bad.error.issues[0]!.message).toMatch(/^expected one of exp-clip, .*got 'foo'$/);
     expect(TrainOptionsSchema.safeParse(train).success).toBe(true);
+    // thread and worker counts: at most 4 per CPU (a count in the thousands exhausts memory before a result)
+    const max = maxThreads();
+    const evalOk = { dataset: 'fer2013', root: 'r', model: 'm' } as const;
+    for (const o of [
+      { ...evalOk, threads: max + 1 },
+      { ...evalOk, preprocessWorkers: 100000 },
+    ]) {
+      const r = EvalOptionsSchema.safeParse(o);
+      expect(r.success ? '' : r.error.issues[0]!.message).toMatch(
+        new RegExp(`^must be at most ${max} \\(4 per CPU; this process may use ${availableParallelism()}\\)`),
+      );
+    }
+    expect(EvalOptionsSchema.safeParse({ ...evalOk, threads: max, preprocessWorkers: 0 }).success).toBe(true);
+    expect(TrainOptionsSchema.safeParse({ ...train, threads: max + 1 }).success).toBe(false);
+    // the same bound where the count comes from the environment or goes to a session
+    process.env.VLFER_THREADS = String(max + 1);
+    try {
+      expect(() => defaultThreads()).toThrow(/'VLFER_THREADS' .*: must be at most/);
+      process.env.VLFER_THREADS = '1e1';
+      expect(() => defaultThreads()).toThrow(/must be a positive integer, got '1e1'/);
+    } finally {
+      delete process.env.VLFER_THREADS;
+    }
+    expect(() => ortSessionOptions({ intraOpNumThreads: max + 1 })).toThrow(/intraOpNumThreads.*must be at most/);
+    expect(threadCountProblem(0)).toMatch(/positive integer/);
   });
 });

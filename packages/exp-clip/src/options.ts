@@ -16,8 +16,13 @@ import { listInstructions, PROMPT_TYPES, type PromptType } from '@vlfer/llm-know
 import { OPTIMIZERS, type OptimizerName } from '@vlfer/losses';
 import type { FacesOptionsInput } from '@vlfer/faces';
 import { FacesOptionsSchema } from '@vlfer/faces/node';
+import { threadCountProblem } from '@vlfer/core/node';
 
 const positiveInt = z.number().int().positive();
+/** ONNX Runtime threads: at most `maxThreads()` (4 per CPU; thousands would exhaust memory and threads). */
+const threadCount = positiveInt.refine((n) => threadCountProblem(n) === undefined, {
+  error: (issue) => threadCountProblem(issue.input as number) ?? 'is not a thread count',
+});
 /** One shard of a job split into `count` (0-based `index`). */
 const ShardSchema = z
   .object({ index: z.number().int().min(0), count: z.number().int().positive() })
@@ -82,10 +87,17 @@ export const EvalOptionsSchema = z
     /** `dtype: 'int8'`: go on (recorded) when the guard fails instead of refusing the run. */
     acceptInaccurateQuantization: z.boolean().default(false),
     device: z.enum(COMPUTE_DEVICES).default('cpu'),
-    threads: positiveInt.optional(),
+    threads: threadCount.optional(),
     batchSize: positiveInt.default(32),
     /** decode + resize on this many worker threads (0: on the calling thread, prefetching the next batch) */
-    preprocessWorkers: z.number().int().min(0).default(0),
+    preprocessWorkers: z
+      .number()
+      .int()
+      .min(0)
+      .refine((n) => n === 0 || threadCountProblem(n) === undefined, {
+        error: (issue) => threadCountProblem(issue.input as number) ?? 'is not a worker count',
+      })
+      .default(0),
     frames: positiveInt.default(16),
     shortClip: z.enum(SHORT_CLIP_POLICIES).default('repeat-first'),
     rebase: z.object({ from: z.string(), to: z.string() }).optional(),
@@ -298,7 +310,7 @@ export const TrainOptionsSchema = z
     resizer: z.enum(RESIZERS).default('pil'),
     dtype: z.enum(CLIP_DTYPES).default('fp32'),
     device: z.enum(COMPUTE_DEVICES).default('cpu'),
-    threads: positiveInt.optional(),
+    threads: threadCount.optional(),
     encodeBatchSize: positiveInt.default(32),
     /** Seconds between mid-epoch checkpoints (a checkpoint is also written at every epoch end and on abort). */
     checkpointSeconds: z.number().positive().default(60),

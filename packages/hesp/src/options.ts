@@ -4,8 +4,13 @@ import { LABEL_SCHEMES, type LabelScheme } from '@vlfer/datasets';
 import { OPEN_SET_METRIC_FAMILIES, type OpenSetMetricFamily } from '@vlfer/metrics';
 import type { FacesOptionsInput } from '@vlfer/faces';
 import { FacesOptionsSchema } from '@vlfer/faces/node';
+import { threadCountProblem } from '@vlfer/core/node';
 
 const positiveInt = z.number().int().positive();
+/** ONNX Runtime threads: at most `maxThreads()` (4 per CPU; thousands would exhaust memory and threads). */
+const threadCount = positiveInt.refine((n) => threadCountProblem(n) === undefined, {
+  error: (issue) => threadCountProblem(issue.input as number) ?? 'is not a thread count',
+});
 const path = z.string().min(1);
 
 /** Options of `trainHesp` (the `hesp train` command), validated with zod. */
@@ -73,7 +78,7 @@ export const HespOptionsSchema = z
     /** Training steps between checkpoints (one is also written at every epoch end and on abort). */
     checkpointEvery: positiveInt.default(1),
     device: z.enum(COMPUTE_DEVICES).default('cpu'),
-    threads: positiveInt.optional(),
+    threads: threadCount.optional(),
     out: path,
   })
   .strict()

@@ -129,6 +129,21 @@ describe('teacher replies that are not usable targets', () => {
         file: bad(['{"path": "a.jpg", "embedding": [1, 2]}', '{"path": "b.jpg", "embedding": [1, 2, 3]}']),
       }),
     ).toThrow(/\.jsonl:2: the teacher target of 'b\.jpg' has 3 values, expected 2/);
+    // a finite value float32 cannot hold is named as the file holds it, not as the Infinity it would become
+    expect(() => importedTeacher({ file: bad(['{"path": "a.jpg", "embedding": [1e39, 2]}']) })).toThrow(
+      /\.jsonl:1: the teacher target of 'a\.jpg' holds 1e\+39 at index 0, beyond float32's range/,
+    );
+    const f64 = join(dir, `t${Math.random()}.npy`);
+    const h = Buffer.from(
+      `{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }`.padEnd(118, ' ') + '\n',
+      'latin1',
+    );
+    const values = Buffer.from(Float64Array.of(1, 2, 3, -4e38).buffer);
+    writeFileSync(f64, Buffer.concat([Buffer.from([0x93, ...Buffer.from('NUMPY'), 1, 0, h.length, 0]), h, values]));
+    writeFileSync(`${f64}.keys`, 'a.jpg\nb.jpg\n');
+    expect(() => importedTeacher({ file: f64, keys: `${f64}.keys` })).toThrow(
+      /\.npy: row 2, index 1 holds -4e\+38, beyond float32's range/,
+    );
   });
   it("a .npy's keys: a repeated path names the keys file, relative paths are taken from root", async () => {
     const npy = (rows: number[][]) => {

@@ -11,17 +11,32 @@ export interface ThreadOptions {
   intraOpNumThreads?: number;
 }
 
+/**
+ * The most threads a session may be given: 4 per CPU this process may use (`os.availableParallelism()`). ONNX
+ * Runtime starts that many threads in every session (a HESP run holds four), and more threads than CPUs only wait
+ * for each other; a mistyped count in the thousands exhausts memory and threads before the first result.
+ */
+export function maxThreads(): number {
+  return 4 * availableParallelism();
+}
+
+/** Why `n` is not a thread count (a positive integer up to `maxThreads()`), or undefined when it is one. */
+export function threadCountProblem(n: number): string | undefined {
+  if (!Number.isInteger(n) || n < 1) return `must be a positive integer, got ${n}`;
+  const max = maxThreads();
+  if (n > max)
+    return `must be at most ${max} (4 per CPU; this process may use ${availableParallelism()}), got ${n}: more threads than CPUs only wait for each other`;
+  return undefined;
+}
+
 /** The thread count sessions use when none is given: `VLFER_THREADS` or `os.availableParallelism()`. */
 export function defaultThreads(): number {
   const env = process.env.VLFER_THREADS;
   if (env !== undefined && env !== '') {
-    const n = Number(env);
-    if (!Number.isInteger(n) || n < 1)
-      throw new InvalidArgumentError({
-        functionName: 'defaultThreads',
-        argument: 'VLFER_THREADS',
-        message: `must be a positive integer, got '${env}'`,
-      });
+    const n = /^\s*\d+\s*$/.test(env) ? Number(env) : NaN;
+    const problem = Number.isNaN(n) ? `must be a positive integer, got '${env}'` : threadCountProblem(n);
+    if (problem)
+      throw new InvalidArgumentError({ functionName: 'defaultThreads', argument: 'VLFER_THREADS', message: problem });
     return n;
   }
   return availableParallelism();
@@ -43,11 +58,12 @@ export function ortSessionOptions(options: ThreadOptions & { device?: ComputeDev
     argument: 'device',
   });
   const threads = options.intraOpNumThreads ?? defaultThreads();
-  if (!Number.isInteger(threads) || threads < 1)
+  const problem = threadCountProblem(threads);
+  if (problem)
     throw new InvalidArgumentError({
       functionName: 'ortSessionOptions',
       argument: 'intraOpNumThreads',
-      message: `must be a positive integer, got ${threads}`,
+      message: problem,
     });
   return {
     executionProviders: [device],

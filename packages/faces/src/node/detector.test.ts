@@ -135,6 +135,18 @@ describe('bad input', () => {
     await expect(FaceDetector.load('yunet-n', { modelDir: dir })).rejects.toThrow(
       /SHA-256 [0-9a-f]{64}, expected 81dbde15.*the yunet-n file vlfer was tested with/,
     );
+    // a file given by path that is no ONNX model (garbage, empty): named, with what was expected, not ONNX Runtime's text
+    writeFileSync(join(dir, 'garbage.onnx'), 'garbage\n');
+    writeFileSync(join(dir, 'empty.onnx'), '');
+    for (const [name, why] of [
+      ['garbage.onnx', 'not a protobuf ModelProto'],
+      ['empty.onnx', 'it has no graph'],
+    ] as const)
+      await expect(FaceDetector.load(join(dir, name))).rejects.toThrow(
+        new RegExp(
+          `'model' .*${name} is not a valid ONNX model \\(${why}\\); expected a face detector: yunet-s, yunet-n, ultraface, or a YuNet or UltraFace \\.onnx file`,
+        ),
+      );
   });
   it('images without a face follow the policy; a corrupt frame in a clip is named', async () => {
     const blank = join(work, 'blank.png');

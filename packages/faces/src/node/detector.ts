@@ -78,6 +78,8 @@ export class FaceDetector extends FaceDetectorModel {
         device: options.device ?? 'cpu',
         ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
       }),
+    }).catch((error: unknown) => {
+      throw detectorFileError(file, known ? (options.modelDir ? 'modelDir' : 'VLFER_FACE_MODELS') : 'model', error);
     });
     try {
       return new FaceDetector(nodeRuntime(session), known ? model : file, fingerprint, options);
@@ -86,4 +88,20 @@ export class FaceDetector extends FaceDetectorModel {
       throw error;
     }
   }
+}
+
+/**
+ * The error for a detector file ONNX Runtime could not load: one that is no ONNX model (not protobuf, no graph) is
+ * named with what was expected; other failures (a device, memory) are returned as they came.
+ */
+function detectorFileError(file: string, argument: string, error: unknown): unknown {
+  const msg = String((error as Error | undefined)?.message ?? error);
+  if (!/ModelProto does not have a graph|Protobuf parsing failed|INVALID_PROTOBUF|No graph was found/i.test(msg))
+    return error;
+  return new InvalidArgumentError({
+    functionName: 'FaceDetector.load',
+    argument,
+    message: `${file} is not a valid ONNX model (${/graph/i.test(msg) ? 'it has no graph' : 'not a protobuf ModelProto'}); expected a face detector: ${FACE_DETECTOR_IDS.join(', ')}, or a YuNet or UltraFace .onnx file (${FACE_DETECTORS['yunet-s'].file} from ${FACE_DETECTORS['yunet-s'].source})`,
+    cause: error,
+  });
 }

@@ -65,13 +65,20 @@ export function parseNpy(bytes: Uint8Array, file: string): { dims: [number, numb
   if (!Number.isSafeInteger(count * width) || b.length < off + count * width)
     fail(`the file is shorter than its shape (${dims.join(' × ')}) says`);
   const data = new Float32Array(count);
-  for (let i = 0; i < count; i++)
-    data[i] =
+  for (let i = 0; i < count; i++) {
+    const v =
       width === 4
         ? b.readFloatLE(off + 4 * i)
         : width === 8
           ? b.readDoubleLE(off + 8 * i)
           : float16ToNumber(b.readUInt16LE(off + 2 * i));
+    // a float64 that float32 cannot hold would be read as ±Infinity: named as the value the file holds
+    if (Number.isFinite(v) && Math.abs(v) > FLOAT32_MAX)
+      fail(
+        `row ${Math.floor(i / dims[1]) + 1}, index ${i % dims[1]} holds ${v}, beyond float32's range (±3.4028235e+38), in which targets are kept; scale the targets (they are L2-normalised anyway)`,
+      );
+    data[i] = v;
+  }
   return { dims, data };
 }
 
@@ -155,8 +162,28 @@ export function addJsonlTargets(file: string, table: TargetTable): void {
         field: 'embedding',
         message: 'expected an array of numbers (NaN/Infinity are not JSON)',
       });
+    refuseBeyondFloat32(row.embedding as number[], { file, line: i + 1, item: row.path });
     table.add(row.path, Float32Array.from(row.embedding as number[]), i + 1);
   });
+}
+
+/** The largest finite float32 (`np.finfo(np.float32).max`): targets are kept as float32. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+/**
+ * Refuse a finite value that float32, in which targets are kept, cannot hold (it would become ±Infinity, and be
+ * reported as a value the file does not hold). @throws DataFormatError naming the file, the row and the value
+ */
+function refuseBeyondFloat32(values: ArrayLike<number>, where: { file: string; line: number; item: string }): void {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (Number.isFinite(v) && Math.abs(v) > FLOAT32_MAX)
+      throw new DataFormatError({
+        file: where.file,
+        line: where.line,
+        message: `the teacher target of '${where.item}' holds ${v} at index ${i}, beyond float32's range (±3.4028235e+38), in which targets are kept; scale the targets (they are L2-normalised anyway)`,
+      });
+  }
 }
 
 /** The image paths of a safetensors targets file: `keys` when given, else the JSON array in `__metadata__.paths`. */
