@@ -10,7 +10,7 @@
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Command, Option } from 'commander';
-import { defaultThreads, writeJsonAtomic } from '@vlfer/core/node';
+import { defaultThreads, ensureDir, writeJsonAtomic } from '@vlfer/core/node';
 import { defaultWeightsIn, freedMemoryStatus } from '@vlfer/encoders/node';
 import { HespModel } from '@vlfer/open-set/node';
 import { installBenchStop } from './children.js';
@@ -81,7 +81,7 @@ installBenchStop('bench:hesp-step', o.out);
 if (o.profile) {
   // the summary leaves out the warm-up runs, which only a single round keeps in one place (the first runs)
   if (o.rounds !== 1) throw new Error(`--profile needs --rounds 1 (got --rounds ${o.rounds})`);
-  mkdirSync(dirname(o.profile), { recursive: true });
+  ensureDir(dirname(o.profile));
 }
 const dir = writeRandomClip({
   configFile: join(o.shared, 'fixtures', 'graphs', o.arch, 'config.json'),

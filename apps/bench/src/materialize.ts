@@ -12,7 +12,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { createRng, DataFormatError } from '@vlfer/core';
-import { writeJsonAtomic } from '@vlfer/core/node';
+import { ensureDir, writeJsonAtomic } from '@vlfer/core/node';
 import { OPENAI_CLIP_PREPROCESSOR } from '@vlfer/encoders';
 
 interface Manifest {
@@ -74,7 +74,7 @@ export function materializeClipGraphs(options: {
     rmSync(to, { force: true });
     copyFileSync(from, to);
   };
-  mkdirSync(join(outDir, 'onnx'), { recursive: true });
+  ensureDir(join(outDir, 'onnx'));
   copy(join(graphDir, 'config.json'), join(outDir, 'config.json'));
   writeJsonAtomic(join(outDir, 'preprocessor_config.json'), {
     crop_size: { height: OPENAI_CLIP_PREPROCESSOR.cropSize, width: OPENAI_CLIP_PREPROCESSOR.cropSize },

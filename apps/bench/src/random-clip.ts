@@ -1,7 +1,7 @@
 import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRng } from '@vlfer/core';
-import { writeSafetensors } from '@vlfer/core/node';
+import { ensureDir, writeSafetensors } from '@vlfer/core/node';
 
 /**
  * A random-weight CLIP directory in the Hugging Face layout (config.json, model.safetensors with CLIPModel key
@@ -65,7 +65,7 @@ export function writeRandomClip(options: {
     fill(`vision_model.${n}.bias`, [vc.hidden_size], 0);
   }
   rand('visual_projection.weight', [E, vc.hidden_size]);
-  mkdirSync(options.outDir, { recursive: true });
+  ensureDir(options.outDir);
   writeSafetensors(join(options.outDir, 'model.safetensors'), t, {
     format: 'pt',
     note: 'random weights for speed measurements',

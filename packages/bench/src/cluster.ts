@@ -13,7 +13,7 @@ import { chmodSync, existsSync, mkdirSync, realpathSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { Document } from 'yaml';
 import { VlferError } from '@vlfer/core';
-import { writeFileAtomic } from '@vlfer/core/node';
+import { ensureDir, writeFileAtomic } from '@vlfer/core/node';
 
 export interface ClusterJob {
   /** Array tasks (shards). */
@@ -178,7 +178,7 @@ export function writeSlurmJob(dir: string, job: ClusterJob): string[] {
     'echo "array job $array, merge job $merge (runs after every array task succeeded)"',
     '',
   ].join('\n');
-  mkdirSync(logs, { recursive: true });
+  ensureDir(logs);
   const files = { 'array.sbatch': array, 'merge.sbatch': merge, 'submit.sh': submit };
   for (const [f, text] of Object.entries(files)) {
     writeFileAtomic(join(dir, f), text);
@@ -281,7 +281,7 @@ export function writeKubernetesJob(dir: string, job: ClusterJob): string[] {
     ],
     ['merge-job.yaml', yaml(merge, ' apply after indexed-job.yaml completed: merges the shards')],
   ];
-  mkdirSync(dir, { recursive: true });
+  ensureDir(dir);
   for (const [f, text] of files) writeFileAtomic(join(dir, f), text);
   return files.map(([f]) => join(dir, f));
 }

@@ -16,6 +16,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import {
   claimRunKind,
+  ensureDir,
   MANIFEST_FILE,
   otherKindOfRun,
   provenance,
@@ -671,7 +672,7 @@ function openEvalRun(options: EvalOptions, log: (line: string) => void): RunDire
   if (!options.out) return undefined;
   if (options.shard) {
     // no lock (shards run at once), but the directory is an evaluation's, as its merge will be
-    mkdirSync(resolve(options.out), { recursive: true });
+    ensureDir(resolve(options.out));
     claimRunKind(resolve(options.out), EVAL_RUN);
     return undefined;
   }

@@ -24,6 +24,7 @@ import {
 import {
   appendLine,
   claimRunKind,
+  ensureDir,
   FeatureCache,
   loadCommandCheckpoint,
   provenance,
@@ -865,7 +866,7 @@ export function trainMetrics(
 /** A shard of a training job: fill the shared feature, target and face caches for its units and record that it finished. */
 async function trainShard(options: TrainOptions, shard: Shard, ctx: TrainStageContext): Promise<TrainResult> {
   // no lock (shards run at once), but the directory is a training's, as its merge will be
-  mkdirSync(resolve(options.out), { recursive: true });
+  ensureDir(resolve(options.out));
   claimRunKind(resolve(options.out), TRAIN_RUN);
   const p = await prepareTrainingData(options, resolveTeacher(options), ctx, shard);
   const marker = writeShardRecord(options.out, shard, trainShardFields(options), {
@@ -1095,6 +1096,6 @@ function mean(xs: number[]): number | null {
 }
 
 function writeJsonLinesAtomic(path: string, rows: readonly unknown[]): void {
-  mkdirSync(dirname(path), { recursive: true });
+  ensureDir(dirname(path));
   writeFileAtomic(path, rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
 }

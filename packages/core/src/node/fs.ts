@@ -1,15 +1,17 @@
 import {
   appendFileSync,
   closeSync,
+  existsSync,
   fsyncSync,
   mkdirSync,
   openSync,
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
   writeSync,
 } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { FileIoError } from '../errors.js';
 
 /**
@@ -113,10 +115,27 @@ export function fsyncDir(dir: string): void {
   }
 }
 
-/** Create a directory (and its parents), naming it on failure. */
+/**
+ * Create a directory (and its parents), naming it on failure. The missing directories are made one at a time from
+ * the nearest existing one: Node's `mkdirSync(…, { recursive: true })` never returns where mkdir answers ENOENT
+ * under an existing directory (`/proc/x`), and a run would hang there.
+ */
 export function ensureDir(dir: string): void {
+  const missing: string[] = [];
+  for (let d = resolve(dir); !existsSync(d); d = dirname(d)) {
+    missing.push(d);
+    if (dirname(d) === d) break;
+  }
   try {
-    mkdirSync(dir, { recursive: true });
+    for (const d of missing.reverse()) {
+      try {
+        mkdirSync(d);
+      } catch (error) {
+        // made meanwhile by another process (two runs sharing a cache): as good as made here
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || !statSync(d).isDirectory()) throw error;
+      }
+    }
+    if (!missing.length && !statSync(dir).isDirectory()) mkdirSync(dir); // a file there: mkdir's own EEXIST names it
   } catch (error) {
     throw new FileIoError({ file: dir, operation: 'create directory', cause: error });
   }

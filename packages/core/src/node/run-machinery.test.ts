@@ -38,6 +38,15 @@ afterEach(() => {
 });
 
 describe('run directories are locked', () => {
+  it("a directory that cannot be made is named at once (Node's recursive mkdir loops forever under /proc)", () => {
+    expect(() => RunDirectory.open('/proc/vlfer-run/out', { command: 'test' })).toThrow(FileIoError);
+    expect(() => RunDirectory.open('/proc/vlfer-run/out', { command: 'test' })).toThrow(/\/proc\/vlfer-run\/out/);
+    // parents made one at a time; an existing directory is left as it is, a file in the way is named
+    const d = tmp();
+    RunDirectory.open(join(d, 'a', 'b', 'c'), { command: 'test' }).close();
+    writeFileSync(join(d, 'file'), 'x');
+    expect(() => RunDirectory.open(join(d, 'file', 'sub'), { command: 'test' })).toThrow(FileIoError);
+  });
   it('refuses a second run on a locked directory, naming the holder, and frees it on close', () => {
     const dir = tmp();
     const a = RunDirectory.open(dir, { command: 'exp-clip eval' });

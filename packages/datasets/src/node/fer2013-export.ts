@@ -9,7 +9,7 @@ import {
   quoteInput,
   type ProgressCallback,
 } from '@vlfer/core';
-import { hashFile, readTextFile, writeJsonAtomic } from '@vlfer/core/node';
+import { ensureDir, hashFile, readTextFile, writeJsonAtomic } from '@vlfer/core/node';
 import { parseCsvText, requireColumns } from '../csv.js';
 import { FER2013_CLASS_FOLDERS, FER2013_SIZE, parseFer2013CsvText, type Fer2013Row } from '../fer2013-csv.js';
 import { ferPlusUsage, type FerPlusUsage } from '../parsers.js';
@@ -194,7 +194,7 @@ export async function exportFer2013Csv(o: Fer2013ExportOptions): Promise<Fer2013
   // mkdir, not mkdtemp: the directory gets the umask's permissions (mkdtemp's are 0700), and keeps them as `out`
   const tmp = join(dirname(out), `.${basename(out)}.partial-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
-    mkdirSync(dirname(out), { recursive: true });
+    ensureDir(dirname(out));
     mkdirSync(tmp);
   } catch (error) {
     throw new InvalidArgumentError({
