@@ -288,8 +288,18 @@ describe('RAF-DB, AffectNet, FERPlus', () => {
     ]);
     expect(test.warnings).toEqual([
       expect.stringMatching(
-        /^fer2013new\.csv: 1 image name is given by rows with other votes; .*: PrivateTest\/fer0033120\.png \(line 5: votes 5,0,0,1,1,0,0,0,3,0; line 7: 0,0,0,0,0,0,0,0,0,10\)$/,
+        /^fer2013new\.csv: 1 image name is given by rows with other votes; .*: PrivateTest\/fer0033120\.png \(line 5: votes 5,0,0,1,1,0,0,0,3,0; line 7: votes 0,0,0,0,0,0,0,0,0,10\)$/,
       ),
+    ]);
+    // one image named by three rows: said once, with its three rows
+    const thrice = `${text}\nPrivateTest,fer0033120.png,0,10,0,0,0,0,0,0,0,0`;
+    const t3 = parseFerPlusCsvText(thrice, { file: 'fer2013new.csv', usage: 'PrivateTest' });
+    expect(t3.warnings).toEqual([
+      expect.stringMatching(/: 1 image name is given .*fer0033120\.png \(line 5: .*; line 7: .*; line 8: votes 0,10,0/),
+    ]);
+    expect(t3.entries.map((e) => [e.imageName, BASIC_8.names[e.label]])).toContainEqual([
+      'fer0033120.png',
+      'happiness',
     ]);
   });
 });

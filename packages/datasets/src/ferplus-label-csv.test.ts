@@ -70,5 +70,15 @@ describe("FERPlus's per-folder label.csv", () => {
     await expect(loadFerPlusCsv({ csv: join(folder, 'label.csv'), imageRoot: d })).rejects.toThrow(
       /label\.csv:2 \(field 'face box'\): '\(0, 0, 48\)' is not a face box/,
     );
+    // the first row is read as CSV, after blank lines: a malformed first row is named, never taken for a header
+    writeFileSync(join(folder, 'label.csv'), `fer0032222.png,"(0, 0, 48)",3,0,0,5,0,0,0,0,2,0\n${rows[0]}\n`);
+    await expect(loadFerPlusCsv({ csv: join(folder, 'label.csv'), imageRoot: d })).rejects.toThrow(
+      /label\.csv:1 \(field 'face box'\): '\(0, 0, 48\)' is not a face box/,
+    );
+    writeFileSync(join(folder, 'label.csv'), `\n"${rows[0]!.replace(',', '",')}\r\n${rows[1]}\r\n`);
+    expect(isFerPlusLabelCsv(readFileSync(join(folder, 'label.csv'), 'utf8'))).toBe(true);
+    expect((await loadFerPlusCsv({ csv: join(folder, 'label.csv'), imageRoot: d })).items).toEqual(
+      r.items.filter((i) => rows.slice(0, 2).some((row) => i.path.endsWith(row.split(',')[0]!))),
+    );
   });
 });

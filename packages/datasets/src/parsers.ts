@@ -677,7 +677,8 @@ export function parseFerPlusCsvText(
   const rows = records.map((r) => ferPlusRow(r, options));
   const last = lastRowPerImage(rows);
   const entries: FerPlusEntry[] = [];
-  const repeated: string[] = [];
+  // the earlier rows of each image whose votes differ from its last row's (said once per image)
+  const repeated = new Map<string, CsvRecord[]>();
   for (const { r, usage, votes, key, imageName } of rows) {
     const line = r.line;
     if (options.usage && usage !== options.usage) continue;
@@ -695,8 +696,7 @@ export function parseFerPlusCsvText(
     const later = last.get(key)!;
     if (later.r.line !== line) {
       drops.add("image named again by a later row (its file holds the later row's face)");
-      if (later.votes.join() !== votes.join())
-        repeated.push(`${key} (line ${line}: votes ${rawVotes(r)}; line ${later.r.line}: ${rawVotes(later.r)})`);
+      if (later.votes.join() !== votes.join()) repeated.set(key, [...(repeated.get(key) ?? []), r]);
       continue;
     }
     const vote = ferPlusMajority(votes, labelSet);
@@ -706,9 +706,13 @@ export function parseFerPlusCsvText(
     }
     entries.push({ usage, imageName: imageName!, label: vote.label, line });
   }
-  const warnings = repeated.length
+  const said = [...repeated].map(
+    ([key, earlier]) =>
+      `${key} (${[...earlier, last.get(key)!.r].map((x) => `line ${x.line}: votes ${rawVotes(x)}`).join('; ')})`,
+  );
+  const warnings = said.length
     ? [
-        `${file}: ${repeated.length} image name${repeated.length === 1 ? ' is' : 's are'} given by rows with other votes; each file holds the face of the last such row (FERPlus's generate_training_data.py writes the rows in order), whose votes label it: ${repeated.slice(0, 5).join('; ')}${repeated.length > 5 ? '; …' : ''}`,
+        `${file}: ${said.length} image name${said.length === 1 ? ' is' : 's are'} given by rows with other votes; each file holds the face of the last such row (FERPlus's generate_training_data.py writes the rows in order), whose votes label it: ${said.slice(0, 5).join('; ')}${said.length > 5 ? '; …' : ''}`,
       ]
     : [];
   return { entries, dropped: drops.list(), labelSet, warnings };
@@ -723,10 +727,22 @@ function ferPlusNewRecords(text: string, file: string): CsvRecord[] {
 
 const FERPLUS_BOX = /^\(\s*\d+,\s*\d+,\s*\d+,\s*\d+\s*\)$/;
 
-/** Whether `text` is a FERPlus per-folder `label.csv`: no header, its first row `<name>.png,"(x, y, w, h)",<10 votes>`. */
+/**
+ * Whether `text` is a FERPlus per-folder `label.csv` rather than `fer2013new.csv`: its first row (blank lines skipped,
+ * quotes read as CSV) is no header naming `Usage` but a data row whose second cell is a face box `(x, y, w, h)` (or
+ * an attempt at one, so that a malformed first row is named as such, not read as a header).
+ */
 export function isFerPlusLabelCsv(text: string): boolean {
-  const first = text.replace(/^\uFEFF/, '').split(/\r?\n/, 1)[0] ?? '';
-  return /^[^,]+\.png,"\(\s*\d+,\s*\d+,\s*\d+,\s*\d+\s*\)",/i.test(first);
+  // the first rows only (a data row is short, a header one line), cut at a line end
+  const head = text.length > 4096 ? text.slice(0, text.lastIndexOf('\n', 4096) + 1) : text;
+  let first: { cells: string[] } | undefined;
+  try {
+    [first] = parseCsvRows(head, 'label.csv');
+  } catch {
+    return false; // not CSV that far: the fer2013new.csv reader names the problem
+  }
+  if (!first || first.cells.includes('Usage')) return false;
+  return first.cells.length >= 2 && /^\s*\(/.test(first.cells[1]!);
 }
 
 /**

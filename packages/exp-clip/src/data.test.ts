@@ -49,4 +49,28 @@ describe('loadEvalData stages', () => {
       /lists fold 1 twice \(1,1,2\); each fold is evaluated once/,
     );
   });
+
+  it("FERPlus's per-folder label.csv: the split reads its folder's rows, another folder's is refused naming split", async () => {
+    const root = join(work, 'ferplus');
+    for (const [folder, name] of [
+      ['FER2013Test', 'fer0032220.png'],
+      ['FER2013Valid', 'fer0028638.png'],
+    ]) {
+      mkdirSync(join(root, folder), { recursive: true });
+      writeFileSync(join(root, folder, 'label.csv'), `${name},"(0, 0, 48, 48)",0,10,0,0,0,0,0,0,0,0\n`);
+      writeFileSync(join(root, folder, name), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+    }
+    const test = join(root, 'FER2013Test', 'label.csv');
+    const d = await loadEvalData(opts({ dataset: 'ferplus', root, annotations: test }), null);
+    expect(d.items.map((i) => i.path)).toEqual([join(root, 'FER2013Test', 'fer0032220.png')]);
+    await expect(
+      loadEvalData(opts({ dataset: 'ferplus', root, annotations: test, split: 'train' }), null),
+    ).rejects.toThrow(
+      /'split' .*: is 'train', which reads FERPlus's Training rows, but .*FER2013Test\/label\.csv is the label\.csv of another folder \(PrivateTest rows\): give FER2013Train\/label\.csv$/,
+    );
+    const valid = join(root, 'FER2013Valid', 'label.csv');
+    await expect(loadEvalData(opts({ dataset: 'ferplus', root, annotations: valid }), null)).rejects.toThrow(
+      /give FER2013Test\/label\.csv \(FER2013Valid's PublicTest rows are neither split\)/,
+    );
+  });
 });

@@ -2,6 +2,7 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import { DataFormatError, InvalidArgumentError, type LabelSet } from '@vlfer/core';
 import {
   DATASETS,
+  isFerPlusLabelCsv,
   stratifiedSubset,
   type DatasetFormat,
   type DatasetId,
@@ -13,6 +14,7 @@ import {
 } from '@vlfer/datasets';
 import {
   checkRootDir,
+  ferPlusFolderUsage,
   loadAffectNetCsv,
   loadFerPlusCsv,
   loadImageFolder,
@@ -21,6 +23,7 @@ import {
   loadVideoList,
   resolveLabelSet,
 } from '@vlfer/datasets/node';
+import { readTextFile } from '@vlfer/core/node';
 import type { EvalOptions } from './options.js';
 
 /** One fold (or the whole set) of an evaluation dataset, ready to encode. */
@@ -65,6 +68,22 @@ const folderOptions = (o: EvalOptions) => ({
   ...(o.folderIds ? { folderIds: o.folderIds } : {}),
 });
 
+/**
+ * FERPlus's per-folder label.csv holds the rows of its folder only: the test split reads FER2013Test's, the train split
+ * FER2013Train's (FER2013Valid's PublicTest rows are neither). @throws InvalidArgumentError naming `split`
+ */
+function refuseOtherFerPlusFolder(csv: string, usage: 'PrivateTest' | 'Training', split: EvalOptions['split']): void {
+  const folderUsage = ferPlusFolderUsage(csv);
+  if (folderUsage === undefined || folderUsage === usage || !isFerPlusLabelCsv(readTextFile(csv, 'FERPlus CSV')))
+    return;
+  const want = usage === 'PrivateTest' ? 'FER2013Test' : 'FER2013Train';
+  throw new InvalidArgumentError({
+    functionName: 'evaluateZeroShot',
+    argument: 'split',
+    message: `is '${split}', which reads FERPlus's ${usage} rows, but ${csv} is the label.csv of another folder (${folderUsage} rows): give ${want}/label.csv${folderUsage === 'PublicTest' ? " (FER2013Valid's PublicTest rows are neither split)" : ''}`,
+  });
+}
+
 /** One loader per dataset format (the @vlfer/datasets loaders with the evaluation's options). */
 const LOADERS: Record<DatasetFormat, (c: LoaderContext) => Promise<LoadedEvalSet>> = {
   'image-folder': async ({ options, given }) => ({
@@ -94,17 +113,15 @@ const LOADERS: Record<DatasetFormat, (c: LoaderContext) => Promise<LoadedEvalSet
       ...dup,
     }),
   }),
-  ferplus: async ({ options, need, given, dup }) => ({
-    kind: 'images',
-    loaded: await loadFerPlusCsv({
-      csv: need(),
-      imageRoot: options.root,
-      usage: options.split === 'test' ? 'PrivateTest' : 'Training',
-      ...given,
-      verify: 'header',
-      ...dup,
-    }),
-  }),
+  ferplus: async ({ options, need, given, dup }) => {
+    const csv = need();
+    const usage = options.split === 'test' ? 'PrivateTest' : 'Training';
+    refuseOtherFerPlusFolder(csv, usage, options.split);
+    return {
+      kind: 'images',
+      loaded: await loadFerPlusCsv({ csv, imageRoot: options.root, usage, ...given, verify: 'header', ...dup }),
+    };
+  },
   'video-list': async ({ options, info, need, given, dup }) => ({
     kind: 'frames',
     loaded: loadVideoList({

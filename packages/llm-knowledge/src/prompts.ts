@@ -80,7 +80,7 @@ export function expClipPrompts(promptType: PromptType, labelSet: LabelSet | read
       throw new InvalidArgumentError({
         functionName: 'expClipPrompts',
         argument: 'labelSet',
-        message: `class '${name.trim()}' is a number, not an expression: prompts are built from class names (rename numbered class folders after their expressions, or read the release with its own dataset loader, e.g. --dataset raf-db)`,
+        message: `class '${name.trim()}' is a number, not an expression: prompts are built from class names (numbered class folders that are a dataset's label ids are read as its classes with folderIds (CLI --folder-ids): 'raf-db' for 1 … 7, 'affectnet' for 0 … 7, 'fer2013' for 0 … 6; or rename the folders after their expressions)`,
       });
     fromTemplates.push(name);
     return EXP_CLIP_TEMPLATES[promptType].map((t) => t.replaceAll('{}', name.trim()));

@@ -133,6 +133,14 @@ describe('teacher replies that are not usable targets', () => {
     expect(() => importedTeacher({ file: bad(['{"path": "a.jpg", "embedding": [1e39, 2]}']) })).toThrow(
       /\.jsonl:1: the teacher target of 'a\.jpg' holds 1e\+39 at index 0, beyond float32's range/,
     );
+    // the line is the file's (blank lines between rows); float32's largest value, as numpy prints it, is one
+    const spaced = bad([
+      '{"path": "a.jpg", "embedding": [3.4028235e38, 2]}',
+      '',
+      '',
+      '{"path": "b.jpg", "embedding": [0, 0]}',
+    ]);
+    expect(() => importedTeacher({ file: spaced })).toThrow(/\.jsonl:4: the teacher target of 'b\.jpg' has norm 0/);
     const f64 = join(dir, `t${Math.random()}.npy`);
     const h = Buffer.from(
       `{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }`.padEnd(118, ' ') + '\n',

@@ -37,8 +37,9 @@ export function dataCommand(): Command {
         const skipped = r.skipped
           ? `; ${r.skipped} row${r.skipped === 1 ? '' : 's'} without a FERPlus image name left out`
           : '';
+        const names = new Set(r.replaced.map((x) => x.path)).size;
         const replaced = r.replaced.length
-          ? `; ${r.replaced.length} image name${r.replaced.length === 1 ? '' : 's'} given again by a later row, whose face ${r.replaced.length === 1 ? 'it holds' : 'they hold'} as with FERPlus's generator (export.json lists them)`
+          ? `; ${names} image name${names === 1 ? '' : 's'} given again by later rows (${r.replaced.length} earlier row${r.replaced.length === 1 ? '' : 's'} replaced): each file holds its last row's face, as with FERPlus's generator (export.json lists them)`
           : '';
         // the test split where there is one (FERPlus: eval's default split reads FER2013Test)
         const usage = (['PrivateTest', 'PublicTest', 'Training'] as const).find((u) => r.written[u] > 0);

@@ -5,21 +5,23 @@ import { readTextFile, writeFileAtomic } from './fs.js';
  * Rows of a JSON-lines file (train logs, result rows, imported targets). A last line without its newline that
  * does not parse is a line torn by a crash during an append: with `repairTornTail` it is dropped (and the file
  * rewritten without it), otherwise it is an error naming the file and line. Any other bad line is an error.
- * @returns the parsed rows and whether a torn tail was dropped
+ * @returns the parsed rows, the 1-based file line of each (blank lines are skipped), and whether a torn tail was dropped
  */
 export function readJsonLines<T = unknown>(
   path: string,
   options: { repairTornTail?: boolean; what?: string } = {},
-): { rows: T[]; repaired: boolean } {
+): { rows: T[]; lines: number[]; repaired: boolean } {
   const text = readTextFile(path, options.what ?? 'JSON-lines file');
   const lines = text.split('\n');
   const rows: T[] = [];
+  const at: number[] = [];
   let repaired = false;
   for (let i = 0; i < lines.length; i++) {
     const raw = lines[i]!.replace(/\r$/, '');
     if (!raw.trim()) continue;
     try {
       rows.push(JSON.parse(raw) as T);
+      at.push(i + 1);
     } catch (error) {
       const isTail = i === lines.length - 1 && !text.endsWith('\n');
       if (isTail && options.repairTornTail) {
@@ -41,5 +43,5 @@ export function readJsonLines<T = unknown>(
       });
     }
   }
-  return { rows, repaired };
+  return { rows, lines: at, repaired };
 }

@@ -154,13 +154,19 @@ describe('exportFer2013Csv', () => {
     expect(twice.skipped).toBe(1);
     expect(await grey(join(d, 'twice', 'FER2013Train', 'fer0000000.png'))).toEqual(face(3));
     expect(JSON.parse(readFileSync(join(d, 'twice', 'export.json'), 'utf8')).replaced).toEqual(twice.replaced);
+    // FERPlus's per-folder label.csv is not the row-aligned file: said so
+    const labelCsv = join(d, 'label.csv');
+    writeFileSync(labelCsv, 'fer0000000.png,"(0, 0, 48, 48)",10,0,0,0,0,0,0,0,0,0\n');
+    await expect(exportFer2013Csv({ csv, out: join(d, 'y'), ferPlusCsv: labelCsv })).rejects.toThrow(
+      /label\.csv: is FERPlus's per-folder label\.csv .*; the export needs fer2013new\.csv/,
+    );
     const reread = await loadFerPlusCsv({ csv: plus, imageRoot: join(d, 'twice'), usage: 'Training' });
     expect(reread.items.map((i) => [i.path, BASIC_8.names[i.label]])).toEqual([
       [join(d, 'twice', 'FER2013Train', 'fer0000000.png'), 'sadness'],
     ]);
     expect(reread.warnings).toEqual([
       expect.stringMatching(
-        /fer2013new\.csv: 1 image name is given by rows with other votes; each file holds the face of the last such row .*: Training\/fer0000000\.png \(line 2: votes 10,0,0,0,0,0,0,0,0,0; line 5: 0,0,0,10,0,0,0,0,0,0\)$/,
+        /fer2013new\.csv: 1 image name is given by rows with other votes; each file holds the face of the last such row .*: Training\/fer0000000\.png \(line 2: votes 10,0,0,0,0,0,0,0,0,0; line 5: votes 0,0,0,10,0,0,0,0,0,0\)$/,
       ),
     ]);
   });

@@ -12,7 +12,7 @@ import {
 import { ensureDir, hashFile, readTextFile, writeJsonAtomic } from '@vlfer/core/node';
 import { parseCsvText, requireColumns } from '../csv.js';
 import { FER2013_CLASS_FOLDERS, FER2013_SIZE, parseFer2013CsvText, type Fer2013Row } from '../fer2013-csv.js';
-import { ferPlusUsage, type FerPlusUsage } from '../parsers.js';
+import { ferPlusUsage, isFerPlusLabelCsv, type FerPlusUsage } from '../parsers.js';
 import { loadSharp } from './image-check.js';
 
 /** FERPlus's image folders per Usage (its `generate_training_data.py`). */
@@ -87,7 +87,14 @@ function ferPlusTargets(
   csv: string,
   file: string,
 ): { targets: Fer2013Target[]; replaced: Fer2013ExportResult['replaced'] } {
-  const { header, records } = parseCsvText(readTextFile(file, 'FERPlus CSV'), file);
+  const text = readTextFile(file, 'FERPlus CSV');
+  if (isFerPlusLabelCsv(text))
+    throw new DataFormatError({
+      file,
+      message:
+        "is FERPlus's per-folder label.csv (image name, face box, votes: the rows of one folder); the export needs fer2013new.csv, whose rows name fer2013.csv's row by row",
+    });
+  const { header, records } = parseCsvText(text, file);
   requireColumns(file, header, ['Usage', 'Image name']);
   if (records.length !== rows.length)
     throw new DataFormatError({

@@ -175,12 +175,21 @@ const FERPLUS_DIRS: Record<FerPlusUsage, string> = {
 };
 
 /**
+ * The Usage whose rows a file in one of FERPlus's image folders stands for (`FER2013Train/label.csv`: Training,
+ * `FER2013Valid`: PublicTest, `FER2013Test`: PrivateTest), or undefined elsewhere.
+ */
+export function ferPlusFolderUsage(file: string): FerPlusUsage | undefined {
+  const folder = basename(dirname(resolve(file)));
+  return (Object.keys(FERPLUS_DIRS) as FerPlusUsage[]).find((u) => FERPLUS_DIRS[u] === folder);
+}
+
+/**
  * The Usage of a per-folder label.csv: its folder's (FER2013Train, FER2013Valid, FER2013Test), else `usage`.
  * @throws InvalidArgumentError naming `usage` where it is not the folder's
  */
 function labelCsvUsage(options: FerPlusOptions): FerPlusUsage | undefined {
   const folder = basename(dirname(resolve(options.csv)));
-  const usage = (Object.keys(FERPLUS_DIRS) as FerPlusUsage[]).find((u) => FERPLUS_DIRS[u] === folder);
+  const usage = ferPlusFolderUsage(options.csv);
   if (usage && options.usage && options.usage !== usage)
     throw new InvalidArgumentError({
       functionName: 'loadFerPlusCsv',

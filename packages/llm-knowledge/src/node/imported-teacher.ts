@@ -73,7 +73,7 @@ export function parseNpy(bytes: Uint8Array, file: string): { dims: [number, numb
           ? b.readDoubleLE(off + 8 * i)
           : float16ToNumber(b.readUInt16LE(off + 2 * i));
     // a float64 that float32 cannot hold would be read as ±Infinity: named as the value the file holds
-    if (Number.isFinite(v) && Math.abs(v) > FLOAT32_MAX)
+    if (Number.isFinite(v) && !Number.isFinite(Math.fround(v)))
       fail(
         `row ${Math.floor(i / dims[1]) + 1}, index ${i % dims[1]} holds ${v}, beyond float32's range (±3.4028235e+38), in which targets are kept; scale the targets (they are L2-normalised anyway)`,
       );
@@ -149,26 +149,24 @@ export class TargetTable {
 
 /** Adds the rows of a `.jsonl` targets file (`{"path": "...", "embedding": [...]}` per line) to `table`, in order. */
 export function addJsonlTargets(file: string, table: TargetTable): void {
-  const { rows } = readJsonLines<{ path?: unknown; embedding?: unknown }>(file, { what: 'targets file' });
+  const { rows, lines } = readJsonLines<{ path?: unknown; embedding?: unknown }>(file, { what: 'targets file' });
   rows.forEach((row, i) => {
+    const line = lines[i]!; // the file's line: blank lines are skipped
     if (row === null || typeof row !== 'object')
-      throw new DataFormatError({ file, line: i + 1, message: 'expected {"path": ..., "embedding": [...]}' });
+      throw new DataFormatError({ file, line, message: 'expected {"path": ..., "embedding": [...]}' });
     if (typeof row.path !== 'string')
-      throw new DataFormatError({ file, line: i + 1, field: 'path', message: 'expected a string image path' });
+      throw new DataFormatError({ file, line, field: 'path', message: 'expected a string image path' });
     if (!Array.isArray(row.embedding) || !row.embedding.every((x) => typeof x === 'number'))
       throw new DataFormatError({
         file,
-        line: i + 1,
+        line,
         field: 'embedding',
         message: 'expected an array of numbers (NaN/Infinity are not JSON)',
       });
-    refuseBeyondFloat32(row.embedding as number[], { file, line: i + 1, item: row.path });
-    table.add(row.path, Float32Array.from(row.embedding as number[]), i + 1);
+    refuseBeyondFloat32(row.embedding as number[], { file, line, item: row.path });
+    table.add(row.path, Float32Array.from(row.embedding as number[]), line);
   });
 }
-
-/** The largest finite float32 (`np.finfo(np.float32).max`): targets are kept as float32. */
-const FLOAT32_MAX = 3.4028234663852886e38;
 
 /**
  * Refuse a finite value that float32, in which targets are kept, cannot hold (it would become ±Infinity, and be
@@ -177,7 +175,7 @@ const FLOAT32_MAX = 3.4028234663852886e38;
 function refuseBeyondFloat32(values: ArrayLike<number>, where: { file: string; line: number; item: string }): void {
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!;
-    if (Number.isFinite(v) && Math.abs(v) > FLOAT32_MAX)
+    if (Number.isFinite(v) && !Number.isFinite(Math.fround(v)))
       throw new DataFormatError({
         file: where.file,
         line: where.line,
