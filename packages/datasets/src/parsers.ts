@@ -706,15 +706,7 @@ export function parseFerPlusCsvText(
     }
     entries.push({ usage, imageName: imageName!, label: vote.label, line });
   }
-  const said = [...repeated].map(
-    ([key, earlier]) =>
-      `${key} (${[...earlier, last.get(key)!.r].map((x) => `line ${x.line}: votes ${rawVotes(x)}`).join('; ')})`,
-  );
-  const warnings = said.length
-    ? [
-        `${file}: ${said.length} image name${said.length === 1 ? ' is' : 's are'} given by rows with other votes; each file holds the face of the last such row (FERPlus's generate_training_data.py writes the rows in order), whose votes label it: ${said.slice(0, 5).join('; ')}${said.length > 5 ? '; …' : ''}`,
-      ]
-    : [];
+  const warnings = repeatedNameWarnings(file, repeated, last);
   return { entries, dropped: drops.list(), labelSet, warnings };
 }
 
@@ -774,6 +766,22 @@ function ferPlusLabelCsvRecords(text: string, options: { file: string; folderUsa
     const votes = Object.fromEntries(FERPLUS_VOTE_COLUMNS.map((c, k) => [c, cells[2 + k]!]));
     return { line, cells: { Usage: folderUsage, 'Image name': cells[0]!, ...votes } };
   });
+}
+
+/** The warning on images named by rows with other votes than their last (`repeated`: the earlier rows), one per image. */
+function repeatedNameWarnings(
+  file: string,
+  repeated: ReadonlyMap<string, CsvRecord[]>,
+  last: ReadonlyMap<string, FerPlusRow>,
+): string[] {
+  const said = [...repeated].map(
+    ([key, earlier]) =>
+      `${key} (${[...earlier, last.get(key)!.r].map((x) => `line ${x.line}: votes ${rawVotes(x)}`).join('; ')})`,
+  );
+  if (!said.length) return [];
+  return [
+    `${file}: ${said.length} image name${said.length === 1 ? ' is' : 's are'} given by rows with other votes; each file holds the face of the last such row (FERPlus's generate_training_data.py writes the rows in order), whose votes label it: ${said.slice(0, 5).join('; ')}${said.length > 5 ? '; …' : ''}`,
+  ];
 }
 
 /** A row's 10 vote counts as written (neutral … contempt, unknown, NF). */

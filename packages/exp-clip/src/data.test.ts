@@ -55,14 +55,16 @@ describe('loadEvalData stages', () => {
     for (const [folder, name] of [
       ['FER2013Test', 'fer0032220.png'],
       ['FER2013Valid', 'fer0028638.png'],
-    ]) {
+    ] as const) {
       mkdirSync(join(root, folder), { recursive: true });
       writeFileSync(join(root, folder, 'label.csv'), `${name},"(0, 0, 48, 48)",0,10,0,0,0,0,0,0,0,0\n`);
       writeFileSync(join(root, folder, name), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
     }
     const test = join(root, 'FER2013Test', 'label.csv');
     const d = await loadEvalData(opts({ dataset: 'ferplus', root, annotations: test }), null);
-    expect(d.items.map((i) => i.path)).toEqual([join(root, 'FER2013Test', 'fer0032220.png')]);
+    expect(d.items.map((i) => ('path' in i ? i.path : i.frameDir))).toEqual([
+      join(root, 'FER2013Test', 'fer0032220.png'),
+    ]);
     await expect(
       loadEvalData(opts({ dataset: 'ferplus', root, annotations: test, split: 'train' }), null),
     ).rejects.toThrow(
