@@ -70,6 +70,9 @@ describe('loadEvalData stages', () => {
     ).rejects.toThrow(
       /'split' .*: is 'train', which reads FERPlus's Training rows, but .*FER2013Test\/label\.csv is the label\.csv of another folder \(PrivateTest rows\): give FER2013Train\/label\.csv$/,
     );
+    await expect(
+      loadEvalData(opts({ dataset: 'ferplus', root, annotations: test, folderIds: 'raf-db' }), null),
+    ).rejects.toThrow(/'folderIds' .*: dataset ferplus is read from its annotations .*; folderIds names class folders/);
     const valid = join(root, 'FER2013Valid', 'label.csv');
     await expect(loadEvalData(opts({ dataset: 'ferplus', root, annotations: valid }), null)).rejects.toThrow(
       /give FER2013Test\/label\.csv \(FER2013Valid's PublicTest rows are neither split\)/,

@@ -154,11 +154,20 @@ export function foldAnnotations(options: Pick<EvalOptions, 'annotations'>, fold:
 
 /**
  * A class-folder dataset reads no list: an annotation file would be recorded in config.resolved.json as if it chose
- * the items, and folds name list files; and every folder under its root is data, so `out` may not lie there.
- * @throws InvalidArgumentError naming `out`, `annotations` or `folds`
+ * the items, and folds name list files; and every folder under its root is data, so `out` may not lie there. A dataset
+ * read from its annotations has no class folders to name by ids (`folderIds`).
+ * @throws InvalidArgumentError naming `out`, `annotations`, `folds` or `folderIds`
  */
 function refuseListOptions(options: EvalOptions, info: DatasetInfo): void {
-  if (info.format !== 'image-folder' && info.format !== 'video-folder') return;
+  if (info.format !== 'image-folder' && info.format !== 'video-folder') {
+    if (options.folderIds)
+      throw new InvalidArgumentError({
+        functionName: 'loadEvalData',
+        argument: 'folderIds',
+        message: `dataset ${options.dataset} is read from its annotations (${info.description}), whose labels are read as the dataset's own; folderIds names class folders, which it has none of`,
+      });
+    return;
+  }
   const rel = options.out === undefined ? '..' : relative(resolve(options.root), resolve(options.out));
   if (rel === '' || (!rel.startsWith('..') && !isAbsolute(rel)))
     throw new InvalidArgumentError({
