@@ -384,7 +384,11 @@ describe('checkpoints, cache entries and logs are checked on read', () => {
     const p = join(tmp(), 'train-log.jsonl');
     writeFileSync(p, '{"step": 0}\n{"step": 1}\n{"st');
     expect(() => readJsonLines(p)).toThrow(/train-log\.jsonl:3: not valid JSON \(the last line is incomplete/);
-    expect(readJsonLines(p, { repairTornTail: true })).toEqual({ rows: [{ step: 0 }, { step: 1 }], repaired: true });
+    expect(readJsonLines(p, { repairTornTail: true })).toEqual({
+      rows: [{ step: 0 }, { step: 1 }],
+      lines: [1, 2],
+      repaired: true,
+    });
     expect(readFileSync(p, 'utf8')).toBe('{"step": 0}\n{"step": 1}\n');
     writeFileSync(p, '{"step": 0}\nnope\n{"step": 2}\n');
     expect(() => readJsonLines(p, { repairTornTail: true })).toThrow(/train-log\.jsonl:2: not valid JSON/);
