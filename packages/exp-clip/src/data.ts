@@ -2,7 +2,6 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import { DataFormatError, InvalidArgumentError, type LabelSet } from '@vlfer/core';
 import {
   DATASETS,
-  isFerPlusLabelCsv,
   stratifiedSubset,
   type DatasetFormat,
   type DatasetId,
@@ -23,7 +22,6 @@ import {
   loadVideoList,
   resolveLabelSet,
 } from '@vlfer/datasets/node';
-import { readTextFile } from '@vlfer/core/node';
 import type { EvalOptions } from './options.js';
 
 /** One fold (or the whole set) of an evaluation dataset, ready to encode. */
@@ -69,18 +67,24 @@ const folderOptions = (o: EvalOptions) => ({
 });
 
 /**
- * FERPlus's per-folder label.csv holds the rows of its folder only: the test split reads FER2013Test's, the train split
- * FER2013Train's (FER2013Valid's PublicTest rows are neither). @throws InvalidArgumentError naming `split`
+ * FERPlus's per-folder label.csv holds the rows of its folder only, which `loadFerPlusCsv` checks against the Usage
+ * asked for: its refusal said as the split's (the test split reads FER2013Test's rows, the train split FER2013Train's;
+ * FER2013Valid's PublicTest rows are neither). @returns `error`, or the refusal naming `split` it stands for
  */
-function refuseOtherFerPlusFolder(csv: string, usage: 'PrivateTest' | 'Training', split: EvalOptions['split']): void {
+function otherFerPlusFolder(
+  error: unknown,
+  csv: string,
+  usage: 'PrivateTest' | 'Training',
+  split: EvalOptions['split'],
+): unknown {
   const folderUsage = ferPlusFolderUsage(csv);
-  if (folderUsage === undefined || folderUsage === usage || !isFerPlusLabelCsv(readTextFile(csv, 'FERPlus CSV')))
-    return;
+  if (!(error instanceof InvalidArgumentError && error.argument === 'usage') || folderUsage === undefined) return error;
   const want = usage === 'PrivateTest' ? 'FER2013Test' : 'FER2013Train';
-  throw new InvalidArgumentError({
+  return new InvalidArgumentError({
     functionName: 'evaluateZeroShot',
     argument: 'split',
     message: `is '${split}', which reads FERPlus's ${usage} rows, but ${csv} is the label.csv of another folder (${folderUsage} rows): give ${want}/label.csv${folderUsage === 'PublicTest' ? " (FER2013Valid's PublicTest rows are neither split)" : ''}`,
+    cause: error,
   });
 }
 
@@ -116,11 +120,17 @@ const LOADERS: Record<DatasetFormat, (c: LoaderContext) => Promise<LoadedEvalSet
   ferplus: async ({ options, need, given, dup }) => {
     const csv = need();
     const usage = options.split === 'test' ? 'PrivateTest' : 'Training';
-    refuseOtherFerPlusFolder(csv, usage, options.split);
-    return {
-      kind: 'images',
-      loaded: await loadFerPlusCsv({ csv, imageRoot: options.root, usage, ...given, verify: 'header', ...dup }),
-    };
+    const loaded = await loadFerPlusCsv({
+      csv,
+      imageRoot: options.root,
+      usage,
+      ...given,
+      verify: 'header',
+      ...dup,
+    }).catch((error: unknown) => {
+      throw otherFerPlusFolder(error, csv, usage, options.split);
+    });
+    return { kind: 'images', loaded };
   },
   'video-list': async ({ options, info, need, given, dup }) => ({
     kind: 'frames',

@@ -188,13 +188,12 @@ export function ferPlusFolderUsage(file: string): FerPlusUsage | undefined {
  * @throws InvalidArgumentError naming `usage` where it is not the folder's
  */
 function labelCsvUsage(options: FerPlusOptions): FerPlusUsage | undefined {
-  const folder = basename(dirname(resolve(options.csv)));
   const usage = ferPlusFolderUsage(options.csv);
   if (usage && options.usage && options.usage !== usage)
     throw new InvalidArgumentError({
       functionName: 'loadFerPlusCsv',
       argument: 'usage',
-      message: `is ${options.usage}, but ${options.csv} is the label.csv of ${folder}, whose rows are ${usage}`,
+      message: `is ${options.usage}, but ${options.csv} is the label.csv of ${FERPLUS_DIRS[usage]}, whose rows are ${usage}`,
     });
   return usage ?? options.usage;
 }
