@@ -62,4 +62,4 @@ export {
   shardRecordProblems,
 } from './shard-record.js';
 export type { ThreadOptions } from './threads.js';
-export { defaultThreads, maxThreads, ortSessionOptions, threadCountProblem } from './threads.js';
+export { defaultThreads, maxThreads, notAnOnnxModel, ortSessionOptions, threadCountProblem } from './threads.js';

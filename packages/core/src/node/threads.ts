@@ -73,3 +73,15 @@ export function ortSessionOptions(options: ThreadOptions & { device?: ComputeDev
     interOpNumThreads: 1,
   };
 }
+
+/**
+ * Why ONNX Runtime could not create a session from a file, where the file itself is no ONNX model: 'not a protobuf
+ * ModelProto' (garbage) or 'it has no graph' (an empty file); undefined for any other failure (a device, memory, an
+ * operator), which the caller reports as it came. For messages naming the file and what was expected.
+ */
+export function notAnOnnxModel(error: unknown): string | undefined {
+  const msg = String((error as Error | undefined)?.message ?? error);
+  if (!/ModelProto does not have a graph|Protobuf parsing failed|INVALID_PROTOBUF|No graph was found/i.test(msg))
+    return undefined;
+  return /graph/i.test(msg) ? 'it has no graph' : 'not a protobuf ModelProto';
+}

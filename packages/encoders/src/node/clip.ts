@@ -27,7 +27,7 @@ import {
   type LoadWeightsOptions,
 } from './clip-source.js';
 import { getModelEnvironment } from './env.js';
-import { defaultThreads, type ThreadOptions } from '@vlfer/core/node';
+import { defaultThreads, notAnOnnxModel, type ThreadOptions } from '@vlfer/core/node';
 import { readTextFile } from '@vlfer/core/node';
 import { assertWebGpu } from './webgpu.js';
 import {
@@ -705,9 +705,10 @@ export function modelFileError(file: string, tower: 'text' | 'vision', error: un
       `permission denied on ${file}: the ${tower} tower's ONNX file exists but cannot be read by this user (check its permissions)`,
       { cause: error },
     );
-  if (/ModelProto does not have a graph|Protobuf parsing failed|INVALID_PROTOBUF|No graph was found/i.test(msg))
+  const notModel = notAnOnnxModel(error);
+  if (notModel)
     return new VlferError(
-      `${file} is not a valid ONNX model (${/graph/i.test(msg) ? 'it has no graph' : 'not a protobuf ModelProto'}); expected the ${tower} tower of a CLIP export (onnx/${tower}_model.onnx as Hugging Face Optimum writes it)`,
+      `${file} is not a valid ONNX model (${notModel}); expected the ${tower} tower of a CLIP export (onnx/${tower}_model.onnx as Hugging Face Optimum writes it)`,
       { cause: error },
     );
   return undefined;

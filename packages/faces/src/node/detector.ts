@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ChecksumError, displayPath, InvalidArgumentError, type ComputeDevice } from '@vlfer/core';
-import { hashFile, ortSessionOptions } from '@vlfer/core/node';
+import { hashFile, notAnOnnxModel, ortSessionOptions } from '@vlfer/core/node';
 import {
   FACE_DETECTOR_IDS,
   FACE_DETECTORS,
@@ -95,13 +95,12 @@ export class FaceDetector extends FaceDetectorModel {
  * named with what was expected; other failures (a device, memory) are returned as they came.
  */
 function detectorFileError(file: string, argument: string, error: unknown): unknown {
-  const msg = String((error as Error | undefined)?.message ?? error);
-  if (!/ModelProto does not have a graph|Protobuf parsing failed|INVALID_PROTOBUF|No graph was found/i.test(msg))
-    return error;
+  const notModel = notAnOnnxModel(error);
+  if (!notModel) return error;
   return new InvalidArgumentError({
     functionName: 'FaceDetector.load',
     argument,
-    message: `${file} is not a valid ONNX model (${/graph/i.test(msg) ? 'it has no graph' : 'not a protobuf ModelProto'}); expected a face detector: ${FACE_DETECTOR_IDS.join(', ')}, or a YuNet or UltraFace .onnx file (${FACE_DETECTORS['yunet-s'].file} from ${FACE_DETECTORS['yunet-s'].source})`,
+    message: `${file} is not a valid ONNX model (${notModel}); expected a face detector: ${FACE_DETECTOR_IDS.join(', ')}, or a YuNet or UltraFace .onnx file (${FACE_DETECTORS['yunet-s'].file} from ${FACE_DETECTORS['yunet-s'].source})`,
     cause: error,
   });
 }
