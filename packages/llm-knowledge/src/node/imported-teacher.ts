@@ -73,10 +73,8 @@ export function parseNpy(bytes: Uint8Array, file: string): { dims: [number, numb
           ? b.readDoubleLE(off + 8 * i)
           : float16ToNumber(b.readUInt16LE(off + 2 * i));
     // a float64 that float32 cannot hold would be read as ±Infinity: named as the value the file holds
-    if (Number.isFinite(v) && !Number.isFinite(Math.fround(v)))
-      fail(
-        `row ${Math.floor(i / dims[1]) + 1}, index ${i % dims[1]} holds ${v}, beyond float32's range (±3.4028235e+38), in which targets are kept; scale the targets (they are L2-normalised anyway)`,
-      );
+    if (beyondFloat32(v))
+      fail(`row ${Math.floor(i / dims[1]) + 1}, index ${i % dims[1]} holds ${v}, ${BEYOND_FLOAT32}`);
     data[i] = v;
   }
   return { dims, data };
@@ -169,19 +167,22 @@ export function addJsonlTargets(file: string, table: TargetTable): void {
 }
 
 /**
- * Refuse a finite value that float32, in which targets are kept, cannot hold (it would become ±Infinity, and be
- * reported as a value the file does not hold). @throws DataFormatError naming the file, the row and the value
+ * Whether a finite value is one float32, in which targets are kept, cannot hold: it would become ±Infinity, and be
+ * reported as a value the file does not hold.
  */
+const beyondFloat32 = (v: number) => Number.isFinite(v) && !Number.isFinite(Math.fround(v));
+const BEYOND_FLOAT32 =
+  "beyond float32's range (±3.4028235e+38), in which targets are kept; scale the targets (they are L2-normalised anyway)";
+
+/** Refuse a value `beyondFloat32`. @throws DataFormatError naming the file, the row and the value */
 function refuseBeyondFloat32(values: ArrayLike<number>, where: { file: string; line: number; item: string }): void {
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i]!;
-    if (Number.isFinite(v) && !Number.isFinite(Math.fround(v)))
+  for (let i = 0; i < values.length; i++)
+    if (beyondFloat32(values[i]!))
       throw new DataFormatError({
         file: where.file,
         line: where.line,
-        message: `the teacher target of '${where.item}' holds ${v} at index ${i}, beyond float32's range (±3.4028235e+38), in which targets are kept; scale the targets (they are L2-normalised anyway)`,
+        message: `the teacher target of '${where.item}' holds ${values[i]} at index ${i}, ${BEYOND_FLOAT32}`,
       });
-  }
 }
 
 /** The image paths of a safetensors targets file: `keys` when given, else the JSON array in `__metadata__.paths`. */
