@@ -515,6 +515,33 @@ function trainingFields(o: TrainOptions): Record<string, unknown> {
   return JSON.parse(JSON.stringify(fields)) as Record<string, unknown>;
 }
 
+/**
+ * The training key and fields `recorded` (a checkpoint's `training`, a published config.resolved.json) holds, where
+ * this run's `fields` differ from them only in how `faces` is spelt: a detector by file where the run named it (or
+ * the reverse), `modelDir` left to `$VLFER_FACE_MODELS`, a threshold written out at its default. Every setting that
+ * decides a crop reaches the crops, whose content keys and CLIP features (`imagesFingerprint`, `featuresFingerprint`)
+ * are checked against the checkpoint's or the head's before either is used, so other crops are still refused there.
+ * @returns undefined where `fields` and `recorded` differ otherwise (or nothing differs)
+ */
+export function recordedFacesSpelling(
+  fields: Record<string, unknown>,
+  recorded: unknown,
+  recordedKey: unknown,
+): { trainingKey: string; trainingFields: Record<string, unknown> } | undefined {
+  const respelt = withRecordedFaces(fields, recorded);
+  if (!respelt) return undefined;
+  const key = trainingKey(respelt);
+  return key === recordedKey && key !== trainingKey(fields) ? { trainingKey: key, trainingFields: respelt } : undefined;
+}
+
+/** `fields` with the faces options `recorded` holds (both crop faces), where `faces` keeps its place; else undefined. */
+function withRecordedFaces(fields: Record<string, unknown>, recorded: unknown): Record<string, unknown> | undefined {
+  const then = typeof recorded === 'object' && recorded !== null ? (recorded as { faces?: unknown }).faces : undefined;
+  if (fields.faces === undefined || typeof then !== 'object' || then === null) return undefined;
+  // the crop cache's folder is no training field (a published config records it with the other options)
+  return { ...fields, faces: JSON.parse(JSON.stringify({ ...then, cacheDir: undefined })) as unknown };
+}
+
 const sha = (t: Tensor2D) =>
   createHash('sha256')
     .update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength))
@@ -562,8 +589,9 @@ export interface TrainCheckpoint {
 
 /**
  * Stage "select" (checkpoint): the checkpoint at `path` when there is one, its metadata checked and written with the
- * same training options (`trainingKey`); undefined when there is none. Checked before any encoding, so other
- * options fail at once.
+ * same training options (`trainingKey`, or with its faces options spelt otherwise: `recordedFacesSpelling`, and then
+ * `meta.trainingKey` is the key the run goes on with); undefined when there is none. Checked before any encoding, so
+ * other options fail at once.
  * @throws DataFormatError naming the field of metadata that is not valid; InvalidArgumentError for other options
  */
 export function readTrainCheckpoint(
@@ -582,10 +610,12 @@ export function readTrainCheckpoint(
         })
       : undefined,
   );
-  if (meta.trainingKey !== trainingKey) {
+  if (meta.trainingKey !== trainingKey && !(fields && recordedFacesSpelling(fields, meta.training, meta.trainingKey))) {
     // the default schedule is left out of the fields (so earlier checkpoints resume): named by its value here
     const shown = (f: Record<string, unknown>) => ({ milestones: sortedMilestones(DEFAULT_MILESTONES), ...f });
-    const changed = meta.training && fields ? describeChangedFields(shown(meta.training), shown(fields)) : '';
+    // faces spelt otherwise are no change (their crops are checked), so only the options that are one are named
+    const now = fields && (withRecordedFaces(fields, meta.training) ?? fields);
+    const changed = meta.training && now ? describeChangedFields(shown(meta.training), shown(now)) : '';
     throw new InvalidArgumentError({
       functionName: 'trainHead',
       argument: 'options',
@@ -716,7 +746,8 @@ function checkCheckpointData(ck: TrainCheckpoint, fingerprints: TrainingFingerpr
   if (!changed.length) return;
   const what: Record<string, string> = {
     images: 'the number of images',
-    imagesFingerprint: 'the unlabelled images',
+    // a run on face crops trains on the crops' content (a faces option spelt otherwise passes its key)
+    imagesFingerprint: ck.meta.training?.faces ? 'the face crops of the unlabelled images' : 'the unlabelled images',
     featuresFingerprint: 'the CLIP features',
     targetsFingerprint: 'the teacher targets',
     modelFingerprint: 'the CLIP model files',
@@ -1010,7 +1041,10 @@ function alreadyTrained(
 }
 
 /** The files of a training run in `run` and the key of its training options. */
-function trainFiles(run: RunDirectory, options: TrainOptions): TrainFiles {
+function trainFiles(
+  run: RunDirectory,
+  options: TrainOptions,
+): TrainFiles & { trainingFields: Record<string, unknown> } {
   const fields = trainingFields(options);
   return {
     run,
@@ -1019,6 +1053,26 @@ function trainFiles(run: RunDirectory, options: TrainOptions): TrainFiles {
     trainingKey: trainingKey(fields),
     trainingFields: fields,
   };
+}
+
+/**
+ * The files and key a run goes on with: this call's, or, where it spells its faces options otherwise than the
+ * checkpoint (without one, the published head) records them, the recorded key and fields (`recordedFacesSpelling`;
+ * the crops' fingerprints are checked next), and then the options to publish spell faces as that key does (with this
+ * call's crop cache), so a later call compares them.
+ */
+function filesAsRecorded(
+  given: TrainFiles & { trainingFields: Record<string, unknown> },
+  options: TrainOptions,
+  ck: TrainCheckpoint | undefined,
+  published: PublishedHead | undefined,
+): { files: TrainFiles; publishedOptions: TrainOptions } {
+  const respelt = ck
+    ? recordedFacesSpelling(given.trainingFields, ck.meta.training, ck.meta.trainingKey)
+    : recordedFacesSpelling(given.trainingFields, published?.config, published?.config.trainingKey);
+  if (!respelt) return { files: given, publishedOptions: options };
+  const faces = { ...(respelt.trainingFields.faces as TrainOptions['faces']), cacheDir: options.faces?.cacheDir };
+  return { files: { ...given, ...respelt }, publishedOptions: { ...options, faces } as TrainOptions };
 }
 
 /**
@@ -1050,17 +1104,18 @@ export async function trainHead(
   const run = RunDirectory.open(options.out, { command: 'exp-clip train', log, expects: TRAIN_RUN });
   const t0 = performance.now();
   try {
-    const files = trainFiles(run, options);
-    const key = files.trainingKey;
+    const given = trainFiles(run, options);
     const headPath = run.path('head.safetensors');
     const teacher = resolveTeacher(options);
-    const recorded = readTrainCheckpoint(files.checkpointPath, key, files.trainingFields);
+    const recorded = readTrainCheckpoint(given.checkpointPath, given.trainingKey, given.trainingFields);
     const data = await prepareTrainingData(options, teacher, ctx, null);
     const ck = recorded && { ...recorded, meta: withModelFingerprintOf(data, recorded.meta) };
     // a published head of these options and epochs may answer, once the data are checked to be its own; other data
     // are said to be so before any advice on epochs (which would be refused next)
     const head = readPublishedHead(run);
     const published = head && { ...head, config: withModelFingerprintOf(data, head.config) };
+    const { files, publishedOptions } = filesAsRecorded(given, options, ck, published);
+    const key = files.trainingKey;
     const answers = published?.config.trainingKey === key && published.epochs === options.epochs;
     const fingerprints = trainingFingerprints(data);
     const done = answers ? alreadyTrained(run, published, fingerprints, options.epochs, ck, log) : undefined;
@@ -1072,14 +1127,11 @@ export async function trainHead(
     const trained = await runHeadTraining(options, { data, from, fingerprints }, files, hooks);
     if (trained.status === 'stopped') {
       await from.head.dispose();
-      throw new AbortedError(
-        `training (checkpoint written at ${files.checkpointPath}; rerun the same command to resume)`,
-        {
-          cause: signal?.reason,
-        },
-      );
+      const what = `training (checkpoint written at ${files.checkpointPath}; rerun the same command to resume)`;
+      throw new AbortedError(what, { cause: signal?.reason });
     }
-    await publishTrainedHead(run, options, { head: from.head, data, fingerprints, warnings, trainingKey: key });
+    const record = { data, fingerprints, warnings, trainingKey: key };
+    await publishTrainedHead(run, publishedOptions, { head: from.head, ...record });
     const { steps, firstLoss, lastLoss } = trained;
     const resumedFrom = from.resumedFrom;
     const seconds = (performance.now() - t0) / 1000;

@@ -5,6 +5,7 @@ import {
   DataFormatError,
   InvalidArgumentError,
   OptionsError,
+  parseOptions,
   throwIfAborted,
   checkOneOf,
   type ProgressCallback,
@@ -25,7 +26,7 @@ import {
 import type { Face, RgbImage } from '../types.js';
 import { FaceDetector } from './detector.js';
 import { encodePng } from './png.js';
-import type { FacesOptions } from '../options.js';
+import { FacesOptionsSchema, type FacesOptions, type FacesOptionsInput } from '../options.js';
 
 /** How faces become the images the encoders see. */
 export interface FaceCropSettings {
@@ -420,9 +421,11 @@ export class FaceCropper {
  * Clips may not drop frames ('skip' for missing faces), since every clip keeps its frame count.
  */
 export async function createFaceCropper(
-  options: FacesOptions,
+  input: FacesOptionsInput,
   context: { threads?: number; log?: (line: string) => void; clips?: boolean } = {},
 ): Promise<FaceCropper> {
+  // the options as given (defaults filled in, unknown keys refused) or as the pipelines' schemas parsed them
+  const options: FacesOptions = parseOptions(FacesOptionsSchema, input, 'createFaceCropper');
   if (context.clips && options.missing === 'skip')
     throw new InvalidArgumentError({
       functionName: 'createFaceCropper',
