@@ -29,6 +29,27 @@ import {
 import { writeJsonAtomic } from './node/index.js';
 
 describe('tensor helpers', () => {
+  it('name what is no tensor, a row index out of range and an epsilon that is no number', async () => {
+    const { assertShape, row } = await import('./index.js');
+    const rows = [[1, 2]] as unknown as Parameters<typeof assertShape>[0];
+    expect(() => assertShape(rows, [null, 2], 'x', 'f')).toThrow(
+      /'x' passed to 'f': expected a tensor \{ data, dims \} of shape \[\*, 2\], got an array of length 1/,
+    );
+    expect(() => assertShape(null as never, [null], 'x', 'f')).toThrow(/got null/);
+    const t = tensor2d([
+      [1, 2],
+      [3, 4],
+    ]);
+    expect(Array.from(row(t, 1))).toEqual([3, 4]);
+    for (const i of [0.5, 2, -1]) expect(() => row(t, i)).toThrow(/'i' passed to 'row'/);
+    for (const epsilon of [-1, NaN])
+      expect(() => l2NormalizeRows(tensor2d([[0, 0]]), { epsilon })).toThrow(/'epsilon'/);
+    expect(() => checkClassIds(['0', '1'] as unknown as number[], { functionName: 'f', argument: 'y' })).toThrow(
+      /index 0 holds "0" \(a string\)/,
+    );
+    const { shardOfKey } = await import('./index.js');
+    expect(() => shardOfKey('k', 0)).toThrow(/'count' passed to 'shardOfKey'/);
+  });
   it('stacks blocks of rows and names a block of the wrong width', () => {
     const c = concatRows(
       [
@@ -80,6 +101,16 @@ describe('tensor helpers', () => {
 });
 
 describe('createRng', () => {
+  it('refuses a seed that is no integer (a fraction was floored: 0.9 gave seed 0) and reaches every integer below n', () => {
+    for (const seed of [0.9, NaN, Infinity])
+      expect(() => createRng(seed)).toThrow(/'seed' passed to 'createRng': expected an integer/);
+    // one 32-bit draw reached only multiples of 256 below 2⁴⁰
+    const r = createRng(3);
+    const big = Array.from({ length: 64 }, () => r.int(2 ** 40));
+    expect(big.every((v) => Number.isInteger(v) && v >= 0 && v < 2 ** 40)).toBe(true);
+    expect(big.some((v) => v % 256 !== 0)).toBe(true);
+    expect(() => r.int(2.5)).toThrow(/'n' passed to 'Rng\.int'/);
+  });
   it('is deterministic per seed and differs across seeds', () => {
     const a = createRng(1),
       b = createRng(1),
@@ -270,6 +301,16 @@ describe('label sets, errors and atomic writes', () => {
 });
 
 describe('safetensors', () => {
+  it('refuses what its readers would refuse or misread: number[] data, metadata that is no string', async () => {
+    const { encodeSafetensors } = await import('./index.js');
+    // a plain array had no bytes to copy: its values were written as zeros
+    const plain = { w: { dims: [2], data: [1, 2] as unknown as Float32Array } };
+    expect(() => encodeSafetensors(plain)).toThrow(/'tensors'.*'w' has data that is no Float32Array \(a plain array/);
+    const meta = { epochs: 5 } as unknown as Record<string, string>;
+    expect(() => encodeSafetensors({ w: { dims: [1], data: Float32Array.of(1) } }, meta)).toThrow(
+      /'metadata'.*'epochs' is a number; safetensors metadata holds strings only/,
+    );
+  });
   it('round-trips float32 tensors with metadata and reads F16', async () => {
     const { encodeSafetensors } = await import('./index.js');
     const readSafetensors = decodeSafetensors;

@@ -40,6 +40,7 @@ export type { OptionIssue, SafeParser, SchemaIssue } from './options.js';
 export {
   COMPUTE_DEVICES,
   checkClassIds,
+  checkFiniteNumber,
   checkOneOf,
   checkPositiveInteger,
   OptionsError,

@@ -31,6 +31,45 @@ export function checkPositiveInteger(value: unknown, where: { functionName: stri
 }
 
 /**
+ * A finite number option within a range, or an error naming it: NaN, ±Infinity and values out of range would
+ * otherwise flow into arithmetic and come out as NaN or as a silently different result.
+ * @param range `min`/`max` bounds (inclusive unless `minExclusive`/`maxExclusive`), `integer` for whole numbers
+ * @throws InvalidArgumentError naming the argument, the value and the range
+ */
+export function checkFiniteNumber(
+  value: unknown,
+  where: { functionName: string; argument: string },
+  range: { min?: number; max?: number; minExclusive?: boolean; maxExclusive?: boolean; integer?: boolean } = {},
+): number {
+  const { min, max, minExclusive = false, maxExclusive = false, integer = false } = range;
+  const ok =
+    typeof value === 'number' &&
+    Number.isFinite(value) &&
+    (!integer || Number.isInteger(value)) &&
+    (min === undefined || (minExclusive ? value > min : value >= min)) &&
+    (max === undefined || (maxExclusive ? value < max : value <= max));
+  if (ok) return value;
+  const bounds = [
+    min !== undefined ? `${minExclusive ? '>' : '≥'} ${min}` : '',
+    max !== undefined ? `${maxExclusive ? '<' : '≤'} ${max}` : '',
+  ].filter(Boolean);
+  const what = `${integer ? 'an integer' : 'a finite number'}${bounds.length ? ` ${bounds.join(' and ')}` : ''}`;
+  throw new InvalidArgumentError({
+    ...where,
+    message: `expected ${what}, got ${typeof value === 'number' ? String(value) : describeType(value)}`,
+  });
+}
+
+/** How a value that is no number reads in an error: its type, an array's length, or `undefined`. */
+function describeType(value: unknown): string {
+  if (value === undefined || value === null) return String(value);
+  if (Array.isArray(value)) return `an array of length ${value.length}`;
+  return typeof value === 'string'
+    ? `the string ${JSON.stringify(value.slice(0, 40))}`
+    : `a value of type ${typeof value}`;
+}
+
+/**
  * Check class ids: each an integer in [0, numClasses) (in [0, ∞) without `numClasses`). The one label check of the
  * libraries (metrics, losses, probes, HESP), so a bad label reads the same everywhere.
  * @param labels [n] class ids @param note what `numClasses` counts, appended to the message ("classWeights has 7 rows")
@@ -54,7 +93,8 @@ export function checkClassIds(
     if (Number.isInteger(y) && y >= 0 && (numClasses === undefined || y < numClasses)) continue;
     throw new InvalidArgumentError({
       ...where,
-      message: `index ${i} holds ${y}; expected an integer class id in [0, ${numClasses ?? '∞'})${note ? ` (${note})` : ''}`,
+      // a string label '0' reads as 0 in a message: say what it is
+      message: `index ${i} holds ${typeof y === 'number' ? y : `${JSON.stringify(y)} (a ${typeof y})`}; expected an integer class id in [0, ${numClasses ?? '∞'})${note ? ` (${note})` : ''}`,
     });
   }
 }

@@ -1,3 +1,5 @@
+import { InvalidArgumentError } from './errors.js';
+
 /**
  * A small, seeded pseudo-random generator (sfc32 seeded through splitmix32).
  * Determinism is injected: every function that needs randomness takes an `Rng`; nothing seeds at import.
@@ -25,9 +27,30 @@ function splitmix32(seed: number): () => number {
   };
 }
 
-/** Create a seeded generator. The same seed always gives the same stream. */
+/** Uniform integer in [0, n) from 32-bit draws: one below 2³², two (53 bits) above, where one would reach only multiples of n / 2³². */
+function intBelow(n: number, nextU32: () => number): number {
+  if (!Number.isSafeInteger(n) || n <= 0)
+    throw new InvalidArgumentError({
+      functionName: 'Rng.int',
+      argument: 'n',
+      message: `expected a positive safe integer, got ${String(n)}`,
+    });
+  if (n > 4294967296) return Math.floor((((nextU32() >>> 5) * 67108864 + (nextU32() >>> 6)) / 2 ** 53) * n);
+  return Math.floor((nextU32() / 4294967296) * n);
+}
+
+/**
+ * Create a seeded generator. The same seed always gives the same stream; seeds are integers taken modulo 2³² (so
+ * seeds equal modulo 2³² give the same stream).
+ * @throws InvalidArgumentError naming `seed` when it is not a safe integer (a fraction was floored, silently)
+ */
 export function createRng(seed: number): Rng {
-  if (!Number.isFinite(seed)) throw new RangeError(`createRng: seed must be a finite number, got ${seed}`);
+  if (!Number.isSafeInteger(seed))
+    throw new InvalidArgumentError({
+      functionName: 'createRng',
+      argument: 'seed',
+      message: `expected an integer, got ${String(seed)}`,
+    });
   const init = splitmix32(Math.floor(seed));
   let a = init(),
     b = init(),
@@ -51,10 +74,7 @@ export function createRng(seed: number): Rng {
   let spare: number | null = null;
   const rng: Rng = {
     next: () => nextU32() / 4294967296,
-    int: (n: number) => {
-      if (!Number.isInteger(n) || n <= 0) throw new RangeError(`Rng.int: n must be a positive integer, got ${n}`);
-      return Math.floor(rng.next() * n);
-    },
+    int: (n: number) => intBelow(n, nextU32),
     normal: () => {
       if (spare !== null) {
         const s = spare;

@@ -1,5 +1,5 @@
 import { describeValue } from './describe.js';
-import { DataFormatError } from './errors.js';
+import { DataFormatError, InvalidArgumentError } from './errors.js';
 
 /**
  * The safetensors format (huggingface/safetensors): 8-byte little-endian header length N, N bytes of JSON
@@ -314,6 +314,21 @@ export function encodeSafetensors(
   metadata: Record<string, string> = {},
 ): Uint8Array {
   const names = Object.keys(tensors).sort();
+  // what the readers refuse is refused here too: metadata values other than strings, data other than float32
+  for (const [k, v] of Object.entries(metadata))
+    if (typeof v !== 'string')
+      throw new InvalidArgumentError({
+        functionName: 'encodeSafetensors',
+        argument: 'metadata',
+        message: `'${k}' is a ${typeof v}; safetensors metadata holds strings only (JSON.stringify it, or String(…))`,
+      });
+  for (const k of names)
+    if (!(tensors[k]?.data instanceof Float32Array))
+      throw new InvalidArgumentError({
+        functionName: 'encodeSafetensors',
+        argument: 'tensors',
+        message: `'${k}' has data that is no Float32Array (${Array.isArray(tensors[k]?.data) ? 'a plain array: use Float32Array.from' : typeof tensors[k]?.data}); its bytes are written as they are`,
+      });
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
   let offset = 0;
@@ -321,7 +336,11 @@ export function encodeSafetensors(
     const t = tensors[k]!;
     const count = t.dims.reduce((a, b) => a * b, 1);
     if (count !== t.data.length)
-      throw new RangeError(`encodeSafetensors: '${k}' has ${t.data.length} values for dims [${t.dims.join(', ')}]`);
+      throw new InvalidArgumentError({
+        functionName: 'encodeSafetensors',
+        argument: 'tensors',
+        message: `'${k}' has ${t.data.length} values for dims [${t.dims.join(', ')}]`,
+      });
     header[k] = { dtype: 'F32', shape: t.dims, data_offsets: [offset, offset + 4 * count] };
     offset += 4 * count;
   }

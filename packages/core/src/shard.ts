@@ -85,6 +85,12 @@ function fnv1a(text: string): number {
 
 /** The shard a named unit of work belongs to (a stable hash of its id, so adding runs moves no other run). */
 export function shardOfKey(key: string, count: number): number {
+  if (!Number.isSafeInteger(count) || count < 1)
+    throw new InvalidArgumentError({
+      functionName: 'shardOfKey',
+      argument: 'count',
+      message: `expected a positive integer, got ${String(count)}`,
+    });
   return fnv1a(key) % count;
 }
 

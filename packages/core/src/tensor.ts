@@ -79,6 +79,16 @@ export function assertShape(
   argument: string,
   functionName: string,
 ): void {
+  // JavaScript callers pass nested arrays or nothing; say what a tensor is instead of failing on `t.dims.length`
+  const given = t as unknown;
+  const dims = typeof given === 'object' && given !== null ? (given as { dims?: unknown }).dims : undefined;
+  const data = typeof given === 'object' && given !== null ? (given as { data?: unknown }).data : undefined;
+  if (!Array.isArray(dims) || typeof data !== 'object' || data === null || !('length' in data))
+    throw new InvalidArgumentError({
+      functionName,
+      argument,
+      message: `expected a tensor { data, dims } of shape [${expected.map((e) => (e === null ? '*' : String(e))).join(', ')}], got ${Array.isArray(given) ? `an array of length ${given.length} (build one with tensor2d(rows))` : given === null || given === undefined ? String(given) : `an object without ${Array.isArray(dims) ? 'data' : 'dims'}`}`,
+    });
   const ok = t.dims.length === expected.length && expected.every((e, i) => e === null || e === t.dims[i]);
   if (!ok) {
     const want = `[${expected.map((e) => (e === null ? '*' : String(e))).join(', ')}]`;
@@ -97,9 +107,18 @@ export function assertShape(
   }
 }
 
-/** Row `i` of a `[rows, cols]` tensor as a subarray view (no copy). */
+/**
+ * Row `i` of a `[rows, cols]` tensor as a subarray view (no copy).
+ * @throws InvalidArgumentError when `i` is not an integer in [0, rows)
+ */
 export function row(t: Tensor2D, i: number): Float32Array {
   const d = t.dims[1];
+  if (!Number.isInteger(i) || i < 0 || i >= t.dims[0])
+    throw new InvalidArgumentError({
+      functionName: 'row',
+      argument: 'i',
+      message: `expected an integer row index in [0, ${t.dims[0]}), got ${i}`,
+    });
   return t.data.subarray(i * d, (i + 1) * d);
 }
 
@@ -113,6 +132,12 @@ export function l2NormalizeRows(x: Tensor2D, options: { epsilon?: number } = {})
   assertShape(x, [null, null], 'x', 'l2NormalizeRows');
   const [n, d] = x.dims;
   const eps = options.epsilon ?? 0;
+  if (!(Number.isFinite(eps) && eps >= 0))
+    throw new InvalidArgumentError({
+      functionName: 'l2NormalizeRows',
+      argument: 'epsilon',
+      message: `expected a finite number ≥ 0, got ${eps}`,
+    });
   const out = new Float32Array(n * d);
   for (let i = 0; i < n; i++) {
     let s = 0;

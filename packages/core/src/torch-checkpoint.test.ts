@@ -10,6 +10,12 @@ const dir = join(import.meta.dirname, '..', 'test-data', 'torch');
 const read = (f: string) => readTorchCheckpoint(readFileSync(join(dir, f)), f);
 
 describe('readTorchCheckpoint on files PyTorch wrote', () => {
+  it('a training checkpoint with its tensors one level down is refused with where they are', () => {
+    // torch.save({'state_dict': {'w': torch.ones(2, 2)}, 'epoch': 3}, 'training-checkpoint.pt') (PyTorch 1.13)
+    expect(() => read('training-checkpoint.pt')).toThrow(
+      /holds no tensors at its top level; 'state_dict' holds a dict of tensors \(a training checkpoint\?\): save that dict on its own, e\.g\. torch\.save\(ckpt\['state_dict'\], 'weights\.pt'\)/,
+    );
+  });
   it('state dict with float32 and float16 tensors', () => {
     const c = read('small-state-dict.pt');
     expect(c.kind).toBe('state-dict');

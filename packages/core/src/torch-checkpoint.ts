@@ -183,6 +183,22 @@ function failFor(name: string): (message: string, cause?: unknown) => never {
 }
 
 /**
+ * Where a root dict holds its tensors one level down (a training checkpoint `{'state_dict': {…}, 'epoch': 3}`), what
+ * to say: the keys that hold them and how to save the state dict itself; else ''.
+ */
+function nestedStateDicts(root: unknown): string {
+  if (!(root instanceof Map)) return '';
+  const holders = [...root]
+    .filter(
+      ([, v]) => v instanceof Map && [...(v as Map<unknown, unknown>).values()].some((t) => t instanceof PendingTensor),
+    )
+    .map(([k]) => String(k));
+  return holders.length
+    ? ` at its top level; ${holders.map((k) => `'${k}'`).join(', ')} holds a dict of tensors (a training checkpoint?): save that dict on its own, e.g. torch.save(ckpt['${holders[0]}'], 'weights.pt')`
+    : '';
+}
+
+/**
  * The tensors an unpickled root holds, by key: a dict at the root is a state dict; an object is a pickled
  * nn.Module (or, in a TorchScript archive, a scripted module) whose tensors {@link collectModuleTensors} gathers.
  * Throws a DataFormatError for any other root or when there are no tensors.
@@ -203,7 +219,7 @@ export function* checkpointTensors(
   } else {
     return fail(`the pickle holds ${describe(root)}, neither a dict of tensors nor a module`);
   }
-  if (Object.keys(pending).length === 0) fail('the checkpoint holds no tensors');
+  if (Object.keys(pending).length === 0) fail(`the checkpoint holds no tensors${nestedStateDicts(root)}`);
   return { pending, kind };
 }
 

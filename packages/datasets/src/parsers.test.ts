@@ -22,6 +22,21 @@ const AFFECT_HEADER = 'subDirectory_filePath,face_x,expression,valence';
 const FERPLUS_HEADER = 'Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF';
 
 describe('strict parsing of annotation text', () => {
+  it('refuses a misspelt policy or class count instead of taking the other choice', () => {
+    const affect = `${AFFECT_HEADER}\n1/a.jpg,0,1,0.1\n`;
+    const o = (x: Record<string, unknown>) => ({ file: 'training.csv', ...x }) as never;
+    // classes 9 read as 7 classes; 'Drop' as 'error'
+    expect(() => parseAffectNetCsvText(affect, o({ classes: 9 }))).toThrow(/'classes'.*expected 7 or 8, got 9/);
+    expect(() => parseAffectNetCsvText(affect, o({ outOfSet: 'Drop' }))).toThrow(/'outOfSet'.*'error', 'drop'/);
+    expect(() => parseAffectNetCsvText(affect, o({ duplicates: 'skip' }))).toThrow(
+      /'duplicates' passed to 'parseAffectNetCsvText'/,
+    );
+    const fer = `${FERPLUS_HEADER}\nPrivateTest,fer0.png,0,10,0,0,0,0,0,0,0,0\n`;
+    expect(() => parseFerPlusCsvText(fer, o({ noMajority: 'Error' }))).toThrow(/'noMajority'.*'drop', 'error'/);
+    expect(() => parseVideoListText('/v/a 8 1\n', o({ duplicates: 'Drop' }))).toThrow(
+      /'duplicates' passed to 'parseVideoListText'/,
+    );
+  });
   it('AffectNet: an empty expression cell is an error (not label 0 = neutral); a BOM in the header is fine', () => {
     expect(() => parseAffectNetCsvText(`${AFFECT_HEADER}\n1/a.jpg,0,,0.1\n`, { file: 'training.csv' })).toThrow(
       /training\.csv:2 \(field 'expression'\): "" is not an AffectNet category 0\.\.10/,

@@ -1,4 +1,4 @@
-import { DataFormatError, quoteInput, textLines, type LabelSet } from '@vlfer/core';
+import { checkOneOf, DataFormatError, InvalidArgumentError, quoteInput, textLines, type LabelSet } from '@vlfer/core';
 import { csvRecords, type CsvRecord, parseCount, parseCsvRows, parseCsvText, requireColumns } from './csv.js';
 import {
   BASIC_7,
@@ -41,7 +41,11 @@ class Duplicates {
     private readonly policy: DuplicatePolicy,
     private readonly drops: DropCounter,
     private readonly what: string,
-  ) {}
+    functionName: string,
+  ) {
+    // a misspelt policy ('Drop') must not fall through to the other one
+    checkOneOf(policy, ['error', 'drop'], { functionName, argument: 'duplicates' });
+  }
   /** @returns true when the row is a duplicate to drop */
   check(key: string, label: number, line: number): boolean {
     const prev = this.seen.get(key);
@@ -173,7 +177,13 @@ export function dropResolvedDuplicates<T extends { line: number; label: number }
 ): { rows: T[]; dropped: DroppedCount[] } {
   const drops = new DropCounter();
   for (const d of options.dropped) drops.add(d.reason, d.count);
-  const dups = new Duplicates(options.file, options.policy, drops, `${options.what} (resolved)`);
+  const dups = new Duplicates(
+    options.file,
+    options.policy,
+    drops,
+    `${options.what} (resolved)`,
+    'dropResolvedDuplicates',
+  );
   const kept = rows.filter((r) => !dups.check(key(r), r.label, r.line));
   return { rows: kept, dropped: drops.list() };
 }
@@ -250,7 +260,7 @@ export function parseVideoListText(
     });
   const labelSet = options.labelSet ?? (scheme === 'mafw-hesp' ? MAFW_11 : BASIC_7);
   const drops = new DropCounter();
-  const dups = new Duplicates(file, options.duplicates ?? 'error', drops, 'frame directory');
+  const dups = new Duplicates(file, options.duplicates ?? 'error', drops, 'frame directory', 'parseVideoListText');
   const entries: VideoListEntry[] = [];
   textLines(text).forEach((raw, i) => {
     const line = i + 1;
@@ -425,7 +435,7 @@ export function parseRafDbListText(
   const { file } = options;
   const labelSet = options.labelSet ?? BASIC_7;
   const drops = new DropCounter();
-  const dups = new Duplicates(file, options.duplicates ?? 'error', drops, 'image');
+  const dups = new Duplicates(file, options.duplicates ?? 'error', drops, 'image', 'parseRafDbListText');
   const entries: RafDbEntry[] = [];
   textLines(text).forEach((raw, i) => {
     const t = raw.trim();
@@ -547,9 +557,15 @@ export function parseAffectNetCsvText(
   const { file } = options;
   const { header, records } = affectNetRecords(text, file);
   requireColumns(file, header, ['subDirectory_filePath', 'expression']);
-  const labelSet = options.labelSet ?? ((options.classes ?? 7) === 8 ? BASIC_8 : BASIC_7);
+  // a misspelt policy or class count must not fall through to the other choice
+  const where = (argument: string) => ({ functionName: 'parseAffectNetCsvText', argument });
+  const classes = options.classes ?? 7;
+  if (classes !== 7 && classes !== 8)
+    throw new InvalidArgumentError({ ...where('classes'), message: `expected 7 or 8, got ${String(classes)}` });
+  const outOfSet = checkOneOf(options.outOfSet ?? 'error', ['error', 'drop'], where('outOfSet'));
+  const labelSet = options.labelSet ?? (classes === 8 ? BASIC_8 : BASIC_7);
   const drops = new DropCounter();
-  const dups = new Duplicates(file, options.duplicates ?? 'error', drops, 'image');
+  const dups = new Duplicates(file, options.duplicates ?? 'error', drops, 'image', 'parseAffectNetCsvText');
   const entries: AffectNetEntry[] = [];
   for (const r of records) {
     const native = affectNetCategory(r, file);
@@ -559,7 +575,7 @@ export function parseAffectNetCsvText(
     const label = native <= 7 ? nativeToLabelId('affectnet', native, labelSet) : undefined;
     if (label === undefined) {
       const cat = native <= 7 ? NATIVE_LABELS.affectnet.names[native]! : AFFECTNET_EXTRA[native - 8]!;
-      if ((options.outOfSet ?? 'error') === 'drop') {
+      if (outOfSet === 'drop') {
         drops.add(`expression ${native} (${cat}) not in ${labelSet.id}`);
         continue;
       }
@@ -673,7 +689,10 @@ export function parseFerPlusCsvText(
   const records = isFerPlusLabelCsv(text) ? ferPlusLabelCsvRecords(text, options) : ferPlusNewRecords(text, file);
   const labelSet = options.labelSet ?? BASIC_8;
   const drops = new DropCounter();
-  const policy = options.noMajority ?? 'drop';
+  const policy = checkOneOf(options.noMajority ?? 'drop', ['drop', 'error'], {
+    functionName: 'parseFerPlusCsvText',
+    argument: 'noMajority',
+  });
   const rows = records.map((r) => ferPlusRow(r, options));
   const last = lastRowPerImage(rows);
   const entries: FerPlusEntry[] = [];

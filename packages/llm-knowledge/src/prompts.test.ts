@@ -6,6 +6,7 @@ import {
   getInstruction,
   promptTypeByNumber,
   registerInstruction,
+  targetSpread,
 } from './index.js';
 
 const BASIC_7 = defineLabelSet('basic-7', ['happiness', 'sadness', 'neutral', 'anger', 'surprise', 'disgust', 'fear']);
@@ -50,6 +51,24 @@ describe('Exp-CLIP prompts', () => {
     expect(() => expClipPrompts('class_name', ['1', '2'])).toThrow(
       /'labelSet' passed to 'expClipPrompts': class '1' is a number, not an expression/,
     );
+  });
+  it('puts class names in as written and finds only its own curated prompts', () => {
+    // replaceAll's patterns: 'a$&b' became 'a{}b'; 'constructor' found Object's prototype and crashed
+    expect(expClipPrompts('class_name', ['a$&b', "it's $1"]).prompts).toEqual([['a$&b.'], ["it's $1."]]);
+    for (const name of ['constructor', 'toString', '__proto__'])
+      expect(expClipPrompts('class_name', [name]).prompts).toEqual([[`${name}.`]]);
+    expect(() => expClipPrompts('constructor' as never, BASIC_7)).toThrow(/unknown prompt type 'constructor'/);
+    expect(() => expClipPrompts('class_name', ['happiness', ' '])).toThrow(/class " " is no class name/);
+  });
+});
+
+describe('targetSpread', () => {
+  it('is the largest per-dimension std of the normalised targets, without cancellation over millions of rows', () => {
+    expect(targetSpread([1, 0, 1, 0, 0, 1], 3, 2)).toBeCloseTo(Math.sqrt(2) / 3, 12);
+    // 4,000,000 equal targets: E[v²] − E[v]² gave 1.24e-5 (above the 1e-5 of a constant teacher); Welford gives 0
+    const n = 4_000_000;
+    const same = new Float32Array(2 * n).map((_, i) => (i % 2 ? 0.8 : 0.6));
+    expect(targetSpread(same, n, 2)).toBeLessThan(1e-9);
   });
 });
 

@@ -60,7 +60,8 @@ export interface ClassPrompts {
  * class name the type's templates filled with the name, listed in `fromTemplates` so outputs can say so.
  */
 export function expClipPrompts(promptType: PromptType, labelSet: LabelSet | readonly string[]): ClassPrompts {
-  const table = (EXP_CLIP_PROMPTS as Readonly<Record<string, Readonly<Record<string, readonly string[]>>>>)[promptType];
+  const tables = EXP_CLIP_PROMPTS as Readonly<Record<string, Readonly<Record<string, readonly string[]>>>>;
+  const table = Object.hasOwn(tables, promptType) ? tables[promptType] : undefined;
   if (!table)
     throw new InvalidArgumentError({
       functionName: 'expClipPrompts',
@@ -72,8 +73,16 @@ export function expClipPrompts(promptType: PromptType, labelSet: LabelSet | read
     throw new InvalidArgumentError({ functionName: 'expClipPrompts', argument: 'labelSet', message: 'has no classes' });
   const fromTemplates: string[] = [];
   const prompts = names.map((name) => {
+    if (typeof name !== 'string' || name.trim() === '')
+      throw new InvalidArgumentError({
+        functionName: 'expClipPrompts',
+        argument: 'labelSet',
+        message: `class ${JSON.stringify(name)} is no class name (prompts would read 'a photo of a face exuding .')`,
+      });
     const key = name.trim().toLowerCase();
-    const curated = table[key] ?? table[PROMPT_ALIASES[key] ?? ''];
+    // own keys only: 'constructor' or 'toString' would find the object's prototype members
+    const own = (k: string | undefined) => (k !== undefined && Object.hasOwn(table, k) ? table[k] : undefined);
+    const curated = own(key) ?? own(Object.hasOwn(PROMPT_ALIASES, key) ? PROMPT_ALIASES[key] : undefined);
     if (curated) return [...curated];
     // a number names no expression: 'a photo of a face exuding 3.' would score classes by nothing (numbered folders)
     if (/^\d+$/.test(name.trim()))
@@ -83,7 +92,8 @@ export function expClipPrompts(promptType: PromptType, labelSet: LabelSet | read
         message: `class '${name.trim()}' is a number, not an expression: prompts are built from class names (numbered class folders that are a dataset's label ids are read as its classes with folderIds (CLI --folder-ids): 'raf-db' for 1 … 7, 'affectnet' for 0 … 7, 'fer2013' for 0 … 6; or rename the folders after their expressions)`,
       });
     fromTemplates.push(name);
-    return EXP_CLIP_TEMPLATES[promptType].map((t) => t.replaceAll('{}', name.trim()));
+    // a function replacer: a name with '$&' or '$1' in it is put in as written, not as a replacement pattern
+    return EXP_CLIP_TEMPLATES[promptType].map((t) => t.replaceAll('{}', () => name.trim()));
   });
   return { promptType, classNames: names, prompts, promptsPerClass: prompts[0]!.length, fromTemplates };
 }

@@ -1,7 +1,7 @@
 import { tensor2d, type Tensor2D } from '@vlfer/core';
 import { loadReferences, maxRelErr as relErr } from '@vlfer/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAdam, createSgd, infoNceSgdModelBytes, logitsPadding } from './index.js';
+import { createAdam, createSgd, infoNceSgdModelBytes, logitsPadding, normalizedGradientStep } from './index.js';
 import { InfoNceGraph, InfoNceSgdStep } from './node/index.js';
 import { symmetricInfoNceReference } from './info-nce.reference.js';
 
@@ -20,6 +20,18 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await graph.release();
+});
+
+describe('InfoNCE inputs', () => {
+  it('names a rank-1 tensor or float64 data as what it is', async () => {
+    const weight = tensor2d(ref.W0);
+    const flat = { ...X, dims: [X.data.length] } as unknown as Tensor2D;
+    await expect(graph.run({ features: flat, weight, targets: T })).rejects.toThrow(
+      /'features' passed to 'InfoNceGraph\.run': expected shape \[\*, \*\], got \[\d+\]/,
+    );
+    const wide = { ...X, data: Float64Array.from(X.data) } as unknown as Tensor2D;
+    await expect(graph.run({ features: wide, weight, targets: T })).rejects.toThrow(/'features'.*holds a Float64Array/);
+  });
 });
 
 describe('symmetric InfoNCE vs PyTorch (references.json exp_clip_head), 1e-5 relative', () => {
@@ -126,7 +138,39 @@ describe('optimisers (PyTorch semantics)', () => {
     sgd.step({ p: Float32Array.of(1) });
     expect(p[0]).toBeCloseTo(1 - 0.1 - 0.01, 6);
     expect(sgd.state().step).toBe(2);
-    expect(() => sgd.setLearningRate(0)).toThrow(/must be > 0/);
+    expect(() => sgd.setLearningRate(0)).toThrow(/'lr'.*expected a finite number > 0, got 0/);
+  });
+  it('refuses settings that give NaN or climb the loss, and optimiser state of other parameters', () => {
+    const p = { w: new Float32Array([1, 2]) };
+    const sgdBad = [
+      [{ lr: NaN }, 'lr'],
+      [{ lr: 0.1, momentum: NaN }, 'momentum'],
+      [{ lr: 0.1, momentum: -1 }, 'momentum'],
+      [{ lr: 0.1, weightDecay: NaN }, 'weightDecay'],
+    ] as const;
+    for (const [o, arg] of sgdBad) expect(() => createSgd(p, o)).toThrow(new RegExp(`'${arg}' passed to 'createSgd'`));
+    const adamBad = [
+      [{ lr: -1 }, 'lr'],
+      [{ lr: NaN }, 'lr'],
+      [{ betas: [1, 0.999] as [number, number] }, 'betas\\[0\\]'],
+      [{ betas: [0.9, NaN] as [number, number] }, 'betas\\[1\\]'],
+    ] as const;
+    for (const [o, arg] of adamBad)
+      expect(() => createAdam(p, o)).toThrow(new RegExp(`'${arg}' passed to 'createAdam'`));
+    const sgd = createSgd(p, { lr: 0.1, momentum: 0.9 });
+    expect(() => sgd.loadState({ step: 1, buffers: { w: new Float32Array(3) } })).toThrow(
+      /'buffers\.w' passed to 'Sgd\.loadState': has length 3, its parameter has 2/,
+    );
+    expect(() => sgd.loadState({ step: 1, buffers: { v: new Float32Array(2) } })).toThrow(
+      /is no buffer of these parameters \(expected w\)/,
+    );
+    const adam = createAdam(p);
+    adam.step({ w: new Float32Array([1, 1]) });
+    expect(() => createAdam({ w: new Float32Array(2) }).loadState(adam.state())).not.toThrow();
+    expect(() => createAdam({ w: new Float32Array(3) }).loadState(adam.state())).toThrow(/'buffers\.w\.exp_avg'/);
+    expect(() => normalizedGradientStep(new Float32Array(5), [1, 0], 1, 2.5)).toThrow(
+      /'repeat'.*expected an integer ≥ 1, got 2\.5/,
+    );
   });
   it('Adam: first step moves each parameter by lr·sign(g)', () => {
     const p = Float32Array.of(1, -1, 0.5);

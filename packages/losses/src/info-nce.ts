@@ -1,4 +1,4 @@
-import { buildModel, constant, InvalidArgumentError, type NodeSpec, type Tensor2D } from '@vlfer/core';
+import { assertShape, buildModel, constant, InvalidArgumentError, type NodeSpec, type Tensor2D } from '@vlfer/core';
 
 /**
  * Exp-CLIP's training loss (`train.py`): with I = normalise(X·Wᵀ) (projected CLIP image features) and
@@ -32,6 +32,16 @@ export interface InfoNceInputs {
 export const NORM_EPSILON = 1e-12;
 
 export function checkInfoNceInputs(inputs: InfoNceInputs, fn: string): { n: number; d: number; e: number } {
+  // each a float32 matrix first, so that a rank-1 tensor or a Float64Array is named as what it is
+  for (const name of ['features', 'weight', 'targets'] as const) {
+    assertShape(inputs[name], [null, null], name, fn);
+    if (!(inputs[name].data instanceof Float32Array))
+      throw new InvalidArgumentError({
+        functionName: fn,
+        argument: name,
+        message: `holds a ${(inputs[name].data as object).constructor.name}; expected float32 data (Float32Array.from it)`,
+      });
+  }
   const [n, d] = inputs.features.dims;
   const [e, d2] = inputs.weight.dims;
   if (n < 1)

@@ -1,7 +1,7 @@
 import { tensor2d, type Tensor2D } from '@vlfer/core';
 import { loadReferences, maxRelErr as relErr } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
-import { arplLoss, crossEntropy, supConLoss } from './index.js';
+import { arplLogitsBackward, arplLoss, crossEntropy, supConLoss } from './index.js';
 import { supConAnchors } from './open-set-losses.js';
 
 const ref = loadReferences();
@@ -55,6 +55,57 @@ describe('ARPL-style loss vs references.json (arpl), 1e-5 relative', () => {
     expect(() =>
       arplLoss({ features: tensor2d(a.x), centers: tensor2d(a.centers), labels: [0, 1, 2, 3, 0, 1, 2, 0], radius: 0 }),
     ).toThrow(/index 3 holds 3/);
+  });
+  it('refuses a radius, temperature or margin weight that is no number, and an empty batch, instead of NaN or a dropped term', () => {
+    const x = { features: tensor2d(a.x), centers: tensor2d(a.centers), labels: a.labels };
+    // NaN fails `h >= 0` for every row: the margin term vanished and the loss looked fine
+    expect(() => arplLoss({ ...x, radius: NaN })).toThrow(
+      /'radius' passed to 'arplLoss': expected a finite number, got NaN/,
+    );
+    expect(() => arplLoss({ ...x } as unknown as Parameters<typeof arplLoss>[0])).toThrow(/'radius'.*got undefined/);
+    for (const temperature of [0, -1, NaN])
+      expect(() => arplLoss({ ...x, radius: 0, temperature })).toThrow(/'temperature'.*expected a finite number > 0/);
+    expect(() => arplLoss({ ...x, radius: 0, marginWeight: NaN })).toThrow(/'marginWeight'/);
+    const empty = {
+      features: { dtype: 'float32' as const, data: new Float32Array(0), dims: [0, 16] as [number, number] },
+    };
+    expect(() => arplLoss({ ...x, ...empty, labels: [], radius: 0 })).toThrow(/'features'.*no rows/);
+    expect(() => crossEntropy({ ...empty.features, dims: [0, 3] }, [])).toThrow(/'logits'.*no rows/);
+    for (const temperature of [0, NaN])
+      expect(() => supConLoss({ features: tensor2d(a.x), labels: a.labels, temperature })).toThrow(/'temperature'/);
+  });
+  it('arplLogitsBackward checks features and centers as well as dLogits', () => {
+    const f = tensor2d([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ]);
+    const dL = tensor2d([
+      [1, 0],
+      [0, 1],
+      [1, 1],
+    ]);
+    expect(() =>
+      arplLogitsBackward(
+        f,
+        tensor2d([
+          [1, 2, 3],
+          [4, 5, 6],
+        ]),
+        dL,
+      ),
+    ).toThrow(/'centers'.*expected shape \[\*, 2\]/);
+    const torn = { dtype: 'float32' as const, data: new Float32Array(5), dims: [3, 2] as [number, number] };
+    expect(() =>
+      arplLogitsBackward(
+        torn,
+        tensor2d([
+          [1, 2],
+          [3, 4],
+        ]),
+        dL,
+      ),
+    ).toThrow(/'features'.*data length 5/);
   });
 });
 

@@ -1,4 +1,4 @@
-import { assertShape, checkClassIds, InvalidArgumentError, type Tensor2D } from '@vlfer/core';
+import { assertShape, checkClassIds, checkFiniteNumber, InvalidArgumentError, type Tensor2D } from '@vlfer/core';
 
 /**
  * HESP's open-set losses (ARPL-style reciprocal points and supervised contrastive), with analytic gradients.
@@ -6,8 +6,14 @@ import { assertShape, checkClassIds, InvalidArgumentError, type Tensor2D } from 
  * (through the CLIP towers) run in ONNX Runtime graphs.
  */
 
-/** `labels` [n]: one class id per feature row, in [0, k). */
-function labelsOk(labels: ArrayLike<number>, n: number, k: number, fn: string): void {
+/** `labels` [n]: one class id per feature row, in [0, k); a mean over no rows is refused (it would be NaN). */
+function labelsOk(labels: ArrayLike<number>, n: number, k: number, fn: string, rows = 'features'): void {
+  if (n === 0)
+    throw new InvalidArgumentError({
+      functionName: fn,
+      argument: rows,
+      message: 'has no rows: the mean loss over an empty batch is undefined',
+    });
   if (labels.length !== n)
     throw new InvalidArgumentError({
       functionName: fn,
@@ -83,6 +89,8 @@ export function arplLogitsBackward(
   centers: Tensor2D,
   dLogits: Tensor2D,
 ): { gradFeatures: Tensor2D; gradCenters: Tensor2D } {
+  assertShape(features, [null, null], 'features', 'arplLogitsBackward');
+  assertShape(centers, [null, features.dims[1]], 'centers', 'arplLogitsBackward');
   assertShape(dLogits, [features.dims[0], centers.dims[0]], 'dLogits', 'arplLogitsBackward');
   const gX = new Float64Array(features.data.length);
   const gC = new Float64Array(centers.data.length);
@@ -92,6 +100,9 @@ export function arplLogitsBackward(
     gradCenters: { dtype: 'float32', data: Float32Array.from(gC), dims: centers.dims },
   };
 }
+
+/** Temperatures divide: > 0 and finite. */
+const positive = { min: 0, minExclusive: true } as const;
 
 export interface ArplOptions {
   /** x: [batch, D] clip features (HESP: mean of 8 frame embeddings, not normalised). */
@@ -129,8 +140,10 @@ export function arplLoss(options: ArplOptions): ArplResult {
   assertShape(C, [null, d], 'centers', fn);
   const k = C.dims[0];
   labelsOk(labels, b, k, fn);
-  const T = options.temperature ?? 1;
-  const w = options.marginWeight ?? 0.1;
+  // a NaN radius would fail `h >= 0` for every row and drop the margin term, silently
+  checkFiniteNumber(radius, { functionName: fn, argument: 'radius' });
+  const T = checkFiniteNumber(options.temperature ?? 1, { functionName: fn, argument: 'temperature' }, positive);
+  const w = checkFiniteNumber(options.marginWeight ?? 0.1, { functionName: fn, argument: 'marginWeight' }, { min: 0 });
   const L = logitsF64(X, C);
   const dL = new Float64Array(b * k); // dLoss/dlogits
   let ce = 0;
@@ -194,7 +207,7 @@ export function supConLoss(options: SupConOptions): { loss: number; gradFeatures
   assertShape(X, [null, null], 'features', fn);
   const [n, d] = X.dims;
   labelsOk(labels, n, Number.MAX_SAFE_INTEGER, fn); // any class id below 2⁵³ − 1
-  const tau = options.temperature ?? 0.5;
+  const tau = checkFiniteNumber(options.temperature ?? 0.5, { functionName: fn, argument: 'temperature' }, positive);
   const factor = (options.scaleByTemperature ?? true) ? tau : 1;
   const { f, norms } = normalizeRowsF64(X);
   const S = scaledGram(f, n, d, tau);
@@ -309,7 +322,7 @@ function supConBackward(
 export function crossEntropy(logits: Tensor2D, labels: ArrayLike<number>): { loss: number; gradLogits: Tensor2D } {
   assertShape(logits, [null, null], 'logits', 'crossEntropy');
   const [n, c] = logits.dims;
-  labelsOk(labels, n, c, 'crossEntropy');
+  labelsOk(labels, n, c, 'crossEntropy', 'logits');
   const g = new Float32Array(n * c);
   let loss = 0;
   for (let i = 0; i < n; i++) {

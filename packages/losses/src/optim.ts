@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@vlfer/core';
+import { checkFiniteNumber, InvalidArgumentError } from '@vlfer/core';
 
 /** Named parameter buffers, updated in place by `step`. */
 export type Params = Record<string, Float32Array>;
@@ -38,21 +38,40 @@ interface OptimizerState {
   buffers: Record<string, Float32Array>;
 }
 
-function stateMethods(st: OptimizerState): Pick<Optimizer, 'state' | 'loadState' | 'setLearningRate'> {
+function stateMethods(
+  st: OptimizerState,
+  params: Params,
+  /** the state buffer names of parameter `k` (SGD: `k`, Adam: its two moments) */
+  buffersOf: (k: string) => string[],
+  fn: string,
+): Pick<Optimizer, 'state' | 'loadState' | 'setLearningRate'> {
   return {
     state: () => ({ step: st.t, buffers: st.buffers }),
     loadState(s) {
+      // a buffer of another length or name would update other values than its parameter's (NaN past the end)
+      checkFiniteNumber(s.step, { functionName: `${fn}.loadState`, argument: 'step' }, { min: 0, integer: true });
+      const expected = new Map(Object.entries(params).flatMap(([k, p]) => buffersOf(k).map((b) => [b, p.length])));
+      for (const [k, v] of Object.entries(s.buffers)) {
+        const want = expected.get(k);
+        if (want === undefined || v.length !== want)
+          throw new InvalidArgumentError({
+            functionName: `${fn}.loadState`,
+            argument: `buffers.${k}`,
+            message:
+              want === undefined
+                ? `is no buffer of these parameters (expected ${[...expected.keys()].join(', ') || 'none'})`
+                : `has length ${v.length}, its parameter has ${want}`,
+          });
+      }
       st.t = s.step;
       st.buffers = Object.fromEntries(Object.entries(s.buffers).map(([k, v]) => [k, Float32Array.from(v)]));
     },
     setLearningRate(next) {
-      if (!(next > 0))
-        throw new InvalidArgumentError({
-          functionName: 'setLearningRate',
-          argument: 'lr',
-          message: `must be > 0, got ${next}`,
-        });
-      st.lr = next;
+      st.lr = checkFiniteNumber(
+        next,
+        { functionName: 'setLearningRate', argument: 'lr' },
+        { min: 0, minExclusive: true },
+      );
     },
   };
 }
@@ -75,8 +94,12 @@ export interface SgdOptions {
  */
 export function createSgd(params: Params, options: SgdOptions): Optimizer {
   const { lr, momentum = 0, weightDecay = 0, dampening = 0, nesterov = false } = options;
-  if (!(lr > 0))
-    throw new InvalidArgumentError({ functionName: 'createSgd', argument: 'lr', message: `must be > 0, got ${lr}` });
+  const where = (argument: string) => ({ functionName: 'createSgd', argument });
+  checkFiniteNumber(lr, where('lr'), { min: 0, minExclusive: true });
+  // torch refuses momentum < 0 and weight_decay < 0 too; a NaN would reach every parameter from the second step
+  checkFiniteNumber(momentum, where('momentum'), { min: 0 });
+  checkFiniteNumber(weightDecay, where('weightDecay'), { min: 0 });
+  checkFiniteNumber(dampening, where('dampening'), { min: 0, max: 1 });
   if (nesterov && (momentum <= 0 || dampening !== 0))
     throw new InvalidArgumentError({
       functionName: 'createSgd',
@@ -104,7 +127,7 @@ export function createSgd(params: Params, options: SgdOptions): Optimizer {
       }
       st.t++;
     },
-    ...stateMethods(st),
+    ...stateMethods(st, params, (k) => [k], 'Sgd'),
   };
 }
 
@@ -128,6 +151,13 @@ export interface AdamOptions {
 export function createAdam(params: Params, options: AdamOptions = {}): Optimizer {
   const { lr = 1e-3, betas = [0.9, 0.999], eps = 1e-8, weightDecay = 0, decoupledWeightDecay = false } = options;
   const [b1, b2] = betas;
+  const where = (argument: string) => ({ functionName: 'createAdam', argument });
+  checkFiniteNumber(lr, where('lr'), { min: 0, minExclusive: true });
+  // as torch: 0 ≤ β < 1 (β = 1 divides by 1 − βᵗ = 0), eps ≥ 0, weight decay ≥ 0
+  checkFiniteNumber(b1, where('betas[0]'), { min: 0, max: 1, maxExclusive: true });
+  checkFiniteNumber(b2, where('betas[1]'), { min: 0, max: 1, maxExclusive: true });
+  checkFiniteNumber(eps, where('eps'), { min: 0 });
+  checkFiniteNumber(weightDecay, where('weightDecay'), { min: 0 });
   const st: OptimizerState = { t: 0, lr, buffers: {} };
   return {
     step(grads) {
@@ -149,7 +179,7 @@ export function createAdam(params: Params, options: AdamOptions = {}): Optimizer
         }
       }
     },
-    ...stateMethods(st),
+    ...stateMethods(st, params, (k) => [`${k}.exp_avg`, `${k}.exp_avg_sq`], 'Adam'),
   };
 }
 
@@ -190,6 +220,8 @@ export function multiStepLr(baseLr: number, epoch: number, milestones: readonly 
  * mean gradient of its K negative images to all K).
  */
 export function normalizedGradientStep(target: Float32Array, grad: ArrayLike<number>, step: number, repeat = 1): void {
+  checkFiniteNumber(repeat, { functionName: 'normalizedGradientStep', argument: 'repeat' }, { min: 1, integer: true });
+  checkFiniteNumber(step, { functionName: 'normalizedGradientStep', argument: 'step' });
   if (target.length !== grad.length * repeat)
     throw new InvalidArgumentError({
       functionName: 'normalizedGradientStep',

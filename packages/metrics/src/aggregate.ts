@@ -94,7 +94,7 @@ export function resampling(n: number, options: ResampleOptions, functionName: st
   if (!Number.isInteger(iterations) || iterations < 1)
     fail(indices ? 'indices' : 'iterations', `must be a positive integer number of resamples, got ${iterations}`);
   if (!(confidence > 0 && confidence < 1)) fail('confidence', `must be in (0, 1), got ${confidence}`);
-  if (!Number.isFinite(seed)) fail('seed', `must be a finite number, got ${seed}`);
+  if (!Number.isSafeInteger(seed)) fail('seed', `must be an integer, got ${seed}`);
   if (indices) {
     indices.forEach((r, b) => {
       if (r.length !== n) fail('indices', `resample ${b} has ${r.length} indices, expected n = ${n}`);
@@ -154,14 +154,32 @@ export function sortedQuantile(sorted: Float64Array, p: number): number {
  * interpolated as `np.percentile`.
  * @param options.statistic receives the resampled indices (length n) and returns the statistic
  */
+/**
+ * A statistic's value on one (re)sample, or an error naming the argument and the resample: a NaN sorts to the end
+ * and turns into an interval bound or a p-value that looks like a number.
+ * @param resample the resample's index, or undefined for the full sample
+ */
+export function finiteStatistic(
+  value: number,
+  where: { functionName: string; argument: string },
+  resample?: number,
+): number {
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  throw new InvalidArgumentError({
+    ...where,
+    message: `returned ${String(value)} on ${resample === undefined ? 'the full sample' : `resample ${resample}`}; it must return a finite number on every resample (a metric of a resample that lacks a class, say, must be defined for it)`,
+  });
+}
+
 export function bootstrapInterval(
   options: ResampleOptions & { n: number; statistic: (indices: Int32Array) => number },
 ): BootstrapInterval {
   const { n, statistic, seed } = options;
   const r = resampling(n, options, 'bootstrapInterval');
-  const estimate = statistic(Int32Array.from({ length: n }, (_, i) => i));
+  const where = { functionName: 'bootstrapInterval', argument: 'statistic' };
+  const estimate = finiteStatistic(statistic(Int32Array.from({ length: n }, (_, i) => i)), where);
   const stats = new Float64Array(r.iterations);
-  r.forEach((idx, b) => (stats[b] = statistic(idx)));
+  r.forEach((idx, b) => (stats[b] = finiteStatistic(statistic(idx), where, b)));
   stats.sort();
   const alpha = 1 - r.confidence;
   return {

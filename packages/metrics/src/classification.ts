@@ -1,6 +1,9 @@
 import { InvalidArgumentError } from '@vlfer/core';
 import { checkLabels, checkSameLength } from './validate.js';
 
+/** The most classes a confusion matrix is built for (4,096² cells; an id of 1e9 would exhaust the heap). */
+export const MAX_CONFUSION_CLASSES = 4096;
+
 /**
  * Confusion matrix, rows = true class, columns = predicted class.
  * @param yTrue [n] integer class ids
@@ -14,6 +17,12 @@ export function confusionMatrix(yTrue: ArrayLike<number>, yPred: ArrayLike<numbe
   checkLabels(yPred, 'yPred', 'confusionMatrix', numClasses);
   let c = numClasses ?? 0;
   if (numClasses === undefined) for (let i = 0; i < yTrue.length; i++) c = Math.max(c, yTrue[i]! + 1, yPred[i]! + 1);
+  if (c > MAX_CONFUSION_CLASSES)
+    throw new InvalidArgumentError({
+      functionName: 'confusionMatrix',
+      argument: numClasses === undefined ? 'yTrue' : 'numClasses',
+      message: `${numClasses === undefined ? 'its largest class id (or yPred’s) asks for' : 'asks for'} ${c} classes; a confusion matrix is built for at most ${MAX_CONFUSION_CLASSES} (are these class ids?)`,
+    });
   const m = Array.from({ length: c }, () => new Array<number>(c).fill(0));
   for (let i = 0; i < yTrue.length; i++) m[yTrue[i]!]![yPred[i]!]! += 1;
   return m;
@@ -32,6 +41,13 @@ export function perClassRecall(matrix: readonly (readonly number[])[]): (number 
         argument: 'matrix',
         message: `row ${i} has ${r.length} columns, expected ${matrix.length}`,
       });
+    for (let j = 0; j < r.length; j++)
+      if (!(Number.isFinite(r[j]) && r[j]! >= 0))
+        throw new InvalidArgumentError({
+          functionName: 'perClassRecall',
+          argument: 'matrix',
+          message: `cell [${i}][${j}] holds ${r[j]}; expected a count (a finite number ≥ 0)`,
+        });
     const support = r.reduce((s, v) => s + v, 0);
     return support === 0 ? null : r[i]! / support;
   });

@@ -7,6 +7,7 @@
 export type { ClassificationReport } from './classification.js';
 export {
   confusionMatrix,
+  MAX_CONFUSION_CLASSES,
   perClassRecall,
   unweightedAverageRecall,
   weightedAverageRecall,

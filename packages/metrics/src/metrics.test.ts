@@ -15,7 +15,43 @@ import {
   tnrAtTpr,
   unweightedAverageRecall,
   weightedAverageRecall,
+  MAX_CONFUSION_CLASSES,
 } from './index.js';
+
+describe('options and inputs that would give another number silently', () => {
+  it('refuses misspelt tie rules and variants instead of taking the other one', () => {
+    expect(auroc([1, 1, 2], [1, 0, 1], { ties: 'half' })).toBeCloseTo(7 / 9, 12);
+    const bad = { ties: 'Half' } as unknown as { ties: 'half' };
+    expect(() => auroc([1, 1, 2], [1, 0, 1], bad)).toThrow(
+      /'ties' passed to 'auroc': expected one of 'half', 'zero', got 'Half'/,
+    );
+    const variant = { variant: 'Standard' } as unknown as { variant: 'standard' };
+    expect(() => tnrAtTpr([0.9, 0.8], [0.1], variant)).toThrow(/'variant' passed to 'tnrAtTpr'/);
+    const oscrVariant = { variant: 'ARPL' } as unknown as { variant: 'arpl' };
+    expect(() => oscr([[1, 0]], [0], [[0, 1]], oscrVariant)).toThrow(/'variant' passed to 'oscr'/);
+  });
+  it('tnrAtTpr at a target TPR of 0: a threshold above every score rejects every unknown', () => {
+    expect(tnrAtTpr([1, 2, 3], [0, 3, 4], { targetTpr: 0 })).toBe(1);
+    expect(tnrAtTpr([1, 2, 3], [0, 3, 4], { targetTpr: 1 / 3 })).toBe(1 / 3);
+  });
+  it('refuses a class id that would ask for a matrix beyond the heap, and cells that are no counts', () => {
+    expect(() => confusionMatrix([0, 1e9], [0, 1])).toThrow(/'yTrue'.*1000000001 classes.*at most 4096/);
+    expect(() => confusionMatrix([0, 1], [0, 1], 1e6)).toThrow(/'numClasses'.*1000000 classes/);
+    expect(confusionMatrix([0], [0], MAX_CONFUSION_CLASSES)).toHaveLength(MAX_CONFUSION_CLASSES);
+    expect(() =>
+      perClassRecall([
+        [-1, 0],
+        [0, 1],
+      ]),
+    ).toThrow(/cell \[0\]\[0\] holds -1/);
+    expect(() =>
+      perClassRecall([
+        [1, NaN],
+        [0, 1],
+      ]),
+    ).toThrow(/cell \[0\]\[1\] holds NaN/);
+  });
+});
 
 const ref = loadReferences().metrics as {
   y_true: number[];

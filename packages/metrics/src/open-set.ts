@@ -1,4 +1,4 @@
-import { argmaxRows, InvalidArgumentError, maxRows, scoreRows, type Scores } from '@vlfer/core';
+import { argmaxRows, checkOneOf, InvalidArgumentError, maxRows, scoreRows, type Scores } from '@vlfer/core';
 import { checkLabels, checkSameClassCount, checkSameLength, checkScores } from './validate.js';
 
 /**
@@ -18,7 +18,8 @@ export function auroc(
 ): number {
   checkScores(knownScores, 'knownScores', 'auroc');
   checkScores(unknownScores, 'unknownScores', 'auroc');
-  const ties = options.ties ?? 'half';
+  // a misspelt rule ('Half') must not fall through to the other one
+  const ties = checkOneOf(options.ties ?? 'half', ['half', 'zero'], { functionName: 'auroc', argument: 'ties' });
   const k = Float64Array.from(knownScores as ArrayLike<number>).sort();
   const u = Float64Array.from(unknownScores as ArrayLike<number>).sort();
   // For each known score count unknowns strictly below (lo) and equal (hi - lo), by a merge walk.
@@ -54,6 +55,10 @@ export function tnrAtTpr(
   checkScores(knownScores, 'knownScores', 'tnrAtTpr');
   checkScores(unknownScores, 'unknownScores', 'tnrAtTpr');
   const target = options.targetTpr ?? 0.95;
+  const variant = checkOneOf(options.variant ?? 'standard', ['standard', 'arpl'], {
+    functionName: 'tnrAtTpr',
+    argument: 'variant',
+  });
   if (!(target >= 0 && target <= 1))
     throw new InvalidArgumentError({
       functionName: 'tnrAtTpr',
@@ -64,9 +69,11 @@ export function tnrAtTpr(
   const u = Float64Array.from(unknownScores as ArrayLike<number>).sort();
   const nk = k.length;
   const nu = u.length;
-  if ((options.variant ?? 'standard') === 'standard') {
-    // the highest threshold keeping TPR ≥ target is the ceil(target·nk)-th largest known score
-    const need = Math.max(1, Math.ceil(target * nk - 1e-12));
+  if (variant === 'standard') {
+    // the highest threshold keeping TPR ≥ target is the ceil(target·nk)-th largest known score; with none needed
+    // (target 0), a threshold above every score rejects every unknown
+    const need = Math.ceil(target * nk - 1e-12);
+    if (need <= 0) return 1;
     const t = k[nk - need]!;
     let below = 0;
     while (below < nu && u[below]! < t) below++;
@@ -139,6 +146,7 @@ export function oscr(
       message: 'is empty; at least one unknown sample is required',
     });
   checkLabels(knownLabels, 'knownLabels', 'oscr', known[0]?.length ?? 0);
+  checkOneOf(options.variant ?? 'threshold', ['threshold', 'arpl'], { functionName: 'oscr', argument: 'variant' });
   const sk = maxScores(known, 'knownLogits');
   const su = maxScores(unknown, 'unknownLogits');
   const pred = argmaxRows(known);

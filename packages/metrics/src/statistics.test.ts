@@ -9,6 +9,7 @@ import {
   pairedBootstrapTest,
   pairedPermutationTest,
   seedSummary,
+  studentTCdf,
   studentTQuantile,
   unweightedAverageRecall,
   weightedAverageRecall,
@@ -164,6 +165,22 @@ describe('paired tests between two methods on the same items', () => {
     // identical methods: p = 1
     expect(pairedPermutationTest({ n: 5, difference: () => 0, seed: 0 }).pValue).toBe(1);
   });
+
+  it('a statistic that returns NaN is named with its resample, not turned into a p-value or a bound', () => {
+    // a NaN is never "as extreme": the exact test gave p = 0, the bootstrap p = 1 / (B + 1), the interval upper NaN
+    const nanAt = (k: number) => (s: Uint8Array) => (s[0] && s[1] && k ? NaN : 0.1);
+    expect(() => pairedPermutationTest({ n: 4, difference: nanAt(1), seed: 0 })).toThrow(
+      /'difference' passed to 'pairedPermutationTest': returned NaN on resample \d+/,
+    );
+    expect(() => pairedPermutationTest({ n: 4, difference: () => NaN, seed: 0 })).toThrow(/on the full sample/);
+    const sometimes = (idx: Int32Array) => (idx[0] === idx[1] ? NaN : 0.5);
+    expect(() => bootstrapInterval({ n: 5, statistic: sometimes, seed: 1, iterations: 200 })).toThrow(
+      /'statistic' passed to 'bootstrapInterval': returned NaN on resample \d+/,
+    );
+    const b = { n: 5, seed: 1, iterations: 200, statisticB: () => 0.5 };
+    expect(() => pairedBootstrapTest({ ...b, statisticA: sometimes })).toThrow(/'statisticA'.*returned NaN/);
+    expect(() => pairedPermutationTest({ n: 40, difference: () => 0, seed: 0.5 })).toThrow(/'seed'.*integer/);
+  });
 });
 
 describe('across seeds: mean ± std and the t-interval of the mean', () => {
@@ -181,5 +198,22 @@ describe('across seeds: mean ± std and the t-interval of the mean', () => {
     expect(() => seedSummary([])).toThrow(/'values'.*empty/);
     expect(() => seedSummary([0.1, 0.2], { confidence: 1 })).toThrow(/'confidence'/);
     expect(() => studentTQuantile(0.5, 0)).toThrow(/'df'/);
+    for (const df of [0, -1, NaN]) expect(() => studentTCdf(1, df)).toThrow(/'df' passed to 'studentTCdf'/);
+  });
+
+  it('studentTCdf keeps its digits at many degrees of freedom (log B and 1 − x taken without cancellation)', () => {
+    // /usr/bin/python3 -c "from scipy import stats; print('%.17g' % stats.t.cdf(t, df))" (SciPy 1.10.1); the
+    // difference log Γ(a + ½) − log Γ(a) of two numbers near 1e7 kept 1e-7 of it before (0.97725004 at df 1e10)
+    const scipy = [
+      [2, 3, 0.93033701572057848],
+      [-0.3, 3, 0.39188164601995951],
+      [2, 1e4, 0.97723636966928229],
+      [-0.3, 1e4, 0.3820916956146661],
+      [2, 1e6, 0.97724973307434038],
+      [-0.3, 1e6, 0.3820886089894972],
+      [2, 1e8, 0.97724986670204661],
+      [-0.3, 1e8, 0.38208857812283192],
+    ] as const;
+    for (const [t, df, p] of scipy) expect(Math.abs(studentTCdf(t, df) - p), `t ${t} df ${df}`).toBeLessThan(1e-10);
   });
 });

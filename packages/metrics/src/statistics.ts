@@ -1,6 +1,7 @@
-import { createRng, InvalidArgumentError } from '@vlfer/core';
+import { checkFiniteNumber, createRng, InvalidArgumentError } from '@vlfer/core';
 import {
   bootstrapInterval,
+  finiteStatistic,
   meanStd,
   resampling,
   sortedQuantile,
@@ -107,12 +108,35 @@ function logGamma(x: number): number {
   return 0.5 * Math.log(2 * Math.PI) + (y + 0.5) * Math.log(t) - t + Math.log(a);
 }
 
-/** Regularised incomplete beta I_x(a, b) by its continued fraction (modified Lentz). */
-function incompleteBeta(x: number, a: number, b: number): number {
+/**
+ * log B(a, b) = log Γ(a) + log Γ(b) − log Γ(a + b). Where one argument is large and the other small (Student's t of
+ * many degrees of freedom: b = ½), the two large log Γ values cancel to a few digits; there log Γ(a + b) − log Γ(a)
+ * comes from its asymptotic series, s·log a + Σₖ (−1)ᵏ⁺¹ (Bₖ₊₁(s) − Bₖ₊₁(0)) / (k(k + 1) aᵏ) (Bernoulli
+ * polynomials; terms to a⁻³, the next below 1e-17 beyond a = 1e4).
+ */
+function logBeta(a: number, b: number): number {
+  const [big, small] = a >= b ? [a, b] : [b, a];
+  if (big < 1e4 || small > 1) return logGamma(a) + logGamma(b) - logGamma(a + b);
+  const s = small;
+  const ratio =
+    s * Math.log(big) +
+    (s * (s - 1)) / (2 * big) -
+    (s * (s - 1) * (2 * s - 1)) / (12 * big * big) +
+    (s * s * (s - 1) * (s - 1)) / (12 * big ** 3);
+  return logGamma(small) - ratio;
+}
+
+/**
+ * Regularised incomplete beta I_x(a, b) by its continued fraction (modified Lentz). `y` = 1 − x, given by callers
+ * that know it exactly (1 − x in floating point keeps few digits of it where x is near 1).
+ */
+function incompleteBeta(x: number, a: number, b: number, y = 1 - x): number {
   if (x <= 0) return 0;
-  if (x >= 1) return 1;
-  if (x > (a + 1) / (a + b + 2)) return 1 - incompleteBeta(1 - x, b, a);
-  const front = Math.exp(Math.log(x) * a + Math.log(1 - x) * b - logGamma(a) - logGamma(b) + logGamma(a + b)) / a;
+  if (y <= 0) return 1;
+  if (x > (a + 1) / (a + b + 2)) return 1 - incompleteBeta(y, b, a, x);
+  // log x as log1p(−y) near 1 (a·log x with a large multiplies its rounding)
+  const [lx, ly] = [x > 0.5 ? Math.log1p(-y) : Math.log(x), y > 0.5 ? Math.log1p(-x) : Math.log(y)];
+  const front = Math.exp(lx * a + ly * b - logBeta(a, b)) / a;
   const tiny = 1e-300;
   let f = 1;
   let c = 1;
@@ -135,14 +159,22 @@ function incompleteBeta(x: number, a: number, b: number): number {
   return front * (f - 1);
 }
 
-/** CDF of Student's t distribution with `df` degrees of freedom. */
+/**
+ * CDF of Student's t distribution with `df` degrees of freedom: scipy.stats.t.cdf to 1e-10 up to df = 1e8 (to 1e-14
+ * at small df; beyond 1e8 the error grows to 1e-9 at 1e10: use the normal distribution there).
+ * @param df degrees of freedom > 0 @throws InvalidArgumentError for a `t` or `df` that is no number, or df ≤ 0
+ */
 export function studentTCdf(t: number, df: number): number {
-  const tail = 0.5 * incompleteBeta(df / (df + t * t), df / 2, 0.5);
+  checkFiniteNumber(t, { functionName: 'studentTCdf', argument: 't' });
+  checkFiniteNumber(df, { functionName: 'studentTCdf', argument: 'df' }, { min: 0, minExclusive: true });
+  // x = df / (df + t²) and 1 − x = t² / (df + t²), each computed as such
+  const tail = 0.5 * incompleteBeta(df / (df + t * t), df / 2, 0.5, (t * t) / (df + t * t));
   return t > 0 ? 1 - tail : tail;
 }
 
 /**
- * Quantile (inverse CDF) of Student's t distribution, by bisection on `studentTCdf` to machine precision.
+ * Quantile (inverse CDF) of Student's t distribution, by bisection on `studentTCdf` (scipy.stats.t.ppf to 1e-9
+ * relative up to df = 1e8).
  * @param p probability in (0, 1) @param df degrees of freedom > 0
  */
 export function studentTQuantile(p: number, df: number): number {
@@ -232,11 +264,15 @@ export function pairedBootstrapTest(
   const { n, statisticA, statisticB, seed } = options;
   const r = resampling(n, options, 'pairedBootstrapTest');
   const all = Int32Array.from({ length: n }, (_, i) => i);
-  const estimateA = statisticA(all);
-  const estimateB = statisticB(all);
+  const whereA = { functionName: 'pairedBootstrapTest', argument: 'statisticA' };
+  const whereB = { functionName: 'pairedBootstrapTest', argument: 'statisticB' };
+  const estimateA = finiteStatistic(statisticA(all), whereA);
+  const estimateB = finiteStatistic(statisticB(all), whereB);
   const difference = estimateA - estimateB;
   const deltas = new Float64Array(r.iterations);
-  r.forEach((idx, b) => (deltas[b] = statisticA(idx) - statisticB(idx)));
+  r.forEach(
+    (idx, b) => (deltas[b] = finiteStatistic(statisticA(idx), whereA, b) - finiteStatistic(statisticB(idx), whereB, b)),
+  );
   let extreme = 0;
   // a relative tolerance so that floating-point noise in equal differences counts as "as extreme" (as SciPy does)
   const tol = 1e-12 * Math.max(1, Math.abs(difference));
@@ -286,8 +322,13 @@ export function pairedPermutationTest(options: {
   if (!Number.isInteger(n) || n <= 0) fail('n', `must be a positive integer, got ${n}`);
   if (!Number.isInteger(iterations) || iterations < 1)
     fail('iterations', `must be a positive integer, got ${iterations}`);
+  if (!Number.isSafeInteger(seed)) fail('seed', `must be an integer, got ${seed}`);
+  // a NaN is never "as extreme": it gave p = 0, which an exact test cannot give
+  const where = { functionName: 'pairedPermutationTest', argument: 'difference' };
+  let pattern = 0;
+  const diff = (s: Uint8Array) => finiteStatistic(difference(s), where, pattern++);
   const swapped = new Uint8Array(n);
-  const observed = difference(swapped);
+  const observed = finiteStatistic(difference(swapped), where);
   const tol = 1e-12 * Math.max(1, Math.abs(observed));
   const isExtreme = (d: number) => Math.abs(d) >= Math.abs(observed) - tol;
   if (n < 31 && 2 ** n <= iterations) {
@@ -295,7 +336,7 @@ export function pairedPermutationTest(options: {
     let extreme = 0;
     for (let mask = 0; mask < total; mask++) {
       for (let i = 0; i < n; i++) swapped[i] = (mask >>> i) & 1;
-      if (isExtreme(difference(swapped))) extreme++;
+      if (isExtreme(diff(swapped))) extreme++;
     }
     return { difference: observed, pValue: extreme / total, permutations: total, exact: true };
   }
@@ -303,7 +344,7 @@ export function pairedPermutationTest(options: {
   let extreme = 0;
   for (let b = 0; b < iterations; b++) {
     for (let i = 0; i < n; i++) swapped[i] = rng.next() < 0.5 ? 1 : 0;
-    if (isExtreme(difference(swapped))) extreme++;
+    if (isExtreme(diff(swapped))) extreme++;
   }
   return { difference: observed, pValue: (1 + extreme) / (iterations + 1), permutations: iterations, exact: false };
 }

@@ -103,7 +103,12 @@ describe('open-set baseline scores equal their NumPy references', () => {
     expect(() => knnScore(tensor2d([[0, 0, 0, 0, 0]]), bank, { k: 1 })).toThrow(/row 0 has zero norm/);
     expect(() => maxSoftmaxScore(tensor2d([[1, Number.NaN]]))).toThrow(/row 0, column 1 is NaN/);
     expect(() => energyScore(logits, { temperature: 0 })).toThrow(/temperature/);
+    // z / T overflowed to Infinity at a tiny T, and ∞ − ∞ gave NaN: T · logsumexp(z / T) → max z as T → 0
+    expect(energyScore(tensor2d([[0.5, 2, -1]]), { temperature: 1e-300 })).toEqual([2]);
     expect(() => zeroShotMspScore(features, tensor2d([[1, 2]]))).toThrow(/'textFeatures'/);
+    expect(() => zeroShotMspScore(tensor2d([[1, Number.NaN]]), tensor2d([[1, 0]]))).toThrow(
+      /'imageFeatures' passed to 'zeroShotMspScore': row 0, column 1 is NaN/,
+    );
     expect(() => maxLogitScore({ dtype: 'float32', data: new Float32Array(0), dims: [2, 0] })).toThrow(/0 columns/);
   });
 });

@@ -71,12 +71,14 @@ export function energyScore(logits: Tensor2D, options: { temperature?: number } 
       message: `must be a finite number > 0, got ${t}`,
     });
   const [n, k] = logits.dims;
+  // shifted by the raw maximum before dividing: z / T overflows to ±Infinity at small T (and ∞ − ∞ is NaN), while
+  // (z − max z) / T only goes to −Infinity, whose exp is 0; T · logsumexp(z / T) = max z + T · log Σ exp((z − max z) / T)
   return Array.from({ length: n }, (_, i) => {
     let m = -Infinity;
-    for (let j = 0; j < k; j++) m = Math.max(m, logits.data[i * k + j]! / t);
+    for (let j = 0; j < k; j++) m = Math.max(m, logits.data[i * k + j]!);
     let s = 0;
-    for (let j = 0; j < k; j++) s += Math.exp(logits.data[i * k + j]! / t - m);
-    return t * (m + Math.log(s));
+    for (let j = 0; j < k; j++) s += Math.exp((logits.data[i * k + j]! - m) / t);
+    return m + t * Math.log(s);
   });
 }
 
@@ -258,8 +260,10 @@ export function zeroShotMspScore(
   textFeatures: Tensor2D,
   options: { scale?: number } = {},
 ): { scores: number[]; predictions: number[]; logits: Tensor2D } {
-  assertShape(imageFeatures, [null, null], 'imageFeatures', 'zeroShotMspScore');
+  // each input named for its own non-finite value (the logits they make are named by maxSoftmaxScore otherwise)
+  checkFinite(imageFeatures, 'imageFeatures', 'zeroShotMspScore');
   assertShape(textFeatures, [null, imageFeatures.dims[1]], 'textFeatures', 'zeroShotMspScore');
+  checkFinite(textFeatures, 'textFeatures', 'zeroShotMspScore');
   const { logits } = cosineLogits(imageFeatures, textFeatures, options.scale ?? 100);
   const k = logits.dims[1];
   const predictions = Array.from({ length: logits.dims[0] }, (_, i) => {

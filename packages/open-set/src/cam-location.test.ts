@@ -29,6 +29,11 @@ describe('the stages of the CAM rule (camToUint8 → camRedMask → largestConto
     expect(() => camPatchLocation(new Float32Array(49).fill(0.5), 7)).toThrow(
       /the class activation map is constant .* give its centre instead \(location: \{ row, col \}, CLI --location row,col\)/,
     );
+    // a NaN or an infinity is named as such, not as a constant map; so is a grid that is no size
+    const nan = new Float32Array(49).map((_, i) => i);
+    nan[5] = NaN;
+    expect(() => camPatchLocation(nan, 7)).toThrow(/'cam'.*cell 5 holds NaN/);
+    expect(() => camPatchLocation(new Float32Array(4), -2)).toThrow(/'grid'.*expected an integer ≥ 1, got -2/);
     // numpy on a float32 CAM rounds each step to float32: 255 · 0.78823531 is 201.0000032 there, 200.9999948 in float64
     expect(Array.from(camToUint8(Float32Array.of(-2.2098031, 1.9609208, 1.0777086)))).toEqual([0, 255, 201]);
   });

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@vlfer/core';
+import { checkFiniteNumber, InvalidArgumentError } from '@vlfer/core';
 import { resizeBilinear } from '@vlfer/image';
 import { clampPatchCentre, type PatchLocation } from './visual-prompt.js';
 
@@ -189,11 +189,19 @@ export function camPatchLocation(
   options: { imageSize?: number; patchSize?: number } = {},
 ): PatchLocation {
   const S = options.imageSize ?? 224;
+  checkFiniteNumber(grid, { functionName: 'camPatchLocation', argument: 'grid' }, { min: 1, integer: true });
   if (cam.length !== grid * grid)
     throw new InvalidArgumentError({
       functionName: 'camPatchLocation',
       argument: 'cam',
       message: `length ${cam.length} is not ${grid}×${grid}`,
+    });
+  const bad = cam.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0)
+    throw new InvalidArgumentError({
+      functionName: 'camPatchLocation',
+      argument: 'cam',
+      message: `cell ${bad} holds ${cam[bad]}; a class activation map holds finite numbers`,
     });
   const mask = camRedMask(camToUint8(cam), grid, S);
   // a constant map (a uniform frame) has no maximum to map to 255: no red pixel, no region (the reference crashes)

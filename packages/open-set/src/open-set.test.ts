@@ -36,6 +36,7 @@ describe('HESP prompts', () => {
       'Sad',
       'Surprise',
     ]);
+    expect(() => knownClassTexts([1, 4, 1], MAFW_11)).toThrow(/'knownClassIds'.*names class id 1 twice/);
     expect(coopPromptText('Angry', 4)).toBe('X X X X Angry.');
     expect(coopPromptText('Angry').split(' ').length).toBe(17);
     expect(negativePromptText('Sad')).toBe('This video is not Sad.');
@@ -57,6 +58,30 @@ describe('visual prompt', () => {
     expect(frames.data[((1 * 3 + 2) * 8 + 3) * 8 + 4]).toBe(0.5);
     expect(clampPatchCentre({ row: 5, col: 300 })).toEqual({ row: 28, col: 195 });
     expect(() => applyVisualPrompt(frames, patch, { row: 0, col: 0 })).toThrow(/does not fit/);
+  });
+  it('clampPatchCentre refuses what no patch fits and places odd patches that applyVisualPrompt accepts', () => {
+    // NaN came out as NaN; a 56-pixel patch in a 10-pixel frame got centre −19
+    expect(() => clampPatchCentre({ row: NaN, col: 3 })).toThrow(/'location\.row'.*got NaN/);
+    expect(() => clampPatchCentre({ row: 3, col: 3 }, 56, 10)).toThrow(/'size'.*≤ 10, got 56/);
+    const odd = {
+      dtype: 'float32' as const,
+      data: new Float32Array(3 * 3 * 3),
+      dims: [3, 3, 3] as [number, number, number],
+    };
+    const frames = {
+      dtype: 'float32' as const,
+      data: new Float32Array(3 * 8 * 8),
+      dims: [1, 3, 8, 8] as [number, number, number, number],
+    };
+    for (const at of [
+      { row: 0, col: 0 },
+      { row: 99, col: 99 },
+      { row: 4.4, col: 2 },
+    ]) {
+      const c = clampPatchCentre(at, 3, 8);
+      expect(c.row >= 1 && c.row <= 6 && Number.isInteger(c.row)).toBe(true);
+      expect(() => applyVisualPrompt(frames, odd, c)).not.toThrow();
+    }
   });
 });
 

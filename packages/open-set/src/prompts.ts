@@ -46,6 +46,13 @@ export function knownClassTexts(
   options: { referenceBehaviour?: HespReferenceBehaviour } = {},
 ): string[] {
   const sorted = [...knownClassIds].sort((a, b) => a - b);
+  const twice = sorted.find((id, i) => i > 0 && sorted[i - 1] === id);
+  if (twice !== undefined)
+    throw new InvalidArgumentError({
+      functionName: 'knownClassTexts',
+      argument: 'knownClassIds',
+      message: `names class id ${twice} twice; each known class once`,
+    });
   const texts = sorted.map((id) => {
     const name = labelSet.names[id];
     if (name === undefined)

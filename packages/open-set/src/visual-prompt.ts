@@ -1,4 +1,4 @@
-import { assertShape, InvalidArgumentError, type Tensor, type Tensor4D } from '@vlfer/core';
+import { assertShape, checkFiniteNumber, InvalidArgumentError, type Tensor, type Tensor4D } from '@vlfer/core';
 
 /** Row/column of the patch centre in the 224×224 frame (HESP: one location per run). */
 export interface PatchLocation {
@@ -6,9 +6,19 @@ export interface PatchLocation {
   col: number;
 }
 
-/** Clamp a centre so a `size`-pixel patch stays inside an `image`-pixel frame (HESP: [28, 195] for 56 in 224). */
+/**
+ * Clamp a centre so a `size`-pixel patch stays inside an `image`-pixel frame: rounded, then in [⌊size/2⌋,
+ * image − 1 − ⌊size/2⌋] (HESP: [28, 195] for 56 in 224). The patch's first row is centre − ⌊size/2⌋
+ * (`applyVisualPrompt`), so odd sizes fit too.
+ * @throws InvalidArgumentError for a centre that is no number, or a patch larger than the frame
+ */
 export function clampPatchCentre(location: PatchLocation, size = 56, image = 224): PatchLocation {
-  const half = size / 2;
+  const fn = 'clampPatchCentre';
+  checkFiniteNumber(image, { functionName: fn, argument: 'image' }, { min: 1, integer: true });
+  checkFiniteNumber(size, { functionName: fn, argument: 'size' }, { min: 1, max: image, integer: true });
+  checkFiniteNumber(location?.row, { functionName: fn, argument: 'location.row' });
+  checkFiniteNumber(location?.col, { functionName: fn, argument: 'location.col' });
+  const half = Math.floor(size / 2);
   const clamp = (v: number) => Math.min(Math.max(Math.round(v), half), image - 1 - half);
   return { row: clamp(location.row), col: clamp(location.col) };
 }
@@ -24,8 +34,8 @@ export function applyVisualPrompt(frames: Tensor4D, patch: Tensor<'R3'>, locatio
   const s = patch.dims[1];
   assertShape(patch, [3, s, s], 'patch', 'applyVisualPrompt');
   const [n, , h, w] = frames.dims;
-  const top = location.row - s / 2;
-  const left = location.col - s / 2;
+  const top = location.row - Math.floor(s / 2);
+  const left = location.col - Math.floor(s / 2);
   if (top < 0 || left < 0 || top + s > h || left + s > w || !Number.isInteger(top) || !Number.isInteger(left)) {
     throw new InvalidArgumentError({
       functionName: 'applyVisualPrompt',

@@ -155,6 +155,30 @@ describe('fitClosedSetMethod', () => {
     expect(partsOf('zero-shot')).toEqual(['test']);
     expect(partsOf('tip-adapter')).toEqual(['train', 'test']);
   });
+  it('checks every part before a fit: labels per row, feature dims, class weights, the method and the seed', () => {
+    // 3 labels for 4 rows fitted on the first 3 rows, silently; a dim mismatch surfaced only after the sweep
+    const short = { ...train, labels: train.labels.slice(0, -1) };
+    for (const m of ['tip-adapter', 'few-shot-probe', 'linear-probe'] as const)
+      expect(() => fitClosedSetMethod(m, { ...inputs, train: short }, { shots: 2 })).toThrow(
+        /'train\.labels' passed to 'fitClosedSetMethod': has 89 labels for 90 feature rows/,
+      );
+    const wide = tensor<'R2'>(new Float32Array(60 * 5), [60, 5]);
+    expect(() => fitClosedSetMethod('linear-probe', { ...inputs, test: wide })).toThrow(
+      /'train\.features'.*expected shape \[\*, 5\]/,
+    );
+    expect(() =>
+      fitClosedSetMethod('tip-adapter', { ...inputs, classWeights: tensor2d([[1, 0, 0, 0]]) }, { shots: 2 }),
+    ).toThrow(/'classWeights'.*expected shape \[3, 4\]/);
+    const knn = 'knn' as unknown as 'zero-shot';
+    expect(() => fitClosedSetMethod(knn, inputs)).toThrow(/'method'.*expected one of 'zero-shot'/);
+    expect(() => fitClosedSetMethod('few-shot-probe', inputs, { shots: 2, seed: 0.5 })).toThrow(
+      /'seed' passed to 'selectFewShot': expected an integer, got 0\.5/,
+    );
+    const search = { search: 'Grid' } as unknown as { search: 'grid' };
+    expect(() => sweepLinearProbe(train, validation, { ...search, numClasses: 3 })).toThrow(
+      /'search'.*'binary', 'grid'/,
+    );
+  });
 });
 
 describe('fitClosedSetMethodSteps (the sweep in steps, for runSteps)', () => {

@@ -1,4 +1,12 @@
-import { argmaxRows, assertShape, InvalidArgumentError, runStepsSync, type Tensor2D } from '@vlfer/core';
+import {
+  argmaxRows,
+  assertShape,
+  checkClassIds,
+  checkOneOf,
+  InvalidArgumentError,
+  runStepsSync,
+  type Tensor2D,
+} from '@vlfer/core';
 import { selectFewShot, takeRows } from './few-shot.js';
 import {
   probeLogits,
@@ -79,6 +87,30 @@ export interface ClosedSetFit {
   shotIndices?: number[];
 }
 
+/**
+ * Every part the method reads, checked before any fit: features of the test part's dimension, one label per row in
+ * [0, numClasses), class weights [numClasses, D] (a mismatch found after a sweep of minutes, or a shorter label list
+ * whose rows were silently left out, is what this prevents).
+ */
+function checkParts(method: ClosedSetMethod, inputs: ClosedSetInputs): void {
+  const fn = 'fitClosedSetMethod';
+  const d = inputs.test.dims[1];
+  for (const part of ['train', 'validation'] as const) {
+    const p = inputs[part];
+    if (!p || !partsOf(method).includes(part)) continue;
+    assertShape(p.features, [null, d], `${part}.features`, fn);
+    if (p.labels.length !== p.features.dims[0])
+      throw new InvalidArgumentError({
+        functionName: fn,
+        argument: `${part}.labels`,
+        message: `has ${p.labels.length} labels for ${p.features.dims[0]} feature rows`,
+      });
+    checkClassIds(p.labels, { functionName: fn, argument: `${part}.labels` }, inputs.numClasses);
+  }
+  if (method === 'tip-adapter' && inputs.classWeights)
+    assertShape(inputs.classWeights, [inputs.numClasses, d], 'classWeights', fn);
+}
+
 function need<T>(v: T | undefined, what: string, method: ClosedSetMethod): T {
   if (v === undefined)
     throw new InvalidArgumentError({
@@ -115,7 +147,9 @@ export function* fitClosedSetMethodSteps(
   options: ClosedSetFitOptions = {},
 ): Generator<ProbeProgress, ClosedSetFit, void> {
   const k = inputs.numClasses;
+  checkOneOf(method, CLOSED_SET_METHODS, { functionName: 'fitClosedSetMethod', argument: 'method' });
   assertShape(inputs.test, [null, null], 'test', 'fitClosedSetMethod');
+  checkParts(method, inputs);
   const finish = (logits: Tensor2D, extra: Omit<ClosedSetFit, 'predicted' | 'logits'> = {}): ClosedSetFit => {
     assertShape(logits, [inputs.test.dims[0], k], 'logits', 'fitClosedSetMethod');
     return { predicted: argmaxRows(logits), logits, ...extra };

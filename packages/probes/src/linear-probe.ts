@@ -1,6 +1,7 @@
 import {
   assertShape,
   checkClassIds,
+  checkOneOf,
   InvalidArgumentError,
   runStepsSync,
   type ProgressCallback,
@@ -352,7 +353,11 @@ export function* sweepLinearProbeSteps(
     });
   const fits = new Map<number, { score: number; probe: LinearProbe }>();
   const evaluated: { c: number; score: number }[] = [];
-  const grid = (options.search ?? 'binary') === 'grid';
+  const search = checkOneOf(options.search ?? 'binary', ['binary', 'grid'], {
+    functionName: 'sweepLinearProbe',
+    argument: 'search',
+  });
+  const grid = search === 'grid';
   const total = grid ? 97 : 15;
   function* evalAt(j: number): Generator<ProbeProgress, void, void> {
     if (fits.has(j)) return;

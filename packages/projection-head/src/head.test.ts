@@ -123,6 +123,24 @@ function torchZip(out: number, inp: number, weight: Float32Array, evil = false):
 }
 
 describe('ProjectionHead', () => {
+  it('refuses dims that are no positive integers and inputs that are no float32 matrix, naming them', async () => {
+    // outputDim -1 gave "Invalid typed array length: -4", 1.5 a head of 6 weights
+    for (const outputDim of [-1, 1.5, NaN])
+      expect(() => createProjectionHead({ inputDim: 4, outputDim, rng: createRng(1) })).toThrow(
+        /'outputDim' passed to 'createProjectionHead': expected an integer ≥ 1/,
+      );
+    const head = createProjectionHead({ inputDim: 3, outputDim: 2, rng: createRng(1) });
+    try {
+      const torn = { dtype: 'float32' as const, data: new Float32Array(9), dims: [2, 3] as [number, number] };
+      await expect(head.project(torn)).rejects.toThrow(/'x'.*data length 9 does not match dims \[2, 3\]/);
+      const flat = { dtype: 'float32' as const, data: new Float32Array(3), dims: [3] } as unknown as typeof torn;
+      await expect(head.project(flat)).rejects.toThrow(/'x'.*expected shape \[\*, \*\], got \[3\]/);
+      const rows = [[1, 2, 3]] as unknown as typeof torn;
+      await expect(head.project(rows)).rejects.toThrow(/'x'.*got an array of length 1 \(build one with tensor2d/);
+    } finally {
+      await head.dispose();
+    }
+  });
   it('initialises like nn.Linear (U(±1/√D)) from the injected RNG', () => {
     const a = createProjectionHead({ inputDim: 512, rng: createRng(1) });
     const b = createProjectionHead({ inputDim: 512, rng: createRng(1) });

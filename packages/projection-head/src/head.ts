@@ -1,7 +1,15 @@
 import { existsSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { DataFormatError, InvalidArgumentError, type FeatureProjection, type Rng, type Tensor2D } from '@vlfer/core';
+import {
+  assertShape,
+  checkFiniteNumber,
+  DataFormatError,
+  InvalidArgumentError,
+  type FeatureProjection,
+  type Rng,
+  type Tensor2D,
+} from '@vlfer/core';
 import {
   ortSessionOptions,
   readBytesFile,
@@ -40,6 +48,14 @@ export class ProjectionHead implements FeatureProjection {
     metadata?: Record<string, string>;
   }) {
     const { inputDim, outputDim, weight } = options;
+    for (const argument of ['inputDim', 'outputDim'] as const)
+      checkFiniteNumber(options[argument], { functionName: 'ProjectionHead', argument }, { min: 1, integer: true });
+    if (!(weight instanceof Float32Array))
+      throw new InvalidArgumentError({
+        functionName: 'ProjectionHead',
+        argument: 'weight',
+        message: 'expected a Float32Array (row-major [outputDim, inputDim])',
+      });
     if (weight.length !== inputDim * outputDim)
       throw new InvalidArgumentError({
         functionName: 'ProjectionHead',
@@ -62,11 +78,18 @@ export class ProjectionHead implements FeatureProjection {
    * @param x [rows, inputDim] @returns [rows, outputDim]
    */
   async project(x: Tensor2D): Promise<Tensor2D> {
+    assertShape(x, [null, null], 'x', 'ProjectionHead.project');
     if (x.dims[1] !== this.inputDim)
       throw new InvalidArgumentError({
         functionName: 'ProjectionHead.project',
         argument: 'x',
         message: `has ${x.dims[1]}-d rows, the head expects ${this.inputDim}-d (encoder/head mismatch)`,
+      });
+    if (!(x.data instanceof Float32Array))
+      throw new InvalidArgumentError({
+        functionName: 'ProjectionHead.project',
+        argument: 'x',
+        message: `holds a ${(x.data as object).constructor.name}; expected float32 data (Float32Array.from it)`,
       });
     if (x.dims[0] === 0) return { dtype: 'float32', data: new Float32Array(0), dims: [0, this.outputDim] };
     this.session ??= ort.InferenceSession.create(
@@ -99,12 +122,11 @@ export function createProjectionHead(options: {
 }): ProjectionHead {
   const { inputDim, rng } = options;
   const outputDim = options.outputDim ?? EXP_CLIP_HEAD_DIM;
-  if (!Number.isInteger(inputDim) || inputDim <= 0)
-    throw new InvalidArgumentError({
-      functionName: 'createProjectionHead',
-      argument: 'inputDim',
-      message: `must be a positive integer, got ${inputDim}`,
-    });
+  for (const [argument, v] of [
+    ['inputDim', inputDim],
+    ['outputDim', outputDim],
+  ] as const)
+    checkFiniteNumber(v, { functionName: 'createProjectionHead', argument }, { min: 1, integer: true });
   const bound = 1 / Math.sqrt(inputDim);
   const weight = new Float32Array(outputDim * inputDim);
   for (let i = 0; i < weight.length; i++) weight[i] = (2 * rng.next() - 1) * bound;

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { DataFormatError, quoteInput, type LabelSet } from '@vlfer/core';
+import { checkOneOf, DataFormatError, quoteInput, type LabelSet } from '@vlfer/core';
 import { inferLabelSet, matchClassName, NATIVE_LABELS, type NativeLabelScheme } from '../label-sets.js';
 import { isImageFile, isVideoFile, VIDEO_EXTENSIONS } from '../media.js';
 import { countLabels, DropCounter, type ImageItem, type LoadResult } from '../types.js';
@@ -168,7 +168,11 @@ export function classFolderItems(
 /** Stages: {@link findClassDirs} → label set → per folder {@link classFolderLabel}, {@link classFolderItems} → verify. */
 async function loadClassFolder(root: string, options: ClassFolderOptions): Promise<LoadResult<ImageItem>> {
   const dropped = new DropCounter();
-  const classDirs = findClassDirs(root, options.kind, options.extraFiles ?? 'error', dropped);
+  const extraFiles = checkOneOf(options.extraFiles ?? 'error', ['error', 'skip'], {
+    functionName: options.kind === 'image' ? 'loadImageFolder' : 'loadVideoFolder',
+    argument: 'extraFiles',
+  });
+  const classDirs = findClassDirs(root, options.kind, extraFiles, dropped);
   const classes = classDirs.map((c) => (options.folderIds ? folderIdClass(options.folderIds, c.dir, c.name) : c.name));
   let labelSet = options.labelSet;
   let labelSetReason: string | undefined;

@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { DataFormatError, InvalidArgumentError, type LabelSet } from '@vlfer/core';
+import { checkOneOf, DataFormatError, InvalidArgumentError, type LabelSet } from '@vlfer/core';
 import { readTextFile } from '@vlfer/core/node';
 import { BASIC_7 } from '../label-sets.js';
 import {
@@ -77,7 +77,10 @@ export interface RafDbOptions {
  * and (`verify`) to be an image; errors name the list's line.
  */
 export async function loadRafDb(options: RafDbOptions): Promise<LoadResult<ImageItem>> {
-  const variant = options.variant ?? 'aligned';
+  const variant = checkOneOf(options.variant ?? 'aligned', ['aligned', 'original'], {
+    functionName: 'loadRafDb',
+    argument: 'variant',
+  });
   const file = options.annotations ?? join(options.root, 'EmoLabel', 'list_patition_label.txt');
   const imageDir = options.imageDir ?? join(options.root, 'Image', variant);
   const { entries, dropped } = parseRafDbListText(readTextFile(file, 'RAF-DB partition list'), {
