@@ -139,6 +139,19 @@ describe('exp-clip train end to end on tiny-clip with imported targets', () => {
       ),
     ).rejects.toThrow(AbortedError);
     expect(readLog(part).length).toBe(4);
+    // the log a resume keeps and publishes is the one the checkpoint was written after: deleted or edited, refused
+    const logFile = join(part, 'work', 'train-log.jsonl');
+    const logBytes = readFileSync(logFile);
+    const again3 = { ...base(), epochs: 3, out: part, cacheDir: join(work, 'cache') };
+    rmSync(logFile);
+    await expect(runTrain(again3, { log: () => {} })).rejects.toThrow(
+      /train-log\.jsonl.*is missing \(deleted, cut or edited since it was written: 0 of its 4 steps are there/,
+    );
+    writeFileSync(logFile, logBytes.toString('utf8').replace(/"loss":(\d)/, '"loss":9$1'));
+    await expect(runTrain(again3, { log: () => {} })).rejects.toThrow(
+      /train-log\.jsonl.*holds other training steps than checkpoint\.safetensors recorded/,
+    );
+    writeFileSync(logFile, logBytes);
     const resumed = await runTrain(
       { ...base(), epochs: 3, out: part, cacheDir: join(work, 'cache') },
       { log: () => {} },

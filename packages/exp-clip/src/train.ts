@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { dirname, join, resolve } from 'node:path';
-import { existsSync, mkdirSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import {
   AbortedError,
@@ -26,6 +26,7 @@ import {
   claimRunKind,
   ensureDir,
   FeatureCache,
+  hashBytes,
   loadCommandCheckpoint,
   provenance,
   readJsonLines,
@@ -560,6 +561,11 @@ const CheckpointMetaSchema = z.object({
   featuresFingerprint: z.string(),
   targetsFingerprint: z.string(),
   modelFingerprint: z.string(),
+  /**
+   * SHA-256 of the training log (work/train-log.jsonl) as it stood when the checkpoint was written, which a resume
+   * keeps and publishes: checked on resume (absent from checkpoints written before 2026-12-06).
+   */
+  logDigest: z.string().optional(),
 });
 type CheckpointMeta = z.infer<typeof CheckpointMetaSchema>;
 
@@ -735,6 +741,12 @@ export function selectTrainStart(
       )
     : [];
   writeJsonLinesAtomic(files.logPath, kept);
+  // the log the resume keeps and publishes is the one the checkpoint was written after (not deleted, cut or edited)
+  if (ck.meta.logDigest !== undefined && hashBytes(readFileSync(files.logPath)) !== ck.meta.logDigest)
+    throw new DataFormatError({
+      file: earlier ?? files.logPath,
+      message: `${earlier ? `holds other training steps than ${basename(files.checkpointPath)} recorded` : 'is missing'} (deleted, cut or edited since it was written: ${kept.length} of its ${done} steps are there, or other values): resuming would publish that log as this run's; restore it, or delete the run directory to train again`,
+    });
   return { head, start, resumedFrom: { epoch: start.epoch, step: start.step } };
 }
 
@@ -820,6 +832,7 @@ export async function runHeadTraining(
           epoch: at.epoch,
           step: at.step,
           ...inputs.fingerprints,
+          logDigest: hashBytes(readFileSync(files.logPath)),
         },
       });
       lastCheckpoint = performance.now();

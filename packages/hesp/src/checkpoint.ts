@@ -64,6 +64,12 @@ const CheckpointMetaSchema = z.object({
    * spelt (`hespDataFingerprintForms`).
    */
   cwd: z.string().optional(),
+  /**
+   * SHA-256 of the working files as they stood when the checkpoint was written (work/train-log.jsonl,
+   * work/epochs.jsonl, work/best.safetensors or null), which a resume reuses and publishes: checked on resume (absent
+   * from checkpoints written before 2026-12-06).
+   */
+  workDigests: z.object({ trainLog: z.string(), epochs: z.string(), best: z.string().nullable() }).optional(),
 });
 
 /** The metadata of a HESP training checkpoint (checkpoint.safetensors): where to continue and what it was trained on. */

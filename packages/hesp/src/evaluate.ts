@@ -369,8 +369,10 @@ export function publishHespEval(
   best: HespBestState['meta'],
   warnings: string[],
   log?: (line: string) => void,
+  /** the run directory, locked by the caller since it read the state it scored (left open); else locked here */
+  locked?: RunDirectory,
 ): void {
-  const run = RunDirectory.open(runDir, { command: 'hesp eval', ...(log ? { log } : {}) });
+  const run = locked ?? RunDirectory.open(runDir, { command: 'hesp eval', ...(log ? { log } : {}) });
   try {
     const evalJson = {
       epoch: result.epoch,
@@ -385,7 +387,7 @@ export function publishHespEval(
       { merge: true },
     );
   } finally {
-    run.close();
+    if (!locked) run.close();
   }
 }
 
@@ -396,6 +398,21 @@ export function publishHespEval(
  * Stages: `readHespRunConfig` → `loadHespData` → `loadHespBest` → `scoreHespRun` → `publishHespEval`.
  */
 export async function evaluateHespRun(runDir: string, hooks: HespHooks = {}): Promise<RunScores> {
+  // locked from the first read to the publish: a training that published a newer state in between had its
+  // metrics.json and best.safetensors merged with this call's scores of the older one
+  const log = hooks.log;
+  // a directory that is not there is not made by the lock: the reader says what was expected
+  if (typeof runDir !== 'string' || runDir === '' || !existsSync(runDir)) readHespRunConfig(runDir);
+  const run = RunDirectory.open(runDir, { command: 'hesp eval', ...(log ? { log } : {}) });
+  try {
+    return await evaluateLockedHespRun(run, runDir, hooks);
+  } finally {
+    run.close();
+  }
+}
+
+/** `evaluateHespRun` in its locked run directory. */
+async function evaluateLockedHespRun(run: RunDirectory, runDir: string, hooks: HespHooks): Promise<RunScores> {
   const notes: string[] = [];
   const o = readHespRunConfig(runDir, notes);
   for (const line of notes) hooks.log?.(line);
@@ -416,7 +433,7 @@ export async function evaluateHespRun(runDir: string, hooks: HespHooks = {}): Pr
     file: join(runDir, 'metrics.json'),
     modelFingerprint: recorded.modelFingerprint,
   });
-  publishHespEval(runDir, result, best.meta, data.warnings, hooks.log);
+  publishHespEval(runDir, result, best.meta, data.warnings, hooks.log, run);
   const f = (k: string) => (100 * result.test[k]!).toFixed(2);
   hooks.log?.(
     `test (epoch ${result.epoch}): closed-set acc ${f('closed_set_accuracy')}, AUROC ${f('auroc_arpl')} (ARPL) / ${f('auroc_standard')} (standard), OSCR ${f('oscr_arpl')} / ${f('oscr_standard')}; ${tiesNote(result.test)}`,

@@ -3,7 +3,8 @@ import { createRequire } from 'node:module';
 import sharp from 'sharp';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { loadCheckpoint, saveCheckpoint } from '@vlfer/core/node';
+import { RunLockedError } from '@vlfer/core';
+import { loadCheckpoint, RunDirectory, saveCheckpoint } from '@vlfer/core/node';
 import { sharedPath, writeSyntheticVideoSet } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { auroc } from '@vlfer/metrics';
@@ -104,7 +105,20 @@ describe('hesp train/eval end to end on tiny-clip with synthetic frame directori
     );
     expect(more.epochs.map((e) => e.epoch)).toEqual([1, 2, 3, 4]);
     const evalLog: string[] = [];
-    const scored = await evaluateRun(join(work, 'run'), { log: (l) => evalLog.push(l) });
+    // the run stays locked from the first read to the publish (a training publishing a newer state in between had its
+    // files merged with scores of the older one): another opener is refused while the evaluation logs its result
+    const lockedOut: unknown[] = [];
+    const tryLock = () => {
+      try {
+        RunDirectory.open(join(work, 'run'), { command: 'test' }).close();
+        lockedOut.push('opened');
+      } catch (error) {
+        lockedOut.push(error);
+      }
+    };
+    const scored = await evaluateRun(join(work, 'run'), { log: (l) => (evalLog.push(l), tryLock()) });
+    expect(lockedOut.length).toBeGreaterThan(0);
+    for (const e of lockedOut) expect(e).toBeInstanceOf(RunLockedError);
     expect(scored.test.n_known! + scored.test.n_unknown!).toBe(10);
     // tied known-ness scores are counted (the ARPL OSCR of the reference code depends on their order) and printed
     const ties = scored.test.ties!;

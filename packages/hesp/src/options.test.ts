@@ -39,3 +39,17 @@ describe('option interfaces and their zod schemas', () => {
     expect(problems.filter((p) => !p.endsWith('not in HespFacesOptionsInput'))).toEqual([]);
   });
 });
+
+describe('option values', () => {
+  it('patchSize: even, inside the frame (an odd one diverged at step 1 and was blamed on the learning rate)', () => {
+    const o = { ...base, dataset: 'mafw' as const };
+    expect(HespOptionsSchema.parse({ ...o, patchSize: 2 }).patchSize).toBe(2);
+    expect(HespOptionsSchema.parse(o).patchSize).toBe(56);
+    for (const patchSize of [1, 57, 224, 1000]) {
+      const r = HespOptionsSchema.safeParse({ ...o, patchSize });
+      expect(r.success, String(patchSize)).toBe(false);
+      expect(r.error?.issues[0]?.path).toEqual(['patchSize']);
+      expect(r.error?.issues[0]?.message).toMatch(/expected an even number of pixels from 2 to 222/);
+    }
+  });
+});

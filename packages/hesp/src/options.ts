@@ -52,7 +52,13 @@ export const HespOptionsSchema = z
     milestones: z.array(positiveInt).default([30, 60, 90, 120]),
     seed: z.number().int().default(0),
     nCtx: positiveInt.default(16),
-    patchSize: positiveInt.default(56),
+    /** Side of the visual prompt patch: even (centred on a pixel corner, as HESP's 56) and inside a 224-pixel frame. */
+    patchSize: positiveInt
+      .refine((s) => s % 2 === 0 && s <= 222, {
+        message:
+          'expected an even number of pixels from 2 to 222 (the patch is centred between pixels, inside the 224-pixel frame; HESP: 56)',
+      })
+      .default(56),
     /** 'cam' (HESP's rule, on frames[0, 0] of the first training batch) or a fixed patch centre (row, col) in the frame. */
     location: z
       .union([z.literal('cam'), z.object({ row: z.number().int().min(0), col: z.number().int().min(0) })])
@@ -151,7 +157,7 @@ export interface HespOptionsInput {
   seed?: number;
   /** Learnable context tokens of the text prompt. @default 16 */
   nCtx?: number;
-  /** Side of the visual prompt patch, in pixels. @default 56 */
+  /** Side of the visual prompt patch, in pixels: even, 2 … 222. @default 56 */
   patchSize?: number;
   /** 'cam' (HESP's rule, on frames[0, 0] of the first training batch) or a fixed patch centre (row, col) in pixels of the frame. @default 'cam' */
   location?: 'cam' | { row: number; col: number };

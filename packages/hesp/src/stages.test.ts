@@ -739,6 +739,59 @@ describe('the stages composed by hand on tiny-clip', () => {
       expect(readFileSync(join(cut.out, f)), f).toEqual(readFileSync(join(whole.out, f)));
   }, 600_000);
 
+  it('a resume refuses working files deleted, cut, edited or replaced since its checkpoint, naming each', async () => {
+    const o = options({ out: join(work, 'work-files'), epochs: 2 });
+    const stop = new AbortController();
+    // stopped in epoch 2 (3 steps an epoch): epoch 1 is recorded and selected, so every working file has content
+    const onProgress = (e: { phase: string; done: number }) =>
+      e.phase === 'train' && e.done === 4 ? stop.abort(new Error('test')) : undefined;
+    await expect(trainHesp(o, { signal: stop.signal, onProgress })).rejects.toThrow(AbortedError);
+    const pristine = join(work, 'work-files-pristine');
+    cpSync(o.out, pristine, { recursive: true });
+    const restore = () => {
+      rmSync(o.out, { recursive: true, force: true });
+      cpSync(pristine, o.out, { recursive: true });
+    };
+    const w = (f: string) => join(o.out, 'work', f);
+    rmSync(w('epochs.jsonl'));
+    await expect(trainHesp(o)).rejects.toThrow(
+      /epochs\.jsonl.*holds other epochs than checkpoint\.safetensors recorded/,
+    );
+    restore();
+    writeFileSync(
+      w('train-log.jsonl'),
+      readFileSync(w('train-log.jsonl'), 'utf8').replace(/"total":(\d)/, '"total":9$1'),
+    );
+    await expect(trainHesp(o)).rejects.toThrow(
+      /train-log\.jsonl.*holds other training steps than checkpoint\.safetensors/,
+    );
+    restore();
+    rmSync(w('best.safetensors'));
+    await expect(trainHesp(o)).rejects.toThrow(
+      /best\.safetensors.*is missing; checkpoint\.safetensors recorded a selected state/,
+    );
+    restore();
+    const best = loadCheckpoint(w('best.safetensors'));
+    const other = { ...best, tensors: { ...best.tensors, radius: { dims: [1], data: Float32Array.of(5) } } };
+    saveCheckpoint(w('best.safetensors'), other);
+    await expect(trainHesp(o)).rejects.toThrow(/best\.safetensors.*holds another selected state than checkpoint/);
+    // an epoch end writes its selected state beside it until its checkpoint records it: one the checkpoint never
+    // recorded (a crash before it) is dropped, one it recorded (a crash after it) is put in place
+    restore();
+    saveCheckpoint(w('best.safetensors.next'), other);
+    const bestBytes = readFileSync(w('best.safetensors'));
+    // stopped once the resume has checked its files (it says where it resumes from after that)
+    const halt = new AbortController();
+    const log = (l: string) => (l.startsWith('resuming from') ? halt.abort(new Error('test')) : undefined);
+    await expect(trainHesp(o, { signal: halt.signal, log })).rejects.toThrow(AbortedError);
+    expect(existsSync(w('best.safetensors.next'))).toBe(false);
+    expect(readFileSync(w('best.safetensors')).equals(bestBytes)).toBe(true);
+    restore();
+    renameSync(w('best.safetensors'), w('best.safetensors.next'));
+    expect((await trainHesp(o, { log: () => {} })).resumedFrom).toEqual({ epoch: 1, step: 1 });
+    expect(existsSync(w('best.safetensors.next'))).toBe(false);
+  }, 600_000);
+
   it('a model directory without tokenizer.json is refused with what to pass while remote models are off', async () => {
     const copy = join(work, 'no-tokenizer');
     cpSync(model, copy, { recursive: true });

@@ -1,9 +1,10 @@
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import {
   AbortedError,
   createRng,
   checkpointProgress,
+  DataFormatError,
   describeChangedFields,
   epochsToContinue,
   InvalidArgumentError,
@@ -17,6 +18,7 @@ import {
 } from '@vlfer/core';
 import {
   appendLine,
+  hashBytes,
   loadCheckpoint,
   MANIFEST_FILE,
   readJsonLines,
@@ -623,6 +625,7 @@ export async function startHespTraining(
     model.loadState({ tensors: ck.tensors, optimizer: ck.optimizer });
     model.location = ck.meta.location;
     state.epochs = truncateHespLogs(paths, state.start);
+    checkHespWorkFiles(paths, ck, state.epochs);
     const scoring = state.start.step >= hespStepsPerEpoch(o, ctx.data); // stopped while scoring its epoch
     ctx.log(
       `resuming from ${paths.checkpoint}: epoch ${state.start.epoch + 1}, ${scoring ? 'its scoring' : `step ${state.start.step + 1}`}`,
@@ -630,6 +633,7 @@ export async function startHespTraining(
   } else {
     writeFileAtomic(paths.trainLog, '');
     rmSync(paths.best, { force: true }); // a fresh start selects its own
+    rmSync(nextBest(paths), { force: true });
     if (o.location === 'cam') await hespCamLocation(o, ctx.data, model, cropper);
   }
   writeFileAtomic(paths.epochs, state.epochs.map((e) => `${JSON.stringify(e)}\n`).join(''));
@@ -679,7 +683,66 @@ export function checkpointHespRun(ctx: HespTrainContext, state: HespTrainState, 
     ...(ctx.facesFingerprint ? { facesFingerprint: ctx.facesFingerprint } : {}),
     ...ctx.record,
     cwd: process.cwd(), // what the relative paths of ctx.record.runOptions are from
+    workDigests: hespWorkDigests(ctx.paths),
   });
+}
+
+/**
+ * SHA-256 of the working files a resume reuses: the logs as they stand, and the selected state (the one an epoch end
+ * is about to put in place, `nextBest`, else the current one, or null).
+ */
+function hespWorkDigests(paths: HespRunPaths): NonNullable<HespCheckpoint['meta']['workDigests']> {
+  const digest = (p: string) => (existsSync(p) ? hashBytes(readFileSync(p)) : null);
+  return {
+    trainLog: digest(paths.trainLog) ?? hashBytes(''),
+    epochs: digest(paths.epochs) ?? hashBytes(''),
+    best: digest(nextBest(paths)) ?? digest(paths.best),
+  };
+}
+
+/**
+ * Where an epoch end writes the state it selects before its checkpoint records it; moved to `paths.best` after the
+ * checkpoint (a resume finishes the move, or drops a state its checkpoint never recorded).
+ */
+const nextBest = (paths: HespRunPaths) => `${paths.best}.next`;
+
+/** Put the selected state of an epoch end in place once its checkpoint recorded it (`nextBest`). */
+function placeNextBest(paths: HespRunPaths): void {
+  if (existsSync(nextBest(paths))) renameSync(nextBest(paths), paths.best);
+}
+
+/**
+ * The working files a resume reuses and publishes, cut back to the checkpoint, against what it recorded: a deleted,
+ * cut or edited log, or a selected state deleted or replaced, would be published as this run's.
+ * @throws DataFormatError naming the file
+ */
+export function checkHespWorkFiles(paths: HespRunPaths, ck: HespCheckpoint, epochs: readonly EpochRecord[]): void {
+  const want = ck.meta.workDigests;
+  // a state an epoch end wrote: put in place when the checkpoint recorded it, else dropped (its epoch runs again)
+  if (existsSync(nextBest(paths))) {
+    if (want && hashBytes(readFileSync(nextBest(paths))) === want.best) placeNextBest(paths);
+    else rmSync(nextBest(paths));
+  }
+  if (!want) return; // written before 2026-12-06
+  const ckName = basename(paths.checkpoint);
+  const refuse = (file: string, what: string): never => {
+    throw new DataFormatError({
+      file,
+      message: `${what} (deleted, cut, replaced or edited since ${ckName} was written): resuming would publish it as this run's; restore it, or delete the run directory to train again`,
+    });
+  };
+  if (hashBytes(readFileSync(paths.trainLog)) !== want.trainLog)
+    refuse(paths.trainLog, `holds other training steps than ${ckName} recorded`);
+  if (hashBytes(epochs.map((e) => `${JSON.stringify(e)}\n`).join('')) !== want.epochs)
+    refuse(paths.epochs, `holds other epochs than ${ckName} recorded`);
+  const best = existsSync(paths.best) ? hashBytes(readFileSync(paths.best)) : null;
+  if (best !== want.best)
+    refuse(
+      paths.best,
+      best === null
+        ? `is missing; ${ckName} recorded a selected state`
+        : `holds another selected state than ${ckName} recorded`,
+    );
 }
 
 /** One training batch: pixels [clips·T, 3, S, S] in [0, 1] and the clips' known labels [clips]. */
@@ -885,10 +948,12 @@ export async function evaluateHespEpoch(
     selected,
   };
   state.epochs.push(rec);
+  // the selected state goes in place once the checkpoint of this epoch end records it (`nextBest`)
   if (selected)
-    saveHespBest(ctx.paths.best, model.state(), o, epoch + 1, model.location, ctx.record, ctx.facesFingerprint);
+    saveHespBest(nextBest(ctx.paths), model.state(), o, epoch + 1, model.location, ctx.record, ctx.facesFingerprint);
   appendLine(ctx.paths.epochs, JSON.stringify(rec));
   checkpointHespRun(ctx, state, epoch + 1, 0);
+  placeNextBest(ctx.paths);
   ctx.log(hespEpochLine(o, rec, report));
   return rec;
 }
@@ -938,6 +1003,7 @@ function readRunCheckpoint(
  */
 export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}): Promise<HespRunResult> {
   const o = parseOptions(HespOptionsSchema, input, 'trainHesp');
+  throwIfAborted(hooks.signal, 'HESP training'); // stopped before it began: no model loaded, no checkpoint written
   const log = hooks.log ?? (() => undefined);
   const loaded = loadHespData(o);
   refuseMissingTokenizer(o); // before a checkpoint could call another spelling of it "other options"
@@ -950,10 +1016,8 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
     const plan = planHespRun(o, loaded, log);
     const paths = hespRunPaths(run);
     const ck = readRunCheckpoint(paths.checkpoint, o, plan, loaded, cropper);
-    const {
-      data,
-      plan: { texts, key, fingerprints, record },
-    } = hespRunStreams(o, loaded, plan, ck);
+    const { data, plan: streams } = hespRunStreams(o, loaded, plan, ck);
+    const { texts, key, fingerprints, record } = streams;
     if (ck && ck.meta.epoch >= o.epochs) await refuseChangedHespModel(o, ck, paths.checkpoint, hooks.signal);
     if (!ck) await refuseOtherPublishedRun(run, o, data, plan, hooks.signal, cropper?.fingerprint);
     const finished = finishedHespRun(run, o, ck, log);
