@@ -216,6 +216,26 @@ describe('exp-clip eval --head', () => {
     expect(r.predictions[0]!.byPromptType.class_name!.probabilities.data).not.toEqual(
       plain.predictions[0]!.byPromptType.class_name!.probabilities.data,
     );
+    // the results record which head file they are of; another file at that path does not replace them unasked
+    const { hashFile } = await import('@vlfer/core/node');
+    const recorded = JSON.parse(readFileSync(join(work, 'head', 'metrics.json'), 'utf8')).headFingerprint;
+    expect(recorded).toBe(hashFile(headPath));
+    expect(JSON.parse(readFileSync(join(work, 'head', 'config.resolved.json'), 'utf8')).headFingerprint).toBe(recorded);
+    expect(JSON.parse(readFileSync(join(work, 'plain', 'metrics.json'), 'utf8')).headFingerprint).toBeUndefined();
+    const headOpts = {
+      dataset: 'image-folder' as const,
+      root: imageRoot,
+      model,
+      head: headPath,
+      promptTypes: ['class_name' as const],
+      out: join(work, 'head'),
+    };
+    await runEval(headOpts, { log: () => {} }); // the same command again: the same set
+    saveProjectionHead(headPath, createProjectionHead({ inputDim: 24, outputDim: 64, rng: createRng(6) }));
+    await expect(runEval(headOpts, { log: () => {} })).rejects.toThrow(
+      /already holds the results of an earlier evaluation with other options \(head: .*head\.safetensors holds another file than the one they were computed with \(SHA-256 [0-9a-f]{12}…\);/,
+    );
+    expect((await runEval({ ...headOpts, overwrite: true }, { log: () => {} })).outDir).toBe(join(work, 'head'));
     const bad = join(work, 'bad.safetensors');
     saveProjectionHead(bad, createProjectionHead({ inputDim: 512, outputDim: 64, rng: createRng(5) }));
     await expect(

@@ -17,6 +17,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import {
   claimRunKind,
   ensureDir,
+  hashFile,
   MANIFEST_FILE,
   otherKindOfRun,
   provenance,
@@ -125,6 +126,8 @@ export interface EvalResult {
    */
   warnings: string[];
   modelFingerprint: string;
+  /** SHA-256 of the projection head's file, or null without a head (recorded only with one). */
+  headFingerprint: string | null;
   /** Images (frames for videos) served from the feature cache vs run through the encoder. */
   counts: { images: number; cached: number; encoded: number; damagedCacheEntries: number };
   timing: { encodeSeconds: number; totalSeconds: number };
@@ -272,6 +275,8 @@ export interface EvalModel {
   logitScale: LogitScaleUsed;
   /** Content fingerprint of the model files (the feature cache's namespace). */
   modelFingerprint: string;
+  /** SHA-256 of the head file (`options.head`), or null without one. */
+  headFingerprint: string | null;
   /** Releases the model and the head. */
   dispose(): Promise<void>;
 }
@@ -320,6 +325,7 @@ export async function loadEvalModel(
     projection: hooks.projection ?? head,
     logitScale,
     modelFingerprint: clip.contentFingerprint(options.cacheDir),
+    headFingerprint: options.head ? hashFile(options.head) : null,
     dispose: async () => {
       await clip.dispose();
       await head?.dispose();
@@ -601,13 +607,17 @@ export function refuseEarlierResults(options: EvalOptions): void {
   try {
     files = Object.keys(earlierManifest!.files).join(', ');
     const earlier = JSON.parse(readFileSync(join(dir, 'config.resolved.json'), 'utf8')) as Record<string, unknown>;
-    const { modelFingerprint: _m, datasetFingerprint: _d, provenance: _p, ...settings } = earlier;
+    const { modelFingerprint: _m, datasetFingerprint: _d, provenance: _p, headFingerprint, ...settings } = earlier;
     void [_m, _d, _p];
     const now = JSON.parse(JSON.stringify(recordedOptions(options))) as Record<string, unknown>;
-    // the same command again, its paths perhaps spelt otherwise (`data/` for `data`, absolute for relative)
+    // the same command again, its paths perhaps spelt otherwise (`data/` for `data`, absolute for relative), and its
+    // head file the one the results are of (another file at the same path would replace them unseen)
     const then = pathsResolved(settings, earlierCwd(dir));
-    if (JSON.stringify(then) === JSON.stringify(pathsResolved(now))) return;
-    changed = describeChangedFields(then, pathsResolved(now));
+    const sameHead = !options.head || typeof headFingerprint !== 'string' || hashFile(options.head) === headFingerprint;
+    if (JSON.stringify(then) === JSON.stringify(pathsResolved(now)) && sameHead) return;
+    changed = sameHead
+      ? describeChangedFields(then, pathsResolved(now))
+      : `head: ${options.head} holds another file than the one they were computed with (SHA-256 ${headFingerprint.slice(0, 12)}…)`;
   } catch {
     /* no readable manifest or configuration: refused below */
   }
@@ -734,7 +744,7 @@ export async function evaluateZeroShot(
     const { model, quantization } = await loadGuardedModel(options, loaded, { labelSet, prompts }, { ...hooks, log });
     const enc = await encodeForEvaluation(options, loaded, model, shard, { ...hooks, log });
     if (!shard) facesSkipWarnings(options, loaded, enc.data).forEach(warn);
-    const common = { ...evalResultBase(options, labelSet, prompts, enc, model.modelFingerprint), quantization };
+    const common = { ...evalResultBase(options, labelSet, prompts, enc, model), quantization };
     const closing = () => ({
       warnings,
       timing: { encodeSeconds: enc.encodeSeconds, totalSeconds: (performance.now() - t0) / 1000 },
@@ -797,7 +807,7 @@ function evalResultBase(
   labelSet: LabelSet,
   prompts: EvalPrompts,
   enc: EvalEncoding,
-  modelFingerprint: string,
+  { modelFingerprint, headFingerprint }: Pick<EvalModel, 'modelFingerprint' | 'headFingerprint'>,
 ) {
   return {
     options,
@@ -814,6 +824,7 @@ function evalResultBase(
     faces: enc.faces,
     facesCache: enc.facesCache,
     modelFingerprint,
+    headFingerprint,
     counts: enc.counts,
   };
 }
@@ -826,6 +837,8 @@ export function evalMetrics(r: EvalResult): Record<string, unknown> {
     model: r.options.model,
     modelFingerprint: r.modelFingerprint,
     head: r.options.head ?? null,
+    // which head's content the numbers are of (its path may hold another file later)
+    ...(r.headFingerprint ? { headFingerprint: r.headFingerprint } : {}),
     preprocess: r.options.preprocess,
     logitScale: r.logitScale,
     labelSet: r.labelSet,
@@ -907,6 +920,7 @@ export function evalOutputFiles(r: EvalResult): Record<string, string> {
   const config = {
     ...recordedOptions(r.options),
     modelFingerprint: r.modelFingerprint,
+    ...(r.headFingerprint ? { headFingerprint: r.headFingerprint } : {}),
     datasetFingerprint: r.datasetFingerprint,
     provenance: r.provenance,
   };

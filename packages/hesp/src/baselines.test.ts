@@ -328,10 +328,28 @@ describe('encodeOpenSetSplit on tiny-clip with a synthetic video set', () => {
     expect(frameHashes.size).toBe(frameFiles.length);
     expect((await encodeOpenSetSplit(input, { cache, frameHashes })).datasetFingerprint).toBe(f.datasetFingerprint);
     expect(frameHashes.size).toBe(frameFiles.length);
-    writeFileSync(frameFiles[0]!, Buffer.from(readFileSync(frameFiles[0]!).map((b) => 255 - b)));
+    // every frame of one clip rewritten with other pixels: its features are encoded again (the shared cache keys
+    // clips by their frames' content; it served the old ones under the new fingerprint), the others come from it
+    const { default: sharp } = await import('sharp');
+    const clipDir = data.testKnown[0]!.frameDir;
+    const inClip = frameFiles.filter((p) => p.startsWith(`${clipDir}/`));
+    for (const p of inClip) {
+      const { width, height } = await sharp(p).metadata();
+      const px = Buffer.alloc(width! * height! * 3, 200);
+      writeFileSync(
+        p,
+        await sharp(px, { raw: { width: width!, height: height!, channels: 3 } })
+          .png()
+          .toBuffer(),
+      );
+    }
     const changed = await encodeOpenSetSplit(input, { cache, frameHashes });
     expect(changed.datasetFingerprint).not.toBe(f.datasetFingerprint);
-    expect(frameHashes.size).toBe(frameFiles.length + 1);
+    expect(frameHashes.size).toBe(frameFiles.length + inClip.length);
+    const featureRow = (s: typeof f, i: number, d = s.testKnown.features.dims[1]) =>
+      Array.from(s.testKnown.features.data.subarray(i * d, (i + 1) * d));
+    expect(featureRow(changed, 0)).not.toEqual(featureRow(f, 0));
+    expect(featureRow(changed, 1)).toEqual(featureRow(f, 1));
     const r = await scoreOpenSetBaseline(f, 'energy');
     expect(r.test.n_known).toBe(6);
     const controller = new AbortController();

@@ -12,7 +12,9 @@ import {
 } from '@vlfer/core';
 import type { VideoItem } from '@vlfer/datasets';
 import { normalizePixels } from '@vlfer/encoders';
-import { fingerprintFiles, hashBytes, type FileHashIndex } from '@vlfer/core/node';
+import { basename } from 'node:path';
+import { fingerprintFiles, hashBytes, hashFileIndexed, type FileHashIndex } from '@vlfer/core/node';
+import { listFrames } from '@vlfer/datasets/node';
 import { ClipGradientModel, clipPixels, eotPositions, loadClipTokenizer } from '@vlfer/encoders/node';
 import { flattenOpenSetReport, openSetReportFromScores } from '@vlfer/metrics';
 import {
@@ -280,6 +282,23 @@ function stack(rows: readonly Float32Array[], dim = rows[0]?.length ?? 0): Tenso
 }
 
 /**
+ * The cache key of a clip from its frames' names and content hashes (`hashFileIndexed`), memoised per frame folder
+ * for one call. @param key the cache key of a clip's content
+ */
+function clipContentKeys(frameHashes: FileHashIndex, key: (content: string) => string): (frameDir: string) => string {
+  const keys = new Map<string, string>();
+  return (frameDir) => {
+    let k = keys.get(frameDir);
+    if (k === undefined) {
+      const lines = listFrames(frameDir).map((f) => `${basename(f)}\0${hashFileIndexed(f, frameHashes)}\n`);
+      k = key(hashBytes(lines.join('')));
+      keys.set(frameDir, k);
+    }
+    return k;
+  };
+}
+
+/**
  * Load one of HESP's known/unknown splits with HESP's own loader (`loadHespData`: lists, split, seeded validation
  * part) and encode every clip with the frozen CLIP (no visual prompt): `frames` frames sampled at the segment
  * centres by HESP's frame reader (`clipFrameReader`, face crops with `faces`), the test-time sampling of HESP,
@@ -301,20 +320,24 @@ export async function encodeOpenSetSplit(
   const cache = hooks.cache ?? new Map<string, Float32Array>();
   const key = (kind: string) => (name: string) =>
     JSON.stringify([kind, o.model, o.tokenizer ?? null, o.faces ?? null, o.frames, name]);
+  // clips by their frames' content, not their folder (frames replaced between two calls sharing `cache` were served
+  // the old features under the new data fingerprint); each frame is read once per call (`frameHashes`)
+  const frameHashes = hooks.frameHashes ?? new Map<string, string>();
+  const clipKey = clipContentKeys(frameHashes, key('clip'));
   const enc = new LazyEncoder(o, log);
   try {
     const parts = [data.train, data.val, data.testKnown, data.testUnknown] as const;
     const total = parts.reduce((s, p) => s + p.length, 0);
     let done = 0;
     const onBatch = (n: number) => hooks.onProgress?.({ phase: 'encode', done: (done += n), total, unit: 'clips' });
-    const settings = { frames: o.frames, batch: o.batch, cache, key: key('clip'), signal: hooks.signal, onBatch };
+    const settings = { frames: o.frames, batch: o.batch, cache, key: clipKey, signal: hooks.signal, onBatch };
     for (const items of parts) await encodeClips(enc, items, settings);
-    const E = cache.get(key('clip')(data.train[0]!.frameDir))!.length;
+    const E = cache.get(clipKey(data.train[0]!.frameDir))!.length;
     const sets = parts.map((items) => ({
       frameDirs: items.map((v) => v.frameDir),
       labels: items.map((v) => v.label),
       features: stack(
-        items.map((v) => cache.get(key('clip')(v.frameDir))!),
+        items.map((v) => cache.get(clipKey(v.frameDir))!),
         E,
       ),
     }));
@@ -331,12 +354,12 @@ export async function encodeOpenSetSplit(
       testUnknown: sets[3]!,
       text: await textEmbeddings(enc, classNames, cache, key('text')),
       warnings: data.warnings,
-      datasetFingerprint: hespDatasetFingerprint(hespDataFingerprints(o, data, hooks.frameHashes)),
+      datasetFingerprint: hespDatasetFingerprint(hespDataFingerprints(o, data, frameHashes)),
       modelFingerprint: MODEL_FINGERPRINTS.get(o.model),
       probeKey: hashBytes(
         JSON.stringify([
           key('probe')(''),
-          [data.train, data.val].map((part) => part.map((v) => [v.frameDir, v.label])),
+          [data.train, data.val].map((part) => part.map((v) => [clipKey(v.frameDir), v.label])),
         ]),
       ),
     };
