@@ -80,6 +80,24 @@ describe('runClosedSetBaseline on tiny-clip + FER2013', () => {
     );
   });
 
+  it('names an unknown, misspelt or out-of-range option before loading the model (it was ignored or failed inside)', async () => {
+    const run = (extra: Record<string, unknown>) =>
+      runClosedSetBaseline({ ...base, method: 'tip-adapter', shots: 2, ...extra } as never);
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ shot: 3 }, /'shot' passed to 'runClosedSetBaseline': is no option/],
+      [{ tipAdapter: { gamma: 3 } }, /'tipAdapter\.gamma'.*is no Tip-Adapter option/],
+      [{ tipAdapter: { alpha: NaN } }, /'tipAdapter\.alpha'.*expected a finite number/],
+      [{ tipAdapter: { beta: -1 } }, /'tipAdapter\.beta'.*≥ 0, got -1/],
+      [{ threads: 0 }, /'threads'.*must be a positive integer, got 0/],
+      [{ batchSize: 0 }, /'batchSize' passed to 'runClosedSetBaseline'/],
+      [{ preprocess: 'bogus' }, /'preprocess'.*expected one of 'clip', 'exp-clip', 'openai'/],
+      [{ device: 'cuda' }, /'device'.*expected one of 'cpu', 'webgpu'/],
+      [{ seed: NaN }, /'seed' passed to 'runClosedSetBaseline': expected an integer/],
+      [{ classNames: [...base.classNames.slice(0, -1), base.classNames[0]] }, /'classNames'.*twice/],
+    ];
+    for (const [extra, message] of cases) await expect(run(extra), JSON.stringify(extra)).rejects.toThrow(message);
+  });
+
   it('refuses a train or validation part holding copies of test images (same bytes, other path) before loading the model', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vlfer-copies-'));
     const copies = parts.test.paths.slice(0, 3).map((p, i) => {
