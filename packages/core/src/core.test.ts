@@ -104,6 +104,8 @@ describe('createRng', () => {
   it('refuses a seed that is no integer (a fraction was floored: 0.9 gave seed 0) and reaches every integer below n', () => {
     for (const seed of [0.9, NaN, Infinity])
       expect(() => createRng(seed)).toThrow(/'seed' passed to 'createRng': expected an integer/);
+    // integers past 2⁵³ (exp-clip's epoch streams: seed · 1000003 + epoch) keep their streams
+    expect(createRng(1e10 * 1_000_003).next()).toBe(createRng((1e10 * 1_000_003) % 2 ** 32).next());
     // one 32-bit draw reached only multiples of 256 below 2⁴⁰
     const r = createRng(3);
     const big = Array.from({ length: 64 }, () => r.int(2 ** 40));

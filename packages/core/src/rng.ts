@@ -41,11 +41,11 @@ function intBelow(n: number, nextU32: () => number): number {
 
 /**
  * Create a seeded generator. The same seed always gives the same stream; seeds are integers taken modulo 2³² (so
- * seeds equal modulo 2³² give the same stream).
- * @throws InvalidArgumentError naming `seed` when it is not a safe integer (a fraction was floored, silently)
+ * seeds equal modulo 2³² give the same stream; beyond 2⁵³ the double's value, as `seed * 1000003 + epoch` makes it).
+ * @throws InvalidArgumentError naming `seed` when it is not an integer (a fraction was floored, silently)
  */
 export function createRng(seed: number): Rng {
-  if (!Number.isSafeInteger(seed))
+  if (!Number.isInteger(seed))
     throw new InvalidArgumentError({
       functionName: 'createRng',
       argument: 'seed',

@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -145,11 +145,12 @@ describe('exp-clip train end to end on tiny-clip with imported targets', () => {
     const again3 = { ...base(), epochs: 3, out: part, cacheDir: join(work, 'cache') };
     rmSync(logFile);
     await expect(runTrain(again3, { log: () => {} })).rejects.toThrow(
-      /train-log\.jsonl.*is missing \(deleted, cut or edited since it was written: 0 of its 4 steps are there/,
+      /work\/train-log\.jsonl.*is missing: resuming would publish another log as this run's/,
     );
+    expect(existsSync(logFile)).toBe(false); // a refused resume writes nothing (an empty log was left, named next time)
     writeFileSync(logFile, logBytes.toString('utf8').replace(/"loss":(\d)/, '"loss":9$1'));
     await expect(runTrain(again3, { log: () => {} })).rejects.toThrow(
-      /train-log\.jsonl.*holds other training steps than checkpoint\.safetensors recorded/,
+      /work\/train-log\.jsonl.*holds other training steps than checkpoint\.safetensors recorded \(4 of its 4 steps, or other values/,
     );
     writeFileSync(logFile, logBytes);
     const resumed = await runTrain(

@@ -733,21 +733,34 @@ export function selectTrainStart(
   const start = { epoch: ck.meta.epoch, step: ck.meta.step, ...(ck.optimizer ? { optimizerState: ck.optimizer } : {}) };
   log(`resuming from ${files.checkpointPath}: epoch ${start.epoch + 1}, step ${start.step + 1}`);
   const done = start.epoch * Math.floor(fingerprints.images / options.batch) + start.step;
-  // a run written before work/ kept its log under the published name
-  const earlier = [files.logPath, files.run.path('train-log.jsonl')].find((p) => existsSync(p));
+  writeJsonLinesAtomic(files.logPath, keptTrainLog(files, ck, done));
+  return { head, start, resumedFrom: { epoch: start.epoch, step: start.step } };
+}
+
+/**
+ * The training log a resume keeps: the steps before `done` of work/train-log.jsonl (of the published train-log.jsonl
+ * for a run written before work/, or whose work/ is gone), checked, before anything is written, against the digest
+ * the checkpoint recorded of the log it was written after (`logDigest`).
+ * @throws DataFormatError naming work/train-log.jsonl when it is missing, or the log read when it holds other steps
+ */
+function keptTrainLog(files: Omit<TrainFiles, 'trainingKey'>, ck: TrainCheckpoint, done: number): StepLog[] {
+  const work = existsSync(files.logPath);
+  const earlier = work ? files.logPath : [files.run.path('train-log.jsonl')].find((p) => existsSync(p));
   const kept = earlier
     ? readJsonLines<StepLog>(earlier, { repairTornTail: true, what: 'training log' }).rows.filter(
         (r) => r.globalStep < done,
       )
     : [];
-  writeJsonLinesAtomic(files.logPath, kept);
-  // the log the resume keeps and publishes is the one the checkpoint was written after (not deleted, cut or edited)
-  if (ck.meta.logDigest !== undefined && hashBytes(readFileSync(files.logPath)) !== ck.meta.logDigest)
-    throw new DataFormatError({
-      file: earlier ?? files.logPath,
-      message: `${earlier ? `holds other training steps than ${basename(files.checkpointPath)} recorded` : 'is missing'} (deleted, cut or edited since it was written: ${kept.length} of its ${done} steps are there, or other values): resuming would publish that log as this run's; restore it, or delete the run directory to train again`,
-    });
-  return { head, start, resumedFrom: { epoch: start.epoch, step: start.step } };
+  const digest = hashBytes(kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  if (ck.meta.logDigest === undefined || digest === ck.meta.logDigest) return kept;
+  const ckName = basename(files.checkpointPath);
+  const what = work
+    ? `holds other training steps than ${ckName} recorded (${kept.length} of its ${done} steps, or other values: cut or edited since it was written)`
+    : `is missing${earlier ? ` (the published ${basename(earlier)} holds ${kept.length} of the ${done} steps ${ckName} was written after)` : ''}`;
+  throw new DataFormatError({
+    file: files.logPath,
+    message: `${what}: resuming would publish another log as this run's; restore it, or delete the run directory to train again`,
+  });
 }
 
 /** A checkpoint resumes only on the data it was trained on: each fingerprint that changed is named. */

@@ -401,8 +401,9 @@ export async function evaluateHespRun(runDir: string, hooks: HespHooks = {}): Pr
   // locked from the first read to the publish: a training that published a newer state in between had its
   // metrics.json and best.safetensors merged with this call's scores of the older one
   const log = hooks.log;
-  // a directory that is not there is not made by the lock: the reader says what was expected
-  if (typeof runDir !== 'string' || runDir === '' || !existsSync(runDir)) readHespRunConfig(runDir);
+  // a path that holds no HESP run is neither made nor locked (the lock's recovery tidies the directory it opens):
+  // the reader says what was expected; read again under the lock below
+  readHespRunConfig(runDir);
   const run = RunDirectory.open(runDir, { command: 'hesp eval', ...(log ? { log } : {}) });
   try {
     return await evaluateLockedHespRun(run, runDir, hooks);

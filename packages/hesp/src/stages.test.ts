@@ -575,6 +575,18 @@ describe('publish and evaluation stages', () => {
     expect(() => readHespRunConfig(dir)).toThrow(/nocfg-\w+: holds a run of 'exp-clip train', not of 'hesp train'/);
   });
 
+  it('evaluateHespRun on a path that holds no HESP run neither locks nor tidies it', async () => {
+    // the lock's recovery deleted a file named like a temporary one; a file path gave "cannot create directory"
+    const dir = mkdtempSync(join(work, 'not-a-run-'));
+    const photo = join(dir, '.photo.jpg.4242.zz9.tmp');
+    writeFileSync(photo, 'x');
+    await expect(evaluateHespRun(dir)).rejects.toThrow(/config\.resolved\.json.*not found/);
+    expect(readdirSync(dir)).toEqual(['.photo.jpg.4242.zz9.tmp']);
+    await expect(evaluateHespRun(photo)).rejects.toThrow(
+      /config\.resolved\.json.*not found: expected a directory written by 'hesp train'/,
+    );
+  });
+
   it('hespRunOptions reads a run that stored both classes and labelSet as it ran: with the classes', () => {
     const stored = {
       ...options(),
@@ -737,6 +749,23 @@ describe('the stages composed by hand on tiny-clip', () => {
     expect(lines).toContain(`resuming from ${join(cut.out, 'checkpoint.safetensors')}: epoch 1, its scoring`);
     for (const f of ['epochs.jsonl', 'train-log.jsonl', 'best.safetensors'])
       expect(readFileSync(join(cut.out, f)), f).toEqual(readFileSync(join(whole.out, f)));
+  }, 600_000);
+
+  it('an extension stopped after its last checkpoint, before its publish, is published by the same command', async () => {
+    const a = options({ out: join(work, 'ext-a'), epochs: 2 });
+    await trainHesp(a, { log: () => {} });
+    const b = { ...a, out: join(work, 'ext-b') };
+    cpSync(a.out, b.out, { recursive: true });
+    await trainHesp({ ...b, epochs: 3 }, { log: () => {} });
+    // the state of a: its 2-epoch set published, and b's checkpoint and working files of epoch 3 (a kill between them)
+    cpSync(join(b.out, 'checkpoint.safetensors'), join(a.out, 'checkpoint.safetensors'));
+    rmSync(join(a.out, 'work'), { recursive: true });
+    cpSync(join(b.out, 'work'), join(a.out, 'work'), { recursive: true });
+    // it said the run "went past epoch 3 … the state of epoch 3 was not kept"
+    const r = await trainHesp({ ...a, epochs: 3 }, { log: () => {} });
+    expect(r.epochs.map((e) => e.epoch)).toEqual([1, 2, 3]);
+    for (const f of ['epochs.jsonl', 'train-log.jsonl', 'best.safetensors'])
+      expect(readFileSync(join(a.out, f)).equals(readFileSync(join(b.out, f))), f).toBe(true);
   }, 600_000);
 
   it('a resume refuses working files deleted, cut, edited or replaced since its checkpoint, naming each', async () => {

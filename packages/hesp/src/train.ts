@@ -287,6 +287,9 @@ export function finishedHespRun(
   if (!ck || ck.meta.epoch < o.epochs || !existsSync(run.path(MANIFEST_FILE))) return undefined;
   // the published set answers when it is of `epochs` epochs (a later call may have gone past it and been stopped)
   const epochs = readJsonLines<EpochRecord>(run.path('epochs.jsonl'), { what: 'epoch log' }).rows;
+  // an extension stopped after its last epoch's checkpoint, before its publish: the resume publishes it
+  const published = epochs.at(-1)?.epoch ?? 0;
+  if (ck.meta.epoch === o.epochs && ck.meta.step === 0 && published < o.epochs) return undefined;
   if (epochs.at(-1)?.epoch !== o.epochs)
     throw new InvalidArgumentError({
       functionName: 'trainHesp',

@@ -160,8 +160,9 @@ function incompleteBeta(x: number, a: number, b: number, y = 1 - x): number {
 }
 
 /**
- * CDF of Student's t distribution with `df` degrees of freedom: scipy.stats.t.cdf to 1e-10 up to df = 1e8 (to 1e-14
- * at small df; beyond 1e8 the error grows to 1e-9 at 1e10: use the normal distribution there).
+ * CDF of Student's t distribution with `df` degrees of freedom: scipy.stats.t.cdf to 1e-15 at small df, 1e-11 up to
+ * df ≈ 7e6, 4e-10 up to df = 1e8 (the continued fraction near its mean, |t| ≈ 2; 3,800 random pairs against SciPy and
+ * mpmath), 1e-9 at 1e10: use the normal distribution there.
  * @param df degrees of freedom > 0 @throws InvalidArgumentError for a `t` or `df` that is no number, or df ≤ 0
  */
 export function studentTCdf(t: number, df: number): number {

@@ -62,7 +62,10 @@ describe('visual prompt', () => {
   it('clampPatchCentre refuses what no patch fits and places odd patches that applyVisualPrompt accepts', () => {
     // NaN came out as NaN; a 56-pixel patch in a 10-pixel frame got centre −19
     expect(() => clampPatchCentre({ row: NaN, col: 3 })).toThrow(/'location\.row'.*got NaN/);
-    expect(() => clampPatchCentre({ row: 3, col: 3 }, 56, 10)).toThrow(/'size'.*≤ 10, got 56/);
+    expect(() => clampPatchCentre({ row: 3, col: 3 }, 56, 10)).toThrow(/'size'.*a 56-pixel patch has no centre/);
+    // a patch as large as the frame got a centre that applyVisualPrompt refused
+    expect(() => clampPatchCentre({ row: 0, col: 0 }, 224, 224)).toThrow(/at most 223 pixels, 222 for an even patch/);
+    expect(clampPatchCentre({ row: 0, col: 0 }, 222, 224)).toEqual({ row: 111, col: 111 });
     const odd = {
       dtype: 'float32' as const,
       data: new Float32Array(3 * 3 * 3),

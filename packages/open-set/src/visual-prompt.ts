@@ -15,7 +15,14 @@ export interface PatchLocation {
 export function clampPatchCentre(location: PatchLocation, size = 56, image = 224): PatchLocation {
   const fn = 'clampPatchCentre';
   checkFiniteNumber(image, { functionName: fn, argument: 'image' }, { min: 1, integer: true });
-  checkFiniteNumber(size, { functionName: fn, argument: 'size' }, { min: 1, max: image, integer: true });
+  checkFiniteNumber(size, { functionName: fn, argument: 'size' }, { min: 1, integer: true });
+  // a centre c with c − ⌊size/2⌋ ≥ 0 and c + ⌈size/2⌉ ≤ image − 1 (HESP's bound) exists when 2⌊size/2⌋ + 1 ≤ image
+  if (2 * Math.floor(size / 2) + 1 > image)
+    throw new InvalidArgumentError({
+      functionName: fn,
+      argument: 'size',
+      message: `a ${size}-pixel patch has no centre inside a ${image}-pixel frame (at most ${image % 2 ? image : image - 1} pixels, ${image - (image % 2 ? 1 : 2)} for an even patch)`,
+    });
   checkFiniteNumber(location?.row, { functionName: fn, argument: 'location.row' });
   checkFiniteNumber(location?.col, { functionName: fn, argument: 'location.col' });
   const half = Math.floor(size / 2);
