@@ -68,6 +68,24 @@ describe('label sets', () => {
   });
 });
 
+describe('hidden files and prototype keys', () => {
+  it("a hidden file named like an image (macOS's ._001.jpg) is no frame and no image, as glob('*') skips it", async () => {
+    const { listFrames, listImages } = await import('./node/index.js');
+    const dir = mkdtempSync(join(tmpdir(), 'vlfer-hidden-'));
+    for (const f of ['001.jpg', '002.jpg', '._001.jpg', '.hidden.png']) writeFileSync(join(dir, f), 'x');
+    expect(listFrames(dir).map((p) => p.slice(dir.length + 1))).toEqual(['001.jpg', '002.jpg']);
+    expect(listImages(dir)).toMatchObject({ skipped: 2 });
+    expect(listImages(dir).paths).toHaveLength(2);
+  });
+  it('built-in label sets and expression aliases are own keys only', () => {
+    // 'constructor' returned the Object function, '__proto__' an empty object
+    for (const id of ['constructor', 'toString', '__proto__'])
+      expect(() => getLabelSet(id)).toThrow(/unknown label set/);
+    expect(canonicalExpression('constructor')).toBeUndefined();
+    expect(canonicalExpression(' Happy ')).toBe('happiness');
+  });
+});
+
 describe('loadImageFolder', () => {
   it('loads the real FER2013 PrivateTest split with the class counts of its README', async () => {
     const r = await loadImageFolder(sharedPath('data', 'fer2013-privatetest'));

@@ -55,7 +55,9 @@ const ALIASES: Record<string, ExpressionName> = {
 
 /** Canonical expression name for a folder name, label text or class name (case-insensitive), or undefined. */
 export function canonicalExpression(name: string): ExpressionName | undefined {
-  return ALIASES[name.trim().toLowerCase()];
+  const key = name.trim().toLowerCase();
+  // own keys only: 'constructor' would find the prototype's function
+  return Object.hasOwn(ALIASES, key) ? ALIASES[key] : undefined;
 }
 
 const set = (id: string, names: readonly string[]) => defineLabelSet(id, names);
@@ -138,7 +140,8 @@ export type LabelSetId = keyof typeof LABEL_SETS;
 
 /** A built-in label set by id. @throws InvalidArgumentError listing the ids */
 export function getLabelSet(id: string): LabelSet {
-  const s = (LABEL_SETS as Record<string, LabelSet>)[id];
+  // own keys only: 'constructor', 'toString' or '__proto__' found the prototype's members
+  const s = Object.hasOwn(LABEL_SETS, id) ? (LABEL_SETS as Record<string, LabelSet>)[id] : undefined;
   if (!s)
     throw new InvalidArgumentError({
       functionName: 'getLabelSet',

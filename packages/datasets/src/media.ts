@@ -23,16 +23,23 @@ export const VIDEO_EXTENSIONS: ReadonlySet<string> = new Set([
   '.wmv',
 ]);
 
+/**
+ * The lower-case extension of a file name (or path), '' for a name without one and for a hidden file: a name starting
+ * with '.' (macOS's `._001.jpg` resource forks beside copied frames, `.DS_Store`) is no media file, as Python's
+ * `glob(dir/*)`, which the reference loaders list frames with, skips it.
+ */
 function extension(name: string): string {
   const base = name.slice(Math.max(name.lastIndexOf('/'), name.lastIndexOf('\\')) + 1);
   const dot = base.lastIndexOf('.');
-  return dot <= 0 ? '' : base.slice(dot).toLowerCase();
+  return dot <= 0 || base.startsWith('.') ? '' : base.slice(dot).toLowerCase();
 }
 
+/** Whether a file name (or path) is an image the loaders read: an image extension, not a hidden file. */
 export function isImageFile(name: string): boolean {
   return IMAGE_EXTENSIONS.has(extension(name));
 }
 
+/** Whether a file name (or path) is a video the loaders read: a video extension, not a hidden file. */
 export function isVideoFile(name: string): boolean {
   return VIDEO_EXTENSIONS.has(extension(name));
 }

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, VlferError } from '@vlfer/core';
+import { checkFiniteNumber, InvalidArgumentError, VlferError } from '@vlfer/core';
 import { decodeUltraFace, decodeYunet, YUNET_STRIDES } from './decode.js';
 import { faceToImage, inputGeometry, type InputGeometry } from './geometry.js';
 import { nonMaxSuppression } from './nms.js';
@@ -162,11 +162,12 @@ export class FaceDetectorModel {
       });
     this.kind = kind;
     this.target = fixed ? { width: shape[3] as number, height: shape[2] as number } : { longSide, multiple: 32 };
-    this.options = {
-      scoreThreshold: settings.scoreThreshold ?? 0.7,
-      nmsThreshold: settings.nmsThreshold ?? 0.3,
-      topK,
-    };
+    // a NaN or 1.5 kept no face, −1 every candidate up to topK, silently; an NMS threshold out of range failed at
+    // the first detect(), named as nonMaxSuppression's
+    const thresholds = { scoreThreshold: settings.scoreThreshold ?? 0.7, nmsThreshold: settings.nmsThreshold ?? 0.3 };
+    for (const [argument, v] of Object.entries(thresholds))
+      checkFiniteNumber(v, { functionName: fn, argument }, { min: 0, max: 1 });
+    this.options = { ...thresholds, topK };
   }
 
   /** What identifies this detector's results: file hash, thresholds, input size and resampling (for cache keys). */

@@ -38,7 +38,7 @@ export function resolveLabelSet(
     }
   }
   if (choice.labelSet) {
-    if (choice.labelSet in LABEL_SETS)
+    if (Object.hasOwn(LABEL_SETS, choice.labelSet))
       return { labelSet: getLabelSet(choice.labelSet), reason: `built-in label set '${choice.labelSet}'` };
     if (existsSync(choice.labelSet))
       return {

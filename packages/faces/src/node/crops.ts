@@ -122,14 +122,15 @@ function decodeFaces(v: Float32Array): Face[] {
 
 /**
  * The name of a crop file: the image's detection key, the detector's cache key (model, thresholds, input resize), the
- * crop settings, the face, and `version` — `CROP_VERSION`, which changes whenever crop pixels do (the OpenCV-exact
+ * crop settings, the face (its index among the image's detections, or for a clip's frame the followed face itself:
+ * box and landmarks, which another clip holding the same frame may follow otherwise), and `version` — `CROP_VERSION`, which changes whenever crop pixels do (the OpenCV-exact
  * warp and insightface's 128-pixel template changed them), so crops cached by an older vlfer are not reused.
  */
 export function cropFileKey(
   imageKey: string,
   detectorKey: string,
   settings: { align: boolean; size: number; margin: number },
-  face: number,
+  face: number | string,
   version: string = CROP_VERSION,
 ): string {
   return hashBytes(
@@ -229,7 +230,12 @@ export class FaceCropper {
    * Each crop's SHA-256 is recorded beside it (`<name>.png.sha256`, written after the crop) and checked on every
    * use: a crop replaced (another valid PNG), torn or without its record is reported and cut again.
    */
-  private async writeCrop(key: string, face: Face, index: number, image: () => Promise<RgbImage>): Promise<string> {
+  private async writeCrop(
+    key: string,
+    face: Face,
+    index: number | string,
+    image: () => Promise<RgbImage>,
+  ): Promise<string> {
     const s = this.settings;
     const name = cropFileKey(key, this.detector.cacheKey, s, index);
     const file = join(this.cropDir, name.slice(0, 2), `${name}.png`);
@@ -346,7 +352,10 @@ export class FaceCropper {
     for (let t = 0; t < frames.length; t++) {
       const face = track.faces[t];
       if (!face) continue;
-      out.push(await this.writeCrop(found[t]!.key, face, -1 - t, lazyImage(frames[t]!, found[t]!.image)));
+      // named by the face followed, not the frame's place: the same frame in another clip (or another read of this
+      // one) may follow another face, whose crop must not be this one's
+      const followed = JSON.stringify(['followed', face.box, face.landmarks]);
+      out.push(await this.writeCrop(found[t]!.key, face, followed, lazyImage(frames[t]!, found[t]!.image)));
     }
     if (first) this.counts.crops += out.length;
     return out;

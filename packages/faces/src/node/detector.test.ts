@@ -172,6 +172,46 @@ describe('bad input', () => {
 });
 
 describe('the crop cache', () => {
+  it("names a clip frame's crop by the face it follows: the same frame in two clips following two faces gets two crops", async () => {
+    // a frame followed from another face in another clip was served that clip's crop (same frame, same place)
+    const s = photos[0]!;
+    const { width, height } = (await sharp(s).metadata()) as { width: number; height: number };
+    const faces = (await yunet.detect(await decodeImage(s))).sort((a, b) => a.box.x - b.box.x);
+    expect(faces.length).toBeGreaterThan(1);
+    /** The photo with all but one face blacked out (its box with a margin of half a box). */
+    const only = async (i: number) => {
+      const { x, y, width: w, height: h } = faces[i]!.box;
+      const left = Math.max(0, Math.round(x - w / 2));
+      const top = Math.max(0, Math.round(y - h / 2));
+      const box = {
+        width: Math.min(width - left, Math.round(2 * w)),
+        height: Math.min(height - top, Math.round(2 * h)),
+      };
+      const part = await sharp(s)
+        .extract({ left, top, ...box })
+        .toBuffer();
+      const file = join(work, `only-${i}.png`);
+      await sharp({ create: { width, height, channels: 3, background: '#000' } })
+        .composite([{ input: part, left, top }])
+        .png()
+        .toFile(file);
+      return file;
+    };
+    const [a, b] = [await only(0), await only(faces.length - 1)];
+    const cache = join(work, 'cache-followed');
+    const cropper = new FaceCropper(yunet, { align: false, size: 64 }, cache);
+    const first = await cropper.clipCrops([a, s], 'clip-a');
+    const second = await cropper.clipCrops([b, s], 'clip-b');
+    expect(second[1]).not.toBe(first[1]);
+    // what a cache that never saw clip-a cuts for clip-b
+    const alone = await new FaceCropper(yunet, { align: false, size: 64 }, join(work, 'cache-alone')).clipCrops(
+      [b, s],
+      'clip-b',
+    );
+    expect(readFileSync(second[1]!).equals(readFileSync(alone[1]!))).toBe(true);
+    expect(readFileSync(second[1]!).equals(readFileSync(first[1]!))).toBe(false);
+  });
+
   it('detects once per image: a rerun reads the cache and gives the same crop files; a damaged crop is written again', async () => {
     const cache = join(work, 'cache');
     const first = new FaceCropper(yunet, { align: true, selection: 'all' }, cache);
@@ -222,6 +262,12 @@ describe('the crop cache', () => {
       await expect(FaceDetector.load('yunet-s', { modelDir, topK: 0 })).rejects.toThrow(
         /'topK'.*must be an integer in 1\.\.10000/,
       );
+      // a NaN or 1.5 found no face, −1 every candidate up to topK; an NMS threshold of 2 failed at detect()
+      for (const scoreThreshold of [NaN, 1.5, -1])
+        await expect(FaceDetector.load('yunet-s', { modelDir, scoreThreshold })).rejects.toThrow(
+          /'scoreThreshold' passed to 'FaceDetectorModel': expected a finite number ≥ 0 and ≤ 1/,
+        );
+      await expect(FaceDetector.load('yunet-s', { modelDir, nmsThreshold: 2 })).rejects.toThrow(/'nmsThreshold'/);
     } finally {
       await two.dispose();
       await many.dispose();

@@ -50,11 +50,14 @@ export interface DecodeOptions {
   output?: (bytes: number) => Uint8Array;
 }
 
+/** How an encoded image given as bytes is named in errors. */
+const BUFFER_SOURCE = '<encoded image buffer>';
+
 /** A short name of a source for error messages. */
 export function describeSource(src: ImageSource): string {
   if (typeof src === 'string') return src;
   if (typeof src !== 'object' || src === null) return `<${src === null ? 'null' : typeof src} source>`;
-  if (src instanceof Uint8Array) return '<encoded image buffer>';
+  if (src instanceof Uint8Array) return BUFFER_SOURCE;
   if ('path' in src) return src.path;
   return `<raw ${src.width}x${src.height} RGB>`;
 }
@@ -189,6 +192,9 @@ async function decodeWaiting(
 
 /** `error` as thrown by the decoders: project errors as they are, anything else as a DataFormatError naming `file`. */
 function asDecodeError(file: string, error: unknown): Error {
+  // a decoder given the file's bytes names them as a buffer: the file is named here
+  if (error instanceof DataFormatError && error.file === BUFFER_SOURCE && file !== BUFFER_SOURCE)
+    return new DataFormatError({ file, message: error.detail, cause: error });
   if (error instanceof InvalidArgumentError || error instanceof VlferError) return error;
   return new DataFormatError({ file, message: `cannot decode image (${(error as Error).message})`, cause: error });
 }

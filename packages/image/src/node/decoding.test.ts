@@ -130,6 +130,13 @@ describe("8-bit PNG decoded in JavaScript gives Pillow's bytes", () => {
       writeFileSync(file, bytes);
       expect(decodePngJs(bytes), name).toBeUndefined();
       await expectDecodeError(file);
+      // decodePillowImage hands the bytes on: it named them '<encoded image buffer>'
+      const viaPillow = await decodePillowImage(file).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(viaPillow, name).toBeInstanceOf(DataFormatError);
+      expect(String((viaPillow as Error).message)).toContain(file);
     }
   });
 });
