@@ -77,6 +77,20 @@ describe('hidden files and prototype keys', () => {
     expect(listImages(dir)).toMatchObject({ skipped: 2 });
     expect(listImages(dir).paths).toHaveLength(2);
   });
+  it('a file linked into two class folders is refused, naming both paths (it was two items with two labels)', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'vlfer-linked-'));
+    const px = await import('sharp').then(({ default: sharp }) =>
+      sharp({ create: { width: 8, height: 8, channels: 3, background: '#888' } })
+        .png()
+        .toBuffer(),
+    );
+    for (const c of ['happy', 'sad']) mkdirSync(join(root, c));
+    writeFileSync(join(root, 'happy', 'a.png'), px);
+    writeFileSync(join(root, 'sad', 'b.png'), px); // a copy is a file of its own
+    expect((await loadImageFolder(root)).items).toHaveLength(2);
+    symlinkSync(join('..', 'happy', 'a.png'), join(root, 'sad', 'link.png'));
+    await expect(loadImageFolder(root)).rejects.toThrow(/sad\/link\.png: and .*happy\/a\.png are one file/);
+  });
   it('built-in label sets and expression aliases are own keys only', () => {
     // 'constructor' returned the Object function, '__proto__' an empty object
     for (const id of ['constructor', 'toString', '__proto__'])

@@ -1,3 +1,4 @@
+import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkOneOf, DataFormatError, quoteInput, type LabelSet } from '@vlfer/core';
 import { inferLabelSet, matchClassName, NATIVE_LABELS, type NativeLabelScheme } from '../label-sets.js';
@@ -165,6 +166,25 @@ export function classFolderItems(
   return items;
 }
 
+/**
+ * One file reached twice through links (a symbolic link in one class folder to a file of another, or of its own):
+ * it would be two items, under two labels, silently (the video lists refuse the same).
+ * @throws DataFormatError naming both paths
+ */
+function refuseLinkedTwice(items: readonly ImageItem[]): void {
+  const byTarget = new Map<string, string>();
+  for (const it of items) {
+    const target = realpathSync(it.path);
+    const earlier = byTarget.get(target);
+    if (earlier !== undefined)
+      throw new DataFormatError({
+        file: it.path,
+        message: `and ${earlier} are one file (${target}, reached through a link); a file is one item of one class: remove one of them`,
+      });
+    byTarget.set(target, it.path);
+  }
+}
+
 /** Stages: {@link findClassDirs} → label set → per folder {@link classFolderLabel}, {@link classFolderItems} → verify. */
 async function loadClassFolder(root: string, options: ClassFolderOptions): Promise<LoadResult<ImageItem>> {
   const dropped = new DropCounter();
@@ -189,6 +209,7 @@ async function loadClassFolder(root: string, options: ClassFolderOptions): Promi
     for (const item of classFolderItems(dir, name, label, options, dropped)) items.push(item);
   }
   items.sort((a, b) => a.label - b.label || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  refuseLinkedTwice(items);
   for (const it of items) await verifyImage(it.path, options.verify ?? 'none');
   return {
     items,
