@@ -33,6 +33,9 @@ describe('strict parsing of annotation text', () => {
     );
     const fer = `${FERPLUS_HEADER}\nPrivateTest,fer0.png,0,10,0,0,0,0,0,0,0,0\n`;
     expect(() => parseFerPlusCsvText(fer, o({ noMajority: 'Error' }))).toThrow(/'noMajority'.*'drop', 'error'/);
+    expect(() => parseVideoListText('/v/a 8 -0\n', o({ labelScheme: 'label-set', labelSet: BASIC_7 }))).toThrow(
+      /label '-0' out of range; expected an integer 0\.\.6/,
+    );
     expect(() => parseVideoListText('/v/a 8 1\n', o({ duplicates: 'Drop' }))).toThrow(
       /'duplicates' passed to 'parseVideoListText'/,
     );

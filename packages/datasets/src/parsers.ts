@@ -112,7 +112,8 @@ export function videoListLabel(
   labelSet: LabelSet,
   where: { file: string; line: number },
 ): number {
-  const native = /^-?\d{1,9}$/.test(labelText) ? Number(labelText) : undefined;
+  // '-0' is no id (it read as 0)
+  const native = /^-?\d{1,9}$/.test(labelText) && !/^-0+$/.test(labelText) ? Number(labelText) : undefined;
   const fixed = scheme === 'label-set' ? undefined : NATIVE_LABELS[SCHEME_LABELS[scheme]];
   const names: readonly string[] = fixed ? fixed.names : labelSet.names;
   const base = fixed ? fixed.base : 0;
