@@ -11,6 +11,7 @@ import {
   type Shard,
 } from '@vlfer/core';
 import {
+  jsonLinesText,
   canonicalJson,
   shardRecordProblems,
   hashBytes,
@@ -391,7 +392,7 @@ export function writeAblationShard(
   rows: readonly ResultRow[],
   o: { fields: Record<string, unknown>; units: number },
 ): string {
-  writeFileAtomic(shardRowsFile(resultsDir, id, shard), rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  writeFileAtomic(shardRowsFile(resultsDir, id, shard), jsonLinesText(rows));
   return writeShardRecord(join(resultsDir, 'shards', fileName(id)), shard, {
     agree: o.fields,
     fingerprints: rowFingerprints(rows).fingerprints,
@@ -765,7 +766,7 @@ async function runLockedAblation(
     if (conflict) throw new DataFormatError({ file, message: `${id}: ${conflict}; use another results directory` });
     rows = [...rows, row];
     if (shard) saveShard();
-    else writeFileAtomic(file, rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    else writeFileAtomic(file, jsonLinesText(rows));
     log(rowLine(row));
     ran++;
   }
@@ -984,10 +985,7 @@ export async function mergeAblation(
   if (missing.length > 10) problems.push(`… and ${missing.length - 10} more runs`);
   if (problems.length > 0) throw new Error(`cannot merge ${id}: ${problems.join('; ')}`);
   const rows = runs.map((r) => byId.get(r.id)!);
-  writeFileAtomic(
-    join(options.resultsDir, `${fileName(id)}.jsonl`),
-    rows.map((r) => `${JSON.stringify(r)}\n`).join(''),
-  );
+  writeFileAtomic(join(options.resultsDir, `${fileName(id)}.jsonl`), jsonLinesText(rows));
   if (charts) await drawOverlayRoc(id, rows, join(options.resultsDir, 'charts'));
   return { runs: rows.length, records };
 }

@@ -22,11 +22,13 @@ import {
   type Tensor2D,
 } from '@vlfer/core';
 import {
+  jsonLinesText,
   appendLine,
   claimRunKind,
   ensureDir,
   FeatureCache,
   hashBytes,
+  hashFile,
   loadCommandCheckpoint,
   provenance,
   readJsonLines,
@@ -751,7 +753,7 @@ function keptTrainLog(files: Omit<TrainFiles, 'trainingKey'>, ck: TrainCheckpoin
         (r) => r.globalStep < done,
       )
     : [];
-  const digest = hashBytes(kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  const digest = hashBytes(jsonLinesText(kept));
   if (ck.meta.logDigest === undefined || digest === ck.meta.logDigest) return kept;
   const ckName = basename(files.checkpointPath);
   const what = work
@@ -845,7 +847,7 @@ export async function runHeadTraining(
           epoch: at.epoch,
           step: at.step,
           ...inputs.fingerprints,
-          logDigest: hashBytes(readFileSync(files.logPath)),
+          logDigest: hashFile(files.logPath),
         },
       });
       lastCheckpoint = performance.now();
@@ -888,7 +890,7 @@ export async function publishTrainedHead(
   const faceCrops = trained.data.faceCrops;
   run.publish({
     'head.safetensors': headBytes,
-    'train-log.jsonl': trainLog.map((r) => `${JSON.stringify(r)}\n`).join(''),
+    'train-log.jsonl': jsonLinesText(trainLog),
     'metrics.json': `${JSON.stringify(trainMetrics(options, trainLog, trained.warnings, fingerprints), null, 2)}\n`,
     'config.resolved.json': `${JSON.stringify({ ...options, trainingKey: trained.trainingKey, ...fingerprints }, null, 2)}\n`,
     // which crop came from which image, so targets of an imported teacher can be computed for the crops
@@ -1175,5 +1177,5 @@ function mean(xs: number[]): number | null {
 
 function writeJsonLinesAtomic(path: string, rows: readonly unknown[]): void {
   ensureDir(dirname(path));
-  writeFileAtomic(path, rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  writeFileAtomic(path, jsonLinesText(rows));
 }

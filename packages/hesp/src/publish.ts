@@ -1,7 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { DataFormatError } from '@vlfer/core';
-import { provenance, readJsonLines, readTextFile, writeJsonAtomic, type RunDirectory } from '@vlfer/core/node';
+import {
+  jsonLinesText,
+  provenance,
+  readJsonLines,
+  readTextFile,
+  writeJsonAtomic,
+  type RunDirectory,
+} from '@vlfer/core/node';
 import { runtimeVersions } from '@vlfer/encoders/node';
 import type { LabelScheme } from '@vlfer/datasets';
 import type { FaceCropper } from '@vlfer/faces/node';
@@ -129,10 +136,10 @@ export function publishHespRun(
 ): void {
   const files: Record<string, string | Uint8Array> = {
     'metrics.json': hespMetricsJson(metrics),
-    'epochs.jsonl': metrics.epochs.map((e) => `${JSON.stringify(e)}\n`).join(''),
-    'train-log.jsonl': readJsonLines<StepRecord>(paths.trainLog, { repairTornTail: true, what: 'training log' })
-      .rows.map((r) => `${JSON.stringify(r)}\n`)
-      .join(''),
+    'epochs.jsonl': jsonLinesText(metrics.epochs),
+    'train-log.jsonl': jsonLinesText(
+      readJsonLines<StepRecord>(paths.trainLog, { repairTornTail: true, what: 'training log' }).rows,
+    ),
     'config.resolved.json': `${JSON.stringify(resolved, null, 2)}\n`,
   };
   if (existsSync(paths.best)) files['best.safetensors'] = readFileSync(paths.best);

@@ -17,8 +17,10 @@ import {
   VlferError,
 } from '@vlfer/core';
 import {
+  jsonLinesText,
   appendLine,
   hashBytes,
+  hashFile,
   loadCheckpoint,
   MANIFEST_FILE,
   readJsonLines,
@@ -639,7 +641,7 @@ export async function startHespTraining(
     rmSync(nextBest(paths), { force: true });
     if (o.location === 'cam') await hespCamLocation(o, ctx.data, model, cropper);
   }
-  writeFileAtomic(paths.epochs, state.epochs.map((e) => `${JSON.stringify(e)}\n`).join(''));
+  writeFileAtomic(paths.epochs, jsonLinesText(state.epochs));
   ctx.log(
     `visual prompt centre (row, col) = (${model.location.row}, ${model.location.col})${o.location === 'cam' ? ' from the CAM rule' : ''}`,
   );
@@ -662,7 +664,7 @@ export function truncateHespLogs(paths: HespRunPaths, start: { epoch: number; st
       ? readJsonLines<StepRecord>(paths.trainLog, { repairTornTail: true, what: 'training log' }).rows
       : []
   ).filter((r) => r.epoch - 1 < start.epoch || (r.epoch - 1 === start.epoch && r.step - 1 < start.step));
-  writeFileAtomic(paths.trainLog, steps.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  writeFileAtomic(paths.trainLog, jsonLinesText(steps));
   return epochs;
 }
 
@@ -695,13 +697,15 @@ export function checkpointHespRun(ctx: HespTrainContext, state: HespTrainState, 
  * is about to put in place, `nextBest`, else the current one, or null).
  */
 function hespWorkDigests(paths: HespRunPaths): NonNullable<HespCheckpoint['meta']['workDigests']> {
-  const digest = (p: string) => (existsSync(p) ? hashBytes(readFileSync(p)) : null);
   return {
-    trainLog: digest(paths.trainLog) ?? hashBytes(''),
-    epochs: digest(paths.epochs) ?? hashBytes(''),
-    best: digest(nextBest(paths)) ?? digest(paths.best),
+    trainLog: fileDigest(paths.trainLog) ?? hashBytes(''),
+    epochs: fileDigest(paths.epochs) ?? hashBytes(''),
+    best: fileDigest(nextBest(paths)) ?? fileDigest(paths.best),
   };
 }
+
+/** SHA-256 of a file, or null where there is none. */
+const fileDigest = (path: string) => (existsSync(path) ? hashFile(path) : null);
 
 /**
  * Where an epoch end writes the state it selects before its checkpoint records it; moved to `paths.best` after the
@@ -723,7 +727,7 @@ export function checkHespWorkFiles(paths: HespRunPaths, ck: HespCheckpoint, epoc
   const want = ck.meta.workDigests;
   // a state an epoch end wrote: put in place when the checkpoint recorded it, else dropped (its epoch runs again)
   if (existsSync(nextBest(paths))) {
-    if (want && hashBytes(readFileSync(nextBest(paths))) === want.best) placeNextBest(paths);
+    if (want && hashFile(nextBest(paths)) === want.best) placeNextBest(paths);
     else rmSync(nextBest(paths));
   }
   if (!want) return; // written before 2026-12-06
@@ -734,11 +738,11 @@ export function checkHespWorkFiles(paths: HespRunPaths, ck: HespCheckpoint, epoc
       message: `${what} (deleted, cut, replaced or edited since ${ckName} was written): resuming would publish it as this run's; restore it, or delete the run directory to train again`,
     });
   };
-  if (hashBytes(readFileSync(paths.trainLog)) !== want.trainLog)
+  if (hashFile(paths.trainLog) !== want.trainLog)
     refuse(paths.trainLog, `holds other training steps than ${ckName} recorded`);
-  if (hashBytes(epochs.map((e) => `${JSON.stringify(e)}\n`).join('')) !== want.epochs)
+  if (hashBytes(jsonLinesText(epochs)) !== want.epochs)
     refuse(paths.epochs, `holds other epochs than ${ckName} recorded`);
-  const best = existsSync(paths.best) ? hashBytes(readFileSync(paths.best)) : null;
+  const best = fileDigest(paths.best);
   if (best !== want.best)
     refuse(
       paths.best,

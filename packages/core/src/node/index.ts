@@ -19,7 +19,7 @@ export {
   removePath,
 } from './fs.js';
 export type { FailpointKind } from './fs.js';
-export { readJsonLines } from './jsonl.js';
+export { jsonLinesText, readJsonLines } from './jsonl.js';
 export { hashBytes, hashFile, hashFileIndexed, fingerprintFiles, type FileHashIndex } from './hash.js';
 export type { FeatureNamespace } from './vector-cache.js';
 export { FeatureCache } from './vector-cache.js';

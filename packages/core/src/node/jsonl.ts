@@ -2,6 +2,14 @@ import { DataFormatError } from '../errors.js';
 import { readTextFile, writeFileAtomic } from './fs.js';
 
 /**
+ * The text of a JSON-lines file of `rows`: each row's `JSON.stringify` and a newline. What the writers write and what
+ * checkpoints digest (`hashBytes(jsonLinesText(rows))`), so a log read back and cut is compared byte for byte.
+ */
+export function jsonLinesText(rows: readonly unknown[]): string {
+  return rows.map((r) => `${JSON.stringify(r)}\n`).join('');
+}
+
+/**
  * Rows of a JSON-lines file (train logs, result rows, imported targets). A last line without its newline that
  * does not parse is a line torn by a crash during an append: with `repairTornTail` it is dropped (and the file
  * rewritten without it), otherwise it is an error naming the file and line. Any other bad line is an error.
