@@ -16,7 +16,16 @@ export {
 } from './errors.js';
 export { quoteInput, quoteJson, displayPath, QUOTE_LIMIT } from './quote.js';
 export type { ShapeMap, Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D } from './tensor.js';
-export { tensor, tensor2d, assertShape, row, l2NormalizeRows, meanOfRowGroups, concatRows } from './tensor.js';
+export {
+  tensor,
+  tensor2d,
+  assertShape,
+  assertFloat32Data,
+  row,
+  l2NormalizeRows,
+  meanOfRowGroups,
+  concatRows,
+} from './tensor.js';
 export type { Scores, CosineLogits, UnitRows } from './ops.js';
 export {
   scoreRows,

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from './errors.js';
+import { checkFiniteNumber } from './options.js';
 
 /**
  * A small, seeded pseudo-random generator (sfc32 seeded through splitmix32).
@@ -42,15 +43,11 @@ function intBelow(n: number, nextU32: () => number): number {
 /**
  * Create a seeded generator. The same seed always gives the same stream; seeds are integers taken modulo 2³² (so
  * seeds equal modulo 2³² give the same stream; beyond 2⁵³ the double's value, as `seed * 1000003 + epoch` makes it).
+ * @param where the function and option a bad seed is named as (a caller's own `seed` option)
  * @throws InvalidArgumentError naming `seed` when it is not an integer (a fraction was floored, silently)
  */
-export function createRng(seed: number): Rng {
-  if (!Number.isInteger(seed))
-    throw new InvalidArgumentError({
-      functionName: 'createRng',
-      argument: 'seed',
-      message: `expected an integer, got ${String(seed)}`,
-    });
+export function createRng(seed: number, where = { functionName: 'createRng', argument: 'seed' }): Rng {
+  checkFiniteNumber(seed, where, { integer: true });
   const init = splitmix32(Math.floor(seed));
   let a = init(),
     b = init(),

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from './errors.js';
+import { checkFiniteNumber } from './options.js';
 
 /** Shapes by rank, e.g. `Tensor2D` has dims `[rows, cols]`. */
 export type ShapeMap = {
@@ -79,6 +80,8 @@ export function assertShape(
   argument: string,
   functionName: string,
 ): void {
+  // the expected shape as messages print it, built only for one
+  const want = () => `[${expected.map((e) => (e === null ? '*' : String(e))).join(', ')}]`;
   // JavaScript callers pass nested arrays or nothing; say what a tensor is instead of failing on `t.dims.length`
   const given = t as unknown;
   const dims = typeof given === 'object' && given !== null ? (given as { dims?: unknown }).dims : undefined;
@@ -87,15 +90,14 @@ export function assertShape(
     throw new InvalidArgumentError({
       functionName,
       argument,
-      message: `expected a tensor { data, dims } of shape [${expected.map((e) => (e === null ? '*' : String(e))).join(', ')}], got ${Array.isArray(given) ? `an array of length ${given.length} (build one with tensor2d(rows))` : given === null || given === undefined ? String(given) : `an object without ${Array.isArray(dims) ? 'data' : 'dims'}`}`,
+      message: `expected a tensor { data, dims } of shape ${want()}, got ${Array.isArray(given) ? `an array of length ${given.length} (build one with tensor2d(rows))` : given === null || given === undefined ? String(given) : `an object without ${Array.isArray(dims) ? 'data' : 'dims'}`}`,
     });
   const ok = t.dims.length === expected.length && expected.every((e, i) => e === null || e === t.dims[i]);
   if (!ok) {
-    const want = `[${expected.map((e) => (e === null ? '*' : String(e))).join(', ')}]`;
     throw new InvalidArgumentError({
       functionName,
       argument,
-      message: `expected shape ${want}, got [${t.dims.join(', ')}]`,
+      message: `expected shape ${want()}, got [${t.dims.join(', ')}]`,
     });
   }
   if (t.data.length !== product(t.dims)) {
@@ -105,6 +107,20 @@ export function assertShape(
       message: `data length ${t.data.length} does not match dims [${t.dims.join(', ')}]`,
     });
   }
+}
+
+/**
+ * Check that a tensor's data is a Float32Array, as `Tensor` declares: ONNX Runtime takes the bytes as they are, so
+ * a Float64Array or a plain array from JavaScript would be read as other values or refused in its own words.
+ * @throws InvalidArgumentError naming the argument and what the data is
+ */
+export function assertFloat32Data(t: { data: unknown }, argument: string, functionName: string): void {
+  if (!(t.data instanceof Float32Array))
+    throw new InvalidArgumentError({
+      functionName,
+      argument,
+      message: `holds a ${(t.data as object).constructor.name}; expected float32 data (Float32Array.from it)`,
+    });
 }
 
 /**
@@ -131,13 +147,11 @@ export function row(t: Tensor2D, i: number): Float32Array {
 export function l2NormalizeRows(x: Tensor2D, options: { epsilon?: number } = {}): Tensor2D {
   assertShape(x, [null, null], 'x', 'l2NormalizeRows');
   const [n, d] = x.dims;
-  const eps = options.epsilon ?? 0;
-  if (!(Number.isFinite(eps) && eps >= 0))
-    throw new InvalidArgumentError({
-      functionName: 'l2NormalizeRows',
-      argument: 'epsilon',
-      message: `expected a finite number ≥ 0, got ${eps}`,
-    });
+  const eps = checkFiniteNumber(
+    options.epsilon ?? 0,
+    { functionName: 'l2NormalizeRows', argument: 'epsilon' },
+    { min: 0 },
+  );
   const out = new Float32Array(n * d);
   for (let i = 0; i < n; i++) {
     let s = 0;

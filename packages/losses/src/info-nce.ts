@@ -1,4 +1,12 @@
-import { assertShape, buildModel, constant, InvalidArgumentError, type NodeSpec, type Tensor2D } from '@vlfer/core';
+import {
+  assertFloat32Data,
+  assertShape,
+  buildModel,
+  constant,
+  InvalidArgumentError,
+  type NodeSpec,
+  type Tensor2D,
+} from '@vlfer/core';
 
 /**
  * Exp-CLIP's training loss (`train.py`): with I = normalise(X·Wᵀ) (projected CLIP image features) and
@@ -35,12 +43,7 @@ export function checkInfoNceInputs(inputs: InfoNceInputs, fn: string): { n: numb
   // each a float32 matrix first, so that a rank-1 tensor or a Float64Array is named as what it is
   for (const name of ['features', 'weight', 'targets'] as const) {
     assertShape(inputs[name], [null, null], name, fn);
-    if (!(inputs[name].data instanceof Float32Array))
-      throw new InvalidArgumentError({
-        functionName: fn,
-        argument: name,
-        message: `holds a ${(inputs[name].data as object).constructor.name}; expected float32 data (Float32Array.from it)`,
-      });
+    assertFloat32Data(inputs[name], name, fn);
   }
   const [n, d] = inputs.features.dims;
   const [e, d2] = inputs.weight.dims;

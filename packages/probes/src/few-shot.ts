@@ -1,11 +1,4 @@
-import {
-  assertShape,
-  checkClassIds,
-  checkFiniteNumber,
-  createRng,
-  InvalidArgumentError,
-  type Tensor2D,
-} from '@vlfer/core';
+import { assertShape, checkClassIds, createRng, InvalidArgumentError, type Tensor2D } from '@vlfer/core';
 
 /** The shot counts of the few-shot protocols (CoOp, Tip-Adapter, the CLIP paper's few-shot probes). */
 export const FEW_SHOT_COUNTS = [1, 2, 4, 8, 16] as const;
@@ -35,9 +28,7 @@ export function selectFewShot(
   checkClassIds(labels, { functionName: 'selectFewShot', argument: 'labels' }, options.numClasses);
   for (let i = 0; i < labels.length; i++) (byClass[labels[i]!] ??= []).push(i);
   const k = options.numClasses ?? byClass.length;
-  const rng = createRng(
-    checkFiniteNumber(options.seed, { functionName: 'selectFewShot', argument: 'seed' }, { integer: true }),
-  );
+  const rng = createRng(options.seed, { functionName: 'selectFewShot', argument: 'seed' });
   const out: number[] = [];
   for (let c = 0; c < k; c++) {
     const items = byClass[c] ?? [];

@@ -1,4 +1,4 @@
-import { checkFiniteNumber, createRng, InvalidArgumentError } from '@vlfer/core';
+import { createRng, InvalidArgumentError } from '@vlfer/core';
 
 /** Fractions of every class that go to each part of a {@link splitStratified} split (they sum to 1). */
 export interface SplitFractions {
@@ -102,7 +102,7 @@ export function splitStratified(
   if (new Set(ids).size !== ids.length)
     throw new InvalidArgumentError({ functionName: fn, argument: 'ids', message: 'holds a duplicated id' });
   const byClass = splitUnits(ids, labels, options.groups);
-  const rng = createRng(checkFiniteNumber(options.seed, { functionName: fn, argument: 'seed' }, { integer: true }));
+  const rng = createRng(options.seed, { functionName: fn, argument: 'seed' });
   const out: StratifiedSplit = { train: [], validation: [], test: [] };
   for (const c of [...byClass.keys()].sort((a, b) => a - b)) {
     const units = rng.shuffled(byClass.get(c)!);

@@ -2,6 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import {
+  assertFloat32Data,
   assertShape,
   checkFiniteNumber,
   DataFormatError,
@@ -85,12 +86,7 @@ export class ProjectionHead implements FeatureProjection {
         argument: 'x',
         message: `has ${x.dims[1]}-d rows, the head expects ${this.inputDim}-d (encoder/head mismatch)`,
       });
-    if (!(x.data instanceof Float32Array))
-      throw new InvalidArgumentError({
-        functionName: 'ProjectionHead.project',
-        argument: 'x',
-        message: `holds a ${(x.data as object).constructor.name}; expected float32 data (Float32Array.from it)`,
-      });
+    assertFloat32Data(x, 'x', 'ProjectionHead.project');
     if (x.dims[0] === 0) return { dtype: 'float32', data: new Float32Array(0), dims: [0, this.outputDim] };
     this.session ??= ort.InferenceSession.create(
       projectionHeadModel(),
