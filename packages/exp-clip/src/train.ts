@@ -42,7 +42,7 @@ import {
   type ThreadOptions,
 } from '@vlfer/core/node';
 import { checkRootDir, listImages } from '@vlfer/datasets/node';
-import { encodeImages, loadClip, runtimeVersions, type ClipModel } from '@vlfer/encoders/node';
+import { checkClipModelPath, encodeImages, loadClip, runtimeVersions, type ClipModel } from '@vlfer/encoders/node';
 import { constantTargetsWarning, type Teacher } from '@vlfer/llm-knowledge';
 import { computeTargets, httpTeacher, importedTeacher } from '@vlfer/llm-knowledge/node';
 import { createOptimizer, multiStepLr, type OptimizerName, type Optimizer } from '@vlfer/losses';
@@ -1123,6 +1123,7 @@ export async function trainHead(
   const signal = hooks.signal;
   const ctx = { log, ...(signal ? { signal } : {}), ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}) };
   checkRootDir(options.unlabelled, 'unlabelled', 'trainHead'); // a mistyped image set is named as the option it is
+  checkClipModelPath(options.model); // a mistyped model path before the images are listed
   if (options.shard) return trainShard(options, options.shard, ctx);
   if (options.merge)
     checkShardRecords(options.out, options.merge, trainShardFields(options), {

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, sharedPath, writeSolidClassFolders } from '@vlfer/test-utils';
@@ -86,6 +86,13 @@ describe('a mistyped --root', () => {
     const typo = cli(evalArgs(join(work, 't'), '--root', `${root}x`));
     expect(typo.code).toBe(1);
     expect(typo.stderr).toBe(`vlfer: --root: the root '${root}x' does not exist\n`);
+    expect(existsSync(join(work, 't'))).toBe(false); // the --out it made for the run is removed again
+    const noModel = evalArgs(join(work, 'm', 'out')).map((a) => (a === model ? join(work, 'no-model') : a));
+    expect(cli(noModel).stderr).toBe(
+      // before the dataset is read (no line about its images)
+      `vlfer: --model: the path '${join(work, 'no-model')}' does not exist; expected a model directory (transformers.js ONNX graphs, or config.json + model.safetensors) or an OpenAI .pt checkpoint\n`,
+    );
+    expect(existsSync(join(work, 'm'))).toBe(false);
     symlinkSync(join(work, 'gone'), join(work, 'link'));
     const link = cli(evalArgs(join(work, 't'), '--root', join(work, 'link')));
     expect(link.stderr).toBe(

@@ -7,6 +7,7 @@ import {
   readdirSync,
   readFileSync,
   renameSync,
+  rmdirSync,
   rmSync,
   statSync,
   utimesSync,
@@ -351,6 +352,11 @@ export function otherKindOfRun(dir: string, manifest: RunManifest, expects: RunK
 export class RunDirectory {
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private released = false;
+  /**
+   * The outermost directory `open` created for this one (`dir` itself or a parent of it), or undefined when `dir`
+   * existed: `close` removes what it created again while `dir` holds nothing.
+   */
+  private createdFrom: string | undefined;
   private readonly onExit = () => this.close();
 
   private constructor(
@@ -377,6 +383,7 @@ export class RunDirectory {
         argument: options.expects.argument,
         message: `${abs} is a file, not a directory; choose an output directory`,
       });
+    const createdFrom = outermostMissing(abs);
     ensureDir(abs);
     const lockPath = join(abs, RUN_LOCK_FILE);
     const info = newLockInfo(options.command);
@@ -392,7 +399,7 @@ export class RunDirectory {
           throw new FileIoError({ file: lockPath, operation: 'create the lock', cause: error });
       }
       // outside the try: what the started run refuses (another kind of results) is its own error, not the lock's
-      if (created) return RunDirectory.start(abs, info, options);
+      if (created) return RunDirectory.start(abs, info, options, createdFrom);
       const lock = readLock(lockPath);
       if (!lock) continue; // removed by its holder between our create and read: try again
       if ('info' in lock) last = lock.info;
@@ -412,8 +419,14 @@ export class RunDirectory {
   }
 
   /** The run that now holds the lock of `abs`: heartbeat started, an interrupted publish recovered (else closed). */
-  private static start(abs: string, info: RunLockInfo, options: OpenRunOptions): RunDirectory {
+  private static start(
+    abs: string,
+    info: RunLockInfo,
+    options: OpenRunOptions,
+    createdFrom: string | undefined,
+  ): RunDirectory {
     const run = new RunDirectory(abs, info, options.log, options.expects?.kind);
+    run.createdFrom = createdFrom;
     run.heartbeat = setInterval(() => run.touch(), options.heartbeatMs ?? 15_000);
     run.heartbeat.unref();
     try {
@@ -486,7 +499,12 @@ export class RunDirectory {
     return manifest;
   }
 
-  /** Release the lock (idempotent; also done at process exit). */
+  /**
+   * Release the lock (idempotent; also done at process exit). A directory that `open` created and that holds
+   * nothing but its kind record (a run that failed before it wrote anything: a missing dataset, a bad model path) is
+   * removed with the lock, and so are the parents `open` created for it while they are empty, so failed attempts
+   * leave no empty run folders behind.
+   */
   close(): void {
     if (this.released) return;
     this.released = true;
@@ -494,13 +512,56 @@ export class RunDirectory {
     process.removeListener('exit', this.onExit);
     if (held.get(this.dir) === this) held.delete(this.dir);
     const lockPath = join(this.dir, RUN_LOCK_FILE);
+    let ours = false;
     try {
-      const held = JSON.parse(readFileSync(lockPath, 'utf8')) as RunLockInfo;
-      if (held.token === this.info.token) rmSync(lockPath, { force: true });
+      ours = (JSON.parse(readFileSync(lockPath, 'utf8')) as RunLockInfo).token === this.info.token;
     } catch {
       // already gone
     }
+    if (!ours) return;
+    // still holding the lock: nobody else writes here until it is gone
+    const unused = this.createdFrom !== undefined && holdsOnlyRunRecords(this.dir);
+    if (unused) rmSync(join(this.dir, RUN_KIND_FILE), { force: true });
+    rmSync(lockPath, { force: true });
+    if (!unused) return;
+    let d = this.dir;
+    while (removeEmptyDir(d, this.log) && d !== this.createdFrom) d = dirname(d);
   }
+}
+
+/**
+ * `rmdir` of `dir`; another run that has just taken it (ENOTEMPTY) or removed it (ENOENT) keeps it as it is. Any
+ * other failure is logged, not thrown: `close` runs in `finally` blocks and at exit, after the run's own outcome.
+ */
+function removeEmptyDir(dir: string, log: (line: string) => void): boolean {
+  try {
+    rmdirSync(dir);
+    return true;
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'ENOENT')
+      log(`could not remove the empty run directory ${dir} (${(error as Error).message}); it holds nothing`);
+    return false;
+  }
+}
+
+/** Whether `dir` holds nothing but the kind record and the lock (false when it cannot be read). */
+function holdsOnlyRunRecords(dir: string): boolean {
+  try {
+    return readdirSync(dir).every((f) => f === RUN_KIND_FILE || f === RUN_LOCK_FILE);
+  } catch {
+    return false; // unreadable or gone: nothing to remove
+  }
+}
+
+/** The outermost of `abs` and its parents that does not exist (what `ensureDir(abs)` will create), or undefined. */
+function outermostMissing(abs: string): string | undefined {
+  let missing: string | undefined;
+  for (let d = abs; !existsSync(d); d = dirname(d)) {
+    missing = d;
+    if (dirname(d) === d) break;
+  }
+  return missing;
 }
 
 function checkName(name: string): string {

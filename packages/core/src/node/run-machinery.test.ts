@@ -116,6 +116,28 @@ describe('a run directory holds one kind of run', () => {
       /checkpoint\.safetensors is a file, not a directory; choose an output directory/,
     );
   });
+  it('a directory the run created and left holding nothing is removed on close; one it found or wrote in is kept', () => {
+    const d = tmp();
+    const made = join(d, 'runs', 'eval-1');
+    RunDirectory.open(made, { command: 'a', expects: kind('a') }).close(); // failed before writing anything
+    expect(existsSync(join(d, 'runs'))).toBe(false); // and the parent it made for it
+    mkdirSync(join(d, 'runs', 'other'), { recursive: true });
+    RunDirectory.open(made, { command: 'a', expects: kind('a') }).close();
+    expect(readdirSync(join(d, 'runs'))).toEqual(['other']); // a parent it found is kept
+    const found = join(d, 'found');
+    mkdirSync(found);
+    RunDirectory.open(found, { command: 'a', expects: kind('a') }).close();
+    expect(readdirSync(found)).toEqual([RUN_KIND_FILE]);
+    const wrote = join(d, 'wrote');
+    const run = RunDirectory.open(wrote, { command: 'a', expects: kind('a') });
+    writeFileSync(run.path('checkpoint.safetensors'), 'c');
+    run.close();
+    expect(readdirSync(wrote).sort()).toEqual([RUN_KIND_FILE, 'checkpoint.safetensors']);
+    const published = RunDirectory.open(join(d, 'published'), { command: 'a', expects: kind('a') });
+    published.publish({ 'metrics.json': '{}' });
+    published.close();
+    expect(readdirSync(join(d, 'published')).sort()).toEqual([RUN_KIND_FILE, 'manifest.json', 'metrics.json']);
+  });
   it('result files no vlfer run published are never overwritten; temporary files of killed writes are removed', () => {
     const d = tmp();
     writeFileSync(join(d, 'metrics.json'), 'mine');

@@ -3,6 +3,7 @@ import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import {
   DataFormatError,
   decodeSafetensors,
+  InvalidArgumentError,
   isRawFloat32,
   VlferError,
   type ProgressCallback,
@@ -52,6 +53,21 @@ function localPath(model: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Refuses a `model` written as a path (absolute, `./…`, `../…`, or with a backslash) that does not exist, the check
+ * `loadClip` starts with, for pipelines to make before they read their data (a Hub id or an existing path passes).
+ * @throws InvalidArgumentError naming `loadClip`'s argument `model`, the path as given and as resolved
+ */
+export function checkClipModelPath(model: string): void {
+  if (typeof model !== 'string' || localPath(model) !== undefined) return;
+  if (/^\.|^\/|\\/.test(model))
+    throw new InvalidArgumentError({
+      functionName: 'loadClip',
+      argument: 'model',
+      message: `the path '${model}'${isAbsolute(model) ? '' : ` (${resolve(model)})`} does not exist; expected a model directory (transformers.js ONNX graphs, or config.json + model.safetensors) or an OpenAI .pt checkpoint`,
+    });
+}
+
 /** Classify a model argument (Hub id, directory or checkpoint file). `options.suffix`: the ONNX dtype suffix ('' for fp32) */
 export function resolveClipSource(model: string, options: { backend?: ClipBackend; suffix?: string } = {}): ClipSource {
   if (typeof model !== 'string' || !model)
@@ -89,7 +105,7 @@ export function resolveClipSource(model: string, options: { backend?: ClipBacken
       `Model directory ${p} holds neither ONNX graphs (${requiredModelFiles(options.suffix ?? '').join(', ')}) nor Hugging Face weights (config.json + model.safetensors); an OpenAI checkpoint is given as the .pt file itself`,
     );
   }
-  if (/^\.|^\/|\\/.test(model)) throw new VlferError(`CLIP model path '${model}' does not exist`);
+  checkClipModelPath(model);
   if (backend === 'graphs')
     throw new VlferError(
       `backend 'graphs' needs a local directory with config.json + model.safetensors, or an OpenAI .pt; '${model}' is not a local path (a Hub id loads transformers.js ONNX graphs: leave backend out, or download the model's config.json and model.safetensors into a directory and pass its path)`,

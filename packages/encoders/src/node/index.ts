@@ -16,6 +16,7 @@ export type {
   LoadWeightsOptions,
 } from './clip-source.js';
 export {
+  checkClipModelPath,
   clipContentFingerprints,
   earlierClipContentFingerprints,
   resolveClipSource,
