@@ -254,6 +254,60 @@ describe('exp-clip eval --head', () => {
   });
 });
 
+describe('exp-clip eval rerun on other content', () => {
+  it('refuses to replace results when the model files or the images at the same paths changed', async () => {
+    const { chmodSync, cpSync, openSync, writeSync, closeSync } = await import('node:fs');
+    const copy = join(work, 'model-copy');
+    const root = join(work, 'images-copy');
+    cpSync(model, copy, { recursive: true });
+    cpSync(imageRoot, root, { recursive: true });
+    const opts = {
+      dataset: 'image-folder' as const,
+      root,
+      model: copy,
+      promptTypes: ['class_name' as const],
+      out: join(work, 'content'),
+      cacheDir: join(work, 'cache-content'),
+    };
+    await runEval(opts, { log: () => {} });
+    const published = readFileSync(join(opts.out, 'metrics.json'));
+    await runEval(opts, { log: () => {} }); // the same content again: the same set
+    // one weight of the vision graph changed in place (the middle of the file: an initializer's raw data)
+    const graph = join(copy, 'onnx', 'vision_model.onnx');
+    const bytes = readFileSync(graph);
+    const at = bytes.length >> 1;
+    chmodSync(graph, 0o644); // copied read-only from the fixtures
+    const fd = openSync(graph, 'r+');
+    writeSync(fd, Uint8Array.of(bytes[at]! ^ 0x01), 0, 1, at);
+    closeSync(fd);
+    await expect(runEval(opts, { log: () => {} })).rejects.toThrow(
+      /already holds the results of an earlier evaluation of the same options on other content \(model: .*model-copy holds other files than the ones they were computed with \(model fingerprint [0-9a-f]{12}… then, [0-9a-f]{12}… now\)\); pass overwrite/,
+    );
+    expect(readFileSync(join(opts.out, 'metrics.json'))).toEqual(published); // kept
+    await runEval({ ...opts, overwrite: true }, { log: () => {} });
+    const remodelled = readFileSync(join(opts.out, 'metrics.json'));
+    // one image replaced by another of its class's images
+    cpSync(join(root, 'happy', '1.png'), join(root, 'happy', '0.png'));
+    await expect(runEval(opts, { log: () => {} })).rejects.toThrow(
+      /on other content \(dataset: .*images-copy holds other content than the one they were computed with \(dataset fingerprint [0-9a-f]{12}… then, [0-9a-f]{12}… now: /,
+    );
+    expect(readFileSync(join(opts.out, 'metrics.json'))).toEqual(remodelled);
+    await runEval({ ...opts, overwrite: true }, { log: () => {} });
+    // the ONNX graphs unchanged, the checkpoint's logit_scale (which the probabilities use) changed to exp(3)
+    const st = join(copy, 'model.safetensors');
+    const head = readFileSync(st);
+    const headerLength = Number(head.readBigUInt64LE(0));
+    const [begin] = JSON.parse(head.subarray(8, 8 + headerLength).toString('utf8')).logit_scale.data_offsets;
+    chmodSync(st, 0o644);
+    const scaleFd = openSync(st, 'r+');
+    writeSync(scaleFd, new Uint8Array(Float32Array.of(3).buffer), 0, 4, 8 + headerLength + begin);
+    closeSync(scaleFd);
+    await expect(runEval(opts, { log: () => {} })).rejects.toThrow(
+      /on other content \(model: the logit scale of .*model-copy is 20\.0855\d* now, 14\.2848\d* in the results\)/,
+    );
+  }, 120_000);
+});
+
 describe('exp-clip eval on raw video files (video-folder, ffmpeg)', () => {
   it('decodes, samples 16 segment centres per clip and reports per-clip metrics', async () => {
     const { execFileSync } = await import('node:child_process');

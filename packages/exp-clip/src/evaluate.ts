@@ -29,7 +29,7 @@ import {
   type RunManifest,
 } from '@vlfer/core/node';
 import { buildZeroShotClassifier } from '@vlfer/encoders';
-import { loadClip, runtimeVersions, type ClipModel } from '@vlfer/encoders/node';
+import { checkClipModelPath, loadClip, runtimeVersions, type ClipModel } from '@vlfer/encoders/node';
 import { expClipPrompts, type PromptType } from '@vlfer/llm-knowledge';
 import { DATASETS, type DatasetId, type ImageItem, type LabelScheme } from '@vlfer/datasets';
 import { unsetLabelScheme } from '@vlfer/datasets/node';
@@ -584,7 +584,8 @@ export const EVAL_RUN: RunKind = {
  * Stage "out": an `out` that holds a result set an earlier evaluation published (its manifest, or the journal of a
  * committed publish) with other options is refused unless `overwrite`, so reusing a directory never loses results by
  * accident; one that holds another command's results (`EVAL_RUN`) is refused even with `overwrite`. A rerun of the same command (the same options in its config.resolved.json: a resume after a kill, a
- * warm-cache rerun) may publish again: it replaces the set with one of the same configuration.
+ * warm-cache rerun) may publish again: it replaces the set with one of the same configuration, once
+ * {@link refuseOtherContent} has found the same model and dataset content.
  * @throws InvalidArgumentError naming `out`, the directory and the files it holds
  */
 export function refuseEarlierResults(options: EvalOptions): void {
@@ -626,6 +627,68 @@ export function refuseEarlierResults(options: EvalOptions): void {
     argument: 'out',
     message: `${dir} already holds the results of an earlier evaluation with other options (${changed ? `${changed}; ` : ''}${files}); pass overwrite: true (CLI: --overwrite) to replace them as one set, or choose another output directory`,
   });
+}
+
+/**
+ * Stage "out", once the content is known: a rerun of the same options (what {@link refuseEarlierResults} lets
+ * through) whose model files or dataset content are other than those the published set records
+ * (config.resolved.json's `modelFingerprint`, `datasetFingerprint`) is refused unless `overwrite`: the same paths may
+ * hold other files, and the set would be replaced by results of other content unseen. A model fingerprint an earlier
+ * vlfer recorded for these files (`ClipModel.earlierContentFingerprints`) is the same model; a set that records none
+ * (vlfer before 2026-12-06 for the head, earlier still for the rest) is not checked.
+ * @param now the loaded model's fingerprint and, once encoded, the dataset's
+ * @throws InvalidArgumentError naming `out`, the fingerprint that changed and both values
+ */
+export function refuseOtherContent(
+  options: EvalOptions,
+  now: Pick<EvalModel, 'modelFingerprint' | 'clip' | 'logitScale'> & { datasetFingerprint?: string },
+): void {
+  if (!options.out || options.shard || options.overwrite) return;
+  const dir = resolve(options.out);
+  if (!existsSync(join(dir, MANIFEST_FILE))) return; // nothing published (refuseEarlierResults saw to the rest)
+  const [config, metrics] = ['config.resolved.json', 'metrics.json'].map((name) => {
+    try {
+      return JSON.parse(readFileSync(join(dir, name), 'utf8')) as Record<string, unknown>;
+    } catch (error) {
+      throw new InvalidArgumentError({
+        functionName: 'evaluateZeroShot',
+        argument: 'out',
+        message: `${dir} holds published results whose ${name} cannot be read (${(error as Error).message}); pass overwrite: true (CLI: --overwrite) to replace them, or choose another output directory`,
+      });
+    }
+  }) as [Record<string, unknown>, Record<string, unknown>];
+  const changed = otherContent(options, now, {
+    model: config.modelFingerprint,
+    dataset: config.datasetFingerprint,
+    scale: (metrics.logitScale as { value?: unknown } | null | undefined)?.value,
+  });
+  if (changed)
+    throw new InvalidArgumentError({
+      functionName: 'evaluateZeroShot',
+      argument: 'out',
+      message: `${dir} already holds the results of an earlier evaluation of the same options on other content (${changed}); pass overwrite: true (CLI: --overwrite) to replace them as one set, or choose another output directory`,
+    });
+}
+
+/** What {@link refuseOtherContent} names: the first of the model files, its logit scale, the dataset that changed. */
+function otherContent(
+  options: EvalOptions,
+  now: Parameters<typeof refuseOtherContent>[1],
+  then: { model: unknown; dataset: unknown; scale: unknown },
+): string | undefined {
+  const { model, dataset, scale } = then;
+  if (
+    typeof model === 'string' &&
+    model !== now.modelFingerprint &&
+    !now.clip.earlierContentFingerprints(options.cacheDir).includes(model)
+  )
+    return `model: ${options.model} holds other files than the ones they were computed with (model fingerprint ${model.slice(0, 12)}… then, ${now.modelFingerprint.slice(0, 12)}… now)`;
+  // the ONNX graphs' fingerprint leaves out model.safetensors, whose logit_scale the probabilities use
+  if (typeof scale === 'number' && scale !== now.logitScale.value)
+    return `model: the logit scale of ${options.model} is ${now.logitScale.value} now, ${scale} in the results`;
+  if (typeof dataset === 'string' && now.datasetFingerprint !== undefined && dataset !== now.datasetFingerprint)
+    return `dataset: ${options.root} holds other content than the one they were computed with (dataset fingerprint ${dataset.slice(0, 12)}… then, ${now.datasetFingerprint.slice(0, 12)}… now: other images, labels, frames or faces)`;
+  return undefined;
 }
 
 /**
@@ -727,7 +790,7 @@ export async function evaluateZeroShot(
   const options = parseOptions(EvalOptionsSchema, input, 'evaluateZeroShot');
   const log = hooks.log ?? (() => undefined);
   const t0 = performance.now();
-  const shard = options.shard ?? null;
+  checkClipModelPath(options.model); // a mistyped model path before the dataset is read
   if (options.merge) checkEvalMerge(options, log);
   refuseEarlierResults(options);
   const run = openEvalRun(options, log);
@@ -742,43 +805,71 @@ export async function evaluateZeroShot(
     const labelSet = sharedLabelSet(loaded);
     const prompts = evalPrompts(options, labelSet, { log });
     const { model, quantization } = await loadGuardedModel(options, loaded, { labelSet, prompts }, { ...hooks, log });
-    const enc = await encodeForEvaluation(options, loaded, model, shard, { ...hooks, log });
-    if (!shard) facesSkipWarnings(options, loaded, enc.data).forEach(warn);
-    const common = { ...evalResultBase(options, labelSet, prompts, enc, model), quantization };
-    const closing = () => ({
+    let staged: ModelStages;
+    try {
+      const stages = { loaded, labelSet, prompts, model, quantization, warn };
+      staged = await evaluateWithModel(options, stages, { ...hooks, log });
+    } finally {
+      await model.dispose(); // also when encoding or scoring throws (an abort, a refusal)
+    }
+    const { result, enc } = staged;
+    const done: EvalResult = {
+      ...result,
       warnings,
       timing: { encodeSeconds: enc.encodeSeconds, totalSeconds: (performance.now() - t0) / 1000 },
       provenance: provenance({ runtime: runtimeVersions() }),
-    });
-    if (shard) {
-      await model.dispose();
-      publishEvalShard(options, shard, enc, { log });
-      const none = { logitScale: null, results: [], predictions: [], datasetFingerprint: '' };
-      return { ...common, shard, ...none, ...closing(), outDir: options.out ?? null };
-    }
-    const predictions = foldPredictions(options, enc.data);
-    const data = { data: enc.data, features: enc.features, predictions };
-    const scored = await classifyAndScore(
-      options,
-      { model, labelSet, prompts, ...data },
-      { ...hooks, onWarning: warn },
-    );
-    await model.dispose();
-    const result: EvalResult = {
-      ...common,
-      shard: null,
-      logitScale: model.logitScale,
-      results: scored.results,
-      predictions,
-      datasetFingerprint: enc.datasetFingerprint,
-      ...closing(),
-      outDir: run ? run.dir : null,
+      outDir: result.shard ? (options.out ?? null) : run ? run.dir : null,
     };
-    if (run) publishEvaluation(run, result);
-    return result;
+    if (result.shard) publishEvalShard(options, result.shard, enc, { log });
+    else if (run) publishEvaluation(run, done);
+    return done;
   } finally {
     run?.close();
   }
+}
+
+/** What {@link evaluateWithModel} gives back: the result but for what the caller adds, and the encoding. */
+interface ModelStages {
+  result: Omit<EvalResult, 'warnings' | 'timing' | 'provenance' | 'outDir'>;
+  enc: EvalEncoding;
+}
+
+/**
+ * The stages that use the loaded model: {@link refuseOtherContent} (model), {@link encodeForEvaluation},
+ * {@link refuseOtherContent} (dataset), then for a full run (not a shard) {@link classifyAndScore}. The caller
+ * releases the model.
+ */
+async function evaluateWithModel(
+  options: EvalOptions,
+  stages: {
+    loaded: readonly EvalData[];
+    labelSet: LabelSet;
+    prompts: EvalPrompts;
+    model: EvalModel;
+    quantization: QuantizationReport | null;
+    warn: (w: string) => void;
+  },
+  hooks: PipelineHooks & EvalModelHooks & { log: (line: string) => void },
+): Promise<ModelStages> {
+  const { loaded, labelSet, prompts, model, quantization, warn } = stages;
+  const shard = options.shard ?? null;
+  refuseOtherContent(options, model);
+  const enc = await encodeForEvaluation(options, loaded, model, shard, hooks);
+  refuseOtherContent(options, { ...model, datasetFingerprint: enc.datasetFingerprint });
+  const common = { ...evalResultBase(options, labelSet, prompts, enc, model), quantization };
+  if (shard) {
+    const none = { logitScale: null, results: [], predictions: [], datasetFingerprint: '' };
+    return { enc, result: { ...common, shard, ...none } };
+  }
+  facesSkipWarnings(options, loaded, enc.data).forEach(warn);
+  const predictions = foldPredictions(options, enc.data);
+  const scored = await classifyAndScore(
+    options,
+    { model, labelSet, prompts, data: enc.data, features: enc.features, predictions },
+    { ...hooks, onWarning: warn },
+  );
+  const scores = { logitScale: model.logitScale, results: scored.results, predictions };
+  return { enc, result: { ...common, shard: null, ...scores, datasetFingerprint: enc.datasetFingerprint } };
 }
 
 /**
