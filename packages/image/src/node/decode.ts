@@ -68,11 +68,12 @@ export function describeSource(src: ImageSource): string {
  * indices past a short PNG palette as Pillow's grey ramp, 'clip' normalisation in float32 as CLIPImageProcessor
  * (values up to 2.4e-7 apart from v1); since v3: a GIF's transparent pixels get the palette colour of the
  * transparent index, as Pillow's `convert('RGB')` gives them (libvips made them black; only GIFs with transparency
- * change). The `'openai'` mode's decoding in Pillow's modes (`decodePillowImage`) came with that mode, whose name
+ * change); since v4: the canvas outside a first frame smaller than it gets Pillow's fill colour (palette index 0, or
+ * the transparent index) where libvips made it black (only such GIFs change). The `'openai'` mode's decoding in Pillow's modes (`decodePillowImage`) came with that mode, whose name
  * is part of every cache namespace that includes this version, so `'openai'` features are never served from
  * `'clip'` or `'exp-clip'` entries.
  */
-export const DECODER_VERSION = 'pillow-9.4-rgb-no-icc-v3';
+export const DECODER_VERSION = 'pillow-9.4-rgb-no-icc-v4';
 
 /**
  * Decode as Pillow does: embedded ICC profiles ignored (Pillow's convert('RGB') does not apply them), no
@@ -181,7 +182,7 @@ async function decodeWaiting(
   const fast = plain && (await decodePlainEightBit(input, plain, options));
   if (fast) return fast;
   const gif = gifFirstFrame(input);
-  if (gif?.transparent) return decodeTransparentGif(input, gif.transparent);
+  if (gif?.fill) return decodeFilledGif(input, gif.fill, gif.frame);
   const meta = await toSharp(input).metadata();
   if (!meta.width || !meta.height) throw new Error('image has no size');
   const { width, height } = meta;
@@ -248,16 +249,23 @@ async function decodePlainEightBit(
 }
 
 /**
- * A GIF whose first frame has a transparent index: libvips makes those pixels transparent black, Pillow's
- * `convert('RGB')` gives them the index's palette colour `transparent`. @returns RGB pixels
+ * A GIF whose first frame has a transparent index or leaves part of the canvas uncovered: libvips makes those pixels
+ * transparent black, Pillow's `convert('RGB')` gives them the colour `fill` (`gifFirstFrame`). @returns RGB pixels
  */
-async function decodeTransparentGif(input: Uint8Array, [tr, tg, tb]: [number, number, number]): Promise<DecodedImage> {
+async function decodeFilledGif(
+  input: Uint8Array,
+  [tr, tg, tb]: [number, number, number],
+  [left, top, right, bottom]: readonly [number, number, number, number],
+): Promise<DecodedImage> {
   const r = await toSharp(input).toColourspace('srgb').ensureAlpha().raw().toBuffer({ resolveWithObject: true });
   if (r.info.channels !== 4) throw new Error(`GIF decoded to ${r.info.channels} channels`);
   const n = r.info.width * r.info.height;
   const out = new Uint8Array(n * 3);
+  const w = r.info.width;
   for (let p = 0; p < n; p++) {
-    const transparent = r.data[4 * p + 3] === 0;
+    // libvips paints the canvas outside the frame opaque black (sharp 0.35), the transparent index transparent
+    const [x, y] = [p % w, Math.floor(p / w)];
+    const transparent = r.data[4 * p + 3] === 0 || x < left || x >= right || y < top || y >= bottom;
     out[3 * p] = transparent ? tr : r.data[4 * p]!;
     out[3 * p + 1] = transparent ? tg : r.data[4 * p + 1]!;
     out[3 * p + 2] = transparent ? tb : r.data[4 * p + 2]!;
@@ -473,11 +481,16 @@ async function withAlpha(input: Uint8Array, grey: boolean, sixteen: boolean): Pr
 /**
  * What Pillow 9.4's GifImagePlugin makes of a GIF's first frame, from the blocks before its image data: `palette`
  * false when the frame's colour table (local, else global) is the grey ramp (i, i, i), which Pillow drops
- * (`_is_palette_needed`) and opens as mode `'L'`; otherwise mode `'P'`. `transparent`: the colour Pillow's
- * `convert('RGB')` gives the transparent index of the last graphic control extension that sets one (its palette
- * entry, or (i, i, i) without a palette). `undefined` when the bytes are not a GIF or the blocks cannot be read.
+ * (`_is_palette_needed`) and opens as mode `'L'`; otherwise mode `'P'`. `fill`: the colour Pillow's `convert('RGB')`
+ * gives the pixels the frame does not paint: with a transparent index (that of the last graphic control extension
+ * that sets one) its transparent pixels and the canvas outside the frame (Pillow fills the canvas with that index),
+ * without one the canvas outside a frame smaller than it (index 0: Pillow's new image is zeros); the index's palette
+ * entry, or (i, i, i) without a palette. Absent when every pixel is the frame's own. `undefined` when the bytes are
+ * not a GIF or the blocks cannot be read.
  */
-function gifFirstFrame(b: Uint8Array): { palette: boolean; transparent?: [number, number, number] } | undefined {
+function gifFirstFrame(
+  b: Uint8Array,
+): { palette: boolean; fill?: [number, number, number]; frame: [number, number, number, number] } | undefined {
   if (b.length < 13 || b[0] !== 0x47 || b[1] !== 0x49 || b[2] !== 0x46 || b[3] !== 0x38) return undefined;
   const table = (at: number, flags: number) => b.subarray(at, at + 3 * (2 << (flags & 7)));
   const needed = (t: Uint8Array | undefined) => {
@@ -500,12 +513,22 @@ function gifFirstFrame(b: Uint8Array): { palette: boolean; transparent?: [number
       if (p + 10 > b.length) return undefined;
       const flags = b[p + 9]!;
       const palette = (flags & 0x80 ? needed(table(p + 10, flags)) : undefined) ?? global;
-      if (index === undefined) return { palette: palette !== undefined };
-      const c: [number, number, number] =
-        palette && 3 * index + 2 < palette.length
-          ? [palette[3 * index]!, palette[3 * index + 1]!, palette[3 * index + 2]!]
-          : [index, index, index];
-      return { palette: palette !== undefined, transparent: c };
+      const u16 = (at: number) => b[at]! | (b[at + 1]! << 8);
+      // the frame's left, top, width, height against the canvas (logical screen) width and height
+      const frame: [number, number, number, number] = [
+        u16(p + 1),
+        u16(p + 3),
+        u16(p + 1) + u16(p + 5),
+        u16(p + 3) + u16(p + 7),
+      ];
+      const covers = frame[0] === 0 && frame[1] === 0 && frame[2] >= u16(6) && frame[3] >= u16(8);
+      const fillIndex = index ?? (covers ? undefined : 0);
+      if (fillIndex === undefined) return { palette: palette !== undefined, frame };
+      const fill: [number, number, number] =
+        palette && 3 * fillIndex + 2 < palette.length
+          ? [palette[3 * fillIndex]!, palette[3 * fillIndex + 1]!, palette[3 * fillIndex + 2]!]
+          : [fillIndex, fillIndex, fillIndex];
+      return { palette: palette !== undefined, fill, frame };
     } else return undefined;
   }
   return undefined;

@@ -47,6 +47,16 @@ describe('decoding matches Pillow where libvips would not (16-bit, CMYK, ICC pro
   });
 });
 
+describe("GIFs as Pillow 9.4 opens them: the canvas outside a smaller first frame in Pillow's fill colour", () => {
+  const gifs = Object.keys(pillow).filter((f) => f.endsWith('.gif'));
+  it('has the five GIFs of make_codec_variants.py', () => expect(gifs).toHaveLength(5));
+  for (const f of gifs)
+    it(`${f} (Pillow mode ${pillow[f]!.pillowMode}) gives Pillow's RGB bytes and mode`, async () => {
+      await expectPillow(f); // before v4: black outside the frame where Pillow paints palette index 0
+      expect((await decodePillowImage(join(dir, f))).mode).toBe(pillow[f]!.pillowMode);
+    });
+});
+
 describe("JPEG through libjpeg-turbo in WebAssembly gives Pillow's bytes", () => {
   const variants = Object.keys(pillow).filter((f) => f.startsWith('jpeg-'));
   it('covers every JPEG coding variant of make_codec_variants.py', () => expect(variants.length).toBe(12));
