@@ -790,9 +790,9 @@ export async function evaluateZeroShot(
   const options = parseOptions(EvalOptionsSchema, input, 'evaluateZeroShot');
   const log = hooks.log ?? (() => undefined);
   const t0 = performance.now();
-  checkClipModelPath(options.model); // a mistyped model path before the dataset is read
   if (options.merge) checkEvalMerge(options, log);
   refuseEarlierResults(options);
+  checkClipModelPath(options.model); // a mistyped model path before the dataset is read
   const run = openEvalRun(options, log);
   try {
     const warnings: string[] = [];

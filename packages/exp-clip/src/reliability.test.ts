@@ -205,9 +205,12 @@ describe('exp-clip runs: nothing lost, nothing silently stale, every fault named
   it('an empty evaluation set is reported before any model loads; a file name with a carriage return stays one CSV row', async () => {
     const empty = join(work, 'empty');
     mkdirSync(join(empty, 'happy'), { recursive: true });
-    await expect(
-      evaluateZeroShot({ ...evalOpts(join(work, 'e')), root: empty, model: join(work, 'no-such-model') }),
-    ).rejects.toThrow(/empty: holds no items to evaluate/);
+    // a model directory that holds no model: loading it would fail, so the data were refused before any load
+    const notAModel = join(work, 'not-a-model');
+    mkdirSync(notAModel, { recursive: true });
+    await expect(evaluateZeroShot({ ...evalOpts(join(work, 'e')), root: empty, model: notAModel })).rejects.toThrow(
+      /empty: holds no items to evaluate/,
+    );
     const r = await evaluateZeroShot(evalOpts(join(work, 'cr')));
     const rows = parseCsvText(readFileSync(join(work, 'cr', 'predictions.csv'), 'utf8'), 'predictions.csv').records;
     expect(rows.length).toBe(r.counts.images);
