@@ -260,9 +260,10 @@ export const RUN_KIND_FILE = '.vlfer-run-kind';
  * Under the lock of `abs`: refuse it when it holds another kind of run — by its published set's kind, else by the
  * kind its first run recorded (a run killed before it published: its checkpoint is another command's), else, for a
  * set published before kinds were recorded, by its file names — and record `expects.kind` when nothing is recorded.
+ * @returns whether it wrote the record (a directory that held none, or another kind's claim on nothing)
  * @throws InvalidArgumentError naming `expects.argument` and what the directory holds
  */
-export function claimRunKind(abs: string, expects: RunKind): void {
+export function claimRunKind(abs: string, expects: RunKind): boolean {
   const manifest = readManifestIfAny(abs);
   if (manifest) {
     // a published set, with its kind or (published before kinds were recorded) its file names
@@ -286,12 +287,16 @@ export function claimRunKind(abs: string, expects: RunKind): void {
     if (marker === undefined && !held.includes('checkpoint.safetensors') && theirs.length > 0)
       throw refuse(`files no vlfer run published (${theirs.join(', ')}) among its files`);
   }
-  if (recorded !== expects.kind) writeFileAtomic(join(abs, RUN_KIND_FILE), `${expects.kind}\n`);
+  if (recorded === expects.kind) return false;
+  writeFileAtomic(join(abs, RUN_KIND_FILE), `${expects.kind}\n`);
+  return true;
 }
 
 /**
- * Names of result files that only a publish puts in a run directory (not the working files an older vlfer kept under
- * published names): found without a manifest or checkpoint, they are not a run's.
+ * Names of the files a run writes in its directory: the published sets' and those an older vlfer kept at the top
+ * (logs, HESP's selected state, run.json). Found without a manifest, a checkpoint or a kind record, they are not a
+ * run's but someone's own, and are never overwritten (an older run killed before its first checkpoint, which left only
+ * its log, has nothing to resume either).
  */
 const UNOWNED_RESULT_NAMES = [
   'metrics.json',
@@ -301,6 +306,10 @@ const UNOWNED_RESULT_NAMES = [
   'confusion-matrix.csv',
   'scores.csv',
   'eval.json',
+  'best.safetensors',
+  'epochs.jsonl',
+  'train-log.jsonl',
+  'run.json',
 ];
 
 /**
@@ -357,6 +366,11 @@ export class RunDirectory {
    * existed: `close` removes what it created again while `dir` holds nothing.
    */
   private createdFrom: string | undefined;
+  /**
+   * The entries `dir` held when this run claimed it (`claimRunKind` wrote the kind record), or undefined when the
+   * record was there before: `close` removes the record again when the run added nothing but empty directories.
+   */
+  private claimedOver: ReadonlySet<string> | undefined;
   private readonly onExit = () => this.close();
 
   private constructor(
@@ -431,7 +445,7 @@ export class RunDirectory {
     run.heartbeat.unref();
     try {
       recoverRunDirectory(abs, options.log);
-      if (options.expects) claimRunKind(abs, options.expects);
+      if (options.expects && claimRunKind(abs, options.expects)) run.claimedOver = new Set(readdirSync(abs));
     } catch (error) {
       run.close();
       throw error;
@@ -500,10 +514,10 @@ export class RunDirectory {
   }
 
   /**
-   * Release the lock (idempotent; also done at process exit). A directory that `open` created and that holds
-   * nothing but its kind record (a run that failed before it wrote anything: a missing dataset, a bad model path) is
-   * removed with the lock, and so are the parents `open` created for it while they are empty, so failed attempts
-   * leave no empty run folders behind.
+   * Release the lock (idempotent; also done at process exit). A run that failed before it wrote anything (a missing
+   * dataset, a bad model path, refused options) leaves the directory as it found it: the kind record it wrote and the
+   * empty directories it made are removed with the lock, and a directory `open` created, with the parents it created
+   * for it, while they are empty.
    */
   close(): void {
     if (this.released) return;
@@ -520,10 +534,10 @@ export class RunDirectory {
     }
     if (!ours) return;
     // still holding the lock: nobody else writes here until it is gone
-    const unused = this.createdFrom !== undefined && holdsOnlyRunRecords(this.dir);
-    if (unused) rmSync(join(this.dir, RUN_KIND_FILE), { force: true });
+    if (this.claimedOver && addedNothing(this.dir, this.claimedOver, this.log))
+      rmSync(join(this.dir, RUN_KIND_FILE), { force: true });
     rmSync(lockPath, { force: true });
-    if (!unused) return;
+    if (this.createdFrom === undefined || !holdsOnlyRunRecords(this.dir)) return;
     let d = this.dir;
     while (removeEmptyDir(d, this.log) && d !== this.createdFrom) d = dirname(d);
   }
@@ -543,6 +557,27 @@ function removeEmptyDir(dir: string, log: (line: string) => void): boolean {
       log(`could not remove the empty run directory ${dir} (${(error as Error).message}); it holds nothing`);
     return false;
   }
+}
+
+/**
+ * Whether the run added nothing to `dir` since it held `before` but empty directories (removed here), the kind record
+ * and the lock; false when `dir` cannot be read.
+ */
+function addedNothing(dir: string, before: ReadonlySet<string>, log: (line: string) => void): boolean {
+  let added: string[];
+  try {
+    added = readdirSync(dir).filter((f) => !before.has(f) && f !== RUN_KIND_FILE && f !== RUN_LOCK_FILE);
+  } catch {
+    return false;
+  }
+  return added.every((f) => {
+    const p = join(dir, f);
+    try {
+      return statSync(p).isDirectory() && readdirSync(p).length === 0 && removeEmptyDir(p, log);
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** Whether `dir` holds nothing but the kind record and the lock (false when it cannot be read). */

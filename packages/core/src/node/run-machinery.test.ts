@@ -101,12 +101,21 @@ describe('a run directory holds one kind of run', () => {
   const kind = (k: string) => ({ kind: k, files: ['metrics.json'], functionName: 'f', argument: 'out' });
   it('claimed at its first run; another kind refused while something is in it; an empty claim is no claim', () => {
     const d = tmp();
+    // a run that wrote nothing (refused options) takes its claim back as it closes: the directory is as it found it
     RunDirectory.open(d, { command: 'a', expects: kind('a') }).close();
+    expect(readdirSync(d)).toEqual([]);
+    const a = RunDirectory.open(d, { command: 'a', expects: kind('a') });
     expect(readFileSync(join(d, RUN_KIND_FILE), 'utf8')).toBe('a\n');
-    // a run of kind a that wrote nothing (refused options, killed at once): b may take the directory
-    RunDirectory.open(d, { command: 'b', expects: kind('b') }).close();
+    // a run of kind a that wrote nothing and was killed at once (no close): b may take the directory
+    const killed = a as unknown as { released: boolean; heartbeat: ReturnType<typeof setInterval> };
+    killed.released = true; // as if killed: the claim stays, the lock is left for the next run to take over
+    clearInterval(killed.heartbeat);
+    rmSync(join(d, RUN_LOCK_FILE));
+    const b = RunDirectory.open(d, { command: 'b', expects: kind('b') });
     expect(readFileSync(join(d, RUN_KIND_FILE), 'utf8')).toBe('b\n');
     writeFileSync(join(d, 'checkpoint.safetensors'), 'c');
+    b.close();
+    expect(readFileSync(join(d, RUN_KIND_FILE), 'utf8')).toBe('b\n'); // it wrote something: the claim stays
     expect(() => RunDirectory.open(d, { command: 'a', expects: kind('a') })).toThrow(
       `Argument 'out' passed to 'f': ${d} holds an unfinished run of 'b' (checkpoint.safetensors), which 'a' would replace; choose another output directory`,
     );
@@ -127,7 +136,7 @@ describe('a run directory holds one kind of run', () => {
     const found = join(d, 'found');
     mkdirSync(found);
     RunDirectory.open(found, { command: 'a', expects: kind('a') }).close();
-    expect(readdirSync(found)).toEqual([RUN_KIND_FILE]);
+    expect([existsSync(found), readdirSync(found)]).toEqual([true, []]); // kept, and its claim taken back
     const wrote = join(d, 'wrote');
     const run = RunDirectory.open(wrote, { command: 'a', expects: kind('a') });
     writeFileSync(run.path('checkpoint.safetensors'), 'c');
@@ -149,7 +158,25 @@ describe('a run directory holds one kind of run', () => {
     for (const f of ['.x.json.123.ab12.tmp', 'work/.log.jsonl.9.zz.tmp', 'work/keep.tmp'])
       writeFileSync(join(e, f), '');
     RunDirectory.open(e, { command: 'a', expects: kind('a') }).close();
-    expect([readdirSync(e).sort(), readdirSync(join(e, 'work'))]).toEqual([[RUN_KIND_FILE, 'work'], ['keep.tmp']]);
+    expect([readdirSync(e).sort(), readdirSync(join(e, 'work'))]).toEqual([['work'], ['keep.tmp']]);
+    // files a run writes, found without a manifest, checkpoint or claim: someone's own (an older vlfer's working
+    // names too), as is any file a refused run found: its claim is taken back, so the next run refuses them too
+    for (const name of ['best.safetensors', 'epochs.jsonl', 'train-log.jsonl', 'run.json']) {
+      const f = tmp();
+      writeFileSync(join(f, name), 'mine');
+      expect(() => RunDirectory.open(f, { command: 'a', expects: kind('a') }), name).toThrow(
+        `holds files no vlfer run published (${name})`,
+      );
+      expect(readdirSync(f), name).toEqual([name]);
+    }
+    const g = tmp();
+    writeFileSync(join(g, 'notes.txt'), 'n');
+    const refused = RunDirectory.open(g, { command: 'a', expects: kind('a') });
+    mkdirSync(refused.path('work')); // made, then the run was refused (options checked after the open)
+    refused.close();
+    expect(readdirSync(g)).toEqual(['notes.txt']);
+    writeFileSync(join(g, 'metrics.json'), 'mine');
+    expect(() => RunDirectory.open(g, { command: 'a', expects: kind('a') })).toThrow(/files no vlfer run published/);
   });
 });
 
