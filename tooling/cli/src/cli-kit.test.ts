@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { Command } from 'commander';
 import { DataFormatError, InvalidArgumentError, OptionsError, parseShard } from '@vlfer/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -9,6 +10,7 @@ import {
   formatDuration,
   longFlags,
   number,
+  isWrapperProcess,
   onParentExit,
   progressBars,
   runMain,
@@ -182,6 +184,20 @@ describe('error lines for a command-line user', () => {
 
 describe('parent watch', () => {
   afterEach(() => vi.useRealTimers());
+  it.runIf(process.platform === 'linux')(
+    'watches a Node.js launcher (pnpm, a launcher script), not a shell or nohup: `nohup vlfer … &` outlives its shell',
+    () => {
+      expect(isWrapperProcess(process.ppid)).toBe(true); // vitest's main process, a node
+      const shell = spawn('bash', ['-c', 'sleep 5'], { stdio: 'ignore' });
+      const sleeper = spawn('sleep', ['5'], { stdio: 'ignore' });
+      try {
+        expect([isWrapperProcess(shell.pid!), isWrapperProcess(sleeper.pid!)]).toEqual([false, false]);
+      } finally {
+        shell.kill();
+        sleeper.kill();
+      }
+    },
+  );
   it('onParentExit fires once, within a second, when the watched pid is no longer the parent; never while it is', () => {
     vi.useFakeTimers();
     const gone: number[] = [];

@@ -3,7 +3,8 @@
  * packages' progress events, SIGINT/SIGTERM and parent death turned into an AbortSignal, errors printed by name
  * with option paths mapped to flags, and strict option parsers for commander.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { type Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
 import {
@@ -94,12 +95,32 @@ export function progressBars(enabled: boolean): ProgressCallback & { stop(): voi
 const launchParent = process.ppid;
 
 /**
+ * Whether the launching process is a wrapper that can die without passing its signal on (so the run would go on
+ * orphaned): a Node.js process (pnpm, npm, npx, yarn, a launcher script), by its name in `/proc` on Linux, read at
+ * load. A shell, `nohup`, a scheduler step or init is not watched: `nohup vlfer … &` from a shell that then exits goes
+ * on running. Where `/proc` cannot say (macOS, Windows), every launcher is watched.
+ */
+const launchedByWrapper = isWrapperProcess(launchParent);
+
+/** Whether process `pid` is a Node.js wrapper (`launchedByWrapper`); true where `/proc` cannot say. */
+export function isWrapperProcess(pid: number): boolean {
+  try {
+    const name = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+    return ['node', 'nodejs', 'pnpm', 'npm', 'npx', 'yarn', 'bun', basename(process.execPath)].includes(name);
+  } catch {
+    return !existsSync('/proc/self/comm'); // no /proc: watched; a pid /proc does not hold: gone already, watched
+  }
+}
+
+/**
  * Call `onGone` once when the process that launched this one has exited (a killed wrapper such as pnpm): checked
- * every second, on a timer that does not keep the process alive.
+ * every second, on a timer that does not keep the process alive. The parent seen when cli-kit loaded is watched only
+ * when it is such a wrapper (`launchedByWrapper`): a run started from a shell outlives the shell.
  * @param parent the pid to watch instead of the parent seen when cli-kit loaded: a child process that its starter
  *   told its pid (e.g. in its arguments) notices a starter that died even before this child got this far
  */
 export function onParentExit(onGone: (parent: number) => void, parent: number = launchParent): void {
+  if (parent === launchParent && !launchedByWrapper) return;
   const watch = setInterval(() => {
     if (process.ppid === parent) return;
     clearInterval(watch);
@@ -279,9 +300,24 @@ export function errorLine(
 }
 
 /**
+ * Standard output or error whose reader went away (`| head -1`, `| true`, a closed terminal): later writes to it are
+ * dropped and the command goes on to its own end and exit status (a run still publishes its results). Node would
+ * otherwise raise EPIPE as an unhandled 'error' event: a stack trace and exit 1, mid-run when it was stderr.
+ */
+export function dropWritesToClosedPipes(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error; // as without this listener
+      stream.write = (() => true) as typeof stream.write;
+    });
+  }
+}
+
+/**
  * Run a CLI's main function: errors are printed as `name: message` (`errorLine`: option and argument errors with
  * their flags; no stack traces unless VLFER_DEBUG=1); an aborted run exits 130 and says how to resume; others exit 1.
- * The log lines of `commandHooks` name options by these flags too.
+ * The log lines of `commandHooks` name options by these flags too. A closed stdout or stderr ends no command
+ * (`dropWritesToClosedPipes`).
  */
 export function runMain(
   name: string,
@@ -293,6 +329,7 @@ export function runMain(
   knownFlags: readonly string[] = [],
 ): void {
   logWords = (line) => flagsInText(line, flags, knownFlags);
+  dropWritesToClosedPipes();
   main().catch((error: unknown) => {
     if (process.env.VLFER_DEBUG) process.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);
     if (error instanceof AbortedError) {

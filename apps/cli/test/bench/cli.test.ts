@@ -1,11 +1,21 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from '@vlfer/test-utils';
+import { runCli, spawnCli } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
 import { ENTRY } from './ablation-cli.js';
 
 describe('vlfer bench ablations command line', () => {
+  it('ends quietly with its own status when its stdout is closed (`| head -1`, `| true`), without an EPIPE trace', async () => {
+    const p = spawnCli(ENTRY, ['--list']);
+    p.stdout.destroy(); // the reader goes away before the list is written
+    let stderr = '';
+    p.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const code = await new Promise<number | null>((r) => p.on('close', r));
+    expect([code, stderr]).toEqual([0, '']);
+  });
   it('names a bad data config in a message, without a stack trace', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vlfer-bench-cli-'));
     const file = join(dir, 'bench-data.json');
