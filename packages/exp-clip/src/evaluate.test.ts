@@ -236,6 +236,20 @@ describe('exp-clip eval --head', () => {
       /already holds the results of an earlier evaluation with other options \(head: .*head\.safetensors holds another file than the one they were computed with \(SHA-256 [0-9a-f]{12}…\);/,
     );
     expect((await runEval({ ...headOpts, overwrite: true }, { log: () => {} })).outDir).toBe(join(work, 'head'));
+    // a head trained on another model's features (its record says so) is a warning; on this model's, none
+    const trainedOn = async (fingerprint: string) => {
+      const h = createProjectionHead({ inputDim: 24, outputDim: 64, rng: createRng(5) });
+      h.metadata = { encoder: 'other-clip', model_fingerprint: fingerprint };
+      saveProjectionHead(headPath, h);
+      const result = await runEval({ ...headOpts, out: undefined }, { log: () => {} });
+      return result.warnings.filter((w) => w.startsWith('the head')); // not tiny-clip's degenerate-classifier one
+    };
+    expect(await trainedOn('f'.repeat(64))).toEqual([
+      expect.stringMatching(
+        /^the head .*head\.safetensors was trained on the features of other model files \(other-clip, model fingerprint f{12}…\) than .*tiny-clip \([0-9a-f]{12}…\): unless it is the same CLIP/,
+      ),
+    ]);
+    expect(await trainedOn(r.modelFingerprint)).toEqual([]);
     const bad = join(work, 'bad.safetensors');
     saveProjectionHead(bad, createProjectionHead({ inputDim: 512, outputDim: 64, rng: createRng(5) }));
     await expect(

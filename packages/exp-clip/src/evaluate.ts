@@ -828,6 +828,23 @@ export async function evaluateZeroShot(
   }
 }
 
+/**
+ * A warning when the head `options.head` records (`model_fingerprint`, written by `trainHead`) that it was trained on
+ * the features of other model files than `options.model`'s, an earlier vlfer's fingerprint of these files aside. Not
+ * a refusal: the same CLIP in another format or precision has other files. Heads without the record (released `.pth`
+ * files, heads saved by hand) are not checked.
+ */
+export function headOfOtherEncoder(
+  options: Pick<EvalOptions, 'head' | 'model' | 'cacheDir'>,
+  model: Pick<EvalModel, 'head' | 'projection' | 'modelFingerprint' | 'clip'>,
+): string | undefined {
+  const trainedOn = model.head?.metadata.model_fingerprint;
+  if (!trainedOn || model.projection !== model.head || trainedOn === model.modelFingerprint) return undefined;
+  if (model.clip.earlierContentFingerprints(options.cacheDir).includes(trainedOn)) return undefined;
+  const encoder = model.head!.metadata.encoder;
+  return `the head ${options.head} was trained on the features of other model files (${encoder ? `${encoder}, ` : ''}model fingerprint ${trainedOn.slice(0, 12)}…) than ${options.model} (${model.modelFingerprint.slice(0, 12)}…): unless it is the same CLIP in another format or precision, the head's projections of these features mean nothing`;
+}
+
 /** What {@link evaluateWithModel} gives back: the result but for what the caller adds, and the encoding. */
 interface ModelStages {
   result: Omit<EvalResult, 'warnings' | 'timing' | 'provenance' | 'outDir'>;
@@ -854,6 +871,8 @@ async function evaluateWithModel(
   const { loaded, labelSet, prompts, model, quantization, warn } = stages;
   const shard = options.shard ?? null;
   refuseOtherContent(options, model);
+  const otherEncoder = headOfOtherEncoder(options, model);
+  if (otherEncoder) warn(otherEncoder);
   const enc = await encodeForEvaluation(options, loaded, model, shard, hooks);
   refuseOtherContent(options, { ...model, datasetFingerprint: enc.datasetFingerprint });
   const common = { ...evalResultBase(options, labelSet, prompts, enc, model), quantization };
