@@ -30,6 +30,7 @@ export function dataCommand(): Command {
           ...(o.ferplus !== undefined ? { ferPlusCsv: o.ferplus } : {}),
           signal: hooks.signal,
           onProgress: hooks.onProgress,
+          log: hooks.log,
         }).finally(hooks.stop);
         const counts = Object.entries(r.written)
           .map(([usage, n]) => `${n} ${usage}`)

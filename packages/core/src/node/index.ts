@@ -23,10 +23,12 @@ export { jsonLinesText, readJsonLines } from './jsonl.js';
 export { hashBytes, hashFile, hashFileIndexed, fingerprintFiles, type FileHashIndex } from './hash.js';
 export type { FeatureNamespace } from './vector-cache.js';
 export { FeatureCache } from './vector-cache.js';
-export type { RunLockInfo, RunManifest, OpenRunOptions, RunKind } from './run-dir.js';
+export type { RunLockInfo, RunManifest, OpenRunOptions, RunKind, ProcessRecord } from './run-dir.js';
 export {
   RunDirectory,
   claimRunKind,
+  currentProcess,
+  processGone,
   otherKindOfRun,
   recordedRunKind,
   RUN_KIND_FILE,

@@ -94,6 +94,28 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+/** Who owns a piece of work in progress, as `processGone` judges it: written by `currentProcess()`. */
+export interface ProcessRecord {
+  host: string;
+  pid: number;
+  /** The process's start time (Linux `/proc/<pid>/stat` field 22), null where unknown: tells a reused pid apart. */
+  processStart: string | null;
+}
+
+/** This process as a `ProcessRecord`. */
+export function currentProcess(): ProcessRecord {
+  return { host: hostname(), pid: process.pid, processStart: processStart(process.pid) };
+}
+
+/**
+ * Whether the process `p` recorded is certainly gone: it ran on this host and its pid is free, or now belongs to a
+ * process that started later. A process of another host is never judged gone (false).
+ */
+export function processGone(p: ProcessRecord): boolean {
+  if (p.host !== hostname() || !Number.isInteger(p.pid) || p.pid <= 0) return false;
+  return !pidAlive(p.pid) || (p.processStart != null && processStart(p.pid) !== p.processStart);
+}
+
 /** An unreadable lock younger than this may be being written by its holder this instant. */
 const UNREADABLE_LOCK_GRACE_MS = 2000;
 

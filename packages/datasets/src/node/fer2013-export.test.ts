@@ -4,6 +4,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  renameSync,
   statSync,
   symlinkSync,
   writeFileSync,
@@ -211,6 +212,37 @@ describe('exportFer2013Csv', () => {
     expect(readdirSync(d).sort()).toEqual(['bad.csv', 'fer2013.csv', 'many']);
   });
 
+  it("removes the temporary directories of killed exports to the same out, and no one else's", async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { hostname } = await import('node:os');
+    const d = work();
+    const csv = fer2013Csv(d, synthetic(10));
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!; // a process of this host that has exited
+    const partial = (name: string, owner?: object) => {
+      mkdirSync(join(d, `.out.partial-${name}`, 'PrivateTest'), { recursive: true });
+      if (owner) writeFileSync(join(d, `.out.partial-${name}`, '.vlfer-export-owner.json'), JSON.stringify(owner));
+    };
+    partial('killed', { host: hostname(), pid: dead, processStart: null });
+    partial('live', { host: hostname(), pid: process.pid, processStart: null });
+    partial('elsewhere', { host: `not-${hostname()}`, pid: dead, processStart: null });
+    partial('unrecorded');
+    partial('other-out', { host: hostname(), pid: dead, processStart: null });
+    renameSync(join(d, '.out.partial-other-out'), join(d, '.other.partial-1'));
+    const log: string[] = [];
+    await exportFer2013Csv({ csv, out: join(d, 'out'), log: (l) => log.push(l) });
+    expect(readdirSync(d).sort()).toEqual([
+      '.other.partial-1',
+      '.out.partial-elsewhere',
+      '.out.partial-live',
+      '.out.partial-unrecorded',
+      'fer2013.csv',
+      'out',
+    ]);
+    expect(log).toEqual([
+      `removed ${join(d, '.out.partial-killed')}, left by an export killed before it finished (pid ${dead})`,
+    ]);
+    expect(readdirSync(join(d, 'out'))).not.toContain('.vlfer-export-owner.json'); // the record leaves with the export
+  });
   it('real FER2013 faces survive the round trip through a fer2013.csv bit for bit', async () => {
     const root = sharedPath('data', 'fer2013-privatetest');
     const faces: [number, string, Uint8Array][] = [];

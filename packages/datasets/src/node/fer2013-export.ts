@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { lstatSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import {
   AbortedError,
@@ -9,7 +9,15 @@ import {
   quoteInput,
   type ProgressCallback,
 } from '@vlfer/core';
-import { ensureDir, hashFile, readTextFile, writeJsonAtomic } from '@vlfer/core/node';
+import {
+  currentProcess,
+  ensureDir,
+  hashFile,
+  processGone,
+  readTextFile,
+  writeJsonAtomic,
+  type ProcessRecord,
+} from '@vlfer/core/node';
 import { parseCsvText, requireColumns } from '../csv.js';
 import { FER2013_CLASS_FOLDERS, FER2013_SIZE, parseFer2013CsvText, type Fer2013Row } from '../fer2013-csv.js';
 import { ferPlusUsage, isFerPlusLabelCsv, type FerPlusUsage } from '../parsers.js';
@@ -37,6 +45,8 @@ export interface Fer2013ExportOptions {
   concurrency?: number;
   signal?: AbortSignal;
   onProgress?: ProgressCallback;
+  /** What the export did besides writing `out` (the temporary directories of killed exports it removed). */
+  log?: (line: string) => void;
 }
 
 export interface Fer2013ExportResult {
@@ -167,14 +177,40 @@ function pathTaken(path: string): boolean {
   }
 }
 
+/** Inside an export's temporary directory: the process writing it (`currentProcess`), until it becomes `out`. */
+const EXPORT_OWNER_FILE = '.vlfer-export-owner.json';
+
+/**
+ * Remove the temporary directories (`.<out's name>.partial-…`) of earlier exports to `out` whose process was killed:
+ * those whose owner record names a process of this host that is gone (`processGone`). Others (a live export, one on
+ * another host of a shared file system, one without a record) are left alone.
+ */
+function removeKilledExports(out: string, log: ((line: string) => void) | undefined): void {
+  const prefix = `.${basename(out)}.partial-`;
+  for (const name of readdirSync(dirname(out))) {
+    if (!name.startsWith(prefix)) continue;
+    const dir = join(dirname(out), name);
+    let owner: ProcessRecord;
+    try {
+      owner = JSON.parse(readFileSync(join(dir, EXPORT_OWNER_FILE), 'utf8')) as ProcessRecord;
+    } catch {
+      continue; // no record: not known to be dead
+    }
+    if (!processGone(owner)) continue;
+    rmSync(dir, { recursive: true, force: true });
+    log?.(`removed ${dir}, left by an export killed before it finished (pid ${owner.pid})`);
+  }
+}
+
 /**
  * Export the original `fer2013.csv` to PNG files (48 × 48 grey, the pixels exactly), so the image loaders read it:
  * class folders per Usage (`out/PrivateTest/happy/row00012.png`, the row's index: `loadImageFolder` or `--dataset fer2013 --root
  * out/PrivateTest`), or with `ferPlusCsv` FERPlus's layout (`loadFerPlusCsv` with `imageRoot: out`). Every row is
  * checked first (`parseFer2013CsvText`); nothing is written before. The faces are written into a temporary sibling
  * directory (`.<out's name>.partial-…`) that becomes `out` only once complete, with `export.json` (row counts and the
- * SHA-256 of the source files); an error or an abort removes it after every write has settled. Only a killed process
- * (SIGKILL, power loss) leaves it behind, to be deleted by hand.
+ * SHA-256 of the source files); an error or an abort removes it after every write has settled. A killed process
+ * (SIGKILL, power loss) leaves it behind, with the record of its process: the next export to `out` on this host
+ * removes it once that process is gone.
  * @throws InvalidArgumentError naming `out` when something is there; DataFormatError naming the file, line and
  *   field; AbortedError once `signal` fires
  */
@@ -202,7 +238,9 @@ export async function exportFer2013Csv(o: Fer2013ExportOptions): Promise<Fer2013
   const tmp = join(dirname(out), `.${basename(out)}.partial-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
     ensureDir(dirname(out));
+    removeKilledExports(out, o.log);
     mkdirSync(tmp);
+    writeFileSync(join(tmp, EXPORT_OWNER_FILE), `${JSON.stringify(currentProcess())}\n`);
   } catch (error) {
     throw new InvalidArgumentError({
       functionName: 'exportFer2013Csv',
@@ -224,6 +262,7 @@ export async function exportFer2013Csv(o: Fer2013ExportOptions): Promise<Fer2013
     const skipped = rows.length - targets.length - replaced.length;
     const result = { out, layout, written, skipped, replaced } as const;
     writeJsonAtomic(join(tmp, 'export.json'), { ...result, out: undefined, source, ferPlus });
+    rmSync(join(tmp, EXPORT_OWNER_FILE));
     refuseOut();
     renameSync(tmp, out);
     return result;
