@@ -102,6 +102,12 @@ export function readHespRunConfig(
       argument: 'runDir',
       message: `expected a directory written by 'hesp train', got ${JSON.stringify(runDir)}`,
     });
+  if (!existsSync(runDir))
+    throw new InvalidArgumentError({
+      functionName: 'evaluateHespRun',
+      argument: 'runDir',
+      message: `${runDir} does not exist; expected a directory written by 'hesp train'`,
+    });
   const cfgPath = join(runDir, 'config.resolved.json');
   const kind = recordedRunKind(runDir);
   if (kind !== undefined && kind !== HESP_RUN.kind)

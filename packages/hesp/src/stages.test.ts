@@ -567,6 +567,9 @@ describe('publish and evaluation stages', () => {
     expect(() => readHespRunConfig(dir)).toThrow(DataFormatError);
     expect(() => readHespRunConfig(dir)).toThrow(/config\.resolved\.json.*not found/);
     expect(() => readHespRunConfig('')).toThrow(/'runDir'.*expected a directory written by 'hesp train', got ""/);
+    expect(() => readHespRunConfig(`${dir}-typo`)).toThrow(
+      `Argument 'runDir' passed to 'evaluateHespRun': ${dir}-typo does not exist; expected a directory written by 'hesp train'`,
+    );
     // an unfinished run says so; another command's directory is named as that
     writeFileSync(join(dir, 'checkpoint.safetensors'), 'c');
     expect(() => readHespRunConfig(dir)).toThrow(/this 'hesp train' run has not finished/);

@@ -3,7 +3,7 @@
  * `evaluateZeroShot` and `trainHead` of @vlfer/exp-clip.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { commandHooks, facesFromFlags, shardFromFlags } from '@vlfer/cli-kit';
+import { commandHooks, facesFromFlags, refuseFilesAsDirectories, shardFromFlags } from '@vlfer/cli-kit';
 import { evaluateZeroShot, formatEvalTable, trainHead } from '@vlfer/exp-clip';
 import { configureModels } from '@vlfer/encoders/node';
 import { NAME } from '../name.js';
@@ -19,6 +19,7 @@ export function expClipCommand(): Command {
   program.addCommand(
     evalCommand().action(async (o, cmd: Command) => {
       configureModels({ allowRemoteModels: Boolean(o.allowRemote) });
+      if (o.cache !== false) refuseFilesAsDirectories(o, { cacheDir: '--cache-dir' });
       const shard = shardFromFlags(o, log);
       // the default --out is new at every start: shards and their merge would each get their own
       if ((shard || o.merge) && cmd.getOptionValueSource('out') === 'default')
@@ -80,6 +81,7 @@ export function expClipCommand(): Command {
   program.addCommand(
     trainCommand().action(async (o) => {
       configureModels({ allowRemoteModels: Boolean(o.allowRemote) });
+      if (o.cache !== false) refuseFilesAsDirectories(o, { cacheDir: '--cache-dir' });
       const source = o.teacher === 'import' ? o.targets : o.teacherUrl;
       if (!source)
         throw new InvalidArgumentError(

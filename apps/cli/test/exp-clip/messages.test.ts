@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, sharedPath, writeSolidClassFolders } from '@vlfer/test-utils';
@@ -93,6 +93,11 @@ describe('a mistyped --root', () => {
       `vlfer: --model: the path '${join(work, 'no-model')}' does not exist; expected a model directory (transformers.js ONNX graphs, or config.json + model.safetensors) or an OpenAI .pt checkpoint\n`,
     );
     expect(existsSync(join(work, 'm'))).toBe(false);
+    writeFileSync(join(work, 'a-file'), 'x');
+    const cached = evalArgs(join(work, 'c'), '--cache-dir', join(work, 'a-file')).filter((a) => a !== '--no-cache');
+    expect(cli(cached).stderr).toBe(
+      `vlfer: --cache-dir: ${join(work, 'a-file')} is a file; expected a directory (created if missing)\n`,
+    );
     symlinkSync(join(work, 'gone'), join(work, 'link'));
     const link = cli(evalArgs(join(work, 't'), '--root', join(work, 'link')));
     expect(link.stderr).toBe(
