@@ -12,6 +12,7 @@ import {
   number,
   isWrapperProcess,
   onParentExit,
+  terminalSafe,
   progressBars,
   runMain,
   shardFlag,
@@ -179,6 +180,14 @@ describe('error lines for a command-line user', () => {
       expect(() => shardFlag(bad)).toThrow(`expected --shard i/n, shard i of n counted from 0: 0 ≤ i < n`);
     const cmd = new Command('a').option('--x-y <n>').addCommand(new Command('b').option('--z').option('--x-y <n>'));
     expect(longFlags(cmd).sort()).toEqual(['--x-y', '--z']);
+  });
+});
+
+describe('terminal-safe text', () => {
+  it('writes the control characters a terminal would act on as escapes, keeping newlines and tabs', () => {
+    expect(terminalSafe('red\u001b[31mX\u001b[0m, bell\u0007, a\rb\u0008\u009b; two\nlines\tok é')).toBe(
+      'red\\x1b[31mX\\x1b[0m, bell\\x07, a\\x0db\\x08\\x9b; two\nlines\tok é',
+    );
   });
 });
 

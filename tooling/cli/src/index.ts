@@ -156,6 +156,18 @@ export interface CommandHooks {
 let logWords: (line: string) => string = (line) => line;
 
 /**
+ * `text` with the control characters a terminal would act on (ESC sequences that recolour or move the cursor, BEL,
+ * carriage return, backspace, C1 controls) written as `\x1b`-style escapes: class names, file names and other data
+ * reach log lines and error messages as they are. Newlines and tabs are kept (messages span lines on purpose).
+ */
+export function terminalSafe(text: string): string {
+  return text.replace(
+    /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
+}
+
+/**
  * The hooks every command gives its pipeline: `cliAbortSignal(name)`, progress bars unless `--no-progress`, and a log
  * that first ends the running bar so a line never lands inside it (`write`: stderr by default), with option names
  * spelled as the flags `runMain` was given. Call `stop()` once the pipeline settles (`.finally(hooks.stop)`).
@@ -173,7 +185,7 @@ export function commandHooks(
     onProgress: progress,
     log: (line) => {
       stop();
-      write(logWords(line));
+      write(terminalSafe(logWords(line)));
     },
     stop,
   };
@@ -339,7 +351,7 @@ export function runMain(
       process.exitCode = 130;
       return;
     }
-    process.stderr.write(`${name}: ${errorLine(error, flags, entryPoints, knownFlags)}\n`);
+    process.stderr.write(`${name}: ${terminalSafe(errorLine(error, flags, entryPoints, knownFlags))}\n`);
     process.exitCode = 1;
   });
 }
