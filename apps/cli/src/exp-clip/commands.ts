@@ -5,11 +5,48 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { commandHooks, facesFromFlags, refuseFilesAsDirectories, shardFromFlags } from '@vlfer/cli-kit';
 import { evaluateZeroShot, formatEvalTable, trainHead } from '@vlfer/exp-clip';
+import { DATASETS } from '@vlfer/datasets';
 import { configureModels } from '@vlfer/encoders/node';
 import { NAME } from '../name.js';
 import { evalCommand, trainCommand } from './options.js';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
+
+/**
+ * Flags typed on the command line that this evaluation would not use (the dataset has no such part, or the option they
+ * refine is not chosen) are refused, naming the flag: accepted, they did nothing, yet were recorded in
+ * config.resolved.json as a choice, so the same command without them was refused as "other options".
+ * @throws InvalidArgumentError `--split: dataset image-folder has no train/test split to choose (…)`
+ */
+function refuseUnusedEvalFlags(cmd: Command, o: Record<string, unknown>): void {
+  const format = (DATASETS as Record<string, { format: string } | undefined>)[String(o.dataset)]?.format;
+  const video = format === 'video-list' || format === 'video-folder';
+  const images = `dataset ${String(o.dataset)} holds images, not video clips`;
+  const noList = `dataset ${String(o.dataset)} reads no annotation list of frame directories (video-list datasets do)`;
+  const int8 = 'applies to --dtype int8 only (the fp32/int8 guard)';
+  const rules: [key: string, flag: string, applies: boolean, why: string][] = [
+    [
+      'split',
+      '--split',
+      format === 'raf-db' || format === 'ferplus',
+      `dataset ${String(o.dataset)} has no train/test split to choose (RAF-DB and FERPlus have)`,
+    ],
+    ['frames', '--frames', video, images],
+    ['shortClip', '--short-clip', video, images],
+    ['rebase', '--rebase', format === 'video-list', noList],
+    ['labelScheme', '--label-scheme', format === 'video-list', noList],
+    ['int8GuardSample', '--int8-guard-sample', o.dtype === 'int8', int8],
+    ['acceptInaccurateInt8', '--accept-inaccurate-int8', o.dtype === 'int8', int8],
+    [
+      'subsetSeed',
+      '--subset-seed',
+      o.limit !== undefined || o.dtype === 'int8',
+      'seeds the --limit subset and the --dtype int8 guard sample, and neither is asked for',
+    ],
+  ];
+  for (const [key, flag, applies, why] of rules)
+    if (!applies && cmd.getOptionValueSource(key) === 'cli') throw new InvalidArgumentError(`${flag}: ${why}`);
+}
 
 /** `exp-clip` with its subcommands `eval` and `train`. */
 export function expClipCommand(): Command {
@@ -20,6 +57,7 @@ export function expClipCommand(): Command {
     evalCommand().action(async (o, cmd: Command) => {
       configureModels({ allowRemoteModels: Boolean(o.allowRemote) });
       if (o.cache !== false) refuseFilesAsDirectories(o, { cacheDir: '--cache-dir' });
+      refuseUnusedEvalFlags(cmd, o);
       const shard = shardFromFlags(o, log);
       // the default --out is new at every start: shards and their merge would each get their own
       if ((shard || o.merge) && cmd.getOptionValueSource('out') === 'default')

@@ -94,6 +94,13 @@ describe('a mistyped --root', () => {
     );
     expect(existsSync(join(work, 'm'))).toBe(false);
     writeFileSync(join(work, 'a-file'), 'x');
+    // a flag this evaluation would not use is refused (it did nothing, yet keyed the results as another choice)
+    expect(cli(evalArgs(join(work, 's'), '--split', 'train')).stderr).toBe(
+      'vlfer: --split: dataset image-folder has no train/test split to choose (RAF-DB and FERPlus have)\n',
+    );
+    expect(cli(evalArgs(join(work, 's'), '--subset-seed', '3')).stderr).toMatch(
+      /^vlfer: --subset-seed: seeds the --limit/,
+    );
     const cached = evalArgs(join(work, 'c'), '--cache-dir', join(work, 'a-file')).filter((a) => a !== '--no-cache');
     expect(cli(cached).stderr).toBe(
       `vlfer: --cache-dir: ${join(work, 'a-file')} is a file; expected a directory (created if missing)\n`,
