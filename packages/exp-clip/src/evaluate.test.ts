@@ -250,6 +250,12 @@ describe('exp-clip eval --head', () => {
       ),
     ]);
     expect(await trainedOn(r.modelFingerprint)).toEqual([]);
+    // trained in int8, evaluated in fp32: other files of the same model are loaded, so the records are not compared
+    const int8Head = createProjectionHead({ inputDim: 24, outputDim: 64, rng: createRng(5) });
+    int8Head.metadata = { model_fingerprint: 'f'.repeat(64), training_config: JSON.stringify({ dtype: 'int8' }) };
+    saveProjectionHead(headPath, int8Head);
+    const int8Run = await runEval({ ...headOpts, out: undefined }, { log: () => {} });
+    expect(int8Run.warnings.filter((w) => w.startsWith('the head'))).toEqual([]);
     const bad = join(work, 'bad.safetensors');
     saveProjectionHead(bad, createProjectionHead({ inputDim: 512, outputDim: 64, rng: createRng(5) }));
     await expect(
@@ -307,6 +313,16 @@ describe('exp-clip eval rerun on other content', () => {
     );
     expect(readFileSync(join(opts.out, 'metrics.json'))).toEqual(remodelled);
     await runEval({ ...opts, overwrite: true }, { log: () => {} });
+    // a label-set file that names other classes under the same ids (the items' labels, hence the dataset, unchanged)
+    const setFile = join(work, 'label-set.json');
+    const names = [...folders, 'contempt'];
+    writeFileSync(setFile, JSON.stringify({ id: 'mine', names }));
+    const withSet = { ...opts, labelSet: setFile, out: join(work, 'content-set') };
+    await runEval(withSet, { log: () => {} });
+    writeFileSync(setFile, JSON.stringify({ id: 'mine', names: [...folders, 'other'] }));
+    await expect(runEval(withSet, { log: () => {} })).rejects.toThrow(
+      /on other content \(label set: "mine" with classes \[.*"contempt"\] then, "mine" with \[.*"other"\] now\)/,
+    );
     // the ONNX graphs unchanged, the checkpoint's logit_scale (which the probabilities use) changed to exp(3)
     const st = join(copy, 'model.safetensors');
     const head = readFileSync(st);

@@ -631,8 +631,9 @@ export function refuseEarlierResults(options: EvalOptions): void {
 
 /**
  * Stage "out", once the content is known: a rerun of the same options (what {@link refuseEarlierResults} lets
- * through) whose model files or dataset content are other than those the published set records
- * (config.resolved.json's `modelFingerprint`, `datasetFingerprint`) is refused unless `overwrite`: the same paths may
+ * through) whose model files, label set or dataset content are other than those the published set records
+ * (config.resolved.json's `modelFingerprint`, `datasetFingerprint`; metrics.json's `labelSet`) is refused unless
+ * `overwrite`: the same paths may
  * hold other files, and the set would be replaced by results of other content unseen. A model fingerprint an earlier
  * vlfer recorded for these files (`ClipModel.earlierContentFingerprints`) is the same model; a set that records none
  * (vlfer before 2026-12-06 for the head, earlier still for the rest) is not checked.
@@ -641,7 +642,10 @@ export function refuseEarlierResults(options: EvalOptions): void {
  */
 export function refuseOtherContent(
   options: EvalOptions,
-  now: Pick<EvalModel, 'modelFingerprint' | 'clip' | 'logitScale'> & { datasetFingerprint?: string },
+  now: Pick<EvalModel, 'modelFingerprint' | 'clip' | 'logitScale'> & {
+    labelSet?: Pick<LabelSet, 'id' | 'names'>;
+    datasetFingerprint?: string;
+  },
 ): void {
   if (!options.out || options.shard || options.overwrite) return;
   const dir = resolve(options.out);
@@ -661,6 +665,7 @@ export function refuseOtherContent(
     model: config.modelFingerprint,
     dataset: config.datasetFingerprint,
     scale: (metrics.logitScale as { value?: unknown } | null | undefined)?.value,
+    labelSet: metrics.labelSet,
   });
   if (changed)
     throw new InvalidArgumentError({
@@ -670,11 +675,14 @@ export function refuseOtherContent(
     });
 }
 
-/** What {@link refuseOtherContent} names: the first of the model files, its logit scale, the dataset that changed. */
+/**
+ * What {@link refuseOtherContent} names: the first of the model files, its logit scale, the label set (a label-set
+ * file's classes), the dataset that changed.
+ */
 function otherContent(
   options: EvalOptions,
   now: Parameters<typeof refuseOtherContent>[1],
-  then: { model: unknown; dataset: unknown; scale: unknown },
+  then: { model: unknown; dataset: unknown; scale: unknown; labelSet: unknown },
 ): string | undefined {
   const { model, dataset, scale } = then;
   if (
@@ -686,6 +694,14 @@ function otherContent(
   // the ONNX graphs' fingerprint leaves out model.safetensors, whose logit_scale the probabilities use
   if (typeof scale === 'number' && scale !== now.logitScale.value)
     return `model: the logit scale of ${options.model} is ${now.logitScale.value} now, ${scale} in the results`;
+  // a label-set file read again may name other classes under the same ids (the dataset fingerprint holds the ids)
+  const set = then.labelSet as { id?: unknown; names?: unknown } | undefined;
+  if (
+    now.labelSet &&
+    set &&
+    JSON.stringify([set.id, set.names]) !== JSON.stringify([now.labelSet.id, now.labelSet.names])
+  )
+    return `label set: ${JSON.stringify(set.id)} with classes ${JSON.stringify(set.names)} then, ${JSON.stringify(now.labelSet.id)} with ${JSON.stringify(now.labelSet.names)} now`;
   if (typeof dataset === 'string' && now.datasetFingerprint !== undefined && dataset !== now.datasetFingerprint)
     return `dataset: ${options.root} holds other content than the one they were computed with (dataset fingerprint ${dataset.slice(0, 12)}… then, ${now.datasetFingerprint.slice(0, 12)}… now: other images, labels, frames or faces)`;
   return undefined;
@@ -830,19 +846,32 @@ export async function evaluateZeroShot(
 
 /**
  * A warning when the head `options.head` records (`model_fingerprint`, written by `trainHead`) that it was trained on
- * the features of other model files than `options.model`'s, an earlier vlfer's fingerprint of these files aside. Not
- * a refusal: the same CLIP in another format or precision has other files. Heads without the record (released `.pth`
+ * the features of other model files than `options.model`'s, an earlier vlfer's fingerprint of these files aside, when
+ * it was trained in the evaluation's dtype (another dtype loads other files of the same model). Not a refusal: the same
+ * CLIP in another format has other files. Heads without the record (released `.pth`
  * files, heads saved by hand) are not checked.
  */
 export function headOfOtherEncoder(
-  options: Pick<EvalOptions, 'head' | 'model' | 'cacheDir'>,
+  options: Pick<EvalOptions, 'head' | 'model' | 'cacheDir' | 'dtype'>,
   model: Pick<EvalModel, 'head' | 'projection' | 'modelFingerprint' | 'clip'>,
 ): string | undefined {
   const trainedOn = model.head?.metadata.model_fingerprint;
   if (!trainedOn || model.projection !== model.head || trainedOn === model.modelFingerprint) return undefined;
+  // another dtype loads other files of the same model (int8: the safetensors weights, fp32: the ONNX graphs)
+  if (trainedDtype(model.head!.metadata) !== options.dtype) return undefined;
   if (model.clip.earlierContentFingerprints(options.cacheDir).includes(trainedOn)) return undefined;
   const encoder = model.head!.metadata.encoder;
   return `the head ${options.head} was trained on the features of other model files (${encoder ? `${encoder}, ` : ''}model fingerprint ${trainedOn.slice(0, 12)}…) than ${options.model} (${model.modelFingerprint.slice(0, 12)}…): unless it is the same CLIP in another format or precision, the head's projections of these features mean nothing`;
+}
+
+/** The dtype a trained head's features were encoded in (its `training_config` record; fp32 when it says none). */
+function trainedDtype(metadata: Readonly<Record<string, string>>): string {
+  try {
+    const dtype = (JSON.parse(metadata.training_config ?? '{}') as { dtype?: unknown }).dtype;
+    return typeof dtype === 'string' ? dtype : 'fp32';
+  } catch {
+    return 'fp32';
+  }
 }
 
 /** What {@link evaluateWithModel} gives back: the result but for what the caller adds, and the encoding. */
@@ -870,11 +899,11 @@ async function evaluateWithModel(
 ): Promise<ModelStages> {
   const { loaded, labelSet, prompts, model, quantization, warn } = stages;
   const shard = options.shard ?? null;
-  refuseOtherContent(options, model);
+  refuseOtherContent(options, { ...model, labelSet });
   const otherEncoder = headOfOtherEncoder(options, model);
   if (otherEncoder) warn(otherEncoder);
   const enc = await encodeForEvaluation(options, loaded, model, shard, hooks);
-  refuseOtherContent(options, { ...model, datasetFingerprint: enc.datasetFingerprint });
+  refuseOtherContent(options, { ...model, labelSet, datasetFingerprint: enc.datasetFingerprint });
   const common = { ...evalResultBase(options, labelSet, prompts, enc, model), quantization };
   if (shard) {
     const none = { logitScale: null, results: [], predictions: [], datasetFingerprint: '' };

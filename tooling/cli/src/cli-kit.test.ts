@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { DataFormatError, InvalidArgumentError, OptionsError, parseShard } from '@vlfer/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -194,16 +195,25 @@ describe('terminal-safe text', () => {
 describe('parent watch', () => {
   afterEach(() => vi.useRealTimers());
   it.runIf(process.platform === 'linux')(
-    'watches a Node.js launcher (pnpm, a launcher script), not a shell or nohup: `nohup vlfer … &` outlives its shell',
-    () => {
+    'watches a Node.js launcher (pnpm, npm, a launcher script), not a shell or nohup: `nohup vlfer … &` outlives its shell',
+    async () => {
       expect(isWrapperProcess(process.ppid)).toBe(true); // vitest's main process, a node
       const shell = spawn('bash', ['-c', 'sleep 5'], { stdio: 'ignore' });
       const sleeper = spawn('sleep', ['5'], { stdio: 'ignore' });
+      // npm sets its title: /proc/<pid>/comm reads 'npm run <script>', its executable is node
+      const npm = spawn(process.execPath, [
+        '-e',
+        "process.title = 'npm run w'; console.log(); setTimeout(() => {}, 5000)",
+      ]);
       try {
+        await new Promise((r) => npm.stdout.once('data', r));
+        expect(readFileSync(`/proc/${npm.pid}/comm`, 'utf8').trim()).toBe('npm run w');
         expect([isWrapperProcess(shell.pid!), isWrapperProcess(sleeper.pid!)]).toEqual([false, false]);
+        expect(isWrapperProcess(npm.pid!)).toBe(true);
       } finally {
         shell.kill();
         sleeper.kill();
+        npm.kill();
       }
     },
   );

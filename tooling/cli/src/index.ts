@@ -3,7 +3,7 @@
  * packages' progress events, SIGINT/SIGTERM and parent death turned into an AbortSignal, errors printed by name
  * with option paths mapped to flags, and strict option parsers for commander.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { type Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
@@ -96,19 +96,29 @@ const launchParent = process.ppid;
 
 /**
  * Whether the launching process is a wrapper that can die without passing its signal on (so the run would go on
- * orphaned): a Node.js process (pnpm, npm, npx, yarn, a launcher script), by its name in `/proc` on Linux, read at
- * load. A shell, `nohup`, a scheduler step or init is not watched: `nohup vlfer … &` from a shell that then exits goes
+ * orphaned): a Node.js process (pnpm, npm, yarn, a launcher script), by its executable or name in `/proc` on Linux,
+ * read at load. A shell, `nohup`, a scheduler step or init is not watched: `nohup vlfer … &` from a shell that then exits goes
  * on running. Where `/proc` cannot say (macOS, Windows), every launcher is watched.
  */
 const launchedByWrapper = isWrapperProcess(launchParent);
 
-/** Whether process `pid` is a Node.js wrapper (`launchedByWrapper`); true where `/proc` cannot say. */
+/**
+ * Whether process `pid` is a Node.js wrapper (`launchedByWrapper`): its executable is node (npm sets its title, so
+ * `/proc/<pid>/comm` says `npm run <script>`) or its name starts with a package manager's (a standalone pnpm binary).
+ * Where `/proc` cannot say (macOS, Windows, a process already gone), every launcher is watched (true).
+ */
 export function isWrapperProcess(pid: number): boolean {
+  const managers = /^(node|nodejs|pnpm|npm|npx|yarn|bun)(\b|$)/;
   try {
-    const name = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-    return ['node', 'nodejs', 'pnpm', 'npm', 'npx', 'yarn', 'bun', basename(process.execPath)].includes(name);
+    const exe = basename(readlinkSync(`/proc/${pid}/exe`));
+    if (exe === basename(process.execPath) || managers.test(exe)) return true;
   } catch {
-    return !existsSync('/proc/self/comm'); // no /proc: watched; a pid /proc does not hold: gone already, watched
+    // another user's process (no access to exe), or none: its name below
+  }
+  try {
+    return managers.test(readFileSync(`/proc/${pid}/comm`, 'utf8').trim());
+  } catch {
+    return true;
   }
 }
 

@@ -112,6 +112,7 @@ export function currentProcess(): ProcessRecord {
  * process that started later. A process of another host is never judged gone (false).
  */
 export function processGone(p: ProcessRecord): boolean {
+  if (typeof p !== 'object' || p === null) return false; // not a record (a damaged file): not known to be gone
   if (p.host !== hostname() || !Number.isInteger(p.pid) || p.pid <= 0) return false;
   return !pidAlive(p.pid) || (p.processStart != null && processStart(p.pid) !== p.processStart);
 }
@@ -538,7 +539,7 @@ export class RunDirectory {
   /**
    * Release the lock (idempotent; also done at process exit). A run that failed before it wrote anything (a missing
    * dataset, a bad model path, refused options) leaves the directory as it found it: the kind record it wrote and the
-   * empty directories it made are removed with the lock, and a directory `open` created, with the parents it created
+   * empty working directory it made are removed with the lock, and a directory `open` created, with the parents it created
    * for it, while they are empty.
    */
   close(): void {
@@ -582,8 +583,9 @@ function removeEmptyDir(dir: string, log: (line: string) => void): boolean {
 }
 
 /**
- * Whether the run added nothing to `dir` since it held `before` but empty directories (removed here), the kind record
- * and the lock; false when `dir` cannot be read.
+ * Whether the run added nothing to `dir` since it held `before` but the kind record, the lock and an empty working
+ * directory (`RUN_WORK_DIR`, removed here: runs make it before they check all their options); false when `dir` cannot
+ * be read. Any other entry, an empty directory too, may be someone else's, and is left with the record.
  */
 function addedNothing(dir: string, before: ReadonlySet<string>, log: (line: string) => void): boolean {
   let added: string[];
@@ -595,7 +597,7 @@ function addedNothing(dir: string, before: ReadonlySet<string>, log: (line: stri
   return added.every((f) => {
     const p = join(dir, f);
     try {
-      return statSync(p).isDirectory() && readdirSync(p).length === 0 && removeEmptyDir(p, log);
+      return f === RUN_WORK_DIR && statSync(p).isDirectory() && readdirSync(p).length === 0 && removeEmptyDir(p, log);
     } catch {
       return false;
     }

@@ -175,6 +175,13 @@ describe('a run directory holds one kind of run', () => {
     mkdirSync(refused.path('work')); // made, then the run was refused (options checked after the open)
     refused.close();
     expect(readdirSync(g)).toEqual(['notes.txt']);
+    // an empty directory someone else made meanwhile is not the run's: kept, and with it the run's record
+    const meanwhile = RunDirectory.open(g, { command: 'a', expects: kind('a') });
+    mkdirSync(join(g, 'user-empty-dir'));
+    meanwhile.close();
+    expect(readdirSync(g).sort()).toEqual([RUN_KIND_FILE, 'notes.txt', 'user-empty-dir']);
+    rmSync(join(g, 'user-empty-dir'), { recursive: true });
+    rmSync(join(g, RUN_KIND_FILE));
     writeFileSync(join(g, 'metrics.json'), 'mine');
     expect(() => RunDirectory.open(g, { command: 'a', expects: kind('a') })).toThrow(/files no vlfer run published/);
   });

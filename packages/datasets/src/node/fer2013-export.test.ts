@@ -226,6 +226,8 @@ describe('exportFer2013Csv', () => {
     partial('live', { host: hostname(), pid: process.pid, processStart: null });
     partial('elsewhere', { host: `not-${hostname()}`, pid: dead, processStart: null });
     partial('unrecorded');
+    partial('null-record'); // a damaged record: the JSON text null
+    writeFileSync(join(d, '.out.partial-null-record', '.vlfer-export-owner.json'), 'null');
     partial('other-out', { host: hostname(), pid: dead, processStart: null });
     renameSync(join(d, '.out.partial-other-out'), join(d, '.other.partial-1'));
     const log: string[] = [];
@@ -234,6 +236,7 @@ describe('exportFer2013Csv', () => {
       '.other.partial-1',
       '.out.partial-elsewhere',
       '.out.partial-live',
+      '.out.partial-null-record',
       '.out.partial-unrecorded',
       'fer2013.csv',
       'out',
