@@ -391,7 +391,7 @@ export class RunDirectory {
   private createdFrom: string | undefined;
   /**
    * The entries `dir` held when this run claimed it (`claimRunKind` wrote the kind record), or undefined when the
-   * record was there before: `close` removes the record again when the run added nothing but empty directories.
+   * record was there before: `close` removes the record again when the run added nothing but an empty `work/`.
    */
   private claimedOver: ReadonlySet<string> | undefined;
   private readonly onExit = () => this.close();
@@ -539,8 +539,8 @@ export class RunDirectory {
   /**
    * Release the lock (idempotent; also done at process exit). A run that failed before it wrote anything (a missing
    * dataset, a bad model path, refused options) leaves the directory as it found it: the kind record it wrote and the
-   * empty working directory it made are removed with the lock, and a directory `open` created, with the parents it created
-   * for it, while they are empty.
+   * empty working directory it made are removed with the lock, and so are a directory `open` created and the parents
+   * it created for it, while they are empty.
    */
   close(): void {
     if (this.released) return;
