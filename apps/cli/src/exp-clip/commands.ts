@@ -13,6 +13,25 @@ import { evalCommand, trainCommand } from './options.js';
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 /**
+ * The flags of the teacher not chosen, typed on the command line, are refused naming both (`--teacher-url` with
+ * `--teacher import` did nothing), and so is `--keys` beside a targets file that holds its own keys (not .npy).
+ * @throws InvalidArgumentError `--teacher-url: for --teacher http; --teacher import reads --targets`
+ */
+function refuseOtherTeachersFlags(cmd: Command, o: Record<string, unknown>): void {
+  const typed = (key: string) => cmd.getOptionValueSource(key) === 'cli';
+  const http = ['teacherUrl', 'teacherModel', 'teacherTimeout', 'teacherRetries', 'teacherConcurrency'];
+  const flag = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  if (o.teacher === 'import')
+    for (const key of http.filter(typed))
+      throw new InvalidArgumentError(`${flag(key)}: for --teacher http; --teacher import reads --targets`);
+  if (o.teacher === 'http')
+    for (const key of ['targets', 'keys'].filter(typed))
+      throw new InvalidArgumentError(`${flag(key)}: for --teacher import; --teacher http asks --teacher-url`);
+  if (typed('keys') && typeof o.targets === 'string' && !o.targets.toLowerCase().endsWith('.npy'))
+    throw new InvalidArgumentError(`--keys: for a .npy targets file; ${o.targets} holds its own keys`);
+}
+
+/**
  * Flags typed on the command line that this evaluation would not use (the dataset has no such part, or the option they
  * refine is not chosen) are refused, naming the flag: accepted, they did nothing, yet were recorded in
  * config.resolved.json as a choice, so the same command without them was refused as "other options".
@@ -117,9 +136,10 @@ export function expClipCommand(): Command {
   );
 
   program.addCommand(
-    trainCommand().action(async (o) => {
+    trainCommand().action(async (o, cmd: Command) => {
       configureModels({ allowRemoteModels: Boolean(o.allowRemote) });
       if (o.cache !== false) refuseFilesAsDirectories(o, { cacheDir: '--cache-dir' });
+      refuseOtherTeachersFlags(cmd, o);
       const source = o.teacher === 'import' ? o.targets : o.teacherUrl;
       if (!source)
         throw new InvalidArgumentError(

@@ -101,6 +101,15 @@ describe('a mistyped --root', () => {
     expect(cli(evalArgs(join(work, 's'), '--subset-seed', '3')).stderr).toMatch(
       /^vlfer: --subset-seed: seeds the --limit/,
     );
+    // exp-clip train: the flags of the teacher not chosen, and --keys beside a targets file with its own keys
+    const train = (...extra: string[]) =>
+      cli(['train', '--unlabelled', join(root, 'happy'), '--model', model, '--out', join(work, 'tr'), ...extra]).stderr;
+    expect(train('--teacher', 'import', '--targets', 't.jsonl', '--teacher-url', 'http://127.0.0.1:1')).toBe(
+      'vlfer: --teacher-url: for --teacher http; --teacher import reads --targets\n',
+    );
+    expect(train('--teacher', 'import', '--targets', 't.jsonl', '--keys', 'k.txt')).toBe(
+      'vlfer: --keys: for a .npy targets file; t.jsonl holds its own keys\n',
+    );
     const cached = evalArgs(join(work, 'c'), '--cache-dir', join(work, 'a-file')).filter((a) => a !== '--no-cache');
     expect(cli(cached).stderr).toBe(
       `vlfer: --cache-dir: ${join(work, 'a-file')} is a file; expected a directory (created if missing)\n`,
