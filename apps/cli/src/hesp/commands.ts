@@ -13,7 +13,12 @@ export function hespCommand(): Command {
     'HESP: open-set video FER with expression-sensitive prompting on a frozen CLIP',
   );
   program.addCommand(
-    trainCommand().action(async (o) => {
+    trainCommand().action(async (o, cmd: Command) => {
+      // selection on the validation part is by closed-set accuracy: open-set metric definitions play no part there
+      if (o.selectOn === 'val' && cmd.getOptionValueSource('selectionMetrics') === 'cli')
+        throw new Error(
+          '--selection-metrics: drives selection on the test split (--select-on test); --select-on val selects by closed-set accuracy',
+        );
       if (o.location && o.location.length !== 2)
         throw new Error(`--location expects <row>,<col>, got ${o.location.join(',')}`);
       configureModels({ allowRemoteModels: Boolean(o.allowRemote) });

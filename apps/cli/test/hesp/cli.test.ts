@@ -36,7 +36,7 @@ beforeAll(async () => {
 }, 60_000);
 
 describe('vlfer hesp command line', () => {
-  it('refuses repeated known classes, --split with --known, --classes with --label-set, and a location outside the frame', () => {
+  it('refuses repeated known classes, --split with --known, --selection-metrics with --select-on val, --classes with --label-set, and a location outside the frame', () => {
     const dup = cli([...base(), '--known', '0,0,1']);
     expect(dup.code).toBe(1);
     expect(dup.stderr).toMatch(/class id 0 \(happiness\) is listed twice/);
@@ -45,6 +45,10 @@ describe('vlfer hesp command line', () => {
       /--known: explicit known class ids and a HESP split \(--split\) were both given: give one/,
     );
     expect(both.stderr).not.toMatch(/splitIndex/);
+    const metrics = cli([...base(), '--known', '0,1', '--selection-metrics', 'standard']);
+    expect(metrics.stderr).toBe(
+      'vlfer: --selection-metrics: drives selection on the test split (--select-on test); --select-on val selects by closed-set accuracy\n',
+    );
     const labels = cli([...base(), '--known', '0,1', '--classes', 'a,b,c', '--label-set', 'basic-7']);
     expect(labels.stderr).toMatch(/^vlfer: --classes: was given with --label-set 'basic-7' too: give one/);
     const far = cli([...base(), '--known', '0,1', '--location', '1000,1000']);
