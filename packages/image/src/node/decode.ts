@@ -69,7 +69,8 @@ export function describeSource(src: ImageSource): string {
  * (values up to 2.4e-7 apart from v1); since v3: a GIF's transparent pixels get the palette colour of the
  * transparent index, as Pillow's `convert('RGB')` gives them (libvips made them black; only GIFs with transparency
  * change); since v4: the canvas outside a first frame smaller than it gets Pillow's fill colour (palette index 0, or
- * the transparent index) where libvips made it black (only such GIFs change). The `'openai'` mode's decoding in Pillow's modes (`decodePillowImage`) came with that mode, whose name
+ * the transparent index) where libvips made it black, and an index past the colour table (or any index of a GIF
+ * without one) Pillow's grey ramp (i, i, i) where libvips made it black (only such GIFs change). The `'openai'` mode's decoding in Pillow's modes (`decodePillowImage`) came with that mode, whose name
  * is part of every cache namespace that includes this version, so `'openai'` features are never served from
  * `'clip'` or `'exp-clip'` entries.
  */
@@ -182,13 +183,37 @@ async function decodeWaiting(
   const fast = plain && (await decodePlainEightBit(input, plain, options));
   if (fast) return fast;
   const gif = gifFirstFrame(input);
-  if (gif?.fill) return decodeFilledGif(input, gif.fill, gif.frame);
-  const meta = await toSharp(input).metadata();
+  // indices past the first frame's colour table (or with none) decode as Pillow's grey ramp, not libvips' black
+  const bytes = gif ? withGreyRampTable(input, gif.descriptor) : input;
+  if (gif?.fill) return decodeFilledGif(bytes, gif.fill, gif.frame);
+  const meta = await toSharp(bytes).metadata();
   if (!meta.width || !meta.height) throw new Error('image has no size');
   const { width, height } = meta;
-  if (meta.space === 'cmyk') return { data: pillowCmykToRgb(await decodeCmyk(input)), width, height, channels: 3 };
-  if (meta.format === 'png' && meta.depth === 'ushort') return decodeSixteenBitPng(input, width, height);
-  return decodeWithLibvips(input, meta.channels !== undefined && meta.channels <= 2);
+  if (meta.space === 'cmyk') return { data: pillowCmykToRgb(await decodeCmyk(bytes)), width, height, channels: 3 };
+  if (meta.format === 'png' && meta.depth === 'ushort') return decodeSixteenBitPng(bytes, width, height);
+  return decodeWithLibvips(bytes, meta.channels !== undefined && meta.channels <= 2);
+}
+
+/**
+ * A GIF's bytes with the colour table its first frame uses (local, else global; a global one added where there is
+ * neither) extended to 256 entries by Pillow's grey ramp, entry i = (i, i, i): Pillow shows an index past the table,
+ * or any index of a GIF without a table, as that ramp; libvips as black (or its own default table). Indices inside the
+ * table keep their colours. `b` itself where the table is full already.
+ * @param descriptor where the first frame's image descriptor (0x2c) starts (`gifFirstFrame`)
+ */
+function withGreyRampTable(b: Uint8Array, descriptor: number): Uint8Array {
+  const ramp = (from: number) => Uint8Array.from({ length: 3 * (256 - from) }, (_, k) => from + Math.floor(k / 3));
+  const local = b[descriptor + 9]!;
+  const [flagsAt, flags] = local & 0x80 ? [descriptor + 9, local] : [10, b[10]!];
+  const size = flags & 0x80 ? 2 << (flags & 7) : 0;
+  if (size === 256) return b;
+  const tableEnd = (local & 0x80 ? descriptor + 10 : 13) + 3 * size;
+  const out = new Uint8Array(b.length + 3 * (256 - size));
+  out.set(b.subarray(0, tableEnd));
+  out.set(ramp(size), tableEnd);
+  out.set(b.subarray(tableEnd), tableEnd + 3 * (256 - size));
+  out[flagsAt] = flags | 0x87; // a table, of 2^(7+1) entries
+  return out;
 }
 
 /** `error` as thrown by the decoders: project errors as they are, anything else as a DataFormatError naming `file`. */
@@ -490,7 +515,9 @@ async function withAlpha(input: Uint8Array, grey: boolean, sixteen: boolean): Pr
  */
 function gifFirstFrame(
   b: Uint8Array,
-): { palette: boolean; fill?: [number, number, number]; frame: [number, number, number, number] } | undefined {
+):
+  | { palette: boolean; fill?: [number, number, number]; frame: [number, number, number, number]; descriptor: number }
+  | undefined {
   if (b.length < 13 || b[0] !== 0x47 || b[1] !== 0x49 || b[2] !== 0x46 || b[3] !== 0x38) return undefined;
   const table = (at: number, flags: number) => b.subarray(at, at + 3 * (2 << (flags & 7)));
   const needed = (t: Uint8Array | undefined) => {
@@ -523,12 +550,12 @@ function gifFirstFrame(
       ];
       const covers = frame[0] === 0 && frame[1] === 0 && frame[2] >= u16(6) && frame[3] >= u16(8);
       const fillIndex = index ?? (covers ? undefined : 0);
-      if (fillIndex === undefined) return { palette: palette !== undefined, frame };
+      if (fillIndex === undefined) return { palette: palette !== undefined, frame, descriptor: p };
       const fill: [number, number, number] =
         palette && 3 * fillIndex + 2 < palette.length
           ? [palette[3 * fillIndex]!, palette[3 * fillIndex + 1]!, palette[3 * fillIndex + 2]!]
           : [fillIndex, fillIndex, fillIndex];
-      return { palette: palette !== undefined, fill, frame };
+      return { palette: palette !== undefined, fill, frame, descriptor: p };
     } else return undefined;
   }
   return undefined;

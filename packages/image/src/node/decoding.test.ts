@@ -47,12 +47,12 @@ describe('decoding matches Pillow where libvips would not (16-bit, CMYK, ICC pro
   });
 });
 
-describe("GIFs as Pillow 9.4 opens them: the canvas outside a smaller first frame in Pillow's fill colour", () => {
+describe("GIFs as Pillow 9.4 opens them: the canvas outside a smaller first frame in Pillow's fill colour, indices past the table as its grey ramp", () => {
   const gifs = Object.keys(pillow).filter((f) => f.endsWith('.gif'));
-  it('has the five GIFs of make_codec_variants.py', () => expect(gifs).toHaveLength(5));
+  it('has the seven GIFs of make_codec_variants.py', () => expect(gifs).toHaveLength(7));
   for (const f of gifs)
     it(`${f} (Pillow mode ${pillow[f]!.pillowMode}) gives Pillow's RGB bytes and mode`, async () => {
-      await expectPillow(f); // before v4: black outside the frame where Pillow paints palette index 0
+      await expectPillow(f); // before v4: black outside the frame (Pillow: palette index 0) and past the table (grey ramp)
       expect((await decodePillowImage(join(dir, f))).mode).toBe(pillow[f]!.pillowMode);
     });
 });
