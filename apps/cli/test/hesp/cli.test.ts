@@ -57,8 +57,9 @@ describe('vlfer hesp command line', () => {
   it('names a damaged run configuration in one line', () => {
     const dir = join(work, 'broken');
     const r0 = cli(['eval', '--run', dir]);
-    expect(r0.stderr).toMatch(/config\.resolved\.json: not found/);
+    expect(r0.stderr).toBe(`vlfer: --run: ${dir} does not exist; expected a directory written by 'hesp train'\n`);
     mkdirSync(dir, { recursive: true });
+    expect(cli(['eval', '--run', dir]).stderr).toMatch(/config\.resolved\.json: not found/); // a directory, no run
     writeFileSync(join(dir, 'config.resolved.json'), '{"dataset": "afew", "lr": "x"}');
     const r = cli(['eval', '--run', dir]);
     expect(r.code).toBe(1);
