@@ -41,11 +41,7 @@ export const MANIFEST_FILE = 'manifest.json';
 export const PUBLISH_JOURNAL_FILE = '.vlfer-publish.json';
 
 /** Who holds a run directory. */
-export interface RunLockInfo {
-  pid: number;
-  host: string;
-  /** Linux process start time (jiffies since boot) from /proc, to tell a live holder from a reused pid. */
-  processStart: string | null;
+export interface RunLockInfo extends ProcessRecord {
   startedAt: string;
   command: string;
   token: string;
@@ -96,15 +92,23 @@ function pidAlive(pid: number): boolean {
 
 /** Who owns a piece of work in progress, as `processGone` judges it: written by `currentProcess()`. */
 export interface ProcessRecord {
-  host: string;
   pid: number;
-  /** The process's start time (Linux `/proc/<pid>/stat` field 22), null where unknown: tells a reused pid apart. */
+  host: string;
+  /**
+   * The process's start time (Linux `/proc/<pid>/stat` field 22, jiffies since boot), null where unknown: tells a
+   * live process from a reused pid.
+   */
   processStart: string | null;
 }
 
 /** This process as a `ProcessRecord`. */
 export function currentProcess(): ProcessRecord {
-  return { host: hostname(), pid: process.pid, processStart: processStart(process.pid) };
+  return { pid: process.pid, host: hostname(), processStart: processStart(process.pid) };
+}
+
+/** Whether the process of this host `p` names is gone: its pid free, or now a process that started later. */
+function pidGone(p: Pick<ProcessRecord, 'pid' | 'processStart'>): boolean {
+  return !pidAlive(p.pid) || (p.processStart != null && processStart(p.pid) !== p.processStart);
 }
 
 /**
@@ -114,7 +118,7 @@ export function currentProcess(): ProcessRecord {
 export function processGone(p: ProcessRecord): boolean {
   if (typeof p !== 'object' || p === null) return false; // not a record (a damaged file): not known to be gone
   if (p.host !== hostname() || !Number.isInteger(p.pid) || p.pid <= 0) return false;
-  return !pidAlive(p.pid) || (p.processStart != null && processStart(p.pid) !== p.processStart);
+  return pidGone(p);
 }
 
 /** An unreadable lock younger than this may be being written by its holder this instant. */
@@ -166,9 +170,7 @@ function readLock(lockPath: string): { info: RunLockInfo; age: number } | { prob
 /** The lock record of this process for a run of `command`, with a fresh random token. */
 export function newLockInfo(command: string): RunLockInfo {
   return {
-    pid: process.pid,
-    host: hostname(),
-    processStart: processStart(process.pid),
+    ...currentProcess(),
     startedAt: new Date().toISOString(),
     command,
     token: randomBytes(8).toString('hex'),
@@ -214,9 +216,7 @@ export function judgeLock(
   }
   const holder = lock.info;
   const sameHost = holder.host === host;
-  const gone =
-    sameHost &&
-    (!pidAlive(holder.pid) || (holder.processStart != null && processStart(holder.pid) !== holder.processStart));
+  const gone = sameHost && pidGone(holder);
   if (gone || (!sameHost && lock.age > staleAfter))
     return {
       kind: 'take-over',
