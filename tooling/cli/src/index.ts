@@ -378,6 +378,23 @@ export function refuseEmptyPaths(o: Record<string, unknown>, flags: Readonly<Rec
 }
 
 /**
+ * Refuse an option typed on the command line (commander's value source 'cli') that the run would not use, naming its
+ * flag and why: accepted, it did nothing, yet a run records its options as choices. `rules`: the option's key (its
+ * attribute name), whether it applies, and why it does not.
+ * @throws InvalidArgumentError `--split: dataset image-folder has no train/test split to choose (…)`
+ */
+export function refuseInapplicableFlags(
+  cmd: Command,
+  rules: readonly (readonly [key: string, applies: boolean, why: string])[],
+): void {
+  for (const [key, applies, why] of rules) {
+    if (applies || cmd.getOptionValueSource(key) !== 'cli') continue;
+    const flag = cmd.options.find((o) => o.attributeName() === key)?.long ?? key;
+    throw new CommanderArgumentError(`${flag}: ${why}`);
+  }
+}
+
+/**
  * Refuse a directory flag (option key → flag) that names a file: it would fail later, naming no flag.
  * @throws Error `--cache-dir: f.csv is a file; expected a directory (created if missing)`
  */

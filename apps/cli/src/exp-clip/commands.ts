@@ -3,7 +3,13 @@
  * `evaluateZeroShot` and `trainHead` of @vlfer/exp-clip.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { commandHooks, facesFromFlags, refuseFilesAsDirectories, shardFromFlags } from '@vlfer/cli-kit';
+import {
+  commandHooks,
+  facesFromFlags,
+  refuseFilesAsDirectories,
+  refuseInapplicableFlags,
+  shardFromFlags,
+} from '@vlfer/cli-kit';
 import { evaluateZeroShot, formatEvalTable, trainHead } from '@vlfer/exp-clip';
 import { DATASETS } from '@vlfer/datasets';
 import { configureModels } from '@vlfer/encoders/node';
@@ -18,17 +24,17 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
  * @throws InvalidArgumentError `--teacher-url: for --teacher http; --teacher import reads --targets`
  */
 function refuseOtherTeachersFlags(cmd: Command, o: Record<string, unknown>): void {
-  const typed = (key: string) => cmd.getOptionValueSource(key) === 'cli';
   const http = ['teacherUrl', 'teacherModel', 'teacherTimeout', 'teacherRetries', 'teacherConcurrency'];
-  const flag = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-  if (o.teacher === 'import')
-    for (const key of http.filter(typed))
-      throw new InvalidArgumentError(`${flag(key)}: for --teacher http; --teacher import reads --targets`);
-  if (o.teacher === 'http')
-    for (const key of ['targets', 'keys'].filter(typed))
-      throw new InvalidArgumentError(`${flag(key)}: for --teacher import; --teacher http asks --teacher-url`);
-  if (typed('keys') && typeof o.targets === 'string' && !o.targets.toLowerCase().endsWith('.npy'))
-    throw new InvalidArgumentError(`--keys: for a .npy targets file; ${o.targets} holds its own keys`);
+  const npy = typeof o.targets !== 'string' || o.targets.toLowerCase().endsWith('.npy');
+  refuseInapplicableFlags(cmd, [
+    ...http.map(
+      (key) => [key, o.teacher !== 'import', 'for --teacher http; --teacher import reads --targets'] as const,
+    ),
+    ...['targets', 'keys'].map(
+      (key) => [key, o.teacher !== 'http', 'for --teacher import; --teacher http asks --teacher-url'] as const,
+    ),
+    ['keys', npy, `for a .npy targets file; ${String(o.targets)} holds its own keys`],
+  ]);
 }
 
 /**
@@ -43,28 +49,24 @@ function refuseUnusedEvalFlags(cmd: Command, o: Record<string, unknown>): void {
   const images = `dataset ${String(o.dataset)} holds images, not video clips`;
   const noList = `dataset ${String(o.dataset)} reads no annotation list of frame directories (video-list datasets do)`;
   const int8 = 'applies to --dtype int8 only (the fp32/int8 guard)';
-  const rules: [key: string, flag: string, applies: boolean, why: string][] = [
+  refuseInapplicableFlags(cmd, [
     [
       'split',
-      '--split',
       format === 'raf-db' || format === 'ferplus',
       `dataset ${String(o.dataset)} has no train/test split to choose (RAF-DB and FERPlus have)`,
     ],
-    ['frames', '--frames', video, images],
-    ['shortClip', '--short-clip', video, images],
-    ['rebase', '--rebase', format === 'video-list', noList],
-    ['labelScheme', '--label-scheme', format === 'video-list', noList],
-    ['int8GuardSample', '--int8-guard-sample', o.dtype === 'int8', int8],
-    ['acceptInaccurateInt8', '--accept-inaccurate-int8', o.dtype === 'int8', int8],
+    ['frames', video, images],
+    ['shortClip', video, images],
+    ['rebase', format === 'video-list', noList],
+    ['labelScheme', format === 'video-list', noList],
+    ['int8GuardSample', o.dtype === 'int8', int8],
+    ['acceptInaccurateInt8', o.dtype === 'int8', int8],
     [
       'subsetSeed',
-      '--subset-seed',
       o.limit !== undefined || o.dtype === 'int8',
       'seeds the --limit subset and the --dtype int8 guard sample, and neither is asked for',
     ],
-  ];
-  for (const [key, flag, applies, why] of rules)
-    if (!applies && cmd.getOptionValueSource(key) === 'cli') throw new InvalidArgumentError(`${flag}: ${why}`);
+  ]);
 }
 
 /** `exp-clip` with its subcommands `eval` and `train`. */

@@ -1,6 +1,6 @@
 /** @file `vlfer hesp train | eval`: HESP open-set video FER. Parse flags, draw progress, print; the work is @vlfer/hesp. */
 import { Command } from 'commander';
-import { commandHooks, facesFromFlags } from '@vlfer/cli-kit';
+import { commandHooks, facesFromFlags, refuseInapplicableFlags } from '@vlfer/cli-kit';
 import { configureModels } from '@vlfer/encoders/node';
 import { evaluateHespRun, trainHesp } from '@vlfer/hesp';
 import { NAME } from '../name.js';
@@ -15,10 +15,13 @@ export function hespCommand(): Command {
   program.addCommand(
     trainCommand().action(async (o, cmd: Command) => {
       // selection on the validation part is by closed-set accuracy: open-set metric definitions play no part there
-      if (o.selectOn === 'val' && cmd.getOptionValueSource('selectionMetrics') === 'cli')
-        throw new Error(
-          '--selection-metrics: drives selection on the test split (--select-on test); --select-on val selects by closed-set accuracy',
-        );
+      refuseInapplicableFlags(cmd, [
+        [
+          'selectionMetrics',
+          o.selectOn !== 'val',
+          'drives selection on the test split (--select-on test); --select-on val selects by closed-set accuracy',
+        ],
+      ]);
       if (o.location && o.location.length !== 2)
         throw new Error(`--location expects <row>,<col>, got ${o.location.join(',')}`);
       configureModels({ allowRemoteModels: Boolean(o.allowRemote) });
