@@ -632,18 +632,17 @@ export function refuseEarlierResults(options: EvalOptions): void {
 /**
  * Stage "out", once the content is known: a rerun of the same options (what {@link refuseEarlierResults} lets
  * through) whose model files, label set or dataset content are other than those the published set records
- * (config.resolved.json's `modelFingerprint`, `datasetFingerprint`; metrics.json's `labelSet`) is refused unless
- * `overwrite`: the same paths may
- * hold other files, and the set would be replaced by results of other content unseen. A model fingerprint an earlier
- * vlfer recorded for these files (`ClipModel.earlierContentFingerprints`) is the same model; a set that records none
- * (vlfer before 2026-12-06 for the head, earlier still for the rest) is not checked.
- * @param now the loaded model's fingerprint and, once encoded, the dataset's
+ * (config.resolved.json's `modelFingerprint`, `datasetFingerprint`; metrics.json's `logitScale`, `labelSet`) is
+ * refused unless `overwrite`: the same paths may hold other files, and the set would be replaced by results of other
+ * content unseen. A model fingerprint an earlier vlfer recorded for these files (`ClipModel.earlierContentFingerprints`)
+ * is the same model; a set that records none of these is not checked for it.
+ * @param now the loaded model, the run's label set and, once encoded, the dataset's fingerprint
  * @throws InvalidArgumentError naming `out`, the fingerprint that changed and both values
  */
 export function refuseOtherContent(
   options: EvalOptions,
   now: Pick<EvalModel, 'modelFingerprint' | 'clip' | 'logitScale'> & {
-    labelSet?: Pick<LabelSet, 'id' | 'names'>;
+    labelSet: Pick<LabelSet, 'id' | 'names'>;
     datasetFingerprint?: string;
   },
 ): void {
@@ -696,11 +695,7 @@ function otherContent(
     return `model: the logit scale of ${options.model} is ${now.logitScale.value} now, ${scale} in the results`;
   // a label-set file read again may name other classes under the same ids (the dataset fingerprint holds the ids)
   const set = then.labelSet as { id?: unknown; names?: unknown } | undefined;
-  if (
-    now.labelSet &&
-    set &&
-    JSON.stringify([set.id, set.names]) !== JSON.stringify([now.labelSet.id, now.labelSet.names])
-  )
+  if (set && JSON.stringify([set.id, set.names]) !== JSON.stringify([now.labelSet.id, now.labelSet.names]))
     return `label set: ${JSON.stringify(set.id)} with classes ${JSON.stringify(set.names)} then, ${JSON.stringify(now.labelSet.id)} with ${JSON.stringify(now.labelSet.names)} now`;
   if (typeof dataset === 'string' && now.datasetFingerprint !== undefined && dataset !== now.datasetFingerprint)
     return `dataset: ${options.root} holds other content than the one they were computed with (dataset fingerprint ${dataset.slice(0, 12)}… then, ${now.datasetFingerprint.slice(0, 12)}… now: other images, labels, frames or faces)`;
@@ -848,8 +843,8 @@ export async function evaluateZeroShot(
  * A warning when the head `options.head` records (`model_fingerprint`, written by `trainHead`) that it was trained on
  * the features of other model files than `options.model`'s, an earlier vlfer's fingerprint of these files aside, when
  * it was trained in the evaluation's dtype (another dtype loads other files of the same model). Not a refusal: the same
- * CLIP in another format has other files. Heads without the record (released `.pth`
- * files, heads saved by hand) are not checked.
+ * CLIP in another format has other files. Heads without the record (released `.pth` files, heads saved by hand) are
+ * not checked.
  */
 export function headOfOtherEncoder(
   options: Pick<EvalOptions, 'head' | 'model' | 'cacheDir' | 'dtype'>,
