@@ -790,6 +790,11 @@ describe('the stages composed by hand on tiny-clip', () => {
       /epochs\.jsonl.*holds other epochs than checkpoint\.safetensors recorded/,
     );
     restore();
+    rmSync(w('train-log.jsonl')); // deleted: cut back to nothing, it holds none of the steps recorded
+    await expect(trainHesp(o)).rejects.toThrow(
+      /train-log\.jsonl.*holds other training steps than checkpoint\.safetensors/,
+    );
+    restore();
     writeFileSync(
       w('train-log.jsonl'),
       readFileSync(w('train-log.jsonl'), 'utf8').replace(/"total":(\d)/, '"total":9$1'),
