@@ -15,7 +15,7 @@ import {
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import {
-  claimRunKind,
+  checkRunKind,
   ensureDir,
   hashFile,
   MANIFEST_FILE,
@@ -544,7 +544,7 @@ export function publishEvalShard(
   hooks: Pick<PipelineHooks, 'log'> = {},
 ): string {
   const { images, cached, encoded } = enc.counts;
-  const marker = writeShardRecord(options.out!, shard, evalShardFields(options), {
+  const marker = writeShardRecord(options.out!, shard, EVAL_RUN, evalShardFields(options), {
     units: enc.units,
     unitsDone: enc.unitsDone,
     counts: { images, cached, encoded },
@@ -755,9 +755,8 @@ function recordedOptions(options: EvalOptions): Omit<EvalOptions, 'overwrite'> {
 function openEvalRun(options: EvalOptions, log: (line: string) => void): RunDirectory | undefined {
   if (!options.out) return undefined;
   if (options.shard) {
-    // no lock (shards run at once), but the directory is an evaluation's, as its merge will be
-    ensureDir(resolve(options.out));
-    claimRunKind(resolve(options.out), EVAL_RUN);
+    // no lock (shards run at once); the directory must be free for an evaluation, claimed with the shard's record
+    checkRunKind(resolve(options.out), EVAL_RUN);
     return undefined;
   }
   const run = RunDirectory.open(options.out, { command: 'exp-clip eval', log, expects: EVAL_RUN });

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -56,6 +56,20 @@ describe('exp-clip eval --merge checks each shard record', () => {
     } finally {
       process.chdir(cwd);
     }
+  });
+  it('a shard that fails before its record leaves no directory or claim; one into another kind of run is refused', async () => {
+    const fresh = join(work, 'new', 'out');
+    const failing = { ...options(join(work, 'cache')), out: fresh, root: join(work, 'no-images') };
+    await expect(evaluateZeroShot({ ...failing, shard: { index: 0, count: 2 } })).rejects.toThrow(/no-images/);
+    expect(existsSync(join(work, 'new'))).toBe(false);
+    mkdirSync(fresh, { recursive: true });
+    await expect(evaluateZeroShot({ ...failing, shard: { index: 0, count: 2 } })).rejects.toThrow(/no-images/);
+    expect(readdirSync(fresh)).toEqual([]);
+    writeFileSync(join(fresh, '.vlfer-run-kind'), 'exp-clip train\n');
+    writeFileSync(join(fresh, 'checkpoint.safetensors'), 'x');
+    await expect(
+      evaluateZeroShot({ ...options(join(work, 'cache')), out: fresh, shard: { index: 0, count: 2 } }),
+    ).rejects.toThrow(/holds an unfinished run of 'exp-clip train'/);
   });
   it('names the one option that differed (only --cache-dir), with both values', async () => {
     await expect(evaluateZeroShot({ ...options(join(work, 'other-cache')), merge: 2 })).rejects.toThrow(

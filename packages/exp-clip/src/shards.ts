@@ -1,7 +1,14 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Shard } from '@vlfer/core';
-import { checkShardRecords as checkRecords, writeShardRecord as writeRecord, type ShardRecord } from '@vlfer/core/node';
+import {
+  checkShardRecords as checkRecords,
+  claimRunKind,
+  ensureDir,
+  writeShardRecord as writeRecord,
+  type RunKind,
+  type ShardRecord,
+} from '@vlfer/core/node';
 import type { EvalOptions, TrainOptions } from './options.js';
 
 export type { ShardRecord } from '@vlfer/core/node';
@@ -79,14 +86,19 @@ const optionName = (f: string) => `${f} (--${f.replace(/[A-Z]/g, (c) => `-${c.to
 
 /**
  * Record that a shard finished (atomically, in `<out>/shards/<i>-of-<n>.json`, with a checksum); the merge checks
- * every shard's record. `counts` are non-negative integers (images, cached, encoded …).
+ * every shard's record. `counts` are non-negative integers (images, cached, encoded …). `out` is created and claimed
+ * for `kind` here, not when the shard starts (it only checks then, `checkRunKind`): a shard that fails leaves no
+ * directory or claim behind.
  */
 export function writeShardRecord(
   out: string,
   shard: Shard,
+  kind: RunKind,
   fields: Record<string, unknown>,
   info: { units: number; unitsDone: number; counts: Record<string, number>; extra?: Record<string, unknown> },
 ): string {
+  ensureDir(resolve(out));
+  claimRunKind(resolve(out), kind);
   return writeRecord(join(out, 'shards'), shard, {
     agree: fields,
     units: info.units,

@@ -24,7 +24,7 @@ import {
 import {
   jsonLinesText,
   appendLine,
-  claimRunKind,
+  checkRunKind,
   ensureDir,
   FeatureCache,
   hashBytes,
@@ -924,11 +924,10 @@ export function trainMetrics(
 
 /** A shard of a training job: fill the shared feature, target and face caches for its units and record that it finished. */
 async function trainShard(options: TrainOptions, shard: Shard, ctx: TrainStageContext): Promise<TrainResult> {
-  // no lock (shards run at once), but the directory is a training's, as its merge will be
-  ensureDir(resolve(options.out));
-  claimRunKind(resolve(options.out), TRAIN_RUN);
+  // no lock (shards run at once); the directory must be free for a training, claimed with the shard's record
+  checkRunKind(resolve(options.out), TRAIN_RUN);
   const p = await prepareTrainingData(options, resolveTeacher(options), ctx, shard);
-  const marker = writeShardRecord(options.out, shard, trainShardFields(options), {
+  const marker = writeShardRecord(options.out, shard, TRAIN_RUN, trainShardFields(options), {
     units: p.units,
     unitsDone: p.unitsDone,
     counts: { images: p.paths.length },

@@ -26,6 +26,7 @@ export { FeatureCache } from './vector-cache.js';
 export type { RunLockInfo, RunManifest, OpenRunOptions, RunKind, ProcessRecord } from './run-dir.js';
 export {
   RunDirectory,
+  checkRunKind,
   claimRunKind,
   currentProcess,
   processGone,

@@ -280,13 +280,27 @@ export interface RunKind {
 export const RUN_KIND_FILE = '.vlfer-run-kind';
 
 /**
- * Under the lock of `abs`: refuse it when it holds another kind of run — by its published set's kind, else by the
- * kind its first run recorded (a run killed before it published: its checkpoint is another command's), else, for a
- * set published before kinds were recorded, by its file names — and record `expects.kind` when nothing is recorded.
+ * Under the lock of `abs`: refuse it when it holds another kind of run (`checkRunKind`), and record `expects.kind`
+ * when nothing is recorded.
  * @returns whether it wrote the record (a directory that held none, or another kind's claim on nothing)
  * @throws InvalidArgumentError naming `expects.argument` and what the directory holds
  */
 export function claimRunKind(abs: string, expects: RunKind): boolean {
+  if (checkRunKind(abs, expects) === expects.kind) return false;
+  writeFileAtomic(join(abs, RUN_KIND_FILE), `${expects.kind}\n`);
+  return true;
+}
+
+/**
+ * Refuse `abs` (missing is fine) when it holds another kind of run than `expects`: by its published set's kind, else
+ * by the kind its first run recorded (a run killed before it published: its checkpoint is another command's), else,
+ * for a set published before kinds were recorded, by its file names; and when it holds result files no vlfer run
+ * published. Writes nothing: runs without a lock (shards, which run at once) check at their start and claim
+ * (`claimRunKind`) only when they write their record, so that one failing before it leaves nothing behind.
+ * @returns the kind recorded in `abs`, or undefined
+ * @throws InvalidArgumentError naming `expects.argument` and what the directory holds
+ */
+export function checkRunKind(abs: string, expects: RunKind): string | undefined {
   const manifest = readManifestIfAny(abs);
   if (manifest) {
     // a published set, with its kind or (published before kinds were recorded) its file names
@@ -310,9 +324,7 @@ export function claimRunKind(abs: string, expects: RunKind): boolean {
     if (marker === undefined && !held.includes('checkpoint.safetensors') && theirs.length > 0)
       throw refuse(`files no vlfer run published (${theirs.join(', ')}) among its files`);
   }
-  if (recorded === expects.kind) return false;
-  writeFileAtomic(join(abs, RUN_KIND_FILE), `${expects.kind}\n`);
-  return true;
+  return recorded;
 }
 
 /**
