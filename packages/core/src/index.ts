@@ -45,7 +45,7 @@ export { mapConcurrently, runSteps, runStepsSync, yieldToEventLoop, type RunStep
 export type { LabelSet } from './label-set.js';
 export { defineLabelSet, toIndices } from './label-set.js';
 export type { ComputeDevice, ProgressEvent, ProgressCallback } from './options.js';
-export type { OptionIssue, SafeParser, SchemaIssue } from './options.js';
+export type { OptionIssue, OptionUse, SafeParser, SchemaIssue } from './options.js';
 export {
   COMPUTE_DEVICES,
   checkClassIds,
@@ -54,6 +54,7 @@ export {
   checkPositiveInteger,
   OptionsError,
   parseOptions,
+  refuseUnusedOptions,
 } from './options.js';
 export { csvRow, textLines } from './csv.js';
 export {

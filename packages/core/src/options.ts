@@ -163,6 +163,37 @@ function issueMessage(issue: SchemaIssue, input: unknown): string {
   return `expected a number ${bound}, got ${String(value)}`;
 }
 
+/** Whether a run uses an option, given its other options, and why not. */
+export interface OptionUse<K extends string = string> {
+  key: K;
+  applies: boolean;
+  /** Why the run does not use it (read where `applies` is false). */
+  why: string;
+}
+/**
+ * Refuse an option of `functionName` set where the run would not use it (`uses`) to a value other than its default
+ * (what `shape` fills in): it would do nothing, yet be recorded in config.resolved.json as a choice, so that the same
+ * run without it is refused as one with other options.
+ * @param input the options as given
+ * @throws OptionsError naming each such option
+ */
+export function refuseUnusedOptions(
+  functionName: string,
+  shape: Readonly<Record<string, { safeParse(value: unknown): { success: boolean; data?: unknown } }>>,
+  uses: readonly OptionUse[],
+  input: object,
+): void {
+  const given = (key: string): unknown => (input as Record<string, unknown>)[key];
+  const unused = uses.filter(
+    ({ key, applies }) => !applies && given(key) !== undefined && given(key) !== shape[key]!.safeParse(undefined).data,
+  );
+  if (unused.length > 0)
+    throw new OptionsError(
+      functionName,
+      unused.map(({ key, why }) => ({ path: key, message: `${why}; got ${JSON.stringify(given(key))}` })),
+    );
+}
+
 /** Validate options with a schema. @throws OptionsError listing every bad option by path */
 export function parseOptions<T>(schema: SafeParser<T>, input: unknown, functionName: string): T {
   const r = schema.safeParse(input);

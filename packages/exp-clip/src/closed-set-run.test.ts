@@ -1,11 +1,18 @@
 import { copyFileSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AbortedError, InvalidArgumentError } from '@vlfer/core';
+import { AbortedError, InvalidArgumentError, OptionsError } from '@vlfer/core';
 import { sharedPath } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
 import { splitStratified } from '@vlfer/probes';
-import { runClosedSetBaseline, type LabelledImages } from './closed-set-run.js';
+import type { z } from 'zod';
+import { runClosedSetBaseline, type ClosedSetRunOptions, type LabelledImages } from './closed-set-run.js';
+import type { ClosedSetRunOptionsSchema } from './options.js';
+
+// compile-time check (`pnpm typecheck`): the documented options and the schema's input agree, key for key
+type SameKeys<A, B> = [keyof A] extends [keyof B] ? ([keyof B] extends [keyof A] ? true : false) : false;
+export const runOptionsAgree: SameKeys<z.input<typeof ClosedSetRunOptionsSchema>, ClosedSetRunOptions> = true;
+export const partsAgree: SameKeys<z.input<typeof ClosedSetRunOptionsSchema>['test'], LabelledImages> = true;
 
 const model = sharedPath('fixtures', 'tiny-clip');
 const root = sharedPath('data', 'fer2013-privatetest');
@@ -84,17 +91,19 @@ describe('runClosedSetBaseline on tiny-clip + FER2013', () => {
     const run = (extra: Record<string, unknown>) =>
       runClosedSetBaseline({ ...base, method: 'tip-adapter', shots: 2, ...extra } as never);
     const cases: [Record<string, unknown>, RegExp][] = [
-      [{ shot: 3 }, /'shot' passed to 'runClosedSetBaseline': is no option/],
-      [{ tipAdapter: { gamma: 3 } }, /'tipAdapter\.gamma'.*is no Tip-Adapter option/],
-      [{ tipAdapter: { alpha: NaN } }, /'tipAdapter\.alpha'.*expected a finite number/],
-      [{ tipAdapter: { beta: -1 } }, /'tipAdapter\.beta'.*≥ 0, got -1/],
-      [{ threads: 0 }, /'threads'.*must be a positive integer, got 0/],
-      [{ batchSize: 0 }, /'batchSize' passed to 'runClosedSetBaseline'/],
-      [{ preprocess: 'bogus' }, /'preprocess'.*expected one of 'clip', 'exp-clip', 'openai'/],
-      [{ device: 'cuda' }, /'device'.*expected one of 'cpu', 'webgpu'/],
-      [{ seed: NaN }, /'seed' passed to 'runClosedSetBaseline': expected an integer/],
-      [{ classNames: [...base.classNames.slice(0, -1), base.classNames[0]] }, /'classNames'.*twice/],
+      [{ shot: 3 }, /\(options\): Unrecognized key: "shot"/],
+      [{ tipAdapter: { gamma: 3 } }, /tipAdapter: Unrecognized key: "gamma"/],
+      [{ tipAdapter: { alpha: NaN } }, /tipAdapter\.alpha: .*expected number, received NaN/],
+      [{ tipAdapter: { beta: -1 } }, /tipAdapter\.beta: expected a number ≥ 0, got -1/],
+      [{ threads: 0 }, /threads: expected a number > 0, got 0/],
+      [{ batchSize: 0 }, /batchSize: expected a number > 0, got 0/],
+      [{ preprocess: 'bogus' }, /preprocess: .*"clip"\|"exp-clip"\|"openai"/],
+      [{ device: 'cuda' }, /device: .*"cpu"\|"webgpu"/],
+      [{ seed: NaN }, /seed: .*expected number, received NaN/],
+      [{ seed: 1.5 }, /seed: .*expected int, received number/],
+      [{ classNames: [...base.classNames.slice(0, -1), base.classNames[0]] }, /classNames: names 'angry' twice/],
     ];
+    for (const [extra] of cases) await expect(run(extra), JSON.stringify(extra)).rejects.toThrow(OptionsError);
     for (const [extra, message] of cases) await expect(run(extra), JSON.stringify(extra)).rejects.toThrow(message);
   });
 

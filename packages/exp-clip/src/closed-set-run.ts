@@ -1,28 +1,17 @@
 import { createHash } from 'node:crypto';
 import {
-  checkFiniteNumber,
-  checkOneOf,
-  COMPUTE_DEVICES,
   InvalidArgumentError,
+  parseOptions,
   runSteps,
   throwIfAborted,
   type ComputeDevice,
   type ProgressCallback,
   type Tensor2D,
 } from '@vlfer/core';
-import { FeatureCache, hashFile, threadCountProblem } from '@vlfer/core/node';
-import { buildZeroShotClassifier, PREPROCESS_MODES, type PreprocessMode } from '@vlfer/encoders';
+import { FeatureCache, hashFile } from '@vlfer/core/node';
+import { buildZeroShotClassifier, type PreprocessMode } from '@vlfer/encoders';
+import { encodeImages, loadClip, type ClipDtype, type ClipModel, type Resizer } from '@vlfer/encoders/node';
 import {
-  CLIP_DTYPES,
-  encodeImages,
-  loadClip,
-  RESIZERS,
-  type ClipDtype,
-  type ClipModel,
-  type Resizer,
-} from '@vlfer/encoders/node';
-import {
-  CLOSED_SET_METHODS,
   fitClosedSetMethodSteps,
   partsOf,
   probeProgress,
@@ -33,6 +22,7 @@ import {
   type TipAdapterOptions,
 } from '@vlfer/probes';
 import { clipFeatureNamespace } from './eval-encode.js';
+import { ClosedSetRunOptionsSchema } from './options.js';
 
 /** One part of a labelled image set: parallel arrays `[n]` of item ids, image paths and class ids. */
 export interface LabelledImages {
@@ -163,62 +153,14 @@ function checkedContentKeys(o: ClosedSetRunOptions): Partial<Record<Part, readon
   return keys;
 }
 
-/** The options of `runClosedSetBaseline` (a misspelt one, `shot` for `shots`, would be ignored). */
-const RUN_OPTION_KEYS = [
-  'method',
-  'shots',
-  'seed',
-  'model',
-  'dtype',
-  'device',
-  'threads',
-  'preprocess',
-  'resizer',
-  'batchSize',
-  'cacheDir',
-  'classNames',
-  'prompts',
-  'test',
-  'train',
-  'validation',
-  'tipAdapter',
-] as const satisfies readonly (keyof ClosedSetRunOptions)[];
-
 /**
- * The scalar options, each named when it is unknown or out of range before anything loads (they failed inside
- * `encodeImages`, `loadClip` or `selectFewShot`, after encoding, or not at all).
+ * The options, each named when it is unknown or out of range (`ClosedSetRunOptionsSchema`), then what depends on
+ * several: int8 (guarded only in `evaluateZeroShot`), the parts a method reads, their labels, the shot count and the
+ * prompts.
+ * @throws OptionsError listing every unknown or out-of-range option; InvalidArgumentError naming the option
  */
-function checkScalarOptions(o: ClosedSetRunOptions): void {
-  const where = (argument: string) => ({ functionName: fn, argument });
-  const unknown = Object.keys(o).filter((k) => !(RUN_OPTION_KEYS as readonly string[]).includes(k));
-  if (unknown.length) throw bad(unknown[0]!, `is no option of ${fn} (options: ${RUN_OPTION_KEYS.join(', ')})`);
-  if (o.seed !== undefined) checkFiniteNumber(o.seed, where('seed'), { integer: true });
-  if (o.batchSize !== undefined) checkFiniteNumber(o.batchSize, where('batchSize'), { min: 1, integer: true });
-  if (o.threads !== undefined) {
-    const problem = threadCountProblem(o.threads);
-    if (problem) throw bad('threads', problem);
-  }
-  if (o.preprocess !== undefined) checkOneOf(o.preprocess, PREPROCESS_MODES, where('preprocess'));
-  if (o.resizer !== undefined) checkOneOf(o.resizer, RESIZERS, where('resizer'));
-  if (o.dtype !== undefined) checkOneOf(o.dtype, CLIP_DTYPES, where('dtype'));
-  if (o.device !== undefined) checkOneOf(o.device, COMPUTE_DEVICES, where('device'));
-  const tip = (o.tipAdapter ?? {}) as Record<string, unknown>;
-  for (const k of Object.keys(tip))
-    if (!['alpha', 'beta', 'scale'].includes(k))
-      throw bad(`tipAdapter.${k}`, 'is no Tip-Adapter option (alpha, beta, scale)');
-  for (const k of ['alpha', 'beta', 'scale'] as const)
-    if (tip[k] !== undefined) checkFiniteNumber(tip[k], where(`tipAdapter.${k}`), k === 'alpha' ? {} : { min: 0 });
-  const seen = new Set<string>();
-  for (const name of o.classNames) {
-    if (seen.has(name)) throw bad('classNames', `names '${name}' twice; each class once`);
-    seen.add(name);
-  }
-}
-
-function checkRunOptions(o: ClosedSetRunOptions): void {
-  if (!CLOSED_SET_METHODS.includes(o.method))
-    throw bad('method', `expected one of ${CLOSED_SET_METHODS.join(', ')}, got '${String(o.method)}'`);
-  checkScalarOptions(o);
+function checkRunOptions(input: ClosedSetRunOptions): ClosedSetRunOptions {
+  const o: ClosedSetRunOptions = parseOptions(ClosedSetRunOptionsSchema, input, fn);
   if (o.dtype === 'int8')
     throw bad('dtype', "'int8' features are checked by a guard only in exp-clip eval (evaluateZeroShot); use fp32");
   const k = o.classNames.length;
@@ -233,6 +175,7 @@ function checkRunOptions(o: ClosedSetRunOptions): void {
   if ((o.method === 'zero-shot' || o.method === 'tip-adapter') && !o.prompts)
     throw bad('prompts', `${o.method} needs the class prompts`);
   if (usesShots(o.method)) checkShotsPerClass(o.train!.labels, o.shots!, o.classNames, o.method);
+  return o;
 }
 
 /**
@@ -363,7 +306,7 @@ export async function runClosedSetBaseline(
   o: ClosedSetRunOptions,
   hooks: ClosedSetRunHooks = {},
 ): Promise<ClosedSetRunResult> {
-  checkRunOptions(o);
+  o = checkRunOptions(o);
   const keys = checkedContentKeys(o);
   const log = hooks.log ?? (() => undefined);
   const clip = await loadClip({

@@ -4,6 +4,7 @@ import {
   describeChangedFields,
   InvalidArgumentError,
   parseOptions,
+  refuseUnusedOptions,
   softmaxRows,
   throwIfAborted,
   type FeatureProjection,
@@ -48,7 +49,7 @@ import {
   type EncodedEvalData,
 } from './eval-encode.js';
 import { checkShardRecords, evalShardFields, writeShardRecord } from './shards.js';
-import { EvalOptionsSchema, type EvalOptions, type EvalOptionsInput } from './options.js';
+import { EvalOptionsSchema, evalOptionUses, type EvalOptions, type EvalOptionsInput } from './options.js';
 import { quantizationGuard, type QuantizationReport } from './quantization-guard.js';
 
 /** What long pipelines accept besides their options: cancellation, progress, notices. */
@@ -798,6 +799,7 @@ export async function evaluateZeroShot(
   hooks: PipelineHooks & EvalModelHooks = {},
 ): Promise<EvalResult> {
   const options = parseOptions(EvalOptionsSchema, input, 'evaluateZeroShot');
+  refuseUnusedOptions('evaluateZeroShot', EvalOptionsSchema.shape, evalOptionUses(options), input);
   const log = hooks.log ?? (() => undefined);
   const t0 = performance.now();
   if (options.merge) checkEvalMerge(options, log);

@@ -12,8 +12,16 @@ export type {
   TrainOptionsInput,
   ShardOption,
   RebaseOption,
+  EvalOptionUse,
+  TrainOptionUse,
 } from './options.js';
-export { EvalOptionsSchema, TrainOptionsSchema } from './options.js';
+export {
+  ClosedSetRunOptionsSchema,
+  EvalOptionsSchema,
+  TrainOptionsSchema,
+  evalOptionUses,
+  trainOptionUses,
+} from './options.js';
 export type { EvalData, LoadedEvalSet } from './data.js';
 export { loadEvalData, foldAnnotations } from './data.js';
 export type {

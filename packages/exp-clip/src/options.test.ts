@@ -4,9 +4,17 @@ import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { defaultThreads, maxThreads, ortSessionOptions, threadCountProblem } from '@vlfer/core/node';
 import { optionDocProblems } from '@vlfer/test-utils/option-docs';
-import type { evaluateZeroShot } from './evaluate.js';
-import type { trainHead } from './train.js';
-import { EvalOptionsSchema, TrainOptionsSchema, type EvalOptionsInput, type TrainOptionsInput } from './options.js';
+import { trainHead } from './train.js';
+import { OptionsError } from '@vlfer/core';
+import { evaluateZeroShot as evaluate } from './evaluate.js';
+import {
+  EvalOptionsSchema,
+  evalOptionUses,
+  TrainOptionsSchema,
+  trainOptionUses,
+  type EvalOptionsInput,
+  type TrainOptionsInput,
+} from './options.js';
 
 // Compile-time checks, run by `pnpm typecheck` (`tsc --noEmit -p .` includes this file): the documented interfaces
 // and zod's input types agree (same keys, each assignable to the other), and wrong values do not compile.
@@ -19,7 +27,7 @@ export const evalFacesAgree: Agree<
   NonNullable<EvalOptionsInput['faces']>
 > = true;
 
-type EvalInput = Parameters<typeof evaluateZeroShot>[0];
+type EvalInput = Parameters<typeof evaluate>[0];
 type TrainInput = Parameters<typeof trainHead>[0];
 export const compileErrors: EvalInput[] = [
   // @ts-expect-error a dataset id that does not exist (the id is `fer2013`)
@@ -83,5 +91,106 @@ describe('option interfaces and their zod schemas', () => {
     }
     expect(() => ortSessionOptions({ intraOpNumThreads: max + 1 })).toThrow(/intraOpNumThreads.*must be at most/);
     expect(threadCountProblem(0)).toMatch(/positive integer/);
+  });
+});
+
+describe('options an evaluation would not use', () => {
+  const images = { dataset: 'image-folder', root: '/nonexistent-root', model: '/nonexistent-model' } as const;
+  const refusal = async (o: EvalOptionsInput) => {
+    const e: unknown = await evaluate(o).catch((err: unknown) => err);
+    return e instanceof OptionsError ? e.issues : e;
+  };
+
+  it('are refused by evaluateZeroShot at any value but the default, naming each, before any file is read', async () => {
+    expect(await refusal({ ...images, frames: 8, split: 'train', quantizationSample: 16 })).toEqual([
+      {
+        path: 'split',
+        message: 'dataset image-folder has no train/test split to choose (RAF-DB and FERPlus have); got "train"',
+      },
+      { path: 'frames', message: 'dataset image-folder holds images, not video clips; got 8' },
+      { path: 'quantizationSample', message: "applies to dtype 'int8' only (the fp32/int8 guard); got 16" },
+    ]);
+    expect(await refusal({ ...images, rebase: { from: '/a', to: '/b' }, subsetSeed: 3 })).toEqual([
+      { path: 'rebase', message: expect.stringMatching(/^dataset image-folder reads no annotation list/) },
+      { path: 'subsetSeed', message: expect.stringMatching(/^seeds the subset that limit asks for .*; got 3$/) },
+    ]);
+    // the defaults change nothing that is recorded; past this check the missing model is what is refused
+    const defaults = { ...images, frames: 16, split: 'test', shortClip: 'repeat-first', subsetSeed: 0 } as const;
+    expect(String(await refusal(defaults))).toMatch(/'model' .*does not exist/);
+    expect(String(await refusal({ ...images, subsetSeed: 3, limit: 5 }))).toMatch(/'model' .*does not exist/);
+    expect(String(await refusal({ ...images, subsetSeed: 3, dtype: 'int8', quantizationSample: 8 }))).toMatch(
+      /'model' .*does not exist/,
+    );
+  });
+
+  it('follow the dataset format: video lists all but split, RAF-DB its split', () => {
+    const unused = (o: Parameters<typeof evalOptionUses>[0]) =>
+      evalOptionUses(o)
+        .filter((u) => !u.applies)
+        .map((u) => u.key);
+    expect(unused({ dataset: 'dfew', dtype: 'int8' })).toEqual(['split']);
+    expect(unused({ dataset: 'video-folder', limit: 4 })).toEqual([
+      'split',
+      'rebase',
+      'labelScheme',
+      'quantizationSample',
+      'acceptInaccurateQuantization',
+    ]);
+    expect(unused({ dataset: 'raf-db', limit: 4 })).toEqual([
+      'frames',
+      'shortClip',
+      'rebase',
+      'labelScheme',
+      'quantizationSample',
+      'acceptInaccurateQuantization',
+    ]);
+  });
+});
+
+describe('trainHead options a training would not use', () => {
+  const imported = {
+    unlabelled: '/nonexistent-faces',
+    model: '/nonexistent-model',
+    teacher: 'import',
+    teacherSource: 't.jsonl',
+    out: '/nonexistent-out',
+  } as const;
+  const refusal = async (o: TrainInput) => {
+    const e: unknown = await trainHead(o).catch((err: unknown) => err);
+    return e instanceof OptionsError ? e.issues : e;
+  };
+
+  it('are refused at any value but the default, naming each, before any file is read', async () => {
+    expect(
+      await refusal({ ...imported, teacherKeys: 'k.txt', teacherRetries: 5, optimizer: 'adam', momentum: 0.5 }),
+    ).toEqual([
+      { path: 'teacherKeys', message: 'for a .npy targets file; t.jsonl holds its own keys; got "k.txt"' },
+      { path: 'teacherRetries', message: "for teacher 'http' only; teacher 'import' reads a targets file; got 5" },
+      { path: 'momentum', message: "for optimizer 'sgd' only; 'adam' has no momentum; got 0.5" },
+    ]);
+    // at their defaults they change nothing; past this check something else is refused
+    for (const o of [
+      { ...imported, optimizer: 'adam', momentum: 0.9, teacherRetries: 3 },
+      { ...imported, teacherSource: 'T.NPY', teacherKeys: 'k.txt' },
+      { ...imported, teacher: 'http', teacherSource: 'http://127.0.0.1:9', teacherModel: 'm', teacherRetries: 0 },
+    ] as const)
+      expect(await refusal(o)).not.toBeInstanceOf(Array);
+  });
+
+  it('follow the teacher, its targets file and the optimiser', () => {
+    const unused = (o: Parameters<typeof trainOptionUses>[0]) =>
+      trainOptionUses(o)
+        .filter((u) => !u.applies)
+        .map((u) => u.key);
+    expect(unused({ teacher: 'import', teacherSource: 'a.npy' })).toEqual([
+      'teacherModel',
+      'teacherTimeoutMs',
+      'teacherRetries',
+      'teacherConcurrency',
+    ]);
+    expect(unused({ teacher: 'http', teacherSource: 'http://h', optimizer: 'adam' })).toEqual([
+      'teacherKeys',
+      'momentum',
+    ]);
   });
 });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { COMPUTE_DEVICES, type ComputeDevice } from '@vlfer/core';
+import { COMPUTE_DEVICES, type ComputeDevice, type OptionUse } from '@vlfer/core';
 import {
+  DATASETS,
   DATASET_IDS,
   LABEL_SCHEMES,
   NATIVE_LABEL_SCHEMES,
@@ -14,6 +15,7 @@ import { PREPROCESS_MODES, type PreprocessMode } from '@vlfer/encoders';
 import { CLIP_DTYPES, RESIZERS, type ClipDtype, type Resizer } from '@vlfer/encoders/node';
 import { listInstructions, PROMPT_TYPES, type PromptType } from '@vlfer/llm-knowledge';
 import { OPTIMIZERS, type OptimizerName } from '@vlfer/losses';
+import { CLOSED_SET_METHODS } from '@vlfer/probes';
 import type { FacesOptionsInput } from '@vlfer/faces';
 import { FacesOptionsSchema } from '@vlfer/faces/node';
 import { threadCountProblem } from '@vlfer/core/node';
@@ -139,8 +141,104 @@ export const EvalOptionsSchema = z
     message: 'sharding (shard or merge) needs the feature cache, where the shards leave their features',
     path: ['cacheDir'],
   });
+/** One part of a labelled image set (`LabelledImages` of `runClosedSetBaseline`): parallel arrays, checked after. */
+const LabelledImagesSchema = z
+  .object({
+    ids: z.array(z.string()),
+    paths: z.array(path),
+    labels: z.array(z.number()),
+    keys: z.array(z.string()).optional(),
+  })
+  .strict();
+
+/**
+ * Options of `runClosedSetBaseline` (documented on `ClosedSetRunOptions`), validated before anything loads: an unknown
+ * or misspelt one (`shot` for `shots`) was ignored, and out-of-range ones failed inside the encoder or after encoding.
+ * What depends on several options (the parts a method needs, labels in range, shots per class) is checked after.
+ */
+export const ClosedSetRunOptionsSchema = z
+  .object({
+    method: z.enum(CLOSED_SET_METHODS),
+    shots: z.number().optional(),
+    seed: z.number().int().optional(),
+    model: path,
+    dtype: z.enum(CLIP_DTYPES).optional(),
+    device: z.enum(COMPUTE_DEVICES).optional(),
+    threads: threadCount.optional(),
+    preprocess: z.enum(PREPROCESS_MODES).optional(),
+    resizer: z.enum(RESIZERS).optional(),
+    batchSize: positiveInt.optional(),
+    cacheDir: path.optional(),
+    classNames: z.array(z.string()).superRefine((names, ctx) => {
+      const twice = names.find((n, i) => names.indexOf(n) !== i);
+      if (twice !== undefined) ctx.addIssue({ code: 'custom', message: `names '${twice}' twice; each class once` });
+    }),
+    prompts: z.array(z.array(z.string())).optional(),
+    test: LabelledImagesSchema,
+    train: LabelledImagesSchema.optional(),
+    validation: LabelledImagesSchema.optional(),
+    tipAdapter: z
+      .object({
+        alpha: z.number().finite().optional(),
+        beta: z.number().finite().min(0).optional(),
+        scale: z.number().finite().min(0).optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
 /** `evaluateZeroShot`'s options after validation: every default filled in. */
 export type EvalOptions = z.infer<typeof EvalOptionsSchema>;
+
+/** The dataset- and choice-specific options of `evaluateZeroShot` (`evalOptionUses`). */
+export type EvalOptionUse = OptionUse<
+  | 'split'
+  | 'frames'
+  | 'shortClip'
+  | 'rebase'
+  | 'labelScheme'
+  | 'quantizationSample'
+  | 'acceptInaccurateQuantization'
+  | 'subsetSeed'
+>;
+/** The teacher- and optimiser-specific options of `trainHead` (`trainOptionUses`). */
+export type TrainOptionUse = OptionUse<
+  'teacherKeys' | 'teacherModel' | 'teacherTimeoutMs' | 'teacherRetries' | 'teacherConcurrency' | 'momentum'
+>;
+
+/**
+ * Which of `evaluateZeroShot`'s dataset- and choice-specific options an evaluation uses: `split` (RAF-DB, FERPlus),
+ * `frames` and `shortClip` (video datasets), `rebase` and `labelScheme` (video lists), `quantizationSample` and
+ * `acceptInaccurateQuantization` (`dtype: 'int8'`), `subsetSeed` (`limit` or the int8 guard). A command line refuses
+ * such flags typed where they do not apply; `evaluateZeroShot` refuses their values other than the default.
+ */
+export function evalOptionUses(o: Pick<EvalOptionsInput, 'dataset' | 'dtype' | 'limit'>): EvalOptionUse[] {
+  const format = (DATASETS as Record<string, { format: string } | undefined>)[o.dataset]?.format;
+  const video = format === 'video-list' || format === 'video-folder';
+  const images = `dataset ${o.dataset} holds images, not video clips`;
+  const noList = `dataset ${o.dataset} reads no annotation list of frame directories (video-list datasets do)`;
+  const int8 = o.dtype === 'int8';
+  const guard = "applies to dtype 'int8' only (the fp32/int8 guard)";
+  return [
+    {
+      key: 'split',
+      applies: format === 'raf-db' || format === 'ferplus',
+      why: `dataset ${o.dataset} has no train/test split to choose (RAF-DB and FERPlus have)`,
+    },
+    { key: 'frames', applies: video, why: images },
+    { key: 'shortClip', applies: video, why: images },
+    { key: 'rebase', applies: format === 'video-list', why: noList },
+    { key: 'labelScheme', applies: format === 'video-list', why: noList },
+    { key: 'quantizationSample', applies: int8, why: guard },
+    { key: 'acceptInaccurateQuantization', applies: int8, why: guard },
+    {
+      key: 'subsetSeed',
+      applies: o.limit !== undefined || int8,
+      why: "seeds the subset that limit asks for and the sample of the int8 guard (dtype 'int8'); neither is asked for",
+    },
+  ];
+}
 
 /** One shard of a job split into `count` parts. */
 export interface ShardOption {
@@ -335,6 +433,38 @@ export const TrainOptionsSchema = z
   });
 /** `trainHead`'s options after validation: every default filled in. */
 export type TrainOptions = z.infer<typeof TrainOptionsSchema>;
+
+/**
+ * Which of `trainHead`'s teacher- and optimiser-specific options a training uses: `teacherKeys` (an imported `.npy`
+ * targets file, whose rows have no keys of their own), the HTTP teacher's `teacherModel`, `teacherTimeoutMs`,
+ * `teacherRetries` and `teacherConcurrency`, and SGD's `momentum`. `trainHead` refuses their values other than the
+ * default where they are not used; a command line refuses such flags typed where they do not apply.
+ */
+export function trainOptionUses(
+  o: Pick<TrainOptionsInput, 'teacher' | 'teacherSource' | 'optimizer'>,
+): TrainOptionUse[] {
+  const http = o.teacher === 'http';
+  const onlyHttp = "for teacher 'http' only; teacher 'import' reads a targets file";
+  return [
+    {
+      key: 'teacherKeys',
+      applies: !http && o.teacherSource.toLowerCase().endsWith('.npy'),
+      why: http
+        ? "for teacher 'import' only; teacher 'http' asks the server for each image"
+        : `for a .npy targets file; ${o.teacherSource} holds its own keys`,
+    },
+    ...(['teacherModel', 'teacherTimeoutMs', 'teacherRetries', 'teacherConcurrency'] as const).map((key) => ({
+      key,
+      applies: http,
+      why: onlyHttp,
+    })),
+    {
+      key: 'momentum',
+      applies: (o.optimizer ?? 'sgd') === 'sgd',
+      why: `for optimizer 'sgd' only; '${o.optimizer}' has no momentum`,
+    },
+  ];
+}
 
 /**
  * Options of `trainHead` (the `exp-clip train` command). `TrainOptionsSchema` validates them at run time and fills

@@ -17,6 +17,7 @@ import {
   DataFormatError,
   InvalidArgumentError,
   parseOptions,
+  refuseUnusedOptions,
   type ComputeDevice,
   type ProgressCallback,
   type Tensor2D,
@@ -51,7 +52,7 @@ import { createProjectionHead, encodeProjectionHead, ProjectionHead } from '@vlf
 import { createFaceCropper, type FaceCropper } from '@vlfer/faces/node';
 import { clipFeatureNamespace } from './eval-encode.js';
 import type { PipelineHooks } from './evaluate.js';
-import { TrainOptionsSchema, type TrainOptions, type TrainOptionsInput } from './options.js';
+import { TrainOptionsSchema, trainOptionUses, type TrainOptions, type TrainOptionsInput } from './options.js';
 import { checkShardRecords, trainShardFields, writeShardRecord } from './shards.js';
 
 export interface StepLog {
@@ -1118,6 +1119,7 @@ export async function trainHead(
   hooks: PipelineHooks & { onStep?: (s: StepLog) => void } = {},
 ): Promise<TrainResult> {
   const options = parseOptions(TrainOptionsSchema, input, 'trainHead');
+  refuseUnusedOptions('trainHead', TrainOptionsSchema.shape, trainOptionUses(options), input);
   const log = hooks.log ?? (() => undefined);
   const signal = hooks.signal;
   const ctx = { log, ...(signal ? { signal } : {}), ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}) };

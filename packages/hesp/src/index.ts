@@ -4,7 +4,7 @@
  * with model selection, resumable checkpoints, both metric families) and `evaluateHespRun`.
  */
 export type { HespOptions, HespOptionsInput, HespFacesOptionsInput } from './options.js';
-export { HespOptionsSchema } from './options.js';
+export { hespOptionUses, HespOptionsSchema } from './options.js';
 export type { HespData, HespRngStreams } from './data.js';
 export {
   loadHespData,

@@ -2,7 +2,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { optionDocProblems } from '@vlfer/test-utils/option-docs';
-import type { trainHesp } from './train.js';
+import { OptionsError } from '@vlfer/core';
+import { trainHesp } from './train.js';
 import { HespOptionsSchema, type HespFacesOptionsInput, type HespOptionsInput } from './options.js';
 
 // Compile-time checks, run by `pnpm typecheck` (`tsc --noEmit -p .` includes this file): the documented interfaces
@@ -51,5 +52,25 @@ describe('option values', () => {
       expect(r.error?.issues[0]?.path).toEqual(['patchSize']);
       expect(r.error?.issues[0]?.message).toMatch(/expected an even number of pixels from 2 to 222/);
     }
+  });
+});
+
+describe('options a run would not use', () => {
+  it('selectionMetrics other than the default is refused without selectOn test, before any file is read', async () => {
+    const o = { ...base, dataset: 'afew', trainAnnotations: '/nonexistent/t.txt' } as const;
+    const issues = async (x: HespInput) => {
+      const e: unknown = await trainHesp(x).catch((err: unknown) => err);
+      return e instanceof OptionsError ? e.issues : String(e);
+    };
+    expect(await issues({ ...o, selectionMetrics: 'standard' })).toEqual([
+      {
+        path: 'selectionMetrics',
+        message:
+          'drives selection on the test split (selectOn \'test\'); selection on the validation part is by closed-set accuracy; got "standard"',
+      },
+    ]);
+    // the default, or with selectOn 'test': past this check the missing list is what is refused
+    expect(await issues({ ...o, selectionMetrics: 'arpl' })).toMatch(/nonexistent/);
+    expect(await issues({ ...o, selectionMetrics: 'standard', selectOn: 'test' })).toMatch(/nonexistent/);
   });
 });

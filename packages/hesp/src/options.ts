@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { COMPUTE_DEVICES, type ComputeDevice } from '@vlfer/core';
+import { COMPUTE_DEVICES, type ComputeDevice, type OptionUse } from '@vlfer/core';
 import { LABEL_SCHEMES, type LabelScheme } from '@vlfer/datasets';
 import { OPEN_SET_METRIC_FAMILIES, type OpenSetMetricFamily } from '@vlfer/metrics';
 import type { FacesOptionsInput } from '@vlfer/faces';
@@ -98,6 +98,21 @@ export const HespOptionsSchema = z
   });
 /** `trainHesp`'s options after validation: every default filled in. */
 export type HespOptions = z.infer<typeof HespOptionsSchema>;
+
+/**
+ * Which of `trainHesp`'s choice-specific options a run uses: `selectionMetrics` drives selection on the test split
+ * only (`selectOn: 'test'`); selection on the validation part is by closed-set accuracy. `trainHesp` refuses a value
+ * other than the default where it is not used; a command line refuses the flag typed there.
+ */
+export function hespOptionUses(o: Pick<HespOptionsInput, 'selectOn'>): OptionUse<'selectionMetrics'>[] {
+  return [
+    {
+      key: 'selectionMetrics',
+      applies: o.selectOn === 'test',
+      why: "drives selection on the test split (selectOn 'test'); selection on the validation part is by closed-set accuracy",
+    },
+  ];
+}
 
 /** The `faces` option of `trainHesp`: as the other pipelines', but clips without a face cannot be skipped. */
 export interface HespFacesOptionsInput extends Omit<FacesOptionsInput, 'noFace'> {

@@ -10,6 +10,7 @@ import {
   InvalidArgumentError,
   laterCheckpointNote,
   parseOptions,
+  refuseUnusedOptions,
   throwIfAborted,
   type ProgressCallback,
   type Tensor2D,
@@ -72,7 +73,7 @@ import {
   type HespRunRecord,
 } from './checkpoint.js';
 import { HESP_RNG_STREAMS, hespStreamSeed, loadHespData, type HespData, type HespRngStreams } from './data.js';
-import { HespOptionsSchema, type HespOptions, type HespOptionsInput } from './options.js';
+import { hespOptionUses, HespOptionsSchema, type HespOptions, type HespOptionsInput } from './options.js';
 import { hespRunCwd, publishHespRun, resolvedHespConfig, resolvedOptionsPart, writeHespRunJson } from './publish.js';
 
 /** Cancellation, progress and notices of the HESP pipeline. */
@@ -1010,6 +1011,7 @@ function readRunCheckpoint(
  */
 export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}): Promise<HespRunResult> {
   const o = parseOptions(HespOptionsSchema, input, 'trainHesp');
+  refuseUnusedOptions('trainHesp', HespOptionsSchema.shape, hespOptionUses(o), input);
   throwIfAborted(hooks.signal, 'HESP training'); // stopped before it began: no model loaded, no checkpoint written
   const log = hooks.log ?? (() => undefined);
   const loaded = loadHespData(o);

@@ -380,17 +380,20 @@ export function refuseEmptyPaths(o: Record<string, unknown>, flags: Readonly<Rec
 /**
  * Refuse an option typed on the command line (commander's value source 'cli') that the run would not use, naming its
  * flag and why: accepted, it did nothing, yet a run records its options as choices. `rules`: the option's key (its
- * attribute name), whether it applies, and why it does not.
+ * attribute name), whether it applies, and why it does not (a library's words: the options it names are said as
+ * this command's flags, `flagsInText`, with `flags` for those spelled otherwise).
  * @throws InvalidArgumentError `--split: dataset image-folder has no train/test split to choose (…)`
  */
 export function refuseInapplicableFlags(
   cmd: Command,
   rules: readonly (readonly [key: string, applies: boolean, why: string])[],
+  flags: Readonly<Record<string, string>> = {},
 ): void {
   for (const [key, applies, why] of rules) {
     if (applies || cmd.getOptionValueSource(key) !== 'cli') continue;
     const flag = cmd.options.find((o) => o.attributeName() === key)?.long ?? key;
-    throw new CommanderArgumentError(`${flag}: ${why}`);
+    const known = cmd.options.flatMap((o) => (o.long ? [o.long] : []));
+    throw new CommanderArgumentError(`${flag}: ${flagsInText(why, flags, known)}`);
   }
 }
 

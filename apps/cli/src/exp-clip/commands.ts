@@ -10,9 +10,18 @@ import {
   refuseInapplicableFlags,
   shardFromFlags,
 } from '@vlfer/cli-kit';
-import { evaluateZeroShot, formatEvalTable, trainHead } from '@vlfer/exp-clip';
-import { DATASETS } from '@vlfer/datasets';
-import { configureModels } from '@vlfer/encoders/node';
+import {
+  evalOptionUses,
+  evaluateZeroShot,
+  formatEvalTable,
+  trainHead,
+  trainOptionUses,
+  type EvalOptionUse,
+  type TrainOptionUse,
+} from '@vlfer/exp-clip';
+import type { OptimizerName } from '@vlfer/losses';
+import type { DatasetId } from '@vlfer/datasets';
+import { configureModels, type ClipDtype } from '@vlfer/encoders/node';
 import { NAME } from '../name.js';
 import { evalCommand, trainCommand } from './options.js';
 
@@ -20,53 +29,48 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 
 /**
  * The flags of the teacher not chosen, typed on the command line, are refused naming both (`--teacher-url` with
- * `--teacher import` did nothing), and so is `--keys` beside a targets file that holds its own keys (not .npy).
+ * `--teacher import` did nothing), and so are those `trainOptionUses` of @vlfer/exp-clip says the training would not
+ * use: `--keys` beside a targets file that holds its own keys (not .npy), `--momentum` with `--optimizer adam`.
  * @throws InvalidArgumentError `--teacher-url: for --teacher http; --teacher import reads --targets`
  */
-function refuseOtherTeachersFlags(cmd: Command, o: Record<string, unknown>): void {
-  const http = ['teacherUrl', 'teacherModel', 'teacherTimeout', 'teacherRetries', 'teacherConcurrency'];
-  const npy = typeof o.targets !== 'string' || o.targets.toLowerCase().endsWith('.npy');
+function refuseUnusedTrainFlags(cmd: Command, o: Record<string, unknown>): void {
+  const attribute: Partial<Record<TrainOptionUse['key'], string>> = {
+    teacherKeys: 'keys',
+    teacherTimeoutMs: 'teacherTimeout',
+  };
+  const source = String((o.teacher === 'import' ? o.targets : o.teacherUrl) ?? '');
+  const uses = trainOptionUses({
+    teacher: o.teacher as 'import' | 'http',
+    teacherSource: source,
+    optimizer: o.optimizer as OptimizerName,
+  });
   refuseInapplicableFlags(cmd, [
-    ...http.map(
-      (key) => [key, o.teacher !== 'import', 'for --teacher http; --teacher import reads --targets'] as const,
-    ),
-    ...['targets', 'keys'].map(
-      (key) => [key, o.teacher !== 'http', 'for --teacher import; --teacher http asks --teacher-url'] as const,
-    ),
-    ['keys', npy, `for a .npy targets file; ${String(o.targets)} holds its own keys`],
+    ['teacherUrl', o.teacher !== 'import', 'for --teacher http; --teacher import reads --targets'],
+    ['targets', o.teacher !== 'http', 'for --teacher import; --teacher http asks --teacher-url'],
+    ...uses.map(({ key, applies, why }) => [attribute[key] ?? key, applies, why] as const),
   ]);
 }
 
 /**
- * Flags typed on the command line that this evaluation would not use (the dataset has no such part, or the option they
- * refine is not chosen) are refused, naming the flag: accepted, they did nothing, yet were recorded in
- * config.resolved.json as a choice, so the same command without them was refused as "other options".
+ * Flags typed on the command line that this evaluation would not use (`evalOptionUses` of @vlfer/exp-clip: the
+ * dataset has no such part, or the option they refine is not chosen) are refused, naming the flag, even at their
+ * default value: accepted, they did nothing (the library refuses other values, recorded as a choice).
  * @throws InvalidArgumentError `--split: dataset image-folder has no train/test split to choose (…)`
  */
 function refuseUnusedEvalFlags(cmd: Command, o: Record<string, unknown>): void {
-  const format = (DATASETS as Record<string, { format: string } | undefined>)[String(o.dataset)]?.format;
-  const video = format === 'video-list' || format === 'video-folder';
-  const images = `dataset ${String(o.dataset)} holds images, not video clips`;
-  const noList = `dataset ${String(o.dataset)} reads no annotation list of frame directories (video-list datasets do)`;
-  const int8 = 'applies to --dtype int8 only (the fp32/int8 guard)';
-  refuseInapplicableFlags(cmd, [
-    [
-      'split',
-      format === 'raf-db' || format === 'ferplus',
-      `dataset ${String(o.dataset)} has no train/test split to choose (RAF-DB and FERPlus have)`,
-    ],
-    ['frames', video, images],
-    ['shortClip', video, images],
-    ['rebase', format === 'video-list', noList],
-    ['labelScheme', format === 'video-list', noList],
-    ['int8GuardSample', o.dtype === 'int8', int8],
-    ['acceptInaccurateInt8', o.dtype === 'int8', int8],
-    [
-      'subsetSeed',
-      o.limit !== undefined || o.dtype === 'int8',
-      'seeds the --limit subset and the --dtype int8 guard sample, and neither is asked for',
-    ],
-  ]);
+  const attribute: Partial<Record<EvalOptionUse['key'], string>> = {
+    quantizationSample: 'int8GuardSample',
+    acceptInaccurateQuantization: 'acceptInaccurateInt8',
+  };
+  const uses = evalOptionUses({
+    dataset: o.dataset as DatasetId,
+    dtype: o.dtype as ClipDtype,
+    limit: o.limit as number,
+  });
+  refuseInapplicableFlags(
+    cmd,
+    uses.map(({ key, applies, why }) => [attribute[key] ?? key, applies, why] as const),
+  );
 }
 
 /** `exp-clip` with its subcommands `eval` and `train`. */
@@ -141,7 +145,7 @@ export function expClipCommand(): Command {
     trainCommand().action(async (o, cmd: Command) => {
       configureModels({ allowRemoteModels: Boolean(o.allowRemote) });
       if (o.cache !== false) refuseFilesAsDirectories(o, { cacheDir: '--cache-dir' });
-      refuseOtherTeachersFlags(cmd, o);
+      refuseUnusedTrainFlags(cmd, o);
       const source = o.teacher === 'import' ? o.targets : o.teacherUrl;
       if (!source)
         throw new InvalidArgumentError(

@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { commandHooks, facesFromFlags, refuseInapplicableFlags } from '@vlfer/cli-kit';
 import { configureModels } from '@vlfer/encoders/node';
-import { evaluateHespRun, trainHesp } from '@vlfer/hesp';
+import { evaluateHespRun, hespOptionUses, trainHesp } from '@vlfer/hesp';
 import { NAME } from '../name.js';
 import { evalCommand, trainCommand } from './options.js';
 
@@ -14,14 +14,10 @@ export function hespCommand(): Command {
   );
   program.addCommand(
     trainCommand().action(async (o, cmd: Command) => {
-      // selection on the validation part is by closed-set accuracy: open-set metric definitions play no part there
-      refuseInapplicableFlags(cmd, [
-        [
-          'selectionMetrics',
-          o.selectOn !== 'val',
-          'drives selection on the test split (--select-on test); --select-on val selects by closed-set accuracy',
-        ],
-      ]);
+      refuseInapplicableFlags(
+        cmd,
+        hespOptionUses({ selectOn: o.selectOn }).map(({ key, applies, why }) => [key, applies, why] as const),
+      );
       if (o.location && o.location.length !== 2)
         throw new Error(`--location expects <row>,<col>, got ${o.location.join(',')}`);
       configureModels({ allowRemoteModels: Boolean(o.allowRemote) });
