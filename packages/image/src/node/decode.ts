@@ -70,7 +70,8 @@ export function describeSource(src: ImageSource): string {
  * transparent index, as Pillow's `convert('RGB')` gives them (libvips made them black; only GIFs with transparency
  * change); since v4: the canvas outside a first frame smaller than it gets Pillow's fill colour (palette index 0, or
  * the transparent index) where libvips made it black, and an index past the colour table (or any index of a GIF
- * without one) Pillow's grey ramp (i, i, i) where libvips made it black (only such GIFs change). The `'openai'` mode's decoding in Pillow's modes (`decodePillowImage`) came with that mode, whose name
+ * without one) Pillow's grey ramp (i, i, i) where libvips made it black (only such GIFs change), and a first frame of
+ * zero size or with image data that ends before its last pixel refused as Pillow refuses it (libvips decoded it). The `'openai'` mode's decoding in Pillow's modes (`decodePillowImage`) came with that mode, whose name
  * is part of every cache namespace that includes this version, so `'openai'` features are never served from
  * `'clip'` or `'exp-clip'` entries.
  */
@@ -541,6 +542,7 @@ function gifFirstFrame(
       const flags = b[p + 9]!;
       const palette = (flags & 0x80 ? needed(table(p + 10, flags)) : undefined) ?? global;
       const u16 = (at: number) => b[at]! | (b[at + 1]! << 8);
+      refuseIncompleteGifFrame(b, p + 10 + (flags & 0x80 ? 3 * (2 << (flags & 7)) : 0), u16(p + 5), u16(p + 7));
       // the frame's left, top, width, height against the canvas (logical screen) width and height
       const frame: [number, number, number, number] = [
         u16(p + 1),
@@ -559,6 +561,63 @@ function gifFirstFrame(
     } else return undefined;
   }
   return undefined;
+}
+
+/**
+ * Refuse a GIF's first frame that Pillow 9.4 refuses where libvips decodes it: one of zero width or height ("tile
+ * cannot extend outside image"; at the left edge a zero width reads as the whole canvas), and one whose image data
+ * ends or breaks before every pixel of the frame ("image file is truncated"), which libvips fills with black.
+ * @param lzw where the frame's image data (its LZW minimum code size byte) starts
+ * @throws Error saying which
+ */
+function refuseIncompleteGifFrame(b: Uint8Array, lzw: number, width: number, height: number): void {
+  if (width === 0 || height === 0)
+    throw new Error(
+      `its first frame is ${width}×${height} pixels: no image (Pillow 9.4 refuses it, or at the left edge reads the whole canvas instead)`,
+    );
+  const pixels = gifLzwPixels(b, lzw, width * height);
+  if (pixels < width * height)
+    throw new Error(
+      `its first frame's image data ends after ${pixels} of its ${width}×${height} pixels (truncated or broken LZW data; Pillow 9.4 raises "image file is truncated")`,
+    );
+}
+
+/**
+ * How many pixels the LZW data of a GIF frame at `p` (minimum code size byte, then sub-blocks) decodes to, counting
+ * string lengths only, up to `limit` (returned once reached) or the end-of-information code, an invalid code, the
+ * end of its sub-blocks or of the bytes. A minimum code size outside 1..11 returns `limit` (left to the decoder).
+ */
+function gifLzwPixels(b: Uint8Array, p: number, limit: number): number {
+  const min = b[p];
+  if (min === undefined || min < 1 || min > 11) return limit;
+  const clear = 1 << min;
+  const lengths = new Uint32Array(4096).fill(1, 0, clear);
+  let [size, next, prev, count, acc, bits] = [min + 1, clear + 2, -1, 0, 0, 0];
+  for (let q = p + 1, n = b[q] ?? 0; n > 0; q += n + 1, n = b[q] ?? 0) {
+    for (let i = q + 1; i <= Math.min(q + n, b.length - 1); i++) {
+      acc |= b[i]! << bits;
+      bits += 8;
+      while (bits >= size) {
+        const code = acc & ((1 << size) - 1);
+        acc >>>= size;
+        bits -= size;
+        if (code === clear) {
+          [size, next, prev] = [min + 1, clear + 2, -1];
+          continue;
+        }
+        if (code === clear + 1 || code > next || (code === next && prev < 0)) return count; // the end, or broken
+        count += code === next ? lengths[prev]! + 1 : lengths[code]!;
+        if (count >= limit) return limit;
+        if (prev >= 0 && next < 4096) {
+          lengths[next] = lengths[prev]! + 1;
+          next += 1;
+          if (next === 1 << size && size < 12) size += 1;
+        }
+        prev = code;
+      }
+    }
+  }
+  return count;
 }
 
 /** A PNG's bit depth and colour type (IHDR), or a JPEG's component count (first SOF). */

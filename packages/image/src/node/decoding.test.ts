@@ -13,10 +13,13 @@ import { nativeJpeg } from './jpeg-native.js';
 
 // Pillow 9.4 (Debian python3-pil) `Image.open(f).convert('RGB')` of each file, in test-data/decoding/pillow-rgb.json.
 const dir = join(import.meta.dirname, '..', '..', 'test-data', 'decoding');
+// Files Pillow raises on hold `{ error }` instead.
 const pillow = JSON.parse(readFileSync(join(dir, 'pillow-rgb.json'), 'utf8')) as Record<
   string,
-  { rgb: number[]; width: number; height: number; pillowMode: string }
+  { rgb: number[]; width: number; height: number; pillowMode: string; error?: string }
 >;
+/** The fixtures Pillow opens. */
+const opened = Object.keys(pillow).filter((f) => pillow[f]!.error === undefined);
 const asRgb = (d: { data: Uint8Array; channels: number }) =>
   d.channels === 3 ? Array.from(d.data) : Array.from(d.data).flatMap((v) => [v, v, v]);
 /** `decodeImage(file)` gives Pillow's size and RGB bytes for the committed fixture `f`. */
@@ -48,13 +51,28 @@ describe('decoding matches Pillow where libvips would not (16-bit, CMYK, ICC pro
 });
 
 describe("GIFs as Pillow 9.4 opens them: the canvas outside a smaller first frame in Pillow's fill colour, indices past the table as its grey ramp", () => {
-  const gifs = Object.keys(pillow).filter((f) => f.endsWith('.gif'));
-  it('has the seven GIFs of make_codec_variants.py', () => expect(gifs).toHaveLength(7));
+  const gifs = opened.filter((f) => f.endsWith('.gif'));
+  const refused = Object.keys(pillow).filter((f) => f.endsWith('.gif') && pillow[f]!.error !== undefined);
+  it('has the nine GIFs of make_codec_variants.py, two of which Pillow refuses', () => {
+    expect(gifs).toHaveLength(7);
+    expect(refused.map((f) => [f, pillow[f]!.error])).toEqual([
+      ['gif-lzw-short.gif', 'OSError: image file is truncated (2 bytes not processed)'],
+      ['gif-zero-height.gif', 'ValueError: tile cannot extend outside image'],
+    ]);
+  });
   for (const f of gifs)
     it(`${f} (Pillow mode ${pillow[f]!.pillowMode}) gives Pillow's RGB bytes and mode`, async () => {
       await expectPillow(f); // before v4: black outside the frame (Pillow: palette index 0) and past the table (grey ramp)
       expect((await decodePillowImage(join(dir, f))).mode).toBe(pillow[f]!.pillowMode);
     });
+  it('refuses, naming the file and why, a first frame that ends before its last pixel or has no pixels', async () => {
+    // libvips decoded both (the missing pixels black); Pillow raises
+    expect(await expectDecodeError(join(dir, 'gif-lzw-short.gif'))).toMatch(
+      /first frame's image data ends after 13 of its 5×4 pixels \(truncated or broken LZW data/,
+    );
+    expect(await expectDecodeError(join(dir, 'gif-zero-height.gif'))).toMatch(/first frame is 4×0 pixels: no image/);
+    for (const f of refused) await expect(decodePillowImage(join(dir, f)), f).rejects.toThrow(DataFormatError);
+  });
 });
 
 describe("JPEG through libjpeg-turbo in WebAssembly gives Pillow's bytes", () => {
@@ -172,7 +190,7 @@ describe('decodeImageNow: decodeImage without waiting where no asynchronous deco
   it("gives decodeImage's (Pillow's) bytes at once, or a promise of them for what needs an asynchronous decoder", async () => {
     expect(nativeJpeg().available, `nativeJpeg(): ${nativeJpeg().reason}`).toBe(true);
     const now: string[] = [];
-    for (const f of Object.keys(pillow)) {
+    for (const f of opened) {
       const r = decodeImageNow(join(dir, f));
       if (!(r instanceof Promise)) now.push(f);
       const d = await r;
@@ -203,7 +221,7 @@ describe('decodeImageNow: decodeImage without waiting where no asynchronous deco
   });
   it("decodePillowImageNow: decodePillowImage's image, at once for raw pixels and plain JPEGs, a promise otherwise", async () => {
     const now: string[] = [];
-    for (const f of Object.keys(pillow)) {
+    for (const f of opened) {
       const r = decodePillowImageNow(join(dir, f));
       if (!(r instanceof Promise)) now.push(f);
       expect(await r, f).toEqual(await decodePillowImage(join(dir, f)));
