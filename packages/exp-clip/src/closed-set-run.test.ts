@@ -95,7 +95,7 @@ describe('runClosedSetBaseline on tiny-clip + FER2013', () => {
       [{ tipAdapter: { gamma: 3 } }, /tipAdapter: Unrecognized key: "gamma"/],
       [{ tipAdapter: { alpha: NaN } }, /tipAdapter\.alpha: .*expected number, received NaN/],
       [{ tipAdapter: { beta: -1 } }, /tipAdapter\.beta: expected a number ≥ 0, got -1/],
-      [{ threads: 0 }, /threads: expected a number > 0, got 0/],
+      [{ threads: 0 }, /^[^]*invalid options:\n  threads: must be a positive integer, got 0$/],
       [{ batchSize: 0 }, /batchSize: expected a number > 0, got 0/],
       [{ preprocess: 'bogus' }, /preprocess: .*"clip"\|"exp-clip"\|"openai"/],
       [{ device: 'cuda' }, /device: .*"cpu"\|"webgpu"/],
@@ -103,7 +103,11 @@ describe('runClosedSetBaseline on tiny-clip + FER2013', () => {
       [{ seed: 1.5 }, /seed: .*expected int, received number/],
       [{ classNames: [...base.classNames.slice(0, -1), base.classNames[0]] }, /classNames: names 'angry' twice/],
     ];
-    for (const [extra] of cases) await expect(run(extra), JSON.stringify(extra)).rejects.toThrow(OptionsError);
+    for (const [extra, message] of cases) {
+      const error: unknown = await run(extra).catch((e: unknown) => e);
+      expect(error, JSON.stringify(extra)).toBeInstanceOf(OptionsError);
+      expect((error as Error).message, JSON.stringify(extra)).toMatch(message);
+    }
     for (const [extra, message] of cases) await expect(run(extra), JSON.stringify(extra)).rejects.toThrow(message);
   });
 

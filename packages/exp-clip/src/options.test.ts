@@ -110,9 +110,13 @@ describe('options an evaluation would not use', () => {
       { path: 'frames', message: 'dataset image-folder holds images, not video clips; got 8' },
       { path: 'quantizationSample', message: "applies to dtype 'int8' only (the fp32/int8 guard); got 16" },
     ]);
-    expect(await refusal({ ...images, rebase: { from: '/a', to: '/b' }, subsetSeed: 3 })).toEqual([
+    expect(await refusal({ ...images, rebase: { from: '/a', to: '/b' }, subsetSeed: 3, duplicates: 'drop' })).toEqual([
       { path: 'rebase', message: expect.stringMatching(/^dataset image-folder reads no annotation list/) },
-      { path: 'subsetSeed', message: expect.stringMatching(/^seeds the subset that limit asks for .*; got 3$/) },
+      { path: 'subsetSeed', message: expect.stringMatching(/^seeds the limit subset .*; got 3$/) },
+      { path: 'duplicates', message: expect.stringMatching(/^dataset image-folder is read by listing its class/) },
+    ]);
+    expect(await refusal({ ...images, dataset: 'raf-db', extraFiles: 'skip', allowOutsideRoot: true })).toEqual([
+      { path: 'extraFiles', message: expect.stringMatching(/^dataset raf-db is read from its annotation rows/) },
     ]);
     // the defaults change nothing that is recorded; past this check the missing model is what is refused
     const defaults = { ...images, frames: 16, split: 'test', shortClip: 'repeat-first', subsetSeed: 0 } as const;
@@ -128,13 +132,15 @@ describe('options an evaluation would not use', () => {
       evalOptionUses(o)
         .filter((u) => !u.applies)
         .map((u) => u.key);
-    expect(unused({ dataset: 'dfew', dtype: 'int8' })).toEqual(['split']);
+    expect(unused({ dataset: 'dfew', dtype: 'int8' })).toEqual(['split', 'extraFiles']);
     expect(unused({ dataset: 'video-folder', limit: 4 })).toEqual([
       'split',
       'rebase',
       'labelScheme',
       'quantizationSample',
       'acceptInaccurateQuantization',
+      'duplicates',
+      'allowOutsideRoot',
     ]);
     expect(unused({ dataset: 'raf-db', limit: 4 })).toEqual([
       'frames',
@@ -143,6 +149,7 @@ describe('options an evaluation would not use', () => {
       'labelScheme',
       'quantizationSample',
       'acceptInaccurateQuantization',
+      'extraFiles',
     ]);
   });
 });
@@ -164,14 +171,18 @@ describe('trainHead options a training would not use', () => {
     expect(
       await refusal({ ...imported, teacherKeys: 'k.txt', teacherRetries: 5, optimizer: 'adam', momentum: 0.5 }),
     ).toEqual([
-      { path: 'teacherKeys', message: 'for a .npy targets file; t.jsonl holds its own keys; got "k.txt"' },
+      {
+        path: 'teacherKeys',
+        message: 'for a .npy or .safetensors targets file; t.jsonl holds its own keys; got "k.txt"',
+      },
       { path: 'teacherRetries', message: "for teacher 'http' only; teacher 'import' reads a targets file; got 5" },
-      { path: 'momentum', message: "for optimizer 'sgd' only; 'adam' has no momentum; got 0.5" },
+      { path: 'momentum', message: "for optimizer 'sgd' only; optimizer 'adam' has none; got 0.5" },
     ]);
     // at their defaults they change nothing; past this check something else is refused
     for (const o of [
       { ...imported, optimizer: 'adam', momentum: 0.9, teacherRetries: 3 },
       { ...imported, teacherSource: 'T.NPY', teacherKeys: 'k.txt' },
+      { ...imported, teacherSource: 't.safetensors', teacherKeys: 'k.txt' }, // keys beside __metadata__.paths
       { ...imported, teacher: 'http', teacherSource: 'http://127.0.0.1:9', teacherModel: 'm', teacherRetries: 0 },
     ] as const)
       expect(await refusal(o)).not.toBeInstanceOf(Array);

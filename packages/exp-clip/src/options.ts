@@ -22,7 +22,7 @@ import { threadCountProblem } from '@vlfer/core/node';
 
 const positiveInt = z.number().int().positive();
 /** ONNX Runtime threads: at most `maxThreads()` (4 per CPU; thousands would exhaust memory and threads). */
-const threadCount = positiveInt.refine((n) => threadCountProblem(n) === undefined, {
+const threadCount = z.number().refine((n) => threadCountProblem(n) === undefined, {
   error: (issue) => threadCountProblem(issue.input as number) ?? 'is not a thread count',
 });
 /** One shard of a job split into `count` (0-based `index`). */
@@ -201,6 +201,9 @@ export type EvalOptionUse = OptionUse<
   | 'quantizationSample'
   | 'acceptInaccurateQuantization'
   | 'subsetSeed'
+  | 'duplicates'
+  | 'allowOutsideRoot'
+  | 'extraFiles'
 >;
 /** The teacher- and optimiser-specific options of `trainHead` (`trainOptionUses`). */
 export type TrainOptionUse = OptionUse<
@@ -210,8 +213,9 @@ export type TrainOptionUse = OptionUse<
 /**
  * Which of `evaluateZeroShot`'s dataset- and choice-specific options an evaluation uses: `split` (RAF-DB, FERPlus),
  * `frames` and `shortClip` (video datasets), `rebase` and `labelScheme` (video lists), `quantizationSample` and
- * `acceptInaccurateQuantization` (`dtype: 'int8'`), `subsetSeed` (`limit` or the int8 guard). A command line refuses
- * such flags typed where they do not apply; `evaluateZeroShot` refuses their values other than the default.
+ * `acceptInaccurateQuantization` (`dtype: 'int8'`), `subsetSeed` (`limit` or the int8 guard), `duplicates` and
+ * `allowOutsideRoot` (datasets read from annotation rows), `extraFiles` (class folders). A command line refuses such
+ * flags typed where they do not apply; `evaluateZeroShot` refuses their values other than the default.
  */
 export function evalOptionUses(o: Pick<EvalOptionsInput, 'dataset' | 'dtype' | 'limit'>): EvalOptionUse[] {
   const format = (DATASETS as Record<string, { format: string } | undefined>)[o.dataset]?.format;
@@ -219,6 +223,7 @@ export function evalOptionUses(o: Pick<EvalOptionsInput, 'dataset' | 'dtype' | '
   const images = `dataset ${o.dataset} holds images, not video clips`;
   const noList = `dataset ${o.dataset} reads no annotation list of frame directories (video-list datasets do)`;
   const int8 = o.dtype === 'int8';
+  const folders = format === 'image-folder' || format === 'video-folder';
   const guard = "applies to dtype 'int8' only (the fp32/int8 guard)";
   return [
     {
@@ -235,7 +240,17 @@ export function evalOptionUses(o: Pick<EvalOptionsInput, 'dataset' | 'dtype' | '
     {
       key: 'subsetSeed',
       applies: o.limit !== undefined || int8,
-      why: "seeds the subset that limit asks for and the sample of the int8 guard (dtype 'int8'); neither is asked for",
+      why: "seeds the limit subset and the sample of the int8 guard (dtype 'int8'); neither is asked for",
+    },
+    ...(['duplicates', 'allowOutsideRoot'] as const).map((key) => ({
+      key,
+      applies: !folders,
+      why: `dataset ${o.dataset} is read by listing its class folders: no annotation rows to repeat or to lead outside root`,
+    })),
+    {
+      key: 'extraFiles',
+      applies: folders,
+      why: `dataset ${o.dataset} is read from its annotation rows, not by listing class folders`,
     },
   ];
 }
@@ -435,8 +450,8 @@ export const TrainOptionsSchema = z
 export type TrainOptions = z.infer<typeof TrainOptionsSchema>;
 
 /**
- * Which of `trainHead`'s teacher- and optimiser-specific options a training uses: `teacherKeys` (an imported `.npy`
- * targets file, whose rows have no keys of their own), the HTTP teacher's `teacherModel`, `teacherTimeoutMs`,
+ * Which of `trainHead`'s teacher- and optimiser-specific options a training uses: `teacherKeys` (an imported `.npy` or
+ * `.safetensors` targets file: a `.jsonl` one holds its keys), the HTTP teacher's `teacherModel`, `teacherTimeoutMs`,
  * `teacherRetries` and `teacherConcurrency`, and SGD's `momentum`. `trainHead` refuses their values other than the
  * default where they are not used; a command line refuses such flags typed where they do not apply.
  */
@@ -448,10 +463,10 @@ export function trainOptionUses(
   return [
     {
       key: 'teacherKeys',
-      applies: !http && o.teacherSource.toLowerCase().endsWith('.npy'),
+      applies: !http && !o.teacherSource.toLowerCase().endsWith('.jsonl'),
       why: http
         ? "for teacher 'import' only; teacher 'http' asks the server for each image"
-        : `for a .npy targets file; ${o.teacherSource} holds its own keys`,
+        : `for a .npy or .safetensors targets file; ${o.teacherSource} holds its own keys`,
     },
     ...(['teacherModel', 'teacherTimeoutMs', 'teacherRetries', 'teacherConcurrency'] as const).map((key) => ({
       key,
@@ -461,7 +476,7 @@ export function trainOptionUses(
     {
       key: 'momentum',
       applies: (o.optimizer ?? 'sgd') === 'sgd',
-      why: `for optimizer 'sgd' only; '${o.optimizer}' has no momentum`,
+      why: `for optimizer 'sgd' only; optimizer '${o.optimizer}' has none`,
     },
   ];
 }

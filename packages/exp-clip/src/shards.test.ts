@@ -65,6 +65,10 @@ describe('exp-clip eval --merge checks each shard record', () => {
     mkdirSync(fresh, { recursive: true });
     await expect(evaluateZeroShot({ ...failing, shard: { index: 0, count: 2 } })).rejects.toThrow(/no-images/);
     expect(readdirSync(fresh)).toEqual([]);
+    writeFileSync(join(work, 'a-file'), 'x');
+    await expect(
+      evaluateZeroShot({ ...options(join(work, 'cache')), out: join(work, 'a-file'), shard: { index: 0, count: 2 } }),
+    ).rejects.toThrow(/a-file is a file, not a directory; choose an output directory/);
     writeFileSync(join(fresh, '.vlfer-run-kind'), 'exp-clip train\n');
     writeFileSync(join(fresh, 'checkpoint.safetensors'), 'x');
     await expect(

@@ -8,7 +8,7 @@ import { threadCountProblem } from '@vlfer/core/node';
 
 const positiveInt = z.number().int().positive();
 /** ONNX Runtime threads: at most `maxThreads()` (4 per CPU; thousands would exhaust memory and threads). */
-const threadCount = positiveInt.refine((n) => threadCountProblem(n) === undefined, {
+const threadCount = z.number().refine((n) => threadCountProblem(n) === undefined, {
   error: (issue) => threadCountProblem(issue.input as number) ?? 'is not a thread count',
 });
 const path = z.string().min(1);

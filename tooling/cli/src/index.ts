@@ -380,8 +380,8 @@ export function refuseEmptyPaths(o: Record<string, unknown>, flags: Readonly<Rec
 /**
  * Refuse an option typed on the command line (commander's value source 'cli') that the run would not use, naming its
  * flag and why: accepted, it did nothing, yet a run records its options as choices. `rules`: the option's key (its
- * attribute name), whether it applies, and why it does not (a library's words: the options it names are said as
- * this command's flags, `flagsInText`, with `flags` for those spelled otherwise).
+ * attribute name), whether it applies, and why it does not (a library's words: the options it names, `dtype 'int8'`
+ * or `selectOn`, are said as this command's flags, `--dtype int8`, with `flags` for those spelled otherwise).
  * @throws InvalidArgumentError `--split: dataset image-folder has no train/test split to choose (…)`
  */
 export function refuseInapplicableFlags(
@@ -393,7 +393,11 @@ export function refuseInapplicableFlags(
     if (applies || cmd.getOptionValueSource(key) !== 'cli') continue;
     const flag = cmd.options.find((o) => o.attributeName() === key)?.long ?? key;
     const known = cmd.options.flatMap((o) => (o.long ? [o.long] : []));
-    throw new CommanderArgumentError(`${flag}: ${flagsInText(why, flags, known)}`);
+    // an option with its value, `dtype 'int8'`, as the command line spells it: `--dtype int8`
+    const said = why.replace(/\b([a-z][A-Za-z0-9]*) '([^'\s]*)'/g, (whole, name: string, value: string) =>
+      known.includes(flagOf(name, flags)) ? `${flagOf(name, flags)} ${value}` : whole,
+    );
+    throw new CommanderArgumentError(`${flag}: ${flagsInText(said, flags, known)}`);
   }
 }
 

@@ -23,7 +23,7 @@ import type { OptimizerName } from '@vlfer/losses';
 import type { DatasetId } from '@vlfer/datasets';
 import { configureModels, type ClipDtype } from '@vlfer/encoders/node';
 import { NAME } from '../name.js';
-import { evalCommand, trainCommand } from './options.js';
+import { evalCommand, FLAG_NAMES, trainCommand } from './options.js';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -44,11 +44,15 @@ function refuseUnusedTrainFlags(cmd: Command, o: Record<string, unknown>): void 
     teacherSource: source,
     optimizer: o.optimizer as OptimizerName,
   });
-  refuseInapplicableFlags(cmd, [
-    ['teacherUrl', o.teacher !== 'import', 'for --teacher http; --teacher import reads --targets'],
-    ['targets', o.teacher !== 'http', 'for --teacher import; --teacher http asks --teacher-url'],
-    ...uses.map(({ key, applies, why }) => [attribute[key] ?? key, applies, why] as const),
-  ]);
+  refuseInapplicableFlags(
+    cmd,
+    [
+      ['teacherUrl', o.teacher !== 'import', 'for --teacher http; --teacher import reads --targets'],
+      ['targets', o.teacher !== 'http', 'for --teacher import; --teacher http asks --teacher-url'],
+      ...uses.map(({ key, applies, why }) => [attribute[key] ?? key, applies, why] as const),
+    ],
+    FLAG_NAMES,
+  );
 }
 
 /**
@@ -70,6 +74,7 @@ function refuseUnusedEvalFlags(cmd: Command, o: Record<string, unknown>): void {
   refuseInapplicableFlags(
     cmd,
     uses.map(({ key, applies, why }) => [attribute[key] ?? key, applies, why] as const),
+    FLAG_NAMES,
   );
 }
 

@@ -99,7 +99,7 @@ describe('a mistyped --root', () => {
       'vlfer: --split: dataset image-folder has no train/test split to choose (RAF-DB and FERPlus have)\n',
     );
     expect(cli(evalArgs(join(work, 's'), '--subset-seed', '3')).stderr).toMatch(
-      /^vlfer: --subset-seed: seeds the subset that limit asks for/,
+      /^vlfer: --subset-seed: seeds the limit subset and the sample of the int8 guard \(--dtype int8\)/,
     );
     // exp-clip train: the flags of the teacher not chosen, and --keys beside a targets file with its own keys
     const train = (...extra: string[]) =>
@@ -108,10 +108,10 @@ describe('a mistyped --root', () => {
       'vlfer: --teacher-url: for --teacher http; --teacher import reads --targets\n',
     );
     expect(train('--teacher', 'import', '--targets', 't.jsonl', '--keys', 'k.txt')).toBe(
-      'vlfer: --keys: for a .npy targets file; t.jsonl holds its own keys\n',
+      'vlfer: --keys: for a .npy or .safetensors targets file; t.jsonl holds its own keys\n',
     );
     expect(train('--teacher', 'import', '--targets', 't.npy', '--optimizer', 'adam', '--momentum', '0.9')).toBe(
-      "vlfer: --momentum: for optimizer 'sgd' only; 'adam' has no momentum\n",
+      'vlfer: --momentum: for --optimizer sgd only; --optimizer adam has none\n',
     );
     const cached = evalArgs(join(work, 'c'), '--cache-dir', join(work, 'a-file')).filter((a) => a !== '--no-cache');
     expect(cli(cached).stderr).toBe(

@@ -47,7 +47,7 @@ describe('vlfer hesp command line', () => {
     expect(both.stderr).not.toMatch(/splitIndex/);
     const metrics = cli([...base(), '--known', '0,1', '--selection-metrics', 'standard']);
     expect(metrics.stderr).toBe(
-      "vlfer: --selection-metrics: drives selection on the test split (--select-on 'test'); selection on the validation part is by closed-set accuracy\n",
+      'vlfer: --selection-metrics: drives selection on the test split (--select-on test); selection on the validation part is by closed-set accuracy\n',
     );
     const labels = cli([...base(), '--known', '0,1', '--classes', 'a,b,c', '--label-set', 'basic-7']);
     expect(labels.stderr).toMatch(/^vlfer: --classes: was given with --label-set 'basic-7' too: give one/);

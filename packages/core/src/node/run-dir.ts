@@ -301,6 +301,7 @@ export function claimRunKind(abs: string, expects: RunKind): boolean {
  * @throws InvalidArgumentError naming `expects.argument` and what the directory holds
  */
 export function checkRunKind(abs: string, expects: RunKind): string | undefined {
+  refuseFileAsRunDirectory(abs, expects);
   const manifest = readManifestIfAny(abs);
   if (manifest) {
     // a published set, with its kind or (published before kinds were recorded) its file names
@@ -325,6 +326,16 @@ export function checkRunKind(abs: string, expects: RunKind): string | undefined 
       throw refuse(`files no vlfer run published (${theirs.join(', ')}) among its files`);
   }
   return recorded;
+}
+
+/** @throws InvalidArgumentError naming `expects.argument` when `abs` is a file, not a directory */
+function refuseFileAsRunDirectory(abs: string, expects: RunKind): void {
+  if (existsSync(abs) && !statSync(abs).isDirectory())
+    throw new InvalidArgumentError({
+      functionName: expects.functionName,
+      argument: expects.argument,
+      message: `${abs} is a file, not a directory; choose an output directory`,
+    });
 }
 
 /**
@@ -426,12 +437,7 @@ export class RunDirectory {
    */
   static open(dir: string, options: OpenRunOptions): RunDirectory {
     const abs = resolve(dir);
-    if (options.expects && existsSync(abs) && !statSync(abs).isDirectory())
-      throw new InvalidArgumentError({
-        functionName: options.expects.functionName,
-        argument: options.expects.argument,
-        message: `${abs} is a file, not a directory; choose an output directory`,
-      });
+    if (options.expects) refuseFileAsRunDirectory(abs, options.expects);
     const createdFrom = outermostMissing(abs);
     ensureDir(abs);
     const lockPath = join(abs, RUN_LOCK_FILE);
