@@ -71,7 +71,8 @@ export function describeSource(src: ImageSource): string {
  * change); since v4: the canvas outside a first frame smaller than it gets Pillow's fill colour (palette index 0, or
  * the transparent index) where libvips made it black, and an index past the colour table (or any index of a GIF
  * without one) Pillow's grey ramp (i, i, i) where libvips made it black (only such GIFs change), and a first frame of
- * zero size or with image data that ends before its last pixel refused as Pillow refuses it (libvips decoded it). The `'openai'` mode's decoding in Pillow's modes (`decodePillowImage`) came with that mode, whose name
+ * zero size or with image data that ends before its last pixel refused as Pillow refuses it (libvips decoded it), and
+ * a grey-ramp local table over a colour global one painted with the global colours, as Pillow does. The `'openai'` mode's decoding in Pillow's modes (`decodePillowImage`) came with that mode, whose name
  * is part of every cache namespace that includes this version, so `'openai'` features are never served from
  * `'clip'` or `'exp-clip'` entries.
  */
@@ -185,7 +186,9 @@ async function decodeWaiting(
   if (fast) return fast;
   const gif = gifFirstFrame(input);
   // indices past the first frame's colour table (or with none) decode as Pillow's grey ramp, not libvips' black
-  const bytes = gif ? withGreyRampTable(input, gif.descriptor) : input;
+  const bytes = gif
+    ? withGreyRampTable(gif.greyOverColour ? withoutLocalTable(input, gif.descriptor) : input, gif.descriptor)
+    : input;
   if (gif?.fill) return decodeFilledGif(bytes, gif.fill, gif.frame);
   const meta = await toSharp(bytes).metadata();
   if (!meta.width || !meta.height) throw new Error('image has no size');
@@ -193,6 +196,21 @@ async function decodeWaiting(
   if (meta.space === 'cmyk') return { data: pillowCmykToRgb(await decodeCmyk(bytes)), width, height, channels: 3 };
   if (meta.format === 'png' && meta.depth === 'ushort') return decodeSixteenBitPng(bytes, width, height);
   return decodeWithLibvips(bytes, meta.channels !== undefined && meta.channels <= 2);
+}
+
+/**
+ * A GIF's bytes without its first frame's local colour table (`descriptor`: where the frame's image descriptor
+ * starts): the frame then uses the global one. Pillow 9.4 drops a local table that is the grey ramp (i, i, i) and
+ * paints the frame with the global table, where libvips uses the local one.
+ */
+function withoutLocalTable(b: Uint8Array, descriptor: number): Uint8Array {
+  const flags = b[descriptor + 9]!;
+  const end = descriptor + 10 + 3 * (2 << (flags & 7));
+  const out = new Uint8Array(b.length - (end - descriptor - 10));
+  out.set(b.subarray(0, descriptor + 10));
+  out[descriptor + 9] = flags & 0x78; // no table (keeps the interlace and reserved bits)
+  out.set(b.subarray(end), descriptor + 10);
+  return out;
 }
 
 /**
@@ -434,7 +452,14 @@ async function decodePillowWaiting(
   const meta = await toSharp(input).metadata();
   // Pillow opens a GIF's first frame as 'P' (resized by nearest neighbour), transparency or not, or as 'L' when
   // its colour table is the grey ramp
-  if (meta.format === 'gif') return decodeInMode(input, gifFirstFrame(input)?.palette === false ? 'L' : 'P');
+  if (meta.format === 'gif') {
+    const gif = gifFirstFrame(input);
+    if (gif?.greyOverColour)
+      throw new Error(
+        "its first frame's local colour table is the grey ramp over a colour global table: Pillow 9.4 opens it as mode 'L' holding palette data, which it cannot resize ('image has wrong mode'); decodeImage gives its RGB",
+      );
+    return decodeInMode(input, gif?.palette === false ? 'L' : 'P');
+  }
   if (meta.hasAlpha) return withAlpha(input, (meta.channels ?? 4) <= 2, meta.depth === 'ushort');
   return decodeInMode(input, 'RGB');
 }
@@ -514,10 +539,14 @@ async function withAlpha(input: Uint8Array, grey: boolean, sixteen: boolean): Pr
  * entry, or (i, i, i) without a palette. Absent when every pixel is the frame's own. `undefined` when the bytes are
  * not a GIF or the blocks cannot be read.
  */
-function gifFirstFrame(
-  b: Uint8Array,
-):
-  | { palette: boolean; fill?: [number, number, number]; frame: [number, number, number, number]; descriptor: number }
+function gifFirstFrame(b: Uint8Array):
+  | {
+      palette: boolean;
+      fill?: [number, number, number];
+      frame: [number, number, number, number];
+      descriptor: number;
+      greyOverColour: boolean;
+    }
   | undefined {
   if (b.length < 13 || b[0] !== 0x47 || b[1] !== 0x49 || b[2] !== 0x46 || b[3] !== 0x38) return undefined;
   const table = (at: number, flags: number) => b.subarray(at, at + 3 * (2 << (flags & 7)));
@@ -540,7 +569,10 @@ function gifFirstFrame(
     } else if (b[p] === 0x2c) {
       if (p + 10 > b.length) return undefined;
       const flags = b[p + 9]!;
-      const palette = (flags & 0x80 ? needed(table(p + 10, flags)) : undefined) ?? global;
+      const local = flags & 0x80 ? needed(table(p + 10, flags)) : undefined;
+      const palette = local ?? global;
+      // a grey-ramp local table, dropped by Pillow, over a global one in colour: painted with the global one
+      const greyOverColour = (flags & 0x80) !== 0 && local === undefined && global !== undefined;
       const u16 = (at: number) => b[at]! | (b[at + 1]! << 8);
       refuseIncompleteGifFrame(b, p + 10 + (flags & 0x80 ? 3 * (2 << (flags & 7)) : 0), u16(p + 5), u16(p + 7));
       // the frame's left, top, width, height against the canvas (logical screen) width and height
@@ -552,12 +584,12 @@ function gifFirstFrame(
       ];
       const covers = frame[0] === 0 && frame[1] === 0 && frame[2] >= u16(6) && frame[3] >= u16(8);
       const fillIndex = index ?? (covers ? undefined : 0);
-      if (fillIndex === undefined) return { palette: palette !== undefined, frame, descriptor: p };
+      if (fillIndex === undefined) return { palette: palette !== undefined, frame, descriptor: p, greyOverColour };
       const fill: [number, number, number] =
         palette && 3 * fillIndex + 2 < palette.length
           ? [palette[3 * fillIndex]!, palette[3 * fillIndex + 1]!, palette[3 * fillIndex + 2]!]
           : [fillIndex, fillIndex, fillIndex];
-      return { palette: palette !== undefined, fill, frame, descriptor: p };
+      return { palette: palette !== undefined, fill, frame, descriptor: p, greyOverColour };
     } else return undefined;
   }
   return undefined;
