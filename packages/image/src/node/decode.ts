@@ -273,7 +273,8 @@ async function decodePlainEightBit(
 ): Promise<DecodedImage | undefined> {
   const pixels = plain.width * plain.height;
   const scale = plain.kind === 'jpeg' && options.draft ? pillowDraftScale(plain.width, plain.height, options.draft) : 1;
-  let img = toSharp(input).removeAlpha();
+  // libvips' raw output of a grey image is sRGB (three equal bands) unless asked to keep one
+  let img = plain.grey ? toSharp(input).removeAlpha().toColourspace('b-w') : toSharp(input).removeAlpha();
   // at scale 2 sharp does not shrink on load (its rule keeps a factor of 2 for the reduce): nothing to gain
   if (scale >= 4) {
     // libvips shrinks on load (libjpeg's DCT scaling) and reduces the rest to Pillow's draft size
@@ -741,6 +742,8 @@ interface PlainEightBit {
   kind: 'jpeg' | 'png';
   width: number;
   height: number;
+  /** Grey (a PNG of colour type 0 or 4, a 1-component JPEG): decoded to one channel, as Pillow's mode L. */
+  grey: boolean;
 }
 
 /**
@@ -754,7 +757,12 @@ function plainEightBit(b: Uint8Array): PlainEightBit | undefined {
   if (b.length > 26 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) {
     // IHDR: width, height (big-endian u32), bit depth
     return b[24]! <= 8
-      ? { kind: 'png', width: u16(16) * 65536 + u16(18), height: u16(20) * 65536 + u16(22) }
+      ? {
+          kind: 'png',
+          width: u16(16) * 65536 + u16(18),
+          height: u16(20) * 65536 + u16(22),
+          grey: b[25] === 0 || b[25] === 4,
+        }
       : undefined;
   }
   if (b.length < 4 || b[0] !== 0xff || b[1] !== 0xd8) return undefined;
@@ -764,7 +772,7 @@ function plainEightBit(b: Uint8Array): PlainEightBit | undefined {
     // SOFn: precision, height, width, components
     if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc)
       return b[p + 4] === 8 && (b[p + 9] === 1 || b[p + 9] === 3)
-        ? { kind: 'jpeg', width: u16(p + 7), height: u16(p + 5) }
+        ? { kind: 'jpeg', width: u16(p + 7), height: u16(p + 5), grey: b[p + 9] === 1 }
         : undefined;
     if (m === 0xd8 || (m >= 0xd0 && m <= 0xd7) || m === 0x01) {
       p += 2;

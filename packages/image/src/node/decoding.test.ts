@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { photoLikeJpeg } from '@vlfer/test-utils';
+import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -155,6 +156,21 @@ describe("8-bit PNG decoded in JavaScript gives Pillow's bytes", () => {
       await expectPillow(f);
     });
   }
+  it('a grey PNG too large for JavaScript (libvips) stays one channel, mode L, as the small ones do', async () => {
+    // libvips' raw output of a grey PNG was sRGB: three equal bands, and decodePillowImage said mode 'RGB'
+    const grey = Uint8Array.from({ length: 400 * 400 }, (_, i) => (i * 7 + (i >> 9)) % 256); // 160,000 > 2^17 pixels
+    const file = join(mkdtempSync(join(tmpdir(), 'vlfer-png-')), 'grey-400.png');
+    const png = await sharp(grey, { raw: { width: 400, height: 400, channels: 1 } })
+      .toColourspace('b-w')
+      .png()
+      .toBuffer();
+    expect(png[25], 'PNG colour type: grey').toBe(0);
+    writeFileSync(file, png);
+    const d = await decodeImage(file);
+    expect([d.width, d.height, d.channels]).toEqual([400, 400, 1]);
+    expect(Buffer.from(d.data).equals(Buffer.from(grey))).toBe(true);
+    expect((await decodePillowImage(file)).mode).toBe('L');
+  });
   it('a PNG with a damaged chunk (CRC mismatch) or cut short is an error naming the file', async () => {
     const tmp = mkdtempSync(join(tmpdir(), 'vlfer-png-'));
     const whole = readFileSync(join(dir, 'png-rgb.png'));
