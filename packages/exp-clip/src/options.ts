@@ -213,9 +213,10 @@ export type TrainOptionUse = OptionUse<
 /**
  * Which of `evaluateZeroShot`'s dataset- and choice-specific options an evaluation uses: `split` (RAF-DB, FERPlus),
  * `frames` and `shortClip` (video datasets), `rebase` and `labelScheme` (video lists), `quantizationSample` and
- * `acceptInaccurateQuantization` (`dtype: 'int8'`), `subsetSeed` (`limit` or the int8 guard), `duplicates` and
- * `allowOutsideRoot` (datasets read from annotation rows), `extraFiles` (class folders). A command line refuses such
- * flags typed where they do not apply; `evaluateZeroShot` refuses their values other than the default.
+ * `acceptInaccurateQuantization` (`dtype: 'int8'`), `subsetSeed` (`limit` or the int8 guard), `allowOutsideRoot` and
+ * `duplicates` (datasets read from annotation rows; FERPlus keeps an image's last row itself), `extraFiles` (class
+ * folders). A command line refuses such flags typed where they do not apply; `evaluateZeroShot` refuses their values
+ * other than the default.
  */
 export function evalOptionUses(o: Pick<EvalOptionsInput, 'dataset' | 'dtype' | 'limit'>): EvalOptionUse[] {
   const format = (DATASETS as Record<string, { format: string } | undefined>)[o.dataset]?.format;
@@ -242,11 +243,18 @@ export function evalOptionUses(o: Pick<EvalOptionsInput, 'dataset' | 'dtype' | '
       applies: o.limit !== undefined || int8,
       why: "seeds the limit subset and the sample of the int8 guard (dtype 'int8'); neither is asked for",
     },
-    ...(['duplicates', 'allowOutsideRoot'] as const).map((key) => ({
-      key,
+    {
+      key: 'allowOutsideRoot',
       applies: !folders,
-      why: `dataset ${o.dataset} is read by listing its class folders: no annotation rows to repeat or to lead outside root`,
-    })),
+      why: `dataset ${o.dataset} is read by listing its class folders: no annotation rows to lead outside root`,
+    },
+    {
+      key: 'duplicates',
+      applies: !folders && format !== 'ferplus',
+      why: folders
+        ? `dataset ${o.dataset} is read by listing its class folders: no annotation rows to repeat`
+        : "FERPlus's CSV gives an image named twice the last row's label (its own rule), so no row is a duplicate",
+    },
     {
       key: 'extraFiles',
       applies: folders,
