@@ -1,6 +1,7 @@
 /** @file The `vlfer` program (commander): its subcommands, `--version` and one message style for every error. */
 import { createRequire } from 'node:module';
 import { Command } from 'commander';
+import { repeatedFlags } from '@vlfer/cli-kit';
 import { expClipCommand } from './exp-clip/commands.js';
 import { benchCommand } from './bench/commands.js';
 import { dataCommand } from './data/commands.js';
@@ -31,6 +32,7 @@ export function vlferProgram(): Command {
   const configure = (c: Command): void => {
     c.configureOutput(output);
     requiredAfterUnknown(c);
+    warnRepeatedFlags(c);
     suggestForFlagEqualsValue(c);
     // help shows a default as it is typed: `(default: model)`, not commander's JSON `(default: "model")`
     for (const o of c.options)
@@ -59,6 +61,20 @@ function requiredAfterUnknown(c: Command): void {
             code: 'commander.missingMandatoryOptionValue',
           });
     });
+}
+
+/**
+ * A flag given twice with different values takes the last (commander's rule, and a job script may override a flag
+ * set earlier): said on stderr before the command runs, so a stray duplicate in a long command line is seen.
+ */
+function warnRepeatedFlags(c: Command): void {
+  c.hook('preAction', (cmd, action) => {
+    if (action !== cmd) return;
+    let root: Command = cmd;
+    while (root.parent) root = root.parent;
+    const tokens = (root as unknown as { rawArgs?: string[] }).rawArgs ?? [];
+    for (const line of repeatedFlags(cmd, tokens)) process.stderr.write(`${NAME}: warning: ${line}\n`);
+  });
 }
 
 /**

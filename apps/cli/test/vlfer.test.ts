@@ -71,4 +71,10 @@ describe('the vlfer command', () => {
     const missing = vlfer(['hesp', 'eval']);
     expect([missing.code, missing.stderr]).toEqual([1, "vlfer: required option '--run <dir>' not specified\n"]);
   });
+  it('a flag given twice with different values takes the last, with a warning before the command runs', () => {
+    const twice = vlfer(['hesp', 'eval', '--run', '/nonexistent/a', '--run=/nonexistent/b']);
+    expect(twice.stderr).toMatch(
+      /^vlfer: warning: --run given 2 times \(\/nonexistent\/a, then \/nonexistent\/b\): the last is used\nvlfer: --run: .*\/nonexistent\/b/,
+    );
+  });
 });

@@ -15,6 +15,8 @@ import {
   onParentExit,
   terminalSafe,
   progressBars,
+  refuseInapplicableFlags,
+  repeatedFlags,
   runMain,
   shardFlag,
 } from './index.js';
@@ -231,5 +233,45 @@ describe('parent watch', () => {
     vi.advanceTimersByTime(5000);
     expect(gone).toHaveLength(1);
     expect(stays).toEqual([]);
+  });
+});
+
+describe('flags given twice, and flags that do not apply', () => {
+  const cmd = () =>
+    new Command('eval')
+      .option('--lr <x>')
+      .option('--cache-dir <dir>')
+      .option('--no-cache')
+      .option('--overwrite')
+      .option('--dtype <d>', 'dtype', 'fp32')
+      .option('--subset-seed <n>')
+      .exitOverride();
+  it('repeatedFlags names each flag given with different values, in order, and nothing else', () => {
+    const argv = [
+      'node',
+      'vlfer',
+      'eval',
+      '--lr',
+      '0.1',
+      '--overwrite',
+      '--lr=0.01',
+      '--overwrite',
+      '--cache-dir',
+      'a',
+    ];
+    expect(repeatedFlags(cmd(), [...argv, '--cache-dir', 'a', '--', '--lr', '5'])).toEqual([
+      '--lr given 2 times (0.1, then 0.01): the last is used',
+    ]);
+    // the same value twice, a switch twice: nothing to say
+    expect(repeatedFlags(cmd(), ['--overwrite', '--overwrite', '--lr', '1', '--lr', '1'])).toEqual([]);
+  });
+  it('refuseInapplicableFlags says a library option and its quoted value as the flag', () => {
+    const c = cmd();
+    c.parse(['--subset-seed', '3'], { from: 'user' });
+    expect(() =>
+      refuseInapplicableFlags(c, [['subsetSeed', false, "seeds the sample of the int8 guard (dtype 'int8')"]]),
+    ).toThrow('--subset-seed: seeds the sample of the int8 guard (--dtype int8)');
+    // typed at all is what counts; a default never is
+    expect(() => refuseInapplicableFlags(c, [['dtype', false, 'never']])).not.toThrow();
   });
 });

@@ -402,6 +402,34 @@ export function refuseInapplicableFlags(
 }
 
 /**
+ * The options of `cmd` given more than once with different values among the command-line `tokens` (commander keeps
+ * the last): `--lr 0.1 … --lr 0.01` in a long job script, or `--cache-dir a … --no-cache`. Overriding a flag set
+ * earlier in a script is legitimate, so the caller warns rather than refuses. Tokens after `--` are operands.
+ * @returns one line per option: `--lr given 2 times (0.1, then 0.01): the last is used`
+ */
+export function repeatedFlags(cmd: Command, tokens: readonly string[]): string[] {
+  const seen = new Map<string, { flag: string; said: string[] }>();
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i]!;
+    if (token === '--') break;
+    if (!token.startsWith('--')) continue;
+    const eq = token.indexOf('=');
+    const flag = eq > 0 ? token.slice(0, eq) : token;
+    const option = cmd.options.find((o) => o.long === flag);
+    if (!option) continue;
+    const takesValue = option.required || option.optional;
+    const value = eq > 0 ? token.slice(eq + 1) : takesValue && i + 1 < tokens.length ? tokens[++i]! : undefined;
+    const key = option.attributeName();
+    const entry = seen.get(key) ?? { flag, said: [] };
+    entry.said.push(value === undefined ? flag : entry.flag === flag ? value : `${flag} ${value}`);
+    seen.set(key, entry);
+  }
+  return [...seen.values()]
+    .filter(({ said }) => new Set(said).size > 1)
+    .map(({ flag, said }) => `${flag} given ${said.length} times (${said.join(', then ')}): the last is used`);
+}
+
+/**
  * Refuse a directory flag (option key → flag) that names a file: it would fail later, naming no flag.
  * @throws Error `--cache-dir: f.csv is a file; expected a directory (created if missing)`
  */
