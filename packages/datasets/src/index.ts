@@ -51,6 +51,8 @@ export {
   parseRafDbListText,
   rafDbListLine,
   parseAffectNetCsvText,
+  parseAffectNetExpNpy,
+  affectNetLabel,
   affectNetRecords,
   AFFECTNET_COLUMNS,
   parseFerPlusCsvText,

@@ -573,23 +573,97 @@ export function parseAffectNetCsvText(
     const path = affectNetPath(r, file, options.allowOutsideRoot ?? false);
     // every row, those left out too: an image listed as category 8 and again as 1 contradicts itself either way
     if (dups.check(path, native, r.line)) continue;
-    const label = native <= 7 ? nativeToLabelId('affectnet', native, labelSet) : undefined;
-    if (label === undefined) {
-      const cat = native <= 7 ? NATIVE_LABELS.affectnet.names[native]! : AFFECTNET_EXTRA[native - 8]!;
-      if (outOfSet === 'drop') {
-        drops.add(`expression ${native} (${cat}) not in ${labelSet.id}`);
-        continue;
-      }
-      throw new DataFormatError({
-        file,
-        line: r.line,
-        field: 'expression',
-        message: `category ${native} (${cat}) is not in ${labelSet.id}; pass outOfSet: 'drop' to leave such rows out`,
-      });
-    }
-    entries.push({ path, label, line: r.line });
+    const label = affectNetLabel(native, labelSet, outOfSet, drops, { file, line: r.line, field: 'expression' });
+    if (label !== undefined) entries.push({ path, label, line: r.line });
   }
   return { entries, dropped: drops.list(), labelSet };
+}
+
+/**
+ * An AffectNet category (0..10, `NATIVE_LABELS.affectnet` then 8 None, 9 Uncertain, 10 Non-Face) as a class id of
+ * `labelSet`: one outside it (and Contempt for 7 classes) is counted in `drops` with `outOfSet: 'drop'` (returns
+ * undefined), else refused naming `where`.
+ * @throws DataFormatError `category 8 (none) is not in basic-7; pass outOfSet: 'drop' to leave such rows out`
+ */
+export function affectNetLabel(
+  native: number,
+  labelSet: LabelSet,
+  outOfSet: 'error' | 'drop',
+  drops: DropCounter,
+  where: { file: string; line?: number; field?: string },
+): number | undefined {
+  const label = native <= 7 ? nativeToLabelId('affectnet', native, labelSet) : undefined;
+  if (label !== undefined) return label;
+  const cat = native <= 7 ? NATIVE_LABELS.affectnet.names[native]! : AFFECTNET_EXTRA[native - 8]!;
+  if (outOfSet === 'drop') {
+    drops.add(`expression ${native} (${cat}) not in ${labelSet.id}`);
+    return undefined;
+  }
+  throw new DataFormatError({
+    ...where,
+    message: `category ${native} (${cat}) is not in ${labelSet.id}; pass outOfSet: 'drop' to leave such ${where.line === undefined ? 'images' : 'rows'} out`,
+  });
+}
+
+/** NumPy dtypes of a one-value `.npy` label: strings (`<U`, `|S`), integers and floats, either byte order. */
+const NPY_NUMBER = /^([<>|=])([iuf])([1248])$/;
+
+/**
+ * The one value of a small `.npy` file as an AffectNet category, as the `*_exp.npy` annotations of AffectNet's
+ * train_set/val_set release hold it: a 0-d (or one-element) array of a string (`<U1` '3', `|S2` b'10'), an integer
+ * or an integral float. NPY format versions 1 to 3; C or Fortran order is the same for one value.
+ * @throws DataFormatError naming the file for anything else, or a category outside 0..10
+ */
+export function parseAffectNetExpNpy(bytes: Uint8Array, file: string): number {
+  const bad = (message: string) => new DataFormatError({ file, message });
+  const magic = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
+  if (bytes.length < 10 || magic.some((m, i) => bytes[i] !== m)) throw bad('is not a NumPy .npy file');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const major = bytes[6]!;
+  if (major < 1 || major > 3) throw bad(`has .npy format version ${major}; expected 1, 2 or 3`);
+  const [lenSize, headerLen] = major === 1 ? [2, view.getUint16(8, true)] : [4, view.getUint32(8, true)];
+  const start = 8 + lenSize + headerLen;
+  if (start > bytes.length) throw bad('ends inside its .npy header');
+  const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(8 + lenSize, start));
+  const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
+  const shape = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
+  const dims = (shape ?? 'x')
+    .split(',')
+    .map((d) => d.trim())
+    .filter(Boolean);
+  if (!descr || shape === undefined || dims.some((d) => d !== '1'))
+    throw bad(`holds ${descr ?? 'an unknown dtype'} of shape (${shape ?? '?'}); expected one value (shape () or (1,))`);
+  const data = bytes.subarray(start);
+  let text: string;
+  const str = /^([<>|=])([US])(\d+)$/.exec(descr);
+  const num = NPY_NUMBER.exec(descr);
+  if (str) {
+    const n = Number(str[3]) * (str[2] === 'U' ? 4 : 1);
+    if (data.length < n) throw bad(`ends inside its ${descr} value`);
+    const little = str[1] !== '>';
+    const chars =
+      str[2] === 'U'
+        ? Array.from({ length: n / 4 }, (_, k) =>
+            new DataView(data.buffer, data.byteOffset + 4 * k, 4).getUint32(0, little),
+          )
+        : Array.from(data.subarray(0, n));
+    text = String.fromCodePoint(...chars.filter((c) => c !== 0));
+  } else if (num) {
+    const size = Number(num[3]);
+    if (data.length < size) throw bad(`ends inside its ${descr} value`);
+    const dv = new DataView(data.buffer, data.byteOffset, size);
+    const little = num[1] !== '>';
+    const read = {
+      i: [dv.getInt8, dv.getInt16, dv.getInt32, dv.getBigInt64],
+      u: [dv.getUint8, dv.getUint16, dv.getUint32, dv.getBigUint64],
+      f: [undefined, undefined, dv.getFloat32, dv.getFloat64],
+    }[num[2] as 'i' | 'u' | 'f'][Math.log2(size)];
+    if (!read) throw bad(`holds dtype ${descr}; expected a string, an integer or a float32/float64`);
+    text = String((read as (this: DataView, at: number, little: boolean) => number | bigint).call(dv, 0, little));
+  } else throw bad(`holds dtype ${descr}; expected a string, an integer or a float`);
+  if (!/^\s*(?:10|[0-9])(?:\.0*)?\s*$/.test(text))
+    throw bad(`holds ${quoteInput(text)}; expected an AffectNet expression category 0..10`);
+  return Number.parseInt(text, 10);
 }
 
 export const FERPLUS_USAGES = ['Training', 'PublicTest', 'PrivateTest'] as const;

@@ -3,7 +3,8 @@ import type { LabelScheme } from './parsers.js';
 import type { HespSplitDataset } from './open-set-splits.js';
 
 /** How a dataset is stored on disk, i.e. which loader reads it. */
-export type DatasetFormat = 'image-folder' | 'raf-db' | 'affectnet' | 'ferplus' | 'video-list' | 'video-folder';
+export type DatasetFormat =
+  'image-folder' | 'raf-db' | 'affectnet' | 'affectnet-npy' | 'ferplus' | 'video-list' | 'video-folder';
 
 export interface DatasetInfo {
   format: DatasetFormat;
@@ -69,6 +70,22 @@ export const DATASETS = {
     labelSet: 'basic-8',
     annotations: 'required',
     description: 'AffectNet CSV, 8 classes',
+  },
+  'affectnet7-npy': {
+    format: 'affectnet-npy',
+    media: 'image',
+    classes: 7,
+    labelSet: 'basic-7',
+    annotations: 'none',
+    description: "AffectNet's train_set/val_set release (images/, annotations/<id>_exp.npy), 7 classes",
+  },
+  'affectnet8-npy': {
+    format: 'affectnet-npy',
+    media: 'image',
+    classes: 8,
+    labelSet: 'basic-8',
+    annotations: 'none',
+    description: "AffectNet's train_set/val_set release (images/, annotations/<id>_exp.npy), 8 classes",
   },
   ferplus: {
     format: 'ferplus',

@@ -78,4 +78,17 @@ describe('loadEvalData stages', () => {
       /give FER2013Test\/label\.csv \(FER2013Valid's PublicTest rows are neither split\)/,
     );
   });
+  it("AffectNet's npy release: its images labelled by their _exp.npy, contempt and None dropped and counted", async () => {
+    const root = join(import.meta.dirname, '..', '..', 'datasets', 'test-data', 'affectnet-npy', 'val_set');
+    const d = await loadEvalData(opts({ dataset: 'affectnet7-npy', root }), null);
+    expect([d.items.length, d.labelSet.id, d.dropped.map((x) => x.count)]).toEqual([7, 'basic-7', [1, 1]]);
+    expect((await loadEvalData(opts({ dataset: 'affectnet8-npy', root }), null)).items).toHaveLength(8);
+    // read from its root alone: no annotation file, no class folders, no out inside it
+    for (const [o, refused] of [
+      [{ annotations: join(work, 'a.csv') }, /'annotations' .*takes no annotation file/],
+      [{ folderIds: 'affectnet' }, /'folderIds' .*folderIds names class folders/],
+      [{ out: join(root, 'results') }, /'out' .*lies inside the dataset's root/],
+    ] as const)
+      await expect(loadEvalData(opts({ dataset: 'affectnet7-npy', root, ...o }), null)).rejects.toThrow(refused);
+  });
 });

@@ -15,6 +15,7 @@ import {
   checkRootDir,
   ferPlusFolderUsage,
   loadAffectNetCsv,
+  loadAffectNetNpy,
   loadFerPlusCsv,
   loadImageFolder,
   loadRafDb,
@@ -117,6 +118,16 @@ const LOADERS: Record<DatasetFormat, (c: LoaderContext) => Promise<LoadedEvalSet
       ...dup,
     }),
   }),
+  'affectnet-npy': async ({ options, info, given }) => ({
+    kind: 'images',
+    loaded: await loadAffectNetNpy({
+      root: options.root,
+      classes: info.classes ?? 7,
+      ...given,
+      outOfSet: 'drop',
+      extraFiles: options.extraFiles,
+    }),
+  }),
   ferplus: async ({ options, need, given, dup }) => {
     const csv = need();
     const usage = options.split === 'test' ? 'PrivateTest' : 'Training';
@@ -163,21 +174,21 @@ export function foldAnnotations(options: Pick<EvalOptions, 'annotations'>, fold:
 }
 
 /**
- * A class-folder dataset reads no list: an annotation file would be recorded in config.resolved.json as if it chose
- * the items, and folds name list files; and every folder under its root is data, so `out` may not lie there. A dataset
- * read from its annotations has no class folders to name by ids (`folderIds`).
+ * A class-folder dataset (or AffectNet's npy release, read from its root alone) reads no list: an annotation file
+ * would be recorded in config.resolved.json as if it chose the items, and folds name list files; and every folder
+ * under its root is data, so `out` may not lie there. A dataset read from its annotations has no class folders to
+ * name by ids (`folderIds`).
  * @throws InvalidArgumentError naming `out`, `annotations`, `folds` or `folderIds`
  */
 function refuseListOptions(options: EvalOptions, info: DatasetInfo): void {
-  if (info.format !== 'image-folder' && info.format !== 'video-folder') {
-    if (options.folderIds)
-      throw new InvalidArgumentError({
-        functionName: 'loadEvalData',
-        argument: 'folderIds',
-        message: `dataset ${options.dataset} is read from its annotations (${info.description}), whose labels are read as the dataset's own; folderIds names class folders, which it has none of`,
-      });
-    return;
-  }
+  const folders = info.format === 'image-folder' || info.format === 'video-folder';
+  if (!folders && options.folderIds)
+    throw new InvalidArgumentError({
+      functionName: 'loadEvalData',
+      argument: 'folderIds',
+      message: `dataset ${options.dataset} is read from its annotations (${info.description}), whose labels are read as the dataset's own; folderIds names class folders, which it has none of`,
+    });
+  if (!folders && info.annotations !== 'none') return; // read from its list: any out will do
   const rel = options.out === undefined ? '..' : relative(resolve(options.root), resolve(options.out));
   if (rel === '' || (!rel.startsWith('..') && !isAbsolute(rel)))
     throw new InvalidArgumentError({
@@ -190,7 +201,7 @@ function refuseListOptions(options: EvalOptions, info: DatasetInfo): void {
     throw new InvalidArgumentError({
       functionName: 'loadEvalData',
       argument: given,
-      message: `dataset ${options.dataset} is read from the class folders under root (${info.description}); it takes no annotation file${given === 'folds' ? ' and has no folds' : ''}`,
+      message: `dataset ${options.dataset} is read from ${folders ? 'the class folders' : 'the files'} under root (${info.description}); it takes no annotation file${given === 'folds' ? ' and has no folds' : ''}`,
     });
 }
 

@@ -143,6 +143,8 @@ describe('options an evaluation would not use', () => {
       'duplicates',
     ]);
     expect(unused({ dataset: 'ferplus', limit: 4 })).toContain('duplicates'); // its CSV keeps an image's last row
+    // AffectNet's npy release: its images listed, one annotation file each
+    expect(unused({ dataset: 'affectnet7-npy', limit: 4 }).slice(-2)).toEqual(['allowOutsideRoot', 'duplicates']);
     expect(unused({ dataset: 'raf-db', limit: 4 })).toEqual([
       'frames',
       'shortClip',

@@ -225,6 +225,8 @@ export function evalOptionUses(o: Pick<EvalOptionsInput, 'dataset' | 'dtype' | '
   const noList = `dataset ${o.dataset} reads no annotation list of frame directories (video-list datasets do)`;
   const int8 = o.dtype === 'int8';
   const folders = format === 'image-folder' || format === 'video-folder';
+  // AffectNet's npy release: one annotation file per image, found by the image's name under root
+  const perImage = format === 'affectnet-npy';
   const guard = "applies to dtype 'int8' only (the fp32/int8 guard)";
   return [
     {
@@ -245,19 +247,20 @@ export function evalOptionUses(o: Pick<EvalOptionsInput, 'dataset' | 'dtype' | '
     },
     {
       key: 'allowOutsideRoot',
-      applies: !folders,
-      why: `dataset ${o.dataset} is read by listing its class folders: no annotation rows to lead outside root`,
+      applies: !folders && !perImage,
+      why: `dataset ${o.dataset} is read by listing ${folders ? 'its class folders' : 'its images'}: no annotation rows to lead outside root`,
     },
     {
       key: 'duplicates',
-      applies: !folders && format !== 'ferplus',
-      why: folders
-        ? `dataset ${o.dataset} is read by listing its class folders: no annotation rows to repeat`
-        : "FERPlus's CSV gives an image named twice the last row's label (its own rule), so no row is a duplicate",
+      applies: !folders && !perImage && format !== 'ferplus',
+      why:
+        folders || perImage
+          ? `dataset ${o.dataset} is read by listing ${folders ? 'its class folders' : 'its images'}: no annotation rows to repeat`
+          : "FERPlus's CSV gives an image named twice the last row's label (its own rule), so no row is a duplicate",
     },
     {
       key: 'extraFiles',
-      applies: folders,
+      applies: folders || perImage,
       why: `dataset ${o.dataset} is read from its annotation rows, not by listing class folders`,
     },
   ];

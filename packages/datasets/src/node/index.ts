@@ -11,6 +11,8 @@ export { loadVideoList, listFrames, realPath, unsetLabelScheme } from './video-l
 export { checkRootDir } from './scan-errors.js';
 export type { RafDbOptions, AffectNetOptions, FerPlusOptions } from './tabular.js';
 export { loadRafDb, loadAffectNetCsv, loadFerPlusCsv, ferPlusFolderUsage } from './tabular.js';
+export type { AffectNetNpyOptions } from './affectnet-npy.js';
+export { loadAffectNetNpy } from './affectnet-npy.js';
 export type { Fer2013ExportOptions, Fer2013ExportResult } from './fer2013-export.js';
 export { exportFer2013Csv } from './fer2013-export.js';
 export type { LabelSetChoice } from './label-set-file.js';
