@@ -7,6 +7,7 @@ import {
   runStepsSync,
   AbortedError,
   parseOptions,
+  refuseUnusedOptions,
   quoteInput,
   quoteJson,
   displayPath,
@@ -500,5 +501,23 @@ describe('parseOptions', () => {
       safeParse: () => ({ success: false as const, error: { issues: [{ ...issues[2]!, minimum: 3 }] } }),
     };
     expect(() => parseOptions(other, { name: 'ab' }, 'f')).toThrow('name: Too small: expected string to have >=1');
+  });
+  it('refuseUnusedOptions: an unused option at another value than its default, each named; defaults and unset pass', () => {
+    // a shape as zod's: parsing undefined gives the default (or undefined for an optional option)
+    const shape = {
+      frames: { safeParse: () => ({ success: true, data: 16 }) },
+      rebase: { safeParse: () => ({ success: true, data: undefined }) },
+    };
+    const uses = [
+      { key: 'frames', applies: false, why: 'images, not clips' },
+      { key: 'rebase', applies: false, why: 'no list' },
+    ];
+    expect(() => refuseUnusedOptions('f', shape, uses, { frames: 16 })).not.toThrow();
+    expect(() => refuseUnusedOptions('f', shape, uses, {})).not.toThrow();
+    expect(() => refuseUnusedOptions('f', shape, uses, { frames: 8, rebase: { from: 'a', to: 'b' } })).toThrow(
+      'invalid options:\n  frames: images, not clips; got 8\n  rebase: no list; got {"from":"a","to":"b"}',
+    );
+    const applies = uses.map((u) => ({ ...u, applies: true }));
+    expect(() => refuseUnusedOptions('f', shape, applies, { frames: 8 })).not.toThrow();
   });
 });
