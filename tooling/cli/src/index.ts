@@ -403,7 +403,7 @@ export function refuseInapplicableFlags(
 
 /**
  * The options of `cmd` given more than once with different values among the command-line `tokens` (commander keeps
- * the last): `--lr 0.1 … --lr 0.01` in a long job script, or `--cache-dir a … --no-cache`. Overriding a flag set
+ * the last): `--lr 0.1 … --lr 0.01` in a long job script, or `--charts … --no-charts`. Overriding a flag set
  * earlier in a script is legitimate, so the caller warns rather than refuses. Tokens after `--` are operands.
  * @returns one line per option: `--lr given 2 times (0.1, then 0.01): the last is used`
  */

@@ -597,21 +597,23 @@ function gifFirstFrame(b: Uint8Array):
 }
 
 /**
- * Refuse a GIF's first frame that Pillow 9.4 refuses where libvips decodes it: one of zero width or height ("tile
- * cannot extend outside image"; at the left edge a zero width reads as the whole canvas), and one whose image data
- * ends or breaks before every pixel of the frame ("image file is truncated"), which libvips fills with black.
+ * Refuse a GIF's first frame whose pixels Pillow 9.4 does not take from the frame's own data, where libvips decodes
+ * it (black where data is missing): one of zero width or height (Pillow raises "tile cannot extend outside image";
+ * a zero width at the left edge it reads as the whole canvas), and one whose image data ends or breaks before every
+ * pixel of the frame (Pillow raises "image file is truncated", or, where the file goes on, reads the bytes after the
+ * frame's data as more of it). Neither libvips' pixels nor Pillow's are the image's: the file is refused, saying so.
  * @param lzw where the frame's image data (its LZW minimum code size byte) starts
  * @throws Error saying which
  */
 function refuseIncompleteGifFrame(b: Uint8Array, lzw: number, width: number, height: number): void {
   if (width === 0 || height === 0)
     throw new Error(
-      `its first frame is ${width}×${height} pixels: no image (Pillow 9.4 refuses it, or at the left edge reads the whole canvas instead)`,
+      `its first frame is ${width}×${height} pixels: no image (Pillow 9.4 refuses it, or at the left edge reads the frame's data as the whole canvas)`,
     );
   const pixels = gifLzwPixels(b, lzw, width * height);
   if (pixels < width * height)
     throw new Error(
-      `its first frame's image data ends after ${pixels} of its ${width}×${height} pixels (truncated or broken LZW data; Pillow 9.4 raises "image file is truncated")`,
+      `its first frame's image data ends after ${pixels} of its ${width}×${height} pixels (truncated or broken LZW data: Pillow 9.4 raises "image file is truncated", or takes the missing pixels from the bytes after the frame's data)`,
     );
 }
 
