@@ -262,8 +262,11 @@ describe('flags given twice, and flags that do not apply', () => {
     expect(repeatedFlags(cmd(), [...argv, '--cache-dir', 'a', '--', '--lr', '5'])).toEqual([
       '--lr given 2 times (0.1, then 0.01): the last is used',
     ]);
-    // the same value twice, a switch twice: nothing to say
+    // the same value twice, a switch twice, one value spelled two ways (as the option parses it): nothing to say
     expect(repeatedFlags(cmd(), ['--overwrite', '--overwrite', '--lr', '1', '--lr', '1'])).toEqual([]);
+    const parsed = new Command('eval').option('--lr <x>', 'lr', (v) => Number(v));
+    expect(repeatedFlags(parsed, ['--lr', '0.10', '--lr', '1e-1'])).toEqual([]);
+    expect(repeatedFlags(parsed, ['--lr', '0.1', '--lr', '0.01'])).toHaveLength(1);
   });
   it('refuseInapplicableFlags says a library option and its quoted value as the flag', () => {
     const c = cmd();

@@ -408,7 +408,16 @@ export function refuseInapplicableFlags(
  * @returns one line per option: `--lr given 2 times (0.1, then 0.01): the last is used`
  */
 export function repeatedFlags(cmd: Command, tokens: readonly string[]): string[] {
-  const seen = new Map<string, { flag: string; said: string[] }>();
+  const seen = new Map<string, { flag: string; said: string[]; meant: string[] }>();
+  // a value as the option parses it (`--prompts 1` and `--prompts class_name` mean one prompt type)
+  const meaning = (option: Command['options'][number], flag: string, value: string | undefined) => {
+    if (value === undefined || !option.parseArg) return `${flag} ${value ?? ''}`;
+    try {
+      return `${flag} ${JSON.stringify(option.parseArg(value, undefined))}`;
+    } catch {
+      return `${flag} ${value}`; // commander reports the bad value itself
+    }
+  };
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i]!;
     if (token === '--') break;
@@ -420,12 +429,13 @@ export function repeatedFlags(cmd: Command, tokens: readonly string[]): string[]
     const takesValue = option.required || option.optional;
     const value = eq > 0 ? token.slice(eq + 1) : takesValue && i + 1 < tokens.length ? tokens[++i]! : undefined;
     const key = option.attributeName();
-    const entry = seen.get(key) ?? { flag, said: [] };
+    const entry = seen.get(key) ?? { flag, said: [], meant: [] };
     entry.said.push(value === undefined ? flag : entry.flag === flag ? value : `${flag} ${value}`);
+    entry.meant.push(meaning(option, flag, value));
     seen.set(key, entry);
   }
   return [...seen.values()]
-    .filter(({ said }) => new Set(said).size > 1)
+    .filter(({ meant }) => new Set(meant).size > 1)
     .map(({ flag, said }) => `${flag} given ${said.length} times (${said.join(', then ')}): the last is used`);
 }
 
