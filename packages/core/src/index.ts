@@ -65,6 +65,8 @@ export {
   laterCheckpointNote,
 } from './describe.js';
 export type { FeatureProjection } from './projection.js';
+export type { NpyHeader } from './npy.js';
+export { parseNpyHeader } from './npy.js';
 export type { SafetensorsTensor, SafetensorsFile, SafetensorsEntry, SafetensorsIndex } from './safetensors.js';
 export {
   decodeSafetensors,

@@ -1,4 +1,12 @@
-import { checkOneOf, DataFormatError, InvalidArgumentError, quoteInput, textLines, type LabelSet } from '@vlfer/core';
+import {
+  checkOneOf,
+  DataFormatError,
+  InvalidArgumentError,
+  parseNpyHeader,
+  quoteInput,
+  textLines,
+  type LabelSet,
+} from '@vlfer/core';
 import { csvRecords, type CsvRecord, parseCount, parseCsvRows, parseCsvText, requireColumns } from './csv.js';
 import {
   BASIC_7,
@@ -616,24 +624,12 @@ const NPY_NUMBER = /^([<>|=])([iuf])([1248])$/;
  */
 export function parseAffectNetExpNpy(bytes: Uint8Array, file: string): number {
   const bad = (message: string) => new DataFormatError({ file, message });
-  const magic = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
-  if (bytes.length < 10 || magic.some((m, i) => bytes[i] !== m)) throw bad('is not a NumPy .npy file');
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const major = bytes[6]!;
-  if (major < 1 || major > 3) throw bad(`has .npy format version ${major}; expected 1, 2 or 3`);
-  const [lenSize, headerLen] = major === 1 ? [2, view.getUint16(8, true)] : [4, view.getUint32(8, true)];
-  const start = 8 + lenSize + headerLen;
-  if (start > bytes.length) throw bad('ends inside its .npy header');
-  const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(8 + lenSize, start));
-  const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
-  const shape = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
-  const dims = (shape ?? 'x')
-    .split(',')
-    .map((d) => d.trim())
-    .filter(Boolean);
-  if (!descr || shape === undefined || dims.some((d) => d !== '1'))
-    throw bad(`holds ${descr ?? 'an unknown dtype'} of shape (${shape ?? '?'}); expected one value (shape () or (1,))`);
-  const data = bytes.subarray(start);
+  const { descr, shape, dataOffset } = parseNpyHeader(bytes, file);
+  if (shape.some((d) => d !== '1'))
+    throw bad(
+      `holds ${descr} of shape (${shape.join(', ')}${shape.length === 1 ? ',' : ''}); expected one value (shape () or (1,))`,
+    );
+  const data = bytes.subarray(dataOffset);
   let text: string;
   const str = /^([<>|=])([US])(\d+)$/.exec(descr);
   const num = NPY_NUMBER.exec(descr);

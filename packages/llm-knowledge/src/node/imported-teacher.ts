@@ -1,5 +1,5 @@
 import { basename, extname, isAbsolute, join, resolve } from 'node:path';
-import { DataFormatError, decodeSafetensors, float16ToNumber, textLines } from '@vlfer/core';
+import { DataFormatError, decodeSafetensors, float16ToNumber, parseNpyHeader, textLines } from '@vlfer/core';
 import { hashBytes, readBytesFile, readJsonLines, readTextFile } from '@vlfer/core/node';
 import { validateTarget, type Teacher } from '../teacher.js';
 
@@ -36,32 +36,18 @@ export function parseNpy(bytes: Uint8Array, file: string): { dims: [number, numb
     throw new DataFormatError({ file, message });
   };
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (b.length < 10 || b[0] !== 0x93 || b.subarray(1, 6).toString('latin1') !== 'NUMPY')
-    fail('not a .npy file (bad magic)');
-  const major = b[6]!;
-  if (major < 1 || major > 3) fail(`.npy format version ${major} is not supported (1, 2, 3)`);
-  if (major > 1 && b.length < 12) fail('truncated .npy header');
-  const headerLen = major === 1 ? b.readUInt16LE(8) : b.readUInt32LE(8);
-  const start = major === 1 ? 10 : 12;
-  if (start + headerLen > b.length) fail(`the .npy header (${headerLen} bytes) runs past the end of the file`);
-  const header = b.subarray(start, start + headerLen).toString(major === 3 ? 'utf8' : 'latin1');
-  const descr = /'descr':\s*'([<>|=]?)([a-z])(\d+)'/.exec(header);
-  const fortran = /'fortran_order':\s*True/.test(header);
-  const shape = /'shape':\s*\(([^)]*)\)/.exec(header);
-  if (!descr || !shape) fail(`cannot parse the .npy header ${JSON.stringify(header.trim().slice(0, 200))}`);
-  const width = Number(descr![3]);
-  if (descr![1] === '>' || descr![2] !== 'f' || ![2, 4, 8].includes(width))
-    fail(`dtype ${descr![0]} not supported; expected little-endian float16/32/64`);
-  if (fortran) fail('fortran_order arrays are not supported; save with np.ascontiguousarray');
-  const parts = shape![1]!
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
+  const h = parseNpyHeader(bytes, file);
+  const descr = /^([<>|=]?)([a-z])(\d+)$/.exec(h.descr);
+  const width = Number(descr?.[3]);
+  if (!descr || descr[1] === '>' || descr[2] !== 'f' || ![2, 4, 8].includes(width))
+    fail(`dtype ${h.descr} not supported; expected little-endian float16/32/64`);
+  if (h.fortranOrder) fail('fortran_order arrays are not supported; save with np.ascontiguousarray');
+  const parts = h.shape;
   if (parts.length !== 2 || !parts.every((p) => /^\d{1,12}$/.test(p)))
-    fail(`expected a 2-D [N, E] array, got shape (${shape![1]})`);
+    fail(`expected a 2-D [N, E] array, got shape (${parts.join(', ')})`);
   const dims = parts.map(Number) as [number, number];
   const count = dims[0] * dims[1];
-  const off = start + headerLen;
+  const off = h.dataOffset;
   if (!Number.isSafeInteger(count * width) || b.length < off + count * width)
     fail(`the file is shorter than its shape (${dims.join(' × ')}) says`);
   const data = new Float32Array(count);
