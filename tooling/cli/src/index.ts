@@ -380,7 +380,7 @@ export function refuseEmptyPaths(o: Record<string, unknown>, flags: Readonly<Rec
 /**
  * Refuse an option typed on the command line (commander's value source 'cli') that the run would not use, naming its
  * flag and why: accepted, it did nothing, yet a run records its options as choices. `rules`: the option's key (its
- * attribute name), whether it applies, and why it does not (a library's words: the options it names, `dtype 'int8'`
+ * attribute name, or a library option's name that `flags` spells as this command's flag), whether it applies, and why it does not (a library's words: the options it names, `dtype 'int8'`
  * or `selectOn`, are said as this command's flags, `--dtype int8`, with `flags` for those spelled otherwise).
  * @throws InvalidArgumentError `--split: dataset image-folder has no train/test split to choose (…)`
  */
@@ -390,8 +390,11 @@ export function refuseInapplicableFlags(
   flags: Readonly<Record<string, string>> = {},
 ): void {
   for (const [key, applies, why] of rules) {
-    if (applies || cmd.getOptionValueSource(key) !== 'cli') continue;
-    const flag = cmd.options.find((o) => o.attributeName() === key)?.long ?? key;
+    // a library option spelled otherwise on this command line (`teacherKeys` → `--keys`) by its flag
+    const option =
+      cmd.options.find((o) => o.attributeName() === key) ?? cmd.options.find((o) => o.long === flagOf(key, flags));
+    if (applies || !option || cmd.getOptionValueSource(option.attributeName()) !== 'cli') continue;
+    const flag = option.long ?? key;
     const known = cmd.options.flatMap((o) => (o.long ? [o.long] : []));
     // an option with its value, `dtype 'int8'`, as the command line spells it: `--dtype int8`
     const said = why.replace(/\b([a-z][A-Za-z0-9]*) '([^'\s]*)'/g, (whole, name: string, value: string) =>

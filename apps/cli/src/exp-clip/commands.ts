@@ -10,15 +10,7 @@ import {
   refuseInapplicableFlags,
   shardFromFlags,
 } from '@vlfer/cli-kit';
-import {
-  evalOptionUses,
-  evaluateZeroShot,
-  formatEvalTable,
-  trainHead,
-  trainOptionUses,
-  type EvalOptionUse,
-  type TrainOptionUse,
-} from '@vlfer/exp-clip';
+import { evalOptionUses, evaluateZeroShot, formatEvalTable, trainHead, trainOptionUses } from '@vlfer/exp-clip';
 import type { OptimizerName } from '@vlfer/losses';
 import type { DatasetId } from '@vlfer/datasets';
 import { configureModels, type ClipDtype } from '@vlfer/encoders/node';
@@ -34,10 +26,6 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
  * @throws InvalidArgumentError `--teacher-url: for --teacher http; --teacher import reads --targets`
  */
 function refuseUnusedTrainFlags(cmd: Command, o: Record<string, unknown>): void {
-  const attribute: Partial<Record<TrainOptionUse['key'], string>> = {
-    teacherKeys: 'keys',
-    teacherTimeoutMs: 'teacherTimeout',
-  };
   const source = String((o.teacher === 'import' ? o.targets : o.teacherUrl) ?? '');
   const uses = trainOptionUses({
     teacher: o.teacher as 'import' | 'http',
@@ -49,7 +37,7 @@ function refuseUnusedTrainFlags(cmd: Command, o: Record<string, unknown>): void 
     [
       ['teacherUrl', o.teacher !== 'import', 'for --teacher http; --teacher import reads --targets'],
       ['targets', o.teacher !== 'http', 'for --teacher import; --teacher http asks --teacher-url'],
-      ...uses.map(({ key, applies, why }) => [attribute[key] ?? key, applies, why] as const),
+      ...uses.map(({ key, applies, why }) => [key, applies, why] as const),
     ],
     FLAG_NAMES,
   );
@@ -62,10 +50,6 @@ function refuseUnusedTrainFlags(cmd: Command, o: Record<string, unknown>): void 
  * @throws InvalidArgumentError `--split: dataset image-folder has no train/test split to choose (…)`
  */
 function refuseUnusedEvalFlags(cmd: Command, o: Record<string, unknown>): void {
-  const attribute: Partial<Record<EvalOptionUse['key'], string>> = {
-    quantizationSample: 'int8GuardSample',
-    acceptInaccurateQuantization: 'acceptInaccurateInt8',
-  };
   const uses = evalOptionUses({
     dataset: o.dataset as DatasetId,
     dtype: o.dtype as ClipDtype,
@@ -73,7 +57,7 @@ function refuseUnusedEvalFlags(cmd: Command, o: Record<string, unknown>): void {
   });
   refuseInapplicableFlags(
     cmd,
-    uses.map(({ key, applies, why }) => [attribute[key] ?? key, applies, why] as const),
+    uses.map(({ key, applies, why }) => [key, applies, why] as const),
     FLAG_NAMES,
   );
 }
