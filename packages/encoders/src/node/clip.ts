@@ -26,7 +26,7 @@ import {
   type ClipSource,
   type LoadWeightsOptions,
 } from './clip-source.js';
-import { getModelEnvironment } from './env.js';
+import { getModelEnvironment, modelFileCacheDir } from './env.js';
 import { defaultThreads, notAnOnnxModel, type ThreadOptions } from '@vlfer/core/node';
 import { readTextFile } from '@vlfer/core/node';
 import { assertWebGpu } from './webgpu.js';
@@ -63,7 +63,11 @@ export interface LoadClipOptions extends LoadWeightsOptions, ThreadOptions {
   device?: ComputeDevice;
   /** Which towers to load. @default both */
   towers?: readonly ('vision' | 'text')[];
-  /** SHA-256 of files relative to a local model directory (or of the checkpoint file: key `checkpoint`), checked before loading. */
+  /**
+   * SHA-256 of files relative to a local model directory (or of the checkpoint file: key `checkpoint`), checked before
+   * loading; of a Hub id's files (`onnx/vision_model.onnx`, …), checked on the downloaded files before the model is
+   * returned.
+   */
   checksums?: Readonly<Record<string, string>>;
   /**
    * Runtime for a directory that has ONNX graphs and weights: `'onnx'` (transformers.js) or `'graphs'` (forward
@@ -259,21 +263,40 @@ function onnxWeightsInRefusal(model: string, source: ClipSource): InvalidArgumen
   });
 }
 
+/** The checksums of a local model, before loading (a Hub id's are checked once downloaded: `checkHubChecksums`). */
 async function checkChecksums(source: ClipSource, checksums: LoadClipOptions['checksums']): Promise<void> {
-  for (const [file, want] of Object.entries(checksums ?? {})) {
-    const path =
+  if (source.kind === 'hub') return;
+  for (const [file, want] of Object.entries(checksums ?? {}))
+    checkChecksum(
       source.kind === 'openai-checkpoint'
         ? file === 'checkpoint'
           ? source.file
           : join(source.file, '..', file)
-        : source.kind === 'hub'
-          ? undefined
-          : join(source.dir, file);
+        : join(source.dir, file),
+      want,
+    );
+}
+
+function checkChecksum(path: string, want: string): void {
+  const got = hashFile(path);
+  if (got !== want.toLowerCase())
+    throw new VlferError(`Checksum mismatch for ${path}: sha256 ${got}, expected ${want}`);
+}
+
+/**
+ * The checksums of a Hub id, on the files it was just loaded from (transformers.js' file cache, `hubModelFiles`),
+ * before the model is used. @throws VlferError on a mismatch, or naming a file the model was not loaded from
+ */
+function checkHubChecksums({ model, towers, suffix }: OnnxLoad, checksums: LoadClipOptions['checksums']): void {
+  if (!checksums || Object.keys(checksums).length === 0) return;
+  const files = hubModelFiles(model, towers, suffix);
+  for (const [file, want] of Object.entries(checksums)) {
+    const path = files[file];
     if (!path)
-      throw new VlferError(`checksums need a local model; '${source.kind === 'hub' ? source.id : ''}' is a Hub id`);
-    const got = hashFile(path);
-    if (got !== want.toLowerCase())
-      throw new VlferError(`Checksum mismatch for ${path}: sha256 ${got}, expected ${want}`);
+      throw new VlferError(
+        `checksums name '${file}', which is not a file '${model}' was loaded from (${Object.keys(files).join(', ')})`,
+      );
+    checkChecksum(path, want);
   }
 }
 
@@ -404,6 +427,46 @@ export function onnxFingerprintFiles(
   return out;
 }
 
+/**
+ * The files a Hub id's ONNX model was loaded from: transformers.js' file cache, looked up per file as transformers.js
+ * looks (`<cacheDir>/<localModelPath>/<id>/<file>`, then `<cacheDir>/<id>/<file>`), for the files of the loaded
+ * `towers` (as `onnxFingerprintFiles`).
+ * @returns relative path → absolute path
+ * @throws VlferError when there is no file cache or it lacks a file the towers need: the downloaded bytes cannot be
+ *   read back, so no content fingerprint (nor checksum) can be made, and results keyed by the id alone could be
+ *   reused for other weights published under it
+ */
+export function hubModelFiles(
+  model: string,
+  towers: ReadonlySet<'vision' | 'text'>,
+  suffix: string,
+): Record<string, string> {
+  const cacheDir = modelFileCacheDir();
+  const advice = `download the model into a directory and pass the directory, or leave transformers.js' file cache on (env.useFSCache, configureModels({ cacheDir }))`;
+  if (!cacheDir)
+    throw new VlferError(
+      `'${model}': transformers.js keeps no file cache here (env.useFSCache is off or a custom cache replaces it), so the downloaded files cannot be read back to fingerprint or checksum their content; ${advice}`,
+    );
+  const dirs = [join(cacheDir, getModelEnvironment().localModelPath, model), join(cacheDir, model)];
+  const files: Record<string, string> = {};
+  const missing: string[] = [];
+  for (const f of [
+    ...requiredModelFiles(suffix),
+    `onnx/vision_model${suffix}.onnx_data`,
+    `onnx/text_model${suffix}.onnx_data`,
+  ]) {
+    if (!fileNeeded(f, towers, false)) continue;
+    const at = dirs.map((d) => join(d, f)).find((p) => existsSync(p));
+    if (at) files[f] = at;
+    else if (fileNeeded(f, towers, true) && requiredModelFiles(suffix).includes(f)) missing.push(f);
+  }
+  if (missing.length > 0)
+    throw new VlferError(
+      `'${model}': transformers.js' file cache (${join(cacheDir, model)}) lacks ${missing.join(', ')}, so the files the model was loaded from cannot be read back to fingerprint or checksum their content; ${advice}`,
+    );
+  return files;
+}
+
 /** What the ONNX loading stages share: the model asked for, how it is loaded, where its tower graphs are. */
 interface OnnxLoad {
   model: string;
@@ -442,11 +505,11 @@ async function loadOnnxClip(
     },
     tokenizerFrom: otherTokenizer(localDir, options),
   };
-  const env = getModelEnvironment();
   checkOnnxSource(load);
   const wrap = onnxLoadStep(load);
   const configJson = localDir ? readModelConfig(localDir) : undefined;
   const loaded = await loadOnnxTowers(load, localDir ?? options.model, wrap);
+  if (!localDir) checkHubChecksums(load, options.checksums);
   checkLoadedTowers(load, loaded);
   const config = (configJson ?? (loaded.vision ?? loaded.text)!.config) as Record<string, any>;
   const embeddingDim = clipProjectionDim(config, options.model);
@@ -466,10 +529,10 @@ async function loadOnnxClip(
     encodeTexts: encoders.encodeTexts,
     tokenize: encoders.tokenize,
     contentFingerprint(indexDir) {
-      const dir = localDir ?? (env.cacheDir ? join(env.cacheDir, options.model) : undefined);
-      const files = dir ? onnxFingerprintFiles(dir, load.towers, suffix) : {};
+      const files = localDir
+        ? onnxFingerprintFiles(localDir, load.towers, suffix)
+        : hubModelFiles(options.model, load.towers, suffix);
       if (load.tokenizerFrom && load.towers.has('text')) Object.assign(files, tokenizerFiles(load.tokenizerFrom));
-      if (Object.keys(files).length === 0) return `hub:${options.model}:${dtype}`;
       return fingerprintFiles(files, indexDir ? { indexDir } : {});
     },
     earlierContentFingerprints() {

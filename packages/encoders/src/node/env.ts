@@ -32,3 +32,12 @@ export function getModelEnvironment(): ModelEnvironment {
     remoteHost: transformersEnv.remoteHost,
   };
 }
+
+/**
+ * The directory transformers.js' file cache keeps Hub downloads in (`cacheDir`), or undefined where it keeps none:
+ * the file cache is off (`env.useFSCache`) or a custom cache (`env.useCustomCache`) takes its place.
+ */
+export function modelFileCacheDir(): string | undefined {
+  if (!transformersEnv.useFSCache || transformersEnv.useCustomCache || !transformersEnv.cacheDir) return undefined;
+  return transformersEnv.cacheDir;
+}

@@ -1,13 +1,15 @@
 import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { env as transformersEnv } from '@huggingface/transformers';
 import { VlferError } from '@vlfer/core';
+import { hashFile } from '@vlfer/core/node';
 import { sharedPath } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
 import { clipArchFromConfig, parsePreprocessorConfig } from '../index.js';
 import { clipProjectionDim } from '../transformers-clip.js';
 import { missingOnnxModelFiles, modelFileError, onnxFingerprintFiles } from './clip.js';
-import { loadClip } from './index.js';
+import { configureModels, loadClip } from './index.js';
 
 // Issue 22 item 11: a damaged or swapped tower file is named with the tower that was expected, instead of
 // onnxruntime's `ModelProto does not have a graph` or `Missing the following inputs: input_ids, attention_mask`.
@@ -221,5 +223,67 @@ describe('an ONNX model directory without a tokenizer of its own takes `tokenize
     await expect(loadClip({ model: d, tokenizer: empty })).rejects.toThrow(
       `${join(empty, 'tokenizer_config.json')}: not found: the CLIP tokenizer needs it beside tokenizer.json`,
     );
+  });
+});
+
+// A Hub id was fingerprinted as `hub:<id>:<dtype>` wherever the file cache missed its files, so features cached for
+// it were reused after the weights published under the id changed; checksums were refused for Hub ids.
+describe('a Hub id is fingerprinted and checksummed on the files transformers.js loaded it from', () => {
+  const id = 'vlfer-test/tiny-clip';
+  const cachedHub = () => {
+    const cache = mkdtempSync(join(tmpdir(), 'vlfer-hub-cache-'));
+    cpSync(sharedPath('fixtures', 'tiny-clip'), join(cache, id), { recursive: true });
+    return cache;
+  };
+  const withHubCache = async (cache: string, f: () => Promise<void>) => {
+    const before = configureModels({});
+    // a host that refuses: every file must come from the cache
+    configureModels({ cacheDir: cache, allowRemoteModels: true, remoteHost: 'http://127.0.0.1:9/' });
+    try {
+      await f();
+    } finally {
+      configureModels(before);
+      transformersEnv.useFSCache = true;
+    }
+  };
+
+  it('the fingerprint is that of the same files in a directory, and follows the cached content', async () => {
+    const cache = cachedHub();
+    const local = await loadClip({ model: sharedPath('fixtures', 'tiny-clip'), towers: ['vision'] });
+    await withHubCache(cache, async () => {
+      const hub = await loadClip({ model: id, towers: ['vision'] });
+      expect(hub.contentFingerprint()).toBe(local.contentFingerprint());
+      expect(hub.contentFingerprint()).toMatch(/^[0-9a-f]{64}$/);
+      writeFileSync(join(cache, id, 'preprocessor_config.json'), '{"crop_size": 224}\n');
+      expect(hub.contentFingerprint()).not.toBe(local.contentFingerprint());
+      rmSync(join(cache, id, 'preprocessor_config.json'));
+      expect(() => hub.contentFingerprint()).toThrow(
+        `'${id}': transformers.js' file cache (${join(cache, id)}) lacks preprocessor_config.json, so the files the model was loaded from cannot be read back to fingerprint or checksum their content; download the model into a directory and pass the directory, or leave transformers.js' file cache on (env.useFSCache, configureModels({ cacheDir }))`,
+      );
+      transformersEnv.useFSCache = false;
+      expect(() => hub.contentFingerprint()).toThrow(
+        `'${id}': transformers.js keeps no file cache here (env.useFSCache is off or a custom cache replaces it)`,
+      );
+      await hub.dispose();
+    });
+    await local.dispose();
+  });
+
+  it('checksums are checked on the cached files: a mismatch, and a file the model was not loaded from, refused', async () => {
+    const cache = cachedHub();
+    const vision = join(cache, id, 'onnx', 'vision_model.onnx');
+    const want = hashFile(vision);
+    await withHubCache(cache, async () => {
+      const ok = await loadClip({ model: id, towers: ['vision'], checksums: { 'onnx/vision_model.onnx': want } });
+      await ok.dispose();
+      await expect(
+        loadClip({ model: id, towers: ['vision'], checksums: { 'onnx/vision_model.onnx': '00' } }),
+      ).rejects.toThrow(`Checksum mismatch for ${vision}: sha256 ${want}, expected 00`);
+      await expect(
+        loadClip({ model: id, towers: ['vision'], checksums: { 'onnx/text_model.onnx': want } }),
+      ).rejects.toThrow(
+        `checksums name 'onnx/text_model.onnx', which is not a file '${id}' was loaded from (config.json, preprocessor_config.json, tokenizer.json, tokenizer_config.json, onnx/vision_model.onnx)`,
+      );
+    });
   });
 });
