@@ -139,6 +139,22 @@ export function cropFileKey(
 }
 
 /**
+ * Why the crop `file` (named `base`) cannot be reused, or undefined when its record `<hash>  <base>` (`sha256sum`'s
+ * format) names it and matches its content.
+ */
+function cropRecordProblem(file: string, record: string, base: string): string | undefined {
+  if (!existsSync(record)) return 'has no recorded SHA-256 (an interrupted write, or an older vlfer)';
+  const line = readFileSync(record, 'utf8').replace(/\n$/, '');
+  const m = /^([0-9a-f]{64}) {2}(\S+)$/.exec(line);
+  if (!m) return `has a record ${record} not of the form '<sha256>  ${base}' (damaged, or written by an older vlfer)`;
+  if (m[2] !== base)
+    return `has the record of another crop (${m[2]}): crop files and their records were swapped or copied`;
+  const got = hashFile(file);
+  if (got === m[1]) return undefined;
+  return `differs from its recorded SHA-256 (${got.slice(0, 12)}…, recorded ${m[1]!.slice(0, 12)}…): changed or damaged after it was written`;
+}
+
+/**
  * Face crops for a dataset, cached on disk so detection runs once per image: detections are kept in a checksummed
  * `FeatureCache` keyed by the image's content and the detector (file hash, thresholds, input size); crops are PNG
  * files named by the detection key, the crop settings and the face, written atomically. An interrupted run resumes
@@ -227,8 +243,9 @@ export class FaceCropper {
 
   /**
    * The crop file of one face (written unless a valid one exists); `image` decodes the image only when needed.
-   * Each crop's SHA-256 is recorded beside it (`<name>.png.sha256`, written after the crop) and checked on every
-   * use: a crop replaced (another valid PNG), torn or without its record is reported and cut again.
+   * Each crop's SHA-256 is recorded beside it with the crop's name (`<name>.png.sha256`, in `sha256sum`'s format
+   * `<hash>  <name>.png`, written after the crop) and checked on every use: a crop replaced (another valid PNG),
+   * torn, without its record, or swapped together with its record for another crop's pair is reported and cut again.
    */
   private async writeCrop(
     key: string,
@@ -241,14 +258,8 @@ export class FaceCropper {
     const file = join(this.cropDir, name.slice(0, 2), `${name}.png`);
     const record = `${file}.sha256`;
     if (existsSync(file)) {
-      let why: string;
-      if (!existsSync(record)) why = 'has no recorded SHA-256 (an interrupted write, or an older vlfer)';
-      else {
-        const want = readFileSync(record, 'utf8').trim();
-        const got = hashFile(file);
-        if (got === want) return file;
-        why = `differs from its recorded SHA-256 (${got.slice(0, 12)}…, recorded ${want.slice(0, 12)}…): changed or damaged after it was written`;
-      }
+      const why = cropRecordProblem(file, record, `${name}.png`);
+      if (!why) return file;
       this.cacheCounts.damagedCrops++;
       this.log(`face crop ${file} ${why}; cutting it again`);
     }
@@ -256,7 +267,7 @@ export class FaceCropper {
     const png = await encodePng(faceCrop(img, face, s));
     ensureDir(join(this.cropDir, name.slice(0, 2)));
     writeFileAtomic(file, png, { durable: false });
-    writeFileAtomic(record, `${hashBytes(png)}\n`, { durable: false });
+    writeFileAtomic(record, `${hashBytes(png)}  ${name}.png\n`, { durable: false });
     return file;
   }
 

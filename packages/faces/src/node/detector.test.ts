@@ -1,7 +1,16 @@
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import sharp from 'sharp';
 import { sharedPath } from '@vlfer/test-utils';
 import { decodeImage } from '@vlfer/image/node';
@@ -322,6 +331,31 @@ describe('the crop cache', () => {
     // the results report holds no cache counters: a warm-cache rerun reports the same as the first run
     expect(again.report()).toEqual(first.report());
     expect(Object.keys(again.report().counts)).not.toContain('fromCache');
+  }, 60_000);
+  it('crop files swapped together with their records, or a record of another form, are reported and cut again', async () => {
+    const cache = join(work, 'cache-swapped');
+    const items = photos.slice(0, 2).map((path, label) => ({ path, label }));
+    const crops = await new FaceCropper(yunet, { align: false, selection: 'all' }, cache).cropImages(items);
+    const [a, b, c] = crops.map((x) => x.path);
+    const bytes = crops.map((x) => readFileSync(x.path));
+    expect(readFileSync(`${a}.sha256`, 'utf8')).toBe(`${hashBytes(bytes[0]!)}  ${basename(a!)}\n`);
+    // each pair is self-consistent (content and record agree), but under the other crop's name
+    for (const ext of ['', '.sha256']) {
+      renameSync(`${a}${ext}`, join(cache, 'swap'));
+      renameSync(`${b}${ext}`, `${a}${ext}`);
+      renameSync(join(cache, 'swap'), `${b}${ext}`);
+    }
+    writeFileSync(`${c}.sha256`, `${hashBytes(bytes[2]!)}\n`); // an older record
+    const notes: string[] = [];
+    const again = new FaceCropper(yunet, { align: false, selection: 'all' }, cache, (l) => notes.push(l));
+    const second = await again.cropImages(items);
+    expect(second.map((x, i) => readFileSync(x.path).equals(bytes[i]!))).toEqual(crops.map(() => true));
+    expect(again.cacheCounts).toMatchObject({ damagedCrops: 3 });
+    expect(notes).toEqual([
+      `face crop ${a} has the record of another crop (${basename(b!)}): crop files and their records were swapped or copied; cutting it again`,
+      `face crop ${b} has the record of another crop (${basename(a!)}): crop files and their records were swapped or copied; cutting it again`,
+      `face crop ${c} has a record ${c}.sha256 not of the form '<sha256>  ${basename(c!)}' (damaged, or written by an older vlfer); cutting it again`,
+    ]);
   }, 60_000);
   it('a cropper’s fingerprint follows the detector, the settings and the crop version, not the cache folder', () => {
     const cut = (settings: FaceCropSettings, dir = 'fp-a') =>
