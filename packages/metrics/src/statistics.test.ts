@@ -215,5 +215,16 @@ describe('across seeds: mean ± std and the t-interval of the mean', () => {
       [-0.3, 1e8, 0.38208857812283192],
     ] as const;
     for (const [t, df, p] of scipy) expect(Math.abs(studentTCdf(t, df) - p), `t ${t} df ${df}`).toBeLessThan(1e-10);
+    // beyond df 1e9 the continued fraction lost its digits (0.97655 for 0.97500 at t 1.96, df 1e15; 1 at df 1e20):
+    // /usr/bin/python3 -c "from scipy import stats; print('%.17g' % stats.t.cdf(t, 1e20))", the normal CDF
+    const normal = [
+      [1.96, 0.97500210485177952],
+      [-3, 0.0013498980316300948],
+      [-0.3, 0.38208857781104727],
+      [6, 0.99999999901341241],
+    ] as const;
+    for (const df of [1e10, 1e12, 1e15, 1e20, 1e300])
+      for (const [t, p] of normal) expect(Math.abs(studentTCdf(t, df) - p), `t ${t} df ${df}`).toBeLessThan(1e-9);
+    expect(Math.abs(studentTQuantile(0.975, 1e20) - 1.959963984540054)).toBeLessThan(1e-8);
   });
 });
