@@ -8,6 +8,7 @@ import {
   InvalidArgumentError,
   shardOfKey,
   VlferError,
+  type ProgressCallback,
   type Shard,
 } from '@vlfer/core';
 import {
@@ -333,6 +334,11 @@ export interface RunAblationOptions {
   limit?: number;
   /** stops between (and inside) runs; finished rows are kept */
   signal?: AbortSignal;
+  /**
+   * Progress inside each run, the phases of its method's pipeline (encode, train, evaluate, fit, knn …), each phase
+   * starting again at every run; runs themselves are said through `log`.
+   */
+  onProgress?: ProgressCallback;
   /** models, video lists and unlabelled sets that only the user can point at (`loadBenchData`) */
   data?: BenchData;
   /** a registry other than ABLATIONS (tests, private grids) */
@@ -494,7 +500,14 @@ interface RunContext {
   method: Method;
   runDir: string;
   sub: (line: string) => void;
-  hooks: { log: (line: string) => void; signal?: AbortSignal };
+  hooks: RunHooks;
+}
+
+/** What a run hands its method's pipeline: the run's log, and the caller's signal and progress callback. */
+export interface RunHooks {
+  log: (line: string) => void;
+  signal?: AbortSignal;
+  onProgress?: ProgressCallback;
 }
 
 async function exec(
@@ -508,7 +521,11 @@ async function exec(
   const method = methodOf(spec, c);
   const runDir = join(o.resultsDir, 'runs', safe(run.id));
   const sub = (l: string) => log(`  ${l}`);
-  const hooks = { log: sub, ...(o.signal ? { signal: o.signal } : {}) };
+  const hooks: RunHooks = {
+    log: sub,
+    ...(o.signal ? { signal: o.signal } : {}),
+    ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+  };
   const ctx: RunContext = { spec, ablation, run, o, method, runDir, sub, hooks };
   if (isOpenSetBaseline(method))
     return execOpenSetBaseline(
@@ -517,7 +534,7 @@ async function exec(
       hooks,
     );
   if (isClosedSetRun(spec, method))
-    return execClosedSet(spec, ablation, { ...run, method }, o, { model: modelFor(c.backbone, o), runDir, log: sub });
+    return execClosedSet(spec, ablation, { ...run, method }, o, { ...hooks, model: modelFor(c.backbone, o), runDir });
   if (method === 'hesp') return execHesp(ctx);
   const root = testSetRoot(ctx);
   if (method === 'face-api') return execFaceApi(ctx, root);

@@ -61,13 +61,23 @@ describe('HESP vs the open-set baselines on one split (tiny-clip, synthetic vide
     const results = join(work, 'results');
     const data = { models: {}, trainSets: {}, videoSets: { afew } };
     const logs: string[] = [];
+    // each run's pipeline reports its progress through the ablation's onProgress
+    const phases = new Set<string>();
     const r = await runAblation('open-set/hesp-vs-baselines-smoke', {
       shared: sharedPath(),
       resultsDir: results,
       data,
       log: (l) => logs.push(l),
+      onProgress: (e) => void phases.add(`${e.phase} (${e.unit})`),
     });
     expect(r).toEqual({ ran: 6, skipped: 0 });
+    expect([...phases].sort()).toEqual([
+      'encode (clips)', // the baselines' features
+      'evaluate (epochs)', // HESP's scoring of its checkpoints
+      'fit (fits)', // the probe of the MSP, max-logit and energy baselines
+      'knn (clips)',
+      'train (steps)', // HESP
+    ]);
     const rows = readRows(join(results, 'open-set__hesp-vs-baselines-smoke.jsonl'));
     expect(rows.map((x) => x.method)).toEqual(METHODS);
     const hesp = rows[0]!;

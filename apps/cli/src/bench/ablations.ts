@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { parseShard } from '@vlfer/core';
 import {
-  cliAbortSignal,
+  commandHooks,
   integer,
   refuseEmptyPaths,
   refuseFilesAsDirectories,
@@ -81,6 +81,7 @@ export function ablationsCommand(): Command {
     .option('--image <image>', 'container image (--emit k8s)')
     .addOption(chartsOption())
     .addOption(noChartsOption())
+    .option('--no-progress', 'no progress bars for the runs (passed on to the jobs of --emit)')
     .action(async (o, cmd: Command) => {
       const registry = ABLATIONS as Record<string, AblationSpec>;
       checkAblationFlags(o, cmd);
@@ -125,6 +126,7 @@ function checkAblationFlags(o: Record<string, any>, cmd: Command): void {
     );
   if (o.shard !== undefined && o.merge !== undefined)
     throw new Error('--merge: merges the shards once all have run; leave out --shard');
+  refuseUnusedFlags(cmd, ['progress'], !o.list && o.merge === undefined, 'runs or --emit (not --list or --merge)');
   refuseFilesAsDirectories(o, { cacheDir: '--cache-dir', results: '--results' });
   const running = (['emit', 'shard', 'merge'] as const).filter((k) => o[k] !== undefined);
   if (o.list && running.length)
@@ -152,6 +154,7 @@ function emitJobs(o: Record<string, any>, ids: string[], data: BenchData | undef
     ...(o.limit ? ['--limit', String(o.limit)] : []),
     ...(o.dataConfig ? ['--data-config', resolve(o.dataConfig)] : []),
     ...chartsFlag(o),
+    ...(o.progress === false ? ['--no-progress'] : []),
   ];
   const command = String(o.jobCommand).split(' ').filter(Boolean);
   if (command.length === 0) throw new Error(`--job-command: expected a command, got '${String(o.jobCommand)}'`);
@@ -200,19 +203,26 @@ async function mergeShards(o: Record<string, any>, ids: string[]): Promise<void>
 async function runAblations(o: Record<string, any>, ids: string[], data: BenchData | undefined): Promise<void> {
   const charts = chartsFromFlags(o);
   const shard = shardFromFlags(o, (l) => process.stderr.write(`${l}\n`));
-  const signal = cliAbortSignal(NAME);
-  for (const id of ids) {
-    const r = await runAblation(id, {
-      shared: o.shared,
-      resultsDir: o.results,
-      cacheDir: o.cacheDir,
-      signal,
-      charts,
-      ...(o.limit ? { limit: o.limit } : {}),
-      ...(data ? { data } : {}),
-      ...(shard ? { shard } : {}),
-    });
-    process.stderr.write(`${id}: ${r.ran} run${r.ran === 1 ? '' : 's'}, ${r.skipped} already finished\n`);
+  // the runs' log ends the running bar first, so a line never lands inside it
+  const { signal, onProgress, log, stop } = commandHooks(NAME, o);
+  try {
+    for (const id of ids) {
+      const r = await runAblation(id, {
+        shared: o.shared,
+        resultsDir: o.results,
+        cacheDir: o.cacheDir,
+        signal,
+        onProgress,
+        log,
+        charts,
+        ...(o.limit ? { limit: o.limit } : {}),
+        ...(data ? { data } : {}),
+        ...(shard ? { shard } : {}),
+      });
+      log(`${id}: ${r.ran} run${r.ran === 1 ? '' : 's'}, ${r.skipped} already finished`);
+    }
+  } finally {
+    stop();
   }
   if (shard) process.stdout.write(`shard ${shard.index}/${shard.count} done; merge with --merge ${shard.count}\n`);
   else

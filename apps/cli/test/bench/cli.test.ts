@@ -1,9 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, spawnCli } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
-import { ENTRY } from './ablation-cli.js';
+import { ablationArgs, ENTRY } from './ablation-cli.js';
 
 describe('vlfer bench ablations command line', () => {
   it('ends quietly with its own status when its stdout is closed (`| head -1`, `| true`), without an EPIPE trace', async () => {
@@ -55,6 +55,7 @@ describe('vlfer bench ablations command line', () => {
       ],
       [[...only, '--shard', '0/2', '--merge', '2'], '--merge: merges the shards once all have run; leave out --shard'],
       [[...only, '--emit', 'k8s', '--time', '01:00:00'], '--time: only with --emit slurm'],
+      [['--list', '--no-progress'], '--no-progress: only with runs or --emit (not --list or --merge)'],
       [[...only, '--emit', 'slurm', '--time', '99:99:99'], '--time: "99:99:99" is not a SLURM time limit'],
       [['--only', '', '--results', join(dir, 'r')], "--only: unknown ablation ''"], // it ran the default set
       [[...only, '--cache-dir', ''], '--cache-dir: an empty path (an unset variable?)'],
@@ -78,6 +79,32 @@ describe('vlfer bench ablations command line', () => {
     expect(env.stderr).toMatch(/^vlfer: environment variable VLFER_SHARD_COUNT: must be set/);
   }, 120_000);
 
+  it("draws each run's pipeline progress on stderr, none with --no-progress (passed on to the jobs of --emit)", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vlfer-bench-progress-'));
+    const args = ablationArgs(join(dir, 'r'), { limit: 8 });
+    const bars = runCli(ENTRY, args);
+    expect(bars.code, bars.stderr).toBe(0);
+    expect(bars.stderr).toMatch(/^\[1\/10\] exp-clip-zero-shot\/prompt-x-preprocess\|/);
+    expect(bars.stderr).toMatch(/\nencode \[█+\] 100% \| 8\/8 images \|/);
+    expect(bars.stderr).toMatch(/\nexp-clip-zero-shot\/prompt-x-preprocess: 10 runs, 0 already finished\n/);
+    const quiet = runCli(
+      ENTRY,
+      ablationArgs(join(dir, 'q'), { limit: 8, cacheDir: join(dir, 'r', 'cache') }).concat('--no-progress'),
+    );
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect(quiet.stderr).toMatch(/^\[1\/10\] /);
+    expect(quiet.stderr).not.toMatch(/encode \[|images\/s/);
+    const emit = runCli(ENTRY, [
+      ...ablationArgs(join(dir, 'q')),
+      '--emit',
+      'slurm',
+      '--emit-dir',
+      join(dir, 'jobs'),
+      '--no-progress',
+    ]);
+    expect(emit.code, emit.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'jobs', 'array.sbatch'), 'utf8')).toMatch(/ --no-progress\n/);
+  }, 120_000);
   it('commander errors of bench carry the vlfer: prefix; help shows defaults as typed', () => {
     const bad = runCli(ENTRY, ['--shards', 'x']);
     expect(bad.code).toBe(1);

@@ -1,3 +1,4 @@
+import type { ProgressEvent } from '@vlfer/core';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -115,8 +116,17 @@ describe('closed-set ablation: zero-shot vs linear probe vs few-shot vs Tip-Adap
     const small = join(results, 'fer-small');
     await copyClassFolderSubset(ferRoot, small, 10);
     const data = { models: {}, videoSets: {}, trainSets: {}, evalSets: { fer2013: { root: small } } };
-    const opts = { shared, resultsDir: results, cacheDir, data, log: () => {}, registry: { cs: spec } };
+    // each run's pipeline reports its progress through the ablation's onProgress
+    const phases = new Set<string>();
+    const onProgress = (e: ProgressEvent) => void phases.add(`${e.phase} (${e.unit})`);
+    const opts = { shared, resultsDir: results, cacheDir, data, log: () => {}, registry: { cs: spec }, onProgress };
     expect(await runAblation('cs', opts)).toEqual({ ran: 6, skipped: 0 });
+    expect([...phases].sort()).toEqual([
+      'encode test (images)',
+      'encode train (images)',
+      'encode validation (images)',
+      'fit (fits)',
+    ]);
     const rows = readRows(join(results, 'cs.jsonl'));
     expect(rows.map((r) => [r.method, r.coords.shots])).toEqual([
       ['exp-clip-zero-shot', undefined],

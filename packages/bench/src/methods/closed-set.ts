@@ -13,7 +13,7 @@ import { expClipPrompts } from '@vlfer/llm-knowledge';
 import { classificationReport } from '@vlfer/metrics';
 import { DEFAULT_SPLIT_FRACTIONS, splitStratified, usesShots, type ClosedSetMethod } from '@vlfer/probes';
 import { refuseSharedContent, runClosedSetBaseline, type LabelledImages } from '@vlfer/exp-clip';
-import type { ResultRow, RunAblationOptions, RunCoords } from '../ablations.js';
+import type { ResultRow, RunAblationOptions, RunCoords, RunHooks } from '../ablations.js';
 import { DATASETS, type AblationSpec, type BenchData, type DatasetId, type Method } from '../registry.js';
 
 /** The bench's method id → the closed-set method of `@vlfer/probes` it runs. */
@@ -194,8 +194,8 @@ export async function execClosedSet(
   spec: AblationSpec,
   ablation: string,
   run: { coords: RunCoords; seed: number; method: Method },
-  o: Pick<RunAblationOptions, 'shared' | 'data' | 'limit' | 'cacheDir' | 'signal'>,
-  w: { model: string; runDir: string; log: (l: string) => void },
+  o: Pick<RunAblationOptions, 'shared' | 'data' | 'limit' | 'cacheDir'>,
+  w: RunHooks & { model: string; runDir: string },
 ): Promise<Outcome> {
   const c = run.coords;
   const method = CLOSED_SET_OF[run.method];
@@ -221,7 +221,7 @@ export async function execClosedSet(
       validation: parts.validation,
       test: parts.test,
     },
-    { log: w.log, ...(o.signal ? { signal: o.signal } : {}) },
+    { log: w.log, ...(w.signal ? { signal: w.signal } : {}), ...(w.onProgress ? { onProgress: w.onProgress } : {}) },
   );
   const rep = classificationReport(r.labels, r.predicted, parts.labelNames.length);
   const shotIds = r.fit.shotIndices?.map((i) => parts.train.ids[i]!);

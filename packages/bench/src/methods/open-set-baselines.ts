@@ -13,7 +13,7 @@ import {
   type RunScores,
 } from '@vlfer/hesp';
 import { classificationReport } from '@vlfer/metrics';
-import type { ItemOutcomes, ResultRow, RunCoords } from '../ablations.js';
+import type { ItemOutcomes, ResultRow, RunCoords, RunHooks } from '../ablations.js';
 import { DATASETS, type AblationSpec, type BenchData, type Method } from '../registry.js';
 
 /**
@@ -131,7 +131,7 @@ const FRAME_HASHES: FileHashIndex = new Map();
 export async function execOpenSetBaseline(
   method: OpenSetBaseline,
   run: { ablation: string; spec: AblationSpec; coords: RunCoords; seed: number; model: string; data?: BenchData },
-  hooks: { log: (line: string) => void; signal?: AbortSignal },
+  hooks: RunHooks,
 ): Promise<
   Pick<
     ResultRow,
@@ -162,7 +162,11 @@ export async function execOpenSetBaseline(
     },
     { ...hooks, cache: FEATURES, frameHashes: FRAME_HASHES },
   );
-  const r = await scoreOpenSetBaseline(features, method, { probes: PROBES, signal: hooks.signal });
+  const r = await scoreOpenSetBaseline(features, method, {
+    probes: PROBES,
+    ...(hooks.signal ? { signal: hooks.signal } : {}),
+    ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}),
+  });
   hooks.log(
     `${method}: ${Object.entries(r.details)
       .map(([k, x]) => `${k} ${x}`)
