@@ -33,13 +33,14 @@ import { mapFilePrivate, type MappedFile } from './mapped-file.js';
  *   TypeScript from the weights);
  * - `openai-checkpoint`: an OpenAI `clip` checkpoint file (`ViT-B-32.pt` TorchScript archive or a plain state-dict
  *   `.pt`), read by the restricted unpickler and mapped to the same architecture;
- * - `hub`: a Hugging Face Hub id, downloaded by transformers.js when remote models are allowed.
+ * - `hub`: a Hugging Face Hub id, downloaded by transformers.js when remote models are allowed; `<id>@<revision>` pins
+ *   a branch, tag or commit (`hubSource`).
  */
 export type ClipSource =
   | { kind: 'onnx-dir'; dir: string }
   | { kind: 'hf-weights'; dir: string }
   | { kind: 'openai-checkpoint'; file: string }
-  | { kind: 'hub'; id: string };
+  | { kind: 'hub'; id: string; revision?: string };
 
 /** Which runtime runs a local directory that has both ONNX graphs and safetensors weights. */
 export type ClipBackend = 'auto' | 'onnx' | 'graphs';
@@ -110,7 +111,27 @@ export function resolveClipSource(model: string, options: { backend?: ClipBacken
     throw new VlferError(
       `backend 'graphs' needs a local directory with config.json + model.safetensors, or an OpenAI .pt; '${model}' is not a local path (a Hub id loads transformers.js ONNX graphs: leave backend out, or download the model's config.json and model.safetensors into a directory and pass its path)`,
     );
-  return { kind: 'hub', id: model };
+  return hubSource(model);
+}
+
+/**
+ * A Hub id as a source: `<id>`, or `<id>@<revision>` for a branch, tag or commit of the Hub repository
+ * (`Xenova/clip-vit-base-patch32@<commit sha>`), which transformers.js downloads and caches apart from `main`.
+ * @throws InvalidArgumentError naming `model` for an empty id or a revision that is no branch, tag or commit name
+ *   (it becomes a folder of transformers.js' file cache: `..` and absolute paths are refused)
+ */
+export function hubSource(model: string): { kind: 'hub'; id: string; revision?: string } {
+  const at = model.indexOf('@');
+  if (at < 0) return { kind: 'hub', id: model };
+  const [id, revision] = [model.slice(0, at), model.slice(at + 1)];
+  const name = /^[A-Za-z0-9][A-Za-z0-9._-]*(?:\/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$/;
+  if (!id || !name.test(revision) || revision.split('/').includes('..'))
+    throw new InvalidArgumentError({
+      functionName: 'loadClip',
+      argument: 'model',
+      message: `'${model}': a Hub id with a revision is <id>@<revision>, the revision a branch, tag or commit (letters, digits, '.', '_', '-', '/'; no '..'), e.g. Xenova/clip-vit-base-patch32@main`,
+    });
+  return { kind: 'hub', id, revision };
 }
 
 /** The tokenizer files of a local tokenizer directory that exist, for content fingerprints (none for a Hub id). */

@@ -287,9 +287,9 @@ function checkChecksum(path: string, want: string): void {
  * The checksums of a Hub id, on the files it was just loaded from (transformers.js' file cache, `hubModelFiles`),
  * before the model is used. @throws VlferError on a mismatch, or naming a file the model was not loaded from
  */
-function checkHubChecksums({ model, towers, suffix }: OnnxLoad, checksums: LoadClipOptions['checksums']): void {
+function checkHubChecksums({ model, hub, towers, suffix }: OnnxLoad, checksums: LoadClipOptions['checksums']): void {
   if (!checksums || Object.keys(checksums).length === 0) return;
-  const files = hubModelFiles(model, towers, suffix);
+  const files = hubModelFiles(hub!, towers, suffix);
   for (const [file, want] of Object.entries(checksums)) {
     const path = files[file];
     if (!path)
@@ -427,9 +427,16 @@ export function onnxFingerprintFiles(
   return out;
 }
 
+/** A Hub id and the revision asked for (`<id>@<revision>`; none: transformers.js' default, main). */
+export interface HubModel {
+  id: string;
+  revision?: string;
+}
+
 /**
  * The files a Hub id's ONNX model was loaded from: transformers.js' file cache, looked up per file as transformers.js
- * looks (`<cacheDir>/<localModelPath>/<id>/<file>`, then `<cacheDir>/<id>/<file>`), for the files of the loaded
+ * looks (`<cacheDir>/<localModelPath>/<id>/<file>`, then `<cacheDir>/<id>/<file>`, or `<cacheDir>/<id>/<revision>/<file>`
+ * for a revision other than main), for the files of the loaded
  * `towers` (as `onnxFingerprintFiles`).
  * @returns relative path → absolute path
  * @throws VlferError when there is no file cache or it lacks a file the towers need: the downloaded bytes cannot be
@@ -437,17 +444,21 @@ export function onnxFingerprintFiles(
  *   reused for other weights published under it
  */
 export function hubModelFiles(
-  model: string,
+  { id, revision }: HubModel,
   towers: ReadonlySet<'vision' | 'text'>,
   suffix: string,
 ): Record<string, string> {
+  const model = revision ? `${id}@${revision}` : id;
   const cacheDir = modelFileCacheDir();
   const advice = `download the model into a directory and pass the directory, or leave transformers.js' file cache on (env.useFSCache, configureModels({ cacheDir }))`;
   if (!cacheDir)
     throw new VlferError(
       `'${model}': transformers.js keeps no file cache here (env.useFSCache is off or a custom cache replaces it), so the downloaded files cannot be read back to fingerprint or checksum their content; ${advice}`,
     );
-  const dirs = [join(cacheDir, getModelEnvironment().localModelPath, model), join(cacheDir, model)];
+  // transformers.js' FileCache keys: the local-model path first, then `<id>/<file>`, or `<id>/<revision>/<file>`
+  // for a revision other than main
+  const cached = revision && revision !== 'main' ? join(cacheDir, id, revision) : join(cacheDir, id);
+  const dirs = [join(cacheDir, getModelEnvironment().localModelPath, id), cached];
   const files: Record<string, string> = {};
   const missing: string[] = [];
   for (const f of [
@@ -462,7 +473,7 @@ export function hubModelFiles(
   }
   if (missing.length > 0)
     throw new VlferError(
-      `'${model}': transformers.js' file cache (${join(cacheDir, model)}) lacks ${missing.join(', ')}, so the files the model was loaded from cannot be read back to fingerprint or checksum their content; ${advice}`,
+      `'${model}': transformers.js' file cache (${cached}) lacks ${missing.join(', ')}, so the files the model was loaded from cannot be read back to fingerprint or checksum their content; ${advice}`,
     );
   return files;
 }
@@ -475,6 +486,8 @@ interface OnnxLoad {
   suffix: string;
   /** The ONNX directory, or undefined for a Hub id. */
   localDir: string | undefined;
+  /** The Hub id and its revision (`<id>@<revision>`), or undefined for a directory. */
+  hub: HubModel | undefined;
   towers: ReadonlySet<'vision' | 'text'>;
   /** transformers.js' `from_pretrained` options. */
   hfOptions: Record<string, unknown>;
@@ -490,16 +503,19 @@ async function loadOnnxClip(
   suffix: string,
 ): Promise<ClipModel> {
   const localDir = source.kind === 'onnx-dir' ? source.dir : undefined;
+  const hub = source.kind === 'hub' ? source : undefined;
   const load: OnnxLoad = {
     model: options.model,
     dtype,
     device,
     suffix,
     localDir,
+    hub: hub ? { id: hub.id, ...(hub.revision ? { revision: hub.revision } : {}) } : undefined,
     towers: new Set<'vision' | 'text'>(options.towers ?? ['vision', 'text']),
     hfOptions: {
       dtype,
       device,
+      ...(hub?.revision ? { revision: hub.revision } : {}),
       local_files_only: localDir !== undefined,
       session_options: { intraOpNumThreads: options.intraOpNumThreads ?? defaultThreads(), interOpNumThreads: 1 },
     },
@@ -508,7 +524,7 @@ async function loadOnnxClip(
   checkOnnxSource(load);
   const wrap = onnxLoadStep(load);
   const configJson = localDir ? readModelConfig(localDir) : undefined;
-  const loaded = await loadOnnxTowers(load, localDir ?? options.model, wrap);
+  const loaded = await loadOnnxTowers(load, localDir ?? hub!.id, wrap);
   if (!localDir) checkHubChecksums(load, options.checksums);
   checkLoadedTowers(load, loaded);
   const config = (configJson ?? (loaded.vision ?? loaded.text)!.config) as Record<string, any>;
@@ -531,7 +547,7 @@ async function loadOnnxClip(
     contentFingerprint(indexDir) {
       const files = localDir
         ? onnxFingerprintFiles(localDir, load.towers, suffix)
-        : hubModelFiles(options.model, load.towers, suffix);
+        : hubModelFiles(load.hub!, load.towers, suffix);
       if (load.tokenizerFrom && load.towers.has('text')) Object.assign(files, tokenizerFiles(load.tokenizerFrom));
       return fingerprintFiles(files, indexDir ? { indexDir } : {});
     },
@@ -658,7 +674,7 @@ function checkLoadedTowers(load: OnnxLoad, loaded: TransformersClipTowers): void
 
 /** The image preprocessing of an ONNX model: its `preprocessor_config.json`, or the Hub's through transformers.js. */
 async function loadOnnxPreprocessor(
-  { localDir, model, hfOptions }: OnnxLoad,
+  { localDir, hub, hfOptions }: OnnxLoad,
   wrap: <T>(what: string, f: () => Promise<T>) => Promise<T>,
 ): Promise<ClipPreprocessorConfig> {
   if (localDir) {
@@ -666,7 +682,7 @@ async function loadOnnxPreprocessor(
     return parsePreprocessorConfig(JSON.parse(readTextFile(file, 'preprocessor config')), file);
   }
   const { AutoProcessor } = await import('@huggingface/transformers');
-  const proc = await wrap('the preprocessor config', () => AutoProcessor.from_pretrained(model, hfOptions));
+  const proc = await wrap('the preprocessor config', () => AutoProcessor.from_pretrained(hub!.id, hfOptions));
   return parsePreprocessorConfig((proc as any).image_processor.config);
 }
 

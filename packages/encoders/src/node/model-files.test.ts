@@ -269,6 +269,27 @@ describe('a Hub id is fingerprinted and checksummed on the files transformers.js
     await local.dispose();
   });
 
+  it('<id>@<revision> loads the revision transformers.js cached apart from main, and fingerprints its files', async () => {
+    const cache = mkdtempSync(join(tmpdir(), 'vlfer-hub-cache-'));
+    cpSync(sharedPath('fixtures', 'tiny-clip'), join(cache, id, 'v1.0'), { recursive: true });
+    const local = await loadClip({ model: sharedPath('fixtures', 'tiny-clip'), towers: ['vision'] });
+    await withHubCache(cache, async () => {
+      const hub = await loadClip({ model: `${id}@v1.0`, towers: ['vision'] });
+      expect(hub.modelId).toBe(`${id}@v1.0`);
+      expect(hub.contentFingerprint()).toBe(local.contentFingerprint());
+      await hub.dispose();
+      // main is not cached: transformers.js asks the Hub (here a host that refuses)
+      await expect(loadClip({ model: id, towers: ['vision'] })).rejects.toThrow(
+        `Loading the vision tower of '${id}' (fp32, cpu) failed: fetch failed.`,
+      );
+      for (const bad of [`${id}@`, `${id}@../../x`, `${id}@/abs`, `@main`, `${id}@a b`])
+        await expect(loadClip({ model: bad, towers: ['vision'] }), bad).rejects.toThrow(
+          `Argument 'model' passed to 'loadClip': '${bad}': a Hub id with a revision is <id>@<revision>`,
+        );
+    });
+    await local.dispose();
+  });
+
   it('checksums are checked on the cached files: a mismatch, and a file the model was not loaded from, refused', async () => {
     const cache = cachedHub();
     const vision = join(cache, id, 'onnx', 'vision_model.onnx');
