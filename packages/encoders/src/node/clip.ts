@@ -437,7 +437,7 @@ export interface HubModel {
  * The files a Hub id's ONNX model was loaded from: transformers.js' file cache, looked up per file as transformers.js
  * looks (`<cacheDir>/<localModelPath>/<id>/<file>`, then `<cacheDir>/<id>/<file>`, or `<cacheDir>/<id>/<revision>/<file>`
  * for a revision other than main), for the files of the loaded
- * `towers` (as `onnxFingerprintFiles`).
+ * `towers`: the configs, each tower's graph (and external weights), the tokenizer files with the text tower only.
  * @returns relative path → absolute path
  * @throws VlferError when there is no file cache or it lacks a file the towers need: the downloaded bytes cannot be
  *   read back, so no content fingerprint (nor checksum) can be made, and results keyed by the id alone could be
@@ -450,10 +450,9 @@ export function hubModelFiles(
 ): Record<string, string> {
   const model = revision ? `${id}@${revision}` : id;
   const cacheDir = modelFileCacheDir();
-  const advice = `download the model into a directory and pass the directory, or leave transformers.js' file cache on (env.useFSCache, configureModels({ cacheDir }))`;
   if (!cacheDir)
     throw new VlferError(
-      `'${model}': transformers.js keeps no file cache here (env.useFSCache is off or a custom cache replaces it), so the downloaded files cannot be read back to fingerprint or checksum their content; ${advice}`,
+      `'${model}': transformers.js keeps no file cache here (env.useFSCache is off or a custom cache replaces it), so the downloaded files cannot be read back to fingerprint or checksum their content; download the model into a directory and pass the directory, or leave transformers.js' file cache on (env.useFSCache, configureModels({ cacheDir }))`,
     );
   // transformers.js' FileCache keys: the local-model path first, then `<id>/<file>`, or `<id>/<revision>/<file>`
   // for a revision other than main
@@ -466,14 +465,16 @@ export function hubModelFiles(
     `onnx/vision_model${suffix}.onnx_data`,
     `onnx/text_model${suffix}.onnx_data`,
   ]) {
-    if (!fileNeeded(f, towers, false)) continue;
+    // the tokenizer only with the text tower: a vision-only load fetches none, so its fingerprint must not depend on
+    // whether an earlier load left the tokenizer in the cache
+    if (!fileNeeded(f, towers, true)) continue;
     const at = dirs.map((d) => join(d, f)).find((p) => existsSync(p));
     if (at) files[f] = at;
-    else if (fileNeeded(f, towers, true) && requiredModelFiles(suffix).includes(f)) missing.push(f);
+    else if (requiredModelFiles(suffix).includes(f)) missing.push(f);
   }
   if (missing.length > 0)
     throw new VlferError(
-      `'${model}': transformers.js' file cache (${cached}) lacks ${missing.join(', ')}, so the files the model was loaded from cannot be read back to fingerprint or checksum their content; ${advice}`,
+      `'${model}': transformers.js' file cache lacks ${missing.join(', ')} (looked in ${dirs.join(' and ')}), so the files the model was loaded from cannot be read back to fingerprint or checksum their content; load the model again to fetch them, or download the model into a directory and pass the directory`,
     );
   return files;
 }
@@ -495,16 +496,17 @@ interface OnnxLoad {
   tokenizerFrom: string | undefined;
 }
 
-async function loadOnnxClip(
+/** The ONNX loading stages' shared state for `options` (`OnnxLoad`): the source, towers and transformers.js options. */
+function onnxLoad(
   options: LoadClipOptions,
   source: ClipSource,
   dtype: ClipDtype,
   device: ComputeDevice,
   suffix: string,
-): Promise<ClipModel> {
+): OnnxLoad {
   const localDir = source.kind === 'onnx-dir' ? source.dir : undefined;
   const hub = source.kind === 'hub' ? source : undefined;
-  const load: OnnxLoad = {
+  return {
     model: options.model,
     dtype,
     device,
@@ -521,15 +523,33 @@ async function loadOnnxClip(
     },
     tokenizerFrom: otherTokenizer(localDir, options),
   };
+}
+
+async function loadOnnxClip(
+  options: LoadClipOptions,
+  source: ClipSource,
+  dtype: ClipDtype,
+  device: ComputeDevice,
+  suffix: string,
+): Promise<ClipModel> {
+  const load = onnxLoad(options, source, dtype, device, suffix);
+  const { localDir, hub } = load;
   checkOnnxSource(load);
   const wrap = onnxLoadStep(load);
   const configJson = localDir ? readModelConfig(localDir) : undefined;
   const loaded = await loadOnnxTowers(load, localDir ?? hub!.id, wrap);
-  if (!localDir) checkHubChecksums(load, options.checksums);
   checkLoadedTowers(load, loaded);
   const config = (configJson ?? (loaded.vision ?? loaded.text)!.config) as Record<string, any>;
   const embeddingDim = clipProjectionDim(config, options.model);
   const preprocessor = await loadOnnxPreprocessor(load, wrap);
+  // once every file is fetched (the preprocessor config comes last); a mismatch releases the sessions made
+  if (!localDir)
+    try {
+      checkHubChecksums(load, options.checksums);
+    } catch (error) {
+      await Promise.all([loaded.vision?.dispose(), loaded.text?.dispose()]);
+      throw error;
+    }
   const encoders = transformersEncoders(loaded, embeddingDim, preprocessor.cropSize, options.log);
   return {
     modelId: options.model,
@@ -547,7 +567,7 @@ async function loadOnnxClip(
     contentFingerprint(indexDir) {
       const files = localDir
         ? onnxFingerprintFiles(localDir, load.towers, suffix)
-        : hubModelFiles(load.hub!, load.towers, suffix);
+        : hubModelFiles(hub!, load.towers, suffix);
       if (load.tokenizerFrom && load.towers.has('text')) Object.assign(files, tokenizerFiles(load.tokenizerFrom));
       return fingerprintFiles(files, indexDir ? { indexDir } : {});
     },

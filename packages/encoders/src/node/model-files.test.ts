@@ -1,9 +1,11 @@
-import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { env as transformersEnv } from '@huggingface/transformers';
 import { VlferError } from '@vlfer/core';
-import { hashFile } from '@vlfer/core/node';
+import { fingerprintFiles, hashFile } from '@vlfer/core/node';
 import { sharedPath } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
 import { clipArchFromConfig, parsePreprocessorConfig } from '../index.js';
@@ -230,71 +232,69 @@ describe('an ONNX model directory without a tokenizer of its own takes `tokenize
 // it were reused after the weights published under the id changed; checksums were refused for Hub ids.
 describe('a Hub id is fingerprinted and checksummed on the files transformers.js loaded it from', () => {
   const id = 'vlfer-test/tiny-clip';
-  const cachedHub = () => {
-    const cache = mkdtempSync(join(tmpdir(), 'vlfer-hub-cache-'));
-    cpSync(sharedPath('fixtures', 'tiny-clip'), join(cache, id), { recursive: true });
-    return cache;
+  const fixture = sharedPath('fixtures', 'tiny-clip');
+  /** A Hub on 127.0.0.1 serving the fixture at `/<id>/resolve/<revision>/<file>`, and the files asked of it. */
+  const serveHub = async () => {
+    const requests: string[] = [];
+    const server = createServer((req, res) => {
+      const m = /^\/vlfer-test\/tiny-clip\/resolve\/([^/]+)\/(.+)$/.exec(req.url ?? '');
+      const file = m ? join(fixture, decodeURIComponent(m[2]!)) : '';
+      requests.push(m ? `${m[1]}:${m[2]}` : req.url!);
+      if (!m || !existsSync(file)) return void res.writeHead(404).end('not found');
+      const bytes = readFileSync(file);
+      res.writeHead(200, { 'content-length': bytes.length }).end(bytes);
+    });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    return { requests, host: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, server };
   };
-  const withHubCache = async (cache: string, f: () => Promise<void>) => {
+  const withHub = async (f: (hub: { cache: string; requests: string[] }) => Promise<void>) => {
+    const { requests, host, server } = await serveHub();
+    const cache = mkdtempSync(join(tmpdir(), 'vlfer-hub-cache-'));
     const before = configureModels({});
-    // a host that refuses: every file must come from the cache
-    configureModels({ cacheDir: cache, allowRemoteModels: true, remoteHost: 'http://127.0.0.1:9/' });
+    configureModels({ cacheDir: cache, allowRemoteModels: true, remoteHost: host });
     try {
-      await f();
+      await f({ cache, requests });
     } finally {
       configureModels(before);
       transformersEnv.useFSCache = true;
+      server.close();
     }
   };
+  const files = (...names: string[]) => fingerprintFiles(Object.fromEntries(names.map((n) => [n, join(fixture, n)])));
 
-  it('the fingerprint is that of the same files in a directory, and follows the cached content', async () => {
-    const cache = cachedHub();
-    const local = await loadClip({ model: sharedPath('fixtures', 'tiny-clip'), towers: ['vision'] });
-    await withHubCache(cache, async () => {
-      const hub = await loadClip({ model: id, towers: ['vision'] });
-      expect(hub.contentFingerprint()).toBe(local.contentFingerprint());
-      expect(hub.contentFingerprint()).toMatch(/^[0-9a-f]{64}$/);
+  it('a fresh download is fingerprinted on the cached files: those of the towers loaded, whatever else the cache holds', async () => {
+    await withHub(async ({ cache, requests }) => {
+      const vision = await loadClip({ model: id, towers: ['vision'] });
+      // a vision-only load fetches no tokenizer, and its fingerprint covers none
+      expect(requests.sort()).toEqual([
+        'main:config.json',
+        'main:onnx/vision_model.onnx',
+        'main:preprocessor_config.json',
+      ]);
+      const visionFiles = files('config.json', 'preprocessor_config.json', 'onnx/vision_model.onnx');
+      expect(vision.contentFingerprint()).toBe(visionFiles);
+      const both = await loadClip({ model: id });
+      const local = await loadClip({ model: fixture });
+      expect(both.contentFingerprint()).toBe(local.contentFingerprint());
+      expect(vision.contentFingerprint()).toBe(visionFiles); // the tokenizer now in the cache changes nothing
       writeFileSync(join(cache, id, 'preprocessor_config.json'), '{"crop_size": 224}\n');
-      expect(hub.contentFingerprint()).not.toBe(local.contentFingerprint());
+      expect(vision.contentFingerprint()).not.toBe(visionFiles);
       rmSync(join(cache, id, 'preprocessor_config.json'));
-      expect(() => hub.contentFingerprint()).toThrow(
-        `'${id}': transformers.js' file cache (${join(cache, id)}) lacks preprocessor_config.json, so the files the model was loaded from cannot be read back to fingerprint or checksum their content; download the model into a directory and pass the directory, or leave transformers.js' file cache on (env.useFSCache, configureModels({ cacheDir }))`,
+      expect(() => vision.contentFingerprint()).toThrow(
+        `'${id}': transformers.js' file cache lacks preprocessor_config.json (looked in ${join(cache, configureModels({}).localModelPath, id)} and ${join(cache, id)}), so the files the model was loaded from cannot be read back to fingerprint or checksum their content; load the model again to fetch them, or download the model into a directory and pass the directory`,
       );
       transformersEnv.useFSCache = false;
-      expect(() => hub.contentFingerprint()).toThrow(
+      expect(() => vision.contentFingerprint()).toThrow(
         `'${id}': transformers.js keeps no file cache here (env.useFSCache is off or a custom cache replaces it)`,
       );
-      await hub.dispose();
+      await Promise.all([vision.dispose(), both.dispose(), local.dispose()]);
     });
-    await local.dispose();
   });
 
-  it('<id>@<revision> loads the revision transformers.js cached apart from main, and fingerprints its files', async () => {
-    const cache = mkdtempSync(join(tmpdir(), 'vlfer-hub-cache-'));
-    cpSync(sharedPath('fixtures', 'tiny-clip'), join(cache, id, 'v1.0'), { recursive: true });
-    const local = await loadClip({ model: sharedPath('fixtures', 'tiny-clip'), towers: ['vision'] });
-    await withHubCache(cache, async () => {
-      const hub = await loadClip({ model: `${id}@v1.0`, towers: ['vision'] });
-      expect(hub.modelId).toBe(`${id}@v1.0`);
-      expect(hub.contentFingerprint()).toBe(local.contentFingerprint());
-      await hub.dispose();
-      // main is not cached: transformers.js asks the Hub (here a host that refuses)
-      await expect(loadClip({ model: id, towers: ['vision'] })).rejects.toThrow(
-        `Loading the vision tower of '${id}' (fp32, cpu) failed: fetch failed.`,
-      );
-      for (const bad of [`${id}@`, `${id}@../../x`, `${id}@/abs`, `@main`, `${id}@a b`])
-        await expect(loadClip({ model: bad, towers: ['vision'] }), bad).rejects.toThrow(
-          `Argument 'model' passed to 'loadClip': '${bad}': a Hub id with a revision is <id>@<revision>`,
-        );
-    });
-    await local.dispose();
-  });
-
-  it('checksums are checked on the cached files: a mismatch, and a file the model was not loaded from, refused', async () => {
-    const cache = cachedHub();
-    const vision = join(cache, id, 'onnx', 'vision_model.onnx');
-    const want = hashFile(vision);
-    await withHubCache(cache, async () => {
+  it('checksums are checked on a fresh download once every file is fetched; a mismatch or a file not loaded refused', async () => {
+    const want = hashFile(join(fixture, 'onnx', 'vision_model.onnx'));
+    await withHub(async ({ cache }) => {
+      const vision = join(cache, id, 'onnx', 'vision_model.onnx');
       const ok = await loadClip({ model: id, towers: ['vision'], checksums: { 'onnx/vision_model.onnx': want } });
       await ok.dispose();
       await expect(
@@ -303,8 +303,23 @@ describe('a Hub id is fingerprinted and checksummed on the files transformers.js
       await expect(
         loadClip({ model: id, towers: ['vision'], checksums: { 'onnx/text_model.onnx': want } }),
       ).rejects.toThrow(
-        `checksums name 'onnx/text_model.onnx', which is not a file '${id}' was loaded from (config.json, preprocessor_config.json, tokenizer.json, tokenizer_config.json, onnx/vision_model.onnx)`,
+        `checksums name 'onnx/text_model.onnx', which is not a file '${id}' was loaded from (config.json, preprocessor_config.json, onnx/vision_model.onnx)`,
       );
+    });
+  });
+
+  it('<id>@<revision> fetches and caches that revision apart from main, and fingerprints its files', async () => {
+    await withHub(async ({ cache, requests }) => {
+      const hub = await loadClip({ model: `${id}@v1.0`, towers: ['vision'] });
+      expect(hub.modelId).toBe(`${id}@v1.0`);
+      expect(new Set(requests.map((r) => r.split(':')[0]))).toEqual(new Set(['v1.0']));
+      expect(existsSync(join(cache, id, 'v1.0', 'onnx', 'vision_model.onnx'))).toBe(true);
+      expect(hub.contentFingerprint()).toBe(files('config.json', 'preprocessor_config.json', 'onnx/vision_model.onnx'));
+      await hub.dispose();
+      for (const bad of [`${id}@`, `${id}@../../x`, `${id}@/abs`, `@main`, `${id}@a b`])
+        await expect(loadClip({ model: bad, towers: ['vision'] }), bad).rejects.toThrow(
+          `Argument 'model' passed to 'loadClip': '${bad}': a Hub id with a revision is <id>@<revision>`,
+        );
     });
   });
 });
