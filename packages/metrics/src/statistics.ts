@@ -160,30 +160,88 @@ function incompleteBeta(x: number, a: number, b: number, y = 1 - x): number {
 }
 
 /**
- * Beyond this many degrees of freedom `studentTCdf` takes the CDF at this many: the continued fraction loses digits
- * as df grows (1.5e-3 off at df = 1e15, garbage at 1e20), while the t distribution moves by less than
- * φ(t)·(t³ + t)/(4·df) ≤ 1.6e-10 from here to the normal; at 1e9 it is within 6e-10 of SciPy.
+ * Lower tail of the standard normal, Φ(−x) for x ≥ 0, to about 1e-15 relative: by erf's series of positive terms,
+ * ½ − e^(−z²)·Σ 2ⁿ z²ⁿ⁺¹/(1·3·…·(2n + 1))/√π with z = x/√2, below z = 1 (the tail is above 0.078 there, so the
+ * difference keeps its digits), and by the continued fraction of erfc from there (at most 190 terms; modified Lentz).
  */
-const T_CDF_MAX_DF = 1e9;
+function normalLowerTail(x: number): number {
+  const z = x / Math.SQRT2;
+  if (z < 1) {
+    // erf(z) = 2/√π · e^(−z²) · Σₙ 2ⁿ z²ⁿ⁺¹ / (1·3·…·(2n + 1))
+    let term = z;
+    let sum = z;
+    for (let n = 1; n < 200 && term > 1e-17 * sum; n++) {
+      term *= (2 * z * z) / (2 * n + 1);
+      sum += term;
+    }
+    return 0.5 - (sum * Math.exp(-z * z)) / Math.sqrt(Math.PI);
+  }
+  // erfc(z) = e^(−z²)/√π · 1/(z + (1/2)/(z + 1/(z + (3/2)/(z + …))))
+  const tiny = 1e-300;
+  let f = z;
+  let c = z;
+  let d = 0;
+  for (let k = 1; k < 500; k++) {
+    const a = k / 2;
+    d = z + a * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    d = 1 / d;
+    c = z + a / c;
+    if (Math.abs(c) < tiny) c = tiny;
+    const cd = c * d;
+    f *= cd;
+    if (Math.abs(1 - cd) < 1e-16) break;
+  }
+  return (0.5 * Math.exp(-z * z)) / (Math.sqrt(Math.PI) * f);
+}
 
 /**
- * CDF of Student's t distribution with `df` degrees of freedom: scipy.stats.t.cdf to 1e-15 at small df, 1e-11 up to
- * df ≈ 7e6, 4e-10 up to df = 1e8 (the continued fraction near its mean, |t| ≈ 2; 3,800 random pairs against SciPy and
- * mpmath), 1e-9 beyond (taken at df = 1e9, within 1.6e-10 of the normal distribution).
+ * The lower tail P(T ≤ −|t|) of Student's t with many degrees of freedom ν, by its expansion about the normal
+ * distribution, Φ(−|t|) + φ(t)·Σₖ gₖ(|t|)/νᵏ to ν⁻⁴: g₁ = (t³ + t)/4, g₂ = (3t⁷ − 7t⁵ − 5t³ − 3t)/96,
+ * g₃ = (t¹¹ − 11t⁹ + 14t⁷ + 6t⁵ − 3t³ − 15t)/384, g₄ = (15t¹⁵ − 375t¹³ + 2225t¹¹ − 2141t⁹ − 939t⁷ − 213t⁵ + 915t³ +
+ * 945t)/92160 (found with mpmath at 250 digits, each to 1e-9 of its integers). gₖ grows as t⁴ᵏ⁻¹, so the series is
+ * one in t⁴/ν: with t⁴ ≤ ν/100 the first omitted term is below 1e-15 of the tail.
+ */
+function studentTLowerTailExpansion(x: number, v: number): number {
+  const x2 = x * x;
+  const g1 = (x * (x2 + 1)) / 4;
+  const g2 = (x * (((3 * x2 - 7) * x2 - 5) * x2 - 3)) / 96;
+  const g3 = (x * (((((x2 - 11) * x2 + 14) * x2 + 6) * x2 - 3) * x2 - 15)) / 384;
+  const g4 =
+    (x * (((((((15 * x2 - 375) * x2 + 2225) * x2 - 2141) * x2 - 939) * x2 - 213) * x2 + 915) * x2 + 945)) / 92160;
+  const phi = Math.exp(-x2 / 2) / Math.sqrt(2 * Math.PI);
+  return normalLowerTail(x) + phi * ((((g4 / v + g3) / v + g2) / v + g1) / v);
+}
+
+/**
+ * CDF of Student's t distribution with `df` degrees of freedom: scipy.stats.t.cdf to 1e-15 at small df, 1e-12 up to
+ * df = 1e5 (the incomplete beta function's continued fraction; 3,800 random pairs against SciPy and mpmath); beyond,
+ * near the centre, the expansion about the normal distribution (`studentTLowerTail`). The lower tail keeps its
+ * relative digits down to the smallest normal doubles (mpmath at 50 digits, `statistics.test.ts`).
  * @param df degrees of freedom > 0 @throws InvalidArgumentError for a `t` or `df` that is no number, or df ≤ 0
  */
 export function studentTCdf(t: number, df: number): number {
   checkFiniteNumber(t, { functionName: 'studentTCdf', argument: 't' });
   checkFiniteNumber(df, { functionName: 'studentTCdf', argument: 'df' }, { min: 0, minExclusive: true });
-  const v = Math.min(df, T_CDF_MAX_DF);
-  // x = v / (v + t²) and 1 − x = t² / (v + t²), each computed as such
-  const tail = 0.5 * incompleteBeta(v / (v + t * t), v / 2, 0.5, (t * t) / (v + t * t));
+  const tail = studentTLowerTail(t, df);
   return t > 0 ? 1 - tail : tail;
 }
 
 /**
- * Quantile (inverse CDF) of Student's t distribution, by bisection on `studentTCdf` (scipy.stats.t.ppf to 1e-9
- * relative up to df = 1e8; beyond, as `studentTCdf`, the quantile at df = 1e9).
+ * P(T ≤ −|t|) with `df` degrees of freedom, held to its relative digits in the far tail: the incomplete beta
+ * function's continued fraction, which converges slowly and loses digits near the centre as df grows (4e-10 at
+ * df 1e8, 4e-9 at 1e9, 1.5e-3 at 1e15), or from df = 1e5 where t⁴ ≤ df/100, the expansion about the normal.
+ */
+function studentTLowerTail(t: number, df: number): number {
+  const x = Math.abs(t);
+  if (df >= 1e4 && x * x * x * x <= df / 100) return studentTLowerTailExpansion(x, df);
+  // x = df / (df + t²) and 1 − x = t² / (df + t²), each computed as such
+  return 0.5 * incompleteBeta(df / (df + t * t), df / 2, 0.5, (t * t) / (df + t * t));
+}
+
+/**
+ * Quantile (inverse CDF) of Student's t distribution, by bisection on the tail P(T ≤ −t) = min(p, 1 − p) (1 − p is
+ * exact for p ≥ ½), so that a p of 1e-20 or 1 − 1e-15 keeps its digits: scipy.stats.t.ppf to 1e-9 relative.
  * @param p probability in (0, 1) @param df degrees of freedom > 0
  */
 export function studentTQuantile(p: number, df: number): number {
@@ -200,16 +258,17 @@ export function studentTQuantile(p: number, df: number): number {
       message: `must be > 0, got ${df}`,
     });
   if (p === 0.5) return 0;
-  if (p < 0.5) return -studentTQuantile(1 - p, df);
+  const q = p < 0.5 ? p : 1 - p;
   let lo = 0;
   let hi = 1;
-  while (studentTCdf(hi, df) < p) hi *= 2;
-  for (let i = 0; i < 200 && hi - lo > 1e-15 * hi; i++) {
+  while (studentTLowerTail(hi, df) > q) hi *= 2;
+  for (let i = 0; i < 2000 && hi - lo > 1e-15 * hi; i++) {
     const mid = (lo + hi) / 2;
-    if (studentTCdf(mid, df) < p) lo = mid;
+    if (studentTLowerTail(mid, df) > q) lo = mid;
     else hi = mid;
   }
-  return (lo + hi) / 2;
+  const t = (lo + hi) / 2;
+  return p < 0.5 ? -t : t;
 }
 
 export interface SeedSummary extends MeanStd {
