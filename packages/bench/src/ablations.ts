@@ -579,12 +579,17 @@ function testSetRoot({ ablation, run, o }: RunContext): string {
 }
 
 /** The supervised reference row: face-api.js's expression model on a class-folder test set. */
-async function execFaceApi({ ablation, run, o }: RunContext, root: string): Promise<RunOutcome> {
+async function execFaceApi({ ablation, run, o, hooks }: RunContext, root: string): Promise<RunOutcome> {
   const c = run.coords;
   const info = DATA[DATASETS[c.dataset].data];
   if (info.format !== 'image-folder')
     throw new Error(`${ablation}: method face-api reads class folders, '${c.dataset}' is ${info.format}`);
-  const r = await runFaceApiReference({ root, ...(o.limit ? { limit: o.limit, subsetSeed: 0 } : {}) });
+  const r = await runFaceApiReference({
+    root,
+    ...(hooks.signal ? { signal: hooks.signal } : {}),
+    ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}),
+    ...(o.limit ? { limit: o.limit, subsetSeed: 0 } : {}),
+  });
   return {
     ...closedSetRow(
       r.labelSet.names,

@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { relative } from 'node:path';
 import sharp from 'sharp';
-import type { LabelSet } from '@vlfer/core';
+import { throwIfAborted, type LabelSet, type ProgressCallback } from '@vlfer/core';
 import { hashFile } from '@vlfer/core/node';
 import { stratifiedSubset, type ImageItem } from '@vlfer/datasets';
 import { loadImageFolder } from '@vlfer/datasets/node';
@@ -59,12 +59,14 @@ function loadFaceApi() {
  * The supervised reference row: face-api.js's expression model (shipped in `@vladmandic/face-api`, run by
  * tfjs with the wasm backend) on a class-folder image set, each whole image given to the net (it resizes to
  * its 112-px input), scored by `@vlfer/metrics`. Known figure on FER2013 PrivateTest: accuracy 0.569.
+ * `onProgress`: phase 'predict' (unit images); `signal` stops it between images (AbortedError).
  */
 export async function runFaceApiReference(options: {
   root: string;
   limit?: number;
   subsetSeed?: number;
-  onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+  onProgress?: ProgressCallback;
 }): Promise<FaceApiReferenceResult> {
   const faceapi = loadFaceApi();
   const tf = faceapi.tf;
@@ -83,6 +85,7 @@ export async function runFaceApiReference(options: {
   const predictions: number[] = [];
   const t0 = performance.now();
   for (const [k, it] of items.entries()) {
+    throwIfAborted(options.signal, 'the face-api.js reference');
     const { data, info } = await sharp(it.path)
       .removeAlpha()
       .toColourspace('srgb')
@@ -97,7 +100,7 @@ export async function runFaceApiReference(options: {
     const label = set.labelSet.names.indexOf(FACE_API_CLASSES[best]!);
     if (label < 0) throw new Error(`face-api class '${best}' is not in ${set.labelSet.id}`);
     predictions.push(label);
-    if (k % 100 === 0) options.onProgress?.(k, items.length);
+    options.onProgress?.({ phase: 'predict', done: k + 1, total: items.length, unit: 'images' });
   }
   const msPerImage = (performance.now() - t0) / items.length;
   return {

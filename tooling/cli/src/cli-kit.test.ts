@@ -45,6 +45,29 @@ describe('progress output', () => {
     expect(out).toMatch(/evaluate .* 3\/3 epochs \| - epochs\/s \| ETA 0s/);
     expect(out).not.toMatch(/NULL|LLs|NaN|Infinity/);
   });
+  it('Ctrl-C ends the running bar before its notice (a bar stopped after it moved the cursor back over it)', () => {
+    const out: string[] = [];
+    vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => {
+      out.push(String(c));
+      return true;
+    });
+    const before = new Set([...process.listeners('SIGINT'), ...process.listeners('SIGTERM')]);
+    const hooks = commandHooks('vlfer', {});
+    const onSigint = process.listeners('SIGINT').find((l) => !before.has(l))!;
+    try {
+      hooks.onProgress({ phase: 'encode', done: 1, total: 4, unit: 'images' });
+      out.length = 0;
+      (onSigint as (sig: NodeJS.Signals) => void)('SIGINT');
+      expect(hooks.signal.aborted).toBe(true);
+      const notice = out.findIndex((c) => c.includes('vlfer: SIGINT: stopping at the next step'));
+      expect(notice, out.join('')).toBeGreaterThan(0); // the bar's last drawing and its end came first
+      expect(out.slice(notice + 1).join('')).toBe('');
+    } finally {
+      for (const sig of ['SIGINT', 'SIGTERM'] as const)
+        for (const l of process.listeners(sig)) if (!before.has(l)) process.off(sig, l);
+      hooks.stop();
+    }
+  });
 });
 
 describe('error lines for a command-line user', () => {

@@ -191,7 +191,8 @@ export function commandHooks(
   const progress = progressBars(flags.progress !== false);
   const stop = () => progress.stop();
   return {
-    signal: cliAbortSignal(name, stopping),
+    // the running bar ends before the notice: stopped later, a terminal bar moves the cursor back over it
+    signal: cliAbortSignal(name, stopping, stop),
     onProgress: progress,
     log: (line) => {
       stop();
@@ -205,17 +206,20 @@ export function commandHooks(
  * An AbortSignal for a CLI run: the first SIGINT/SIGTERM aborts it (the pipeline stops at the next batch or
  * step and leaves resumable state; `stopping` says what happens for a command that does otherwise), a second exits
  * at once with 130. When the parent process dies (a killed
- * wrapper such as pnpm), the run is aborted the same way instead of going on orphaned.
+ * wrapper such as pnpm), the run is aborted the same way instead of going on orphaned. `beforeNotice` runs before
+ * each notice is written (`commandHooks`: it ends the running progress bar).
  */
 export function cliAbortSignal(
   name: string,
   stopping = 'stopping at the next step and saving resumable state',
+  beforeNotice: () => void = () => undefined,
 ): AbortSignal {
   const controller = new AbortController();
   let count = 0;
   const onSignal = (sig: NodeJS.Signals) => {
     count++;
     if (count > 1) process.exit(130);
+    beforeNotice();
     process.stderr.write(`\n${name}: ${sig}: ${stopping} (again to quit at once)\n`);
     controller.abort(new Error(sig));
   };
@@ -223,6 +227,7 @@ export function cliAbortSignal(
   process.on('SIGTERM', onSignal);
   onParentExit((parent) => {
     if (controller.signal.aborted) return;
+    beforeNotice();
     process.stderr.write(`${name}: the parent process ${parent} is gone; stopping\n`);
     controller.abort(new Error('parent process exited'));
   });

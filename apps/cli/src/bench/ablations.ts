@@ -154,7 +154,6 @@ function emitJobs(o: Record<string, any>, ids: string[], data: BenchData | undef
     ...(o.limit ? ['--limit', String(o.limit)] : []),
     ...(o.dataConfig ? ['--data-config', resolve(o.dataConfig)] : []),
     ...chartsFlag(o),
-    ...(o.progress === false ? ['--no-progress'] : []),
   ];
   const command = String(o.jobCommand).split(' ').filter(Boolean);
   if (command.length === 0) throw new Error(`--job-command: expected a command, got '${String(o.jobCommand)}'`);
@@ -162,7 +161,8 @@ function emitJobs(o: Record<string, any>, ids: string[], data: BenchData | undef
   const argv = [...command, ...args];
   const job = {
     shards: o.shards,
-    argv,
+    // --no-progress for the runs only: the merge runs nothing and refuses it
+    argv: [...argv, ...(o.progress === false ? ['--no-progress'] : [])],
     mergeArgv: [...argv, '--merge', String(o.shards)],
     workdir: process.cwd(),
     paths: [

@@ -104,6 +104,10 @@ describe('vlfer bench ablations command line', () => {
     ]);
     expect(emit.code, emit.stderr).toBe(0);
     expect(readFileSync(join(dir, 'jobs', 'array.sbatch'), 'utf8')).toMatch(/ --no-progress\n/);
+    // the merge job runs nothing: it gets no --no-progress, which it would refuse
+    const merge = readFileSync(join(dir, 'jobs', 'merge.sbatch'), 'utf8');
+    expect(merge).toMatch(/ --merge 4\n/);
+    expect(merge).not.toMatch(/--no-progress/);
   }, 120_000);
   it('commander errors of bench carry the vlfer: prefix; help shows defaults as typed', () => {
     const bad = runCli(ENTRY, ['--shards', 'x']);
