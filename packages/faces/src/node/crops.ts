@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import sharp from 'sharp';
 import {
@@ -143,6 +143,15 @@ export function cropFileKey(
  * format) names it and matches its content.
  */
 function cropRecordProblem(file: string, record: string, base: string): string | undefined {
+  for (const [path, what] of [
+    [file, 'a face crop'],
+    [record, "a face crop's SHA-256 record"],
+  ] as const)
+    if (existsSync(path) && !statSync(path).isFile())
+      throw new DataFormatError({
+        file: path,
+        message: `is not a file: ${what} belongs here (the crop cache holds only crops and their records); remove it`,
+      });
   if (!existsSync(record)) return 'has no recorded SHA-256 (an interrupted write, or an older vlfer)';
   const line = readFileSync(record, 'utf8').replace(/\n$/, '');
   const m = /^([0-9a-f]{64}) {2}(\S+)$/.exec(line);

@@ -356,6 +356,13 @@ describe('the crop cache', () => {
       `face crop ${b} has the record of another crop (${basename(a!)}): crop files and their records were swapped or copied; cutting it again`,
       `face crop ${c} has a record ${c}.sha256 not of the form '<sha256>  ${basename(c!)}' (damaged, or written by an older vlfer); cutting it again`,
     ]);
+    // a folder where a record belongs is named (it was a raw EISDIR), and nothing in it is touched
+    rmSync(`${a}.sha256`);
+    mkdirSync(`${a}.sha256`);
+    const third = new FaceCropper(yunet, { align: false, selection: 'all' }, cache);
+    await expect(third.cropImages(items)).rejects.toThrow(
+      `${a}.sha256: is not a file: a face crop's SHA-256 record belongs here (the crop cache holds only crops and their records); remove it`,
+    );
   }, 60_000);
   it('a cropper’s fingerprint follows the detector, the settings and the crop version, not the cache folder', () => {
     const cut = (settings: FaceCropSettings, dir = 'fp-a') =>
