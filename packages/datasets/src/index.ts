@@ -84,3 +84,5 @@ export {
   hespReferenceKnownOrder,
 } from './open-set-splits.js';
 export { stratifiedSubset, subsetId } from './subsets.js';
+export type { NameCodedDatasetId, KdefView, NameCode } from './name-coded.js';
+export { KDEF_VIEWS, NAME_CODES, parseCodedName } from './name-coded.js';

@@ -4,7 +4,7 @@ import type { HespSplitDataset } from './open-set-splits.js';
 
 /** How a dataset is stored on disk, i.e. which loader reads it. */
 export type DatasetFormat =
-  'image-folder' | 'raf-db' | 'affectnet' | 'affectnet-npy' | 'ferplus' | 'video-list' | 'video-folder';
+  'image-folder' | 'raf-db' | 'affectnet' | 'affectnet-npy' | 'ferplus' | 'name-coded' | 'video-list' | 'video-folder';
 
 export interface DatasetInfo {
   format: DatasetFormat;
@@ -93,6 +93,20 @@ export const DATASETS = {
     labelSet: 'basic-8',
     annotations: 'required',
     description: 'FERPlus fer2013new.csv majority vote, 8 classes',
+  },
+  kdef: {
+    format: 'name-coded',
+    media: 'image',
+    labelSet: 'basic-7',
+    annotations: 'none',
+    description: 'KDEF, labels from the file names (AF01ANS.JPG: session, subject, expression, view)',
+  },
+  jaffe: {
+    format: 'name-coded',
+    media: 'image',
+    labelSet: 'basic-7',
+    annotations: 'none',
+    description: 'JAFFE, labels from the file names (KA.AN1.39.tiff: subject, expression)',
   },
   dfew: {
     format: 'video-list',

@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { parseOptions } from '@vlfer/core';
 import { describe, expect, it } from 'vitest';
 import { foldAnnotations, loadEvalData } from './data.js';
@@ -90,5 +91,28 @@ describe('loadEvalData stages', () => {
       [{ out: join(root, 'results') }, /'out' .*lies inside the dataset's root/],
     ] as const)
       await expect(loadEvalData(opts({ dataset: 'affectnet7-npy', root, ...o }), null)).rejects.toThrow(refused);
+  });
+  it('KDEF and JAFFE: images labelled by their names, KDEF by the views asked for; no list, no class folders', async () => {
+    const root = join(work, 'KDEF');
+    mkdirSync(join(root, 'AF01'), { recursive: true });
+    const jpeg = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#404040' } })
+      .jpeg()
+      .toBuffer();
+    for (const code of ['AF', 'AN', 'DI', 'HA', 'NE', 'SA', 'SU'])
+      for (const view of ['FL', 'S']) writeFileSync(join(root, 'AF01', `AF01${code}${view}.JPG`), jpeg);
+    const all = await loadEvalData(opts({ dataset: 'kdef', root }), null);
+    expect([all.items.length, all.labelSet.id, all.kind]).toEqual([14, 'basic-7', 'images']);
+    const straight = await loadEvalData(opts({ dataset: 'kdef', root, views: ['S'] }), null);
+    expect(straight.items.map((i) => (i as { path: string }).path.slice(-5))).toEqual(Array(7).fill('S.JPG'));
+    expect(straight.dropped).toEqual([{ reason: 'view FL not asked for', count: 7 }]);
+    for (const [o, refused] of [
+      [{ annotations: join(work, 'a.csv') }, /'annotations' .*takes no annotation file/],
+      [
+        { folderIds: 'affectnet' },
+        /'folderIds' .*dataset kdef is read from its file names .*folderIds names class folders/,
+      ],
+      [{ out: join(root, 'results') }, /'out' .*lies inside the dataset's root/],
+    ] as const)
+      await expect(loadEvalData(opts({ dataset: 'kdef', root, ...o }), null)).rejects.toThrow(refused);
   });
 });

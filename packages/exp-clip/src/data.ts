@@ -6,6 +6,7 @@ import {
   type DatasetFormat,
   type DatasetId,
   type DatasetInfo,
+  type NameCodedDatasetId,
   type DroppedCount,
   type ImageItem,
   type LoadResult,
@@ -16,6 +17,7 @@ import {
   ferPlusFolderUsage,
   loadAffectNetCsv,
   loadAffectNetNpy,
+  loadNameCoded,
   loadFerPlusCsv,
   loadImageFolder,
   loadRafDb,
@@ -128,6 +130,18 @@ const LOADERS: Record<DatasetFormat, (c: LoaderContext) => Promise<LoadedEvalSet
       extraFiles: options.extraFiles,
     }),
   }),
+  'name-coded': async ({ options, given }) => ({
+    kind: 'images',
+    loaded: await loadNameCoded({
+      root: options.root,
+      dataset: options.dataset as NameCodedDatasetId,
+      ...(options.views ? { views: options.views } : {}),
+      ...given,
+      outOfSet: 'drop',
+      extraFiles: options.extraFiles,
+      verify: 'header',
+    }),
+  }),
   ferplus: async ({ options, need, given, dup }) => {
     const csv = need();
     const usage = options.split === 'test' ? 'PrivateTest' : 'Training';
@@ -186,7 +200,7 @@ function refuseListOptions(options: EvalOptions, info: DatasetInfo): void {
     throw new InvalidArgumentError({
       functionName: 'loadEvalData',
       argument: 'folderIds',
-      message: `dataset ${options.dataset} is read from its annotations (${info.description}), whose labels are read as the dataset's own; folderIds names class folders, which it has none of`,
+      message: `dataset ${options.dataset} is read from its ${info.format === 'name-coded' ? 'file names' : 'annotations'} (${info.description}), whose labels are read as the dataset's own; folderIds names class folders, which it has none of`,
     });
   if (!folders && info.annotations !== 'none') return; // read from its list: any out will do
   const rel = options.out === undefined ? '..' : relative(resolve(options.root), resolve(options.out));

@@ -3,10 +3,12 @@ import { COMPUTE_DEVICES, type ComputeDevice, type OptionUse } from '@vlfer/core
 import {
   DATASETS,
   DATASET_IDS,
+  KDEF_VIEWS,
   LABEL_SCHEMES,
   NATIVE_LABEL_SCHEMES,
   SHORT_CLIP_POLICIES,
   type DatasetId,
+  type KdefView,
   type LabelScheme,
   type NativeLabelScheme,
   type ShortClipPolicy,
@@ -113,6 +115,8 @@ export const EvalOptionsSchema = z
     extraFiles: z.enum(['error', 'skip']).default('error'),
     /** Class folders named by a dataset's native label ids (`image-folder`, `video-folder`). */
     folderIds: z.enum(NATIVE_LABEL_SCHEMES).optional(),
+    /** KDEF: the views read; omitted = all five. */
+    views: z.array(z.enum(KDEF_VIEWS)).min(1).optional(),
     /** Evaluate a class-stratified, seeded subset of this many items per fold (smoke runs); named in the outputs. */
     limit: positiveInt.optional(),
     subsetSeed: z.number().int().default(0),
@@ -204,6 +208,7 @@ export type EvalOptionUse = OptionUse<
   | 'duplicates'
   | 'allowOutsideRoot'
   | 'extraFiles'
+  | 'views'
 >;
 /** The teacher- and optimiser-specific options of `trainHead` (`trainOptionUses`). */
 export type TrainOptionUse = OptionUse<
@@ -225,8 +230,9 @@ export function evalOptionUses(o: Pick<EvalOptionsInput, 'dataset' | 'dtype' | '
   const noList = `dataset ${o.dataset} reads no annotation list of frame directories (video-list datasets do)`;
   const int8 = o.dtype === 'int8';
   const folders = format === 'image-folder' || format === 'video-folder';
-  // AffectNet's npy release: one annotation file per image, found by the image's name under root
-  const perImage = format === 'affectnet-npy';
+  // AffectNet's npy release (one annotation file per image, found by the image's name under root) and the datasets
+  // labelled by their file names (KDEF, JAFFE): read by listing their images
+  const perImage = format === 'affectnet-npy' || format === 'name-coded';
   const guard = "applies to dtype 'int8' only (the fp32/int8 guard)";
   return [
     {
@@ -263,6 +269,7 @@ export function evalOptionUses(o: Pick<EvalOptionsInput, 'dataset' | 'dtype' | '
       applies: folders || perImage,
       why: `dataset ${o.dataset} is read from its annotation rows, not by listing class folders`,
     },
+    { key: 'views', applies: o.dataset === 'kdef', why: `dataset ${o.dataset} has no views to choose (KDEF has)` },
   ];
 }
 
@@ -366,6 +373,11 @@ export interface EvalOptionsInput {
    * `folderIds`). @default folders matched by their names
    */
   folderIds?: NativeLabelScheme;
+  /**
+   * KDEF: the views read, of FL, HL, S, HR, FR (full left profile … full right profile); `['S']` is the 980 straight
+   * images most papers report on. @default all five (4,900 images)
+   */
+  views?: KdefView[];
   /** Evaluate a class-stratified, seeded subset of this many items per fold (smoke runs); named in the outputs. */
   limit?: number;
   /** Seed of the `limit` subset. @default 0 */

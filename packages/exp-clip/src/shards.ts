@@ -55,6 +55,7 @@ export const evalShardFields = (o: EvalOptions): Record<string, unknown> =>
     'duplicates',
     'extraFiles',
     'folderIds',
+    'views',
     'limit',
     'subsetSeed',
     'cacheDir',

@@ -111,6 +111,7 @@ export function expClipCommand(): Command {
           allowOutsideRoot: o.allowOutsideRoot === true,
           extraFiles: o.extraFiles,
           folderIds: o.folderIds,
+          views: o.views,
           limit: o.limit,
           subsetSeed: o.subsetSeed,
           cacheDir: o.cache === false ? undefined : o.cacheDir,

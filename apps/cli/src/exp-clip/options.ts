@@ -1,7 +1,7 @@
 /** @file The flags of `vlfer exp-clip` (commander option definitions; the library validates the values again). */
 import { Command, Option } from 'commander';
 import { COMPUTE_DEVICES } from '@vlfer/core';
-import { DATASET_IDS, LABEL_SCHEMES, NATIVE_LABEL_SCHEMES, SHORT_CLIP_POLICIES } from '@vlfer/datasets';
+import { DATASET_IDS, KDEF_VIEWS, LABEL_SCHEMES, NATIVE_LABEL_SCHEMES, SHORT_CLIP_POLICIES } from '@vlfer/datasets';
 import { PREPROCESS_MODES } from '@vlfer/encoders';
 import { CLIP_DTYPES, RESIZERS } from '@vlfer/encoders/node';
 import { PROMPT_TYPES, promptTypeByNumber, type PromptType } from '@vlfer/llm-knowledge';
@@ -185,6 +185,11 @@ export function evalCommand(): Command {
           "class folders named by a dataset's label ids, e.g. raf-db (1..7: 1 surprise), affectnet (0..7: 0 neutral)",
         ).choices(NATIVE_LABEL_SCHEMES),
       )
+      .option(
+        '--views <list>',
+        'kdef: the views read, comma-separated of FL, HL, S, HR, FR (S: the 980 straight images); default all five',
+        viewsFlag,
+      )
       .option('--limit <n>', 'a class-stratified, seeded subset of n items per fold (named in the outputs)', integer(1))
       .option('--subset-seed <n>', 'seed of the --limit subset (and of the --dtype int8 guard sample)', integer(), 0)
       .option(
@@ -275,4 +280,15 @@ export function trainCommand(): Command {
       .option('--no-cache', 'do not read or write the caches')
       .option('--out <dir>', 'output directory (locked while running)', 'runs/exp-clip-train'),
   );
+}
+
+/** Commander parser: `--views S,HL`, KDEF views, each one of FL, HL, S, HR, FR (upper case, as the file names). */
+export function viewsFlag(v: string): string[] {
+  const views = v.split(',').map((x) => x.trim());
+  const bad = views.filter((x) => !(KDEF_VIEWS as readonly string[]).includes(x));
+  if (bad.length > 0)
+    throw new InvalidArgumentError(
+      `expected comma-separated KDEF views of ${KDEF_VIEWS.join(', ')}, got ${bad.map((x) => `'${x}'`).join(', ')}`,
+    );
+  return views;
 }

@@ -98,6 +98,13 @@ describe('a mistyped --root', () => {
     expect(cli(evalArgs(join(work, 's'), '--split', 'train')).stderr).toBe(
       'vlfer: --split: dataset image-folder has no train/test split to choose (RAF-DB and FERPlus have)\n',
     );
+    expect(cli(evalArgs(join(work, 's'), '--views', 'S')).stderr).toBe(
+      'vlfer: --views: dataset image-folder has no views to choose (KDEF has)\n',
+    );
+    const kdef = evalArgs(join(work, 's'), '--views', 'S,XX').map((a) => (a === 'image-folder' ? 'kdef' : a));
+    expect(cli(kdef).stderr).toBe(
+      "vlfer: option '--views <list>' argument 'S,XX' is invalid. expected comma-separated KDEF views of FL, HL, S, HR, FR, got 'XX'\n",
+    );
     expect(cli(evalArgs(join(work, 's'), '--subset-seed', '3')).stderr).toMatch(
       /^vlfer: --subset-seed: seeds the limit subset and the sample of the int8 guard \(--dtype int8\)/,
     );

@@ -1,6 +1,6 @@
 /**
  * @file `@vlfer/datasets/node`: dataset loaders that read files and folders (class folders, RAF-DB, AffectNet,
- * FERPlus, video lists), image checks with sharp, frame listing. Parsing itself is in the runtime-neutral main entry.
+ * FERPlus, KDEF and JAFFE by their file names, video lists), image checks with sharp, frame listing. Parsing itself is in the runtime-neutral main entry.
  */
 export type { ImageVerification } from './image-check.js';
 export { verifyImage } from './image-check.js';
@@ -13,6 +13,8 @@ export type { RafDbOptions, AffectNetOptions, FerPlusOptions } from './tabular.j
 export { loadRafDb, loadAffectNetCsv, loadFerPlusCsv, ferPlusFolderUsage } from './tabular.js';
 export type { AffectNetNpyOptions } from './affectnet-npy.js';
 export { loadAffectNetNpy } from './affectnet-npy.js';
+export type { NameCodedOptions } from './name-coded.js';
+export { loadNameCoded } from './name-coded.js';
 export type { Fer2013ExportOptions, Fer2013ExportResult } from './fer2013-export.js';
 export { exportFer2013Csv } from './fer2013-export.js';
 export type { LabelSetChoice } from './label-set-file.js';

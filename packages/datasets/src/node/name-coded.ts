@@ -1,0 +1,119 @@
+import { statSync } from 'node:fs';
+import { basename, join, relative } from 'node:path';
+import { checkOneOf, DataFormatError, InvalidArgumentError, type LabelSet } from '@vlfer/core';
+import { BASIC_7, matchClassName } from '../label-sets.js';
+import { isImageFile } from '../media.js';
+import { KDEF_VIEWS, NAME_CODES, parseCodedName, type KdefView, type NameCodedDatasetId } from '../name-coded.js';
+import { countLabels, DropCounter, type ImageItem, type LoadResult } from '../types.js';
+import { verifyImage, type ImageVerification } from './image-check.js';
+import { checkRootDir, explainFsError, readDirForScan } from './scan-errors.js';
+
+export interface NameCodedOptions {
+  /** The dataset's folder: its images anywhere below it (KDEF: `KDEF/AF01/AF01ANS.JPG`; JAFFE: `jaffe/KA.AN1.39.tiff`). */
+  root: string;
+  dataset: NameCodedDatasetId;
+  /** KDEF: the views read (`['S']`: the 980 straight images). @default all five */
+  views?: readonly KdefView[];
+  /** @default BASIC_7 */
+  labelSet?: LabelSet;
+  /** Images of an expression not in the label set: `'error'` or `'drop'` (counted by expression). @default 'error' */
+  outOfSet?: 'error' | 'drop';
+  /** Files that are not images, or images whose names do not follow the dataset's form: `'error'` or `'skip'` (counted). @default 'error' */
+  extraFiles?: 'error' | 'skip';
+  /** @default 'none' */
+  verify?: ImageVerification;
+}
+
+/** Every file below `dir` (hidden ones too), by path relative to `root`, sorted. */
+function filesBelow(root: string, dir = root): string[] {
+  const out: string[] = [];
+  for (const name of readDirForScan(dir, 'the folder').sort()) {
+    const path = join(dir, name);
+    let isDir: boolean;
+    try {
+      isDir = statSync(path).isDirectory();
+    } catch (error) {
+      throw new DataFormatError({ file: path, message: explainFsError(error), cause: error });
+    }
+    if (isDir) out.push(...filesBelow(root, path));
+    else out.push(relative(root, path));
+  }
+  return out;
+}
+
+/** `loadNameCoded`'s options checked, with their defaults. @throws InvalidArgumentError naming the option */
+function checkNameCodedOptions(options: NameCodedOptions) {
+  const fn = 'loadNameCoded';
+  checkRootDir(options.root, 'root', fn);
+  const dataset = checkOneOf(options.dataset, ['kdef', 'jaffe'], { functionName: fn, argument: 'dataset' });
+  if (options.views !== undefined) {
+    const bad = options.views.filter((v) => !(KDEF_VIEWS as readonly string[]).includes(v));
+    if (dataset !== 'kdef' || options.views.length === 0 || bad.length > 0)
+      throw new InvalidArgumentError({
+        functionName: fn,
+        argument: 'views',
+        message:
+          dataset !== 'kdef'
+            ? `${dataset} has no views (KDEF has)`
+            : `expected a non-empty list of ${KDEF_VIEWS.join(', ')}, got ${JSON.stringify(options.views)}`,
+      });
+  }
+  return {
+    dataset,
+    views: new Set<string>(options.views ?? KDEF_VIEWS),
+    outOfSet: checkOneOf(options.outOfSet ?? 'error', ['error', 'drop'], { functionName: fn, argument: 'outOfSet' }),
+    extra: checkOneOf(options.extraFiles ?? 'error', ['error', 'skip'], { functionName: fn, argument: 'extraFiles' }),
+    labelSet: options.labelSet ?? BASIC_7,
+  };
+}
+
+/**
+ * A dataset whose labels are coded in its file names (`NameCodedDatasetId`: KDEF, JAFFE): every image below `root`,
+ * labelled by its name (`parseCodedName`), in path order; KDEF's restricted to `views`. A file that is not an image,
+ * or an image named otherwise (a copy renamed by hand, a thumbnail), is an error naming it and the form expected,
+ * unless `extraFiles: 'skip'`.
+ * @throws DataFormatError naming the file; InvalidArgumentError naming the option
+ */
+export async function loadNameCoded(options: NameCodedOptions): Promise<LoadResult<ImageItem>> {
+  const { dataset, views, outOfSet, extra, labelSet } = checkNameCodedOptions(options);
+  const drops = new DropCounter();
+  const items: ImageItem[] = [];
+  for (const rel of filesBelow(options.root)) {
+    const path = join(options.root, rel);
+    const name = basename(rel);
+    const code = isImageFile(name) ? parseCodedName(dataset, name) : undefined;
+    if (!code) {
+      const why = isImageFile(name) ? 'not named in the dataset’s form' : 'not an image file';
+      if (extra === 'error')
+        throw new DataFormatError({
+          file: path,
+          message: `is ${why}: expected ${NAME_CODES[dataset].form}; pass extraFiles: 'skip' (CLI --extra-files skip) to leave such files out`,
+        });
+      drops.add(why);
+      continue;
+    }
+    if (code.view && !views.has(code.view)) {
+      drops.add(`view ${code.view} not asked for`);
+      continue;
+    }
+    const label = matchClassName(labelSet, code.expression);
+    if (label < 0) {
+      if (outOfSet === 'error')
+        throw new DataFormatError({
+          file: path,
+          message: `is '${code.expression}', which is not in the label set ${labelSet.id}; pass outOfSet: 'drop' to leave such images out`,
+        });
+      drops.add(`'${code.expression}' not in ${labelSet.id}`);
+      continue;
+    }
+    await verifyImage(path, options.verify ?? 'none');
+    items.push({ path, label });
+  }
+  return {
+    items,
+    labelSet,
+    counts: countLabels(items, labelSet.names.length),
+    dropped: drops.list(),
+    source: options.root,
+  };
+}
