@@ -4,7 +4,15 @@ import type { HespSplitDataset } from './open-set-splits.js';
 
 /** How a dataset is stored on disk, i.e. which loader reads it. */
 export type DatasetFormat =
-  'image-folder' | 'raf-db' | 'affectnet' | 'affectnet-npy' | 'ferplus' | 'name-coded' | 'video-list' | 'video-folder';
+  | 'image-folder'
+  | 'raf-db'
+  | 'affectnet'
+  | 'affectnet-npy'
+  | 'ferplus'
+  | 'name-coded'
+  | 'ckplus'
+  | 'video-list'
+  | 'video-folder';
 
 export interface DatasetInfo {
   format: DatasetFormat;
@@ -93,6 +101,21 @@ export const DATASETS = {
     labelSet: 'basic-8',
     annotations: 'required',
     description: 'FERPlus fer2013new.csv majority vote, 8 classes',
+  },
+  ckplus: {
+    format: 'ckplus',
+    media: 'image',
+    labelSet: 'contempt-7',
+    annotations: 'none',
+    description:
+      'CK+ release (cohn-kanade-images/, Emotion/): the last frames of the 327 labelled sequences, 7 classes',
+  },
+  ckplus8: {
+    format: 'ckplus',
+    media: 'image',
+    labelSet: 'basic-8',
+    annotations: 'none',
+    description: 'CK+ as ckplus, with the first frame of each labelled sequence as neutral, 8 classes',
   },
   kdef: {
     format: 'name-coded',

@@ -115,4 +115,20 @@ describe('loadEvalData stages', () => {
     ] as const)
       await expect(loadEvalData(opts({ dataset: 'kdef', root, ...o }), null)).rejects.toThrow(refused);
   });
+  it('CK+: the peak frames of each labelled sequence; ckplus8 adds its first frame as neutral', async () => {
+    const root = join(work, 'CK+');
+    const frames = join(root, 'cohn-kanade-images', 'S005', '001');
+    mkdirSync(frames, { recursive: true });
+    mkdirSync(join(root, 'Emotion', 'S005', '001'), { recursive: true });
+    const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#404040' } })
+      .png()
+      .toBuffer();
+    for (let f = 1; f <= 6; f++) writeFileSync(join(frames, `S005_001_0000000${f}.png`), png);
+    writeFileSync(join(root, 'Emotion', 'S005', '001', 'S005_001_00000006_emotion.txt'), '   5.0000000e+00\n');
+    const seven = await loadEvalData(opts({ dataset: 'ckplus', root }), null);
+    const names = (d: typeof seven) => d.items.map((i) => d.labelSet.names[i.label]);
+    expect([seven.labelSet.id, names(seven)]).toEqual(['contempt-7', ['happiness', 'happiness', 'happiness']]);
+    const eight = await loadEvalData(opts({ dataset: 'ckplus8', root, peakFrames: 2 }), null);
+    expect([eight.labelSet.id, names(eight)]).toEqual(['basic-8', ['neutral', 'happiness', 'happiness']]);
+  });
 });

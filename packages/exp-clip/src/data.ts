@@ -18,6 +18,7 @@ import {
   loadAffectNetCsv,
   loadAffectNetNpy,
   loadNameCoded,
+  loadCkPlus,
   loadFerPlusCsv,
   loadImageFolder,
   loadRafDb,
@@ -142,6 +143,18 @@ const LOADERS: Record<DatasetFormat, (c: LoaderContext) => Promise<LoadedEvalSet
       verify: 'header',
     }),
   }),
+  ckplus: async ({ options, given }) => ({
+    kind: 'images',
+    loaded: await loadCkPlus({
+      root: options.root,
+      peakFrames: options.peakFrames,
+      neutralFrame: options.dataset === 'ckplus8',
+      ...given,
+      outOfSet: 'drop',
+      extraFiles: options.extraFiles,
+      verify: 'header',
+    }),
+  }),
   ferplus: async ({ options, need, given, dup }) => {
     const csv = need();
     const usage = options.split === 'test' ? 'PrivateTest' : 'Training';
@@ -200,7 +213,7 @@ function refuseListOptions(options: EvalOptions, info: DatasetInfo): void {
     throw new InvalidArgumentError({
       functionName: 'loadEvalData',
       argument: 'folderIds',
-      message: `dataset ${options.dataset} is read from its ${info.format === 'name-coded' ? 'file names' : 'annotations'} (${info.description}), whose labels are read as the dataset's own; folderIds names class folders, which it has none of`,
+      message: `dataset ${options.dataset} is read from its ${info.format === 'name-coded' ? 'file names' : info.format === 'ckplus' ? 'emotion files' : 'annotations'} (${info.description}), whose labels are read as the dataset's own; folderIds names class folders, which it has none of`,
     });
   if (!folders && info.annotations !== 'none') return; // read from its list: any out will do
   const rel = options.out === undefined ? '..' : relative(resolve(options.root), resolve(options.out));

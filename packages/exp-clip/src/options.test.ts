@@ -132,7 +132,7 @@ describe('options an evaluation would not use', () => {
       evalOptionUses(o)
         .filter((u) => !u.applies)
         .map((u) => u.key);
-    expect(unused({ dataset: 'dfew', dtype: 'int8' })).toEqual(['split', 'extraFiles', 'views']);
+    expect(unused({ dataset: 'dfew', dtype: 'int8' })).toEqual(['split', 'extraFiles', 'views', 'peakFrames']);
     expect(unused({ dataset: 'video-folder', limit: 4 })).toEqual([
       'split',
       'rebase',
@@ -142,17 +142,25 @@ describe('options an evaluation would not use', () => {
       'allowOutsideRoot',
       'duplicates',
       'views',
+      'peakFrames',
     ]);
     expect(unused({ dataset: 'ferplus', limit: 4 })).toContain('duplicates'); // its CSV keeps an image's last row
     // AffectNet's npy release: its images listed, one annotation file each
-    expect(unused({ dataset: 'affectnet7-npy', limit: 4 }).slice(-3)).toEqual([
+    expect(unused({ dataset: 'affectnet7-npy', limit: 4 }).slice(-4)).toEqual([
       'allowOutsideRoot',
       'duplicates',
       'views',
+      'peakFrames',
     ]);
-    // KDEF and JAFFE: their images listed, labelled by their names; views are KDEF's
-    expect(unused({ dataset: 'kdef', limit: 4 }).slice(-2)).toEqual(['allowOutsideRoot', 'duplicates']);
-    expect(unused({ dataset: 'jaffe', limit: 4 }).slice(-3)).toEqual(['allowOutsideRoot', 'duplicates', 'views']);
+    // KDEF, JAFFE and CK+: their images listed; views are KDEF's, peak frames CK+'s
+    expect(unused({ dataset: 'kdef', limit: 4 }).slice(-3)).toEqual(['allowOutsideRoot', 'duplicates', 'peakFrames']);
+    expect(unused({ dataset: 'jaffe', limit: 4 }).slice(-4)).toEqual([
+      'allowOutsideRoot',
+      'duplicates',
+      'views',
+      'peakFrames',
+    ]);
+    expect(unused({ dataset: 'ckplus8', limit: 4 }).slice(-3)).toEqual(['allowOutsideRoot', 'duplicates', 'views']);
     expect(unused({ dataset: 'raf-db', limit: 4 })).toEqual([
       'frames',
       'shortClip',
@@ -162,6 +170,7 @@ describe('options an evaluation would not use', () => {
       'acceptInaccurateQuantization',
       'extraFiles',
       'views',
+      'peakFrames',
     ]);
   });
 });

@@ -117,6 +117,8 @@ export const EvalOptionsSchema = z
     folderIds: z.enum(NATIVE_LABEL_SCHEMES).optional(),
     /** KDEF: the views read; omitted = all five. */
     views: z.array(z.enum(KDEF_VIEWS)).min(1).optional(),
+    /** CK+: the last frames of each labelled sequence. */
+    peakFrames: positiveInt.default(3),
     /** Evaluate a class-stratified, seeded subset of this many items per fold (smoke runs); named in the outputs. */
     limit: positiveInt.optional(),
     subsetSeed: z.number().int().default(0),
@@ -209,6 +211,7 @@ export type EvalOptionUse = OptionUse<
   | 'allowOutsideRoot'
   | 'extraFiles'
   | 'views'
+  | 'peakFrames'
 >;
 /** The teacher- and optimiser-specific options of `trainHead` (`trainOptionUses`). */
 export type TrainOptionUse = OptionUse<
@@ -232,7 +235,7 @@ export function evalOptionUses(o: Pick<EvalOptionsInput, 'dataset' | 'dtype' | '
   const folders = format === 'image-folder' || format === 'video-folder';
   // AffectNet's npy release (one annotation file per image, found by the image's name under root) and the datasets
   // labelled by their file names (KDEF, JAFFE): read by listing their images
-  const perImage = format === 'affectnet-npy' || format === 'name-coded';
+  const perImage = format === 'affectnet-npy' || format === 'name-coded' || format === 'ckplus';
   const guard = "applies to dtype 'int8' only (the fp32/int8 guard)";
   return [
     {
@@ -270,6 +273,11 @@ export function evalOptionUses(o: Pick<EvalOptionsInput, 'dataset' | 'dtype' | '
       why: `dataset ${o.dataset} is read from its annotation rows, not by listing class folders`,
     },
     { key: 'views', applies: o.dataset === 'kdef', why: `dataset ${o.dataset} has no views to choose (KDEF has)` },
+    {
+      key: 'peakFrames',
+      applies: format === 'ckplus',
+      why: `dataset ${o.dataset} has no expression sequences to take peak frames of (CK+ has)`,
+    },
   ];
 }
 
@@ -378,6 +386,11 @@ export interface EvalOptionsInput {
    * images most papers report on. @default all five (4,900 images)
    */
   views?: KdefView[];
+  /**
+   * CK+ (`ckplus`, `ckplus8`): the last frames of each labelled sequence, up to its labelled peak frame; 3 gives the
+   * 981 images of the common 7-class protocol, 1 the 327 peak frames. @default 3
+   */
+  peakFrames?: number;
   /** Evaluate a class-stratified, seeded subset of this many items per fold (smoke runs); named in the outputs. */
   limit?: number;
   /** Seed of the `limit` subset. @default 0 */

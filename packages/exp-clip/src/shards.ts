@@ -56,6 +56,7 @@ export const evalShardFields = (o: EvalOptions): Record<string, unknown> =>
     'extraFiles',
     'folderIds',
     'views',
+    'peakFrames',
     'limit',
     'subsetSeed',
     'cacheDir',

@@ -112,6 +112,7 @@ export function expClipCommand(): Command {
           extraFiles: o.extraFiles,
           folderIds: o.folderIds,
           views: o.views,
+          peakFrames: o.peakFrames,
           limit: o.limit,
           subsetSeed: o.subsetSeed,
           cacheDir: o.cache === false ? undefined : o.cacheDir,

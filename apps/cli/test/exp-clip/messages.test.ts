@@ -101,6 +101,9 @@ describe('a mistyped --root', () => {
     expect(cli(evalArgs(join(work, 's'), '--views', 'S')).stderr).toBe(
       'vlfer: --views: dataset image-folder has no views to choose (KDEF has)\n',
     );
+    expect(cli(evalArgs(join(work, 's'), '--peak-frames', '1')).stderr).toBe(
+      'vlfer: --peak-frames: dataset image-folder has no expression sequences to take peak frames of (CK+ has)\n',
+    );
     const kdef = evalArgs(join(work, 's'), '--views', 'S,XX').map((a) => (a === 'image-folder' ? 'kdef' : a));
     expect(cli(kdef).stderr).toBe(
       "vlfer: option '--views <list>' argument 'S,XX' is invalid. expected comma-separated KDEF views of FL, HL, S, HR, FR, got 'XX'\n",

@@ -1,6 +1,6 @@
 /**
  * @file `@vlfer/datasets/node`: dataset loaders that read files and folders (class folders, RAF-DB, AffectNet,
- * FERPlus, KDEF and JAFFE by their file names, video lists), image checks with sharp, frame listing. Parsing itself is in the runtime-neutral main entry.
+ * FERPlus, CK+, KDEF and JAFFE by their file names, video lists), image checks with sharp, frame listing. Parsing itself is in the runtime-neutral main entry.
  */
 export type { ImageVerification } from './image-check.js';
 export { verifyImage } from './image-check.js';
@@ -15,6 +15,8 @@ export type { AffectNetNpyOptions } from './affectnet-npy.js';
 export { loadAffectNetNpy } from './affectnet-npy.js';
 export type { NameCodedOptions } from './name-coded.js';
 export { loadNameCoded } from './name-coded.js';
+export type { CkPlusOptions } from './ckplus.js';
+export { loadCkPlus, parseCkPlusEmotion, CKPLUS_EMOTIONS } from './ckplus.js';
 export type { Fer2013ExportOptions, Fer2013ExportResult } from './fer2013-export.js';
 export { exportFer2013Csv } from './fer2013-export.js';
 export type { LabelSetChoice } from './label-set-file.js';

@@ -1,0 +1,202 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { checkOneOf, DataFormatError, InvalidArgumentError, type LabelSet } from '@vlfer/core';
+import { getLabelSet, matchClassName, type ExpressionName } from '../label-sets.js';
+import { isImageFile } from '../media.js';
+import { countLabels, DropCounter, type ImageItem, type LoadResult } from '../types.js';
+import { verifyImage, type ImageVerification } from './image-check.js';
+import { checkRootDir, readDirForScan } from './scan-errors.js';
+
+export interface CkPlusOptions {
+  /** The CK+ release: `cohn-kanade-images/<subject>/<sequence>/*.png` and `Emotion/<subject>/<sequence>/*_emotion.txt`. */
+  root: string;
+  /** The last `peakFrames` frames of each labelled sequence, up to its labelled (peak) frame. @default 3 (981 images) */
+  peakFrames?: number;
+  /** Also the first frame of each labelled sequence, as neutral. @default false */
+  neutralFrame?: boolean;
+  /** @default contempt-7, or basic-8 with `neutralFrame` */
+  labelSet?: LabelSet;
+  /** Items whose expression is not in the label set: `'error'` or `'drop'` (counted). @default 'error' */
+  outOfSet?: 'error' | 'drop';
+  /** Files in the sequence folders that are neither frames nor emotion labels: `'error'` or `'skip'` (counted). @default 'error' */
+  extraFiles?: 'error' | 'skip';
+  /** @default 'none' */
+  verify?: ImageVerification;
+}
+
+/** CK+'s emotion codes: 0 neutral, 1 anger, 2 contempt, 3 disgust, 4 fear, 5 happy, 6 sadness, 7 surprise. */
+export const CKPLUS_EMOTIONS: readonly ExpressionName[] = [
+  'neutral',
+  'anger',
+  'contempt',
+  'disgust',
+  'fear',
+  'happiness',
+  'sadness',
+  'surprise',
+];
+
+/**
+ * A CK+ `_emotion.txt` label (`   3.0000000e+00`): its emotion code 0–7.
+ * @throws DataFormatError naming the file for anything else
+ */
+export function parseCkPlusEmotion(text: string, file: string): number {
+  const value = Number(text.trim());
+  if (text.trim() === '' || !Number.isInteger(value) || value < 0 || value > 7)
+    throw new DataFormatError({
+      file,
+      message: `holds ${JSON.stringify(text.trim().slice(0, 40))}; expected a CK+ emotion code 0–7 (such as 3.0000000e+00)`,
+    });
+  return value;
+}
+
+/** The frame number of a CK+ file name (`S005_001_00000011.png`, `S005_001_00000011_emotion.txt`), or undefined. */
+function frameNumber(name: string): number | undefined {
+  const m = /_(\d+)(?:_emotion\.txt|\.[A-Za-z]+)$/.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
+const folders = (dir: string, what: string, expected: string) =>
+  readDirForScan(dir, what, expected)
+    .filter((n) => !n.startsWith('.') && statSync(join(dir, n)).isDirectory())
+    .sort();
+
+/** `loadCkPlus`'s options checked, with their defaults. @throws InvalidArgumentError naming the option */
+function checkCkPlusOptions(options: CkPlusOptions) {
+  const fn = 'loadCkPlus';
+  checkRootDir(options.root, 'root', fn);
+  const peakFrames = options.peakFrames ?? 3;
+  if (!Number.isInteger(peakFrames) || peakFrames < 1)
+    throw new InvalidArgumentError({
+      functionName: fn,
+      argument: 'peakFrames',
+      message: `expected a positive integer, got ${String(options.peakFrames)}`,
+    });
+  return {
+    peakFrames,
+    neutralFrame: options.neutralFrame ?? false,
+    labelSet: options.labelSet ?? getLabelSet(options.neutralFrame ? 'basic-8' : 'contempt-7'),
+    outOfSet: checkOneOf(options.outOfSet ?? 'error', ['error', 'drop'], { functionName: fn, argument: 'outOfSet' }),
+    extra: checkOneOf(options.extraFiles ?? 'error', ['error', 'skip'], { functionName: fn, argument: 'extraFiles' }),
+  };
+}
+
+/**
+ * The frames of one sequence folder by frame number, and its emotion file (when `emotionDir` has one).
+ * @throws DataFormatError for a file that is neither (unless `extra` is 'skip': counted), or two emotion files
+ */
+function readSequence(
+  frameDir: string,
+  emotionDir: string,
+  extra: 'error' | 'skip',
+  drops: DropCounter,
+): { frames: { n: number; path: string }[]; emotion: string | undefined } {
+  const frames: { n: number; path: string }[] = [];
+  for (const name of readDirForScan(frameDir, 'the sequence folder')) {
+    if (name.startsWith('.')) continue; // .DS_Store, ._ resource forks
+    const n = frameNumber(name);
+    if (isImageFile(name) && n !== undefined) frames.push({ n, path: join(frameDir, name) });
+    else if (extra === 'skip') drops.add('not a frame of a sequence');
+    else
+      throw new DataFormatError({
+        file: join(frameDir, name),
+        message: `is not a CK+ frame (<subject>_<sequence>_<frame>.png); pass extraFiles: 'skip' (CLI --extra-files skip) to leave such files out`,
+      });
+  }
+  frames.sort((a, b) => a.n - b.n);
+  const labels = existsSync(emotionDir)
+    ? readDirForScan(emotionDir, 'the emotion folder').filter((n) => n.endsWith('_emotion.txt'))
+    : [];
+  if (labels.length > 1)
+    throw new DataFormatError({
+      file: emotionDir,
+      message: `holds ${labels.length} emotion files; expected at most one`,
+    });
+  return { frames, emotion: labels[0] && join(emotionDir, labels[0]) };
+}
+
+/**
+ * An emotion label whose sequence the image folder lacks (a copy that lost frames) would drop a labelled sequence
+ * unseen. @throws DataFormatError naming the label file
+ */
+function refuseOrphanLabels(emotions: string, images: string, labelled: ReadonlySet<string>): void {
+  for (const subject of folders(emotions, 'the emotion folder', ''))
+    for (const sequence of folders(join(emotions, subject), 'the emotion folder', '')) {
+      if (labelled.has(join(subject, sequence))) continue;
+      const label = readDirForScan(join(emotions, subject, sequence), 'the emotion folder').find((n) =>
+        n.endsWith('_emotion.txt'),
+      );
+      if (label)
+        throw new DataFormatError({
+          file: join(emotions, subject, sequence, label),
+          message: `labels a sequence that ${join(images, subject, sequence)} does not hold`,
+        });
+    }
+}
+
+/**
+ * CK+ (the Extended Cohn-Kanade dataset) as its release lays it out: for each sequence with an emotion label
+ * (327 of 593), its last `peakFrames` frames up to the labelled peak frame (the frame the `_emotion.txt` is named
+ * after), labelled with the sequence's emotion, and with `neutralFrame` its first frame as neutral. Items in path
+ * order; sequences without a label are counted as dropped.
+ * @throws DataFormatError naming the folder or file (a labelled frame missing, a label that is no code 0–7)
+ */
+export async function loadCkPlus(options: CkPlusOptions): Promise<LoadResult<ImageItem>> {
+  const { peakFrames, neutralFrame, labelSet, outOfSet, extra } = checkCkPlusOptions(options);
+  const expected =
+    'expected the CK+ release: cohn-kanade-images/<subject>/<sequence>/ and Emotion/<subject>/<sequence>/';
+  const [images, emotions] = [join(options.root, 'cohn-kanade-images'), join(options.root, 'Emotion')];
+  if (!existsSync(emotions)) throw new DataFormatError({ file: emotions, message: `does not exist; ${expected}` });
+  const drops = new DropCounter();
+  const labelled = new Set<string>();
+  const picked: { path: string; expression: ExpressionName; file: string }[] = [];
+  for (const subject of folders(images, 'the image folder', expected))
+    for (const sequence of folders(join(images, subject), 'the subject folder', expected)) {
+      const { frames, emotion } = readSequence(
+        join(images, subject, sequence),
+        join(emotions, subject, sequence),
+        extra,
+        drops,
+      );
+      if (!emotion) {
+        drops.add('sequence without an emotion label');
+        continue;
+      }
+      labelled.add(join(subject, sequence));
+      const expression = CKPLUS_EMOTIONS[parseCkPlusEmotion(readFileSync(emotion, 'utf8'), emotion)]!;
+      const peak = frames.findIndex((f) => f.n === frameNumber(emotion));
+      if (peak < 0)
+        throw new DataFormatError({
+          file: emotion,
+          message: `labels frame ${frameNumber(emotion)}, which ${join(images, subject, sequence)} does not hold`,
+        });
+      for (const f of frames.slice(Math.max(0, peak + 1 - peakFrames), peak + 1))
+        picked.push({ path: f.path, expression, file: emotion });
+      if (!neutralFrame) continue;
+      if (peak >= peakFrames) picked.push({ path: frames[0]!.path, expression: 'neutral', file: emotion });
+      else drops.add('no neutral first frame: the sequence is no longer than peakFrames');
+    }
+  refuseOrphanLabels(emotions, images, labelled);
+  const items: ImageItem[] = [];
+  for (const p of picked.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
+    const label = matchClassName(labelSet, p.expression);
+    if (label < 0) {
+      if (outOfSet === 'error')
+        throw new DataFormatError({
+          file: p.file,
+          message: `labels '${p.expression}', which is not in the label set ${labelSet.id}; pass outOfSet: 'drop' to leave such items out`,
+        });
+      drops.add(`'${p.expression}' not in ${labelSet.id}`);
+      continue;
+    }
+    await verifyImage(p.path, options.verify ?? 'none');
+    items.push({ path: p.path, label });
+  }
+  return {
+    items,
+    labelSet,
+    counts: countLabels(items, labelSet.names.length),
+    dropped: drops.list(),
+    source: options.root,
+  };
+}
