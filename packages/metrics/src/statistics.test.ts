@@ -241,5 +241,22 @@ describe('across seeds: mean ± std and the t-interval of the mean', () => {
     ] as const;
     for (const [p, df, q] of quantiles)
       expect(Math.abs(studentTQuantile(p, df) - q) / Math.abs(q), `p ${p} df ${df}`).toBeLessThan(1e-10);
+    // |t| whose square leaves the doubles (t² overflowed: 0 for 3.2e-156, and quantiles stuck at -1.34e154), a tail
+    // that grew with df across the switch to the expansion, NaN where a term overflowed at absurd df
+    const far = [
+      [-1e155, 1, 3.1830988618379067e-156],
+      [-1e300, 0.3, 3.4950072338385859e-91],
+      [-1.7, 9999.999999, 0.044581011363854079],
+      [-1.7, 1e4, 0.044581011363852524],
+    ] as const;
+    for (const [t, df, p] of far) expect(Math.abs(studentTCdf(t, df) - p) / p, `t ${t} df ${df}`).toBeLessThan(1e-12);
+    expect(studentTCdf(-1.7, 9999.999999)).toBeGreaterThan(studentTCdf(-1.7, 1e4));
+    for (const [t, df] of [
+      [-1e100, 1e300],
+      [-3e20, 1e90],
+    ])
+      expect(studentTCdf(t!, df!), `t ${t} df ${df}`).toBe(0); // below the smallest double, not NaN
+    expect(Math.abs(studentTQuantile(1e-300, 1) / -3.1830988618379067e299 - 1)).toBeLessThan(1e-12);
+    expect(studentTQuantile(1e-300, 0.5)).toBe(-Infinity); // -1e600
   });
 });
