@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -11,7 +11,16 @@ describe('datasets labelled by their file names', () => {
     expect(parseCodedName('kdef', 'AF01ANS.JPG')).toEqual({ subject: 'AF01', expression: 'anger', view: 'S' });
     expect(parseCodedName('kdef', 'bm35suhl.jpg')).toEqual({ subject: 'BM35', expression: 'surprise', view: 'HL' });
     expect(parseCodedName('kdef', 'AM12AFFR.JPEG')).toEqual({ subject: 'AM12', expression: 'fear', view: 'FR' });
-    for (const name of ['AF01ANS2.JPG', 'AF01ANX.JPG', 'CF01ANS.JPG', 'AF1ANS.JPG', 'AF01ANS.png', 'AF01XXS.JPG'])
+    for (const name of [
+      'AF01ANS2.JPG',
+      'AF01ANX.JPG',
+      'CF01ANS.JPG',
+      'AF1ANS.JPG',
+      'AF01ANS.png',
+      'AF01XXS.JPG',
+      'AF00HAS.JPG', // subjects 01–35
+      'AF36HAS.JPG',
+    ])
       expect(parseCodedName('kdef', name), name).toBeUndefined();
     expect(parseCodedName('jaffe', 'KA.AN1.39.tiff')).toEqual({ subject: 'KA', expression: 'anger' });
     expect(parseCodedName('jaffe', 'NA.DI1.214.tiff')).toEqual({ subject: 'NA', expression: 'disgust' });
@@ -75,6 +84,30 @@ describe('datasets labelled by their file names', () => {
       writeFileSync(join(kdef, 'AF01', 'AF01ANS copy.JPG'), '');
       await expect(loadNameCoded({ root: kdef, dataset: 'kdef' })).rejects.toThrow(
         `${join(kdef, 'AF01', 'AF01ANS copy.JPG')}: is not named in the dataset’s form: expected KDEF's`,
+      );
+    });
+
+    it('a second file of one image (a copy, another case, a link) is named, or the first kept with duplicates drop', async () => {
+      const root = join(work, 'dup');
+      mkdirSync(join(root, 'KDEF', 'AF01'), { recursive: true });
+      mkdirSync(join(root, 'KDEF copy', 'AF01'), { recursive: true });
+      const jpeg = readFileSync(join(kdef, 'AF01', 'AF01ANS.JPG'));
+      for (const name of ['AF01ANS.JPG', 'AF01HAS.JPG']) writeFileSync(join(root, 'KDEF', 'AF01', name), jpeg);
+      writeFileSync(join(root, 'KDEF copy', 'AF01', 'af01ans.jpg'), jpeg);
+      await expect(loadNameCoded({ root, dataset: 'kdef' })).rejects.toThrow(
+        `${join(root, 'KDEF copy', 'AF01', 'af01ans.jpg')}: is image AF01ANS again (first at ${join(root, 'KDEF', 'AF01', 'AF01ANS.JPG')}): a second copy; remove one, or pass duplicates: 'drop' (CLI --duplicates drop) to keep the first`,
+      );
+      const kept = await loadNameCoded({ root, dataset: 'kdef', duplicates: 'drop' });
+      expect(kept.items.map((i) => i.path)).toEqual([
+        join(root, 'KDEF', 'AF01', 'AF01ANS.JPG'),
+        join(root, 'KDEF', 'AF01', 'AF01HAS.JPG'),
+      ]);
+      expect(kept.dropped).toEqual([{ reason: 'image named again (a second copy)', count: 1 }]);
+      // one file under two names (two labels) through a link
+      rmSync(join(root, 'KDEF copy'), { recursive: true });
+      symlinkSync(join(root, 'KDEF', 'AF01', 'AF01HAS.JPG'), join(root, 'KDEF', 'AF01', 'AF01SAS.JPG'));
+      await expect(loadNameCoded({ root, dataset: 'kdef' })).rejects.toThrow(
+        `${join(root, 'KDEF', 'AF01', 'AF01SAS.JPG')}: and ${join(root, 'KDEF', 'AF01', 'AF01HAS.JPG')} are one file`,
       );
     });
 

@@ -48,7 +48,7 @@ const JAFFE_EXPRESSIONS: Record<string, ExpressionName> = {
 export const NAME_CODES: Record<NameCodedDatasetId, { parse: (name: string) => NameCode | undefined; form: string }> = {
   kdef: {
     parse: (name) => {
-      const m = /^([AB][FM]\d{2})(AF|AN|DI|HA|NE|SA|SU)(FL|HL|S|HR|FR)\.jpe?g$/i.exec(name);
+      const m = /^([AB][FM](?:0[1-9]|[12]\d|3[0-5]))(AF|AN|DI|HA|NE|SA|SU)(FL|HL|S|HR|FR)\.jpe?g$/i.exec(name);
       if (!m) return undefined;
       return {
         subject: m[1]!.toUpperCase(),

@@ -105,6 +105,11 @@ describe('loadEvalData stages', () => {
     const straight = await loadEvalData(opts({ dataset: 'kdef', root, views: ['S'] }), null);
     expect(straight.items.map((i) => (i as { path: string }).path.slice(-5))).toEqual(Array(7).fill('S.JPG'));
     expect(straight.dropped).toEqual([{ reason: 'view FL not asked for', count: 7 }]);
+    // a root whose every file is skipped says why it holds no items
+    const jaffe = await loadEvalData(opts({ dataset: 'jaffe', root, extraFiles: 'skip' }), null).catch((e) => e);
+    expect((jaffe as Error).message).toBe(
+      `${root}: holds no items to evaluate (dropped: 14 not named in the dataset’s form)`,
+    );
     for (const [o, refused] of [
       [{ annotations: join(work, 'a.csv') }, /'annotations' .*takes no annotation file/],
       [

@@ -140,6 +140,7 @@ const LOADERS: Record<DatasetFormat, (c: LoaderContext) => Promise<LoadedEvalSet
       ...given,
       outOfSet: 'drop',
       extraFiles: options.extraFiles,
+      duplicates: options.duplicates,
       verify: 'header',
     }),
   }),
@@ -257,7 +258,11 @@ export async function loadEvalData(options: EvalOptions, fold: number | null): P
   const given = labelSet ? { labelSet } : {};
   const { kind, loaded } = await LOADERS[info.format]({ options, info, annotations, need, given, dup });
   if (loaded.items.length === 0)
-    throw new DataFormatError({ file: loaded.source, message: 'holds no items to evaluate' });
+    throw new DataFormatError({
+      file: loaded.source,
+      // what the loader left out says why (every file misnamed, skipped, or of a class not in the label set)
+      message: `holds no items to evaluate${loaded.dropped.length > 0 ? ` (dropped: ${loaded.dropped.map((d) => `${d.count} ${d.reason}`).join(', ')})` : ''}`,
+    });
   const sub = options.limit
     ? stratifiedSubset(loaded.items as { label: number }[], { limit: options.limit, seed: options.subsetSeed })
     : undefined;

@@ -153,13 +153,9 @@ describe('options an evaluation would not use', () => {
       'peakFrames',
     ]);
     // KDEF, JAFFE and CK+: their images listed; views are KDEF's, peak frames CK+'s
-    expect(unused({ dataset: 'kdef', limit: 4 }).slice(-3)).toEqual(['allowOutsideRoot', 'duplicates', 'peakFrames']);
-    expect(unused({ dataset: 'jaffe', limit: 4 }).slice(-4)).toEqual([
-      'allowOutsideRoot',
-      'duplicates',
-      'views',
-      'peakFrames',
-    ]);
+    // (a second file of one KDEF or JAFFE image name is a duplicate)
+    expect(unused({ dataset: 'kdef', limit: 4 }).slice(-2)).toEqual(['allowOutsideRoot', 'peakFrames']);
+    expect(unused({ dataset: 'jaffe', limit: 4 }).slice(-3)).toEqual(['allowOutsideRoot', 'views', 'peakFrames']);
     expect(unused({ dataset: 'ckplus8', limit: 4 }).slice(-3)).toEqual(['allowOutsideRoot', 'duplicates', 'views']);
     expect(unused({ dataset: 'raf-db', limit: 4 })).toEqual([
       'frames',

@@ -260,8 +260,9 @@ export function evalOptionUses(o: Pick<EvalOptionsInput, 'dataset' | 'dtype' | '
       why: `dataset ${o.dataset} is read by listing ${folders ? 'its class folders' : 'its images'}: no annotation rows to lead outside root`,
     },
     {
+      // KDEF and JAFFE: a second file of one image name (a copy unzipped twice) is a duplicate
       key: 'duplicates',
-      applies: !folders && !perImage && format !== 'ferplus',
+      applies: (!folders && !perImage && format !== 'ferplus') || format === 'name-coded',
       why:
         folders || perImage
           ? `dataset ${o.dataset} is read by listing ${folders ? 'its class folders' : 'its images'}: no annotation rows to repeat`

@@ -171,7 +171,7 @@ export function classFolderItems(
  * it would be two items, under two labels, silently (the video lists refuse the same).
  * @throws DataFormatError naming both paths
  */
-function refuseLinkedTwice(items: readonly ImageItem[]): void {
+export function refuseLinkedTwice(items: readonly ImageItem[]): void {
   const byTarget = new Map<string, string>();
   for (const it of items) {
     const target = realpathSync(it.path);

@@ -6,6 +6,7 @@ import { isImageFile } from '../media.js';
 import { KDEF_VIEWS, NAME_CODES, parseCodedName, type KdefView, type NameCodedDatasetId } from '../name-coded.js';
 import { countLabels, DropCounter, type ImageItem, type LoadResult } from '../types.js';
 import { verifyImage, type ImageVerification } from './image-check.js';
+import { refuseLinkedTwice } from './image-folder.js';
 import { checkRootDir, explainFsError, readDirForScan } from './scan-errors.js';
 
 export interface NameCodedOptions {
@@ -20,6 +21,11 @@ export interface NameCodedOptions {
   outOfSet?: 'error' | 'drop';
   /** Files that are not images, or images whose names do not follow the dataset's form: `'error'` or `'skip'` (counted). @default 'error' */
   extraFiles?: 'error' | 'skip';
+  /**
+   * A second file of one image (its name again, in any case, elsewhere below the root: an unzip done twice): `'error'`
+   * or `'drop'` (the first in path order kept, the others counted). @default 'error'
+   */
+  duplicates?: 'error' | 'drop';
   /** @default 'none' */
   verify?: ImageVerification;
 }
@@ -63,6 +69,10 @@ function checkNameCodedOptions(options: NameCodedOptions) {
     views: new Set<string>(options.views ?? KDEF_VIEWS),
     outOfSet: checkOneOf(options.outOfSet ?? 'error', ['error', 'drop'], { functionName: fn, argument: 'outOfSet' }),
     extra: checkOneOf(options.extraFiles ?? 'error', ['error', 'skip'], { functionName: fn, argument: 'extraFiles' }),
+    duplicates: checkOneOf(options.duplicates ?? 'error', ['error', 'drop'], {
+      functionName: fn,
+      argument: 'duplicates',
+    }),
     labelSet: options.labelSet ?? BASIC_7,
   };
 }
@@ -75,9 +85,10 @@ function checkNameCodedOptions(options: NameCodedOptions) {
  * @throws DataFormatError naming the file; InvalidArgumentError naming the option
  */
 export async function loadNameCoded(options: NameCodedOptions): Promise<LoadResult<ImageItem>> {
-  const { dataset, views, outOfSet, extra, labelSet } = checkNameCodedOptions(options);
+  const { dataset, views, outOfSet, extra, duplicates, labelSet } = checkNameCodedOptions(options);
   const drops = new DropCounter();
   const items: ImageItem[] = [];
+  const seen = new Map<string, string>(); // image name (upper case, no extension) → its first path
   for (const rel of filesBelow(options.root)) {
     const path = join(options.root, rel);
     const name = basename(rel);
@@ -92,6 +103,18 @@ export async function loadNameCoded(options: NameCodedOptions): Promise<LoadResu
       drops.add(why);
       continue;
     }
+    const image = name.slice(0, name.lastIndexOf('.')).toUpperCase();
+    const first = seen.get(image);
+    if (first !== undefined) {
+      if (duplicates === 'error')
+        throw new DataFormatError({
+          file: path,
+          message: `is image ${image} again (first at ${first}): a second copy; remove one, or pass duplicates: 'drop' (CLI --duplicates drop) to keep the first`,
+        });
+      drops.add('image named again (a second copy)');
+      continue;
+    }
+    seen.set(image, path);
     if (code.view && !views.has(code.view)) {
       drops.add(`view ${code.view} not asked for`);
       continue;
@@ -106,9 +129,10 @@ export async function loadNameCoded(options: NameCodedOptions): Promise<LoadResu
       drops.add(`'${code.expression}' not in ${labelSet.id}`);
       continue;
     }
-    await verifyImage(path, options.verify ?? 'none');
     items.push({ path, label });
   }
+  refuseLinkedTwice(items);
+  for (const it of items) await verifyImage(it.path, options.verify ?? 'none');
   return {
     items,
     labelSet,
