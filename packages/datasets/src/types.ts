@@ -60,3 +60,13 @@ export class DropCounter {
     return [...this.map].map(([reason, count]) => ({ reason, count }));
   }
 }
+
+/** A loader's result: its items, their count per label id, and what it dropped, by reason. */
+export function loadResult<T extends { label: number }>(
+  items: T[],
+  labelSet: LabelSet,
+  dropped: DropCounter,
+  source: string,
+): LoadResult<T> {
+  return { items, labelSet, counts: countLabels(items, labelSet.names.length), dropped: dropped.list(), source };
+}

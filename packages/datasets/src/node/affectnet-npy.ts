@@ -4,7 +4,7 @@ import { checkOneOf, DataFormatError, InvalidArgumentError, type LabelSet } from
 import { BASIC_7, BASIC_8 } from '../label-sets.js';
 import { isImageFile } from '../media.js';
 import { affectNetLabel, parseAffectNetExpNpy } from '../parsers.js';
-import { countLabels, DropCounter, type ImageItem, type LoadResult } from '../types.js';
+import { DropCounter, loadResult, type ImageItem, type LoadResult } from '../types.js';
 import { verifyImage, type ImageVerification } from './image-check.js';
 import { checkRootDir, readDirForScan } from './scan-errors.js';
 
@@ -74,11 +74,5 @@ export async function loadAffectNetNpy(options: AffectNetNpyOptions): Promise<Lo
     await verifyImage(path, options.verify ?? 'none');
     items.push({ path, label });
   }
-  return {
-    items,
-    labelSet,
-    counts: countLabels(items, labelSet.names.length),
-    dropped: drops.list(),
-    source: options.root,
-  };
+  return loadResult(items, labelSet, drops, options.root);
 }

@@ -1,10 +1,10 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkOneOf, DataFormatError, InvalidArgumentError, type LabelSet } from '@vlfer/core';
-import { getLabelSet, matchClassName, type ExpressionName } from '../label-sets.js';
+import { getLabelSet, LABEL_SETS, matchClassName, type ExpressionName } from '../label-sets.js';
 import { isImageFile } from '../media.js';
-import { countLabels, DropCounter, type ImageItem, type LoadResult } from '../types.js';
-import { verifyImage, type ImageVerification } from './image-check.js';
+import { DropCounter, loadResult, type ImageItem, type LoadResult } from '../types.js';
+import { verifyImages, type ImageVerification } from './image-check.js';
 import { checkRootDir, readDirForScan } from './scan-errors.js';
 
 export interface CkPlusOptions {
@@ -27,13 +27,7 @@ export interface CkPlusOptions {
 /** CK+'s emotion codes: 0 neutral, 1 anger, 2 contempt, 3 disgust, 4 fear, 5 happy, 6 sadness, 7 surprise. */
 export const CKPLUS_EMOTIONS: readonly ExpressionName[] = [
   'neutral',
-  'anger',
-  'contempt',
-  'disgust',
-  'fear',
-  'happiness',
-  'sadness',
-  'surprise',
+  ...(LABEL_SETS['ckplus-7-native'].names as readonly ExpressionName[]),
 ];
 
 /**
@@ -189,14 +183,8 @@ export async function loadCkPlus(options: CkPlusOptions): Promise<LoadResult<Ima
       drops.add(`'${p.expression}' not in ${labelSet.id}`);
       continue;
     }
-    await verifyImage(p.path, options.verify ?? 'none');
     items.push({ path: p.path, label });
   }
-  return {
-    items,
-    labelSet,
-    counts: countLabels(items, labelSet.names.length),
-    dropped: drops.list(),
-    source: options.root,
-  };
+  await verifyImages(items, options.verify ?? 'none');
+  return loadResult(items, labelSet, drops, options.root);
 }

@@ -87,3 +87,9 @@ export async function loadSharp(
     );
   }
 }
+
+/** `verifyImage` on each item's file, in order. @throws DataFormatError naming the first that fails */
+export async function verifyImages(items: readonly { path: string }[], mode: ImageVerification): Promise<void> {
+  if (mode === 'none') return;
+  for (const it of items) await verifyImage(it.path, mode);
+}

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { checkOneOf, DataFormatError, quoteInput, type LabelSet } from '@vlfer/core';
 import { inferLabelSet, matchClassName, NATIVE_LABELS, type NativeLabelScheme } from '../label-sets.js';
 import { isImageFile, isVideoFile, VIDEO_EXTENSIONS } from '../media.js';
-import { countLabels, DropCounter, type ImageItem, type LoadResult } from '../types.js';
-import { verifyImage, type ImageVerification } from './image-check.js';
+import { DropCounter, loadResult, type ImageItem, type LoadResult } from '../types.js';
+import { verifyImages, type ImageVerification } from './image-check.js';
 import { readDirForScan, statForScan } from './scan-errors.js';
 
 export interface ImageFolderOptions {
@@ -210,15 +210,8 @@ async function loadClassFolder(root: string, options: ClassFolderOptions): Promi
   }
   items.sort((a, b) => a.label - b.label || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   refuseLinkedTwice(items);
-  for (const it of items) await verifyImage(it.path, options.verify ?? 'none');
-  return {
-    items,
-    labelSet,
-    counts: countLabels(items, labelSet.names.length),
-    dropped: dropped.list(),
-    source: root,
-    ...(labelSetReason ? { labelSetReason } : {}),
-  };
+  await verifyImages(items, options.verify ?? 'none');
+  return { ...loadResult(items, labelSet, dropped, root), ...(labelSetReason ? { labelSetReason } : {}) };
 }
 
 /**

@@ -4,8 +4,8 @@ import { checkOneOf, DataFormatError, InvalidArgumentError, type LabelSet } from
 import { BASIC_7, matchClassName } from '../label-sets.js';
 import { isImageFile } from '../media.js';
 import { KDEF_VIEWS, NAME_CODES, parseCodedName, type KdefView, type NameCodedDatasetId } from '../name-coded.js';
-import { countLabels, DropCounter, type ImageItem, type LoadResult } from '../types.js';
-import { verifyImage, type ImageVerification } from './image-check.js';
+import { DropCounter, loadResult, type ImageItem, type LoadResult } from '../types.js';
+import { verifyImages, type ImageVerification } from './image-check.js';
 import { refuseLinkedTwice } from './image-folder.js';
 import { checkRootDir, explainFsError, readDirForScan } from './scan-errors.js';
 
@@ -132,12 +132,6 @@ export async function loadNameCoded(options: NameCodedOptions): Promise<LoadResu
     items.push({ path, label });
   }
   refuseLinkedTwice(items);
-  for (const it of items) await verifyImage(it.path, options.verify ?? 'none');
-  return {
-    items,
-    labelSet,
-    counts: countLabels(items, labelSet.names.length),
-    dropped: drops.list(),
-    source: options.root,
-  };
+  await verifyImages(items, options.verify ?? 'none');
+  return loadResult(items, labelSet, drops, options.root);
 }
