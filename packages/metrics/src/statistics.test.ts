@@ -258,5 +258,12 @@ describe('across seeds: mean ± std and the t-interval of the mean', () => {
       expect(studentTCdf(t!, df!), `t ${t} df ${df}`).toBe(0); // below the smallest double, not NaN
     expect(Math.abs(studentTQuantile(1e-300, 1) / -3.1830988618379067e299 - 1)).toBeLessThan(1e-12);
     expect(studentTQuantile(1e-300, 0.5)).toBe(-Infinity); // -1e600
+    // at df → 0 the mass goes to ±∞: every CDF value is ½ (was 0 at df 1e-308, NaN at 5e-324)
+    for (const df of [1e-201, 1e-308, 5e-324])
+      expect([studentTCdf(-1, df), studentTCdf(1e300, df), studentTQuantile(0.4, df)], `df ${df}`).toEqual([
+        0.5,
+        0.5,
+        -Infinity,
+      ]);
   });
 });

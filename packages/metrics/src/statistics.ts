@@ -239,6 +239,9 @@ export function studentTCdf(t: number, df: number): number {
  */
 function studentTLowerTail(t: number, df: number): number {
   const x = Math.abs(t);
+  // below 1e-200 degrees of freedom the mass is at ±∞: P(−|t| < T < 0) ≈ (df/2)·asinh(|t|/√df) < 1e-196 for any
+  // double t, so the tail is ½ (the fraction lost it there: 0 at df 1e-308, NaN at 5e-324)
+  if (df < 1e-200) return 0.5;
   if (df >= 1e3 && x * x * x * x <= df / 100) return studentTLowerTailExpansion(x, df);
   // log(1 + t²/df), and x = df/(df + t²) with 1 − x and their logs
   let l: number, xb: number, yb: number, logs: [number, number];
@@ -260,8 +263,9 @@ function studentTLowerTail(t: number, df: number): number {
 
 /**
  * Quantile (inverse CDF) of Student's t distribution, by bisection on the tail P(T ≤ −t) = min(p, 1 − p) (1 − p is
- * exact for p ≥ ½), so that a p of 1e-20 or 1 − 1e-15 keeps its digits (mpmath to 1e-13 relative); ±Infinity where
- * the quantile is beyond the doubles (p = 1e-300 at df ½).
+ * exact for p ≥ ½), so that a p of 1e-20 or 1 − 1e-15 keeps its digits (mpmath to 1e-13 relative; near p = ½,
+ * where the tail is held to 1e-16 absolute, to 1e-16/φ(t) in t: 1.4e-10 relative at p = ½ − 1e-7); ±Infinity where
+ * the quantile is beyond the doubles (p = 1e-300 at df ½, and every p ≠ ½ below df 1e-200).
  * @param p probability in (0, 1) @param df degrees of freedom > 0
  */
 export function studentTQuantile(p: number, df: number): number {
