@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -41,7 +41,8 @@ describe('CK+', () => {
   it('parseCkPlusEmotion reads the release’s float codes 0–7 and names anything else', () => {
     expect(parseCkPlusEmotion('   3.0000000e+00\n', 'e.txt')).toBe(3);
     expect(parseCkPlusEmotion('7', 'e.txt')).toBe(7);
-    for (const bad of ['', '8.0000000e+00', '2.5', 'happy', '-1'])
+    expect(parseCkPlusEmotion('\uFEFF3.0000000e+00\r\n', 'e.txt')).toBe(3);
+    for (const bad of ['', '8.0000000e+00', '2.5', 'happy', '-1', '0x3', '3 4'])
       expect(() => parseCkPlusEmotion(bad, 'e.txt'), bad).toThrow(
         /^e\.txt: holds .*; expected a CK\+ emotion code 0–7/,
       );
@@ -61,7 +62,10 @@ describe('CK+', () => {
       [frame('S010', '006', 1), 'surprise'], // a sequence of 2 frames gives 2
       [frame('S010', '006', 2), 'surprise'],
     ]);
-    expect(r.dropped).toEqual([{ reason: 'sequence without an emotion label', count: 1 }]);
+    expect(r.dropped).toEqual([
+      { reason: 'peak frames a sequence is too short to have', count: 1 },
+      { reason: 'sequence without an emotion label', count: 1 },
+    ]);
     const peak = await loadCkPlus({ root, peakFrames: 1 });
     expect(peak.items.map((i) => i.path)).toEqual([
       frame('S005', '001', 10),
@@ -87,6 +91,43 @@ describe('CK+', () => {
     );
   });
 
+  it('a broken copy is named: a peak frame missing, a frame twice, a frame or label of another sequence, a link', async () => {
+    const copy = mkdtempSync(join(tmpdir(), 'vlfer-ckplus-copy-'));
+    await writeCkPlus(copy);
+    const seq = join(copy, 'cohn-kanade-images', 'S005', '001');
+    const label = join(copy, 'Emotion', 'S005', '001', 'S005_001_00000010_emotion.txt');
+    // macOS's ._ forks beside the labels are no second label
+    writeFileSync(join(copy, 'Emotion', 'S005', '001', '._S005_001_00000010_emotion.txt'), 'fork');
+    expect((await loadCkPlus({ root: copy })).items).toHaveLength(8);
+    rmSync(join(seq, 'S005_001_00000009.png'));
+    await expect(loadCkPlus({ root: copy })).rejects.toThrow(
+      `${label}: labels frame 10; ${seq} lacks frame 9, one of the 3 peak frames (a damaged copy?)`,
+    );
+    writeFileSync(join(seq, 'S005_001_00000009.png'), readFileSync(join(seq, 'S005_001_00000008.png')));
+    writeFileSync(join(seq, 'S005_001_9.png'), readFileSync(join(seq, 'S005_001_00000008.png')));
+    await expect(loadCkPlus({ root: copy })).rejects.toThrow(
+      `${join(seq, 'S005_001_9.png')}: is frame 9 again (also ${join(seq, 'S005_001_00000009.png')}); remove one`,
+    );
+    rmSync(join(seq, 'S005_001_9.png'));
+    writeFileSync(join(seq, 'S007_003_00000011.png'), readFileSync(join(seq, 'S005_001_00000008.png')));
+    await expect(loadCkPlus({ root: copy })).rejects.toThrow(
+      `${join(seq, 'S007_003_00000011.png')}: is not a frame of this sequence (S005_001_<frame>.png)`,
+    );
+    rmSync(join(seq, 'S007_003_00000011.png'));
+    writeFileSync(join(copy, 'Emotion', 'S005', '001', 'S005_002_00000010_emotion.txt'), '3');
+    rmSync(label);
+    await expect(loadCkPlus({ root: copy })).rejects.toThrow(
+      `${join(copy, 'Emotion', 'S005', '001', 'S005_002_00000010_emotion.txt')}: labels another sequence than ${seq} (its name should start S005_001_)`,
+    );
+    rmSync(join(copy, 'Emotion', 'S005', '001', 'S005_002_00000010_emotion.txt'));
+    symlinkSync(join(copy, 'nowhere'), join(copy, 'cohn-kanade-images', 'S999'));
+    await expect(loadCkPlus({ root: copy })).rejects.toThrow(
+      new RegExp(
+        `^${join(copy, 'cohn-kanade-images', 'S999')}: the subject folder|^${join(copy, 'cohn-kanade-images', 'S999')}: the image folder`,
+      ),
+    );
+  });
+
   it('a labelled frame or sequence the images lack, and a stray file, are named', async () => {
     const copy = mkdtempSync(join(tmpdir(), 'vlfer-ckplus-broken-'));
     await writeCkPlus(copy);
@@ -101,10 +142,10 @@ describe('CK+', () => {
     rmSync(join(copy, 'Emotion', 'S010', '002'), { recursive: true });
     writeFileSync(join(copy, 'cohn-kanade-images', 'S005', '001', 'notes.txt'), 'x');
     await expect(loadCkPlus({ root: copy })).rejects.toThrow(
-      `${join(copy, 'cohn-kanade-images', 'S005', '001', 'notes.txt')}: is not a CK+ frame`,
+      `${join(copy, 'cohn-kanade-images', 'S005', '001', 'notes.txt')}: is not a frame of this sequence (S005_001_<frame>.png); pass extraFiles: 'skip'`,
     );
     const skipped = await loadCkPlus({ root: copy, extraFiles: 'skip' });
-    expect(skipped.dropped).toContainEqual({ reason: 'not a frame of a sequence', count: 1 });
+    expect(skipped.dropped).toContainEqual({ reason: 'not a frame of its sequence', count: 1 });
     rmSync(join(copy, 'Emotion'), { recursive: true });
     await expect(loadCkPlus({ root: copy })).rejects.toThrow(
       `${join(copy, 'Emotion')}: does not exist; expected the CK+ release: cohn-kanade-images/<subject>/<sequence>/ and Emotion/<subject>/<sequence>/`,

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -22,9 +22,9 @@ describe('datasets labelled by their file names', () => {
       'AF36HAS.JPG',
     ])
       expect(parseCodedName('kdef', name), name).toBeUndefined();
-    expect(parseCodedName('jaffe', 'KA.AN1.39.tiff')).toEqual({ subject: 'KA', expression: 'anger' });
-    expect(parseCodedName('jaffe', 'NA.DI1.214.tiff')).toEqual({ subject: 'NA', expression: 'disgust' });
-    expect(parseCodedName('jaffe', 'km.fe3.16.TIF')).toEqual({ subject: 'KM', expression: 'fear' });
+    expect(parseCodedName('jaffe', 'KA.AN1.39.tiff')).toEqual({ subject: 'KA', expression: 'anger', id: 'KA.39' });
+    expect(parseCodedName('jaffe', 'NA.DI1.214.tiff')).toEqual({ subject: 'NA', expression: 'disgust', id: 'NA.214' });
+    expect(parseCodedName('jaffe', 'km.fe3.16.TIF')).toEqual({ subject: 'KM', expression: 'fear', id: 'KM.16' });
     for (const name of ['KA.XX1.39.tiff', 'KA.AN.39.tiff', 'KA.AN1.tiff', 'KA.AN1.39.jpg', 'README'])
       expect(parseCodedName('jaffe', name), name).toBeUndefined();
   });
@@ -103,12 +103,30 @@ describe('datasets labelled by their file names', () => {
         join(root, 'KDEF', 'AF01', 'AF01HAS.JPG'),
       ]);
       expect(kept.dropped).toEqual([{ reason: 'image named again (a second copy)', count: 1 }]);
-      // one file under two names (two labels) through a link
+      // one file under two names (two labels): a hard link, then a symbolic one
       rmSync(join(root, 'KDEF copy'), { recursive: true });
+      linkSync(join(root, 'KDEF', 'AF01', 'AF01HAS.JPG'), join(root, 'KDEF', 'AF01', 'AF01SAS.JPG'));
+      await expect(loadNameCoded({ root, dataset: 'kdef', duplicates: 'drop' })).rejects.toThrow(
+        `${join(root, 'KDEF', 'AF01', 'AF01SAS.JPG')}: and ${join(root, 'KDEF', 'AF01', 'AF01HAS.JPG')} are one file (hard links to one inode)`,
+      );
+      rmSync(join(root, 'KDEF', 'AF01', 'AF01SAS.JPG'));
       symlinkSync(join(root, 'KDEF', 'AF01', 'AF01HAS.JPG'), join(root, 'KDEF', 'AF01', 'AF01SAS.JPG'));
       await expect(loadNameCoded({ root, dataset: 'kdef' })).rejects.toThrow(
         `${join(root, 'KDEF', 'AF01', 'AF01SAS.JPG')}: and ${join(root, 'KDEF', 'AF01', 'AF01HAS.JPG')} are one file`,
       );
+    });
+
+    it('one JAFFE photograph (subject and number) under two expressions is one image twice', async () => {
+      const root = join(work, 'jaffe-twice');
+      mkdirSync(root);
+      const tiff = readFileSync(join(jaffe, 'KA.AN1.30.tiff'));
+      writeFileSync(join(root, 'KA.AN1.30.tiff'), tiff);
+      writeFileSync(join(root, 'KA.HA1.30.tiff'), tiff);
+      writeFileSync(join(root, 'KM.HA1.30.tiff'), tiff); // another subject's number 30: another photograph
+      await expect(loadNameCoded({ root, dataset: 'jaffe' })).rejects.toThrow(
+        `${join(root, 'KA.HA1.30.tiff')}: is image KA.30 again (first at ${join(root, 'KA.AN1.30.tiff')})`,
+      );
+      expect((await loadNameCoded({ root, dataset: 'jaffe', duplicates: 'drop' })).items).toHaveLength(2);
     });
 
     it('an expression outside the label set is an error naming the file, or dropped and counted', async () => {

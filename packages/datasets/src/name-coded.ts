@@ -22,6 +22,8 @@ export interface NameCode {
   expression: ExpressionName;
   /** KDEF's view; undefined for JAFFE. */
   view?: KdefView;
+  /** JAFFE: the photograph, `<subject>.<number>` (`KA.39`), whatever expression the name gives it. */
+  id?: string;
 }
 
 const KDEF_EXPRESSIONS: Record<string, ExpressionName> = {
@@ -60,9 +62,10 @@ export const NAME_CODES: Record<NameCodedDatasetId, { parse: (name: string) => N
   },
   jaffe: {
     parse: (name) => {
-      const m = /^([A-Z]{2})\.(AN|DI|FE|HA|NE|SA|SU)\d+\.\d+\.tiff?$/i.exec(name);
+      const m = /^([A-Z]{2})\.(AN|DI|FE|HA|NE|SA|SU)\d+\.(\d+)\.tiff?$/i.exec(name);
       if (!m) return undefined;
-      return { subject: m[1]!.toUpperCase(), expression: JAFFE_EXPRESSIONS[m[2]!.toUpperCase()]! };
+      const subject = m[1]!.toUpperCase();
+      return { subject, expression: JAFFE_EXPRESSIONS[m[2]!.toUpperCase()]!, id: `${subject}.${Number(m[3])}` };
     },
     form: "JAFFE's <subject>.<expression AN|DI|FE|HA|NE|SA|SU><n>.<id>.tiff, e.g. KA.AN1.39.tiff",
   },

@@ -148,7 +148,7 @@ const LOADERS: Record<DatasetFormat, (c: LoaderContext) => Promise<LoadedEvalSet
     kind: 'images',
     loaded: await loadCkPlus({
       root: options.root,
-      peakFrames: options.peakFrames,
+      ...(options.peakFrames !== undefined ? { peakFrames: options.peakFrames } : {}),
       neutralFrame: options.dataset === 'ckplus8',
       ...given,
       outOfSet: 'drop',

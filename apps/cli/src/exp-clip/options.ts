@@ -192,9 +192,8 @@ export function evalCommand(): Command {
       )
       .option(
         '--peak-frames <n>',
-        'ckplus, ckplus8: the last n frames of each labelled sequence, up to its peak (1: the 327-image protocol)',
+        'ckplus, ckplus8: the last n frames of each labelled sequence, up to its peak (1: the 327-image protocol) (default: 3)',
         integer(1),
-        3,
       )
       .option('--limit <n>', 'a class-stratified, seeded subset of n items per fold (named in the outputs)', integer(1))
       .option('--subset-seed <n>', 'seed of the --limit subset (and of the --dtype int8 guard sample)', integer(), 0)

@@ -1,11 +1,11 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkOneOf, DataFormatError, InvalidArgumentError, type LabelSet } from '@vlfer/core';
 import { getLabelSet, LABEL_SETS, matchClassName, type ExpressionName } from '../label-sets.js';
 import { isImageFile } from '../media.js';
 import { DropCounter, loadResult, type ImageItem, type LoadResult } from '../types.js';
 import { verifyImages, type ImageVerification } from './image-check.js';
-import { checkRootDir, readDirForScan } from './scan-errors.js';
+import { checkRootDir, readDirForScan, statForScan } from './scan-errors.js';
 
 export interface CkPlusOptions {
   /** The CK+ release: `cohn-kanade-images/<subject>/<sequence>/*.png` and `Emotion/<subject>/<sequence>/*_emotion.txt`. */
@@ -35,8 +35,9 @@ export const CKPLUS_EMOTIONS: readonly ExpressionName[] = [
  * @throws DataFormatError naming the file for anything else
  */
 export function parseCkPlusEmotion(text: string, file: string): number {
-  const value = Number(text.trim());
-  if (text.trim() === '' || !Number.isInteger(value) || value < 0 || value > 7)
+  const t = text.replace(/^\uFEFF/, '').trim();
+  const value = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/.test(t) ? Number(t) : NaN;
+  if (!Number.isInteger(value) || value < 0 || value > 7)
     throw new DataFormatError({
       file,
       message: `holds ${JSON.stringify(text.trim().slice(0, 40))}; expected a CK+ emotion code 0–7 (such as 3.0000000e+00)`,
@@ -50,10 +51,24 @@ function frameNumber(name: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-const folders = (dir: string, what: string, expected: string) =>
-  readDirForScan(dir, what, expected)
-    .filter((n) => !n.startsWith('.') && statSync(join(dir, n)).isDirectory())
-    .sort();
+/**
+ * The sub-folders of `dir`, sorted; hidden entries (.DS_Store, ._ forks) ignored. A file among them is an extra file
+ * (an error naming it, or with `extra` 'skip' counted); without `extra` (the Emotion tree) files are not looked at.
+ */
+function folders(dir: string, what: string, expected: string, extra?: 'error' | 'skip', drops?: DropCounter): string[] {
+  const out: string[] = [];
+  for (const n of readDirForScan(dir, what, expected).sort()) {
+    if (n.startsWith('.')) continue;
+    if (statForScan(join(dir, n), what).isDirectory()) out.push(n);
+    else if (extra === 'skip') drops!.add('not a folder of subjects or sequences');
+    else if (extra === 'error')
+      throw new DataFormatError({
+        file: join(dir, n),
+        message: `is a file where ${expected.replace(/^expected /, '')} holds folders; pass extraFiles: 'skip' (CLI --extra-files skip) to leave such files out`,
+      });
+  }
+  return out;
+}
 
 /** `loadCkPlus`'s options checked, with their defaults. @throws InvalidArgumentError naming the option */
 function checkCkPlusOptions(options: CkPlusOptions) {
@@ -75,6 +90,13 @@ function checkCkPlusOptions(options: CkPlusOptions) {
   };
 }
 
+/** The emotion label files of an Emotion sequence folder (hidden ones, such as macOS's `._` forks, left out). */
+function emotionFiles(dir: string): string[] {
+  return readDirForScan(dir, 'the emotion folder')
+    .filter((n) => !n.startsWith('.') && n.endsWith('_emotion.txt'))
+    .sort();
+}
+
 /**
  * The frames of one sequence folder by frame number, and its emotion file (when `emotionDir` has one).
  * @throws DataFormatError for a file that is neither (unless `extra` is 'skip': counted), or two emotion files
@@ -82,25 +104,36 @@ function checkCkPlusOptions(options: CkPlusOptions) {
 function readSequence(
   frameDir: string,
   emotionDir: string,
+  prefix: string,
   extra: 'error' | 'skip',
   drops: DropCounter,
 ): { frames: { n: number; path: string }[]; emotion: string | undefined } {
   const frames: { n: number; path: string }[] = [];
-  for (const name of readDirForScan(frameDir, 'the sequence folder')) {
+  for (const name of readDirForScan(frameDir, 'the sequence folder').sort()) {
     if (name.startsWith('.')) continue; // .DS_Store, ._ resource forks
     const n = frameNumber(name);
-    if (isImageFile(name) && n !== undefined) frames.push({ n, path: join(frameDir, name) });
-    else if (extra === 'skip') drops.add('not a frame of a sequence');
+    if (isImageFile(name) && n !== undefined && name.startsWith(prefix)) frames.push({ n, path: join(frameDir, name) });
+    else if (extra === 'skip') drops.add('not a frame of its sequence');
     else
       throw new DataFormatError({
         file: join(frameDir, name),
-        message: `is not a CK+ frame (<subject>_<sequence>_<frame>.png); pass extraFiles: 'skip' (CLI --extra-files skip) to leave such files out`,
+        message: `is not a frame of this sequence (${prefix}<frame>.png); pass extraFiles: 'skip' (CLI --extra-files skip) to leave such files out`,
       });
   }
   frames.sort((a, b) => a.n - b.n);
-  const labels = existsSync(emotionDir)
-    ? readDirForScan(emotionDir, 'the emotion folder').filter((n) => n.endsWith('_emotion.txt'))
-    : [];
+  for (let k = 1; k < frames.length; k++)
+    if (frames[k]!.n === frames[k - 1]!.n)
+      throw new DataFormatError({
+        file: frames[k]!.path,
+        message: `is frame ${frames[k]!.n} again (also ${frames[k - 1]!.path}); remove one`,
+      });
+  const labels = existsSync(emotionDir) ? emotionFiles(emotionDir) : [];
+  const stranger = labels.find((n) => !n.startsWith(prefix));
+  if (stranger)
+    throw new DataFormatError({
+      file: join(emotionDir, stranger),
+      message: `labels another sequence than ${frameDir} (its name should start ${prefix})`,
+    });
   if (labels.length > 1)
     throw new DataFormatError({
       file: emotionDir,
@@ -117,15 +150,50 @@ function refuseOrphanLabels(emotions: string, images: string, labelled: Readonly
   for (const subject of folders(emotions, 'the emotion folder', ''))
     for (const sequence of folders(join(emotions, subject), 'the emotion folder', '')) {
       if (labelled.has(join(subject, sequence))) continue;
-      const label = readDirForScan(join(emotions, subject, sequence), 'the emotion folder').find((n) =>
-        n.endsWith('_emotion.txt'),
-      );
+      const label = emotionFiles(join(emotions, subject, sequence))[0];
       if (label)
         throw new DataFormatError({
           file: join(emotions, subject, sequence, label),
           message: `labels a sequence that ${join(images, subject, sequence)} does not hold`,
         });
     }
+}
+
+/**
+ * The items of one labelled sequence: the `peakFrames` frames numbered up to the peak its label file is named after,
+ * with its emotion, and with `neutralFrame` its first frame as neutral (where that is no peak frame; counted where it
+ * is). A sequence with fewer frames gives fewer, counted.
+ * @throws DataFormatError naming the label when its peak frame, or a frame numbered between it and the others taken,
+ *   is missing
+ */
+function sequenceItems(
+  frames: readonly { n: number; path: string }[],
+  emotion: string,
+  dir: string,
+  o: { peakFrames: number; neutralFrame: boolean },
+  drops: DropCounter,
+): { path: string; expression: ExpressionName; file: string }[] {
+  const expression = CKPLUS_EMOTIONS[parseCkPlusEmotion(readFileSync(emotion, 'utf8'), emotion)]!;
+  const peakN = frameNumber(emotion)!;
+  const from = Math.max(frames[0]?.n ?? peakN, peakN - o.peakFrames + 1);
+  const out: { path: string; expression: ExpressionName; file: string }[] = [];
+  for (let n = from; n <= peakN; n++) {
+    const f = frames.find((x) => x.n === n);
+    if (!f)
+      throw new DataFormatError({
+        file: emotion,
+        message:
+          n === peakN
+            ? `labels frame ${peakN}, which ${dir} does not hold`
+            : `labels frame ${peakN}; ${dir} lacks frame ${n}, one of the ${o.peakFrames} peak frames (a damaged copy?)`,
+      });
+    out.push({ path: f.path, expression, file: emotion });
+  }
+  if (out.length < o.peakFrames) drops.add('peak frames a sequence is too short to have', o.peakFrames - out.length);
+  if (!o.neutralFrame) return out;
+  if (frames[0]!.n < from) out.push({ path: frames[0]!.path, expression: 'neutral', file: emotion });
+  else drops.add('no neutral first frame: the sequence is no longer than peakFrames');
+  return out;
 }
 
 /**
@@ -144,11 +212,13 @@ export async function loadCkPlus(options: CkPlusOptions): Promise<LoadResult<Ima
   const drops = new DropCounter();
   const labelled = new Set<string>();
   const picked: { path: string; expression: ExpressionName; file: string }[] = [];
-  for (const subject of folders(images, 'the image folder', expected))
-    for (const sequence of folders(join(images, subject), 'the subject folder', expected)) {
+  for (const subject of folders(images, 'the image folder', expected, extra, drops))
+    for (const sequence of folders(join(images, subject), 'the subject folder', expected, extra, drops)) {
+      const dir = join(images, subject, sequence);
       const { frames, emotion } = readSequence(
-        join(images, subject, sequence),
+        dir,
         join(emotions, subject, sequence),
+        `${subject}_${sequence}_`,
         extra,
         drops,
       );
@@ -157,18 +227,7 @@ export async function loadCkPlus(options: CkPlusOptions): Promise<LoadResult<Ima
         continue;
       }
       labelled.add(join(subject, sequence));
-      const expression = CKPLUS_EMOTIONS[parseCkPlusEmotion(readFileSync(emotion, 'utf8'), emotion)]!;
-      const peak = frames.findIndex((f) => f.n === frameNumber(emotion));
-      if (peak < 0)
-        throw new DataFormatError({
-          file: emotion,
-          message: `labels frame ${frameNumber(emotion)}, which ${join(images, subject, sequence)} does not hold`,
-        });
-      for (const f of frames.slice(Math.max(0, peak + 1 - peakFrames), peak + 1))
-        picked.push({ path: f.path, expression, file: emotion });
-      if (!neutralFrame) continue;
-      if (peak >= peakFrames) picked.push({ path: frames[0]!.path, expression: 'neutral', file: emotion });
-      else drops.add('no neutral first frame: the sequence is no longer than peakFrames');
+      picked.push(...sequenceItems(frames, emotion, dir, { peakFrames, neutralFrame }, drops));
     }
   refuseOrphanLabels(emotions, images, labelled);
   const items: ImageItem[] = [];

@@ -1,4 +1,4 @@
-import { realpathSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkOneOf, DataFormatError, quoteInput, type LabelSet } from '@vlfer/core';
 import { inferLabelSet, matchClassName, NATIVE_LABELS, type NativeLabelScheme } from '../label-sets.js';
@@ -172,16 +172,23 @@ export function classFolderItems(
  * @throws DataFormatError naming both paths
  */
 export function refuseLinkedTwice(items: readonly ImageItem[]): void {
-  const byTarget = new Map<string, string>();
+  // by device and inode: a symbolic link resolves to its target, a hard link is the same inode under another name
+  const byFile = new Map<string, string>();
   for (const it of items) {
-    const target = realpathSync(it.path);
-    const earlier = byTarget.get(target);
-    if (earlier !== undefined)
+    const st = statSync(it.path, { bigint: true });
+    // (a file system without inode numbers: by the link's target)
+    const key = st.ino === 0n ? realpathSync(it.path) : `${st.dev}:${st.ino}`;
+    const earlier = byFile.get(key);
+    if (earlier !== undefined) {
+      const target = realpathSync(it.path);
+      const linked = target !== it.path || realpathSync(earlier) !== earlier;
+      const how = linked ? `${target}, reached through a link` : 'hard links to one inode';
       throw new DataFormatError({
         file: it.path,
-        message: `and ${earlier} are one file (${target}, reached through a link); a file is one item of one class: remove one of them`,
+        message: `and ${earlier} are one file (${how}); a file is one item of one class: remove one of them`,
       });
-    byTarget.set(target, it.path);
+    }
+    byFile.set(key, it.path);
   }
 }
 

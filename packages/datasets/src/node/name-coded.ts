@@ -103,7 +103,8 @@ export async function loadNameCoded(options: NameCodedOptions): Promise<LoadResu
       drops.add(why);
       continue;
     }
-    const image = name.slice(0, name.lastIndexOf('.')).toUpperCase();
+    // the image's identity: its name, and for JAFFE its subject and number (the number names one photograph)
+    const image = code.id ?? name.slice(0, name.lastIndexOf('.')).toUpperCase();
     const first = seen.get(image);
     if (first !== undefined) {
       if (duplicates === 'error')
