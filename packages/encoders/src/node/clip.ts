@@ -418,13 +418,14 @@ export function onnxFingerprintFiles(
   suffix: string,
 ): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const f of [
-    ...requiredModelFiles(suffix),
-    `onnx/vision_model${suffix}.onnx_data`,
-    `onnx/text_model${suffix}.onnx_data`,
-  ])
+  for (const f of fingerprintFileNames(suffix))
     if (fileNeeded(f, towers, false) && existsSync(join(dir, f))) out[f] = join(dir, f);
   return out;
+}
+
+/** The files a content fingerprint may cover: the transformers.js layout and the towers' external weights. */
+function fingerprintFileNames(suffix: string): string[] {
+  return [...requiredModelFiles(suffix), `onnx/vision_model${suffix}.onnx_data`, `onnx/text_model${suffix}.onnx_data`];
 }
 
 /** A Hub id and the revision asked for (`<id>@<revision>`; none: transformers.js' default, main). */
@@ -458,19 +459,16 @@ export function hubModelFiles(
   // for a revision other than main
   const cached = revision && revision !== 'main' ? join(cacheDir, id, revision) : join(cacheDir, id);
   const dirs = [join(cacheDir, getModelEnvironment().localModelPath, id), cached];
+  const required = requiredModelFiles(suffix);
   const files: Record<string, string> = {};
   const missing: string[] = [];
-  for (const f of [
-    ...requiredModelFiles(suffix),
-    `onnx/vision_model${suffix}.onnx_data`,
-    `onnx/text_model${suffix}.onnx_data`,
-  ]) {
+  for (const f of fingerprintFileNames(suffix)) {
     // the tokenizer only with the text tower: a vision-only load fetches none, so its fingerprint must not depend on
     // whether an earlier load left the tokenizer in the cache
     if (!fileNeeded(f, towers, true)) continue;
     const at = dirs.map((d) => join(d, f)).find((p) => existsSync(p));
     if (at) files[f] = at;
-    else if (requiredModelFiles(suffix).includes(f)) missing.push(f);
+    else if (required.includes(f)) missing.push(f);
   }
   if (missing.length > 0)
     throw new VlferError(
@@ -512,7 +510,7 @@ function onnxLoad(
     device,
     suffix,
     localDir,
-    hub: hub ? { id: hub.id, ...(hub.revision ? { revision: hub.revision } : {}) } : undefined,
+    hub,
     towers: new Set<'vision' | 'text'>(options.towers ?? ['vision', 'text']),
     hfOptions: {
       dtype,
