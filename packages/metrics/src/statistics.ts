@@ -139,26 +139,44 @@ function incompleteBeta(x: number, a: number, b: number, y = 1 - x, logs?: reado
   // log x as log1p(−y) near 1 (a·log x with a large multiplies its rounding)
   const [lx, ly] = logs ?? [x > 0.5 ? Math.log1p(-y) : Math.log(x), y > 0.5 ? Math.log1p(-x) : Math.log(y)];
   const front = Math.exp(lx * a + ly * b - logBeta(a, b)) / a;
+  // 1 + 1/(1 + d₁/(1 + d₂/(1 + …))): d₂ₘ = m(b − m)x/((a + 2m − 1)(a + 2m)),
+  // d₂ₘ₊₁ = −(a + m)(a + b + m)x/((a + 2m)(a + 2m + 1))
+  const f = continuedFraction(
+    1,
+    1,
+    (k) => {
+      const [i, m] = [k - 1, Math.floor((k - 1) / 2)];
+      if (i === 0) return 1;
+      if (i % 2 === 0) return (m * (b - m) * x) / ((a + 2 * m - 1) * (a + 2 * m));
+      return -((a + m) * (a + b + m) * x) / ((a + 2 * m) * (a + 2 * m + 1));
+    },
+    1e-15,
+    401,
+  );
+  return front * (f - 1);
+}
+
+/**
+ * b₀ + a₁/(b + a₂/(b + a₃/(b + …))), every partial denominator `b`, by the modified Lentz method: to relative `tol`,
+ * or after `terms` terms (the incomplete beta function's fraction and erfc's).
+ */
+function continuedFraction(b0: number, b: number, a: (k: number) => number, tol: number, terms: number): number {
   const tiny = 1e-300;
-  let f = 1;
-  let c = 1;
+  let f = b0;
+  let c = b0;
   let d = 0;
-  for (let i = 0; i <= 400; i++) {
-    const m = Math.floor(i / 2);
-    let num: number;
-    if (i === 0) num = 1;
-    else if (i % 2 === 0) num = (m * (b - m) * x) / ((a + 2 * m - 1) * (a + 2 * m));
-    else num = -((a + m) * (a + b + m) * x) / ((a + 2 * m) * (a + 2 * m + 1));
-    d = 1 + num * d;
+  for (let k = 1; k <= terms; k++) {
+    const ak = a(k);
+    d = b + ak * d;
     if (Math.abs(d) < tiny) d = tiny;
     d = 1 / d;
-    c = 1 + num / c;
+    c = b + ak / c;
     if (Math.abs(c) < tiny) c = tiny;
     const cd = c * d;
     f *= cd;
-    if (Math.abs(1 - cd) < 1e-15) break;
+    if (Math.abs(1 - cd) < tol) break;
   }
-  return front * (f - 1);
+  return f;
 }
 
 /**
@@ -179,21 +197,7 @@ function normalLowerTail(x: number): number {
     return 0.5 - (sum * Math.exp(-z * z)) / Math.sqrt(Math.PI);
   }
   // erfc(z) = e^(−z²)/√π · 1/(z + (1/2)/(z + 1/(z + (3/2)/(z + …))))
-  const tiny = 1e-300;
-  let f = z;
-  let c = z;
-  let d = 0;
-  for (let k = 1; k < 500; k++) {
-    const a = k / 2;
-    d = z + a * d;
-    if (Math.abs(d) < tiny) d = tiny;
-    d = 1 / d;
-    c = z + a / c;
-    if (Math.abs(c) < tiny) c = tiny;
-    const cd = c * d;
-    f *= cd;
-    if (Math.abs(1 - cd) < 1e-16) break;
-  }
+  const f = continuedFraction(z, z, (k) => k / 2, 1e-16, 499);
   return (0.5 * Math.exp(-z * z)) / (Math.sqrt(Math.PI) * f);
 }
 
