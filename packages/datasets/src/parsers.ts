@@ -16,6 +16,7 @@ import {
   matchClassName,
   NATIVE_LABELS,
   nativeToLabelId,
+  type ExpressionName,
 } from './label-sets.js';
 import { normalizeListedPath } from './paths.js';
 import { DropCounter, type DroppedCount, type DuplicatePolicy } from './types.js';
@@ -610,6 +611,31 @@ export function affectNetLabel(
   throw new DataFormatError({
     ...where,
     message: `category ${native} (${cat}) is not in ${labelSet.id}; pass outOfSet: 'drop' to leave such ${where.line === undefined ? 'images' : 'rows'} out`,
+  });
+}
+
+/**
+ * An expression (from a file name, a label file) as a class id of `labelSet`: one outside it is counted in `drops`
+ * with `outOfSet: 'drop'` (returns undefined), else refused naming `where.file`, which `where.says` the expression
+ * (`is`, `labels`) and whose `where.things` would be left out.
+ * @throws DataFormatError `is 'neutral', which is not in the label set basic-6; pass outOfSet: 'drop' to leave such images out`
+ */
+export function expressionLabel(
+  expression: ExpressionName,
+  labelSet: LabelSet,
+  outOfSet: 'error' | 'drop',
+  drops: DropCounter,
+  where: { file: string; says: string; things: string },
+): number | undefined {
+  const label = matchClassName(labelSet, expression);
+  if (label >= 0) return label;
+  if (outOfSet === 'drop') {
+    drops.add(`'${expression}' not in ${labelSet.id}`);
+    return undefined;
+  }
+  throw new DataFormatError({
+    file: where.file,
+    message: `${where.says} '${expression}', which is not in the label set ${labelSet.id}; pass outOfSet: 'drop' to leave such ${where.things} out`,
   });
 }
 

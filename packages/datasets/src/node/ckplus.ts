@@ -1,8 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkOneOf, DataFormatError, InvalidArgumentError, type LabelSet } from '@vlfer/core';
-import { getLabelSet, LABEL_SETS, matchClassName, type ExpressionName } from '../label-sets.js';
+import { getLabelSet, LABEL_SETS, type ExpressionName } from '../label-sets.js';
 import { isImageFile } from '../media.js';
+import { expressionLabel } from '../parsers.js';
 import { DropCounter, loadResult, type ImageItem, type LoadResult } from '../types.js';
 import { verifyImages, type ImageVerification } from './image-check.js';
 import { checkRootDir, readDirForScan, statForScan } from './scan-errors.js';
@@ -232,17 +233,12 @@ export async function loadCkPlus(options: CkPlusOptions): Promise<LoadResult<Ima
   refuseOrphanLabels(emotions, images, labelled);
   const items: ImageItem[] = [];
   for (const p of picked.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
-    const label = matchClassName(labelSet, p.expression);
-    if (label < 0) {
-      if (outOfSet === 'error')
-        throw new DataFormatError({
-          file: p.file,
-          message: `labels '${p.expression}', which is not in the label set ${labelSet.id}; pass outOfSet: 'drop' to leave such items out`,
-        });
-      drops.add(`'${p.expression}' not in ${labelSet.id}`);
-      continue;
-    }
-    items.push({ path: p.path, label });
+    const label = expressionLabel(p.expression, labelSet, outOfSet, drops, {
+      file: p.file,
+      says: 'labels',
+      things: 'items',
+    });
+    if (label !== undefined) items.push({ path: p.path, label });
   }
   await verifyImages(items, options.verify ?? 'none');
   return loadResult(items, labelSet, drops, options.root);

@@ -1,8 +1,9 @@
 import { statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { checkOneOf, DataFormatError, InvalidArgumentError, type LabelSet } from '@vlfer/core';
-import { BASIC_7, matchClassName } from '../label-sets.js';
+import { BASIC_7 } from '../label-sets.js';
 import { isImageFile } from '../media.js';
+import { expressionLabel } from '../parsers.js';
 import { KDEF_VIEWS, NAME_CODES, parseCodedName, type KdefView, type NameCodedDatasetId } from '../name-coded.js';
 import { DropCounter, loadResult, type ImageItem, type LoadResult } from '../types.js';
 import { verifyImages, type ImageVerification } from './image-check.js';
@@ -120,17 +121,12 @@ export async function loadNameCoded(options: NameCodedOptions): Promise<LoadResu
       drops.add(`view ${code.view} not asked for`);
       continue;
     }
-    const label = matchClassName(labelSet, code.expression);
-    if (label < 0) {
-      if (outOfSet === 'error')
-        throw new DataFormatError({
-          file: path,
-          message: `is '${code.expression}', which is not in the label set ${labelSet.id}; pass outOfSet: 'drop' to leave such images out`,
-        });
-      drops.add(`'${code.expression}' not in ${labelSet.id}`);
-      continue;
-    }
-    items.push({ path, label });
+    const label = expressionLabel(code.expression, labelSet, outOfSet, drops, {
+      file: path,
+      says: 'is',
+      things: 'images',
+    });
+    if (label !== undefined) items.push({ path, label });
   }
   refuseLinkedTwice(items);
   await verifyImages(items, options.verify ?? 'none');
