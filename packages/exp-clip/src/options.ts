@@ -233,8 +233,8 @@ export function evalOptionUses(o: Pick<EvalOptionsInput, 'dataset' | 'dtype' | '
   const noList = `dataset ${o.dataset} reads no annotation list of frame directories (video-list datasets do)`;
   const int8 = o.dtype === 'int8';
   const folders = format === 'image-folder' || format === 'video-folder';
-  // AffectNet's npy release (one annotation file per image, found by the image's name under root) and the datasets
-  // labelled by their file names (KDEF, JAFFE): read by listing their images
+  // AffectNet's npy release (one annotation file per image, found by the image's name under root), the datasets
+  // labelled by their file names (KDEF, JAFFE) and CK+ (its Emotion files beside its frames): read by listing images
   const perImage = format === 'affectnet-npy' || format === 'name-coded' || format === 'ckplus';
   const guard = "applies to dtype 'int8' only (the fp32/int8 guard)";
   return [
