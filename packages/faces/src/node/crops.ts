@@ -147,7 +147,7 @@ function cropRecordProblem(file: string, record: string, base: string): string |
     [file, 'a face crop'],
     [record, "a face crop's SHA-256 record"],
   ] as const)
-    if (existsSync(path) && !statSync(path).isFile())
+    if (statSync(path, { throwIfNoEntry: false })?.isFile() === false)
       throw new DataFormatError({
         file: path,
         message: `is not a file: ${what} belongs here (the crop cache holds only crops and their records); remove it`,
