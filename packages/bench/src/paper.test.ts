@@ -100,6 +100,26 @@ describe('planPaperTable', () => {
   });
 });
 
+describe('planPaperTable hesp-table', () => {
+  it("runs HESP's protocol: no validation part, the epoch of the best test AUROC + OSCR, and says so in its title", () => {
+    const root = mkdtempSync(join(tmpdir(), 'vlfer-paper-hesp-'));
+    mkdirSync(join(root, 'models', 'clip-vit-base-patch32'), { recursive: true });
+    mkdirSync(join(root, 'MAFW'), { recursive: true });
+    mkdirSync(join(root, 'HESP-annotation'), { recursive: true });
+    for (const f of ['MAFW_train.txt', 'MAFW_val.txt']) writeFileSync(join(root, 'HESP-annotation', f), '');
+    const plan = planPaperTable('hesp-table', { shared: '/nonexistent', dataRoot: root, epochs: 2 });
+    expect(Object.keys(plan.registry)).toEqual(['paper/hesp-table/hesp/mafw']);
+    expect(plan.registry['paper/hesp-table/hesp/mafw']!.options).toEqual({
+      hesp: { valFraction: 0, selectOn: 'test', epochs: 2 },
+    });
+    expect(
+      planPaperTable('hesp-table', { shared: '/nonexistent', dataRoot: root }).registry['paper/hesp-table/hesp/mafw']!
+        .options,
+    ).toEqual({ hesp: { valFraction: 0, selectOn: 'test' } });
+    expect(PAPER_TABLES['hesp-table'].title).toMatch(/the epoch of the best test AUROC \+ OSCR/);
+  });
+});
+
 describe('planPaperTable config checks', () => {
   it('refuses a fold-based set whose annotations path has no {fold}, naming the field', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vlfer-paper-fold-'));
