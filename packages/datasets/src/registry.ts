@@ -28,6 +28,11 @@ export interface DatasetInfo {
   hesp?: { splits: HespSplitDataset; labelScheme: LabelScheme };
   /** Needs an annotation file (list or CSV) besides the root. */
   annotations: 'none' | 'optional' | 'required';
+  /**
+   * The official folds (1-based) of a set evaluated per fold: what an evaluation whose annotations path has `{fold}`
+   * reads when no folds are given (DFEW, MAFW: 1–5, as Exp-CLIP's test.py).
+   */
+  folds?: readonly number[];
   description: string;
 }
 
@@ -138,6 +143,7 @@ export const DATASETS = {
     labelScheme: 'dfer-clip',
     hesp: { splits: 'dfew', labelScheme: 'dfer-clip' },
     annotations: 'required',
+    folds: [1, 2, 3, 4, 5],
     description: 'DFEW frame directories + DFER-CLIP lists (5 folds)',
   },
   ferv39k: {
@@ -156,6 +162,7 @@ export const DATASETS = {
     labelScheme: 'dfer-clip',
     hesp: { splits: 'mafw', labelScheme: 'mafw-hesp' },
     annotations: 'required',
+    folds: [1, 2, 3, 4, 5],
     description: 'MAFW 11-class frame directories + lists (5 folds; HESP ships its own lists)',
   },
   afew: {

@@ -45,6 +45,15 @@ describe('loadEvalData stages', () => {
     await expect(loadEvalData(opts({ dataset: 'fer2013', out: join(work, 'results') }), null)).rejects.toThrow(
       /'out'.*results lies inside the dataset's root .*: its files would be read as the dataset's/,
     );
+    // DFEW's and MAFW's per-fold lists without folds: every official fold (Exp-CLIP's test.py), recorded as given;
+    // a set without official folds is refused naming folds (it read a path with {fold} left in)
+    expect(opts({ dataset: 'dfew', annotations: 'DFEW_set_{fold}_test.txt' }).folds).toEqual([1, 2, 3, 4, 5]);
+    expect(opts({ dataset: 'mafw', annotations: 'MAFW_set_{fold}_test.txt' }).folds).toEqual([1, 2, 3, 4, 5]);
+    expect(opts({ dataset: 'dfew', annotations: 'DFEW_set_{fold}_test.txt', folds: [2] }).folds).toEqual([2]);
+    expect(opts({ dataset: 'dfew', annotations: 'DFEW_set_1_test.txt' }).folds).toBeUndefined();
+    expect(() => opts({ dataset: 'ferv39k', annotations: 'FERV39k_{fold}.txt' })).toThrow(
+      /folds.*the annotations path 'FERV39k_\{fold\}\.txt' has \{fold\} and ferv39k has no official folds: give the folds to evaluate/,
+    );
     // a fold listed twice would weigh twice in the mean
     expect(() => opts({ dataset: 'dfew', annotations: 'a_{fold}.txt', folds: [1, 1, 2] })).toThrow(
       /lists fold 1 twice \(1,1,2\); each fold is evaluated once/,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { COMPUTE_DEVICES, type ComputeDevice, type OptionUse } from '@vlfer/core';
+import { COMPUTE_DEVICES, quoteInput, type ComputeDevice, type OptionUse } from '@vlfer/core';
 import {
   DATASETS,
   DATASET_IDS,
@@ -146,7 +146,24 @@ export const EvalOptionsSchema = z
   .refine((o) => !(o.shard || o.merge) || o.cacheDir, {
     message: 'sharding (shard or merge) needs the feature cache, where the shards leave their features',
     path: ['cacheDir'],
-  });
+  })
+  .refine((o) => o.folds || !o.annotations?.includes('{fold}') || officialFolds(o.dataset), {
+    error: (issue) => {
+      const o = issue.input as { dataset: string; annotations: string };
+      return `the annotations path ${quoteInput(o.annotations)} has {fold} and ${o.dataset} has no official folds: give the folds to evaluate, e.g. [1, 2, 3]`;
+    },
+    path: ['folds'],
+  })
+  // DFEW's and MAFW's per-fold lists without folds: every official fold, as Exp-CLIP's test.py (range(5))
+  .overwrite((o) =>
+    o.folds || !o.annotations?.includes('{fold}') ? o : { ...o, folds: [...(officialFolds(o.dataset) ?? [])] },
+  );
+
+/** The official folds of a dataset evaluated per fold (DFEW, MAFW: 1–5), or undefined. */
+function officialFolds(dataset: DatasetId): readonly number[] | undefined {
+  return (DATASETS[dataset] as { folds?: readonly number[] }).folds;
+}
+
 /** One part of a labelled image set (`LabelledImages` of `runClosedSetBaseline`): parallel arrays, checked after. */
 const LabelledImagesSchema = z
   .object({
@@ -309,7 +326,10 @@ export interface EvalOptionsInput {
   root: string;
   /** Annotation file (RAF-DB list, AffectNet/FERPlus CSV, video list); `{fold}` is replaced per fold. */
   annotations?: string;
-  /** Folds to evaluate (1-based, for datasets with `{fold}` in `annotations`). @default every fold of the dataset */
+  /**
+   * Folds to evaluate (1-based, for an `annotations` path with `{fold}`).
+   * @default every official fold of the dataset (DFEW, MAFW: 1–5); refused as missing for other datasets
+   */
   folds?: number[];
   /** Which split of the dataset is read. @default 'test' */
   split?: 'train' | 'test';

@@ -110,7 +110,7 @@ export function evalCommand(): Command {
       )
       .option(
         '--folds <list>',
-        "folds, e.g. '1-5' or '1,3' (needs {fold} in --annotations); metrics are averaged over folds",
+        "folds, e.g. '1-5' or '1,3' (needs {fold} in --annotations; default for DFEW and MAFW: 1-5); metrics are averaged over folds",
         foldList,
       )
       .addOption(new Option('--split <split>', 'RAF-DB/FERPlus split').choices(['train', 'test']).default('test'))
