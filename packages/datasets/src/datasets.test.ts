@@ -171,6 +171,15 @@ describe('loadImageFolder', () => {
       { reason: 'folder inside a class folder', count: 1 },
       { reason: 'not an image file', count: 1 },
     ]);
+    // a hidden file named like an image (a macOS resource fork) is said to be one, not "not an image file (.jpg …)"
+    writeFileSync(join(b, 'sad', '._1.png'), 'Mac OS X resource fork');
+    await expect(loadImageFolder(b)).rejects.toThrow(
+      /sad\/\._1\.png: a hidden file \(a macOS resource fork of '1\.png'\), not read as an image whatever its extension; pass extraFiles: 'skip'/,
+    );
+    expect((await loadImageFolder(b, { extraFiles: 'skip' })).dropped).toContainEqual({
+      reason: 'hidden file',
+      count: 1,
+    });
     const c = tmp();
     touchImage(join(c, 'sad', 'broken.jpg'), new Uint8Array([1, 2, 3]));
     await expect(loadImageFolder(c)).rejects.toThrow(/broken\.jpg: unreadable image/);
