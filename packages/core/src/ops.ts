@@ -61,22 +61,31 @@ export function argmaxRows(scores: Scores): number[] {
   });
 }
 
-/** Largest value of each row; non-finite values are errors. @param scores [n, C] @returns [n] */
-export function maxRows(scores: Scores, argument = 'scores'): number[] {
-  return scoreRows(scores, argument, 'maxRows').map((r, i) => {
-    if (r.length === 0)
-      throw new InvalidArgumentError({ functionName: 'maxRows', argument, message: `row ${i} is empty` });
+/**
+ * Largest value of each row, which must be finite: NaN and +Infinity are errors anywhere, −Infinity only where the
+ * whole row is (a class masked with −Infinity beside finite ones is a finite max, as `max` in numpy or PyTorch).
+ * @param scores [n, C] @param functionName the caller named in errors @returns [n]
+ */
+export function maxRows(scores: Scores, argument = 'scores', functionName = 'maxRows'): number[] {
+  return scoreRows(scores, argument, functionName).map((r, i) => {
+    if (r.length === 0) throw new InvalidArgumentError({ functionName, argument, message: `row ${i} is empty` });
     let m = -Infinity;
     for (let j = 0; j < r.length; j++) {
       const v = r[j]!;
-      if (!Number.isFinite(v))
+      if (Number.isNaN(v) || v === Infinity)
         throw new InvalidArgumentError({
-          functionName: 'maxRows',
+          functionName,
           argument,
           message: `row ${i}, column ${j} is ${v}; scores must be finite`,
         });
       if (v > m) m = v;
     }
+    if (m === -Infinity)
+      throw new InvalidArgumentError({
+        functionName,
+        argument,
+        message: `row ${i} is −Infinity in every column; its max score must be finite`,
+      });
     return m;
   });
 }

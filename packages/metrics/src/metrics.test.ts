@@ -220,6 +220,38 @@ describe('degenerate cases', () => {
         [Number.NaN, 0],
       ]),
     ).toThrow(/row 1, column 0 is NaN/);
+    // named with the function called, not the helper that found it
+    expect(() => openSetReport([[Number.NaN, 1]], [1], [[0, 1]])).toThrow(
+      /Argument 'knownLogits' passed to 'openSetReport': row 0, column 0 is NaN/,
+    );
+    expect(() => oscr([[0, 1]], [1], [[0, Infinity]])).toThrow(
+      /Argument 'unknownLogits' passed to 'oscr': row 0, column 1 is Infinity/,
+    );
+    // logits with no columns are said to be so, not blamed on the labels
+    for (const f of [oscr, openSetReport])
+      expect(() => f([[]], [0], [[]])).toThrow(/'knownLogits'.*has rows of no columns; expected \[n, K\] logits/);
+  });
+  it('a class masked with −Infinity beside finite logits is scored as numpy max / argmax score it', () => {
+    const masked = openSetReport(
+      [
+        [-Infinity, 1],
+        [2, -Infinity],
+      ],
+      [1, 0],
+      [[0.5, -Infinity]],
+    );
+    expect(masked).toEqual(
+      openSetReport(
+        [
+          [-1e300, 1],
+          [2, -1e300],
+        ],
+        [1, 0],
+        [[0.5, -1e300]],
+      ),
+    );
+    expect(maxScores([[-Infinity, 3]])).toEqual([3]);
+    expect(() => maxScores([[-Infinity, -Infinity]])).toThrow(/row 0 is −Infinity in every column/);
   });
   it('labels out of range and length mismatches are errors', () => {
     expect(() => confusionMatrix([0, 5], [0, 1], 3)).toThrow(/index 1 holds 5/);

@@ -102,9 +102,12 @@ export function tnrAtTpr(
   return 1 - bestFp / nu;
 }
 
-/** Max over classes of each row: the known-ness score of a `[n, K]` logit matrix (`maxRows` of @vlfer/core). */
-export function maxScores(logits: Scores, argument = 'logits'): number[] {
-  return maxRows(logits, argument);
+/**
+ * Max over classes of each row: the known-ness score of a `[n, K]` logit matrix (`maxRows` of @vlfer/core: finite,
+ * −Infinity allowed beside finite values). @param functionName the caller named in errors @returns [n]
+ */
+export function maxScores(logits: Scores, argument = 'logits', functionName = 'maxScores'): number[] {
+  return maxRows(logits, argument, functionName);
 }
 
 export interface OscrOptions {
@@ -147,8 +150,8 @@ export function oscr(
     });
   checkLabels(knownLabels, 'knownLabels', 'oscr', known[0]?.length ?? 0);
   checkOneOf(options.variant ?? 'threshold', ['threshold', 'arpl'], { functionName: 'oscr', argument: 'variant' });
-  const sk = maxScores(known, 'knownLogits');
-  const su = maxScores(unknown, 'unknownLogits');
+  const sk = maxScores(known, 'knownLogits', 'oscr');
+  const su = maxScores(unknown, 'unknownLogits', 'oscr');
   const pred = argmaxRows(known);
   return oscrFromScores(
     sk,
@@ -254,7 +257,8 @@ export function tiedScores(knownScores: ArrayLike<number>, unknownScores: ArrayL
  *   every threshold (Dhamija et al.), TNR at the highest threshold keeping TPR ≥ 95 %;
  * - `arpl`: what the ARPL code (and HESP, which copies it) computes: AUROC with ties counted 0 (`metric_ood`),
  *   `compute_oscr` with its index quirks, and `get_curve`'s TNR at the point closest to TPR 95 %.
- * HESP's published numbers use `arpl`; on small or tied sets the two differ (OSCR by up to 0.5, TNR by up to 0.8).
+ * HESP's published numbers use `arpl`; on small or tied sets the two differ (OSCR by up to 0.5, TNR by up to 1: perfectly separated
+ * scores give TNR 1 in `standard` and 0 in `arpl`, as `metric_ood`).
  */
 export const OPEN_SET_METRIC_FAMILIES = ['standard', 'arpl'] as const;
 export type OpenSetMetricFamily = (typeof OPEN_SET_METRIC_FAMILIES)[number];
@@ -320,8 +324,8 @@ export function openSetReport(
       argument: 'unknownLogits',
       message: 'is empty; at least one unknown sample is required',
     });
-  const sk = maxScores(known, 'knownLogits');
-  const su = maxScores(unknown, 'unknownLogits');
+  const sk = maxScores(known, 'knownLogits', 'openSetReport');
+  const su = maxScores(unknown, 'unknownLogits', 'openSetReport');
   const pred = argmaxRows(known);
   return reportFromScores(
     Array.from(sk),

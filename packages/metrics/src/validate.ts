@@ -84,6 +84,16 @@ export function checkSameClassCount(
   functionName: string,
 ): void {
   const [k, u] = [known[0]?.length, unknown[0]?.length];
+  for (const [argument, c] of [
+    ['knownLogits', k],
+    ['unknownLogits', u],
+  ] as const)
+    if (c === 0)
+      throw new InvalidArgumentError({
+        functionName,
+        argument,
+        message: 'has rows of no columns; expected [n, K] logits over the K ≥ 1 known classes',
+      });
   if (k !== undefined && u !== undefined && k !== u)
     throw new InvalidArgumentError({
       functionName,
