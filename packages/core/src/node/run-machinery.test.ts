@@ -436,6 +436,37 @@ describe('checkpoints, cache entries and logs are checked on read', () => {
     expect(cache.get(key, 4)).toBeUndefined();
     expect(notes[1]).toMatch(/holds a 3-d vector, expected 4-d/);
   });
+  it("an entry swapped with another key's (or copied from another namespace) is reported and recomputed, not used", () => {
+    const notes: string[] = [];
+    const dir = tmp();
+    const namespace = { model: 'm', dtype: 'fp32', preprocess: 'p' };
+    const cache = new FeatureCache({ dir, namespace, onCorrupt: (f, why) => notes.push(`${f} ${why}`) });
+    const [a, b] = ['aa'.repeat(32), 'bb'.repeat(32)];
+    cache.set(a, Float32Array.of(1, 2));
+    cache.set(b, Float32Array.of(3, 4));
+    const [fa, fb] = [join(cache.root, 'aa', `${a}.f32`), join(cache.root, 'bb', `${b}.f32`)];
+    const [ba, bb] = [readFileSync(fa), readFileSync(fb)];
+    writeFileSync(fa, bb);
+    writeFileSync(fb, ba);
+    expect(cache.get(a, 2)).toBeUndefined();
+    expect(cache.get(b, 2)).toBeUndefined();
+    expect(cache.corrupt).toBe(2);
+    expect(notes[0]).toMatch(/checksum mismatch \(the values were changed on disk, or the entry is another key's\)/);
+    // the same key in another namespace (another model) is another entry too
+    const other = new FeatureCache({ dir, namespace: { ...namespace, model: 'm2' } });
+    other.set(a, Float32Array.of(9, 9));
+    writeFileSync(fa, readFileSync(join(other.root, 'aa', `${a}.f32`)));
+    expect(cache.get(a, 2)).toBeUndefined();
+    expect(cache.corrupt).toBe(3);
+    // an entry of the first format (values summed alone) is a miss, rewritten by the caller, and not reported
+    const v1 = Buffer.from(ba);
+    v1[4] = 1;
+    writeFileSync(fa, v1);
+    expect(cache.get(a, 2)).toBeUndefined();
+    expect(cache.corrupt).toBe(3);
+    cache.set(a, Float32Array.of(1, 2));
+    expect(Array.from(cache.get(a, 2)!)).toEqual([1, 2]);
+  });
   it('a log line torn by a crash is repaired (or named); other bad lines are named with their line', () => {
     const p = join(tmp(), 'train-log.jsonl');
     writeFileSync(p, '{"step": 0}\n{"step": 1}\n{"st');

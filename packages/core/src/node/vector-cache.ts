@@ -18,19 +18,25 @@ export interface FeatureNamespace {
   extra?: string;
 }
 
-const MAGIC = [0x56, 0x4c, 0x46, 0x43, 0x01, 0, 0, 0]; // 'VLFC', version 1
+const MAGIC = [0x56, 0x4c, 0x46, 0x43, 0x02, 0, 0, 0]; // 'VLFC', version 2
+/** Version 1 summed the values alone, so an entry copied under another key passed its check. */
+const MAGIC_V1 = [0x56, 0x4c, 0x46, 0x43, 0x01, 0, 0, 0];
 const HEADER = 32;
 
 /**
  * On-disk vector cache (encoder features, teacher targets): one file per item at
  * `<dir>/<namespace hash>/<key[0:2]>/<key>.f32`, written atomically. Each entry carries a header with its
- * dimension and a SHA-256 of its values, verified on every read: a damaged entry (flipped bits, truncation,
- * another format) is counted in `corrupt`, reported through `onCorrupt` and treated as missing, so the caller
- * recomputes and overwrites it instead of using it.
+ * dimension and a SHA-256 of its namespace, its key and its values (`entrySum`), verified on every read: a damaged
+ * entry (flipped bits, truncation, another format) or one moved or copied to another key or namespace (two images'
+ * entries swapped) is counted in `corrupt`, reported through `onCorrupt` and treated as missing, so the caller
+ * recomputes and overwrites it instead of using it. An entry of the first format (values summed alone) is treated as
+ * missing and rewritten.
  */
 export class FeatureCache {
   readonly root: string;
   readonly namespace: FeatureNamespace;
+  /** The namespace's hash: the folder under `dir`, and part of every entry's checksum. */
+  private readonly id: string;
   /** Entries that failed their check since construction. */
   corrupt = 0;
   private readonly onCorrupt: ((file: string, reason: string) => void) | undefined;
@@ -51,6 +57,7 @@ export class FeatureCache {
       .update(JSON.stringify([ns.model, ns.dtype, ns.preprocess, ns.extra ?? '']))
       .digest('hex')
       .slice(0, 16);
+    this.id = id;
     this.root = join(options.dir, id);
     ensureDir(this.root);
     const meta = join(this.root, 'namespace.json');
@@ -78,14 +85,20 @@ export class FeatureCache {
       this.onCorrupt?.(p, reason);
       return undefined;
     };
+    if (buf.length >= HEADER && MAGIC_V1.every((b, i) => buf[i] === b)) return undefined; // rewritten by the caller
     if (buf.length < HEADER || !MAGIC.every((b, i) => buf[i] === b)) return bad('not a vlfer cache entry (bad header)');
     const stored = buf.readUInt32LE(8);
     if (stored !== dim) return bad(`holds a ${stored}-d vector, expected ${dim}-d`);
     if (buf.length !== HEADER + 4 * dim) return bad(`is ${buf.length} bytes, expected ${HEADER + 4 * dim}`);
     const body = buf.subarray(HEADER);
-    const sum = createHash('sha256').update(body).digest().subarray(0, 16);
-    if (!sum.equals(buf.subarray(16, 32))) return bad('checksum mismatch (the values were changed on disk)');
+    if (!this.entrySum(key, body).equals(buf.subarray(16, 32)))
+      return bad("checksum mismatch (the values were changed on disk, or the entry is another key's)");
     return new Float32Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength));
+  }
+
+  /** The first 16 bytes of SHA-256(namespace hash, key, values): what binds an entry to its place. */
+  private entrySum(key: string, body: Uint8Array): Buffer {
+    return createHash('sha256').update(`${this.id}\0${key}\0`).update(body).digest().subarray(0, 16);
   }
 
   /** Store a vector (atomic write). */
@@ -94,7 +107,7 @@ export class FeatureCache {
     const out = Buffer.alloc(HEADER + body.length);
     Buffer.from(MAGIC).copy(out, 0);
     out.writeUInt32LE(vector.length, 8);
-    createHash('sha256').update(body).digest().copy(out, 16, 0, 16);
+    this.entrySum(key, body).copy(out, 16);
     body.copy(out, HEADER);
     // not fsynced: an entry lost or emptied by a power cut fails its check and is recomputed
     writeFileAtomic(this.path(key), out, { durable: false });
