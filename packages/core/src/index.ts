@@ -41,6 +41,8 @@ export {
 } from './ops.js';
 export type { Rng } from './rng.js';
 export { createRng, streamSeed } from './rng.js';
+export type { WasmApi } from './wasm.js';
+export { wasmApi, compileWasmBase64 } from './wasm.js';
 export { mapConcurrently, runSteps, runStepsSync, yieldToEventLoop, type RunStepsOptions } from './concurrency.js';
 export type { LabelSet } from './label-set.js';
 export { defineLabelSet, toIndices } from './label-set.js';

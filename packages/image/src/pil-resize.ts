@@ -6,8 +6,8 @@
  * pipelines feed the model.
  */
 
+import { compileWasmBase64 } from '@vlfer/core';
 import { PIL_RESAMPLE_WASM } from './pil-resample-wasm.js';
-import { wasmApi } from './wasm.js';
 
 export type PilFilter = 'bilinear' | 'bicubic';
 
@@ -545,11 +545,8 @@ let wasmInstance: ResampleWasm | null | undefined;
 /** The WebAssembly passes, or null where WebAssembly SIMD is not available (older browsers). */
 function resampleWasm(): ResampleWasm | null {
   if (wasmInstance === undefined) {
-    const api = wasmApi();
-    const bytes =
-      api && typeof atob === 'function' ? Uint8Array.from(atob(PIL_RESAMPLE_WASM), (c) => c.charCodeAt(0)) : undefined;
-    wasmInstance =
-      api && bytes && api.validate(bytes) ? (new api.Instance(new api.Module(bytes)).exports as ResampleWasm) : null;
+    const compiled = compileWasmBase64(PIL_RESAMPLE_WASM);
+    wasmInstance = compiled ? (new compiled.api.Instance(compiled.module).exports as ResampleWasm) : null;
   }
   return wasmInstance;
 }

@@ -25,6 +25,8 @@ export {
   sweepLinearProbeSteps,
   CLIP_PROBE_C_GRID,
 } from './linear-probe.js';
+export type { ProbeKernelName } from './probe-kernel.js';
+export { PROBE_KERNELS } from './probe-kernel.js';
 export { selectFewShot, takeRows, FEW_SHOT_COUNTS } from './few-shot.js';
 export type { TipAdapterOptions } from './tip-adapter.js';
 export type { SplitFractions, StratifiedSplit } from './split.js';

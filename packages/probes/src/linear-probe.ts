@@ -7,6 +7,13 @@ import {
   type ProgressCallback,
   type Tensor2D,
 } from '@vlfer/core';
+import {
+  jsProbeKernel,
+  PROBE_KERNELS,
+  wasmProbeKernel,
+  type ProbeKernel,
+  type ProbeKernelName,
+} from './probe-kernel.js';
 import { lbfgsSteps, type LbfgsOptions, type LbfgsResult, type ObjectiveWithGradient } from './lbfgs.js';
 
 /** A fitted multinomial logistic-regression probe: logits = x · Wᵀ + b. */
@@ -30,6 +37,11 @@ export interface LinearProbeOptions extends LbfgsOptions {
   numClasses?: number;
   /** Stop when ‖∇f‖∞·max(1, C) ≤ this, f the per-sample objective of `fitLinearProbe`; default 1e-8. */
   gradientTolerance?: number;
+  /**
+   * Where the objective's products run: 'wasm' (WebAssembly SIMD; throws where the runtime lacks it or the features
+   * exceed its 4 GiB memory) or 'js'. Default: 'wasm' where it can run, else 'js'. Both give the same bits.
+   */
+  kernel?: ProbeKernelName;
 }
 
 function checkData(features: Tensor2D, labels: ArrayLike<number>, functionName: string, numClasses?: number): number {
@@ -106,24 +118,26 @@ export function* fitLinearProbeSteps(
     throw new InvalidArgumentError({ functionName: 'fitLinearProbe', argument: 'c', message: `must be > 0, got ${c}` });
   const [n, d] = features.dims;
   const nw = k * d;
-  const objective = probeObjective(Float64Array.from(features.data), labels, [n, d], k, c);
+  const objective = probeObjective(probeKernel(features, k, options.kernel), labels, [n, d], k, c);
   // the test applies to ∇f·max(1, C): at a large C the mean loss is so flat near the optimum of a separable set that
   // ‖∇f‖∞ ≤ 1e-8 held with the weights 10 % off (C = 1e6); scaled, it is the gradient of C·mean CE + ‖W‖²/(2n)
   const gradientTolerance = (options.gradientTolerance ?? 1e-8) / Math.max(1, c);
-  const lbfgs = { ...options, gradientTolerance };
+  const { kernel: _kernel, ...rest } = options;
+  const lbfgs = { ...rest, gradientTolerance };
   const { x: theta, ...optimizer } = yield* lbfgsSteps(objective, new Float64Array(nw + k), lbfgs);
   return { coef: theta.slice(0, nw), intercept: theta.slice(nw), numClasses: k, dim: d, c, optimizer };
 }
 
 /**
  * The objective `fitLinearProbe` minimises — mean cross-entropy + ‖W‖²/(2·C·n) — and its gradient, over θ = [W (k × D),
- * b (k)]. Rows go through in blocks of 4 (`blockLogits`, `blockGradient`): the 4 dot products of a weight row share its
- * loads and run as 4 independent sums, and each gradient element takes the block's 4 updates in one load and store,
- * in the order of the rows — the same sums, term by term, as one row at a time, 2.4–2.6× faster on 10,000 × 512 × 7
- * (scripts/fit-time.ts). @param x [n, D] float64 features @param labels [n]
+ * b (k)]. Rows go through in blocks of 4 (`ProbeKernel`): the 4 dot products of a weight row share its loads and run
+ * as 4 independent sums, and each gradient element takes the block's 4 updates in one load and store, in the order of
+ * the rows — the same sums, term by term, as one row at a time. The kernel is WebAssembly SIMD where the runtime has
+ * it (the same bits as the JavaScript one, 3–5× faster; scripts/fit-time.ts). @param kernel the features [n, D] in
+ * a kernel (`probeKernel`) @param labels [n]
  */
 function probeObjective(
-  x: Float64Array,
+  kernel: ProbeKernel,
   labels: ArrayLike<number>,
   [n, d]: readonly [number, number],
   k: number,
@@ -131,79 +145,46 @@ function probeObjective(
 ): ObjectiveWithGradient {
   const nw = k * d;
   const e = new Float64Array(k);
-  const zb = new Float64Array(4 * k);
-  const rb = new Float64Array(4 * k);
+  const { z, res } = kernel;
   return (theta, grad) => {
-    grad.fill(0);
+    kernel.begin(theta);
     let loss = 0;
+    const gb = new Float64Array(k);
     for (let i0 = 0; i0 < n; i0 += 4) {
       const rows = Math.min(4, n - i0);
       // a block past the last row repeats that row with a zero residual
-      const at = [0, 1, 2, 3].map((r) => (r < rows ? i0 + r : i0) * d) as [number, number, number, number];
-      blockLogits(theta, x, at, d, k, zb);
-      rb.fill(0);
-      for (let r = 0; r < rows; r++) loss += itemLossAndResidual(zb, rb, r * k, k, labels[i0 + r]!, e);
-      blockGradient(grad, x, at, d, k, rb);
+      kernel.logits(i0);
+      res.fill(0);
+      for (let r = 0; r < rows; r++) loss += itemLossAndResidual(z, res, r * k, k, labels[i0 + r]!, e);
+      for (let j = 0; j < k; j++) gb[j] = gb[j]! + res[j]! + res[k + j]! + res[2 * k + j]! + res[3 * k + j]!;
+      kernel.accumulate(i0);
     }
+    kernel.end(grad);
     let reg = 0;
     for (let t = 0; t < nw; t++) {
       reg += theta[t]! * theta[t]!;
       grad[t] = grad[t]! / n + theta[t]! / (c * n);
     }
-    for (let j = 0; j < k; j++) grad[nw + j] = grad[nw + j]! / n;
+    for (let j = 0; j < k; j++) grad[nw + j] = gb[j]! / n;
     return loss / n + reg / (2 * c * n);
   };
 }
 
-/** z[r·k + j] = W_j · x_(row r) + b_j for the 4 rows starting at the offsets `at` of `x`. */
-function blockLogits(
-  theta: Float64Array,
-  x: Float64Array,
-  [a0, a1, a2, a3]: readonly [number, number, number, number],
-  d: number,
-  k: number,
-  z: Float64Array,
-): void {
-  for (let j = 0; j < k; j++) {
-    const b = theta[k * d + j]!;
-    let s0 = b;
-    let s1 = b;
-    let s2 = b;
-    let s3 = b;
-    const wj = j * d;
-    for (let t = 0; t < d; t++) {
-      const w = theta[wj + t]!;
-      s0 += w * x[a0 + t]!;
-      s1 += w * x[a1 + t]!;
-      s2 += w * x[a2 + t]!;
-      s3 += w * x[a3 + t]!;
-    }
-    z[j] = s0;
-    z[k + j] = s1;
-    z[2 * k + j] = s2;
-    z[3 * k + j] = s3;
-  }
-}
-
-/** grad_W_j += Σ_r res[r·k + j] · x_(row r), grad_b_j += Σ_r res[r·k + j], row after row, for the block at `at`. */
-function blockGradient(
-  grad: Float64Array,
-  x: Float64Array,
-  [a0, a1, a2, a3]: readonly [number, number, number, number],
-  d: number,
-  k: number,
-  res: Float64Array,
-): void {
-  for (let j = 0; j < k; j++) {
-    const r0 = res[j]!;
-    const r1 = res[k + j]!;
-    const r2 = res[2 * k + j]!;
-    const r3 = res[3 * k + j]!;
-    grad[k * d + j] = grad[k * d + j]! + r0 + r1 + r2 + r3;
-    const wj = j * d;
-    for (let t = 0; t < d; t++)
-      grad[wj + t] = grad[wj + t]! + r0 * x[a0 + t]! + r1 * x[a1 + t]! + r2 * x[a2 + t]! + r3 * x[a3 + t]!;
-  }
+/**
+ * The features [n, D] in the WebAssembly kernel, or the JavaScript one where the runtime has no WebAssembly SIMD or
+ * they exceed its 4 GiB memory (`kernel` picks one: 'wasm' throws where it cannot run). Both give the same bits.
+ */
+function probeKernel(features: Tensor2D, k: number, kernel?: ProbeKernelName): ProbeKernel {
+  checkOneOf(kernel ?? 'js', PROBE_KERNELS, { functionName: 'fitLinearProbe', argument: 'kernel' });
+  const dims = features.dims;
+  const wasm = kernel === 'js' ? undefined : wasmProbeKernel(features.data, dims, k);
+  if (!wasm && kernel === 'wasm')
+    throw new InvalidArgumentError({
+      functionName: 'fitLinearProbe',
+      argument: 'kernel',
+      message: "'wasm' cannot run here: the runtime has no WebAssembly SIMD, or the features exceed its 4 GiB memory",
+    });
+  return wasm ?? jsProbeKernel(Float64Array.from(features.data), dims, k);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { DecodedImage } from '../pillow.js';
-import { wasmApi, type WasmApi } from '../wasm.js';
+import { wasmApi, type WasmApi } from '@vlfer/core';
 import { packageRequire, packageResolve } from './require.js';
 
 /**
