@@ -149,8 +149,15 @@ function readLock(lockPath: string): { info: RunLockInfo; age: number } | { prob
   try {
     text = readFileSync(lockPath, 'utf8');
     age = Date.now() - statSync(lockPath).mtimeMs;
-  } catch {
-    return undefined;
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'ENOENT') return undefined; // removed by its holder
+    if (code === 'EISDIR')
+      throw new DataFormatError({
+        file: lockPath,
+        message: 'is a folder where the run lock file belongs (no vlfer run makes one): remove it',
+      });
+    throw new FileIoError({ file: lockPath, operation: 'read the run lock', cause: error });
   }
   if (text.trim() === '') return { problem: 'the file is empty', age };
   let v: unknown;

@@ -209,6 +209,14 @@ describe('a lock file that names no run (issue 22, item 11)', () => {
       expect(notes[0]!.length).toBeLessThan(600);
     }
   });
+  it('a folder where the lock file belongs is named as such, not blamed on other runs starting at once', () => {
+    const dir = tmp();
+    mkdirSync(join(dir, RUN_LOCK_FILE));
+    expect(() => RunDirectory.open(dir, { command: 'test' })).toThrow(DataFormatError);
+    expect(() => RunDirectory.open(dir, { command: 'test' })).toThrow(
+      /\.vlfer-run\.lock: is a folder where the run lock file belongs \(no vlfer run makes one\): remove it/,
+    );
+  });
 });
 
 describe('outputs are published as a verified set', () => {
