@@ -266,13 +266,27 @@ export function kubernetesManifests(job: ClusterJob): { indexed: object; merge: 
   return { indexed, merge };
 }
 
+/**
+ * YAML text with every string double-quoted (the library escapes tabs and C0 controls there) and the characters it
+ * leaves raw escaped too: DEL and the C1 controls (`\x7f`…), NEL, LINE and PARAGRAPH SEPARATOR (`\N`, `\L`, `\P`),
+ * which YAML readers other than the library (PyYAML, kubectl's go-yaml) fold into spaces, so the pod would run
+ * another argv than the one asked for. Only quoted scalars can hold them (the keys and comments are ours).
+ */
+function yamlEscapes(text: string): string {
+  const named: Record<string, string> = { '\u0085': '\\N', '\u2028': '\\L', '\u2029': '\\P' };
+  return text.replace(
+    /[\u007f-\u009f\u2028\u2029]/g,
+    (c) => named[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
+}
+
 /** `indexed-job.yaml`: an Indexed Job (completions = parallelism = shards) and a merge Job to apply after it completes. */
 export function writeKubernetesJob(dir: string, job: ClusterJob): string[] {
   const { indexed, merge } = kubernetesManifests(job);
   const yaml = (value: object, comment: string) => {
     const doc = new Document(value);
     doc.commentBefore = comment;
-    return doc.toString({ lineWidth: 0 });
+    return yamlEscapes(doc.toString({ lineWidth: 0, defaultStringType: 'QUOTE_DOUBLE', defaultKeyType: 'PLAIN' }));
   };
   const files: [string, string][] = [
     [
