@@ -1,4 +1,16 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -126,6 +138,64 @@ describe('ablation registry and runner', () => {
       skipped: 8,
     });
     expect(readRows(rowsFile).map((r) => r.metrics)).toEqual(rows.map((r) => r.metrics));
+  }, 120_000);
+  it('a finished run whose files changed since runs again: an image replaced in place, a model touched', async () => {
+    // a shared folder of its own: copies of tiny-clip (19 MB) and of 3 FER2013 faces of each class
+    const shared = mkdtempSync(join(tmpdir(), 'vlfer-abl-inputs-'));
+    const model = join(shared, 'fixtures', 'tiny-clip');
+    cpSync(join(sharedPath(), 'fixtures', 'tiny-clip'), model, { recursive: true });
+    const data = join(shared, 'data', 'fer2013-privatetest');
+    const real = join(sharedPath(), 'data', 'fer2013-privatetest');
+    for (const c of readdirSync(real)) {
+      mkdirSync(join(data, c), { recursive: true });
+      for (const f of readdirSync(join(real, c)).sort().slice(0, 3)) copyFileSync(join(real, c, f), join(data, c, f));
+    }
+    const registry: Record<string, AblationSpec> = {
+      one: {
+        method: 'exp-clip-zero-shot',
+        axes: { backbone: ['tiny-clip'], promptType: ['class_name'], dataset: ['fer2013'] },
+        seeds: [1],
+        description: 'test',
+      },
+    };
+    const results = mkdtempSync(join(tmpdir(), 'vlfer-abl-inputs-results-'));
+    const notes: string[] = [];
+    const opts = {
+      shared,
+      resultsDir: results,
+      cacheDir: join(results, 'cache'),
+      registry,
+      log: (l: string) => notes.push(l),
+    };
+    const rowsFile = join(results, 'one.jsonl');
+    expect(await runAblation('one', opts)).toEqual({ ran: 1, skipped: 0 });
+    const [before] = readRows(rowsFile);
+    expect(before!.inputs).toMatch(/^[0-9a-f]{64}$/);
+    expect(await runAblation('one', opts)).toEqual({ ran: 0, skipped: 1 });
+    // another face written over one of the images (same name): the row is not kept as finished
+    const [c0] = readdirSync(data).sort();
+    const [f0, f1] = readdirSync(join(data, c0!)).sort();
+    copyFileSync(join(data, c0!, f1!), join(data, c0!, f0!));
+    notes.length = 0;
+    expect(await runAblation('one', opts)).toEqual({ ran: 1, skipped: 0 });
+    expect(notes.join('\n')).toMatch(/the files one\|.* read changed since it finished .*: running it again/);
+    const [after] = readRows(rowsFile);
+    expect(after!.datasetFingerprint).not.toBe(before!.datasetFingerprint);
+    expect(after!.inputs).not.toBe(before!.inputs);
+    // the model only touched: run again, and the content fingerprints show nothing changed
+    const config = readdirSync(model).find((f) => f.endsWith('.json'))!;
+    const { atime, mtime } = statSync(join(model, config));
+    utimesSync(join(model, config), atime, mtime); // same times, but a new status-change time
+    expect(await runAblation('one', opts)).toEqual({ ran: 1, skipped: 0 });
+    const [touched] = readRows(rowsFile);
+    expect(touched!.datasetFingerprint).toBe(after!.datasetFingerprint);
+    expect(touched!.modelFingerprint).toBe(after!.modelFingerprint);
+    expect(touched!.metrics).toEqual(after!.metrics);
+    // a row of an earlier version (no stamp) is kept as finished, and said to be
+    writeFileSync(rowsFile, JSON.stringify({ ...touched, inputs: undefined }) + '\n');
+    notes.length = 0;
+    expect(await runAblation('one', opts)).toEqual({ ran: 0, skipped: 1 });
+    expect(notes).toContain('one: 1 finished row predate input stamps: kept without checking their files');
   }, 120_000);
   it('names the missing data config entry for methods that need user data', async () => {
     const results = mkdtempSync(join(tmpdir(), 'vlfer-abl-'));

@@ -34,6 +34,7 @@ import { evaluateHespRun, readHespRunFingerprints, trainHesp } from '@vlfer/hesp
 import { classificationReport, meanStd } from '@vlfer/metrics';
 import type { PromptType } from '@vlfer/llm-knowledge';
 import { chartsWanted } from './chart-packages.js';
+import { inputStamp, runInputPaths } from './run-inputs.js';
 import { confusionMatrixSpec, renderSvg, rocCurvesSpec, svgToPng } from './charts.js';
 import { runFaceApiReference } from './face-api-reference.js';
 import { execClosedSet, isClosedSetRun, shotSeedGrid } from './methods/closed-set.js';
@@ -124,6 +125,11 @@ export interface ResultRow {
   datasetFingerprint?: string;
   /** content fingerprint of the model files, when the method reports one */
   modelFingerprint?: string;
+  /**
+   * stamp of the files the run may read (`runInputPaths`, `inputStamp`: sizes, times, inodes) when it started: a
+   * resume runs a finished run again where it changed (rows written before 2026-12-07 carry none)
+   */
+  inputs?: string;
   /** code, package and runtime versions, machine: what produced the row */
   provenance: Provenance;
   seconds: number;
@@ -206,6 +212,7 @@ const ResultRowSchema = z.looseObject({
   runDir: z.string().optional(),
   datasetFingerprint: z.string().optional(),
   modelFingerprint: z.string().optional(),
+  inputs: z.string().optional(),
   provenance: z.looseObject({}),
   seconds: z.number(),
   finishedAt: z.string(),
@@ -758,6 +765,8 @@ async function runLockedAblation(
   const fields = ablationShardFields(id, spec, { ...options, code: prov });
   let rows = readRows(file);
   if (shard && rows.length > 0) rows = resumedShardRows(id, options, shard, file, rows, fields, log);
+  const stampOf = runInputStamps(options);
+  rows = rowsOnUnchangedInputs(id, runs, rows, stampOf, log);
   const done = new Set(rows.map((r) => r.id));
   let ran = 0;
   const saveShard = () => {
@@ -766,6 +775,7 @@ async function runLockedAblation(
   for (const [i, run] of runs.entries()) {
     if (done.has(run.id)) continue;
     log(`[${i + 1}/${runs.length}] ${run.id}`);
+    const inputs = stampOf(run.coords);
     const t0 = performance.now();
     const outcome = await execStoppable(spec, id, run, options, log, { file, kept: rows.length });
     const row: ResultRow = {
@@ -779,6 +789,7 @@ async function runLockedAblation(
       ...(outcome.runDir !== undefined
         ? { runDir: relative(options.resultsDir, outcome.runDir).split(sep).join('/') }
         : {}),
+      inputs,
       provenance: prov,
       seconds: (performance.now() - t0) / 1000,
       finishedAt: new Date().toISOString(),
@@ -802,6 +813,44 @@ async function runLockedAblation(
  * The rows a resumed shard keeps: those its record (rewritten after every row) lists with their checksum. Refuses to
  * continue from edited rows or from a start with other settings.
  */
+/** The stamp of the files a run of these coordinates may read (`runInputPaths`), each tree walked once per call. */
+function runInputStamps(o: RunAblationOptions): (c: RunCoords) => string {
+  const memo = new Map<string, string>();
+  return (c) => {
+    const ds = DATASETS[c.dataset] as { root?: (shared: string) => string };
+    return inputStamp(runInputPaths(c, o.data, { model: modelFor(c.backbone, o), root: ds.root?.(o.shared) }), memo);
+  };
+}
+
+/**
+ * The finished rows a resume keeps: a row whose run's files (data, lists, model, head) changed since it started
+ * (`inputs`) is dropped, with a log line, and its run runs again; the content fingerprints of the new row then decide
+ * (the same as the other rows', or a conflict naming the change). Rows written before input stamps are kept, said once.
+ */
+function rowsOnUnchangedInputs(
+  id: string,
+  runs: readonly { id: string; coords: RunCoords }[],
+  rows: ResultRow[],
+  stampOf: (c: RunCoords) => string,
+  log: (line: string) => void,
+): ResultRow[] {
+  const coords = new Map(runs.map((r) => [r.id, r.coords]));
+  let unstamped = 0;
+  const kept = rows.filter((r) => {
+    const c = coords.get(r.id);
+    if (!c) return true;
+    if (r.inputs === undefined) return ++unstamped > 0;
+    if (r.inputs === stampOf(c)) return true;
+    log(`${id}: the files ${r.id} read changed since it finished (data, lists, model or head): running it again`);
+    return false;
+  });
+  if (unstamped > 0)
+    log(
+      `${id}: ${unstamped} finished row${unstamped === 1 ? '' : 's'} predate input stamps: kept without checking their files`,
+    );
+  return kept;
+}
+
 function resumedShardRows(
   id: string,
   options: RunAblationOptions,
