@@ -12,7 +12,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import sharp from 'sharp';
 import { createRng } from '@vlfer/core';
 import { readSafetensors } from '@vlfer/core/node';
@@ -178,7 +178,9 @@ describe('ablation registry and runner', () => {
     copyFileSync(join(data, c0!, f1!), join(data, c0!, f0!));
     notes.length = 0;
     expect(await runAblation('one', opts)).toEqual({ ran: 1, skipped: 0 });
-    expect(notes.join('\n')).toMatch(/the files one\|.* read changed since it finished .*: running it again/);
+    expect(notes.join('\n')).toMatch(
+      /one: the files it read \(data, lists, model or head\) changed since one\|.* finished: running it again/,
+    );
     const [after] = readRows(rowsFile);
     expect(after!.datasetFingerprint).not.toBe(before!.datasetFingerprint);
     expect(after!.inputs).not.toBe(before!.inputs);
@@ -191,8 +193,25 @@ describe('ablation registry and runner', () => {
     expect(touched!.datasetFingerprint).toBe(after!.datasetFingerprint);
     expect(touched!.modelFingerprint).toBe(after!.modelFingerprint);
     expect(touched!.metrics).toEqual(after!.metrics);
+    // the ablation's options changed (the paper table's protocol, --epochs): run again, said so
+    registry.one = { ...registry.one!, options: { head: false } };
+    notes.length = 0;
+    expect(await runAblation('one', opts)).toEqual({ ran: 1, skipped: 0 });
+    expect(notes.join('\n')).toMatch(/one: the ablation's options or the data config's settings changed since one\|/);
+    expect(await runAblation('one', opts)).toEqual({ ran: 0, skipped: 1 });
+    // with the shared folder given by a relative path (the CLI's default ../shared): still stamped, and checked
+    const cwd = process.cwd();
+    try {
+      process.chdir(dirname(shared));
+      const relative = { ...opts, shared: basename(shared) };
+      expect(await runAblation('one', relative)).toEqual({ ran: 0, skipped: 1 });
+      copyFileSync(join(data, c0!, f0!), join(data, c0!, f1!));
+      expect(await runAblation('one', relative)).toEqual({ ran: 1, skipped: 0 });
+    } finally {
+      process.chdir(cwd);
+    }
     // a row of an earlier version (no stamp) is kept as finished, and said to be
-    writeFileSync(rowsFile, JSON.stringify({ ...touched, inputs: undefined }) + '\n');
+    writeFileSync(rowsFile, JSON.stringify({ ...readRows(rowsFile)[0], inputs: undefined }) + '\n');
     notes.length = 0;
     expect(await runAblation('one', opts)).toEqual({ ran: 0, skipped: 1 });
     expect(notes).toContain('one: 1 finished row predate input stamps: kept without checking their files');

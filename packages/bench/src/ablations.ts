@@ -34,7 +34,7 @@ import { evaluateHespRun, readHespRunFingerprints, trainHesp } from '@vlfer/hesp
 import { classificationReport, meanStd } from '@vlfer/metrics';
 import type { PromptType } from '@vlfer/llm-knowledge';
 import { chartsWanted } from './chart-packages.js';
-import { inputStamp, runInputPaths } from './run-inputs.js';
+import { inputStamp, runInputPaths, runSettings } from './run-inputs.js';
 import { confusionMatrixSpec, renderSvg, rocCurvesSpec, svgToPng } from './charts.js';
 import { runFaceApiReference } from './face-api-reference.js';
 import { execClosedSet, isClosedSetRun, shotSeedGrid } from './methods/closed-set.js';
@@ -130,6 +130,8 @@ export interface ResultRow {
    * resume runs a finished run again where it changed (rows written before 2026-12-07 carry none)
    */
   inputs?: string;
+  /** `runSettings`: a hash of the ablation's method and options and the data config's settings for the run's sets */
+  settings?: string;
   /** code, package and runtime versions, machine: what produced the row */
   provenance: Provenance;
   seconds: number;
@@ -213,6 +215,7 @@ const ResultRowSchema = z.looseObject({
   datasetFingerprint: z.string().optional(),
   modelFingerprint: z.string().optional(),
   inputs: z.string().optional(),
+  settings: z.string().optional(),
   provenance: z.looseObject({}),
   seconds: z.number(),
   finishedAt: z.string(),
@@ -766,7 +769,8 @@ async function runLockedAblation(
   let rows = readRows(file);
   if (shard && rows.length > 0) rows = resumedShardRows(id, options, shard, file, rows, fields, log);
   const stampOf = runInputStamps(options);
-  rows = rowsOnUnchangedInputs(id, runs, rows, stampOf, log);
+  const settingsOf = (c: RunCoords) => runSettings(spec, c, options.data);
+  rows = rowsOnUnchangedInputs(id, runs, rows, { stampOf, settingsOf }, log);
   const done = new Set(rows.map((r) => r.id));
   let ran = 0;
   const saveShard = () => {
@@ -775,7 +779,7 @@ async function runLockedAblation(
   for (const [i, run] of runs.entries()) {
     if (done.has(run.id)) continue;
     log(`[${i + 1}/${runs.length}] ${run.id}`);
-    const inputs = stampOf(run.coords);
+    const [inputs, settings] = [stampOf(run.coords), settingsOf(run.coords)];
     const t0 = performance.now();
     const outcome = await execStoppable(spec, id, run, options, log, { file, kept: rows.length });
     const row: ResultRow = {
@@ -790,6 +794,7 @@ async function runLockedAblation(
         ? { runDir: relative(options.resultsDir, outcome.runDir).split(sep).join('/') }
         : {}),
       inputs,
+      settings,
       provenance: prov,
       seconds: (performance.now() - t0) / 1000,
       finishedAt: new Date().toISOString(),
@@ -824,14 +829,15 @@ function runInputStamps(o: RunAblationOptions): (c: RunCoords) => string {
 
 /**
  * The finished rows a resume keeps: a row whose run's files (data, lists, model, head) changed since it started
- * (`inputs`) is dropped, with a log line, and its run runs again; the content fingerprints of the new row then decide
- * (the same as the other rows', or a conflict naming the change). Rows written before input stamps are kept, said once.
+ * (`inputs`), or whose ablation options or data-config settings changed (`settings`), is dropped, with a log line,
+ * and its run runs again; the content fingerprints of the new row then decide (the same as the other rows', or a
+ * conflict naming the change). Rows written before these stamps are kept, said once.
  */
 function rowsOnUnchangedInputs(
   id: string,
   runs: readonly { id: string; coords: RunCoords }[],
   rows: ResultRow[],
-  stampOf: (c: RunCoords) => string,
+  of: { stampOf: (c: RunCoords) => string; settingsOf: (c: RunCoords) => string },
   log: (line: string) => void,
 ): ResultRow[] {
   const coords = new Map(runs.map((r) => [r.id, r.coords]));
@@ -839,10 +845,15 @@ function rowsOnUnchangedInputs(
   const kept = rows.filter((r) => {
     const c = coords.get(r.id);
     if (!c) return true;
-    if (r.inputs === undefined) return ++unstamped > 0;
-    if (r.inputs === stampOf(c)) return true;
-    log(`${id}: the files ${r.id} read changed since it finished (data, lists, model or head): running it again`);
-    return false;
+    if (r.inputs === undefined || r.settings === undefined) return ++unstamped > 0;
+    const changed =
+      r.settings !== of.settingsOf(c)
+        ? "the ablation's options or the data config's settings"
+        : r.inputs !== of.stampOf(c)
+          ? 'the files it read (data, lists, model or head)'
+          : undefined;
+    if (changed) log(`${id}: ${changed} changed since ${r.id} finished: running it again`);
+    return !changed;
   });
   if (unstamped > 0)
     log(
