@@ -3,6 +3,7 @@ import {
   closeSync,
   existsSync,
   fsyncSync,
+  lstatSync,
   openSync,
   readdirSync,
   readFileSync,
@@ -151,7 +152,13 @@ function readLock(lockPath: string): { info: RunLockInfo; age: number } | { prob
     age = Date.now() - statSync(lockPath).mtimeMs;
   } catch (error) {
     const code = (error as { code?: string }).code;
-    if (code === 'ENOENT') return undefined; // removed by its holder
+    // removed by its holder, unless a link that points nowhere stands where the lock belongs
+    if (code === 'ENOENT' && !lstatSync(lockPath, { throwIfNoEntry: false })?.isSymbolicLink()) return undefined;
+    if (code === 'ENOENT')
+      throw new DataFormatError({
+        file: lockPath,
+        message: 'is a symbolic link to nothing where the run lock file belongs (no vlfer run makes one): remove it',
+      });
     if (code === 'EISDIR')
       throw new DataFormatError({
         file: lockPath,

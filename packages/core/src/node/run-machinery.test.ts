@@ -6,6 +6,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   statSync,
   utimesSync,
   writeFileSync,
@@ -215,6 +216,11 @@ describe('a lock file that names no run (issue 22, item 11)', () => {
     expect(() => RunDirectory.open(dir, { command: 'test' })).toThrow(DataFormatError);
     expect(() => RunDirectory.open(dir, { command: 'test' })).toThrow(
       /\.vlfer-run\.lock: is a folder where the run lock file belongs \(no vlfer run makes one\): remove it/,
+    );
+    const linked = tmp();
+    symlinkSync(join(linked, 'nowhere'), join(linked, RUN_LOCK_FILE));
+    expect(() => RunDirectory.open(linked, { command: 'test' })).toThrow(
+      /\.vlfer-run\.lock: is a symbolic link to nothing where the run lock file belongs/,
     );
   });
 });
