@@ -184,11 +184,12 @@ describe('SLURM job files', () => {
 describe('Kubernetes manifests', () => {
   it('tabs, NEL, LINE/PARAGRAPH SEPARATOR, DEL and C1 controls are escaped, not written raw (other readers fold them)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vlfer-k8s-escape-'));
-    const odd = ['node\tx', 'a\u2028b\u0085c\u2029d', 'x\u007fy\u0080z\u009f', 'é 漢'];
+    const odd = ['node\tx', 'a\u2028b\u0085c\u2029d', 'x\u007fy\u0080z\u009f', 'é 漢', 'n\ufffeo\uffff'];
     const files = writeKubernetesJob(dir, job({ argv: ['pnpm', ...odd], mergeArgv: ['pnpm', ...odd, '--merge', '3'] }));
     for (const f of files) {
       const text = readFileSync(f, 'utf8');
-      expect(text).not.toMatch(/[\t\u007f-\u009f\u2028\u2029]/);
+      expect(text).not.toMatch(/[\t\u007f-\u009f\u2028\u2029\ufffe\uffff]/);
+      expect(text).toContain('"n\\uFFFEo\\uFFFF"');
       expect(text).toContain('"a\\Lb\\Nc\\Pd"');
       expect(text).toContain('"node\\tx"');
       const [doc] = parseAllDocuments(text) as [ReturnType<typeof parseAllDocuments>[number] & { errors: unknown[] }];

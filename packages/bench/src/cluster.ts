@@ -269,15 +269,18 @@ export function kubernetesManifests(job: ClusterJob): { indexed: object; merge: 
 /**
  * YAML text with every string double-quoted (the library escapes tabs and C0 controls there) and the characters it
  * leaves raw escaped too: DEL and the C1 controls (`\x7f`…), NEL, LINE and PARAGRAPH SEPARATOR (`\N`, `\L`, `\P`),
- * which YAML readers other than the library (PyYAML, kubectl's go-yaml) fold into spaces, so the pod would run
- * another argv than the one asked for. Only quoted scalars can hold them (the keys and comments are ours).
+ * which YAML readers other than the library (PyYAML, kubectl's go-yaml) fold into spaces (so the pod would run
+ * another argv than the one asked for), and the non-characters U+FFFE, U+FFFF (`\uFFFE`), which they refuse. Only
+ * quoted scalars can hold them (the keys and comments are ours).
  */
 function yamlEscapes(text: string): string {
   const named: Record<string, string> = { '\u0085': '\\N', '\u2028': '\\L', '\u2029': '\\P' };
-  return text.replace(
-    /[\u007f-\u009f\u2028\u2029]/g,
-    (c) => named[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
-  );
+  return text.replace(/[\u007f-\u009f\u2028\u2029\ufffe\uffff]/g, (c) => {
+    const code = c.charCodeAt(0);
+    return (
+      named[c] ?? (code > 0xff ? `\\u${code.toString(16).toUpperCase()}` : `\\x${code.toString(16).padStart(2, '0')}`)
+    );
+  });
 }
 
 /** `indexed-job.yaml`: an Indexed Job (completions = parallelism = shards) and a merge Job to apply after it completes. */

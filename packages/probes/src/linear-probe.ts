@@ -133,7 +133,7 @@ export function* fitLinearProbeSteps(
  * b (k)]. Rows go through in blocks of 4 (`ProbeKernel`): the 4 dot products of a weight row share its loads and run
  * as 4 independent sums, and each gradient element takes the block's 4 updates in one load and store, in the order of
  * the rows — the same sums, term by term, as one row at a time. The kernel is WebAssembly SIMD where the runtime has
- * it (the same bits as the JavaScript one, 3–5× faster; scripts/fit-time.ts). @param kernel the features [n, D] in
+ * it (the same bits as the JavaScript one, 2.9–4.0× faster; scripts/fit-time.ts). @param kernel the features [n, D] in
  * a kernel (`probeKernel`) @param labels [n]
  */
 function probeObjective(

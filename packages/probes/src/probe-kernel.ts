@@ -8,8 +8,9 @@ export type ProbeKernelName = (typeof PROBE_KERNELS)[number];
 /**
  * The two products of the linear probe's objective over blocks of 4 feature rows: the logits z = W x + b and the
  * weight gradient Σ_r res_r x_rᵀ. `wasmProbeKernel` (WebAssembly SIMD, src/probe-kernels.wat) and `jsProbeKernel`
- * run the same float64 operations in the same order, so a fit gives the same bits on either; the WebAssembly one is
- * 3–5× faster (scripts/fit-time.ts).
+ * run the same float64 operations in the same order, so a fit gives the same bits on either (a NaN, which a fit never
+ * reaches as its features are checked, may come out with another sign bit); the WebAssembly one is 2.9–4.0× faster
+ * (scripts/fit-time.ts).
  */
 export interface ProbeKernel {
   readonly name: ProbeKernelName;
