@@ -283,8 +283,14 @@ const countProblem = (m: ResultRow['metrics'], name: string): string | null =>
 function openSetMetricsProblem(row: ResultRow, total: number): string | null {
   const m = row.metrics;
   const cm = row.confusionMatrix;
-  const bad = countProblem(m, 'n_known') ?? countProblem(m, 'n_unknown') ?? countProblem(m, 'n');
+  const bad =
+    countProblem(m, 'n_known') ??
+    countProblem(m, 'n_unknown') ??
+    countProblem(m, 'n') ??
+    (m.ties === undefined ? null : countProblem(m, 'ties'));
   if (bad) return bad;
+  // `ties`: how many known-ness scores share their value with another (`tiedScores`), a count of the test clips
+  if (m.ties !== undefined && m.ties > m.n!) return `metrics.ties is ${m.ties}, more than the ${m.n} test clips`;
   if (total !== m.n_known)
     return `the confusion matrix counts ${total} clips, metrics.n_known says ${m.n_known} (they must be equal)`;
   if (m.n !== m.n_known! + m.n_unknown!)
@@ -295,7 +301,7 @@ function openSetMetricsProblem(row: ResultRow, total: number): string | null {
   if (row.scores && (row.scores.known.length !== m.n_known || row.scores.unknown.length !== m.n_unknown))
     return `scores hold ${row.scores.known.length} known and ${row.scores.unknown.length} unknown clips, metrics say ${m.n_known} and ${m.n_unknown}`;
   for (const [name, v] of Object.entries(m))
-    if (!['n', 'n_known', 'n_unknown'].includes(name) && !(v >= 0 && v <= 1))
+    if (!['n', 'n_known', 'n_unknown', 'ties'].includes(name) && !(v >= 0 && v <= 1))
       return `metrics.${name} is ${v}, expected a fraction in [0, 1]`;
   return null;
 }

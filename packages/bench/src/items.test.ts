@@ -104,6 +104,14 @@ describe('per-item outcomes of a row (ResultRow.items)', () => {
     expect(rowMetricsProblem({ ...open, metrics: { ...open.metrics, n_unknown: 3, n: 9 } })).toMatch(
       /4 unknown items, metrics.n_unknown says 3/,
     );
+    // tied known-ness scores are counted (`ties`, as openSetReport gives it): a count, not a fraction
+    expect(rowMetricsProblem({ ...open, metrics: { ...open.metrics, ties: 6 } })).toBeNull();
+    expect(rowMetricsProblem({ ...open, metrics: { ...open.metrics, ties: 11 } })).toMatch(
+      /metrics\.ties is 11, more than the 10 test clips/,
+    );
+    expect(rowMetricsProblem({ ...open, metrics: { ...open.metrics, ties: 0.5 } })).toMatch(
+      /metrics\.ties is 0\.5, expected a count/,
+    );
     const { knownness: _k, ...noScores } = open.items!;
     expect(rowMetricsProblem({ ...open, items: noScores })).toMatch(/need knownness/);
   });
