@@ -34,7 +34,7 @@ import { evaluateHespRun, readHespRunFingerprints, trainHesp } from '@vlfer/hesp
 import { classificationReport, meanStd } from '@vlfer/metrics';
 import type { PromptType } from '@vlfer/llm-knowledge';
 import { chartsWanted } from './chart-packages.js';
-import { inputStamp, runInputPaths, runSettings } from './run-inputs.js';
+import { inputStamp, runInputs, runSettings } from './run-inputs.js';
 import { confusionMatrixSpec, renderSvg, rocCurvesSpec, svgToPng } from './charts.js';
 import { runFaceApiReference } from './face-api-reference.js';
 import { execClosedSet, isClosedSetRun, shotSeedGrid } from './methods/closed-set.js';
@@ -126,7 +126,7 @@ export interface ResultRow {
   /** content fingerprint of the model files, when the method reports one */
   modelFingerprint?: string;
   /**
-   * stamp of the files the run may read (`runInputPaths`, `inputStamp`: sizes, times, inodes) when it started: a
+   * stamp of the files the run may read (`runInputs`, `inputStamp`: sizes, times, inodes) when it started: a
    * resume runs a finished run again where it changed (rows written before 2026-12-07 carry none)
    */
   inputs?: string;
@@ -824,12 +824,16 @@ async function runLockedAblation(
  * The rows a resumed shard keeps: those its record (rewritten after every row) lists with their checksum. Refuses to
  * continue from edited rows or from a start with other settings.
  */
-/** The stamp of the files a run of these coordinates may read (`runInputPaths`), each tree walked once per call. */
+/**
+ * The stamp of the files a run of these coordinates may read (`runInputs`), each tree walked once per call, the
+ * results and cache directories left out where they lie inside an input.
+ */
 function runInputStamps(o: RunAblationOptions): (c: RunCoords) => string {
   const memo = new Map<string, string>();
   return (c) => {
     const ds = DATASETS[c.dataset] as { root?: (shared: string) => string };
-    return inputStamp(runInputPaths(c, o.data, { model: modelFor(c.backbone, o), root: ds.root?.(o.shared) }), memo);
+    const inputs = runInputs(c, o.data, { model: modelFor(c.backbone, o), root: ds.root?.(o.shared) });
+    return inputStamp(inputs, memo, [o.resultsDir, ...(o.cacheDir ? [o.cacheDir] : [])]);
   };
 }
 

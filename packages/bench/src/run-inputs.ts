@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync, statSync, type BigIntStats } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { FileIoError } from '@vlfer/core';
 import { canonicalJson, hashBytes } from '@vlfer/core/node';
 import type { BenchData } from './registry.js';
@@ -12,54 +12,84 @@ export interface RunInputCoords {
   trainSet?: string;
 }
 
+/** One input of a run: what it is (`evalSet.root`, `model`, …) and where (absolute), or the name given where no
+ * local file is (a Hugging Face id, an http teacher's URL, a path not there yet). */
+export interface RunInput {
+  role: string;
+  path: string;
+  local: boolean;
+}
+
+/** The fields of data-config entries that name files (the rest are settings: `runSettings`). */
+const PATH_FIELDS = ['root', 'annotations', 'train', 'test', 'unlabelled', 'teacherSource', 'teacherKeys'] as const;
+
 /**
- * Every local file or folder a run may read, from its coordinates: the model (and Exp-CLIP head) of its backbone, the
- * data config's entries for its dataset (`evalSets`, `videoSets`, `labelledSets`: roots, lists, every fold's list)
- * and its unlabelled set (`trainSets`), else the shared test set the registry names (`defaultRoot`). Over-inclusive
- * by design (a zero-shot run is also stamped with the dataset's train lists): a path that changes reruns the run,
+ * Everything a run may read, from its coordinates: the model (and Exp-CLIP head) of its backbone, the data config's
+ * entries for its dataset (`evalSets`, `videoSets`, `labelledSets`: roots, lists, every fold's list, the folder a
+ * `rebase` maps to, a video list's own folder where its entry has no `root`, as frames are then found from it) and its
+ * unlabelled set (`trainSets`), else the shared test set the registry names (`defaults.root`). Over-inclusive by
+ * design (a zero-shot run is also stamped with the dataset's train lists): an input that changes reruns the run,
  * whose content fingerprints then decide. Relative paths are taken from the working directory, as the pipelines take
- * them; Hugging Face ids and paths that do not exist are left out. @returns absolute paths, sorted
+ * them. @returns in a fixed order of roles, so two files swapped between roles change the stamp
  */
-export function runInputPaths(
+export function runInputs(
   c: RunInputCoords,
   data: BenchData | undefined,
   defaults: { model: string; root?: string | undefined },
-): string[] {
-  const entry = (e: Record<string, unknown> | undefined, folds?: readonly number[]): string[] =>
-    Object.values(e ?? {}).flatMap((v) =>
-      typeof v !== 'string'
-        ? []
-        : v.includes('{fold}')
-          ? (folds ?? []).map((f) => v.replaceAll('{fold}', String(f)))
-          : [v],
-    );
+): RunInput[] {
+  const out: RunInput[] = [];
+  const add = (role: string, v: string | undefined) => {
+    if (v === undefined) return;
+    const abs = resolve(v);
+    const local = existsSync(abs);
+    if (!out.some((x) => x.role === role && x.path === (local ? abs : v)))
+      out.push({ role, path: local ? abs : v, local });
+  };
+  const entry = (name: string, e: Record<string, unknown> | undefined, folds: readonly number[] = []) => {
+    if (!e) return;
+    for (const k of PATH_FIELDS) {
+      const v = e[k];
+      if (typeof v !== 'string') continue;
+      for (const p of v.includes('{fold}') ? folds.map((f) => v.replaceAll('{fold}', String(f))) : [v])
+        add(`${name}.${k}`, p);
+    }
+    const rebase = e.rebase as { to?: unknown } | undefined;
+    if (typeof rebase?.to === 'string') add(`${name}.rebase.to`, rebase.to);
+    if (name === 'videoSet' && e.root === undefined)
+      for (const k of ['train', 'test'] as const)
+        if (typeof e[k] === 'string') add(`videoSet.${k} folder`, dirname(resolve(e[k] as string)));
+  };
   const evalSet = data?.evalSets?.[c.dataset];
-  const paths = [
-    data?.models[c.backbone] ?? defaults.model,
-    data?.heads?.[c.backbone],
-    ...entry(evalSet, evalSet?.folds ?? [1, 2, 3, 4, 5]),
-    ...entry(data?.videoSets[c.dataset]),
-    ...entry(data?.labelledSets?.[c.dataset]),
-    ...(c.trainSet === undefined ? [] : entry(data?.trainSets[c.trainSet])),
-    evalSet ? undefined : defaults.root,
-  ];
-  // relative paths as the pipelines read them: from the working directory (a Hugging Face id names no local path)
-  const local = paths.filter((p): p is string => p !== undefined).map((p) => resolve(p));
-  return [...new Set(local.filter((p) => existsSync(p)))].sort();
+  add('model', data?.models[c.backbone] ?? defaults.model);
+  add('head', data?.heads?.[c.backbone]);
+  entry('evalSet', evalSet, evalSet?.folds ?? [1, 2, 3, 4, 5]);
+  entry('videoSet', data?.videoSets[c.dataset]);
+  entry('labelledSet', data?.labelledSets?.[c.dataset]);
+  if (c.trainSet !== undefined) entry('trainSet', data?.trainSets[c.trainSet]);
+  if (!evalSet) add('shared test set', defaults.root);
+  return out;
 }
 
 /**
- * A stamp of the files under `paths` as the file system describes them: each file's path (relative to its root), size,
- * modification and status-change times in nanoseconds and inode, hashed. Any write, replacement, move or `touch`
- * changes it (a status-change time cannot be set back by `cp -p` or `touch -r`); reading the files is not needed.
- * Folders are walked recursively in name order. `memo` keeps each root's stamp for the process's other runs.
+ * A stamp of a run's inputs as the file system describes them: for each (in order, with its role) every file's path
+ * relative to the input, size, modification and status-change times in nanoseconds and inode, hashed; an input with
+ * no local file by its name. Any write, replacement, move or `touch` changes it (a status-change time cannot be set
+ * back by `cp -p` or `touch -r`); reading the files is not needed. Folders are walked recursively in name order,
+ * leaving out `skip` (the results and cache directories, where a run writes, should they lie inside an input).
+ * `memo` keeps each tree's stamp for the call's other runs.
  */
-export function inputStamp(paths: readonly string[], memo: Map<string, string> = new Map()): string {
+export function inputStamp(
+  inputs: readonly RunInput[],
+  memo: Map<string, string> = new Map(),
+  skip: readonly string[] = [],
+): string {
   const h = createHash('sha256');
-  for (const p of paths) {
-    let s = memo.get(p);
-    if (s === undefined) memo.set(p, (s = treeStamp(p)));
-    h.update(`${s}\n`); // not the path: the same files reached by another path (a moved or linked folder) are the same
+  const skipped = new Set(skip.map((p) => resolve(p)));
+  for (const { role, path, local } of inputs) {
+    let s = local ? memo.get(path) : `not a local file: ${path}`;
+    if (s === undefined) memo.set(path, (s = treeStamp(path, skipped)));
+    // not the path of a local input: the same files reached by another path (a linked folder) are the same
+    h.update(`${role}\0${s}\n`);
   }
   return h.digest('hex');
 }
@@ -68,10 +98,11 @@ export function inputStamp(paths: readonly string[], memo: Map<string, string> =
  * The stamp of one file or folder tree: symbolic links followed, each folder's entries listed once (a folder reached
  * again, through a link or a cycle, is stamped by its identity only), a dangling link stamped as the link itself.
  */
-function treeStamp(root: string): string {
+function treeStamp(root: string, skip: ReadonlySet<string>): string {
   const h = createHash('sha256');
   const listed = new Set<string>();
   const visit = (path: string, rel: string) => {
+    if (skip.has(path)) return;
     const st = statOrLink(path);
     h.update(`${rel}\0${st.kind}\0${st.size}\0${st.mtimeNs}\0${st.ctimeNs}\0${st.ino}\n`);
     const id = `${st.dev}:${st.ino}`;
@@ -110,9 +141,9 @@ export function runSettings(
   c: RunInputCoords,
   data: BenchData | undefined,
 ): string {
-  const PATHS = new Set(['root', 'annotations', 'train', 'test', 'unlabelled', 'teacherSource', 'teacherKeys']);
+  const paths = new Set<string>(PATH_FIELDS);
   const settings = (e: Record<string, unknown> | undefined) =>
-    e && Object.fromEntries(Object.entries(e).filter(([k]) => !PATHS.has(k) && k !== 'description' && k !== 'layout'));
+    e && Object.fromEntries(Object.entries(e).filter(([k]) => !paths.has(k) && k !== 'description' && k !== 'layout'));
   const entries = {
     evalSet: settings(data?.evalSets?.[c.dataset]),
     videoSet: settings(data?.videoSets[c.dataset]),
