@@ -821,10 +821,6 @@ async function runLockedAblation(
 }
 
 /**
- * The rows a resumed shard keeps: those its record (rewritten after every row) lists with their checksum. Refuses to
- * continue from edited rows or from a start with other settings.
- */
-/**
  * The stamp of the files a run of these coordinates may read (`runInputs`), each tree walked once per call, the
  * results and cache directories left out where they lie inside an input.
  */
@@ -872,6 +868,10 @@ function rowsOnUnchangedInputs(
   return kept;
 }
 
+/**
+ * The rows a resumed shard keeps: those its record (rewritten after every row) lists with their checksum. Refuses to
+ * continue from edited rows or from a start with other settings.
+ */
 function resumedShardRows(
   id: string,
   options: RunAblationOptions,
