@@ -827,8 +827,9 @@ async function runLockedAblation(
 function runInputStamps(o: RunAblationOptions): (c: RunCoords) => string {
   const memo = new Map<string, string>();
   return (c) => {
-    const ds = DATASETS[c.dataset] as { root?: (shared: string) => string };
-    const inputs = runInputs(c, o.data, { model: modelFor(c.backbone, o), root: ds.root?.(o.shared) });
+    const ds = DATASETS[c.dataset] as { root?: (shared: string) => string; data: keyof typeof DATA };
+    const folds = (DATA[ds.data] as { folds?: readonly number[] }).folds;
+    const inputs = runInputs(c, o.data, { model: modelFor(c.backbone, o), root: ds.root?.(o.shared), folds });
     return inputStamp(inputs, memo, [o.resultsDir, ...(o.cacheDir ? [o.cacheDir] : [])]);
   };
 }

@@ -27,15 +27,16 @@ const PATH_FIELDS = ['root', 'annotations', 'train', 'test', 'unlabelled', 'teac
  * Everything a run may read, from its coordinates: the model (and Exp-CLIP head) of its backbone, the data config's
  * entries for its dataset (`evalSets`, `videoSets`, `labelledSets`: roots, lists, every fold's list, the folder a
  * `rebase` maps to, a video list's own folder where its entry has no `root`, as frames are then found from it) and its
- * unlabelled set (`trainSets`), else the shared test set the registry names (`defaults.root`). Over-inclusive by
- * design (a zero-shot run is also stamped with the dataset's train lists): an input that changes reruns the run,
- * whose content fingerprints then decide. Relative paths are taken from the working directory, as the pipelines take
- * them. @returns in a fixed order of roles, so two files swapped between roles change the stamp
+ * unlabelled set (`trainSets`), else the shared test set the registry names (`defaults.root`); an evaluation list with
+ * `{fold}` and no `folds` is read for the dataset's official folds (`defaults.folds`), as `exp-clip eval` does.
+ * Over-inclusive by design (a zero-shot run is also stamped with the dataset's train lists): an input that changes
+ * reruns the run, whose content fingerprints then decide. Relative paths are taken from the working directory, as the
+ * pipelines take them. @returns in a fixed order of roles, so two files swapped between roles change the stamp
  */
 export function runInputs(
   c: RunInputCoords,
   data: BenchData | undefined,
-  defaults: { model: string; root?: string | undefined },
+  defaults: { model: string; root?: string | undefined; folds?: readonly number[] | undefined },
 ): RunInput[] {
   const out: RunInput[] = [];
   const add = (role: string, v: string | undefined) => {
@@ -62,7 +63,7 @@ export function runInputs(
   const evalSet = data?.evalSets?.[c.dataset];
   add('model', data?.models[c.backbone] ?? defaults.model);
   add('head', data?.heads?.[c.backbone]);
-  entry('evalSet', evalSet, evalSet?.folds ?? [1, 2, 3, 4, 5]);
+  entry('evalSet', evalSet, evalSet?.folds ?? defaults.folds);
   entry('videoSet', data?.videoSets[c.dataset]);
   entry('labelledSet', data?.labelledSets?.[c.dataset]);
   if (c.trainSet !== undefined) entry('trainSet', data?.trainSets[c.trainSet]);

@@ -175,7 +175,7 @@ function probeObjective(
  * they exceed its 4 GiB memory (`kernel` picks one: 'wasm' throws where it cannot run). Both give the same bits.
  */
 function probeKernel(features: Tensor2D, k: number, kernel?: ProbeKernelName): ProbeKernel {
-  checkOneOf(kernel ?? 'js', PROBE_KERNELS, { functionName: 'fitLinearProbe', argument: 'kernel' });
+  if (kernel !== undefined) checkOneOf(kernel, PROBE_KERNELS, { functionName: 'fitLinearProbe', argument: 'kernel' });
   const dims = features.dims;
   const wasm = kernel === 'js' ? undefined : wasmProbeKernel(features.data, dims, k);
   if (!wasm && kernel === 'wasm')

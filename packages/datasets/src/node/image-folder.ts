@@ -147,20 +147,21 @@ export function classFolderItems(
     const stat = statForScan(p, `this entry of class folder '${name}'`);
     if (!options.accept(f) || !stat.isFile()) {
       // a folder is said to be one: class folders are read one level deep; a hidden file ends in .jpg too
-      const why = stat.isDirectory()
-        ? `a folder inside class folder '${name}': class folders hold ${options.kind ?? 'image'} files, one level deep`
-        : f.startsWith('.')
-          ? `a hidden file${f.startsWith('._') ? ` (a macOS resource fork of ${quoteInput(f.slice(2))})` : ''}, not read as a${options.kind === 'image' ? 'n image' : ' video'} whatever its extension`
-          : what;
+      const hidden = !stat.isDirectory() && f.startsWith('.');
       if ((options.extraFiles ?? 'error') === 'skip') {
-        dropped.add(stat.isDirectory() ? 'folder inside a class folder' : f.startsWith('.') ? 'hidden file' : what);
+        dropped.add(stat.isDirectory() ? 'folder inside a class folder' : hidden ? 'hidden file' : what);
         continue;
       }
       const exts =
         options.kind === 'image' ? '.jpg, .jpeg, .png, .bmp, .gif, .webp, .tif' : [...VIDEO_EXTENSIONS].join(', ');
+      const why = stat.isDirectory()
+        ? `a folder inside class folder '${name}': class folders hold ${options.kind ?? 'image'} files, one level deep`
+        : hidden
+          ? `a hidden file${f.startsWith('._') ? ` (a macOS resource fork of ${quoteInput(f.slice(2))})` : ''}, not read as a${options.kind === 'image' ? 'n image' : ' video'} whatever its extension`
+          : `${what} (expected ${exts})`;
       throw new DataFormatError({
         file: p,
-        message: `${why}${why === what ? ` (expected ${exts})` : ''}; pass extraFiles: 'skip' (CLI --extra-files skip) to ignore`,
+        message: `${why}; pass extraFiles: 'skip' (CLI --extra-files skip) to ignore`,
       });
     }
     items.push({ path: p, label });
