@@ -83,6 +83,15 @@ describe("AffectNet's train_set/val_set release (images/, annotations/<id>_exp.n
     const skipped = await loadAffectNetNpy({ root, outOfSet: 'drop', extraFiles: 'skip' });
     expect(skipped.items).toHaveLength(6);
     expect(skipped.dropped).toContainEqual({ reason: 'not an image file', count: 1 });
+    // a macOS resource fork named like an image is said to be a hidden file, not "not an image"
+    rmSync(join(root, 'images', 'notes.txt'));
+    writeFileSync(join(root, 'images', '._4.png'), 'Mac OS X resource fork');
+    await expect(loadAffectNetNpy({ root, outOfSet: 'drop' })).rejects.toThrow(
+      /images\/\._4\.png: is a hidden file \(a macOS resource fork of '4\.png'\), not read as an image whatever its extension; pass extraFiles: 'skip'/,
+    );
+    const forks = await loadAffectNetNpy({ root, outOfSet: 'drop', extraFiles: 'skip' });
+    expect(forks.dropped).toContainEqual({ reason: 'hidden file', count: 1 });
+    rmSync(join(root, 'images', '._4.png'));
     await expect(loadAffectNetNpy({ root: join(root, 'images') })).rejects.toThrow(
       /expected AffectNet train_set\/val_set layout: images\/<id>\.jpg and annotations\/<id>_exp\.npy/,
     );

@@ -1,3 +1,5 @@
+import { quoteInput } from '@vlfer/core';
+
 /** File extensions read as images (case-insensitive). */
 export const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set([
   '.jpg',
@@ -23,15 +25,31 @@ export const VIDEO_EXTENSIONS: ReadonlySet<string> = new Set([
   '.wmv',
 ]);
 
+/** The last component of a path (after its last `/` or `\\`). */
+const baseName = (name: string): string => name.slice(Math.max(name.lastIndexOf('/'), name.lastIndexOf('\\')) + 1);
+
 /**
- * The lower-case extension of a file name (or path), '' for a name without one and for a hidden file: a name starting
- * with '.' (macOS's `._001.jpg` resource forks beside copied frames, `.DS_Store`) is no media file, as Python's
- * `glob(dir/*)`, which the reference loaders list frames with, skips it.
+ * Whether a file name (or path) is hidden: its name starts with '.' (macOS's `._001.jpg` resource forks beside copied
+ * frames, `.DS_Store`). Hidden files are no media files and no dataset entries, as Python's `glob(dir/*)`, which the
+ * reference loaders list frames with, skips them.
  */
+export const isHiddenName = (name: string): boolean => baseName(name).startsWith('.');
+
+/**
+ * What the loaders say of a hidden file met where media files are read: "a hidden file (a macOS resource fork of
+ * '1.png'), not read as an image whatever its extension".
+ */
+export function hiddenFileText(name: string, kind: 'image' | 'video' = 'image'): string {
+  const base = baseName(name);
+  const fork = base.startsWith('._') ? ` (a macOS resource fork of ${quoteInput(base.slice(2))})` : '';
+  return `a hidden file${fork}, not read as a${kind === 'image' ? 'n image' : ' video'} whatever its extension`;
+}
+
+/** The lower-case extension of a file name (or path), '' for a name without one and for a hidden file. */
 function extension(name: string): string {
-  const base = name.slice(Math.max(name.lastIndexOf('/'), name.lastIndexOf('\\')) + 1);
+  const base = baseName(name);
   const dot = base.lastIndexOf('.');
-  return dot <= 0 || base.startsWith('.') ? '' : base.slice(dot).toLowerCase();
+  return dot <= 0 || isHiddenName(base) ? '' : base.slice(dot).toLowerCase();
 }
 
 /** Whether a file name (or path) is an image the loaders read: an image extension, not a hidden file. */

@@ -81,6 +81,16 @@ describe('datasets labelled by their file names', () => {
       const skipped = await loadNameCoded({ root: jaffe, dataset: 'jaffe', extraFiles: 'skip' });
       expect(skipped.items).toHaveLength(7);
       expect(skipped.dropped).toEqual([{ reason: 'not an image file', count: 1 }]);
+      // a macOS resource fork named like an image is said to be a hidden file
+      const fork = join(jaffe, '._KA.AN1.39.tiff');
+      writeFileSync(fork, 'Mac OS X resource fork');
+      await expect(loadNameCoded({ root: jaffe, dataset: 'jaffe' })).rejects.toThrow(
+        `${fork}: is a hidden file (a macOS resource fork of 'KA.AN1.39.tiff'), not read as an image whatever its extension: expected JAFFE's`,
+      );
+      const forks = await loadNameCoded({ root: jaffe, dataset: 'jaffe', extraFiles: 'skip' });
+      expect(forks.dropped).toContainEqual({ reason: 'hidden file', count: 1 });
+      expect(forks.items).toHaveLength(7);
+      rmSync(fork);
       writeFileSync(join(kdef, 'AF01', 'AF01ANS copy.JPG'), '');
       await expect(loadNameCoded({ root: kdef, dataset: 'kdef' })).rejects.toThrow(
         `${join(kdef, 'AF01', 'AF01ANS copy.JPG')}: is not named in the dataset’s form: expected KDEF's`,

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { checkOneOf, DataFormatError, InvalidArgumentError, type LabelSet } from '@vlfer/core';
 import { BASIC_7, BASIC_8 } from '../label-sets.js';
-import { isImageFile } from '../media.js';
+import { hiddenFileText, isHiddenName, isImageFile } from '../media.js';
 import { affectNetLabel, parseAffectNetExpNpy } from '../parsers.js';
 import { DropCounter, loadResult, type ImageItem, type LoadResult } from '../types.js';
 import { verifyImage, type ImageVerification } from './image-check.js';
@@ -58,12 +58,13 @@ export async function loadAffectNetNpy(options: AffectNetNpyOptions): Promise<Lo
   for (const name of names) {
     const path = join(images, name);
     if (!isImageFile(name)) {
+      const hidden = isHiddenName(name);
       if (extra === 'error')
         throw new DataFormatError({
           file: path,
-          message: "is not an image; pass extraFiles: 'skip' (CLI --extra-files skip) to leave such files out",
+          message: `is ${hidden ? hiddenFileText(name) : 'not an image'}; pass extraFiles: 'skip' (CLI --extra-files skip) to leave such files out`,
         });
-      drops.add('not an image file');
+      drops.add(hidden ? 'hidden file' : 'not an image file');
       continue;
     }
     const npy = join(annotations, `${name.slice(0, name.length - extname(name).length)}_exp.npy`);

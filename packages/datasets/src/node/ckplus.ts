@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkOneOf, DataFormatError, InvalidArgumentError, type LabelSet } from '@vlfer/core';
 import { getLabelSet, LABEL_SETS, type ExpressionName } from '../label-sets.js';
-import { isImageFile } from '../media.js';
+import { isHiddenName, isImageFile } from '../media.js';
 import { expressionLabel } from '../parsers.js';
 import { DropCounter, loadResult, type ImageItem, type LoadResult } from '../types.js';
 import { verifyImages, type ImageVerification } from './image-check.js';
@@ -59,7 +59,7 @@ function frameNumber(name: string): number | undefined {
 function folders(dir: string, what: string, expected: string, extra?: 'error' | 'skip', drops?: DropCounter): string[] {
   const out: string[] = [];
   for (const n of readDirForScan(dir, what, expected).sort()) {
-    if (n.startsWith('.')) continue;
+    if (isHiddenName(n)) continue;
     if (statForScan(join(dir, n), what).isDirectory()) out.push(n);
     else if (extra === 'skip') drops!.add('not a folder of subjects or sequences');
     else if (extra === 'error')
@@ -94,7 +94,7 @@ function checkCkPlusOptions(options: CkPlusOptions) {
 /** The emotion label files of an Emotion sequence folder (hidden ones, such as macOS's `._` forks, left out). */
 function emotionFiles(dir: string): string[] {
   return readDirForScan(dir, 'the emotion folder')
-    .filter((n) => !n.startsWith('.') && n.endsWith('_emotion.txt'))
+    .filter((n) => !isHiddenName(n) && n.endsWith('_emotion.txt'))
     .sort();
 }
 
@@ -111,7 +111,7 @@ function readSequence(
 ): { frames: { n: number; path: string }[]; emotion: string | undefined } {
   const frames: { n: number; path: string }[] = [];
   for (const name of readDirForScan(frameDir, 'the sequence folder').sort()) {
-    if (name.startsWith('.')) continue; // .DS_Store, ._ resource forks
+    if (isHiddenName(name)) continue; // .DS_Store, ._ resource forks
     const n = frameNumber(name);
     if (isImageFile(name) && n !== undefined && name.startsWith(prefix)) frames.push({ n, path: join(frameDir, name) });
     else if (extra === 'skip') drops.add('not a frame of its sequence');

@@ -2,7 +2,7 @@ import { realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkOneOf, DataFormatError, quoteInput, type LabelSet } from '@vlfer/core';
 import { inferLabelSet, matchClassName, NATIVE_LABELS, type NativeLabelScheme } from '../label-sets.js';
-import { isImageFile, isVideoFile, VIDEO_EXTENSIONS } from '../media.js';
+import { hiddenFileText, isHiddenName, isImageFile, isVideoFile, VIDEO_EXTENSIONS } from '../media.js';
 import { DropCounter, loadResult, type ImageItem, type LoadResult } from '../types.js';
 import { verifyImages, type ImageVerification } from './image-check.js';
 import { readDirForScan, statForScan } from './scan-errors.js';
@@ -147,7 +147,7 @@ export function classFolderItems(
     const stat = statForScan(p, `this entry of class folder '${name}'`);
     if (!options.accept(f) || !stat.isFile()) {
       // a folder is said to be one: class folders are read one level deep; a hidden file ends in .jpg too
-      const hidden = !stat.isDirectory() && f.startsWith('.');
+      const hidden = !stat.isDirectory() && isHiddenName(f);
       if ((options.extraFiles ?? 'error') === 'skip') {
         dropped.add(stat.isDirectory() ? 'folder inside a class folder' : hidden ? 'hidden file' : what);
         continue;
@@ -157,7 +157,7 @@ export function classFolderItems(
       const why = stat.isDirectory()
         ? `a folder inside class folder '${name}': class folders hold ${options.kind ?? 'image'} files, one level deep`
         : hidden
-          ? `a hidden file${f.startsWith('._') ? ` (a macOS resource fork of ${quoteInput(f.slice(2))})` : ''}, not read as a${options.kind === 'image' ? 'n image' : ' video'} whatever its extension`
+          ? hiddenFileText(f, options.kind)
           : `${what} (expected ${exts})`;
       throw new DataFormatError({
         file: p,

@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { checkOneOf, DataFormatError, InvalidArgumentError, type LabelSet } from '@vlfer/core';
 import { BASIC_7 } from '../label-sets.js';
-import { isImageFile } from '../media.js';
+import { hiddenFileText, isHiddenName, isImageFile } from '../media.js';
 import { expressionLabel } from '../parsers.js';
 import { KDEF_VIEWS, NAME_CODES, parseCodedName, type KdefView, type NameCodedDatasetId } from '../name-coded.js';
 import { DropCounter, loadResult, type ImageItem, type LoadResult } from '../types.js';
@@ -95,11 +95,12 @@ export async function loadNameCoded(options: NameCodedOptions): Promise<LoadResu
     const name = basename(rel);
     const code = isImageFile(name) ? parseCodedName(dataset, name) : undefined;
     if (!code) {
-      const why = isImageFile(name) ? 'not named in the dataset’s form' : 'not an image file';
+      const hidden = isHiddenName(name);
+      const why = hidden ? 'hidden file' : isImageFile(name) ? 'not named in the dataset’s form' : 'not an image file';
       if (extra === 'error')
         throw new DataFormatError({
           file: path,
-          message: `is ${why}: expected ${NAME_CODES[dataset].form}; pass extraFiles: 'skip' (CLI --extra-files skip) to leave such files out`,
+          message: `is ${hidden ? hiddenFileText(name) : why}: expected ${NAME_CODES[dataset].form}; pass extraFiles: 'skip' (CLI --extra-files skip) to leave such files out`,
         });
       drops.add(why);
       continue;
