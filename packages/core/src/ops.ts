@@ -90,14 +90,18 @@ export function maxRows(scores: Scores, argument = 'scores', functionName = 'max
   });
 }
 
-/** Softmax of each row (max-shifted, float64 accumulation). @param x [n, C] @returns [n, C] */
-export function softmaxRows(x: Tensor2D): Tensor2D {
-  assertShape(x, [null, null], 'x', 'softmaxRows');
+/**
+ * Softmax of each row (max-shifted, float64 accumulation). Values as {@link maxRows} takes them: NaN and +Infinity
+ * are errors, −Infinity (a masked class, probability 0) only where the row has a finite value.
+ * @param x [n, C] @returns [n, C] @throws InvalidArgumentError naming `argument` and `functionName`
+ */
+export function softmaxRows(x: Tensor2D, argument = 'x', functionName = 'softmaxRows'): Tensor2D {
+  assertShape(x, [null, null], argument, functionName);
   const [n, c] = x.dims;
+  const maxima = maxRows(x, argument, functionName);
   const out = new Float32Array(n * c);
   for (let i = 0; i < n; i++) {
-    let m = -Infinity;
-    for (let j = 0; j < c; j++) m = Math.max(m, x.data[i * c + j]!);
+    const m = maxima[i]!;
     let s = 0;
     for (let j = 0; j < c; j++) s += Math.exp(x.data[i * c + j]! - m);
     for (let j = 0; j < c; j++) out[i * c + j] = Math.exp(x.data[i * c + j]! - m) / s;
@@ -146,6 +150,13 @@ export interface UnitRows {
  * {@link COSINE_EPSILON} (as torch.nn.functional.normalize).
  */
 export function unitRows(t: Tensor2D, rows: number, e: number): UnitRows {
+  checkRowsCols(rows, e, 'unitRows');
+  if (!(t?.data?.length >= rows * e))
+    throw new InvalidArgumentError({
+      functionName: 'unitRows',
+      argument: 't',
+      message: `holds ${t?.data?.length ?? 'no'} values, fewer than the ${rows} × ${e} asked for`,
+    });
   const norms = new Float64Array(rows);
   const h = new Float64Array(rows * e);
   for (let r = 0; r < rows; r++) {
@@ -162,6 +173,18 @@ export function unitRows(t: Tensor2D, rows: number, e: number): UnitRows {
  * @param dh [rows, e] gradient w.r.t. the unit rows @returns [rows, e] gradient w.r.t. the raw rows
  */
 export function unitRowsBackward(dh: Float64Array, u: UnitRows, rows: number, e: number): Tensor2D {
+  checkRowsCols(rows, e, 'unitRowsBackward');
+  for (const [argument, length, want] of [
+    ['dh', dh?.length, rows * e],
+    ['u.h', u?.h?.length, rows * e],
+    ['u.norms', u?.norms?.length, rows],
+  ] as const)
+    if (length !== want)
+      throw new InvalidArgumentError({
+        functionName: 'unitRowsBackward',
+        argument,
+        message: `holds ${length ?? 'no'} values, expected ${want} ([${argument === 'u.norms' ? rows : `${rows}, ${e}`}])`,
+      });
   const out = new Float32Array(rows * e);
   for (let r = 0; r < rows; r++) {
     let c = 0;
@@ -169,6 +192,16 @@ export function unitRowsBackward(dh: Float64Array, u: UnitRows, rows: number, e:
     for (let k = 0; k < e; k++) out[r * e + k] = (dh[r * e + k]! - u.h[r * e + k]! * c) / u.norms[r]!;
   }
   return { dtype: 'float32', data: out, dims: [rows, e] };
+}
+
+/** `rows` and `e` of the unit-row kernels: non-negative integers. */
+function checkRowsCols(rows: number, e: number, functionName: string): void {
+  for (const [argument, v] of [
+    ['rows', rows],
+    ['e', e],
+  ] as const)
+    if (!Number.isInteger(v) || v < 0)
+      throw new InvalidArgumentError({ functionName, argument, message: `expected an integer ≥ 0, got ${v}` });
 }
 
 /** `scale · A·Bᵀ` of unit rows: A [n, e], B [m, e] → float32 [n, m] (row-major data). */
@@ -213,11 +246,11 @@ export function cosineLogits(a: Tensor2D, b: Tensor2D, scale: number): CosineLog
   assertShape(a, [null, null], 'a', 'cosineLogits');
   const e = a.dims[1];
   assertShape(b, [null, e], 'b', 'cosineLogits');
-  if (!Number.isFinite(scale))
+  if (!(Number.isFinite(scale) && scale > 0))
     throw new InvalidArgumentError({
       functionName: 'cosineLogits',
       argument: 'scale',
-      message: `must be finite, got ${scale}`,
+      message: `must be a finite number > 0 (CLIP's exp(logit_scale), 100), got ${scale}`,
     });
   const n = a.dims[0];
   const m = b.dims[0];

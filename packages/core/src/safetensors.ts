@@ -334,6 +334,12 @@ export function encodeSafetensors(
   let offset = 0;
   for (const k of names) {
     const t = tensors[k]!;
+    if (!Array.isArray(t.dims) || !t.dims.every((d) => Number.isInteger(d) && d >= 0))
+      throw new InvalidArgumentError({
+        functionName: 'encodeSafetensors',
+        argument: 'tensors',
+        message: `'${k}' has dims ${JSON.stringify(t.dims)}; expected a list of non-negative integers`,
+      });
     const count = t.dims.reduce((a, b) => a * b, 1);
     if (count !== t.data.length)
       throw new InvalidArgumentError({

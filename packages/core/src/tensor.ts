@@ -32,6 +32,12 @@ function product(dims: readonly number[]): number {
  * @throws InvalidArgumentError when sizes disagree or a dim is not a non-negative integer.
  */
 export function tensor<R extends keyof ShapeMap>(data: Float32Array, dims: ShapeMap[R], name = 'data'): Tensor<R> {
+  if (!(data instanceof Float32Array))
+    throw new InvalidArgumentError({
+      functionName: 'tensor',
+      argument: name,
+      message: `expected a Float32Array, got ${describeKind(data)}; Float32Array.from it`,
+    });
   for (const d of dims) {
     if (!Number.isInteger(d) || d < 0) {
       throw new InvalidArgumentError({
@@ -51,22 +57,82 @@ export function tensor<R extends keyof ShapeMap>(data: Float32Array, dims: Shape
   return { dtype: 'float32', data, dims };
 }
 
-/** Build a `[rows, cols]` tensor from nested arrays (rows must have equal length). */
+/** What kind of value an argument is, for messages: `a Float64Array`, `a plain array`, `undefined`, `a string`. */
+export function describeKind(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (Array.isArray(value)) return 'a plain array';
+  if (typeof value === 'object') return `a ${(value as object).constructor?.name ?? 'object'}`;
+  return `a ${typeof value}`;
+}
+
+/**
+ * Build a `[rows, cols]` tensor from nested arrays of numbers (rows must have equal length).
+ * @throws InvalidArgumentError naming `name` for anything but an array of equally long arrays of numbers
+ */
 export function tensor2d(rows: readonly (readonly number[])[], name = 'rows'): Tensor2D {
+  const bad = (message: string) => new InvalidArgumentError({ functionName: 'tensor2d', argument: name, message });
+  if (!Array.isArray(rows)) throw bad(`expected an array of rows, got ${describeKind(rows)}`);
   const n = rows.length;
-  const d = n === 0 ? 0 : rows[0]!.length;
+  const d = n === 0 ? 0 : ((rows[0] as readonly number[] | null)?.length ?? 0);
   const out = new Float32Array(n * d);
-  rows.forEach((row, i) => {
-    if (row.length !== d) {
-      throw new InvalidArgumentError({
-        functionName: 'tensor2d',
-        argument: name,
-        message: `row ${i} has length ${row.length}, expected ${d}`,
-      });
-    }
-    out.set(row, i * d);
+  rows.forEach((row: unknown, i) => {
+    if (!Array.isArray(row) && !(row instanceof Float32Array || row instanceof Float64Array))
+      throw bad(`row ${i} is ${describeKind(row)}, expected an array of numbers`);
+    const cells = row as ArrayLike<unknown>;
+    if (cells.length !== d) throw bad(`row ${i} has length ${cells.length}, expected ${d}`);
+    for (let j = 0; j < d; j++)
+      if (typeof cells[j] !== 'number')
+        throw bad(`row ${i}, column ${j} is ${describeKind(cells[j])}, expected a number`);
+    out.set(cells as ArrayLike<number>, i * d);
   });
   return { dtype: 'float32', data: out, dims: [n, d] };
+}
+
+/**
+ * Check that every value of a tensor (or array) is finite; errors name the argument and where the value is
+ * (`row 3, column 1` for a `[rows, cols]` tensor).
+ * @throws InvalidArgumentError naming `argument` and `functionName`
+ */
+export function assertFiniteValues(
+  t: { data: ArrayLike<number>; dims?: readonly number[] },
+  argument: string,
+  functionName: string,
+): void {
+  const { data } = t;
+  for (let i = 0; i < data.length; i++) {
+    if (Number.isFinite(data[i]!)) continue;
+    const cols = t.dims?.length === 2 ? t.dims[1]! : 0;
+    const where = cols > 0 ? `row ${Math.floor(i / cols)}, column ${i % cols}` : `index ${i}`;
+    throw new InvalidArgumentError({
+      functionName,
+      argument,
+      message: `${where} is ${data[i]}; expected finite values`,
+    });
+  }
+}
+
+/**
+ * Check that an argument is an array (or typed array) of `length` values where a length is given.
+ * @throws InvalidArgumentError naming `argument` and `functionName`
+ */
+export function assertArrayLike(
+  value: unknown,
+  argument: string,
+  functionName: string,
+  length?: number,
+): asserts value is ArrayLike<number> {
+  if (!Array.isArray(value) && !ArrayBuffer.isView(value))
+    throw new InvalidArgumentError({
+      functionName,
+      argument,
+      message: `expected an array${length === undefined ? '' : ` of ${length} values`}, got ${describeKind(value)}`,
+    });
+  if (length !== undefined && (value as ArrayLike<number>).length !== length)
+    throw new InvalidArgumentError({
+      functionName,
+      argument,
+      message: `has ${(value as ArrayLike<number>).length} values, expected ${length}`,
+    });
 }
 
 /**
@@ -183,8 +249,15 @@ export function l2NormalizeRows(x: Tensor2D, options: { epsilon?: number } = {})
  * @throws InvalidArgumentError when a block is not a whole number of `dim`-wide rows
  */
 export function concatRows(blocks: readonly Tensor2D[], dim: number): Tensor2D {
+  if (!Array.isArray(blocks))
+    throw new InvalidArgumentError({
+      functionName: 'concatRows',
+      argument: 'blocks',
+      message: `expected an array of [rows, ${dim}] tensors, got ${describeKind(blocks)}`,
+    });
   let n = 0;
   for (const [i, b] of blocks.entries()) {
+    assertShape(b, [null, null], `blocks[${i}]`, 'concatRows');
     if (b.dims[1] !== dim || b.data.length !== b.dims[0] * dim)
       throw new InvalidArgumentError({
         functionName: 'concatRows',

@@ -278,15 +278,27 @@ describe('InfoNceSgdStep: gather + loss + SGD in one graph', () => {
     await expect(InfoNceSgdStep.create({ ...base, targets: tensor(random(6, 1), 3, 2) })).rejects.toThrow(
       /'targets'.*expected \[4, 2\]/,
     );
-    await expect(InfoNceSgdStep.create({ ...base, lr: 0 })).rejects.toThrow(/'lr'.*must be > 0/);
+    await expect(InfoNceSgdStep.create({ ...base, lr: 0 })).rejects.toThrow(/'lr'.*must be a finite number > 0/);
     const s = await InfoNceSgdStep.create(base);
     await expect(s.step([0, 4])).rejects.toThrow(/'rows'.*index 4 at 1 is outside \[0, 4\)/);
     await expect(s.step([])).rejects.toThrow(/'rows'.*at least one/);
-    for (const lr of [0, -1, NaN]) expect(() => s.setLearningRate(lr)).toThrow(/'lr'.*must be > 0/);
+    for (const lr of [0, -1, NaN]) expect(() => s.setLearningRate(lr)).toThrow(/'lr'.*must be a finite number > 0/);
     const before = Array.from(w.data);
+    // non-finite inputs and settings are refused up front, naming them
+    const nan = tensor(Float32Array.of(1, 1, 1, 1, NaN, 1, 1, 1, 1, 1, 1, 1), 4, 3);
+    await expect(InfoNceSgdStep.create({ ...base, features: nan })).rejects.toThrow(
+      /'features'.*row 1, column 1 is NaN; expected finite values/,
+    );
+    await expect(InfoNceSgdStep.create({ ...base, lr: Infinity })).rejects.toThrow(/'lr'.*got Infinity/);
+    for (const scale of [0, -100, NaN])
+      await expect(InfoNceSgdStep.create({ ...base, scale })).rejects.toThrow(/'scale'.*finite number > 0/);
+    await expect(
+      InfoNceSgdStep.create({ ...base, features: { ...f, data: Float64Array.from(f.data) } as never }),
+    ).rejects.toThrow(/'features'.*Float64Array/);
+    // a step whose products overflow float32 has a non-finite loss: not applied
     const huge = await InfoNceSgdStep.create({
       ...base,
-      features: tensor(Float32Array.of(NaN, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1), 4, 3),
+      features: tensor(new Float32Array(12).fill(3e38), 4, 3),
     });
     expect(Number.isNaN((await huge.step([0, 1])).loss)).toBe(true);
     await huge.release();

@@ -1,4 +1,5 @@
 import {
+  assertFiniteValues,
   assertFloat32Data,
   assertShape,
   buildModel,
@@ -39,12 +40,33 @@ export interface InfoNceInputs {
 
 export const NORM_EPSILON = 1e-12;
 
+/**
+ * The logit scale of the InfoNCE loss: a finite number > 0 (CLIP's exp(logit_scale), 100); 0 gives a zero gradient,
+ * a negative one reverses it. @throws InvalidArgumentError naming `scale` and `fn`
+ */
+export function checkLogitScale(scale: number | undefined, fn: string): number {
+  const s = scale ?? 100;
+  if (!(Number.isFinite(s) && s > 0))
+    throw new InvalidArgumentError({
+      functionName: fn,
+      argument: 'scale',
+      message: `must be a finite number > 0 (CLIP's logit scale, 100), got ${s}`,
+    });
+  return s;
+}
+
+/**
+ * The InfoNCE inputs checked: features [n, inDim] (n ≥ 1), weight [outDim, inDim], targets [n, outDim], float32 and
+ * finite, and the scale (see {@link checkLogitScale}).
+ * @returns n, inDim (d) and outDim (e) @throws InvalidArgumentError naming the argument and `fn`
+ */
 export function checkInfoNceInputs(inputs: InfoNceInputs, fn: string): { n: number; d: number; e: number } {
   // each a float32 matrix first, so that a rank-1 tensor or a Float64Array is named as what it is
   for (const name of ['features', 'weight', 'targets'] as const) {
     assertShape(inputs[name], [null, null], name, fn);
     assertFloat32Data(inputs[name], name, fn);
   }
+  checkLogitScale(inputs.scale, fn);
   const [n, d] = inputs.features.dims;
   const [e, d2] = inputs.weight.dims;
   if (n < 1)
@@ -74,6 +96,8 @@ export function checkInfoNceInputs(inputs: InfoNceInputs, fn: string): { n: numb
         message: `data length ${t.data.length} does not match dims [${t.dims.join(', ')}]`,
       });
   }
+  // NaN in one row makes the loss NaN and the retrieval hits garbage; a NaN weight stays NaN for good
+  for (const name of ['features', 'weight', 'targets'] as const) assertFiniteValues(inputs[name], name, fn);
   return { n, d, e };
 }
 

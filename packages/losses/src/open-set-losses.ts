@@ -1,4 +1,12 @@
-import { assertShape, checkClassIds, checkFiniteNumber, InvalidArgumentError, type Tensor2D } from '@vlfer/core';
+import {
+  assertArrayLike,
+  assertFiniteValues,
+  assertShape,
+  checkClassIds,
+  checkFiniteNumber,
+  InvalidArgumentError,
+  type Tensor2D,
+} from '@vlfer/core';
 
 /**
  * HESP's open-set losses (ARPL-style reciprocal points and supervised contrastive), with analytic gradients.
@@ -8,6 +16,7 @@ import { assertShape, checkClassIds, checkFiniteNumber, InvalidArgumentError, ty
 
 /** `labels` [n]: one class id per feature row, in [0, k); a mean over no rows is refused (it would be NaN). */
 function labelsOk(labels: ArrayLike<number>, n: number, k: number, fn: string, rows = 'features'): void {
+  assertArrayLike(labels, 'labels', fn);
   if (n === 0)
     throw new InvalidArgumentError({
       functionName: fn,
@@ -20,7 +29,21 @@ function labelsOk(labels: ArrayLike<number>, n: number, k: number, fn: string, r
       argument: 'labels',
       message: `has length ${labels.length}, features have ${n} rows`,
     });
+  if (k === 0)
+    throw new InvalidArgumentError({
+      functionName: fn,
+      argument: rows === 'logits' ? 'logits' : 'centers',
+      message: rows === 'logits' ? 'has 0 columns; expected one per class' : 'has no rows; expected one per class',
+    });
   checkClassIds(labels, { functionName: fn, argument: 'labels' }, k);
+}
+
+/** Features and centers of the ARPL functions: [batch, D] and [K, D], finite. */
+function checkArplInputs(X: Tensor2D, C: Tensor2D, fn: string): void {
+  assertShape(X, [null, null], 'features', fn);
+  assertShape(C, [null, X.dims[1]], 'centers', fn);
+  assertFiniteValues(X, 'features', fn);
+  assertFiniteValues(C, 'centers', fn);
 }
 
 /** logits_bk = ‖x_b − c_k‖²/D − x_b·c_k in float64. */
@@ -71,8 +94,7 @@ function accumulateLogitsBackward(
  * @param features [batch, D] @param centers [K, D] @returns [batch, K]
  */
 export function arplLogits(features: Tensor2D, centers: Tensor2D): Tensor2D {
-  assertShape(features, [null, null], 'features', 'arplLogits');
-  assertShape(centers, [null, features.dims[1]], 'centers', 'arplLogits');
+  checkArplInputs(features, centers, 'arplLogits');
   return {
     dtype: 'float32',
     data: Float32Array.from(logitsF64(features, centers)),
@@ -89,9 +111,9 @@ export function arplLogitsBackward(
   centers: Tensor2D,
   dLogits: Tensor2D,
 ): { gradFeatures: Tensor2D; gradCenters: Tensor2D } {
-  assertShape(features, [null, null], 'features', 'arplLogitsBackward');
-  assertShape(centers, [null, features.dims[1]], 'centers', 'arplLogitsBackward');
+  checkArplInputs(features, centers, 'arplLogitsBackward');
   assertShape(dLogits, [features.dims[0], centers.dims[0]], 'dLogits', 'arplLogitsBackward');
+  assertFiniteValues(dLogits, 'dLogits', 'arplLogitsBackward');
   const gX = new Float64Array(features.data.length);
   const gC = new Float64Array(centers.data.length);
   accumulateLogitsBackward(features, centers, dLogits.data, gX, gC);
@@ -135,9 +157,8 @@ export interface ArplResult {
 export function arplLoss(options: ArplOptions): ArplResult {
   const fn = 'arplLoss';
   const { features: X, centers: C, labels, radius } = options;
-  assertShape(X, [null, null], 'features', fn);
+  checkArplInputs(X, C, fn);
   const [b, d] = X.dims;
-  assertShape(C, [null, d], 'centers', fn);
   const k = C.dims[0];
   labelsOk(labels, b, k, fn);
   // a NaN radius would fail `h >= 0` for every row and drop the margin term, silently
@@ -205,6 +226,7 @@ export function supConLoss(options: SupConOptions): { loss: number; gradFeatures
   const fn = 'supConLoss';
   const { features: X, labels } = options;
   assertShape(X, [null, null], 'features', fn);
+  assertFiniteValues(X, 'features', fn);
   const [n, d] = X.dims;
   labelsOk(labels, n, Number.MAX_SAFE_INTEGER, fn); // any class id below 2⁵³ − 1
   const tau = checkFiniteNumber(options.temperature ?? 0.5, { functionName: fn, argument: 'temperature' }, positive);
@@ -323,6 +345,7 @@ export function crossEntropy(logits: Tensor2D, labels: ArrayLike<number>): { los
   assertShape(logits, [null, null], 'logits', 'crossEntropy');
   const [n, c] = logits.dims;
   labelsOk(labels, n, c, 'crossEntropy', 'logits');
+  assertFiniteValues(logits, 'logits', 'crossEntropy');
   const g = new Float32Array(n * c);
   let loss = 0;
   for (let i = 0; i < n; i++) {

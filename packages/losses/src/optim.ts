@@ -1,4 +1,4 @@
-import { checkFiniteNumber, InvalidArgumentError } from '@vlfer/core';
+import { assertArrayLike, assertFiniteValues, checkFiniteNumber, InvalidArgumentError } from '@vlfer/core';
 
 /** Named parameter buffers, updated in place by `step`. */
 export type Params = Record<string, Float32Array>;
@@ -13,6 +13,10 @@ export interface Optimizer {
   setLearningRate(lr: number): void;
 }
 
+/**
+ * Every parameter's gradient present, as long as the parameter and finite, checked before any parameter changes: a
+ * NaN gradient would be written into the parameter for good (a diverged training).
+ */
 function checkGrads(params: Params, grads: Readonly<Record<string, Float32Array>>, fn: string): void {
   for (const [k, p] of Object.entries(params)) {
     const g = grads[k];
@@ -27,6 +31,13 @@ function checkGrads(params: Params, grads: Readonly<Record<string, Float32Array>
         functionName: fn,
         argument: `grads.${k}`,
         message: `length ${g.length}, parameter has ${p.length}`,
+      });
+    const i = g.findIndex((v) => !Number.isFinite(v));
+    if (i >= 0)
+      throw new InvalidArgumentError({
+        functionName: fn,
+        argument: `grads.${k}`,
+        message: `index ${i} is ${g[i]}: the step is not applied (training diverged; lower the learning rate)`,
       });
   }
 }
@@ -44,6 +55,8 @@ function stateMethods(
   /** the state buffer names of parameter `k` (SGD: `k`, Adam: its two moments) */
   buffersOf: (k: string) => string[],
   fn: string,
+  /** whether every step leaves buffers (Adam; SGD with momentum): a state past step 0 must then hold them all */
+  buffered: boolean,
 ): Pick<Optimizer, 'state' | 'loadState' | 'setLearningRate'> {
   return {
     state: () => ({ step: st.t, buffers: st.buffers }),
@@ -63,6 +76,13 @@ function stateMethods(
                 : `has length ${v.length}, its parameter has ${want}`,
           });
       }
+      const missing = buffered && s.step > 0 ? [...expected.keys()].filter((k) => !(k in s.buffers)) : [];
+      if (missing.length > 0)
+        throw new InvalidArgumentError({
+          functionName: `${fn}.loadState`,
+          argument: 'buffers',
+          message: `lacks ${missing.join(', ')} at step ${s.step}: the next step would restart them from zero`,
+        });
       st.t = s.step;
       st.buffers = Object.fromEntries(Object.entries(s.buffers).map(([k, v]) => [k, Float32Array.from(v)]));
     },
@@ -127,7 +147,7 @@ export function createSgd(params: Params, options: SgdOptions): Optimizer {
       }
       st.t++;
     },
-    ...stateMethods(st, params, (k) => [k], 'Sgd'),
+    ...stateMethods(st, params, (k) => [k], 'Sgd', momentum !== 0),
   };
 }
 
@@ -179,7 +199,7 @@ export function createAdam(params: Params, options: AdamOptions = {}): Optimizer
         }
       }
     },
-    ...stateMethods(st, params, (k) => [`${k}.exp_avg`, `${k}.exp_avg_sq`], 'Adam'),
+    ...stateMethods(st, params, (k) => [`${k}.exp_avg`, `${k}.exp_avg_sq`], 'Adam', true),
   };
 }
 
@@ -211,6 +231,12 @@ export function createOptimizer(
  * HESP: milestones [30, 60, 90, 120], γ 0.1. @default gamma 0.1
  */
 export function multiStepLr(baseLr: number, epoch: number, milestones: readonly number[], gamma = 0.1): number {
+  const where = (argument: string) => ({ functionName: 'multiStepLr', argument });
+  checkFiniteNumber(baseLr, where('baseLr'), { min: 0, minExclusive: true });
+  checkFiniteNumber(epoch, where('epoch'), { min: 0, integer: true });
+  checkFiniteNumber(gamma, where('gamma'), { min: 0, minExclusive: true });
+  assertArrayLike(milestones, 'milestones', 'multiStepLr');
+  milestones.forEach((m, i) => checkFiniteNumber(m, where(`milestones[${i}]`), { min: 0, integer: true }));
   return baseLr * gamma ** milestones.filter((m) => epoch >= m).length;
 }
 
@@ -222,6 +248,8 @@ export function multiStepLr(baseLr: number, epoch: number, milestones: readonly 
 export function normalizedGradientStep(target: Float32Array, grad: ArrayLike<number>, step: number, repeat = 1): void {
   checkFiniteNumber(repeat, { functionName: 'normalizedGradientStep', argument: 'repeat' }, { min: 1, integer: true });
   checkFiniteNumber(step, { functionName: 'normalizedGradientStep', argument: 'step' });
+  assertArrayLike(grad, 'grad', 'normalizedGradientStep');
+  assertFiniteValues({ data: grad }, 'grad', 'normalizedGradientStep');
   if (target.length !== grad.length * repeat)
     throw new InvalidArgumentError({
       functionName: 'normalizedGradientStep',

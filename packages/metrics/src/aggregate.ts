@@ -1,4 +1,4 @@
-import { createRng, InvalidArgumentError } from '@vlfer/core';
+import { createRng, describeKind, InvalidArgumentError } from '@vlfer/core';
 
 export interface MeanStd {
   mean: number;
@@ -39,6 +39,15 @@ export function averageFolds<K extends string>(folds: readonly Readonly<Record<K
         message: `fold ${i} has keys [${ks.join(', ')}], fold 0 has [${keys.join(', ')}]`,
       });
     }
+  });
+  folds.forEach((f, i) => {
+    for (const k of keys)
+      if (typeof f[k] !== 'number')
+        throw new InvalidArgumentError({
+          functionName: 'averageFolds',
+          argument: 'folds',
+          message: `fold ${i}'s '${k}' is ${describeKind(f[k])} (${JSON.stringify(f[k])}); expected a number`,
+        });
   });
   const out = {} as Record<K, MeanStd>;
   for (const k of keys) out[k] = meanStd(folds.map((f) => f[k]));

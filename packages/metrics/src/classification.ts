@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@vlfer/core';
+import { describeKind, InvalidArgumentError } from '@vlfer/core';
 import { checkLabels, checkSameLength } from './validate.js';
 
 /** The most classes a confusion matrix is built for (4,096² cells; an id of 1e9 would exhaust the heap). */
@@ -34,7 +34,19 @@ export function confusionMatrix(yTrue: ArrayLike<number>, yPred: ArrayLike<numbe
  * @param matrix C×C confusion matrix (rows = true class)
  */
 export function perClassRecall(matrix: readonly (readonly number[])[]): (number | null)[] {
+  if (!Array.isArray(matrix))
+    throw new InvalidArgumentError({
+      functionName: 'perClassRecall',
+      argument: 'matrix',
+      message: `expected a [C, C] array of rows (confusionMatrix's), got ${describeKind(matrix)}`,
+    });
   return matrix.map((r, i) => {
+    if (!Array.isArray(r))
+      throw new InvalidArgumentError({
+        functionName: 'perClassRecall',
+        argument: 'matrix',
+        message: `row ${i} is ${describeKind(r)}, expected an array of counts`,
+      });
     if (r.length !== matrix.length)
       throw new InvalidArgumentError({
         functionName: 'perClassRecall',

@@ -1,4 +1,12 @@
-import { argmaxRows, checkOneOf, InvalidArgumentError, maxRows, scoreRows, type Scores } from '@vlfer/core';
+import {
+  argmaxRows,
+  assertArrayLike,
+  checkOneOf,
+  InvalidArgumentError,
+  maxRows,
+  scoreRows,
+  type Scores,
+} from '@vlfer/core';
 import { checkLabels, checkSameClassCount, checkSameLength, checkScores } from './validate.js';
 
 /**
@@ -240,6 +248,8 @@ function oscrArpl(sk: number[], su: number[], correct: number[]): number {
  * across tools. @param knownScores [nKnown] @param unknownScores [nUnknown] @returns a count in [0, nKnown + nUnknown]
  */
 export function tiedScores(knownScores: ArrayLike<number>, unknownScores: ArrayLike<number>): number {
+  assertArrayLike(knownScores, 'knownScores', 'tiedScores');
+  assertArrayLike(unknownScores, 'unknownScores', 'tiedScores');
   const counts = new Map<number, number>();
   for (const xs of [knownScores, unknownScores])
     for (let i = 0; i < xs.length; i++) {

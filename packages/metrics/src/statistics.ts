@@ -229,6 +229,10 @@ function studentTLowerTailExpansion(x: number, v: number): number {
  * @param df degrees of freedom > 0 @throws InvalidArgumentError for a `t` or `df` that is no number, or df ≤ 0
  */
 export function studentTCdf(t: number, df: number): number {
+  if (t === Infinity || t === -Infinity) {
+    checkFiniteNumber(df, { functionName: 'studentTCdf', argument: 'df' }, { min: 0, minExclusive: true });
+    return t > 0 ? 1 : 0;
+  }
   checkFiniteNumber(t, { functionName: 'studentTCdf', argument: 't' });
   checkFiniteNumber(df, { functionName: 'studentTCdf', argument: 'df' }, { min: 0, minExclusive: true });
   const tail = studentTLowerTail(t, df);
@@ -283,7 +287,7 @@ export function studentTQuantile(p: number, df: number): number {
     throw new InvalidArgumentError({
       functionName: 'studentTQuantile',
       argument: 'df',
-      message: `must be > 0, got ${df}`,
+      message: `must be a finite number > 0, got ${df}`,
     });
   if (p === 0.5) return 0;
   const q = p < 0.5 ? p : 1 - p;
@@ -317,13 +321,20 @@ export interface SeedSummary extends MeanStd {
  */
 export function seedSummary(values: readonly number[], options: { confidence?: number } = {}): SeedSummary {
   const confidence = options.confidence ?? 0.95;
-  if (!(confidence > 0 && confidence < 1))
+  // (1 + confidence) / 2 must stay below 1 in doubles: 1 − 1e-16 does not
+  if (!(confidence > 0 && (1 + confidence) / 2 < 1))
     throw new InvalidArgumentError({
       functionName: 'seedSummary',
       argument: 'confidence',
-      message: `must be in (0, 1), got ${confidence}`,
+      message: `must be in (0, 1) with (1 + confidence) / 2 below 1 in doubles, got ${confidence}`,
     });
   const ms = meanStd(values);
+  if (!Number.isFinite(ms.mean) || !Number.isFinite(ms.std))
+    throw new InvalidArgumentError({
+      functionName: 'seedSummary',
+      argument: 'values',
+      message: `their mean or standard deviation overflows a double (${ms.mean}, ${ms.std}); scale the values`,
+    });
   if (ms.n < 2) return { ...ms, lower: null, upper: null, confidence };
   const half = (studentTQuantile((1 + confidence) / 2, ms.n - 1) * ms.std) / Math.sqrt(ms.n);
   return { ...ms, lower: ms.mean - half, upper: ms.mean + half, confidence };
@@ -350,6 +361,9 @@ export interface PairedTest {
  * draws items with replacement and evaluates both methods on it, δ*_b = A(idx_b) − B(idx_b). Returns the
  * difference δ̂ on all items, its percentile interval, and the two-sided p-value of the null-centred bootstrap
  * (Efron & Tibshirani 1993, §16.4; Koehn 2004 for paired MT evaluation): p = (1 + #{b : |δ*_b − δ̂| ≥ |δ̂|}) / (B + 1).
+ * On few items this p can be far below what the items allow: when every resample gives the same difference (6 items,
+ * A right on all, B wrong on all) none is "as extreme" and p = 1/(B + 1), where the exact permutation test's smallest p
+ * is 2/2⁶ = 0.031. Read `pairedPermutationTest`'s p there; the bootstrap p is for hundreds of items.
  * `indices` replays explicit resamples (exact parity with a NumPy computation given the same indices).
  * @param options.statisticA metric of method A on resampled item indices (length n)
  */
@@ -403,9 +417,12 @@ export interface PermutationTest {
  * Paired permutation (approximate randomisation) test of H0 "methods A and B are exchangeable on each item": every
  * item's two outputs are swapped with probability ½ and the metric difference recomputed. `difference(swapped)`
  * must return metric(A′) − metric(B′), where A′ takes B's output on the items with swapped[i] = 1 and vice versa.
- * Exact (all 2ⁿ swap patterns, p = #{|δ_π| ≥ |δ̂|} / 2ⁿ) when 2ⁿ ≤ `iterations`, else Monte Carlo with
- * p = (1 + #{|δ_π| ≥ |δ̂|}) / (R + 1); both as `scipy.stats.permutation_test(..., permutation_type='samples')`
- * (two-sided; the swap distribution is symmetric, so 2·min of one-sided tails equals the |δ| form).
+ * Exact (all 2ⁿ swap patterns, p = #{|δ_π| ≥ |δ̂|} / 2ⁿ) when 2ⁿ ≤ `iterations`: the p of
+ * `scipy.stats.permutation_test(..., permutation_type='samples')`, two-sided (the swap distribution is symmetric, so
+ * 2·min of its one-sided tails equals the |δ| form). Else Monte Carlo over R random patterns with
+ * p = (1 + #{|δ_π| ≥ |δ̂|}) / (R + 1) (Phipson & Smyth 2010), which is not SciPy's Monte Carlo p: SciPy doubles the
+ * smaller one-sided (1 + count) / (R + 1), so its p is up to 1/(R + 1) larger (e.g. 2/2001 where this gives 1/2001).
+ * Both are valid p-values; neither equals the other draw for draw.
  */
 export function pairedPermutationTest(options: {
   n: number;

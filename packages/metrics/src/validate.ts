@@ -1,4 +1,4 @@
-import { checkClassIds, InvalidArgumentError } from '@vlfer/core';
+import { assertArrayLike, checkClassIds, InvalidArgumentError } from '@vlfer/core';
 import type { OpenSetScores } from './statistics.js';
 
 /** Check a label array: non-empty, integers in [0, numClasses). */
@@ -33,6 +33,8 @@ export function checkSameLength(
   names: [string, string],
   functionName: string,
 ): void {
+  assertArrayLike(a, names[0], functionName);
+  assertArrayLike(b, names[1], functionName);
   if (a.length !== b.length) {
     throw new InvalidArgumentError({
       functionName,

@@ -204,6 +204,13 @@ export function kthSmallest(a: Float64Array, k: number): number {
       argument: 'k',
       message: `must be an integer in [1, ${a.length}] (the array's length), got ${k}`,
     });
+  const nan = a.findIndex(Number.isNaN);
+  if (nan >= 0)
+    throw new InvalidArgumentError({
+      functionName: 'kthSmallest',
+      argument: 'a',
+      message: `index ${nan} is NaN; NaN has no place in an ascending order`,
+    });
   const v = select(a, k);
   if (v !== 0) return v;
   // a zero: −0 where the sorted array has one at k − 1 (after every negative value)
@@ -264,7 +271,20 @@ export function zeroShotMspScore(
   checkFinite(imageFeatures, 'imageFeatures', 'zeroShotMspScore');
   assertShape(textFeatures, [null, imageFeatures.dims[1]], 'textFeatures', 'zeroShotMspScore');
   checkFinite(textFeatures, 'textFeatures', 'zeroShotMspScore');
-  const { logits } = cosineLogits(imageFeatures, textFeatures, options.scale ?? 100);
+  if (textFeatures.dims[0] === 0)
+    throw new InvalidArgumentError({
+      functionName: 'zeroShotMspScore',
+      argument: 'textFeatures',
+      message: 'has no rows; expected one per class',
+    });
+  const scale = options.scale ?? 100;
+  if (!(Number.isFinite(scale) && scale > 0))
+    throw new InvalidArgumentError({
+      functionName: 'zeroShotMspScore',
+      argument: 'scale',
+      message: `must be a finite number > 0 (CLIP's logit scale, 100), got ${scale}`,
+    });
+  const { logits } = cosineLogits(imageFeatures, textFeatures, scale);
   const k = logits.dims[1];
   const predictions = Array.from({ length: logits.dims[0] }, (_, i) => {
     let best = 0;

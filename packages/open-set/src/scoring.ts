@@ -10,5 +10,5 @@ export function ensembleLogits(clipLogits: Tensor2D, arplLogits: Tensor2D): Tens
 
 /** Known-ness score per clip = max ensemble logit (no softmax), and the predicted known class. @param ensemble [clips, K] */
 export function knownness(ensemble: Tensor2D): { scores: number[]; predictions: number[] } {
-  return { scores: maxRows(ensemble, 'ensemble'), predictions: argmaxRows(ensemble) };
+  return { scores: maxRows(ensemble, 'ensemble', 'knownness'), predictions: argmaxRows(ensemble) };
 }

@@ -38,8 +38,15 @@ export function clampPatchCentre(location: PatchLocation, size = 56, image = 224
  */
 export function applyVisualPrompt(frames: Tensor4D, patch: Tensor<'R3'>, location: PatchLocation): Tensor4D {
   assertShape(frames, [null, 3, null, null], 'frames', 'applyVisualPrompt');
+  assertShape(patch, [3, null, null], 'patch', 'applyVisualPrompt');
   const s = patch.dims[1];
   assertShape(patch, [3, s, s], 'patch', 'applyVisualPrompt');
+  if (typeof location?.row !== 'number' || typeof location?.col !== 'number')
+    throw new InvalidArgumentError({
+      functionName: 'applyVisualPrompt',
+      argument: 'location',
+      message: `expected { row, col } (pixels), got ${location === undefined || location === null ? String(location) : JSON.stringify(location)}`,
+    });
   const [n, , h, w] = frames.dims;
   const top = location.row - Math.floor(s / 2);
   const left = location.col - Math.floor(s / 2);

@@ -3,6 +3,7 @@ import {
   assertShape,
   checkClassIds,
   checkOneOf,
+  checkPositiveInteger,
   InvalidArgumentError,
   runStepsSync,
   type Tensor2D,
@@ -146,8 +147,14 @@ export function* fitClosedSetMethodSteps(
   inputs: ClosedSetInputs,
   options: ClosedSetFitOptions = {},
 ): Generator<ProbeProgress, ClosedSetFit, void> {
-  const k = inputs.numClasses;
   checkOneOf(method, CLOSED_SET_METHODS, { functionName: 'fitClosedSetMethod', argument: 'method' });
+  if (typeof inputs !== 'object' || inputs === null)
+    throw new InvalidArgumentError({
+      functionName: 'fitClosedSetMethod',
+      argument: 'inputs',
+      message: `expected { numClasses, test, … } (ClosedSetInputs), got ${String(inputs)}`,
+    });
+  const k = checkPositiveInteger(inputs.numClasses, { functionName: 'fitClosedSetMethod', argument: 'numClasses' });
   assertShape(inputs.test, [null, null], 'test', 'fitClosedSetMethod');
   checkParts(method, inputs);
   const finish = (logits: Tensor2D, extra: Omit<ClosedSetFit, 'predicted' | 'logits'> = {}): ClosedSetFit => {

@@ -1,4 +1,11 @@
-import { assertShape, checkClassIds, createRng, InvalidArgumentError, type Tensor2D } from '@vlfer/core';
+import {
+  assertArrayLike,
+  assertShape,
+  checkClassIds,
+  createRng,
+  InvalidArgumentError,
+  type Tensor2D,
+} from '@vlfer/core';
 
 /** The shot counts of the few-shot protocols (CoOp, Tip-Adapter, the CLIP paper's few-shot probes). */
 export const FEW_SHOT_COUNTS = [1, 2, 4, 8, 16] as const;
@@ -54,6 +61,7 @@ export function selectFewShot(
  */
 export function takeRows(features: Tensor2D, indices: readonly number[]): Tensor2D {
   assertShape(features, [null, null], 'features', 'takeRows');
+  assertArrayLike(indices, 'indices', 'takeRows');
   const [n, d] = features.dims;
   const out = new Float32Array(indices.length * d);
   indices.forEach((r, i) => {

@@ -83,9 +83,14 @@ describe('L-BFGS stages', () => {
 });
 
 describe('Tip-Adapter stages', () => {
-  it('tipAdapterSettings fills the paper defaults and refuses a non-finite β', () => {
+  it('tipAdapterSettings fills the paper defaults and refuses a non-finite or negative β, α or scale', () => {
     expect(tipAdapterSettings({})).toEqual({ alpha: 1, beta: 5.5, scale: 100 });
-    expect(() => tipAdapterSettings({ beta: Number.NaN })).toThrow(/beta.*must be finite, got NaN/);
+    expect(tipAdapterSettings({ alpha: 0, beta: 0 })).toEqual({ alpha: 0, beta: 0, scale: 100 });
+    expect(() => tipAdapterSettings({ beta: Number.NaN })).toThrow(/beta.*must be a finite number ≥ 0, got NaN/);
+    // a negative β made exp(−β(1 − cos)) an Infinity logit
+    expect(() => tipAdapterSettings({ beta: -1000 })).toThrow(/'beta'.*≥ 0, got -1000/);
+    expect(() => tipAdapterSettings({ alpha: -1 })).toThrow(/'alpha'.*≥ 0, got -1/);
+    expect(() => tipAdapterSettings({ scale: 0 })).toThrow(/'scale'.*> 0, got 0/);
   });
   it('checkCacheLabels refuses a wrong length and a class id out of range', () => {
     expect(() => checkCacheLabels([0, 1], 2, 2)).not.toThrow();

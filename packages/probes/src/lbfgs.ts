@@ -255,6 +255,13 @@ export function* lbfgsSteps(
   let evaluations = 1;
   if (!Number.isFinite(f))
     throw new InvalidArgumentError({ functionName: 'minimizeLbfgs', argument: 'x0', message: `f(x0) is ${f}` });
+  const bad = g.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0)
+    throw new InvalidArgumentError({
+      functionName: 'minimizeLbfgs',
+      argument: 'fg',
+      message: `the gradient at x0 is ${g[bad]} at index ${bad}; expected finite values`,
+    });
   const mem: LbfgsMemory = { S: [], Y: [], rho: [] };
   const d = new Float64Array(n);
   const xt = new Float64Array(n);
@@ -271,7 +278,9 @@ export function* lbfgsSteps(
     const gt = new Float64Array(n);
     const ft = fg(xt, gt);
     evaluations++;
-    return { alpha, f: Number.isFinite(ft) ? ft : Number.POSITIVE_INFINITY, g: gt, dg: dot(gt, d) };
+    // a point whose gradient is not finite is treated as one whose value is not: the line search steps back from it
+    const finite = Number.isFinite(ft) && gt.every(Number.isFinite);
+    return { alpha, f: finite ? ft : Number.POSITIVE_INFINITY, g: gt, dg: finite ? dot(gt, d) : 0 };
   };
   for (let k = 0; k < maxIterations; k++) {
     if (maxAbs(g) <= gtol) return result(k, 'gradient');

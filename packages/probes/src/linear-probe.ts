@@ -1,4 +1,6 @@
 import {
+  assertArrayLike,
+  assertFiniteValues,
   assertShape,
   checkClassIds,
   checkOneOf,
@@ -53,6 +55,7 @@ function checkData(features: Tensor2D, labels: ArrayLike<number>, functionName: 
       argument: 'features',
       message: `has shape [${n}, ${d}]; expected at least one row and one column`,
     });
+  assertArrayLike(labels, 'labels', functionName);
   if (labels.length !== n)
     throw new InvalidArgumentError({
       functionName,
@@ -214,11 +217,40 @@ function itemLossAndResidual(
 }
 
 /**
+ * A probe's weights as its size says (coef [C·D], intercept [C]) and features [n, D] finite, as `fitLinearProbe`
+ * takes them: a NaN feature would give a NaN row of logits, a short coef NaN logits.
+ */
+function checkProbeInputs(probe: LinearProbe, features: Tensor2D, functionName: string): void {
+  const k = probe?.numClasses;
+  const d = probe?.dim;
+  if (!Number.isInteger(k) || k < 1 || !Number.isInteger(d) || d < 1)
+    throw new InvalidArgumentError({
+      functionName,
+      argument: 'probe',
+      message: `expected a fitted probe (numClasses and dim positive integers), got numClasses ${k}, dim ${d}`,
+    });
+  for (const [name, arr, want] of [
+    ['coef', probe.coef, k * d],
+    ['intercept', probe.intercept, k],
+  ] as const) {
+    if (arr?.length !== want)
+      throw new InvalidArgumentError({
+        functionName,
+        argument: 'probe',
+        message: `has ${arr?.length ?? 'no'} ${name} values, expected ${want} (numClasses ${k} × dim ${d})`,
+      });
+    assertFiniteValues({ data: arr }, `probe.${name}`, functionName);
+  }
+  assertShape(features, [null, d], 'features', functionName);
+  assertFiniteValues(features, 'features', functionName);
+}
+
+/**
  * Logits x · Wᵀ + b of a fitted probe (sklearn's `decision_function`).
  * @param features [n, D] @returns [n, C] (float32 tensor; computed in float64)
  */
 export function probeLogits(probe: LinearProbe, features: Tensor2D): Tensor2D {
-  assertShape(features, [null, probe.dim], 'features', 'probeLogits');
+  checkProbeInputs(probe, features, 'probeLogits');
   const [n, d] = features.dims;
   const k = probe.numClasses;
   const out = new Float32Array(n * k);
@@ -236,7 +268,7 @@ export function probeLogits(probe: LinearProbe, features: Tensor2D): Tensor2D {
  * @param features [n, D] @returns n rows of C probabilities
  */
 export function probeProbabilities(probe: LinearProbe, features: Tensor2D): Float64Array[] {
-  assertShape(features, [null, probe.dim], 'features', 'probeProbabilities');
+  checkProbeInputs(probe, features, 'probeProbabilities');
   const [n, d] = features.dims;
   const k = probe.numClasses;
   return Array.from({ length: n }, (_, i) => {
@@ -355,6 +387,12 @@ export function* sweepLinearProbeSteps(
       return best;
     });
     const s = score(validation.labels, pred);
+    if (!Number.isFinite(s))
+      throw new InvalidArgumentError({
+        functionName: 'sweepLinearProbe',
+        argument: 'score',
+        message: `returned ${s} for C = ${c}; expected a finite number (higher is better)`,
+      });
     fits.set(j, { score: s, probe });
     evaluated.push({ c, score: s });
   }

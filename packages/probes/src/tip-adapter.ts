@@ -1,4 +1,4 @@
-import { assertShape, checkClassIds, InvalidArgumentError, type Tensor2D } from '@vlfer/core';
+import { assertArrayLike, assertShape, checkClassIds, InvalidArgumentError, type Tensor2D } from '@vlfer/core';
 
 export interface TipAdapterOptions {
   /** Residual ratio α weighting the cache logits; default 1. */
@@ -32,16 +32,17 @@ export function tipAdapterSettings(options: TipAdapterOptions): Required<TipAdap
   const alpha = options.alpha ?? 1;
   const beta = options.beta ?? 5.5;
   const scale = options.scale ?? 100;
-  for (const [name, v] of [
-    ['alpha', alpha],
-    ['beta', beta],
-    ['scale', scale],
+  // the paper's α and β are ≥ 0 (a negative β makes exp(−β(1 − cos)) grow to Infinity), CLIP's scale is > 0
+  for (const [name, v, min] of [
+    ['alpha', alpha, '≥ 0'],
+    ['beta', beta, '≥ 0'],
+    ['scale', scale, '> 0'],
   ] as const)
-    if (!Number.isFinite(v))
+    if (!Number.isFinite(v) || v < 0 || (min === '> 0' && v === 0))
       throw new InvalidArgumentError({
         functionName: 'tipAdapterLogits',
         argument: name,
-        message: `must be finite, got ${v}`,
+        message: `must be a finite number ${min}, got ${v}`,
       });
   return { alpha, beta, scale };
 }
@@ -51,6 +52,7 @@ export function tipAdapterSettings(options: TipAdapterOptions): Required<TipAdap
  * @throws InvalidArgumentError naming 'cache.labels' for another length or an id out of range
  */
 export function checkCacheLabels(labels: ArrayLike<number>, m: number, k: number): void {
+  assertArrayLike(labels, 'cache.labels', 'tipAdapterLogits');
   if (labels.length !== m)
     throw new InvalidArgumentError({
       functionName: 'tipAdapterLogits',
@@ -86,6 +88,12 @@ export function tipAdapterLogits(
 ): Tensor2D {
   assertShape(features, [null, null], 'features', 'tipAdapterLogits');
   const d = features.dims[1];
+  if (typeof cache !== 'object' || cache === null)
+    throw new InvalidArgumentError({
+      functionName: 'tipAdapterLogits',
+      argument: 'cache',
+      message: `expected { keys: [N·K, ${d}] tensor, labels: [N·K] class ids }, got ${String(cache)}`,
+    });
   assertShape(cache.keys, [null, d], 'cache.keys', 'tipAdapterLogits');
   assertShape(classWeights, [null, d], 'classWeights', 'tipAdapterLogits');
   const { alpha, beta, scale } = tipAdapterSettings(options);

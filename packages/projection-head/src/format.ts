@@ -1,4 +1,12 @@
-import { buildModel, DataFormatError, decodeSafetensors, encodeSafetensors, type SafetensorsTensor } from '@vlfer/core';
+import {
+  buildModel,
+  checkFiniteNumber,
+  DataFormatError,
+  decodeSafetensors,
+  describeKind,
+  encodeSafetensors,
+  type SafetensorsTensor,
+} from '@vlfer/core';
 
 /** Exp-CLIP's head output dimension (FlanT5-XXL d_model). */
 export const EXP_CLIP_HEAD_DIM = 4096;
@@ -30,13 +38,19 @@ export function checkHeadWeight(
       field: WEIGHT_KEY,
       message: `no '${WEIGHT_KEY}' tensor (the Exp-CLIP head's state-dict key)`,
     });
-  if (weight.dims.length !== 2)
+  if (weight.dims.length !== 2 || !weight.dims.every((d) => Number.isInteger(d) && d > 0))
     throw new DataFormatError({
       file,
       field: WEIGHT_KEY,
-      message: `expected a 2-D [outputDim, inputDim] weight, got [${weight.dims.join(', ')}]`,
+      message: `expected a 2-D [outputDim, inputDim] weight of positive sizes, got [${weight.dims.join(', ')}]`,
     });
   const [outputDim, inputDim] = weight.dims as [number, number];
+  if (!(weight.data instanceof Float32Array) || weight.data.length !== outputDim * inputDim)
+    throw new DataFormatError({
+      file,
+      field: WEIGHT_KEY,
+      message: `holds ${weight.data instanceof Float32Array ? `${weight.data.length} values` : `no float32 data (${describeKind(weight.data)})`}; expected ${outputDim} × ${inputDim} float32 values`,
+    });
   if (options.expectInputDim !== undefined && options.expectInputDim !== inputDim) {
     throw new DataFormatError({
       file,
@@ -79,6 +93,15 @@ export function decodeProjectionHead(
 
 /** The safetensors bytes of a head (`mlp.weight` [outputDim, inputDim], F32) with its metadata. */
 export function encodeHeadWeights(head: HeadWeights, metadata: Record<string, string> = {}): Uint8Array {
+  for (const argument of ['inputDim', 'outputDim'] as const)
+    checkFiniteNumber(
+      head[argument],
+      { functionName: 'encodeHeadWeights', argument: `head.${argument}` },
+      {
+        min: 1,
+        integer: true,
+      },
+    );
   return encodeSafetensors(
     { [WEIGHT_KEY]: { dims: [head.outputDim, head.inputDim], data: head.weight } },
     {

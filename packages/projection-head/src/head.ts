@@ -3,6 +3,7 @@ import { extname } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import {
   assertFloat32Data,
+  assertFiniteValues,
   assertShape,
   checkFiniteNumber,
   DataFormatError,
@@ -63,6 +64,8 @@ export class ProjectionHead implements FeatureProjection {
         argument: 'weight',
         message: `length ${weight.length} is not ${outputDim}·${inputDim}`,
       });
+    // the file loader refuses a NaN weight (checkHeadWeight); a head built here must not project to NaN either
+    assertFiniteValues({ data: weight, dims: [outputDim, inputDim] }, 'weight', 'ProjectionHead');
     this.inputDim = inputDim;
     this.outputDim = outputDim;
     this.weight = weight;

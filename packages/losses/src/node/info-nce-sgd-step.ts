@@ -1,7 +1,7 @@
 import * as ort from 'onnxruntime-node';
-import { InvalidArgumentError, type Tensor2D } from '@vlfer/core';
+import { assertFiniteValues, assertFloat32Data, assertShape, InvalidArgumentError, type Tensor2D } from '@vlfer/core';
 import { ortSessionOptions, type ThreadOptions } from '@vlfer/core/node';
-import { infoNceSgdModelBytes } from '../info-nce.js';
+import { checkLogitScale, infoNceSgdModelBytes } from '../info-nce.js';
 
 /** What {@link InfoNceSgdStep.create} takes. */
 export interface InfoNceSgdStepOptions extends ThreadOptions {
@@ -28,7 +28,17 @@ export interface InfoNceSgdStepOptions extends ThreadOptions {
 const fn = 'InfoNceSgdStep';
 const bad = (argument: string, message: string) => new InvalidArgumentError({ functionName: fn, argument, message });
 
+/** A learning rate: finite and > 0 (Infinity turns the weights into NaN while the step's loss looks finite). */
+function checkLearningRate(lr: number): void {
+  if (!(Number.isFinite(lr) && lr > 0)) throw bad('lr', `must be a finite number > 0, got ${lr}`);
+}
+
 function checkStepShapes(o: InfoNceSgdStepOptions): { rows: number; d: number; e: number } {
+  for (const name of ['features', 'targets', 'weight'] as const) {
+    assertShape(o[name], [null, null], name, fn);
+    assertFloat32Data(o[name], name, fn);
+  }
+  checkLogitScale(o.scale, fn);
   const [rows, d] = o.features.dims;
   const [e, d2] = o.weight.dims;
   if (rows < 1) throw bad('features', 'needs at least one row');
@@ -42,10 +52,13 @@ function checkStepShapes(o: InfoNceSgdStepOptions): { rows: number; d: number; e
   ] as const)
     if (t.data.length !== t.dims[0] * t.dims[1])
       throw bad(name, `data length ${t.data.length} does not match dims [${t.dims.join(', ')}]`);
-  if (!(o.lr > 0)) throw bad('lr', `must be > 0, got ${o.lr}`);
+  checkLearningRate(o.lr);
   const buffer = o.state?.buffers.weight;
   if (buffer && buffer.length !== e * d)
     throw bad('state.buffers.weight', `length ${buffer.length}, expected ${e * d}`);
+  // checked once here: the rows stay resident for every step
+  for (const name of ['features', 'targets', 'weight'] as const) assertFiniteValues(o[name], name, fn);
+  if (buffer) assertFiniteValues({ data: buffer }, 'state.buffers.weight', fn);
   return { rows, d, e };
 }
 
@@ -144,7 +157,7 @@ export class InfoNceSgdStep {
    * keeps it when a scheduler changes the rate. @throws InvalidArgumentError unless lr > 0
    */
   setLearningRate(lr: number): void {
-    if (!(lr > 0)) throw bad('lr', `must be > 0, got ${lr}`);
+    checkLearningRate(lr);
     (this.tensors.fixed['lr']!.data as Float32Array)[0] = lr;
   }
 

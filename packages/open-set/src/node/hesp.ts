@@ -330,7 +330,8 @@ export class HespModel {
    */
   async step(frames: Tensor4D, framesPerClip: number, labels: readonly number[]): Promise<HespLosses> {
     const g = await this.gradients(frames, framesPerClip, labels);
-    this.apply(g);
+    // a step whose loss is not finite (training diverged) is not applied: its gradients hold nothing to follow
+    if (Number.isFinite(g.losses.total)) this.apply(g);
     return g.losses;
   }
 
@@ -383,6 +384,9 @@ export class HespModel {
   ): Promise<HespGradients> {
     const v = meanOfRowGroups(fwd.vFrames, T);
     const t = await this.clip.textForwardEmbeds(emb, this.promptIds.eot);
+    // embeddings that overflowed (weights grown by too large a learning rate): the step diverged; the losses say so
+    // (NaN, as PyTorch's would be) for the caller to stop on, rather than the loss functions refusing their inputs
+    if (![v, t, fwd.c].every((x) => x.data.every(Number.isFinite))) return this.divergedGradients();
     const heads = this.lossHeads(v, t, fwd.c, labels);
     if (lossOnly)
       return {
@@ -400,6 +404,19 @@ export class HespModel {
       patch: Float32Array.from(g.patch),
       negImages: g.negImages,
       radius: heads.gradRadius,
+    };
+  }
+
+  /** What `gradients` gives for a step whose embeddings are not finite: every loss and gradient NaN. */
+  private divergedGradients(): HespGradients {
+    const losses = { clipKnown: NaN, supCon: NaN, arpl: NaN, negativeClip: NaN, ensemble: NaN, total: NaN };
+    const nan = (n: number) => new Float32Array(n).fill(NaN);
+    return {
+      losses,
+      ctx: nan(this.ctx.length),
+      patch: nan(this.patch.length),
+      negImages: nan(this.negImages.length),
+      radius: NaN,
     };
   }
 
@@ -548,6 +565,23 @@ export class HespModel {
    * (zeros) the weight decay's step on the float16 context is below half a unit in the last place.
    */
   apply(g: HespGradients): void {
+    // every gradient checked before anything moves: a step that overflowed changes nothing
+    for (const [name, v] of [
+      ['ctx', g.ctx],
+      ['patch', g.patch],
+      ['negImages', g.negImages],
+      ['radius', [g.radius]],
+    ] as const) {
+      const i = (v as ArrayLike<number> & { findIndex(f: (x: number) => boolean): number }).findIndex(
+        (x) => !Number.isFinite(x),
+      );
+      if (i >= 0)
+        throw new InvalidArgumentError({
+          functionName: 'HespModel.step',
+          argument: 'lr',
+          message: `the gradient ${name}[${i}] is ${v[i]}: training diverged (lower the learning rate); the step is not applied`,
+        });
+    }
     normalizedGradientStep(this.patch, g.patch, this.o.promptStep);
     const per = 3 * this.S * this.S;
     const gMean = new Float64Array(per);

@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import type { Tensor2D } from '@vlfer/core';
+import {
+  arplLogits,
+  arplLoss,
+  checkInfoNceInputs,
+  createAdam,
+  createSgd,
+  crossEntropy,
+  multiStepLr,
+  normalizedGradientStep,
+  supConLoss,
+} from './index.js';
+
+const t = (data: number[], dims: [number, number]): Tensor2D => ({
+  dtype: 'float32',
+  data: Float32Array.from(data),
+  dims,
+});
+const centers = t([1, 0, 0, 1, 1, 1], [3, 2]);
+
+describe('non-finite inputs and settings are refused by name, not turned into NaN', () => {
+  it('the loss functions refuse NaN and Infinity in their inputs', () => {
+    expect(() => crossEntropy(t([NaN, 2], [1, 2]), [1])).toThrow(
+      /'logits' passed to 'crossEntropy': row 0, column 0 is NaN/,
+    );
+    expect(() => crossEntropy(t([Infinity, 2], [1, 2]), [1])).toThrow(/'logits'.*Infinity/);
+    // zero classes are the logits' fault, not the labels'
+    expect(() => crossEntropy(t([], [1, 0]), [0])).toThrow(/'logits' passed to 'crossEntropy': has 0 columns/);
+    expect(() => arplLoss({ features: t([NaN, 1, 1, 1], [2, 2]), centers, labels: [0, 1], radius: 0 })).toThrow(
+      /'features' passed to 'arplLoss'.*NaN/,
+    );
+    expect(() =>
+      arplLoss({
+        features: t([1, 0, 0, 1], [2, 2]),
+        centers: t([Infinity, 0, 0, 1, 1, 1], [3, 2]),
+        labels: [0, 1],
+        radius: 0,
+      }),
+    ).toThrow(/'centers' passed to 'arplLoss'.*Infinity/);
+    expect(() =>
+      arplLoss({ features: t([1, 0, 0, 1], [2, 2]), centers, labels: undefined as never, radius: 0 }),
+    ).toThrow(/'labels' passed to 'arplLoss': expected an array, got undefined/);
+    expect(() => arplLogits(t([NaN, 1], [1, 2]), centers)).toThrow(/'features' passed to 'arplLogits'/);
+    expect(() => supConLoss({ features: t([Infinity, 0, 0.9, 0.1, 0, 1], [3, 2]), labels: [0, 0, 1] })).toThrow(
+      /'features' passed to 'supConLoss'.*Infinity/,
+    );
+  });
+  it('the InfoNCE inputs: a scale > 0 and finite matrices', () => {
+    const inputs = {
+      features: t([1, 0, 0, 1], [2, 2]),
+      weight: t([1, 0, 0, 1, 1, 1], [3, 2]),
+      targets: t([1, 0, 0, 0, 1, 0], [2, 3]),
+    };
+    expect(checkInfoNceInputs(inputs, 'f')).toEqual({ n: 2, d: 2, e: 3 });
+    for (const scale of [0, -100, NaN, Infinity])
+      expect(() => checkInfoNceInputs({ ...inputs, scale }, 'f')).toThrow(
+        /'scale' passed to 'f': must be a finite number > 0/,
+      );
+    expect(() => checkInfoNceInputs({ ...inputs, targets: t([1, 0, 0, 0, NaN, 0], [2, 3]) }, 'f')).toThrow(
+      /'targets' passed to 'f': row 1, column 1 is NaN/,
+    );
+  });
+  it('the optimisers leave the parameters alone on a NaN gradient, and refuse a state without its buffers', () => {
+    const p = { w: Float32Array.of(1, 2) };
+    expect(() => createSgd(p, { lr: 0.1 }).step({ w: Float32Array.of(NaN, 1) })).toThrow(
+      /'grads.w' passed to 'Sgd.step': index 0 is NaN: the step is not applied/,
+    );
+    expect(() => createAdam(p).step({ w: Float32Array.of(1, Infinity) })).toThrow(/'grads.w' passed to 'Adam.step'/);
+    expect(Array.from(p.w)).toEqual([1, 2]);
+    // moments restarting from zero under step 6's bias correction gave half the step
+    expect(() => createAdam(p).loadState({ step: 5, buffers: {} })).toThrow(
+      /'buffers' passed to 'Adam.loadState': lacks w.exp_avg, w.exp_avg_sq at step 5/,
+    );
+    expect(() => createSgd(p, { lr: 0.1, momentum: 0.9 }).loadState({ step: 3, buffers: {} })).toThrow(
+      /lacks w at step 3/,
+    );
+    expect(() => createSgd(p, { lr: 0.1 }).loadState({ step: 3, buffers: {} })).not.toThrow(); // no momentum: no buffer
+    expect(() => createAdam(p).loadState({ step: 0, buffers: {} })).not.toThrow();
+    const x = Float32Array.of(1, 2);
+    expect(() => normalizedGradientStep(x, [Infinity, 1], 0.1)).toThrow(/'grad' passed to 'normalizedGradientStep'/);
+    expect(Array.from(x)).toEqual([1, 2]);
+  });
+  it('multiStepLr checks its arguments', () => {
+    expect(multiStepLr(0.1, 5, [1, 2])).toBeCloseTo(0.001, 15);
+    expect(() => multiStepLr(0.1, NaN, [1, 2])).toThrow(/'epoch' passed to 'multiStepLr'/);
+    expect(() => multiStepLr(0.1, 5, [1], -1)).toThrow(/'gamma'/);
+    expect(() => multiStepLr(NaN, 5, [1])).toThrow(/'baseLr'/);
+    expect(() => multiStepLr(0.1, 5, undefined as never)).toThrow(/'milestones'.*got undefined/);
+    expect(() => multiStepLr(0.1, 5, [1, NaN])).toThrow(/'milestones\[1\]'/);
+  });
+});

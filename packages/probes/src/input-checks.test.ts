@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import type { Tensor2D } from '@vlfer/core';
+import {
+  fitClosedSetMethod,
+  fitLinearProbe,
+  minimizeLbfgs,
+  probeLogits,
+  probeProbabilities,
+  sweepLinearProbe,
+  takeRows,
+  tipAdapterLogits,
+} from './index.js';
+
+const t = (data: number[], dims: [number, number]): Tensor2D => ({
+  dtype: 'float32',
+  data: Float32Array.from(data),
+  dims,
+});
+const train = { features: t([1, 0, 0.9, 0.1, 0, 1, 0.1, 0.9], [4, 2]), labels: [0, 0, 1, 1] };
+
+describe('probe inputs that gave NaN or an unnamed TypeError are refused by name', () => {
+  it('prediction takes what the fit takes: finite features, a whole probe', () => {
+    const probe = fitLinearProbe(train.features, train.labels, { maxIterations: 50 });
+    expect(() => probeLogits(probe, t([NaN, 1], [1, 2]))).toThrow(
+      /'features' passed to 'probeLogits': row 0, column 0 is NaN/,
+    );
+    expect(() => probeProbabilities(probe, t([Infinity, 1], [1, 2]))).toThrow(
+      /'features' passed to 'probeProbabilities'/,
+    );
+    expect(() => probeLogits({ ...probe, coef: new Float64Array(1) }, t([1, 1], [1, 2]))).toThrow(
+      /'probe' passed to 'probeLogits': has 1 coef values, expected 4/,
+    );
+  });
+  it('a sweep whose score is not finite stops, naming the C', () => {
+    const validation = { features: t([1, 0, 0, 1], [2, 2]), labels: [0, 1] };
+    expect(() => sweepLinearProbe(train, validation, { score: () => NaN, maxIterations: 20 })).toThrow(
+      /'score' passed to 'sweepLinearProbe': returned NaN for C = 0\.000001/,
+    );
+  });
+  it('L-BFGS refuses a gradient that is not finite at the start', () => {
+    expect(() =>
+      minimizeLbfgs((x, g) => {
+        g[0] = NaN;
+        return x[0]! ** 2;
+      }, Float64Array.of(1)),
+    ).toThrow(/'fg' passed to 'minimizeLbfgs': the gradient at x0 is NaN at index 0/);
+  });
+  it('missing arguments are named', () => {
+    expect(() => fitLinearProbe(train.features, undefined as never)).toThrow(
+      /'labels' passed to 'fitLinearProbe'.*undefined/,
+    );
+    expect(() => takeRows(train.features, undefined as never)).toThrow(/'indices' passed to 'takeRows'/);
+    expect(() => tipAdapterLogits(t([1, 0], [1, 2]), undefined as never, t([1, 0, 0, 1], [2, 2]))).toThrow(
+      /'cache' passed to 'tipAdapterLogits'/,
+    );
+    expect(() => fitClosedSetMethod('zero-shot', undefined as never)).toThrow(
+      /'inputs' passed to 'fitClosedSetMethod'/,
+    );
+    expect(() =>
+      fitClosedSetMethod('zero-shot', {
+        numClasses: NaN,
+        test: train.features,
+        zeroShotLogits: t(Array(8).fill(0), [4, 2]),
+      }),
+    ).toThrow(/'numClasses' passed to 'fitClosedSetMethod': expected a positive integer, got NaN/);
+  });
+});
