@@ -117,7 +117,7 @@ describe('exp-clip train end to end on tiny-clip with imported targets', () => {
     // the measure itself: 0 for one repeated direction (whatever the scale), > 0 as soon as one item differs
     expect(targetSpread([1, 2, 2, 4, 3, 6], 3, 2)).toBeLessThan(1e-7);
     expect(targetSpread([1, 0, 1, 0, 0, 1], 3, 2)).toBeCloseTo(Math.sqrt(2) / 3, 6);
-    expect(() => targetSpread([1, 2, 3], 2, 2)).toThrow(/3 values, expected 2·2/);
+    expect(() => targetSpread([1, 2, 3], 2, 2)).toThrow(/'data' passed to 'targetSpread': has 3 values, expected 4/);
   });
 
   it('an interrupted run resumes to exactly the weights of an uninterrupted one', async () => {

@@ -69,6 +69,21 @@ describe('imported targets', () => {
     writeFileSync(join(dir, 'bad.jsonl'), '{"path": "a.jpg", "embedding": "x"}\n');
     expect(() => importedTeacher({ file: join(dir, 'bad.jsonl') })).toThrow(/bad\.jsonl:1 \(field 'embedding'\)/);
   });
+  it('imported rows are looked up by path on every run, never served from the content-keyed cache', async () => {
+    // two images of one content (FER2013 has 16 such pairs) with different rows: each keeps its own row
+    const twins = [join(dir, 'twin-a.jpg'), join(dir, 'twin-b.jpg')];
+    for (const p of twins) writeFileSync(p, 'same bytes');
+    const file = join(dir, 'twins.jsonl');
+    writeFileSync(
+      file,
+      twins.map((p, i) => JSON.stringify({ path: p.split('/').pop(), embedding: i ? [0, 1] : [1, 0] })).join('\n'),
+    );
+    const cacheDir = join(dir, 'twin-cache');
+    for (let run = 0; run < 2; run++) {
+      const t = await computeTargets({ teacher: importedTeacher({ file }), images: twins, cacheDir });
+      expect(Array.from(t.data)).toEqual([1, 0, 0, 1]);
+    }
+  });
   it('caches targets by teacher id + instruction + image content', async () => {
     let calls = 0;
     const teacher: Teacher = {

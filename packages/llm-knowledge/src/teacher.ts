@@ -1,4 +1,4 @@
-import { DataFormatError } from '@vlfer/core';
+import { assertArrayLike, assertFiniteValues, DataFormatError, InvalidArgumentError } from '@vlfer/core';
 
 /**
  * An LLM teacher: maps an unlabelled face image plus an instruction to a target embedding (Exp-CLIP: BLIP-2
@@ -12,6 +12,12 @@ export interface Teacher {
   readonly source: string;
   /** Embedding dimension when known before the first call. */
   readonly dim?: number;
+  /**
+   * What a target depends on: the image's content (a model that reads the image; the default), so targets are cached
+   * by the image's content key, or its path (a table of rows computed elsewhere, `importedTeacher`), which is never
+   * cached: two images of one content may hold different rows.
+   */
+  readonly keyedBy?: 'content' | 'path';
   /**
    * @param images image paths (Node) or ids
    * @param options.signal stops outstanding requests promptly
@@ -37,6 +43,12 @@ export function validateTarget(
         : { file: where.teacher, field: where.item, message: `teacher target ${message}` },
     );
   };
+  if (where.dim !== undefined && !(Number.isInteger(where.dim) && where.dim > 0))
+    throw new InvalidArgumentError({
+      functionName: 'validateTarget',
+      argument: 'dim',
+      message: `expected a positive integer (the head's output dimension), got ${where.dim}`,
+    });
   if (vector === null || typeof vector !== 'object' || typeof vector.length !== 'number')
     fail('is not an array of numbers');
   if (vector.length === 0) fail('is empty');
@@ -61,7 +73,7 @@ export function validateTarget(
  * @throws RangeError when `data.length` is not N·E
  */
 export function targetSpread(data: ArrayLike<number>, n: number, e: number): number {
-  if (data.length !== n * e) throw new RangeError(`targetSpread: ${data.length} values, expected ${n}·${e}`);
+  checkTargetMatrix(data, n, e, 'targetSpread');
   // Welford's update per dimension: E[v²] − E[v]² loses the spread to rounding over millions of rows (4 M equal
   // targets gave 1.2e-5, above the threshold of a constant teacher)
   const mean = new Float64Array(e);
@@ -82,6 +94,21 @@ export function targetSpread(data: ArrayLike<number>, n: number, e: number): num
   return spread;
 }
 
+/**
+ * `data` [n, e] row-major: n and e non-negative integers, n·e finite values (a NaN would make the spread NaN, and the
+ * constant-teacher warning compares NaN with its threshold: never true). @throws InvalidArgumentError
+ */
+function checkTargetMatrix(data: ArrayLike<number>, n: number, e: number, functionName: string): void {
+  for (const [argument, v] of [
+    ['n', n],
+    ['e', e],
+  ] as const)
+    if (!Number.isInteger(v) || v < 0)
+      throw new InvalidArgumentError({ functionName, argument, message: `expected an integer ≥ 0, got ${v}` });
+  assertArrayLike(data, 'data', functionName, n * e);
+  assertFiniteValues({ data }, 'data', functionName);
+}
+
 /** Below this `targetSpread`, targets count as one vector repeated (float32 rounding stays far below). */
 export const CONSTANT_TARGETS_SPREAD = 1e-5;
 
@@ -92,6 +119,7 @@ export function constantTargetsWarning(
   e: number,
   teacherSource: string,
 ): string | undefined {
+  checkTargetMatrix(data, n, e, 'constantTargetsWarning');
   if (n < 2) return undefined;
   const s = targetSpread(data, n, e);
   return s < CONSTANT_TARGETS_SPREAD

@@ -141,7 +141,7 @@ export function embeddingRequestBody(model: string, image: string, instruction: 
  * @throws RetryableError when the text is not JSON or holds no such embedding
  */
 export function parseEmbeddingReply(text: string): Float32Array {
-  let json: { data?: { embedding?: unknown }[] };
+  let json: { data?: { embedding?: unknown; index?: unknown }[] };
   try {
     json = JSON.parse(text) as typeof json;
   } catch (error) {
@@ -149,7 +149,13 @@ export function parseEmbeddingReply(text: string): Float32Array {
       `the reply is not JSON (${(error as Error).message}; starts with ${JSON.stringify(text.slice(0, 80))})`,
     );
   }
-  const e = json?.data?.[0]?.embedding;
+  // one conversation was sent: its embedding is the one entry, index 0 (another entry would be another input's)
+  const data = json?.data;
+  if (Array.isArray(data) && (data.length !== 1 || (data[0]?.index !== undefined && data[0]?.index !== 0)))
+    throw new RetryableError(
+      `the reply holds ${data.length === 1 ? `one entry with index ${JSON.stringify(data[0]?.index)}` : `${data.length} entries`} for the one input sent; expected one, index 0 (starts with ${JSON.stringify(text.slice(0, 80))})`,
+    );
+  const e = data?.[0]?.embedding;
   if (!Array.isArray(e) || e.length === 0 || !e.every((x) => typeof x === 'number'))
     throw new RetryableError(
       `the reply has no numeric data[0].embedding (starts with ${JSON.stringify(text.slice(0, 80))})`,

@@ -1,4 +1,4 @@
-import { basename, extname, isAbsolute, join, resolve } from 'node:path';
+import { basename, extname, join, resolve } from 'node:path';
 import { DataFormatError, decodeSafetensors, float16ToNumber, parseNpyHeader, textLines } from '@vlfer/core';
 import { hashBytes, readBytesFile, readJsonLines, readTextFile } from '@vlfer/core/node';
 import { validateTarget, type Teacher } from '../teacher.js';
@@ -78,6 +78,10 @@ function readKeys(file: string): string[] {
  */
 export class TargetTable {
   readonly byPath = new Map<string, Float32Array>();
+  /** The row (or line) each absolute key came from, for messages. */
+  private readonly rowOf = new Map<string, number>();
+  /** Which image took each key's target, and whether by its file name: one row is one image's. */
+  private readonly claimed = new Map<string, { image: string; byName: boolean }>();
   dim: number | undefined;
   constructor(
     readonly file: string,
@@ -98,7 +102,8 @@ export class TargetTable {
       ...(this.dim !== undefined ? { dim: this.dim } : {}),
     });
     this.dim ??= v.length;
-    const abs = isAbsolute(key) ? key : resolve(this.root, key);
+    // resolved (and so normalised: `a/./x.jpg`, `a//x.jpg`) whether relative or absolute, so that one image is one key
+    const abs = resolve(this.root, key);
     if (this.byPath.has(abs))
       throw new DataFormatError({
         file: keys,
@@ -107,27 +112,49 @@ export class TargetTable {
         message: `'${key}' has a target already (listed twice)`,
       });
     this.byPath.set(abs, v);
+    this.rowOf.set(abs, row);
   }
 
   /**
-   * The lookup of an image's target: by absolute path, then by file name when only one target has that name.
-   * The returned function throws a DataFormatError naming an image without a target.
+   * The lookup of an image's target: by absolute path, then by file name when only one key has that name (keys
+   * written on another machine). A key's row is one image's: a second image that reaches it (an image without a key
+   * of its own matched by the name of another's, two images of one name matched by it) is an error naming both,
+   * since one of them would train on the other's target. The returned function throws a DataFormatError naming an
+   * image without a target, or such a pair.
    */
   lookup(): (image: string) => Float32Array {
-    const byName = new Map<string, Float32Array | null>();
-    for (const [p, v] of this.byPath) {
+    const byName = new Map<string, string | null>(); // file name → its one key, or null when several keys have it
+    for (const p of this.byPath.keys()) {
       const n = basename(p);
-      byName.set(n, byName.has(n) ? null : v);
+      byName.set(n, byName.has(n) ? null : p);
     }
     return (img) => {
-      const v = this.byPath.get(resolve(img)) ?? byName.get(basename(img));
-      if (!v)
+      const exact = resolve(img);
+      const key = this.byPath.has(exact) ? exact : byName.get(basename(img));
+      if (!key)
         throw new DataFormatError({
           file: this.file,
           message: `no target for image '${img}' (looked up by absolute path, relative paths of ${this.keysFile === this.file ? 'the file' : this.keysFile} taken from ${this.root}, and by unique file name)`,
         });
-      return v;
+      this.claim(key, exact, key !== exact);
+      return this.byPath.get(key)!;
     };
+  }
+
+  /** Records that `image` takes `key`'s target. @throws DataFormatError when another image took it already */
+  private claim(key: string, image: string, byName: boolean): void {
+    const first = this.claimed.get(key);
+    if (!first) {
+      this.claimed.set(key, { image, byName });
+      return;
+    }
+    if (first.image === image) return;
+    const named = byName ? image : first.byName ? first.image : image;
+    throw new DataFormatError({
+      file: this.keysFile,
+      line: this.rowOf.get(key)!,
+      message: `the target of '${key}' is reached by two images, '${first.image}' and '${image}': '${named}' has no key of its own and was matched by its file name; list every image in ${this.keysFile === this.file ? 'the file' : 'the keys file'} by its path (relative to ${this.root})`,
+    });
   }
 }
 
@@ -173,7 +200,21 @@ function refuseBeyondFloat32(values: ArrayLike<number>, where: { file: string; l
 
 /** The image paths of a safetensors targets file: `keys` when given, else the JSON array in `__metadata__.paths`. */
 function safetensorsKeys(metadata: Record<string, string>, file: string, keysFile: string | undefined): string[] {
-  if (keysFile) return readKeys(keysFile);
+  if (keysFile) {
+    const keys = readKeys(keysFile);
+    // two lists of paths for one file: used only when they agree, else which row is whose would be a guess
+    if (metadata.paths !== undefined && JSON.stringify(metadataPaths(metadata, file)) !== JSON.stringify(keys))
+      throw new DataFormatError({
+        file: keysFile,
+        message: `lists other image paths (or another order) than ${file}'s __metadata__.paths; give the keys once (drop keys: the file names its rows itself)`,
+      });
+    return keys;
+  }
+  return metadataPaths(metadata, file);
+}
+
+/** The JSON array of image paths in a safetensors targets file's `__metadata__.paths`. */
+function metadataPaths(metadata: Record<string, string>, file: string): string[] {
   if (!metadata.paths)
     throw new DataFormatError({
       file,
@@ -243,7 +284,10 @@ export function importedTeacher(options: ImportedTargetsOptions): Teacher {
   }
   const lookup = table.lookup();
   return {
-    // the folder relative paths are taken from decides which image gets which row: part of the id (the cache key)
+    // targets are rows looked up by path, not computed from the image: no cache keyed by content (two images of one
+    // content, as FER2013 has, would get each other's rows)
+    keyedBy: 'path',
+    // the folder relative paths are taken from decides which image gets which row: part of the id
     id: `import:${hashBytes(bytes).slice(0, 16)}${options.keys ? `:${hashBytes(readTextFile(options.keys)).slice(0, 8)}` : ''}:${hashBytes(Buffer.from(resolve(table.root))).slice(0, 8)}`,
     source: file,
     ...(table.dim !== undefined ? { dim: table.dim } : {}),

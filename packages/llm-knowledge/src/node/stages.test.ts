@@ -43,6 +43,12 @@ describe('HTTP teacher stages', () => {
     expect(Array.from(parseEmbeddingReply('{"data":[{"embedding":[1,2.5]}]}'))).toEqual([1, 2.5]);
     expect(() => parseEmbeddingReply('<html>')).toThrow(RetryableError);
     expect(() => parseEmbeddingReply('{"data":[{"embedding":[]}]}')).toThrow(/no numeric data\[0\]\.embedding/);
+    // one input was sent: an entry of another index, or several entries, are not its embedding
+    expect(Array.from(parseEmbeddingReply('{"data":[{"index":0,"embedding":[1]}]}'))).toEqual([1]);
+    expect(() => parseEmbeddingReply('{"data":[{"index":1,"embedding":[1]},{"index":0,"embedding":[2]}]}')).toThrow(
+      /the reply holds 2 entries for the one input sent; expected one, index 0/,
+    );
+    expect(() => parseEmbeddingReply('{"data":[{"index":5,"embedding":[1]}]}')).toThrow(/one entry with index 5/);
   });
   it('withRetries retries a RetryableError, reports each retry, and names the attempts when all fail', async () => {
     const settings = { url: 'http://h/v1/embeddings', maxRetries: 2, backoffMs: 1 };
@@ -77,6 +83,33 @@ describe('imported teacher stages', () => {
     expect(Array.from(lookup('/other/y.jpg'))).toEqual([0, 1]);
     expect(() => lookup('/data/z.jpg')).toThrow(/no target for image '\/data\/z\.jpg'/);
   });
+  it("one key's row is one image's: an image without a key is not given another's by its file name", () => {
+    const t = new TargetTable('t.npy', '/data', 'keys.txt');
+    t.add('happy/dup.jpg', Float32Array.of(1, 0), 1);
+    t.add('sad/other.jpg', Float32Array.of(0, 1), 2);
+    for (const order of [
+      ['/data/happy/dup.jpg', '/data/sad/dup.jpg'],
+      ['/data/sad/dup.jpg', '/data/happy/dup.jpg'],
+    ]) {
+      const lookup = t.lookup();
+      expect(() => order.forEach((p) => lookup(p))).toThrow(
+        /keys\.txt:1: the target of '\/data\/happy\/dup\.jpg' is reached by two images, .*'\/data\/sad\/dup\.jpg' has no key of its own and was matched by its file name/,
+      );
+    }
+    // keys written as bare names: two images of one name reach one row
+    const bare = new TargetTable('t.npy', '/data', 'keys.txt');
+    bare.add('dup.jpg', Float32Array.of(1, 0), 1);
+    const lookup = bare.lookup();
+    expect(Array.from(lookup('/data/happy/dup.jpg'))).toEqual([1, 0]);
+    expect(Array.from(lookup('/data/happy/dup.jpg'))).toEqual([1, 0]); // the same image again
+    expect(() => lookup('/data/sad/dup.jpg')).toThrow(/reached by two images/);
+    // keys spelt with ./ or // are one image's path
+    const spelt = new TargetTable('t.npy', '/data', 'keys.txt');
+    spelt.add('/data/./happy/x.jpg', Float32Array.of(1, 0), 1);
+    expect(() => spelt.add('happy/x.jpg', Float32Array.of(0, 1), 2)).toThrow(/keys\.txt:2.*listed twice/);
+    spelt.add('/data//sad/y.jpg', Float32Array.of(0, 1), 3);
+    expect(Array.from(spelt.lookup()('/data/sad/y.jpg'))).toEqual([0, 1]);
+  });
   it('addJsonlTargets adds rows in order and names the line of a bad one', () => {
     const dir = tmp();
     const file = join(dir, 't.jsonl');
@@ -97,6 +130,14 @@ describe('imported teacher stages', () => {
       ['a.jpg', 'b.jpg'],
     ]);
     expect(() => readTargetMatrix(bytes, 't.bin', undefined)).toThrow(/unsupported target file '\.bin'/);
+    // keys given beside the file's own paths: used only when they agree
+    const dir = tmp();
+    writeFileSync(join(dir, 'same.txt'), 'a.jpg\nb.jpg\n');
+    writeFileSync(join(dir, 'reversed.txt'), 'b.jpg\na.jpg\n');
+    expect(readTargetMatrix(bytes, 't.safetensors', join(dir, 'same.txt')).keys).toEqual(['a.jpg', 'b.jpg']);
+    expect(() => readTargetMatrix(bytes, 't.safetensors', join(dir, 'reversed.txt'))).toThrow(
+      /reversed\.txt: lists other image paths \(or another order\) than t\.safetensors's __metadata__\.paths/,
+    );
   });
 });
 

@@ -8,7 +8,10 @@ export interface ComputeTargetsOptions {
   images: readonly string[];
   /** Instruction id from the registry. @default 'exp-clip' */
   instructionId?: string;
-  /** Target cache directory; entries are keyed by teacher id + instruction + image content hash, and checksummed. */
+  /**
+   * Target cache directory; entries are keyed by teacher id + instruction + image content hash, and checksummed. Not
+   * used for a teacher keyed by path (`keyedBy: 'path'`: imported rows, looked up again instead).
+   */
   cacheDir?: string;
   /** SHA-256 of each image's content, when the caller has them already (saves hashing twice). */
   imageKeys?: readonly string[];
@@ -54,7 +57,7 @@ export function openTargetCache(
   options: Pick<ComputeTargetsOptions, 'cacheDir' | 'teacher' | 'log'>,
   instruction: string,
 ): FeatureCache | undefined {
-  if (!options.cacheDir) return undefined;
+  if (!options.cacheDir || options.teacher.keyedBy === 'path') return undefined;
   return new FeatureCache({
     dir: options.cacheDir,
     namespace: {
