@@ -223,6 +223,19 @@ function descentDirection(g: Float64Array, mem: LbfgsMemory, d: Float64Array): n
   return dot(g, d);
 }
 
+/** f(x0) and ∇f(x0) finite, or nothing to start from. @throws InvalidArgumentError naming `x0` or `fg` */
+function checkStart(f: number, g: Float64Array): void {
+  if (!Number.isFinite(f))
+    throw new InvalidArgumentError({ functionName: 'minimizeLbfgs', argument: 'x0', message: `f(x0) is ${f}` });
+  const bad = g.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0)
+    throw new InvalidArgumentError({
+      functionName: 'minimizeLbfgs',
+      argument: 'fg',
+      message: `the gradient at x0 is ${g[bad]} at index ${bad}; expected finite values`,
+    });
+}
+
 /**
  * Limited-memory BFGS (Nocedal & Wright, "Numerical Optimization", 2nd ed.: Algorithm 7.4, the two-loop recursion,
  * with H₀ = (sᵀy / yᵀy)·I, eq. 7.20) and a line search satisfying the strong Wolfe conditions (Algorithms 3.5 and
@@ -253,15 +266,7 @@ export function* lbfgsSteps(
   let g: Float64Array = new Float64Array(n);
   let f = fg(x, g);
   let evaluations = 1;
-  if (!Number.isFinite(f))
-    throw new InvalidArgumentError({ functionName: 'minimizeLbfgs', argument: 'x0', message: `f(x0) is ${f}` });
-  const bad = g.findIndex((v) => !Number.isFinite(v));
-  if (bad >= 0)
-    throw new InvalidArgumentError({
-      functionName: 'minimizeLbfgs',
-      argument: 'fg',
-      message: `the gradient at x0 is ${g[bad]} at index ${bad}; expected finite values`,
-    });
+  checkStart(f, g);
   const mem: LbfgsMemory = { S: [], Y: [], rho: [] };
   const d = new Float64Array(n);
   const xt = new Float64Array(n);

@@ -323,6 +323,17 @@ export type ProbeSweepOptions = Omit<LinearProbeOptions, 'c'> & {
   score?: (yTrue: ArrayLike<number>, yPred: ArrayLike<number>) => number;
 };
 
+/** A sweep's validation score, which must be finite (a NaN never compares better, so C = 1e-6 won). */
+function finiteScore(s: number, c: number): number {
+  if (!Number.isFinite(s))
+    throw new InvalidArgumentError({
+      functionName: 'sweepLinearProbe',
+      argument: 'score',
+      message: `returned ${s} for C = ${c}; expected a finite number (higher is better)`,
+    });
+  return s;
+}
+
 /** Where a sweep is: fit `fit` of at most `fits` (1-based), `iteration` L-BFGS iterations into it. */
 export interface ProbeProgress {
   fit: number;
@@ -386,13 +397,7 @@ export function* sweepLinearProbeSteps(
       for (let q = 1; q < k; q++) if (logits.data[i * k + q]! > logits.data[i * k + best]!) best = q;
       return best;
     });
-    const s = score(validation.labels, pred);
-    if (!Number.isFinite(s))
-      throw new InvalidArgumentError({
-        functionName: 'sweepLinearProbe',
-        argument: 'score',
-        message: `returned ${s} for C = ${c}; expected a finite number (higher is better)`,
-      });
+    const s = finiteScore(score(validation.labels, pred), c);
     fits.set(j, { score: s, probe });
     evaluated.push({ c, score: s });
   }

@@ -19,7 +19,8 @@ export function readJsonLines<T = unknown>(
   path: string,
   options: { repairTornTail?: boolean; what?: string } = {},
 ): { rows: T[]; lines: number[]; repaired: boolean } {
-  const text = readTextFile(path, options.what ?? 'JSON-lines file');
+  // a byte-order mark (Windows editors write one) is no part of the first line's JSON
+  const text = readTextFile(path, options.what ?? 'JSON-lines file').replace(/^\uFEFF/, '');
   const lines = text.split('\n');
   const rows: T[] = [];
   const at: number[] = [];

@@ -1,4 +1,4 @@
-import { basename, extname, join, resolve } from 'node:path';
+import { basename, extname, join, resolve, sep } from 'node:path';
 import { DataFormatError, decodeSafetensors, float16ToNumber, parseNpyHeader, textLines } from '@vlfer/core';
 import { hashBytes, readBytesFile, readJsonLines, readTextFile } from '@vlfer/core/node';
 import { validateTarget, type Teacher } from '../teacher.js';
@@ -67,7 +67,14 @@ export function parseNpy(bytes: Uint8Array, file: string): { dims: [number, numb
 }
 
 function readKeys(file: string): string[] {
-  return textLines(readTextFile(file, 'keys file'))
+  const text = readTextFile(file, 'keys file');
+  if (text.includes('\u0000'))
+    throw new DataFormatError({
+      file,
+      message:
+        "holds NUL characters: is it UTF-16 (PowerShell's `>` writes it)? save it as UTF-8, one image path per line",
+    });
+  return textLines(text)
     .map((l) => l.trim())
     .filter(Boolean);
 }
@@ -128,13 +135,18 @@ export class TargetTable {
       const n = basename(p);
       byName.set(n, byName.has(n) ? null : p);
     }
+    // Windows separators are part of a name here: said when a lookup fails
+    const backslash =
+      sep === '/' && [...this.byPath.keys()].some((p) => p.includes('\\'))
+        ? "; some keys hold '\\', which is no path separator on this system: write them with '/'"
+        : '';
     return (img) => {
       const exact = resolve(img);
       const key = this.byPath.has(exact) ? exact : byName.get(basename(img));
       if (!key)
         throw new DataFormatError({
           file: this.file,
-          message: `no target for image '${img}' (looked up by absolute path, relative paths of ${this.keysFile === this.file ? 'the file' : this.keysFile} taken from ${this.root}, and by unique file name)`,
+          message: `no target for image '${img}' (looked up by absolute path, relative paths of ${this.keysFile === this.file ? 'the file' : this.keysFile} taken from ${this.root}, and by unique file name)${backslash}`,
         });
       this.claim(key, exact, key !== exact);
       return this.byPath.get(key)!;
@@ -255,7 +267,15 @@ export function readTargetMatrix(
     const f = decodeSafetensors(bytes, file);
     const t = f.tensors.targets;
     if (!t || t.dims.length !== 2)
-      throw new DataFormatError({ file, field: 'targets', message: 'expected a 2-D tensor named targets [N, E]' });
+      throw new DataFormatError({
+        file,
+        field: 'targets',
+        message: `expected a 2-D tensor named targets [N, E]; the file holds ${
+          Object.entries(f.tensors)
+            .map(([k, v]) => `${k} [${v.dims.join(', ')}]`)
+            .join(', ') || 'no tensor'
+        }`,
+      });
     return { dims: t.dims, data: t.data, keys: safetensorsKeys(f.metadata, file, keysFile) };
   }
   throw new DataFormatError({

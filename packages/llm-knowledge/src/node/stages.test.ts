@@ -110,6 +110,11 @@ describe('imported teacher stages', () => {
     spelt.add('/data//sad/y.jpg', Float32Array.of(0, 1), 3);
     expect(Array.from(spelt.lookup()('/data/sad/y.jpg'))).toEqual([0, 1]);
   });
+  it('says what a failed lookup may be: Windows separators in the keys', () => {
+    const t = new TargetTable('t.npy', '/data', 'keys.txt');
+    t.add('happy\\x.jpg', Float32Array.of(1, 0), 1);
+    expect(() => t.lookup()('/data/happy/x.jpg')).toThrow(/some keys hold '\\', which is no path separator/);
+  });
   it('addJsonlTargets adds rows in order and names the line of a bad one', () => {
     const dir = tmp();
     const file = join(dir, 't.jsonl');
@@ -117,6 +122,11 @@ describe('imported teacher stages', () => {
     const table = new TargetTable(file, dir);
     expect(() => addJsonlTargets(file, table)).toThrow(/t\.jsonl.*2.*embedding/);
     expect([...table.byPath.keys()]).toEqual([join(dir, 'a.jpg')]);
+    // a byte-order mark before the first line is no JSON error
+    writeFileSync(file, '\ufeff{"path":"a.jpg","embedding":[1,2]}\n');
+    const bom = new TargetTable(file, dir);
+    addJsonlTargets(file, bom);
+    expect([...bom.byPath.keys()]).toEqual([join(dir, 'a.jpg')]);
   });
   it('readTargetMatrix reads a safetensors matrix with its paths and refuses another extension', () => {
     const bytes = encodeSafetensors(
@@ -130,11 +140,17 @@ describe('imported teacher stages', () => {
       ['a.jpg', 'b.jpg'],
     ]);
     expect(() => readTargetMatrix(bytes, 't.bin', undefined)).toThrow(/unsupported target file '\.bin'/);
+    const misnamed = encodeSafetensors({ embeddings: { dims: [1, 2], data: Float32Array.of(1, 2) } });
+    expect(() => readTargetMatrix(misnamed, 't.safetensors', undefined)).toThrow(/the file holds embeddings \[1, 2\]/);
     // keys given beside the file's own paths: used only when they agree
     const dir = tmp();
     writeFileSync(join(dir, 'same.txt'), 'a.jpg\nb.jpg\n');
     writeFileSync(join(dir, 'reversed.txt'), 'b.jpg\na.jpg\n');
     expect(readTargetMatrix(bytes, 't.safetensors', join(dir, 'same.txt')).keys).toEqual(['a.jpg', 'b.jpg']);
+    writeFileSync(join(dir, 'utf16.txt'), Buffer.from('\ufeffa.jpg\r\nb.jpg\r\n', 'utf16le'));
+    expect(() => readTargetMatrix(bytes, 't.safetensors', join(dir, 'utf16.txt'))).toThrow(
+      /utf16\.txt: holds NUL characters: is it UTF-16/,
+    );
     expect(() => readTargetMatrix(bytes, 't.safetensors', join(dir, 'reversed.txt'))).toThrow(
       /reversed\.txt: lists other image paths \(or another order\) than t\.safetensors's __metadata__\.paths/,
     );
