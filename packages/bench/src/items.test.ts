@@ -137,6 +137,10 @@ describe('statistics from items', () => {
       (closedRow(good, labels).metrics.war! + closedRow(poor, labels).metrics.war!) / 2,
       12,
     );
+    // seeds that changed nothing: not a zero-width t-interval, but the bootstrap over the items
+    const same = groupIntervals([closedRow(good, labels, {}, 1), closedRow(good, labels, {}, 2)]);
+    expect(same.war).toEqual({ ...runIntervals(closedRow(good, labels)).war, over: 'items', std: 0 });
+    expect(same.war!.upper - same.war!.lower).toBeGreaterThan(0.1);
   });
 
   it('per-class recall intervals: over each class’s own items, around the row’s recall; open-set rows over known items', () => {

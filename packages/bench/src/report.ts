@@ -78,7 +78,7 @@ function groupsOf(rows: readonly ResultRow[]): Group[] {
 
 const intervalNote = (c: GroupInterval, g: Group) =>
   c.over === 'items'
-    ? `95 % bootstrap interval over the ${g.rows[0]!.metrics.n} items (${STATISTICS.iterations} resamples, seed ${STATISTICS.seed})`
+    ? `95 % bootstrap interval over the ${g.rows[0]!.metrics.n} items (${STATISTICS.iterations} resamples, seed ${STATISTICS.seed})${g.rows.length > 1 ? `; its ${g.rows.length} seeds gave the same value` : ''}`
     : `95 % t-interval of the mean over ${g.rows.length} seeds`;
 
 /** The summary table: run, seeds, n and the metrics that hold values, as mean ± std and the 95 % interval. */

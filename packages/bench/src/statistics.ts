@@ -92,7 +92,9 @@ export function runIntervals(row: ResultRow): Partial<Record<CiMetric, Interval>
 
 /**
  * The interval of each metric of one coordinate (its runs over seeds): with one run, the bootstrap interval over
- * its items; with several, mean ± sample std over seeds and the Student t interval of the mean (`seedSummary`).
+ * its items; with several, mean ± sample std over seeds and the Student t interval of the mean (`seedSummary`) —
+ * unless every seed gave the same value (a method that draws nothing from its seed): a zero-width t-interval would
+ * hide the items' uncertainty, so the bootstrap interval over the first run's items is given (`over: 'items'`, std 0).
  */
 export function groupIntervals(rows: readonly ResultRow[]): Partial<Record<CiMetric, GroupInterval>> {
   const out: Partial<Record<CiMetric, GroupInterval>> = {};
@@ -104,6 +106,12 @@ export function groupIntervals(rows: readonly ResultRow[]): Partial<Record<CiMet
   for (const m of CI_METRICS) {
     const values = rows.map((r) => r.metrics[m]);
     if (values.some((v) => v === undefined)) continue;
+    const same = values.every((v) => v === values[0]);
+    const items = same ? cachedIntervals(rows[0]!)[m] : undefined;
+    if (items) {
+      out[m] = { ...items, over: 'items', std: 0 };
+      continue;
+    }
     const s = seedSummary(values as number[], { confidence: STATISTICS.confidence });
     out[m] = { estimate: s.mean, lower: s.lower!, upper: s.upper!, over: 'seeds', std: s.std };
   }
