@@ -228,6 +228,19 @@ describe('training stages', () => {
     const resumed = await train(0.5, [1, 2], { start }, first.weight);
     expect(resumed.rates).toEqual(stepped.rates.slice(2));
     expect(resumed.weight).toEqual(stepped.weight);
+    // a finite loss whose update overflowed the weights: stopped before a checkpoint or the head holds them
+    let saved = 0;
+    await expect(
+      train(
+        1e37,
+        [],
+        { epochs: 1, batch: 8, momentum: 0, onCheckpoint: () => saved++ },
+        [1e-20, 2e-20, -1e-20, 1e-20, 3e-20, -2e-20],
+      ),
+    ).rejects.toThrow(
+      /'lr' passed to 'trainProjectionHead': the head's weight \d+ became -?Infinity at epoch 1, step 1/,
+    );
+    expect(saved).toBe(0);
   });
 
   it('trainMetrics: steps per epoch, first/last loss and the mean accuracy of the last epoch', () => {

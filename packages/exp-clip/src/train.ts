@@ -210,6 +210,21 @@ async function createHeadStepper(options: TrainLoopOptions): Promise<HeadStepper
   };
 }
 
+/**
+ * A finite loss can come with an update that overflowed the weights (a learning rate of 1e37): checked before any
+ * checkpoint or the published head holds them (the next step's loss would say it, but the last step has none).
+ * @throws InvalidArgumentError naming `lr`, the epoch and step (1-based)
+ */
+function refuseOverflowedHead(weight: Float32Array, epoch: number, step: number): void {
+  for (let i = 0; i < weight.length; i++)
+    if (!Number.isFinite(weight[i]!))
+      throw new InvalidArgumentError({
+        functionName: 'trainProjectionHead',
+        argument: 'lr',
+        message: `the head's weight ${i} became ${weight[i]} at epoch ${epoch + 1}, step ${step + 1}; lower the learning rate`,
+      });
+}
+
 /** Exp-CLIP's learning-rate milestones (`runner.sh`: `--milestones 30`, `MultiStepLR` γ 0.1). */
 export const DEFAULT_MILESTONES: readonly number[] = [30];
 
@@ -245,8 +260,11 @@ export async function trainProjectionHead(options: TrainLoopOptions): Promise<'c
         options.onStep?.({ epoch, step, globalStep, loss: res.loss, accuracy, lr });
         const stop = options.signal?.aborted ?? false;
         const next = step + 1 === steps ? { epoch: epoch + 1, step: 0 } : { epoch, step: step + 1 };
-        if (next.step === 0 || stop || options.checkpointDue?.())
-          options.onCheckpoint?.({ ...next, optimizerState: stepper.state() });
+        if (next.step === 0 || stop || options.checkpointDue?.()) {
+          const optimizerState = stepper.state(); // brings head.weight up to date
+          refuseOverflowedHead(options.head.weight, epoch, step);
+          options.onCheckpoint?.({ ...next, optimizerState });
+        }
         if (stop && next.epoch < epochs) return 'stopped';
       }
     }

@@ -175,7 +175,7 @@ describe('teacher replies that are not usable targets', () => {
     const t = importedTeacher({ file, keys, root: '/data/caer/test' });
     expect([...(await t.embed(['/data/caer/test/Happy/0001.png'], 'x'))[0]!]).toEqual([3, 4]);
     await expect(t.embed(['/elsewhere/Happy/0001.png'], 'x')).rejects.toThrow(
-      /no target for image '\/elsewhere\/Happy\/0001\.png' \(looked up by absolute path, relative paths of .*k.*\.txt taken from \/data\/caer\/test, and by unique file name\)/,
+      /no target for image '\/elsewhere\/Happy\/0001\.png' \(looked up by absolute path, relative paths of .*k.*\.txt taken from \/data\/caer\/test, and by unique file name among keys that are bare names or absolute paths, a key that is a file here holding the image's bytes\)/,
     );
     // which folder the keys are relative to decides the rows: another root is another teacher (cache key)
     expect(importedTeacher({ file, keys, root: '/data/other' }).id).not.toBe(t.id);

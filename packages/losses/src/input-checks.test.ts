@@ -25,6 +25,11 @@ describe('non-finite inputs and settings are refused by name, not turned into Na
       /'logits' passed to 'crossEntropy': row 0, column 0 is NaN/,
     );
     expect(() => crossEntropy(t([Infinity, 2], [1, 2]), [1])).toThrow(/'logits'.*Infinity/);
+    // a class masked with −Infinity beside finite logits is no error (gradient 0 there, as PyTorch's)
+    const masked = crossEntropy(t([2, -Infinity, 0.5, 1, 0, -Infinity], [2, 3]), [0, 1]);
+    expect(masked.loss).toBeCloseTo(0.7573, 4);
+    expect(masked.gradLogits.data[1]).toBe(0);
+    expect(() => crossEntropy(t([2, -Infinity], [1, 2]), [1])).toThrow(/row 0 is −Infinity at its label 1/);
     // zero classes are the logits' fault, not the labels'
     expect(() => crossEntropy(t([], [1, 0]), [0])).toThrow(/'logits' passed to 'crossEntropy': has 0 columns/);
     expect(() => arplLoss({ features: t([NaN, 1, 1, 1], [2, 2]), centers, labels: [0, 1], radius: 0 })).toThrow(
@@ -77,6 +82,15 @@ describe('non-finite inputs and settings are refused by name, not turned into Na
     );
     expect(() => createSgd(p, { lr: 0.1 }).loadState({ step: 3, buffers: {} })).not.toThrow(); // no momentum: no buffer
     expect(() => createAdam(p).loadState({ step: 0, buffers: {} })).not.toThrow();
+    expect(() =>
+      createSgd(p, { lr: 0.1, momentum: 0.9 }).loadState({ step: 1, buffers: { w: Float32Array.of(NaN, 0) } }),
+    ).toThrow(/'buffers.w' passed to 'Sgd.loadState': index 0 is NaN; expected finite values/);
+    expect(() =>
+      createAdam(p).loadState({
+        step: 1,
+        buffers: { 'w.exp_avg': Float32Array.of(0, 0), 'w.exp_avg_sq': Float32Array.of(0, -1) },
+      }),
+    ).toThrow(/'buffers.w.exp_avg_sq'.*index 1 is -1; expected values ≥ 0/);
     const x = Float32Array.of(1, 2);
     expect(() => normalizedGradientStep(x, [Infinity, 1], 0.1)).toThrow(/'grad' passed to 'normalizedGradientStep'/);
     expect(Array.from(x)).toEqual([1, 2]);

@@ -5,6 +5,7 @@ import {
   checkClassIds,
   checkFiniteNumber,
   InvalidArgumentError,
+  maxRows,
   type Tensor2D,
 } from '@vlfer/core';
 
@@ -345,7 +346,15 @@ export function crossEntropy(logits: Tensor2D, labels: ArrayLike<number>): { los
   assertShape(logits, [null, null], 'logits', 'crossEntropy');
   const [n, c] = logits.dims;
   labelsOk(labels, n, c, 'crossEntropy', 'logits');
-  assertFiniteValues(logits, 'logits', 'crossEntropy');
+  // as maxRows takes them: NaN and +Infinity refused, −Infinity a masked class (beside a finite value, off the label)
+  maxRows(logits, 'logits', 'crossEntropy');
+  for (let i = 0; i < n; i++)
+    if (logits.data[i * c + labels[i]!] === -Infinity)
+      throw new InvalidArgumentError({
+        functionName: 'crossEntropy',
+        argument: 'logits',
+        message: `row ${i} is −Infinity at its label ${labels[i]}: the loss is infinite`,
+      });
   const g = new Float32Array(n * c);
   let loss = 0;
   for (let i = 0; i < n; i++) {

@@ -32,7 +32,7 @@ function checkGrads(params: Params, grads: Readonly<Record<string, Float32Array>
         argument: `grads.${k}`,
         message: `length ${g.length}, parameter has ${p.length}`,
       });
-    const i = g.findIndex((v) => !Number.isFinite(v));
+    const i = firstNonFinite(g);
     if (i >= 0)
       throw new InvalidArgumentError({
         functionName: fn,
@@ -40,6 +40,12 @@ function checkGrads(params: Params, grads: Readonly<Record<string, Float32Array>
         message: `index ${i} is ${g[i]}: the step is not applied (training diverged; lower the learning rate)`,
       });
   }
+}
+
+/** The index of the first value that is not finite, or −1 (a plain loop: a callback per value doubled a step). */
+function firstNonFinite(a: ArrayLike<number>): number {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) return i;
+  return -1;
 }
 
 /** Mutable optimiser state shared by the update rule and the state/schedule methods. */
@@ -66,6 +72,15 @@ function stateMethods(
       const expected = new Map(Object.entries(params).flatMap(([k, p]) => buffersOf(k).map((b) => [b, p.length])));
       for (const [k, v] of Object.entries(s.buffers)) {
         const want = expected.get(k);
+        // a NaN momentum, or a negative second moment (Adam takes its root), reaches the parameter at the next step
+        const bad = want === undefined ? -1 : firstNonFinite(v);
+        const negative = k.endsWith('.exp_avg_sq') ? Array.prototype.findIndex.call(v, (x: number) => x < 0) : -1;
+        if (bad >= 0 || negative >= 0)
+          throw new InvalidArgumentError({
+            functionName: `${fn}.loadState`,
+            argument: `buffers.${k}`,
+            message: `index ${bad >= 0 ? bad : negative} is ${v[bad >= 0 ? bad : negative]}; expected ${bad >= 0 ? 'finite values' : 'values ≥ 0 (a second moment)'}`,
+          });
         if (want === undefined || v.length !== want)
           throw new InvalidArgumentError({
             functionName: `${fn}.loadState`,

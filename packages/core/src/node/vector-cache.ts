@@ -70,8 +70,11 @@ export class FeatureCache {
     return join(this.root, key.slice(0, 2), `${key}.f32`);
   }
 
-  /** The cached vector, or undefined when absent or damaged. */
-  get(key: string, dim: number): Float32Array | undefined {
+  /**
+   * The cached vector, or undefined when absent or damaged (or of another dimension than `dim`). Without `dim`, the
+   * entry's own (it is stored, and checked by the checksum as the values are).
+   */
+  get(key: string, dim?: number): Float32Array | undefined {
     const p = this.path(key);
     let buf: Buffer;
     try {
@@ -88,8 +91,8 @@ export class FeatureCache {
     if (buf.length >= HEADER && MAGIC_V1.every((b, i) => buf[i] === b)) return undefined; // rewritten by the caller
     if (buf.length < HEADER || !MAGIC.every((b, i) => buf[i] === b)) return bad('not a vlfer cache entry (bad header)');
     const stored = buf.readUInt32LE(8);
-    if (stored !== dim) return bad(`holds a ${stored}-d vector, expected ${dim}-d`);
-    if (buf.length !== HEADER + 4 * dim) return bad(`is ${buf.length} bytes, expected ${HEADER + 4 * dim}`);
+    if (dim !== undefined && stored !== dim) return bad(`holds a ${stored}-d vector, expected ${dim}-d`);
+    if (buf.length !== HEADER + 4 * stored) return bad(`is ${buf.length} bytes, expected ${HEADER + 4 * stored}`);
     const body = buf.subarray(HEADER);
     if (!this.entrySum(key, body).equals(buf.subarray(16, 32)))
       return bad("checksum mismatch (the values were changed on disk, or the entry is another key's)");

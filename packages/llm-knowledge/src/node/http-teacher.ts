@@ -6,7 +6,11 @@ import type { Teacher } from '../teacher.js';
 export interface HttpTeacherOptions {
   /** Server base URL with its scheme, e.g. `http://127.0.0.1:8000` (vLLM `--task embed`, llama.cpp `--embeddings`). */
   baseUrl: string;
-  /** Model name sent in the request. */
+  /**
+   * Model name sent in the request; with `baseUrl`, the teacher's id (`http:<model>@<baseUrl>`), which keys its cached
+   * targets: a server that answers with another model under the same name serves the old cache's targets, so give a
+   * new model another name (e.g. with its revision) or use another cache directory.
+   */
   model: string;
   /** Requests in flight at once. @default 8 */
   concurrency?: number;

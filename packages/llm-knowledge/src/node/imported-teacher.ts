@@ -1,6 +1,7 @@
-import { basename, extname, join, resolve, sep } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { basename, dirname, extname, isAbsolute, join, resolve, sep } from 'node:path';
 import { DataFormatError, decodeSafetensors, float16ToNumber, parseNpyHeader, textLines } from '@vlfer/core';
-import { hashBytes, readBytesFile, readJsonLines, readTextFile } from '@vlfer/core/node';
+import { hashBytes, hashFile, readBytesFile, readJsonLines, readTextFile } from '@vlfer/core/node';
 import { validateTarget, type Teacher } from '../teacher.js';
 
 /**
@@ -89,6 +90,11 @@ export class TargetTable {
   private readonly rowOf = new Map<string, number>();
   /** Which image took each key's target, and whether by its file name: one row is one image's. */
   private readonly claimed = new Map<string, { image: string; byName: boolean }>();
+  /**
+   * Keys that may be matched by file name: bare file names and absolute paths (written on another machine, or files
+   * moved since, as face crops in another cache folder). A relative key with a folder names one file under `root`.
+   */
+  private readonly byNameKeys = new Set<string>();
   dim: number | undefined;
   constructor(
     readonly file: string,
@@ -120,18 +126,20 @@ export class TargetTable {
       });
     this.byPath.set(abs, v);
     this.rowOf.set(abs, row);
+    if (!/[\\/]/.test(key) || isAbsolute(key)) this.byNameKeys.add(abs);
   }
 
   /**
-   * The lookup of an image's target: by absolute path, then by file name when only one key has that name (keys
-   * written on another machine). A key's row is one image's: a second image that reaches it (an image without a key
-   * of its own matched by the name of another's, two images of one name matched by it) is an error naming both,
-   * since one of them would train on the other's target. The returned function throws a DataFormatError naming an
-   * image without a target, or such a pair.
+   * The lookup of an image's target: by absolute path, then by file name when only one key that is a bare file name
+   * or an absolute path has that name, and that key names no file here, or a file of the image's bytes (the same
+   * image moved: face crops in another cache folder). A relative key with a folder names one file under `root` and is
+   * that file's only (a `Happy/0007.png` key is never `Sad/0007.png`'s), and a key's row is one image's: a second
+   * image that reaches it is an error naming both, since one of them would train on the other's target. The returned
+   * function throws a DataFormatError naming an image without a target, or such a pair.
    */
   lookup(): (image: string) => Float32Array {
-    const byName = new Map<string, string | null>(); // file name → its one key, or null when several keys have it
-    for (const p of this.byPath.keys()) {
+    const byName = new Map<string, string | null>(); // file name → its one such key, or null when several have it
+    for (const p of this.byNameKeys) {
       const n = basename(p);
       byName.set(n, byName.has(n) ? null : p);
     }
@@ -142,11 +150,13 @@ export class TargetTable {
         : '';
     return (img) => {
       const exact = resolve(img);
-      const key = this.byPath.has(exact) ? exact : byName.get(basename(img));
+      const named = this.byPath.has(exact) ? exact : byName.get(basename(exact));
+      // a key that is another file here, of other bytes, is that file's (not this image's of the same name)
+      const key = named && (named === exact || !existsSync(named) || sameBytes(named, exact)) ? named : undefined;
       if (!key)
         throw new DataFormatError({
           file: this.file,
-          message: `no target for image '${img}' (looked up by absolute path, relative paths of ${this.keysFile === this.file ? 'the file' : this.keysFile} taken from ${this.root}, and by unique file name)${backslash}`,
+          message: `no target for image '${img}' (looked up by absolute path, relative paths of ${this.keysFile === this.file ? 'the file' : this.keysFile} taken from ${this.root}, and by unique file name among keys that are bare names or absolute paths, a key that is a file here holding the image's bytes)${backslash}`,
         });
       this.claim(key, exact, key !== exact);
       return this.byPath.get(key)!;
@@ -161,12 +171,24 @@ export class TargetTable {
       return;
     }
     if (first.image === image) return;
-    const named = byName ? image : first.byName ? first.image : image;
+    const why =
+      first.byName && byName
+        ? 'neither has a key of its own: both were matched by its file name'
+        : `'${byName ? image : first.image}' has no key of its own and was matched by its file name`;
     throw new DataFormatError({
       file: this.keysFile,
       line: this.rowOf.get(key)!,
-      message: `the target of '${key}' is reached by two images, '${first.image}' and '${image}': '${named}' has no key of its own and was matched by its file name; list every image in ${this.keysFile === this.file ? 'the file' : 'the keys file'} by its path (relative to ${this.root})`,
+      message: `the target of '${key}' is reached by two images, '${first.image}' and '${image}': ${why}; list every image in ${this.keysFile === this.file ? 'the file' : 'the keys file'} by its path (relative to ${this.root})`,
     });
+  }
+}
+
+/** Whether two files hold the same bytes (sizes first, then SHA-256). */
+function sameBytes(a: string, b: string): boolean {
+  try {
+    return statSync(a).size === statSync(b).size && hashFile(a) === hashFile(b);
+  } catch {
+    return false; // one is unreadable: not shown to be the same image
   }
 }
 
@@ -211,18 +233,33 @@ function refuseBeyondFloat32(values: ArrayLike<number>, where: { file: string; l
 }
 
 /** The image paths of a safetensors targets file: `keys` when given, else the JSON array in `__metadata__.paths`. */
-function safetensorsKeys(metadata: Record<string, string>, file: string, keysFile: string | undefined): string[] {
-  if (keysFile) {
-    const keys = readKeys(keysFile);
-    // two lists of paths for one file: used only when they agree, else which row is whose would be a guess
-    if (metadata.paths !== undefined && JSON.stringify(metadataPaths(metadata, file)) !== JSON.stringify(keys))
-      throw new DataFormatError({
-        file: keysFile,
-        message: `lists other image paths (or another order) than ${file}'s __metadata__.paths; give the keys once (drop keys: the file names its rows itself)`,
-      });
-    return keys;
+function safetensorsKeys(
+  metadata: Record<string, string>,
+  file: string,
+  keysFile: string | undefined,
+  root: string,
+): string[] {
+  if (!keysFile) return metadataPaths(metadata, file);
+  const keys = readKeys(keysFile);
+  // two lists of paths for one file: the keys are used where the file's own list is none or names the same images
+  // in the same order (spelt alike or not: ./a.png, an absolute path), else which row is whose would be a guess
+  let own: unknown;
+  try {
+    own = JSON.parse(metadata.paths ?? '');
+  } catch {
+    own = undefined;
   }
-  return metadataPaths(metadata, file);
+  const same = (a: string, b: string) => resolve(root, a) === resolve(root, b);
+  if (
+    Array.isArray(own) &&
+    own.length > 0 &&
+    !(own.length === keys.length && keys.every((k, i) => same(k, `${own[i]}`)))
+  )
+    throw new DataFormatError({
+      file: keysFile,
+      message: `lists other image paths (or another order) than ${file}'s __metadata__.paths; give the keys once (drop keys: the file names its rows itself)`,
+    });
+  return keys;
 }
 
 /** The JSON array of image paths in a safetensors targets file's `__metadata__.paths`. */
@@ -252,6 +289,8 @@ export function readTargetMatrix(
   bytes: Uint8Array,
   file: string,
   keysFile: string | undefined,
+  /** the folder relative paths are taken from (to compare a keys file with a safetensors file's own paths) */
+  root: string = dirname(file),
 ): { dims: number[]; data: Float32Array; keys: string[] } {
   const ext = extname(file).toLowerCase();
   if (ext === '.npy') {
@@ -276,7 +315,7 @@ export function readTargetMatrix(
             .join(', ') || 'no tensor'
         }`,
       });
-    return { dims: t.dims, data: t.data, keys: safetensorsKeys(f.metadata, file, keysFile) };
+    return { dims: t.dims, data: t.data, keys: safetensorsKeys(f.metadata, file, keysFile, root) };
   }
   throw new DataFormatError({
     file,
@@ -294,7 +333,7 @@ export function importedTeacher(options: ImportedTargetsOptions): Teacher {
   const table = new TargetTable(file, options.root ?? join(file, '..'), options.keys ?? file);
   if (extname(file).toLowerCase() === '.jsonl') addJsonlTargets(file, table);
   else {
-    const { dims, data, keys } = readTargetMatrix(bytes, file, options.keys);
+    const { dims, data, keys } = readTargetMatrix(bytes, file, options.keys, table.root);
     if (keys.length !== dims[0])
       throw new DataFormatError({
         file: options.keys ?? file,

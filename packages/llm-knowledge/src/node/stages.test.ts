@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeSafetensors } from '@vlfer/core';
@@ -80,6 +80,7 @@ describe('imported teacher stages', () => {
     expect(() => t.add('/data/a/x.jpg', Float32Array.of(1, 1), 3)).toThrow(/listed twice/);
     const lookup = t.lookup();
     expect(Array.from(lookup('/data/a/x.jpg'))).toEqual([1, 0]);
+    // an absolute key of another machine: matched by its unique file name
     expect(Array.from(lookup('/other/y.jpg'))).toEqual([0, 1]);
     expect(() => lookup('/data/z.jpg')).toThrow(/no target for image '\/data\/z\.jpg'/);
   });
@@ -87,22 +88,50 @@ describe('imported teacher stages', () => {
     const t = new TargetTable('t.npy', '/data', 'keys.txt');
     t.add('happy/dup.jpg', Float32Array.of(1, 0), 1);
     t.add('sad/other.jpg', Float32Array.of(0, 1), 2);
+    // a key of another folder is not this image's, whether or not its own image is in the run
+    expect(() => t.lookup()('/data/sad/dup.jpg')).toThrow(/no target for image '\/data\/sad\/dup\.jpg'/);
+    // an absolute key that is a file here is matched by name only by a file of its bytes (the same image moved)
+    const dir = tmp();
+    for (const [f, bytes] of [
+      ['a', 'one'],
+      ['b', 'one'],
+      ['c', 'two'],
+    ] as const) {
+      mkdirSync(join(dir, f));
+      writeFileSync(join(dir, f, 'x.png'), bytes);
+    }
+    const here = new TargetTable('t.npy', dir, 'keys.txt');
+    here.add(join(dir, 'a/x.png'), Float32Array.of(1, 0), 1);
+    expect(Array.from(here.lookup()(join(dir, 'b/x.png')))).toEqual([1, 0]);
+    expect(() => here.lookup()(join(dir, 'c/x.png'))).toThrow(/no target for image '.*c\/x\.png'/);
+    // keys of another machine, two of this run's images reaching one by file name
+    const moved = new TargetTable('t.npy', '/data', 'keys.txt');
+    moved.add('/old/train/happy/dup.jpg', Float32Array.of(1, 0), 1);
     for (const order of [
       ['/data/happy/dup.jpg', '/data/sad/dup.jpg'],
       ['/data/sad/dup.jpg', '/data/happy/dup.jpg'],
     ]) {
-      const lookup = t.lookup();
+      const lookup = moved.lookup();
       expect(() => order.forEach((p) => lookup(p))).toThrow(
-        /keys\.txt:1: the target of '\/data\/happy\/dup\.jpg' is reached by two images, .*'\/data\/sad\/dup\.jpg' has no key of its own and was matched by its file name/,
+        /keys\.txt:1: the target of '\/old\/train\/happy\/dup\.jpg' is reached by two images, .*: neither has a key of its own: both were matched by its file name/,
       );
     }
+    const exact = new TargetTable('t.npy', '/data', 'keys.txt');
+    exact.add('/old/happy/dup.jpg', Float32Array.of(1, 0), 1);
+    const byPath = exact.lookup();
+    byPath('/old/happy/dup.jpg');
+    expect(() => byPath('/data/happy/dup.jpg')).toThrow(
+      /'\/data\/happy\/dup\.jpg' has no key of its own and was matched by its file name/,
+    );
     // keys written as bare names: two images of one name reach one row
     const bare = new TargetTable('t.npy', '/data', 'keys.txt');
     bare.add('dup.jpg', Float32Array.of(1, 0), 1);
     const lookup = bare.lookup();
     expect(Array.from(lookup('/data/happy/dup.jpg'))).toEqual([1, 0]);
     expect(Array.from(lookup('/data/happy/dup.jpg'))).toEqual([1, 0]); // the same image again
-    expect(() => lookup('/data/sad/dup.jpg')).toThrow(/reached by two images/);
+    expect(() => lookup('/data/sad/dup.jpg')).toThrow(
+      /reached by two images.*neither has a key of its own: both were matched by its file name/,
+    );
     // keys spelt with ./ or // are one image's path
     const spelt = new TargetTable('t.npy', '/data', 'keys.txt');
     spelt.add('/data/./happy/x.jpg', Float32Array.of(1, 0), 1);
@@ -151,6 +180,14 @@ describe('imported teacher stages', () => {
     expect(() => readTargetMatrix(bytes, 't.safetensors', join(dir, 'utf16.txt'))).toThrow(
       /utf16\.txt: holds NUL characters: is it UTF-16/,
     );
+    // the same images spelt otherwise, or a file list that is none: the keys are used
+    writeFileSync(join(dir, 'spelt.txt'), `./a.jpg\n${join(dir, 'b.jpg')}\n`);
+    expect(readTargetMatrix(bytes, join(dir, 't.safetensors'), join(dir, 'spelt.txt')).keys).toHaveLength(2);
+    const unlisted = encodeSafetensors(
+      { targets: { dims: [2, 1], data: Float32Array.of(3, 4) } },
+      { paths: 'a.jpg\nb.jpg' },
+    );
+    expect(readTargetMatrix(unlisted, 't.safetensors', join(dir, 'same.txt')).keys).toEqual(['a.jpg', 'b.jpg']);
     expect(() => readTargetMatrix(bytes, 't.safetensors', join(dir, 'reversed.txt'))).toThrow(
       /reversed\.txt: lists other image paths \(or another order\) than t\.safetensors's __metadata__\.paths/,
     );

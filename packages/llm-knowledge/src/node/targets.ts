@@ -104,50 +104,11 @@ export async function embedBatch(
   return vecs;
 }
 
-/** Below this cosine between a fresh and a cached target of one image, the teacher is taken to have changed. */
-export const TEACHER_DRIFT_COSINE = 0.999;
-
-/**
- * With a cache, the first image is asked of the teacher afresh at every call: it gives the target dimension where
- * none is known (else no cache entry could be read), and it checks that the teacher still answers as its cached
- * targets say: a server whose model changed behind the same id (`http:<model>@<url>`) would otherwise serve stale
- * targets for good. The cached target is used where one agrees (cosine ≥ {@link TEACHER_DRIFT_COSINE}), so that a
- * rerun trains on the same bits.
- * @returns the first image's target (normalised), cached now if it was not
- * @throws DataFormatError naming the teacher and the image when the two disagree
- */
-export async function checkTeacherAgainstCache(
-  options: Pick<ComputeTargetsOptions, 'teacher' | 'images' | 'signal'>,
-  cache: FeatureCache,
-  key: string,
-  instruction: string,
-  dim: number | undefined,
-): Promise<Float32Array> {
-  const { teacher, images, signal } = options;
-  const [v] = await embedBatch(teacher, [images[0]!], instruction, signal);
-  validateTarget(v!, { item: images[0]!, teacher: teacher.source, ...(dim !== undefined ? { dim } : {}) });
-  const fresh = normalizeTarget(v!);
-  const cached = cache.get(key, fresh.length);
-  if (!cached) {
-    cache.set(key, fresh);
-    return fresh;
-  }
-  let dot = 0;
-  for (let i = 0; i < fresh.length; i++) dot += fresh[i]! * cached[i]!;
-  if (!(dot >= TEACHER_DRIFT_COSINE))
-    throw new DataFormatError({
-      file: teacher.source,
-      field: images[0]!,
-      message: `the teacher's target for this image now differs from the one cached for it (cosine ${dot.toFixed(4)}): the model behind '${teacher.id}' changed; use a new cache directory (or give the teacher another id) so that no stale target is used`,
-    });
-  return cached;
-}
-
 /**
  * Teacher targets for every image, served from / written to the on-disk cache (atomic, checksummed per item, so
  * an interrupted run resumes). Every target is validated (`validateTarget`: dimension, finite, non-zero norm)
  * before it is cached or used, then L2-normalised as the reference does before the loss.
- * Stages: {@link checkTargetOptions} → {@link openTargetCache} → {@link checkTeacherAgainstCache} → cache hits → per batch {@link embedBatch},
+ * Stages: {@link checkTargetOptions} → {@link openTargetCache} → cache hits → per batch {@link embedBatch},
  * `validateTarget`, {@link normalizeTarget}, cache → stack.
  * @returns [images, E]
  * @throws DataFormatError naming the image and the teacher source for a bad target; AbortedError on abort
@@ -159,17 +120,14 @@ export async function computeTargets(options: ComputeTargetsOptions): Promise<Te
   const keys = cache ? (options.imageKeys ?? images.map((p) => hashFile(p))) : [];
   let dim = options.expectDim ?? teacher.dim;
   const out: (Float32Array | undefined)[] = new Array<Float32Array | undefined>(images.length);
-  if (cache) {
-    const first = await checkTeacherAgainstCache(options, cache, keys[0]!, instruction, dim);
-    dim = first.length;
-    out[0] = first;
-  }
   const todo: number[] = [];
   images.forEach((_, i) => {
-    if (out[i]) return;
-    const hit = cache && dim !== undefined ? cache.get(keys[i]!, dim) : undefined;
-    if (hit) out[i] = hit;
-    else todo.push(i);
+    // without a known dim the first entry read gives it (entries store theirs); the others must have the same
+    const hit = cache?.get(keys[i]!, dim);
+    if (hit) {
+      out[i] = hit;
+      dim ??= hit.length;
+    } else todo.push(i);
   });
   const cached = images.length - todo.length;
   let done = cached;

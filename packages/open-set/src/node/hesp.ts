@@ -572,9 +572,8 @@ export class HespModel {
       ['negImages', g.negImages],
       ['radius', [g.radius]],
     ] as const) {
-      const i = (v as ArrayLike<number> & { findIndex(f: (x: number) => boolean): number }).findIndex(
-        (x) => !Number.isFinite(x),
-      );
+      let i = -1;
+      for (let j = 0; j < v.length && i < 0; j++) if (!Number.isFinite(v[j]!)) i = j;
       if (i >= 0)
         throw new InvalidArgumentError({
           functionName: 'HespModel.step',
