@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRng, DataFormatError } from '@vlfer/core';
@@ -705,5 +705,22 @@ describe('open-set splits', () => {
       '0.087',
     ]);
     expect(DATASETS.ferv39k.hesp.splits).toBe('ferv39k');
+  });
+});
+
+describe('frame directories: entries named like frames that are none, and the order of names past U+FFFF', () => {
+  it("a folder or a dangling link named like a frame is named; names sort by code point, as Python's sorted()", async () => {
+    const { listFrames } = await import('./node/index.js');
+    const dir = mkdtempSync(join(tmpdir(), 'vlfer-frames-'));
+    for (const f of ['a.jpg', '\u{ff5a}.jpg', '\u{1f600}.jpg']) writeFileSync(join(dir, f), 'x');
+    // Python: sorted(['a.jpg', 'ｚ.jpg', '😀.jpg']) keeps this order (U+FF5A < U+1F600); UTF-16 order swaps the last two
+    expect(listFrames(dir).map((p) => p.slice(dir.length + 1))).toEqual(['a.jpg', '\u{ff5a}.jpg', '\u{1f600}.jpg']);
+    mkdirSync(join(dir, '00099.jpg'));
+    expect(() => listFrames(dir)).toThrow(
+      /00099\.jpg: is named like a frame but is a folder; frame directories hold image files/,
+    );
+    rmSync(join(dir, '00099.jpg'), { recursive: true });
+    symlinkSync(join(dir, 'missing.png'), join(dir, '00000.png'));
+    expect(() => listFrames(dir)).toThrow(/00000\.png: is named like a frame but is a link to nothing/);
   });
 });

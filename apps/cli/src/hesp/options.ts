@@ -53,7 +53,11 @@ export function trainCommand(): Command {
     .addOption(
       new Option('--duplicates <policy>', 'a second row for the same clip').choices(['error', 'drop']).default('error'),
     )
-    .option('--split <i>', 'HESP split index 0..19', integer(0))
+    .option(
+      '--split <i>',
+      "HESP split index 0..19: position i in split.py's list of the dataset (the reference's run i trains splits[19 − i])",
+      integer(0),
+    )
     .option(
       '--known <ids>',
       'explicit known class ids (distinct, the label set order), instead of --split',

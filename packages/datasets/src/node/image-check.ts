@@ -49,7 +49,8 @@ export async function verifyImage(path: string, mode: ImageVerification): Promis
       message: `unreadable image: ${header.length === 0 ? 'the file is empty' : 'no JPEG/PNG/BMP/GIF/WebP/TIFF signature'}`,
     });
   }
-  if (mode === 'decode') {
+  // libvips reads no BMP (@vlfer/image decodes uncompressed ones itself, and names the others): its header is the check
+  if (mode === 'decode' && !(header[0] === 0x42 && header[1] === 0x4d)) {
     const sharp = await loadSharp();
     try {
       await sharp(path).raw().toBuffer();

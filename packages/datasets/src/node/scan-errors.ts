@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync, readlinkSync, statSync, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync, statSync, type Dirent, type Stats } from 'node:fs';
 import { resolve } from 'node:path';
 import { DataFormatError, InvalidArgumentError, quoteInput } from '@vlfer/core';
 
@@ -66,6 +66,15 @@ export function statForScan(path: string, what: string): Stats {
     return statSync(path);
   } catch (error) {
     throw new DataFormatError({ file: path, message: `${what} ${explainFsError(error)}`, cause: error });
+  }
+}
+
+/** `readDirForScan` with each entry's type (no stat per entry: a link's type is its own). */
+export function readDirEntriesForScan(dir: string, what: string): Dirent[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true });
+  } catch (error) {
+    throw new DataFormatError({ file: dir, message: `${what} ${explainFsError(error)}`, cause: error });
   }
 }
 

@@ -13,16 +13,36 @@ import {
 } from '../parsers.js';
 import { outsideRootMessage } from '../paths.js';
 import { countLabels, type LoadResult, type VideoItem } from '../types.js';
-import { checkRootDir, explainFsError, readDirForScan } from './scan-errors.js';
+import { checkRootDir, explainFsError, readDirEntriesForScan, readDirForScan } from './scan-errors.js';
 
 /** The frame images of a frame directory, sorted by name (Python's `sorted(glob(dir/*))` for ASCII names). */
 export function listFrames(frameDir: string): string[] {
   return frameNames(frameDir).map((n) => join(frameDir, n));
 }
 
-/** The file names of `listFrames`, in its order. */
+/**
+ * The file names of `listFrames`, in its order: Python's `sorted()`, by code point (UTF-8 byte order; JavaScript's
+ * sort compares UTF-16 units, which puts names past U+FFFF before U+E000…U+FFFF). An entry named like a frame that is
+ * a folder, or a link to no file, is refused by name (it was counted as a frame and failed when read).
+ * @throws DataFormatError naming the entry
+ */
 function frameNames(frameDir: string): string[] {
-  return readDirForScan(frameDir, 'the frame directory').filter(isImageFile).sort();
+  const names: string[] = [];
+  for (const e of readDirEntriesForScan(frameDir, 'the frame directory')) {
+    if (!isImageFile(e.name)) continue;
+    const path = join(frameDir, e.name);
+    const target = e.isSymbolicLink() ? statSync(path, { throwIfNoEntry: false }) : e;
+    if (!target?.isFile())
+      throw new DataFormatError({
+        file: path,
+        message: `is named like a frame but is ${e.isDirectory() ? 'a folder' : target ? 'a link to a folder or device' : 'a link to nothing'}; frame directories hold image files`,
+      });
+    names.push(e.name);
+  }
+  return names
+    .map((n) => ({ n, key: Buffer.from(n) }))
+    .sort((a, b) => Buffer.compare(a.key, b.key))
+    .map(({ n }) => n);
 }
 
 /** Clips of a list whose frames, in name order, are not in the order of their numbers (`nameOrderInversion`). */

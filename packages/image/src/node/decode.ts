@@ -2,6 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import sharp, { type Sharp } from 'sharp';
 import { checkOneOf, DataFormatError, InvalidArgumentError, VlferError } from '@vlfer/core';
 import { PILLOW_MAX_PIXELS, pillowCmykToRgb, type DecodedImage, type PillowImage } from '../pillow.js';
+import { decodeBmp, isBmp } from './bmp.js';
 import { decodeJpegWasm } from './jpeg.js';
 import { decodeJpegNative, nativeJpeg } from './jpeg-native.js';
 import { decodePngJs } from './png.js';
@@ -165,6 +166,10 @@ export function decodeImageNow(src: ImageSource, options: DecodeOptions = {}): D
       return { data: src.rgb, width: src.width, height: src.height, channels: 3 };
     }
     input = readInput(src);
+    if (isBmp(input)) {
+      const { data, width, height, channels } = decodeBmp(input); // libvips reads no BMP
+      return { data, width, height, channels };
+    }
     plain = plainEightBit(input);
     const now = plain && decodePlainNow(input, plain, options);
     if (now) return now;
@@ -420,6 +425,10 @@ export function decodePillowImageNow(
   let plain: PlainEightBit | undefined;
   try {
     input = readInput(src);
+    if (isBmp(input)) {
+      const bmp = decodeBmp(input);
+      return inMode(bmp, bmp.mode);
+    }
     kind = imageKind(input);
     // a plain JPEG has 1 or 3 components (CMYK is not plain)
     plain = kind?.format === 'jpeg' ? plainEightBit(input) : undefined;

@@ -1,0 +1,106 @@
+import { PILLOW_MAX_PIXELS, type PillowMode } from '../pillow.js';
+
+/** A BMP's pixels as Pillow 9.4 opens them: `mode` and, for `convert('RGB')`, RGB bytes (grey modes: one channel). */
+export interface DecodedBmp {
+  mode: Extract<PillowMode, 'RGB' | 'P' | 'L' | '1'>;
+  width: number;
+  height: number;
+  /** [height, width, channels] row-major, top row first; channels 1 for 'L' and '1', else 3 */
+  data: Uint8Array;
+  channels: 1 | 3;
+}
+
+/** Whether `b` starts as a Windows bitmap ('BM' and a BITMAPINFOHEADER or later). */
+export const isBmp = (b: Uint8Array): boolean => b.length >= 54 && b[0] === 0x42 && b[1] === 0x4d;
+
+/**
+ * Decode an uncompressed Windows BMP as Pillow 9.4's `BmpImagePlugin` reads it: a BITMAPINFOHEADER or a later header
+ * (V4, V5), 24-bit (BGR) or 32-bit (BGRX: the fourth byte ignored, mode RGB) pixels, or 1-, 4- or 8-bit indices into a
+ * palette of 4-byte BGR0 entries (mode 'P'; a palette of (i, i, i) is mode 'L', of black and white mode '1', as Pillow
+ * opens them); rows padded to 4 bytes, bottom-up unless the height is negative. Other BMPs (RLE or bit-field
+ * compression, 16-bit pixels, OS/2 headers) are refused, naming what they are.
+ * @throws Error saying what the file holds that is not read (the caller names the file)
+ */
+export function decodeBmp(b: Uint8Array): DecodedBmp {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const rawOffset = v.getUint32(10, true);
+  const headerSize = v.getUint32(14, true);
+  if (headerSize < 40) throw new Error(`a BMP with a ${headerSize}-byte (OS/2) header is not read; convert it to PNG`);
+  const width = v.getInt32(18, true);
+  const signedHeight = v.getInt32(22, true);
+  const height = Math.abs(signedHeight);
+  const bits = v.getUint16(28, true);
+  const compression = v.getUint32(30, true);
+  if (width <= 0 || height === 0) throw new Error(`a BMP of size ${width}×${signedHeight} holds no image`);
+  if (width * height > PILLOW_MAX_PIXELS)
+    throw new Error(
+      `a BMP of ${width}×${height} pixels is over Pillow's decompression-bomb limit (${PILLOW_MAX_PIXELS})`,
+    );
+  if (compression !== 0 || ![1, 4, 8, 24, 32].includes(bits))
+    throw new Error(
+      `${bits === 8 || bits === 18 || bits === 11 ? 'an' : 'a'} ${bits}-bit BMP with compression ${compression} (${['none', 'RLE8', 'RLE4', 'bit fields'][compression] ?? 'other'}) is not read; only uncompressed 1-, 4-, 8-, 24- and 32-bit BMPs are: convert it to PNG`,
+    );
+  const colours = bits <= 8 ? v.getUint32(46, true) || 1 << bits : 0;
+  if (colours > 65536) throw new Error(`a BMP palette of ${colours} colours is not read`);
+  // Pillow: pixels said to start right after the header of a paletted BMP start after its palette
+  const offset = rawOffset === 14 + headerSize && bits <= 8 ? rawOffset + 4 * colours : rawOffset;
+  const stride = Math.ceil((width * bits) / 32) * 4;
+  if (offset + stride * height > b.length)
+    throw new Error(`the BMP's pixel data ends after ${b.length - offset} of ${stride * height} bytes`);
+  const rowAt = (y: number) => offset + (signedHeight > 0 ? height - 1 - y : y) * stride;
+  if (bits >= 24) {
+    const step = bits / 8;
+    const data = new Uint8Array(width * height * 3);
+    for (let y = 0; y < height; y++)
+      for (let x = 0, p = rowAt(y), o = y * width * 3; x < width; x++, p += step, o += 3) {
+        data[o] = b[p + 2]!;
+        data[o + 1] = b[p + 1]!;
+        data[o + 2] = b[p]!;
+      }
+    return { mode: 'RGB', width, height, data, channels: 3 };
+  }
+  return decodePalettedBmp(b, { width, height, bits, colours, headerSize, offset, rowAt });
+}
+
+/** The 1-, 4- and 8-bit BMPs of {@link decodeBmp}: palette entries of 4 bytes after the header. */
+function decodePalettedBmp(
+  b: Uint8Array,
+  f: {
+    width: number;
+    height: number;
+    bits: number;
+    colours: number;
+    headerSize: number;
+    offset: number;
+    rowAt: (y: number) => number;
+  },
+): DecodedBmp {
+  const { width, height, bits, colours } = f;
+  const at = 14 + f.headerSize;
+  if (at + 4 * colours > f.offset) throw new Error(`the BMP's palette of ${colours} colours overlaps its pixels`);
+  const palette = Array.from({ length: colours }, (_, i) => [b[at + 4 * i + 2]!, b[at + 4 * i + 1]!, b[at + 4 * i]!]);
+  // Pillow: a palette of (0,0,0), (255,255,255) opens as '1', of (i, i, i) for i < colours as 'L'
+  const greys = colours === 2 ? [0, 255] : Array.from({ length: colours }, (_, i) => i);
+  const grey = palette.every(([r, g, bl], i) => r === greys[i] && g === greys[i] && bl === greys[i]);
+  // Pillow reads such pixels as 8-bit grey ('L') or 1-bit ('1') whatever their width: another image, not followed
+  if (grey && bits !== (colours === 2 ? 1 : 8))
+    throw new Error(
+      `${bits === 8 ? 'an' : 'a'} ${bits}-bit BMP with a grey palette of ${colours} is not read; convert it to PNG`,
+    );
+  const channels = grey ? 1 : 3;
+  const data = new Uint8Array(width * height * channels);
+  const mask = (1 << bits) - 1;
+  for (let y = 0; y < height; y++) {
+    const row = f.rowAt(y);
+    for (let x = 0; x < width; x++) {
+      const bit = x * bits;
+      const index = (b[row + (bit >> 3)]! >> (8 - bits - (bit & 7))) & mask;
+      const o = (y * width + x) * channels;
+      // mode 'L' holds the index itself (the palette is the identity where it is defined), mode '1' 0 or 255
+      if (grey) data[o] = colours === 2 ? index * 255 : index;
+      else if (index < colours) data.set(palette[index]!, o);
+      else throw new Error(`pixel (${x}, ${y}) of the BMP is colour ${index}, past its palette of ${colours}`);
+    }
+  }
+  return { mode: grey ? (colours === 2 ? '1' : 'L') : 'P', width, height, data, channels };
+}
