@@ -31,3 +31,18 @@ describe('sharp is optional for @vlfer/datasets', () => {
     expect(typeof (await loadSharp())).toBe('function');
   });
 });
+
+describe("verify: 'decode' of a BMP", () => {
+  it('checks its header only (libvips reads no BMP; @vlfer/image decodes it), and still refuses a file that is none', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { verifyImage } = await import('./image-check.js');
+    const dir = mkdtempSync(join(tmpdir(), 'vlfer-bmp-verify-'));
+    const bmp = join(dir, 'a.bmp');
+    writeFileSync(bmp, Buffer.concat([Buffer.from('BM'), Buffer.alloc(60)]));
+    await expect(verifyImage(bmp, 'decode')).resolves.toBeUndefined();
+    writeFileSync(join(dir, 'b.bmp'), 'not an image');
+    await expect(verifyImage(join(dir, 'b.bmp'), 'decode')).rejects.toThrow(/unreadable image: no JPEG\/PNG\/BMP/);
+  });
+});
