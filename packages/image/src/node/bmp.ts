@@ -22,6 +22,7 @@ export const isBmp = (b: Uint8Array): boolean => b.length >= 54 && b[0] === 0x42
  * @throws Error saying what the file holds that is not read (the caller names the file)
  */
 export function decodeBmp(b: Uint8Array): DecodedBmp {
+  if (!isBmp(b)) throw new Error(`not a BMP with a whole header (${b.length} bytes)`);
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const rawOffset = v.getUint32(10, true);
   const headerSize = v.getUint32(14, true);
@@ -77,7 +78,8 @@ function decodePalettedBmp(
 ): DecodedBmp {
   const { width, height, bits, colours } = f;
   const at = 14 + f.headerSize;
-  if (at + 4 * colours > f.offset) throw new Error(`the BMP's palette of ${colours} colours overlaps its pixels`);
+  if (at + 4 * colours > Math.min(f.offset, b.length))
+    throw new Error(`the BMP's palette of ${colours} colours overlaps its pixels or ends past the file`);
   const palette = Array.from({ length: colours }, (_, i) => [b[at + 4 * i + 2]!, b[at + 4 * i + 1]!, b[at + 4 * i]!]);
   // Pillow: a palette of (0,0,0), (255,255,255) opens as '1', of (i, i, i) for i < colours as 'L'
   const greys = colours === 2 ? [0, 255] : Array.from({ length: colours }, (_, i) => i);
