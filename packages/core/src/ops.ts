@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from './errors.js';
+import { checkFiniteNumber } from './options.js';
 import { assertShape, groups, type Tensor2D } from './tensor.js';
 
 /**
@@ -196,12 +197,8 @@ export function unitRowsBackward(dh: Float64Array, u: UnitRows, rows: number, e:
 
 /** `rows` and `e` of the unit-row kernels: non-negative integers. */
 function checkRowsCols(rows: number, e: number, functionName: string): void {
-  for (const [argument, v] of [
-    ['rows', rows],
-    ['e', e],
-  ] as const)
-    if (!Number.isInteger(v) || v < 0)
-      throw new InvalidArgumentError({ functionName, argument, message: `expected an integer ≥ 0, got ${v}` });
+  checkFiniteNumber(rows, { functionName, argument: 'rows' }, { min: 0, integer: true });
+  checkFiniteNumber(e, { functionName, argument: 'e' }, { min: 0, integer: true });
 }
 
 /** `scale · A·Bᵀ` of unit rows: A [n, e], B [m, e] → float32 [n, m] (row-major data). */

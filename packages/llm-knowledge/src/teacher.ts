@@ -1,4 +1,10 @@
-import { assertArrayLike, assertFiniteValues, DataFormatError, InvalidArgumentError } from '@vlfer/core';
+import {
+  assertArrayLike,
+  assertFiniteValues,
+  checkFiniteNumber,
+  DataFormatError,
+  InvalidArgumentError,
+} from '@vlfer/core';
 
 /**
  * An LLM teacher: maps an unlabelled face image plus an instruction to a target embedding (Exp-CLIP: BLIP-2
@@ -99,12 +105,8 @@ export function targetSpread(data: ArrayLike<number>, n: number, e: number): num
  * constant-teacher warning compares NaN with its threshold: never true). @throws InvalidArgumentError
  */
 function checkTargetMatrix(data: ArrayLike<number>, n: number, e: number, functionName: string): void {
-  for (const [argument, v] of [
-    ['n', n],
-    ['e', e],
-  ] as const)
-    if (!Number.isInteger(v) || v < 0)
-      throw new InvalidArgumentError({ functionName, argument, message: `expected an integer ≥ 0, got ${v}` });
+  checkFiniteNumber(n, { functionName, argument: 'n' }, { min: 0, integer: true });
+  checkFiniteNumber(e, { functionName, argument: 'e' }, { min: 0, integer: true });
   assertArrayLike(data, 'data', functionName, n * e);
   assertFiniteValues({ data }, 'data', functionName);
 }
