@@ -295,11 +295,14 @@ describe('uncompressed BMPs as Pillow 9.4 opens them (libvips reads none)', () =
   it('has the BMPs of make_bmp_variants.py, in the modes Pillow gives them', () => {
     expect(Object.fromEntries(bmps.map((f) => [f, pillow[f]!.pillowMode]))).toEqual({
       'bmp-1.bmp': '1',
+      'bmp-24-no-last-padding.bmp': 'RGB',
+      'bmp-24-offset-zero.bmp': 'RGB',
       'bmp-24-top-down.bmp': 'RGB',
       'bmp-24.bmp': 'RGB',
       'bmp-32.bmp': 'RGB',
       'bmp-4-palette.bmp': 'P',
       'bmp-8-grey.bmp': 'L',
+      'bmp-8-index-past-palette.bmp': 'P',
       'bmp-8-offset-at-palette.bmp': 'P',
       'bmp-8-palette.bmp': 'P',
       'bmp-8-short-palette.bmp': 'P',
@@ -319,6 +322,20 @@ describe('uncompressed BMPs as Pillow 9.4 opens them (libvips reads none)', () =
     );
     expect(await expectDecodeError(join(dir, 'bmp-16.bmp'))).toMatch(
       /a 16-bit BMP with compression 0 \(none\) is not read/,
+    );
+    // header sizes Pillow does not read, a palette over 256 colours, a height past Pillow's bomb limit: refused as
+    // Pillow refuses them (they were decoded)
+    const bytes = readFileSync(join(dir, 'bmp-8-palette.bmp'));
+    const edited = (at: number, value: number) => {
+      const b = Buffer.from(bytes);
+      b.writeUInt32LE(value, at);
+      return b;
+    };
+    await expect(decodeImage(edited(14, 52))).rejects.toThrow(/a BMP with a 52-byte info header is not read/);
+    await expect(decodeImage(edited(46, 257))).rejects.toThrow(/a BMP palette of 257 colours is not read/);
+    // a height whose top byte is not 0xFF is unsigned, as Pillow reads it: −16,777,217 is 4,278,190,079 rows
+    await expect(decodeImage(edited(22, 2 ** 32 - 16_777_217))).rejects.toThrow(
+      /over Pillow's decompression-bomb limit/,
     );
   });
 });
