@@ -171,6 +171,11 @@ describe('teacher replies that are not usable targets', () => {
     expect(() => importedTeacher({ file, keys })).toThrow(
       new RegExp(`${keys.replace(/[.]/g, '\\.')}:2: 'Anger/0001\\.png' has a target already \\(listed twice\\)`),
     );
+    // the line named is the file's, blank lines and a byte-order mark counted as they are
+    writeFileSync(keys, '\ufeffAnger/0001.png\n\n\nAnger/0001.png\n');
+    expect(() => importedTeacher({ file, keys })).toThrow(
+      new RegExp(`${keys.replace(/[.]/g, '\\.')}:4: 'Anger/0001\\.png' has a target already \\(listed twice\\)`),
+    );
     writeFileSync(keys, 'Anger/0001.png\nHappy/0001.png\n');
     const t = importedTeacher({ file, keys, root: '/data/caer/test' });
     expect([...(await t.embed(['/data/caer/test/Happy/0001.png'], 'x'))[0]!]).toEqual([3, 4]);

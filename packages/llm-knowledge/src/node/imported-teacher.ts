@@ -67,7 +67,21 @@ export function parseNpy(bytes: Uint8Array, file: string): { dims: [number, numb
   return { dims, data };
 }
 
-function readKeys(file: string): string[] {
+/** The image paths of a keys file, one per non-blank line, and the 1-based file line of each (for messages). */
+function readKeyLines(file: string): { keys: string[]; lines: number[] } {
+  const keys: string[] = [];
+  const lines: number[] = [];
+  readKeysText(file).forEach((l, i) => {
+    const key = l.trim();
+    if (!key) return;
+    keys.push(key);
+    lines.push(i + 1);
+  });
+  return { keys, lines };
+}
+
+/** A keys file's lines (its byte-order mark dropped); a UTF-16 file is named as one. */
+function readKeysText(file: string): string[] {
   const text = readTextFile(file, 'keys file');
   if (text.includes('\u0000'))
     throw new DataFormatError({
@@ -75,9 +89,7 @@ function readKeys(file: string): string[] {
       message:
         "holds NUL characters: is it UTF-16 (PowerShell's `>` writes it)? save it as UTF-8, one image path per line",
     });
-  return textLines(text)
-    .map((l) => l.trim())
-    .filter(Boolean);
+  return textLines(text);
 }
 
 /**
@@ -103,11 +115,15 @@ export class TargetTable {
     readonly keysFile: string = file,
   ) {}
 
-  add(key: string, v: Float32Array, row: number): void {
+  /**
+   * @param row the target's 1-based row in `file` (a JSON-lines file: its line)
+   * @param keyLine the key's line in `keysFile` where that is another file (blank lines skipped there)
+   */
+  add(key: string, v: Float32Array, row: number, keyLine = row): void {
     const { file } = this;
     const keys = this.keysFile;
     if (typeof key !== 'string' || !key)
-      throw new DataFormatError({ file: keys, line: row, message: 'expected a non-empty image path' });
+      throw new DataFormatError({ file: keys, line: keyLine, message: 'expected a non-empty image path' });
     validateTarget(v, {
       item: key,
       line: row,
@@ -120,12 +136,12 @@ export class TargetTable {
     if (this.byPath.has(abs))
       throw new DataFormatError({
         file: keys,
-        line: row,
+        line: keyLine,
         ...(keys === file ? { field: 'path' } : {}),
         message: `'${key}' has a target already (listed twice)`,
       });
     this.byPath.set(abs, v);
-    this.rowOf.set(abs, row);
+    this.rowOf.set(abs, keyLine);
     if (!/[\\/]/.test(key) || isAbsolute(key)) this.byNameKeys.add(abs);
   }
 
@@ -238,9 +254,9 @@ function safetensorsKeys(
   file: string,
   keysFile: string | undefined,
   root: string,
-): string[] {
-  if (!keysFile) return metadataPaths(metadata, file);
-  const keys = readKeys(keysFile);
+): { keys: string[]; keyLines?: number[] } {
+  if (!keysFile) return { keys: metadataPaths(metadata, file) };
+  const { keys, lines } = readKeyLines(keysFile);
   // two lists of paths for one file: the keys are used where the file's own list is none or names the same images
   // in the same order (spelt alike or not: ./a.png, an absolute path), else which row is whose would be a guess
   let own: unknown;
@@ -259,7 +275,7 @@ function safetensorsKeys(
       file: keysFile,
       message: `lists other image paths (or another order) than ${file}'s __metadata__.paths; give the keys once (drop keys: the file names its rows itself)`,
     });
-  return keys;
+  return { keys, keyLines: lines };
 }
 
 /** The JSON array of image paths in a safetensors targets file's `__metadata__.paths`. */
@@ -291,7 +307,7 @@ export function readTargetMatrix(
   keysFile: string | undefined,
   /** the folder relative paths are taken from (to compare a keys file with a safetensors file's own paths) */
   root: string = dirname(file),
-): { dims: number[]; data: Float32Array; keys: string[] } {
+): { dims: number[]; data: Float32Array; keys: string[]; keyLines?: number[] } {
   const ext = extname(file).toLowerCase();
   if (ext === '.npy') {
     const { dims, data } = parseNpy(bytes, file);
@@ -300,7 +316,8 @@ export function readTargetMatrix(
         file,
         message: 'a .npy needs `keys`: a text file with one image path per row (CLI --keys)',
       });
-    return { dims, data, keys: readKeys(keysFile) };
+    const { keys, lines } = readKeyLines(keysFile);
+    return { dims, data, keys, keyLines: lines };
   }
   if (ext === '.safetensors') {
     const f = decodeSafetensors(bytes, file);
@@ -315,7 +332,7 @@ export function readTargetMatrix(
             .join(', ') || 'no tensor'
         }`,
       });
-    return { dims: t.dims, data: t.data, keys: safetensorsKeys(f.metadata, file, keysFile, root) };
+    return { dims: t.dims, data: t.data, ...safetensorsKeys(f.metadata, file, keysFile, root) };
   }
   throw new DataFormatError({
     file,
@@ -333,13 +350,13 @@ export function importedTeacher(options: ImportedTargetsOptions): Teacher {
   const table = new TargetTable(file, options.root ?? join(file, '..'), options.keys ?? file);
   if (extname(file).toLowerCase() === '.jsonl') addJsonlTargets(file, table);
   else {
-    const { dims, data, keys } = readTargetMatrix(bytes, file, options.keys, table.root);
+    const { dims, data, keys, keyLines } = readTargetMatrix(bytes, file, options.keys, table.root);
     if (keys.length !== dims[0])
       throw new DataFormatError({
         file: options.keys ?? file,
         message: `${keys.length} image paths for ${dims[0]} target rows`,
       });
-    keys.forEach((k, i) => table.add(k, data.slice(i * dims[1]!, (i + 1) * dims[1]!), i + 1));
+    keys.forEach((k, i) => table.add(k, data.slice(i * dims[1]!, (i + 1) * dims[1]!), i + 1, keyLines?.[i]));
   }
   const lookup = table.lookup();
   return {
