@@ -15,6 +15,7 @@ import {
   type LinearProbe,
   type LinearProbeOptions,
   type ProbeProgress,
+  type ProbeSweepResult,
 } from './linear-probe.js';
 import { tipAdapterLogits, type TipAdapterOptions } from './tip-adapter.js';
 
@@ -81,7 +82,7 @@ export interface ClosedSetFit {
   sweep?: {
     c: number;
     score: number;
-    evaluated: { c: number; score: number }[];
+    evaluated: ProbeSweepResult['evaluated'];
     optimizer: LinearProbe['optimizer'];
   };
   /** few-shot methods: indices into the train part of the selected items */

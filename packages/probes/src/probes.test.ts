@@ -88,6 +88,10 @@ describe('linear probe equals sklearn LogisticRegression(multinomial, lbfgs)', (
     const s = sweepLinearProbe(train, validation);
     expect(s.evaluated.map((e) => CLIP_PROBE_C_GRID.indexOf(e.c))).toEqual(ref.sweep.order);
     expect(s.evaluated.map((e) => e.score)).toEqual(ref.sweep.scores);
+    // each fit says how it stopped
+    expect(s.evaluated.every((e) => ['gradient', 'function', 'line-search', 'max-iterations'].includes(e.reason))).toBe(
+      true,
+    );
     expect(s.c).toBeCloseTo(ref.sweep.c, 12);
     expect(s.score).toBe(ref.sweep.score);
     expect(CLIP_PROBE_C_GRID.length).toBe(97);
