@@ -22,6 +22,7 @@ export {
   assertShape,
   assertFloat32Data,
   assertFiniteValues,
+  firstNonFinite,
   assertArrayLike,
   describeKind,
   row,

@@ -21,6 +21,7 @@ import {
   type ComputeDevice,
   type ProgressCallback,
   type Tensor2D,
+  firstNonFinite,
 } from '@vlfer/core';
 import {
   jsonLinesText,
@@ -216,13 +217,13 @@ async function createHeadStepper(options: TrainLoopOptions): Promise<HeadStepper
  * @throws InvalidArgumentError naming `lr`, the epoch and step (1-based)
  */
 function refuseOverflowedHead(weight: Float32Array, epoch: number, step: number): void {
-  for (let i = 0; i < weight.length; i++)
-    if (!Number.isFinite(weight[i]!))
-      throw new InvalidArgumentError({
-        functionName: 'trainProjectionHead',
-        argument: 'lr',
-        message: `the head's weight ${i} became ${weight[i]} at epoch ${epoch + 1}, step ${step + 1}; lower the learning rate`,
-      });
+  const i = firstNonFinite(weight);
+  if (i >= 0)
+    throw new InvalidArgumentError({
+      functionName: 'trainProjectionHead',
+      argument: 'lr',
+      message: `the head's weight ${i} became ${weight[i]} at epoch ${epoch + 1}, step ${step + 1}; lower the learning rate`,
+    });
 }
 
 /** Exp-CLIP's learning-rate milestones (`runner.sh`: `--milestones 30`, `MultiStepLR` γ 0.1). */

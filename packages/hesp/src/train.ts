@@ -16,6 +16,7 @@ import {
   type Tensor2D,
   type Tensor4D,
   VlferError,
+  firstNonFinite,
 } from '@vlfer/core';
 import {
   jsonLinesText,
@@ -818,7 +819,7 @@ export function refuseDivergedStep(
 ): void {
   const bad: [string, number][] = Object.entries(losses).filter(([, v]) => !Number.isFinite(v));
   for (const [name, w] of Object.entries(weights)) {
-    const i = w.findIndex((v) => !Number.isFinite(v));
+    const i = firstNonFinite(w);
     if (i >= 0) bad.push([`${name}[${i}]`, w[i]!]);
   }
   if (bad.length === 0) return;

@@ -1,4 +1,11 @@
-import { assertShape, cosineLogits, InvalidArgumentError, runStepsSync, type Tensor2D } from '@vlfer/core';
+import {
+  assertFiniteValues,
+  assertShape,
+  cosineLogits,
+  InvalidArgumentError,
+  runStepsSync,
+  type Tensor2D,
+} from '@vlfer/core';
 
 /*
  * Post-hoc open-set (out-of-distribution) scores over a frozen model's logits or features. Every function returns
@@ -11,14 +18,7 @@ function checkFinite(x: Tensor2D, argument: string, functionName: string): void 
   assertShape(x, [null, null], argument, functionName);
   if (x.dims[1] === 0)
     throw new InvalidArgumentError({ functionName, argument, message: 'has 0 columns; expected at least one class' });
-  for (let i = 0; i < x.data.length; i++) {
-    if (!Number.isFinite(x.data[i]!))
-      throw new InvalidArgumentError({
-        functionName,
-        argument,
-        message: `row ${Math.floor(i / x.dims[1])}, column ${i % x.dims[1]} is ${x.data[i]}; expected finite values`,
-      });
-  }
+  assertFiniteValues(x, argument, functionName);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, runStepsSync } from '@vlfer/core';
+import { firstNonFinite, InvalidArgumentError, runStepsSync } from '@vlfer/core';
 
 export interface LbfgsOptions {
   /** Maximum number of L-BFGS iterations; default 1000 (the CLIP paper's linear-probe setting). */
@@ -227,7 +227,7 @@ function descentDirection(g: Float64Array, mem: LbfgsMemory, d: Float64Array): n
 function checkStart(f: number, g: Float64Array): void {
   if (!Number.isFinite(f))
     throw new InvalidArgumentError({ functionName: 'minimizeLbfgs', argument: 'x0', message: `f(x0) is ${f}` });
-  const bad = g.findIndex((v) => !Number.isFinite(v));
+  const bad = firstNonFinite(g);
   if (bad >= 0)
     throw new InvalidArgumentError({
       functionName: 'minimizeLbfgs',

@@ -65,13 +65,7 @@ function checkData(features: Tensor2D, labels: ArrayLike<number>, functionName: 
   let max = 0;
   checkClassIds(labels, { functionName, argument: 'labels' }, numClasses);
   for (let i = 0; i < n; i++) max = Math.max(max, labels[i]!);
-  for (let i = 0; i < features.data.length; i++)
-    if (!Number.isFinite(features.data[i]!))
-      throw new InvalidArgumentError({
-        functionName,
-        argument: 'features',
-        message: `row ${Math.floor(i / d)}, column ${i % d} is ${features.data[i]}`,
-      });
+  assertFiniteValues(features, 'features', functionName);
   const k = numClasses ?? max + 1;
   if (k < 2)
     throw new InvalidArgumentError({

@@ -4,6 +4,7 @@ import {
   concatRows,
   cosineLogits,
   createRng,
+  firstNonFinite,
   streamSeed,
   InvalidArgumentError,
   meanOfRowGroups,
@@ -572,8 +573,7 @@ export class HespModel {
       ['negImages', g.negImages],
       ['radius', [g.radius]],
     ] as const) {
-      let i = -1;
-      for (let j = 0; j < v.length && i < 0; j++) if (!Number.isFinite(v[j]!)) i = j;
+      const i = firstNonFinite(v);
       if (i >= 0)
         throw new InvalidArgumentError({
           functionName: 'HespModel.step',
