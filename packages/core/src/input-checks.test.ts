@@ -13,11 +13,7 @@ import {
   type Tensor2D,
 } from './index.js';
 
-const t = (data: number[], dims: [number, number]): Tensor2D => ({
-  dtype: 'float32',
-  data: Float32Array.from(data),
-  dims,
-});
+const t = (data: number[], dims: [number, number]): Tensor2D => tensor(Float32Array.from(data), dims);
 
 describe('inputs that gave NaN, garbage or an unnamed TypeError are refused by name', () => {
   it('tensor and tensor2d: float32 data and numbers only', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Tensor2D } from '@vlfer/core';
+import { tensor, type Tensor2D } from '@vlfer/core';
 import {
   arplLogits,
   arplLoss,
@@ -12,11 +12,7 @@ import {
   supConLoss,
 } from './index.js';
 
-const t = (data: number[], dims: [number, number]): Tensor2D => ({
-  dtype: 'float32',
-  data: Float32Array.from(data),
-  dims,
-});
+const t = (data: number[], dims: [number, number]): Tensor2D => tensor(Float32Array.from(data), dims);
 const centers = t([1, 0, 0, 1, 1, 1], [3, 2]);
 
 describe('non-finite inputs and settings are refused by name, not turned into NaN', () => {

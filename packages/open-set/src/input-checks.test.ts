@@ -1,12 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { Tensor, Tensor2D } from '@vlfer/core';
+import { tensor, type Tensor, type Tensor2D } from '@vlfer/core';
 import { applyVisualPrompt, kthSmallest, knownness, zeroShotMspScore } from './index.js';
 
-const t = (data: number[], dims: [number, number]): Tensor2D => ({
-  dtype: 'float32',
-  data: Float32Array.from(data),
-  dims,
-});
+const t = (data: number[], dims: [number, number]): Tensor2D => tensor(Float32Array.from(data), dims);
 
 describe('open-set inputs that gave wrong numbers or unnamed errors are refused by the function called', () => {
   it('zeroShotMspScore: a scale > 0 and at least one class, named as its own', () => {

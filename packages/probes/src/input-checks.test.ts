@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Tensor2D } from '@vlfer/core';
+import { tensor, type Tensor2D } from '@vlfer/core';
 import {
   fitClosedSetMethod,
   fitLinearProbe,
@@ -11,11 +11,7 @@ import {
   tipAdapterLogits,
 } from './index.js';
 
-const t = (data: number[], dims: [number, number]): Tensor2D => ({
-  dtype: 'float32',
-  data: Float32Array.from(data),
-  dims,
-});
+const t = (data: number[], dims: [number, number]): Tensor2D => tensor(Float32Array.from(data), dims);
 const train = { features: t([1, 0, 0.9, 0.1, 0, 1, 0.1, 0.9], [4, 2]), labels: [0, 0, 1, 1] };
 
 describe('probe inputs that gave NaN or an unnamed TypeError are refused by name', () => {
