@@ -69,19 +69,13 @@ export function statForScan(path: string, what: string): Stats {
   }
 }
 
-/** `readDirForScan` with each entry's type (no stat per entry: a link's type is its own). */
-export function readDirEntriesForScan(dir: string, what: string): Dirent[] {
+/**
+ * `readdirSync` of a directory met while scanning, each entry with its type (no stat per entry: a link's type is its
+ * own); errors name the directory, say what the code means and add `expected` (what the directory should hold).
+ */
+export function readDirEntriesForScan(dir: string, what: string, expected = ''): Dirent[] {
   try {
     return readdirSync(dir, { withFileTypes: true });
-  } catch (error) {
-    throw new DataFormatError({ file: dir, message: `${what} ${explainFsError(error)}`, cause: error });
-  }
-}
-
-/** `readdirSync` of a directory met while scanning; errors name it and say what the code means. */
-export function readDirForScan(dir: string, what: string, expected = ''): string[] {
-  try {
-    return readdirSync(dir);
   } catch (error) {
     throw new DataFormatError({
       file: dir,
@@ -89,4 +83,9 @@ export function readDirForScan(dir: string, what: string, expected = ''): string
       cause: error,
     });
   }
+}
+
+/** The entry names of {@link readDirEntriesForScan}. */
+export function readDirForScan(dir: string, what: string, expected = ''): string[] {
+  return readDirEntriesForScan(dir, what, expected).map((e) => e.name);
 }
