@@ -77,6 +77,47 @@ describe('hidden files and prototype keys', () => {
     expect(listImages(dir)).toMatchObject({ skipped: 2 });
     expect(listImages(dir).paths).toHaveLength(2);
   });
+  it('hidden and system folders are never classes nor training images (__MACOSX, .ipynb_checkpoints, @eaDir)', async () => {
+    const { listImages } = await import('./node/index.js');
+    const root = mkdtempSync(join(tmpdir(), 'vlfer-sysdirs-'));
+    const px = await import('sharp').then(({ default: sharp }) =>
+      sharp({ create: { width: 8, height: 8, channels: 3, background: '#888' } })
+        .png()
+        .toBuffer(),
+    );
+    for (const c of ['happy', 'sad']) {
+      mkdirSync(join(root, c));
+      writeFileSync(join(root, c, '1.png'), px);
+    }
+    mkdirSync(join(root, '.ipynb_checkpoints'));
+    writeFileSync(join(root, '.ipynb_checkpoints', 'a-checkpoint.png'), px);
+    // before: an eight-class set 'folders:.ipynb_checkpoints,happy,…' with a '.ipynb_checkpoints' item, without a word
+    await expect(loadImageFolder(root)).rejects.toThrow(
+      /\.ipynb_checkpoints: the hidden folder '\.ipynb_checkpoints' \(Jupyter's checkpoints\) at the root of a class-folder set is no class folder; remove it or pass extraFiles: 'skip'/,
+    );
+    mkdirSync(join(root, '__MACOSX', 'happy'), { recursive: true });
+    writeFileSync(join(root, '__MACOSX', 'happy', '._1.png'), 'fork');
+    const skipped = await loadImageFolder(root, { extraFiles: 'skip' });
+    expect(skipped.labelSet.id).toBe('basic-6'); // before: 'folders:.ipynb_checkpoints,__MACOSX,happy,sad'
+    expect(skipped.items).toHaveLength(2);
+    expect(skipped.dropped).toEqual([{ reason: 'hidden or system folder at the root', count: 2 }]);
+    // the unlabelled training set: Python's glob('**') does not enter hidden folders either
+    mkdirSync(join(root, 'sad', '@eaDir', '1.png'), { recursive: true });
+    writeFileSync(join(root, 'sad', '@eaDir', '1.png', 'SYNOFILE_THUMB_XL.jpg'), px);
+    const listed = listImages(root);
+    expect(listed.paths.map((p) => p.slice(root.length + 1))).toEqual(['happy/1.png', 'sad/1.png']);
+    expect(listed.skippedFolders.map((p) => p.slice(root.length + 1))).toEqual([
+      '.ipynb_checkpoints',
+      '__MACOSX',
+      'sad/@eaDir',
+    ]);
+    const only = mkdtempSync(join(tmpdir(), 'vlfer-sysdirs-only-'));
+    mkdirSync(join(only, '.Trash-1000', 'files'), { recursive: true });
+    writeFileSync(join(only, '.Trash-1000', 'files', 'deleted.png'), px);
+    expect(() => listImages(only)).toThrow(
+      /no image files found .* outside the hidden and system folders, which are not read \('.*\.Trash-1000'\)/,
+    );
+  });
   it('a file linked into two class folders is refused, naming both paths (it was two items with two labels)', async () => {
     const root = mkdtempSync(join(tmpdir(), 'vlfer-linked-'));
     const px = await import('sharp').then(({ default: sharp }) =>

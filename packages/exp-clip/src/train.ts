@@ -452,7 +452,7 @@ export async function prepareTrainingData(
   const { log, signal } = ctx;
   const listed = listImages(options.unlabelled);
   log(
-    `${listed.paths.length} unlabelled images under ${options.unlabelled}${listed.skipped ? ` (${listed.skipped} non-image files ignored)` : ''}`,
+    `${listed.paths.length} unlabelled images under ${options.unlabelled}${listed.skipped ? ` (${listed.skipped} non-image files ignored)` : ''}${listed.skippedFolders.length ? `; ${listed.skippedFolders.length} hidden or system folders not read (${listed.skippedFolders.slice(0, 3).join(', ')}${listed.skippedFolders.length > 3 ? ', …' : ''})` : ''}`,
   );
   const encoder = await loadTrainingEncoder(options, log, ctx);
   const out = { paths: [] as string[], keys: [] as string[], crops: [] as FaceCrop[], features: [] as Tensor2D[] };

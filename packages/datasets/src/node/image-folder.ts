@@ -2,7 +2,14 @@ import { realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkOneOf, DataFormatError, quoteInput, type LabelSet } from '@vlfer/core';
 import { inferLabelSet, matchClassName, NATIVE_LABELS, type NativeLabelScheme } from '../label-sets.js';
-import { hiddenFileText, isHiddenName, isImageFile, isVideoFile, VIDEO_EXTENSIONS } from '../media.js';
+import {
+  hiddenFileText,
+  isHiddenName,
+  isImageFile,
+  isVideoFile,
+  systemFolderText,
+  VIDEO_EXTENSIONS,
+} from '../media.js';
 import { DropCounter, loadResult, type ImageItem, type LoadResult } from '../types.js';
 import { verifyImages, type ImageVerification } from './image-check.js';
 import { readDirForScan, statForScan } from './scan-errors.js';
@@ -53,8 +60,9 @@ export async function loadVideoFolder(
 type ClassFolderOptions = ImageFolderOptions & { accept: (name: string) => boolean; kind: 'image' | 'video' };
 
 /**
- * The class directories at the root of a class-folder set, sorted by name. A file at the root is an error, or
- * counted in `dropped` with `extraFiles: 'skip'`. @throws DataFormatError when there is no class directory
+ * The class directories at the root of a class-folder set, sorted by name. A file at the root, or a hidden or system
+ * folder (`.ipynb_checkpoints`, `__MACOSX`: `systemFolderText`), is an error, or counted in `dropped` with
+ * `extraFiles: 'skip'`: such a folder is never a class. @throws DataFormatError when there is no class directory
  */
 export function findClassDirs(
   root: string,
@@ -66,8 +74,16 @@ export function findClassDirs(
   const classDirs: { dir: string; name: string }[] = [];
   for (const e of entries) {
     const p = join(root, e);
-    if (statForScan(p, 'this entry of the set root').isDirectory()) classDirs.push({ dir: p, name: e });
-    else if (extra === 'skip') dropped.add('non-directory entry at the root');
+    const isDir = statForScan(p, 'this entry of the set root').isDirectory();
+    const system = isDir ? systemFolderText(e) : undefined;
+    if (isDir && !system) classDirs.push({ dir: p, name: e });
+    else if (extra === 'skip')
+      dropped.add(system ? 'hidden or system folder at the root' : 'non-directory entry at the root');
+    else if (system)
+      throw new DataFormatError({
+        file: p,
+        message: `${system} at the root of a class-folder set is no class folder; remove it or pass extraFiles: 'skip' (CLI --extra-files skip) to ignore it`,
+      });
     else
       throw new DataFormatError({
         file: p,
@@ -226,25 +242,30 @@ async function loadClassFolder(root: string, options: ClassFolderOptions): Promi
 
 /**
  * Every image file under `root` (recursively, sorted by path), e.g. an unlabelled training set such as
- * CAER-S train, whose class folders Exp-CLIP ignores. Non-image files are counted, not returned.
+ * CAER-S train, whose class folders Exp-CLIP ignores. Non-image files are counted, not returned; hidden and system
+ * folders (`.ipynb_checkpoints`, `.Trash-1000`, `__MACOSX`, `@eaDir`: `systemFolderText`) are not entered, and listed
+ * in `skippedFolders` (as Python's `glob('**')` skips hidden folders: their copies and thumbnails are no training data).
  */
-export function listImages(root: string): { paths: string[]; skipped: number } {
+export function listImages(root: string): { paths: string[]; skipped: number; skippedFolders: string[] } {
   const paths: string[] = [];
+  const skippedFolders: string[] = [];
   let skipped = 0;
   const walk = (dir: string) => {
     const entries = readDirForScan(dir, 'this directory of the image set').sort();
     for (const e of entries) {
       const p = join(dir, e);
-      if (statForScan(p, 'this entry of the image set').isDirectory()) walk(p);
-      else if (isImageFile(e)) paths.push(p);
-      else skipped++;
+      if (!statForScan(p, 'this entry of the image set').isDirectory()) {
+        if (isImageFile(e)) paths.push(p);
+        else skipped++;
+      } else if (systemFolderText(e)) skippedFolders.push(p);
+      else walk(p);
     }
   };
   walk(root);
   if (paths.length === 0)
     throw new DataFormatError({
       file: root,
-      message: 'no image files found (.jpg, .jpeg, .png, .bmp, .gif, .webp, .tif)',
+      message: `no image files found (.jpg, .jpeg, .png, .bmp, .gif, .webp, .tif)${skippedFolders.length ? ` outside the hidden and system folders, which are not read (${skippedFolders.map((p) => quoteInput(p)).join(', ')})` : ''}`,
     });
-  return { paths, skipped };
+  return { paths, skipped, skippedFolders };
 }
