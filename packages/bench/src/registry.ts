@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { DataFormatError } from '@vlfer/core';
+import { readTextFile } from '@vlfer/core/node';
 import { PROMPT_TYPES, type PromptType } from '@vlfer/llm-knowledge';
 import type { DatasetId as DataId } from '@vlfer/datasets';
 import type { HespOptionsInput, OpenSetBaselineOptionsInput } from '@vlfer/hesp';
@@ -304,8 +304,9 @@ export function benchDataPaths(value: unknown): string[] {
 
 export function loadBenchData(file: string, options: { dataRoot?: string } = {}): BenchData {
   let raw: unknown;
+  const text = readTextFile(file, 'bench data config'); // (its byte-order mark dropped, UTF-16 named)
   try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
+    raw = JSON.parse(text);
   } catch (error) {
     throw new DataFormatError({
       file,

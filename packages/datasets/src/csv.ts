@@ -49,9 +49,35 @@ export function readQuotedCell(cur: CsvCursor, startLine: number): string {
     throw new DataFormatError({
       file,
       line: cur.line,
-      message: `unexpected character ${quoteInput(src[i]!)} after a closing quote`,
+      message: `unexpected character ${quoteInput(src[i]!)} after a closing quote${separatorHint(src[i]!)}`,
     });
   return cell;
+}
+
+const OTHER_SEPARATORS: ReadonlyMap<string, string> = new Map([
+  [';', 'semicolons (Excel writes these where the decimal separator is a comma)'],
+  ['\t', 'tabs'],
+]);
+
+/** `; the file looks separated by semicolons …` where `ch` is another separator than the comma, else ''. */
+function separatorHint(ch: string): string {
+  const what = OTHER_SEPARATORS.get(ch);
+  return what ? `; the file looks separated by ${what}: save it as comma-separated CSV` : '';
+}
+
+/**
+ * A first line without a comma that holds a semicolon or tab is a file separated by them, which every reader here
+ * would refuse for a missing column or a quote out of place. @throws DataFormatError naming the file and the separator
+ */
+function refuseOtherSeparator(firstLine: string, line: number, file: string): void {
+  if (firstLine.includes(',')) return;
+  const ch = [...OTHER_SEPARATORS.keys()].find((c) => firstLine.includes(c));
+  if (ch)
+    throw new DataFormatError({
+      file,
+      line,
+      message: `the first row has no comma but ${ch === ';' ? "';'" : 'tabs'}${separatorHint(ch)}`,
+    });
 }
 
 /** Reads an unquoted field up to a comma or line end, trimmed. @throws DataFormatError when it holds a quote */
@@ -99,7 +125,11 @@ export function csvRecords(
   file: string,
 ): { header: string[]; records: CsvRecord[] } {
   if (rows.length === 0) throw new DataFormatError({ file, message: 'the CSV file is empty (no header)' });
-  const header = rows[0]!.cells.map((h) => h.trim());
+  const written = rows[0]!.cells.map((h) => h.trim());
+  // Excel writes a column once used as an empty header name and empty cells: left out, each checked to be empty
+  let width = written.length;
+  while (width > 1 && written[width - 1] === '') width--;
+  const header = written.slice(0, width);
   const dup = header.find((h, k) => header.indexOf(h) !== k);
   if (dup !== undefined)
     throw new DataFormatError({
@@ -108,11 +138,18 @@ export function csvRecords(
       message: `column ${quoteInput(dup)} appears twice in the header`,
     });
   const records = rows.slice(1).map((r) => {
-    if (r.cells.length !== header.length)
+    if (r.cells.length !== header.length && r.cells.length !== written.length)
       throw new DataFormatError({
         file,
         line: r.line,
-        message: `${r.cells.length} cell${r.cells.length === 1 ? '' : 's'}, the header has ${header.length} columns`,
+        message: `${r.cells.length} cell${r.cells.length === 1 ? '' : 's'}, the header has ${header.length} columns${width < written.length ? ` (and ${written.length - width} unnamed ones after them)` : ''}`,
+      });
+    const stray = r.cells.findIndex((c, k) => k >= width && c !== '');
+    if (stray >= 0)
+      throw new DataFormatError({
+        file,
+        line: r.line,
+        message: `cell ${stray + 1} holds ${quoteInput(r.cells[stray]!)} under a column without a name in the header`,
       });
     return { line: r.line, cells: Object.fromEntries(header.map((h, k) => [h, r.cells[k]!])) };
   });
@@ -136,8 +173,14 @@ export function parseCsvRows(text: string, file: string): { line: number; cells:
   const rows: { line: number; cells: string[] }[] = [];
   while (cur.i < cur.src.length) {
     const line = cur.line;
+    if (rows.length === 0) {
+      // the first row's raw text, before a quote or a semicolon inside it stops the cell reader
+      const end = cur.src.slice(cur.i, cur.i + 65536).search(/\r|\n|$/);
+      refuseOtherSeparator(cur.src.slice(cur.i, cur.i + end), line, file);
+    }
     const cells = readCsvRow(cur);
-    if (!(cells.length === 1 && cells[0] === '')) rows.push({ line, cells });
+    // empty lines, and rows of empty cells only (Excel writes ',,,' for rows once used)
+    if (!cells.every((c) => c === '')) rows.push({ line, cells });
   }
   return rows;
 }

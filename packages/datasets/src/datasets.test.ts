@@ -245,6 +245,22 @@ describe('RAF-DB, AffectNet, FERPlus', () => {
     await expect(loadRafDb({ root, split: 'test' })).rejects.toThrow(
       /list_patition_label\.txt:1 \(field 'label'\): label '9' out of range/,
     );
+    // a list saved by Windows tools: a UTF-8 BOM and CRLF are read; UTF-16 (PowerShell's `>`) is named as such (it was
+    // "'��t\0r\0a\0i\0n…' contains a NUL character"), with or without its byte-order mark
+    writeFileSync(join(root, 'EmoLabel', 'list_patition_label.txt'), '\ufefftest_0001.jpg 1\r\ntest_0002.jpg 7\r\n');
+    expect((await loadRafDb({ root, split: 'test' })).items.map((i) => BASIC_7.names[i.label])).toEqual([
+      'surprise',
+      'neutral',
+    ]);
+    for (const [bytes, why] of [
+      [Buffer.from('\ufefftest_0001.jpg 1\r\n', 'utf16le'), /is UTF-16 \(it starts with a UTF-16 byte-order mark\)/],
+      [Buffer.from('test_0001.jpg 1\r\n', 'utf16le'), /is no UTF-8 text \(it holds NUL bytes: UTF-16\?\)/],
+    ] as const) {
+      writeFileSync(join(root, 'EmoLabel', 'list_patition_label.txt'), bytes);
+      await expect(loadRafDb({ root, split: 'test' })).rejects.toThrow(
+        new RegExp(`list_patition_label\\.txt: the RAF-DB partition list ${why.source}.*save it as UTF-8`),
+      );
+    }
     // every line is checked, the other split's too; a name of neither split is refused, not skipped
     const bad = async (text: string, split: 'train' | 'test', re: RegExp) => {
       writeFileSync(join(root, 'EmoLabel', 'list_patition_label.txt'), text);
@@ -450,6 +466,11 @@ describe('loadVideoList', () => {
       /set_1\.csv:3 \(field 'video_name'\): clip 00002: .*00002' does not exist \(root must be DFEW's folder of clip folders/,
     );
     bad('video_name,label\n1,0\n', /set_1\.csv:2 \(field 'label'\): 0 marks a clip without a single label/);
+    // saved by Excel with ';' (before: "expected '<frame_dir> <num_frames> <label> [label text]'")
+    bad(
+      '"video_name";"label"\r\n1;1\r\n',
+      /set_1\.csv:1: the first row has no comma but ';'; the file looks separated/,
+    );
     bad('video_name,label\nclip1,1\n', /set_1\.csv:2 \(field 'video_name'\): 'clip1' is not a DFEW clip number/);
     for (const label of ['8', '1 happy', 'x', '1.0', ''])
       bad(

@@ -206,12 +206,13 @@ export function parseLabelSetJson(text: string, file: string): LabelSet {
 }
 
 /**
- * The label id of a class name (a folder name, a label text) in `labelSet`: an exact (case-insensitive) match,
- * else the same canonical expression (`happy` ↔ `happiness`). Returns -1 when none matches.
+ * The label id of a class name (a folder name, a label text) in `labelSet`: an exact match (case-insensitive, in
+ * Unicode NFC form), else the same canonical expression (`happy` ↔ `happiness`). Returns -1 when none matches.
  */
 export function matchClassName(labelSet: LabelSet, name: string): number {
-  const lower = name.trim().toLowerCase();
-  const exact = labelSet.names.findIndex((n) => n.toLowerCase() === lower);
+  // in one Unicode form: a macOS folder 'Überraschung' (decomposed, NFD) is the class 'Überraschung' typed elsewhere
+  const lower = name.normalize('NFC').trim().toLowerCase();
+  const exact = labelSet.names.findIndex((n) => n.normalize('NFC').toLowerCase() === lower);
   if (exact >= 0) return exact;
   const c = canonicalExpression(name);
   return c === undefined ? -1 : labelSet.names.findIndex((n) => canonicalExpression(n) === c);

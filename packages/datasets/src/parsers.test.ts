@@ -119,6 +119,35 @@ describe('strict parsing of annotation text', () => {
     expect(() => parseCsvText('a,b\n1,2,3\n', 'q.csv')).toThrow(/q\.csv:2: 3 cells, the header has 2 columns/);
     expect(() => parseCsvText('a,a\n1,2\n', 'q.csv')).toThrow(/column 'a' appears twice/);
   });
+  it("CSV from Excel: ';' or tab separators are named; unnamed trailing columns and rows of empty cells are left out", () => {
+    // before: "missing column", "a quote inside an unquoted field", "unexpected character ';' after a closing quote"
+    const semi =
+      /q\.csv:1: the first row has no comma but ';'; the file looks separated by semicolons .*: save it as comma-separated CSV/;
+    expect(() => parseCsvText('a;b\n1;2\n', 'q.csv')).toThrow(semi);
+    expect(() => parseCsvText('a;b\n"x";2\n', 'q.csv')).toThrow(semi);
+    expect(() => parseCsvText('\ufeff\n"a, 1";"b"\n"x";2\n', 'q.csv')).toThrow(
+      /q\.csv:2: unexpected character ';' after a closing quote; the file looks separated by semicolons/,
+    );
+    expect(() => parseCsvText('a\tb\n1\t2\n', 'q.csv')).toThrow(
+      /q\.csv:1: the first row has no comma but tabs; .*separated by tabs/,
+    );
+    expect(() =>
+      parseAffectNetCsvText(`${AFFECT_HEADER.replaceAll(',', ';')}\n1/a.jpg;0;1;0\n`, { file: 'a.csv' }),
+    ).toThrow(/a\.csv:1: the first row has no comma but ';'/);
+    // Excel's columns once used: an empty name in the header and empty cells (before: "column '' appears twice")
+    const excel = parseCsvText('a,b,,\r\n1,2,,\r\n3,4\r\n,,,\r\n,,,\r\n', 'q.csv');
+    expect(excel.header).toEqual(['a', 'b']);
+    expect(excel.records).toEqual([
+      { line: 2, cells: { a: '1', b: '2' } },
+      { line: 3, cells: { a: '3', b: '4' } },
+    ]);
+    expect(() => parseCsvText('a,b,,\n1,2,,x\n', 'q.csv')).toThrow(
+      /q\.csv:2: cell 4 holds 'x' under a column without a name in the header/,
+    );
+    expect(() => parseCsvText('a,b,,\n1,2,3\n', 'q.csv')).toThrow(
+      /q\.csv:2: 3 cells, the header has 2 columns \(and 2 unnamed ones after them\)/,
+    );
+  });
 });
 
 describe('label sets for any class list', () => {

@@ -294,9 +294,9 @@ export interface DfewSplitRow {
   label: string;
 }
 
-/** The header cells of a CSV line, trimmed, unquoted and lower-cased. */
+/** The header cells of a CSV line (split at commas, or at semicolons or tabs: named later), trimmed, unquoted, lower-cased. */
 const headerCells = (line: string) =>
-  line.split(',').map((c) =>
+  line.split(/[,;\t]/).map((c) =>
     c
       .trim()
       .replace(/^"(.*)"$/, '$1')
@@ -310,7 +310,7 @@ const headerCells = (line: string) =>
  */
 export function isDfewSplitCsv(text: string): boolean {
   const first = textLines(text.replace(/^\uFEFF/, '')).find((l) => l.trim() !== '');
-  if (first === undefined || !first.includes(',')) return false;
+  if (first === undefined || !/[,;\t]/.test(first)) return false;
   const cells = headerCells(first);
   return cells.includes('video_name') && cells.includes('label');
 }

@@ -12,7 +12,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { FileIoError } from '../errors.js';
+import { DataFormatError, FileIoError } from '../errors.js';
 
 /**
  * File writes that never leave a half-written file and whose errors name the file.
@@ -195,13 +195,27 @@ export function appendLine(path: string, line: string): void {
   }
 }
 
-/** Read a text file, naming it and `what` it should be on failure. */
+/**
+ * Read a UTF-8 text file, naming it and `what` it should be on failure. A UTF-8 byte-order mark (Windows editors and
+ * Excel write one) is dropped. @throws DataFormatError for a UTF-16 file (a UTF-16 byte-order mark, or NUL bytes:
+ * PowerShell's `>` and Excel's "Unicode Text" write these), which decoded as UTF-8 is garbage that no parser names
+ */
 export function readTextFile(path: string, what = 'file'): string {
+  let bytes: Buffer;
   try {
-    return readFileSync(path, 'utf8');
+    bytes = readFileSync(path);
   } catch (error) {
     throw new FileIoError({ file: path, operation: `read the ${what}`, cause: error });
   }
+  const bom16 =
+    bytes.length >= 2 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff));
+  if (bom16 || bytes.includes(0))
+    throw new DataFormatError({
+      file: path,
+      message: `the ${what} is ${bom16 ? 'UTF-16 (it starts with a UTF-16 byte-order mark)' : 'no UTF-8 text (it holds NUL bytes: UTF-16?)'}; PowerShell's \`>\` and Excel's "Unicode Text" write UTF-16: save it as UTF-8`,
+    });
+  const text = bytes.toString('utf8');
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 /** Read a file's bytes, naming it and `what` it should be on failure. */

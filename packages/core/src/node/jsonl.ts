@@ -19,20 +19,20 @@ export function readJsonLines<T = unknown>(
   path: string,
   options: { repairTornTail?: boolean; what?: string } = {},
 ): { rows: T[]; lines: number[]; repaired: boolean } {
-  // a byte-order mark (Windows editors write one) is no part of the first line's JSON
-  const text = readTextFile(path, options.what ?? 'JSON-lines file').replace(/^\uFEFF/, '');
-  const lines = text.split('\n');
+  // (readTextFile drops a byte-order mark); lines end in LF, CRLF or a lone CR (old Mac tools): JSON holds no raw CR
+  const text = readTextFile(path, options.what ?? 'JSON-lines file');
+  const lines = text.split(/\r\n|\r|\n/);
   const rows: T[] = [];
   const at: number[] = [];
   let repaired = false;
   for (let i = 0; i < lines.length; i++) {
-    const raw = lines[i]!.replace(/\r$/, '');
+    const raw = lines[i]!;
     if (!raw.trim()) continue;
     try {
       rows.push(JSON.parse(raw) as T);
       at.push(i + 1);
     } catch (error) {
-      const isTail = i === lines.length - 1 && !text.endsWith('\n');
+      const isTail = i === lines.length - 1 && !/[\r\n]$/.test(text);
       if (isTail && options.repairTornTail) {
         repaired = true;
         writeFileAtomic(

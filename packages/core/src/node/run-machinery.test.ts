@@ -494,6 +494,20 @@ describe('checkpoints, cache entries and logs are checked on read', () => {
     writeFileSync(p, '{"step": 0}\nnope\n{"step": 2}\n');
     expect(() => readJsonLines(p, { repairTornTail: true })).toThrow(/train-log\.jsonl:2: not valid JSON/);
   });
+  it('JSON lines ending in CR only (old Mac tools) or CRLF, with a byte-order mark, are read line by line', () => {
+    const p = join(tmp(), 'targets.jsonl');
+    // before: one line of two JSON values, refused as "the last line is incomplete" (and, with repairTornTail, erased)
+    for (const text of ['\ufeff{"a": 1}\r{"a": 2}\r', '{"a": 1}\r\n\r\n{"a": 2}', '{"a": 1}\r{"a": 2}']) {
+      writeFileSync(p, text);
+      expect(readJsonLines(p, { repairTornTail: true }).rows).toEqual([{ a: 1 }, { a: 2 }]);
+      expect(readFileSync(p, 'utf8')).toBe(text);
+    }
+    expect(readJsonLines(p).lines).toEqual([1, 2]);
+    writeFileSync(p, '{"a": 1}\r{"a": 2}\r{"a"');
+    expect(() => readJsonLines(p)).toThrow(/targets\.jsonl:3: not valid JSON \(the last line is incomplete/);
+    writeFileSync(p, '{"a": 1}\r{"a"\r');
+    expect(() => readJsonLines(p, { repairTornTail: true })).toThrow(/targets\.jsonl:2: not valid JSON: /);
+  });
   it('content fingerprints follow the bytes, not the path', () => {
     const dir = tmp();
     const f = join(dir, 'vision_model.onnx');

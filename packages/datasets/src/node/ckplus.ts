@@ -1,6 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkOneOf, DataFormatError, InvalidArgumentError, type LabelSet } from '@vlfer/core';
+import { readTextFile } from '@vlfer/core/node';
 import { getLabelSet, LABEL_SETS, type ExpressionName } from '../label-sets.js';
 import { isHiddenName, isImageFile } from '../media.js';
 import { expressionLabel } from '../parsers.js';
@@ -174,7 +175,7 @@ function sequenceItems(
   o: { peakFrames: number; neutralFrame: boolean },
   drops: DropCounter,
 ): { path: string; expression: ExpressionName; file: string }[] {
-  const expression = CKPLUS_EMOTIONS[parseCkPlusEmotion(readFileSync(emotion, 'utf8'), emotion)]!;
+  const expression = CKPLUS_EMOTIONS[parseCkPlusEmotion(readTextFile(emotion, 'CK+ emotion file'), emotion)]!;
   const peakN = frameNumber(emotion)!;
   const from = Math.max(frames[0]?.n ?? peakN, peakN - o.peakFrames + 1);
   const out: { path: string; expression: ExpressionName; file: string }[] = [];

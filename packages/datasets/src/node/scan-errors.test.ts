@@ -1,8 +1,9 @@
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataFormatError } from '@vlfer/core';
 import { describe, expect, it } from 'vitest';
+import { labelSetFromNames } from '../label-sets.js';
 import { listFrames, listImages, loadImageFolder, loadVideoList } from './index.js';
 import { checkRootDir, explainFsError } from './scan-errors.js';
 
@@ -87,6 +88,31 @@ describe('dataset scans name the path and say what a file-system error means', (
     );
   });
 
+  it('names written by macOS (NFD) and the same names in a list or option (NFC) are matched or said to differ', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'vlfer-nfd-'));
+    const nfd = 'Überraschung'.normalize('NFD');
+    for (const c of [nfd, 'Freude']) {
+      mkdirSync(join(root, c));
+      writeFileSync(join(root, c, `${c}.png`), 'x');
+    }
+    // a class given in NFC matches the folder in NFD (before: "class folder 'Überraschung' is not a class of label set
+    // … (classes: Überraschung, Freude)", two names that look the same)
+    const labelSet = labelSetFromNames(['Überraschung'.normalize('NFC'), 'Freude']);
+    const loaded = await loadImageFolder(root, { labelSet, verify: 'none' });
+    expect(loaded.items.map((i) => labelSet.names[i.label])).toEqual(['Überraschung', 'Freude']);
+    // a listed path in NFC: the file in NFD is named (a list entry and a file are matched byte for byte)
+    writeFileSync(join(root, nfd, 'x.png'), 'x');
+    const listed = join(root, 'Überraschung'.normalize('NFC'), 'x.png');
+    let error: unknown;
+    try {
+      statSync(listed);
+    } catch (e) {
+      error = e;
+    }
+    expect(explainFsError(error)).toBe(
+      `does not exist as spelt, but '${join(root, nfd, 'x.png')}', the same name in Unicode NFD form (decomposed, as macOS writes names), does: rename the file or the entry`,
+    );
+  });
   it('EACCES and EPERM say permission denied (root cannot provoke them with chmod, so the mapping is tested)', () => {
     const err = (code: string) => Object.assign(new Error(`${code}: x`), { code });
     expect(explainFsError(err('EACCES'))).toBe(

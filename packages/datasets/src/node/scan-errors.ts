@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync, readlinkSync, statSync, type Dirent, type Stats } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readlinkSync, statSync, type Dirent, type Stats } from 'node:fs';
 import { resolve } from 'node:path';
 import { DataFormatError, InvalidArgumentError, quoteInput } from '@vlfer/core';
 
@@ -11,7 +11,7 @@ export function explainFsError(error: unknown): string {
   switch (e?.code) {
     case 'ENOENT':
       return danglingLinkTarget(e.path) === undefined
-        ? 'does not exist'
+        ? `does not exist${otherNormalizationNote(e.path)}`
         : `is a dangling symbolic link (its target ${quoteInput(danglingLinkTarget(e.path)!)} does not exist)`;
     case 'ELOOP':
       return 'is a symbolic link loop (following its links never reaches a file or directory)';
@@ -27,6 +27,20 @@ export function explainFsError(error: unknown): string {
     default:
       return `could not be read (${e?.code ? `${e.code}: ` : ''}${String(e?.message ?? error).slice(0, 200)})`;
   }
+}
+
+/**
+ * Where a missing path exists spelt in the other Unicode normalization form (macOS writes names decomposed, NFD; a
+ * list typed or made on Linux or Windows has them composed, NFC: the same letters, other bytes), a note saying so.
+ */
+function otherNormalizationNote(path: string | undefined): string {
+  if (!path) return '';
+  for (const form of ['NFC', 'NFD'] as const) {
+    const other: string = path.normalize(form);
+    if (other !== path && existsSync(other))
+      return ` as spelt, but ${quoteInput(other)}, the same name in Unicode ${form} form (${form === 'NFD' ? 'decomposed, as macOS writes names' : 'composed'}), does: rename the file or the entry`;
+  }
+  return '';
 }
 
 /** The target of `path` when `path` itself is a symbolic link (whose target is then what is missing), else undefined. */

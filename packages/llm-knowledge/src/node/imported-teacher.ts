@@ -1,6 +1,13 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, resolve, sep } from 'node:path';
-import { DataFormatError, decodeSafetensors, float16ToNumber, parseNpyHeader, textLines } from '@vlfer/core';
+import {
+  DataFormatError,
+  decodeSafetensors,
+  float16ToNumber,
+  parseNpyHeader,
+  quoteInput,
+  textLines,
+} from '@vlfer/core';
 import { hashBytes, hashFile, readBytesFile, readJsonLines, readTextFile } from '@vlfer/core/node';
 import { validateTarget, type Teacher } from '../teacher.js';
 
@@ -80,16 +87,9 @@ function readKeyLines(file: string): { keys: string[]; lines: number[] } {
   return { keys, lines };
 }
 
-/** A keys file's lines (its byte-order mark dropped); a UTF-16 file is named as one. */
+/** A keys file's lines (its byte-order mark dropped; a UTF-16 file is named as one by `readTextFile`). */
 function readKeysText(file: string): string[] {
-  const text = readTextFile(file, 'keys file');
-  if (text.includes('\u0000'))
-    throw new DataFormatError({
-      file,
-      message:
-        "holds NUL characters: is it UTF-16 (PowerShell's `>` writes it)? save it as UTF-8, one image path per line",
-    });
-  return textLines(text);
+  return textLines(readTextFile(file, 'keys file'));
 }
 
 /**
@@ -169,11 +169,17 @@ export class TargetTable {
       const named = this.byPath.has(exact) ? exact : byName.get(basename(exact));
       // a key that is another file here, of other bytes, is that file's (not this image's of the same name)
       const key = named && (named === exact || !existsSync(named) || sameBytes(named, exact)) ? named : undefined;
-      if (!key)
+      if (!key) {
+        // the same letters in the other Unicode form (macOS writes names decomposed): said, not matched
+        const other = [exact.normalize('NFC'), exact.normalize('NFD')].find((p) => p !== exact && this.byPath.has(p));
+        const form = other
+          ? `; the key ${quoteInput(other)} is this path in Unicode ${other === exact.normalize('NFC') ? 'NFC (composed)' : 'NFD (decomposed, as macOS writes names)'} form: write the keys in the form of the file names`
+          : '';
         throw new DataFormatError({
           file: this.file,
-          message: `no target for image '${img}' (looked up by absolute path, relative paths of ${this.keysFile === this.file ? 'the file' : this.keysFile} taken from ${this.root}, and by unique file name among keys that are bare names or absolute paths, a key that is a file here holding the image's bytes)${backslash}`,
+          message: `no target for image '${img}' (looked up by absolute path, relative paths of ${this.keysFile === this.file ? 'the file' : this.keysFile} taken from ${this.root}, and by unique file name among keys that are bare names or absolute paths, a key that is a file here holding the image's bytes)${backslash}${form}`,
         });
+      }
       this.claim(key, exact, key !== exact);
       return this.byPath.get(key)!;
     };
@@ -364,7 +370,7 @@ export function importedTeacher(options: ImportedTargetsOptions): Teacher {
     // content, as FER2013 has, would get each other's rows)
     keyedBy: 'path',
     // the folder relative paths are taken from decides which image gets which row: part of the id
-    id: `import:${hashBytes(bytes).slice(0, 16)}${options.keys ? `:${hashBytes(readTextFile(options.keys)).slice(0, 8)}` : ''}:${hashBytes(Buffer.from(resolve(table.root))).slice(0, 8)}`,
+    id: `import:${hashBytes(bytes).slice(0, 16)}${options.keys ? `:${hashBytes(readBytesFile(options.keys, 'keys file')).slice(0, 8)}` : ''}:${hashBytes(Buffer.from(resolve(table.root))).slice(0, 8)}`,
     source: file,
     ...(table.dim !== undefined ? { dim: table.dim } : {}),
     async embed(images) {

@@ -83,6 +83,12 @@ describe('imported teacher stages', () => {
     // an absolute key of another machine: matched by its unique file name
     expect(Array.from(lookup('/other/y.jpg'))).toEqual([0, 1]);
     expect(() => lookup('/data/z.jpg')).toThrow(/no target for image '\/data\/z\.jpg'/);
+    // keys written on macOS (NFD) for images named in NFC here: said, with the key (it was "no target" alone)
+    t.add('Über/ä.jpg'.normalize('NFD'), Float32Array.of(1, 1), 4);
+    const key = '/data/Über/ä.jpg'.normalize('NFD');
+    expect(() => lookup('/data/Über/ä.jpg'.normalize('NFC'))).toThrow(
+      `; the key '${key}' is this path in Unicode NFD (decomposed, as macOS writes names) form: write the keys in the form of the file names`,
+    );
   });
   it("one key's row is one image's: an image without a key is not given another's by its file name", () => {
     const t = new TargetTable('t.npy', '/data', 'keys.txt');
@@ -178,7 +184,7 @@ describe('imported teacher stages', () => {
     expect(readTargetMatrix(bytes, 't.safetensors', join(dir, 'same.txt')).keys).toEqual(['a.jpg', 'b.jpg']);
     writeFileSync(join(dir, 'utf16.txt'), Buffer.from('\ufeffa.jpg\r\nb.jpg\r\n', 'utf16le'));
     expect(() => readTargetMatrix(bytes, 't.safetensors', join(dir, 'utf16.txt'))).toThrow(
-      /utf16\.txt: holds NUL characters: is it UTF-16/,
+      /utf16\.txt: the keys file is UTF-16 \(it starts with a UTF-16 byte-order mark\); .* save it as UTF-8/,
     );
     // the same images spelt otherwise, or a file list that is none: the keys are used
     writeFileSync(join(dir, 'spelt.txt'), `./a.jpg\n${join(dir, 'b.jpg')}\n`);
