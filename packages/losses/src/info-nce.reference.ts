@@ -76,7 +76,8 @@ function symmetricSoftmaxes(
       P[i * n + j] = Math.exp(L[i * n + j]! - mr) / sr;
       Q[j * n + i] = Math.exp(L[j * n + i]! - mc) / sc;
     }
-    loss += 0.5 * (mr + Math.log(sr) - L[i * n + i]!) + 0.5 * (mc + Math.log(sc) - L[i * n + i]!);
+    // (m − zᵢᵢ) + log s: m + log s − zᵢᵢ cancels catastrophically when zᵢᵢ is the large maximum
+    loss += 0.5 * (mr - L[i * n + i]! + Math.log(sr)) + 0.5 * (mc - L[i * n + i]! + Math.log(sc));
     if (best === i) correct++;
   }
   return { P, Q, loss: loss / n, correct };
@@ -96,7 +97,7 @@ function weightGradient(a: {
   s: number;
 }): Float32Array {
   const { X, I, Tn, zn, P, Q, n, d, e, s } = a;
-  const grad = new Float32Array(e * d);
+  const grad = new Float64Array(e * d); // summed in float64, returned as float32
   const dI = new Float64Array(e),
     dZ = new Float64Array(e);
   for (let i = 0; i < n; i++) {
@@ -110,5 +111,5 @@ function weightGradient(a: {
     for (let o = 0; o < e; o++) dZ[o] = (dI[o]! - I[i * e + o]! * c) / zn[i]!;
     for (let o = 0; o < e; o++) for (let k = 0; k < d; k++) grad[o * d + k]! += dZ[o]! * X[i * d + k]!;
   }
-  return grad;
+  return Float32Array.from(grad);
 }

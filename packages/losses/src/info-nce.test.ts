@@ -291,7 +291,9 @@ describe('InfoNceSgdStep: gather + loss + SGD in one graph', () => {
     );
     await expect(InfoNceSgdStep.create({ ...base, lr: Infinity })).rejects.toThrow(/'lr'.*got Infinity/);
     for (const scale of [0, -100, NaN])
-      await expect(InfoNceSgdStep.create({ ...base, scale })).rejects.toThrow(/'scale'.*finite number > 0/);
+      await expect(InfoNceSgdStep.create({ ...base, scale })).rejects.toThrow(
+        /'scale'.*must be a number > 0 and ≤ 3.4028234663852886e\+38/,
+      );
     await expect(
       InfoNceSgdStep.create({ ...base, features: { ...f, data: Float64Array.from(f.data) } as never }),
     ).rejects.toThrow(/'features'.*Float64Array/);

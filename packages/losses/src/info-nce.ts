@@ -40,17 +40,21 @@ export interface InfoNceInputs {
 
 export const NORM_EPSILON = 1e-12;
 
+/** The largest finite float32. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
 /**
- * The logit scale of the InfoNCE loss: a finite number > 0 (CLIP's exp(logit_scale), 100); 0 gives a zero gradient,
+ * The logit scale of the InfoNCE loss: a number in (0, float32's largest] (CLIP's exp(logit_scale), 100); 0 gives a zero gradient,
  * a negative one reverses it. @throws InvalidArgumentError naming `scale` and `fn`
  */
 export function checkLogitScale(scale: number | undefined, fn: string): number {
   const s = scale ?? 100;
-  if (!(Number.isFinite(s) && s > 0))
+  // the graphs compute in float32: a larger scale is Infinity there (loss and gradient NaN)
+  if (!(Number.isFinite(s) && s > 0 && s <= FLOAT32_MAX))
     throw new InvalidArgumentError({
       functionName: fn,
       argument: 'scale',
-      message: `must be a finite number > 0 (CLIP's logit scale, 100), got ${s}`,
+      message: `must be a number > 0 and ≤ ${FLOAT32_MAX} (float32's largest; CLIP's logit scale is 100), got ${s}`,
     });
   return s;
 }

@@ -26,6 +26,14 @@ describe('non-finite inputs and settings are refused by name, not turned into Na
     expect(masked.loss).toBeCloseTo(0.7573, 4);
     expect(masked.gradLogits.data[1]).toBe(0);
     expect(() => crossEntropy(t([2, -Infinity], [1, 2]), [1])).toThrow(/row 0 is −Infinity at its label 1/);
+    // large equal logits: (m − z_y) + log s keeps log 2 (m + log s − z_y gave 0 at 1e17, 2.7e-9 off at 1e8)
+    for (const z of [1e8, 1e17, 3e38]) {
+      const centers = t([0, 0, 0, 0], [2, 2]);
+      expect(crossEntropy(t([z, z], [1, 2]), [0]).loss).toBe(Math.LN2);
+      // two equal logits z·0.5: log 2 + the margin term 0.15 (it was 0.15 alone at T = 1e-17)
+      const arpl = arplLoss({ features: t([1, 0], [1, 2]), centers, labels: [0], radius: 0, temperature: 0.5 / z });
+      expect(arpl.loss).toBeCloseTo(Math.LN2 + 0.15, 14);
+    }
     // zero classes are the logits' fault, not the labels'
     expect(() => crossEntropy(t([], [1, 0]), [0])).toThrow(/'logits' passed to 'crossEntropy': has 0 columns/);
     expect(() => arplLoss({ features: t([NaN, 1, 1, 1], [2, 2]), centers, labels: [0, 1], radius: 0 })).toThrow(
@@ -54,9 +62,10 @@ describe('non-finite inputs and settings are refused by name, not turned into Na
       targets: t([1, 0, 0, 0, 1, 0], [2, 3]),
     };
     expect(checkInfoNceInputs(inputs, 'f')).toEqual({ n: 2, d: 2, e: 3 });
-    for (const scale of [0, -100, NaN, Infinity])
+    // 1e39 is finite in float64 but Infinity in the float32 graphs (loss and gradient NaN)
+    for (const scale of [0, -100, NaN, Infinity, 1e39])
       expect(() => checkInfoNceInputs({ ...inputs, scale }, 'f')).toThrow(
-        /'scale' passed to 'f': must be a finite number > 0/,
+        /'scale' passed to 'f': must be a number > 0 and ≤ 3\.4028234663852886e\+38/,
       );
     expect(() => checkInfoNceInputs({ ...inputs, targets: t([1, 0, 0, 0, NaN, 0], [2, 3]) }, 'f')).toThrow(
       /'targets' passed to 'f': row 1, column 1 is NaN/,

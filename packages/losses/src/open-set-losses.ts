@@ -175,7 +175,7 @@ export function arplLoss(options: ArplOptions): ArplResult {
     let s = 0;
     for (let j = 0; j < k; j++) s += Math.exp(L[i * k + j]! / T - m);
     const y = labels[i]!;
-    ce += m + Math.log(s) - L[i * k + y]! / T;
+    ce += m - L[i * k + y]! / T + Math.log(s); // (m − z_y) + log s, as crossEntropy
     for (let j = 0; j < k; j++) dL[i * k + j] = (Math.exp(L[i * k + j]! / T - m) / s - (j === y ? 1 : 0)) / (b * T);
   }
   const gX = new Float64Array(b * d);
@@ -362,7 +362,8 @@ export function crossEntropy(logits: Tensor2D, labels: ArrayLike<number>): { los
     for (let j = 0; j < c; j++) m = Math.max(m, logits.data[i * c + j]!);
     let s = 0;
     for (let j = 0; j < c; j++) s += Math.exp(logits.data[i * c + j]! - m);
-    loss += m + Math.log(s) - logits.data[i * c + labels[i]!]!;
+    // (m − z_y) + log s: m + log s − z_y cancels catastrophically when z_y is the large maximum ([1e17, 1e17] gave 0)
+    loss += m - logits.data[i * c + labels[i]!]! + Math.log(s);
     for (let j = 0; j < c; j++)
       g[i * c + j] = (Math.exp(logits.data[i * c + j]! - m) / s - (j === labels[i] ? 1 : 0)) / n;
   }

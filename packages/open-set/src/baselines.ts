@@ -25,7 +25,7 @@ function checkFinite(x: Tensor2D, argument: string, functionName: string): void 
  * Maximum softmax probability (MSP): max_k softmax(z)_k — Hendrycks & Gimpel, "A Baseline for Detecting
  * Misclassified and Out-of-Distribution Examples in Neural Networks", ICLR 2017.
  * @param logits [n, K] logits over the K known classes
- * @returns [n] scores in (1/K, 1]; higher = more likely known
+ * @returns [n] scores in [1/K, 1] (1/K for equal logits); higher = more likely known
  */
 export function maxSoftmaxScore(logits: Tensor2D): number[] {
   checkFinite(logits, 'logits', 'maxSoftmaxScore');

@@ -41,6 +41,22 @@ describe('probe inputs that gave NaN or an unnamed TypeError are refused by name
       }, Float64Array.of(1)),
     ).toThrow(/'fg' passed to 'minimizeLbfgs': the gradient at x0 is NaN at index 0/);
   });
+  it('Tip-Adapter: a test feature equal to a cache key has affinity 1 at any β (rounding gave > 1, then Infinity)', () => {
+    // a 512-d row whose unit-row dot with itself rounds to 1 + 2e-15 in float64
+    let s = 5;
+    const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0), s / 4294967296);
+    const w = t(
+      Array.from({ length: 1024 }, (_, i) => (i % 512 === 0 ? 1 : 0.001)),
+      [2, 512],
+    );
+    for (let it = 0; it < 200; it++) {
+      const x = Float32Array.from({ length: 512 }, () => rand() - 0.5);
+      const f = t(Array.from(x), [1, 512]);
+      const base = tipAdapterLogits(f, { keys: f, labels: [0] }, w, { beta: 1 }).data[0]!;
+      for (const beta of [1e12, 1e17])
+        expect(tipAdapterLogits(f, { keys: f, labels: [0] }, w, { beta }).data[0]).toBeLessThanOrEqual(base);
+    }
+  });
   it('missing arguments are named', () => {
     expect(() => fitLinearProbe(train.features, undefined as never)).toThrow(
       /'labels' passed to 'fitLinearProbe'.*undefined/,

@@ -111,7 +111,8 @@ export function tipAdapterLogits(
     for (let r = 0; r < m; r++) {
       let a = 0;
       for (let t = 0; t < d; t++) a += f[i * d + t]! * keys[r * d + t]!;
-      row[cache.labels[r]!]! += Math.exp(-beta * (1 - a));
+      // a ≤ 1 for unit rows; rounding gave 1 + 2e-15 for a feature equal to a key, and at a huge β exp(β·2e-15) > 1
+      row[cache.labels[r]!]! += Math.exp(-beta * (1 - Math.min(a, 1)));
     }
     for (let j = 0; j < k; j++) {
       let s = 0;
