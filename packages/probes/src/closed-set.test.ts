@@ -53,6 +53,38 @@ describe('splitStratified', () => {
     expect(splitStratified(ids, labels, { seed: 1 }).test).not.toEqual(s.test);
   });
 
+  it('gives train one unit of every class of two or more, and cuts classes larger than a call takes arguments', () => {
+    const sizes = [1, 2, 3, 4, 5, 6, 7, 10];
+    const many = sizes.flatMap((u, c) => Array.from({ length: u }, (_, k) => ({ id: `c${c}/${k}.jpg`, label: c })));
+    const s = splitStratified(
+      many.map((m) => m.id),
+      many.map((m) => m.label),
+      { seed: 0 },
+    );
+    const counts = sizes.map((_, c) =>
+      [s.train, s.validation, s.test].map((part) => part.filter((i) => many[i]!.label === c).length),
+    );
+    // a 3-item class was 0 / 1 / 2: nothing to train (or take few shots) on
+    expect(counts).toEqual([
+      [0, 0, 1],
+      [1, 0, 1],
+      [1, 1, 1],
+      [1, 1, 2],
+      [1, 1, 3],
+      [2, 1, 3],
+      [2, 1, 4],
+      [3, 2, 5],
+    ]);
+    // 200,000 items of one class: push(...part) threw "Maximum call stack size exceeded"
+    const n = 200_000;
+    const big = splitStratified(
+      Array.from({ length: n }, (_, i) => `x/${i}.jpg`),
+      new Uint8Array(n),
+      { seed: 1, fractions: { train: 0.8, validation: 0.2, test: 0 } },
+    );
+    expect([big.train.length, big.validation.length, big.test.length]).toEqual([160_000, 40_000, 0]);
+  });
+
   it('does not depend on the order the items are listed in (ordered by id first)', () => {
     const s = splitStratified(ids, labels, { seed: 3 });
     const perm = createRng(9).shuffled(ids.map((_, i) => i));

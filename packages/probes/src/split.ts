@@ -67,12 +67,27 @@ function splitUnits(
 }
 
 /**
+ * How many of a class's u units go to test and to validation: ⌊u·test + ½⌋ and ⌊u·validation + ½⌋ (at most what is
+ * left), the rest to train; where that leaves train none of two or more units although `train` > 0 (u = 3 at
+ * 30/20/50 %: 2 test, 1 validation), one unit goes back to train from the larger of test and validation.
+ */
+function partSizes(u: number, f: SplitFractions): [test: number, validation: number] {
+  let nTest = Math.floor(u * f.test + 0.5);
+  let nVal = Math.min(u - nTest, Math.floor(u * f.validation + 0.5));
+  if (u >= 2 && f.train > 0 && nTest + nVal === u) {
+    if (nTest >= nVal) nTest--;
+    else nVal--;
+  }
+  return [nTest, nVal];
+}
+
+/**
  * A seeded, class-stratified train/validation/test split of one labelled set. The items are ordered by id first
  * (so the split does not depend on the order a loader lists them in) and gathered into units (`groups`: items with
  * the same group, e.g. the same content hash, always land in the same part; without it every item is its own unit),
  * then every class's units are shuffled with `createRng(seed)` (the classes in ascending order, one generator for
  * all) and cut: ⌊u·test + ½⌋ units to test, ⌊u·validation + ½⌋ to validation (at most what is left), the rest to
- * train. The same ids, labels, groups, fractions and seed always give the same split; without `groups` (or with all
+ * train, which keeps one unit of a class of two or more ({@link partSizes}). The same ids, labels, groups, fractions and seed always give the same split; without `groups` (or with all
  * groups distinct) it is the per-item split of earlier versions.
  * @param ids [n] unique item ids (e.g. paths relative to the dataset root) @param labels [n] class ids (integers ≥ 0)
  * @param options.groups [n] optional unit key per item (e.g. SHA-256 of the file): equal keys stay in one part
@@ -106,11 +121,12 @@ export function splitStratified(
   const out: StratifiedSplit = { train: [], validation: [], test: [] };
   for (const c of [...byClass.keys()].sort((a, b) => a - b)) {
     const units = rng.shuffled(byClass.get(c)!);
-    const nTest = Math.floor(units.length * f.test + 0.5);
-    const nVal = Math.min(units.length - nTest, Math.floor(units.length * f.validation + 0.5));
-    out.test.push(...units.slice(0, nTest).flat());
-    out.validation.push(...units.slice(nTest, nTest + nVal).flat());
-    out.train.push(...units.slice(nTest + nVal).flat());
+    const [nTest, nVal] = partSizes(units.length, f);
+    // loops, not push(...): a part of a large class holds more items than a call takes arguments (~120,000)
+    units.forEach((unit, k) => {
+      const part = k < nTest ? out.test : k < nTest + nVal ? out.validation : out.train;
+      for (const i of unit) part.push(i);
+    });
   }
   for (const part of [out.train, out.validation, out.test]) part.sort((a, b) => a - b);
   return out;
