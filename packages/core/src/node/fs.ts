@@ -12,7 +12,8 @@ import {
   writeSync,
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { DataFormatError, FileIoError } from '../errors.js';
+import { FileIoError } from '../errors.js';
+import { decodeUtf8, hasUtf16Bom, utf16Error } from './lines.js';
 
 /**
  * File writes that never leave a half-written file and whose errors name the file.
@@ -197,29 +198,19 @@ export function appendLine(path: string, line: string): void {
 
 /**
  * Read a UTF-8 text file, naming it and `what` it should be on failure. A UTF-8 byte-order mark (Windows editors and
- * Excel write one) is dropped. @throws DataFormatError for a UTF-16 file (a UTF-16 byte-order mark, or NUL bytes:
- * PowerShell's `>` and Excel's "Unicode Text" write these), which decoded as UTF-8 is garbage that no parser names
+ * Excel write one) is dropped. At most 512 MiB (one JavaScript string): `forEachLine` reads larger files line by line.
+ * @throws DataFormatError for a UTF-16 file (`utf16Error`: a UTF-16 byte-order mark, or NUL bytes), which decoded as
+ *   UTF-8 is garbage that no parser names, and for a file too large for one string; FileIoError when it cannot be read
  */
 export function readTextFile(path: string, what = 'file'): string {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (error) {
-    throw new FileIoError({ file: path, operation: `read the ${what}`, cause: error });
-  }
-  const bom16 =
-    bytes.length >= 2 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff));
-  if (bom16 || bytes.includes(0))
-    throw new DataFormatError({
-      file: path,
-      message: `the ${what} is ${bom16 ? 'UTF-16 (it starts with a UTF-16 byte-order mark)' : 'no UTF-8 text (it holds NUL bytes: UTF-16?)'}; PowerShell's \`>\` and Excel's "Unicode Text" write UTF-16: save it as UTF-8`,
-    });
-  const text = bytes.toString('utf8');
+  const bytes = readBytesFile(path, what);
+  if (hasUtf16Bom(bytes) || bytes.includes(0)) throw utf16Error(path, what, hasUtf16Bom(bytes));
+  const text = decodeUtf8(bytes, path, what);
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
-/** Read a file's bytes, naming it and `what` it should be on failure. */
-export function readBytesFile(path: string, what = 'file'): Uint8Array {
+/** Read a file's bytes, naming it and `what` it should be on failure (at most 2 GiB: `readFileSync`'s limit). */
+export function readBytesFile(path: string, what = 'file'): Buffer {
   try {
     return readFileSync(path);
   } catch (error) {

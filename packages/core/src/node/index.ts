@@ -19,7 +19,8 @@ export {
   removePath,
 } from './fs.js';
 export type { FailpointKind } from './fs.js';
-export { jsonLinesText, readJsonLines } from './jsonl.js';
+export { forEachJsonLine, jsonLinesText, readJsonLines } from './jsonl.js';
+export { forEachLine, type TextLine } from './lines.js';
 export { hashBytes, hashFile, hashFileIndexed, fingerprintFiles, type FileHashIndex } from './hash.js';
 export type { FeatureNamespace } from './vector-cache.js';
 export { FeatureCache } from './vector-cache.js';

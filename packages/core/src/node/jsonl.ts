@@ -1,5 +1,6 @@
 import { DataFormatError } from '../errors.js';
-import { readTextFile, writeFileAtomic } from './fs.js';
+import { readBytesFile, writeFileAtomic } from './fs.js';
+import { forEachLine } from './lines.js';
 
 /**
  * The text of a JSON-lines file of `rows`: each row's `JSON.stringify` and a newline. What the writers write and what
@@ -10,47 +11,65 @@ export function jsonLinesText(rows: readonly unknown[]): string {
 }
 
 /**
- * Rows of a JSON-lines file (train logs, result rows, imported targets). A last line without its newline that
- * does not parse is a line torn by a crash during an append: with `repairTornTail` it is dropped (and the file
- * rewritten without it), otherwise it is an error naming the file and line. Any other bad line is an error.
+ * Rows of a JSON-lines file (train logs, result rows, imported targets): {@link forEachJsonLine}'s rows collected.
  * @returns the parsed rows, the 1-based file line of each (blank lines are skipped), and whether a torn tail was dropped
  */
 export function readJsonLines<T = unknown>(
   path: string,
   options: { repairTornTail?: boolean; what?: string } = {},
 ): { rows: T[]; lines: number[]; repaired: boolean } {
-  // (readTextFile drops a byte-order mark); lines end in LF, CRLF or a lone CR (old Mac tools): JSON holds no raw CR
-  const text = readTextFile(path, options.what ?? 'JSON-lines file');
-  const lines = text.split(/\r\n|\r|\n/);
   const rows: T[] = [];
-  const at: number[] = [];
-  let repaired = false;
-  for (let i = 0; i < lines.length; i++) {
-    const raw = lines[i]!;
-    if (!raw.trim()) continue;
-    try {
-      rows.push(JSON.parse(raw) as T);
-      at.push(i + 1);
-    } catch (error) {
-      const isTail = i === lines.length - 1 && !/[\r\n]$/.test(text);
-      if (isTail && options.repairTornTail) {
-        repaired = true;
-        writeFileAtomic(
-          path,
-          lines
-            .slice(0, i)
-            .map((l) => `${l}\n`)
-            .join(''),
-        );
-        break;
+  const lines: number[] = [];
+  const { repaired } = forEachJsonLine<T>(
+    path,
+    (row, line) => {
+      rows.push(row);
+      lines.push(line);
+    },
+    options,
+  );
+  return { rows, lines, repaired };
+}
+
+/**
+ * Hands each row of a JSON-lines file to `onRow` as it is read (`forEachLine`: a file of any size, lines ending in LF,
+ * CRLF or a lone CR, which JSON never holds raw; a UTF-8 byte-order mark dropped; blank lines skipped). A last line
+ * without its line end that does not parse is a line torn by a crash during an append: with `repairTornTail` it is
+ * dropped (the file rewritten without it, byte for byte up to it), otherwise it is an error naming the file and line.
+ * Any other bad line is an error naming the file and line.
+ * @returns whether a torn tail was dropped
+ */
+export function forEachJsonLine<T = unknown>(
+  path: string,
+  onRow: (row: T, line: number) => void,
+  options: { repairTornTail?: boolean; what?: string } = {},
+): { repaired: boolean } {
+  let tornAt: number | undefined;
+  forEachLine(
+    path,
+    ({ text, line, offset, terminated }) => {
+      if (!text.trim()) return;
+      let row: T;
+      try {
+        // (a byte-order mark inside: two files joined with `cat`)
+        row = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text) as T;
+      } catch (error) {
+        if (!terminated && options.repairTornTail) {
+          tornAt = offset;
+          return;
+        }
+        throw new DataFormatError({
+          file: path,
+          line,
+          message: `not valid JSON${terminated ? '' : ' (the last line is incomplete: the file was cut while being written)'}: ${(error as Error).message}`,
+          cause: error,
+        });
       }
-      throw new DataFormatError({
-        file: path,
-        line: i + 1,
-        message: `not valid JSON${isTail ? ' (the last line is incomplete: the file was cut while being written)' : ''}: ${(error as Error).message}`,
-        cause: error,
-      });
-    }
-  }
-  return { rows, lines: at, repaired };
+      onRow(row, line);
+    },
+    { what: options.what ?? 'JSON-lines file' },
+  );
+  if (tornAt === undefined) return { repaired: false };
+  writeFileAtomic(path, readBytesFile(path, options.what ?? 'JSON-lines file').subarray(0, tornAt));
+  return { repaired: true };
 }

@@ -20,6 +20,7 @@ import {
   failpointCount,
   FeatureCache,
   fingerprintFiles,
+  forEachLine,
   loadCheckpoint,
   provenance,
   readJsonLines,
@@ -31,6 +32,7 @@ import {
   setWriteFailpoint,
   verifyRunOutputs,
   writeFileAtomic,
+  type TextLine,
 } from './index.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'vlfer-run-'));
@@ -491,8 +493,57 @@ describe('checkpoints, cache entries and logs are checked on read', () => {
       repaired: true,
     });
     expect(readFileSync(p, 'utf8')).toBe('{"step": 0}\n{"step": 1}\n');
+    // a crash before the appended bytes reached the disk leaves zeros in their place: a torn tail too, not UTF-16
+    writeFileSync(p, Buffer.concat([Buffer.from('{"step": 0}\n{"step": 1}\n'), Buffer.alloc(37)]));
+    expect(() => readJsonLines(p)).toThrow(/train-log\.jsonl:3: not valid JSON \(the last line is incomplete/);
+    expect(readJsonLines(p, { repairTornTail: true }).rows).toEqual([{ step: 0 }, { step: 1 }]);
+    expect(readFileSync(p, 'utf8')).toBe('{"step": 0}\n{"step": 1}\n');
+    // two files joined with `cat`: the second one's byte-order mark is no JSON
+    writeFileSync(p, '\ufeff{"step": 0}\n\ufeff{"step": 1}\n');
+    expect(readJsonLines(p).rows).toEqual([{ step: 0 }, { step: 1 }]);
     writeFileSync(p, '{"step": 0}\nnope\n{"step": 2}\n');
     expect(() => readJsonLines(p, { repairTornTail: true })).toThrow(/train-log\.jsonl:2: not valid JSON/);
+  });
+  it('forEachLine splits at LF, CRLF and lone CR across any chunk boundary, each line decoded whole', () => {
+    const p = join(tmp(), 'lines.txt');
+    // a CRLF, a multi-byte character and the byte-order mark each cut by some chunk size
+    const text = '\ufeffä€1\r\n\r\n2😀\r3\n\n4 ü\r\n5';
+    writeFileSync(p, text);
+    for (const chunkBytes of [1, 2, 3, 4, 5, 7, 64]) {
+      const got: TextLine[] = [];
+      forEachLine(p, (l) => got.push(l), { chunkBytes });
+      expect(
+        got.map((l) => [l.line, l.text, l.terminated]),
+        `chunks of ${chunkBytes}`,
+      ).toEqual([
+        [1, 'ä€1', true],
+        [2, '', true],
+        [3, '2😀', true],
+        [4, '3', true],
+        [5, '', true],
+        [6, '4 ü', true],
+        [7, '5', false],
+      ]);
+      // each offset is where the line's bytes start (line 1's at the byte-order mark)
+      const bytes = Buffer.from(text);
+      const at = (l: TextLine) =>
+        bytes
+          .subarray(l.offset)
+          .toString()
+          .replace(/^\ufeff/, '');
+      expect(got.filter((l) => !at(l).startsWith(l.text)).map((l) => l.line)).toEqual([]);
+    }
+    writeFileSync(p, 'a\nb\n');
+    const ended: TextLine[] = [];
+    forEachLine(p, (l) => ended.push(l));
+    expect(ended.map((l) => [l.text, l.terminated])).toEqual([
+      ['a', true],
+      ['b', true],
+    ]);
+    writeFileSync(p, Buffer.from('\ufeffa\n', 'utf16le'));
+    expect(() => forEachLine(p, () => {}, { what: 'keys file' })).toThrow(/the keys file is UTF-16 \(it starts/);
+    writeFileSync(p, Buffer.from('a\nb\n', 'utf16le'));
+    expect(() => forEachLine(p, () => {}, { chunkBytes: 3 })).toThrow(/is no UTF-8 text \(it holds NUL bytes/);
   });
   it('JSON lines ending in CR only (old Mac tools) or CRLF, with a byte-order mark, are read line by line', () => {
     const p = join(tmp(), 'targets.jsonl');

@@ -1,15 +1,19 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, resolve, sep } from 'node:path';
-import {
-  DataFormatError,
-  decodeSafetensors,
-  float16ToNumber,
-  parseNpyHeader,
-  quoteInput,
-  textLines,
-} from '@vlfer/core';
-import { hashBytes, hashFile, readBytesFile, readJsonLines, readTextFile } from '@vlfer/core/node';
+import { DataFormatError, quoteInput, textLines } from '@vlfer/core';
+import { forEachJsonLine, hashBytes, hashFile, readBytesFile, readTextFile } from '@vlfer/core/node';
 import { validateTarget, type Teacher } from '../teacher.js';
+import {
+  BEYOND_FLOAT32,
+  beyondFloat32,
+  bytesSource,
+  forEachMatrixRow,
+  npyLayout,
+  safetensorsLayout,
+  withFileSource,
+  type ByteSource,
+  type MatrixLayout,
+} from './target-matrix.js';
 
 /**
  * Targets computed elsewhere (e.g. by the reference BLIP-2 extraction on a GPU machine) and imported.
@@ -40,38 +44,16 @@ export interface ImportedTargetsOptions {
  * or a DataFormatError naming `file`). @returns dims [N, E] and the values as float32
  */
 export function parseNpy(bytes: Uint8Array, file: string): { dims: [number, number]; data: Float32Array } {
-  const fail = (message: string): never => {
-    throw new DataFormatError({ file, message });
-  };
-  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const h = parseNpyHeader(bytes, file);
-  const descr = /^([<>|=]?)([a-z])(\d+)$/.exec(h.descr);
-  const width = Number(descr?.[3]);
-  if (!descr || descr[1] === '>' || descr[2] !== 'f' || ![2, 4, 8].includes(width))
-    fail(`dtype ${h.descr} not supported; expected little-endian float16/32/64`);
-  if (h.fortranOrder) fail('fortran_order arrays are not supported; save with np.ascontiguousarray');
-  const parts = h.shape;
-  if (parts.length !== 2 || !parts.every((p) => /^\d{1,12}$/.test(p)))
-    fail(`expected a 2-D [N, E] array, got shape (${parts.join(', ')})`);
-  const dims = parts.map(Number) as [number, number];
-  const count = dims[0] * dims[1];
-  const off = h.dataOffset;
-  if (!Number.isSafeInteger(count * width) || b.length < off + count * width)
-    fail(`the file is shorter than its shape (${dims.join(' × ')}) says`);
-  const data = new Float32Array(count);
-  for (let i = 0; i < count; i++) {
-    const v =
-      width === 4
-        ? b.readFloatLE(off + 4 * i)
-        : width === 8
-          ? b.readDoubleLE(off + 8 * i)
-          : float16ToNumber(b.readUInt16LE(off + 2 * i));
-    // a float64 that float32 cannot hold would be read as ±Infinity: named as the value the file holds
-    if (beyondFloat32(v))
-      fail(`row ${Math.floor(i / dims[1]) + 1}, index ${i % dims[1]} holds ${v}, ${BEYOND_FLOAT32}`);
-    data[i] = v;
-  }
-  return { dims, data };
+  const src = bytesSource(bytes, file);
+  return matrixOf(src, npyLayout(src));
+}
+
+/** Every row of the matrix at `layout` in one float32 array `[N·E]`. */
+function matrixOf(src: ByteSource, layout: MatrixLayout): { dims: [number, number]; data: Float32Array } {
+  const e = layout.dims[1];
+  const data = new Float32Array(layout.dims[0] * e);
+  forEachMatrixRow(src, layout, (row, i) => data.set(row, i * e));
+  return { dims: layout.dims, data };
 }
 
 /** The image paths of a keys file, one per non-blank line, and the 1-based file line of each (for messages). */
@@ -216,32 +198,27 @@ function sameBytes(a: string, b: string): boolean {
 
 /** Adds the rows of a `.jsonl` targets file (`{"path": "...", "embedding": [...]}` per line) to `table`, in order. */
 export function addJsonlTargets(file: string, table: TargetTable): void {
-  const { rows, lines } = readJsonLines<{ path?: unknown; embedding?: unknown }>(file, { what: 'targets file' });
-  rows.forEach((row, i) => {
-    const line = lines[i]!; // the file's line: blank lines are skipped
-    if (row === null || typeof row !== 'object')
-      throw new DataFormatError({ file, line, message: 'expected {"path": ..., "embedding": [...]}' });
-    if (typeof row.path !== 'string')
-      throw new DataFormatError({ file, line, field: 'path', message: 'expected a string image path' });
-    if (!Array.isArray(row.embedding) || !row.embedding.every((x) => typeof x === 'number'))
-      throw new DataFormatError({
-        file,
-        line,
-        field: 'embedding',
-        message: 'expected an array of numbers (NaN/Infinity are not JSON)',
-      });
-    refuseBeyondFloat32(row.embedding as number[], { file, line, item: row.path });
-    table.add(row.path, Float32Array.from(row.embedding as number[]), line);
-  });
+  // row by row as the file is read: a JSON-lines file of 4096-d targets passes 512 MiB (one string) at 6,000 images
+  forEachJsonLine<{ path?: unknown; embedding?: unknown }>(
+    file,
+    (row, line) => {
+      if (row === null || typeof row !== 'object')
+        throw new DataFormatError({ file, line, message: 'expected {"path": ..., "embedding": [...]}' });
+      if (typeof row.path !== 'string')
+        throw new DataFormatError({ file, line, field: 'path', message: 'expected a string image path' });
+      if (!Array.isArray(row.embedding) || !row.embedding.every((x) => typeof x === 'number'))
+        throw new DataFormatError({
+          file,
+          line,
+          field: 'embedding',
+          message: 'expected an array of numbers (NaN/Infinity are not JSON)',
+        });
+      refuseBeyondFloat32(row.embedding as number[], { file, line, item: row.path });
+      table.add(row.path, Float32Array.from(row.embedding as number[]), line);
+    },
+    { what: 'targets file' },
+  );
 }
-
-/**
- * Whether a finite value is one float32, in which targets are kept, cannot hold: it would become ±Infinity, and be
- * reported as a value the file does not hold.
- */
-const beyondFloat32 = (v: number) => Number.isFinite(v) && !Number.isFinite(Math.fround(v));
-const BEYOND_FLOAT32 =
-  "beyond float32's range (±3.4028235e+38), in which targets are kept; scale the targets (they are L2-normalised anyway)";
 
 /** Refuse a value `beyondFloat32`. @throws DataFormatError naming the file, the row and the value */
 function refuseBeyondFloat32(values: ArrayLike<number>, where: { file: string; line: number; item: string }): void {
@@ -314,31 +291,35 @@ export function readTargetMatrix(
   /** the folder relative paths are taken from (to compare a keys file with a safetensors file's own paths) */
   root: string = dirname(file),
 ): { dims: number[]; data: Float32Array; keys: string[]; keyLines?: number[] } {
+  const src = bytesSource(bytes, file);
+  const { layout, keys, keyLines } = targetMatrixLayout(src, keysFile, root);
+  return { ...matrixOf(src, layout), keys, ...(keyLines ? { keyLines } : {}) };
+}
+
+/**
+ * The layout of a `.npy` (with `keysFile`) or `.safetensors` targets matrix and its N image paths, read from the
+ * file's header only. @throws DataFormatError naming the file for another extension, a missing tensor or missing keys
+ */
+function targetMatrixLayout(
+  src: ByteSource,
+  keysFile: string | undefined,
+  root: string,
+): { layout: MatrixLayout; keys: string[]; keyLines?: number[] } {
+  const { file } = src;
   const ext = extname(file).toLowerCase();
   if (ext === '.npy') {
-    const { dims, data } = parseNpy(bytes, file);
+    const layout = npyLayout(src);
     if (!keysFile)
       throw new DataFormatError({
         file,
         message: 'a .npy needs `keys`: a text file with one image path per row (CLI --keys)',
       });
     const { keys, lines } = readKeyLines(keysFile);
-    return { dims, data, keys, keyLines: lines };
+    return { layout, keys, keyLines: lines };
   }
   if (ext === '.safetensors') {
-    const f = decodeSafetensors(bytes, file);
-    const t = f.tensors.targets;
-    if (!t || t.dims.length !== 2)
-      throw new DataFormatError({
-        file,
-        field: 'targets',
-        message: `expected a 2-D tensor named targets [N, E]; the file holds ${
-          Object.entries(f.tensors)
-            .map(([k, v]) => `${k} [${v.dims.join(', ')}]`)
-            .join(', ') || 'no tensor'
-        }`,
-      });
-    return { dims: t.dims, data: t.data, ...safetensorsKeys(f.metadata, file, keysFile, root) };
+    const { layout, metadata } = safetensorsLayout(src);
+    return { layout, ...safetensorsKeys(metadata, file, keysFile, root) };
   }
   throw new DataFormatError({
     file,
@@ -352,25 +333,26 @@ export function readTargetMatrix(
  */
 export function importedTeacher(options: ImportedTargetsOptions): Teacher {
   const { file } = options;
-  const bytes = readBytesFile(file, 'targets file');
   const table = new TargetTable(file, options.root ?? join(file, '..'), options.keys ?? file);
   if (extname(file).toLowerCase() === '.jsonl') addJsonlTargets(file, table);
-  else {
-    const { dims, data, keys, keyLines } = readTargetMatrix(bytes, file, options.keys, table.root);
-    if (keys.length !== dims[0])
-      throw new DataFormatError({
-        file: options.keys ?? file,
-        message: `${keys.length} image paths for ${dims[0]} target rows`,
-      });
-    keys.forEach((k, i) => table.add(k, data.slice(i * dims[1]!, (i + 1) * dims[1]!), i + 1, keyLines?.[i]));
-  }
+  else
+    withFileSource(file, (src) => {
+      // row by row from the file: a matrix beyond 2 GiB reads, and no copy of it is kept beside the rows
+      const { layout, keys, keyLines } = targetMatrixLayout(src, options.keys, table.root);
+      if (keys.length !== layout.dims[0])
+        throw new DataFormatError({
+          file: options.keys ?? file,
+          message: `${keys.length} image paths for ${layout.dims[0]} target rows`,
+        });
+      forEachMatrixRow(src, layout, (row, i) => table.add(keys[i]!, row, i + 1, keyLines?.[i]));
+    });
   const lookup = table.lookup();
   return {
     // targets are rows looked up by path, not computed from the image: no cache keyed by content (two images of one
     // content, as FER2013 has, would get each other's rows)
     keyedBy: 'path',
     // the folder relative paths are taken from decides which image gets which row: part of the id
-    id: `import:${hashBytes(bytes).slice(0, 16)}${options.keys ? `:${hashBytes(readBytesFile(options.keys, 'keys file')).slice(0, 8)}` : ''}:${hashBytes(Buffer.from(resolve(table.root))).slice(0, 8)}`,
+    id: `import:${hashFile(file).slice(0, 16)}${options.keys ? `:${hashBytes(readBytesFile(options.keys, 'keys file')).slice(0, 8)}` : ''}:${hashBytes(Buffer.from(resolve(table.root))).slice(0, 8)}`,
     source: file,
     ...(table.dim !== undefined ? { dim: table.dim } : {}),
     async embed(images) {
