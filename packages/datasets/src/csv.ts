@@ -66,17 +66,24 @@ function separatorHint(ch: string): string {
 }
 
 /**
- * A first line without a comma that holds a semicolon or tab is a file separated by them, which every reader here
- * would refuse for a missing column or a quote out of place. @throws DataFormatError naming the file and the separator
+ * A first line with more semicolons (or tabs) than commas outside quotes is a file separated by them (Excel writes
+ * `;` where the decimal separator is a comma, and then `0,5` and `(0, 0, 48, 48)` unquoted), which every reader
+ * here would refuse for a missing column or a quote out of place. @throws DataFormatError naming the file and separator
  */
 function refuseOtherSeparator(firstLine: string, line: number, file: string): void {
-  if (firstLine.includes(',')) return;
-  const ch = [...OTHER_SEPARATORS.keys()].find((c) => firstLine.includes(c));
+  const count = new Map<string, number>();
+  let quoted = false;
+  for (const ch of firstLine) {
+    if (ch === '"') quoted = !quoted;
+    else if (!quoted) count.set(ch, (count.get(ch) ?? 0) + 1);
+  }
+  const commas = count.get(',') ?? 0;
+  const ch = [...OTHER_SEPARATORS.keys()].find((c) => (count.get(c) ?? 0) > commas);
   if (ch)
     throw new DataFormatError({
       file,
       line,
-      message: `the first row has no comma but ${ch === ';' ? "';'" : 'tabs'}${separatorHint(ch)}`,
+      message: `the first row has more ${ch === ';' ? "';'" : 'tabs'} than commas (${count.get(ch)} against ${commas})${separatorHint(ch)}`,
     });
 }
 
@@ -138,7 +145,8 @@ export function csvRecords(
       message: `column ${quoteInput(dup)} appears twice in the header`,
     });
   const records = rows.slice(1).map((r) => {
-    if (r.cells.length !== header.length && r.cells.length !== written.length)
+    // (a row may end in more empty cells than the header has columns: Excel's columns once used, again)
+    if (r.cells.length < header.length || (r.cells.length > written.length && !emptyFrom(r.cells, written.length)))
       throw new DataFormatError({
         file,
         line: r.line,
@@ -155,6 +163,9 @@ export function csvRecords(
   });
   return { header, records };
 }
+
+/** Whether every cell from index `k` on is empty. */
+export const emptyFrom = (cells: readonly string[], k: number): boolean => cells.slice(k).every((c) => c === '');
 
 /**
  * Parse CSV text strictly (RFC 4180: quoted fields with doubled quotes, CRLF, LF or CR line ends): a UTF-8 BOM is

@@ -102,6 +102,19 @@ describe('hidden files and prototype keys', () => {
     expect(skipped.items).toHaveLength(2);
     expect(skipped.dropped).toEqual([{ reason: 'hidden or system folder at the root', count: 2 }]);
     // the unlabelled training set: Python's glob('**') does not enter hidden folders either
+    // any case, and the recycle bins and lost+found (a class 'lost+found' before)
+    for (const d of ['$Recycle.Bin', '#recycle', 'lost+found', '__macosx']) mkdirSync(join(root, 'happy', d));
+    writeFileSync(join(root, 'happy', '$Recycle.Bin', 'deleted.png'), px);
+    mkdirSync(join(root, 'lost+found'));
+    expect((await loadImageFolder(root, { extraFiles: 'skip' })).dropped).toEqual([
+      { reason: 'hidden or system folder at the root', count: 3 },
+      { reason: 'hidden or system folder inside a class folder', count: 4 },
+    ]);
+    const inner = mkdtempSync(join(tmpdir(), 'vlfer-sysdirs-inner-'));
+    mkdirSync(join(inner, 'happy', '#recycle'), { recursive: true });
+    await expect(loadImageFolder(inner)).rejects.toThrow(
+      /#recycle: '#recycle' \(a Synology NAS's recycle bin\) inside class folder 'happy', no images of the set; pass extraFiles: 'skip'/,
+    );
     mkdirSync(join(root, 'sad', '@eaDir', '1.png'), { recursive: true });
     writeFileSync(join(root, 'sad', '@eaDir', '1.png', 'SYNOFILE_THUMB_XL.jpg'), px);
     const listed = listImages(root);
@@ -109,6 +122,11 @@ describe('hidden files and prototype keys', () => {
     expect(listed.skippedFolders.map((p) => p.slice(root.length + 1))).toEqual([
       '.ipynb_checkpoints',
       '__MACOSX',
+      'happy/#recycle',
+      'happy/$Recycle.Bin',
+      'happy/__macosx',
+      'happy/lost+found',
+      'lost+found',
       'sad/@eaDir',
     ]);
     const only = mkdtempSync(join(tmpdir(), 'vlfer-sysdirs-only-'));
@@ -469,7 +487,7 @@ describe('loadVideoList', () => {
     // saved by Excel with ';' (before: "expected '<frame_dir> <num_frames> <label> [label text]'")
     bad(
       '"video_name";"label"\r\n1;1\r\n',
-      /set_1\.csv:1: the first row has no comma but ';'; the file looks separated/,
+      /set_1\.csv:1: the first row has more ';' than commas \(1 against 0\); the file looks separated/,
     );
     bad('video_name,label\nclip1,1\n', /set_1\.csv:2 \(field 'video_name'\): 'clip1' is not a DFEW clip number/);
     for (const label of ['8', '1 happy', 'x', '1.0', ''])

@@ -165,7 +165,8 @@ export function labelSetFromNames(names: readonly string[], id = `classes:${name
         argument: 'names',
         message: 'contains an empty class name',
       });
-    const key = canonicalExpression(n) ?? n.toLowerCase();
+    // (in one Unicode form, as matchClassName compares: 'Über' composed and decomposed are one class)
+    const key = canonicalExpression(n) ?? n.normalize('NFC').toLowerCase();
     if (seen.has(key))
       throw new InvalidArgumentError({
         functionName: 'labelSetFromNames',

@@ -45,22 +45,25 @@ export function hiddenFileText(name: string, kind: 'image' | 'video' = 'image'):
   return `a hidden file${fork}, not read as a${kind === 'image' ? 'n image' : ' video'} whatever its extension`;
 }
 
-/** Folders that operating systems, archivers and tools put beside data, by name, and what they are. */
+/** Folders that operating systems, archivers and tools put beside data, by lower-case name, and what they are. */
 const SYSTEM_FOLDERS: ReadonlyMap<string, string> = new Map([
-  ['__MACOSX', "a macOS zip's resource-fork folder"],
-  ['@eaDir', "a Synology NAS's thumbnail folder"],
-  ['$RECYCLE.BIN', "Windows' recycle bin"],
-  ['System Volume Information', 'a Windows system folder'],
+  ['__macosx', "a macOS zip's resource-fork folder"],
+  ['@eadir', "a Synology NAS's thumbnail folder"],
+  ['#recycle', "a Synology NAS's recycle bin"],
+  ['$recycle.bin', "Windows' recycle bin"],
+  ['system volume information', 'a Windows system folder'],
+  ['lost+found', "a file system's lost+found folder"],
 ]);
 
 /**
  * What a folder that is no data is, by its name, or undefined for any other folder: a hidden folder (`.ipynb_checkpoints`
- * of Jupyter, `.Trash-1000`, `.git`) or one of the system folders above (`__MACOSX` of a zip made on macOS, `@eaDir`).
- * Such folders are never classes and never hold training images (Python's `glob('**')` skips hidden folders too).
+ * of Jupyter, `.Trash-1000`, `.git`) or one of the system folders above in any case (`__MACOSX` of a zip made on
+ * macOS, `@eaDir`, `$Recycle.Bin`, `lost+found`). Such folders are never classes and never hold dataset images
+ * (Python's `glob('**')` skips hidden folders too).
  */
 export function systemFolderText(name: string): string | undefined {
   const base = baseName(name);
-  const known = SYSTEM_FOLDERS.get(base);
+  const known = SYSTEM_FOLDERS.get(base.toLowerCase());
   if (known) return `${quoteInput(base)} (${known})`;
   if (!base.startsWith('.')) return undefined;
   const what =

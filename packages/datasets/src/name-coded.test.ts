@@ -97,6 +97,23 @@ describe('datasets labelled by their file names', () => {
       );
     });
 
+    it("a copy in a trash or __MACOSX folder is no image of the set (it was an item, and with duplicates 'drop' kept over the real one)", async () => {
+      const root = join(work, 'trash');
+      const jpeg = readFileSync(join(kdef, 'AF01', 'AF01ANS.JPG'));
+      mkdirSync(join(root, 'AF01'), { recursive: true });
+      writeFileSync(join(root, 'AF01', 'AF01HAS.JPG'), jpeg);
+      mkdirSync(join(root, '.Trash-1000', 'files'), { recursive: true });
+      writeFileSync(join(root, '.Trash-1000', 'files', 'AF01HAS.JPG'), jpeg);
+      await expect(loadNameCoded({ root, dataset: 'kdef', duplicates: 'drop' })).rejects.toThrow(
+        `${join(root, '.Trash-1000')}: the hidden folder '.Trash-1000' (a trash folder) holds no dataset images; remove it or pass extraFiles: 'skip'`,
+      );
+      mkdirSync(join(root, '__MACOSX', 'AF01'), { recursive: true });
+      writeFileSync(join(root, '__MACOSX', 'AF01', 'AF01NES.JPG'), jpeg);
+      const kept = await loadNameCoded({ root, dataset: 'kdef', duplicates: 'drop', extraFiles: 'skip' });
+      expect(kept.items.map((i) => i.path)).toEqual([join(root, 'AF01', 'AF01HAS.JPG')]);
+      expect(kept.dropped).toEqual([{ reason: 'hidden or system folder', count: 2 }]);
+    });
+
     it('a second file of one image (a copy, another case, a link) is named, or the first kept with duplicates drop', async () => {
       const root = join(work, 'dup');
       mkdirSync(join(root, 'KDEF', 'AF01'), { recursive: true });

@@ -7,7 +7,15 @@ import {
   textLines,
   type LabelSet,
 } from '@vlfer/core';
-import { csvRecords, type CsvRecord, parseCount, parseCsvRows, parseCsvText, requireColumns } from './csv.js';
+import {
+  csvRecords,
+  type CsvRecord,
+  emptyFrom,
+  parseCount,
+  parseCsvRows,
+  parseCsvText,
+  requireColumns,
+} from './csv.js';
 import {
   BASIC_7,
   BASIC_8,
@@ -494,7 +502,8 @@ export function affectNetRecords(text: string, file: string): { header: string[]
   // header whose numbers would repeat)
   if (
     first &&
-    first.cells.length === AFFECTNET_COLUMNS.length &&
+    first.cells.length >= AFFECTNET_COLUMNS.length &&
+    emptyFrom(first.cells, AFFECTNET_COLUMNS.length) && // (Excel's empty trailing cells)
     !first.cells.some((c) => c.trim() === 'subDirectory_filePath')
   ) {
     const [path, , , , , , expression] = first.cells.map((c) => c.trim());
@@ -866,7 +875,7 @@ function ferPlusLabelCsvRecords(text: string, options: { file: string; folderUsa
         "is FERPlus's per-folder label.csv (no header: image name, face box, 10 votes), whose Usage is its folder's: keep it in FER2013Train, FER2013Valid or FER2013Test, or give usage",
     });
   return parseCsvRows(text, file).map(({ line, cells }) => {
-    if (cells.length !== 2 + FERPLUS_VOTE_COLUMNS.length)
+    if (cells.length < 2 + FERPLUS_VOTE_COLUMNS.length || !emptyFrom(cells, 2 + FERPLUS_VOTE_COLUMNS.length))
       throw new DataFormatError({
         file,
         line,

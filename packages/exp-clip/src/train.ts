@@ -792,7 +792,8 @@ function checkCheckpointData(ck: TrainCheckpoint, fingerprints: TrainingFingerpr
   );
   if (!changed.length) return;
   const what: Record<string, string> = {
-    images: 'the number of images',
+    // (the unlabelled images are listed without hidden and system folders: a run from before that lists more)
+    images: `the number of images (${ck.meta.images} then, ${fingerprints.images} now)`,
     // a run on face crops trains on the crops' content (a faces option spelt otherwise passes its key)
     imagesFingerprint: ck.meta.training?.faces ? 'the face crops of the unlabelled images' : 'the unlabelled images',
     featuresFingerprint: 'the CLIP features',

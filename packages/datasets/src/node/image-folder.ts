@@ -164,17 +164,21 @@ export function classFolderItems(
     if (!options.accept(f) || !stat.isFile()) {
       // a folder is said to be one: class folders are read one level deep; a hidden file ends in .jpg too
       const hidden = !stat.isDirectory() && isHiddenName(f);
+      const system = stat.isDirectory() ? systemFolderText(f) : undefined;
       if ((options.extraFiles ?? 'error') === 'skip') {
-        dropped.add(stat.isDirectory() ? 'folder inside a class folder' : hidden ? 'hidden file' : what);
+        const folder = system ? 'hidden or system folder inside a class folder' : 'folder inside a class folder';
+        dropped.add(stat.isDirectory() ? folder : hidden ? 'hidden file' : what);
         continue;
       }
       const exts =
         options.kind === 'image' ? '.jpg, .jpeg, .png, .bmp, .gif, .webp, .tif' : [...VIDEO_EXTENSIONS].join(', ');
-      const why = stat.isDirectory()
-        ? `a folder inside class folder '${name}': class folders hold ${options.kind ?? 'image'} files, one level deep`
-        : hidden
-          ? hiddenFileText(f, options.kind)
-          : `${what} (expected ${exts})`;
+      const why = system
+        ? `${system} inside class folder '${name}', no ${options.kind ?? 'image'}s of the set`
+        : stat.isDirectory()
+          ? `a folder inside class folder '${name}': class folders hold ${options.kind ?? 'image'} files, one level deep`
+          : hidden
+            ? hiddenFileText(f, options.kind)
+            : `${what} (expected ${exts})`;
       throw new DataFormatError({
         file: p,
         message: `${why}; pass extraFiles: 'skip' (CLI --extra-files skip) to ignore`,

@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { checkOneOf, DataFormatError, InvalidArgumentError, type LabelSet } from '@vlfer/core';
 import { BASIC_7 } from '../label-sets.js';
-import { hiddenFileText, isHiddenName, isImageFile } from '../media.js';
+import { hiddenFileText, isHiddenName, isImageFile, systemFolderText } from '../media.js';
 import { expressionLabel } from '../parsers.js';
 import { KDEF_VIEWS, NAME_CODES, parseCodedName, type KdefView, type NameCodedDatasetId } from '../name-coded.js';
 import { DropCounter, loadResult, type ImageItem, type LoadResult } from '../types.js';
@@ -31,9 +31,18 @@ export interface NameCodedOptions {
   verify?: ImageVerification;
 }
 
-/** Every file below `dir` (hidden ones too), by path relative to `root`, sorted. */
-function filesBelow(root: string, dir = root): string[] {
-  const out: string[] = [];
+/**
+ * Every file below `dir` (hidden ones too), by path relative to `root`, sorted; hidden and system folders
+ * (`systemFolderText`: a `.Trash-1000` copy, `__MACOSX`) are not entered: an error naming the first, or with `extra`
+ * 'skip' counted in `drops`.
+ */
+function filesBelow(
+  root: string,
+  extra: 'error' | 'skip',
+  drops: DropCounter,
+  dir = root,
+  out: string[] = [],
+): string[] {
   for (const name of readDirForScan(dir, 'the folder').sort()) {
     const path = join(dir, name);
     let isDir: boolean;
@@ -42,7 +51,14 @@ function filesBelow(root: string, dir = root): string[] {
     } catch (error) {
       throw new DataFormatError({ file: path, message: explainFsError(error), cause: error });
     }
-    if (isDir) out.push(...filesBelow(root, path));
+    const system = isDir ? systemFolderText(name) : undefined;
+    if (system && extra === 'skip') drops.add('hidden or system folder');
+    else if (system)
+      throw new DataFormatError({
+        file: path,
+        message: `${system} holds no dataset images; remove it or pass extraFiles: 'skip' (CLI --extra-files skip) to leave it out`,
+      });
+    else if (isDir) filesBelow(root, extra, drops, path, out);
     else out.push(relative(root, path));
   }
   return out;
@@ -90,7 +106,7 @@ export async function loadNameCoded(options: NameCodedOptions): Promise<LoadResu
   const drops = new DropCounter();
   const items: ImageItem[] = [];
   const seen = new Map<string, string>(); // image name (upper case, no extension) → its first path
-  for (const rel of filesBelow(options.root)) {
+  for (const rel of filesBelow(options.root, extra, drops)) {
     const path = join(options.root, rel);
     const name = basename(rel);
     const code = isImageFile(name) ? parseCodedName(dataset, name) : undefined;

@@ -99,6 +99,8 @@ describe('dataset scans name the path and say what a file-system error means', (
     // … (classes: Überraschung, Freude)", two names that look the same)
     const labelSet = labelSetFromNames(['Überraschung'.normalize('NFC'), 'Freude']);
     const loaded = await loadImageFolder(root, { labelSet, verify: 'none' });
+    // a class named twice, once in each form, was two classes of which matchClassName reached only the first
+    expect(() => labelSetFromNames(['Über'.normalize('NFC'), 'Über'.normalize('NFD')])).toThrow(/name the same class/);
     expect(loaded.items.map((i) => labelSet.names[i.label])).toEqual(['Überraschung', 'Freude']);
     // a listed path in NFC: the file in NFD is named (a list entry and a file are matched byte for byte)
     writeFileSync(join(root, nfd, 'x.png'), 'x');
