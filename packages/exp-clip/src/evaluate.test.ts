@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { BASIC_7 } from '@vlfer/datasets';
+import { loadClip } from '@vlfer/encoders/node';
 import { classificationReport } from '@vlfer/metrics';
 import { sharedPath } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -250,6 +251,11 @@ describe('exp-clip eval --head', () => {
       ),
     ]);
     expect(await trainedOn(r.modelFingerprint)).toEqual([]);
+    // what trainHead records: the fingerprint of a vision-only load (it was warned about as "other model files")
+    const visionOnly = await loadClip({ model, towers: ['vision'] });
+    expect(visionOnly.contentFingerprint()).not.toBe(r.modelFingerprint);
+    expect(await trainedOn(visionOnly.contentFingerprint())).toEqual([]);
+    await visionOnly.dispose();
     // trained in int8, evaluated in fp32: other files of the same model are loaded, so the records are not compared
     const int8Head = createProjectionHead({ inputDim: 24, outputDim: 64, rng: createRng(5) });
     int8Head.metadata = { model_fingerprint: 'f'.repeat(64), training_config: JSON.stringify({ dtype: 'int8' }) };

@@ -853,6 +853,8 @@ export function headOfOtherEncoder(
 ): string | undefined {
   const trainedOn = model.head?.metadata.model_fingerprint;
   if (!trainedOn || model.projection !== model.head || trainedOn === model.modelFingerprint) return undefined;
+  // training loads the vision tower alone: on the 'onnx' runtime its fingerprint covers the vision files only
+  if (trainedOn === model.clip.visionFingerprint(options.cacheDir)) return undefined;
   // another dtype loads other files of the same model (int8: the safetensors weights, fp32: the ONNX graphs)
   if (trainedDtype(model.head!.metadata) !== options.dtype) return undefined;
   if (model.clip.earlierContentFingerprints(options.cacheDir).includes(trainedOn)) return undefined;

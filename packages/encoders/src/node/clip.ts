@@ -138,6 +138,13 @@ export interface ClipModel {
    */
   contentFingerprint(indexDir?: string): string;
   /**
+   * The content fingerprint of the files the vision tower's features depend on alone: what a trained Exp-CLIP head
+   * records (training loads the vision tower only), comparable whichever towers this model loaded. The weights
+   * runtime keeps both towers in one file: its `contentFingerprint`. For the 'onnx' runtime, the vision graph and
+   * configs (as a vision-only load's `contentFingerprint`).
+   */
+  visionFingerprint(indexDir?: string): string;
+  /**
    * The fingerprints an earlier vlfer recorded for these same files where they differ from `contentFingerprint`'s
    * (`clipContentFingerprints`: before 2026-12-06 a tokenizer given apart from a weights directory was left out), so
    * that a checkpoint recorded then is recognised; empty where there is none.
@@ -378,6 +385,9 @@ function graphsClipModel(
     contentFingerprint(indexDir) {
       return fingerprintFiles(model.bundle.files, indexDir ? { indexDir } : {});
     },
+    visionFingerprint(indexDir) {
+      return fingerprintFiles(model.bundle.files, indexDir ? { indexDir } : {});
+    },
     earlierContentFingerprints(indexDir) {
       return earlierClipContentFingerprints(model.bundle, indexDir);
     },
@@ -549,6 +559,12 @@ async function loadOnnxClip(
       throw error;
     }
   const encoders = transformersEncoders(loaded, embeddingDim, preprocessor.cropSize, options.log);
+  /** The content fingerprint of `towers`' files (and of a separate tokenizer's, with the text tower). */
+  const fingerprintOf = (towers: ReadonlySet<'vision' | 'text'>, indexDir?: string) => {
+    const files = localDir ? onnxFingerprintFiles(localDir, towers, suffix) : hubModelFiles(hub!, towers, suffix);
+    if (load.tokenizerFrom && towers.has('text')) Object.assign(files, tokenizerFiles(load.tokenizerFrom));
+    return fingerprintFiles(files, indexDir ? { indexDir } : {});
+  };
   return {
     modelId: options.model,
     dtype,
@@ -563,11 +579,10 @@ async function loadOnnxClip(
     encodeTexts: encoders.encodeTexts,
     tokenize: encoders.tokenize,
     contentFingerprint(indexDir) {
-      const files = localDir
-        ? onnxFingerprintFiles(localDir, load.towers, suffix)
-        : hubModelFiles(hub!, load.towers, suffix);
-      if (load.tokenizerFrom && load.towers.has('text')) Object.assign(files, tokenizerFiles(load.tokenizerFrom));
-      return fingerprintFiles(files, indexDir ? { indexDir } : {});
+      return fingerprintOf(load.towers, indexDir);
+    },
+    visionFingerprint(indexDir) {
+      return fingerprintOf(new Set(['vision']), indexDir);
     },
     earlierContentFingerprints() {
       return []; // a tokenizer given apart from an ONNX directory is new since 2026-12-06
