@@ -355,7 +355,8 @@ function refuseOtherCrops(
 
 /**
  * scores.csv: one row per test clip (set, frame_dir, label, predicted, knownness), known clips first; labels and
- * predictions by class name (`RunScores.knownNames`).
+ * predictions by class name (`RunScores.knownNames`; an unknown clip's label is its own class, its prediction the
+ * known class its logits rank first).
  */
 export function hespScoresCsv(result: RunScores): string {
   const names = result.knownNames;
@@ -363,7 +364,8 @@ export function hespScoresCsv(result: RunScores): string {
     [
       csvRow(['set', 'frame_dir', 'label', 'predicted', 'knownness']),
       ...result.known.map((r) => csvRow(['known', r.frameDir, names[r.label]!, names[r.predicted]!, r.knownness])),
-      ...result.unknown.map((r) => csvRow(['unknown', r.frameDir, r.originalLabel, null, r.knownness])),
+      // an unknown clip's predicted known class too (the README's "predicted class" of every row; it was empty)
+      ...result.unknown.map((r) => csvRow(['unknown', r.frameDir, r.originalLabel, names[r.predicted]!, r.knownness])),
     ].join('\n') + '\n'
   );
 }

@@ -498,7 +498,8 @@ describe('publish and evaluation stages', () => {
     const csv = hespScoresCsv(scores).split('\n');
     expect(csv[0]).toBe('set,frame_dir,label,predicted,knownness');
     expect(csv.length).toBe(1 + data.testKnown.length + data.testUnknown.length + 1);
-    expect(csv.at(-2)).toMatch(/^unknown,.*,,5$/);
+    // an unknown clip: its own class and the known class its logits rank first (the predicted column was empty)
+    expect(csv.at(-2)).toMatch(/^unknown,.*,anger,neutral,5$/);
   });
 
   it("loadHespData keeps a HESP split's classes in a label set of another order, and numbers labels as asked", () => {
