@@ -603,6 +603,10 @@ export interface TrainResult {
   steps: number;
   firstLoss: number | null;
   lastLoss: number | null;
+  /**
+   * Where a resumed run went on, counted as the training log counts: `epoch` epochs completed and `step` steps of
+   * the next one done (both from 0; the CLI prints the next step 1-based: "epoch epoch+1, step step+1").
+   */
   resumedFrom: { epoch: number; step: number } | null;
   /** With status 'shard': the shard's record and what it put in the caches (a shard writes no head). */
   shard?: { index: number; count: number; record: string; images: number; units: number; unitsDone: number };
