@@ -217,4 +217,10 @@ describe('stratified, seeded subsets', () => {
     expect(stratifiedSubset(items, { limit: 5, seed: 1 }).items.filter((x) => x.label === 2).length).toBe(1);
     expect(stratifiedSubset(items, { limit: 5000, seed: 1 }).items.length).toBe(1000);
   });
+  it('cut a class larger than a call takes arguments (AffectNet at --limit 270000 threw a stack overflow)', () => {
+    const big = Array.from({ length: 200_010 }, (_, i) => ({ label: i < 10 ? 1 : 0 }));
+    const s = stratifiedSubset(big, { limit: 200_000, seed: 0 });
+    expect(s.indices).toHaveLength(200_000);
+    expect(s.items.filter((x) => x.label === 1)).toHaveLength(10);
+  });
 });

@@ -52,7 +52,10 @@ export function stratifiedSubset<T extends { label: number }>(
   }
   const rng = createRng(seed);
   const chosen: number[] = [];
-  classes.forEach((c, k) => chosen.push(...rng.shuffled(byClass.get(c)!).slice(0, alloc[k])));
+  // a loop, not push(...): AffectNet's happiness class alone is more items than a call takes arguments (~120,000)
+  classes.forEach((c, k) => {
+    for (const i of rng.shuffled(byClass.get(c)!).slice(0, alloc[k])) chosen.push(i);
+  });
   chosen.sort((a, b) => a - b);
   return { items: chosen.map((i) => items[i]!), indices: chosen, id };
 }
