@@ -9,13 +9,17 @@ export function hashBytes(data: Uint8Array | string): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
+/** The read buffer of `hashFile`, made once: a fresh 4 MiB per file was most of the cost of hashing small frames. */
+let hashBuffer: Buffer | undefined;
+
 /** SHA-256 (hex) of a file's content, read in 4 MiB chunks. @throws FileIoError naming the file */
 export function hashFile(path: string): string {
   const h = createHash('sha256');
   let fd: number | undefined;
   try {
     fd = openSync(path, 'r');
-    const buf = Buffer.allocUnsafe(4 << 20);
+    // (synchronous throughout: no other call can use the buffer meanwhile)
+    const buf = (hashBuffer ??= Buffer.allocUnsafe(4 << 20));
     for (;;) {
       const n = readSync(fd, buf, 0, buf.length, null);
       if (n === 0) break;
@@ -45,7 +49,8 @@ function fileStateKey(path: string): string {
   try {
     const st = statSync(path, { bigint: true });
     // ctime too: `cp -p`/`touch -r` can restore size, mtime and inode, but nothing but the kernel sets ctime
-    return `${realpathSync(path)}|${st.size}|${st.mtimeNs}|${st.ino}|${st.ctimeNs}`;
+    // (the C library's realpath: one call, where Node's JS one lstats every component of every frame's path)
+    return `${realpathSync.native(path)}|${st.size}|${st.mtimeNs}|${st.ino}|${st.ctimeNs}`;
   } catch (error) {
     throw new FileIoError({ file: path, operation: 'read', cause: error });
   }
