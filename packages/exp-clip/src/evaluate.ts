@@ -1019,40 +1019,54 @@ export function confusionMatrixCsv(r: EvalResult): string {
   return `${cm.join('\n')}\n`;
 }
 
-/** predictions.csv: one row per prompt type and item — label, prediction, correctness and the class probabilities. */
+/**
+ * predictions.csv: one row per prompt type and item — label, prediction, correctness and the class probabilities.
+ * As one string: at most 512 MiB (V8's longest string, about 350,000 items × 5 prompt types × 8 classes);
+ * `evalOutputFiles` writes it as bytes, {@link predictionsCsvBytes} (up to a Buffer's 4 GiB).
+ */
 export function predictionsCsv(r: EvalResult): string {
+  return [...predictionsCsvLines(r)].join('');
+}
+
+/** predictions.csv as UTF-8 bytes, built from pieces of at most 64 MiB: no string of the whole file is made. */
+export function predictionsCsvBytes(r: EvalResult, pieceChars = 64 << 20): Buffer {
+  const pieces: Buffer[] = [];
+  let lines: string[] = [];
+  let chars = 0;
+  for (const line of predictionsCsvLines(r)) {
+    lines.push(line);
+    chars += line.length;
+    if (chars >= pieceChars) {
+      pieces.push(Buffer.from(lines.join('')));
+      lines = [];
+      chars = 0;
+    }
+  }
+  pieces.push(Buffer.from(lines.join('')));
+  return Buffer.concat(pieces);
+}
+
+/** The lines of predictions.csv, each with its newline: the header, then one per prompt type and item. */
+function* predictionsCsvLines(r: EvalResult): Generator<string> {
   const names = r.labelSet.names;
   const c = names.length;
   const header = ['prompt_type', 'fold', 'item', 'label_id', 'label', 'predicted_id', 'predicted', 'correct'];
-  const pred = [csvRow([...header, ...names.map((n) => `p_${n}`)])];
-  for (const p of r.results) {
+  yield `${csvRow([...header, ...names.map((n) => `p_${n}`)])}\n`;
+  for (const p of r.results)
     for (const fp of r.predictions) {
       const by = fp.byPromptType[p.promptType]!;
-      fp.ids.forEach((id, i) => {
+      for (let i = 0; i < fp.ids.length; i++) {
         const y = fp.labels[i]!;
         const yhat = by.predicted[i]!;
         const probabilities = Array.from(by.probabilities.data.subarray(i * c, (i + 1) * c), (v) => v);
-        pred.push(
-          csvRow([
-            p.promptType,
-            fp.fold ?? '',
-            id,
-            y,
-            names[y]!,
-            yhat,
-            names[yhat]!,
-            y === yhat ? 1 : 0,
-            ...probabilities,
-          ]),
-        );
-      });
+        const row = [p.promptType, fp.fold ?? '', fp.ids[i]!, y, names[y]!, yhat, names[yhat]!, y === yhat ? 1 : 0];
+        yield `${csvRow([...row, ...probabilities])}\n`;
+      }
     }
-  }
-  return `${pred.join('\n')}\n`;
 }
 
 /** The published files of an evaluation (deterministic: no timing, no dates; those are in run.json). */
-export function evalOutputFiles(r: EvalResult): Record<string, string> {
+export function evalOutputFiles(r: EvalResult): Record<string, string | Uint8Array> {
   // how the set was written (over an earlier one or not) is no setting of the results: the sets are equal either way
   const config = {
     ...recordedOptions(r.options),
@@ -1064,7 +1078,8 @@ export function evalOutputFiles(r: EvalResult): Record<string, string> {
   return {
     'metrics.json': `${JSON.stringify(evalMetrics(r), null, 2)}\n`,
     'confusion-matrix.csv': confusionMatrixCsv(r),
-    'predictions.csv': predictionsCsv(r),
+    // bytes: the file of a large set is longer than one string can be
+    'predictions.csv': predictionsCsvBytes(r),
     'config.resolved.json': `${JSON.stringify(config, null, 2)}\n`,
   };
 }

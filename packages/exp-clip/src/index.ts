@@ -60,6 +60,7 @@ export {
   evalMetrics,
   confusionMatrixCsv,
   predictionsCsv,
+  predictionsCsvBytes,
 } from './evaluate.js';
 export type { QuantizationReport } from './quantization-guard.js';
 export {
