@@ -124,9 +124,13 @@ function scanChunk(chunk: Buffer, pos: number, scan: LineScan, emit: (terminated
     scan.start = pos + 1;
   }
   scan.afterCr = false;
+  // the next LF and CR at or after i, each searched again only once passed: searching both per line went to the
+  // chunk's end for the absent one (an LF file has no CR), quadratic in its lines
+  let lf = chunk.indexOf(0x0a, i);
+  let cr = chunk.indexOf(0x0d, i);
   while (i < chunk.length) {
-    const lf = chunk.indexOf(0x0a, i);
-    const cr = chunk.indexOf(0x0d, i);
+    if (lf >= 0 && lf < i) lf = chunk.indexOf(0x0a, i);
+    if (cr >= 0 && cr < i) cr = chunk.indexOf(0x0d, i);
     const end = lf < 0 ? cr : cr < 0 ? lf : Math.min(lf, cr);
     if (end < 0) {
       scan.parts.push(Buffer.from(chunk.subarray(i)));
