@@ -152,13 +152,28 @@ export function ensureDir(dir: string): void {
 export function writeFileAtomic(path: string, data: string | Uint8Array, options: { durable?: boolean } = {}): void {
   const durable = options.durable ?? true;
   const dir = dirname(path);
-  ensureDir(dir);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  for (let attempt = 0; ; attempt++) {
+    ensureDir(dir);
+    try {
+      if (attempt === 0) countWrite(path);
+      writeTempAndRename(path, bytes, durable);
+      break;
+    } catch (error) {
+      // the folder removed meanwhile (a cache cleared by hand while a run writes into it): made again, once
+      if (attempt === 0 && (error as { code?: string }).code === 'ENOENT' && !existsSync(dir)) continue;
+      throw new FileIoError({ file: path, operation: 'write', cause: error });
+    }
+  }
+  if (durable) fsyncDir(dir);
+}
+
+/** Write `bytes` to a fresh temp file beside `path`, fsync it (`durable`) and rename it over `path`; the temp file is removed on failure. */
+function writeTempAndRename(path: string, bytes: Uint8Array, durable: boolean): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
   let fd: number | undefined;
   try {
-    countWrite(path);
     fd = openSync(tmp, 'w');
-    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     let off = 0;
     while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
     if (durable) fsyncSync(fd);
@@ -173,9 +188,8 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, options
         /* already failing; the write error is reported */
       }
     rmSync(tmp, { force: true });
-    throw new FileIoError({ file: path, operation: 'write', cause: error });
+    throw error;
   }
-  if (durable) fsyncDir(dir);
 }
 
 /** `writeFileAtomic` for JSON with 2-space indentation and a trailing newline. */

@@ -103,6 +103,20 @@ export function fingerprintFiles(files: Readonly<Record<string, string>>, option
     }
     h.update(`${name}\0${digest}\n`);
   }
-  if (indexPath && changed) writeJsonAtomic(indexPath, index);
+  if (indexPath && changed) saveFingerprintIndex(indexPath, index);
   return h.digest('hex');
+}
+
+/**
+ * Save the hash index; where its folder cannot be written (a read-only or full cache disk) it is left as it was: the
+ * index only spares hashing the files again, and the fingerprint is exact either way (a read-only cache that holds
+ * every feature served a run whose fingerprint index lacked the model files' state until the write stopped it).
+ */
+function saveFingerprintIndex(indexPath: string, index: FingerprintIndex): void {
+  try {
+    writeJsonAtomic(indexPath, index);
+  } catch (error) {
+    const code = error instanceof FileIoError ? error.code : undefined;
+    if (!['EROFS', 'EACCES', 'EPERM', 'ENOSPC', 'EDQUOT'].includes(code ?? '')) throw error;
+  }
 }

@@ -7,6 +7,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   renameSync,
   rmdirSync,
   rmSync,
@@ -100,11 +101,42 @@ export interface ProcessRecord {
    * live process from a reused pid.
    */
   processStart: string | null;
+  /**
+   * The PID namespace the pid is numbered in (Linux `/proc/self/ns/pid`, e.g. `pid:[4026531836]`), where known: two
+   * containers with one host name number their processes apart, so a pid of the other is no pid here. Records
+   * written before it was kept have none.
+   */
+  pidNamespace?: string;
+}
+
+/** This process's PID namespace (`readlink /proc/self/ns/pid`), undefined where there is none to read. */
+function pidNamespace(): string | undefined {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return undefined; // not Linux
+  }
 }
 
 /** This process as a `ProcessRecord`. */
 export function currentProcess(): ProcessRecord {
-  return { pid: process.pid, host: hostname(), processStart: processStart(process.pid) };
+  const ns = pidNamespace();
+  return {
+    pid: process.pid,
+    host: hostname(),
+    processStart: processStart(process.pid),
+    ...(ns ? { pidNamespace: ns } : {}),
+  };
+}
+
+/**
+ * Whether the pid of `p` can be looked up here: the same host and, where both are known, the same PID namespace (a
+ * container sharing the host name numbers its processes in its own).
+ */
+function sameProcessSpace(p: Pick<ProcessRecord, 'host' | 'pidNamespace'>): boolean {
+  if (p.host !== hostname()) return false;
+  const ns = pidNamespace();
+  return p.pidNamespace === undefined || ns === undefined || p.pidNamespace === ns;
 }
 
 /** Whether the process of this host `p` names is gone: its pid free, or now a process that started later. */
@@ -118,7 +150,7 @@ function pidGone(p: Pick<ProcessRecord, 'pid' | 'processStart'>): boolean {
  */
 export function processGone(p: ProcessRecord): boolean {
   if (typeof p !== 'object' || p === null) return false; // not a record (a damaged file): not known to be gone
-  if (p.host !== hostname() || !Number.isInteger(p.pid) || p.pid <= 0) return false;
+  if (!sameProcessSpace(p) || !Number.isInteger(p.pid) || p.pid <= 0) return false;
   return pidGone(p);
 }
 
@@ -129,14 +161,42 @@ function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-/** Remove a lock file so that the next O_EXCL create can win (rename first: another process may be doing the same). */
-function takeOver(lockPath: string): void {
-  const aside = `${lockPath}.stale-${randomBytes(4).toString('hex')}`;
+/** A takeover mutex older than this was left by a process killed in the instant it held it. */
+const TAKEOVER_STALE_MS = 10_000;
+
+/**
+ * Remove the stale lock file `judged` was read from, so that the next O_EXCL create can win. Runs that judged the
+ * same stale lock at once take it over one at a time, under the mutex `<lock>.takeover` (created O_EXCL), and each
+ * removes the lock only while it still holds what was judged: a run that took it over first and made its own lock
+ * meanwhile keeps it (renaming whatever stood there, as before, moved that fresh lock aside, and both runs went on).
+ * @returns 'removed'; 'changed' when another run replaced the lock since it was judged; 'busy' while another run
+ *   holds the mutex (try again shortly)
+ */
+export function takeOverLock(lockPath: string, judged: string): 'removed' | 'changed' | 'busy' {
+  const mutex = `${lockPath}.takeover`;
   try {
+    closeSync(openSync(mutex, 'wx'));
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'EEXIST')
+      throw new FileIoError({ file: mutex, operation: 'create the lock takeover file', cause: error });
+    const age = Date.now() - (statSync(mutex, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+    if (age > TAKEOVER_STALE_MS) rmSync(mutex, { force: true });
+    return 'busy';
+  }
+  try {
+    let now: string | undefined;
+    try {
+      now = readFileSync(lockPath, 'utf8');
+    } catch {
+      now = undefined; // removed meanwhile
+    }
+    if (now !== judged) return 'changed';
+    const aside = `${lockPath}.stale-${randomBytes(4).toString('hex')}`;
     renameSync(lockPath, aside);
     rmSync(aside, { force: true });
-  } catch {
-    /* another process took it over first; try again */
+    return 'removed';
+  } finally {
+    rmSync(mutex, { force: true });
   }
 }
 
@@ -144,7 +204,9 @@ function takeOver(lockPath: string): void {
  * The lock's holder, or why the file names none (empty, not JSON, no pid or host); undefined when it vanished.
  * The problem quotes at most 200 characters of the file.
  */
-function readLock(lockPath: string): { info: RunLockInfo; age: number } | { problem: string; age: number } | undefined {
+function readLock(
+  lockPath: string,
+): (({ info: RunLockInfo; age: number } | { problem: string; age: number }) & { text: string }) | undefined {
   let text: string;
   let age: number;
   try {
@@ -166,19 +228,19 @@ function readLock(lockPath: string): { info: RunLockInfo; age: number } | { prob
       });
     throw new FileIoError({ file: lockPath, operation: 'read the run lock', cause: error });
   }
-  if (text.trim() === '') return { problem: 'the file is empty', age };
+  if (text.trim() === '') return { problem: 'the file is empty', age, text };
   let v: unknown;
   try {
     v = JSON.parse(text);
   } catch {
-    return { problem: `not JSON: ${quoteInput(text)}`, age };
+    return { problem: `not JSON: ${quoteInput(text)}`, age, text };
   }
   const o = (v ?? {}) as Partial<RunLockInfo>;
   if (typeof v !== 'object' || v === null || !Number.isSafeInteger(o.pid) || (o.pid as number) <= 0)
-    return { problem: `no process id (field 'pid') in ${quoteInput(text)}`, age };
+    return { problem: `no process id (field 'pid') in ${quoteInput(text)}`, age, text };
   if (typeof o.host !== 'string' || o.host === '')
-    return { problem: `no host name (field 'host') in ${quoteInput(text)}`, age };
-  return { info: o as RunLockInfo, age };
+    return { problem: `no host name (field 'host') in ${quoteInput(text)}`, age, text };
+  return { info: o as RunLockInfo, age, text };
 }
 
 /** The lock record of this process for a run of `command`, with a fresh random token. */
@@ -229,7 +291,8 @@ export function judgeLock(
     };
   }
   const holder = lock.info;
-  const sameHost = holder.host === host;
+  // (a holder in another PID namespace of this host, a container sharing its name, is judged as one of another host)
+  const sameHost = holder.host === host && sameProcessSpace(holder);
   const gone = sameHost && pidGone(holder);
   if (gone || (!sameHost && lock.age > staleAfter))
     return {
@@ -458,7 +521,7 @@ export class RunDirectory {
     const info = newLockInfo(options.command);
     const staleAfter = options.staleAfterMs ?? 120_000;
     let last: Partial<RunLockInfo> = {};
-    for (let attempt = 0, waits = 0; attempt < 5; attempt++) {
+    for (let attempt = 0, waits = 0, busy = 0; attempt < 5; attempt++) {
       let created = false;
       try {
         createLockFile(lockPath, info);
@@ -479,8 +542,14 @@ export class RunDirectory {
         sleepSync(50);
         continue;
       }
-      takeOver(lockPath);
-      options.log?.(verdict.notice);
+      const taken = takeOverLock(lockPath, lock.text);
+      if (taken === 'removed') options.log?.(verdict.notice);
+      if (taken === 'busy' && busy++ < 600) {
+        // another run is taking the same stale lock over this instant: see what it leaves (a mutex left by a killed
+        // run is removed after 10 s)
+        attempt--;
+        sleepSync(20);
+      }
     }
     throw new RunLockedError(
       `${abs}: could not take the lock ${lockPath}: 5 times another run took it first and then let it go${last.pid !== undefined ? ` (last: pid ${last.pid} on ${last.host}, ${last.command})` : ''}. Several commands are starting on this output directory at once; give each its own --out.`,
@@ -830,16 +899,31 @@ export function completeCommittedPublish(dir: string, log: (line: string) => voi
  * @throws DataFormatError when there is no complete set; ChecksumError naming a file that differs
  */
 export function verifyRunOutputs(dir: string, names?: readonly string[]): RunManifest {
-  settlePublish(dir);
+  // a set published by another run while this one read it: read again (the files moved in after the manifest was
+  // read are the next set's, not a damaged one; a publish still under way is named by settlePublish)
+  for (let attempt = 0; ; attempt++) {
+    settlePublish(dir);
+    const m = readManifestIfAny(dir);
+    if (!m) {
+      const p = join(dir, MANIFEST_FILE);
+      throw new DataFormatError({
+        file: p,
+        message: existsSync(p)
+          ? 'not a vlfer output manifest'
+          : 'missing: the run has not finished writing a complete set of outputs',
+      });
+    }
+    const differs = firstDifferingOutput(dir, m, names);
+    if (!differs) return m;
+    const republished =
+      existsSync(join(dir, PUBLISH_JOURNAL_FILE)) || JSON.stringify(readManifestIfAny(dir)) !== JSON.stringify(m);
+    if (!republished || attempt === 4) throw differs;
+  }
+}
+
+/** The error for the first of `names` (default: every listed file) whose size or SHA-256 differs from `m`, if any. */
+function firstDifferingOutput(dir: string, m: RunManifest, names?: readonly string[]): Error | undefined {
   const p = join(dir, MANIFEST_FILE);
-  const m = readManifestIfAny(dir);
-  if (!m)
-    throw new DataFormatError({
-      file: p,
-      message: existsSync(p)
-        ? 'not a vlfer output manifest'
-        : 'missing: the run has not finished writing a complete set of outputs',
-    });
   for (const name of names ?? Object.keys(m.files)) {
     const want = m.files[name];
     if (!want)
@@ -848,16 +932,16 @@ export function verifyRunOutputs(dir: string, names?: readonly string[]): RunMan
     try {
       bytes = readFileSync(join(dir, name));
     } catch (error) {
-      throw new FileIoError({ file: join(dir, name), operation: 'read', cause: error });
+      return new FileIoError({ file: join(dir, name), operation: 'read', cause: error });
     }
     const got = createHash('sha256').update(bytes).digest('hex');
     if (bytes.length !== want.bytes || got !== want.sha256)
-      throw new ChecksumError({
+      return new ChecksumError({
         file: join(dir, name),
         message: `differs from the manifest (sha256 ${got.slice(0, 12)}…, ${bytes.length} bytes; manifest: ${want.sha256.slice(0, 12)}…, ${want.bytes} bytes): changed after the run or from another run`,
       });
   }
-  return m;
+  return undefined;
 }
 
 /**

@@ -559,6 +559,42 @@ describe('checkpoints, cache entries and logs are checked on read', () => {
     writeFileSync(p, '{"a": 1}\r{"a"\r');
     expect(() => readJsonLines(p, { repairTornTail: true })).toThrow(/targets\.jsonl:2: not valid JSON: /);
   });
+  it('a fingerprint index that cannot be saved (read-only or full cache) leaves the fingerprint exact and the run going', () => {
+    const dir = tmp();
+    const f = join(dir, 'vision_model.onnx');
+    writeFileSync(f, 'weights');
+    const expected = fingerprintFiles({ 'onnx/vision_model.onnx': f });
+    for (const code of ['EROFS', 'ENOSPC']) {
+      setWriteFailpoint({ at: 1, code });
+      try {
+        // before: "cannot write …/fingerprints.json: EROFS" stopped a run served wholly from a read-only cache
+        expect(fingerprintFiles({ 'onnx/vision_model.onnx': f }, { indexDir: dir })).toBe(expected);
+      } finally {
+        setWriteFailpoint(undefined);
+      }
+    }
+    expect(existsSync(join(dir, 'fingerprints.json'))).toBe(false);
+    setWriteFailpoint({ at: 1, code: 'EIO' });
+    try {
+      expect(() => fingerprintFiles({ 'onnx/vision_model.onnx': f }, { indexDir: dir })).toThrow(/EIO/);
+    } finally {
+      setWriteFailpoint(undefined);
+    }
+  });
+  it('a feature cache on a read-only or full disk says what can be done', () => {
+    const key = 'a'.repeat(64);
+    const cache = new FeatureCache({ dir: tmp(), namespace: { model: 'm', dtype: 'fp32', preprocess: 'p' } });
+    setWriteFailpoint({ at: 1, code: 'EROFS' });
+    try {
+      expect(() => cache.set(key, Float32Array.of(1, 2))).toThrow(
+        /cannot write the feature cache entry .*[0-9a-f]{64}\.f32: EROFS: .*; make the cache folder .* writable or free space there, or give the run another cache folder/,
+      );
+    } finally {
+      setWriteFailpoint(undefined);
+    }
+    cache.set(key, Float32Array.of(1, 2));
+    expect(Array.from(cache.get(key, 2)!)).toEqual([1, 2]);
+  });
   it('content fingerprints follow the bytes, not the path', () => {
     const dir = tmp();
     const f = join(dir, 'vision_model.onnx');

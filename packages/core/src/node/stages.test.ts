@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -7,11 +7,13 @@ import {
   judgeLock,
   mergePreviousOutputs,
   newLockInfo,
+  processGone,
   recoverRunDirectory,
   RUN_LOCK_FILE,
   RunDirectory,
   type RunManifest,
   stageOutputs,
+  takeOverLock,
 } from './run-dir.js';
 import {
   fingerprintProblems,
@@ -53,6 +55,39 @@ describe('run directory stages', () => {
     expect(judgeLock('/d', '/d/l', { info: remote, age: 5000 }, live.host, 1000, true)).toMatchObject({
       notice: expect.stringMatching(/no heartbeat for 5 s/),
     });
+  });
+  it("a holder in another PID namespace of this host (a container with the host's name) is not judged gone", () => {
+    const live = newLockInfo('live');
+    const dead = { ...live, pid: 2 ** 22 + 12345, processStart: null };
+    // pid 1 of a container is no pid here: before, it was "process gone" and its lock taken while it ran
+    const container = { ...dead, pidNamespace: 'pid:[1]' };
+    expect(() => judgeLock('/d', '/d/l', { info: container, age: 0 }, live.host, 1000, true)).toThrow(/is in use by/);
+    expect(judgeLock('/d', '/d/l', { info: container, age: 5000 }, live.host, 1000, true)).toMatchObject({
+      notice: expect.stringMatching(/no heartbeat for 5 s/),
+    });
+    expect(processGone(container)).toBe(false);
+    expect(processGone(dead)).toBe(true); // a record of before (no namespace), or of this namespace
+    expect(processGone({ ...dead, pidNamespace: live.pidNamespace })).toBe(true);
+  });
+  it('takeOverLock removes only the stale lock it judged, one run at a time', () => {
+    const dir = tmp();
+    const lock = join(dir, RUN_LOCK_FILE);
+    writeFileSync(lock, 'stale');
+    expect(takeOverLock(lock, 'stale')).toBe('removed');
+    expect(existsSync(lock)).toBe(false);
+    // another run took it over and made its own lock since this one judged it: that lock stays (it was moved aside,
+    // and both runs went on in one directory)
+    writeFileSync(lock, 'fresh');
+    expect(takeOverLock(lock, 'stale')).toBe('changed');
+    expect(readFileSync(lock, 'utf8')).toBe('fresh');
+    // another run holds the takeover mutex: wait; a mutex left 10 s ago by a killed run is removed
+    writeFileSync(`${lock}.takeover`, '');
+    expect(takeOverLock(lock, 'fresh')).toBe('busy');
+    expect(readFileSync(lock, 'utf8')).toBe('fresh');
+    utimesSync(`${lock}.takeover`, new Date(Date.now() - 11_000), new Date(Date.now() - 11_000));
+    expect(takeOverLock(lock, 'fresh')).toBe('busy');
+    expect(takeOverLock(lock, 'fresh')).toBe('removed');
+    expect(readdirSync(dir)).toEqual([]);
   });
   it('recoverRunDirectory deletes leftover staging folders', () => {
     const dir = tmp();

@@ -113,6 +113,22 @@ export class FeatureCache {
     this.entrySum(key, body).copy(out, 16);
     body.copy(out, HEADER);
     // not fsynced: an entry lost or emptied by a power cut fails its check and is recomputed
-    writeFileAtomic(this.path(key), out, { durable: false });
+    try {
+      writeFileAtomic(this.path(key), out, { durable: false });
+    } catch (error) {
+      // a read-only or full cache disk: say what can be done (the run's results do not need the cache)
+      if (error instanceof FileIoError && ['EROFS', 'EACCES', 'EPERM', 'ENOSPC', 'EDQUOT'].includes(error.code ?? ''))
+        throw new FileIoError({
+          file: error.file,
+          operation: 'write the feature cache entry',
+          cause: Object.assign(
+            new Error(
+              `${(error.cause as Error).message}; make the cache folder ${this.root} writable or free space there, or give the run another cache folder (exp-clip: or --no-cache)`,
+            ),
+            { code: error.code },
+          ),
+        });
+      throw error;
+    }
   }
 }
