@@ -2,6 +2,8 @@
 export type { ComputeTargetsOptions } from './targets.js';
 export { computeTargets, checkTargetOptions, openTargetCache, embedBatch, normalizeTarget } from './targets.js';
 export type { ImportedTargetsOptions } from './imported-teacher.js';
-export { importedTeacher, parseNpy, readTargetMatrix, TargetTable } from './imported-teacher.js';
+export { addJsonlTargets, importedTeacher, parseNpy, readTargetMatrix, TargetTable } from './imported-teacher.js';
+export type { ByteSource, MatrixDtype, MatrixLayout } from './target-matrix.js';
+export { bytesSource, forEachMatrixRow, npyLayout, safetensorsLayout, withFileSource } from './target-matrix.js';
 export type { HttpTeacherOptions, HttpTeacherSettings } from './http-teacher.js';
 export { httpTeacher, httpTeacherSettings, requestEmbedding, parseEmbeddingReply } from './http-teacher.js';
