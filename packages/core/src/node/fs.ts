@@ -161,7 +161,8 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, options
       break;
     } catch (error) {
       // the folder removed meanwhile (a cache cleared by hand while a run writes into it): made again, once
-      if (attempt === 0 && (error as { code?: string }).code === 'ENOENT' && !existsSync(dir)) continue;
+      // (made again by another run sharing the cache meanwhile, or still missing: ensureDir above either way)
+      if (attempt === 0 && (error as { code?: string }).code === 'ENOENT') continue;
       throw new FileIoError({ file: path, operation: 'write', cause: error });
     }
   }
@@ -187,7 +188,11 @@ function writeTempAndRename(path: string, bytes: Uint8Array, durable: boolean): 
       } catch {
         /* already failing; the write error is reported */
       }
-    rmSync(tmp, { force: true });
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      /* the folder itself is gone or no folder: the write error says why */
+    }
     throw error;
   }
 }

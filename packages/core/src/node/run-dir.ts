@@ -6,6 +6,7 @@ import {
   lstatSync,
   openSync,
   readdirSync,
+  linkSync,
   readFileSync,
   readlinkSync,
   renameSync,
@@ -16,7 +17,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { hostname } from 'node:os';
-import { dirname, isAbsolute, join, normalize, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, normalize, resolve } from 'node:path';
 import { ChecksumError, DataFormatError, FileIoError, InvalidArgumentError, RunLockedError } from '../errors.js';
 import { quoteInput } from '../quote.js';
 import {
@@ -31,6 +32,18 @@ import {
 
 /** Name of the lock file inside a run directory. */
 export const RUN_LOCK_FILE = '.vlfer-run.lock';
+
+/**
+ * Whether `name` is a run record (the lock, the kind record) or what taking a lock leaves for an instant (a lock moved
+ * aside by a takeover, a lock being written before it is linked into place): no output of any run.
+ */
+function isRunRecord(name: string): boolean {
+  return (
+    name === RUN_KIND_FILE ||
+    name === RUN_LOCK_FILE ||
+    (name.startsWith(`${RUN_LOCK_FILE}.`) && (name.includes('.stale-') || name.endsWith('.new')))
+  );
+}
 
 /**
  * The folder of a run directory where a run keeps the files it is still writing (logs, selected state), apart from
@@ -161,43 +174,44 @@ function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-/** A takeover mutex older than this was left by a process killed in the instant it held it. */
-const TAKEOVER_STALE_MS = 10_000;
+/** The prefix of what a takeover moves aside (`<lock>.stale-<random>`), removed by it and by `recoverRunDirectory`. */
+const STALE_LOCK_INFIX = '.stale-';
 
 /**
- * Remove the stale lock file `judged` was read from, so that the next O_EXCL create can win. Runs that judged the
- * same stale lock at once take it over one at a time, under the mutex `<lock>.takeover` (created O_EXCL), and each
- * removes the lock only while it still holds what was judged: a run that took it over first and made its own lock
- * meanwhile keeps it (renaming whatever stood there, as before, moved that fresh lock aside, and both runs went on).
- * @returns 'removed'; 'changed' when another run replaced the lock since it was judged; 'busy' while another run
- *   holds the mutex (try again shortly)
+ * Remove the stale lock file whose text `judged` was read, so that the next exclusive create can win. The file is
+ * moved aside first (atomically: two runs that judged it at once cannot both move it) and then read: where it is not
+ * what was judged, another run took the stale lock over and made its own meanwhile, and that lock is put back with
+ * link(2), which never replaces a file (renaming whatever stood there had moved a fresh lock aside, and both runs
+ * went on). A fresh lock never reads as a stale one: `createLockFile` links it into place whole, with its random token.
+ * @returns 'removed', or 'changed' when the lock is no longer the one judged (put back where it was moved aside)
+ * @throws RunLockedError when a fresh lock moved aside cannot be put back (a third run locked meanwhile)
  */
-export function takeOverLock(lockPath: string, judged: string): 'removed' | 'changed' | 'busy' {
-  const mutex = `${lockPath}.takeover`;
+export function takeOverLock(lockPath: string, judged: string): 'removed' | 'changed' {
+  const aside = `${lockPath}${STALE_LOCK_INFIX}${randomBytes(4).toString('hex')}`;
   try {
-    closeSync(openSync(mutex, 'wx'));
-  } catch (error) {
-    if ((error as { code?: string }).code !== 'EEXIST')
-      throw new FileIoError({ file: mutex, operation: 'create the lock takeover file', cause: error });
-    const age = Date.now() - (statSync(mutex, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
-    if (age > TAKEOVER_STALE_MS) rmSync(mutex, { force: true });
-    return 'busy';
-  }
-  try {
-    let now: string | undefined;
-    try {
-      now = readFileSync(lockPath, 'utf8');
-    } catch {
-      now = undefined; // removed meanwhile
-    }
-    if (now !== judged) return 'changed';
-    const aside = `${lockPath}.stale-${randomBytes(4).toString('hex')}`;
     renameSync(lockPath, aside);
+  } catch {
+    return 'changed'; // moved or removed by another run meanwhile
+  }
+  let text: string | undefined;
+  try {
+    text = readFileSync(aside, 'utf8');
+  } catch {
+    text = undefined;
+  }
+  if (text === judged) {
     rmSync(aside, { force: true });
     return 'removed';
-  } finally {
-    rmSync(mutex, { force: true });
   }
+  try {
+    linkSync(aside, lockPath);
+  } catch (error) {
+    throw new RunLockedError(
+      `${dirname(lockPath)}: taking over a stale lock moved another run's fresh lock aside (${aside}), and a third run locked the directory before it could be put back (${(error as Error).message}); stop the runs on this directory and start one again`,
+    );
+  }
+  rmSync(aside, { force: true });
+  return 'changed';
 }
 
 /**
@@ -254,13 +268,32 @@ export function newLockInfo(command: string): RunLockInfo {
 }
 
 /**
- * Creates the lock file exclusively and writes `info` into it durably. Throws the file system's error, with code
- * EEXIST when another run holds (or is writing) the lock.
+ * Creates the lock file exclusively, whole: `info` is written to a temporary file and fsynced, which is then linked
+ * into place (link(2) never replaces a file), so that no run ever reads a fresh lock empty or half-written (an empty
+ * lock is one a crash left; a run that judged such a lock once took over another's fresh, still empty one). Where
+ * the file system has no hard links, the lock is created with O_EXCL and then written. Throws the file system's
+ * error, with code EEXIST when another run holds the lock.
  */
 export function createLockFile(lockPath: string, info: RunLockInfo): void {
-  const fd = openSync(lockPath, 'wx');
+  const text = `${JSON.stringify(info)}\n`;
+  const tmp = `${lockPath}.${info.token}.new`;
+  writeDurably(tmp, 'w', text);
   try {
-    writeSync(fd, `${JSON.stringify(info)}\n`);
+    linkSync(tmp, lockPath);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'EEXIST' || !['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV'].includes(code ?? '')) throw error;
+    writeDurably(lockPath, 'wx', text); // no hard links here
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
+/** Write `text` to a file opened with `flags` and fsync it. */
+function writeDurably(path: string, flags: 'w' | 'wx', text: string): void {
+  const fd = openSync(path, flags);
+  try {
+    writeSync(fd, text);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
@@ -305,6 +338,17 @@ export function judgeLock(
 }
 
 /**
+ * Whether `path` is what taking a lock left a minute ago or more (a lock moved aside, a lock written but not linked
+ * into place: its run was killed in that instant). Younger ones may be another run's, at work this moment.
+ */
+function oldLockLeftover(path: string): boolean {
+  const name = basename(path);
+  if (name === RUN_LOCK_FILE || !isRunRecord(name) || name === RUN_KIND_FILE) return false;
+  const mtime = statSync(path, { throwIfNoEntry: false })?.mtimeMs;
+  return mtime !== undefined && Date.now() - mtime > 60_000;
+}
+
+/**
  * Run under a freshly taken lock of `abs`: completes a publish interrupted after its commit, discards one
  * interrupted before it (saying so through `log`), and deletes leftover staging directories and the temporary files
  * of atomic writes (`.<name>.<pid>.<random>.tmp`) that a killed process left.
@@ -318,7 +362,7 @@ export function recoverRunDirectory(abs: string, log?: (line: string) => void): 
     );
   const leftover = /^\..+\.\d+\.[0-9a-z]+\.tmp$/; // the temporary file of an atomic write, its writer killed
   for (const entry of readdirSync(abs))
-    if (entry.startsWith('.staging-') || leftover.test(entry))
+    if (entry.startsWith('.staging-') || leftover.test(entry) || oldLockLeftover(join(abs, entry)))
       rmSync(join(abs, entry), { recursive: true, force: true });
   // and those of the files a run is still writing (`RUN_WORK_DIR`: the lock holder is the only writer there)
   const work = join(abs, RUN_WORK_DIR);
@@ -385,7 +429,7 @@ export function checkRunKind(abs: string, expects: RunKind): string | undefined 
     const refusal = otherKindOfRun(abs, manifest, expects);
     if (refusal) throw refusal;
   }
-  const held = existsSync(abs) ? readdirSync(abs).filter((f) => f !== RUN_KIND_FILE && f !== RUN_LOCK_FILE) : [];
+  const held = existsSync(abs) ? readdirSync(abs).filter((f) => !isRunRecord(f)) : [];
   const recorded = recordedRunKind(abs, false);
   if (!manifest) {
     const refuse = (what: string) =>
@@ -521,7 +565,7 @@ export class RunDirectory {
     const info = newLockInfo(options.command);
     const staleAfter = options.staleAfterMs ?? 120_000;
     let last: Partial<RunLockInfo> = {};
-    for (let attempt = 0, waits = 0, busy = 0; attempt < 5; attempt++) {
+    for (let attempt = 0, waits = 0; attempt < 5; attempt++) {
       let created = false;
       try {
         createLockFile(lockPath, info);
@@ -542,14 +586,7 @@ export class RunDirectory {
         sleepSync(50);
         continue;
       }
-      const taken = takeOverLock(lockPath, lock.text);
-      if (taken === 'removed') options.log?.(verdict.notice);
-      if (taken === 'busy' && busy++ < 600) {
-        // another run is taking the same stale lock over this instant: see what it leaves (a mutex left by a killed
-        // run is removed after 10 s)
-        attempt--;
-        sleepSync(20);
-      }
+      if (takeOverLock(lockPath, lock.text) === 'removed') options.log?.(verdict.notice);
     }
     throw new RunLockedError(
       `${abs}: could not take the lock ${lockPath}: 5 times another run took it first and then let it go${last.pid !== undefined ? ` (last: pid ${last.pid} on ${last.host}, ${last.command})` : ''}. Several commands are starting on this output directory at once; give each its own --out.`,
@@ -582,6 +619,24 @@ export class RunDirectory {
     return join(this.dir, checkName(name));
   }
 
+  /**
+   * Throws a RunLockedError when the lock file is no longer this run's (removed by hand, or taken by another run in a
+   * takeover race that could not be undone): publishing then would mix two runs' outputs.
+   */
+  private refuseLostLock(): void {
+    const lockPath = join(this.dir, RUN_LOCK_FILE);
+    let token: unknown;
+    try {
+      token = (JSON.parse(readFileSync(lockPath, 'utf8')) as Partial<RunLockInfo>).token;
+    } catch {
+      token = undefined;
+    }
+    if (token !== this.info.token)
+      throw new RunLockedError(
+        `${this.dir}: this run (pid ${this.info.pid}) no longer holds its lock ${lockPath} (${existsSync(lockPath) ? 'another run holds it' : 'it was removed'}); nothing was published: run again once no other run uses the directory`,
+      );
+  }
+
   private touch(): void {
     const lockPath = join(this.dir, RUN_LOCK_FILE);
     try {
@@ -605,6 +660,7 @@ export class RunDirectory {
   publish(files: Readonly<Record<string, string | Uint8Array>>, options: { merge?: boolean } = {}): RunManifest {
     const names = Object.keys(files).map(checkName).sort();
     if (names.includes(MANIFEST_FILE)) throw new TypeError(`publish: '${MANIFEST_FILE}' is written by publish itself`);
+    this.refuseLostLock();
     completePendingPublish(this.dir, { discardLost: true }); // left by an earlier failed publish; this one replaces it
     const stagingName = `.staging-${process.pid}-${randomBytes(4).toString('hex')}`;
     const staging = join(this.dir, stagingName);
@@ -691,7 +747,7 @@ function removeEmptyDir(dir: string, log: (line: string) => void): boolean {
 function addedNothing(dir: string, before: ReadonlySet<string>, log: (line: string) => void): boolean {
   let added: string[];
   try {
-    added = readdirSync(dir).filter((f) => !before.has(f) && f !== RUN_KIND_FILE && f !== RUN_LOCK_FILE);
+    added = readdirSync(dir).filter((f) => !before.has(f) && !isRunRecord(f));
   } catch {
     return false;
   }
@@ -708,7 +764,7 @@ function addedNothing(dir: string, before: ReadonlySet<string>, log: (line: stri
 /** Whether `dir` holds nothing but the kind record and the lock (false when it cannot be read). */
 function holdsOnlyRunRecords(dir: string): boolean {
   try {
-    return readdirSync(dir).every((f) => f === RUN_KIND_FILE || f === RUN_LOCK_FILE);
+    return readdirSync(dir).every(isRunRecord);
   } catch {
     return false; // unreadable or gone: nothing to remove
   }

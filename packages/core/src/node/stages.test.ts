@@ -69,25 +69,43 @@ describe('run directory stages', () => {
     expect(processGone(dead)).toBe(true); // a record of before (no namespace), or of this namespace
     expect(processGone({ ...dead, pidNamespace: live.pidNamespace })).toBe(true);
   });
-  it('takeOverLock removes only the stale lock it judged, one run at a time', () => {
+  it('a run whose lock another run holds now publishes nothing', () => {
+    const dir = tmp();
+    const run = RunDirectory.open(dir, { command: 'a' });
+    try {
+      writeFileSync(join(dir, RUN_LOCK_FILE), JSON.stringify(newLockInfo('b')));
+      expect(() => run.publish({ 'x.txt': 'x' })).toThrow(
+        /no longer holds its lock .*another run holds it\); nothing was published/,
+      );
+      expect(existsSync(join(dir, 'x.txt'))).toBe(false);
+    } finally {
+      run.close();
+    }
+  });
+  it('takeOverLock removes only the stale lock it judged; a fresh lock is never read empty', () => {
     const dir = tmp();
     const lock = join(dir, RUN_LOCK_FILE);
-    writeFileSync(lock, 'stale');
-    expect(takeOverLock(lock, 'stale')).toBe('removed');
+    writeFileSync(lock, '');
+    expect(takeOverLock(lock, '')).toBe('removed');
     expect(existsSync(lock)).toBe(false);
-    // another run took it over and made its own lock since this one judged it: that lock stays (it was moved aside,
-    // and both runs went on in one directory)
-    writeFileSync(lock, 'fresh');
-    expect(takeOverLock(lock, 'stale')).toBe('changed');
-    expect(readFileSync(lock, 'utf8')).toBe('fresh');
-    // another run holds the takeover mutex: wait; a mutex left 10 s ago by a killed run is removed
-    writeFileSync(`${lock}.takeover`, '');
-    expect(takeOverLock(lock, 'fresh')).toBe('busy');
-    expect(readFileSync(lock, 'utf8')).toBe('fresh');
-    utimesSync(`${lock}.takeover`, new Date(Date.now() - 11_000), new Date(Date.now() - 11_000));
-    expect(takeOverLock(lock, 'fresh')).toBe('busy');
-    expect(takeOverLock(lock, 'fresh')).toBe('removed');
-    expect(readdirSync(dir)).toEqual([]);
+    // another run took the empty lock over and made its own meanwhile: moved aside by the rename, then put back (the
+    // rename alone had left both runs going); a fresh lock is linked into place whole, never empty
+    const fresh = newLockInfo('fresh');
+    createLockFile(lock, fresh);
+    expect(readdirSync(dir)).toEqual([RUN_LOCK_FILE]);
+    expect(JSON.parse(readFileSync(lock, 'utf8'))).toEqual(fresh);
+    expect(takeOverLock(lock, '')).toBe('changed');
+    expect(JSON.parse(readFileSync(lock, 'utf8'))).toEqual(fresh);
+    expect(readdirSync(dir)).toEqual([RUN_LOCK_FILE]);
+    // leftovers of a takeover or a lock write killed in that instant are no outputs, and go a minute later
+    const old = new Date(Date.now() - 61_000);
+    for (const f of [`${RUN_LOCK_FILE}.stale-1a2b3c4d`, `${RUN_LOCK_FILE}.0123456789abcdef.new`]) {
+      writeFileSync(join(dir, f), 'x');
+      utimesSync(join(dir, f), old, old);
+    }
+    writeFileSync(join(dir, `${RUN_LOCK_FILE}.stale-young`), 'x');
+    recoverRunDirectory(dir);
+    expect(readdirSync(dir).sort()).toEqual([RUN_LOCK_FILE, `${RUN_LOCK_FILE}.stale-young`]);
   });
   it('recoverRunDirectory deletes leftover staging folders', () => {
     const dir = tmp();
