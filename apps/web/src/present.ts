@@ -113,6 +113,15 @@ export function upscaleFactor(width: number, height: number): number {
 }
 
 /**
+ * A text cell as a spreadsheet may read it safely: one that starts with `=`, `+`, `-`, `@`, a tab or a carriage
+ * return gets a leading `'` (OWASP's advice against CSV formula injection: a file named `=HYPERLINK(…).jpg` was a live
+ * formula when the CSV was opened in Excel or LibreOffice). Numbers are written as they are.
+ */
+export function spreadsheetText(text: string): string {
+  return /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
+}
+
+/**
  * The scores of every region of every image as CSV (RFC 4180, CRLF, quoted by `csvRow` from `@vlfer/core`): one row
  * per region — file, size, region, one probability column `p_<class>` per class in label-set order (full precision),
  * the face box and detector score (empty for a whole image), `no_face` (1 when no face was found and the whole image
@@ -148,7 +157,7 @@ export function scoresCsv(
       });
       const f = r.face;
       return csvRow([
-        g.name,
+        spreadsheetText(g.name),
         g.width,
         g.height,
         f ? `face ${i + 1}` : 'whole image',
@@ -159,7 +168,7 @@ export function scoresCsv(
         f ? f.box.width : null,
         f ? f.box.height : null,
         r.noFace ? 1 : 0,
-        ...Object.values(settings),
+        ...Object.values(settings).map(spreadsheetText),
       ]);
     }),
   );

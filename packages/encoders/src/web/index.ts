@@ -92,13 +92,7 @@ export async function hasWebGpu(): Promise<boolean> {
  * @throws VlferError naming the part (tokenizer, tower, preprocessor config) and model that failed to load
  */
 export async function loadWebClip(options: LoadWebClipOptions): Promise<WebClipModel> {
-  if (typeof options?.model !== 'string' || options.model.length === 0)
-    throw new InvalidArgumentError({
-      functionName: 'loadWebClip',
-      argument: 'model',
-      message: 'expected a served model directory name or a Hugging Face id',
-    });
-  const { model } = options;
+  const model = checkWebModelName(options?.model);
   const device = await resolveWebDevice(options.device);
   configureWebModels(options);
   const hfOptions: Record<string, unknown> = {
@@ -120,6 +114,23 @@ export async function loadWebClip(options: LoadWebClipOptions): Promise<WebClipM
   const encoders = transformersEncoders(loaded, embeddingDim, preprocessor.cropSize, options.log);
   const { encodePixels, encodeTexts, tokenize, dispose } = encoders;
   return { modelId: model, device, embeddingDim, preprocessor, encodePixels, encodeTexts, tokenize, dispose };
+}
+
+/**
+ * A model name the page may load: a served directory name or a Hugging Face id, `/`-separated segments of letters,
+ * digits, `.`, `_` and `-`, each starting with a letter or digit. Anything else could leave the model root: `..`
+ * climbs out of it, and a name starting with `//host` was fetched by transformers.js as a protocol-relative URL from
+ * another origin, without `allowRemoteModels`. @throws InvalidArgumentError naming `model`
+ */
+export function checkWebModelName(model: unknown): string {
+  const ok = typeof model === 'string' && model.split('/').every((part) => /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(part));
+  if (!ok)
+    throw new InvalidArgumentError({
+      functionName: 'loadWebClip',
+      argument: 'model',
+      message: `expected a served model directory name or a Hugging Face id ('tiny-clip', 'Xenova/clip-vit-base-patch32': segments of letters, digits, '.', '_' and '-', each starting with a letter or digit), got ${typeof model === 'string' ? JSON.stringify(model.slice(0, 100)) : typeof model}`,
+    });
+  return model as string;
 }
 
 /**

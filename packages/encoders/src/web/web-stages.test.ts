@@ -1,6 +1,6 @@
 import { InvalidArgumentError, VlferError } from '@vlfer/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { checkServedModel, resolveWebDevice, webModelPath } from './index.js';
+import { checkServedModel, checkWebModelName, resolveWebDevice, webModelPath } from './index.js';
 
 // The stages of loadWebClip that run without a browser (Node has no WebGPU adapter); the whole loader runs in
 // headless Chromium in apps/web/test (integration tier).
@@ -14,6 +14,26 @@ describe('the stages of loadWebClip', () => {
     await expect(resolveWebDevice('cuda' as 'wasm')).rejects.toThrow(InvalidArgumentError);
   });
 
+  it('checkWebModelName: served names and Hub ids pass; names that leave the model root are refused', () => {
+    for (const ok of ['tiny-clip', 'Xenova/clip-vit-base-patch32', 'a/b.c_d-e']) expect(checkWebModelName(ok)).toBe(ok);
+    // '//host/..' was fetched from another origin without allowRemoteModels (a protocol-relative URL)
+    for (const bad of [
+      '//127.0.0.2:5200/../../tiny-clip',
+      '../../tmp/x',
+      '/tiny-clip',
+      'a/../b',
+      'a\\b',
+      'http://x/y',
+      '',
+      'a//b',
+      '.hidden',
+      'a b',
+    ])
+      expect(() => checkWebModelName(bad), bad).toThrow(
+        /'model' passed to 'loadWebClip': expected a served model directory name/,
+      );
+    expect(() => checkWebModelName(undefined)).toThrow(/got undefined/);
+  });
   it("webModelPath: a path gets its trailing slash; a URL of the page's origin becomes its path; another origin is refused", () => {
     expect(webModelPath('/models', 'http://localhost:5173')).toBe('/models/');
     expect(webModelPath('/models/', undefined)).toBe('/models/');
