@@ -61,7 +61,8 @@ export async function classifyImage(
 /**
  * Decode an image file (or camera frame) to 8-bit RGB as Pillow's `Image.open(f).convert('RGB')` does, which is what
  * `decodeImage` of `@vlfer/image/node` gives: no EXIF rotation, no colour management, alpha dropped without
- * premultiplying (the pixels are read back through WebGL, because a 2D canvas stores premultiplied alpha). CMYK JPEGs are converted by
+ * premultiplying (the pixels are read back through WebGL, tile by tile for images beyond its texture size, because a
+ * 2D canvas stores premultiplied alpha). CMYK JPEGs are converted by
  * the browser, not with Pillow's formula, so they can differ slightly from Node.
  */
 export async function decodeBlob(blob: Blob | ImageBitmap): Promise<RgbImage> {
@@ -79,7 +80,7 @@ export async function decodeBlob(blob: Blob | ImageBitmap): Promise<RgbImage> {
       } as ImageBitmapOptions)
     : (blob as ImageBitmap);
   const { width, height } = bitmap;
-  const rgba = readRgba(bitmap);
+  const rgba = await readRgba(bitmap);
   const rgb = new Uint8Array(width * height * 3);
   for (let p = 0, q = 0; p < rgba.length; p += 4, q += 3) {
     rgb[q] = rgba[p]!;
@@ -89,31 +90,57 @@ export async function decodeBlob(blob: Blob | ImageBitmap): Promise<RgbImage> {
   return { data: rgb, width, height, channels: 3 };
 }
 
-/** The bitmap's RGBA bytes as stored (not premultiplied): WebGL readback, or a 2D canvas where WebGL is missing. */
-function readRgba(bitmap: ImageBitmap): Uint8Array {
+/**
+ * The bitmap's RGBA bytes as stored (not premultiplied): WebGL readback, tile by tile where the image is larger than
+ * the GPU's `MAX_TEXTURE_SIZE` (8192 in Chromium: an RGBA PNG of 8200 × 120 went through a 2D canvas, which
+ * premultiplies alpha, and its probabilities moved by 0.24), or a 2D canvas where WebGL is missing.
+ */
+async function readRgba(bitmap: ImageBitmap): Promise<Uint8Array> {
   const { width, height } = bitmap;
-  const gl = new OffscreenCanvas(width, height).getContext('webgl2', { premultipliedAlpha: false, antialias: false });
-  if (gl && width <= gl.getParameter(gl.MAX_TEXTURE_SIZE) && height <= gl.getParameter(gl.MAX_TEXTURE_SIZE)) {
-    const texture = gl.createTexture();
-    gl.bindTexture(gl.TEXTURE_2D, texture);
-    gl.pixelStorei(gl.UNPACK_PREMULTIPLY_ALPHA_WEBGL, false);
-    gl.pixelStorei(gl.UNPACK_COLORSPACE_CONVERSION_WEBGL, gl.NONE);
-    gl.pixelStorei(gl.UNPACK_FLIP_Y_WEBGL, false);
-    gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, width, height, 0, gl.RGBA, gl.UNSIGNED_BYTE, bitmap);
-    const fb = gl.createFramebuffer();
-    gl.bindFramebuffer(gl.FRAMEBUFFER, fb);
-    gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0, gl.TEXTURE_2D, texture, 0);
+  const gl = new OffscreenCanvas(1, 1).getContext('webgl2', { premultipliedAlpha: false, antialias: false });
+  if (gl) {
+    const max = gl.getParameter(gl.MAX_TEXTURE_SIZE) as number;
     const out = new Uint8Array(width * height * 4);
-    gl.pixelStorei(gl.PACK_ALIGNMENT, 1);
-    gl.readPixels(0, 0, width, height, gl.RGBA, gl.UNSIGNED_BYTE, out);
-    gl.deleteFramebuffer(fb);
-    gl.deleteTexture(texture);
+    for (let y = 0; y < height; y += max)
+      for (let x = 0; x < width; x += max) {
+        const [w, h] = [Math.min(max, width - x), Math.min(max, height - y)];
+        const whole = w === width && h === height;
+        const options = { premultiplyAlpha: 'none', colorSpaceConversion: 'none' } as ImageBitmapOptions;
+        const tile = whole ? bitmap : await createImageBitmap(bitmap, x, y, w, h, options);
+        readTile(gl, tile, out, { x, y, width });
+        if (!whole) tile.close();
+      }
     gl.getExtension('WEBGL_lose_context')?.loseContext();
     return out;
   }
   const ctx = new OffscreenCanvas(width, height).getContext('2d', { colorSpace: 'srgb', willReadFrequently: true })!;
   ctx.drawImage(bitmap, 0, 0);
   return new Uint8Array(ctx.getImageData(0, 0, width, height).data.buffer);
+}
+
+/** Upload `tile` as an unpremultiplied texture and read its RGBA bytes into `out` (rows of `at.width` pixels) at (x, y). */
+function readTile(
+  gl: WebGL2RenderingContext,
+  tile: ImageBitmap,
+  out: Uint8Array,
+  at: { x: number; y: number; width: number },
+): void {
+  const { width: w, height: h } = tile;
+  const texture = gl.createTexture();
+  gl.bindTexture(gl.TEXTURE_2D, texture);
+  gl.pixelStorei(gl.UNPACK_PREMULTIPLY_ALPHA_WEBGL, false);
+  gl.pixelStorei(gl.UNPACK_COLORSPACE_CONVERSION_WEBGL, gl.NONE);
+  gl.pixelStorei(gl.UNPACK_FLIP_Y_WEBGL, false);
+  gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, w, h, 0, gl.RGBA, gl.UNSIGNED_BYTE, tile);
+  const fb = gl.createFramebuffer();
+  gl.bindFramebuffer(gl.FRAMEBUFFER, fb);
+  gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0, gl.TEXTURE_2D, texture, 0);
+  const rows = new Uint8Array(w * h * 4);
+  gl.pixelStorei(gl.PACK_ALIGNMENT, 1);
+  gl.readPixels(0, 0, w, h, gl.RGBA, gl.UNSIGNED_BYTE, rows);
+  for (let r = 0; r < h; r++) out.set(rows.subarray(r * w * 4, (r + 1) * w * 4), ((at.y + r) * at.width + at.x) * 4);
+  gl.deleteFramebuffer(fb);
+  gl.deleteTexture(texture);
 }
 
 /**
