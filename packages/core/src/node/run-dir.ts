@@ -174,6 +174,24 @@ function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
+/**
+ * Put a lock moved aside back where it was, never over another: link(2), or where the file system has no hard links,
+ * a rename while nothing stands there. @throws the file system's error (EEXIST when another lock stands there)
+ */
+function putBack(aside: string, lockPath: string): void {
+  try {
+    linkSync(aside, lockPath);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (!NO_HARD_LINKS.includes(code ?? '')) throw error;
+    if (existsSync(lockPath)) throw Object.assign(new Error(`EEXIST: ${lockPath} exists`), { code: 'EEXIST' });
+    renameSync(aside, lockPath);
+  }
+}
+
+/** Error codes of link(2) on a file system without hard links (vfat, some FUSE and SMB mounts). */
+const NO_HARD_LINKS = ['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV'];
+
 /** The prefix of what a takeover moves aside (`<lock>.stale-<random>`), removed by it and by `recoverRunDirectory`. */
 const STALE_LOCK_INFIX = '.stale-';
 
@@ -204,7 +222,7 @@ export function takeOverLock(lockPath: string, judged: string): 'removed' | 'cha
     return 'removed';
   }
   try {
-    linkSync(aside, lockPath);
+    putBack(aside, lockPath);
   } catch (error) {
     throw new RunLockedError(
       `${dirname(lockPath)}: taking over a stale lock moved another run's fresh lock aside (${aside}), and a third run locked the directory before it could be put back (${(error as Error).message}); stop the runs on this directory and start one again`,
@@ -282,7 +300,7 @@ export function createLockFile(lockPath: string, info: RunLockInfo): void {
     linkSync(tmp, lockPath);
   } catch (error) {
     const code = (error as { code?: string }).code;
-    if (code === 'EEXIST' || !['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV'].includes(code ?? '')) throw error;
+    if (code === 'EEXIST' || !NO_HARD_LINKS.includes(code ?? '')) throw error;
     writeDurably(lockPath, 'wx', text); // no hard links here
   } finally {
     rmSync(tmp, { force: true });
@@ -338,6 +356,20 @@ export function judgeLock(
 }
 
 /**
+ * Whether `entry` of `dir` is a staging folder its run left (`.staging-<pid>-<random>`): not one of a live process
+ * of this host other than this one younger than an hour, which may be publishing there (a run that lost its lock in
+ * a takeover race).
+ */
+function leftStaging(dir: string, entry: string): boolean {
+  const m = /^\.staging-(\d+)-/.exec(entry);
+  if (!m) return false;
+  const pid = Number(m[1]);
+  // (an hour old: a pid of another PID namespace, a container's 1, may name a live process here)
+  const old = Date.now() - (statSync(join(dir, entry), { throwIfNoEntry: false })?.mtimeMs ?? 0) > 3_600_000;
+  return pid === process.pid || !pidAlive(pid) || old;
+}
+
+/**
  * Whether `path` is what taking a lock left a minute ago or more (a lock moved aside, a lock written but not linked
  * into place: its run was killed in that instant). Younger ones may be another run's, at work this moment.
  */
@@ -362,7 +394,7 @@ export function recoverRunDirectory(abs: string, log?: (line: string) => void): 
     );
   const leftover = /^\..+\.\d+\.[0-9a-z]+\.tmp$/; // the temporary file of an atomic write, its writer killed
   for (const entry of readdirSync(abs))
-    if (entry.startsWith('.staging-') || leftover.test(entry) || oldLockLeftover(join(abs, entry)))
+    if (leftStaging(abs, entry) || leftover.test(entry) || oldLockLeftover(join(abs, entry)))
       rmSync(join(abs, entry), { recursive: true, force: true });
   // and those of the files a run is still writing (`RUN_WORK_DIR`: the lock holder is the only writer there)
   const work = join(abs, RUN_WORK_DIR);
@@ -684,6 +716,7 @@ export class RunDirectory {
         manifest,
         remove: Object.keys(previous?.files ?? {}).filter((old) => !(old in manifest.files)),
       };
+      this.refuseLostLock(); // again at the commit: staging a large set takes time
       writeJsonAtomic(join(this.dir, PUBLISH_JOURNAL_FILE), journal); // the commit point
     } catch (error) {
       rmSync(staging, { recursive: true, force: true });

@@ -107,13 +107,20 @@ describe('run directory stages', () => {
     recoverRunDirectory(dir);
     expect(readdirSync(dir).sort()).toEqual([RUN_LOCK_FILE, `${RUN_LOCK_FILE}.stale-young`]);
   });
-  it('recoverRunDirectory deletes leftover staging folders', () => {
+  it("recoverRunDirectory deletes staging folders their runs left, not a live process's", () => {
     const dir = tmp();
-    mkdirSync(join(dir, '.staging-1-abcd'));
+    const dead = `.staging-${2 ** 22 + 12345}-abcd`;
+    const own = `.staging-${process.pid}-abcd`;
+    const live = `.staging-1-abcd`; // pid 1 lives: a run that lost its lock in a takeover race may be publishing there
+    for (const d of [dead, own, live]) mkdirSync(join(dir, d));
     const lines: string[] = [];
     recoverRunDirectory(dir, (l) => lines.push(l));
-    expect(existsSync(join(dir, '.staging-1-abcd'))).toBe(false);
+    expect(readdirSync(dir)).toEqual([live]);
     expect(lines).toEqual([]);
+    const hourAgo = new Date(Date.now() - 3_700_000);
+    utimesSync(join(dir, live), hourAgo, hourAgo); // (a container's pid 1, its run long gone)
+    recoverRunDirectory(dir);
+    expect(readdirSync(dir)).toEqual([]);
   });
   it('stageOutputs writes the files and lists their checksums; mergePreviousOutputs keeps old entries, sorted', () => {
     const dir = tmp();
