@@ -541,11 +541,11 @@ export function otherKindOfRun(dir: string, manifest: RunManifest, expects: RunK
 /**
  * A run directory owned by one process at a time, whose outputs are published as a verified set.
  *
- * Locking: `open` creates `.vlfer-run.lock` with O_EXCL (atomic on local file systems and NFSv3+), holding
- * pid, host, process start time and command; the holder refreshes its mtime every 15 s. A second run is refused
- * with the holder named. A lock is stale — and taken over, with a notice — when its process is gone (same host:
- * no such pid, or the pid now belongs to a process that started later) or, for a holder on another host, when
- * its heartbeat is older than `staleAfterMs`.
+ * Locking: `open` creates `.vlfer-run.lock` whole, linked into place (`createLockFile`; O_EXCL without hard links),
+ * holding pid, host, PID namespace, process start time and command; the holder refreshes its mtime every 15 s. A
+ * second run is refused with the holder named. A lock is stale — and taken over (`takeOverLock`), with a notice — when
+ * its process is gone (same host and PID namespace: no such pid, or the pid now belongs to a process that started
+ * later) or, for a holder on another host or in another PID namespace, when its heartbeat is older than `staleAfterMs`.
  *
  * Publishing is two-phase. (1) `publish` writes every file of the new set and its `manifest.json` (SHA-256 and
  * size of each file) into a private staging directory and fsyncs them, then commits by writing the journal
