@@ -545,7 +545,8 @@ export function otherKindOfRun(dir: string, manifest: RunManifest, expects: RunK
  * holding pid, host, PID namespace, process start time and command; the holder refreshes its mtime every 15 s. A
  * second run is refused with the holder named. A lock is stale — and taken over (`takeOverLock`), with a notice — when
  * its process is gone (same host and PID namespace: no such pid, or the pid now belongs to a process that started
- * later) or, for a holder on another host or in another PID namespace, when its heartbeat is older than `staleAfterMs`.
+ * later) or, for a holder on another host or in another PID namespace, when its heartbeat is older than
+ * `staleAfterMs`.
  *
  * Publishing is two-phase. (1) `publish` writes every file of the new set and its `manifest.json` (SHA-256 and
  * size of each file) into a private staging directory and fsyncs them, then commits by writing the journal
