@@ -66,9 +66,10 @@ function separatorHint(ch: string): string {
 }
 
 /**
- * A first line with more semicolons (or tabs) than commas outside quotes is a file separated by them (Excel writes
- * `;` where the decimal separator is a comma, and then `0,5` and `(0, 0, 48, 48)` unquoted), which every reader
- * here would refuse for a missing column or a quote out of place. @throws DataFormatError naming the file and separator
+ * A first line with no comma outside quotes but a semicolon or tab there is a file separated by them, which every
+ * reader here would refuse for a missing column or a quote out of place. (More semicolons than commas is no sign:
+ * AffectNet's header-less `validation.csv` starts with a data row whose landmarks cell joins 136 numbers with `;`.
+ * A header with commas and semicolons is named by `requireColumns`.) @throws DataFormatError naming the separator
  */
 function refuseOtherSeparator(firstLine: string, line: number, file: string): void {
   const count = new Map<string, number>();
@@ -77,13 +78,13 @@ function refuseOtherSeparator(firstLine: string, line: number, file: string): vo
     if (ch === '"') quoted = !quoted;
     else if (!quoted) count.set(ch, (count.get(ch) ?? 0) + 1);
   }
-  const commas = count.get(',') ?? 0;
-  const ch = [...OTHER_SEPARATORS.keys()].find((c) => (count.get(c) ?? 0) > commas);
+  if (count.has(',')) return;
+  const ch = [...OTHER_SEPARATORS.keys()].find((c) => count.has(c));
   if (ch)
     throw new DataFormatError({
       file,
       line,
-      message: `the first row has more ${ch === ';' ? "';'" : 'tabs'} than commas (${count.get(ch)} against ${commas})${separatorHint(ch)}`,
+      message: `the first row has no comma but ${ch === ';' ? "';'" : 'tabs'}${separatorHint(ch)}`,
     });
 }
 
@@ -196,16 +197,21 @@ export function parseCsvRows(text: string, file: string): { line: number; cells:
   return rows;
 }
 
-/** Throws naming the first missing column and listing the header (BOM already removed). */
+/**
+ * Throws naming the first missing column and listing the header (BOM already removed); where the header holds `;` or
+ * tabs, says that the file looks separated by them (Excel in locales with decimal commas writes `;`).
+ */
 export function requireColumns(file: string, header: readonly string[], columns: readonly string[]): void {
   for (const c of columns)
-    if (!header.includes(c))
+    if (!header.includes(c)) {
+      const other = [...OTHER_SEPARATORS.keys()].find((ch) => header.some((h) => h.includes(ch)));
       throw new DataFormatError({
         file,
         line: 1,
         field: c,
-        message: `missing column '${c}'; the header has: ${quoteInput(header.join(', '))}`,
+        message: `missing column '${c}'; the header has: ${quoteInput(header.join(', '))}${other ? separatorHint(other) : ''}`,
       });
+    }
 }
 
 /** A cell that must be a non-negative integer written in decimal digits only ('' or '3.0' are errors). */

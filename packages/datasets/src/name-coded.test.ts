@@ -104,12 +104,12 @@ describe('datasets labelled by their file names', () => {
       writeFileSync(join(root, 'AF01', 'AF01HAS.JPG'), jpeg);
       mkdirSync(join(root, '.Trash-1000', 'files'), { recursive: true });
       writeFileSync(join(root, '.Trash-1000', 'files', 'AF01HAS.JPG'), jpeg);
-      await expect(loadNameCoded({ root, dataset: 'kdef', duplicates: 'drop' })).rejects.toThrow(
-        `${join(root, '.Trash-1000')}: the hidden folder '.Trash-1000' (a trash folder) holds no dataset images; remove it or pass extraFiles: 'skip'`,
-      );
+      const first = await loadNameCoded({ root, dataset: 'kdef', duplicates: 'drop' });
+      expect(first.items.map((i) => i.path)).toEqual([join(root, 'AF01', 'AF01HAS.JPG')]);
+      expect(first.dropped).toEqual([{ reason: 'hidden or system folder', count: 1 }]);
       mkdirSync(join(root, '__MACOSX', 'AF01'), { recursive: true });
       writeFileSync(join(root, '__MACOSX', 'AF01', 'AF01NES.JPG'), jpeg);
-      const kept = await loadNameCoded({ root, dataset: 'kdef', duplicates: 'drop', extraFiles: 'skip' });
+      const kept = await loadNameCoded({ root, dataset: 'kdef', duplicates: 'drop' });
       expect(kept.items.map((i) => i.path)).toEqual([join(root, 'AF01', 'AF01HAS.JPG')]);
       expect(kept.dropped).toEqual([{ reason: 'hidden or system folder', count: 2 }]);
     });

@@ -60,9 +60,10 @@ export async function loadVideoFolder(
 type ClassFolderOptions = ImageFolderOptions & { accept: (name: string) => boolean; kind: 'image' | 'video' };
 
 /**
- * The class directories at the root of a class-folder set, sorted by name. A file at the root, or a hidden or system
- * folder (`.ipynb_checkpoints`, `__MACOSX`: `systemFolderText`), is an error, or counted in `dropped` with
- * `extraFiles: 'skip'`: such a folder is never a class. @throws DataFormatError when there is no class directory
+ * The class directories at the root of a class-folder set, sorted by name. A hidden or system folder
+ * (`.ipynb_checkpoints`, `__MACOSX`, `lost+found`: `systemFolderText`) is never a class: left out, counted in
+ * `dropped`. A file at the root is an error, or counted with `extraFiles: 'skip'`.
+ * @throws DataFormatError when there is no class directory
  */
 export function findClassDirs(
   root: string,
@@ -76,14 +77,11 @@ export function findClassDirs(
     const p = join(root, e);
     const isDir = statForScan(p, 'this entry of the set root').isDirectory();
     const system = isDir ? systemFolderText(e) : undefined;
-    if (isDir && !system) classDirs.push({ dir: p, name: e });
-    else if (extra === 'skip')
-      dropped.add(system ? 'hidden or system folder at the root' : 'non-directory entry at the root');
-    else if (system)
-      throw new DataFormatError({
-        file: p,
-        message: `${system} at the root of a class-folder set is no class folder; remove it or pass extraFiles: 'skip' (CLI --extra-files skip) to ignore it`,
-      });
+    // a hidden or system folder is never a class: left out, and counted (a dataset root that is a mount point holds
+    // an empty lost+found; refusing it stopped every run there)
+    if (system) dropped.add('hidden or system folder at the root');
+    else if (isDir) classDirs.push({ dir: p, name: e });
+    else if (extra === 'skip') dropped.add('non-directory entry at the root');
     else
       throw new DataFormatError({
         file: p,
@@ -164,21 +162,21 @@ export function classFolderItems(
     if (!options.accept(f) || !stat.isFile()) {
       // a folder is said to be one: class folders are read one level deep; a hidden file ends in .jpg too
       const hidden = !stat.isDirectory() && isHiddenName(f);
-      const system = stat.isDirectory() ? systemFolderText(f) : undefined;
+      if (stat.isDirectory() && systemFolderText(f)) {
+        dropped.add('hidden or system folder inside a class folder'); // (no images of the set, whatever it holds)
+        continue;
+      }
       if ((options.extraFiles ?? 'error') === 'skip') {
-        const folder = system ? 'hidden or system folder inside a class folder' : 'folder inside a class folder';
-        dropped.add(stat.isDirectory() ? folder : hidden ? 'hidden file' : what);
+        dropped.add(stat.isDirectory() ? 'folder inside a class folder' : hidden ? 'hidden file' : what);
         continue;
       }
       const exts =
         options.kind === 'image' ? '.jpg, .jpeg, .png, .bmp, .gif, .webp, .tif' : [...VIDEO_EXTENSIONS].join(', ');
-      const why = system
-        ? `${system} inside class folder '${name}', no ${options.kind ?? 'image'}s of the set`
-        : stat.isDirectory()
-          ? `a folder inside class folder '${name}': class folders hold ${options.kind ?? 'image'} files, one level deep`
-          : hidden
-            ? hiddenFileText(f, options.kind)
-            : `${what} (expected ${exts})`;
+      const why = stat.isDirectory()
+        ? `a folder inside class folder '${name}': class folders hold ${options.kind ?? 'image'} files, one level deep`
+        : hidden
+          ? hiddenFileText(f, options.kind)
+          : `${what} (expected ${exts})`;
       throw new DataFormatError({
         file: p,
         message: `${why}; pass extraFiles: 'skip' (CLI --extra-files skip) to ignore`,

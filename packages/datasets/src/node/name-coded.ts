@@ -33,16 +33,10 @@ export interface NameCodedOptions {
 
 /**
  * Every file below `dir` (hidden ones too), by path relative to `root`, sorted; hidden and system folders
- * (`systemFolderText`: a `.Trash-1000` copy, `__MACOSX`) are not entered: an error naming the first, or with `extra`
- * 'skip' counted in `drops`.
+ * (`systemFolderText`: a `.Trash-1000` copy, `__MACOSX`, an empty `lost+found`) are not entered, and counted in
+ * `drops`.
  */
-function filesBelow(
-  root: string,
-  extra: 'error' | 'skip',
-  drops: DropCounter,
-  dir = root,
-  out: string[] = [],
-): string[] {
+function filesBelow(root: string, drops: DropCounter, dir = root, out: string[] = []): string[] {
   for (const name of readDirForScan(dir, 'the folder').sort()) {
     const path = join(dir, name);
     let isDir: boolean;
@@ -51,14 +45,9 @@ function filesBelow(
     } catch (error) {
       throw new DataFormatError({ file: path, message: explainFsError(error), cause: error });
     }
-    const system = isDir ? systemFolderText(name) : undefined;
-    if (system && extra === 'skip') drops.add('hidden or system folder');
-    else if (system)
-      throw new DataFormatError({
-        file: path,
-        message: `${system} holds no dataset images; remove it or pass extraFiles: 'skip' (CLI --extra-files skip) to leave it out`,
-      });
-    else if (isDir) filesBelow(root, extra, drops, path, out);
+    // (never data: left out and counted; an empty lost+found of a mount point stopped every run when refused)
+    if (isDir && systemFolderText(name)) drops.add('hidden or system folder');
+    else if (isDir) filesBelow(root, drops, path, out);
     else out.push(relative(root, path));
   }
   return out;
@@ -106,7 +95,7 @@ export async function loadNameCoded(options: NameCodedOptions): Promise<LoadResu
   const drops = new DropCounter();
   const items: ImageItem[] = [];
   const seen = new Map<string, string>(); // image name (upper case, no extension) → its first path
-  for (const rel of filesBelow(options.root, extra, drops)) {
+  for (const rel of filesBelow(options.root, drops)) {
     const path = join(options.root, rel);
     const name = basename(rel);
     const code = isImageFile(name) ? parseCodedName(dataset, name) : undefined;
