@@ -80,6 +80,7 @@ export {
   float16ToNumber,
   bfloat16ToNumber,
   indexSafetensors,
+  indexSafetensorsByRange,
   isRawFloat32,
   decodeSafetensorsEntry,
 } from './safetensors.js';

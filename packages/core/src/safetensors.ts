@@ -225,6 +225,24 @@ export function indexSafetensors(head: Uint8Array, fileSize: number, name = '<sa
   return { base, entries, metadata };
 }
 
+/**
+ * {@link indexSafetensors} of a file read by ranges (`read(offset, length)`, fewer bytes only at its end, e.g. file
+ * reads by descriptor): its 8-byte header length first (at most 100 MB and inside the file), then the header alone,
+ * never the data. @throws DataFormatError naming `name`
+ */
+export function indexSafetensorsByRange(
+  read: (offset: number, length: number) => Uint8Array,
+  size: number,
+  name = '<safetensors bytes>',
+): SafetensorsIndex {
+  const prefix = read(0, 8);
+  const n = prefix.length === 8 ? new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true) : 0n;
+  if (prefix.length === 8 && n > BigInt(Math.min(100_000_000, size - 8)))
+    throw new DataFormatError({ file: name, message: `header length ${n} exceeds the file size (${size} bytes)` });
+  // (a file under 8 bytes is refused by indexSafetensors, which sees all of it)
+  return indexSafetensors(prefix.length === 8 ? read(0, 8 + Number(n)) : prefix, size, name);
+}
+
 /** Whether a checked entry's bytes can be used as float32 as they lie in the file (F32 on a little-endian host). */
 export function isRawFloat32(t: SafetensorsEntry): boolean {
   return t.dtype === 'F32' && LITTLE_ENDIAN;

@@ -5,7 +5,7 @@ import {
   decodeSafetensors,
   decodeSafetensorsEntry,
   encodeSafetensors,
-  indexSafetensors,
+  indexSafetensorsByRange,
   type SafetensorsFile,
   type SafetensorsIndex,
   type SafetensorsTensor,
@@ -55,12 +55,10 @@ export function openSafetensorsFile(path: string): SafetensorsFileIndex {
         message: `changed since its header was read (${now ? `size ${size} → ${now.size}, modified ${new Date(now.mtimeMs).toISOString()}` : 'removed'}); load the model again`,
       });
   };
-  const n = prefix.length === 8 ? new DataView(prefix.buffer).getBigUint64(0, true) : 0n;
-  if (prefix.length === 8 && n > BigInt(Math.min(100_000_000, size - 8)))
-    throw new DataFormatError({ file: path, message: `header length ${n} exceeds the file size (${size} bytes)` });
-  // (a file under 8 bytes is refused by indexSafetensors, which sees all of it)
-  const head = prefix.length === 8 ? readRange(path, 0, 8 + Number(n)).bytes : prefix;
-  const index = indexSafetensors(head, size, path);
+  // (the first 8 bytes, or all of a shorter file, were read with the stat above)
+  const read = (offset: number, length: number) =>
+    offset === 0 && length <= 8 ? prefix.subarray(0, length) : readRange(path, offset, length).bytes;
+  const index = indexSafetensorsByRange(read, size, path);
   return {
     ...index,
     file: path,

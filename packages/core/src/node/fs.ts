@@ -197,6 +197,14 @@ function writeTempAndRename(path: string, bytes: Uint8Array, durable: boolean): 
   }
 }
 
+/**
+ * Whether `error` is a FileIoError of a folder that cannot be written (read-only, no permission, full, over quota):
+ * what a cache may say instead of stopping a run whose results do not need it.
+ */
+export function isUnwritableDisk(error: unknown): error is FileIoError {
+  return error instanceof FileIoError && ['EROFS', 'EACCES', 'EPERM', 'ENOSPC', 'EDQUOT'].includes(error.code ?? '');
+}
+
 /** `writeFileAtomic` for JSON with 2-space indentation and a trailing newline. */
 export function writeJsonAtomic(path: string, value: unknown): void {
   writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileIoError } from '../errors.js';
-import { readTextFile, writeJsonAtomic } from './fs.js';
+import { isUnwritableDisk, readTextFile, writeJsonAtomic } from './fs.js';
 
 /** SHA-256 (hex) of bytes or of a UTF-8 string. */
 export function hashBytes(data: Uint8Array | string): string {
@@ -116,7 +116,6 @@ function saveFingerprintIndex(indexPath: string, index: FingerprintIndex): void 
   try {
     writeJsonAtomic(indexPath, index);
   } catch (error) {
-    const code = error instanceof FileIoError ? error.code : undefined;
-    if (!['EROFS', 'EACCES', 'EPERM', 'ENOSPC', 'EDQUOT'].includes(code ?? '')) throw error;
+    if (!isUnwritableDisk(error)) throw error;
   }
 }

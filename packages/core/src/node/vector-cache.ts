@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileIoError } from '../errors.js';
-import { ensureDir, writeFileAtomic, writeJsonAtomic } from './fs.js';
+import { ensureDir, isUnwritableDisk, writeFileAtomic, writeJsonAtomic } from './fs.js';
 
 /**
  * What cached vectors depend on besides the input content. Two runs share entries only if all fields match.
@@ -117,7 +117,7 @@ export class FeatureCache {
       writeFileAtomic(this.path(key), out, { durable: false });
     } catch (error) {
       // a read-only or full cache disk: say what can be done (the run's results do not need the cache)
-      if (error instanceof FileIoError && ['EROFS', 'EACCES', 'EPERM', 'ENOSPC', 'EDQUOT'].includes(error.code ?? ''))
+      if (isUnwritableDisk(error))
         throw new FileIoError({
           file: error.file,
           operation: 'write the feature cache entry',

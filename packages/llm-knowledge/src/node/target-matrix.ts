@@ -4,7 +4,7 @@ import {
   DataFormatError,
   FileIoError,
   float16ToNumber,
-  indexSafetensors,
+  indexSafetensorsByRange,
   parseNpyHeader,
 } from '@vlfer/core';
 
@@ -102,11 +102,7 @@ export function npyLayout(src: ByteSource): MatrixLayout {
  */
 export function safetensorsLayout(src: ByteSource): { layout: MatrixLayout; metadata: Record<string, string> } {
   const { file } = src;
-  const prefix = src.read(0, 8);
-  const n = prefix.length === 8 ? new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true) : 0n;
-  if (prefix.length === 8 && n > BigInt(Math.min(100_000_000, src.size - 8)))
-    throw new DataFormatError({ file, message: `header length ${n} exceeds the file size (${src.size} bytes)` });
-  const index = indexSafetensors(src.read(0, 8 + Number(n)), src.size, file);
+  const index = indexSafetensorsByRange((offset, length) => src.read(offset, length), src.size, file);
   const t = index.entries.targets;
   if (!t || t.dims.length !== 2 || !(t.dtype in WIDTH))
     throw new DataFormatError({
