@@ -231,7 +231,8 @@ export function appendLine(path: string, line: string): void {
  */
 export function readTextFile(path: string, what = 'file'): string {
   const bytes = readBytesFile(path, what);
-  if (hasUtf16Bom(bytes) || bytes.includes(0)) throw utf16Error(path, what, hasUtf16Bom(bytes));
+  const bom = hasUtf16Bom(bytes);
+  if (bom || bytes.includes(0)) throw utf16Error(path, what, bom);
   const text = decodeUtf8(bytes, path, what);
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }

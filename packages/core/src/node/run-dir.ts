@@ -41,7 +41,7 @@ function isRunRecord(name: string): boolean {
   return (
     name === RUN_KIND_FILE ||
     name === RUN_LOCK_FILE ||
-    (name.startsWith(`${RUN_LOCK_FILE}.`) && (name.includes('.stale-') || name.endsWith('.new')))
+    (name.startsWith(`${RUN_LOCK_FILE}.`) && (name.includes(STALE_LOCK_INFIX) || name.endsWith('.new')))
   );
 }
 
@@ -123,33 +123,30 @@ export interface ProcessRecord {
 }
 
 /** This process's PID namespace (`readlink /proc/self/ns/pid`), undefined where there is none to read. */
-function pidNamespace(): string | undefined {
+const PID_NAMESPACE: string | undefined = (() => {
   try {
     return readlinkSync('/proc/self/ns/pid');
   } catch {
     return undefined; // not Linux
   }
-}
+})();
 
 /** This process as a `ProcessRecord`. */
 export function currentProcess(): ProcessRecord {
-  const ns = pidNamespace();
   return {
     pid: process.pid,
     host: hostname(),
     processStart: processStart(process.pid),
-    ...(ns ? { pidNamespace: ns } : {}),
+    ...(PID_NAMESPACE ? { pidNamespace: PID_NAMESPACE } : {}),
   };
 }
 
 /**
- * Whether the pid of `p` can be looked up here: the same host and, where both are known, the same PID namespace (a
+ * Whether a pid of this host that `p` recorded is numbered as here: the same PID namespace where both are known (a
  * container sharing the host name numbers its processes in its own).
  */
-function sameProcessSpace(p: Pick<ProcessRecord, 'host' | 'pidNamespace'>): boolean {
-  if (p.host !== hostname()) return false;
-  const ns = pidNamespace();
-  return p.pidNamespace === undefined || ns === undefined || p.pidNamespace === ns;
+function samePidNamespace(p: Pick<ProcessRecord, 'pidNamespace'>): boolean {
+  return p.pidNamespace === undefined || PID_NAMESPACE === undefined || p.pidNamespace === PID_NAMESPACE;
 }
 
 /** Whether the process of this host `p` names is gone: its pid free, or now a process that started later. */
@@ -163,7 +160,7 @@ function pidGone(p: Pick<ProcessRecord, 'pid' | 'processStart'>): boolean {
  */
 export function processGone(p: ProcessRecord): boolean {
   if (typeof p !== 'object' || p === null) return false; // not a record (a damaged file): not known to be gone
-  if (!sameProcessSpace(p) || !Number.isInteger(p.pid) || p.pid <= 0) return false;
+  if (p.host !== hostname() || !samePidNamespace(p) || !Number.isInteger(p.pid) || p.pid <= 0) return false;
   return pidGone(p);
 }
 
@@ -343,7 +340,7 @@ export function judgeLock(
   }
   const holder = lock.info;
   // (a holder in another PID namespace of this host, a container sharing its name, is judged as one of another host)
-  const sameHost = holder.host === host && sameProcessSpace(holder);
+  const sameHost = holder.host === host && samePidNamespace(holder);
   const gone = sameHost && pidGone(holder);
   if (gone || (!sameHost && lock.age > staleAfter))
     return {

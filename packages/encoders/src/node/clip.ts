@@ -352,6 +352,8 @@ function graphsClipModel(
     return tokenizeWith(tokenizer, texts, meta.log);
   };
   const S = model.arch.vision.imageSize!;
+  // both towers' weights are one bundle: the vision tower's fingerprint is the model's
+  const fingerprint = (indexDir?: string) => fingerprintFiles(model.bundle.files, indexDir ? { indexDir } : {});
   let disposed = false;
   const live = (what: string) => {
     if (disposed) throw new VlferError(disposedMessage(what));
@@ -382,12 +384,8 @@ function graphsClipModel(
       const { ids, dims, truncated } = tokenize(texts);
       return { ids, dims, truncated };
     },
-    contentFingerprint(indexDir) {
-      return fingerprintFiles(model.bundle.files, indexDir ? { indexDir } : {});
-    },
-    visionFingerprint(indexDir) {
-      return fingerprintFiles(model.bundle.files, indexDir ? { indexDir } : {});
-    },
+    contentFingerprint: fingerprint,
+    visionFingerprint: fingerprint,
     earlierContentFingerprints(indexDir) {
       return earlierClipContentFingerprints(model.bundle, indexDir);
     },

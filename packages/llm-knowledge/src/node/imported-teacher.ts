@@ -60,18 +60,14 @@ function matrixOf(src: ByteSource, layout: MatrixLayout): { dims: [number, numbe
 function readKeyLines(file: string): { keys: string[]; lines: number[] } {
   const keys: string[] = [];
   const lines: number[] = [];
-  readKeysText(file).forEach((l, i) => {
+  // (a byte-order mark dropped, a UTF-16 file named as one, by readTextFile)
+  textLines(readTextFile(file, 'keys file')).forEach((l, i) => {
     const key = l.trim();
     if (!key) return;
     keys.push(key);
     lines.push(i + 1);
   });
   return { keys, lines };
-}
-
-/** A keys file's lines (its byte-order mark dropped; a UTF-16 file is named as one by `readTextFile`). */
-function readKeysText(file: string): string[] {
-  return textLines(readTextFile(file, 'keys file'));
 }
 
 /**
