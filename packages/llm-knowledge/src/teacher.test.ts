@@ -108,6 +108,50 @@ describe('imported targets', () => {
     expect((await computeTargets({ teacher: undimensioned, images, cacheDir })).data).toEqual(a.data);
     expect(calls).toBe(6);
   });
+  it('asks a teacher that has cached targets for one of them again, and refuses one that answers differently now', async () => {
+    const cacheDir = join(dir, 'cache-probe');
+    const byImage = (scale: number, swap = false) => {
+      const asked: string[][] = [];
+      const teacher: Teacher = {
+        id: 'http:m@u',
+        source: 'http://u',
+        async embed(imgs) {
+          asked.push(imgs.map((p) => p.split('/').pop()!));
+          return imgs.map((p) => Float32Array.from(vec(images.indexOf(p) + (swap ? 1 : 0)), (x) => x * scale));
+        },
+      };
+      return { teacher, asked };
+    };
+    const first = byImage(1);
+    await computeTargets({ teacher: first.teacher, images: images.slice(0, 2), cacheDir, batchSize: 2 });
+    expect(first.asked).toEqual([['a.jpg', 'b.jpg']]);
+    // the same teacher (its answers at another norm: targets are normalised) — one cached image rides along once
+    const same = byImage(3);
+    const progress: number[] = [];
+    const t = await computeTargets({
+      teacher: same.teacher,
+      images,
+      cacheDir,
+      batchSize: 1,
+      onProgress: (p) => progress.push(p.done),
+    });
+    expect(same.asked).toEqual([['a.jpg'], ['c.png']]);
+    expect(progress).toEqual([2, 3]);
+    expect(t.dims).toEqual([3, 6]);
+    // a fully cached run makes no call
+    const cachedOnly = byImage(1, true);
+    await computeTargets({ teacher: cachedOnly.teacher, images, cacheDir });
+    expect(cachedOnly.asked).toEqual([]);
+    // another model under the same id: refused before anything is cached or returned
+    const other = byImage(1, true);
+    const more = [...images, join(dir, 'd.jpg')];
+    writeFileSync(more[3]!, 'image-3');
+    await expect(computeTargets({ teacher: other.teacher, images: more, cacheDir })).rejects.toThrow(
+      /a\.jpg: teacher http:\/\/u \(id http:m@u\) answers for this image with a target at cosine 0\.\d+ to the one cached under its id in .*cache-probe/,
+    );
+    expect(other.asked).toEqual([['d.jpg', 'a.jpg']]);
+    await expect(computeTargets({ teacher: first.teacher, images: more, cacheDir })).resolves.toBeDefined();
+  });
 });
 
 describe('HTTP teacher against a loopback server', () => {

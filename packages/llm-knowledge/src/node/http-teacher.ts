@@ -8,8 +8,9 @@ export interface HttpTeacherOptions {
   baseUrl: string;
   /**
    * Model name sent in the request; with `baseUrl`, the teacher's id (`http:<model>@<baseUrl>`), which keys its cached
-   * targets: a server that answers with another model under the same name serves the old cache's targets, so give a
-   * new model another name (e.g. with its revision) or use another cache directory.
+   * targets: a server that answers with another model under the same name is refused by `computeTargets` (it asks
+   * for one cached image again), so give a new model another name (e.g. with its revision) or use another cache
+   * directory.
    */
   model: string;
   /** Requests in flight at once. @default 8 */

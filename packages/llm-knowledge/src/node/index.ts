@@ -1,6 +1,14 @@
 /** @file `@vlfer/llm-knowledge/node`: teachers that read files or call servers, and the checked target cache. */
 export type { ComputeTargetsOptions } from './targets.js';
-export { computeTargets, checkTargetOptions, openTargetCache, embedBatch, normalizeTarget } from './targets.js';
+export {
+  computeTargets,
+  checkTargetOptions,
+  checkCachedTarget,
+  CACHED_TARGET_MIN_COSINE,
+  openTargetCache,
+  embedBatch,
+  normalizeTarget,
+} from './targets.js';
 export type { ImportedTargetsOptions } from './imported-teacher.js';
 export { addJsonlTargets, importedTeacher, parseNpy, readTargetMatrix, TargetTable } from './imported-teacher.js';
 export type { ByteSource, MatrixDtype, MatrixLayout } from './target-matrix.js';

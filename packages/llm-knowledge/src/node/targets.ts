@@ -104,14 +104,45 @@ export async function embedBatch(
   return vecs;
 }
 
+/** Least cosine between a cached target and the teacher's answer for the same image now (float noise: ≈ 1 − 1e-6). */
+export const CACHED_TARGET_MIN_COSINE = 0.999;
+
+/**
+ * Check that the teacher still answers as its cached targets say: the cache is keyed by the teacher's id (an HTTP
+ * teacher's `http:<model>@<url>`), and a server that now serves another model under that name would mix two
+ * teachers' targets in one training set. `computeTargets` asks for one cached image again in its first call.
+ * @param cachedTarget [E] the unit-norm target the cache holds @param fresh [E] the teacher's answer now
+ * @throws DataFormatError naming the teacher, the image, the cosine and the cache directory
+ */
+export function checkCachedTarget(
+  teacher: Teacher,
+  image: string,
+  cachedTarget: Float32Array,
+  fresh: Float32Array,
+  cacheDir: string,
+): void {
+  validateTarget(fresh, { item: image, teacher: teacher.source, dim: cachedTarget.length });
+  const now = normalizeTarget(fresh);
+  let cos = 0;
+  for (let k = 0; k < now.length; k++) cos += now[k]! * cachedTarget[k]!;
+  if (cos >= CACHED_TARGET_MIN_COSINE) return;
+  throw new DataFormatError({
+    file: image,
+    message: `teacher ${teacher.source} (id ${teacher.id}) answers for this image with a target at cosine ${cos.toFixed(6)} to the one cached under its id in ${cacheDir} (at least ${CACHED_TARGET_MIN_COSINE} expected): the teacher changed under the same id (another model served under the same name?); give it another model name or use another cache directory`,
+  });
+}
+
 /**
  * Teacher targets for every image, served from / written to the on-disk cache (atomic, checksummed per item, so
  * an interrupted run resumes). Every target is validated (`validateTarget`: dimension, finite, non-zero norm)
  * before it is cached or used, then L2-normalised as the reference does before the loss.
- * Stages: {@link checkTargetOptions} → {@link openTargetCache} → cache hits → per batch {@link embedBatch},
- * `validateTarget`, {@link normalizeTarget}, cache → stack.
+ * The first teacher call of a run that has cached targets also asks for one cached image again and refuses to go on
+ * when the answer differs ({@link checkCachedTarget}): a fully cached run makes no call.
+ * Stages: {@link checkTargetOptions} → {@link openTargetCache} → cache hits → per batch {@link embedBatch} (the first
+ * with one cached image, {@link checkCachedTarget}), `validateTarget`, {@link normalizeTarget}, cache → stack.
  * @returns [images, E]
- * @throws DataFormatError naming the image and the teacher source for a bad target; AbortedError on abort
+ * @throws DataFormatError naming the image and the teacher source for a bad target, or a teacher that answers a
+ *   cached image differently now; AbortedError on abort
  */
 export async function computeTargets(options: ComputeTargetsOptions): Promise<Tensor2D> {
   const { teacher, images, signal } = options;
@@ -131,16 +162,18 @@ export async function computeTargets(options: ComputeTargetsOptions): Promise<Te
   });
   const cached = images.length - todo.length;
   let done = cached;
+  // a run that calls the teacher also asks it for one cached image again: the cache trusts the teacher's id
+  let probe = cached > 0 && todo.length > 0 ? out.findIndex((v) => v !== undefined) : -1;
   options.onProgress?.({ phase: 'targets', done, total: images.length, unit: 'images', cached });
-  for (let b = 0; b < todo.length; b += batchSize) {
+  for (let b = 0; b < todo.length;) {
     throwIfAborted(signal, 'computing teacher targets');
-    const idx = todo.slice(b, b + batchSize);
-    const vecs = await embedBatch(
-      teacher,
-      idx.map((i) => images[i]!),
-      instruction,
-      signal,
-    );
+    const idx = todo.slice(b, b + (probe >= 0 ? batchSize - 1 : batchSize));
+    const batch = [...idx, ...(probe >= 0 ? [probe] : [])].map((i) => images[i]!);
+    const vecs = await embedBatch(teacher, batch, instruction, signal);
+    if (probe >= 0) {
+      checkCachedTarget(teacher, images[probe]!, out[probe]!, vecs.pop()!, options.cacheDir!);
+      probe = -1;
+    }
     vecs.forEach((v, r) => {
       validateTarget(v, { item: images[idx[r]!]!, teacher: teacher.source, ...(dim !== undefined ? { dim } : {}) });
       dim ??= v.length;
@@ -148,8 +181,9 @@ export async function computeTargets(options: ComputeTargetsOptions): Promise<Te
       out[idx[r]!] = t;
       cache?.set(keys[idx[r]!]!, t);
     });
+    b += idx.length;
     done += idx.length;
-    options.onProgress?.({ phase: 'targets', done, total: images.length, unit: 'images', cached });
+    if (idx.length > 0) options.onProgress?.({ phase: 'targets', done, total: images.length, unit: 'images', cached });
   }
   const d = dim!;
   const data = new Float32Array(images.length * d);
