@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { VlferError } from '@vlfer/core';
 
 /** The packages charts need, with the versions @vlfer/bench is built against (its `peerDependencies`). */
-export const CHART_PACKAGES = ['vega@^5.33.1', 'vega-lite@5.23.0'] as const;
+export const CHART_PACKAGES = ['vega@^5.33.1', 'vega-lite@^5.23.0'] as const;
 
 /** Their names. */
 export const CHART_PACKAGE_NAMES = ['vega', 'vega-lite'] as const;

@@ -19,7 +19,8 @@
  * 9. vega and vega-lite, optional peers of @vlfer/bench, are not installed with @vlfer/cli: `vlfer bench ablations
  *    --charts` stops at once naming the install command; the zero-shot ablation runs, with a report without charts,
  *    and `--emit` writes job files; then, with vega and vega-lite added to the project, `--charts` draws the charts.
- * Each tarball's source maps must name only files inside the tarball (no absolute path of the build machine).
+ * Each tarball's source maps must name only files inside the tarball (no absolute path of the build machine), and its
+ * types import no module that installing it does not install (an optional peer: `type-imports.ts`).
  * The consumer files are in `tooling/build/consumer/`. Any failure exits non-zero with what failed. `--keep` leaves
  * the temporary project for inspection.
  */
@@ -27,6 +28,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { packAll, publicApps, publicPackages, repoRoot, type PublicPackage } from './pack.js';
 import { sourceMapProblems } from './source-maps.js';
+import { typeImportProblems } from './type-imports.js';
 import { bundleTable, checkBundles, MUST_FAIL } from './bundle-size.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +37,16 @@ import { runInNewContext } from 'node:vm';
 const root = repoRoot;
 const bin = (name: string) => join(root, 'node_modules', '.bin', name);
 const keep = process.argv.includes('--keep');
+// the CLI checks run on the shared test assets: said at once when they are absent, not as a raw ENOENT at step 8
+const shared = process.env.VLFER_SHARED ?? join(root, '..', 'shared');
+for (const asset of [
+  ['fixtures', 'tiny-clip'],
+  ['data', 'fer2013-privatetest'],
+])
+  if (!existsSync(join(shared, ...asset)))
+    throw new Error(
+      `pnpm test:consumer runs the CLI on the shared test assets: ${join(shared, ...asset)} is missing (put the shared folder beside the repository as ../shared, or set VLFER_SHARED)`,
+    );
 const failures: string[] = [];
 const step = (what: string) => process.stdout.write(`\n== ${what}\n`);
 const fail = (what: string) => {
@@ -84,6 +96,8 @@ for (const p of packages) {
   );
   if (stray.length > 0) fail(`${p.name}: tarball ships test files: ${stray.slice(0, 5).join(', ')}`);
   for (const problem of sourceMapProblems(file, files)) fail(`${p.name}: ${problem}`);
+  for (const problem of typeImportProblems(p.dir, JSON.parse(readFileSync(join(p.dir, 'package.json'), 'utf8'))))
+    fail(problem);
   process.stdout.write(`${p.name}: ${files.length} files, ${(readFileSync(file).length / 1024).toFixed(0)} KiB\n`);
 }
 if (failures.length > 0) throw new Error(`packing failed:\n${failures.join('\n')}`);
@@ -264,7 +278,6 @@ function cliProblems(): string[] {
   const bad = run(['exp-clip', 'eval', '--dataset', 'fer-2013', '--root', '.', '--model', 'm']);
   if (bad.status !== 1 || !/^vlfer: option '--dataset <id>'/.test(bad.stderr))
     problems.push(`a bad --dataset gave exit ${bad.status} and: ${bad.stderr.trim().slice(0, 300)}`);
-  const shared = process.env.VLFER_SHARED ?? join(root, '..', 'shared');
   const data = join(project, 'faces');
   for (const c of ['happy', 'sad']) {
     const from = join(shared, 'data', 'fer2013-privatetest', c);
@@ -342,7 +355,6 @@ function chartProblems(): string[] {
     readdirSync(join(project, 'node_modules', '.pnpm')).filter((d) => /^vega(-lite)?@/.test(d)).length > 0;
   if (installed()) problems.push('vega or vega-lite was installed with @vlfer/cli: they are optional peers');
   const vlfer = join(project, 'node_modules', '.bin', 'vlfer');
-  const shared = process.env.VLFER_SHARED ?? join(root, '..', 'shared');
   const id = 'exp-clip-zero-shot/prompt-x-preprocess';
   const ablation = (results: string, ...flags: string[]) =>
     spawnSync(

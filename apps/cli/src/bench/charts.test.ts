@@ -20,7 +20,7 @@ describe('--charts / --no-charts of vlfer bench', () => {
     expect(parsed('--no-charts')).toBe(false);
   });
   it('the help names the install command', () => {
-    expect(chartsOption().description).toContain('npm install vega@^5.33.1 vega-lite@5.23.0');
+    expect(chartsOption().description).toContain('npm install vega@^5.33.1 vega-lite@^5.23.0');
   });
   it('a cluster task repeats the flag that was given, and none when none was', () => {
     expect(chartsFlag({})).toEqual([]);

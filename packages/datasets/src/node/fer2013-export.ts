@@ -21,7 +21,7 @@ import {
 import { parseCsvText, requireColumns } from '../csv.js';
 import { FER2013_CLASS_FOLDERS, FER2013_SIZE, parseFer2013CsvText, type Fer2013Row } from '../fer2013-csv.js';
 import { ferPlusUsage, isFerPlusLabelCsv, type FerPlusUsage } from '../parsers.js';
-import { loadSharp } from './image-check.js';
+import { loadSharp } from './sharp-optional.js';
 
 /** FERPlus's image folders per Usage (its `generate_training_data.py`). */
 const FERPLUS_FOLDERS: Record<FerPlusUsage, string> = {

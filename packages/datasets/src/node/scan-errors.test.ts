@@ -115,6 +115,17 @@ describe('dataset scans name the path and say what a file-system error means', (
       `does not exist as spelt, but '${join(root, nfd, 'x.png')}', the same name in Unicode NFD form (decomposed, as macOS writes names), does: rename the file or the entry`,
     );
   });
+  it('a file name that is not UTF-8 on the disk (Latin-1 from an old zip) is said to be one, not to be missing', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'vlfer-latin1-'));
+    mkdirSync(join(root, 'happy'));
+    writeFileSync(
+      Buffer.concat([Buffer.from(join(root, 'happy', 'caf')), Buffer.from([0xe9]), Buffer.from('.png')]),
+      'x',
+    );
+    await expect(loadImageFolder(root, { verify: 'none' })).rejects.toThrow(
+      /caf\uFFFD\.png.* as read: a name on the path is not valid UTF-8 .*rename it in UTF-8/,
+    );
+  });
   it('EACCES and EPERM say permission denied (root cannot provoke them with chmod, so the mapping is tested)', () => {
     const err = (code: string) => Object.assign(new Error(`${code}: x`), { code });
     expect(explainFsError(err('EACCES'))).toBe(

@@ -11,7 +11,7 @@ export function explainFsError(error: unknown): string {
   switch (e?.code) {
     case 'ENOENT':
       return danglingLinkTarget(e.path) === undefined
-        ? `does not exist${otherNormalizationNote(e.path)}`
+        ? `does not exist${missingPathNote(e.path)}`
         : `is a dangling symbolic link (its target ${quoteInput(danglingLinkTarget(e.path)!)} does not exist)`;
     case 'ELOOP':
       return 'is a symbolic link loop (following its links never reaches a file or directory)';
@@ -30,11 +30,15 @@ export function explainFsError(error: unknown): string {
 }
 
 /**
- * Where a missing path exists spelt in the other Unicode normalization form (macOS writes names decomposed, NFD; a
+ * Why a missing path may be there after all: a name that is not UTF-8 on the disk, or
+ * where a missing path exists spelt in the other Unicode normalization form (macOS writes names decomposed, NFD; a
  * list typed or made on Linux or Windows has them composed, NFC: the same letters, other bytes), a note saying so.
  */
-function otherNormalizationNote(path: string | undefined): string {
+function missingPathNote(path: string | undefined): string {
   if (!path) return '';
+  // a name listed from the disk that is not UTF-8 (Latin-1 from an old zip) reads with U+FFFD, a name no file has
+  if (path.includes('\uFFFD'))
+    return ' as read: a name on the path is not valid UTF-8 (its bytes read as �, e.g. Latin-1 names from an old zip); rename it in UTF-8 (e.g. `convmv -f latin1 -t utf8 -r --notest <folder>`)';
   for (const form of ['NFC', 'NFD'] as const) {
     const other: string = path.normalize(form);
     if (other !== path && existsSync(other))

@@ -1,6 +1,6 @@
 import { VlferError } from '@vlfer/core';
 import { describe, expect, it } from 'vitest';
-import { loadSharp } from './image-check.js';
+import { loadSharp } from './sharp-optional.js';
 
 // sharp is an optional peer dependency of @vlfer/datasets (only verify: 'decode' needs it): without it, the error
 // names the package to add and the option that avoids it
