@@ -1,5 +1,7 @@
 import {
+  assertFiniteValues,
   assertShape,
+  checkPositiveInteger,
   cosineLogits,
   InvalidArgumentError,
   l2NormalizeRows,
@@ -150,12 +152,23 @@ export async function buildZeroShotClassifier(options: ZeroShotOptions): Promise
     textFeatures: text,
     async classify(imageFeatures) {
       assertShape(imageFeatures, [null, model.embeddingDim], 'imageFeatures', 'ZeroShotClassifier.classify');
+      // a NaN feature would come out as NaN logits, and the argmax of a NaN row as class 0
+      assertFiniteValues(imageFeatures, 'imageFeatures', 'ZeroShotClassifier.classify');
       return toClasses(
         cosineLogits(await project(imageFeatures, projection, 'ZeroShotClassifier.classify'), text, scale).logits,
       );
     },
     async classifyClips(frameFeatures, framesPerClip) {
-      assertShape(frameFeatures, [null, model.embeddingDim], 'frameFeatures', 'ZeroShotClassifier.classifyClips');
+      const where = 'ZeroShotClassifier.classifyClips';
+      assertShape(frameFeatures, [null, model.embeddingDim], 'frameFeatures', where);
+      checkPositiveInteger(framesPerClip, { functionName: where, argument: 'framesPerClip' });
+      if (frameFeatures.dims[0] % framesPerClip !== 0)
+        throw new InvalidArgumentError({
+          functionName: where,
+          argument: 'frameFeatures',
+          message: `has ${frameFeatures.dims[0]} rows, not a whole number of ${framesPerClip}-frame clips`,
+        });
+      assertFiniteValues(frameFeatures, 'frameFeatures', where);
       const pooled = meanOfRowGroups(
         await project(frameFeatures, projection, 'ZeroShotClassifier.classifyClips'),
         framesPerClip,

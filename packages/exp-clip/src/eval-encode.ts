@@ -45,12 +45,13 @@ export const idOf = (root: string, p: string): string => {
   return r && !r.startsWith('..') && !isAbsolute(r) ? r : p;
 };
 
-/** An image item's id in outputs: its path relative to the root; a face crop is named by its photo (and face with 'all'). */
-export function itemId(options: EvalOptions, it: ImageItem & { source?: string; face?: number }): string {
-  return (
-    idOf(options.root, it.source ?? it.path) +
-    (it.source !== undefined && options.faces?.selection === 'all' ? `#face${it.face}` : '')
-  );
+/**
+ * An image item's id in outputs: its path relative to the root; a face crop is named by its photo (and face with
+ * 'all'); a photo used whole (no face found) by the photo alone.
+ */
+export function itemId(options: EvalOptions, it: ImageItem & { source?: string; face?: number | null }): string {
+  const face = it.source !== undefined && options.faces?.selection === 'all' && typeof it.face === 'number';
+  return idOf(options.root, it.source ?? it.path) + (face ? `#face${it.face}` : '');
 }
 
 /** Images (frames for clips) served from the feature cache vs run through the encoder, and damaged cache entries. */
@@ -61,12 +62,19 @@ export interface EncodeCounts {
   damagedCacheEntries: number;
 }
 
-/** What one call of {@link EvalEncoder.encode} is part of, for progress events. */
+/**
+ * What one call of {@link EvalEncoder.encode} is part of, for progress events, counted in the fold's images (or
+ * frames of its clips) as the dataset lists them: face selection may encode more items (one per face) or fewer.
+ */
 export interface EncodeProgressScope {
   /** e.g. 'encode' or 'encode fold 2' */
   phase: string;
   /** Images (or frames) of the fold. */
   total: number;
+  /** Of them, done before this call. @default the items encoded before it */
+  done?: number;
+  /** Of them, what this call's items stand for. @default its item count */
+  units?: number;
 }
 
 /**
@@ -126,8 +134,13 @@ export function createEvalEncoder(
           hooks.onProgress?.({
             ...e,
             phase: scope.phase,
-            done: Math.min(scope.total, counts.images + e.done),
+            done: Math.min(
+              scope.total,
+              (scope.done ?? counts.images) + Math.round((e.done * (scope.units ?? items.length)) / items.length),
+            ),
             total: scope.total,
+            // a running total, as `counts` ends with
+            ...(e.cached !== undefined ? { cached: counts.cached + e.cached } : {}),
           }),
       });
       counts.cached += r.cached;
@@ -168,14 +181,14 @@ export async function createEvalFaceCropper(
 
 /**
  * Stage "select faces": the images to encode for a group of dataset images — the group itself, or with a cropper
- * the crops of the faces it selects (`source` names the photo, `face` the crop's place); images without a face are
- * left out or kept whole as `faces.missing` says.
+ * the crops of the faces it selects (`source` names the photo, `face` the crop's place, `null` for a photo used
+ * whole); images without a face are left out or kept whole as `faces.missing` says.
  */
 export async function selectFaces(
   group: ImageItem[],
   cropper: FaceCropper | undefined,
   hooks: Pick<PipelineHooks, 'signal' | 'onProgress'> = {},
-): Promise<(ImageItem & { source?: string; face?: number })[]> {
+): Promise<(ImageItem & { source?: string; face?: number | null })[]> {
   return cropper ? cropper.cropImages(group, hooks) : group;
 }
 
@@ -240,15 +253,30 @@ interface UnitContext {
 /** A unit's kept items and their features (null when no item was kept). */
 type UnitOutput = { items: EvalData['items']; features: Tensor2D } | null;
 
-async function encodeImageUnit(group: ImageItem[], u: UnitContext): Promise<UnitOutput> {
-  const items = await selectFaces(group, u.cropper, u.hooks);
-  if (items.length === 0) return null;
-  const r = await u.encoder.encode(items, u.scope);
+/** A unit that kept nothing (no face anywhere in it) still moves the fold's progress on. */
+function unitWithoutItems(u: UnitContext, done: number): null {
+  u.hooks.onProgress?.({ phase: u.scope.phase, done, total: u.scope.total, unit: 'images' });
+  return null;
+}
+
+/** A unit's face selection reports in the fold's images: `at` of them were done before it. */
+function facesHooks(u: UnitContext, at: number): Pick<PipelineHooks, 'signal' | 'onProgress'> {
+  const { signal, onProgress } = u.hooks;
+  return {
+    ...(signal ? { signal } : {}),
+    ...(onProgress ? { onProgress: (e) => onProgress({ ...e, done: at + e.done, total: u.scope.total }) } : {}),
+  };
+}
+
+async function encodeImageUnit(group: ImageItem[], u: UnitContext, at: number): Promise<UnitOutput> {
+  const items = await selectFaces(group, u.cropper, facesHooks(u, at));
+  if (items.length === 0) return unitWithoutItems(u, at + group.length);
+  const r = await u.encoder.encode(items, { ...u.scope, done: at, units: group.length });
   items.forEach((it, i) => u.fingerprint.update(`${itemId(u.options, it)}\t${it.label}\t${r.keys[i]}\n`));
   return { items, features: r.features };
 }
 
-async function encodeClipUnit(group: (VideoItem | ImageItem)[], u: UnitContext): Promise<UnitOutput> {
+async function encodeClipUnit(group: (VideoItem | ImageItem)[], u: UnitContext, at: number): Promise<UnitOutput> {
   const per = u.options.frames;
   const { clips, frames } = await sampleClips(group, {
     framesPerClip: per,
@@ -256,8 +284,8 @@ async function encodeClipUnit(group: (VideoItem | ImageItem)[], u: UnitContext):
     ...(u.cropper ? { cropper: u.cropper } : {}),
     ...(u.hooks.signal ? { signal: u.hooks.signal } : {}),
   });
-  if (clips.length === 0) return null;
-  const r = await u.encoder.encode(frames.flat(), u.scope);
+  if (clips.length === 0) return unitWithoutItems(u, (at + group.length) * per);
+  const r = await u.encoder.encode(frames.flat(), { ...u.scope, done: at * per, units: group.length * per });
   clips.forEach((it, i) =>
     u.fingerprint.update(
       `${idOf(u.options.root, 'frameDir' in it ? it.frameDir : it.path)}\t${it.label}\t${r.keys.slice(i * per, (i + 1) * per).join(',')}\n`,
@@ -301,7 +329,8 @@ export async function encodeEvalData(
       throwIfAborted(hooks.signal, 'evaluation');
       out.unitsDone++;
       const group = d.items.slice(a, a + unitSize);
-      const r = d.kind === 'images' ? await encodeImageUnit(group as ImageItem[], u) : await encodeClipUnit(group, u);
+      const r =
+        d.kind === 'images' ? await encodeImageUnit(group as ImageItem[], u, a) : await encodeClipUnit(group, u, a);
       if (!r) continue;
       parts.push(r.features);
       kept.push(...r.items);

@@ -2,9 +2,10 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { InvalidArgumentError, parseOptions, type Tensor2D } from '@vlfer/core';
+import { InvalidArgumentError, parseOptions, type ProgressEvent, type Tensor2D } from '@vlfer/core';
 import { BASIC_7, type ImageItem } from '@vlfer/datasets';
 import type { EncodeItem } from '@vlfer/encoders/node';
+import type { FaceCropper } from '@vlfer/faces/node';
 import { sharedPath } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { EvalData } from './data.js';
@@ -24,6 +25,7 @@ import {
   type EvalResult,
 } from './evaluate.js';
 import {
+  createEvalEncoder,
   createEvalFaceCropper,
   encodeEvalData,
   sampleClips,
@@ -191,6 +193,47 @@ describe('evaluation stages', () => {
       encodeEvalData(o, data, { encoder: fakeEncoder(), shard: null }, { signal: aborted.signal }),
     ).rejects.toThrow(/evaluation/);
   });
+
+  it("encode progress counts the fold's images with faces selected: each phase once up to its total, cached a running total", async () => {
+    const dir = join(work, 'progress');
+    mkdirSync(dir, { recursive: true });
+    const data = images([0, 1, 0, 1, 0], 1);
+    for (const [i, it] of (data.items as ImageItem[]).entries()) {
+      it.path = join(dir, it.path.slice(work.length + 1));
+      await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 40 * i, g: 9, b: 9 } } })
+        .png()
+        .toFile(it.path);
+    }
+    const faces = [1, 0, 2, 1, 0]; // units of 2: faces 1+0, 2+1, 0 (the last unit keeps nothing)
+    const cropper = {
+      cropImages: async (items: ImageItem[], hooks: { onProgress?: (e: ProgressEvent) => void }) =>
+        items.flatMap((it, i) => {
+          hooks.onProgress?.({ phase: 'faces', done: i + 1, total: items.length, unit: 'images' });
+          const n = faces[(data.items as ImageItem[]).indexOf(it)]!;
+          return Array.from({ length: n }, (_, face) => ({ ...it, source: it.path, face }));
+        }),
+    } as unknown as FaceCropper;
+    const o = opts({ model: sharedPath('fixtures', 'tiny-clip'), batchSize: 2, cacheDir: join(dir, 'cache') });
+    const model = await loadEvalModel(o);
+    try {
+      for (const run of [0, 1]) {
+        const events: ProgressEvent[] = [];
+        const encoder = createEvalEncoder(o, model.clip, 'fingerprint', { onProgress: (e) => events.push(e) });
+        await encodeEvalData(o, [data], { encoder, cropper, shard: null }, { onProgress: (e) => events.push(e) });
+        for (const phase of ['faces', 'encode fold 1']) {
+          const done = events.filter((e) => e.phase === phase).map((e) => e.done);
+          expect(done, phase).toEqual([...done].sort((a, b) => a - b));
+          expect(done.at(-1), phase).toBe(5);
+          expect(new Set(events.filter((e) => e.phase === phase).map((e) => e.total)), phase).toEqual(new Set([5]));
+        }
+        const cached = events.filter((e) => e.cached !== undefined).map((e) => e.cached);
+        expect(cached.at(-1)).toBe(encoder.counts.cached);
+        expect(encoder.counts).toMatchObject({ images: 4, cached: run === 0 ? 0 : 4 });
+      }
+    } finally {
+      await model.clip.dispose();
+    }
+  }, 60_000);
 
   it('loadEvalModel + classifyAndScore (tiny-clip): per prompt type and fold, warnings passed on as they arise', async () => {
     const o = opts({

@@ -56,7 +56,11 @@ import { quantizationGuard, type QuantizationReport } from './quantization-guard
 export interface PipelineHooks {
   /** Stops the work between batches/steps; resumable state (caches, checkpoints) is complete when it throws. */
   signal?: AbortSignal;
-  /** Progress of each phase ('load', 'encode', 'targets', 'train', 'evaluate'). */
+  /**
+   * Progress of each phase: evaluation `'encode'` (`'encode fold N'` with folds) and `'faces'` (face selection), in
+   * the dataset's images (frames of clips); training `'encode + targets'` (images, faces selected and teacher
+   * targets computed with them) and `'train'` (steps); closed-set runs `'fit'`.
+   */
   onProgress?: ProgressCallback;
   /** Notices worth showing (what was loaded, dropped, resumed); packages never print. */
   log?: (line: string) => void;

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRng, DataFormatError, parseOptions, type Tensor2D } from '@vlfer/core';
+import { AbortedError, createRng, DataFormatError, parseOptions, type Tensor2D } from '@vlfer/core';
 import { RunDirectory, saveCheckpoint } from '@vlfer/core/node';
 import { createProjectionHead } from '@vlfer/projection-head';
 import { describe, expect, it } from 'vitest';
@@ -190,6 +190,36 @@ describe('training stages', () => {
     } finally {
       run.close();
     }
+  });
+
+  it('trainProjectionHead refuses settings trainHead refuses, and a signal fired before the call trains nothing', async () => {
+    const features = t2(Array.from({ length: 8 }, (_, i) => [Math.sin(i + 1), Math.cos(2 * i + 1)]));
+    const targets = t2(Array.from({ length: 8 }, (_, i) => [Math.sin(3 * i), Math.cos(i), Math.sin(i + 0.5)]));
+    const head = createProjectionHead({ inputDim: 2, outputDim: 3, rng: createRng(7) });
+    const before = Array.from(head.weight);
+    const base = {
+      ...{ features, targets, head, epochs: 2, batch: 4, optimizer: 'sgd' as const, seed: 1 },
+      ...{ lr: 0.1, momentum: 0.9, weightDecay: 0 },
+    };
+    for (const [bad, message] of [
+      [{ epochs: -1 }, /'epochs'.*expected an integer ≥ 0, got -1/],
+      [{ epochs: 2.5 }, /'epochs'.*expected an integer ≥ 0, got 2\.5/],
+      [{ batch: 0 }, /'batch'.*expected a positive integer, got 0/],
+      [{ batch: 2.5 }, /'batch'.*expected a positive integer, got 2\.5/],
+      [{ momentum: 5 }, /'momentum'.*≤ 1, got 5/],
+      [{ lr: 0 }, /'lr'.*> 0, got 0/],
+      [{ start: { epoch: -1, step: 0 } }, /'start\.epoch'/],
+    ] as const)
+      await expect(trainProjectionHead({ ...base, ...bad }), JSON.stringify(bad)).rejects.toThrow(message);
+    const fired = new AbortController();
+    fired.abort();
+    await expect(trainProjectionHead({ ...base, signal: fired.signal })).rejects.toThrow(AbortedError);
+    expect(Array.from(head.weight)).toEqual(before);
+    // one loop per head at a time (two at once gave weights of neither order); the first completes
+    const first = trainProjectionHead(base);
+    await expect(trainProjectionHead(base)).rejects.toThrow(/this head is being trained by another call/);
+    await expect(first).resolves.toBe('completed');
+    await expect(trainProjectionHead({ ...base, epochs: 0 })).resolves.toBe('completed');
   });
 
   it('trainProjectionHead steps the rate at the milestones (MultiStepLR, γ 0.1), also when resumed at an epoch', async () => {

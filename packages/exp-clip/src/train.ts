@@ -7,6 +7,8 @@ import {
   concatRows,
   createRng,
   csvRow,
+  checkFiniteNumber,
+  checkPositiveInteger,
   checkpointProgress,
   describeChangedFields,
   epochsToContinue,
@@ -22,6 +24,7 @@ import {
   type ProgressCallback,
   type Tensor2D,
   firstNonFinite,
+  VlferError,
 } from '@vlfer/core';
 import {
   jsonLinesText,
@@ -101,15 +104,30 @@ export interface TrainLoopOptions extends ThreadOptions {
 
 /**
  * The inputs of {@link trainProjectionHead}, checked: features [N, D] and targets [N, E] have the same N, the head is
- * D→E, and at least one full batch fits.
+ * D→E, at least one full batch fits, and the settings are in the ranges `trainHead` takes (epochs ≥ 0 and batch ≥ 1
+ * whole numbers, lr > 0, momentum in [0, 1], weight decay ≥ 0, an integer seed, a resume point inside the run).
  * @returns the steps per epoch, ⌊N / batch⌋
- * @throws InvalidArgumentError naming `targets`, `head` or `batch`
+ * @throws InvalidArgumentError naming `targets`, `head`, `batch` or the setting
  */
-export function trainLoopSteps(options: Pick<TrainLoopOptions, 'features' | 'targets' | 'head' | 'batch'>): number {
+export function trainLoopSteps(
+  options: Pick<TrainLoopOptions, 'features' | 'targets' | 'head' | 'batch'> &
+    Partial<Pick<TrainLoopOptions, 'epochs' | 'lr' | 'momentum' | 'weightDecay' | 'seed' | 'start'>>,
+): number {
   const { features, targets, head, batch } = options;
   const [n, d] = features.dims;
   const e = targets.dims[1];
   const fn = 'trainProjectionHead';
+  checkPositiveInteger(batch, { functionName: fn, argument: 'batch' });
+  const at = (argument: string) => ({ functionName: fn, argument });
+  if (options.epochs !== undefined) checkFiniteNumber(options.epochs, at('epochs'), { min: 0, integer: true });
+  if (options.lr !== undefined) checkFiniteNumber(options.lr, at('lr'), { min: 0, minExclusive: true });
+  if (options.momentum !== undefined) checkFiniteNumber(options.momentum, at('momentum'), { min: 0, max: 1 });
+  if (options.weightDecay !== undefined) checkFiniteNumber(options.weightDecay, at('weightDecay'), { min: 0 });
+  if (options.seed !== undefined) checkFiniteNumber(options.seed, at('seed'), { integer: true });
+  if (options.start) {
+    checkFiniteNumber(options.start.epoch, at('start.epoch'), { min: 0, integer: true });
+    checkFiniteNumber(options.start.step, at('start.step'), { min: 0, integer: true });
+  }
   if (targets.dims[0] !== n)
     throw new InvalidArgumentError({
       functionName: fn,
@@ -234,12 +252,32 @@ export const DEFAULT_MILESTONES: readonly number[] = [30];
  * `batch` with the last partial batch dropped (drop_last), symmetric InfoNCE with scale 100 on ORT,
  * SGD(momentum, weight decay) or Adam in PyTorch semantics (SGD on the CPU: gather, loss, gradient and update fused
  * into one ORT graph per step, `InfoNceSgdStep`), the learning rate of each epoch from `milestones` (`MultiStepLR`,
- * γ 0.1). Deterministic: a resumed run equals an uninterrupted one bit for bit.
+ * γ 0.1). Deterministic: a resumed run equals an uninterrupted one bit for bit. One call per head at a time.
  * @returns 'completed' or 'stopped'
+ * @throws InvalidArgumentError for the inputs {@link trainLoopSteps} refuses; AbortedError for a signal fired before
+ *   the call; VlferError while another call trains the same head
  */
 export async function trainProjectionHead(options: TrainLoopOptions): Promise<'completed' | 'stopped'> {
-  const { features, epochs, batch } = options;
   const steps = trainLoopSteps(options);
+  throwIfAborted(options.signal, 'training the projection head'); // a signal fired before the call trains nothing
+  // two loops on one head would each step from weights the other is changing: neither order's result
+  if (HEADS_IN_TRAINING.has(options.head))
+    throw new VlferError(
+      'trainProjectionHead: this head is being trained by another call; await it first (or train a copy of the head)',
+    );
+  HEADS_IN_TRAINING.add(options.head);
+  try {
+    return await trainLoop(options, steps);
+  } finally {
+    HEADS_IN_TRAINING.delete(options.head);
+  }
+}
+
+/** The heads a {@link trainProjectionHead} call is training now. */
+const HEADS_IN_TRAINING = new WeakSet<ProjectionHead>();
+
+async function trainLoop(options: TrainLoopOptions, steps: number): Promise<'completed' | 'stopped'> {
+  const { features, epochs, batch } = options;
   const n = features.dims[0];
   const stepper = await createHeadStepper(options);
   try {
@@ -354,11 +392,14 @@ export async function loadTrainingEncoder(
   return { clip, modelFingerprint, earlierModelFingerprints: clip.earlierContentFingerprints(options.cacheDir), cache };
 }
 
-/** A face crop of a training image: the crop file, its photo, and the face's place among the photo's faces. */
+/**
+ * A face crop of a training image: the crop file, its photo, and the face's place among the photo's faces (`null`:
+ * the photo used whole, no face found).
+ */
 export interface FaceCrop {
   path: string;
   source: string;
-  face: number;
+  face: number | null;
 }
 
 /**
@@ -594,9 +635,10 @@ type CheckpointMeta = z.infer<typeof CheckpointMetaSchema>;
 export interface TrainResult {
   /**
    * 'shard': this call only filled the caches for its shard (`shard` option); train with `merge`. 'already-trained':
-   * `out` held the finished training of these options (`resumedFrom.epoch` = `epochs`); nothing ran.
+   * `out` held the finished training of these options (`resumedFrom.epoch` = `epochs`); nothing ran. A stopped run
+   * returns nothing: it throws `AbortedError` (the checkpoint written, the same call resumes it).
    */
-  status: 'completed' | 'stopped' | 'shard' | 'already-trained';
+  status: 'completed' | 'shard' | 'already-trained';
   outDir: string;
   headPath: string;
   /** Steps run by this call. */

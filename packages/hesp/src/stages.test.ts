@@ -741,10 +741,14 @@ describe('the stages composed by hand on tiny-clip', () => {
     await trainHesp(whole, { log: () => {} });
     const cut = { ...whole, out: join(work, 'scored-cut') };
     const stop = new AbortController();
-    const onProgress = (e: { phase: string }) => (e.phase === 'evaluate' ? stop.abort(new Error('test')) : undefined);
+    const scored: number[] = [];
+    const onProgress = (e: { phase: string; done: number }) =>
+      e.phase === 'evaluate' ? (scored.push(e.done), stop.abort(new Error('test'))) : undefined;
     await expect(trainHesp(cut, { signal: stop.signal, onProgress })).rejects.toThrow(
       /HESP training \(stopped while scoring epoch 1; its trained state is checkpointed in .*; rerun the same command to resume\) was aborted/,
     );
+    // the progress said no epoch was scored (it said 1/2 before the scoring, which then stopped)
+    expect(scored).toEqual([0]);
     const meta = loadCheckpoint(join(cut.out, 'checkpoint.safetensors')).meta as { epoch: number; step: number };
     expect(meta.epoch).toBe(0);
     const lines: string[] = [];

@@ -929,7 +929,8 @@ export async function evaluateHespEpoch(
   lr: number,
 ): Promise<EpochRecord> {
   const { o, model } = ctx;
-  ctx.onProgress?.({ phase: 'evaluate', done: epoch + 1, total: o.epochs, unit: 'epochs' });
+  // epochs scored: `epoch` as this one starts, one more once it is scored and checkpointed (below)
+  ctx.onProgress?.({ phase: 'evaluate', done: epoch, total: o.epochs, unit: 'epochs' });
   let val: EpochRecord['val'];
   let report: OpenSetReport;
   try {
@@ -964,6 +965,7 @@ export async function evaluateHespEpoch(
   checkpointHespRun(ctx, state, epoch + 1, 0);
   placeNextBest(ctx.paths);
   ctx.log(hespEpochLine(o, rec, report));
+  ctx.onProgress?.({ phase: 'evaluate', done: epoch + 1, total: o.epochs, unit: 'epochs' });
   return rec;
 }
 

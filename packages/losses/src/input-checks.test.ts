@@ -21,6 +21,7 @@ describe('non-finite inputs and settings are refused by name, not turned into Na
       /'logits' passed to 'crossEntropy': row 0, column 0 is NaN/,
     );
     expect(() => crossEntropy(t([Infinity, 2], [1, 2]), [1])).toThrow(/'logits'.*Infinity/);
+    expect(() => crossEntropy(t([1, 2, 3, 4], [2, 2]), [1])).toThrow(/'labels'.*has length 1, logits has 2 rows/);
     // a class masked with −Infinity beside finite logits is no error (gradient 0 there, as PyTorch's)
     const masked = crossEntropy(t([2, -Infinity, 0.5, 1, 0, -Infinity], [2, 3]), [0, 1]);
     expect(masked.loss).toBeCloseTo(0.7573, 4);

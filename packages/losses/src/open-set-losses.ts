@@ -28,7 +28,7 @@ function labelsOk(labels: ArrayLike<number>, n: number, k: number, fn: string, r
     throw new InvalidArgumentError({
       functionName: fn,
       argument: 'labels',
-      message: `has length ${labels.length}, features have ${n} rows`,
+      message: `has length ${labels.length}, ${rows} has ${n} rows`,
     });
   if (k === 0)
     throw new InvalidArgumentError({

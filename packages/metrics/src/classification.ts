@@ -12,14 +12,24 @@ export const MAX_CONFUSION_CLASSES = 4096;
  * @returns C×C counts
  */
 export function confusionMatrix(yTrue: ArrayLike<number>, yPred: ArrayLike<number>, numClasses?: number): number[][] {
-  checkSameLength(yTrue, yPred, ['yTrue', 'yPred'], 'confusionMatrix');
-  checkLabels(yTrue, 'yTrue', 'confusionMatrix', numClasses);
-  checkLabels(yPred, 'yPred', 'confusionMatrix', numClasses);
+  return countConfusion(yTrue, yPred, numClasses, 'confusionMatrix');
+}
+
+/** {@link confusionMatrix}, its errors naming `fn` (the function the caller called). */
+function countConfusion(
+  yTrue: ArrayLike<number>,
+  yPred: ArrayLike<number>,
+  numClasses: number | undefined,
+  fn: string,
+): number[][] {
+  checkSameLength(yTrue, yPred, ['yTrue', 'yPred'], fn);
+  checkLabels(yTrue, 'yTrue', fn, numClasses);
+  checkLabels(yPred, 'yPred', fn, numClasses);
   let c = numClasses ?? 0;
   if (numClasses === undefined) for (let i = 0; i < yTrue.length; i++) c = Math.max(c, yTrue[i]! + 1, yPred[i]! + 1);
   if (c > MAX_CONFUSION_CLASSES)
     throw new InvalidArgumentError({
-      functionName: 'confusionMatrix',
+      functionName: fn,
       argument: numClasses === undefined ? 'yTrue' : 'numClasses',
       message: `${numClasses === undefined ? 'its largest class id (or yPred’s) asks for' : 'asks for'} ${c} classes; a confusion matrix is built for at most ${MAX_CONFUSION_CLASSES} (are these class ids?)`,
     });
@@ -75,7 +85,8 @@ export function unweightedAverageRecall(
   yPred: ArrayLike<number>,
   numClasses?: number,
 ): number {
-  const recalls = perClassRecall(confusionMatrix(yTrue, yPred, numClasses)).filter((r): r is number => r !== null);
+  const matrix = countConfusion(yTrue, yPred, numClasses, 'unweightedAverageRecall');
+  const recalls = perClassRecall(matrix).filter((r): r is number => r !== null);
   return recalls.reduce((s, v) => s + v, 0) / recalls.length;
 }
 

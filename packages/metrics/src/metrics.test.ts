@@ -187,7 +187,8 @@ describe('degenerate cases', () => {
     expect(perClassRecall(confusionMatrix([0, 0], [0, 1], 3))).toEqual([0.5, null, null]);
   });
   it('empty input is an error', () => {
-    expect(() => unweightedAverageRecall([], [])).toThrow(/'yTrue'.*is empty/);
+    expect(() => unweightedAverageRecall([], [])).toThrow(/'yTrue' passed to 'unweightedAverageRecall'.*is empty/);
+    expect(() => unweightedAverageRecall([0, 1], [0])).toThrow(/passed to 'unweightedAverageRecall'/);
     expect(() => auroc([], [1])).toThrow(/'knownScores'.*is empty/);
   });
   it('all-tie scores give AUROC 0.5 (or 0 strict) and OSCR = accuracy × 1 at the single threshold', () => {

@@ -137,6 +137,12 @@ describe('ProjectionHead', () => {
       await expect(head.project(flat)).rejects.toThrow(/'x'.*expected shape \[\*, \*\], got \[3\]/);
       const rows = [[1, 2, 3]] as unknown as typeof torn;
       await expect(head.project(rows)).rejects.toThrow(/'x'.*got an array of length 1 \(build one with tensor2d/);
+      const holed = {
+        dtype: 'float32' as const,
+        data: Float32Array.of(1, 2, 3, 4, NaN, 6),
+        dims: [2, 3] as [number, number],
+      };
+      await expect(head.project(holed)).rejects.toThrow(/'x'.*NaN/);
     } finally {
       await head.dispose();
     }

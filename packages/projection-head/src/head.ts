@@ -90,6 +90,7 @@ export class ProjectionHead implements FeatureProjection {
         message: `has ${x.dims[1]}-d rows, the head expects ${this.inputDim}-d (encoder/head mismatch)`,
       });
     assertFloat32Data(x, 'x', 'ProjectionHead.project');
+    assertFiniteValues(x, 'x', 'ProjectionHead.project'); // a NaN row would project to a NaN row, silently
     if (x.dims[0] === 0) return { dtype: 'float32', data: new Float32Array(0), dims: [0, this.outputDim] };
     this.session ??= ort.InferenceSession.create(
       projectionHeadModel(),

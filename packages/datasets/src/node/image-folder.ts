@@ -113,7 +113,7 @@ export function classFolderLabel(
       folder === name && /^\d+$/.test(name) ? ` Folders named by a dataset's label ids: ${numberedFolderHint}.` : '';
     throw new DataFormatError({
       file: dir,
-      message: `${what} is not a class of label set '${labelSet.id}' (classes: ${labelSet.names.join(', ')}; common spellings such as angry, happy, sad match too). Give the dataset's classes with --classes or --label-set.${numbered}`,
+      message: `${what} is not a class of label set '${labelSet.id}' (classes: ${labelSet.names.join(', ')}; common spellings such as angry, happy, sad match too). Give the dataset's classes (option classes or labelSet; CLI --classes or --label-set).${numbered}`,
     });
   }
   if (seen.has(label))

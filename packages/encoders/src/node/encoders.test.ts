@@ -288,6 +288,15 @@ describe('zero-shot classifier', () => {
       [1, 24],
     );
     expect(maxAbsDiff((await zs.classify(meanFrame)).data, byClip.data.subarray(0, 7))).toBeLessThan(1e-3);
+    // the caller's argument is named (it was meanOfRowGroups' 'groupSize'), and a NaN feature is refused
+    await expect(zs.classifyClips(frames, 0)).rejects.toThrow(/'framesPerClip'.*classifyClips.*got 0/);
+    await expect(zs.classifyClips(frames, 3)).rejects.toThrow(/'frameFeatures'.*4 rows, not a whole number of 3-frame/);
+    const holed = tensor<'R2'>(
+      Float32Array.from(frames.data, (v, i) => (i === 30 ? NaN : v)),
+      [4, 24],
+    );
+    await expect(zs.classify(holed)).rejects.toThrow(/'imageFeatures'.*NaN/);
+    await expect(zs.classifyClips(holed, 2)).rejects.toThrow(/'frameFeatures'.*NaN/);
     await expect(
       buildZeroShotClassifier({
         model: clip,

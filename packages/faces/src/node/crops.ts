@@ -1,6 +1,5 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import sharp from 'sharp';
 import {
   DataFormatError,
   InvalidArgumentError,
@@ -11,7 +10,7 @@ import {
   type ProgressCallback,
 } from '@vlfer/core';
 import { ensureDir, FeatureCache, hashBytes, hashFile, writeFileAtomic } from '@vlfer/core/node';
-import { decodeImage } from '@vlfer/image/node';
+import { decodeImage, readImageHeader } from '@vlfer/image/node';
 import { CROP_VERSION, faceCrop } from '../align.js';
 import {
   FACE_SELECTIONS,
@@ -288,7 +287,7 @@ export class FaceCropper {
     const { faces, key, image } = await this.detectFile(path);
     const first = this.firstVisit(path);
     // the header says the size (when the detection came from the cache) and the EXIF orientation
-    const meta = first || !image ? await sharp(path).metadata() : null;
+    const meta = first || !image ? await readImageHeader(path) : null;
     if (first) {
       this.counts.images++;
       this.noteOrientation(path, meta!);
@@ -313,7 +312,7 @@ export class FaceCropper {
     if (first) this.counts[faces.length === 1 ? 'one' : 'many']++;
     if (first && faces.length >= this.detector.options.topK) this.counts.atLimit++;
     const size = image ?? meta!;
-    const chosen = selectFaces(faces, this.settings.selection, { width: size.width!, height: size.height! });
+    const chosen = selectFaces(faces, this.settings.selection, { width: size.width, height: size.height });
     const decoded = lazyImage(path, image); // decoded at most once, however many of its crops are missing
     const out: string[] = [];
     for (const f of chosen) out.push(await this.writeCrop(key, f, faces.indexOf(f), decoded));
@@ -334,7 +333,7 @@ export class FaceCropper {
     const first = options.count !== false && this.firstVisit(`clip:${name}`);
     if (first) {
       this.counts.images++;
-      this.noteOrientation(name, await sharp(frames[0]!).metadata()); // a clip's frames come from one camera
+      this.noteOrientation(name, await readImageHeader(frames[0]!)); // a clip's frames come from one camera
     }
     const max = Math.max(...found.map((d) => d.faces.length));
     if (max === 0) {
@@ -361,11 +360,11 @@ export class FaceCropper {
     }
     if (first) this.counts[max === 1 ? 'one' : 'many']++;
     if (first && max >= this.detector.options.topK) this.counts.atLimit++;
-    const meta = found[0]!.image ?? (await sharp(frames[0]!).metadata());
+    const meta = found[0]!.image ?? (await readImageHeader(frames[0]!));
     const selection = this.settings.selection === 'all' ? 'largest' : this.settings.selection;
     const track = trackFace(
       found.map((d) => d.faces),
-      { width: meta.width!, height: meta.height! },
+      { width: meta.width, height: meta.height },
       { selection, missing: this.settings.missing, name },
     );
     const out: string[] = [];
@@ -389,17 +388,22 @@ export class FaceCropper {
 
   /**
    * Crops of many images, with progress and abort between images. Items without a crop are left out; `source` names
-   * the image and `face` the crop's place among its faces (0 unless the selection is 'all').
+   * the image and `face` the crop's place among its faces (0 unless the selection is 'all'), or is `null` for an
+   * image used whole (no face found, `noFace: 'full'`).
    */
   async cropImages<T extends { path: string }>(
     items: readonly T[],
     hooks: { signal?: AbortSignal; onProgress?: ProgressCallback } = {},
-  ): Promise<(T & { source: string; face: number })[]> {
-    const out: (T & { source: string; face: number })[] = [];
+  ): Promise<(T & { source: string; face: number | null })[]> {
+    const out: (T & { source: string; face: number | null })[] = [];
     for (let i = 0; i < items.length; i++) {
       throwIfAborted(hooks.signal, 'face detection');
-      const crops = await this.imageCrops(items[i]!.path);
-      crops.forEach((crop, face) => out.push({ ...items[i]!, path: crop, source: items[i]!.path, face }));
+      const source = items[i]!.path;
+      const crops = await this.imageCrops(source);
+      // crops are files of the crop cache: only an image used whole comes back as itself
+      crops.forEach((crop, face) =>
+        out.push({ ...items[i]!, path: crop, source, face: crop === source ? null : face }),
+      );
       hooks.onProgress?.({ phase: 'faces', done: i + 1, total: items.length, unit: 'images' });
     }
     return out;

@@ -41,6 +41,22 @@ afterAll(async () => {
   await yunet.dispose();
 });
 
+/** An uncompressed 24-bit BMP of one grey, bottom-up rows padded to 4 bytes. */
+function greyBmp(width: number, height: number): Buffer {
+  const stride = Math.ceil((width * 3) / 4) * 4;
+  const b = Buffer.alloc(54 + stride * height, 0x5a);
+  b.write('BM', 0, 'latin1');
+  b.writeUInt32LE(b.length, 2);
+  b.writeUInt32LE(54, 10);
+  b.writeUInt32LE(40, 14);
+  b.writeUInt32LE(width, 18);
+  b.writeUInt32LE(height, 22);
+  b.writeUInt16LE(1, 26);
+  b.writeUInt16LE(24, 28);
+  b.fill(0, 30, 54);
+  return b;
+}
+
 describe('detection on real photos', () => {
   it("YuNet agrees with face-api.js's SSD-MobileNet on @vladmandic/face-api's six demo photos (IoU ≥ 0.5 for every face both find)", async () => {
     const faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js');
@@ -171,6 +187,21 @@ describe('bad input', () => {
     await expect(
       new FaceCropper(yunet, { align: false, noFace: 'fail' }, join(work, 'cache-policy')).imageCrops(blank),
     ).rejects.toThrow(/blank\.png.*no face found by yunet-s/);
+    // with 'all', a photo used whole is no face: `face` null, so predictions name it by the photo alone
+    const all = new FaceCropper(yunet, { align: false, selection: 'all', noFace: 'full' }, join(work, 'cache-policy'));
+    const items = await all.cropImages([{ path: blank }, { path: photos[1]! }]);
+    expect(items.map((x) => [x.source === blank, x.face])).toEqual([
+      [true, null],
+      ...items.slice(1).map((_, i) => [false, i]),
+    ]);
+    expect(items.length).toBeGreaterThan(2);
+    // a BMP (libvips reads none: its size comes from its own header), and a file of no image format named
+    const bmp = join(work, 'blank.bmp');
+    writeFileSync(bmp, greyBmp(64, 48));
+    expect(await all.imageCrops(bmp)).toEqual([bmp]);
+    const text = join(work, 'notes.png');
+    writeFileSync(text, 'not an image at all');
+    await expect(all.imageCrops(text)).rejects.toThrow(/notes\.png/);
     const bad = join(work, 'frame_0003.jpg');
     writeFileSync(bad, 'not a jpeg');
     await expect(skip.clipCrops([photos[0]!, bad], 'clip-1')).rejects.toThrow(/frame_0003\.jpg/);

@@ -13,6 +13,18 @@ export interface DecodedBmp {
 /** Whether `b` starts as a Windows bitmap: 'BM' and the size of its info header. */
 export const isBmp = (b: Uint8Array): boolean => b.length >= 18 && b[0] === 0x42 && b[1] === 0x4d;
 
+/**
+ * A BMP's size as its info header says (`b`: at least its first 26 bytes), the height as Pillow reads it: a height
+ * field whose top byte is 0xFF is negative (rows top-down), any other is unsigned.
+ */
+export function bmpSize(b: Uint8Array): { width: number; height: number; topDown: boolean } {
+  if (b.length < 26) throw new Error(`a BMP of ${b.length} bytes ends inside its header`);
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const heightField = v.getUint32(22, true);
+  const topDown = heightField >>> 24 === 0xff;
+  return { width: v.getUint32(18, true), height: topDown ? 2 ** 32 - heightField : heightField, topDown };
+}
+
 /** The info-header sizes Pillow 9.4 reads as Windows bitmaps (v3, OS/2 v2, v4, v5). */
 const WINDOWS_HEADERS = [40, 64, 108, 124];
 
@@ -34,11 +46,7 @@ export function decodeBmp(b: Uint8Array): DecodedBmp {
   if (!WINDOWS_HEADERS.includes(headerSize))
     throw new Error(`a BMP with a ${headerSize}-byte info header is not read (Pillow reads 12, 40, 64, 108, 124)`);
   if (b.length < 14 + headerSize) throw new Error(`the BMP ends inside its ${headerSize}-byte info header`);
-  const width = v.getUint32(18, true);
-  const heightField = v.getUint32(22, true);
-  // Pillow: a height whose top byte is 0xFF is negative (rows top-down); any other is read unsigned
-  const topDown = heightField >>> 24 === 0xff;
-  const height = topDown ? 2 ** 32 - heightField : heightField;
+  const { width, height, topDown } = bmpSize(b);
   const bits = v.getUint16(28, true);
   const compression = v.getUint32(30, true);
   if (width === 0 || height === 0) throw new Error(`a BMP of size ${width}×${height} holds no image`);

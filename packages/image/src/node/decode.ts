@@ -1,8 +1,8 @@
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import sharp, { type Sharp } from 'sharp';
 import { checkOneOf, DataFormatError, InvalidArgumentError, VlferError } from '@vlfer/core';
 import { PILLOW_MAX_PIXELS, pillowCmykToRgb, type DecodedImage, type PillowImage } from '../pillow.js';
-import { decodeBmp, isBmp } from './bmp.js';
+import { bmpSize, decodeBmp, isBmp } from './bmp.js';
 import { decodeJpegWasm } from './jpeg.js';
 import { decodeJpegNative, nativeJpeg } from './jpeg-native.js';
 import { decodePngJs } from './png.js';
@@ -241,6 +241,30 @@ function withGreyRampTable(b: Uint8Array, descriptor: number): Uint8Array {
 }
 
 /** `error` as thrown by the decoders: project errors as they are, anything else as a DataFormatError naming `file`. */
+/**
+ * An image file's size and EXIF orientation as its header says, without decoding its pixels: libvips' header
+ * reader (sharp's `metadata`), or for a BMP, which libvips does not read, its info header.
+ * @throws DataFormatError naming the file when neither reads it
+ */
+export async function readImageHeader(path: string): Promise<{ width: number; height: number; orientation?: number }> {
+  try {
+    const head = new Uint8Array(26);
+    const fd = openSync(path, 'r');
+    let got: number;
+    try {
+      got = readSync(fd, head, 0, head.length, 0);
+    } finally {
+      closeSync(fd);
+    }
+    if (isBmp(head.subarray(0, got))) return bmpSize(head.subarray(0, got));
+    const meta = await sharp(path).metadata();
+    if (!meta.width || !meta.height) throw new Error('image has no size');
+    return { width: meta.width, height: meta.height, ...(meta.orientation ? { orientation: meta.orientation } : {}) };
+  } catch (error) {
+    throw asDecodeError(path, error);
+  }
+}
+
 function asDecodeError(file: string, error: unknown): Error {
   // a decoder given the file's bytes names them as a buffer: the file is named here
   if (error instanceof DataFormatError && error.file === BUFFER_SOURCE && file !== BUFFER_SOURCE)

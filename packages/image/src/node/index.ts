@@ -15,6 +15,7 @@ export {
   decodePillowImageNow,
   describeSource,
   pillowDraftScale,
+  readImageHeader,
   toSharp,
 } from './decode.js';
 export type { NativeJpegStatus } from './jpeg-native.js';

@@ -125,6 +125,28 @@ describe('HESP training step on tiny-clip', () => {
     spy.mockRestore();
     expect(Number.isFinite((await m.step(x, 2, [0, 1])).total)).toBe(true);
     expect(m.clip.residualsHeld).toBe(0);
+    // frames of another shape or scale are named as frames (a 3-D tensor was blamed on the labels, 0..255 trained)
+    const one = { ...x, dims: [3, S, S] } as unknown as typeof x;
+    await expect(m.step(one, 1, [0])).rejects.toThrow(
+      /'frames'.*has dims \[3, 224, 224\]; expected \[clips·frames, 3, 224, 224\]/,
+    );
+    const bytes = { ...x, data: x.data.map((v) => 255 * v) };
+    await expect(m.step(bytes, 2, [0, 1])).rejects.toThrow(
+      /'frames'.*value \d+(\.\d+)? at index 0 is outside \[0, 1\]/,
+    );
+    const holed = { ...x, data: Float32Array.from(x.data) };
+    holed.data[7] = NaN;
+    await expect(m.loss(holed, 2, [0, 1])).rejects.toThrow(/value NaN at index 7 is outside \[0, 1\]/);
+    // one call at a time: a second step while one runs is refused, the first completes
+    const state = Float32Array.from(m.patch);
+    const first = m.step(x, 2, [0, 1]);
+    await expect(m.step(x, 2, [1, 0])).rejects.toThrow(
+      /HespModel\.step: this HespModel is running HespModel\.step; await it first/,
+    );
+    await expect(m.logits(x, 2)).rejects.toThrow(/running HespModel\.step/);
+    expect(Number.isFinite((await first).total)).toBe(true);
+    expect(m.patch).not.toEqual(state);
+    expect((await m.logits(x, 2)).ensemble.dims).toEqual([2, 2]);
     await m.release();
   }, 120_000);
 

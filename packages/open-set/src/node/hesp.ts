@@ -7,6 +7,7 @@ import {
   firstNonFinite,
   streamSeed,
   InvalidArgumentError,
+  VlferError,
   meanOfRowGroups,
   type ComputeDevice,
   type Tensor2D,
@@ -143,6 +144,8 @@ export class HespModel {
   location: PatchLocation;
   private readonly opt: Optimizer;
   private readonly S: number;
+  /** The call running now (`step`, `gradients`, `loss`, `logits`, `camLocation`), or null. */
+  private running: string | null = null;
 
   private constructor(
     readonly clip: ClipGradientModel,
@@ -243,6 +246,10 @@ export class HespModel {
    * Sets and returns the location. @param frame [3, S, S]
    */
   async camLocation(frame: Float32Array, seed = 0): Promise<PatchLocation> {
+    return this.exclusive('HespModel.camLocation', () => this.camLocationNow(frame, seed));
+  }
+
+  private async camLocationNow(frame: Float32Array, seed: number): Promise<PatchLocation> {
     const S = this.S;
     const img = await this.clip.visionForwardEmbeds({ dtype: 'float32', data: frame, dims: [1, 3, S, S] });
     const tok = this.tokenize(this.o.classTexts);
@@ -294,6 +301,28 @@ export class HespModel {
     return { dtype: 'float32', data: this.negImages, dims: [this.K, 3, this.S, this.S] };
   }
 
+  /**
+   * One call at a time: a second call while one runs would read the learnable tensors while the first changes them
+   * (two concurrent steps compute both gradients on the old state and apply both), so it is refused.
+   */
+  private async exclusive<T>(fn: string, work: () => Promise<T>): Promise<T> {
+    if (this.running)
+      throw new VlferError(
+        `${fn}: this HespModel is running ${this.running}; await it first (a model runs one call at a time: concurrent calls would read its tensors while a step changes them)`,
+      );
+    this.running = fn;
+    try {
+      return await work();
+    } finally {
+      this.running = null;
+    }
+  }
+
+  /**
+   * Frames [clips·T, 3, S, S] of pixels in [0, 1] (bytes / 255, before CLIP's normalisation, which the model applies).
+   * @returns the number of clips
+   * @throws InvalidArgumentError naming `framesPerClip` or `frames` (its shape, its length, a value out of [0, 1])
+   */
   private checkFrames(frames: Tensor4D, framesPerClip: number, fn: string): number {
     if (!Number.isInteger(framesPerClip) || framesPerClip <= 0)
       throw new InvalidArgumentError({
@@ -301,6 +330,20 @@ export class HespModel {
         argument: 'framesPerClip',
         message: `must be a positive integer, got ${framesPerClip}`,
       });
+    const S = this.S;
+    const bad = (message: string) => new InvalidArgumentError({ functionName: fn, argument: 'frames', message });
+    const { dims, data } = frames;
+    if (dims?.length !== 4 || dims[1] !== 3 || dims[2] !== S || dims[3] !== S)
+      throw bad(
+        `has dims [${dims?.join(', ')}]; expected [clips·frames, 3, ${S}, ${S}] (this model's ${S}-pixel frames)`,
+      );
+    if (data.length !== dims[0] * 3 * S * S)
+      throw bad(`holds ${data.length} values for dims [${dims.join(', ')}] (${dims[0] * 3 * S * S})`);
+    for (let i = 0; i < data.length; i++)
+      if (!(data[i]! >= 0 && data[i]! <= 1))
+        throw bad(
+          `value ${data[i]} at index ${i} is outside [0, 1]: pixels are bytes / 255, before CLIP's normalisation (which the model applies)`,
+        );
     const B = frames.dims[0] / framesPerClip;
     if (!Number.isInteger(B) || B === 0)
       throw new InvalidArgumentError({
@@ -317,6 +360,13 @@ export class HespModel {
     framesPerClip: number,
   ): Promise<{ clip: Tensor2D; arpl: Tensor2D; ensemble: Tensor2D }> {
     this.checkFrames(frames, framesPerClip, 'HespModel.logits');
+    return this.exclusive('HespModel.logits', () => this.logitsNow(frames, framesPerClip));
+  }
+
+  private async logitsNow(
+    frames: Tensor4D,
+    framesPerClip: number,
+  ): Promise<{ clip: Tensor2D; arpl: Tensor2D; ensemble: Tensor2D }> {
     const v = meanOfRowGroups(await this.clip.visionForwardEmbeds(this.prompted(frames), this.o.chunk), framesPerClip);
     const t = await this.clip.textForwardEmbeds(this.promptEmbeds(), this.promptIds.eot);
     const c = await this.clip.visionForwardEmbeds(this.negImagesTensor(), this.o.chunk);
@@ -330,15 +380,20 @@ export class HespModel {
    * @param labels [clips] known labels in [0, K)
    */
   async step(frames: Tensor4D, framesPerClip: number, labels: readonly number[]): Promise<HespLosses> {
-    const g = await this.gradients(frames, framesPerClip, labels);
-    // a step whose loss is not finite (training diverged) is not applied: its gradients hold nothing to follow
-    if (Number.isFinite(g.losses.total)) this.apply(g);
-    return g.losses;
+    return this.exclusive('HespModel.step', async () => {
+      const g = await this.gradientsNow(frames, framesPerClip, labels, {});
+      // a step whose loss is not finite (training diverged) is not applied: its gradients hold nothing to follow
+      if (Number.isFinite(g.losses.total)) this.apply(g);
+      return g.losses;
+    });
   }
 
   /** The five losses on a batch, without gradients or updates. */
   async loss(frames: Tensor4D, framesPerClip: number, labels: readonly number[]): Promise<HespLosses> {
-    return (await this.gradients(frames, framesPerClip, labels, { lossOnly: true })).losses;
+    const g = await this.exclusive('HespModel.loss', () =>
+      this.gradientsNow(frames, framesPerClip, labels, { lossOnly: true }),
+    );
+    return g.losses;
   }
 
   /**
@@ -352,6 +407,15 @@ export class HespModel {
     framesPerClip: number,
     labels: readonly number[],
     options: { lossOnly?: boolean } = {},
+  ): Promise<HespGradients> {
+    return this.exclusive('HespModel.gradients', () => this.gradientsNow(frames, framesPerClip, labels, options));
+  }
+
+  private async gradientsNow(
+    frames: Tensor4D,
+    framesPerClip: number,
+    labels: readonly number[],
+    options: { lossOnly?: boolean },
   ): Promise<HespGradients> {
     const T = framesPerClip;
     const B = this.checkFrames(frames, T, 'HespModel.step');
