@@ -1128,6 +1128,9 @@ describe('the stages composed by hand on tiny-clip', () => {
     await expect(buildHespModel(o, ['a', 'b', 'c'], undefined, 'ck')).rejects.toThrow(
       /\(10, 112\) puts the 56-pixel patch outside the 224×224 frame/,
     );
+    // trainHesp says it before the data load (annotations that do not exist are not reached)
+    const missing = { ...o, trainAnnotations: join(work, 'no-such-list.txt'), out: join(work, 'location-out') };
+    await expect(trainHesp(missing)).rejects.toThrow(/\(10, 112\) puts the 56-pixel patch outside the 224×224 frame/);
   }, 120_000);
 
   it('batch sampling, abort, train, evaluate and publish give the bytes of trainHesp', async () => {

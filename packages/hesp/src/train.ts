@@ -29,6 +29,7 @@ import {
   RUN_WORK_DIR,
   RunDirectory,
   readPublishedObject,
+  readTextFile,
   writeFileAtomic,
   type RunKind,
 } from '@vlfer/core/node';
@@ -543,6 +544,23 @@ function checkFixedLocation(o: HespOptions, S: number): void {
 }
 
 /**
+ * {@link checkFixedLocation} before the data load, where the model is a local directory whose config.json says the
+ * frame size (a Hub id or an OpenAI checkpoint: checked once the model is loaded).
+ */
+function checkFixedLocationEarly(o: HespOptions): void {
+  const config = join(o.model, 'config.json');
+  if (o.location === 'cam' || !existsSync(config)) return;
+  let size: unknown;
+  try {
+    size = (JSON.parse(readTextFile(config, 'CLIP config')) as { vision_config?: { image_size?: unknown } })
+      .vision_config?.image_size;
+  } catch {
+    return; // a config that does not read is reported by the model load, with its own message
+  }
+  if (Number.isInteger(size)) checkFixedLocation(o, size as number);
+}
+
+/**
  * The seeded order of the training clips in an epoch (0-based): a permutation of `[0, nTrain)` from the epoch's
  * order stream (`hespStreamSeed`). Epoch 0's first clip is also the frame HESP's CAM rule looks at.
  */
@@ -1017,6 +1035,7 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
   refuseUnusedOptions('trainHesp', HespOptionsSchema.shape, hespOptionUses(o), input);
   throwIfAborted(hooks.signal, 'HESP training'); // stopped before it began: no model loaded, no checkpoint written
   const log = hooks.log ?? (() => undefined);
+  checkFixedLocationEarly(o);
   const loaded = loadHespData(o);
   refuseMissingTokenizer(o); // before a checkpoint could call another spelling of it "other options"
   const run = RunDirectory.open(o.out, { command: 'hesp train', log, expects: HESP_RUN });
