@@ -159,16 +159,7 @@ export async function buildZeroShotClassifier(options: ZeroShotOptions): Promise
       );
     },
     async classifyClips(frameFeatures, framesPerClip) {
-      const where = 'ZeroShotClassifier.classifyClips';
-      assertShape(frameFeatures, [null, model.embeddingDim], 'frameFeatures', where);
-      checkPositiveInteger(framesPerClip, { functionName: where, argument: 'framesPerClip' });
-      if (frameFeatures.dims[0] % framesPerClip !== 0)
-        throw new InvalidArgumentError({
-          functionName: where,
-          argument: 'frameFeatures',
-          message: `has ${frameFeatures.dims[0]} rows, not a whole number of ${framesPerClip}-frame clips`,
-        });
-      assertFiniteValues(frameFeatures, 'frameFeatures', where);
+      checkFrameFeatures(frameFeatures, framesPerClip, model.embeddingDim);
       const pooled = meanOfRowGroups(
         await project(frameFeatures, projection, 'ZeroShotClassifier.classifyClips'),
         framesPerClip,
@@ -176,6 +167,23 @@ export async function buildZeroShotClassifier(options: ZeroShotOptions): Promise
       return toClasses(cosineLogits(pooled, text, scale).logits);
     },
   };
+}
+
+/**
+ * `classifyClips`' input: frame features [clips·framesPerClip, D], finite.
+ * @throws InvalidArgumentError naming `frameFeatures` or `framesPerClip`
+ */
+function checkFrameFeatures(frameFeatures: Tensor2D, framesPerClip: number, D: number): void {
+  const where = 'ZeroShotClassifier.classifyClips';
+  assertShape(frameFeatures, [null, D], 'frameFeatures', where);
+  checkPositiveInteger(framesPerClip, { functionName: where, argument: 'framesPerClip' });
+  if (frameFeatures.dims[0] % framesPerClip !== 0)
+    throw new InvalidArgumentError({
+      functionName: where,
+      argument: 'frameFeatures',
+      message: `has ${frameFeatures.dims[0]} rows, not a whole number of ${framesPerClip}-frame clips`,
+    });
+  assertFiniteValues(frameFeatures, 'frameFeatures', where);
 }
 
 /** One class and its probability. */

@@ -69,7 +69,7 @@ export interface EncodeCounts {
 export interface EncodeProgressScope {
   /** e.g. 'encode' or 'encode fold 2' */
   phase: string;
-  /** Images (or frames) of the fold. */
+  /** Images (or frames) of the fold: those of a shard's own units, in a shard. */
   total: number;
   /** Of them, done before this call. @default the items encoded before it */
   done?: number;
@@ -294,6 +294,14 @@ async function encodeClipUnit(group: (VideoItem | ImageItem)[], u: UnitContext, 
   return { items: clips as EvalData['items'], features: r.features };
 }
 
+/** Items of a fold's units that a shard does (all of them without one): units numbered from `first`. */
+function shardItemCount(items: number, unitSize: number, first: number, shard: Shard | null): number {
+  let n = 0;
+  for (let a = 0, unit = first; a < items; a += unitSize, unit++)
+    if (inShard(unit, shard)) n += Math.min(unitSize, items - a);
+  return n;
+}
+
 /**
  * Stage "encode": every fold's items through face selection (images) or clip sampling (clips) and the encoder.
  * Work is done in units (images: `batchSize` source images; clips: ⌊256 / frames⌋ clips), numbered across folds; a
@@ -311,6 +319,8 @@ export async function encodeEvalData(
   const out: EncodedEvalData = { data: [], features: [], datasetFingerprint: '', units: 0, unitsDone: 0 };
   for (const d of data) {
     const unitSize = d.kind === 'images' ? options.batchSize : Math.max(1, Math.floor(256 / options.frames));
+    // progress counts the items of this call's units (a shard's own), so that it ends at its total
+    const mine = shardItemCount(d.items.length, unitSize, out.units, stages.shard);
     const u: UnitContext = {
       options,
       encoder: stages.encoder,
@@ -319,18 +329,20 @@ export async function encodeEvalData(
       hooks,
       scope: {
         phase: `encode${d.fold !== null ? ` fold ${d.fold}` : ''}`,
-        total: d.kind === 'images' ? d.items.length : d.items.length * options.frames,
+        total: d.kind === 'images' ? mine : mine * options.frames,
       },
     };
     const kept: EvalData['items'][number][] = [];
     const parts: Tensor2D[] = [];
+    let at = 0;
     for (let a = 0; a < d.items.length; a += unitSize, out.units++) {
       if (!inShard(out.units, stages.shard)) continue;
       throwIfAborted(hooks.signal, 'evaluation');
       out.unitsDone++;
       const group = d.items.slice(a, a + unitSize);
       const r =
-        d.kind === 'images' ? await encodeImageUnit(group as ImageItem[], u, a) : await encodeClipUnit(group, u, a);
+        d.kind === 'images' ? await encodeImageUnit(group as ImageItem[], u, at) : await encodeClipUnit(group, u, at);
+      at += group.length;
       if (!r) continue;
       parts.push(r.features);
       kept.push(...r.items);

@@ -230,6 +230,16 @@ describe('evaluation stages', () => {
         expect(cached.at(-1)).toBe(encoder.counts.cached);
         expect(encoder.counts).toMatchObject({ images: 4, cached: run === 0 ? 0 : 4 });
       }
+      // a shard counts its own units' images: units 0 and 2 (images 0, 1 and 4) of 2/2 → total 3, ending there
+      const events: ProgressEvent[] = [];
+      const encoder = createEvalEncoder(o, model.clip, 'fingerprint', { onProgress: (e) => events.push(e) });
+      const hooks = { onProgress: (e: ProgressEvent) => events.push(e) };
+      await encodeEvalData(o, [data], { encoder, cropper, shard: { index: 0, count: 2 } }, hooks);
+      for (const phase of ['faces', 'encode fold 1'])
+        expect(
+          events.filter((e) => e.phase === phase).map((e) => [e.done, e.total]),
+          phase,
+        ).toContainEqual([3, 3]);
     } finally {
       await model.clip.dispose();
     }

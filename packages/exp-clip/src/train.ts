@@ -49,7 +49,7 @@ import {
 import { checkRootDir, listImages } from '@vlfer/datasets/node';
 import { checkClipModelPath, encodeImages, loadClip, runtimeVersions, type ClipModel } from '@vlfer/encoders/node';
 import { constantTargetsWarning, type Teacher } from '@vlfer/llm-knowledge';
-import { computeTargets, httpTeacher, importedTeacher } from '@vlfer/llm-knowledge/node';
+import { computeTargets, httpTeacher, importedTeacher, type TeacherCheck } from '@vlfer/llm-knowledge/node';
 import { createOptimizer, multiStepLr, type OptimizerName, type Optimizer } from '@vlfer/losses';
 import { InfoNceGraph, InfoNceSgdStep } from '@vlfer/losses/node';
 import { createProjectionHead, encodeProjectionHead, ProjectionHead } from '@vlfer/projection-head';
@@ -423,6 +423,7 @@ export async function selectTrainingFaces(
 /**
  * Stage "encode / targets": CLIP features of `items` in one batch window of `encodeBatchSize` (through the cache) and
  * the teacher's validated targets for them (cached under `<cacheDir>/targets`, keyed by the images' content keys).
+ * @param teacherCheck shared by the units of one run: the teacher is checked against the target cache once a run
  * @returns keys (content key per item), features [items, D], targets [items, outputDim]
  */
 export async function encodeWithTargets(
@@ -431,6 +432,7 @@ export async function encodeWithTargets(
   teacher: Teacher,
   options: TrainOptions,
   ctx: TrainStageContext,
+  teacherCheck: TeacherCheck = { done: false },
 ): Promise<{ keys: string[]; features: Tensor2D; targets: Tensor2D }> {
   const signal = ctx.signal;
   const r = await encodeImages({
@@ -451,6 +453,7 @@ export async function encodeWithTargets(
     ...(options.cacheDir ? { cacheDir: `${options.cacheDir}/targets` } : {}),
     ...(signal ? { signal } : {}),
     log: ctx.log,
+    teacherCheck,
   });
   return { keys: r.keys, features: r.features, targets };
 }
@@ -502,6 +505,7 @@ export async function prepareTrainingData(
   let units = 0;
   let unitsDone = 0;
   let cropper: FaceCropper | undefined;
+  const teacherCheck = { done: false }; // the teacher re-asked for a cached target once in the run, not per unit
   try {
     const threads = options.threads ? { threads: options.threads } : {};
     cropper = options.faces ? await createFaceCropper(options.faces, { ...threads, log }) : undefined;
@@ -512,7 +516,7 @@ export async function prepareTrainingData(
       const { items, crops } = await selectTrainingFaces(listed.paths.slice(a, a + size), cropper, signal);
       out.crops.push(...crops);
       if (items.length === 0) continue;
-      const r = await encodeWithTargets(items, encoder, teacher, options, ctx);
+      const r = await encodeWithTargets(items, encoder, teacher, options, ctx, teacherCheck);
       out.paths.push(...items);
       out.keys.push(...r.keys);
       out.features.push(r.features);

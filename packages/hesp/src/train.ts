@@ -544,6 +544,18 @@ function checkFixedLocation(o: HespOptions, S: number): void {
 }
 
 /**
+ * What `trainHesp` checks before it reads anything: the options (parsed, none given that the run does not use), a
+ * signal fired before the call (no model loaded, no checkpoint written), a fixed patch centre inside the frame.
+ */
+function checkHespStart(input: HespOptionsInput, signal: AbortSignal | undefined): HespOptions {
+  const o = parseOptions(HespOptionsSchema, input, 'trainHesp');
+  refuseUnusedOptions('trainHesp', HespOptionsSchema.shape, hespOptionUses(o), input);
+  throwIfAborted(signal, 'HESP training');
+  checkFixedLocationEarly(o);
+  return o;
+}
+
+/**
  * {@link checkFixedLocation} before the data load, where the model is a local directory whose config.json says the
  * frame size (a Hub id or an OpenAI checkpoint: checked once the model is loaded).
  */
@@ -1031,11 +1043,8 @@ function readRunCheckpoint(
  * select (`evaluateHespEpoch`: `validateHesp`, `evaluateOpenSet`, `selectHespEpoch`) → publish (`publishHespRun`).
  */
 export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}): Promise<HespRunResult> {
-  const o = parseOptions(HespOptionsSchema, input, 'trainHesp');
-  refuseUnusedOptions('trainHesp', HespOptionsSchema.shape, hespOptionUses(o), input);
-  throwIfAborted(hooks.signal, 'HESP training'); // stopped before it began: no model loaded, no checkpoint written
+  const o = checkHespStart(input, hooks.signal);
   const log = hooks.log ?? (() => undefined);
-  checkFixedLocationEarly(o);
   const loaded = loadHespData(o);
   refuseMissingTokenizer(o); // before a checkpoint could call another spelling of it "other options"
   const run = RunDirectory.open(o.out, { command: 'hesp train', log, expects: HESP_RUN });

@@ -151,6 +151,22 @@ describe('imported targets', () => {
     );
     expect(other.asked).toEqual([['d.jpg', 'a.jpg']]);
     await expect(computeTargets({ teacher: first.teacher, images: more, cacheDir })).resolves.toBeDefined();
+    // a call with no cached image of its own (a resumed run's next batch, another shard) re-asks the image the
+    // cache's probe record names: the first one computed there
+    const e = join(dir, 'e.jpg');
+    writeFileSync(e, 'image-4');
+    const resumed = byImage(1, true);
+    await expect(computeTargets({ teacher: resumed.teacher, images: [e], cacheDir })).rejects.toThrow(
+      /a\.jpg: teacher http:\/\/u \(id http:m@u\) answers for this image with a target at cosine/,
+    );
+    expect(resumed.asked).toEqual([['e.jpg', 'a.jpg']]);
+    // the calls of one run share a check: the teacher is re-asked once per run, not per call
+    const run = byImage(1);
+    const teacherCheck = { done: false };
+    const f = join(dir, 'f.jpg');
+    writeFileSync(f, 'image-5');
+    for (const image of [e, f]) await computeTargets({ teacher: run.teacher, images: [image], cacheDir, teacherCheck });
+    expect(run.asked).toEqual([['e.jpg', 'a.jpg'], ['f.jpg']]);
   });
 });
 

@@ -11,6 +11,11 @@ describe('published types resolve with what installing the package installs', ()
         "/** from 'not-this' */\nimport type sharp from 'sharp';\nexport { a } from './a.js';\n// import 'nor-this'\nexport type X = import('vega').View;\nimport './side.js';",
       ),
     ).toEqual(['sharp', './a.js', 'vega', './side.js']);
+    expect(
+      declarationImports(
+        "/// <reference types=\"node\" />\nimport fs = require('fs-extra');\nimport type v = require(\"vega\");\nexport * from './x.js'; // 'sharp' named in a comment",
+      ),
+    ).toEqual(['node', 'fs-extra', 'vega', './x.js']);
   });
   it('names an optional peer that a reachable declaration imports, and not one an unreachable file imports', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vlfer-type-imports-'));
@@ -30,5 +35,8 @@ describe('published types resolve with what installing the package installs', ()
       "@x/p: dist/types/node/check.d.ts imports 'sharp', which installing @x/p does not install (an optional peer): a consumer's type check fails without it",
     ]);
     expect(typeImportProblems(dir, { ...manifest, peerDependenciesMeta: {} })).toEqual([]);
+    // entries under nested conditions are read too
+    const nested = { import: { types: './dist/types/index.d.ts', default: './dist/index.js' } };
+    expect(typeImportProblems(dir, { ...manifest, exports: { '.': nested } })).toHaveLength(1);
   });
 });

@@ -16,11 +16,15 @@ interface Manifest {
   peerDependenciesMeta?: Record<string, { optional?: boolean }>;
 }
 
-/** The module specifiers a declaration file imports or re-exports (`from '…'`, `import('…')`, `import '…'`). */
+/**
+ * The module specifiers a declaration file imports or re-exports: `from '…'`, `import('…')`, `import '…'`,
+ * `import x = require('…')` and `/// <reference types="…" />`; text in comments is not read.
+ */
 export function declarationImports(text: string): string[] {
-  const code = text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
-  const found = code.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)['"]([^'"]+)['"]/gm);
-  return [...found].map((m) => m[1]!);
+  const references = [...text.matchAll(/^\s*\/\/\/\s*<reference\s+types\s*=\s*["']([^"']+)["']/gm)].map((m) => m[1]!);
+  const code = text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
+  const found = code.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*|^\s*import\s+)['"]([^'"]+)['"]/gm);
+  return [...references, ...[...found].map((m) => m[1]!)];
 }
 
 /** A bare specifier's package name (`@scope/name/sub` → `@scope/name`, `node:fs` → `node:fs`). */
@@ -39,13 +43,12 @@ export function typeImportProblems(dir: string, manifest: Manifest): string[] {
     ...Object.keys(manifest.dependencies ?? {}),
     ...Object.keys(manifest.peerDependencies ?? {}).filter((p) => !manifest.peerDependenciesMeta?.[p]?.optional),
   ]);
+  // every `types` condition, at any depth of the exports (`{ import: { types, default } }` too)
   const typesOf = (v: unknown): string[] =>
-    typeof v === 'string' ? [] : Object.values(v as object).flatMap((x) => (typeof x === 'string' ? [] : typesOf(x)));
-  const entries = Object.values(manifest.exports).flatMap((v) =>
-    v && typeof v === 'object' && typeof (v as { types?: unknown }).types === 'string'
-      ? [(v as { types: string }).types]
-      : typesOf(v),
-  );
+    v && typeof v === 'object'
+      ? Object.entries(v).flatMap(([k, x]) => (k === 'types' && typeof x === 'string' ? [x] : typesOf(x)))
+      : [];
+  const entries = typesOf(manifest.exports);
   const seen = new Set<string>();
   const work = entries.map((e) => join(dir, e));
   const problems: string[] = [];
@@ -59,7 +62,8 @@ export function typeImportProblems(dir: string, manifest: Manifest): string[] {
     }
     for (const s of declarationImports(readFileSync(file, 'utf8'))) {
       if (s.startsWith('.')) work.push(join(dirname(file), s.replace(/\.(m|c)?js$/, '.d.$1ts')));
-      else if (!s.startsWith('node:') && !builtinModules.includes(s) && !required.has(packageOf(s)))
+      // 'node': `/// <reference types="node" />`, Node's own types, which a consumer of a Node package has
+      else if (!s.startsWith('node:') && s !== 'node' && !builtinModules.includes(s) && !required.has(packageOf(s)))
         problems.push(
           `${manifest.name}: ${relative(dir, file)} imports '${s}', which installing ${manifest.name} does not install${manifest.peerDependencies?.[packageOf(s)] ? ' (an optional peer)' : ''}: a consumer's type check fails without it`,
         );

@@ -1,10 +1,11 @@
 /** @file `@vlfer/llm-knowledge/node`: teachers that read files or call servers, and the checked target cache. */
-export type { ComputeTargetsOptions } from './targets.js';
+export type { ComputeTargetsOptions, TeacherCheck } from './targets.js';
 export {
   computeTargets,
   checkTargetOptions,
   checkCachedTarget,
   CACHED_TARGET_MIN_COSINE,
+  TEACHER_PROBE_FILE,
   openTargetCache,
   embedBatch,
   normalizeTarget,

@@ -5,7 +5,9 @@ import {
   type ProgressCallback,
   type Tensor2D,
 } from '@vlfer/core';
-import { FeatureCache, hashBytes, hashFile } from '@vlfer/core/node';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { FeatureCache, hashBytes, hashFile, readTextFile, writeJsonAtomic } from '@vlfer/core/node';
 import { getInstruction } from '../instructions.js';
 import { validateTarget, type Teacher } from '../teacher.js';
 
@@ -30,7 +32,23 @@ export interface ComputeTargetsOptions {
   onProgress?: ProgressCallback;
   /** Notices (damaged cache entries recomputed). */
   log?: (line: string) => void;
+  /**
+   * Shared by the calls of one run that computes its targets in parts (exp-clip train: per batch of images), so that
+   * the teacher is checked against the cache once per run, not once per call. @default a check per call
+   */
+  teacherCheck?: TeacherCheck;
 }
+
+/** Whether a run's teacher has been checked against the target cache yet (see {@link checkCachedTarget}). */
+export interface TeacherCheck {
+  done: boolean;
+}
+
+/**
+ * The file in a target cache's namespace folder naming one image whose target it holds (`{ path, key }`), written
+ * with the first target computed there: a later run (a resume, another shard) that calls the teacher re-asks it.
+ */
+export const TEACHER_PROBE_FILE = 'teacher-probe.json';
 
 /**
  * Checks the options of {@link computeTargets}. @returns the batch size and the instruction text
@@ -133,11 +151,52 @@ export function checkCachedTarget(
 }
 
 /**
+ * The cached image to re-ask the teacher for: one of this call's (its target cached), else the cache's probe record
+ * ({@link TEACHER_PROBE_FILE}) while its image is still there with the same content; undefined for a new cache.
+ * @param out the targets served from the cache so far (undefined: to compute)
+ */
+function teacherProbe(
+  cache: FeatureCache,
+  images: readonly string[],
+  keys: readonly string[],
+  out: readonly (Float32Array | undefined)[],
+  dim: number | undefined,
+): { image: string; target: Float32Array } | undefined {
+  const i = out.findIndex((v) => v !== undefined);
+  if (i >= 0) return { image: images[i]!, target: out[i]! };
+  return teacherProbeRecord(cache, dim);
+}
+
+/**
+ * The image the cache's probe record names and its cached target, while the image is there with the content it had
+ * and the cache holds its target; undefined without a record, for a damaged one, or for an image moved or changed
+ * since (the next target computed here is recorded instead).
+ */
+function teacherProbeRecord(
+  cache: FeatureCache,
+  dim: number | undefined,
+): { image: string; target: Float32Array } | undefined {
+  const file = join(cache.root, TEACHER_PROBE_FILE);
+  if (!existsSync(file)) return undefined;
+  let record: { path?: unknown; key?: unknown };
+  try {
+    record = JSON.parse(readTextFile(file, 'teacher probe record')) as typeof record;
+  } catch {
+    return undefined;
+  }
+  const { path, key } = record;
+  if (typeof path !== 'string' || typeof key !== 'string' || !existsSync(path) || hashFile(path) !== key) return;
+  const target = cache.get(key, dim);
+  return target ? { image: path, target } : undefined;
+}
+
+/**
  * Teacher targets for every image, served from / written to the on-disk cache (atomic, checksummed per item, so
  * an interrupted run resumes). Every target is validated (`validateTarget`: dimension, finite, non-zero norm)
  * before it is cached or used, then L2-normalised as the reference does before the loss.
- * The first teacher call of a run that has cached targets also asks for one cached image again and refuses to go on
- * when the answer differs ({@link checkCachedTarget}): a fully cached run makes no call.
+ * The first teacher call of a run also asks for one cached image again (one of this call's, or the one the cache's
+ * probe record names: a resume or another shard) and refuses to go on when the answer differs
+ * ({@link checkCachedTarget}); a fully cached run makes no call.
  * Stages: {@link checkTargetOptions} → {@link openTargetCache} → cache hits → per batch {@link embedBatch} (the first
  * with one cached image, {@link checkCachedTarget}), `validateTarget`, {@link normalizeTarget}, cache → stack.
  * @returns [images, E]
@@ -163,16 +222,18 @@ export async function computeTargets(options: ComputeTargetsOptions): Promise<Te
   const cached = images.length - todo.length;
   let done = cached;
   // a run that calls the teacher also asks it for one cached image again: the cache trusts the teacher's id
-  let probe = cached > 0 && todo.length > 0 ? out.findIndex((v) => v !== undefined) : -1;
+  const check = options.teacherCheck ?? { done: false };
+  let probe = cache && todo.length > 0 && !check.done ? teacherProbe(cache, images, keys, out, dim) : undefined;
   options.onProgress?.({ phase: 'targets', done, total: images.length, unit: 'images', cached });
   for (let b = 0; b < todo.length;) {
     throwIfAborted(signal, 'computing teacher targets');
-    const idx = todo.slice(b, b + (probe >= 0 ? batchSize - 1 : batchSize));
-    const batch = [...idx, ...(probe >= 0 ? [probe] : [])].map((i) => images[i]!);
+    const idx = todo.slice(b, b + (probe ? batchSize - 1 : batchSize));
+    const batch = [...idx.map((i) => images[i]!), ...(probe ? [probe.image] : [])];
     const vecs = await embedBatch(teacher, batch, instruction, signal);
-    if (probe >= 0) {
-      checkCachedTarget(teacher, images[probe]!, out[probe]!, vecs.pop()!, options.cacheDir!);
-      probe = -1;
+    check.done = true;
+    if (probe) {
+      checkCachedTarget(teacher, probe.image, probe.target, vecs.pop()!, options.cacheDir!);
+      probe = undefined;
     }
     vecs.forEach((v, r) => {
       validateTarget(v, { item: images[idx[r]!]!, teacher: teacher.source, ...(dim !== undefined ? { dim } : {}) });
@@ -181,6 +242,9 @@ export async function computeTargets(options: ComputeTargetsOptions): Promise<Te
       out[idx[r]!] = t;
       cache?.set(keys[idx[r]!]!, t);
     });
+    // the first image a call computes names the cache's probe, unless a probe that still holds is named
+    if (cache && b === 0 && idx.length > 0 && !teacherProbeRecord(cache, dim))
+      writeJsonAtomic(join(cache.root, TEACHER_PROBE_FILE), { path: resolve(images[idx[0]!]!), key: keys[idx[0]!]! });
     b += idx.length;
     done += idx.length;
     if (idx.length > 0) options.onProgress?.({ phase: 'targets', done, total: images.length, unit: 'images', cached });

@@ -136,7 +136,9 @@ describe('HESP training step on tiny-clip', () => {
     );
     const holed = { ...x, data: Float32Array.from(x.data) };
     holed.data[7] = NaN;
-    await expect(m.loss(holed, 2, [0, 1])).rejects.toThrow(/value NaN at index 7 is outside \[0, 1\]/);
+    await expect(m.loss(holed, 2, [0, 1])).rejects.toThrow(
+      /'frames' passed to 'HespModel\.loss'.*value NaN at index 7 is outside \[0, 1\]/,
+    );
     // one call at a time: a second step while one runs is refused, the first completes
     const state = Float32Array.from(m.patch);
     const first = m.step(x, 2, [0, 1]);

@@ -381,7 +381,7 @@ export class HespModel {
    */
   async step(frames: Tensor4D, framesPerClip: number, labels: readonly number[]): Promise<HespLosses> {
     return this.exclusive('HespModel.step', async () => {
-      const g = await this.gradientsNow(frames, framesPerClip, labels, {});
+      const g = await this.gradientsNow(frames, framesPerClip, labels, {}, 'HespModel.step');
       // a step whose loss is not finite (training diverged) is not applied: its gradients hold nothing to follow
       if (Number.isFinite(g.losses.total)) this.apply(g);
       return g.losses;
@@ -391,7 +391,7 @@ export class HespModel {
   /** The five losses on a batch, without gradients or updates. */
   async loss(frames: Tensor4D, framesPerClip: number, labels: readonly number[]): Promise<HespLosses> {
     const g = await this.exclusive('HespModel.loss', () =>
-      this.gradientsNow(frames, framesPerClip, labels, { lossOnly: true }),
+      this.gradientsNow(frames, framesPerClip, labels, { lossOnly: true }, 'HespModel.loss'),
     );
     return g.losses;
   }
@@ -408,7 +408,9 @@ export class HespModel {
     labels: readonly number[],
     options: { lossOnly?: boolean } = {},
   ): Promise<HespGradients> {
-    return this.exclusive('HespModel.gradients', () => this.gradientsNow(frames, framesPerClip, labels, options));
+    return this.exclusive('HespModel.gradients', () =>
+      this.gradientsNow(frames, framesPerClip, labels, options, 'HespModel.gradients'),
+    );
   }
 
   private async gradientsNow(
@@ -416,17 +418,18 @@ export class HespModel {
     framesPerClip: number,
     labels: readonly number[],
     options: { lossOnly?: boolean },
+    fn: string,
   ): Promise<HespGradients> {
     const T = framesPerClip;
-    const B = this.checkFrames(frames, T, 'HespModel.step');
+    const B = this.checkFrames(frames, T, fn);
     if (labels.length !== B)
       throw new InvalidArgumentError({
-        functionName: 'HespModel.step',
+        functionName: fn,
         argument: 'labels',
         message: `${labels.length} labels for ${B} clips of ${T} frames`,
       });
     // checked before the forward, whose residuals (GPU memory on a GPU) a failing step must give back
-    checkClassIds(labels, { functionName: 'HespModel.step', argument: 'labels' }, this.K);
+    checkClassIds(labels, { functionName: fn, argument: 'labels' }, this.K);
     const pix = this.prompted(frames);
     const emb = this.promptEmbeds();
     const fwd = await this.forwardVision(pix, B * T, options.lossOnly ?? false);
