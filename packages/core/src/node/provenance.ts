@@ -55,9 +55,18 @@ export function detectGpus(): string | null {
 /** This file's path: `__filename` in the CommonJS build (where `import.meta` is empty), `import.meta.url` in the sources. */
 const thisFile = typeof __filename === 'string' ? __filename : fileURLToPath(import.meta.url);
 
-function git(args: string[], cwd: string): string | null {
+/**
+ * A git command's output in `cwd`, or null where git or the checkout is missing. `--no-optional-locks`: `git status`
+ * would otherwise refresh the index under `.git/index.lock`, and a user's `git commit` in the same checkout at that
+ * moment fails ("index.lock exists"); a run only reads.
+ */
+export function gitOutput(args: string[], cwd: string): string | null {
   try {
-    return execFileSync('git', args, { cwd, stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 })
+    return execFileSync('git', ['--no-optional-locks', ...args], {
+      cwd,
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 10_000,
+    })
       .toString()
       .trim();
   } catch {
@@ -71,10 +80,10 @@ let cachedGit: Provenance['git'] | undefined;
 export function codeRevision(): Provenance['git'] {
   if (cachedGit !== undefined) return cachedGit;
   const here = dirname(thisFile);
-  const sha = git(['rev-parse', 'HEAD'], here);
+  const sha = gitOutput(['rev-parse', 'HEAD'], here);
   cachedGit =
     sha && /^[0-9a-f]{40}$/.test(sha)
-      ? { sha, dirty: (git(['status', '--porcelain', '--untracked-files=no'], here) ?? '') !== '' }
+      ? { sha, dirty: (gitOutput(['status', '--porcelain', '--untracked-files=no'], here) ?? '') !== '' }
       : null;
   return cachedGit;
 }
