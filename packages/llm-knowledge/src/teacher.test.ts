@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeSafetensors } from '@vlfer/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getInstruction, type Teacher } from './index.js';
-import { computeTargets, httpTeacher, importedTeacher } from './node/index.js';
+import { computeTargets, httpTeacher, importedTeacher, TEACHER_PROBE_FILE } from './node/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vlfer-teacher-'));
 const images = ['a.jpg', 'b.jpg', 'c.png'].map((n, i) => {
@@ -167,6 +167,45 @@ describe('imported targets', () => {
     writeFileSync(f, 'image-5');
     for (const image of [e, f]) await computeTargets({ teacher: run.teacher, images: [image], cacheDir, teacherCheck });
     expect(run.asked).toEqual([['e.jpg', 'a.jpg'], ['f.jpg']]);
+    // without a usable probe record (a cache of an older vlfer, a moved dataset) the run's own first cache hit, from
+    // a call that was served whole, is re-asked
+    const probeFile = join(
+      cacheDir,
+      readdirSync(cacheDir).find((d) => !d.endsWith('.json'))!,
+      TEACHER_PROBE_FILE,
+    );
+    rmSync(probeFile);
+    const g = join(dir, 'g.jpg');
+    writeFileSync(g, 'image-6');
+    const swapped = byImage(1, true);
+    const shared = { done: false };
+    await computeTargets({ teacher: swapped.teacher, images: images.slice(0, 2), cacheDir, teacherCheck: shared });
+    await expect(
+      computeTargets({ teacher: swapped.teacher, images: [g], cacheDir, teacherCheck: shared }),
+    ).rejects.toThrow(/a\.jpg: teacher .* answers for this image with a target at cosine/);
+    expect(swapped.asked).toEqual([['g.jpg', 'a.jpg']]);
+    // a record naming no regular file (a FIFO would block the hashing, /dev/zero never end it) or another's file is
+    // not used, and said; one that cannot be written (a folder in its place) is said, the run goes on
+    for (const named of [dir, '/dev/zero', join(dir, 'gone.jpg')]) {
+      writeFileSync(probeFile, JSON.stringify({ path: named, key: 'x' }));
+      const notes: string[] = [];
+      const fresh = join(dir, 'h.jpg');
+      writeFileSync(fresh, `an image new to the cache: ${named}`);
+      await computeTargets({ teacher: run.teacher, images: [fresh], cacheDir, log: (l) => notes.push(l) });
+      expect(notes, named).toEqual([
+        expect.stringMatching(/teacher-probe\.json names .*, which is no file here: not used/),
+      ]);
+    }
+    rmSync(probeFile);
+    mkdirSync(probeFile);
+    const notes: string[] = [];
+    const k = join(dir, 'k.jpg');
+    writeFileSync(k, 'image-7');
+    await computeTargets({ teacher: run.teacher, images: [k], cacheDir, log: (l) => notes.push(l) });
+    expect(notes).toEqual([
+      expect.stringMatching(/teacher-probe\.json cannot be read, .*EISDIR.*: not used/),
+      expect.stringMatching(/teacher-probe\.json cannot be written .*: a later run checks/),
+    ]);
   });
 });
 

@@ -5,7 +5,7 @@ import {
   type ProgressCallback,
   type Tensor2D,
 } from '@vlfer/core';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { FeatureCache, hashBytes, hashFile, readTextFile, writeJsonAtomic } from '@vlfer/core/node';
 import { getInstruction } from '../instructions.js';
@@ -42,6 +42,10 @@ export interface ComputeTargetsOptions {
 /** Whether a run's teacher has been checked against the target cache yet (see {@link checkCachedTarget}). */
 export interface TeacherCheck {
   done: boolean;
+  /** The run's first cached image and its target (from any call, a fully cached one too): what the teacher re-asks. */
+  cached?: { image: string; target: Float32Array };
+  /** Whether the cache's probe record was checked, and written when it named no usable image, in this run. */
+  recorded?: boolean;
 }
 
 /**
@@ -151,52 +155,57 @@ export function checkCachedTarget(
 }
 
 /**
- * The cached image to re-ask the teacher for: one of this call's (its target cached), else the cache's probe record
- * ({@link TEACHER_PROBE_FILE}) while its image is still there with the same content; undefined for a new cache.
- * @param out the targets served from the cache so far (undefined: to compute)
- */
-function teacherProbe(
-  cache: FeatureCache,
-  images: readonly string[],
-  keys: readonly string[],
-  out: readonly (Float32Array | undefined)[],
-  dim: number | undefined,
-): { image: string; target: Float32Array } | undefined {
-  const i = out.findIndex((v) => v !== undefined);
-  if (i >= 0) return { image: images[i]!, target: out[i]! };
-  return teacherProbeRecord(cache, dim);
-}
-
-/**
- * The image the cache's probe record names and its cached target, while the image is there with the content it had
- * and the cache holds its target; undefined without a record, for a damaged one, or for an image moved or changed
- * since (the next target computed here is recorded instead).
+ * The image of the cache's probe record ({@link TEACHER_PROBE_FILE}) and its cached target, while the record names a
+ * regular file with the content it had and the cache holds its target; else undefined, with a notice to `log` for a
+ * record that is there but not usable (damaged, or its image moved, changed or unreadable here).
  */
 function teacherProbeRecord(
   cache: FeatureCache,
   dim: number | undefined,
+  log?: (line: string) => void,
 ): { image: string; target: Float32Array } | undefined {
   const file = join(cache.root, TEACHER_PROBE_FILE);
   if (!existsSync(file)) return undefined;
-  let record: { path?: unknown; key?: unknown };
-  try {
-    record = JSON.parse(readTextFile(file, 'teacher probe record')) as typeof record;
-  } catch {
+  const ignored = (why: string) => {
+    log?.(`teacher probe record ${file} ${why}: not used (the next target computed in this cache is recorded instead)`);
     return undefined;
+  };
+  try {
+    const { path, key } = (JSON.parse(readTextFile(file, 'teacher probe record')) ?? {}) as Record<string, unknown>;
+    if (typeof path !== 'string' || typeof key !== 'string') return ignored('is not { "path", "key" }');
+    // a regular file only: a FIFO or /dev/zero named by a hand-edited record would block or never end the hashing
+    if (!existsSync(path) || !statSync(path).isFile()) return ignored(`names ${path}, which is no file here`);
+    if (hashFile(path) !== key) return ignored(`names ${path}, whose content changed since`);
+    const target = cache.get(key, dim);
+    return target ? { image: path, target } : ignored(`names ${path}, whose target the cache no longer holds`);
+  } catch (error) {
+    return ignored(`cannot be read, or names an image that cannot (${(error as Error).message})`);
   }
-  const { path, key } = record;
-  if (typeof path !== 'string' || typeof key !== 'string' || !existsSync(path) || hashFile(path) !== key) return;
-  const target = cache.get(key, dim);
-  return target ? { image: path, target } : undefined;
+}
+
+/**
+ * Name `image` (its target just cached) in the cache's probe record when it names no usable image, once a run.
+ * A record that cannot be written is said to `log`: the teacher is then checked against runs' own cached images only.
+ */
+function recordTeacherProbe(cache: FeatureCache, image: string, key: string, log?: (line: string) => void): void {
+  if (teacherProbeRecord(cache, undefined)) return;
+  const file = join(cache.root, TEACHER_PROBE_FILE);
+  try {
+    writeJsonAtomic(file, { path: resolve(image), key });
+  } catch (error) {
+    log?.(
+      `teacher probe record ${file} cannot be written (${(error as Error).message}): a later run checks the teacher only against its own cached images`,
+    );
+  }
 }
 
 /**
  * Teacher targets for every image, served from / written to the on-disk cache (atomic, checksummed per item, so
  * an interrupted run resumes). Every target is validated (`validateTarget`: dimension, finite, non-zero norm)
  * before it is cached or used, then L2-normalised as the reference does before the loss.
- * The first teacher call of a run also asks for one cached image again (one of this call's, or the one the cache's
- * probe record names: a resume or another shard) and refuses to go on when the answer differs
- * ({@link checkCachedTarget}); a fully cached run makes no call.
+ * The first teacher call of a run also asks for one cached image again (the run's first cache hit, in any of its
+ * calls sharing `teacherCheck`, else the one the cache's probe record names: a resume or another shard) and refuses
+ * to go on when the answer differs ({@link checkCachedTarget}); a fully cached run makes no call.
  * Stages: {@link checkTargetOptions} → {@link openTargetCache} → cache hits → per batch {@link embedBatch} (the first
  * with one cached image, {@link checkCachedTarget}), `validateTarget`, {@link normalizeTarget}, cache → stack.
  * @returns [images, E]
@@ -221,9 +230,13 @@ export async function computeTargets(options: ComputeTargetsOptions): Promise<Te
   });
   const cached = images.length - todo.length;
   let done = cached;
-  // a run that calls the teacher also asks it for one cached image again: the cache trusts the teacher's id
+  // a run that calls the teacher also asks it for one cached image again: the cache trusts the teacher's id. Its
+  // first cache hit (of any call of the run), else the image the cache's probe record names (a resume, a shard)
   const check = options.teacherCheck ?? { done: false };
-  let probe = cache && todo.length > 0 && !check.done ? teacherProbe(cache, images, keys, out, dim) : undefined;
+  const hit = out.findIndex((v) => v !== undefined);
+  if (hit >= 0) check.cached ??= { image: images[hit]!, target: out[hit]! };
+  let probe =
+    cache && todo.length > 0 && !check.done ? (check.cached ?? teacherProbeRecord(cache, dim, options.log)) : undefined;
   options.onProgress?.({ phase: 'targets', done, total: images.length, unit: 'images', cached });
   for (let b = 0; b < todo.length;) {
     throwIfAborted(signal, 'computing teacher targets');
@@ -242,9 +255,10 @@ export async function computeTargets(options: ComputeTargetsOptions): Promise<Te
       out[idx[r]!] = t;
       cache?.set(keys[idx[r]!]!, t);
     });
-    // the first image a call computes names the cache's probe, unless a probe that still holds is named
-    if (cache && b === 0 && idx.length > 0 && !teacherProbeRecord(cache, dim))
-      writeJsonAtomic(join(cache.root, TEACHER_PROBE_FILE), { path: resolve(images[idx[0]!]!), key: keys[idx[0]!]! });
+    if (cache && !check.recorded && idx.length > 0) {
+      recordTeacherProbe(cache, images[idx[0]!]!, keys[idx[0]!]!, options.log);
+      check.recorded = true;
+    }
     b += idx.length;
     done += idx.length;
     if (idx.length > 0) options.onProgress?.({ phase: 'targets', done, total: images.length, unit: 'images', cached });
