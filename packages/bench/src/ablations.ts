@@ -309,13 +309,26 @@ function openSetMetricsProblem(row: ResultRow, total: number): string | null {
 /**
  * Result rows of an ablation's JSONL file (a torn last line, from a killed run, is dropped and the file repaired).
  * Every row is checked: its shape (a line that is not a result row, e.g. from another tool's file, is named with
- * the field) and its numbers (`rowMetricsProblem`).
+ * the field), its numbers (`rowMetricsProblem`), and its run once in the file (a copied line would count twice in
+ * the summary's seeds and be compared with itself).
  * @throws DataFormatError naming the file, line and field
  */
 export function readRows(path: string): ResultRow[] {
   if (!existsSync(path)) return [];
   const rows = readJsonLines<unknown>(path, { repairTornTail: true, what: 'ablation results' }).rows;
-  return rows.map((raw, i) => checkRow(raw, path, i + 1));
+  const lineOf = new Map<string, number>();
+  return rows.map((raw, i) => {
+    const row = checkRow(raw, path, i + 1);
+    const first = lineOf.get(row.id);
+    if (first !== undefined)
+      throw new DataFormatError({
+        file: path,
+        line: i + 1,
+        message: `run ${row.id.slice(0, 200)} has a row on line ${first} already; a run has one row (a line copied, or files joined): remove one of them`,
+      });
+    lineOf.set(row.id, i + 1);
+    return row;
+  });
 }
 
 function checkRow(raw: unknown, file: string, line: number): ResultRow {
@@ -1078,7 +1091,11 @@ export async function mergeAblation(
   if (missing.length > 10) problems.push(`… and ${missing.length - 10} more runs`);
   if (problems.length > 0) throw new Error(`cannot merge ${id}: ${problems.join('; ')}`);
   const rows = runs.map((r) => byId.get(r.id)!);
-  writeFileAtomic(join(options.resultsDir, `${fileName(id)}.jsonl`), jsonLinesText(rows));
+  // rows of other runs already finished there (another --limit) stay, as an unsharded run keeps them
+  const target = join(options.resultsDir, `${fileName(id)}.jsonl`);
+  const merged = new Set(rows.map((r) => r.id));
+  const others = readRows(target).filter((r) => !merged.has(r.id));
+  writeFileAtomic(target, jsonLinesText([...others, ...rows]));
   if (charts) await drawOverlayRoc(id, rows, join(options.resultsDir, 'charts'));
   return { runs: rows.length, records };
 }
@@ -1149,12 +1166,30 @@ export function writeSummary(resultsDir: string): string {
 
 /** Every result row of a results directory (`<ablation>.jsonl` files in name order), checked by `readRows`. */
 export function readAllRows(resultsDir: string): ResultRow[] {
-  return existsSync(resultsDir)
-    ? readdirSync(resultsDir)
-        .filter((f) => f.endsWith('.jsonl'))
-        .sort()
-        .flatMap((f) => readRows(join(resultsDir, f)))
-    : [];
+  if (!existsSync(resultsDir)) return [];
+  const fileOf = new Map<string, string>();
+  const files = readdirSync(resultsDir)
+    .filter((f) => f.endsWith('.jsonl'))
+    .sort();
+  return files.flatMap((f) =>
+    readRows(join(resultsDir, f)).map((row, i) => {
+      // each ablation's rows are in its own file: a copy of a file, or rows pasted into another, would count twice
+      const problem =
+        `${fileName(row.ablation)}.jsonl` !== f
+          ? `a row of ablation '${row.ablation}', whose rows are in ${fileName(row.ablation)}.jsonl`
+          : fileOf.has(row.id)
+            ? `run ${row.id.slice(0, 200)}, which has a row in ${fileOf.get(row.id)} already`
+            : undefined;
+      if (problem)
+        throw new DataFormatError({
+          file: join(resultsDir, f),
+          line: i + 1,
+          message: `${problem}; the summary would count it twice: move or remove the file (or the line)`,
+        });
+      fileOf.set(row.id, f);
+      return row;
+    }),
+  );
 }
 
 /** Interval columns of summary.csv: metric key → column stem. */

@@ -98,6 +98,24 @@ describe('bench:ablations --merge refuses foreign, edited and inconsistent shard
       expandAblation(ID, SPEC).map((x) => x.id),
     );
   });
+  it("keeps the rows of other runs already in the ablation's file (another --limit), as an unsharded run does", async () => {
+    const results = writeShards();
+    const file = join(results, 'test__merge-grid.jsonl');
+    const earlier = expandAblation(ID, SPEC, { limit: 28 }).map((r, k) => row(r, k));
+    writeFileSync(file, earlier.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    await merge(results);
+    expect(readRows(file).map((x) => x.id)).toEqual([...earlier, ...expandAblation(ID, SPEC)].map((x) => x.id));
+    // a run once: a copied line, or a copy of the file beside it, would count twice in the summary and be compared
+    // with itself
+    const lines = readFileSync(file, 'utf8');
+    writeFileSync(file, lines + lines.split('\n')[0] + '\n');
+    expect(() => readRows(file)).toThrow(/:(\d+): run .* has a row on line 1 already; a run has one row/);
+    writeFileSync(file, lines);
+    writeFileSync(join(results, 'backup.jsonl'), lines);
+    expect(() => writeSummary(results)).toThrow(
+      /backup\.jsonl:1: a row of ablation 'test\/merge-grid', whose rows are in test__merge-grid\.jsonl/,
+    );
+  });
   it('a shard that read other data (another dataset fingerprint) is refused, naming the dataset and both shards', async () => {
     const results = writeShards((i) => (i === 1 ? 'e'.repeat(64) : 'd'.repeat(64)));
     await expect(merge(results)).rejects.toThrow(
