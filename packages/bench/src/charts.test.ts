@@ -1,7 +1,7 @@
 import { loadReferences } from '@vlfer/test-utils';
 import { maxScores } from '@vlfer/metrics';
 import { describe, expect, it } from 'vitest';
-import { confusionMatrixSpec, renderSvg, rocCurvesSpec, svgToPng } from './charts.js';
+import { confusionMatrixSpec, numberSvgIdsInOrder, renderSvg, rocCurvesSpec, svgToPng } from './charts.js';
 
 describe('charts', () => {
   it('renders a confusion matrix to SVG and PNG', async () => {
@@ -21,6 +21,25 @@ describe('charts', () => {
     const png = await svgToPng(svg);
     expect(Array.from(png.subarray(0, 4))).toEqual([0x89, 0x50, 0x4e, 0x47]);
     expect(png.length).toBeGreaterThan(1000);
+    // the same chart drawn again in this process is the same bytes (vega's gradient ids count per process)
+    const again = await renderSvg(
+      confusionMatrixSpec(
+        ['happiness', 'sadness', 'anger'],
+        [
+          [5, 1, 0],
+          [2, 3, 1],
+          [0, 0, 4],
+        ],
+        'test',
+      ),
+    );
+    expect(again).toBe(svg);
+    expect(svg).toMatch(/id="gradient_0"/);
+    expect(
+      numberSvgIdsInOrder(
+        '<a id="clip7"/><b id="gradient_3"/><c fill="url(#gradient_3)" href="#clip7"/><d id="gradient_0"/>',
+      ),
+    ).toBe('<a id="clip0"/><b id="gradient_0"/><c fill="url(#gradient_0)" href="#clip0"/><d id="gradient_1"/>');
   });
   it('renders ROC curves from the reference open-set scores', async () => {
     const m = loadReferences().metrics;

@@ -39,10 +39,30 @@ export async function renderSvg(spec: VegaLiteSpec): Promise<string> {
   const { vega, vegaLite } = await loadChartModules();
   const view = new vega.View(vega.parse(vegaLite.compile(chartSafe(spec) as TopLevelSpec).spec), { renderer: 'none' });
   try {
-    return await view.toSVG();
+    return numberSvgIdsInOrder(await view.toSVG());
   } finally {
     view.finalize();
   }
+}
+
+/**
+ * Vega numbers the ids of gradients and clip paths from a counter of the process (`gradient_7` in the eighth chart
+ * drawn), so one chart's SVG differed between a single run and a resumed or merged one: each such id is renumbered
+ * from 0 in the order it appears in this SVG, with every `url(#…)` and `href="#…"` that names it.
+ */
+export function numberSvgIdsInOrder(svg: string): string {
+  const renamed = new Map<string, string>();
+  const perPrefix = new Map<string, number>();
+  for (const [, id, prefix] of svg.matchAll(/\bid="(([A-Za-z]+_?)\d+)"/g)) {
+    if (renamed.has(id!)) continue;
+    const n = perPrefix.get(prefix!) ?? 0;
+    perPrefix.set(prefix!, n + 1);
+    renamed.set(id!, `${prefix}${n}`);
+  }
+  if (renamed.size === 0) return svg;
+  return svg.replace(/(\bid="|url\(#|href="#)(([A-Za-z]+_?)\d+)(?=[")])/g, (whole, lead: string, id: string) =>
+    renamed.has(id) ? `${lead}${renamed.get(id)}` : whole,
+  );
 }
 
 /** Rasterise an SVG to PNG with sharp (librsvg). */
