@@ -323,6 +323,12 @@ describe('RAF-DB, AffectNet, FERPlus', () => {
     writeFileSync(csv, `${row('1/a.jpg', 1)}\r\n${row('1/b.jpg', 2)}\r\n`);
     const headerless = await loadAffectNetCsv({ csv, imageRoot: d });
     expect(headerless.items.map((i) => BASIC_7.names[i.label])).toEqual(['happiness', 'sadness']);
+    // one file reached by two paths (a link in the image folder) is a label conflict, not two items
+    symlinkSync(join(d, '1'), join(d, 'one'));
+    writeFileSync(csv, `${row('1/a.jpg', 1)}\n${row('one/a.jpg', 6)}\n`);
+    await expect(loadAffectNetCsv({ csv, imageRoot: d })).rejects.toThrow(
+      /validation\.csv:2: image \(resolved\) .*1\/a\.jpg' is listed again with another label \(first at line 1\)/,
+    );
     writeFileSync(csv, `${row('1/a.jpg', 1)}\n${row('1/b.jpg', 12)}\n`);
     await expect(loadAffectNetCsv({ csv, imageRoot: d })).rejects.toThrow(/validation\.csv:2 \(field 'expression'\)/);
     // a first row that is neither the header nor a data row stays a header, and is refused naming what it lacks

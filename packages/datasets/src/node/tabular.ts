@@ -141,9 +141,22 @@ export async function loadAffectNetCsv(options: AffectNetOptions): Promise<LoadR
     ...options,
   });
   const listed = entries.map((e) => ({ path: join(options.imageRoot, e.path), label: e.label, line: e.line }));
-  await checkListedImages(listed, options.csv, 'subDirectory_filePath', options.verify ?? 'none');
-  const items = withoutLines(listed);
-  return { items, labelSet, counts: countLabels(items, labelSet.names.length), dropped, source: options.csv };
+  // one file reached by two paths (a link in the image folder) is a duplicate or a label conflict, never two items
+  const unique = dropResolvedDuplicates(listed, (it) => realPath(it.path), {
+    file: options.csv,
+    policy: options.duplicates ?? 'error',
+    what: 'image',
+    dropped,
+  });
+  await checkListedImages(unique.rows, options.csv, 'subDirectory_filePath', options.verify ?? 'none');
+  const items = withoutLines(unique.rows);
+  return {
+    items,
+    labelSet,
+    counts: countLabels(items, labelSet.names.length),
+    dropped: unique.dropped,
+    source: options.csv,
+  };
 }
 
 export interface FerPlusOptions {
@@ -219,13 +232,19 @@ export async function loadFerPlusCsv(options: FerPlusOptions): Promise<LoadResul
     label: e.label,
     line: e.line,
   }));
-  await checkListedImages(listed, options.csv, 'Image name', options.verify ?? 'none');
-  const items = withoutLines(listed);
+  const unique = dropResolvedDuplicates(listed, (it) => realPath(it.path), {
+    file: options.csv,
+    policy: options.duplicates ?? 'error',
+    what: 'image',
+    dropped,
+  });
+  await checkListedImages(unique.rows, options.csv, 'Image name', options.verify ?? 'none');
+  const items = withoutLines(unique.rows);
   return {
     items,
     labelSet,
     counts: countLabels(items, labelSet.names.length),
-    dropped,
+    dropped: unique.dropped,
     source: options.csv,
     warnings,
   };
