@@ -39,6 +39,14 @@ describe('Exp-CLIP prompts', () => {
       ['an expression of boredom.'],
     ]);
     expect(p.fromTemplates).toEqual(['boredom']);
+    // every short name the datasets' label sets read as an expression has that expression's prompts
+    const short = expClipPrompts('an_expression_of_name', ['hap', 'sadnes', 'neu', 'ang', 'sur', 'dis', 'fea', 'con']);
+    expect(short.fromTemplates).toEqual([]);
+    expect(short.prompts.map((x) => x[0])).toEqual(
+      ['happiness', 'sadness', 'neutral', 'anger', 'surprise', 'disgust', 'fear', 'contempt'].map(
+        (c) => `an expression of ${c}.`,
+      ),
+    );
     expect(EXP_CLIP_TEMPLATES.expression_ensemble_five[2]).toBe('a photo radiating {} in a person.');
     expect(expClipPrompts('expression_ensemble_ten', ['confusion']).prompts[0]![9]).toBe(
       "a clean photo showcasing a person's confusion.",

@@ -41,6 +41,16 @@ const PROMPT_ALIASES: Record<string, string> = {
   anxious: 'anxiety',
   helpless: 'helplessness',
   disappointed: 'disappointment',
+  // the short names @vlfer/datasets' label sets accept (its ALIASES), so a class the loader reads as happiness
+  // gets happiness's prompts, not "an expression of hap."
+  hap: 'happiness',
+  sadnes: 'sadness',
+  neu: 'neutral',
+  ang: 'anger',
+  sur: 'surprise',
+  dis: 'disgust',
+  fea: 'fear',
+  con: 'contempt',
 };
 
 export interface ClassPrompts {
