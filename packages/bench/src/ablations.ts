@@ -314,21 +314,28 @@ function openSetMetricsProblem(row: ResultRow, total: number): string | null {
  * @throws DataFormatError naming the file, line and field
  */
 export function readRows(path: string): ResultRow[] {
-  if (!existsSync(path)) return [];
-  const rows = readJsonLines<unknown>(path, { repairTornTail: true, what: 'ablation results' }).rows;
+  return readRowsAndLines(path).rows;
+}
+
+/** {@link readRows}, with each row's line in the file (1-based; blank lines are not rows). */
+function readRowsAndLines(path: string): { rows: ResultRow[]; lines: number[] } {
+  if (!existsSync(path)) return { rows: [], lines: [] };
+  const read = readJsonLines<unknown>(path, { repairTornTail: true, what: 'ablation results' });
   const lineOf = new Map<string, number>();
-  return rows.map((raw, i) => {
-    const row = checkRow(raw, path, i + 1);
+  const rows = read.rows.map((raw, i) => {
+    const line = read.lines[i]!; // the file's own line numbers: blank lines are not rows
+    const row = checkRow(raw, path, line);
     const first = lineOf.get(row.id);
     if (first !== undefined)
       throw new DataFormatError({
         file: path,
-        line: i + 1,
+        line,
         message: `run ${row.id.slice(0, 200)} has a row on line ${first} already; a run has one row (a line copied, or files joined): remove one of them`,
       });
-    lineOf.set(row.id, i + 1);
+    lineOf.set(row.id, line);
     return row;
   });
+  return { rows, lines: read.lines };
 }
 
 function checkRow(raw: unknown, file: string, line: number): ResultRow {
@@ -1095,6 +1102,10 @@ export async function mergeAblation(
   const target = join(options.resultsDir, `${fileName(id)}.jsonl`);
   const merged = new Set(rows.map((r) => r.id));
   const others = readRows(target).filter((r) => !merged.has(r.id));
+  // as an unsharded run refuses a run that read other data or models than the rows it keeps
+  const conflict = rowFingerprints([...others, ...rows]).conflict;
+  if (conflict)
+    throw new DataFormatError({ file: target, message: `${id}: ${conflict}; use another results directory` });
   writeFileAtomic(target, jsonLinesText([...others, ...rows]));
   if (charts) await drawOverlayRoc(id, rows, join(options.resultsDir, 'charts'));
   return { runs: rows.length, records };
@@ -1171,8 +1182,9 @@ export function readAllRows(resultsDir: string): ResultRow[] {
   const files = readdirSync(resultsDir)
     .filter((f) => f.endsWith('.jsonl'))
     .sort();
-  return files.flatMap((f) =>
-    readRows(join(resultsDir, f)).map((row, i) => {
+  return files.flatMap((f) => {
+    const { rows, lines } = readRowsAndLines(join(resultsDir, f));
+    return rows.map((row, i) => {
       // each ablation's rows are in its own file: a copy of a file, or rows pasted into another, would count twice
       const problem =
         `${fileName(row.ablation)}.jsonl` !== f
@@ -1183,13 +1195,13 @@ export function readAllRows(resultsDir: string): ResultRow[] {
       if (problem)
         throw new DataFormatError({
           file: join(resultsDir, f),
-          line: i + 1,
+          line: lines[i]!,
           message: `${problem}; the summary would count it twice: move or remove the file (or the line)`,
         });
       fileOf.set(row.id, f);
       return row;
-    }),
-  );
+    });
+  });
 }
 
 /** Interval columns of summary.csv: metric key → column stem. */

@@ -108,8 +108,13 @@ describe('bench:ablations --merge refuses foreign, edited and inconsistent shard
     // a run once: a copied line, or a copy of the file beside it, would count twice in the summary and be compared
     // with itself
     const lines = readFileSync(file, 'utf8');
-    writeFileSync(file, lines + lines.split('\n')[0] + '\n');
-    expect(() => readRows(file)).toThrow(/:(\d+): run .* has a row on line 1 already; a run has one row/);
+    // named by the file's own lines (blank lines are not rows): line 4 of the file is the repeat of line 1
+    writeFileSync(file, lines.split('\n')[0] + '\n\n\n' + lines + lines.split('\n')[0] + '\n');
+    expect(() => readRows(file)).toThrow(/:4: run .* has a row on line 1 already; a run has one row/);
+    // rows kept from before that read another model than the merged shards: refused, as an unsharded run does
+    const stale = earlier.map((r) => JSON.stringify({ ...r, modelFingerprint: 'n'.repeat(64) }));
+    writeFileSync(file, stale.join('\n') + '\n');
+    await expect(merge(results)).rejects.toThrow(/read another model for 'tiny-clip' .*the model changed between runs/);
     writeFileSync(file, lines);
     writeFileSync(join(results, 'backup.jsonl'), lines);
     expect(() => writeSummary(results)).toThrow(

@@ -184,6 +184,21 @@ describe('imported targets', () => {
       computeTargets({ teacher: swapped.teacher, images: [g], cacheDir, teacherCheck: shared }),
     ).rejects.toThrow(/a\.jpg: teacher .* answers for this image with a target at cosine/);
     expect(swapped.asked).toEqual([['g.jpg', 'a.jpg']]);
+    // a run whose first call has nothing to re-ask (new images first, no usable record) re-asks a later call's cache
+    // hit, in a call of its own: one extra request
+    rmSync(probeFile, { force: true });
+    const fresh = [0, 1].map((i) => {
+      const p = join(dir, `new-${i}.jpg`);
+      writeFileSync(p, `new image ${i}`);
+      return p;
+    });
+    const later = byImage(1, true);
+    const one = { done: false };
+    await computeTargets({ teacher: later.teacher, images: fresh, cacheDir, teacherCheck: one });
+    await expect(
+      computeTargets({ teacher: later.teacher, images: images.slice(0, 2), cacheDir, teacherCheck: one }),
+    ).rejects.toThrow(/a\.jpg: teacher .* answers for this image with a target at cosine/);
+    expect(later.asked).toEqual([['new-0.jpg', 'new-1.jpg'], ['a.jpg']]);
     // a record naming no regular file (a FIFO would block the hashing, /dev/zero never end it) or another's file is
     // not used, and said; one that cannot be written (a folder in its place) is said, the run goes on
     for (const named of [dir, '/dev/zero', join(dir, 'gone.jpg')]) {

@@ -41,11 +41,16 @@ export interface ComputeTargetsOptions {
 
 /** Whether a run's teacher has been checked against the target cache yet (see {@link checkCachedTarget}). */
 export interface TeacherCheck {
+  /** The teacher answered a cached image again in this run (and agreed). */
   done: boolean;
   /** The run's first cached image and its target (from any call, a fully cached one too): what the teacher re-asks. */
   cached?: { image: string; target: Float32Array };
-  /** Whether the cache's probe record was checked, and written when it named no usable image, in this run. */
+  /** The cache's probe record was read in this run (once: before the run writes its own, and said once if unusable). */
+  recordRead?: boolean;
+  /** The probe record was written, when it named no usable image, in this run. */
   recorded?: boolean;
+  /** The teacher was called in this run. */
+  called?: boolean;
 }
 
 /**
@@ -155,6 +160,27 @@ export function checkCachedTarget(
 }
 
 /**
+ * The cached image a call re-asks the teacher for, once a run (the cache trusts the teacher's id): the run's first
+ * cache hit (of any call sharing `check`), else the image the cache's probe record names (read once a run, before
+ * the run writes its own: a resume, a shard). None in a call that computes nothing unless the run called the
+ * teacher before (a fully cached run makes no call), and none once an image was re-asked: until then a first call
+ * with nothing to re-ask leaves it to a later call's cache hit.
+ */
+function teacherProbeFor(
+  cache: FeatureCache | undefined,
+  call: { images: readonly string[]; out: readonly (Float32Array | undefined)[]; toCompute: number; dim?: number },
+  check: TeacherCheck,
+  log: ((line: string) => void) | undefined,
+): { image: string; target: Float32Array } | undefined {
+  const hit = call.out.findIndex((v) => v !== undefined);
+  if (hit >= 0) check.cached ??= { image: call.images[hit]!, target: call.out[hit]! };
+  if (!cache || check.done || (call.toCompute === 0 && !check.called)) return undefined;
+  if (check.cached || check.recordRead) return check.cached;
+  check.recordRead = true;
+  return teacherProbeRecord(cache, call.dim, log);
+}
+
+/**
  * The image of the cache's probe record ({@link TEACHER_PROBE_FILE}) and its cached target, while the record names a
  * regular file with the content it had and the cache holds its target; else undefined, with a notice to `log` for a
  * record that is there but not usable (damaged, or its image moved, changed or unreadable here).
@@ -230,22 +256,18 @@ export async function computeTargets(options: ComputeTargetsOptions): Promise<Te
   });
   const cached = images.length - todo.length;
   let done = cached;
-  // a run that calls the teacher also asks it for one cached image again: the cache trusts the teacher's id. Its
-  // first cache hit (of any call of the run), else the image the cache's probe record names (a resume, a shard)
   const check = options.teacherCheck ?? { done: false };
-  const hit = out.findIndex((v) => v !== undefined);
-  if (hit >= 0) check.cached ??= { image: images[hit]!, target: out[hit]! };
-  let probe =
-    cache && todo.length > 0 && !check.done ? (check.cached ?? teacherProbeRecord(cache, dim, options.log)) : undefined;
+  let probe = teacherProbeFor(cache, { images, out, toCompute: todo.length, dim }, check, options.log);
   options.onProgress?.({ phase: 'targets', done, total: images.length, unit: 'images', cached });
   for (let b = 0; b < todo.length;) {
     throwIfAborted(signal, 'computing teacher targets');
     const idx = todo.slice(b, b + (probe ? batchSize - 1 : batchSize));
     const batch = [...idx.map((i) => images[i]!), ...(probe ? [probe.image] : [])];
     const vecs = await embedBatch(teacher, batch, instruction, signal);
-    check.done = true;
+    check.called = true;
     if (probe) {
       checkCachedTarget(teacher, probe.image, probe.target, vecs.pop()!, options.cacheDir!);
+      check.done = true;
       probe = undefined;
     }
     vecs.forEach((v, r) => {
@@ -256,12 +278,19 @@ export async function computeTargets(options: ComputeTargetsOptions): Promise<Te
       cache?.set(keys[idx[r]!]!, t);
     });
     if (cache && !check.recorded && idx.length > 0) {
+      check.recordRead = true; // the record names this run's own image from now on: nothing to re-ask
       recordTeacherProbe(cache, images[idx[0]!]!, keys[idx[0]!]!, options.log);
       check.recorded = true;
     }
     b += idx.length;
     done += idx.length;
     if (idx.length > 0) options.onProgress?.({ phase: 'targets', done, total: images.length, unit: 'images', cached });
+  }
+  if (probe) {
+    // a call served from the cache, in a run that called the teacher before with nothing to re-ask then
+    const [again] = await embedBatch(teacher, [probe.image], instruction, signal);
+    checkCachedTarget(teacher, probe.image, probe.target, again!, options.cacheDir!);
+    check.done = true;
   }
   const d = dim!;
   const data = new Float32Array(images.length * d);
