@@ -1098,17 +1098,33 @@ export async function mergeAblation(
   if (missing.length > 10) problems.push(`… and ${missing.length - 10} more runs`);
   if (problems.length > 0) throw new Error(`cannot merge ${id}: ${problems.join('; ')}`);
   const rows = runs.map((r) => byId.get(r.id)!);
-  // rows of other runs already finished there (another --limit) stay, as an unsharded run keeps them
-  const target = join(options.resultsDir, `${fileName(id)}.jsonl`);
+  writeMergedRows(id, join(options.resultsDir, `${fileName(id)}.jsonl`), rows);
+  if (charts) await drawOverlayRoc(id, rows, join(options.resultsDir, 'charts'));
+  return { runs: rows.length, records };
+}
+
+/**
+ * Write a merge's rows to the ablation's file. Rows of other runs already finished there (another --limit) stay, as
+ * an unsharded run keeps them, and are refused, as an unsharded run refuses them, when they read other data or
+ * models than the merged rows; a row of another ablation there is refused at its line.
+ * @throws DataFormatError naming the file (and line)
+ */
+function writeMergedRows(id: string, target: string, rows: readonly ResultRow[]): void {
   const merged = new Set(rows.map((r) => r.id));
-  const others = readRows(target).filter((r) => !merged.has(r.id));
-  // as an unsharded run refuses a run that read other data or models than the rows it keeps
+  const kept = readRowsAndLines(target);
+  // a row of another ablation pasted here is refused before the file is rewritten, at its line in the file as it is
+  const foreign = kept.rows.findIndex((r) => r.ablation !== id);
+  if (foreign >= 0)
+    throw new DataFormatError({
+      file: target,
+      line: kept.lines[foreign]!,
+      message: `a row of ablation '${kept.rows[foreign]!.ablation}', whose rows are in ${fileName(kept.rows[foreign]!.ablation)}.jsonl; move or remove the line, then merge again`,
+    });
+  const others = kept.rows.filter((r) => !merged.has(r.id));
   const conflict = rowFingerprints([...others, ...rows]).conflict;
   if (conflict)
     throw new DataFormatError({ file: target, message: `${id}: ${conflict}; use another results directory` });
   writeFileAtomic(target, jsonLinesText([...others, ...rows]));
-  if (charts) await drawOverlayRoc(id, rows, join(options.resultsDir, 'charts'));
-  return { runs: rows.length, records };
 }
 
 const pct = (v: number | undefined) => (v === undefined ? '-' : (100 * v).toFixed(2));

@@ -53,15 +53,17 @@ export async function renderSvg(spec: VegaLiteSpec): Promise<string> {
 export function numberSvgIdsInOrder(svg: string): string {
   const renamed = new Map<string, string>();
   const perPrefix = new Map<string, number>();
-  for (const [, id, prefix] of svg.matchAll(/\bid="(([A-Za-z]+_?)\d+)"/g)) {
+  // prefixes: gradient_, clip, and p_gradient_ (the pattern vega wraps a radial gradient in)
+  for (const [, id, prefix] of svg.matchAll(/\bid="(([A-Za-z_]*[A-Za-z]_?)\d+)"/g)) {
     if (renamed.has(id!)) continue;
     const n = perPrefix.get(prefix!) ?? 0;
     perPrefix.set(prefix!, n + 1);
     renamed.set(id!, `${prefix}${n}`);
   }
   if (renamed.size === 0) return svg;
-  return svg.replace(/(\bid="|url\(#|href="#)(([A-Za-z]+_?)\d+)(?=[")])/g, (whole, lead: string, id: string) =>
-    renamed.has(id) ? `${lead}${renamed.get(id)}` : whole,
+  return svg.replace(
+    /(\bid="|url\(#|href="#)(([A-Za-z_]*[A-Za-z]_?)\d+)(?=[")])/g,
+    (whole, lead: string, id: string) => (renamed.has(id) ? `${lead}${renamed.get(id)}` : whole),
   );
 }
 

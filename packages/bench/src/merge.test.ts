@@ -115,6 +115,11 @@ describe('bench:ablations --merge refuses foreign, edited and inconsistent shard
     const stale = earlier.map((r) => JSON.stringify({ ...r, modelFingerprint: 'n'.repeat(64) }));
     writeFileSync(file, stale.join('\n') + '\n');
     await expect(merge(results)).rejects.toThrow(/read another model for 'tiny-clip' .*the model changed between runs/);
+    // a row of another ablation pasted in: refused before the file is rewritten, at its line there
+    const pasted = JSON.stringify({ ...JSON.parse(lines.split('\n')[0]!), id: 'x', ablation: 'other/grid' });
+    writeFileSync(file, `\n\n${pasted}\n${lines}`);
+    await expect(merge(results)).rejects.toThrow(/test__merge-grid\.jsonl:3: a row of ablation 'other\/grid'/);
+    expect(readFileSync(file, 'utf8')).toBe(`\n\n${pasted}\n${lines}`);
     writeFileSync(file, lines);
     writeFileSync(join(results, 'backup.jsonl'), lines);
     expect(() => writeSummary(results)).toThrow(

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeSafetensors } from '@vlfer/core';
+import { AbortedError, encodeSafetensors } from '@vlfer/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getInstruction, type Teacher } from './index.js';
 import { computeTargets, httpTeacher, importedTeacher, TEACHER_PROBE_FILE } from './node/index.js';
@@ -199,6 +199,44 @@ describe('imported targets', () => {
       computeTargets({ teacher: later.teacher, images: images.slice(0, 2), cacheDir, teacherCheck: one }),
     ).rejects.toThrow(/a\.jpg: teacher .* answers for this image with a target at cosine/);
     expect(later.asked).toEqual([['new-0.jpg', 'new-1.jpg'], ['a.jpg']]);
+    // the refused run left the cache as it was: its own targets (new-0, new-1) and its probe record removed, so the
+    // original teacher goes on, and the swapped one is refused again
+    const namespace = join(
+      cacheDir,
+      readdirSync(cacheDir).find((d) => !d.endsWith('.json'))!,
+    );
+    expect(existsSync(join(namespace, TEACHER_PROBE_FILE))).toBe(false);
+    const original = byImage(1);
+    await computeTargets({ teacher: original.teacher, images: [fresh[0]!, images[0]!], cacheDir });
+    expect(original.asked).toEqual([['new-0.jpg', 'a.jpg']]);
+    // a hit on a target the run computed itself (an image read again, or its content under another name) is not a
+    // check: nothing is re-asked then, and an older cached image is re-asked later (before: the run's own answer
+    // agreed, and a swapped teacher passed)
+    const third = byImage(1, true);
+    const own = { done: false };
+    const fresh2 = join(dir, 'new-2.jpg');
+    writeFileSync(fresh2, 'new image 2');
+    rmSync(join(namespace, TEACHER_PROBE_FILE), { force: true });
+    await computeTargets({ teacher: third.teacher, images: [fresh2], cacheDir, teacherCheck: own });
+    await computeTargets({ teacher: third.teacher, images: [fresh2], cacheDir, teacherCheck: own });
+    expect(own.done).toBe(false);
+    // a signal fired before a call that would only re-ask stops it before the teacher is called
+    const stop = new AbortController();
+    stop.abort();
+    await expect(
+      computeTargets({
+        teacher: third.teacher,
+        images: [images[0]!],
+        cacheDir,
+        teacherCheck: own,
+        signal: stop.signal,
+      }),
+    ).rejects.toThrow(AbortedError);
+    expect(third.asked).toEqual([['new-2.jpg']]);
+    await expect(
+      computeTargets({ teacher: third.teacher, images: [images[0]!], cacheDir, teacherCheck: own }),
+    ).rejects.toThrow(/a\.jpg: teacher .* answers for this image with a target at cosine/);
+    expect(third.asked).toEqual([['new-2.jpg'], ['a.jpg']]);
     // a record naming no regular file (a FIFO would block the hashing, /dev/zero never end it) or another's file is
     // not used, and said; one that cannot be written (a folder in its place) is said, the run goes on
     for (const named of [dir, '/dev/zero', join(dir, 'gone.jpg')]) {

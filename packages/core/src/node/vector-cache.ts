@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileIoError } from '../errors.js';
 import { ensureDir, isUnwritableDisk, writeFileAtomic, writeJsonAtomic } from './fs.js';
@@ -130,5 +130,10 @@ export class FeatureCache {
         });
       throw error;
     }
+  }
+
+  /** Remove an entry (absent: nothing to do); the next `get` of `key` misses. */
+  delete(key: string): void {
+    rmSync(this.path(key), { force: true });
   }
 }

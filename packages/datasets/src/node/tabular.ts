@@ -17,6 +17,27 @@ import { explainFsError } from './scan-errors.js';
 import { realPath } from './video-list.js';
 
 /**
+ * The items of an annotation file's listed images: one file reached by two paths (`x.JPG`, a link in the image
+ * folder) is a duplicate or a label conflict as `duplicates` says, never two items; then `checkListedImages`.
+ * @param dropped the parser's counts, to which resolved duplicates are added
+ */
+async function listedImageItems(
+  listed: { path: string; label: number; line: number }[],
+  dropped: LoadResult<ImageItem>['dropped'],
+  o: { file: string; field: string; verify: ImageVerification; duplicates: DuplicatePolicy | undefined },
+): Promise<{ items: ImageItem[]; dropped: LoadResult<ImageItem>['dropped'] }> {
+  const policy = o.duplicates ?? 'error';
+  const unique = dropResolvedDuplicates(listed, (it) => realPath(it.path), {
+    file: o.file,
+    policy,
+    what: 'image',
+    dropped,
+  });
+  await checkListedImages(unique.rows, o.file, o.field, o.verify);
+  return { items: withoutLines(unique.rows), dropped: unique.dropped };
+}
+
+/**
  * Check the images an annotation file lists: each must exist (whatever `mode`; a stat per image), then pass
  * `verifyImage` under `mode`. An error names the annotation file, line and field, then the image and what is wrong.
  */
@@ -97,15 +118,9 @@ export async function loadRafDb(options: RafDbOptions): Promise<LoadResult<Image
     line: e.line,
   }));
   // `x.jpg` and `x.JPG` name one aligned image: a duplicate, never two items
-  const unique = dropResolvedDuplicates(listed, (it) => realPath(it.path), {
-    file,
-    policy: options.duplicates ?? 'error',
-    what: 'image',
-    dropped,
-  });
-  await checkListedImages(unique.rows, file, 'image name', options.verify ?? 'header');
-  const items = withoutLines(unique.rows);
-  return { items, labelSet, counts: countLabels(items, labelSet.names.length), dropped: unique.dropped, source: file };
+  const checked = { file, field: 'image name', verify: options.verify ?? 'header', duplicates: options.duplicates };
+  const { items, dropped: all } = await listedImageItems(listed, dropped, checked);
+  return { items, labelSet, counts: countLabels(items, labelSet.names.length), dropped: all, source: file };
 }
 
 export interface AffectNetOptions {
@@ -141,22 +156,13 @@ export async function loadAffectNetCsv(options: AffectNetOptions): Promise<LoadR
     ...options,
   });
   const listed = entries.map((e) => ({ path: join(options.imageRoot, e.path), label: e.label, line: e.line }));
-  // one file reached by two paths (a link in the image folder) is a duplicate or a label conflict, never two items
-  const unique = dropResolvedDuplicates(listed, (it) => realPath(it.path), {
+  const { items, dropped: all } = await listedImageItems(listed, dropped, {
     file: options.csv,
-    policy: options.duplicates ?? 'error',
-    what: 'image',
-    dropped,
+    field: 'subDirectory_filePath',
+    verify: options.verify ?? 'none',
+    duplicates: options.duplicates,
   });
-  await checkListedImages(unique.rows, options.csv, 'subDirectory_filePath', options.verify ?? 'none');
-  const items = withoutLines(unique.rows);
-  return {
-    items,
-    labelSet,
-    counts: countLabels(items, labelSet.names.length),
-    dropped: unique.dropped,
-    source: options.csv,
-  };
+  return { items, labelSet, counts: countLabels(items, labelSet.names.length), dropped: all, source: options.csv };
 }
 
 export interface FerPlusOptions {
@@ -232,20 +238,8 @@ export async function loadFerPlusCsv(options: FerPlusOptions): Promise<LoadResul
     label: e.label,
     line: e.line,
   }));
-  const unique = dropResolvedDuplicates(listed, (it) => realPath(it.path), {
-    file: options.csv,
-    policy: options.duplicates ?? 'error',
-    what: 'image',
-    dropped,
-  });
-  await checkListedImages(unique.rows, options.csv, 'Image name', options.verify ?? 'none');
-  const items = withoutLines(unique.rows);
-  return {
-    items,
-    labelSet,
-    counts: countLabels(items, labelSet.names.length),
-    dropped: unique.dropped,
-    source: options.csv,
-    warnings,
-  };
+  // rows are FERPlus's own (last row wins, `duplicates` unused): FER2013 faces deduplicated by links stay its rows
+  await checkListedImages(listed, options.csv, 'Image name', options.verify ?? 'none');
+  const items = withoutLines(listed);
+  return { items, labelSet, counts: countLabels(items, labelSet.names.length), dropped, source: options.csv, warnings };
 }

@@ -5,7 +5,7 @@ import {
   type ProgressCallback,
   type Tensor2D,
 } from '@vlfer/core';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { FeatureCache, hashBytes, hashFile, readTextFile, writeJsonAtomic } from '@vlfer/core/node';
 import { getInstruction } from '../instructions.js';
@@ -47,10 +47,14 @@ export interface TeacherCheck {
   cached?: { image: string; target: Float32Array };
   /** The cache's probe record was read in this run (once: before the run writes its own, and said once if unusable). */
   recordRead?: boolean;
-  /** The probe record was written, when it named no usable image, in this run. */
+  /** The probe record was checked, and written when it named no usable image, in this run. */
   recorded?: boolean;
+  /** This run wrote the probe record (naming one of its own images). */
+  wroteRecord?: boolean;
   /** The teacher was called in this run. */
   called?: boolean;
+  /** The cache keys whose targets this run computed: not re-asked (they agree by construction), removed if refused. */
+  computed?: Set<string>;
 }
 
 /**
@@ -168,16 +172,47 @@ export function checkCachedTarget(
  */
 function teacherProbeFor(
   cache: FeatureCache | undefined,
-  call: { images: readonly string[]; out: readonly (Float32Array | undefined)[]; toCompute: number; dim?: number },
+  call: {
+    images: readonly string[];
+    keys: readonly string[];
+    out: readonly (Float32Array | undefined)[];
+    toCompute: number;
+    dim?: number;
+  },
   check: TeacherCheck,
   log: ((line: string) => void) | undefined,
 ): { image: string; target: Float32Array } | undefined {
-  const hit = call.out.findIndex((v) => v !== undefined);
+  // a hit on a target this run computed (the same content under another name) tells nothing about the teacher
+  const hit = call.out.findIndex((v, i) => v !== undefined && !check.computed?.has(call.keys[i]!));
   if (hit >= 0) check.cached ??= { image: call.images[hit]!, target: call.out[hit]! };
   if (!cache || check.done || (call.toCompute === 0 && !check.called)) return undefined;
   if (check.cached || check.recordRead) return check.cached;
   check.recordRead = true;
   return teacherProbeRecord(cache, call.dim, log);
+}
+
+/**
+ * {@link checkCachedTarget} of the run's probe; marks the check done. A teacher refused there leaves the cache as it
+ * was before the run: the targets the run computed before the check (from the teacher now refused) are removed, and
+ * a probe record the run wrote naming one of them.
+ */
+function refuseChangedTeacher(
+  teacher: Teacher,
+  probe: { image: string; target: Float32Array },
+  again: Float32Array,
+  cache: FeatureCache,
+  check: TeacherCheck,
+  cacheDir: string,
+): void {
+  try {
+    checkCachedTarget(teacher, probe.image, probe.target, again, cacheDir);
+  } catch (error) {
+    for (const key of check.computed ?? []) cache.delete(key);
+    if (check.wroteRecord) rmSync(join(cache.root, TEACHER_PROBE_FILE), { force: true });
+    check.computed?.clear();
+    throw error;
+  }
+  check.done = true;
 }
 
 /**
@@ -212,16 +247,19 @@ function teacherProbeRecord(
 /**
  * Name `image` (its target just cached) in the cache's probe record when it names no usable image, once a run.
  * A record that cannot be written is said to `log`: the teacher is then checked against runs' own cached images only.
+ * @returns whether it wrote the record
  */
-function recordTeacherProbe(cache: FeatureCache, image: string, key: string, log?: (line: string) => void): void {
-  if (teacherProbeRecord(cache, undefined)) return;
+function recordTeacherProbe(cache: FeatureCache, image: string, key: string, log?: (line: string) => void): boolean {
+  if (teacherProbeRecord(cache, undefined)) return false;
   const file = join(cache.root, TEACHER_PROBE_FILE);
   try {
     writeJsonAtomic(file, { path: resolve(image), key });
+    return true;
   } catch (error) {
     log?.(
       `teacher probe record ${file} cannot be written (${(error as Error).message}): a later run checks the teacher only against its own cached images`,
     );
+    return false;
   }
 }
 
@@ -257,7 +295,9 @@ export async function computeTargets(options: ComputeTargetsOptions): Promise<Te
   const cached = images.length - todo.length;
   let done = cached;
   const check = options.teacherCheck ?? { done: false };
-  let probe = teacherProbeFor(cache, { images, out, toCompute: todo.length, dim }, check, options.log);
+  let probe = teacherProbeFor(cache, { images, keys, out, toCompute: todo.length, dim }, check, options.log);
+  const refuse = (again: Float32Array) =>
+    refuseChangedTeacher(teacher, probe!, again, cache!, check, options.cacheDir!);
   options.onProgress?.({ phase: 'targets', done, total: images.length, unit: 'images', cached });
   for (let b = 0; b < todo.length;) {
     throwIfAborted(signal, 'computing teacher targets');
@@ -266,8 +306,7 @@ export async function computeTargets(options: ComputeTargetsOptions): Promise<Te
     const vecs = await embedBatch(teacher, batch, instruction, signal);
     check.called = true;
     if (probe) {
-      checkCachedTarget(teacher, probe.image, probe.target, vecs.pop()!, options.cacheDir!);
-      check.done = true;
+      refuse(vecs.pop()!);
       probe = undefined;
     }
     vecs.forEach((v, r) => {
@@ -276,10 +315,11 @@ export async function computeTargets(options: ComputeTargetsOptions): Promise<Te
       const t = normalizeTarget(v);
       out[idx[r]!] = t;
       cache?.set(keys[idx[r]!]!, t);
+      if (cache) (check.computed ??= new Set()).add(keys[idx[r]!]!);
     });
     if (cache && !check.recorded && idx.length > 0) {
       check.recordRead = true; // the record names this run's own image from now on: nothing to re-ask
-      recordTeacherProbe(cache, images[idx[0]!]!, keys[idx[0]!]!, options.log);
+      check.wroteRecord = recordTeacherProbe(cache, images[idx[0]!]!, keys[idx[0]!]!, options.log);
       check.recorded = true;
     }
     b += idx.length;
@@ -288,9 +328,8 @@ export async function computeTargets(options: ComputeTargetsOptions): Promise<Te
   }
   if (probe) {
     // a call served from the cache, in a run that called the teacher before with nothing to re-ask then
-    const [again] = await embedBatch(teacher, [probe.image], instruction, signal);
-    checkCachedTarget(teacher, probe.image, probe.target, again!, options.cacheDir!);
-    check.done = true;
+    throwIfAborted(signal, 'computing teacher targets');
+    refuse((await embedBatch(teacher, [probe.image], instruction, signal))[0]!);
   }
   const d = dim!;
   const data = new Float32Array(images.length * d);
