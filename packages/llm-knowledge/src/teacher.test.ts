@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AbortedError, encodeSafetensors } from '@vlfer/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashFile } from '@vlfer/core/node';
 import { getInstruction, type Teacher } from './index.js';
 import { computeTargets, httpTeacher, importedTeacher, TEACHER_PROBE_FILE } from './node/index.js';
 
@@ -237,6 +238,29 @@ describe('imported targets', () => {
       computeTargets({ teacher: third.teacher, images: [images[0]!], cacheDir, teacherCheck: own }),
     ).rejects.toThrow(/a\.jpg: teacher .* answers for this image with a target at cosine/);
     expect(third.asked).toEqual([['new-2.jpg'], ['a.jpg']]);
+    // a probe from the record survives a call that fails before the answer: the next call of the run re-asks it
+    const flaky = byImage(1, true);
+    let fail = true;
+    const failing: Teacher = {
+      ...flaky.teacher,
+      async embed(imgs, instruction, o) {
+        if (fail) {
+          fail = false;
+          throw new Error('teacher 503');
+        }
+        return flaky.teacher.embed(imgs, instruction, o);
+      },
+    };
+    writeFileSync(join(namespace, TEACHER_PROBE_FILE), JSON.stringify({ path: images[0], key: hashFile(images[0]!) }));
+    const retried = { done: false };
+    const fresh3 = join(dir, 'new-3.jpg');
+    writeFileSync(fresh3, 'new image 3');
+    await expect(
+      computeTargets({ teacher: failing, images: [fresh3], cacheDir, teacherCheck: retried }),
+    ).rejects.toThrow('teacher 503');
+    await expect(
+      computeTargets({ teacher: failing, images: [fresh3], cacheDir, teacherCheck: retried }),
+    ).rejects.toThrow(/a\.jpg: teacher .* answers for this image with a target at cosine/);
     // a record naming no regular file (a FIFO would block the hashing, /dev/zero never end it) or another's file is
     // not used, and said; one that cannot be written (a folder in its place) is said, the run goes on
     for (const named of [dir, '/dev/zero', join(dir, 'gone.jpg')]) {

@@ -159,7 +159,7 @@ export function checkCachedTarget(
   if (cos >= CACHED_TARGET_MIN_COSINE) return;
   throw new DataFormatError({
     file: image,
-    message: `teacher ${teacher.source} (id ${teacher.id}) answers for this image with a target at cosine ${cos.toFixed(6)} to the one cached under its id in ${cacheDir} (at least ${CACHED_TARGET_MIN_COSINE} expected): the teacher changed under the same id (another model served under the same name?); give it another model name or use another cache directory`,
+    message: `teacher ${teacher.source} (id ${teacher.id}) answers for this image with a target at cosine ${(Math.floor(cos * 1e6) / 1e6).toFixed(6)} to the one cached under its id in ${cacheDir} (at least ${CACHED_TARGET_MIN_COSINE} expected): the teacher changed under the same id (another model served under the same name?); give it another model name or use another cache directory`,
   });
 }
 
@@ -188,7 +188,10 @@ function teacherProbeFor(
   if (!cache || check.done || (call.toCompute === 0 && !check.called)) return undefined;
   if (check.cached || check.recordRead) return check.cached;
   check.recordRead = true;
-  return teacherProbeRecord(cache, call.dim, log);
+  // kept like a hit: a call that fails before the answer (a teacher error, an abort) leaves it to the next call
+  const recorded = teacherProbeRecord(cache, call.dim, log);
+  if (recorded) check.cached = recorded;
+  return recorded;
 }
 
 /**
