@@ -53,7 +53,10 @@ export interface TeacherCheck {
   wroteRecord?: boolean;
   /** The teacher was called in this run. */
   called?: boolean;
-  /** The cache keys whose targets this run computed: not re-asked (they agree by construction), removed if refused. */
+  /**
+   * The cache keys whose targets this run computed before its check: not re-asked (they agree by construction),
+   * removed from the cache if the teacher is refused; cleared once the check is done (a run may compute millions).
+   */
   computed?: Set<string>;
 }
 
@@ -216,6 +219,7 @@ function refuseChangedTeacher(
     throw error;
   }
   check.done = true;
+  check.computed?.clear();
 }
 
 /**
@@ -318,7 +322,7 @@ export async function computeTargets(options: ComputeTargetsOptions): Promise<Te
       const t = normalizeTarget(v);
       out[idx[r]!] = t;
       cache?.set(keys[idx[r]!]!, t);
-      if (cache) (check.computed ??= new Set()).add(keys[idx[r]!]!);
+      if (cache && !check.done) (check.computed ??= new Set()).add(keys[idx[r]!]!);
     });
     if (cache && !check.recorded && idx.length > 0) {
       check.recordRead = true; // the record names this run's own image from now on: nothing to re-ask
