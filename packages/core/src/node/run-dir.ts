@@ -655,16 +655,22 @@ export class RunDirectory {
    */
   private refuseLostLock(): void {
     const lockPath = join(this.dir, RUN_LOCK_FILE);
-    let token: unknown;
-    try {
-      token = (JSON.parse(readFileSync(lockPath, 'utf8')) as Partial<RunLockInfo>).token;
-    } catch {
-      token = undefined;
-    }
-    if (token !== this.info.token)
+    if (!this.holdsLock())
       throw new RunLockedError(
         `${this.dir}: this run (pid ${this.info.pid}) no longer holds its lock ${lockPath} (${existsSync(lockPath) ? 'another run holds it' : 'it was removed'}); nothing was published: run again once no other run uses the directory`,
       );
+  }
+
+  /** Whether the lock file is still this run's (its token); false when it is gone or unreadable. */
+  private holdsLock(): boolean {
+    try {
+      return (
+        (JSON.parse(readFileSync(join(this.dir, RUN_LOCK_FILE), 'utf8')) as Partial<RunLockInfo>).token ===
+        this.info.token
+      );
+    } catch {
+      return false; // gone, or not a lock this run wrote
+    }
   }
 
   private touch(): void {
@@ -737,13 +743,7 @@ export class RunDirectory {
     process.removeListener('exit', this.onExit);
     if (held.get(this.dir) === this) held.delete(this.dir);
     const lockPath = join(this.dir, RUN_LOCK_FILE);
-    let ours = false;
-    try {
-      ours = (JSON.parse(readFileSync(lockPath, 'utf8')) as RunLockInfo).token === this.info.token;
-    } catch {
-      // already gone
-    }
-    if (!ours) return;
+    if (!this.holdsLock()) return;
     // still holding the lock: nobody else writes here until it is gone
     if (this.claimedOver && addedNothing(this.dir, this.claimedOver, this.log))
       rmSync(join(this.dir, RUN_KIND_FILE), { force: true });
