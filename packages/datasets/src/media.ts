@@ -45,30 +45,29 @@ export function hiddenFileText(name: string, kind: 'image' | 'video' = 'image'):
   return `a hidden file${fork}, not read as a${kind === 'image' ? 'n image' : ' video'} whatever its extension`;
 }
 
-/** Folders that operating systems, archivers and tools put beside data, by lower-case name, and what they are. */
-const SYSTEM_FOLDERS: ReadonlyMap<string, string> = new Map([
-  ['__macosx', "a macOS zip's resource-fork folder"],
-  ['@eadir', "a Synology NAS's thumbnail folder"],
-  ['#recycle', "a Synology NAS's recycle bin"],
-  ['$recycle.bin', "Windows' recycle bin"],
-  ['system volume information', 'a Windows system folder'],
-  ['lost+found', "a file system's lost+found folder"],
+/**
+ * Folders that operating systems, archivers and tools put beside data, by lower-case name: a macOS zip's resource
+ * forks, a Synology NAS's thumbnails and recycle bin, Windows' recycle bin and system folder, a file system's
+ * lost+found.
+ */
+const SYSTEM_FOLDERS: ReadonlySet<string> = new Set([
+  '__macosx',
+  '@eadir',
+  '#recycle',
+  '$recycle.bin',
+  'system volume information',
+  'lost+found',
 ]);
 
 /**
- * What a folder that is no data is, by its name, or undefined for any other folder: a hidden folder (`.ipynb_checkpoints`
- * of Jupyter, `.Trash-1000`, `.git`) or one of the system folders above in any case (`__MACOSX` of a zip made on
- * macOS, `@eaDir`, `$Recycle.Bin`, `lost+found`). Such folders are never classes and never hold dataset images
- * (Python's `glob('**')` skips hidden folders too).
+ * Whether a folder is no data, by its name: a hidden folder (`.ipynb_checkpoints` of Jupyter, `.Trash-1000`, `.git`)
+ * or one of the system folders above in any case (`__MACOSX` of a zip made on macOS, `@eaDir`, `$Recycle.Bin`,
+ * `lost+found`). Such folders are never classes and never hold dataset images, and are left out, counted (Python's
+ * `glob('**')` skips hidden folders too).
  */
-export function systemFolderText(name: string): string | undefined {
+export function isSystemFolder(name: string): boolean {
   const base = baseName(name);
-  const known = SYSTEM_FOLDERS.get(base.toLowerCase());
-  if (known) return `${quoteInput(base)} (${known})`;
-  if (!base.startsWith('.')) return undefined;
-  const what =
-    base === '.ipynb_checkpoints' ? " (Jupyter's checkpoints)" : base.startsWith('.Trash') ? ' (a trash folder)' : '';
-  return `the hidden folder ${quoteInput(base)}${what}`;
+  return base.startsWith('.') || SYSTEM_FOLDERS.has(base.toLowerCase());
 }
 
 /** The lower-case extension of a file name (or path), '' for a name without one and for a hidden file. */

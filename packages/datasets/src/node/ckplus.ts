@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { checkOneOf, DataFormatError, InvalidArgumentError, type LabelSet } from '@vlfer/core';
 import { readTextFile } from '@vlfer/core/node';
 import { getLabelSet, LABEL_SETS, type ExpressionName } from '../label-sets.js';
-import { isHiddenName, isImageFile, systemFolderText } from '../media.js';
+import { isHiddenName, isImageFile, isSystemFolder } from '../media.js';
 import { expressionLabel } from '../parsers.js';
 import { DropCounter, loadResult, type ImageItem, type LoadResult } from '../types.js';
 import { verifyImages, type ImageVerification } from './image-check.js';
@@ -54,13 +54,13 @@ function frameNumber(name: string): number | undefined {
 }
 
 /**
- * The sub-folders of `dir`, sorted; hidden entries (.DS_Store, ._ forks) and system folders (`systemFolderText`) ignored. A file among them is an extra file
+ * The sub-folders of `dir`, sorted; hidden entries (.DS_Store, ._ forks) and system folders (`isSystemFolder`) ignored. A file among them is an extra file
  * (an error naming it, or with `extra` 'skip' counted); without `extra` (the Emotion tree) files are not looked at.
  */
 function folders(dir: string, what: string, expected: string, extra?: 'error' | 'skip', drops?: DropCounter): string[] {
   const out: string[] = [];
   for (const n of readDirForScan(dir, what, expected).sort()) {
-    if (isHiddenName(n) || systemFolderText(n)) continue; // (@eaDir thumbnails, __MACOSX, $RECYCLE.BIN: no subjects)
+    if (isHiddenName(n) || isSystemFolder(n)) continue; // (@eaDir thumbnails, __MACOSX, $RECYCLE.BIN: no subjects)
     if (statForScan(join(dir, n), what).isDirectory()) out.push(n);
     else if (extra === 'skip') drops!.add('not a folder of subjects or sequences');
     else if (extra === 'error')
@@ -112,7 +112,7 @@ function readSequence(
 ): { frames: { n: number; path: string }[]; emotion: string | undefined } {
   const frames: { n: number; path: string }[] = [];
   for (const name of readDirForScan(frameDir, 'the sequence folder').sort()) {
-    if (isHiddenName(name) || systemFolderText(name)) continue; // .DS_Store, ._ resource forks, @eaDir
+    if (isHiddenName(name) || isSystemFolder(name)) continue; // .DS_Store, ._ resource forks, @eaDir
     const n = frameNumber(name);
     if (isImageFile(name) && n !== undefined && name.startsWith(prefix)) frames.push({ n, path: join(frameDir, name) });
     else if (extra === 'skip') drops.add('not a frame of its sequence');

@@ -2,14 +2,7 @@ import { realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkOneOf, DataFormatError, quoteInput, type LabelSet } from '@vlfer/core';
 import { inferLabelSet, matchClassName, NATIVE_LABELS, type NativeLabelScheme } from '../label-sets.js';
-import {
-  hiddenFileText,
-  isHiddenName,
-  isImageFile,
-  isVideoFile,
-  systemFolderText,
-  VIDEO_EXTENSIONS,
-} from '../media.js';
+import { hiddenFileText, isHiddenName, isImageFile, isVideoFile, isSystemFolder, VIDEO_EXTENSIONS } from '../media.js';
 import { DropCounter, loadResult, type ImageItem, type LoadResult } from '../types.js';
 import { verifyImages, type ImageVerification } from './image-check.js';
 import { readDirForScan, statForScan } from './scan-errors.js';
@@ -61,7 +54,7 @@ type ClassFolderOptions = ImageFolderOptions & { accept: (name: string) => boole
 
 /**
  * The class directories at the root of a class-folder set, sorted by name. A hidden or system folder
- * (`.ipynb_checkpoints`, `__MACOSX`, `lost+found`: `systemFolderText`) is never a class: left out, counted in
+ * (`.ipynb_checkpoints`, `__MACOSX`, `lost+found`: `isSystemFolder`) is never a class: left out, counted in
  * `dropped`. A file at the root is an error, or counted with `extraFiles: 'skip'`.
  * @throws DataFormatError when there is no class directory
  */
@@ -76,7 +69,7 @@ export function findClassDirs(
   for (const e of entries) {
     const p = join(root, e);
     const isDir = statForScan(p, 'this entry of the set root').isDirectory();
-    const system = isDir ? systemFolderText(e) : undefined;
+    const system = isDir && isSystemFolder(e);
     // a hidden or system folder is never a class: left out, and counted (a dataset root that is a mount point holds
     // an empty lost+found; refusing it stopped every run there)
     if (system) dropped.add('hidden or system folder at the root');
@@ -162,7 +155,7 @@ export function classFolderItems(
     if (!options.accept(f) || !stat.isFile()) {
       // a folder is said to be one: class folders are read one level deep; a hidden file ends in .jpg too
       const hidden = !stat.isDirectory() && isHiddenName(f);
-      if (stat.isDirectory() && systemFolderText(f)) {
+      if (stat.isDirectory() && isSystemFolder(f)) {
         dropped.add('hidden or system folder inside a class folder'); // (no images of the set, whatever it holds)
         continue;
       }
@@ -245,7 +238,7 @@ async function loadClassFolder(root: string, options: ClassFolderOptions): Promi
 /**
  * Every image file under `root` (recursively, sorted by path), e.g. an unlabelled training set such as
  * CAER-S train, whose class folders Exp-CLIP ignores. Non-image files are counted, not returned; hidden and system
- * folders (`.ipynb_checkpoints`, `.Trash-1000`, `__MACOSX`, `@eaDir`: `systemFolderText`) are not entered, and listed
+ * folders (`.ipynb_checkpoints`, `.Trash-1000`, `__MACOSX`, `@eaDir`: `isSystemFolder`) are not entered, and listed
  * in `skippedFolders` (as Python's `glob('**')` skips hidden folders: their copies and thumbnails are no training data).
  */
 export function listImages(root: string): { paths: string[]; skipped: number; skippedFolders: string[] } {
@@ -259,7 +252,7 @@ export function listImages(root: string): { paths: string[]; skipped: number; sk
       if (!statForScan(p, 'this entry of the image set').isDirectory()) {
         if (isImageFile(e)) paths.push(p);
         else skipped++;
-      } else if (systemFolderText(e)) skippedFolders.push(p);
+      } else if (isSystemFolder(e)) skippedFolders.push(p);
       else walk(p);
     }
   };

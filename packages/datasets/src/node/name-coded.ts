@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { checkOneOf, DataFormatError, InvalidArgumentError, type LabelSet } from '@vlfer/core';
 import { BASIC_7 } from '../label-sets.js';
-import { hiddenFileText, isHiddenName, isImageFile, systemFolderText } from '../media.js';
+import { hiddenFileText, isHiddenName, isImageFile, isSystemFolder } from '../media.js';
 import { expressionLabel } from '../parsers.js';
 import { KDEF_VIEWS, NAME_CODES, parseCodedName, type KdefView, type NameCodedDatasetId } from '../name-coded.js';
 import { DropCounter, loadResult, type ImageItem, type LoadResult } from '../types.js';
@@ -33,7 +33,7 @@ export interface NameCodedOptions {
 
 /**
  * Every file below `dir` (hidden ones too), by path relative to `root`, sorted; hidden and system folders
- * (`systemFolderText`: a `.Trash-1000` copy, `__MACOSX`, an empty `lost+found`) are not entered, and counted in
+ * (`isSystemFolder`: a `.Trash-1000` copy, `__MACOSX`, an empty `lost+found`) are not entered, and counted in
  * `drops`.
  */
 function filesBelow(root: string, drops: DropCounter, dir = root, out: string[] = []): string[] {
@@ -46,7 +46,7 @@ function filesBelow(root: string, drops: DropCounter, dir = root, out: string[] 
       throw new DataFormatError({ file: path, message: explainFsError(error), cause: error });
     }
     // (never data: left out and counted; an empty lost+found of a mount point stopped every run when refused)
-    if (isDir && systemFolderText(name)) drops.add('hidden or system folder');
+    if (isDir && isSystemFolder(name)) drops.add('hidden or system folder');
     else if (isDir) filesBelow(root, drops, path, out);
     else out.push(relative(root, path));
   }
