@@ -393,7 +393,7 @@ async function run(): Promise<void> {
       classNames: getLabelSet(asked.labels).names,
       settings: { model: clip!.modelId, device: clip!.device, ...asked },
     };
-    const [align, size, margin] = [faces.value === 'detect:align', 224, 0.2];
+    const [align, size, margin] = [asked.faces === 'detect:align', 224, 0.2];
     const gallery: GalleryEntry[] = [];
     // images chosen while this run works supersede it: their own run shows them
     const batch = images;
@@ -401,7 +401,7 @@ async function run(): Promise<void> {
       const results = await classifyImage(image, {
         clip: clip!,
         classifier: zs,
-        mode: mode.value as PreprocessMode,
+        mode: asked.mode as PreprocessMode,
         ...(det ? { detector: det, faces: { align, size, margin }, noFace: 'full' as const } : {}),
       });
       const small = Math.max(image.width, image.height) <= 160;
