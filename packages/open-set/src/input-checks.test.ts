@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { tensor, type Tensor, type Tensor2D } from '@vlfer/core';
-import { applyVisualPrompt, kthSmallest, knownness, zeroShotMspScore } from './index.js';
+import { applyVisualPrompt, ensembleLogits, kthSmallest, knownness, zeroShotMspScore } from './index.js';
 
 const t = (data: number[], dims: [number, number]): Tensor2D => tensor(Float32Array.from(data), dims);
 
@@ -15,6 +15,19 @@ describe('open-set inputs that gave wrong numbers or unnamed errors are refused 
       /'textFeatures' passed to 'zeroShotMspScore': has no rows/,
     );
     expect(zeroShotMspScore(image, text).predictions).toEqual([0]);
+  });
+  it('ensembleLogits names its own arguments and refuses values that are not finite', () => {
+    const clip = t([1, 2, 3, 4], [2, 2]);
+    expect(() => ensembleLogits(clip, t([1, 2], [2, 1]))).toThrow(
+      /'arplLogits' passed to 'ensembleLogits': expected shape \[2, 2\], got \[2, 1\]/,
+    );
+    expect(() => ensembleLogits(t([1, NaN, 3, 4], [2, 2]), clip)).toThrow(
+      /'clipLogits' passed to 'ensembleLogits': row 0, column 1 is NaN/,
+    );
+    expect(() => ensembleLogits(clip, t([1, 2, Infinity, 4], [2, 2]))).toThrow(
+      /'arplLogits' passed to 'ensembleLogits': row 1, column 0 is Infinity/,
+    );
+    expect(Array.from(ensembleLogits(clip, t([3, 2, 1, 0], [2, 2])).data)).toEqual([2, 2, 2, 2]);
   });
   it('kthSmallest refuses NaN (it was sorted into wrong places)', () => {
     expect(() => kthSmallest(Float64Array.of(1, 0, NaN, 0), 3)).toThrow(/'a' passed to 'kthSmallest': index 2 is NaN/);

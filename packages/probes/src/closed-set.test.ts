@@ -196,7 +196,7 @@ describe('fitClosedSetMethod', () => {
       );
     const wide = tensor<'R2'>(new Float32Array(60 * 5), [60, 5]);
     expect(() => fitClosedSetMethod('linear-probe', { ...inputs, test: wide })).toThrow(
-      /'train\.features'.*expected shape \[\*, 5\]/,
+      /'test' passed to 'fitClosedSetMethod': expected shape \[\*, 4\], got \[60, 5\]/,
     );
     expect(() =>
       fitClosedSetMethod('tip-adapter', { ...inputs, classWeights: tensor2d([[1, 0, 0, 0]]) }, { shots: 2 }),

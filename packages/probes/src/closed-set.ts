@@ -1,5 +1,6 @@
 import {
   argmaxRows,
+  assertFiniteValues,
   assertShape,
   checkClassIds,
   checkOneOf,
@@ -96,7 +97,12 @@ export interface ClosedSetFit {
  */
 function checkParts(method: ClosedSetMethod, inputs: ClosedSetInputs): void {
   const fn = 'fitClosedSetMethod';
-  const d = inputs.test.dims[1];
+  // the width is the train part's where the method reads one (the features it fits on), else the test part's
+  const train = partsOf(method).includes('train') ? inputs.train : undefined;
+  if (train) assertShape(train.features, [null, null], 'train.features', fn);
+  const d = train ? train.features.dims[1] : inputs.test.dims[1];
+  assertShape(inputs.test, [null, d], 'test', fn);
+  assertFiniteValues(inputs.test, 'test', fn);
   for (const part of ['train', 'validation'] as const) {
     const p = inputs[part];
     if (!p || !partsOf(method).includes(part)) continue;
@@ -111,6 +117,10 @@ function checkParts(method: ClosedSetMethod, inputs: ClosedSetInputs): void {
   }
   if (method === 'tip-adapter' && inputs.classWeights)
     assertShape(inputs.classWeights, [inputs.numClasses, d], 'classWeights', fn);
+  if (method === 'zero-shot' && inputs.zeroShotLogits) {
+    assertShape(inputs.zeroShotLogits, [inputs.test.dims[0], inputs.numClasses], 'zeroShotLogits', fn);
+    assertFiniteValues(inputs.zeroShotLogits, 'zeroShotLogits', fn);
+  }
 }
 
 function need<T>(v: T | undefined, what: string, method: ClosedSetMethod): T {

@@ -23,6 +23,12 @@ export function selectFewShot(
   shots: number,
   options: { seed: number; numClasses?: number },
 ): number[] {
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidArgumentError({
+      functionName: 'selectFewShot',
+      argument: 'options',
+      message: `expected { seed, numClasses? }, got ${String(options)}`,
+    });
   if (!Number.isInteger(shots) || shots < 1)
     throw new InvalidArgumentError({
       functionName: 'selectFewShot',

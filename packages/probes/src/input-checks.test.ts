@@ -2,10 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { tensor, type Tensor2D } from '@vlfer/core';
 import {
   fitClosedSetMethod,
+  fitClosedSetMethodSteps,
   fitLinearProbe,
   minimizeLbfgs,
   probeLogits,
   probeProbabilities,
+  selectFewShot,
   sweepLinearProbe,
   takeRows,
   tipAdapterLogits,
@@ -75,5 +77,46 @@ describe('probe inputs that gave NaN or an unnamed TypeError are refused by name
         zeroShotLogits: t(Array(8).fill(0), [4, 2]),
       }),
     ).toThrow(/'numClasses' passed to 'fitClosedSetMethod': expected a positive integer, got NaN/);
+  });
+});
+
+describe('a closed-set fit checks every part it reads, by its own name, before any fit', () => {
+  const validation = { features: t([1, 0, 0, 1], [2, 2]), labels: [0, 1] };
+  it('test features: NaN before the C sweep (it came after 15 fits), a wrong width named as the test part', () => {
+    // the first step throws: no fit was made (the check came after the sweep's 15 fits)
+    const steps = fitClosedSetMethodSteps('linear-probe', {
+      numClasses: 2,
+      train,
+      validation,
+      test: t([1, NaN], [1, 2]),
+    });
+    expect(() => steps.next()).toThrow(/'test' passed to 'fitClosedSetMethod': row 0, column 1 is NaN/);
+    expect(() =>
+      fitClosedSetMethod('linear-probe', { numClasses: 2, train, validation, test: t([1, 0, 0], [1, 3]) }),
+    ).toThrow(/'test' passed to 'fitClosedSetMethod': expected shape \[\*, 2\], got \[1, 3\]/);
+  });
+  it('zero-shot logits: the shape [test rows, classes] and finite values, named zeroShotLogits', () => {
+    const test = t([1, 0], [1, 2]);
+    for (const bad of [NaN, Infinity, -Infinity])
+      expect(() =>
+        fitClosedSetMethod('zero-shot', { numClasses: 2, test, zeroShotLogits: t([bad, 0], [1, 2]) }),
+      ).toThrow(/'zeroShotLogits' passed to 'fitClosedSetMethod': row 0, column 0 is -?(NaN|Infinity)/);
+    expect(() =>
+      fitClosedSetMethod('zero-shot', { numClasses: 2, test, zeroShotLogits: t([0, 0, 1], [1, 3]) }),
+    ).toThrow(/'zeroShotLogits' passed to 'fitClosedSetMethod': expected shape \[1, 2\]/);
+  });
+  it("a sweep's validation part is named as such; selectFewShot without options says what it expects", () => {
+    expect(() => sweepLinearProbe(train, { features: validation.features, labels: [0, 7] })).toThrow(
+      /'validation\.labels' passed to 'sweepLinearProbe'/,
+    );
+    expect(() => sweepLinearProbe(train, { features: t([], [0, 2]), labels: [] })).toThrow(
+      /'validation\.features' passed to 'sweepLinearProbe': has shape \[0, 2\]/,
+    );
+    expect(() => sweepLinearProbe({ ...train, labels: [0, 0, 1] }, validation)).toThrow(
+      /'train\.labels' passed to 'sweepLinearProbe': has length 3 but 'train\.features' has 4 rows/,
+    );
+    expect(() => selectFewShot([0, 1], 1, undefined as never)).toThrow(
+      /'options' passed to 'selectFewShot': expected \{ seed, numClasses\? \}, got undefined/,
+    );
   });
 });

@@ -46,26 +46,34 @@ export interface LinearProbeOptions extends LbfgsOptions {
   kernel?: ProbeKernelName;
 }
 
-function checkData(features: Tensor2D, labels: ArrayLike<number>, functionName: string, numClasses?: number): number {
-  assertShape(features, [null, null], 'features', functionName);
+function checkData(
+  features: Tensor2D,
+  labels: ArrayLike<number>,
+  functionName: string,
+  numClasses?: number,
+  /** the arguments' names, where they are parts of one (`train.features`) */
+  part = '',
+): number {
+  const [fArg, lArg] = [`${part}features`, `${part}labels`];
+  assertShape(features, [null, null], fArg, functionName);
   const [n, d] = features.dims;
   if (n === 0 || d === 0)
     throw new InvalidArgumentError({
       functionName,
-      argument: 'features',
+      argument: fArg,
       message: `has shape [${n}, ${d}]; expected at least one row and one column`,
     });
-  assertArrayLike(labels, 'labels', functionName);
+  assertArrayLike(labels, lArg, functionName);
   if (labels.length !== n)
     throw new InvalidArgumentError({
       functionName,
-      argument: 'labels',
-      message: `has length ${labels.length} but 'features' has ${n} rows`,
+      argument: lArg,
+      message: `has length ${labels.length} but '${fArg}' has ${n} rows`,
     });
   let max = 0;
-  checkClassIds(labels, { functionName, argument: 'labels' }, numClasses);
+  checkClassIds(labels, { functionName, argument: lArg }, numClasses);
   for (let i = 0; i < n; i++) max = Math.max(max, labels[i]!);
-  assertFiniteValues(features, 'features', functionName);
+  assertFiniteValues(features, fArg, functionName);
   const k = numClasses ?? max + 1;
   if (k < 2)
     throw new InvalidArgumentError({
@@ -365,8 +373,8 @@ export function* sweepLinearProbeSteps(
   validation: { features: Tensor2D; labels: ArrayLike<number> },
   options: ProbeSweepOptions = {},
 ): Generator<ProbeProgress, ProbeSweepResult, void> {
-  const k = checkData(train.features, train.labels, 'sweepLinearProbe', options.numClasses);
-  checkData(validation.features, validation.labels, 'sweepLinearProbe', k);
+  const k = checkData(train.features, train.labels, 'sweepLinearProbe', options.numClasses, 'train.');
+  checkData(validation.features, validation.labels, 'sweepLinearProbe', k, 'validation.');
   assertShape(validation.features, [null, train.features.dims[1]], 'validation.features', 'sweepLinearProbe');
   const score =
     options.score ??
