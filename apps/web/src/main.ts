@@ -11,6 +11,7 @@ import { expClipPrompts, PROMPT_TYPES, type PromptType } from '@vlfer/llm-knowle
 import type { FeatureProjection } from '@vlfer/core';
 import { loadWebFaceDetector, loadWebProjectionHead } from './ort.js';
 import { classifyImage, decodeBlob, type RegionResult } from './zero-shot.js';
+import { SettingsCache } from './settings-cache.js';
 import {
   formatPercent,
   imageFilesOf,
@@ -139,7 +140,15 @@ let clip: WebClipModel | undefined;
 /** The model being loaded: one load at a time, so a photo picked during loading waits for it. */
 let loading: { key: string; promise: Promise<WebClipModel> } | undefined;
 let head: (FeatureProjection & { name: string }) | undefined;
-let classifier: ZeroShotClassifier | undefined;
+/**
+ * The zero-shot classifier, kept for what it was built from (the model, the label set, the prompts, the head): a run
+ * gets the one for the settings it asked for, never one whose build began before the form changed.
+ */
+const classifiers = new SettingsCache<ClassifierSettings, ZeroShotClassifier>(
+  (a, b) => a.model === b.model && a.labels === b.labels && a.prompts === b.prompts && a.head === b.head,
+);
+/** Runs begun so far: only the newest shows its results (an older one that ends later would show stale settings). */
+let runsBegun = 0;
 let detector: { id: string; model: Promise<FaceDetectorModel> } | undefined;
 /** The images chosen together (one, or a gallery). */
 let images: { name: string; image: RgbImage }[] = [];
@@ -150,7 +159,7 @@ async function ensureModel(): Promise<WebClipModel> {
   if (loading?.key === key) return loading.promise;
   const previous = clip;
   clip = undefined;
-  classifier = undefined;
+  classifiers.clear();
   const remote = params.get('remote') === '1';
   setNotice('hub', hubIdNotice(modelInput.value, remote));
   setNotice('webgpu', undefined);
@@ -201,20 +210,31 @@ async function ensureModel(): Promise<WebClipModel> {
   return promise;
 }
 
-async function ensureClassifier(): Promise<ZeroShotClassifier> {
+interface ClassifierSettings {
+  model: WebClipModel;
+  labels: string;
+  prompts: string;
+  head: typeof head;
+}
+
+/** The classifier for these settings (`asked`: the form's values when a run began; the form's now by default). */
+async function ensureClassifier(
+  asked: Omit<ClassifierSettings, 'model'> = { labels: labelSet.value, prompts: promptType.value, head },
+): Promise<{ model: WebClipModel; zs: ZeroShotClassifier }> {
   const model = await ensureModel();
-  if (classifier) return classifier;
-  const set = getLabelSet(labelSet.value);
-  if (page.progress.value < 100) setProgress(Math.max(page.progress.value, 90), 'encoding the prompts…');
-  classifier = await buildZeroShotClassifier({
-    model,
-    classNames: set.names,
-    prompts: expClipPrompts(promptType.value as PromptType, set).prompts,
-    ...(head ? { projection: head } : {}),
+  const zs = await classifiers.get({ model, ...asked }, async (s) => {
+    if (page.progress.value < 100) setProgress(Math.max(page.progress.value, 90), 'encoding the prompts…');
+    const set = getLabelSet(s.labels);
+    return buildZeroShotClassifier({
+      model: s.model,
+      classNames: set.names,
+      prompts: expClipPrompts(s.prompts as PromptType, set).prompts,
+      ...(s.head ? { projection: s.head } : {}),
+    });
   });
   page.timings.modelLoaded ??= performance.now();
   setProgress(100, `${model.modelId} ready on ${model.device === 'wasm' ? 'WASM' : 'WebGPU'}`);
-  return classifier;
+  return { model, zs };
 }
 
 async function ensureDetector(): Promise<FaceDetectorModel | undefined> {
@@ -387,11 +407,16 @@ async function run(): Promise<void> {
       mode: mode.value,
       head: head?.name ?? '',
     };
+    const projection = head;
+    const thisRun = ++runsBegun;
     setStatus(`classifying ${images.length === 1 ? images[0]!.name : `${images.length} images`}…`);
-    const [zs, det] = await Promise.all([ensureClassifier(), ensureDetector()]);
+    const [{ model, zs }, det] = await Promise.all([
+      ensureClassifier({ labels: asked.labels, prompts: asked.prompts, head: projection }),
+      ensureDetector(),
+    ]);
     const computedWith = {
       classNames: getLabelSet(asked.labels).names,
-      settings: { model: clip!.modelId, device: clip!.device, ...asked },
+      settings: { model: model.modelId, device: model.device, ...asked },
     };
     const [align, size, margin] = [asked.faces === 'detect:align', 224, 0.2];
     const gallery: GalleryEntry[] = [];
@@ -399,7 +424,7 @@ async function run(): Promise<void> {
     const batch = images;
     for (const { name, image } of batch) {
       const results = await classifyImage(image, {
-        clip: clip!,
+        clip: model,
         classifier: zs,
         mode: asked.mode as PreprocessMode,
         ...(det ? { detector: det, faces: { align, size, margin }, noFace: 'full' as const } : {}),
@@ -417,7 +442,8 @@ async function run(): Promise<void> {
           : {}),
       });
     }
-    if (batch !== images) return;
+    // newer images, or a newer run over changed settings, show their own results
+    if (batch !== images || thisRun !== runsBegun) return;
     page.timings.lastRun = performance.now() - t0;
     page.timings.firstResult ??= performance.now();
     page.gallery = gallery;
@@ -430,7 +456,7 @@ async function run(): Promise<void> {
     const regions = gallery.reduce((a, g) => a + g.results.length, 0);
     const fallbacks = gallery.filter((g) => g.note).length;
     setStatus(
-      `${clip!.modelId} on ${clip!.device === 'wasm' ? 'WASM' : 'WebGPU'}: ${images.length === 1 ? '' : `${images.length} images, `}${regions} region${regions === 1 ? '' : 's'} in ${page.timings.lastRun.toFixed(0)} ms${head ? ` (with the Exp-CLIP head ${head.name})` : ''}${fallbacks > 0 ? `; no face found in ${fallbacks === 1 && images.length === 1 ? 'the image' : `${fallbacks} image${fallbacks === 1 ? '' : 's'}`}, classified whole` : ''}`,
+      `${model.modelId} on ${model.device === 'wasm' ? 'WASM' : 'WebGPU'}: ${images.length === 1 ? '' : `${images.length} images, `}${regions} region${regions === 1 ? '' : 's'} in ${page.timings.lastRun.toFixed(0)} ms${projection ? ` (with the Exp-CLIP head ${projection.name})` : ''}${fallbacks > 0 ? `; no face found in ${fallbacks === 1 && images.length === 1 ? 'the image' : `${fallbacks} image${fallbacks === 1 ? '' : 's'}`}, classified whole` : ''}`,
     );
     page.state = 'done';
   } catch (error) {
@@ -540,7 +566,6 @@ on(headInput, 'change', async () => {
   const file = headInput.files?.[0];
   headInput.value = '';
   if (!file) return;
-  classifier = undefined;
   try {
     const model = await ensureModel();
     head = {
@@ -564,7 +589,6 @@ on(headInput, 'change', async () => {
 
 for (const el of [labelSet, promptType, mode, faces, detectorSelect])
   on(el, 'change', async () => {
-    if (el === labelSet || el === promptType) classifier = undefined;
     if (urlProblems.delete(el) && page.state === 'error') {
       await boot();
       if (page.state === 'error') return;
@@ -607,11 +631,11 @@ async function boot(): Promise<void> {
     return;
   }
   try {
-    await ensureClassifier();
+    const { model } = await ensureClassifier();
     page.state = 'ready';
     delete page.error;
     setStatus(
-      `${clip!.modelId} ready on ${clip!.device === 'wasm' ? 'WASM' : 'WebGPU'}: choose, drop or paste images, or start the webcam`,
+      `${model.modelId} ready on ${model.device === 'wasm' ? 'WASM' : 'WebGPU'}: choose, drop or paste images, or start the webcam`,
     );
   } catch (error) {
     fail(error);
