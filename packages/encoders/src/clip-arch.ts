@@ -59,6 +59,35 @@ export function clipArchFromConfig(config: Record<string, any>, file = 'config.j
 }
 
 /**
+ * Refuse Hugging Face CLIP weights that hold encoder layers beyond `config.json`'s `num_hidden_layers`: the graphs
+ * read only the layers the config names, so the extra ones were left unused and the features were a shallower model's
+ * (a config with more layers than the weights is refused as a missing weight). @param keys the weights' tensor names
+ * @throws DataFormatError naming config.json's field, its count and the weights file's
+ */
+export function checkLayerCounts(
+  keys: Iterable<string>,
+  arch: ClipArch,
+  configFile: string,
+  weightsFile: string,
+): void {
+  const names = [...keys];
+  for (const [prefix, tower, field] of [
+    ['text_model.encoder.layers.', arch.text, 'text_config'],
+    ['vision_model.encoder.layers.', arch.vision, 'vision_config'],
+  ] as const) {
+    let held = 0;
+    for (const k of names)
+      if (k.startsWith(prefix)) held = Math.max(held, Number.parseInt(k.slice(prefix.length), 10) + 1);
+    if (held > tower.numLayers)
+      throw new DataFormatError({
+        file: configFile,
+        field: `${field}.num_hidden_layers`,
+        message: `is ${tower.numLayers}, but ${weightsFile} holds ${held} layers (${prefix}0 … ${prefix}${held - 1}): the config and the weights come from different models`,
+      });
+  }
+}
+
+/**
  * Map an OpenAI `clip` checkpoint (state dict or TorchScript archive, e.g. `ViT-B-32.pt`) to the Hugging Face
  * `CLIPModel` key names and layout the graph builders use, and infer the architecture as OpenAI's `build_model`
  * does: widths, patch size and layer counts from the shapes; heads = width / 64 unless `numHeads` says otherwise

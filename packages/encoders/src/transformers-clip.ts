@@ -88,6 +88,83 @@ export function tokenizeWith(
   };
 }
 
+/** What a tower graph declares of one input or output (ONNX Runtime's `ValueMetadata`; dims may be symbolic). */
+interface GraphValue {
+  name: string;
+  shape?: readonly (number | string)[];
+}
+
+/** The declared inputs and outputs of a loaded tower's ONNX Runtime session (empty where the runtime gives none). */
+function towerGraph(m: PreTrainedModel | undefined): { inputs: GraphValue[]; outputs: GraphValue[] } {
+  const s = (m as unknown as { sessions?: { model?: Record<string, unknown> } } | undefined)?.sessions?.model;
+  const list = (v: unknown) => (Array.isArray(v) ? (v as GraphValue[]) : []);
+  return { inputs: list(s?.inputMetadata), outputs: list(s?.outputMetadata) };
+}
+
+/**
+ * Check the loaded tower graphs against what the model's config says and what vlfer feeds them, before any encode:
+ * `image_embeds` / `text_embeds` [batch, D] with D = `projection_dim`, `pixel_values` [batch, 3, crop, crop] with the
+ * preprocessor's crop, and a text tower that takes CLIP's 77 tokens. A graph whose output width differed from
+ * config.json's `projection_dim` gave rows that mixed images (the data read with the config's width), and cached them.
+ * Dims the graph leaves symbolic are not checked here (`transformersEncoders` checks each output).
+ * @param source the model directory or id, named in the error
+ * @throws VlferError naming config.json or preprocessor_config.json, the graph and both values
+ */
+export function checkTowerGraphs(
+  towers: TransformersClipTowers,
+  expected: { embeddingDim: number; cropSize: number; config: Record<string, any>; source: string },
+): void {
+  const { embeddingDim, cropSize, config, source } = expected;
+  const fixed = (v: GraphValue | undefined, axis: number) => {
+    const d = v?.shape?.[axis];
+    return typeof d === 'number' && d > 0 ? d : undefined;
+  };
+  for (const [tower, output] of [
+    ['vision', 'image_embeds'],
+    ['text', 'text_embeds'],
+  ] as const) {
+    const graph = towerGraph(towers[tower]);
+    const width = fixed(
+      graph.outputs.find((o) => o.name === output),
+      1,
+    );
+    if (width !== undefined && width !== embeddingDim)
+      throw new VlferError(
+        `The ${tower} tower of '${source}' gives ${output} of width ${width}, but its config.json says projection_dim ${embeddingDim}: the graph and config.json come from different models`,
+      );
+    if (tower === 'vision') {
+      const pixels = graph.inputs.find((i) => i.name === 'pixel_values');
+      for (const axis of [2, 3]) {
+        const size = fixed(pixels, axis);
+        if (size !== undefined && size !== cropSize)
+          throw new VlferError(
+            `The vision tower of '${source}' takes ${size}-pixel images, but its preprocessor_config.json crops to ${cropSize}: the graph and preprocessor_config.json come from different models`,
+          );
+      }
+    }
+  }
+  const positions = config?.text_config?.max_position_embeddings;
+  if (towers.text && typeof positions === 'number' && positions < CLIP_CONTEXT)
+    throw new VlferError(
+      `The text tower of '${source}' has ${positions} positions (config.json text_config.max_position_embeddings), but vlfer tokenizes prompts to CLIP's ${CLIP_CONTEXT} tokens`,
+    );
+}
+
+/** CLIP's text context: the tokens every prompt is padded or cut to. */
+const CLIP_CONTEXT = 77;
+
+/**
+ * A tower's output, checked to be [rows, D]: rows of another width, read as [rows, D], would mix items (a graph whose
+ * dims are symbolic is not checked at load by `checkTowerGraphs`). @throws VlferError naming both shapes
+ */
+function checkedEmbeds(e: HfTensor, [rows, d]: [number, number], name: string): HfTensor {
+  if (e.dims.length !== 2 || e.dims[0] !== rows || e.dims[1] !== d)
+    throw new VlferError(
+      `The CLIP graph gave ${name} of shape [${e.dims.join(', ')}], expected [${rows}, ${d}] (config.json's projection_dim ${d}): the graph and config.json come from different models`,
+    );
+  return e;
+}
+
 /** The error message of a CLIP model used after `dispose()`. */
 export function disposedMessage(method: string): string {
   return `ClipModel.${method}: this CLIP model was disposed (dispose() was called); load it again to use it`;
@@ -117,7 +194,7 @@ export function transformersEncoders(
       if (!vision) throw new VlferError('This CLIP model was loaded without the vision tower');
       assertShape(pixels, [null, 3, cropSize, cropSize], 'pixels', 'ClipModel.encodePixels');
       const out = await vision({ pixel_values: new HfTensor('float32', pixels.data, [...pixels.dims]) });
-      const e = out.image_embeds as HfTensor;
+      const e = checkedEmbeds(out.image_embeds as HfTensor, [pixels.dims[0], embeddingDim], 'image_embeds');
       return { dtype: 'float32', data: e.data as Float32Array, dims: [pixels.dims[0], embeddingDim] };
     },
     /** @returns text_embeds [texts, D] (not normalised) */
@@ -127,7 +204,7 @@ export function transformersEncoders(
       if (texts.length === 0) return { dtype: 'float32', data: new Float32Array(0), dims: [0, embeddingDim] };
       const { enc } = tokenize(texts);
       const out = await text({ input_ids: enc.input_ids, attention_mask: enc.attention_mask });
-      const e = out.text_embeds as HfTensor;
+      const e = checkedEmbeds(out.text_embeds as HfTensor, [texts.length, embeddingDim], 'text_embeds');
       return { dtype: 'float32', data: Float32Array.from(e.data as Float32Array), dims: [texts.length, embeddingDim] };
     },
     /**

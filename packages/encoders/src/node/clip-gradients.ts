@@ -1,4 +1,5 @@
 import * as ort from 'onnxruntime-node';
+import { assertWebGpu } from './webgpu.js';
 import {
   assertShape,
   checkOneOf,
@@ -228,7 +229,12 @@ export class ClipGradientModel {
       checkOneOf(asked.quantize, ['int8'] as const, { functionName: 'ClipGradientModel.load', argument: 'quantize' });
     if (asked.weightsIn !== undefined)
       checkWeightsIn(asked.weightsIn, asked.quantize === 'int8', 'ClipGradientModel.load');
-    const source = resolveClipSource(model, { backend: 'graphs' });
+    const source = resolveClipSource(model, { backend: 'graphs', functionName: 'ClipGradientModel.load' });
+    // as loadClip: without an adapter the first run failed with ONNX Runtime's webgpu_context.cc assertion
+    if (asked.device === 'webgpu') {
+      directRuns(asked, {}); // a CPU-only option asked of a GPU is refused as such first
+      await assertWebGpu(`ClipGradientModel.load(${model})`);
+    }
     // weights are read from model.safetensors when first needed; stored in the graphs, ONNX Runtime reads them
     // an OpenAI .pt is read and parsed without blocking the event loop (options.signal, options.onProgress)
     const byReference = resolvedWeightsIn(asked) !== 'graph' || asked.externalData !== false;

@@ -18,7 +18,7 @@ import {
   readTorchCheckpointFileAsync,
   type SafetensorsFileIndex,
 } from '@vlfer/core/node';
-import { clipArchFromConfig, openaiClipToHf, type ClipArch } from '../clip-arch.js';
+import { checkLayerCounts, clipArchFromConfig, openaiClipToHf, type ClipArch } from '../clip-arch.js';
 import type { ClipWeights } from '../clip-graphs.js';
 import { OPENAI_CLIP_PREPROCESSOR, parsePreprocessorConfig, type ClipPreprocessorConfig } from '../preprocess.js';
 import { requiredModelFiles } from '../registry.js';
@@ -59,18 +59,24 @@ function localPath(model: string): string | undefined {
  * `loadClip` starts with, for pipelines to make before they read their data (a Hub id or an existing path passes).
  * @throws InvalidArgumentError naming `loadClip`'s argument `model`, the path as given and as resolved
  */
-export function checkClipModelPath(model: string): void {
+export function checkClipModelPath(model: string, functionName = 'loadClip'): void {
   if (typeof model !== 'string' || localPath(model) !== undefined) return;
   if (/^\.|^\/|\\/.test(model))
     throw new InvalidArgumentError({
-      functionName: 'loadClip',
+      functionName,
       argument: 'model',
       message: `the path '${model}'${isAbsolute(model) ? '' : ` (${resolve(model)})`} does not exist; expected a model directory (transformers.js ONNX graphs, or config.json + model.safetensors) or an OpenAI .pt checkpoint`,
     });
 }
 
-/** Classify a model argument (Hub id, directory or checkpoint file). `options.suffix`: the ONNX dtype suffix ('' for fp32) */
-export function resolveClipSource(model: string, options: { backend?: ClipBackend; suffix?: string } = {}): ClipSource {
+/**
+ * Classify a model argument (Hub id, directory or checkpoint file). `options.suffix`: the ONNX dtype suffix ('' for
+ * fp32); `options.functionName`: the caller named in errors, which (unless it is `loadClip`) has no backend option.
+ */
+export function resolveClipSource(
+  model: string,
+  options: { backend?: ClipBackend; suffix?: string; functionName?: string } = {},
+): ClipSource {
   if (typeof model !== 'string' || !model)
     throw new VlferError(
       `CLIP model must be a Hugging Face id, a directory or a checkpoint file, got ${JSON.stringify(model)}`,
@@ -106,10 +112,16 @@ export function resolveClipSource(model: string, options: { backend?: ClipBacken
       `Model directory ${p} holds neither ONNX graphs (${requiredModelFiles(options.suffix ?? '').join(', ')}) nor Hugging Face weights (config.json + model.safetensors); an OpenAI checkpoint is given as the .pt file itself`,
     );
   }
-  checkClipModelPath(model);
+  const functionName = options.functionName ?? 'loadClip';
+  checkClipModelPath(model, functionName);
+  const download = "download the model's config.json and model.safetensors into a directory and pass its path";
+  if (backend === 'graphs' && functionName !== 'loadClip')
+    throw new VlferError(
+      `${functionName} builds its graphs from the weights: it needs a local directory with config.json + model.safetensors, or an OpenAI .pt; '${model}' is not a local path (${download})`,
+    );
   if (backend === 'graphs')
     throw new VlferError(
-      `backend 'graphs' needs a local directory with config.json + model.safetensors, or an OpenAI .pt; '${model}' is not a local path (a Hub id loads transformers.js ONNX graphs: leave backend out, or download the model's config.json and model.safetensors into a directory and pass its path)`,
+      `backend 'graphs' needs a local directory with config.json + model.safetensors, or an OpenAI .pt; '${model}' is not a local path (a Hub id loads transformers.js ONNX graphs: leave backend out, or ${download})`,
     );
   return hubSource(model);
 }
@@ -273,6 +285,7 @@ function loadHfWeights(dir: string, options: LoadWeightsOptions, byReference: bo
   const weights = byRef
     ? byRef.weights
     : decodeSafetensors(readBytesFile(weightsFile, 'CLIP weights'), weightsFile).tensors;
+  checkLayerCounts(Object.keys(weights), arch, cfgFile, weightsFile);
   const converted = index && Object.values(index.entries).find((t) => !isRawFloat32(t));
   const ppFile = join(dir, 'preprocessor_config.json');
   const preprocessor = existsSync(ppFile)

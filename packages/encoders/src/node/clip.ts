@@ -27,10 +27,11 @@ import {
   type LoadWeightsOptions,
 } from './clip-source.js';
 import { getModelEnvironment, modelFileCacheDir } from './env.js';
-import { defaultThreads, notAnOnnxModel, type ThreadOptions } from '@vlfer/core/node';
+import { defaultThreads, notAnOnnxModel, threadCountProblem, type ThreadOptions } from '@vlfer/core/node';
 import { readTextFile } from '@vlfer/core/node';
 import { assertWebGpu } from './webgpu.js';
 import {
+  checkTowerGraphs,
   clipProjectionDim,
   disposedMessage,
   loadTransformersTowers,
@@ -237,6 +238,12 @@ export async function loadClip(options: LoadClipOptions): Promise<ClipModel> {
       argument: 'towers',
       message: `expected a non-empty list of 'vision' and/or 'text', got ${JSON.stringify(options.towers)}`,
     });
+  if (options.intraOpNumThreads !== undefined) {
+    // transformers.js passed any count to ONNX Runtime: 1000 started 2009 threads, 0 was taken silently
+    const problem = threadCountProblem(options.intraOpNumThreads);
+    if (problem)
+      throw new InvalidArgumentError({ functionName: 'loadClip', argument: 'intraOpNumThreads', message: problem });
+  }
   if (options.weightsIn !== undefined) checkWeightsIn(options.weightsIn, dtype === 'int8', 'loadClip');
   if (device === 'webgpu') await assertWebGpu(`loadClip(${options.model})`);
   const suffix = DTYPE_SUFFIX[dtype];
@@ -314,12 +321,19 @@ async function loadGraphsClip(
   device: ComputeDevice,
 ): Promise<ClipModel> {
   const weights = source.kind === 'openai-checkpoint' ? source.file : (source as { dir: string }).dir;
-  if (dtype !== 'fp32' && dtype !== 'int8')
+  if (dtype !== 'fp32' && dtype !== 'int8') {
+    // a directory with weights but without this dtype's graphs came here: say which graphs it lacks
+    const suffix = DTYPE_SUFFIX[dtype];
+    const lacks =
+      source.kind === 'hf-weights' && options.backend !== 'graphs'
+        ? `${weights} has no onnx/vision_model${suffix}.onnx or onnx/text_model${suffix}.onnx (the ONNX graphs of '${dtype}'), so it loads its config.json + model.safetensors, whose 'graphs' runtime computes in fp32 or int8`
+        : `the 'graphs' runtime (weights from ${weights}) computes in fp32 or int8`;
     throw new InvalidArgumentError({
       functionName: 'loadClip',
       argument: 'dtype',
-      message: `the 'graphs' runtime (weights from ${weights}) computes in fp32 or int8; got '${dtype}'`,
+      message: `${lacks}; got '${dtype}'`,
     });
+  }
   const towers = options.towers ?? ['vision', 'text'];
   const quantize = dtype === 'int8' ? { quantize: 'int8' as const } : {};
   const model = await ClipGradientModel.load(weights, { ...options, ...quantize, device, gradients: false, towers });
@@ -549,13 +563,13 @@ async function loadOnnxClip(
   const embeddingDim = clipProjectionDim(config, options.model);
   const preprocessor = await loadOnnxPreprocessor(load, wrap);
   // once every file is fetched (the preprocessor config comes last); a mismatch releases the sessions made
-  if (!localDir)
-    try {
-      checkHubChecksums(load, options.checksums);
-    } catch (error) {
-      await Promise.all([loaded.vision?.dispose(), loaded.text?.dispose()]);
-      throw error;
-    }
+  try {
+    if (!localDir) checkHubChecksums(load, options.checksums);
+    checkTowerGraphs(loaded, { embeddingDim, cropSize: preprocessor.cropSize, config, source: options.model });
+  } catch (error) {
+    await Promise.all([loaded.vision?.dispose(), loaded.text?.dispose()]);
+    throw error;
+  }
   const encoders = transformersEncoders(loaded, embeddingDim, preprocessor.cropSize, options.log);
   /** The content fingerprint of `towers`' files (and of a separate tokenizer's, with the text tower). */
   const fingerprintOf = (towers: ReadonlySet<'vision' | 'text'>, indexDir?: string) => {

@@ -172,7 +172,9 @@ describe('weights stored in the graphs as external data pointing into model.safe
     await expect(loadClip({ model: hub, backend: 'graphs' })).rejects.toThrow(
       /backend 'graphs' needs a local directory with config\.json \+ model\.safetensors, or an OpenAI \.pt; 'openai\/clip-vit-base-patch32' is not a local path/,
     );
-    await expect(ClipGradientModel.load(hub)).rejects.toThrow(/backend 'graphs' needs a local directory/);
+    await expect(ClipGradientModel.load(hub)).rejects.toThrow(
+      /ClipGradientModel\.load builds its graphs from the weights: it needs a local directory/,
+    );
     await expect(load({ dtype: 'int8', weightsIn: 'inputs' })).rejects.toThrow(
       /'weightsIn' passed to 'loadClip': 'inputs' is not possible with int8 layers/,
     );
@@ -309,6 +311,16 @@ describe('weights stored in the graphs as external data pointing into model.safe
     await expect(load).rejects.toThrow(DataFormatError);
     await expect(ClipGradientModel.load(dir, { weightsIn: 'graph', gradients: false })).rejects.toThrow(
       /model\.safetensors.*run past the end of the file/,
+    );
+  });
+
+  it('a config.json with fewer layers than model.safetensors holds is refused (the extra layers were left unused)', async () => {
+    const dir = tinyCopy();
+    const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    cfg.vision_config.num_hidden_layers = 1;
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg));
+    await expect(loadClip({ model: dir, backend: 'graphs', towers: ['vision'] })).rejects.toThrow(
+      `${join(dir, 'config.json')} (field 'vision_config.num_hidden_layers'): is 1, but ${join(dir, 'model.safetensors')} holds 2 layers (vision_model.encoder.layers.0 … vision_model.encoder.layers.1): the config and the weights come from different models`,
     );
   });
 

@@ -3,13 +3,14 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { env as transformersEnv } from '@huggingface/transformers';
-import { VlferError } from '@vlfer/core';
+import { env as transformersEnv, Tensor as HfTensor } from '@huggingface/transformers';
+import { tensor, VlferError } from '@vlfer/core';
 import { fingerprintFiles, hashFile } from '@vlfer/core/node';
 import { sharedPath } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
 import { clipArchFromConfig, parsePreprocessorConfig } from '../index.js';
-import { clipProjectionDim } from '../transformers-clip.js';
+import { clipProjectionDim, transformersEncoders } from '../transformers-clip.js';
+import { ClipGradientModel } from './clip-gradients.js';
 import { missingOnnxModelFiles, modelFileError, onnxFingerprintFiles } from './clip.js';
 import { configureModels, loadClip } from './index.js';
 
@@ -48,6 +49,63 @@ describe('loading CLIP towers names the model file and the tower expected', () =
     );
     writeFileSync(join(d, 'onnx', 'text_model.onnx'), 'not a model');
     await expect(loadClip({ model: d })).rejects.toThrow(/text_model\.onnx is not a valid ONNX model \(not a protobuf/);
+  });
+
+  it('graphs and config.json from different models are refused at load (rows mixed images and were cached)', async () => {
+    const edit = (d: string, file: string, f: (j: Record<string, any>) => void) => {
+      const j = JSON.parse(readFileSync(join(d, file), 'utf8'));
+      f(j);
+      writeFileSync(join(d, file), JSON.stringify(j));
+    };
+    const onnxOnly = () => {
+      const d = tinyClipCopy();
+      rmSync(join(d, 'model.safetensors')); // the ONNX runtime, whatever the dtype
+      return d;
+    };
+    let d = onnxOnly();
+    edit(d, 'config.json', (j) => (j.projection_dim = 32));
+    await expect(loadClip({ model: d })).rejects.toThrow(
+      `The vision tower of '${d}' gives image_embeds of width 24, but its config.json says projection_dim 32: the graph and config.json come from different models`,
+    );
+    await expect(loadClip({ model: d, towers: ['text'] })).rejects.toThrow(
+      /The text tower of '.*' gives text_embeds of width 24, but its config\.json says projection_dim 32/,
+    );
+    d = onnxOnly();
+    edit(d, 'preprocessor_config.json', (j) => (j.crop_size = { height: 32, width: 32 }));
+    await expect(loadClip({ model: d, towers: ['vision'] })).rejects.toThrow(
+      /The vision tower of '.*' takes 224-pixel images, but its preprocessor_config\.json crops to 32/,
+    );
+    d = onnxOnly();
+    edit(d, 'config.json', (j) => (j.text_config.max_position_embeddings = 16));
+    await expect(loadClip({ model: d })).rejects.toThrow(
+      /The text tower of '.*' has 16 positions \(config\.json text_config\.max_position_embeddings\), but vlfer tokenizes prompts to CLIP's 77 tokens/,
+    );
+  });
+
+  it('an encode whose graph declares no output width still refuses rows of another width than config.json', async () => {
+    // a graph with a symbolic width passes the load check; its 24-wide rows read as 32-wide would mix images
+    const vision = async () => ({ image_embeds: new HfTensor('float32', new Float32Array(2 * 24), [2, 24]) });
+    const enc = transformersEncoders({ tokenizer: undefined, text: undefined, vision: vision as never }, 32, 4);
+    await expect(enc.encodePixels(tensor(new Float32Array(2 * 3 * 4 * 4), [2, 3, 4, 4]))).rejects.toThrow(
+      "The CLIP graph gave image_embeds of shape [2, 24], expected [2, 32] (config.json's projection_dim 32): the graph and config.json come from different models",
+    );
+  });
+
+  it('errors say what the caller can do: thread counts, a dtype without its graphs, a Hub id for the gradient model', async () => {
+    const tiny = sharedPath('fixtures', 'tiny-clip');
+    for (const n of [0, 1.5, 100_000])
+      await expect(loadClip({ model: tiny, intraOpNumThreads: n })).rejects.toThrow(
+        /'intraOpNumThreads' passed to 'loadClip': must be (a positive integer|at most)/,
+      );
+    await expect(loadClip({ model: tiny, dtype: 'fp16' })).rejects.toThrow(
+      `${tiny} has no onnx/vision_model_fp16.onnx or onnx/text_model_fp16.onnx (the ONNX graphs of 'fp16'), so it loads its config.json + model.safetensors, whose 'graphs' runtime computes in fp32 or int8; got 'fp16'`,
+    );
+    await expect(ClipGradientModel.load('Xenova/clip-vit-base-patch32')).rejects.toThrow(
+      "ClipGradientModel.load builds its graphs from the weights: it needs a local directory with config.json + model.safetensors, or an OpenAI .pt; 'Xenova/clip-vit-base-patch32' is not a local path (download",
+    );
+    await expect(ClipGradientModel.load('./no-such-model')).rejects.toThrow(
+      /'model' passed to 'ClipGradientModel\.load': the path '\.\/no-such-model'/,
+    );
   });
 
   it("onnxruntime's `system error number 13` becomes `permission denied on <file>`", () => {

@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { ClipGradientModel } from './clip-gradients.js';
 import { DirectSession, directRunsStatus, directSessionRefusal } from './ort-direct.js';
 import { packageResolve } from './require.js';
+import { probeWebGpu } from './webgpu.js';
 
 /** y = x + x, z = x·x (both [n]), w = Σ x (a scalar), over a float32 input x [n]. */
 const model = buildModel({
@@ -296,6 +297,13 @@ describe.runIf(process.platform === 'linux')('ClipGradientModel.directRuns (tiny
     await expect(ClipGradientModel.load(tiny, { directRuns: true, device: 'webgpu' })).rejects.toThrow(
       /runs on a CPU only, not webgpu/,
     );
+    // without an adapter the load is refused as loadClip's is (webgpu.test.ts); with one, no direct session is made
+    if (!(await probeWebGpu()).available) {
+      await expect(ClipGradientModel.load(tiny, { device: 'webgpu' })).rejects.toThrow(
+        /no WebGPU adapter is available/,
+      );
+      return;
+    }
     const create = vi.spyOn(DirectSession, 'create');
     try {
       const gpu = await ClipGradientModel.load(tiny, { device: 'webgpu' }); // sessions are created when first used

@@ -16,6 +16,10 @@ describe('WebGPU backend', () => {
     await expect(loadClip({ model: sharedPath('fixtures', 'tiny-clip'), device: 'webgpu' })).rejects.toThrow(
       /device 'webgpu' was requested but no WebGPU adapter is available \(.+\)\. It needs a GPU with a Vulkan driver/,
     );
+    // the gradient model too (hesp train --device webgpu): it loaded, and its first run failed inside ONNX Runtime
+    await expect(ClipGradientModel.load(sharedPath('fixtures', 'tiny-clip'), { device: 'webgpu' })).rejects.toThrow(
+      /^ClipGradientModel\.load\(.*tiny-clip\): device 'webgpu' was requested but no WebGPU adapter is available/,
+    );
   });
   it.runIf(probe.available)('tiny-clip image_embeds on WebGPU match PyTorch within 1e-4', async () => {
     const ref = loadReferences();

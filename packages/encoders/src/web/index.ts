@@ -21,7 +21,12 @@ import {
   type PreprocessMode,
 } from '../preprocess.js';
 import type { DecodedImage } from '@vlfer/image';
-import { clipProjectionDim, loadTransformersTowers, transformersEncoders } from '../transformers-clip.js';
+import {
+  checkTowerGraphs,
+  clipProjectionDim,
+  loadTransformersTowers,
+  transformersEncoders,
+} from '../transformers-clip.js';
 
 export const WEB_DEVICES = ['wasm', 'webgpu'] as const;
 export type WebDevice = (typeof WEB_DEVICES)[number];
@@ -111,6 +116,12 @@ export async function loadWebClip(options: LoadWebClipOptions): Promise<WebClipM
     (proc as unknown as { image_processor: { config: Record<string, any> } }).image_processor.config,
     `${model}/preprocessor_config.json`,
   );
+  try {
+    checkTowerGraphs(loaded, { embeddingDim, cropSize: preprocessor.cropSize, config, source: model });
+  } catch (error) {
+    await Promise.all([loaded.vision?.dispose(), loaded.text?.dispose()]);
+    throw error;
+  }
   const encoders = transformersEncoders(loaded, embeddingDim, preprocessor.cropSize, options.log);
   const { encodePixels, encodeTexts, tokenize, dispose } = encoders;
   return { modelId: model, device, embeddingDim, preprocessor, encodePixels, encodeTexts, tokenize, dispose };
