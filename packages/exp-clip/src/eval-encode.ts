@@ -206,7 +206,14 @@ export interface SampledClips<T> {
  */
 export async function sampleClips<T extends VideoItem | ImageItem>(
   group: readonly T[],
-  options: { framesPerClip: number; shortClip: EvalOptions['shortClip']; cropper?: FaceCropper; signal?: AbortSignal },
+  options: {
+    framesPerClip: number;
+    shortClip: EvalOptions['shortClip'];
+    cropper?: FaceCropper;
+    signal?: AbortSignal;
+    /** what decoding a damaged video file or one with several video streams says */
+    log?: (line: string) => void;
+  },
 ): Promise<SampledClips<T>> {
   const out: SampledClips<T> = { clips: [], frames: [] };
   for (const it of group) {
@@ -215,6 +222,7 @@ export async function sampleClips<T extends VideoItem | ImageItem>(
         numSegments: options.framesPerClip,
         shortClip: options.shortClip,
         ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.log ? { log: options.log } : {}),
       })
     ).items;
     if (options.cropper && 'frameDir' in it) {
@@ -283,6 +291,7 @@ async function encodeClipUnit(group: (VideoItem | ImageItem)[], u: UnitContext, 
     shortClip: u.options.shortClip,
     ...(u.cropper ? { cropper: u.cropper } : {}),
     ...(u.hooks.signal ? { signal: u.hooks.signal } : {}),
+    ...(u.hooks.log ? { log: u.hooks.log } : {}),
   });
   if (clips.length === 0) return unitWithoutItems(u, (at + group.length) * per);
   const r = await u.encoder.encode(frames.flat(), { ...u.scope, done: at * per, units: group.length * per });

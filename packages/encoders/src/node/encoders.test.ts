@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -340,5 +340,51 @@ describe('video frames', () => {
     const feats = await encodeImages({ model: clip, items: c.items, mode: 'exp-clip' });
     expect(feats.features.dims).toEqual([8, 24]);
     await expect(decodeVideo(join(tmp(), 'none.mp4'))).rejects.toThrow(/none\.mp4/);
+  });
+  it('video files as a viewer sees them: upright, the largest stream, each frame once; damage said', async () => {
+    const d = tmp();
+    const ff = (...args: string[]) =>
+      execFileSync(defaultFfmpegPath(), ['-hide_banner', '-loglevel', 'error', ...args]);
+    const src = (size: string, rate = 10) => ['-f', 'lavfi', '-i', `testsrc=size=${size}:rate=${rate}`];
+    const raw = (file: string, ...vf: string[]) =>
+      ff('-i', file, ...vf, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-vsync', 'passthrough', 'pipe:1');
+    const frames = (v: { frames: Uint8Array[] }) => Buffer.concat(v.frames);
+    // rotation metadata: the frames were read as 64 wide while ffmpeg wrote them 48 wide (stripes)
+    ff(...src('64x48'), '-t', '1', '-c:v', 'mpeg4', '-q:v', '2', join(d, 'flat.mp4'));
+    ff('-i', join(d, 'flat.mp4'), '-c', 'copy', '-metadata:s:v:0', 'rotate=90', join(d, 'portrait.mp4'));
+    const portrait = await decodeVideo(join(d, 'portrait.mp4'));
+    expect([portrait.width, portrait.height, portrait.frames.length]).toEqual([48, 64, 10]);
+    expect(frames(portrait).equals(raw(join(d, 'flat.mp4'), '-vf', 'transpose=cclock'))).toBe(true);
+    // two video streams: the size came from the first, the frames from the largest
+    ff(...src('32x24'), ...src('64x48'), '-t', '1', '-map', '0', '-map', '1', '-c:v', 'mjpeg', join(d, 'two.mkv'));
+    const log: string[] = [];
+    const two = await decodeVideo(join(d, 'two.mkv'), { log: (l) => log.push(l) });
+    expect([two.width, two.height, two.frames.length]).toEqual([64, 48, 10]);
+    expect(log).toEqual([`${join(d, 'two.mkv')} has 2 video streams; ffmpeg decoded stream #0:1 (the largest)`]);
+    // variable frame rate (5 frames, then 5 frames a second apart): rawvideo's constant rate repeated frames
+    const retimed = "setpts='if(lt(N,5),N/10,N-4)/TB'";
+    ff('-t', '1', ...src('32x24'), '-vf', retimed, '-vsync', 'vfr', '-c:v', 'mjpeg', join(d, 'vfr.mkv'));
+    const vfr = await decodeVideo(join(d, 'vfr.mkv'));
+    expect(vfr.frames.length).toBe(10);
+    expect(new Set(vfr.frames.map((f) => Buffer.from(f).toString('base64'))).size).toBe(10);
+    // a damaged file: ffmpeg decodes what it can and exits 0; the frames lost are said
+    ff(...src('64x48'), '-t', '2', '-c:v', 'mjpeg', join(d, 'clip.avi'));
+    const bytes = readFileSync(join(d, 'clip.avi'));
+    bytes.fill(0xc7, bytes.length >> 1, (bytes.length >> 1) + 4000);
+    writeFileSync(join(d, 'damaged.avi'), bytes);
+    const said: string[] = [];
+    const damaged = await decodeVideo(join(d, 'damaged.avi'), { log: (l) => said.push(l) });
+    expect(said).toHaveLength(1);
+    expect(said[0]).toMatch(
+      new RegExp(
+        `^${join(d, 'damaged.avi')}: ffmpeg reported \\d+ decoding error\\(s\\) \\(.+\\); ${damaged.frames.length} frames were decoded`,
+      ),
+    );
+    // an audio-only file and an aborted decode name the file
+    ff('-f', 'lavfi', '-i', 'sine=duration=1', join(d, 'audio.m4a'));
+    await expect(decodeVideo(join(d, 'audio.m4a'))).rejects.toThrow(/audio\.m4a: has no video stream/);
+    await expect(decodeVideo(join(d, 'clip.avi'), { signal: AbortSignal.abort() })).rejects.toThrow(
+      `ffmpeg on ${join(d, 'clip.avi')}`,
+    );
   });
 });

@@ -39,7 +39,7 @@ export type { EncodeItem, EncodeImagesOptions, EncodePlan, EncodeResult } from '
 export { encodeImages, contentKey, planEncodeBatches } from './extract.js';
 export { createPreprocessPool, PreprocessWorkerError, type PreprocessPool } from './preprocess-pool.js';
 export type { DecodedVideo, ClipFrames, ClipSource, SampleClipOptions } from './video.js';
-export { decodeVideo, sampleClipFrames, clipPixels, defaultFfmpegPath } from './video.js';
+export { decodeVideo, sampleClipFrames, clipPixels, defaultFfmpegPath, VIDEO_DECODE_VERSION } from './video.js';
 export type { ClassifyOptions, NodeZeroShotClassifierOptions } from './classify.js';
 export { classify, zeroShotClassifier, DEFAULT_FER_TEMPLATE } from './classify.js';
 export { runtimeVersions } from './runtime-info.js';

@@ -35,6 +35,7 @@ export function defaultFfmpegPath(requireFn: (id: string) => unknown = packageRe
 function run(
   cmd: string,
   args: string[],
+  file: string,
   signal?: AbortSignal,
 ): Promise<{ stdout: Buffer; stderr: string; code: number | null }> {
   return new Promise((resolve, reject) => {
@@ -45,9 +46,7 @@ function run(
     p.stderr.on('data', (c: Buffer) => {
       err += c.toString();
     });
-    p.on('error', (e) =>
-      reject(signal?.aborted ? new AbortedError(`ffmpeg on ${args.at(-5) ?? ''}`, { cause: e }) : e),
-    );
+    p.on('error', (e) => reject(signal?.aborted ? new AbortedError(`ffmpeg on ${file}`, { cause: e }) : e));
     p.on('close', (code) => resolve({ stdout: Buffer.concat(out), stderr: err, code }));
   });
 }
@@ -60,30 +59,54 @@ export interface DecodedVideo {
 }
 
 /**
- * Decode every frame of a video file to RGB24 with ffmpeg (piped, nothing written to disk).
+ * What the frames of a decoded video are, for cache keys: version 2 takes each frame the file holds once, upright
+ * (rotation metadata applied), from the stream ffmpeg picks. Version 1 (before 2026-12-07) read rotated frames with
+ * the unrotated size and repeated frames of variable-frame-rate files, so its keys must not be reused.
+ */
+export const VIDEO_DECODE_VERSION = 2;
+
+/**
+ * ffmpeg's log lines at one of `levels` (`-loglevel level+info` tags each `[info]`, `[warning]`, `[error]`, …, after
+ * the `[mjpeg @ 0x…]` of a line from a component), without their tags.
+ */
+const logLines = (stderr: string, levels: readonly string[]) =>
+  stderr.split(/\r?\n/).flatMap((l) => {
+    const m = /^(?:\[[^\]]* @ 0x[0-9a-f]+\] )?\[(\w+)\] (.*)$/.exec(l);
+    return m && levels.includes(m[1]!) ? [m[2]!.trim()] : [];
+  });
+
+/**
+ * Decode every frame of a video file to RGB24 with ffmpeg (piped, nothing written to disk), as a viewer shows them:
+ * each frame the file holds once (`-fps_mode passthrough`: a variable-frame-rate file was padded to a constant rate
+ * with repeated frames), upright (rotation metadata applied, and the size read from ffmpeg's output, not its input),
+ * from the video stream ffmpeg picks (the largest; a file with several says so through `log`). Decoding errors that
+ * ffmpeg survives (a corrupt or cut file: frames lost) are said through `log` with the frame count.
  * @param options.fps resample to this frame rate first (default: the file's own frames)
  * @param options.signal kills ffmpeg when fired
+ * @throws DataFormatError naming the file when ffmpeg cannot decode it or finds no video stream
  */
 export async function decodeVideo(
   file: string,
-  options: { ffmpegPath?: string; fps?: number; signal?: AbortSignal } = {},
+  options: { ffmpegPath?: string; fps?: number; signal?: AbortSignal; log?: (line: string) => void } = {},
 ): Promise<DecodedVideo> {
   const ffmpeg = options.ffmpegPath ?? defaultFfmpegPath();
-  const probe = await run(ffmpeg, ['-hide_banner', '-i', file], options.signal);
-  const m = /Stream #\S+.*Video:.*?, (\d{1,5})x(\d{1,5})[\s,[]/.exec(probe.stderr);
-  if (!m)
+  const input = ['-hide_banner', '-nostats', '-loglevel', 'level+info', '-i', file];
+  const output = ['-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'];
+  const timing = options.fps ? ['-vf', `fps=${options.fps}`] : ['-fps_mode', 'passthrough'];
+  let r = await run(ffmpeg, [...input, ...timing, ...output], file, options.signal);
+  // ffmpeg before 5.1 (the bundled 4.1) names the option -vsync
+  if (!options.fps && r.code !== 0 && /Unrecognized option 'fps_mode'/.test(r.stderr))
+    r = await run(ffmpeg, [...input, '-vsync', 'passthrough', ...output], file, options.signal);
+  if (r.code !== 0) {
+    const why = logLines(r.stderr, ['fatal', 'error']).slice(-3).join('; ') || r.stderr.trim().slice(-300);
+    const noVideo = /does not contain any stream|matches no streams|no video stream/i.test(r.stderr);
     throw new DataFormatError({
       file,
-      message: `ffmpeg found no video stream (${probe.stderr.split('\n').filter(Boolean).slice(-1)[0] ?? 'no output'})`,
+      message: noVideo ? `has no video stream (ffmpeg: ${why})` : `ffmpeg could not decode it (code ${r.code}): ${why}`,
     });
-  const width = Number(m[1]);
-  const height = Number(m[2]);
-  const args = ['-hide_banner', '-loglevel', 'error', '-i', file];
-  if (options.fps) args.push('-vf', `fps=${options.fps}`);
-  args.push('-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
-  const r = await run(ffmpeg, args, options.signal);
-  if (r.code !== 0)
-    throw new DataFormatError({ file, message: `ffmpeg failed with code ${r.code}: ${r.stderr.trim().slice(0, 500)}` });
+  }
+  const size = videoOutputSize(r.stderr, file);
+  const { width, height } = size;
   const frameBytes = width * height * 3;
   if (r.stdout.length === 0 || r.stdout.length % frameBytes !== 0)
     throw new DataFormatError({
@@ -93,7 +116,32 @@ export async function decodeVideo(
   const frames: Uint8Array[] = [];
   for (let o = 0; o < r.stdout.length; o += frameBytes)
     frames.push(new Uint8Array(r.stdout.buffer, r.stdout.byteOffset + o, frameBytes));
+  if (size.videoStreams > 1)
+    options.log?.(`${file} has ${size.videoStreams} video streams; ffmpeg decoded ${size.mapped} (the largest)`);
+  const problems = logLines(r.stderr, ['fatal', 'error']);
+  if (problems.length > 0)
+    options.log?.(
+      `${file}: ffmpeg reported ${problems.length} decoding error(s) (${[...new Set(problems)].slice(0, 2).join('; ')}); ${frames.length} frames were decoded — the file may be damaged and frames lost`,
+    );
   return { width, height, frames };
+}
+
+/**
+ * The size of the frames ffmpeg writes (its "Output #0" stream: after rotation, of the stream it picked), the input's
+ * video streams and which one was decoded, from its `-loglevel level+info` log.
+ * @throws DataFormatError naming the file when the log has no output video stream
+ */
+function videoOutputSize(
+  stderr: string,
+  file: string,
+): { width: number; height: number; videoStreams: number; mapped: string } {
+  const info = logLines(stderr, ['info']).join('\n');
+  const at = info.search(/^Output #0/m);
+  const m = at < 0 ? null : /Stream #\S+.*Video: rawvideo.*?, (\d{1,5})x(\d{1,5})[\s,[]/.exec(info.slice(at));
+  if (!m) throw new DataFormatError({ file, message: 'ffmpeg decoded no video stream' });
+  const videoStreams = (info.slice(0, at).match(/^\s*Stream #\S+.*: Video: /gm) ?? []).length;
+  const mapped = /^\s*Stream (#\d+:\d+) -> #0:0/m.exec(info)?.[1] ?? 'one';
+  return { width: Number(m[1]), height: Number(m[2]), videoStreams, mapped: `stream ${mapped}` };
 }
 
 /** A clip: a directory of frame images (DFEW, MAFW, …) or a video file decoded with ffmpeg. */
@@ -111,6 +159,8 @@ export interface SampleClipOptions {
   /** Video files: resample to this frame rate before sampling. */
   fps?: number;
   signal?: AbortSignal;
+  /** Video files: what `decodeVideo` says of a damaged file or one with several video streams. */
+  log?: (line: string) => void;
 }
 
 export interface ClipFrames {
@@ -166,7 +216,7 @@ export async function sampleClipFrames(clip: ClipSource, options: SampleClipOpti
   const indices = sample(video.frames.length);
   const items = indices.map((i) => ({
     source: { rgb: video.frames[i]!, width: video.width, height: video.height },
-    key: hashBytes(`${fileKey}:${options.fps ?? 'native'}:${i}`),
+    key: hashBytes(`${fileKey}:${options.fps ?? 'native'}:${i}:decode${VIDEO_DECODE_VERSION}`),
   }));
   return { items, indices, numFrames: video.frames.length };
 }
