@@ -91,6 +91,7 @@ export type {
   TrainFiles,
   TrainStart,
   TrainRun,
+  TrainHooks,
 } from './train.js';
 export {
   trainHead,

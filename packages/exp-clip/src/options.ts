@@ -454,7 +454,7 @@ export const TrainOptionsSchema = z
     /** http: the model name. */
     teacherModel: z.string().min(1).optional(),
     /** http: per-request timeout. */
-    teacherTimeoutMs: positiveInt.default(60_000),
+    teacherTimeoutMs: positiveInt.max(2 ** 31 - 1).default(60_000), // Node's longest timer
     /** http: retries after network errors, timeouts, 5xx or bad replies. */
     teacherRetries: z.number().int().min(0).default(3),
     teacherConcurrency: positiveInt.default(8),

@@ -319,7 +319,11 @@ async function trainLoop(options: TrainLoopOptions, steps: number): Promise<'com
  * ('http', `teacherSource` its base URL, `teacherModel` required).
  * @throws InvalidArgumentError naming `teacherModel` when 'http' has none
  */
-export function resolveTeacher(options: TrainOptions): Teacher {
+export function resolveTeacher(
+  options: TrainOptions,
+  /** the HTTP teacher's token (never recorded) and where its retries are said */
+  context: Partial<Pick<TrainStageContext, 'teacherApiKey' | 'log'>> = {},
+): Teacher {
   if (options.teacher === 'import')
     return importedTeacher({
       file: options.teacherSource,
@@ -339,11 +343,15 @@ export function resolveTeacher(options: TrainOptions): Teacher {
     timeoutMs: options.teacherTimeoutMs,
     maxRetries: options.teacherRetries,
     concurrency: options.teacherConcurrency,
+    ...(context.teacherApiKey ? { apiKey: context.teacherApiKey } : {}),
+    ...(context.log ? { onRetry: (message: string) => context.log!(`teacher: ${message}`) } : {}),
   });
 }
 
 /** What the training stages take besides their options. */
 export interface TrainStageContext {
+  /** `Authorization: Bearer` token of an HTTP teacher: a hook, not an option, so that no record holds it. */
+  teacherApiKey?: string;
   log: (line: string) => void;
   signal?: AbortSignal;
   onProgress?: ProgressCallback;
@@ -997,7 +1005,7 @@ export function trainMetrics(
 async function trainShard(options: TrainOptions, shard: Shard, ctx: TrainStageContext): Promise<TrainResult> {
   // no lock (shards run at once); the directory must be free for a training, claimed with the shard's record
   checkRunKind(resolve(options.out), TRAIN_RUN);
-  const p = await prepareTrainingData(options, resolveTeacher(options), ctx, shard);
+  const p = await prepareTrainingData(options, resolveTeacher(options, ctx), ctx, shard);
   const marker = writeShardRecord(options.out, shard, TRAIN_RUN, trainShardFields(options), {
     units: p.units,
     unitsDone: p.unitsDone,
@@ -1173,6 +1181,23 @@ function filesAsRecorded(
   return { files: { ...given, ...respelt }, publishedOptions: { ...options, faces } as TrainOptions };
 }
 
+/** What `trainHead` takes besides its options: the pipeline hooks, each step's log, an HTTP teacher's token. */
+export type TrainHooks = PipelineHooks & {
+  onStep?: (s: StepLog) => void;
+  /** `Authorization: Bearer` token of an HTTP teacher (vlfer's CLI: `$VLFER_TEACHER_API_KEY`), never recorded. */
+  teacherApiKey?: string;
+};
+
+/** The stages' context from `trainHead`'s hooks. */
+function trainStageContext(hooks: TrainHooks): TrainStageContext {
+  return {
+    log: hooks.log ?? (() => undefined),
+    ...(hooks.signal ? { signal: hooks.signal } : {}),
+    ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}),
+    ...(hooks.teacherApiKey ? { teacherApiKey: hooks.teacherApiKey } : {}),
+  };
+}
+
 /**
  * `exp-clip train` as a library function: encode the unlabelled images (checked cache), get validated teacher
  * targets (checked cache), train the head, and publish head.safetensors, train-log.jsonl, metrics.json and
@@ -1184,15 +1209,11 @@ function filesAsRecorded(
  * Stages: {@link readTrainCheckpoint} → {@link prepareTrainingData} (select faces, encode / targets, through the
  * caches) → {@link checkTrainingData} → {@link selectTrainStart} → {@link runHeadTraining} → {@link publishTrainedHead}.
  */
-export async function trainHead(
-  input: TrainOptionsInput,
-  hooks: PipelineHooks & { onStep?: (s: StepLog) => void } = {},
-): Promise<TrainResult> {
+export async function trainHead(input: TrainOptionsInput, hooks: TrainHooks = {}): Promise<TrainResult> {
   const options = parseOptions(TrainOptionsSchema, input, 'trainHead');
   refuseUnusedOptions('trainHead', TrainOptionsSchema.shape, trainOptionUses(options), input);
-  const log = hooks.log ?? (() => undefined);
-  const signal = hooks.signal;
-  const ctx = { log, ...(signal ? { signal } : {}), ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}) };
+  const ctx = trainStageContext(hooks);
+  const { log, signal } = ctx;
   checkRootDir(options.unlabelled, 'unlabelled', 'trainHead'); // a mistyped image set is named as the option it is
   checkClipModelPath(options.model); // a mistyped model path before the images are listed
   if (options.shard) return trainShard(options, options.shard, ctx);
@@ -1206,7 +1227,7 @@ export async function trainHead(
   try {
     const given = trainFiles(run, options);
     const headPath = run.path('head.safetensors');
-    const teacher = resolveTeacher(options);
+    const teacher = resolveTeacher(options, ctx);
     const recorded = readTrainCheckpoint(given.checkpointPath, given.trainingKey, given.trainingFields);
     const data = await prepareTrainingData(options, teacher, ctx, null);
     const ck = recorded && { ...recorded, meta: withModelFingerprintOf(data, recorded.meta) };

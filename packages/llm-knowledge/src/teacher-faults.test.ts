@@ -6,6 +6,7 @@ import { AbortedError } from '@vlfer/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getInstruction } from './index.js';
 import { computeTargets, httpTeacher, importedTeacher, TEACHER_PROBE_FILE } from './node/index.js';
+import { MAX_BACKOFF_MS, retryAfterMs, retryDelayMs, RetryableError, withRetries } from './node/http-teacher.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vlfer-teacher-faults-'));
 const image = (name: string) => {
@@ -185,5 +186,128 @@ describe('teacher replies that are not usable targets', () => {
     );
     // which folder the keys are relative to decides the rows: another root is another teacher (cache key)
     expect(importedTeacher({ file, keys, root: '/data/other' }).id).not.toBe(t.id);
+  });
+});
+
+describe('a teacher server that asks to wait, redirects, or fails one image among many', () => {
+  let server: Server;
+  let base = '';
+  const seen: { image: string; at: number }[] = [];
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => {
+        body += c;
+      });
+      req.on('end', () => {
+        const which = Buffer.from(
+          JSON.parse(body).messages[0].content[0].image_url.url.split(',')[1],
+          'base64',
+        ).toString();
+        seen.push({ image: which, at: performance.now() });
+        const ok = () => res.end(JSON.stringify({ data: [{ embedding: [1, 2, 3, 4] }] }));
+        const tries = seen.filter((s) => s.image === which).length;
+        if (which === 'busy.jpg' && tries === 1) {
+          res.writeHead(429, { 'retry-after': '1' });
+          return res.end('slow down');
+        }
+        if (which === 'later.jpg') {
+          res.writeHead(503, { 'retry-after': '3600' });
+          return res.end('maintenance');
+        }
+        if (which === 'moved.jpg') {
+          res.writeHead(301, { location: 'http://127.0.0.1:1/v1/embeddings' });
+          return res.end();
+        }
+        if (which === 'bad.jpg') {
+          res.writeHead(400);
+          return res.end('{"error":"image too small"}');
+        }
+        if (which.startsWith('hang')) return; // never answers
+        ok();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+
+  it('Retry-After is waited (it was 0.5 s for 5 s asked); one longer than vlfer waits fails now, saying so', async () => {
+    const retries: string[] = [];
+    const teacher = httpTeacher({ baseUrl: base, model: 'm', backoffMs: 10, onRetry: (m) => retries.push(m) });
+    await teacher.embed([image('busy.jpg')], 'x');
+    const [first, second] = seen.filter((s) => s.image === 'busy.jpg');
+    expect(second!.at - first!.at).toBeGreaterThanOrEqual(990);
+    expect(retries).toEqual([expect.stringMatching(/busy\.jpg: HTTP 429 slow down; retry 1 of 3 in 1\.0 s$/)]);
+    await expect(teacher.embed([image('later.jpg')], 'x')).rejects.toThrow(
+      /later\.jpg .*: the server asks to retry after 3600 s \(Retry-After\), longer than vlfer waits \(300 s\); rerun later/,
+    );
+    expect(retryDelayMs(500, 20)).toBe(MAX_BACKOFF_MS); // the doubling stops (2^22 · 500 ms overflowed Node's timer)
+    expect(retryAfterMs('120')).toBe(120_000);
+    expect(retryAfterMs(new Date(Date.UTC(2030, 0, 1, 0, 0, 10)).toUTCString(), Date.UTC(2030, 0, 1))).toBe(10_000);
+    expect(retryAfterMs('soon')).toBeUndefined();
+  });
+
+  it('a redirect is said with where it points, not followed (its answers were cached under this URL)', async () => {
+    await expect(httpTeacher({ baseUrl: base, model: 'm' }).embed([image('moved.jpg')], 'x')).rejects.toThrow(
+      `Teacher server ${base}/v1/embeddings answered HTTP 301, a redirect to http://127.0.0.1:1/v1/embeddings, for ${join(dir, 'moved.jpg')}`,
+    );
+  });
+
+  it('an HTTP 400 for one image stops the requests in flight (they went on through all their retries first)', async () => {
+    const teacher = httpTeacher({ baseUrl: base, model: 'm', timeoutMs: 2000, maxRetries: 3, concurrency: 4 });
+    const t0 = performance.now();
+    const images = ['hang1.jpg', 'hang2.jpg', 'bad.jpg', 'hang3.jpg', 'hang4.jpg', 'hang5.jpg'].map(image);
+    await expect(teacher.embed(images, 'x')).rejects.toThrow(
+      /answered HTTP 400 for .*bad\.jpg: \{"error":"image too small"\}/,
+    );
+    expect(performance.now() - t0).toBeLessThan(1500);
+    expect(seen.filter((s) => s.image === 'hang5.jpg')).toEqual([]);
+  });
+
+  it('credentials in the URL are refused without being shown; the id is the same with or without a trailing slash', () => {
+    const thrown = (() => {
+      try {
+        httpTeacher({ baseUrl: 'http://user:sk-SECRET@127.0.0.1:8765', model: 'm' });
+      } catch (error) {
+        return error as Error;
+      }
+    })();
+    expect(thrown?.message).toMatch(
+      /'http:\/\/\*\*\*@127\.0\.0\.1:8765' holds credentials; .* give the token as apiKey/,
+    );
+    expect(thrown?.message).not.toContain('SECRET');
+    expect(httpTeacher({ baseUrl: `${base}/`, model: 'm' }).id).toBe(httpTeacher({ baseUrl: base, model: 'm' }).id);
+    expect(() => httpTeacher({ baseUrl: base, model: 'm', timeoutMs: 3_000_000_000 })).toThrow(
+      /'timeoutMs' passed to 'httpTeacher': must be at most 2147483647/,
+    );
+  });
+
+  it('no abort listener stays on the signal after a retry waited (Node warned of a leak past 10)', async () => {
+    const controller = new AbortController();
+    const added: number[] = [];
+    const add = controller.signal.addEventListener.bind(controller.signal);
+    const remove = controller.signal.removeEventListener.bind(controller.signal);
+    let live = 0;
+    controller.signal.addEventListener = ((...args: Parameters<typeof add>) => {
+      added.push(++live);
+      return add(...args);
+    }) as typeof add;
+    controller.signal.removeEventListener = ((...args: Parameters<typeof remove>) => {
+      live--;
+      return remove(...args);
+    }) as typeof remove;
+    let n = 0;
+    const attempt = async () => {
+      if (++n <= 5) throw new RetryableError('HTTP 503');
+      return 'done';
+    };
+    const settings = { url: 'u', maxRetries: 5, backoffMs: 1 };
+    expect(await withRetries(settings, 'a.jpg', attempt, controller.signal)).toBe('done');
+    expect(added.length).toBe(5);
+    expect(live).toBe(0);
   });
 });

@@ -181,7 +181,11 @@ export function expClipCommand(): Command {
           merge: o.merge,
           out: o.out,
         },
-        hooks,
+        // the token from the environment, not a flag: a flag's value is seen in the process list and shell history
+        {
+          ...hooks,
+          ...(process.env.VLFER_TEACHER_API_KEY ? { teacherApiKey: process.env.VLFER_TEACHER_API_KEY } : {}),
+        },
       ).finally(hooks.stop);
       if (r.shard) {
         // a shard only fills the caches: say what it wrote and how to get the head

@@ -241,7 +241,10 @@ export function trainCommand(): Command {
       )
       .option('--targets <file>', 'import: targets file (.npy with --keys, .safetensors, .jsonl)')
       .option('--keys <file>', 'import: image path per target row (for .npy)')
-      .option('--teacher-url <url>', 'http: server base URL with scheme, e.g. http://127.0.0.1:8000')
+      .option(
+        '--teacher-url <url>',
+        'http: server base URL with scheme, e.g. http://127.0.0.1:8000 (a token goes in $VLFER_TEACHER_API_KEY, sent as Authorization: Bearer)',
+      )
       .option('--teacher-model <name>', 'http: model name')
       .option('--teacher-timeout <seconds>', 'http: per-request timeout', number({ positive: true }), 60)
       .option(

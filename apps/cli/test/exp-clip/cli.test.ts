@@ -1,4 +1,6 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -462,5 +464,73 @@ describe('messages name the flag, file or field, quote input safely and say what
     );
     expect(r.stdout).not.toMatch(/0 steps/);
     expect(existsSync(join(work, 'shard-train', 'head.safetensors'))).toBe(false);
+  }, 120_000);
+});
+
+describe('exp-clip train asks an HTTP teacher that needs a token and is busy at first', () => {
+  it('the token from $VLFER_TEACHER_API_KEY is sent and written nowhere; a 429 retry is logged and waited', async () => {
+    const token = 'sk-test-9f8e7d';
+    const auth: string[] = [];
+    let first = true;
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        auth.push(String(req.headers.authorization));
+        if (req.headers.authorization !== `Bearer ${token}`) {
+          res.writeHead(401);
+          return res.end('{"error":"no token"}');
+        }
+        if (first) {
+          first = false;
+          res.writeHead(429, { 'retry-after': '1' });
+          return res.end('busy');
+        }
+        res.end(JSON.stringify({ data: [{ embedding: [1, 2, 3, Math.random()] }] }));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const out = join(work, 'http-train');
+    const cache = join(work, 'http-cache');
+    const args = cliArgs([
+      'train',
+      '--unlabelled',
+      root,
+      '--model',
+      model,
+      '--teacher',
+      'http',
+      '--teacher-url',
+      url,
+      '--teacher-model',
+      'm',
+      '--output-dim',
+      '4',
+      '--batch',
+      '2',
+      '--epochs',
+      '1',
+      '--cache-dir',
+      cache,
+      '--no-progress',
+      '--out',
+      out,
+    ]);
+    const p = spawn(process.execPath, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, VLFER_TEACHER_API_KEY: token },
+    });
+    let stderr = '';
+    p.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const code = await new Promise<number | null>((r) => p.on('close', r));
+    server.close();
+    expect(code, stderr).toBe(0);
+    expect(new Set(auth)).toEqual(new Set([`Bearer ${token}`]));
+    expect(stderr).toMatch(/teacher: .*\.png: HTTP 429 busy; retry 1 of 3 in 1\.0 s/);
+    const written = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+        e.isDirectory() ? written(join(dir, e.name)) : [readFileSync(join(dir, e.name), 'latin1')],
+      );
+    for (const text of [...written(out), ...written(cache), stderr]) expect(text).not.toContain(token);
   }, 120_000);
 });

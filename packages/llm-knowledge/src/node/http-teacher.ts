@@ -15,13 +15,20 @@ export interface HttpTeacherOptions {
   model: string;
   /** Requests in flight at once. @default 8 */
   concurrency?: number;
-  /** Per-request timeout in ms. @default 60000 */
+  /** Per-request timeout in ms, at most 2³¹ − 1 (Node's longest timer, 24.8 days). @default 60000 */
   timeoutMs?: number;
   /** Retries after a network error, timeout, 408, 429, 5xx or a reply that is not the expected JSON. @default 3 */
   maxRetries?: number;
-  /** First backoff delay in ms (doubles each retry). @default 500 */
+  /**
+   * First backoff delay in ms (doubles each retry, up to `MAX_BACKOFF_MS`); a 429 or 503 reply's `Retry-After` is
+   * waited instead where longer, up to `MAX_RETRY_AFTER_MS`. @default 500
+   */
   backoffMs?: number;
-  /** Sent as `Authorization: Bearer …` when set. */
+  /**
+   * Sent as `Authorization: Bearer …` when set (never written to the cache or a run; vlfer's CLI reads it from
+   * `$VLFER_TEACHER_API_KEY`). A `baseUrl` holding credentials (`user:token@host`) is refused: the URL is the
+   * teacher's id, which is written to the cache and said in errors.
+   */
   apiKey?: string;
   /** Expected embedding dimension, if known. */
   dim?: number;
@@ -39,7 +46,36 @@ const MIME: Record<string, string> = {
 };
 
 /** A failure worth another attempt: a network error, timeout, 408, 429, 5xx, or a reply that is not the expected JSON. */
-export class RetryableError extends Error {}
+export class RetryableError extends Error {
+  /** @param retryAfterMs what the reply's `Retry-After` asked for, in ms */
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The longest backoff between retries (the doubling stops there). */
+export const MAX_BACKOFF_MS = 30_000;
+/** The longest `Retry-After` waited; a server asking for longer fails the request now, saying so. */
+export const MAX_RETRY_AFTER_MS = 300_000;
+/** Node's longest timer: a longer `timeoutMs` fired after 1 ms (and failed every request). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A `Retry-After` header in ms: delay-seconds, or an HTTP date (from `now`); undefined when absent or unreadable.
+ */
+export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
+  if (header === null || header.trim() === '') return undefined;
+  const v = header.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** A URL with its credentials (`user:password@`) replaced by `***@`, for messages. */
+const redacted = (url: string) => url.replace(/(\/\/)[^/@]*@/, '$1***@');
 
 /** The message of a network failure with its cause (Node's fetch says only "fetch failed"; the code is in `cause`). */
 function networkMessage(error: unknown): string {
@@ -81,7 +117,13 @@ export function httpTeacherSettings(options: HttpTeacherOptions): HttpTeacherSet
     throw new InvalidArgumentError({
       functionName: 'httpTeacher',
       argument: 'baseUrl',
-      message: `'${options.baseUrl}' is not an http(s) URL; give the scheme, e.g. http://127.0.0.1:8000`,
+      message: `'${redacted(String(options.baseUrl))}' is not an http(s) URL; give the scheme, e.g. http://127.0.0.1:8000`,
+    });
+  if (base.username || base.password)
+    throw new InvalidArgumentError({
+      functionName: 'httpTeacher',
+      argument: 'baseUrl',
+      message: `'${redacted(options.baseUrl)}' holds credentials; the URL is the teacher's id, written to the cache and said in errors: give the token as apiKey (the CLI reads $VLFER_TEACHER_API_KEY)`,
     });
   const concurrency = options.concurrency ?? 8;
   const timeoutMs = options.timeoutMs ?? 60_000;
@@ -97,13 +139,19 @@ export function httpTeacherSettings(options: HttpTeacherOptions): HttpTeacherSet
         argument: k,
         message: `must be a positive integer, got ${v}`,
       });
+  if (timeoutMs > MAX_TIMER_MS)
+    throw new InvalidArgumentError({
+      functionName: 'httpTeacher',
+      argument: 'timeoutMs',
+      message: `must be at most ${MAX_TIMER_MS} (24.8 days, Node's longest timer), got ${timeoutMs}`,
+    });
   if (!(Number.isInteger(maxRetries) && maxRetries >= 0))
     throw new InvalidArgumentError({
       functionName: 'httpTeacher',
       argument: 'maxRetries',
       message: `must be an integer ≥ 0, got ${maxRetries}`,
     });
-  const url = `${options.baseUrl.replace(/\/+$/, '')}/v1/embeddings`;
+  const url = `${teacherBaseUrl(options.baseUrl)}/v1/embeddings`;
   return {
     url,
     model: options.model,
@@ -113,6 +161,11 @@ export function httpTeacherSettings(options: HttpTeacherOptions): HttpTeacherSet
     backoffMs,
     ...(options.apiKey ? { apiKey: options.apiKey } : {}),
   };
+}
+
+/** The base URL as the teacher's id and requests use it: without trailing slashes (`…:8000/` is `…:8000`). */
+export function teacherBaseUrl(baseUrl: string): string {
+  return baseUrl.replace(/\/+$/, '');
 }
 
 /**
@@ -193,32 +246,57 @@ export async function requestEmbedding(
       },
       body,
       signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      // a redirect is said, not followed: another server's answers would be cached under this URL's id
+      redirect: 'manual',
     });
     text = await res.text();
   } catch (error) {
     if (signal?.aborted) throw new AbortedError(`teacher request for ${image}`, { cause: error });
     throw new RetryableError(timeout.aborted ? `timed out after ${timeoutMs} ms` : networkMessage(error));
   }
+  if (res.status >= 300 && res.status < 400)
+    throw new VlferError(
+      `Teacher server ${url} answered HTTP ${res.status}, a redirect to ${res.headers.get('location') ?? '(no Location header)'}, for ${image}: give the URL of the server that answers (the teacher's URL is its id, under which its targets are cached)`,
+    );
   if (res.status === 408 || res.status === 429 || res.status >= 500)
-    throw new RetryableError(`HTTP ${res.status} ${text.slice(0, 200)}`);
+    throw new RetryableError(
+      `HTTP ${res.status} ${text.slice(0, 200)}`,
+      res.status === 429 || res.status === 503 ? retryAfterMs(res.headers.get('retry-after')) : undefined,
+    );
   if (!res.ok)
     throw new VlferError(`Teacher server ${url} answered HTTP ${res.status} for ${image}: ${text.slice(0, 500)}`);
   return parseEmbeddingReply(text);
 }
 
-/** Waits `ms`, or rejects with an AbortedError (naming `image`) as soon as `signal` fires. */
+/**
+ * Waits `ms`, or rejects with an AbortedError (naming `image`) as soon as `signal` fires. The abort listener goes
+ * with the wait (one per retry stayed on the signal: Node warned of a leak past 10).
+ */
 function backoff(ms: number, signal: AbortSignal | undefined, image: string): Promise<void> {
-  return new Promise<void>((r, reject) => {
-    const t = setTimeout(r, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        reject(new AbortedError(`teacher request for ${image}`));
-      },
-      { once: true },
-    );
+  return new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(new AbortedError(`teacher request for ${image}`));
+      return;
+    }
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(new AbortedError(`teacher request for ${image}`));
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/**
+ * The wait before retry k + 1: `backoffMs · 2^k` up to `MAX_BACKOFF_MS`, or the server's `Retry-After` where longer.
+ * @returns undefined when the server asks for longer than `MAX_RETRY_AFTER_MS`
+ */
+export function retryDelayMs(backoffMs: number, k: number, retryAfter?: number): number | undefined {
+  if (retryAfter !== undefined && retryAfter > MAX_RETRY_AFTER_MS) return undefined;
+  return Math.max(Math.min(backoffMs * 2 ** k, MAX_BACKOFF_MS), retryAfter ?? 0);
 }
 
 /**
@@ -244,8 +322,14 @@ export async function withRetries<T>(
           `Teacher request for ${image} to ${settings.url} failed after ${maxRetries + 1} attempt${maxRetries ? 's' : ''}: ${error.message}`,
           { cause: error },
         );
-      onRetry?.(`${image}: ${error.message}`, k + 1);
-      await backoff(settings.backoffMs * 2 ** k, signal, image);
+      const wait = retryDelayMs(settings.backoffMs, k, error.retryAfterMs);
+      if (wait === undefined)
+        throw new VlferError(
+          `Teacher request for ${image} to ${settings.url}: the server asks to retry after ${Math.round(error.retryAfterMs! / 1000)} s (Retry-After), longer than vlfer waits (${MAX_RETRY_AFTER_MS / 1000} s); rerun later (the targets computed so far are cached): ${error.message}`,
+          { cause: error },
+        );
+      onRetry?.(`${image}: ${error.message}; retry ${k + 1} of ${maxRetries} in ${(wait / 1000).toFixed(1)} s`, k + 1);
+      await backoff(wait, signal, image);
     }
   }
 }
@@ -262,20 +346,31 @@ export async function withRetries<T>(
 export function httpTeacher(options: HttpTeacherOptions): Teacher {
   const settings = httpTeacherSettings(options);
   return {
-    id: `http:${options.model}@${options.baseUrl}`,
+    id: `http:${options.model}@${teacherBaseUrl(options.baseUrl)}`,
     source: settings.url,
     ...(options.dim !== undefined ? { dim: options.dim } : {}),
     async embed(images, instruction, call) {
-      const signal = call?.signal;
-      return mapConcurrently(images, settings.concurrency, (image) =>
-        withRetries(
-          settings,
-          image,
-          () => requestEmbedding(settings, image, instruction, signal),
-          signal,
-          options.onRetry,
-        ),
-      );
+      // the first failure stops the other requests (they went on through their retries before it was said)
+      const stop = new AbortController();
+      const signal = call?.signal ? AbortSignal.any([call.signal, stop.signal]) : stop.signal;
+      let first: unknown;
+      try {
+        return await mapConcurrently(images, settings.concurrency, (image) =>
+          withRetries(
+            settings,
+            image,
+            () => requestEmbedding(settings, image, instruction, signal),
+            signal,
+            options.onRetry,
+          ).catch((error: unknown) => {
+            first ??= error;
+            stop.abort();
+            throw error;
+          }),
+        );
+      } catch (error) {
+        throw first ?? error; // not a request stopped by it
+      }
     },
   };
 }
