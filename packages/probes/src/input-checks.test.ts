@@ -104,6 +104,11 @@ describe('a closed-set fit checks every part it reads, by its own name, before a
     expect(() =>
       fitClosedSetMethod('zero-shot', { numClasses: 2, test, zeroShotLogits: t([0, 0, 1], [1, 3]) }),
     ).toThrow(/'zeroShotLogits' passed to 'fitClosedSetMethod': expected shape \[1, 2\]/);
+    // zero-shot does not read the test features: any values there are not its business
+    const nanTest = t([NaN, NaN, NaN], [1, 3]);
+    expect(
+      fitClosedSetMethod('zero-shot', { numClasses: 2, test: nanTest, zeroShotLogits: t([0, 1], [1, 2]) }).predicted,
+    ).toEqual([1]);
   });
   it("a sweep's validation part is named as such; selectFewShot without options says what it expects", () => {
     expect(() => sweepLinearProbe(train, { features: validation.features, labels: [0, 7] })).toThrow(

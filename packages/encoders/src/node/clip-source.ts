@@ -103,7 +103,7 @@ export function resolveClipSource(
     if (backend === 'graphs' || (backend === 'auto' && !hasOnnx && hasWeights)) {
       if (!hasWeights)
         throw new VlferError(
-          `${p} has no config.json + model.safetensors, which backend 'graphs' needs (the Hugging Face CLIPModel layout)`,
+          `${p} has no config.json + model.safetensors, which ${(options.functionName ?? 'loadClip') === 'loadClip' ? "backend 'graphs'" : options.functionName} needs (the Hugging Face CLIPModel layout)`,
         );
       return { kind: 'hf-weights', dir: p };
     }
@@ -291,6 +291,13 @@ function loadHfWeights(dir: string, options: LoadWeightsOptions, byReference: bo
   const preprocessor = existsSync(ppFile)
     ? parsePreprocessorConfig(JSON.parse(readTextFile(ppFile, 'preprocessor config')), ppFile)
     : withImageSize(arch.vision.imageSize!);
+  // the graphs take image_size pixels: another crop was refused only at the first encode
+  if (preprocessor.cropSize !== arch.vision.imageSize)
+    throw new DataFormatError({
+      file: ppFile,
+      field: 'crop_size',
+      message: `crops to ${preprocessor.cropSize} pixels, but config.json's vision_config.image_size is ${arch.vision.imageSize}: the preprocessor config and the model come from different models`,
+    });
   const files: Record<string, string> = { 'config.json': cfgFile, 'model.safetensors': weightsFile };
   for (const f of ['tokenizer.json', 'tokenizer_config.json', 'preprocessor_config.json'])
     if (existsSync(join(dir, f))) files[f] = join(dir, f);

@@ -18,6 +18,7 @@ import {
   sampleClipFrames,
   type ClipModel,
 } from './index.js';
+import { videoOutputSize } from './video.js';
 import { tensor, type Tensor2D, type Tensor4D } from '@vlfer/core';
 import { FeatureCache } from '@vlfer/core/node';
 import { expClipPrompts } from '@vlfer/llm-knowledge';
@@ -355,12 +356,32 @@ describe('video frames', () => {
     const portrait = await decodeVideo(join(d, 'portrait.mp4'));
     expect([portrait.width, portrait.height, portrait.frames.length]).toEqual([48, 64, 10]);
     expect(frames(portrait).equals(raw(join(d, 'flat.mp4'), '-vf', 'transpose=cclock'))).toBe(true);
-    // two video streams: the size came from the first, the frames from the largest
-    ff(...src('32x24'), ...src('64x48'), '-t', '1', '-map', '0', '-map', '1', '-c:v', 'mjpeg', join(d, 'two.mkv'));
+    // two video streams: the size came from the first, the frames from ffmpeg's pick (which differs between its
+    // versions: 4.1 the largest, 5.1 the first); the first is taken, whatever the version
+    ff(...src('64x48'), ...src('32x24'), '-t', '1', '-map', '0', '-map', '1', '-c:v', 'mjpeg', join(d, 'two.mkv'));
     const log: string[] = [];
     const two = await decodeVideo(join(d, 'two.mkv'), { log: (l) => log.push(l) });
     expect([two.width, two.height, two.frames.length]).toEqual([64, 48, 10]);
-    expect(log).toEqual([`${join(d, 'two.mkv')} has 2 video streams; ffmpeg decoded stream #0:1 (the largest)`]);
+    expect(log).toEqual([`${join(d, 'two.mkv')} has 2 video streams; decoded the first, stream #0:0`]);
+    ff(...src('32x24'), ...src('64x48'), '-t', '1', '-map', '0', '-map', '1', '-c:v', 'mjpeg', join(d, 'small.mkv'));
+    const small = await decodeVideo(join(d, 'small.mkv'));
+    expect([small.width, small.height, small.frames.length]).toEqual([32, 24, 10]);
+    // a cover picture is not a video stream (ffmpeg 5.1's log of an mp4 with one; 4.1 does not mark it)
+    const cover = [
+      "[info] Input #0, mov,mp4,m4a,3gp,3g2,mj2, from 'cover.mp4':",
+      '[info]   Stream #0:0[0x1](und): Video: h264 (High) (avc1 / 0x31637661), yuv420p(progressive), 64x48 [SAR 1:1 DAR 4:3], 12 kb/s, 25 fps, 25 tbr, 12800 tbn (default)',
+      '[info]   Stream #0:1[0x0]: Video: png, rgb24(pc), 128x128 [SAR 1:1 DAR 1:1], 90k tbr, 90k tbn (attached pic)',
+      '[info] Stream mapping:',
+      '[info]   Stream #0:0 -> #0:0 (h264 (native) -> rawvideo (native))',
+      "[info] Output #0, rawvideo, to 'pipe:1':",
+      '[info]   Stream #0:0(und): Video: rawvideo (RGB[24] / 0x18424752), rgb24(pc, gbr/unknown/unknown, progressive), 64x48 [SAR 1:1 DAR 4:3], q=2-31, 1843 kb/s, 25 fps, 25 tbn (default)',
+    ].join('\n');
+    expect(videoOutputSize(cover, 'cover.mp4')).toEqual({
+      width: 64,
+      height: 48,
+      videoStreams: 1,
+      mapped: 'stream #0:0',
+    });
     // variable frame rate (5 frames, then 5 frames a second apart): rawvideo's constant rate repeated frames
     const retimed = "setpts='if(lt(N,5),N/10,N-4)/TB'";
     ff('-t', '1', ...src('32x24'), '-vf', retimed, '-vsync', 'vfr', '-c:v', 'mjpeg', join(d, 'vfr.mkv'));
@@ -372,10 +393,10 @@ describe('video frames', () => {
     const bytes = readFileSync(join(d, 'clip.avi'));
     bytes.fill(0xc7, bytes.length >> 1, (bytes.length >> 1) + 4000);
     writeFileSync(join(d, 'damaged.avi'), bytes);
-    const said: string[] = [];
-    const damaged = await decodeVideo(join(d, 'damaged.avi'), { log: (l) => said.push(l) });
-    expect(said).toHaveLength(1);
-    expect(said[0]).toMatch(
+    const warned: string[] = [];
+    const damaged = await decodeVideo(join(d, 'damaged.avi'), { log: (l) => warned.push(l) });
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatch(
       new RegExp(
         `^${join(d, 'damaged.avi')}: ffmpeg reported \\d+ decoding error\\(s\\) \\(.+\\); ${damaged.frames.length} frames were decoded`,
       ),

@@ -1,5 +1,6 @@
 import {
   copyFileSync,
+  cpSync,
   linkSync,
   mkdtempSync,
   readdirSync,
@@ -321,6 +322,21 @@ describe('weights stored in the graphs as external data pointing into model.safe
     writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg));
     await expect(loadClip({ model: dir, backend: 'graphs', towers: ['vision'] })).rejects.toThrow(
       `${join(dir, 'config.json')} (field 'vision_config.num_hidden_layers'): is 1, but ${join(dir, 'model.safetensors')} holds 2 layers (vision_model.encoder.layers.0 … vision_model.encoder.layers.1): the config and the weights come from different models`,
+    );
+  });
+
+  it("a preprocessor crop other than config.json's image_size is refused at load (it failed at the first encode)", async () => {
+    const dir = tinyCopy();
+    const pp = JSON.parse(readFileSync(join(dir, 'preprocessor_config.json'), 'utf8'));
+    pp.crop_size = { height: 32, width: 32 };
+    writeFileSync(join(dir, 'preprocessor_config.json'), JSON.stringify(pp));
+    await expect(loadClip({ model: dir, backend: 'graphs', towers: ['vision'] })).rejects.toThrow(
+      `${join(dir, 'preprocessor_config.json')} (field 'crop_size'): crops to 32 pixels, but config.json's vision_config.image_size is 224`,
+    );
+    const onnxOnly = mkdtempSync(join(tmpdir(), 'vlfer-onnx-only-'));
+    cpSync(join(tiny, 'onnx'), join(onnxOnly, 'onnx'), { recursive: true });
+    await expect(ClipGradientModel.load(onnxOnly)).rejects.toThrow(
+      `${onnxOnly} has no config.json + model.safetensors, which ClipGradientModel.load needs`,
     );
   });
 

@@ -60,8 +60,9 @@ export interface DecodedVideo {
 
 /**
  * What the frames of a decoded video are, for cache keys: version 2 takes each frame the file holds once, upright
- * (rotation metadata applied), from the stream ffmpeg picks. Version 1 (before 2026-12-07) read rotated frames with
- * the unrotated size and repeated frames of variable-frame-rate files, so its keys must not be reused.
+ * (rotation metadata applied), from its first video stream that is not a cover picture. Version 1 (before
+ * 2026-12-07) read rotated frames with the unrotated size and repeated frames of variable-frame-rate files, so its
+ * keys must not be reused.
  */
 export const VIDEO_DECODE_VERSION = 2;
 
@@ -79,8 +80,9 @@ const logLines = (stderr: string, levels: readonly string[]) =>
  * Decode every frame of a video file to RGB24 with ffmpeg (piped, nothing written to disk), as a viewer shows them:
  * each frame the file holds once (`-fps_mode passthrough`: a variable-frame-rate file was padded to a constant rate
  * with repeated frames), upright (rotation metadata applied, and the size read from ffmpeg's output, not its input),
- * from the video stream ffmpeg picks (the largest; a file with several says so through `log`). Decoding errors that
- * ffmpeg survives (a corrupt or cut file: frames lost) are said through `log` with the frame count.
+ * from the first video stream that is not a cover picture (`-map 0:V:0`; a file with several says so through
+ * `log`). Decoding errors that ffmpeg survives (a corrupt or cut file: frames lost) are said through `log` with the
+ * frame count.
  * @param options.fps resample to this frame rate first (default: the file's own frames)
  * @param options.signal kills ffmpeg when fired
  * @throws DataFormatError naming the file when ffmpeg cannot decode it or finds no video stream
@@ -91,7 +93,9 @@ export async function decodeVideo(
 ): Promise<DecodedVideo> {
   const ffmpeg = options.ffmpegPath ?? defaultFfmpegPath();
   const input = ['-hide_banner', '-nostats', '-loglevel', 'level+info', '-i', file];
-  const output = ['-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'];
+  // the first video stream that is not a cover picture: ffmpeg's own pick (the largest, or the default) differs
+  // between its versions, and the frame cache keys do not hold the version
+  const output = ['-map', '0:V:0', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'];
   const timing = options.fps ? ['-vf', `fps=${options.fps}`] : ['-fps_mode', 'passthrough'];
   let r = await run(ffmpeg, [...input, ...timing, ...output], file, options.signal);
   // ffmpeg before 5.1 (the bundled 4.1) names the option -vsync
@@ -117,7 +121,7 @@ export async function decodeVideo(
   for (let o = 0; o < r.stdout.length; o += frameBytes)
     frames.push(new Uint8Array(r.stdout.buffer, r.stdout.byteOffset + o, frameBytes));
   if (size.videoStreams > 1)
-    options.log?.(`${file} has ${size.videoStreams} video streams; ffmpeg decoded ${size.mapped} (the largest)`);
+    options.log?.(`${file} has ${size.videoStreams} video streams; decoded the first, ${size.mapped}`);
   const problems = logLines(r.stderr, ['fatal', 'error']);
   if (problems.length > 0)
     options.log?.(
@@ -131,7 +135,7 @@ export async function decodeVideo(
  * video streams and which one was decoded, from its `-loglevel level+info` log.
  * @throws DataFormatError naming the file when the log has no output video stream
  */
-function videoOutputSize(
+export function videoOutputSize(
   stderr: string,
   file: string,
 ): { width: number; height: number; videoStreams: number; mapped: string } {
@@ -139,7 +143,8 @@ function videoOutputSize(
   const at = info.search(/^Output #0/m);
   const m = at < 0 ? null : /Stream #\S+.*Video: rawvideo.*?, (\d{1,5})x(\d{1,5})[\s,[]/.exec(info.slice(at));
   if (!m) throw new DataFormatError({ file, message: 'ffmpeg decoded no video stream' });
-  const videoStreams = (info.slice(0, at).match(/^\s*Stream #\S+.*: Video: /gm) ?? []).length;
+  // cover pictures (an mp4's or mkv's attached PNG) are not video
+  const videoStreams = (info.slice(0, at).match(/^\s*Stream #\S+.*: Video: (?!.*\(attached pic\)).*$/gm) ?? []).length;
   const mapped = /^\s*Stream (#\d+:\d+) -> #0:0/m.exec(info)?.[1] ?? 'one';
   return { width: Number(m[1]), height: Number(m[2]), videoStreams, mapped: `stream ${mapped}` };
 }
