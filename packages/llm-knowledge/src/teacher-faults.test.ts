@@ -219,6 +219,14 @@ describe('a teacher server that asks to wait, redirects, or fails one image amon
           res.writeHead(301, { location: 'http://127.0.0.1:1/v1/embeddings' });
           return res.end();
         }
+        if (which === 'echo.jpg') {
+          res.writeHead(401);
+          return res.end(`{"error": "you sent ${String(req.headers.authorization)}"}`);
+        }
+        if (which === 'relative.jpg') {
+          res.writeHead(307, { location: '/v2/embeddings' });
+          return res.end();
+        }
         if (which === 'bad.jpg') {
           res.writeHead(400);
           return res.end('{"error":"image too small"}');
@@ -249,11 +257,27 @@ describe('a teacher server that asks to wait, redirects, or fails one image amon
     expect(retryAfterMs('120')).toBe(120_000);
     expect(retryAfterMs(new Date(Date.UTC(2030, 0, 1, 0, 0, 10)).toUTCString(), Date.UTC(2030, 0, 1))).toBe(10_000);
     expect(retryAfterMs('soon')).toBeUndefined();
+    // Date.parse read these as years (45.5: May 2045): decimal seconds are seconds
+    expect([retryAfterMs('45.5'), retryAfterMs('3600.5'), retryAfterMs('60.5')]).toEqual([45_500, 3_600_500, 60_500]);
+    expect([retryAfterMs('-5'), retryAfterMs('2030'.concat('-01-01'))]).toEqual([undefined, undefined]);
   });
 
   it('a redirect is said with where it points, not followed (its answers were cached under this URL)', async () => {
     await expect(httpTeacher({ baseUrl: base, model: 'm' }).embed([image('moved.jpg')], 'x')).rejects.toThrow(
       `Teacher server ${base}/v1/embeddings answered HTTP 301, a redirect to http://127.0.0.1:1/v1/embeddings, for ${join(dir, 'moved.jpg')}`,
+    );
+  });
+
+  it('a token a server echoes is not printed; a relative redirect is said as the URL it resolves to', async () => {
+    const token = 's3cr3t/+=!x';
+    const teacher = httpTeacher({ baseUrl: base, model: 'm', apiKey: token });
+    const error = await teacher.embed([image('echo.jpg')], 'x').then(
+      () => new Error('it resolved'),
+      (e: unknown) => e as Error,
+    );
+    expect(error.message).toMatch(/answered HTTP 401 for .*echo\.jpg: \{"error": "you sent Bearer \*\*\*"\}/);
+    await expect(teacher.embed([image('relative.jpg')], 'x')).rejects.toThrow(
+      `answered HTTP 307, a redirect to ${base}/v2/embeddings, for`,
     );
   });
 
@@ -280,6 +304,19 @@ describe('a teacher server that asks to wait, redirects, or fails one image amon
       /'http:\/\/\*\*\*@127\.0\.0\.1:8765' holds credentials; .* give the token as apiKey/,
     );
     expect(thrown?.message).not.toContain('SECRET');
+    // a token holding '/' or '@', and 'http:user:token@host' (which URL parses), are hidden whole
+    for (const baseUrl of [
+      'http://user:TOK/SECRET@127.0.0.1:8765',
+      'http://user:TOK@SECRET@127.0.0.1:8765',
+      'http:user:TOKSECRET@127.0.0.1:8765',
+      'http:\\\\user:TOKSECRET@127.0.0.1:8765',
+    ])
+      expect(() => httpTeacher({ baseUrl, model: 'm' })).toThrow(/\*\*\*@127\.0\.0\.1:8765/);
+    for (const baseUrl of ['http://user:TOK/SECRET@127.0.0.1:8765', 'http:user:TOKSECRET@127.0.0.1:8765'])
+      expect(() => httpTeacher({ baseUrl, model: 'm' })).not.toThrow(/SECRET/);
+    expect(() => httpTeacher({ baseUrl: base, model: 'm', apiKey: 'tok\nen' })).toThrow(
+      /'apiKey' passed to 'httpTeacher': holds a character an HTTP header cannot carry/,
+    );
     expect(httpTeacher({ baseUrl: `${base}/`, model: 'm' }).id).toBe(httpTeacher({ baseUrl: base, model: 'm' }).id);
     expect(() => httpTeacher({ baseUrl: base, model: 'm', timeoutMs: 3_000_000_000 })).toThrow(
       /'timeoutMs' passed to 'httpTeacher': must be at most 2147483647/,

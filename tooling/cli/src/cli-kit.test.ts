@@ -199,6 +199,11 @@ describe('error lines for a command-line user', () => {
   it('number() reads decimal numbers only', () => {
     expect([number()('1e-3'), number()('.5'), number()('-2')]).toEqual([0.001, 0.5, -2]);
     for (const bad of ['0x10', '', 'NaN', '1e400', '1,5']) expect(() => number()(bad)).toThrow(/expected a number/);
+    // a bound in the flag's own unit (--teacher-timeout said 2147483647 ms for a flag in seconds)
+    expect(() => number({ positive: true, max: 2_147_483 })('2147484')).toThrow(
+      'expected a number ≤ 2147483, got 2147484',
+    );
+    expect(number({ positive: true, max: 2_147_483 })('2147483')).toBe(2_147_483);
   });
   it('--shard says what it expects; longFlags lists the flags of every subcommand', () => {
     expect(shardFlag('1/4')).toEqual({ index: 1, count: 4 });

@@ -501,14 +501,16 @@ export function integer(min = Number.MIN_SAFE_INTEGER): (v: string) => number {
   };
 }
 
-/** Commander parser: a finite number (optionally > 0). */
-export function number(options: { positive?: boolean } = {}): (v: string) => number {
+/** Commander parser: a finite number (optionally > 0, optionally at most `max`). */
+export function number(options: { positive?: boolean; max?: number } = {}): (v: string) => number {
   return (v) => {
     const n = Number(v);
     // decimal only: Number() also reads '0x10' as 16 and '' as 0
     if (!/^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/.test(v) || !Number.isFinite(n))
       throw new CommanderArgumentError(`expected a number, got '${v}'`);
     if (options.positive && !(n > 0)) throw new CommanderArgumentError(`expected a positive number, got ${n}`);
+    if (options.max !== undefined && n > options.max)
+      throw new CommanderArgumentError(`expected a number ≤ ${options.max}, got ${n}`);
     return n;
   };
 }

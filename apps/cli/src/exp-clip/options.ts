@@ -246,7 +246,13 @@ export function trainCommand(): Command {
         'http: server base URL with scheme, e.g. http://127.0.0.1:8000 (a token goes in $VLFER_TEACHER_API_KEY, sent as Authorization: Bearer)',
       )
       .option('--teacher-model <name>', 'http: model name')
-      .option('--teacher-timeout <seconds>', 'http: per-request timeout', number({ positive: true }), 60)
+      .option(
+        '--teacher-timeout <seconds>',
+        'http: per-request timeout',
+        // Node's longest timer, 2^31 − 1 ms
+        number({ positive: true, max: 2_147_483 }),
+        60,
+      )
       .option(
         '--teacher-retries <n>',
         'http: retries after network errors, timeouts, 5xx or bad replies',

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { extname } from 'node:path';
 import { AbortedError, InvalidArgumentError, mapConcurrently, VlferError } from '@vlfer/core';
 import { readBytesFile } from '@vlfer/core/node';
@@ -69,13 +70,30 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
   if (header === null || header.trim() === '') return undefined;
   const v = header.trim();
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  // delay-seconds (a decimal one taken as meant); Date.parse read '45.5' as the year 2045
+  if (/^\d+(\.\d+)?$/.test(v)) return Math.ceil(Number(v) * 1000);
+  // an HTTP-date starts with the day's name ('Sun, 06 Nov 1994 08:49:37 GMT', or the obsolete forms)
+  if (!/^[A-Za-z]{3}/.test(v)) return undefined;
   const at = Date.parse(v);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
-/** A URL with its credentials (`user:password@`) replaced by `***@`, for messages. */
-const redacted = (url: string) => url.replace(/(\/\/)[^/@]*@/, '$1***@');
+/**
+ * A URL with whatever may be credentials replaced by `***`: everything between the scheme and the last `@` (a token
+ * may hold `/` or `@`, and `http:user:token@host` parses too).
+ */
+const redacted = (url: string) => {
+  const at = url.lastIndexOf('@');
+  if (at < 0) return url;
+  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:[/\\]*/.exec(url)?.[0] ?? '';
+  return `${scheme}***${url.slice(at)}`;
+};
+
+/**
+ * A text (a reply body, an error) with the token replaced by `***`: a server that echoes what it was sent, or a
+ * header error quoting it, would print it in errors and retry lines.
+ */
+const withoutToken = (text: string, apiKey: string | undefined) => (apiKey ? text.split(apiKey).join('***') : text);
 
 /** The message of a network failure with its cause (Node's fetch says only "fetch failed"; the code is in `cause`). */
 function networkMessage(error: unknown): string {
@@ -150,6 +168,13 @@ export function httpTeacherSettings(options: HttpTeacherOptions): HttpTeacherSet
       functionName: 'httpTeacher',
       argument: 'maxRetries',
       message: `must be an integer ≥ 0, got ${maxRetries}`,
+    });
+  // visible ASCII: another character made fetch throw an invalid-header error quoting the token, retried as a network error
+  if (options.apiKey !== undefined && !/^[\x21-\x7e]+$/.test(options.apiKey))
+    throw new InvalidArgumentError({
+      functionName: 'httpTeacher',
+      argument: 'apiKey',
+      message: `holds a character an HTTP header cannot carry (a space, a line break or a non-ASCII character; ${options.apiKey.length} characters); give the token alone`,
     });
   const url = `${teacherBaseUrl(options.baseUrl)}/v1/embeddings`;
   return {
@@ -252,20 +277,22 @@ export async function requestEmbedding(
     text = await res.text();
   } catch (error) {
     if (signal?.aborted) throw new AbortedError(`teacher request for ${image}`, { cause: error });
-    throw new RetryableError(timeout.aborted ? `timed out after ${timeoutMs} ms` : networkMessage(error));
+    const why = timeout.aborted ? `timed out after ${timeoutMs} ms` : networkMessage(error);
+    throw new RetryableError(withoutToken(why, settings.apiKey));
   }
-  if (res.status >= 300 && res.status < 400)
+  const said = (n: number) => withoutToken(text, settings.apiKey).slice(0, n);
+  const location = res.headers.get('location');
+  if ([301, 302, 303, 307, 308].includes(res.status))
     throw new VlferError(
-      `Teacher server ${url} answered HTTP ${res.status}, a redirect to ${res.headers.get('location') ?? '(no Location header)'}, for ${image}: give the URL of the server that answers (the teacher's URL is its id, under which its targets are cached)`,
+      `Teacher server ${url} answered HTTP ${res.status}, a redirect to ${location === null ? '(no Location header)' : URL.canParse(location, url) ? new URL(location, url).href : location}, for ${image}: give the URL of the server that answers (the teacher's URL is its id, under which its targets are cached)`,
     );
   if (res.status === 408 || res.status === 429 || res.status >= 500)
     throw new RetryableError(
-      `HTTP ${res.status} ${text.slice(0, 200)}`,
+      `HTTP ${res.status} ${said(200)}`,
       res.status === 429 || res.status === 503 ? retryAfterMs(res.headers.get('retry-after')) : undefined,
     );
-  if (!res.ok)
-    throw new VlferError(`Teacher server ${url} answered HTTP ${res.status} for ${image}: ${text.slice(0, 500)}`);
-  return parseEmbeddingReply(text);
+  if (!res.ok) throw new VlferError(`Teacher server ${url} answered HTTP ${res.status} for ${image}: ${said(500)}`);
+  return parseEmbeddingReply(withoutToken(text, settings.apiKey));
 }
 
 /**
@@ -353,6 +380,8 @@ export function httpTeacher(options: HttpTeacherOptions): Teacher {
       // the first failure stops the other requests (they went on through their retries before it was said)
       const stop = new AbortController();
       const signal = call?.signal ? AbortSignal.any([call.signal, stop.signal]) : stop.signal;
+      // each request in flight may wait on it at once (a retry's backoff): not a leak past Node's 10
+      setMaxListeners(Math.max(10, 2 * settings.concurrency), signal);
       let first: unknown;
       try {
         return await mapConcurrently(images, settings.concurrency, (image) =>
