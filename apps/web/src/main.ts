@@ -237,13 +237,14 @@ async function ensureClassifier(
   return { model, zs };
 }
 
-async function ensureDetector(): Promise<FaceDetectorModel | undefined> {
-  if (faces.value === 'none') return undefined;
-  if (detector?.id === detectorSelect.value) return detector.model;
+/** The face detector `id` (a run's recorded choice; '' = no faces), loaded once and kept until another is asked. */
+async function ensureDetector(id: string): Promise<FaceDetectorModel | undefined> {
+  if (id === '') return undefined;
+  if (detector?.id === id) return detector.model;
   const previous = detector;
-  const file = FACE_DETECTORS[detectorSelect.value as FaceDetectorId].file; // served under /faces/
+  const file = FACE_DETECTORS[id as FaceDetectorId].file; // served under /faces/
   detector = {
-    id: detectorSelect.value,
+    id,
     model: (async () => {
       await previous?.model.then(
         (m) => m.dispose(),
@@ -389,6 +390,17 @@ function render(shown: readonly { image: RgbImage }[]): void {
   csvButton.disabled = page.gallery.length === 0;
 }
 
+/**
+ * The page's model work, one piece at a time: onnxruntime-web's WASM sessions used by two runs at once (form changes
+ * a few ms apart) failed with "unaligned accesses" or "null function", and every later run failed until a reload.
+ */
+let turn: Promise<unknown> = Promise.resolve();
+function exclusive<T>(work: () => Promise<T>): Promise<T> {
+  const mine = turn.then(work, work);
+  turn = mine.catch(() => undefined);
+  return mine;
+}
+
 async function run(): Promise<void> {
   if (urlProblems.size > 0) {
     fail(new Error([...urlProblems.values()].join('; ')));
@@ -396,71 +408,78 @@ async function run(): Promise<void> {
   }
   if (images.length === 0) return;
   page.state = 'running';
+  // what this run computes with, read before its first await (the form may change meanwhile)
+  const asked = {
+    labels: labelSet.value,
+    prompts: promptType.value,
+    faces: faces.value,
+    detector: faces.value === 'none' ? '' : detectorSelect.value,
+    mode: mode.value,
+    head: head?.name ?? '',
+  };
+  const detectorName = [...detectorSelect.options].find((o) => o.value === asked.detector)?.text ?? asked.detector;
+  const projection = head;
+  const thisRun = ++runsBegun;
+  // images chosen, or settings changed, while this run waits or works supersede it: the newer run shows its own
+  const batch = images;
+  const superseded = () => batch !== images || thisRun !== runsBegun;
   try {
-    const t0 = performance.now();
-    // what this run computes with, read before its first await (the form may change meanwhile)
-    const asked = {
-      labels: labelSet.value,
-      prompts: promptType.value,
-      faces: faces.value,
-      detector: faces.value === 'none' ? '' : detectorSelect.value,
-      mode: mode.value,
-      head: head?.name ?? '',
-    };
-    const projection = head;
-    const thisRun = ++runsBegun;
-    setStatus(`classifying ${images.length === 1 ? images[0]!.name : `${images.length} images`}…`);
-    const [{ model, zs }, det] = await Promise.all([
-      ensureClassifier({ labels: asked.labels, prompts: asked.prompts, head: projection }),
-      ensureDetector(),
-    ]);
-    const computedWith = {
-      classNames: getLabelSet(asked.labels).names,
-      settings: { model: model.modelId, device: model.device, ...asked },
-    };
-    const [align, size, margin] = [asked.faces === 'detect:align', 224, 0.2];
-    const gallery: GalleryEntry[] = [];
-    // images chosen while this run works supersede it: their own run shows them
-    const batch = images;
-    for (const { name, image } of batch) {
-      const results = await classifyImage(image, {
-        clip: model,
-        classifier: zs,
-        mode: asked.mode as PreprocessMode,
-        ...(det ? { detector: det, faces: { align, size, margin }, noFace: 'full' as const } : {}),
-      });
-      const small = Math.max(image.width, image.height) <= 160;
-      gallery.push({
-        name,
-        width: image.width,
-        height: image.height,
-        results,
-        ...(results[0]?.noFace
-          ? {
-              note: `${detectorSelect.selectedOptions[0]!.text} found no face${small ? ` in this ${image.width}×${image.height} image, which looks like a pre-cropped face` : ''}: the whole image was classified.`,
-            }
-          : {}),
-      });
-    }
-    // newer images, or a newer run over changed settings, show their own results
-    if (batch !== images || thisRun !== runsBegun) return;
-    page.timings.lastRun = performance.now() - t0;
-    page.timings.firstResult ??= performance.now();
-    page.gallery = gallery;
-    page.computedWith = computedWith;
-    page.results = gallery.at(-1)!.results;
-    page.image = { width: batch.at(-1)!.image.width, height: batch.at(-1)!.image.height };
-    page.runs++;
-    delete page.error;
-    render(batch);
-    const regions = gallery.reduce((a, g) => a + g.results.length, 0);
-    const fallbacks = gallery.filter((g) => g.note).length;
-    setStatus(
-      `${model.modelId} on ${model.device === 'wasm' ? 'WASM' : 'WebGPU'}: ${images.length === 1 ? '' : `${images.length} images, `}${regions} region${regions === 1 ? '' : 's'} in ${page.timings.lastRun.toFixed(0)} ms${projection ? ` (with the Exp-CLIP head ${projection.name})` : ''}${fallbacks > 0 ? `; no face found in ${fallbacks === 1 && images.length === 1 ? 'the image' : `${fallbacks} image${fallbacks === 1 ? '' : 's'}`}, classified whole` : ''}`,
-    );
-    page.state = 'done';
+    await exclusive(async () => {
+      if (superseded()) return;
+      const t0 = performance.now();
+      setStatus(`classifying ${batch.length === 1 ? batch[0]!.name : `${batch.length} images`}…`);
+      const [{ model, zs }, det] = await Promise.all([
+        ensureClassifier({ labels: asked.labels, prompts: asked.prompts, head: projection }),
+        ensureDetector(asked.detector),
+      ]);
+      const computedWith = {
+        classNames: getLabelSet(asked.labels).names,
+        settings: { model: model.modelId, device: model.device, ...asked },
+      };
+      const [align, size, margin] = [asked.faces === 'detect:align', 224, 0.2];
+      const gallery: GalleryEntry[] = [];
+      for (const { name, image } of batch) {
+        if (superseded()) return;
+        const results = await classifyImage(image, {
+          clip: model,
+          classifier: zs,
+          mode: asked.mode as PreprocessMode,
+          ...(det ? { detector: det, faces: { align, size, margin }, noFace: 'full' as const } : {}),
+        });
+        const small = Math.max(image.width, image.height) <= 160;
+        gallery.push({
+          name,
+          width: image.width,
+          height: image.height,
+          results,
+          ...(results[0]?.noFace
+            ? {
+                note: `${detectorName} found no face${small ? ` in this ${image.width}×${image.height} image, which looks like a pre-cropped face` : ''}: the whole image was classified.`,
+              }
+            : {}),
+        });
+      }
+      if (superseded()) return;
+      page.timings.lastRun = performance.now() - t0;
+      page.timings.firstResult ??= performance.now();
+      page.gallery = gallery;
+      page.computedWith = computedWith;
+      page.results = gallery.at(-1)!.results;
+      page.image = { width: batch.at(-1)!.image.width, height: batch.at(-1)!.image.height };
+      page.runs++;
+      delete page.error;
+      render(batch);
+      const regions = gallery.reduce((a, g) => a + g.results.length, 0);
+      const fallbacks = gallery.filter((g) => g.note).length;
+      setStatus(
+        `${model.modelId} on ${model.device === 'wasm' ? 'WASM' : 'WebGPU'}: ${batch.length === 1 ? '' : `${batch.length} images, `}${regions} region${regions === 1 ? '' : 's'} in ${page.timings.lastRun.toFixed(0)} ms${projection ? ` (with the Exp-CLIP head ${projection.name})` : ''}${fallbacks > 0 ? `; no face found in ${fallbacks === 1 && batch.length === 1 ? 'the image' : `${fallbacks} image${fallbacks === 1 ? '' : 's'}`}, classified whole` : ''}`,
+      );
+      page.state = 'done';
+    });
   } catch (error) {
-    fail(error);
+    // a run superseded while it worked (its model or detector replaced under it) is not the page's state
+    if (superseded()) console.warn(`a superseded run failed: ${(error as Error)?.message ?? String(error)}`);
+    else fail(error);
   }
 }
 
@@ -631,7 +650,7 @@ async function boot(): Promise<void> {
     return;
   }
   try {
-    const { model } = await ensureClassifier();
+    const { model } = await exclusive(() => ensureClassifier());
     page.state = 'ready';
     delete page.error;
     setStatus(

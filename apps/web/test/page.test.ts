@@ -593,6 +593,57 @@ describe('the page for people: layout, accessibility, notices, gallery, CSV', ()
     await page.close();
   }, 180_000);
 
+  it('settings changed a few ms apart during a run: one run at a time, the newest shows, nothing breaks', async () => {
+    // two runs at once on onnxruntime-web's WASM sessions failed ("unaligned accesses", "null function") and every
+    // later run with them, until a reload; a run whose build began before a change classified with the new labels
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(e.message));
+    await page.goto(`${base}?model=tiny-clip&device=wasm&labels=basic-7&prompts=${promptType}`);
+    await untilState(page, ['ready']);
+    await page.selectOption('#faces', 'detect:align');
+    await page.setInputFiles('#image', [demoPhoto, ferImage]);
+    await untilState(page, ['running']);
+    await page.evaluate(() => {
+      const set = (id: string, value: string) => {
+        const el = document.getElementById(id) as HTMLSelectElement;
+        el.value = value;
+        el.dispatchEvent(new Event('change'));
+      };
+      set('mode', 'exp-clip');
+      set('label-set', 'mafw-11');
+      set('mode', 'clip');
+      set('prompt-type', 'class_name');
+    });
+    await page.waitForFunction(
+      () => {
+        const v = (window as unknown as { vlfer: PageResult }).vlfer;
+        return v.state === 'error' || (v.state === 'done' && (v as { computedWith?: unknown }).computedWith);
+      },
+      undefined,
+      { timeout: 0 },
+    );
+    await new Promise((r) => setTimeout(r, 500)); // a stale run that ended later would show by now
+    const v = await page.evaluate(() => (window as unknown as { vlfer: PageResult }).vlfer);
+    expect(v.error).toBeUndefined();
+    expect(v.state).toBe('done');
+    const shown = v as PageResult & {
+      computedWith: { classNames: string[]; settings: Record<string, string> };
+      gallery: { results: { scores: { label: string }[] }[] }[];
+    };
+    expect(shown.computedWith.settings).toMatchObject({ labels: 'mafw-11', prompts: 'class_name', mode: 'clip' });
+    const names = getLabelSet('mafw-11').names;
+    expect(shown.computedWith.classNames).toEqual(names);
+    for (const entry of shown.gallery)
+      for (const r of entry.results) expect(new Set(r.scores.map((x) => x.label))).toEqual(new Set(names));
+    // the page still works afterwards
+    await page.selectOption('#label-set', 'basic-7');
+    await untilRuns(page, v.runs + 1);
+    expect((await page.evaluate(() => (window as unknown as { vlfer: PageResult }).vlfer)).state).toBe('done');
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 240_000);
+
   it('an image dropped on the page or pasted is classified; a dropped non-image is refused by name', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     await page.goto(`${base}?model=tiny-clip&device=wasm&labels=basic-7&prompts=${promptType}`);
