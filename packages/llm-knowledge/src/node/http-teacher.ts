@@ -120,14 +120,13 @@ export interface HttpTeacherSettings {
 }
 
 /**
- * Checks the options of {@link httpTeacher} and fills the defaults.
- * @throws InvalidArgumentError naming `baseUrl` (not an http(s) URL), `concurrency` or `timeoutMs` (not a positive
- *   integer) or `maxRetries` (not an integer ≥ 0)
+ * A teacher's base URL: http(s), without credentials (the URL is the teacher's id, written to the cache and said in
+ * errors; the token goes in `apiKey`). @throws InvalidArgumentError naming `baseUrl`, its credentials hidden
  */
-export function httpTeacherSettings(options: HttpTeacherOptions): HttpTeacherSettings {
+function checkBaseUrl(baseUrl: string): void {
   let base: URL | undefined;
   try {
-    base = new URL(options.baseUrl);
+    base = new URL(baseUrl);
   } catch {
     base = undefined;
   }
@@ -135,14 +134,24 @@ export function httpTeacherSettings(options: HttpTeacherOptions): HttpTeacherSet
     throw new InvalidArgumentError({
       functionName: 'httpTeacher',
       argument: 'baseUrl',
-      message: `'${redacted(String(options.baseUrl))}' is not an http(s) URL; give the scheme, e.g. http://127.0.0.1:8000`,
+      message: `'${redacted(String(baseUrl))}' is not an http(s) URL; give the scheme, e.g. http://127.0.0.1:8000`,
     });
   if (base.username || base.password)
     throw new InvalidArgumentError({
       functionName: 'httpTeacher',
       argument: 'baseUrl',
-      message: `'${redacted(options.baseUrl)}' holds credentials; the URL is the teacher's id, written to the cache and said in errors: give the token as apiKey (the CLI reads $VLFER_TEACHER_API_KEY)`,
+      message: `'${redacted(baseUrl)}' holds credentials; the URL is the teacher's id, written to the cache and said in errors: give the token as apiKey (the CLI reads $VLFER_TEACHER_API_KEY)`,
     });
+}
+
+/**
+ * Checks the options of {@link httpTeacher} and fills the defaults.
+ * @throws InvalidArgumentError naming `baseUrl` (not an http(s) URL, or holding credentials), `concurrency` or
+ *   `timeoutMs` (not a positive integer; a timeout past Node's longest timer), `maxRetries` (not an integer ≥ 0) or
+ *   `apiKey` (a character no HTTP header carries)
+ */
+export function httpTeacherSettings(options: HttpTeacherOptions): HttpTeacherSettings {
+  checkBaseUrl(options.baseUrl);
   const concurrency = options.concurrency ?? 8;
   const timeoutMs = options.timeoutMs ?? 60_000;
   const maxRetries = options.maxRetries ?? 3;
