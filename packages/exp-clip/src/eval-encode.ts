@@ -255,8 +255,14 @@ interface UnitContext {
   cropper: FaceCropper | undefined;
   fingerprint: Hash;
   scope: EncodeProgressScope;
-  hooks: PipelineHooks;
+  hooks: EncodeHooks;
 }
+
+/**
+ * The hooks of encoding: the pipeline's, and `warn` for what makes the numbers suspect (a damaged video whose frames
+ * were partly lost), which the evaluation records in metrics.json's warnings; without it they go to `log`.
+ */
+export type EncodeHooks = PipelineHooks & { warn?: (warning: string) => void };
 
 /** A unit's kept items and their features (null when no item was kept). */
 type UnitOutput = { items: EvalData['items']; features: Tensor2D } | null;
@@ -291,7 +297,7 @@ async function encodeClipUnit(group: (VideoItem | ImageItem)[], u: UnitContext, 
     shortClip: u.options.shortClip,
     ...(u.cropper ? { cropper: u.cropper } : {}),
     ...(u.hooks.signal ? { signal: u.hooks.signal } : {}),
-    ...(u.hooks.log ? { log: u.hooks.log } : {}),
+    ...(u.hooks.warn || u.hooks.log ? { log: u.hooks.warn ?? u.hooks.log } : {}),
   });
   if (clips.length === 0) return unitWithoutItems(u, (at + group.length) * per);
   const r = await u.encoder.encode(frames.flat(), { ...u.scope, done: at * per, units: group.length * per });
@@ -322,7 +328,7 @@ export async function encodeEvalData(
   options: EvalOptions,
   data: readonly EvalData[],
   stages: { encoder: EvalEncoder; cropper?: FaceCropper | undefined; shard: Shard | null },
-  hooks: PipelineHooks = {},
+  hooks: EncodeHooks = {},
 ): Promise<EncodedEvalData> {
   const fingerprint = createHash('sha256');
   const out: EncodedEvalData = { data: [], features: [], datasetFingerprint: '', units: 0, unitsDone: 0 };

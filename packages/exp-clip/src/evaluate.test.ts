@@ -374,6 +374,21 @@ describe('exp-clip eval on raw video files (video-folder, ffmpeg)', () => {
     expect(r.counts.images).toBe(4 * 16);
     expect(r.results[0]!.folds[0]!.n).toBe(4);
     expect(r.predictions[0]!.ids[0]).toBe('happy/clip0.avi');
+    expect(r.warnings.filter((w) => w.includes('ffmpeg'))).toEqual([]);
+    // a damaged clip (frames lost while ffmpeg decoded past the damage) is a warning of the results, not a log line
+    const bytes = readFileSync(join(root, 'sad', 'clip1.avi'));
+    bytes.fill(0xc7, bytes.length >> 1, (bytes.length >> 1) + 4000);
+    writeFileSync(join(root, 'sad', 'clip1.avi'), bytes);
+    const damaged = await runEval(
+      { dataset: 'video-folder', root, model, promptTypes: ['class_name'], out: join(work, 'raw-damaged') },
+      { log: () => {} },
+    );
+    const said = damaged.warnings.filter((w) => w.includes('ffmpeg reported'));
+    expect(said).toEqual([
+      expect.stringMatching(/clip1\.avi: ffmpeg reported \d+ decoding error\(s\) .* frames were decoded/),
+    ]);
+    const metrics = JSON.parse(readFileSync(join(work, 'raw-damaged', 'metrics.json'), 'utf8'));
+    expect(metrics.warnings).toEqual(expect.arrayContaining(said));
   }, 120_000);
 });
 

@@ -46,6 +46,7 @@ import {
   idOf,
   itemId,
   type EncodeCounts,
+  type EncodeHooks,
   type EncodedEvalData,
 } from './eval-encode.js';
 import { checkShardRecords, evalShardFields, writeShardRecord } from './shards.js';
@@ -355,7 +356,7 @@ export async function encodeForEvaluation(
   data: readonly EvalData[],
   model: Pick<EvalModel, 'clip' | 'modelFingerprint'>,
   shard: Shard | null,
-  hooks: PipelineHooks = {},
+  hooks: EncodeHooks = {},
 ): Promise<EvalEncoding> {
   const log = hooks.log ?? (() => undefined);
   const te = performance.now();
@@ -904,7 +905,7 @@ async function evaluateWithModel(
   refuseOtherContent(options, { ...model, labelSet });
   const otherEncoder = headOfOtherEncoder(options, model);
   if (otherEncoder) warn(otherEncoder);
-  const enc = await encodeForEvaluation(options, loaded, model, shard, hooks);
+  const enc = await encodeForEvaluation(options, loaded, model, shard, { ...hooks, warn });
   refuseOtherContent(options, { ...model, labelSet, datasetFingerprint: enc.datasetFingerprint });
   const common = { ...evalResultBase(options, labelSet, prompts, enc, model), quantization };
   if (shard) {

@@ -76,6 +76,9 @@ const logLines = (stderr: string, levels: readonly string[]) =>
     return m && levels.includes(m[1]!) ? [m[2]!.trim()] : [];
   });
 
+/** ffmpeg binaries that know `-vsync` but not `-fps_mode` (before 5.1). */
+const oldFfmpeg = new Set<string>();
+
 /**
  * Decode every frame of a video file to RGB24 with ffmpeg (piped, nothing written to disk), as a viewer shows them:
  * each frame the file holds once (`-fps_mode passthrough`: a variable-frame-rate file was padded to a constant rate
@@ -96,11 +99,15 @@ export async function decodeVideo(
   // the first video stream that is not a cover picture: ffmpeg's own pick (the largest, or the default) differs
   // between its versions, and the frame cache keys do not hold the version
   const output = ['-map', '0:V:0', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'];
-  const timing = options.fps ? ['-vf', `fps=${options.fps}`] : ['-fps_mode', 'passthrough'];
+  const vsync = ['-vsync', 'passthrough'];
+  const passthrough = oldFfmpeg.has(ffmpeg) ? vsync : ['-fps_mode', 'passthrough'];
+  const timing = options.fps ? ['-vf', `fps=${options.fps}`] : passthrough;
   let r = await run(ffmpeg, [...input, ...timing, ...output], file, options.signal);
-  // ffmpeg before 5.1 (the bundled 4.1) names the option -vsync
-  if (!options.fps && r.code !== 0 && /Unrecognized option 'fps_mode'/.test(r.stderr))
-    r = await run(ffmpeg, [...input, '-vsync', 'passthrough', ...output], file, options.signal);
+  // ffmpeg before 5.1 (the bundled 4.1) names the option -vsync; remembered, so each file is decoded once
+  if (!options.fps && r.code !== 0 && /Unrecognized option 'fps_mode'/.test(r.stderr)) {
+    oldFfmpeg.add(ffmpeg);
+    r = await run(ffmpeg, [...input, ...vsync, ...output], file, options.signal);
+  }
   if (r.code !== 0) {
     const why = logLines(r.stderr, ['fatal', 'error']).slice(-3).join('; ') || r.stderr.trim().slice(-300);
     const noVideo = /does not contain any stream|matches no streams|no video stream/i.test(r.stderr);
