@@ -147,14 +147,22 @@ let head: (FeatureProjection & { name: string }) | undefined;
 const classifiers = new SettingsCache<ClassifierSettings, ZeroShotClassifier>(
   (a, b) => a.model === b.model && a.labels === b.labels && a.prompts === b.prompts && a.head === b.head,
 );
-/** Runs begun so far: only the newest shows its results (an older one that ends later would show stale settings). */
+/**
+ * Runs begun so far (and head picks, which supersede them too): only the newest run shows its results (an older one
+ * that ends later would show stale settings).
+ */
 let runsBegun = 0;
+/** Image picks and head picks so far: an older pick whose file loads later is dropped. */
+let imagePicks = 0;
+let headPicks = 0;
+/** The model and device the form asks for. */
+const modelKey = () => `${modelInput.value} ${device.value}`;
 let detector: { id: string; model: Promise<FaceDetectorModel> } | undefined;
 /** The images chosen together (one, or a gallery). */
 let images: { name: string; image: RgbImage }[] = [];
 
 async function ensureModel(): Promise<WebClipModel> {
-  const key = `${modelInput.value} ${device.value}`;
+  const key = modelKey();
   if (clip && loading?.key === key) return clip;
   if (loading?.key === key) return loading.promise;
   const previous = clip;
@@ -509,16 +517,20 @@ function clearImages(): void {
 /** Decode the files (all or none: a file that cannot be decoded is named, and nothing is shown) and classify them. */
 async function showFiles(files: readonly File[], via: string): Promise<void> {
   if (files.length === 0) return;
+  // the newest pick decides what is shown: an older one whose decoding ends later is dropped
+  const pick = ++imagePicks;
   const decoded: { name: string; image: RgbImage }[] = [];
   for (const file of files) {
     try {
       decoded.push({ name: file.name || `pasted image ${decoded.length + 1}`, image: await decodeBlob(file) });
     } catch (error) {
+      if (pick !== imagePicks) return;
       clearImages();
       fail(new Error(`${file.name}: the browser cannot decode it (${(error as Error).message})`));
       return;
     }
   }
+  if (pick !== imagePicks) return;
   images = decoded;
   $<HTMLSpanElement>('image-name').textContent =
     images.length === 1
@@ -585,13 +597,22 @@ on(headInput, 'change', async () => {
   const file = headInput.files?.[0];
   headInput.value = '';
   if (!file) return;
+  // a newer head, a model change, or this head refused: runs under way no longer show (they use the head before)
+  const pick = ++headPicks;
+  runsBegun++;
+  const modelAsked = modelKey();
   try {
-    const model = await ensureModel();
-    head = {
-      ...(await loadWebProjectionHead(new Uint8Array(await file.arrayBuffer()), file.name, model.embeddingDim)),
-      name: file.name,
-    };
+    // in turn with the runs: loading another model here disposed the one a run was using
+    const loaded = await exclusive(async () => {
+      const model = await ensureModel();
+      return loadWebProjectionHead(new Uint8Array(await file.arrayBuffer()), file.name, model.embeddingDim);
+    });
+    if (pick !== headPicks) return; // a newer head was picked meanwhile
+    if (modelKey() !== modelAsked)
+      throw new Error(`${file.name}: the model changed while it loaded (a head belongs to one encoder); pick it again`);
+    head = { ...loaded, name: file.name };
   } catch (error) {
+    if (pick !== headPicks) return;
     // a refused head is not used, and neither is the one before it: the page says so
     head = undefined;
     $<HTMLSpanElement>('head-name').textContent = 'none';
@@ -651,6 +672,7 @@ async function boot(): Promise<void> {
   }
   try {
     const { model } = await exclusive(() => ensureClassifier());
+    if (page.state === 'running') return; // a run waits behind this: it says what happens next
     page.state = 'ready';
     delete page.error;
     setStatus(

@@ -358,6 +358,43 @@ describe('zero-shot FER page (tiny-clip, WASM) equals the Node pipeline', () => 
         after.results!.map((r) => r.scores),
       ),
     ).toBeLessThan(1e-4); // no head
+    // the bad head picked while a run with the good one works: that run's results (with the good head) do not
+    // replace the refusal (they did, and the page said "with the Exp-CLIP head good.safetensors" with none in use)
+    await page.setInputFiles('#head', good);
+    await untilRuns(page, after.runs + 1);
+    // picked from inside the page just after the run begins (a tiny-clip run is too quick to catch from outside)
+    await page.evaluate(
+      (bytes) => {
+        const v = (window as unknown as { vlfer: PageResult }).vlfer;
+        let state = v.state;
+        let fired = false;
+        Object.defineProperty(v, 'state', {
+          configurable: true,
+          enumerable: true,
+          get: () => state,
+          set: (next: string) => {
+            state = next;
+            if (next !== 'running' || fired) return;
+            fired = true;
+            queueMicrotask(() => {
+              const dt = new DataTransfer();
+              dt.items.add(new File([new Uint8Array(bytes)], 'wrong.safetensors'));
+              const input = document.getElementById('head') as HTMLInputElement;
+              input.files = dt.files;
+              input.dispatchEvent(new Event('change'));
+            });
+          },
+        });
+      },
+      [...readFileSync(bad)],
+    );
+    await page.setInputFiles('#image', [ferImage, demoPhoto, ferImage]);
+    await untilState(page, ['error']);
+    await new Promise((r) => setTimeout(r, 3000)); // the superseded run has ended by now
+    const end = await page.evaluate(() => (window as unknown as { vlfer: PageResult }).vlfer);
+    expect(end.state).toBe('error');
+    expect(end.error).toMatch(/wrong\.safetensors.*no head is in use now/);
+    expect(end.runs).toBe(after.runs + 1);
     await page.close();
   }, 180_000);
 });
