@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,10 +15,13 @@ const image = (name: string) => {
   return p;
 };
 
-describe('teacher replies that are not usable targets', () => {
+/**
+ * A loopback teacher server for a describe block: `answer` gets the name of each request's image (the test images
+ * hold their own names) and the request with its reply; `at.base` is its URL once the block's tests run.
+ */
+function loopbackTeacher(answer: (which: string, req: IncomingMessage, res: ServerResponse) => void) {
+  const at = { base: '' };
   let server: Server;
-  let base = '';
-  const hits = new Map<string, number>();
   beforeAll(async () => {
     server = createServer((req, res) => {
       let body = '';
@@ -26,35 +29,40 @@ describe('teacher replies that are not usable targets', () => {
         body += c;
       });
       req.on('end', () => {
-        const which = Buffer.from(
-          JSON.parse(body).messages[0].content[0].image_url.url.split(',')[1],
-          'base64',
-        ).toString();
-        hits.set(which, (hits.get(which) ?? 0) + 1);
-        const send = (status: number, text: string, type = 'application/json') => {
-          res.writeHead(status, { 'content-type': type });
-          res.end(text);
-        };
-        if (which === 'nan.jpg') return send(200, '{"data": [{"embedding": [NaN, 1]}]}');
-        if (which === 'cut.jpg') return send(200, '{"data": [{"embedding": [0.1, 0.');
-        if (which === 'html.jpg') return send(200, '<html><body>Gateway</body></html>', 'text/html');
-        if (which === 'zero.jpg') return send(200, JSON.stringify({ data: [{ embedding: [0, 0, 0, 0] }] }));
-        if (which === 'short.jpg') return send(200, JSON.stringify({ data: [{ embedding: [1, 2] }] }));
-        if (which === 'slow.jpg')
-          return setTimeout(() => send(200, JSON.stringify({ data: [{ embedding: [1, 2, 3, 4] }] })), 5000);
-        send(200, JSON.stringify({ data: [{ embedding: [1, 2, 3, 4] }] }));
+        const url = JSON.parse(body).messages[0].content[0].image_url.url as string;
+        answer(Buffer.from(url.split(',')[1]!, 'base64').toString(), req, res);
       });
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    at.base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   });
   afterAll(async () => {
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
   });
+  return at;
+}
+
+describe('teacher replies that are not usable targets', () => {
+  const hits = new Map<string, number>();
+  const at = loopbackTeacher((which, _req, res) => {
+    hits.set(which, (hits.get(which) ?? 0) + 1);
+    const send = (status: number, text: string, type = 'application/json') => {
+      res.writeHead(status, { 'content-type': type });
+      res.end(text);
+    };
+    if (which === 'nan.jpg') return send(200, '{"data": [{"embedding": [NaN, 1]}]}');
+    if (which === 'cut.jpg') return send(200, '{"data": [{"embedding": [0.1, 0.');
+    if (which === 'html.jpg') return send(200, '<html><body>Gateway</body></html>', 'text/html');
+    if (which === 'zero.jpg') return send(200, JSON.stringify({ data: [{ embedding: [0, 0, 0, 0] }] }));
+    if (which === 'short.jpg') return send(200, JSON.stringify({ data: [{ embedding: [1, 2] }] }));
+    if (which === 'slow.jpg')
+      return setTimeout(() => send(200, JSON.stringify({ data: [{ embedding: [1, 2, 3, 4] }] })), 5000);
+    send(200, JSON.stringify({ data: [{ embedding: [1, 2, 3, 4] }] }));
+  });
 
   it('a reply that is not JSON (NaN literal, cut body, HTML with 200) is retried, then named with the image and the URL', async () => {
-    const teacher = httpTeacher({ baseUrl: base, model: 'm', maxRetries: 2, backoffMs: 1 });
+    const teacher = httpTeacher({ baseUrl: at.base, model: 'm', maxRetries: 2, backoffMs: 1 });
     for (const [name, why] of [
       ['nan.jpg', /not JSON/],
       ['cut.jpg', /not JSON/],
@@ -67,7 +75,7 @@ describe('teacher replies that are not usable targets', () => {
       );
       expect(err?.message).toMatch(
         new RegExp(
-          `Teacher request for .*${name.replace('.', '\\.')} to ${base.replaceAll('/', '\\/')}\\/v1\\/embeddings failed after 3 attempts`,
+          `Teacher request for .*${name.replace('.', '\\.')} to ${at.base.replaceAll('/', '\\/')}\\/v1\\/embeddings failed after 3 attempts`,
         ),
       );
       expect(err?.message).toMatch(why);
@@ -76,7 +84,7 @@ describe('teacher replies that are not usable targets', () => {
   });
   it('an all-zero or wrong-length target is refused before it is cached, naming the image and the teacher', async () => {
     const cacheDir = join(dir, 'cache');
-    const teacher = httpTeacher({ baseUrl: base, model: 'm', maxRetries: 0 });
+    const teacher = httpTeacher({ baseUrl: at.base, model: 'm', maxRetries: 0 });
     await expect(
       computeTargets({ teacher, images: [image('ok.jpg'), image('zero.jpg')], cacheDir, batchSize: 1 }),
     ).rejects.toThrow(/v1\/embeddings \(field '.*zero\.jpg'\): teacher target has norm 0/);
@@ -104,7 +112,7 @@ describe('teacher replies that are not usable targets', () => {
     const t0 = performance.now();
     await expect(
       computeTargets({
-        teacher: httpTeacher({ baseUrl: base, model: 'm' }),
+        teacher: httpTeacher({ baseUrl: at.base, model: 'm' }),
         images: [image('slow.jpg')],
         signal: controller.signal,
       }),
@@ -190,62 +198,42 @@ describe('teacher replies that are not usable targets', () => {
 });
 
 describe('a teacher server that asks to wait, redirects, or fails one image among many', () => {
-  let server: Server;
-  let base = '';
   const seen: { image: string; at: number }[] = [];
-  beforeAll(async () => {
-    server = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c) => {
-        body += c;
-      });
-      req.on('end', () => {
-        const which = Buffer.from(
-          JSON.parse(body).messages[0].content[0].image_url.url.split(',')[1],
-          'base64',
-        ).toString();
-        seen.push({ image: which, at: performance.now() });
-        const ok = () => res.end(JSON.stringify({ data: [{ embedding: [1, 2, 3, 4] }] }));
-        const tries = seen.filter((s) => s.image === which).length;
-        if (which === 'busy.jpg' && tries === 1) {
-          res.writeHead(429, { 'retry-after': '1' });
-          return res.end('slow down');
-        }
-        if (which === 'later.jpg') {
-          res.writeHead(503, { 'retry-after': '3600' });
-          return res.end('maintenance');
-        }
-        if (which === 'moved.jpg') {
-          res.writeHead(301, { location: 'http://127.0.0.1:1/v1/embeddings' });
-          return res.end();
-        }
-        if (which === 'echo.jpg') {
-          res.writeHead(401);
-          return res.end(`{"error": "you sent ${String(req.headers.authorization)}"}`);
-        }
-        if (which === 'relative.jpg') {
-          res.writeHead(307, { location: '/v2/embeddings' });
-          return res.end();
-        }
-        if (which === 'bad.jpg') {
-          res.writeHead(400);
-          return res.end('{"error":"image too small"}');
-        }
-        if (which.startsWith('hang')) return; // never answers
-        ok();
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  });
-  afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
+  const at = loopbackTeacher((which, req, res) => {
+    seen.push({ image: which, at: performance.now() });
+    const ok = () => res.end(JSON.stringify({ data: [{ embedding: [1, 2, 3, 4] }] }));
+    const tries = seen.filter((s) => s.image === which).length;
+    if (which === 'busy.jpg' && tries === 1) {
+      res.writeHead(429, { 'retry-after': '1' });
+      return res.end('slow down');
+    }
+    if (which === 'later.jpg') {
+      res.writeHead(503, { 'retry-after': '3600' });
+      return res.end('maintenance');
+    }
+    if (which === 'moved.jpg') {
+      res.writeHead(301, { location: 'http://127.0.0.1:1/v1/embeddings' });
+      return res.end();
+    }
+    if (which === 'echo.jpg') {
+      res.writeHead(401);
+      return res.end(`{"error": "you sent ${String(req.headers.authorization)}"}`);
+    }
+    if (which === 'relative.jpg') {
+      res.writeHead(307, { location: '/v2/embeddings' });
+      return res.end();
+    }
+    if (which === 'bad.jpg') {
+      res.writeHead(400);
+      return res.end('{"error":"image too small"}');
+    }
+    if (which.startsWith('hang')) return; // never answers
+    ok();
   });
 
   it('Retry-After is waited (it was 0.5 s for 5 s asked); one longer than vlfer waits fails now, saying so', async () => {
     const retries: string[] = [];
-    const teacher = httpTeacher({ baseUrl: base, model: 'm', backoffMs: 10, onRetry: (m) => retries.push(m) });
+    const teacher = httpTeacher({ baseUrl: at.base, model: 'm', backoffMs: 10, onRetry: (m) => retries.push(m) });
     await teacher.embed([image('busy.jpg')], 'x');
     const [first, second] = seen.filter((s) => s.image === 'busy.jpg');
     expect(second!.at - first!.at).toBeGreaterThanOrEqual(990);
@@ -263,26 +251,26 @@ describe('a teacher server that asks to wait, redirects, or fails one image amon
   });
 
   it('a redirect is said with where it points, not followed (its answers were cached under this URL)', async () => {
-    await expect(httpTeacher({ baseUrl: base, model: 'm' }).embed([image('moved.jpg')], 'x')).rejects.toThrow(
-      `Teacher server ${base}/v1/embeddings answered HTTP 301, a redirect to http://127.0.0.1:1/v1/embeddings, for ${join(dir, 'moved.jpg')}`,
+    await expect(httpTeacher({ baseUrl: at.base, model: 'm' }).embed([image('moved.jpg')], 'x')).rejects.toThrow(
+      `Teacher server ${at.base}/v1/embeddings answered HTTP 301, a redirect to http://127.0.0.1:1/v1/embeddings, for ${join(dir, 'moved.jpg')}`,
     );
   });
 
   it('a token a server echoes is not printed; a relative redirect is said as the URL it resolves to', async () => {
     const token = 's3cr3t/+=!x';
-    const teacher = httpTeacher({ baseUrl: base, model: 'm', apiKey: token });
+    const teacher = httpTeacher({ baseUrl: at.base, model: 'm', apiKey: token });
     const error = await teacher.embed([image('echo.jpg')], 'x').then(
       () => new Error('it resolved'),
       (e: unknown) => e as Error,
     );
     expect(error.message).toMatch(/answered HTTP 401 for .*echo\.jpg: \{"error": "you sent Bearer \*\*\*"\}/);
     await expect(teacher.embed([image('relative.jpg')], 'x')).rejects.toThrow(
-      `answered HTTP 307, a redirect to ${base}/v2/embeddings, for`,
+      `answered HTTP 307, a redirect to ${at.base}/v2/embeddings, for`,
     );
   });
 
   it('an HTTP 400 for one image stops the requests in flight (they went on through all their retries first)', async () => {
-    const teacher = httpTeacher({ baseUrl: base, model: 'm', timeoutMs: 2000, maxRetries: 3, concurrency: 4 });
+    const teacher = httpTeacher({ baseUrl: at.base, model: 'm', timeoutMs: 2000, maxRetries: 3, concurrency: 4 });
     const t0 = performance.now();
     const images = ['hang1.jpg', 'hang2.jpg', 'bad.jpg', 'hang3.jpg', 'hang4.jpg', 'hang5.jpg'].map(image);
     await expect(teacher.embed(images, 'x')).rejects.toThrow(
@@ -314,11 +302,13 @@ describe('a teacher server that asks to wait, redirects, or fails one image amon
       expect(() => httpTeacher({ baseUrl, model: 'm' })).toThrow(/\*\*\*@127\.0\.0\.1:8765/);
     for (const baseUrl of ['http://user:TOK/SECRET@127.0.0.1:8765', 'http:user:TOKSECRET@127.0.0.1:8765'])
       expect(() => httpTeacher({ baseUrl, model: 'm' })).not.toThrow(/SECRET/);
-    expect(() => httpTeacher({ baseUrl: base, model: 'm', apiKey: 'tok\nen' })).toThrow(
+    expect(() => httpTeacher({ baseUrl: at.base, model: 'm', apiKey: 'tok\nen' })).toThrow(
       /'apiKey' passed to 'httpTeacher': holds a character an HTTP header cannot carry/,
     );
-    expect(httpTeacher({ baseUrl: `${base}/`, model: 'm' }).id).toBe(httpTeacher({ baseUrl: base, model: 'm' }).id);
-    expect(() => httpTeacher({ baseUrl: base, model: 'm', timeoutMs: 3_000_000_000 })).toThrow(
+    expect(httpTeacher({ baseUrl: `${at.base}/`, model: 'm' }).id).toBe(
+      httpTeacher({ baseUrl: at.base, model: 'm' }).id,
+    );
+    expect(() => httpTeacher({ baseUrl: at.base, model: 'm', timeoutMs: 3_000_000_000 })).toThrow(
       /'timeoutMs' passed to 'httpTeacher': must be at most 2147483647/,
     );
   });

@@ -14,6 +14,10 @@ const model = sharedPath('fixtures', 'tiny-clip');
 const work = mkdtempSync(join(tmpdir(), 'vlfer-cli-'));
 const root = join(work, 'images');
 const cli = (args: string[]) => runCli('apps/cli/test/exp-clip/entry.ts', args);
+/** `exp-clip train` of the test images with the teacher `teacher` names (its kind and flags). */
+const train = (...teacher: string[]) => ['train', '--unlabelled', root, '--model', model, '--teacher', ...teacher];
+/** … with the HTTP teacher at `url` (model name 'm'). */
+const httpTrain = (url: string) => train('http', '--teacher-url', url, '--teacher-model', 'm');
 
 beforeAll(async () => {
   await writeSolidClassFolders(root, {
@@ -128,15 +132,7 @@ describe('vlfer exp-clip command line', () => {
     expect(folds.code).toBe(1);
     expect(folds.stderr).toMatch(/'3-1' is not an ascending range of folds/);
     const wd = cli([
-      'train',
-      '--unlabelled',
-      root,
-      '--model',
-      model,
-      '--teacher',
-      'import',
-      '--targets',
-      join(work, 't.jsonl'),
+      ...train('import', '--targets', join(work, 't.jsonl')),
       '--weight-decay',
       '-1',
       '--out',
@@ -145,21 +141,7 @@ describe('vlfer exp-clip command line', () => {
     expect(wd.code).toBe(1);
     expect(wd.stderr).toMatch(/--weight-decay: expected a number ≥ 0, got -1/);
     expect(wd.stderr).not.toMatch(/weightDecay|at .*\.ts:\d+/); // flag names, no stack trace
-    const url = cli([
-      'train',
-      '--unlabelled',
-      root,
-      '--model',
-      model,
-      '--teacher',
-      'http',
-      '--teacher-url',
-      '127.0.0.1:8000',
-      '--teacher-model',
-      'm',
-      '--out',
-      join(work, 'url'),
-    ]);
+    const url = cli([...httpTrain('127.0.0.1:8000'), '--out', join(work, 'url')]);
     expect(url.stderr).toMatch(/--teacher-url|baseUrl/);
     expect(url.stderr).toMatch(/'127\.0\.0\.1:8000' is not an http\(s\) URL; give the scheme/);
   }, 120_000);
@@ -493,17 +475,7 @@ describe('exp-clip train asks an HTTP teacher that needs a token and is busy at 
     const out = join(work, 'http-train');
     const cache = join(work, 'http-cache');
     const args = cliArgs([
-      'train',
-      '--unlabelled',
-      root,
-      '--model',
-      model,
-      '--teacher',
-      'http',
-      '--teacher-url',
-      url,
-      '--teacher-model',
-      'm',
+      ...httpTrain(url),
       '--output-dim',
       '4',
       '--batch',
