@@ -94,9 +94,27 @@ interface GraphValue {
   shape?: readonly (number | string)[];
 }
 
+/** The ONNX Runtime session of a tower transformers.js loaded (its `sessions.model`), undefined without one. */
+export function towerSession(m: PreTrainedModel | undefined): Record<string, unknown> | undefined {
+  return (m as unknown as { sessions?: { model?: Record<string, unknown> } } | undefined)?.sessions?.model;
+}
+
+/**
+ * Run the load checks `check` of loaded towers; when one throws, release the towers' sessions before the error goes
+ * on (a refused model keeps no session).
+ */
+export async function checkTowersOrRelease(towers: TransformersClipTowers, check: () => void): Promise<void> {
+  try {
+    check();
+  } catch (error) {
+    await Promise.all([towers.vision?.dispose(), towers.text?.dispose()]);
+    throw error;
+  }
+}
+
 /** The declared inputs and outputs of a loaded tower's ONNX Runtime session (empty where the runtime gives none). */
 function towerGraph(m: PreTrainedModel | undefined): { inputs: GraphValue[]; outputs: GraphValue[] } {
-  const s = (m as unknown as { sessions?: { model?: Record<string, unknown> } } | undefined)?.sessions?.model;
+  const s = towerSession(m);
   const list = (v: unknown) => (Array.isArray(v) ? (v as GraphValue[]) : []);
   return { inputs: list(s?.inputMetadata), outputs: list(s?.outputMetadata) };
 }
@@ -220,7 +238,7 @@ export function transformersEncoders(
       live('session');
       const m = tower === 'vision' ? vision : text;
       if (!m) throw new VlferError(`This CLIP model was loaded without the ${tower} tower`);
-      return (m as unknown as { sessions: { model: unknown } }).sessions.model;
+      return towerSession(m);
     },
     /** Release both sessions; later calls of the encoders throw one `VlferError`. Calling it twice is a no-op. */
     async dispose(): Promise<void> {

@@ -1,5 +1,4 @@
 import * as ort from 'onnxruntime-node';
-import { assertWebGpu } from './webgpu.js';
 import {
   assertShape,
   checkOneOf,
@@ -24,6 +23,7 @@ import {
 import type { ClipPreprocessorConfig } from '../preprocess.js';
 import { keepFreedMemory } from './freed-memory.js';
 import { DirectSession, directRunsStatus, directSessionRefusal } from './ort-direct.js';
+import { assertWebGpu } from './webgpu.js';
 import {
   ownTokenizerNotice,
   loadClipWeightsAsync,

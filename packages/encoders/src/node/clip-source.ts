@@ -82,6 +82,7 @@ export function resolveClipSource(
       `CLIP model must be a Hugging Face id, a directory or a checkpoint file, got ${JSON.stringify(model)}`,
     );
   const backend = options.backend ?? 'auto';
+  const functionName = options.functionName ?? 'loadClip';
   const p = localPath(model);
   if (p && statSync(p).isFile()) {
     if (['.pt', '.pth', '.bin'].includes(extname(p).toLowerCase())) {
@@ -103,7 +104,7 @@ export function resolveClipSource(
     if (backend === 'graphs' || (backend === 'auto' && !hasOnnx && hasWeights)) {
       if (!hasWeights)
         throw new VlferError(
-          `${p} has no config.json + model.safetensors, which ${(options.functionName ?? 'loadClip') === 'loadClip' ? "backend 'graphs'" : options.functionName} needs (the Hugging Face CLIPModel layout)`,
+          `${p} has no config.json + model.safetensors, which ${functionName === 'loadClip' ? "backend 'graphs'" : functionName} needs (the Hugging Face CLIPModel layout)`,
         );
       return { kind: 'hf-weights', dir: p };
     }
@@ -112,7 +113,6 @@ export function resolveClipSource(
       `Model directory ${p} holds neither ONNX graphs (${requiredModelFiles(options.suffix ?? '').join(', ')}) nor Hugging Face weights (config.json + model.safetensors); an OpenAI checkpoint is given as the .pt file itself`,
     );
   }
-  const functionName = options.functionName ?? 'loadClip';
   checkClipModelPath(model, functionName);
   const download = "download the model's config.json and model.safetensors into a directory and pass its path";
   if (backend === 'graphs' && functionName !== 'loadClip')

@@ -32,10 +32,12 @@ import { readTextFile } from '@vlfer/core/node';
 import { assertWebGpu } from './webgpu.js';
 import {
   checkTowerGraphs,
+  checkTowersOrRelease,
   clipProjectionDim,
   disposedMessage,
   loadTransformersTowers,
   tokenizeWith,
+  towerSession,
   transformersEncoders,
   type TransformersClipTowers,
 } from '../transformers-clip.js';
@@ -563,13 +565,10 @@ async function loadOnnxClip(
   const embeddingDim = clipProjectionDim(config, options.model);
   const preprocessor = await loadOnnxPreprocessor(load, wrap);
   // once every file is fetched (the preprocessor config comes last); a mismatch releases the sessions made
-  try {
+  await checkTowersOrRelease(loaded, () => {
     if (!localDir) checkHubChecksums(load, options.checksums);
     checkTowerGraphs(loaded, { embeddingDim, cropSize: preprocessor.cropSize, config, source: options.model });
-  } catch (error) {
-    await Promise.all([loaded.vision?.dispose(), loaded.text?.dispose()]);
-    throw error;
-  }
+  });
   const encoders = transformersEncoders(loaded, embeddingDim, preprocessor.cropSize, options.log);
   /** The content fingerprint of `towers`' files (and of a separate tokenizer's, with the text tower). */
   const fingerprintOf = (towers: ReadonlySet<'vision' | 'text'>, indexDir?: string) => {
@@ -711,8 +710,7 @@ function readModelConfig(localDir: string): Record<string, any> {
  */
 function checkLoadedTowers(load: OnnxLoad, loaded: TransformersClipTowers): void {
   for (const tower of ['text', 'vision'] as const) {
-    const m = loaded[tower] as unknown as { sessions?: { model?: { inputNames?: readonly string[] } } } | undefined;
-    const inputs = m?.sessions?.model?.inputNames;
+    const inputs = towerSession(loaded[tower])?.inputNames as readonly string[] | undefined;
     if (inputs) checkTowerInputs(towerFile(load, tower), tower, inputs);
   }
 }

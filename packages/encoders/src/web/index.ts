@@ -23,6 +23,7 @@ import {
 import type { DecodedImage } from '@vlfer/image';
 import {
   checkTowerGraphs,
+  checkTowersOrRelease,
   clipProjectionDim,
   loadTransformersTowers,
   transformersEncoders,
@@ -116,12 +117,9 @@ export async function loadWebClip(options: LoadWebClipOptions): Promise<WebClipM
     (proc as unknown as { image_processor: { config: Record<string, any> } }).image_processor.config,
     `${model}/preprocessor_config.json`,
   );
-  try {
-    checkTowerGraphs(loaded, { embeddingDim, cropSize: preprocessor.cropSize, config, source: model });
-  } catch (error) {
-    await Promise.all([loaded.vision?.dispose(), loaded.text?.dispose()]);
-    throw error;
-  }
+  await checkTowersOrRelease(loaded, () =>
+    checkTowerGraphs(loaded, { embeddingDim, cropSize: preprocessor.cropSize, config, source: model }),
+  );
   const encoders = transformersEncoders(loaded, embeddingDim, preprocessor.cropSize, options.log);
   const { encodePixels, encodeTexts, tokenize, dispose } = encoders;
   return { modelId: model, device, embeddingDim, preprocessor, encodePixels, encodeTexts, tokenize, dispose };
