@@ -5,6 +5,12 @@
 import { InvalidArgumentError, throwIfAborted } from './errors.js';
 
 /**
+ * The longest delay `setTimeout` keeps, 2^31 − 1 ms (24.8 days), in Node and browsers: a longer one fires after
+ * 1 ms. Timeouts that users set are bounded by it.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
  * `fn` over `items` with at most `concurrency` calls in flight, results in input order. After the first failure no
  * new call starts; the calls in flight finish, then that failure is thrown.
  */

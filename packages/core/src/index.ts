@@ -1,6 +1,6 @@
 /**
  * @file `@vlfer/core`: the runtime-neutral base of vlfer (browser, Node, workers): the plain `Tensor` type with
- * shape checks and the shared tensor math of both methods, errors, seeded RNG, label sets, option checks,
+ * shape checks and the shared tensor math of both methods, errors, seeded RNG, label sets and expression names, option checks,
  * progress events, CSV rows, the safetensors and PyTorch-checkpoint formats and a minimal ONNX writer.
  * File I/O, run directories, caches and provenance are in `@vlfer/core/node`.
  */
@@ -47,9 +47,18 @@ export type { Rng } from './rng.js';
 export { createRng, streamSeed } from './rng.js';
 export type { WasmApi } from './wasm.js';
 export { wasmApi, compileWasmBase64 } from './wasm.js';
-export { mapConcurrently, runSteps, runStepsSync, yieldToEventLoop, type RunStepsOptions } from './concurrency.js';
+export {
+  MAX_TIMER_MS,
+  mapConcurrently,
+  runSteps,
+  runStepsSync,
+  yieldToEventLoop,
+  type RunStepsOptions,
+} from './concurrency.js';
 export type { LabelSet } from './label-set.js';
 export { defineLabelSet, toIndices } from './label-set.js';
+export type { ExpressionName } from './expressions.js';
+export { canonicalExpression, EXP_CLIP_CLASS_ORDER } from './expressions.js';
 export type { ComputeDevice, ProgressEvent, ProgressCallback } from './options.js';
 export type { OptionIssue, OptionUse, SafeParser, SchemaIssue } from './options.js';
 export {

@@ -1,64 +1,14 @@
-import { DataFormatError, defineLabelSet, InvalidArgumentError, type LabelSet } from '@vlfer/core';
+import {
+  canonicalExpression,
+  DataFormatError,
+  defineLabelSet,
+  EXP_CLIP_CLASS_ORDER,
+  InvalidArgumentError,
+  type ExpressionName,
+  type LabelSet,
+} from '@vlfer/core';
 
-/**
- * The Exp-CLIP class order. vlfer's default label sets keep it: 7-class sets use the first 7, AffectNet-8/FERPlus
- * the first 8, MAFW all 11 (prompt lists and released heads assume it).
- */
-export const EXP_CLIP_CLASS_ORDER = [
-  'happiness',
-  'sadness',
-  'neutral',
-  'anger',
-  'surprise',
-  'disgust',
-  'fear',
-  'contempt',
-  'anxiety',
-  'helplessness',
-  'disappointment',
-] as const;
-export type ExpressionName = (typeof EXP_CLIP_CLASS_ORDER)[number];
-
-/** Spellings seen in dataset folders, CSV headers and annotation texts → canonical name. */
-const ALIASES: Record<string, ExpressionName> = {
-  happy: 'happiness',
-  happiness: 'happiness',
-  joy: 'happiness',
-  hap: 'happiness',
-  sad: 'sadness',
-  sadness: 'sadness',
-  sadnes: 'sadness',
-  neutral: 'neutral',
-  neu: 'neutral',
-  angry: 'anger',
-  anger: 'anger',
-  ang: 'anger',
-  surprise: 'surprise',
-  surprised: 'surprise',
-  sur: 'surprise',
-  disgust: 'disgust',
-  disgusted: 'disgust',
-  dis: 'disgust',
-  fear: 'fear',
-  fearful: 'fear',
-  afraid: 'fear',
-  fea: 'fear',
-  contempt: 'contempt',
-  con: 'contempt',
-  anxiety: 'anxiety',
-  anxious: 'anxiety',
-  helplessness: 'helplessness',
-  helpless: 'helplessness',
-  disappointment: 'disappointment',
-  disappointed: 'disappointment',
-};
-
-/** Canonical expression name for a folder name, label text or class name (case-insensitive), or undefined. */
-export function canonicalExpression(name: string): ExpressionName | undefined {
-  const key = name.trim().toLowerCase();
-  // own keys only: 'constructor' would find the prototype's function
-  return Object.hasOwn(ALIASES, key) ? ALIASES[key] : undefined;
-}
+export { canonicalExpression, EXP_CLIP_CLASS_ORDER, type ExpressionName };
 
 const set = (id: string, names: readonly string[]) => defineLabelSet(id, names);
 

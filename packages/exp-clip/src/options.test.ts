@@ -5,7 +5,7 @@ import type { z } from 'zod';
 import { defaultThreads, maxThreads, ortSessionOptions, threadCountProblem } from '@vlfer/core/node';
 import { optionDocProblems } from '@vlfer/test-utils/option-docs';
 import { trainHead } from './train.js';
-import { OptionsError } from '@vlfer/core';
+import { MAX_TIMER_MS, OptionsError } from '@vlfer/core';
 import { evaluateZeroShot as evaluate } from './evaluate.js';
 import {
   EvalOptionsSchema,
@@ -203,6 +203,15 @@ describe('trainHead options a training would not use', () => {
       { ...imported, teacher: 'http', teacherSource: 'http://127.0.0.1:9', teacherModel: 'm', teacherRetries: 0 },
     ] as const)
       expect(await refusal(o)).not.toBeInstanceOf(Array);
+  });
+
+  it("bound the teacher's timeout by the longest timer Node keeps (a longer one fires after 1 ms)", async () => {
+    const http = { ...imported, teacher: 'http', teacherSource: 'http://127.0.0.1:9', teacherModel: 'm' } as const;
+    expect(await refusal({ ...http, teacherTimeoutMs: MAX_TIMER_MS + 1 })).toEqual([
+      { path: 'teacherTimeoutMs', message: expect.stringMatching(/2147483647/) as unknown },
+    ]);
+    // at the bound the options pass; what fails next is the missing folder
+    expect(await refusal({ ...http, teacherTimeoutMs: MAX_TIMER_MS })).not.toBeInstanceOf(Array);
   });
 
   it('follow the teacher, its targets file and the optimiser', () => {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { COMPUTE_DEVICES, quoteInput, type ComputeDevice, type OptionUse } from '@vlfer/core';
+import { COMPUTE_DEVICES, MAX_TIMER_MS, quoteInput, type ComputeDevice, type OptionUse } from '@vlfer/core';
 import {
   DATASETS,
   DATASET_IDS,
@@ -454,7 +454,7 @@ export const TrainOptionsSchema = z
     /** http: the model name. */
     teacherModel: z.string().min(1).optional(),
     /** http: per-request timeout. */
-    teacherTimeoutMs: positiveInt.max(2 ** 31 - 1).default(60_000), // Node's longest timer
+    teacherTimeoutMs: positiveInt.max(MAX_TIMER_MS).default(60_000),
     /** http: retries after network errors, timeouts, 5xx or bad replies. */
     teacherRetries: z.number().int().min(0).default(3),
     teacherConcurrency: positiveInt.default(8),

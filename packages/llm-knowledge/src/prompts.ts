@@ -1,4 +1,4 @@
-import { InvalidArgumentError, type LabelSet } from '@vlfer/core';
+import { canonicalExpression, InvalidArgumentError, type LabelSet } from '@vlfer/core';
 import { EXP_CLIP_PROMPTS, PROMPT_TYPES, type PromptType } from './prompts-data.js';
 
 export { EXP_CLIP_PROMPTS, PROMPT_TYPES, type PromptType };
@@ -27,31 +27,6 @@ export const EXP_CLIP_TEMPLATES: Readonly<Record<PromptType, readonly string[]>>
     ),
   ]),
 ) as unknown as Record<PromptType, readonly string[]>;
-
-/** Spellings of the curated class names (folder names, dataset label texts) → the name the prompts use. */
-const PROMPT_ALIASES: Record<string, string> = {
-  happy: 'happiness',
-  joy: 'happiness',
-  sad: 'sadness',
-  angry: 'anger',
-  surprised: 'surprise',
-  disgusted: 'disgust',
-  fearful: 'fear',
-  afraid: 'fear',
-  anxious: 'anxiety',
-  helpless: 'helplessness',
-  disappointed: 'disappointment',
-  // the short names @vlfer/datasets' label sets accept (its ALIASES), so a class the loader reads as happiness
-  // gets happiness's prompts, not "an expression of hap."
-  hap: 'happiness',
-  sadnes: 'sadness',
-  neu: 'neutral',
-  ang: 'anger',
-  sur: 'surprise',
-  dis: 'disgust',
-  fea: 'fear',
-  con: 'contempt',
-};
 
 export interface ClassPrompts {
   promptType: PromptType;
@@ -92,7 +67,8 @@ export function expClipPrompts(promptType: PromptType, labelSet: LabelSet | read
     const key = name.trim().toLowerCase();
     // own keys only: 'constructor' or 'toString' would find the object's prototype members
     const own = (k: string | undefined) => (k !== undefined && Object.hasOwn(table, k) ? table[k] : undefined);
-    const curated = own(key) ?? own(Object.hasOwn(PROMPT_ALIASES, key) ? PROMPT_ALIASES[key] : undefined);
+    // a spelling of an expression (happy, hap, Angry) gets that expression's prompts, as the dataset loaders read it
+    const curated = own(key) ?? own(canonicalExpression(key));
     if (curated) return [...curated];
     // a number names no expression: 'a photo of a face exuding 3.' would score classes by nothing (numbered folders)
     if (/^\d+$/.test(name.trim()))

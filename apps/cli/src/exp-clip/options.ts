@@ -1,6 +1,6 @@
 /** @file The flags of `vlfer exp-clip` (commander option definitions; the library validates the values again). */
 import { Command, Option } from 'commander';
-import { COMPUTE_DEVICES } from '@vlfer/core';
+import { COMPUTE_DEVICES, MAX_TIMER_MS } from '@vlfer/core';
 import { DATASET_IDS, KDEF_VIEWS, LABEL_SCHEMES, NATIVE_LABEL_SCHEMES, SHORT_CLIP_POLICIES } from '@vlfer/datasets';
 import { PREPROCESS_MODES } from '@vlfer/encoders';
 import { CLIP_DTYPES, RESIZERS } from '@vlfer/encoders/node';
@@ -249,8 +249,7 @@ export function trainCommand(): Command {
       .option(
         '--teacher-timeout <seconds>',
         'http: per-request timeout',
-        // Node's longest timer, 2^31 − 1 ms
-        number({ positive: true, max: 2_147_483 }),
+        number({ positive: true, max: Math.floor(MAX_TIMER_MS / 1000) }),
         60,
       )
       .option(

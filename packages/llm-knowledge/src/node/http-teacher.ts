@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { extname } from 'node:path';
-import { AbortedError, InvalidArgumentError, mapConcurrently, VlferError } from '@vlfer/core';
+import { AbortedError, InvalidArgumentError, mapConcurrently, MAX_TIMER_MS, VlferError } from '@vlfer/core';
 import { readBytesFile } from '@vlfer/core/node';
 import type { Teacher } from '../teacher.js';
 
@@ -61,8 +61,6 @@ export class RetryableError extends Error {
 export const MAX_BACKOFF_MS = 30_000;
 /** The longest `Retry-After` waited; a server asking for longer fails the request now, saying so. */
 export const MAX_RETRY_AFTER_MS = 300_000;
-/** Node's longest timer: a longer `timeoutMs` fired after 1 ms (and failed every request). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * A `Retry-After` header in ms: delay-seconds, or an HTTP date (from `now`); undefined when absent or unreadable.
