@@ -56,6 +56,20 @@ describe('teacher replies that are not usable targets', () => {
     if (which === 'html.jpg') return send(200, '<html><body>Gateway</body></html>', 'text/html');
     if (which === 'zero.jpg') return send(200, JSON.stringify({ data: [{ embedding: [0, 0, 0, 0] }] }));
     if (which === 'short.jpg') return send(200, JSON.stringify({ data: [{ embedding: [1, 2] }] }));
+    if (which === 'declared-huge.jpg') {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(2 ** 31) });
+      return res.write('{"data": [');
+    }
+    if (which === 'endless.jpg') {
+      // chunked, never ending: 1 MiB at a time while the client reads
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const mib = Buffer.alloc(2 ** 20, 0x20);
+      const more = () => {
+        while (!res.destroyed && res.write(mib));
+        if (!res.destroyed) res.once('drain', more);
+      };
+      return more();
+    }
     if (which === 'slow.jpg')
       return setTimeout(() => send(200, JSON.stringify({ data: [{ embedding: [1, 2, 3, 4] }] })), 5000);
     send(200, JSON.stringify({ data: [{ embedding: [1, 2, 3, 4] }] }));
@@ -81,6 +95,18 @@ describe('teacher replies that are not usable targets', () => {
       expect(err?.message).toMatch(why);
       expect(hits.get(name)).toBe(3);
     }
+  });
+  it('a reply past MAX_REPLY_BYTES (declared, or a stream that does not end) fails at once, not retried', async () => {
+    const teacher = httpTeacher({ baseUrl: at.base, model: 'm', maxRetries: 3, backoffMs: 1 });
+    await expect(teacher.embed([image('declared-huge.jpg')], 'x')).rejects.toThrow(
+      /sent a reply of 2147483648 bytes \(Content-Length\) for .*declared-huge\.jpg, more than the 64 MiB vlfer reads/,
+    );
+    const rss = process.memoryUsage().rss;
+    await expect(teacher.embed([image('endless.jpg')], 'x')).rejects.toThrow(
+      /sent a reply of over 67108864 bytes for .*endless\.jpg/,
+    );
+    expect(process.memoryUsage().rss - rss).toBeLessThan(512 * 2 ** 20);
+    expect([hits.get('declared-huge.jpg'), hits.get('endless.jpg')]).toEqual([1, 1]);
   });
   it('an all-zero or wrong-length target is refused before it is cached, naming the image and the teacher', async () => {
     const cacheDir = join(dir, 'cache');

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AbortedError, encodeSafetensors } from '@vlfer/core';
@@ -108,6 +108,40 @@ describe('imported targets', () => {
     const { dim: _dim, ...undimensioned } = teacher;
     expect((await computeTargets({ teacher: undimensioned, images, cacheDir })).data).toEqual(a.data);
     expect(calls).toBe(6);
+  });
+  it('refuses targets cached under its id at another dimension instead of overwriting them', async () => {
+    const cacheDir = join(dir, 'cache-dim');
+    const teacherOf = (e: number, dim?: number): Teacher & { calls: number } => ({
+      id: 'http:m@u',
+      source: 'http://u',
+      ...(dim !== undefined ? { dim } : {}),
+      calls: 0,
+      async embed(imgs) {
+        this.calls += imgs.length;
+        return imgs.map((p) => Float32Array.from(vec(images.indexOf(p), e)));
+      },
+    });
+    await computeTargets({ teacher: teacherOf(6), images: images.slice(0, 2), cacheDir });
+    const entries = () =>
+      readdirSync(cacheDir, { recursive: true, withFileTypes: true })
+        .filter((d) => d.isFile() && d.name.endsWith('.f32'))
+        .map((d) => readFileSync(join(d.parentPath, d.name)).toString('hex'));
+    const before = entries();
+    expect(before).toHaveLength(2);
+    // another model under the same name, 8-d: the head expects 8, the cache holds 6-d targets under this id
+    const other = teacherOf(8, 8);
+    await expect(computeTargets({ teacher: other, images, cacheDir, expectDim: 8 })).rejects.toThrow(
+      /a\.jpg: the target cache .* holds a 6-d target for this image under teacher id http:m@u \(http:\/\/u\), and the run expects 8-d targets \(the head's output dimension\): the teacher changed under the same id/,
+    );
+    await expect(computeTargets({ teacher: other, images, cacheDir })).rejects.toThrow(
+      /holds a 6-d target for this image .* and the teacher says it answers 8-d targets/,
+    );
+    expect(other.calls).toBe(0);
+    expect(entries()).toEqual(before);
+    // the teacher of the cached targets still reads them
+    const same = teacherOf(6);
+    expect((await computeTargets({ teacher: same, images, cacheDir, expectDim: 6 })).dims).toEqual([3, 6]);
+    expect(same.calls).toBe(2); // c.png and a.jpg again (the teacher check)
   });
   it('asks a teacher that has cached targets for one of them again, and refuses one that answers differently now', async () => {
     const cacheDir = join(dir, 'cache-probe');
@@ -361,5 +395,32 @@ describe('HTTP teacher against a loopback server', () => {
         'x',
       ),
     ).rejects.toThrow(/failed after 2 attempts/);
+  });
+  it('a teacher that fails part way says that its targets so far are cached and a rerun resumes', async () => {
+    const cacheDir = join(dir, 'cache-partial');
+    const reject = join(dir, 'reject.jpg');
+    writeFileSync(reject, 'reject');
+    const teacher = httpTeacher({ baseUrl: base, model: 'tiny-vlm', maxRetries: 0 });
+    const error = await computeTargets({ teacher, images: [...images, reject], cacheDir, batchSize: 3 }).then(
+      () => new Error('it resolved'),
+      (e: unknown) => e as Error,
+    );
+    expect(error.message).toMatch(
+      /HTTP 422.*unprocessable.*; the targets computed before it are cached in .*cache-partial.*: a rerun asks the teacher only for those still missing$/,
+    );
+    expect(error.cause).toBeInstanceOf(Error);
+    // and so it does: the three images before the failure are served from the cache, no call
+    const asked: string[] = [];
+    const resumed: Teacher = {
+      ...teacher,
+      embed: (imgs, ...rest) => (asked.push(...imgs), teacher.embed(imgs, ...rest)),
+    };
+    await expect(computeTargets({ teacher: resumed, images, cacheDir })).resolves.toBeDefined();
+    expect(asked).toEqual([]);
+    // an abort is not a failure of the teacher: unchanged
+    const aborted = await computeTargets({ teacher, images: [reject], cacheDir, signal: AbortSignal.abort() }).catch(
+      (e: unknown) => e,
+    );
+    expect(aborted).toBeInstanceOf(AbortedError);
   });
 });

@@ -254,6 +254,38 @@ export function parseEmbeddingReply(text: string): Float32Array {
 }
 
 /**
+ * The longest reply read: an embedding of 4096 floats is about 80 KB of JSON; a server that sends more than this
+ * (a stream that does not end, a misrouted download) fails the request instead of filling the memory.
+ */
+export const MAX_REPLY_BYTES = 64 * 2 ** 20;
+
+/**
+ * The reply body as text, read up to {@link MAX_REPLY_BYTES}.
+ * @throws VlferError (not retried) naming the URL and the image when the body is longer
+ */
+async function replyText(res: Response, url: string, image: string): Promise<string> {
+  const tooLong = (bytes: string) =>
+    new VlferError(
+      `Teacher server ${url} sent a reply of ${bytes} for ${image}, more than the ${MAX_REPLY_BYTES / 2 ** 20} MiB vlfer reads (an embedding is some kilobytes of JSON): is this the embeddings endpoint of an OpenAI-compatible server?`,
+    );
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (declared > MAX_REPLY_BYTES) {
+    await res.body?.cancel();
+    throw tooLong(`${declared} bytes (Content-Length)`);
+  }
+  if (!res.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    size += chunk.byteLength;
+    // leaving the loop by a throw cancels the stream (the iterator's return)
+    if (size > MAX_REPLY_BYTES) throw tooLong(`over ${MAX_REPLY_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks));
+}
+
+/**
  * One embeddings request for `image`, within `settings.timeoutMs`.
  * @throws AbortedError when `signal` fires; RetryableError for a network error, timeout, 408, 429, 5xx or a bad
  *   reply; VlferError for another HTTP error (naming the URL and image)
@@ -281,8 +313,9 @@ export async function requestEmbedding(
       // a redirect is said, not followed: another server's answers would be cached under this URL's id
       redirect: 'manual',
     });
-    text = await res.text();
+    text = await replyText(res, url, image);
   } catch (error) {
+    if (error instanceof VlferError) throw error;
     if (signal?.aborted) throw new AbortedError(`teacher request for ${image}`, { cause: error });
     const why = timeout.aborted ? `timed out after ${timeoutMs} ms` : networkMessage(error);
     throw new RetryableError(withoutToken(why, settings.apiKey));

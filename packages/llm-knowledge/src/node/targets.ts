@@ -2,6 +2,7 @@ import {
   DataFormatError,
   InvalidArgumentError,
   throwIfAborted,
+  VlferError,
   type ProgressCallback,
   type Tensor2D,
 } from '@vlfer/core';
@@ -167,6 +168,32 @@ export function checkCachedTarget(
 }
 
 /**
+ * Refuses a target cached under the teacher's id with another dimension than the run's: the teacher changed under
+ * the same id (another model served under the same name), or the head's `outputDim` is not the teacher's. Recomputing
+ * would overwrite the other teacher's targets in place, and say nothing.
+ * @throws DataFormatError naming the image, both dimensions, the teacher and the cache folder
+ */
+function refuseCachedDim(
+  options: Pick<ComputeTargetsOptions, 'teacher' | 'expectDim'>,
+  image: string,
+  cachedDim: number,
+  dim: number,
+  cache: FeatureCache,
+): never {
+  const { teacher } = options;
+  const wanted =
+    options.expectDim !== undefined
+      ? `the run expects ${dim}-d targets (the head's output dimension)`
+      : teacher.dim !== undefined
+        ? `the teacher says it answers ${dim}-d targets`
+        : `other images' cached targets are ${dim}-d`;
+  throw new DataFormatError({
+    file: image,
+    message: `the target cache ${cache.root} holds a ${cachedDim}-d target for this image under teacher id ${teacher.id} (${teacher.source}), and ${wanted}: the teacher changed under the same id (another model served under the same name?) or the head's output dimension is not the teacher's; give the teacher another model name, use another cache directory, or set the output dimension to the teacher's`,
+  });
+}
+
+/**
  * The cached image a call re-asks the teacher for, once a run (the cache trusts the teacher's id): the run's first
  * cache hit (of any call sharing `check`), else the image the cache's probe record names (read once a run, before
  * the run writes its own: a resume, a shard). None in a call that computes nothing unless the run called the
@@ -271,6 +298,44 @@ function recordTeacherProbe(cache: FeatureCache, image: string, key: string, log
 }
 
 /**
+ * The targets the cache holds for `keys` (`out[i]`, undefined where missing: their indices in `todo`) and the run's
+ * target dimension: `expectDim`, the teacher's `dim`, else the first cached entry's.
+ * @throws DataFormatError for an entry of another dimension ({@link refuseCachedDim})
+ */
+function cachedTargets(
+  options: Pick<ComputeTargetsOptions, 'teacher' | 'images' | 'expectDim'>,
+  cache: FeatureCache | undefined,
+  keys: readonly string[],
+): { out: (Float32Array | undefined)[]; todo: number[]; dim: number | undefined } {
+  const { images } = options;
+  let dim = options.expectDim ?? options.teacher.dim;
+  const out: (Float32Array | undefined)[] = new Array<Float32Array | undefined>(images.length);
+  const todo: number[] = [];
+  images.forEach((_, i) => {
+    // without a known dim the first entry read gives it (entries store theirs); the others must have the same
+    const hit = cache?.get(keys[i]!);
+    if (hit) {
+      if (dim !== undefined && hit.length !== dim) refuseCachedDim(options, images[i]!, hit.length, dim, cache!);
+      out[i] = hit;
+      dim ??= hit.length;
+    } else todo.push(i);
+  });
+  return { out, todo, dim };
+}
+
+/**
+ * A teacher's failure (a server that stopped answering, an HTTP error: a plain `VlferError`) with what a rerun keeps:
+ * the targets computed so far are in the cache. Other errors (an abort, a bad target, a changed teacher) unchanged.
+ */
+function withCachedNote(error: unknown, cache: FeatureCache): unknown {
+  if (!(error instanceof VlferError) || Object.getPrototypeOf(error) !== VlferError.prototype) return error;
+  return new VlferError(
+    `${error.message}; the targets computed before it are cached in ${cache.root}: a rerun asks the teacher only for those still missing`,
+    { cause: error },
+  );
+}
+
+/**
  * Teacher targets for every image, served from / written to the on-disk cache (atomic, checksummed per item, so
  * an interrupted run resumes). Every target is validated (`validateTarget`: dimension, finite, non-zero norm)
  * before it is cached or used, then L2-normalised as the reference does before the loss.
@@ -288,17 +353,9 @@ export async function computeTargets(options: ComputeTargetsOptions): Promise<Te
   const { batchSize, instruction } = checkTargetOptions(options);
   const cache = openTargetCache(options, instruction);
   const keys = cache ? (options.imageKeys ?? images.map((p) => hashFile(p))) : [];
-  let dim = options.expectDim ?? teacher.dim;
-  const out: (Float32Array | undefined)[] = new Array<Float32Array | undefined>(images.length);
-  const todo: number[] = [];
-  images.forEach((_, i) => {
-    // without a known dim the first entry read gives it (entries store theirs); the others must have the same
-    const hit = cache?.get(keys[i]!, dim);
-    if (hit) {
-      out[i] = hit;
-      dim ??= hit.length;
-    } else todo.push(i);
-  });
+  const hits = cachedTargets(options, cache, keys);
+  const { out, todo } = hits;
+  let dim = hits.dim;
   const cached = images.length - todo.length;
   let done = cached;
   const check = options.teacherCheck ?? { done: false };
@@ -310,7 +367,9 @@ export async function computeTargets(options: ComputeTargetsOptions): Promise<Te
     throwIfAborted(signal, 'computing teacher targets');
     const idx = todo.slice(b, b + (probe ? batchSize - 1 : batchSize));
     const batch = [...idx.map((i) => images[i]!), ...(probe ? [probe.image] : [])];
-    const vecs = await embedBatch(teacher, batch, instruction, signal);
+    const vecs = await embedBatch(teacher, batch, instruction, signal).catch((error: unknown) => {
+      throw cache ? withCachedNote(error, cache) : error;
+    });
     check.called = true;
     if (probe) {
       refuse(vecs.pop()!);
