@@ -162,6 +162,9 @@ describe('exp-clip eval end to end on tiny-clip', () => {
     expect(p.folds.map((f) => f.n)).toEqual([5, 5]);
     expect(r.counts.images).toBe(2 * 5 * 16);
     expect(p.mean.uar.mean).toBeCloseTo((p.folds[0]!.uar + p.folds[1]!.uar) / 2, 12);
+    // the spread over folds is the sample std (n − 1): for two folds |a − b| / √2; the table says which it is
+    expect(p.mean.uar.std).toBeCloseTo(Math.abs(p.folds[0]!.uar - p.folds[1]!.uar) / Math.SQRT2, 12);
+    expect(formatEvalTable(r).split('\n')[0]).toMatch(/WAR % +mean ± sample std over 2 folds$/);
     const rows = readCsv(join(out, 'predictions.csv')).slice(1);
     for (const fold of ['1', '2']) {
       const mine = rows.filter((x) => x[1] === fold);

@@ -971,7 +971,11 @@ function evalResultBase(
   };
 }
 
-/** metrics.json of an evaluation: options that matter, folds, faces, fingerprints, warnings, per prompt type the mean and per-fold UAR/WAR/per-class recall. */
+/**
+ * metrics.json of an evaluation: options that matter, folds, faces, fingerprints, warnings, per prompt type the mean
+ * and per-fold UAR/WAR/per-class recall; `uarStdOverFolds` / `warStdOverFolds` are sample standard deviations (n − 1)
+ * of the per-fold values (0 for one fold).
+ */
 export function evalMetrics(r: EvalResult): Record<string, unknown> {
   const names = r.labelSet.names;
   return {
@@ -1099,7 +1103,9 @@ function shownPath(path: string): string {
 export function formatEvalTable(r: EvalResult): string {
   const pad = (s: string, n: number) => s.padEnd(n);
   const folds = r.results[0]?.folds.length ?? 1;
-  const lines = [`${pad('prompt type', 46)} ${pad('UAR %', 14)} ${pad('WAR %', 14)}`, '-'.repeat(76)];
+  // over folds: the mean ± the sample standard deviation (n − 1) of the per-fold values, as metrics.json has them
+  const std = folds > 1 ? ` mean ± sample std over ${folds} folds` : '';
+  const lines = [`${pad('prompt type', 46)} ${pad('UAR %', 14)} ${pad('WAR %', 14)}${std}`, '-'.repeat(76)];
   for (const p of r.results) {
     const f = (m: MeanStd) =>
       folds > 1 ? `${(100 * m.mean).toFixed(2)} ± ${(100 * m.std).toFixed(2)}` : (100 * m.mean).toFixed(2);
