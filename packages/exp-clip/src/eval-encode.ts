@@ -162,21 +162,27 @@ export async function createEvalFaceCropper(
   hooks: Pick<PipelineHooks, 'log'> = {},
 ): Promise<FaceCropper | undefined> {
   if (!options.faces) return undefined;
-  const cropper = await createFaceCropper(options.faces, {
+  refuseFacesOnVideoFiles(options, data);
+  return createFaceCropper(options.faces, {
     clips: data.some((d) => d.kind !== 'images'),
     ...(options.threads ? { threads: options.threads } : {}),
     ...(hooks.log ? { log: hooks.log } : {}),
   });
-  if (data.some((d) => d.kind === 'video-files')) {
-    await cropper.dispose();
+}
+
+/**
+ * Refuses `faces` for a dataset of video files (face selection works on images and frame directories): checked as
+ * each fold is loaded, before the model loads.
+ * @throws InvalidArgumentError naming `faces`
+ */
+export function refuseFacesOnVideoFiles(options: Pick<EvalOptions, 'faces'>, data: readonly EvalData[]): void {
+  if (options.faces && data.some((d) => d.kind === 'video-files'))
     throw new InvalidArgumentError({
       functionName: 'evaluateZeroShot',
       argument: 'faces',
       message:
         'works on images and frame directories; extract the frames of video files first (e.g. ffmpeg -i clip.mp4 frames/%05d.png)',
     });
-  }
-  return cropper;
 }
 
 /**

@@ -392,6 +392,16 @@ describe('exp-clip eval on raw video files (video-folder, ffmpeg)', () => {
     ]);
     const metrics = JSON.parse(readFileSync(join(work, 'raw-damaged', 'metrics.json'), 'utf8'));
     expect(metrics.warnings).toEqual(expect.arrayContaining(said));
+    // faces on video files: refused as the dataset is read, before the model loads (here a folder that holds none)
+    const noModel = join(work, 'no-model');
+    mkdirSync(noModel, { recursive: true });
+    const faces = { modelDir: sharedPath('assets', 'face-detectors') };
+    await expect(
+      runEval(
+        { dataset: 'video-folder', root, model: noModel, faces, out: join(work, 'raw-faces') },
+        { log: () => {} },
+      ),
+    ).rejects.toThrow(/'faces'.*extract the frames of video files first/);
   }, 120_000);
 });
 

@@ -41,6 +41,7 @@ import { foldAnnotations, loadEvalData, type EvalData } from './data.js';
 import {
   createEvalEncoder,
   createEvalFaceCropper,
+  refuseFacesOnVideoFiles,
   encodeEvalData,
   facesReport,
   idOf,
@@ -144,7 +145,8 @@ export interface EvalResult {
 /**
  * Stage "load": each fold (or the whole set) through {@link loadEvalData}, logging what was loaded, from where, with
  * which label set and what was dropped. Checks the abort signal between folds.
- * @throws what `loadEvalData` throws (a missing file, an empty set, `folds` without `{fold}` in the annotations)
+ * @throws what `loadEvalData` throws (a missing file, an empty set, `folds` without `{fold}` in the annotations);
+ *   InvalidArgumentError for `faces` with video files ({@link refuseFacesOnVideoFiles})
  */
 export async function loadEvalFolds(options: EvalOptions, hooks: PipelineHooks = {}): Promise<EvalData[]> {
   const log = hooks.log ?? (() => undefined);
@@ -152,6 +154,7 @@ export async function loadEvalFolds(options: EvalOptions, hooks: PipelineHooks =
   for (const f of options.folds ?? [null]) {
     throwIfAborted(hooks.signal, 'evaluation');
     const d = await loadEvalData(options, f);
+    refuseFacesOnVideoFiles(options, [d]);
     data.push(d);
     const unit = d.kind === 'images' ? 'images' : 'clips';
     log(
