@@ -176,6 +176,29 @@ export function missingClassWarnings(
 }
 
 /**
+ * Clips that HESP's sampling reads as one still frame, as its code does: a test clip of at most `frames` frames is
+ * frame 0 `frames` times (segment centres), a training clip of fewer than `frames` (TSN). Counted from the lists'
+ * frame counts; said so that a dataset of short clips is not scored as video without a word.
+ * @param frames T, frames sampled per clip
+ */
+export function shortClipWarnings(
+  frames: number,
+  lists: { train: readonly VideoItem[]; test: readonly VideoItem[] },
+  files: { train: string; test: string },
+): string[] {
+  const parts = [
+    ['training', lists.train.filter((c) => c.numFrames < frames).length, lists.train.length, files.train, 'fewer than'],
+    ['test', lists.test.filter((c) => c.numFrames <= frames).length, lists.test.length, files.test, 'at most'],
+  ] as const;
+  return parts
+    .filter(([, short]) => short > 0)
+    .map(
+      ([part, short, n, file, than]) =>
+        `${short} of the ${n} ${part} clips in ${file} have ${than} ${frames} frames: HESP's sampling (as its code) takes frame 0 for all ${frames} of them, so each is one still frame`,
+    );
+}
+
+/**
  * The seeded validation part: `floor(valFraction · n)` of the known training clips, from the run's validation stream
  * (`hespStreamSeed`; version 1: seed `seed + 17`).
  * @returns the remaining training clips and the validation clips, each in list order
@@ -197,8 +220,8 @@ export function splitValidation<T>(
  * one; HESP's split lists name the dataset's own classes, so a split index needs a label set of those classes (any
  * order).
  * Errors name the list, line and field.
- * Stages: `hespLabelSet` → lists + `refuseSharedClips` + `partitionBySplit` → `missingClassWarnings` →
- * `splitValidation`.
+ * Stages: `hespLabelSet` → lists + `refuseSharedClips` + `partitionBySplit` → `missingClassWarnings`,
+ * `shortClipWarnings` → `splitValidation`.
  */
 export function loadHespData(options: HespOptions, rngStreams: HespRngStreams = HESP_RNG_STREAMS): HespData {
   const { labelSet, reason } = hespLabelSet(options);
@@ -230,6 +253,11 @@ export function loadHespData(options: HespOptions, rngStreams: HespRngStreams = 
     ...trainRead.warnings,
     ...testRead.warnings,
     ...missingClassWarnings(options, labelSet, split, train, test.known),
+    ...shortClipWarnings(
+      options.frames,
+      { train, test: [...test.known, ...test.unknown] },
+      { train: options.trainAnnotations, test: options.testAnnotations },
+    ),
   ];
   const parts = splitValidation(train, options.seed, options.valFraction, rngStreams);
   if (options.selectOn === 'val' && parts.val.length === 0)

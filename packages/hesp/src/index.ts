@@ -12,6 +12,7 @@ export {
   hespSplit,
   hespKnownNames,
   missingClassWarnings,
+  shortClipWarnings,
   refuseSharedClips,
   splitValidation,
   hespStreamSeed,

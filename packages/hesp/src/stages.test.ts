@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AbortedError, createRng, DataFormatError, InvalidArgumentError } from '@vlfer/core';
 import { fingerprintFiles, loadCheckpoint, RunDirectory, saveCheckpoint, verifyRunOutputs } from '@vlfer/core/node';
+import { segmentCentreIndices, tsnTrainIndices } from '@vlfer/datasets';
 import { listFrames } from '@vlfer/datasets/node';
 import { clipContentFingerprints, configureModels } from '@vlfer/encoders/node';
 import type { OpenSetReport } from '@vlfer/metrics';
@@ -46,6 +47,7 @@ import {
   loadHespBest,
   loadHespData,
   missingClassWarnings,
+  shortClipWarnings,
   planHespRun,
   publishHespRun,
   readHespCheckpoint,
@@ -211,6 +213,20 @@ describe('load stages', () => {
     expect(w).toEqual([
       `known class 1 (${labelSet.names[1]}) has no training clips in ${o.trainAnnotations}: only its name (the text prompt) represents it`,
     ]);
+  });
+
+  it('shortClipWarnings counts the clips that HESP samples as frame 0 repeated (test ≤ T frames, training < T)', () => {
+    const clip = (numFrames: number) => ({ frameDir: 'd', numFrames, label: 0, line: 1 });
+    const files = { train: 'train.txt', test: 'test.txt' };
+    expect(shortClipWarnings(8, { train: [clip(8), clip(9)], test: [clip(9), clip(100)] }, files)).toEqual([]);
+    expect(shortClipWarnings(8, { train: [clip(7), clip(8), clip(1)], test: [clip(8), clip(9)] }, files)).toEqual([
+      "2 of the 3 training clips in train.txt have fewer than 8 frames: HESP's sampling (as its code) takes frame 0 for all 8 of them, so each is one still frame",
+      "1 of the 2 test clips in test.txt have at most 8 frames: HESP's sampling (as its code) takes frame 0 for all 8 of them, so each is one still frame",
+    ]);
+    // what the samplers do at those counts
+    expect(segmentCentreIndices(8, 8)).toEqual(new Array(8).fill(0));
+    expect(tsnTrainIndices(8, 8, createRng(1))).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(tsnTrainIndices(7, 8, createRng(1))).toEqual(new Array(8).fill(0));
   });
 
   it('planHespRun logs the split, derives the texts and a key; a replaced frame changes the frames fingerprint', () => {
