@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, realpathSync } from 'node:fs';
-import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { DataFormatError, describeChangedFields, InvalidArgumentError } from '@vlfer/core';
 import {
@@ -11,13 +11,7 @@ import {
   saveCheckpoint,
   type FileHashIndex,
 } from '@vlfer/core/node';
-import {
-  canonicalExpression,
-  EXP_CLIP_CLASS_ORDER,
-  rebasePrefix,
-  type LabelScheme,
-  type VideoItem,
-} from '@vlfer/datasets';
+import { canonicalExpression, EXP_CLIP_CLASS_ORDER, type LabelScheme, type VideoItem } from '@vlfer/datasets';
 import { listFrames, unsetLabelScheme } from '@vlfer/datasets/node';
 import type { PatchLocation } from '@vlfer/open-set';
 import type { HespState } from '@vlfer/open-set/node';
@@ -28,6 +22,8 @@ import {
   hespLabelScheme,
   type HespData,
   type HespRngStreams,
+  hespDataName,
+  HESP_RNG_STREAM_VERSIONS,
 } from './data.js';
 import type { HespOptions } from './options.js';
 
@@ -90,26 +86,6 @@ export interface HespDataFingerprints {
   trainListFingerprint: string;
   testListFingerprint: string;
   framesFingerprint: string;
-}
-
-/**
- * A frame or frame directory as the data fingerprints name it: its path relative to the folder the lists' relative
- * frame directories are read under (`root`, else the training list's folder), or, under a `rebase` target, the path
- * the lists give it (the rebase's `from` prefix and the rest), parts joined with '/'. The same files get the same name
- * whether `root` is given relative or absolute, from any working directory, or moved (or rebased) with their data.
- */
-export function hespDataName(
-  o: Pick<HespOptions, 'root' | 'trainAnnotations' | 'rebase'>,
-): (path: string, rebased?: boolean) => string {
-  const base = resolve(o.root ?? dirname(o.trainAnnotations));
-  // frames a rebase moved are named as the lists name them (the authors' prefix), wherever the rebase put them
-  const target = o.rebase ? resolve(base, o.rebase.to) : undefined;
-  return (path, rebased) => {
-    const p = resolve(path);
-    const name =
-      rebased && target !== undefined ? join(rebasePrefix(o.rebase!.from), relative(target, p)) : relative(base, p);
-    return name.split(sep).join('/');
-  };
 }
 
 /**
@@ -469,12 +445,13 @@ export function readHespCheckpoint(
   if (rngStreams === undefined) {
     const recorded = meta.runOptions;
     // compared with this run's fields in the recorded streams' version, so that only real changes are named
-    const streams = recorded?.rngStreams ?? 1;
-    if (streams !== 1 && streams !== 2)
+    const given: unknown = recorded?.rngStreams ?? 1;
+    const streams = HESP_RNG_STREAM_VERSIONS.find((v) => v === given);
+    if (streams === undefined)
       throw new InvalidArgumentError({
         functionName: 'trainHesp',
         argument: 'options',
-        message: `${ckptPath} was written by a newer vlfer (random streams version ${JSON.stringify(streams)}; this one knows 1 and 2): resume it with that version, or use another output directory`,
+        message: `${ckptPath} was written by a newer vlfer (random streams version ${JSON.stringify(given)}; this one knows ${HESP_RNG_STREAM_VERSIONS.join(', ')}): resume it with that version, or use another output directory`,
       });
     const spelt = recordedSpellings(o, recorded, meta.cwd, { faces }) ?? o; // a path spelt otherwise is no change
     const changed = recorded ? describeChangedFields(recorded, hespRunFields(spelt, data.labelSet.names, streams)) : '';
@@ -520,7 +497,7 @@ function hespEarlierRunKey(
     ...base,
     ...(typeof overridden === 'string' ? base.map((v) => ({ ...v, labelSet: overridden })) : []),
   ];
-  for (const v of [data.rngStreams, ...([1, 2] as const).filter((x) => x !== data.rngStreams)])
+  for (const v of [data.rngStreams, ...HESP_RNG_STREAM_VERSIONS.filter((x) => x !== data.rngStreams)])
     if (variants.some((opts) => hespRunKey(opts, data.labelSet.names, v) === meta.key)) return v;
   return undefined;
 }

@@ -13,11 +13,14 @@ export {
   hespKnownNames,
   missingClassWarnings,
   shortClipWarnings,
+  hespDataName,
   refuseSharedClips,
   splitValidation,
   hespStreamSeed,
   hespLabelScheme,
   HESP_RNG_STREAMS,
+  HESP_RNG_STREAM_VERSIONS,
+  canonicalClipOrder,
 } from './data.js';
 export type { HespHooks, EpochRecord, StepRecord, HespRunResult } from './train.js';
 export type { ClipFrameReader } from './train.js';
@@ -92,7 +95,6 @@ export {
   hespRunFields,
   hespDataFingerprints,
   hespDataFingerprintForms,
-  hespDataName,
   hespDatasetFingerprint,
   readHespRunFingerprints,
   refuseChangedFingerprints,

@@ -74,7 +74,14 @@ import {
   type HespDataFingerprints,
   type HespRunRecord,
 } from './checkpoint.js';
-import { HESP_RNG_STREAMS, hespStreamSeed, loadHespData, type HespData, type HespRngStreams } from './data.js';
+import {
+  HESP_RNG_STREAM_VERSIONS,
+  HESP_RNG_STREAMS,
+  hespStreamSeed,
+  loadHespData,
+  type HespData,
+  type HespRngStreams,
+} from './data.js';
 import { hespOptionUses, HespOptionsSchema, type HespOptions, type HespOptionsInput } from './options.js';
 import { hespRunCwd, publishHespRun, resolvedHespConfig, resolvedOptionsPart, writeHespRunJson } from './publish.js';
 
@@ -421,7 +428,7 @@ function otherPublishedOptions(
 function publishedRunFields(resolved: Record<string, unknown>): Record<string, unknown> {
   const labels = resolved.labels as { labelSet?: { names?: unknown } } | undefined;
   const names = Array.isArray(labels?.labelSet?.names) ? (labels.labelSet.names as string[]) : [];
-  const streams = resolved.rngStreams === 1 ? 1 : 2;
+  const streams = HESP_RNG_STREAM_VERSIONS.find((v) => v === resolved.rngStreams) ?? 2;
   return hespRunFields(resolvedOptionsPart(resolved) as HespOptions, names, streams);
 }
 
