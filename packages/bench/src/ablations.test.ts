@@ -20,7 +20,7 @@ import { auroc } from '@vlfer/metrics';
 import { sharedPath, writeSmallVideoSet } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { expandAblation, lockAblation, methodOf, readRows, runAblation, writeSummary } from './ablations.js';
-import { ABLATIONS, benchDataPaths, loadBenchData, type AblationSpec } from './registry.js';
+import { ABLATIONS, benchDataPaths, checkAblationSpec, loadBenchData, type AblationSpec } from './registry.js';
 
 const csvLines = (path: string) => readFileSync(path, 'utf8').trim().split('\n');
 const HEADER =
@@ -39,6 +39,32 @@ describe('ablation registry and runner', () => {
     ).toBe(45);
     const hesp = expandAblation('hesp/mafw-20-splits', ABLATIONS['hesp/mafw-20-splits']);
     expect(hesp.map((r) => r.coords.split)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+  });
+  it('a registry entry is checked whole before its first run; every built-in one passes', async () => {
+    for (const [id, spec] of Object.entries(ABLATIONS)) expect(checkAblationSpec(id, spec)).toBe(spec);
+    const results = mkdtempSync(join(tmpdir(), 'vlfer-abl-spec-'));
+    const base = ABLATIONS['exp-clip-zero-shot/prompt-x-preprocess'];
+    const grid = (axes: object): Record<string, AblationSpec> => ({
+      g: { ...base, axes: { ...base.axes, ...axes } } as AblationSpec,
+    });
+    const run = (registry: Record<string, AblationSpec>) =>
+      runAblation('g', { shared: sharedPath(), resultsDir: results, registry, log: () => {} });
+    await expect(run(grid({ promptType: ['class_name', 'class_description'] }))).rejects.toThrow(
+      /'registry\.g\.axes\.promptType\.1' passed to 'runAblation': Invalid option: expected one of/,
+    );
+    await expect(run(grid({ backbones: ['tiny-clip'] }))).rejects.toThrow(/'registry\.g\.axes'.*backbones/);
+    await expect(run({ g: { ...base, seeds: [] } })).rejects.toThrow(/'registry\.g\.seeds'/);
+    await expect(
+      runAblation('prompt-x', { shared: sharedPath(), resultsDir: results, onProgress: 1 as never }),
+    ).rejects.toThrow(/Unknown ablation/);
+    await expect(
+      runAblation('exp-clip-zero-shot/prompt-x-preprocess', {
+        shared: sharedPath(),
+        resultsDir: results,
+        signal: new AbortController() as never,
+      }),
+    ).rejects.toThrow(/'signal' passed to 'runAblation': expected an AbortSignal, got an AbortController/);
+    expect(readdirSync(results)).toEqual([]); // nothing ran, nothing was locked
   });
   it('one process at a time per ablation (or shard) and results directory: a second is refused naming the holder', () => {
     const results = mkdtempSync(join(tmpdir(), 'vlfer-abl-lock-'));

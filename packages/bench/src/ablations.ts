@@ -3,6 +3,7 @@ import { join, relative, sep } from 'node:path';
 import { z } from 'zod';
 import {
   AbortedError,
+  checkHooks,
   csvRow,
   DataFormatError,
   InvalidArgumentError,
@@ -58,6 +59,7 @@ import {
 import {
   ABLATIONS,
   BACKBONES,
+  checkAblationSpec,
   DATASETS,
   METHODS,
   type AblationSpec,
@@ -750,8 +752,10 @@ async function drawChart(spec: Parameters<typeof renderSvg>[0], base: string): P
  */
 export async function runAblation(id: string, options: RunAblationOptions): Promise<{ ran: number; skipped: number }> {
   const registry = options.registry ?? (ABLATIONS as Record<string, AblationSpec>);
-  const spec = registry[id];
-  if (!spec) throw new Error(`Unknown ablation '${id}'; known: ${Object.keys(registry).join(', ')}`);
+  if (!Object.hasOwn(registry, id))
+    throw new Error(`Unknown ablation '${id}'; known: ${Object.keys(registry).join(', ')}`);
+  const spec = checkAblationSpec(id, registry[id]);
+  checkHooks(options, 'runAblation');
   const log = options.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const charts = chartsWanted(options.charts, log);
   const lock = lockAblation(options.resultsDir, id, options.shard, log);

@@ -1,6 +1,6 @@
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { DataFormatError } from '@vlfer/core';
+import { DataFormatError, InvalidArgumentError } from '@vlfer/core';
 import { readTextFile } from '@vlfer/core/node';
 import { PROMPT_TYPES, type PromptType } from '@vlfer/llm-knowledge';
 import type { DatasetId as DataId } from '@vlfer/datasets';
@@ -104,6 +104,47 @@ export interface AblationSpec {
     closedSet?: Record<string, never>;
   };
   description: string;
+}
+
+const nonEmpty = <T extends z.ZodTypeAny>(t: T) => z.array(t).min(1).optional();
+const names = <T extends string>(values: readonly T[]) => z.enum(values as [T, ...T[]]);
+
+/** What a registry entry must be, checked before any run of a registry given by a caller (`runAblation`). */
+const AblationSpecSchema = z
+  .object({
+    method: names(METHODS),
+    axes: z
+      .object({
+        method: nonEmpty(names(METHODS)),
+        backbone: z.array(names(Object.keys(BACKBONES) as BackboneId[])).min(1),
+        dataset: z.array(names(Object.keys(DATASETS) as DatasetId[])).min(1),
+        promptType: nonEmpty(names(PROMPT_TYPES)),
+        preprocess: nonEmpty(names(['exp-clip', 'clip'] as const)),
+        trainSet: nonEmpty(z.string().min(1)),
+        split: nonEmpty(z.number().int().min(0)),
+        shots: nonEmpty(z.number().int().min(1)),
+      })
+      .strict(),
+    seeds: z.array(z.number().int()).min(1),
+    options: z.record(z.string(), z.unknown()).optional(),
+    description: z.string(),
+  })
+  .strict();
+
+/**
+ * A registry entry checked as a whole before its first run: a prompt type, backbone or axis it cannot run failed only
+ * when its run came, hours into a grid, with the runs before it written.
+ * @throws InvalidArgumentError naming `registry.<id>.<field>`, what it got and what was expected
+ */
+export function checkAblationSpec(id: string, spec: unknown): AblationSpec {
+  const r = AblationSpecSchema.safeParse(spec);
+  if (r.success) return spec as AblationSpec;
+  const issue = r.error.issues[0]!;
+  throw new InvalidArgumentError({
+    functionName: 'runAblation',
+    argument: ['registry', id, ...issue.path.map(String)].join('.'),
+    message: issue.message,
+  });
 }
 
 /**

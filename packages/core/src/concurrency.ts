@@ -13,12 +13,20 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 /**
  * `fn` over `items` with at most `concurrency` calls in flight, results in input order. After the first failure no
  * new call starts; the calls in flight finish, then that failure is thrown.
+ * @throws InvalidArgumentError for a `concurrency` that is not a positive integer
  */
 export async function mapConcurrently<T, R>(
   items: readonly T[],
   concurrency: number,
   fn: (item: T) => Promise<R>,
 ): Promise<R[]> {
+  // NaN or 0 started no worker: every result a hole, and no error
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new InvalidArgumentError({
+      functionName: 'mapConcurrently',
+      argument: 'concurrency',
+      message: `expected a positive integer, got ${String(concurrency)}`,
+    });
   const out: R[] = new Array<R>(items.length);
   let next = 0;
   let failed: unknown;

@@ -220,6 +220,12 @@ describe('runSteps', () => {
 const PINNED_STREAM_SEEDS = [3489596020, 1147920737];
 
 describe('mapConcurrently', () => {
+  it('refuses a concurrency that is not a positive integer (NaN started no call and returned holes)', async () => {
+    for (const c of [NaN, 0, -1, 1.5])
+      await expect(mapConcurrently([1, 2], c, async (x) => x)).rejects.toThrow(
+        /'concurrency' passed to 'mapConcurrently': expected a positive integer/,
+      );
+  });
   it('mapConcurrently keeps input order, bounds the calls in flight, and stops starting after a failure', async () => {
     let inFlight = 0;
     let most = 0;

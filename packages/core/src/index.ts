@@ -65,6 +65,7 @@ export {
   COMPUTE_DEVICES,
   checkClassIds,
   checkFiniteNumber,
+  checkHooks,
   checkOneOf,
   checkPositiveInteger,
   OptionsError,

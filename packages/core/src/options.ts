@@ -8,6 +8,38 @@ export const COMPUTE_DEVICES = ['cpu', 'webgpu'] as const;
 export type ComputeDevice = (typeof COMPUTE_DEVICES)[number];
 
 /**
+ * A pipeline's hooks, checked before any work (from JavaScript, a config or a mistake nothing else catches): `signal`
+ * must be an AbortSignal (an AbortController given for its signal would never stop the run), `onProgress`, `log` and
+ * the `functions` named must be functions (a number there failed mid-run, after work was written).
+ * @param hooks the hooks object (or an options object that holds them); undefined passes
+ * @throws InvalidArgumentError naming the hook and what it got
+ */
+export function checkHooks(hooks: unknown, functionName: string, functions: readonly string[] = []): void {
+  if (hooks === undefined) return;
+  if (hooks === null || typeof hooks !== 'object')
+    throw new InvalidArgumentError({
+      functionName,
+      argument: 'hooks',
+      message: `expected an object such as { signal, onProgress, log }, got ${hooks === null ? 'null' : typeof hooks}`,
+    });
+  const h = hooks as Record<string, unknown>;
+  const signal = h.signal as { aborted?: unknown; addEventListener?: unknown } | undefined;
+  if (signal !== undefined && (typeof signal?.aborted !== 'boolean' || typeof signal.addEventListener !== 'function'))
+    throw new InvalidArgumentError({
+      functionName,
+      argument: 'signal',
+      message: `expected an AbortSignal, got ${typeof (signal as { abort?: unknown } | null)?.abort === 'function' ? 'an AbortController: give its .signal' : signal === null ? 'null' : typeof signal}`,
+    });
+  for (const k of ['onProgress', 'log', ...functions])
+    if (h[k] !== undefined && typeof h[k] !== 'function')
+      throw new InvalidArgumentError({
+        functionName,
+        argument: k,
+        message: `expected a function, got ${h[k] === null ? 'null' : typeof h[k]}`,
+      });
+}
+
+/**
  * Check at run time that a string option is one of `allowed` (TypeScript types vanish at run time, and options
  * arrive from CLIs, JSON configs and JavaScript callers).
  * @throws InvalidArgumentError naming the argument, the function, the value and every allowed value

@@ -79,6 +79,19 @@ describe('runClosedSetBaseline on tiny-clip + FER2013', () => {
         test: { ...parts.test, labels: parts.test.labels.map(() => 7) },
       }),
     ).rejects.toThrow(/item 'angry\/.*' has label 7; expected a class id in \[0, 7\)/);
+    // content keys that are no SHA-256 (a raw RangeError of the feature cache, or a fingerprint of nothing)
+    await expect(
+      runClosedSetBaseline({
+        ...base,
+        method: 'zero-shot',
+        test: { ...parts.test, keys: parts.test.paths.map(() => 'x') },
+      }),
+    ).rejects.toThrow(
+      /'test' passed to 'runClosedSetBaseline': keys\[0\] is "x"; expected the SHA-256 of '.*' in lowercase hex/,
+    );
+    await expect(runClosedSetBaseline({ ...base, method: 'zero-shot' }, { onProgress: 1 as never })).rejects.toThrow(
+      /'onProgress' passed to 'runClosedSetBaseline': expected a function/,
+    );
     await expect(runClosedSetBaseline({ ...base, method: 'tip-adapter' })).rejects.toThrow(InvalidArgumentError);
     await expect(runClosedSetBaseline({ ...base, method: 'tip-adapter' })).rejects.toThrow(/shots/);
     // int8 has its accuracy guard in exp-clip eval only: refused here rather than run unchecked
@@ -141,15 +154,18 @@ describe('runClosedSetBaseline on tiny-clip + FER2013', () => {
       }),
     ).rejects.toThrow(/'validation' .*: 3 image\(s\) \(validation 3\) share their content/);
     // caller-given keys are used as they are (no second hash): equal keys are refused, distinct ones pass the check
-    const keyed = (p: LabelledImages, k: string) => ({ ...p, keys: p.paths.map((_, i) => `${k}${i}`) });
+    const keyed = (p: LabelledImages, k: string) => ({
+      ...p,
+      keys: p.paths.map((_, i) => `${k}${i}`.padStart(64, '0')),
+    });
     await expect(
       runClosedSetBaseline({
         ...base,
         model: missingModel,
         method: 'linear-probe',
-        train: keyed(parts.train, 'k'),
-        validation: keyed(parts.validation, 'v'),
-        test: keyed(parts.test, 'k'),
+        train: keyed(parts.train, 'a'),
+        validation: keyed(parts.validation, 'b'),
+        test: keyed(parts.test, 'a'),
       }),
     ).rejects.toThrow(/'train' .*: 21 image\(s\) \(train 21\) share their content/);
   });

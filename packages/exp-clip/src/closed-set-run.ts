@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
+  checkHooks,
   InvalidArgumentError,
   parseOptions,
   runSteps,
@@ -30,7 +31,10 @@ export interface LabelledImages {
   ids: readonly string[];
   paths: readonly string[];
   labels: readonly number[];
-  /** SHA-256 (hex) of each image file, as the feature cache keys it (`contentKey`); computed here when absent */
+  /**
+   * SHA-256 (hex) of each image file, as the feature cache keys it (`contentKey`); computed here when absent. Given
+   * keys are trusted (not re-hashed: that is what they save): a wrong key reads another image's cached features.
+   */
   keys?: readonly string[];
 }
 
@@ -108,6 +112,12 @@ function contentKeys(o: ClosedSetRunOptions): Partial<Record<Part, readonly stri
     const p = o[part]!;
     if (p.keys && p.keys.length !== p.paths.length)
       throw bad(part, `has ${p.keys.length} keys for ${p.paths.length} paths; expected one SHA-256 per image`);
+    const notHash = p.keys?.findIndex((k) => typeof k !== 'string' || !/^[0-9a-f]{64}$/.test(k)) ?? -1;
+    if (notHash >= 0)
+      throw bad(
+        part,
+        `keys[${notHash}] is ${JSON.stringify(p.keys![notHash])}; expected the SHA-256 of '${p.paths[notHash]}' in lowercase hex (contentKey), or no keys (computed here)`,
+      );
     keys[part] = p.keys ?? p.paths.map((path) => hashFile(path));
   }
   return keys;
@@ -306,6 +316,7 @@ export async function runClosedSetBaseline(
   o: ClosedSetRunOptions,
   hooks: ClosedSetRunHooks = {},
 ): Promise<ClosedSetRunResult> {
+  checkHooks(hooks, 'runClosedSetBaseline');
   o = checkRunOptions(o);
   const keys = checkedContentKeys(o);
   const log = hooks.log ?? (() => undefined);
@@ -333,6 +344,7 @@ export async function runClosedSetBaseline(
       ...text,
     };
     const { predicted, logits: _, ...fit } = await fitMethod(o, inputs, hooks);
+    throwIfAborted(hooks.signal, 'closed-set baseline'); // a stop asked for during the last iteration of the fit
     const fingerprint = createHash('sha256');
     o.test.ids.forEach((id, i) => fingerprint.update(`${id}\t${o.test.labels[i]}\t${enc.testKeys[i]}\n`));
     return {

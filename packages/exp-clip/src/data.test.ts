@@ -58,6 +58,10 @@ describe('loadEvalData stages', () => {
     expect(() => opts({ dataset: 'dfew', annotations: 'a_{fold}.txt', folds: [1, 1, 2] })).toThrow(
       /lists fold 1 twice \(1,1,2\); each fold is evaluated once/,
     );
+    // a prompt type listed twice gave two result rows and every prediction twice, metrics.json one
+    expect(() =>
+      opts({ dataset: 'fer2013', promptTypes: ['class_name', 'an_expression_of_name', 'class_name'] }),
+    ).toThrow(/promptTypes.*lists 'class_name' twice; each prompt type is evaluated once/);
   });
 
   it("FERPlus's per-folder label.csv: the split reads its folder's rows, another folder's is refused naming split", async () => {

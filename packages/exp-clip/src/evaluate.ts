@@ -1,4 +1,5 @@
 import {
+  checkHooks,
   argmaxRows,
   csvRow,
   describeChangedFields,
@@ -807,6 +808,7 @@ export async function evaluateZeroShot(
   hooks: PipelineHooks & EvalModelHooks = {},
 ): Promise<EvalResult> {
   const options = parseOptions(EvalOptionsSchema, input, 'evaluateZeroShot');
+  checkHooks(hooks, 'evaluateZeroShot', ['int8ScalesHook']);
   refuseUnusedOptions('evaluateZeroShot', EvalOptionsSchema.shape, evalOptionUses(options), input);
   const log = hooks.log ?? (() => undefined);
   const t0 = performance.now();

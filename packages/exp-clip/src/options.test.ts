@@ -205,6 +205,18 @@ describe('trainHead options a training would not use', () => {
       expect(await refusal(o)).not.toBeInstanceOf(Array);
   });
 
+  it('hooks of the wrong kind are refused before any file is read (a controller for its signal never stopped it)', async () => {
+    await expect(trainHead(imported, { signal: new AbortController() as never })).rejects.toThrow(
+      /'signal' passed to 'trainHead': expected an AbortSignal, got an AbortController: give its \.signal/,
+    );
+    await expect(trainHead(imported, { onStep: 'x' as never })).rejects.toThrow(
+      /'onStep' passed to 'trainHead': expected a function, got string/,
+    );
+    await expect(
+      evaluate({ dataset: 'image-folder', root: '/nonexistent', model: '/nonexistent' }, { onProgress: 5 as never }),
+    ).rejects.toThrow(/'onProgress' passed to 'evaluateZeroShot': expected a function, got number/);
+  });
+
   it("bound the teacher's timeout by the longest timer Node keeps (a longer one fires after 1 ms)", async () => {
     const http = { ...imported, teacher: 'http', teacherSource: 'http://127.0.0.1:9', teacherModel: 'm' } as const;
     expect(await refusal({ ...http, teacherTimeoutMs: MAX_TIMER_MS + 1 })).toEqual([

@@ -68,9 +68,15 @@ export const EvalOptionsSchema = z
     /** Tokenizer directory for OpenAI .pt checkpoints. */
     tokenizer: path.optional(),
     head: path.optional(),
+    /** Prompt types, each once (a repeated one gave two result rows and two predictions per item). */
     promptTypes: z
       .array(z.enum(PROMPT_TYPES))
       .min(1)
+      .superRefine((types, ctx) => {
+        const twice = types.find((t, i) => types.indexOf(t) !== i);
+        if (twice !== undefined)
+          ctx.addIssue({ code: 'custom', message: `lists '${twice}' twice; each prompt type is evaluated once` });
+      })
       .default([...PROMPT_TYPES]),
     /** A built-in label set id or a JSON file (`["a", "b"]` or `{ id, names }`). */
     labelSet: path.optional(),

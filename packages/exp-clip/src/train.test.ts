@@ -159,6 +159,23 @@ describe('exp-clip train end to end on tiny-clip with imported targets', () => {
     );
     expect(resumed.resumedFrom).toEqual({ epoch: 1, step: 1 });
     expect(resumed.status).toBe('completed');
+    // an abort at the last step stops before the publish as well; the rerun publishes the same head
+    const late = join(work, 'late');
+    const stopLate = new AbortController();
+    const lateRun = { ...base(), epochs: 3, out: late, cacheDir: join(work, 'cache') };
+    let steps = 0;
+    await expect(
+      runTrain(lateRun, {
+        log: () => {},
+        signal: stopLate.signal,
+        onStep: () => (++steps === 9 ? stopLate.abort() : 0),
+      }),
+    ).rejects.toThrow(AbortedError);
+    expect(existsSync(join(late, 'head.safetensors'))).toBe(false);
+    await runTrain(lateRun, { log: () => {} });
+    expect(readFileSync(join(late, 'head.safetensors')).equals(readFileSync(join(full, 'head.safetensors')))).toBe(
+      true,
+    );
     expect(readLog(part).map((l) => l.globalStep)).toEqual(Array.from({ length: 9 }, (_, i) => i));
     expect(readSafetensors(join(part, 'head.safetensors')).tensors['mlp.weight']!.data).toEqual(
       readSafetensors(join(full, 'head.safetensors')).tensors['mlp.weight']!.data,

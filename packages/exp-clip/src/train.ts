@@ -3,6 +3,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import {
+  checkHooks,
   AbortedError,
   concatRows,
   createRng,
@@ -1211,6 +1212,7 @@ function trainStageContext(hooks: TrainHooks): TrainStageContext {
  */
 export async function trainHead(input: TrainOptionsInput, hooks: TrainHooks = {}): Promise<TrainResult> {
   const options = parseOptions(TrainOptionsSchema, input, 'trainHead');
+  checkHooks(hooks, 'trainHead', ['onStep']);
   refuseUnusedOptions('trainHead', TrainOptionsSchema.shape, trainOptionUses(options), input);
   const ctx = trainStageContext(hooks);
   const { log, signal } = ctx;
@@ -1246,7 +1248,8 @@ export async function trainHead(input: TrainOptionsInput, hooks: TrainHooks = {}
     const warnings = checkTrainingData(options, data, teacher, log);
     const from = selectTrainStart(options, data.features, fingerprints, ck, files, log);
     const trained = await runHeadTraining(options, { data, from, fingerprints }, files, hooks);
-    if (trained.status === 'stopped') {
+    // an abort after the last step (in its onStep) stops the run before it publishes, as one before it does
+    if (trained.status === 'stopped' || signal?.aborted) {
       await from.head.dispose();
       const what = `training (checkpoint written at ${files.checkpointPath}; rerun the same command to resume)`;
       throw new AbortedError(what, { cause: signal?.reason });

@@ -12,6 +12,7 @@ import {
   loadHespData,
   OPEN_SET_BASELINES,
   parseOpenSetBaselineOptions,
+  runOpenSetBaselines,
   scoreOpenSetBaseline,
   type ClipFeatureSet,
   type OpenSetBaselineOptionsInput,
@@ -176,6 +177,20 @@ describe('open-set baselines on frozen features (synthetic)', () => {
     expect(results.knn!.unknown[0]!.knownness).toBeCloseTo(-d[7]!, 6);
     const k3 = await scoreOpenSetBaseline(syntheticFeatures({ knnK: 3 }), 'knn');
     expect(k3.details.k).toBe(3);
+  });
+
+  it('a method it does not know, hooks of the wrong kind and a signal already aborted are refused before scoring', async () => {
+    const f = syntheticFeatures();
+    for (const m of ['mls', 'MSP', undefined, 42])
+      await expect(scoreOpenSetBaseline(f, m as never)).rejects.toThrow(
+        /'method' passed to 'scoreOpenSetBaseline': expected one of 'msp', 'max-logit', 'energy', 'knn', 'clip-msp'/,
+      );
+    await expect(runOpenSetBaselines({} as never, ['msp', 'mls' as never])).rejects.toThrow(
+      /'methods' passed to 'runOpenSetBaselines': expected one of .*got 'mls'/,
+    );
+    await expect(scoreOpenSetBaseline(f, 'msp', { onProgress: 5 as never })).rejects.toThrow(/'onProgress'/);
+    for (const m of OPEN_SET_BASELINES)
+      await expect(scoreOpenSetBaseline(f, m, { signal: AbortSignal.abort() })).rejects.toThrow(AbortedError);
   });
 
   it('with a probe cache, the probe is fitted once per split content (probeKey) and gives the same scores', async () => {

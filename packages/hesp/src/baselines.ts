@@ -2,6 +2,8 @@ import { z } from 'zod';
 import {
   AbortedError,
   argmaxRows,
+  checkHooks,
+  checkOneOf,
   meanOfRowGroups,
   OptionsError,
   parseOptions,
@@ -532,6 +534,10 @@ export async function scoreOpenSetBaseline(
   method: OpenSetBaseline,
   options: ScoreHooks = {},
 ): Promise<OpenSetBaselineResult> {
+  // a misspelt method was scored as kNN under the name given
+  checkOneOf(method, OPEN_SET_BASELINES, { functionName: 'scoreOpenSetBaseline', argument: 'method' });
+  checkHooks(options, 'scoreOpenSetBaseline');
+  throwIfAborted(options.signal, `open-set baseline '${method}'`);
   const s = await baselineScores(f, method, options);
   const report = openSetReportFromScores({
     knownScores: s.knownScores,
@@ -566,6 +572,10 @@ export async function runOpenSetBaselines(
   methods: readonly OpenSetBaseline[] = OPEN_SET_BASELINES,
   hooks: HespHooks & { onProgress?: ProgressCallback } = {},
 ): Promise<OpenSetBaselineResult[]> {
+  // before the split is encoded (minutes), not after
+  checkHooks(hooks, 'runOpenSetBaselines');
+  for (const m of methods)
+    checkOneOf(m, OPEN_SET_BASELINES, { functionName: 'runOpenSetBaselines', argument: 'methods' });
   const f = await encodeOpenSetSplit(input, hooks);
   const results: OpenSetBaselineResult[] = [];
   for (const [i, m] of methods.entries()) {

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import {
+  checkHooks,
   argmaxRows,
   csvRow,
   DataFormatError,
@@ -406,6 +407,7 @@ export function publishHespEval(
  * Stages: `readHespRunConfig` → `loadHespData` → `loadHespBest` → `scoreHespRun` → `publishHespEval`.
  */
 export async function evaluateHespRun(runDir: string, hooks: HespHooks = {}): Promise<RunScores> {
+  checkHooks(hooks, 'evaluateHespRun');
   // locked from the first read to the publish: a training that published a newer state in between had its
   // metrics.json and best.safetensors merged with this call's scores of the older one
   const log = hooks.log;

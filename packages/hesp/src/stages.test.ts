@@ -729,6 +729,22 @@ describe('the stages composed by hand on tiny-clip', () => {
     );
   }, 600_000);
 
+  it('a stop asked for as the last epoch is scored stops before the publish; the rerun publishes the same bytes', async () => {
+    const whole = options({ out: join(work, 'late-whole') });
+    await trainHesp(whole);
+    const late = options({ out: join(work, 'late-cut') });
+    const stop = new AbortController();
+    const atLastScore = (e: { phase: string; done: number; total: number }) =>
+      e.phase === 'evaluate' && e.done === e.total ? stop.abort(new Error('test')) : undefined;
+    await expect(trainHesp(late, { signal: stop.signal, onProgress: atLastScore })).rejects.toThrow(
+      /rerun the same command to publish/,
+    );
+    expect(existsSync(join(late.out, 'metrics.json'))).toBe(false);
+    await trainHesp(late);
+    for (const f of ['epochs.jsonl', 'train-log.jsonl', 'best.safetensors'])
+      expect(readFileSync(join(late.out, f)).equals(readFileSync(join(whole.out, f))), f).toBe(true);
+  }, 120_000);
+
   it('an extension stopped half-way keeps the published set whole; a diverging step stops training unsaved', async () => {
     const o = options({ out: join(work, 'extend') });
     await trainHesp(o);

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import {
+  checkHooks,
   AbortedError,
   createRng,
   checkpointProgress,
@@ -1050,6 +1051,7 @@ function readRunCheckpoint(
  * select (`evaluateHespEpoch`: `validateHesp`, `evaluateOpenSet`, `selectHespEpoch`) → publish (`publishHespRun`).
  */
 export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}): Promise<HespRunResult> {
+  checkHooks(hooks, 'trainHesp');
   const o = checkHespStart(input, hooks.signal);
   const log = hooks.log ?? (() => undefined);
   const loaded = loadHespData(o);
@@ -1092,6 +1094,11 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
     const resolved = resolvedHespConfig(o, key, data, texts);
     for (let epoch = state.start.epoch; epoch < o.epochs; epoch++)
       await evaluateHespEpoch(ctx, state, epoch, await trainHespEpoch(ctx, state, epoch));
+    // a stop asked for while the last epoch was scored: its state is checkpointed, the rerun publishes
+    throwIfAborted(
+      hooks.signal,
+      `HESP training (every epoch is checkpointed in ${paths.checkpoint}; rerun the same command to publish)`,
+    );
     const { epochs, stepSeconds } = state;
     const metrics = { data, selection: resolved.selection, visualPromptCentre: model.location, epochs, cropper };
     publishHespRun(run, paths, { ...metrics, fingerprints, modelFingerprint: built.modelFingerprint }, resolved);

@@ -203,13 +203,34 @@ describe('exportFer2013Csv', () => {
       csv: fer2013Csv(many, synthetic(1200)),
       out: join(many, 'out'),
       signal: stop.signal,
-      onProgress: () => stop.abort(new Error('test')),
+      onProgress: (p) => (p.done > 0 ? stop.abort(new Error('test')) : undefined),
     });
     await expect(writing).rejects.toThrow(/the FER2013 export \(nothing written; rerun the same command\) was aborted/);
     expect(readdirSync(many)).toEqual(['fer2013.csv']);
     writeFileSync(join(d, 'bad.csv'), 'emotion,pixels,Usage\n1,1 2 3,Training\n');
     await expect(exportFer2013Csv({ csv: join(d, 'bad.csv'), out: join(d, 'out') })).rejects.toThrow(DataFormatError);
     expect(readdirSync(d).sort()).toEqual(['bad.csv', 'fer2013.csv', 'many']);
+  });
+
+  it('refuses options it cannot use before reading anything: a NaN concurrency wrote no face and said done', async () => {
+    const d = work();
+    const csv = fer2013Csv(d, synthetic(6));
+    const out = join(d, 'out');
+    for (const [extra, said] of [
+      [{ concurrency: NaN }, /'concurrency' passed to 'exportFer2013Csv': expected a positive integer, got NaN/],
+      [{ concurrency: 0 }, /'concurrency' .*got 0/],
+      [{ concurrency: '4' }, /'concurrency' .*got 4/],
+      [{ extra: 1 }, /'extra' passed to 'exportFer2013Csv': is not an option of exportFer2013Csv \(it takes csv, out,/],
+      [{ signal: new AbortController() }, /'signal' .*an AbortController: give its \.signal/],
+      [{ onProgress: 5 }, /'onProgress' .*expected a function, got number/],
+      [{ out: undefined }, /'out' .*expected a path, got nothing/],
+    ] as const)
+      await expect(exportFer2013Csv({ csv, out, ...extra } as never)).rejects.toThrow(said);
+    expect(readdirSync(d)).toEqual(['fer2013.csv']);
+    // the progress starts at 0 and ends at the total
+    const seen: number[] = [];
+    const r = await exportFer2013Csv({ csv, out, onProgress: (p) => seen.push(p.done) });
+    expect([seen, r.written]).toEqual([[0, 6], { Training: 2, PublicTest: 2, PrivateTest: 2 }]);
   });
 
   it("removes the temporary directories of killed exports to the same out, and no one else's", async () => {

@@ -3,7 +3,10 @@ import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, wr
 import { basename, dirname, join, resolve } from 'node:path';
 import {
   AbortedError,
+  checkHooks,
+  checkPositiveInteger,
   DataFormatError,
+  describeValue,
   InvalidArgumentError,
   mapConcurrently,
   quoteInput,
@@ -149,6 +152,35 @@ function ferPlusTargets(
   return { targets: [...targets.values()].map(({ path, row }) => ({ path, row })), replaced };
 }
 
+const EXPORT_OPTION_KEYS = ['csv', 'out', 'ferPlusCsv', 'concurrency', 'signal', 'onProgress', 'log'] as const;
+
+/**
+ * The options of {@link exportFer2013Csv}, checked before anything is read: a `concurrency` of NaN wrote no face and
+ * reported the export done, a misspelt option was ignored.
+ * @throws InvalidArgumentError naming the option
+ */
+function checkExportOptions(o: Fer2013ExportOptions): void {
+  const functionName = 'exportFer2013Csv';
+  if (o === null || typeof o !== 'object')
+    throw new InvalidArgumentError({ functionName, argument: 'options', message: 'expected { csv, out, … }' });
+  const unknown = Object.keys(o).filter((k) => !(EXPORT_OPTION_KEYS as readonly string[]).includes(k));
+  if (unknown.length)
+    throw new InvalidArgumentError({
+      functionName,
+      argument: unknown[0]!,
+      message: `is not an option of exportFer2013Csv (it takes ${EXPORT_OPTION_KEYS.join(', ')})`,
+    });
+  for (const k of ['csv', 'out', 'ferPlusCsv'] as const)
+    if ((k !== 'ferPlusCsv' || o[k] !== undefined) && (typeof o[k] !== 'string' || o[k] === ''))
+      throw new InvalidArgumentError({
+        functionName,
+        argument: k,
+        message: `expected a path, got ${describeValue(o[k])}`,
+      });
+  if (o.concurrency !== undefined) checkPositiveInteger(o.concurrency, { functionName, argument: 'concurrency' });
+  checkHooks(o, functionName);
+}
+
 /** Encode the targets as PNG files under `dir`, `concurrency` at a time, reporting progress. */
 async function writeFaces(dir: string, targets: readonly Fer2013Target[], o: Fer2013ExportOptions): Promise<void> {
   const sharp = await loadSharp();
@@ -156,7 +188,8 @@ async function writeFaces(dir: string, targets: readonly Fer2013Target[], o: Fer
   for (const d of new Set(targets.map((t) => dirname(t.path)))) mkdirSync(join(dir, d), { recursive: true });
   let done = 0;
   // after a failure or a stop no write starts, and the writes in flight settle before the error reaches the caller
-  await mapConcurrently(targets, Math.max(1, o.concurrency ?? 8), async (t) => {
+  o.onProgress?.({ phase: 'export', done: 0, total: targets.length, unit: 'faces' });
+  await mapConcurrently(targets, o.concurrency ?? 8, async (t) => {
     if (o.signal?.aborted) throw new AbortedError(ABORTED, { cause: o.signal.reason });
     await sharp(Buffer.from(t.row.pixels), { raw }).toColourspace('b-w').png().toFile(join(dir, t.path));
     done++;
@@ -215,6 +248,7 @@ function removeKilledExports(out: string, log: ((line: string) => void) | undefi
  *   field; AbortedError once `signal` fires
  */
 export async function exportFer2013Csv(o: Fer2013ExportOptions): Promise<Fer2013ExportResult> {
+  checkExportOptions(o);
   const out = resolve(o.out);
   const refuseOut = () => {
     if (pathTaken(out))
