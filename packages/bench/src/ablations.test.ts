@@ -54,6 +54,10 @@ describe('ablation registry and runner', () => {
     );
     await expect(run(grid({ backbones: ['tiny-clip'] }))).rejects.toThrow(/'registry\.g\.axes'.*backbones/);
     await expect(run({ g: { ...base, seeds: [] } })).rejects.toThrow(/'registry\.g\.seeds'/);
+    await expect(run({ g: { ...base, seeds: [1, 1] } })).rejects.toThrow(/'registry\.g\.seeds' .*lists 1 twice/);
+    await expect(run(grid({ promptType: ['class_name', 'class_name'] }))).rejects.toThrow(
+      /'registry\.g\.axes\.promptType' .*lists "class_name" twice/,
+    );
     await expect(
       runAblation('prompt-x', { shared: sharedPath(), resultsDir: results, onProgress: 1 as never }),
     ).rejects.toThrow(/Unknown ablation/);

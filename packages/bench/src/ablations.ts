@@ -31,7 +31,7 @@ import {
 import { DATASETS as DATA, subsetId } from '@vlfer/datasets';
 import { runtimeVersions } from '@vlfer/encoders/node';
 import { evaluateZeroShot, trainHead } from '@vlfer/exp-clip';
-import { evaluateHespRun, readHespRunFingerprints, trainHesp } from '@vlfer/hesp';
+import { evaluateHespRun, HESP_RNG_STREAMS, OPEN_SET_BASELINES, readHespRunFingerprints, trainHesp } from '@vlfer/hesp';
 import { classificationReport, meanStd } from '@vlfer/metrics';
 import type { PromptType } from '@vlfer/llm-knowledge';
 import { chartsWanted } from './chart-packages.js';
@@ -783,6 +783,15 @@ export function lockAblation(
   return RunDirectory.open(join(resultsDir, '.locks', name), { command: `bench:ablations ${id}`, log });
 }
 
+/**
+ * A row's settings (`runSettings`), with HESP's random streams version for the methods that draw from them (HESP, and
+ * the open-set baselines' validation part): rows of another version run again instead of mixing with this one's.
+ */
+function rowSettings(spec: AblationSpec, c: RunCoords, data: BenchData | undefined): string {
+  const usesHespStreams = ['hesp', ...OPEN_SET_BASELINES].includes(methodOf(spec, c));
+  return runSettings(spec, c, data, usesHespStreams ? { hespRandomStreams: HESP_RNG_STREAMS } : undefined);
+}
+
 async function runLockedAblation(
   id: string,
   spec: AblationSpec,
@@ -799,7 +808,7 @@ async function runLockedAblation(
   let rows = readRows(file);
   if (shard && rows.length > 0) rows = resumedShardRows(id, options, shard, file, rows, fields, log);
   const stampOf = runInputStamps(options);
-  const settingsOf = (c: RunCoords) => runSettings(spec, c, options.data);
+  const settingsOf = (c: RunCoords) => rowSettings(spec, c, options.data);
   rows = rowsOnUnchangedInputs(id, runs, rows, { stampOf, settingsOf }, log);
   const done = new Set(rows.map((r) => r.id));
   let ran = 0;

@@ -106,7 +106,16 @@ export interface AblationSpec {
   description: string;
 }
 
-const nonEmpty = <T extends z.ZodTypeAny>(t: T) => z.array(t).min(1).optional();
+/** A list of distinct values (a value twice is a run twice, or one run under two ids). */
+const distinct = <T extends z.ZodTypeAny>(t: T) =>
+  z
+    .array(t)
+    .min(1)
+    .superRefine((xs, ctx) => {
+      const twice = xs.find((x, i) => xs.indexOf(x) !== i);
+      if (twice !== undefined) ctx.addIssue({ code: 'custom', message: `lists ${JSON.stringify(twice)} twice` });
+    });
+const nonEmpty = <T extends z.ZodTypeAny>(t: T) => distinct(t).optional();
 const names = <T extends string>(values: readonly T[]) => z.enum(values as [T, ...T[]]);
 
 /** What a registry entry must be, checked before any run of a registry given by a caller (`runAblation`). */
@@ -116,8 +125,8 @@ const AblationSpecSchema = z
     axes: z
       .object({
         method: nonEmpty(names(METHODS)),
-        backbone: z.array(names(Object.keys(BACKBONES) as BackboneId[])).min(1),
-        dataset: z.array(names(Object.keys(DATASETS) as DatasetId[])).min(1),
+        backbone: distinct(names(Object.keys(BACKBONES) as BackboneId[])),
+        dataset: distinct(names(Object.keys(DATASETS) as DatasetId[])),
         promptType: nonEmpty(names(PROMPT_TYPES)),
         preprocess: nonEmpty(names(['exp-clip', 'clip'] as const)),
         trainSet: nonEmpty(z.string().min(1)),
@@ -125,7 +134,7 @@ const AblationSpecSchema = z
         shots: nonEmpty(z.number().int().min(1)),
       })
       .strict(),
-    seeds: z.array(z.number().int()).min(1),
+    seeds: distinct(z.number().int()),
     options: z.record(z.string(), z.unknown()).optional(),
     description: z.string(),
   })

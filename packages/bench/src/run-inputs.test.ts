@@ -93,5 +93,12 @@ describe('run input stamps', () => {
     expect(runSettings({ method: 'hesp', options: { hesp: { epochs: 2 } } }, c, moved)).toBe(base);
     const rebased = { ...data, videoSets: { mafw: { ...data.videoSets.mafw, rebase: { from: '/d', to: '/e' } } } };
     expect(runSettings({ method: 'hesp', options: { hesp: { epochs: 2 } } }, c, rebased)).not.toBe(base);
+    // the code's part: HESP's random streams version (rows of version 2 run again under 3); none keeps the hash
+    const hesp = { method: 'hesp', options: { hesp: { epochs: 2 } } };
+    expect(runSettings(hesp, c, data, { hespRandomStreams: 3 })).not.toBe(base);
+    expect(runSettings(hesp, c, data, { hespRandomStreams: 3 })).not.toBe(
+      runSettings(hesp, c, data, { hespRandomStreams: 2 }),
+    );
+    expect(runSettings(hesp, c, data, undefined)).toBe(base);
   });
 });

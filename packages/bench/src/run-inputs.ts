@@ -141,6 +141,11 @@ export function runSettings(
   spec: { method: string; options?: unknown },
   c: RunInputCoords,
   data: BenchData | undefined,
+  /**
+   * What of the code that ran decides the numbers beyond the options (HESP's random streams version: a run of
+   * version 2 and one of 3 draw other validation parts); absent for methods where nothing does
+   */
+  code?: Record<string, string | number>,
 ): string {
   const paths = new Set<string>(PATH_FIELDS);
   const settings = (e: Record<string, unknown> | undefined) =>
@@ -151,5 +156,7 @@ export function runSettings(
     labelledSet: settings(data?.labelledSets?.[c.dataset]),
     trainSet: c.trainSet === undefined ? undefined : settings(data?.trainSets[c.trainSet]),
   };
-  return hashBytes(canonicalJson({ method: spec.method, options: spec.options ?? null, entries }));
+  return hashBytes(
+    canonicalJson({ method: spec.method, options: spec.options ?? null, entries, ...(code ? { code } : {}) }),
+  );
 }

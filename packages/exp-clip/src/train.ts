@@ -61,8 +61,11 @@ import { TrainOptionsSchema, trainOptionUses, type TrainOptions, type TrainOptio
 import { checkShardRecords, trainShardFields, writeShardRecord } from './shards.js';
 
 export interface StepLog {
+  /** 0-based, as train-log.jsonl records it (progress events' `detail.epoch` and the printed log count from 1). */
   epoch: number;
+  /** 0-based within the epoch. */
   step: number;
+  /** 0-based over the run. */
   globalStep: number;
   loss: number;
   /** In-batch image→target top-1 retrieval accuracy (the reference log's "accuracy"). */

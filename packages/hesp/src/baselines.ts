@@ -137,7 +137,10 @@ export function parseOpenSetBaselineOptions(input: OpenSetBaselineOptionsInput):
 
 /** Frozen CLIP video features of one part of a split. */
 export interface ClipFeatureSet {
-  /** [n] frame directories of the clips, in list order (as `loadHespData` resolves them) */
+  /**
+   * [n] frame directories of the clips, in the order of `loadHespData`'s part (as it resolves them): list order for
+   * the test parts, the canonical order (`canonicalClipOrder`) for the training and validation parts
+   */
   frameDirs: string[];
   /** [n] known parts: the known class index (into `classNames`); the unknown test part: the label set's class id */
   labels: number[];

@@ -740,7 +740,9 @@ describe('the stages composed by hand on tiny-clip', () => {
       /rerun the same command to publish/,
     );
     expect(existsSync(join(late.out, 'metrics.json'))).toBe(false);
-    await trainHesp(late);
+    const lines: string[] = [];
+    await trainHesp(late, { log: (l) => lines.push(l) });
+    expect(lines).toContain(`resuming from ${join(late.out, 'checkpoint.safetensors')}: all 1 epochs done, publishing`);
     for (const f of ['epochs.jsonl', 'train-log.jsonl', 'best.safetensors'])
       expect(readFileSync(join(late.out, f)).equals(readFileSync(join(whole.out, f))), f).toBe(true);
   }, 120_000);

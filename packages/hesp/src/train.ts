@@ -555,7 +555,9 @@ function checkFixedLocation(o: HespOptions, S: number): void {
  * What `trainHesp` checks before it reads anything: the options (parsed, none given that the run does not use), a
  * signal fired before the call (no model loaded, no checkpoint written), a fixed patch centre inside the frame.
  */
-function checkHespStart(input: HespOptionsInput, signal: AbortSignal | undefined): HespOptions {
+function checkHespStart(input: HespOptionsInput, hooks: HespHooks): HespOptions {
+  checkHooks(hooks, 'trainHesp');
+  const signal = hooks.signal;
   const o = parseOptions(HespOptionsSchema, input, 'trainHesp');
   refuseUnusedOptions('trainHesp', HespOptionsSchema.shape, hespOptionUses(o), input);
   throwIfAborted(signal, 'HESP training');
@@ -672,9 +674,13 @@ export async function startHespTraining(
     state.epochs = truncateHespLogs(paths, state.start);
     checkHespWorkFiles(paths, ck, state.epochs);
     const scoring = state.start.step >= hespStepsPerEpoch(o, ctx.data); // stopped while scoring its epoch
-    ctx.log(
-      `resuming from ${paths.checkpoint}: epoch ${state.start.epoch + 1}, ${scoring ? 'its scoring' : `step ${state.start.step + 1}`}`,
-    );
+    const at = scoring ? 'its scoring' : `step ${state.start.step + 1}`;
+    // stopped after its last epoch (before the publish): nothing to train
+    const where =
+      state.start.epoch >= o.epochs
+        ? `all ${o.epochs} epochs done, publishing`
+        : `epoch ${state.start.epoch + 1}, ${at}`;
+    ctx.log(`resuming from ${paths.checkpoint}: ${where}`);
   } else {
     writeFileAtomic(paths.trainLog, '');
     rmSync(paths.best, { force: true }); // a fresh start selects its own
@@ -1035,6 +1041,17 @@ function readRunCheckpoint(
 }
 
 /**
+ * A stop asked for while the last epoch was scored (after its last check): thrown before the publish, as an earlier
+ * one is; every epoch is in the checkpoint, and the rerun publishes.
+ */
+function refuseStopBeforePublish(signal: AbortSignal | undefined, checkpoint: string): void {
+  throwIfAborted(
+    signal,
+    `HESP training (every epoch is checkpointed in ${checkpoint}; rerun the same command to publish)`,
+  );
+}
+
+/**
  * HESP on one open-set split, as a library function (`hesp train`). Each epoch: TSN-sampled (augmented) training
  * clips through `HespModel.step`, then evaluation on the validation part (closed-set accuracy) and on the test split
  * (closed-set accuracy, AUROC, OSCR, TNR@95 in the standard and the ARPL/HESP definitions, known-ness = max
@@ -1051,8 +1068,7 @@ function readRunCheckpoint(
  * select (`evaluateHespEpoch`: `validateHesp`, `evaluateOpenSet`, `selectHespEpoch`) → publish (`publishHespRun`).
  */
 export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}): Promise<HespRunResult> {
-  checkHooks(hooks, 'trainHesp');
-  const o = checkHespStart(input, hooks.signal);
+  const o = checkHespStart(input, hooks);
   const log = hooks.log ?? (() => undefined);
   const loaded = loadHespData(o);
   refuseMissingTokenizer(o); // before a checkpoint could call another spelling of it "other options"
@@ -1094,11 +1110,7 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
     const resolved = resolvedHespConfig(o, key, data, texts);
     for (let epoch = state.start.epoch; epoch < o.epochs; epoch++)
       await evaluateHespEpoch(ctx, state, epoch, await trainHespEpoch(ctx, state, epoch));
-    // a stop asked for while the last epoch was scored: its state is checkpointed, the rerun publishes
-    throwIfAborted(
-      hooks.signal,
-      `HESP training (every epoch is checkpointed in ${paths.checkpoint}; rerun the same command to publish)`,
-    );
+    refuseStopBeforePublish(hooks.signal, paths.checkpoint);
     const { epochs, stepSeconds } = state;
     const metrics = { data, selection: resolved.selection, visualPromptCentre: model.location, epochs, cropper };
     publishHespRun(run, paths, { ...metrics, fingerprints, modelFingerprint: built.modelFingerprint }, resolved);

@@ -1,3 +1,5 @@
+import { EXP_CLIP_CLASS_ORDER, type ExpressionName } from '@vlfer/core';
+
 /**
  * Exp-CLIP's five zero-shot prompt types, verbatim from the reference code (`models/Text.py`), keyed by
  * canonical class name. Types 4 and 5 keep the reference's quirks: Sadness uses a different template order
@@ -13,20 +15,9 @@ export const PROMPT_TYPES = [
 ] as const;
 export type PromptType = (typeof PROMPT_TYPES)[number];
 
-const CLASSES = [
-  'happiness',
-  'sadness',
-  'neutral',
-  'anger',
-  'surprise',
-  'disgust',
-  'fear',
-  'contempt',
-  'anxiety',
-  'helplessness',
-  'disappointment',
-] as const;
-type ClassName = (typeof CLASSES)[number];
+/** The 11 classes with curated prompts, in Exp-CLIP's order. */
+const CLASSES = EXP_CLIP_CLASS_ORDER;
+type ClassName = ExpressionName;
 
 const ENSEMBLE_TEN: Record<ClassName, readonly string[]> = {
   happiness: [

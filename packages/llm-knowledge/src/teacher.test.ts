@@ -396,20 +396,21 @@ describe('HTTP teacher against a loopback server', () => {
       ),
     ).rejects.toThrow(/failed after 2 attempts/);
   });
-  it('a teacher that fails part way says that its targets so far are cached and a rerun resumes', async () => {
+  it('a teacher that fails part way keeps what it answered, says so, and a rerun asks for the rest', async () => {
     const cacheDir = join(dir, 'cache-partial');
     const reject = join(dir, 'reject.jpg');
     writeFileSync(reject, 'reject');
-    const teacher = httpTeacher({ baseUrl: base, model: 'tiny-vlm', maxRetries: 0 });
-    const error = await computeTargets({ teacher, images: [...images, reject], cacheDir, batchSize: 3 }).then(
+    // one call for all four (the default batch of 64), one request at a time: three answers, then the failure
+    const teacher = httpTeacher({ baseUrl: base, model: 'tiny-vlm', maxRetries: 0, concurrency: 1 });
+    const error = await computeTargets({ teacher, images: [...images, reject], cacheDir }).then(
       () => new Error('it resolved'),
       (e: unknown) => e as Error,
     );
     expect(error.message).toMatch(
-      /HTTP 422.*unprocessable.*; the targets computed before it are cached in .*cache-partial.*: a rerun asks the teacher only for those still missing$/,
+      /HTTP 422.*unprocessable.*; the targets answered before it are cached in .*cache-partial.*: a rerun asks the teacher only for those still missing \(and for one cached image again, to check that it answers as before\)$/,
     );
     expect(error.cause).toBeInstanceOf(Error);
-    // and so it does: the three images before the failure are served from the cache, no call
+    // and so it does: the three answered before the failure are served from the cache, no call
     const asked: string[] = [];
     const resumed: Teacher = {
       ...teacher,

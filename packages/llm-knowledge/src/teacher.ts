@@ -27,9 +27,16 @@ export interface Teacher {
   /**
    * @param images image paths (Node) or ids
    * @param options.signal stops outstanding requests promptly
+   * @param options.onResult called with each image's embedding as it arrives (index into `images`), before the call
+   *   returns, by a teacher that answers image by image (`httpTeacher`): `computeTargets` caches those, so a call that
+   *   fails part way keeps what was answered. A teacher may leave it uncalled; a throw from it fails the call.
    * @returns one embedding per image, in order
    */
-  embed(images: readonly string[], instruction: string, options?: { signal?: AbortSignal }): Promise<Float32Array[]>;
+  embed(
+    images: readonly string[],
+    instruction: string,
+    options?: { signal?: AbortSignal; onResult?: (index: number, embedding: Float32Array) => void },
+  ): Promise<Float32Array[]>;
 }
 
 /**

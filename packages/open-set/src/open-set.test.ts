@@ -1,4 +1,4 @@
-import { defineLabelSet, tensor2d, type Tensor4D } from '@vlfer/core';
+import { defineLabelSet, EXP_CLIP_CLASS_ORDER, tensor2d, type Tensor4D } from '@vlfer/core';
 import { loadReferences } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
 import { arplLogits } from '@vlfer/losses';
@@ -12,19 +12,7 @@ import {
   negativePromptText,
 } from './index.js';
 
-const MAFW_11 = defineLabelSet('mafw-11', [
-  'happiness',
-  'sadness',
-  'neutral',
-  'anger',
-  'surprise',
-  'disgust',
-  'fear',
-  'contempt',
-  'anxiety',
-  'helplessness',
-  'disappointment',
-]);
+const MAFW_11 = defineLabelSet('mafw-11', EXP_CLIP_CLASS_ORDER);
 
 describe('HESP prompts', () => {
   it('aligns class texts with labels by default; reproduces the alphabetical bug on request', () => {

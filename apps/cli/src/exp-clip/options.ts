@@ -249,7 +249,7 @@ export function trainCommand(): Command {
       .option(
         '--teacher-timeout <seconds>',
         'http: per-request timeout',
-        number({ positive: true, max: Math.floor(MAX_TIMER_MS / 1000) }),
+        number({ positive: true, max: MAX_TIMER_MS / 1000 }),
         60,
       )
       .option(

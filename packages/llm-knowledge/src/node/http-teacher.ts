@@ -424,18 +424,23 @@ export function httpTeacher(options: HttpTeacherOptions): Teacher {
       setMaxListeners(Math.max(10, 2 * settings.concurrency), signal);
       let first: unknown;
       try {
-        return await mapConcurrently(images, settings.concurrency, (image) =>
+        return await mapConcurrently([...images.keys()], settings.concurrency, (i) =>
           withRetries(
             settings,
-            image,
-            () => requestEmbedding(settings, image, instruction, signal),
+            images[i]!,
+            () => requestEmbedding(settings, images[i]!, instruction, signal),
             signal,
             options.onRetry,
-          ).catch((error: unknown) => {
-            first ??= error;
-            stop.abort();
-            throw error;
-          }),
+          )
+            .then((v) => {
+              call?.onResult?.(i, v);
+              return v;
+            })
+            .catch((error: unknown) => {
+              first ??= error;
+              stop.abort();
+              throw error;
+            }),
         );
       } catch (error) {
         throw first ?? error; // not a request stopped by it

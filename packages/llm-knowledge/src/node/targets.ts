@@ -128,8 +128,13 @@ export async function embedBatch(
   batch: string[],
   instruction: string,
   signal: AbortSignal | undefined,
+  /** each embedding as it arrives, where the teacher answers image by image (`Teacher.embed`'s `onResult`) */
+  onResult?: (index: number, embedding: Float32Array) => void,
 ): Promise<Float32Array[]> {
-  const vecs = await teacher.embed(batch, instruction, signal ? { signal } : {});
+  const vecs = await teacher.embed(batch, instruction, {
+    ...(signal ? { signal } : {}),
+    ...(onResult ? { onResult } : {}),
+  });
   if (!Array.isArray(vecs) || vecs.length !== batch.length)
     throw new InvalidArgumentError({
       functionName: 'computeTargets',
@@ -324,13 +329,43 @@ function cachedTargets(
 }
 
 /**
+ * One answer of the teacher taken: validated (`validateTarget`), L2-normalised into `out[i]` and cached; while the run's
+ * teacher check is not done, its key is remembered (`TeacherCheck.computed`) so that a refused teacher's targets go.
+ * @returns the run's target dimension (this answer's when none was known)
+ */
+function takeTarget(
+  options: Pick<ComputeTargetsOptions, 'teacher' | 'images'>,
+  run: {
+    cache: FeatureCache | undefined;
+    check: TeacherCheck;
+    keys: readonly string[];
+    out: (Float32Array | undefined)[];
+  },
+  i: number,
+  v: Float32Array,
+  dim: number | undefined,
+): number {
+  const { cache, check, keys } = run;
+  validateTarget(v, {
+    item: options.images[i]!,
+    teacher: options.teacher.source,
+    ...(dim !== undefined ? { dim } : {}),
+  });
+  const t = normalizeTarget(v);
+  run.out[i] = t;
+  cache?.set(keys[i]!, t);
+  if (cache && !check.done) (check.computed ??= new Set()).add(keys[i]!);
+  return dim ?? v.length;
+}
+
+/**
  * A teacher's failure (a server that stopped answering, an HTTP error: a plain `VlferError`) with what a rerun keeps:
  * the targets computed so far are in the cache. Other errors (an abort, a bad target, a changed teacher) unchanged.
  */
 function withCachedNote(error: unknown, cache: FeatureCache): unknown {
   if (!(error instanceof VlferError) || Object.getPrototypeOf(error) !== VlferError.prototype) return error;
   return new VlferError(
-    `${error.message}; the targets computed before it are cached in ${cache.root}: a rerun asks the teacher only for those still missing`,
+    `${error.message}; the targets answered before it are cached in ${cache.root}: a rerun asks the teacher only for those still missing (and for one cached image again, to check that it answers as before)`,
     { cause: error },
   );
 }
@@ -367,7 +402,13 @@ export async function computeTargets(options: ComputeTargetsOptions): Promise<Te
     throwIfAborted(signal, 'computing teacher targets');
     const idx = todo.slice(b, b + (probe ? batchSize - 1 : batchSize));
     const batch = [...idx.map((i) => images[i]!), ...(probe ? [probe.image] : [])];
-    const vecs = await embedBatch(teacher, batch, instruction, signal).catch((error: unknown) => {
+    const take = (r: number, v: Float32Array) => {
+      dim = takeTarget(options, { cache, check, keys, out }, idx[r]!, v, dim);
+    };
+    // with no teacher check in this batch, each answer is cached as it arrives: a batch that fails keeps them
+    const taken = new Set<number>();
+    const onResult = probe ? undefined : (r: number, v: Float32Array) => (take(r, v), taken.add(r));
+    const vecs = await embedBatch(teacher, batch, instruction, signal, onResult).catch((error: unknown) => {
       throw cache ? withCachedNote(error, cache) : error;
     });
     check.called = true;
@@ -375,14 +416,7 @@ export async function computeTargets(options: ComputeTargetsOptions): Promise<Te
       refuse(vecs.pop()!);
       probe = undefined;
     }
-    vecs.forEach((v, r) => {
-      validateTarget(v, { item: images[idx[r]!]!, teacher: teacher.source, ...(dim !== undefined ? { dim } : {}) });
-      dim ??= v.length;
-      const t = normalizeTarget(v);
-      out[idx[r]!] = t;
-      cache?.set(keys[idx[r]!]!, t);
-      if (cache && !check.done) (check.computed ??= new Set()).add(keys[idx[r]!]!);
-    });
+    vecs.forEach((v, r) => (taken.has(r) ? undefined : take(r, v)));
     if (cache && !check.recorded && idx.length > 0) {
       check.recordRead = true; // the record names this run's own image from now on: nothing to re-ask
       check.wroteRecord = recordTeacherProbe(cache, images[idx[0]!]!, keys[idx[0]!]!, options.log);
