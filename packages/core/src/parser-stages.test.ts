@@ -6,8 +6,10 @@ import { DataFormatError } from './errors.js';
 import {
   checkSafetensorsEntry,
   checkSafetensorsRanges,
+  decodeSafetensors,
   decodeSafetensorsEntry,
   encodeSafetensors,
+  indexSafetensors,
   readSafetensorsHeader,
 } from './safetensors.js';
 import {
@@ -77,6 +79,41 @@ describe('safetensors stages', () => {
       /dtype "I8" is not supported/,
     );
     expect(() => decodeSafetensorsEntry(bytes, base, { ...b, b: 4 }, 'f')).toThrow(/do not hold 1 F32 values/);
+  });
+  it('integer and BOOL entries (position_ids buffers) are checked and listed, not read; damaged ones still refused', () => {
+    const file = (entries: Record<string, unknown>, data: number) => {
+      const json = Buffer.from(JSON.stringify(entries).padEnd(128, ' '));
+      const len = Buffer.alloc(8);
+      len.writeBigUInt64LE(BigInt(json.length));
+      return new Uint8Array(Buffer.concat([len, json, Buffer.alloc(data)]));
+    };
+    const ok = file(
+      {
+        w: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+        'text_model.embeddings.position_ids': { dtype: 'I64', shape: [1, 2], data_offsets: [8, 24] },
+        mask: { dtype: 'BOOL', shape: [3], data_offsets: [24, 27] },
+      },
+      27,
+    );
+    const f = decodeSafetensors(ok, 'f');
+    expect(Object.keys(f.tensors)).toEqual(['w']);
+    expect(f.integerTensors).toEqual(['text_model.embeddings.position_ids', 'mask']);
+    const index = indexSafetensors(ok, ok.length, 'f');
+    expect([Object.keys(index.entries), index.integerTensors]).toEqual([
+      ['w'],
+      ['text_model.embeddings.position_ids', 'mask'],
+    ]);
+    const overlapping = file(
+      { w: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, p: { dtype: 'I64', shape: [1], data_offsets: [4, 12] } },
+      12,
+    );
+    expect(() => decodeSafetensors(overlapping, 'f')).toThrow(/'p'.*overlap those of 'w'/);
+    expect(() => indexSafetensors(overlapping, overlapping.length, 'f')).toThrow(/overlap/);
+    const short = file({ p: { dtype: 'I64', shape: [4], data_offsets: [0, 16] } }, 16);
+    expect(() => decodeSafetensors(short, 'f')).toThrow(/'p'.*do not hold 4 I64 values/);
+    expect(() => decodeSafetensors(file({ p: { dtype: 'C64', shape: [1], data_offsets: [0, 8] } }, 8), 'f')).toThrow(
+      /dtype "C64" is not supported/,
+    );
   });
   it('checkSafetensorsRanges refuses overlapping ranges and accepts empty ones anywhere', () => {
     const e = (key: string, b: number, end: number) => ({ key, dtype: 'F32' as const, dims: [], count: 0, b, e: end });

@@ -4,7 +4,8 @@ import { DataFormatError, InvalidArgumentError } from './errors.js';
 /**
  * The safetensors format (huggingface/safetensors): 8-byte little-endian header length N, N bytes of JSON
  * `{ name: { dtype, shape, data_offsets: [begin, end] }, __metadata__?: { string: string } }`, then the data.
- * vlfer reads F32, F16, BF16 and F64 (converted to float32) and writes F32. Runtime-neutral (bytes in, bytes out);
+ * vlfer reads F32, F16, BF16 and F64 (converted to float32), lists integer and BOOL tensors without reading them,
+ * and writes F32. Runtime-neutral (bytes in, bytes out);
  * file reading and atomic writing are in `@vlfer/core/node`.
  */
 export interface SafetensorsTensor {
@@ -14,6 +15,11 @@ export interface SafetensorsTensor {
 export interface SafetensorsFile {
   tensors: Record<string, SafetensorsTensor>;
   metadata: Record<string, string>;
+  /**
+   * Keys of the integer and BOOL tensors, checked (shape, offsets) but not read: buffers such as the `position_ids`
+   * that older Hugging Face CLIP checkpoints hold (vlfer reads floating-point weights). Absent when writing.
+   */
+  integerTensors?: string[];
 }
 
 /** IEEE 754 half-precision bits → number. */
@@ -35,6 +41,14 @@ export function bfloat16ToNumber(h: number): number {
 }
 
 const WIDTH: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
+/** Integer and boolean dtypes: their entries are checked and listed (`integerTensors`), never decoded. */
+const INTEGER_WIDTH: Record<string, number> = { I64: 8, U64: 8, I32: 4, U32: 4, I16: 2, U16: 2, I8: 1, U8: 1, BOOL: 1 };
+
+/** Whether a header entry is of an integer or boolean dtype (listed, not read). */
+function isIntegerInfo(info: unknown): boolean {
+  const dtype = (info as { dtype?: unknown } | null)?.dtype;
+  return typeof dtype === 'string' && Object.hasOwn(INTEGER_WIDTH, dtype);
+}
 /** Headers larger than this are refused (the format's own reference limit is 100 MB). */
 const MAX_HEADER = 100_000_000;
 
@@ -105,12 +119,26 @@ export interface SafetensorsEntry {
  * Does not look at the data (see {@link decodeSafetensorsEntry}). Throws a DataFormatError naming `key`.
  */
 export function checkSafetensorsEntry(key: string, info: unknown, name = '<safetensors bytes>'): SafetensorsEntry {
+  return checkEntry(key, info, name, WIDTH) as SafetensorsEntry;
+}
+
+/** {@link checkSafetensorsEntry} for the dtypes of `widths` (float or integer). */
+function checkEntry(
+  key: string,
+  info: unknown,
+  name: string,
+  widths: Record<string, number>,
+): Omit<SafetensorsEntry, 'dtype'> & { dtype: string } {
   const fail = failFor(name);
   if (info === null || typeof info !== 'object' || Array.isArray(info))
     fail(`expected { dtype, shape, data_offsets }, found ${describeValue(info)}`, key);
   const { dtype, shape, data_offsets: off } = info as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-  const width = typeof dtype === 'string' ? WIDTH[dtype] : undefined;
-  if (!width) fail(`dtype ${describeValue(dtype)} is not supported (F32, F16, BF16, F64)`, key);
+  const width = typeof dtype === 'string' && Object.hasOwn(widths, dtype) ? widths[dtype] : undefined;
+  if (!width)
+    fail(
+      `dtype ${describeValue(dtype)} is not supported (F32, F16, BF16, F64; integer and BOOL tensors are listed)`,
+      key,
+    );
   if (!Array.isArray(shape) || !shape.every((d) => typeof d === 'number' && Number.isInteger(d) && d >= 0))
     fail(`shape ${describeValue(shape)} is not a list of non-negative integers`, key);
   const unsafe = (shape as number[]).find((d) => !Number.isSafeInteger(d));
@@ -131,7 +159,7 @@ export function checkSafetensorsEntry(key: string, info: unknown, name = '<safet
   const count = dims.reduce((a, c) => a * c, 1);
   if (!Number.isSafeInteger(count * width!))
     fail(`shape ${describeValue(shape)} holds ${count} values, more than any file can`, key);
-  return { key, dtype: dtype as SafetensorsEntry['dtype'], dims, count, b, e };
+  return { key, dtype: dtype as string, dims, count, b, e };
 }
 
 /**
@@ -192,8 +220,11 @@ export function checkSafetensorsRanges(entries: SafetensorsEntry[], name = '<saf
 export interface SafetensorsIndex {
   /** Byte offset of the data section in the file (8 + header length); entry offsets are relative to it. */
   base: number;
+  /** The floating-point tensors. */
   entries: Record<string, SafetensorsEntry>;
   metadata: Record<string, string>;
+  /** Keys of the integer and BOOL tensors, checked but not indexed for reading (see `SafetensorsFile`). */
+  integerTensors: string[];
 }
 
 /**
@@ -208,21 +239,24 @@ export function indexSafetensors(head: Uint8Array, fileSize: number, name = '<sa
   const { header, base } = readSafetensorsHeader(head, name);
   if (base > fileSize) fail(`header length ${base - 8} exceeds the file size (${fileSize} bytes)`);
   const entries: Record<string, SafetensorsEntry> = {};
+  const integers: SafetensorsEntry[] = [];
   let metadata: Record<string, string> = {};
   for (const [key, info] of Object.entries(header)) {
     if (key === '__metadata__') {
       metadata = checkMetadata(info, fail);
       continue;
     }
-    const t = checkSafetensorsEntry(key, info, name);
+    const integer = isIntegerInfo(info);
+    const t = checkEntry(key, info, name, integer ? INTEGER_WIDTH : WIDTH);
     if (base + t.e > fileSize)
       fail(`data_offsets [${t.b}, ${t.e}] run past the end of the file (${fileSize} bytes; truncated?)`, key);
-    if (t.e - t.b !== t.count * WIDTH[t.dtype]!)
+    if (t.e - t.b !== t.count * (WIDTH[t.dtype] ?? INTEGER_WIDTH[t.dtype])!)
       fail(`data_offsets [${t.b}, ${t.e}] do not hold ${t.count} ${t.dtype} values`, key);
-    entries[key] = t;
+    if (integer) integers.push(t as SafetensorsEntry);
+    else entries[key] = t as SafetensorsEntry;
   }
-  checkSafetensorsRanges(Object.values(entries), name);
-  return { base, entries, metadata };
+  checkSafetensorsRanges([...Object.values(entries), ...integers], name);
+  return { base, entries, metadata, integerTensors: integers.map((t) => t.key) };
 }
 
 /**
@@ -271,9 +305,19 @@ export function decodeSafetensors(bytes: Uint8Array, name = '<safetensors bytes>
   const tensors: Record<string, SafetensorsTensor> = {};
   let metadata: Record<string, string> = {};
   const entries: SafetensorsEntry[] = [];
+  const integerTensors: string[] = [];
   for (const [key, info] of Object.entries(header)) {
     if (key === '__metadata__') {
       metadata = checkMetadata(info, failFor(name));
+      continue;
+    }
+    if (isIntegerInfo(info)) {
+      const t = checkEntry(key, info, name, INTEGER_WIDTH) as SafetensorsEntry;
+      if (base + t.e > bytes.length) failFor(name)(`data_offsets [${t.b}, ${t.e}] run past the end of the file`, key);
+      if (t.e - t.b !== t.count * INTEGER_WIDTH[t.dtype]!)
+        failFor(name)(`data_offsets [${t.b}, ${t.e}] do not hold ${t.count} ${t.dtype} values`, key);
+      entries.push(t);
+      integerTensors.push(key);
       continue;
     }
     const entry = checkSafetensorsEntry(key, info, name);
@@ -281,7 +325,7 @@ export function decodeSafetensors(bytes: Uint8Array, name = '<safetensors bytes>
     tensors[key] = { dims: entry.dims, data: decodeSafetensorsEntry(bytes, base, entry, name) };
   }
   checkSafetensorsRanges(entries, name);
-  return { tensors, metadata };
+  return { tensors, metadata, integerTensors };
 }
 
 /**

@@ -16,6 +16,23 @@ describe('readTorchCheckpoint on files PyTorch wrote', () => {
       /holds no tensors at its top level; 'state_dict' holds a dict of tensors \(a training checkpoint\?\): save that dict on its own, e\.g\. torch\.save\(ckpt\['state_dict'\], 'weights\.pt'\)/,
     );
   });
+  it('integer and bool tensors (OpenAI CLIP buffers, position ids, BatchNorm counters) are listed, not refused', () => {
+    // torch.save({'w': randn(2, 3), 'input_resolution': tensor(224), 'context_length': tensor(77), 'vocab_size':
+    // tensor(49408, int32), 'text_model.embeddings.position_ids': arange(5)[None], 'mask': tensor([True, False])})
+    const c = read('integer-buffers.pt');
+    expect(Object.keys(c.tensors)).toEqual(['w']);
+    expect(c.tensors.w!.dims).toEqual([2, 3]);
+    expect(c.integerTensors.sort()).toEqual(
+      ['context_length', 'input_resolution', 'mask', 'text_model.embeddings.position_ids', 'vocab_size'].sort(),
+    );
+    // torch.jit.script of BatchNorm1d(2) + Linear(2, 2): num_batches_tracked is int64
+    const scripted = read('integer-scripted.pt');
+    expect(scripted.kind).toBe('torchscript');
+    expect(scripted.integerTensors).toEqual(['bn.num_batches_tracked']);
+    expect(Object.keys(scripted.tensors).sort()).toEqual(
+      ['bn.bias', 'bn.running_mean', 'bn.running_var', 'bn.weight', 'lin.bias', 'lin.weight'].sort(),
+    );
+  });
   it('state dict with float32 and float16 tensors', () => {
     const c = read('small-state-dict.pt');
     expect(c.kind).toBe('state-dict');

@@ -26,13 +26,27 @@ export interface TorchTensor {
 }
 
 export interface TorchCheckpoint {
-  /** Tensors by state-dict key (dotted attribute path for modules). */
+  /** Floating-point tensors by state-dict key (dotted attribute path for modules), as float32. */
   tensors: Record<string, TorchTensor>;
+  /**
+   * Keys of the integer and boolean tensors, not read: buffers such as OpenAI CLIP's `input_resolution`,
+   * `context_length` and `vocab_size`, position ids or BatchNorm's `num_batches_tracked` (vlfer reads weights).
+   */
+  integerTensors: string[];
   /** 'state-dict' (a dict at the root), 'module' (a pickled nn.Module) or 'torchscript' (a `torch.jit.save` archive). */
   kind: 'state-dict' | 'module' | 'torchscript';
 }
 
 const STORAGE_WIDTH: Record<string, number> = { FloatStorage: 4, HalfStorage: 2, BFloat16Storage: 2, DoubleStorage: 8 };
+/** Integer and boolean storages: their tensors are checked (size, bytes) and listed, never converted. */
+const INTEGER_STORAGE_WIDTH: Record<string, number> = {
+  LongStorage: 8,
+  IntStorage: 4,
+  ShortStorage: 2,
+  CharStorage: 1,
+  ByteStorage: 1,
+  BoolStorage: 1,
+};
 
 interface Global {
   kind: 'global';
@@ -237,7 +251,7 @@ export function* convertTensors(
 ): Generator<void, Record<string, TorchTensor>, void> {
   let produced = 0;
   const tensors: Record<string, TorchTensor> = {};
-  const entries = Object.entries(pending);
+  const entries = Object.entries(pending).filter(([, p]) => !isIntegerTensor(p));
   let done = 0;
   onTensor?.(0, entries.length);
   for (const [key, p] of entries) {
@@ -253,6 +267,11 @@ export function* convertTensors(
     onTensor?.(++done, entries.length);
   }
   return tensors;
+}
+
+/** Whether a pending tensor is of an integer or boolean storage (listed, not converted). */
+export function isIntegerTensor(p: PendingTensor): boolean {
+  return Object.hasOwn(INTEGER_STORAGE_WIDTH, p.type);
 }
 
 /** Stages: {@link openCheckpointArchive} → {@link unpickle} → {@link checkpointTensors} → {@link convertTensors}. */
@@ -279,7 +298,8 @@ function* parseCheckpoint(
   const onTensor = progress
     ? (done: number, total: number) => progress({ phase: 'read checkpoint', done, total, unit: 'tensors' })
     : undefined;
-  return { tensors: yield* convertTensors(pending, outputBudget, budgetText, fail, onTensor), kind };
+  const integerTensors = Object.keys(pending).filter((k) => isIntegerTensor(pending[k]!));
+  return { tensors: yield* convertTensors(pending, outputBudget, budgetText, fail, onTensor), integerTensors, kind };
 }
 
 /** A dict key as text: strings and numbers; anything else is refused (a state dict is keyed by names). */
@@ -391,7 +411,9 @@ function rebuildTensor(
   const raw = read(`${prefix}data/${s.key}`);
   if (!raw) fail(`storage data/${s.key} is missing`);
   const width =
-    STORAGE_WIDTH[s.type] ?? fail(`storage type ${s.type} is not supported (float32, float16, bfloat16, float64)`);
+    STORAGE_WIDTH[s.type] ??
+    INTEGER_STORAGE_WIDTH[s.type] ??
+    fail(`storage type ${s.type} is not supported (float32, float16, bfloat16, float64; integer and bool listed)`);
   let expect = 1;
   for (let i = dims.length - 1; i >= 0; i--) {
     if (dims[i]! > 1 && (stride as number[])[i] !== expect)

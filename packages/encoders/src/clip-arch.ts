@@ -115,16 +115,17 @@ class OpenaiCheckpoint {
     private readonly tensors: Readonly<Record<string, TorchTensor>>,
     readonly file: string,
   ) {
+    // a ResNet CLIP has a visual.conv1 too (its stem), beside visual.layer1… and visual.attnpool
+    if (Object.keys(tensors).some((k) => k.includes('visual.layer1.') || k.includes('visual.attnpool.')))
+      throw new DataFormatError({
+        file,
+        message:
+          'a ResNet CLIP (RN50/RN101/RN50x*) checkpoint; only ViT backbones (ViT-B/32, ViT-B/16, ViT-L/14) are supported',
+      });
     const prefix = Object.keys(tensors)
       .find((k) => k.endsWith('visual.conv1.weight'))
       ?.slice(0, -'visual.conv1.weight'.length);
     if (prefix === undefined) {
-      if (Object.keys(tensors).some((k) => k.includes('visual.layer1.')))
-        throw new DataFormatError({
-          file,
-          message:
-            'a ResNet CLIP (RN50/RN101/RN50x*) checkpoint; only ViT backbones (ViT-B/32, ViT-B/16, ViT-L/14) are supported',
-        });
       throw new DataFormatError({
         file,
         field: 'visual.conv1.weight',

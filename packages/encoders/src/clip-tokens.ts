@@ -1,3 +1,4 @@
+import { decodeHTML, decodeHTMLStrict } from 'entities';
 import { InvalidArgumentError } from '@vlfer/core';
 
 /** CLIP's text context: start token + 75 BPE tokens + end token. */
@@ -74,4 +75,80 @@ export function truncationNotices(texts: readonly string[], rows: ClipTokenRows)
     const head = t.length > 60 ? `${t.slice(0, 60)}…` : t;
     return `prompt ${r + 1} of ${texts.length} has ${rows.tokens[r]} tokens, more than CLIP's ${C}: its end is cut (the end token kept in slot ${C}, as clip.tokenize(truncate=True) does): ${JSON.stringify(head)}`;
   });
+}
+
+/** ftfy's single-character Latin ligatures and digraphs (`fix_latin_ligatures`). */
+const LIGATURES: Readonly<Record<string, string>> = {
+  Ĳ: 'IJ',
+  ĳ: 'ij',
+  ŉ: 'ʼn',
+  Ǳ: 'DZ',
+  ǲ: 'Dz',
+  ǳ: 'dz',
+  Ǆ: 'DŽ',
+  ǅ: 'Dž',
+  ǆ: 'dž',
+  Ǉ: 'LJ',
+  ǈ: 'Lj',
+  ǉ: 'lj',
+  Ǌ: 'NJ',
+  ǋ: 'Nj',
+  ǌ: 'nj',
+  ﬀ: 'ff',
+  ﬁ: 'fi',
+  ﬂ: 'fl',
+  ﬃ: 'ffi',
+  ﬄ: 'ffl',
+  ﬅ: 'ſt',
+  ﬆ: 'st',
+};
+const LIGATURE_RE = new RegExp(`[${Object.keys(LIGATURES).join('')}]`, 'g');
+/** ftfy's `fix_character_width`: U+3000 and the half/fullwidth forms U+FF01–U+FFEF whose NFKC form differs. */
+const WIDTH_RE = /[\u3000\uff01-\uffef]/g;
+const widthForm = (c: string) => (c === '\u3000' ? ' ' : c.normalize('NFKC'));
+/** ftfy's `remove_control_chars` set. */
+const CONTROL_RE = /[\u0000-\u0008\u000b\u000e-\u001f\u007f\u206a-\u206f\ufeff\ufff9-\ufffc]/g;
+const ANSI_RE = /\u001b\[((?:\d|;)*)([a-zA-Z])/g;
+
+/**
+ * ftfy's `unescape_html`: entities ending in ';' (`&#?[0-9A-Za-z]{1,24};`), and lowercase-named ones written in capitals
+ * (`&EACUTE;` → 'É'); others are left as written.
+ */
+function unescapeEntities(text: string): string {
+  return text.replace(/&#?[0-9A-Za-z]{1,24};/g, (m) => {
+    const decoded = decodeHTMLStrict(m);
+    if (decoded !== m) return m.startsWith('&#') && decoded.includes(';') ? m : decoded;
+    const name = m.slice(1, -1);
+    if (m.startsWith('&#') || name !== name.toUpperCase()) return m;
+    const lower = decodeHTMLStrict(`&${name.toLowerCase()};`);
+    return lower === `&${name.toLowerCase()};` ? m : lower.toUpperCase();
+  });
+}
+
+/**
+ * The text clean-up of openai/CLIP's `clip.tokenize` before BPE (`basic_clean` + `whitespace_clean`; the tokenizer
+ * then lowercases): ftfy's `fix_text` — HTML entities (unless the text holds '<'), Latin ligatures, character width,
+ * curly quotes straightened, line breaks, terminal escapes and control characters removed, NFC, repeated until
+ * nothing changes — then `html.unescape` twice, whitespace runs to one space, trimmed. Not done: ftfy's mojibake repair
+ * (`fix_encoding`: text decoded with the wrong code page, e.g. 'cafÃ©'), which needs its byte-level heuristics.
+ */
+export function clipBasicClean(text: string): string {
+  const html = !text.includes('<');
+  let t = text;
+  for (let round = 0; round < 10; round++) {
+    const before = t;
+    if (html) t = unescapeEntities(t);
+    t = t
+      .replace(LIGATURE_RE, (c) => LIGATURES[c]!)
+      .replace(WIDTH_RE, widthForm)
+      .replace(/[\u02bc\u2018-\u201b]/g, "'")
+      .replace(/[\u201c-\u201f]/g, '"')
+      .replace(/\r\n/g, '\n')
+      .replace(/[\r\u2028\u2029\u0085]/g, '\n')
+      .replace(ANSI_RE, '')
+      .replace(CONTROL_RE, '')
+      .normalize('NFC');
+    if (t === before) break;
+  }
+  return decodeHTML(decodeHTML(t)).replace(/\s+/g, ' ').trim();
 }

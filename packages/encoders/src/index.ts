@@ -44,7 +44,7 @@ export {
   pillowToRgb,
 } from '@vlfer/image';
 export type { ClipTokenRows } from './clip-tokens.js';
-export { CLIP_CONTEXT_LENGTH, fitClipContext, truncationNotices } from './clip-tokens.js';
+export { CLIP_CONTEXT_LENGTH, clipBasicClean, fitClipContext, truncationNotices } from './clip-tokens.js';
 export type { ZeroShotOptions, ZeroShotClassifier, ClassPromptSpec, LabelScore } from './zero-shot.js';
 export { buildZeroShotClassifier, resolveClassPrompts, labelScores } from './zero-shot.js';
 export type {

@@ -7,7 +7,7 @@ import {
   type PreTrainedTokenizer,
 } from '@huggingface/transformers';
 import { assertShape, VlferError, type Tensor2D, type Tensor4D } from '@vlfer/core';
-import { fitClipContext, truncationNotices } from './clip-tokens.js';
+import { clipBasicClean, fitClipContext, truncationNotices } from './clip-tokens.js';
 
 /**
  * CLIP towers on transformers.js, shared by Node (`loadClip` of an ONNX directory or Hub id, on onnxruntime-node)
@@ -41,7 +41,8 @@ export async function loadTransformersTowers(
 }
 
 /**
- * CLIP tokenisation as `clip.tokenize(texts, truncate=True)`: start + BPE tokens + end, a prompt longer than 77
+ * CLIP tokenisation as `clip.tokenize(texts, truncate=True)`: the text cleaned as it cleans it (`clipBasicClean`), then
+ * start + BPE tokens + end, a prompt longer than 77
  * tokens cut to 77 with the end token kept last (`fitClipContext`), padded with the tokenizer's pad token (the
  * end token for CLIP). Each truncated prompt is reported through `log`.
  * @returns the model inputs (`input_ids`, `attention_mask` [texts, 77], int64), ids [texts · 77], dims and the
@@ -67,7 +68,7 @@ export function tokenizeWith(
   let rows;
   try {
     rows = fitClipContext(
-      texts.map((t) => tokenizer.encode(t)),
+      texts.map((t) => tokenizer.encode(clipBasicClean(t))),
       { eot, pad },
     );
   } catch (error) {

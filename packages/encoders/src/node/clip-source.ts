@@ -1,5 +1,5 @@
-import { existsSync, statSync } from 'node:fs';
-import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import {
   DataFormatError,
   decodeSafetensors,
@@ -61,7 +61,10 @@ function localPath(model: string): string | undefined {
  */
 export function checkClipModelPath(model: string, functionName = 'loadClip'): void {
   if (typeof model !== 'string' || localPath(model) !== undefined) return;
-  if (/^\.|^\/|\\/.test(model))
+  // a Hub id is 'name' or 'org/name' (then '@revision', which may hold slashes): more parts, or a file's extension,
+  // is a path (it was tried on the Hub, and failed reading a tokenizer config)
+  const id = model.split('@')[0]!;
+  if (/^\.|^\/|\\/.test(model) || id.split('/').length > 2 || /\.(pt|pth|bin|safetensors|onnx)$/i.test(id))
     throw new InvalidArgumentError({
       functionName,
       argument: 'model',
@@ -281,7 +284,10 @@ function loadHfWeights(dir: string, options: LoadWeightsOptions, byReference: bo
   const arch = clipArchFromConfig(config, cfgFile);
   const weightsFile = join(dir, 'model.safetensors');
   const index = byReference ? openSafetensorsFile(weightsFile) : undefined;
-  const byRef = index && weightsByReference(index, 'model.safetensors', options.mapWeights ?? true);
+  // ONNX Runtime refuses external data outside the folder it is given: a Hugging Face cache snapshot's
+  // model.safetensors is a link into ../../blobs/, so the graphs name the file the link points to, in its own folder
+  const realWeights = index ? realpathSync(weightsFile) : weightsFile;
+  const byRef = index && weightsByReference(index, basename(realWeights), options.mapWeights ?? true);
   const weights = byRef
     ? byRef.weights
     : decodeSafetensors(readBytesFile(weightsFile, 'CLIP weights'), weightsFile).tensors;
@@ -319,7 +325,7 @@ function loadHfWeights(dir: string, options: LoadWeightsOptions, byReference: bo
     logitScale: scalarExp(weights['logit_scale']),
     ...(index ? { checkUnchanged: index.checkUnchanged } : {}),
     ...(byRef ? { weightsMapped: byRef.mapped, checkWeights: byRef.checkMapped } : {}),
-    ...(index && !converted ? { externalDir: dir } : {}),
+    ...(index && !converted ? { externalDir: dirname(realWeights) } : {}),
     ...(converted ? { notByReference: `'${converted.key}' is ${converted.dtype}, converted to float32` } : {}),
   };
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { maxAbsDiff, sharedPath } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
-import { CLIP_CONTEXT_LENGTH, fitClipContext, truncationNotices } from '../index.js';
+import { CLIP_CONTEXT_LENGTH, clipBasicClean, fitClipContext, truncationNotices } from '../index.js';
 import { eotPositions } from './clip-gradients.js';
 import { loadClip, loadClipTokenizer, type ClipModel, type LoadClipOptions } from './index.js';
 
@@ -117,5 +117,37 @@ describe('fitClipContext', () => {
     expect(() => fitClipContext([[8, 1, 2]], specials)).toThrow(
       /row 0 \(3 ids\) does not end with the end token 9; expected start \+ BPE tokens \+ end/,
     );
+  });
+});
+
+describe("clip.tokenize's text clean-up (ftfy.fix_text, html.unescape twice, whitespace) before the BPE", () => {
+  it('cleans as basic_clean + whitespace_clean do, so such prompts get the reference ids', async () => {
+    // html parts: Python's html.unescape(html.unescape(s)); the others: ftfy 6's fix_text (fixes.py, chardata.py)
+    const cases: [string, string][] = [
+      ['html &amp; entity', 'html & entity'],
+      ['<b>&amp;</b>', '<b>&</b>'], // ftfy leaves entities alone in text with '<'; clip's html.unescape does not
+      ['&amp;amp;', '&'],
+      ['tom &amp jerry', 'tom & jerry'],
+      ['&notit;', '¬it;'],
+      ['&#128;', '€'],
+      ['Ｆｕｌｌｗｉｄｔｈ\u3000ｔｅｘｔ', 'Fullwidth text'],
+      ['a face that’s “happy”', 'a face that\'s "happy"'],
+      ['ﬁne', 'fine'],
+      ['&amp;rsquo;', "'"], // ftfy repeats until nothing changes: &rsquo; then ’ then '
+      ['P&EACUTE;REZ', 'PÉREZ'],
+      ['a\r\nb\u2028c', 'a b c'],
+      ['\u001b[31mred\u001b[0m', 'red'],
+      ['x\u0000y', 'xy'],
+      ['ｶﾀｶﾅ', 'カタカナ'],
+      ['  a   b  ', 'a b'],
+    ];
+    for (const [given, cleaned] of cases) expect(clipBasicClean(given), JSON.stringify(given)).toBe(cleaned);
+    // through the tokenizer: fullwidth text, entities and curly quotes get the ids of their clean forms (they got
+    // 39 byte-level tokens, and other ids, before)
+    const tokenize = await loadClipTokenizer(tiny);
+    const ids = (t: string) => tokenize([t]).ids;
+    expect(ids('Ｆｕｌｌｗｉｄｔｈ ｔｅｘｔ')).toEqual(ids('fullwidth text'));
+    expect(ids('html &amp; entity')).toEqual(ids('html & entity'));
+    expect(ids('a face that’s happy')).toEqual(ids("a face that's happy"));
   });
 });

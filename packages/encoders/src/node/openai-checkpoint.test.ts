@@ -155,5 +155,14 @@ describe('OpenAI CLIP checkpoints (state dict and TorchScript archive) through t
     expect(() => openaiClipToHf({ 'visual.layer1.0.conv1.weight': w([1]) }, { file: 'rn50.pt' })).toThrow(
       /rn50\.pt: a ResNet CLIP .* only ViT backbones/,
     );
+    // a real ResNet CLIP has a visual.conv1 (its stem) too: it was taken for a ViT and refused for a missing key
+    const rn = { 'visual.conv1.weight': w([32, 3, 3, 3]), 'visual.layer1.0.conv1.weight': w([1]) };
+    expect(() => openaiClipToHf(rn, { file: 'rn50.pt' })).toThrow(/rn50\.pt: a ResNet CLIP .* only ViT backbones/);
+    expect(() =>
+      openaiClipToHf(
+        { ...rn, 'visual.layer1.0.conv1.weight': undefined!, 'visual.attnpool.c_proj.weight': w([1]) },
+        { file: 'rn50.pt' },
+      ),
+    ).toThrow(/a ResNet CLIP/);
   });
 });
