@@ -93,6 +93,7 @@ export {
   indexSafetensorsByRange,
   isRawFloat32,
   decodeSafetensorsEntry,
+  INTEGER_BUFFER_KEY,
 } from './safetensors.js';
 export type { TorchTensor, TorchCheckpoint, TorchReadOptions } from './torch-checkpoint.js';
 export { readTorchCheckpoint, readTorchCheckpointAsync } from './torch-checkpoint.js';

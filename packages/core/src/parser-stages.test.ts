@@ -91,26 +91,32 @@ describe('safetensors stages', () => {
       {
         w: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
         'text_model.embeddings.position_ids': { dtype: 'I64', shape: [1, 2], data_offsets: [8, 24] },
-        mask: { dtype: 'BOOL', shape: [3], data_offsets: [24, 27] },
+        'bn.num_batches_tracked': { dtype: 'I64', shape: [], data_offsets: [24, 32] },
       },
-      27,
+      32,
     );
     const f = decodeSafetensors(ok, 'f');
     expect(Object.keys(f.tensors)).toEqual(['w']);
-    expect(f.integerTensors).toEqual(['text_model.embeddings.position_ids', 'mask']);
+    expect(f.integerTensors).toEqual(['text_model.embeddings.position_ids', 'bn.num_batches_tracked']);
     const index = indexSafetensors(ok, ok.length, 'f');
     expect([Object.keys(index.entries), index.integerTensors]).toEqual([
       ['w'],
-      ['text_model.embeddings.position_ids', 'mask'],
+      ['text_model.embeddings.position_ids', 'bn.num_batches_tracked'],
     ]);
+    // any other integer tensor is named by its dtype (a weight stored as integers is not 'missing')
+    const weight = file({ 'mlp.weight': { dtype: 'I32', shape: [2], data_offsets: [0, 8] } }, 8);
+    expect(() => decodeSafetensors(weight, 'f')).toThrow(/'mlp\.weight'.*dtype "I32" is not supported/);
     const overlapping = file(
-      { w: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, p: { dtype: 'I64', shape: [1], data_offsets: [4, 12] } },
+      {
+        w: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+        position_ids: { dtype: 'I64', shape: [1], data_offsets: [4, 12] },
+      },
       12,
     );
-    expect(() => decodeSafetensors(overlapping, 'f')).toThrow(/'p'.*overlap those of 'w'/);
+    expect(() => decodeSafetensors(overlapping, 'f')).toThrow(/'position_ids'.*overlap those of 'w'/);
     expect(() => indexSafetensors(overlapping, overlapping.length, 'f')).toThrow(/overlap/);
-    const short = file({ p: { dtype: 'I64', shape: [4], data_offsets: [0, 16] } }, 16);
-    expect(() => decodeSafetensors(short, 'f')).toThrow(/'p'.*do not hold 4 I64 values/);
+    const short = file({ position_ids: { dtype: 'I64', shape: [4], data_offsets: [0, 16] } }, 16);
+    expect(() => decodeSafetensors(short, 'f')).toThrow(/'position_ids'.*do not hold 4 I64 values/);
     expect(() => decodeSafetensors(file({ p: { dtype: 'C64', shape: [1], data_offsets: [0, 8] } }, 8), 'f')).toThrow(
       /dtype "C64" is not supported/,
     );

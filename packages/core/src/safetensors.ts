@@ -4,8 +4,8 @@ import { DataFormatError, InvalidArgumentError } from './errors.js';
 /**
  * The safetensors format (huggingface/safetensors): 8-byte little-endian header length N, N bytes of JSON
  * `{ name: { dtype, shape, data_offsets: [begin, end] }, __metadata__?: { string: string } }`, then the data.
- * vlfer reads F32, F16, BF16 and F64 (converted to float32), lists integer and BOOL tensors without reading them,
- * and writes F32. Runtime-neutral (bytes in, bytes out);
+ * vlfer reads F32, F16, BF16 and F64 (converted to float32), lists the integer buffers of `INTEGER_BUFFER_KEY`
+ * without reading them, and writes F32. Runtime-neutral (bytes in, bytes out);
  * file reading and atomic writing are in `@vlfer/core/node`.
  */
 export interface SafetensorsTensor {
@@ -16,8 +16,8 @@ export interface SafetensorsFile {
   tensors: Record<string, SafetensorsTensor>;
   metadata: Record<string, string>;
   /**
-   * Keys of the integer and BOOL tensors, checked (shape, offsets) but not read: buffers such as the `position_ids`
-   * that older Hugging Face CLIP checkpoints hold (vlfer reads floating-point weights). Absent when writing.
+   * Keys of the integer buffers ({@link INTEGER_BUFFER_KEY}: `position_ids` that older Hugging Face CLIP checkpoints
+   * hold, …), checked (shape, offsets) but not read. Absent when writing.
    */
   integerTensors?: string[];
 }
@@ -44,10 +44,19 @@ const WIDTH: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
 /** Integer and boolean dtypes: their entries are checked and listed (`integerTensors`), never decoded. */
 const INTEGER_WIDTH: Record<string, number> = { I64: 8, U64: 8, I32: 4, U32: 4, I16: 2, U16: 2, I8: 1, U8: 1, BOOL: 1 };
 
-/** Whether a header entry is of an integer or boolean dtype (listed, not read). */
-function isIntegerInfo(info: unknown): boolean {
+/**
+ * Integer buffers that checkpoints hold beside their weights, listed (`integerTensors`) and never read: position ids
+ * (Hugging Face CLIP saves before transformers made them non-persistent), OpenAI CLIP's `input_resolution`,
+ * `context_length` and `vocab_size`, BatchNorm's `num_batches_tracked`. Any other integer tensor is refused by its
+ * dtype, so that a weight stored as integers is named as such, not as missing.
+ */
+export const INTEGER_BUFFER_KEY =
+  /(^|\.)(position_ids|num_batches_tracked|input_resolution|context_length|vocab_size)$/;
+
+/** Whether a header entry is an integer or boolean buffer vlfer lists without reading ({@link INTEGER_BUFFER_KEY}). */
+function isIntegerInfo(key: string, info: unknown): boolean {
   const dtype = (info as { dtype?: unknown } | null)?.dtype;
-  return typeof dtype === 'string' && Object.hasOwn(INTEGER_WIDTH, dtype);
+  return typeof dtype === 'string' && Object.hasOwn(INTEGER_WIDTH, dtype) && INTEGER_BUFFER_KEY.test(key);
 }
 /** Headers larger than this are refused (the format's own reference limit is 100 MB). */
 const MAX_HEADER = 100_000_000;
@@ -246,7 +255,7 @@ export function indexSafetensors(head: Uint8Array, fileSize: number, name = '<sa
       metadata = checkMetadata(info, fail);
       continue;
     }
-    const integer = isIntegerInfo(info);
+    const integer = isIntegerInfo(key, info);
     const t = checkEntry(key, info, name, integer ? INTEGER_WIDTH : WIDTH);
     if (base + t.e > fileSize)
       fail(`data_offsets [${t.b}, ${t.e}] run past the end of the file (${fileSize} bytes; truncated?)`, key);
@@ -311,7 +320,7 @@ export function decodeSafetensors(bytes: Uint8Array, name = '<safetensors bytes>
       metadata = checkMetadata(info, failFor(name));
       continue;
     }
-    if (isIntegerInfo(info)) {
+    if (isIntegerInfo(key, info)) {
       const t = checkEntry(key, info, name, INTEGER_WIDTH) as SafetensorsEntry;
       if (base + t.e > bytes.length) failFor(name)(`data_offsets [${t.b}, ${t.e}] run past the end of the file`, key);
       if (t.e - t.b !== t.count * INTEGER_WIDTH[t.dtype]!)

@@ -16,15 +16,24 @@ describe('readTorchCheckpoint on files PyTorch wrote', () => {
       /holds no tensors at its top level; 'state_dict' holds a dict of tensors \(a training checkpoint\?\): save that dict on its own, e\.g\. torch\.save\(ckpt\['state_dict'\], 'weights\.pt'\)/,
     );
   });
-  it('integer and bool tensors (OpenAI CLIP buffers, position ids, BatchNorm counters) are listed, not refused', () => {
+  it('integer buffers (OpenAI CLIP sizes, position ids, BatchNorm counters) are listed; an integer weight is refused', () => {
     // torch.save({'w': randn(2, 3), 'input_resolution': tensor(224), 'context_length': tensor(77), 'vocab_size':
-    // tensor(49408, int32), 'text_model.embeddings.position_ids': arange(5)[None], 'mask': tensor([True, False])})
+    // tensor(49408, int32), 'text_model.embeddings.position_ids': arange(5)[None],
+    // 'vision_model.embeddings.position_ids': arange(5).expand(3, 5)})
     const c = read('integer-buffers.pt');
     expect(Object.keys(c.tensors)).toEqual(['w']);
     expect(c.tensors.w!.dims).toEqual([2, 3]);
     expect(c.integerTensors.sort()).toEqual(
-      ['context_length', 'input_resolution', 'mask', 'text_model.embeddings.position_ids', 'vocab_size'].sort(),
+      [
+        'context_length',
+        'input_resolution',
+        'text_model.embeddings.position_ids',
+        'vision_model.embeddings.position_ids',
+        'vocab_size',
+      ].sort(),
     );
+    // torch.save({'w': randn(2), 'mlp.weight': ones(2, 2, int32)}): named as an integer tensor, not as missing
+    expect(() => read('integer-weight.pt')).toThrow(/'mlp\.weight' is stored as IntStorage: not supported/);
     // torch.jit.script of BatchNorm1d(2) + Linear(2, 2): num_batches_tracked is int64
     const scripted = read('integer-scripted.pt');
     expect(scripted.kind).toBe('torchscript');

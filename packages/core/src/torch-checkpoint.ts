@@ -2,7 +2,7 @@ import { describeValue } from './describe.js';
 import { runSteps, runStepsSync } from './concurrency.js';
 import { DataFormatError } from './errors.js';
 import type { ProgressCallback } from './options.js';
-import { bfloat16ToNumber, float16ToNumber } from './safetensors.js';
+import { bfloat16ToNumber, float16ToNumber, INTEGER_BUFFER_KEY } from './safetensors.js';
 import { readZipEntries } from './zip.js';
 
 /**
@@ -29,8 +29,8 @@ export interface TorchCheckpoint {
   /** Floating-point tensors by state-dict key (dotted attribute path for modules), as float32. */
   tensors: Record<string, TorchTensor>;
   /**
-   * Keys of the integer and boolean tensors, not read: buffers such as OpenAI CLIP's `input_resolution`,
-   * `context_length` and `vocab_size`, position ids or BatchNorm's `num_batches_tracked` (vlfer reads weights).
+   * Keys of the integer buffers (`INTEGER_BUFFER_KEY`: OpenAI CLIP's `input_resolution`, `context_length` and
+   * `vocab_size`, position ids, BatchNorm's `num_batches_tracked`), not read; any other integer tensor is refused.
    */
   integerTensors: string[];
   /** 'state-dict' (a dict at the root), 'module' (a pickled nn.Module) or 'torchscript' (a `torch.jit.save` archive). */
@@ -234,6 +234,12 @@ export function* checkpointTensors(
     return fail(`the pickle holds ${describe(root)}, neither a dict of tensors nor a module`);
   }
   if (Object.keys(pending).length === 0) fail(`the checkpoint holds no tensors${nestedStateDicts(root)}`);
+  // integer buffers are listed; any other integer tensor is named as one (a weight stored as integers), not as missing
+  for (const [key, p] of Object.entries(pending))
+    if (isIntegerTensor(p) && !INTEGER_BUFFER_KEY.test(key))
+      fail(
+        `'${key}' is stored as ${p.type}: not supported (float32, float16, bfloat16, float64; integer buffers such as position_ids are listed, not read)`,
+      );
   return { pending, kind };
 }
 
@@ -410,10 +416,12 @@ function rebuildTensor(
   const dims = size as number[];
   const raw = read(`${prefix}data/${s.key}`);
   if (!raw) fail(`storage data/${s.key} is missing`);
+  // an integer buffer is never read: its layout does not matter (an expanded position-ids view has stride 0)
+  if (Object.hasOwn(INTEGER_STORAGE_WIDTH, s.type))
+    return new PendingTensor(dims, raw!, s.type, INTEGER_STORAGE_WIDTH[s.type]!, offset as number, 0);
   const width =
     STORAGE_WIDTH[s.type] ??
-    INTEGER_STORAGE_WIDTH[s.type] ??
-    fail(`storage type ${s.type} is not supported (float32, float16, bfloat16, float64; integer and bool listed)`);
+    fail(`storage type ${s.type} is not supported (float32, float16, bfloat16, float64; integer buffers listed)`);
   let expect = 1;
   for (let i = dims.length - 1; i >= 0; i--) {
     if (dims[i]! > 1 && (stride as number[])[i] !== expect)

@@ -407,7 +407,7 @@ describe('HTTP teacher against a loopback server', () => {
       (e: unknown) => e as Error,
     );
     expect(error.message).toMatch(
-      /HTTP 422.*unprocessable.*; the targets answered before it are cached in .*cache-partial.*: a rerun asks the teacher only for those still missing \(and for one cached image again, to check that it answers as before\)$/,
+      /HTTP 422.*unprocessable.*; the 3 targets answered before it in this call are cached in .*cache-partial.*: a rerun asks the teacher only for those still missing \(and for one cached image again, to check that it answers as before\)$/,
     );
     expect(error.cause).toBeInstanceOf(Error);
     // and so it does: the three answered before the failure are served from the cache, no call
@@ -418,6 +418,38 @@ describe('HTTP teacher against a loopback server', () => {
     };
     await expect(computeTargets({ teacher: resumed, images, cacheDir })).resolves.toBeDefined();
     expect(asked).toEqual([]);
+    // a teacher that reports answers wrongly is refused, naming it; nothing it reported late reaches the cache
+    const reporting = (report: (on: (i: number, v: Float32Array) => void, n: number) => void): Teacher => ({
+      id: 'custom:reporting',
+      source: 'reporting-teacher',
+      async embed(imgs, _instruction, call) {
+        const vs = imgs.map((_, i) => Float32Array.of(1, i + 1));
+        report(call!.onResult!, imgs.length);
+        return vs;
+      },
+    });
+    let fresh = 0;
+    for (const [report, said] of [
+      [(on: (i: number, v: Float32Array) => void, n: number) => on(n, Float32Array.of(1, 1)), /index 3 of a call of 3/],
+      [
+        (on: (i: number, v: Float32Array) => void) => (on(0, Float32Array.of(1, 1)), on(0, Float32Array.of(1, 1))),
+        /index 0 .* twice/,
+      ],
+      [
+        (on: (i: number, v: Float32Array) => void) => on(0, Float32Array.of(5, 5)),
+        /returned another embedding for .*a\.jpg/,
+      ],
+    ] as const)
+      await expect(
+        computeTargets({ teacher: reporting(report), images, cacheDir: join(dir, `cache-reporting-${fresh++}`) }),
+      ).rejects.toThrow(new RegExp(`teacher reporting-teacher .*${said.source}`));
+    let late: ((i: number, v: Float32Array) => void) | undefined;
+    const lateTeacher = reporting((on) => (late = on));
+    const got = await computeTargets({ teacher: lateTeacher, images, cacheDir: join(dir, 'cache-late') });
+    expect(() => late!(0, Float32Array.of(9, 9))).toThrow(/reported an answer \(index 0\) after its call returned/);
+    expect((await computeTargets({ teacher: lateTeacher, images, cacheDir: join(dir, 'cache-late') })).data).toEqual(
+      got.data,
+    );
     // an abort is not a failure of the teacher: unchanged
     const aborted = await computeTargets({ teacher, images: [reject], cacheDir, signal: AbortSignal.abort() }).catch(
       (e: unknown) => e,

@@ -64,7 +64,8 @@ export function checkClipModelPath(model: string, functionName = 'loadClip'): vo
   // a Hub id is 'name' or 'org/name' (then '@revision', which may hold slashes): more parts, or a file's extension,
   // is a path (it was tried on the Hub, and failed reading a tokenizer config)
   const id = model.split('@')[0]!;
-  if (/^\.|^\/|\\/.test(model) || id.split('/').length > 2 || /\.(pt|pth|bin|safetensors|onnx)$/i.test(id))
+  const fileLike = /\.(pt|pth|bin|safetensors|onnx|ckpt|tar)$/i;
+  if (/^[.~/]|\\/.test(model) || id.split('/').length > 2 || fileLike.test(id) || fileLike.test(model))
     throw new InvalidArgumentError({
       functionName,
       argument: 'model',

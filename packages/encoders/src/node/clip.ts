@@ -369,7 +369,7 @@ function graphsClipModel(
   };
   const S = model.arch.vision.imageSize!;
   // both towers' weights are one bundle: the vision tower's fingerprint is the model's
-  const fingerprint = (indexDir?: string) => fingerprintFiles(model.bundle.files, indexDir ? { indexDir } : {});
+  const fingerprint = fingerprintAsLoaded(model.bundle.files);
   let disposed = false;
   const live = (what: string) => {
     if (disposed) throw new VlferError(disposedMessage(what));
@@ -570,6 +570,7 @@ async function loadOnnxClip(
     checkTowerGraphs(loaded, { embeddingDim, cropSize: preprocessor.cropSize, config, source: options.model });
   });
   const encoders = transformersEncoders(loaded, embeddingDim, preprocessor.cropSize, options.log);
+  const asLoaded = localDir ? filesAsLoaded(onnxFingerprintFiles(localDir, load.towers, suffix)) : () => undefined;
   /** The content fingerprint of `towers`' files (and of a separate tokenizer's, with the text tower). */
   const fingerprintOf = (towers: ReadonlySet<'vision' | 'text'>, indexDir?: string) => {
     const files = localDir ? onnxFingerprintFiles(localDir, towers, suffix) : hubModelFiles(hub!, towers, suffix);
@@ -590,6 +591,7 @@ async function loadOnnxClip(
     encodeTexts: encoders.encodeTexts,
     tokenize: encoders.tokenize,
     contentFingerprint(indexDir) {
+      asLoaded();
       return fingerprintOf(load.towers, indexDir);
     },
     visionFingerprint(indexDir) {
@@ -790,6 +792,37 @@ export function safetensorsLogitScale(file: string): number | null {
   } finally {
     closeSync(fd);
   }
+}
+
+/** `fingerprintFiles` of `files`, refused once they changed since now ({@link filesAsLoaded}). */
+function fingerprintAsLoaded(files: Readonly<Record<string, string>>): (indexDir?: string) => string {
+  const asLoaded = filesAsLoaded(files);
+  return (indexDir) => {
+    asLoaded(); // the files' content now would not be the weights this model holds
+    return fingerprintFiles(files, indexDir ? { indexDir } : {});
+  };
+}
+
+/**
+ * A check that `files` are still the ones read at load: the same size, modification time, inode and status-change
+ * time. A model's content fingerprint is of the files now; replaced under a loaded model it named content the model
+ * does not hold (a cache keyed by it would file the old weights' features under the new weights).
+ * @throws DataFormatError naming the file that changed
+ */
+export function filesAsLoaded(files: Readonly<Record<string, string>>): () => void {
+  const stamp = (f: string) => {
+    const st = statSync(f, { throwIfNoEntry: false, bigint: true });
+    return st ? `${st.size}|${st.mtimeNs}|${st.ino}|${st.ctimeNs}` : 'missing';
+  };
+  const then = Object.values(files).map((f) => [f, stamp(f)] as const);
+  return () => {
+    for (const [f, s] of then)
+      if (stamp(f) !== s)
+        throw new DataFormatError({
+          file: f,
+          message: `changed since the model was loaded: the model holds the weights read then; load the model again`,
+        });
+  };
 }
 
 /**

@@ -140,6 +140,13 @@ describe("clip.tokenize's text clean-up (ftfy.fix_text, html.unescape twice, whi
       ['x\u0000y', 'xy'],
       ['ｶﾀｶﾅ', 'カタカナ'],
       ['  a   b  ', 'a b'],
+      ['\x93quoted\x94', '"quoted"'], // C1 controls read as Windows-1252 (fix_c1_controls), then uncurled
+      ['para\x85nel', 'para…nel'],
+      ['&LTIMES; &GTDOT; &COPYSR;', '<IMES; >DOT; ©SR;'], // capitals that start with a legacy entity: html.unescape's
+      ['&EACUTE;\n<', 'É <'], // '<' stops the unescaping from its own line on
+      [`&${'amp;'.repeat(13)}`, '&'],
+      ['&#xFDD0;x&#128;', 'x€'], // Python's html.unescape: noncharacters dropped, C1 references as Windows-1252
+      ['a\ud800b', 'a\ufffdb'],
     ];
     for (const [given, cleaned] of cases) expect(clipBasicClean(given), JSON.stringify(given)).toBe(cleaned);
     // through the tokenizer: fullwidth text, entities and curly quotes get the ids of their clean forms (they got

@@ -95,9 +95,27 @@ describe('Hugging Face checkpoints with integer position_ids buffers', () => {
   }, 120_000);
 
   it('a local path that does not exist is said so, not tried as a Hub id', async () => {
-    for (const model of ['scratch/models/nonexistent.pt', 'nonexistent.pt', 'a/b/c'])
+    for (const model of ['scratch/models/nonexistent.pt', 'nonexistent.pt', 'a/b/c', '~/clip', 'runs@3/clip/model.pt'])
       await expect(loadClip({ model, tokenizer: tiny })).rejects.toThrow(
         new RegExp(`'model' passed to 'loadClip': the path '${model.replaceAll('.', '\\.')}' .* does not exist`),
       );
   });
+
+  it("a model's content fingerprint refuses files replaced since it loaded them (it holds the weights read then)", async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'vlfer-replaced-')), 'clip');
+    cpSync(tiny, dir, { recursive: true });
+    for (const backend of ['graphs', 'onnx'] as const) {
+      const clip = await loadClip({ model: dir, backend });
+      try {
+        const before = clip.contentFingerprint();
+        expect(clip.contentFingerprint()).toBe(before);
+        const file = join(dir, backend === 'graphs' ? 'model.safetensors' : 'onnx/vision_model.onnx');
+        const bytes = readFileSync(file);
+        writeFileSync(file, bytes); // the same bytes, rewritten: another file as far as the stamp can tell
+        expect(() => clip.contentFingerprint()).toThrow(/changed since the model was loaded/);
+      } finally {
+        await clip.dispose();
+      }
+    }
+  }, 120_000);
 });

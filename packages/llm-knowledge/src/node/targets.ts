@@ -362,12 +362,56 @@ function takeTarget(
  * A teacher's failure (a server that stopped answering, an HTTP error: a plain `VlferError`) with what a rerun keeps:
  * the targets computed so far are in the cache. Other errors (an abort, a bad target, a changed teacher) unchanged.
  */
-function withCachedNote(error: unknown, cache: FeatureCache): unknown {
+function withCachedNote(error: unknown, cache: FeatureCache, kept: number): unknown {
   if (!(error instanceof VlferError) || Object.getPrototypeOf(error) !== VlferError.prototype) return error;
-  return new VlferError(
-    `${error.message}; the targets answered before it are cached in ${cache.root}: a rerun asks the teacher only for those still missing (and for one cached image again, to check that it answers as before)`,
-    { cause: error },
-  );
+  const note = kept
+    ? `the ${kept} target${kept === 1 ? '' : 's'} answered before it in this call are cached in ${cache.root}: a rerun asks the teacher only for those still missing (and for one cached image again, to check that it answers as before)`
+    : `no answer of this call was cached (a run's first call to the teacher, which re-asks one cached image to check it, is kept only whole): a rerun asks for them again`;
+  return new VlferError(`${error.message}; ${note}`, { cause: error });
+}
+
+/**
+ * The `onResult` of one teacher call of `n` images: each answer taken (`take`) as it arrives, once, by a valid
+ * index; `close` once the call settled (a later report is refused), `checkSame` that the returned embedding is the one
+ * reported. @throws InvalidArgumentError naming the teacher for a bad or repeated index, a report after the call,
+ * or a returned embedding other than the reported one
+ */
+function answersAsTheyArrive(
+  teacher: Teacher,
+  n: number,
+  take: (r: number, v: Float32Array) => void,
+): {
+  onResult: (r: number, v: Float32Array) => void;
+  taken: Map<number, Float32Array>;
+  close: () => void;
+  checkSame: (r: number, v: Float32Array, image: string) => void;
+} {
+  const taken = new Map<number, Float32Array>();
+  let open = true;
+  const bad = (message: string) =>
+    new InvalidArgumentError({
+      functionName: 'computeTargets',
+      argument: 'teacher',
+      message: `teacher ${teacher.source} ${message}`,
+    });
+  return {
+    taken,
+    onResult(r, v) {
+      if (!open) throw bad(`reported an answer (index ${r}) after its call returned`);
+      if (!Number.isInteger(r) || r < 0 || r >= n || taken.has(r))
+        throw bad(`reported an answer for index ${r} of a call of ${n} images${taken.has(r) ? ' twice' : ''}`);
+      take(r, v);
+      taken.set(r, v);
+    },
+    close() {
+      open = false;
+    },
+    checkSame(r, v, image) {
+      const was = taken.get(r)!;
+      if (v !== was && (v.length !== was.length || v.some((x, k) => !Object.is(x, was[k]))))
+        throw bad(`returned another embedding for ${image} than the one it reported through onResult`);
+    },
+  };
 }
 
 /**
@@ -393,6 +437,7 @@ export async function computeTargets(options: ComputeTargetsOptions): Promise<Te
   let dim = hits.dim;
   const cached = images.length - todo.length;
   let done = cached;
+  let kept = 0; // targets of this call cached from the teacher's answers
   const check = options.teacherCheck ?? { done: false };
   let probe = teacherProbeFor(cache, { images, keys, out, toCompute: todo.length, dim }, check, options.log);
   const refuse = (again: Float32Array) =>
@@ -404,19 +449,21 @@ export async function computeTargets(options: ComputeTargetsOptions): Promise<Te
     const batch = [...idx.map((i) => images[i]!), ...(probe ? [probe.image] : [])];
     const take = (r: number, v: Float32Array) => {
       dim = takeTarget(options, { cache, check, keys, out }, idx[r]!, v, dim);
+      kept += cache ? 1 : 0;
     };
     // with no teacher check in this batch, each answer is cached as it arrives: a batch that fails keeps them
-    const taken = new Set<number>();
-    const onResult = probe ? undefined : (r: number, v: Float32Array) => (take(r, v), taken.add(r));
-    const vecs = await embedBatch(teacher, batch, instruction, signal, onResult).catch((error: unknown) => {
-      throw cache ? withCachedNote(error, cache) : error;
-    });
+    const arrived = probe ? undefined : answersAsTheyArrive(teacher, idx.length, take);
+    const vecs = await embedBatch(teacher, batch, instruction, signal, arrived?.onResult)
+      .catch((error: unknown) => {
+        throw cache ? withCachedNote(error, cache, kept) : error;
+      })
+      .finally(() => arrived?.close());
     check.called = true;
     if (probe) {
       refuse(vecs.pop()!);
       probe = undefined;
     }
-    vecs.forEach((v, r) => (taken.has(r) ? undefined : take(r, v)));
+    vecs.forEach((v, r) => (arrived?.taken.has(r) ? arrived.checkSame(r, v, batch[r]!) : take(r, v)));
     if (cache && !check.recorded && idx.length > 0) {
       check.recordRead = true; // the record names this run's own image from now on: nothing to re-ask
       check.wroteRecord = recordTeacherProbe(cache, images[idx[0]!]!, keys[idx[0]!]!, options.log);
