@@ -410,6 +410,10 @@ describe('HTTP teacher against a loopback server', () => {
       /HTTP 422.*unprocessable.*; the 3 targets answered before it in this call are cached in .*cache-partial.*: a rerun asks the teacher only for those still missing \(and for one cached image again, to check that it answers as before\)$/,
     );
     expect(error.cause).toBeInstanceOf(Error);
+    // the first request failing: nothing came before it, and the note says so
+    await expect(computeTargets({ teacher, images: [reject], cacheDir: join(dir, 'cache-none') })).rejects.toThrow(
+      /; no answer of this call came before it: a rerun asks for them again$/,
+    );
     // and so it does: the three answered before the failure are served from the cache, no call
     const asked: string[] = [];
     const resumed: Teacher = {

@@ -362,11 +362,13 @@ function takeTarget(
  * A teacher's failure (a server that stopped answering, an HTTP error: a plain `VlferError`) with what a rerun keeps:
  * the targets computed so far are in the cache. Other errors (an abort, a bad target, a changed teacher) unchanged.
  */
-function withCachedNote(error: unknown, cache: FeatureCache, kept: number): unknown {
+function withCachedNote(error: unknown, cache: FeatureCache, kept: number, checking: boolean): unknown {
   if (!(error instanceof VlferError) || Object.getPrototypeOf(error) !== VlferError.prototype) return error;
   const note = kept
     ? `the ${kept} target${kept === 1 ? '' : 's'} answered before it in this call are cached in ${cache.root}: a rerun asks the teacher only for those still missing (and for one cached image again, to check that it answers as before)`
-    : `no answer of this call was cached (a run's first call to the teacher, which re-asks one cached image to check it, is kept only whole): a rerun asks for them again`;
+    : checking
+      ? `no answer of this call was cached (a run's first call to the teacher, which re-asks one cached image to check it, is kept only whole): a rerun asks for them again`
+      : `no answer of this call came before it: a rerun asks for them again`;
   return new VlferError(`${error.message}; ${note}`, { cause: error });
 }
 
@@ -455,7 +457,7 @@ export async function computeTargets(options: ComputeTargetsOptions): Promise<Te
     const arrived = probe ? undefined : answersAsTheyArrive(teacher, idx.length, take);
     const vecs = await embedBatch(teacher, batch, instruction, signal, arrived?.onResult)
       .catch((error: unknown) => {
-        throw cache ? withCachedNote(error, cache, kept) : error;
+        throw cache ? withCachedNote(error, cache, kept, !arrived) : error;
       })
       .finally(() => arrived?.close());
     check.called = true;
