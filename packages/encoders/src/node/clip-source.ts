@@ -1,4 +1,4 @@
-import { existsSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import {
   DataFormatError,
@@ -287,7 +287,7 @@ function loadHfWeights(dir: string, options: LoadWeightsOptions, byReference: bo
   const index = byReference ? openSafetensorsFile(weightsFile) : undefined;
   // ONNX Runtime refuses external data outside the folder it is given: a Hugging Face cache snapshot's
   // model.safetensors is a link into ../../blobs/, so the graphs name the file the link points to, in its own folder
-  const realWeights = index ? realpathSync(weightsFile) : weightsFile;
+  const realWeights = index && lstatSync(weightsFile).isSymbolicLink() ? realpathSync(weightsFile) : weightsFile;
   const byRef = index && weightsByReference(index, basename(realWeights), options.mapWeights ?? true);
   const weights = byRef
     ? byRef.weights
