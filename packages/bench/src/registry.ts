@@ -1,6 +1,6 @@
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { DataFormatError, InvalidArgumentError } from '@vlfer/core';
+import { DataFormatError, firstRepeated, InvalidArgumentError } from '@vlfer/core';
 import { readTextFile } from '@vlfer/core/node';
 import { PROMPT_TYPES, type PromptType } from '@vlfer/llm-knowledge';
 import type { DatasetId as DataId } from '@vlfer/datasets';
@@ -112,7 +112,7 @@ const distinct = <T extends z.ZodTypeAny>(t: T) =>
     .array(t)
     .min(1)
     .superRefine((xs, ctx) => {
-      const twice = xs.find((x, i) => xs.indexOf(x) !== i);
+      const twice = firstRepeated(xs);
       if (twice !== undefined) ctx.addIssue({ code: 'custom', message: `lists ${JSON.stringify(twice)} twice` });
     });
 const nonEmpty = <T extends z.ZodTypeAny>(t: T) => distinct(t).optional();

@@ -66,6 +66,7 @@ export {
   checkClassIds,
   checkFiniteNumber,
   checkHooks,
+  firstRepeated,
   checkOneOf,
   checkPositiveInteger,
   OptionsError,

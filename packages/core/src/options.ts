@@ -7,6 +7,16 @@ import { InvalidArgumentError } from './errors.js';
 export const COMPUTE_DEVICES = ['cpu', 'webgpu'] as const;
 export type ComputeDevice = (typeof COMPUTE_DEVICES)[number];
 
+/** The first value of `values` that appears again later (`===`), or undefined when each appears once. */
+export function firstRepeated<T>(values: readonly T[]): T | undefined {
+  const seen = new Set<T>();
+  for (const v of values) {
+    if (seen.has(v)) return v;
+    seen.add(v);
+  }
+  return undefined;
+}
+
 /**
  * A pipeline's hooks, checked before any work (from JavaScript, a config or a mistake nothing else catches): `signal`
  * must be an AbortSignal (an AbortController given for its signal would never stop the run), `onProgress`, `log` and

@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { COMPUTE_DEVICES, MAX_TIMER_MS, quoteInput, type ComputeDevice, type OptionUse } from '@vlfer/core';
+import {
+  COMPUTE_DEVICES,
+  firstRepeated,
+  MAX_TIMER_MS,
+  quoteInput,
+  type ComputeDevice,
+  type OptionUse,
+} from '@vlfer/core';
 import {
   DATASETS,
   DATASET_IDS,
@@ -54,7 +61,7 @@ export const EvalOptionsSchema = z
       .array(positiveInt)
       .min(1)
       .superRefine((folds, ctx) => {
-        const twice = folds.find((f, i) => folds.indexOf(f) !== i);
+        const twice = firstRepeated(folds);
         if (twice !== undefined)
           ctx.addIssue({
             code: 'custom',
@@ -73,7 +80,7 @@ export const EvalOptionsSchema = z
       .array(z.enum(PROMPT_TYPES))
       .min(1)
       .superRefine((types, ctx) => {
-        const twice = types.find((t, i) => types.indexOf(t) !== i);
+        const twice = firstRepeated(types);
         if (twice !== undefined)
           ctx.addIssue({ code: 'custom', message: `lists '${twice}' twice; each prompt type is evaluated once` });
       })
@@ -199,7 +206,7 @@ export const ClosedSetRunOptionsSchema = z
     batchSize: positiveInt.optional(),
     cacheDir: path.optional(),
     classNames: z.array(z.string()).superRefine((names, ctx) => {
-      const twice = names.find((n, i) => names.indexOf(n) !== i);
+      const twice = firstRepeated(names);
       if (twice !== undefined) ctx.addIssue({ code: 'custom', message: `names '${twice}' twice; each class once` });
     }),
     prompts: z.array(z.array(z.string())).optional(),
