@@ -48,6 +48,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // one temporary root per run (TMPDIR), removed at its end: the suite leaves nothing in /tmp
+    globalSetup: [join(root, 'tooling', 'test-utils', 'src', 'temp-root.ts')],
     projects: [
       { extends: true, test: { name: 'unit', include: ALL, exclude: INTEGRATION } },
       { extends: true, test: { name: 'integration', include: INTEGRATION } },

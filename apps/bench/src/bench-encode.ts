@@ -8,7 +8,7 @@ import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { writeJsonAtomic } from '@vlfer/core/node';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { defaultThreads } from '@vlfer/core/node';
 import {
@@ -119,7 +119,13 @@ const rawBatches: number[] = [
 /** The results JSON being made: `--out`, or with `--dtype int8` one per model. */
 let results: string = o.out;
 // a killed wrapper (pnpm), Ctrl-C or SIGTERM ends the benchmark and its PyTorch peer
-installBenchStop('bench:encode', () => results);
+// the image list of `--vs torch` is scratch: removed at exit, also when stopped
+let scratch: string | undefined;
+installBenchStop(
+  'bench:encode',
+  () => results,
+  () => scratch && rmSync(scratch, { recursive: true, force: true }),
+);
 
 if (o.dtype === 'int8') {
   const threads: number = o.threads ?? defaultThreads();
@@ -183,7 +189,8 @@ const rows: (EncodeBenchRow & { ratioToTorchAnchor?: number; gflops?: number; fr
 if (o.vs) {
   // vlfer and PyTorch side by side on this machine: same model sizes, batch, images and threads; rounds alternate
   const threads: number = o.threads ?? defaultThreads();
-  const list = join(mkdtempSync(join(tmpdir(), 'vlfer-bench-')), 'images.txt');
+  scratch = mkdtempSync(join(tmpdir(), 'vlfer-bench-'));
+  const list = join(scratch, 'images.txt');
   writeFileSync(list, `${(await sampleImages(fer, o.images)).join('\n')}\n`);
   // the machine's fp32 matmul peak at this thread count, in this run (the peer measures its own in each round)
   const ortPeak = await matmulPeakOrt({ threads });

@@ -5,7 +5,7 @@
  * (face-api's demo sample1.jpg, resized), and of the whole step from a JPEG file (decode + detect). Writes JSON.
  */
 import { createRequire } from 'node:module';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Command } from 'commander';
@@ -32,6 +32,7 @@ const photo = join(
   'sample1.jpg',
 );
 const tmp = mkdtempSync(join(tmpdir(), 'vlfer-bench-faces-'));
+process.on('exit', () => rmSync(tmp, { recursive: true, force: true })); // the resized JPEGs are scratch
 const rows = [];
 for (const id of FACE_DETECTOR_IDS) {
   const d = await FaceDetector.load(id, {

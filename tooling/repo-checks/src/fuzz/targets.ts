@@ -3,7 +3,7 @@
  * insertions and random bytes to. A parser passes when every input ends, within the time bound, in a result or a
  * VlferError (DataFormatError, InvalidArgumentError, ChecksumError, FileIoError) that names what was wrong.
  */
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeProtobuf, decodeSafetensors, encodeSafetensors, readTorchCheckpoint } from '@vlfer/core';
@@ -28,6 +28,7 @@ export interface FuzzTarget {
 }
 
 const work = mkdtempSync(join(tmpdir(), 'vlfer-fuzz-'));
+process.on('exit', () => rmSync(work, { recursive: true, force: true })); // the fuzz runner's scratch files
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array) => new TextDecoder().decode(b);
 const file = (name: string, bytes: Uint8Array) => {
