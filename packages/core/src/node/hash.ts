@@ -44,8 +44,12 @@ interface FingerprintIndex {
  */
 export type FileHashIndex = Map<string, string>;
 
-/** The state of a file that keys its hash: real path, size, mtime, inode, ctime (nanoseconds). @throws FileIoError */
-function fileStateKey(path: string): string {
+/**
+ * The state of a file that keys its hash (`hashFileIndexed`, `fingerprintFiles`) and tells that it is still the file
+ * read earlier: real path, size, mtime, inode, ctime (nanoseconds).
+ * @throws FileIoError naming the file when it cannot be stat'ed (absent, unreadable folder)
+ */
+export function fileStateKey(path: string): string {
   try {
     const st = statSync(path, { bigint: true });
     // ctime too: `cp -p`/`touch -r` can restore size, mtime and inode, but nothing but the kernel sets ctime

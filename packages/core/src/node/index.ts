@@ -21,7 +21,7 @@ export {
 export type { FailpointKind } from './fs.js';
 export { forEachJsonLine, jsonLinesText, readJsonLines } from './jsonl.js';
 export { forEachLine, type TextLine } from './lines.js';
-export { hashBytes, hashFile, hashFileIndexed, fingerprintFiles, type FileHashIndex } from './hash.js';
+export { hashBytes, hashFile, hashFileIndexed, fileStateKey, fingerprintFiles, type FileHashIndex } from './hash.js';
 export type { FeatureNamespace } from './vector-cache.js';
 export { FeatureCache } from './vector-cache.js';
 export type { RunLockInfo, RunManifest, OpenRunOptions, RunKind, ProcessRecord } from './run-dir.js';

@@ -13,7 +13,7 @@ import {
   type Tensor2D,
   type Tensor4D,
 } from '@vlfer/core';
-import { fingerprintFiles, hashFile } from '@vlfer/core/node';
+import { fileStateKey, fingerprintFiles, hashFile } from '@vlfer/core/node';
 import { parsePreprocessorConfig, type ClipPreprocessorConfig, type PreprocessMode } from '../preprocess.js';
 import { requiredModelFiles, type ClipModelId } from '../registry.js';
 import { checkWeightsIn, ClipGradientModel, eotPositions } from './clip-gradients.js';
@@ -810,10 +810,7 @@ function fingerprintAsLoaded(files: Readonly<Record<string, string>>): (indexDir
  * @throws DataFormatError naming the file that changed
  */
 export function filesAsLoaded(files: Readonly<Record<string, string>>): () => void {
-  const stamp = (f: string) => {
-    const st = statSync(f, { throwIfNoEntry: false, bigint: true });
-    return st ? `${st.size}|${st.mtimeNs}|${st.ino}|${st.ctimeNs}` : 'missing';
-  };
+  const stamp = (f: string) => (existsSync(f) ? fileStateKey(f) : 'missing');
   const then = Object.values(files).map((f) => [f, stamp(f)] as const);
   return () => {
     for (const [f, s] of then)
