@@ -76,6 +76,7 @@ describe('HESP vs the open-set baselines on one split (tiny-clip, synthetic vide
       'evaluate (epochs)', // HESP's scoring of its checkpoints
       'fit (fits)', // the probe of the MSP, max-logit and energy baselines
       'knn (clips)',
+      'score (clips)', // evaluateHespRun's scoring of the selected state
       'train (steps)', // HESP
     ]);
     const rows = readRows(join(results, 'open-set__hesp-vs-baselines-smoke.jsonl'));

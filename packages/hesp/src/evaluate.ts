@@ -9,6 +9,7 @@ import {
   InvalidArgumentError,
   maxRows,
   parseOptions,
+  type ProgressCallback,
   type Tensor2D,
 } from '@vlfer/core';
 import { loadCheckpoint, readTextFile, recordedRunKind, RunDirectory, verifyRunOutputs } from '@vlfer/core/node';
@@ -313,12 +314,29 @@ export async function scoreHespRun(
     if (cropper) refuseOtherCrops(cropper, best, recorded?.file ?? 'best.safetensors', o, hooks.log);
     model.loadState({ tensors: best.tensors, optimizer: { step: 0, buffers: {} } });
     const read = clipFrameReader(cropper);
-    const { report, known, unknown } = await evaluateOpenSet(model, data, o.frames, o.batch, hooks.signal, read);
+    const onBatch = scoreProgress(data, hooks.onProgress);
+    const { report, known, unknown } = await evaluateOpenSet(
+      model,
+      data,
+      o.frames,
+      o.batch,
+      hooks.signal,
+      read,
+      onBatch,
+    );
     return hespRunScores(data, texts, best.meta.epoch, report, known, unknown);
   } finally {
     await model.release();
     await cropper?.dispose();
   }
+}
+
+/** Progress in test clips scored, as the baselines' encode phase counts them: said at 0, then after each batch. */
+function scoreProgress(data: HespData, onProgress: ProgressCallback | undefined): (clips: number) => void {
+  const total = data.testKnown.length + data.testUnknown.length;
+  let done = 0;
+  onProgress?.({ phase: 'score', done, total, unit: 'clips' });
+  return (n) => onProgress?.({ phase: 'score', done: (done += n), total, unit: 'clips' });
 }
 
 /**

@@ -12,7 +12,7 @@ import {
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AbortedError, createRng, DataFormatError, InvalidArgumentError } from '@vlfer/core';
+import { AbortedError, createRng, DataFormatError, InvalidArgumentError, type ProgressEvent } from '@vlfer/core';
 import { fingerprintFiles, loadCheckpoint, RunDirectory, saveCheckpoint, verifyRunOutputs } from '@vlfer/core/node';
 import { segmentCentreIndices, tsnTrainIndices } from '@vlfer/datasets';
 import { listFrames } from '@vlfer/datasets/node';
@@ -965,8 +965,14 @@ describe('the stages composed by hand on tiny-clip', () => {
       await trainHesp({ ...rel, out: relOut, epochs: 1 }, { log: () => {} });
       process.chdir(elsewhere);
       expect(existsSync('train.txt')).toBe(false);
-      const scores = await evaluateHespRun(relOut, { log: () => {} });
-      expect(scores.known.length + scores.unknown.length).toBeGreaterThan(0);
+      const events: ProgressEvent[] = [];
+      const scores = await evaluateHespRun(relOut, { log: () => {}, onProgress: (e) => events.push(e) });
+      const clips = scores.known.length + scores.unknown.length;
+      expect(clips).toBeGreaterThan(0);
+      // progress in clips scored, from 0 to all of them, each batch once
+      expect(events[0]).toEqual({ phase: 'score', done: 0, total: clips, unit: 'clips' });
+      expect(events.at(-1)).toEqual({ phase: 'score', done: clips, total: clips, unit: 'clips' });
+      expect(events.every((e, i) => i === 0 || e.done > events[i - 1]!.done)).toBe(true);
       // the project moved (run.json's directory is gone): the paths are found from here, with a notice, and checked
       const runJson = join(relOut, 'run.json');
       const gone = join(elsewhere, 'gone');

@@ -150,7 +150,10 @@ async function testPixels(clips: readonly VideoItem[], T: number, model: HespMod
   return clipPixels(frames, { config: model.clip.preprocessor });
 }
 
-/** Ensemble logits [clips, K] of clips, `batch` at a time. */
+/**
+ * Ensemble logits [clips, K] of clips, `batch` at a time.
+ * @param onBatch told the number of clips of each batch once its logits are in
+ */
 export async function hespLogits(
   model: HespModel,
   items: readonly VideoItem[],
@@ -158,6 +161,7 @@ export async function hespLogits(
   batch: number,
   signal?: AbortSignal,
   read: ClipFrameReader = clipFrameReader(),
+  onBatch?: (clips: number) => void,
 ): Promise<Tensor2D> {
   const K = model.K;
   const out = new Float32Array(items.length * K);
@@ -166,11 +170,15 @@ export async function hespLogits(
     const chunk = items.slice(i, i + batch);
     const l = await model.logits(await testPixels(chunk, T, model, read), T);
     out.set(l.ensemble.data, i * K);
+    onBatch?.(chunk.length);
   }
   return { dtype: 'float32', data: out, dims: [items.length, K] };
 }
 
-/** Open-set metrics of a model on the test split (both families). */
+/**
+ * Open-set metrics of a model on the test split (both families).
+ * @param onBatch told the number of clips of each scored batch (known clips first, then unknown)
+ */
 export async function evaluateOpenSet(
   model: HespModel,
   data: HespData,
@@ -178,9 +186,10 @@ export async function evaluateOpenSet(
   batch: number,
   signal?: AbortSignal,
   read: ClipFrameReader = clipFrameReader(),
+  onBatch?: (clips: number) => void,
 ): Promise<{ report: OpenSetReport; known: Tensor2D; unknown: Tensor2D }> {
-  const known = await hespLogits(model, data.testKnown, T, batch, signal, read);
-  const unknown = await hespLogits(model, data.testUnknown, T, batch, signal, read);
+  const known = await hespLogits(model, data.testKnown, T, batch, signal, read, onBatch);
+  const unknown = await hespLogits(model, data.testUnknown, T, batch, signal, read, onBatch);
   return {
     report: openSetReport(
       known,
