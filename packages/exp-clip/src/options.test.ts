@@ -233,6 +233,7 @@ describe('trainHead options a training would not use', () => {
         .map((u) => u.key);
     expect(unused({ teacher: 'import', teacherSource: 'a.npy' })).toEqual([
       'teacherModel',
+      'teacherReplyModel',
       'teacherTimeoutMs',
       'teacherRetries',
       'teacherConcurrency',

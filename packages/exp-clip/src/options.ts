@@ -245,7 +245,13 @@ export type EvalOptionUse = OptionUse<
 >;
 /** The teacher- and optimiser-specific options of `trainHead` (`trainOptionUses`). */
 export type TrainOptionUse = OptionUse<
-  'teacherKeys' | 'teacherModel' | 'teacherTimeoutMs' | 'teacherRetries' | 'teacherConcurrency' | 'momentum'
+  | 'teacherKeys'
+  | 'teacherModel'
+  | 'teacherReplyModel'
+  | 'teacherTimeoutMs'
+  | 'teacherRetries'
+  | 'teacherConcurrency'
+  | 'momentum'
 >;
 
 /**
@@ -466,6 +472,8 @@ export const TrainOptionsSchema = z
     teacherKeys: path.optional(),
     /** http: the model name. */
     teacherModel: z.string().min(1).optional(),
+    /** http: the model name the server's replies report, where not `teacherModel`. */
+    teacherReplyModel: z.string().min(1).optional(),
     /** http: per-request timeout. */
     teacherTimeoutMs: positiveInt.max(MAX_TIMER_MS).default(60_000),
     /** http: retries after network errors, timeouts, 5xx or bad replies. */
@@ -522,8 +530,8 @@ export type TrainOptions = z.infer<typeof TrainOptionsSchema>;
 
 /**
  * Which of `trainHead`'s teacher- and optimiser-specific options a training uses: `teacherKeys` (an imported `.npy` or
- * `.safetensors` targets file: a `.jsonl` one holds its keys), the HTTP teacher's `teacherModel`, `teacherTimeoutMs`,
- * `teacherRetries` and `teacherConcurrency`, and SGD's `momentum`. `trainHead` refuses their values other than the
+ * `.safetensors` targets file: a `.jsonl` one holds its keys), the HTTP teacher's `teacherModel`, `teacherReplyModel`,
+ * `teacherTimeoutMs`, `teacherRetries` and `teacherConcurrency`, and SGD's `momentum`. `trainHead` refuses their values other than the
  * default where they are not used; a command line refuses such flags typed where they do not apply.
  */
 export function trainOptionUses(
@@ -539,11 +547,13 @@ export function trainOptionUses(
         ? "for teacher 'import' only; teacher 'http' asks the server for each image"
         : `for a .npy or .safetensors targets file; ${o.teacherSource} holds its own keys`,
     },
-    ...(['teacherModel', 'teacherTimeoutMs', 'teacherRetries', 'teacherConcurrency'] as const).map((key) => ({
-      key,
-      applies: http,
-      why: onlyHttp,
-    })),
+    ...(['teacherModel', 'teacherReplyModel', 'teacherTimeoutMs', 'teacherRetries', 'teacherConcurrency'] as const).map(
+      (key) => ({
+        key,
+        applies: http,
+        why: onlyHttp,
+      }),
+    ),
     {
       key: 'momentum',
       applies: (o.optimizer ?? 'sgd') === 'sgd',
@@ -571,6 +581,11 @@ export interface TrainOptionsInput {
   teacherKeys?: string;
   /** http: the model name. */
   teacherModel?: string;
+  /**
+   * http: the model name the server's replies report (their `model` field) where it is not `teacherModel` (a proxy's
+   * alias, a server that reports its own id); a reply naming another model is refused. @default teacherModel
+   */
+  teacherReplyModel?: string;
   /** http: per-request timeout in milliseconds. @default 60000 */
   teacherTimeoutMs?: number;
   /** http: retries after network errors, timeouts, 5xx or bad replies. @default 3 */

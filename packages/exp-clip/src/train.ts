@@ -344,6 +344,7 @@ export function resolveTeacher(
   return httpTeacher({
     baseUrl: options.teacherSource,
     model: options.teacherModel,
+    ...(options.teacherReplyModel ? { replyModel: options.teacherReplyModel } : {}),
     timeoutMs: options.teacherTimeoutMs,
     maxRetries: options.teacherRetries,
     concurrency: options.teacherConcurrency,

@@ -70,6 +70,9 @@ describe('teacher replies that are not usable targets', () => {
       };
       return more();
     }
+    if (which === 'routed.jpg')
+      return send(200, JSON.stringify({ model: 'other-vlm', data: [{ embedding: [1, 2, 3, 4] }] }));
+    if (which === 'echo.jpg') return send(200, JSON.stringify({ model: 'm', data: [{ embedding: [1, 2, 3, 4] }] }));
     if (which === 'slow.jpg')
       return setTimeout(() => send(200, JSON.stringify({ data: [{ embedding: [1, 2, 3, 4] }] })), 5000);
     send(200, JSON.stringify({ data: [{ embedding: [1, 2, 3, 4] }] }));
@@ -95,6 +98,25 @@ describe('teacher replies that are not usable targets', () => {
       expect(err?.message).toMatch(why);
       expect(hits.get(name)).toBe(3);
     }
+  });
+  it('a reply from another model than the one asked for (its `model` field) is refused at once, naming both', async () => {
+    const teacher = httpTeacher({ baseUrl: at.base, model: 'm', maxRetries: 3, backoffMs: 1 });
+    await expect(teacher.embed([image('routed.jpg')], 'x')).rejects.toThrow(
+      /answered for .*routed\.jpg with model "other-vlm", not "m" \(the model asked for\): its embedding is another model's.*--teacher-reply-model/,
+    );
+    expect(hits.get('routed.jpg')).toBe(1);
+    // the model asked for, or no model field: taken
+    expect((await teacher.embed([image('echo.jpg'), image('ok.jpg')], 'x')).map((e) => e.length)).toEqual([4, 4]);
+    // a server that names the model otherwise: replyModel says how, and then the echo of 'm' is another model
+    const aliased = httpTeacher({ baseUrl: at.base, model: 'm', replyModel: 'other-vlm', maxRetries: 0 });
+    expect((await aliased.embed([image('routed.jpg')], 'x'))[0]!.length).toBe(4);
+    expect(aliased.id).toBe(teacher.id);
+    await expect(aliased.embed([image('echo.jpg')], 'x')).rejects.toThrow(
+      /with model "m", not "other-vlm" \(replyModel\)/,
+    );
+    expect(() => httpTeacher({ baseUrl: at.base, model: 'm', replyModel: '' })).toThrow(
+      /Argument 'replyModel' passed to 'httpTeacher'.*must be a non-empty model name, got ""/,
+    );
   });
   it('a reply past MAX_REPLY_BYTES (declared, or a stream that does not end) fails at once, not retried', async () => {
     const teacher = httpTeacher({ baseUrl: at.base, model: 'm', maxRetries: 3, backoffMs: 1 });

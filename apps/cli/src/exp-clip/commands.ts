@@ -155,6 +155,7 @@ export function expClipCommand(): Command {
           teacherSource: source,
           teacherKeys: o.keys,
           teacherModel: o.teacherModel,
+          teacherReplyModel: o.teacherReplyModel,
           teacherTimeoutMs: Math.ceil(o.teacherTimeout * 1000), // 0.0001 s is 1 ms, not a refused 0
           teacherRetries: o.teacherRetries,
           teacherConcurrency: o.teacherConcurrency,

@@ -247,6 +247,10 @@ export function trainCommand(): Command {
       )
       .option('--teacher-model <name>', 'http: model name')
       .option(
+        '--teacher-reply-model <name>',
+        "http: the model name the server's replies report, where not --teacher-model (a proxy's alias); replies naming another model are refused",
+      )
+      .option(
         '--teacher-timeout <seconds>',
         'http: per-request timeout',
         number({ positive: true, max: MAX_TIMER_MS / 1000 }),

@@ -14,6 +14,13 @@ export interface HttpTeacherOptions {
    * directory.
    */
   model: string;
+  /**
+   * The model name the server's replies report (their `model` field) where it is not `model`: a proxy that serves
+   * `model` as an alias of another, a server that reports its own model id whatever the request names. A reply that
+   * reports another model is refused (not retried): its embedding was computed by a model the cache would not file it
+   * under. A reply without a `model` field is taken. @default model
+   */
+  replyModel?: string;
   /** Requests in flight at once. @default 8 */
   concurrency?: number;
   /** Per-request timeout in ms, at most 2³¹ − 1 (Node's longest timer, 24.8 days). @default 60000 */
@@ -110,6 +117,8 @@ export interface HttpTeacherSettings {
   /** `{baseUrl}/v1/embeddings` */
   url: string;
   model: string;
+  /** what a reply's `model` field must say, where it has one (`HttpTeacherOptions.replyModel`, else `model`) */
+  replyModel: string;
   concurrency: number;
   timeoutMs: number;
   maxRetries: number;
@@ -183,10 +192,18 @@ export function httpTeacherSettings(options: HttpTeacherOptions): HttpTeacherSet
       argument: 'apiKey',
       message: `holds a character an HTTP header cannot carry (a space, a line break or a non-ASCII character; ${options.apiKey.length} characters); give the token alone`,
     });
+  for (const k of ['model', 'replyModel'] as const)
+    if (options[k] !== undefined && (typeof options[k] !== 'string' || options[k] === ''))
+      throw new InvalidArgumentError({
+        functionName: 'httpTeacher',
+        argument: k,
+        message: `must be a non-empty model name, got ${JSON.stringify(options[k])}`,
+      });
   const url = `${teacherBaseUrl(options.baseUrl)}/v1/embeddings`;
   return {
     url,
     model: options.model,
+    replyModel: options.replyModel ?? options.model,
     concurrency,
     timeoutMs,
     maxRetries,
@@ -332,7 +349,24 @@ export async function requestEmbedding(
       res.status === 429 || res.status === 503 ? retryAfterMs(res.headers.get('retry-after')) : undefined,
     );
   if (!res.ok) throw new VlferError(`Teacher server ${url} answered HTTP ${res.status} for ${image}: ${said(500)}`);
-  return parseEmbeddingReply(withoutToken(text, settings.apiKey));
+  const reply = withoutToken(text, settings.apiKey);
+  const embedding = parseEmbeddingReply(reply);
+  refuseOtherReplyModel(reply, settings, image);
+  return embedding;
+}
+
+/**
+ * Refuses a reply (already parsed as an embeddings reply) whose `model` field names another model than
+ * `settings.replyModel`: a router that sent the request to another model answers with that model's embedding.
+ * @throws VlferError (not retried) naming the URL, the image and both model names
+ */
+function refuseOtherReplyModel(reply: string, settings: HttpTeacherSettings, image: string): void {
+  const reported = (JSON.parse(reply) as { model?: unknown }).model;
+  if (reported === undefined || reported === settings.replyModel) return;
+  const other = settings.replyModel !== settings.model;
+  throw new VlferError(
+    `Teacher server ${settings.url} answered for ${image} with model ${JSON.stringify(reported)}, not ${JSON.stringify(settings.replyModel)}${other ? ' (replyModel)' : ' (the model asked for)'}: its embedding is another model's, and the targets are cached under the teacher ${JSON.stringify(settings.model)}. Ask the server for the model it serves; where it names the model asked for otherwise (a proxy's alias, a server reporting its own id), give that name as replyModel (the CLI's --teacher-reply-model)`,
+  );
 }
 
 /**
