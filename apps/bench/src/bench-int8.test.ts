@@ -1,7 +1,7 @@
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sharedPath } from '@vlfer/test-utils';
+import { sharedPath, copyWritable } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
 import { runInt8Bench } from './bench-int8.js';
 
@@ -11,7 +11,7 @@ describe('bench:encode --dtype int8 --vs torch (on the tiny-clip architecture)',
     const shared = mkdtempSync(join(tmpdir(), 'vlfer-int8-bench-'));
     mkdirSync(join(shared, 'fixtures', 'graphs', 'tiny'), { recursive: true });
     mkdirSync(join(shared, 'assets'));
-    copyFileSync(
+    copyWritable(
       sharedPath('fixtures', 'tiny-clip', 'config.json'),
       join(shared, 'fixtures', 'graphs', 'tiny', 'config.json'),
     );

@@ -11,7 +11,7 @@
  * itself exits on its own within a second (it watches the bench's pid).
  */
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { writeJsonAtomic } from '@vlfer/core/node';
@@ -52,7 +52,10 @@ const o = new Command('bench:preprocess')
     new Option('--vs <peer>', 'compare with PIL + torchvision (apps/bench/torch/preprocess.py)').choices(['torch']),
   )
   .option('--decoder-sweep', 'time the native, WebAssembly and libvips JPEG decoders per size instead (one CPU)')
-  .option('--image-dir <dir>', 'where the photo-size JPEGs are made', join(tmpdir(), 'vlfer-bench-preprocess'))
+  .option(
+    '--image-dir <dir>',
+    'where the photo-size JPEGs are made and kept for later runs (default: a new temporary folder, removed at the end)',
+  )
   .option('--out <file>', 'results JSON', 'bench-results/preprocess.json')
   .option('--readme <file>', 'also write the table into this README (between its bench:preprocess markers)')
   .parse()
@@ -67,10 +70,14 @@ const outFile: string = o.decoderSweep ? o.out.replace(/\.json$/, '-decoders.jso
 // However this process ends (done, an error, a signal, a killed parent), no timing child outlives it and the list
 // files go.
 installBenchStop('bench:preprocess', outFile, () => rmSync(listDir, { recursive: true, force: true }));
+// a folder of this run's own by default: a fixed name in the shared temporary directory was another user's to fill
+// (EACCES for the next user, or JPEGs planted in it were timed)
+const imageDir: string = o.imageDir ?? join(listDir, 'images');
+mkdirSync(imageDir, { recursive: true });
 
 /** The images of `size` as a list file for both sides. */
 async function listFor(size: BenchSize, count: number): Promise<string> {
-  const files = await benchImages(size, count, fer, o.imageDir);
+  const files = await benchImages(size, count, fer, imageDir);
   const list = join(listDir, `${size.name}.txt`);
   writeFileSync(list, `${files.join('\n')}\n`);
   return list;
@@ -79,7 +86,7 @@ async function listFor(size: BenchSize, count: number): Promise<string> {
 if (o.decoderSweep) {
   const sides = [64, 96, 128, 192, 256, 320, 384, 448, 512, 640, 768, 1024];
   const sweep: Record<string, string[]> = {};
-  for (const s of sides) sweep[`${s}x${s}`] = await benchImages(parseSize(`${s}x${s}`), 12, fer, o.imageDir);
+  for (const s of sides) sweep[`${s}x${s}`] = await benchImages(parseSize(`${s}x${s}`), 12, fer, imageDir);
   const result = (await vlferChild({ sweep, reps: o.rounds * 2 + 1 }, 1)) as {
     sweep: Record<string, { nativeMs: number; wasmMs: number; libvipsMs: number }>;
   };

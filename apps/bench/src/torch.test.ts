@@ -3,12 +3,12 @@
  * what it sees), and its load row reading the checkpoint file it is given. Needs Debian's python3-torch (or
  * VLFER_TORCH_PYTHON); without it these tests fail with the install hint of `torchPython`.
  */
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeSafetensors } from '@vlfer/core';
 import { writeSafetensors } from '@vlfer/core/node';
-import { sharedPath } from '@vlfer/test-utils';
+import { sharedPath, copyWritable } from '@vlfer/test-utils';
 import { ClipGradientModel } from '@vlfer/encoders/node';
 import { describe, expect, it } from 'vitest';
 import { parseCpuFlags, runTorch, runTorchScript, TORCH_ENV, torchEnv } from './torch.js';
@@ -90,7 +90,7 @@ describe('torch/load.py (the load row of bench:hesp-step --vs torch)', () => {
   /** tiny-clip's config and weights in a fresh folder; `scale` multiplies its visual projection */
   const checkpoint = (scale: number) => {
     const dir = mkdtempSync(join(tmpdir(), 'vlfer-torch-load-'));
-    copyFileSync(sharedPath('fixtures', 'tiny-clip', 'config.json'), join(dir, 'config.json'));
+    copyWritable(sharedPath('fixtures', 'tiny-clip', 'config.json'), join(dir, 'config.json'));
     const file = sharedPath('fixtures', 'tiny-clip', 'model.safetensors');
     const t = decodeSafetensors(readFileSync(file), file);
     const proj = t.tensors['visual_projection.weight']!;

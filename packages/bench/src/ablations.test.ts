@@ -1,6 +1,4 @@
 import {
-  copyFileSync,
-  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -17,7 +15,7 @@ import sharp from 'sharp';
 import { createRng } from '@vlfer/core';
 import { readSafetensors } from '@vlfer/core/node';
 import { auroc } from '@vlfer/metrics';
-import { sharedPath, writeSmallVideoSet } from '@vlfer/test-utils';
+import { sharedPath, writeSmallVideoSet, copyWritable } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { expandAblation, lockAblation, methodOf, readRows, runAblation, writeSummary } from './ablations.js';
 import { ABLATIONS, benchDataPaths, checkAblationSpec, loadBenchData, type AblationSpec } from './registry.js';
@@ -173,12 +171,12 @@ describe('ablation registry and runner', () => {
     // a shared folder of its own: copies of tiny-clip (19 MB) and of 3 FER2013 faces of each class
     const shared = mkdtempSync(join(tmpdir(), 'vlfer-abl-inputs-'));
     const model = join(shared, 'fixtures', 'tiny-clip');
-    cpSync(join(sharedPath(), 'fixtures', 'tiny-clip'), model, { recursive: true });
+    copyWritable(join(sharedPath(), 'fixtures', 'tiny-clip'), model);
     const data = join(shared, 'data', 'fer2013-privatetest');
     const real = join(sharedPath(), 'data', 'fer2013-privatetest');
     for (const c of readdirSync(real)) {
       mkdirSync(join(data, c), { recursive: true });
-      for (const f of readdirSync(join(real, c)).sort().slice(0, 3)) copyFileSync(join(real, c, f), join(data, c, f));
+      for (const f of readdirSync(join(real, c)).sort().slice(0, 3)) copyWritable(join(real, c, f), join(data, c, f));
     }
     const registry: Record<string, AblationSpec> = {
       one: {
@@ -205,7 +203,7 @@ describe('ablation registry and runner', () => {
     // another face written over one of the images (same name): the row is not kept as finished
     const [c0] = readdirSync(data).sort();
     const [f0, f1] = readdirSync(join(data, c0!)).sort();
-    copyFileSync(join(data, c0!, f1!), join(data, c0!, f0!));
+    copyWritable(join(data, c0!, f1!), join(data, c0!, f0!));
     notes.length = 0;
     expect(await runAblation('one', opts)).toEqual({ ran: 1, skipped: 0 });
     expect(notes.join('\n')).toMatch(
@@ -235,7 +233,7 @@ describe('ablation registry and runner', () => {
       process.chdir(dirname(shared));
       const relative = { ...opts, shared: basename(shared) };
       expect(await runAblation('one', relative)).toEqual({ ran: 0, skipped: 1 });
-      copyFileSync(join(data, c0!, f0!), join(data, c0!, f1!));
+      copyWritable(join(data, c0!, f0!), join(data, c0!, f1!));
       expect(await runAblation('one', relative)).toEqual({ ran: 1, skipped: 0 });
     } finally {
       process.chdir(cwd);

@@ -1,10 +1,11 @@
-import { cpSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataFormatError } from '@vlfer/core';
 import { describe, expect, it } from 'vitest';
 import { BASIC_7, BASIC_8, parseAffectNetExpNpy } from './index.js';
 import { loadAffectNetNpy } from './node/index.js';
+import { copyWritable } from '@vlfer/test-utils';
 
 // numpy's own .npy files (tools/fixtures/make_affectnet_npy.py): a 9-image val_set in AffectNet's release layout,
 // categories 1, 0, 2 … 7, 8 as '<U1' strings, and one-value files in other dtypes.
@@ -72,7 +73,7 @@ describe("AffectNet's train_set/val_set release (images/, annotations/<id>_exp.n
   });
   it('names an image without its annotation, a file that is no image, and a root in another layout', async () => {
     const root = mkdtempSync(join(tmpdir(), 'vlfer-affectnet-npy-'));
-    cpSync(join(dir, 'val_set'), root, { recursive: true });
+    copyWritable(join(dir, 'val_set'), root);
     renameSync(join(root, 'annotations', '3_exp.npy'), join(root, 'annotations', '3_exp.npy.bak'));
     await expect(loadAffectNetNpy({ root, outOfSet: 'drop' })).rejects.toThrow(
       /images\/3\.png.*has no expression annotation .*annotations\/3_exp\.npy/,

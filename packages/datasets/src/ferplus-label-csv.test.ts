@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { BASIC_8, isFerPlusLabelCsv, parseFerPlusCsvText } from './index.js';
 import { loadFerPlusCsv } from './node/index.js';
+import { copyWritable } from '@vlfer/test-utils';
 
 /** FERPlus's own data/FER2013Test/label.csv (test-data/ferplus/README.md). */
 const LABEL_CSV = join(
@@ -55,7 +56,7 @@ describe("FERPlus's per-folder label.csv", () => {
       /'usage' .*: is Training, but .*FER2013Test\/label\.csv is the label\.csv of FER2013Test, whose rows are PrivateTest/,
     );
     // elsewhere than its folder: its Usage must be given
-    cpSync(join(folder, 'label.csv'), join(d, 'label.csv'));
+    copyWritable(join(folder, 'label.csv'), join(d, 'label.csv'));
     await expect(loadFerPlusCsv({ csv: join(d, 'label.csv'), imageRoot: d })).rejects.toThrow(
       /label\.csv: is FERPlus's per-folder label\.csv .* keep it in FER2013Train, FER2013Valid or FER2013Test, or give usage/,
     );

@@ -1,8 +1,8 @@
-import { copyFileSync, mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AbortedError, InvalidArgumentError, OptionsError } from '@vlfer/core';
-import { sharedPath } from '@vlfer/test-utils';
+import { sharedPath, copyWritable } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
 import { splitStratified } from '@vlfer/probes';
 import type { z } from 'zod';
@@ -128,7 +128,7 @@ describe('runClosedSetBaseline on tiny-clip + FER2013', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vlfer-copies-'));
     const copies = parts.test.paths.slice(0, 3).map((p, i) => {
       const to = join(dir, `copy-${i}.jpg`);
-      copyFileSync(p, to);
+      copyWritable(p, to);
       return to;
     });
     const withCopies = (p: LabelledImages): LabelledImages => ({

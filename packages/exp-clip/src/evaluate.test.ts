@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { BASIC_7 } from '@vlfer/datasets';
 import { loadClip } from '@vlfer/encoders/node';
 import { classificationReport } from '@vlfer/metrics';
-import { sharedPath } from '@vlfer/test-utils';
+import { sharedPath, copyWritable } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { formatEvalTable, evaluateZeroShot as runEval } from './index.js';
 
@@ -288,8 +288,8 @@ describe('exp-clip eval rerun on other content', () => {
     const { chmodSync, cpSync, openSync, writeSync, closeSync } = await import('node:fs');
     const copy = join(work, 'model-copy');
     const root = join(work, 'images-copy');
-    cpSync(model, copy, { recursive: true });
-    cpSync(imageRoot, root, { recursive: true });
+    copyWritable(model, copy);
+    copyWritable(imageRoot, root);
     const opts = {
       dataset: 'image-folder' as const,
       root,
@@ -316,7 +316,7 @@ describe('exp-clip eval rerun on other content', () => {
     await runEval({ ...opts, overwrite: true }, { log: () => {} });
     const remodelled = readFileSync(join(opts.out, 'metrics.json'));
     // one image replaced by another of its class's images
-    cpSync(join(root, 'happy', '1.png'), join(root, 'happy', '0.png'));
+    copyWritable(join(root, 'happy', '1.png'), join(root, 'happy', '0.png'));
     await expect(runEval(opts, { log: () => {} })).rejects.toThrow(
       /on other content \(dataset: .*images-copy holds other content than the one they were computed with \(dataset fingerprint [0-9a-f]{12}… then, [0-9a-f]{12}… now: /,
     );

@@ -1,7 +1,7 @@
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sharedPath } from '@vlfer/test-utils';
+import { sharedPath, copyWritable } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
 import { evaluateZeroShot, formatQuantizationReport, guardSample, TrainOptionsSchema, type EvalData } from './index.js';
 
@@ -92,7 +92,7 @@ describe('exp-clip eval dtype int8: the quantization guard', () => {
         const dir = join(root, 'frames', `f${fold}_${k}`);
         mkdirSync(dir, { recursive: true });
         for (let i = 0; i < 4; i++)
-          copyFileSync(
+          copyWritable(
             join(faces, files[(fold - 1) * 12 + k * 4 + i]!),
             join(dir, `${String(i).padStart(5, '0')}.jpg`),
           );

@@ -1,11 +1,11 @@
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { AbortedError, ChecksumError, DataFormatError, RunLockedError } from '@vlfer/core';
 import { loadCheckpoint, saveCheckpoint, setWriteFailpoint, verifyRunOutputs } from '@vlfer/core/node';
 import { parseCsvText } from '@vlfer/datasets';
-import { sharedPath } from '@vlfer/test-utils';
+import { sharedPath, copyWritable } from '@vlfer/test-utils';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { evaluateZeroShot, trainHead } from './index.js';
 
@@ -80,7 +80,7 @@ describe('exp-clip runs: nothing lost, nothing silently stale, every fault named
 
   it('a model file replaced in place gets new features (the cache is keyed by content, not path)', async () => {
     const copy = join(work, 'model-copy');
-    cpSync(model, copy, { recursive: true });
+    copyWritable(model, copy);
     const a = await evaluateZeroShot({ ...evalOpts(join(work, 'm1')), model: copy });
     const again = await evaluateZeroShot({ ...evalOpts(join(work, 'm2')), model: copy });
     expect(again.counts.cached).toBe(again.counts.images);
@@ -136,7 +136,8 @@ describe('exp-clip runs: nothing lost, nothing silently stale, every fault named
       ] as const)
         for (const c of ['happy', 'sad']) {
           mkdirSync(join(work, dir, 'imgs', c), { recursive: true });
-          for (const f of readdirSync(join(fer, c)).slice(0, n)) cpSync(join(fer, c, f), join(work, dir, 'imgs', c, f));
+          for (const f of readdirSync(join(fer, c)).slice(0, n))
+            copyWritable(join(fer, c, f), join(work, dir, 'imgs', c, f));
         }
       const rel = join(work, 'relative-root');
       process.chdir(join(work, 'a'));

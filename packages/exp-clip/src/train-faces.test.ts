@@ -1,11 +1,11 @@
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import { loadCheckpoint } from '@vlfer/core/node';
 import { createFaceCropper } from '@vlfer/faces/node';
-import { sharedPath } from '@vlfer/test-utils';
+import { sharedPath, copyWritable } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { trainHead } from './index.js';
 
@@ -92,7 +92,7 @@ describe('exp-clip train on face crops', () => {
 
     // a published head without its checkpoint answers a call that spells its faces otherwise
     const copy = join(work, 'copy');
-    cpSync(out, copy, { recursive: true });
+    copyWritable(out, copy);
     rmSync(join(copy, 'checkpoint.safetensors'));
     expect((await trainHead(options(copy, 2, byFile), { log: () => {} })).status).toBe('already-trained');
 

@@ -1,11 +1,11 @@
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { AbortedError } from '@vlfer/core';
 import { fingerprintFiles, loadCheckpoint, readSafetensors, saveCheckpoint, verifyRunOutputs } from '@vlfer/core/node';
 import { encodeImages, loadClip } from '@vlfer/encoders/node';
-import { sharedPath } from '@vlfer/test-utils';
+import { sharedPath, copyWritable } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { targetSpread } from '@vlfer/llm-knowledge';
 import { trainHead as runTrain, type StepLog } from './index.js';
@@ -193,14 +193,14 @@ describe('exp-clip train end to end on tiny-clip with imported targets', () => {
     expect(readLog(part).length).toBe(9);
     // the same files elsewhere answer too (content, not paths, decides) …
     const copy = join(work, 'clip-elsewhere');
-    cpSync(model, copy, { recursive: true });
+    copyWritable(model, copy);
     const targetsCopy = join(work, 'targets-elsewhere.jsonl');
-    cpSync(targetsFile, targetsCopy);
+    copyWritable(targetsFile, targetsCopy);
     const elsewhere = { ...base(), model: copy, teacherSource: targetsCopy, epochs: 3, out: part };
     expect((await runTrain(elsewhere, { log: () => {} })).status).toBe('already-trained');
     // … and other files, at another path or changed in place under the same one, do not: the checkpoint refuses them
     const other = join(work, 'clip-other');
-    cpSync(model, other, { recursive: true });
+    copyWritable(model, other);
     const config = join(other, 'preprocessor_config.json');
     writeFileSync(config, `${readFileSync(config, 'utf8')}\n`);
     await expect(runTrain({ ...elsewhere, model: other }, { log: () => {} })).rejects.toThrow(
@@ -312,7 +312,7 @@ describe('exp-clip train end to end on tiny-clip with imported targets', () => {
   it('a checkpoint that fingerprinted a tokenizer given apart as vlfer before 2026-12-06 did (left out) resumes', async () => {
     // weights without a tokenizer or ONNX graphs (the 'graphs' runtime), the tokenizer from its own directory
     const bare = join(work, 'clip-weights-only');
-    cpSync(model, bare, { recursive: true });
+    copyWritable(model, bare);
     for (const f of ['onnx', 'tokenizer.json', 'tokenizer_config.json']) rmSync(join(bare, f), { recursive: true });
     const o = { ...base(), model: bare, tokenizer: sharedPath('assets', 'clip-tokenizer'), epochs: 2 };
     const out = join(work, 'earlier-tokenizer-form');

@@ -1,11 +1,11 @@
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import sharp from 'sharp';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { RunLockedError } from '@vlfer/core';
 import { loadCheckpoint, RunDirectory, saveCheckpoint } from '@vlfer/core/node';
-import { sharedPath, writeSyntheticVideoSet } from '@vlfer/test-utils';
+import { sharedPath, writeSyntheticVideoSet, copyWritable } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { auroc } from '@vlfer/metrics';
 import { BASIC_7 } from '@vlfer/datasets';
@@ -173,7 +173,7 @@ describe('hesp train/eval end to end on tiny-clip with synthetic frame directori
   it('frames numbered without zero padding are a warning naming the list and the clip (name order is not time order)', () => {
     const dir = join(work, 'frames-unpadded', 'clip');
     mkdirSync(dir, { recursive: true });
-    for (let i = 1; i <= 10; i++) copyFileSync(listFrames(join(work, 'frames', 'tr_0_0'))[0]!, join(dir, `${i}.png`));
+    for (let i = 1; i <= 10; i++) copyWritable(listFrames(join(work, 'frames', 'tr_0_0'))[0]!, join(dir, `${i}.png`));
     const train = join(work, 'train-unpadded.txt');
     writeFileSync(train, `${readFileSync(join(work, 'train.txt'), 'utf8').trimEnd()}\nframes-unpadded/clip 10 0\n`);
     const d = loadHespData(HespOptionsSchema.parse({ ...cfg('warn-order', 1), trainAnnotations: train }));
@@ -316,7 +316,7 @@ describe('hesp train/eval end to end on tiny-clip with synthetic frame directori
     });
     // a published run without its checkpoint is trained again where its crops are the same, spelt otherwise
     const againDir = join(work, 'faces-again');
-    cpSync(join(work, 'faces-run'), againDir, { recursive: true });
+    copyWritable(join(work, 'faces-run'), againDir);
     rmSync(join(againDir, 'checkpoint.safetensors'));
     const again = await runHesp({ ...o, out: againDir, faces: byFile, epochs: 3 }, { log: () => {} });
     expect(again.resumedFrom).toBeNull();
@@ -344,10 +344,10 @@ describe('hesp train/eval end to end on tiny-clip with synthetic frame directori
     }
     // hesp eval scores the selected state on the crops it was trained on: a detector file replaced is refused
     const detector = join(work, 'detector-copy.onnx');
-    copyFileSync(sharedPath('assets', 'face-detectors', 'yunet_s_dynamic.onnx'), detector);
+    copyWritable(sharedPath('assets', 'face-detectors', 'yunet_s_dynamic.onnx'), detector);
     const byPath = { ...o, out: join(work, 'faces-path-run'), faces: { ...o.faces, detector } };
     await runHesp(byPath, { log: () => {} });
-    copyFileSync(sharedPath('assets', 'face-detectors', 'yunet_n_320_320.onnx'), detector);
+    copyWritable(sharedPath('assets', 'face-detectors', 'yunet_n_320_320.onnx'), detector);
     await expect(evaluateRun(join(work, 'faces-path-run'), { log: () => {} })).rejects.toThrow(
       /metrics\.json was trained on other data: the face crops \(the detector, the crop settings or how this vlfer cuts them\) changed since\. Its selected state would be scored on other crops/,
     );
@@ -374,7 +374,7 @@ describe('hesp train/eval end to end on tiny-clip with synthetic frame directori
       testFrames: 3,
     });
     const clip = join(dir, 'clip');
-    cpSync(model, clip, { recursive: true });
+    copyWritable(model, clip);
     const o = (epochs: number) => ({
       ...cfg('unused', epochs),
       trainAnnotations: join(dir, 'train.txt'),

@@ -1,5 +1,4 @@
 import {
-  cpSync,
   existsSync,
   mkdtempSync,
   readdirSync,
@@ -18,7 +17,7 @@ import { segmentCentreIndices, tsnTrainIndices } from '@vlfer/datasets';
 import { listFrames } from '@vlfer/datasets/node';
 import { clipContentFingerprints, configureModels } from '@vlfer/encoders/node';
 import type { OpenSetReport } from '@vlfer/metrics';
-import { sharedPath, writeSyntheticVideoSet } from '@vlfer/test-utils';
+import { sharedPath, writeSyntheticVideoSet, copyWritable } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   buildHespModel,
@@ -821,12 +820,12 @@ describe('the stages composed by hand on tiny-clip', () => {
     const a = options({ out: join(work, 'ext-a'), epochs: 2 });
     await trainHesp(a, { log: () => {} });
     const b = { ...a, out: join(work, 'ext-b') };
-    cpSync(a.out, b.out, { recursive: true });
+    copyWritable(a.out, b.out);
     await trainHesp({ ...b, epochs: 3 }, { log: () => {} });
     // the state of a: its 2-epoch set published, and b's checkpoint and working files of epoch 3 (a kill between them)
-    cpSync(join(b.out, 'checkpoint.safetensors'), join(a.out, 'checkpoint.safetensors'));
+    copyWritable(join(b.out, 'checkpoint.safetensors'), join(a.out, 'checkpoint.safetensors'));
     rmSync(join(a.out, 'work'), { recursive: true });
-    cpSync(join(b.out, 'work'), join(a.out, 'work'), { recursive: true });
+    copyWritable(join(b.out, 'work'), join(a.out, 'work'));
     // it said the run "went past epoch 3 … the state of epoch 3 was not kept"
     const r = await trainHesp({ ...a, epochs: 3 }, { log: () => {} });
     expect(r.epochs.map((e) => e.epoch)).toEqual([1, 2, 3]);
@@ -842,10 +841,10 @@ describe('the stages composed by hand on tiny-clip', () => {
       e.phase === 'train' && e.done === 4 ? stop.abort(new Error('test')) : undefined;
     await expect(trainHesp(o, { signal: stop.signal, onProgress })).rejects.toThrow(AbortedError);
     const pristine = join(work, 'work-files-pristine');
-    cpSync(o.out, pristine, { recursive: true });
+    copyWritable(o.out, pristine);
     const restore = () => {
       rmSync(o.out, { recursive: true, force: true });
-      cpSync(pristine, o.out, { recursive: true });
+      copyWritable(pristine, o.out);
     };
     const w = (f: string) => join(o.out, 'work', f);
     rmSync(w('epochs.jsonl'));
@@ -894,7 +893,7 @@ describe('the stages composed by hand on tiny-clip', () => {
 
   it('a model directory without tokenizer.json is refused with what to pass while remote models are off', async () => {
     const copy = join(work, 'no-tokenizer');
-    cpSync(model, copy, { recursive: true });
+    copyWritable(model, copy);
     rmSync(join(copy, 'tokenizer.json'));
     const before = configureModels({}).allowRemoteModels;
     configureModels({ allowRemoteModels: false });
@@ -996,7 +995,7 @@ describe('the stages composed by hand on tiny-clip', () => {
   it('data copied elsewhere resumes; other data there, another CLIP or a relative rebase are handled', async () => {
     const out = join(work, 'moved');
     const copy = mkdtempSync(join(tmpdir(), 'vlfer-hesp-copy-'));
-    for (const f of ['frames', 'train.txt', 'test.txt']) cpSync(join(work, f), join(copy, f), { recursive: true });
+    for (const f of ['frames', 'train.txt', 'test.txt']) copyWritable(join(work, f), join(copy, f));
     const stop = new AbortController();
     const onProgress = (e: { phase: string }) => (e.phase === 'train' ? stop.abort(new Error('test')) : undefined);
     await expect(trainHesp(options({ out, epochs: 2 }), { signal: stop.signal, onProgress })).rejects.toThrow(
@@ -1022,7 +1021,7 @@ describe('the stages composed by hand on tiny-clip', () => {
     expect((await trainHesp(there({ epochs: 2 }), { log: () => {} })).resumedFrom).toEqual({ epoch: 0, step: 1 });
     // hesp eval scores with the CLIP the run was trained with, or not at all
     const clip = join(work, 'clip-copy');
-    cpSync(model, clip, { recursive: true });
+    copyWritable(model, clip);
     const evalOut = join(work, 'other-clip');
     await trainHesp(options({ model: clip, out: evalOut }), { log: () => {} });
     const weights = readFileSync(join(clip, 'model.safetensors'));
@@ -1049,10 +1048,10 @@ describe('the stages composed by hand on tiny-clip', () => {
     );
     // a tokenizer given apart from the weights is part of the model: changed, the run is not scored with it
     const bare = join(work, 'clip-no-tokenizer');
-    cpSync(model, bare, { recursive: true });
+    copyWritable(model, bare);
     for (const f of ['tokenizer.json', 'tokenizer_config.json']) rmSync(join(bare, f));
     const tok = join(work, 'tok');
-    cpSync(sharedPath('assets', 'clip-tokenizer'), tok, { recursive: true });
+    copyWritable(sharedPath('assets', 'clip-tokenizer'), tok);
     const tokOut = join(work, 'own-tokenizer');
     await trainHesp(options({ model: bare, tokenizer: tok, out: tokOut }), { log: () => {} });
     const bundle = {
@@ -1065,7 +1064,7 @@ describe('the stages composed by hand on tiny-clip', () => {
     ]);
     // the same tokenizer files elsewhere are the same model; changed ones are named with the model
     const tok2 = join(work, 'tok2');
-    cpSync(tok, tok2, { recursive: true });
+    copyWritable(tok, tok2);
     const same: string[] = [];
     await trainHesp(options({ model: bare, tokenizer: tok2, out: tokOut }), { log: (l) => same.push(l) });
     expect(same.some((l) => l.includes('already trained'))).toBe(true);
@@ -1110,7 +1109,7 @@ describe('the stages composed by hand on tiny-clip', () => {
     // the same prefix rebased to the same frames spelt otherwise, or to a copy of them, is the same run
     const again: string[] = [];
     await trainHesp({ ...rebased, rebase: { from: '/authors/data/', to: work } }, { log: (l) => again.push(l) });
-    cpSync(join(work, 'frames'), join(work, 'rebased-copy', 'frames'), { recursive: true });
+    copyWritable(join(work, 'frames'), join(work, 'rebased-copy', 'frames'));
     const copied = { from: '/authors/data', to: join(work, 'rebased-copy') };
     await trainHesp({ ...rebased, rebase: copied }, { log: (l) => again.push(l) });
     expect(again.filter((l) => l.includes('already trained')).length).toBe(2);

@@ -1,6 +1,7 @@
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { copyWritable } from './copy.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -142,21 +143,21 @@ export async function writePaperAfew(dataRoot: string): Promise<void> {
     testFrames: 3,
   });
   for (const dir of ['Exp-CLIP-annotation', 'AFEW-annotation']) mkdirSync(join(dataRoot, dir));
-  copyFileSync(afew.test, join(dataRoot, 'Exp-CLIP-annotation', 'AFEW_validation.txt'));
-  copyFileSync(afew.train, join(dataRoot, 'AFEW-annotation', 'AFEW_train.txt'));
+  copyWritable(afew.test, join(dataRoot, 'Exp-CLIP-annotation', 'AFEW_validation.txt'));
+  copyWritable(afew.train, join(dataRoot, 'AFEW-annotation', 'AFEW_train.txt'));
 }
 
 /**
  * A small copy of a class-folder image set (the FER2013 layout, `<class>/<image>`): the first `perClass` images of
  * every class folder of `from` (in name order) written to `to/<class>/<image>` by `write` (default: a byte copy;
- * give one to re-encode or alter the pixels). Returns the written ids `<class>/<image>`, class by class in name order. Throws, naming
+ * a writable one; give one to re-encode or alter the pixels). Returns the written ids `<class>/<image>`, class by class in name order. Throws, naming
  * `from`, when it holds no class folder, and when `perClass` is not a positive integer.
  */
 export async function copyClassFolderSubset(
   from: string,
   to: string,
   perClass: number,
-  write: (source: string, target: string) => unknown = copyFileSync,
+  write: (source: string, target: string) => unknown = (source, target) => copyWritable(source, target),
 ): Promise<string[]> {
   if (!Number.isInteger(perClass) || perClass < 1)
     throw new Error(`copyClassFolderSubset: perClass must be a positive integer, got ${perClass}`);
@@ -201,4 +202,5 @@ export async function writeSolidClassFolders(
 export { runCli, runCliAsync, runCliKilledAfter, killChain, spawnCli } from './cli.js';
 export { sharedStorageBomb, noneOpcodeBomb, nestedDictPickle, manyTensorsCheckpoint } from './torch-bombs.js';
 export { photoLikeJpeg } from './images.js';
+export { addOwnerWrite, copyWritable } from './copy.js';
 export { alive, commandLine, descendants, groupMembers, processReport, until } from './processes.js';

@@ -8,6 +8,7 @@
 import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { addOwnerWrite } from './copy.js';
 
 export default function setup(): () => void {
   // each Vitest project runs the global setup; the first one's root serves them all (and any vitest a test starts)
@@ -25,6 +26,14 @@ export default function setup(): () => void {
       process.stdout.write(`test files kept in ${root} (VLFER_KEEP_TEST_TMP=1)\n`);
       return;
     }
-    rmSync(root, { recursive: true, force: true, maxRetries: 3 });
+    try {
+      rmSync(root, { recursive: true, force: true, maxRetries: 3 });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'EACCES' && code !== 'EPERM') throw error;
+      // a folder a test left read-only (a copy of the 0555 fixtures) cannot be emptied by a user who is not root
+      addOwnerWrite(root);
+      rmSync(root, { recursive: true, force: true, maxRetries: 3 });
+    }
   };
 }

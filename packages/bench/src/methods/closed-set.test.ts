@@ -1,9 +1,9 @@
 import type { ProgressEvent } from '@vlfer/core';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { evaluateZeroShot } from '@vlfer/exp-clip';
-import { copyClassFolderSubset, sharedPath } from '@vlfer/test-utils';
+import { copyClassFolderSubset, sharedPath, copyWritable } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
 import { expandAblation, readRows, runAblation, writeSummary } from '../ablations.js';
 import { ABLATIONS, loadBenchData, type AblationSpec } from '../registry.js';
@@ -96,7 +96,7 @@ describe('closed-set ablation: zero-shot vs linear probe vs few-shot vs Tip-Adap
     const copied = p.test.ids.filter((_, i) => i % 40 === 0).slice(0, 42);
     for (const id of copied) {
       mkdirSync(join(copies, dirname(id)), { recursive: true });
-      copyFileSync(join(ferRoot, id), join(copies, id));
+      copyWritable(join(ferRoot, id), join(copies, id));
     }
     const copyData = { ...data, labelledSets: { fer2013: { root: copies } } };
     await expect(closedSetParts('fer2013', { shared, model, data: copyData })).rejects.toThrow(
@@ -151,7 +151,7 @@ describe('closed-set ablation: zero-shot vs linear probe vs few-shot vs Tip-Adap
     const copy = join(results, 'copy');
     for (const id of ids) {
       mkdirSync(join(copy, dirname(id)), { recursive: true });
-      copyFileSync(join(small, id), join(copy, id));
+      copyWritable(join(small, id), join(copy, id));
     }
     const zs = await evaluateZeroShot({ dataset: 'fer2013', root: copy, model, promptTypes: ['class_name'], cacheDir });
     expect(zs.counts.encoded).toBe(0);

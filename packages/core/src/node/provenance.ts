@@ -79,13 +79,21 @@ let cachedGit: Provenance['git'] | undefined;
 /** The git commit and dirty flag of the checkout holding this file (tracked files only; untracked are ignored). */
 export function codeRevision(): Provenance['git'] {
   if (cachedGit !== undefined) return cachedGit;
-  const here = dirname(thisFile);
-  const sha = gitOutput(['rev-parse', 'HEAD'], here);
-  cachedGit =
-    sha && /^[0-9a-f]{40}$/.test(sha)
-      ? { sha, dirty: (gitOutput(['status', '--porcelain', '--untracked-files=no'], here) ?? '') !== '' }
-      : null;
+  cachedGit = checkoutRevision(dirname(thisFile));
   return cachedGit;
+}
+
+/**
+ * The commit and dirty flag of the git checkout holding `dir` (tracked files only), or null outside one. A checkout
+ * another user owns is read too (`safe.directory`): git refuses it ("dubious ownership"), and a user running a shared
+ * installation recorded git null; the checkout's code is what runs, so its repository is trusted already.
+ */
+export function checkoutRevision(dir: string): Provenance['git'] {
+  const git = (args: string[]) => gitOutput(['-c', 'safe.directory=*', ...args], dir);
+  const sha = git(['rev-parse', 'HEAD']);
+  return sha && /^[0-9a-f]{40}$/.test(sha)
+    ? { sha, dirty: (git(['status', '--porcelain', '--untracked-files=no']) ?? '') !== '' }
+    : null;
 }
 
 const VLFER_PACKAGES = [

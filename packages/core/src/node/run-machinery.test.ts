@@ -394,7 +394,7 @@ describe('outputs are published as a verified set', () => {
     const staging = readdirSync(dir).find((f) => f.startsWith('.staging-'))!;
     rmSync(join(dir, staging), { recursive: true });
     expect(() => verifyRunOutputs(dir)).toThrow(
-      /\.vlfer-publish\.json: an interrupted publish cannot be completed: its staging directory \S+ is gone/,
+      /\.vlfer-publish\.json: an interrupted publish cannot be completed: its staging directory .+ is gone/,
     );
     run.close();
     const notes: string[] = [];

@@ -1,5 +1,5 @@
 import { existsSync, lstatSync, readdirSync, readlinkSync, statSync, type Dirent, type Stats } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { DataFormatError, InvalidArgumentError, quoteInput } from '@vlfer/core';
 
 /**
@@ -39,12 +39,33 @@ function missingPathNote(path: string | undefined): string {
   // a name listed from the disk that is not UTF-8 (Latin-1 from an old zip) reads with U+FFFD, a name no file has
   if (path.includes('\uFFFD'))
     return ' as read: a name on the path is not valid UTF-8 (its bytes read as �, e.g. Latin-1 names from an old zip); rename it in UTF-8 (e.g. `convmv -f latin1 -t utf8 -r --notest <folder>`)';
-  for (const form of ['NFC', 'NFD'] as const) {
-    const other: string = path.normalize(form);
-    if (other !== path && existsSync(other))
-      return ` as spelt, but ${quoteInput(other)}, the same name in Unicode ${form} form (${form === 'NFD' ? 'decomposed, as macOS writes names' : 'composed'}), does: rename the file or the entry`;
+  const other = otherNormalizationForm(path);
+  if (!other) return '';
+  const { form } = other;
+  return ` as spelt, but ${quoteInput(other.path)}, the same name in Unicode ${form} form (${form === 'NFD' ? 'decomposed, as macOS writes names' : 'composed'}), does: rename the file or the entry`;
+}
+
+/**
+ * `path` as it exists with some of its names in the other Unicode normalization form, found name by name below the
+ * deepest folder that exists as spelt (the folders above may be in either form: normalizing the whole path rewrote a
+ * parent such as /home/jürgen into a path that does not exist), or undefined.
+ */
+function otherNormalizationForm(path: string): { path: string; form: 'NFC' | 'NFD' } | undefined {
+  const parts = path.split(sep);
+  const at = (n: number) => parts.slice(0, n).join(sep) || (parts[0] === '' ? sep : '.');
+  let k = parts.length;
+  while (k > 1 && !existsSync(at(k))) k--;
+  let found = k === 1 && !existsSync(at(1)) ? '' : at(k);
+  let form: 'NFC' | 'NFD' | undefined;
+  for (const name of parts.slice(found === '' ? 0 : k)) {
+    const next = ([[name], [name.normalize('NFC'), 'NFC'], [name.normalize('NFD'), 'NFD']] as const)
+      .map(([n, f]) => [found === '' ? n : join(found, n), n === name ? undefined : f] as const)
+      .find(([p]) => existsSync(p));
+    if (next === undefined) return undefined;
+    found = next[0];
+    form ??= next[1];
   }
-  return '';
+  return form ? { path: found, form } : undefined;
 }
 
 /** The target of `path` when `path` itself is a symbolic link (whose target is then what is missing), else undefined. */

@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { BASIC_7 } from '@vlfer/datasets';
-import { loadReferences, maxAbsDiff, referencePixels, sharedPath } from '@vlfer/test-utils';
+import { loadReferences, maxAbsDiff, referencePixels, sharedPath, copyWritable } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildZeroShotClassifier } from '../index.js';
 import {
@@ -56,7 +56,7 @@ describe('parity with PyTorch on tiny-clip', () => {
     try {
       const d = tmp();
       for (const f of ['tokenizer_config.json', 'special_tokens_map.json', 'vocab.json', 'merges.txt'])
-        copyFileSync(join(tinyDir, f), join(d, f));
+        copyWritable(join(tinyDir, f), join(d, f));
       await expect(loadClipTokenizer(d)).rejects.toThrow(
         new RegExp(`${d}/tokenizer\\.json: not found: the CLIP tokenizer is read from here`),
       );
@@ -66,7 +66,7 @@ describe('parity with PyTorch on tiny-clip', () => {
           `${d}/tokenizer\\.json: not a readable tokenizer \\(with its tokenizer_config\\.json\\): Unexpected token`,
         ),
       );
-      copyFileSync(join(tinyDir, 'tokenizer.json'), join(d, 'tokenizer.json'));
+      copyWritable(join(tinyDir, 'tokenizer.json'), join(d, 'tokenizer.json'));
       expect((await loadClipTokenizer(d))(['a happy face']).dims).toEqual([1, 77]);
       // a Hub id that cannot be fetched (here a host that refuses) says what it fetched and what to give instead
       const host = configureModels({}).remoteHost;

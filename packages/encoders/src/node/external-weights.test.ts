@@ -1,6 +1,4 @@
 import {
-  copyFileSync,
-  cpSync,
   linkSync,
   mkdtempSync,
   readdirSync,
@@ -14,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRng, DataFormatError, type Tensor4D } from '@vlfer/core';
 import { hashFile, openSafetensorsFile, readSafetensors, writeSafetensors } from '@vlfer/core/node';
-import { sharedPath } from '@vlfer/test-utils';
+import { sharedPath, copyWritable } from '@vlfer/test-utils';
 import * as ort from 'onnxruntime-node';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { visionTowerVjpModel } from '../clip-graphs.js';
@@ -29,7 +27,7 @@ const tiny = sharedPath('fixtures', 'tiny-clip');
 /** A copy of tiny-clip in a temp directory (`edit` may then change its model.safetensors). */
 function tinyCopy(edit?: (file: string) => void): string {
   const dir = mkdtempSync(join(tmpdir(), 'vlfer-ext-'));
-  for (const f of readdirSync(tiny)) if (f !== 'onnx') copyFileSync(join(tiny, f), join(dir, f));
+  for (const f of readdirSync(tiny)) if (f !== 'onnx') copyWritable(join(tiny, f), join(dir, f));
   edit?.(join(dir, 'model.safetensors'));
   return dir;
 }
@@ -334,7 +332,7 @@ describe('weights stored in the graphs as external data pointing into model.safe
       `${join(dir, 'preprocessor_config.json')} (field 'crop_size'): crops to 32 pixels, but config.json's vision_config.image_size is 224`,
     );
     const onnxOnly = mkdtempSync(join(tmpdir(), 'vlfer-onnx-only-'));
-    cpSync(join(tiny, 'onnx'), join(onnxOnly, 'onnx'), { recursive: true });
+    copyWritable(join(tiny, 'onnx'), join(onnxOnly, 'onnx'));
     await expect(ClipGradientModel.load(onnxOnly)).rejects.toThrow(
       `${onnxOnly} has no config.json + model.safetensors, which ClipGradientModel.load needs`,
     );
@@ -477,7 +475,7 @@ describe.runIf(process.platform === 'linux' || process.platform === 'darwin')(
       const dir = tinyCopy();
       const f = join(dir, 'model.safetensors');
       const index = openSafetensorsFile(f);
-      copyFileSync(f, `${f}.new`);
+      copyWritable(f, `${f}.new`);
       renameSync(`${f}.new`, f);
       expect(() => mapFilePrivate(f, (fd) => index.checkUnchanged(fd))).toThrow(
         /model\.safetensors.*changed since its header was read/,

@@ -1,4 +1,4 @@
-import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { env as transformersEnv, Tensor as HfTensor } from '@huggingface/transformers';
 import { tensor, VlferError } from '@vlfer/core';
 import { fingerprintFiles, hashFile } from '@vlfer/core/node';
-import { sharedPath } from '@vlfer/test-utils';
+import { sharedPath, copyWritable } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
 import { clipArchFromConfig, parsePreprocessorConfig } from '../index.js';
 import { clipProjectionDim, transformersEncoders } from '../transformers-clip.js';
@@ -18,14 +18,14 @@ import { configureModels, loadClip } from './index.js';
 // onnxruntime's `ModelProto does not have a graph` or `Missing the following inputs: input_ids, attention_mask`.
 const tinyClipCopy = () => {
   const d = mkdtempSync(join(tmpdir(), 'vlfer-clip-files-'));
-  cpSync(sharedPath('fixtures', 'tiny-clip'), d, { recursive: true });
+  copyWritable(sharedPath('fixtures', 'tiny-clip'), d);
   return d;
 };
 
 describe('loading CLIP towers names the model file and the tower expected', () => {
   it('a vision graph copied over the text tower is refused at load, naming the file and both towers', async () => {
     const d = tinyClipCopy();
-    copyFileSync(join(d, 'onnx', 'vision_model.onnx'), join(d, 'onnx', 'text_model.onnx'));
+    copyWritable(join(d, 'onnx', 'vision_model.onnx'), join(d, 'onnx', 'text_model.onnx'));
     const err = await loadClip({ model: d }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(VlferError);
     expect((err as Error).message).toBe(
@@ -35,7 +35,7 @@ describe('loading CLIP towers names the model file and the tower expected', () =
 
   it('a text graph copied over the vision tower is refused the same way', async () => {
     const d = tinyClipCopy();
-    copyFileSync(join(d, 'onnx', 'text_model.onnx'), join(d, 'onnx', 'vision_model.onnx'));
+    copyWritable(join(d, 'onnx', 'text_model.onnx'), join(d, 'onnx', 'vision_model.onnx'));
     await expect(loadClip({ model: d })).rejects.toThrow(
       /vision_model\.onnx: expected the vision tower's graph \(inputs pixel_values\), but this graph takes input_ids, attention_mask — it is the text tower's graph/,
     );
@@ -210,7 +210,7 @@ describe('an ONNX model directory without a tokenizer of its own takes `tokenize
       );
       // another tokenizer (one merge fewer) is another model: cached features must not be shared
       const other = mkdtempSync(join(tmpdir(), 'vlfer-tokenizer-'));
-      cpSync(tokenizer, other, { recursive: true });
+      copyWritable(tokenizer, other);
       const json = JSON.parse(readFileSync(join(other, 'tokenizer.json'), 'utf8'));
       json.model.merges.pop();
       writeFileSync(join(other, 'tokenizer.json'), JSON.stringify(json));
@@ -241,8 +241,10 @@ describe('an ONNX model directory without a tokenizer of its own takes `tokenize
     const here = process.cwd();
     const lines: string[] = [];
     try {
-      process.chdir(join(d, '..'));
-      cpSync(sharedPath('assets', 'clip-tokenizer'), join(d, '..', 'tok-bare'), { recursive: true });
+      // a folder of its own: a fixed name in the temporary directory was shared by runs and users
+      const cwd = mkdtempSync(join(tmpdir(), 'vlfer-tok-bare-'));
+      process.chdir(cwd);
+      copyWritable(sharedPath('assets', 'clip-tokenizer'), join(cwd, 'tok-bare'));
       const clip = await loadClip({ model: d, tokenizer: 'tok-bare', towers: ['text'] });
       expect(clip.tokenize(prompts).ids.length).toBe(2 * 77);
       await clip.dispose();
@@ -279,7 +281,7 @@ describe('an ONNX model directory without a tokenizer of its own takes `tokenize
     await expect(loadClip({ model: d, tokenizer: empty })).rejects.toThrow(
       `${join(empty, 'tokenizer.json')}: not found: the CLIP tokenizer is read from here; give a directory with the CLIP tokenizer.json as tokenizer (CLI --tokenizer <dir>)`,
     );
-    copyFileSync(sharedPath('assets', 'clip-tokenizer', 'tokenizer.json'), join(empty, 'tokenizer.json'));
+    copyWritable(sharedPath('assets', 'clip-tokenizer', 'tokenizer.json'), join(empty, 'tokenizer.json'));
     await expect(loadClip({ model: d, tokenizer: empty })).rejects.toThrow(
       `${join(empty, 'tokenizer_config.json')}: not found: the CLIP tokenizer needs it beside tokenizer.json`,
     );

@@ -1,7 +1,7 @@
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadReferences, maxAbsDiff, referencePixels, sharedPath } from '@vlfer/test-utils';
+import { loadReferences, maxAbsDiff, referencePixels, sharedPath, copyWritable } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
 import { ClipGradientModel, loadClip } from './index.js';
 
@@ -35,7 +35,7 @@ function withPositionIds(src: string, dst: string, positions: Record<string, num
 describe('Hugging Face checkpoints with integer position_ids buffers', () => {
   it('are read (the buffers left out) by the graphs runtime and the gradient model: same embeddings', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'vlfer-posids-')), 'clip');
-    cpSync(tiny, dir, { recursive: true });
+    copyWritable(tiny, dir);
     withPositionIds(join(tiny, 'model.safetensors'), join(dir, 'model.safetensors'), {
       'text_model.embeddings.position_ids': 77,
       'vision_model.embeddings.position_ids': 50,
@@ -66,7 +66,7 @@ describe('Hugging Face checkpoints with integer position_ids buffers', () => {
     for (const f of readdirSync(tiny, { recursive: true, withFileTypes: true }).filter((e) => e.isFile())) {
       const rel = join(f.parentPath, f.name).slice(tiny.length + 1);
       const blob = join(repo, 'blobs', rel.replaceAll('/', '_'));
-      cpSync(join(tiny, rel), blob);
+      copyWritable(join(tiny, rel), blob);
       mkdirSync(join(snapshot, rel, '..'), { recursive: true });
       symlinkSync(
         join(
@@ -103,7 +103,7 @@ describe('Hugging Face checkpoints with integer position_ids buffers', () => {
 
   it("a model's content fingerprint refuses files replaced since it loaded them (it holds the weights read then)", async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'vlfer-replaced-')), 'clip');
-    cpSync(tiny, dir, { recursive: true });
+    copyWritable(tiny, dir);
     for (const backend of ['graphs', 'onnx'] as const) {
       const clip = await loadClip({ model: dir, backend });
       try {

@@ -1,18 +1,9 @@
-import {
-  copyFileSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import sharp from 'sharp';
-import { sharedPath } from '@vlfer/test-utils';
+import { sharedPath, copyWritable } from '@vlfer/test-utils';
 import { decodeImage } from '@vlfer/image/node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { hashBytes } from '@vlfer/core/node';
@@ -136,8 +127,8 @@ describe('bad input', () => {
   it('the architecture comes from the model outputs, not the file name', async () => {
     const dir = join(work, 'renamed');
     mkdirSync(dir, { recursive: true });
-    copyFileSync(join(modelDir, 'yunet_n_320_320.onnx'), join(dir, 'custom.onnx'));
-    copyFileSync(join(modelDir, 'version-RFB-320.onnx'), join(dir, 'yunet-looking-name.onnx'));
+    copyWritable(join(modelDir, 'yunet_n_320_320.onnx'), join(dir, 'custom.onnx'));
+    copyWritable(join(modelDir, 'version-RFB-320.onnx'), join(dir, 'yunet-looking-name.onnx'));
     expect((await FaceDetector.load(join(dir, 'custom.onnx'))).kind).toBe('yunet');
     expect((await FaceDetector.load(join(dir, 'yunet-looking-name.onnx'))).kind).toBe('ultraface');
     await expect(FaceDetector.load(sharedPath('fixtures', 'tiny-clip', 'onnx', 'vision_model.onnx'))).rejects.toThrow(
@@ -153,7 +144,7 @@ describe('bad input', () => {
     );
     const dir = join(work, 'models');
     mkdirSync(dir, { recursive: true });
-    copyFileSync(join(modelDir, 'yunet_n_320_320.onnx'), join(dir, 'yunet_n_320_320.onnx'));
+    copyWritable(join(modelDir, 'yunet_n_320_320.onnx'), join(dir, 'yunet_n_320_320.onnx'));
     const b = readFileSync(join(dir, 'yunet_n_320_320.onnx'));
     b[b.length - 1]! ^= 1;
     writeFileSync(join(dir, 'yunet_n_320_320.onnx'), b);
