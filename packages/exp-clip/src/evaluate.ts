@@ -317,30 +317,40 @@ export async function loadEvalModel(
     ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
     log,
   });
-  const logitScale = resolveLogitScale(options.logitScale, clip.logitScale);
-  if (logitScale.source === 'default')
-    log(
-      `${options.model} holds no logit_scale (ONNX graphs only): the probabilities use 100 (OpenAI CLIP's); pass logitScale to choose`,
-    );
-  if (options.head) log(`reading the projection head ${options.head}`);
-  const head = options.head
-    ? await loadProjectionHeadAsync(options.head, {
-        expectInputDim: clip.embeddingDim,
-        ...(hooks.signal ? { signal: hooks.signal } : {}),
-      })
-    : undefined;
-  return {
-    clip,
-    head,
-    projection: hooks.projection ?? head,
-    logitScale,
-    modelFingerprint: clip.contentFingerprint(options.cacheDir),
-    headFingerprint: options.head ? hashFile(options.head) : null,
-    dispose: async () => {
-      await clip.dispose();
-      await head?.dispose();
-    },
-  };
+  // a failure from here on (a head of another width, a cacheDir that is a file, an abort) releases the loaded model:
+  // it held its sessions (gigabytes and threads for a full-size CLIP) until a garbage collection that may not come
+  let head: Awaited<ReturnType<typeof loadProjectionHeadAsync>> | undefined;
+  try {
+    const logitScale = resolveLogitScale(options.logitScale, clip.logitScale);
+    if (logitScale.source === 'default')
+      log(
+        `${options.model} holds no logit_scale (ONNX graphs only): the probabilities use 100 (OpenAI CLIP's); pass logitScale to choose`,
+      );
+    if (options.head) log(`reading the projection head ${options.head}`);
+    head = options.head
+      ? await loadProjectionHeadAsync(options.head, {
+          expectInputDim: clip.embeddingDim,
+          ...(hooks.signal ? { signal: hooks.signal } : {}),
+        })
+      : undefined;
+    const loadedHead = head;
+    return {
+      clip,
+      head,
+      projection: hooks.projection ?? head,
+      logitScale,
+      modelFingerprint: clip.contentFingerprint(options.cacheDir),
+      headFingerprint: options.head ? hashFile(options.head) : null,
+      dispose: async () => {
+        await clip.dispose();
+        await loadedHead?.dispose();
+      },
+    };
+  } catch (error) {
+    await head?.dispose();
+    await clip.dispose();
+    throw error;
+  }
 }
 
 /** What {@link encodeForEvaluation} returns: the encoded folds and what the encoder and the cropper did. */
@@ -941,7 +951,7 @@ async function loadGuardedModel(
   const model = await loadEvalModel(options, hooks);
   try {
     const guarded = { prompts: run.prompts, model, labelNames: run.labelSet.names };
-    return { model, quantization: await quantizationGuard(options, loaded, guarded, hooks.log) };
+    return { model, quantization: await quantizationGuard(options, loaded, guarded, hooks) };
   } catch (error) {
     await model.dispose();
     throw error;

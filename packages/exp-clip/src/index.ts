@@ -62,7 +62,7 @@ export {
   predictionsCsv,
   predictionsCsvBytes,
 } from './evaluate.js';
-export type { QuantizationReport } from './quantization-guard.js';
+export type { GuardHooks, QuantizationReport } from './quantization-guard.js';
 export {
   QUANTIZATION_THRESHOLDS,
   formatQuantizationReport,

@@ -3,7 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sharedPath, copyWritable } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
-import { evaluateZeroShot, formatQuantizationReport, guardSample, TrainOptionsSchema, type EvalData } from './index.js';
+import { AbortedError } from '@vlfer/core';
+import {
+  evaluateZeroShot,
+  formatQuantizationReport,
+  guardSample,
+  quantizationGuard,
+  TrainOptionsSchema,
+  type EvalData,
+  type EvalOptions,
+} from './index.js';
 
 const work = mkdtempSync(join(tmpdir(), 'vlfer-int8-guard-'));
 // 21 FER2013 test images (3 per class, stratified and seeded) on the random-weight tiny-clip ('graphs' runtime)
@@ -128,6 +137,19 @@ describe('exp-clip eval dtype int8: the quantization guard', () => {
     ]);
   });
 
+  it('an abort stops the guard before it decodes another sampled clip', async () => {
+    const data = [
+      { kind: 'frames', items: [0, 1, 2].map((k) => ({ frameDir: join(work, `no-clip-${k}`), label: 0 })) },
+    ] as unknown as EvalData[];
+    const stop = new AbortController();
+    stop.abort();
+    const options = { dtype: 'int8', quantizationSample: 64, subsetSeed: 0 } as EvalOptions;
+    const run = {} as Parameters<typeof quantizationGuard>[2];
+    // before: every sampled clip was decoded at once (an ffmpeg each for videos), the signal unseen
+    await expect(quantizationGuard(options, data, run, { log: () => {}, signal: stop.signal })).rejects.toThrow(
+      AbortedError,
+    );
+  });
   it('samples the same images for the same seed, from every fold, each once, all of them when fewer', () => {
     const fold = (paths: string[]) =>
       ({ kind: 'images', items: paths.map((path) => ({ path, label: 0 })) }) as EvalData;

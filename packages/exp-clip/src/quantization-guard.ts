@@ -1,4 +1,4 @@
-import { argmaxRows, createRng, VlferError, type Tensor2D } from '@vlfer/core';
+import { argmaxRows, createRng, mapConcurrently, throwIfAborted, VlferError, type Tensor2D } from '@vlfer/core';
 import { buildZeroShotClassifier, rowCosines } from '@vlfer/encoders';
 import { encodeImages, loadClip, sampleClipFrames, type ClipModel, type EncodeItem } from '@vlfer/encoders/node';
 import type { EvalData } from './data.js';
@@ -38,12 +38,33 @@ export function guardSample(data: readonly EvalData[], n: number, seed: number):
   return keys.slice(0, n);
 }
 
-/** What the guard encodes for a sampled item: an image as it is, a clip's centre frame (`sampleClipFrames`). */
-async function guardItems(data: readonly EvalData[], keys: readonly string[]): Promise<EncodeItem[]> {
+/** Videos decoded at once for the guard's sample (each an ffmpeg process; the sample is 64 clips by default). */
+const GUARD_DECODES_IN_FLIGHT = 2;
+
+/**
+ * What the guard encodes for a sampled item: an image as it is, a clip's centre frame (`sampleClipFrames`, at most
+ * {@link GUARD_DECODES_IN_FLIGHT} at a time, stopped by `signal`: every sampled video's ffmpeg ran at once, and on
+ * after an abort).
+ */
+async function guardItems(
+  data: readonly EvalData[],
+  keys: readonly string[],
+  hooks: GuardHooks,
+): Promise<EncodeItem[]> {
   const kind = data[0]!.kind;
   if (kind === 'images') return [...keys];
   const clip = (k: string) => (kind === 'frames' ? { frameDir: k } : { videoFile: k });
-  return Promise.all(keys.map(async (k) => (await sampleClipFrames(clip(k), { numSegments: 1 })).items[0]!));
+  const options = { numSegments: 1, ...(hooks.signal ? { signal: hooks.signal } : {}), log: hooks.log };
+  return mapConcurrently(keys, GUARD_DECODES_IN_FLIGHT, async (k) => {
+    throwIfAborted(hooks.signal, 'the int8 guard');
+    return (await sampleClipFrames(clip(k), options)).items[0]!;
+  });
+}
+
+/** What the guard is given besides its data: where its lines go, and the run's AbortSignal. */
+export interface GuardHooks {
+  log: (line: string) => void;
+  signal?: AbortSignal;
 }
 
 /** Per prompt type, the zero-shot argmax of `features` with `clip`'s text tower (same classifier as the run). */
@@ -72,9 +93,16 @@ async function guardSide(
   clip: ClipModel,
   paths: readonly EncodeItem[],
   spec: Parameters<typeof zeroShotArgmax>[2],
+  signal: AbortSignal | undefined,
 ): Promise<{ features: Tensor2D; argmax: number[][] }> {
   const o = spec.options;
-  const { features } = await encodeImages({ model: clip, items: paths, mode: o.preprocess, resizer: o.resizer });
+  const { features } = await encodeImages({
+    model: clip,
+    items: paths,
+    mode: o.preprocess,
+    resizer: o.resizer,
+    ...(signal ? { signal } : {}),
+  });
   return { features, argmax: await zeroShotArgmax(clip, features, spec) };
 }
 
@@ -125,14 +153,19 @@ export async function quantizationGuard(
   options: EvalOptions,
   data: readonly EvalData[],
   run: { prompts: EvalPrompts; model: EvalModel; labelNames: readonly string[] },
-  log: (line: string) => void,
+  /** where its lines go and the AbortSignal; or, as before 2026-12-07, the log function alone */
+  given: GuardHooks | ((line: string) => void),
 ): Promise<QuantizationReport | null> {
   if (options.dtype !== 'int8') return null;
-  const paths = await guardItems(data, guardSample(data, options.quantizationSample, options.subsetSeed));
+  const hooks = typeof given === 'function' ? { log: given } : given;
+  const { log, signal } = hooks;
+  const paths = await guardItems(data, guardSample(data, options.quantizationSample, options.subsetSeed), hooks);
   const spec = { ...run, options };
-  const fp32 = await loadClip(guardFp32Options(options));
-  const a = await guardSide(fp32, paths, spec).finally(() => fp32.dispose());
-  const report = guardReport(a, await guardSide(run.model.clip, paths, spec), options.acceptInaccurateQuantization);
+  throwIfAborted(signal, 'the int8 guard');
+  const fp32 = await loadClip({ ...guardFp32Options(options), ...(signal ? { signal } : {}) });
+  const a = await guardSide(fp32, paths, spec, signal).finally(() => fp32.dispose());
+  const b = await guardSide(run.model.clip, paths, spec, signal);
+  const report = guardReport(a, b, options.acceptInaccurateQuantization);
   log(formatQuantizationReport(report) + (report.passed ? ': passed' : ': FAILED'));
   if (!report.passed && !report.accepted)
     throw new VlferError(

@@ -97,6 +97,17 @@ describe('exp-clip train end to end on tiny-clip with imported targets', () => {
     expect(metrics.warnings).toEqual([]); // distinct targets: nothing to report
   });
 
+  it('a cacheDir that cannot be used fails the run and releases the CLIP loaded for it', async () => {
+    const file = join(work, 'cache-is-a-file');
+    writeFileSync(file, 'x');
+    const threads = () => Number(/^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]);
+    const before = threads();
+    for (let i = 0; i < 3; i++)
+      await expect(runTrain({ ...base(), out: join(work, `cache-file-${i}`), cacheDir: file }, {})).rejects.toThrow(
+        /cache-is-a-file/,
+      );
+    expect(threads()).toBeLessThanOrEqual(before);
+  });
   it('a teacher that answers every image with the same vector is reported in the log and metrics.json (issue 22, item 10)', async () => {
     const same = join(work, 'same-targets.jsonl');
     const rows = readFileSync(targetsFile, 'utf8')

@@ -393,16 +393,22 @@ export async function loadTrainingEncoder(
     ...(options.tokenizer ? { tokenizer: options.tokenizer } : {}),
     ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
   });
-  const modelFingerprint = clip.contentFingerprint(options.cacheDir);
-  const onCorrupt = (f: string, why: string) => log(`cache entry ${f} ${why}; recomputing it`);
-  const cache = options.cacheDir
-    ? new FeatureCache({
-        dir: `${options.cacheDir}/features`,
-        namespace: clipFeatureNamespace(clip, modelFingerprint, options),
-        onCorrupt,
-      })
-    : undefined;
-  return { clip, modelFingerprint, earlierModelFingerprints: clip.earlierContentFingerprints(options.cacheDir), cache };
+  try {
+    const modelFingerprint = clip.contentFingerprint(options.cacheDir);
+    const onCorrupt = (f: string, why: string) => log(`cache entry ${f} ${why}; recomputing it`);
+    const cache = options.cacheDir
+      ? new FeatureCache({
+          dir: `${options.cacheDir}/features`,
+          namespace: clipFeatureNamespace(clip, modelFingerprint, options),
+          onCorrupt,
+        })
+      : undefined;
+    const earlierModelFingerprints = clip.earlierContentFingerprints(options.cacheDir);
+    return { clip, modelFingerprint, earlierModelFingerprints, cache };
+  } catch (error) {
+    await clip.dispose(); // a cacheDir that cannot be used: the vision tower is released, not left to the GC
+    throw error;
+  }
 }
 
 /**

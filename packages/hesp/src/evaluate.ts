@@ -280,37 +280,11 @@ export async function scoreHespRun(
   /** the run's recorded `modelFingerprint` (and the file recording it): CLIP files of other content are refused */
   recorded?: { file: string; modelFingerprint: string },
 ): Promise<RunScores> {
-  const clip = await loadHespClip(o, hooks);
-  let model: HespModel;
+  const model = await scoringModel(o, texts, best, hooks, recorded);
+  let cropper: FaceCropper | undefined;
   try {
-    if (recorded)
-      refuseChangedFingerprints(
-        recorded.file,
-        o,
-        recorded,
-        { modelFingerprint: clipContentFingerprints(clip.bundle) },
-        {
-          functionName: 'evaluateHespRun',
-          argument: 'runDir',
-          consequence:
-            'Its selected state would be scored with another CLIP than it was trained with: restore those files',
-        },
-      );
-    model = await HespModel.create(clip, {
-      classTexts: texts,
-      nCtx: o.nCtx,
-      patchSize: o.patchSize,
-      location: best.meta.location,
-      logitScale: o.logitScale,
-      seed: o.seed,
-      referenceBehaviour: o.referenceBehaviour,
-    });
-  } catch (error) {
-    await clip.release();
-    throw error;
-  }
-  const cropper = o.faces ? await hespFaceCropper(o, hooks.log ?? (() => undefined)) : undefined;
-  try {
+    // inside: a cropper that fails to load (its detector gone) releases the model too
+    cropper = o.faces ? await hespFaceCropper(o, hooks.log ?? (() => undefined)) : undefined;
     if (cropper) refuseOtherCrops(cropper, best, recorded?.file ?? 'best.safetensors', o, hooks.log);
     model.loadState({ tensors: best.tensors, optimizer: { step: 0, buffers: {} } });
     const read = clipFrameReader(cropper);
@@ -328,6 +302,44 @@ export async function scoreHespRun(
   } finally {
     await model.release();
     await cropper?.dispose();
+  }
+}
+
+/** The HESP model `scoreHespRun` scores with: the run's CLIP (checked against the run's record) and options. */
+async function scoringModel(
+  o: HespOptions,
+  texts: string[],
+  best: HespBestState,
+  hooks: HespHooks,
+  recorded: { file: string; modelFingerprint: string } | undefined,
+): Promise<HespModel> {
+  const clip = await loadHespClip(o, hooks);
+  try {
+    if (recorded)
+      refuseChangedFingerprints(
+        recorded.file,
+        o,
+        recorded,
+        { modelFingerprint: clipContentFingerprints(clip.bundle) },
+        {
+          functionName: 'evaluateHespRun',
+          argument: 'runDir',
+          consequence:
+            'Its selected state would be scored with another CLIP than it was trained with: restore those files',
+        },
+      );
+    return await HespModel.create(clip, {
+      classTexts: texts,
+      nCtx: o.nCtx,
+      patchSize: o.patchSize,
+      location: best.meta.location,
+      logitScale: o.logitScale,
+      seed: o.seed,
+      referenceBehaviour: o.referenceBehaviour,
+    });
+  } catch (error) {
+    await clip.release();
+    throw error;
   }
 }
 

@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defineLabelSet, VlferError } from '@vlfer/core';
 import { expClipPrompts } from '@vlfer/llm-knowledge';
@@ -114,6 +114,14 @@ describe('zeroShotClassifier', () => {
         prompts: expClipPrompts('class_name', ['happiness', 'anger']),
       }),
     ).rejects.toThrow(/'prompts' passed to 'zeroShotClassifier': were made for the classes \[happiness, anger\]/);
+    // a mode refused: before the model is loaded (it was loaded, then left to the garbage collector, threads and all)
+    const threads = () => Number(/^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]);
+    const before = threads();
+    for (let i = 0; i < 3; i++)
+      await expect(zeroShotClassifier({ model: tiny, labels: BASIC_7, mode: 'bogus' as 'clip' })).rejects.toThrow(
+        /'mode' passed to 'zeroShotClassifier'/,
+      );
+    expect(threads()).toBeLessThanOrEqual(before);
   });
 
   it('the browser twin (@vlfer/encoders/web) gives the same predictions from decoded pixels', async () => {

@@ -50,12 +50,12 @@ export async function zeroShotClassifier(
       argument: 'model',
       message: 'expected a loaded ClipModel (loadClip) or a model id/path',
     });
+  const checkMode = (m: string) => checkOneOf(m, PREPROCESS_MODES, { functionName: fn, argument: 'mode' });
+  // a mode given is checked before a model is loaded for it; the model's own afterwards, with the model released
+  if (options.mode !== undefined) checkMode(options.mode);
   const clip = typeof given === 'string' ? await loadClip({ model: given }) : given;
-  const mode = checkOneOf(options.mode ?? clip.preprocessMode ?? 'clip', PREPROCESS_MODES, {
-    functionName: fn,
-    argument: 'mode',
-  });
   try {
+    const mode = checkMode(options.mode ?? clip.preprocessMode ?? 'clip');
     return await createImageClassifier<ImageSource>(
       {
         model: clip,
