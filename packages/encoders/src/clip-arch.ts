@@ -25,15 +25,24 @@ export function clipArchFromConfig(config: Record<string, any>, file = 'config.j
       throw new DataFormatError({ file, field, message: `expected a positive integer, got ${describeValue(v)}` });
     return v as number;
   };
+  // LayerNorm divides by sqrt(var + eps): 0 or less gave NaN or Inf features for a constant row, a string NaN everywhere
+  const eps = (v: unknown, field: string) => {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
+      throw new DataFormatError({ file, field, message: `expected a positive number, got ${describeValue(v)}` });
+    return v;
+  };
   const arch = (c: Record<string, any>, t: string) => ({
     hiddenSize: int(c.hidden_size, `${t}.hidden_size`),
     numLayers: int(c.num_hidden_layers, `${t}.num_hidden_layers`),
     numHeads: int(c.num_attention_heads, `${t}.num_attention_heads`),
     intermediateSize: int(c.intermediate_size, `${t}.intermediate_size`),
     projectionDim: int(proj, 'projection_dim'),
-    layerNormEps: c.layer_norm_eps ?? 1e-5,
+    layerNormEps: eps(c.layer_norm_eps ?? 1e-5, `${t}.layer_norm_eps`),
   });
-  const text = { ...arch(tc, 'text_config'), maxPositions: tc.max_position_embeddings ?? 77 };
+  const text = {
+    ...arch(tc, 'text_config'),
+    maxPositions: int(tc.max_position_embeddings ?? 77, 'text_config.max_position_embeddings'),
+  };
   const vision = {
     ...arch(vc, 'vision_config'),
     patchSize: int(vc.patch_size, 'vision_config.patch_size'),

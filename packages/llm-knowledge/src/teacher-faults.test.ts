@@ -72,6 +72,8 @@ describe('teacher replies that are not usable targets', () => {
     }
     if (which === 'routed.jpg')
       return send(200, JSON.stringify({ model: 'other-vlm', data: [{ embedding: [1, 2, 3, 4] }] }));
+    if (which === 'null-model.jpg')
+      return send(200, JSON.stringify({ model: null, data: [{ embedding: [1, 2, 3, 4] }] }));
     if (which === 'echo.jpg') return send(200, JSON.stringify({ model: 'm', data: [{ embedding: [1, 2, 3, 4] }] }));
     if (which === 'slow.jpg')
       return setTimeout(() => send(200, JSON.stringify({ data: [{ embedding: [1, 2, 3, 4] }] })), 5000);
@@ -105,8 +107,9 @@ describe('teacher replies that are not usable targets', () => {
       /answered for .*routed\.jpg with model "other-vlm", not "m" \(the model asked for\): its embedding is another model's.*--teacher-reply-model/,
     );
     expect(hits.get('routed.jpg')).toBe(1);
-    // the model asked for, or no model field: taken
-    expect((await teacher.embed([image('echo.jpg'), image('ok.jpg')], 'x')).map((e) => e.length)).toEqual([4, 4]);
+    // the model asked for, or no model field (or null): taken
+    const taken = await teacher.embed([image('echo.jpg'), image('ok.jpg'), image('null-model.jpg')], 'x');
+    expect(taken.map((e) => e.length)).toEqual([4, 4, 4]);
     // a server that names the model otherwise: replyModel says how, and then the echo of 'm' is another model
     const aliased = httpTeacher({ baseUrl: at.base, model: 'm', replyModel: 'other-vlm', maxRetries: 0 });
     expect((await aliased.embed([image('routed.jpg')], 'x'))[0]!.length).toBe(4);

@@ -18,7 +18,7 @@ export interface HttpTeacherOptions {
    * The model name the server's replies report (their `model` field) where it is not `model`: a proxy that serves
    * `model` as an alias of another, a server that reports its own model id whatever the request names. A reply that
    * reports another model is refused (not retried): its embedding was computed by a model the cache would not file it
-   * under. A reply without a `model` field is taken. @default model
+   * under. A reply without a `model` field (or with null) is taken. @default model
    */
   replyModel?: string;
   /** Requests in flight at once. @default 8 */
@@ -362,7 +362,7 @@ export async function requestEmbedding(
  */
 function refuseOtherReplyModel(reply: string, settings: HttpTeacherSettings, image: string): void {
   const reported = (JSON.parse(reply) as { model?: unknown }).model;
-  if (reported === undefined || reported === settings.replyModel) return;
+  if (reported === undefined || reported === null || reported === settings.replyModel) return; // null: none said
   const other = settings.replyModel !== settings.model;
   throw new VlferError(
     `Teacher server ${settings.url} answered for ${image} with model ${JSON.stringify(reported)}, not ${JSON.stringify(settings.replyModel)}${other ? ' (replyModel)' : ' (the model asked for)'}: its embedding is another model's, and the targets are cached under the teacher ${JSON.stringify(settings.model)}. Ask the server for the model it serves; where it names the model asked for otherwise (a proxy's alias, a server reporting its own id), give that name as replyModel (the CLI's --teacher-reply-model)`,
