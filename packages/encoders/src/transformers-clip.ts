@@ -101,12 +101,12 @@ export function towerSession(m: PreTrainedModel | undefined): Record<string, unk
 }
 
 /**
- * Run the load checks `check` of loaded towers; when one throws, release the towers' sessions before the error goes
- * on (a refused model keeps no session).
+ * Run `check` (the load checks of loaded towers, or the rest of the load) and return what it returns; when it throws,
+ * release the towers' sessions before the error goes on (a refused model keeps no session).
  */
-export async function checkTowersOrRelease(towers: TransformersClipTowers, check: () => void): Promise<void> {
+export async function checkTowersOrRelease<T>(towers: TransformersClipTowers, check: () => T | Promise<T>): Promise<T> {
   try {
-    check();
+    return await check();
   } catch (error) {
     await Promise.all([towers.vision?.dispose(), towers.text?.dispose()]);
     throw error;

@@ -339,7 +339,13 @@ async function loadGraphsClip(
   const towers = options.towers ?? ['vision', 'text'];
   const quantize = dtype === 'int8' ? { quantize: 'int8' as const } : {};
   const model = await ClipGradientModel.load(weights, { ...options, ...quantize, device, gradients: false, towers });
-  const tokenizer = towers.includes('text') ? await loadTokenizer(model.bundle.tokenizer, TOKENIZER_HINT) : undefined;
+  let tokenizer: PreTrainedTokenizer | undefined;
+  try {
+    tokenizer = towers.includes('text') ? await loadTokenizer(model.bundle.tokenizer, TOKENIZER_HINT) : undefined;
+  } catch (error) {
+    await model.release(); // the weights (a mapped file) and any session go now, not with a later collection
+    throw error;
+  }
   const preprocessMode = source.kind === 'openai-checkpoint' ? 'openai' : 'clip';
   return graphsClipModel(model, tokenizer, { modelId: options.model, dtype, device, preprocessMode, log: options.log });
 }
@@ -560,15 +566,29 @@ async function loadOnnxClip(
   const wrap = onnxLoadStep(load);
   const configJson = localDir ? readModelConfig(localDir) : undefined;
   const loaded = await loadOnnxTowers(load, localDir ?? hub!.id, wrap);
+  // from here on a failure (a config, the preprocessor config or the weights' header malformed, a mismatch) releases
+  // the sessions made: they were left to a garbage collection that does not see ONNX Runtime's memory
+  return checkTowersOrRelease(loaded, () => onnxClipModel(options, load, loaded, configJson, wrap, { dtype, device }));
+}
+
+/** The ClipModel of `loadOnnxClip` once its towers are loaded: the checks of the loaded graphs, then the model. */
+async function onnxClipModel(
+  options: LoadClipOptions,
+  load: OnnxLoad,
+  loaded: TransformersClipTowers,
+  configJson: Record<string, any> | undefined,
+  wrap: <T>(what: string, f: () => Promise<T>) => Promise<T>,
+  { dtype, device }: { dtype: ClipDtype; device: ComputeDevice },
+): Promise<ClipModel> {
+  const { localDir, hub, suffix } = load;
   checkLoadedTowers(load, loaded);
   const config = (configJson ?? (loaded.vision ?? loaded.text)!.config) as Record<string, any>;
   const embeddingDim = clipProjectionDim(config, options.model);
   const preprocessor = await loadOnnxPreprocessor(load, wrap);
-  // once every file is fetched (the preprocessor config comes last); a mismatch releases the sessions made
-  await checkTowersOrRelease(loaded, () => {
-    if (!localDir) checkHubChecksums(load, options.checksums);
-    checkTowerGraphs(loaded, { embeddingDim, cropSize: preprocessor.cropSize, config, source: options.model });
-  });
+  // once every file is fetched (the preprocessor config comes last)
+  if (!localDir) checkHubChecksums(load, options.checksums);
+  checkTowerGraphs(loaded, { embeddingDim, cropSize: preprocessor.cropSize, config, source: options.model });
+  const logitScale = localDir ? safetensorsLogitScale(join(localDir, 'model.safetensors')) : null;
   const encoders = transformersEncoders(loaded, embeddingDim, preprocessor.cropSize, options.log);
   const asLoaded = localDir ? filesAsLoaded(onnxFingerprintFiles(localDir, load.towers, suffix)) : () => undefined;
   /** The content fingerprint of `towers`' files (and of a separate tokenizer's, with the text tower). */
@@ -585,7 +605,7 @@ async function loadOnnxClip(
     embeddingDim,
     preprocessor,
     preprocessMode: 'clip',
-    logitScale: localDir ? safetensorsLogitScale(join(localDir, 'model.safetensors')) : null,
+    logitScale,
     featureRecipe: undefined, // the ONNX graphs are model files, in the content fingerprint
     encodePixels: encoders.encodePixels,
     encodeTexts: encoders.encodeTexts,
@@ -698,9 +718,14 @@ function onnxLoadStep(load: OnnxLoad): <T>(what: string, f: () => Promise<T>) =>
 
 /** `config.json` of a model directory. @throws VlferError naming the file when it is not valid JSON */
 function readModelConfig(localDir: string): Record<string, any> {
-  const file = join(localDir, 'config.json');
+  return readModelJson(join(localDir, 'config.json'), 'model config') as Record<string, any>;
+}
+
+/** A JSON file of a model directory. @throws VlferError naming the file when it is not valid JSON */
+function readModelJson(file: string, what: string): unknown {
+  const text = readTextFile(file, what);
   try {
-    return JSON.parse(readTextFile(file, 'model config')) as Record<string, any>;
+    return JSON.parse(text);
   } catch (error) {
     throw new VlferError(`${file}: not valid JSON (${(error as Error).message})`, { cause: error });
   }
@@ -724,7 +749,7 @@ async function loadOnnxPreprocessor(
 ): Promise<ClipPreprocessorConfig> {
   if (localDir) {
     const file = join(localDir, 'preprocessor_config.json');
-    return parsePreprocessorConfig(JSON.parse(readTextFile(file, 'preprocessor config')), file);
+    return parsePreprocessorConfig(readModelJson(file, 'preprocessor config') as Record<string, any>, file);
   }
   const { AutoProcessor } = await import('@huggingface/transformers');
   const proc = await wrap('the preprocessor config', () => AutoProcessor.from_pretrained(hub!.id, hfOptions));

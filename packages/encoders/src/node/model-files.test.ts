@@ -82,6 +82,24 @@ describe('loading CLIP towers names the model file and the tower expected', () =
     );
   });
 
+  it('a model that fails after its towers loaded (a malformed preprocessor config or weights header) releases them', async () => {
+    const threads = () => Number(/^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]);
+    const d = tinyClipCopy();
+    const warm = await loadClip({ model: d });
+    await warm.dispose();
+    const before = threads();
+    writeFileSync(join(d, 'preprocessor_config.json'), '{oops');
+    for (let i = 0; i < 3; i++)
+      // named: it was JSON.parse's bare "Expected property name or '}' in JSON at position 1"
+      await expect(loadClip({ model: d })).rejects.toThrow(
+        `${join(d, 'preprocessor_config.json')}: not valid JSON (Expected property name`,
+      );
+    copyWritable(sharedPath('fixtures', 'tiny-clip', 'preprocessor_config.json'), join(d, 'preprocessor_config.json'));
+    writeFileSync(join(d, 'model.safetensors'), Buffer.alloc(16, 0xff));
+    await expect(loadClip({ model: d })).rejects.toThrow(/model\.safetensors/);
+    // the sessions went with each failure (3 · 2 threads stayed before)
+    expect(threads()).toBeLessThanOrEqual(before);
+  });
   it('an encode whose graph declares no output width still refuses rows of another width than config.json', async () => {
     // a graph with a symbolic width passes the load check; its 24-wide rows read as 32-wide would mix images
     const vision = async () => ({ image_embeds: new HfTensor('float32', new Float32Array(2 * 24), [2, 24]) });
