@@ -320,6 +320,37 @@ describe('imported targets', () => {
   });
 });
 
+describe('runs sharing a target cache', () => {
+  it('two runs that miss the same images at once train on one stored answer each, not a mix', async () => {
+    const cacheDir = join(dir, 'shared-cache');
+    const images = ['s0.jpg', 's1.jpg', 's2.jpg'].map((f) => {
+      writeFileSync(join(dir, f), f);
+      return join(dir, f);
+    });
+    // one served model whose answers differ in their last digits from call to call (a GPU server's batches)
+    let arrived = 0;
+    let bothAsked!: () => void;
+    const barrier = new Promise<void>((r) => (bothAsked = r));
+    const teacher = (run: number, delayMs: number) => ({
+      id: 'http:t@http://127.0.0.1:1',
+      source: 'http://127.0.0.1:1/v1/embeddings',
+      async embed(batch: readonly string[]) {
+        if (++arrived === 2) bothAsked();
+        await barrier; // both runs have missed every image before either stores one
+        await new Promise((r) => setTimeout(r, delayMs));
+        return batch.map((_, i) => Float32Array.of(1 + i, 2, 3 + run * 1e-4));
+      },
+    });
+    const [a, b] = await Promise.all([
+      computeTargets({ teacher: teacher(0, 0), images, cacheDir, batchSize: 8 }),
+      computeTargets({ teacher: teacher(1, 50), images, cacheDir, batchSize: 8 }),
+    ]);
+    expect(Array.from(b.data)).toEqual(Array.from(a.data)); // the first stored answers, which the cache keeps
+    const again = await computeTargets({ teacher: teacher(2, 0), images, cacheDir });
+    expect(Array.from(again.data)).toEqual(Array.from(a.data));
+  });
+});
+
 describe('HTTP teacher against a loopback server', () => {
   let server: Server;
   let base = '';

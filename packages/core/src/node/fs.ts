@@ -3,6 +3,7 @@ import {
   closeSync,
   existsSync,
   fsyncSync,
+  linkSync,
   mkdirSync,
   openSync,
   readFileSync,
@@ -147,17 +148,27 @@ export function ensureDir(dir: string): void {
  * directory, fsync it, rename it over the target (atomic on POSIX file systems), fsync the directory.
  * Parent directories are created. With `durable: false` the fsyncs are skipped (still atomic against a crashed
  * process; after a power loss the file may be empty, which suits checksummed caches that recompute such entries).
+ * @returns whether it wrote: false only for an `exclusive` write that found a file at `path`
  * @throws FileIoError naming `path` (not the temp file) on any I/O error
  */
-export function writeFileAtomic(path: string, data: string | Uint8Array, options: { durable?: boolean } = {}): void {
+export function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  /**
+   * `exclusive`: publish only where no file is at `path` (a hard link of the temp file, which fails on one there):
+   * of processes writing one cache entry at once, the first keeps its content and the others read it
+   */
+  options: { durable?: boolean; exclusive?: boolean } = {},
+): boolean {
   const durable = options.durable ?? true;
   const dir = dirname(path);
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  let written: boolean;
   for (let attempt = 0; ; attempt++) {
     ensureDir(dir);
     try {
       if (attempt === 0) countWrite(path);
-      writeTempAndRename(path, bytes, durable);
+      written = writeTempAndRename(path, bytes, durable, options.exclusive ?? false);
       break;
     } catch (error) {
       // the folder removed meanwhile (a cache cleared by hand while a run writes into it): made again, once
@@ -166,11 +177,38 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, options
       throw new FileIoError({ file: path, operation: 'write', cause: error });
     }
   }
-  if (durable) fsyncDir(dir);
+  if (durable && written) fsyncDir(dir);
+  return written;
 }
 
-/** Write `bytes` to a fresh temp file beside `path`, fsync it (`durable`) and rename it over `path`; the temp file is removed on failure. */
-function writeTempAndRename(path: string, bytes: Uint8Array, durable: boolean): void {
+/** Where a file system has no hard links (FAT, some network and FUSE mounts): `exclusive` checks, then renames. */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EMLINK']);
+
+/** Publish the temp file at `path`: renamed over it, or (`exclusive`) linked there unless a file is there already. */
+function publishTemp(tmp: string, path: string, exclusive: boolean): boolean {
+  if (!exclusive) {
+    renameSync(tmp, path);
+    return true;
+  }
+  try {
+    linkSync(tmp, path);
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? '';
+    if (code === 'EEXIST') return false;
+    if (!NO_HARD_LINKS.has(code)) throw error;
+    if (existsSync(path)) return false;
+    renameSync(tmp, path);
+    return true;
+  }
+  rmSync(tmp, { force: true });
+  return true;
+}
+
+/**
+ * Write `bytes` to a fresh temp file beside `path`, fsync it (`durable`) and publish it at `path` (`publishTemp`);
+ * the temp file is removed on failure, and when an exclusive write finds a file there. @returns whether it wrote
+ */
+function writeTempAndRename(path: string, bytes: Uint8Array, durable: boolean, exclusive: boolean): boolean {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
   let fd: number | undefined;
   try {
@@ -180,7 +218,9 @@ function writeTempAndRename(path: string, bytes: Uint8Array, durable: boolean): 
     if (durable) fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
-    renameSync(tmp, path);
+    const written = publishTemp(tmp, path, exclusive);
+    if (!written) rmSync(tmp, { force: true });
+    return written;
   } catch (error) {
     if (fd !== undefined)
       try {

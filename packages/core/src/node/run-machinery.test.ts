@@ -452,6 +452,24 @@ describe('checkpoints, cache entries and logs are checked on read', () => {
     expect(cache.get(key, 4)).toBeUndefined();
     expect(notes[1]).toMatch(/holds a 3-d vector, expected 4-d/);
   });
+  it('of two runs storing one entry (a teacher answering in other last digits), the first stays and both get it', () => {
+    const dir = tmp();
+    const namespace = { model: 'm', dtype: 'fp32', preprocess: 'p' };
+    const [first, second] = [new FeatureCache({ dir, namespace }), new FeatureCache({ dir, namespace })];
+    const key = 'cd'.repeat(32);
+    expect(Array.from(first.set(key, Float32Array.of(0.5, 0.25)))).toEqual([0.5, 0.25]);
+    // the second run computed the entry meanwhile, a little otherwise: it is given the stored one, which stays
+    expect(Array.from(second.set(key, Float32Array.of(0.5000001, 0.25)))).toEqual([0.5, 0.25]);
+    expect(Array.from(first.get(key, 2)!)).toEqual([0.5, 0.25]);
+    // a damaged entry, or one of another dimension, is replaced (and not reported by the store)
+    const file = join(first.root, 'cd', `${key}.f32`);
+    writeFileSync(file, 'garbage');
+    expect(Array.from(second.set(key, Float32Array.of(1, 2)))).toEqual([1, 2]);
+    expect(Array.from(second.set(key, Float32Array.of(3, 4, 5)))).toEqual([3, 4, 5]);
+    expect(Array.from(first.get(key, 3)!)).toEqual([3, 4, 5]);
+    expect([first.corrupt, second.corrupt]).toEqual([0, 0]);
+    expect(readdirSync(join(first.root, 'cd'))).toEqual([`${key}.f32`]); // no temp file left
+  });
   it("an entry swapped with another key's (or copied from another namespace) is reported and recomputed, not used", () => {
     const notes: string[] = [];
     const dir = tmp();

@@ -75,6 +75,15 @@ export class FeatureCache {
    * entry's own (it is stored, and checked by the checksum as the values are).
    */
   get(key: string, dim?: number): Float32Array | undefined {
+    const r = this.read(key, dim);
+    if (typeof r !== 'string') return r;
+    this.corrupt++;
+    this.onCorrupt?.(this.path(key), r);
+    return undefined;
+  }
+
+  /** The entry of `key`: its vector, undefined (absent, or of the format before checksums), or why it is damaged. */
+  private read(key: string, dim: number | undefined): Float32Array | string | undefined {
     const p = this.path(key);
     let buf: Buffer;
     try {
@@ -83,19 +92,14 @@ export class FeatureCache {
       if ((error as { code?: string }).code === 'ENOENT') return undefined;
       throw new FileIoError({ file: p, operation: 'read the cache entry', cause: error });
     }
-    const bad = (reason: string) => {
-      this.corrupt++;
-      this.onCorrupt?.(p, reason);
-      return undefined;
-    };
     if (buf.length >= HEADER && MAGIC_V1.every((b, i) => buf[i] === b)) return undefined; // rewritten by the caller
-    if (buf.length < HEADER || !MAGIC.every((b, i) => buf[i] === b)) return bad('not a vlfer cache entry (bad header)');
+    if (buf.length < HEADER || !MAGIC.every((b, i) => buf[i] === b)) return 'not a vlfer cache entry (bad header)';
     const stored = buf.readUInt32LE(8);
-    if (dim !== undefined && stored !== dim) return bad(`holds a ${stored}-d vector, expected ${dim}-d`);
-    if (buf.length !== HEADER + 4 * stored) return bad(`is ${buf.length} bytes, expected ${HEADER + 4 * stored}`);
+    if (dim !== undefined && stored !== dim) return `holds a ${stored}-d vector, expected ${dim}-d`;
+    if (buf.length !== HEADER + 4 * stored) return `is ${buf.length} bytes, expected ${HEADER + 4 * stored}`;
     const body = buf.subarray(HEADER);
     if (!this.entrySum(key, body).equals(buf.subarray(16, 32)))
-      return bad("checksum mismatch (the values were changed on disk, or the entry is another key's)");
+      return "checksum mismatch (the values were changed on disk, or the entry is another key's)";
     return new Float32Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength));
   }
 
@@ -104,17 +108,31 @@ export class FeatureCache {
     return createHash('sha256').update(`${this.id}\0${key}\0`).update(body).digest().subarray(0, 16);
   }
 
-  /** Store a vector (atomic write). */
-  set(key: string, vector: Float32Array): void {
+  /**
+   * Store a vector (atomic write) unless a sound entry of `key` is there already, and return what the cache holds:
+   * of runs sharing a cache that compute one entry at once, the first keeps it and all use it (a teacher whose
+   * answers vary in their last digits wrote a mix of two runs' answers, and neither run could be resumed on them).
+   * A damaged entry, or one of another dimension, is replaced.
+   */
+  set(key: string, vector: Float32Array): Float32Array {
     const body = Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength);
     const out = Buffer.alloc(HEADER + body.length);
     Buffer.from(MAGIC).copy(out, 0);
     out.writeUInt32LE(vector.length, 8);
     this.entrySum(key, body).copy(out, 16);
     body.copy(out, HEADER);
+    if (this.write(key, out, true)) return vector;
+    const held = this.read(key, vector.length);
+    if (held instanceof Float32Array) return held;
+    this.write(key, out, false);
+    return vector;
+  }
+
+  /** Write an entry's bytes (`exclusive`: only where none is). @returns whether it wrote */
+  private write(key: string, out: Buffer, exclusive: boolean): boolean {
     // not fsynced: an entry lost or emptied by a power cut fails its check and is recomputed
     try {
-      writeFileAtomic(this.path(key), out, { durable: false });
+      return writeFileAtomic(this.path(key), out, { durable: false, exclusive });
     } catch (error) {
       // a read-only or full cache disk: say what can be done (the run's results do not need the cache)
       if (isUnwritableDisk(error))

@@ -352,8 +352,9 @@ function takeTarget(
     ...(dim !== undefined ? { dim } : {}),
   });
   const t = normalizeTarget(v);
-  run.out[i] = t;
-  cache?.set(keys[i]!, t);
+  // what the cache holds: another run sharing the cache that stored this image's target first keeps it, and both
+  // runs train on it (a teacher whose answers vary in their last digits left a mix neither run could resume on)
+  run.out[i] = cache ? cache.set(keys[i]!, t) : t;
   if (cache && !check.done) (check.computed ??= new Set()).add(keys[i]!);
   return dim ?? v.length;
 }
