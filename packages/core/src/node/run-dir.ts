@@ -99,9 +99,23 @@ function processStart(pid: number): string | null {
 function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
-    return (error as { code?: string }).code === 'EPERM'; // exists, owned by someone else
+    return (error as { code?: string }).code === 'EPERM' && !pidEnded(pid); // exists, owned by someone else
+  }
+  return !pidEnded(pid);
+}
+
+/**
+ * Whether a process that still has its pid has ended: a zombie (Linux state Z, or X) that its parent has not reaped
+ * yet (a sweep driver that kills a job and starts it again before `wait`) answers `kill(pid, 0)` but holds nothing.
+ */
+function pidEnded(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3); // field 3, after the name
+    return state === 'Z' || state === 'X';
+  } catch {
+    return false; // not Linux (or gone since: the next check finds it gone)
   }
 }
 

@@ -1,9 +1,12 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   createLockFile,
+  currentProcess,
   judgeLock,
   mergePreviousOutputs,
   newLockInfo,
@@ -68,6 +71,23 @@ describe('run directory stages', () => {
     expect(processGone(container)).toBe(false);
     expect(processGone(dead)).toBe(true); // a record of before (no namespace), or of this namespace
     expect(processGone({ ...dead, pidNamespace: live.pidNamespace })).toBe(true);
+  });
+  it('a holder killed but not yet reaped by its parent (a zombie) is gone: its pid answers, but it holds nothing', async () => {
+    // sh starts a sleep in the background, prints its pid and becomes a sleep that never reaps it
+    const parent = spawn('sh', ['-c', 'sleep 60 & echo $!; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const pid = Number((await once(parent.stdout!, 'data'))[0].toString());
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const record = { ...currentProcess(), pid, processStart: stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]! };
+      expect(processGone(record)).toBe(false); // running
+      process.kill(pid, 'SIGKILL');
+      for (let i = 0; i < 100 && !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); i++)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(readFileSync(`/proc/${pid}/stat`, 'utf8')).toMatch(/\) Z /); // a zombie: kill(pid, 0) still succeeds
+      expect(processGone(record)).toBe(true);
+    } finally {
+      parent.kill('SIGKILL');
+    }
   });
   it('a run whose lock another run holds now publishes nothing', () => {
     const dir = tmp();
