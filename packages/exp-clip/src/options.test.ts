@@ -224,6 +224,12 @@ describe('trainHead options a training would not use', () => {
     ]);
     // at the bound the options pass; what fails next is the missing folder
     expect(await refusal({ ...http, teacherTimeoutMs: MAX_TIMER_MS })).not.toBeInstanceOf(Array);
+    // reply model names: one or several, none blank
+    expect(await refusal({ ...http, teacherReplyModel: ['a', 'b'] })).not.toBeInstanceOf(Array);
+    for (const bad of [' ', [], ['a', '']])
+      expect(await refusal({ ...http, teacherReplyModel: bad })).toEqual([
+        expect.objectContaining({ path: expect.stringMatching(/^teacherReplyModel/) as unknown }),
+      ]);
   });
 
   it('follow the teacher, its targets file and the optimiser', () => {

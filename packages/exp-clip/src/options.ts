@@ -473,7 +473,7 @@ export const TrainOptionsSchema = z
     /** http: the model name. */
     teacherModel: z.string().min(1).optional(),
     /** http: the model name the server's replies report, where not `teacherModel`. */
-    teacherReplyModel: z.string().min(1).optional(),
+    teacherReplyModel: z.union([z.string().trim().min(1), z.array(z.string().trim().min(1)).min(1)]).optional(),
     /** http: per-request timeout. */
     teacherTimeoutMs: positiveInt.max(MAX_TIMER_MS).default(60_000),
     /** http: retries after network errors, timeouts, 5xx or bad replies. */
@@ -583,9 +583,10 @@ export interface TrainOptionsInput {
   teacherModel?: string;
   /**
    * http: the model name the server's replies report (their `model` field) where it is not `teacherModel` (a proxy's
-   * alias, a server that reports its own id); a reply naming another model is refused. @default teacherModel
+   * alias, a server that reports its own id), or several (a router over deployments that report their own names); a
+   * reply naming another model is refused. @default teacherModel
    */
-  teacherReplyModel?: string;
+  teacherReplyModel?: string | string[];
   /** http: per-request timeout in milliseconds. @default 60000 */
   teacherTimeoutMs?: number;
   /** http: retries after network errors, timeouts, 5xx or bad replies. @default 3 */

@@ -117,8 +117,19 @@ describe('teacher replies that are not usable targets', () => {
     await expect(aliased.embed([image('echo.jpg')], 'x')).rejects.toThrow(
       /with model "m", not "other-vlm" \(replyModel\)/,
     );
+    // a router over deployments that each report their own name: every name listed is taken
+    const routed = httpTeacher({ baseUrl: at.base, model: 'm', replyModel: ['m', 'other-vlm'], maxRetries: 0 });
+    expect((await routed.embed([image('routed.jpg'), image('echo.jpg')], 'x')).length).toBe(2);
+    await expect(
+      httpTeacher({ baseUrl: at.base, model: 'x', replyModel: ['a', 'b'], maxRetries: 0 }).embed(
+        [image('echo.jpg')],
+        'x',
+      ),
+    ).rejects.toThrow(/with model "m", not "a" or "b" \(replyModel\)/);
+    for (const bad of [' ', [], ['a', '']])
+      expect(() => httpTeacher({ baseUrl: at.base, model: 'm', replyModel: bad })).toThrow(/'replyModel'/);
     expect(() => httpTeacher({ baseUrl: at.base, model: 'm', replyModel: '' })).toThrow(
-      /Argument 'replyModel' passed to 'httpTeacher'.*must be a non-empty model name, got ""/,
+      /Argument 'replyModel' passed to 'httpTeacher'.*must be a non-empty model name \(or a list of them\), got ""/,
     );
   });
   it('a reply past MAX_REPLY_BYTES (declared, or a stream that does not end) fails at once, not retried', async () => {

@@ -247,8 +247,9 @@ export function trainCommand(): Command {
       )
       .option('--teacher-model <name>', 'http: model name')
       .option(
-        '--teacher-reply-model <name>',
-        "http: the model name the server's replies report, where not --teacher-model (a proxy's alias); replies naming another model are refused",
+        '--teacher-reply-model <names>',
+        "http: the model name the server's replies report, where not --teacher-model (a proxy's alias), or several, comma-separated (a router's deployments); replies naming another model are refused",
+        (v: string) => v.split(',').map((x) => x.trim()),
       )
       .option(
         '--teacher-timeout <seconds>',

@@ -18,9 +18,10 @@ export interface HttpTeacherOptions {
    * The model name the server's replies report (their `model` field) where it is not `model`: a proxy that serves
    * `model` as an alias of another, a server that reports its own model id whatever the request names. A reply that
    * reports another model is refused (not retried): its embedding was computed by a model the cache would not file it
-   * under. A reply without a `model` field (or with null) is taken. @default model
+   * under. A reply without a `model` field (or with null) is taken. Several names: a router that spreads requests
+   * over deployments of one model, each reporting its own name. @default model
    */
-  replyModel?: string;
+  replyModel?: string | readonly string[];
   /** Requests in flight at once. @default 8 */
   concurrency?: number;
   /** Per-request timeout in ms, at most 2³¹ − 1 (Node's longest timer, 24.8 days). @default 60000 */
@@ -117,8 +118,8 @@ export interface HttpTeacherSettings {
   /** `{baseUrl}/v1/embeddings` */
   url: string;
   model: string;
-  /** what a reply's `model` field must say, where it has one (`HttpTeacherOptions.replyModel`, else `model`) */
-  replyModel: string;
+  /** what a reply's `model` field may say, where it has one (`HttpTeacherOptions.replyModel`, else `model`) */
+  replyModels: readonly string[];
   concurrency: number;
   timeoutMs: number;
   maxRetries: number;
@@ -149,6 +150,33 @@ function checkBaseUrl(baseUrl: string): void {
       argument: 'baseUrl',
       message: `'${redacted(baseUrl)}' holds credentials; the URL is the teacher's id, written to the cache and said in errors: give the token as apiKey (the CLI reads $VLFER_TEACHER_API_KEY)`,
     });
+}
+
+/**
+ * `model` and `replyModel` of an HTTP teacher: non-blank names (`replyModel` one or a non-empty list).
+ * @returns the reply model names given, as a list (undefined where none)
+ * @throws InvalidArgumentError naming the option
+ */
+function checkModelNames(options: HttpTeacherOptions): readonly string[] | undefined {
+  const replyModels = typeof options.replyModel === 'string' ? [options.replyModel] : options.replyModel;
+  for (const [k, names] of [
+    ['model', [options.model]],
+    ['replyModel', replyModels ?? []],
+  ] as const)
+    for (const name of names as readonly unknown[])
+      if (typeof name !== 'string' || name.trim() === '')
+        throw new InvalidArgumentError({
+          functionName: 'httpTeacher',
+          argument: k,
+          message: `must be a non-empty model name${k === 'replyModel' ? ' (or a list of them)' : ''}, got ${JSON.stringify(name)}`,
+        });
+  if (replyModels?.length === 0)
+    throw new InvalidArgumentError({
+      functionName: 'httpTeacher',
+      argument: 'replyModel',
+      message: 'is an empty list; leave it out to expect the model asked for',
+    });
+  return replyModels;
 }
 
 /**
@@ -192,18 +220,12 @@ export function httpTeacherSettings(options: HttpTeacherOptions): HttpTeacherSet
       argument: 'apiKey',
       message: `holds a character an HTTP header cannot carry (a space, a line break or a non-ASCII character; ${options.apiKey.length} characters); give the token alone`,
     });
-  for (const k of ['model', 'replyModel'] as const)
-    if (options[k] !== undefined && (typeof options[k] !== 'string' || options[k] === ''))
-      throw new InvalidArgumentError({
-        functionName: 'httpTeacher',
-        argument: k,
-        message: `must be a non-empty model name, got ${JSON.stringify(options[k])}`,
-      });
+  const replyModels = checkModelNames(options);
   const url = `${teacherBaseUrl(options.baseUrl)}/v1/embeddings`;
   return {
     url,
     model: options.model,
-    replyModel: options.replyModel ?? options.model,
+    replyModels: replyModels ?? [options.model],
     concurrency,
     timeoutMs,
     maxRetries,
@@ -357,15 +379,16 @@ export async function requestEmbedding(
 
 /**
  * Refuses a reply (already parsed as an embeddings reply) whose `model` field names another model than
- * `settings.replyModel`: a router that sent the request to another model answers with that model's embedding.
+ * `settings.replyModels`: a router that sent the request to another model answers with that model's embedding.
  * @throws VlferError (not retried) naming the URL, the image and both model names
  */
 function refuseOtherReplyModel(reply: string, settings: HttpTeacherSettings, image: string): void {
   const reported = (JSON.parse(reply) as { model?: unknown }).model;
-  if (reported === undefined || reported === null || reported === settings.replyModel) return; // null: none said
-  const other = settings.replyModel !== settings.model;
+  if (reported === undefined || reported === null || settings.replyModels.includes(reported as string)) return; // null: none said
+  const expected = settings.replyModels.map((m) => JSON.stringify(m)).join(' or ');
+  const other = settings.replyModels.join('\0') !== settings.model;
   throw new VlferError(
-    `Teacher server ${settings.url} answered for ${image} with model ${JSON.stringify(reported)}, not ${JSON.stringify(settings.replyModel)}${other ? ' (replyModel)' : ' (the model asked for)'}: its embedding is another model's, and the targets are cached under the teacher ${JSON.stringify(settings.model)}. Ask the server for the model it serves; where it names the model asked for otherwise (a proxy's alias, a server reporting its own id), give that name as replyModel (the CLI's --teacher-reply-model)`,
+    `Teacher server ${settings.url} answered for ${image} with model ${JSON.stringify(reported)}, not ${expected}${other ? ' (replyModel)' : ' (the model asked for)'}: its embedding is another model's, and the targets are cached under the teacher ${JSON.stringify(settings.model)}. Ask the server for the model it serves; where it names the model asked for otherwise (a proxy's alias, a server reporting its own id), give that name as replyModel (the CLI's --teacher-reply-model)`,
   );
 }
 

@@ -21,7 +21,7 @@ describe('HTTP teacher stages', () => {
     expect(httpTeacherSettings({ baseUrl: 'http://h:1//', model: 'm' })).toEqual({
       url: 'http://h:1/v1/embeddings',
       model: 'm',
-      replyModel: 'm',
+      replyModels: ['m'],
       concurrency: 8,
       timeoutMs: 60_000,
       maxRetries: 3,
