@@ -252,7 +252,7 @@ export class FaceCropper {
   /**
    * The crop file of one face (written unless a valid one exists); `image` decodes the image only when needed.
    * Each crop's SHA-256 is recorded beside it with the crop's name (`<name>.png.sha256`, in `sha256sum`'s format
-   * `<hash>  <name>.png`, written after the crop) and checked on every use: a crop replaced (another valid PNG),
+   * `<hash>  <name>.png`, written before the crop) and checked on every use: a crop replaced (another valid PNG),
    * torn, without its record, or swapped together with its record for another crop's pair is reported and cut again.
    */
   private async writeCrop(
@@ -274,8 +274,10 @@ export class FaceCropper {
     const img = await image();
     const png = await encodePng(faceCrop(img, face, s));
     ensureDir(join(this.cropDir, name.slice(0, 2)));
-    writeFileAtomic(file, png, { durable: false });
+    // the record first: a run sharing the cache that finds the crop finds its record (written after, a crop being
+    // written by another run was 'without its record' for a moment, reported as damaged and cut again)
     writeFileAtomic(record, `${hashBytes(png)}  ${name}.png\n`, { durable: false });
+    writeFileAtomic(file, png, { durable: false });
     return file;
   }
 
