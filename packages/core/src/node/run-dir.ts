@@ -411,6 +411,15 @@ export function recoverRunDirectory(abs: string, log?: (line: string) => void): 
   const work = join(abs, RUN_WORK_DIR);
   if (existsSync(work) && statSync(work).isDirectory())
     for (const entry of readdirSync(work)) if (leftover.test(entry)) rmSync(join(work, entry), { force: true });
+  // and those of shard records (`shards/`, written without the lock by shards that may be running now: only the
+  // ones older than any write takes; a killed shard's stayed through its rerun, the merge and the publish)
+  const shards = join(abs, 'shards');
+  if (existsSync(shards) && statSync(shards).isDirectory())
+    for (const entry of readdirSync(shards)) {
+      const mtime = statSync(join(shards, entry), { throwIfNoEntry: false })?.mtimeMs;
+      if (leftover.test(entry) && mtime !== undefined && Date.now() - mtime > 10 * 60_000)
+        rmSync(join(shards, entry), { force: true });
+    }
 }
 
 export interface OpenRunOptions {

@@ -160,8 +160,16 @@ describe('a run directory holds one kind of run', () => {
     mkdirSync(join(e, 'work'));
     for (const f of ['.x.json.123.ab12.tmp', 'work/.log.jsonl.9.zz.tmp', 'work/keep.tmp'])
       writeFileSync(join(e, f), '');
+    // shard records are written without the lock: a killed shard's temporary file goes once it is older than any
+    // write takes (it stayed through the shard's rerun, the merge and the publish), a fresh one may be a shard's now
+    mkdirSync(join(e, 'shards'));
+    for (const f of ['shards/.1-of-2.json.77.old1.tmp', 'shards/.2-of-2.json.78.new1.tmp', 'shards/1-of-2.json'])
+      writeFileSync(join(e, f), '');
+    const old = new Date(Date.now() - 11 * 60_000);
+    utimesSync(join(e, 'shards/.1-of-2.json.77.old1.tmp'), old, old);
     RunDirectory.open(e, { command: 'a', expects: kind('a') }).close();
-    expect([readdirSync(e).sort(), readdirSync(join(e, 'work'))]).toEqual([['work'], ['keep.tmp']]);
+    expect([readdirSync(e).sort(), readdirSync(join(e, 'work'))]).toEqual([['shards', 'work'], ['keep.tmp']]);
+    expect(readdirSync(join(e, 'shards')).sort()).toEqual(['.2-of-2.json.78.new1.tmp', '1-of-2.json']);
     // files a run writes, found without a manifest, checkpoint or claim: someone's own (an older vlfer's working
     // names too), as is any file a refused run found: its claim is taken back, so the next run refuses them too
     for (const name of ['best.safetensors', 'epochs.jsonl', 'train-log.jsonl', 'run.json']) {
