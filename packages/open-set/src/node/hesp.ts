@@ -197,20 +197,32 @@ export class HespModel {
       });
     if (options.chunk !== undefined)
       checkPositiveInteger(options.chunk, { functionName: 'HespModel.create', argument: 'chunk' });
-    const clip =
-      typeof model === 'string'
-        ? await ClipGradientModel.load(model, {
-            device: options.device ?? 'cpu',
-            ...(options.weightsIn !== undefined ? { weightsIn: options.weightsIn } : {}),
-            ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
-            ...(options.tokenizer ? { tokenizer: options.tokenizer } : {}),
-            ...(options.config ? { config: options.config } : {}),
-            ...(options.profile ? { profile: options.profile } : {}),
-            ...(options.keepFreedMemory !== undefined ? { keepFreedMemory: options.keepFreedMemory } : {}),
-            ...(options.directRuns !== undefined ? { directRuns: options.directRuns } : {}),
-            ...(options.log ? { log: options.log } : {}),
-          })
-        : model;
+    if (typeof model !== 'string') return HespModel.build(model, options);
+    // a model loaded here is released when the build fails (a tokenizer missing, a text tower that fails to run)
+    const owned = await ClipGradientModel.load(model, {
+      device: options.device ?? 'cpu',
+      ...(options.weightsIn !== undefined ? { weightsIn: options.weightsIn } : {}),
+      ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
+      ...(options.tokenizer ? { tokenizer: options.tokenizer } : {}),
+      ...(options.config ? { config: options.config } : {}),
+      ...(options.profile ? { profile: options.profile } : {}),
+      ...(options.keepFreedMemory !== undefined ? { keepFreedMemory: options.keepFreedMemory } : {}),
+      ...(options.directRuns !== undefined ? { directRuns: options.directRuns } : {}),
+      ...(options.log ? { log: options.log } : {}),
+    });
+    try {
+      return await HespModel.build(owned, options);
+    } catch (error) {
+      await owned.release();
+      throw error;
+    }
+  }
+
+  /** `create` once the CLIP is loaded: the tokenizer, the prompts' token ids and the negative texts' embeddings. */
+  private static async build(
+    clip: ClipGradientModel,
+    options: Parameters<typeof HespModel.create>[1],
+  ): Promise<HespModel> {
     const tokenize = await loadClipTokenizer(clip.bundle.tokenizer, { remoteHint: tokenizerHint(clip) });
     const o = {
       classTexts: options.classTexts,
