@@ -116,6 +116,21 @@ describe('dataset scans name the path and say what a file-system error means', (
     expect(explainFsError(error)).toBe(
       `does not exist as spelt, but '${join(root, nfd, 'x.png')}', the same name in Unicode NFD form (decomposed, as macOS writes names), does: rename the file or the entry`,
     );
+    // a folder in NFC holding a file in NFD, listed the other way round: both forms are said
+    const [dirNfc, fileNfd] = ['Ärger'.normalize('NFC'), 'Übel.png'.normalize('NFD')];
+    mkdirSync(join(root, dirNfc));
+    writeFileSync(join(root, dirNfc, fileNfd), 'x');
+    const crossed = join(root, dirNfc.normalize('NFD'), fileNfd.normalize('NFC'));
+    const mixed = (() => {
+      try {
+        statSync(crossed);
+      } catch (e) {
+        return explainFsError(e);
+      }
+    })();
+    expect(mixed).toBe(
+      `does not exist as spelt, but '${join(root, dirNfc, fileNfd)}', the same names with some in Unicode NFC form (composed) and some in NFD (decomposed, as macOS writes names), does: rename the file or the entry`,
+    );
   });
   it('a file name that is not UTF-8 on the disk (Latin-1 from an old zip) is said to be one, not to be missing', async () => {
     const root = mkdtempSync(join(tmpdir(), 'vlfer-latin1-'));

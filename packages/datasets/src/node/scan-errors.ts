@@ -42,28 +42,33 @@ function missingPathNote(path: string | undefined): string {
   const other = otherNormalizationForm(path);
   if (!other) return '';
   const { form } = other;
-  return ` as spelt, but ${quoteInput(other.path)}, the same name in Unicode ${form} form (${form === 'NFD' ? 'decomposed, as macOS writes names' : 'composed'}), does: rename the file or the entry`;
+  const said =
+    form === 'mixed'
+      ? 'the same names with some in Unicode NFC form (composed) and some in NFD (decomposed, as macOS writes names)'
+      : `the same name in Unicode ${form} form (${form === 'NFD' ? 'decomposed, as macOS writes names' : 'composed'})`;
+  return ` as spelt, but ${quoteInput(other.path)}, ${said}, does: rename the file or the entry`;
 }
 
 /**
  * `path` as it exists with some of its names in the other Unicode normalization form, found name by name below the
  * deepest folder that exists as spelt (the folders above may be in either form: normalizing the whole path rewrote a
- * parent such as /home/jürgen into a path that does not exist), or undefined.
+ * parent such as /home/jürgen into a path that does not exist), or undefined; `form` is 'mixed' where names were
+ * found in both forms (a folder in NFC holding a file in NFD, listed the other way round).
  */
-function otherNormalizationForm(path: string): { path: string; form: 'NFC' | 'NFD' } | undefined {
+function otherNormalizationForm(path: string): { path: string; form: 'NFC' | 'NFD' | 'mixed' } | undefined {
   const parts = path.split(sep);
   const at = (n: number) => parts.slice(0, n).join(sep) || (parts[0] === '' ? sep : '.');
   let k = parts.length;
   while (k > 1 && !existsSync(at(k))) k--;
   let found = k === 1 && !existsSync(at(1)) ? '' : at(k);
-  let form: 'NFC' | 'NFD' | undefined;
+  let form: 'NFC' | 'NFD' | 'mixed' | undefined;
   for (const name of parts.slice(found === '' ? 0 : k)) {
     const next = ([[name], [name.normalize('NFC'), 'NFC'], [name.normalize('NFD'), 'NFD']] as const)
       .map(([n, f]) => [found === '' ? n : join(found, n), n === name ? undefined : f] as const)
       .find(([p]) => existsSync(p));
     if (next === undefined) return undefined;
     found = next[0];
-    form ??= next[1];
+    if (next[1]) form = form === undefined || form === next[1] ? next[1] : 'mixed';
   }
   return form ? { path: found, form } : undefined;
 }
