@@ -270,7 +270,12 @@ export function embeddingRequestBody(model: string, image: string, instruction: 
  * @throws RetryableError when the text is not JSON or holds no such embedding
  */
 export function parseEmbeddingReply(text: string): Float32Array {
-  let json: { data?: { embedding?: unknown; index?: unknown }[] };
+  return parseReply(text).embedding;
+}
+
+/** {@link parseEmbeddingReply}'s embedding and the reply's `model` field (as sent; undefined where absent). */
+function parseReply(text: string): { embedding: Float32Array; model: unknown } {
+  let json: { data?: { embedding?: unknown; index?: unknown }[]; model?: unknown };
   try {
     json = JSON.parse(text) as typeof json;
   } catch (error) {
@@ -289,7 +294,7 @@ export function parseEmbeddingReply(text: string): Float32Array {
     throw new RetryableError(
       `the reply has no numeric data[0].embedding (starts with ${JSON.stringify(text.slice(0, 80))})`,
     );
-  return Float32Array.from(e);
+  return { embedding: Float32Array.from(e), model: json.model };
 }
 
 /**
@@ -371,19 +376,17 @@ export async function requestEmbedding(
       res.status === 429 || res.status === 503 ? retryAfterMs(res.headers.get('retry-after')) : undefined,
     );
   if (!res.ok) throw new VlferError(`Teacher server ${url} answered HTTP ${res.status} for ${image}: ${said(500)}`);
-  const reply = withoutToken(text, settings.apiKey);
-  const embedding = parseEmbeddingReply(reply);
-  refuseOtherReplyModel(reply, settings, image);
-  return embedding;
+  const reply = parseReply(withoutToken(text, settings.apiKey));
+  refuseOtherReplyModel(reply.model, settings, image);
+  return reply.embedding;
 }
 
 /**
- * Refuses a reply (already parsed as an embeddings reply) whose `model` field names another model than
+ * Refuses a reply whose `model` field (`reported`) names another model than
  * `settings.replyModels`: a router that sent the request to another model answers with that model's embedding.
  * @throws VlferError (not retried) naming the URL, the image and both model names
  */
-function refuseOtherReplyModel(reply: string, settings: HttpTeacherSettings, image: string): void {
-  const reported = (JSON.parse(reply) as { model?: unknown }).model;
+function refuseOtherReplyModel(reported: unknown, settings: HttpTeacherSettings, image: string): void {
   if (reported === undefined || reported === null || settings.replyModels.includes(reported as string)) return; // null: none said
   const expected = settings.replyModels.map((m) => JSON.stringify(m)).join(' or ');
   const other = settings.replyModels.join('\0') !== settings.model;
