@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { BASIC_7 } from '@vlfer/datasets';
 import { loadClip } from '@vlfer/encoders/node';
 import { classificationReport } from '@vlfer/metrics';
-import { sharedPath, copyWritable } from '@vlfer/test-utils';
+import { sharedPath, copyWritable, processThreads } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { formatEvalTable, evaluateZeroShot as runEval } from './index.js';
 
@@ -282,13 +282,12 @@ describe('exp-clip eval --head', () => {
     ).rejects.toThrow(/head input dim 512 does not match the encoder's embedding dim 24/);
     // the CLIP loaded before the head was refused is released (its sessions' threads end), in each of repeated calls;
     // it was left to a garbage collection that does not see ONNX Runtime's memory (gigabytes for a full-size CLIP)
-    const threads = () => Number(/^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]);
-    const before = threads();
+    const before = processThreads();
     for (let i = 0; i < 3; i++)
       await expect(
         runEval({ dataset: 'image-folder', root: imageRoot, model, head: bad, promptTypes: ['class_name'] }, {}),
       ).rejects.toThrow(/head input dim 512/);
-    expect(threads()).toBeLessThanOrEqual(before);
+    expect(processThreads()).toBeLessThanOrEqual(before);
   });
 });
 

@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { AbortedError } from '@vlfer/core';
 import { fingerprintFiles, loadCheckpoint, readSafetensors, saveCheckpoint, verifyRunOutputs } from '@vlfer/core/node';
 import { encodeImages, loadClip } from '@vlfer/encoders/node';
-import { sharedPath, copyWritable } from '@vlfer/test-utils';
+import { sharedPath, copyWritable, processThreads } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { targetSpread } from '@vlfer/llm-knowledge';
 import { trainHead as runTrain, type StepLog } from './index.js';
@@ -100,13 +100,12 @@ describe('exp-clip train end to end on tiny-clip with imported targets', () => {
   it('a cacheDir that cannot be used fails the run and releases the CLIP loaded for it', async () => {
     const file = join(work, 'cache-is-a-file');
     writeFileSync(file, 'x');
-    const threads = () => Number(/^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]);
-    const before = threads();
+    const before = processThreads();
     for (let i = 0; i < 3; i++)
       await expect(runTrain({ ...base(), out: join(work, `cache-file-${i}`), cacheDir: file }, {})).rejects.toThrow(
         /cache-is-a-file/,
       );
-    expect(threads()).toBeLessThanOrEqual(before);
+    expect(processThreads()).toBeLessThanOrEqual(before);
   });
   it('a teacher that answers every image with the same vector is reported in the log and metrics.json (issue 22, item 10)', async () => {
     const same = join(work, 'same-targets.jsonl');

@@ -203,4 +203,4 @@ export { runCli, runCliAsync, runCliKilledAfter, killChain, spawnCli } from './c
 export { sharedStorageBomb, noneOpcodeBomb, nestedDictPickle, manyTensorsCheckpoint } from './torch-bombs.js';
 export { photoLikeJpeg } from './images.js';
 export { addOwnerWrite, copyWritable } from './copy.js';
-export { alive, commandLine, descendants, groupMembers, processReport, until } from './processes.js';
+export { alive, commandLine, descendants, groupMembers, processReport, processThreads, until } from './processes.js';

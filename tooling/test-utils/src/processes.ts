@@ -97,3 +97,11 @@ export function processReport(pid: number): string {
   const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
   return `pid ${pid} (${commandLine(pid) || '?'}): state ${state}, wchan ${read('wchan')}, threads ${read('status').match(/Threads:\s+(\d+)/)?.[1] ?? '?'}`;
 }
+
+/**
+ * The threads of this process now (Linux `/proc/self/status`): a model's ONNX Runtime sessions hold threads until
+ * they are released, so a count that grows across failed calls tells a model left to the garbage collector.
+ */
+export function processThreads(): number {
+  return Number(/^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]);
+}

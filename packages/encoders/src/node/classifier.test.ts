@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defineLabelSet, VlferError } from '@vlfer/core';
 import { expClipPrompts } from '@vlfer/llm-knowledge';
-import { sharedPath } from '@vlfer/test-utils';
+import { sharedPath, processThreads } from '@vlfer/test-utils';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { zeroShotClassifier as webZeroShotClassifier } from '../web/index.js';
 import { classify, decodeImage, loadClip, zeroShotClassifier, type ClipModel } from './index.js';
@@ -115,13 +115,12 @@ describe('zeroShotClassifier', () => {
       }),
     ).rejects.toThrow(/'prompts' passed to 'zeroShotClassifier': were made for the classes \[happiness, anger\]/);
     // a mode refused: before the model is loaded (it was loaded, then left to the garbage collector, threads and all)
-    const threads = () => Number(/^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]);
-    const before = threads();
+    const before = processThreads();
     for (let i = 0; i < 3; i++)
       await expect(zeroShotClassifier({ model: tiny, labels: BASIC_7, mode: 'bogus' as 'clip' })).rejects.toThrow(
         /'mode' passed to 'zeroShotClassifier'/,
       );
-    expect(threads()).toBeLessThanOrEqual(before);
+    expect(processThreads()).toBeLessThanOrEqual(before);
   });
 
   it('the browser twin (@vlfer/encoders/web) gives the same predictions from decoded pixels', async () => {

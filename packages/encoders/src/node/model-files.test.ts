@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { env as transformersEnv, Tensor as HfTensor } from '@huggingface/transformers';
 import { tensor, VlferError } from '@vlfer/core';
 import { fingerprintFiles, hashFile } from '@vlfer/core/node';
-import { sharedPath, copyWritable } from '@vlfer/test-utils';
+import { sharedPath, copyWritable, processThreads } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
 import { clipArchFromConfig, parsePreprocessorConfig } from '../index.js';
 import { clipProjectionDim, transformersEncoders } from '../transformers-clip.js';
@@ -83,11 +83,10 @@ describe('loading CLIP towers names the model file and the tower expected', () =
   });
 
   it('a model that fails after its towers loaded (a malformed preprocessor config or weights header) releases them', async () => {
-    const threads = () => Number(/^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]);
     const d = tinyClipCopy();
     const warm = await loadClip({ model: d });
     await warm.dispose();
-    const before = threads();
+    const before = processThreads();
     writeFileSync(join(d, 'preprocessor_config.json'), '{oops');
     for (let i = 0; i < 3; i++)
       // named: it was JSON.parse's bare "Expected property name or '}' in JSON at position 1"
@@ -98,7 +97,7 @@ describe('loading CLIP towers names the model file and the tower expected', () =
     writeFileSync(join(d, 'model.safetensors'), Buffer.alloc(16, 0xff));
     await expect(loadClip({ model: d })).rejects.toThrow(/model\.safetensors/);
     // the sessions went with each failure (3 · 2 threads stayed before)
-    expect(threads()).toBeLessThanOrEqual(before);
+    expect(processThreads()).toBeLessThanOrEqual(before);
   });
   it('an encode whose graph declares no output width still refuses rows of another width than config.json', async () => {
     // a graph with a symbolic width passes the load check; its 24-wide rows read as 32-wide would mix images
