@@ -86,14 +86,22 @@ interface PublishJournal {
 /** Run directories this process holds, by absolute path (so `verifyRunOutputs` can complete their publish). */
 const held = new Map<string, RunDirectory>();
 
-function processStart(pid: number): string | null {
+/**
+ * The fields of `/proc/<pid>/stat` from field 3 (state) on, or null (not Linux, or no such process). The command name
+ * (field 2) may hold spaces and parentheses, so the fields are split after the last ')'.
+ */
+function procStatFields(pid: number): string[] | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // field 22 (starttime); the command name (field 2) may hold spaces and parentheses, so split after the last ')'
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
-    return null; // not Linux, or no such process
+    return null;
   }
+}
+
+/** Field 22 of `/proc/<pid>/stat` (starttime, jiffies since boot), or null. */
+function processStart(pid: number): string | null {
+  return procStatFields(pid)?.[19] ?? null;
 }
 
 function pidAlive(pid: number): boolean {
@@ -108,15 +116,11 @@ function pidAlive(pid: number): boolean {
 /**
  * Whether a process that still has its pid has ended: a zombie (Linux state Z, or X) that its parent has not reaped
  * yet (a sweep driver that kills a job and starts it again before `wait`) answers `kill(pid, 0)` but holds nothing.
+ * False where /proc cannot say (not Linux, or gone since: the next check finds it gone).
  */
 function pidEnded(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3); // field 3, after the name
-    return state === 'Z' || state === 'X';
-  } catch {
-    return false; // not Linux (or gone since: the next check finds it gone)
-  }
+  const state = procStatFields(pid)?.[0];
+  return state === 'Z' || state === 'X';
 }
 
 /** Who owns a piece of work in progress, as `processGone` judges it: written by `currentProcess()`. */
