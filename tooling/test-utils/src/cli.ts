@@ -4,8 +4,8 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { repoRoot } from './index.js';
 
-/** tsx's loader by absolute URL, so a CLI can run from any working directory. */
-const tsxLoader = (): string =>
+/** tsx's loader by absolute URL (for `node --import`), so a CLI or script can run from any working directory. */
+export const tsxLoader = (): string =>
   pathToFileURL(
     join(dirname(createRequire(join(repoRoot, 'package.json')).resolve('tsx/package.json')), 'dist', 'loader.mjs'),
   ).href;

@@ -199,7 +199,7 @@ export async function writeSolidClassFolders(
       );
   }
 }
-export { runCli, runCliAsync, runCliKilledAfter, killChain, spawnCli } from './cli.js';
+export { runCli, runCliAsync, runCliKilledAfter, killChain, spawnCli, tsxLoader } from './cli.js';
 export { sharedStorageBomb, noneOpcodeBomb, nestedDictPickle, manyTensorsCheckpoint } from './torch-bombs.js';
 export { photoLikeJpeg } from './images.js';
 export { addOwnerWrite, copyWritable } from './copy.js';

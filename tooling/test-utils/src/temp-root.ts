@@ -54,6 +54,10 @@ export function sweepStoppedRuns(dir: string): string[] {
   return removed;
 }
 
+/**
+ * Whether a pid names a live process (a zombie or a reused pid counts as alive: the root then waits for a later sweep).
+ * Not `@vlfer/core`'s `processGone`: core's tests import this package, and turbo refuses a dependency cycle.
+ */
 function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);

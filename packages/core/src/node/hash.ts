@@ -33,10 +33,6 @@ export function hashFile(path: string): string {
   return h.digest('hex');
 }
 
-interface FingerprintIndex {
-  [key: string]: string;
-}
-
 /**
  * Content hashes by file state: `fileStateKey` → SHA-256. A file's entry is found again only while its real path,
  * size, mtime, inode and ctime are the same, so a file rewritten or replaced in place (even with its size, mtime and
@@ -80,45 +76,77 @@ export function hashFileIndexed(path: string, index: FileHashIndex): string {
  * hash. Hashing a large model takes seconds, so each file's hash is remembered in `<indexDir>/fingerprints.json`
  * by real path + size + mtime + inode + ctime (nanoseconds); a file replaced or rewritten in place is hashed again,
  * even when its size, mtime and inode were kept (`cp -p` over it: only the kernel sets ctime). Without `indexDir`
- * every file is hashed.
+ * every file is hashed. The index is merged with what other processes saved meanwhile (runs sharing a cache folder)
+ * and keeps only entries of files still in the state they were hashed in.
  * @param files `{ name: path }`; the names (e.g. `onnx/vision_model.onnx`) enter the fingerprint, so the same
  *   bytes under another role give another fingerprint
  */
 export function fingerprintFiles(files: Readonly<Record<string, string>>, options: { indexDir?: string } = {}): string {
   const indexPath = options.indexDir ? join(options.indexDir, 'fingerprints.json') : undefined;
-  let index: FingerprintIndex = {};
-  if (indexPath) {
-    try {
-      index = JSON.parse(readTextFile(indexPath, 'fingerprint index')) as FingerprintIndex;
-    } catch {
-      index = {};
-    } // absent or damaged: rebuilt below
-  }
-  let changed = false;
+  const index = indexPath ? readFingerprintIndex(indexPath) : new Map<string, string>();
+  const added = new Map<string, string>();
   const h = createHash('sha256');
   for (const name of Object.keys(files).sort()) {
     const path = files[name]!;
     const key = fileStateKey(path);
-    let digest = index[key];
-    if (!digest || !/^[0-9a-f]{64}$/.test(digest)) {
+    let digest = index.get(key);
+    if (digest === undefined) {
       digest = hashFile(path);
-      index[key] = digest;
-      changed = true;
+      added.set(key, digest);
     }
     h.update(`${name}\0${digest}\n`);
   }
-  if (indexPath && changed) saveFingerprintIndex(indexPath, index);
+  if (indexPath && added.size > 0) saveFingerprintIndex(indexPath, added);
   return h.digest('hex');
 }
 
 /**
- * Save the hash index; where its folder cannot be written (a read-only or full cache disk) it is left as it was: the
- * index only spares hashing the files again, and the fingerprint is exact either way (a read-only cache that holds
- * every feature served a run whose fingerprint index lacked the model files' state until the write stopped it).
+ * The saved hash index (`fileStateKey` → SHA-256): empty where it is absent or cannot be read for its permissions
+ * (as an unwritable one: the index only spares hashing), rebuilt where it is damaged (not UTF-8 JSON, not an object);
+ * an entry that is not a SHA-256 is dropped. @throws FileIoError for other read failures (EIO, a folder)
  */
-function saveFingerprintIndex(indexPath: string, index: FingerprintIndex): void {
+function readFingerprintIndex(indexPath: string): Map<string, string> {
+  const index = new Map<string, string>();
+  let value: unknown;
   try {
-    writeJsonAtomic(indexPath, index);
+    value = JSON.parse(readTextFile(indexPath, 'fingerprint index'));
+  } catch (error) {
+    if (error instanceof FileIoError && error.code !== 'ENOENT' && !isUnwritableDisk(error)) throw error;
+    return index; // absent, unreadable or damaged: rebuilt from the files hashed now
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return index;
+  for (const [key, digest] of Object.entries(value)) {
+    if (typeof digest === 'string' && /^[0-9a-f]{64}$/.test(digest)) index.set(key, digest);
+  }
+  return index;
+}
+
+/** Whether an index entry's file is still in the state it was hashed in (`fileStateKey`: `path|size|mtime|ino|ctime`). */
+function entryCurrent(key: string): boolean {
+  const parts = key.split('|');
+  if (parts.length < 5) return false;
+  try {
+    return fileStateKey(parts.slice(0, -4).join('|')) === key;
+  } catch {
+    return false; // gone or unreachable: its entry can never match again (a new file gets a new ctime)
+  }
+}
+
+/**
+ * Save `added` into the index as it is on disk now (another process sharing the cache folder may have saved its own
+ * entries since this one read it), dropping entries of files changed or gone since they were hashed: the index stays
+ * the size of the files in use. Two processes saving at the same instant can still lose one's entries, which only
+ * costs hashing those files again. Where the folder cannot be written (a read-only or full cache disk) the index is
+ * left as it was: the fingerprint is exact either way (a read-only cache that holds every feature served a run whose
+ * fingerprint index lacked the model files' state until the write stopped it).
+ */
+function saveFingerprintIndex(indexPath: string, added: ReadonlyMap<string, string>): void {
+  const merged: Record<string, string> = {};
+  for (const [key, digest] of readFingerprintIndex(indexPath))
+    if (!added.has(key) && entryCurrent(key)) merged[key] = digest;
+  for (const [key, digest] of added) merged[key] = digest;
+  try {
+    writeJsonAtomic(indexPath, merged);
   } catch (error) {
     if (!isUnwritableDisk(error)) throw error;
   }

@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import {
   existsSync,
   mkdirSync,
@@ -11,10 +12,13 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChecksumError, DataFormatError, FileIoError, RunLockedError } from '../index.js';
+import { tsxLoader } from '@vlfer/test-utils';
 import type { FailpointKind } from './index.js';
 import {
   failpointCount,
@@ -630,7 +634,68 @@ describe('checkpoints, cache entries and logs are checked on read', () => {
     writeFileSync(f, 'weights v2');
     utimesSync(f, new Date(), new Date(Date.now() + 5000));
     expect(fingerprintFiles({ 'onnx/vision_model.onnx': f }, { indexDir: dir })).not.toBe(a);
-    expect(Object.keys(JSON.parse(readFileSync(join(dir, 'fingerprints.json'), 'utf8'))).length).toBe(2);
+    // the first state's entry can never match again (a rewrite moves ctime): dropped (before: kept for ever)
+    expect(Object.keys(JSON.parse(readFileSync(join(dir, 'fingerprints.json'), 'utf8')))).toEqual([
+      expect.stringMatching(/^\/.*vision_model\.onnx\|10\|/),
+    ]);
+  });
+  it("a fingerprint index keeps other processes' entries and drops those of files gone", async () => {
+    const dir = tmp();
+    const index = () => Object.keys(JSON.parse(readFileSync(join(dir, 'fingerprints.json'), 'utf8'))).sort();
+    const [a, b, fifo] = ['a.onnx', 'b.onnx', 'slow.onnx'].map((n) => join(dir, n)) as [string, string, string];
+    writeFileSync(a, 'model a');
+    writeFileSync(b, 'model b');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    // another process reads the index, then hashes a file that takes a while (a FIFO: its read waits for our write)
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        tsxLoader(),
+        '--input-type=module',
+        '-e',
+        `const { fingerprintFiles } = await import(${JSON.stringify(pathToFileURL(join(import.meta.dirname, 'index.ts')).href)});
+         process.stdout.write(fingerprintFiles({ slow: ${JSON.stringify(fifo)} }, { indexDir: ${JSON.stringify(dir)} }));`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    const ended = new Promise((resolve) => child.on('close', resolve));
+    const writer = await open(fifo, 'w'); // opens once the child reads the FIFO: it has read the (absent) index
+    fingerprintFiles({ a }, { indexDir: dir });
+    expect(index()).toEqual([expect.stringContaining('/a.onnx|')]);
+    await writer.write('slow model');
+    await writer.close();
+    expect(await ended).toBe(0);
+    expect(out).toMatch(/^[0-9a-f]{64}$/);
+    // before: the child saved the index it read (empty) plus its own entry, losing a.onnx's
+    expect(index()).toEqual([expect.stringContaining('/a.onnx|'), expect.stringContaining('/slow.onnx|')]);
+    rmSync(fifo);
+    rmSync(a);
+    fingerprintFiles({ b }, { indexDir: dir });
+    expect(index()).toEqual([expect.stringContaining('/b.onnx|')]);
+  });
+  it('a damaged fingerprint index is rebuilt, whatever JSON it holds', () => {
+    const dir = tmp();
+    const f = join(dir, 'vision_model.onnx');
+    writeFileSync(f, 'weights');
+    const expected = fingerprintFiles({ 'onnx/vision_model.onnx': f });
+    const key = `${f}|7|`;
+    for (const text of ['null', '5', '"x"', '[]', '{"k": 7}', `{"${key}": "not a hash"}`, '{', '\u0000']) {
+      writeFileSync(join(dir, 'fingerprints.json'), text);
+      // before: `null`, `5` and `"x"` threw a TypeError (cannot read or set a property of them)
+      expect(fingerprintFiles({ 'onnx/vision_model.onnx': f }, { indexDir: dir })).toBe(expected);
+      expect(Object.values(JSON.parse(readFileSync(join(dir, 'fingerprints.json'), 'utf8')))).toEqual([
+        createHash('sha256').update('weights').digest('hex'),
+      ]);
+    }
+    rmSync(join(dir, 'fingerprints.json'));
+    mkdirSync(join(dir, 'fingerprints.json'));
+    expect(() => fingerprintFiles({ 'onnx/vision_model.onnx': f }, { indexDir: dir })).toThrow(
+      /fingerprints\.json: EISDIR/,
+    );
   });
   it('a model overwritten in place with the same size, mtime and inode (cp -p) gets a new fingerprint', async () => {
     const dir = tmp();
