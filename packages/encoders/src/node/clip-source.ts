@@ -55,8 +55,9 @@ function localPath(model: string): string | undefined {
 }
 
 /**
- * Refuses a `model` written as a path (absolute, `./…`, `../…`, or with a backslash) that does not exist, the check
- * `loadClip` starts with, for pipelines to make before they read their data (a Hub id or an existing path passes).
+ * Refuses a `model` written as a path (absolute, `./…`, `../…`, or with a backslash) that does not exist, and one that
+ * is no path and no Hugging Face model id (`my model`, `@org/name`, `org/name@`): the check `loadClip` starts with, for
+ * pipelines to make before they read their data (a well-formed Hub id or an existing path passes).
  * @throws InvalidArgumentError naming `loadClip`'s argument `model`, the path as given and as resolved
  */
 export function checkClipModelPath(model: string, functionName = 'loadClip'): void {
@@ -71,7 +72,21 @@ export function checkClipModelPath(model: string, functionName = 'loadClip'): vo
       argument: 'model',
       message: `the path '${model}'${isAbsolute(model) ? '' : ` (${resolve(model)})`} does not exist; expected a model directory (transformers.js ONNX graphs, or config.json + model.safetensors) or an OpenAI .pt checkpoint`,
     });
+  const { id: hubId } = hubSource(model, functionName); // a malformed '@<revision>' before the data is read
+  if (!HUB_ID.test(hubId) || /--|\.\./.test(hubId) || hubId.endsWith('.git'))
+    throw new InvalidArgumentError({
+      functionName,
+      argument: 'model',
+      message: `'${model}' is neither an existing path (${resolve(model)}) nor a Hugging Face model id ('name' or 'org/name' of letters, digits, '-', '_' and '.', then '@<revision>' where one is wanted), e.g. Xenova/clip-vit-base-patch32`,
+    });
 }
+
+/**
+ * A Hugging Face repository id as the Hub accepts it (huggingface_hub's `validate_repo_id`): an optional namespace and
+ * a name of at most 96 characters, each of ASCII letters, digits, '_', '-' and '.', beginning and ending with a
+ * letter, digit or '_' (and, checked apart, no '--', '..' or trailing '.git').
+ */
+const HUB_ID = /^(?:[A-Za-z0-9_](?:[\w.-]*[A-Za-z0-9_])?\/)?[A-Za-z0-9_](?:[\w.-]{0,94}[A-Za-z0-9_])?$/;
 
 /**
  * Classify a model argument (Hub id, directory or checkpoint file). `options.suffix`: the ONNX dtype suffix ('' for
@@ -136,14 +151,14 @@ export function resolveClipSource(
  * @throws InvalidArgumentError naming `model` for an empty id or a revision that is no branch, tag or commit name
  *   (it becomes a folder of transformers.js' file cache: `..` and absolute paths are refused)
  */
-export function hubSource(model: string): { kind: 'hub'; id: string; revision?: string } {
+export function hubSource(model: string, functionName = 'loadClip'): { kind: 'hub'; id: string; revision?: string } {
   const at = model.indexOf('@');
   if (at < 0) return { kind: 'hub', id: model };
   const [id, revision] = [model.slice(0, at), model.slice(at + 1)];
   const name = /^[A-Za-z0-9][A-Za-z0-9._-]*(?:\/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$/;
   if (!id || !name.test(revision) || revision.split('/').includes('..'))
     throw new InvalidArgumentError({
-      functionName: 'loadClip',
+      functionName,
       argument: 'model',
       message: `'${model}': a Hub id with a revision is <id>@<revision>, the revision a branch, tag or commit (letters, digits, '.', '_', '-', '/'; no '..'), e.g. Xenova/clip-vit-base-patch32@main`,
     });

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { env as transformersEnv, Tensor as HfTensor } from '@huggingface/transformers';
 import { tensor, VlferError } from '@vlfer/core';
 import { fingerprintFiles, hashFile } from '@vlfer/core/node';
@@ -12,7 +12,7 @@ import { clipArchFromConfig, parsePreprocessorConfig } from '../index.js';
 import { clipProjectionDim, transformersEncoders } from '../transformers-clip.js';
 import { ClipGradientModel } from './clip-gradients.js';
 import { missingOnnxModelFiles, modelFileError, onnxFingerprintFiles } from './clip.js';
-import { configureModels, loadClip } from './index.js';
+import { checkClipModelPath, configureModels, loadClip } from './index.js';
 
 // Issue 22 item 11: a damaged or swapped tower file is named with the tower that was expected, instead of
 // onnxruntime's `ModelProto does not have a graph` or `Missing the following inputs: input_ids, attention_mask`.
@@ -137,6 +137,31 @@ describe('loading CLIP towers names the model file and the tower expected', () =
       "permission denied on /m/onnx/vision_model.onnx: the vision tower's ONNX file exists but cannot be read by this user (check its permissions)",
     );
     expect(modelFileError('/m/x.onnx', 'text', new Error('out of memory'))).toBeUndefined();
+  });
+});
+
+describe('checkClipModelPath: a model that is no path and no Hub id is named before any data is read', () => {
+  it("refuses what the Hub would not take as an id, and passes well-formed ids (with or without '@<revision>')", () => {
+    for (const ok of ['Xenova/clip-vit-base-patch32', 'clip', 'org_1/name.v2', 'openai/clip-vit-base-patch32@main'])
+      expect(() => checkClipModelPath(ok), ok).not.toThrow();
+    // before: each was taken for a Hub id and failed later, after the data was read, as a download error
+    for (const bad of [
+      'my model',
+      '-org/name',
+      'org/name-',
+      'org/na--me',
+      'org/x..y',
+      'org/name.git',
+      'é/clip',
+      'x'.repeat(97),
+    ])
+      expect(() => checkClipModelPath(bad, 'evaluateZeroShot'), bad).toThrow(
+        `Argument 'model' passed to 'evaluateZeroShot': '${bad}' is neither an existing path (${resolve(bad)}) nor a Hugging Face model id`,
+      );
+    for (const bad of ['org/name@', '@org/name', 'org/name@a b'])
+      expect(() => checkClipModelPath(bad, 'trainHead'), bad).toThrow(
+        `Argument 'model' passed to 'trainHead': '${bad}': a Hub id with a revision is <id>@<revision>`,
+      );
   });
 });
 
