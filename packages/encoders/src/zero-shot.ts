@@ -31,11 +31,27 @@ export interface ZeroShotOptions {
    */
   ensemble?: 'logits' | 'embeddings';
   /**
-   * Multiplier of the cosine similarities, positive (so it changes probabilities, never their order); a loaded
-   * model's own value is `ClipModel.logitScale`. @default 100 (OpenAI CLIP's trained logit_scale.exp())
+   * Multiplier of the cosine similarities, within `LOGIT_SCALE_RANGE` (so it changes probabilities, never their
+   * order); a loaded model's own value is `ClipModel.logitScale`. @default 100 (OpenAI CLIP's trained
+   * logit_scale.exp())
    */
   logitScale?: number;
 }
+
+/**
+ * The logit scales a zero-shot classifier takes: the logits are float32, and a scale outside this range makes scale ×
+ * cosine underflow to 0 (every class tied: all items predicted as the first class) or overflow to ±Infinity, so the
+ * predictions would depend on it. Inside it the order of every cosine of magnitude ≥ 1e-8 is kept.
+ */
+export const LOGIT_SCALE_RANGE = { min: 1e-30, max: 1e30 } as const;
+
+/** Whether `scale` is a number within `LOGIT_SCALE_RANGE` (NaN and ±Infinity are not). */
+export function logitScaleInRange(scale: unknown): scale is number {
+  return typeof scale === 'number' && scale >= LOGIT_SCALE_RANGE.min && scale <= LOGIT_SCALE_RANGE.max;
+}
+
+/** What a logit scale must be, for error messages: `a number from 1e-30 to 1e30 (…)`. */
+export const LOGIT_SCALE_EXPECTED = `a number from ${LOGIT_SCALE_RANGE.min} to ${LOGIT_SCALE_RANGE.max} (the logits are float32: a scale outside makes them underflow or overflow, which changes the predictions)`;
 
 export interface ZeroShotClassifier {
   readonly classNames: readonly string[];
@@ -127,11 +143,11 @@ export async function buildZeroShotClassifier(options: ZeroShotOptions): Promise
       message: `expected 'logits' or 'embeddings', got '${String(ensemble)}'`,
     });
   const scale = options.logitScale ?? 100;
-  if (typeof scale !== 'number' || !Number.isFinite(scale) || scale <= 0)
+  if (!logitScaleInRange(scale))
     throw new InvalidArgumentError({
       functionName: fn,
       argument: 'logitScale',
-      message: `must be a positive finite number, got ${String(scale)}`,
+      message: `must be ${LOGIT_SCALE_EXPECTED}, got ${String(scale)}`,
     });
   if (projection && projection.inputDim !== model.embeddingDim) {
     throw new InvalidArgumentError({

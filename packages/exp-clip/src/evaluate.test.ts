@@ -471,10 +471,11 @@ describe('logit scale of the probabilities', () => {
     expect(lines.join('\n')).toMatch(/onnx-only holds no logit_scale \(ONNX graphs only\): the probabilities use 100/);
   }, 120_000);
 
-  it('refuses a logit scale that is not positive', async () => {
-    await expect(runEval({ dataset: 'image-folder', root: imageRoot, model, logitScale: -1 })).rejects.toThrow(
-      /logitScale/,
-    );
+  it('refuses a logit scale that is not positive, or one the float32 logits would under- or overflow with', async () => {
+    for (const bad of [-1, 1e-44, 1e308])
+      await expect(runEval({ dataset: 'image-folder', root: imageRoot, model, logitScale: bad })).rejects.toThrow(
+        /logitScale.*expected a number from 1e-30 to 1e\+30/,
+      );
   });
 });
 

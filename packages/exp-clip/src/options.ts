@@ -20,7 +20,7 @@ import {
   type NativeLabelScheme,
   type ShortClipPolicy,
 } from '@vlfer/datasets';
-import { PREPROCESS_MODES, type PreprocessMode } from '@vlfer/encoders';
+import { LOGIT_SCALE_EXPECTED, logitScaleInRange, PREPROCESS_MODES, type PreprocessMode } from '@vlfer/encoders';
 import { CLIP_DTYPES, RESIZERS, type ClipDtype, type Resizer } from '@vlfer/encoders/node';
 import { listInstructions, PROMPT_TYPES, type PromptType } from '@vlfer/llm-knowledge';
 import { OPTIMIZERS, type OptimizerName } from '@vlfer/losses';
@@ -95,9 +95,14 @@ export const EvalOptionsSchema = z
     /**
      * Multiplier of the cosine logits before the softmax of the probabilities: `'model'` = the checkpoint's
      * `exp(logit_scale)` as Exp-CLIP's code uses (100 when the model files hold none, e.g. ONNX graphs only), or a
-     * number. Predictions and metrics do not depend on it.
+     * number within `LOGIT_SCALE_RANGE`. Predictions and metrics do not depend on it.
      */
-    logitScale: z.union([z.literal('model'), z.number().positive().finite()]).default('model'),
+    logitScale: z
+      .union([
+        z.literal('model'),
+        z.number().refine(logitScaleInRange, { message: `expected ${LOGIT_SCALE_EXPECTED}` }),
+      ])
+      .default('model'),
     dtype: z.enum(CLIP_DTYPES).default('fp32'),
     /** `dtype: 'int8'`: images of the run encoded in fp32 and int8 by the guard before the run. */
     quantizationSample: positiveInt.default(64),

@@ -146,7 +146,7 @@ export function evalCommand(): Command {
       )
       .option(
         '--logit-scale <model|number>',
-        "multiplier of the cosine logits in the probabilities: 'model' = the checkpoint's exp(logit_scale) (100 when it holds none), or a number; predictions and metrics do not change",
+        "multiplier of the cosine logits in the probabilities: 'model' = the checkpoint's exp(logit_scale) (100 when it holds none), or a number from 1e-30 to 1e30; predictions and metrics do not change",
         parseLogitScale,
         'model',
       )

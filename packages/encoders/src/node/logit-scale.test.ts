@@ -52,9 +52,17 @@ describe("the checkpoint's logit scale", () => {
       const b = await classify(clip, files, { labels, logitScale: 'model' });
       expect(b.map((r) => r.map((s) => s.label))).toEqual(a.map((r) => r.map((s) => s.label)));
       expect(b[0]![0]!.score).not.toBeCloseTo(a[0]![0]!.score, 6);
-      await expect(classify(clip, files, { labels, logitScale: 0 })).rejects.toThrow(
-        /'logitScale' passed to 'buildZeroShotClassifier'.*must be a positive finite number, got 0/,
-      );
+      // before: 1e-44 (every logit underflowed to 0: all items the first label) and 1e308 (overflow) were taken
+      for (const bad of [0, 1e-44, 1e-31, 1e31, 1e308, Infinity, NaN])
+        await expect(classify(clip, files, { labels, logitScale: bad })).rejects.toThrow(
+          new RegExp(
+            `'logitScale' passed to 'buildZeroShotClassifier'.*must be a number from 1e-30 to 1e\\+30 .*got ${String(bad).replace('+', '\\+')}$`,
+          ),
+        );
+      for (const edge of [1e-30, 1e30]) {
+        const c = await classify(clip, files, { labels, logitScale: edge });
+        expect(c.map((r) => r.map((s) => s.label))).toEqual(a.map((r) => r.map((s) => s.label)));
+      }
     } finally {
       await clip.dispose();
     }
