@@ -74,6 +74,7 @@ describe('HESP vs the open-set baselines on one split (tiny-clip, synthetic vide
     expect([...phases].sort()).toEqual([
       'encode (clips)', // the baselines' features
       'evaluate (epochs)', // HESP's scoring of its checkpoints
+      'fingerprint (clips)', // HESP's hashing of the frames before it trains or scores (a signal stops it)
       'fit (fits)', // the probe of the MSP, max-logit and energy baselines
       'knn (clips)',
       'score (clips)', // evaluateHespRun's scoring of the selected state

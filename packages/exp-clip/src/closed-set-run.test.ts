@@ -46,7 +46,7 @@ describe('runClosedSetBaseline on tiny-clip + FER2013', () => {
       { ...base, method: 'linear-probe', cacheDir },
       { onProgress: (e) => phases.add(e.phase) },
     );
-    expect([...phases]).toEqual(['encode train', 'encode validation', 'encode test', 'fit']);
+    expect([...phases]).toEqual(['hash', 'encode train', 'encode validation', 'encode test', 'fit']);
     expect(first.counts).toEqual({ images: 70, cached: 0, encoded: 70 });
     expect(first.fit.sweep!.evaluated.length).toBeGreaterThan(7);
     for (const [method, shots] of [
@@ -176,6 +176,22 @@ describe('runClosedSetBaseline on tiny-clip + FER2013', () => {
     await expect(runClosedSetBaseline({ ...base, method: 'zero-shot' }, { signal: ac.signal })).rejects.toThrow(
       AbortedError,
     );
+    // before: every image of the parts was hashed in one synchronous pass (minutes on AffectNet) before any check
+    const hashing = new AbortController();
+    const seen: number[] = [];
+    const run = runClosedSetBaseline(
+      { ...base, method: 'linear-probe' },
+      {
+        signal: hashing.signal,
+        onProgress: (e) => {
+          expect([e.phase, e.unit, e.total]).toEqual(['hash', 'images', 70]);
+          seen.push(e.done);
+          if (e.done === 3) hashing.abort();
+        },
+      },
+    );
+    await expect(run).rejects.toThrow('hashing the images was aborted');
+    expect(seen).toEqual([1, 2, 3]);
   }, 60_000);
 });
 

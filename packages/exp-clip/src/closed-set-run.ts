@@ -69,7 +69,7 @@ export interface ClosedSetRunOptions {
 export interface ClosedSetRunHooks {
   /** checked between batches and phases; the feature cache keeps what was encoded */
   signal?: AbortSignal;
-  /** phases 'encode train', 'encode validation', 'encode test' (unit images), then 'fit' */
+  /** phases 'hash' (images whose content keys are not given), 'encode train', 'encode validation', 'encode test' (unit images), then 'fit' */
   onProgress?: ProgressCallback;
   log?: (line: string) => void;
 }
@@ -105,22 +105,51 @@ function checkPart(p: LabelledImages, name: string, k: number): void {
 
 type Part = 'train' | 'validation' | 'test';
 
-/** The content key (SHA-256 of the file, the feature cache's key) of every item of the parts a method reads. */
-function contentKeys(o: ClosedSetRunOptions): Partial<Record<Part, readonly string[]>> {
+/**
+ * The content key (SHA-256 of the file, the feature cache's key) of every item of the parts a method reads: hashed one
+ * file per step (`runSteps`), so a signal stops the hashing of an AffectNet-sized part within a file; progress `hash`
+ * (images) where keys are computed.
+ */
+async function contentKeys(
+  o: ClosedSetRunOptions,
+  hooks: ClosedSetRunHooks,
+): Promise<Partial<Record<Part, readonly string[]>>> {
   const keys: Partial<Record<Part, readonly string[]>> = {};
-  for (const part of partsOf(o.method)) {
-    const p = o[part]!;
-    if (p.keys && p.keys.length !== p.paths.length)
-      throw bad(part, `has ${p.keys.length} keys for ${p.paths.length} paths; expected one SHA-256 per image`);
-    const notHash = p.keys?.findIndex((k) => typeof k !== 'string' || !/^[0-9a-f]{64}$/.test(k)) ?? -1;
-    if (notHash >= 0)
-      throw bad(
-        part,
-        `keys[${notHash}] is ${JSON.stringify(p.keys![notHash])}; expected the SHA-256 of '${p.paths[notHash]}' in lowercase hex (contentKey), or no keys (computed here)`,
-      );
-    keys[part] = p.keys ?? p.paths.map((path) => hashFile(path));
-  }
+  const toHash = partsOf(o.method).filter((part) => !checkedKeys(o, part));
+  const total = toHash.reduce((n, part) => n + o[part]!.paths.length, 0);
+  for (const part of partsOf(o.method)) keys[part] = checkedKeys(o, part);
+  const hashed = await runSteps(hashSteps(toHash.flatMap((part) => o[part]!.paths)), {
+    what: 'hashing the images',
+    ...(hooks.signal ? { signal: hooks.signal } : {}),
+    onStep: (done) => hooks.onProgress?.({ phase: 'hash', done, total, unit: 'images' }),
+  });
+  let at = 0;
+  for (const part of toHash) keys[part] = hashed.slice(at, (at += o[part]!.paths.length));
   return keys;
+}
+
+/** A part's given keys, checked (one lowercase SHA-256 per path), or undefined where it gives none. */
+function checkedKeys(o: ClosedSetRunOptions, part: Part): readonly string[] | undefined {
+  const p = o[part]!;
+  if (p.keys && p.keys.length !== p.paths.length)
+    throw bad(part, `has ${p.keys.length} keys for ${p.paths.length} paths; expected one SHA-256 per image`);
+  const notHash = p.keys?.findIndex((k) => typeof k !== 'string' || !/^[0-9a-f]{64}$/.test(k)) ?? -1;
+  if (notHash >= 0)
+    throw bad(
+      part,
+      `keys[${notHash}] is ${JSON.stringify(p.keys![notHash])}; expected the SHA-256 of '${p.paths[notHash]}' in lowercase hex (contentKey), or no keys (computed here)`,
+    );
+  return p.keys;
+}
+
+/** SHA-256 of each file, one file per step, yielding the count hashed. */
+function* hashSteps(paths: readonly string[]): Generator<number, string[], void> {
+  const out: string[] = [];
+  for (const path of paths) {
+    out.push(hashFile(path));
+    yield out.length;
+  }
+  return out;
 }
 
 /**
@@ -154,8 +183,11 @@ export function refuseSharedContent(
 }
 
 /** The content keys of the parts (`contentKeys`), after refusing train/validation copies of test images. */
-function checkedContentKeys(o: ClosedSetRunOptions): Partial<Record<Part, readonly string[]>> {
-  const keys = contentKeys(o);
+async function checkedContentKeys(
+  o: ClosedSetRunOptions,
+  hooks: ClosedSetRunHooks,
+): Promise<Partial<Record<Part, readonly string[]>>> {
+  const keys = await contentKeys(o, hooks);
   refuseSharedContent(
     Object.fromEntries(Object.entries(keys).map(([part, k]) => [part, { paths: o[part as Part]!.paths, keys: k }])),
     { functionName: fn },
@@ -318,7 +350,7 @@ export async function runClosedSetBaseline(
 ): Promise<ClosedSetRunResult> {
   checkHooks(hooks, 'runClosedSetBaseline');
   o = checkRunOptions(o);
-  const keys = checkedContentKeys(o);
+  const keys = await checkedContentKeys(o, hooks);
   const log = hooks.log ?? (() => undefined);
   const clip = await loadClip({
     model: o.model,

@@ -36,8 +36,8 @@ import {
   type LinearProbe,
 } from '@vlfer/probes';
 import type { FaceCropper } from '@vlfer/faces/node';
-import { hespDataFingerprints, hespDatasetFingerprint } from './checkpoint.js';
-import { hespKnownNames, loadHespData } from './data.js';
+import { fingerprintHespData, hespDatasetFingerprint } from './checkpoint.js';
+import { hespKnownNames, loadHespData, type HespData } from './data.js';
 import type { RunScores } from './evaluate.js';
 import { HespOptionsSchema, type HespOptions, type HespOptionsInput } from './options.js';
 import { clipFrameReader, hespFaceCropper, type ClipFrameReader, type HespHooks } from './train.js';
@@ -303,6 +303,34 @@ function clipContentKeys(frameHashes: FileHashIndex, key: (content: string) => s
   };
 }
 
+/** A part's frame folders, labels and features (`[clips, E]`, from `cache` by `clipKey`). */
+function partFeatures(
+  items: readonly VideoItem[],
+  cache: OpenSetFeatureCache,
+  clipKey: (frameDir: string) => string,
+  E: number,
+): OpenSetSplitFeatures['train'] {
+  return {
+    frameDirs: items.map((v) => v.frameDir),
+    labels: items.map((v) => v.label),
+    features: stack(
+      items.map((v) => cache.get(clipKey(v.frameDir))!),
+      E,
+    ),
+  };
+}
+
+/** `hespDatasetFingerprint` of the split; the frames were hashed for their cache keys, so none is read again. */
+async function splitFingerprint(
+  o: HespOptions,
+  data: HespData,
+  frameHashes: FileHashIndex,
+  signal: AbortSignal | undefined,
+): Promise<string> {
+  const { fingerprints } = await fingerprintHespData(o, data, { frameHashes, ...(signal ? { signal } : {}) });
+  return hespDatasetFingerprint(fingerprints);
+}
+
 /**
  * Load one of HESP's known/unknown splits with HESP's own loader (`loadHespData`: lists, split, seeded validation
  * part) and encode every clip with the frozen CLIP (no visual prompt): `frames` frames sampled at the segment
@@ -337,16 +365,10 @@ export async function encodeOpenSetSplit(
     const onBatch = (n: number) => hooks.onProgress?.({ phase: 'encode', done: (done += n), total, unit: 'clips' });
     const settings = { frames: o.frames, batch: o.batch, cache, key: clipKey, signal: hooks.signal, onBatch };
     for (const items of parts) await encodeClips(enc, items, settings);
-    const E = cache.get(clipKey(data.train[0]!.frameDir))!.length;
-    const sets = parts.map((items) => ({
-      frameDirs: items.map((v) => v.frameDir),
-      labels: items.map((v) => v.label),
-      features: stack(
-        items.map((v) => cache.get(clipKey(v.frameDir))!),
-        E,
-      ),
-    }));
+    const E = cache.get(clipKey(data.train[0]!.frameDir))!.length; // (an empty part too is [0, E])
+    const sets = parts.map((items) => partFeatures(items, cache, clipKey, E));
     const { index, known, unknown, openness } = data.split;
+    const datasetFingerprint = await splitFingerprint(o, data, frameHashes, hooks.signal);
     return {
       options,
       classNames,
@@ -359,7 +381,7 @@ export async function encodeOpenSetSplit(
       testUnknown: sets[3]!,
       text: await textEmbeddings(enc, classNames, cache, key('text')),
       warnings: data.warnings,
-      datasetFingerprint: hespDatasetFingerprint(hespDataFingerprints(o, data, frameHashes)),
+      datasetFingerprint,
       modelFingerprint: MODEL_FINGERPRINTS.get(o.model),
       probeKey: hashBytes(
         JSON.stringify([

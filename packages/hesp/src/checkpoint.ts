@@ -2,7 +2,14 @@ import { createHash } from 'node:crypto';
 import { existsSync, realpathSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { DataFormatError, describeChangedFields, InvalidArgumentError } from '@vlfer/core';
+import {
+  DataFormatError,
+  describeChangedFields,
+  InvalidArgumentError,
+  runSteps,
+  runStepsSync,
+  type ProgressCallback,
+} from '@vlfer/core';
 import {
   hashFile,
   hashFileIndexed,
@@ -102,27 +109,64 @@ export function hespDataFingerprints(
   return hespDataFingerprintForms(o, data, frameHashes).fingerprints;
 }
 
+/** The fingerprints of the data and, as `asSpelt`, the frames' as runs before 2026-12-06 recorded it. */
+export interface HespDataFingerprintForms {
+  fingerprints: HespDataFingerprints;
+  asSpelt: { framesFingerprint: string };
+}
+
 /**
  * `hespDataFingerprints`, and the frames' fingerprint as vlfer before 2026-12-06 computed it (`asSpelt`: the frames
  * named by their paths as `root` and the lists spell them), which runs started then recorded. Each frame is read once.
+ * Synchronous: a pipeline hashes with `fingerprintHespData`, which a signal stops.
  */
 export function hespDataFingerprintForms(
   o: HespOptions,
   data: HespData,
   frameHashes?: FileHashIndex,
-): { fingerprints: HespDataFingerprints; asSpelt: { framesFingerprint: string } } {
+): HespDataFingerprintForms {
+  return runStepsSync(fingerprintSteps(o, data, frameHashes));
+}
+
+/**
+ * `hespDataFingerprintForms` giving the event loop its turns (`runSteps`): hashing every frame of a FERV39k-sized split
+ * takes minutes on real frames, in which Ctrl-C, a SIGTERM or `signal` now stop it within a clip. `onProgress`:
+ * `{ phase: 'fingerprint', unit: 'clips' }` after each clip folder.
+ * @throws AbortedError when `signal` fires
+ */
+export async function fingerprintHespData(
+  o: HespOptions,
+  data: HespData,
+  options: { frameHashes?: FileHashIndex; signal?: AbortSignal; onProgress?: ProgressCallback } = {},
+): Promise<HespDataFingerprintForms> {
+  return runSteps(fingerprintSteps(o, data, options.frameHashes), {
+    what: 'fingerprinting the frames',
+    ...(options.signal ? { signal: options.signal } : {}),
+    onStep: ([done, total]) => options.onProgress?.({ phase: 'fingerprint', done, total, unit: 'clips' }),
+  });
+}
+
+/** The steps of `hespDataFingerprintForms`: one per clip folder, yielding [folders done, folders]. */
+function* fingerprintSteps(
+  o: HespOptions,
+  data: HespData,
+  frameHashes?: FileHashIndex,
+): Generator<[number, number], HespDataFingerprintForms, void> {
   const clips = [...data.train, ...data.val, ...data.testKnown, ...data.testUnknown];
   const rebased = new Set(clips.filter((c) => c.rebased).map((c) => c.frameDir));
   const hash = frameHashes ? (f: string) => hashFileIndexed(f, frameHashes) : hashFile;
   const spelt = createHash('sha256');
   const frames: [name: string, line: string][] = [];
   const name = hespDataName(o);
-  for (const dir of [...new Set(clips.map((c) => c.frameDir))].sort())
+  const dirs = [...new Set(clips.map((c) => c.frameDir))].sort();
+  for (const [i, dir] of dirs.entries()) {
     for (const f of listFrames(dir)) {
       const [h, n] = [hash(f), name(f, rebased.has(dir))];
       spelt.update(`${f}\0${h}\n`);
       frames.push([n, `${n}\0${h}\n`]);
     }
+    yield [i + 1, dirs.length];
+  }
   const named = createHash('sha256');
   for (const [, line] of frames.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) named.update(line);
   return {

@@ -31,7 +31,7 @@ import {
 } from './train.js';
 import {
   acceptedDataFingerprints,
-  hespDataFingerprintForms,
+  fingerprintHespData,
   readHespRunDataFingerprints,
   refuseChangedFingerprints,
   refuseOtherClasses,
@@ -209,8 +209,12 @@ export function hespRunOptions(raw: Record<string, unknown>, file: string): Hesp
 }
 
 /** This data's fingerprints, the frames' in both forms (`hespDataFingerprintForms`: runs before 2026-12-06 spelt them). */
-function dataFingerprintsAccepted(o: HespOptions, data: HespData): Record<string, string | string[]> {
-  const { fingerprints, asSpelt } = hespDataFingerprintForms(o, data);
+async function dataFingerprintsAccepted(
+  o: HespOptions,
+  data: HespData,
+  hooks: HespHooks,
+): Promise<Record<string, string | string[]>> {
+  const { fingerprints, asSpelt } = await fingerprintHespData(o, data, hooks);
   return acceptedDataFingerprints(fingerprints, asSpelt);
 }
 
@@ -463,7 +467,8 @@ async function evaluateLockedHespRun(run: RunDirectory, runDir: string, hooks: H
   const best = loadHespBest(runDir);
   // the selected state is scored on the data it was trained and selected on, with its CLIP, or not at all
   const recorded = readHespRunDataFingerprints(runDir);
-  refuseChangedFingerprints(join(runDir, 'metrics.json'), o, recorded, dataFingerprintsAccepted(o, data), {
+  const accepted = await dataFingerprintsAccepted(o, data, hooks);
+  refuseChangedFingerprints(join(runDir, 'metrics.json'), o, recorded, accepted, {
     functionName: 'evaluateHespRun',
     argument: 'runDir',
     consequence:

@@ -325,7 +325,7 @@ describe('hesp train/eval end to end on tiny-clip with synthetic frame directori
     // where the crops are checked
     const parsed = HespOptionsSchema.parse({ ...o, epochs: 4 });
     const data = loadHespData(parsed);
-    const plan = planHespRun(parsed, data, () => {});
+    const plan = await planHespRun(parsed, data, () => {});
     const ckFile = join(work, 'faces-run', 'checkpoint.safetensors');
     expect(() => readHespCheckpoint(ckFile, parsed, plan.key, plan.fingerprints, data, plan.asSpelt)).toThrow(
       /belongs to a run with other options \(faces\.cacheDir .*faces\.modelDir/,

@@ -95,6 +95,8 @@ export {
   hespRunFields,
   hespDataFingerprints,
   hespDataFingerprintForms,
+  fingerprintHespData,
+  type HespDataFingerprintForms,
   hespDatasetFingerprint,
   readHespRunFingerprints,
   refuseChangedFingerprints,

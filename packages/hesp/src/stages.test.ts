@@ -24,6 +24,7 @@ import {
   clipFrameReader,
   evaluateHespRun,
   hespDataFingerprintForms,
+  fingerprintHespData,
   hespDataFingerprints,
   encodeOpenSetSplit,
   evaluateHespEpoch,
@@ -250,11 +251,50 @@ describe('load stages', () => {
     expect(tsnTrainIndices(7, 8, createRng(1))).toEqual(new Array(8).fill(0));
   });
 
-  it('planHespRun logs the split, derives the texts and a key; a replaced frame changes the frames fingerprint', () => {
+  it('fingerprinting the frames reports progress, stops at the signal within a clip, and equals the synchronous form', async () => {
+    const o = options();
+    const data = loadHespData(o);
+    const events: ProgressEvent[] = [];
+    const forms = await fingerprintHespData(o, data, { onProgress: (e) => events.push(e) });
+    expect(forms).toEqual(hespDataFingerprintForms(o, data));
+    const clips = new Set([...data.train, ...data.val, ...data.testKnown, ...data.testUnknown].map((c) => c.frameDir));
+    expect(events.map((e) => [e.phase, e.done, e.total, e.unit])).toEqual(
+      [...clips].map((_, i) => ['fingerprint', i + 1, clips.size, 'clips']),
+    );
+    // before: one synchronous pass over every frame (seconds to minutes on FERV39k), in which Ctrl-C was not seen
+    const ac = new AbortController();
+    const seen: number[] = [];
+    const stopped = fingerprintHespData(o, data, {
+      signal: ac.signal,
+      onProgress: (e) => {
+        seen.push(e.done);
+        if (e.done === 2) ac.abort();
+      },
+    });
+    await expect(stopped).rejects.toThrow(AbortedError);
+    await expect(stopped).rejects.toThrow('fingerprinting the frames was aborted');
+    expect(seen).toEqual([1, 2]);
+    // a training run reports the phase and stops there, before the model is built
+    const run = new AbortController();
+    const phases: string[] = [];
+    const training = trainHesp(
+      { ...o, out: join(mkdtempSync(join(work, 'fp-')), 'run') },
+      {
+        signal: run.signal,
+        onProgress: (e) => {
+          phases.push(e.phase);
+          if (e.phase === 'fingerprint') run.abort();
+        },
+      },
+    );
+    await expect(training).rejects.toThrow('fingerprinting the frames was aborted');
+    expect(phases).toEqual(['fingerprint']);
+  });
+  it('planHespRun logs the split, derives the texts and a key; a replaced frame changes the frames fingerprint', async () => {
     const o = options();
     const data = loadHespData(o);
     const lines: string[] = [];
-    const plan = planHespRun(o, data, (l) => lines.push(l));
+    const plan = await planHespRun(o, data, (l) => lines.push(l));
     expect(plan.texts.length).toBe(3);
     expect(plan.key).toBe(hespRunKey(o, data.labelSet.names));
     expect(lines[0]).toBe(`label set basic-7 (${data.labelSetReason})`);
@@ -263,7 +303,7 @@ describe('load stages', () => {
     const bytes = readFileSync(frame);
     writeFileSync(frame, Buffer.concat([bytes, Buffer.of(0)]));
     try {
-      const again = planHespRun(o, data, () => undefined).fingerprints;
+      const again = (await planHespRun(o, data, () => undefined)).fingerprints;
       expect(again.framesFingerprint).not.toBe(plan.fingerprints.framesFingerprint);
       expect(again.trainListFingerprint).toBe(plan.fingerprints.trainListFingerprint);
     } finally {
@@ -652,7 +692,7 @@ describe('publish and evaluation stages', () => {
 
 /** The stages' shared context for a run composed by hand on `data` (drawn with any version of the streams). */
 async function handContext(o: HespOptions, data: HespData, run: RunDirectory, signal?: AbortSignal) {
-  const plan = planHespRun(o, data, () => undefined);
+  const plan = await planHespRun(o, data, () => undefined);
   const paths = hespRunPaths(run);
   const built = await buildHespModel(o, plan.texts, undefined, paths.checkpoint);
   const ctx: HespTrainContext = {
@@ -965,9 +1005,15 @@ describe('the stages composed by hand on tiny-clip', () => {
       process.chdir(elsewhere);
       expect(existsSync('train.txt')).toBe(false);
       const events: ProgressEvent[] = [];
-      const scores = await evaluateHespRun(relOut, { log: () => {}, onProgress: (e) => events.push(e) });
+      const all: ProgressEvent[] = [];
+      const scores = await evaluateHespRun(relOut, { log: () => {}, onProgress: (e) => all.push(e) });
       const clips = scores.known.length + scores.unknown.length;
       expect(clips).toBeGreaterThan(0);
+      // the frames' fingerprint first (every clip folder of the run, each once), then the scoring
+      const hashed = all.filter((e) => e.phase === 'fingerprint');
+      expect(hashed.map((e) => e.done)).toEqual(hashed.map((_, i) => i + 1));
+      expect(all.slice(0, hashed.length)).toEqual(hashed);
+      events.push(...all.slice(hashed.length));
       // progress in clips scored, from 0 to all of them, each batch once
       expect(events[0]).toEqual({ phase: 'score', done: 0, total: clips, unit: 'clips' });
       expect(events.at(-1)).toEqual({ phase: 'score', done: clips, total: clips, unit: 'clips' });
@@ -1133,7 +1179,7 @@ describe('the stages composed by hand on tiny-clip', () => {
     expect(mixedLines.some((l) => l.includes('already trained'))).toBe(true);
   }, 600_000);
 
-  it('a run started before 2026-12-06 (frames named as spelt, no cwd) resumes when spelt as then, and says so when not', () => {
+  it('a run started before 2026-12-06 (frames named as spelt, no cwd) resumes when spelt as then, and says so when not', async () => {
     const cwd = process.cwd();
     try {
       process.chdir(work);
@@ -1154,7 +1200,7 @@ describe('the stages composed by hand on tiny-clip', () => {
         ...data.testUnknown.map((c) => `${c.frameDir}\t${data.labelSet.names[c.label]}\t-1`),
       ].sort();
       const labelsFingerprint = createHash('sha256').update(rows.join('\n')).digest('hex');
-      const plan = planHespRun(abs, data, () => {});
+      const plan = await planHespRun(abs, data, () => {});
       const path = join(mkdtempSync(join(work, 'ck-')), 'checkpoint.safetensors');
       const meta: HespCheckpointMeta = {
         ...{ key: plan.key, epoch: 0, step: 1, lossSum: 1, bestScore: null, location: { row: 100, col: 90 } },
@@ -1177,7 +1223,7 @@ describe('the stages composed by hand on tiny-clip', () => {
         /the video frames changed/,
       );
       const relData = loadHespData(rel);
-      const relPlan = planHespRun(rel, relData, () => {});
+      const relPlan = await planHespRun(rel, relData, () => {});
       expect(() => readHespCheckpoint(path, rel, relPlan.key, relPlan.fingerprints, relData, relPlan.asSpelt)).toThrow(
         `the video frames changed since (or only their paths are spelt otherwise than when the run started: give root '${work}', trainAnnotations '${join(work, 'train.txt')}', testAnnotations '${join(work, 'test.txt')}' as then, from the directory it ran in)`,
       );

@@ -60,7 +60,7 @@ import { HespModel, type HespLosses } from '@vlfer/open-set/node';
 import { createFaceCropper, type FaceCropper } from '@vlfer/faces/node';
 import {
   acceptedDataFingerprints,
-  hespDataFingerprintForms,
+  fingerprintHespData,
   hespRunKey,
   hespRunKeyOf,
   hespRunFields,
@@ -235,9 +235,16 @@ export interface HespRunPlan {
 
 /**
  * Load stage (after `loadHespData`): logs the label set, the data warnings and the split sizes, and derives the class
- * texts, the run key and the content fingerprints of the lists and frames (reads every frame once).
+ * texts, the run key and the content fingerprints of the lists and frames (`fingerprintHespData`: reads every frame
+ * once; `hooks.signal` stops it between clips, `hooks.onProgress` gets `fingerprint` events).
+ * @throws AbortedError when `hooks.signal` fires
  */
-export function planHespRun(o: HespOptions, data: HespData, log: (line: string) => void): HespRunPlan {
+export async function planHespRun(
+  o: HespOptions,
+  data: HespData,
+  log: (line: string) => void,
+  hooks: Pick<HespHooks, 'signal' | 'onProgress'> = {},
+): Promise<HespRunPlan> {
   log(`label set ${data.labelSet.id} (${data.labelSetReason})`);
   for (const w of data.warnings) log(`warning: ${w}`);
   const texts = knownClassTexts(data.split.known, data.labelSet, { referenceBehaviour: o.referenceBehaviour });
@@ -246,7 +253,7 @@ export function planHespRun(o: HespOptions, data: HespData, log: (line: string) 
   );
   const runOptions = hespRunFields(o, data.labelSet.names, data.rngStreams);
   const record = { ...hespRunClasses(data, o), runOptions };
-  const { fingerprints, asSpelt } = hespDataFingerprintForms(o, data);
+  const { fingerprints, asSpelt } = await fingerprintHespData(o, data, hooks);
   return { texts, key: hespRunKeyOf(runOptions), fingerprints, asSpelt, record };
 }
 
@@ -1087,7 +1094,7 @@ export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}):
   let cropper: FaceCropper | undefined;
   try {
     cropper = o.faces ? await hespFaceCropper(o, log) : undefined;
-    const plan = planHespRun(o, loaded, log);
+    const plan = await planHespRun(o, loaded, log, hooks);
     const paths = hespRunPaths(run);
     const ck = readRunCheckpoint(paths.checkpoint, o, plan, loaded, cropper);
     const { data, plan: streams } = hespRunStreams(o, loaded, plan, ck);
