@@ -18,11 +18,12 @@ import { auroc } from '@vlfer/metrics';
 import { sharedPath, writeSmallVideoSet, copyWritable } from '@vlfer/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { expandAblation, lockAblation, methodOf, readRows, runAblation, writeSummary } from './ablations.js';
+import { writeReport } from './report.js';
 import { ABLATIONS, benchDataPaths, checkAblationSpec, loadBenchData, type AblationSpec } from './registry.js';
 
 const csvLines = (path: string) => readFileSync(path, 'utf8').trim().split('\n');
 const HEADER =
-  'ablation,method,backbone,train_set,split,prompt_type,preprocess,dataset,subset,seeds,n,uar_mean,uar_std,war_mean,war_std,closed_set_acc_mean,closed_set_acc_std,auroc_arpl_mean,auroc_arpl_std,oscr_arpl_mean,oscr_arpl_std,tnr_at_tpr95_arpl_mean,tnr_at_tpr95_arpl_std,auroc_standard_mean,auroc_standard_std,oscr_standard_mean,oscr_standard_std,tnr_at_tpr95_standard_mean,tnr_at_tpr95_standard_std,git_sha,git_dirty,dataset_fingerprint,shots,ci,uar_ci_low,uar_ci_high,war_ci_low,war_ci_high,closed_set_acc_ci_low,closed_set_acc_ci_high,auroc_standard_ci_low,auroc_standard_ci_high,oscr_standard_ci_low,oscr_standard_ci_high';
+  'ablation,method,backbone,train_set,split,prompt_type,preprocess,dataset,subset,seeds,n,uar_mean,uar_std,war_mean,war_std,closed_set_acc_mean,closed_set_acc_std,auroc_arpl_mean,auroc_arpl_std,oscr_arpl_mean,oscr_arpl_std,tnr_at_tpr95_arpl_mean,tnr_at_tpr95_arpl_std,auroc_standard_mean,auroc_standard_std,oscr_standard_mean,oscr_standard_std,tnr_at_tpr95_standard_mean,tnr_at_tpr95_standard_std,git_sha,git_dirty,dataset_fingerprint,shots,ci,uar_ci_low,uar_ci_high,war_ci_low,war_ci_high,closed_set_acc_ci_low,closed_set_acc_ci_high,auroc_standard_ci_low,auroc_standard_ci_high,oscr_standard_ci_low,oscr_standard_ci_high,warnings';
 
 describe('ablation registry and runner', () => {
   it('expands the grids: 5 prompt types × 2 preprocessings; 3 backbones × 5 prompt types × 3 seeds; 20 HESP splits', () => {
@@ -133,6 +134,19 @@ describe('ablation registry and runner', () => {
     expect(cells[14]).toBe(''); // one seed: no std
     expect(cells.slice(15, 29).every((c) => c === '')).toBe(true); // no open-set metrics for a closed-set method
     expect(cells[31]).toBe(r0.datasetFingerprint);
+    // the pipeline's warnings (here classes with no items among the 40, a degenerate random model) reach the rows,
+    // summary.csv's last column and the report (before: only runs/*/metrics.json held them; summary.csv said nothing)
+    for (const r of rows)
+      expect(r.warnings ?? []).toEqual(
+        (JSON.parse(readFileSync(join(results, r.runDir!, 'metrics.json'), 'utf8')) as { warnings: string[] }).warnings,
+      );
+    const warned = rows.find((r) => r.warnings)!;
+    expect(warned.warnings!.length).toBeGreaterThan(0);
+    const line = csv.find((l) => l.includes(`,${warned.coords.promptType},${warned.coords.preprocess},`))!;
+    expect(line.endsWith(`,"${warned.warnings!.join('; ').replaceAll('"', '""')}"`)).toBe(true);
+    const html = readFileSync(writeReport(results, { charts: false }).path, 'utf8');
+    expect(html).toContain('warnings of these runs:');
+    expect(html).toContain(warned.warnings![0]!.split(/["&<>]/)[0]!);
     // per-item outcomes: 40 items named by their path under the dataset root, the same items in every run
     expect(r0.items!.ids.length).toBe(40);
     expect(r0.items!.ids[0]).toMatch(/^[a-z]+\/[^/]+\.(png|jpg)$/);

@@ -134,6 +134,12 @@ export interface ResultRow {
   inputs?: string;
   /** `runSettings`: a hash of the ablation's method and options and the data config's settings for the run's sets */
   settings?: string;
+  /**
+   * What the run's pipeline warned makes its numbers suspect (classes with no test items, so UAR is over the others;
+   * one class predicted for every item; the data loader's warnings), in its words; absent where it warned of nothing
+   * or reports no warnings (rows written before 2026-12-08 carry none). summary.csv and the report show them.
+   */
+  warnings?: string[];
   /** code, package and runtime versions, machine: what produced the row */
   provenance: Provenance;
   seconds: number;
@@ -218,6 +224,7 @@ const ResultRowSchema = z.looseObject({
   modelFingerprint: z.string().optional(),
   inputs: z.string().optional(),
   settings: z.string().optional(),
+  warnings: z.array(z.string()).optional(),
   provenance: z.looseObject({}),
   seconds: z.number(),
   finishedAt: z.string(),
@@ -523,7 +530,7 @@ type RunOutcome = Pick<
   | 'runDir'
   | 'datasetFingerprint'
   | 'modelFingerprint'
-  | 'items'
+  | 'warnings'
 >;
 
 /** The method of one run: its `method` coordinate where the ablation has that axis, else the ablation's. */
@@ -734,6 +741,7 @@ async function execZeroShot(ctx: RunContext, root: string): Promise<RunOutcome> 
     runDir,
     datasetFingerprint: r.datasetFingerprint,
     modelFingerprint: r.modelFingerprint,
+    ...(r.warnings.length > 0 ? { warnings: r.warnings } : {}),
   };
 }
 
@@ -1158,7 +1166,8 @@ const SUMMARY_METRICS = [
 /**
  * `results/summary.csv`: one line per ablation coordinate, mean ± sample std over seeds (percent), then the 95 %
  * interval of each metric (`ci`: `items` = bootstrap over the run's items, one seed; `seeds` = t-interval of the mean
- * over seeds; `statistics.ts`). Metrics a method does not have are left empty. Also writes `results/paired.csv`
+ * over seeds; `statistics.ts`). Metrics a method does not have are left empty. The last column, `warnings`, lists
+ * what the group's runs warned of (`ResultRow.warnings`, each once, `; ` between). Also writes `results/paired.csv`
  * (`writePaired`): paired tests between runs on the same items.
  */
 export function writeSummary(resultsDir: string): string {
@@ -1171,6 +1180,7 @@ export function writeSummary(resultsDir: string): string {
       ...SUMMARY_METRICS.map(([, c]) => `${c}_mean,${c}_std`),
       'git_sha,git_dirty,dataset_fingerprint,shots,ci',
       ...CI_COLUMNS.map(([, c]) => `${c}_ci_low,${c}_ci_high`),
+      'warnings',
     ].join(','),
   ];
   for (const [k, rs] of groups) {
@@ -1195,6 +1205,7 @@ export function writeSummary(resultsDir: string): string {
         rs[0]!.coords.shots ?? '',
         over,
         ...CI_COLUMNS.map(([m]) => (ci[m] ? `${pct(ci[m].lower)},${pct(ci[m].upper)}` : ',')),
+        csvRow([[...new Set(rs.flatMap((r) => r.warnings ?? []))].join('; ')]),
       ].join(','),
     );
   }

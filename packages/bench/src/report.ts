@@ -99,7 +99,17 @@ function summaryTable(groups: readonly Group[]): string {
     const seeds = several ? [`<td>${esc(g.rows.map((r) => r.seed).join(' '))}</td>`] : [];
     return `<tr><th scope="row">${esc(g.label)}</th>${seeds.join('')}<td>${g.rows[0]!.metrics.n}</td>${cells.join('')}</tr>`;
   });
-  return `<table class="summary"><thead><tr>${head.map((h) => `<th scope="col">${esc(h)}</th>`).join('')}</tr></thead><tbody>${body.join('')}</tbody></table>`;
+  return `<table class="summary"><thead><tr>${head.map((h) => `<th scope="col">${esc(h)}</th>`).join('')}</tr></thead><tbody>${body.join('')}</tbody></table>${warningList(groups)}`;
+}
+
+/** What the runs warned makes their numbers suspect (`ResultRow.warnings`), under the table, by run; '' for none. */
+function warningList(groups: readonly Group[]): string {
+  const items = groups.flatMap((g) =>
+    [...new Set(g.rows.flatMap((r) => r.warnings ?? []))].map((w) => `<li><b>${esc(g.label)}</b>: ${esc(w)}</li>`),
+  );
+  return items.length > 0
+    ? `<p class="warnings">warnings of these runs:</p><ul class="warnings">${items.join('')}</ul>`
+    : '';
 }
 
 /** summary.csv's lines of one ablation, with only the columns that hold values; fingerprints shortened. */
@@ -390,6 +400,7 @@ table{border-collapse:collapse;font-size:12px;margin:1em 0}
 td,th{border:1px solid #ccc;padding:3px 6px;text-align:right;vertical-align:top}
 thead th{background:#f3f3f3}
 table.summary{width:100%}
+.warnings{color:#8a4b00}
 table.summary th[scope=row]{text-align:left;font-weight:normal;overflow-wrap:anywhere;max-width:26em}
 small{color:#666}
 abbr.fp{font-family:monospace;text-decoration:underline dotted}

@@ -143,6 +143,7 @@ export async function execOpenSetBaseline(
     | 'items'
     | 'datasetFingerprint'
     | 'modelFingerprint'
+    | 'warnings'
   >
 > {
   const { ablation, coords: c } = run;
@@ -176,5 +177,6 @@ export async function execOpenSetBaseline(
     ...openSetOutcome(r, videoSetRoot(v)),
     datasetFingerprint: features.datasetFingerprint,
     ...(features.modelFingerprint ? { modelFingerprint: features.modelFingerprint } : {}),
+    ...(features.warnings.length > 0 ? { warnings: features.warnings } : {}),
   };
 }
