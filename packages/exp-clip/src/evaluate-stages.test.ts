@@ -12,6 +12,7 @@ import type { EvalData } from './data.js';
 import {
   classifyAndScore,
   confusionMatrixCsv,
+  evalMetrics,
   evalDataWarnings,
   evalOutputFiles,
   evalPrompts,
@@ -372,7 +373,13 @@ describe('evaluation stages', () => {
         },
       ],
     } as unknown as EvalResult;
-    expect(confusionMatrixCsv(r)).toBe('prompt_type,fold,true_class,a,b\nclass_name,,a,1,0\nclass_name,,b,1,0\n');
+    expect(confusionMatrixCsv(r)).toBe(
+      'prompt_type,fold,true_class,pred_a,pred_b\nclass_name,,a,1,0\nclass_name,,b,1,0\n',
+    );
+    // classes named as the fixed columns: every column name once (before: `fold` and `true_class` twice)
+    const clash = { ...r, labelSet: { ...r.labelSet, names: ['fold', 'true_class'] } } as EvalResult;
+    const header = confusionMatrixCsv(clash).split('\n')[0]!.split(',');
+    expect(header).toEqual(['prompt_type', 'fold', 'true_class', 'pred_fold', 'pred_true_class']);
     expect(predictionsCsv(r).split('\n').slice(1)).toEqual([
       'class_name,,x.png,0,a,0,a,1,0.75,0.25',
       'class_name,,y.png,1,b,0,a,0,0.5,0.5',
@@ -382,9 +389,25 @@ describe('evaluation stages', () => {
     // written as bytes (a large set's file is longer than a string can be), the same text
     expect(Buffer.from(files['predictions.csv']!).toString()).toBe(predictionsCsv(r));
     for (const piece of [1, 10, 40]) expect(predictionsCsvBytes(r, piece).toString()).toBe(predictionsCsv(r));
-    expect(JSON.parse(files['metrics.json'] as string).promptTypes.class_name.folds[0].perClassRecall).toEqual({
-      a: 1,
-      b: 0,
-    });
+    const metrics = JSON.parse(files['metrics.json'] as string);
+    expect(metrics.promptTypes.class_name.folds[0].perClassRecall).toEqual({ a: 1, b: 0 });
+    // one fold: its std over folds is undefined, written as null (before: 0, as if the folds had agreed)
+    expect([metrics.promptTypes.class_name.uarStdOverFolds, metrics.promptTypes.class_name.warStdOverFolds]).toEqual([
+      null,
+      null,
+    ]);
+    const folds = r.results[0]!.folds;
+    const two = {
+      ...r,
+      results: [
+        {
+          ...r.results[0]!,
+          folds: [folds[0]!, { ...folds[0]!, fold: 2 }],
+          mean: { uar: { mean: 0.5, std: 0.25 }, war: { mean: 0.5, std: 0.125 } },
+        },
+      ],
+    } as EvalResult;
+    const twoFolds = (evalMetrics(two).promptTypes as Record<string, Record<string, unknown>>).class_name!;
+    expect([twoFolds.uarStdOverFolds, twoFolds.warStdOverFolds]).toEqual([0.25, 0.125]);
   });
 });

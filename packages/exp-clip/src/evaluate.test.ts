@@ -113,7 +113,7 @@ describe('exp-clip eval end to end on tiny-clip', () => {
       expect(metrics.promptTypes[type].folds[0].perClassRecall.happiness).toBeCloseTo(rep.perClassRecall[0]!, 12);
     }
     const cm = readCsv(join(out1, 'confusion-matrix.csv'));
-    expect(cm[0]).toEqual(['prompt_type', 'fold', 'true_class', ...BASIC_7.names]);
+    expect(cm[0]).toEqual(['prompt_type', 'fold', 'true_class', ...BASIC_7.names.map((n) => `pred_${n}`)]);
     expect(cm.length).toBe(1 + 2 * 7);
     expect(cm.slice(1, 8).reduce((s, row) => s + row.slice(3).reduce((a, v) => a + Number(v), 0), 0)).toBe(21);
     // second run (features now from the cache) gives identical metrics and predictions

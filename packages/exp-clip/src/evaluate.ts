@@ -989,7 +989,7 @@ function evalResultBase(
 /**
  * metrics.json of an evaluation: options that matter, folds, faces, fingerprints, warnings, per prompt type the mean
  * and per-fold UAR/WAR/per-class recall; `uarStdOverFolds` / `warStdOverFolds` are sample standard deviations (n − 1)
- * of the per-fold values (0 for one fold).
+ * of the per-fold values (null for one fold: undefined).
  */
 export function evalMetrics(r: EvalResult): Record<string, unknown> {
   const names = r.labelSet.names;
@@ -1017,8 +1017,9 @@ export function evalMetrics(r: EvalResult): Record<string, unknown> {
         {
           uar: p.mean.uar.mean,
           war: p.mean.war.mean,
-          uarStdOverFolds: p.mean.uar.std,
-          warStdOverFolds: p.mean.war.std,
+          // a sample std of one value is undefined: null, as summary.csv leaves it empty (it was written as 0)
+          uarStdOverFolds: p.folds.length > 1 ? p.mean.uar.std : null,
+          warStdOverFolds: p.folds.length > 1 ? p.mean.war.std : null,
           folds: p.folds.map((f) => ({
             fold: f.fold,
             n: f.n,
@@ -1033,10 +1034,14 @@ export function evalMetrics(r: EvalResult): Record<string, unknown> {
   };
 }
 
-/** confusion-matrix.csv: one row per prompt type, fold and true class; columns the predicted classes. */
+/**
+ * confusion-matrix.csv: one row per prompt type, fold and true class; columns `pred_<class>` the predicted classes
+ * (prefixed, as predictions.csv's `p_<class>`: a class folder named `fold` or `true_class` gave two columns of one
+ * name, which csv readers merge or rename).
+ */
 export function confusionMatrixCsv(r: EvalResult): string {
   const names = r.labelSet.names;
-  const cm = [csvRow(['prompt_type', 'fold', 'true_class', ...names])];
+  const cm = [csvRow(['prompt_type', 'fold', 'true_class', ...names.map((n) => `pred_${n}`)])];
   for (const p of r.results)
     for (const f of p.folds)
       f.confusionMatrix.forEach((row, i) => cm.push(csvRow([p.promptType, f.fold ?? '', names[i]!, ...row])));
