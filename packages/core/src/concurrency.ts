@@ -81,21 +81,44 @@ export interface RunStepsOptions<Y> {
 }
 
 /**
+ * A pace for long loops of short synchronous steps in async code (a stat and a header read per listed image): await
+ * the function it returns after each step; it gives the event loop a turn (`yieldToEventLoop`) once `sliceMs` has
+ * passed since the last, so Ctrl-C, SIGTERM and timers are seen, and then throws an AbortedError naming `what` once
+ * `signal` has fired. (An `await` of an already resolved promise gives no such turn: a loop of them holds the event
+ * loop as a synchronous one does.)
+ * @throws InvalidArgumentError for a negative or non-finite `sliceMs`
+ */
+export function eventLoopPacer(options: {
+  what: string;
+  signal?: AbortSignal | undefined;
+  sliceMs?: number;
+}): () => Promise<void> {
+  const sliceMs = options.sliceMs ?? 50;
+  if (!(Number.isFinite(sliceMs) && sliceMs >= 0))
+    throw new InvalidArgumentError({
+      functionName: 'eventLoopPacer',
+      argument: 'options.sliceMs',
+      message: `must be a finite number of milliseconds ≥ 0, got ${sliceMs}`,
+    });
+  let since = performance.now();
+  return async () => {
+    if (performance.now() - since >= sliceMs) {
+      await yieldToEventLoop();
+      since = performance.now();
+    }
+    throwIfAborted(options.signal, options.what);
+  };
+}
+
+/**
  * `runStepsSync` that gives the event loop a turn (`yieldToEventLoop`) once a slice of `sliceMs` has passed, and
  * checks `signal` after every step: a CLI's Ctrl-C, SIGTERM and parent watch are seen within a slice and a step, and
  * a second Ctrl-C exits at once. The steps are the same, so the result is the same as `runStepsSync`'s.
  * @throws AbortedError naming `what` when `signal` fires; what a step throws
  */
 export async function runSteps<T, Y>(steps: Generator<Y, T, void>, options: RunStepsOptions<Y>): Promise<T> {
-  const sliceMs = options.sliceMs ?? 50;
-  if (!(Number.isFinite(sliceMs) && sliceMs >= 0))
-    throw new InvalidArgumentError({
-      functionName: 'runSteps',
-      argument: 'options.sliceMs',
-      message: `must be a finite number of milliseconds ≥ 0, got ${sliceMs}`,
-    });
+  const pace = eventLoopPacer(options);
   throwIfAborted(options.signal, options.what);
-  let since = performance.now();
   let done = false;
   try {
     for (;;) {
@@ -105,12 +128,8 @@ export async function runSteps<T, Y>(steps: Generator<Y, T, void>, options: RunS
         return r.value;
       }
       options.onStep?.(r.value);
-      if (performance.now() - since >= sliceMs) {
-        await yieldToEventLoop();
-        since = performance.now();
-      }
       // after every step: a signal aborted by the caller's own code (an onStep, a timer of the last turn) stops it
-      throwIfAborted(options.signal, options.what);
+      await pace();
     }
   } finally {
     // stopped early (aborted, or a step or onStep threw): the generator's own finally blocks run

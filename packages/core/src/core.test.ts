@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
+  eventLoopPacer,
   runSteps,
   runStepsSync,
   AbortedError,
@@ -214,6 +215,27 @@ describe('runSteps', () => {
     expect(closed).toBe(true);
     for (const sliceMs of [Number.NaN, -1, Infinity])
       await expect(runSteps(busy(1, 0), { what: 'x', sliceMs })).rejects.toThrow(/options\.sliceMs.*got/);
+  });
+});
+
+describe('eventLoopPacer', () => {
+  it('gives an async loop of resolved awaits its turns: a timer aborts it within a slice, not after its end', async () => {
+    const c = new AbortController();
+    setTimeout(() => c.abort(new Error('SIGINT')), 5);
+    const pace = eventLoopPacer({ what: 'reading the dataset', signal: c.signal, sliceMs: 10 });
+    let steps = 0;
+    const loop = async () => {
+      for (let i = 0; i < 1000; i++) {
+        const t0 = performance.now();
+        while (performance.now() - t0 < 1);
+        await Promise.resolve(); // (no turn of the event loop: the timer cannot run here)
+        steps++;
+        await pace();
+      }
+    };
+    await expect(loop()).rejects.toThrow('reading the dataset was aborted');
+    expect(steps).toBeLessThan(100);
+    expect(() => eventLoopPacer({ what: 'x', sliceMs: -1 })).toThrow(/options\.sliceMs.*got -1/);
   });
 });
 

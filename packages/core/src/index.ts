@@ -53,6 +53,7 @@ export {
   runSteps,
   runStepsSync,
   yieldToEventLoop,
+  eventLoopPacer,
   type RunStepsOptions,
 } from './concurrency.js';
 export type { LabelSet } from './label-set.js';

@@ -1,7 +1,7 @@
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRng, DataFormatError } from '@vlfer/core';
+import { AbortedError, createRng, DataFormatError } from '@vlfer/core';
 import { sharedPath } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
 import {
@@ -427,6 +427,31 @@ describe('RAF-DB, AffectNet, FERPlus', () => {
       'fer0033120.png',
       'happiness',
     ]);
+  });
+});
+
+describe('loading a large list is stopped by its signal', () => {
+  it('between images (a timer, as a Ctrl-C handler, runs meanwhile), and before anything with a fired signal', async () => {
+    const d = tmp();
+    touchImage(join(d, '0', 'a.jpg'));
+    const n = 20_000;
+    for (let i = 0; i < n; i++) linkSync(join(d, '0', 'a.jpg'), join(d, '0', `${i}.jpg`));
+    const csv = join(d, 'training.csv');
+    writeFileSync(
+      csv,
+      ['subDirectory_filePath,expression', ...Array.from({ length: n }, (_, i) => `0/${i}.jpg,1`)].join('\n'),
+    );
+    const all = await loadAffectNetCsv({ csv, imageRoot: d, verify: 'header' });
+    expect(all.items).toHaveLength(n);
+    // before: the whole list was stat'ed and read with no turn of the event loop: the timer ran after the load
+    const c = new AbortController();
+    setTimeout(() => c.abort(new Error('SIGINT')), 5);
+    await expect(loadAffectNetCsv({ csv, imageRoot: d, verify: 'header', signal: c.signal })).rejects.toThrow(
+      'reading the dataset was aborted',
+    );
+    const fired = AbortSignal.abort();
+    await expect(loadImageFolder(d, { signal: fired, extraFiles: 'skip' })).rejects.toThrow(AbortedError);
+    await expect(loadAffectNetCsv({ csv, imageRoot: d, signal: fired })).rejects.toThrow(AbortedError);
   });
 });
 

@@ -60,7 +60,8 @@ interface LoaderContext {
   annotations: string | undefined;
   /** The fold's annotation file; throws naming `annotations` when the format needs one and none was given. */
   need: () => string;
-  given: { labelSet?: LabelSet };
+  /** What every loader takes: the label set, and the signal that stops a load between images. */
+  given: { labelSet?: LabelSet; signal?: AbortSignal };
   dup: { duplicates: EvalOptions['duplicates']; allowOutsideRoot: boolean };
 }
 
@@ -238,7 +239,7 @@ function refuseListOptions(options: EvalOptions, info: DatasetInfo): void {
  * @throws InvalidArgumentError for `folds` without `{fold}` or a missing `annotations`; DataFormatError for a set
  * with no items (and what the loaders throw)
  */
-export async function loadEvalData(options: EvalOptions, fold: number | null): Promise<EvalData> {
+export async function loadEvalData(options: EvalOptions, fold: number | null, signal?: AbortSignal): Promise<EvalData> {
   const info: DatasetInfo = DATASETS[options.dataset as DatasetId];
   refuseListOptions(options, info);
   const annotations = foldAnnotations(options, fold);
@@ -255,7 +256,7 @@ export async function loadEvalData(options: EvalOptions, fold: number | null): P
   if (info.format !== 'video-list') checkRootDir(options.root, 'root', 'loadEvalData');
   const { labelSet, reason } = resolveLabelSet(options, info.labelSet);
   const dup = { duplicates: options.duplicates, allowOutsideRoot: options.allowOutsideRoot };
-  const given = labelSet ? { labelSet } : {};
+  const given = { ...(labelSet ? { labelSet } : {}), ...(signal ? { signal } : {}) };
   const { kind, loaded } = await LOADERS[info.format]({ options, info, annotations, need, given, dup });
   if (loaded.items.length === 0)
     throw new DataFormatError({

@@ -154,7 +154,7 @@ export async function loadEvalFolds(options: EvalOptions, hooks: PipelineHooks =
   const data: EvalData[] = [];
   for (const f of options.folds ?? [null]) {
     throwIfAborted(hooks.signal, 'evaluation');
-    const d = await loadEvalData(options, f);
+    const d = await loadEvalData(options, f, hooks.signal);
     refuseFacesOnVideoFiles(options, [d]);
     data.push(d);
     const unit = d.kind === 'images' ? 'images' : 'clips';

@@ -1,6 +1,6 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { explainFsError } from './scan-errors.js';
-import { DataFormatError } from '@vlfer/core';
+import { DataFormatError, eventLoopPacer } from '@vlfer/core';
 import { loadSharp } from './sharp-optional.js';
 
 /**
@@ -64,8 +64,19 @@ export async function verifyImage(path: string, mode: ImageVerification): Promis
   }
 }
 
-/** `verifyImage` on each item's file, in order. @throws DataFormatError naming the first that fails */
-export async function verifyImages(items: readonly { path: string }[], mode: ImageVerification): Promise<void> {
+/**
+ * `verifyImage` on each item's file, in order, serving the event loop every 50 ms (`eventLoopPacer`).
+ * @throws DataFormatError naming the first that fails; AbortedError once `signal` fires
+ */
+export async function verifyImages(
+  items: readonly { path: string }[],
+  mode: ImageVerification,
+  signal?: AbortSignal,
+): Promise<void> {
   if (mode === 'none') return;
-  for (const it of items) await verifyImage(it.path, mode);
+  const pace = eventLoopPacer({ what: 'reading the dataset', signal });
+  for (const it of items) {
+    await pace();
+    await verifyImage(it.path, mode);
+  }
 }

@@ -1,6 +1,6 @@
 import { realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkOneOf, DataFormatError, quoteInput, type LabelSet } from '@vlfer/core';
+import { checkOneOf, DataFormatError, eventLoopPacer, quoteInput, type LabelSet } from '@vlfer/core';
 import { inferLabelSet, matchClassName, NATIVE_LABELS, type NativeLabelScheme } from '../label-sets.js';
 import { hiddenFileText, isHiddenName, isImageFile, isVideoFile, isSystemFolder, VIDEO_EXTENSIONS } from '../media.js';
 import { DropCounter, loadResult, type ImageItem, type LoadResult } from '../types.js';
@@ -28,6 +28,11 @@ export interface ImageFolderOptions {
    * matched by their names.
    */
   folderIds?: NativeLabelScheme;
+  /**
+   * Stops the load between class folders and between images (every file is stat'ed and, with `verify`, its header
+   * read: seconds on AffectNet-sized folders, in which Ctrl-C is now seen): an AbortedError.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -224,14 +229,16 @@ async function loadClassFolder(root: string, options: ClassFolderOptions): Promi
     labelSetReason += `; the folders are numbers: if they are a dataset's label ids, give folderIds (${numberedFolderHint})`;
   const items: ImageItem[] = [];
   const seen = new Map<number, string>();
+  const pace = eventLoopPacer({ what: 'reading the dataset', signal: options.signal });
   for (const [k, { dir, name }] of classDirs.entries()) {
+    await pace();
     const label = classFolderLabel(labelSet, dir, classes[k]!, seen, name);
     // a loop, not push(...): a class folder can hold more files than a call takes arguments
     for (const item of classFolderItems(dir, name, label, options, dropped)) items.push(item);
   }
   items.sort((a, b) => a.label - b.label || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   refuseLinkedTwice(items);
-  await verifyImages(items, options.verify ?? 'none');
+  await verifyImages(items, options.verify ?? 'none', options.signal);
   return { ...loadResult(items, labelSet, dropped, root), ...(labelSetReason ? { labelSetReason } : {}) };
 }
 

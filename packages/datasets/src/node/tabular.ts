@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { checkOneOf, DataFormatError, InvalidArgumentError, type LabelSet } from '@vlfer/core';
+import { checkOneOf, DataFormatError, eventLoopPacer, InvalidArgumentError, type LabelSet } from '@vlfer/core';
 import { readTextFile } from '@vlfer/core/node';
 import { BASIC_7 } from '../label-sets.js';
 import {
@@ -24,16 +24,29 @@ import { realPath } from './video-list.js';
 async function listedImageItems(
   listed: { path: string; label: number; line: number }[],
   dropped: LoadResult<ImageItem>['dropped'],
-  o: { file: string; field: string; verify: ImageVerification; duplicates: DuplicatePolicy | undefined },
+  o: {
+    file: string;
+    field: string;
+    verify: ImageVerification;
+    duplicates: DuplicatePolicy | undefined;
+    signal: AbortSignal | undefined;
+  },
 ): Promise<{ items: ImageItem[]; dropped: LoadResult<ImageItem>['dropped'] }> {
   const policy = o.duplicates ?? 'error';
-  const unique = dropResolvedDuplicates(listed, (it) => realPath(it.path), {
+  // each path resolved once, serving the event loop (a realpath per row: seconds on AffectNet's list)
+  const pace = eventLoopPacer({ what: 'reading the dataset', signal: o.signal });
+  const resolved = new Map<string, string>();
+  for (const it of listed) {
+    await pace();
+    resolved.set(it.path, realPath(it.path));
+  }
+  const unique = dropResolvedDuplicates(listed, (it) => resolved.get(it.path)!, {
     file: o.file,
     policy,
     what: 'image',
     dropped,
   });
-  await checkListedImages(unique.rows, o.file, o.field, o.verify);
+  await checkListedImages(unique.rows, o.file, o.field, o.verify, o.signal);
   return { items: withoutLines(unique.rows), dropped: unique.dropped };
 }
 
@@ -46,8 +59,11 @@ async function checkListedImages(
   list: string,
   field: string,
   mode: ImageVerification,
+  signal: AbortSignal | undefined,
 ): Promise<void> {
+  const pace = eventLoopPacer({ what: 'reading the dataset', signal });
   for (const it of items) {
+    await pace();
     try {
       let kind: ReturnType<typeof statSync>;
       try {
@@ -91,6 +107,11 @@ export interface RafDbOptions {
   duplicates?: DuplicatePolicy;
   /** Accept image names that leave the image folder (`../x.jpg`; `normalizeListedPath`). @default false */
   allowOutsideRoot?: boolean;
+  /**
+   * Stops the load between images (each listed image is stat'ed and, with `verify`, its header read: seconds to
+   * minutes on AffectNet-sized lists, in which Ctrl-C is now seen): an AbortedError.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -118,7 +139,13 @@ export async function loadRafDb(options: RafDbOptions): Promise<LoadResult<Image
     line: e.line,
   }));
   // `x.jpg` and `x.JPG` name one aligned image: a duplicate, never two items
-  const checked = { file, field: 'image name', verify: options.verify ?? 'header', duplicates: options.duplicates };
+  const checked = {
+    file,
+    field: 'image name',
+    verify: options.verify ?? 'header',
+    duplicates: options.duplicates,
+    signal: options.signal,
+  };
   const { items, dropped: all } = await listedImageItems(listed, dropped, checked);
   return { items, labelSet, counts: countLabels(items, labelSet.names.length), dropped: all, source: file };
 }
@@ -143,6 +170,11 @@ export interface AffectNetOptions {
   duplicates?: DuplicatePolicy;
   /** Accept paths that leave `imageRoot` (`../x.jpg`; `normalizeListedPath`). @default false */
   allowOutsideRoot?: boolean;
+  /**
+   * Stops the load between images (each listed image is stat'ed and, with `verify`, its header read: seconds to
+   * minutes on AffectNet-sized lists, in which Ctrl-C is now seen): an AbortedError.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -161,6 +193,7 @@ export async function loadAffectNetCsv(options: AffectNetOptions): Promise<LoadR
     field: 'subDirectory_filePath',
     verify: options.verify ?? 'none',
     duplicates: options.duplicates,
+    signal: options.signal,
   });
   return { items, labelSet, counts: countLabels(items, labelSet.names.length), dropped: all, source: options.csv };
 }
@@ -188,6 +221,11 @@ export interface FerPlusOptions {
   duplicates?: DuplicatePolicy;
   /** Accept image names that leave their image folder (`../x.png`; `normalizeListedPath`). @default false */
   allowOutsideRoot?: boolean;
+  /**
+   * Stops the load between images (each listed image is stat'ed and, with `verify`, its header read: seconds to
+   * minutes on AffectNet-sized lists, in which Ctrl-C is now seen): an AbortedError.
+   */
+  signal?: AbortSignal;
 }
 
 const FERPLUS_DIRS: Record<FerPlusUsage, string> = {
@@ -239,7 +277,7 @@ export async function loadFerPlusCsv(options: FerPlusOptions): Promise<LoadResul
     line: e.line,
   }));
   // rows are FERPlus's own (last row wins, `duplicates` unused): FER2013 faces deduplicated by links stay its rows
-  await checkListedImages(listed, options.csv, 'Image name', options.verify ?? 'none');
+  await checkListedImages(listed, options.csv, 'Image name', options.verify ?? 'none', options.signal);
   const items = withoutLines(listed);
   return { items, labelSet, counts: countLabels(items, labelSet.names.length), dropped, source: options.csv, warnings };
 }

@@ -96,7 +96,8 @@ export interface VideoListOptions extends Omit<ParseVideoListOptions, 'file'> {
 /** `path` with its symbolic links followed where it exists (one directory reached through a link is one clip). */
 export function realPath(path: string): string {
   try {
-    return realpathSync(path);
+    // the C library's realpath: one call, where Node's JS one lstats every component (0.75 s of 65,000 listed images)
+    return realpathSync.native(path);
   } catch {
     return resolve(path); // not there (frames unchecked): as spelt, resolved
   }

@@ -1,6 +1,9 @@
 import {
   checkOneOf,
+  eventLoopPacer,
   InvalidArgumentError,
+  runSteps,
+  runStepsSync,
   throwIfAborted,
   type ProgressCallback,
   type Tensor2D,
@@ -72,6 +75,20 @@ export function contentKey(item: EncodeItem): string {
   });
 }
 
+/**
+ * `contentKey` of each item, serving the event loop every 50 ms: hashing an AffectNet-sized set takes minutes, in
+ * which Ctrl-C and `signal` are now seen. @throws AbortedError once `signal` fires
+ */
+async function contentKeys(items: readonly EncodeItem[], signal: AbortSignal | undefined): Promise<string[]> {
+  const pace = eventLoopPacer({ what: 'encoding images', signal });
+  const keys: string[] = [];
+  for (const item of items) {
+    await pace();
+    keys.push(contentKey(item));
+  }
+  return keys;
+}
+
 function sourceOf(item: EncodeItem): ImageSource {
   return isKeyed(item) ? item.source : item;
 }
@@ -87,8 +104,12 @@ export async function encodeImages(options: EncodeImagesOptions): Promise<Encode
   const { mode, resizer, batchSize } = checkEncodeOptions(options);
   const d = model.embeddingDim;
   const out = new Float32Array(items.length * d);
-  const keys = options.keys ? [...options.keys] : items.map(contentKey);
-  const plan = planEncodeBatches(keys, d, batchSize, cache, out);
+  const keys = options.keys ? [...options.keys] : await contentKeys(items, options.signal);
+  const steps = planSteps(keys, d, batchSize, cache, out); // a cache read per item: paced, stopped by the signal
+  const plan = await runSteps(steps, {
+    what: 'encoding images',
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
   const { cached } = plan;
   onProgress?.({ phase: 'encode', done: cached, total: items.length, unit: 'images', cached });
   const prepare = pixelBatchPreparer(options, mode, resizer, batchSize);
@@ -155,6 +176,17 @@ export function planEncodeBatches(
   cache: FeatureCache | undefined,
   out: Float32Array,
 ): EncodePlan {
+  return runStepsSync(planSteps(keys, d, batchSize, cache, out));
+}
+
+/** The steps of `planEncodeBatches`, one window of `batchSize` keys each. */
+function* planSteps(
+  keys: readonly string[],
+  d: number,
+  batchSize: number,
+  cache: FeatureCache | undefined,
+  out: Float32Array,
+): Generator<void, EncodePlan, void> {
   const batches: number[][] = [];
   const missing = new Set<number>();
   let cached = 0;
@@ -172,6 +204,7 @@ export function planEncodeBatches(
       }
     }
     if (miss) batches.push(window);
+    yield;
   }
   return { batches, missing, cached };
 }
