@@ -1,7 +1,7 @@
 import { linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AbortedError, createRng, DataFormatError } from '@vlfer/core';
+import { AbortedError, createRng, DataFormatError, runSteps } from '@vlfer/core';
 import { sharedPath } from '@vlfer/test-utils';
 import { describe, expect, it } from 'vitest';
 import {
@@ -33,6 +33,7 @@ import {
   loadImageFolder,
   loadRafDb,
   loadVideoList,
+  videoListSteps,
   unsetLabelScheme,
 } from './node/index.js';
 
@@ -452,6 +453,31 @@ describe('loading a large list is stopped by its signal', () => {
     const fired = AbortSignal.abort();
     await expect(loadImageFolder(d, { signal: fired, extraFiles: 'skip' })).rejects.toThrow(AbortedError);
     await expect(loadAffectNetCsv({ csv, imageRoot: d, signal: fired })).rejects.toThrow(AbortedError);
+  });
+  it('a video list read in steps: the same clips as loadVideoList, and a signal stops it between clips', async () => {
+    const d = tmp();
+    const n = 300;
+    const lines: string[] = [];
+    for (let i = 0; i < n; i++) {
+      touchImage(join(d, `clip${i}`, '000001.jpg'));
+      lines.push(`clip${i} 1 ${i % 7}`);
+    }
+    const file = join(d, 'list.txt');
+    writeFileSync(file, lines.join('\n'));
+    let steps = 0;
+    const listed = await runSteps(videoListSteps({ file }), { what: 'reading', onStep: () => steps++ });
+    expect(listed).toEqual(loadVideoList({ file }));
+    expect(steps).toBe(n); // one step per clip (a stat and a read of its frame folder)
+    const c = new AbortController();
+    let seen = 0;
+    const stopped = runSteps(videoListSteps({ file }), {
+      what: 'reading the dataset',
+      signal: c.signal,
+      sliceMs: 0,
+      onStep: () => ++seen === 10 && setTimeout(() => c.abort(), 0),
+    });
+    await expect(stopped).rejects.toThrow('reading the dataset was aborted');
+    expect(seen).toBeLessThan(n);
   });
 });
 

@@ -1,5 +1,5 @@
 import { isAbsolute, relative, resolve } from 'node:path';
-import { DataFormatError, InvalidArgumentError, type LabelSet } from '@vlfer/core';
+import { DataFormatError, InvalidArgumentError, runSteps, type LabelSet } from '@vlfer/core';
 import {
   DATASETS,
   stratifiedSubset,
@@ -23,7 +23,7 @@ import {
   loadImageFolder,
   loadRafDb,
   loadVideoFolder,
-  loadVideoList,
+  videoListSteps,
   resolveLabelSet,
 } from '@vlfer/datasets/node';
 import type { EvalOptions } from './options.js';
@@ -174,15 +174,19 @@ const LOADERS: Record<DatasetFormat, (c: LoaderContext) => Promise<LoadedEvalSet
   },
   'video-list': async ({ options, info, need, given, dup }) => ({
     kind: 'frames',
-    loaded: loadVideoList({
-      file: need(),
-      root: options.root,
-      ...(options.labelScheme ? { labelScheme: options.labelScheme } : {}),
-      defaultLabelScheme: info.labelScheme ?? 'dfer-clip',
-      ...given,
-      ...(options.rebase ? { rebase: options.rebase } : {}),
-      ...dup,
-    }),
+    // a stat and a read of every clip's frame folder: stepped, so that Ctrl-C is seen (`videoListSteps`)
+    loaded: await runSteps(
+      videoListSteps({
+        file: need(),
+        root: options.root,
+        ...(options.labelScheme ? { labelScheme: options.labelScheme } : {}),
+        defaultLabelScheme: info.labelScheme ?? 'dfer-clip',
+        ...(given.labelSet ? { labelSet: given.labelSet } : {}),
+        ...(options.rebase ? { rebase: options.rebase } : {}),
+        ...dup,
+      }),
+      { what: 'reading the dataset', ...(given.signal ? { signal: given.signal } : {}) },
+    ),
   }),
 };
 

@@ -37,7 +37,7 @@ import {
 } from '@vlfer/probes';
 import type { FaceCropper } from '@vlfer/faces/node';
 import { fingerprintHespData, hespDatasetFingerprint } from './checkpoint.js';
-import { hespKnownNames, loadHespData, type HespData } from './data.js';
+import { hespKnownNames, loadHespDataStepped, type HespData } from './data.js';
 import type { RunScores } from './evaluate.js';
 import { HespOptionsSchema, type HespOptions, type HespOptionsInput } from './options.js';
 import { clipFrameReader, hespFaceCropper, type ClipFrameReader, type HespHooks } from './train.js';
@@ -347,7 +347,7 @@ export async function encodeOpenSetSplit(
   const options = parseOpenSetBaselineOptions(input);
   const o = options.hesp;
   const log = hooks.log ?? (() => undefined);
-  const data = loadHespData(o);
+  const data = await loadHespDataStepped(o, hooks.signal);
   for (const w of data.warnings) log(`warning: ${w}`);
   const classNames = knownClassTexts(data.split.known, data.labelSet, { referenceBehaviour: o.referenceBehaviour });
   const cache = hooks.cache ?? new Map<string, Float32Array>();

@@ -1,5 +1,5 @@
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { createRng, InvalidArgumentError, streamSeed, type LabelSet } from '@vlfer/core';
+import { createRng, InvalidArgumentError, runSteps, runStepsSync, streamSeed, type LabelSet } from '@vlfer/core';
 import {
   DATASETS,
   explicitOpenSetSplit,
@@ -12,7 +12,7 @@ import {
   type OpenSetSplit,
   type VideoItem,
 } from '@vlfer/datasets';
-import { loadVideoList, realPath, resolveLabelSet } from '@vlfer/datasets/node';
+import { realPath, resolveLabelSet, videoListSteps } from '@vlfer/datasets/node';
 import type { HespOptions } from './options.js';
 
 export interface HespData {
@@ -155,12 +155,12 @@ export function hespLabelScheme(options: Pick<HespOptions, 'labelScheme' | 'data
 }
 
 /** One clip list of the run (training or test), read with the run's label scheme, root and path rules. */
-function readHespList(
+function* readHespList(
   options: HespOptions,
   labelSet: LabelSet,
   file: string,
-): { items: VideoItem[]; labelScheme: LabelScheme; warnings: string[] } {
-  return loadVideoList({
+): Generator<void, { items: VideoItem[]; labelScheme: LabelScheme; warnings: string[] }, void> {
+  return yield* videoListSteps({
     file,
     ...(options.labelScheme ? { labelScheme: options.labelScheme } : {}),
     defaultLabelScheme: hespLabelScheme(options),
@@ -267,11 +267,29 @@ export function splitValidation<T>(
  * `shortClipWarnings` → `splitValidation`.
  */
 export function loadHespData(options: HespOptions, rngStreams: HespRngStreams = HESP_RNG_STREAMS): HespData {
+  return runStepsSync(hespDataSteps(options, rngStreams));
+}
+
+/**
+ * `loadHespData` in steps (`hespDataSteps`) with the event loop served and `signal` checked between clips, as the
+ * pipelines load. @throws AbortedError once `signal` fires
+ */
+export async function loadHespDataStepped(options: HespOptions, signal: AbortSignal | undefined): Promise<HespData> {
+  return runSteps(hespDataSteps(options), { what: 'reading the clip lists', ...(signal ? { signal } : {}) });
+}
+
+/**
+ * `loadHespData` as steps, one per listed clip (a stat and a read of its frame folder: seconds on FERV39k's lists):
+ * the pipelines run them with `runSteps`, so a signal (Ctrl-C) stops the load between clips. The same result.
+ */
+export function* hespDataSteps(
+  options: HespOptions,
+  rngStreams: HespRngStreams = HESP_RNG_STREAMS,
+): Generator<void, HespData, void> {
   const { labelSet, reason } = hespLabelSet(options);
   const split = hespSplit(options, labelSet);
-  const [trainRead, testRead] = [options.trainAnnotations, options.testAnnotations].map((f) =>
-    readHespList(options, labelSet, f),
-  ) as [ReturnType<typeof readHespList>, ReturnType<typeof readHespList>];
+  const trainRead = yield* readHespList(options, labelSet, options.trainAnnotations);
+  const testRead = yield* readHespList(options, labelSet, options.testAnnotations);
   const [trainList, testList] = [trainRead.items, testRead.items];
   refuseSharedClips(options, trainList, testList);
   // the released code numbers known labels by its own class ids and pairs them with alphabetical prompts

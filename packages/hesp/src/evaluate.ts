@@ -18,7 +18,7 @@ import { knownClassTexts } from '@vlfer/open-set';
 import { clipContentFingerprints } from '@vlfer/encoders/node';
 import { HespModel } from '@vlfer/open-set/node';
 import type { FaceCropper } from '@vlfer/faces/node';
-import { hespKnownNames, loadHespData, type HespData } from './data.js';
+import { hespKnownNames, loadHespDataStepped, type HespData } from './data.js';
 import { HespOptionsSchema, type HespOptions } from './options.js';
 import {
   clipFrameReader,
@@ -461,7 +461,7 @@ async function evaluateLockedHespRun(run: RunDirectory, runDir: string, hooks: H
   const notes: string[] = [];
   const o = readHespRunConfig(runDir, notes);
   for (const line of notes) hooks.log?.(line);
-  const data = loadHespData(o);
+  const data = await loadHespDataStepped(o, hooks.signal);
   for (const w of data.warnings) hooks.log?.(`warning: ${w}`);
   const texts = knownClassTexts(data.split.known, data.labelSet, { referenceBehaviour: o.referenceBehaviour });
   const best = loadHespBest(runDir);

@@ -8,6 +8,7 @@ export { hespOptionUses, HespOptionsSchema } from './options.js';
 export type { HespData, HespRngStreams } from './data.js';
 export {
   loadHespData,
+  hespDataSteps,
   hespLabelSet,
   hespSplit,
   hespKnownNames,

@@ -11,7 +11,14 @@ import {
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AbortedError, createRng, DataFormatError, InvalidArgumentError, type ProgressEvent } from '@vlfer/core';
+import {
+  AbortedError,
+  createRng,
+  DataFormatError,
+  InvalidArgumentError,
+  runStepsSync,
+  type ProgressEvent,
+} from '@vlfer/core';
 import { fingerprintFiles, loadCheckpoint, RunDirectory, saveCheckpoint, verifyRunOutputs } from '@vlfer/core/node';
 import { segmentCentreIndices, tsnTrainIndices } from '@vlfer/datasets';
 import { listFrames } from '@vlfer/datasets/node';
@@ -24,6 +31,7 @@ import {
   clipFrameReader,
   evaluateHespRun,
   hespDataFingerprintForms,
+  hespDataSteps,
   fingerprintHespData,
   hespDataFingerprints,
   encodeOpenSetSplit,
@@ -289,6 +297,10 @@ describe('load stages', () => {
     );
     await expect(training).rejects.toThrow('fingerprinting the frames was aborted');
     expect(phases).toEqual(['fingerprint']);
+    // the clip lists are read in steps too (a stat and a read of each frame folder), the same data
+    expect(runStepsSync(hespDataSteps(o))).toEqual(data);
+    const fired = AbortSignal.abort();
+    await expect(trainHesp({ ...o, out: join(work, 'fp-never') }, { signal: fired })).rejects.toThrow(AbortedError);
   });
   it('planHespRun logs the split, derives the texts and a key; a replaced frame changes the frames fingerprint', async () => {
     const o = options();

@@ -80,6 +80,7 @@ import {
   HESP_RNG_STREAMS,
   hespStreamSeed,
   loadHespData,
+  loadHespDataStepped,
   type HespData,
   type HespRngStreams,
 } from './data.js';
@@ -1086,7 +1087,7 @@ function refuseStopBeforePublish(signal: AbortSignal | undefined, checkpoint: st
 export async function trainHesp(input: HespOptionsInput, hooks: HespHooks = {}): Promise<HespRunResult> {
   const o = checkHespStart(input, hooks);
   const log = hooks.log ?? (() => undefined);
-  const loaded = loadHespData(o);
+  const loaded = await loadHespDataStepped(o, hooks.signal);
   refuseMissingTokenizer(o); // before a checkpoint could call another spelling of it "other options"
   const run = RunDirectory.open(o.out, { command: 'hesp train', log, expects: HESP_RUN });
   const t0 = performance.now();

@@ -7,7 +7,7 @@ export { verifyImage } from './image-check.js';
 export type { ImageFolderOptions } from './image-folder.js';
 export { loadImageFolder, loadVideoFolder, listImages } from './image-folder.js';
 export type { VideoListOptions } from './video-list.js';
-export { loadVideoList, listFrames, realPath, unsetLabelScheme } from './video-list.js';
+export { loadVideoList, videoListSteps, listFrames, realPath, unsetLabelScheme, type VideoList } from './video-list.js';
 export { checkRootDir } from './scan-errors.js';
 export type { RafDbOptions, AffectNetOptions, FerPlusOptions } from './tabular.js';
 export { loadRafDb, loadAffectNetCsv, loadFerPlusCsv, ferPlusFolderUsage } from './tabular.js';

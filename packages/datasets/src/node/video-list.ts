@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { DataFormatError, quoteInput } from '@vlfer/core';
+import { DataFormatError, quoteInput, runStepsSync } from '@vlfer/core';
 import { readTextFile } from '@vlfer/core/node';
 import { differingNumbers, isImageFile, nameOrderInversion } from '../media.js';
 import {
@@ -121,9 +121,19 @@ export function isInside(root: string, path: string): boolean {
  * `clip_224x224_part_<k>` folders, `dfewPartFolders`; frames counted, DFEW's
  * ids: a `labelScheme` other than 'dfew-original' is refused); `labelScheme` in the result says how the ids were read.
  */
-export function loadVideoList(
-  options: VideoListOptions,
-): LoadResult<VideoItem> & { labelScheme: LabelScheme; warnings: string[] } {
+export function loadVideoList(options: VideoListOptions): VideoList {
+  return runStepsSync(videoListSteps(options));
+}
+
+/** What `loadVideoList` returns: the clips, and the label scheme and warnings of the list. */
+export type VideoList = LoadResult<VideoItem> & { labelScheme: LabelScheme; warnings: string[] };
+
+/**
+ * `loadVideoList` as steps, one per listed clip (each a stat and a read of its frame folder): run with `runSteps` (a
+ * signal and the event loop served between clips: FERV39k's list takes seconds, more on a network file system) or
+ * composed into a larger load (`yield*`, as HESP's). The same result as `loadVideoList`.
+ */
+export function* videoListSteps(options: VideoListOptions): Generator<void, VideoList, void> {
   const { file } = options;
   const root = options.root ?? join(file, '..');
   const text = readTextFile(file, 'annotation list');
@@ -133,21 +143,27 @@ export function loadVideoList(
   const check = dfew ? 'none' : (options.checkFrames ?? 'count');
   const labelScheme = dfew ? dfewScheme(options) : (options.labelScheme ?? options.defaultLabelScheme ?? 'dfer-clip');
   const order = new FrameOrderCheck();
-  const { entries, dropped, labelSet } = parseVideoListText(dfew ? dfewSplitAsList(text, file, root, order) : text, {
-    ...options,
-    labelScheme,
-  });
+  const listText = dfew ? yield* dfewSplitAsList(text, file, root, order) : text;
+  const { entries, dropped, labelSet } = parseVideoListText(listText, { ...options, labelScheme });
   // a root that relative frame directories are read under must exist (a mistyped one is named as such)
   if (options.root !== undefined && check !== 'none' && entries.some((e) => !isAbsolute(e.dir)))
     checkRootDir(options.root, 'root', 'loadVideoList');
-  const listed: VideoItem[] = entries.map((e) => {
+  const listed: VideoItem[] = [];
+  for (const e of entries) {
     const frameDir = isAbsolute(e.dir) ? e.dir : join(root, e.dir);
     // relative paths were checked by the parser; an absolute one (not from the caller's rebase) must lie under root
     if (isAbsolute(e.dir) && !e.rebased && !options.allowOutsideRoot && !isInside(root, frameDir))
       throw new DataFormatError({ file, line: e.line, field: 'frame_dir', message: outsideRootMessage(e.dir, root) });
     if (check !== 'none') checkFrameDir(frameDir, e, check, options, order);
-    return { frameDir, numFrames: e.numFrames, label: e.label, line: e.line, ...(e.rebased ? { rebased: true } : {}) };
-  });
+    listed.push({
+      frameDir,
+      numFrames: e.numFrames,
+      label: e.label,
+      line: e.line,
+      ...(e.rebased ? { rebased: true } : {}),
+    });
+    yield;
+  }
   // one directory spelt two ways (relative and absolute, rebased and not) is one clip: a duplicate, never two items
   const unique = dropResolvedDuplicates(listed, (it) => realPath(it.frameDir), {
     file,
@@ -172,7 +188,12 @@ export function loadVideoList(
  * line numbers): `<clip folder> <frames in root/clip folder> <DFEW id>`. @throws DataFormatError naming the CSV line
  * of a clip whose folder is missing or holds no frame images
  */
-function dfewSplitAsList(text: string, file: string, root: string, order: FrameOrderCheck): string {
+function* dfewSplitAsList(
+  text: string,
+  file: string,
+  root: string,
+  order: FrameOrderCheck,
+): Generator<void, string, void> {
   const rows = parseDfewSplitCsv(text, file);
   checkRootDir(root, 'root', 'loadVideoList');
   const lines = new Array<string>(rows.at(-1)!.line).fill('');
@@ -198,6 +219,7 @@ function dfewSplitAsList(text: string, file: string, root: string, order: FrameO
       });
     order.add(r.line, dir, frames);
     lines[r.line - 1] = `${folder} ${frames.length} ${r.label}`;
+    yield;
   }
   return lines.join('\n');
 }
