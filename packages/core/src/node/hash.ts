@@ -77,7 +77,7 @@ export function hashFileIndexed(path: string, index: FileHashIndex): string {
  * by real path + size + mtime + inode + ctime (nanoseconds); a file replaced or rewritten in place is hashed again,
  * even when its size, mtime and inode were kept (`cp -p` over it: only the kernel sets ctime). Without `indexDir`
  * every file is hashed. The index is merged with what other processes saved meanwhile (runs sharing a cache folder)
- * and keeps only entries of files still in the state they were hashed in.
+ * and keeps the last `FINGERPRINT_INDEX_ENTRIES` entries saved.
  * @param files `{ name: path }`; the names (e.g. `onnx/vision_model.onnx`) enter the fingerprint, so the same
  *   bytes under another role give another fingerprint
  */
@@ -121,30 +121,24 @@ function readFingerprintIndex(indexPath: string): Map<string, string> {
   return index;
 }
 
-/** Whether an index entry's file is still in the state it was hashed in (`fileStateKey`: `path|size|mtime|ino|ctime`). */
-function entryCurrent(key: string): boolean {
-  const parts = key.split('|');
-  if (parts.length < 5) return false;
-  try {
-    return fileStateKey(parts.slice(0, -4).join('|')) === key;
-  } catch {
-    return false; // gone or unreachable: its entry can never match again (a new file gets a new ctime)
-  }
-}
+/**
+ * The most entries the index keeps (the oldest saved go first). Entries of files rewritten since stay until then: one
+ * of another machine sharing the cache folder, whose copy of a model at the same path has another inode and ctime,
+ * looks the same from here, and dropping it made each machine hash its model again at every run.
+ */
+export const FINGERPRINT_INDEX_ENTRIES = 4096;
 
 /**
  * Save `added` into the index as it is on disk now (another process sharing the cache folder may have saved its own
- * entries since this one read it), dropping entries of files changed or gone since they were hashed: the index stays
- * the size of the files in use. Two processes saving at the same instant can still lose one's entries, which only
- * costs hashing those files again. Where the folder cannot be written (a read-only or full cache disk) the index is
- * left as it was: the fingerprint is exact either way (a read-only cache that holds every feature served a run whose
- * fingerprint index lacked the model files' state until the write stopped it).
+ * entries since this one read it), `added` last, at most `FINGERPRINT_INDEX_ENTRIES` (the oldest dropped). Two
+ * processes saving at the same instant can still lose one's entries, which only costs hashing those files again.
+ * Where the folder cannot be written (a read-only or full cache disk) the index is left as it was: the fingerprint is
+ * exact either way (a read-only cache that holds every feature served a run whose fingerprint index lacked the model
+ * files' state until the write stopped it).
  */
 function saveFingerprintIndex(indexPath: string, added: ReadonlyMap<string, string>): void {
-  const merged: Record<string, string> = {};
-  for (const [key, digest] of readFingerprintIndex(indexPath))
-    if (!added.has(key) && entryCurrent(key)) merged[key] = digest;
-  for (const [key, digest] of added) merged[key] = digest;
+  const entries = [...readFingerprintIndex(indexPath)].filter(([key]) => !added.has(key)).concat([...added]);
+  const merged = Object.fromEntries(entries.slice(-FINGERPRINT_INDEX_ENTRIES));
   try {
     writeJsonAtomic(indexPath, merged);
   } catch (error) {
