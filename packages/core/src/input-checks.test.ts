@@ -43,10 +43,15 @@ describe('inputs that gave NaN, garbage or an unnamed TypeError are refused by n
     ])
       expect(() => softmaxRows(t(row, [1, 2]))).toThrow(/'x' passed to 'softmaxRows': row 0/);
     expect(Array.from(softmaxRows(t([-Infinity, 0], [1, 2])).data)).toEqual([0, 1]);
-    for (const scale of [-100, 0, NaN])
+    // and within LOGIT_SCALE_RANGE: 1e-44 made every float32 logit 0 (all items the first class), 1e39 Infinity
+    for (const scale of [-100, 0, NaN, 1e-44, 1e-31, 1e31, 1e39, Infinity])
       expect(() => cosineLogits(t([1, 0], [1, 2]), t([1, 0], [1, 2]), scale)).toThrow(
-        /'scale' passed to 'cosineLogits': must be a finite number > 0/,
+        /'scale' passed to 'cosineLogits': must be a number from 1e-30 to 1e\+30 /,
       );
+    for (const scale of [1e-30, 1e30])
+      expect(Array.from(cosineLogits(t([1, 0], [1, 2]), t([1, 0], [1, 2]), scale).logits.data)).toEqual([
+        Math.fround(scale),
+      ]);
   });
   it('encodeSafetensors refuses dims the reader refuses; the assertion helpers name where', () => {
     expect(() => encodeSafetensors({ w: { dims: [-1, -2], data: new Float32Array(2) } })).toThrow(

@@ -233,6 +233,21 @@ function scaledDotsBackward(A: UnitRows, B: UnitRows, dLogits: Tensor2D, scale: 
 }
 
 /**
+ * The logit scales `cosineLogits` takes (CLIP's exp(logit_scale), 100): the logits are float32, and a scale outside this range makes scale ×
+ * cosine underflow to 0 (every class tied: all items predicted as the first class) or overflow to ±Infinity, so the
+ * predictions would depend on it. Inside it the order of every cosine of magnitude ≥ 1e-8 is kept.
+ */
+export const LOGIT_SCALE_RANGE = { min: 1e-30, max: 1e30 } as const;
+
+/** Whether `scale` is a number within `LOGIT_SCALE_RANGE` (NaN and ±Infinity are not). */
+export function logitScaleInRange(scale: unknown): scale is number {
+  return typeof scale === 'number' && scale >= LOGIT_SCALE_RANGE.min && scale <= LOGIT_SCALE_RANGE.max;
+}
+
+/** What a logit scale must be, for error messages: `a number from 1e-30 to 1e30 (…)`. */
+export const LOGIT_SCALE_EXPECTED = `a number from ${LOGIT_SCALE_RANGE.min} to ${LOGIT_SCALE_RANGE.max} (the logits are float32: a scale outside makes them underflow or overflow, which changes the predictions)`;
+
+/**
  * CLIP's logits: `scale · â · b̂ᵀ` with rows L2-normalised (norms clamped at 1e-12). Both methods use it:
  * Exp-CLIP zero-shot (image or pooled-clip features vs prompt features, scale 100) and HESP's CLIP branch
  * (pooled clip features vs CoOp prompt features) and negative-prompt loss. Float64 inside.
@@ -243,11 +258,11 @@ export function cosineLogits(a: Tensor2D, b: Tensor2D, scale: number): CosineLog
   assertShape(a, [null, null], 'a', 'cosineLogits');
   const e = a.dims[1];
   assertShape(b, [null, e], 'b', 'cosineLogits');
-  if (!(Number.isFinite(scale) && scale > 0))
+  if (!logitScaleInRange(scale))
     throw new InvalidArgumentError({
       functionName: 'cosineLogits',
       argument: 'scale',
-      message: `must be a finite number > 0 (CLIP's exp(logit_scale), 100), got ${scale}`,
+      message: `must be ${LOGIT_SCALE_EXPECTED}, got ${scale}`,
     });
   const n = a.dims[0];
   const m = b.dims[0];

@@ -46,14 +46,9 @@ export {
 export type { ClipTokenRows } from './clip-tokens.js';
 export { CLIP_CONTEXT_LENGTH, clipBasicClean, fitClipContext, truncationNotices } from './clip-tokens.js';
 export type { ZeroShotOptions, ZeroShotClassifier, ClassPromptSpec, LabelScore } from './zero-shot.js';
-export {
-  buildZeroShotClassifier,
-  resolveClassPrompts,
-  labelScores,
-  LOGIT_SCALE_RANGE,
-  LOGIT_SCALE_EXPECTED,
-  logitScaleInRange,
-} from './zero-shot.js';
+export { buildZeroShotClassifier, resolveClassPrompts, labelScores } from './zero-shot.js';
+/** (from @vlfer/core, where `cosineLogits` checks it) */
+export { LOGIT_SCALE_RANGE, LOGIT_SCALE_EXPECTED, logitScaleInRange } from '@vlfer/core';
 export type {
   ClassifierPrompts,
   ClassifierTextModel,

@@ -4,6 +4,8 @@ import {
   checkPositiveInteger,
   cosineLogits,
   InvalidArgumentError,
+  LOGIT_SCALE_EXPECTED,
+  logitScaleInRange,
   l2NormalizeRows,
   meanOfColumnGroups,
   meanOfRowGroups,
@@ -37,21 +39,6 @@ export interface ZeroShotOptions {
    */
   logitScale?: number;
 }
-
-/**
- * The logit scales a zero-shot classifier takes: the logits are float32, and a scale outside this range makes scale ×
- * cosine underflow to 0 (every class tied: all items predicted as the first class) or overflow to ±Infinity, so the
- * predictions would depend on it. Inside it the order of every cosine of magnitude ≥ 1e-8 is kept.
- */
-export const LOGIT_SCALE_RANGE = { min: 1e-30, max: 1e30 } as const;
-
-/** Whether `scale` is a number within `LOGIT_SCALE_RANGE` (NaN and ±Infinity are not). */
-export function logitScaleInRange(scale: unknown): scale is number {
-  return typeof scale === 'number' && scale >= LOGIT_SCALE_RANGE.min && scale <= LOGIT_SCALE_RANGE.max;
-}
-
-/** What a logit scale must be, for error messages: `a number from 1e-30 to 1e30 (…)`. */
-export const LOGIT_SCALE_EXPECTED = `a number from ${LOGIT_SCALE_RANGE.min} to ${LOGIT_SCALE_RANGE.max} (the logits are float32: a scale outside makes them underflow or overflow, which changes the predictions)`;
 
 export interface ZeroShotClassifier {
   readonly classNames: readonly string[];

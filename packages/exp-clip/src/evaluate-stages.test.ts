@@ -82,6 +82,11 @@ describe('evaluation stages', () => {
     expect(resolveLogitScale(30, 14.3)).toEqual({ value: 30, source: 'user' });
     expect(resolveLogitScale('model', 14.3)).toEqual({ value: 14.3, source: 'model' });
     expect(resolveLogitScale('model', null)).toEqual({ value: 100, source: 'default' });
+    // a checkpoint whose exp(logit_scale) the float32 logits cannot take: named as the model's, with what to give
+    expect(() => resolveLogitScale('model', 5.5e34)).toThrow(
+      /'logitScale' passed to 'evaluateZeroShot': is 'model', and the model's own logit_scale gives exp\(logit_scale\) = 5\.5e\+34, .*give a number \(CLI --logit-scale\), e\.g\. 100/,
+    );
+    expect(resolveLogitScale(100, 5.5e34)).toEqual({ value: 100, source: 'user' });
   });
 
   it('evalDataWarnings: names empty classes and a limit not below the set; none for a clean set', () => {

@@ -4,6 +4,8 @@ import {
   csvRow,
   describeChangedFields,
   InvalidArgumentError,
+  LOGIT_SCALE_EXPECTED,
+  logitScaleInRange,
   parseOptions,
   refuseUnusedOptions,
   softmaxRows,
@@ -269,9 +271,16 @@ export function evalPrompts(
 /**
  * The multiplier of the cosine logits: a number given by the user, else the checkpoint's exp(logit_scale), else 100
  * (OpenAI CLIP's) when the model holds none.
+ * @throws InvalidArgumentError naming `logitScale` when the checkpoint's value lies outside `LOGIT_SCALE_RANGE`
  */
 export function resolveLogitScale(option: EvalOptions['logitScale'], modelScale: number | null): LogitScaleUsed {
   if (option !== 'model') return { value: option, source: 'user' };
+  if (modelScale !== null && !logitScaleInRange(modelScale))
+    throw new InvalidArgumentError({
+      functionName: 'evaluateZeroShot',
+      argument: 'logitScale',
+      message: `is 'model', and the model's own logit_scale gives exp(logit_scale) = ${modelScale}, which the float32 logits cannot take (a scale must be ${LOGIT_SCALE_EXPECTED}); give a number (CLI --logit-scale), e.g. 100, OpenAI CLIP's`,
+    });
   return modelScale !== null ? { value: modelScale, source: 'model' } : { value: 100, source: 'default' };
 }
 

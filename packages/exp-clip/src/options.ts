@@ -2,6 +2,8 @@ import { z } from 'zod';
 import {
   COMPUTE_DEVICES,
   firstRepeated,
+  LOGIT_SCALE_EXPECTED,
+  logitScaleInRange,
   MAX_TIMER_MS,
   quoteInput,
   type ComputeDevice,
@@ -20,7 +22,7 @@ import {
   type NativeLabelScheme,
   type ShortClipPolicy,
 } from '@vlfer/datasets';
-import { LOGIT_SCALE_EXPECTED, logitScaleInRange, PREPROCESS_MODES, type PreprocessMode } from '@vlfer/encoders';
+import { PREPROCESS_MODES, type PreprocessMode } from '@vlfer/encoders';
 import { CLIP_DTYPES, RESIZERS, type ClipDtype, type Resizer } from '@vlfer/encoders/node';
 import { listInstructions, PROMPT_TYPES, type PromptType } from '@vlfer/llm-knowledge';
 import { OPTIMIZERS, type OptimizerName } from '@vlfer/losses';

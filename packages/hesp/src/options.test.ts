@@ -53,6 +53,15 @@ describe('option values', () => {
       expect(r.error?.issues[0]?.message).toMatch(/expected an even number of pixels from 2 to 222/);
     }
   });
+  it('logitScale: within the range float32 logits take (1e-44 made the clip-msp baseline predict by ties)', () => {
+    const o = { ...base, dataset: 'mafw' as const };
+    expect(HespOptionsSchema.parse({ ...o, logitScale: 1e30 }).logitScale).toBe(1e30);
+    for (const logitScale of [0, 1e-44, 1e39]) {
+      const r = HespOptionsSchema.safeParse({ ...o, logitScale });
+      expect(r.error?.issues[0]?.path).toEqual(['logitScale']);
+      expect(r.error?.issues[0]?.message).toMatch(/expected a number from 1e-30 to 1e\+30/);
+    }
+  });
 });
 
 describe('options a run would not use', () => {

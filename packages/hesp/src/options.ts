@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { COMPUTE_DEVICES, type ComputeDevice, type OptionUse } from '@vlfer/core';
+import {
+  COMPUTE_DEVICES,
+  LOGIT_SCALE_EXPECTED,
+  logitScaleInRange,
+  type ComputeDevice,
+  type OptionUse,
+} from '@vlfer/core';
 import { LABEL_SCHEMES, type LabelScheme } from '@vlfer/datasets';
 import { OPEN_SET_METRIC_FAMILIES, type OpenSetMetricFamily } from '@vlfer/metrics';
 import type { FacesOptionsInput } from '@vlfer/faces';
@@ -63,7 +69,10 @@ export const HespOptionsSchema = z
     location: z
       .union([z.literal('cam'), z.object({ row: z.number().int().min(0), col: z.number().int().min(0) })])
       .default('cam'),
-    logitScale: z.number().positive().default(100),
+    logitScale: z
+      .number()
+      .refine(logitScaleInRange, { message: `expected ${LOGIT_SCALE_EXPECTED}` })
+      .default(100),
     /** Part of the training clips held out for model selection (the reference: 0, with selectOn 'test'). */
     valFraction: z.number().min(0).max(0.9).default(0.2),
     /** 'val' (default): closed-set accuracy on the held-out training clips; 'test': AUROC + OSCR on the test split, as the reference (optimistic). */

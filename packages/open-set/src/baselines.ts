@@ -3,6 +3,8 @@ import {
   assertShape,
   cosineLogits,
   InvalidArgumentError,
+  LOGIT_SCALE_EXPECTED,
+  logitScaleInRange,
   runStepsSync,
   type Tensor2D,
 } from '@vlfer/core';
@@ -278,11 +280,11 @@ export function zeroShotMspScore(
       message: 'has no rows; expected one per class',
     });
   const scale = options.scale ?? 100;
-  if (!(Number.isFinite(scale) && scale > 0))
+  if (!logitScaleInRange(scale))
     throw new InvalidArgumentError({
       functionName: 'zeroShotMspScore',
       argument: 'scale',
-      message: `must be a finite number > 0 (CLIP's logit scale, 100), got ${scale}`,
+      message: `must be ${LOGIT_SCALE_EXPECTED}, got ${scale}`,
     });
   const { logits } = cosineLogits(imageFeatures, textFeatures, scale);
   const k = logits.dims[1];

@@ -9,8 +9,11 @@ describe('open-set inputs that gave wrong numbers or unnamed errors are refused 
     const image = t([1, 0], [1, 2]);
     const text = t([1, 0, 0, 1], [2, 2]);
     // scale −100 predicted class 1 for a feature equal to class 0, with MSP 1
-    for (const scale of [-100, 0, NaN])
-      expect(() => zeroShotMspScore(image, text, { scale })).toThrow(/'scale' passed to 'zeroShotMspScore'/);
+    // and 1e-44 (every float32 logit 0: all tied) or 1e39 (Infinity) as cosineLogits refuses them
+    for (const scale of [-100, 0, NaN, 1e-44, 1e39])
+      expect(() => zeroShotMspScore(image, text, { scale })).toThrow(
+        /'scale' passed to 'zeroShotMspScore': must be a number from 1e-30 to 1e\+30/,
+      );
     expect(() => zeroShotMspScore(image, t([], [0, 2]))).toThrow(
       /'textFeatures' passed to 'zeroShotMspScore': has no rows/,
     );
