@@ -410,6 +410,15 @@ describe('trained methods in the registry (tiny-clip, synthetic data)', () => {
       const cfg = JSON.parse(readFileSync(join(results, row.runDir!, 'config.resolved.json'), 'utf8'));
       expect(cfg.head).toBe(join(heads[row.seed - 1]!, 'head.safetensors'));
       expect(row.metrics.n).toBe(40);
+      // the row carries the warnings of the head's training and of the evaluation (before: neither)
+      const warned = (dir: string) =>
+        (JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')) as { warnings: string[] }).warnings;
+      const expected = [
+        ...warned(heads[row.seed - 1]!).map((w) => `training the head: ${w}`),
+        ...warned(join(results, row.runDir!)),
+      ];
+      expect(expected.length).toBeGreaterThan(0);
+      expect(row.warnings).toEqual(expected);
     }
     const csv = csvLines(writeSummary(results));
     const line = csv
@@ -445,6 +454,11 @@ describe('trained methods in the registry (tiny-clip, synthetic data)', () => {
       expect(row.metrics.auroc_arpl).toBeCloseTo(auroc(row.scores!.known, row.scores!.unknown, { ties: 'zero' }), 12);
       expect(row.confusionMatrix.flat().reduce((a, b) => a + b, 0)).toBe(4);
       expect(existsSync(join(results, 'charts', `${row.id.replace(/[^A-Za-z0-9._=-]+/g, '_')}.roc.svg`))).toBe(true);
+      // the data's warnings, as the run's eval.json has them (before: only there)
+      const evalJson = JSON.parse(readFileSync(join(results, row.runDir!, 'eval.json'), 'utf8')) as {
+        warnings: string[];
+      };
+      expect(row.warnings ?? []).toEqual(evalJson.warnings);
     }
     expect(readFileSync(join(results, 'charts', 'hesp__tiny.roc.svg'), 'utf8')).toContain('<svg');
     // per-item outcomes: 4 known and 4 unknown clips (label -1), named by their frame directory under the root

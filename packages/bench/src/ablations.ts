@@ -18,6 +18,7 @@ import {
   shardRecordProblems,
   hashBytes,
   readJsonLines,
+  readTextFile,
   readShardRecord,
   rowChecksum,
   shardRecordPath,
@@ -602,7 +603,8 @@ async function execHesp({ spec, ablation, run, o, method, runDir, hooks }: RunCo
   );
   const r = await evaluateHespRun(runDir, hooks);
   // rows name classes by the label set (`knownNames`), as the baselines' rows of the same split do
-  return { ...openSetOutcome(r, videoSetRoot(v)), ...readHespRunFingerprints(runDir), runDir };
+  const warnings = r.warnings?.length ? { warnings: r.warnings } : {};
+  return { ...openSetOutcome(r, videoSetRoot(v)), ...readHespRunFingerprints(runDir), runDir, ...warnings };
 }
 
 /** The test set of a closed-set run: one of the data config (`evalSets`), else one of the shared assets (fer2013). */
@@ -659,9 +661,14 @@ async function execFaceApi({ ablation, run, o, hooks }: RunContext, root: string
  * checking its data through the caches, so the head is trained and the images encoded once), or the data config's `heads.<backbone>` when the
  * ablation asks for one.
  */
-async function headFor({ spec, ablation, run, o, method, hooks }: RunContext): Promise<string | undefined> {
+async function headFor({ spec, ablation, run, o, method, hooks }: RunContext): Promise<{
+  head: string | undefined;
+  /** what the head's training warned of (its metrics.json), for the row */
+  warnings: string[];
+}> {
   const c = run.coords;
   let head: string | undefined;
+  let warnings: string[] = [];
   if (method === 'exp-clip-trained') {
     const t = c.trainSet === undefined ? undefined : o.data?.trainSets[c.trainSet];
     if (!t)
@@ -686,15 +693,23 @@ async function headFor({ spec, ablation, run, o, method, hooks }: RunContext): P
       hooks,
     );
     head = tr.headPath;
+    warnings = trainingWarnings(tr.outDir);
   }
   if (!c.promptType) throw new Error(`${ablation}: method ${method} needs the promptType axis`);
-  if (!spec.options?.head) return head;
+  if (!spec.options?.head) return { head, warnings };
   const given = o.data?.heads?.[c.backbone];
   if (!given)
     throw new Error(
       `${ablation}: the Exp-CLIP rows need a projection head: give --data-config with heads.${c.backbone} = <head file>`,
     );
-  return given;
+  return { head: given, warnings };
+}
+
+/** The warnings a head's training published in its metrics.json, each marked as the training's. */
+function trainingWarnings(trainDir: string): string[] {
+  const m = JSON.parse(readTextFile(join(trainDir, 'metrics.json'), 'head training metrics')) as { warnings?: unknown };
+  const list = Array.isArray(m.warnings) ? m.warnings.filter((w): w is string => typeof w === 'string') : [];
+  return list.map((w) => `training the head: ${w}`);
 }
 
 /** A zero-shot (or Exp-CLIP head) evaluation of one prompt type, preprocessing and fold on the test set. */
@@ -703,7 +718,7 @@ async function execZeroShot(ctx: RunContext, root: string): Promise<RunOutcome> 
   const c = run.coords;
   const ds = DATASETS[c.dataset];
   const evalSet = o.data?.evalSets?.[c.dataset];
-  const head = await headFor(ctx);
+  const { head, warnings: trained } = await headFor(ctx);
   const promptType = c.promptType!;
   const r = await evaluateZeroShot(
     {
@@ -741,7 +756,7 @@ async function execZeroShot(ctx: RunContext, root: string): Promise<RunOutcome> 
     runDir,
     datasetFingerprint: r.datasetFingerprint,
     modelFingerprint: r.modelFingerprint,
-    ...(r.warnings.length > 0 ? { warnings: r.warnings } : {}),
+    ...(trained.length + r.warnings.length > 0 ? { warnings: [...trained, ...r.warnings] } : {}),
   };
 }
 

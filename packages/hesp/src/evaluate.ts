@@ -69,6 +69,8 @@ export interface RunScores {
    * class than label j in most splits; labels and predictions are named by this.
    */
   knownNames: string[];
+  /** `evaluateHespRun`: what the data's loading warned makes the numbers suspect (also in eval.json), else absent */
+  warnings?: string[];
 }
 
 const BestMetaSchema = z.object({
@@ -484,5 +486,5 @@ async function evaluateLockedHespRun(run: RunDirectory, runDir: string, hooks: H
   hooks.log?.(
     `test (epoch ${result.epoch}): closed-set acc ${f('closed_set_accuracy')}, AUROC ${f('auroc_arpl')} (ARPL) / ${f('auroc_standard')} (standard), OSCR ${f('oscr_arpl')} / ${f('oscr_standard')}; ${tiesNote(result.test)}`,
   );
-  return result;
+  return { ...result, warnings: data.warnings };
 }
