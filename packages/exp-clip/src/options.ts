@@ -485,6 +485,10 @@ export const TrainOptionsSchema = z
     teacherTimeoutMs: positiveInt.max(MAX_TIMER_MS).default(60_000),
     /** http: retries after network errors, timeouts, 5xx or bad replies. */
     teacherRetries: z.number().int().min(0).default(3),
+    /**
+     * http: requests in flight. The training asks the teacher for the targets of at least this many images at a time
+     * (whole units of `encodeBatchSize`), while CLIP encodes the next units.
+     */
     teacherConcurrency: positiveInt.default(8),
     instruction: z
       .string()
