@@ -69,5 +69,17 @@ describe('prepareTrainingData asks the teacher for teacherConcurrency images at 
     expect(Array.from(b.targets.data)).toEqual(Array.from(a.targets.data));
     expect(b.targets.dims).toEqual([42, 4]);
     expect(Array.from(b.features.data)).toEqual(Array.from(a.features.data));
+    // progress counts the images the feature cache served (a resumed run's), so the bar's rate leaves them out
+    const events: { done: number; cached?: number }[] = [];
+    const cacheDir = join(work, 'cache');
+    const cached = (o: ReturnType<typeof options>) => ({ ...o, cacheDir });
+    await prepareTrainingData(cached(options(1)), slowTeacher(0).teacher, { log: () => {} }, null);
+    await prepareTrainingData(
+      cached(options(1)),
+      slowTeacher(0).teacher,
+      { log: () => {}, onProgress: (e) => events.push(e) },
+      null,
+    );
+    expect(events.map((e) => [e.done, e.cached])).toEqual([8, 16, 24, 32, 40, 42].map((n) => [n, n]));
   }, 120_000);
 });

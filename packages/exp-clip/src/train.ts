@@ -464,7 +464,7 @@ async function encodeTrainingUnit(
   encoder: TrainingEncoder,
   options: TrainOptions,
   signal: AbortSignal | undefined,
-): Promise<{ keys: string[]; features: Tensor2D }> {
+): Promise<{ keys: string[]; features: Tensor2D; cached: number }> {
   return encodeImages({
     model: encoder.clip,
     items,
@@ -543,8 +543,8 @@ export async function prepareTrainingData(
   const encoder = await loadTrainingEncoder(options, log, ctx);
   const size = options.encodeBatchSize;
   const out = trainingRows(encoder.clip.embeddingDim, options.outputDim, shardRows(listed.paths.length, size, shard));
-  const targets = new TargetPipeline(teacher, options, ctx, (done) =>
-    ctx.onProgress?.({ phase: 'encode + targets', done, total: listed.paths.length, unit: 'images' }),
+  const targets = new TargetPipeline(teacher, options, ctx, (done, cached) =>
+    ctx.onProgress?.({ phase: 'encode + targets', done, total: listed.paths.length, unit: 'images', cached }),
   );
   let units = 0;
   let unitsDone = 0;
@@ -561,7 +561,7 @@ export async function prepareTrainingData(
       const r = items.length > 0 ? await encodeTrainingUnit(items, encoder, options, signal) : undefined;
       if (r) out.add(items, r);
       // the teacher answers this unit (with the next ones, up to teacherConcurrency images) while the next encode
-      await targets.add(items, r?.keys ?? [], Math.min(a + size, listed.paths.length), out.targets);
+      await targets.add(items, r, Math.min(a + size, listed.paths.length), out.targets);
     }
     await targets.finish(out.targets);
   } finally {
@@ -653,20 +653,30 @@ class RowAccumulator {
  */
 class TargetPipeline {
   private readonly check: TeacherCheck = { done: false }; // the teacher re-checked against the cache once a run
-  private group = { images: [] as string[], keys: [] as string[], done: 0 };
+  private group = { images: [] as string[], keys: [] as string[], done: 0, cached: 0 };
   private running: Promise<void> | undefined;
   private reported = 0;
   constructor(
     private readonly teacher: Teacher,
     private readonly options: TrainOptions,
     private readonly ctx: TrainStageContext,
-    private readonly progress: (done: number) => void,
+    /** the listed images done, and how many of them came from the feature cache (a resumed run) */
+    private readonly progress: (done: number, cached: number) => void,
   ) {}
-  /** Add a unit's images (done: the listed images up to its end); a full group is started once the last one ended. */
-  async add(images: string[], keys: string[], done: number, into: RowAccumulator): Promise<void> {
-    this.group.images.push(...images);
-    this.group.keys.push(...keys);
+  /**
+   * Add a unit's images and their encoding (`encoded`: keys, and how many the feature cache served; undefined where
+   * the unit has no images); `done`: the listed images up to its end. A full group is started once the last ended.
+   */
+  async add(
+    images: string[],
+    encoded: { keys: string[]; cached: number } | undefined,
+    done: number,
+    into: RowAccumulator,
+  ): Promise<void> {
+    for (const p of images) this.group.images.push(p);
+    for (const k of encoded?.keys ?? []) this.group.keys.push(k);
     this.group.done = done;
+    this.group.cached += encoded?.cached ?? 0;
     if (this.group.images.length >= (this.options.teacherConcurrency ?? 1)) await this.start(into);
   }
   /** Ask for what is left and wait for every target. */
@@ -680,13 +690,13 @@ class TargetPipeline {
   }
   private async start(into: RowAccumulator): Promise<void> {
     await this.running; // one group at a time: its targets are appended before the next group's
-    const { images, keys, done } = this.group;
-    this.group = { images: [], keys: [], done };
+    const { images, keys, done, cached } = this.group;
+    this.group = { images: [], keys: [], done, cached };
     const ask = images.length > 0;
     const targets = ask ? trainingTargets(images, keys, this.teacher, this.options, this.ctx, this.check) : undefined;
     this.running = (async () => {
       if (targets) into.push(await targets);
-      if (done > this.reported) this.progress((this.reported = done)); // each count once (an empty last group)
+      if (done > this.reported) this.progress((this.reported = done), cached); // each once (an empty last group)
     })();
     // handled now: a teacher failing while the next unit encodes is thrown by the next add/finish, not by Node
     this.running.catch(() => undefined);

@@ -45,6 +45,25 @@ describe('progress output', () => {
     expect(out).toMatch(/evaluate .* 3\/3 epochs \| - epochs\/s \| ETA 0s/);
     expect(out).not.toMatch(/NULL|LLs|NaN|Infinity/);
   });
+  it('the rate and ETA count the items computed, not those a resumed run took from a cache', () => {
+    let out = '';
+    vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => {
+      out += String(c);
+      return true;
+    });
+    let now = 0;
+    vi.spyOn(performance, 'now').mockImplementation(() => now);
+    const p = progressBars(true);
+    p({ phase: 'encode + targets', done: 0, total: 50_000, unit: 'images', cached: 0 });
+    now = 1000;
+    p({ phase: 'encode + targets', done: 15_000, total: 50_000, unit: 'images', cached: 14_990 });
+    now = 2000;
+    p({ phase: 'encode + targets', done: 15_010, total: 50_000, unit: 'images', cached: 14_990 });
+    p.stop();
+    vi.restoreAllMocks();
+    // 20 computed in 2 s: 10 images/s and 58m19s for the 34,990 left (before: 7505 images/s, ETA 5s)
+    expect(out).toMatch(/15010\/50000 images \| 10\.0 images\/s \| ETA 58m19s \| 14990 cached/);
+  });
   it('Ctrl-C ends the running bar before its notice (a bar stopped after it moved the cursor back over it)', () => {
     const out: string[] = [];
     vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => {

@@ -67,7 +67,7 @@ export function progressBars(enabled: boolean): ProgressCallback & { stop(): voi
       );
       bar.start(e.total, e.done, { rate: '-', remaining: e.done >= e.total ? '0s' : '-', extra: '' });
       t0 = performance.now();
-      first = e.done;
+      first = e.done - (e.cached ?? 0);
     }
     const s = (performance.now() - t0) / 1000;
     const extra = [
@@ -76,7 +76,10 @@ export function progressBars(enabled: boolean): ProgressCallback & { stop(): voi
     ]
       .filter(Boolean)
       .join(', ');
-    const rate = s > 0.5 && e.done > first ? (e.done - first) / s : undefined;
+    // items computed per second: those served from a cache (`cached`, a resumed run passes thousands a second) are
+    // left out, or the rate and the ETA of the work left would count them
+    const work = e.done - (e.cached ?? 0);
+    const rate = s > 0.5 && work > first ? (work - first) / s : undefined;
     bar!.update(e.done, {
       rate: rate ? rate.toFixed(1) : '-',
       remaining: e.done >= e.total ? '0s' : rate ? formatDuration((e.total - e.done) / rate) : '-',
