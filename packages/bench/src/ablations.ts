@@ -223,9 +223,10 @@ const ResultRowSchema = z.looseObject({
   runDir: z.string().optional(),
   datasetFingerprint: z.string().optional(),
   modelFingerprint: z.string().optional(),
+  // (in the order a row is written: a parsed row re-serialises byte for byte, as a shard merge writes it)
+  warnings: z.array(z.string()).optional(),
   inputs: z.string().optional(),
   settings: z.string().optional(),
-  warnings: z.array(z.string()).optional(),
   provenance: z.looseObject({}),
   seconds: z.number(),
   finishedAt: z.string(),
