@@ -88,15 +88,15 @@ export interface RunStepsOptions<Y> {
  * loop as a synchronous one does.)
  * @throws InvalidArgumentError for a negative or non-finite `sliceMs`
  */
-export function eventLoopPacer(options: {
-  what: string;
-  signal?: AbortSignal | undefined;
-  sliceMs?: number;
-}): () => Promise<void> {
+export function eventLoopPacer(
+  options: { what: string; signal?: AbortSignal | undefined; sliceMs?: number },
+  /** the function named in the error (a caller's own, as `runSteps`) */
+  functionName = 'eventLoopPacer',
+): () => Promise<void> {
   const sliceMs = options.sliceMs ?? 50;
   if (!(Number.isFinite(sliceMs) && sliceMs >= 0))
     throw new InvalidArgumentError({
-      functionName: 'eventLoopPacer',
+      functionName,
       argument: 'options.sliceMs',
       message: `must be a finite number of milliseconds ≥ 0, got ${sliceMs}`,
     });
@@ -117,7 +117,7 @@ export function eventLoopPacer(options: {
  * @throws AbortedError naming `what` when `signal` fires; what a step throws
  */
 export async function runSteps<T, Y>(steps: Generator<Y, T, void>, options: RunStepsOptions<Y>): Promise<T> {
-  const pace = eventLoopPacer(options);
+  const pace = eventLoopPacer(options, 'runSteps');
   throwIfAborted(options.signal, options.what);
   let done = false;
   try {

@@ -214,7 +214,9 @@ describe('runSteps', () => {
     ).rejects.toThrow('onStep failed');
     expect(closed).toBe(true);
     for (const sliceMs of [Number.NaN, -1, Infinity])
-      await expect(runSteps(busy(1, 0), { what: 'x', sliceMs })).rejects.toThrow(/options\.sliceMs.*got/);
+      await expect(runSteps(busy(1, 0), { what: 'x', sliceMs })).rejects.toThrow(
+        /'options\.sliceMs' passed to 'runSteps'.*got/,
+      );
   });
 });
 

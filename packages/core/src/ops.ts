@@ -233,9 +233,10 @@ function scaledDotsBackward(A: UnitRows, B: UnitRows, dLogits: Tensor2D, scale: 
 }
 
 /**
- * The logit scales `cosineLogits` takes (CLIP's exp(logit_scale), 100): the logits are float32, and a scale outside this range makes scale ×
- * cosine underflow to 0 (every class tied: all items predicted as the first class) or overflow to ±Infinity, so the
- * predictions would depend on it. Inside it the order of every cosine of magnitude ≥ 1e-8 is kept.
+ * The logit scales `cosineLogits` takes (CLIP's exp(logit_scale), 100): the logits are float32, and a scale outside
+ * this range makes scale × cosine underflow to 0 (every class tied: all items predicted as the first class) or
+ * overflow to ±Infinity, so the predictions would depend on it. Inside it the order of every cosine of magnitude
+ * ≥ 1e-8 is kept.
  */
 export const LOGIT_SCALE_RANGE = { min: 1e-30, max: 1e30 } as const;
 

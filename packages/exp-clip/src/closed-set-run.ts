@@ -115,9 +115,9 @@ async function contentKeys(
   hooks: ClosedSetRunHooks,
 ): Promise<Partial<Record<Part, readonly string[]>>> {
   const keys: Partial<Record<Part, readonly string[]>> = {};
-  const toHash = partsOf(o.method).filter((part) => !checkedKeys(o, part));
-  const total = toHash.reduce((n, part) => n + o[part]!.paths.length, 0);
   for (const part of partsOf(o.method)) keys[part] = checkedKeys(o, part);
+  const toHash = partsOf(o.method).filter((part) => !keys[part]);
+  const total = toHash.reduce((n, part) => n + o[part]!.paths.length, 0);
   const hashed = await runSteps(hashSteps(toHash.flatMap((part) => o[part]!.paths)), {
     what: 'hashing the images',
     ...(hooks.signal ? { signal: hooks.signal } : {}),

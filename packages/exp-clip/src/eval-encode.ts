@@ -316,7 +316,7 @@ async function encodeClipUnit(group: (VideoItem | ImageItem)[], u: UnitContext, 
 }
 
 /** Items of a fold's units that a shard does (all of them without one): units numbered from `first`. */
-function shardItemCount(items: number, unitSize: number, first: number, shard: Shard | null): number {
+export function shardItemCount(items: number, unitSize: number, first: number, shard: Shard | null): number {
   let n = 0;
   for (let a = 0, unit = first; a < items; a += unitSize, unit++)
     if (inShard(unit, shard)) n += Math.min(unitSize, items - a);

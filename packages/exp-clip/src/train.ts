@@ -55,7 +55,7 @@ import { createOptimizer, multiStepLr, type OptimizerName, type Optimizer } from
 import { InfoNceGraph, InfoNceSgdStep } from '@vlfer/losses/node';
 import { createProjectionHead, encodeProjectionHead, ProjectionHead } from '@vlfer/projection-head';
 import { createFaceCropper, type FaceCropper } from '@vlfer/faces/node';
-import { clipFeatureNamespace } from './eval-encode.js';
+import { clipFeatureNamespace, shardItemCount } from './eval-encode.js';
 import type { PipelineHooks } from './evaluate.js';
 import { TrainOptionsSchema, trainOptionUses, type TrainOptions, type TrainOptionsInput } from './options.js';
 import { checkShardRecords, trainShardFields, writeShardRecord } from './shards.js';
@@ -494,7 +494,7 @@ async function trainingTargets(
     imageKeys: keys,
     instructionId: options.instruction,
     expectDim: options.outputDim,
-    batchSize: Math.max(64, options.teacherConcurrency ?? 0),
+    batchSize: Math.max(64, options.teacherConcurrency),
     ...(options.cacheDir ? { cacheDir: `${options.cacheDir}/targets` } : {}),
     ...(ctx.signal ? { signal: ctx.signal } : {}),
     log: ctx.log,
@@ -542,8 +542,10 @@ export async function prepareTrainingData(
   log(listedLine(listed, options.unlabelled));
   const encoder = await loadTrainingEncoder(options, log, ctx);
   const size = options.encodeBatchSize;
-  const out = trainingRows(encoder.clip.embeddingDim, options.outputDim, shardRows(listed.paths.length, size, shard));
-  const targets = new TargetPipeline(teacher, options, ctx, (done, cached) =>
+  // (the rows without faces: the images of the units done)
+  const rows = shardItemCount(listed.paths.length, size, 0, shard);
+  const out = trainingRows(encoder.clip.embeddingDim, options.outputDim, rows);
+  const targets = new TargetPipeline(teacher, options, ctx, out.targets, (done, cached) =>
     ctx.onProgress?.({ phase: 'encode + targets', done, total: listed.paths.length, unit: 'images', cached }),
   );
   let units = 0;
@@ -561,9 +563,9 @@ export async function prepareTrainingData(
       const r = items.length > 0 ? await encodeTrainingUnit(items, encoder, options, signal) : undefined;
       if (r) out.add(items, r);
       // the teacher answers this unit (with the next ones, up to teacherConcurrency images) while the next encode
-      await targets.add(items, r, Math.min(a + size, listed.paths.length), out.targets);
+      await targets.add(items, r, Math.min(a + size, listed.paths.length));
     }
-    await targets.finish(out.targets);
+    await targets.finish();
   } finally {
     await targets.settle();
     await encoder.clip.dispose();
@@ -604,13 +606,6 @@ function trainingRows(d: number, e: number, capacity: number) {
 function listedLine(listed: ReturnType<typeof listImages>, dir: string): string {
   const folders = listed.skippedFolders;
   return `${listed.paths.length} unlabelled images under ${dir}${listed.skipped ? ` (${listed.skipped} non-image files ignored)` : ''}${folders.length ? `; ${folders.length} hidden or system folders not read (${folders.slice(0, 3).join(', ')}${folders.length > 3 ? ', …' : ''})` : ''}`;
-}
-
-/** The images in the units of `shard` (all without one): the rows the training data will have without faces. */
-function shardRows(images: number, size: number, shard: Shard | null): number {
-  let n = 0;
-  for (let a = 0, u = 0; a < images; a += size, u++) if (inShard(u, shard)) n += Math.min(size, images - a);
-  return n;
 }
 
 /**
@@ -660,6 +655,8 @@ class TargetPipeline {
     private readonly teacher: Teacher,
     private readonly options: TrainOptions,
     private readonly ctx: TrainStageContext,
+    /** where the targets go, in unit order */
+    private readonly into: RowAccumulator,
     /** the listed images done, and how many of them came from the feature cache (a resumed run) */
     private readonly progress: (done: number, cached: number) => void,
   ) {}
@@ -667,35 +664,30 @@ class TargetPipeline {
    * Add a unit's images and their encoding (`encoded`: keys, and how many the feature cache served; undefined where
    * the unit has no images); `done`: the listed images up to its end. A full group is started once the last ended.
    */
-  async add(
-    images: string[],
-    encoded: { keys: string[]; cached: number } | undefined,
-    done: number,
-    into: RowAccumulator,
-  ): Promise<void> {
+  async add(images: string[], encoded: { keys: string[]; cached: number } | undefined, done: number): Promise<void> {
     for (const p of images) this.group.images.push(p);
     for (const k of encoded?.keys ?? []) this.group.keys.push(k);
     this.group.done = done;
     this.group.cached += encoded?.cached ?? 0;
-    if (this.group.images.length >= (this.options.teacherConcurrency ?? 1)) await this.start(into);
+    if (this.group.images.length >= this.options.teacherConcurrency) await this.start();
   }
   /** Ask for what is left and wait for every target. */
-  async finish(into: RowAccumulator): Promise<void> {
-    await this.start(into);
+  async finish(): Promise<void> {
+    await this.start();
     await this.running;
   }
   /** Wait for a group in flight, whatever it ends with (after a failure elsewhere: no unhandled rejection). */
   async settle(): Promise<void> {
     await this.running?.catch(() => undefined);
   }
-  private async start(into: RowAccumulator): Promise<void> {
+  private async start(): Promise<void> {
     await this.running; // one group at a time: its targets are appended before the next group's
     const { images, keys, done, cached } = this.group;
     this.group = { images: [], keys: [], done, cached };
     const ask = images.length > 0;
     const targets = ask ? trainingTargets(images, keys, this.teacher, this.options, this.ctx, this.check) : undefined;
     this.running = (async () => {
-      if (targets) into.push(await targets);
+      if (targets) this.into.push(await targets);
       if (done > this.reported) this.progress((this.reported = done), cached); // each once (an empty last group)
     })();
     // handled now: a teacher failing while the next unit encodes is thrown by the next add/finish, not by Node
